@@ -1,0 +1,215 @@
+"""Domain objects to plain dicts and back: the shape both backends persist.
+
+Datetimes stay datetimes here; the SQLite backend turns them into epoch milliseconds,
+MongoDB stores them as BSON dates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from conversation.model import (
+    Agent,
+    Attachment,
+    AuthorType,
+    Choice,
+    Conversation,
+    Delivery,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageKind,
+    Priority,
+    Role,
+    Status,
+)
+
+
+def to_epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1000 + 0.5)
+
+
+def from_epoch_ms(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """BSON dates come back naive unless the client is tz-aware; make sure they are UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def attachments_to_list(items: list[Attachment]) -> list[dict[str, Any]]:
+    return [{"name": a.name, "content_type": a.content_type, "size": a.size, "blob_ref": a.blob_ref} for a in items]
+
+
+def attachments_from_list(items: list[dict[str, Any]] | None) -> list[Attachment]:
+    return [Attachment(**item) for item in items or []]
+
+
+def choices_to_list(items: list[Choice]) -> list[dict[str, str]]:
+    return [{"id": c.id, "label": c.label} for c in items]
+
+
+def choices_from_list(items: list[dict[str, str]] | None) -> list[Choice]:
+    return [Choice(**item) for item in items or []]
+
+
+def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
+    return {
+        "_id": conv.id,
+        "number": conv.number,
+        "channel": conv.channel,
+        "thread_key": conv.thread_key,
+        "contact_id": conv.contact_id,
+        "subject": conv.subject,
+        "status": conv.status.value,
+        "priority": conv.priority.value,
+        "category": conv.category,
+        "tags": list(conv.tags),
+        "team": conv.team,
+        "assignee_id": conv.assignee_id,
+        "handed_off_at": conv.handed_off_at,
+        "created_at": conv.created_at,
+        "last_message_at": conv.last_message_at,
+        "first_response_at": conv.first_response_at,
+        "resolved_at": conv.resolved_at,
+        "previous_id": conv.previous_id,
+    }
+
+
+def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
+    return Conversation(
+        id=doc["_id"],
+        number=doc["number"],
+        channel=doc["channel"],
+        thread_key=doc["thread_key"],
+        contact_id=doc["contact_id"],
+        subject=doc.get("subject", ""),
+        status=Status(doc["status"]),
+        priority=Priority(doc["priority"]),
+        category=doc.get("category", ""),
+        tags=list(doc.get("tags") or []),
+        team=doc.get("team", ""),
+        assignee_id=doc.get("assignee_id", ""),
+        handed_off_at=as_utc(doc.get("handed_off_at")),
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        last_message_at=as_utc(doc["last_message_at"]),  # type: ignore[arg-type]
+        first_response_at=as_utc(doc.get("first_response_at")),
+        resolved_at=as_utc(doc.get("resolved_at")),
+        previous_id=doc.get("previous_id", ""),
+    )
+
+
+def delivery_to_doc(delivery: Delivery | None) -> dict[str, Any] | None:
+    if delivery is None:
+        return None
+    return {
+        "status": delivery.status.value,
+        "attempts": delivery.attempts,
+        "error": delivery.error,
+        "next_attempt_at": delivery.next_attempt_at,
+        "sent_at": delivery.sent_at,
+        "lease_owner": delivery.lease_owner,
+        "lease_until": delivery.lease_until,
+    }
+
+
+def delivery_from_doc(doc: dict[str, Any] | None) -> Delivery | None:
+    if not doc:
+        return None
+    return Delivery(
+        status=DeliveryStatus(doc["status"]),
+        attempts=doc.get("attempts", 0),
+        error=doc.get("error", ""),
+        next_attempt_at=as_utc(doc.get("next_attempt_at")),
+        sent_at=as_utc(doc.get("sent_at")),
+        lease_owner=doc.get("lease_owner", ""),
+        lease_until=as_utc(doc.get("lease_until")),
+    )
+
+
+def message_to_doc(msg: Message) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "_id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "channel": msg.channel,
+        "direction": msg.direction.value,
+        "kind": msg.kind.value,
+        "author_type": msg.author_type.value,
+        "author_id": msg.author_id,
+        "text": msg.text,
+        "html": msg.html,
+        "attachments": attachments_to_list(msg.attachments),
+        "choices": choices_to_list(msg.choices),
+        "choice_id": msg.choice_id,
+        "external_id": msg.external_id,
+        "created_at": msg.created_at,
+        "delivery": delivery_to_doc(msg.delivery),
+        "plugins_done": msg.plugins_done,
+        "raw": msg.raw,
+    }
+    if msg.direction is Direction.INBOUND and msg.external_id:
+        doc["idem_key"] = idempotency_key(msg.channel, msg.external_id)
+    return doc
+
+
+def message_from_doc(doc: dict[str, Any]) -> Message:
+    return Message(
+        id=doc["_id"],
+        conversation_id=doc["conversation_id"],
+        channel=doc["channel"],
+        direction=Direction(doc["direction"]),
+        kind=MessageKind(doc["kind"]),
+        author_type=AuthorType(doc["author_type"]),
+        author_id=doc.get("author_id", ""),
+        text=doc.get("text", ""),
+        html=doc.get("html", ""),
+        attachments=attachments_from_list(doc.get("attachments")),
+        choices=choices_from_list(doc.get("choices")),
+        choice_id=doc.get("choice_id", ""),
+        external_id=doc.get("external_id", ""),
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        delivery=delivery_from_doc(doc.get("delivery")),
+        plugins_done=doc.get("plugins_done", True),
+        raw=doc.get("raw"),
+    )
+
+
+def agent_to_doc(agent: Agent) -> dict[str, Any]:
+    return {
+        "_id": agent.id,
+        "email": agent.email,
+        "email_key": agent.email.lower(),
+        "role": agent.role.value,
+        "password_hash": agent.password_hash,
+        "name": agent.name,
+        "active": agent.active,
+        "created_at": agent.created_at,
+    }
+
+
+def agent_from_doc(doc: dict[str, Any]) -> Agent:
+    return Agent(
+        id=doc["_id"],
+        email=doc["email"],
+        role=Role(doc["role"]),
+        password_hash=doc["password_hash"],
+        name=doc.get("name", ""),
+        active=doc.get("active", True),
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+def idempotency_key(channel: str, external_id: str) -> str:
+    return f"{channel}\x1f{external_id}"
+
+
+def subject_from(subject: str, text: str) -> str:
+    """A ticket's subject: the channel's own, or the first line of the first message."""
+    if subject.strip():
+        return subject.strip()[:200]
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first_line[:80] + ("…" if len(first_line) > 80 else "")

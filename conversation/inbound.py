@@ -1,0 +1,77 @@
+"""What an adapter hands to the hub: one customer message, already verified."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from conversation.model import Attachment, to_ms, utcnow
+
+
+class InvalidInbound(ValueError):
+    """The payload cannot become a message; the channel gets a clear 4xx, nothing is stored."""
+
+
+@dataclass(slots=True, frozen=True)
+class Sender:
+    address: str  # the identity on that channel: user id, email address, visitor id
+    display_name: str = ""
+    email: str = ""  # when the channel knows it (Slack users.info, a web-chat form)
+    verified: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Inbound:
+    channel: str
+    external_id: str  # unique per channel: the idempotency key
+    sender: Sender
+    thread_key: str  # which conversation on that channel this continues
+    text: str = ""
+    html: str = ""  # must already be sanitised by the adapter
+    subject: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    choice_id: str = ""  # the option a customer picked from a plugin's question
+    sent_at: datetime = field(default_factory=utcnow)
+    raw: dict[str, Any] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class InboundLimits:
+    max_text_chars: int = 64_000
+    max_attachments: int = 20
+    max_key_chars: int = 512
+
+
+def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
+    """Check an inbound value before anything is written; return it with times normalised."""
+
+    def need(condition: bool, problem: str) -> None:
+        if not condition:
+            raise InvalidInbound(problem)
+
+    for name in ("channel", "external_id", "thread_key"):
+        value = getattr(inbound, name)
+        need(isinstance(value, str) and value.strip() != "", f"{name} is required")
+        need(len(value) <= limits.max_key_chars, f"{name} is longer than {limits.max_key_chars} characters")
+    need(isinstance(inbound.sender, Sender), "sender is required")
+    need(bool(inbound.sender.address.strip()), "sender.address is required")
+    need(len(inbound.sender.address) <= limits.max_key_chars, "sender.address is too long")
+    need(isinstance(inbound.text, str) and isinstance(inbound.html, str), "text and html must be strings")
+    need(
+        len(inbound.text) <= limits.max_text_chars and len(inbound.html) <= limits.max_text_chars * 4,
+        f"message is longer than {limits.max_text_chars} characters",
+    )
+    need(len(inbound.subject) <= 1000, "subject is longer than 1000 characters")
+    need(len(inbound.attachments) <= limits.max_attachments, f"more than {limits.max_attachments} attachments")
+    need(
+        bool(inbound.text.strip() or inbound.html.strip() or inbound.attachments or inbound.choice_id),
+        "message has no text, attachment or choice",
+    )
+    try:
+        sent_at = to_ms(inbound.sent_at)
+    except (AttributeError, ValueError) as exc:
+        raise InvalidInbound(f"sent_at: {exc}") from exc
+    if sent_at == inbound.sent_at:
+        return inbound
+    return replace(inbound, sent_at=sent_at)

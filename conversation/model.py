@@ -1,0 +1,189 @@
+"""The domain: contacts and their channel identities, conversations (tickets), messages.
+
+Plain dataclasses with no storage concerns; both Store backends map them to rows or
+documents. Every time is timezone-aware UTC, truncated to milliseconds because that
+is what BSON keeps: a value read back from either backend equals the value written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, at the millisecond precision every backend can store."""
+    return to_ms(datetime.now(UTC))
+
+
+def to_ms(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: Helpline keeps every time timezone-aware UTC")
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def new_id() -> str:
+    """A 24-hex-digit id that sorts by creation time (like an ObjectId, backend-neutral)."""
+    return f"{time.time_ns() // 1000:014x}{os.urandom(5).hex()}"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"  # waiting on the customer
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+    CLOSED = "closed"  # final: a new message opens a new ticket
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class MessageKind(StrEnum):
+    MESSAGE = "message"
+    NOTE = "note"  # private note: never sent to the customer
+    EVENT = "event"  # system event in the thread (reopened, merged, assigned, ...)
+
+
+class AuthorType(StrEnum):
+    CONTACT = "contact"
+    AGENT = "agent"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
+@dataclass(slots=True)
+class Identity:
+    """One address of a person on one channel (a Telegram user id, an email address)."""
+
+    channel: str
+    address: str
+    contact_id: str
+    display_name: str = ""
+    verified: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class Contact:
+    """One person, reachable through any number of channel identities."""
+
+    id: str
+    name: str = ""
+    email: str = ""
+    identities: list[Identity] = field(default_factory=list)
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class Conversation:
+    """A ticket: one customer problem, whatever channel it continues on."""
+
+    id: str
+    number: int
+    channel: str
+    thread_key: str
+    contact_id: str
+    subject: str = ""
+    status: Status = Status.OPEN
+    priority: Priority = Priority.NORMAL
+    category: str = ""
+    tags: list[str] = field(default_factory=list)
+    team: str = ""
+    assignee_id: str = ""
+    handed_off_at: datetime | None = None  # a bot asked for a human
+    created_at: datetime = field(default_factory=utcnow)
+    last_message_at: datetime = field(default_factory=utcnow)
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    previous_id: str = ""  # the older ticket this one follows on from
+
+    @property
+    def human_owned(self) -> bool:
+        """Bots stay quiet once a person owns the conversation or one was asked for."""
+        return bool(self.assignee_id) or self.handed_off_at is not None
+
+
+@dataclass(slots=True, frozen=True)
+class Attachment:
+    name: str
+    content_type: str
+    size: int
+    blob_ref: str  # where the bytes are stored; opaque to the domain
+
+
+@dataclass(slots=True, frozen=True)
+class Choice:
+    """An answer button offered with a question; `id` comes back when chosen."""
+
+    id: str
+    label: str
+
+
+@dataclass(slots=True)
+class Delivery:
+    """Where an outbound message stands on its way to the channel."""
+
+    status: DeliveryStatus = DeliveryStatus.QUEUED
+    attempts: int = 0
+    error: str = ""
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    lease_owner: str = ""
+    lease_until: datetime | None = None
+
+
+@dataclass(slots=True)
+class Message:
+    id: str
+    conversation_id: str
+    channel: str
+    direction: Direction
+    kind: MessageKind
+    author_type: AuthorType
+    author_id: str = ""
+    text: str = ""
+    html: str = ""  # sanitised before it is stored
+    attachments: list[Attachment] = field(default_factory=list)
+    choices: list[Choice] = field(default_factory=list)  # offered (outbound)
+    choice_id: str = ""  # chosen (inbound)
+    external_id: str = ""  # the channel's own id of this message
+    created_at: datetime = field(default_factory=utcnow)
+    delivery: Delivery | None = None  # outbound customer-visible messages only
+    plugins_done: bool = True  # inbound messages start False until plugins ran
+    raw: dict[str, Any] | None = None  # the channel payload, kept for audits
+
+
+@dataclass(slots=True)
+class Agent:
+    id: str
+    email: str
+    role: Role
+    password_hash: str
+    name: str = ""
+    active: bool = True
+    created_at: datetime = field(default_factory=utcnow)

@@ -1,0 +1,507 @@
+"""The MongoDB backend, through PyMongo's native async client.
+
+Atomicity comes from unique indexes and single-document find-and-modify, so it works
+on a standalone server as well as on a replica set shared by several hub processes:
+
+- `messages.idem_key` is unique: of two racing copies of one message, one insert wins;
+- `threads` holds, per (channel, thread key), the conversation that is live on it,
+  swapped by compare-and-set, so two messages racing on one thread open one ticket;
+- outbox claims and leases are `find_one_and_update` with an expiry in the filter.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from pymongo import ASCENDING, DESCENDING, TEXT, AsyncMongoClient, ReturnDocument
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
+
+from conversation.codec import (
+    agent_from_doc,
+    agent_to_doc,
+    conversation_from_doc,
+    conversation_to_doc,
+    idempotency_key,
+    message_from_doc,
+    message_to_doc,
+    subject_from,
+)
+from conversation.inbound import Inbound
+from conversation.model import (
+    Agent,
+    AuthorType,
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Identity,
+    Message,
+    MessageKind,
+    Status,
+    new_id,
+)
+from conversation.routing import (
+    Route,
+    inbound_message,
+    reopen_event,
+    route_inbound,
+    status_after_customer_message,
+)
+from conversation.store import (
+    SCHEMA_VERSION,
+    AlreadyExists,
+    InboundRecord,
+    NotFound,
+    SchemaMismatch,
+    Store,
+    StoreUnavailable,
+    Ticketing,
+    mask_url,
+    validate_changes,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MIGRATIONS: dict[int, Callable[[Any], Awaitable[None]]] = {}
+
+
+def _unavailable_when_unreachable(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await method(*args, **kwargs)
+        except ConnectionFailure as exc:
+            store = args[0]
+            raise StoreUnavailable(f"{mask_url(store.url)}: {exc.__class__.__name__}") from exc  # type: ignore[attr-defined]
+
+    return wrapper
+
+
+class MongoStore(Store):
+    def __init__(self, url: str, *, timeout: float = 5.0, database: str | None = None) -> None:
+        self.url = url
+        timeout_ms = int(timeout * 1000)
+        self._client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=timeout_ms,
+            connectTimeoutMS=timeout_ms,
+            socketTimeoutMS=timeout_ms * 3,
+            connect=False,
+        )
+        self._db = self._client.get_database(database) if database else self._client.get_default_database("helpline")
+        self._meta = self._db.meta
+        self._counters = self._db.counters
+        self._contacts = self._db.contacts
+        self._identities = self._db.identities
+        self._threads = self._db.threads
+        self._conversations = self._db.conversations
+        self._messages = self._db.messages
+        self._plugin_state = self._db.plugin_state
+        self._leases = self._db.leases
+        self._agents = self._db.agents
+
+    @_unavailable_when_unreachable
+    async def open(self) -> None:
+        await self._client.admin.command("ping")
+        meta = await self._meta.find_one({"_id": "schema"})
+        version = meta["version"] if meta else None
+        if version is not None and version > SCHEMA_VERSION:
+            raise SchemaMismatch(
+                f"the database has schema version {version}, newer than this Helpline's {SCHEMA_VERSION}: "
+                "upgrade Helpline"
+            )
+        while version is not None and version < SCHEMA_VERSION:
+            if version not in MIGRATIONS:
+                raise SchemaMismatch(f"no migration from schema version {version}")
+            await MIGRATIONS[version](self._db)
+            version += 1
+        await self._create_indexes()
+        await self._meta.update_one({"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True)
+
+    async def _create_indexes(self) -> None:
+        await self._messages.create_index(
+            [("idem_key", ASCENDING)],
+            unique=True,
+            partialFilterExpression={"idem_key": {"$exists": True}},
+            name="idempotency",
+        )
+        await self._messages.create_index([("conversation_id", ASCENDING), ("_id", ASCENDING)], name="thread")
+        await self._messages.create_index(
+            [("delivery.status", ASCENDING), ("delivery.next_attempt_at", ASCENDING)], name="outbox"
+        )
+        await self._messages.create_index([("plugins_done", ASCENDING), ("created_at", ASCENDING)], name="plugins")
+        await self._messages.create_index([("text", TEXT)], name="search")
+        await self._conversations.create_index([("number", ASCENDING)], unique=True, name="number")
+        await self._conversations.create_index([("last_message_at", DESCENDING)], name="recent")
+        for field in ("status", "assignee_id", "team", "channel", "priority", "category", "tags", "contact_id"):
+            await self._conversations.create_index(
+                [(field, ASCENDING), ("last_message_at", DESCENDING)], name=f"inbox_{field}"
+            )
+        await self._identities.create_index([("contact_id", ASCENDING)], name="contact")
+        await self._agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    @_unavailable_when_unreachable
+    async def ping(self) -> None:
+        await self._client.admin.command("ping")
+
+    # -- ingest -------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
+        key = idempotency_key(inbound.channel, inbound.external_id)
+        if (existing := await self._messages.find_one({"idem_key": key})) is not None:
+            return await self._duplicate(message_from_doc(existing))
+        contact_id = await self._resolve_contact(inbound, now)
+        for _ in range(10):  # compare-and-set on the thread; a lost race just routes again
+            conversation, route = await self._route(inbound, contact_id, now, policy)
+            if conversation is not None:
+                break
+        else:
+            raise StoreUnavailable("too much contention on one thread; retry")
+        if route is Route.REOPEN:
+            reopened = await self._conversations.update_one(
+                {"_id": conversation.id, "status": Status.RESOLVED.value}, {"$set": {"status": Status.OPEN.value}}
+            )
+            if reopened.modified_count:
+                await self._messages.insert_one(message_to_doc(reopen_event(conversation, now)))
+        message = inbound_message(inbound, conversation.id, contact_id, now)
+        try:
+            await self._messages.insert_one(message_to_doc(message))
+        except DuplicateKeyError:
+            existing = await self._messages.find_one({"idem_key": key})
+            assert existing is not None
+            return await self._duplicate(message_from_doc(existing))
+        new_status = status_after_customer_message(conversation.status)
+        updated = await self._conversations.find_one_and_update(
+            {"_id": conversation.id},
+            {"$max": {"last_message_at": now}, "$set": {"status": new_status.value}},
+            return_document=ReturnDocument.AFTER,
+        )
+        contact = await self.get_contact(contact_id)
+        assert updated is not None and contact is not None
+        return InboundRecord(message, conversation_from_doc(updated), contact, duplicate=False, route=route)
+
+    async def _duplicate(self, message: Message) -> InboundRecord:
+        conversation = await self.get_conversation(message.conversation_id)
+        contact = await self.get_contact(message.author_id)
+        assert conversation is not None and contact is not None
+        return InboundRecord(message, conversation, contact, duplicate=True, route=None)
+
+    async def _resolve_contact(self, inbound: Inbound, now: datetime) -> str:
+        sender = inbound.sender
+        candidate = new_id()
+        set_fields: dict[str, Any] = {"display_name": sender.display_name} if sender.display_name else {}
+        on_insert: dict[str, Any] = {
+            "channel": inbound.channel,
+            "address": sender.address,
+            "contact_id": candidate,
+            "verified": sender.verified,
+            "created_at": now,
+        }
+        if not sender.display_name:
+            on_insert["display_name"] = ""
+        update: dict[str, Any] = {"$setOnInsert": on_insert}
+        if set_fields:
+            update["$set"] = set_fields
+        identity_id = f"{inbound.channel}\x1f{sender.address}"
+        try:
+            identity = await self._identities.find_one_and_update(
+                {"_id": identity_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:  # another copy inserted it first: it is there now
+            identity = await self._identities.find_one({"_id": identity_id})
+        assert identity is not None
+        contact_id: str = identity["contact_id"]
+        # Idempotent: also repairs a contact whose insert a crash interrupted.
+        await self._contacts.update_one(
+            {"_id": contact_id},
+            {"$setOnInsert": {"name": sender.display_name, "email": sender.email, "created_at": now}},
+            upsert=True,
+        )
+        if sender.email:
+            await self._contacts.update_one({"_id": contact_id, "email": ""}, {"$set": {"email": sender.email}})
+        return contact_id
+
+    async def _route(
+        self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing
+    ) -> tuple[Conversation, Route] | tuple[None, None]:
+        thread_id = f"{inbound.channel}\x1f{inbound.thread_key}"
+        pointer = await self._threads.find_one({"_id": thread_id})
+        latest = None
+        if pointer is not None:
+            doc = await self._conversations.find_one({"_id": pointer["conversation_id"]})
+            if doc is None:
+                # Its opener swapped the pointer but has not inserted the ticket yet (or
+                # crashed): insert the same draft; whoever is second gets a duplicate key.
+                return await self._insert_draft(pointer["draft"]), Route.APPEND
+            latest = conversation_from_doc(doc)
+        route = route_inbound(latest, now, policy.reopen_window)
+        if route is not Route.OPEN_NEW:
+            assert latest is not None
+            return latest, route
+        counter = await self._counters.find_one_and_update(
+            {"_id": "ticket"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        assert counter is not None
+        draft = Conversation(
+            id=new_id(),
+            number=policy.first_number - 1 + counter["value"],
+            channel=inbound.channel,
+            thread_key=inbound.thread_key,
+            contact_id=contact_id,
+            subject=subject_from(inbound.subject, inbound.text),
+            created_at=now,
+            last_message_at=now,
+            previous_id=latest.id if latest else "",
+        )
+        draft_doc = conversation_to_doc(draft)
+        try:
+            swapped = await self._threads.update_one(
+                {"_id": thread_id, "conversation_id": latest.id if latest else None},
+                {"$set": {"conversation_id": draft.id, "draft": draft_doc}},
+                upsert=latest is None,
+            )
+        except DuplicateKeyError:
+            return None, None
+        if swapped.modified_count == 0 and swapped.upserted_id is None:
+            return None, None  # another message opened the ticket first: route again
+        return await self._insert_draft(draft_doc), Route.OPEN_NEW
+
+    async def _insert_draft(self, draft: dict[str, Any]) -> Conversation:
+        try:
+            await self._conversations.insert_one(dict(draft))
+        except DuplicateKeyError:
+            pass
+        return conversation_from_doc(draft)
+
+    # -- reading ------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        doc = await self._conversations.find_one({"_id": conversation_id})
+        return conversation_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def get_conversation_by_number(self, number: int) -> Conversation | None:
+        doc = await self._conversations.find_one({"number": number})
+        return conversation_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def list_messages(self, conversation_id: str) -> list[Message]:
+        cursor = self._messages.find({"conversation_id": conversation_id}).sort("_id", ASCENDING)
+        return [message_from_doc(doc) async for doc in cursor]
+
+    @_unavailable_when_unreachable
+    async def get_message(self, message_id: str) -> Message | None:
+        doc = await self._messages.find_one({"_id": message_id})
+        return message_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        doc = await self._contacts.find_one({"_id": contact_id})
+        if doc is None:
+            return None
+        identities = [
+            Identity(
+                channel=i["channel"],
+                address=i["address"],
+                contact_id=i["contact_id"],
+                display_name=i.get("display_name", ""),
+                verified=i.get("verified", False),
+                created_at=i["created_at"],
+            )
+            async for i in self._identities.find({"contact_id": contact_id}).sort("created_at", ASCENDING)
+        ]
+        return Contact(
+            id=doc["_id"], name=doc["name"], email=doc["email"], identities=identities, created_at=doc["created_at"]
+        )
+
+    @_unavailable_when_unreachable
+    async def find_identity_contact(self, channel: str, address: str) -> Contact | None:
+        identity = await self._identities.find_one({"_id": f"{channel}\x1f{address}"})
+        return await self.get_contact(identity["contact_id"]) if identity else None
+
+    # -- writing ------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def update_conversation(self, conversation_id: str, changes: dict[str, Any], *, now: datetime) -> Conversation:
+        clean = validate_changes(changes)
+        current = await self.get_conversation(conversation_id)
+        if current is None:
+            raise NotFound(f"conversation {conversation_id}")
+        values = {key: getattr(value, "value", value) for key, value in clean.items()}
+        if clean.get("status") is Status.RESOLVED and current.status is not Status.RESOLVED:
+            values["resolved_at"] = now
+        doc = await self._conversations.find_one_and_update(
+            {"_id": conversation_id}, {"$set": values}, return_document=ReturnDocument.AFTER
+        ) if values else conversation_to_doc(current)
+        assert doc is not None
+        return conversation_from_doc(doc)
+
+    @_unavailable_when_unreachable
+    async def add_message(self, message: Message) -> Message:
+        if await self._conversations.count_documents({"_id": message.conversation_id}, limit=1) == 0:
+            raise NotFound(f"conversation {message.conversation_id}")
+        await self._messages.insert_one(message_to_doc(message))
+        if message.kind is MessageKind.MESSAGE:
+            await self._conversations.update_one(
+                {"_id": message.conversation_id}, {"$max": {"last_message_at": message.created_at}}
+            )
+            if message.author_type is AuthorType.AGENT:
+                await self._conversations.update_one(
+                    {"_id": message.conversation_id, "first_response_at": None},
+                    {"$set": {"first_response_at": message.created_at}},
+                )
+        return message
+
+    # -- outbox -------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def claim_deliveries(self, owner: str, *, now: datetime, lease: timedelta, limit: int) -> list[Message]:
+        claimed: list[Message] = []
+        for _ in range(limit):
+            doc = await self._messages.find_one_and_update(
+                {
+                    "delivery.status": DeliveryStatus.QUEUED.value,
+                    "delivery.next_attempt_at": {"$lte": now},
+                    "$or": [{"delivery.lease_until": None}, {"delivery.lease_until": {"$lt": now}}],
+                },
+                {"$set": {"delivery.lease_owner": owner, "delivery.lease_until": now + lease}},
+                sort=[("delivery.next_attempt_at", ASCENDING)],
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is None:
+                break
+            claimed.append(message_from_doc(doc))
+        return claimed
+
+    @_unavailable_when_unreachable
+    async def finish_delivery(
+        self,
+        message_id: str,
+        owner: str,
+        *,
+        sent_at: datetime | None = None,
+        external_id: str = "",
+        error: str = "",
+        retry_at: datetime | None = None,
+    ) -> bool:
+        if sent_at is not None:
+            status, next_at = DeliveryStatus.SENT, None
+        elif retry_at is not None:
+            status, next_at = DeliveryStatus.QUEUED, retry_at
+        else:
+            status, next_at = DeliveryStatus.FAILED, None
+        values: dict[str, Any] = {
+            "delivery.status": status.value,
+            "delivery.error": error,
+            "delivery.next_attempt_at": next_at,
+            "delivery.sent_at": sent_at,
+            "delivery.lease_owner": "",
+            "delivery.lease_until": None,
+        }
+        if external_id:
+            values["external_id"] = external_id
+        result = await self._messages.update_one(
+            {"_id": message_id, "delivery.status": DeliveryStatus.QUEUED.value, "delivery.lease_owner": owner},
+            {"$set": values, "$inc": {"delivery.attempts": 1}},
+        )
+        return result.modified_count == 1
+
+    @_unavailable_when_unreachable
+    async def release_deliveries(self, owner: str) -> int:
+        result = await self._messages.update_many(
+            {"delivery.status": DeliveryStatus.QUEUED.value, "delivery.lease_owner": owner},
+            {"$set": {"delivery.lease_owner": "", "delivery.lease_until": None}},
+        )
+        return result.modified_count
+
+    @_unavailable_when_unreachable
+    async def requeue_delivery(self, message_id: str, *, now: datetime) -> Message:
+        doc = await self._messages.find_one_and_update(
+            {"_id": message_id, "delivery.status": DeliveryStatus.FAILED.value},
+            {
+                "$set": {
+                    "delivery.status": DeliveryStatus.QUEUED.value,
+                    "delivery.attempts": 0,
+                    "delivery.error": "",
+                    "delivery.next_attempt_at": now,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None:
+            return message_from_doc(doc)
+        if await self._messages.count_documents({"_id": message_id}, limit=1):
+            raise ValueError("only a failed delivery can be retried")
+        raise NotFound(f"message {message_id}")
+
+    @_unavailable_when_unreachable
+    async def count_queued(self) -> int:
+        return await self._messages.count_documents({"delivery.status": DeliveryStatus.QUEUED.value})
+
+    # -- plugins ------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
+        doc = await self._plugin_state.find_one({"_id": f"{conversation_id}\x1f{plugin}"})
+        return dict(doc["state"]) if doc else {}
+
+    @_unavailable_when_unreachable
+    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None:
+        await self._plugin_state.update_one(
+            {"_id": f"{conversation_id}\x1f{plugin}"},
+            {"$set": {"state": state, "conversation_id": conversation_id, "plugin": plugin}},
+            upsert=True,
+        )
+
+    @_unavailable_when_unreachable
+    async def mark_plugins_done(self, message_id: str) -> None:
+        await self._messages.update_one({"_id": message_id}, {"$set": {"plugins_done": True}})
+
+    @_unavailable_when_unreachable
+    async def messages_awaiting_plugins(self, *, before: datetime, limit: int) -> list[Message]:
+        cursor = (
+            self._messages.find({"plugins_done": False, "created_at": {"$lt": before}})
+            .sort("created_at", ASCENDING)
+            .limit(limit)
+        )
+        return [message_from_doc(doc) async for doc in cursor]
+
+    # -- leases -------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def acquire_lease(self, name: str, owner: str, *, now: datetime, ttl: timedelta) -> bool:
+        try:
+            await self._leases.update_one(
+                {"_id": name, "$or": [{"owner": owner}, {"expires_at": {"$lt": now}}]},
+                {"$set": {"owner": owner, "expires_at": now + ttl}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # the lease exists, held by someone else, unexpired
+            return False
+        return True
+
+    @_unavailable_when_unreachable
+    async def release_lease(self, name: str, owner: str) -> None:
+        await self._leases.delete_one({"_id": name, "owner": owner})
+
+    # -- agents -------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def add_agent(self, agent: Agent) -> Agent:
+        try:
+            await self._agents.insert_one(agent_to_doc(agent))
+        except DuplicateKeyError:
+            raise AlreadyExists(f"an agent with email {agent.email} exists") from None
+        return agent
+
+    @_unavailable_when_unreachable
+    async def get_agent_by_email(self, email: str) -> Agent | None:
+        doc = await self._agents.find_one({"email_key": email.lower()})
+        return agent_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def count_agents(self) -> int:
+        return await self._agents.count_documents({})
+

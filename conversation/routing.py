@@ -1,0 +1,63 @@
+"""Which conversation an inbound message belongs to: one rule, shared by every backend."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import Enum
+
+from conversation.inbound import Inbound
+from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Status, new_id
+
+
+class Route(Enum):
+    APPEND = "append"  # the conversation is live: add the message
+    REOPEN = "reopen"  # resolved recently: reopen it and add the message
+    OPEN_NEW = "open_new"  # nothing live on this thread: a new ticket
+
+
+def route_inbound(latest: Conversation | None, now: datetime, reopen_window: timedelta) -> Route:
+    """Decide for the newest conversation on the message's (channel, thread key)."""
+    if latest is None or latest.status is Status.CLOSED:
+        return Route.OPEN_NEW
+    if latest.status is Status.RESOLVED:
+        resolved_at = latest.resolved_at or latest.last_message_at
+        return Route.REOPEN if now - resolved_at <= reopen_window else Route.OPEN_NEW
+    return Route.APPEND
+
+
+def status_after_customer_message(status: Status) -> Status:
+    """A customer writing makes a waiting or snoozed ticket need attention again."""
+    return Status.OPEN if status in (Status.PENDING, Status.SNOOZED, Status.RESOLVED) else status
+
+def inbound_message(inbound: Inbound, conversation_id: str, contact_id: str, now: datetime) -> Message:
+    """The stored form of a customer's message (plugins have not run on it yet)."""
+    return Message(
+        id=new_id(),
+        conversation_id=conversation_id,
+        channel=inbound.channel,
+        direction=Direction.INBOUND,
+        kind=MessageKind.MESSAGE,
+        author_type=AuthorType.CONTACT,
+        author_id=contact_id,
+        text=inbound.text,
+        html=inbound.html,
+        attachments=list(inbound.attachments),
+        choice_id=inbound.choice_id,
+        external_id=inbound.external_id,
+        created_at=now,
+        plugins_done=False,
+        raw=inbound.raw,
+    )
+
+
+def reopen_event(conversation: Conversation, now: datetime) -> Message:
+    return Message(
+        id=new_id(),
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        direction=Direction.INBOUND,
+        kind=MessageKind.EVENT,
+        author_type=AuthorType.SYSTEM,
+        text=f"Ticket #{conversation.number} reopened: the customer wrote again",
+        created_at=now,
+    )

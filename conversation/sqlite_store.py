@@ -1,0 +1,661 @@
+"""The embedded default backend: one SQLite file in the data directory, no server.
+
+All SQL runs on the worker thread (see sqlite_worker); each public method is one job,
+so each is one transaction. Times are stored as epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from conversation.codec import (
+    agent_from_doc,
+    agent_to_doc,
+    attachments_to_list,
+    choices_to_list,
+    conversation_from_doc,
+    from_epoch_ms,
+    idempotency_key,
+    message_from_doc,
+    subject_from,
+    to_epoch_ms,
+)
+from conversation.inbound import Inbound
+from conversation.model import (
+    Agent,
+    AuthorType,
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Identity,
+    Message,
+    MessageKind,
+    Status,
+    new_id,
+)
+from conversation.routing import (
+    Route,
+    inbound_message,
+    reopen_event,
+    route_inbound,
+    status_after_customer_message,
+)
+from conversation.sqlite_worker import SQLiteWorker
+from conversation.store import (
+    SCHEMA_VERSION,
+    AlreadyExists,
+    InboundRecord,
+    NotFound,
+    SchemaMismatch,
+    Store,
+    StoreUnavailable,
+    Ticketing,
+    validate_changes,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS identities (
+    channel TEXT NOT NULL, address TEXT NOT NULL, contact_id TEXT NOT NULL REFERENCES contacts(id),
+    display_name TEXT NOT NULL, verified INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, address));
+CREATE INDEX IF NOT EXISTS identities_contact ON identities (contact_id);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, channel TEXT NOT NULL,
+    thread_key TEXT NOT NULL, contact_id TEXT NOT NULL, subject TEXT NOT NULL,
+    status TEXT NOT NULL, priority TEXT NOT NULL, category TEXT NOT NULL, tags TEXT NOT NULL,
+    team TEXT NOT NULL, assignee_id TEXT NOT NULL, handed_off_at INTEGER,
+    created_at INTEGER NOT NULL, last_message_at INTEGER NOT NULL,
+    first_response_at INTEGER, resolved_at INTEGER, previous_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS conversations_thread ON conversations (channel, thread_key, number);
+CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (last_message_at);
+CREATE INDEX IF NOT EXISTS conversations_status ON conversations (status, last_message_at);
+CREATE INDEX IF NOT EXISTS conversations_assignee ON conversations (assignee_id, status, last_message_at);
+CREATE INDEX IF NOT EXISTS conversations_team ON conversations (team, status, last_message_at);
+CREATE INDEX IF NOT EXISTS conversations_channel ON conversations (channel, status, last_message_at);
+CREATE INDEX IF NOT EXISTS conversations_priority ON conversations (priority, status, last_message_at);
+CREATE INDEX IF NOT EXISTS conversations_category ON conversations (category, status, last_message_at);
+CREATE INDEX IF NOT EXISTS conversations_contact ON conversations (contact_id, last_message_at);
+CREATE TABLE IF NOT EXISTS conversation_tags (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id), tag TEXT NOT NULL,
+    PRIMARY KEY (tag, conversation_id));
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id), channel TEXT NOT NULL,
+    direction TEXT NOT NULL, kind TEXT NOT NULL, author_type TEXT NOT NULL, author_id TEXT NOT NULL,
+    text TEXT NOT NULL, html TEXT NOT NULL, attachments TEXT NOT NULL, choices TEXT NOT NULL,
+    choice_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    idem_key TEXT UNIQUE,  -- (channel, external id) of inbound messages: the idempotency key
+    created_at INTEGER NOT NULL,
+    d_status TEXT, d_attempts INTEGER, d_error TEXT, d_next_attempt_at INTEGER, d_sent_at INTEGER,
+    d_lease_owner TEXT, d_lease_until INTEGER,
+    plugins_done INTEGER NOT NULL, raw TEXT);
+CREATE INDEX IF NOT EXISTS messages_thread ON messages (conversation_id, seq);
+CREATE INDEX IF NOT EXISTS messages_outbox ON messages (d_status, d_next_attempt_at)
+    WHERE d_status = 'queued';
+CREATE INDEX IF NOT EXISTS messages_plugins ON messages (created_at) WHERE plugins_done = 0;
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    text, content='messages', content_rowid='seq', tokenize='trigram');
+CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text); END;
+CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text); END;
+CREATE TABLE IF NOT EXISTS plugin_state (
+    conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, plugin));
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+    id TEXT PRIMARY KEY, email TEXT NOT NULL, email_key TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+    password_hash TEXT NOT NULL, name TEXT NOT NULL, active INTEGER NOT NULL, created_at INTEGER NOT NULL);
+"""
+
+# Migrations from version N to N+1, each a script run in one transaction.
+MIGRATIONS: dict[int, str] = {}
+
+CONVERSATION_TIMES = ("handed_off_at", "created_at", "last_message_at", "first_response_at", "resolved_at")
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    doc = dict(row)
+    doc["_id"] = doc.pop("id")
+    doc["tags"] = json.loads(doc["tags"])
+    for name in CONVERSATION_TIMES:
+        doc[name] = from_epoch_ms(doc[name])
+    return conversation_from_doc(doc)
+
+
+def _message(row: sqlite3.Row) -> Message:
+    doc = dict(row)
+    delivery = None
+    if doc["d_status"] is not None:
+        delivery = {
+            "status": doc["d_status"],
+            "attempts": doc["d_attempts"],
+            "error": doc["d_error"],
+            "next_attempt_at": from_epoch_ms(doc["d_next_attempt_at"]),
+            "sent_at": from_epoch_ms(doc["d_sent_at"]),
+            "lease_owner": doc["d_lease_owner"],
+            "lease_until": from_epoch_ms(doc["d_lease_until"]),
+        }
+    return message_from_doc(
+        {
+            **doc,
+            "_id": doc["id"],
+            "attachments": json.loads(doc["attachments"]),
+            "choices": json.loads(doc["choices"]),
+            "created_at": from_epoch_ms(doc["created_at"]),
+            "delivery": delivery,
+            "plugins_done": bool(doc["plugins_done"]),
+            "raw": json.loads(doc["raw"]) if doc["raw"] else None,
+        }
+    )
+
+
+def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
+    d = msg.delivery
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, channel, direction, kind, author_type, author_id,"
+        " text, html, attachments, choices, choice_id, external_id, idem_key, created_at,"
+        " d_status, d_attempts, d_error, d_next_attempt_at, d_sent_at, d_lease_owner, d_lease_until,"
+        " plugins_done, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            msg.id,
+            msg.conversation_id,
+            msg.channel,
+            msg.direction.value,
+            msg.kind.value,
+            msg.author_type.value,
+            msg.author_id,
+            msg.text,
+            msg.html,
+            json.dumps(attachments_to_list(msg.attachments)),
+            json.dumps(choices_to_list(msg.choices)),
+            msg.choice_id,
+            msg.external_id,
+            idempotency_key(msg.channel, msg.external_id)
+            if msg.direction is Direction.INBOUND and msg.external_id
+            else None,
+            to_epoch_ms(msg.created_at),
+            d.status.value if d else None,
+            d.attempts if d else None,
+            d.error if d else None,
+            to_epoch_ms(d.next_attempt_at) if d else None,
+            to_epoch_ms(d.sent_at) if d else None,
+            d.lease_owner if d else None,
+            to_epoch_ms(d.lease_until) if d else None,
+            int(msg.plugins_done),
+            json.dumps(msg.raw) if msg.raw is not None else None,
+        ),
+    )
+
+
+def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
+    conn.execute(
+        "INSERT INTO conversations (id, number, channel, thread_key, contact_id, subject, status, priority,"
+        " category, tags, team, assignee_id, handed_off_at, created_at, last_message_at,"
+        " first_response_at, resolved_at, previous_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            conv.id,
+            conv.number,
+            conv.channel,
+            conv.thread_key,
+            conv.contact_id,
+            conv.subject,
+            conv.status.value,
+            conv.priority.value,
+            conv.category,
+            json.dumps(conv.tags),
+            conv.team,
+            conv.assignee_id,
+            to_epoch_ms(conv.handed_off_at),
+            to_epoch_ms(conv.created_at),
+            to_epoch_ms(conv.last_message_at),
+            to_epoch_ms(conv.first_response_at),
+            to_epoch_ms(conv.resolved_at),
+            conv.previous_id,
+        ),
+    )
+
+
+def _get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
+    row = conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+    return _conversation(row) if row else None
+
+
+def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
+    row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    if row is None:
+        return None
+    identities = [
+        Identity(
+            channel=r["channel"],
+            address=r["address"],
+            contact_id=r["contact_id"],
+            display_name=r["display_name"],
+            verified=bool(r["verified"]),
+            created_at=from_epoch_ms(r["created_at"]),  # type: ignore[arg-type]
+        )
+        for r in conn.execute("SELECT * FROM identities WHERE contact_id = ? ORDER BY created_at", (contact_id,))
+    ]
+    return Contact(
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        identities=identities,
+        created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+def _next_number(conn: sqlite3.Connection, first: int) -> int:
+    row = conn.execute(
+        "INSERT INTO counters (name, value) VALUES ('ticket', ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        (first,),
+    ).fetchone()
+    return int(row[0])
+
+
+def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) -> str:
+    sender = inbound.sender
+    row = conn.execute(
+        "SELECT contact_id, display_name FROM identities WHERE channel = ? AND address = ?",
+        (inbound.channel, sender.address),
+    ).fetchone()
+    if row is None:
+        contact_id = new_id()
+        conn.execute(
+            "INSERT INTO contacts (id, name, email, created_at) VALUES (?,?,?,?)",
+            (contact_id, sender.display_name, sender.email, to_epoch_ms(now)),
+        )
+        conn.execute(
+            "INSERT INTO identities VALUES (?,?,?,?,?,?)",
+            (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), to_epoch_ms(now)),
+        )
+        return contact_id
+    contact_id = row["contact_id"]
+    if sender.display_name and sender.display_name != row["display_name"]:
+        conn.execute(
+            "UPDATE identities SET display_name = ? WHERE channel = ? AND address = ?",
+            (sender.display_name, inbound.channel, sender.address),
+        )
+    if sender.email:
+        conn.execute("UPDATE contacts SET email = ? WHERE id = ? AND email = ''", (sender.email, contact_id))
+    return contact_id
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.url = f"sqlite://{path}"
+        self._worker = SQLiteWorker(path)
+
+    async def _call(self, job: Any) -> Any:
+        try:
+            return await self._worker.call(job)
+        except sqlite3.OperationalError as exc:
+            # Locked, disk full, file gone: the caller may retry later.
+            raise StoreUnavailable(f"{self.url}: {exc}") from exc
+
+    async def open(self) -> None:
+        try:
+            await self._worker.start()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
+        await self._call(self._migrate)
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        version = None
+        if has_meta:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else None
+        if version is not None and version > SCHEMA_VERSION:
+            raise SchemaMismatch(
+                f"the database has schema version {version}, newer than this Helpline's {SCHEMA_VERSION}: "
+                "upgrade Helpline"
+            )
+        while version is not None and version < SCHEMA_VERSION:
+            if version not in MIGRATIONS:
+                raise SchemaMismatch(f"no migration from schema version {version}")
+            for statement in MIGRATIONS[version].split(";\n"):
+                conn.execute(statement)
+            version += 1
+        for statement in SCHEMA.split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(SCHEMA_VERSION),),
+        )
+
+    async def close(self) -> None:
+        await self._worker.stop()
+
+    async def ping(self) -> None:
+        await self._call(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    # -- ingest -------------------------------------------------------------------
+    async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
+        return await self._call(lambda conn: self._record_inbound(conn, inbound, now, policy))
+
+    @staticmethod
+    def _record_inbound(conn: sqlite3.Connection, inbound: Inbound, now: datetime, policy: Ticketing) -> InboundRecord:
+        existing = conn.execute(
+            "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(inbound.channel, inbound.external_id),)
+        ).fetchone()
+        if existing is not None:
+            message = _message(existing)
+            conversation = _get_conversation(conn, message.conversation_id)
+            contact = _get_contact(conn, message.author_id)
+            assert conversation is not None and contact is not None
+            return InboundRecord(message, conversation, contact, duplicate=True, route=None)
+
+        contact_id = _resolve_contact(conn, inbound, now)
+        latest_row = conn.execute(
+            "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
+            (inbound.channel, inbound.thread_key),
+        ).fetchone()
+        latest = _conversation(latest_row) if latest_row else None
+        route = route_inbound(latest, now, policy.reopen_window)
+        if route is Route.OPEN_NEW:
+            conversation = Conversation(
+                id=new_id(),
+                number=_next_number(conn, policy.first_number),
+                channel=inbound.channel,
+                thread_key=inbound.thread_key,
+                contact_id=contact_id,
+                subject=subject_from(inbound.subject, inbound.text),
+                created_at=now,
+                last_message_at=now,
+                previous_id=latest.id if latest else "",
+            )
+            _insert_conversation(conn, conversation)
+        else:
+            assert latest is not None
+            conversation = latest
+            if route is Route.REOPEN:
+                _insert_message(conn, reopen_event(conversation, now))
+            conversation.status = status_after_customer_message(conversation.status)
+            conversation.last_message_at = max(conversation.last_message_at, now)
+            conn.execute(
+                "UPDATE conversations SET status = ?, last_message_at = ? WHERE id = ?",
+                (conversation.status.value, to_epoch_ms(conversation.last_message_at), conversation.id),
+            )
+        message = inbound_message(inbound, conversation.id, contact_id, now)
+        _insert_message(conn, message)
+        contact = _get_contact(conn, contact_id)
+        assert contact is not None
+        return InboundRecord(message, conversation, contact, duplicate=False, route=route)
+
+    # -- reading ------------------------------------------------------------------
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self._call(lambda conn: _get_conversation(conn, conversation_id))
+
+    async def get_conversation_by_number(self, number: int) -> Conversation | None:
+        def job(conn: sqlite3.Connection) -> Conversation | None:
+            row = conn.execute("SELECT * FROM conversations WHERE number = ?", (number,)).fetchone()
+            return _conversation(row) if row else None
+
+        return await self._call(job)
+
+    async def list_messages(self, conversation_id: str) -> list[Message]:
+        return await self._call(
+            lambda conn: [
+                _message(r)
+                for r in conn.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,))
+            ]
+        )
+
+    async def get_message(self, message_id: str) -> Message | None:
+        def job(conn: sqlite3.Connection) -> Message | None:
+            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+            return _message(row) if row else None
+
+        return await self._call(job)
+
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        return await self._call(lambda conn: _get_contact(conn, contact_id))
+
+    async def find_identity_contact(self, channel: str, address: str) -> Contact | None:
+        def job(conn: sqlite3.Connection) -> Contact | None:
+            row = conn.execute(
+                "SELECT contact_id FROM identities WHERE channel = ? AND address = ?", (channel, address)
+            ).fetchone()
+            return _get_contact(conn, row[0]) if row else None
+
+        return await self._call(job)
+
+    # -- writing ------------------------------------------------------------------
+    async def update_conversation(self, conversation_id: str, changes: dict[str, Any], *, now: datetime) -> Conversation:
+        clean = validate_changes(changes)
+
+        def job(conn: sqlite3.Connection) -> Conversation:
+            conv = _get_conversation(conn, conversation_id)
+            if conv is None:
+                raise NotFound(f"conversation {conversation_id}")
+            columns = dict(clean)
+            if columns.get("status") is Status.RESOLVED and conv.status is not Status.RESOLVED:
+                columns["resolved_at"] = now
+            if "tags" in columns:
+                conn.execute("DELETE FROM conversation_tags WHERE conversation_id = ?", (conversation_id,))
+                conn.executemany(
+                    "INSERT INTO conversation_tags VALUES (?, ?)", [(conversation_id, t) for t in columns["tags"]]
+                )
+            values = {
+                key: json.dumps(value)
+                if key == "tags"
+                else to_epoch_ms(value)
+                if key in CONVERSATION_TIMES
+                else getattr(value, "value", value)
+                for key, value in columns.items()
+            }
+            if values:
+                assignments = ", ".join(f"{key} = ?" for key in values)  # keys are whitelisted names
+                conn.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*values.values(), conversation_id))
+            updated = _get_conversation(conn, conversation_id)
+            assert updated is not None
+            return updated
+
+        return await self._call(job)
+
+    async def add_message(self, message: Message) -> Message:
+        def job(conn: sqlite3.Connection) -> Message:
+            conv = _get_conversation(conn, message.conversation_id)
+            if conv is None:
+                raise NotFound(f"conversation {message.conversation_id}")
+            _insert_message(conn, message)
+            if message.kind is MessageKind.MESSAGE:
+                conn.execute(
+                    "UPDATE conversations SET last_message_at = MAX(last_message_at, ?) WHERE id = ?",
+                    (to_epoch_ms(message.created_at), conv.id),
+                )
+            if message.author_type is AuthorType.AGENT and message.kind is MessageKind.MESSAGE:
+                conn.execute(
+                    "UPDATE conversations SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL",
+                    (to_epoch_ms(message.created_at), conv.id),
+                )
+            return message
+
+        return await self._call(job)
+
+    # -- outbox -------------------------------------------------------------------
+    async def claim_deliveries(self, owner: str, *, now: datetime, lease: timedelta, limit: int) -> list[Message]:
+        def job(conn: sqlite3.Connection) -> list[Message]:
+            now_ms = to_epoch_ms(now)
+            rows = conn.execute(
+                "UPDATE messages SET d_lease_owner = ?, d_lease_until = ? WHERE seq IN ("
+                " SELECT seq FROM messages WHERE d_status = 'queued' AND d_next_attempt_at <= ?"
+                " AND (d_lease_until IS NULL OR d_lease_until < ?) ORDER BY d_next_attempt_at LIMIT ?)"
+                " RETURNING *",
+                (owner, to_epoch_ms(now + lease), now_ms, now_ms, limit),
+            ).fetchall()
+            return sorted((_message(r) for r in rows), key=lambda m: m.id)
+
+        return await self._call(job)
+
+    async def finish_delivery(
+        self,
+        message_id: str,
+        owner: str,
+        *,
+        sent_at: datetime | None = None,
+        external_id: str = "",
+        error: str = "",
+        retry_at: datetime | None = None,
+    ) -> bool:
+        if sent_at is not None:
+            status, next_at = DeliveryStatus.SENT, None
+        elif retry_at is not None:
+            status, next_at = DeliveryStatus.QUEUED, retry_at
+        else:
+            status, next_at = DeliveryStatus.FAILED, None
+
+        def job(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE messages SET d_status = ?, d_attempts = d_attempts + 1, d_error = ?,"
+                " d_next_attempt_at = ?, d_sent_at = ?, external_id = CASE WHEN ? != '' THEN ? ELSE external_id END,"
+                " d_lease_owner = '', d_lease_until = NULL"
+                " WHERE id = ? AND d_status = 'queued' AND d_lease_owner = ?",
+                (
+                    status.value,
+                    error,
+                    to_epoch_ms(next_at),
+                    to_epoch_ms(sent_at),
+                    external_id,
+                    external_id,
+                    message_id,
+                    owner,
+                ),
+            )
+            return cursor.rowcount == 1
+
+        return await self._call(job)
+
+    async def release_deliveries(self, owner: str) -> int:
+        return await self._call(
+            lambda conn: conn.execute(
+                "UPDATE messages SET d_lease_owner = '', d_lease_until = NULL"
+                " WHERE d_status = 'queued' AND d_lease_owner = ?",
+                (owner,),
+            ).rowcount
+        )
+
+    async def requeue_delivery(self, message_id: str, *, now: datetime) -> Message:
+        def job(conn: sqlite3.Connection) -> Message:
+            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"message {message_id}")
+            if row["d_status"] != DeliveryStatus.FAILED.value:
+                raise ValueError("only a failed delivery can be retried")
+            conn.execute(
+                "UPDATE messages SET d_status = 'queued', d_attempts = 0, d_error = '', d_next_attempt_at = ?"
+                " WHERE id = ?",
+                (to_epoch_ms(now), message_id),
+            )
+            return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone())
+
+        return await self._call(job)
+
+    async def count_queued(self) -> int:
+        return await self._call(
+            lambda conn: conn.execute("SELECT COUNT(*) FROM messages WHERE d_status = 'queued'").fetchone()[0]
+        )
+
+    # -- plugins ------------------------------------------------------------------
+    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
+        def job(conn: sqlite3.Connection) -> dict[str, Any]:
+            row = conn.execute(
+                "SELECT state FROM plugin_state WHERE conversation_id = ? AND plugin = ?", (conversation_id, plugin)
+            ).fetchone()
+            return json.loads(row[0]) if row else {}
+
+        return await self._call(job)
+
+    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None:
+        encoded = json.dumps(state)  # fails here, in the caller, on values JSON cannot hold
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO plugin_state VALUES (?,?,?) ON CONFLICT (conversation_id, plugin)"
+                " DO UPDATE SET state = excluded.state",
+                (conversation_id, plugin, encoded),
+            )
+        )
+
+    async def mark_plugins_done(self, message_id: str) -> None:
+        await self._call(lambda conn: conn.execute("UPDATE messages SET plugins_done = 1 WHERE id = ?", (message_id,)))
+
+    async def messages_awaiting_plugins(self, *, before: datetime, limit: int) -> list[Message]:
+        return await self._call(
+            lambda conn: [
+                _message(r)
+                for r in conn.execute(
+                    "SELECT * FROM messages WHERE plugins_done = 0 AND created_at < ? ORDER BY created_at LIMIT ?",
+                    (to_epoch_ms(before), limit),
+                )
+            ]
+        )
+
+    # -- leases -------------------------------------------------------------------
+    async def acquire_lease(self, name: str, owner: str, *, now: datetime, ttl: timedelta) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "INSERT INTO leases VALUES (?,?,?) ON CONFLICT (name) DO UPDATE"
+                " SET owner = excluded.owner, expires_at = excluded.expires_at"
+                " WHERE leases.owner = excluded.owner OR leases.expires_at < ? RETURNING owner",
+                (name, owner, to_epoch_ms(now + ttl), to_epoch_ms(now)),
+            ).fetchone()
+            return row is not None
+
+        return await self._call(job)
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        await self._call(lambda conn: conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)))
+
+    # -- agents -------------------------------------------------------------------
+    async def add_agent(self, agent: Agent) -> Agent:
+        doc = agent_to_doc(agent)
+
+        def job(conn: sqlite3.Connection) -> Agent:
+            try:
+                conn.execute(
+                    "INSERT INTO agents VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        doc["_id"],
+                        doc["email"],
+                        doc["email_key"],
+                        doc["role"],
+                        doc["password_hash"],
+                        doc["name"],
+                        int(doc["active"]),
+                        to_epoch_ms(agent.created_at),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"an agent with email {agent.email} exists") from None
+            return agent
+
+        return await self._call(job)
+
+    async def get_agent_by_email(self, email: str) -> Agent | None:
+        def job(conn: sqlite3.Connection) -> Agent | None:
+            row = conn.execute("SELECT * FROM agents WHERE email_key = ?", (email.lower(),)).fetchone()
+            if row is None:
+                return None
+            doc = dict(row)
+            return agent_from_doc(
+                {**doc, "_id": doc["id"], "active": bool(doc["active"]), "created_at": from_epoch_ms(doc["created_at"])}
+            )
+
+        return await self._call(job)
+
+    async def count_agents(self) -> int:
+        return await self._call(lambda conn: conn.execute("SELECT COUNT(*) FROM agents").fetchone()[0])

@@ -1,0 +1,241 @@
+"""The Store contract: one async interface, two backends (embedded SQLite, MongoDB).
+
+Every operation that must be atomic for correctness is one method here, so each backend
+can make it atomic its own way (a SQLite transaction; unique indexes and
+find-and-modify in MongoDB). Both backends pass the same contract tests
+(tests/test_store_contract.py).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from conversation.inbound import Inbound
+from conversation.model import Agent, Contact, Conversation, Message, Priority, Status
+from conversation.routing import Route
+
+SCHEMA_VERSION = 1
+
+# Fields an update may change, with the type each must have.
+CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "subject": str,
+    "status": Status,
+    "priority": Priority,
+    "category": str,
+    "tags": list,
+    "team": str,
+    "assignee_id": str,
+    "handed_off_at": (datetime, type(None)),
+}
+
+
+class StoreError(Exception):
+    """Base of every error a backend raises on purpose."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached now; the caller should retry later (HTTP 503)."""
+
+
+class SchemaMismatch(StoreError):
+    """The database was written by a newer Helpline, or a migration is missing."""
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+@dataclass(slots=True)
+class InboundRecord:
+    """What storing one inbound message did."""
+
+    message: Message
+    conversation: Conversation
+    contact: Contact
+    duplicate: bool  # this (channel, external id) was stored before: nothing was written
+    route: Route | None  # None for a duplicate
+
+
+@dataclass(slots=True, frozen=True)
+class Ticketing:
+    """The ingest policy a backend needs to route a message."""
+
+    reopen_window: timedelta = timedelta(days=7)
+    first_number: int = 1000
+
+
+class Store(ABC):
+    """Persistence of contacts, conversations, messages, the outbox, leases and agents."""
+
+    url: str
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, check the schema version (migrating an older one), create indexes."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def ping(self) -> None:
+        """Return when the database answers; raise StoreUnavailable otherwise."""
+
+    # -- ingest -------------------------------------------------------------------
+    @abstractmethod
+    async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
+        """Store one customer message: identity -> contact -> conversation -> message.
+
+        Idempotent on (channel, external id), also when two copies race.
+        """
+
+    # -- reading ------------------------------------------------------------------
+    @abstractmethod
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    @abstractmethod
+    async def get_conversation_by_number(self, number: int) -> Conversation | None: ...
+
+    @abstractmethod
+    async def list_messages(self, conversation_id: str) -> list[Message]:
+        """The whole thread, oldest first."""
+
+    @abstractmethod
+    async def get_message(self, message_id: str) -> Message | None: ...
+
+    @abstractmethod
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        """The contact with all of their identities."""
+
+    @abstractmethod
+    async def find_identity_contact(self, channel: str, address: str) -> Contact | None: ...
+
+    # -- writing ------------------------------------------------------------------
+    @abstractmethod
+    async def update_conversation(self, conversation_id: str, changes: dict[str, Any], *, now: datetime) -> Conversation:
+        """Apply changes (keys from CONVERSATION_FIELDS); raise NotFound or ValueError."""
+
+    @abstractmethod
+    async def add_message(self, message: Message) -> Message:
+        """Store an outbound message, a private note or a system event.
+
+        An outbound message with a queued delivery is in the outbox from this moment.
+        """
+
+    # -- outbox -------------------------------------------------------------------
+    @abstractmethod
+    async def claim_deliveries(self, owner: str, *, now: datetime, lease: timedelta, limit: int) -> list[Message]:
+        """Lease up to `limit` due deliveries to `owner`; each is claimed by one owner only."""
+
+    @abstractmethod
+    async def finish_delivery(
+        self,
+        message_id: str,
+        owner: str,
+        *,
+        sent_at: datetime | None = None,
+        external_id: str = "",
+        error: str = "",
+        retry_at: datetime | None = None,
+    ) -> bool:
+        """Record the attempt's end: sent (sent_at), retry later (retry_at) or failed (neither).
+
+        Returns False when `owner` no longer holds the lease (nothing is changed).
+        """
+
+    @abstractmethod
+    async def release_deliveries(self, owner: str) -> int:
+        """Give back every lease `owner` holds without counting an attempt (shutdown)."""
+
+    @abstractmethod
+    async def requeue_delivery(self, message_id: str, *, now: datetime) -> Message:
+        """Send a failed message again (an agent's retry); raise NotFound or ValueError."""
+
+    @abstractmethod
+    async def count_queued(self) -> int: ...
+
+    # -- plugins ------------------------------------------------------------------
+    @abstractmethod
+    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    async def mark_plugins_done(self, message_id: str) -> None: ...
+
+    @abstractmethod
+    async def messages_awaiting_plugins(self, *, before: datetime, limit: int) -> list[Message]:
+        """Inbound messages stored before `before` whose plugins never finished (a crash)."""
+
+    # -- leases (work that one hub process of many must do) ----------------------
+    @abstractmethod
+    async def acquire_lease(self, name: str, owner: str, *, now: datetime, ttl: timedelta) -> bool:
+        """Take or renew the named lease; False while another owner holds it unexpired."""
+
+    @abstractmethod
+    async def release_lease(self, name: str, owner: str) -> None: ...
+
+    # -- agents -------------------------------------------------------------------
+    @abstractmethod
+    async def add_agent(self, agent: Agent) -> Agent:
+        """Raise AlreadyExists when the email (case-insensitive) is taken."""
+
+    @abstractmethod
+    async def get_agent_by_email(self, email: str) -> Agent | None: ...
+
+    @abstractmethod
+    async def count_agents(self) -> int: ...
+
+
+def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Reject unknown fields and wrong types before a backend writes anything."""
+    clean: dict[str, Any] = {}
+    for key, value in changes.items():
+        expected = CONVERSATION_FIELDS.get(key)
+        if expected is None:
+            raise ValueError(f"unknown conversation field {key!r}")
+        if expected in (Status, Priority) and isinstance(value, str):
+            try:
+                value = expected(value)
+            except ValueError:
+                allowed = ", ".join(member.value for member in expected)  # type: ignore[attr-defined]
+                raise ValueError(f"{key} must be one of {allowed}, not {value!r}") from None
+        if not isinstance(value, expected):
+            raise ValueError(f"{key} has the wrong type {type(value).__name__}")
+        if key == "tags":
+            if not all(isinstance(tag, str) and tag.strip() for tag in value):
+                raise ValueError("tags must be non-empty strings")
+            value = sorted({tag.strip().lower() for tag in value})
+        clean[key] = value
+    return clean
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced, safe for logs and error messages."""
+    return re.sub(r"(?<=://)([^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def open_store(url: str, *, data_dir: Path, timeout: float = 5.0) -> Store:
+    """The backend for `storage.url`: `sqlite://` (file in data_dir), `sqlite:///path`, `mongodb://...`."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from conversation.sqlite_store import SQLiteStore
+
+        path = url[len("sqlite://") :]
+        file = Path(path) if path else data_dir / "helpline.sqlite3"
+        return SQLiteStore(file)
+    if scheme in ("mongodb", "mongodb+srv"):
+        from conversation.mongo_store import MongoStore
+
+        return MongoStore(url, timeout=timeout)
+    raise ValueError(f"storage.url: unsupported scheme {scheme!r} (use sqlite:// or mongodb://)")

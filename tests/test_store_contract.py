@@ -1,0 +1,323 @@
+"""The Store contract, run against both backends (embedded SQLite and MongoDB over the wire)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, timedelta
+
+import pytest
+
+from conversation.inbound import Inbound, Sender
+from conversation.model import (
+    Agent,
+    AuthorType,
+    Delivery,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageKind,
+    Role,
+    Status,
+    new_id,
+    utcnow,
+)
+from conversation.routing import Route
+from conversation.store import AlreadyExists, NotFound, SchemaMismatch, Store, Ticketing
+
+POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
+
+
+def inbound(external_id: str, thread: str = "chat-1", text: str = "my order never arrived", **kw: object) -> Inbound:
+    sender = kw.pop("sender", Sender(address="user-42", display_name="Wang Fang"))
+    return Inbound(
+        channel=str(kw.pop("channel", "telegram")),
+        external_id=external_id,
+        sender=sender,  # type: ignore[arg-type]
+        thread_key=thread,
+        text=text,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def outbound(conversation_id: str, text: str = "We are on it", *, author: AuthorType = AuthorType.AGENT) -> Message:
+    return Message(
+        id=new_id(),
+        conversation_id=conversation_id,
+        channel="telegram",
+        direction=Direction.OUTBOUND,
+        kind=MessageKind.MESSAGE,
+        author_type=author,
+        author_id="agent-1",
+        text=text,
+        delivery=Delivery(next_attempt_at=utcnow()),
+    )
+
+
+async def test_first_message_creates_contact_identity_ticket_and_message(store: Store) -> None:
+    now = utcnow()
+    record = await store.record_inbound(inbound("m1"), now=now, policy=POLICY)
+
+    assert not record.duplicate and record.route is Route.OPEN_NEW
+    conv = record.conversation
+    assert conv.number == 1000 and conv.status is Status.OPEN and conv.channel == "telegram"
+    assert conv.subject == "my order never arrived"
+    assert conv.created_at == now and conv.created_at.tzinfo is not None
+    assert record.contact.name == "Wang Fang"
+    assert [(i.channel, i.address) for i in record.contact.identities] == [("telegram", "user-42")]
+
+    thread = await store.list_messages(conv.id)
+    assert [(m.text, m.direction, m.author_type, m.author_id) for m in thread] == [
+        ("my order never arrived", Direction.INBOUND, AuthorType.CONTACT, record.contact.id)
+    ]
+    assert thread[0].created_at == now and thread[0].created_at.utcoffset() == timedelta(0)
+    assert thread[0].plugins_done is False
+    assert await store.get_conversation_by_number(1000) == conv
+
+
+async def test_messages_on_one_thread_share_a_ticket_other_threads_get_new_numbers(store: Store) -> None:
+    first = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    again = await store.record_inbound(inbound("m2", text="any news?"), now=utcnow(), policy=POLICY)
+    other = await store.record_inbound(inbound("m3", thread="chat-2"), now=utcnow(), policy=POLICY)
+
+    assert again.route is Route.APPEND and again.conversation.id == first.conversation.id
+    assert other.conversation.number == 1001
+    assert other.contact.id == first.contact.id  # same person, same identity
+    assert [m.text for m in await store.list_messages(first.conversation.id)] == [
+        "my order never arrived",
+        "any news?",
+    ]
+
+
+async def test_a_retried_message_is_stored_once(store: Store) -> None:
+    first = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    retry = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+
+    assert retry.duplicate and retry.route is None
+    assert retry.message.id == first.message.id
+    assert len(await store.list_messages(first.conversation.id)) == 1
+
+
+async def test_concurrent_copies_of_one_message_store_it_once(store: Store) -> None:
+    records = await asyncio.gather(*(store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY) for _ in range(8)))
+
+    assert sum(not r.duplicate for r in records) == 1
+    assert len({r.message.id for r in records}) == 1
+    assert len({r.conversation.id for r in records}) == 1
+    assert len(await store.list_messages(records[0].conversation.id)) == 1
+    assert await store.get_conversation_by_number(1001) is None
+
+
+async def test_concurrent_messages_on_a_new_thread_open_one_ticket(store: Store) -> None:
+    records = await asyncio.gather(
+        *(store.record_inbound(inbound(f"m{i}", text=f"part {i}"), now=utcnow(), policy=POLICY) for i in range(6))
+    )
+
+    assert len({r.conversation.id for r in records}) == 1
+    assert len(await store.list_messages(records[0].conversation.id)) == 6
+
+
+async def test_a_resolved_ticket_reopens_within_the_window(store: Store) -> None:
+    first = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    resolved = await store.update_conversation(first.conversation.id, {"status": "resolved"}, now=utcnow())
+    assert resolved.status is Status.RESOLVED and resolved.resolved_at is not None
+
+    again = await store.record_inbound(inbound("m2", text="it broke again"), now=utcnow(), policy=POLICY)
+
+    assert again.route is Route.REOPEN and again.conversation.id == first.conversation.id
+    assert again.conversation.status is Status.OPEN
+    thread = await store.list_messages(first.conversation.id)
+    assert [m.kind for m in thread] == [MessageKind.MESSAGE, MessageKind.EVENT, MessageKind.MESSAGE]
+    assert "reopened" in thread[1].text
+
+
+async def test_after_the_window_a_new_ticket_links_the_old_one(store: Store) -> None:
+    first = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.update_conversation(first.conversation.id, {"status": "resolved"}, now=utcnow())
+
+    later = utcnow() + timedelta(days=4)
+    again = await store.record_inbound(inbound("m2"), now=later, policy=POLICY)
+
+    assert again.route is Route.OPEN_NEW and again.conversation.number == 1001
+    assert again.conversation.previous_id == first.conversation.id
+    assert (await store.get_conversation(first.conversation.id)).status is Status.RESOLVED  # type: ignore[union-attr]
+
+
+async def test_a_closed_ticket_never_reopens(store: Store) -> None:
+    first = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.update_conversation(first.conversation.id, {"status": Status.CLOSED}, now=utcnow())
+
+    again = await store.record_inbound(inbound("m2"), now=utcnow(), policy=POLICY)
+
+    assert again.route is Route.OPEN_NEW and again.conversation.id != first.conversation.id
+
+
+async def test_a_customer_reply_wakes_a_pending_ticket(store: Store) -> None:
+    first = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.update_conversation(first.conversation.id, {"status": "pending"}, now=utcnow())
+
+    again = await store.record_inbound(inbound("m2"), now=utcnow(), policy=POLICY)
+
+    assert again.conversation.status is Status.OPEN
+
+
+async def test_update_conversation_validates_before_writing(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+
+    updated = await store.update_conversation(
+        conv.id,
+        {"priority": "urgent", "category": "refund", "tags": ["VIP", "refund", "vip"], "team": "billing"},
+        now=utcnow(),
+    )
+    assert (updated.priority.value, updated.category, updated.tags, updated.team) == (
+        "urgent",
+        "refund",
+        ["refund", "vip"],
+        "billing",
+    )
+    for bad in ({"colour": "red"}, {"status": "deleted"}, {"priority": 3}, {"tags": [""]}, {"tags": "vip"}):
+        with pytest.raises(ValueError):
+            await store.update_conversation(conv.id, bad, now=utcnow())
+    assert await store.get_conversation(conv.id) == updated
+    with pytest.raises(NotFound):
+        await store.update_conversation("nope", {"category": "x"}, now=utcnow())
+
+
+async def test_agent_reply_sets_first_response_and_enters_the_outbox(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    reply = await store.add_message(outbound(conv.id))
+
+    stored = await store.get_conversation(conv.id)
+    assert stored is not None and stored.first_response_at == reply.created_at
+    assert await store.count_queued() == 1
+    with pytest.raises(NotFound):
+        await store.add_message(outbound("missing"))
+
+
+async def test_each_delivery_is_claimed_by_one_owner(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    ids = {(await store.add_message(outbound(conv.id, f"r{i}"))).id for i in range(6)}
+
+    now = utcnow()
+    batches = await asyncio.gather(
+        *(store.claim_deliveries(f"hub-{n}", now=now, lease=timedelta(seconds=30), limit=6) for n in range(3))
+    )
+    claimed = [m.id for batch in batches for m in batch]
+    assert sorted(claimed) == sorted(ids)  # every one claimed, none twice
+
+    assert await store.claim_deliveries("hub-9", now=now, lease=timedelta(seconds=30), limit=6) == []
+    after_expiry = now + timedelta(seconds=31)
+    assert len(await store.claim_deliveries("hub-9", now=after_expiry, lease=timedelta(seconds=30), limit=6)) == 6
+
+
+async def test_finishing_a_delivery_needs_the_lease(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    msg = await store.add_message(outbound(conv.id))
+    [claimed] = await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(seconds=30), limit=5)
+    assert claimed.delivery is not None and claimed.delivery.lease_owner == "hub-a"
+
+    assert not await store.finish_delivery(msg.id, "hub-b", sent_at=utcnow())
+    retry_at = utcnow() + timedelta(seconds=10)
+    assert await store.finish_delivery(msg.id, "hub-a", error="429 slow down", retry_at=retry_at)
+    waiting = await store.get_message(msg.id)
+    assert waiting is not None and waiting.delivery is not None
+    assert (waiting.delivery.status, waiting.delivery.attempts, waiting.delivery.next_attempt_at) == (
+        DeliveryStatus.QUEUED,
+        1,
+        retry_at,
+    )
+    assert await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(seconds=30), limit=5) == []
+
+    [again] = await store.claim_deliveries("hub-a", now=retry_at, lease=timedelta(seconds=30), limit=5)
+    sent_at = utcnow()
+    assert await store.finish_delivery(again.id, "hub-a", sent_at=sent_at, external_id="tg-77")
+    sent = await store.get_message(msg.id)
+    assert sent is not None and sent.delivery is not None
+    assert (sent.delivery.status, sent.delivery.attempts, sent.delivery.sent_at, sent.external_id) == (
+        DeliveryStatus.SENT,
+        2,
+        sent_at,
+        "tg-77",
+    )
+    assert await store.count_queued() == 0
+
+
+async def test_a_failed_delivery_keeps_its_error_and_can_be_requeued(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    msg = await store.add_message(outbound(conv.id))
+    await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(seconds=30), limit=5)
+    assert await store.finish_delivery(msg.id, "hub-a", error="403: bot was blocked by the user")
+
+    failed = await store.get_message(msg.id)
+    assert failed is not None and failed.delivery is not None
+    assert (failed.delivery.status, failed.delivery.error) == (DeliveryStatus.FAILED, "403: bot was blocked by the user")
+
+    requeued = await store.requeue_delivery(msg.id, now=utcnow())
+    assert requeued.delivery is not None and requeued.delivery.status is DeliveryStatus.QUEUED
+    with pytest.raises(ValueError):
+        await store.requeue_delivery(msg.id, now=utcnow())
+    with pytest.raises(NotFound):
+        await store.requeue_delivery("missing", now=utcnow())
+
+
+async def test_released_deliveries_are_claimable_at_once(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    await store.add_message(outbound(conv.id))
+    await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(minutes=5), limit=5)
+
+    assert await store.release_deliveries("hub-a") == 1
+    [claimed] = await store.claim_deliveries("hub-b", now=utcnow(), lease=timedelta(minutes=5), limit=5)
+    assert claimed.delivery is not None and claimed.delivery.attempts == 0
+
+
+async def test_plugin_state_and_pending_plugin_runs(store: Store) -> None:
+    record = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    conv_id = record.conversation.id
+    assert await store.get_plugin_state(conv_id, "faq") == {}
+    await store.set_plugin_state(conv_id, "faq", {"step": 2, "asked": ["a", "b"]})
+    await store.set_plugin_state(conv_id, "faq", {"step": 3, "asked": ["a", "b"]})
+    assert await store.get_plugin_state(conv_id, "faq") == {"step": 3, "asked": ["a", "b"]}
+    assert await store.get_plugin_state(conv_id, "greeting") == {}
+
+    later = utcnow() + timedelta(seconds=1)
+    assert [m.id for m in await store.messages_awaiting_plugins(before=later, limit=10)] == [record.message.id]
+    await store.mark_plugins_done(record.message.id)
+    assert await store.messages_awaiting_plugins(before=later, limit=10) == []
+
+
+async def test_a_lease_has_one_holder_until_it_expires(store: Store) -> None:
+    now = utcnow()
+    ttl = timedelta(seconds=30)
+    assert await store.acquire_lease("imap:support", "hub-a", now=now, ttl=ttl)
+    assert not await store.acquire_lease("imap:support", "hub-b", now=now, ttl=ttl)
+    assert await store.acquire_lease("imap:support", "hub-a", now=now + timedelta(seconds=20), ttl=ttl)  # renew
+    assert not await store.acquire_lease("imap:support", "hub-b", now=now + timedelta(seconds=40), ttl=ttl)
+    assert await store.acquire_lease("imap:support", "hub-b", now=now + timedelta(seconds=51), ttl=ttl)
+    await store.release_lease("imap:support", "hub-a")  # not the holder: no effect
+    assert not await store.acquire_lease("imap:support", "hub-a", now=now + timedelta(seconds=52), ttl=ttl)
+    await store.release_lease("imap:support", "hub-b")
+    assert await store.acquire_lease("imap:support", "hub-a", now=now + timedelta(seconds=52), ttl=ttl)
+
+
+async def test_agents_are_unique_by_email_whatever_the_case(store: Store) -> None:
+    agent = Agent(id=new_id(), email="Li.Na@Example.com", role=Role.ADMIN, password_hash="$argon2id$x")
+    await store.add_agent(agent)
+    with pytest.raises(AlreadyExists):
+        await store.add_agent(Agent(id=new_id(), email="li.na@example.COM", role=Role.AGENT, password_hash="h"))
+    found = await store.get_agent_by_email("LI.NA@example.com")
+    assert found == agent and found.created_at.tzinfo == UTC or found.created_at.utcoffset() == timedelta(0)
+    assert await store.count_agents() == 1
+
+
+async def test_contacts_are_found_by_identity(store: Store) -> None:
+    record = await store.record_inbound(
+        inbound("m1", sender=Sender(address="u7", display_name="Ana", email="ana@example.org")),
+        now=utcnow(),
+        policy=POLICY,
+    )
+    contact = await store.find_identity_contact("telegram", "u7")
+    assert contact is not None and contact.id == record.contact.id and contact.email == "ana@example.org"
+    assert await store.find_identity_contact("telegram", "nobody") is None
+    renamed = await store.record_inbound(
+        inbound("m2", sender=Sender(address="u7", display_name="Ana B.")), now=utcnow(), policy=POLICY
+    )
+    assert renamed.contact.identities[0].display_name == "Ana B."
