@@ -58,7 +58,6 @@ from conversation.store import (
     Store,
     StoreUnavailable,
     Ticketing,
-    mask_url,
     validate_changes,
 )
 
@@ -74,8 +73,7 @@ def _unavailable_when_unreachable(method: Callable[P, Awaitable[T]]) -> Callable
         try:
             return await method(*args, **kwargs)
         except ConnectionFailure as exc:
-            store = args[0]
-            raise StoreUnavailable(f"{mask_url(store.url)}: {exc.__class__.__name__}") from exc  # type: ignore[attr-defined]
+            raise StoreUnavailable(f"the database did not answer ({exc.__class__.__name__})") from exc
 
     return wrapper
 

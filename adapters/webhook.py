@@ -1,0 +1,201 @@
+"""A generic signed-JSON channel: a platform's own backend posts customer messages in,
+and Helpline posts replies back to the platform's callback URL.
+
+Both directions are signed the same way, as Slack signs its events: the header
+`X-Helpline-Signature: v1=<hex>` is HMAC-SHA256 over `v1:<timestamp>:<raw body>` with
+the channel's secret, and `X-Helpline-Timestamp` must be within `max_skew_seconds`
+of now, so a captured request cannot be replayed later.
+
+Inbound: POST /channels/<name>/messages with
+    {"id": "msg-1", "sender": {"id": "user-7", "name": "Li Na", "email": "..."},
+     "thread": "order-5531", "text": "...", "subject": "...", "choice": "..."}
+"thread" defaults to the sender's id (one running conversation per person).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, ClassVar
+
+import aiohttp
+from aiohttp import web
+
+from conversation.codec import choices_to_list
+from hub.sdk import (
+    Adapter,
+    ConfigError,
+    Field,
+    HubPort,
+    Inbound,
+    Outbound,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    Sender,
+    Sent,
+    ingest_response,
+)
+
+SIGNATURE = "X-Helpline-Signature"
+TIMESTAMP = "X-Helpline-Timestamp"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), b"v1:" + timestamp.encode() + b":" + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def signed_headers(secret: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+    timestamp = str(int(time.time() if now is None else now))
+    return {TIMESTAMP: timestamp, SIGNATURE: sign(secret, timestamp, body), "Content-Type": "application/json"}
+
+
+class SignatureError(Exception):
+    pass
+
+
+def verify(secret: str, headers: Any, body: bytes, *, max_skew: float, clock: Callable[[], float]) -> None:
+    timestamp = headers.get(TIMESTAMP, "")
+    signature = headers.get(SIGNATURE, "")
+    if not timestamp.isdigit() or not signature:
+        raise SignatureError(f"{TIMESTAMP} and {SIGNATURE} headers are required")
+    if abs(clock() - int(timestamp)) > max_skew:
+        raise SignatureError("the timestamp is too old or in the future")
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+        raise SignatureError("the signature does not match")
+
+
+def _text(payload: dict[str, Any], key: str, *, required: bool = False) -> str:
+    value = payload.get(key, "")
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string")
+    if required and not value.strip():
+        raise ValueError(f"{key} is required")
+    return value
+
+
+def parse_message(channel: str, payload: Any) -> Inbound:
+    if not isinstance(payload, dict):
+        raise ValueError("the body must be a JSON object")
+    sender = payload.get("sender")
+    if not isinstance(sender, dict):
+        raise ValueError("sender must be an object with an id")
+    sender_id = _text(sender, "id", required=True)
+    sent_at = _text(payload, "sent_at")
+    inbound = Inbound(
+        channel=channel,
+        external_id=_text(payload, "id", required=True),
+        sender=Sender(address=sender_id, display_name=_text(sender, "name"), email=_text(sender, "email")),
+        thread_key=_text(payload, "thread") or sender_id,
+        text=_text(payload, "text"),
+        subject=_text(payload, "subject"),
+        choice_id=_text(payload, "choice"),
+        raw=payload,
+    )
+    if sent_at:
+        try:
+            moment = datetime.fromisoformat(sent_at)
+        except ValueError:
+            raise ValueError("sent_at must be an ISO 8601 time") from None
+        if moment.tzinfo is None:
+            raise ValueError("sent_at needs a UTC offset")
+        inbound = replace(inbound, sent_at=moment)
+    return inbound
+
+
+class WebhookAdapter(Adapter):
+    config_fields: ClassVar[dict[str, Field]] = {
+        "secret": Field(str, help="shared HMAC secret (or env:NAME)", secret=True),
+        "callback_url": Field(str, "", "where replies are POSTed; empty: this channel only receives"),
+        "max_skew_seconds": Field(int, 300, "how old a signed request may be", minimum=1),
+    }
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+        url = settings["callback_url"]
+        if url and not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{prefix}.callback_url: must be an http:// or https:// URL, not {url!r}")
+
+    def __init__(self, name: str, settings: dict[str, Any], *, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(name, settings)
+        self.clock = clock
+        self._hub: HubPort | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/messages", self._receive)
+        return app
+
+    async def start(self, hub: HubPort) -> None:
+        self._hub = hub
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+
+    async def stop(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        body = await request.read()  # over the hub's max_body_bytes: 413 before we get here
+        try:
+            verify(self.settings["secret"], request.headers, body, max_skew=self.settings["max_skew_seconds"],
+                   clock=self.clock)
+        except SignatureError as exc:
+            self.log.warning("rejected a request from %s: %s", request.remote, exc)
+            return web.json_response({"error": "bad_signature", "message": str(exc)}, status=401)
+        try:
+            inbound = parse_message(self.name, json.loads(body))
+        except (ValueError, UnicodeDecodeError) as exc:
+            return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
+        if self._hub is None:
+            return web.json_response({"error": "unavailable", "message": "starting"}, status=503)
+        return await ingest_response(self._hub, inbound)
+
+    async def send(self, out: Outbound) -> Sent:
+        url = self.settings["callback_url"]
+        if not url:
+            raise PermanentDeliveryError(f"channel {self.name} has no callback_url: it cannot send replies")
+        assert self._session is not None, "send() before start()"
+        body = json.dumps(
+            {
+                "ticket": out.conversation.number,
+                "conversation_id": out.conversation.id,
+                "thread": out.conversation.thread_key,
+                "to": out.address,
+                "message": {
+                    "id": out.message.id,
+                    "text": out.message.text,
+                    "choices": choices_to_list(out.message.choices),
+                    "author": out.message.author_type.value,
+                },
+            },
+            ensure_ascii=False,
+        ).encode()
+        try:
+            async with self._session.post(url, data=body, headers=signed_headers(self.settings["secret"], body)) as resp:
+                text = await resp.text()
+                if resp.status == 429 or resp.status >= 500:
+                    raise RetryableDeliveryError(f"{resp.status}: {text[:200]}", retry_after=_retry_after(resp))
+                if resp.status >= 400:
+                    raise PermanentDeliveryError(f"{resp.status}: {text[:200]}")
+                try:
+                    answer = json.loads(text) if text else {}
+                except ValueError:
+                    answer = {}
+                return Sent(external_id=str(answer.get("id", "")) if isinstance(answer, dict) else "")
+        except aiohttp.ClientError as exc:
+            raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
+
+
+def _retry_after(resp: aiohttp.ClientResponse) -> float | None:
+    value = resp.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,194 @@
+"""Assembles one hub: store, pipeline, outbox, adapters and the aiohttp application.
+
+Start-up and shutdown live in one `cleanup_ctx` so their order is plain to read:
+open the store, create the first admin, start the outbox and the adapters; and on
+the way down stop taking messages, let in-flight work finish or release it, stop the
+adapters, close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+
+from aiohttp import web
+
+from conversation.inbound import Inbound
+from conversation.model import utcnow
+from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
+from hub.actions import ConversationService
+from hub.agents import ensure_admin
+from hub.config import Config
+from hub.events import EventBus
+from hub.metrics import CONTENT_TYPE, Metrics
+from hub.outbox import Outbox
+from hub.pipeline import Pipeline
+from hub.sdk import Adapter, Plugin
+
+log = logging.getLogger(__name__)
+
+RECOVERY_INTERVAL = 60.0
+
+
+class Hub:
+    """One running hub process. Adapters see it through the HubPort protocol."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        on_first_admin: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.store = store or open_store(
+            config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"]
+        )
+        self.metrics = Metrics()
+        self.bus = EventBus()
+        self.adapters: dict[str, Adapter] = {
+            channel.name: channel.adapter_class(channel.name, channel.settings) for channel in config.channels
+        }
+        for channel in self.adapters:  # export zeros, so a rate can be taken from the start
+            for counter in (self.metrics.ingested, self.metrics.delivered, self.metrics.failed):
+                counter.labels(channel)
+        self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
+        self.outbox = Outbox(self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id)
+        self.actions = ConversationService(self.store, self.bus, self.outbox.wake)
+        self.pipeline = Pipeline(
+            self.store,
+            self.bus,
+            self.metrics,
+            self.actions,
+            self.plugins,
+            limits=config.inbound_limits,
+            ticketing=config.ticketing,
+            instance_id=self.instance_id,
+        )
+        self.on_first_admin = on_first_admin
+        self._background: list[asyncio.Task[None]] = []
+
+    # -- HubPort ------------------------------------------------------------------
+    async def ingest(self, inbound: Inbound) -> InboundRecord:
+        return await self.pipeline.ingest(inbound)
+
+    async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
+        return await self.store.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
+
+    # -- lifecycle ----------------------------------------------------------------
+    async def start(self) -> None:
+        await self.store.open()
+        created = await ensure_admin(self.store)
+        if created and self.on_first_admin:
+            self.on_first_admin(*created)
+        self.outbox.start()
+        for adapter in self.adapters.values():
+            await adapter.start(self)
+        self._background.append(asyncio.create_task(self._recover_periodically(), name="helpline-recovery"))
+        log.info("hub %s started: store %s, channels %s, plugins %s", self.instance_id, self.store.url.split("@")[-1],
+                 ", ".join(self.adapters) or "none", ", ".join(p.name for p in self.plugins) or "none")
+
+    async def stop(self) -> None:
+        grace = self.config.hub["shutdown_grace_seconds"]
+        self.pipeline.accepting = False
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.pipeline.drain(grace)
+        await self.outbox.stop(grace)  # in-flight sends still need their adapters
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("channel %s did not stop cleanly", adapter.name)
+        await self.store.close()
+
+    async def _recover_periodically(self) -> None:
+        while True:
+            try:
+                await self.pipeline.recover()
+            except StoreUnavailable:
+                pass  # the next round will do it
+            await asyncio.sleep(RECOVERY_INTERVAL)
+
+
+HUB = web.AppKey("hub", Hub)
+
+
+def build_app(hub: Hub) -> web.Application:
+    app = web.Application(client_max_size=hub.config.hub["max_body_bytes"], middlewares=[json_errors])
+    app[HUB] = hub
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    for name, adapter in hub.adapters.items():
+        sub = adapter.web_app()
+        if sub is not None:
+            app.add_subapp(f"/channels/{name}/", sub)
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_stop_accepting)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    hub = app[HUB]
+    await hub.start()
+    yield
+    await hub.stop()
+
+
+async def _stop_accepting(app: web.Application) -> None:
+    app[HUB].pipeline.accepting = False  # webhooks still arriving get 503 and retry elsewhere
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Every HTTP error is JSON with a stable code and a readable message."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return web.json_response({"error": code, "message": exc.text or exc.reason}, status=exc.status, headers={
+            k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")
+        })
+
+
+async def index(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    return web.json_response(
+        {"service": "helpline", "channels": sorted(hub.adapters), "health": "/healthz", "metrics": "/metrics"}
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    try:
+        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage["timeout_seconds"])
+        store_ok = True
+    except (StoreUnavailable, TimeoutError):
+        store_ok = False
+    hub.metrics.store_up.set(1 if store_ok else 0)
+    healthy = store_ok and hub.pipeline.accepting
+    body = {
+        "status": "ok" if healthy else "unhealthy",
+        "store": "ok" if store_ok else "unreachable",
+        "accepting": hub.pipeline.accepting,
+    }
+    return web.json_response(body, status=200 if healthy else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    hub = request.app[HUB]
+    try:
+        hub.metrics.queue_depth.set(await hub.store.count_queued())
+        hub.metrics.store_up.set(1)
+    except StoreUnavailable:
+        hub.metrics.store_up.set(0)
+    return web.Response(body=hub.metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,130 @@
+"""The `helpline` command: serve, init, agent add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+from importlib.resources import files
+from pathlib import Path
+
+from aiohttp import web
+
+from conversation.model import Role
+from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
+from hub import agents
+from hub.app import Hub, build_app
+from hub.config import Config, load_config
+from hub.settings import ConfigError
+
+EXIT_CONFIG = 2
+EXIT_STORE = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="helpline", description="Omnichannel customer-service hub")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the hub")
+    serve.add_argument("--config", type=Path, default=Path("hub.toml"))
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    init = commands.add_parser("init", help="write a starter hub.toml")
+    init.add_argument("--path", type=Path, default=Path("hub.toml"))
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    agent = commands.add_parser("agent", help="manage agents").add_subparsers(dest="action", required=True)
+    add = agent.add_parser("add", help="add an agent (password prompted, or generated and printed once)")
+    add.add_argument("email")
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    add.add_argument("--name", default="")
+    add.add_argument("--config", type=Path, default=Path("hub.toml"))
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "init":
+            return _init(args.path, args.force)
+        config = load_config(args.config)
+        if args.command == "serve":
+            return _serve(config, args.host, args.port)
+        return asyncio.run(_agent_add(config, args.email, Role(args.role), args.name))
+    except ConfigError as exc:
+        print(f"helpline: {args.config}: {exc}" if "config" in args else f"helpline: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except (StoreUnavailable, SchemaMismatch) as exc:
+        url = mask_url(config.storage["url"])
+        print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
+        return EXIT_STORE
+
+
+def _init(path: Path, force: bool) -> int:
+    if path.exists() and not force:
+        print(f"helpline: {path} exists; use --force to overwrite it", file=sys.stderr)
+        return 1
+    path.write_text(files("hub").joinpath("hub.sample.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    print(f"wrote {path}; start with: helpline serve --config {path}")
+    return 0
+
+
+def _announce_admin(email: str, password: str) -> None:
+    # Printed once to the terminal, never logged: it is not stored anywhere in clear.
+    print(f"\nCreated the first admin agent.\n  email:    {email}\n  password: {password}\n"
+          "Keep this password now; it is not shown again.\n", flush=True)
+
+
+def _serve(config: Config, host: str | None, port: int | None) -> int:
+    logging.basicConfig(
+        level=config.hub["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return asyncio.run(_run_server(config, host or config.hub["host"], port if port is not None else config.hub["port"]))
+
+
+async def _run_server(config: Config, host: str, port: int) -> int:
+    hub = Hub(config, on_first_admin=_announce_admin)
+    app = build_app(hub)
+    runner = web.AppRunner(app, shutdown_timeout=config.hub["shutdown_grace_seconds"], handle_signals=False)
+    await runner.setup()  # opens the store: StoreUnavailable propagates to main()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        print(f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)})", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        logging.getLogger("helpline").info("shutting down")
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password (empty: generate one): ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    generated = not password
+    if generated:
+        password = agents.generate_password()
+    store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
+    await store.open()
+    try:
+        agent = await agents.add_agent(store, email, role, password, name=name)
+    except (ValueError, AlreadyExists) as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print(f"added {agent.role.value} {agent.email}")
+    if generated:
+        print(f"password: {password}\n(shown once; it is stored only as a hash)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

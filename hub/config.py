@@ -1,0 +1,168 @@
+"""hub.toml: read, validate every key, and resolve channels and plugins to their classes."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from conversation.inbound import InboundLimits
+from conversation.store import Ticketing
+from hub.registry import Registry, discover
+from hub.settings import ConfigError, Field, validate_table
+
+SECTIONS: dict[str, dict[str, Field]] = {
+    "hub": {
+        "data_dir": Field(str, "data", "directory for the embedded database and files (relative to hub.toml)"),
+        "host": Field(str, "127.0.0.1", "address to listen on"),
+        "port": Field(int, 8080, "port to listen on", minimum=0),
+        "public_url": Field(str, "", "the URL customers and providers reach this hub at"),
+        "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
+        "shutdown_grace_seconds": Field(float, 10.0, "how long in-flight work may finish on shutdown", minimum=0),
+        "max_body_bytes": Field(int, 1_048_576, "largest webhook body accepted", minimum=1024),
+    },
+    "storage": {
+        "url": Field(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://..."),
+        "timeout_seconds": Field(float, 5.0, "how long to wait for the database before answering 503", minimum=0.1),
+    },
+    "tickets": {
+        "first_number": Field(int, 1000, "the number of the first ticket", minimum=1),
+        "reopen_window_days": Field(float, 7.0, "a reply this soon after resolving reopens the ticket", minimum=0),
+        "max_text_chars": Field(int, 64_000, "longest message text accepted", minimum=1),
+        "max_attachments": Field(int, 20, "most attachments on one message", minimum=0),
+    },
+    "outbox": {
+        "max_attempts": Field(int, 8, "attempts before a delivery is marked failed", minimum=1),
+        "base_delay_seconds": Field(float, 2.0, "first retry delay; doubles each attempt", minimum=0),
+        "max_delay_seconds": Field(float, 900.0, "longest delay between attempts", minimum=0),
+        "lease_seconds": Field(float, 120.0, "how long one hub owns a claimed delivery", minimum=1),
+        "send_timeout_seconds": Field(float, 30.0, "one attempt's time limit", minimum=0.1),
+        "concurrency": Field(int, 8, "deliveries sent at once by one hub", minimum=1),
+        "poll_seconds": Field(float, 1.0, "how often the outbox looks for due retries", minimum=0.01),
+    },
+}
+
+CHANNEL_COMMON = {
+    "type": Field(str, "", "adapter name; defaults to the channel's own name"),
+    "enabled": Field(bool, True),
+}
+PLUGIN_COMMON = {"enabled": Field(list, ["greeting"], "plugins to run, in order")}
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    adapter_class: type
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    name: str
+    plugin_class: type
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    hub: dict[str, Any]
+    storage: dict[str, Any]
+    tickets: dict[str, Any]
+    outbox: dict[str, Any]
+    channels: list[ChannelConfig] = field(default_factory=list)
+    plugins: list[PluginConfig] = field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        directory = Path(self.hub["data_dir"])
+        if not directory.is_absolute() and self.path is not None:
+            directory = self.path.parent / directory
+        return directory
+
+    @property
+    def ticketing(self) -> Ticketing:
+        return Ticketing(
+            reopen_window=timedelta(days=self.tickets["reopen_window_days"]),
+            first_number=self.tickets["first_number"],
+        )
+
+    @property
+    def inbound_limits(self) -> InboundLimits:
+        return InboundLimits(max_text_chars=self.tickets["max_text_chars"], max_attachments=self.tickets["max_attachments"])
+
+
+def load_config(path: Path, registry: Registry | None = None) -> Config:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (create one with `helpline init`)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_config(raw, path=path, registry=registry)
+
+
+def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
+    return value
+
+
+def parse_config(raw: dict[str, Any], *, path: Path | None = None, registry: Registry | None = None) -> Config:
+    registry = registry or discover()
+    for key in raw:
+        if key not in (*SECTIONS, "channels", "plugins"):
+            raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
+    sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    return Config(
+        path=path,
+        **sections,
+        channels=_channels(_table(raw, "channels"), registry),
+        plugins=_plugins(_table(raw, "plugins"), registry),
+    )
+
+
+def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
+    channels = []
+    for name, table in raw.items():
+        prefix = f"channels.{name}"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{prefix}: expected a table, got {type(table).__name__}")
+        if not name.replace("_", "").replace("-", "").isalnum():
+            raise ConfigError(f"{prefix}: a channel name may use letters, digits, '-' and '_' only")
+        common = validate_table(prefix, {k: table[k] for k in CHANNEL_COMMON if k in table}, CHANNEL_COMMON)
+        if not common["enabled"]:
+            continue
+        adapter_name = common["type"] or name
+        adapter_class = registry.adapters.load(adapter_name, f"{prefix}.type")
+        own = {k: v for k, v in table.items() if k not in CHANNEL_COMMON}
+        settings = validate_table(prefix, own, getattr(adapter_class, "config_fields", {}))
+        if hasattr(adapter_class, "check_settings"):
+            adapter_class.check_settings(prefix, settings)
+        channels.append(ChannelConfig(name, adapter_class, settings))
+    return channels
+
+
+def _plugins(raw: dict[str, Any], registry: Registry) -> list[PluginConfig]:
+    enabled = validate_table("plugins", {k: raw[k] for k in PLUGIN_COMMON if k in raw}, PLUGIN_COMMON)["enabled"]
+    tables = {k: v for k, v in raw.items() if k not in PLUGIN_COMMON}
+    for name, table in tables.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"plugins.{name}: unknown key (known keys: enabled, or a [plugins.NAME] table)")
+        if name not in enabled:
+            registry.plugins.load(name, f"plugins.{name}")  # a typo in a table name is still an error
+    plugins = []
+    for index, name in enumerate(enabled):
+        if not isinstance(name, str):
+            raise ConfigError(f"plugins.enabled[{index}]: expected a plugin name, got {name!r}")
+        if enabled.index(name) != index:
+            raise ConfigError(f"plugins.enabled: {name!r} is listed twice")
+        plugin_class = registry.plugins.load(name, f"plugins.enabled[{index}]")
+        settings = validate_table(f"plugins.{name}", tables.get(name, {}), getattr(plugin_class, "config_fields", {}))
+        if hasattr(plugin_class, "check_settings"):
+            plugin_class.check_settings(f"plugins.{name}", settings)
+        plugins.append(PluginConfig(name, plugin_class, settings))
+    return plugins

@@ -1,0 +1,172 @@
+"""The durable outbox: every outgoing message is stored first, then delivered here.
+
+A worker claims due deliveries with a lease (so of several hub processes on one
+database exactly one sends each message), calls the channel adapter's `send`, and
+records the outcome: sent; retry later with exponential backoff that honours the
+channel's retry-after; or failed, with the error kept on the message, once the
+attempts run out or the channel says never. Pending deliveries survive a restart
+because they are rows, not tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from conversation.model import Message, utcnow
+from conversation.store import Store, StoreUnavailable
+from hub.metrics import Metrics
+from hub.sdk import Adapter, Outbound, PermanentDeliveryError, RetryableDeliveryError
+
+log = logging.getLogger(__name__)
+
+
+def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based)."""
+    delay = min(cap, base * 2 ** (attempt - 1)) * random.uniform(1.0, 1.2)  # jitter spreads a burst out
+    if retry_after is not None:
+        delay = max(delay, retry_after)  # never earlier than the channel asked
+    return delay
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, Adapter],
+        metrics: Metrics,
+        settings: Mapping[str, Any],
+        *,
+        owner: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.metrics = metrics
+        self.owner = owner
+        self.clock = clock
+        self.max_attempts: int = settings["max_attempts"]
+        self.base_delay: float = settings["base_delay_seconds"]
+        self.max_delay: float = settings["max_delay_seconds"]
+        self.lease = timedelta(seconds=settings["lease_seconds"])
+        self.send_timeout: float = settings["send_timeout_seconds"]
+        self.concurrency: int = settings["concurrency"]
+        self.poll_seconds: float = settings["poll_seconds"]
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """A message was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._runner = asyncio.create_task(self._run(), name="helpline-outbox")
+
+    async def _run(self) -> None:
+        unavailable_since: datetime | None = None
+        while not self._stopping:
+            self._wake.clear()
+            free = self.concurrency - len(self._in_flight)
+            if free > 0:
+                try:
+                    claimed = await self.store.claim_deliveries(self.owner, now=self.clock(), lease=self.lease, limit=free)
+                    if unavailable_since is not None:
+                        log.info("outbox: store reachable again")
+                        unavailable_since = None
+                except StoreUnavailable as exc:
+                    if unavailable_since is None:
+                        log.warning("outbox: store unavailable, deliveries wait (%s)", exc)
+                        unavailable_since = self.clock()
+                    claimed = []
+                for message in claimed:
+                    task = asyncio.create_task(self.deliver(message))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._finished)
+                if len(claimed) == free:
+                    continue  # there may be more waiting
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def deliver(self, message: Message) -> None:
+        """One attempt at one claimed message, ending in sent, retry-later or failed."""
+        try:
+            await self._deliver(message)
+        except StoreUnavailable as exc:
+            # The outcome could not be recorded; the lease expires and the message is
+            # tried again, so a channel may see it twice but it is never lost.
+            log.warning("outbox: could not record delivery of %s (%s)", message.id, exc)
+
+    async def _deliver(self, message: Message) -> None:
+        attempt = (message.delivery.attempts if message.delivery else 0) + 1
+        adapter = self.adapters.get(message.channel)
+        if adapter is None:
+            await self._fail(message, f"channel {message.channel!r} is not enabled in hub.toml")
+            return
+        conversation = await self.store.get_conversation(message.conversation_id)
+        contact = await self.store.get_contact(conversation.contact_id) if conversation else None
+        if conversation is None or contact is None:
+            await self._fail(message, "the conversation or its contact no longer exists")
+            return
+        address = next(
+            (i.address for i in contact.identities if i.channel == message.channel), conversation.thread_key
+        )
+        outbound = Outbound(message=message, conversation=conversation, contact=contact, address=address)
+        try:
+            sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)
+        except PermanentDeliveryError as exc:
+            await self._fail(message, str(exc) or exc.__class__.__name__)
+        except RetryableDeliveryError as exc:
+            await self._retry(message, attempt, str(exc), exc.retry_after)
+        except TimeoutError:
+            await self._retry(message, attempt, f"no answer from {message.channel} within {self.send_timeout:g}s", None)
+        except Exception as exc:  # an adapter bug: retried, and visible if it persists
+            log.exception("outbox: %s adapter raised on message %s", message.channel, message.id)
+            await self._retry(message, attempt, f"{exc.__class__.__name__}: {exc}", None)
+        else:
+            if await self.store.finish_delivery(message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id):
+                self.metrics.delivered.labels(message.channel).inc()
+
+    async def _retry(self, message: Message, attempt: int, error: str, retry_after: float | None) -> None:
+        if attempt >= self.max_attempts:
+            await self._fail(message, f"gave up after {attempt} attempts: {error}")
+            return
+        delay = backoff(attempt, base=self.base_delay, cap=self.max_delay, retry_after=retry_after)
+        log.info("outbox: %s on %s, attempt %d, retry in %.1fs: %s", message.id, message.channel, attempt, delay, error)
+        retry_at = self.clock() + timedelta(seconds=delay)
+        if await self.store.finish_delivery(message.id, self.owner, error=error, retry_at=retry_at):
+            self.metrics.retried.labels(message.channel).inc()
+
+    async def _fail(self, message: Message, error: str) -> None:
+        log.warning("outbox: delivery of %s on %s failed: %s", message.id, message.channel, error)
+        if await self.store.finish_delivery(message.id, self.owner, error=error):
+            self.metrics.failed.labels(message.channel).inc()
+
+    async def stop(self, grace: float) -> None:
+        """Stop claiming; let in-flight sends finish within `grace`, release the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._runner is not None:
+            await self._runner
+        if self._in_flight:
+            _done, pending = await asyncio.wait(set(self._in_flight), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            released = await self.store.release_deliveries(self.owner)
+        except StoreUnavailable:
+            released = 0  # their leases simply expire
+        if released:
+            log.info("outbox: released %d delivery lease(s) for another hub or the next start", released)

@@ -1,0 +1,79 @@
+"""Finds adapters and plugins by name: built-ins, then the entry-point groups.
+
+Third-party packages declare, in their pyproject.toml:
+
+    [project.entry-points."helpline.adapters"]
+    whatsapp = "helpline_whatsapp:WhatsAppAdapter"
+
+    [project.entry-points."helpline.plugins"]
+    surveys = "helpline_surveys:SurveyPlugin"
+
+Nothing is imported until a configuration names it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from hub.settings import ConfigError
+
+ADAPTER_GROUP = "helpline.adapters"
+PLUGIN_GROUP = "helpline.plugins"
+
+BUILTIN_ADAPTERS = {"webhook": "adapters.webhook:WebhookAdapter"}
+BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin"}
+
+
+def _import(target: str) -> Callable[[], Any]:
+    def load() -> Any:
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    return load
+
+
+@dataclass
+class Kind:
+    """Every known implementation of one extension point, by name."""
+
+    what: str
+    loaders: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def add(self, name: str, origin: str, loader: Callable[[], Any]) -> None:
+        if name in self.origins and self.origins[name] != origin:
+            raise ConfigError(f"two {self.what}s are named {name!r}: {self.origins[name]} and {origin}")
+        self.loaders[name] = loader
+        self.origins[name] = origin
+
+    def load(self, name: str, key: str) -> Any:
+        if name not in self.loaders:
+            known = ", ".join(sorted(self.loaders)) or "none"
+            raise ConfigError(f"{key}: no {self.what} named {name!r} is installed (available: {known})")
+        try:
+            return self.loaders[name]()
+        except Exception as exc:
+            raise ConfigError(f"{key}: {self.what} {name!r} ({self.origins[name]}) failed to load: {exc}") from exc
+
+
+@dataclass
+class Registry:
+    adapters: Kind
+    plugins: Kind
+
+
+def discover() -> Registry:
+    registry = Registry(adapters=Kind("adapter"), plugins=Kind("plugin"))
+    for kind, builtins, group in (
+        (registry.adapters, BUILTIN_ADAPTERS, ADAPTER_GROUP),
+        (registry.plugins, BUILTIN_PLUGINS, PLUGIN_GROUP),
+    ):
+        for name, target in builtins.items():
+            kind.add(name, target, _import(target))
+        for entry in entry_points(group=group):
+            kind.add(entry.name, entry.value, entry.load)
+    return registry

@@ -1,0 +1,226 @@
+"""The public SDK for channel adapters and plugins: the only part of `hub` they import.
+
+An adapter turns a channel's traffic into `Inbound` values for `HubPort.ingest`, and
+delivers `Outbound` messages in `send`. A plugin reacts to each stored customer
+message through a `PluginContext`. See README.md, "Writing an adapter" and
+"Writing a plugin".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import Enum
+from typing import Any, ClassVar, Protocol
+
+from aiohttp import web
+
+from conversation.inbound import Inbound, InvalidInbound, Sender
+from conversation.model import Attachment, Choice, Contact, Conversation, Message, Priority
+from conversation.store import InboundRecord
+from hub.settings import ConfigError, Field
+
+__all__ = [
+    "Adapter",
+    "Attachment",
+    "Choice",
+    "ConfigError",
+    "Field",
+    "HubPort",
+    "Inbound",
+    "IngestUnavailable",
+    "InvalidInbound",
+    "Outbound",
+    "Outcome",
+    "PermanentDeliveryError",
+    "Plugin",
+    "PluginContext",
+    "RetryableDeliveryError",
+    "Sender",
+    "Sent",
+    "ingest_response",
+]
+
+
+class RetryableDeliveryError(Exception):
+    """The channel may take the message later (429, 5xx, a timeout, a dropped connection)."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(Exception):
+    """The channel will never take this message (blocked bot, unknown chat, 4xx)."""
+
+
+class IngestUnavailable(Exception):
+    """The hub cannot store messages right now; the channel should retry (HTTP 503)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One stored message to deliver to a customer through an adapter."""
+
+    message: Message
+    conversation: Conversation
+    contact: Contact
+    address: str  # the recipient's identity on this channel (chat id, email address)
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    external_id: str = ""  # the channel's id for the delivered message, if it gives one
+
+
+class HubPort(Protocol):
+    """What a running adapter may ask of the hub."""
+
+    instance_id: str
+
+    async def ingest(self, inbound: Inbound) -> InboundRecord:
+        """Store a customer message. Raises InvalidInbound (answer 400) or IngestUnavailable (503)."""
+        ...
+
+    async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
+        """Hold a named lease so only one hub process polls a mailbox or a bot."""
+        ...
+
+
+class Adapter:
+    """Base of every channel adapter. Subclasses set `config_fields` and implement `send`."""
+
+    config_fields: ClassVar[dict[str, Field]] = {}
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+        """Reject settings that have the right types but cannot work; raise ConfigError naming the key."""
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        self.name = name  # the channel id: the [channels.NAME] table this came from
+        self.settings = settings
+        self.log = logging.getLogger(f"helpline.channel.{name}")
+
+    def web_app(self) -> web.Application | None:
+        """Routes to mount at /channels/<name>/ (webhooks), or None."""
+        return None
+
+    async def start(self, hub: HubPort) -> None:
+        """Begin receiving (pollers, sockets). Called once the store is open."""
+
+    async def stop(self) -> None:
+        """Stop receiving; called before the store closes."""
+
+    async def send(self, out: Outbound) -> Sent:
+        """Deliver one message or raise RetryableDeliveryError / PermanentDeliveryError."""
+        raise NotImplementedError
+
+
+async def ingest_response(hub: HubPort, inbound: Inbound) -> web.Response:
+    """Ingest and answer a webhook: 200 stored (or a retry of a stored one), 400, 503."""
+    try:
+        record = await hub.ingest(inbound)
+    except InvalidInbound as exc:
+        return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
+    except IngestUnavailable as exc:
+        return web.json_response(
+            {"error": "unavailable", "message": str(exc)}, status=503, headers={"Retry-After": "5"}
+        )
+    return web.json_response(
+        {"ok": True, "duplicate": record.duplicate, "ticket": record.conversation.number},
+        status=200,
+    )
+
+
+class Outcome(Enum):
+    CONTINUE = "continue"
+    STOP = "stop"  # later plugins do not run on this message
+
+
+class ConversationActions(Protocol):
+    """What the hub does on a plugin's behalf (implemented in hub.actions)."""
+
+    async def post_bot_message(
+        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
+    ) -> Message: ...
+
+    async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation: ...
+
+    async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message: ...
+
+    async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation: ...
+
+
+@dataclass
+class PluginContext:
+    """A plugin's view of one stored customer message and what it may do about it."""
+
+    plugin: str
+    conversation: Conversation
+    message: Message
+    contact: Contact
+    settings: dict[str, Any]
+    state: dict[str, Any]  # this plugin's state for this conversation; saved after on_message
+    actions: ConversationActions
+    stopped: bool = field(default=False, init=False)
+
+    @property
+    def chosen(self) -> str:
+        """The id of the option the customer picked, or "" for a typed message."""
+        return self.message.choice_id
+
+    async def reply(self, text: str) -> Message:
+        return await self.actions.post_bot_message(self.conversation, text, plugin=self.plugin)
+
+    async def ask(self, text: str, choices: Sequence[Choice | str]) -> Message:
+        """Ask with answer buttons; the customer's pick comes back as `chosen`."""
+        options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
+        if not options:
+            raise ValueError("ask() needs at least one choice")
+        return await self.actions.post_bot_message(self.conversation, text, choices=options, plugin=self.plugin)
+
+    async def set_category(self, category: str) -> None:
+        await self._update({"category": category})
+
+    async def set_priority(self, priority: Priority | str) -> None:
+        await self._update({"priority": priority})
+
+    async def add_tags(self, *tags: str) -> None:
+        await self._update({"tags": [*self.conversation.tags, *tags]})
+
+    async def note(self, text: str) -> Message:
+        """A private note for the agents; never sent to the customer."""
+        return await self.actions.add_note(self.conversation, text, author=self.plugin)
+
+    async def hand_off(self, reason: str, *, team: str = "") -> None:
+        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it."""
+        self.conversation = await self.actions.hand_off(self.conversation, reason=reason, team=team, plugin=self.plugin)
+        self.stopped = True
+
+    def stop(self) -> None:
+        """Later plugins do not run on this message."""
+        self.stopped = True
+
+    async def _update(self, changes: dict[str, Any]) -> None:
+        self.conversation = await self.actions.update_conversation(self.conversation, changes)
+
+
+class Plugin:
+    """Base of every plugin. Subclasses set `config_fields` and implement `on_message`."""
+
+    config_fields: ClassVar[dict[str, Field]] = {}
+    always_run: ClassVar[bool] = False  # run even when a human owns the conversation
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+        """Reject settings that have the right types but cannot work; raise ConfigError naming the key."""
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        self.name = name
+        self.settings = settings
+        self.log = logging.getLogger(f"helpline.plugin.{name}")
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        raise NotImplementedError

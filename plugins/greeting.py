@@ -1,0 +1,103 @@
+"""Greets a new ticket with its number, and says when the team is out of hours.
+
+The smallest useful plugin, and the SDK's worked example: settings declared as
+fields and checked at start, a reply, per-conversation state (greet once, warn about
+opening hours at most once a day) that survives a restart.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from conversation.model import utcnow
+from hub.sdk import ConfigError, Field, Outcome, Plugin, PluginContext
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_hours(text: str) -> tuple[time, time]:
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise ValueError("expected HH:MM-HH:MM")
+    opens, closes = time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    if opens >= closes:
+        raise ValueError("the opening time must come before the closing time")
+    return opens, closes
+
+
+class GreetingPlugin(Plugin):
+    config_fields: ClassVar[dict[str, Field]] = {
+        "greeting": Field(
+            str,
+            "Thanks for contacting us. Your ticket number is #{number}; you can ask about it any time.",
+            "first reply to a new ticket; {number} is the ticket number",
+        ),
+        "out_of_hours": Field(
+            str,
+            "Our team is away now (open {days}, {hours}, {timezone}). We will answer as soon as we are back.",
+            "added outside opening hours; {days}, {hours}, {timezone} are filled in",
+        ),
+        "timezone": Field(str, "UTC", "IANA zone of the opening hours, e.g. Asia/Shanghai"),
+        "hours": Field(str, "09:00-18:00", "opening hours, HH:MM-HH:MM"),
+        "days": Field(list, ["mon", "tue", "wed", "thu", "fri"], "open days"),
+        "holidays": Field(list, [], "closed dates, YYYY-MM-DD"),
+    }
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+        try:
+            ZoneInfo(settings["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(f"{prefix}.timezone: unknown time zone {settings['timezone']!r}") from None
+        try:
+            parse_hours(settings["hours"])
+        except ValueError as exc:
+            raise ConfigError(f"{prefix}.hours: {exc}") from None
+        for day in settings["days"]:
+            if day not in DAYS:
+                raise ConfigError(f"{prefix}.days: {day!r} is not one of {', '.join(DAYS)}")
+        for holiday in settings["holidays"]:
+            try:
+                date.fromisoformat(holiday)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{prefix}.holidays: {holiday!r} is not a YYYY-MM-DD date") from None
+        try:
+            settings["greeting"].format(number=1)
+            settings["out_of_hours"].format(days="", hours="", timezone="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"{prefix}: a message uses an unknown placeholder {exc}") from None
+
+    def __init__(self, name: str, settings: dict[str, Any], *, clock: Any = utcnow) -> None:
+        super().__init__(name, settings)
+        self.zone = ZoneInfo(settings["timezone"])
+        self.opens, self.closes = parse_hours(settings["hours"])
+        self.days = {DAYS.index(d) for d in settings["days"]}
+        self.holidays = {date.fromisoformat(h) for h in settings["holidays"]}
+        self.clock = clock
+
+    def is_open(self, moment: datetime) -> bool:
+        local = moment.astimezone(self.zone)
+        return (
+            local.weekday() in self.days
+            and local.date() not in self.holidays
+            and self.opens <= local.time() < self.closes
+        )
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        now = self.clock()
+        parts = []
+        if not ctx.state.get("greeted"):
+            parts.append(self.settings["greeting"].format(number=ctx.conversation.number))
+            ctx.state["greeted"] = True
+        today = now.astimezone(self.zone).date().isoformat()
+        if not self.is_open(now) and ctx.state.get("out_of_hours_told") != today:
+            days = ", ".join(d.capitalize() for d in self.settings["days"])
+            parts.append(
+                self.settings["out_of_hours"].format(days=days, hours=self.settings["hours"], timezone=self.zone.key)
+            )
+            ctx.state["out_of_hours_told"] = today
+        if parts:
+            await ctx.reply("\n\n".join(parts))
+        return Outcome.CONTINUE
