@@ -129,9 +129,12 @@ class Pipeline:
         now = self.clock()
         if not await self.store.acquire_lease(RECOVERY_LEASE, self.instance_id, now=now, ttl=timedelta(minutes=5)):
             return 0
-        messages = await self.store.messages_awaiting_plugins(before=now - RECOVERY_AGE, limit=500)
-        for message in messages:
-            await self.run_plugins(message)
+        try:
+            messages = await self.store.messages_awaiting_plugins(before=now - RECOVERY_AGE, limit=500)
+            for message in messages:
+                await self.run_plugins(message)
+        finally:
+            await self.store.release_lease(RECOVERY_LEASE, self.instance_id)
         if messages:
             log.info("ran plugins on %d message(s) left unprocessed by an earlier run", len(messages))
         return len(messages)

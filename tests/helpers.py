@@ -1,0 +1,159 @@
+"""Test doubles that live in the tests: a scripted channel and a few plugins."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from conversation.inbound import Inbound, Sender
+from hub.app import Hub
+from hub.config import Config, parse_config
+from hub.registry import Registry, discover
+from hub.sdk import (
+    Adapter,
+    Field,
+    Outbound,
+    Outcome,
+    PermanentDeliveryError,
+    Plugin,
+    PluginContext,
+    RetryableDeliveryError,
+    Sent,
+)
+
+
+class RecordingAdapter(Adapter):
+    """A channel whose `send` follows a script of outcomes and records every call."""
+
+    config_fields: ClassVar[dict[str, Field]] = {"token": Field(str, "t", secret=True)}
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.sent: list[Outbound] = []
+        self.attempts: list[Outbound] = []
+        self.script: list[BaseException | float] = []  # per attempt: raise it, or sleep that long
+        self.started = False
+        self.delivered = asyncio.Event()
+
+    async def start(self, hub: Any) -> None:
+        self.started = True
+
+    async def send(self, out: Outbound) -> Sent:
+        self.attempts.append(out)
+        if self.script:
+            step = self.script.pop(0)
+            if isinstance(step, BaseException):
+                raise step
+            await asyncio.sleep(step)
+        self.sent.append(out)
+        self.delivered.set()
+        return Sent(external_id=f"ext-{len(self.sent)}")
+
+
+class EchoPlugin(Plugin):
+    """Replies with what it got and counts messages in its persisted state."""
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        ctx.state["seen"] = ctx.state.get("seen", 0) + 1
+        await ctx.reply(f"echo {ctx.state['seen']}: {ctx.message.text or ctx.chosen}")
+        return None
+
+
+class TriagePlugin(Plugin):
+    """Asks with buttons, classifies on the answer, hands refunds to people."""
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if ctx.chosen == "refund":
+            await ctx.set_category("refund")
+            await ctx.set_priority("high")
+            await ctx.add_tags("money")
+            await ctx.hand_off("refunds need a person", team="billing")
+            return None
+        if not ctx.state.get("asked"):
+            ctx.state["asked"] = True
+            await ctx.ask("What is it about?", ["refund", "login"])
+            return Outcome.STOP
+        return None
+
+
+class BrokenPlugin(Plugin):
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        raise RuntimeError("boom")
+
+
+class HangPlugin(Plugin):
+    """Never finishes: stands for a hub that stops while plugins run."""
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        await asyncio.Event().wait()
+        return None
+
+
+class AlwaysPlugin(Plugin):
+    always_run = True
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        await ctx.note(f"seen by always: {ctx.message.text}")
+        return None
+
+
+def registry_with_doubles() -> Registry:
+    registry = discover()
+    registry.adapters.add("recording", "tests.helpers:RecordingAdapter", lambda: RecordingAdapter)
+    for name, cls in (("echo", EchoPlugin), ("triage", TriagePlugin), ("broken", BrokenPlugin), ("always", AlwaysPlugin), ("hang", HangPlugin)):
+        registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
+    return registry
+
+
+def make_config(tmp_path: Path, raw: dict[str, Any] | None = None, *, storage_url: str = "sqlite://") -> Config:
+    base: dict[str, Any] = {
+        "hub": {"data_dir": str(tmp_path / "data"), "shutdown_grace_seconds": 2},
+        "storage": {"url": storage_url, "timeout_seconds": 2},
+        "outbox": {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05, "poll_seconds": 0.02, "max_attempts": 4},
+        "channels": {"chat": {"type": "recording"}},
+        "plugins": {"enabled": []},
+    }
+    for section, values in (raw or {}).items():
+        if isinstance(values, dict) and section in base:
+            base[section] = {**base[section], **values}
+        else:
+            base[section] = values
+    return parse_config(base, path=tmp_path / "hub.toml", registry=registry_with_doubles())
+
+
+@asynccontextmanager
+async def running_hub(config: Config) -> AsyncIterator[Hub]:
+    hub = Hub(config)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.stop()
+
+
+def customer_message(external_id: str, text: str = "I cannot log in", *, thread: str = "chat-1", **kw: Any) -> Inbound:
+    return Inbound(
+        channel=kw.pop("channel", "chat"),
+        external_id=external_id,
+        sender=kw.pop("sender", Sender(address="user-1", display_name="Zhang Wei")),
+        thread_key=thread,
+        text=text,
+        **kw,
+    )
+
+
+async def eventually(predicate: Any, timeout: float = 5.0) -> None:
+    """Wait until an async or plain predicate holds; fail with its last value otherwise."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)

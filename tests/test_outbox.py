@@ -1,0 +1,171 @@
+"""The durable outbox: retries, backoff, failure, restart, shutdown, several hubs."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from conversation.model import AuthorType, DeliveryStatus, Message, utcnow
+from hub.app import Hub
+from hub.outbox import backoff
+from hub.sdk import PermanentDeliveryError, RetryableDeliveryError
+from tests.helpers import customer_message, eventually, make_config, running_hub
+
+
+async def queue_reply(hub: Hub, text: str = "We refunded you", thread: str = "chat-1") -> Message:
+    record = await hub.ingest(customer_message(f"in-{text}-{thread}", "refund please", thread=thread))
+    return await hub.actions.send(record.conversation, text, author_type=AuthorType.AGENT, author_id="agent-1")
+
+
+async def delivery_of(hub: Hub, message_id: str) -> tuple[DeliveryStatus, int, str]:
+    message = await hub.store.get_message(message_id)
+    assert message is not None and message.delivery is not None
+    return message.delivery.status, message.delivery.attempts, message.delivery.error
+
+
+def test_backoff_doubles_is_capped_and_never_earlier_than_retry_after() -> None:
+    assert 2.0 <= backoff(1, base=2, cap=100) <= 2.4
+    assert 8.0 <= backoff(3, base=2, cap=100) <= 9.6
+    assert 100 <= backoff(30, base=2, cap=100) <= 120
+    assert backoff(1, base=2, cap=100, retry_after=45) >= 45
+
+
+async def test_a_429_is_retried_after_retry_after_then_sent(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        chat = hub.adapters["chat"]
+        chat.script = [RetryableDeliveryError("429 Too Many Requests", retry_after=0.4)]
+        message = await queue_reply(hub)
+
+        await eventually(lambda: len(chat.attempts) == 1)
+        first_try = utcnow()
+        status, attempts, error = await delivery_of(hub, message.id)
+        assert (status, attempts, error) == (DeliveryStatus.QUEUED, 1, "429 Too Many Requests")
+
+        await eventually(lambda: chat.sent, timeout=5)
+        assert (utcnow() - first_try).total_seconds() >= 0.3  # it waited as asked
+        status, attempts, _ = await delivery_of(hub, message.id)
+        assert (status, attempts) == (DeliveryStatus.SENT, 2)
+        sent = await hub.store.get_message(message.id)
+        assert sent is not None and sent.external_id == "ext-1"
+        text = hub.metrics.render().decode()
+        assert 'helpline_deliveries_retried_total{channel="chat"} 1.0' in text
+        assert 'helpline_deliveries_sent_total{channel="chat"} 1.0' in text
+
+
+async def test_after_the_last_attempt_the_delivery_fails_with_its_error(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        chat = hub.adapters["chat"]
+        chat.script = [RetryableDeliveryError("503 Service Unavailable")] * 10
+        message = await queue_reply(hub)
+
+        async def failed() -> bool:
+            return (await delivery_of(hub, message.id))[0] is DeliveryStatus.FAILED
+
+        await eventually(failed)
+        assert await delivery_of(hub, message.id) == (
+            DeliveryStatus.FAILED,
+            4,
+            "gave up after 4 attempts: 503 Service Unavailable",
+        )
+        assert len(chat.attempts) == 4 and chat.sent == []
+        assert 'helpline_deliveries_failed_total{channel="chat"} 1.0' in hub.metrics.render().decode()
+
+
+async def test_a_permanent_error_fails_at_once_and_a_retry_sends_it(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        chat = hub.adapters["chat"]
+        chat.script = [PermanentDeliveryError("403 Forbidden: bot was blocked by the user")]
+        message = await queue_reply(hub)
+
+        async def failed() -> bool:
+            return (await delivery_of(hub, message.id))[0] is DeliveryStatus.FAILED
+
+        await eventually(failed)
+        assert await delivery_of(hub, message.id) == (
+            DeliveryStatus.FAILED,
+            1,
+            "403 Forbidden: bot was blocked by the user",
+        )
+        await hub.store.requeue_delivery(message.id, now=utcnow())  # the agent's "retry"
+        hub.outbox.wake()
+        await eventually(lambda: chat.sent)
+
+
+async def test_a_send_that_hangs_times_out_and_is_retried(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path, {"outbox": {"send_timeout_seconds": 0.1}})) as hub:
+        chat = hub.adapters["chat"]
+        chat.script = [5.0]
+        message = await queue_reply(hub)
+        await eventually(lambda: chat.sent)
+        assert len(chat.attempts) == 2
+        assert (await delivery_of(hub, message.id)) == (DeliveryStatus.SENT, 2, "")  # a success clears the error
+
+
+async def test_a_message_for_a_channel_not_enabled_fails_visibly(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        record = await hub.ingest(customer_message("m1", channel="gone"))
+        message = await hub.actions.send(record.conversation, "hello", author_type=AuthorType.AGENT, author_id="a")
+
+        async def failed() -> bool:
+            return (await delivery_of(hub, message.id))[0] is DeliveryStatus.FAILED
+
+        await eventually(failed)
+        assert "not enabled" in (await delivery_of(hub, message.id))[2]
+
+
+async def test_pending_deliveries_resume_after_a_restart(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"outbox": {"base_delay_seconds": 0.5, "max_delay_seconds": 1}})
+    async with running_hub(config) as hub:
+        hub.adapters["chat"].script = [RetryableDeliveryError("connection reset")]
+        message = await queue_reply(hub)
+        await eventually(lambda: hub.adapters["chat"].attempts)
+    # a new process: nothing in memory, the row is all there is
+    async with running_hub(config) as hub:
+        await eventually(lambda: hub.adapters["chat"].sent, timeout=5)
+        assert hub.adapters["chat"].sent[0].message.id == message.id
+        assert (await delivery_of(hub, message.id))[:2] == (DeliveryStatus.SENT, 2)
+
+
+async def test_shutdown_finishes_in_flight_sends_within_the_grace(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"hub": {"shutdown_grace_seconds": 3}})
+    async with running_hub(config) as hub:
+        hub.adapters["chat"].script = [0.3]
+        message = await queue_reply(hub)
+        await eventually(lambda: hub.adapters["chat"].attempts)
+    async with running_hub(config) as hub:
+        assert (await delivery_of(hub, message.id))[0] is DeliveryStatus.SENT
+
+
+async def test_shutdown_releases_sends_that_outlast_the_grace(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"hub": {"shutdown_grace_seconds": 0.1}, "outbox": {"lease_seconds": 600}})
+    async with running_hub(config) as hub:
+        hub.adapters["chat"].script = [30.0]
+        message = await queue_reply(hub)
+        await eventually(lambda: hub.adapters["chat"].attempts)
+    async with running_hub(config) as hub:
+        # released, not left leased for 10 minutes, and the cut-short try is not counted
+        await eventually(lambda: hub.adapters["chat"].sent, timeout=3)
+        assert (await delivery_of(hub, message.id))[:2] == (DeliveryStatus.SENT, 1)
+
+
+@pytest.mark.mongo
+async def test_hubs_sharing_mongodb_deliver_each_message_once(tmp_path: Path, mongo_db_uri: str) -> None:
+    config = make_config(tmp_path, {"outbox": {"poll_seconds": 0.05, "concurrency": 4}}, storage_url=mongo_db_uri)
+    async with running_hub(config) as first, running_hub(config) as second:
+        first.outbox.concurrency = 0  # queue everything before either hub may claim
+        second.outbox.concurrency = 0
+        ids = [(await queue_reply(first, f"reply {i}", thread=f"chat-{i % 3}")).id for i in range(12)]
+        first.outbox.concurrency = second.outbox.concurrency = 4
+        first.outbox.wake()
+        second.outbox.wake()
+
+        def all_sent() -> bool:
+            return len(first.adapters["chat"].sent) + len(second.adapters["chat"].sent) >= 12
+
+        await eventually(all_sent, timeout=30)
+        await asyncio.sleep(0.3)
+        sent = [o.message.id for hub in (first, second) for o in hub.adapters["chat"].sent]
+        assert sorted(sent) == sorted(ids)  # every one, none twice
+        assert first.adapters["chat"].sent and second.adapters["chat"].sent  # both took a share

@@ -1,0 +1,172 @@
+"""ingest(): validation, idempotency, live events, and the plugin SDK in the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from conversation.inbound import InvalidInbound, Sender
+from conversation.model import AuthorType, Choice, MessageKind, Priority, Status
+from hub.sdk import IngestUnavailable
+from tests.helpers import customer_message, eventually, make_config, running_hub
+
+
+async def test_ingest_stores_then_publishes_then_runs_plugins(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})
+    async with running_hub(config) as hub:
+        events = hub.bus.subscribe()
+        record = await hub.ingest(customer_message("m1", "我无法登录"))
+
+        assert not record.duplicate and record.conversation.number == 1000
+        first = await asyncio.wait_for(events.queue.get(), 1)
+        second = await asyncio.wait_for(events.queue.get(), 1)
+        assert (first.type, second.type) == ("conversation.created", "message.created")
+        assert second.data["message_id"] == record.message.id
+
+        await eventually(lambda: hub.adapters["chat"].sent)  # the bot's reply went out
+        [reply] = hub.adapters["chat"].sent
+        assert reply.message.text == "echo 1: 我无法登录" and reply.message.author_type is AuthorType.BOT
+        assert reply.address == "user-1" and reply.conversation.id == record.conversation.id
+        stored = await hub.store.get_message(record.message.id)
+        assert stored is not None and stored.plugins_done
+
+
+async def test_a_retried_message_is_stored_and_answered_once(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})
+    async with running_hub(config) as hub:
+        records = await asyncio.gather(*(hub.ingest(customer_message("m1")) for _ in range(5)))
+        assert [r.duplicate for r in records].count(False) == 1
+        await eventually(lambda: hub.adapters["chat"].sent)
+        await asyncio.sleep(0.2)
+        assert len(hub.adapters["chat"].sent) == 1
+        thread = await hub.store.list_messages(records[0].conversation.id)
+        assert [m.direction.value for m in thread] == ["inbound", "outbound"]
+
+
+@pytest.mark.parametrize(
+    ("inbound", "problem"),
+    [
+        (customer_message("", "hi"), "external_id is required"),
+        (customer_message("m1", ""), "no text"),
+        (customer_message("m1", "x" * 70_000), "longer than"),
+        (customer_message("m1", "hi", sender=Sender(address=" ")), "sender.address"),
+        (customer_message("m1", "hi", thread=""), "thread_key"),
+    ],
+)
+async def test_invalid_input_is_refused_and_nothing_is_stored(tmp_path: Path, inbound: object, problem: str) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        with pytest.raises(InvalidInbound, match=problem):
+            await hub.ingest(inbound)  # type: ignore[arg-type]
+        assert await hub.store.get_conversation_by_number(1000) is None
+        assert await hub.store.find_identity_contact("chat", "user-1") is None
+
+
+async def test_plugins_ask_classify_hand_off_and_stop(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["triage", "echo"]}})
+    async with running_hub(config) as hub:
+        record = await hub.ingest(customer_message("m1", "hello"))
+        await eventually(lambda: hub.adapters["chat"].sent)
+        [question] = hub.adapters["chat"].sent
+        assert question.message.text == "What is it about?"
+        assert question.message.choices == [Choice("refund", "refund"), Choice("login", "login")]
+
+        await hub.ingest(customer_message("m2", "", choice_id="refund"))
+        conv_id = record.conversation.id
+
+        async def handed_off() -> bool:
+            conv = await hub.store.get_conversation(conv_id)
+            return conv is not None and conv.handed_off_at is not None
+
+        await eventually(handed_off)
+        conv = await hub.store.get_conversation(conv_id)
+        assert conv is not None
+        assert (conv.category, conv.priority, conv.tags, conv.team) == ("refund", Priority.HIGH, ["money"], "billing")
+        thread = await hub.store.list_messages(conv_id)
+        assert any(m.kind is MessageKind.EVENT and "refunds need a person" in m.text for m in thread)
+        # echo ran neither time: triage stopped it first, then handed off (which stops too)
+        assert all(not m.text.startswith("echo") for m in thread)
+
+        await hub.ingest(customer_message("m3", "still there?"))
+        await asyncio.sleep(0.3)  # bots stay quiet once a person owns the ticket
+        assert len(hub.adapters["chat"].sent) == 1
+
+
+async def test_a_plugin_that_always_runs_still_runs_after_hand_off(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["always", "echo"]}})
+    async with running_hub(config) as hub:
+        record = await hub.ingest(customer_message("m1", "first"))
+        await eventually(lambda: hub.adapters["chat"].sent)
+        await hub.actions.update_conversation(record.conversation, {"assignee_id": "agent-7"})
+        done = await hub.ingest(customer_message("m2", "second"))
+
+        async def processed() -> bool:
+            message = await hub.store.get_message(done.message.id)
+            return message is not None and message.plugins_done
+
+        await eventually(processed)
+        notes = [m.text for m in await hub.store.list_messages(record.conversation.id) if m.kind is MessageKind.NOTE]
+        assert notes == ["seen by always: first", "seen by always: second"]
+        assert len(hub.adapters["chat"].sent) == 1  # echo did not answer the assigned ticket
+
+
+async def test_a_raising_plugin_is_logged_with_the_conversation_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["broken", "echo"]}})
+    async with running_hub(config) as hub:
+        with caplog.at_level(logging.ERROR, logger="hub.pipeline"):
+            record = await hub.ingest(customer_message("m1", "hi"))
+            await eventually(lambda: hub.adapters["chat"].sent)
+        assert hub.adapters["chat"].sent[0].message.text == "echo 1: hi"
+        failure = next(r for r in caplog.records if "broken" in r.getMessage())
+        assert record.conversation.id in failure.getMessage() and failure.exc_info is not None
+        assert "plugin_errors_total{plugin=\"broken\"} 1.0" in hub.metrics.render().decode()
+
+
+async def test_plugin_state_survives_a_restart(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})
+    async with running_hub(config) as hub:
+        await hub.ingest(customer_message("m1", "one"))
+        await eventually(lambda: hub.adapters["chat"].sent)
+    async with running_hub(config) as hub:
+        await hub.ingest(customer_message("m2", "two"))
+        await eventually(lambda: hub.adapters["chat"].sent)
+        assert hub.adapters["chat"].sent[0].message.text == "echo 2: two"
+
+
+async def test_plugins_left_unrun_by_a_crash_run_on_recovery(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})
+    stopped_early = make_config(tmp_path, {"plugins": {"enabled": ["hang"]}, "hub": {"shutdown_grace_seconds": 0.1}})
+    async with running_hub(stopped_early) as hub:  # it stops while plugins still run
+        record = await hub.ingest(customer_message("m1", "lost?"))
+        await asyncio.sleep(0.05)
+    async with running_hub(config) as hub:
+        hub.pipeline.clock = lambda: record.message.created_at + timedelta(minutes=5)
+        assert await hub.pipeline.recover() == 1
+        await eventually(lambda: hub.adapters["chat"].sent)
+        assert hub.adapters["chat"].sent[0].message.text == "echo 1: lost?"
+        assert await hub.pipeline.recover() == 0
+
+
+async def test_a_shutting_down_hub_refuses_with_a_retryable_error(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        hub.pipeline.accepting = False
+        with pytest.raises(IngestUnavailable):
+            await hub.ingest(customer_message("m1"))
+        hub.pipeline.accepting = True
+
+
+async def test_a_resolved_ticket_reopens_through_the_pipeline(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        events = hub.bus.subscribe()
+        first = await hub.ingest(customer_message("m1"))
+        await hub.actions.update_conversation(first.conversation, {"status": "resolved"})
+        again = await hub.ingest(customer_message("m2", "again"))
+        assert again.conversation.id == first.conversation.id and again.conversation.status is Status.OPEN
+        seen = [events.queue.get_nowait().type for _ in range(events.queue.qsize())]
+        assert seen.count("conversation.updated") == 2  # resolved, then reopened
+
