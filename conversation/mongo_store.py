@@ -81,29 +81,38 @@ def _unavailable_when_unreachable(method: Callable[P, Awaitable[T]]) -> Callable
 class MongoStore(Store):
     def __init__(self, url: str, *, timeout: float = 5.0, database: str | None = None) -> None:
         self.url = url
-        timeout_ms = int(timeout * 1000)
+        self._timeout_ms = int(timeout * 1000)
+        self._database = database
+        self._connect()
+
+    def _connect(self) -> None:
+        """A new client (one that was closed cannot be used again, so open() after close() works)."""
         self._client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            url,
+            self.url,
             tz_aware=True,
-            serverSelectionTimeoutMS=timeout_ms,
-            connectTimeoutMS=timeout_ms,
-            socketTimeoutMS=timeout_ms * 3,
+            serverSelectionTimeoutMS=self._timeout_ms,
+            connectTimeoutMS=self._timeout_ms,
+            socketTimeoutMS=self._timeout_ms * 3,
             connect=False,
         )
-        self._db = self._client.get_database(database) if database else self._client.get_default_database("helpline")
-        self._meta = self._db.meta
-        self._counters = self._db.counters
-        self._contacts = self._db.contacts
-        self._identities = self._db.identities
-        self._threads = self._db.threads
-        self._conversations = self._db.conversations
-        self._messages = self._db.messages
-        self._plugin_state = self._db.plugin_state
-        self._leases = self._db.leases
-        self._agents = self._db.agents
+        db = self._client.get_database(self._database) if self._database else self._client.get_default_database("helpline")
+        self._db = db
+        self._meta = db.meta
+        self._counters = db.counters
+        self._contacts = db.contacts
+        self._identities = db.identities
+        self._threads = db.threads
+        self._conversations = db.conversations
+        self._messages = db.messages
+        self._plugin_state = db.plugin_state
+        self._leases = db.leases
+        self._agents = db.agents
+        self._closed = False
 
     @_unavailable_when_unreachable
     async def open(self) -> None:
+        if self._closed:
+            self._connect()
         await self._client.admin.command("ping")
         meta = await self._meta.find_one({"_id": "schema"})
         version = meta["version"] if meta else None
@@ -144,6 +153,7 @@ class MongoStore(Store):
 
     async def close(self) -> None:
         await self._client.close()
+        self._closed = True
 
     @_unavailable_when_unreachable
     async def ping(self) -> None:

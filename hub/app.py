@@ -146,6 +146,19 @@ async def _stop_accepting(app: web.Application) -> None:
     app[HUB].pipeline.accepting = False  # webhooks still arriving get 503 and retry elsewhere
 
 
+# Stable codes, independent of the reason phrases aiohttp or Python versions use.
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Every HTTP error is JSON with a stable code and a readable message."""
@@ -154,7 +167,7 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        code = exc.reason.lower().replace(" ", "_")
+        code = ERROR_CODES.get(exc.status, f"http_{exc.status}")
         return web.json_response({"error": code, "message": exc.text or exc.reason}, status=exc.status, headers={
             k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")
         })

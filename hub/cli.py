@@ -84,6 +84,10 @@ def _serve(config: Config, host: str | None, port: int | None) -> int:
 
 
 async def _run_server(config: Config, host: str, port: int) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     hub = Hub(config, on_first_admin=_announce_admin)
     app = build_app(hub)
     runner = web.AppRunner(app, shutdown_timeout=config.hub["shutdown_grace_seconds"], handle_signals=False)
@@ -92,10 +96,6 @@ async def _run_server(config: Config, host: str, port: int) -> int:
         site = web.TCPSite(runner, host, port)
         await site.start()
         print(f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)})", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         logging.getLogger("helpline").info("shutting down")
     finally:

@@ -22,7 +22,7 @@ from conversation.model import (
     utcnow,
 )
 from conversation.routing import Route
-from conversation.store import AlreadyExists, NotFound, SchemaMismatch, Store, Ticketing
+from conversation.store import SCHEMA_VERSION, AlreadyExists, NotFound, SchemaMismatch, Store, Ticketing
 
 POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
 
@@ -321,3 +321,42 @@ async def test_contacts_are_found_by_identity(store: Store) -> None:
         inbound("m2", sender=Sender(address="u7", display_name="Ana B.")), now=utcnow(), policy=POLICY
     )
     assert renamed.contact.identities[0].display_name == "Ana B."
+
+
+async def test_a_database_from_a_newer_helpline_is_refused(store: Store) -> None:
+    from conversation.mongo_store import MongoStore
+    from conversation.sqlite_store import SQLiteStore
+
+    await store.close()
+    if isinstance(store, SQLiteStore):
+        import sqlite3
+
+        def set_version(version: int) -> None:
+            with sqlite3.connect(store.path) as conn:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
+
+        again: Store = SQLiteStore(store.path)
+    else:
+        assert isinstance(store, MongoStore)
+        from pymongo import MongoClient
+
+        def set_version(version: int) -> None:
+            with MongoClient(store.url) as client:
+                client.get_default_database().meta.update_one({"_id": "schema"}, {"$set": {"version": version}})
+
+        again = MongoStore(store.url)
+    set_version(99)
+    with pytest.raises(SchemaMismatch, match="schema version 99"):
+        await again.open()
+    await again.close()
+    set_version(SCHEMA_VERSION)
+    await store.open()  # the current version opens; the fixture closes it
+
+
+async def test_reopening_keeps_everything_and_is_idempotent(store: Store) -> None:
+    record = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.close()
+    await store.open()
+    assert await store.get_conversation(record.conversation.id) == record.conversation
+    again = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    assert again.duplicate

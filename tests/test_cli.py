@@ -1,0 +1,128 @@
+"""The `helpline` command, run as a real process the way an operator would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+HELPLINE = [sys.executable, "-m", "hub.cli"]
+
+
+def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*HELPLINE, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def start_server(cwd: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
+    process = subprocess.Popen(
+        [*HELPLINE, "serve", "--port", str(port)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "listening on" in line:
+            return process, lines
+    process.kill()
+    raise AssertionError("server did not start:\n" + "".join(lines))
+
+
+def stop_server(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGTERM)
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, out
+    return out
+
+
+def test_serve_on_a_fresh_checkout_creates_the_first_admin_once(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    port = free_port()
+
+    process, lines = start_server(tmp_path, port)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+        assert resp.status == 200
+    output = "".join(lines) + stop_server(process)
+    assert "email:    admin@helpline.local" in output
+    password = next(line.split(":", 1)[1].strip() for line in output.splitlines() if "password:" in line)
+    assert len(password) >= 16
+    assert (tmp_path / "data" / "helpline.sqlite3").exists()
+
+    process, lines = start_server(tmp_path, port)
+    output = "".join(lines) + stop_server(process)
+    assert "password" not in output and password not in output  # shown once, never again
+
+
+def test_an_unreachable_store_exits_non_zero_with_one_masked_line(tmp_path: Path) -> None:
+    dead = free_port()
+    (tmp_path / "hub.toml").write_text(
+        f'[storage]\nurl = "mongodb://support:hunter2@127.0.0.1:{dead}/helpline"\ntimeout_seconds = 0.5\n'
+    )
+    result = run("serve", "--port", str(free_port()), cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert f"mongodb://support:***@127.0.0.1:{dead}/helpline" in line and "hunter2" not in result.stderr
+
+
+def test_an_invalid_configuration_exits_2_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "hub.toml").write_text('[channels.webhook]\ncallback_url = "https://example.org/r"\n')
+    result = run("serve", cwd=tmp_path)
+    assert result.returncode == 2 and "channels.webhook.secret: missing" in result.stderr
+
+
+def test_init_writes_the_starter_file_and_will_not_overwrite(tmp_path: Path) -> None:
+    assert run("init", cwd=tmp_path).returncode == 0
+    assert (tmp_path / "hub.toml").read_text() == (ROOT / "hub.toml").read_text()
+    again = run("init", cwd=tmp_path)
+    assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_agent_add_with_a_given_or_generated_password(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    given = run("agent", "add", "li.na@example.com", "--role", "admin", cwd=tmp_path, stdin="correct horse battery\n")
+    assert given.returncode == 0 and "added admin li.na@example.com" in given.stdout
+    assert "correct horse" not in given.stdout
+
+    generated = run("agent", "add", "wei@example.com", cwd=tmp_path, stdin="\n")
+    assert generated.returncode == 0 and "password: " in generated.stdout
+
+    duplicate = run("agent", "add", "LI.NA@example.com", cwd=tmp_path, stdin="another password\n")
+    assert duplicate.returncode == 1 and "exists" in duplicate.stderr
+    short = run("agent", "add", "x@example.com", cwd=tmp_path, stdin="short\n")
+    assert short.returncode == 1 and "at least 10" in short.stderr
+
+    import asyncio
+
+    from conversation.sqlite_store import SQLiteStore
+    from hub.agents import verify_password
+
+    async def check() -> None:
+        store = SQLiteStore(tmp_path / "data" / "helpline.sqlite3")
+        await store.open()
+        agent = await store.get_agent_by_email("li.na@example.com")
+        await store.close()
+        assert agent is not None and agent.password_hash.startswith("$argon2id$")
+        assert verify_password(agent.password_hash, "correct horse battery")
+        assert not verify_password(agent.password_hash, "wrong")
+
+    asyncio.run(check())
+
+
+@pytest.mark.parametrize("role", ["owner"])
+def test_agent_add_rejects_an_unknown_role(tmp_path: Path, role: str) -> None:
+    result = run("agent", "add", "a@example.com", "--role", role, cwd=tmp_path)
+    assert result.returncode == 2 and "invalid choice" in result.stderr

@@ -1,0 +1,211 @@
+"""The web server: health, metrics, a signed webhook channel, bad input, store outages."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.webhook import signed_headers
+from conversation.model import AuthorType, DeliveryStatus
+from hub.app import HUB, Hub, build_app
+from hub.config import Config
+from tests.conftest import MongoServer, database_uri, free_port
+from tests.helpers import eventually, make_config
+
+SECRET = "s3cret-for-tests"
+
+
+def webhook_config(tmp_path: Path, callback_url: str = "", **raw: Any) -> Config:
+    return make_config(
+        tmp_path,
+        {"channels": {"api": {"type": "webhook", "secret": SECRET, "callback_url": callback_url}}, **raw},
+    )
+
+
+async def start_client(config: Config) -> TestClient:
+    client = TestClient(TestServer(build_app(Hub(config))))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+    client = await start_client(webhook_config(tmp_path, hub={"max_body_bytes": 4096}))
+    yield client
+    await client.close()
+
+
+def body_of(message_id: str = "p-1", text: str = "我的订单还没到", **extra: Any) -> bytes:
+    payload = {"id": message_id, "sender": {"id": "user-9", "name": "陈静"}, "thread": "order-5531", "text": text}
+    return json.dumps({**payload, **extra}, ensure_ascii=False).encode()
+
+
+async def post(client: TestClient, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body) if headers is None else headers)
+    return resp.status, await resp.json()
+
+
+async def stored_count(client: TestClient) -> int:
+    hub = client.server.app[HUB]
+    conv = await hub.store.get_conversation_by_number(1000)
+    return 0 if conv is None else len(await hub.store.list_messages(conv.id))
+
+
+async def test_healthz_and_metrics(client: TestClient) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200 and await resp.json() == {"status": "ok", "store": "ok", "accepting": True}
+
+    await post(client, body_of())
+    resp = await client.get("/metrics")
+    text = await resp.text()
+    assert resp.status == 200 and resp.content_type == "text/plain"
+    for line in (
+        'helpline_messages_ingested_total{channel="api"} 1.0',
+        'helpline_deliveries_sent_total{channel="api"} 0.0',
+        'helpline_deliveries_failed_total{channel="api"} 0.0',
+        "helpline_outbox_queue_depth 0.0",
+    ):
+        assert line in text
+
+
+async def test_a_signed_message_opens_a_ticket_and_a_retry_is_acknowledged_once(client: TestClient) -> None:
+    assert await post(client, body_of()) == (200, {"ok": True, "duplicate": False, "ticket": 1000})
+    assert await post(client, body_of()) == (200, {"ok": True, "duplicate": True, "ticket": 1000})
+    assert await stored_count(client) == 1
+    hub = client.server.app[HUB]
+    contact = await hub.store.find_identity_contact("api", "user-9")
+    assert contact is not None and contact.name == "陈静"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Helpline-Timestamp": str(int(time.time())), "X-Helpline-Signature": "v1=" + "0" * 64},
+        signed_headers("another-secret", body_of()),
+        signed_headers(SECRET, body_of(), now=time.time() - 3600),  # a replay an hour later
+        signed_headers(SECRET, body_of(text="something else")),  # the body was changed
+    ],
+    ids=["unsigned", "forged", "wrong-secret", "stale", "tampered"],
+)
+async def test_unverified_requests_are_refused_and_store_nothing(client: TestClient, headers: dict[str, str]) -> None:
+    status, body = await post(client, body_of(), headers)
+    assert status == 401 and body["error"] == "bad_signature"
+    assert await stored_count(client) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"{not json", "Expecting"),
+        (b"[1, 2]", "JSON object"),
+        (json.dumps({"id": "x", "text": "hi"}).encode(), "sender"),
+        (json.dumps({"sender": {"id": "u"}, "text": "hi"}).encode(), "id is required"),
+        (json.dumps({"id": "x", "sender": {"id": "u"}, "text": 5}).encode(), "text must be a string"),
+        (json.dumps({"id": "x", "sender": {"id": "u"}, "text": ""}).encode(), "no text"),
+        (json.dumps({"id": "x", "sender": {"id": "u"}, "text": "a", "sent_at": "noon"}).encode(), "ISO 8601"),
+    ],
+)
+async def test_malformed_messages_get_400_with_the_reason(client: TestClient, body: bytes, problem: str) -> None:
+    status, answer = await post(client, body)
+    assert status == 400 and answer["error"] == "invalid_message" and problem in answer["message"]
+    assert await stored_count(client) == 0
+
+
+async def test_an_oversized_body_gets_413_and_stores_nothing(client: TestClient) -> None:
+    big = body_of(text="x" * 10_000)
+    status, answer = await post(client, big)
+    assert status == 413 and answer["error"] == "too_large" and "4096" in answer["message"]
+    assert await stored_count(client) == 0
+
+
+async def test_unknown_routes_answer_json_404(client: TestClient) -> None:
+    resp = await client.get("/channels/nope/messages")
+    assert resp.status == 404 and (await resp.json())["error"] == "not_found"
+
+
+async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_path: Path) -> None:
+    received: list[tuple[dict[str, Any], dict[str, str]]] = []
+    answers = [web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "0.3"})]
+
+    async def callback(request: web.Request) -> web.Response:
+        body = await request.read()
+        received.append((json.loads(body), dict(request.headers)))
+        from adapters.webhook import verify
+
+        verify(SECRET, request.headers, body, max_skew=300, clock=time.time)  # raises if unsigned
+        return answers.pop(0) if answers else web.json_response({"id": "platform-msg-1"})
+
+    platform = web.Application()
+    platform.router.add_post("/replies", callback)
+    platform_server = TestServer(platform)
+    await platform_server.start_server()
+    client = await start_client(webhook_config(tmp_path, str(platform_server.make_url("/replies"))))
+    try:
+        await post(client, body_of())
+        hub = client.server.app[HUB]
+        conv = await hub.store.get_conversation_by_number(1000)
+        assert conv is not None
+        reply = await hub.actions.send(conv, "已为您退款", author_type=AuthorType.AGENT, author_id="agent-1")
+
+        async def sent() -> bool:
+            message = await hub.store.get_message(reply.id)
+            return message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
+
+        await eventually(sent)
+        assert len(received) == 2  # the 429, then the retry
+        payload, headers = received[-1]
+        assert payload["ticket"] == 1000 and payload["to"] == "user-9" and payload["thread"] == "order-5531"
+        assert payload["message"]["text"] == "已为您退款"
+        assert headers["X-Helpline-Signature"].startswith("v1=")
+        message = await hub.store.get_message(reply.id)
+        assert message is not None and message.external_id == "platform-msg-1"
+    finally:
+        await client.close()
+        await platform_server.close()
+
+
+@pytest.mark.mongo
+async def test_losing_the_store_answers_503_and_recovers_without_losing_anything(tmp_path: Path) -> None:
+    from tests.conftest import require_mongo
+
+    require_mongo()
+    server = MongoServer(free_port(), "sqlite", tmp_path / "mongo.sqlite3")
+    server.start()
+    config = make_config(
+        tmp_path,
+        {"channels": {"api": {"type": "webhook", "secret": SECRET}}, "storage": {"timeout_seconds": 0.5}},
+        storage_url=database_uri(server.uri, "outage"),
+    )
+    client = await start_client(config)
+    try:
+        assert (await post(client, body_of("before")))[0] == 200
+
+        server.stop()  # the database goes away
+        status, answer = await post(client, body_of("during"))
+        assert status == 503 and answer["error"] == "unavailable"
+        resp = await client.get("/healthz")
+        assert resp.status == 503 and (await resp.json())["store"] == "unreachable"
+
+        server.start()  # and comes back, with what it had
+        await eventually(lambda: _healthy(client), timeout=15)
+        assert (await post(client, body_of("during")))[0] == 200  # the channel's retry now lands
+        assert (await post(client, body_of("before")))[1]["duplicate"] is True
+        hub = client.server.app[HUB]
+        conv = await hub.store.get_conversation_by_number(1000)
+        assert conv is not None
+        assert [m.external_id for m in await hub.store.list_messages(conv.id)] == ["before", "during"]
+    finally:
+        await client.close()
+        server.stop()
+
+
+async def _healthy(client: TestClient) -> bool:
+    return (await client.get("/healthz")).status == 200
