@@ -178,7 +178,9 @@ class MongoStore(Store):
             )
             if reopened.modified_count:
                 await self._messages.insert_one(message_to_doc(reopen_event(conversation, now)))
-        message = inbound_message(inbound, conversation.id, contact_id, now)
+        message = inbound_message(
+            inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled
+        )
         try:
             await self._messages.insert_one(message_to_doc(message))
         except DuplicateKeyError:

@@ -29,8 +29,10 @@ def status_after_customer_message(status: Status) -> Status:
     """A customer writing makes a waiting or snoozed ticket need attention again."""
     return Status.OPEN if status in (Status.PENDING, Status.SNOOZED, Status.RESOLVED) else status
 
-def inbound_message(inbound: Inbound, conversation_id: str, contact_id: str, now: datetime) -> Message:
-    """The stored form of a customer's message (plugins have not run on it yet)."""
+def inbound_message(
+    inbound: Inbound, conversation_id: str, contact_id: str, now: datetime, *, plugins_pending: bool = True
+) -> Message:
+    """The stored form of a customer's message, marked for plugins to run on it."""
     return Message(
         id=new_id(),
         conversation_id=conversation_id,
@@ -45,7 +47,7 @@ def inbound_message(inbound: Inbound, conversation_id: str, contact_id: str, now
         choice_id=inbound.choice_id,
         external_id=inbound.external_id,
         created_at=now,
-        plugins_done=False,
+        plugins_done=not plugins_pending,
         raw=inbound.raw,
     )
 

@@ -72,6 +72,7 @@ class Ticketing:
 
     reopen_window: timedelta = timedelta(days=7)
     first_number: int = 1000
+    plugins_enabled: bool = True  # False: messages are stored as already processed
 
 
 class Store(ABC):

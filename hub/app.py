@@ -9,6 +9,7 @@ adapters, close the store.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -115,6 +116,18 @@ class Hub:
             except StoreUnavailable:
                 pass  # the next round will do it
             await asyncio.sleep(RECOVERY_INTERVAL)
+
+
+def tune_gc_for_serving() -> None:
+    """Fewer, cheaper garbage collections for a long-running server.
+
+    Objects alive after start-up (modules, config, the app) are moved out of the
+    collector's sight, and young collections run less often: measured with
+    bench/ingest.py, this cuts the ingest tail latency under load.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 HUB = web.AppKey("hub", Hub)

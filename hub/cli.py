@@ -16,7 +16,7 @@ from aiohttp import web
 from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
 from hub import agents
-from hub.app import Hub, build_app
+from hub.app import Hub, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
 from hub.settings import ConfigError
 
@@ -95,6 +95,7 @@ async def _run_server(config: Config, host: str, port: int) -> int:
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
+        tune_gc_for_serving()
         print(f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)})", flush=True)
         await stop.wait()
         logging.getLogger("helpline").info("shutting down")

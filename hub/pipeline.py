@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
-from conversation.model import Message, utcnow
+from conversation.model import Contact, Conversation, Message, utcnow
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.actions import ConversationService
@@ -48,7 +49,7 @@ class Pipeline:
         self.actions = actions
         self.plugins = plugins
         self.limits = limits
-        self.ticketing = ticketing
+        self.ticketing = replace(ticketing, plugins_enabled=bool(plugins))
         self.instance_id = instance_id
         self.clock = clock
         self.accepting = True
@@ -77,7 +78,8 @@ class Pipeline:
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
         self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
-        self._spawn(self.run_plugins(record.message))
+        if self.plugins:
+            self._spawn(self.run_plugins(record.message, record.conversation, record.contact))
         return record
 
     def _spawn(self, coroutine: object) -> None:
@@ -85,11 +87,14 @@ class Pipeline:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def run_plugins(self, message: Message) -> None:
+    async def run_plugins(
+        self, message: Message, conversation: Conversation | None = None, contact: Contact | None = None
+    ) -> None:
         """Run the enabled plugins in order on one stored customer message."""
         try:
-            conversation = await self.store.get_conversation(message.conversation_id)
-            contact = await self.store.get_contact(message.author_id)
+            if conversation is None or contact is None:  # recovery: load them
+                conversation = await self.store.get_conversation(message.conversation_id)
+                contact = await self.store.get_contact(message.author_id)
             if conversation is None or contact is None:
                 log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
                 return
