@@ -12,6 +12,7 @@ on a standalone server as well as on a replica set shared by several hub process
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -57,7 +58,9 @@ from conversation.store import (
     SchemaMismatch,
     Store,
     StoreUnavailable,
+    CJK,
     Ticketing,
+    search_terms,
     validate_changes,
 )
 
@@ -310,6 +313,23 @@ class MongoStore(Store):
     async def get_message(self, message_id: str) -> Message | None:
         doc = await self._messages.find_one({"_id": message_id})
         return message_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+        # MongoDB's text index splits on spaces and punctuation, so it finds English or
+        # Spanish words but not a word inside unspaced Chinese or Japanese: those terms
+        # are matched as escaped substrings instead.
+        word_terms = [t for t in terms if not CJK.search(t)]
+        query: dict[str, Any] = {}
+        if word_terms:  # each quoted: all of them must be present
+            query["$text"] = {"$search": " ".join(f'"{t}"' for t in word_terms)}
+        if substrings := [{"text": {"$regex": re.escape(t), "$options": "i"}} for t in terms if CJK.search(t)]:
+            query["$and"] = substrings
+        cursor = self._messages.find(query).sort("_id", DESCENDING).limit(limit)
+        return [message_from_doc(doc) async for doc in cursor]
 
     @_unavailable_when_unreachable
     async def get_contact(self, contact_id: str) -> Contact | None:

@@ -57,6 +57,7 @@ from conversation.store import (
     Store,
     StoreUnavailable,
     Ticketing,
+    search_terms,
     validate_changes,
 )
 
@@ -506,6 +507,32 @@ class SQLiteStore(Store):
             return _message(row) if row else None
 
         return await self._call(job, write=False)
+
+    async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+
+        def job(conn: sqlite3.Connection) -> list[Message]:
+            _index_for_search(conn)  # whatever is not indexed yet, so a search sees every message
+            # Trigram FTS matches substrings of 3+ characters in any script; shorter terms
+            # (a two-character Chinese word) are filtered with LIKE on the candidates.
+            long_terms = [t for t in terms if len(t) >= 3]
+            short_terms = [t for t in terms if len(t) < 3]
+            sql = "SELECT m.* FROM messages m"
+            params: list[Any] = []
+            where = []
+            if long_terms:
+                sql += " JOIN messages_fts f ON f.rowid = m.seq"
+                where.append("messages_fts MATCH ?")
+                params.append(" AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
+            for term in short_terms:
+                where.append("m.text LIKE ? ESCAPE '\\'")
+                params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            sql += " WHERE " + " AND ".join(where) + " ORDER BY m.seq DESC LIMIT ?"
+            return [_message(r) for r in conn.execute(sql, (*params, limit))]
+
+        return await self._call(job)
 
     async def get_contact(self, contact_id: str) -> Contact | None:
         return await self._call(lambda conn: _get_contact(conn, contact_id), write=False)

@@ -114,6 +114,10 @@ class Store(ABC):
     async def get_message(self, message_id: str) -> Message | None: ...
 
     @abstractmethod
+    async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
+        """Messages whose text contains the words of `query` (any script), newest first."""
+
+    @abstractmethod
     async def get_contact(self, contact_id: str) -> Contact | None:
         """The contact with all of their identities."""
 
@@ -219,6 +223,14 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             value = sorted({tag.strip().lower() for tag in value})
         clean[key] = value
     return clean
+
+
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a search: whitespace-separated, each matched as a substring."""
+    return [term for term in query.split() if term][:10]
 
 
 def mask_url(url: str) -> str:

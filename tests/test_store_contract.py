@@ -360,3 +360,19 @@ async def test_reopening_keeps_everything_and_is_idempotent(store: Store) -> Non
     assert await store.get_conversation(record.conversation.id) == record.conversation
     again = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
     assert again.duplicate
+
+
+async def test_search_finds_words_in_english_and_chinese_newest_first(store: Store) -> None:
+    texts = ["My order #5531 never arrived", "我无法登录我的账户", "Refund for order 77 please", "密码 重置 100%_done"]
+    for i, text in enumerate(texts):
+        await store.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+
+    assert [m.text for m in await store.search_messages("order")] == [texts[2], texts[0]]
+    assert [m.text for m in await store.search_messages("ORDER never")] == [texts[0]]
+    assert [m.text for m in await store.search_messages("无法登录")] == [texts[1]]
+    assert [m.text for m in await store.search_messages("登录")] == [texts[1]]
+    assert [m.text for m in await store.search_messages("密码")] == [texts[3]]
+    assert await store.search_messages("d_n") == []  # "_" is no wildcard: it does not match the "o" of "done"
+    assert await store.search_messages("1%") == []
+    assert await store.search_messages("   ") == []
+    assert await store.search_messages("nothing-like-this") == []
