@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -70,7 +70,9 @@ T = TypeVar("T")
 MIGRATIONS: dict[int, Callable[[Any], Awaitable[None]]] = {}
 
 
-def _unavailable_when_unreachable(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def _unavailable_when_unreachable(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
@@ -323,12 +325,12 @@ class MongoStore(Store):
         # Spanish words but not a word inside unspaced Chinese or Japanese: those terms
         # are matched as escaped substrings instead.
         word_terms = [t for t in terms if not CJK.search(t)]
-        query: dict[str, Any] = {}
+        condition: dict[str, Any] = {}
         if word_terms:  # each quoted: all of them must be present
-            query["$text"] = {"$search": " ".join(f'"{t}"' for t in word_terms)}
+            condition["$text"] = {"$search": " ".join(f'"{t}"' for t in word_terms)}
         if substrings := [{"text": {"$regex": re.escape(t), "$options": "i"}} for t in terms if CJK.search(t)]:
-            query["$and"] = substrings
-        cursor = self._messages.find(query).sort("_id", DESCENDING).limit(limit)
+            condition["$and"] = substrings
+        cursor = self._messages.find(condition).sort("_id", DESCENDING).limit(limit)
         return [message_from_doc(doc) async for doc in cursor]
 
     @_unavailable_when_unreachable

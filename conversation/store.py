@@ -209,20 +209,27 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
         expected = CONVERSATION_FIELDS.get(key)
         if expected is None:
             raise ValueError(f"unknown conversation field {key!r}")
-        if expected in (Status, Priority) and isinstance(value, str):
-            try:
-                value = expected(value)
-            except ValueError:
-                allowed = ", ".join(member.value for member in expected)  # type: ignore[attr-defined]
-                raise ValueError(f"{key} must be one of {allowed}, not {value!r}") from None
-        if not isinstance(value, expected):
+        if key == "status":
+            clean[key] = _member(key, value, Status)
+        elif key == "priority":
+            clean[key] = _member(key, value, Priority)
+        elif key == "tags":
+            if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
+                raise ValueError("tags must be a list of non-empty strings")
+            clean[key] = sorted({t.strip().lower() for t in value})
+        elif isinstance(value, expected):
+            clean[key] = value
+        else:
             raise ValueError(f"{key} has the wrong type {type(value).__name__}")
-        if key == "tags":
-            if not all(isinstance(tag, str) and tag.strip() for tag in value):
-                raise ValueError("tags must be non-empty strings")
-            value = sorted({tag.strip().lower() for tag in value})
-        clean[key] = value
     return clean
+
+
+def _member(key: str, value: Any, enum: type[Status] | type[Priority]) -> Status | Priority:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in enum)
+        raise ValueError(f"{key} must be one of {allowed}, not {value!r}") from None
 
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")

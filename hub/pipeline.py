@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, utcnow
@@ -82,8 +83,8 @@ class Pipeline:
             self._spawn(self.run_plugins(record.message, record.conversation, record.contact))
         return record
 
-    def _spawn(self, coroutine: object) -> None:
-        task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conversation.model import AuthorType, DeliveryStatus, Message, utcnow
+from conversation.store import StoreUnavailable
 from hub.app import Hub
 from hub.outbox import backoff
 from hub.sdk import PermanentDeliveryError, RetryableDeliveryError
@@ -169,3 +170,21 @@ async def test_hubs_sharing_mongodb_deliver_each_message_once(tmp_path: Path, mo
         sent = [o.message.id for hub in (first, second) for o in hub.adapters["chat"].sent]
         assert sorted(sent) == sorted(ids)  # every one, none twice
         assert first.adapters["chat"].sent and second.adapters["chat"].sent  # both took a share
+
+
+async def test_the_outbox_waits_out_a_store_outage_and_then_delivers(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        store = hub.store
+        real_claim = store.claim_deliveries
+        outage = {"calls": 0}
+
+        async def unavailable_for_a_while(*args: object, **kwargs: object) -> list[Message]:
+            outage["calls"] += 1
+            if outage["calls"] <= 5:
+                raise StoreUnavailable("the database did not answer")
+            return await real_claim(*args, **kwargs)  # type: ignore[arg-type]
+
+        store.claim_deliveries = unavailable_for_a_while  # type: ignore[method-assign]
+        message = await queue_reply(hub)
+        await eventually(lambda: hub.adapters["chat"].sent, timeout=5)
+        assert outage["calls"] > 5 and hub.adapters["chat"].sent[0].message.id == message.id

@@ -1,0 +1,82 @@
+"""The built-in greeting plugin: ticket number once, opening hours in the team's zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hub.app import Hub
+from plugins.greeting import GreetingPlugin
+from tests.helpers import customer_message, eventually, make_config, running_hub
+
+SATURDAY_NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SUNDAY_NOON = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+THURSDAY_MORNING_UTC = datetime(2026, 11, 26, 8, 30, tzinfo=UTC)  # 16:30 in Shanghai
+
+
+def greeting_config(tmp_path: Path, **settings: Any) -> Any:
+    return make_config(tmp_path, {"plugins": {"enabled": ["greeting"], "greeting": settings}})
+
+
+async def replies(hub: Hub, count: int) -> list[str]:
+    await eventually(lambda: len(hub.adapters["chat"].sent) >= count)
+    return [o.message.text for o in hub.adapters["chat"].sent]
+
+
+async def processed(hub: Hub, message_id: str) -> None:
+    async def done() -> bool:
+        message = await hub.store.get_message(message_id)
+        return message is not None and message.plugins_done
+
+    await eventually(done)
+
+
+def at(hub: Hub, moment: datetime) -> None:
+    plugin = hub.plugins[0]
+    assert isinstance(plugin, GreetingPlugin)
+    plugin.clock = lambda: moment
+
+
+async def test_a_new_ticket_is_greeted_once_with_its_number_in_opening_hours(tmp_path: Path) -> None:
+    async with running_hub(greeting_config(tmp_path, timezone="Asia/Shanghai")) as hub:
+        at(hub, THURSDAY_MORNING_UTC)
+        await hub.ingest(customer_message("m1", "我无法登录"))
+        [greeting] = await replies(hub, 1)
+        assert "#1000" in greeting and "away" not in greeting
+        second = await hub.ingest(customer_message("m2", "还在吗？"))
+        await processed(hub, second.message.id)
+        assert len(hub.adapters["chat"].sent) == 1
+
+
+async def test_out_of_hours_is_said_once_a_day(tmp_path: Path) -> None:
+    async with running_hub(greeting_config(tmp_path, hours="09:00-17:30")) as hub:
+        at(hub, SATURDAY_NOON)
+        await hub.ingest(customer_message("m1", "order missing"))
+        [first] = await replies(hub, 1)
+        assert "#1000" in first and "away now (open Mon, Tue, Wed, Thu, Fri, 09:00-17:30, UTC)" in first
+
+        again = await hub.ingest(customer_message("m2", "hello?"))
+        await processed(hub, again.message.id)
+        assert len(hub.adapters["chat"].sent) == 1
+
+        at(hub, SUNDAY_NOON)
+        await hub.ingest(customer_message("m3", "anyone?"))
+        texts = await replies(hub, 2)
+        assert "away now" in texts[1] and "#1000" not in texts[1]
+
+
+async def test_holidays_are_out_of_hours(tmp_path: Path) -> None:
+    async with running_hub(greeting_config(tmp_path, holidays=["2026-11-26"], timezone="Asia/Shanghai")) as hub:
+        at(hub, THURSDAY_MORNING_UTC)
+        await hub.ingest(customer_message("m1", "refund"))
+        [text] = await replies(hub, 1)
+        assert "away now" in text
+
+
+def test_opening_hours_are_read_in_the_configured_zone() -> None:
+    settings = {**{k: f.default for k, f in GreetingPlugin.config_fields.items()}, "timezone": "Asia/Shanghai"}
+    plugin = GreetingPlugin("greeting", settings)
+    assert plugin.is_open(THURSDAY_MORNING_UTC)  # 16:30 in Shanghai
+    assert not plugin.is_open(datetime(2026, 11, 26, 11, 0, tzinfo=UTC))  # 19:00 in Shanghai
+    assert not GreetingPlugin("greeting", {**settings, "timezone": "UTC"}).is_open(datetime(2026, 11, 26, 8, 30, tzinfo=UTC))
