@@ -77,6 +77,8 @@ def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
         "first_response_at": conv.first_response_at,
         "resolved_at": conv.resolved_at,
         "previous_id": conv.previous_id,
+        "last_inbound_at": conv.last_inbound_at,
+        "merged_into": conv.merged_into,
     }
 
 
@@ -100,6 +102,8 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
         first_response_at=as_utc(doc.get("first_response_at")),
         resolved_at=as_utc(doc.get("resolved_at")),
         previous_id=doc.get("previous_id", ""),
+        last_inbound_at=as_utc(doc.get("last_inbound_at")),
+        merged_into=doc.get("merged_into", ""),
     )
 
 

@@ -97,6 +97,7 @@ class Contact:
     email: str = ""
     identities: list[Identity] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
+    merged_into: str = ""  # set when this person turned out to be another contact
 
 
 @dataclass(slots=True)
@@ -121,6 +122,8 @@ class Conversation:
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
     previous_id: str = ""  # the older ticket this one follows on from
+    last_inbound_at: datetime | None = None  # the customer's newest message (unread markers)
+    merged_into: str = ""  # set when an agent merged this ticket into another
 
     @property
     def human_owned(self) -> bool:
@@ -187,3 +190,53 @@ class Agent:
     name: str = ""
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class Session:
+    """A signed-in agent's browser session; only a hash of its token is stored."""
+
+    token_hash: str
+    agent_id: str
+    csrf_token: str
+    expires_at: datetime
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True)
+class ApiToken:
+    """A personal API token for scripts; only a hash is stored, the token is shown once."""
+
+    id: str
+    agent_id: str
+    name: str
+    token_hash: str
+    created_at: datetime = field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class CannedResponse:
+    id: str
+    shortcut: str  # typed as /shortcut in the reply box
+    title: str
+    text: str
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True, frozen=True)
+class ConversationQuery:
+    """A filtered page of the inbox, newest activity first. None means any."""
+
+    status: Status | None = None
+    channel: str | None = None
+    assignee_id: str | None = None  # "" for unassigned
+    team: str | None = None
+    priority: Priority | None = None
+    category: str | None = None
+    tag: str | None = None
+    contact_id: str | None = None
+    search: str = ""
+    include_merged: bool = False
+    limit: int = 50
+    offset: int = 0

@@ -33,7 +33,12 @@ from conversation.codec import (
 from conversation.inbound import Inbound
 from conversation.model import (
     Agent,
+    ApiToken,
     AuthorType,
+    CannedResponse,
+    ConversationQuery,
+    Role,
+    Session,
     Contact,
     Conversation,
     DeliveryStatus,
@@ -51,6 +56,7 @@ from conversation.routing import (
     status_after_customer_message,
 )
 from conversation.store import (
+    AGENT_FIELDS,
     SCHEMA_VERSION,
     AlreadyExists,
     InboundRecord,
@@ -112,6 +118,10 @@ class MongoStore(Store):
         self._plugin_state = db.plugin_state
         self._leases = db.leases
         self._agents = db.agents
+        self._reads = db.reads
+        self._sessions = db.sessions
+        self._api_tokens = db.api_tokens
+        self._canned = db.canned
         self._closed = False
 
     @_unavailable_when_unreachable
@@ -154,6 +164,9 @@ class MongoStore(Store):
                 [(field, ASCENDING), ("last_message_at", DESCENDING)], name=f"inbox_{field}"
             )
         await self._identities.create_index([("contact_id", ASCENDING)], name="contact")
+        await self._contacts.create_index([("email_key", ASCENDING)], name="email")
+        await self._api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")
+        await self._canned.create_index([("shortcut", ASCENDING)], unique=True, name="shortcut")
         await self._agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
 
     async def close(self) -> None:
@@ -195,7 +208,7 @@ class MongoStore(Store):
         new_status = status_after_customer_message(conversation.status)
         updated = await self._conversations.find_one_and_update(
             {"_id": conversation.id},
-            {"$max": {"last_message_at": now}, "$set": {"status": new_status.value}},
+            {"$max": {"last_message_at": now, "last_inbound_at": now}, "$set": {"status": new_status.value}},
             return_document=ReturnDocument.AFTER,
         )
         contact = await self.get_contact(contact_id)
@@ -233,14 +246,32 @@ class MongoStore(Store):
             identity = await self._identities.find_one({"_id": identity_id})
         assert identity is not None
         contact_id: str = identity["contact_id"]
+        if contact_id == candidate and sender.verified and sender.email:
+            # The same person, already known on another channel: join that contact.
+            known = await self._contacts.find_one(
+                {"email_key": sender.email.lower(), "merged_into": {"$in": ["", None]}}
+            )
+            if known is not None:
+                await self._identities.update_one({"_id": identity_id}, {"$set": {"contact_id": known["_id"]}})
+                return str(known["_id"])
         # Idempotent: also repairs a contact whose insert a crash interrupted.
         await self._contacts.update_one(
             {"_id": contact_id},
-            {"$setOnInsert": {"name": sender.display_name, "email": sender.email, "created_at": now}},
+            {
+                "$setOnInsert": {
+                    "name": sender.display_name,
+                    "email": sender.email,
+                    "email_key": sender.email.lower(),
+                    "created_at": now,
+                    "merged_into": "",
+                }
+            },
             upsert=True,
         )
         if sender.email:
-            await self._contacts.update_one({"_id": contact_id, "email": ""}, {"$set": {"email": sender.email}})
+            await self._contacts.update_one(
+                {"_id": contact_id, "email": ""}, {"$set": {"email": sender.email, "email_key": sender.email.lower()}}
+            )
         return contact_id
 
     async def _route(
@@ -273,6 +304,7 @@ class MongoStore(Store):
             subject=subject_from(inbound.subject, inbound.text),
             created_at=now,
             last_message_at=now,
+            last_inbound_at=now,
             previous_id=latest.id if latest else "",
         )
         draft_doc = conversation_to_doc(draft)
@@ -307,8 +339,11 @@ class MongoStore(Store):
         return conversation_from_doc(doc) if doc else None
 
     @_unavailable_when_unreachable
-    async def list_messages(self, conversation_id: str) -> list[Message]:
-        cursor = self._messages.find({"conversation_id": conversation_id}).sort("_id", ASCENDING)
+    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
+        condition: dict[str, Any] = {"conversation_id": conversation_id}
+        if after:
+            condition["_id"] = {"$gt": after}
+        cursor = self._messages.find(condition).sort("_id", ASCENDING)
         return [message_from_doc(doc) async for doc in cursor]
 
     @_unavailable_when_unreachable
@@ -350,7 +385,12 @@ class MongoStore(Store):
             async for i in self._identities.find({"contact_id": contact_id}).sort("created_at", ASCENDING)
         ]
         return Contact(
-            id=doc["_id"], name=doc["name"], email=doc["email"], identities=identities, created_at=doc["created_at"]
+            id=doc["_id"],
+            name=doc["name"],
+            email=doc["email"],
+            identities=identities,
+            created_at=doc["created_at"],
+            merged_into=doc.get("merged_into") or "",
         )
 
     @_unavailable_when_unreachable
@@ -519,7 +559,221 @@ class MongoStore(Store):
     async def release_lease(self, name: str, owner: str) -> None:
         await self._leases.delete_one({"_id": name, "owner": owner})
 
+    # -- the inbox ----------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
+        condition: dict[str, Any] = {}
+        for field in ("channel", "assignee_id", "team", "category", "contact_id"):
+            if (value := getattr(query, field)) is not None:
+                condition[field] = value
+        for field in ("status", "priority"):
+            if (value := getattr(query, field)) is not None:
+                condition[field] = value.value
+        if query.tag is not None:
+            condition["tags"] = query.tag.strip().lower()
+        if not query.include_merged:
+            condition["merged_into"] = {"$in": ["", None]}
+        if search_terms(query.search):
+            ids = {m.conversation_id for m in await self.search_messages(query.search, limit=1000)}
+            condition["_id"] = {"$in": sorted(ids)}
+        total = await self._conversations.count_documents(condition)
+        cursor = (
+            self._conversations.find(condition)
+            .sort([("last_message_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(query.offset)
+            .limit(query.limit)
+        )
+        return [conversation_from_doc(doc) async for doc in cursor], total
+
+    @_unavailable_when_unreachable
+    async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None:
+        await self._reads.update_one(
+            {"_id": f"{agent_id}\x1f{conversation_id}"},
+            {"$max": {"read_at": at}, "$set": {"agent_id": agent_id, "conversation_id": conversation_id}},
+            upsert=True,
+        )
+
+    @_unavailable_when_unreachable
+    async def read_markers(self, agent_id: str, conversation_ids: list[str]) -> dict[str, datetime]:
+        if not conversation_ids:
+            return {}
+        cursor = self._reads.find({"_id": {"$in": [f"{agent_id}\x1f{c}" for c in conversation_ids]}})
+        return {doc["conversation_id"]: doc["read_at"] async for doc in cursor}
+
+    @_unavailable_when_unreachable
+    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if email is not None:
+            values.update(email=email, email_key=email.lower())
+        if values:
+            await self._contacts.update_one({"_id": contact_id}, {"$set": values})
+        contact = await self.get_contact(contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id}")
+        return contact
+
+    @_unavailable_when_unreachable
+    async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
+        source, target = await self.get_conversation(source_id), await self.get_conversation(target_id)
+        if source is None or target is None:
+            raise NotFound(f"conversation {source_id if source is None else target_id}")
+        if source_id == target_id or source.merged_into or target.merged_into:
+            raise ValueError("these conversations cannot be merged")
+        # Mark first: a crash half-way leaves a closed ticket pointing at its target, and
+        # repeating the merge finishes moving its messages.
+        await self._conversations.update_one(
+            {"_id": source_id}, {"$set": {"status": Status.CLOSED.value, "merged_into": target_id, "resolved_at": now}}
+        )
+        await self._messages.update_many({"conversation_id": source_id}, {"$set": {"conversation_id": target_id}})
+        latest: dict[str, Any] = {"last_message_at": source.last_message_at}
+        if source.last_inbound_at is not None:
+            latest["last_inbound_at"] = source.last_inbound_at
+        doc = await self._conversations.find_one_and_update(
+            {"_id": target_id}, {"$max": latest}, return_document=ReturnDocument.AFTER
+        )
+        assert doc is not None
+        return conversation_from_doc(doc)
+
+    @_unavailable_when_unreachable
+    async def move_message(self, message_id: str, target_id: str) -> Message:
+        if await self.get_conversation(target_id) is None:
+            raise NotFound(f"conversation {target_id}")
+        doc = await self._messages.find_one_and_update(
+            {"_id": message_id}, {"$set": {"conversation_id": target_id}}, return_document=ReturnDocument.AFTER
+        )
+        if doc is None:
+            raise NotFound(f"message {message_id}")
+        return message_from_doc(doc)
+
+    @_unavailable_when_unreachable
+    async def merge_contacts(self, source_id: str, target_id: str) -> Contact:
+        source, target = await self.get_contact(source_id), await self.get_contact(target_id)
+        if source is None or target is None:
+            raise NotFound(f"contact {source_id if source is None else target_id}")
+        if source_id == target_id or source.merged_into or target.merged_into:
+            raise ValueError("these contacts cannot be merged")
+        await self._contacts.update_one({"_id": source_id}, {"$set": {"merged_into": target_id}})
+        await self._identities.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})
+        await self._conversations.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})
+        await self._messages.update_many(
+            {"author_id": source_id, "author_type": AuthorType.CONTACT.value}, {"$set": {"author_id": target_id}}
+        )
+        if not target.email and source.email:
+            await self._contacts.update_one(
+                {"_id": target_id}, {"$set": {"email": source.email, "email_key": source.email.lower()}}
+            )
+        merged = await self.get_contact(target_id)
+        assert merged is not None
+        return merged
+
     # -- agents -------------------------------------------------------------------
+    @_unavailable_when_unreachable
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        doc = await self._agents.find_one({"_id": agent_id})
+        return agent_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def list_agents(self) -> list[Agent]:
+        return [agent_from_doc(doc) async for doc in self._agents.find({}).sort("email_key", ASCENDING)]
+
+    @_unavailable_when_unreachable
+    async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
+        unknown = set(changes) - set(AGENT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown agent field {sorted(unknown)[0]!r}")
+        values = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
+        doc = (
+            await self._agents.find_one_and_update({"_id": agent_id}, {"$set": values}, return_document=ReturnDocument.AFTER)
+            if values
+            else await self._agents.find_one({"_id": agent_id})
+        )
+        if doc is None:
+            raise NotFound(f"agent {agent_id}")
+        return agent_from_doc(doc)
+
+    @_unavailable_when_unreachable
+    async def add_session(self, session: Session) -> None:
+        await self._sessions.insert_one(
+            {
+                "_id": session.token_hash,
+                "agent_id": session.agent_id,
+                "csrf_token": session.csrf_token,
+                "created_at": session.created_at,
+                "expires_at": session.expires_at,
+            }
+        )
+
+    @_unavailable_when_unreachable
+    async def get_session(self, token_hash: str) -> Session | None:
+        doc = await self._sessions.find_one({"_id": token_hash})
+        if doc is None:
+            return None
+        return Session(
+            token_hash=doc["_id"],
+            agent_id=doc["agent_id"],
+            csrf_token=doc["csrf_token"],
+            created_at=doc["created_at"],
+            expires_at=doc["expires_at"],
+        )
+
+    @_unavailable_when_unreachable
+    async def delete_session(self, token_hash: str) -> None:
+        await self._sessions.delete_one({"_id": token_hash})
+
+    @_unavailable_when_unreachable
+    async def add_api_token(self, token: ApiToken) -> ApiToken:
+        await self._api_tokens.insert_one(_token_doc(token))
+        return token
+
+    @_unavailable_when_unreachable
+    async def get_api_token(self, token_hash: str) -> ApiToken | None:
+        doc = await self._api_tokens.find_one({"token_hash": token_hash})
+        return _token_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def list_api_tokens(self) -> list[ApiToken]:
+        return [_token_from_doc(doc) async for doc in self._api_tokens.find({}).sort("created_at", ASCENDING)]
+
+    @_unavailable_when_unreachable
+    async def revoke_api_token(self, token_id: str, *, now: datetime) -> ApiToken:
+        await self._api_tokens.update_one({"_id": token_id, "revoked_at": None}, {"$set": {"revoked_at": now}})
+        doc = await self._api_tokens.find_one({"_id": token_id})
+        if doc is None:
+            raise NotFound(f"token {token_id}")
+        return _token_from_doc(doc)
+
+    @_unavailable_when_unreachable
+    async def list_canned(self) -> list[CannedResponse]:
+        return [
+            CannedResponse(
+                id=d["_id"], shortcut=d["shortcut"], title=d["title"], text=d["text"], created_at=d["created_at"]
+            )
+            async for d in self._canned.find({}).sort("shortcut", ASCENDING)
+        ]
+
+    @_unavailable_when_unreachable
+    async def add_canned(self, canned: CannedResponse) -> CannedResponse:
+        try:
+            await self._canned.insert_one(
+                {
+                    "_id": canned.id,
+                    "shortcut": canned.shortcut,
+                    "title": canned.title,
+                    "text": canned.text,
+                    "created_at": canned.created_at,
+                }
+            )
+        except DuplicateKeyError:
+            raise AlreadyExists(f"the shortcut /{canned.shortcut} is taken") from None
+        return canned
+
+    @_unavailable_when_unreachable
+    async def delete_canned(self, canned_id: str) -> None:
+        if (await self._canned.delete_one({"_id": canned_id})).deleted_count == 0:
+            raise NotFound(f"canned response {canned_id}")
+
     @_unavailable_when_unreachable
     async def add_agent(self, agent: Agent) -> Agent:
         try:
@@ -537,3 +791,25 @@ class MongoStore(Store):
     async def count_agents(self) -> int:
         return await self._agents.count_documents({})
 
+
+
+def _token_doc(token: ApiToken) -> dict[str, Any]:
+    return {
+        "_id": token.id,
+        "agent_id": token.agent_id,
+        "name": token.name,
+        "token_hash": token.token_hash,
+        "created_at": token.created_at,
+        "revoked_at": token.revoked_at,
+    }
+
+
+def _token_from_doc(doc: dict[str, Any]) -> ApiToken:
+    return ApiToken(
+        id=doc["_id"],
+        agent_id=doc["agent_id"],
+        name=doc["name"],
+        token_hash=doc["token_hash"],
+        created_at=doc["created_at"],
+        revoked_at=doc.get("revoked_at"),
+    )

@@ -29,7 +29,12 @@ from conversation.codec import (
 from conversation.inbound import Inbound
 from conversation.model import (
     Agent,
+    ApiToken,
     AuthorType,
+    CannedResponse,
+    ConversationQuery,
+    Role,
+    Session,
     Contact,
     Conversation,
     DeliveryStatus,
@@ -49,6 +54,7 @@ from conversation.routing import (
 )
 from conversation.sqlite_worker import SQLiteWorker
 from conversation.store import (
+    AGENT_FIELDS,
     SCHEMA_VERSION,
     AlreadyExists,
     InboundRecord,
@@ -65,7 +71,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL);
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL,
+    merged_into TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS contacts_email ON contacts (email) WHERE email != '';
 CREATE TABLE IF NOT EXISTS identities (
     channel TEXT NOT NULL, address TEXT NOT NULL, contact_id TEXT NOT NULL REFERENCES contacts(id),
     display_name TEXT NOT NULL, verified INTEGER NOT NULL, created_at INTEGER NOT NULL,
@@ -77,7 +85,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     status TEXT NOT NULL, priority TEXT NOT NULL, category TEXT NOT NULL, tags TEXT NOT NULL,
     team TEXT NOT NULL, assignee_id TEXT NOT NULL, handed_off_at INTEGER,
     created_at INTEGER NOT NULL, last_message_at INTEGER NOT NULL,
-    first_response_at INTEGER, resolved_at INTEGER, previous_id TEXT NOT NULL);
+    first_response_at INTEGER, resolved_at INTEGER, previous_id TEXT NOT NULL,
+    last_inbound_at INTEGER, merged_into TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS conversations_thread ON conversations (channel, thread_key, number);
 CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (last_message_at);
 CREATE INDEX IF NOT EXISTS conversations_status ON conversations (status, last_message_at);
@@ -116,6 +125,18 @@ CREATE TABLE IF NOT EXISTS plugin_state (
     conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (conversation_id, plugin));
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reads (
+    agent_id TEXT NOT NULL, conversation_id TEXT NOT NULL, read_at INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, conversation_id));
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY, agent_id TEXT NOT NULL, csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL, revoked_at INTEGER);
+CREATE TABLE IF NOT EXISTS canned (
+    id TEXT PRIMARY KEY, shortcut TEXT NOT NULL UNIQUE, title TEXT NOT NULL, text TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY, email TEXT NOT NULL, email_key TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
     password_hash TEXT NOT NULL, name TEXT NOT NULL, active INTEGER NOT NULL, created_at INTEGER NOT NULL);
@@ -124,7 +145,14 @@ CREATE TABLE IF NOT EXISTS agents (
 # Migrations from version N to N+1, each a script run in one transaction.
 MIGRATIONS: dict[int, str] = {}
 
-CONVERSATION_TIMES = ("handed_off_at", "created_at", "last_message_at", "first_response_at", "resolved_at")
+CONVERSATION_TIMES = (
+    "handed_off_at",
+    "created_at",
+    "last_message_at",
+    "first_response_at",
+    "resolved_at",
+    "last_inbound_at",
+)
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
@@ -205,7 +233,8 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
     conn.execute(
         "INSERT INTO conversations (id, number, channel, thread_key, contact_id, subject, status, priority,"
         " category, tags, team, assignee_id, handed_off_at, created_at, last_message_at,"
-        " first_response_at, resolved_at, previous_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " first_response_at, resolved_at, previous_id, last_inbound_at, merged_into)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             conv.id,
             conv.number,
@@ -225,6 +254,8 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
             to_epoch_ms(conv.first_response_at),
             to_epoch_ms(conv.resolved_at),
             conv.previous_id,
+            to_epoch_ms(conv.last_inbound_at),
+            conv.merged_into,
         ),
     )
 
@@ -255,6 +286,7 @@ def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
         email=row["email"],
         identities=identities,
         created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
+        merged_into=row["merged_into"],
     )
 
 
@@ -274,11 +306,17 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
         (inbound.channel, sender.address),
     ).fetchone()
     if row is None:
-        contact_id = new_id()
-        conn.execute(
-            "INSERT INTO contacts (id, name, email, created_at) VALUES (?,?,?,?)",
-            (contact_id, sender.display_name, sender.email, to_epoch_ms(now)),
-        )
+        known = None
+        if sender.verified and sender.email:  # the same person, already known on another channel
+            known = conn.execute(
+                "SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND merged_into = '' LIMIT 1", (sender.email,)
+            ).fetchone()
+        contact_id = known[0] if known else new_id()
+        if known is None:
+            conn.execute(
+                "INSERT INTO contacts (id, name, email, created_at) VALUES (?,?,?,?)",
+                (contact_id, sender.display_name, sender.email, to_epoch_ms(now)),
+            )
         conn.execute(
             "INSERT INTO identities VALUES (?,?,?,?,?,?)",
             (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), to_epoch_ms(now)),
@@ -319,6 +357,43 @@ def _index_for_search(conn: sqlite3.Connection) -> int:
         (str(last),),
     )
     return last - done
+
+
+def _matching_messages_sql(terms: list[str]) -> tuple[str, list[Any]]:
+    """FROM/WHERE text selecting messages `m` that contain every term.
+
+    Trigram FTS matches substrings of 3+ characters in any script; shorter terms (a
+    two-character Chinese word) are filtered with LIKE on the candidates.
+    """
+    long_terms = [t for t in terms if len(t) >= 3]
+    short_terms = [t for t in terms if len(t) < 3]
+    source, where, params = "messages m", [], []
+    if long_terms:
+        source += " JOIN messages_fts f ON f.rowid = m.seq"
+        where.append("messages_fts MATCH ?")
+        params.append(" AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
+    for term in short_terms:
+        where.append("m.text LIKE ? ESCAPE '\\'")
+        params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    return f"{source} WHERE {' AND '.join(where)}", params
+
+
+def _agent(row: sqlite3.Row) -> Agent:
+    doc = dict(row)
+    return agent_from_doc(
+        {**doc, "_id": doc["id"], "active": bool(doc["active"]), "created_at": from_epoch_ms(doc["created_at"])}
+    )
+
+
+def _api_token(row: sqlite3.Row) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        agent_id=row["agent_id"],
+        name=row["name"],
+        token_hash=row["token_hash"],
+        created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
+        revoked_at=from_epoch_ms(row["revoked_at"]),
+    )
 
 
 class SQLiteStore(Store):
@@ -452,6 +527,7 @@ class SQLiteStore(Store):
                 subject=subject_from(inbound.subject, inbound.text),
                 created_at=now,
                 last_message_at=now,
+                last_inbound_at=now,
                 previous_id=latest.id if latest else "",
             )
             _insert_conversation(conn, conversation)
@@ -462,16 +538,15 @@ class SQLiteStore(Store):
                 _insert_message(conn, reopen_event(conversation, now))
             status = status_after_customer_message(conversation.status)
             conversation.last_message_at = max(conversation.last_message_at, now)
+            conversation.last_inbound_at = now
+            times = (to_epoch_ms(conversation.last_message_at), to_epoch_ms(now), conversation.id)
             if status is conversation.status:  # leave the status indexes alone
-                conn.execute(
-                    "UPDATE conversations SET last_message_at = ? WHERE id = ?",
-                    (to_epoch_ms(conversation.last_message_at), conversation.id),
-                )
+                conn.execute("UPDATE conversations SET last_message_at = ?, last_inbound_at = ? WHERE id = ?", times)
             else:
                 conversation.status = status
                 conn.execute(
-                    "UPDATE conversations SET status = ?, last_message_at = ? WHERE id = ?",
-                    (status.value, to_epoch_ms(conversation.last_message_at), conversation.id),
+                    "UPDATE conversations SET status = ?, last_message_at = ?, last_inbound_at = ? WHERE id = ?",
+                    (status.value, *times),
                 )
         message = inbound_message(
             inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled
@@ -492,14 +567,16 @@ class SQLiteStore(Store):
 
         return await self._call(job, write=False)
 
-    async def list_messages(self, conversation_id: str) -> list[Message]:
-        return await self._call(
-            lambda conn: [
-                _message(r)
-                for r in conn.execute("SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,))
-            ],
-            write=False,
-        )
+    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
+        def job(conn: sqlite3.Connection) -> list[Message]:
+            sql = "SELECT * FROM messages WHERE conversation_id = ?"
+            params: tuple[Any, ...] = (conversation_id,)
+            if after:
+                sql += " AND id > ?"
+                params += (after,)
+            return [_message(r) for r in conn.execute(sql + " ORDER BY id", params)]
+
+        return await self._call(job, write=False)
 
     async def get_message(self, message_id: str) -> Message | None:
         def job(conn: sqlite3.Connection) -> Message | None:
@@ -515,22 +592,9 @@ class SQLiteStore(Store):
 
         def job(conn: sqlite3.Connection) -> list[Message]:
             _index_for_search(conn)  # whatever is not indexed yet, so a search sees every message
-            # Trigram FTS matches substrings of 3+ characters in any script; shorter terms
-            # (a two-character Chinese word) are filtered with LIKE on the candidates.
-            long_terms = [t for t in terms if len(t) >= 3]
-            short_terms = [t for t in terms if len(t) < 3]
-            sql = "SELECT m.* FROM messages m"
-            params: list[Any] = []
-            where = []
-            if long_terms:
-                sql += " JOIN messages_fts f ON f.rowid = m.seq"
-                where.append("messages_fts MATCH ?")
-                params.append(" AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
-            for term in short_terms:
-                where.append("m.text LIKE ? ESCAPE '\\'")
-                params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-            sql += " WHERE " + " AND ".join(where) + " ORDER BY m.seq DESC LIMIT ?"
-            return [_message(r) for r in conn.execute(sql, (*params, limit))]
+            source, params = _matching_messages_sql(terms)
+            rows = conn.execute(f"SELECT m.* FROM {source} ORDER BY m.seq DESC LIMIT ?", (*params, limit))
+            return [_message(r) for r in rows]
 
         return await self._call(job)
 
@@ -734,7 +798,255 @@ class SQLiteStore(Store):
     async def release_lease(self, name: str, owner: str) -> None:
         await self._call(lambda conn: conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner)))
 
+    # -- the inbox ----------------------------------------------------------------
+    async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
+        where, params = ["1 = 1"], []
+        for column in ("channel", "assignee_id", "team", "category", "contact_id"):
+            value = getattr(query, column)
+            if value is not None:
+                where.append(f"c.{column} = ?")  # column names come from the list above
+                params.append(value)
+        for column in ("status", "priority"):
+            value = getattr(query, column)
+            if value is not None:
+                where.append(f"c.{column} = ?")
+                params.append(value.value)
+        if query.tag is not None:
+            where.append("c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)")
+            params.append(query.tag.strip().lower())
+        if not query.include_merged:
+            where.append("c.merged_into = ''")
+        terms = search_terms(query.search)
+
+        def job(conn: sqlite3.Connection) -> tuple[list[Conversation], int]:
+            clause, args = list(where), list(params)
+            if terms:
+                _index_for_search(conn)
+                matching = _matching_messages_sql(terms)
+                clause.append(f"c.id IN (SELECT m.conversation_id FROM {matching[0]})")
+                args.extend(matching[1])
+            sql_where = " AND ".join(clause)
+            total = conn.execute(f"SELECT COUNT(*) FROM conversations c WHERE {sql_where}", args).fetchone()[0]
+            rows = conn.execute(
+                f"SELECT * FROM conversations c WHERE {sql_where} ORDER BY c.last_message_at DESC, c.id DESC"
+                " LIMIT ? OFFSET ?",
+                (*args, query.limit, query.offset),
+            ).fetchall()
+            return [_conversation(r) for r in rows], total
+
+        return await self._call(job)
+
+    async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO reads VALUES (?,?,?) ON CONFLICT (agent_id, conversation_id)"
+                " DO UPDATE SET read_at = MAX(read_at, excluded.read_at)",
+                (agent_id, conversation_id, to_epoch_ms(at)),
+            )
+        )
+
+    async def read_markers(self, agent_id: str, conversation_ids: list[str]) -> dict[str, datetime]:
+        def job(conn: sqlite3.Connection) -> dict[str, datetime]:
+            marks = ",".join("?" * len(conversation_ids))
+            rows = conn.execute(
+                f"SELECT conversation_id, read_at FROM reads WHERE agent_id = ? AND conversation_id IN ({marks})",
+                (agent_id, *conversation_ids),
+            )
+            return {r[0]: from_epoch_ms(r[1]) for r in rows}  # type: ignore[misc]
+
+        return await self._call(job, write=False) if conversation_ids else {}
+
+    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
+        def job(conn: sqlite3.Connection) -> Contact:
+            if conn.execute("SELECT 1 FROM contacts WHERE id = ?", (contact_id,)).fetchone() is None:
+                raise NotFound(f"contact {contact_id}")
+            if name is not None:
+                conn.execute("UPDATE contacts SET name = ? WHERE id = ?", (name, contact_id))
+            if email is not None:
+                conn.execute("UPDATE contacts SET email = ? WHERE id = ?", (email, contact_id))
+            contact = _get_contact(conn, contact_id)
+            assert contact is not None
+            return contact
+
+        return await self._call(job)
+
+    async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
+        def job(conn: sqlite3.Connection) -> Conversation:
+            source, target = _get_conversation(conn, source_id), _get_conversation(conn, target_id)
+            if source is None or target is None:
+                raise NotFound(f"conversation {source_id if source is None else target_id}")
+            if source_id == target_id or source.merged_into or target.merged_into:
+                raise ValueError("these conversations cannot be merged")
+            conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (target_id, source_id))
+            conn.execute(
+                "UPDATE conversations SET status = 'closed', merged_into = ?, resolved_at = ? WHERE id = ?",
+                (target_id, to_epoch_ms(now), source_id),
+            )
+            conn.execute(
+                "UPDATE conversations SET last_message_at = MAX(last_message_at, ?),"
+                " last_inbound_at = MAX(COALESCE(last_inbound_at, 0), COALESCE(?, 0)) WHERE id = ?",
+                (to_epoch_ms(source.last_message_at), to_epoch_ms(source.last_inbound_at), target_id),
+            )
+            merged = _get_conversation(conn, target_id)
+            assert merged is not None
+            return merged
+
+        return await self._call(job)
+
+    async def move_message(self, message_id: str, target_id: str) -> Message:
+        def job(conn: sqlite3.Connection) -> Message:
+            if _get_conversation(conn, target_id) is None:
+                raise NotFound(f"conversation {target_id}")
+            if conn.execute("UPDATE messages SET conversation_id = ? WHERE id = ?", (target_id, message_id)).rowcount == 0:
+                raise NotFound(f"message {message_id}")
+            return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone())
+
+        return await self._call(job)
+
+    async def merge_contacts(self, source_id: str, target_id: str) -> Contact:
+        def job(conn: sqlite3.Connection) -> Contact:
+            source, target = _get_contact(conn, source_id), _get_contact(conn, target_id)
+            if source is None or target is None:
+                raise NotFound(f"contact {source_id if source is None else target_id}")
+            if source_id == target_id or source.merged_into or target.merged_into:
+                raise ValueError("these contacts cannot be merged")
+            conn.execute("UPDATE identities SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
+            conn.execute("UPDATE conversations SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
+            conn.execute("UPDATE messages SET author_id = ? WHERE author_id = ? AND author_type = 'contact'",
+                         (target_id, source_id))
+            conn.execute("UPDATE contacts SET merged_into = ? WHERE id = ?", (target_id, source_id))
+            if not target.email and source.email:
+                conn.execute("UPDATE contacts SET email = ? WHERE id = ?", (source.email, target_id))
+            merged = _get_contact(conn, target_id)
+            assert merged is not None
+            return merged
+
+        return await self._call(job)
+
     # -- agents -------------------------------------------------------------------
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        def job(conn: sqlite3.Connection) -> Agent | None:
+            row = conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+            return _agent(row) if row else None
+
+        return await self._call(job, write=False)
+
+    async def list_agents(self) -> list[Agent]:
+        return await self._call(
+            lambda conn: [_agent(r) for r in conn.execute("SELECT * FROM agents ORDER BY email_key")], write=False
+        )
+
+    async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
+        unknown = set(changes) - set(AGENT_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown agent field {sorted(unknown)[0]!r}")
+        values = {k: (v.value if isinstance(v, Role) else int(v) if isinstance(v, bool) else v) for k, v in changes.items()}
+
+        def job(conn: sqlite3.Connection) -> Agent:
+            if values:
+                assignments = ", ".join(f"{key} = ?" for key in values)  # whitelisted names
+                conn.execute(f"UPDATE agents SET {assignments} WHERE id = ?", (*values.values(), agent_id))
+            row = conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"agent {agent_id}")
+            return _agent(row)
+
+        return await self._call(job)
+
+    async def add_session(self, session: Session) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO sessions VALUES (?,?,?,?,?)",
+                (session.token_hash, session.agent_id, session.csrf_token, to_epoch_ms(session.created_at),
+                 to_epoch_ms(session.expires_at)),
+            )
+        )
+
+    async def get_session(self, token_hash: str) -> Session | None:
+        def job(conn: sqlite3.Connection) -> Session | None:
+            row = conn.execute("SELECT * FROM sessions WHERE token_hash = ?", (token_hash,)).fetchone()
+            if row is None:
+                return None
+            return Session(
+                token_hash=row["token_hash"],
+                agent_id=row["agent_id"],
+                csrf_token=row["csrf_token"],
+                created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
+                expires_at=from_epoch_ms(row["expires_at"]),  # type: ignore[arg-type]
+            )
+
+        return await self._call(job, write=False)
+
+    async def delete_session(self, token_hash: str) -> None:
+        await self._call(lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)))
+
+    async def add_api_token(self, token: ApiToken) -> ApiToken:
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO api_tokens VALUES (?,?,?,?,?,?)",
+                (token.id, token.agent_id, token.name, token.token_hash, to_epoch_ms(token.created_at),
+                 to_epoch_ms(token.revoked_at)),
+            )
+        )
+        return token
+
+    async def get_api_token(self, token_hash: str) -> ApiToken | None:
+        def job(conn: sqlite3.Connection) -> ApiToken | None:
+            row = conn.execute("SELECT * FROM api_tokens WHERE token_hash = ?", (token_hash,)).fetchone()
+            return _api_token(row) if row else None
+
+        return await self._call(job, write=False)
+
+    async def list_api_tokens(self) -> list[ApiToken]:
+        return await self._call(
+            lambda conn: [_api_token(r) for r in conn.execute("SELECT * FROM api_tokens ORDER BY created_at")],
+            write=False,
+        )
+
+    async def revoke_api_token(self, token_id: str, *, now: datetime) -> ApiToken:
+        def job(conn: sqlite3.Connection) -> ApiToken:
+            conn.execute(
+                "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (to_epoch_ms(now), token_id)
+            )
+            row = conn.execute("SELECT * FROM api_tokens WHERE id = ?", (token_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"token {token_id}")
+            return _api_token(row)
+
+        return await self._call(job)
+
+    async def list_canned(self) -> list[CannedResponse]:
+        return await self._call(
+            lambda conn: [
+                CannedResponse(
+                    id=r["id"], shortcut=r["shortcut"], title=r["title"], text=r["text"],
+                    created_at=from_epoch_ms(r["created_at"]),  # type: ignore[arg-type]
+                )
+                for r in conn.execute("SELECT * FROM canned ORDER BY shortcut")
+            ],
+            write=False,
+        )
+
+    async def add_canned(self, canned: CannedResponse) -> CannedResponse:
+        def job(conn: sqlite3.Connection) -> CannedResponse:
+            try:
+                conn.execute(
+                    "INSERT INTO canned VALUES (?,?,?,?,?)",
+                    (canned.id, canned.shortcut, canned.title, canned.text, to_epoch_ms(canned.created_at)),
+                )
+            except sqlite3.IntegrityError:
+                raise AlreadyExists(f"the shortcut /{canned.shortcut} is taken") from None
+            return canned
+
+        return await self._call(job)
+
+    async def delete_canned(self, canned_id: str) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            if conn.execute("DELETE FROM canned WHERE id = ?", (canned_id,)).rowcount == 0:
+                raise NotFound(f"canned response {canned_id}")
+
+        await self._call(job)
+
     async def add_agent(self, agent: Agent) -> Agent:
         doc = agent_to_doc(agent)
 
@@ -762,12 +1074,7 @@ class SQLiteStore(Store):
     async def get_agent_by_email(self, email: str) -> Agent | None:
         def job(conn: sqlite3.Connection) -> Agent | None:
             row = conn.execute("SELECT * FROM agents WHERE email_key = ?", (email.lower(),)).fetchone()
-            if row is None:
-                return None
-            doc = dict(row)
-            return agent_from_doc(
-                {**doc, "_id": doc["id"], "active": bool(doc["active"]), "created_at": from_epoch_ms(doc["created_at"])}
-            )
+            return _agent(row) if row else None
 
         return await self._call(job, write=False)
 

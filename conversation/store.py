@@ -17,7 +17,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conversation.inbound import Inbound
-from conversation.model import Agent, Contact, Conversation, Message, Priority, Status
+from conversation.model import (
+    Agent,
+    ApiToken,
+    CannedResponse,
+    Contact,
+    Conversation,
+    ConversationQuery,
+    Message,
+    Priority,
+    Session,
+    Status,
+)
 from conversation.routing import Route
 
 SCHEMA_VERSION = 1
@@ -33,6 +44,7 @@ CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "assignee_id": str,
     "handed_off_at": (datetime, type(None)),
 }
+AGENT_FIELDS = ("name", "role", "active", "password_hash")
 
 
 class StoreError(Exception):
@@ -107,8 +119,8 @@ class Store(ABC):
     async def get_conversation_by_number(self, number: int) -> Conversation | None: ...
 
     @abstractmethod
-    async def list_messages(self, conversation_id: str) -> list[Message]:
-        """The whole thread, oldest first."""
+    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
+        """The thread, oldest first; with `after`, only messages newer than that message id."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> Message | None: ...
@@ -190,7 +202,77 @@ class Store(ABC):
     @abstractmethod
     async def release_lease(self, name: str, owner: str) -> None: ...
 
+    # -- the inbox ----------------------------------------------------------------
+    @abstractmethod
+    async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
+        """One page matching the query, newest activity first, and how many match in all."""
+
+    @abstractmethod
+    async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None: ...
+
+    @abstractmethod
+    async def read_markers(self, agent_id: str, conversation_ids: list[str]) -> dict[str, datetime]: ...
+
+    @abstractmethod
+    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
+        """Raise NotFound for an unknown contact."""
+
+    @abstractmethod
+    async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
+        """Move every message of source into target; source is closed and points at target."""
+
+    @abstractmethod
+    async def move_message(self, message_id: str, target_id: str) -> Message:
+        """Put one message in another conversation (a customer wrote in the wrong thread)."""
+
+    @abstractmethod
+    async def merge_contacts(self, source_id: str, target_id: str) -> Contact:
+        """Give target every identity and conversation of source; source points at target."""
+
     # -- agents -------------------------------------------------------------------
+    @abstractmethod
+    async def get_agent(self, agent_id: str) -> Agent | None: ...
+
+    @abstractmethod
+    async def list_agents(self) -> list[Agent]: ...
+
+    @abstractmethod
+    async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
+        """Change name, role, active or password_hash; raise NotFound."""
+
+    @abstractmethod
+    async def add_session(self, session: Session) -> None: ...
+
+    @abstractmethod
+    async def get_session(self, token_hash: str) -> Session | None: ...
+
+    @abstractmethod
+    async def delete_session(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def add_api_token(self, token: ApiToken) -> ApiToken: ...
+
+    @abstractmethod
+    async def get_api_token(self, token_hash: str) -> ApiToken | None: ...
+
+    @abstractmethod
+    async def list_api_tokens(self) -> list[ApiToken]: ...
+
+    @abstractmethod
+    async def revoke_api_token(self, token_id: str, *, now: datetime) -> ApiToken:
+        """Raise NotFound for an unknown token."""
+
+    @abstractmethod
+    async def list_canned(self) -> list[CannedResponse]: ...
+
+    @abstractmethod
+    async def add_canned(self, canned: CannedResponse) -> CannedResponse:
+        """Raise AlreadyExists when the shortcut is taken."""
+
+    @abstractmethod
+    async def delete_canned(self, canned_id: str) -> None:
+        """Raise NotFound for an unknown canned response."""
+
     @abstractmethod
     async def add_agent(self, agent: Agent) -> Agent:
         """Raise AlreadyExists when the email (case-insensitive) is taken."""

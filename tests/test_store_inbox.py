@@ -1,0 +1,185 @@
+"""The Store contract for the inbox: filters, unread markers, merges, sessions, tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from conversation.inbound import Sender
+from conversation.model import (
+    Agent,
+    ApiToken,
+    CannedResponse,
+    ConversationQuery,
+    Priority,
+    Role,
+    Session,
+    Status,
+    new_id,
+    utcnow,
+)
+from conversation.store import AlreadyExists, NotFound, Store
+from tests.test_store_contract import POLICY, inbound
+
+
+async def three_tickets(store: Store) -> list[str]:
+    ids = []
+    for i, (channel, text) in enumerate([("email", "refund please"), ("telegram", "登录失败"), ("email", "hello")]):
+        record = await store.record_inbound(
+            inbound(f"m{i}", thread=f"t{i}", text=text, channel=channel), now=utcnow() + timedelta(seconds=i),
+            policy=POLICY,
+        )
+        ids.append(record.conversation.id)
+    return ids
+
+
+async def test_the_inbox_filters_pages_and_counts(store: Store) -> None:
+    first, second, third = await three_tickets(store)
+    await store.update_conversation(first, {"assignee_id": "ag1", "priority": "high", "tags": ["vip"],
+                                            "category": "refund", "team": "billing"}, now=utcnow())
+    await store.update_conversation(second, {"status": "pending"}, now=utcnow())
+
+    async def ids(**kw: object) -> tuple[list[str], int]:
+        items, total = await store.list_conversations(ConversationQuery(**kw))  # type: ignore[arg-type]
+        return [c.id for c in items], total
+
+    assert await ids() == ([third, second, first], 3)  # newest activity first
+    assert await ids(status=Status.OPEN) == ([third, first], 2)
+    assert await ids(channel="email") == ([third, first], 2)
+    assert await ids(assignee_id="ag1") == ([first], 1)
+    assert await ids(assignee_id="") == ([third, second], 2)
+    assert await ids(team="billing", priority=Priority.HIGH, category="refund", tag="VIP") == ([first], 1)
+    assert await ids(search="refund") == ([first], 1)
+    assert await ids(search="登录") == ([second], 1)
+    assert await ids(limit=2) == ([third, second], 3)
+    assert await ids(limit=2, offset=2) == ([first], 3)
+
+
+async def test_unread_markers_follow_the_customers_last_message(store: Store) -> None:
+    record = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    conv = record.conversation
+    assert conv.last_inbound_at == record.message.created_at
+    assert await store.read_markers("ag1", [conv.id]) == {}
+    seen = utcnow()
+    await store.mark_read("ag1", conv.id, seen)
+    await store.mark_read("ag1", conv.id, seen - timedelta(minutes=1))  # an older mark never moves it back
+    assert await store.read_markers("ag1", [conv.id, "other"]) == {conv.id: seen}
+    later = await store.record_inbound(inbound("m2"), now=seen + timedelta(seconds=5), policy=POLICY)
+    assert later.conversation.last_inbound_at is not None and later.conversation.last_inbound_at > seen
+
+
+async def test_merging_conversations_moves_every_message_and_closes_the_source(store: Store) -> None:
+    first, second, _ = await three_tickets(store)
+    merged = await store.merge_conversations(second, first, now=utcnow())
+    assert merged.id == first
+    assert [m.text for m in await store.list_messages(first)] == ["refund please", "登录失败"]
+    assert await store.list_messages(second) == []
+    source = await store.get_conversation(second)
+    assert source is not None and source.status is Status.CLOSED and source.merged_into == first
+    assert [c.id for c in (await store.list_conversations(ConversationQuery()))[0]].count(second) == 0
+    with pytest.raises(ValueError):
+        await store.merge_conversations(second, first, now=utcnow())
+    with pytest.raises(NotFound):
+        await store.merge_conversations("nope", first, now=utcnow())
+
+
+async def test_a_message_moves_to_another_conversation(store: Store) -> None:
+    first, second, _ = await three_tickets(store)
+    [message] = await store.list_messages(second)
+    moved = await store.move_message(message.id, first)
+    assert moved.conversation_id == first
+    assert [m.id for m in await store.list_messages(first)][-1] == message.id
+    with pytest.raises(NotFound):
+        await store.move_message("nope", first)
+    with pytest.raises(NotFound):
+        await store.move_message(message.id, "nope")
+
+
+async def test_merging_contacts_keeps_every_identity_and_conversation(store: Store) -> None:
+    a = await store.record_inbound(inbound("m1", sender=Sender(address="tg-1", display_name="Li")), now=utcnow(),
+                                   policy=POLICY)
+    b = await store.record_inbound(
+        inbound("m2", thread="mail-1", channel="email", sender=Sender(address="li@example.com", email="li@example.com")),
+        now=utcnow(), policy=POLICY,
+    )
+    merged = await store.merge_contacts(b.contact.id, a.contact.id)
+    assert sorted(i.address for i in merged.identities) == ["li@example.com", "tg-1"]
+    assert merged.email == "li@example.com"
+    moved = await store.get_conversation(b.conversation.id)
+    assert moved is not None and moved.contact_id == a.contact.id
+    items, _ = await store.list_conversations(ConversationQuery(contact_id=a.contact.id))
+    assert {c.id for c in items} == {a.conversation.id, b.conversation.id}
+    source = await store.get_contact(b.contact.id)
+    assert source is not None and source.merged_into == a.contact.id
+    again = await store.record_inbound(
+        inbound("m3", thread="mail-1", channel="email", sender=Sender(address="li@example.com")), now=utcnow(),
+        policy=POLICY,
+    )
+    assert again.contact.id == a.contact.id  # the identity now belongs to the merged contact
+
+
+async def test_a_verified_email_joins_the_contact_known_by_it(store: Store) -> None:
+    known = await store.record_inbound(
+        inbound("m1", channel="email", sender=Sender(address="wei@example.com", email="wei@example.com")),
+        now=utcnow(), policy=POLICY,
+    )
+    verified = await store.record_inbound(
+        inbound("m2", channel="webchat", sender=Sender(address="user:77", email="Wei@Example.com", verified=True)),
+        now=utcnow(), policy=POLICY,
+    )
+    unverified = await store.record_inbound(
+        inbound("m3", channel="webchat", sender=Sender(address="visitor-9", email="wei@example.com")),
+        now=utcnow(), policy=POLICY,
+    )
+    assert verified.contact.id == known.contact.id
+    assert unverified.contact.id != known.contact.id  # anyone can type an address
+
+
+async def test_messages_after_a_given_one(store: Store) -> None:
+    ids = [(await store.record_inbound(inbound(f"m{i}"), now=utcnow(), policy=POLICY)).message.id for i in range(3)]
+    conv_id = (await store.get_message(ids[0])).conversation_id  # type: ignore[union-attr]
+    assert [m.id for m in await store.list_messages(conv_id, after=ids[0])] == ids[1:]
+    assert await store.list_messages(conv_id, after=ids[2]) == []
+
+
+async def test_agents_sessions_tokens_and_canned_responses(store: Store) -> None:
+    agent = await store.add_agent(Agent(id=new_id(), email="a@example.com", role=Role.AGENT, password_hash="h"))
+    updated = await store.update_agent(agent.id, {"role": Role.ADMIN, "name": "Ana", "active": False})
+    assert (updated.role, updated.name, updated.active) == (Role.ADMIN, "Ana", False)
+    assert [a.id for a in await store.list_agents()] == [agent.id]
+    assert await store.get_agent(agent.id) == updated
+    with pytest.raises(ValueError):
+        await store.update_agent(agent.id, {"email": "x@example.com"})
+    with pytest.raises(NotFound):
+        await store.update_agent("nope", {"name": "x"})
+
+    session = Session(token_hash="th", agent_id=agent.id, csrf_token="c", expires_at=utcnow() + timedelta(hours=1))
+    await store.add_session(session)
+    assert await store.get_session("th") == session
+    await store.delete_session("th")
+    assert await store.get_session("th") is None
+
+    token = await store.add_api_token(ApiToken(id=new_id(), agent_id=agent.id, name="ci", token_hash="hash1"))
+    assert await store.get_api_token("hash1") == token
+    revoked = await store.revoke_api_token(token.id, now=utcnow())
+    assert revoked.revoked_at is not None and (await store.list_api_tokens())[0].revoked_at == revoked.revoked_at
+    with pytest.raises(NotFound):
+        await store.revoke_api_token("nope", now=utcnow())
+
+    canned = await store.add_canned(CannedResponse(id=new_id(), shortcut="refund", title="Refund", text="Done!"))
+    with pytest.raises(AlreadyExists):
+        await store.add_canned(CannedResponse(id=new_id(), shortcut="refund", title="Again", text="x"))
+    assert await store.list_canned() == [canned]
+    await store.delete_canned(canned.id)
+    assert await store.list_canned() == []
+    with pytest.raises(NotFound):
+        await store.delete_canned(canned.id)
+
+
+async def test_contact_details_can_be_corrected(store: Store) -> None:
+    record = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    contact = await store.update_contact(record.contact.id, email="fang@example.com", name="Wang Fang")
+    assert (contact.email, contact.name) == ("fang@example.com", "Wang Fang")
+    with pytest.raises(NotFound):
+        await store.update_contact("nope", name="x")
