@@ -14,6 +14,7 @@ from conversation.model import (
     AuthorType,
     Choice,
     Conversation,
+    ConversationQuery,
     Delivery,
     Direction,
     Message,
@@ -74,8 +75,11 @@ class ConversationService:
         self.wake_outbox()
         return message
 
-    async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message:
-        return await self._internal(conversation, text, MessageKind.NOTE, AuthorType.BOT, author)
+    async def add_note(
+        self, conversation: Conversation, text: str, *, author: str, author_type: AuthorType = AuthorType.BOT
+    ) -> Message:
+        """A private note for the agents; never delivered to the customer."""
+        return await self._internal(conversation, text, MessageKind.NOTE, author_type, author)
 
     async def add_event(self, conversation: Conversation, text: str) -> Message:
         return await self._internal(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "")
@@ -84,6 +88,43 @@ class ConversationService:
         updated = await self.store.update_conversation(conversation.id, changes, now=self.clock())
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
         return updated
+
+    # -- what agents do -------------------------------------------------------------
+    async def update_by(self, conversation: Conversation, changes: dict[str, Any], *, who: str,
+                        names: dict[str, str]) -> Conversation:
+        """Apply an agent's changes and leave a system event saying who changed what."""
+        updated = await self.update_conversation(conversation, changes)
+        for line in describe_changes(conversation, updated, who=who, names=names):
+            await self.add_event(updated, line)
+        return updated
+
+    async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
+        merged = await self.store.merge_conversations(source.id, target.id, now=self.clock())
+        await self.add_event(merged, f"{who} merged ticket #{source.number} into this one")
+        closed = await self.store.get_conversation(source.id)
+        if closed is not None:
+            await self.add_event(closed, f"{who} merged this ticket into #{target.number}")
+        self.bus.publish(Event("conversation.updated", source.id, {"changes": ["merged_into", "status"]}))
+        self.bus.publish(Event("conversation.updated", target.id, {"changes": ["messages"]}))
+        return merged
+
+    async def move_message(self, message: Message, source: Conversation, target: Conversation, *, who: str) -> Message:
+        moved = await self.store.move_message(message.id, target.id)
+        await self.add_event(source, f"{who} moved a message to ticket #{target.number}")
+        await self.add_event(target, f"{who} moved a message here from ticket #{source.number}")
+        return moved
+
+    async def merge_contacts(self, source_id: str, target_id: str, *, who: str) -> Any:
+        source = await self.store.get_contact(source_id)
+        merged = await self.store.merge_contacts(source_id, target_id)
+        label = (source.name or source.email or source_id) if source else source_id
+        items, _ = await self.store.list_conversations(ConversationQuery(contact_id=target_id, limit=200))
+        for conversation in items:
+            await self.add_event(conversation, f"{who} merged contact {label} into {merged.name or merged.email or merged.id}")
+        return merged
+
+    def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:
+        self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))
 
     async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation:
         changes: dict[str, Any] = {"handed_off_at": self.clock()}
@@ -113,3 +154,25 @@ class ConversationService:
 
     def _published(self, kind: str, message: Message) -> None:
         self.bus.publish(Event(kind, message.conversation_id, {"message_id": message.id, "kind": message.kind.value}))
+
+
+def describe_changes(before: Conversation, after: Conversation, *, who: str, names: dict[str, str]) -> list[str]:
+    """One readable line per change, for the thread's system events."""
+    lines = []
+    if before.status is not after.status:
+        lines.append(f"{who} set the status to {after.status.value}")
+    if before.assignee_id != after.assignee_id:
+        lines.append(
+            f"{who} assigned this to {names.get(after.assignee_id, after.assignee_id)}"
+            if after.assignee_id
+            else f"{who} unassigned this"
+        )
+    if before.team != after.team:
+        lines.append(f"{who} moved this to team {after.team}" if after.team else f"{who} removed the team")
+    if before.priority is not after.priority:
+        lines.append(f"{who} set the priority to {after.priority.value}")
+    if before.category != after.category:
+        lines.append(f"{who} set the category to {after.category or 'none'}")
+    if before.tags != after.tags:
+        lines.append(f"{who} set the tags to {', '.join(after.tags) or 'none'}")
+    return lines

@@ -13,16 +13,22 @@ import gc
 import logging
 import os
 import socket
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from conversation.inbound import Inbound
 from conversation.model import utcnow
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
 from hub.actions import ConversationService
 from hub.agents import ensure_admin
+from hub.api.auth import Authenticator
+from hub.api.live import Presence
+from hub.app_keys import AUTH, HUB
+from hub.blobs import BlobStore
 from hub.config import Config
 from hub.events import EventBus
 from hub.metrics import CONTENT_TYPE, Metrics
@@ -72,6 +78,9 @@ class Hub:
             instance_id=self.instance_id,
         )
         self.on_first_admin = on_first_admin
+        self.blobs = BlobStore(config.data_dir / "blobs")
+        self.presence = Presence()
+        self.live_sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._background: list[asyncio.Task[None]] = []
 
     # -- HubPort ------------------------------------------------------------------
@@ -130,15 +139,15 @@ def tune_gc_for_serving() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-HUB = web.AppKey("hub", Hub)
-
-
 def build_app(hub: Hub) -> web.Application:
-    app = web.Application(client_max_size=hub.config.hub["max_body_bytes"], middlewares=[json_errors])
+    app = web.Application(client_max_size=hub.config.hub["max_body_bytes"], middlewares=[json_errors, security_headers])
     app[HUB] = hub
+    app[AUTH] = Authenticator(hub.store, secure_cookies=hub.config.hub["public_url"].startswith("https://"))
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    app.add_subapp("/api/", build_api(app[AUTH]))
+    app.add_subapp("/inbox/", build_inbox())
     for name, adapter in hub.adapters.items():
         sub = adapter.web_app()
         if sub is not None:
@@ -146,6 +155,51 @@ def build_app(hub: Hub) -> web.Application:
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_stop_accepting)
     return app
+
+
+def build_api(auth: Authenticator) -> web.Application:
+    from hub.api import live  # noqa: F401  (registers the live route)
+    from hub.api.routes import api
+
+    sub = web.Application()
+    api.mount(sub, auth.authenticate)
+    document = api.openapi(prefix="/api")
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.json_response(document)
+
+    sub.router.add_get("/openapi.json", openapi)
+    return sub
+
+
+def build_inbox() -> web.Application:
+    sub = web.Application()
+    static = Path(__file__).parent / "static" / "inbox"
+
+    async def page(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(static / "index.html")
+
+    sub.router.add_get("/", page)
+    sub.router.add_static("/assets/", static)
+    return sub
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith("/inbox/"):
+        # The inbox runs only its own scripts; customer text can never become code.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -156,7 +210,10 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _stop_accepting(app: web.Application) -> None:
-    app[HUB].pipeline.accepting = False  # webhooks still arriving get 503 and retry elsewhere
+    hub = app[HUB]
+    hub.pipeline.accepting = False  # webhooks still arriving get 503 and retry elsewhere
+    for ws in tuple(hub.live_sockets):  # browsers reconnect to a hub that is up
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
 
 
 # Stable codes, independent of the reason phrases aiohttp or Python versions use.

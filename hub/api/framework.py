@@ -1,0 +1,206 @@
+"""A small route table for the JSON API: each route declares who may call it and what it
+takes, so one declaration checks the request and writes the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from conversation.model import Agent, Role
+from conversation.store import AlreadyExists, NotFound, StoreUnavailable
+from hub.schema import Obj, Ref, Schema, ValidationError
+
+PUBLIC, AGENT, ADMIN = "public", "agent", "admin"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+def not_found(what: str = "object") -> ApiError:
+    return ApiError(404, "not_found", f"no such {what}")
+
+
+@dataclass
+class Call:
+    """One authorised, validated API request."""
+
+    request: web.Request
+    agent: Agent | None
+    body: dict[str, Any]
+    query: dict[str, Any]
+    path: dict[str, str]
+    via_session: bool = False
+
+    @property
+    def me(self) -> Agent:
+        assert self.agent is not None
+        return self.agent
+
+
+Handler = Callable[[Call], Awaitable[Any]]
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    auth: str
+    body: Obj | None
+    query: dict[str, Schema]
+    response: Schema | None
+    status: int
+    tag: str
+
+
+@dataclass
+class Api:
+    """Routes plus the authentication hook the hub plugs in."""
+
+    title: str
+    version: str
+    routes: list[Route] = field(default_factory=list)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        tag: str,
+        auth: str = AGENT,
+        body: Obj | None = None,
+        query: dict[str, Schema] | None = None,
+        response: Schema | None = None,
+        status: int = 200,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(
+                Route(method, path, handler, summary, auth, body, query or {}, response, status, tag)
+            )
+            return handler
+
+        return register
+
+    def schema(self, name: str, shape: dict[str, Any]) -> Ref:
+        self.schemas[name] = shape
+        return Ref(name, shape)
+
+    def mount(self, app: web.Application, authenticate: Callable[[web.Request, str], Awaitable[tuple[Agent | None, bool]]]) -> None:
+        for route in self.routes:
+            app.router.add_route(route.method, route.path, self._wrap(route, authenticate))
+
+    def _wrap(self, route: Route, authenticate: Any) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            try:
+                agent, via_session = await authenticate(request, route.auth)
+                if route.auth == ADMIN and (agent is None or agent.role is not Role.ADMIN):
+                    raise ApiError(403, "forbidden", "this needs an admin")
+                query = {}
+                for name, schema in route.query.items():
+                    if name in request.query:
+                        query[name] = schema.parse_text(request.query[name], name)
+                body: dict[str, Any] = {}
+                if route.body is not None:
+                    try:
+                        raw = json.loads(await request.read() or b"null")
+                    except (ValueError, UnicodeDecodeError):
+                        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
+                    body = route.body.parse(raw)
+                result = await route.handler(Call(request, agent, body, query, dict(request.match_info), via_session))
+            except ApiError as exc:
+                return error_response(exc.status, exc.code, exc.message, exc.headers)
+            except ValidationError as exc:
+                return error_response(422, "invalid", str(exc))
+            except NotFound as exc:
+                return error_response(404, "not_found", f"no such {str(exc).split(' ')[0]}")
+            except AlreadyExists as exc:
+                return error_response(409, "conflict", str(exc))
+            except StoreUnavailable:
+                return error_response(503, "unavailable", "the database is unavailable; retry", {"Retry-After": "5"})
+            except ValueError as exc:
+                return error_response(422, "invalid", str(exc))
+            if isinstance(result, web.StreamResponse):
+                return result
+            return web.json_response(result, status=route.status, dumps=_dumps)
+
+        return handle
+
+    def openapi(self, prefix: str = "") -> dict[str, Any]:
+        paths: dict[str, dict[str, Any]] = {}
+        for route in self.routes:
+            operation: dict[str, Any] = {
+                "summary": route.summary,
+                "tags": [route.tag],
+                "operationId": route.handler.__name__,
+                "responses": {
+                    str(route.status): {
+                        "description": "OK",
+                        **(
+                            {"content": {"application/json": {"schema": route.response.json_schema()}}}
+                            if route.response is not None
+                            else {}
+                        ),
+                    },
+                    "default": {
+                        "description": "An error",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    },
+                },
+            }
+            if route.auth == PUBLIC:
+                operation["security"] = []
+            parameters = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in re.findall(r"{(\w+)}", route.path)
+            ]
+            parameters += [
+                {"name": name, "in": "query", "required": False, "schema": schema.json_schema()}
+                for name, schema in route.query.items()
+            ]
+            if parameters:
+                operation["parameters"] = parameters
+            if route.body is not None:
+                operation["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": route.body.json_schema()}},
+                }
+            paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
+        return {
+            "openapi": "3.0.3",
+            "info": {"title": self.title, "version": self.version},
+            "paths": paths,
+            "components": {
+                "schemas": {
+                    "Error": {
+                        "type": "object",
+                        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                        "required": ["error", "message"],
+                    },
+                    **self.schemas,
+                },
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "description": "a personal API token"},
+                    "session": {"type": "apiKey", "in": "cookie", "name": "helpline_session"},
+                },
+            },
+            "security": [{"bearer": []}, {"session": []}],
+        }
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

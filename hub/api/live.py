@@ -1,0 +1,75 @@
+"""Live events for the agents' inbox over a WebSocket, and who is online."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+
+from hub.api.framework import ApiError, Call
+from hub.api.routes import api, hub_of
+from hub.events import Event
+
+HEARTBEAT_SECONDS = 20.0
+
+
+class Presence:
+    """Agents with an open inbox, counted per process (the widget asks for it)."""
+
+    def __init__(self) -> None:
+        self._connections: Counter[str] = Counter()
+
+    def join(self, agent_id: str) -> None:
+        self._connections[agent_id] += 1
+
+    def leave(self, agent_id: str) -> None:
+        self._connections[agent_id] -= 1
+        if self._connections[agent_id] <= 0:
+            del self._connections[agent_id]
+
+    def online(self) -> list[str]:
+        return sorted(self._connections)
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {"type": event.type, "conversation_id": event.conversation_id, **event.data}
+
+
+@api.route("GET", "/v1/live", summary="WebSocket: live events (new messages, changes, typing) for the inbox",
+           tag="live")
+async def live(call: Call) -> web.StreamResponse:
+    request = call.request
+    origin = request.headers.get("Origin")
+    if origin and urlsplit(origin).netloc != request.host:
+        raise ApiError(403, "forbidden", "cross-site WebSocket refused")  # cookies ride along cross-site
+    hub = hub_of(call)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
+    await ws.prepare(request)
+    subscription = hub.bus.subscribe()
+    hub.presence.join(call.me.id)
+    hub.live_sockets.add(ws)
+
+    async def forward() -> None:
+        async for event in subscription:
+            if subscription.overflowed:
+                await ws.send_json({"type": "resync"})  # too far behind: reload what is shown
+                subscription.overflowed = False
+            await ws.send_json(event_json(event))
+
+    sender = asyncio.create_task(forward())
+    try:
+        async for message in ws:  # the client sends nothing we need; this waits for close
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+        subscription.close()
+        hub.presence.leave(call.me.id)
+        hub.live_sockets.discard(ws)
+    return ws

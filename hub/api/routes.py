@@ -1,0 +1,441 @@
+"""The agents' JSON API, /api/v1/: everything the inbox does goes through here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from conversation.model import (
+    ApiToken,
+    AuthorType,
+    CannedResponse,
+    Conversation,
+    ConversationQuery,
+    Priority,
+    Role,
+    Status,
+    new_id,
+)
+from hub import agents as agent_accounts
+from hub.api.auth import SESSION, Authenticator, hash_secret, new_secret
+from hub.api.framework import ADMIN, PUBLIC, Api, ApiError, Call, not_found
+from hub.api.serialize import (
+    agent_json,
+    canned_json,
+    contact_json,
+    conversation_json,
+    message_json,
+    token_json,
+)
+from hub.app_keys import AUTH, HUB
+from hub.schema import Arr, Bool, Int, Nullable, Obj, Str
+
+api = Api(title="Helpline agent API", version="1")
+
+STATUSES = tuple(s.value for s in Status)
+PRIORITIES = tuple(p.value for p in Priority)
+ROLES = tuple(r.value for r in Role)
+
+CONVERSATION = api.schema("Conversation", {"type": "object", "description": "a ticket"})
+MESSAGE = api.schema("Message", {"type": "object", "description": "one message, note or system event"})
+CONTACT = api.schema("Contact", {"type": "object", "description": "a person with their channel identities"})
+AGENT_SCHEMA = api.schema("Agent", {"type": "object"})
+TOKEN = api.schema("ApiToken", {"type": "object"})
+CANNED = api.schema("CannedResponse", {"type": "object"})
+PAGE = api.schema(
+    "ConversationPage",
+    {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Conversation"}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    },
+)
+ANY = api.schema("Object", {"type": "object"})
+
+
+def hub_of(call: Call) -> Any:
+    return call.request.config_dict[HUB]
+
+
+# -- sign-in ---------------------------------------------------------------------------
+@api.route(
+    "POST",
+    "/v1/auth/login",
+    summary="Sign in with email and password; sets the session cookie",
+    tag="auth",
+    auth=PUBLIC,
+    body=Obj({"email": Str(max_length=320, min_length=1), "password": Str(max_length=1024, min_length=1)},
+             required=("email", "password")),
+    response=ANY,
+)
+async def login(call: Call) -> web.Response:
+    auth: Authenticator = call.request.config_dict[AUTH]
+    agent, session, token = await auth.login(call.request, call.body["email"], call.body["password"])
+    response = web.json_response({"agent": agent_json(agent), "csrf_token": session.csrf_token})
+    auth.set_cookie(response, call.request, token)
+    return response
+
+
+@api.route("POST", "/v1/auth/logout", summary="Sign out (ends this session)", tag="auth", response=ANY)
+async def logout(call: Call) -> web.Response:
+    session = call.request.get(SESSION)
+    if session is not None:
+        await hub_of(call).store.delete_session(session.token_hash)
+    response = web.json_response({"ok": True})
+    response.del_cookie("helpline_session", path="/")
+    return response
+
+
+@api.route("GET", "/v1/me", summary="The signed-in agent (and the CSRF token of a cookie session)", tag="auth",
+           response=ANY)
+async def me(call: Call) -> dict[str, Any]:
+    session = call.request.get(SESSION)
+    return {"agent": agent_json(call.me), "csrf_token": session.csrf_token if session else None}
+
+
+# -- conversations ----------------------------------------------------------------------
+LIST_QUERY = {
+    "status": Str(choices=STATUSES),
+    "channel": Str(max_length=100),
+    "assignee": Str(max_length=100, description="me, unassigned, or an agent id"),
+    "team": Str(max_length=100),
+    "priority": Str(choices=PRIORITIES),
+    "category": Str(max_length=100),
+    "tag": Str(max_length=100),
+    "q": Str(max_length=200, description="words that must appear in a message"),
+    "page": Int(minimum=1, maximum=100_000),
+    "per_page": Int(minimum=1, maximum=100),
+}
+
+
+def query_from(call: Call) -> ConversationQuery:
+    q = call.query
+    assignee = q.get("assignee")
+    assignee_id = {"me": call.me.id, "unassigned": ""}.get(assignee, assignee) if assignee else None
+    per_page = q.get("per_page", 25)
+    return ConversationQuery(
+        status=Status(q["status"]) if "status" in q else None,
+        channel=q.get("channel"),
+        assignee_id=assignee_id,
+        team=q.get("team"),
+        priority=Priority(q["priority"]) if "priority" in q else None,
+        category=q.get("category"),
+        tag=q.get("tag"),
+        search=q.get("q", ""),
+        limit=per_page,
+        offset=(q.get("page", 1) - 1) * per_page,
+    )
+
+
+@api.route("GET", "/v1/conversations", summary="The inbox: filtered, paged, newest activity first, with counts",
+           tag="conversations", query=LIST_QUERY, response=PAGE)
+async def list_conversations(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    query = query_from(call)
+    items, total = await hub.store.list_conversations(query)
+    reads = await hub.store.read_markers(call.me.id, [c.id for c in items])
+    names = await contact_names(hub, items)
+    counts = {}
+    base = ConversationQuery(limit=1)
+    for label, view in (
+        ("open", ConversationQuery(status=Status.OPEN, limit=1)),
+        ("pending", ConversationQuery(status=Status.PENDING, limit=1)),
+        ("snoozed", ConversationQuery(status=Status.SNOOZED, limit=1)),
+        ("resolved", ConversationQuery(status=Status.RESOLVED, limit=1)),
+        ("closed", ConversationQuery(status=Status.CLOSED, limit=1)),
+        ("mine", ConversationQuery(status=Status.OPEN, assignee_id=call.me.id, limit=1)),
+        ("unassigned", ConversationQuery(status=Status.OPEN, assignee_id="", limit=1)),
+        ("all", base),
+    ):
+        counts[label] = (await hub.store.list_conversations(view))[1]
+    return {
+        "items": [
+            conversation_json(c, contact_name=names.get(c.contact_id, ""), unread=is_unread(c, reads.get(c.id)))
+            for c in items
+        ],
+        "total": total,
+        "page": call.query.get("page", 1),
+        "per_page": query.limit,
+        "counts": counts,
+    }
+
+
+def is_unread(conv: Conversation, read_at: Any) -> bool:
+    return conv.last_inbound_at is not None and (read_at is None or conv.last_inbound_at > read_at)
+
+
+async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str, str]:
+    names = {}
+    for contact_id in {c.contact_id for c in conversations}:
+        contact = await hub.store.get_contact(contact_id)
+        if contact is not None:
+            names[contact_id] = contact.name or contact.email or next(
+                (i.display_name or i.address for i in contact.identities), ""
+            )
+    return names
+
+
+async def conversation_or_404(call: Call, key: str = "conversation_id") -> Conversation:
+    conv = await hub_of(call).store.get_conversation(call.path[key])
+    if conv is None:
+        raise not_found("conversation")
+    return conv
+
+
+@api.route("GET", "/v1/conversations/{conversation_id}", summary="One ticket with its contact card",
+           tag="conversations", response=ANY)
+async def get_conversation(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    conv = await conversation_or_404(call)
+    contact = await hub.store.get_contact(conv.contact_id)
+    others, _ = await hub.store.list_conversations(ConversationQuery(contact_id=conv.contact_id, limit=20))
+    return {
+        "conversation": conversation_json(conv, contact_name=contact.name if contact else ""),
+        "contact": contact_json(contact) if contact else None,
+        "other_conversations": [conversation_json(c) for c in others if c.id != conv.id],
+    }
+
+
+@api.route("GET", "/v1/conversations/{conversation_id}/messages",
+           summary="The whole thread, oldest first; marks the ticket read for the caller", tag="conversations",
+           query={"after": Str(max_length=64, description="only messages after this message id")}, response=ANY)
+async def list_messages(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    conv = await conversation_or_404(call)
+    messages = await hub.store.list_messages(conv.id, after=call.query.get("after", ""))
+    if conv.last_inbound_at is not None:
+        await hub.store.mark_read(call.me.id, conv.id, conv.last_inbound_at)
+    return {"items": [message_json(m) for m in messages]}
+
+
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/messages",
+    summary="Reply to the customer (delivered through the ticket's channel) or add a private note",
+    tag="conversations",
+    body=Obj({"text": Str(max_length=20_000, min_length=1), "kind": Str(choices=("reply", "note"))},
+             required=("text",)),
+    response=MESSAGE,
+    status=201,
+)
+async def post_message(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    conv = await conversation_or_404(call)
+    if conv.merged_into:
+        raise ApiError(409, "merged", "this ticket was merged into another; write there")
+    if call.body.get("kind", "reply") == "note":
+        message = await hub.actions.add_note(conv, call.body["text"], author=call.me.id, author_type=AuthorType.AGENT)
+    else:
+        message = await hub.actions.send(conv, call.body["text"], author_type=AuthorType.AGENT, author_id=call.me.id)
+    return message_json(message)
+
+
+@api.route("POST", "/v1/conversations/{conversation_id}/messages/{message_id}/retry",
+           summary="Send a failed reply again", tag="conversations", response=MESSAGE)
+async def retry_message(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    conv = await conversation_or_404(call)
+    message = await hub.store.get_message(call.path["message_id"])
+    if message is None or message.conversation_id != conv.id:
+        raise not_found("message")
+    requeued = await hub.store.requeue_delivery(message.id, now=hub.actions.clock())
+    hub.outbox.wake()
+    return message_json(requeued)
+
+
+@api.route(
+    "PATCH",
+    "/v1/conversations/{conversation_id}",
+    summary="Change status, priority, category, tags, team or assignee (each change leaves a system event)",
+    tag="conversations",
+    body=Obj(
+        {
+            "status": Str(choices=STATUSES),
+            "priority": Str(choices=PRIORITIES),
+            "category": Str(max_length=100),
+            "tags": Arr(Str(max_length=50, min_length=1), max_items=30),
+            "team": Str(max_length=100),
+            "assignee_id": Nullable(Str(max_length=64)),
+        },
+        at_least_one=True,
+    ),
+    response=CONVERSATION,
+)
+async def patch_conversation(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    conv = await conversation_or_404(call)
+    changes = dict(call.body)
+    if "assignee_id" in changes:
+        changes["assignee_id"] = changes["assignee_id"] or ""
+        if changes["assignee_id"] and await hub.store.get_agent(changes["assignee_id"]) is None:
+            raise ApiError(422, "invalid", "assignee_id: no such agent")
+    names = {a.id: a.name or a.email for a in await hub.store.list_agents()}
+    updated = await hub.actions.update_by(conv, changes, who=call.me.name or call.me.email, names=names)
+    return conversation_json(updated)
+
+
+@api.route("POST", "/v1/conversations/{conversation_id}/merge",
+           summary="Merge this ticket into another; its messages move there and it is closed",
+           tag="conversations", body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)),
+           response=CONVERSATION)
+async def merge_conversation(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    source = await conversation_or_404(call)
+    target = await hub.store.get_conversation(call.body["into"])
+    if target is None:
+        raise not_found("conversation")
+    merged = await hub.actions.merge(source, target, who=call.me.name or call.me.email)
+    return conversation_json(merged)
+
+
+@api.route("POST", "/v1/messages/{message_id}/move", summary="Move a misplaced message to another ticket",
+           tag="conversations", body=Obj({"conversation_id": Str(max_length=64, min_length=1)},
+                                         required=("conversation_id",)), response=MESSAGE)
+async def move_message(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    message = await hub.store.get_message(call.path["message_id"])
+    if message is None:
+        raise not_found("message")
+    source = await hub.store.get_conversation(message.conversation_id)
+    target = await hub.store.get_conversation(call.body["conversation_id"])
+    if source is None or target is None:
+        raise not_found("conversation")
+    if source.id == target.id:
+        raise ApiError(422, "invalid", "the message is already there")
+    moved = await hub.actions.move_message(message, source, target, who=call.me.name or call.me.email)
+    return message_json(moved)
+
+
+@api.route("POST", "/v1/conversations/{conversation_id}/typing", summary="Tell the customer an agent is typing",
+           tag="conversations", response=ANY)
+async def typing(call: Call) -> dict[str, Any]:
+    conv = await conversation_or_404(call)
+    hub_of(call).actions.typing(conv.id, who="agent", name=call.me.name)
+    return {"ok": True}
+
+
+# -- contacts ---------------------------------------------------------------------------
+@api.route("PATCH", "/v1/contacts/{contact_id}", summary="Correct a contact's name or email", tag="contacts",
+           body=Obj({"name": Str(max_length=200), "email": Str(max_length=320)}, at_least_one=True),
+           response=CONTACT)
+async def patch_contact(call: Call) -> dict[str, Any]:
+    contact = await hub_of(call).store.update_contact(call.path["contact_id"], **call.body)
+    return contact_json(contact)
+
+
+@api.route("POST", "/v1/contacts/{contact_id}/merge",
+           summary="Merge this contact into another who is the same person", tag="contacts",
+           body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)), response=CONTACT)
+async def merge_contact(call: Call) -> dict[str, Any]:
+    merged = await hub_of(call).actions.merge_contacts(
+        call.path["contact_id"], call.body["into"], who=call.me.name or call.me.email
+    )
+    return contact_json(merged)
+
+
+# -- canned responses -------------------------------------------------------------------
+@api.route("GET", "/v1/canned", summary="Canned responses", tag="canned", response=ANY)
+async def list_canned(call: Call) -> dict[str, Any]:
+    return {"items": [canned_json(c) for c in await hub_of(call).store.list_canned()]}
+
+
+@api.route("POST", "/v1/canned", summary="Add a canned response (admin)", tag="canned", auth=ADMIN,
+           body=Obj({"shortcut": Str(max_length=40, min_length=1), "title": Str(max_length=200, min_length=1),
+                     "text": Str(max_length=10_000, min_length=1)}, required=("shortcut", "title", "text")),
+           response=CANNED, status=201)
+async def add_canned(call: Call) -> dict[str, Any]:
+    shortcut = call.body["shortcut"].strip().lstrip("/").lower()
+    if not shortcut.replace("-", "").replace("_", "").isalnum():
+        raise ApiError(422, "invalid", "shortcut: letters, digits, '-' and '_' only")
+    canned = await hub_of(call).store.add_canned(
+        CannedResponse(id=new_id(), shortcut=shortcut, title=call.body["title"], text=call.body["text"])
+    )
+    return canned_json(canned)
+
+
+@api.route("DELETE", "/v1/canned/{canned_id}", summary="Delete a canned response (admin)", tag="canned",
+           auth=ADMIN, response=ANY)
+async def delete_canned(call: Call) -> dict[str, Any]:
+    await hub_of(call).store.delete_canned(call.path["canned_id"])
+    return {"ok": True}
+
+
+# -- agents and tokens (admin) ----------------------------------------------------------
+@api.route("GET", "/v1/agents", summary="Every agent (for assigning)", tag="agents", response=ANY)
+async def list_agents(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    return {"items": [agent_json(a) for a in await hub.store.list_agents()], "online": hub.presence.online()}
+
+
+@api.route("POST", "/v1/agents", summary="Add an agent (admin)", tag="agents", auth=ADMIN,
+           body=Obj({"email": Str(max_length=320, min_length=3), "role": Str(choices=ROLES),
+                     "name": Str(max_length=200), "password": Str(max_length=1024, min_length=10)},
+                    required=("email", "role", "password")), response=AGENT_SCHEMA, status=201)
+async def add_agent(call: Call) -> dict[str, Any]:
+    agent = await agent_accounts.add_agent(
+        hub_of(call).store, call.body["email"], Role(call.body["role"]), call.body["password"],
+        name=call.body.get("name", ""),
+    )
+    return agent_json(agent)
+
+
+@api.route("PATCH", "/v1/agents/{agent_id}", summary="Change an agent's name, role or access (admin)",
+           tag="agents", auth=ADMIN,
+           body=Obj({"name": Str(max_length=200), "role": Str(choices=ROLES), "active": Bool()}, at_least_one=True),
+           response=AGENT_SCHEMA)
+async def patch_agent(call: Call) -> dict[str, Any]:
+    changes = dict(call.body)
+    if "role" in changes:
+        changes["role"] = Role(changes["role"])
+    if call.path["agent_id"] == call.me.id and (changes.get("active") is False or changes.get("role") is Role.AGENT):
+        raise ApiError(422, "invalid", "you cannot demote or disable yourself")
+    return agent_json(await hub_of(call).store.update_agent(call.path["agent_id"], changes))
+
+
+@api.route("GET", "/v1/tokens", summary="Personal API tokens (admin)", tag="tokens", auth=ADMIN, response=ANY)
+async def list_tokens(call: Call) -> dict[str, Any]:
+    return {"items": [token_json(t) for t in await hub_of(call).store.list_api_tokens()]}
+
+
+@api.route("POST", "/v1/tokens", summary="Create an API token for an agent; the token is shown once (admin)",
+           tag="tokens", auth=ADMIN,
+           body=Obj({"agent_id": Str(max_length=64), "name": Str(max_length=100, min_length=1)}, required=("name",)),
+           response=ANY, status=201)
+async def create_token(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    agent_id = call.body.get("agent_id") or call.me.id
+    if await hub.store.get_agent(agent_id) is None:
+        raise ApiError(422, "invalid", "agent_id: no such agent")
+    token, secret = await issue_token(hub.store, agent_id, call.body["name"])
+    return {**token_json(token), "token": secret}
+
+
+async def issue_token(store: Any, agent_id: str, name: str) -> tuple[ApiToken, str]:
+    secret = "hl_" + new_secret()
+    token = await store.add_api_token(ApiToken(id=new_id(), agent_id=agent_id, name=name,
+                                               token_hash=hash_secret(secret)))
+    return token, secret
+
+
+@api.route("DELETE", "/v1/tokens/{token_id}", summary="Revoke an API token (admin)", tag="tokens", auth=ADMIN,
+           response=TOKEN)
+async def revoke_token(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    return token_json(await hub.store.revoke_api_token(call.path["token_id"], now=hub.actions.clock()))
+
+
+@api.route("GET", "/v1/attachments/{ref}", summary="Download an attachment", tag="conversations")
+async def attachment(call: Call) -> web.StreamResponse:
+    path = hub_of(call).blobs.path(call.path["ref"])
+    if path is None:
+        raise not_found("attachment")
+    # Never rendered inline: a customer's file must not run as a page of this origin.
+    return web.FileResponse(path, headers={"Content-Disposition": "attachment",
+                                           "Content-Type": "application/octet-stream",
+                                           "X-Content-Type-Options": "nosniff"})

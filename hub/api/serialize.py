@@ -1,0 +1,107 @@
+"""Domain objects as the API's JSON (times as ISO 8601 UTC)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def conversation_json(conv: Conversation, *, contact_name: str = "", unread: bool = False) -> dict[str, Any]:
+    return {
+        "id": conv.id,
+        "number": conv.number,
+        "channel": conv.channel,
+        "subject": conv.subject,
+        "status": conv.status.value,
+        "priority": conv.priority.value,
+        "category": conv.category,
+        "tags": conv.tags,
+        "team": conv.team,
+        "assignee_id": conv.assignee_id or None,
+        "contact_id": conv.contact_id,
+        "contact_name": contact_name,
+        "handed_off": conv.handed_off_at is not None,
+        "merged_into": conv.merged_into or None,
+        "previous_id": conv.previous_id or None,
+        "unread": unread,
+        "created_at": iso(conv.created_at),
+        "last_message_at": iso(conv.last_message_at),
+        "last_inbound_at": iso(conv.last_inbound_at),
+        "first_response_at": iso(conv.first_response_at),
+        "resolved_at": iso(conv.resolved_at),
+    }
+
+
+def message_json(msg: Message) -> dict[str, Any]:
+    delivery = msg.delivery
+    return {
+        "id": msg.id,
+        "conversation_id": msg.conversation_id,
+        "channel": msg.channel,
+        "direction": msg.direction.value,
+        "kind": msg.kind.value,
+        "author_type": msg.author_type.value,
+        "author_id": msg.author_id or None,
+        "text": msg.text,
+        "html": msg.html or None,  # sanitised by the adapter before it was stored
+        "attachments": [
+            {"name": a.name, "content_type": a.content_type, "size": a.size, "ref": a.blob_ref} for a in msg.attachments
+        ],
+        "choices": [{"id": c.id, "label": c.label} for c in msg.choices],
+        "choice_id": msg.choice_id or None,
+        "created_at": iso(msg.created_at),
+        "delivery": None
+        if delivery is None
+        else {
+            "status": delivery.status.value,
+            "attempts": delivery.attempts,
+            "error": delivery.error or None,
+            "next_attempt_at": iso(delivery.next_attempt_at),
+            "sent_at": iso(delivery.sent_at),
+        },
+    }
+
+
+def contact_json(contact: Contact) -> dict[str, Any]:
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "email": contact.email or None,
+        "merged_into": contact.merged_into or None,
+        "created_at": iso(contact.created_at),
+        "identities": [
+            {"channel": i.channel, "address": i.address, "display_name": i.display_name, "verified": i.verified}
+            for i in contact.identities
+        ],
+    }
+
+
+def agent_json(agent: Agent) -> dict[str, Any]:
+    return {
+        "id": agent.id,
+        "email": agent.email,
+        "name": agent.name,
+        "role": agent.role.value,
+        "active": agent.active,
+        "created_at": iso(agent.created_at),
+    }
+
+
+def token_json(token: ApiToken) -> dict[str, Any]:
+    return {
+        "id": token.id,
+        "agent_id": token.agent_id,
+        "name": token.name,
+        "created_at": iso(token.created_at),
+        "revoked_at": iso(token.revoked_at),
+    }
+
+
+def canned_json(canned: CannedResponse) -> dict[str, Any]:
+    return {"id": canned.id, "shortcut": canned.shortcut, "title": canned.title, "text": canned.text}

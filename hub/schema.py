@@ -1,0 +1,189 @@
+"""Request shapes declared once: they validate input and write the OpenAPI document.
+
+Unknown fields and wrong types are refused with the path of the offending value, so the
+API answers 422 with a readable message and never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ValidationError(ValueError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class Schema:
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse(self, value: Any, path: str) -> Any:
+        raise NotImplementedError
+
+    def parse_text(self, text: str, path: str) -> Any:
+        """From a query-string value."""
+        return self.parse(text, path)
+
+
+@dataclass
+class Str(Schema):
+    max_length: int = 10_000
+    min_length: int = 0
+    choices: Sequence[str] = ()
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
+        if self.min_length:
+            schema["minLength"] = self.min_length
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+    def parse(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise ValidationError(path, f"expected a string, got {_kind(value)}")
+        if len(value) > self.max_length:
+            raise ValidationError(path, f"longer than {self.max_length} characters")
+        if len(value.strip()) < self.min_length:
+            raise ValidationError(path, "must not be empty" if self.min_length == 1 else "too short")
+        if self.choices and value not in self.choices:
+            raise ValidationError(path, f"must be one of {', '.join(self.choices)}")
+        return value
+
+
+@dataclass
+class Int(Schema):
+    minimum: int | None = None
+    maximum: int | None = None
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "integer"}
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        return schema
+
+    def parse(self, value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(path, f"expected an integer, got {_kind(value)}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(path, f"must be at least {self.minimum}")
+        if self.maximum is not None and value > self.maximum:
+            raise ValidationError(path, f"must be at most {self.maximum}")
+        return value
+
+    def parse_text(self, text: str, path: str) -> int:
+        try:
+            return self.parse(int(text), path)
+        except ValueError:
+            raise ValidationError(path, "expected an integer") from None
+
+
+@dataclass
+class Bool(Schema):
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "boolean"}
+
+    def parse(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError(path, f"expected true or false, got {_kind(value)}")
+        return value
+
+
+@dataclass
+class Arr(Schema):
+    items: Schema
+    max_items: int = 100
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "array", "items": self.items.json_schema(), "maxItems": self.max_items}
+
+    def parse(self, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise ValidationError(path, f"expected a list, got {_kind(value)}")
+        if len(value) > self.max_items:
+            raise ValidationError(path, f"more than {self.max_items} items")
+        return [self.items.parse(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+
+@dataclass
+class Obj(Schema):
+    fields: Mapping[str, Schema]
+    required: Sequence[str] = ()
+    description: str = ""
+    at_least_one: bool = False  # a PATCH body must change something
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {name: s.json_schema() for name, s in self.fields.items()},
+            "additionalProperties": False,
+        }
+        if self.required:
+            schema["required"] = list(self.required)
+        if self.at_least_one:
+            schema["minProperties"] = 1
+        return schema
+
+    def parse(self, value: Any, path: str = "") -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationError(path, f"expected an object, got {_kind(value)}")
+        for key in value:
+            if key not in self.fields:
+                raise ValidationError(_join(path, key), "unknown field")
+        for key in self.required:
+            if key not in value:
+                raise ValidationError(_join(path, key), "is required")
+        if self.at_least_one and not value:
+            raise ValidationError(path, "nothing to change")
+        return {key: self.fields[key].parse(item, _join(path, key)) for key, item in value.items()}
+
+
+@dataclass
+class Nullable(Schema):
+    inner: Schema
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        return {**self.inner.json_schema(), "nullable": True}
+
+    def parse(self, value: Any, path: str) -> Any:
+        return None if value is None else self.inner.parse(value, path)
+
+
+@dataclass
+class Ref(Schema):
+    """A named response shape in components/schemas (documentation only)."""
+
+    name: str
+    shape: dict[str, Any] = field(default_factory=dict)
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"$ref": f"#/components/schemas/{self.name}"}
+
+    def parse(self, value: Any, path: str) -> Any:  # responses are not parsed
+        return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,310 @@
+"""The agents' REST API through aiohttp's test client: auth, permissions, the inbox work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from conversation.inbound import Sender
+from conversation.model import Role
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from hub.app_keys import HUB
+from hub.sdk import PermanentDeliveryError
+from tests.helpers import customer_message, eventually, make_config
+
+ADMIN = ("boss@example.com", "admin password 1")
+AGENT = ("li.na@example.com", "agent password 1")
+
+
+class Agent:
+    """A signed-in browser: cookie jar plus the CSRF token the API handed out."""
+
+    def __init__(self, client: TestClient, csrf: str, agent_id: str) -> None:
+        self.client, self.csrf, self.id = client, csrf, agent_id
+
+    async def call(self, method: str, path: str, json: Any = None, *, status: int = 200) -> Any:
+        resp = await self.client.request(method, path, json=json, headers={"X-CSRF-Token": self.csrf})
+        body = await resp.json()
+        assert resp.status == status, body
+        return body
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
+    hub = Hub(make_config(tmp_path))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
+    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    yield server
+    await server.close()
+
+
+async def sign_in(server: TestServer, who: tuple[str, str]) -> Agent:
+    client = TestClient(server)
+    await client.start_server()
+    resp = await client.post("/api/v1/auth/login", json={"email": who[0], "password": who[1]})
+    body = await resp.json()
+    assert resp.status == 200, body
+    return Agent(client, body["csrf_token"], body["agent"]["id"])
+
+
+@pytest.fixture
+async def admin(server: TestServer) -> AsyncIterator[Agent]:
+    agent = await sign_in(server, ADMIN)
+    yield agent
+    await agent.client.close()
+
+
+@pytest.fixture
+async def agent(server: TestServer) -> AsyncIterator[Agent]:
+    agent = await sign_in(server, AGENT)
+    yield agent
+    await agent.client.close()
+
+
+def hub_of(server: TestServer) -> Hub:
+    return server.app[HUB]
+
+
+async def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_it(server: TestServer) -> None:
+    async with TestClient(server) as client:
+        resp = await client.post("/api/v1/auth/login", json={"email": AGENT[0].upper(), "password": AGENT[1]})
+        assert resp.status == 200
+        cookie = resp.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+        csrf = (await resp.json())["csrf_token"]
+        me = await (await client.get("/api/v1/me")).json()
+        assert me["agent"]["email"] == AGENT[0] and me["csrf_token"] == csrf
+        assert (await client.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf})).status == 200
+        assert (await client.get("/api/v1/me")).status == 401
+
+
+async def test_wrong_passwords_are_refused_then_rate_limited(server: TestServer) -> None:
+    async with TestClient(server) as client:
+        for _ in range(5):
+            resp = await client.post("/api/v1/auth/login", json={"email": AGENT[0], "password": "wrong password"})
+            assert resp.status == 401 and (await resp.json())["error"] == "bad_credentials"
+        resp = await client.post("/api/v1/auth/login", json={"email": AGENT[0], "password": AGENT[1]})
+        assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
+        unknown = await client.post("/api/v1/auth/login", json={"email": "nobody@example.com", "password": "x"})
+        assert unknown.status == 401  # the same answer as a wrong password
+
+
+async def test_a_cookie_request_that_changes_something_needs_the_csrf_token(agent: Agent) -> None:
+    conv = await new_ticket(agent)
+    resp = await agent.client.patch(f"/api/v1/conversations/{conv}", json={"status": "pending"})
+    assert resp.status == 403 and (await resp.json())["error"] == "csrf"
+    resp = await agent.client.patch(
+        f"/api/v1/conversations/{conv}", json={"status": "pending"}, headers={"X-CSRF-Token": "forged"}
+    )
+    assert resp.status == 403
+    assert (await agent.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "pending"}))["status"] == "pending"
+
+
+async def test_nothing_is_served_without_authentication(server: TestServer) -> None:
+    async with TestClient(server) as client:
+        for path in ("/api/v1/conversations", "/api/v1/me", "/api/v1/agents", "/api/v1/canned"):
+            resp = await client.get(path)
+            assert resp.status == 401 and (await resp.json())["error"] == "unauthenticated"
+        resp = await client.get("/api/v1/conversations", headers={"Authorization": "Bearer hl_not-a-token"})
+        assert resp.status == 401
+
+
+async def test_api_tokens_work_until_revoked_and_only_admins_manage_them(admin: Agent, agent: Agent) -> None:
+    await agent.call("POST", "/api/v1/tokens", {"name": "mine"}, status=403)
+    created = await admin.call("POST", "/api/v1/tokens", {"name": "ci", "agent_id": agent.id}, status=201)
+    assert created["token"].startswith("hl_")
+    listed = await admin.call("GET", "/api/v1/tokens")
+    assert "token" not in listed["items"][0] and listed["items"][0]["name"] == "ci"
+
+    bearer = {"Authorization": f"Bearer {created['token']}"}
+    resp = await agent.client.post("/api/v1/canned", json={"shortcut": "x", "title": "t", "text": "x"}, headers=bearer)
+    assert resp.status == 403  # the token acts as its agent, who is no admin
+    resp = await admin.client.get("/api/v1/me", headers=bearer)
+    assert (await resp.json())["agent"]["email"] == AGENT[0]
+    await admin.call("DELETE", f"/api/v1/tokens/{created['id']}")
+    resp = await admin.client.get("/api/v1/me", headers=bearer)
+    assert resp.status == 401
+
+
+async def test_only_admins_manage_agents_and_canned_responses(admin: Agent, agent: Agent) -> None:
+    new = {"email": "wei@example.com", "role": "agent", "password": "a long password"}
+    await agent.call("POST", "/api/v1/agents", new, status=403)
+    created = await admin.call("POST", "/api/v1/agents", new, status=201)
+    await admin.call("POST", "/api/v1/agents", new, status=409)
+    await agent.call("PATCH", f"/api/v1/agents/{created['id']}", {"role": "admin"}, status=403)
+    assert (await admin.call("PATCH", f"/api/v1/agents/{created['id']}", {"active": False}))["active"] is False
+    await admin.call("PATCH", f"/api/v1/agents/{admin.id}", {"active": False}, status=422)
+
+    await agent.call("POST", "/api/v1/canned", {"shortcut": "hi", "title": "Hi", "text": "Hello!"}, status=403)
+    canned = await admin.call("POST", "/api/v1/canned", {"shortcut": "/Refund", "title": "Refund", "text": "Done"},
+                              status=201)
+    assert canned["shortcut"] == "refund"
+    assert [c["shortcut"] for c in (await agent.call("GET", "/api/v1/canned"))["items"]] == ["refund"]
+
+
+async def new_ticket(agent: Agent, external_id: str = "m1", text: str = "我的订单还没到", **kw: Any) -> str:
+    hub = agent.client.server.app[HUB]
+    record = await hub.ingest(customer_message(external_id, text, **kw))
+    return record.conversation.id
+
+
+async def test_the_inbox_lists_filters_counts_and_marks_unread(agent: Agent) -> None:
+    first = await new_ticket(agent, "m1", "refund please", thread="a")
+    second = await new_ticket(agent, "m2", "登录失败", thread="b")
+    await agent.call("PATCH", f"/api/v1/conversations/{first}", {"assignee_id": agent.id, "priority": "high"})
+
+    page = await agent.call("GET", "/api/v1/conversations")
+    assert [c["id"] for c in page["items"]] == [second, first] and page["total"] == 2
+    assert page["counts"] == {"open": 2, "pending": 0, "snoozed": 0, "resolved": 0, "closed": 0, "mine": 1,
+                              "unassigned": 1, "all": 2}
+    assert all(c["unread"] for c in page["items"]) and page["items"][0]["contact_name"] == "Zhang Wei"
+    assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?assignee=me"))["items"]] == [first]
+    assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?assignee=unassigned"))["items"]] == [second]
+    assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?q=登录"))["items"]] == [second]
+    assert (await agent.call("GET", "/api/v1/conversations?priority=high&per_page=1"))["total"] == 1
+
+    await agent.call("GET", f"/api/v1/conversations/{second}/messages")  # reading it
+    page = await agent.call("GET", "/api/v1/conversations")
+    assert {c["id"]: c["unread"] for c in page["items"]} == {second: False, first: True}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "error"),
+    [
+        ("GET", "/api/v1/conversations?status=deleted", None, 422, "invalid"),
+        ("GET", "/api/v1/conversations?page=zero", None, 422, "invalid"),
+        ("PATCH", "/api/v1/conversations/{id}", {"colour": "red"}, 422, "invalid"),
+        ("PATCH", "/api/v1/conversations/{id}", {"tags": "vip"}, 422, "invalid"),
+        ("PATCH", "/api/v1/conversations/{id}", {}, 422, "invalid"),
+        ("PATCH", "/api/v1/conversations/{id}", {"assignee_id": "nobody"}, 422, "invalid"),
+        ("POST", "/api/v1/conversations/{id}/messages", {"text": 5}, 422, "invalid"),
+        ("POST", "/api/v1/conversations/{id}/messages", {"text": "  "}, 422, "invalid"),
+        ("POST", "/api/v1/conversations/{id}/messages", "not an object", 422, "invalid"),
+        ("GET", "/api/v1/conversations/missing", None, 404, "not_found"),
+        ("POST", "/api/v1/conversations/missing/messages", {"text": "hi"}, 404, "not_found"),
+        ("POST", "/api/v1/messages/missing/move", {"conversation_id": "x"}, 404, "not_found"),
+        ("GET", "/api/v1/attachments/" + "0" * 64, None, 404, "not_found"),
+        ("GET", "/api/v1/nothing-here", None, 404, "not_found"),
+    ],
+)
+async def test_bad_requests_get_clear_errors_and_change_nothing(
+    agent: Agent, method: str, path: str, body: Any, status: int, error: str
+) -> None:
+    conv = await new_ticket(agent)
+    before = await agent.call("GET", f"/api/v1/conversations/{conv}")
+    answer = await agent.call(method, path.replace("{id}", conv), body, status=status)
+    assert answer["error"] == error and answer["message"]
+    assert await agent.call("GET", f"/api/v1/conversations/{conv}") == before
+
+
+async def test_broken_json_is_400(agent: Agent) -> None:
+    conv = await new_ticket(agent)
+    resp = await agent.client.patch(f"/api/v1/conversations/{conv}", data=b"{nope",
+                                    headers={"X-CSRF-Token": agent.csrf, "Content-Type": "application/json"})
+    assert resp.status == 400 and (await resp.json())["error"] == "bad_json"
+
+
+async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agent) -> None:
+    conv = await new_ticket(agent)
+    hub = agent.client.server.app[HUB]
+    reply = await agent.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "已退款"}, status=201)
+    note = await agent.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "VIP", "kind": "note"},
+                            status=201)
+    assert reply["delivery"]["status"] == "queued" and note["delivery"] is None
+    await eventually(lambda: hub.adapters["chat"].sent)
+    assert [o.message.text for o in hub.adapters["chat"].sent] == ["已退款"]
+
+    await agent.call("PATCH", f"/api/v1/conversations/{conv}",
+                     {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "billing"})
+    thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+    events = [m["text"] for m in thread if m["kind"] == "event"]
+    assert events == ["Li Na set the status to resolved", "Li Na assigned this to Li Na",
+                      "Li Na moved this to team billing", "Li Na set the tags to refund"]
+    assert [m for m in thread if m["id"] == reply["id"]][0]["delivery"]["status"] == "sent"
+
+
+async def test_a_failed_reply_shows_its_error_and_can_be_retried(agent: Agent) -> None:
+    conv = await new_ticket(agent)
+    hub = agent.client.server.app[HUB]
+    hub.adapters["chat"].script = [PermanentDeliveryError("403: bot was blocked by the user")]
+    reply = await agent.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "hello"}, status=201)
+
+    async def failed() -> bool:
+        thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+        return [m for m in thread if m["id"] == reply["id"]][0]["delivery"]["status"] == "failed"
+
+    await eventually(failed)
+    thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+    assert [m for m in thread if m["id"] == reply["id"]][0]["delivery"]["error"] == "403: bot was blocked by the user"
+    retried = await agent.call("POST", f"/api/v1/conversations/{conv}/messages/{reply['id']}/retry")
+    assert retried["delivery"]["status"] == "queued"
+    await eventually(lambda: hub.adapters["chat"].sent)
+
+
+async def test_merge_move_and_contact_merge_leave_events_and_lose_nothing(agent: Agent) -> None:
+    first = await new_ticket(agent, "m1", "order 1", thread="a")
+    second = await new_ticket(agent, "m2", "order 2", thread="b")
+    third = await new_ticket(agent, "m3", "wrong thread", thread="c")
+
+    [misplaced] = [m for m in (await agent.call("GET", f"/api/v1/conversations/{third}/messages"))["items"]]
+    await agent.call("POST", f"/api/v1/messages/{misplaced['id']}/move", {"conversation_id": first})
+    await agent.call("POST", f"/api/v1/conversations/{second}/merge", {"into": first})
+    thread = (await agent.call("GET", f"/api/v1/conversations/{first}/messages"))["items"]
+    assert [m["text"] for m in thread if m["kind"] == "message"] == ["order 1", "order 2", "wrong thread"]  # by time
+    assert any("moved a message here from ticket #1002" in m["text"] for m in thread)
+    assert any("merged ticket #1001 into this one" in m["text"] for m in thread)
+    merged = (await agent.call("GET", f"/api/v1/conversations/{second}"))["conversation"]
+    assert merged["status"] == "closed" and merged["merged_into"] == first
+    await agent.call("POST", f"/api/v1/conversations/{second}/messages", {"text": "x"}, status=409)
+
+    hub = agent.client.server.app[HUB]
+    other = await hub.ingest(customer_message("m4", "from email", channel="email", thread="mail",
+                                              sender=Sender("z@example.com")))
+    card = await agent.call("GET", f"/api/v1/conversations/{first}")
+    merged_contact = await agent.call("POST", f"/api/v1/contacts/{other.contact.id}/merge",
+                                      {"into": card["contact"]["id"]})
+    assert sorted(i["channel"] for i in merged_contact["identities"]) == ["chat", "email"]
+    card = await agent.call("GET", f"/api/v1/conversations/{first}")
+    assert other.conversation.id in [c["id"] for c in card["other_conversations"]]
+    mail_thread = (await agent.call("GET", f"/api/v1/conversations/{other.conversation.id}/messages"))["items"]
+    assert "merged contact" in mail_thread[-1]["text"]
+
+
+async def test_every_route_is_in_the_openapi_document(server: TestServer) -> None:
+    async with TestClient(server) as client:
+        document = await (await client.get("/api/openapi.json")).json()
+    assert document["openapi"].startswith("3.")
+    documented = {(path, method.upper()) for path, ops in document["paths"].items() for method in ops}
+    served = set()
+    for resource in server.app.router.resources():
+        app = getattr(resource, "_app", None)
+        if app is None or not resource.canonical.startswith("/api"):
+            continue
+        for sub in app.router.resources():
+            for route in sub:
+                if route.method != "HEAD" and not sub.canonical.endswith("openapi.json"):
+                    served.add((sub.canonical, route.method))
+    assert served and served == documented
+
+
+async def test_live_events_reach_the_inbox_and_cross_site_sockets_are_refused(agent: Agent) -> None:
+    resp = await agent.client.get("/api/v1/live", headers={"Origin": "https://evil.example"})
+    assert resp.status == 403
+    async with agent.client.ws_connect("/api/v1/live") as ws:
+        hub = agent.client.server.app[HUB]
+        await eventually(lambda: hub.presence.online() == [agent.id])
+        conv = await new_ticket(agent, "m9", "hello live")
+        seen = []
+        while "message.created" not in seen:
+            event = await ws.receive_json(timeout=5)
+            assert event["conversation_id"] == conv
+            seen.append(event["type"])
+        assert seen == ["conversation.created", "message.created"]
+    await eventually(lambda: hub.presence.online() == [])
