@@ -87,6 +87,9 @@ class Hub:
     async def ingest(self, inbound: Inbound) -> InboundRecord:
         return await self.pipeline.ingest(inbound)
 
+    def agents_online(self) -> int:
+        return len(self.presence.online())
+
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
         return await self.store.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
 

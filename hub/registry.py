@@ -24,7 +24,10 @@ from hub.settings import ConfigError
 ADAPTER_GROUP = "helpline.adapters"
 PLUGIN_GROUP = "helpline.plugins"
 
-BUILTIN_ADAPTERS = {"webhook": "adapters.webhook:WebhookAdapter"}
+BUILTIN_ADAPTERS = {
+    "webhook": "adapters.webhook:WebhookAdapter",
+    "webchat": "adapters.webchat.adapter:WebChatAdapter",
+}
 BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin"}
 
 

@@ -19,7 +19,9 @@ from aiohttp import web
 
 from conversation.inbound import Inbound, InvalidInbound, Sender
 from conversation.model import Attachment, Choice, Contact, Conversation, Message, Priority
-from conversation.store import InboundRecord
+from conversation.store import InboundRecord, Store
+from hub.blobs import BlobStore
+from hub.events import EventBus
 from hub.settings import ConfigError, Field
 
 __all__ = [
@@ -79,6 +81,13 @@ class HubPort(Protocol):
     """What a running adapter may ask of the hub."""
 
     instance_id: str
+    store: Store  # read the conversation history a channel shows its customer
+    bus: EventBus  # live events (typing, status changes) a channel passes on
+    blobs: BlobStore  # attachment bytes
+
+    def agents_online(self) -> int:
+        """How many agents have the inbox open now (in this hub process)."""
+        ...
 
     async def ingest(self, inbound: Inbound) -> InboundRecord:
         """Store a customer message. Raises InvalidInbound (answer 400) or IngestUnavailable (503)."""

@@ -13,8 +13,6 @@ import functools
 import hashlib
 import hmac
 import secrets
-import time
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -24,6 +22,7 @@ from conversation.model import Agent, Session, utcnow
 from conversation.store import Store
 from hub.agents import hash_password, verify_password
 from hub.api.framework import PUBLIC, ApiError
+from hub.ratelimit import SlidingWindow
 
 SESSION: web.RequestKey[Session] = web.RequestKey("session")
 SESSION_COOKIE = "helpline_session"
@@ -46,38 +45,13 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-class FailureLimiter:
-    """At most `limit` failures per key in a sliding `window` (kept in this process)."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def retry_after(self, key: str) -> float | None:
-        failures = self._failures.get(key)
-        if not failures:
-            return None
-        now = self.clock()
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if len(failures) < self.limit:
-            return None
-        return failures[0] + self.window - now
-
-    def fail(self, key: str) -> None:
-        self._failures.setdefault(key, deque()).append(self.clock())
-
-    def reset(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-
 class Authenticator:
     def __init__(self, store: Store, *, secure_cookies: bool, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.secure_cookies = secure_cookies
         self.clock = clock
-        self.by_address = FailureLimiter(limit=20, window=900)
-        self.by_email = FailureLimiter(limit=5, window=900)
+        self.by_address = SlidingWindow(limit=20, window=900)
+        self.by_email = SlidingWindow(limit=5, window=900)
 
     async def authenticate(self, request: web.Request, level: str) -> tuple[Agent | None, bool]:
         if level == PUBLIC:
@@ -127,8 +101,8 @@ class Authenticator:
         # argon2 is slow on purpose: keep it off the event loop.
         ok = await asyncio.to_thread(verify_password, agent.password_hash if agent else _dummy_hash(), password)
         if agent is None or not ok or not agent.active:
-            self.by_address.fail(address)
-            self.by_email.fail(email_key)
+            self.by_address.hit(address)
+            self.by_email.hit(email_key)
             raise ApiError(401, "bad_credentials", "wrong email or password")
         self.by_email.reset(email_key)
         token = new_secret()

@@ -1,0 +1,239 @@
+/*
+ * Helpline chat widget. Embed with one tag:
+ *   <script src="https://help.example.com/channels/webchat/widget/helpline.js"
+ *           data-site="default" data-title="Support" data-lang="auto" async></script>
+ * Optional, for signed-in users: data-user-id, data-user-email, data-user-name,
+ * data-user-hash (hex HMAC-SHA256 of id, or id + "\n" + email, with the site's secret).
+ * Everything customers or agents write is inserted as text, never as HTML.
+ */
+(() => {
+  "use strict";
+  const script = document.currentScript;
+  if (!script || window.__helplineWidget) return;
+  window.__helplineWidget = true;
+
+  const base = new URL(".", new URL("..", script.src)).href; // .../channels/<name>/
+  const data = script.dataset;
+  const site = data.site || "default";
+  const storageKey = `helpline:${base}:${site}`;
+  const lang = (data.lang && data.lang !== "auto" ? data.lang : navigator.language || "en").toLowerCase();
+  const zh = lang.startsWith("zh");
+  const T = zh
+    ? { title: "在线客服", placeholder: "输入消息…", send: "发送", ticket: "工单", status: { open: "处理中", pending: "等待您回复", snoozed: "稍后处理", resolved: "已解决", closed: "已关闭" },
+        typing: "客服正在输入…", offline: "客服暂时不在线。留下邮箱，我们会通过邮件回复您。", email: "您的邮箱", save: "保存", saved: "已保存，我们会发邮件给您。",
+        open: "打开客服对话", close: "关闭", attach: "添加附件", reconnecting: "正在重新连接…", welcome: "您好！请问有什么可以帮您？", failed: "未发送", tooLarge: "文件太大" }
+    : { title: "Support", placeholder: "Type a message…", send: "Send", ticket: "Ticket", status: { open: "open", pending: "waiting for you", snoozed: "snoozed", resolved: "resolved", closed: "closed" },
+        typing: "An agent is typing…", offline: "No agent is online right now. Leave your email and we will answer by email.", email: "Your email", save: "Save", saved: "Saved: we will email you.",
+        open: "Open the support chat", close: "Close", attach: "Attach a file", reconnecting: "Reconnecting…", welcome: "Hello! How can we help?", failed: "not sent", tooLarge: "That file is too large" };
+
+  const state = { token: null, lastId: "", ws: null, shown: new Set(), pending: new Map(), limits: {}, retry: 0, conversation: null };
+  try { const saved = JSON.parse(localStorage.getItem(storageKey) || "{}"); state.token = saved.token || null; } catch (e) { /* private mode */ }
+
+  // -- the widget's DOM, in a shadow root so the page's CSS cannot break it -----------------
+  const host = document.createElement("div");
+  host.setAttribute("data-helpline", "");
+  const root = host.attachShadow({ mode: "open" });
+  const el = (tag, attrs = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+    }
+    for (const child of children) node.append(child);
+    return node;
+  };
+  const style = el("style", { text: `
+    :host { all: initial; }
+    * { box-sizing: border-box; font-family: system-ui, -apple-system, "Segoe UI", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif; }
+    .launcher { position: fixed; right: 20px; bottom: 20px; width: 56px; height: 56px; border-radius: 50%; border: 0; background: #2563eb; color: #fff; font-size: 26px; cursor: pointer; box-shadow: 0 4px 14px rgba(0,0,0,.25); z-index: 2147483000; }
+    .panel { position: fixed; right: 20px; bottom: 88px; width: 360px; height: 520px; max-height: calc(100vh - 110px); background: #fff; border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.25); display: none; flex-direction: column; overflow: hidden; z-index: 2147483000; color: #111; font-size: 14px; }
+    .panel.open { display: flex; }
+    header { background: #2563eb; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
+    header .title { font-weight: 600; flex: 1; }
+    header .ticket { font-size: 12px; opacity: .9; }
+    header button { background: transparent; border: 0; color: #fff; font-size: 20px; cursor: pointer; }
+    .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: #f8fafc; }
+    .msg { max-width: 80%; padding: 8px 10px; border-radius: 10px; white-space: pre-wrap; word-wrap: break-word; line-height: 1.4; }
+    .msg.visitor { align-self: flex-end; background: #2563eb; color: #fff; }
+    .msg.agent, .msg.bot, .msg.system { align-self: flex-start; background: #e5e7eb; }
+    .msg.failed { opacity: .6; border: 1px dashed #dc2626; }
+    .msg a { color: inherit; }
+    .choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
+    .choices button { border: 1px solid #2563eb; background: #fff; color: #2563eb; border-radius: 14px; padding: 4px 10px; cursor: pointer; }
+    .note { font-size: 12px; color: #555; padding: 4px 12px; min-height: 20px; }
+    .offline { padding: 8px 12px; background: #fef3c7; font-size: 13px; display: none; }
+    .offline.show { display: block; }
+    .offline form { display: flex; gap: 6px; margin-top: 6px; }
+    .offline input { flex: 1; padding: 6px; border: 1px solid #ccc; border-radius: 6px; }
+    form.compose { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
+    form.compose textarea { flex: 1; resize: none; height: 40px; padding: 8px; border: 1px solid #ccc; border-radius: 8px; font-size: 14px; }
+    button.send, .offline button { background: #2563eb; color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; }
+    label.attach { cursor: pointer; font-size: 20px; align-self: center; }
+    label.attach input { display: none; }
+    @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; } }
+  ` });
+  const launcher = el("button", { class: "launcher", "aria-label": T.open, text: "💬" });
+  const ticketLabel = el("span", { class: "ticket" });
+  const closeButton = el("button", { "aria-label": T.close, text: "×" });
+  const log = el("div", { class: "log", role: "log", "aria-live": "polite" });
+  const note = el("div", { class: "note" });
+  const emailInput = el("input", { type: "email", placeholder: T.email, required: "" });
+  const emailForm = el("form", {}, emailInput, el("button", { type: "submit", text: T.save }));
+  const offline = el("div", { class: "offline" }, el("div", { text: T.offline }), emailForm);
+  const textarea = el("textarea", { placeholder: T.placeholder, "aria-label": T.placeholder, maxlength: "4000" });
+  const fileInput = el("input", { type: "file" });
+  const compose = el("form", { class: "compose" }, el("label", { class: "attach", title: T.attach, text: "📎" }, fileInput), textarea, el("button", { class: "send", type: "submit", text: T.send }));
+  const panel = el("div", { class: "panel", role: "dialog", "aria-label": data.title || T.title },
+    el("header", {}, el("span", { class: "title", text: data.title || T.title }), ticketLabel, closeButton), offline, log, note, compose);
+  root.append(style, launcher, panel);
+  (document.body || document.documentElement).append(host);
+
+  // -- rendering: text only -----------------------------------------------------------------
+  function render(message, { failed = false } = {}) {
+    if (state.shown.has(message.id)) return; // never twice, whatever the socket replays
+    state.shown.add(message.id);
+    if (message.id > state.lastId) { state.lastId = message.id; persist(); }
+    const bubble = el("div", { class: `msg ${message.from}${failed ? " failed" : ""}`, "data-id": message.id });
+    bubble.append(document.createTextNode(message.text || ""));
+    for (const file of message.attachments || []) {
+      bubble.append(el("br"), el("a", { href: `${base}attachments/${encodeURIComponent(file.ref)}?token=${encodeURIComponent(state.token)}`, text: `📄 ${file.name}`, rel: "noopener" }));
+    }
+    if ((message.choices || []).length) {
+      const row = el("div", { class: "choices" });
+      for (const choice of message.choices) {
+        const button = el("button", { type: "button", text: choice.label });
+        button.addEventListener("click", () => sendFrame({ type: "choice", choice_id: choice.id, text: choice.label }));
+        row.append(button);
+      }
+      bubble.append(row);
+    }
+    log.append(bubble);
+    log.scrollTop = log.scrollHeight;
+  }
+  function showTicket(conversation) {
+    state.conversation = conversation;
+    ticketLabel.textContent = conversation ? `${T.ticket} #${conversation.number} · ${T.status[conversation.status] || conversation.status}` : "";
+  }
+  function persist() {
+    try { localStorage.setItem(storageKey, JSON.stringify({ token: state.token, lastId: state.lastId })); } catch (e) { /* ignore */ }
+  }
+
+  // -- talking to the hub ----------------------------------------------------------------------
+  async function startSession() {
+    const body = { site, token: state.token || undefined };
+    if (data.userId) body.user = { id: data.userId, email: data.userEmail || undefined, name: data.userName || undefined, hash: data.userHash || "" };
+    const resp = await fetch(`${base}session`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    if (!resp.ok) throw new Error(`session ${resp.status}`);
+    const answer = await resp.json();
+    state.token = answer.token; state.limits = answer.limits || {};
+    persist();
+    showTicket(answer.conversation);
+    offline.classList.toggle("show", !answer.agents_online);
+  }
+  function connect() {
+    const url = new URL(`${base}ws`); url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("token", state.token);
+    const ws = new WebSocket(url);
+    state.ws = ws;
+    let typingTimer = null;
+    ws.onopen = () => {
+      state.retry = 0; note.textContent = "";
+      ws.send(JSON.stringify({ type: "hello", after: state.lastId }));
+      for (const frame of state.pending.values()) ws.send(JSON.stringify(frame)); // resend unacknowledged
+    };
+    ws.onmessage = (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type === "hello") {
+        showTicket(frame.conversation);
+        offline.classList.toggle("show", !frame.agents_online);
+        if (!frame.conversation && !log.children.length) render({ id: "", from: "system", text: T.welcome });
+        for (const message of frame.messages) render(message);
+      } else if (frame.type === "ack") {
+        state.pending.delete(frame.client_id);
+        const local = log.querySelector(`[data-client="${CSS.escape(frame.client_id)}"]`);
+        if (local) local.remove();
+        render(frame.message); showTicket(frame.conversation);
+      } else if (frame.type === "message") {
+        note.textContent = ""; render(frame.message);
+      } else if (frame.type === "ticket") {
+        showTicket(frame.conversation);
+      } else if (frame.type === "typing") {
+        note.textContent = T.typing; clearTimeout(typingTimer); typingTimer = setTimeout(() => { note.textContent = ""; }, 4000);
+      } else if (frame.type === "error") {
+        if (frame.code === "unavailable" && state.pending.has(frame.client_id)) {
+          const again = state.pending.get(frame.client_id); // the hub could not store it yet: try again
+          setTimeout(() => { if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(again)); }, 3000);
+          note.textContent = frame.message; return;
+        }
+        if (frame.client_id) {
+          state.pending.delete(frame.client_id);
+          const local = log.querySelector(`[data-client="${CSS.escape(frame.client_id)}"]`);
+          if (local) { local.classList.add("failed"); local.title = frame.message; }
+        }
+        note.textContent = frame.message;
+      }
+    };
+    ws.onclose = (event) => {
+      if (event.code === 4008) { note.textContent = "⚠"; return; } // refused by policy: do not hammer
+      note.textContent = T.reconnecting;
+      state.retry = Math.min(state.retry + 1, 6);
+      setTimeout(connect, 500 * 2 ** state.retry);
+    };
+  }
+  function sendFrame(frame) {
+    frame.client_id = frame.client_id || `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+    state.pending.set(frame.client_id, frame);
+    if (frame.type === "message" || frame.type === "choice") {
+      const bubble = el("div", { class: "msg visitor", "data-client": frame.client_id, text: frame.text || "" });
+      log.append(bubble); log.scrollTop = log.scrollHeight;
+    }
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
+  }
+
+  // -- events ------------------------------------------------------------------------------------
+  let started = false;
+  async function open() {
+    panel.classList.add("open");
+    textarea.focus();
+    if (started) return;
+    started = true;
+    try { await startSession(); } catch (e) { state.token = null; await startSession(); }
+    connect();
+  }
+  launcher.addEventListener("click", () => (panel.classList.contains("open") ? panel.classList.remove("open") : open()));
+  closeButton.addEventListener("click", () => panel.classList.remove("open"));
+  compose.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = textarea.value.trim();
+    if (!text) return;
+    sendFrame({ type: "message", text });
+    textarea.value = "";
+  });
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); compose.requestSubmit(); }
+  });
+  let lastTyping = 0;
+  textarea.addEventListener("input", () => {
+    if (Date.now() - lastTyping > 2000 && state.ws && state.ws.readyState === WebSocket.OPEN) {
+      lastTyping = Date.now(); state.ws.send(JSON.stringify({ type: "typing" }));
+    }
+  });
+  fileInput.addEventListener("change", async () => {
+    const file = fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    if (state.limits.max_attachment_bytes && file.size > state.limits.max_attachment_bytes) { note.textContent = T.tooLarge; return; }
+    const form = new FormData(); form.append("file", file, file.name);
+    const resp = await fetch(`${base}upload?token=${encodeURIComponent(state.token)}`, { method: "POST", body: form });
+    const answer = await resp.json();
+    if (!resp.ok) { note.textContent = answer.message; return; }
+    sendFrame({ type: "message", text: "", attachments: [answer] });
+  });
+  emailForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const resp = await fetch(`${base}email`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: state.token, email: emailInput.value }) });
+    const answer = await resp.json();
+    note.textContent = resp.ok ? T.saved : answer.message;
+  });
+  // Reopen after a reload when the visitor had a conversation going.
+  try { if (JSON.parse(localStorage.getItem(storageKey) || "{}").token) open(); } catch (e) { /* ignore */ }
+})();
