@@ -181,6 +181,16 @@ async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str
     return names
 
 
+@api.route("GET", "/v1/conversations/by-number/{number}", summary="Find a ticket by its number",
+           tag="conversations", response=CONVERSATION)
+async def conversation_by_number(call: Call) -> dict[str, Any]:
+    number = call.path["number"]
+    conv = await hub_of(call).store.get_conversation_by_number(int(number)) if number.isdigit() else None
+    if conv is None:
+        raise not_found("conversation")
+    return conversation_json(conv)
+
+
 async def conversation_or_404(call: Call, key: str = "conversation_id") -> Conversation:
     conv = await hub_of(call).store.get_conversation(call.path[key])
     if conv is None:
