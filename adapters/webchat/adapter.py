@@ -45,6 +45,7 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_MAX_AGE = 180 * 24 * 3600
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
 POLICY_VIOLATION = 4008  # WebSocket close code: the client broke a rule
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable"}
 
 
 class WebChatAdapter(Adapter):
@@ -95,7 +96,7 @@ class WebChatAdapter(Adapter):
 
     # -- lifecycle -----------------------------------------------------------------
     def web_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[cross_origin])
         app.router.add_get("/widget/helpline.js", self._script)
         app.router.add_post("/session", self._session)
         app.router.add_get("/ws", self._socket)
@@ -280,8 +281,8 @@ class WebChatAdapter(Adapter):
                 Inbound(
                     channel=self.name,
                     external_id=f"{address}:{client_id}",  # a resent frame is recognised, not stored twice
-                    sender=Sender(address=address, display_name=token.get("n", ""), email=token.get("e", ""),
-                                  verified=bool(token.get("e"))),
+                    sender=Sender(address=address, display_name=token.get("n") or visitor_name(address),
+                                  email=token.get("e", ""), verified=bool(token.get("e"))),
                     thread_key=address,
                     text=text,
                     attachments=tuple(attachments),
@@ -407,6 +408,35 @@ class WebChatAdapter(Adapter):
                         await _send(ws, frame)
         finally:
             subscription.close()
+
+
+@web.middleware
+async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The widget runs on the customer's website, another origin: let it call in.
+
+    No cookies are involved (the visitor token travels in the body or query), so any
+    origin may ask; a site's `allowed_origins` is enforced on the requests themselves.
+    """
+    origin = request.headers.get("Origin")
+    if request.method == "OPTIONS" and origin:
+        response: web.StreamResponse = web.Response(status=204)
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = _error(exc.status, ERROR_CODES.get(exc.status, f"http_{exc.status}"), exc.text or exc.reason)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+def visitor_name(address: str) -> str:
+    """A readable name for an anonymous visitor until they tell us theirs."""
+    return f"Visitor {address.removeprefix('v_')[:6]}" if address.startswith("v_") else ""
 
 
 def visible(message: Message) -> bool:

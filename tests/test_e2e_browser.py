@@ -1,0 +1,125 @@
+"""End to end in a real browser: a visitor writes in Chinese from a website's widget, an
+agent answers from the inbox, both see it live and still after a reload.
+
+Debian's chromium, driven by Playwright (no downloaded browser). Screenshots are saved
+under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from conversation.model import Role
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from tests.conftest import IN_CI, ROOT, free_port
+from tests.helpers import make_config
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--disable-quic", "--lang=zh-CN"]
+
+
+def require_browser() -> None:
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append("Debian's chromium (apt-get install chromium fonts-noto-cjk)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install -e '.[test]')")
+    if missing:
+        message = "the browser test needs " + " and ".join(missing)
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def servers(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """The hub, and a separate website (another origin) that embeds its widget."""
+    require_browser()
+    config = make_config(tmp_path, {"channels": {"webchat": {"secret": "e2e-visitor-secret"}}})
+    hub = Hub(config)
+    hub_runner, hub_url = await serve(build_app(hub))
+    await add_agent(hub.store, "agent@example.com", Role.ADMIN, "agent password 1", name="王芳")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(content_type="text/html", text=f"""<!doctype html><html lang="zh"><head>
+<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>小店</title></head>
+<body><h1>欢迎光临小店</h1><p>Any page of the platform's website.</p>
+<script src="{hub_url}/channels/webchat/widget/helpline.js" data-site="default" data-lang="zh" async></script>
+</body></html>""")
+
+    site = web.Application()
+    site.router.add_get("/", page)
+    site_runner, site_url = await serve(site)
+    yield hub_url, site_url
+    await site_runner.cleanup()
+    await hub_runner.cleanup()
+
+
+async def test_visitor_and_agent_talk_live_through_widget_and_inbox(servers: tuple[str, str]) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    hub_url, site_url = servers
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir()
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            agent = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
+            await agent.goto(f"{hub_url}/inbox/")
+            await agent.fill("input[name=email]", "agent@example.com")
+            await agent.fill("input[name=password]", "agent password 1")
+            await agent.click("button[type=submit]")
+            await expect(agent.locator("#me-name")).to_have_text("王芳")
+
+            visitor = await (await browser.new_context(viewport={"width": 390, "height": 760}, locale="zh-CN")).new_page()
+            await visitor.goto(site_url)
+            await visitor.click("button.launcher")
+            await visitor.fill("textarea", "你好，我的订单三天了还没有到")
+            await visitor.keyboard.press("Enter")
+            await expect(visitor.locator(".msg.visitor[data-id]")).to_have_text("你好，我的订单三天了还没有到")
+            await expect(visitor.locator(".ticket")).to_contain_text("工单 #1000")
+
+            # the agent never reloads: the ticket arrives over the live socket
+            item = agent.locator("#conversations li").first
+            await expect(item).to_contain_text("#1000 你好，我的订单三天了还没有到")
+            await item.click()
+            await expect(agent.locator(".thread .msg.inbound")).to_contain_text("你好，我的订单三天了还没有到")
+            await agent.fill(".compose textarea", "您好，我们正在为您查询物流，请稍等。")
+            await agent.click(".compose button[type=submit]")
+
+            reply = visitor.locator(".msg.agent")
+            await expect(reply).to_have_text("您好，我们正在为您查询物流，请稍等。")
+            await expect(agent.locator(".thread .msg.outbound .delivery")).to_have_text("sent")
+            await visitor.screenshot(path=str(ARTIFACTS / "widget.png"))
+            await agent.screenshot(path=str(ARTIFACTS / "inbox.png"))
+
+            # after a reload both still see the whole thread
+            await visitor.reload()
+            await expect(visitor.locator(".msg[data-id]")).to_have_count(2)
+            await expect(visitor.locator(".msg.agent")).to_have_text("您好，我们正在为您查询物流，请稍等。")
+            await agent.reload()
+            await agent.locator("#conversations li").first.click()
+            await expect(agent.locator(".thread .msg.inbound")).to_contain_text("你好，我的订单三天了还没有到")
+            await expect(agent.locator(".thread .msg.outbound")).to_contain_text("您好，我们正在为您查询物流")
+            await visitor.screenshot(path=str(ARTIFACTS / "widget-after-reload.png"))
+        finally:
+            await browser.close()
