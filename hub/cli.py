@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--name", default="")
     add.add_argument("--config", type=Path, default=Path("hub.toml"))
 
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
+    create = token.add_parser("create", help="create a personal API token for an agent; printed once")
+    create.add_argument("email")
+    create.add_argument("--name", default="cli", help="what the token is for")
+    create.add_argument("--config", type=Path, default=Path("hub.toml"))
+
     args = parser.parse_args(argv)
     try:
         if args.command == "init":
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         if args.command == "serve":
             return _serve(config, args.host, args.port)
+        if args.command == "token":
+            return asyncio.run(_token_create(config, args.email, args.name))
         return asyncio.run(_agent_add(config, args.email, Role(args.role), args.name))
     except ConfigError as exc:
         print(f"helpline: {args.config}: {exc}" if "config" in args else f"helpline: {exc}", file=sys.stderr)
@@ -124,6 +132,23 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
     print(f"added {agent.role.value} {agent.email}")
     if generated:
         print(f"password: {password}\n(shown once; it is stored only as a hash)")
+    return 0
+
+
+async def _token_create(config: Config, email: str, name: str) -> int:
+    from hub.api.routes import issue_token
+
+    store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
+    await store.open()
+    try:
+        agent = await store.get_agent_by_email(email)
+        if agent is None:
+            print(f"helpline: no agent with email {email}", file=sys.stderr)
+            return 1
+        _token, secret = await issue_token(store, agent.id, name)
+    finally:
+        await store.close()
+    print(secret)  # alone on its line, for scripts; only its hash is stored
     return 0
 
 

@@ -126,3 +126,26 @@ def test_agent_add_with_a_given_or_generated_password(tmp_path: Path) -> None:
 def test_agent_add_rejects_an_unknown_role(tmp_path: Path, role: str) -> None:
     result = run("agent", "add", "a@example.com", "--role", role, cwd=tmp_path)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    assert run("agent", "add", "ops@example.com", cwd=tmp_path, stdin="ops password 123\n").returncode == 0
+    missing = run("token", "create", "nobody@example.com", cwd=tmp_path)
+    assert missing.returncode == 1 and "no agent" in missing.stderr
+    created = run("token", "create", "ops@example.com", "--name", "deploy", cwd=tmp_path)
+    assert created.returncode == 0
+    token = created.stdout.strip()
+    assert token.startswith("hl_")
+
+    port = free_port()
+    process, _ = start_server(tmp_path, port)
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert b"ops@example.com" in resp.read()
+    finally:
+        stop_server(process)
+    stored = b"".join(f.read_bytes() for f in (tmp_path / "data").glob("helpline.sqlite3*"))
+    assert token.encode() not in stored and len(stored) > 0  # only its hash is kept
