@@ -359,12 +359,14 @@ class MongoStore(Store):
         # MongoDB's text index splits on spaces and punctuation, so it finds English or
         # Spanish words but not a word inside unspaced Chinese or Japanese: those terms
         # are matched as escaped substrings instead.
-        word_terms = [t for t in terms if not CJK.search(t)]
+        word_terms = [t for t in terms if not CJK.search(t) and re.search(r"\w", t)]
         condition: dict[str, Any] = {}
         if word_terms:  # each quoted: all of them must be present
             condition["$text"] = {"$search": " ".join(f'"{t}"' for t in word_terms)}
         if substrings := [{"text": {"$regex": re.escape(t), "$options": "i"}} for t in terms if CJK.search(t)]:
             condition["$and"] = substrings
+        if not condition:
+            return []  # nothing searchable: punctuation only
         cursor = self._messages.find(condition).sort("_id", DESCENDING).limit(limit)
         return [message_from_doc(doc) async for doc in cursor]
 
@@ -576,7 +578,7 @@ class MongoStore(Store):
         if search_terms(query.search):
             ids = {m.conversation_id for m in await self.search_messages(query.search, limit=1000)}
             condition["_id"] = {"$in": sorted(ids)}
-        total = await self._conversations.count_documents(condition)
+        total = await self._conversations.count_documents(condition, limit=1000)
         cursor = (
             self._conversations.find(condition)
             .sort([("last_message_at", DESCENDING), ("_id", DESCENDING)])
@@ -584,6 +586,32 @@ class MongoStore(Store):
             .limit(query.limit)
         )
         return [conversation_from_doc(doc) async for doc in cursor], total
+
+    @_unavailable_when_unreachable
+    async def contact_labels(self, contact_ids: list[str]) -> dict[str, str]:
+        if not contact_ids:
+            return {}
+        labels = {d["_id"]: d.get("name") or d.get("email") or "" async for d in self._contacts.find({"_id": {"$in": contact_ids}})}
+        missing = [c for c, label in labels.items() if not label]
+        if missing:
+            async for identity in self._identities.find({"contact_id": {"$in": missing}}):
+                labels[identity["contact_id"]] = labels[identity["contact_id"]] or identity.get("display_name") or identity["address"]
+        return labels
+
+    @_unavailable_when_unreachable
+    async def count_views(self, agent_id: str) -> dict[str, int]:
+        live = {"merged_into": {"$in": ["", None]}}
+        counts = {status.value: 0 for status in Status}
+        async for row in await self._conversations.aggregate(
+            [{"$match": live}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        ):
+            counts[row["_id"]] = row["n"]
+        for label, assignee in (("mine", agent_id), ("unassigned", "")):
+            counts[label] = await self._conversations.count_documents(
+                {**live, "status": Status.OPEN.value, "assignee_id": assignee}
+            )
+        counts["all"] = sum(counts[status.value] for status in Status)
+        return counts
 
     @_unavailable_when_unreachable
     async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None:

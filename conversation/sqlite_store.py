@@ -52,6 +52,7 @@ from conversation.routing import (
     route_inbound,
     status_after_customer_message,
 )
+from conversation.search_text import index_text, match_expression
 from conversation.sqlite_worker import SQLiteWorker
 from conversation.store import (
     AGENT_FIELDS,
@@ -88,13 +89,18 @@ CREATE TABLE IF NOT EXISTS conversations (
     first_response_at INTEGER, resolved_at INTEGER, previous_id TEXT NOT NULL,
     last_inbound_at INTEGER, merged_into TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS conversations_thread ON conversations (channel, thread_key, number);
-CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (last_message_at);
-CREATE INDEX IF NOT EXISTS conversations_status ON conversations (status, last_message_at);
--- Every index holding last_message_at is rewritten on each message, so only the two
--- hottest views have one; other filters (assignee, team, channel, priority, category,
--- tag) narrow these scans or use the small indexes below.
+-- The inbox's indexes skip merged tickets (the list never shows them), so a view is
+-- read and counted from the index alone. Every index holding last_message_at is
+-- rewritten on each message, so only the two hottest views have one; other filters
+-- narrow those scans or use the small indexes below, which change only with the ticket.
+CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (last_message_at) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_status ON conversations (status, last_message_at) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_owner ON conversations (status, assignee_id) WHERE merged_into = '';
 CREATE INDEX IF NOT EXISTS conversations_assignee ON conversations (assignee_id);
 CREATE INDEX IF NOT EXISTS conversations_team ON conversations (team);
+CREATE INDEX IF NOT EXISTS conversations_channel ON conversations (channel);
+CREATE INDEX IF NOT EXISTS conversations_priority ON conversations (priority);
+CREATE INDEX IF NOT EXISTS conversations_category ON conversations (category);
 CREATE INDEX IF NOT EXISTS conversations_contact ON conversations (contact_id);
 CREATE TABLE IF NOT EXISTS conversation_tags (
     conversation_id TEXT NOT NULL REFERENCES conversations(id), tag TEXT NOT NULL,
@@ -114,13 +120,11 @@ CREATE INDEX IF NOT EXISTS messages_thread ON messages (conversation_id, seq);
 CREATE INDEX IF NOT EXISTS messages_outbox ON messages (d_status, d_next_attempt_at)
     WHERE d_status = 'queued';
 CREATE INDEX IF NOT EXISTS messages_plugins ON messages (created_at) WHERE plugins_done = 0;
+-- Contentless: it holds the text as search_text.index_text rewrote it (CJK bigrams),
+-- keyed by messages.seq. Filled in batches behind the writes (see _index_for_search):
+-- one row at a time, FTS5 costs more than the rest of an ingest.
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    text, content='messages', content_rowid='seq', tokenize='trigram');
--- The search index is filled in batches behind the writes (see _index_for_search): one
--- row at a time, FTS5 costs more than the rest of an ingest; in batches, a tenth.
-CREATE TRIGGER IF NOT EXISTS messages_fts_delete AFTER DELETE ON messages
-    WHEN old.seq <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed_seq') BEGIN
-    INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text); END;
+    body, content='', tokenize='unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS plugin_state (
     conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (conversation_id, plugin));
@@ -344,38 +348,52 @@ def _index_for_search(conn: sqlite3.Connection) -> int:
     """Add messages stored since the last run to the full-text index; return how many."""
     row = conn.execute("SELECT value FROM meta WHERE key = 'search_indexed_seq'").fetchone()
     done = int(row[0]) if row else 0
-    last = conn.execute(
-        "SELECT MAX(seq) FROM (SELECT seq FROM messages WHERE seq > ? ORDER BY seq LIMIT ?)", (done, SEARCH_BATCH)
-    ).fetchone()[0]
-    if last is None:
+    rows = conn.execute(
+        "SELECT seq, text FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", (done, SEARCH_BATCH)
+    ).fetchall()
+    if not rows:
         return 0
-    conn.execute(
-        "INSERT INTO messages_fts (rowid, text) SELECT seq, text FROM messages WHERE seq > ? AND seq <= ?", (done, last)
-    )
+    conn.executemany("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", ((r[0], index_text(r[1])) for r in rows))
     conn.execute(
         "INSERT INTO meta VALUES ('search_indexed_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (str(last),),
+        (str(rows[-1][0]),),
     )
-    return last - done
+    return len(rows)
 
 
-def _matching_messages_sql(terms: list[str]) -> tuple[str, list[Any]]:
-    """FROM/WHERE text selecting messages `m` that contain every term.
+def _analyze(conn: sqlite3.Connection) -> None:
+    """Refresh the planner's statistics (sampled, so quick on a large database)."""
+    conn.execute("PRAGMA analysis_limit = 1000")
+    conn.execute("PRAGMA optimize = 0x10002")  # analyse every table that needs it
 
-    Trigram FTS matches substrings of 3+ characters in any script; shorter terms (a
-    two-character Chinese word) are filtered with LIKE on the candidates.
-    """
-    long_terms = [t for t in terms if len(t) >= 3]
-    short_terms = [t for t in terms if len(t) < 3]
-    source, where, params = "messages m", [], []
-    if long_terms:
-        source += " JOIN messages_fts f ON f.rowid = m.seq"
-        where.append("messages_fts MATCH ?")
-        params.append(" AND ".join('"' + t.replace('"', '""') + '"' for t in long_terms))
-    for term in short_terms:
-        where.append("m.text LIKE ? ESCAPE '\\'")
-        params.append("%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    return f"{source} WHERE {' AND '.join(where)}", params
+
+SEARCH_LIMIT = 1000  # a search looks at the newest this many matching messages
+COUNT_LIMIT = 1000  # totals beyond this are reported as "at least"
+COMMON = 2000  # a filter matching at least this many tickets counts as common
+
+
+def _all_common(conn: sqlite3.Connection, narrowing: list[tuple[str, Any, str]], tag: str | None) -> bool:
+    """Whether every narrowing filter matches many tickets (each counted from its index alone)."""
+    counts = [
+        conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM conversations INDEXED BY {index} WHERE {column} = ? LIMIT ?)",
+            (value, COMMON),
+        ).fetchone()[0]
+        for column, value, index in narrowing
+    ]
+    if tag is not None:
+        counts.append(conn.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_tags WHERE tag = ? LIMIT ?)", (tag.strip().lower(), COMMON)
+        ).fetchone()[0])
+    return all(count >= COMMON for count in counts)
+
+
+def _matching_seqs_sql(terms: list[str]) -> tuple[str, list[Any]]:
+    """A subquery of the seqs of the newest messages containing every term."""
+    return (
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+        [match_expression(terms) or '""', SEARCH_LIMIT],
+    )
 
 
 def _agent(row: sqlite3.Row) -> Agent:
@@ -435,6 +453,7 @@ class SQLiteStore(Store):
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
         await self._call(self._migrate)
         await self.refresh_search()
+        await self._call(_analyze)
         self._indexer = asyncio.create_task(self._maintain(), name="helpline-sqlite-maintenance")
 
     @staticmethod
@@ -592,8 +611,9 @@ class SQLiteStore(Store):
 
         def job(conn: sqlite3.Connection) -> list[Message]:
             _index_for_search(conn)  # whatever is not indexed yet, so a search sees every message
-            source, params = _matching_messages_sql(terms)
-            rows = conn.execute(f"SELECT m.* FROM {source} ORDER BY m.seq DESC LIMIT ?", (*params, limit))
+            seqs, params = _matching_seqs_sql(terms)
+            rows = conn.execute(f"SELECT * FROM messages WHERE seq IN ({seqs}) ORDER BY seq DESC LIMIT ?",
+                                (*params, limit))
             return [_message(r) for r in rows]
 
         return await self._call(job)
@@ -801,19 +821,24 @@ class SQLiteStore(Store):
     # -- the inbox ----------------------------------------------------------------
     async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
         where, params = ["1 = 1"], []
-        for column in ("channel", "assignee_id", "team", "category", "contact_id"):
+        # (column, value, index answering "how many have this value" from the index alone)
+        narrowing: list[tuple[str, Any, str]] = []
+        for column, index in (("channel", "conversations_channel"), ("assignee_id", "conversations_assignee"),
+                              ("team", "conversations_team"), ("category", "conversations_category"),
+                              ("contact_id", "conversations_contact"), ("priority", "conversations_priority")):
             value = getattr(query, column)
             if value is not None:
+                value = getattr(value, "value", value)
                 where.append(f"c.{column} = ?")  # column names come from the list above
                 params.append(value)
-        for column in ("status", "priority"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(f"c.{column} = ?")
-                params.append(value.value)
+                narrowing.append((column, value, index))
+        if query.status is not None:
+            where.append("c.status = ?")
+            params.append(query.status.value)
         if query.tag is not None:
-            where.append("c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)")
-            params.append(query.tag.strip().lower())
+            tag = query.tag.strip().lower()
+            where.append("EXISTS (SELECT 1 FROM conversation_tags t WHERE t.tag = ? AND t.conversation_id = c.id)")
+            params.append(tag)
         if not query.include_merged:
             where.append("c.merged_into = ''")
         terms = search_terms(query.search)
@@ -822,19 +847,56 @@ class SQLiteStore(Store):
             clause, args = list(where), list(params)
             if terms:
                 _index_for_search(conn)
-                matching = _matching_messages_sql(terms)
-                clause.append(f"c.id IN (SELECT m.conversation_id FROM {matching[0]})")
-                args.extend(matching[1])
+                seqs, seq_args = _matching_seqs_sql(terms)
+                clause.append(f"c.id IN (SELECT conversation_id FROM messages WHERE seq IN ({seqs}))")
+                args.extend(seq_args)
             sql_where = " AND ".join(clause)
-            total = conn.execute(f"SELECT COUNT(*) FROM conversations c WHERE {sql_where}", args).fetchone()[0]
+            total = conn.execute(
+                f"SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE {sql_where} LIMIT ?)", (*args, COUNT_LIMIT)
+            ).fetchone()[0]
+            source = "conversations c"
+            if not terms and not query.include_merged and _all_common(conn, narrowing, query.tag):
+                # Every filter matches many tickets: walking the tickets newest first and
+                # keeping the matches finds a page sooner than sorting all the matches.
+                index = "conversations_status" if query.status is not None else "conversations_recent"
+                source = f"conversations c INDEXED BY {index}"
             rows = conn.execute(
-                f"SELECT * FROM conversations c WHERE {sql_where} ORDER BY c.last_message_at DESC, c.id DESC"
+                f"SELECT * FROM {source} WHERE {sql_where} ORDER BY c.last_message_at DESC, c.id DESC"
                 " LIMIT ? OFFSET ?",
                 (*args, query.limit, query.offset),
             ).fetchall()
             return [_conversation(r) for r in rows], total
 
-        return await self._call(job)
+        return await self._call(job, write=False)
+
+    async def contact_labels(self, contact_ids: list[str]) -> dict[str, str]:
+        def job(conn: sqlite3.Connection) -> dict[str, str]:
+            marks = ",".join("?" * len(contact_ids))
+            rows = conn.execute(
+                f"SELECT c.id, c.name, c.email, MIN(i.display_name), MIN(i.address) FROM contacts c"
+                f" LEFT JOIN identities i ON i.contact_id = c.id WHERE c.id IN ({marks}) GROUP BY c.id",
+                contact_ids,
+            )
+            return {r[0]: r[1] or r[2] or r[3] or r[4] or "" for r in rows}
+
+        return await self._call(job, write=False) if contact_ids else {}
+
+    async def count_views(self, agent_id: str) -> dict[str, int]:
+        def job(conn: sqlite3.Connection) -> dict[str, int]:
+            counts = {status.value: 0 for status in Status}
+            for status, count in conn.execute(
+                "SELECT status, COUNT(*) FROM conversations WHERE merged_into = '' GROUP BY status"
+            ):
+                counts[status] = count
+            for label, assignee in (("mine", agent_id), ("unassigned", "")):
+                counts[label] = conn.execute(
+                    "SELECT COUNT(*) FROM conversations WHERE merged_into = '' AND status = 'open' AND assignee_id = ?",
+                    (assignee,),
+                ).fetchone()[0]
+            counts["all"] = sum(counts[status.value] for status in Status)
+            return counts
+
+        return await self._call(job, write=False)
 
     async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None:
         await self._call(

@@ -205,7 +205,16 @@ class Store(ABC):
     # -- the inbox ----------------------------------------------------------------
     @abstractmethod
     async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
-        """One page matching the query, newest activity first, and how many match in all."""
+        """One page matching the query, newest activity first, and how many match (counted up
+        to 1,000; a search looks at the newest 1,000 matching messages)."""
+
+    @abstractmethod
+    async def contact_labels(self, contact_ids: list[str]) -> dict[str, str]:
+        """A display label per contact: name, else email, else an identity's name or address."""
+
+    @abstractmethod
+    async def count_views(self, agent_id: str) -> dict[str, int]:
+        """Tickets per status, plus open "mine" and "unassigned", and "all" (merged ones left out)."""
 
     @abstractmethod
     async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None: ...

@@ -34,7 +34,17 @@ async def three_tickets(store: Store) -> list[str]:
     return ids
 
 
-async def test_the_inbox_filters_pages_and_counts(store: Store) -> None:
+@pytest.fixture(params=["planner", "newest-first"])
+def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The SQLite store walks tickets newest first when filters are common: test both ways."""
+    if request.param == "newest-first":
+        import conversation.sqlite_store
+
+        monkeypatch.setattr(conversation.sqlite_store, "COMMON", 1)
+    return str(request.param)
+
+
+async def test_the_inbox_filters_pages_and_counts(store: Store, walk: str) -> None:
     first, second, third = await three_tickets(store)
     await store.update_conversation(first, {"assignee_id": "ag1", "priority": "high", "tags": ["vip"],
                                             "category": "refund", "team": "billing"}, now=utcnow())
@@ -183,3 +193,22 @@ async def test_contact_details_can_be_corrected(store: Store) -> None:
     assert (contact.email, contact.name) == ("fang@example.com", "Wang Fang")
     with pytest.raises(NotFound):
         await store.update_contact("nope", name="x")
+
+
+async def test_contact_labels_fall_back_from_name_to_email_to_identity(store: Store) -> None:
+    named = await store.record_inbound(inbound("m1", sender=Sender("u1", display_name="Li")), now=utcnow(), policy=POLICY)
+    mailed = await store.record_inbound(inbound("m2", thread="t2", sender=Sender("u2", email="z@example.com")),
+                                        now=utcnow(), policy=POLICY)
+    bare = await store.record_inbound(inbound("m3", thread="t3", sender=Sender("u3")), now=utcnow(), policy=POLICY)
+    labels = await store.contact_labels([named.contact.id, mailed.contact.id, bare.contact.id])
+    assert labels == {named.contact.id: "Li", mailed.contact.id: "z@example.com", bare.contact.id: "u3"}
+    assert await store.contact_labels([]) == {}
+
+
+async def test_view_counts_leave_merged_tickets_out(store: Store) -> None:
+    first, second, third = await three_tickets(store)
+    await store.update_conversation(first, {"assignee_id": "ag1"}, now=utcnow())
+    await store.update_conversation(third, {"status": "pending"}, now=utcnow())
+    await store.merge_conversations(second, first, now=utcnow())
+    assert await store.count_views("ag1") == {"open": 1, "pending": 1, "snoozed": 0, "resolved": 0, "closed": 0,
+                                              "mine": 1, "unassigned": 0, "all": 2}

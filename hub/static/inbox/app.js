@@ -81,12 +81,12 @@ function filters() {
   return params;
 }
 async function refreshList() {
-  const data = await api("GET", `/conversations?${filters()}`);
+  const [data, counts] = await Promise.all([api("GET", `/conversations?${filters()}`), api("GET", "/conversations/counts")]);
   const views = $("#view-list");
   views.replaceChildren(...VIEWS.map(([key, label]) => el("li", {}, el("button", {
     class: key === state.view ? "active" : "", "data-view": key,
     onclick: () => { state.view = key; state.page = 1; refreshList(); },
-  }, el("span", { text: label }), el("span", { class: "count", text: String(data.counts[key] ?? "") })))));
+  }, el("span", { text: label }), el("span", { class: "count", text: String(counts[key] ?? "") })))));
   $("#conversations").replaceChildren(...data.items.map((c) => el("li", {
     class: `${c.unread ? "unread" : ""} ${state.current === c.id ? "active" : ""}`, "data-id": c.id, onclick: () => openConversation(c.id),
   },
@@ -95,7 +95,7 @@ async function refreshList() {
     el("div", { class: "top" }, el("span", { class: "badge", text: c.status }), c.priority !== "normal" ? el("span", { class: `badge ${c.priority}`, text: c.priority }) : null, ...c.tags.map((t) => el("span", { class: "badge", text: t }))),
   )));
   const pages = Math.max(1, Math.ceil(data.total / data.per_page));
-  $("#page-info").textContent = `${state.page} / ${pages} · ${data.total}`;
+  $("#page-info").textContent = `${state.page} / ${pages} · ${data.total}${data.total_is_lower_bound ? "+" : ""}`;
   $("#prev").disabled = state.page <= 1; $("#next").disabled = state.page >= pages;
 }
 $("#prev").addEventListener("click", () => { state.page -= 1; refreshList(); });
