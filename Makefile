@@ -38,6 +38,8 @@ test: .venv-test/.installed
 
 bench: .venv/.installed
 	.venv/bin/python bench/ingest.py
+	.venv/bin/python bench/inbox.py
+	.venv/bin/python bench/webchat.py
 
 clean:
 	rm -rf .venv .venv-test data test-artifacts

@@ -18,6 +18,7 @@ import asyncio
 import json
 import random
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,9 +28,12 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from tests.conftest import free_port  # noqa: E402
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def percentile(values: list[float], q: float) -> float:
