@@ -51,7 +51,7 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 @pytest.fixture
-async def servers(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+async def servers(tmp_path: Path) -> AsyncIterator[tuple[Hub, str, str]]:
     """The hub, and a separate website (another origin) that embeds its widget."""
     require_browser()
     config = make_config(tmp_path, {"channels": {"webchat": {"secret": "e2e-visitor-secret"}}})
@@ -69,15 +69,15 @@ async def servers(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     site = web.Application()
     site.router.add_get("/", page)
     site_runner, site_url = await serve(site)
-    yield hub_url, site_url
+    yield hub, hub_url, site_url
     await site_runner.cleanup()
     await hub_runner.cleanup()
 
 
-async def test_visitor_and_agent_talk_live_through_widget_and_inbox(servers: tuple[str, str]) -> None:
+async def test_visitor_and_agent_talk_live_through_widget_and_inbox(servers: tuple[Hub, str, str]) -> None:
     from playwright.async_api import async_playwright, expect
 
-    hub_url, site_url = servers
+    _hub, hub_url, site_url = servers
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir()
     async with async_playwright() as p:
@@ -121,5 +121,45 @@ async def test_visitor_and_agent_talk_live_through_widget_and_inbox(servers: tup
             await expect(agent.locator(".thread .msg.inbound")).to_contain_text("你好，我的订单三天了还没有到")
             await expect(agent.locator(".thread .msg.outbound")).to_contain_text("您好，我们正在为您查询物流")
             await visitor.screenshot(path=str(ARTIFACTS / "widget-after-reload.png"))
+        finally:
+            await browser.close()
+
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+
+
+async def test_hostile_names_subjects_messages_and_file_names_are_shown_as_text(
+    servers: tuple[Hub, str, str],
+) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from conversation.inbound import Inbound, Sender
+    from conversation.model import Attachment
+
+    hub, hub_url, _site_url = servers
+    ref = await hub.blobs.put(b"not really an image")
+    await hub.ingest(Inbound(
+        channel="webchat", external_id="x1", thread_key="v_hostile",
+        sender=Sender(address="v_hostile", display_name=f"Mallory {HOSTILE}"),
+        subject=f"Subject {HOSTILE}", text=f"Message {HOSTILE}<script>window.__pwned=2</script>",
+        attachments=(Attachment(name=f"{HOSTILE}.png", content_type="image/png", size=19, blob_ref=ref),),
+    ))
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            await page.goto(f"{hub_url}/inbox/")
+            await page.fill("input[name=email]", "agent@example.com")
+            await page.fill("input[name=password]", "agent password 1")
+            await page.click("button[type=submit]")
+            item = page.locator("#conversations li").first
+            await expect(item).to_contain_text(f"Mallory {HOSTILE}")  # the markup, shown as text
+            await item.click()
+            await expect(page.locator(".thread .msg.inbound")).to_contain_text(f"Message {HOSTILE}<script>")
+            await expect(page.locator(".thread .msg.inbound a")).to_contain_text(f"{HOSTILE}.png")
+            assert await page.locator(".thread img, #conversations img, .detail header img").count() == 0
+            assert await page.evaluate("window.__pwned") is None and dialogs == []
         finally:
             await browser.close()
