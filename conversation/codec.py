@@ -79,6 +79,7 @@ def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
         "previous_id": conv.previous_id,
         "last_inbound_at": conv.last_inbound_at,
         "merged_into": conv.merged_into,
+        "participants": list(conv.participants),
     }
 
 
@@ -104,6 +105,7 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
         previous_id=doc.get("previous_id", ""),
         last_inbound_at=as_utc(doc.get("last_inbound_at")),
         merged_into=doc.get("merged_into", ""),
+        participants=list(doc.get("participants") or []),
     )
 
 
@@ -154,6 +156,7 @@ def message_to_doc(msg: Message) -> dict[str, Any]:
         "delivery": delivery_to_doc(msg.delivery),
         "plugins_done": msg.plugins_done,
         "raw": msg.raw,
+        "automatic": msg.automatic,
     }
     if msg.direction is Direction.INBOUND and msg.external_id:
         doc["idem_key"] = idempotency_key(msg.channel, msg.external_id)
@@ -179,6 +182,7 @@ def message_from_doc(doc: dict[str, Any]) -> Message:
         delivery=delivery_from_doc(doc.get("delivery")),
         plugins_done=doc.get("plugins_done", True),
         raw=doc.get("raw"),
+        automatic=bool(doc.get("automatic", False)),
     )
 
 

@@ -32,6 +32,9 @@ class Inbound:
     subject: str = ""
     attachments: tuple[Attachment, ...] = ()
     choice_id: str = ""  # the option a customer picked from a plugin's question
+    conversation_hint: str = ""  # the channel knows the ticket (an email's References): route to it
+    participants: tuple[str, ...] = ()  # other people on the thread (an email's Cc), kept on the ticket
+    automatic: bool = False  # an auto-reply, bounce or bulk mail: bots must not answer it
     sent_at: datetime = field(default_factory=utcnow)
     raw: dict[str, Any] | None = None
 

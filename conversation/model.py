@@ -124,6 +124,7 @@ class Conversation:
     previous_id: str = ""  # the older ticket this one follows on from
     last_inbound_at: datetime | None = None  # the customer's newest message (unread markers)
     merged_into: str = ""  # set when an agent merged this ticket into another
+    participants: list[str] = field(default_factory=list)  # others on the thread, e.g. Cc'd addresses
 
     @property
     def human_owned(self) -> bool:
@@ -179,6 +180,7 @@ class Message:
     delivery: Delivery | None = None  # outbound customer-visible messages only
     plugins_done: bool = True  # inbound messages start False until plugins ran
     raw: dict[str, Any] | None = None  # the channel payload, kept for audits
+    automatic: bool = False  # sent by a machine (auto-reply, bounce): bots never answer it
 
 
 @dataclass(slots=True)

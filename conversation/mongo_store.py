@@ -184,8 +184,11 @@ class MongoStore(Store):
         if (existing := await self._messages.find_one({"idem_key": key})) is not None:
             return await self._duplicate(message_from_doc(existing))
         contact_id = await self._resolve_contact(inbound, now)
+        hinted = await self.get_conversation(inbound.conversation_hint) if inbound.conversation_hint else None
+        if hinted is not None and hinted.merged_into:
+            hinted = await self.get_conversation(hinted.merged_into) or hinted
         for _ in range(10):  # compare-and-set on the thread; a lost race just routes again
-            conversation, route = await self._route(inbound, contact_id, now, policy)
+            conversation, route = await self._route(inbound, contact_id, now, policy, hinted)
             if conversation is not None:
                 break
         else:
@@ -206,10 +209,14 @@ class MongoStore(Store):
             assert existing is not None
             return await self._duplicate(message_from_doc(existing))
         new_status = status_after_customer_message(conversation.status)
+        update: dict[str, Any] = {
+            "$max": {"last_message_at": now, "last_inbound_at": now},
+            "$set": {"status": new_status.value},
+        }
+        if inbound.participants:
+            update["$addToSet"] = {"participants": {"$each": list(dict.fromkeys(inbound.participants))}}
         updated = await self._conversations.find_one_and_update(
-            {"_id": conversation.id},
-            {"$max": {"last_message_at": now, "last_inbound_at": now}, "$set": {"status": new_status.value}},
-            return_document=ReturnDocument.AFTER,
+            {"_id": conversation.id}, update, return_document=ReturnDocument.AFTER
         )
         contact = await self.get_contact(contact_id)
         assert updated is not None and contact is not None
@@ -275,22 +282,29 @@ class MongoStore(Store):
         return contact_id
 
     async def _route(
-        self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing
+        self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing, hinted: Conversation | None
     ) -> tuple[Conversation, Route] | tuple[None, None]:
         thread_id = f"{inbound.channel}\x1f{inbound.thread_key}"
         pointer = await self._threads.find_one({"_id": thread_id})
-        latest = None
-        if pointer is not None:
-            doc = await self._conversations.find_one({"_id": pointer["conversation_id"]})
-            if doc is None:
-                # Its opener swapped the pointer but has not inserted the ticket yet (or
-                # crashed): insert the same draft; whoever is second gets a duplicate key.
-                return await self._insert_draft(pointer["draft"]), Route.APPEND
-            latest = conversation_from_doc(doc)
-        route = route_inbound(latest, now, policy.reopen_window)
-        if route is not Route.OPEN_NEW:
-            assert latest is not None
-            return latest, route
+        if hinted is not None:  # the channel named the ticket; a new one follows on from it
+            route = route_inbound(hinted, now, policy.reopen_window)
+            if route is not Route.OPEN_NEW:
+                return hinted, route
+            previous: Conversation | None = hinted
+        else:
+            latest: Conversation | None = None
+            if pointer is not None:
+                doc = await self._conversations.find_one({"_id": pointer["conversation_id"]})
+                if doc is None:
+                    # Its opener swapped the pointer but has not inserted the ticket yet (or
+                    # crashed): insert the same draft; whoever is second gets a duplicate key.
+                    return await self._insert_draft(pointer["draft"]), Route.APPEND
+                latest = conversation_from_doc(doc)
+            route = route_inbound(latest, now, policy.reopen_window)
+            if route is not Route.OPEN_NEW:
+                assert latest is not None
+                return latest, route
+            previous = latest
         counter = await self._counters.find_one_and_update(
             {"_id": "ticket"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
@@ -305,14 +319,16 @@ class MongoStore(Store):
             created_at=now,
             last_message_at=now,
             last_inbound_at=now,
-            previous_id=latest.id if latest else "",
+            previous_id=previous.id if previous else "",
+            participants=list(dict.fromkeys(inbound.participants)),
         )
         draft_doc = conversation_to_doc(draft)
+        expected = pointer["conversation_id"] if pointer is not None else None
         try:
             swapped = await self._threads.update_one(
-                {"_id": thread_id, "conversation_id": latest.id if latest else None},
+                {"_id": thread_id, "conversation_id": expected},
                 {"$set": {"conversation_id": draft.id, "draft": draft_doc}},
-                upsert=latest is None,
+                upsert=pointer is None,
             )
         except DuplicateKeyError:
             return None, None
@@ -627,6 +643,32 @@ class MongoStore(Store):
             return {}
         cursor = self._reads.find({"_id": {"$in": [f"{agent_id}\x1f{c}" for c in conversation_ids]}})
         return {doc["conversation_id"]: doc["read_at"] async for doc in cursor}
+
+    @_unavailable_when_unreachable
+    async def find_inbound(self, channel: str, external_id: str) -> Message | None:
+        doc = await self._messages.find_one({"idem_key": idempotency_key(channel, external_id)})
+        return message_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def mark_undelivered(self, message_id: str, error: str) -> Message | None:
+        doc = await self._messages.find_one_and_update(
+            {"_id": message_id, "delivery": {"$ne": None}},
+            {"$set": {"delivery.status": DeliveryStatus.FAILED.value, "delivery.error": error,
+                      "delivery.lease_owner": "", "delivery.lease_until": None}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            doc = await self._messages.find_one({"_id": message_id})
+        return message_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def get_value(self, key: str) -> Any:
+        doc = await self._db.channel_state.find_one({"_id": key})
+        return doc["value"] if doc else None
+
+    @_unavailable_when_unreachable
+    async def set_value(self, key: str, value: Any) -> None:
+        await self._db.channel_state.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True)
 
     @_unavailable_when_unreachable
     async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:

@@ -25,6 +25,11 @@ def route_inbound(latest: Conversation | None, now: datetime, reopen_window: tim
     return Route.APPEND
 
 
+def merged_participants(current: list[str], new: tuple[str, ...]) -> list[str]:
+    """The ticket's participants with the message's added (order kept, no repeats)."""
+    return current + [p for p in dict.fromkeys(new) if p not in current]
+
+
 def status_after_customer_message(status: Status) -> Status:
     """A customer writing makes a waiting or snoozed ticket need attention again."""
     return Status.OPEN if status in (Status.PENDING, Status.SNOOZED, Status.RESOLVED) else status
@@ -49,6 +54,7 @@ def inbound_message(
         created_at=now,
         plugins_done=not plugins_pending,
         raw=inbound.raw,
+        automatic=inbound.automatic,
     )
 
 

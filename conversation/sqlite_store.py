@@ -48,6 +48,7 @@ from conversation.model import (
 from conversation.routing import (
     Route,
     inbound_message,
+    merged_participants,
     reopen_event,
     route_inbound,
     status_after_customer_message,
@@ -87,7 +88,7 @@ CREATE TABLE IF NOT EXISTS conversations (
     team TEXT NOT NULL, assignee_id TEXT NOT NULL, handed_off_at INTEGER,
     created_at INTEGER NOT NULL, last_message_at INTEGER NOT NULL,
     first_response_at INTEGER, resolved_at INTEGER, previous_id TEXT NOT NULL,
-    last_inbound_at INTEGER, merged_into TEXT NOT NULL DEFAULT '');
+    last_inbound_at INTEGER, merged_into TEXT NOT NULL DEFAULT '', participants TEXT NOT NULL DEFAULT '[]');
 CREATE INDEX IF NOT EXISTS conversations_thread ON conversations (channel, thread_key, number);
 -- The inbox's indexes skip merged tickets (the list never shows them), so a view is
 -- read and counted from the index alone. Every index holding last_message_at is
@@ -115,7 +116,7 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at INTEGER NOT NULL,
     d_status TEXT, d_attempts INTEGER, d_error TEXT, d_next_attempt_at INTEGER, d_sent_at INTEGER,
     d_lease_owner TEXT, d_lease_until INTEGER,
-    plugins_done INTEGER NOT NULL, raw TEXT);
+    plugins_done INTEGER NOT NULL, raw TEXT, automatic INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS messages_thread ON messages (conversation_id, seq);
 CREATE INDEX IF NOT EXISTS messages_outbox ON messages (d_status, d_next_attempt_at)
     WHERE d_status = 'queued';
@@ -128,6 +129,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
 CREATE TABLE IF NOT EXISTS plugin_state (
     conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,
     PRIMARY KEY (conversation_id, plugin));
+CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS reads (
     agent_id TEXT NOT NULL, conversation_id TEXT NOT NULL, read_at INTEGER NOT NULL,
@@ -163,6 +165,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     doc = dict(row)
     doc["_id"] = doc.pop("id")
     doc["tags"] = json.loads(doc["tags"])
+    doc["participants"] = json.loads(doc["participants"])
     for name in CONVERSATION_TIMES:
         doc[name] = from_epoch_ms(doc[name])
     return conversation_from_doc(doc)
@@ -191,6 +194,7 @@ def _message(row: sqlite3.Row) -> Message:
             "delivery": delivery,
             "plugins_done": bool(doc["plugins_done"]),
             "raw": json.loads(doc["raw"]) if doc["raw"] else None,
+            "automatic": bool(doc["automatic"]),
         }
     )
 
@@ -201,7 +205,7 @@ def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
         "INSERT INTO messages (id, conversation_id, channel, direction, kind, author_type, author_id,"
         " text, html, attachments, choices, choice_id, external_id, idem_key, created_at,"
         " d_status, d_attempts, d_error, d_next_attempt_at, d_sent_at, d_lease_owner, d_lease_until,"
-        " plugins_done, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " plugins_done, raw, automatic) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             msg.id,
             msg.conversation_id,
@@ -229,6 +233,7 @@ def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
             to_epoch_ms(d.lease_until) if d else None,
             int(msg.plugins_done),
             json.dumps(msg.raw) if msg.raw is not None else None,
+            int(msg.automatic),
         ),
     )
 
@@ -237,8 +242,8 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
     conn.execute(
         "INSERT INTO conversations (id, number, channel, thread_key, contact_id, subject, status, priority,"
         " category, tags, team, assignee_id, handed_off_at, created_at, last_message_at,"
-        " first_response_at, resolved_at, previous_id, last_inbound_at, merged_into)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " first_response_at, resolved_at, previous_id, last_inbound_at, merged_into, participants)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             conv.id,
             conv.number,
@@ -260,6 +265,7 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
             conv.previous_id,
             to_epoch_ms(conv.last_inbound_at),
             conv.merged_into,
+            json.dumps(conv.participants),
         ),
     )
 
@@ -530,11 +536,18 @@ class SQLiteStore(Store):
         conn: sqlite3.Connection, inbound: Inbound, now: datetime, policy: Ticketing
     ) -> InboundRecord:
         contact_id = _resolve_contact(conn, inbound, now)
-        latest_row = conn.execute(
-            "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
-            (inbound.channel, inbound.thread_key),
-        ).fetchone()
-        latest = _conversation(latest_row) if latest_row else None
+        latest: Conversation | None
+        hinted = _get_conversation(conn, inbound.conversation_hint) if inbound.conversation_hint else None
+        if hinted is not None and hinted.merged_into:
+            hinted = _get_conversation(conn, hinted.merged_into) or hinted
+        if hinted is not None:
+            latest = hinted
+        else:
+            latest_row = conn.execute(
+                "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
+                (inbound.channel, inbound.thread_key),
+            ).fetchone()
+            latest = _conversation(latest_row) if latest_row else None
         route = route_inbound(latest, now, policy.reopen_window)
         if route is Route.OPEN_NEW:
             conversation = Conversation(
@@ -548,6 +561,7 @@ class SQLiteStore(Store):
                 last_message_at=now,
                 last_inbound_at=now,
                 previous_id=latest.id if latest else "",
+                participants=merged_participants([], inbound.participants),
             )
             _insert_conversation(conn, conversation)
         else:
@@ -559,6 +573,11 @@ class SQLiteStore(Store):
             conversation.last_message_at = max(conversation.last_message_at, now)
             conversation.last_inbound_at = now
             times = (to_epoch_ms(conversation.last_message_at), to_epoch_ms(now), conversation.id)
+            participants = merged_participants(conversation.participants, inbound.participants)
+            if participants != conversation.participants:
+                conversation.participants = participants
+                conn.execute("UPDATE conversations SET participants = ? WHERE id = ?",
+                             (json.dumps(participants), conversation.id))
             if status is conversation.status:  # leave the status indexes alone
                 conn.execute("UPDATE conversations SET last_message_at = ?, last_inbound_at = ? WHERE id = ?", times)
             else:
@@ -917,6 +936,39 @@ class SQLiteStore(Store):
             return {r[0]: from_epoch_ms(r[1]) for r in rows}  # type: ignore[misc]
 
         return await self._call(job, write=False) if conversation_ids else {}
+
+    async def find_inbound(self, channel: str, external_id: str) -> Message | None:
+        def job(conn: sqlite3.Connection) -> Message | None:
+            row = conn.execute("SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)).fetchone()
+            return _message(row) if row else None
+
+        return await self._call(job, write=False)
+
+    async def mark_undelivered(self, message_id: str, error: str) -> Message | None:
+        def job(conn: sqlite3.Connection) -> Message | None:
+            conn.execute(
+                "UPDATE messages SET d_status = 'failed', d_error = ?, d_lease_owner = '', d_lease_until = NULL"
+                " WHERE id = ? AND d_status IS NOT NULL",
+                (error, message_id),
+            )
+            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+            return _message(row) if row else None
+
+        return await self._call(job)
+
+    async def get_value(self, key: str) -> Any:
+        def job(conn: sqlite3.Connection) -> Any:
+            row = conn.execute("SELECT value FROM channel_state WHERE key = ?", (key,)).fetchone()
+            return json.loads(row[0]) if row else None
+
+        return await self._call(job, write=False)
+
+    async def set_value(self, key: str, value: Any) -> None:
+        encoded = json.dumps(value)
+        await self._call(lambda conn: conn.execute(
+            "INSERT INTO channel_state VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, encoded),
+        ))
 
     async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
         def job(conn: sqlite3.Connection) -> Contact:

@@ -223,6 +223,21 @@ class Store(ABC):
     async def read_markers(self, agent_id: str, conversation_ids: list[str]) -> dict[str, datetime]: ...
 
     @abstractmethod
+    async def find_inbound(self, channel: str, external_id: str) -> Message | None:
+        """The customer message a channel knows by its own id (an email's Message-ID)."""
+
+    @abstractmethod
+    async def mark_undelivered(self, message_id: str, error: str) -> Message | None:
+        """A channel reported later that a sent message never arrived (a bounce)."""
+
+    @abstractmethod
+    async def get_value(self, key: str) -> Any:
+        """A channel's own small state (an IMAP mailbox's UIDVALIDITY and last UID); None if unset."""
+
+    @abstractmethod
+    async def set_value(self, key: str, value: Any) -> None: ...
+
+    @abstractmethod
     async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
         """Raise NotFound for an unknown contact."""
 

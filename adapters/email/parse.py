@@ -1,0 +1,331 @@
+"""One raw email, read the way a help desk needs it.
+
+The standard library's `email` package (policy.default) does the MIME work; this module
+adds what real mail needs on top: charsets that lie (gb2312 mail that is really GBK or
+GB18030, no charset at all), text derived from HTML-only mail, customer HTML sanitised
+with nh3, the visible part of a reply (quoted history and signatures cut with
+mail-parser-reply, plus the Chinese clients it misses), attachments with limits, and the
+headers that decide threading and loop prevention.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+
+import nh3
+from charset_normalizer import from_bytes
+from mailparser_reply import EmailReplyParser
+
+# A declared charset mapped to the one that decodes what such mail really contains.
+SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030",
+             "big5": "big5hkscs", "shift_jis": "cp932", "euc-kr": "cp949", "ks_c_5601-1987": "cp949",
+             "iso-8859-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8"}
+AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.].*)?@", re.I)
+# Reply headers of Chinese mail clients that mail-parser-reply does not know.
+CHINESE_QUOTE_HEADERS = [
+    re.compile(r"^-{3,}\s*原始邮件\s*-{3,}\s*$", re.M),  # QQ Mail, Foxmail
+    re.compile(r"^在\s.{4,80}写道[:：]\s*$", re.M),  # Apple Mail and 163 in Chinese
+    re.compile(r"^\s*-{2,}\s*原始邮件\s*-{2,}", re.M),
+    re.compile(r"^发件人[:：].*\n(?:.*\n){0,3}?(?:发送时间|日期|时间)[:：]", re.M),  # Outlook and 163 header blocks
+]
+_replies = EmailReplyParser(languages=["en", "zh", "de", "fr", "es", "ja", "ko"])
+
+
+@dataclass(frozen=True, slots=True)
+class MailAttachment:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class ParsedMail:
+    message_id: str
+    in_reply_to: list[str]
+    references: list[str]
+    subject: str
+    from_name: str
+    from_address: str
+    to: list[str]
+    cc: list[str]
+    date: datetime | None
+    text: str  # the whole text part (or text made from the HTML)
+    visible_text: str  # without quoted history and signature
+    html: str  # sanitised; remote images are blocked when it is shown
+    attachments: list[MailAttachment] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # attachments not kept, and why
+    automatic: bool = False  # an auto-reply, a list or bulk mail, a bounce: never answer it automatically
+    report: DeliveryReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A delivery status notification about a mail we sent."""
+
+    original_message_id: str
+    action: str  # failed, delayed, delivered, ...
+    reason: str
+
+
+class UnreadableMail(ValueError):
+    pass
+
+
+def normalise_address(address: str) -> str:
+    """The mailbox as an identity: domain case-insensitive (and the local part too, as
+    virtually every provider treats it)."""
+    return address.strip().strip("<>").lower()
+
+
+def decode_bytes(data: bytes, declared: str | None) -> str:
+    """Text from bytes whose declared charset may be wrong or missing."""
+    candidates = []
+    if declared:
+        name = declared.strip().strip('"').lower()
+        candidates.append(SUPERSETS.get(name, name))
+    candidates.append("utf-8")
+    for charset in candidates:
+        try:
+            return data.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    best = from_bytes(data).best()
+    if best is not None:
+        return str(best)
+    return data.decode("utf-8", errors="replace")
+
+
+def decode_header_value(value: str | None) -> str:
+    """An RFC 2047 header, each encoded word decoded with the charset it really uses."""
+    if not value:
+        return ""
+    try:
+        parts = decode_header(str(value))
+    except Exception:
+        return str(value)
+    text = []
+    for chunk, charset in parts:
+        text.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
+    joined = "".join(text) if any(isinstance(c, bytes) for c, _ in parts) else str(make_header(parts))
+    return re.sub(r"\s+", " ", joined).strip()
+
+
+def message_ids(value: str | None) -> list[str]:
+    return re.findall(r"<[^<>\s]+>", value or "")
+
+
+class _TextFromHtml(HTMLParser):
+    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote", "table"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head", "title"):
+            self.skip += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head", "title"):
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data)
+
+
+def text_from_html(markup: str) -> str:
+    parser = _TextFromHtml()
+    parser.feed(markup)
+    text = "".join(parser.parts)
+    text = re.sub(r"[ \t\r\f\v]+", " ", text)
+    return re.sub(r"\n\s*\n\s*\n+", "\n\n", text).strip()
+
+
+def sanitise_html(markup: str) -> str:
+    """Customer HTML made safe: no scripts, handlers, forms or frames (nh3 / ammonia)."""
+    return nh3.clean(markup, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto", "cid"})
+
+
+def visible_part(text: str) -> str:
+    """The reply without the quoted mail below it or the signature."""
+    try:
+        visible = _replies.parse_reply(text=text)
+    except Exception:  # the parser is heuristics; never lose the message over it
+        visible = text
+    cut = len(visible)
+    for pattern in CHINESE_QUOTE_HEADERS:
+        found = pattern.search(visible)
+        if found:
+            cut = min(cut, found.start())
+    visible = visible[:cut].strip()
+    return visible or text.strip()
+
+
+def _automatic(msg: Message, sender: str) -> bool:
+    """RFC 3834 and common practice: mail no robot should answer."""
+    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
+    precedence = str(msg.get("Precedence", "")).strip().lower()
+    return (
+        (auto != "no" and auto != "")
+        or precedence in ("bulk", "list", "junk")
+        or msg.get("List-Id") is not None
+        or msg.get("X-Autoreply") is not None
+        or msg.get("X-Autorespond") is not None
+        or bool(AUTOMATIC_SENDERS.match(sender))
+        or msg.get_content_type() == "multipart/report"
+    )
+
+
+def _report(msg: Message) -> DeliveryReport | None:
+    if msg.get_content_type() != "multipart/report":
+        return None
+    action, reason, original = "failed", "", ""
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind == "message/delivery-status":
+            payload = part.get_payload()
+            for block in [b for b in payload if isinstance(b, Message)] if isinstance(payload, list) else []:
+                action = str(block.get("Action", action)).strip().lower() or action
+                reason = str(block.get("Diagnostic-Code", "") or block.get("Status", "") or reason).strip()
+        elif kind in ("message/rfc822", "text/rfc822-headers"):
+            if kind == "message/rfc822":
+                inner_msg = _inner(part)
+                found_ids = message_ids(str(inner_msg.get("Message-ID", ""))) if inner_msg is not None else []
+                original = found_ids[0] if found_ids else ""
+            else:
+                headers = decode_bytes(_bytes(part), part.get_content_charset())
+                found = re.search(r"^Message-ID:\s*(<[^>]+>)", headers, re.I | re.M)
+                original = found.group(1) if found else ""
+    if not original:
+        return None
+    return DeliveryReport(original_message_id=original, action=action, reason=reason or "the mail was not delivered")
+
+
+def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] | None = None) -> ParsedMail:
+    """Read one mail; raise UnreadableMail when it has no usable sender."""
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    # Raw header values: decoding them here, not in the library, lets a lying charset be fixed.
+    raw_headers: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        raw_headers.setdefault(key.lower(), []).append(str(value))
+
+    def header(key: str) -> str:
+        return decode_header_value((raw_headers.get(key.lower()) or [""])[0])
+
+    senders = getaddresses([header("From")])
+    from_name, from_address = senders[0] if senders else ("", "")
+    if "@" not in from_address:
+        raise UnreadableMail("the mail has no sender address")
+    recipients = {
+        key: [normalise_address(a) for _n, a in getaddresses([decode_header_value(v) for v in raw_headers.get(key.lower(), [])])
+              if "@" in a]
+        for key in ("To", "Cc")
+    }
+    try:
+        date = parsedate_to_datetime(str(msg.get("Date"))) if msg.get("Date") else None
+        if date is not None and date.tzinfo is None:
+            date = date.replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        date = None
+
+    text_parts: list[str] = []
+    html_parts: list[str] = []
+    attachments: list[MailAttachment] = []
+    skipped: list[str] = []
+    report = _report(msg)
+    for part in _leaves(msg):
+        kind = part.get_content_type()
+        disposition = part.get_content_disposition()
+        if kind == "message/rfc822":  # a forwarded mail travels as an attachment
+            inner_msg = _inner(part)
+            data = inner_msg.as_bytes() if inner_msg is not None else b""
+            name = decode_header_value(str(inner_msg.get("Subject", "forwarded"))) if inner_msg is not None else ""
+            _keep(attachments, skipped, f"{name or 'forwarded'}.eml", "message/rfc822", data, max_attachment_bytes,
+                  attachment_types)
+            continue
+        if report is not None and kind in ("message/delivery-status", "text/rfc822-headers"):
+            continue
+        payload = _bytes(part)
+        filename = part.get_filename()
+        if disposition == "attachment" or filename or (not kind.startswith("text/")):
+            if part.get_content_maintype() == "multipart":
+                continue
+            name = decode_header_value(filename) if filename else f"part.{kind.split('/')[-1]}"
+            _keep(attachments, skipped, name, kind, payload, max_attachment_bytes, attachment_types)
+        elif kind == "text/plain":
+            text_parts.append(decode_bytes(payload, part.get_content_charset()))
+        elif kind == "text/html":
+            html_parts.append(decode_bytes(payload, part.get_content_charset()))
+    raw_html = "\n".join(html_parts)
+    text = "\n".join(t.strip() for t in text_parts).strip() or text_from_html(raw_html)
+    return ParsedMail(
+        message_id=(message_ids(str(msg.get("Message-ID", ""))) or [""])[0],
+        in_reply_to=message_ids(str(msg.get("In-Reply-To", ""))),
+        references=message_ids(str(msg.get("References", ""))),
+        subject=header("Subject"),
+        from_name=from_name,
+        from_address=normalise_address(from_address),
+        to=recipients["To"],
+        cc=recipients["Cc"],
+        date=date,
+        text=text,
+        visible_text=visible_part(text) if text else "",
+        html=sanitise_html(raw_html) if raw_html else "",
+        attachments=attachments,
+        skipped=skipped,
+        automatic=_automatic(msg, normalise_address(from_address)),
+        report=report,
+    )
+
+
+def _bytes(part: Message) -> bytes:
+    """A leaf part's decoded payload (the library's return type covers every case)."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _inner(part: Message) -> Message | None:
+    """The mail inside a message/rfc822 part."""
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    return inner if isinstance(inner, Message) else None
+
+
+def _leaves(part: Message) -> list[Message]:
+    """The parts that carry content, in order; a forwarded mail is one leaf, not opened."""
+    if part.get_content_type() == "message/rfc822" or not part.is_multipart():
+        return [part]
+    payload = part.get_payload()
+    subparts = [sub for sub in payload if isinstance(sub, Message)] if isinstance(payload, list) else []
+    return [leaf for sub in subparts for leaf in _leaves(sub)]
+
+
+def _keep(attachments: list[MailAttachment], skipped: list[str], name: str, kind: str, data: bytes, limit: int,
+          types: list[str] | None) -> None:
+    name = name.replace("/", "_").replace("\\", "_")[:200] or "attachment"
+    if len(data) > limit:
+        skipped.append(f"{name} ({len(data) // 1024} KiB) is over the {limit // 1024} KiB limit")
+    elif types and kind not in types and kind != "message/rfc822":
+        skipped.append(f"{name} is of a type that is not accepted ({kind})")
+    else:
+        attachments.append(MailAttachment(name=name, content_type=kind, data=data))
+
+
+def html_for_text(text: str) -> str:
+    """A reply's HTML alternative: the text, escaped, with its line breaks."""
+    return "<div>" + html_lib.escape(text).replace("\n", "<br>\n") + "</div>"

@@ -1,0 +1,88 @@
+"""Parsing the mail customers really send."""
+
+from __future__ import annotations
+
+from adapters.email.parse import parse
+from tests import mail_corpus as corpus
+
+LIMIT = 10 * 1024 * 1024
+
+
+def read(raw: bytes):  # noqa: ANN201
+    return parse(raw, max_attachment_bytes=LIMIT)
+
+
+def test_gmail_reply_shows_only_the_new_text_and_keeps_the_whole() -> None:
+    mail = read(corpus.gmail_reply())
+    assert mail.visible_text == "It arrived this morning, thank you!"
+    assert "We shipped it again." in mail.text  # the original stays available
+    assert mail.from_address == "li.na@gmail.com" and mail.from_name == "Li Na"
+    assert mail.in_reply_to == ["<m1@support.example.com>"] and mail.message_id == "<CAGmail123@mail.gmail.com>"
+    assert not mail.automatic and "thank you" in mail.html
+
+
+def test_outlook_and_apple_replies() -> None:
+    assert read(corpus.outlook_reply()).visible_text.startswith("Still waiting for the refund.")
+    assert "We have started" not in read(corpus.outlook_reply()).visible_text
+    apple = read(corpus.apple_reply())
+    assert apple.visible_text.startswith("Yes, I can log in now.") and "reset your password" not in apple.visible_text
+
+
+def test_qq_mail_labelled_gb2312_but_written_in_gbk() -> None:
+    mail = read(corpus.qq_mail_gbk())
+    assert mail.subject == "回复：订单 喆镕 没有到"
+    assert mail.from_name == "张喆"
+    assert mail.visible_text == "张喆收到了，谢谢！"
+    assert "请查收" in mail.text
+
+
+def test_163_mail_in_gbk_with_its_chinese_quote_header() -> None:
+    mail = read(corpus.mail_163_gbk())
+    assert mail.subject == "Re: 登录问题"
+    assert mail.visible_text == "好的，我明天再试。"
+
+
+def test_charsets_that_lie_or_are_missing() -> None:
+    assert read(corpus.lying_charset()).text == "我的订单号是 𠀀 和 €100"
+    assert read(corpus.no_charset_utf8()).text == "退款进度如何？"
+
+
+def test_a_forwarded_mail_is_kept_as_an_attachment() -> None:
+    mail = read(corpus.forward_as_attachment())
+    [forwarded] = mail.attachments
+    assert forwarded.name == "Terrible service.eml" and forwarded.content_type == "message/rfc822"
+    assert b"I want my money back." in forwarded.data
+    assert mail.text == "See the customer's mail below."
+
+
+def test_html_only_newsletter_gives_text_and_is_automatic() -> None:
+    mail = read(corpus.html_newsletter())
+    assert mail.text == "Deals\n\nSave 20%\nthis week"
+    assert mail.automatic
+    assert "<style" not in mail.html and "Save 20%" in mail.html
+
+
+def test_auto_replies_and_bounces_are_recognised() -> None:
+    assert read(corpus.out_of_office()).automatic
+    dsn = read(corpus.bounce("<abc@support.example.com>"))
+    assert dsn.automatic and dsn.report is not None
+    assert dsn.report.original_message_id == "<abc@support.example.com>"
+    assert dsn.report.action == "failed" and "Recipient address rejected" in dsn.report.reason
+
+
+def test_hostile_html_is_sanitised() -> None:
+    mail = read(corpus.hostile_html())
+    for bad in ("<script", "onerror", "javascript:", "<iframe"):
+        assert bad not in mail.html
+    assert "Hello" in mail.html and mail.subject == "<script>alert(1)</script>"  # shown as text by the inbox
+
+
+def test_attachments_over_the_limit_are_skipped_with_the_reason() -> None:
+    mail = read(corpus.huge_attachment())
+    assert mail.attachments == [] and mail.text == "Here is the video of the problem."
+    assert mail.skipped and "视频.mp4" in mail.skipped[0] and "limit" in mail.skipped[0]
+
+
+def test_rfc2231_file_names() -> None:
+    [invoice] = read(corpus.chinese_filename()).attachments
+    assert invoice.name == "发票.pdf" and invoice.content_type == "application/pdf"
