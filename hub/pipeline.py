@@ -100,8 +100,8 @@ class Pipeline:
                 log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
                 return
             for plugin in self.plugins:
-                if conversation.human_owned and not plugin.always_run:
-                    continue
+                if (conversation.human_owned or message.automatic) and not plugin.always_run:
+                    continue  # a person owns it, or a machine wrote it: no bot answers
                 state = await self.store.get_plugin_state(conversation.id, plugin.name)
                 ctx = PluginContext(
                     plugin=plugin.name,

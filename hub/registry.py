@@ -27,6 +27,7 @@ PLUGIN_GROUP = "helpline.plugins"
 BUILTIN_ADAPTERS = {
     "webhook": "adapters.webhook:WebhookAdapter",
     "webchat": "adapters.webchat.adapter:WebChatAdapter",
+    "email": "adapters.email.adapter:EmailAdapter",
 }
 BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin"}
 

@@ -1,0 +1,348 @@
+"""The email channel: mail in over SMTP (a listener your mail server forwards to) and/or
+IMAP (polling a support mailbox), mail out over SMTP, threaded so tickets never split
+or merge wrongly, with loop prevention (RFC 3834) and bounce handling."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import ssl
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate
+from typing import Any, ClassVar
+
+import aiosmtplib
+from aiohttp import web
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from adapters.email.imap import ImapPoller
+from adapters.email.parse import ParsedMail, UnreadableMail, html_for_text, normalise_address, parse
+from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
+from conversation.model import Attachment, AuthorType, Direction, MessageKind
+from hub.events import Event
+from hub.ratelimit import SlidingWindow
+from hub.sdk import (
+    Adapter,
+    ConfigError,
+    Field,
+    HubPort,
+    Inbound,
+    IngestUnavailable,
+    InvalidInbound,
+    Outbound,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    Sender,
+    Sent,
+)
+
+log = logging.getLogger(__name__)
+TLS_MODES = ("starttls", "tls", "none")
+
+
+class EmailAdapter(Adapter):
+    config_fields: ClassVar[dict[str, Field]] = {
+        "address": Field(str, help="the support address: From of every reply"),
+        "from_name": Field(str, "Support"),
+        "reply_to": Field(str, ""),
+        "other_addresses": Field(list, [], "aliases that are also ours (never ingested as customers)"),
+        "subject_token": Field(str, "[#{number}]", "the ticket token added to subjects"),
+        # inbound SMTP
+        "listen_port": Field(int, 0, "SMTP listener port; 0: no listener", minimum=0),
+        "listen_host": Field(str, "127.0.0.1"),
+        "accepted_recipients": Field(list, [], "addresses the listener accepts; empty: `address` and aliases"),
+        "max_message_bytes": Field(int, 25 * 1024 * 1024, "largest mail the listener accepts", minimum=1024),
+        "listen_user": Field(str, "", "require AUTH with this user (and listen_password)"),
+        "listen_password": Field(str, ""),
+        "tls_cert": Field(str, "", "certificate file for STARTTLS on the listener"),
+        "tls_key": Field(str, ""),
+        # IMAP
+        "imap_host": Field(str, "", "poll this mailbox; empty: no polling"),
+        "imap_port": Field(int, 993, minimum=1),
+        "imap_tls": Field(bool, True),
+        "imap_user": Field(str, ""),
+        "imap_password": Field(str, ""),
+        "imap_mailbox": Field(str, "INBOX"),
+        "imap_move_to": Field(str, "", "folder for processed mail; empty: mark it \\Seen"),
+        "imap_poll_seconds": Field(float, 30.0, minimum=0.05),
+        # outbound SMTP
+        "smtp_host": Field(str, "", "relay for outgoing mail"),
+        "smtp_port": Field(int, 587, minimum=1),
+        "smtp_tls": Field(str, "starttls", choices=TLS_MODES),
+        "smtp_user": Field(str, ""),
+        "smtp_password": Field(str, ""),
+        "smtp_timeout_seconds": Field(float, 30.0, minimum=0.1),
+        # limits
+        "max_attachment_bytes": Field(int, 10 * 1024 * 1024, minimum=1),
+        "max_auto_replies_per_hour": Field(int, 3, "automatic replies to one address", minimum=0),
+    }
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+        if "@" not in settings["address"]:
+            raise ConfigError(f"{prefix}.address: {settings['address']!r} is not an email address")
+        if "{number}" not in settings["subject_token"]:
+            raise ConfigError(f"{prefix}.subject_token: must contain {{number}}")
+        if settings["imap_host"] and not (settings["imap_user"] and settings["imap_password"]):
+            raise ConfigError(f"{prefix}.imap_password: missing secret (imap_host is set)")
+        if bool(settings["listen_user"]) != bool(settings["listen_password"]):
+            raise ConfigError(f"{prefix}.listen_password: set both listen_user and listen_password, or neither")
+        if bool(settings["tls_cert"]) != bool(settings["tls_key"]):
+            raise ConfigError(f"{prefix}.tls_key: set both tls_cert and tls_key, or neither")
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.address = normalise_address(settings["address"])
+        self.domain = self.address.split("@", 1)[1]
+        self.own = {self.address} | {normalise_address(a) for a in settings["other_addresses"]}
+        self.accepted = {normalise_address(a) for a in settings["accepted_recipients"]} or self.own
+        self.token = token_pattern(settings["subject_token"])
+        self.auto_replies = SlidingWindow(settings["max_auto_replies_per_hour"], 3600)
+        self._hub: HubPort | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._poller: ImapPoller | None = None
+
+    @property
+    def hub(self) -> HubPort:
+        assert self._hub is not None, "the channel has not started"
+        return self._hub
+
+    @property
+    def listen_port(self) -> int:
+        """The listener's port (the configured one, or the one the OS gave for 0 in tests)."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def web_app(self) -> web.Application | None:
+        return None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self, hub: HubPort) -> None:
+        self._hub = hub
+        if self.settings["listen_port"]:
+            await self._start_listener()
+        if self.settings["imap_host"]:
+            self._poller = ImapPoller(self, hub)
+            self._poller.start()
+
+    async def stop(self) -> None:
+        if self._poller is not None:
+            await self._poller.stop()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _start_listener(self) -> None:
+        tls = None
+        if self.settings["tls_cert"]:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(self.settings["tls_cert"], self.settings["tls_key"])
+        auth_required = bool(self.settings["listen_user"])
+
+        def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+            ok = (
+                isinstance(data, LoginPassword)
+                and data.login.decode() == self.settings["listen_user"]
+                and data.password.decode() == self.settings["listen_password"]
+            )
+            return AuthResult(success=ok, handled=False)
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: SMTP(
+                _Handler(self),
+                data_size_limit=self.settings["max_message_bytes"],
+                enable_SMTPUTF8=True,
+                hostname=self.domain,
+                tls_context=tls,
+                auth_required=auth_required,
+                auth_require_tls=tls is not None,
+                authenticator=authenticate if auth_required else None,
+            ),
+            host=self.settings["listen_host"],
+            port=self.settings["listen_port"],
+        )
+        self.log.info("SMTP listener on %s:%d", self.settings["listen_host"], self.listen_port)
+
+    # -- inbound -------------------------------------------------------------------------
+    async def receive(self, raw: bytes) -> str:
+        """Take one mail; the SMTP reply that says what became of it.
+
+        2xx: stored, or deliberately not (our own mail, a bounce recorded on the message
+        it is about); 4xx: try again later (the store is unavailable); 5xx: never.
+        """
+        try:
+            mail = parse(raw, max_attachment_bytes=self.settings["max_attachment_bytes"])
+        except UnreadableMail as exc:
+            return f"550 5.6.0 {exc}"
+        if mail.from_address in self.own:
+            self.log.info("ignored mail from our own address %s", mail.from_address)
+            return "250 2.0.0 OK: our own mail, not a customer's"
+        if mail.report is not None:
+            return await self._bounce(mail)
+        try:
+            inbound = await self._inbound(raw, mail)
+            record = await self.hub.ingest(inbound)
+        except IngestUnavailable:
+            return "451 4.3.0 Temporary failure: please retry later"
+        except InvalidInbound as exc:
+            return f"550 5.6.0 {exc}"
+        return f"250 2.0.0 OK: ticket #{record.conversation.number}"
+
+    async def _inbound(self, raw: bytes, mail: ParsedMail) -> Inbound:
+        match = await find_thread(
+            self.hub.store, channel=self.name, domain=self.domain, in_reply_to=mail.in_reply_to,
+            references=mail.references, subject=mail.subject, sender=mail.from_address, token=self.token,
+        )
+        message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
+        attachments = []
+        for item in mail.attachments:
+            ref = await self.hub.blobs.put(item.data)
+            attachments.append(Attachment(name=item.name, content_type=item.content_type, size=len(item.data),
+                                          blob_ref=ref))
+        text = mail.visible_text
+        if mail.skipped:
+            text += "\n\n" + "\n".join(f"[not kept: {reason}]" for reason in mail.skipped)
+        participants = tuple(a for a in [*mail.to, *mail.cc] if a not in self.own and a != mail.from_address)
+        return Inbound(
+            channel=self.name,
+            external_id=message_id,
+            sender=Sender(address=mail.from_address, display_name=mail.from_name, email=mail.from_address,
+                          verified=True),
+            thread_key=message_id,  # a new ticket is keyed by the mail that opened it
+            text=text.strip() or mail.subject or "(empty mail)",
+            html=mail.html,
+            subject=_strip_reply_prefix(self.token.sub("", mail.subject)),
+            attachments=tuple(attachments),
+            conversation_hint=match.conversation.id if match.conversation else "",
+            participants=participants,
+            automatic=mail.automatic,
+            raw={"message_id": message_id, "subject": mail.subject, "from": mail.from_address, "to": mail.to,
+                 "cc": mail.cc, "full_text": mail.text, "threaded_by": match.how},
+        )
+
+    async def _bounce(self, mail: ParsedMail) -> str:
+        assert mail.report is not None
+        ours = OUR_ID.match(mail.report.original_message_id)
+        if ours is None or ours.group(2) != self.domain or mail.report.action not in ("failed", ""):
+            return "250 2.0.0 OK: report noted"
+        try:
+            message = await self.hub.store.mark_undelivered(ours.group(1), f"bounced: {mail.report.reason}")
+        except Exception:  # StoreUnavailable: let the reporting server retry
+            return "451 4.3.0 Temporary failure: please retry later"
+        if message is not None:
+            self.hub.bus.publish(Event("message.updated", message.conversation_id,
+                                       {"message_id": message.id, "delivery": "failed"}))
+        return "250 2.0.0 OK: bounce recorded"
+
+    # -- outbound -------------------------------------------------------------------------
+    async def send(self, out: Outbound) -> Sent:
+        if not self.settings["smtp_host"]:
+            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
+        to = out.address if "@" in out.address else out.contact.email
+        if not to:
+            raise PermanentDeliveryError("the customer has no email address")
+        if out.message.author_type is AuthorType.BOT and self.auto_replies.take(to) is not None:
+            raise PermanentDeliveryError(f"not sent: more than {self.settings['max_auto_replies_per_hour']} "
+                                         f"automatic replies to {to} in an hour")
+        mail = await self.compose(out, to)
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=self.settings["smtp_host"],
+                port=self.settings["smtp_port"],
+                username=self.settings["smtp_user"] or None,
+                password=self.settings["smtp_password"] or None,
+                use_tls=self.settings["smtp_tls"] == "tls",
+                start_tls=self.settings["smtp_tls"] == "starttls",
+                timeout=self.settings["smtp_timeout_seconds"],
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [error.code for error in exc.recipients]
+            reason = "; ".join(f"{e.code} {e.message}" for e in exc.recipients)
+            if all(400 <= code < 500 for code in codes):
+                raise RetryableDeliveryError(reason) from exc
+            raise PermanentDeliveryError(reason) from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            reason = f"{exc.code} {exc.message}"
+            if 400 <= exc.code < 500:
+                raise RetryableDeliveryError(reason) from exc
+            raise PermanentDeliveryError(reason) from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
+        return Sent(external_id=str(mail["Message-ID"]))
+
+    async def compose(self, out: Outbound, to: str) -> EmailMessage:
+        conversation, message = out.conversation, out.message
+        thread = await self.hub.store.list_messages(conversation.id)
+        ids: list[str] = []
+        last_inbound = ""
+        for earlier in thread:
+            if earlier.kind is not MessageKind.MESSAGE or earlier.id == message.id:
+                continue
+            if earlier.direction is Direction.INBOUND and earlier.channel == self.name and earlier.external_id:
+                ids.append(earlier.external_id)
+                last_inbound = earlier.external_id
+            elif earlier.direction is Direction.OUTBOUND and earlier.channel == self.name:
+                ids.append(our_message_id(earlier.id, self.domain))
+        mail = EmailMessage()
+        mail["From"] = formataddr((self.settings["from_name"], self.address))
+        mail["To"] = to
+        cc = [p for p in conversation.participants if p != to and p not in self.own]
+        if cc:
+            mail["Cc"] = ", ".join(cc)
+        if self.settings["reply_to"]:
+            mail["Reply-To"] = self.settings["reply_to"]
+        token = self.settings["subject_token"].format(number=conversation.number)
+        subject = conversation.subject or "Your request"
+        mail["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
+        mail["Message-ID"] = our_message_id(message.id, self.domain)
+        mail["Date"] = formatdate(localtime=False)
+        if last_inbound:
+            mail["In-Reply-To"] = last_inbound
+        if ids:
+            mail["References"] = " ".join(ids[-20:])
+        if message.author_type in (AuthorType.BOT, AuthorType.SYSTEM):
+            mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
+        mail["X-Helpline-Ticket"] = str(conversation.number)
+        mail.set_content(message.text)
+        mail.add_alternative(html_for_text(message.text), subtype="html")
+        for attachment in message.attachments:
+            path = self.hub.blobs.path(attachment.blob_ref)
+            if path is None:
+                continue
+            maintype, _, subtype = attachment.content_type.partition("/")
+            mail.add_attachment(await asyncio.to_thread(path.read_bytes), maintype=maintype or "application",
+                                subtype=subtype or "octet-stream", filename=attachment.name)
+        return mail
+
+
+class _Handler:
+    """aiosmtpd's handler: which recipients we take, and what we do with the data."""
+
+    def __init__(self, adapter: EmailAdapter) -> None:
+        self.adapter = adapter
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
+                          rcpt_options: list[str]) -> str:
+        if normalise_address(address) not in self.adapter.accepted:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content
+        raw = content if isinstance(content, bytes) else str(content).encode()
+        try:
+            return await self.adapter.receive(raw)
+        except Exception:  # never lose a mail to a bug: the sending server will retry
+            log.exception("mail from %s could not be processed", envelope.mail_from)
+            return "451 4.3.0 Temporary failure: please retry later"
+
+
+def _strip_reply_prefix(subject: str) -> str:
+    return re.sub(r"^\s*((re|fw|fwd|aw|sv|回复|答复|转发)\s*[:：]\s*)+", "", subject, flags=re.I).strip()
+

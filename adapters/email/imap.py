@@ -1,0 +1,124 @@
+"""Polling a support mailbox over IMAP (aioimaplib).
+
+Crash-safe by construction: a mail is marked (or moved) and the last UID recorded only
+after the hub stored it, and storing is idempotent on the Message-ID, so a crash at any
+point neither drops nor duplicates mail. A changed UIDVALIDITY (the mailbox was
+rebuilt) restarts from the first UID; idempotency again prevents duplicates. Only the
+hub holding the mailbox's lease polls, when several share one database. IDLE is used
+when the server offers it, so new mail arrives at once; otherwise the mailbox is polled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import aioimaplib
+
+from conversation.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from adapters.email.adapter import EmailAdapter
+    from hub.sdk import HubPort
+
+log = logging.getLogger(__name__)
+
+
+class ImapPoller:
+    def __init__(self, adapter: EmailAdapter, hub: HubPort) -> None:
+        self.adapter = adapter
+        self.hub = hub
+        self.settings = adapter.settings
+        self.lease = f"imap:{adapter.name}:{self.settings['imap_user']}:{self.settings['imap_mailbox']}"
+        self.state_key = self.lease
+        self._task: asyncio.Task[None] | None = None
+        self.polls = 0  # rounds completed (tests wait on it)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"helpline-{self.adapter.name}-imap")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        interval = self.settings["imap_poll_seconds"]
+        while True:
+            try:
+                if await self.hub.acquire_lease(self.lease, timedelta(seconds=max(60.0, interval * 4))):
+                    await self._session(interval)
+            except asyncio.CancelledError:
+                raise
+            except (StoreUnavailable, OSError, TimeoutError, aioimaplib.Abort) as exc:
+                log.warning("IMAP %s: %s; retrying", self.settings["imap_host"], exc)
+            except Exception:
+                log.exception("IMAP %s: unexpected failure; retrying", self.settings["imap_host"])
+            await asyncio.sleep(interval)
+
+    async def _session(self, interval: float) -> None:
+        """One connection: poll (or IDLE) until it breaks or the lease is lost."""
+        cls = aioimaplib.IMAP4_SSL if self.settings["imap_tls"] else aioimaplib.IMAP4
+        client = cls(host=self.settings["imap_host"], port=self.settings["imap_port"], timeout=30)
+        await client.wait_hello_from_server()
+        try:
+            response = await client.login(self.settings["imap_user"], self.settings["imap_password"])
+            if response.result != "OK":
+                raise OSError(f"login refused: {_text(response.lines)}")
+            while await self.hub.acquire_lease(self.lease, timedelta(seconds=max(60.0, interval * 4))):
+                await self.poll_once(client)
+                self.polls += 1
+                if client.has_capability("IDLE"):
+                    idle = await client.idle_start(timeout=max(interval, 1.0))
+                    await client.wait_server_push()
+                    client.idle_done()
+                    await asyncio.wait_for(idle, timeout=30)
+                else:
+                    await asyncio.sleep(interval)
+        finally:
+            try:
+                await client.logout()
+            except Exception:
+                pass
+
+    async def poll_once(self, client: Any) -> None:
+        response = await client.select(self.settings["imap_mailbox"])
+        if response.result != "OK":
+            raise OSError(f"cannot select {self.settings['imap_mailbox']}: {_text(response.lines)}")
+        validity = _uidvalidity(response.lines)
+        state = await self.hub.store.get_value(self.state_key) or {}
+        last_uid = int(state.get("last_uid", 0)) if state.get("uidvalidity") == validity else 0
+        if state and state.get("uidvalidity") != validity:
+            log.warning("IMAP mailbox %s was rebuilt (UIDVALIDITY %s -> %s); reading it again",
+                        self.settings["imap_mailbox"], state.get("uidvalidity"), validity)
+        found = await client.uid_search(f"UID {last_uid + 1}:*")
+        uids = sorted(int(u) for u in _text(found.lines[:1]).split() if u.isdigit() and int(u) > last_uid)
+        for uid in uids:
+            fetched = await client.uid("fetch", str(uid), "(BODY.PEEK[])")
+            # aioimaplib hands the message literal over as the one bytearray among the lines.
+            raw = next((line for line in fetched.lines if isinstance(line, bytearray)), None)
+            if raw is None:
+                continue
+            reply = await self.adapter.receive(bytes(raw))
+            if reply.startswith("4"):
+                return  # not stored: leave it and its successors for the next round
+            if self.settings["imap_move_to"]:
+                await client.uid("move", str(uid), self.settings["imap_move_to"])
+            else:
+                await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
+            await self.hub.store.set_value(self.state_key, {"uidvalidity": validity, "last_uid": uid})
+        if not uids and state.get("uidvalidity") != validity:
+            await self.hub.store.set_value(self.state_key, {"uidvalidity": validity, "last_uid": last_uid})
+
+
+def _text(lines: list[Any]) -> str:
+    return " ".join(line.decode(errors="replace") if isinstance(line, bytes | bytearray) else str(line)
+                    for line in lines)
+
+
+def _uidvalidity(lines: list[Any]) -> int:
+    found = re.search(r"UIDVALIDITY (\d+)", _text(lines))
+    return int(found.group(1)) if found else 0

@@ -1,0 +1,76 @@
+"""Which ticket an inbound mail belongs to. Wrong answers are the best-known failure of
+help desks, so the rule is narrow and in this order:
+
+1. In-Reply-To, then References (newest first): any Message-ID Helpline stored, ours
+   (we generate `<message-id@domain>` from our own message ids) or a customer's;
+2. the ticket token in the subject (`[#1042]`), but only from an address that belongs
+   to that ticket's contact or its participants: a stranger's token attaches nothing;
+3. otherwise a new ticket. Subject similarity alone never joins two mails.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from conversation.model import Conversation
+from conversation.store import Store
+
+OUR_ID = re.compile(r"^<([0-9a-f]{24})@([^>]+)>$")
+
+
+def our_message_id(message_id: str, domain: str) -> str:
+    return f"<{message_id}@{domain}>"
+
+
+def token_pattern(token_format: str) -> re.Pattern[str]:
+    """A regex finding the ticket number in a subject from a format like `[#{number}]`."""
+    before, _, after = token_format.partition("{number}")
+    return re.compile(re.escape(before) + r"(\d{1,12})" + re.escape(after))
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMatch:
+    conversation: Conversation | None
+    how: str  # "references", "subject token", "new"
+
+
+async def find_thread(
+    store: Store,
+    *,
+    channel: str,
+    domain: str,
+    in_reply_to: list[str],
+    references: list[str],
+    subject: str,
+    sender: str,
+    token: re.Pattern[str],
+) -> ThreadMatch:
+    for candidate in [*in_reply_to, *reversed(references)]:
+        conversation_id = ""
+        ours = OUR_ID.match(candidate)
+        if ours and ours.group(2) == domain:
+            message = await store.get_message(ours.group(1))
+            conversation_id = message.conversation_id if message else ""
+        else:
+            message = await store.find_inbound(channel, candidate)
+            conversation_id = message.conversation_id if message else ""
+        if conversation_id:
+            conversation = await store.get_conversation(conversation_id)
+            if conversation is not None:
+                return ThreadMatch(conversation, "references")
+    for found in token.finditer(subject):
+        conversation = await store.get_conversation_by_number(int(found.group(1)))
+        if conversation is not None and await _belongs(store, conversation, sender):
+            return ThreadMatch(conversation, "subject token")
+    return ThreadMatch(None, "new")
+
+
+async def _belongs(store: Store, conversation: Conversation, sender: str) -> bool:
+    if sender in conversation.participants:
+        return True
+    contact = await store.get_contact(conversation.contact_id)
+    if contact is None:
+        return False
+    addresses = {contact.email.lower()} | {i.address.lower() for i in contact.identities if "@" in i.address}
+    return sender in addresses

@@ -1,0 +1,171 @@
+"""Real mail servers for the tests: an aiosmtpd sink (the customers' mail provider) and
+Debian's dovecot (a support mailbox), both on free loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import grp
+import imaplib
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.conftest import IN_CI, free_port
+
+
+class Sink:
+    """Receives Helpline's outgoing mail; `script` answers DATA for the next attempts."""
+
+    def __init__(self) -> None:
+        self.mails: list[EmailMessage] = []
+        self.envelopes: list[Envelope] = []
+        self.script: list[str] = []
+        self.arrived = asyncio.Event()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.script:
+            answer = self.script.pop(0)
+            if not answer.startswith("250"):
+                return answer
+        self.envelopes.append(envelope)
+        raw = envelope.original_content or envelope.content
+        mail = message_from_bytes(raw if isinstance(raw, bytes) else str(raw).encode(), policy=policy.default)
+        assert isinstance(mail, EmailMessage)
+        self.mails.append(mail)
+        self.arrived.set()
+        return "250 OK"
+
+
+async def start_sink() -> tuple[Sink, asyncio.base_events.Server, int]:
+    sink = Sink()
+    port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(sink, enable_SMTPUTF8=True, hostname="mx.customer.example"), host="127.0.0.1", port=port
+    )
+    return sink, server, port
+
+
+@dataclass
+class Dovecot:
+    """A dovecot IMAP server in a temporary directory; mail processes run as `dovecot`."""
+
+    directory: Path
+    port: int = field(default_factory=free_port)
+    user: str = "support"
+    password: str = "mailbox-secret"
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        for sub in ("run", "state", "mail", "home"):
+            (self.directory / sub).mkdir(parents=True, exist_ok=True)
+        config = self.directory / "dovecot.conf"
+        config.write_text(f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {self.directory}/run
+state_dir = {self.directory}/state
+log_path = {self.directory}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{self.directory}/mail/%u
+passdb {{
+  driver = static
+  args = password={self.password}
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={self.directory}/home/%u
+}}
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+""")
+        uid, gid = pwd.getpwnam("dovecot").pw_uid, grp.getgrnam("dovecot").gr_gid
+        for sub in ("mail", "home"):
+            os.chown(self.directory / sub, uid, gid)
+        os.chmod(self.directory, 0o755)
+        self.process = subprocess.Popen(["dovecot", "-F", "-c", str(config)], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                imaplib.IMAP4("127.0.0.1", self.port).logout()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("dovecot did not start: " + (self.directory / "dovecot.log").read_text(errors="replace"))
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def client(self) -> imaplib.IMAP4:
+        client = imaplib.IMAP4("127.0.0.1", self.port)
+        client.login(self.user, self.password)
+        return client
+
+    def append(self, raw: bytes, mailbox: str = "INBOX") -> None:
+        client = self.client()
+        try:
+            client.append(mailbox, None, None, raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        finally:
+            client.logout()
+
+    def seen(self) -> list[bool]:
+        client = self.client()
+        try:
+            client.select("INBOX")
+            _typ, data = client.fetch("1:*", "(FLAGS)")
+            return [b"\\Seen" in (line if isinstance(line, bytes) else b"") for line in data if line]
+        finally:
+            client.logout()
+
+    def rebuild_mailbox(self) -> None:
+        """What a restored backup does: the same mail, new UIDs, a new UIDVALIDITY."""
+        maildir = self.directory / "mail" / self.user
+        for name in ("dovecot-uidlist", "dovecot-uidvalidity", "dovecot.index", "dovecot.index.cache",
+                     "dovecot.index.log"):
+            for path in maildir.glob(name + "*"):
+                path.unlink()
+        for path in (maildir / "cur").glob("*"):
+            path.rename(maildir / "new" / path.name.split(":")[0])
+
+
+def dovecot_available() -> bool:
+    if shutil.which("dovecot") is not None:
+        try:
+            pwd.getpwnam("dovecot")
+            return True
+        except KeyError:
+            return False
+    return False
+
+
+def require_dovecot() -> None:
+    import pytest
+
+    if dovecot_available():
+        return
+    message = "the IMAP tests need Debian's dovecot-imapd (apt-get install dovecot-imapd)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)

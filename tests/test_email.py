@@ -1,0 +1,242 @@
+"""The email channel against real SMTP servers on loopback (aiosmtpd both ways)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+
+from adapters.email.adapter import EmailAdapter
+from conversation.model import AuthorType, DeliveryStatus, MessageKind, Status
+from hub.app import Hub
+from tests import mail_corpus as corpus
+from tests.conftest import free_port
+from tests.email_servers import Sink, start_sink
+from tests.helpers import eventually, make_config, running_hub
+
+SUPPORT = corpus.HELPDESK
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[tuple[Sink, int]]:
+    sink, server, port = await start_sink()
+    yield sink, port
+    server.close()
+    await server.wait_closed()
+
+
+def email_config(tmp_path: Path, smtp_port: int, **extra: Any) -> Any:
+    settings = {
+        "type": "email", "address": SUPPORT, "listen_port": free_port(), "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port, "smtp_tls": "none", "max_message_bytes": 300_000, **extra,
+    }
+    plugins = extra.pop("plugins", None) if "plugins" in extra else None
+    del plugins
+    return make_config(tmp_path, {"channels": {"email": settings}, "plugins": {"enabled": ["echo"]}})
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, sink: tuple[Sink, int]) -> AsyncIterator[Hub]:
+    async with running_hub(email_config(tmp_path, sink[1], max_auto_replies_per_hour=2)) as hub:
+        yield hub
+
+
+def channel(hub: Hub) -> EmailAdapter:
+    adapter = hub.adapters["email"]
+    assert isinstance(adapter, EmailAdapter)
+    return adapter
+
+
+async def mail_in(hub: Hub, raw: bytes | EmailMessage, sender: str = "li.na@gmail.com") -> None:
+    await aiosmtplib.send(raw, hostname="127.0.0.1", port=channel(hub).listen_port, sender=sender,
+                          recipients=[SUPPORT])
+
+
+def customer_mail(subject: str, text: str, *, sender: str = "Li Na <li.na@gmail.com>", **headers: str) -> EmailMessage:
+    mail = EmailMessage()
+    mail["From"] = sender
+    mail["To"] = SUPPORT
+    mail["Subject"] = subject
+    mail["Message-ID"] = make_msgid(domain="gmail.com")
+    for key, value in headers.items():
+        mail[key.replace("_", "-")] = value
+    mail.set_content(text)
+    return mail
+
+
+async def ticket(hub: Hub, number: int) -> Any:
+    conversation = await hub.store.get_conversation_by_number(number)
+    assert conversation is not None
+    return conversation
+
+
+async def test_mail_over_smtp_opens_a_ticket_and_the_reply_is_threaded(hub: Hub, sink: tuple[Sink, int]) -> None:
+    outbox, _port = sink
+    first = customer_mail("订单没有到", "我的订单三天了还没有到。", Cc="Wang Fang <fang@example.com>")
+    await mail_in(hub, first)
+    conv = await ticket(hub, 1000)
+    assert (conv.channel, conv.subject, conv.participants) == ("email", "订单没有到", ["fang@example.com"])
+    contact = await hub.store.get_contact(conv.contact_id)
+    assert contact is not None and contact.identities[0].address == "li.na@gmail.com"
+
+    await eventually(lambda: outbox.mails)  # the echo bot's reply
+    bot = outbox.mails[0]
+    assert bot["Auto-Submitted"] == "auto-replied"
+    reply = await hub.actions.send(conv, "您好，已为您补发。", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: len(outbox.mails) == 2)
+    mail = outbox.mails[1]
+    assert mail["Subject"] == "Re: 订单没有到 [#1000]"
+    assert mail["To"] == "li.na@gmail.com" and mail["Cc"] == "fang@example.com"
+    assert mail["Message-ID"] == f"<{reply.id}@support.example.com>"
+    assert mail["In-Reply-To"] == first["Message-ID"]
+    assert first["Message-ID"] in mail["References"] and bot["Message-ID"] in mail["References"]
+    assert "Auto-Submitted" not in mail
+    assert mail.get_body(("plain",)).get_content().strip() == "您好，已为您补发。"
+    assert mail.get_body(("html",)).get_content_charset() == "utf-8"
+
+    # the customer's client answers the agent's mail: In-Reply-To joins the ticket
+    answer = customer_mail("Re: 订单没有到 [#1000]", "收到了，谢谢！", In_Reply_To=mail["Message-ID"],
+                           References=f"{first['Message-ID']} {mail['Message-ID']}")
+    await mail_in(hub, answer)
+    texts = [m.text for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    assert "收到了，谢谢！" in texts
+    assert await hub.store.get_conversation_by_number(1001) is None
+
+
+async def test_the_subject_token_joins_only_from_the_tickets_people(hub: Hub) -> None:
+    await mail_in(hub, customer_mail("Refund", "Please refund order 5531."))
+    # a client that drops References but keeps the subject
+    await mail_in(hub, customer_mail("Re: Refund [#1000]", "Any news?"))
+    conv = await ticket(hub, 1000)
+    assert [m.text for m in await hub.store.list_messages(conv.id) if m.direction.value == "inbound"] == [
+        "Please refund order 5531.", "Any news?"]
+    # a stranger with the same token opens their own ticket
+    await mail_in(hub, customer_mail("Re: Refund [#1000]", "I am someone else", sender="eve@example.net"),
+                  sender="eve@example.net")
+    stranger = await ticket(hub, 1001)
+    assert stranger.id != conv.id
+    # the same subject without a token or references: a new ticket too
+    await mail_in(hub, customer_mail("Refund", "A new problem"))
+    assert (await ticket(hub, 1002)).id != conv.id
+
+
+async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
+    config = email_config(tmp_path, sink[1])
+    config.tickets["reopen_window_days"] = 0.0
+    async with running_hub(config) as hub:
+        first = customer_mail("Login", "I cannot log in")
+        await mail_in(hub, first)
+        conv = await ticket(hub, 1000)
+        await hub.actions.update_conversation(conv, {"status": Status.RESOLVED})
+        await asyncio.sleep(0.01)
+        await mail_in(hub, customer_mail("Re: Login", "Again!", In_Reply_To=first["Message-ID"]))
+        follow_up = await ticket(hub, 1001)
+        assert follow_up.previous_id == conv.id and follow_up.channel == "email"
+
+
+async def test_loops_are_prevented(hub: Hub, sink: tuple[Sink, int]) -> None:
+    outbox, _port = sink
+    await mail_in(hub, corpus.out_of_office(), sender="wei@example.com")
+    await mail_in(hub, corpus.html_newsletter(), sender="news@shop.example.net")
+    ooo = await ticket(hub, 1000)
+    stored = await hub.store.list_messages(ooo.id)
+    assert stored[0].automatic
+
+    async def processed() -> bool:
+        for number in (1000, 1001):
+            if not all(m.plugins_done for m in await hub.store.list_messages((await ticket(hub, number)).id)):
+                return False
+        return True
+
+    await eventually(processed)
+    assert outbox.mails == []  # no robot answers a robot or a list
+
+    for i in range(3):  # max_auto_replies_per_hour = 2 in this hub
+        await mail_in(hub, customer_mail(f"Question {i}", "hello"))
+    await eventually(lambda: len(outbox.mails) == 2)
+    failed: list[str] = []
+
+    async def one_failed() -> bool:
+        failed.clear()
+        for number in (1002, 1003, 1004):
+            for message in await hub.store.list_messages((await ticket(hub, number)).id):
+                if message.delivery and message.delivery.status is DeliveryStatus.FAILED:
+                    failed.append(message.delivery.error)
+        return len(failed) == 1
+
+    await eventually(one_failed)
+    assert "automatic replies" in failed[0]
+
+
+async def test_our_own_mail_is_never_a_customer_message(hub: Hub) -> None:
+    await mail_in(hub, customer_mail("loop?", "from ourselves", sender=f"Support <{SUPPORT}>"), sender=SUPPORT)
+    assert await hub.store.get_conversation_by_number(1000) is None
+
+
+async def test_a_bounce_marks_the_message_failed_and_opens_nothing(hub: Hub, sink: tuple[Sink, int]) -> None:
+    outbox, _port = sink
+    await mail_in(hub, customer_mail("Hi", "hello", sender="nobody@example.com"), sender="nobody@example.com")
+    conv = await ticket(hub, 1000)
+    reply = await hub.actions.send(conv, "Hello!", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: any(m["Message-ID"] == f"<{reply.id}@support.example.com>" for m in outbox.mails))
+    await mail_in(hub, corpus.bounce(f"<{reply.id}@support.example.com>"), sender="MAILER-DAEMON@mx.example.com")
+    message = await hub.store.get_message(reply.id)
+    assert message is not None and message.delivery is not None
+    assert message.delivery.status is DeliveryStatus.FAILED and "Recipient address rejected" in message.delivery.error
+    assert await hub.store.get_conversation_by_number(1001) is None
+
+
+async def test_outbound_4xx_is_retried_and_5xx_fails_visibly(hub: Hub, sink: tuple[Sink, int]) -> None:
+    outbox, _port = sink
+    await mail_in(hub, customer_mail("Hi", "hello"))
+    await eventually(lambda: outbox.mails)  # echo
+    conv = await ticket(hub, 1000)
+    outbox.script = ["451 4.3.0 greylisted, try later"]
+    retried = await hub.actions.send(conv, "first", author_type=AuthorType.AGENT, author_id="a")
+    await eventually(lambda: len(outbox.mails) == 2, timeout=10)
+    message = await hub.store.get_message(retried.id)
+    assert message is not None and message.delivery is not None
+    assert (message.delivery.status, message.delivery.attempts) == (DeliveryStatus.SENT, 2)
+
+    outbox.script = ["550 5.7.1 relay denied"]
+    refused = await hub.actions.send(conv, "second", author_type=AuthorType.AGENT, author_id="a")
+
+    async def failed() -> bool:
+        found = await hub.store.get_message(refused.id)
+        return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.FAILED
+
+    await eventually(failed)
+    found = await hub.store.get_message(refused.id)
+    assert found is not None and found.delivery is not None and "550 5.7.1 relay denied" in found.delivery.error
+
+
+async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub) -> None:
+    port = channel(hub).listen_port
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=["sales@else.example"])
+    big = customer_mail("big", "x" * 400_000)
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await aiosmtplib.send(big, hostname="127.0.0.1", port=port, recipients=[SUPPORT])
+    assert refused.value.code == 552
+    assert await hub.store.get_conversation_by_number(1000) is None
+
+
+async def test_the_corpus_lands_where_it_should(hub: Hub) -> None:
+    await mail_in(hub, corpus.qq_mail_gbk(), sender="123456@qq.com")
+    conv = await ticket(hub, 1000)
+    [message] = [m for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE][:1]
+    assert message.text == "张喆收到了，谢谢！" and conv.subject == "订单 喆镕 没有到"
+    assert message.raw is not None and "请查收" in message.raw["full_text"]
+    await mail_in(hub, corpus.hostile_html(), sender="mallory@example.net")
+    hostile = [m for m in await hub.store.list_messages((await ticket(hub, 1001)).id) if m.direction.value == "inbound"]
+    assert "<script" not in hostile[0].html and "onerror" not in hostile[0].html
+    await mail_in(hub, corpus.chinese_filename(), sender="li@example.cn")
+    [invoice] = [m for m in await hub.store.list_messages((await ticket(hub, 1002)).id)
+                 if m.direction.value == "inbound"][0].attachments
+    assert invoice.name == "发票.pdf" and hub.blobs.path(invoice.blob_ref) is not None
