@@ -212,3 +212,45 @@ async def test_view_counts_leave_merged_tickets_out(store: Store) -> None:
     await store.merge_conversations(second, first, now=utcnow())
     assert await store.count_views("ag1") == {"open": 1, "pending": 1, "snoozed": 0, "resolved": 0, "closed": 0,
                                               "mine": 1, "unassigned": 0, "all": 2}
+
+
+async def test_a_hint_routes_to_the_named_ticket_and_participants_accumulate(store: Store) -> None:
+    chat = await store.record_inbound(inbound("w1", channel="webchat", thread="v1"), now=utcnow(), policy=POLICY)
+    mail = await store.record_inbound(
+        inbound("<a@mail>", channel="email", thread="<a@mail>", conversation_hint=chat.conversation.id,
+                participants=("cc@example.com", "cc@example.com")),
+        now=utcnow(), policy=POLICY,
+    )
+    assert mail.conversation.id == chat.conversation.id and mail.route.value == "append"  # type: ignore[union-attr]
+    assert mail.conversation.participants == ["cc@example.com"]
+    again = await store.record_inbound(
+        inbound("<b@mail>", channel="email", thread="<b@mail>", conversation_hint=chat.conversation.id,
+                participants=("boss@example.com", "cc@example.com")),
+        now=utcnow(), policy=POLICY,
+    )
+    assert again.conversation.participants == ["cc@example.com", "boss@example.com"]
+    assert (await store.find_inbound("email", "<a@mail>")).id == mail.message.id  # type: ignore[union-attr]
+    assert await store.find_inbound("email", "<nope@mail>") is None
+
+    await store.update_conversation(chat.conversation.id, {"status": "closed"}, now=utcnow())
+    follow = await store.record_inbound(
+        inbound("<c@mail>", channel="email", thread="<c@mail>", conversation_hint=chat.conversation.id),
+        now=utcnow(), policy=POLICY,
+    )
+    assert follow.conversation.id != chat.conversation.id and follow.conversation.previous_id == chat.conversation.id
+    assert (follow.conversation.channel, follow.conversation.thread_key) == ("email", "<c@mail>")
+
+
+async def test_a_late_bounce_and_channel_state(store: Store) -> None:
+    from tests.test_store_contract import outbound
+
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    sent = await store.add_message(outbound(conv.id))
+    await store.claim_deliveries("hub", now=utcnow(), lease=timedelta(seconds=30), limit=5)
+    await store.finish_delivery(sent.id, "hub", sent_at=utcnow())
+    bounced = await store.mark_undelivered(sent.id, "bounced: 550 no such user")
+    assert bounced is not None and bounced.delivery is not None
+    assert (bounced.delivery.status.value, bounced.delivery.error) == ("failed", "bounced: 550 no such user")
+    assert await store.get_value("imap:x") is None
+    await store.set_value("imap:x", {"uidvalidity": 7, "last_uid": 12})
+    assert await store.get_value("imap:x") == {"uidvalidity": 7, "last_uid": 12}

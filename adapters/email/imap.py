@@ -11,6 +11,7 @@ when the server offers it, so new mail arrives at once; otherwise the mailbox is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from datetime import timedelta
@@ -44,6 +45,8 @@ class ImapPoller:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        with contextlib.suppress(StoreUnavailable):  # another hub may take over at once
+            await self.hub.store.release_lease(self.lease, self.hub.instance_id)
 
     async def _run(self) -> None:
         interval = self.settings["imap_poll_seconds"]
@@ -72,17 +75,22 @@ class ImapPoller:
                 await self.poll_once(client)
                 self.polls += 1
                 if client.has_capability("IDLE"):
-                    idle = await client.idle_start(timeout=max(interval, 1.0))
-                    await client.wait_server_push()
-                    client.idle_done()
-                    await asyncio.wait_for(idle, timeout=30)
+                    # New mail wakes us at once; otherwise IDLE ends after the poll interval
+                    # (aioimaplib stops the wait then), so the lease is renewed regularly.
+                    idle = await client.idle_start(timeout=interval)
+                    with contextlib.suppress(TimeoutError):
+                        await client.wait_server_push(timeout=interval + 5)
+                    if client.has_pending_idle():
+                        client.idle_done()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(idle, timeout=30)
                 else:
                     await asyncio.sleep(interval)
         finally:
-            try:
-                await client.logout()
-            except Exception:
-                pass
+            with contextlib.suppress(Exception):
+                if client.has_pending_idle():
+                    client.idle_done()
+                await asyncio.wait_for(client.logout(), timeout=2)
 
     async def poll_once(self, client: Any) -> None:
         response = await client.select(self.settings["imap_mailbox"])
