@@ -18,6 +18,7 @@ import json
 import re
 import secrets
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
@@ -25,7 +26,7 @@ from urllib.parse import unquote
 from aiohttp import WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from conversation.model import Attachment, Conversation, ConversationQuery, Message, MessageKind
+from conversation.model import Attachment, Conversation, ConversationQuery, Delivery, Message, MessageKind
 from hub.events import Event
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
@@ -57,6 +58,8 @@ class WebChatAdapter(Adapter):
         "messages_per_minute_per_ip": Field(int, 60, "per address, all visitors together", minimum=1),
         "max_connections_per_visitor": Field(int, 5, "open tabs per visitor", minimum=1),
         "max_attachment_bytes": Field(int, 10 * 1024 * 1024, "largest upload", minimum=1),
+        "email_channel": Field(str, "", "email channel that also carries replies to visitors who left"
+                               " an address and are not connected; empty: none"),
         "attachment_types": Field(
             list,
             ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"],
@@ -384,9 +387,25 @@ class WebChatAdapter(Adapter):
         """
         self.watchers[out.conversation.id].add(out.address)
         payload = {"type": "message", "message": visitor_message_json(out.message)}
-        for ws in list(self.sockets.get(out.address, ())):
+        connected = list(self.sockets.get(out.address, ()))
+        for ws in connected:
             await _send(ws, payload)
+        if not connected and out.contact.email and self.settings["email_channel"]:
+            await self._also_by_email(out)
         return Sent(external_id=out.message.id)
+
+    async def _also_by_email(self, out: Outbound) -> None:
+        """The visitor left and gave an address: the reply goes by email too, in the same
+        conversation, so their emailed answer comes back to it (threaded by Message-ID)."""
+        # Deterministic (a retried delivery finds it) and sorting right after the original.
+        copy_id = f"{int(out.message.id, 16) + 1:024x}"
+        store = self.hub.store
+        if await store.get_message(copy_id) is not None:
+            return  # this delivery was retried: the copy exists already
+        await store.add_message(replace(
+            out.message, id=copy_id, channel=self.settings["email_channel"], external_id="",
+            delivery=Delivery(next_attempt_at=out.message.created_at),
+        ))
 
     async def _route_events(self, hub: HubPort) -> None:
         """One subscription for all visitors, routed by conversation (not one per socket)."""

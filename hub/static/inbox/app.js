@@ -133,9 +133,13 @@ function renderMessage(m) {
   }
   node.append(document.createTextNode(m.text));
   if (m.html) {
+    // Sanitised by the channel, and sandboxed anyway (no scripts, no same origin). Remote
+    // images stay blocked, so a sender cannot learn that the mail was read, until asked.
     const frame = el("iframe", { class: "html", sandbox: "", referrerpolicy: "no-referrer", title: "original formatting" });
-    frame.srcdoc = m.html; // sanitised by the channel; sandboxed anyway: no scripts, no same origin
-    node.append(frame);
+    const policy = (images) => `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:${images ? " https: http:" : ""}">`;
+    frame.srcdoc = policy(false) + m.html;
+    const load = el("button", { class: "link", text: "load remote images", onclick: () => { frame.srcdoc = policy(true) + m.html; load.remove(); } });
+    node.append(frame, load);
   }
   for (const file of m.attachments) node.append(el("div", {}, el("a", { href: `/api/v1/attachments/${encodeURIComponent(file.ref)}`, text: `📄 ${file.name} (${file.size} B)` })));
   if (m.choices.length) node.append(el("div", { class: "meta", text: `choices: ${m.choices.map((c) => c.label).join(" / ")}` }));
