@@ -318,3 +318,70 @@ async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink
         assert [m["text"] for m in thread["items"] if m["kind"] == "message"] == [
             "I did not get my invoice for order 88.", "Attached again.", "Got it, thanks!"]
         assert (await (await client.get("/api/v1/conversations")).json())["total"] == 1
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1, made with openssl for the TLS tests."""
+    import subprocess
+
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+async def test_the_listener_can_require_starttls_and_auth(tmp_path: Path, sink: tuple[Sink, int],
+                                                          certificate: tuple[str, str]) -> None:
+    cert, key = certificate
+    config = email_config(tmp_path, sink[1], listen_user="relay", listen_password="relay-secret", tls_cert=cert,
+                          tls_key=key)
+    async with running_hub(config) as hub:
+        port = channel(hub).listen_port
+        with pytest.raises(aiosmtplib.SMTPException):  # no AUTH: refused
+            await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, start_tls=True,
+                                  cert_bundle=cert)
+        with pytest.raises(aiosmtplib.SMTPException):  # wrong password
+            await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, start_tls=True,
+                                  cert_bundle=cert, username="relay", password="guess")
+        assert await hub.store.get_conversation_by_number(1000) is None
+        await aiosmtplib.send(customer_mail("Hello", "over TLS"), hostname="127.0.0.1", port=port, start_tls=True,
+                              cert_bundle=cert, username="relay", password="relay-secret")
+        assert (await ticket(hub, 1000)).subject == "Hello"
+
+
+async def test_outbound_uses_starttls_and_authenticates(tmp_path: Path, certificate: tuple[str, str]) -> None:
+    import ssl
+
+    from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+    cert, key = certificate
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(cert, key)
+    relay = Sink()
+    logins: list[str] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"helpline", b"relay-pass")
+        logins.append(data.login.decode())
+        return AuthResult(success=ok)
+
+    port = free_port()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SMTP(relay, tls_context=tls, require_starttls=True, auth_required=True, authenticator=authenticator),
+        host="127.0.0.1", port=port)
+    try:
+        config = email_config(tmp_path, port, smtp_user="helpline", smtp_password="relay-pass", smtp_tls="starttls",
+                              smtp_ca_file=cert)
+        async with running_hub(config) as hub:
+            hub.plugins.clear()
+            await mail_in(hub, customer_mail("Hi", "hello"))
+            conv = await ticket(hub, 1000)
+            await hub.actions.send(conv, "Secure reply", author_type=AuthorType.AGENT, author_id="a")
+            await eventually(lambda: relay.mails, timeout=10)
+            assert relay.mails[0]["To"] == "li.na@gmail.com" and logins == ["helpline"]
+    finally:
+        server.close()
+        await server.wait_closed()

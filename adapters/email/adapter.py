@@ -74,6 +74,7 @@ class EmailAdapter(Adapter):
         "smtp_user": Field(str, ""),
         "smtp_password": Field(str, ""),
         "smtp_timeout_seconds": Field(float, 30.0, minimum=0.1),
+        "smtp_ca_file": Field(str, "", "CA certificate(s) to trust for the relay (a private CA); empty: the system's"),
         # limits
         "max_attachment_bytes": Field(int, 10 * 1024 * 1024, minimum=1),
         "max_auto_replies_per_hour": Field(int, 3, "automatic replies to one address", minimum=0),
@@ -100,6 +101,7 @@ class EmailAdapter(Adapter):
         self.accepted = {normalise_address(a) for a in settings["accepted_recipients"]} or self.own
         self.token = token_pattern(settings["subject_token"])
         self.auto_replies = SlidingWindow(settings["max_auto_replies_per_hour"], 3600)
+        self._client_tls = ssl.create_default_context(cafile=settings["smtp_ca_file"]) if settings["smtp_ca_file"] else None
         self._hub: HubPort | None = None
         self._server: asyncio.base_events.Server | None = None
         self._poller: ImapPoller | None = None
@@ -258,6 +260,7 @@ class EmailAdapter(Adapter):
                 password=self.settings["smtp_password"] or None,
                 use_tls=self.settings["smtp_tls"] == "tls",
                 start_tls=self.settings["smtp_tls"] == "starttls",
+                tls_context=self._client_tls,
                 timeout=self.settings["smtp_timeout_seconds"],
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
