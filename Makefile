@@ -40,6 +40,7 @@ bench: .venv/.installed
 	.venv/bin/python bench/ingest.py
 	.venv/bin/python bench/inbox.py
 	.venv/bin/python bench/webchat.py
+	.venv/bin/python bench/email.py
 
 clean:
 	rm -rf .venv .venv-test data test-artifacts
