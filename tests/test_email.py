@@ -385,3 +385,27 @@ async def test_outbound_uses_starttls_and_authenticates(tmp_path: Path, certific
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_replies_carry_attachments_and_the_configured_reply_to(tmp_path: Path, sink: tuple[Sink, int]) -> None:
+    from conversation.model import Attachment, Delivery, Direction, Message, new_id, utcnow
+
+    outbox, port = sink
+    async with running_hub(email_config(tmp_path, port, reply_to="tickets@support.example.com")) as hub:
+        hub.plugins.clear()
+        await mail_in(hub, customer_mail("Invoice", "Please send the invoice."))
+        conv = await ticket(hub, 1000)
+        ref = await hub.blobs.put(b"%PDF-1.4 invoice")
+        now = utcnow()
+        await hub.store.add_message(Message(
+            id=new_id(), conversation_id=conv.id, channel="email", direction=Direction.OUTBOUND,
+            kind=MessageKind.MESSAGE, author_type=AuthorType.AGENT, author_id="agent-1", text="Here it is.",
+            attachments=[Attachment(name="发票.pdf", content_type="application/pdf", size=16, blob_ref=ref)],
+            created_at=now, delivery=Delivery(next_attempt_at=now),
+        ))
+        hub.outbox.wake()
+        await eventually(lambda: outbox.mails, timeout=10)
+        mail = outbox.mails[0]
+        assert mail["Reply-To"] == "tickets@support.example.com"
+        [attachment] = list(mail.iter_attachments())
+        assert attachment.get_filename() == "发票.pdf" and attachment.get_content() == b"%PDF-1.4 invoice"
