@@ -9,6 +9,7 @@ import imaplib
 import os
 import pwd
 import shutil
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -61,19 +62,26 @@ class Dovecot:
     port: int = field(default_factory=free_port)
     user: str = "support"
     password: str = "mailbox-secret"
+    tls: tuple[str, str] | None = None  # (certificate, key): IMAPS on `port` instead of plain IMAP
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         for sub in ("run", "state", "mail", "home"):
             (self.directory / sub).mkdir(parents=True, exist_ok=True)
         config = self.directory / "dovecot.conf"
+        if self.tls is not None:
+            ssl_settings = f"ssl = required\nssl_cert = <{self.tls[0]}\nssl_key = <{self.tls[1]}"
+            listeners = f"inet_listener imap {{\n    port = 0\n  }}\n  inet_listener imaps {{\n    address = 127.0.0.1\n    port = {self.port}\n  }}"
+        else:
+            ssl_settings = "ssl = no"
+            listeners = f"inet_listener imap {{\n    address = 127.0.0.1\n    port = {self.port}\n  }}\n  inet_listener imaps {{\n    port = 0\n  }}"
         config.write_text(f"""
 protocols = imap
 listen = 127.0.0.1
 base_dir = {self.directory}/run
 state_dir = {self.directory}/state
 log_path = {self.directory}/dovecot.log
-ssl = no
+{ssl_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{self.directory}/mail/%u
@@ -89,13 +97,7 @@ default_internal_user = dovecot
 default_login_user = dovenull
 first_valid_uid = 1
 service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {self.port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
+  {listeners}
 }}
 """)
         uid, gid = pwd.getpwnam("dovecot").pw_uid, grp.getgrnam("dovecot").gr_gid
@@ -106,7 +108,7 @@ service imap-login {{
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                imaplib.IMAP4("127.0.0.1", self.port).logout()
+                self.client().logout()
                 return
             except OSError:
                 time.sleep(0.05)
@@ -119,7 +121,11 @@ service imap-login {{
             self.process = None
 
     def client(self) -> imaplib.IMAP4:
-        client = imaplib.IMAP4("127.0.0.1", self.port)
+        if self.tls is not None:
+            context = ssl.create_default_context(cafile=self.tls[0])
+            client: imaplib.IMAP4 = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=context)
+        else:
+            client = imaplib.IMAP4("127.0.0.1", self.port)
         client.login(self.user, self.password)
         return client
 

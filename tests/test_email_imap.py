@@ -128,3 +128,31 @@ async def test_only_one_hub_polls_a_mailbox(tmp_path: Path, dovecot: Dovecot) ->
         pollers = [h.adapters["email"]._poller for h in (first, second)]  # noqa: SLF001
         await eventually(lambda: any(p is not None and p.polls > 2 for p in pollers), timeout=15)
         assert sum(1 for p in pollers if p is not None and p.polls > 0) == 1
+
+
+async def test_polling_over_imaps_with_a_private_ca(tmp_path: Path) -> None:
+    import subprocess
+
+    require_dovecot()
+    directory = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
+    directory.chmod(0o755)
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = Dovecot(directory / "imaps", tls=(str(cert), str(key)))
+    (directory / "imaps").mkdir()
+    (directory / "imaps").chmod(0o755)
+    server.start()
+    try:
+        server.append(mail(1))
+        config = make_config(tmp_path, {"channels": {"email": {
+            "type": "email", "address": corpus.HELPDESK, "imap_host": "127.0.0.1", "imap_port": server.port,
+            "imap_tls": True, "imap_ca_file": str(cert), "imap_user": server.user, "imap_password": server.password,
+            "imap_poll_seconds": 0.2,
+        }}})
+        async with running_hub(config) as hub:
+            await eventually(lambda: _count(hub, 1), timeout=15)
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)

@@ -62,6 +62,7 @@ class EmailAdapter(Adapter):
         "imap_host": Field(str, "", "poll this mailbox; empty: no polling"),
         "imap_port": Field(int, 993, minimum=1),
         "imap_tls": Field(bool, True),
+        "imap_ca_file": Field(str, "", "CA certificate(s) to trust for the IMAP server; empty: the system's"),
         "imap_user": Field(str, ""),
         "imap_password": Field(str, ""),
         "imap_mailbox": Field(str, "INBOX"),
@@ -77,6 +78,7 @@ class EmailAdapter(Adapter):
         "smtp_ca_file": Field(str, "", "CA certificate(s) to trust for the relay (a private CA); empty: the system's"),
         # limits
         "max_attachment_bytes": Field(int, 10 * 1024 * 1024, minimum=1),
+        "attachment_types": Field(list, [], "content types kept from inbound mail; empty: any"),
         "max_auto_replies_per_hour": Field(int, 3, "automatic replies to one address", minimum=0),
     }
 
@@ -177,7 +179,8 @@ class EmailAdapter(Adapter):
         it is about); 4xx: try again later (the store is unavailable); 5xx: never.
         """
         try:
-            mail = parse(raw, max_attachment_bytes=self.settings["max_attachment_bytes"])
+            mail = parse(raw, max_attachment_bytes=self.settings["max_attachment_bytes"],
+                         attachment_types=self.settings["attachment_types"] or None)
         except UnreadableMail as exc:
             return f"550 5.6.0 {exc}"
         if mail.from_address in self.own:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import ssl
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +65,12 @@ class ImapPoller:
 
     async def _session(self, interval: float) -> None:
         """One connection: poll (or IDLE) until it breaks or the lease is lost."""
-        cls = aioimaplib.IMAP4_SSL if self.settings["imap_tls"] else aioimaplib.IMAP4
-        client = cls(host=self.settings["imap_host"], port=self.settings["imap_port"], timeout=30)
+        if self.settings["imap_tls"]:
+            context = ssl.create_default_context(cafile=self.settings["imap_ca_file"] or None)
+            client: Any = aioimaplib.IMAP4_SSL(host=self.settings["imap_host"], port=self.settings["imap_port"],
+                                               timeout=30, ssl_context=context)
+        else:
+            client = aioimaplib.IMAP4(host=self.settings["imap_host"], port=self.settings["imap_port"], timeout=30)
         await client.wait_hello_from_server()
         try:
             response = await client.login(self.settings["imap_user"], self.settings["imap_password"])
