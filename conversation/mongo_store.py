@@ -66,6 +66,7 @@ from conversation.store import (
     StoreUnavailable,
     CJK,
     Ticketing,
+    record_edit,
     search_terms,
     validate_changes,
 )
@@ -648,6 +649,21 @@ class MongoStore(Store):
     async def find_inbound(self, channel: str, external_id: str) -> Message | None:
         doc = await self._messages.find_one({"idem_key": idempotency_key(channel, external_id)})
         return message_from_doc(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def edit_inbound(
+        self, channel: str, external_id: str, *, text: str | None, deleted: bool, at: datetime
+    ) -> Message | None:
+        doc = await self._messages.find_one({"idem_key": idempotency_key(channel, external_id)})
+        if doc is None:
+            return None
+        current = message_from_doc(doc)
+        raw = record_edit(current.raw, current.text, text=text, deleted=deleted, at=at)
+        updated = await self._messages.find_one_and_update(
+            {"_id": current.id}, {"$set": {"text": current.text if text is None else text, "raw": raw}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return message_from_doc(updated) if updated else None
 
     @_unavailable_when_unreachable
     async def mark_undelivered(self, message_id: str, error: str) -> Message | None:

@@ -65,6 +65,7 @@ from conversation.store import (
     Store,
     StoreUnavailable,
     Ticketing,
+    record_edit,
     search_terms,
     validate_changes,
 )
@@ -943,6 +944,21 @@ class SQLiteStore(Store):
             return _message(row) if row else None
 
         return await self._call(job, write=False)
+
+    async def edit_inbound(
+        self, channel: str, external_id: str, *, text: str | None, deleted: bool, at: datetime
+    ) -> Message | None:
+        def job(conn: sqlite3.Connection) -> Message | None:
+            row = conn.execute("SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)).fetchone()
+            if row is None:
+                return None
+            current = _message(row)
+            raw = record_edit(current.raw, current.text, text=text, deleted=deleted, at=at)
+            conn.execute("UPDATE messages SET text = ?, raw = ? WHERE id = ?",
+                         (current.text if text is None else text, json.dumps(raw), current.id))
+            return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (current.id,)).fetchone())
+
+        return await self._call(job)
 
     async def mark_undelivered(self, message_id: str, error: str) -> Message | None:
         def job(conn: sqlite3.Connection) -> Message | None:

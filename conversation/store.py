@@ -227,6 +227,13 @@ class Store(ABC):
         """The customer message a channel knows by its own id (an email's Message-ID)."""
 
     @abstractmethod
+    async def edit_inbound(
+        self, channel: str, external_id: str, *, text: str | None, deleted: bool, at: datetime
+    ) -> Message | None:
+        """The customer edited (new `text`) or deleted a message: change it, keeping what it
+        said before in `raw["edits"]` (and `raw["deleted_at"]`). None if it was never stored."""
+
+    @abstractmethod
     async def mark_undelivered(self, message_id: str, error: str) -> Message | None:
         """A channel reported later that a sent message never arrived (a bounce)."""
 
@@ -365,3 +372,13 @@ def open_store(url: str, *, data_dir: Path, timeout: float = 5.0) -> Store:
 
         return MongoStore(url, timeout=timeout)
     raise ValueError(f"storage.url: unsupported scheme {scheme!r} (use sqlite:// or mongodb://)")
+
+
+def record_edit(raw: dict[str, Any] | None, old_text: str, *, text: str | None, deleted: bool, at: datetime) -> dict[str, Any]:
+    """The message's raw record with this edit or deletion added (shared by the backends)."""
+    record = dict(raw or {})
+    if text is not None and text != old_text:
+        record["edits"] = [*record.get("edits", []), {"at": at.isoformat(), "previous_text": old_text}]
+    if deleted:
+        record["deleted_at"] = at.isoformat()
+    return record

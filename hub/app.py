@@ -30,11 +30,11 @@ from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
 from hub.config import Config
-from hub.events import EventBus
+from hub.events import Event, EventBus
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
-from hub.sdk import Adapter, Plugin
+from hub.sdk import Adapter, IngestUnavailable, Plugin
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,17 @@ class Hub:
 
     def agents_online(self) -> int:
         return len(self.presence.online())
+
+    async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
+        try:
+            message = await self.store.edit_inbound(channel, external_id, text=text, deleted=deleted, at=utcnow())
+        except StoreUnavailable as exc:
+            raise IngestUnavailable("the message store is unavailable; retry") from exc
+        if message is None:
+            return False
+        self.bus.publish(Event("message.updated", message.conversation_id,
+                               {"message_id": message.id, "edited": text is not None, "deleted": deleted}))
+        return True
 
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
         return await self.store.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)

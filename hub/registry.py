@@ -28,6 +28,7 @@ BUILTIN_ADAPTERS = {
     "webhook": "adapters.webhook:WebhookAdapter",
     "webchat": "adapters.webchat.adapter:WebChatAdapter",
     "email": "adapters.email.adapter:EmailAdapter",
+    "telegram": "adapters.telegram.adapter:TelegramAdapter",
 }
 BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin"}
 

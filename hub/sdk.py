@@ -89,6 +89,10 @@ class HubPort(Protocol):
         """How many agents have the inbox open now (in this hub process)."""
         ...
 
+    async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
+        """A customer edited or deleted a message the channel delivered earlier; False if unknown."""
+        ...
+
     async def ingest(self, inbound: Inbound) -> InboundRecord:
         """Store a customer message. Raises InvalidInbound (answer 400) or IngestUnavailable (503)."""
         ...

@@ -254,3 +254,14 @@ async def test_a_late_bounce_and_channel_state(store: Store) -> None:
     assert await store.get_value("imap:x") is None
     await store.set_value("imap:x", {"uidvalidity": 7, "last_uid": 12})
     assert await store.get_value("imap:x") == {"uidvalidity": 7, "last_uid": 12}
+
+
+async def test_edits_and_deletions_change_the_message_and_keep_what_it_said(store: Store) -> None:
+    record = await store.record_inbound(inbound("m1", text="my order 55"), now=utcnow(), policy=POLICY)
+    edited = await store.edit_inbound("telegram", "m1", text="my order 56", deleted=False, at=utcnow())
+    assert edited is not None and edited.id == record.message.id and edited.text == "my order 56"
+    assert edited.raw is not None and edited.raw["edits"][0]["previous_text"] == "my order 55"
+    gone = await store.edit_inbound("telegram", "m1", text=None, deleted=True, at=utcnow())
+    assert gone is not None and gone.text == "my order 56" and "deleted_at" in gone.raw  # type: ignore[operator]
+    assert await store.edit_inbound("telegram", "never", text="x", deleted=False, at=utcnow()) is None
+    assert len(await store.list_messages(record.conversation.id)) == 1
