@@ -29,6 +29,7 @@ BUILTIN_ADAPTERS = {
     "webchat": "adapters.webchat.adapter:WebChatAdapter",
     "email": "adapters.email.adapter:EmailAdapter",
     "telegram": "adapters.telegram.adapter:TelegramAdapter",
+    "slack": "adapters.slack.adapter:SlackAdapter",
 }
 BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin"}
 

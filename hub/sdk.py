@@ -23,6 +23,7 @@ from conversation.store import InboundRecord, Store
 from hub.blobs import BlobStore
 from hub.events import EventBus
 from hub.settings import ConfigError, Field
+from hub.text import split_text
 
 __all__ = [
     "Adapter",
@@ -43,6 +44,7 @@ __all__ = [
     "Sender",
     "Sent",
     "ingest_response",
+    "split_text",
 ]
 
 

@@ -11,7 +11,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.telegram.adapter import split_text
+from adapters.telegram.adapter import LIMIT
+from hub.sdk import split_text
 from conversation.model import AuthorType, DeliveryStatus, MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
@@ -67,12 +68,12 @@ async def inbound_texts(hub: Hub, number: int = 1000) -> list[str]:
 
 def test_long_text_is_split_on_paragraphs_then_sentences_never_inside_words() -> None:
     paragraph = "word " * 700  # 3,500 characters
-    pieces = split_text(paragraph.strip() + "\n\n" + paragraph.strip())
+    pieces = split_text(paragraph.strip() + "\n\n" + paragraph.strip(), LIMIT)
     assert len(pieces) == 2 and all(len(p) <= 4096 for p in pieces) and pieces[0].endswith("word")
     sentences = " ".join(f"Sentence number {i} ends here." for i in range(300))
-    pieces = split_text(sentences)
+    pieces = split_text(sentences, LIMIT)
     assert all(p.endswith(".") for p in pieces) and "".join(pieces).count("Sentence") == 300
-    assert split_text("x" * 5000) == ["x" * 4096, "x" * 904]  # one huge word: cut it, nothing else works
+    assert split_text("x" * 5000, LIMIT) == ["x" * 4096, "x" * 904]  # one huge word: cut it, nothing else works
 
 
 async def test_a_verified_update_opens_a_ticket_once(client: TestClient) -> None:

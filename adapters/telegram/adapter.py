@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import re
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,33 +38,12 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    split_text,
 )
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 LIMIT = 4096  # characters in one Telegram message
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-
-
-def split_text(text: str, limit: int = LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at a paragraph, else a sentence, else a
-    space; inside a word only when a single word is longer than the limit."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = -1
-        for pattern in (r"\n\s*\n", r"(?<=[.!?。！？])\s", r"\s"):
-            matches = list(re.finditer(pattern, window))
-            if matches and matches[-1].start() > limit // 3:
-                cut = matches[-1].start()
-                break
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest:
-        pieces.append(rest)
-    return pieces
 
 
 @dataclass(frozen=True)
@@ -272,7 +250,7 @@ class TelegramAdapter(Adapter):
             if choices else None
         try:
             sent_id = ""
-            pieces = split_text(out.message.text) if out.message.text.strip() else []
+            pieces = split_text(out.message.text, LIMIT) if out.message.text.strip() else []
             for index, piece in enumerate(pieces):
                 # Plain text: no parse mode, so nothing a customer or agent wrote is markup.
                 sent = await self.bot.send_message(chat_id, piece,

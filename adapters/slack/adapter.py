@@ -1,0 +1,332 @@
+"""Slack as a customer channel, on slack-sdk: people in a workspace write to the support
+app in a DM or in a support channel; agents answer from the inbox.
+
+Events arrive over the Events API (each request verified with slack-sdk's
+SignatureVerifier: v0 signature and 5-minute window over the raw body) or over Socket
+Mode. Either way a message is stored before Slack is acknowledged, and its (channel, ts)
+is its idempotency key, so Slack's retries of one event store it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+import aiohttp
+from aiohttp import web
+from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import Clock, SignatureVerifier
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.web.async_client import AsyncWebClient
+
+from conversation.model import Attachment
+from hub.sdk import (
+    Adapter,
+    ConfigError,
+    Field,
+    HubPort,
+    Inbound,
+    IngestUnavailable,
+    InvalidInbound,
+    Outbound,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    Sender,
+    Sent,
+    split_text,
+)
+
+LIMIT = 3900  # characters per message (Slack truncates long text; keep pieces readable)
+PERMANENT = {"channel_not_found", "not_in_channel", "account_inactive", "is_archived", "invalid_auth",
+             "not_authed", "token_revoked", "msg_too_long", "no_text", "restricted_action"}
+PROFILE_TTL = 3600.0
+
+
+def escape(text: str) -> str:
+    """Slack's escaping for message text: &, < and > (so no one can @channel or link by accident)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class SlackAdapter(Adapter):
+    config_fields: ClassVar[dict[str, Field]] = {
+        "bot_token": Field(str, help="the app's bot token, xoxb-... (or env:NAME)", secret=True),
+        "mode": Field(str, "events", "events (HTTP) or socket (Socket Mode)", choices=("events", "socket")),
+        "signing_secret": Field(str, "", "verifies Events API and interaction requests"),
+        "app_token": Field(str, "", "xapp-... token for Socket Mode"),
+        "channels": Field(list, [], "channel ids whose messages are support requests (DMs always are)"),
+        "api_base_url": Field(str, "https://slack.com/api/", "Web API base, e.g. for GovSlack"),
+        "max_file_bytes": Field(int, 20 * 1024 * 1024, "largest shared file kept", minimum=1),
+    }
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+        if settings["mode"] == "events" and not settings["signing_secret"]:
+            raise ConfigError(f"{prefix}.signing_secret: missing secret (mode is events)")
+        if settings["mode"] == "socket" and not settings["app_token"]:
+            raise ConfigError(f"{prefix}.app_token: missing secret (mode is socket)")
+
+    def __init__(self, name: str, settings: dict[str, Any], *, clock: Clock | None = None) -> None:
+        super().__init__(name, settings)
+        base = settings["api_base_url"].rstrip("/") + "/"
+        self.client = AsyncWebClient(token=settings["bot_token"], base_url=base)
+        self.verifier = (
+            SignatureVerifier(settings["signing_secret"], **({"clock": clock} if clock else {}))
+            if settings["signing_secret"]
+            else None  # Socket Mode only: the HTTP endpoints verify nothing, so they take nothing
+        )
+        self.channels = set(settings["channels"])
+        self.bot_user_id = ""
+        self.team_id = ""
+        self._profiles: dict[str, tuple[float, str, str]] = {}  # user -> (fetched at, name, email)
+        self._hub: HubPort | None = None
+        self._socket: SocketModeClient | None = None
+        self._unsupported_logged: set[str] = set()
+
+    @property
+    def hub(self) -> HubPort:
+        if self._hub is None:
+            raise web.HTTPServiceUnavailable(text="starting")
+        return self._hub
+
+    # -- lifecycle -------------------------------------------------------------------
+    def web_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/events", self._events)
+        app.router.add_post("/interactions", self._interactions)
+        return app
+
+    async def start(self, hub: HubPort) -> None:
+        self._hub = hub
+        identity = await self.client.auth_test()
+        self.bot_user_id = str(identity.get("user_id", ""))
+        self.team_id = str(identity.get("team_id", ""))
+        if self.settings["mode"] == "socket":
+            self._socket = SocketModeClient(app_token=self.settings["app_token"], web_client=self.client)
+            self._socket.socket_mode_request_listeners.append(self._socket_request)
+            await self._socket.connect()
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close()
+
+    # -- inbound: HTTP ---------------------------------------------------------------
+    def _verified(self, request: web.Request, body: bytes) -> bool:
+        if self.verifier is None:
+            return False
+        return self.verifier.is_valid(body, request.headers.get("X-Slack-Request-Timestamp"),
+                                      request.headers.get("X-Slack-Signature"))
+
+    async def _events(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not self._verified(request, body):
+            return web.json_response({"error": "bad_signature", "message": "signature or timestamp invalid"},
+                                     status=401)
+        try:
+            payload = json.loads(body)
+            if not isinstance(payload, dict):
+                raise ValueError("the body must be a JSON object")
+        except ValueError as exc:
+            return web.json_response({"error": "invalid_event", "message": str(exc)}, status=400)
+        if payload.get("type") == "url_verification":
+            return web.json_response({"challenge": payload.get("challenge", "")})
+        try:
+            await self.process_event(payload)
+        except IngestUnavailable:
+            return web.json_response({"error": "unavailable", "message": "retry"}, status=503)
+        except (InvalidInbound, ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": "invalid_event", "message": str(exc)}, status=400)
+        return web.json_response({"ok": True})
+
+    async def _interactions(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if not self._verified(request, body):
+            return web.json_response({"error": "bad_signature", "message": "signature or timestamp invalid"},
+                                     status=401)
+        try:
+            payload = json.loads(parse_qs(body.decode())["payload"][0])
+        except (KeyError, ValueError, UnicodeDecodeError) as exc:
+            return web.json_response({"error": "invalid_payload", "message": str(exc)}, status=400)
+        try:
+            await self.process_interaction(payload)
+        except IngestUnavailable:
+            return web.json_response({"error": "unavailable", "message": "retry"}, status=503)
+        return web.Response(status=200)
+
+    # -- inbound: Socket Mode ---------------------------------------------------------
+    async def _socket_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+        try:
+            if request.type == "events_api":
+                await self.process_event(request.payload)
+            elif request.type == "interactive":
+                await self.process_interaction(request.payload)
+        except IngestUnavailable:
+            return  # no ack: Slack delivers it again
+        except (InvalidInbound, ValueError, KeyError, TypeError) as exc:
+            self.log.warning("dropped a malformed Socket Mode event: %s", exc)
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+    # -- events into messages --------------------------------------------------------------
+    async def process_event(self, payload: dict[str, Any]) -> None:
+        if payload.get("type") != "event_callback":
+            self._ignore(str(payload.get("type")))
+            return
+        event = payload["event"]
+        team = str(payload.get("team_id") or self.team_id)
+        if event.get("type") != "message":
+            self._ignore(str(event.get("type")))
+            return
+        subtype = event.get("subtype")
+        channel = str(event["channel"])
+        if event.get("channel_type") != "im" and channel not in self.channels:
+            return  # a channel that is not a support channel
+        if subtype == "message_changed":
+            changed = event["message"]
+            await self.hub.record_edit(self.name, f"{channel}:{changed['ts']}", text=changed.get("text", ""))
+            return
+        if subtype == "message_deleted":
+            await self.hub.record_edit(self.name, f"{channel}:{event['deleted_ts']}", text=None, deleted=True)
+            return
+        if subtype not in (None, "file_share", "thread_broadcast"):
+            self._ignore(f"message/{subtype}")
+            return
+        user = event.get("user")
+        if not user or event.get("bot_id") or user == self.bot_user_id:
+            return  # our own and other bots' messages
+        if event.get("channel_type") == "im":
+            thread_key = f"{team}:{channel}"  # one ticket per DM until it is resolved
+        else:
+            thread_key = f"{team}:{channel}:{event.get('thread_ts') or event['ts']}"
+        name, email = await self._profile(user)
+        attachments = [a async for a in self._files(event.get("files") or [])]
+        await self.hub.ingest(Inbound(
+            channel=self.name,
+            external_id=f"{channel}:{event['ts']}",
+            sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
+            thread_key=thread_key,
+            text=_unescape(event.get("text", "")),
+            attachments=tuple(attachments),
+            raw={"event_id": payload.get("event_id"), "channel": channel, "ts": event["ts"]},
+        ))
+
+    async def process_interaction(self, payload: dict[str, Any]) -> None:
+        if payload.get("type") != "block_actions" or not payload.get("actions"):
+            self._ignore(f"interaction/{payload.get('type')}")
+            return
+        action = payload["actions"][0]
+        user = payload["user"]["id"]
+        team = str((payload.get("team") or {}).get("id") or self.team_id)
+        channel = str((payload.get("channel") or payload.get("container") or {}).get("id")
+                      or payload["container"]["channel_id"])
+        message = payload.get("message") or {}
+        in_thread = message.get("thread_ts")
+        thread_key = f"{team}:{channel}:{in_thread}" if in_thread and channel in self.channels else f"{team}:{channel}"
+        name, email = await self._profile(user)
+        await self.hub.ingest(Inbound(
+            channel=self.name,
+            external_id=f"action:{action.get('action_ts') or payload.get('trigger_id')}",
+            sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
+            thread_key=thread_key,
+            text=str((action.get("text") or {}).get("text") or action.get("value", "")),
+            choice_id=str(action.get("value", "")),
+        ))
+
+    def _ignore(self, kind: str) -> None:
+        if kind not in self._unsupported_logged:  # acknowledged and ignored, said once
+            self._unsupported_logged.add(kind)
+            self.log.info("ignoring %s events: not supported", kind)
+
+    async def _profile(self, user: str) -> tuple[str, str]:
+        """Display name and email from users.info, cached for an hour."""
+        cached = self._profiles.get(user)
+        if cached and time.monotonic() - cached[0] < PROFILE_TTL:
+            return cached[1], cached[2]
+        try:
+            info = (await self.client.users_info(user=user))["user"]
+        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            self.log.warning("users.info for %s failed: %s", user, exc)
+            return "", ""
+        profile = info.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or info.get("real_name") or info.get("name", "")
+        email = profile.get("email", "")  # only with the users:read.email scope
+        self._profiles[user] = (time.monotonic(), name, email)
+        return name, email
+
+    async def _files(self, files: list[dict[str, Any]]) -> Any:
+        session = aiohttp.ClientSession()
+        try:
+            for file in files:
+                url = file.get("url_private_download") or file.get("url_private")
+                if not url or int(file.get("size", 0)) > self.settings["max_file_bytes"]:
+                    continue
+                async with session.get(url, headers={"Authorization": f"Bearer {self.settings['bot_token']}"},
+                                       timeout=aiohttp.ClientTimeout(total=20)) as resp:
+                    if resp.status != 200:
+                        continue
+                    data = await resp.content.read(self.settings["max_file_bytes"] + 1)
+                if len(data) > self.settings["max_file_bytes"]:
+                    continue
+                ref = await self.hub.blobs.put(data)
+                yield Attachment(name=str(file.get("name", "file"))[:200],
+                                 content_type=str(file.get("mimetype", "application/octet-stream")), size=len(data),
+                                 blob_ref=ref)
+        finally:
+            await session.close()
+
+    # -- outbound ---------------------------------------------------------------------------
+    async def send(self, out: Outbound) -> Sent:
+        parts = out.conversation.thread_key.split(":")
+        if len(parts) < 2:
+            raise PermanentDeliveryError(f"not a Slack conversation: {out.conversation.thread_key}")
+        channel = parts[1]
+        thread_ts = parts[2] if len(parts) > 2 else None  # replies in a channel go into the thread
+        pieces = split_text(escape(out.message.text), LIMIT) or [""]
+        try:
+            ts = ""
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                blocks = _choice_blocks(piece, out) if last and out.message.choices else None
+                answer = await self.client.chat_postMessage(channel=channel, text=piece, thread_ts=thread_ts,
+                                                            blocks=blocks)
+                ts = str(answer.get("ts", ""))
+        except SlackApiError as exc:
+            raise _delivery_error(exc) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
+        return Sent(external_id=ts)
+
+
+def _choice_blocks(text: str, out: Outbound) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}},
+        {"type": "actions", "block_id": f"helpline-{out.message.id}", "elements": [
+            {"type": "button", "action_id": f"choice-{i}", "value": choice.id[:2000],
+             "text": {"type": "plain_text", "text": choice.label[:75], "emoji": True}}
+            for i, choice in enumerate(out.message.choices[:25])
+        ]},
+    ]
+
+
+def _delivery_error(exc: SlackApiError) -> Exception:
+    response = exc.response
+    status = getattr(response, "status_code", 200)
+    error = str(response.get("error", "")) if hasattr(response, "get") else ""
+    if status == 429:
+        retry_after = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)))
+        return RetryableDeliveryError(f"429 rate limited: retry after {retry_after:g}s", retry_after=retry_after)
+    if status >= 500:
+        return RetryableDeliveryError(f"{status} from Slack")
+    if error in PERMANENT or status < 500:
+        return PermanentDeliveryError(error or f"{status} from Slack")
+    return RetryableDeliveryError(error)
+
+
+def _unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
