@@ -21,6 +21,7 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
@@ -160,7 +161,7 @@ class SlackAdapter(Adapter):
         return web.Response(status=200)
 
     # -- inbound: Socket Mode ---------------------------------------------------------
-    async def _socket_request(self, client: SocketModeClient, request: SocketModeRequest) -> None:
+    async def _socket_request(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
         try:
             if request.type == "events_api":
                 await self.process_event(request.payload)
