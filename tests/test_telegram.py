@@ -220,6 +220,8 @@ async def test_agent_replies_split_retry_on_429_and_fail_when_blocked(
     message = await hub.store.get_message(blocked.id)
     assert message is not None and message.delivery is not None
     assert message.delivery.error == "403 Forbidden: bot was blocked by the user"
+    events = [m.text for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.EVENT]
+    assert any("bot was blocked by the user" in text and "unblock" in text for text in events)
 
 
 async def test_long_polling_confirms_only_what_was_stored(tmp_path: Path, fake: tuple[FakeTelegram, str]) -> None:

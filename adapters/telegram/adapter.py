@@ -24,7 +24,9 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, U
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from conversation.model import Attachment
+from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
+from conversation.model import Message as Message_
+from hub.events import Event
 from hub.sdk import (
     Adapter,
     ConfigError,
@@ -243,6 +245,18 @@ class TelegramAdapter(Adapter):
         return text.strip(), attachments
 
     # -- outbound -----------------------------------------------------------------------
+    async def _note_blocked(self, out: Outbound, reason: str) -> None:
+        """Say it in the thread, beside the contact card: no reply will reach this person."""
+        event = Message_(
+            id=new_id(), conversation_id=out.conversation.id, channel=self.name, direction=Direction.OUTBOUND,
+            kind=MessageKind.EVENT, author_type=AuthorType.SYSTEM,
+            text=f"Telegram refuses delivery to {out.contact.name or 'this customer'}: {reason}. "
+                 "Replies cannot reach them here until they unblock the bot.",
+        )
+        with contextlib.suppress(Exception):
+            await self.hub.store.add_message(event)
+            self.hub.bus.publish(Event("message.created", out.conversation.id, {"message_id": event.id, "kind": "event"}))
+
     async def send(self, out: Outbound) -> Sent:
         chat_id = out.conversation.thread_key.removeprefix("chat:") or out.address
         choices = out.message.choices
@@ -273,6 +287,7 @@ class TelegramAdapter(Adapter):
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
             raise RetryableDeliveryError(f"429 Too Many Requests: retry after {seconds:g}s", retry_after=seconds) from exc
         except Forbidden as exc:
+            await self._note_blocked(out, exc.message)
             raise PermanentDeliveryError(f"403 {exc.message}") from exc
         except BadRequest as exc:
             raise PermanentDeliveryError(f"400 {exc.message}") from exc
