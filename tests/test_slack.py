@@ -84,7 +84,7 @@ def test_slack_escaping() -> None:
     assert escape("a & <b> @channel <!here>") == "a &amp; &lt;b&gt; @channel &lt;!here&gt;"
 
 
-async def test_url_verification_and_a_dm_stored_once_despite_retries(client: TestClient) -> None:
+async def test_url_verification_and_a_dm_stored_once_despite_retries(client: TestClient, fake: FakeSlack) -> None:
     assert await event(client, {"type": "url_verification", "challenge": "c-123"}) == (200, {"challenge": "c-123"})
     payload = message_event("Hi, my invoice &lt;#88&gt; is wrong", ts="1700000001.000100")
     assert (await event(client, payload))[0] == 200
@@ -94,6 +94,8 @@ async def test_url_verification_and_a_dm_stored_once_despite_retries(client: Tes
     contact = await hub.store.find_identity_contact("slack", f"{TEAM}:U1")
     assert contact is not None and contact.identities[0].display_name == "Li Na"
     assert contact.email == "li@partner.example"
+    await event(client, message_event("and another thing", ts="1700000001.000200"))
+    assert len(fake.sent("users.info")) == 1  # the profile is cached
 
 
 @pytest.mark.parametrize("case", ["unsigned", "wrong-secret", "stale", "malformed"])

@@ -275,3 +275,50 @@ async def test_end_to_end_through_the_inbox_api(client: TestClient, fake: tuple[
     assert resp.status == 201
     await eventually(lambda: len(bot.sent("sendMessage")) == 2, timeout=10)
     assert bot.sent("sendMessage")[-1]["text"] == "Refunded today." and int(bot.sent("sendMessage")[-1]["chat_id"]) == 777
+
+
+async def test_photos_and_documents_go_out_from_stored_attachments(
+    client: TestClient, fake: tuple[FakeTelegram, str]
+) -> None:
+    from conversation.model import Attachment, Delivery, Direction, Message, new_id, utcnow
+
+    bot, _ = fake
+    hub = hub_of(client)
+    await post(client, text_update(1, "send me the receipt"))
+    conv = await hub.store.get_conversation_by_number(1000)
+    assert conv is not None
+    photo, pdf = await hub.blobs.put(b"\x89PNG..."), await hub.blobs.put(b"%PDF-1.4")
+    now = utcnow()
+    await hub.store.add_message(Message(
+        id=new_id(), conversation_id=conv.id, channel="telegram", direction=Direction.OUTBOUND,
+        kind=MessageKind.MESSAGE, author_type=AuthorType.AGENT, author_id="a", text="Here you are",
+        attachments=[Attachment("receipt.png", "image/png", 8, photo), Attachment("receipt.pdf", "application/pdf", 8, pdf)],
+        created_at=now, delivery=Delivery(next_attempt_at=now),
+    ))
+    hub.outbox.wake()
+    await eventually(lambda: bot.sent("sendDocument"), timeout=10)
+    assert bot.sent("sendMessage")[-1]["text"] == "Here you are"
+    assert bot.sent("sendPhoto")[0]["photo"] == b"\x89PNG..."
+    assert bot.sent("sendDocument")[0]["document"] == b"%PDF-1.4"
+
+
+async def test_one_hub_of_several_polls(tmp_path: Path, fake: tuple[FakeTelegram, str]) -> None:
+    from datetime import timedelta
+
+    from conversation.model import utcnow
+
+    bot, base = fake
+    bot.updates = [text_update(20, "only once", message_id=9)]
+    config = telegram_config(tmp_path, base, bot.token, mode="polling", poll_timeout_seconds=0)
+    first, second = Hub(config), Hub(config)
+    await first.start()
+    await second.start()
+    try:
+        await eventually(lambda: _texts_equal(first, ["only once"]), timeout=10)
+        lease = "telegram:telegram:polling"
+        holders = [await h.store.acquire_lease(lease, h.instance_id, now=utcnow(), ttl=timedelta(seconds=60))
+                   for h in (first, second)]
+        assert sorted(holders) == [False, True]  # exactly one of them holds the polling lease
+    finally:
+        await first.stop()
+        await second.stop()
