@@ -13,16 +13,21 @@ Prints p50/p95 per kind of request.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/email.py shares its name with the standard library's email package: keep this
+# folder off the import path so `import email` finds the real one.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
 import json
 import random
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

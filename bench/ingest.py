@@ -11,15 +11,20 @@ settings (WAL, synchronous=FULL), so the ratio to raw SQLite is visible.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/email.py shares its name with the standard library's email package: keep this
+# folder off the import path so `import email` finds the real one.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
 import os
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

@@ -13,6 +13,13 @@ message limit is raised for the run (the per-visitor limit stays at its default)
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/email.py shares its name with the standard library's email package: keep this
+# folder off the import path so `import email` finds the real one.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import asyncio
 import json
@@ -20,10 +27,8 @@ import random
 import resource
 import socket
 import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import aiohttp
 
