@@ -71,8 +71,8 @@ def fill(path: Path, conversations: int, messages: int, agents: list[str]) -> No
                      f"{rng.choice(WORDS)} {rng.choice(CHINESE)} #{i}", rng.choice(STATUSES), rng.choice(PRIORITIES),
                      rng.choice(["", "refund", "account", "delivery"]), json.dumps(tags),
                      rng.choice(["", "", "billing", "tech"]), rng.choice(["", "", *agents]), None, last - 3_600_000,
-                     last, None, None, "", last, ""))
-    conn.executemany("INSERT INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                     last, None, None, "", last, "", "[]"))
+    conn.executemany("INSERT INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     conn.executemany("INSERT INTO conversation_tags VALUES (?,?)",
                      ((r[0], t) for r in rows for t in json.loads(r[9])))
     conn.execute("COMMIT")
