@@ -1,0 +1,26 @@
+"""The benchmarks still run (tiny sizes, no timing asserted: figures live in the README)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+RUNS = {
+    "ingest.py": (["--messages", "300", "--concurrency", "4", "--rate", "200", "--seconds", "1"], "msg/s"),
+    "inbox.py": (["--conversations", "300", "--messages", "1500", "--rounds", "5"], "search"),
+    "webchat.py": (["--visitors", "20", "--rate", "20", "--seconds", "1"], "seen live by the agent 20"),
+    "email.py": (["--mails", "60", "--connections", "2"], "threading accuracy: 60/60 = 100.00 %"),
+}
+
+
+@pytest.mark.parametrize("script", sorted(RUNS))
+def test_the_benchmark_runs(script: str) -> None:
+    args, expected = RUNS[script]
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert expected in result.stdout
