@@ -80,3 +80,17 @@ def test_defaults_fill_every_section() -> None:
     assert config.hub["port"] == 8080 and config.outbox["max_attempts"] == 8
     assert config.ticketing.first_number == 1000 and config.ticketing.reopen_window.days == 7
     assert tomllib.loads((ROOT / "hub.toml").read_text())["plugins"]["enabled"] == ["greeting"]
+
+
+def test_every_commented_channel_example_in_the_sample_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    text = (ROOT / "hub.toml").read_text()
+    for name in set(re.findall(r"env:([A-Z_]+)", text)):
+        monkeypatch.setenv(name, "from-the-environment")
+    uncommented = "\n".join(
+        m.group(1) if (m := re.match(r"^# (\[channels\..*\]|[a-z_]+ = .*)$", line)) else line
+        for line in text.splitlines()
+    )
+    config = parse_config(tomllib.loads(uncommented))
+    assert sorted(c.name for c in config.channels) == ["email", "slack", "telegram", "webchat", "webhook"]
