@@ -144,8 +144,13 @@ class WebhookAdapter(Adapter):
     async def _receive(self, request: web.Request) -> web.Response:
         body = await request.read()  # over the hub's max_body_bytes: 413 before we get here
         try:
-            verify(self.settings["secret"], request.headers, body, max_skew=self.settings["max_skew_seconds"],
-                   clock=self.clock)
+            verify(
+                self.settings["secret"],
+                request.headers,
+                body,
+                max_skew=self.settings["max_skew_seconds"],
+                clock=self.clock,
+            )
         except SignatureError as exc:
             self.log.warning("rejected a request from %s: %s", request.remote, exc)
             return web.json_response({"error": "bad_signature", "message": str(exc)}, status=401)
@@ -178,7 +183,9 @@ class WebhookAdapter(Adapter):
             ensure_ascii=False,
         ).encode()
         try:
-            async with self._session.post(url, data=body, headers=signed_headers(self.settings["secret"], body)) as resp:
+            async with self._session.post(
+                url, data=body, headers=signed_headers(self.settings["secret"], body)
+            ) as resp:
                 text = await resp.text()
                 if resp.status == 429 or resp.status >= 500:
                     raise RetryableDeliveryError(f"{resp.status}: {text[:200]}", retry_after=_retry_after(resp))

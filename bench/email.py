@@ -53,15 +53,22 @@ class Thread:
 def mail_bytes(thread: Thread, index: int, kind: str, rng: random.Random) -> bytes:
     message_id = f"<bench-{index}@customer.example>"
     thread.ids.append(message_id)
-    headers = [f"From: {thread.sender}", f"To: {SUPPORT}", f"Message-ID: {message_id}",
-               "Date: Thu, 26 Nov 2026 10:00:00 +0000", "MIME-Version: 1.0"]
+    headers = [
+        f"From: {thread.sender}",
+        f"To: {SUPPORT}",
+        f"Message-ID: {message_id}",
+        "Date: Thu, 26 Nov 2026 10:00:00 +0000",
+        "MIME-Version: 1.0",
+    ]
     subject = thread.subject
     if kind == "reply":
         headers += [f"In-Reply-To: {thread.ids[-2]}", f"References: {' '.join(thread.ids[:-1])}"]
         subject = f"Re: {subject}"
     elif kind == "token":
         subject = f"Re: {subject} [#{thread.ticket}]"
-    text = f"Message {index}: " + ("我的订单还没有到，请帮我查一下物流。" if thread.gbk else "my order has not arrived yet.")
+    text = f"Message {index}: " + (
+        "我的订单还没有到，请帮我查一下物流。" if thread.gbk else "my order has not arrived yet."
+    )
     if thread.gbk:
         headers.append(f"Subject: =?gb2312?B?{base64.b64encode(subject.encode('gbk')).decode()}?=")
     else:
@@ -69,13 +76,20 @@ def mail_bytes(thread: Thread, index: int, kind: str, rng: random.Random) -> byt
     charset, body = ("gb2312", text.encode("gbk")) if thread.gbk else ("utf-8", text.encode())
     if rng.random() < 0.05:
         attachment = base64.encodebytes(rng.randbytes(20_000)).decode()
-        return ("\r\n".join([*headers, 'Content-Type: multipart/mixed; boundary="b"']) + "\r\n\r\n--b\r\n"
-                f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                + base64.encodebytes(body).decode() + "\r\n--b\r\nContent-Type: image/png\r\n"
-                "Content-Disposition: attachment; filename=photo.png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-                + attachment + "\r\n--b--\r\n").encode()
-    return ("\r\n".join([*headers, f"Content-Type: text/plain; charset={charset}",
-                         "Content-Transfer-Encoding: base64"]) + "\r\n\r\n" + base64.encodebytes(body).decode()).encode()
+        return (
+            "\r\n".join([*headers, 'Content-Type: multipart/mixed; boundary="b"']) + "\r\n\r\n--b\r\n"
+            f"Content-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes(body).decode()
+            + "\r\n--b\r\nContent-Type: image/png\r\n"
+            "Content-Disposition: attachment; filename=photo.png\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + attachment
+            + "\r\n--b--\r\n"
+        ).encode()
+    return (
+        "\r\n".join([*headers, f"Content-Type: text/plain; charset={charset}", "Content-Transfer-Encoding: base64"])
+        + "\r\n\r\n"
+        + base64.encodebytes(body).decode()
+    ).encode()
 
 
 def free_port() -> int:
@@ -92,11 +106,13 @@ def percentile(values: list[float], q: float) -> float:
 async def run(mails: int, connections: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        config = parse_config({
-            "hub": {"data_dir": tmp},
-            "plugins": {"enabled": []},
-            "channels": {"email": {"address": SUPPORT, "listen_port": port}},
-        })
+        config = parse_config(
+            {
+                "hub": {"data_dir": tmp},
+                "plugins": {"enabled": []},
+                "channels": {"email": {"address": SUPPORT, "listen_port": port}},
+            }
+        )
         hub = Hub(config)
         await hub.start()
         tune_gc_for_serving()
@@ -115,16 +131,20 @@ async def run(mails: int, connections: int) -> None:
                 roll = rng.random()
                 open_threads = [t for t in threads if t.ticket]
                 if roll < 0.4 or not open_threads:
-                    thread = Thread(sender=f"customer{len(threads)}@example.org",
-                                    subject=f"Order {len(threads)} problem", gbk=rng.random() < 0.15)
+                    thread = Thread(
+                        sender=f"customer{len(threads)}@example.org",
+                        subject=f"Order {len(threads)} problem",
+                        gbk=rng.random() < 0.15,
+                    )
                     threads.append(thread)
                     kind = "new"
                 else:
                     thread = rng.choice(open_threads)
                     kind = "reply" if roll < 0.8 else "token"
                 if kind != "new" and thread in [b[1] for b in batch]:
-                    thread = Thread(sender=f"customer{len(threads)}@example.org",
-                                    subject=f"Order {len(threads)} problem", gbk=False)
+                    thread = Thread(
+                        sender=f"customer{len(threads)}@example.org", subject=f"Order {len(threads)} problem", gbk=False
+                    )
                     threads.append(thread)
                     kind = "new"
                 raw = mail_bytes(thread, index, kind, rng)
@@ -167,10 +187,14 @@ async def run(mails: int, connections: int) -> None:
                 if owner.setdefault(conversation, thread_index) == thread_index:
                     correct += sum(1 for t in expected.values() if t == thread_index)
         await hub.stop()
-        print(f"{mails} mails ({len(threads)} threads) over {connections} SMTP connections in {elapsed:.1f}s:"
-              f" {mails / elapsed:.0f} mails/s")
-        print(f"SMTP transaction (end of data -> stored -> 250): p50 {percentile(latencies, .5) * 1000:.1f} ms,"
-              f" p99 {percentile(latencies, .99) * 1000:.1f} ms")
+        print(
+            f"{mails} mails ({len(threads)} threads) over {connections} SMTP connections in {elapsed:.1f}s:"
+            f" {mails / elapsed:.0f} mails/s"
+        )
+        print(
+            f"SMTP transaction (end of data -> stored -> 250): p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
+            f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms"
+        )
         print(f"threading accuracy: {correct}/{mails} = {100 * correct / mails:.2f} %")
 
 

@@ -39,9 +39,44 @@ from hub.agents import add_agent  # noqa: E402
 from hub.app import Hub, build_app, tune_gc_for_serving  # noqa: E402
 from hub.config import parse_config  # noqa: E402
 
-WORDS = ["order", "refund", "password", "login", "delivery", "invoice", "account", "payment", "broken", "help",
-         "shipping", "address", "coupon", "subscription", "cancel", "email", "phone", "error", "update", "thanks"]
-CHINESE = ["订单", "退款", "密码", "登录", "物流", "发票", "账户", "支付", "损坏", "帮助", "地址", "优惠券", "取消", "错误"]
+WORDS = [
+    "order",
+    "refund",
+    "password",
+    "login",
+    "delivery",
+    "invoice",
+    "account",
+    "payment",
+    "broken",
+    "help",
+    "shipping",
+    "address",
+    "coupon",
+    "subscription",
+    "cancel",
+    "email",
+    "phone",
+    "error",
+    "update",
+    "thanks",
+]
+CHINESE = [
+    "订单",
+    "退款",
+    "密码",
+    "登录",
+    "物流",
+    "发票",
+    "账户",
+    "支付",
+    "损坏",
+    "帮助",
+    "地址",
+    "优惠券",
+    "取消",
+    "错误",
+]
 CHANNELS = ["webchat", "email", "telegram", "slack"]
 STATUSES = ["open"] * 3 + ["pending", "snoozed"] + ["resolved"] * 4 + ["closed"]
 PRIORITIES = ["normal"] * 6 + ["low", "high", "high", "urgent"]
@@ -67,14 +102,33 @@ def fill(path: Path, conversations: int, messages: int, agents: list[str]) -> No
     for i in range(conversations):
         last = now - rng.randrange(0, 90 * 24 * 3600 * 1000)
         tags = rng.sample(["vip", "refund", "bug", "billing", "urgent-ish"], rng.randrange(0, 3))
-        rows.append((f"v{i:08d}", 1000 + i, CHANNELS[i % 4], f"thread-{i}", f"c{i % contacts:08d}",
-                     f"{rng.choice(WORDS)} {rng.choice(CHINESE)} #{i}", rng.choice(STATUSES), rng.choice(PRIORITIES),
-                     rng.choice(["", "refund", "account", "delivery"]), json.dumps(tags),
-                     rng.choice(["", "", "billing", "tech"]), rng.choice(["", "", *agents]), None, last - 3_600_000,
-                     last, None, None, "", last, "", "[]"))
+        rows.append(
+            (
+                f"v{i:08d}",
+                1000 + i,
+                CHANNELS[i % 4],
+                f"thread-{i}",
+                f"c{i % contacts:08d}",
+                f"{rng.choice(WORDS)} {rng.choice(CHINESE)} #{i}",
+                rng.choice(STATUSES),
+                rng.choice(PRIORITIES),
+                rng.choice(["", "refund", "account", "delivery"]),
+                json.dumps(tags),
+                rng.choice(["", "", "billing", "tech"]),
+                rng.choice(["", "", *agents]),
+                None,
+                last - 3_600_000,
+                last,
+                None,
+                None,
+                "",
+                last,
+                "",
+                "[]",
+            )
+        )
     conn.executemany("INSERT INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-    conn.executemany("INSERT INTO conversation_tags VALUES (?,?)",
-                     ((r[0], t) for r in rows for t in json.loads(r[9])))
+    conn.executemany("INSERT INTO conversation_tags VALUES (?,?)", ((r[0], t) for r in rows for t in json.loads(r[9])))
     conn.execute("COMMIT")
     batch = []
     for j in range(messages):
@@ -82,9 +136,26 @@ def fill(path: Path, conversations: int, messages: int, agents: list[str]) -> No
         text = " ".join(rng.choice(WORDS) for _ in range(rng.randrange(4, 14)))
         if j % 3 == 0:
             text += " " + "".join(rng.choice(CHINESE) for _ in range(rng.randrange(2, 6)))
-        batch.append((new_id(), conv[0], conv[2], "inbound" if j % 2 == 0 else "outbound", "message",
-                      "contact" if j % 2 == 0 else "agent", "", text, "", "[]", "[]", "", f"x{j}",
-                      f"{conv[2]}\x1fx{j}" if j % 2 == 0 else None, conv[14] - (messages - j), 1))
+        batch.append(
+            (
+                new_id(),
+                conv[0],
+                conv[2],
+                "inbound" if j % 2 == 0 else "outbound",
+                "message",
+                "contact" if j % 2 == 0 else "agent",
+                "",
+                text,
+                "",
+                "[]",
+                "[]",
+                "",
+                f"x{j}",
+                f"{conv[2]}\x1fx{j}" if j % 2 == 0 else None,
+                conv[14] - (messages - j),
+                1,
+            )
+        )
         if len(batch) == 50_000:
             insert_messages(conn, batch)
             batch = []
@@ -118,23 +189,37 @@ async def run(conversations: int, messages: int, rounds: int, verbose: bool) -> 
         await store.close()
         started = time.perf_counter()
         fill(data / "helpline.sqlite3", conversations, messages, agents)
-        print(f"filled {conversations:,} conversations and {messages:,} messages in {time.perf_counter() - started:.0f}s")
+        print(
+            f"filled {conversations:,} conversations and {messages:,} messages in {time.perf_counter() - started:.0f}s"
+        )
 
         hub = Hub(parse_config({"hub": {"data_dir": str(data)}, "plugins": {"enabled": []}}))
         started = time.perf_counter()
         async with TestClient(TestServer(build_app(hub))) as client:  # opening indexes the search backlog
             print(f"hub started (search index built) in {time.perf_counter() - started:.0f}s")
             tune_gc_for_serving()
-            resp = await client.post("/api/v1/auth/login", json={"email": "bench@example.com",
-                                                                 "password": "bench password 1"})
+            resp = await client.post(
+                "/api/v1/auth/login", json={"email": "bench@example.com", "password": "bench password 1"}
+            )
             assert resp.status == 200
-            lists = ["status=open", "assignee=me", "assignee=unassigned&status=open", "status=pending",
-                     "channel=email&status=open", "priority=urgent", "team=billing&status=open", "tag=vip",
-                     "category=refund&status=resolved", ""]
+            lists = [
+                "status=open",
+                "assignee=me",
+                "assignee=unassigned&status=open",
+                "status=pending",
+                "channel=email&status=open",
+                "priority=urgent",
+                "team=billing&status=open",
+                "tag=vip",
+                "category=refund&status=resolved",
+                "",
+            ]
             searches = ["refund", "password login", "订单", "退款 物流", "coupon cancel"]
-            kinds = (("list", [f"/api/v1/conversations?{q}&per_page=25" for q in lists]),
-                     ("search", [f"/api/v1/conversations?q={q}&per_page=25" for q in searches]),
-                     ("counts", ["/api/v1/conversations/counts"]))
+            kinds = (
+                ("list", [f"/api/v1/conversations?{q}&per_page=25" for q in lists]),
+                ("search", [f"/api/v1/conversations?q={q}&per_page=25" for q in searches]),
+                ("counts", ["/api/v1/conversations/counts"]),
+            )
             for label, urls in kinds:
                 timings: list[float] = []
                 per_url: dict[str, list[float]] = {}
@@ -147,9 +232,11 @@ async def run(conversations: int, messages: int, rounds: int, verbose: bool) -> 
                     assert resp.status == 200
                     timings.append(elapsed)
                     per_url.setdefault(url, []).append(elapsed)
-                print(f"{label:<7} {len(timings)} requests over {len(urls)} filters: "
-                      f"p50 {percentile(timings, .5) * 1000:6.1f} ms  p95 {percentile(timings, .95) * 1000:6.1f} ms"
-                      f"  mean {statistics.fmean(timings) * 1000:6.1f} ms")
+                print(
+                    f"{label:<7} {len(timings)} requests over {len(urls)} filters: "
+                    f"p50 {percentile(timings, 0.5) * 1000:6.1f} ms  p95 {percentile(timings, 0.95) * 1000:6.1f} ms"
+                    f"  mean {statistics.fmean(timings) * 1000:6.1f} ms"
+                )
                 if verbose:
                     for url, values in per_url.items():
                         print(f"    {statistics.median(values) * 1000:6.1f} ms  {url}")

@@ -34,7 +34,12 @@ from hub.config import parse_config  # noqa: E402
 
 
 def synthetic(n: int) -> list[Inbound]:
-    texts = ["我无法登录我的账户", "My order #5531 never arrived", "Please refund my payment", "Password reset link expired"]
+    texts = [
+        "我无法登录我的账户",
+        "My order #5531 never arrived",
+        "Please refund my payment",
+        "Password reset link expired",
+    ]
     return [
         Inbound(
             channel="bench",
@@ -146,14 +151,20 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="offered messages/s for the open-loop run")
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    print(f"closed loop: {args.messages} messages from {args.concurrency} concurrent producers (throughput);"
-          f" open loop: {args.rate:,.0f} msg/s offered for {args.seconds:g}s (latency at that load)")
-    print(f"plugins: {args.plugins or 'none'},"
-          f" Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
+    print(
+        f"closed loop: {args.messages} messages from {args.concurrency} concurrent producers (throughput);"
+        f" open loop: {args.rate:,.0f} msg/s offered for {args.seconds:g}s (latency at that load)"
+    )
+    print(
+        f"plugins: {args.plugins or 'none'},"
+        f" Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         elapsed, latencies = asyncio.run(bench_pipeline(args.messages, args.concurrency, args.plugins, Path(tmp)))
         hub_rate = report("helpline ingest, closed loop", args.messages, elapsed, latencies)
-        elapsed, latencies, n = asyncio.run(bench_pipeline_at_rate(args.rate, args.seconds, args.plugins, Path(tmp) / "open"))
+        elapsed, latencies, n = asyncio.run(
+            bench_pipeline_at_rate(args.rate, args.seconds, args.plugins, Path(tmp) / "open")
+        )
         report(f"helpline ingest, {args.rate:,.0f}/s offered", n, elapsed, latencies)
         elapsed, latencies = bench_plain_sqlite(args.messages, Path(tmp))
         plain_rate = report("plain SQLite insert+commit loop", args.messages, elapsed, latencies)

@@ -64,11 +64,23 @@ async def run(visitors: int, rate: float, seconds: float) -> None:
             f"""messages_per_minute_per_ip = 1000000\n[plugins]\nenabled = ["greeting"]\n"""
         )
         command = [sys.executable, "-m", "hub.cli"]
-        subprocess.run([*command, "agent", "add", "bench@example.com", "--role", "admin"], cwd=directory,
-                       input="bench password 1\n", text=True, check=True, capture_output=True,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
-        hub = subprocess.Popen([*command, "serve"], cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        subprocess.run(
+            [*command, "agent", "add", "bench@example.com", "--role", "admin"],
+            cwd=directory,
+            input="bench password 1\n",
+            text=True,
+            check=True,
+            capture_output=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
+        hub = subprocess.Popen(
+            [*command, "serve"],
+            cwd=directory,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
         try:
             assert hub.stdout is not None
             while "listening" not in (line := hub.stdout.readline()):
@@ -85,8 +97,9 @@ async def run(visitors: int, rate: float, seconds: float) -> None:
 async def load(base: str, visitors: int, rate: float, seconds: float, pid: int, baseline_kib: int) -> None:
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-        resp = await http.post(f"{base}/api/v1/auth/login",
-                               json={"email": "bench@example.com", "password": "bench password 1"})
+        resp = await http.post(
+            f"{base}/api/v1/auth/login", json={"email": "bench@example.com", "password": "bench password 1"}
+        )
         assert resp.status == 200, await resp.text()
         seen_by_agent: dict[str, float] = {}
         live = await http.ws_connect(f"{base}/api/v1/live", max_msg_size=0)
@@ -111,8 +124,10 @@ async def load(base: str, visitors: int, rate: float, seconds: float, pid: int, 
 
         started = time.perf_counter()
         sockets = await asyncio.gather(*(new_visitor(i) for i in range(visitors)))
-        print(f"{visitors} visitors connected in {time.perf_counter() - started:.1f}s; "
-              f"hub RSS {memory_kib(pid, 'VmRSS') / 1024:.0f} MiB (idle before: {baseline_kib / 1024:.0f} MiB)")
+        print(
+            f"{visitors} visitors connected in {time.perf_counter() - started:.1f}s; "
+            f"hub RSS {memory_kib(pid, 'VmRSS') / 1024:.0f} MiB (idle before: {baseline_kib / 1024:.0f} MiB)"
+        )
 
         sent_at: dict[str, float] = {}
         message_of: dict[str, str] = {}
@@ -142,13 +157,20 @@ async def load(base: str, visitors: int, rate: float, seconds: float, pid: int, 
             )
         elapsed = time.perf_counter() - start
         await asyncio.sleep(3)  # let the last ones arrive
-        latencies = [seen_by_agent[message_of[c]] - t for c, t in sent_at.items()
-                     if c in message_of and message_of[c] in seen_by_agent]
-        print(f"sent {total} messages in {elapsed:.1f}s ({total / elapsed:.0f}/s); acknowledged {len(message_of)},"
-              f" seen live by the agent {len(latencies)}, errors {len(errors)}")
+        latencies = [
+            seen_by_agent[message_of[c]] - t
+            for c, t in sent_at.items()
+            if c in message_of and message_of[c] in seen_by_agent
+        ]
+        print(
+            f"sent {total} messages in {elapsed:.1f}s ({total / elapsed:.0f}/s); acknowledged {len(message_of)},"
+            f" seen live by the agent {len(latencies)}, errors {len(errors)}"
+        )
         if latencies:
-            print(f"visitor send -> agent live event: p50 {percentile(latencies, .5) * 1000:.1f} ms,"
-                  f" p99 {percentile(latencies, .99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+            print(
+                f"visitor send -> agent live event: p50 {percentile(latencies, 0.5) * 1000:.1f} ms,"
+                f" p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
+            )
         print(f"hub peak RSS {memory_kib(pid, 'VmHWM') / 1024:.0f} MiB")
         for task in readers:
             task.cancel()

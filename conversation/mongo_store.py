@@ -36,15 +36,15 @@ from conversation.model import (
     ApiToken,
     AuthorType,
     CannedResponse,
-    ConversationQuery,
-    Role,
-    Session,
     Contact,
     Conversation,
+    ConversationQuery,
     DeliveryStatus,
     Identity,
     Message,
     MessageKind,
+    Role,
+    Session,
     Status,
     new_id,
 )
@@ -57,6 +57,7 @@ from conversation.routing import (
 )
 from conversation.store import (
     AGENT_FIELDS,
+    CJK,
     SCHEMA_VERSION,
     AlreadyExists,
     InboundRecord,
@@ -64,7 +65,6 @@ from conversation.store import (
     SchemaMismatch,
     Store,
     StoreUnavailable,
-    CJK,
     Ticketing,
     record_edit,
     search_terms,
@@ -107,7 +107,11 @@ class MongoStore(Store):
             socketTimeoutMS=self._timeout_ms * 3,
             connect=False,
         )
-        db = self._client.get_database(self._database) if self._database else self._client.get_default_database("helpline")
+        db = (
+            self._client.get_database(self._database)
+            if self._database
+            else self._client.get_default_database("helpline")
+        )
         self._db = db
         self._meta = db.meta
         self._counters = db.counters
@@ -200,9 +204,7 @@ class MongoStore(Store):
             )
             if reopened.modified_count:
                 await self._messages.insert_one(message_to_doc(reopen_event(conversation, now)))
-        message = inbound_message(
-            inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled
-        )
+        message = inbound_message(inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled)
         try:
             await self._messages.insert_one(message_to_doc(message))
         except DuplicateKeyError:
@@ -419,7 +421,9 @@ class MongoStore(Store):
 
     # -- writing ------------------------------------------------------------------
     @_unavailable_when_unreachable
-    async def update_conversation(self, conversation_id: str, changes: dict[str, Any], *, now: datetime) -> Conversation:
+    async def update_conversation(
+        self, conversation_id: str, changes: dict[str, Any], *, now: datetime
+    ) -> Conversation:
         clean = validate_changes(changes)
         current = await self.get_conversation(conversation_id)
         if current is None:
@@ -427,9 +431,13 @@ class MongoStore(Store):
         values = {key: getattr(value, "value", value) for key, value in clean.items()}
         if clean.get("status") is Status.RESOLVED and current.status is not Status.RESOLVED:
             values["resolved_at"] = now
-        doc = await self._conversations.find_one_and_update(
-            {"_id": conversation_id}, {"$set": values}, return_document=ReturnDocument.AFTER
-        ) if values else conversation_to_doc(current)
+        doc = (
+            await self._conversations.find_one_and_update(
+                {"_id": conversation_id}, {"$set": values}, return_document=ReturnDocument.AFTER
+            )
+            if values
+            else conversation_to_doc(current)
+        )
         assert doc is not None
         return conversation_from_doc(doc)
 
@@ -608,11 +616,16 @@ class MongoStore(Store):
     async def contact_labels(self, contact_ids: list[str]) -> dict[str, str]:
         if not contact_ids:
             return {}
-        labels = {d["_id"]: d.get("name") or d.get("email") or "" async for d in self._contacts.find({"_id": {"$in": contact_ids}})}
+        labels = {
+            d["_id"]: d.get("name") or d.get("email") or ""
+            async for d in self._contacts.find({"_id": {"$in": contact_ids}})
+        }
         missing = [c for c, label in labels.items() if not label]
         if missing:
             async for identity in self._identities.find({"contact_id": {"$in": missing}}):
-                labels[identity["contact_id"]] = labels[identity["contact_id"]] or identity.get("display_name") or identity["address"]
+                labels[identity["contact_id"]] = (
+                    labels[identity["contact_id"]] or identity.get("display_name") or identity["address"]
+                )
         return labels
 
     @_unavailable_when_unreachable
@@ -660,7 +673,8 @@ class MongoStore(Store):
         current = message_from_doc(doc)
         raw = record_edit(current.raw, current.text, text=text, deleted=deleted, at=at)
         updated = await self._messages.find_one_and_update(
-            {"_id": current.id}, {"$set": {"text": current.text if text is None else text, "raw": raw}},
+            {"_id": current.id},
+            {"$set": {"text": current.text if text is None else text, "raw": raw}},
             return_document=ReturnDocument.AFTER,
         )
         return message_from_doc(updated) if updated else None
@@ -669,8 +683,14 @@ class MongoStore(Store):
     async def mark_undelivered(self, message_id: str, error: str) -> Message | None:
         doc = await self._messages.find_one_and_update(
             {"_id": message_id, "delivery": {"$ne": None}},
-            {"$set": {"delivery.status": DeliveryStatus.FAILED.value, "delivery.error": error,
-                      "delivery.lease_owner": "", "delivery.lease_until": None}},
+            {
+                "$set": {
+                    "delivery.status": DeliveryStatus.FAILED.value,
+                    "delivery.error": error,
+                    "delivery.lease_owner": "",
+                    "delivery.lease_until": None,
+                }
+            },
             return_document=ReturnDocument.AFTER,
         )
         if doc is None:
@@ -771,7 +791,9 @@ class MongoStore(Store):
             raise ValueError(f"unknown agent field {sorted(unknown)[0]!r}")
         values = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
         doc = (
-            await self._agents.find_one_and_update({"_id": agent_id}, {"$set": values}, return_document=ReturnDocument.AFTER)
+            await self._agents.find_one_and_update(
+                {"_id": agent_id}, {"$set": values}, return_document=ReturnDocument.AFTER
+            )
             if values
             else await self._agents.find_one({"_id": agent_id})
         )
@@ -876,7 +898,6 @@ class MongoStore(Store):
     @_unavailable_when_unreachable
     async def count_agents(self) -> int:
         return await self._agents.count_documents({})
-
 
 
 def _token_doc(token: ApiToken) -> dict[str, Any]:

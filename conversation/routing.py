@@ -34,6 +34,7 @@ def status_after_customer_message(status: Status) -> Status:
     """A customer writing makes a waiting or snoozed ticket need attention again."""
     return Status.OPEN if status in (Status.PENDING, Status.SNOOZED, Status.RESOLVED) else status
 
+
 def inbound_message(
     inbound: Inbound, conversation_id: str, contact_id: str, now: datetime, *, plugins_pending: bool = True
 ) -> Message:

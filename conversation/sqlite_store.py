@@ -32,16 +32,16 @@ from conversation.model import (
     ApiToken,
     AuthorType,
     CannedResponse,
-    ConversationQuery,
-    Role,
-    Session,
     Contact,
     Conversation,
+    ConversationQuery,
     DeliveryStatus,
     Direction,
     Identity,
     Message,
     MessageKind,
+    Role,
+    Session,
     Status,
     new_id,
 )
@@ -389,9 +389,12 @@ def _all_common(conn: sqlite3.Connection, narrowing: list[tuple[str, Any, str]],
         for column, value, index in narrowing
     ]
     if tag is not None:
-        counts.append(conn.execute(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_tags WHERE tag = ? LIMIT ?)", (tag.strip().lower(), COMMON)
-        ).fetchone()[0])
+        counts.append(
+            conn.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_tags WHERE tag = ? LIMIT ?)",
+                (tag.strip().lower(), COMMON),
+            ).fetchone()[0]
+        )
     return all(count >= COMMON for count in counts)
 
 
@@ -577,8 +580,10 @@ class SQLiteStore(Store):
             participants = merged_participants(conversation.participants, inbound.participants)
             if participants != conversation.participants:
                 conversation.participants = participants
-                conn.execute("UPDATE conversations SET participants = ? WHERE id = ?",
-                             (json.dumps(participants), conversation.id))
+                conn.execute(
+                    "UPDATE conversations SET participants = ? WHERE id = ?",
+                    (json.dumps(participants), conversation.id),
+                )
             if status is conversation.status:  # leave the status indexes alone
                 conn.execute("UPDATE conversations SET last_message_at = ?, last_inbound_at = ? WHERE id = ?", times)
             else:
@@ -587,9 +592,7 @@ class SQLiteStore(Store):
                     "UPDATE conversations SET status = ?, last_message_at = ?, last_inbound_at = ? WHERE id = ?",
                     (status.value, *times),
                 )
-        message = inbound_message(
-            inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled
-        )
+        message = inbound_message(inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled)
         _insert_message(conn, message)
         contact = _get_contact(conn, contact_id)
         assert contact is not None
@@ -632,8 +635,9 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> list[Message]:
             _index_for_search(conn)  # whatever is not indexed yet, so a search sees every message
             seqs, params = _matching_seqs_sql(terms)
-            rows = conn.execute(f"SELECT * FROM messages WHERE seq IN ({seqs}) ORDER BY seq DESC LIMIT ?",
-                                (*params, limit))
+            rows = conn.execute(
+                f"SELECT * FROM messages WHERE seq IN ({seqs}) ORDER BY seq DESC LIMIT ?", (*params, limit)
+            )
             return [_message(r) for r in rows]
 
         return await self._call(job)
@@ -651,7 +655,9 @@ class SQLiteStore(Store):
         return await self._call(job, write=False)
 
     # -- writing ------------------------------------------------------------------
-    async def update_conversation(self, conversation_id: str, changes: dict[str, Any], *, now: datetime) -> Conversation:
+    async def update_conversation(
+        self, conversation_id: str, changes: dict[str, Any], *, now: datetime
+    ) -> Conversation:
         clean = validate_changes(changes)
 
         def job(conn: sqlite3.Connection) -> Conversation:
@@ -676,7 +682,9 @@ class SQLiteStore(Store):
             }
             if values:
                 assignments = ", ".join(f"{key} = ?" for key in values)  # keys are whitelisted names
-                conn.execute(f"UPDATE conversations SET {assignments} WHERE id = ?", (*values.values(), conversation_id))
+                conn.execute(
+                    f"UPDATE conversations SET {assignments} WHERE id = ?", (*values.values(), conversation_id)
+                )
             updated = _get_conversation(conn, conversation_id)
             assert updated is not None
             return updated
@@ -758,11 +766,13 @@ class SQLiteStore(Store):
 
     async def release_deliveries(self, owner: str) -> int:
         return await self._call(
-            lambda conn: conn.execute(
-                "UPDATE messages SET d_lease_owner = '', d_lease_until = NULL"
-                " WHERE d_status = 'queued' AND d_lease_owner = ?",
-                (owner,),
-            ).rowcount
+            lambda conn: (
+                conn.execute(
+                    "UPDATE messages SET d_lease_owner = '', d_lease_until = NULL"
+                    " WHERE d_status = 'queued' AND d_lease_owner = ?",
+                    (owner,),
+                ).rowcount
+            )
         )
 
     async def requeue_delivery(self, message_id: str, *, now: datetime) -> Message:
@@ -843,9 +853,14 @@ class SQLiteStore(Store):
         where, params = ["1 = 1"], []
         # (column, value, index answering "how many have this value" from the index alone)
         narrowing: list[tuple[str, Any, str]] = []
-        for column, index in (("channel", "conversations_channel"), ("assignee_id", "conversations_assignee"),
-                              ("team", "conversations_team"), ("category", "conversations_category"),
-                              ("contact_id", "conversations_contact"), ("priority", "conversations_priority")):
+        for column, index in (
+            ("channel", "conversations_channel"),
+            ("assignee_id", "conversations_assignee"),
+            ("team", "conversations_team"),
+            ("category", "conversations_category"),
+            ("contact_id", "conversations_contact"),
+            ("priority", "conversations_priority"),
+        ):
             value = getattr(query, column)
             if value is not None:
                 value = getattr(value, "value", value)
@@ -881,8 +896,7 @@ class SQLiteStore(Store):
                 index = "conversations_status" if query.status is not None else "conversations_recent"
                 source = f"conversations c INDEXED BY {index}"
             rows = conn.execute(
-                f"SELECT * FROM {source} WHERE {sql_where} ORDER BY c.last_message_at DESC, c.id DESC"
-                " LIMIT ? OFFSET ?",
+                f"SELECT * FROM {source} WHERE {sql_where} ORDER BY c.last_message_at DESC, c.id DESC LIMIT ? OFFSET ?",
                 (*args, query.limit, query.offset),
             ).fetchall()
             return [_conversation(r) for r in rows], total
@@ -940,7 +954,9 @@ class SQLiteStore(Store):
 
     async def find_inbound(self, channel: str, external_id: str) -> Message | None:
         def job(conn: sqlite3.Connection) -> Message | None:
-            row = conn.execute("SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)
+            ).fetchone()
             return _message(row) if row else None
 
         return await self._call(job, write=False)
@@ -949,13 +965,17 @@ class SQLiteStore(Store):
         self, channel: str, external_id: str, *, text: str | None, deleted: bool, at: datetime
     ) -> Message | None:
         def job(conn: sqlite3.Connection) -> Message | None:
-            row = conn.execute("SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)).fetchone()
+            row = conn.execute(
+                "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)
+            ).fetchone()
             if row is None:
                 return None
             current = _message(row)
             raw = record_edit(current.raw, current.text, text=text, deleted=deleted, at=at)
-            conn.execute("UPDATE messages SET text = ?, raw = ? WHERE id = ?",
-                         (current.text if text is None else text, json.dumps(raw), current.id))
+            conn.execute(
+                "UPDATE messages SET text = ?, raw = ? WHERE id = ?",
+                (current.text if text is None else text, json.dumps(raw), current.id),
+            )
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (current.id,)).fetchone())
 
         return await self._call(job)
@@ -981,10 +1001,12 @@ class SQLiteStore(Store):
 
     async def set_value(self, key: str, value: Any) -> None:
         encoded = json.dumps(value)
-        await self._call(lambda conn: conn.execute(
-            "INSERT INTO channel_state VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (key, encoded),
-        ))
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO channel_state VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, encoded),
+            )
+        )
 
     async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
         def job(conn: sqlite3.Connection) -> Contact:
@@ -1027,7 +1049,10 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> Message:
             if _get_conversation(conn, target_id) is None:
                 raise NotFound(f"conversation {target_id}")
-            if conn.execute("UPDATE messages SET conversation_id = ? WHERE id = ?", (target_id, message_id)).rowcount == 0:
+            if (
+                conn.execute("UPDATE messages SET conversation_id = ? WHERE id = ?", (target_id, message_id)).rowcount
+                == 0
+            ):
                 raise NotFound(f"message {message_id}")
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone())
 
@@ -1042,8 +1067,10 @@ class SQLiteStore(Store):
                 raise ValueError("these contacts cannot be merged")
             conn.execute("UPDATE identities SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
             conn.execute("UPDATE conversations SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
-            conn.execute("UPDATE messages SET author_id = ? WHERE author_id = ? AND author_type = 'contact'",
-                         (target_id, source_id))
+            conn.execute(
+                "UPDATE messages SET author_id = ? WHERE author_id = ? AND author_type = 'contact'",
+                (target_id, source_id),
+            )
             conn.execute("UPDATE contacts SET merged_into = ? WHERE id = ?", (target_id, source_id))
             if not target.email and source.email:
                 conn.execute("UPDATE contacts SET email = ? WHERE id = ?", (source.email, target_id))
@@ -1070,7 +1097,9 @@ class SQLiteStore(Store):
         unknown = set(changes) - set(AGENT_FIELDS)
         if unknown:
             raise ValueError(f"unknown agent field {sorted(unknown)[0]!r}")
-        values = {k: (v.value if isinstance(v, Role) else int(v) if isinstance(v, bool) else v) for k, v in changes.items()}
+        values = {
+            k: (v.value if isinstance(v, Role) else int(v) if isinstance(v, bool) else v) for k, v in changes.items()
+        }
 
         def job(conn: sqlite3.Connection) -> Agent:
             if values:
@@ -1087,8 +1116,13 @@ class SQLiteStore(Store):
         await self._call(
             lambda conn: conn.execute(
                 "INSERT INTO sessions VALUES (?,?,?,?,?)",
-                (session.token_hash, session.agent_id, session.csrf_token, to_epoch_ms(session.created_at),
-                 to_epoch_ms(session.expires_at)),
+                (
+                    session.token_hash,
+                    session.agent_id,
+                    session.csrf_token,
+                    to_epoch_ms(session.created_at),
+                    to_epoch_ms(session.expires_at),
+                ),
             )
         )
 
@@ -1114,8 +1148,14 @@ class SQLiteStore(Store):
         await self._call(
             lambda conn: conn.execute(
                 "INSERT INTO api_tokens VALUES (?,?,?,?,?,?)",
-                (token.id, token.agent_id, token.name, token.token_hash, to_epoch_ms(token.created_at),
-                 to_epoch_ms(token.revoked_at)),
+                (
+                    token.id,
+                    token.agent_id,
+                    token.name,
+                    token.token_hash,
+                    to_epoch_ms(token.created_at),
+                    to_epoch_ms(token.revoked_at),
+                ),
             )
         )
         return token
@@ -1149,7 +1189,10 @@ class SQLiteStore(Store):
         return await self._call(
             lambda conn: [
                 CannedResponse(
-                    id=r["id"], shortcut=r["shortcut"], title=r["title"], text=r["text"],
+                    id=r["id"],
+                    shortcut=r["shortcut"],
+                    title=r["title"],
+                    text=r["text"],
                     created_at=from_epoch_ms(r["created_at"]),  # type: ignore[arg-type]
                 )
                 for r in conn.execute("SELECT * FROM canned ORDER BY shortcut")

@@ -138,7 +138,9 @@ class Store(ABC):
 
     # -- writing ------------------------------------------------------------------
     @abstractmethod
-    async def update_conversation(self, conversation_id: str, changes: dict[str, Any], *, now: datetime) -> Conversation:
+    async def update_conversation(
+        self, conversation_id: str, changes: dict[str, Any], *, now: datetime
+    ) -> Conversation:
         """Apply changes (keys from CONVERSATION_FIELDS); raise NotFound or ValueError."""
 
     @abstractmethod
@@ -374,7 +376,9 @@ def open_store(url: str, *, data_dir: Path, timeout: float = 5.0) -> Store:
     raise ValueError(f"storage.url: unsupported scheme {scheme!r} (use sqlite:// or mongodb://)")
 
 
-def record_edit(raw: dict[str, Any] | None, old_text: str, *, text: str | None, deleted: bool, at: datetime) -> dict[str, Any]:
+def record_edit(
+    raw: dict[str, Any] | None, old_text: str, *, text: str | None, deleted: bool, at: datetime
+) -> dict[str, Any]:
     """The message's raw record with this edit or deletion added (shared by the backends)."""
     record = dict(raw or {})
     if text is not None and text != old_text:

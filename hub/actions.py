@@ -90,8 +90,9 @@ class ConversationService:
         return updated
 
     # -- what agents do -------------------------------------------------------------
-    async def update_by(self, conversation: Conversation, changes: dict[str, Any], *, who: str,
-                        names: dict[str, str]) -> Conversation:
+    async def update_by(
+        self, conversation: Conversation, changes: dict[str, Any], *, who: str, names: dict[str, str]
+    ) -> Conversation:
         """Apply an agent's changes and leave a system event saying who changed what."""
         updated = await self.update_conversation(conversation, changes)
         for line in describe_changes(conversation, updated, who=who, names=names):
@@ -120,7 +121,9 @@ class ConversationService:
         label = (source.name or source.email or source_id) if source else source_id
         items, _ = await self.store.list_conversations(ConversationQuery(contact_id=target_id, limit=200))
         for conversation in items:
-            await self.add_event(conversation, f"{who} merged contact {label} into {merged.name or merged.email or merged.id}")
+            await self.add_event(
+                conversation, f"{who} merged contact {label} into {merged.name or merged.email or merged.id}"
+            )
         return merged
 
     def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:

@@ -97,8 +97,13 @@ class Hub:
             raise IngestUnavailable("the message store is unavailable; retry") from exc
         if message is None:
             return False
-        self.bus.publish(Event("message.updated", message.conversation_id,
-                               {"message_id": message.id, "edited": text is not None, "deleted": deleted}))
+        self.bus.publish(
+            Event(
+                "message.updated",
+                message.conversation_id,
+                {"message_id": message.id, "edited": text is not None, "deleted": deleted},
+            )
+        )
         return True
 
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
@@ -114,8 +119,13 @@ class Hub:
         for adapter in self.adapters.values():
             await adapter.start(self)
         self._background.append(asyncio.create_task(self._recover_periodically(), name="helpline-recovery"))
-        log.info("hub %s started: store %s, channels %s, plugins %s", self.instance_id, self.store.url.split("@")[-1],
-                 ", ".join(self.adapters) or "none", ", ".join(p.name for p in self.plugins) or "none")
+        log.info(
+            "hub %s started: store %s, channels %s, plugins %s",
+            self.instance_id,
+            self.store.url.split("@")[-1],
+            ", ".join(self.adapters) or "none",
+            ", ".join(p.name for p in self.plugins) or "none",
+        )
 
     async def stop(self) -> None:
         grace = self.config.hub["shutdown_grace_seconds"]
@@ -244,7 +254,9 @@ ERROR_CODES = {
 
 
 @web.middleware
-async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     """Every HTTP error is JSON with a stable code and a readable message."""
     try:
         return await handler(request)
@@ -252,9 +264,11 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         code = ERROR_CODES.get(exc.status, f"http_{exc.status}")
-        return web.json_response({"error": code, "message": exc.text or exc.reason}, status=exc.status, headers={
-            k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")
-        })
+        return web.json_response(
+            {"error": code, "message": exc.text or exc.reason},
+            status=exc.status,
+            headers={k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")},
+        )
 
 
 async def index(request: web.Request) -> web.Response:

@@ -80,15 +80,18 @@ def _init(path: Path, force: bool) -> int:
 
 def _announce_admin(email: str, password: str) -> None:
     # Printed once to the terminal, never logged: it is not stored anywhere in clear.
-    print(f"\nCreated the first admin agent.\n  email:    {email}\n  password: {password}\n"
-          "Keep this password now; it is not shown again.\n", flush=True)
+    print(
+        f"\nCreated the first admin agent.\n  email:    {email}\n  password: {password}\n"
+        "Keep this password now; it is not shown again.\n",
+        flush=True,
+    )
 
 
 def _serve(config: Config, host: str | None, port: int | None) -> int:
-    logging.basicConfig(
-        level=config.hub["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=config.hub["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(
+        _run_server(config, host or config.hub["host"], port if port is not None else config.hub["port"])
     )
-    return asyncio.run(_run_server(config, host or config.hub["host"], port if port is not None else config.hub["port"]))
 
 
 async def _run_server(config: Config, host: str, port: int) -> int:

@@ -91,7 +91,9 @@ class Config:
 
     @property
     def inbound_limits(self) -> InboundLimits:
-        return InboundLimits(max_text_chars=self.tickets["max_text_chars"], max_attachments=self.tickets["max_attachments"])
+        return InboundLimits(
+            max_text_chars=self.tickets["max_text_chars"], max_attachments=self.tickets["max_attachments"]
+        )
 
 
 def load_config(path: Path, registry: Registry | None = None) -> Config:

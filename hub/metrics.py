@@ -15,7 +15,9 @@ class Metrics:
             "helpline_messages_ingested", "Customer messages stored", ["channel"], registry=self.registry
         )
         self.duplicates = Counter(
-            "helpline_messages_duplicate", "Inbound retries recognised and not stored again", ["channel"],
+            "helpline_messages_duplicate",
+            "Inbound retries recognised and not stored again",
+            ["channel"],
             registry=self.registry,
         )
         self.rejected = Counter(

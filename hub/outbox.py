@@ -75,7 +75,9 @@ class Outbox:
             free = self.concurrency - len(self._in_flight)
             if free > 0:
                 try:
-                    claimed = await self.store.claim_deliveries(self.owner, now=self.clock(), lease=self.lease, limit=free)
+                    claimed = await self.store.claim_deliveries(
+                        self.owner, now=self.clock(), lease=self.lease, limit=free
+                    )
                     if unavailable_since is not None:
                         log.info("outbox: store reachable again")
                         unavailable_since = None
@@ -119,9 +121,7 @@ class Outbox:
         if conversation is None or contact is None:
             await self._fail(message, "the conversation or its contact no longer exists")
             return
-        address = next(
-            (i.address for i in contact.identities if i.channel == message.channel), conversation.thread_key
-        )
+        address = next((i.address for i in contact.identities if i.channel == message.channel), conversation.thread_key)
         outbound = Outbound(message=message, conversation=conversation, contact=contact, address=address)
         try:
             sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)
@@ -135,7 +135,9 @@ class Outbox:
             log.exception("outbox: %s adapter raised on message %s", message.channel, message.id)
             await self._retry(message, attempt, f"{exc.__class__.__name__}: {exc}", None)
         else:
-            if await self.store.finish_delivery(message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id):
+            if await self.store.finish_delivery(
+                message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id
+            ):
                 self.metrics.delivered.labels(message.channel).inc()
 
     async def _retry(self, message: Message, attempt: int, error: str, retry_after: float | None) -> None:

@@ -118,8 +118,12 @@ class Pipeline:
                     raise
                 except Exception:
                     self.metrics.plugin_errors.labels(plugin.name).inc()
-                    log.exception("plugin %s failed on conversation %s (message %s); skipped",
-                                  plugin.name, conversation.id, message.id)
+                    log.exception(
+                        "plugin %s failed on conversation %s (message %s); skipped",
+                        plugin.name,
+                        conversation.id,
+                        message.id,
+                    )
                     continue
                 if ctx.state != state:
                     await self.store.set_plugin_state(conversation.id, plugin.name, ctx.state)

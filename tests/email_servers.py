@@ -148,8 +148,13 @@ service imap-login {{
     def rebuild_mailbox(self) -> None:
         """What a restored backup does: the same mail, new UIDs, a new UIDVALIDITY."""
         maildir = self.directory / "mail" / self.user
-        for name in ("dovecot-uidlist", "dovecot-uidvalidity", "dovecot.index", "dovecot.index.cache",
-                     "dovecot.index.log"):
+        for name in (
+            "dovecot-uidlist",
+            "dovecot-uidvalidity",
+            "dovecot.index",
+            "dovecot.index.cache",
+            "dovecot.index.log",
+        ):
             for path in maildir.glob(name + "*"):
                 path.unlink()
         for path in (maildir / "cur").glob("*"):

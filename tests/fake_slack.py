@@ -100,9 +100,32 @@ class FakeSlack:
         return ws
 
 
-def message_event(text: str, *, ts: str, channel: str = "D123", user: str = "U1", channel_type: str = "im",
-                  event_id: str = "", **extra: Any) -> dict[str, Any]:
-    event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": ts,
-             "channel_type": channel_type, "event_ts": ts, **extra}
-    return {"token": "x", "team_id": TEAM, "api_app_id": "A1", "type": "event_callback",
-            "event_id": event_id or f"Ev{ts.replace('.', '')}", "event_time": int(time.time()), "event": event}
+def message_event(
+    text: str,
+    *,
+    ts: str,
+    channel: str = "D123",
+    user: str = "U1",
+    channel_type: str = "im",
+    event_id: str = "",
+    **extra: Any,
+) -> dict[str, Any]:
+    event = {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel_type": channel_type,
+        "event_ts": ts,
+        **extra,
+    }
+    return {
+        "token": "x",
+        "team_id": TEAM,
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{ts.replace('.', '')}",
+        "event_time": int(time.time()),
+        "event": event,
+    }

@@ -13,8 +13,15 @@ from typing import Any
 
 from aiohttp import web
 
-BOT = {"id": 4242, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot",
-       "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+BOT = {
+    "id": 4242,
+    "is_bot": True,
+    "first_name": "Helpline",
+    "username": "helpline_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 
 
 @dataclass
@@ -73,14 +80,23 @@ class FakeTelegram:
 
     async def m_getFile(self, params: dict[str, Any]) -> Any:
         file_id = params["file_id"]
-        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(self.files[file_id]),
-                "file_path": f"files/{file_id}"}
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"files/{file_id}",
+        }
 
     def _sent_message(self, params: dict[str, Any], **content: Any) -> dict[str, Any]:
         self.next_message_id += 1
         chat_id = int(params["chat_id"])
-        return {"message_id": self.next_message_id, "date": int(time.time()), "from": BOT,
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, **content}
+        return {
+            "message_id": self.next_message_id,
+            "date": int(time.time()),
+            "from": BOT,
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            **content,
+        }
 
     async def m_sendMessage(self, params: dict[str, Any]) -> Any:
         markup = params.get("reply_markup")
@@ -90,8 +106,9 @@ class FakeTelegram:
         return self._sent_message(params, **content)
 
     async def m_sendPhoto(self, params: dict[str, Any]) -> Any:
-        return self._sent_message(params, photo=[{"file_id": "sent-photo", "file_unique_id": "sp", "width": 1,
-                                                  "height": 1}])
+        return self._sent_message(
+            params, photo=[{"file_id": "sent-photo", "file_unique_id": "sp", "width": 1, "height": 1}]
+        )
 
     async def m_sendDocument(self, params: dict[str, Any]) -> Any:
         return self._sent_message(params, document={"file_id": "sent-doc", "file_unique_id": "sd"})
@@ -101,15 +118,30 @@ class FakeTelegram:
         return web.Response(body=self.files[file_id])
 
 
-def text_update(update_id: int, text: str, *, chat_id: int = 777, user_id: int = 777, message_id: int = 1,
-                first_name: str = "Li", username: str = "lina", chat_type: str = "private", **extra: Any) -> dict[str, Any]:
+def text_update(
+    update_id: int,
+    text: str,
+    *,
+    chat_id: int = 777,
+    user_id: int = 777,
+    message_id: int = 1,
+    first_name: str = "Li",
+    username: str = "lina",
+    chat_type: str = "private",
+    **extra: Any,
+) -> dict[str, Any]:
     chat = {"id": chat_id, "type": chat_type}
     if chat_type == "private":
         chat["first_name"] = first_name
     else:
         chat["title"] = "Partners"
-    message = {"message_id": message_id, "date": int(time.time()), "chat": chat,
-               "from": {"id": user_id, "is_bot": False, "first_name": first_name, "username": username}, **extra}
+    message = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": chat,
+        "from": {"id": user_id, "is_bot": False, "first_name": first_name, "username": username},
+        **extra,
+    }
     if text:
         message["text"] = text
     return {"update_id": update_id, "message": message}

@@ -17,10 +17,8 @@ from hub.sdk import (
     Field,
     Outbound,
     Outcome,
-    PermanentDeliveryError,
     Plugin,
     PluginContext,
-    RetryableDeliveryError,
     Sent,
 )
 
@@ -103,7 +101,13 @@ class AlwaysPlugin(Plugin):
 def registry_with_doubles() -> Registry:
     registry = discover()
     registry.adapters.add("recording", "tests.helpers:RecordingAdapter", lambda: RecordingAdapter)
-    for name, cls in (("echo", EchoPlugin), ("triage", TriagePlugin), ("broken", BrokenPlugin), ("always", AlwaysPlugin), ("hang", HangPlugin)):
+    for name, cls in (
+        ("echo", EchoPlugin),
+        ("triage", TriagePlugin),
+        ("broken", BrokenPlugin),
+        ("always", AlwaysPlugin),
+        ("hang", HangPlugin),
+    ):
         registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
     return registry
 

@@ -80,8 +80,9 @@ Sent from my iPhone
 def qq_mail_gbk() -> bytes:
     # 喆 and 镕 are in GBK but not in GB2312: QQ still labels such mail gb2312.
     subject = base64.b64encode("回复：订单 喆镕 没有到".encode("gbk")).decode()
-    body = "张喆收到了，谢谢！\n\n------------------ 原始邮件 ------------------\n发件人: \"客服\"<help@support.example.com>;\n发送时间: 2026年11月25日\n主题: 订单\n\n请查收"
-    return (f"""From: =?gb2312?B?{base64.b64encode("张喆".encode("gbk")).decode()}?= <123456@qq.com>
+    body = '张喆收到了，谢谢！\n\n------------------ 原始邮件 ------------------\n发件人: "客服"<help@support.example.com>;\n发送时间: 2026年11月25日\n主题: 订单\n\n请查收'
+    return (
+        f"""From: =?gb2312?B?{base64.b64encode("张喆".encode("gbk")).decode()}?= <123456@qq.com>
 To: {HELPDESK}
 Subject: =?gb2312?B?{subject}?=
 Message-ID: <tencent_ABC@qq.com>
@@ -90,12 +91,15 @@ MIME-Version: 1.0
 Content-Type: text/plain; charset="gb2312"
 Content-Transfer-Encoding: base64
 
-""" + base64.encodebytes(body.encode("gbk")).decode()).encode()
+"""
+        + base64.encodebytes(body.encode("gbk")).decode()
+    ).encode()
 
 
 def mail_163_gbk() -> bytes:
-    body = "好的，我明天再试。\n\n在 2026-11-25 09:00:00，\"客服\" <help@support.example.com> 写道：\n> 请重新登录"
-    return (f"""From: wangfang@163.com
+    body = '好的，我明天再试。\n\n在 2026-11-25 09:00:00，"客服" <help@support.example.com> 写道：\n> 请重新登录'
+    return (
+        f"""From: wangfang@163.com
 To: {HELPDESK}
 Subject: =?GBK?B?{base64.b64encode("Re: 登录问题".encode("gbk")).decode()}?=
 Message-ID: <163mail.1@163.com>
@@ -104,7 +108,9 @@ MIME-Version: 1.0
 Content-Type: text/plain; charset=GBK
 Content-Transfer-Encoding: base64
 
-""" + base64.encodebytes(body.encode("gbk")).decode()).encode()
+"""
+        + base64.encodebytes(body.encode("gbk")).decode()
+    ).encode()
 
 
 def forward_as_attachment() -> bytes:
@@ -197,14 +203,17 @@ Message-ID: {original}
 def lying_charset() -> bytes:
     # Declared gb2312, written in GB18030 (four-byte sequences) by the sender's client.
     body = "我的订单号是 𠀀 和 €100".encode("gb18030")
-    return (f"""From: li@example.cn
+    return (
+        f"""From: li@example.cn
 To: {HELPDESK}
 Subject: order
 Message-ID: <lie-1@example.cn>
 Content-Type: text/plain; charset=gb2312
 Content-Transfer-Encoding: base64
 
-""" + base64.encodebytes(body).decode()).encode()
+"""
+        + base64.encodebytes(body).decode()
+    ).encode()
 
 
 def no_charset_utf8() -> bytes:

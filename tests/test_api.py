@@ -143,8 +143,9 @@ async def test_only_admins_manage_agents_and_canned_responses(admin: Agent, agen
     await admin.call("PATCH", f"/api/v1/agents/{admin.id}", {"active": False}, status=422)
 
     await agent.call("POST", "/api/v1/canned", {"shortcut": "hi", "title": "Hi", "text": "Hello!"}, status=403)
-    canned = await admin.call("POST", "/api/v1/canned", {"shortcut": "/Refund", "title": "Refund", "text": "Done"},
-                              status=201)
+    canned = await admin.call(
+        "POST", "/api/v1/canned", {"shortcut": "/Refund", "title": "Refund", "text": "Done"}, status=201
+    )
     assert canned["shortcut"] == "refund"
     assert [c["shortcut"] for c in (await agent.call("GET", "/api/v1/canned"))["items"]] == ["refund"]
 
@@ -163,11 +164,21 @@ async def test_the_inbox_lists_filters_counts_and_marks_unread(agent: Agent) -> 
     page = await agent.call("GET", "/api/v1/conversations")
     assert [c["id"] for c in page["items"]] == [second, first] and page["total"] == 2
     counts = await agent.call("GET", "/api/v1/conversations/counts")
-    assert counts == {"open": 2, "pending": 0, "snoozed": 0, "resolved": 0, "closed": 0, "mine": 1,
-                      "unassigned": 1, "all": 2}
+    assert counts == {
+        "open": 2,
+        "pending": 0,
+        "snoozed": 0,
+        "resolved": 0,
+        "closed": 0,
+        "mine": 1,
+        "unassigned": 1,
+        "all": 2,
+    }
     assert all(c["unread"] for c in page["items"]) and page["items"][0]["contact_name"] == "Zhang Wei"
     assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?assignee=me"))["items"]] == [first]
-    assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?assignee=unassigned"))["items"]] == [second]
+    assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?assignee=unassigned"))["items"]] == [
+        second
+    ]
     assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?q=登录"))["items"]] == [second]
     assert (await agent.call("GET", "/api/v1/conversations?priority=high&per_page=1"))["total"] == 1
 
@@ -207,8 +218,11 @@ async def test_bad_requests_get_clear_errors_and_change_nothing(
 
 async def test_broken_json_is_400(agent: Agent) -> None:
     conv = await new_ticket(agent)
-    resp = await agent.client.patch(f"/api/v1/conversations/{conv}", data=b"{nope",
-                                    headers={"X-CSRF-Token": agent.csrf, "Content-Type": "application/json"})
+    resp = await agent.client.patch(
+        f"/api/v1/conversations/{conv}",
+        data=b"{nope",
+        headers={"X-CSRF-Token": agent.csrf, "Content-Type": "application/json"},
+    )
     assert resp.status == 400 and (await resp.json())["error"] == "bad_json"
 
 
@@ -216,18 +230,26 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
     conv = await new_ticket(agent)
     hub = agent.client.server.app[HUB]
     reply = await agent.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "已退款"}, status=201)
-    note = await agent.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "VIP", "kind": "note"},
-                            status=201)
+    note = await agent.call(
+        "POST", f"/api/v1/conversations/{conv}/messages", {"text": "VIP", "kind": "note"}, status=201
+    )
     assert reply["delivery"]["status"] == "queued" and note["delivery"] is None
     await eventually(lambda: hub.adapters["chat"].sent)
     assert [o.message.text for o in hub.adapters["chat"].sent] == ["已退款"]
 
-    await agent.call("PATCH", f"/api/v1/conversations/{conv}",
-                     {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "billing"})
+    await agent.call(
+        "PATCH",
+        f"/api/v1/conversations/{conv}",
+        {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "billing"},
+    )
     thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
     events = [m["text"] for m in thread if m["kind"] == "event"]
-    assert events == ["Li Na set the status to resolved", "Li Na assigned this to Li Na",
-                      "Li Na moved this to team billing", "Li Na set the tags to refund"]
+    assert events == [
+        "Li Na set the status to resolved",
+        "Li Na assigned this to Li Na",
+        "Li Na moved this to team billing",
+        "Li Na set the tags to refund",
+    ]
     assert [m for m in thread if m["id"] == reply["id"]][0]["delivery"]["status"] == "sent"
 
 
@@ -266,11 +288,13 @@ async def test_merge_move_and_contact_merge_leave_events_and_lose_nothing(agent:
     await agent.call("POST", f"/api/v1/conversations/{second}/messages", {"text": "x"}, status=409)
 
     hub = agent.client.server.app[HUB]
-    other = await hub.ingest(customer_message("m4", "from email", channel="email", thread="mail",
-                                              sender=Sender("z@example.com")))
+    other = await hub.ingest(
+        customer_message("m4", "from email", channel="email", thread="mail", sender=Sender("z@example.com"))
+    )
     card = await agent.call("GET", f"/api/v1/conversations/{first}")
-    merged_contact = await agent.call("POST", f"/api/v1/contacts/{other.contact.id}/merge",
-                                      {"into": card["contact"]["id"]})
+    merged_contact = await agent.call(
+        "POST", f"/api/v1/contacts/{other.contact.id}/merge", {"into": card["contact"]["id"]}
+    )
     assert sorted(i["channel"] for i in merged_contact["identities"]) == ["chat", "email"]
     card = await agent.call("GET", f"/api/v1/conversations/{first}")
     assert other.conversation.id in [c["id"] for c in card["other_conversations"]]

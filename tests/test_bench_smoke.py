@@ -20,7 +20,8 @@ RUNS = {
 @pytest.mark.parametrize("script", sorted(RUNS))
 def test_the_benchmark_runs(script: str) -> None:
     args, expected = RUNS[script]
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert expected in result.stdout

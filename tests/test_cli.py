@@ -19,14 +19,25 @@ HELPLINE = [sys.executable, "-m", "hub.cli"]
 
 
 def run(*args: str, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*HELPLINE, *args], cwd=cwd, input=stdin, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return subprocess.run(
+        [*HELPLINE, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
 
 
 def start_server(cwd: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
-        [*HELPLINE, "serve", "--port", str(port)], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [*HELPLINE, "serve", "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -141,8 +152,9 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
     port = free_port()
     process, _ = start_server(tmp_path, port)
     try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/me",
-                                         headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/me", headers={"Authorization": f"Bearer {token}"}
+        )
         with urllib.request.urlopen(request, timeout=5) as resp:
             assert b"ops@example.com" in resp.read()
     finally:

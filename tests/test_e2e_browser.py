@@ -23,8 +23,16 @@ from tests.helpers import make_config
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--disable-quic", "--lang=zh-CN"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--lang=zh-CN",
+]
 
 
 def require_browser() -> None:
@@ -60,11 +68,14 @@ async def servers(tmp_path: Path) -> AsyncIterator[tuple[Hub, str, str]]:
     await add_agent(hub.store, "agent@example.com", Role.ADMIN, "agent password 1", name="王芳")
 
     async def page(request: web.Request) -> web.Response:
-        return web.Response(content_type="text/html", text=f"""<!doctype html><html lang="zh"><head>
+        return web.Response(
+            content_type="text/html",
+            text=f"""<!doctype html><html lang="zh"><head>
 <meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>小店</title></head>
 <body><h1>欢迎光临小店</h1><p>Any page of the platform's website.</p>
 <script src="{hub_url}/channels/webchat/widget/helpline.js" data-site="default" data-lang="zh" async></script>
-</body></html>""")
+</body></html>""",
+        )
 
     site = web.Application()
     site.router.add_get("/", page)
@@ -90,7 +101,9 @@ async def test_visitor_and_agent_talk_live_through_widget_and_inbox(servers: tup
             await agent.click("button[type=submit]")
             await expect(agent.locator("#me-name")).to_have_text("王芳")
 
-            visitor = await (await browser.new_context(viewport={"width": 390, "height": 760}, locale="zh-CN")).new_page()
+            visitor = await (
+                await browser.new_context(viewport={"width": 390, "height": 760}, locale="zh-CN")
+            ).new_page()
             await visitor.goto(site_url)
             await visitor.click("button.launcher")
             await visitor.fill("textarea", "你好，我的订单三天了还没有到")
@@ -138,12 +151,17 @@ async def test_hostile_names_subjects_messages_and_file_names_are_shown_as_text(
 
     hub, hub_url, _site_url = servers
     ref = await hub.blobs.put(b"not really an image")
-    await hub.ingest(Inbound(
-        channel="webchat", external_id="x1", thread_key="v_hostile",
-        sender=Sender(address="v_hostile", display_name=f"Mallory {HOSTILE}"),
-        subject=f"Subject {HOSTILE}", text=f"Message {HOSTILE}<script>window.__pwned=2</script>",
-        attachments=(Attachment(name=f"{HOSTILE}.png", content_type="image/png", size=19, blob_ref=ref),),
-    ))
+    await hub.ingest(
+        Inbound(
+            channel="webchat",
+            external_id="x1",
+            thread_key="v_hostile",
+            sender=Sender(address="v_hostile", display_name=f"Mallory {HOSTILE}"),
+            subject=f"Subject {HOSTILE}",
+            text=f"Message {HOSTILE}<script>window.__pwned=2</script>",
+            attachments=(Attachment(name=f"{HOSTILE}.png", content_type="image/png", size=19, blob_ref=ref),),
+        )
+    )
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:

@@ -33,8 +33,14 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
 
 def email_config(tmp_path: Path, smtp_port: int, **extra: Any) -> Any:
     settings = {
-        "type": "email", "address": SUPPORT, "listen_port": free_port(), "smtp_host": "127.0.0.1",
-        "smtp_port": smtp_port, "smtp_tls": "none", "max_message_bytes": 300_000, **extra,
+        "type": "email",
+        "address": SUPPORT,
+        "listen_port": free_port(),
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_tls": "none",
+        "max_message_bytes": 300_000,
+        **extra,
     }
     plugins = extra.pop("plugins", None) if "plugins" in extra else None
     del plugins
@@ -54,8 +60,7 @@ def channel(hub: Hub) -> EmailAdapter:
 
 
 async def mail_in(hub: Hub, raw: bytes | EmailMessage, sender: str = "li.na@gmail.com") -> None:
-    await aiosmtplib.send(raw, hostname="127.0.0.1", port=channel(hub).listen_port, sender=sender,
-                          recipients=[SUPPORT])
+    await aiosmtplib.send(raw, hostname="127.0.0.1", port=channel(hub).listen_port, sender=sender, recipients=[SUPPORT])
 
 
 def customer_mail(subject: str, text: str, *, sender: str = "Li Na <li.na@gmail.com>", **headers: str) -> EmailMessage:
@@ -101,8 +106,12 @@ async def test_mail_over_smtp_opens_a_ticket_and_the_reply_is_threaded(hub: Hub,
     assert mail.get_body(("html",)).get_content_charset() == "utf-8"
 
     # the customer's client answers the agent's mail: In-Reply-To joins the ticket
-    answer = customer_mail("Re: 订单没有到 [#1000]", "收到了，谢谢！", In_Reply_To=mail["Message-ID"],
-                           References=f"{first['Message-ID']} {mail['Message-ID']}")
+    answer = customer_mail(
+        "Re: 订单没有到 [#1000]",
+        "收到了，谢谢！",
+        In_Reply_To=mail["Message-ID"],
+        References=f"{first['Message-ID']} {mail['Message-ID']}",
+    )
     await mail_in(hub, answer)
     texts = [m.text for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
     assert "收到了，谢谢！" in texts
@@ -115,10 +124,15 @@ async def test_the_subject_token_joins_only_from_the_tickets_people(hub: Hub) ->
     await mail_in(hub, customer_mail("Re: Refund [#1000]", "Any news?"))
     conv = await ticket(hub, 1000)
     assert [m.text for m in await hub.store.list_messages(conv.id) if m.direction.value == "inbound"] == [
-        "Please refund order 5531.", "Any news?"]
+        "Please refund order 5531.",
+        "Any news?",
+    ]
     # a stranger with the same token opens their own ticket
-    await mail_in(hub, customer_mail("Re: Refund [#1000]", "I am someone else", sender="eve@example.net"),
-                  sender="eve@example.net")
+    await mail_in(
+        hub,
+        customer_mail("Re: Refund [#1000]", "I am someone else", sender="eve@example.net"),
+        sender="eve@example.net",
+    )
     stranger = await ticket(hub, 1001)
     assert stranger.id != conv.id
     # the same subject without a token or references: a new ticket too
@@ -224,7 +238,9 @@ async def test_outbound_4xx_is_retried_and_5xx_fails_visibly(hub: Hub, sink: tup
 async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub) -> None:
     port = channel(hub).listen_port
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
-        await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=["sales@else.example"])
+        await aiosmtplib.send(
+            customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=["sales@else.example"]
+        )
     big = customer_mail("big", "x" * 400_000)
     with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
         await aiosmtplib.send(big, hostname="127.0.0.1", port=port, recipients=[SUPPORT])
@@ -242,8 +258,9 @@ async def test_the_corpus_lands_where_it_should(hub: Hub) -> None:
     hostile = [m for m in await hub.store.list_messages((await ticket(hub, 1001)).id) if m.direction.value == "inbound"]
     assert "<script" not in hostile[0].html and "onerror" not in hostile[0].html
     await mail_in(hub, corpus.chinese_filename(), sender="li@example.cn")
-    [invoice] = [m for m in await hub.store.list_messages((await ticket(hub, 1002)).id)
-                 if m.direction.value == "inbound"][0].attachments
+    [invoice] = [
+        m for m in await hub.store.list_messages((await ticket(hub, 1002)).id) if m.direction.value == "inbound"
+    ][0].attachments
     assert invoice.name == "发票.pdf" and hub.blobs.path(invoice.blob_ref) is not None
 
 
@@ -251,11 +268,22 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
     tmp_path: Path, sink: tuple[Sink, int]
 ) -> None:
     outbox, port = sink
-    config = make_config(tmp_path, {"channels": {
-        "email": {"type": "email", "address": SUPPORT, "listen_port": free_port(), "smtp_host": "127.0.0.1",
-                  "smtp_port": port, "smtp_tls": "none"},
-        "webchat": {"secret": "visitor-secret", "email_channel": "email"},
-    }})
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {
+                "email": {
+                    "type": "email",
+                    "address": SUPPORT,
+                    "listen_port": free_port(),
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "smtp_tls": "none",
+                },
+                "webchat": {"secret": "visitor-secret", "email_channel": "email"},
+            }
+        },
+    )
     from aiohttp.test_utils import TestClient, TestServer
 
     from hub.app import build_app
@@ -267,20 +295,26 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
             await ws.send_json({"type": "message", "client_id": "c1", "text": "我的快递丢了"})
             while (await ws.receive_json(timeout=5))["type"] != "ack":
                 pass
-        resp = await client.post("/channels/webchat/email", json={"token": session["token"], "email": "ming@example.org"})
+        resp = await client.post(
+            "/channels/webchat/email", json={"token": session["token"], "email": "ming@example.org"}
+        )
         assert resp.status == 200
         conv = await ticket(hub, 1000)
         await hub.actions.send(conv, "我们已经找到您的快递。", author_type=AuthorType.AGENT, author_id="agent-1")
         await eventually(lambda: outbox.mails, timeout=10)
         mail = outbox.mails[0]
         assert mail["To"] == "ming@example.org" and "[#1000]" in mail["Subject"]
-        answer = customer_mail("Re: " + str(mail["Subject"]), "太好了，谢谢！", sender="ming@example.org",
-                               In_Reply_To=mail["Message-ID"])
+        answer = customer_mail(
+            "Re: " + str(mail["Subject"]), "太好了，谢谢！", sender="ming@example.org", In_Reply_To=mail["Message-ID"]
+        )
         await mail_in(hub, answer, sender="ming@example.org")
         thread = await hub.store.list_messages(conv.id)
         assert [(m.channel, m.text) for m in thread if m.kind is MessageKind.MESSAGE] == [
-            ("webchat", "我的快递丢了"), ("webchat", "我们已经找到您的快递。"), ("email", "我们已经找到您的快递。"),
-            ("email", "太好了，谢谢！")]
+            ("webchat", "我的快递丢了"),
+            ("webchat", "我们已经找到您的快递。"),
+            ("email", "我们已经找到您的快递。"),
+            ("email", "太好了，谢谢！"),
+        ]
         assert await hub.store.get_conversation_by_number(1001) is None
 
 
@@ -298,15 +332,18 @@ async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink
     hub.plugins.clear()
     async with TestClient(TestServer(build_app(hub))) as client:
         await add_agent(hub.store, "agent@example.com", Role.AGENT, "agent password 1", name="Wang")
-        login = await client.post("/api/v1/auth/login", json={"email": "agent@example.com", "password": "agent password 1"})
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": "agent@example.com", "password": "agent password 1"}
+        )
         headers = {"X-CSRF-Token": (await login.json())["csrf_token"]}
         first = customer_mail("Invoice missing", "I did not get my invoice for order 88.")
         await mail_in(hub, first)
         page = await (await client.get("/api/v1/conversations?channel=email")).json()
         [item] = page["items"]
         assert item["subject"] == "Invoice missing" and item["contact_name"] == "Li Na"
-        resp = await client.post(f"/api/v1/conversations/{item['id']}/messages", json={"text": "Attached again."},
-                                 headers=headers)
+        resp = await client.post(
+            f"/api/v1/conversations/{item['id']}/messages", json={"text": "Attached again."}, headers=headers
+        )
         assert resp.status == 201
         await eventually(lambda: outbox.mails, timeout=10)
         sent = outbox.mails[0]
@@ -316,7 +353,10 @@ async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink
         await mail_in(hub, stripped)
         thread = await (await client.get(f"/api/v1/conversations/{item['id']}/messages")).json()
         assert [m["text"] for m in thread["items"] if m["kind"] == "message"] == [
-            "I did not get my invoice for order 88.", "Attached again.", "Got it, thanks!"]
+            "I did not get my invoice for order 88.",
+            "Attached again.",
+            "Got it, thanks!",
+        ]
         assert (await (await client.get("/api/v1/conversations")).json())["total"] == 1
 
 
@@ -327,28 +367,64 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return str(cert), str(key)
 
 
-async def test_the_listener_can_require_starttls_and_auth(tmp_path: Path, sink: tuple[Sink, int],
-                                                          certificate: tuple[str, str]) -> None:
+async def test_the_listener_can_require_starttls_and_auth(
+    tmp_path: Path, sink: tuple[Sink, int], certificate: tuple[str, str]
+) -> None:
     cert, key = certificate
-    config = email_config(tmp_path, sink[1], listen_user="relay", listen_password="relay-secret", tls_cert=cert,
-                          tls_key=key)
+    config = email_config(
+        tmp_path, sink[1], listen_user="relay", listen_password="relay-secret", tls_cert=cert, tls_key=key
+    )
     async with running_hub(config) as hub:
         port = channel(hub).listen_port
         with pytest.raises(aiosmtplib.SMTPException):  # no AUTH: refused
-            await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, start_tls=True,
-                                  cert_bundle=cert)
+            await aiosmtplib.send(
+                customer_mail("x", "y"), hostname="127.0.0.1", port=port, start_tls=True, cert_bundle=cert
+            )
         with pytest.raises(aiosmtplib.SMTPException):  # wrong password
-            await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, start_tls=True,
-                                  cert_bundle=cert, username="relay", password="guess")
+            await aiosmtplib.send(
+                customer_mail("x", "y"),
+                hostname="127.0.0.1",
+                port=port,
+                start_tls=True,
+                cert_bundle=cert,
+                username="relay",
+                password="guess",
+            )
         assert await hub.store.get_conversation_by_number(1000) is None
-        await aiosmtplib.send(customer_mail("Hello", "over TLS"), hostname="127.0.0.1", port=port, start_tls=True,
-                              cert_bundle=cert, username="relay", password="relay-secret")
+        await aiosmtplib.send(
+            customer_mail("Hello", "over TLS"),
+            hostname="127.0.0.1",
+            port=port,
+            start_tls=True,
+            cert_bundle=cert,
+            username="relay",
+            password="relay-secret",
+        )
         assert (await ticket(hub, 1000)).subject == "Hello"
 
 
@@ -371,10 +447,13 @@ async def test_outbound_uses_starttls_and_authenticates(tmp_path: Path, certific
     port = free_port()
     server = await asyncio.get_running_loop().create_server(
         lambda: SMTP(relay, tls_context=tls, require_starttls=True, auth_required=True, authenticator=authenticator),
-        host="127.0.0.1", port=port)
+        host="127.0.0.1",
+        port=port,
+    )
     try:
-        config = email_config(tmp_path, port, smtp_user="helpline", smtp_password="relay-pass", smtp_tls="starttls",
-                              smtp_ca_file=cert)
+        config = email_config(
+            tmp_path, port, smtp_user="helpline", smtp_password="relay-pass", smtp_tls="starttls", smtp_ca_file=cert
+        )
         async with running_hub(config) as hub:
             hub.plugins.clear()
             await mail_in(hub, customer_mail("Hi", "hello"))
@@ -397,12 +476,21 @@ async def test_replies_carry_attachments_and_the_configured_reply_to(tmp_path: P
         conv = await ticket(hub, 1000)
         ref = await hub.blobs.put(b"%PDF-1.4 invoice")
         now = utcnow()
-        await hub.store.add_message(Message(
-            id=new_id(), conversation_id=conv.id, channel="email", direction=Direction.OUTBOUND,
-            kind=MessageKind.MESSAGE, author_type=AuthorType.AGENT, author_id="agent-1", text="Here it is.",
-            attachments=[Attachment(name="发票.pdf", content_type="application/pdf", size=16, blob_ref=ref)],
-            created_at=now, delivery=Delivery(next_attempt_at=now),
-        ))
+        await hub.store.add_message(
+            Message(
+                id=new_id(),
+                conversation_id=conv.id,
+                channel="email",
+                direction=Direction.OUTBOUND,
+                kind=MessageKind.MESSAGE,
+                author_type=AuthorType.AGENT,
+                author_id="agent-1",
+                text="Here it is.",
+                attachments=[Attachment(name="发票.pdf", content_type="application/pdf", size=16, blob_ref=ref)],
+                created_at=now,
+                delivery=Delivery(next_attempt_at=now),
+            )
+        )
         hub.outbox.wake()
         await eventually(lambda: outbox.mails, timeout=10)
         mail = outbox.mails[0]

@@ -35,10 +35,23 @@ def dovecot() -> Iterator[Dovecot]:
 
 
 def imap_config(tmp_path: Path, dovecot: Dovecot) -> Any:
-    return make_config(tmp_path, {"channels": {"email": {
-        "type": "email", "address": corpus.HELPDESK, "imap_host": "127.0.0.1", "imap_port": dovecot.port,
-        "imap_tls": False, "imap_user": dovecot.user, "imap_password": dovecot.password, "imap_poll_seconds": 0.2,
-    }}})
+    return make_config(
+        tmp_path,
+        {
+            "channels": {
+                "email": {
+                    "type": "email",
+                    "address": corpus.HELPDESK,
+                    "imap_host": "127.0.0.1",
+                    "imap_port": dovecot.port,
+                    "imap_tls": False,
+                    "imap_user": dovecot.user,
+                    "imap_password": dovecot.password,
+                    "imap_poll_seconds": 0.2,
+                }
+            }
+        },
+    )
 
 
 def mail(number: int) -> bytes:
@@ -137,20 +150,52 @@ async def test_polling_over_imaps_with_a_private_ca(tmp_path: Path) -> None:
     directory = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
     directory.chmod(0o755)
     cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     server = Dovecot(directory / "imaps", tls=(str(cert), str(key)))
     (directory / "imaps").mkdir()
     (directory / "imaps").chmod(0o755)
     server.start()
     try:
         server.append(mail(1))
-        config = make_config(tmp_path, {"channels": {"email": {
-            "type": "email", "address": corpus.HELPDESK, "imap_host": "127.0.0.1", "imap_port": server.port,
-            "imap_tls": True, "imap_ca_file": str(cert), "imap_user": server.user, "imap_password": server.password,
-            "imap_poll_seconds": 0.2,
-        }}})
+        config = make_config(
+            tmp_path,
+            {
+                "channels": {
+                    "email": {
+                        "type": "email",
+                        "address": corpus.HELPDESK,
+                        "imap_host": "127.0.0.1",
+                        "imap_port": server.port,
+                        "imap_tls": True,
+                        "imap_ca_file": str(cert),
+                        "imap_user": server.user,
+                        "imap_password": server.password,
+                        "imap_poll_seconds": 0.2,
+                    }
+                }
+            },
+        )
         async with running_hub(config) as hub:
             await eventually(lambda: _count(hub, 1), timeout=15)
     finally:

@@ -79,4 +79,6 @@ def test_opening_hours_are_read_in_the_configured_zone() -> None:
     plugin = GreetingPlugin("greeting", settings)
     assert plugin.is_open(THURSDAY_MORNING_UTC)  # 16:30 in Shanghai
     assert not plugin.is_open(datetime(2026, 11, 26, 11, 0, tzinfo=UTC))  # 19:00 in Shanghai
-    assert not GreetingPlugin("greeting", {**settings, "timezone": "UTC"}).is_open(datetime(2026, 11, 26, 8, 30, tzinfo=UTC))
+    assert not GreetingPlugin("greeting", {**settings, "timezone": "UTC"}).is_open(
+        datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
+    )

@@ -124,7 +124,7 @@ async def test_a_raising_plugin_is_logged_with_the_conversation_and_skipped(
         assert hub.adapters["chat"].sent[0].message.text == "echo 1: hi"
         failure = next(r for r in caplog.records if "broken" in r.getMessage())
         assert record.conversation.id in failure.getMessage() and failure.exc_info is not None
-        assert "plugin_errors_total{plugin=\"broken\"} 1.0" in hub.metrics.render().decode()
+        assert 'plugin_errors_total{plugin="broken"} 1.0' in hub.metrics.render().decode()
 
 
 async def test_plugin_state_survives_a_restart(tmp_path: Path) -> None:
@@ -169,4 +169,3 @@ async def test_a_resolved_ticket_reopens_through_the_pipeline(tmp_path: Path) ->
         assert again.conversation.id == first.conversation.id and again.conversation.status is Status.OPEN
         seen = [events.queue.get_nowait().type for _ in range(events.queue.qsize())]
         assert seen.count("conversation.updated") == 2  # resolved, then reopened
-

@@ -11,7 +11,7 @@ from hub.config import parse_config
 from hub.registry import discover
 from hub.settings import ConfigError
 
-PLUGIN_MODULE = '''
+PLUGIN_MODULE = """
 from hub.sdk import Adapter, Field, Outcome, Plugin, Sent
 
 
@@ -28,7 +28,7 @@ class Pigeon(Adapter):
 
     async def send(self, out):
         return Sent("coo")
-'''
+"""
 
 
 def install_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry_points: str) -> None:
@@ -55,7 +55,11 @@ def test_entry_points_add_plugins_and_adapters(tmp_path: Path, monkeypatch: pyte
         },
         registry=discover(),
     )
-    assert [(p.name, p.plugin_class.__name__, p.settings) for p in config.plugins][0] == ("shout", "Shout", {"suffix": "!!"})
+    assert [(p.name, p.plugin_class.__name__, p.settings) for p in config.plugins][0] == (
+        "shout",
+        "Shout",
+        {"suffix": "!!"},
+    )
     [channel] = config.channels
     assert (channel.name, channel.adapter_class.__name__, channel.settings) == ("birds", "Pigeon", {"loft": "north"})
     with pytest.raises(ConfigError, match="channels.birds.loft: missing"):

@@ -45,8 +45,13 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
 
 def slack_config(tmp_path: Path, fake: FakeSlack, **settings: Any) -> Any:
     plugins = settings.pop("plugins", [])
-    channel = {"bot_token": fake.bot_token, "signing_secret": SIGNING_SECRET, "api_base_url": f"{fake.base}/api/",
-               "channels": [SUPPORT_CHANNEL], **settings}
+    channel = {
+        "bot_token": fake.bot_token,
+        "signing_secret": SIGNING_SECRET,
+        "api_base_url": f"{fake.base}/api/",
+        "channels": [SUPPORT_CHANNEL],
+        **settings,
+    }
     return make_config(tmp_path, {"channels": {"slack": channel}, "plugins": {"enabled": plugins}})
 
 
@@ -59,8 +64,12 @@ async def client(tmp_path: Path, fake: FakeSlack) -> AsyncIterator[TestClient]:
 def signed(body: bytes, *, secret: str = SIGNING_SECRET, at: float | None = None, **headers: str) -> dict[str, str]:
     timestamp = str(int(at if at is not None else time.time()))
     signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature,
-            "Content-Type": "application/json", **headers}
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        "Content-Type": "application/json",
+        **headers,
+    }
 
 
 async def event(client: TestClient, payload: Any, **kw: Any) -> tuple[int, Any]:
@@ -76,8 +85,11 @@ def hub_of(client: TestClient) -> Hub:
 async def inbound_texts(hub: Hub, number: int = 1000) -> list[str]:
     conv = await hub.store.get_conversation_by_number(number)
     assert conv is not None
-    return [m.text for m in await hub.store.list_messages(conv.id)
-            if m.direction.value == "inbound" and m.kind is MessageKind.MESSAGE]
+    return [
+        m.text
+        for m in await hub.store.list_messages(conv.id)
+        if m.direction.value == "inbound" and m.kind is MessageKind.MESSAGE
+    ]
 
 
 def test_slack_escaping() -> None:
@@ -88,7 +100,9 @@ async def test_url_verification_and_a_dm_stored_once_despite_retries(client: Tes
     assert await event(client, {"type": "url_verification", "challenge": "c-123"}) == (200, {"challenge": "c-123"})
     payload = message_event("Hi, my invoice &lt;#88&gt; is wrong", ts="1700000001.000100")
     assert (await event(client, payload))[0] == 200
-    assert (await event(client, payload, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}))[0] == 200
+    assert (await event(client, payload, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}))[
+        0
+    ] == 200
     hub = hub_of(client)
     assert await inbound_texts(hub) == ["Hi, my invoice <#88> is wrong"]
     contact = await hub.store.find_identity_contact("slack", f"{TEAM}:U1")
@@ -101,18 +115,24 @@ async def test_url_verification_and_a_dm_stored_once_despite_retries(client: Tes
 @pytest.mark.parametrize("case", ["unsigned", "wrong-secret", "stale", "malformed"])
 async def test_unverified_or_malformed_events_store_nothing(client: TestClient, case: str) -> None:
     body = json.dumps(message_event("hello", ts="1700000002.000100")).encode()
-    headers = {"unsigned": {"Content-Type": "application/json"},
-               "wrong-secret": signed(body, secret="another"),
-               "stale": signed(body, at=time.time() - 600),
-               "malformed": signed(b"{nope")}[case]
+    headers = {
+        "unsigned": {"Content-Type": "application/json"},
+        "wrong-secret": signed(body, secret="another"),
+        "stale": signed(body, at=time.time() - 600),
+        "malformed": signed(b"{nope"),
+    }[case]
     resp = await client.post("/channels/slack/events", data=b"{nope" if case == "malformed" else body, headers=headers)
     assert resp.status == (400 if case == "malformed" else 401)
     assert await hub_of(client).store.get_conversation_by_number(1000) is None
 
 
 async def test_what_is_ignored(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    reaction = {"type": "event_callback", "team_id": TEAM, "event_id": "Ev1",
-                "event": {"type": "reaction_added", "user": "U1", "reaction": "+1"}}
+    reaction = {
+        "type": "event_callback",
+        "team_id": TEAM,
+        "event_id": "Ev1",
+        "event": {"type": "reaction_added", "user": "U1", "reaction": "+1"},
+    }
     with caplog.at_level(logging.INFO, logger="helpline.channel.slack"):
         assert (await event(client, reaction))[0] == 200
         assert (await event(client, {**reaction, "event_id": "Ev2"}))[0] == 200
@@ -127,10 +147,23 @@ async def test_channel_threads_edits_deletions_and_files(client: TestClient, fak
     fake.files["log.txt"] = b"error log"
     top = message_event("Our sync is broken", ts="1700000010.000100", channel=SUPPORT_CHANNEL, channel_type="channel")
     await event(client, top)
-    reply = message_event("It started yesterday", ts="1700000011.000100", channel=SUPPORT_CHANNEL,
-                          channel_type="channel", thread_ts="1700000010.000100", subtype="file_share",
-                          files=[{"id": "F1", "name": "log.txt", "mimetype": "text/plain", "size": 9,
-                                  "url_private_download": f"{fake.base}/files/log.txt"}])
+    reply = message_event(
+        "It started yesterday",
+        ts="1700000011.000100",
+        channel=SUPPORT_CHANNEL,
+        channel_type="channel",
+        thread_ts="1700000010.000100",
+        subtype="file_share",
+        files=[
+            {
+                "id": "F1",
+                "name": "log.txt",
+                "mimetype": "text/plain",
+                "size": 9,
+                "url_private_download": f"{fake.base}/files/log.txt",
+            }
+        ],
+    )
     await event(client, reply)
     other = message_event("Different problem", ts="1700000012.000100", channel=SUPPORT_CHANNEL, channel_type="channel")
     await event(client, other)
@@ -143,12 +176,23 @@ async def test_channel_threads_edits_deletions_and_files(client: TestClient, fak
     path = hub.blobs.path(with_file.attachments[0].blob_ref)
     assert path is not None and path.read_bytes() == b"error log"
 
-    changed = message_event("", ts="1700000013.000100", channel=SUPPORT_CHANNEL, channel_type="channel",
-                            subtype="message_changed",
-                            message={"ts": "1700000010.000100", "text": "Our sync is broken since Monday"})
+    changed = message_event(
+        "",
+        ts="1700000013.000100",
+        channel=SUPPORT_CHANNEL,
+        channel_type="channel",
+        subtype="message_changed",
+        message={"ts": "1700000010.000100", "text": "Our sync is broken since Monday"},
+    )
     await event(client, changed)
-    deleted = message_event("", ts="1700000014.000100", channel=SUPPORT_CHANNEL, channel_type="channel",
-                            subtype="message_deleted", deleted_ts="1700000011.000100")
+    deleted = message_event(
+        "",
+        ts="1700000014.000100",
+        channel=SUPPORT_CHANNEL,
+        channel_type="channel",
+        subtype="message_deleted",
+        deleted_ts="1700000011.000100",
+    )
     await event(client, deleted)
     messages = [m for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
     assert [m.text for m in messages] == ["Our sync is broken since Monday", "It started yesterday"]
@@ -156,11 +200,15 @@ async def test_channel_threads_edits_deletions_and_files(client: TestClient, fak
     assert messages[1].raw is not None and "deleted_at" in messages[1].raw
 
 
-async def test_replies_go_to_the_dm_or_the_thread_escaped_split_and_retried(client: TestClient, fake: FakeSlack) -> None:
+async def test_replies_go_to_the_dm_or_the_thread_escaped_split_and_retried(
+    client: TestClient, fake: FakeSlack
+) -> None:
     hub = hub_of(client)
     await event(client, message_event("DM question", ts="1700000020.000100"))
-    await event(client, message_event("Channel question", ts="1700000021.000100", channel=SUPPORT_CHANNEL,
-                                      channel_type="channel"))
+    await event(
+        client,
+        message_event("Channel question", ts="1700000021.000100", channel=SUPPORT_CHANNEL, channel_type="channel"),
+    )
     dm = await hub.store.get_conversation_by_number(1000)
     thread = await hub.store.get_conversation_by_number(1001)
     assert dm is not None and thread is not None
@@ -200,17 +248,35 @@ async def test_buttons_and_the_verified_interaction(tmp_path: Path, fake: FakeSl
         blocks = fake.sent("chat.postMessage")[0]["blocks"]
         buttons = blocks[1]["elements"]
         assert [b["value"] for b in buttons] == ["refund", "login"]
-        payload = {"type": "block_actions", "user": {"id": "U1"}, "team": {"id": TEAM}, "trigger_id": "tr1",
-                   "channel": {"id": "D123"}, "container": {"type": "message", "channel_id": "D123"},
-                   "message": {"ts": "1700000031.000100"},
-                   "actions": [{"action_id": "choice-0", "value": "refund", "action_ts": "1700000032.1",
-                                "text": {"type": "plain_text", "text": "refund"}}]}
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "U1"},
+            "team": {"id": TEAM},
+            "trigger_id": "tr1",
+            "channel": {"id": "D123"},
+            "container": {"type": "message", "channel_id": "D123"},
+            "message": {"ts": "1700000031.000100"},
+            "actions": [
+                {
+                    "action_id": "choice-0",
+                    "value": "refund",
+                    "action_ts": "1700000032.1",
+                    "text": {"type": "plain_text", "text": "refund"},
+                }
+            ],
+        }
         body = urlencode({"payload": json.dumps(payload)}).encode()
-        forged = await client.post("/channels/slack/interactions", data=body,
-                                   headers={**signed(body, secret="nope"), "Content-Type": "application/x-www-form-urlencoded"})
+        forged = await client.post(
+            "/channels/slack/interactions",
+            data=body,
+            headers={**signed(body, secret="nope"), "Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert forged.status == 401
-        resp = await client.post("/channels/slack/interactions", data=body,
-                                 headers={**signed(body), "Content-Type": "application/x-www-form-urlencoded"})
+        resp = await client.post(
+            "/channels/slack/interactions",
+            data=body,
+            headers={**signed(body), "Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert resp.status == 200
 
         async def handed_off() -> bool:
@@ -224,8 +290,12 @@ async def test_socket_mode_stores_then_acknowledges(tmp_path: Path, fake: FakeSl
     hub = Hub(slack_config(tmp_path, fake, mode="socket", app_token="xapp-test", signing_secret=""))
     await hub.start()
     try:
-        envelope = {"envelope_id": "env-1", "type": "events_api", "accepts_response_payload": False,
-                    "payload": message_event("via socket mode", ts="1700000040.000100")}
+        envelope = {
+            "envelope_id": "env-1",
+            "type": "events_api",
+            "accepts_response_payload": False,
+            "payload": message_event("via socket mode", ts="1700000040.000100"),
+        }
         await fake.socket_envelopes.put(envelope)
         await eventually(lambda: fake.acks == ["env-1"], timeout=10)
         assert await inbound_texts(hub) == ["via socket mode"]
@@ -238,15 +308,21 @@ async def test_end_to_end_through_the_inbox_api(client: TestClient, fake: FakeSl
     await add_agent(hub.store, "agent@example.com", Role.AGENT, "agent password 1")
     login = await client.post("/api/v1/auth/login", json={"email": "agent@example.com", "password": "agent password 1"})
     headers = {"X-CSRF-Token": (await login.json())["csrf_token"]}
-    await event(client, message_event("Where is my API key?", ts="1700000050.000100", channel=SUPPORT_CHANNEL,
-                                      channel_type="channel"))
+    await event(
+        client,
+        message_event("Where is my API key?", ts="1700000050.000100", channel=SUPPORT_CHANNEL, channel_type="channel"),
+    )
     [item] = (await (await client.get("/api/v1/conversations?channel=slack")).json())["items"]
     assert item["contact_name"] == "Li Na"
     fake.fail_next["chat.postMessage"] = [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
-    resp = await client.post(f"/api/v1/conversations/{item['id']}/messages", json={"text": "In Settings → API."},
-                             headers=headers)
+    resp = await client.post(
+        f"/api/v1/conversations/{item['id']}/messages", json={"text": "In Settings → API."}, headers=headers
+    )
     assert resp.status == 201
     await eventually(lambda: len(fake.sent("chat.postMessage")) == 2, timeout=10)
     final = fake.sent("chat.postMessage")[-1]
-    assert (final["channel"], final["thread_ts"], final["text"]) == (SUPPORT_CHANNEL, "1700000050.000100",
-                                                                     "In Settings → API.")
+    assert (final["channel"], final["thread_ts"], final["text"]) == (
+        SUPPORT_CHANNEL,
+        "1700000050.000100",
+        "In Settings → API.",
+    )

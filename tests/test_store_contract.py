@@ -98,7 +98,9 @@ async def test_a_retried_message_is_stored_once(store: Store) -> None:
 
 
 async def test_concurrent_copies_of_one_message_store_it_once(store: Store) -> None:
-    records = await asyncio.gather(*(store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY) for _ in range(8)))
+    records = await asyncio.gather(
+        *(store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY) for _ in range(8))
+    )
 
     assert sum(not r.duplicate for r in records) == 1
     assert len({r.message.id for r in records}) == 1
@@ -249,7 +251,10 @@ async def test_a_failed_delivery_keeps_its_error_and_can_be_requeued(store: Stor
 
     failed = await store.get_message(msg.id)
     assert failed is not None and failed.delivery is not None
-    assert (failed.delivery.status, failed.delivery.error) == (DeliveryStatus.FAILED, "403: bot was blocked by the user")
+    assert (failed.delivery.status, failed.delivery.error) == (
+        DeliveryStatus.FAILED,
+        "403: bot was blocked by the user",
+    )
 
     requeued = await store.requeue_delivery(msg.id, now=utcnow())
     assert requeued.delivery is not None and requeued.delivery.status is DeliveryStatus.QUEUED

@@ -27,7 +27,8 @@ async def three_tickets(store: Store) -> list[str]:
     ids = []
     for i, (channel, text) in enumerate([("email", "refund please"), ("telegram", "登录失败"), ("email", "hello")]):
         record = await store.record_inbound(
-            inbound(f"m{i}", thread=f"t{i}", text=text, channel=channel), now=utcnow() + timedelta(seconds=i),
+            inbound(f"m{i}", thread=f"t{i}", text=text, channel=channel),
+            now=utcnow() + timedelta(seconds=i),
             policy=POLICY,
         )
         ids.append(record.conversation.id)
@@ -46,8 +47,11 @@ def walk(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 
 async def test_the_inbox_filters_pages_and_counts(store: Store, walk: str) -> None:
     first, second, third = await three_tickets(store)
-    await store.update_conversation(first, {"assignee_id": "ag1", "priority": "high", "tags": ["vip"],
-                                            "category": "refund", "team": "billing"}, now=utcnow())
+    await store.update_conversation(
+        first,
+        {"assignee_id": "ag1", "priority": "high", "tags": ["vip"], "category": "refund", "team": "billing"},
+        now=utcnow(),
+    )
     await store.update_conversation(second, {"status": "pending"}, now=utcnow())
 
     async def ids(**kw: object) -> tuple[list[str], int]:
@@ -107,11 +111,15 @@ async def test_a_message_moves_to_another_conversation(store: Store) -> None:
 
 
 async def test_merging_contacts_keeps_every_identity_and_conversation(store: Store) -> None:
-    a = await store.record_inbound(inbound("m1", sender=Sender(address="tg-1", display_name="Li")), now=utcnow(),
-                                   policy=POLICY)
+    a = await store.record_inbound(
+        inbound("m1", sender=Sender(address="tg-1", display_name="Li")), now=utcnow(), policy=POLICY
+    )
     b = await store.record_inbound(
-        inbound("m2", thread="mail-1", channel="email", sender=Sender(address="li@example.com", email="li@example.com")),
-        now=utcnow(), policy=POLICY,
+        inbound(
+            "m2", thread="mail-1", channel="email", sender=Sender(address="li@example.com", email="li@example.com")
+        ),
+        now=utcnow(),
+        policy=POLICY,
     )
     merged = await store.merge_contacts(b.contact.id, a.contact.id)
     assert sorted(i.address for i in merged.identities) == ["li@example.com", "tg-1"]
@@ -123,7 +131,8 @@ async def test_merging_contacts_keeps_every_identity_and_conversation(store: Sto
     source = await store.get_contact(b.contact.id)
     assert source is not None and source.merged_into == a.contact.id
     again = await store.record_inbound(
-        inbound("m3", thread="mail-1", channel="email", sender=Sender(address="li@example.com")), now=utcnow(),
+        inbound("m3", thread="mail-1", channel="email", sender=Sender(address="li@example.com")),
+        now=utcnow(),
         policy=POLICY,
     )
     assert again.contact.id == a.contact.id  # the identity now belongs to the merged contact
@@ -132,15 +141,18 @@ async def test_merging_contacts_keeps_every_identity_and_conversation(store: Sto
 async def test_a_verified_email_joins_the_contact_known_by_it(store: Store) -> None:
     known = await store.record_inbound(
         inbound("m1", channel="email", sender=Sender(address="wei@example.com", email="wei@example.com")),
-        now=utcnow(), policy=POLICY,
+        now=utcnow(),
+        policy=POLICY,
     )
     verified = await store.record_inbound(
         inbound("m2", channel="webchat", sender=Sender(address="user:77", email="Wei@Example.com", verified=True)),
-        now=utcnow(), policy=POLICY,
+        now=utcnow(),
+        policy=POLICY,
     )
     unverified = await store.record_inbound(
         inbound("m3", channel="webchat", sender=Sender(address="visitor-9", email="wei@example.com")),
-        now=utcnow(), policy=POLICY,
+        now=utcnow(),
+        policy=POLICY,
     )
     assert verified.contact.id == known.contact.id
     assert unverified.contact.id != known.contact.id  # anyone can type an address
@@ -196,9 +208,12 @@ async def test_contact_details_can_be_corrected(store: Store) -> None:
 
 
 async def test_contact_labels_fall_back_from_name_to_email_to_identity(store: Store) -> None:
-    named = await store.record_inbound(inbound("m1", sender=Sender("u1", display_name="Li")), now=utcnow(), policy=POLICY)
-    mailed = await store.record_inbound(inbound("m2", thread="t2", sender=Sender("u2", email="z@example.com")),
-                                        now=utcnow(), policy=POLICY)
+    named = await store.record_inbound(
+        inbound("m1", sender=Sender("u1", display_name="Li")), now=utcnow(), policy=POLICY
+    )
+    mailed = await store.record_inbound(
+        inbound("m2", thread="t2", sender=Sender("u2", email="z@example.com")), now=utcnow(), policy=POLICY
+    )
     bare = await store.record_inbound(inbound("m3", thread="t3", sender=Sender("u3")), now=utcnow(), policy=POLICY)
     labels = await store.contact_labels([named.contact.id, mailed.contact.id, bare.contact.id])
     assert labels == {named.contact.id: "Li", mailed.contact.id: "z@example.com", bare.contact.id: "u3"}
@@ -210,23 +225,43 @@ async def test_view_counts_leave_merged_tickets_out(store: Store) -> None:
     await store.update_conversation(first, {"assignee_id": "ag1"}, now=utcnow())
     await store.update_conversation(third, {"status": "pending"}, now=utcnow())
     await store.merge_conversations(second, first, now=utcnow())
-    assert await store.count_views("ag1") == {"open": 1, "pending": 1, "snoozed": 0, "resolved": 0, "closed": 0,
-                                              "mine": 1, "unassigned": 0, "all": 2}
+    assert await store.count_views("ag1") == {
+        "open": 1,
+        "pending": 1,
+        "snoozed": 0,
+        "resolved": 0,
+        "closed": 0,
+        "mine": 1,
+        "unassigned": 0,
+        "all": 2,
+    }
 
 
 async def test_a_hint_routes_to_the_named_ticket_and_participants_accumulate(store: Store) -> None:
     chat = await store.record_inbound(inbound("w1", channel="webchat", thread="v1"), now=utcnow(), policy=POLICY)
     mail = await store.record_inbound(
-        inbound("<a@mail>", channel="email", thread="<a@mail>", conversation_hint=chat.conversation.id,
-                participants=("cc@example.com", "cc@example.com")),
-        now=utcnow(), policy=POLICY,
+        inbound(
+            "<a@mail>",
+            channel="email",
+            thread="<a@mail>",
+            conversation_hint=chat.conversation.id,
+            participants=("cc@example.com", "cc@example.com"),
+        ),
+        now=utcnow(),
+        policy=POLICY,
     )
     assert mail.conversation.id == chat.conversation.id and mail.route.value == "append"  # type: ignore[union-attr]
     assert mail.conversation.participants == ["cc@example.com"]
     again = await store.record_inbound(
-        inbound("<b@mail>", channel="email", thread="<b@mail>", conversation_hint=chat.conversation.id,
-                participants=("boss@example.com", "cc@example.com")),
-        now=utcnow(), policy=POLICY,
+        inbound(
+            "<b@mail>",
+            channel="email",
+            thread="<b@mail>",
+            conversation_hint=chat.conversation.id,
+            participants=("boss@example.com", "cc@example.com"),
+        ),
+        now=utcnow(),
+        policy=POLICY,
     )
     assert again.conversation.participants == ["cc@example.com", "boss@example.com"]
     assert (await store.find_inbound("email", "<a@mail>")).id == mail.message.id  # type: ignore[union-attr]
@@ -235,7 +270,8 @@ async def test_a_hint_routes_to_the_named_ticket_and_participants_accumulate(sto
     await store.update_conversation(chat.conversation.id, {"status": "closed"}, now=utcnow())
     follow = await store.record_inbound(
         inbound("<c@mail>", channel="email", thread="<c@mail>", conversation_hint=chat.conversation.id),
-        now=utcnow(), policy=POLICY,
+        now=utcnow(),
+        policy=POLICY,
     )
     assert follow.conversation.id != chat.conversation.id and follow.conversation.previous_id == chat.conversation.id
     assert (follow.conversation.channel, follow.conversation.thread_key) == ("email", "<c@mail>")

@@ -12,11 +12,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.telegram.adapter import LIMIT
-from hub.sdk import split_text
 from conversation.model import AuthorType, DeliveryStatus, MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
+from hub.sdk import split_text
 from tests.conftest import free_port
 from tests.fake_telegram import FakeTelegram, text_update
 from tests.helpers import eventually, make_config
@@ -51,8 +51,9 @@ async def client(tmp_path: Path, fake: tuple[FakeTelegram, str]) -> AsyncIterato
 
 
 async def post(client: TestClient, update: Any, secret: str = SECRET) -> tuple[int, Any]:
-    resp = await client.post("/channels/telegram/webhook", json=update,
-                             headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+    resp = await client.post(
+        "/channels/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+    )
     return resp.status, await resp.json()
 
 
@@ -100,8 +101,9 @@ async def test_a_verified_update_opens_a_ticket_once(client: TestClient) -> None
 )
 async def test_bad_requests_store_nothing(client: TestClient, body: Any, secret: str, status: int) -> None:
     if isinstance(body, str):
-        resp = await client.post("/channels/telegram/webhook", data=body,
-                                 headers={"X-Telegram-Bot-Api-Secret-Token": secret})
+        resp = await client.post(
+            "/channels/telegram/webhook", data=body, headers={"X-Telegram-Bot-Api-Secret-Token": secret}
+        )
         got = resp.status
     else:
         got, _ = await post(client, body, secret)
@@ -112,8 +114,15 @@ async def test_bad_requests_store_nothing(client: TestClient, body: Any, secret:
 async def test_unsupported_updates_are_acknowledged_and_logged_once(
     client: TestClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    post_in_channel = {"update_id": 5, "channel_post": {"message_id": 1, "date": 0, "text": "news",
-                                                        "chat": {"id": -1001, "type": "channel", "title": "News"}}}
+    post_in_channel = {
+        "update_id": 5,
+        "channel_post": {
+            "message_id": 1,
+            "date": 0,
+            "text": "news",
+            "chat": {"id": -1001, "type": "channel", "title": "News"},
+        },
+    }
     with caplog.at_level(logging.INFO, logger="helpline.channel.telegram"):
         assert (await post(client, post_in_channel))[0] == 200
         assert (await post(client, {**post_in_channel, "update_id": 6}))[0] == 200
@@ -128,22 +137,57 @@ async def test_edits_photos_documents_voice_and_stickers(client: TestClient, fak
     edited = text_update(2, "order 56 is late")
     edited["edited_message"] = edited.pop("message")
     await post(client, edited)
-    photo = text_update(3, "", message_id=2, caption="broken box",
-                        photo=[{"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 10},
-                               {"file_id": "big", "file_unique_id": "b", "width": 800, "height": 800,
-                                "file_size": 100}])
+    photo = text_update(
+        3,
+        "",
+        message_id=2,
+        caption="broken box",
+        photo=[
+            {"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 10},
+            {"file_id": "big", "file_unique_id": "b", "width": 800, "height": 800, "file_size": 100},
+        ],
+    )
     await post(client, photo)
-    document = text_update(4, "", message_id=3, document={"file_id": "doc", "file_unique_id": "d",
-                                                          "file_name": "invoice.pdf", "mime_type": "application/pdf",
-                                                          "file_size": 4})
+    document = text_update(
+        4,
+        "",
+        message_id=3,
+        document={
+            "file_id": "doc",
+            "file_unique_id": "d",
+            "file_name": "invoice.pdf",
+            "mime_type": "application/pdf",
+            "file_size": 4,
+        },
+    )
     await post(client, document)
-    await post(client, text_update(5, "", message_id=4, voice={"file_id": "voice", "file_unique_id": "v",
-                                                               "duration": 2, "mime_type": "audio/ogg",
-                                                               "file_size": 4}))
-    await post(client, text_update(6, "", message_id=5, sticker={"file_id": "st", "file_unique_id": "st",
-                                                                 "type": "regular", "width": 1, "height": 1,
-                                                                 "is_animated": False, "is_video": False,
-                                                                 "emoji": "👍"}))
+    await post(
+        client,
+        text_update(
+            5,
+            "",
+            message_id=4,
+            voice={"file_id": "voice", "file_unique_id": "v", "duration": 2, "mime_type": "audio/ogg", "file_size": 4},
+        ),
+    )
+    await post(
+        client,
+        text_update(
+            6,
+            "",
+            message_id=5,
+            sticker={
+                "file_id": "st",
+                "file_unique_id": "st",
+                "type": "regular",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+                "emoji": "👍",
+            },
+        ),
+    )
     hub = hub_of(client)
     conv = await hub.store.get_conversation_by_number(1000)
     assert conv is not None
@@ -168,11 +212,23 @@ async def test_buttons_out_and_the_choice_back(tmp_path: Path, fake: tuple[FakeT
         keyboard = (markup if isinstance(markup, dict) else __import__("json").loads(markup))["inline_keyboard"]
         assert [[b["callback_data"] for b in row] for row in keyboard] == [["refund"], ["login"]]
 
-        shown = {"message_id": 101, "date": 0, "chat": {"id": 777, "type": "private"}, "text": "What is it about?",
-                 "reply_markup": {"inline_keyboard": keyboard}}
-        callback = {"update_id": 2, "callback_query": {"id": "cb1", "chat_instance": "ci", "data": "refund",
-                                                       "from": {"id": 777, "is_bot": False, "first_name": "Li"},
-                                                       "message": shown}}
+        shown = {
+            "message_id": 101,
+            "date": 0,
+            "chat": {"id": 777, "type": "private"},
+            "text": "What is it about?",
+            "reply_markup": {"inline_keyboard": keyboard},
+        }
+        callback = {
+            "update_id": 2,
+            "callback_query": {
+                "id": "cb1",
+                "chat_instance": "ci",
+                "data": "refund",
+                "from": {"id": 777, "is_bot": False, "first_name": "Li"},
+                "message": shown,
+            },
+        }
         assert (await post(client, callback))[0] == 200
         assert bot.sent("answerCallbackQuery")[0]["callback_query_id"] == "cb1"
 
@@ -192,8 +248,9 @@ async def test_agent_replies_split_retry_on_429_and_fail_when_blocked(
     await post(client, text_update(1, "help", chat_id=-100555, chat_type="group"))
     conv = await hub.store.get_conversation_by_number(1000)
     assert conv is not None
-    bot.fail_next["sendMessage"] = [(429, {"description": "Too Many Requests: retry after 1",
-                                           "parameters": {"retry_after": 1}})]
+    bot.fail_next["sendMessage"] = [
+        (429, {"description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}})
+    ]
     long_reply = ("First paragraph. " * 150).strip() + "\n\n" + ("Second paragraph. " * 150).strip()
     reply = await hub.actions.send(conv, long_reply, author_type=AuthorType.AGENT, author_id="agent-1")
 
@@ -268,13 +325,17 @@ async def test_end_to_end_through_the_inbox_api(client: TestClient, fake: tuple[
     await post(client, text_update(1, "My refund?"))
     [item] = (await (await client.get("/api/v1/conversations?channel=telegram")).json())["items"]
     assert item["subject"] == "My refund?"
-    bot.fail_next["sendMessage"] = [(429, {"description": "Too Many Requests: retry after 1",
-                                           "parameters": {"retry_after": 1}})]
-    resp = await client.post(f"/api/v1/conversations/{item['id']}/messages", json={"text": "Refunded today."},
-                             headers=headers)
+    bot.fail_next["sendMessage"] = [
+        (429, {"description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}})
+    ]
+    resp = await client.post(
+        f"/api/v1/conversations/{item['id']}/messages", json={"text": "Refunded today."}, headers=headers
+    )
     assert resp.status == 201
     await eventually(lambda: len(bot.sent("sendMessage")) == 2, timeout=10)
-    assert bot.sent("sendMessage")[-1]["text"] == "Refunded today." and int(bot.sent("sendMessage")[-1]["chat_id"]) == 777
+    assert (
+        bot.sent("sendMessage")[-1]["text"] == "Refunded today." and int(bot.sent("sendMessage")[-1]["chat_id"]) == 777
+    )
 
 
 async def test_photos_and_documents_go_out_from_stored_attachments(
@@ -289,12 +350,24 @@ async def test_photos_and_documents_go_out_from_stored_attachments(
     assert conv is not None
     photo, pdf = await hub.blobs.put(b"\x89PNG..."), await hub.blobs.put(b"%PDF-1.4")
     now = utcnow()
-    await hub.store.add_message(Message(
-        id=new_id(), conversation_id=conv.id, channel="telegram", direction=Direction.OUTBOUND,
-        kind=MessageKind.MESSAGE, author_type=AuthorType.AGENT, author_id="a", text="Here you are",
-        attachments=[Attachment("receipt.png", "image/png", 8, photo), Attachment("receipt.pdf", "application/pdf", 8, pdf)],
-        created_at=now, delivery=Delivery(next_attempt_at=now),
-    ))
+    await hub.store.add_message(
+        Message(
+            id=new_id(),
+            conversation_id=conv.id,
+            channel="telegram",
+            direction=Direction.OUTBOUND,
+            kind=MessageKind.MESSAGE,
+            author_type=AuthorType.AGENT,
+            author_id="a",
+            text="Here you are",
+            attachments=[
+                Attachment("receipt.png", "image/png", 8, photo),
+                Attachment("receipt.pdf", "application/pdf", 8, pdf),
+            ],
+            created_at=now,
+            delivery=Delivery(next_attempt_at=now),
+        )
+    )
     hub.outbox.wake()
     await eventually(lambda: bot.sent("sendDocument"), timeout=10)
     assert bot.sent("sendMessage")[-1]["text"] == "Here you are"
@@ -316,8 +389,10 @@ async def test_one_hub_of_several_polls(tmp_path: Path, fake: tuple[FakeTelegram
     try:
         await eventually(lambda: _texts_equal(first, ["only once"]), timeout=10)
         lease = "telegram:telegram:polling"
-        holders = [await h.store.acquire_lease(lease, h.instance_id, now=utcnow(), ttl=timedelta(seconds=60))
-                   for h in (first, second)]
+        holders = [
+            await h.store.acquire_lease(lease, h.instance_id, now=utcnow(), ttl=timedelta(seconds=60))
+            for h in (first, second)
+        ]
         assert sorted(holders) == [False, True]  # exactly one of them holds the polling lease
     finally:
         await first.stop()

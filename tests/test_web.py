@@ -48,7 +48,9 @@ def body_of(message_id: str = "p-1", text: str = "我的订单还没到", **extr
 
 
 async def post(client: TestClient, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body) if headers is None else headers)
+    resp = await client.post(
+        "/channels/api/messages", data=body, headers=signed_headers(SECRET, body) if headers is None else headers
+    )
     return resp.status, await resp.json()
 
 
@@ -157,7 +159,9 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
 
         async def sent() -> bool:
             message = await hub.store.get_message(reply.id)
-            return message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
+            return (
+                message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
+            )
 
         await eventually(sent)
         assert len(received) == 2  # the 429, then the retry

@@ -24,14 +24,21 @@ IDENTITY_SECRET = "site-identity-secret"
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
-    config = make_config(tmp_path, {"channels": {"webchat": {
-        "secret": "visitor-token-secret",
-        "sites": {"default": {}, "shop": {"identity_secret": IDENTITY_SECRET}},
-        "messages_per_minute": 5,
-        "max_connections_per_visitor": 2,
-        "max_message_chars": 500,
-        "max_attachment_bytes": 1000,
-    }}})
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {
+                "webchat": {
+                    "secret": "visitor-token-secret",
+                    "sites": {"default": {}, "shop": {"identity_secret": IDENTITY_SECRET}},
+                    "messages_per_minute": 5,
+                    "max_connections_per_visitor": 2,
+                    "max_message_chars": 500,
+                    "max_attachment_bytes": 1000,
+                }
+            }
+        },
+    )
     hub = Hub(config)
     client = TestClient(TestServer(build_app(hub)))
     await client.start_server()
@@ -79,8 +86,9 @@ async def test_a_visitor_chats_and_sees_the_agents_reply_live(client: TestClient
         headers = await agent_session(client)
         conv_id = client.server.app[HUB].store
         conv = await conv_id.get_conversation_by_number(1000)
-        resp = await client.post(f"/api/v1/conversations/{conv.id}/messages", json={"text": "马上为您查询"},
-                                 headers=headers)
+        resp = await client.post(
+            f"/api/v1/conversations/{conv.id}/messages", json={"text": "马上为您查询"}, headers=headers
+        )
         assert resp.status == 201
         pushed = await frames_until(ws, "message")
         assert pushed["message"]["text"] == "马上为您查询" and pushed["message"]["from"] == "agent"
@@ -90,8 +98,9 @@ async def test_a_visitor_chats_and_sees_the_agents_reply_live(client: TestClient
         await client.patch(f"/api/v1/conversations/{conv.id}", json={"status": "pending"}, headers=headers)
         assert (await frames_until(ws, "ticket"))["conversation"] == {"number": 1000, "status": "pending"}
 
-        resp = await client.post(f"/api/v1/conversations/{conv.id}/messages", json={"text": "secret", "kind": "note"},
-                                 headers=headers)
+        resp = await client.post(
+            f"/api/v1/conversations/{conv.id}/messages", json={"text": "secret", "kind": "note"}, headers=headers
+        )
         assert resp.status == 201
 
     # a reload: the whole history, without notes or system events; a resume: only what is new
@@ -121,16 +130,23 @@ async def test_visitors_only_reach_their_own_conversation(client: TestClient) ->
 
 
 def user_hash(user_id: str, email: str = "") -> str:
-    return hmac.new(IDENTITY_SECRET.encode(), (user_id + ("\n" + email if email else "")).encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        IDENTITY_SECRET.encode(), (user_id + ("\n" + email if email else "")).encode(), hashlib.sha256
+    ).hexdigest()
 
 
 async def test_a_signed_in_user_is_verified_by_hmac_and_a_bad_hash_is_refused(client: TestClient) -> None:
-    good = await visitor(client, site="shop", user={"id": "42", "email": "wei@example.com", "name": "Wei",
-                                                     "hash": user_hash("42", "wei@example.com")})
+    good = await visitor(
+        client,
+        site="shop",
+        user={"id": "42", "email": "wei@example.com", "name": "Wei", "hash": user_hash("42", "wei@example.com")},
+    )
     assert good["visitor"] == "user:shop:42"
-    for bad in ({"id": "42", "hash": "0" * 64}, {"id": "42", "email": "other@example.com", "hash": user_hash("42")},
-                {"id": "43", "hash": user_hash("42")}):
+    for bad in (
+        {"id": "42", "hash": "0" * 64},
+        {"id": "42", "email": "other@example.com", "hash": user_hash("42")},
+        {"id": "43", "hash": user_hash("42")},
+    ):
         resp = await client.post("/channels/webchat/session", json={"site": "shop", "user": bad})
         assert resp.status == 403 and (await resp.json())["error"] == "identity_rejected"
     resp = await client.post("/channels/webchat/session", json={"site": "default", "user": {"id": "42", "hash": "x"}})
@@ -188,8 +204,9 @@ async def test_attachments_are_checked_and_private(client: TestClient) -> None:
         await ws.send_json({"type": "message", "client_id": "f1", "text": "", "attachments": [uploaded]})
         ack = await frames_until(ws, "ack")
         assert ack["message"]["attachments"][0]["ref"] == uploaded["ref"]
-        await ws.send_json({"type": "message", "client_id": "f2", "text": "x",
-                            "attachments": [{**uploaded, "ref": "f" * 64}]})
+        await ws.send_json(
+            {"type": "message", "client_id": "f2", "text": "x", "attachments": [{**uploaded, "ref": "f" * 64}]}
+        )
         assert (await frames_until(ws, "error"))["code"] == "invalid"
     mine = await client.get(f"/channels/webchat/attachments/{uploaded['ref']}?token={me['token']}")
     assert mine.status == 200 and await mine.read() == b"\x89PNG fake"
@@ -222,8 +239,10 @@ async def test_with_no_agent_online_a_visitor_leaves_an_email(client: TestClient
 async def test_visitor_typing_reaches_the_inbox(client: TestClient) -> None:
     me = await visitor(client)
     await agent_session(client)
-    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws, \
-            client.ws_connect("/api/v1/live") as live:
+    async with (
+        client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws,
+        client.ws_connect("/api/v1/live") as live,
+    ):
         await say(ws, "hello", "t1")
         await ws.send_json({"type": "typing"})
         while (event := await live.receive_json(timeout=5))["type"] != "typing":

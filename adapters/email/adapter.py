@@ -103,7 +103,9 @@ class EmailAdapter(Adapter):
         self.accepted = {normalise_address(a) for a in settings["accepted_recipients"]} or self.own
         self.token = token_pattern(settings["subject_token"])
         self.auto_replies = SlidingWindow(settings["max_auto_replies_per_hour"], 3600)
-        self._client_tls = ssl.create_default_context(cafile=settings["smtp_ca_file"]) if settings["smtp_ca_file"] else None
+        self._client_tls = (
+            ssl.create_default_context(cafile=settings["smtp_ca_file"]) if settings["smtp_ca_file"] else None
+        )
         self._hub: HubPort | None = None
         self._server: asyncio.base_events.Server | None = None
         self._poller: ImapPoller | None = None
@@ -179,8 +181,11 @@ class EmailAdapter(Adapter):
         it is about); 4xx: try again later (the store is unavailable); 5xx: never.
         """
         try:
-            mail = parse(raw, max_attachment_bytes=self.settings["max_attachment_bytes"],
-                         attachment_types=self.settings["attachment_types"] or None)
+            mail = parse(
+                raw,
+                max_attachment_bytes=self.settings["max_attachment_bytes"],
+                attachment_types=self.settings["attachment_types"] or None,
+            )
         except UnreadableMail as exc:
             return f"550 5.6.0 {exc}"
         if mail.from_address in self.own:
@@ -199,15 +204,22 @@ class EmailAdapter(Adapter):
 
     async def _inbound(self, raw: bytes, mail: ParsedMail) -> Inbound:
         match = await find_thread(
-            self.hub.store, channel=self.name, domain=self.domain, in_reply_to=mail.in_reply_to,
-            references=mail.references, subject=mail.subject, sender=mail.from_address, token=self.token,
+            self.hub.store,
+            channel=self.name,
+            domain=self.domain,
+            in_reply_to=mail.in_reply_to,
+            references=mail.references,
+            subject=mail.subject,
+            sender=mail.from_address,
+            token=self.token,
         )
         message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
         attachments = []
         for item in mail.attachments:
             ref = await self.hub.blobs.put(item.data)
-            attachments.append(Attachment(name=item.name, content_type=item.content_type, size=len(item.data),
-                                          blob_ref=ref))
+            attachments.append(
+                Attachment(name=item.name, content_type=item.content_type, size=len(item.data), blob_ref=ref)
+            )
         text = mail.visible_text
         if mail.skipped:
             text += "\n\n" + "\n".join(f"[not kept: {reason}]" for reason in mail.skipped)
@@ -215,8 +227,9 @@ class EmailAdapter(Adapter):
         return Inbound(
             channel=self.name,
             external_id=message_id,
-            sender=Sender(address=mail.from_address, display_name=mail.from_name, email=mail.from_address,
-                          verified=True),
+            sender=Sender(
+                address=mail.from_address, display_name=mail.from_name, email=mail.from_address, verified=True
+            ),
             thread_key=message_id,  # a new ticket is keyed by the mail that opened it
             text=text.strip() or mail.subject or "(empty mail)",
             html=mail.html,
@@ -225,8 +238,15 @@ class EmailAdapter(Adapter):
             conversation_hint=match.conversation.id if match.conversation else "",
             participants=participants,
             automatic=mail.automatic,
-            raw={"message_id": message_id, "subject": mail.subject, "from": mail.from_address, "to": mail.to,
-                 "cc": mail.cc, "full_text": mail.text, "threaded_by": match.how},
+            raw={
+                "message_id": message_id,
+                "subject": mail.subject,
+                "from": mail.from_address,
+                "to": mail.to,
+                "cc": mail.cc,
+                "full_text": mail.text,
+                "threaded_by": match.how,
+            },
         )
 
     async def _bounce(self, mail: ParsedMail) -> str:
@@ -239,8 +259,9 @@ class EmailAdapter(Adapter):
         except Exception:  # StoreUnavailable: let the reporting server retry
             return "451 4.3.0 Temporary failure: please retry later"
         if message is not None:
-            self.hub.bus.publish(Event("message.updated", message.conversation_id,
-                                       {"message_id": message.id, "delivery": "failed"}))
+            self.hub.bus.publish(
+                Event("message.updated", message.conversation_id, {"message_id": message.id, "delivery": "failed"})
+            )
         return "250 2.0.0 OK: bounce recorded"
 
     # -- outbound -------------------------------------------------------------------------
@@ -251,8 +272,9 @@ class EmailAdapter(Adapter):
         if not to:
             raise PermanentDeliveryError("the customer has no email address")
         if out.message.author_type is AuthorType.BOT and self.auto_replies.take(to) is not None:
-            raise PermanentDeliveryError(f"not sent: more than {self.settings['max_auto_replies_per_hour']} "
-                                         f"automatic replies to {to} in an hour")
+            raise PermanentDeliveryError(
+                f"not sent: more than {self.settings['max_auto_replies_per_hour']} automatic replies to {to} in an hour"
+            )
         mail = await self.compose(out, to)
         try:
             await aiosmtplib.send(
@@ -321,8 +343,12 @@ class EmailAdapter(Adapter):
             if path is None:
                 continue
             maintype, _, subtype = attachment.content_type.partition("/")
-            mail.add_attachment(await asyncio.to_thread(path.read_bytes), maintype=maintype or "application",
-                                subtype=subtype or "octet-stream", filename=attachment.name)
+            mail.add_attachment(
+                await asyncio.to_thread(path.read_bytes),
+                maintype=maintype or "application",
+                subtype=subtype or "octet-stream",
+                filename=attachment.name,
+            )
         return mail
 
 
@@ -332,8 +358,9 @@ class _Handler:
     def __init__(self, adapter: EmailAdapter) -> None:
         self.adapter = adapter
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,
-                          rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
         if normalise_address(address) not in self.adapter.accepted:
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
@@ -351,4 +378,3 @@ class _Handler:
 
 def _strip_reply_prefix(subject: str) -> str:
     return re.sub(r"^\s*((re|fw|fwd|aw|sv|回复|答复|转发)\s*[:：]\s*)+", "", subject, flags=re.I).strip()
-

@@ -67,8 +67,9 @@ class ImapPoller:
         """One connection: poll (or IDLE) until it breaks or the lease is lost."""
         if self.settings["imap_tls"]:
             context = ssl.create_default_context(cafile=self.settings["imap_ca_file"] or None)
-            client: Any = aioimaplib.IMAP4_SSL(host=self.settings["imap_host"], port=self.settings["imap_port"],
-                                               timeout=30, ssl_context=context)
+            client: Any = aioimaplib.IMAP4_SSL(
+                host=self.settings["imap_host"], port=self.settings["imap_port"], timeout=30, ssl_context=context
+            )
         else:
             client = aioimaplib.IMAP4(host=self.settings["imap_host"], port=self.settings["imap_port"], timeout=30)
         await client.wait_hello_from_server()
@@ -105,8 +106,12 @@ class ImapPoller:
         state = await self.hub.store.get_value(self.state_key) or {}
         last_uid = int(state.get("last_uid", 0)) if state.get("uidvalidity") == validity else 0
         if state and state.get("uidvalidity") != validity:
-            log.warning("IMAP mailbox %s was rebuilt (UIDVALIDITY %s -> %s); reading it again",
-                        self.settings["imap_mailbox"], state.get("uidvalidity"), validity)
+            log.warning(
+                "IMAP mailbox %s was rebuilt (UIDVALIDITY %s -> %s); reading it again",
+                self.settings["imap_mailbox"],
+                state.get("uidvalidity"),
+                validity,
+            )
         found = await client.uid_search(f"UID {last_uid + 1}:*")
         uids = sorted(int(u) for u in _text(found.lines[:1]).split() if u.isdigit() and int(u) > last_uid)
         for uid in uids:
@@ -128,8 +133,9 @@ class ImapPoller:
 
 
 def _text(lines: list[Any]) -> str:
-    return " ".join(line.decode(errors="replace") if isinstance(line, bytes | bytearray) else str(line)
-                    for line in lines)
+    return " ".join(
+        line.decode(errors="replace") if isinstance(line, bytes | bytearray) else str(line) for line in lines
+    )
 
 
 def _uidvalidity(lines: list[Any]) -> int:

@@ -25,9 +25,19 @@ from charset_normalizer import from_bytes
 from mailparser_reply import EmailReplyParser
 
 # A declared charset mapped to the one that decodes what such mail really contains.
-SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "gb_2312-80": "gb18030", "x-gbk": "gb18030",
-             "big5": "big5hkscs", "shift_jis": "cp932", "euc-kr": "cp949", "ks_c_5601-1987": "cp949",
-             "iso-8859-1": "cp1252", "us-ascii": "utf-8", "ascii": "utf-8"}
+SUPERSETS = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "x-gbk": "gb18030",
+    "big5": "big5hkscs",
+    "shift_jis": "cp932",
+    "euc-kr": "cp949",
+    "ks_c_5601-1987": "cp949",
+    "iso-8859-1": "cp1252",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+}
 AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.].*)?@", re.I)
 # Reply headers of Chinese mail clients that mail-parser-reply does not know.
 CHINESE_QUOTE_HEADERS = [
@@ -231,8 +241,11 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
     if "@" not in from_address:
         raise UnreadableMail("the mail has no sender address")
     recipients = {
-        key: [normalise_address(a) for _n, a in getaddresses([decode_header_value(v) for v in raw_headers.get(key.lower(), [])])
-              if "@" in a]
+        key: [
+            normalise_address(a)
+            for _n, a in getaddresses([decode_header_value(v) for v in raw_headers.get(key.lower(), [])])
+            if "@" in a
+        ]
         for key in ("To", "Cc")
     }
     try:
@@ -254,8 +267,15 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
             inner_msg = _inner(part)
             data = inner_msg.as_bytes() if inner_msg is not None else b""
             name = decode_header_value(str(inner_msg.get("Subject", "forwarded"))) if inner_msg is not None else ""
-            _keep(attachments, skipped, f"{name or 'forwarded'}.eml", "message/rfc822", data, max_attachment_bytes,
-                  attachment_types)
+            _keep(
+                attachments,
+                skipped,
+                f"{name or 'forwarded'}.eml",
+                "message/rfc822",
+                data,
+                max_attachment_bytes,
+                attachment_types,
+            )
             continue
         if report is not None and kind in ("message/delivery-status", "text/rfc822-headers"):
             continue
@@ -314,8 +334,15 @@ def _leaves(part: Message) -> list[Message]:
     return [leaf for sub in subparts for leaf in _leaves(sub)]
 
 
-def _keep(attachments: list[MailAttachment], skipped: list[str], name: str, kind: str, data: bytes, limit: int,
-          types: list[str] | None) -> None:
+def _keep(
+    attachments: list[MailAttachment],
+    skipped: list[str],
+    name: str,
+    kind: str,
+    data: bytes,
+    limit: int,
+    types: list[str] | None,
+) -> None:
     name = name.replace("/", "_").replace("\\", "_")[:200] or "attachment"
     if len(data) > limit:
         skipped.append(f"{name} ({len(data) // 1024} KiB) is over the {limit // 1024} KiB limit")

@@ -9,7 +9,6 @@ is its idempotency key, so Slack's retries of one event store it once.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -44,8 +43,18 @@ from hub.sdk import (
 )
 
 LIMIT = 3900  # characters per message (Slack truncates long text; keep pieces readable)
-PERMANENT = {"channel_not_found", "not_in_channel", "account_inactive", "is_archived", "invalid_auth",
-             "not_authed", "token_revoked", "msg_too_long", "no_text", "restricted_action"}
+PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "account_inactive",
+    "is_archived",
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "msg_too_long",
+    "no_text",
+    "restricted_action",
+}
 PROFILE_TTL = 3600.0
 
 
@@ -121,14 +130,16 @@ class SlackAdapter(Adapter):
     def _verified(self, request: web.Request, body: bytes) -> bool:
         if self.verifier is None:
             return False
-        return self.verifier.is_valid(body, request.headers.get("X-Slack-Request-Timestamp"),
-                                      request.headers.get("X-Slack-Signature"))
+        return self.verifier.is_valid(
+            body, request.headers.get("X-Slack-Request-Timestamp"), request.headers.get("X-Slack-Signature")
+        )
 
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.read()
         if not self._verified(request, body):
-            return web.json_response({"error": "bad_signature", "message": "signature or timestamp invalid"},
-                                     status=401)
+            return web.json_response(
+                {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
+            )
         try:
             payload = json.loads(body)
             if not isinstance(payload, dict):
@@ -148,8 +159,9 @@ class SlackAdapter(Adapter):
     async def _interactions(self, request: web.Request) -> web.Response:
         body = await request.read()
         if not self._verified(request, body):
-            return web.json_response({"error": "bad_signature", "message": "signature or timestamp invalid"},
-                                     status=401)
+            return web.json_response(
+                {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
+            )
         try:
             payload = json.loads(parse_qs(body.decode())["payload"][0])
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
@@ -206,15 +218,17 @@ class SlackAdapter(Adapter):
             thread_key = f"{team}:{channel}:{event.get('thread_ts') or event['ts']}"
         name, email = await self._profile(user)
         attachments = [a async for a in self._files(event.get("files") or [])]
-        await self.hub.ingest(Inbound(
-            channel=self.name,
-            external_id=f"{channel}:{event['ts']}",
-            sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
-            thread_key=thread_key,
-            text=_unescape(event.get("text", "")),
-            attachments=tuple(attachments),
-            raw={"event_id": payload.get("event_id"), "channel": channel, "ts": event["ts"]},
-        ))
+        await self.hub.ingest(
+            Inbound(
+                channel=self.name,
+                external_id=f"{channel}:{event['ts']}",
+                sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
+                thread_key=thread_key,
+                text=_unescape(event.get("text", "")),
+                attachments=tuple(attachments),
+                raw={"event_id": payload.get("event_id"), "channel": channel, "ts": event["ts"]},
+            )
+        )
 
     async def process_interaction(self, payload: dict[str, Any]) -> None:
         if payload.get("type") != "block_actions" or not payload.get("actions"):
@@ -223,20 +237,23 @@ class SlackAdapter(Adapter):
         action = payload["actions"][0]
         user = payload["user"]["id"]
         team = str((payload.get("team") or {}).get("id") or self.team_id)
-        channel = str((payload.get("channel") or payload.get("container") or {}).get("id")
-                      or payload["container"]["channel_id"])
+        channel = str(
+            (payload.get("channel") or payload.get("container") or {}).get("id") or payload["container"]["channel_id"]
+        )
         message = payload.get("message") or {}
         in_thread = message.get("thread_ts")
         thread_key = f"{team}:{channel}:{in_thread}" if in_thread and channel in self.channels else f"{team}:{channel}"
         name, email = await self._profile(user)
-        await self.hub.ingest(Inbound(
-            channel=self.name,
-            external_id=f"action:{action.get('action_ts') or payload.get('trigger_id')}",
-            sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
-            thread_key=thread_key,
-            text=str((action.get("text") or {}).get("text") or action.get("value", "")),
-            choice_id=str(action.get("value", "")),
-        ))
+        await self.hub.ingest(
+            Inbound(
+                channel=self.name,
+                external_id=f"action:{action.get('action_ts') or payload.get('trigger_id')}",
+                sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
+                thread_key=thread_key,
+                text=str((action.get("text") or {}).get("text") or action.get("value", "")),
+                choice_id=str(action.get("value", "")),
+            )
+        )
 
     def _ignore(self, kind: str) -> None:
         if kind not in self._unsupported_logged:  # acknowledged and ignored, said once
@@ -250,7 +267,7 @@ class SlackAdapter(Adapter):
             return cached[1], cached[2]
         try:
             info = (await self.client.users_info(user=user))["user"]
-        except (SlackApiError, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             self.log.warning("users.info for %s failed: %s", user, exc)
             return "", ""
         profile = info.get("profile") or {}
@@ -266,17 +283,23 @@ class SlackAdapter(Adapter):
                 url = file.get("url_private_download") or file.get("url_private")
                 if not url or int(file.get("size", 0)) > self.settings["max_file_bytes"]:
                     continue
-                async with session.get(url, headers={"Authorization": f"Bearer {self.settings['bot_token']}"},
-                                       timeout=aiohttp.ClientTimeout(total=20)) as resp:
+                async with session.get(
+                    url,
+                    headers={"Authorization": f"Bearer {self.settings['bot_token']}"},
+                    timeout=aiohttp.ClientTimeout(total=20),
+                ) as resp:
                     if resp.status != 200:
                         continue
                     data = await resp.content.read(self.settings["max_file_bytes"] + 1)
                 if len(data) > self.settings["max_file_bytes"]:
                     continue
                 ref = await self.hub.blobs.put(data)
-                yield Attachment(name=str(file.get("name", "file"))[:200],
-                                 content_type=str(file.get("mimetype", "application/octet-stream")), size=len(data),
-                                 blob_ref=ref)
+                yield Attachment(
+                    name=str(file.get("name", "file"))[:200],
+                    content_type=str(file.get("mimetype", "application/octet-stream")),
+                    size=len(data),
+                    blob_ref=ref,
+                )
         finally:
             await session.close()
 
@@ -293,12 +316,13 @@ class SlackAdapter(Adapter):
             for index, piece in enumerate(pieces):
                 last = index == len(pieces) - 1
                 blocks = _choice_blocks(piece, out) if last and out.message.choices else None
-                answer = await self.client.chat_postMessage(channel=channel, text=piece, thread_ts=thread_ts,
-                                                            blocks=blocks)
+                answer = await self.client.chat_postMessage(
+                    channel=channel, text=piece, thread_ts=thread_ts, blocks=blocks
+                )
                 ts = str(answer.get("ts", ""))
         except SlackApiError as exc:
             raise _delivery_error(exc) from exc
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
         return Sent(external_id=ts)
 
@@ -306,11 +330,19 @@ class SlackAdapter(Adapter):
 def _choice_blocks(text: str, out: Outbound) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}},
-        {"type": "actions", "block_id": f"helpline-{out.message.id}", "elements": [
-            {"type": "button", "action_id": f"choice-{i}", "value": choice.id[:2000],
-             "text": {"type": "plain_text", "text": choice.label[:75], "emoji": True}}
-            for i, choice in enumerate(out.message.choices[:25])
-        ]},
+        {
+            "type": "actions",
+            "block_id": f"helpline-{out.message.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": f"choice-{i}",
+                    "value": choice.id[:2000],
+                    "text": {"type": "plain_text", "text": choice.label[:75], "emoji": True},
+                }
+                for i, choice in enumerate(out.message.choices[:25])
+            ],
+        },
     ]
 
 
@@ -330,4 +362,3 @@ def _delivery_error(exc: SlackApiError) -> Exception:
 
 def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-

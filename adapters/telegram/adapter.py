@@ -107,8 +107,9 @@ class TelegramAdapter(Adapter):
             self._poller = asyncio.create_task(self._poll(), name=f"helpline-{self.name}-polling")
         elif self.settings["public_url"]:
             url = f"{self.settings['public_url'].rstrip('/')}/channels/{self.name}/webhook"
-            await self.bot.set_webhook(url=url, secret_token=self.settings["webhook_secret"],
-                                       allowed_updates=ALLOWED_UPDATES)
+            await self.bot.set_webhook(
+                url=url, secret_token=self.settings["webhook_secret"], allowed_updates=ALLOWED_UPDATES
+            )
 
     async def stop(self) -> None:
         if self._poller is not None:
@@ -148,12 +149,17 @@ class TelegramAdapter(Adapter):
         key = f"telegram:{self.name}:offset"
         while True:
             try:
-                if not await self.hub.acquire_lease(self._lease, timedelta(seconds=self.settings["poll_timeout_seconds"] + 60)):
+                if not await self.hub.acquire_lease(
+                    self._lease, timedelta(seconds=self.settings["poll_timeout_seconds"] + 60)
+                ):
                     await asyncio.sleep(5)
                     continue
                 offset = int(await self.hub.store.get_value(key) or 0)
-                updates = await self.bot.get_updates(offset=offset or None, timeout=self.settings["poll_timeout_seconds"],
-                                                     allowed_updates=ALLOWED_UPDATES)
+                updates = await self.bot.get_updates(
+                    offset=offset or None,
+                    timeout=self.settings["poll_timeout_seconds"],
+                    allowed_updates=ALLOWED_UPDATES,
+                )
                 for update in updates:
                     await self.process(update)  # stored first ...
                     await self.hub.store.set_value(key, update.update_id + 1)  # ... then confirmed
@@ -185,16 +191,18 @@ class TelegramAdapter(Adapter):
         name = " ".join(part for part in (user.first_name, user.last_name) if part)
         if user.username:
             name = f"{name} (@{user.username})" if name else f"@{user.username}"
-        await self.hub.ingest(Inbound(
-            channel=self.name,
-            external_id=f"{message.chat.id}:{message.message_id}",  # a repeated update_id stores nothing new
-            sender=Sender(address=str(user.id), display_name=name),
-            thread_key=f"chat:{message.chat.id}",
-            text=text,
-            attachments=tuple(attachments),
-            sent_at=message.date,
-            raw={"update_id": update.update_id, "chat_type": message.chat.type},
-        ))
+        await self.hub.ingest(
+            Inbound(
+                channel=self.name,
+                external_id=f"{message.chat.id}:{message.message_id}",  # a repeated update_id stores nothing new
+                sender=Sender(address=str(user.id), display_name=name),
+                thread_key=f"chat:{message.chat.id}",
+                text=text,
+                attachments=tuple(attachments),
+                sent_at=message.date,
+                raw={"update_id": update.update_id, "chat_type": message.chat.type},
+            )
+        )
 
     async def on_edit(self, update: Update) -> None:
         message = update.edited_message
@@ -209,15 +217,17 @@ class TelegramAdapter(Adapter):
             await query.answer()
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         user = query.from_user
-        await self.hub.ingest(Inbound(
-            channel=self.name,
-            external_id=f"callback:{query.id}",
-            sender=Sender(address=str(user.id), display_name=user.full_name),
-            thread_key=f"chat:{chat_id}",
-            text=_label_of(query),
-            choice_id=query.data or "",
-            raw={"update_id": update.update_id},
-        ))
+        await self.hub.ingest(
+            Inbound(
+                channel=self.name,
+                external_id=f"callback:{query.id}",
+                sender=Sender(address=str(user.id), display_name=user.full_name),
+                thread_key=f"chat:{chat_id}",
+                text=_label_of(query),
+                choice_id=query.data or "",
+                raw={"update_id": update.update_id},
+            )
+        )
 
     async def _content(self, message: Message, *, files: bool = True) -> tuple[str, list[Attachment]]:
         text = message.text or message.caption or ""
@@ -228,8 +238,13 @@ class TelegramAdapter(Adapter):
         if message.photo:
             wanted.append((max(message.photo, key=lambda p: p.width * p.height), "photo.jpg", "image/jpeg"))
         if message.document is not None:
-            wanted.append((message.document, message.document.file_name or "document",
-                           message.document.mime_type or "application/octet-stream"))
+            wanted.append(
+                (
+                    message.document,
+                    message.document.file_name or "document",
+                    message.document.mime_type or "application/octet-stream",
+                )
+            )
         if message.voice is not None:
             wanted.append((message.voice, "voice.ogg", message.voice.mime_type or "audio/ogg"))
         for item, name, content_type in wanted if files else []:
@@ -248,27 +263,37 @@ class TelegramAdapter(Adapter):
     async def _note_blocked(self, out: Outbound, reason: str) -> None:
         """Say it in the thread, beside the contact card: no reply will reach this person."""
         event = Message_(
-            id=new_id(), conversation_id=out.conversation.id, channel=self.name, direction=Direction.OUTBOUND,
-            kind=MessageKind.EVENT, author_type=AuthorType.SYSTEM,
+            id=new_id(),
+            conversation_id=out.conversation.id,
+            channel=self.name,
+            direction=Direction.OUTBOUND,
+            kind=MessageKind.EVENT,
+            author_type=AuthorType.SYSTEM,
             text=f"Telegram refuses delivery to {out.contact.name or 'this customer'}: {reason}. "
-                 "Replies cannot reach them here until they unblock the bot.",
+            "Replies cannot reach them here until they unblock the bot.",
         )
         with contextlib.suppress(Exception):
             await self.hub.store.add_message(event)
-            self.hub.bus.publish(Event("message.created", out.conversation.id, {"message_id": event.id, "kind": "event"}))
+            self.hub.bus.publish(
+                Event("message.created", out.conversation.id, {"message_id": event.id, "kind": "event"})
+            )
 
     async def send(self, out: Outbound) -> Sent:
         chat_id = out.conversation.thread_key.removeprefix("chat:") or out.address
         choices = out.message.choices
-        markup = InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.id[:64])] for c in choices]) \
-            if choices else None
+        markup = (
+            InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.id[:64])] for c in choices])
+            if choices
+            else None
+        )
         try:
             sent_id = ""
             pieces = split_text(out.message.text, LIMIT) if out.message.text.strip() else []
             for index, piece in enumerate(pieces):
                 # Plain text: no parse mode, so nothing a customer or agent wrote is markup.
-                sent = await self.bot.send_message(chat_id, piece,
-                                                   reply_markup=markup if index == len(pieces) - 1 else None)
+                sent = await self.bot.send_message(
+                    chat_id, piece, reply_markup=markup if index == len(pieces) - 1 else None
+                )
                 sent_id = str(sent.message_id)
             for attachment in out.message.attachments:
                 path = self.hub.blobs.path(attachment.blob_ref)
@@ -285,7 +310,9 @@ class TelegramAdapter(Adapter):
                 warnings.simplefilter("ignore")
                 retry = exc.retry_after
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
-            raise RetryableDeliveryError(f"429 Too Many Requests: retry after {seconds:g}s", retry_after=seconds) from exc
+            raise RetryableDeliveryError(
+                f"429 Too Many Requests: retry after {seconds:g}s", retry_after=seconds
+            ) from exc
         except Forbidden as exc:
             await self._note_blocked(out, exc.message)
             raise PermanentDeliveryError(f"403 {exc.message}") from exc

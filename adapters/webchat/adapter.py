@@ -58,8 +58,12 @@ class WebChatAdapter(Adapter):
         "messages_per_minute_per_ip": Field(int, 60, "per address, all visitors together", minimum=1),
         "max_connections_per_visitor": Field(int, 5, "open tabs per visitor", minimum=1),
         "max_attachment_bytes": Field(int, 10 * 1024 * 1024, "largest upload", minimum=1),
-        "email_channel": Field(str, "", "email channel that also carries replies to visitors who left"
-                               " an address and are not connected; empty: none"),
+        "email_channel": Field(
+            str,
+            "",
+            "email channel that also carries replies to visitors who left"
+            " an address and are not connected; empty: none",
+        ),
         "attachment_types": Field(
             list,
             ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"],
@@ -74,7 +78,9 @@ class WebChatAdapter(Adapter):
                 raise ConfigError(f"{prefix}.sites.{site}: expected a table")
             for key in table:
                 if key not in ("identity_secret", "allowed_origins"):
-                    raise ConfigError(f"{prefix}.sites.{site}.{key}: unknown key (known keys: allowed_origins, identity_secret)")
+                    raise ConfigError(
+                        f"{prefix}.sites.{site}.{key}: unknown key (known keys: allowed_origins, identity_secret)"
+                    )
             if not isinstance(table.get("identity_secret", ""), str):
                 raise ConfigError(f"{prefix}.sites.{site}.identity_secret: expected a string")
             origins = table.get("allowed_origins", [])
@@ -192,8 +198,9 @@ class WebChatAdapter(Adapter):
         contact = await self.hub.store.find_identity_contact(self.name, address)
         if contact is None:
             return None
-        items, _ = await self.hub.store.list_conversations(ConversationQuery(contact_id=contact.id, channel=self.name,
-                                                                             limit=5))
+        items, _ = await self.hub.store.list_conversations(
+            ConversationQuery(contact_id=contact.id, channel=self.name, limit=5)
+        )
         return next((c for c in items if c.thread_key == address), None)
 
     # -- the socket -------------------------------------------------------------------
@@ -204,8 +211,9 @@ class WebChatAdapter(Adapter):
         ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.settings["max_message_chars"] * 4 + 4096)
         await ws.prepare(request)
         if len(self.sockets[address]) >= self.settings["max_connections_per_visitor"]:
-            await ws.send_json({"type": "error", "code": "too_many_connections",
-                                "message": "this chat is open in too many windows"})
+            await ws.send_json(
+                {"type": "error", "code": "too_many_connections", "message": "this chat is open in too many windows"}
+            )
             await ws.close(code=POLICY_VIOLATION, message=b"too many connections")
             return ws
         self.sockets[address].add(ws)
@@ -269,14 +277,27 @@ class WebChatAdapter(Adapter):
             await ws.send_json({"type": "error", "code": "bad_frame", "message": "client_id and text are required"})
             return None
         if len(text) > self.settings["max_message_chars"]:
-            await ws.send_json({"type": "error", "code": "too_long", "client_id": client_id,
-                                "message": f"messages are limited to {self.settings['max_message_chars']} characters"})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "code": "too_long",
+                    "client_id": client_id,
+                    "message": f"messages are limited to {self.settings['max_message_chars']} characters",
+                }
+            )
             return None
         for limiter, key in ((self.per_visitor, address), (self.per_address, request.remote or "?")):
             wait = limiter.take(key)
             if wait is not None:
-                await ws.send_json({"type": "error", "code": "rate_limited", "client_id": client_id,
-                                    "retry_after": round(wait, 1), "message": "you are sending too fast"})
+                await ws.send_json(
+                    {
+                        "type": "error",
+                        "code": "rate_limited",
+                        "client_id": client_id,
+                        "retry_after": round(wait, 1),
+                        "message": "you are sending too fast",
+                    }
+                )
                 return None
         try:
             attachments = self._attachments(data.get("attachments") or [])
@@ -284,8 +305,12 @@ class WebChatAdapter(Adapter):
                 Inbound(
                     channel=self.name,
                     external_id=f"{address}:{client_id}",  # a resent frame is recognised, not stored twice
-                    sender=Sender(address=address, display_name=token.get("n") or visitor_name(address),
-                                  email=token.get("e", ""), verified=bool(token.get("e"))),
+                    sender=Sender(
+                        address=address,
+                        display_name=token.get("n") or visitor_name(address),
+                        email=token.get("e", ""),
+                        verified=bool(token.get("e")),
+                    ),
                     thread_key=address,
                     text=text,
                     attachments=tuple(attachments),
@@ -296,14 +321,21 @@ class WebChatAdapter(Adapter):
             await ws.send_json({"type": "error", "code": "invalid", "client_id": client_id, "message": str(exc)})
             return None
         except IngestUnavailable:
-            await ws.send_json({"type": "error", "code": "unavailable", "client_id": client_id,
-                                "message": "we could not take your message just now; it will be resent"})
+            await ws.send_json(
+                {
+                    "type": "error",
+                    "code": "unavailable",
+                    "client_id": client_id,
+                    "message": "we could not take your message just now; it will be resent",
+                }
+            )
             return None
         conversation = record.conversation
         self.watchers[conversation.id].add(address)
         payload = visitor_message_json(record.message)
-        await ws.send_json({"type": "ack", "client_id": client_id, "message": payload,
-                            "conversation": ticket_json(conversation)})
+        await ws.send_json(
+            {"type": "ack", "client_id": client_id, "message": payload, "conversation": ticket_json(conversation)}
+        )
         for other in self.sockets.get(address, set()) - {ws}:  # the same visitor's other tabs
             await _send(other, {"type": "message", "message": payload})
         return conversation.id
@@ -318,8 +350,14 @@ class WebChatAdapter(Adapter):
             content_type = str(item.get("content_type", ""))
             if content_type not in self.settings["attachment_types"]:
                 raise InvalidInbound(f"files of type {content_type!r} are not accepted")
-            attachments.append(Attachment(name=str(item.get("name", "file"))[:200], content_type=content_type,
-                                          size=int(item.get("size", 0)), blob_ref=str(item["ref"])))
+            attachments.append(
+                Attachment(
+                    name=str(item.get("name", "file"))[:200],
+                    content_type=content_type,
+                    size=int(item.get("size", 0)),
+                    blob_ref=str(item["ref"]),
+                )
+            )
         return attachments
 
     # -- uploads, email, downloads ------------------------------------------------------
@@ -365,18 +403,23 @@ class WebChatAdapter(Adapter):
         ref = request.match_info["ref"]
         conversation = await self._latest_conversation(address)
         mine = conversation is not None and any(
-            a.blob_ref == ref for m in await self.hub.store.list_messages(conversation.id) if visible(m)
+            a.blob_ref == ref
+            for m in await self.hub.store.list_messages(conversation.id)
+            if visible(m)
             for a in m.attachments
         )
         path = self.hub.blobs.path(ref) if mine else None
         if path is None:
             raise web.HTTPNotFound(text="no such attachment")
-        return web.FileResponse(path, headers={"Content-Disposition": "attachment",
-                                               "Content-Type": "application/octet-stream"})
+        return web.FileResponse(
+            path, headers={"Content-Disposition": "attachment", "Content-Type": "application/octet-stream"}
+        )
 
     async def _script(self, request: web.Request) -> web.FileResponse:
-        return web.FileResponse(STATIC / "helpline.js", headers={"Cache-Control": "public, max-age=300",
-                                                                 "Content-Type": "text/javascript; charset=utf-8"})
+        return web.FileResponse(
+            STATIC / "helpline.js",
+            headers={"Cache-Control": "public, max-age=300", "Content-Type": "text/javascript; charset=utf-8"},
+        )
 
     # -- from the hub to visitors ---------------------------------------------------------
     async def send(self, out: Outbound) -> Sent:
@@ -402,10 +445,15 @@ class WebChatAdapter(Adapter):
         store = self.hub.store
         if await store.get_message(copy_id) is not None:
             return  # this delivery was retried: the copy exists already
-        await store.add_message(replace(
-            out.message, id=copy_id, channel=self.settings["email_channel"], external_id="",
-            delivery=Delivery(next_attempt_at=out.message.created_at),
-        ))
+        await store.add_message(
+            replace(
+                out.message,
+                id=copy_id,
+                channel=self.settings["email_channel"],
+                external_id="",
+                delivery=Delivery(next_attempt_at=out.message.created_at),
+            )
+        )
 
     async def _route_events(self, hub: HubPort) -> None:
         """One subscription for all visitors, routed by conversation (not one per socket)."""
@@ -474,8 +522,10 @@ def visitor_message_json(message: Message) -> dict[str, Any]:
         "id": message.id,
         "from": "visitor" if message.direction.value == "inbound" else message.author_type.value,
         "text": message.text,
-        "attachments": [{"ref": a.blob_ref, "name": a.name, "content_type": a.content_type, "size": a.size}
-                        for a in message.attachments],
+        "attachments": [
+            {"ref": a.blob_ref, "name": a.name, "content_type": a.content_type, "size": a.size}
+            for a in message.attachments
+        ],
         "choices": [{"id": c.id, "label": c.label} for c in message.choices],
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }

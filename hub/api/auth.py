@@ -95,8 +95,9 @@ class Authenticator:
         email_key = email.strip().lower()
         wait = max(self.by_address.retry_after(address) or 0, self.by_email.retry_after(email_key) or 0)
         if wait:
-            raise ApiError(429, "rate_limited", "too many failed sign-ins; try again later",
-                           {"Retry-After": str(int(wait) + 1)})
+            raise ApiError(
+                429, "rate_limited", "too many failed sign-ins; try again later", {"Retry-After": str(int(wait) + 1)}
+            )
         agent = await self.store.get_agent_by_email(email_key)
         # argon2 is slow on purpose: keep it off the event loop.
         ok = await asyncio.to_thread(verify_password, agent.password_hash if agent else _dummy_hash(), password)

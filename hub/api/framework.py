@@ -85,9 +85,7 @@ class Api:
         status: int = 200,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.routes.append(
-                Route(method, path, handler, summary, auth, body, query or {}, response, status, tag)
-            )
+            self.routes.append(Route(method, path, handler, summary, auth, body, query or {}, response, status, tag))
             return handler
 
         return register
@@ -96,7 +94,9 @@ class Api:
         self.schemas[name] = shape
         return Ref(name, shape)
 
-    def mount(self, app: web.Application, authenticate: Callable[[web.Request, str], Awaitable[tuple[Agent | None, bool]]]) -> None:
+    def mount(
+        self, app: web.Application, authenticate: Callable[[web.Request, str], Awaitable[tuple[Agent | None, bool]]]
+    ) -> None:
         for route in self.routes:
             app.router.add_route(route.method, route.path, self._wrap(route, authenticate))
 

@@ -39,8 +39,9 @@ def event_json(event: Event) -> dict[str, Any]:
     return {"type": event.type, "conversation_id": event.conversation_id, **event.data}
 
 
-@api.route("GET", "/v1/live", summary="WebSocket: live events (new messages, changes, typing) for the inbox",
-           tag="live")
+@api.route(
+    "GET", "/v1/live", summary="WebSocket: live events (new messages, changes, typing) for the inbox", tag="live"
+)
 async def live(call: Call) -> web.StreamResponse:
     request = call.request
     origin = request.headers.get("Origin")

@@ -70,8 +70,10 @@ def hub_of(call: Call) -> Any:
     summary="Sign in with email and password; sets the session cookie",
     tag="auth",
     auth=PUBLIC,
-    body=Obj({"email": Str(max_length=320, min_length=1), "password": Str(max_length=1024, min_length=1)},
-             required=("email", "password")),
+    body=Obj(
+        {"email": Str(max_length=320, min_length=1), "password": Str(max_length=1024, min_length=1)},
+        required=("email", "password"),
+    ),
     response=ANY,
 )
 async def login(call: Call) -> web.Response:
@@ -92,8 +94,9 @@ async def logout(call: Call) -> web.Response:
     return response
 
 
-@api.route("GET", "/v1/me", summary="The signed-in agent (and the CSRF token of a cookie session)", tag="auth",
-           response=ANY)
+@api.route(
+    "GET", "/v1/me", summary="The signed-in agent (and the CSRF token of a cookie session)", tag="auth", response=ANY
+)
 async def me(call: Call) -> dict[str, Any]:
     session = call.request.get(SESSION)
     return {"agent": agent_json(call.me), "csrf_token": session.csrf_token if session else None}
@@ -133,8 +136,14 @@ def query_from(call: Call) -> ConversationQuery:
     )
 
 
-@api.route("GET", "/v1/conversations", summary="The inbox: filtered, paged, newest activity first",
-           tag="conversations", query=LIST_QUERY, response=PAGE)
+@api.route(
+    "GET",
+    "/v1/conversations",
+    summary="The inbox: filtered, paged, newest activity first",
+    tag="conversations",
+    query=LIST_QUERY,
+    response=PAGE,
+)
 async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     query = query_from(call)
@@ -153,9 +162,13 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     }
 
 
-@api.route("GET", "/v1/conversations/counts",
-           summary="Tickets per inbox view: each status, open mine, open unassigned, all", tag="conversations",
-           response=ANY)
+@api.route(
+    "GET",
+    "/v1/conversations/counts",
+    summary="Tickets per inbox view: each status, open mine, open unassigned, all",
+    tag="conversations",
+    response=ANY,
+)
 async def conversation_counts(call: Call) -> dict[str, int]:
     return await hub_of(call).store.count_views(call.me.id)
 
@@ -168,8 +181,13 @@ async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str
     return await hub.store.contact_labels(sorted({c.contact_id for c in conversations}))
 
 
-@api.route("GET", "/v1/conversations/by-number/{number}", summary="Find a ticket by its number",
-           tag="conversations", response=CONVERSATION)
+@api.route(
+    "GET",
+    "/v1/conversations/by-number/{number}",
+    summary="Find a ticket by its number",
+    tag="conversations",
+    response=CONVERSATION,
+)
 async def conversation_by_number(call: Call) -> dict[str, Any]:
     number = call.path["number"]
     conv = await hub_of(call).store.get_conversation_by_number(int(number)) if number.isdigit() else None
@@ -185,8 +203,13 @@ async def conversation_or_404(call: Call, key: str = "conversation_id") -> Conve
     return conv
 
 
-@api.route("GET", "/v1/conversations/{conversation_id}", summary="One ticket with its contact card",
-           tag="conversations", response=ANY)
+@api.route(
+    "GET",
+    "/v1/conversations/{conversation_id}",
+    summary="One ticket with its contact card",
+    tag="conversations",
+    response=ANY,
+)
 async def get_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call)
@@ -199,9 +222,14 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     }
 
 
-@api.route("GET", "/v1/conversations/{conversation_id}/messages",
-           summary="The whole thread, oldest first; marks the ticket read for the caller", tag="conversations",
-           query={"after": Str(max_length=64, description="only messages after this message id")}, response=ANY)
+@api.route(
+    "GET",
+    "/v1/conversations/{conversation_id}/messages",
+    summary="The whole thread, oldest first; marks the ticket read for the caller",
+    tag="conversations",
+    query={"after": Str(max_length=64, description="only messages after this message id")},
+    response=ANY,
+)
 async def list_messages(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call)
@@ -216,8 +244,9 @@ async def list_messages(call: Call) -> dict[str, Any]:
     "/v1/conversations/{conversation_id}/messages",
     summary="Reply to the customer (delivered through the ticket's channel) or add a private note",
     tag="conversations",
-    body=Obj({"text": Str(max_length=20_000, min_length=1), "kind": Str(choices=("reply", "note"))},
-             required=("text",)),
+    body=Obj(
+        {"text": Str(max_length=20_000, min_length=1), "kind": Str(choices=("reply", "note"))}, required=("text",)
+    ),
     response=MESSAGE,
     status=201,
 )
@@ -233,8 +262,13 @@ async def post_message(call: Call) -> dict[str, Any]:
     return message_json(message)
 
 
-@api.route("POST", "/v1/conversations/{conversation_id}/messages/{message_id}/retry",
-           summary="Send a failed reply again", tag="conversations", response=MESSAGE)
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/messages/{message_id}/retry",
+    summary="Send a failed reply again",
+    tag="conversations",
+    response=MESSAGE,
+)
 async def retry_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call)
@@ -277,10 +311,14 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     return conversation_json(updated)
 
 
-@api.route("POST", "/v1/conversations/{conversation_id}/merge",
-           summary="Merge this ticket into another; its messages move there and it is closed",
-           tag="conversations", body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)),
-           response=CONVERSATION)
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/merge",
+    summary="Merge this ticket into another; its messages move there and it is closed",
+    tag="conversations",
+    body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)),
+    response=CONVERSATION,
+)
 async def merge_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     source = await conversation_or_404(call)
@@ -291,9 +329,14 @@ async def merge_conversation(call: Call) -> dict[str, Any]:
     return conversation_json(merged)
 
 
-@api.route("POST", "/v1/messages/{message_id}/move", summary="Move a misplaced message to another ticket",
-           tag="conversations", body=Obj({"conversation_id": Str(max_length=64, min_length=1)},
-                                         required=("conversation_id",)), response=MESSAGE)
+@api.route(
+    "POST",
+    "/v1/messages/{message_id}/move",
+    summary="Move a misplaced message to another ticket",
+    tag="conversations",
+    body=Obj({"conversation_id": Str(max_length=64, min_length=1)}, required=("conversation_id",)),
+    response=MESSAGE,
+)
 async def move_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     message = await hub.store.get_message(call.path["message_id"])
@@ -309,8 +352,13 @@ async def move_message(call: Call) -> dict[str, Any]:
     return message_json(moved)
 
 
-@api.route("POST", "/v1/conversations/{conversation_id}/typing", summary="Tell the customer an agent is typing",
-           tag="conversations", response=ANY)
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/typing",
+    summary="Tell the customer an agent is typing",
+    tag="conversations",
+    response=ANY,
+)
 async def typing(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
     hub_of(call).actions.typing(conv.id, who="agent", name=call.me.name)
@@ -318,17 +366,27 @@ async def typing(call: Call) -> dict[str, Any]:
 
 
 # -- contacts ---------------------------------------------------------------------------
-@api.route("PATCH", "/v1/contacts/{contact_id}", summary="Correct a contact's name or email", tag="contacts",
-           body=Obj({"name": Str(max_length=200), "email": Str(max_length=320)}, at_least_one=True),
-           response=CONTACT)
+@api.route(
+    "PATCH",
+    "/v1/contacts/{contact_id}",
+    summary="Correct a contact's name or email",
+    tag="contacts",
+    body=Obj({"name": Str(max_length=200), "email": Str(max_length=320)}, at_least_one=True),
+    response=CONTACT,
+)
 async def patch_contact(call: Call) -> dict[str, Any]:
     contact = await hub_of(call).store.update_contact(call.path["contact_id"], **call.body)
     return contact_json(contact)
 
 
-@api.route("POST", "/v1/contacts/{contact_id}/merge",
-           summary="Merge this contact into another who is the same person", tag="contacts",
-           body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)), response=CONTACT)
+@api.route(
+    "POST",
+    "/v1/contacts/{contact_id}/merge",
+    summary="Merge this contact into another who is the same person",
+    tag="contacts",
+    body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)),
+    response=CONTACT,
+)
 async def merge_contact(call: Call) -> dict[str, Any]:
     merged = await hub_of(call).actions.merge_contacts(
         call.path["contact_id"], call.body["into"], who=call.me.name or call.me.email
@@ -342,10 +400,23 @@ async def list_canned(call: Call) -> dict[str, Any]:
     return {"items": [canned_json(c) for c in await hub_of(call).store.list_canned()]}
 
 
-@api.route("POST", "/v1/canned", summary="Add a canned response (admin)", tag="canned", auth=ADMIN,
-           body=Obj({"shortcut": Str(max_length=40, min_length=1), "title": Str(max_length=200, min_length=1),
-                     "text": Str(max_length=10_000, min_length=1)}, required=("shortcut", "title", "text")),
-           response=CANNED, status=201)
+@api.route(
+    "POST",
+    "/v1/canned",
+    summary="Add a canned response (admin)",
+    tag="canned",
+    auth=ADMIN,
+    body=Obj(
+        {
+            "shortcut": Str(max_length=40, min_length=1),
+            "title": Str(max_length=200, min_length=1),
+            "text": Str(max_length=10_000, min_length=1),
+        },
+        required=("shortcut", "title", "text"),
+    ),
+    response=CANNED,
+    status=201,
+)
 async def add_canned(call: Call) -> dict[str, Any]:
     shortcut = call.body["shortcut"].strip().lstrip("/").lower()
     if not shortcut.replace("-", "").replace("_", "").isalnum():
@@ -356,8 +427,14 @@ async def add_canned(call: Call) -> dict[str, Any]:
     return canned_json(canned)
 
 
-@api.route("DELETE", "/v1/canned/{canned_id}", summary="Delete a canned response (admin)", tag="canned",
-           auth=ADMIN, response=ANY)
+@api.route(
+    "DELETE",
+    "/v1/canned/{canned_id}",
+    summary="Delete a canned response (admin)",
+    tag="canned",
+    auth=ADMIN,
+    response=ANY,
+)
 async def delete_canned(call: Call) -> dict[str, Any]:
     await hub_of(call).store.delete_canned(call.path["canned_id"])
     return {"ok": True}
@@ -370,22 +447,44 @@ async def list_agents(call: Call) -> dict[str, Any]:
     return {"items": [agent_json(a) for a in await hub.store.list_agents()], "online": hub.presence.online()}
 
 
-@api.route("POST", "/v1/agents", summary="Add an agent (admin)", tag="agents", auth=ADMIN,
-           body=Obj({"email": Str(max_length=320, min_length=3), "role": Str(choices=ROLES),
-                     "name": Str(max_length=200), "password": Str(max_length=1024, min_length=10)},
-                    required=("email", "role", "password")), response=AGENT_SCHEMA, status=201)
+@api.route(
+    "POST",
+    "/v1/agents",
+    summary="Add an agent (admin)",
+    tag="agents",
+    auth=ADMIN,
+    body=Obj(
+        {
+            "email": Str(max_length=320, min_length=3),
+            "role": Str(choices=ROLES),
+            "name": Str(max_length=200),
+            "password": Str(max_length=1024, min_length=10),
+        },
+        required=("email", "role", "password"),
+    ),
+    response=AGENT_SCHEMA,
+    status=201,
+)
 async def add_agent(call: Call) -> dict[str, Any]:
     agent = await agent_accounts.add_agent(
-        hub_of(call).store, call.body["email"], Role(call.body["role"]), call.body["password"],
+        hub_of(call).store,
+        call.body["email"],
+        Role(call.body["role"]),
+        call.body["password"],
         name=call.body.get("name", ""),
     )
     return agent_json(agent)
 
 
-@api.route("PATCH", "/v1/agents/{agent_id}", summary="Change an agent's name, role or access (admin)",
-           tag="agents", auth=ADMIN,
-           body=Obj({"name": Str(max_length=200), "role": Str(choices=ROLES), "active": Bool()}, at_least_one=True),
-           response=AGENT_SCHEMA)
+@api.route(
+    "PATCH",
+    "/v1/agents/{agent_id}",
+    summary="Change an agent's name, role or access (admin)",
+    tag="agents",
+    auth=ADMIN,
+    body=Obj({"name": Str(max_length=200), "role": Str(choices=ROLES), "active": Bool()}, at_least_one=True),
+    response=AGENT_SCHEMA,
+)
 async def patch_agent(call: Call) -> dict[str, Any]:
     changes = dict(call.body)
     if "role" in changes:
@@ -400,10 +499,16 @@ async def list_tokens(call: Call) -> dict[str, Any]:
     return {"items": [token_json(t) for t in await hub_of(call).store.list_api_tokens()]}
 
 
-@api.route("POST", "/v1/tokens", summary="Create an API token for an agent; the token is shown once (admin)",
-           tag="tokens", auth=ADMIN,
-           body=Obj({"agent_id": Str(max_length=64), "name": Str(max_length=100, min_length=1)}, required=("name",)),
-           response=ANY, status=201)
+@api.route(
+    "POST",
+    "/v1/tokens",
+    summary="Create an API token for an agent; the token is shown once (admin)",
+    tag="tokens",
+    auth=ADMIN,
+    body=Obj({"agent_id": Str(max_length=64), "name": Str(max_length=100, min_length=1)}, required=("name",)),
+    response=ANY,
+    status=201,
+)
 async def create_token(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     agent_id = call.body.get("agent_id") or call.me.id
@@ -415,13 +520,15 @@ async def create_token(call: Call) -> dict[str, Any]:
 
 async def issue_token(store: Any, agent_id: str, name: str) -> tuple[ApiToken, str]:
     secret = "hl_" + new_secret()
-    token = await store.add_api_token(ApiToken(id=new_id(), agent_id=agent_id, name=name,
-                                               token_hash=hash_secret(secret)))
+    token = await store.add_api_token(
+        ApiToken(id=new_id(), agent_id=agent_id, name=name, token_hash=hash_secret(secret))
+    )
     return token, secret
 
 
-@api.route("DELETE", "/v1/tokens/{token_id}", summary="Revoke an API token (admin)", tag="tokens", auth=ADMIN,
-           response=TOKEN)
+@api.route(
+    "DELETE", "/v1/tokens/{token_id}", summary="Revoke an API token (admin)", tag="tokens", auth=ADMIN, response=TOKEN
+)
 async def revoke_token(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     return token_json(await hub.store.revoke_api_token(call.path["token_id"], now=hub.actions.clock()))
@@ -433,6 +540,11 @@ async def attachment(call: Call) -> web.StreamResponse:
     if path is None:
         raise not_found("attachment")
     # Never rendered inline: a customer's file must not run as a page of this origin.
-    return web.FileResponse(path, headers={"Content-Disposition": "attachment",
-                                           "Content-Type": "application/octet-stream",
-                                           "X-Content-Type-Options": "nosniff"})
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Disposition": "attachment",
+            "Content-Type": "application/octet-stream",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
