@@ -1,7 +1,7 @@
 # Two commands on a fresh machine:
 #   make run   - create .venv, install Helpline, serve on the embedded store (hub.toml)
 #   make test  - create .venv-test (Python 3.13, for the MongoDB wire server), run every test
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 # Any Python >= 3.11 serves; the tests need >= 3.13 (mongoeco). pyenv's 3.13 is found too.
 PYTHON ?= $(shell command -v python3.13 >/dev/null 2>&1 && PYENV_VERSION=3.13.0 python3.13 -c 'print(1)' >/dev/null 2>&1 && echo 'env PYENV_VERSION=3.13.0 python3.13' || echo python3)
@@ -35,6 +35,12 @@ run: .venv/.installed
 
 test: .venv-test/.installed
 	.venv-test/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: .venv-test/.installed
+	.venv-test/bin/pip install --quiet -e '.[test,lint]'
+	.venv-test/bin/ruff check hub conversation adapters plugins tests bench
+	.venv-test/bin/ruff format --check hub conversation adapters plugins tests bench
+	.venv-test/bin/mypy hub conversation adapters plugins
 
 bench: .venv/.installed
 	.venv/bin/python bench/ingest.py
