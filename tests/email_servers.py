@@ -11,6 +11,7 @@ import pwd
 import shutil
 import ssl
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -159,6 +160,42 @@ service imap-login {{
                 path.unlink()
         for path in (maildir / "cur").glob("*"):
             path.rename(maildir / "new" / path.name.split(":")[0])
+
+
+def make_certificate(directory: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (openssl), for the TLS tests."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def public_temp_dir() -> Path:
+    """A temporary folder the unprivileged dovecot user can enter (pytest's tmp_path
+    lies below a folder private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
+    directory.chmod(0o755)
+    return directory
 
 
 def dovecot_available() -> bool:

@@ -161,3 +161,22 @@ async def eventually(predicate: Any, timeout: float = 5.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+async def serve(app: Any) -> tuple[Any, str]:
+    """Run an aiohttp application on a free loopback port: (runner to clean up, base URL)."""
+    from aiohttp import web
+
+    from tests.conftest import free_port
+
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def clear_proxies(monkeypatch: Any) -> None:
+    """Outside APIs are fakes on loopback: no proxy from the environment may stand between."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)

@@ -18,8 +18,8 @@ from aiohttp import web
 from conversation.model import Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
-from tests.conftest import IN_CI, ROOT, free_port
-from tests.helpers import make_config
+from tests.conftest import IN_CI, ROOT
+from tests.helpers import make_config, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -48,14 +48,6 @@ def require_browser() -> None:
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from conversation.model import AuthorType, DeliveryStatus, MessageKind, Status
 from hub.app import Hub
 from tests import mail_corpus as corpus
 from tests.conftest import free_port
-from tests.email_servers import Sink, start_sink
+from tests.email_servers import Sink, make_certificate, start_sink
 from tests.helpers import eventually, make_config, running_hub
 
 SUPPORT = corpus.HELPDESK
@@ -362,34 +362,7 @@ async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    """A self-signed certificate for 127.0.0.1, made with openssl for the TLS tests."""
-    import subprocess
-
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(cert), str(key)
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 async def test_the_listener_can_require_starttls_and_auth(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,14 @@ from adapters.email.adapter import EmailAdapter
 from conversation.model import ConversationQuery
 from hub.app import Hub
 from tests import mail_corpus as corpus
-from tests.email_servers import Dovecot, require_dovecot
+from tests.email_servers import Dovecot, make_certificate, public_temp_dir, require_dovecot
 from tests.helpers import eventually, make_config, running_hub
 
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
     require_dovecot()
-    # Not under pytest's tmp_path: its parents are private to root, and the mail
-    # processes run as the unprivileged dovecot user.
-    directory = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
-    directory.chmod(0o755)
+    directory = public_temp_dir()
     server = Dovecot(directory)
     server.start()
     try:
@@ -144,35 +140,10 @@ async def test_only_one_hub_polls_a_mailbox(tmp_path: Path, dovecot: Dovecot) ->
 
 
 async def test_polling_over_imaps_with_a_private_ca(tmp_path: Path) -> None:
-    import subprocess
-
     require_dovecot()
-    directory = Path(tempfile.mkdtemp(prefix="helpline-dovecot-"))
-    directory.chmod(0o755)
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    server = Dovecot(directory / "imaps", tls=(str(cert), str(key)))
+    directory = public_temp_dir()
+    cert, key = make_certificate(directory)
+    server = Dovecot(directory / "imaps", tls=(cert, key))
     (directory / "imaps").mkdir()
     (directory / "imaps").chmod(0o755)
     server.start()
@@ -188,7 +159,7 @@ async def test_polling_over_imaps_with_a_private_ca(tmp_path: Path) -> None:
                         "imap_host": "127.0.0.1",
                         "imap_port": server.port,
                         "imap_tls": True,
-                        "imap_ca_file": str(cert),
+                        "imap_ca_file": cert,
                         "imap_user": server.user,
                         "imap_password": server.password,
                         "imap_poll_seconds": 0.2,

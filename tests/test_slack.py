@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
 
@@ -20,9 +19,8 @@ from conversation.model import AuthorType, DeliveryStatus, MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
-from tests.conftest import free_port
 from tests.fake_slack import TEAM, FakeSlack, message_event
-from tests.helpers import eventually, make_config
+from tests.helpers import clear_proxies, eventually, make_config, serve
 
 SIGNING_SECRET = "slack-signing-secret"
 SUPPORT_CHANNEL = "C0SUPPORT"
@@ -30,14 +28,9 @@ SUPPORT_CHANNEL = "C0SUPPORT"
 
 @pytest.fixture
 async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    clear_proxies(monkeypatch)
     fake = FakeSlack()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    fake.base = f"http://127.0.0.1:{port}"
+    runner, fake.base = await serve(fake.app())
     fake.users["U1"] = {"id": "U1", "name": "li", "profile": {"display_name": "Li Na", "email": "li@partner.example"}}
     yield fake
     await runner.cleanup()

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.telegram.adapter import LIMIT
@@ -17,23 +16,18 @@ from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.sdk import split_text
-from tests.conftest import free_port
 from tests.fake_telegram import FakeTelegram, text_update
-from tests.helpers import eventually, make_config
+from tests.helpers import clear_proxies, eventually, make_config, serve
 
 SECRET = "telegram-webhook-secret"
 
 
 @pytest.fixture
 async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeTelegram, str]]:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
+    clear_proxies(monkeypatch)
     fake = FakeTelegram()
-    runner = web.AppRunner(fake.app())
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield fake, f"http://127.0.0.1:{port}"
+    runner, url = await serve(fake.app())
+    yield fake, url
     await runner.cleanup()
 
 
