@@ -9,6 +9,7 @@ adapters, close the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -39,6 +40,10 @@ from hub.sdk import Adapter, IngestUnavailable, Plugin
 log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL = 60.0
+
+
+class StartupError(Exception):
+    """A part of the hub could not start; the message says which and why."""
 
 
 class Hub:
@@ -116,8 +121,18 @@ class Hub:
         if created and self.on_first_admin:
             self.on_first_admin(*created)
         self.outbox.start()
+        started: list[Adapter] = []
         for adapter in self.adapters.values():
-            await adapter.start(self)
+            try:
+                await adapter.start(self)
+            except Exception as exc:  # a wrong token, an unreachable provider: say which, undo the rest
+                for running in started:
+                    with contextlib.suppress(Exception):
+                        await running.stop()
+                await self.outbox.stop(0)
+                await self.store.close()
+                raise StartupError(f"channel {adapter.name} did not start: {exc.__class__.__name__}: {exc}") from exc
+            started.append(adapter)
         self._background.append(asyncio.create_task(self._recover_periodically(), name="helpline-recovery"))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",

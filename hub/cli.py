@@ -16,7 +16,8 @@ from aiohttp import web
 from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
 from hub import agents
-from hub.app import Hub, build_app, tune_gc_for_serving
+from hub.accesslog import SafeAccessLogger
+from hub.app import Hub, StartupError, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
 from hub.settings import ConfigError
 
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         url = mask_url(config.storage["url"])
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
         return EXIT_STORE
+    except StartupError as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return EXIT_STORE
 
 
 def _init(path: Path, force: bool) -> int:
@@ -101,7 +105,12 @@ async def _run_server(config: Config, host: str, port: int) -> int:
         loop.add_signal_handler(sig, stop.set)
     hub = Hub(config, on_first_admin=_announce_admin)
     app = build_app(hub)
-    runner = web.AppRunner(app, shutdown_timeout=config.hub["shutdown_grace_seconds"], handle_signals=False)
+    runner = web.AppRunner(
+        app,
+        shutdown_timeout=config.hub["shutdown_grace_seconds"],
+        handle_signals=False,
+        access_log_class=SafeAccessLogger,
+    )
     await runner.setup()  # opens the store: StoreUnavailable propagates to main()
     try:
         site = web.TCPSite(runner, host, port)

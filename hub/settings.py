@@ -31,14 +31,15 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(t, t.__name__) for t in types)
 
 
-def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> Any:
+def _check_type(key: str, value: Any, expected: type | tuple[type, ...], *, secret: bool = False) -> Any:
     types = expected if isinstance(expected, tuple) else (expected,)
+    shown = "" if secret else f" {value!r}"  # a mistyped secret is still a secret
     if float in types and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, bool) and bool not in types:
-        raise ConfigError(f"{key}: expected {_type_name(expected)}, got boolean {value!r}")
+        raise ConfigError(f"{key}: expected {_type_name(expected)}, got boolean{shown}")
     if not isinstance(value, types):
-        raise ConfigError(f"{key}: expected {_type_name(expected)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{key}: expected {_type_name(expected)}, got {type(value).__name__}{shown}")
     return value
 
 
@@ -67,7 +68,7 @@ def validate_table(prefix: str, table: Mapping[str, Any], fields: Mapping[str, F
                 raise ConfigError(f"{key}: missing ({field.help or _type_name(field.type)})")
             values[name] = field.default
             continue
-        value = _check_type(key, table[name], field.type)
+        value = _check_type(key, table[name], field.type, secret=field.secret)
         if field.choices and value not in field.choices:
             raise ConfigError(f"{key}: must be one of {', '.join(map(repr, field.choices))}, not {value!r}")
         if field.minimum is not None and value < field.minimum:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -161,3 +162,40 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
         stop_server(process)
     stored = b"".join(f.read_bytes() for f in (tmp_path / "data").glob("helpline.sqlite3*"))
     assert token.encode() not in stored and len(stored) > 0  # only its hash is kept
+
+
+def test_a_channel_that_cannot_start_exits_with_one_line_naming_it(tmp_path: Path) -> None:
+    dead = free_port()  # nothing listens: the Bot API is unreachable
+    (tmp_path / "hub.toml").write_text(
+        f'[channels.telegram]\ntoken = "123:abc"\napi_base_url = "http://127.0.0.1:{dead}"\n'
+    )
+    result = run("serve", "--port", str(free_port()), cwd=tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("helpline: channel telegram did not start:") and "abc" not in line
+
+
+def test_the_access_log_never_holds_a_visitor_token(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "hub.toml").write_text('[channels.webchat]\nsecret = "log-test-secret"\n')
+    port = free_port()
+    process, lines = start_server(tmp_path, port)
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/channels/webchat/session",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            token = json.loads(resp.read())["token"]
+        try:
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/channels/webchat/attachments/{'0' * 64}?token={token}", timeout=5
+            )
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 404
+    finally:
+        output = "".join(lines) + stop_server(process)
+    assert f"/channels/webchat/attachments/{'0' * 64}" in output  # the request is logged ...
+    assert token not in output  # ... without its query string

@@ -36,6 +36,7 @@ def test_the_sample_configuration_is_the_one_init_writes_and_it_is_valid() -> No
         ({"tickets": "yes"}, "tickets: expected a table"),
         ({"databases": {}}, "databases: unknown section"),
         ({"channels": {"webhook": {}}}, "channels.webhook.secret: missing"),
+        ({"channels": {"webhook": {"secret": 918273645}}}, "channels.webhook.secret: expected string, got int$"),
         ({"channels": {"webhook": {"secret": "  "}}}, "channels.webhook.secret: missing secret"),
         ({"channels": {"webhook": {"secret": "env:HELPLINE_NOT_SET_ANYWHERE"}}}, "environment variable"),
         ({"channels": {"webhook": {"secret": "x", "callback": "u"}}}, "channels.webhook.callback: unknown key"),
