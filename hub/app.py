@@ -234,7 +234,10 @@ async def security_headers(
         # The inbox runs only its own scripts; customer text can never become code.
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            # Remote images are allowed here only so that an agent can choose to load them in
+            # a mail's sandboxed frame, whose own policy blocks them until then; this page
+            # itself never puts customer content into an <img>.
+            "default-src 'self'; img-src 'self' data: https: http:; style-src 'self'; script-src 'self'; "
             "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -173,3 +173,59 @@ async def test_hostile_names_subjects_messages_and_file_names_are_shown_as_text(
             assert await page.evaluate("window.__pwned") is None and dialogs == []
         finally:
             await browser.close()
+
+
+async def test_remote_images_in_mail_load_only_when_the_agent_asks(servers: tuple[Hub, str, str]) -> None:
+    import asyncio
+
+    from playwright.async_api import async_playwright, expect
+
+    from adapters.email.parse import sanitise_html
+    from conversation.inbound import Inbound, Sender
+
+    hub, hub_url, _site_url = servers
+    hits: list[str] = []
+
+    async def pixel(request: web.Request) -> web.Response:
+        hits.append(request.path)  # what a tracking pixel would learn: the mail was opened
+        return web.Response(body=b"GIF89a", content_type="image/gif")
+
+    tracker = web.Application()
+    tracker.router.add_get("/pixel.gif", pixel)
+    tracker_runner, tracker_url = await serve(tracker)
+    try:
+        html = f'<p>Our <b>newsletter</b></p><img src="{tracker_url}/pixel.gif" alt="">'
+        await hub.ingest(
+            Inbound(
+                channel="email",
+                external_id="<n1@shop.example>",
+                thread_key="<n1@shop.example>",
+                sender=Sender("news@shop.example"),
+                subject="Deals",
+                text="Our newsletter",
+                html=sanitise_html(html),
+            )
+        )
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(f"{hub_url}/inbox/")
+                await page.fill("input[name=email]", "agent@example.com")
+                await page.fill("input[name=password]", "agent password 1")
+                await page.click("button[type=submit]")
+                await page.locator("#conversations li").first.click()
+                frame = page.frame_locator("iframe.html")
+                await expect(frame.locator("b")).to_have_text("newsletter")  # the formatting shows ...
+                await asyncio.sleep(0.5)
+                assert hits == []  # ... but the remote image was not fetched
+                await page.click("text=load remote images")
+                for _ in range(50):
+                    if hits:
+                        break
+                    await asyncio.sleep(0.1)
+                assert hits == ["/pixel.gif"]
+            finally:
+                await browser.close()
+    finally:
+        await tracker_runner.cleanup()
