@@ -449,6 +449,15 @@ class SQLiteStore(Store):
         while await self._call(_index_for_search):
             pass
 
+    async def _one(self, sql: str, params: tuple[Any, ...], build: Any) -> Any:
+        """The row the query finds, built into a domain object, or None."""
+
+        def job(conn: sqlite3.Connection) -> Any:
+            row = conn.execute(sql, params).fetchone()
+            return build(row) if row else None
+
+        return await self._call(job, write=False)
+
     async def _call(self, job: Any, *, write: bool = True) -> Any:
         try:
             return await self._worker.call(job, write=write)
@@ -603,11 +612,7 @@ class SQLiteStore(Store):
         return await self._call(lambda conn: _get_conversation(conn, conversation_id), write=False)
 
     async def get_conversation_by_number(self, number: int) -> Conversation | None:
-        def job(conn: sqlite3.Connection) -> Conversation | None:
-            row = conn.execute("SELECT * FROM conversations WHERE number = ?", (number,)).fetchone()
-            return _conversation(row) if row else None
-
-        return await self._call(job, write=False)
+        return await self._one("SELECT * FROM conversations WHERE number = ?", (number,), _conversation)
 
     async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
         def job(conn: sqlite3.Connection) -> list[Message]:
@@ -621,11 +626,7 @@ class SQLiteStore(Store):
         return await self._call(job, write=False)
 
     async def get_message(self, message_id: str) -> Message | None:
-        def job(conn: sqlite3.Connection) -> Message | None:
-            row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
-            return _message(row) if row else None
-
-        return await self._call(job, write=False)
+        return await self._one("SELECT * FROM messages WHERE id = ?", (message_id,), _message)
 
     async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
         terms = search_terms(query)
@@ -953,13 +954,9 @@ class SQLiteStore(Store):
         return await self._call(job, write=False) if conversation_ids else {}
 
     async def find_inbound(self, channel: str, external_id: str) -> Message | None:
-        def job(conn: sqlite3.Connection) -> Message | None:
-            row = conn.execute(
-                "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)
-            ).fetchone()
-            return _message(row) if row else None
-
-        return await self._call(job, write=False)
+        return await self._one(
+            "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),), _message
+        )
 
     async def edit_inbound(
         self, channel: str, external_id: str, *, text: str | None, deleted: bool, at: datetime
@@ -1082,11 +1079,7 @@ class SQLiteStore(Store):
 
     # -- agents -------------------------------------------------------------------
     async def get_agent(self, agent_id: str) -> Agent | None:
-        def job(conn: sqlite3.Connection) -> Agent | None:
-            row = conn.execute("SELECT * FROM agents WHERE id = ?", (agent_id,)).fetchone()
-            return _agent(row) if row else None
-
-        return await self._call(job, write=False)
+        return await self._one("SELECT * FROM agents WHERE id = ?", (agent_id,), _agent)
 
     async def list_agents(self) -> list[Agent]:
         return await self._call(
@@ -1161,11 +1154,7 @@ class SQLiteStore(Store):
         return token
 
     async def get_api_token(self, token_hash: str) -> ApiToken | None:
-        def job(conn: sqlite3.Connection) -> ApiToken | None:
-            row = conn.execute("SELECT * FROM api_tokens WHERE token_hash = ?", (token_hash,)).fetchone()
-            return _api_token(row) if row else None
-
-        return await self._call(job, write=False)
+        return await self._one("SELECT * FROM api_tokens WHERE token_hash = ?", (token_hash,), _api_token)
 
     async def list_api_tokens(self) -> list[ApiToken]:
         return await self._call(
@@ -1245,11 +1234,7 @@ class SQLiteStore(Store):
         return await self._call(job)
 
     async def get_agent_by_email(self, email: str) -> Agent | None:
-        def job(conn: sqlite3.Connection) -> Agent | None:
-            row = conn.execute("SELECT * FROM agents WHERE email_key = ?", (email.lower(),)).fetchone()
-            return _agent(row) if row else None
-
-        return await self._call(job, write=False)
+        return await self._one("SELECT * FROM agents WHERE email_key = ?", (email.lower(),), _agent)
 
     async def count_agents(self) -> int:
         return await self._call(lambda conn: conn.execute("SELECT COUNT(*) FROM agents").fetchone()[0], write=False)

@@ -44,6 +44,11 @@ class Call:
         assert self.agent is not None
         return self.agent
 
+    @property
+    def who(self) -> str:
+        """How the calling agent is named in system events."""
+        return self.me.name or self.me.email
+
 
 Handler = Callable[[Call], Awaitable[Any]]
 

@@ -307,7 +307,7 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
         if changes["assignee_id"] and await hub.store.get_agent(changes["assignee_id"]) is None:
             raise ApiError(422, "invalid", "assignee_id: no such agent")
     names = {a.id: a.name or a.email for a in await hub.store.list_agents()}
-    updated = await hub.actions.update_by(conv, changes, who=call.me.name or call.me.email, names=names)
+    updated = await hub.actions.update_by(conv, changes, who=call.who, names=names)
     return conversation_json(updated)
 
 
@@ -325,7 +325,7 @@ async def merge_conversation(call: Call) -> dict[str, Any]:
     target = await hub.store.get_conversation(call.body["into"])
     if target is None:
         raise not_found("conversation")
-    merged = await hub.actions.merge(source, target, who=call.me.name or call.me.email)
+    merged = await hub.actions.merge(source, target, who=call.who)
     return conversation_json(merged)
 
 
@@ -348,7 +348,7 @@ async def move_message(call: Call) -> dict[str, Any]:
         raise not_found("conversation")
     if source.id == target.id:
         raise ApiError(422, "invalid", "the message is already there")
-    moved = await hub.actions.move_message(message, source, target, who=call.me.name or call.me.email)
+    moved = await hub.actions.move_message(message, source, target, who=call.who)
     return message_json(moved)
 
 
@@ -388,9 +388,7 @@ async def patch_contact(call: Call) -> dict[str, Any]:
     response=CONTACT,
 )
 async def merge_contact(call: Call) -> dict[str, Any]:
-    merged = await hub_of(call).actions.merge_contacts(
-        call.path["contact_id"], call.body["into"], who=call.me.name or call.me.email
-    )
+    merged = await hub_of(call).actions.merge_contacts(call.path["contact_id"], call.body["into"], who=call.who)
     return contact_json(merged)
 
 
