@@ -61,7 +61,8 @@ async def run(visitors: int, rate: float, seconds: float) -> None:
         port = free_port()
         (directory / "hub.toml").write_text(
             f"""[hub]\nport = {port}\nlog_level = "warning"\n[channels.webchat]\nsecret = "bench-secret"\n"""
-            f"""messages_per_minute_per_ip = 1000000\n[plugins]\nenabled = ["greeting"]\n"""
+            f"""messages_per_minute_per_ip = 1000000\nmax_connections_per_ip = 1000000\n"""
+            f"""new_visitors_per_hour_per_ip = 1000000\n[plugins]\nenabled = ["greeting"]\n"""
         )
         command = [sys.executable, "-m", "hub.cli"]
         subprocess.run(

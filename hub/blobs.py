@@ -7,9 +7,15 @@ shared storage; a GridFS store for MongoDB deployments would slot in here.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import re
+import secrets
+import time
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import quote
 
 REF = re.compile(r"^[0-9a-f]{64}$")
 
@@ -44,3 +50,90 @@ class BlobStore:
         except ValueError:
             return None
         return path if path.exists() else None
+
+
+class PendingUploads:
+    """Uploads not yet sent in a message: filed per owner, apart from the BlobStore.
+
+    An upload belongs to whoever made it: only that owner can attach it (its bytes are
+    filed under a hash of the owner's id), so nobody can attach, or probe for, another
+    file by its content hash. Attaching copies it into the BlobStore; what was never
+    attached is deleted by `sweep` once it is older than `ttl` seconds. Stored blobs are
+    never touched, so a pending copy of bytes another channel also stored is harmless.
+    """
+
+    def __init__(self, directory: Path, blobs: BlobStore, ttl: float, clock: Callable[[], float] = time.time) -> None:
+        self.directory, self.blobs, self.ttl, self.clock = directory, blobs, ttl, clock
+
+    def _path(self, owner: str, ref: str) -> Path:
+        if not REF.match(ref):
+            raise ValueError("not a blob reference")
+        return self.directory / hashlib.sha256(owner.encode()).hexdigest()[:32] / ref
+
+    async def put(self, owner: str, data: bytes) -> str:
+        ref = hashlib.sha256(data).hexdigest()
+        path = self._path(owner, ref)
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{ref}.{secrets.token_hex(8)}.part")  # unique: concurrent uploads
+            partial.write_bytes(data)
+            os.replace(partial, path)  # also restarts the expiry of a re-uploaded file
+
+        await asyncio.to_thread(write)
+        return ref
+
+    async def read(self, owner: str, ref: str) -> bytes | None:
+        """The bytes of the owner's unexpired upload, or None."""
+        try:
+            path = self._path(owner, ref)
+        except ValueError:
+            return None
+
+        def load() -> bytes | None:
+            try:
+                if path.stat().st_mtime < self.clock() - self.ttl:
+                    return None
+                return path.read_bytes()
+            except FileNotFoundError:
+                return None
+
+        return await asyncio.to_thread(load)
+
+    async def claim(self, owner: str, ref: str) -> bytes | None:
+        """Keep the owner's upload for good (it is being sent); its bytes, or None if it is
+        not theirs or expired. The pending copy stays until it expires, so a resent
+        message finds it again."""
+        data = await self.read(owner, ref)
+        if data is not None:
+            await self.blobs.put(data)
+        return data
+
+    def sweep(self) -> int:
+        """Delete expired uploads (blocking: run it in a thread); how many were deleted."""
+        if not self.directory.is_dir():
+            return 0
+        cutoff, removed = self.clock() - self.ttl, 0
+        for folder in self.directory.iterdir():
+            for path in folder.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds once it is empty
+        return removed
+
+
+def download_headers(name: str, content_type: str) -> dict[str, str]:
+    """Headers that make a browser save a customer's file under its name, never render it.
+
+    RFC 6266: an ASCII fallback in `filename`, the real name (UTF-8, percent-encoded) in
+    `filename*`; `nosniff` so the browser believes the type it is given.
+    """
+    fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\%' else "_" for c in name) or "file"
+    return {
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "Content-Type": content_type,
+        "X-Content-Type-Options": "nosniff",
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -299,6 +300,14 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
             "/channels/webchat/email", json={"token": session["token"], "email": "ming@example.org"}
         )
         assert resp.status == 200
+        [confirmation] = outbox.mails  # the address is confirmed first (double opt-in)
+        code = re.search(r"\b\d{8}\b", confirmation.get_body(("plain",)).get_content())
+        assert code is not None
+        resp = await client.post(
+            "/channels/webchat/email/confirm", json={"token": session["token"], "code": code.group()}
+        )
+        assert resp.status == 200
+        outbox.mails.clear()
         conv = await ticket(hub, 1000)
         await hub.actions.send(conv, "我们已经找到您的快递。", author_type=AuthorType.AGENT, author_id="agent-1")
         await eventually(lambda: outbox.mails, timeout=10)

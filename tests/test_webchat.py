@@ -20,6 +20,7 @@ from hub.app_keys import HUB
 from tests.helpers import eventually, make_config
 
 IDENTITY_SECRET = "site-identity-secret"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
 
 
 @pytest.fixture
@@ -35,6 +36,10 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
                     "max_connections_per_visitor": 2,
                     "max_message_chars": 500,
                     "max_attachment_bytes": 1000,
+                    "uploads_per_hour": 4,
+                    "uploads_per_hour_per_ip": 6,
+                    "max_connections_per_ip": 4,
+                    "new_visitors_per_hour_per_ip": 6,
                 }
             }
         },
@@ -196,9 +201,9 @@ async def test_attachments_are_checked_and_private(client: TestClient) -> None:
 
     assert (await upload(me["token"], b"MZ" * 10, "application/x-msdownload")).status == 415
     assert (await upload(me["token"], b"x" * 2000, "image/png")).status == 413
-    resp = await upload(me["token"], b"\x89PNG fake", "image/png")
+    resp = await upload(me["token"], PNG, "image/png")
     uploaded = await resp.json()
-    assert resp.status == 200 and uploaded["name"] == "receipt.png" and uploaded["size"] == 9
+    assert resp.status == 200 and uploaded["name"] == "receipt.png" and uploaded["size"] == len(PNG)
 
     async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws:
         await ws.send_json({"type": "message", "client_id": "f1", "text": "", "attachments": [uploaded]})
@@ -209,13 +214,13 @@ async def test_attachments_are_checked_and_private(client: TestClient) -> None:
         )
         assert (await frames_until(ws, "error"))["code"] == "invalid"
     mine = await client.get(f"/channels/webchat/attachments/{uploaded['ref']}?token={me['token']}")
-    assert mine.status == 200 and await mine.read() == b"\x89PNG fake"
-    assert mine.headers["Content-Disposition"] == "attachment"
+    assert mine.status == 200 and await mine.read() == PNG
+    assert mine.headers["Content-Disposition"].startswith("attachment;")
     theirs = await client.get(f"/channels/webchat/attachments/{uploaded['ref']}?token={other['token']}")
     assert theirs.status == 404
 
 
-async def test_with_no_agent_online_a_visitor_leaves_an_email(client: TestClient) -> None:
+async def test_with_no_agent_online_a_visitor_is_offered_email_only_where_it_is_sent(client: TestClient) -> None:
     me = await visitor(client)
     assert me["agents_online"] is False
     resp = await client.post("/channels/webchat/email", json={"token": me["token"], "email": "li@example.com"})
@@ -225,9 +230,9 @@ async def test_with_no_agent_online_a_visitor_leaves_an_email(client: TestClient
     resp = await client.post("/channels/webchat/email", json={"token": me["token"], "email": "not an address"})
     assert resp.status == 422
     resp = await client.post("/channels/webchat/email", json={"token": me["token"], "email": "li@example.com"})
-    assert resp.status == 200
+    assert resp.status == 409 and (await resp.json())["error"] == "email_unavailable"  # no email channel here
     contact = await client.server.app[HUB].store.find_identity_contact("webchat", me["visitor"])
-    assert contact is not None and contact.email == "li@example.com"
+    assert contact is not None and contact.email == ""
 
     headers = await agent_session(client)
     async with client.ws_connect("/api/v1/live"):

@@ -325,7 +325,9 @@ class EmailAdapter(Adapter):
         if self.settings["reply_to"]:
             mail["Reply-To"] = self.settings["reply_to"]
         token = self.settings["subject_token"].format(number=conversation.number)
-        subject = conversation.subject or "Your request"
+        # A ticket from another channel (the web chat) has a subject a visitor wrote: never
+        # put that in a mail from the support address.
+        subject = (conversation.subject if conversation.channel == self.name else "") or "Your request"
         mail["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         mail["Message-ID"] = our_message_id(message.id, self.domain)
         mail["Date"] = formatdate(localtime=False)

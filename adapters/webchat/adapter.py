@@ -5,7 +5,14 @@ socket is checked against it, so a visitor only ever reaches their own conversat
 A site that knows its signed-in user passes `user.id` (and optionally `user.email`)
 with `user.hash` = hex HMAC-SHA256 over `id` or `id + "\\n" + email` keyed with the
 site's `identity_secret`; a wrong hash is refused, a right one makes the visitor that
-person, on every device and, through a verified email, on other channels too.
+person, on every device and, through a verified email, on other channels too. A stored
+token alone never resumes a signed-in user (the page must present the user again), and
+`/logout` revokes every token issued to that visitor so far.
+
+Anonymous visitors cost nothing to create, so everything they can trigger is bounded:
+new visitors and sockets per address, uploads per visitor and address (kept apart, and
+deleted unless sent within `upload_expiry_minutes`), typing and hello frames per socket,
+and mail to an address they leave (one confirmation code until they confirm it).
 """
 
 from __future__ import annotations
@@ -17,16 +24,31 @@ import hmac
 import json
 import re
 import secrets
-from collections import defaultdict
-from dataclasses import replace
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from conversation.model import Attachment, Conversation, ConversationQuery, Delivery, Message, MessageKind
+from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
+from adapters.webchat.filetypes import BINARY, detect_type
+from adapters.webchat.texts import CONFIRMATION_MAIL
+from conversation.model import (
+    Attachment,
+    AuthorType,
+    Conversation,
+    ConversationQuery,
+    Delivery,
+    Direction,
+    Message,
+    MessageKind,
+    new_id,
+)
+from hub.blobs import PendingUploads, download_headers
 from hub.events import Event
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
@@ -38,6 +60,8 @@ from hub.sdk import (
     IngestUnavailable,
     InvalidInbound,
     Outbound,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
     Sender,
     Sent,
 )
@@ -46,7 +70,26 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_MAX_AGE = 180 * 24 * 3600
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
 POLICY_VIOLATION = 4008  # WebSocket close code: the client broke a rule
+SIGNED_OUT = 4001  # WebSocket close code: the visitor's token was revoked (logout)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable"}
+TYPING_EVERY_SECONDS = 2.0  # a conversation's typing events reach agents at most this often
+HELLOS_PER_10_SECONDS = 5  # per socket: a resync is a full history read
+SWEEP_EVERY_SECONDS = 300  # expired uploads are deleted this often
+
+
+class Refusal(Exception):
+    """A request the widget can explain to the visitor: status, stable code, message."""
+
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    address: str  # the identity on this channel: v_... (anonymous) or user:<site>:<id>
+    site: str
+    token: dict[str, Any]  # what the token says: n (name), e (verified email), at (issued)
 
 
 class WebChatAdapter(Adapter):
@@ -57,7 +100,15 @@ class WebChatAdapter(Adapter):
         "messages_per_minute": Field(int, 20, "per visitor", minimum=1),
         "messages_per_minute_per_ip": Field(int, 60, "per address, all visitors together", minimum=1),
         "max_connections_per_visitor": Field(int, 5, "open tabs per visitor", minimum=1),
-        "max_attachment_bytes": Field(int, 10 * 1024 * 1024, "largest upload", minimum=1),
+        "max_connections_per_ip": Field(int, 50, "open sockets per address, all its visitors together", minimum=1),
+        "new_visitors_per_hour_per_ip": Field(int, 60, "anonymous visitors one address may start", minimum=1),
+        "max_attachment_bytes": Field(
+            int, 10 * 1024 * 1024, "largest upload (the body limit of /upload, instead of max_body_bytes)", minimum=1
+        ),
+        "uploads_per_hour": Field(int, 30, "uploads per visitor", minimum=1),
+        "uploads_per_hour_per_ip": Field(int, 100, "uploads per address, all its visitors together", minimum=1),
+        "upload_expiry_minutes": Field(int, 60, "an upload not sent in a message by then is deleted", minimum=1),
+        "email_requests_per_hour": Field(int, 3, "addresses one visitor may leave (each mails a code)", minimum=1),
         "email_channel": Field(
             str,
             "",
@@ -92,10 +143,35 @@ class WebChatAdapter(Adapter):
         self.tokens = URLSafeTimedSerializer(settings["secret"], salt="helpline-webchat-visitor")
         self.per_visitor = SlidingWindow(settings["messages_per_minute"], 60)
         self.per_address = SlidingWindow(settings["messages_per_minute_per_ip"], 60)
+        self.new_visitors = SlidingWindow(settings["new_visitors_per_hour_per_ip"], 3600)
+        self.uploads_per_visitor = SlidingWindow(settings["uploads_per_hour"], 3600)
+        self.uploads_per_address = SlidingWindow(settings["uploads_per_hour_per_ip"], 3600)
+        self.email_per_visitor = SlidingWindow(settings["email_requests_per_hour"], 3600)
+        self.email_per_address = SlidingWindow(settings["email_requests_per_hour"] * 4, 3600)
+        self.email_per_recipient = SlidingWindow(settings["email_requests_per_hour"], 24 * 3600)
+        self.code_attempts = SlidingWindow(10, 3600)  # per visitor, on top of the per-code limit
+        self.hellos = SlidingWindow(HELLOS_PER_10_SECONDS, 10)  # per socket
+        self.typing = SlidingWindow(1, TYPING_EVERY_SECONDS)  # per conversation: coalesced
+        self.limiters = (
+            self.per_visitor,
+            self.per_address,
+            self.new_visitors,
+            self.uploads_per_visitor,
+            self.uploads_per_address,
+            self.email_per_visitor,
+            self.email_per_address,
+            self.email_per_recipient,
+            self.code_attempts,
+            self.hellos,
+            self.typing,
+        )
+        self.sockets_per_ip: Counter[str] = Counter()
+        self.uploads: PendingUploads | None = None
         self.sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)  # visitor -> open sockets
         self.watchers: dict[str, set[str]] = defaultdict(set)  # conversation id -> visitors
         self._hub: HubPort | None = None
         self._router: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def hub(self) -> HubPort:
@@ -111,19 +187,40 @@ class WebChatAdapter(Adapter):
         app.router.add_get("/ws", self._socket)
         app.router.add_post("/upload", self._upload)
         app.router.add_post("/email", self._email)
+        app.router.add_post("/email/confirm", self._confirm_email)
+        app.router.add_post("/logout", self._logout)
         app.router.add_get("/attachments/{ref}", self._attachment)
         app.on_shutdown.append(self._close_sockets)
         return app
 
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
+        self.uploads = PendingUploads(
+            hub.blobs.directory.parent / "uploads" / self.name, hub.blobs, self.settings["upload_expiry_minutes"] * 60
+        )
         self._router = asyncio.create_task(self._route_events(hub), name=f"helpline-{self.name}-events")
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"helpline-{self.name}-sweep")
 
     async def stop(self) -> None:
-        if self._router is not None:
-            self._router.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._router
+        for task in (self._router, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def sweep(self) -> int:
+        """Forget idle rate-limit keys and delete expired uploads; how many uploads went."""
+        for limiter in self.limiters:
+            limiter.sweep()
+        return await asyncio.to_thread(self.uploads.sweep) if self.uploads else 0
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_SECONDS)
+            try:
+                await self.sweep()
+            except OSError:
+                self.log.exception("could not delete expired uploads")
 
     async def _close_sockets(self, app: web.Application) -> None:
         for sockets in list(self.sockets.values()):
@@ -131,24 +228,41 @@ class WebChatAdapter(Adapter):
                 await ws.close(code=1001, message=b"server shutdown")
 
     # -- visitors --------------------------------------------------------------------
-    def visitor_of(self, token: str) -> tuple[str, str]:
-        """(visitor address, site) from a token, or 401."""
+    async def visitor_of(self, token: str) -> Visitor:
+        """Who holds this token, or 401 (bad signature, expired, or revoked by a logout)."""
         try:
             data = self.tokens.loads(token, max_age=TOKEN_MAX_AGE)
-            return str(data["v"]), str(data["s"])
-        except (BadSignature, KeyError, TypeError):
+            visitor = Visitor(str(data["v"]), str(data["s"]), dict(data))
+        except (BadSignature, KeyError, TypeError, ValueError):
             raise web.HTTPUnauthorized(text="the visitor token is invalid or expired") from None
+        revoked = await self.hub.store.get_value(self._revoked_key(visitor.address))
+        if isinstance(revoked, int | float) and float(visitor.token.get("at", 0)) <= revoked:
+            raise web.HTTPUnauthorized(text="the visitor token was revoked")
+        return visitor
+
+    def _revoked_key(self, address: str) -> str:
+        return f"webchat:{self.name}:revoked-before:{address}"
+
+    def _email_key(self, address: str) -> str:
+        return f"webchat:{self.name}:email:{address}"
 
     def _site(self, site: str, request: web.Request) -> dict[str, Any]:
         sites = self.settings["sites"]
         if sites and site not in sites:
-            raise web.HTTPForbidden(text=f"unknown site {site!r}")
+            raise Refusal(403, "unknown_site", f"unknown site {site!r}")
         table = sites.get(site, {})
         origins = table.get("allowed_origins", [])
         origin = request.headers.get("Origin", "")
         if origins and origin not in origins:
-            raise web.HTTPForbidden(text="this site may not embed the widget")
+            raise Refusal(403, "origin_not_allowed", "this site may not embed the widget")
         return table
+
+    def _new_visitor(self, request: web.Request) -> str:
+        """A fresh anonymous visitor id, within the address's allowance."""
+        wait = self.new_visitors.take(request.remote or "?")
+        if wait is not None:
+            raise Refusal(429, "rate_limited", "too many new chats from this address", retry_after=wait)
+        return "v_" + secrets.token_urlsafe(16)
 
     async def _session(self, request: web.Request) -> web.Response:
         try:
@@ -172,13 +286,20 @@ class WebChatAdapter(Adapter):
                     {"error": "identity_rejected", "message": "the user's identity hash does not verify"}, status=403
                 )
             address, name, verified = f"user:{site}:{user['id']}", str(user.get("name") or ""), True
+            if email:
+                await self._remember_verified_email(address, email)
         elif isinstance(body.get("token"), str):
-            address, token_site = self.visitor_of(body["token"])
-            if token_site != site:
+            known = await self.visitor_of(body["token"])
+            if known.site != site:
                 raise web.HTTPUnauthorized(text="the token belongs to another site")
+            # A signed-in user is resumed only when the page presents them again (id and
+            # hash): a token left in a shared browser after sign-out starts a new chat.
+            address = self._new_visitor(request) if known.address.startswith("user:") else known.address
         else:
-            address = "v_" + secrets.token_urlsafe(16)
-        token = self.tokens.dumps({"v": address, "s": site, "n": name, "e": email if verified else ""})
+            address = self._new_visitor(request)
+        token = self.tokens.dumps(
+            {"v": address, "s": site, "n": name, "e": email if verified else "", "at": time.time()}
+        )
         conversation = await self._latest_conversation(address)
         return web.json_response(
             {
@@ -203,20 +324,37 @@ class WebChatAdapter(Adapter):
         )
         return next((c for c in items if c.thread_key == address), None)
 
+    async def _logout(self, request: web.Request) -> web.Response:
+        """The site signed its user out (the widget's `Helpline.logout()`): every token
+        issued to this visitor so far stops working, and their open windows close."""
+        body = await _json_object(request)
+        visitor = await self.visitor_of(str(body.get("token", "")))
+        await self.hub.store.set_value(self._revoked_key(visitor.address), time.time())
+        for ws in list(self.sockets.get(visitor.address, ())):
+            await ws.close(code=SIGNED_OUT, message=b"signed out")
+        return web.json_response({"ok": True})
+
     # -- the socket -------------------------------------------------------------------
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
-        address, site = self.visitor_of(request.query.get("token", ""))
-        self._site(site, request)
-        token_data = self.tokens.loads(request.query["token"])
+        visitor = await self.visitor_of(request.query.get("token", ""))
+        self._site(visitor.site, request)
+        address, token_data, ip = visitor.address, visitor.token, request.remote or "?"
         ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.settings["max_message_chars"] * 4 + 4096)
         await ws.prepare(request)
-        if len(self.sockets[address]) >= self.settings["max_connections_per_visitor"]:
+        if (
+            len(self.sockets[address]) >= self.settings["max_connections_per_visitor"]
+            or self.sockets_per_ip[ip] >= self.settings["max_connections_per_ip"]
+        ):
+            if not self.sockets[address]:
+                del self.sockets[address]
             await ws.send_json(
                 {"type": "error", "code": "too_many_connections", "message": "this chat is open in too many windows"}
             )
             await ws.close(code=POLICY_VIOLATION, message=b"too many connections")
             return ws
         self.sockets[address].add(ws)
+        self.sockets_per_ip[ip] += 1
+        socket_key = f"{id(ws)}"
         conversation_id = ""
         try:
             async for frame in ws:
@@ -233,16 +371,33 @@ class WebChatAdapter(Adapter):
                     continue
                 kind = data.get("type")
                 if kind == "hello":
+                    wait = self.hellos.take(socket_key)
+                    if wait is not None:
+                        await ws.send_json(
+                            {
+                                "type": "error",
+                                "code": "rate_limited",
+                                "retry_after": round(wait, 1),
+                                "message": "slow down",
+                            }
+                        )
+                        continue
                     conversation_id = await self._hello(ws, address, str(data.get("after") or ""))
                 elif kind in ("message", "choice"):
                     conversation_id = await self._message(ws, request, address, token_data, data) or conversation_id
-                elif kind == "typing" and conversation_id:
-                    self.hub.bus.publish(Event("typing", conversation_id, {"who": "customer"}))
+                elif kind == "typing":
+                    # Coalesced: agents learn "typing" once per interval, however many frames come.
+                    if conversation_id and self.typing.take(conversation_id) is None:
+                        self.hub.bus.publish(Event("typing", conversation_id, {"who": "customer"}))
                 elif kind == "ping":
                     await ws.send_json({"type": "pong"})
                 else:
                     await ws.send_json({"type": "error", "code": "bad_frame", "message": f"unknown type {kind!r}"})
         finally:
+            self.hellos.reset(socket_key)
+            self.sockets_per_ip[ip] -= 1
+            if self.sockets_per_ip[ip] <= 0:
+                del self.sockets_per_ip[ip]
             self.sockets[address].discard(ws)
             if not self.sockets[address]:
                 del self.sockets[address]
@@ -300,7 +455,7 @@ class WebChatAdapter(Adapter):
                 )
                 return None
         try:
-            attachments = self._attachments(data.get("attachments") or [])
+            attachments = await self._attachments(address, data.get("attachments") or [])
             record = await self.hub.ingest(
                 Inbound(
                     channel=self.name,
@@ -340,80 +495,161 @@ class WebChatAdapter(Adapter):
             await _send(other, {"type": "message", "message": payload})
         return conversation.id
 
-    def _attachments(self, items: Any) -> list[Attachment]:
+    async def _attachments(self, address: str, items: Any) -> list[Attachment]:
+        """The visitor's own recent uploads, kept for good now; type and size from the bytes."""
         if not isinstance(items, list) or len(items) > 10:
             raise InvalidInbound("attachments must be a list of at most 10 uploads")
         attachments = []
         for item in items:
-            if not isinstance(item, dict) or self.hub.blobs.path(str(item.get("ref", ""))) is None:
-                raise InvalidInbound("an attachment was not uploaded first")
-            content_type = str(item.get("content_type", ""))
+            ref = str(item.get("ref", "")) if isinstance(item, dict) else ""
+            data = await self.uploads.claim(address, ref) if self.uploads else None
+            if data is None:
+                raise InvalidInbound("an attachment was not uploaded first, or its upload expired")
+            content_type = detect_type(data)
             if content_type not in self.settings["attachment_types"]:
                 raise InvalidInbound(f"files of type {content_type!r} are not accepted")
             attachments.append(
                 Attachment(
-                    name=str(item.get("name", "file"))[:200],
-                    content_type=content_type,
-                    size=int(item.get("size", 0)),
-                    blob_ref=str(item["ref"]),
+                    name=file_name(str(item.get("name", ""))), content_type=content_type, size=len(data), blob_ref=ref
                 )
             )
         return attachments
 
     # -- uploads, email, downloads ------------------------------------------------------
     async def _upload(self, request: web.Request) -> web.Response:
-        self.visitor_of(request.query.get("token", ""))
+        """One file, held for this visitor only until they send it (or it expires).
+
+        Its limit is `max_attachment_bytes`, not the hub's `max_body_bytes` (a multipart
+        body is streamed, never read whole), enforced on the declared length and again on
+        every chunk read."""
+        visitor = await self.visitor_of(request.query.get("token", ""))
+        for limiter, key in ((self.uploads_per_visitor, visitor.address), (self.uploads_per_address, request.remote)):
+            wait = limiter.take(key or "?")
+            if wait is not None:
+                raise Refusal(429, "rate_limited", "too many uploads; try again later", retry_after=wait)
         limit = self.settings["max_attachment_bytes"]
         if request.content_length is not None and request.content_length > limit + 64 * 1024:
             return _error(413, "too_large", f"files are limited to {limit} bytes")
         reader = await request.multipart()
         part = await reader.next()
-        if part is None or getattr(part, "name", None) != "file":
+        if not isinstance(part, BodyPartReader) or part.name != "file":
             return _error(400, "bad_request", "send one multipart field named file")
-        content_type = part.headers.get("Content-Type", "application/octet-stream")  # type: ignore[union-attr]
-        if content_type not in self.settings["attachment_types"]:
-            return _error(415, "unsupported_type", f"files of type {content_type} are not accepted")
         data = bytearray()
-        while chunk := await part.read_chunk(64 * 1024):  # type: ignore[union-attr]
+        while chunk := await part.read_chunk(64 * 1024):
             data += chunk
             if len(data) > limit:
                 return _error(413, "too_large", f"files are limited to {limit} bytes")
-        ref = await self.hub.blobs.put(bytes(data))
-        # Only the last path segment of what the browser claims, however it was encoded.
-        name = Path(unquote(part.filename or "file").replace("\\", "/")).name[:200] or "file"  # type: ignore[union-attr]
+        content_type = detect_type(bytes(data))  # what the bytes are, not what the browser says
+        if content_type not in self.settings["attachment_types"]:
+            return _error(415, "unsupported_type", f"files of type {content_type} are not accepted")
+        assert self.uploads is not None  # set by start(), before any request is served
+        ref = await self.uploads.put(visitor.address, bytes(data))
+        name = file_name(part.filename or "")
         return web.json_response({"ref": ref, "name": name, "content_type": content_type, "size": len(data)})
 
     async def _email(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "bad_request", "the body is not JSON")
-        address, _site = self.visitor_of(str(body.get("token", "")) if isinstance(body, dict) else "")
-        email = str(body.get("email", "")).strip()
+        """The visitor leaves an address for answers by email: it is mailed one
+        confirmation code (fixed text) and nothing else until the code comes back."""
+        body = await _json_object(request)
+        visitor = await self.visitor_of(str(body.get("token", "")))
+        email = str(body.get("email", "")).strip().lower()
         if not EMAIL.match(email):
             return _error(422, "invalid", "that is not an email address")
-        contact = await self.hub.store.find_identity_contact(self.name, address)
-        if contact is None:
+        contact = await self.hub.store.find_identity_contact(self.name, visitor.address)
+        conversation = await self._latest_conversation(visitor.address)
+        if contact is None or conversation is None:
             return _error(409, "no_conversation", "write your question first, then leave your address")
-        await self.hub.store.update_contact(contact.id, email=email)
-        return web.json_response({"ok": True})
+        now = time.time()
+        claim = AddressClaim.from_json(await self.hub.store.get_value(self._email_key(visitor.address)))
+        if claim is not None and claim.email == email and claim.confirmed:
+            return web.json_response({"ok": True, "status": "confirmed"})
+        if claim is not None and claim.awaiting(email, now):
+            return web.json_response({"ok": True, "status": "confirmation_sent"})  # mailed once, not again
+        mailer = self._mailer()
+        if mailer is None:
+            return _error(409, "email_unavailable", "answers by email are not offered here")
+        for limiter, key in (
+            (self.email_per_visitor, visitor.address),
+            (self.email_per_address, request.remote or "?"),
+            (self.email_per_recipient, email),
+        ):
+            wait = limiter.take(key)
+            if wait is not None:
+                raise Refusal(429, "rate_limited", "too many addresses; try again later", retry_after=wait)
+        claim, code = new_claim(email, now)
+        await self.hub.store.set_value(self._email_key(visitor.address), claim.to_json())
+        confirmation = Message(
+            id=new_id(),
+            conversation_id=conversation.id,
+            channel=self.settings["email_channel"],
+            direction=Direction.OUTBOUND,
+            kind=MessageKind.MESSAGE,
+            author_type=AuthorType.SYSTEM,
+            text=CONFIRMATION_MAIL.format(code=code),
+        )
+        try:
+            await mailer.send(Outbound(confirmation, conversation, replace(contact, email=email), email))
+        except (RetryableDeliveryError, PermanentDeliveryError) as exc:
+            self.log.warning("the confirmation code for a visitor's address was not sent: %s", exc)
+            await self.hub.store.set_value(self._email_key(visitor.address), None)
+            return _error(503, "unavailable", "we could not send the confirmation mail; try again later")
+        return web.json_response({"ok": True, "status": "confirmation_sent"})
+
+    async def _confirm_email(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        visitor = await self.visitor_of(str(body.get("token", "")))
+        wait = self.code_attempts.take(visitor.address)
+        if wait is not None:
+            raise Refusal(429, "rate_limited", "too many attempts; try again later", retry_after=wait)
+        key = self._email_key(visitor.address)
+        claim = AddressClaim.from_json(await self.hub.store.get_value(key))
+        if claim is None:
+            return _error(409, "no_address", "leave your address first")
+        claim, outcome = try_code(claim, str(body.get("code", "")), time.time())
+        await self.hub.store.set_value(key, claim.to_json())
+        if outcome == "expired":
+            return _error(410, "code_expired", "this code has expired; leave your address again for a new one")
+        if outcome == "wrong":
+            return _error(422, "wrong_code", "that code is not right")
+        contact = await self.hub.store.find_identity_contact(self.name, visitor.address)
+        if contact is not None and contact.email != claim.email:
+            await self.hub.store.update_contact(contact.id, email=claim.email)
+        return web.json_response({"ok": True, "status": "confirmed"})
+
+    async def _remember_verified_email(self, address: str, email: str) -> None:
+        """The site vouches for its signed-in user's email: it needs no code."""
+        key = self._email_key(address)
+        if AddressClaim.from_json(await self.hub.store.get_value(key)) != confirmed_claim(email.lower()):
+            await self.hub.store.set_value(key, confirmed_claim(email.lower()).to_json())
+
+    async def _confirmed_email(self, address: str) -> str:
+        claim = AddressClaim.from_json(await self.hub.store.get_value(self._email_key(address)))
+        return claim.email if claim is not None and claim.confirmed else ""
+
+    def _mailer(self) -> Adapter | None:
+        """The email channel's adapter, in this hub process (the confirmation is sent
+        directly, never through the conversation, so the code is not shown in the chat)."""
+        channel = self.settings["email_channel"]
+        adapters = getattr(self._hub, "adapters", {})
+        return adapters.get(channel) if channel else None
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
-        address, _site = self.visitor_of(request.query.get("token", ""))
+        visitor = await self.visitor_of(request.query.get("token", ""))
         ref = request.match_info["ref"]
-        conversation = await self._latest_conversation(address)
-        mine = conversation is not None and any(
-            a.blob_ref == ref
-            for m in await self.hub.store.list_messages(conversation.id)
-            if visible(m)
-            for a in m.attachments
+        conversation = await self._latest_conversation(visitor.address)
+        messages = await self.hub.store.list_messages(conversation.id) if conversation else []
+        attachment = next(
+            (a for m in messages if visible(m) for a in m.attachments if a.blob_ref == ref),
+            None,
         )
-        path = self.hub.blobs.path(ref) if mine else None
-        if path is None:
+        path = self.hub.blobs.path(ref) if attachment else None
+        if attachment is None or path is None:
             raise web.HTTPNotFound(text="no such attachment")
-        return web.FileResponse(
-            path, headers={"Content-Disposition": "attachment", "Content-Type": "application/octet-stream"}
+        # The type detected at upload; anything else this channel would not accept is opaque.
+        content_type = (
+            attachment.content_type if attachment.content_type in self.settings["attachment_types"] else BINARY
         )
+        return web.FileResponse(path, headers=download_headers(attachment.name, content_type))
 
     async def _script(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(
@@ -433,7 +669,14 @@ class WebChatAdapter(Adapter):
         connected = list(self.sockets.get(out.address, ()))
         for ws in connected:
             await _send(ws, payload)
-        if not connected and out.contact.email and self.settings["email_channel"]:
+        # Only to an address its owner confirmed (or the site vouched for): a visitor may
+        # type anyone's address, and neither replies nor bot messages go to a stranger.
+        if (
+            not connected
+            and out.contact.email
+            and self.settings["email_channel"]
+            and await self._confirmed_email(out.address) == out.contact.email.lower()
+        ):
             await self._also_by_email(out)
         return Sent(external_id=out.message.id)
 
@@ -490,6 +733,10 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
     else:
         try:
             response = await handler(request)
+        except Refusal as refusal:
+            response = _error(refusal.status, refusal.code, refusal.message)
+            if refusal.retry_after is not None:
+                response.headers["Retry-After"] = str(max(1, round(refusal.retry_after)))
         except web.HTTPException as exc:
             response = _error(exc.status, ERROR_CODES.get(exc.status, f"http_{exc.status}"), exc.text or exc.reason)
     if origin:
@@ -499,6 +746,21 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
         response.headers["Access-Control-Allow-Headers"] = "Content-Type"
         response.headers["Access-Control-Max-Age"] = "600"
     return response
+
+
+def file_name(claimed: str) -> str:
+    """Only the last path segment of what the browser claims, however it was encoded."""
+    return Path(unquote(claimed or "file").replace("\\", "/")).name[:200] or "file"
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text="the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be an object")
+    return body
 
 
 def visitor_name(address: str) -> str:

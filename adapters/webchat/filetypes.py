@@ -1,0 +1,32 @@
+"""What a visitor's upload really is, from its bytes (never from what the browser says)."""
+
+from __future__ import annotations
+
+import re
+
+import filetype
+
+# The WHATWG sniffing rules' HTML signatures: bytes a browser might render as a page.
+MARKUP = re.compile(
+    rb"^[\t\n\f\r ]*<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p"
+    rb"|!--|\?xml|svg)[\t\n\f\r >/]",
+    re.IGNORECASE,
+)
+BINARY = "application/octet-stream"
+
+
+def detect_type(data: bytes) -> str:
+    """The content type by signature (the `filetype` package); UTF-8 text that is not
+    markup is text/plain; markup is text/html; anything else is application/octet-stream."""
+    found = filetype.guess_mime(data[:8192])
+    if found:
+        return str(found)
+    if MARKUP.match(data[:1024]):
+        return "text/html"
+    if b"\0" in data[:8192]:
+        return BINARY
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return BINARY
+    return "text/plain"
