@@ -254,3 +254,190 @@ async def test_visitor_typing_reaches_the_inbox(client: TestClient) -> None:
             pass
         assert event["who"] == "customer"
     await asyncio.sleep(0)
+
+
+def webchat(client: TestClient) -> Any:
+    return client.server.app[HUB].adapters["webchat"]
+
+
+async def history(client: TestClient, token: str) -> list[str]:
+    async with client.ws_connect(f"/channels/webchat/ws?token={token}") as ws:
+        await ws.send_json({"type": "hello", "after": ""})
+        return [m["text"] for m in (await frames_until(ws, "hello"))["messages"]]
+
+
+async def test_a_stored_token_never_resumes_a_signed_in_user_without_the_page_presenting_them(
+    client: TestClient,
+) -> None:
+    jane = {"id": "jane", "hash": user_hash("jane")}
+    signed_in = await visitor(client, site="shop", user=jane)
+    async with client.ws_connect(f"/channels/webchat/ws?token={signed_in['token']}") as ws:
+        await say(ws, "Jane here: my IBAN is DE89 3704", "j1")
+
+    # the next person on the shared computer: the page no longer names a user
+    after = await visitor(client, site="shop", token=signed_in["token"])
+    assert after["visitor"].startswith("v_") and after["conversation"] is None
+    assert await history(client, after["token"]) == []
+    # the page presenting the same user id and hash resumes them, on any device
+    again = await visitor(client, site="shop", user=jane, token=after["token"])
+    assert again["visitor"] == "user:shop:jane" and again["conversation"]["number"] == 1000
+    assert await history(client, again["token"]) == ["Jane here: my IBAN is DE89 3704"]
+
+
+async def test_logout_revokes_the_visitors_tokens_and_closes_their_windows(client: TestClient) -> None:
+    jane = {"id": "jane", "hash": user_hash("jane")}
+    first = await visitor(client, site="shop", user=jane)
+    ws = await client.ws_connect(f"/channels/webchat/ws?token={first['token']}")
+    await say(ws, "private", "p1")
+    resp = await client.post("/channels/webchat/logout", json={"token": first["token"]})
+    assert resp.status == 200
+    closing = await ws.receive(timeout=5)
+    assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 4001
+    for attempt in (
+        client.post("/channels/webchat/session", json={"site": "shop", "token": first["token"]}),
+        client.get(f"/channels/webchat/ws?token={first['token']}"),
+        client.get(f"/channels/webchat/attachments/{'0' * 64}?token={first['token']}"),
+        client.post("/channels/webchat/logout", json={"token": first["token"]}),
+    ):
+        assert (await attempt).status == 401
+    # signing in again (id and hash) gives a new token that works
+    again = await visitor(client, site="shop", user=jane)
+    assert await history(client, again["token"]) == ["private"]
+
+
+async def upload_file(client: TestClient, token: str, data: bytes, name: str = "photo.png") -> aiohttp.ClientResponse:
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename=name, content_type="image/png")
+    return await client.post(f"/channels/webchat/upload?token={token}", data=form)
+
+
+async def test_a_visitor_can_attach_only_their_own_uploads(client: TestClient) -> None:
+    alice, mallory = await visitor(client), await visitor(client)
+    alices = await (await upload_file(client, alice["token"], PNG + b"alice's passport")).json()
+    elsewhere = await client.server.app[HUB].blobs.put(PNG + b"a file another channel stored")
+    async with client.ws_connect(f"/channels/webchat/ws?token={mallory['token']}") as ws:
+        for ref in (alices["ref"], elsewhere):
+            await ws.send_json(
+                {"type": "message", "client_id": ref[:8], "text": "x", "attachments": [{**alices, "ref": ref}]}
+            )
+            error = await frames_until(ws, "error")
+            assert error["code"] == "invalid" and "uploaded" in error["message"]  # the same answer: nothing to probe
+    resp = await client.get(f"/channels/webchat/attachments/{alices['ref']}?token={mallory['token']}")
+    assert resp.status == 404
+    async with client.ws_connect(f"/channels/webchat/ws?token={alice['token']}") as ws:
+        await ws.send_json({"type": "message", "client_id": "a1", "text": "", "attachments": [alices]})
+        assert (await frames_until(ws, "ack"))["message"]["attachments"][0]["ref"] == alices["ref"]
+
+
+async def test_uploads_are_typed_by_their_bytes_and_downloaded_under_their_name(client: TestClient) -> None:
+    me = await visitor(client)
+    page = b"<html><script>steal(document.cookie)</script></html>"
+    resp = await upload_file(client, me["token"], page, "cat.png")
+    assert resp.status == 415 and "text/html" in (await resp.json())["message"]
+    resp = await upload_file(client, me["token"], PNG, "收据 1.png")
+    uploaded = await resp.json()
+    assert resp.status == 200 and uploaded["content_type"] == "image/png"
+    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws:
+        lying = {**uploaded, "content_type": "text/html", "size": 1}
+        await ws.send_json({"type": "message", "client_id": "r1", "text": "", "attachments": [lying]})
+        sent = (await frames_until(ws, "ack"))["message"]["attachments"][0]
+        assert sent["content_type"] == "image/png" and sent["size"] == len(PNG)  # from the bytes, not the frame
+    resp = await client.get(f"/channels/webchat/attachments/{uploaded['ref']}?token={me['token']}")
+    assert resp.status == 200 and resp.headers["Content-Type"] == "image/png"
+    assert resp.headers["Content-Disposition"] == (
+        "attachment; filename=\"__ 1.png\"; filename*=UTF-8''%E6%94%B6%E6%8D%AE%201.png"
+    )
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_uploads_are_limited_per_visitor_and_per_address(client: TestClient) -> None:
+    first, second = await visitor(client), await visitor(client)
+    for i in range(4):
+        assert (await upload_file(client, first["token"], PNG + bytes([i]))).status == 200
+    refused = await upload_file(client, first["token"], PNG + b"5")
+    assert refused.status == 429 and (await refused.json())["error"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) > 0
+    for i in range(2):  # the address's allowance (6) is shared by its visitors
+        assert (await upload_file(client, second["token"], PNG + bytes([10 + i]))).status == 200
+    assert (await upload_file(client, second["token"], PNG + b"x")).status == 429
+
+
+async def test_uploads_never_sent_expire_and_are_deleted(client: TestClient) -> None:
+    me = await visitor(client)
+    kept = await (await upload_file(client, me["token"], PNG + b"sent")).json()
+    dropped = await (await upload_file(client, me["token"], PNG + b"never sent")).json()
+    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws:
+        await ws.send_json({"type": "message", "client_id": "k1", "text": "", "attachments": [kept]})
+        await frames_until(ws, "ack")
+    uploads = webchat(client).uploads
+    real_clock = uploads.clock
+    uploads.clock = lambda: real_clock() + 3601  # an hour later (upload_expiry_minutes = 60)
+    assert await webchat(client).sweep() == 2  # both pending copies; the sent one is kept in the store
+    blobs = client.server.app[HUB].blobs
+    assert blobs.path(kept["ref"]) is not None and blobs.path(dropped["ref"]) is None
+    assert not any(path.is_file() for path in uploads.directory.rglob("*"))
+    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws:
+        await ws.send_json({"type": "message", "client_id": "late", "text": "", "attachments": [dropped]})
+        assert (await frames_until(ws, "error"))["code"] == "invalid"
+    resp = await client.get(f"/channels/webchat/attachments/{kept['ref']}?token={me['token']}")
+    assert resp.status == 200 and await resp.read() == PNG + b"sent"
+
+
+async def test_an_upload_streamed_without_a_length_stops_at_max_attachment_bytes(client: TestClient) -> None:
+    me = await visitor(client)
+
+    async def body() -> Any:
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+        for _ in range(500):
+            yield PNG * 10
+        yield b"\r\n--b--\r\n"
+
+    resp = await client.post(
+        f"/channels/webchat/upload?token={me['token']}",
+        data=body(),
+        headers={"Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert resp.status == 413
+    assert not webchat(client).uploads.directory.exists() or not any(webchat(client).uploads.directory.rglob("*"))
+
+
+async def test_typing_floods_are_coalesced_and_hello_is_throttled(client: TestClient) -> None:
+    me = await visitor(client)
+    await agent_session(client)
+    async with (
+        client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws,
+        client.ws_connect("/api/v1/live") as live,
+    ):
+        await say(ws, "hello", "t1")
+        for _ in range(5000):
+            await ws.send_str('{"type": "typing"}')
+        last = (await say(ws, "after the flood", "t2"))["message"]["id"]
+        events = [await live.receive_json(timeout=5)]
+        while events[-1].get("message_id") != last:
+            events.append(await live.receive_json(timeout=5))
+        kinds = [e["type"] for e in events]
+        assert kinds.count("typing") == 1 and "resync" not in kinds
+        for _ in range(8):
+            await ws.send_json({"type": "hello", "after": ""})
+        frames = [await ws.receive_json(timeout=5) for _ in range(8)]
+        assert [f["type"] for f in frames].count("hello") == 5
+        assert {f.get("code") for f in frames if f["type"] == "error"} == {"rate_limited"}
+
+
+async def test_sockets_and_new_visitors_are_capped_per_address(client: TestClient) -> None:
+    tokens = [(await visitor(client))["token"] for _ in range(6)]
+    resp = await client.post("/channels/webchat/session", json={})
+    assert resp.status == 429 and (await resp.json())["error"] == "rate_limited" and "Retry-After" in resp.headers
+    assert (await visitor(client, token=tokens[0]))["visitor"]  # a returning visitor is not new
+    sockets = [await client.ws_connect(f"/channels/webchat/ws?token={token}") for token in tokens[:4]]
+    refused = await client.ws_connect(f"/channels/webchat/ws?token={tokens[4]}")
+    assert (await refused.receive_json(timeout=5))["code"] == "too_many_connections"
+    await refused.receive(timeout=5)
+    assert refused.close_code == 4008
+    await sockets[0].close()
+    await eventually(lambda: sum(webchat(client).sockets_per_ip.values()) == 3)
+    async with client.ws_connect(f"/channels/webchat/ws?token={tokens[4]}") as ws:
+        await ws.send_json({"type": "ping"})
+        assert (await frames_until(ws, "pong"))["type"] == "pong"
+    for ws in sockets[1:]:
+        await ws.close()
