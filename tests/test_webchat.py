@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from conversation.model import Role
+from conversation.model import AuthorType, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
+from tests.email_servers import Sink, start_sink
 from tests.helpers import eventually, make_config
 
 IDENTITY_SECRET = "site-identity-secret"
@@ -441,3 +443,88 @@ async def test_sockets_and_new_visitors_are_capped_per_address(client: TestClien
         assert (await frames_until(ws, "pong"))["type"] == "pong"
     for ws in sockets[1:]:
         await ws.close()
+
+
+@pytest.fixture
+async def with_email(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Sink]]:
+    sink, server, port = await start_sink()
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {
+                "email": {
+                    "type": "email",
+                    "address": "help@support.example.com",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "smtp_tls": "none",
+                },
+                "webchat": {"secret": "visitor-token-secret", "email_channel": "email", "email_requests_per_hour": 2},
+            }
+        },
+    )
+    client = TestClient(TestServer(build_app(Hub(config))))
+    await client.start_server()
+    yield client, sink
+    await client.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def delivered(client: TestClient, message_id: str) -> None:
+    store = client.server.app[HUB].store
+
+    async def sent() -> bool:
+        message = await store.get_message(message_id)
+        return message is not None and message.delivery is not None and message.delivery.status.value == "sent"
+
+    await eventually(sent)
+
+
+async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_confirmed(
+    with_email: tuple[TestClient, Sink],
+) -> None:
+    client, sink = with_email
+    hub = client.server.app[HUB]
+    spammer = await visitor(client)
+    async with client.ws_connect(f"/channels/webchat/ws?token={spammer['token']}") as ws:
+        await say(ws, "WIN A FREE PHONE at http://spam.example", "s1")
+    leave = {"token": spammer["token"], "email": "Victim@Example.org"}
+    for _ in range(2):  # asking again does not mail again
+        resp = await client.post("/channels/webchat/email", json=leave)
+        assert resp.status == 200 and (await resp.json())["status"] == "confirmation_sent"
+    [confirmation] = sink.mails
+    body = confirmation.get_body(("plain",)).get_content()
+    assert confirmation["To"] == "victim@example.org" and confirmation["Auto-Submitted"] == "auto-replied"
+    assert "WIN" not in str(confirmation["Subject"]) + body and "spam.example" not in body
+    contact = await hub.store.find_identity_contact("webchat", spammer["visitor"])
+    assert contact is not None and contact.email == ""
+
+    # replies and bot messages while the visitor is away: kept in the chat, never mailed
+    conversation = await hub.store.get_conversation_by_number(1000)
+    for author in (AuthorType.BOT, AuthorType.AGENT):
+        reply = await hub.actions.send(conversation, f"reply by {author}", author_type=author, author_id="x")
+        await delivered(client, reply.id)
+    assert len(sink.mails) == 1
+    assert {m.channel for m in await hub.store.list_messages(conversation.id)} == {"webchat"}
+
+    confirm = {"token": spammer["token"], "code": "00000000"}
+    resp = await client.post("/channels/webchat/email/confirm", json=confirm)
+    assert resp.status == 422 and (await resp.json())["error"] == "wrong_code"
+    code = re.search(r"\b\d{8}\b", body)
+    assert code is not None
+    resp = await client.post("/channels/webchat/email/confirm", json={**confirm, "code": code.group()})
+    assert resp.status == 200
+    contact = await hub.store.find_identity_contact("webchat", spammer["visitor"])
+    assert contact is not None and contact.email == "victim@example.org"
+    reply = await hub.actions.send(conversation, "Here is your answer.", author_type=AuthorType.AGENT, author_id="a")
+    await eventually(lambda: len(sink.mails) == 2)
+    answer = sink.mails[1]
+    assert answer["To"] == "victim@example.org" and str(answer["Subject"]) == "Your request [#1000]"
+    assert "Here is your answer." in answer.get_body(("plain",)).get_content()
+    del reply
+
+    # a visitor cannot make the hub mail address after address
+    assert (await client.post("/channels/webchat/email", json={**leave, "email": "two@example.org"})).status == 200
+    resp = await client.post("/channels/webchat/email", json={**leave, "email": "three@example.org"})
+    assert resp.status == 429 and len(sink.mails) == 3
