@@ -229,3 +229,103 @@ async def test_remote_images_in_mail_load_only_when_the_agent_asks(servers: tupl
                 await browser.close()
     finally:
         await tracker_runner.cleanup()
+
+
+SHOP_SECRET = "e2e-shop-identity-secret"
+
+
+@pytest.fixture
+async def shop(tmp_path: Path) -> AsyncIterator[str]:
+    """A website whose pages embed the widget: `/` for anyone, `/account` as signed-in
+    Jane (id and hash), `/elsewhere` on a site id whose allowed origins exclude it."""
+    import hashlib
+    import hmac
+
+    require_browser()
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {
+                "webchat": {
+                    "secret": "e2e-visitor-secret",
+                    "sites": {
+                        "default": {"identity_secret": SHOP_SECRET},
+                        "locked": {"allowed_origins": ["https://shop.example.com"]},
+                    },
+                }
+            }
+        },
+    )
+    hub_runner, hub_url = await serve(build_app(Hub(config)))
+    jane_hash = hmac.new(SHOP_SECRET.encode(), b"jane", hashlib.sha256).hexdigest()
+    pages = {
+        "/": 'data-site="default"',
+        "/account": f'data-site="default" data-user-id="jane" data-user-name="Jane" data-user-hash="{jane_hash}"',
+        "/elsewhere": 'data-site="locked"',
+    }
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(
+            content_type="text/html",
+            text=f"""<!doctype html><html><head><meta charset="utf-8"><title>Shop</title></head><body>
+<script src="{hub_url}/channels/webchat/widget/helpline.js" {pages[request.path]} async></script></body></html>""",
+        )
+
+    site = web.Application()
+    for path in pages:
+        site.router.add_get(path, page)
+    site_runner, site_url = await serve(site)
+    yield site_url
+    await site_runner.cleanup()
+    await hub_runner.cleanup()
+
+
+async def test_after_the_page_drops_the_signed_in_user_their_chat_is_not_shown(shop: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await (await browser.new_context(locale="en-US")).new_page()
+            await page.goto(f"{shop}/account")
+            await page.click("button.launcher")
+            await page.fill("textarea", "Jane here: my IBAN is DE89 3704 0044")
+            await page.keyboard.press("Enter")
+            await expect(page.locator(".msg.visitor[data-id]")).to_have_text("Jane here: my IBAN is DE89 3704 0044")
+
+            # Jane signs out; the next person on this computer opens the shop
+            await page.goto(f"{shop}/")
+            await page.wait_for_timeout(300)  # a widget that remembers a chat reopens it by itself
+            if not await page.locator(".panel.open").count():
+                await page.click("button.launcher")
+            await expect(page.locator(".msg.visitor")).to_have_count(0)
+            await expect(page.locator(".msg.system")).to_have_text("Hello! How can we help?")
+            assert "IBAN" not in await page.locator("[data-helpline]").evaluate("h => h.shadowRoot.textContent")
+
+            # Jane signs in again: her chat is back; Helpline.logout() clears it and revokes it
+            await page.goto(f"{shop}/account")
+            await page.click("button.launcher")
+            await expect(page.locator(".msg.visitor[data-id]")).to_have_text("Jane here: my IBAN is DE89 3704 0044")
+            await page.evaluate("Helpline.logout()")
+            await expect(page.locator(".msg")).to_have_count(0)
+            assert await page.evaluate("Object.keys(localStorage).length") == 0
+        finally:
+            await browser.close()
+
+
+async def test_a_refused_widget_says_why_and_marks_the_message_unsent(shop: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            for locale, words in (("zh-CN", ("未获授权", "未发送")), ("en-US", ("not allowed", "not sent"))):
+                page = await (await browser.new_context(locale=locale)).new_page()
+                await page.goto(f"{shop}/elsewhere")
+                await page.click("button.launcher")
+                await expect(page.locator(".alert")).to_contain_text(words[0])
+                await page.fill("textarea", "hello?")
+                await page.keyboard.press("Enter")
+                await expect(page.locator(".msg.visitor.failed")).to_contain_text(words[1])
+        finally:
+            await browser.close()

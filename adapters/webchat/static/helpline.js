@@ -4,6 +4,8 @@
  *           data-site="default" data-title="Support" data-lang="auto" async></script>
  * Optional, for signed-in users: data-user-id, data-user-email, data-user-name,
  * data-user-hash (hex HMAC-SHA256 of id, or id + "\n" + email, with the site's secret).
+ * When the site signs its user out, call Helpline.logout() (or render the next page without
+ * data-user-id: the widget then forgets that user's chat in this browser).
  * Everything customers or agents write is inserted as text, never as HTML.
  */
 (() => {
@@ -16,18 +18,34 @@
   const data = script.dataset;
   const site = data.site || "default";
   const storageKey = `helpline:${base}:${site}`;
+  const owner = data.userId || ""; // whose chat the stored token is: a signed-in user's, or ""
   const lang = (data.lang && data.lang !== "auto" ? data.lang : navigator.language || "en").toLowerCase();
   const zh = lang.startsWith("zh");
   const T = zh
     ? { title: "在线客服", placeholder: "输入消息…", send: "发送", ticket: "工单", status: { open: "处理中", pending: "等待您回复", snoozed: "稍后处理", resolved: "已解决", closed: "已关闭" },
         typing: "客服正在输入…", offline: "客服暂时不在线。留下邮箱，我们会通过邮件回复您。", email: "您的邮箱", save: "保存", saved: "已保存，我们会发邮件给您。",
-        open: "打开客服对话", close: "关闭", attach: "添加附件", reconnecting: "正在重新连接…", welcome: "您好！请问有什么可以帮您？", failed: "未发送", tooLarge: "文件太大" }
+        open: "打开客服对话", close: "关闭", attach: "添加附件", reconnecting: "正在重新连接…", welcome: "您好！请问有什么可以帮您？", failed: "未发送", tooLarge: "文件太大",
+        notAllowed: "此网站暂时无法使用在线客服（网站未获授权）。请通过其他方式联系我们。", identityRejected: "无法验证您的登录身份，请刷新页面或重新登录后再试。",
+        busy: "请求太频繁，请稍后再试。", unavailable: "暂时无法连接客服，请稍后再试。", code: "邮件中的确认码", confirm: "确认", codeSent: "我们已向该邮箱发送确认码，请在此输入。", wrongCode: "确认码不正确。" }
     : { title: "Support", placeholder: "Type a message…", send: "Send", ticket: "Ticket", status: { open: "open", pending: "waiting for you", snoozed: "snoozed", resolved: "resolved", closed: "closed" },
         typing: "An agent is typing…", offline: "No agent is online right now. Leave your email and we will answer by email.", email: "Your email", save: "Save", saved: "Saved: we will email you.",
-        open: "Open the support chat", close: "Close", attach: "Attach a file", reconnecting: "Reconnecting…", welcome: "Hello! How can we help?", failed: "not sent", tooLarge: "That file is too large" };
+        open: "Open the support chat", close: "Close", attach: "Attach a file", reconnecting: "Reconnecting…", welcome: "Hello! How can we help?", failed: "not sent", tooLarge: "That file is too large",
+        notAllowed: "The support chat cannot be used on this website (it is not allowed here). Please contact us another way.", identityRejected: "Your sign-in could not be verified. Reload the page or sign in again, then try again.",
+        busy: "Too many requests; please try again later.", unavailable: "The support chat cannot be reached right now; please try again later.", code: "Code from the email", confirm: "Confirm", codeSent: "We sent a code to that address; enter it here.", wrongCode: "That code is not right." };
+  const ERRORS = { origin_not_allowed: T.notAllowed, unknown_site: T.notAllowed, forbidden: T.notAllowed, identity_rejected: T.identityRejected, rate_limited: T.busy };
 
-  const state = { token: null, lastId: "", ws: null, shown: new Set(), pending: new Map(), limits: {}, retry: 0, conversation: null };
-  try { const saved = JSON.parse(localStorage.getItem(storageKey) || "{}"); state.token = saved.token || null; } catch (e) { /* private mode */ }
+  const state = { token: null, lastId: "", ws: null, shown: new Set(), pending: new Map(), limits: {}, retry: 0, conversation: null, refused: "" };
+  // A stored chat belongs to whoever was signed in when it was stored: on a shared computer,
+  // a page without that user (signed out, or someone else) must not show it.
+  function loadSaved() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(storageKey) || "{}");
+      if ((saved.owner || "") === owner && (saved.owner !== undefined || !owner)) return saved;
+      localStorage.removeItem(storageKey);
+    } catch (e) { /* private mode */ }
+    return {};
+  }
+  state.token = loadSaved().token || null;
 
   // -- the widget's DOM, in a shadow root so the page's CSS cannot break it -----------------
   const host = document.createElement("div");
@@ -56,6 +74,9 @@
     .msg.visitor { align-self: flex-end; background: #2563eb; color: #fff; }
     .msg.agent, .msg.bot, .msg.system { align-self: flex-start; background: #e5e7eb; }
     .msg.failed { opacity: .6; border: 1px dashed #dc2626; }
+    .msg .unsent { display: block; font-size: 11px; color: #dc2626; margin-top: 4px; }
+    .alert { display: none; padding: 8px 12px; background: #fee2e2; color: #991b1b; font-size: 13px; }
+    .alert.show { display: block; }
     .msg a { color: inherit; }
     .choices { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
     .choices button { border: 1px solid #2563eb; background: #fff; color: #2563eb; border-radius: 14px; padding: 4px 10px; cursor: pointer; }
@@ -78,12 +99,15 @@
   const note = el("div", { class: "note" });
   const emailInput = el("input", { type: "email", placeholder: T.email, required: "" });
   const emailForm = el("form", {}, emailInput, el("button", { type: "submit", text: T.save }));
-  const offline = el("div", { class: "offline" }, el("div", { text: T.offline }), emailForm);
+  const codeInput = el("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", placeholder: T.code, required: "" });
+  const codeForm = el("form", { hidden: "" }, codeInput, el("button", { type: "submit", text: T.confirm }));
+  const offline = el("div", { class: "offline" }, el("div", { text: T.offline }), emailForm, codeForm);
+  const alert = el("div", { class: "alert", role: "alert" });
   const textarea = el("textarea", { placeholder: T.placeholder, "aria-label": T.placeholder, maxlength: "4000" });
   const fileInput = el("input", { type: "file" });
   const compose = el("form", { class: "compose" }, el("label", { class: "attach", title: T.attach, text: "📎" }, fileInput), textarea, el("button", { class: "send", type: "submit", text: T.send }));
   const panel = el("div", { class: "panel", role: "dialog", "aria-label": data.title || T.title },
-    el("header", {}, el("span", { class: "title", text: data.title || T.title }), ticketLabel, closeButton), offline, log, note, compose);
+    el("header", {}, el("span", { class: "title", text: data.title || T.title }), ticketLabel, closeButton), alert, offline, log, note, compose);
   root.append(style, launcher, panel);
   (document.body || document.documentElement).append(host);
 
@@ -114,7 +138,29 @@
     ticketLabel.textContent = conversation ? `${T.ticket} #${conversation.number} · ${T.status[conversation.status] || conversation.status}` : "";
   }
   function persist() {
-    try { localStorage.setItem(storageKey, JSON.stringify({ token: state.token, lastId: state.lastId })); } catch (e) { /* ignore */ }
+    try { localStorage.setItem(storageKey, JSON.stringify({ owner, token: state.token, lastId: state.lastId })); } catch (e) { /* ignore */ }
+  }
+  function markUnsent(bubble, why) {
+    if (!bubble || bubble.classList.contains("failed")) return;
+    bubble.classList.add("failed"); bubble.title = why || T.failed;
+    bubble.append(el("span", { class: "unsent", text: T.failed }));
+  }
+  function refuse(message) { // the hub will not take this visitor's messages: say so, keep nothing pending
+    state.refused = message;
+    alert.textContent = message; alert.classList.add("show");
+    for (const id of state.pending.keys()) markUnsent(log.querySelector(`[data-client="${CSS.escape(id)}"]`), message);
+    state.pending.clear();
+  }
+  async function answerOf(resp) { try { return await resp.json(); } catch (e) { return {}; } }
+  // Forget this browser's chat (sign-out): nothing of it stays on the page or in storage.
+  function forget() {
+    try { localStorage.removeItem(storageKey); } catch (e) { /* ignore */ }
+    const ws = state.ws;
+    Object.assign(state, { token: null, lastId: "", ws: null, conversation: null, refused: "" });
+    state.shown.clear(); state.pending.clear();
+    if (ws) ws.close();
+    log.replaceChildren(); note.textContent = ""; alert.classList.remove("show"); showTicket(null);
+    panel.classList.remove("open"); started = false;
   }
 
   // -- talking to the hub ----------------------------------------------------------------------
@@ -122,8 +168,8 @@
     const body = { site, token: state.token || undefined };
     if (data.userId) body.user = { id: data.userId, email: data.userEmail || undefined, name: data.userName || undefined, hash: data.userHash || "" };
     const resp = await fetch(`${base}session`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-    if (!resp.ok) throw new Error(`session ${resp.status}`);
-    const answer = await resp.json();
+    const answer = await answerOf(resp);
+    if (!resp.ok) { const error = new Error(`session ${resp.status}`); error.status = resp.status; error.code = answer.error; throw error; }
     state.token = answer.token; state.limits = answer.limits || {};
     persist();
     showTicket(answer.conversation);
@@ -173,6 +219,8 @@
       }
     };
     ws.onclose = (event) => {
+      if (state.ws !== ws) return; // replaced, or forgotten by a sign-out
+      if (event.code === 4001) { forget(); return; } // signed out (in another window, say)
       if (event.code === 4008) { note.textContent = "⚠"; return; } // refused by policy: do not hammer
       note.textContent = T.reconnecting;
       state.retry = Math.min(state.retry + 1, 6);
@@ -181,11 +229,13 @@
   }
   function sendFrame(frame) {
     frame.client_id = frame.client_id || `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
-    state.pending.set(frame.client_id, frame);
+    let bubble = null;
     if (frame.type === "message" || frame.type === "choice") {
-      const bubble = el("div", { class: "msg visitor", "data-client": frame.client_id, text: frame.text || "" });
+      bubble = el("div", { class: "msg visitor", "data-client": frame.client_id, text: frame.text || "" });
       log.append(bubble); log.scrollTop = log.scrollHeight;
     }
+    if (state.refused) { markUnsent(bubble, state.refused); return; }
+    state.pending.set(frame.client_id, frame);
     if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
   }
 
@@ -196,7 +246,15 @@
     textarea.focus();
     if (started) return;
     started = true;
-    try { await startSession(); } catch (e) { state.token = null; await startSession(); }
+    try {
+      try { await startSession(); } catch (e) {
+        if (e.status !== 401) throw e;
+        state.token = null; await startSession(); // the stored token expired or was revoked: a new chat
+      }
+    } catch (e) {
+      refuse(ERRORS[e.code] || T.unavailable);
+      return;
+    }
     connect();
   }
   launcher.addEventListener("click", () => (panel.classList.contains("open") ? panel.classList.remove("open") : open()));
@@ -223,17 +281,34 @@
     if (!file) return;
     if (state.limits.max_attachment_bytes && file.size > state.limits.max_attachment_bytes) { note.textContent = T.tooLarge; return; }
     const form = new FormData(); form.append("file", file, file.name);
+    if (state.refused) return;
     const resp = await fetch(`${base}upload?token=${encodeURIComponent(state.token)}`, { method: "POST", body: form });
-    const answer = await resp.json();
-    if (!resp.ok) { note.textContent = answer.message; return; }
+    const answer = await answerOf(resp);
+    if (!resp.ok) { note.textContent = ERRORS[answer.error] || answer.message || T.unavailable; return; }
     sendFrame({ type: "message", text: "", attachments: [answer] });
   });
   emailForm.addEventListener("submit", async (event) => {
     event.preventDefault();
     const resp = await fetch(`${base}email`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: state.token, email: emailInput.value }) });
-    const answer = await resp.json();
-    note.textContent = resp.ok ? T.saved : answer.message;
+    const answer = await answerOf(resp);
+    if (resp.ok && answer.status === "confirmation_sent") { codeForm.hidden = false; codeInput.focus(); note.textContent = T.codeSent; return; }
+    note.textContent = resp.ok ? T.saved : ERRORS[answer.error] || answer.message || T.unavailable;
+  });
+  codeForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const resp = await fetch(`${base}email/confirm`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: state.token, code: codeInput.value }) });
+    const answer = await answerOf(resp);
+    if (resp.ok) { codeForm.hidden = true; note.textContent = T.saved; return; }
+    note.textContent = answer.error === "wrong_code" ? T.wrongCode : ERRORS[answer.error] || answer.message || T.unavailable;
+  });
+  // For the site: call Helpline.logout() when its user signs out.
+  window.Helpline = Object.assign(window.Helpline || {}, {
+    async logout() {
+      const token = state.token || loadSaved().token;
+      forget();
+      if (token) await fetch(`${base}logout`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) }).catch(() => {});
+    },
   });
   // Reopen after a reload when the visitor had a conversation going.
-  try { if (JSON.parse(localStorage.getItem(storageKey) || "{}").token) open(); } catch (e) { /* ignore */ }
+  if (state.token) open();
 })();
