@@ -219,8 +219,8 @@ class WebChatAdapter(Adapter):
             await asyncio.sleep(SWEEP_EVERY_SECONDS)
             try:
                 await self.sweep()
-            except OSError:
-                self.log.exception("could not delete expired uploads")
+            except Exception:  # a failed sweep is retried next time; it must not end the loop
+                self.log.exception("could not sweep expired uploads and idle rate limits")
 
     async def _close_sockets(self, app: web.Application) -> None:
         for sockets in list(self.sockets.values()):
