@@ -237,7 +237,8 @@ SHOP_SECRET = "e2e-shop-identity-secret"
 @pytest.fixture
 async def shop(tmp_path: Path) -> AsyncIterator[str]:
     """A website whose pages embed the widget: `/` for anyone, `/account` as signed-in
-    Jane (id and hash), `/elsewhere` on a site id whose allowed origins exclude it."""
+    Jane (id and hash), `/elsewhere` on a site id whose allowed origins exclude it,
+    `/forged` claiming to be Jane with a wrong hash."""
     import hashlib
     import hmac
 
@@ -262,6 +263,7 @@ async def shop(tmp_path: Path) -> AsyncIterator[str]:
         "/": 'data-site="default"',
         "/account": f'data-site="default" data-user-id="jane" data-user-name="Jane" data-user-hash="{jane_hash}"',
         "/elsewhere": 'data-site="locked"',
+        "/forged": f'data-site="default" data-user-id="jane" data-user-hash="{"0" * 64}"',
     }
 
     async def page(request: web.Request) -> web.Response:
@@ -319,9 +321,13 @@ async def test_a_refused_widget_says_why_and_marks_the_message_unsent(shop: str)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            for locale, words in (("zh-CN", ("未获授权", "未发送")), ("en-US", ("not allowed", "not sent"))):
+            for path, locale, words in (
+                ("/elsewhere", "zh-CN", ("未获授权", "未发送")),
+                ("/elsewhere", "en-US", ("not allowed", "not sent")),
+                ("/forged", "zh-CN", ("无法验证您的登录身份", "未发送")),
+            ):
                 page = await (await browser.new_context(locale=locale)).new_page()
-                await page.goto(f"{shop}/elsewhere")
+                await page.goto(f"{shop}{path}")
                 await page.click("button.launcher")
                 await expect(page.locator(".alert")).to_contain_text(words[0])
                 await page.fill("textarea", "hello?")
