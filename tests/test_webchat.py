@@ -528,3 +528,17 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     assert (await client.post("/channels/webchat/email", json={**leave, "email": "two@example.org"})).status == 200
     resp = await client.post("/channels/webchat/email", json={**leave, "email": "three@example.org"})
     assert resp.status == 429 and len(sink.mails) == 3
+
+
+async def test_uploads_have_their_own_body_limit_not_max_body_bytes(tmp_path: Path) -> None:
+    """Decided: /upload streams its body and is limited by max_attachment_bytes only."""
+    config = make_config(
+        tmp_path,
+        {"hub": {"max_body_bytes": 1024}, "channels": {"webchat": {"secret": "s" * 20, "max_attachment_bytes": 3000}}},
+    )
+    async with TestClient(TestServer(build_app(Hub(config)))) as client:
+        me = await visitor(client)
+        assert (await upload_file(client, me["token"], PNG + b"x" * 2500)).status == 200
+        assert (await upload_file(client, me["token"], PNG + b"x" * 3000)).status == 413
+        resp = await client.post("/channels/webchat/session", data=b"{" + b" " * 2000 + b"}")
+        assert resp.status == 413  # every other body keeps the hub's limit
