@@ -26,7 +26,8 @@ from urllib.parse import unquote
 from aiohttp import WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from conversation.model import Attachment, Conversation, ConversationQuery, Delivery, Message, MessageKind
+from conversation.identity import seen_by_customer
+from conversation.model import Attachment, Conversation, ConversationQuery, Delivery, Message
 from hub.events import Event
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
@@ -262,7 +263,7 @@ class WebChatAdapter(Adapter):
             {
                 "type": "hello",
                 "conversation": ticket_json(conversation),
-                "messages": [visitor_message_json(m) for m in messages if visible(m)],
+                "messages": [visitor_message_json(m) for m in messages if seen_by_customer(m, address)],
                 "agents_online": self.hub.agents_online() > 0,
             }
         )
@@ -405,7 +406,7 @@ class WebChatAdapter(Adapter):
         mine = conversation is not None and any(
             a.blob_ref == ref
             for m in await self.hub.store.list_messages(conversation.id)
-            if visible(m)
+            if seen_by_customer(m, address)
             for a in m.attachments
         )
         path = self.hub.blobs.path(ref) if mine else None
@@ -504,11 +505,6 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
 def visitor_name(address: str) -> str:
     """A readable name for an anonymous visitor until they tell us theirs."""
     return f"Visitor {address.removeprefix('v_')[:6]}" if address.startswith("v_") else ""
-
-
-def visible(message: Message) -> bool:
-    """What the customer may see: messages, never notes or system events."""
-    return message.kind is MessageKind.MESSAGE
 
 
 def ticket_json(conversation: Conversation | None) -> dict[str, Any] | None:
