@@ -4,10 +4,14 @@ merge, and a customer's history after tickets of two customers were merged."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp.test_utils import TestClient
 
 from conversation.identity import (
     ContactEmail,
@@ -21,8 +25,12 @@ from conversation.inbound import Sender
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, utcnow
 from conversation.sqlite_store import SQLiteStore
 from conversation.store import Store
+from hub.app_keys import HUB
 from tests.helpers import customer_message, eventually, make_config, running_hub
 from tests.test_store_contract import POLICY, inbound
+from tests.test_webchat import agent_session, client, frames_until, say, visitor
+
+__all__ = ["client"]  # the web-chat fixture, used below
 
 LI = "li@example.com"
 
@@ -201,3 +209,126 @@ async def test_an_old_ticket_without_a_recorded_customer_is_never_sent_to_a_gues
         await eventually(lambda: chat.sent)
         # two identities on the channel: the thread itself, never the contact's first identity
         assert [out.address for out in chat.sent] == ["user-b" if recorded else "t-b"]
+
+
+# -- the webhook channel: the platform says whether it verified the email ----------------------
+async def test_a_webhook_senders_email_is_a_claim_unless_the_platform_vouches(tmp_path: Path) -> None:
+    from tests.test_web import post, start_client, webhook_config
+
+    client = await start_client(webhook_config(tmp_path))
+    try:
+
+        async def send(message_id: str, sender: dict[str, object]) -> tuple[int, dict[str, object]]:
+            body = {"id": message_id, "sender": sender, "text": "hello"}
+            return await post(client, json.dumps(body).encode())
+
+        assert (await send("p1", {"id": "guest-1", "email": LI}))[0] == 200
+        assert (await send("p2", {"id": "member-7", "email": LI, "email_verified": True}))[0] == 200
+        status, answer = await send("p3", {"id": "member-8", "email": LI, "email_verified": "yes"})
+        assert status == 400 and "email_verified" in str(answer["message"])
+        store = client.server.app[HUB].store
+        guest = await store.find_identity_contact("api", "guest-1")
+        member = await store.find_identity_contact("api", "member-7")
+        assert guest is not None and member is not None and guest.id != member.id
+        assert not guest.email_verified and member.email_verified and member.identities[0].verified
+    finally:
+        await client.close()
+
+
+# -- the web chat: what each visitor sees and receives -----------------------------------------
+async def frames_before_pong(ws: aiohttp.ClientWebSocketResponse) -> list[dict[str, Any]]:
+    await ws.send_json({"type": "ping"})
+    frames = []
+    while (frame := await ws.receive_json(timeout=5))["type"] != "pong":
+        frames.append(frame)
+    return frames
+
+
+async def history(client: TestClient, token: str) -> list[str]:
+    async with client.ws_connect(f"/channels/webchat/ws?token={token}") as ws:
+        await ws.send_json({"type": "hello", "after": ""})
+        return [m["text"] for m in (await frames_until(ws, "hello"))["messages"]]
+
+
+async def two_visitors(client: TestClient) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    alice, bob = await visitor(client), await visitor(client)
+    async with client.ws_connect(f"/channels/webchat/ws?token={alice['token']}") as ws:
+        await say(ws, "where is my parcel?", "a1")
+    async with client.ws_connect(f"/channels/webchat/ws?token={bob['token']}") as ws:
+        await say(ws, "my home address is 5 Elm Street", "b1")
+    store = client.server.app[HUB].store
+    alices, bobs = await store.get_conversation_by_number(1000), await store.get_conversation_by_number(1001)
+    return alice, bob, alices.id, bobs.id
+
+
+async def test_merging_two_customers_tickets_needs_confirmation_and_shows_neither_the_other(
+    client: TestClient,
+) -> None:
+    alice, bob, alices, bobs = await two_visitors(client)
+    headers = await agent_session(client)
+
+    resp = await client.post(f"/api/v1/conversations/{bobs}/merge", json={"into": alices}, headers=headers)
+    answer = await resp.json()
+    assert resp.status == 409 and answer["error"] == "confirm_needed"
+    assert "#1001" in answer["message"] and "#1000" in answer["message"] and "confirm: true" in answer["message"]
+    assert (await client.get(f"/api/v1/conversations/{bobs}")).status == 200
+    assert (await (await client.get(f"/api/v1/conversations/{bobs}")).json())["conversation"]["merged_into"] is None
+
+    resp = await client.post(
+        f"/api/v1/conversations/{bobs}/merge", json={"into": alices, "confirm": True}, headers=headers
+    )
+    assert resp.status == 200
+    reply = {"text": "it arrives tomorrow"}
+    assert (await client.post(f"/api/v1/conversations/{alices}/messages", json=reply, headers=headers)).status == 201
+    store = client.server.app[HUB].store
+    await eventually(lambda: delivered(store, alices, "it arrives tomorrow"))
+    assert await history(client, alice["token"]) == ["where is my parcel?", "it arrives tomorrow"]
+
+
+async def delivered(store: Store, conversation_id: str, text: str) -> bool:
+    return any(
+        m.text == text and m.delivery is not None and m.delivery.sent_at is not None
+        for m in await store.list_messages(conversation_id)
+    )
+
+
+async def test_moving_a_message_to_another_customers_ticket_needs_confirmation_and_stays_hidden(
+    client: TestClient,
+) -> None:
+    alice, _bob, alices, bobs = await two_visitors(client)
+    headers = await agent_session(client)
+    store = client.server.app[HUB].store
+    [bobs_message] = await store.list_messages(bobs)
+
+    path = f"/api/v1/messages/{bobs_message.id}/move"
+    resp = await client.post(path, json={"conversation_id": alices}, headers=headers)
+    assert resp.status == 409 and (await resp.json())["error"] == "confirm_needed"
+    assert (await store.get_message(bobs_message.id)).conversation_id == bobs  # type: ignore[union-attr]
+    resp = await client.post(path, json={"conversation_id": alices, "confirm": True}, headers=headers)
+    assert resp.status == 200
+    assert await history(client, alice["token"]) == ["where is my parcel?"]
+
+
+async def test_after_a_same_person_merge_a_reply_reaches_only_its_tickets_visitor(client: TestClient) -> None:
+    alice, bob, _alices, bobs = await two_visitors(client)
+    headers = await agent_session(client)
+    store = client.server.app[HUB].store
+    alice_contact = await store.find_identity_contact("webchat", alice["visitor"])
+    bob_contact = await store.find_identity_contact("webchat", bob["visitor"])
+    resp = await client.post(
+        f"/api/v1/contacts/{bob_contact.id}/merge", json={"into": alice_contact.id}, headers=headers
+    )
+    assert resp.status == 200
+
+    async with (
+        client.ws_connect(f"/channels/webchat/ws?token={alice['token']}") as alice_ws,
+        client.ws_connect(f"/channels/webchat/ws?token={bob['token']}") as bob_ws,
+    ):
+        for ws in (alice_ws, bob_ws):
+            await ws.send_json({"type": "hello", "after": ""})
+            await frames_until(ws, "hello")
+        reply = {"text": "your reset code is 4711"}
+        assert (await client.post(f"/api/v1/conversations/{bobs}/messages", json=reply, headers=headers)).status == 201
+        assert (await frames_until(bob_ws, "message"))["message"]["text"] == "your reset code is 4711"
+        assert [f for f in await frames_before_pong(alice_ws) if f["type"] == "message"] == []
+    assert "your reset code is 4711" not in await history(client, alice["token"])
