@@ -30,6 +30,7 @@ def conversation_json(conv: Conversation, *, contact_name: str = "", unread: boo
         "handed_off": conv.handed_off_at is not None,
         "merged_into": conv.merged_into or None,
         "previous_id": conv.previous_id or None,
+        "customer_address": conv.customer_address or None,  # who replies go to on its channel
         "unread": unread,
         "created_at": iso(conv.created_at),
         "last_message_at": iso(conv.last_message_at),

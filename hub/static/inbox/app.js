@@ -189,7 +189,7 @@ function renderConversation(card, messages) {
   const contact = card.contact;
   const cardBox = el("aside", { class: "card" },
     el("h3", { text: contact ? (contact.name || contact.email || "Customer") : "Customer" }),
-    contact && contact.email ? el("div", { text: contact.email }) : null,
+    contact && contact.email ? el("div", { text: contact.email + (contact.email_verified ? " ✓" : " (unverified)"), title: contact.email_verified ? "verified by a channel" : "only claimed: never used to join contacts" }) : null,
     el("h4", { text: "Identities" }),
     el("ul", {}, ...(contact ? contact.identities : []).map((i) => el("li", { text: `${ICONS[i.channel] || i.channel} ${i.display_name || i.address}${i.verified ? " ✓" : ""}` }))),
     el("h4", { text: "Other conversations" }),
