@@ -7,9 +7,11 @@ the channel's secret, and `X-Helpline-Timestamp` must be within `max_skew_second
 of now, so a captured request cannot be replayed later.
 
 Inbound: POST /channels/<name>/messages with
-    {"id": "msg-1", "sender": {"id": "user-7", "name": "Li Na", "email": "..."},
+    {"id": "msg-1", "sender": {"id": "user-7", "name": "Li Na", "email": "...", "email_verified": false},
      "thread": "order-5531", "text": "...", "subject": "...", "choice": "..."}
-"thread" defaults to the sender's id (one running conversation per person).
+"thread" defaults to the sender's id (one running conversation per person). The email is
+a claim unless the platform sets "email_verified": true (it confirmed the address itself);
+only a verified email joins the sender to a contact known on another channel.
 """
 
 from __future__ import annotations
@@ -79,6 +81,15 @@ def _text(payload: dict[str, Any], key: str, *, required: bool = False) -> str:
     return value
 
 
+def _email_verified(sender: dict[str, Any]) -> bool:
+    """The platform vouches that the sender proved this email (it signed the request; only
+    it knows whether a guest typed the address or a user confirmed it). Default: a claim."""
+    value = sender.get("email_verified", False)
+    if not isinstance(value, bool):
+        raise ValueError("sender.email_verified must be true or false")
+    return value and bool(_text(sender, "email").strip())
+
+
 def parse_message(channel: str, payload: Any) -> Inbound:
     if not isinstance(payload, dict):
         raise ValueError("the body must be a JSON object")
@@ -90,7 +101,12 @@ def parse_message(channel: str, payload: Any) -> Inbound:
     inbound = Inbound(
         channel=channel,
         external_id=_text(payload, "id", required=True),
-        sender=Sender(address=sender_id, display_name=_text(sender, "name"), email=_text(sender, "email")),
+        sender=Sender(
+            address=sender_id,
+            display_name=_text(sender, "name"),
+            email=_text(sender, "email"),
+            verified=_email_verified(sender),
+        ),
         thread_key=_text(payload, "thread") or sender_id,
         text=_text(payload, "text"),
         subject=_text(payload, "subject"),

@@ -80,6 +80,7 @@ def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
         "last_inbound_at": conv.last_inbound_at,
         "merged_into": conv.merged_into,
         "participants": list(conv.participants),
+        "customer_address": conv.customer_address,
     }
 
 
@@ -106,6 +107,7 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
         last_inbound_at=as_utc(doc.get("last_inbound_at")),
         merged_into=doc.get("merged_into", ""),
         participants=list(doc.get("participants") or []),
+        customer_address=doc.get("customer_address") or "",
     )
 
 
@@ -157,6 +159,7 @@ def message_to_doc(msg: Message) -> dict[str, Any]:
         "plugins_done": msg.plugins_done,
         "raw": msg.raw,
         "automatic": msg.automatic,
+        "customer_address": msg.customer_address,
     }
     if msg.direction is Direction.INBOUND and msg.external_id:
         doc["idem_key"] = idempotency_key(msg.channel, msg.external_id)
@@ -183,6 +186,7 @@ def message_from_doc(doc: dict[str, Any]) -> Message:
         plugins_done=doc.get("plugins_done", True),
         raw=doc.get("raw"),
         automatic=bool(doc.get("automatic", False)),
+        customer_address=doc.get("customer_address") or "",
     )
 
 

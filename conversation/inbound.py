@@ -18,6 +18,8 @@ class Sender:
     address: str  # the identity on that channel: user id, email address, visitor id
     display_name: str = ""
     email: str = ""  # when the channel knows it (Slack users.info, a web-chat form)
+    # The channel proved `email` is this sender's (conversation/identity.py). Only then does
+    # the email become the contact's trusted one and join a contact known by it.
     verified: bool = False
 
 

@@ -95,6 +95,7 @@ class Contact:
     id: str
     name: str = ""
     email: str = ""
+    email_verified: bool = False  # a verified identity vouched for `email`; else it is only a claim
     identities: list[Identity] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
     merged_into: str = ""  # set when this person turned out to be another contact
@@ -125,6 +126,7 @@ class Conversation:
     last_inbound_at: datetime | None = None  # the customer's newest message (unread markers)
     merged_into: str = ""  # set when an agent merged this ticket into another
     participants: list[str] = field(default_factory=list)  # others on the thread, e.g. Cc'd addresses
+    customer_address: str = ""  # the identity on `channel` that opened the ticket: replies go there
 
     @property
     def human_owned(self) -> bool:
@@ -181,6 +183,7 @@ class Message:
     plugins_done: bool = True  # inbound messages start False until plugins ran
     raw: dict[str, Any] | None = None  # the channel payload, kept for audits
     automatic: bool = False  # sent by a machine (auto-reply, bounce): bots never answer it
+    customer_address: str = ""  # the customer identity that wrote it (inbound) or it is for (outbound)
 
 
 @dataclass(slots=True)

@@ -30,6 +30,7 @@ from conversation.codec import (
     message_to_doc,
     subject_from,
 )
+from conversation.identity import ContactEmail, email_after_message, joining_email, merged_email
 from conversation.inbound import Inbound
 from conversation.model import (
     Agent,
@@ -256,22 +257,25 @@ class MongoStore(Store):
             identity = await self._identities.find_one({"_id": identity_id})
         assert identity is not None
         contact_id: str = identity["contact_id"]
-        if contact_id == candidate and sender.verified and sender.email:
-            # The same person, already known on another channel: join that contact.
+        email = joining_email(sender)
+        if contact_id == candidate and email:
+            # The same person, already known on another channel by the same verified email.
             known = await self._contacts.find_one(
-                {"email_key": sender.email.lower(), "merged_into": {"$in": ["", None]}}
+                {"email_key": email.lower(), "email_verified": True, "merged_into": {"$in": ["", None]}}
             )
             if known is not None:
                 await self._identities.update_one({"_id": identity_id}, {"$set": {"contact_id": known["_id"]}})
                 return str(known["_id"])
         # Idempotent: also repairs a contact whose insert a crash interrupted.
+        first = email_after_message(ContactEmail(), sender)
         await self._contacts.update_one(
             {"_id": contact_id},
             {
                 "$setOnInsert": {
                     "name": sender.display_name,
-                    "email": sender.email,
-                    "email_key": sender.email.lower(),
+                    "email": first.address,
+                    "email_key": first.address.lower(),
+                    "email_verified": first.verified,
                     "created_at": now,
                     "merged_into": "",
                 }
@@ -279,9 +283,14 @@ class MongoStore(Store):
             upsert=True,
         )
         if sender.email:
-            await self._contacts.update_one(
-                {"_id": contact_id, "email": ""}, {"$set": {"email": sender.email, "email_key": sender.email.lower()}}
-            )
+            doc = await self._contacts.find_one({"_id": contact_id}, {"email": 1, "email_verified": 1})
+            before = _contact_email(doc or {})
+            after = email_after_message(before, sender)
+            if after != before:  # compare-and-set: a concurrent change wins, as in one transaction
+                await self._contacts.update_one(
+                    {"_id": contact_id, "email": before.address, "email_verified": {"$in": _stored(before.verified)}},
+                    {"$set": _email_fields(after)},
+                )
         return contact_id
 
     async def _route(
@@ -324,6 +333,7 @@ class MongoStore(Store):
             last_inbound_at=now,
             previous_id=previous.id if previous else "",
             participants=list(dict.fromkeys(inbound.participants)),
+            customer_address=inbound.sender.address,
         )
         draft_doc = conversation_to_doc(draft)
         expected = pointer["conversation_id"] if pointer is not None else None
@@ -409,6 +419,7 @@ class MongoStore(Store):
             id=doc["_id"],
             name=doc["name"],
             email=doc["email"],
+            email_verified=bool(doc.get("email_verified")),
             identities=identities,
             created_at=doc["created_at"],
             merged_into=doc.get("merged_into") or "",
@@ -711,8 +722,8 @@ class MongoStore(Store):
         values: dict[str, Any] = {}
         if name is not None:
             values["name"] = name
-        if email is not None:
-            values.update(email=email, email_key=email.lower())
+        if email is not None:  # an agent's or a visitor's word: a claim, never a verified email
+            values.update(_email_fields(ContactEmail(email, False)))
         if values:
             await self._contacts.update_one({"_id": contact_id}, {"$set": values})
         contact = await self.get_contact(contact_id)
@@ -766,10 +777,10 @@ class MongoStore(Store):
         await self._messages.update_many(
             {"author_id": source_id, "author_type": AuthorType.CONTACT.value}, {"$set": {"author_id": target_id}}
         )
-        if not target.email and source.email:
-            await self._contacts.update_one(
-                {"_id": target_id}, {"$set": {"email": source.email, "email_key": source.email.lower()}}
-            )
+        email = merged_email(
+            ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
+        )
+        await self._contacts.update_one({"_id": target_id}, {"$set": _email_fields(email)})
         merged = await self.get_contact(target_id)
         assert merged is not None
         return merged
@@ -920,3 +931,16 @@ def _token_from_doc(doc: dict[str, Any]) -> ApiToken:
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
     )
+
+
+def _contact_email(doc: dict[str, Any]) -> ContactEmail:
+    return ContactEmail(doc.get("email") or "", bool(doc.get("email_verified")))
+
+
+def _stored(verified: bool) -> list[bool | None]:
+    """How a verification flag may be stored (contacts written before it existed have none)."""
+    return [True] if verified else [False, None]
+
+
+def _email_fields(email: ContactEmail) -> dict[str, Any]:
+    return {"email": email.address, "email_key": email.address.lower(), "email_verified": email.verified}

@@ -56,6 +56,7 @@ def inbound_message(
         plugins_done=not plugins_pending,
         raw=inbound.raw,
         automatic=inbound.automatic,
+        customer_address=inbound.sender.address,
     )
 
 

@@ -26,6 +26,7 @@ from conversation.codec import (
     subject_from,
     to_epoch_ms,
 )
+from conversation.identity import ContactEmail, email_after_message, joining_email, merged_email
 from conversation.inbound import Inbound
 from conversation.model import (
     Agent,
@@ -75,7 +76,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL,
-    merged_into TEXT NOT NULL DEFAULT '');
+    merged_into TEXT NOT NULL DEFAULT '', email_verified INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS contacts_email ON contacts (email) WHERE email != '';
 CREATE TABLE IF NOT EXISTS identities (
     channel TEXT NOT NULL, address TEXT NOT NULL, contact_id TEXT NOT NULL REFERENCES contacts(id),
@@ -89,7 +90,8 @@ CREATE TABLE IF NOT EXISTS conversations (
     team TEXT NOT NULL, assignee_id TEXT NOT NULL, handed_off_at INTEGER,
     created_at INTEGER NOT NULL, last_message_at INTEGER NOT NULL,
     first_response_at INTEGER, resolved_at INTEGER, previous_id TEXT NOT NULL,
-    last_inbound_at INTEGER, merged_into TEXT NOT NULL DEFAULT '', participants TEXT NOT NULL DEFAULT '[]');
+    last_inbound_at INTEGER, merged_into TEXT NOT NULL DEFAULT '', participants TEXT NOT NULL DEFAULT '[]',
+    customer_address TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS conversations_thread ON conversations (channel, thread_key, number);
 -- The inbox's indexes skip merged tickets (the list never shows them), so a view is
 -- read and counted from the index alone. Every index holding last_message_at is
@@ -117,7 +119,8 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at INTEGER NOT NULL,
     d_status TEXT, d_attempts INTEGER, d_error TEXT, d_next_attempt_at INTEGER, d_sent_at INTEGER,
     d_lease_owner TEXT, d_lease_until INTEGER,
-    plugins_done INTEGER NOT NULL, raw TEXT, automatic INTEGER NOT NULL DEFAULT 0);
+    plugins_done INTEGER NOT NULL, raw TEXT, automatic INTEGER NOT NULL DEFAULT 0,
+    customer_address TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS messages_thread ON messages (conversation_id, seq);
 CREATE INDEX IF NOT EXISTS messages_outbox ON messages (d_status, d_next_attempt_at)
     WHERE d_status = 'queued';
@@ -151,6 +154,22 @@ CREATE TABLE IF NOT EXISTS agents (
 
 # Migrations from version N to N+1, each a script run in one transaction.
 MIGRATIONS: dict[int, str] = {}
+
+# Columns added since a table was first created: (table, column, declaration). A database
+# written before gets them at open (an old row reads as the default).
+ADDED_COLUMNS = (
+    ("contacts", "email_verified", "INTEGER NOT NULL DEFAULT 0"),
+    ("conversations", "customer_address", "TEXT NOT NULL DEFAULT ''"),
+    ("messages", "customer_address", "TEXT NOT NULL DEFAULT ''"),
+)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}  # names from the list above
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
 
 CONVERSATION_TIMES = (
     "handed_off_at",
@@ -206,7 +225,8 @@ def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
         "INSERT INTO messages (id, conversation_id, channel, direction, kind, author_type, author_id,"
         " text, html, attachments, choices, choice_id, external_id, idem_key, created_at,"
         " d_status, d_attempts, d_error, d_next_attempt_at, d_sent_at, d_lease_owner, d_lease_until,"
-        " plugins_done, raw, automatic) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " plugins_done, raw, automatic, customer_address)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             msg.id,
             msg.conversation_id,
@@ -235,6 +255,7 @@ def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
             int(msg.plugins_done),
             json.dumps(msg.raw) if msg.raw is not None else None,
             int(msg.automatic),
+            msg.customer_address,
         ),
     )
 
@@ -243,8 +264,8 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
     conn.execute(
         "INSERT INTO conversations (id, number, channel, thread_key, contact_id, subject, status, priority,"
         " category, tags, team, assignee_id, handed_off_at, created_at, last_message_at,"
-        " first_response_at, resolved_at, previous_id, last_inbound_at, merged_into, participants)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " first_response_at, resolved_at, previous_id, last_inbound_at, merged_into, participants,"
+        " customer_address) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             conv.id,
             conv.number,
@@ -267,6 +288,7 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
             to_epoch_ms(conv.last_inbound_at),
             conv.merged_into,
             json.dumps(conv.participants),
+            conv.customer_address,
         ),
     )
 
@@ -295,6 +317,7 @@ def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
         id=row["id"],
         name=row["name"],
         email=row["email"],
+        email_verified=bool(row["email_verified"]),
         identities=identities,
         created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
         merged_into=row["merged_into"],
@@ -318,15 +341,19 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
     ).fetchone()
     if row is None:
         known = None
-        if sender.verified and sender.email:  # the same person, already known on another channel
+        email = joining_email(sender)
+        if email:  # the same person, already known on another channel by the same verified email
             known = conn.execute(
-                "SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND merged_into = '' LIMIT 1", (sender.email,)
+                "SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email_verified = 1 AND merged_into = ''"
+                " LIMIT 1",
+                (email,),
             ).fetchone()
         contact_id = known[0] if known else new_id()
         if known is None:
+            first = email_after_message(ContactEmail(), sender)
             conn.execute(
-                "INSERT INTO contacts (id, name, email, created_at) VALUES (?,?,?,?)",
-                (contact_id, sender.display_name, sender.email, to_epoch_ms(now)),
+                "INSERT INTO contacts (id, name, email, email_verified, created_at) VALUES (?,?,?,?,?)",
+                (contact_id, sender.display_name, first.address, int(first.verified), to_epoch_ms(now)),
             )
         conn.execute(
             "INSERT INTO identities VALUES (?,?,?,?,?,?)",
@@ -340,7 +367,14 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
             (sender.display_name, inbound.channel, sender.address),
         )
     if sender.email:
-        conn.execute("UPDATE contacts SET email = ? WHERE id = ? AND email = ''", (sender.email, contact_id))
+        current = conn.execute("SELECT email, email_verified FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+        before = ContactEmail(current[0], bool(current[1]))
+        after = email_after_message(before, sender)
+        if after != before:
+            conn.execute(
+                "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
+                (after.address, int(after.verified), contact_id),
+            )
     return contact_id
 
 
@@ -496,6 +530,7 @@ class SQLiteStore(Store):
         for statement in SCHEMA.split(";\n"):
             if statement.strip():
                 conn.execute(statement)
+        _add_missing_columns(conn)
         conn.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(SCHEMA_VERSION),),
@@ -575,6 +610,7 @@ class SQLiteStore(Store):
                 last_inbound_at=now,
                 previous_id=latest.id if latest else "",
                 participants=merged_participants([], inbound.participants),
+                customer_address=inbound.sender.address,
             )
             _insert_conversation(conn, conversation)
         else:
@@ -1011,8 +1047,8 @@ class SQLiteStore(Store):
                 raise NotFound(f"contact {contact_id}")
             if name is not None:
                 conn.execute("UPDATE contacts SET name = ? WHERE id = ?", (name, contact_id))
-            if email is not None:
-                conn.execute("UPDATE contacts SET email = ? WHERE id = ?", (email, contact_id))
+            if email is not None:  # an agent's or a visitor's word: a claim, never a verified email
+                conn.execute("UPDATE contacts SET email = ?, email_verified = 0 WHERE id = ?", (email, contact_id))
             contact = _get_contact(conn, contact_id)
             assert contact is not None
             return contact
@@ -1069,8 +1105,13 @@ class SQLiteStore(Store):
                 (target_id, source_id),
             )
             conn.execute("UPDATE contacts SET merged_into = ? WHERE id = ?", (target_id, source_id))
-            if not target.email and source.email:
-                conn.execute("UPDATE contacts SET email = ? WHERE id = ?", (source.email, target_id))
+            email = merged_email(
+                ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
+            )
+            conn.execute(
+                "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
+                (email.address, int(email.verified), target_id),
+            )
             merged = _get_contact(conn, target_id)
             assert merged is not None
             return merged

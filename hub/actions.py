@@ -69,6 +69,7 @@ class ConversationService:
             choices=list(choices),
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
+            customer_address=conversation.customer_address,  # the ticket's own customer, whoever else joined
         )
         await self.store.add_message(message)
         self._published("message.created", message)

@@ -24,6 +24,7 @@ from aiohttp import WSCloseCode, web
 from conversation.inbound import Inbound
 from conversation.model import utcnow
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
+from hub.access import AccessPolicy
 from hub.actions import ConversationService
 from hub.agents import ensure_admin
 from hub.api.auth import Authenticator
@@ -85,6 +86,7 @@ class Hub:
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
         self.presence = Presence()
+        self.access = AccessPolicy()  # who may see and change which ticket (hub/access.py)
         self.live_sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._background: list[asyncio.Task[None]] = []
 

@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from conversation.model import Message, utcnow
+from conversation.identity import reply_address
+from conversation.model import Contact, Conversation, Message, utcnow
 from conversation.store import Store, StoreUnavailable
 from hub.metrics import Metrics
 from hub.sdk import Adapter, Outbound, PermanentDeliveryError, RetryableDeliveryError
@@ -31,6 +32,16 @@ def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None 
     if retry_after is not None:
         delay = max(delay, retry_after)  # never earlier than the channel asked
     return delay
+
+
+def _unrecorded_recipient(message: Message, conversation: Conversation, contact: Contact) -> str:
+    """For a ticket stored before recipients were recorded: its contact's identity on the
+    channel only when there is exactly one (never a guess between two people), else the
+    thread itself."""
+    on_channel = [i.address for i in contact.identities if i.channel == message.channel]
+    if len(on_channel) == 1:
+        return on_channel[0]
+    return conversation.thread_key if message.channel == conversation.channel else ""
 
 
 class Outbox:
@@ -121,7 +132,7 @@ class Outbox:
         if conversation is None or contact is None:
             await self._fail(message, "the conversation or its contact no longer exists")
             return
-        address = next((i.address for i in contact.identities if i.channel == message.channel), conversation.thread_key)
+        address = reply_address(message, conversation) or _unrecorded_recipient(message, conversation, contact)
         outbound = Outbound(message=message, conversation=conversation, contact=contact, address=address)
         try:
             sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)

@@ -19,7 +19,7 @@ from conversation.model import Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from tests.conftest import IN_CI, ROOT
-from tests.helpers import make_config, serve
+from tests.helpers import eventually, make_config, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -333,5 +333,53 @@ async def test_a_refused_widget_says_why_and_marks_the_message_unsent(shop: str)
                 await page.fill("textarea", "hello?")
                 await page.keyboard.press("Enter")
                 await expect(page.locator(".msg.visitor.failed")).to_contain_text(words[1])
+        finally:
+            await browser.close()
+
+
+async def test_merging_two_customers_tickets_asks_first_saying_who_sees_what(servers: tuple[Hub, str, str]) -> None:
+    from playwright.async_api import Dialog, async_playwright
+
+    from conversation.inbound import Inbound, Sender
+
+    hub, hub_url, _site_url = servers
+    for visitor, text in (("v_alice", "where is my parcel?"), ("v_bob", "my home address is 5 Elm Street")):
+        await hub.ingest(
+            Inbound(channel="webchat", external_id=visitor, thread_key=visitor, sender=Sender(visitor), text=text)
+        )
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await browser.new_page()
+            confirms: list[str] = []
+            answers = {"confirm": [False, True]}  # first declined (nothing happens), then accepted
+
+            async def answer(dialog: Dialog) -> None:
+                if dialog.type == "prompt":
+                    await dialog.accept("1000")
+                else:
+                    confirms.append(dialog.message)
+                    await (dialog.accept() if answers["confirm"].pop(0) else dialog.dismiss())
+
+            page.on("dialog", answer)
+            await page.goto(f"{hub_url}/inbox/")
+            await page.fill("input[name=email]", "agent@example.com")
+            await page.fill("input[name=password]", "agent password 1")
+            await page.click("button[type=submit]")
+            await page.locator("#conversations li", has_text="#1001").click()
+            merge = page.locator("button", has_text="Merge into")
+            await merge.click()
+            await eventually(lambda: len(confirms) == 1)
+            assert "#1001" in confirms[0] and "#1000" in confirms[0] and "only the messages" in confirms[0]
+            bobs = await hub.store.get_conversation_by_number(1001)
+            assert bobs is not None and not bobs.merged_into  # declined: nothing merged
+            await merge.click()
+            await eventually(lambda: len(confirms) == 2)
+
+            async def merged() -> bool:
+                ticket = await hub.store.get_conversation_by_number(1001)
+                return ticket is not None and bool(ticket.merged_into)
+
+            await eventually(merged)
         finally:
             await browser.close()

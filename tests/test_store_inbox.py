@@ -140,7 +140,9 @@ async def test_merging_contacts_keeps_every_identity_and_conversation(store: Sto
 
 async def test_a_verified_email_joins_the_contact_known_by_it(store: Store) -> None:
     known = await store.record_inbound(
-        inbound("m1", channel="email", sender=Sender(address="wei@example.com", email="wei@example.com")),
+        inbound(
+            "m1", channel="email", sender=Sender(address="wei@example.com", email="wei@example.com", verified=True)
+        ),
         now=utcnow(),
         policy=POLICY,
     )

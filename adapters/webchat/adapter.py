@@ -37,6 +37,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
 from adapters.webchat.filetypes import BINARY, detect_type
 from adapters.webchat.texts import CONFIRMATION_MAIL
+from conversation.identity import seen_by_customer
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -417,7 +418,7 @@ class WebChatAdapter(Adapter):
             {
                 "type": "hello",
                 "conversation": ticket_json(conversation),
-                "messages": [visitor_message_json(m) for m in messages if visible(m)],
+                "messages": [visitor_message_json(m) for m in messages if seen_by_customer(m, address)],
                 "agents_online": self.hub.agents_online() > 0,
             }
         )
@@ -639,7 +640,7 @@ class WebChatAdapter(Adapter):
         conversation = await self._latest_conversation(visitor.address)
         messages = await self.hub.store.list_messages(conversation.id) if conversation else []
         attachment = next(
-            (a for m in messages if visible(m) for a in m.attachments if a.blob_ref == ref),
+            (a for m in messages if seen_by_customer(m, visitor.address) for a in m.attachments if a.blob_ref == ref),
             None,
         )
         path = self.hub.blobs.path(ref) if attachment else None
@@ -766,11 +767,6 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 def visitor_name(address: str) -> str:
     """A readable name for an anonymous visitor until they tell us theirs."""
     return f"Visitor {address.removeprefix('v_')[:6]}" if address.startswith("v_") else ""
-
-
-def visible(message: Message) -> bool:
-    """What the customer may see: messages, never notes or system events."""
-    return message.kind is MessageKind.MESSAGE
 
 
 def ticket_json(conversation: Conversation | None) -> dict[str, Any] | None:

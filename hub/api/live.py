@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from conversation.store import StoreUnavailable
+from hub.access import Access
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
 from hub.events import Event
@@ -39,6 +41,18 @@ def event_json(event: Event) -> dict[str, Any]:
     return {"type": event.type, "conversation_id": event.conversation_id, **event.data}
 
 
+async def may_see(call: Call, event: Event) -> bool:
+    """The live feed's filter: the same check as every ticket route (hub/access.py)."""
+    hub = hub_of(call)
+    if not hub.access.restricts(call.me):
+        return True
+    try:
+        conversation = await hub.store.get_conversation(event.conversation_id)
+    except StoreUnavailable:
+        return False  # unknown now: better missed (the inbox reloads) than shown to the wrong agent
+    return conversation is not None and hub.access.allows(call.me, conversation, Access.READ)
+
+
 @api.route(
     "GET", "/v1/live", summary="WebSocket: live events (new messages, changes, typing) for the inbox", tag="live"
 )
@@ -59,7 +73,8 @@ async def live(call: Call) -> web.StreamResponse:
             if subscription.overflowed:
                 await ws.send_json({"type": "resync"})  # too far behind: reload what is shown
                 subscription.overflowed = False
-            await ws.send_json(event_json(event))
+            if await may_see(call, event):
+                await ws.send_json(event_json(event))
 
     sender = asyncio.create_task(forward())
     try:

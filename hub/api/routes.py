@@ -18,7 +18,9 @@ from conversation.model import (
     new_id,
 )
 from hub import agents as agent_accounts
+from hub.access import Access
 from hub.api.auth import SESSION, Authenticator, hash_secret, new_secret
+from hub.api.confirm import require_confirmation
 from hub.api.framework import ADMIN, PUBLIC, Api, ApiError, Call, not_found
 from hub.api.serialize import (
     agent_json,
@@ -148,6 +150,9 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     query = query_from(call)
     items, total = await hub.store.list_conversations(query)
+    if hub.access.restricts(call.me):  # a search or a page shows only tickets the agent may see
+        items = [c for c in items if hub.access.allows(call.me, c, Access.READ)]
+        total = query.offset + len(items)
     reads = await hub.store.read_markers(call.me.id, [c.id for c in items])
     names = await contact_names(hub, items)
     return {
@@ -170,7 +175,20 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def conversation_counts(call: Call) -> dict[str, int]:
-    return await hub_of(call).store.count_views(call.me.id)
+    hub = hub_of(call)
+    if not hub.access.restricts(call.me):
+        return await hub.store.count_views(call.me.id)
+    items, _ = await hub.store.list_conversations(ConversationQuery(limit=1000))
+    return count_views_of([c for c in items if hub.access.allows(call.me, c, Access.READ)], call.me.id)
+
+
+def count_views_of(conversations: list[Conversation], agent_id: str) -> dict[str, int]:
+    """The inbox counts over the tickets an agent may see (the store counts them all)."""
+    counts = {status.value: sum(c.status is status for c in conversations) for status in Status}
+    counts["mine"] = sum(c.status is Status.OPEN and c.assignee_id == agent_id for c in conversations)
+    counts["unassigned"] = sum(c.status is Status.OPEN and not c.assignee_id for c in conversations)
+    counts["all"] = len(conversations)
+    return counts
 
 
 def is_unread(conv: Conversation, read_at: Any) -> bool:
@@ -191,16 +209,28 @@ async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str
 async def conversation_by_number(call: Call) -> dict[str, Any]:
     number = call.path["number"]
     conv = await hub_of(call).store.get_conversation_by_number(int(number)) if number.isdigit() else None
-    if conv is None:
-        raise not_found("conversation")
-    return conversation_json(conv)
+    return conversation_json(authorized(call, conv, Access.READ))
 
 
-async def conversation_or_404(call: Call, key: str = "conversation_id") -> Conversation:
-    conv = await hub_of(call).store.get_conversation(call.path[key])
-    if conv is None:
+async def conversation_or_404(call: Call, key: str = "conversation_id", access: Access = Access.READ) -> Conversation:
+    return authorized(call, await hub_of(call).store.get_conversation(call.path[key]), access)
+
+
+def authorized(call: Call, conv: Conversation | None, access: Access) -> Conversation:
+    """The ticket if the caller may `access` it; 404 otherwise, as if it did not exist."""
+    if conv is None or not hub_of(call).access.allows(call.me, conv, access):
         raise not_found("conversation")
     return conv
+
+
+async def contact_or_404(call: Call, contact_id: str, access: Access) -> None:
+    """A contact is reachable through a ticket of theirs the caller may `access`."""
+    hub = hub_of(call)
+    if await hub.store.get_contact(contact_id) is None:
+        raise not_found("contact")
+    items, _ = await hub.store.list_conversations(ConversationQuery(contact_id=contact_id, include_merged=True))
+    if not any(hub.access.allows(call.me, c, access) for c in items):
+        raise not_found("contact")
 
 
 @api.route(
@@ -215,10 +245,11 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
     contact = await hub.store.get_contact(conv.contact_id)
     others, _ = await hub.store.list_conversations(ConversationQuery(contact_id=conv.contact_id, limit=20))
+    visible = [c for c in others if c.id != conv.id and hub.access.allows(call.me, c, Access.READ)]
     return {
         "conversation": conversation_json(conv, contact_name=contact.name if contact else ""),
         "contact": contact_json(contact) if contact else None,
-        "other_conversations": [conversation_json(c) for c in others if c.id != conv.id],
+        "other_conversations": [conversation_json(c) for c in visible],
     }
 
 
@@ -252,7 +283,7 @@ async def list_messages(call: Call) -> dict[str, Any]:
 )
 async def post_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    conv = await conversation_or_404(call)
+    conv = await conversation_or_404(call, access=Access.WRITE)
     if conv.merged_into:
         raise ApiError(409, "merged", "this ticket was merged into another; write there")
     if call.body.get("kind", "reply") == "note":
@@ -271,7 +302,7 @@ async def post_message(call: Call) -> dict[str, Any]:
 )
 async def retry_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    conv = await conversation_or_404(call)
+    conv = await conversation_or_404(call, access=Access.WRITE)
     message = await hub.store.get_message(call.path["message_id"])
     if message is None or message.conversation_id != conv.id:
         raise not_found("message")
@@ -300,7 +331,7 @@ async def retry_message(call: Call) -> dict[str, Any]:
 )
 async def patch_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    conv = await conversation_or_404(call)
+    conv = await conversation_or_404(call, access=Access.WRITE)
     changes = dict(call.body)
     if "assignee_id" in changes:
         changes["assignee_id"] = changes["assignee_id"] or ""
@@ -316,15 +347,14 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     "/v1/conversations/{conversation_id}/merge",
     summary="Merge this ticket into another; its messages move there and it is closed",
     tag="conversations",
-    body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)),
+    body=Obj({"into": Str(max_length=64, min_length=1), "confirm": Bool()}, required=("into",)),
     response=CONVERSATION,
 )
 async def merge_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    source = await conversation_or_404(call)
-    target = await hub.store.get_conversation(call.body["into"])
-    if target is None:
-        raise not_found("conversation")
+    source = await conversation_or_404(call, access=Access.WRITE)
+    target = authorized(call, await hub.store.get_conversation(call.body["into"]), Access.WRITE)
+    await require_confirmation(hub.store, source, target, moving_one=False, confirmed=call.body.get("confirm", False))
     merged = await hub.actions.merge(source, target, who=call.who)
     return conversation_json(merged)
 
@@ -334,7 +364,7 @@ async def merge_conversation(call: Call) -> dict[str, Any]:
     "/v1/messages/{message_id}/move",
     summary="Move a misplaced message to another ticket",
     tag="conversations",
-    body=Obj({"conversation_id": Str(max_length=64, min_length=1)}, required=("conversation_id",)),
+    body=Obj({"conversation_id": Str(max_length=64, min_length=1), "confirm": Bool()}, required=("conversation_id",)),
     response=MESSAGE,
 )
 async def move_message(call: Call) -> dict[str, Any]:
@@ -342,12 +372,11 @@ async def move_message(call: Call) -> dict[str, Any]:
     message = await hub.store.get_message(call.path["message_id"])
     if message is None:
         raise not_found("message")
-    source = await hub.store.get_conversation(message.conversation_id)
-    target = await hub.store.get_conversation(call.body["conversation_id"])
-    if source is None or target is None:
-        raise not_found("conversation")
+    source = authorized(call, await hub.store.get_conversation(message.conversation_id), Access.WRITE)
+    target = authorized(call, await hub.store.get_conversation(call.body["conversation_id"]), Access.WRITE)
     if source.id == target.id:
         raise ApiError(422, "invalid", "the message is already there")
+    await require_confirmation(hub.store, source, target, moving_one=True, confirmed=call.body.get("confirm", False))
     moved = await hub.actions.move_message(message, source, target, who=call.who)
     return message_json(moved)
 
@@ -360,7 +389,7 @@ async def move_message(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def typing(call: Call) -> dict[str, Any]:
-    conv = await conversation_or_404(call)
+    conv = await conversation_or_404(call, access=Access.WRITE)
     hub_of(call).actions.typing(conv.id, who="agent", name=call.me.name)
     return {"ok": True}
 
@@ -375,6 +404,7 @@ async def typing(call: Call) -> dict[str, Any]:
     response=CONTACT,
 )
 async def patch_contact(call: Call) -> dict[str, Any]:
+    await contact_or_404(call, call.path["contact_id"], Access.WRITE)
     contact = await hub_of(call).store.update_contact(call.path["contact_id"], **call.body)
     return contact_json(contact)
 
@@ -388,6 +418,8 @@ async def patch_contact(call: Call) -> dict[str, Any]:
     response=CONTACT,
 )
 async def merge_contact(call: Call) -> dict[str, Any]:
+    await contact_or_404(call, call.path["contact_id"], Access.WRITE)
+    await contact_or_404(call, call.body["into"], Access.WRITE)
     merged = await hub_of(call).actions.merge_contacts(call.path["contact_id"], call.body["into"], who=call.who)
     return contact_json(merged)
 
@@ -532,9 +564,21 @@ async def revoke_token(call: Call) -> dict[str, Any]:
     return token_json(await hub.store.revoke_api_token(call.path["token_id"], now=hub.actions.clock()))
 
 
-@api.route("GET", "/v1/attachments/{ref}", summary="Download an attachment", tag="conversations")
+@api.route(
+    "GET",
+    "/v1/attachments/{ref}",
+    summary="Download an attachment of a message (the `url` of each attachment in a message)",
+    tag="conversations",
+    query={"message": Str(max_length=64, description="the message the attachment belongs to")},
+)
 async def attachment(call: Call) -> web.StreamResponse:
-    path = hub_of(call).blobs.path(call.path["ref"])
+    hub = hub_of(call)
+    ref = call.path["ref"]
+    message = await hub.store.get_message(call.query.get("message", ""))
+    if message is None or not any(a.blob_ref == ref for a in message.attachments):
+        raise not_found("attachment")
+    authorized(call, await hub.store.get_conversation(message.conversation_id), Access.READ)
+    path = hub.blobs.path(ref)
     if path is None:
         raise not_found("attachment")
     # Never rendered inline: a customer's file must not run as a page of this origin.

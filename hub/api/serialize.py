@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message
 
@@ -29,6 +30,7 @@ def conversation_json(conv: Conversation, *, contact_name: str = "", unread: boo
         "handed_off": conv.handed_off_at is not None,
         "merged_into": conv.merged_into or None,
         "previous_id": conv.previous_id or None,
+        "customer_address": conv.customer_address or None,  # who replies go to on its channel
         "unread": unread,
         "created_at": iso(conv.created_at),
         "last_message_at": iso(conv.last_message_at),
@@ -51,7 +53,14 @@ def message_json(msg: Message) -> dict[str, Any]:
         "text": msg.text,
         "html": msg.html or None,  # sanitised by the adapter before it was stored
         "attachments": [
-            {"name": a.name, "content_type": a.content_type, "size": a.size, "ref": a.blob_ref} for a in msg.attachments
+            {
+                "name": a.name,
+                "content_type": a.content_type,
+                "size": a.size,
+                "ref": a.blob_ref,
+                "url": f"/api/v1/attachments/{quote(a.blob_ref, safe='')}?message={msg.id}",
+            }
+            for a in msg.attachments
         ],
         "choices": [{"id": c.id, "label": c.label} for c in msg.choices],
         "choice_id": msg.choice_id or None,
@@ -73,6 +82,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "id": contact.id,
         "name": contact.name,
         "email": contact.email or None,
+        "email_verified": contact.email_verified,  # False: only claimed, never used to join contacts
         "merged_into": contact.merged_into or None,
         "created_at": iso(contact.created_at),
         "identities": [

@@ -29,8 +29,16 @@ async function api(method, path, body) {
   const resp = await fetch(`/api/v1${path}`, options);
   const data = await resp.json().catch(() => ({}));
   if (resp.status === 401 && path !== "/auth/login") { showLogin(); throw new Error(data.message || "signed out"); }
-  if (!resp.ok) throw new Error(data.message || resp.statusText);
+  if (!resp.ok) { const error = new Error(data.message || resp.statusText); error.code = data.error; throw error; }
   return data;
+}
+// Merging or moving between two customers: the hub says who will see what; ask before doing it.
+async function withConfirmation(method, path, body) {
+  try { return await api(method, path, body); } catch (e) {
+    if (e.code !== "confirm_needed") throw e;
+    if (!confirm(e.message)) return null;
+    return api(method, path, { ...body, confirm: true });
+  }
 }
 
 function when(iso) {
@@ -141,7 +149,7 @@ function renderMessage(m) {
     const load = el("button", { class: "link", text: "load remote images", onclick: () => { frame.srcdoc = policy(true) + m.html; load.remove(); } });
     node.append(frame, load);
   }
-  for (const file of m.attachments) node.append(el("div", {}, el("a", { href: `/api/v1/attachments/${encodeURIComponent(file.ref)}`, text: `📄 ${file.name} (${file.size} B)` })));
+  for (const file of m.attachments) node.append(el("div", {}, el("a", { href: file.url, text: `📄 ${file.name} (${file.size} B)` })));
   if (m.choices.length) node.append(el("div", { class: "meta", text: `choices: ${m.choices.map((c) => c.label).join(" / ")}` }));
   return node;
 }
@@ -158,7 +166,7 @@ async function numberToId(label) {
 }
 async function moveMessage(messageId) {
   const target = await numberToId("Move this message to ticket number:");
-  if (target) { await api("POST", `/messages/${messageId}/move`, { conversation_id: target }); openConversation(state.current); }
+  if (target) { try { await withConfirmation("POST", `/messages/${messageId}/move`, { conversation_id: target }); } catch (e) { alert(e.message); } openConversation(state.current); }
 }
 function renderConversation(card, messages) {
   const c = card.conversation;
@@ -175,13 +183,13 @@ function renderConversation(card, messages) {
     select([["low", "Low"], ["normal", "Normal"], ["high", "High"], ["urgent", "Urgent"]], c.priority, (e) => patch({ priority: e.target.value })),
     select([["", "Unassigned"], ...state.agents.map((a) => [a.id, a.id === state.me.id ? `Me (${a.name || a.email})` : (a.name || a.email)])], c.assignee_id || "", (e) => patch({ assignee_id: e.target.value || null })),
     team, category, tags,
-    el("button", { text: "Merge into…", onclick: async () => { const target = await numberToId("Merge this ticket into ticket number:"); if (target) { await api("POST", `/conversations/${c.id}/merge`, { into: target }); openConversation(target); } } }),
+    el("button", { text: "Merge into…", onclick: async () => { const target = await numberToId("Merge this ticket into ticket number:"); if (target) { try { if (await withConfirmation("POST", `/conversations/${c.id}/merge`, { into: target })) openConversation(target); } catch (e) { alert(e.message); } } } }),
   );
   const thread = el("div", { class: "thread" }, ...messages.map(renderMessage));
   const contact = card.contact;
   const cardBox = el("aside", { class: "card" },
     el("h3", { text: contact ? (contact.name || contact.email || "Customer") : "Customer" }),
-    contact && contact.email ? el("div", { text: contact.email }) : null,
+    contact && contact.email ? el("div", { text: contact.email + (contact.email_verified ? " ✓" : " (unverified)"), title: contact.email_verified ? "verified by a channel" : "only claimed: never used to join contacts" }) : null,
     el("h4", { text: "Identities" }),
     el("ul", {}, ...(contact ? contact.identities : []).map((i) => el("li", { text: `${ICONS[i.channel] || i.channel} ${i.display_name || i.address}${i.verified ? " ✓" : ""}` }))),
     el("h4", { text: "Other conversations" }),

@@ -1,0 +1,87 @@
+"""Who a contact is, and who may see what: the identity rules both store backends share.
+
+Verified and claimed emails. A channel marks a sender `verified` only when it proved the
+email belongs to them (see README "Security"): Slack's users.info email, a web-chat site
+user whose identity hash checks out, the sender address of a mail (replies only ever
+reach that mailbox), a webhook sender whose platform says `email_verified`. Anything
+else (an anonymous visitor's typed address, a webhook sender's unverified field, an
+agent's correction) is a claim. A claim is kept so agents can see it, but it is never
+the contact's trusted email, and an identity joins an existing contact automatically
+only when both sides are verified: otherwise typing someone's address would make the
+hub file their Slack or site account under a stranger's contact.
+
+Recipients. A ticket belongs to the identity that opened it (`customer_address`); every
+message records the identity that wrote it or that it is for. Replies go to that
+identity, never to "some identity of the contact", and a customer only ever sees the
+messages written by or to them, however agents merge tickets or contacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conversation.inbound import Sender
+from conversation.model import Conversation, Message, MessageKind
+
+
+@dataclass(slots=True, frozen=True)
+class ContactEmail:
+    """A contact's email and whether a verified identity vouched for it."""
+
+    address: str = ""
+    verified: bool = False
+
+
+def joining_email(sender: Sender) -> str:
+    """The email a new identity may join an existing contact by: only a verified one.
+
+    The contact must also hold that email as verified (the backends look it up so).
+    """
+    email = sender.email.strip()
+    return email if sender.verified and email else ""
+
+
+def email_after_message(current: ContactEmail, sender: Sender) -> ContactEmail:
+    """The contact's email once this sender wrote.
+
+    A verified email replaces a claim; a claim only fills an empty email and never
+    replaces anything; a verified email stays until an agent changes it.
+    """
+    email = sender.email.strip()
+    if not email or current.verified:
+        return current
+    if sender.verified:
+        return ContactEmail(email, True)
+    return current if current.address else ContactEmail(email, False)
+
+
+def merged_email(target: ContactEmail, source: ContactEmail) -> ContactEmail:
+    """The email a contact keeps when another is merged into it: verified beats a claim."""
+    if not target.address or (source.verified and not target.verified):
+        return source
+    return target
+
+
+def reply_address(message: Message, conversation: Conversation) -> str:
+    """The identity an outbound message goes to on its channel ("" when only the channel knows).
+
+    The message's own recorded recipient first; else, on the ticket's channel, the
+    identity that opened the ticket. Never another identity of the same contact: after
+    two people were merged into one contact, that was someone else's open chat window.
+    """
+    if message.customer_address:
+        return message.customer_address
+    if message.channel == conversation.channel:
+        return conversation.customer_address
+    return ""
+
+
+def seen_by_customer(message: Message, address: str) -> bool:
+    """Whether the customer at `address` may see this message in their history.
+
+    Only messages (never notes or system events) written by them or to them. A message
+    stored before recipients were recorded has none and stays visible, as it was.
+    """
+    if message.kind is not MessageKind.MESSAGE:
+        return False
+    return message.customer_address in ("", address)
