@@ -67,8 +67,8 @@ class SlackAdapter(Adapter):
     config_fields: ClassVar[dict[str, Field]] = {
         "bot_token": Field(str, help="the app's bot token, xoxb-... (or env:NAME)", secret=True),
         "mode": Field(str, "events", "events (HTTP) or socket (Socket Mode)", choices=("events", "socket")),
-        "signing_secret": Field(str, "", "verifies Events API and interaction requests"),
-        "app_token": Field(str, "", "xapp-... token for Socket Mode"),
+        "signing_secret": Field(str, "", "verifies Events API and interaction requests", secret=True),
+        "app_token": Field(str, "", "xapp-... token for Socket Mode", secret=True),
         "channels": Field(list, [], "channel ids whose messages are support requests (DMs always are)"),
         "api_base_url": Field(str, "https://slack.com/api/", "Web API base, e.g. for GovSlack"),
         "max_file_bytes": Field(int, 20 * 1024 * 1024, "largest shared file kept", minimum=1),

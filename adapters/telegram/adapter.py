@@ -28,6 +28,7 @@ from conversation.model import Attachment, AuthorType, Direction, MessageKind, n
 from conversation.model import Message as Message_
 from hub.events import Event
 from hub.sdk import (
+    MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
     Field,
@@ -60,7 +61,9 @@ class TelegramAdapter(Adapter):
     config_fields: ClassVar[dict[str, Field]] = {
         "token": Field(str, help="the bot token from @BotFather (or env:NAME)", secret=True),
         "mode": Field(str, "polling", "webhook or polling", choices=("webhook", "polling")),
-        "webhook_secret": Field(str, "", "the secret_token Telegram sends with each webhook"),
+        "webhook_secret": Field(
+            str, "", "the secret_token Telegram sends with each webhook", secret=True, min_length=MIN_GENERATED_SECRET
+        ),
         "public_url": Field(str, "", "https URL of this hub: the webhook is registered at start"),
         "api_base_url": Field(str, "https://api.telegram.org", "a self-hosted Bot API server instead"),
         "poll_timeout_seconds": Field(int, 25, "long-poll wait of getUpdates", minimum=0),
