@@ -48,9 +48,9 @@ def _scrub(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a bad format string: the handler reports it as usual
         return
-    clean = redact(message)
-    if clean != message:
-        record.msg, record.args = clean, None
+    # Frozen now, not when a handler formats it: an argument may change after the call
+    # (python-telegram-bot logs a result dict, then writes the token-bearing file URL into it).
+    record.msg, record.args = redact(message), None
     if record.exc_info and record.exc_info[1] is not None:
         # Formatters use a ready exc_text as it is; the traceback's messages may name a URL.
         record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
