@@ -10,11 +10,16 @@ from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
+from conversation.store import StoreUnavailable
+from hub.api.auth import Authenticator
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
+from hub.app_keys import AUTH
 from hub.events import Event
 
 HEARTBEAT_SECONDS = 20.0
+RECHECK_SECONDS = HEARTBEAT_SECONDS  # how often an open socket re-checks its session or token
+SIGNED_OUT = 4001  # close code: the session or token that opened the socket no longer holds
 
 
 class Presence:
@@ -62,15 +67,31 @@ async def live(call: Call) -> web.StreamResponse:
             await ws.send_json(event_json(event))
 
     sender = asyncio.create_task(forward())
+    guard = asyncio.create_task(_close_when_signed_out(request.config_dict[AUTH], request, ws))
     try:
         async for message in ws:  # the client sends nothing we need; this waits for close
             if message.type == WSMsgType.ERROR:
                 break
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
+        for task in (sender, guard):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         subscription.close()
         hub.presence.leave(call.me.id)
         hub.live_sockets.discard(ws)
     return ws
+
+
+async def _close_when_signed_out(auth: Authenticator, request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Sign-out, expiry, revocation or deactivation ends the socket (and the agent's presence)."""
+    while not ws.closed:
+        left = auth.seconds_left(request)
+        await auth.wait_for_change(RECHECK_SECONDS if left is None else min(RECHECK_SECONDS, left))
+        try:
+            valid = await auth.still_valid(request)
+        except StoreUnavailable:
+            continue  # cannot tell now; the next round asks again
+        if not valid:
+            await ws.close(code=SIGNED_OUT, message=b"signed out")
+            return
