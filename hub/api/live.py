@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +16,8 @@ from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
 from hub.app_keys import AUTH
 from hub.events import Event
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 20.0
 RECHECK_SECONDS = HEARTBEAT_SECONDS  # how often an open socket re-checks its session or token
@@ -75,8 +77,9 @@ async def live(call: Call) -> web.StreamResponse:
     finally:
         for task in (sender, guard):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for result in await asyncio.gather(sender, guard, return_exceptions=True):
+            if isinstance(result, Exception):  # a socket that broke mid-send: say so, still clean up
+                log.warning("live socket of agent %s: %r", call.me.id, result)
         subscription.close()
         hub.presence.leave(call.me.id)
         hub.live_sockets.discard(ws)
