@@ -119,6 +119,7 @@ async def test_the_bot_token_goes_only_to_slacks_file_hosts(
             "external_type": "gdrive",
             "url_private": f"{fake.base}/files/c",
         },
+        {"id": "F5", "name": "gone.txt", "mode": "tombstone"},
     ]
     hub = Hub(config(tmp_path, fake))
     async with TestClient(TestServer(build_app(hub))) as client:
@@ -131,6 +132,7 @@ async def test_the_bot_token_goes_only_to_slacks_file_hosts(
     assert "[file not kept: b.pdf: not on Slack's file host]" in message.text
     assert "[file not kept: c.pdf: not on Slack's file host]" in message.text  # another scheme, another origin
     assert "[file not kept: Plan (Google Drive): an external file, not stored in Slack]" in message.text
+    assert "[file not kept: gone.txt: Slack gave no download link]" in message.text
 
 
 async def test_a_redirect_away_from_slacks_file_host_is_not_followed(

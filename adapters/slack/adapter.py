@@ -305,6 +305,9 @@ class SlackAdapter(Adapter):
             if file.get("is_external") or file.get("mode") == "external":
                 not_kept.append(_not_kept(name, "an external file, not stored in Slack"))
                 continue
+            if not url:  # deleted ("tombstone") or hidden by the workspace's plan
+                not_kept.append(_not_kept(name, "Slack gave no download link"))
+                continue
             if int(file.get("size", 0)) > self.settings["max_file_bytes"]:
                 not_kept.append(_not_kept(name, f"over the {self.settings['max_file_bytes'] // 1024} KiB limit"))
                 continue
