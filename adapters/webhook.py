@@ -30,6 +30,7 @@ from aiohttp import web
 
 from conversation.codec import choices_to_list
 from hub.sdk import (
+    MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
     Field,
@@ -126,7 +127,7 @@ def parse_message(channel: str, payload: Any) -> Inbound:
 
 class WebhookAdapter(Adapter):
     config_fields: ClassVar[dict[str, Field]] = {
-        "secret": Field(str, help="shared HMAC secret (or env:NAME)", secret=True),
+        "secret": Field(str, help="shared HMAC secret (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET),
         "callback_url": Field(str, "", "where replies are POSTed; empty: this channel only receives"),
         "max_skew_seconds": Field(int, 300, "how old a signed request may be", minimum=1),
     }

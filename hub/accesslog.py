@@ -1,14 +1,25 @@
-"""An access log that never writes secrets.
+"""An access log that never writes secrets and cannot be forged.
 
 aiohttp's default line holds the whole request line, query string included, and the
 web chat's visitor tokens travel in the query (WebSockets cannot carry headers from a
-browser). This logger writes the path alone.
+browser). This logger writes the path alone, as it came on the wire (still
+percent-encoded): a decoded `%0A` would start a fake log line of the sender's choosing.
+Anything else unprintable is escaped too.
 """
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+
+UNPRINTABLE = re.compile(r"[^\x21-\x7e]|[\"\\]")  # controls, spaces, DEL, non-ASCII; quotes end the field
+
+
+def loggable_path(request: web.BaseRequest) -> str:
+    """The request's path without its query, percent-encoded, safe on one log line."""
+    return UNPRINTABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), request.rel_url.raw_path)
 
 
 class SafeAccessLogger(AbstractAccessLogger):
@@ -17,7 +28,7 @@ class SafeAccessLogger(AbstractAccessLogger):
             '%s "%s %s" %d %.1fms',
             request.remote,
             request.method,
-            request.path,  # never the query string
+            loggable_path(request),  # never the query string
             response.status,
             time * 1000,
         )

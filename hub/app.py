@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hmac
 import logging
 import os
 import socket
@@ -183,7 +184,11 @@ def tune_gc_for_serving() -> None:
 def build_app(hub: Hub) -> web.Application:
     app = web.Application(client_max_size=hub.config.hub["max_body_bytes"], middlewares=[json_errors, security_headers])
     app[HUB] = hub
-    app[AUTH] = Authenticator(hub.store, secure_cookies=hub.config.hub["public_url"].startswith("https://"))
+    app[AUTH] = Authenticator(
+        hub.store,
+        secure_cookies=hub.config.hub["public_url"].startswith("https://"),
+        public_url=hub.config.hub["public_url"],
+    )
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -315,8 +320,22 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if healthy else 503)
 
 
+def metrics_allowed(authorization: str, token: str) -> bool:
+    """Public without a configured token; otherwise the bearer token, compared in constant time."""
+    if not token:
+        return True
+    scheme, _, sent = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
+
+
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
+    if not metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
+        return web.json_response(
+            {"error": "unauthorized", "message": "/metrics needs Authorization: Bearer <hub.metrics_token>"},
+            status=401,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     try:
         hub.metrics.queue_depth.set(await hub.store.count_queued())
         hub.metrics.store_up.set(1)

@@ -11,7 +11,7 @@ from typing import Any
 from conversation.inbound import InboundLimits
 from conversation.store import Ticketing
 from hub.registry import Registry, discover
-from hub.settings import ConfigError, Field, validate_table
+from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, validate_table
 
 SECTIONS: dict[str, dict[str, Field]] = {
     "hub": {
@@ -22,6 +22,9 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
         "shutdown_grace_seconds": Field(float, 10.0, "how long in-flight work may finish on shutdown", minimum=0),
         "max_body_bytes": Field(int, 1_048_576, "largest webhook body accepted", minimum=1024),
+        "metrics_token": Field(
+            str, "", "bearer token /metrics requires; empty: public", secret=True, min_length=MIN_GENERATED_SECRET
+        ),
     },
     "storage": {
         "url": Field(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://..."),

@@ -62,3 +62,9 @@ class SlidingWindow:
 
     def reset(self, key: str) -> None:
         self._events.pop(key, None)
+
+    def give_back(self, key: str) -> None:
+        """Uncount the newest event of the key (it was counted in advance and turned out fine)."""
+        events = self._events.get(key)
+        if events:
+            events.pop()

@@ -22,7 +22,7 @@ from conversation.model import Attachment, Choice, Contact, Conversation, Messag
 from conversation.store import InboundRecord, Store
 from hub.blobs import BlobStore
 from hub.events import EventBus
-from hub.settings import ConfigError, Field
+from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
 from hub.text import split_text
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "Inbound",
     "IngestUnavailable",
     "InvalidInbound",
+    "MIN_GENERATED_SECRET",
     "Outbound",
     "Outcome",
     "PermanentDeliveryError",

@@ -1,14 +1,33 @@
 """Declarative settings: each section (and each adapter or plugin) lists its fields,
-and one validator turns a TOML table into checked values or an error naming the key."""
+and one validator turns a TOML table into checked values or an error naming the key.
+
+Secrets: a field marked `secret=True` may be written as `"env:NAME"`, is read through
+`resolve_secret` (the one place that does it, nested tables included), is never shown
+in an error, and its value is redacted from every log record (hub/redact.py).
+"Secret" says how a value is handled, not whether it must be there: that is the
+default (`REQUIRED` or not).
+
+Length rule: secrets the operator generates for Helpline (HMAC keys, the web chat's
+token key, Telegram's webhook secret, the listener's SMTP password, the metrics token)
+carry `min_length=MIN_GENERATED_SECRET` and shorter ones are refused. Credentials a
+provider issues (bot tokens, Slack's signing secret) and passwords of external
+accounts (the SMTP relay, the IMAP mailbox) are taken as issued: their owner sets the
+rules, and a wrong one fails at its first use with the provider's answer.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from hub.redact import redact_secret
+
 REQUIRED: Any = object()
+MIN_GENERATED_SECRET = 16  # characters; e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class ConfigError(Exception):
@@ -20,9 +39,11 @@ class Field:
     type: type | tuple[type, ...]
     default: Any = REQUIRED
     help: str = ""
-    secret: bool = False  # required non-empty; may be "env:NAME"; never logged
+    secret: bool = False  # may be "env:NAME"; never shown or logged (required only without a default)
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
+    min_length: int = 0  # for secrets Helpline's operator generates: refuse weak ones
+    entries: Mapping[str, Field] | None = None  # a table of named tables, each checked against these fields
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
@@ -43,19 +64,33 @@ def _check_type(key: str, value: Any, expected: type | tuple[type, ...], *, secr
     return value
 
 
-def resolve_secret(key: str, value: str) -> str:
-    """`env:NAME` keeps a secret out of hub.toml; the value is read from the environment."""
+def resolve_secret(key: str, value: str, *, required: bool = True, min_length: int = 0) -> str:
+    """The one reader of secrets: `env:NAME` from the environment, else the literal.
+
+    An unset or empty variable is an error naming the key (even for an optional secret:
+    the operator asked for it). An empty optional secret means "not used" and stays "".
+    """
     if value.startswith("env:"):
         name = value[4:]
-        resolved = os.environ.get(name, "")
-        if not resolved:
+        if not ENV_NAME.match(name):
+            raise ConfigError(f"{key}: {value!r} is not a valid environment variable reference")
+        value = os.environ.get(name, "")
+        if not value:
             raise ConfigError(f"{key}: environment variable {name} is not set")
-        return resolved
+    elif not value and not required:
+        return ""
+    if not value.strip():
+        raise ConfigError(f"{key}: missing secret")
+    if len(value) < min_length:
+        raise ConfigError(
+            f"{key}: the secret is too short ({len(value)} characters); use at least {min_length} random characters"
+        )
+    redact_secret(value)
     return value
 
 
 def validate_table(prefix: str, table: Mapping[str, Any], fields: Mapping[str, Field]) -> dict[str, Any]:
-    """Check a table against its fields: unknown keys, types, choices, required secrets."""
+    """Check a table against its fields: unknown keys, types, choices, secrets, nested tables."""
     for key in table:
         if key not in fields:
             known = ", ".join(sorted(fields)) or "none"
@@ -74,8 +109,28 @@ def validate_table(prefix: str, table: Mapping[str, Any], fields: Mapping[str, F
         if field.minimum is not None and value < field.minimum:
             raise ConfigError(f"{key}: must be at least {field.minimum}, not {value!r}")
         if field.secret:
-            value = resolve_secret(key, value)
-            if not value.strip():
-                raise ConfigError(f"{key}: missing secret")
+            value = resolve_secret(key, value, required=field.default is REQUIRED, min_length=field.min_length)
+        if field.entries is not None:
+            value = {
+                entry: validate_table(f"{key}.{entry}", _table(f"{key}.{entry}", sub), field.entries)
+                for entry, sub in value.items()
+            }
         values[name] = value
     return values
+
+
+def _table(key: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a table")
+    return value
+
+
+def secret_fields(fields: Mapping[str, Field], prefix: str = "") -> dict[str, Field]:
+    """Every secret among these fields, nested tables included (`sites.*.identity_secret`)."""
+    found: dict[str, Field] = {}
+    for name, field in fields.items():
+        if field.secret:
+            found[prefix + name] = field
+        if field.entries is not None:
+            found.update(secret_fields(field.entries, f"{prefix}{name}.*."))
+    return found

@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 
 TEAM = "T0TEAM"
 BOT_USER = "UBOT"
+FILE_CHUNK = 100_000  # bytes per write of a file download
 
 
 @dataclass
@@ -74,10 +75,20 @@ class FakeSlack:
     async def m_apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": self.base.replace("http://", "ws://") + "/socket"}
 
-    async def file(self, request: web.Request) -> web.Response:
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        """Streamed in chunks larger than a client's 64 KiB read buffer, with pauses, as a
+        real file host's body arrives: a client that reads only what is buffered gets a part."""
         if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
             return web.Response(status=403)
-        return web.Response(body=self.files[request.match_info["name"]])
+        data = self.files[request.match_info["name"]]
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.content_length = len(data)
+        await response.prepare(request)
+        for start in range(0, len(data), FILE_CHUNK):
+            await response.write(data[start : start + FILE_CHUNK])
+            await asyncio.sleep(0.005)
+        await response.write_eof()
+        return response
 
     async def socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()

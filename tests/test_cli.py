@@ -178,7 +178,7 @@ def test_a_channel_that_cannot_start_exits_with_one_line_naming_it(tmp_path: Pat
 def test_the_access_log_never_holds_a_visitor_token(tmp_path: Path) -> None:
     import json
 
-    (tmp_path / "hub.toml").write_text('[channels.webchat]\nsecret = "log-test-secret"\n')
+    (tmp_path / "hub.toml").write_text('[channels.webchat]\nsecret = "log-test-secret-0123456789"\n')
     port = free_port()
     process, lines = start_server(tmp_path, port)
     try:

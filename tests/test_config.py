@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,9 +13,10 @@ import pytest
 from conversation.sqlite_store import SQLiteStore
 from conversation.store import open_store
 from hub.config import load_config, parse_config
-from hub.settings import ConfigError
+from hub.settings import REQUIRED, ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
+STRONG = "a-strong-secret-of-32-characters"
 
 
 def test_the_sample_configuration_is_the_one_init_writes_and_it_is_valid() -> None:
@@ -39,8 +42,26 @@ def test_the_sample_configuration_is_the_one_init_writes_and_it_is_valid() -> No
         ({"channels": {"webhook": {"secret": 918273645}}}, "channels.webhook.secret: expected string, got int$"),
         ({"channels": {"webhook": {"secret": "  "}}}, "channels.webhook.secret: missing secret"),
         ({"channels": {"webhook": {"secret": "env:HELPLINE_NOT_SET_ANYWHERE"}}}, "environment variable"),
-        ({"channels": {"webhook": {"secret": "x", "callback": "u"}}}, "channels.webhook.callback: unknown key"),
-        ({"channels": {"webhook": {"secret": "x", "callback_url": "ftp://x"}}}, "channels.webhook.callback_url"),
+        ({"channels": {"webhook": {"secret": STRONG, "callback": "u"}}}, "channels.webhook.callback: unknown key"),
+        ({"channels": {"webhook": {"secret": STRONG, "callback_url": "ftp://x"}}}, "channels.webhook.callback_url"),
+        ({"channels": {"webhook": {"secret": "short-secret"}}}, "channels.webhook.secret: the secret is too short"),
+        (
+            {"channels": {"webchat": {"secret": STRONG, "sites": {"shop": {"identity_secret": "env:HELPLINE_UNSET"}}}}},
+            "channels.webchat.sites.shop.identity_secret: environment variable HELPLINE_UNSET is not set",
+        ),
+        (
+            {"channels": {"webchat": {"secret": STRONG, "sites": {"shop": {"identity": "x"}}}}},
+            "channels.webchat.sites.shop.identity: unknown key",
+        ),
+        (
+            {"channels": {"webchat": {"secret": STRONG, "sites": {"shop": "x"}}}},
+            "channels.webchat.sites.shop: expected",
+        ),
+        (
+            {"channels": {"slack": {"bot_token": "xoxb-1", "signing_secret": "env:HELPLINE_UNSET"}}},
+            "channels.slack.signing_secret: environment variable HELPLINE_UNSET is not set",
+        ),
+        ({"hub": {"metrics_token": "env:HELPLINE_UNSET"}}, "hub.metrics_token: environment variable HELPLINE_UNSET"),
         ({"channels": {"fax": {}}}, "channels.fax.type: no adapter named 'fax'"),
         ({"channels": {"bad name": {"type": "webhook"}}}, "channels.bad name: a channel name"),
         ({"plugins": {"enabled": ["greeting", "faq9"]}}, "plugins.enabled[1]: no plugin named 'faq9'"),
@@ -61,10 +82,10 @@ def test_a_disabled_channel_needs_no_secret_and_a_secret_may_come_from_the_envir
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert parse_config({"channels": {"webhook": {"enabled": False}}}).channels == []
-    monkeypatch.setenv("HELPLINE_TEST_SECRET", "from-env")
+    monkeypatch.setenv("HELPLINE_TEST_SECRET", "from-the-environment")
     config = parse_config({"channels": {"partner": {"type": "webhook", "secret": "env:HELPLINE_TEST_SECRET"}}})
     [channel] = config.channels
-    assert (channel.name, channel.settings["secret"]) == ("partner", "from-env")
+    assert (channel.name, channel.settings["secret"]) == ("partner", "from-the-environment")
 
 
 def test_invalid_toml_is_reported_with_its_position(tmp_path: Path) -> None:
@@ -95,3 +116,142 @@ def test_every_commented_channel_example_in_the_sample_is_valid(monkeypatch: pyt
     )
     config = parse_config(tomllib.loads(uncommented))
     assert sorted(c.name for c in config.channels) == ["email", "slack", "telegram", "webchat", "webhook"]
+
+
+# -- secrets -------------------------------------------------------------------------------
+# The built-in channels' secret keys; the walk below must find at least these.
+KNOWN_SECRETS = {
+    "hub.metrics_token",
+    "channels.webhook.secret",
+    "channels.webchat.secret",
+    "channels.webchat.sites.*.identity_secret",
+    "channels.telegram.token",
+    "channels.telegram.webhook_secret",
+    "channels.slack.bot_token",
+    "channels.slack.signing_secret",
+    "channels.slack.app_token",
+    "channels.email.listen_password",
+    "channels.email.imap_password",
+    "channels.email.smtp_password",
+}
+# What a table needs besides the secret under test to be valid on its own.
+MINIMAL: dict[str, dict[str, Any]] = {
+    "email": {"address": "help@support.example.com"},
+    "slack": {"mode": "socket", "app_token": "xapp-a-filler-token"},
+}
+COMPANIONS: dict[str, dict[str, Any]] = {
+    "channels.email.listen_password": {"listen_user": "relay"},
+    "channels.slack.app_token": {"mode": "socket"},
+    "channels.slack.signing_secret": {"mode": "events"},
+}
+
+
+def _nested(path: list[str], value: Any) -> dict[str, Any]:
+    """`["sites", "*", "identity_secret"]` -> {"sites": {"shop": {"identity_secret": value}}}."""
+    head, *rest = path
+    return {"shop" if head == "*" else head: _nested(rest, value) if rest else value}
+
+
+def _placeholder(field: Any, name: str) -> Any:
+    """A valid value of a required field's type (secrets are set by the test itself)."""
+    return f"env:HELPLINE_FILL_{name.upper()}" if field.secret else field.type() if callable(field.type) else ""
+
+
+def _every_secret() -> list[tuple[str, dict[str, Any], str]]:
+    """(key, raw config setting that key to env:NAME, NAME) for every declared secret."""
+    from hub.config import SECTIONS
+    from hub.registry import discover
+    from hub.settings import secret_fields
+
+    registry = discover()
+    cases: list[tuple[str, dict[str, Any], str]] = []
+    for section, fields in SECTIONS.items():
+        for key in secret_fields(fields):
+            name = f"HELPLINE_T_{section}_{key}".upper().replace(".", "_").replace("*", "X")
+            cases.append((f"{section}.{key}", {section: {key: f"env:{name}"}}, name))
+    for kind, group in ((registry.adapters, "channels"), (registry.plugins, "plugins")):
+        for adapter_name in sorted(kind.loaders):
+            cls = kind.load(adapter_name, adapter_name)
+            fields = getattr(cls, "config_fields", {})
+            for key in secret_fields(fields):
+                full = f"{group}.{adapter_name}.{key}"
+                name = "HELPLINE_T_" + full.upper().replace(".", "_").replace("*", "X")
+                table = {
+                    n: _placeholder(f, n) for n, f in fields.items() if f.default is REQUIRED and n != key.split(".")[0]
+                }
+                table |= (
+                    MINIMAL.get(adapter_name, {}) | COMPANIONS.get(full, {}) | _nested(key.split("."), f"env:{name}")
+                )
+                if group == "channels":
+                    raw = {"channels": {adapter_name: table}}
+                else:
+                    raw = {"plugins": {"enabled": [adapter_name], adapter_name: table}}
+                cases.append((full, raw, name))
+    return cases
+
+
+def _lookup(config: Any, key: str) -> Any:
+    section, *rest = key.split(".")
+    if section == "channels":
+        [channel] = config.channels
+        value: Any = channel.settings
+        rest = rest[1:]
+    elif section == "plugins":
+        [plugin] = config.plugins
+        value = plugin.settings
+        rest = rest[1:]
+    else:
+        value = getattr(config, section)
+    for part in rest:
+        value = value["shop" if part == "*" else part]
+    return value
+
+
+def test_every_declared_secret_key_reads_env_NAME_and_an_unset_one_stops_naming_the_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cases = _every_secret()
+    assert {key for key, _, _ in cases} >= KNOWN_SECRETS  # the walk reaches nested and optional secrets
+    for key, raw, name in cases:
+        for fill in re.findall(r"env:(HELPLINE_FILL_\w+)", str(raw)):
+            monkeypatch.setenv(fill, "a-filler-secret-of-32-characters")
+        value = f"{name.lower()}-value-from-the-environment"
+        monkeypatch.setenv(name, value)
+        assert _lookup(parse_config(raw), key) == value, key
+        monkeypatch.delenv(name)
+        pattern = re.escape(key).replace(r"\*", "[^.]+") + f": environment variable {name} is not set"
+        with pytest.raises(ConfigError, match=pattern):
+            parse_config(raw)
+
+
+def test_generated_secrets_must_be_long_and_secrets_are_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPLINE_SHORT", "only-15-chars..")
+    for raw, key in [
+        ({"channels": {"webhook": {"secret": "env:HELPLINE_SHORT"}}}, "channels.webhook.secret"),
+        (
+            {"channels": {"webchat": {"secret": STRONG, "sites": {"s": {"identity_secret": "env:HELPLINE_SHORT"}}}}},
+            "channels.webchat.sites.s.identity_secret",
+        ),
+        (
+            {"channels": {"telegram": {"token": "1:x", "mode": "webhook", "webhook_secret": "env:HELPLINE_SHORT"}}},
+            "channels.telegram.webhook_secret",
+        ),
+        ({"hub": {"metrics_token": "env:HELPLINE_SHORT"}}, "hub.metrics_token"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(key) + ": the secret is too short") as raised:
+            parse_config(raw)
+        assert "only-15" not in str(raised.value)
+    # provider-issued credentials are taken as issued
+    config = parse_config({"channels": {"telegram": {"token": "1:x"}}})
+    assert config.channels[0].settings["token"] == "1:x"
+
+
+def test_the_readme_configuration_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = [textwrap.dedent(b) for b in re.findall(r"^[ \t]*```toml\n(.*?)^[ \t]*```", readme, re.M | re.S)]
+    blocks = [b for b in blocks if "[channels." in b]
+    assert len(blocks) >= 4  # web chat, email, Telegram, Slack
+    for name in set(re.findall(r"env:([A-Z_]+)", readme)):
+        monkeypatch.setenv(name, "a-value-from-the-environment")
+    for block in blocks:
+        parse_config(tomllib.loads(block))

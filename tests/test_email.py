@@ -281,7 +281,7 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
                     "smtp_port": port,
                     "smtp_tls": "none",
                 },
-                "webchat": {"secret": "visitor-secret", "email_channel": "email"},
+                "webchat": {"secret": "visitor-token-secret", "email_channel": "email"},
             }
         },
     )
@@ -379,7 +379,7 @@ async def test_the_listener_can_require_starttls_and_auth(
 ) -> None:
     cert, key = certificate
     config = email_config(
-        tmp_path, sink[1], listen_user="relay", listen_password="relay-secret", tls_cert=cert, tls_key=key
+        tmp_path, sink[1], listen_user="relay", listen_password="relay-secret-0123456789", tls_cert=cert, tls_key=key
     )
     async with running_hub(config) as hub:
         port = channel(hub).listen_port
@@ -405,7 +405,7 @@ async def test_the_listener_can_require_starttls_and_auth(
             start_tls=True,
             cert_bundle=cert,
             username="relay",
-            password="relay-secret",
+            password="relay-secret-0123456789",
         )
         assert (await ticket(hub, 1000)).subject == "Hello"
 

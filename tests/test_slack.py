@@ -43,6 +43,7 @@ def slack_config(tmp_path: Path, fake: FakeSlack, **settings: Any) -> Any:
         "signing_secret": SIGNING_SECRET,
         "api_base_url": f"{fake.base}/api/",
         "channels": [SUPPORT_CHANNEL],
+        "file_hosts": [fake.base],  # the fake stands in for files.slack.com
         **settings,
     }
     return make_config(tmp_path, {"channels": {"slack": channel}, "plugins": {"enabled": plugins}})

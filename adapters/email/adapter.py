@@ -24,6 +24,7 @@ from conversation.model import Attachment, AuthorType, Direction, MessageKind
 from hub.events import Event
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
+    MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
     Field,
@@ -55,7 +56,9 @@ class EmailAdapter(Adapter):
         "accepted_recipients": Field(list, [], "addresses the listener accepts; empty: `address` and aliases"),
         "max_message_bytes": Field(int, 25 * 1024 * 1024, "largest mail the listener accepts", minimum=1024),
         "listen_user": Field(str, "", "require AUTH with this user (and listen_password)"),
-        "listen_password": Field(str, ""),
+        "listen_password": Field(
+            str, "", "what the forwarding server must send", secret=True, min_length=MIN_GENERATED_SECRET
+        ),
         "tls_cert": Field(str, "", "certificate file for STARTTLS on the listener"),
         "tls_key": Field(str, ""),
         # IMAP
@@ -64,7 +67,7 @@ class EmailAdapter(Adapter):
         "imap_tls": Field(bool, True),
         "imap_ca_file": Field(str, "", "CA certificate(s) to trust for the IMAP server; empty: the system's"),
         "imap_user": Field(str, ""),
-        "imap_password": Field(str, ""),
+        "imap_password": Field(str, "", secret=True),
         "imap_mailbox": Field(str, "INBOX"),
         "imap_move_to": Field(str, "", "folder for processed mail; empty: mark it \\Seen"),
         "imap_poll_seconds": Field(float, 30.0, minimum=0.05),
@@ -73,7 +76,7 @@ class EmailAdapter(Adapter):
         "smtp_port": Field(int, 587, minimum=1),
         "smtp_tls": Field(str, "starttls", choices=TLS_MODES),
         "smtp_user": Field(str, ""),
-        "smtp_password": Field(str, ""),
+        "smtp_password": Field(str, "", secret=True),
         "smtp_timeout_seconds": Field(float, 30.0, minimum=0.1),
         "smtp_ca_file": Field(str, "", "CA certificate(s) to trust for the relay (a private CA); empty: the system's"),
         # limits

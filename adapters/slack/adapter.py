@@ -13,7 +13,7 @@ import contextlib
 import json
 import time
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +24,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
+from yarl import URL
 
 from conversation.model import Attachment
 from hub.sdk import (
@@ -56,6 +57,10 @@ PERMANENT = {
     "restricted_action",
 }
 PROFILE_TTL = 3600.0
+SLACK_FILE_HOSTS = ("https://files.slack.com",)  # where url_private points; the bot token is sent nowhere else
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+MAX_REDIRECTS = 3
+CHUNK = 64 * 1024
 
 
 def escape(text: str) -> str:
@@ -67,11 +72,14 @@ class SlackAdapter(Adapter):
     config_fields: ClassVar[dict[str, Field]] = {
         "bot_token": Field(str, help="the app's bot token, xoxb-... (or env:NAME)", secret=True),
         "mode": Field(str, "events", "events (HTTP) or socket (Socket Mode)", choices=("events", "socket")),
-        "signing_secret": Field(str, "", "verifies Events API and interaction requests"),
-        "app_token": Field(str, "", "xapp-... token for Socket Mode"),
+        "signing_secret": Field(str, "", "verifies Events API and interaction requests", secret=True),
+        "app_token": Field(str, "", "xapp-... token for Socket Mode", secret=True),
         "channels": Field(list, [], "channel ids whose messages are support requests (DMs always are)"),
         "api_base_url": Field(str, "https://slack.com/api/", "Web API base, e.g. for GovSlack"),
         "max_file_bytes": Field(int, 20 * 1024 * 1024, "largest shared file kept", minimum=1),
+        "file_hosts": Field(
+            list, list(SLACK_FILE_HOSTS), "origins files are fetched from with the bot token (https; http on loopback)"
+        ),
     }
 
     @classmethod
@@ -80,6 +88,12 @@ class SlackAdapter(Adapter):
             raise ConfigError(f"{prefix}.signing_secret: missing secret (mode is events)")
         if settings["mode"] == "socket" and not settings["app_token"]:
             raise ConfigError(f"{prefix}.app_token: missing secret (mode is socket)")
+        for origin in settings["file_hosts"]:
+            if not isinstance(origin, str) or not _is_trusted_origin(origin):
+                raise ConfigError(
+                    f"{prefix}.file_hosts: {origin!r} is not an https origin such as 'https://files.slack.com'"
+                    " (plain http is allowed on loopback only)"
+                )
 
     def __init__(self, name: str, settings: dict[str, Any], *, clock: Clock | None = None) -> None:
         super().__init__(name, settings)
@@ -97,6 +111,8 @@ class SlackAdapter(Adapter):
         self._hub: HubPort | None = None
         self._socket: SocketModeClient | None = None
         self._unsupported_logged: set[str] = set()
+        self.file_origins = {origin.rstrip("/").lower() for origin in settings["file_hosts"]}
+        self._http: aiohttp.ClientSession | None = None  # one for the adapter's life: file downloads
 
     @property
     def hub(self) -> HubPort:
@@ -125,6 +141,8 @@ class SlackAdapter(Adapter):
         if self._socket is not None:
             with contextlib.suppress(Exception):
                 await self._socket.close()
+        if self._http is not None:
+            await self._http.close()
 
     # -- inbound: HTTP ---------------------------------------------------------------
     def _verified(self, request: web.Request, body: bytes) -> bool:
@@ -217,14 +235,14 @@ class SlackAdapter(Adapter):
         else:
             thread_key = f"{team}:{channel}:{event.get('thread_ts') or event['ts']}"
         name, email = await self._profile(user)
-        attachments = [a async for a in self._files(event.get("files") or [])]
+        attachments, not_kept = await self._files(event.get("files") or [])
         await self.hub.ingest(
             Inbound(
                 channel=self.name,
                 external_id=f"{channel}:{event['ts']}",
                 sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
                 thread_key=thread_key,
-                text=_unescape(event.get("text", "")),
+                text="\n".join([_unescape(event.get("text", "")), *not_kept]).strip(),
                 attachments=tuple(attachments),
                 raw={"event_id": payload.get("event_id"), "channel": channel, "ts": event["ts"]},
             )
@@ -276,32 +294,66 @@ class SlackAdapter(Adapter):
         self._profiles[user] = (time.monotonic(), name, email)
         return name, email
 
-    async def _files(self, files: list[dict[str, Any]]) -> Any:
-        session = aiohttp.ClientSession()
-        try:
-            for file in files:
-                url = file.get("url_private_download") or file.get("url_private")
-                if not url or int(file.get("size", 0)) > self.settings["max_file_bytes"]:
-                    continue
-                async with session.get(
-                    url,
-                    headers={"Authorization": f"Bearer {self.settings['bot_token']}"},
-                    timeout=aiohttp.ClientTimeout(total=20),
+    async def _files(self, files: list[dict[str, Any]]) -> tuple[list[Attachment], list[str]]:
+        """Shared files, fetched with the bot token from Slack's own file hosts only; what is
+        not fetched is named in the message, so the agent knows it was there."""
+        attachments: list[Attachment] = []
+        not_kept: list[str] = []
+        for file in files:
+            name = str(file.get("name") or file.get("title") or "file")[:200]
+            url = str(file.get("url_private_download") or file.get("url_private") or "")
+            if file.get("is_external") or file.get("mode") == "external":
+                not_kept.append(_not_kept(name, "an external file, not stored in Slack"))
+                continue
+            if not url:  # deleted ("tombstone") or hidden by the workspace's plan
+                not_kept.append(_not_kept(name, "Slack gave no download link"))
+                continue
+            if int(file.get("size", 0)) > self.settings["max_file_bytes"]:
+                not_kept.append(_not_kept(name, f"over the {self.settings['max_file_bytes'] // 1024} KiB limit"))
+                continue
+            try:
+                data = await self._download(url)
+            except FileRefused as exc:
+                self.log.warning("file %s not kept: %s", file.get("id", ""), exc)
+                not_kept.append(_not_kept(name, str(exc)))
+                continue
+            ref = await self.hub.blobs.put(data)
+            content_type = str(file.get("mimetype") or "application/octet-stream")
+            attachments.append(Attachment(name=name, content_type=content_type, size=len(data), blob_ref=ref))
+        return attachments, not_kept
+
+    async def _download(self, url: str) -> bytes:
+        """The whole body, read in chunks against a running cap; redirects only between trusted hosts."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, sock_read=20))
+        limit = self.settings["max_file_bytes"]
+        for _hop in range(MAX_REDIRECTS + 1):
+            if not self._trusted(url):
+                raise FileRefused("not on Slack's file host")  # the bot token goes nowhere else
+            try:
+                async with self._http.get(
+                    url, headers={"Authorization": f"Bearer {self.settings['bot_token']}"}, allow_redirects=False
                 ) as resp:
-                    if resp.status != 200:
+                    if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
+                        url = str(resp.url.join(URL(resp.headers["Location"])))
                         continue
-                    data = await resp.content.read(self.settings["max_file_bytes"] + 1)
-                if len(data) > self.settings["max_file_bytes"]:
-                    continue
-                ref = await self.hub.blobs.put(data)
-                yield Attachment(
-                    name=str(file.get("name", "file"))[:200],
-                    content_type=str(file.get("mimetype", "application/octet-stream")),
-                    size=len(data),
-                    blob_ref=ref,
-                )
-        finally:
-            await session.close()
+                    if resp.status != 200:
+                        raise FileRefused(f"download failed: HTTP {resp.status}")
+                    if (resp.content_length or 0) > limit:
+                        raise FileRefused(f"over the {limit // 1024} KiB limit")
+                    data = bytearray()
+                    async for chunk in resp.content.iter_chunked(CHUNK):
+                        data += chunk
+                        if len(data) > limit:
+                            raise FileRefused(f"over the {limit // 1024} KiB limit")
+                    return bytes(data)
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise FileRefused(f"download failed: {exc.__class__.__name__}") from exc
+        raise FileRefused("download failed: too many redirects")
+
+    def _trusted(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}".lower() in self.file_origins
 
     # -- outbound ---------------------------------------------------------------------------
     async def send(self, out: Outbound) -> Sent:
@@ -358,6 +410,22 @@ def _delivery_error(exc: SlackApiError) -> Exception:
     if error in PERMANENT or status < 500:
         return PermanentDeliveryError(error or f"{status} from Slack")
     return RetryableDeliveryError(error)
+
+
+class FileRefused(Exception):
+    """A shared file is not fetched; the message says why."""
+
+
+def _not_kept(name: str, why: str) -> str:
+    return f"[file not kept: {name}: {why}]"
+
+
+def _is_trusted_origin(origin: str) -> bool:
+    """An https origin (scheme://host[:port], nothing else), or http on loopback for local fakes."""
+    parts = urlsplit(origin.rstrip("/"))
+    if parts.path or parts.query or parts.fragment or parts.username or not parts.hostname:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
 
 
 def _unescape(text: str) -> str:

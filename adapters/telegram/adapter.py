@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import re
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from conversation.model import Attachment, AuthorType, Direction, MessageKind, n
 from conversation.model import Message as Message_
 from hub.events import Event
 from hub.sdk import (
+    MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
     Field,
@@ -44,6 +46,7 @@ from hub.sdk import (
 )
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
 LIMIT = 4096  # characters in one Telegram message
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 
@@ -60,7 +63,9 @@ class TelegramAdapter(Adapter):
     config_fields: ClassVar[dict[str, Field]] = {
         "token": Field(str, help="the bot token from @BotFather (or env:NAME)", secret=True),
         "mode": Field(str, "polling", "webhook or polling", choices=("webhook", "polling")),
-        "webhook_secret": Field(str, "", "the secret_token Telegram sends with each webhook"),
+        "webhook_secret": Field(
+            str, "", "the secret_token Telegram sends with each webhook", secret=True, min_length=MIN_GENERATED_SECRET
+        ),
         "public_url": Field(str, "", "https URL of this hub: the webhook is registered at start"),
         "api_base_url": Field(str, "https://api.telegram.org", "a self-hosted Bot API server instead"),
         "poll_timeout_seconds": Field(int, 25, "long-poll wait of getUpdates", minimum=0),
@@ -71,6 +76,8 @@ class TelegramAdapter(Adapter):
     def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
         if settings["mode"] == "webhook" and not settings["webhook_secret"]:
             raise ConfigError(f"{prefix}.webhook_secret: missing secret (mode is webhook)")
+        if settings["webhook_secret"] and not SECRET_TOKEN.fullmatch(settings["webhook_secret"]):
+            raise ConfigError(f"{prefix}.webhook_secret: Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and - only")
         if settings["public_url"] and not settings["public_url"].startswith("https://"):
             raise ConfigError(f"{prefix}.public_url: Telegram only calls https:// URLs")
 
@@ -95,7 +102,9 @@ class TelegramAdapter(Adapter):
         return self._hub
 
     # -- lifecycle -------------------------------------------------------------------
-    def web_app(self) -> web.Application:
+    def web_app(self) -> web.Application | None:
+        if self.settings["mode"] != "webhook":
+            return None  # polling: no route, so nothing can be posted in unsigned
         app = web.Application()
         app.router.add_post("/webhook", self._webhook)
         return app
@@ -123,7 +132,8 @@ class TelegramAdapter(Adapter):
     # -- inbound: webhook ------------------------------------------------------------
     async def _webhook(self, request: web.Request) -> web.Response:
         sent = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(sent.encode(), self.settings["webhook_secret"].encode()):
+        expected = self.settings["webhook_secret"]
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             return web.json_response({"error": "forbidden", "message": "wrong secret token"}, status=403)
         try:
             data = json.loads(await request.read())

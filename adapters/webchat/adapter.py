@@ -53,6 +53,7 @@ from hub.blobs import PendingUploads, download_headers
 from hub.events import Event
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
+    MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
     Field,
@@ -95,8 +96,18 @@ class Visitor:
 
 class WebChatAdapter(Adapter):
     config_fields: ClassVar[dict[str, Field]] = {
-        "secret": Field(str, help="signs visitor tokens (or env:NAME)", secret=True),
-        "sites": Field(dict, {}, "per site: identity_secret, allowed_origins"),
+        "secret": Field(str, help="signs visitor tokens (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET),
+        "sites": Field(
+            dict,
+            {},
+            "per site: identity_secret, allowed_origins",
+            entries={
+                "identity_secret": Field(
+                    str, "", "verifies signed-in users", secret=True, min_length=MIN_GENERATED_SECRET
+                ),
+                "allowed_origins": Field(list, [], "pages that may embed the widget; empty: any"),
+            },
+        ),
         "max_message_chars": Field(int, 4000, "longest message a visitor may send", minimum=1),
         "messages_per_minute": Field(int, 20, "per visitor", minimum=1),
         "messages_per_minute_per_ip": Field(int, 60, "per address, all visitors together", minimum=1),
@@ -125,18 +136,9 @@ class WebChatAdapter(Adapter):
 
     @classmethod
     def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
-        for site, table in settings["sites"].items():
-            if not isinstance(table, dict):
-                raise ConfigError(f"{prefix}.sites.{site}: expected a table")
-            for key in table:
-                if key not in ("identity_secret", "allowed_origins"):
-                    raise ConfigError(
-                        f"{prefix}.sites.{site}.{key}: unknown key (known keys: allowed_origins, identity_secret)"
-                    )
-            if not isinstance(table.get("identity_secret", ""), str):
-                raise ConfigError(f"{prefix}.sites.{site}.identity_secret: expected a string")
-            origins = table.get("allowed_origins", [])
-            if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+        for site, table in settings["sites"].items():  # each table is checked against the `sites` entries
+            origins = table["allowed_origins"]
+            if not all(isinstance(o, str) for o in origins):
                 raise ConfigError(f"{prefix}.sites.{site}.allowed_origins: expected a list of origins")
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:

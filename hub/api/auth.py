@@ -3,38 +3,40 @@
 Sessions and tokens are random secrets of which only a SHA-256 hash is stored. A
 session cookie is HttpOnly and SameSite=Strict, Secure when the hub is served over
 HTTPS; a request that changes something with a cookie must also carry the session's
-CSRF token in `X-CSRF-Token`. Failed sign-ins are limited per address and per email.
+CSRF token in `X-CSRF-Token`.
+
+Sign-in takes only a JSON body from this hub's own pages (Origin checked), so another
+site cannot sign a browser in to an account of its choosing (login CSRF). Attempts are
+counted before the password is checked, per (account, address) and per address: a
+stranger's wrong guesses never lock the right person out, and parallel guesses cannot
+all be checked before the first failure is counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from conversation.model import Agent, Session, utcnow
 from conversation.store import Store
-from hub.agents import hash_password, verify_password
+from hub.agents import hash_password_off_loop, verify_password_off_loop
 from hub.api.framework import PUBLIC, ApiError
 from hub.ratelimit import SlidingWindow
 
 SESSION: web.RequestKey[Session] = web.RequestKey("session")
+TOKEN_HASH: web.RequestKey[str] = web.RequestKey("api_token_hash")
 SESSION_COOKIE = "helpline_session"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(days=7)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified against when the email is unknown, so both answers take as long."""
-    return hash_password(secrets.token_hex(16))
 
 
 def hash_secret(secret: str) -> str:
@@ -46,12 +48,22 @@ def new_secret() -> str:
 
 
 class Authenticator:
-    def __init__(self, store: Store, *, secure_cookies: bool, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        secure_cookies: bool,
+        public_url: str = "",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.store = store
         self.secure_cookies = secure_cookies
+        self.public_netloc = urlsplit(public_url).netloc
         self.clock = clock
         self.by_address = SlidingWindow(limit=20, window=900)
-        self.by_email = SlidingWindow(limit=5, window=900)
+        self.by_account = SlidingWindow(limit=5, window=900)  # key: email and address together
+        self._dummy_hash = ""  # verified against when the email is unknown, so both answers take as long
+        self._changed = asyncio.Event()
 
     async def authenticate(self, request: web.Request, level: str) -> tuple[Agent | None, bool]:
         if level == PUBLIC:
@@ -64,6 +76,7 @@ class Authenticator:
             record = await self.store.get_api_token(hash_secret(token.strip()))
             if record is None or record.revoked_at is not None:
                 raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
+            request[TOKEN_HASH] = record.token_hash
             return await self._active(record.agent_id), False
         session = await self.session_of(request)
         if session is None:
@@ -84,28 +97,74 @@ class Authenticator:
             return None
         return session
 
+    # -- long-lived connections (the live socket) re-check what let them in ----------------
+    async def still_valid(self, request: web.Request) -> bool:
+        """Whether the session or token this request came with still lets its agent in."""
+        token_hash = request.get(TOKEN_HASH)
+        if token_hash is not None:
+            record = await self.store.get_api_token(token_hash)
+            if record is None or record.revoked_at is not None:
+                return False
+            agent_id = record.agent_id
+        else:
+            session = request.get(SESSION)
+            current = await self.store.get_session(session.token_hash) if session is not None else None
+            if current is None or current.expires_at <= self.clock():
+                return False
+            agent_id = current.agent_id
+        agent = await self.store.get_agent(agent_id)
+        return agent is not None and agent.active
+
+    def seconds_left(self, request: web.Request) -> float | None:
+        """Until the request's session expires; None for a token (it lasts until revoked)."""
+        session = request.get(SESSION)
+        return None if session is None else max(0.0, (session.expires_at - self.clock()).total_seconds())
+
+    def credentials_changed(self) -> None:
+        """A sign-out, revocation or deactivation: connections re-check now."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_for_change(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout)
+
     async def _active(self, agent_id: str) -> Agent:
         agent = await self.store.get_agent(agent_id)
         if agent is None or not agent.active:
             raise ApiError(401, "unauthenticated", "this account is disabled")
         return agent
 
+    def check_login_request(self, request: web.Request) -> None:
+        """Only this hub's pages (or a script, which sends no Origin) may sign a browser in."""
+        if request.content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "send the sign-in as application/json")
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc not in {request.host, self.public_netloc} - {""}:
+            raise ApiError(403, "forbidden", "sign-in from another site refused")
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            raise ApiError(403, "forbidden", "sign-in from another site refused")
+
     async def login(self, request: web.Request, email: str, password: str) -> tuple[Agent, Session, str]:
+        self.check_login_request(request)
         address = request.remote or "?"
-        email_key = email.strip().lower()
-        wait = max(self.by_address.retry_after(address) or 0, self.by_email.retry_after(email_key) or 0)
+        account = f"{email.strip().lower()}\n{address}"
+        wait = max(self.by_address.retry_after(address) or 0, self.by_account.retry_after(account) or 0)
         if wait:
             raise ApiError(
                 429, "rate_limited", "too many failed sign-ins; try again later", {"Retry-After": str(int(wait) + 1)}
             )
-        agent = await self.store.get_agent_by_email(email_key)
-        # argon2 is slow on purpose: keep it off the event loop.
-        ok = await asyncio.to_thread(verify_password, agent.password_hash if agent else _dummy_hash(), password)
+        # Counted before checking (no await in between), so parallel guesses see each other.
+        self.by_address.hit(address)
+        self.by_account.hit(account)
+        agent = await self.store.get_agent_by_email(email.strip().lower())
+        if not self._dummy_hash:
+            self._dummy_hash = await hash_password_off_loop(secrets.token_hex(16))
+        ok = await verify_password_off_loop(agent.password_hash if agent else self._dummy_hash, password)
         if agent is None or not ok or not agent.active:
-            self.by_address.hit(address)
-            self.by_email.hit(email_key)
             raise ApiError(401, "bad_credentials", "wrong email or password")
-        self.by_email.reset(email_key)
+        self.by_account.reset(account)
+        self.by_address.give_back(address)  # a right password costs the address nothing
         token = new_secret()
         now = self.clock()
         session = Session(hash_secret(token), agent.id, new_secret(), created_at=now, expires_at=now + SESSION_TTL)

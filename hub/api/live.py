@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,11 +12,17 @@ from aiohttp import WSMsgType, web
 
 from conversation.store import StoreUnavailable
 from hub.access import Access
+from hub.api.auth import Authenticator
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
+from hub.app_keys import AUTH
 from hub.events import Event
 
+log = logging.getLogger(__name__)
+
 HEARTBEAT_SECONDS = 20.0
+RECHECK_SECONDS = HEARTBEAT_SECONDS  # how often an open socket re-checks its session or token
+SIGNED_OUT = 4001  # close code: the session or token that opened the socket no longer holds
 
 
 class Presence:
@@ -77,15 +83,32 @@ async def live(call: Call) -> web.StreamResponse:
                 await ws.send_json(event_json(event))
 
     sender = asyncio.create_task(forward())
+    guard = asyncio.create_task(_close_when_signed_out(request.config_dict[AUTH], request, ws))
     try:
         async for message in ws:  # the client sends nothing we need; this waits for close
             if message.type == WSMsgType.ERROR:
                 break
     finally:
-        sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sender
+        for task in (sender, guard):
+            task.cancel()
+        for result in await asyncio.gather(sender, guard, return_exceptions=True):
+            if isinstance(result, Exception):  # a socket that broke mid-send: say so, still clean up
+                log.warning("live socket of agent %s: %r", call.me.id, result)
         subscription.close()
         hub.presence.leave(call.me.id)
         hub.live_sockets.discard(ws)
     return ws
+
+
+async def _close_when_signed_out(auth: Authenticator, request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Sign-out, expiry, revocation or deactivation ends the socket (and the agent's presence)."""
+    while not ws.closed:
+        left = auth.seconds_left(request)
+        await auth.wait_for_change(RECHECK_SECONDS if left is None else min(RECHECK_SECONDS, left))
+        try:
+            valid = await auth.still_valid(request)
+        except StoreUnavailable:
+            continue  # cannot tell now; the next round asks again
+        if not valid:
+            await ws.close(code=SIGNED_OUT, message=b"signed out")
+            return

@@ -91,6 +91,7 @@ async def logout(call: Call) -> web.Response:
     session = call.request.get(SESSION)
     if session is not None:
         await hub_of(call).store.delete_session(session.token_hash)
+        call.request.config_dict[AUTH].credentials_changed()  # its live sockets close
     response = web.json_response({"ok": True})
     response.del_cookie("helpline_session", path="/")
     return response
@@ -521,7 +522,9 @@ async def patch_agent(call: Call) -> dict[str, Any]:
         changes["role"] = Role(changes["role"])
     if call.path["agent_id"] == call.me.id and (changes.get("active") is False or changes.get("role") is Role.AGENT):
         raise ApiError(422, "invalid", "you cannot demote or disable yourself")
-    return agent_json(await hub_of(call).store.update_agent(call.path["agent_id"], changes))
+    agent = await hub_of(call).store.update_agent(call.path["agent_id"], changes)
+    call.request.config_dict[AUTH].credentials_changed()  # a deactivated agent's live sockets close
+    return agent_json(agent)
 
 
 @api.route("GET", "/v1/tokens", summary="Personal API tokens (admin)", tag="tokens", auth=ADMIN, response=ANY)
@@ -561,7 +564,9 @@ async def issue_token(store: Any, agent_id: str, name: str) -> tuple[ApiToken, s
 )
 async def revoke_token(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    return token_json(await hub.store.revoke_api_token(call.path["token_id"], now=hub.actions.clock()))
+    token = await hub.store.revoke_api_token(call.path["token_id"], now=hub.actions.clock())
+    call.request.config_dict[AUTH].credentials_changed()  # its live sockets close
+    return token_json(token)
 
 
 @api.route(

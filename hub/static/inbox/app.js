@@ -257,7 +257,7 @@ function connectLive() {
       if (e.type === "conversation.updated") openConversation(state.current); else refreshThread();
     }
   };
-  ws.onclose = () => setTimeout(connectLive, 2000);
+  ws.onclose = (e) => { if (e.code === 4001) showLogin(); else setTimeout(connectLive, 2000); }; // 4001: signed out
 }
 
 // -- admin -------------------------------------------------------------------------------------

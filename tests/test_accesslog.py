@@ -1,0 +1,40 @@
+"""The access log: one line per request, whatever the path holds."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+import pytest
+from aiohttp import web
+from yarl import URL
+
+from hub.accesslog import SafeAccessLogger
+from tests.conftest import free_port
+from tests.helpers import clear_proxies, eventually
+
+
+async def test_an_encoded_newline_in_the_path_cannot_forge_a_log_line(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clear_proxies(monkeypatch)
+    runner = web.AppRunner(
+        web.Application(), access_log_class=SafeAccessLogger, access_log=logging.getLogger("helpline.access")
+    )
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    forged = '/x%0A10.0.0.1%20"POST%20/api/v1/agents"%20201%201.0ms%0D%1B[2J/caf%C3%A9'
+    try:
+        with caplog.at_level(logging.INFO, logger="helpline.access"):
+            async with aiohttp.ClientSession() as session:
+                url = URL(f"http://127.0.0.1:{port}{forged}?token=secret-visitor-token", encoded=True)
+                async with session.get(url) as resp:
+                    assert resp.status == 404
+            await eventually(lambda: any(r.name == "helpline.access" for r in caplog.records))
+    finally:
+        await runner.cleanup()
+    [line] = [r.getMessage() for r in caplog.records if r.name == "helpline.access"]
+    assert "\n" not in line and "\r" not in line and "\x1b" not in line
+    assert '"GET /x%0A10.0.0.1%20%22POST%20/api/v1/agents%22%20201%201.0ms%0D%1B[2J/caf%C3%A9" 404' in line
+    assert "secret-visitor-token" not in line
