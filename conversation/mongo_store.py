@@ -12,6 +12,7 @@ on a standalone server as well as on a replica set shared by several hub process
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
@@ -66,10 +67,13 @@ from conversation.store import (
     Store,
     StoreUnavailable,
     Ticketing,
+    quarantine_error,
     record_edit,
     search_terms,
     validate_changes,
 )
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -474,7 +478,22 @@ class MongoStore(Store):
             )
             if doc is None:
                 break
-            claimed.append(message_from_doc(doc))
+            try:
+                claimed.append(message_from_doc(doc))
+            except Exception as exc:  # one unreadable document must not stop every delivery behind it
+                error = quarantine_error(exc)
+                log.error("outbox: message %s %s", doc.get("_id"), error)
+                await self._messages.update_one(
+                    {"_id": doc["_id"]},
+                    {
+                        "$set": {
+                            "delivery.status": DeliveryStatus.FAILED.value,
+                            "delivery.error": error,
+                            "delivery.lease_owner": "",
+                            "delivery.lease_until": None,
+                        }
+                    },
+                )
         return claimed
 
     @_unavailable_when_unreachable

@@ -65,6 +65,7 @@ from conversation.store import (
     Store,
     StoreUnavailable,
     Ticketing,
+    quarantine_error,
     record_edit,
     search_terms,
     validate_changes,
@@ -723,7 +724,19 @@ class SQLiteStore(Store):
                 " RETURNING *",
                 (owner, to_epoch_ms(now + lease), now_ms, now_ms, limit),
             ).fetchall()
-            return sorted((_message(r) for r in rows), key=lambda m: m.id)
+            claimed = []
+            for row in rows:
+                try:
+                    claimed.append(_message(row))
+                except Exception as exc:  # one unreadable row must not stop every delivery behind it
+                    error = quarantine_error(exc)
+                    log.error("outbox: message %s %s", row["id"], error)
+                    conn.execute(
+                        "UPDATE messages SET d_status = 'failed', d_error = ?, d_lease_owner = '',"
+                        " d_lease_until = NULL WHERE seq = ?",
+                        (error, row["seq"]),
+                    )
+            return sorted(claimed, key=lambda m: m.id)
 
         return await self._call(job)
 

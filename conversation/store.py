@@ -355,6 +355,11 @@ def search_terms(query: str) -> list[str]:
     return [term for term in query.split() if term][:10]
 
 
+def quarantine_error(exc: Exception) -> str:
+    """The error kept on a stored delivery that cannot be read: it fails alone, its batch goes on."""
+    return f"quarantined: the stored message cannot be read ({exc.__class__.__name__}: {exc})"
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced, safe for logs and error messages."""
     return re.sub(r"(?<=://)([^:/@]+):[^@/]*@", r"\1:***@", url)

@@ -36,6 +36,7 @@ from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.sdk import Adapter, IngestUnavailable, Plugin
+from hub.supervise import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,10 @@ class Hub:
             for counter in (self.metrics.ingested, self.metrics.delivered, self.metrics.failed):
                 counter.labels(channel)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
-        self.outbox = Outbox(self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id)
+        self.supervisor = Supervisor()  # every background loop runs under it; /healthz reports it
+        self.outbox = Outbox(
+            self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id, supervisor=self.supervisor
+        )
         self.actions = ConversationService(self.store, self.bus, self.outbox.wake)
         self.pipeline = Pipeline(
             self.store,
@@ -133,7 +137,7 @@ class Hub:
                 await self.store.close()
                 raise StartupError(f"channel {adapter.name} did not start: {exc.__class__.__name__}: {exc}") from exc
             started.append(adapter)
-        self._background.append(asyncio.create_task(self._recover_periodically(), name="helpline-recovery"))
+        self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -143,27 +147,35 @@ class Hub:
         )
 
     async def stop(self) -> None:
+        """Each stage runs even when an earlier one fails; the store is closed in any case."""
         grace = self.config.hub["shutdown_grace_seconds"]
         self.pipeline.accepting = False
+        stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("background loops", self._stop_background),
+            ("plugins", lambda: self.pipeline.drain(grace)),
+            ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
+            *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
+        ]
+        try:
+            for what, stage in stages:
+                try:
+                    await stage()
+                except Exception:
+                    log.exception("shutdown: %s did not stop cleanly", what)
+        finally:
+            await self.store.close()
+
+    async def _stop_background(self) -> None:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.pipeline.drain(grace)
-        await self.outbox.stop(grace)  # in-flight sends still need their adapters
-        for adapter in self.adapters.values():
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("channel %s did not stop cleanly", adapter.name)
-        await self.store.close()
 
-    async def _recover_periodically(self) -> None:
-        while True:
-            try:
-                await self.pipeline.recover()
-            except StoreUnavailable:
-                pass  # the next round will do it
-            await asyncio.sleep(RECOVERY_INTERVAL)
+    async def _recover_once(self) -> None:
+        try:
+            await self.pipeline.recover()
+        except StoreUnavailable:
+            pass  # the next round will do it
+        await asyncio.sleep(RECOVERY_INTERVAL)
 
 
 def tune_gc_for_serving() -> None:
@@ -304,11 +316,12 @@ async def healthz(request: web.Request) -> web.Response:
     except (StoreUnavailable, TimeoutError):
         store_ok = False
     hub.metrics.store_up.set(1 if store_ok else 0)
-    healthy = store_ok and hub.pipeline.accepting
+    healthy = store_ok and hub.pipeline.accepting and hub.supervisor.healthy
     body = {
         "status": "ok" if healthy else "unhealthy",
         "store": "ok" if store_ok else "unreachable",
         "accepting": hub.pipeline.accepting,
+        "loops": hub.supervisor.report(),
     }
     return web.json_response(body, status=200 if healthy else 503)
 

@@ -23,6 +23,7 @@ from conversation.model import (
 )
 from conversation.routing import Route
 from conversation.store import SCHEMA_VERSION, AlreadyExists, NotFound, SchemaMismatch, Store, Ticketing
+from tests.helpers import poison_message
 
 POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
 
@@ -209,6 +210,22 @@ async def test_each_delivery_is_claimed_by_one_owner(store: Store) -> None:
     assert await store.claim_deliveries("hub-9", now=now, lease=timedelta(seconds=30), limit=6) == []
     after_expiry = now + timedelta(seconds=31)
     assert len(await store.claim_deliveries("hub-9", now=after_expiry, lease=timedelta(seconds=30), limit=6)) == 6
+
+
+async def test_an_unreadable_delivery_is_quarantined_and_its_batch_still_claimed(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    poison = await store.add_message(outbound(conv.id, "from a newer version"))
+    good = await store.add_message(outbound(conv.id, "a normal reply"))
+    await poison_message(store, poison.id)
+
+    claimed = await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(seconds=30), limit=5)
+
+    assert [m.id for m in claimed] == [good.id]
+    assert await store.count_queued() == 1  # the poisoned one is failed, not retried forever
+    later = await store.claim_deliveries(
+        "hub-b", now=utcnow() + timedelta(hours=1), lease=timedelta(seconds=30), limit=5
+    )
+    assert [m.id for m in later] == [good.id]
 
 
 async def test_finishing_a_delivery_needs_the_lease(store: Store) -> None:

@@ -17,7 +17,7 @@ from conversation.model import AuthorType, DeliveryStatus
 from hub.app import HUB, Hub, build_app
 from hub.config import Config
 from tests.conftest import MongoServer, database_uri, free_port
-from tests.helpers import eventually, make_config
+from tests.helpers import break_claims, eventually, make_config
 
 SECRET = "s3cret-for-tests"
 
@@ -62,7 +62,15 @@ async def stored_count(client: TestClient) -> int:
 
 async def test_healthz_and_metrics(client: TestClient) -> None:
     resp = await client.get("/healthz")
-    assert resp.status == 200 and await resp.json() == {"status": "ok", "store": "ok", "accepting": True}
+    assert resp.status == 200 and await resp.json() == {
+        "status": "ok",
+        "store": "ok",
+        "accepting": True,
+        "loops": {
+            "outbox": {"status": "running", "failures": 0},
+            "plugin-recovery": {"status": "running", "failures": 0},
+        },
+    }
 
     await post(client, body_of())
     resp = await client.get("/metrics")
@@ -213,3 +221,19 @@ async def test_losing_the_store_answers_503_and_recovers_without_losing_anything
 
 async def _healthy(client: TestClient) -> bool:
     return (await client.get("/healthz")).status == 200
+
+
+async def test_a_loop_that_keeps_failing_shows_in_healthz(client: TestClient) -> None:
+    hub = client.server.app[HUB]
+    hub.supervisor.base_delay = hub.supervisor.max_delay = 0.01
+    broken = break_claims(hub.store, TypeError("a bug in the claim"), 10_000)
+    await eventually(lambda: _unhealthy(client))
+    body = await (await client.get("/healthz")).json()
+    assert body["loops"]["outbox"]["status"] == "failing" and body["store"] == "ok"
+
+    broken["left"] = 0  # fixed (or the cause went away): healthy again, without a restart
+    await eventually(lambda: _healthy(client))
+
+
+async def _unhealthy(client: TestClient) -> bool:
+    return (await client.get("/healthz")).status == 503

@@ -27,7 +27,7 @@ from aiohttp import WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from conversation.model import Attachment, Conversation, ConversationQuery, Delivery, Message, MessageKind
-from hub.events import Event
+from hub.events import Event, Subscription
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
     Adapter,
@@ -96,6 +96,7 @@ class WebChatAdapter(Adapter):
         self.watchers: dict[str, set[str]] = defaultdict(set)  # conversation id -> visitors
         self._hub: HubPort | None = None
         self._router: asyncio.Task[None] | None = None
+        self._subscription: Subscription | None = None
 
     @property
     def hub(self) -> HubPort:
@@ -117,13 +118,19 @@ class WebChatAdapter(Adapter):
 
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
-        self._router = asyncio.create_task(self._route_events(hub), name=f"helpline-{self.name}-events")
+        # One subscription for all visitors, routed by conversation (not one per socket);
+        # supervised, so an event that cannot be routed (the store is down) skips only itself.
+        subscription = hub.bus.subscribe(maxsize=10_000)
+        self._subscription = subscription
+        self._router = hub.supervisor.run(f"{self.name}-events", lambda: self._route_next(hub, subscription))
 
     async def stop(self) -> None:
         if self._router is not None:
             self._router.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._router
+        if self._subscription is not None:
+            self._subscription.close()
 
     async def _close_sockets(self, app: web.Application) -> None:
         for sockets in list(self.sockets.values()):
@@ -455,26 +462,22 @@ class WebChatAdapter(Adapter):
             )
         )
 
-    async def _route_events(self, hub: HubPort) -> None:
-        """One subscription for all visitors, routed by conversation (not one per socket)."""
-        subscription = hub.bus.subscribe(maxsize=10_000)
-        try:
-            async for event in subscription:
-                visitors = self.watchers.get(event.conversation_id)
-                if not visitors:
-                    continue
-                if event.type == "typing" and event.data.get("who") == "agent":
-                    frame: dict[str, Any] = {"type": "typing", "who": "agent"}
-                elif event.type == "conversation.updated":
-                    conversation = await hub.store.get_conversation(event.conversation_id)
-                    frame = {"type": "ticket", "conversation": ticket_json(conversation)}
-                else:
-                    continue
-                for address in list(visitors):
-                    for ws in list(self.sockets.get(address, ())):
-                        await _send(ws, frame)
-        finally:
-            subscription.close()
+    async def _route_next(self, hub: HubPort, subscription: Subscription) -> None:
+        """Pass the next live event on to the visitors watching its ticket."""
+        event = await subscription.queue.get()
+        visitors = self.watchers.get(event.conversation_id)
+        if not visitors:
+            return
+        if event.type == "typing" and event.data.get("who") == "agent":
+            frame: dict[str, Any] = {"type": "typing", "who": "agent"}
+        elif event.type == "conversation.updated":
+            conversation = await hub.store.get_conversation(event.conversation_id)
+            frame = {"type": "ticket", "conversation": ticket_json(conversation)}
+        else:
+            return
+        for address in list(visitors):
+            for ws in list(self.sockets.get(address, ())):
+                await _send(ws, frame)
 
 
 @web.middleware
