@@ -78,7 +78,12 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MIGRATIONS: dict[int, Callable[[Any], Awaitable[None]]] = {}
+
+async def _version_plugin_state(db: Any) -> None:
+    await db.plugin_state.update_many({"version": {"$exists": False}}, {"$set": {"version": 1}})
+
+
+MIGRATIONS: dict[int, Callable[[Any], Awaitable[None]]] = {1: _version_plugin_state}
 
 
 def _unavailable_when_unreachable(
@@ -563,17 +568,29 @@ class MongoStore(Store):
 
     # -- plugins ------------------------------------------------------------------
     @_unavailable_when_unreachable
-    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
+    async def load_plugin_state(self, conversation_id: str, plugin: str) -> tuple[dict[str, Any], int]:
         doc = await self._plugin_state.find_one({"_id": f"{conversation_id}\x1f{plugin}"})
-        return dict(doc["state"]) if doc else {}
+        return (dict(doc["state"]), int(doc.get("version", 1))) if doc else ({}, 0)
 
     @_unavailable_when_unreachable
-    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None:
-        await self._plugin_state.update_one(
-            {"_id": f"{conversation_id}\x1f{plugin}"},
-            {"$set": {"state": state, "conversation_id": conversation_id, "plugin": plugin}},
-            upsert=True,
+    async def set_plugin_state(
+        self, conversation_id: str, plugin: str, state: dict[str, Any], *, version: int | None = None
+    ) -> bool:
+        key = f"{conversation_id}\x1f{plugin}"
+        values = {"state": state, "conversation_id": conversation_id, "plugin": plugin}
+        if version is None:
+            await self._plugin_state.update_one({"_id": key}, {"$set": values, "$inc": {"version": 1}}, upsert=True)
+            return True
+        if version == 0:
+            try:
+                await self._plugin_state.insert_one({"_id": key, **values, "version": 1})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._plugin_state.update_one(
+            {"_id": key, "version": version}, {"$set": values, "$inc": {"version": 1}}
         )
+        return result.modified_count == 1
 
     @_unavailable_when_unreachable
     async def mark_plugins_done(self, message_id: str) -> None:

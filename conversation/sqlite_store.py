@@ -130,6 +130,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
     body, content='', tokenize='unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS plugin_state (
     conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,  -- counts writes: compare-and-set across hub processes
     PRIMARY KEY (conversation_id, plugin));
 CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
@@ -151,7 +152,9 @@ CREATE TABLE IF NOT EXISTS agents (
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE plugin_state ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+}
 
 CONVERSATION_TIMES = (
     "handed_off_at",
@@ -812,24 +815,38 @@ class SQLiteStore(Store):
         )
 
     # -- plugins ------------------------------------------------------------------
-    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
-        def job(conn: sqlite3.Connection) -> dict[str, Any]:
+    async def load_plugin_state(self, conversation_id: str, plugin: str) -> tuple[dict[str, Any], int]:
+        def job(conn: sqlite3.Connection) -> tuple[dict[str, Any], int]:
             row = conn.execute(
-                "SELECT state FROM plugin_state WHERE conversation_id = ? AND plugin = ?", (conversation_id, plugin)
+                "SELECT state, version FROM plugin_state WHERE conversation_id = ? AND plugin = ?",
+                (conversation_id, plugin),
             ).fetchone()
-            return json.loads(row[0]) if row else {}
+            return (json.loads(row[0]), row[1]) if row else ({}, 0)
 
         return await self._call(job, write=False)
 
-    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None:
+    async def set_plugin_state(
+        self, conversation_id: str, plugin: str, state: dict[str, Any], *, version: int | None = None
+    ) -> bool:
         encoded = json.dumps(state)  # fails here, in the caller, on values JSON cannot hold
-        await self._call(
-            lambda conn: conn.execute(
-                "INSERT INTO plugin_state VALUES (?,?,?) ON CONFLICT (conversation_id, plugin)"
-                " DO UPDATE SET state = excluded.state",
-                (conversation_id, plugin, encoded),
+
+        def job(conn: sqlite3.Connection) -> bool:
+            if version is None:
+                sql = (
+                    "INSERT INTO plugin_state VALUES (?,?,?,1) ON CONFLICT (conversation_id, plugin)"
+                    " DO UPDATE SET state = excluded.state, version = plugin_state.version + 1"
+                )
+                return conn.execute(sql, (conversation_id, plugin, encoded)).rowcount == 1
+            if version == 0:
+                sql = "INSERT INTO plugin_state VALUES (?,?,?,1) ON CONFLICT (conversation_id, plugin) DO NOTHING"
+                return conn.execute(sql, (conversation_id, plugin, encoded)).rowcount == 1
+            sql = (
+                "UPDATE plugin_state SET state = ?, version = version + 1"
+                " WHERE conversation_id = ? AND plugin = ? AND version = ?"
             )
-        )
+            return conn.execute(sql, (encoded, conversation_id, plugin, version)).rowcount == 1
+
+        return await self._call(job)
 
     async def mark_plugins_done(self, message_id: str) -> None:
         await self._call(lambda conn: conn.execute("UPDATE messages SET plugins_done = 1 WHERE id = ?", (message_id,)))

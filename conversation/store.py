@@ -31,7 +31,7 @@ from conversation.model import (
 )
 from conversation.routing import Route
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: plugin state carries a version (compare-and-set)
 
 # Fields an update may change, with the type each must have.
 CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -183,11 +183,21 @@ class Store(ABC):
     async def count_queued(self) -> int: ...
 
     # -- plugins ------------------------------------------------------------------
-    @abstractmethod
-    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]: ...
+    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
+        return (await self.load_plugin_state(conversation_id, plugin))[0]
 
     @abstractmethod
-    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None: ...
+    async def load_plugin_state(self, conversation_id: str, plugin: str) -> tuple[dict[str, Any], int]:
+        """The state and its version: 0 when none is stored yet; each write adds one."""
+
+    @abstractmethod
+    async def set_plugin_state(
+        self, conversation_id: str, plugin: str, state: dict[str, Any], *, version: int | None = None
+    ) -> bool:
+        """Store the state; with `version`, only if the stored version is still that one (compare-and-set).
+
+        False when another writer got there first: the caller's state is stale and is not written.
+        """
 
     @abstractmethod
     async def mark_plugins_done(self, message_id: str) -> None: ...

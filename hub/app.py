@@ -85,6 +85,8 @@ class Hub:
             limits=config.inbound_limits,
             ticketing=config.ticketing,
             instance_id=self.instance_id,
+            concurrency=config.plugin_pool["concurrency"],
+            backlog=config.plugin_pool["backlog"],
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")

@@ -90,6 +90,27 @@ class HangPlugin(Plugin):
         return None
 
 
+class GatePlugin(Plugin):
+    """Waits at a gate the test opens; counts how many runs are inside at once."""
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.gate = asyncio.Event()
+        self.running = 0
+        self.peak = 0
+        self.seen: list[str] = []
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await self.gate.wait()
+        finally:
+            self.running -= 1
+        self.seen.append(ctx.message.text)
+        return None
+
+
 class AlwaysPlugin(Plugin):
     always_run = True
 
@@ -107,6 +128,7 @@ def registry_with_doubles() -> Registry:
         ("broken", BrokenPlugin),
         ("always", AlwaysPlugin),
         ("hang", HangPlugin),
+        ("gate", GatePlugin),
     ):
         registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
     return registry

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -306,6 +307,21 @@ async def test_plugin_state_and_pending_plugin_runs(store: Store) -> None:
     assert await store.messages_awaiting_plugins(before=later, limit=10) == []
 
 
+async def test_plugin_state_is_written_by_compare_and_set(store: Store) -> None:
+    conv_id = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation.id
+    assert await store.load_plugin_state(conv_id, "greeting") == ({}, 0)
+
+    # Two hubs both read "nothing stored yet": only the first write counts.
+    assert await store.set_plugin_state(conv_id, "greeting", {"greeted": True}, version=0)
+    assert not await store.set_plugin_state(conv_id, "greeting", {"greeted": True, "by": "b"}, version=0)
+    assert await store.load_plugin_state(conv_id, "greeting") == ({"greeted": True}, 1)
+
+    assert not await store.set_plugin_state(conv_id, "greeting", {"stale": True}, version=7)
+    assert await store.set_plugin_state(conv_id, "greeting", {"greeted": True, "told": "mon"}, version=1)
+    assert await store.set_plugin_state(conv_id, "greeting", {"forced": True})  # no version: unconditional
+    assert await store.load_plugin_state(conv_id, "greeting") == ({"forced": True}, 3)
+
+
 async def test_a_lease_has_one_holder_until_it_expires(store: Store) -> None:
     now = utcnow()
     ttl = timedelta(seconds=30)
@@ -398,3 +414,26 @@ async def test_search_finds_words_in_english_and_chinese_newest_first(store: Sto
     assert await store.search_messages("%") == []  # punctuation is not a word
     assert await store.search_messages("   ") == []
     assert await store.search_messages("nothing-like-this") == []
+
+
+async def test_an_embedded_database_of_schema_1_gains_plugin_state_versions(tmp_path: Path) -> None:
+    import sqlite3
+
+    from conversation.sqlite_store import SQLiteStore
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # what version 1 wrote
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        conn.execute(
+            "CREATE TABLE plugin_state (conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,"
+            " PRIMARY KEY (conversation_id, plugin))"
+        )
+        conn.execute("INSERT INTO plugin_state VALUES ('c1', 'greeting', '{\"greeted\": true}')")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.load_plugin_state("c1", "greeting") == ({"greeted": True}, 1)
+        assert await store.set_plugin_state("c1", "greeting", {"greeted": True, "x": 1}, version=1)
+    finally:
+        await store.close()
