@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, TEXT, AsyncMongoClient, ReturnDocument
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from conversation.codec import (
     agent_from_doc,
@@ -86,6 +86,9 @@ async def _version_plugin_state(db: Any) -> None:
 MIGRATIONS: dict[int, Callable[[Any], Awaitable[None]]] = {1: _version_plugin_state}
 
 
+OUT_OF_DISK = {14031}  # MongoDB's OutOfDiskSpace
+
+
 def _unavailable_when_unreachable(
     method: Callable[P, Coroutine[Any, Any, T]],
 ) -> Callable[P, Coroutine[Any, Any, T]]:
@@ -95,6 +98,13 @@ def _unavailable_when_unreachable(
             return await method(*args, **kwargs)
         except ConnectionFailure as exc:
             raise StoreUnavailable(f"the database did not answer ({exc.__class__.__name__})") from exc
+        except OperationFailure as exc:
+            if exc.code not in OUT_OF_DISK:
+                raise
+            store = args[0]
+            assert isinstance(store, MongoStore)
+            store._write_error = str(exc)  # seen by /healthz until a write works again
+            raise StoreUnavailable(f"the database cannot take writes ({exc})") from exc
 
     return wrapper
 
@@ -137,6 +147,7 @@ class MongoStore(Store):
         self._api_tokens = db.api_tokens
         self._canned = db.canned
         self._closed = False
+        self._write_error = ""
 
     @_unavailable_when_unreachable
     async def open(self) -> None:
@@ -190,6 +201,19 @@ class MongoStore(Store):
     @_unavailable_when_unreachable
     async def ping(self) -> None:
         await self._client.admin.command("ping")
+
+    async def write_failure(self) -> str:
+        if self._write_error:  # has the server room again? one small write tells
+            try:
+                await self._probe_write()
+                self._write_error = ""
+            except StoreUnavailable:
+                pass
+        return self._write_error
+
+    @_unavailable_when_unreachable
+    async def _probe_write(self) -> None:
+        await self._meta.update_one({"_id": "health"}, {"$inc": {"probes": 1}}, upsert=True)
 
     # -- ingest -------------------------------------------------------------------
     @_unavailable_when_unreachable

@@ -429,10 +429,10 @@ def _api_token(row: sqlite3.Row) -> ApiToken:
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout: float | None = 5.0) -> None:
         self.path = path
         self.url = f"sqlite://{path}"
-        self._worker = SQLiteWorker(path)
+        self._worker = SQLiteWorker(path, timeout=timeout)
         self._indexer: asyncio.Task[None] | None = None
 
     async def _maintain(self) -> None:
@@ -442,7 +442,7 @@ class SQLiteStore(Store):
             await asyncio.sleep(SEARCH_INTERVAL)
             rounds += 1
             try:
-                await self._call(_index_for_search)
+                await self._call(_index_for_search, deadline=False)
                 if rounds % CHECKPOINT_EVERY == 0:
                     await self._worker.checkpoint()
             except (StoreUnavailable, sqlite3.Error) as exc:
@@ -450,7 +450,7 @@ class SQLiteStore(Store):
 
     async def refresh_search(self) -> None:
         """Index everything stored so far (a search then sees every message)."""
-        while await self._call(_index_for_search):
+        while await self._call(_index_for_search, deadline=False):
             pass
 
     async def _one(self, sql: str, params: tuple[Any, ...], build: Any) -> Any:
@@ -462,9 +462,9 @@ class SQLiteStore(Store):
 
         return await self._call(job, write=False)
 
-    async def _call(self, job: Any, *, write: bool = True) -> Any:
+    async def _call(self, job: Any, *, write: bool = True, deadline: bool = True) -> Any:
         try:
-            return await self._worker.call(job, write=write)
+            return await self._worker.call(job, write=write, deadline=deadline)
         except sqlite3.OperationalError as exc:
             # Locked, disk full, file gone: the caller may retry later.
             raise StoreUnavailable(f"{self.url}: {exc}") from exc
@@ -474,9 +474,9 @@ class SQLiteStore(Store):
             await self._worker.start()
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
-        await self._call(self._migrate)
+        await self._call(self._migrate, deadline=False)  # start-up work may take its time
         await self.refresh_search()
-        await self._call(_analyze)
+        await self._call(_analyze, deadline=False)
         self._indexer = asyncio.create_task(self._maintain(), name="helpline-sqlite-maintenance")
 
     @staticmethod
@@ -520,6 +520,9 @@ class SQLiteStore(Store):
 
     async def ping(self) -> None:
         await self._call(lambda conn: conn.execute("SELECT 1").fetchone(), write=False)
+
+    async def write_failure(self) -> str:
+        return self._worker.write_error
 
     # -- ingest -------------------------------------------------------------------
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:

@@ -103,6 +103,13 @@ class Store(ABC):
     async def ping(self) -> None:
         """Return when the database answers; raise StoreUnavailable otherwise."""
 
+    async def write_failure(self) -> str:
+        """Why writes fail now (disk full, read-only, I/O errors), or "" while they work.
+
+        A read-only ping cannot see this; the backends remember how their last writes went.
+        """
+        return ""
+
     # -- ingest -------------------------------------------------------------------
     @abstractmethod
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
@@ -383,7 +390,7 @@ def open_store(url: str, *, data_dir: Path, timeout: float = 5.0) -> Store:
 
         path = url[len("sqlite://") :]
         file = Path(path) if path else data_dir / "helpline.sqlite3"
-        return SQLiteStore(file)
+        return SQLiteStore(file, timeout=timeout)
     if scheme in ("mongodb", "mongodb+srv"):
         from conversation.mongo_store import MongoStore
 

@@ -312,27 +312,33 @@ async def index(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    try:
-        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage["timeout_seconds"])
-        store_ok = True
-    except (StoreUnavailable, TimeoutError):
-        store_ok = False
-    hub.metrics.store_up.set(1 if store_ok else 0)
+    store = await store_state(hub)
+    store_ok = store == "ok"
     healthy = store_ok and hub.pipeline.accepting and hub.supervisor.healthy
     body = {
         "status": "ok" if healthy else "unhealthy",
-        "store": "ok" if store_ok else "unreachable",
+        "store": store,
         "accepting": hub.pipeline.accepting,
         "loops": hub.supervisor.report(),
     }
     return web.json_response(body, status=200 if healthy else 503)
 
 
+async def store_state(hub: Hub) -> str:
+    """ "ok", "unreachable" (no answer in time) or "not writable" (it answers, but commits fail)."""
+    try:
+        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage["timeout_seconds"])
+    except (StoreUnavailable, TimeoutError):
+        state = "unreachable"
+    else:
+        state = "not writable" if await hub.store.write_failure() else "ok"
+    hub.metrics.store_up.set(1 if state == "ok" else 0)
+    return state
+
+
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    try:
-        hub.metrics.queue_depth.set(await hub.store.count_queued())
-        hub.metrics.store_up.set(1)
-    except StoreUnavailable:
-        hub.metrics.store_up.set(0)
+    if await store_state(hub) == "ok":
+        with contextlib.suppress(StoreUnavailable):
+            hub.metrics.queue_depth.set(await hub.store.count_queued())
     return web.Response(body=hub.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
