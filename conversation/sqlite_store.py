@@ -447,6 +447,8 @@ class SQLiteStore(Store):
                     await self._worker.checkpoint()
             except (StoreUnavailable, sqlite3.Error) as exc:
                 log.warning("SQLite maintenance postponed: %s", exc)  # the next round catches up
+            except Exception:  # a bug must not end search indexing for good
+                log.exception("SQLite maintenance failed; trying again in the next round")
 
     async def refresh_search(self) -> None:
         """Index everything stored so far (a search then sees every message)."""

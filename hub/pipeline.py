@@ -30,7 +30,9 @@ log = logging.getLogger(__name__)
 
 RECOVERY_AGE = timedelta(minutes=2)  # younger messages may still be in another hub's hands
 RECOVERY_LEASE = "plugins:recovery"
-TICKET_LEASE_TTL = timedelta(minutes=5)  # a ticket's plugin run in one hub; another hub waits for it
+# A ticket's plugin run in one hub; another hub waits for it. Shorter than RECOVERY_AGE, so a
+# crashed hub's leases are gone before recovery runs what it left.
+TICKET_LEASE_TTL = timedelta(minutes=1)
 TICKET_LEASE_WAIT = 10.0  # seconds a run waits for another hub's run on the same ticket
 TICKET_LEASE_POLL = 0.1
 
@@ -136,10 +138,14 @@ class Pipeline:
         if lock is None:
             lock = self._ticket_locks[conversation_id] = asyncio.Lock()
         waited = lock.locked()
-        async with lock:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TICKET_LEASE_WAIT
+        try:  # bounded: a plugin that hangs on one ticket must not hold pool slots for ever
+            await asyncio.wait_for(lock.acquire(), TICKET_LEASE_WAIT)
+        except TimeoutError:
+            raise TicketBusy(conversation_id) from None
+        try:
             name = f"plugins:ticket:{conversation_id}"
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + TICKET_LEASE_WAIT
             while not await self.store.acquire_lease(name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL):
                 if loop.time() > deadline:
                     raise TicketBusy(conversation_id)
@@ -150,6 +156,8 @@ class Pipeline:
             finally:
                 with contextlib.suppress(StoreUnavailable):  # otherwise it expires by itself
                     await self.store.release_lease(name, self.instance_id)
+        finally:
+            lock.release()
 
     async def run_plugins(
         self, message: Message, conversation: Conversation | None = None, contact: Contact | None = None
