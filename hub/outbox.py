@@ -105,6 +105,10 @@ class Outbox:
             # The outcome could not be recorded; the lease expires and the message is
             # tried again, so a channel may see it twice but it is never lost.
             log.warning("outbox: could not record delivery of %s (%s)", message.id, exc)
+        except Exception as exc:  # a bug or an unreadable row around the send: an attempt, so it ends
+            log.exception("outbox: delivering %s on %s failed unexpectedly", message.id, message.channel)
+            attempt = (message.delivery.attempts if message.delivery else 0) + 1
+            await self._retry(message, attempt, f"{exc.__class__.__name__}: {exc}", None)
 
     async def _deliver(self, message: Message) -> None:
         attempt = (message.delivery.attempts if message.delivery else 0) + 1

@@ -217,6 +217,26 @@ async def test_an_unexpected_error_does_not_stop_the_outbox(tmp_path: Path) -> N
         assert hub.adapters["chat"].sent[0].message.id == message.id
 
 
+async def test_a_delivery_that_fails_unexpectedly_counts_its_attempts_and_ends(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        message = await queue_reply(hub)  # may be sent at once; the next one meets the bug
+        await eventually(lambda: hub.adapters["chat"].sent)
+
+        async def unreadable(conversation_id: str) -> None:
+            raise ValueError("'poll' is not a valid MessageKind")
+
+        hub.store.get_conversation = unreadable  # type: ignore[method-assign,assignment]
+        second = await queue_reply(hub, "Second reply", thread="chat-2")
+
+        async def failed() -> bool:
+            return (await delivery_of(hub, second.id))[0] is DeliveryStatus.FAILED
+
+        await eventually(failed)
+        status, attempts, error = await delivery_of(hub, second.id)
+        assert attempts == 4 and "ValueError" in error  # not retried for ever, and the reason is kept
+        assert [o.message.id for o in hub.adapters["chat"].sent] == [message.id]
+
+
 async def test_shutdown_with_a_failing_stage_still_stops_the_rest_and_closes_the_store(tmp_path: Path) -> None:
     hub = Hub(make_config(tmp_path))
     await hub.start()
