@@ -247,3 +247,18 @@ async def test_two_hubs_on_one_database_greet_a_new_ticket_once(tmp_path: Path, 
 async def _plugins_done(hub: Hub, message_id: str) -> bool:
     message = await hub.store.get_message(message_id)
     return message is not None and message.plugins_done
+
+
+async def test_a_plugin_task_that_fails_unexpectedly_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_hub(make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})) as hub:
+
+        async def bug(*args: object) -> None:
+            raise RuntimeError("bookkeeping bug")
+
+        hub.pipeline.run_plugins = bug  # type: ignore[method-assign]
+        record = await hub.ingest(customer_message("m1"))
+        await eventually(lambda: not hub.pipeline._tasks)
+        [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert record.message.id in failure.getMessage() and "bookkeeping bug" in str(failure.exc_info[1])
