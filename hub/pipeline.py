@@ -75,7 +75,7 @@ class Pipeline:
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
-        self._deferring = False
+        self._deferral_logged_at = float("-inf")
         # One plugin run per ticket at a time in this process (held only while in use).
         self._ticket_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -110,11 +110,11 @@ class Pipeline:
         if len(self._tasks) >= self.concurrency + self.backlog:
             # Stored and marked plugins_done = false: recovery runs it once the burst is over.
             self.metrics.plugins_deferred.inc()
-            if not self._deferring:  # once per burst, not once per message
+            now = asyncio.get_running_loop().time()
+            if now - self._deferral_logged_at > 60:  # once a minute in a burst, not once per message
                 log.warning("plugin pool full (%d waiting): later messages' plugins run on recovery", self.backlog)
-                self._deferring = True
+                self._deferral_logged_at = now
             return
-        self._deferring = False
         task = asyncio.create_task(
             self._run_pooled(message, conversation, contact), name=f"helpline-plugins-{message.id}"
         )
