@@ -338,7 +338,10 @@ async def store_state(hub: Hub) -> str:
 
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    if await store_state(hub) == "ok":
-        with contextlib.suppress(StoreUnavailable):
-            hub.metrics.queue_depth.set(await hub.store.count_queued())
+    try:
+        hub.metrics.queue_depth.set(await hub.store.count_queued())
+        up = not await hub.store.write_failure()  # it answers reads; do its commits still work?
+    except StoreUnavailable:
+        up = False
+    hub.metrics.store_up.set(1 if up else 0)
     return web.Response(body=hub.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
