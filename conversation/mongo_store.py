@@ -12,13 +12,14 @@ on a standalone server as well as on a replica set shared by several hub process
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, TEXT, AsyncMongoClient, ReturnDocument
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
 
 from conversation.codec import (
     agent_from_doc,
@@ -67,15 +68,26 @@ from conversation.store import (
     Store,
     StoreUnavailable,
     Ticketing,
+    quarantine_error,
     record_edit,
     search_terms,
     validate_changes,
 )
 
+log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MIGRATIONS: dict[int, Callable[[Any], Awaitable[None]]] = {}
+
+async def _version_plugin_state(db: Any) -> None:
+    await db.plugin_state.update_many({"version": {"$exists": False}}, {"$set": {"version": 1}})
+
+
+MIGRATIONS: dict[int, Callable[[Any], Awaitable[None]]] = {1: _version_plugin_state}
+
+
+OUT_OF_DISK = {14031}  # MongoDB's OutOfDiskSpace
 
 
 def _unavailable_when_unreachable(
@@ -87,6 +99,13 @@ def _unavailable_when_unreachable(
             return await method(*args, **kwargs)
         except ConnectionFailure as exc:
             raise StoreUnavailable(f"the database did not answer ({exc.__class__.__name__})") from exc
+        except OperationFailure as exc:
+            if exc.code not in OUT_OF_DISK:
+                raise
+            store = args[0]
+            assert isinstance(store, MongoStore)
+            store._write_error = str(exc)  # seen by /healthz until a write works again
+            raise StoreUnavailable(f"the database cannot take writes ({exc})") from exc
 
     return wrapper
 
@@ -129,6 +148,7 @@ class MongoStore(Store):
         self._api_tokens = db.api_tokens
         self._canned = db.canned
         self._closed = False
+        self._write_error = ""
 
     @_unavailable_when_unreachable
     async def open(self) -> None:
@@ -182,6 +202,19 @@ class MongoStore(Store):
     @_unavailable_when_unreachable
     async def ping(self) -> None:
         await self._client.admin.command("ping")
+
+    async def write_failure(self) -> str:
+        if self._write_error:  # has the server room again? one small write tells
+            try:
+                await self._probe_write()
+                self._write_error = ""
+            except StoreUnavailable:
+                pass
+        return self._write_error
+
+    @_unavailable_when_unreachable
+    async def _probe_write(self) -> None:
+        await self._meta.update_one({"_id": "health"}, {"$inc": {"probes": 1}}, upsert=True)
 
     # -- ingest -------------------------------------------------------------------
     @_unavailable_when_unreachable
@@ -485,7 +518,22 @@ class MongoStore(Store):
             )
             if doc is None:
                 break
-            claimed.append(message_from_doc(doc))
+            try:
+                claimed.append(message_from_doc(doc))
+            except Exception as exc:  # one unreadable document must not stop every delivery behind it
+                error = quarantine_error(exc)
+                log.error("outbox: message %s %s", doc.get("_id"), error)
+                await self._messages.update_one(
+                    {"_id": doc["_id"]},
+                    {
+                        "$set": {
+                            "delivery.status": DeliveryStatus.FAILED.value,
+                            "delivery.error": error,
+                            "delivery.lease_owner": "",
+                            "delivery.lease_until": None,
+                        }
+                    },
+                )
         return claimed
 
     @_unavailable_when_unreachable
@@ -555,17 +603,29 @@ class MongoStore(Store):
 
     # -- plugins ------------------------------------------------------------------
     @_unavailable_when_unreachable
-    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
+    async def load_plugin_state(self, conversation_id: str, plugin: str) -> tuple[dict[str, Any], int]:
         doc = await self._plugin_state.find_one({"_id": f"{conversation_id}\x1f{plugin}"})
-        return dict(doc["state"]) if doc else {}
+        return (dict(doc["state"]), int(doc.get("version", 1))) if doc else ({}, 0)
 
     @_unavailable_when_unreachable
-    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None:
-        await self._plugin_state.update_one(
-            {"_id": f"{conversation_id}\x1f{plugin}"},
-            {"$set": {"state": state, "conversation_id": conversation_id, "plugin": plugin}},
-            upsert=True,
+    async def set_plugin_state(
+        self, conversation_id: str, plugin: str, state: dict[str, Any], *, version: int | None = None
+    ) -> bool:
+        key = f"{conversation_id}\x1f{plugin}"
+        values = {"state": state, "conversation_id": conversation_id, "plugin": plugin}
+        if version is None:
+            await self._plugin_state.update_one({"_id": key}, {"$set": values, "$inc": {"version": 1}}, upsert=True)
+            return True
+        if version == 0:
+            try:
+                await self._plugin_state.insert_one({"_id": key, **values, "version": 1})
+            except DuplicateKeyError:
+                return False
+            return True
+        result = await self._plugin_state.update_one(
+            {"_id": key, "version": version}, {"$set": values, "$inc": {"version": 1}}
         )
+        return result.modified_count == 1
 
     @_unavailable_when_unreachable
     async def mark_plugins_done(self, message_id: str) -> None:

@@ -66,6 +66,7 @@ from conversation.store import (
     Store,
     StoreUnavailable,
     Ticketing,
+    quarantine_error,
     record_edit,
     search_terms,
     validate_changes,
@@ -132,6 +133,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
     body, content='', tokenize='unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS plugin_state (
     conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,  -- counts writes: compare-and-set across hub processes
     PRIMARY KEY (conversation_id, plugin));
 CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
@@ -153,7 +155,9 @@ CREATE TABLE IF NOT EXISTS agents (
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE plugin_state ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+}
 
 # Columns added since a table was first created: (table, column, declaration). A database
 # written before gets them at open (an old row reads as the default).
@@ -459,10 +463,10 @@ def _api_token(row: sqlite3.Row) -> ApiToken:
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, timeout: float | None = 5.0) -> None:
         self.path = path
         self.url = f"sqlite://{path}"
-        self._worker = SQLiteWorker(path)
+        self._worker = SQLiteWorker(path, timeout=timeout)
         self._indexer: asyncio.Task[None] | None = None
 
     async def _maintain(self) -> None:
@@ -472,15 +476,17 @@ class SQLiteStore(Store):
             await asyncio.sleep(SEARCH_INTERVAL)
             rounds += 1
             try:
-                await self._call(_index_for_search)
+                await self._call(_index_for_search, deadline=False)
                 if rounds % CHECKPOINT_EVERY == 0:
                     await self._worker.checkpoint()
             except (StoreUnavailable, sqlite3.Error) as exc:
                 log.warning("SQLite maintenance postponed: %s", exc)  # the next round catches up
+            except Exception:  # a bug must not end search indexing for good
+                log.exception("SQLite maintenance failed; trying again in the next round")
 
     async def refresh_search(self) -> None:
         """Index everything stored so far (a search then sees every message)."""
-        while await self._call(_index_for_search):
+        while await self._call(_index_for_search, deadline=False):
             pass
 
     async def _one(self, sql: str, params: tuple[Any, ...], build: Any) -> Any:
@@ -492,9 +498,9 @@ class SQLiteStore(Store):
 
         return await self._call(job, write=False)
 
-    async def _call(self, job: Any, *, write: bool = True) -> Any:
+    async def _call(self, job: Any, *, write: bool = True, deadline: bool = True) -> Any:
         try:
-            return await self._worker.call(job, write=write)
+            return await self._worker.call(job, write=write, deadline=deadline)
         except sqlite3.OperationalError as exc:
             # Locked, disk full, file gone: the caller may retry later.
             raise StoreUnavailable(f"{self.url}: {exc}") from exc
@@ -504,9 +510,9 @@ class SQLiteStore(Store):
             await self._worker.start()
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
-        await self._call(self._migrate)
+        await self._call(self._migrate, deadline=False)  # start-up work may take its time
         await self.refresh_search()
-        await self._call(_analyze)
+        await self._call(_analyze, deadline=False)
         self._indexer = asyncio.create_task(self._maintain(), name="helpline-sqlite-maintenance")
 
     @staticmethod
@@ -551,6 +557,9 @@ class SQLiteStore(Store):
 
     async def ping(self) -> None:
         await self._call(lambda conn: conn.execute("SELECT 1").fetchone(), write=False)
+
+    async def write_failure(self) -> str:
+        return self._worker.write_error
 
     # -- ingest -------------------------------------------------------------------
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
@@ -759,7 +768,19 @@ class SQLiteStore(Store):
                 " RETURNING *",
                 (owner, to_epoch_ms(now + lease), now_ms, now_ms, limit),
             ).fetchall()
-            return sorted((_message(r) for r in rows), key=lambda m: m.id)
+            claimed = []
+            for row in rows:
+                try:
+                    claimed.append(_message(row))
+                except Exception as exc:  # one unreadable row must not stop every delivery behind it
+                    error = quarantine_error(exc)
+                    log.error("outbox: message %s %s", row["id"], error)
+                    conn.execute(
+                        "UPDATE messages SET d_status = 'failed', d_error = ?, d_lease_owner = '',"
+                        " d_lease_until = NULL WHERE seq = ?",
+                        (error, row["seq"]),
+                    )
+            return sorted(claimed, key=lambda m: m.id)
 
         return await self._call(job)
 
@@ -835,24 +856,38 @@ class SQLiteStore(Store):
         )
 
     # -- plugins ------------------------------------------------------------------
-    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
-        def job(conn: sqlite3.Connection) -> dict[str, Any]:
+    async def load_plugin_state(self, conversation_id: str, plugin: str) -> tuple[dict[str, Any], int]:
+        def job(conn: sqlite3.Connection) -> tuple[dict[str, Any], int]:
             row = conn.execute(
-                "SELECT state FROM plugin_state WHERE conversation_id = ? AND plugin = ?", (conversation_id, plugin)
+                "SELECT state, version FROM plugin_state WHERE conversation_id = ? AND plugin = ?",
+                (conversation_id, plugin),
             ).fetchone()
-            return json.loads(row[0]) if row else {}
+            return (json.loads(row[0]), row[1]) if row else ({}, 0)
 
         return await self._call(job, write=False)
 
-    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None:
+    async def set_plugin_state(
+        self, conversation_id: str, plugin: str, state: dict[str, Any], *, version: int | None = None
+    ) -> bool:
         encoded = json.dumps(state)  # fails here, in the caller, on values JSON cannot hold
-        await self._call(
-            lambda conn: conn.execute(
-                "INSERT INTO plugin_state VALUES (?,?,?) ON CONFLICT (conversation_id, plugin)"
-                " DO UPDATE SET state = excluded.state",
-                (conversation_id, plugin, encoded),
+
+        def job(conn: sqlite3.Connection) -> bool:
+            if version is None:
+                sql = (
+                    "INSERT INTO plugin_state VALUES (?,?,?,1) ON CONFLICT (conversation_id, plugin)"
+                    " DO UPDATE SET state = excluded.state, version = plugin_state.version + 1"
+                )
+                return conn.execute(sql, (conversation_id, plugin, encoded)).rowcount == 1
+            if version == 0:
+                sql = "INSERT INTO plugin_state VALUES (?,?,?,1) ON CONFLICT (conversation_id, plugin) DO NOTHING"
+                return conn.execute(sql, (conversation_id, plugin, encoded)).rowcount == 1
+            sql = (
+                "UPDATE plugin_state SET state = ?, version = version + 1"
+                " WHERE conversation_id = ? AND plugin = ? AND version = ?"
             )
-        )
+            return conn.execute(sql, (encoded, conversation_id, plugin, version)).rowcount == 1
+
+        return await self._call(job)
 
     async def mark_plugins_done(self, message_id: str) -> None:
         await self._call(lambda conn: conn.execute("UPDATE messages SET plugins_done = 1 WHERE id = ?", (message_id,)))

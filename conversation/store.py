@@ -31,7 +31,7 @@ from conversation.model import (
 )
 from conversation.routing import Route
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: plugin state carries a version (compare-and-set)
 
 # Fields an update may change, with the type each must have.
 CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -102,6 +102,13 @@ class Store(ABC):
     @abstractmethod
     async def ping(self) -> None:
         """Return when the database answers; raise StoreUnavailable otherwise."""
+
+    async def write_failure(self) -> str:
+        """Why writes fail now (disk full, read-only, I/O errors), or "" while they work.
+
+        A read-only ping cannot see this; the backends remember how their last writes went.
+        """
+        return ""
 
     # -- ingest -------------------------------------------------------------------
     @abstractmethod
@@ -183,11 +190,21 @@ class Store(ABC):
     async def count_queued(self) -> int: ...
 
     # -- plugins ------------------------------------------------------------------
-    @abstractmethod
-    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]: ...
+    async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
+        return (await self.load_plugin_state(conversation_id, plugin))[0]
 
     @abstractmethod
-    async def set_plugin_state(self, conversation_id: str, plugin: str, state: dict[str, Any]) -> None: ...
+    async def load_plugin_state(self, conversation_id: str, plugin: str) -> tuple[dict[str, Any], int]:
+        """The state and its version: 0 when none is stored yet; each write adds one."""
+
+    @abstractmethod
+    async def set_plugin_state(
+        self, conversation_id: str, plugin: str, state: dict[str, Any], *, version: int | None = None
+    ) -> bool:
+        """Store the state; with `version`, only if the stored version is still that one (compare-and-set).
+
+        False when another writer got there first: the caller's state is stale and is not written.
+        """
 
     @abstractmethod
     async def mark_plugins_done(self, message_id: str) -> None: ...
@@ -355,6 +372,11 @@ def search_terms(query: str) -> list[str]:
     return [term for term in query.split() if term][:10]
 
 
+def quarantine_error(exc: Exception) -> str:
+    """The error kept on a stored delivery that cannot be read: it fails alone, its batch goes on."""
+    return f"quarantined: the stored message cannot be read ({exc.__class__.__name__}: {exc})"
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced, safe for logs and error messages."""
     return re.sub(r"(?<=://)([^:/@]+):[^@/]*@", r"\1:***@", url)
@@ -368,7 +390,7 @@ def open_store(url: str, *, data_dir: Path, timeout: float = 5.0) -> Store:
 
         path = url[len("sqlite://") :]
         file = Path(path) if path else data_dir / "helpline.sqlite3"
-        return SQLiteStore(file)
+        return SQLiteStore(file, timeout=timeout)
     if scheme in ("mongodb", "mongodb+srv"):
         from conversation.mongo_store import MongoStore
 

@@ -38,6 +38,7 @@ from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.sdk import Adapter, IngestUnavailable, Plugin
+from hub.supervise import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,10 @@ class Hub:
             for counter in (self.metrics.ingested, self.metrics.delivered, self.metrics.failed):
                 counter.labels(channel)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
-        self.outbox = Outbox(self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id)
+        self.supervisor = Supervisor()  # every background loop runs under it; /healthz reports it
+        self.outbox = Outbox(
+            self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id, supervisor=self.supervisor
+        )
         self.actions = ConversationService(self.store, self.bus, self.outbox.wake)
         self.pipeline = Pipeline(
             self.store,
@@ -83,6 +87,8 @@ class Hub:
             limits=config.inbound_limits,
             ticketing=config.ticketing,
             instance_id=self.instance_id,
+            concurrency=config.plugin_pool["concurrency"],
+            backlog=config.plugin_pool["backlog"],
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
@@ -136,7 +142,7 @@ class Hub:
                 await self.store.close()
                 raise StartupError(f"channel {adapter.name} did not start: {exc.__class__.__name__}: {exc}") from exc
             started.append(adapter)
-        self._background.append(asyncio.create_task(self._recover_periodically(), name="helpline-recovery"))
+        self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -146,27 +152,35 @@ class Hub:
         )
 
     async def stop(self) -> None:
+        """Each stage runs even when an earlier one fails; the store is closed in any case."""
         grace = self.config.hub["shutdown_grace_seconds"]
         self.pipeline.accepting = False
+        stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("background loops", self._stop_background),
+            ("plugins", lambda: self.pipeline.drain(grace)),
+            ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
+            *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
+        ]
+        try:
+            for what, stage in stages:
+                try:
+                    await stage()
+                except Exception:
+                    log.exception("shutdown: %s did not stop cleanly", what)
+        finally:
+            await self.store.close()
+
+    async def _stop_background(self) -> None:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.pipeline.drain(grace)
-        await self.outbox.stop(grace)  # in-flight sends still need their adapters
-        for adapter in self.adapters.values():
-            try:
-                await adapter.stop()
-            except Exception:
-                log.exception("channel %s did not stop cleanly", adapter.name)
-        await self.store.close()
 
-    async def _recover_periodically(self) -> None:
-        while True:
-            try:
-                await self.pipeline.recover()
-            except StoreUnavailable:
-                pass  # the next round will do it
-            await asyncio.sleep(RECOVERY_INTERVAL)
+    async def _recover_once(self) -> None:
+        try:
+            await self.pipeline.recover()
+        except StoreUnavailable:
+            pass  # the next round will do it
+        await asyncio.sleep(RECOVERY_INTERVAL)
 
 
 def tune_gc_for_serving() -> None:
@@ -305,17 +319,14 @@ async def index(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    try:
-        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage["timeout_seconds"])
-        store_ok = True
-    except (StoreUnavailable, TimeoutError):
-        store_ok = False
-    hub.metrics.store_up.set(1 if store_ok else 0)
-    healthy = store_ok and hub.pipeline.accepting
+    store = await store_state(hub)
+    store_ok = store == "ok"
+    healthy = store_ok and hub.pipeline.accepting and hub.supervisor.healthy
     body = {
         "status": "ok" if healthy else "unhealthy",
-        "store": "ok" if store_ok else "unreachable",
+        "store": store,
         "accepting": hub.pipeline.accepting,
+        "loops": hub.supervisor.report(),
     }
     return web.json_response(body, status=200 if healthy else 503)
 
@@ -328,6 +339,18 @@ def metrics_allowed(authorization: str, token: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode(), token.encode())
 
 
+async def store_state(hub: Hub) -> str:
+    """ "ok", "unreachable" (no answer in time) or "not writable" (it answers, but commits fail)."""
+    try:
+        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage["timeout_seconds"])
+    except (StoreUnavailable, TimeoutError):
+        state = "unreachable"
+    else:
+        state = "not writable" if await hub.store.write_failure() else "ok"
+    hub.metrics.store_up.set(1 if state == "ok" else 0)
+    return state
+
+
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     if not metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
@@ -338,7 +361,8 @@ async def metrics(request: web.Request) -> web.Response:
         )
     try:
         hub.metrics.queue_depth.set(await hub.store.count_queued())
-        hub.metrics.store_up.set(1)
+        up = not await hub.store.write_failure()  # it answers reads; do its commits still work?
     except StoreUnavailable:
-        hub.metrics.store_up.set(0)
+        up = False
+    hub.metrics.store_up.set(1 if up else 0)
     return web.Response(body=hub.metrics.render(), headers={"Content-Type": CONTENT_TYPE})

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,11 +36,19 @@ class BlobStore:
 
         def write() -> None:
             if path.exists():
-                return
+                return  # the same content is already stored: that is success
             path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_suffix(".part")
-            partial.write_bytes(data)
-            partial.replace(path)  # never a half-written blob under its final name
+            # Each writer has its own temporary file: concurrent writers of the same content
+            # (one logo in two mails at once) must not truncate or move each other's file.
+            fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{ref}.", suffix=".part")
+            try:
+                with os.fdopen(fd, "wb") as file:
+                    file.write(data)
+                os.replace(partial, path)  # atomic: never a half-written blob under its final name
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(partial)
+                raise
 
         await asyncio.to_thread(write)
         return ref

@@ -51,7 +51,11 @@ CHANNEL_COMMON = {
     "type": Field(str, "", "adapter name; defaults to the channel's own name"),
     "enabled": Field(bool, True),
 }
-PLUGIN_COMMON = {"enabled": Field(list, ["greeting"], "plugins to run, in order")}
+PLUGIN_COMMON = {
+    "enabled": Field(list, ["greeting"], "plugins to run, in order"),
+    "concurrency": Field(int, 8, "messages whose plugins run at once in one hub", minimum=1),
+    "backlog": Field(int, 1000, "messages waiting for a plugin run; more wait for recovery", minimum=0),
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Config:
     outbox: dict[str, Any]
     channels: list[ChannelConfig] = field(default_factory=list)
     plugins: list[PluginConfig] = field(default_factory=list)
+    plugin_pool: dict[str, Any] = field(default_factory=lambda: {"concurrency": 8, "backlog": 1000})
 
     @property
     def data_dir(self) -> Path:
@@ -122,11 +127,13 @@ def parse_config(raw: dict[str, Any], *, path: Path | None = None, registry: Reg
         if key not in (*SECTIONS, "channels", "plugins"):
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
     sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    plugins, plugin_common = _plugins(_table(raw, "plugins"), registry)
     return Config(
         path=path,
         **sections,
         channels=_channels(_table(raw, "channels"), registry),
-        plugins=_plugins(_table(raw, "plugins"), registry),
+        plugins=plugins,
+        plugin_pool={key: plugin_common[key] for key in ("concurrency", "backlog")},
     )
 
 
@@ -151,12 +158,15 @@ def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
     return channels
 
 
-def _plugins(raw: dict[str, Any], registry: Registry) -> list[PluginConfig]:
-    enabled = validate_table("plugins", {k: raw[k] for k in PLUGIN_COMMON if k in raw}, PLUGIN_COMMON)["enabled"]
+def _plugins(raw: dict[str, Any], registry: Registry) -> tuple[list[PluginConfig], dict[str, Any]]:
+    common = validate_table("plugins", {k: raw[k] for k in PLUGIN_COMMON if k in raw}, PLUGIN_COMMON)
+    enabled = common["enabled"]
     tables = {k: v for k, v in raw.items() if k not in PLUGIN_COMMON}
     for name, table in tables.items():
         if not isinstance(table, dict):
-            raise ConfigError(f"plugins.{name}: unknown key (known keys: enabled, or a [plugins.NAME] table)")
+            raise ConfigError(
+                f"plugins.{name}: unknown key (known keys: {', '.join(PLUGIN_COMMON)}, or a [plugins.NAME] table)"
+            )
         if name not in enabled:
             registry.plugins.load(name, f"plugins.{name}")  # a typo in a table name is still an error
     plugins = []
@@ -170,4 +180,4 @@ def _plugins(raw: dict[str, Any], registry: Registry) -> list[PluginConfig]:
         if hasattr(plugin_class, "check_settings"):
             plugin_class.check_settings(f"plugins.{name}", settings)
         plugins.append(PluginConfig(name, plugin_class, settings))
-    return plugins
+    return plugins, common

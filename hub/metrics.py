@@ -35,6 +35,11 @@ class Metrics:
         self.plugin_errors = Counter(
             "helpline_plugin_errors", "Plugin runs that raised", ["plugin"], registry=self.registry
         )
+        self.plugins_deferred = Counter(
+            "helpline_plugin_runs_deferred",
+            "Messages whose plugins were left for recovery because the plugin pool was full",
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "helpline_outbox_queue_depth", "Outbound messages waiting to be delivered", registry=self.registry
         )

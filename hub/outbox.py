@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,16 +21,11 @@ from conversation.model import Contact, Conversation, Message, utcnow
 from conversation.store import Store, StoreUnavailable
 from hub.metrics import Metrics
 from hub.sdk import Adapter, Outbound, PermanentDeliveryError, RetryableDeliveryError
+from hub.supervise import Supervisor, backoff, log_task_failure
+
+__all__ = ["Outbox", "backoff"]
 
 log = logging.getLogger(__name__)
-
-
-def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based)."""
-    delay = min(cap, base * 2 ** (attempt - 1)) * random.uniform(1.0, 1.2)  # jitter spreads a burst out
-    if retry_after is not None:
-        delay = max(delay, retry_after)  # never earlier than the channel asked
-    return delay
 
 
 def _unrecorded_recipient(message: Message, conversation: Conversation, contact: Contact) -> str:
@@ -53,9 +47,11 @@ class Outbox:
         settings: Mapping[str, Any],
         *,
         owner: str,
+        supervisor: Supervisor | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.supervisor = supervisor or Supervisor()
         self.adapters = adapters
         self.metrics = metrics
         self.owner = owner
@@ -71,45 +67,45 @@ class Outbox:
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._unavailable_since: datetime | None = None
 
     def wake(self) -> None:
         """A message was queued: look now rather than at the next poll."""
         self._wake.set()
 
     def start(self) -> None:
-        self._runner = asyncio.create_task(self._run(), name="helpline-outbox")
+        # Supervised: an unexpected error in one round is logged and the next round runs.
+        self._runner = self.supervisor.run("outbox", self._round, until=lambda: self._stopping)
 
-    async def _run(self) -> None:
-        unavailable_since: datetime | None = None
-        while not self._stopping:
-            self._wake.clear()
-            free = self.concurrency - len(self._in_flight)
-            if free > 0:
-                try:
-                    claimed = await self.store.claim_deliveries(
-                        self.owner, now=self.clock(), lease=self.lease, limit=free
-                    )
-                    if unavailable_since is not None:
-                        log.info("outbox: store reachable again")
-                        unavailable_since = None
-                except StoreUnavailable as exc:
-                    if unavailable_since is None:
-                        log.warning("outbox: store unavailable, deliveries wait (%s)", exc)
-                        unavailable_since = self.clock()
-                    claimed = []
-                for message in claimed:
-                    task = asyncio.create_task(self.deliver(message))
-                    self._in_flight.add(task)
-                    task.add_done_callback(self._finished)
-                if len(claimed) == free:
-                    continue  # there may be more waiting
+    async def _round(self) -> None:
+        """Claim what is due (up to the free slots), start sending it, then wait for work."""
+        self._wake.clear()
+        free = self.concurrency - len(self._in_flight)
+        if free > 0:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
-            except TimeoutError:
-                pass
+                claimed = await self.store.claim_deliveries(self.owner, now=self.clock(), lease=self.lease, limit=free)
+                if self._unavailable_since is not None:
+                    log.info("outbox: store reachable again")
+                    self._unavailable_since = None
+            except StoreUnavailable as exc:
+                if self._unavailable_since is None:
+                    log.warning("outbox: store unavailable, deliveries wait (%s)", exc)
+                    self._unavailable_since = self.clock()
+                claimed = []
+            for message in claimed:
+                task = asyncio.create_task(self.deliver(message), name=f"helpline-deliver-{message.id}")
+                self._in_flight.add(task)
+                task.add_done_callback(self._finished)
+            if len(claimed) == free:
+                return  # there may be more waiting
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        except TimeoutError:
+            pass
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        log_task_failure(task)  # the lease expires and the message is tried again
         self._wake.set()  # a slot is free
 
     async def deliver(self, message: Message) -> None:
@@ -120,6 +116,10 @@ class Outbox:
             # The outcome could not be recorded; the lease expires and the message is
             # tried again, so a channel may see it twice but it is never lost.
             log.warning("outbox: could not record delivery of %s (%s)", message.id, exc)
+        except Exception as exc:  # a bug or an unreadable row around the send: an attempt, so it ends
+            log.exception("outbox: delivering %s on %s failed unexpectedly", message.id, message.channel)
+            attempt = (message.delivery.attempts if message.delivery else 0) + 1
+            await self._retry(message, attempt, f"{exc.__class__.__name__}: {exc}", None)
 
     async def _deliver(self, message: Message) -> None:
         attempt = (message.delivery.attempts if message.delivery else 0) + 1
@@ -171,7 +171,7 @@ class Outbox:
         self._stopping = True
         self._wake.set()
         if self._runner is not None:
-            await self._runner
+            await asyncio.gather(self._runner, return_exceptions=True)
         if self._in_flight:
             _done, pending = await asyncio.wait(set(self._in_flight), timeout=grace)
             for task in pending:

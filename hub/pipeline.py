@@ -9,11 +9,12 @@ the store and picked up again by `recover`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+import weakref
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, utcnow
@@ -23,11 +24,21 @@ from hub.actions import ConversationService
 from hub.events import Event, EventBus
 from hub.metrics import Metrics
 from hub.sdk import IngestUnavailable, Outcome, Plugin, PluginContext
+from hub.supervise import log_task_failure
 
 log = logging.getLogger(__name__)
 
 RECOVERY_AGE = timedelta(minutes=2)  # younger messages may still be in another hub's hands
 RECOVERY_LEASE = "plugins:recovery"
+# A ticket's plugin run in one hub; another hub waits for it. Shorter than RECOVERY_AGE, so a
+# crashed hub's leases are gone before recovery runs what it left.
+TICKET_LEASE_TTL = timedelta(minutes=1)
+TICKET_LEASE_WAIT = 10.0  # seconds a run waits for another hub's run on the same ticket
+TICKET_LEASE_POLL = 0.1
+
+
+class TicketBusy(Exception):
+    """Another hub process is running plugins on this ticket; the message waits for recovery."""
 
 
 class Pipeline:
@@ -42,6 +53,8 @@ class Pipeline:
         limits: InboundLimits,
         ticketing: Ticketing,
         instance_id: str,
+        concurrency: int = 8,
+        backlog: int = 1000,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
@@ -54,7 +67,17 @@ class Pipeline:
         self.instance_id = instance_id
         self.clock = clock
         self.accepting = True
+        self.concurrency = concurrency
+        self.backlog = backlog
+        # A bounded pool: at most `concurrency` messages run their plugins at once, at most
+        # `backlog` wait for a slot; beyond that a message keeps plugins_done = false and
+        # recovery runs it later (a burst never turns into thousands of tasks).
+        self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._draining = False
+        self._deferral_logged_at = float("-inf")
+        # One plugin run per ticket at a time in this process (held only while in use).
+        self._ticket_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def ingest(self, inbound: Inbound) -> InboundRecord:
         if not self.accepting:
@@ -80,59 +103,124 @@ class Pipeline:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
         self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
         if self.plugins:
-            self._spawn(self.run_plugins(record.message, record.conversation, record.contact))
+            self._spawn(record.message, record.conversation, record.contact)
         return record
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
+    def _spawn(self, message: Message, conversation: Conversation, contact: Contact) -> None:
+        if len(self._tasks) >= self.concurrency + self.backlog:
+            # Stored and marked plugins_done = false: recovery runs it once the burst is over.
+            self.metrics.plugins_deferred.inc()
+            now = asyncio.get_running_loop().time()
+            if now - self._deferral_logged_at > 60:  # once a minute in a burst, not once per message
+                log.warning("plugin pool full (%d waiting): later messages' plugins run on recovery", self.backlog)
+                self._deferral_logged_at = now
+            return
+        task = asyncio.create_task(
+            self._run_pooled(message, conversation, contact), name=f"helpline-plugins-{message.id}"
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(log_task_failure)
+
+    async def _run_pooled(self, message: Message, conversation: Conversation, contact: Contact) -> None:
+        async with self._slots:
+            if self._draining:
+                return  # not started before shutdown: recovery runs it
+            await self.run_plugins(message, conversation, contact)
+
+    @contextlib.asynccontextmanager
+    async def _ticket(self, conversation_id: str) -> AsyncIterator[bool]:
+        """Hold the ticket for one plugin run, in this process and against other hub processes.
+
+        Yields whether another run on the ticket went first (what the caller knows may be stale).
+        """
+        lock = self._ticket_locks.get(conversation_id)
+        if lock is None:
+            lock = self._ticket_locks[conversation_id] = asyncio.Lock()
+        waited = lock.locked()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TICKET_LEASE_WAIT
+        try:  # bounded: a plugin that hangs on one ticket must not hold pool slots for ever
+            await asyncio.wait_for(lock.acquire(), TICKET_LEASE_WAIT)
+        except TimeoutError:
+            raise TicketBusy(conversation_id) from None
+        try:
+            name = f"plugins:ticket:{conversation_id}"
+            while not await self.store.acquire_lease(name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL):
+                if loop.time() > deadline:
+                    raise TicketBusy(conversation_id)
+                waited = True
+                await asyncio.sleep(TICKET_LEASE_POLL)
+            try:
+                yield waited
+            finally:
+                with contextlib.suppress(StoreUnavailable):  # otherwise it expires by itself
+                    await self.store.release_lease(name, self.instance_id)
+        finally:
+            lock.release()
 
     async def run_plugins(
         self, message: Message, conversation: Conversation | None = None, contact: Contact | None = None
     ) -> None:
-        """Run the enabled plugins in order on one stored customer message."""
+        """Run the enabled plugins in order on one stored customer message; one run per ticket at a time."""
         try:
-            if conversation is None or contact is None:  # recovery: load them
-                conversation = await self.store.get_conversation(message.conversation_id)
-                contact = await self.store.get_contact(message.author_id)
-            if conversation is None or contact is None:
-                log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
-                return
-            for plugin in self.plugins:
-                if (conversation.human_owned or message.automatic) and not plugin.always_run:
-                    continue  # a person owns it, or a machine wrote it: no bot answers
-                state = await self.store.get_plugin_state(conversation.id, plugin.name)
-                ctx = PluginContext(
-                    plugin=plugin.name,
-                    conversation=conversation,
-                    message=message,
-                    contact=contact,
-                    settings=plugin.settings,
-                    state=dict(state),
-                    actions=self.actions,
-                )
-                try:
-                    outcome = await plugin.on_message(ctx)
-                except StoreUnavailable:
-                    raise
-                except Exception:
-                    self.metrics.plugin_errors.labels(plugin.name).inc()
-                    log.exception(
-                        "plugin %s failed on conversation %s (message %s); skipped",
-                        plugin.name,
-                        conversation.id,
-                        message.id,
-                    )
-                    continue
-                if ctx.state != state:
-                    await self.store.set_plugin_state(conversation.id, plugin.name, ctx.state)
-                conversation = ctx.conversation
-                if outcome is Outcome.STOP or ctx.stopped:
-                    break
-            await self.store.mark_plugins_done(message.id)
+            async with self._ticket(message.conversation_id) as waited:
+                if self.clock() - message.created_at > RECOVERY_AGE / 2:
+                    current = await self.store.get_message(message.id)  # recovery may have run it meanwhile
+                    if current is None or current.plugins_done:
+                        return
+                if waited or conversation is None or contact is None:  # recovery, or an earlier run changed it
+                    conversation = await self.store.get_conversation(message.conversation_id)
+                    contact = await self.store.get_contact(message.author_id)
+                if conversation is None or contact is None:
+                    log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
+                    return
+                await self._run_each(message, conversation, contact)
+                await self.store.mark_plugins_done(message.id)
         except StoreUnavailable as exc:
             log.warning("plugins on message %s postponed: store unavailable (%s)", message.id, exc)
+        except TicketBusy:
+            log.info("plugins on message %s postponed: another hub is running plugins on its ticket", message.id)
+
+    async def _run_each(self, message: Message, conversation: Conversation, contact: Contact) -> None:
+        for plugin in self.plugins:
+            if (conversation.human_owned or message.automatic) and not plugin.always_run:
+                continue  # a person owns it, or a machine wrote it: no bot answers
+            state, version = await self.store.load_plugin_state(conversation.id, plugin.name)
+            ctx = PluginContext(
+                plugin=plugin.name,
+                conversation=conversation,
+                message=message,
+                contact=contact,
+                settings=plugin.settings,
+                state=dict(state),
+                actions=self.actions,
+            )
+            try:
+                outcome = await plugin.on_message(ctx)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+                log.exception(
+                    "plugin %s failed on conversation %s (message %s); skipped",
+                    plugin.name,
+                    conversation.id,
+                    message.id,
+                )
+                continue
+            if ctx.state != state and not await self.store.set_plugin_state(
+                conversation.id, plugin.name, ctx.state, version=version
+            ):
+                # Only when a ticket lease expired under a very slow run: never overwrite the newer state.
+                log.warning(
+                    "plugin %s: state of conversation %s changed meanwhile; not overwritten",
+                    plugin.name,
+                    conversation.id,
+                )
+            conversation = ctx.conversation
+            if outcome is Outcome.STOP or ctx.stopped:
+                break
 
     async def recover(self) -> int:
         """Run plugins on messages a stopped hub left unprocessed; one hub at a time."""
@@ -150,8 +238,9 @@ class Pipeline:
         return len(messages)
 
     async def drain(self, timeout: float) -> None:
-        """Stop taking messages; let running plugins finish within `timeout`."""
+        """Stop taking messages; let running plugins finish within `timeout` (queued ones wait for recovery)."""
         self.accepting = False
+        self._draining = True
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in pending:  # their messages stay marked for recovery

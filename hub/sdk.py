@@ -23,6 +23,7 @@ from conversation.store import InboundRecord, Store
 from hub.blobs import BlobStore
 from hub.events import EventBus
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
+from hub.supervise import Supervisor
 from hub.text import split_text
 
 __all__ = [
@@ -87,6 +88,7 @@ class HubPort(Protocol):
     store: Store  # read the conversation history a channel shows its customer
     bus: EventBus  # live events (typing, status changes) a channel passes on
     blobs: BlobStore  # attachment bytes
+    supervisor: Supervisor  # runs a background loop step by step: errors are logged, backed off, shown in /healthz
 
     def agents_online(self) -> int:
         """How many agents have the inbox open now (in this hub process)."""

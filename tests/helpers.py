@@ -90,6 +90,27 @@ class HangPlugin(Plugin):
         return None
 
 
+class GatePlugin(Plugin):
+    """Waits at a gate the test opens; counts how many runs are inside at once."""
+
+    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.gate = asyncio.Event()
+        self.running = 0
+        self.peak = 0
+        self.seen: list[str] = []
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await self.gate.wait()
+        finally:
+            self.running -= 1
+        self.seen.append(ctx.message.text)
+        return None
+
+
 class AlwaysPlugin(Plugin):
     always_run = True
 
@@ -107,6 +128,7 @@ def registry_with_doubles() -> Registry:
         ("broken", BrokenPlugin),
         ("always", AlwaysPlugin),
         ("hang", HangPlugin),
+        ("gate", GatePlugin),
     ):
         registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
     return registry
@@ -180,3 +202,29 @@ def clear_proxies(monkeypatch: Any) -> None:
     """Outside APIs are fakes on loopback: no proxy from the environment may stand between."""
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+async def poison_message(store: Any, message_id: str) -> None:
+    """Make a stored message undecodable (a kind this version does not know), as a newer or buggy writer might."""
+    from conversation.sqlite_store import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        await store._call(lambda conn: conn.execute("UPDATE messages SET kind = 'poll' WHERE id = ?", (message_id,)))
+    else:
+        await store._messages.update_one({"_id": message_id}, {"$set": {"kind": "poll"}})
+
+
+def break_claims(store: Any, error: Exception, times: int) -> dict[str, int]:
+    """The next `times` outbox claims raise `error`; the returned counts can be changed to mend it."""
+    real_claim = store.claim_deliveries
+    counts = {"left": times, "calls": 0}
+
+    async def claim(*args: Any, **kwargs: Any) -> Any:
+        counts["calls"] += 1
+        if counts["left"] > 0:
+            counts["left"] -= 1
+            raise error
+        return await real_claim(*args, **kwargs)
+
+    store.claim_deliveries = claim
+    return counts

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conversation.model import AuthorType, DeliveryStatus, Message, utcnow
+from conversation.model import AuthorType, Delivery, DeliveryStatus, Direction, Message, MessageKind, new_id, utcnow
 from conversation.store import StoreUnavailable
 from hub.app import Hub
 from hub.outbox import backoff
 from hub.sdk import PermanentDeliveryError, RetryableDeliveryError
-from tests.helpers import customer_message, eventually, make_config, running_hub
+from tests.helpers import break_claims, customer_message, eventually, make_config, poison_message, running_hub
 
 
 async def queue_reply(hub: Hub, text: str = "We refunded you", thread: str = "chat-1") -> Message:
@@ -174,17 +174,84 @@ async def test_hubs_sharing_mongodb_deliver_each_message_once(tmp_path: Path, mo
 
 async def test_the_outbox_waits_out_a_store_outage_and_then_delivers(tmp_path: Path) -> None:
     async with running_hub(make_config(tmp_path)) as hub:
-        store = hub.store
-        real_claim = store.claim_deliveries
-        outage = {"calls": 0}
-
-        async def unavailable_for_a_while(*args: object, **kwargs: object) -> list[Message]:
-            outage["calls"] += 1
-            if outage["calls"] <= 5:
-                raise StoreUnavailable("the database did not answer")
-            return await real_claim(*args, **kwargs)  # type: ignore[arg-type]
-
-        store.claim_deliveries = unavailable_for_a_while  # type: ignore[method-assign]
+        outage = break_claims(hub.store, StoreUnavailable("the database did not answer"), 5)
         message = await queue_reply(hub)
         await eventually(lambda: hub.adapters["chat"].sent, timeout=5)
         assert outage["calls"] > 5 and hub.adapters["chat"].sent[0].message.id == message.id
+
+
+async def test_an_unreadable_row_is_quarantined_and_later_replies_are_delivered(tmp_path: Path) -> None:
+    # Polling rarely, the outbox claims only when woken: the poisoned row and the reply come in one batch.
+    async with running_hub(make_config(tmp_path, {"outbox": {"poll_seconds": 60}})) as hub:
+        record = await hub.ingest(customer_message("in-1", "refund please"))
+        poison = await hub.store.add_message(
+            Message(
+                id=new_id(),
+                conversation_id=record.conversation.id,
+                channel="chat",
+                direction=Direction.OUTBOUND,
+                kind=MessageKind.MESSAGE,
+                author_type=AuthorType.AGENT,
+                author_id="agent-1",
+                text="written by a newer version",
+                delivery=Delivery(next_attempt_at=utcnow()),
+            )
+        )
+        await poison_message(hub.store, poison.id)
+        reply = await queue_reply(hub, "We refunded you")  # wakes the outbox
+
+        await eventually(lambda: hub.adapters["chat"].sent)
+        assert [o.message.id for o in hub.adapters["chat"].sent] == [reply.id]
+        assert await hub.store.count_queued() == 0  # the unreadable one failed instead of blocking
+
+        later = await queue_reply(hub, "Anything else?", thread="chat-2")
+        await eventually(lambda: len(hub.adapters["chat"].sent) == 2)
+        assert hub.adapters["chat"].sent[1].message.id == later.id
+
+
+async def test_an_unexpected_error_does_not_stop_the_outbox(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        break_claims(hub.store, KeyError("d_status"), 1)  # a bug, not an outage
+        message = await queue_reply(hub)
+        await eventually(lambda: hub.adapters["chat"].sent)
+        assert hub.adapters["chat"].sent[0].message.id == message.id
+
+
+async def test_a_delivery_that_fails_unexpectedly_counts_its_attempts_and_ends(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path)) as hub:
+        message = await queue_reply(hub)  # may be sent at once; the next one meets the bug
+        await eventually(lambda: hub.adapters["chat"].sent)
+
+        async def unreadable(conversation_id: str) -> None:
+            raise ValueError("'poll' is not a valid MessageKind")
+
+        hub.store.get_conversation = unreadable  # type: ignore[method-assign,assignment]
+        second = await queue_reply(hub, "Second reply", thread="chat-2")
+
+        async def failed() -> bool:
+            return (await delivery_of(hub, second.id))[0] is DeliveryStatus.FAILED
+
+        await eventually(failed)
+        status, attempts, error = await delivery_of(hub, second.id)
+        assert attempts == 4 and "ValueError" in error  # not retried for ever, and the reason is kept
+        assert [o.message.id for o in hub.adapters["chat"].sent] == [message.id]
+
+
+async def test_shutdown_with_a_failing_stage_still_stops_the_rest_and_closes_the_store(tmp_path: Path) -> None:
+    hub = Hub(make_config(tmp_path))
+    await hub.start()
+    stopped: list[str] = []
+
+    async def drain_fails(timeout: float) -> None:
+        raise RuntimeError("plugin bookkeeping broke")
+
+    async def adapter_stop() -> None:
+        stopped.append("chat")
+
+    hub.pipeline.drain = drain_fails  # type: ignore[method-assign]
+    hub.adapters["chat"].stop = adapter_stop  # type: ignore[method-assign]
+    await hub.stop()
+
+    assert stopped == ["chat"]
+    with pytest.raises(StoreUnavailable):
+        await hub.store.ping()  # closed

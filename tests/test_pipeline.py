@@ -11,8 +11,11 @@ import pytest
 
 from conversation.inbound import InvalidInbound, Sender
 from conversation.model import AuthorType, Choice, MessageKind, Priority, Status
+from conversation.store import InboundRecord
+from hub.app import Hub
 from hub.sdk import IngestUnavailable
-from tests.helpers import customer_message, eventually, make_config, running_hub
+from plugins.greeting import GreetingPlugin
+from tests.helpers import GatePlugin, customer_message, eventually, make_config, running_hub
 
 
 async def test_ingest_stores_then_publishes_then_runs_plugins(tmp_path: Path) -> None:
@@ -169,3 +172,93 @@ async def test_a_resolved_ticket_reopens_through_the_pipeline(tmp_path: Path) ->
         assert again.conversation.id == first.conversation.id and again.conversation.status is Status.OPEN
         seen = [events.queue.get_nowait().type for _ in range(events.queue.qsize())]
         assert seen.count("conversation.updated") == 2  # resolved, then reopened
+
+
+async def test_plugins_run_in_a_bounded_pool_and_the_overflow_waits_for_recovery(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"enabled": ["gate"], "concurrency": 2, "backlog": 3}})
+    async with running_hub(config) as hub:
+        gate = hub.plugins[0]
+        assert isinstance(gate, GatePlugin)
+        records = [await hub.ingest(customer_message(f"m{n}", f"burst {n}", thread=f"t{n}")) for n in range(20)]
+        await eventually(lambda: gate.running == 2)
+        await asyncio.sleep(0.05)
+        assert gate.running == 2 and len(hub.pipeline._tasks) == 5  # 2 running, 3 waiting, 15 left stored
+        assert "helpline_plugin_runs_deferred_total 15.0" in hub.metrics.render().decode()
+
+        gate.gate.set()
+        await eventually(lambda: len(gate.seen) == 5)
+        assert gate.peak == 2
+        pending = await hub.store.messages_awaiting_plugins(
+            before=records[-1].message.created_at + timedelta(1), limit=50
+        )
+        assert sorted(m.text for m in pending) == sorted(f"burst {n}" for n in range(5, 20))
+
+        hub.pipeline.clock = lambda: records[-1].message.created_at + timedelta(minutes=5)
+        assert await hub.pipeline.recover() == 15  # nothing accepted is lost
+        assert sorted(gate.seen) == sorted(f"burst {n}" for n in range(20))
+
+
+async def greetings_per_ticket(hub: Hub, records: list[InboundRecord]) -> list[int]:
+    tickets = sorted({record.conversation.id for record in records})
+    return [sum(m.author_type is AuthorType.BOT for m in await hub.store.list_messages(ticket)) for ticket in tickets]
+
+
+async def test_back_to_back_first_messages_get_one_greeting(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, {"plugins": {"enabled": ["greeting"], "greeting": {"days": [], "hours": "00:00-23:59"}}}
+    )
+    async with running_hub(config) as hub:
+        tickets = 20
+        records = await asyncio.gather(
+            *(
+                hub.ingest(customer_message(f"m{n}-{i}", f"hello {i}", thread=f"t{n}"))
+                for n in range(tickets)
+                for i in (1, 2)
+            )
+        )
+        for record in records:
+            await eventually(lambda record=record: _plugins_done(hub, record.message.id))
+        assert await greetings_per_ticket(hub, records) == [1] * tickets
+
+
+@pytest.mark.mongo
+async def test_two_hubs_on_one_database_greet_a_new_ticket_once(tmp_path: Path, mongo_db_uri: str) -> None:
+    config = make_config(
+        tmp_path,
+        {"plugins": {"enabled": ["greeting"], "greeting": {"days": [], "hours": "00:00-23:59"}}},
+        storage_url=mongo_db_uri,
+    )
+    async with running_hub(config) as first, running_hub(config) as second:
+        for hub in (first, second):
+            assert isinstance(hub.plugins[0], GreetingPlugin)
+        tickets = 30
+        records = await asyncio.gather(
+            *(
+                hub.ingest(customer_message(f"m{n}-{i}", f"hello {i}", thread=f"t{n}"))
+                for n in range(tickets)
+                for i, hub in ((1, first), (2, second))
+            )
+        )
+        for record in records:
+            await eventually(lambda record=record: _plugins_done(first, record.message.id))
+        assert await greetings_per_ticket(first, records) == [1] * tickets
+
+
+async def _plugins_done(hub: Hub, message_id: str) -> bool:
+    message = await hub.store.get_message(message_id)
+    return message is not None and message.plugins_done
+
+
+async def test_a_plugin_task_that_fails_unexpectedly_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_hub(make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})) as hub:
+
+        async def bug(*args: object) -> None:
+            raise RuntimeError("bookkeeping bug")
+
+        hub.pipeline.run_plugins = bug  # type: ignore[method-assign]
+        record = await hub.ingest(customer_message("m1"))
+        await eventually(lambda: not hub.pipeline._tasks)
+        [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
+        assert record.message.id in failure.getMessage() and "bookkeeping bug" in str(failure.exc_info[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ from conversation.model import (
 )
 from conversation.routing import Route
 from conversation.store import SCHEMA_VERSION, AlreadyExists, NotFound, SchemaMismatch, Store, Ticketing
+from tests.helpers import poison_message
 
 POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
 
@@ -211,6 +213,22 @@ async def test_each_delivery_is_claimed_by_one_owner(store: Store) -> None:
     assert len(await store.claim_deliveries("hub-9", now=after_expiry, lease=timedelta(seconds=30), limit=6)) == 6
 
 
+async def test_an_unreadable_delivery_is_quarantined_and_its_batch_still_claimed(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    poison = await store.add_message(outbound(conv.id, "from a newer version"))
+    good = await store.add_message(outbound(conv.id, "a normal reply"))
+    await poison_message(store, poison.id)
+
+    claimed = await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(seconds=30), limit=5)
+
+    assert [m.id for m in claimed] == [good.id]
+    assert await store.count_queued() == 1  # the poisoned one is failed, not retried forever
+    later = await store.claim_deliveries(
+        "hub-b", now=utcnow() + timedelta(hours=1), lease=timedelta(seconds=30), limit=5
+    )
+    assert [m.id for m in later] == [good.id]
+
+
 async def test_finishing_a_delivery_needs_the_lease(store: Store) -> None:
     conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
     msg = await store.add_message(outbound(conv.id))
@@ -287,6 +305,21 @@ async def test_plugin_state_and_pending_plugin_runs(store: Store) -> None:
     assert [m.id for m in await store.messages_awaiting_plugins(before=later, limit=10)] == [record.message.id]
     await store.mark_plugins_done(record.message.id)
     assert await store.messages_awaiting_plugins(before=later, limit=10) == []
+
+
+async def test_plugin_state_is_written_by_compare_and_set(store: Store) -> None:
+    conv_id = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation.id
+    assert await store.load_plugin_state(conv_id, "greeting") == ({}, 0)
+
+    # Two hubs both read "nothing stored yet": only the first write counts.
+    assert await store.set_plugin_state(conv_id, "greeting", {"greeted": True}, version=0)
+    assert not await store.set_plugin_state(conv_id, "greeting", {"greeted": True, "by": "b"}, version=0)
+    assert await store.load_plugin_state(conv_id, "greeting") == ({"greeted": True}, 1)
+
+    assert not await store.set_plugin_state(conv_id, "greeting", {"stale": True}, version=7)
+    assert await store.set_plugin_state(conv_id, "greeting", {"greeted": True, "told": "mon"}, version=1)
+    assert await store.set_plugin_state(conv_id, "greeting", {"forced": True})  # no version: unconditional
+    assert await store.load_plugin_state(conv_id, "greeting") == ({"forced": True}, 3)
 
 
 async def test_a_lease_has_one_holder_until_it_expires(store: Store) -> None:
@@ -381,3 +414,26 @@ async def test_search_finds_words_in_english_and_chinese_newest_first(store: Sto
     assert await store.search_messages("%") == []  # punctuation is not a word
     assert await store.search_messages("   ") == []
     assert await store.search_messages("nothing-like-this") == []
+
+
+async def test_an_embedded_database_of_schema_1_gains_plugin_state_versions(tmp_path: Path) -> None:
+    import sqlite3
+
+    from conversation.sqlite_store import SQLiteStore
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # what version 1 wrote
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        conn.execute(
+            "CREATE TABLE plugin_state (conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,"
+            " PRIMARY KEY (conversation_id, plugin))"
+        )
+        conn.execute("INSERT INTO plugin_state VALUES ('c1', 'greeting', '{\"greeted\": true}')")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert await store.load_plugin_state("c1", "greeting") == ({"greeted": True}, 1)
+        assert await store.set_plugin_state("c1", "greeting", {"greeted": True, "x": 1}, version=1)
+    finally:
+        await store.close()

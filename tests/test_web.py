@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from conversation.model import AuthorType, DeliveryStatus
 from hub.app import HUB, Hub, build_app
 from hub.config import Config
 from tests.conftest import MongoServer, database_uri, free_port
-from tests.helpers import eventually, make_config
+from tests.helpers import break_claims, eventually, make_config
 
 SECRET = "s3cret-for-tests"
 
@@ -62,7 +63,15 @@ async def stored_count(client: TestClient) -> int:
 
 async def test_healthz_and_metrics(client: TestClient) -> None:
     resp = await client.get("/healthz")
-    assert resp.status == 200 and await resp.json() == {"status": "ok", "store": "ok", "accepting": True}
+    assert resp.status == 200 and await resp.json() == {
+        "status": "ok",
+        "store": "ok",
+        "accepting": True,
+        "loops": {
+            "outbox": {"status": "running", "failures": 0},
+            "plugin-recovery": {"status": "running", "failures": 0},
+        },
+    }
 
     await post(client, body_of())
     resp = await client.get("/metrics")
@@ -213,3 +222,69 @@ async def test_losing_the_store_answers_503_and_recovers_without_losing_anything
 
 async def _healthy(client: TestClient) -> bool:
     return (await client.get("/healthz")).status == 200
+
+
+async def test_a_loop_that_keeps_failing_shows_in_healthz(client: TestClient) -> None:
+    hub = client.server.app[HUB]
+    hub.supervisor.base_delay = hub.supervisor.max_delay = 0.01
+    broken = break_claims(hub.store, TypeError("a bug in the claim"), 10_000)
+    await eventually(lambda: _unhealthy(client))
+    body = await (await client.get("/healthz")).json()
+    assert body["loops"]["outbox"]["status"] == "failing" and body["store"] == "ok"
+
+    broken["left"] = 0  # fixed (or the cause went away): healthy again, without a restart
+    await eventually(lambda: _healthy(client))
+
+
+async def _unhealthy(client: TestClient) -> bool:
+    return (await client.get("/healthz")).status == 503
+
+
+async def test_a_full_disk_shows_in_healthz_and_webhooks_get_503_until_writes_work(tmp_path: Path) -> None:
+    client = await start_client(webhook_config(tmp_path))
+    try:
+        hub = client.server.app[HUB]
+        assert (await post(client, body_of("before")))[0] == 200
+
+        async def limit_pages(extra: int) -> None:  # SQLite's page limit stands in for a full disk
+            await hub.store._call(
+                lambda conn: conn.execute(
+                    f"PRAGMA max_page_count = {conn.execute('PRAGMA page_count').fetchone()[0] + extra}"
+                ),
+                write=False,
+            )
+
+        await limit_pages(0)
+        status, answer = await post(client, body_of("during", text="满" * 20_000))
+        assert status == 503 and answer["error"] == "unavailable"
+        resp = await client.get("/healthz")
+        assert resp.status == 503 and (await resp.json())["store"] == "not writable"
+        assert "helpline_store_up 0.0" in await (await client.get("/metrics")).text()
+        assert (await post(client, body_of("during", text="满" * 20_000)))[0] == 503  # still full: still 503
+
+        await limit_pages(100_000)  # room again: the channel's retry lands and health follows
+        assert (await post(client, body_of("during", text="满" * 20_000)))[0] == 200
+        assert await _healthy(client)
+        assert "helpline_store_up 1.0" in await (await client.get("/metrics")).text()
+    finally:
+        await client.close()
+
+
+async def test_storage_timeout_bounds_how_long_a_webhook_waits_for_its_503(tmp_path: Path) -> None:
+    client = await start_client(webhook_config(tmp_path, storage={"timeout_seconds": 0.5}))
+    try:
+        hub = client.server.app[HUB]
+        assert (await post(client, body_of("before")))[0] == 200
+        other = sqlite3.connect(hub.store.path, isolation_level=None, timeout=0.1)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            started = time.monotonic()
+            status, _ = await post(client, body_of("during"))
+            waited = time.monotonic() - started
+            assert status == 503 and waited < 1.2, waited
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert (await post(client, body_of("during")))[0] == 200
+    finally:
+        await client.close()

@@ -542,3 +542,27 @@ async def test_uploads_have_their_own_body_limit_not_max_body_bytes(tmp_path: Pa
         assert (await upload_file(client, me["token"], PNG + b"x" * 3000)).status == 413
         resp = await client.post("/channels/webchat/session", data=b"{" + b" " * 2000 + b"}")
         assert resp.status == 413  # every other body keeps the hub's limit
+
+
+async def test_the_event_router_survives_a_store_outage(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conversation.store import StoreUnavailable
+    from hub.events import Event
+
+    hub = client.server.app[HUB]
+    me = await visitor(client)
+    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws:
+        await ws.send_json({"type": "hello", "after": ""})
+        await frames_until(ws, "hello")
+        await say(ws, "我的订单还没到", "c1")
+        conv = await hub.store.get_conversation_by_number(1000)
+        real_get = hub.store.get_conversation
+
+        async def down_once(conversation_id: str) -> Any:
+            monkeypatch.setattr(hub.store, "get_conversation", real_get)
+            raise StoreUnavailable("database is locked")
+
+        monkeypatch.setattr(hub.store, "get_conversation", down_once)
+        hub.bus.publish(Event("conversation.updated", conv.id, {"changes": ["status"]}))  # cannot be routed
+        hub.bus.publish(Event("typing", conv.id, {"who": "agent"}))  # a later event still reaches the visitor
+        assert (await frames_until(ws, "typing"))["who"] == "agent"
+        await eventually(lambda: hub.supervisor.report()["webchat-events"] == {"status": "running", "failures": 0})

@@ -50,7 +50,7 @@ from conversation.model import (
     new_id,
 )
 from hub.blobs import PendingUploads, download_headers
-from hub.events import Event
+from hub.events import Event, Subscription
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
     MIN_GENERATED_SECRET,
@@ -175,6 +175,7 @@ class WebChatAdapter(Adapter):
         self._hub: HubPort | None = None
         self._router: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._subscription: Subscription | None = None
 
     @property
     def hub(self) -> HubPort:
@@ -201,7 +202,11 @@ class WebChatAdapter(Adapter):
         self.uploads = PendingUploads(
             hub.blobs.directory.parent / "uploads" / self.name, hub.blobs, self.settings["upload_expiry_minutes"] * 60
         )
-        self._router = asyncio.create_task(self._route_events(hub), name=f"helpline-{self.name}-events")
+        # One subscription for all visitors, routed by conversation (not one per socket);
+        # supervised, so an event that cannot be routed (the store is down) skips only itself.
+        subscription = hub.bus.subscribe(maxsize=10_000)
+        self._subscription = subscription
+        self._router = hub.supervisor.run(f"{self.name}-events", lambda: self._route_next(hub, subscription))
         self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"helpline-{self.name}-sweep")
 
     async def stop(self) -> None:
@@ -210,6 +215,8 @@ class WebChatAdapter(Adapter):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if self._subscription is not None:
+            self._subscription.close()
 
     async def sweep(self) -> int:
         """Forget idle rate-limit keys and delete expired uploads; how many uploads went."""
@@ -701,26 +708,22 @@ class WebChatAdapter(Adapter):
             )
         )
 
-    async def _route_events(self, hub: HubPort) -> None:
-        """One subscription for all visitors, routed by conversation (not one per socket)."""
-        subscription = hub.bus.subscribe(maxsize=10_000)
-        try:
-            async for event in subscription:
-                visitors = self.watchers.get(event.conversation_id)
-                if not visitors:
-                    continue
-                if event.type == "typing" and event.data.get("who") == "agent":
-                    frame: dict[str, Any] = {"type": "typing", "who": "agent"}
-                elif event.type == "conversation.updated":
-                    conversation = await hub.store.get_conversation(event.conversation_id)
-                    frame = {"type": "ticket", "conversation": ticket_json(conversation)}
-                else:
-                    continue
-                for address in list(visitors):
-                    for ws in list(self.sockets.get(address, ())):
-                        await _send(ws, frame)
-        finally:
-            subscription.close()
+    async def _route_next(self, hub: HubPort, subscription: Subscription) -> None:
+        """Pass the next live event on to the visitors watching its ticket."""
+        event = await subscription.queue.get()
+        visitors = self.watchers.get(event.conversation_id)
+        if not visitors:
+            return
+        if event.type == "typing" and event.data.get("who") == "agent":
+            frame: dict[str, Any] = {"type": "typing", "who": "agent"}
+        elif event.type == "conversation.updated":
+            conversation = await hub.store.get_conversation(event.conversation_id)
+            frame = {"type": "ticket", "conversation": ticket_json(conversation)}
+        else:
+            return
+        for address in list(visitors):
+            for ws in list(self.sockets.get(address, ())):
+                await _send(ws, frame)
 
 
 @web.middleware

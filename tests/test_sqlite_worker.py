@@ -1,0 +1,41 @@
+"""The embedded store's writer thread: deadlines, backpressure, and knowing when writes fail."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from conversation.sqlite_worker import SQLiteWorker
+
+
+async def test_a_full_queue_answers_busy_and_jobs_past_their_deadline_are_not_run(tmp_path: Path) -> None:
+    worker = SQLiteWorker(tmp_path / "w.sqlite3", timeout=0.2, max_queued=2)
+    await worker.start()
+    try:
+        await worker.call(lambda conn: conn.execute("CREATE TABLE t (x INTEGER)"))
+        slow = asyncio.create_task(worker.call(lambda conn: time.sleep(1.0), deadline=False))  # holds the thread
+        await asyncio.sleep(0.05)
+
+        def insert(value: int) -> object:
+            return lambda conn: conn.execute("INSERT INTO t VALUES (?)", (value,))
+
+        waiting = [asyncio.create_task(worker.call(insert(n))) for n in (1, 2)]
+        await asyncio.sleep(0)
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="busy"):
+            await worker.call(insert(3))  # no room: told at once, not queued
+        assert time.monotonic() - started < 0.1
+        for task in waiting:
+            with pytest.raises(sqlite3.OperationalError, match="did not answer within 0.2s"):
+                await task
+        assert time.monotonic() - started < 0.7  # the callers' deadline, not the slow job's end
+
+        await slow
+        rows = await worker.call(lambda conn: conn.execute("SELECT COUNT(*) FROM t").fetchone()[0], write=False)
+        assert rows == 0  # their callers had given up: they never ran
+    finally:
+        await worker.stop()
