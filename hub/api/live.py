@@ -89,14 +89,16 @@ async def live(call: Call) -> web.StreamResponse:
             if message.type == WSMsgType.ERROR:
                 break
     finally:
-        for task in (sender, guard):
-            task.cancel()
-        for result in await asyncio.gather(sender, guard, return_exceptions=True):
-            if isinstance(result, Exception):  # a socket that broke mid-send: say so, still clean up
-                log.warning("live socket of agent %s: %r", call.me.id, result)
+        # Leave first, without awaiting: aiohttp may cancel this handler when the peer goes,
+        # and an await before these lines would then skip them (the agent stays "online").
         subscription.close()
         hub.presence.leave(call.me.id)
         hub.live_sockets.discard(ws)
+        for task in (sender, guard):
+            task.cancel()
+        for result in await asyncio.gather(sender, guard, return_exceptions=True):
+            if isinstance(result, Exception):  # a socket that broke mid-send: say so
+                log.warning("live socket of agent %s: %r", call.me.id, result)
     return ws
 
 
