@@ -8,6 +8,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from conversation.errors import InvalidInput
 from conversation.model import Agent, Role, new_id
 from conversation.store import Store
 
@@ -35,9 +36,9 @@ def generate_password() -> str:
 async def add_agent(store: Store, email: str, role: Role, password: str, name: str = "") -> Agent:
     email = email.strip()
     if not EMAIL.match(email):
-        raise ValueError(f"{email!r} is not an email address")
+        raise InvalidInput(f"{email!r} is not an email address")
     if len(password) < 10:
-        raise ValueError("a password needs at least 10 characters")
+        raise InvalidInput("a password needs at least 10 characters")
     agent = Agent(id=new_id(), email=email, role=role, password_hash=hash_password(password), name=name)
     return await store.add_agent(agent)
 

@@ -27,6 +27,7 @@ from conversation.store import InboundRecord, Store, StoreUnavailable, open_stor
 from hub.actions import ConversationService
 from hub.agents import ensure_admin
 from hub.api.auth import Authenticator
+from hub.api.framework import internal_error
 from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
@@ -275,7 +276,8 @@ ERROR_CODES = {
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every HTTP error is JSON with a stable code and a readable message."""
+    """Every HTTP error is JSON with a stable code and a readable message; an unexpected
+    exception is logged with an id and answered 500 with that id (never a 4xx)."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -287,6 +289,10 @@ async def json_errors(
             status=exc.status,
             headers={k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")},
         )
+    except Exception:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            raise  # the socket may be open already: aiohttp closes it and logs
+        return internal_error(request)
 
 
 async def index(request: web.Request) -> web.Response:

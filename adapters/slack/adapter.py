@@ -10,7 +10,6 @@ is its idempotency key, so Slack's retries of one event store it once.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
@@ -26,6 +25,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from conversation.model import Attachment
+from hub.jsonbody import parse_json
 from hub.sdk import (
     Adapter,
     ConfigError,
@@ -141,7 +141,7 @@ class SlackAdapter(Adapter):
                 {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
             )
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
         except ValueError as exc:
@@ -163,7 +163,7 @@ class SlackAdapter(Adapter):
                 {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
             )
         try:
-            payload = json.loads(parse_qs(body.decode())["payload"][0])
+            payload = parse_json(parse_qs(body.decode())["payload"][0])
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
             return web.json_response({"error": "invalid_payload", "message": str(exc)}, status=400)
         try:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from telegram.request import HTTPXRequest
 from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.model import Message as Message_
 from hub.events import Event
+from hub.jsonbody import parse_json
 from hub.sdk import (
     Adapter,
     ConfigError,
@@ -126,7 +126,7 @@ class TelegramAdapter(Adapter):
         if not hmac.compare_digest(sent.encode(), self.settings["webhook_secret"].encode()):
             return web.json_response({"error": "forbidden", "message": "wrong secret token"}, status=403)
         try:
-            data = json.loads(await request.read())
+            data = parse_json(await request.read())
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("an update needs an update_id")
             update = Update.de_json(data, self.bot)

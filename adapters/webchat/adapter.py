@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import re
 import secrets
 from collections import defaultdict
@@ -28,6 +27,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from conversation.model import Attachment, Conversation, ConversationQuery, Delivery, Message, MessageKind
 from hub.events import Event
+from hub.jsonbody import InvalidJson, parse_json, read_json
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
     Adapter,
@@ -151,23 +151,24 @@ class WebChatAdapter(Adapter):
         return table
 
     async def _session(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="the body must be an object")
-        site = str(body.get("site") or "default")
+        body = await _json_object(request)
+        site = body.get("site") or "default"
+        if not isinstance(site, str):
+            raise web.HTTPBadRequest(text="site must be a string")
         table = self._site(site, request)
         user = body.get("user")
         name, email, verified = "", "", False
         if user:
             if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
                 raise web.HTTPBadRequest(text="user.id is required")
+            for key in ("email", "name", "hash"):
+                if not isinstance(user.get(key) or "", str):
+                    raise web.HTTPBadRequest(text=f"user.{key} must be a string")
             email = user.get("email") or ""
             message = user["id"] + ("\n" + email if email else "")
             expected = hmac.new(table.get("identity_secret", "").encode(), message.encode(), hashlib.sha256).hexdigest()
-            if not table.get("identity_secret") or not hmac.compare_digest(expected, str(user.get("hash", ""))):
+            given = str(user.get("hash") or "").encode()  # bytes: compare_digest refuses non-ASCII text
+            if not table.get("identity_secret") or not hmac.compare_digest(expected.encode(), given):
                 return web.json_response(
                     {"error": "identity_rejected", "message": "the user's identity hash does not verify"}, status=403
                 )
@@ -225,10 +226,10 @@ class WebChatAdapter(Adapter):
                         break
                     continue
                 try:
-                    data = json.loads(frame.data)
+                    data = parse_json(frame.data)
                     if not isinstance(data, dict):
-                        raise ValueError
-                except ValueError:
+                        raise InvalidJson("not an object")
+                except InvalidJson:
                     await ws.send_json({"type": "error", "code": "bad_frame", "message": "frames are JSON objects"})
                     continue
                 kind = data.get("type")
@@ -384,11 +385,8 @@ class WebChatAdapter(Adapter):
         return web.json_response({"ref": ref, "name": name, "content_type": content_type, "size": len(data)})
 
     async def _email(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "bad_request", "the body is not JSON")
-        address, _site = self.visitor_of(str(body.get("token", "")) if isinstance(body, dict) else "")
+        body = await _json_object(request)
+        address, _site = self.visitor_of(str(body.get("token", "")))
         email = str(body.get("email", "")).strip()
         if not EMAIL.match(email):
             return _error(422, "invalid", "that is not an email address")
@@ -535,6 +533,17 @@ async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
     if not ws.closed:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_json(payload)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, or 400 with the reason (through the shared reader)."""
+    try:
+        body = await read_json(request)
+    except InvalidJson as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return body
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
