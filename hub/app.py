@@ -9,7 +9,6 @@ adapters, close the store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import os
@@ -33,6 +32,7 @@ from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
 from hub.config import Config
 from hub.events import Event, EventBus
+from hub.failures import logged_failure
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
@@ -128,7 +128,7 @@ class Hub:
                 await adapter.start(self)
             except Exception as exc:  # a wrong token, an unreachable provider: say which, undo the rest
                 for running in started:
-                    with contextlib.suppress(Exception):
+                    with logged_failure(log, f"stopping channel {running.name} after a failed start"):
                         await running.stop()
                 await self.outbox.stop(0)
                 await self.store.close()
@@ -289,10 +289,10 @@ async def json_errors(
             status=exc.status,
             headers={k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")},
         )
-    except Exception:
+    except Exception as exc:
         if request.headers.get("Upgrade", "").lower() == "websocket":
             raise  # the socket may be open already: aiohttp closes it and logs
-        return internal_error(request)
+        return internal_error(request, exc)
 
 
 async def index(request: web.Request) -> web.Response:

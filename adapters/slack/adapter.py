@@ -9,7 +9,6 @@ is its idempotency key, so Slack's retries of one event store it once.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
@@ -25,6 +24,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from conversation.model import Attachment
+from hub.failures import logged_failure
 from hub.jsonbody import parse_json
 from hub.sdk import (
     Adapter,
@@ -123,7 +123,7 @@ class SlackAdapter(Adapter):
 
     async def stop(self) -> None:
         if self._socket is not None:
-            with contextlib.suppress(Exception):
+            with logged_failure(self.log, "closing the Socket Mode connection"):
                 await self._socket.close()
 
     # -- inbound: HTTP ---------------------------------------------------------------

@@ -26,6 +26,7 @@ from telegram.request import HTTPXRequest
 from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.model import Message as Message_
 from hub.events import Event
+from hub.failures import logged_failure
 from hub.jsonbody import parse_json
 from hub.sdk import (
     Adapter,
@@ -115,9 +116,9 @@ class TelegramAdapter(Adapter):
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
-            with contextlib.suppress(Exception):
+            with logged_failure(self.log, "releasing the polling lease"):
                 await self.hub.store.release_lease(self._lease, self.hub.instance_id)
-        with contextlib.suppress(Exception):
+        with logged_failure(self.log, "shutting the bot client down"):
             await self.bot.shutdown()
 
     # -- inbound: webhook ------------------------------------------------------------
@@ -272,7 +273,7 @@ class TelegramAdapter(Adapter):
             text=f"Telegram refuses delivery to {out.contact.name or 'this customer'}: {reason}. "
             "Replies cannot reach them here until they unblock the bot.",
         )
-        with contextlib.suppress(Exception):
+        with logged_failure(self.log, f"recording that Telegram refuses delivery on {out.conversation.id}"):
             await self.hub.store.add_message(event)
             self.hub.bus.publish(
                 Event("message.created", out.conversation.id, {"message_id": event.id, "kind": "event"})

@@ -139,8 +139,8 @@ class Api:
                 return error_response(503, "unavailable", "the database is unavailable; retry", {"Retry-After": "5"})
             except web.HTTPException:
                 raise
-            except Exception:  # a bug or a broken row: never the caller's fault, so never a 4xx
-                return internal_error(request)
+            except Exception as exc:  # a bug or a broken row: never the caller's fault, so never a 4xx
+                return internal_error(request, exc)
             if isinstance(result, web.StreamResponse):
                 return result
             return web.json_response(result, status=route.status, dumps=_dumps)
@@ -217,14 +217,14 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
 
 
-def internal_error(request: web.BaseRequest) -> web.Response:
-    """Log the exception being handled under a fresh id and answer 500 with that id only.
+def internal_error(request: web.BaseRequest, exc: BaseException) -> web.Response:
+    """Log the exception under a fresh id and answer 500 with that id only.
 
     The id lets an operator find the traceback from what a user reports; the body says
     nothing else, so no internal detail reaches the caller.
     """
     error_id = secrets.token_hex(6)
-    log.exception("internal error %s on %s %s", error_id, request.method, request.rel_url.raw_path)
+    log.error("internal error %s on %s %s", error_id, request.method, request.rel_url.raw_path, exc_info=exc)
     return web.json_response(
         {"error": "internal", "id": error_id, "message": f"an internal error occurred (id {error_id})"}, status=500
     )
