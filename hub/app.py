@@ -37,6 +37,7 @@ from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.sdk import Adapter, IngestUnavailable, Plugin
+from hub.server import DRAIN, Drain, body_deadline, drain_guard
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,12 @@ def tune_gc_for_serving() -> None:
 
 
 def build_app(hub: Hub) -> web.Application:
-    app = web.Application(client_max_size=hub.config.hub["max_body_bytes"], middlewares=[json_errors, security_headers])
+    app = web.Application(
+        client_max_size=hub.config.hub["max_body_bytes"],
+        middlewares=[drain_guard, body_deadline, json_errors, security_headers],
+    )
     app[HUB] = hub
+    app[DRAIN] = Drain()
     app[AUTH] = Authenticator(hub.store, secure_cookies=hub.config.hub["public_url"].startswith("https://"))
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)

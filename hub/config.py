@@ -22,6 +22,10 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
         "shutdown_grace_seconds": Field(float, 10.0, "how long in-flight work may finish on shutdown", minimum=0),
         "max_body_bytes": Field(int, 1_048_576, "largest webhook body accepted", minimum=1024),
+        "header_timeout_seconds": Field(
+            float, 20.0, "a connection must send a complete request head this soon (also: idle keep-alive)", minimum=0.1
+        ),
+        "body_timeout_seconds": Field(float, 60.0, "a request body must arrive in full this soon", minimum=0.1),
     },
     "storage": {
         "url": Field(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://..."),
