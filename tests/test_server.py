@@ -46,7 +46,10 @@ async def serving(tmp_path: Path, **hub: Any) -> AsyncIterator[Served]:
                 "body_timeout_seconds": BODY_TIMEOUT,
                 **hub,
             },
-            "channels": {"api": {"type": "webhook", "secret": SECRET}},
+            "channels": {
+                "api": {"type": "webhook", "secret": SECRET},
+                "web": {"type": "webchat", "secret": "webchat-secret-for-server-tests"},
+            },
         },
     )
     instance = Hub(config)
@@ -144,6 +147,17 @@ async def test_ordinary_requests_still_work_with_short_deadlines(tmp_path: Path)
         for _ in range(2):  # the second one reuses the kept-alive connection
             async with session.post(url, data=body, headers=signed_headers(SECRET, body)) as resp:
                 assert resp.status == 200, await resp.text()
+
+
+async def test_an_open_websocket_outlives_the_header_timeout(tmp_path: Path) -> None:
+    async with serving(tmp_path) as served, aiohttp.ClientSession() as session:
+        base = f"http://127.0.0.1:{served.port}/channels/web"
+        async with session.post(f"{base}/session", json={"site": "default"}) as resp:
+            token = (await resp.json())["token"]
+        async with session.ws_connect(f"{base}/ws?token={token}") as ws:
+            await asyncio.sleep(HEADER_TIMEOUT * 3)  # quiet, but not idle: a chat is open
+            await ws.send_json({"type": "ping"})
+            assert (await ws.receive_json(timeout=2)) == {"type": "pong"}
 
 
 async def test_requests_arriving_during_the_drain_get_503_with_retry_after(
