@@ -242,6 +242,28 @@ async def test_widget_email_bodies_get_400_and_store_nothing(site: Site) -> None
     assert site.snapshot() == before
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"hello", "text/plain"),
+        (b"--x\r\nfoo", "multipart/form-data; boundary=y"),
+        (b"--x\r\nfoo", "multipart/form-data"),
+        (b'{"file": "x"}', "application/json"),
+    ],
+    ids=["not-multipart", "wrong-boundary", "no-boundary", "json"],
+)
+async def test_widget_uploads_that_are_not_multipart_get_400_and_store_nothing(
+    site: Site, body: bytes, content_type: str
+) -> None:
+    token = await visitor_token(site)
+    before = site.snapshot()
+    resp = await site.client.post(
+        f"/channels/web/upload?token={token}", data=body, headers={"Content-Type": content_type}
+    )
+    assert resp.status == 400, await resp.text()
+    assert site.snapshot() == before
+
+
 async def test_widget_frames_that_cannot_be_kept_are_refused_and_the_socket_keeps_working(site: Site) -> None:
     token = await visitor_token(site)
     shape = {"type": "message", "client_id": "c-1", "text": "hello"}

@@ -367,8 +367,13 @@ class WebChatAdapter(Adapter):
         limit = self.settings["max_attachment_bytes"]
         if request.content_length is not None and request.content_length > limit + 64 * 1024:
             return _error(413, "too_large", f"files are limited to {limit} bytes")
-        reader = await request.multipart()
-        part = await reader.next()
+        if request.content_type != "multipart/form-data":
+            return _error(400, "bad_request", "send the file as multipart/form-data")
+        try:
+            reader = await request.multipart()
+            part = await reader.next()
+        except ValueError as exc:  # no boundary, or not the one declared
+            return _error(400, "bad_request", f"the multipart body is malformed: {exc}")
         if part is None or getattr(part, "name", None) != "file":
             return _error(400, "bad_request", "send one multipart field named file")
         content_type = part.headers.get("Content-Type", "application/octet-stream")  # type: ignore[union-attr]
