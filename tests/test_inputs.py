@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
@@ -264,6 +265,30 @@ async def test_widget_uploads_that_are_not_multipart_get_400_and_store_nothing(
     assert site.snapshot() == before
 
 
+async def test_widget_attachment_fields_of_the_wrong_type_are_refused_and_the_socket_keeps_working(
+    site: Site,
+) -> None:
+    token = await visitor_token(site)
+    form = aiohttp.FormData()
+    form.add_field("file", b"%PDF-1.4 hello", filename="a.pdf", content_type="application/pdf")
+    resp = await site.client.post(f"/channels/web/upload?token={token}", data=form)
+    assert resp.status == 200, await resp.text()
+    upload = await resp.json()
+    async with site.client.ws_connect(f"/channels/web/ws?token={token}") as ws:
+        before = site.snapshot()
+        for size in ("abc", 10**30, -1, 1.5, None, [1]):  # 10**30: refused by the JSON reader already
+            attachment = {**upload, "size": size}
+            await ws.send_json(
+                {"type": "message", "client_id": f"c-{size!r}", "text": "x", "attachments": [attachment]}
+            )
+            reply = await ws.receive_json(timeout=5)
+            assert reply["type"] == "error" and reply["code"] in ("invalid", "bad_frame"), reply
+        assert site.snapshot() == before
+        await ws.send_json({"type": "message", "client_id": "c-ok", "text": "fine", "attachments": [upload]})
+        reply = await ws.receive_json(timeout=5)
+        assert reply["type"] == "ack", reply
+
+
 async def test_widget_frames_that_cannot_be_kept_are_refused_and_the_socket_keeps_working(site: Site) -> None:
     token = await visitor_token(site)
     shape = {"type": "message", "client_id": "c-1", "text": "hello"}
@@ -328,6 +353,23 @@ async def test_every_api_body_route_answers_400_to_poison_and_stores_nothing(sit
             )
             answer = await resp.json()
             assert resp.status == 400 and answer["error"] == "bad_json", (poison, body[:120], answer)
+    assert site.snapshot() == before
+
+
+PARAM_ROUTES = [route for route in api.routes if "{" in route.path]
+ODD_PARAMS = ["9" * 5000, "9" * 25, "²", "١٢٣", "%ED%A0%80", "%FF", "x" * 5000, "..%2F..", "%00", "-1"]
+
+
+async def test_every_api_route_with_odd_path_parameters_never_gets_a_5xx_and_stores_nothing(site: Site) -> None:
+    before = site.snapshot()
+    for route in PARAM_ROUTES:
+        body = json.dumps(sample(route.body)).encode() if route.body is not None else None
+        for value in ODD_PARAMS:
+            path = "/api" + re.sub(r"{(\w+)}", value, route.path)
+            resp = await site.client.request(
+                route.method, path, data=body, headers={**site.bearer, "Content-Type": "application/json"}
+            )
+            assert resp.status < 500, (route.method, path[:120], await resp.text())
     assert site.snapshot() == before
 
 

@@ -348,6 +348,9 @@ class WebChatAdapter(Adapter):
         for item in items:
             if not isinstance(item, dict) or self.hub.blobs.path(str(item.get("ref", ""))) is None:
                 raise InvalidInbound("an attachment was not uploaded first")
+            size = item.get("size", 0)
+            if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= 2**53:
+                raise InvalidInbound("an attachment's size must be a number of bytes")
             content_type = str(item.get("content_type", ""))
             if content_type not in self.settings["attachment_types"]:
                 raise InvalidInbound(f"files of type {content_type!r} are not accepted")
@@ -355,7 +358,7 @@ class WebChatAdapter(Adapter):
                 Attachment(
                     name=str(item.get("name", "file"))[:200],
                     content_type=content_type,
-                    size=int(item.get("size", 0)),
+                    size=size,
                     blob_ref=str(item["ref"]),
                 )
             )
