@@ -206,7 +206,7 @@ class WebhookAdapter(Adapter):
                 if resp.status >= 400:
                     raise PermanentDeliveryError(f"{resp.status}: {text[:200]}")
                 try:
-                    answer = json.loads(text) if text else {}
+                    answer = parse_json(text) if text else {}
                 except ValueError:
                     answer = {}
                 return Sent(external_id=str(answer.get("id", "")) if isinstance(answer, dict) else "")
