@@ -9,6 +9,7 @@ is its idempotency key, so Slack's retries of one event store it once.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, ClassVar
 from urllib.parse import parse_qs
@@ -128,11 +129,12 @@ class SlackAdapter(Adapter):
 
     # -- inbound: HTTP ---------------------------------------------------------------
     def _verified(self, request: web.Request, body: bytes) -> bool:
-        if self.verifier is None:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        # slack_sdk int()s the timestamp and compares text: "abc", 5,000 digits or "ü" would raise, not refuse.
+        if self.verifier is None or not re.fullmatch(r"[0-9]{1,12}", timestamp) or not signature.isascii():
             return False
-        return self.verifier.is_valid(
-            body, request.headers.get("X-Slack-Request-Timestamp"), request.headers.get("X-Slack-Signature")
-        )
+        return self.verifier.is_valid(body, timestamp, signature)
 
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.read()
