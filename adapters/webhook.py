@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -29,6 +30,8 @@ import aiohttp
 from aiohttp import web
 
 from conversation.codec import choices_to_list
+from conversation.errors import InvalidInput
+from hub.jsonbody import InvalidJson, parse_json
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -36,6 +39,7 @@ from hub.sdk import (
     Field,
     HubPort,
     Inbound,
+    InvalidInbound,
     Outbound,
     PermanentDeliveryError,
     RetryableDeliveryError,
@@ -46,6 +50,7 @@ from hub.sdk import (
 
 SIGNATURE = "X-Helpline-Signature"
 TIMESTAMP = "X-Helpline-Timestamp"
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also takes "²" and "٣"
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -62,23 +67,30 @@ class SignatureError(Exception):
     pass
 
 
+class MalformedHeader(InvalidJson):
+    """A signing header is present but cannot be what a sender computes: 400, not 401."""
+
+
 def verify(secret: str, headers: Any, body: bytes, *, max_skew: float, clock: Callable[[], float]) -> None:
     timestamp = headers.get(TIMESTAMP, "")
     signature = headers.get(SIGNATURE, "")
-    if not timestamp.isdigit() or not signature:
+    if not timestamp or not signature:
         raise SignatureError(f"{TIMESTAMP} and {SIGNATURE} headers are required")
+    if not UNIX_SECONDS.fullmatch(timestamp):
+        raise MalformedHeader(f"{TIMESTAMP} must be a Unix time in whole seconds")
     if abs(clock() - int(timestamp)) > max_skew:
         raise SignatureError("the timestamp is too old or in the future")
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature):
+    # Bytes, not str: compare_digest refuses non-ASCII text, and a header may hold any byte.
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode("utf-8", "surrogateescape")):
         raise SignatureError("the signature does not match")
 
 
 def _text(payload: dict[str, Any], key: str, *, required: bool = False) -> str:
     value = payload.get(key, "")
     if not isinstance(value, str):
-        raise ValueError(f"{key} must be a string")
+        raise InvalidInbound(f"{key} must be a string")
     if required and not value.strip():
-        raise ValueError(f"{key} is required")
+        raise InvalidInbound(f"{key} is required")
     return value
 
 
@@ -93,10 +105,10 @@ def _email_verified(sender: dict[str, Any]) -> bool:
 
 def parse_message(channel: str, payload: Any) -> Inbound:
     if not isinstance(payload, dict):
-        raise ValueError("the body must be a JSON object")
+        raise InvalidInbound("the body must be a JSON object")
     sender = payload.get("sender")
     if not isinstance(sender, dict):
-        raise ValueError("sender must be an object with an id")
+        raise InvalidInbound("sender must be an object with an id")
     sender_id = _text(sender, "id", required=True)
     sent_at = _text(payload, "sent_at")
     inbound = Inbound(
@@ -118,9 +130,9 @@ def parse_message(channel: str, payload: Any) -> Inbound:
         try:
             moment = datetime.fromisoformat(sent_at)
         except ValueError:
-            raise ValueError("sent_at must be an ISO 8601 time") from None
+            raise InvalidInbound("sent_at must be an ISO 8601 time") from None
         if moment.tzinfo is None:
-            raise ValueError("sent_at needs a UTC offset")
+            raise InvalidInbound("sent_at needs a UTC offset")
         inbound = replace(inbound, sent_at=moment)
     return inbound
 
@@ -171,9 +183,11 @@ class WebhookAdapter(Adapter):
         except SignatureError as exc:
             self.log.warning("rejected a request from %s: %s", request.remote, exc)
             return web.json_response({"error": "bad_signature", "message": str(exc)}, status=401)
+        except MalformedHeader as exc:
+            return web.json_response({"error": "bad_header", "message": str(exc)}, status=400)
         try:
-            inbound = parse_message(self.name, json.loads(body))
-        except (ValueError, UnicodeDecodeError) as exc:
+            inbound = parse_message(self.name, parse_json(body))
+        except InvalidInput as exc:  # InvalidJson, or a field parse_message refuses
             return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
         if self._hub is None:
             return web.json_response({"error": "unavailable", "message": "starting"}, status=503)
@@ -209,7 +223,7 @@ class WebhookAdapter(Adapter):
                 if resp.status >= 400:
                     raise PermanentDeliveryError(f"{resp.status}: {text[:200]}")
                 try:
-                    answer = json.loads(text) if text else {}
+                    answer = parse_json(text) if text else {}
                 except ValueError:
                     answer = {}
                 return Sent(external_id=str(answer.get("id", "")) if isinstance(answer, dict) else "")

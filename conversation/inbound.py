@@ -6,10 +6,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from conversation.errors import InvalidInput
 from conversation.model import Attachment, to_ms, utcnow
 
 
-class InvalidInbound(ValueError):
+class InvalidInbound(InvalidInput):
     """The payload cannot become a message; the channel gets a clear 4xx, nothing is stored."""
 
 
@@ -75,7 +76,7 @@ def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
     )
     try:
         sent_at = to_ms(inbound.sent_at)
-    except (AttributeError, ValueError) as exc:
+    except (AttributeError, ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved to UTC
         raise InvalidInbound(f"sent_at: {exc}") from exc
     if sent_at == inbound.sent_at:
         return inbound

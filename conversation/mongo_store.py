@@ -31,6 +31,7 @@ from conversation.codec import (
     message_to_doc,
     subject_from,
 )
+from conversation.errors import InvalidInput
 from conversation.identity import ContactEmail, email_after_message, joining_email, merged_email
 from conversation.inbound import Inbound
 from conversation.model import (
@@ -594,7 +595,7 @@ class MongoStore(Store):
         if doc is not None:
             return message_from_doc(doc)
         if await self._messages.count_documents({"_id": message_id}, limit=1):
-            raise ValueError("only a failed delivery can be retried")
+            raise InvalidInput("only a failed delivery can be retried")
         raise NotFound(f"message {message_id}")
 
     @_unavailable_when_unreachable
@@ -797,7 +798,7 @@ class MongoStore(Store):
         if source is None or target is None:
             raise NotFound(f"conversation {source_id if source is None else target_id}")
         if source_id == target_id or source.merged_into or target.merged_into:
-            raise ValueError("these conversations cannot be merged")
+            raise InvalidInput("these conversations cannot be merged")
         # Mark first: a crash half-way leaves a closed ticket pointing at its target, and
         # repeating the merge finishes moving its messages.
         await self._conversations.update_one(
@@ -830,7 +831,7 @@ class MongoStore(Store):
         if source is None or target is None:
             raise NotFound(f"contact {source_id if source is None else target_id}")
         if source_id == target_id or source.merged_into or target.merged_into:
-            raise ValueError("these contacts cannot be merged")
+            raise InvalidInput("these contacts cannot be merged")
         await self._contacts.update_one({"_id": source_id}, {"$set": {"merged_into": target_id}})
         await self._identities.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})
         await self._conversations.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})
@@ -859,7 +860,7 @@ class MongoStore(Store):
     async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
         unknown = set(changes) - set(AGENT_FIELDS)
         if unknown:
-            raise ValueError(f"unknown agent field {sorted(unknown)[0]!r}")
+            raise InvalidInput(f"unknown agent field {sorted(unknown)[0]!r}")
         values = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
         doc = (
             await self._agents.find_one_and_update(

@@ -26,6 +26,7 @@ from conversation.codec import (
     subject_from,
     to_epoch_ms,
 )
+from conversation.errors import InvalidInput
 from conversation.identity import ContactEmail, email_after_message, joining_email, merged_email
 from conversation.inbound import Inbound
 from conversation.model import (
@@ -839,7 +840,7 @@ class SQLiteStore(Store):
             if row is None:
                 raise NotFound(f"message {message_id}")
             if row["d_status"] != DeliveryStatus.FAILED.value:
-                raise ValueError("only a failed delivery can be retried")
+                raise InvalidInput("only a failed delivery can be retried")
             conn.execute(
                 "UPDATE messages SET d_status = 'queued', d_attempts = 0, d_error = '', d_next_attempt_at = ?"
                 " WHERE id = ?",
@@ -1096,7 +1097,7 @@ class SQLiteStore(Store):
             if source is None or target is None:
                 raise NotFound(f"conversation {source_id if source is None else target_id}")
             if source_id == target_id or source.merged_into or target.merged_into:
-                raise ValueError("these conversations cannot be merged")
+                raise InvalidInput("these conversations cannot be merged")
             conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (target_id, source_id))
             conn.execute(
                 "UPDATE conversations SET status = 'closed', merged_into = ?, resolved_at = ? WHERE id = ?",
@@ -1132,7 +1133,7 @@ class SQLiteStore(Store):
             if source is None or target is None:
                 raise NotFound(f"contact {source_id if source is None else target_id}")
             if source_id == target_id or source.merged_into or target.merged_into:
-                raise ValueError("these contacts cannot be merged")
+                raise InvalidInput("these contacts cannot be merged")
             conn.execute("UPDATE identities SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
             conn.execute("UPDATE conversations SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
             conn.execute(
@@ -1165,7 +1166,7 @@ class SQLiteStore(Store):
     async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
         unknown = set(changes) - set(AGENT_FIELDS)
         if unknown:
-            raise ValueError(f"unknown agent field {sorted(unknown)[0]!r}")
+            raise InvalidInput(f"unknown agent field {sorted(unknown)[0]!r}")
         values = {
             k: (v.value if isinstance(v, Role) else int(v) if isinstance(v, bool) else v) for k, v in changes.items()
         }

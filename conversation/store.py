@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from conversation.errors import InvalidInput
 from conversation.inbound import Inbound
 from conversation.model import (
     Agent,
@@ -340,19 +341,19 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     for key, value in changes.items():
         expected = CONVERSATION_FIELDS.get(key)
         if expected is None:
-            raise ValueError(f"unknown conversation field {key!r}")
+            raise InvalidInput(f"unknown conversation field {key!r}")
         if key == "status":
             clean[key] = _member(key, value, Status)
         elif key == "priority":
             clean[key] = _member(key, value, Priority)
         elif key == "tags":
             if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
-                raise ValueError("tags must be a list of non-empty strings")
+                raise InvalidInput("tags must be a list of non-empty strings")
             clean[key] = sorted({t.strip().lower() for t in value})
         elif isinstance(value, expected):
             clean[key] = value
         else:
-            raise ValueError(f"{key} has the wrong type {type(value).__name__}")
+            raise InvalidInput(f"{key} has the wrong type {type(value).__name__}")
     return clean
 
 
@@ -361,7 +362,7 @@ def _member(key: str, value: Any, enum: type[Status] | type[Priority]) -> Status
         return enum(value)
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        raise ValueError(f"{key} must be one of {allowed}, not {value!r}") from None
+        raise InvalidInput(f"{key} must be one of {allowed}, not {value!r}") from None
 
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")

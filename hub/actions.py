@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from conversation.errors import InvalidInput
 from conversation.model import (
     AuthorType,
     Choice,
@@ -55,7 +56,7 @@ class ConversationService:
     ) -> Message:
         """Store a customer-visible message and queue it for delivery on the ticket's channel."""
         if not text.strip():
-            raise ValueError("a message needs text")
+            raise InvalidInput("a message needs text")
         now = self.clock()
         message = Message(
             id=new_id(),

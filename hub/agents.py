@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from conversation.errors import InvalidInput
 from conversation.model import Agent, Role, new_id
 from conversation.store import Store
 
@@ -53,9 +54,9 @@ def generate_password() -> str:
 async def add_agent(store: Store, email: str, role: Role, password: str, name: str = "") -> Agent:
     email = email.strip()
     if not EMAIL.match(email):
-        raise ValueError(f"{email!r} is not an email address")
+        raise InvalidInput(f"{email!r} is not an email address")
     if len(password) < 10:
-        raise ValueError("a password needs at least 10 characters")
+        raise InvalidInput("a password needs at least 10 characters")
     password_hash = await hash_password_off_loop(password)
     agent = Agent(id=new_id(), email=email, role=role, password_hash=password_hash, name=name)
     return await store.add_agent(agent)

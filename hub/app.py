@@ -9,7 +9,6 @@ adapters, close the store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import hmac
 import logging
@@ -29,15 +28,18 @@ from hub.access import AccessPolicy
 from hub.actions import ConversationService
 from hub.agents import ensure_admin
 from hub.api.auth import Authenticator
+from hub.api.framework import internal_error
 from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
 from hub.config import Config
 from hub.events import Event, EventBus
+from hub.failures import logged_failure
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.sdk import Adapter, IngestUnavailable, Plugin
+from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.supervise import Supervisor
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,7 @@ class Hub:
                 await adapter.start(self)
             except Exception as exc:  # a wrong token, an unreachable provider: say which, undo the rest
                 for running in started:
-                    with contextlib.suppress(Exception):
+                    with logged_failure(log, f"stopping channel {running.name} after a failed start"):
                         await running.stop()
                 await self.outbox.stop(0)
                 await self.store.close()
@@ -196,8 +198,12 @@ def tune_gc_for_serving() -> None:
 
 
 def build_app(hub: Hub) -> web.Application:
-    app = web.Application(client_max_size=hub.config.hub["max_body_bytes"], middlewares=[json_errors, security_headers])
+    app = web.Application(
+        client_max_size=hub.config.hub["max_body_bytes"],
+        middlewares=[drain_guard, body_deadline, json_errors, security_headers],
+    )
     app[HUB] = hub
+    app[DRAIN] = Drain()
     app[AUTH] = Authenticator(
         hub.store,
         secure_cookies=hub.config.hub["public_url"].startswith("https://"),
@@ -286,6 +292,7 @@ ERROR_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
@@ -296,7 +303,8 @@ ERROR_CODES = {
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every HTTP error is JSON with a stable code and a readable message."""
+    """Every HTTP error is JSON with a stable code and a readable message; an unexpected
+    exception is logged with an id and answered 500 with that id (never a 4xx)."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -308,6 +316,10 @@ async def json_errors(
             status=exc.status,
             headers={k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")},
         )
+    except Exception as exc:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            raise  # the socket may be open already: aiohttp closes it and logs
+        return internal_error(request, exc)
 
 
 async def index(request: web.Request) -> web.Response:

@@ -11,14 +11,12 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
-from aiohttp import web
-
 from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
 from hub import agents
-from hub.accesslog import SafeAccessLogger
 from hub.app import Hub, StartupError, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
+from hub.server import serve
 from hub.settings import ConfigError
 
 EXIT_CONFIG = 2
@@ -104,23 +102,12 @@ async def _run_server(config: Config, host: str, port: int) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     hub = Hub(config, on_first_admin=_announce_admin)
-    app = build_app(hub)
-    runner = web.AppRunner(
-        app,
-        shutdown_timeout=config.hub["shutdown_grace_seconds"],
-        handle_signals=False,
-        access_log_class=SafeAccessLogger,
-    )
-    await runner.setup()  # opens the store: StoreUnavailable propagates to main()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+
+    def listening() -> None:
         tune_gc_for_serving()
         print(f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)})", flush=True)
-        await stop.wait()
-        logging.getLogger("helpline").info("shutting down")
-    finally:
-        await runner.cleanup()
+
+    await serve(build_app(hub), host, port, stop, on_listening=listening)  # StoreUnavailable propagates to main()
     return 0
 
 

@@ -25,6 +25,10 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "metrics_token": Field(
             str, "", "bearer token /metrics requires; empty: public", secret=True, min_length=MIN_GENERATED_SECRET
         ),
+        "header_timeout_seconds": Field(
+            float, 20.0, "a connection must send a complete request head this soon (also: idle keep-alive)", minimum=0.1
+        ),
+        "body_timeout_seconds": Field(float, 60.0, "a request body must arrive in full this soon", minimum=0.1),
     },
     "storage": {
         "url": Field(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://..."),

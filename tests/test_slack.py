@@ -106,6 +106,24 @@ async def test_url_verification_and_a_dm_stored_once_despite_retries(client: Tes
     assert len(fake.sent("users.info")) == 1  # the profile is cached
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Slack-Request-Timestamp": "9" * 5000, "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": "²", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=ü"},
+    ],
+    ids=["5000-digit-timestamp", "word-timestamp", "superscript-timestamp", "non-ascii-signature"],
+)
+async def test_malformed_signing_headers_get_401_not_500(client: TestClient, headers: dict[str, str]) -> None:
+    body = json.dumps(message_event("hello", ts="1700000002.000100")).encode()
+    for path in ("/channels/slack/events", "/channels/slack/interactions"):
+        resp = await client.post(path, data=body, headers=headers)
+        assert resp.status == 401, (path, await resp.text())
+    assert await hub_of(client).store.get_conversation_by_number(1000) is None
+
+
 @pytest.mark.parametrize("case", ["unsigned", "wrong-secret", "stale", "malformed"])
 async def test_unverified_or_malformed_events_store_nothing(client: TestClient, case: str) -> None:
     body = json.dumps(message_event("hello", ts="1700000002.000100")).encode()

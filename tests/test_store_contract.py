@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conversation.errors import InvalidInput
 from conversation.inbound import Inbound, Sender
 from conversation.model import (
     Agent,
@@ -179,7 +180,7 @@ async def test_update_conversation_validates_before_writing(store: Store) -> Non
         "billing",
     )
     for bad in ({"colour": "red"}, {"status": "deleted"}, {"priority": 3}, {"tags": [""]}, {"tags": "vip"}):
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidInput):
             await store.update_conversation(conv.id, bad, now=utcnow())
     assert await store.get_conversation(conv.id) == updated
     with pytest.raises(NotFound):
@@ -261,6 +262,21 @@ async def test_finishing_a_delivery_needs_the_lease(store: Store) -> None:
     assert await store.count_queued() == 0
 
 
+async def test_merges_and_agent_changes_the_rules_refuse_raise_invalid_input_and_change_nothing(store: Store) -> None:
+    """Both backends signal a refused request with InvalidInput (the API's 422), never a bare ValueError."""
+    first = await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    conversation, contact = first.conversation, first.conversation.contact_id
+    with pytest.raises(InvalidInput):
+        await store.merge_conversations(conversation.id, conversation.id, now=utcnow())
+    with pytest.raises(InvalidInput):
+        await store.merge_contacts(contact, contact)
+    agent = await store.add_agent(Agent(id=new_id(), email="li@example.com", role=Role.AGENT, password_hash="h"))
+    with pytest.raises(InvalidInput):
+        await store.update_agent(agent.id, {"email": "other@example.com"})
+    assert await store.get_conversation(conversation.id) == conversation
+    assert await store.get_agent(agent.id) == agent
+
+
 async def test_a_failed_delivery_keeps_its_error_and_can_be_requeued(store: Store) -> None:
     conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
     msg = await store.add_message(outbound(conv.id))
@@ -276,7 +292,7 @@ async def test_a_failed_delivery_keeps_its_error_and_can_be_requeued(store: Stor
 
     requeued = await store.requeue_delivery(msg.id, now=utcnow())
     assert requeued.delivery is not None and requeued.delivery.status is DeliveryStatus.QUEUED
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput):
         await store.requeue_delivery(msg.id, now=utcnow())
     with pytest.raises(NotFound):
         await store.requeue_delivery("missing", now=utcnow())

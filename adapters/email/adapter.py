@@ -21,6 +21,7 @@ from adapters.email.imap import ImapPoller
 from adapters.email.parse import ParsedMail, UnreadableMail, html_for_text, normalise_address, parse
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
 from conversation.model import Attachment, AuthorType, Direction, MessageKind
+from conversation.store import StoreUnavailable
 from hub.events import Event
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
@@ -259,7 +260,8 @@ class EmailAdapter(Adapter):
             return "250 2.0.0 OK: report noted"
         try:
             message = await self.hub.store.mark_undelivered(ours.group(1), f"bounced: {mail.report.reason}")
-        except Exception:  # StoreUnavailable: let the reporting server retry
+        except StoreUnavailable as exc:  # the reporting server retries; anything else is a bug handle_DATA logs
+            self.log.warning("bounce for %s not recorded yet: %s", ours.group(1), exc)
             return "451 4.3.0 Temporary failure: please retry later"
         if message is not None:
             self.hub.bus.publish(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import aioimaplib
 
 from conversation.store import StoreUnavailable
+from hub.failures import logged_failure
 
 if TYPE_CHECKING:
     from adapters.email.adapter import EmailAdapter
@@ -93,7 +94,7 @@ class ImapPoller:
                 else:
                     await asyncio.sleep(interval)
         finally:
-            with contextlib.suppress(Exception):
+            with logged_failure(log, f"logging out of IMAP {self.settings['imap_host']}"):
                 if client.has_pending_idle():
                     client.idle_done()
                 await asyncio.wait_for(client.logout(), timeout=2)

@@ -11,6 +11,7 @@ headers that decide threading and loop prevention.
 from __future__ import annotations
 
 import html as html_lib
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,8 @@ from html.parser import HTMLParser
 import nh3
 from charset_normalizer import from_bytes
 from mailparser_reply import EmailReplyParser
+
+log = logging.getLogger(__name__)
 
 # A declared charset mapped to the one that decodes what such mail really contains.
 SUPERSETS = {
@@ -119,7 +122,8 @@ def decode_header_value(value: str | None) -> str:
         return ""
     try:
         parts = decode_header(str(value))
-    except Exception:
+    except Exception:  # the stdlib raises several types on malformed words; the raw header still reads
+        log.warning("a header could not be decoded; kept as received", exc_info=True)
         return str(value)
     text = []
     for chunk, charset in parts:
@@ -175,6 +179,7 @@ def visible_part(text: str) -> str:
     try:
         visible = _replies.parse_reply(text=text)
     except Exception:  # the parser is heuristics; never lose the message over it
+        log.warning("the reply parser failed; the whole text is kept", exc_info=True)
         visible = text
     cut = len(visible)
     for pattern in CHINESE_QUOTE_HEADERS:

@@ -9,8 +9,7 @@ is its idempotency key, so Slack's retries of one event store it once.
 
 from __future__ import annotations
 
-import contextlib
-import json
+import re
 import time
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +26,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
 from conversation.model import Attachment
+from hub.failures import logged_failure
+from hub.jsonbody import parse_json
 from hub.sdk import (
     Adapter,
     ConfigError,
@@ -139,18 +140,19 @@ class SlackAdapter(Adapter):
 
     async def stop(self) -> None:
         if self._socket is not None:
-            with contextlib.suppress(Exception):
+            with logged_failure(self.log, "closing the Socket Mode connection"):
                 await self._socket.close()
         if self._http is not None:
             await self._http.close()
 
     # -- inbound: HTTP ---------------------------------------------------------------
     def _verified(self, request: web.Request, body: bytes) -> bool:
-        if self.verifier is None:
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        # slack_sdk int()s the timestamp and compares text: "abc", 5,000 digits or "ü" would raise, not refuse.
+        if self.verifier is None or not re.fullmatch(r"[0-9]{1,12}", timestamp) or not signature.isascii():
             return False
-        return self.verifier.is_valid(
-            body, request.headers.get("X-Slack-Request-Timestamp"), request.headers.get("X-Slack-Signature")
-        )
+        return self.verifier.is_valid(body, timestamp, signature)
 
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -159,7 +161,7 @@ class SlackAdapter(Adapter):
                 {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
             )
         try:
-            payload = json.loads(body)
+            payload = parse_json(body)
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
         except ValueError as exc:
@@ -181,7 +183,7 @@ class SlackAdapter(Adapter):
                 {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
             )
         try:
-            payload = json.loads(parse_qs(body.decode())["payload"][0])
+            payload = parse_json(parse_qs(body.decode())["payload"][0])
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
             return web.json_response({"error": "invalid_payload", "message": str(exc)}, status=400)
         try:

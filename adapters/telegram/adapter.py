@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import re
 import warnings
 from collections.abc import Awaitable, Callable
@@ -28,6 +27,8 @@ from telegram.request import HTTPXRequest
 from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.model import Message as Message_
 from hub.events import Event
+from hub.failures import logged_failure
+from hub.jsonbody import parse_json
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -124,9 +125,9 @@ class TelegramAdapter(Adapter):
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
-            with contextlib.suppress(Exception):
+            with logged_failure(self.log, "releasing the polling lease"):
                 await self.hub.store.release_lease(self._lease, self.hub.instance_id)
-        with contextlib.suppress(Exception):
+        with logged_failure(self.log, "shutting the bot client down"):
             await self.bot.shutdown()
 
     # -- inbound: webhook ------------------------------------------------------------
@@ -136,7 +137,7 @@ class TelegramAdapter(Adapter):
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             return web.json_response({"error": "forbidden", "message": "wrong secret token"}, status=403)
         try:
-            data = json.loads(await request.read())
+            data = parse_json(await request.read())
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("an update needs an update_id")
             update = Update.de_json(data, self.bot)
@@ -282,7 +283,7 @@ class TelegramAdapter(Adapter):
             text=f"Telegram refuses delivery to {out.contact.name or 'this customer'}: {reason}. "
             "Replies cannot reach them here until they unblock the bot.",
         )
-        with contextlib.suppress(Exception):
+        with logged_failure(self.log, f"recording that Telegram refuses delivery on {out.conversation.id}"):
             await self.hub.store.add_message(event)
             self.hub.bus.publish(
                 Event("message.created", out.conversation.id, {"message_id": event.id, "kind": "event"})

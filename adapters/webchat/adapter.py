@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import time
@@ -51,6 +50,7 @@ from conversation.model import (
 )
 from hub.blobs import PendingUploads, download_headers
 from hub.events import Event, Subscription
+from hub.jsonbody import InvalidJson, parse_json, read_json
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
     MIN_GENERATED_SECRET,
@@ -275,23 +275,24 @@ class WebChatAdapter(Adapter):
         return "v_" + secrets.token_urlsafe(16)
 
     async def _session(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPBadRequest(text="the body is not JSON") from None
-        if not isinstance(body, dict):
-            raise web.HTTPBadRequest(text="the body must be an object")
-        site = str(body.get("site") or "default")
+        body = await _json_object(request)
+        site = body.get("site") or "default"
+        if not isinstance(site, str):
+            raise web.HTTPBadRequest(text="site must be a string")
         table = self._site(site, request)
         user = body.get("user")
         name, email, verified = "", "", False
         if user:
             if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
                 raise web.HTTPBadRequest(text="user.id is required")
+            for key in ("email", "name", "hash"):
+                if not isinstance(user.get(key) or "", str):
+                    raise web.HTTPBadRequest(text=f"user.{key} must be a string")
             email = user.get("email") or ""
             message = user["id"] + ("\n" + email if email else "")
             expected = hmac.new(table.get("identity_secret", "").encode(), message.encode(), hashlib.sha256).hexdigest()
-            if not table.get("identity_secret") or not hmac.compare_digest(expected, str(user.get("hash", ""))):
+            given = str(user.get("hash") or "").encode()  # bytes: compare_digest refuses non-ASCII text
+            if not table.get("identity_secret") or not hmac.compare_digest(expected.encode(), given):
                 return web.json_response(
                     {"error": "identity_rejected", "message": "the user's identity hash does not verify"}, status=403
                 )
@@ -373,10 +374,10 @@ class WebChatAdapter(Adapter):
                         break
                     continue
                 try:
-                    data = json.loads(frame.data)
+                    data = parse_json(frame.data)
                     if not isinstance(data, dict):
-                        raise ValueError
-                except ValueError:
+                        raise InvalidJson("not an object")
+                except InvalidJson:
                     await ws.send_json({"type": "error", "code": "bad_frame", "message": "frames are JSON objects"})
                     continue
                 kind = data.get("type")
@@ -540,8 +541,13 @@ class WebChatAdapter(Adapter):
         limit = self.settings["max_attachment_bytes"]
         if request.content_length is not None and request.content_length > limit + 64 * 1024:
             return _error(413, "too_large", f"files are limited to {limit} bytes")
-        reader = await request.multipart()
-        part = await reader.next()
+        if request.content_type != "multipart/form-data":
+            return _error(400, "bad_request", "send the file as multipart/form-data")
+        try:
+            reader = await request.multipart()
+            part = await reader.next()
+        except ValueError as exc:  # no boundary, or not the one declared
+            return _error(400, "bad_request", f"the multipart body is malformed: {exc}")
         if not isinstance(part, BodyPartReader) or part.name != "file":
             return _error(400, "bad_request", "send one multipart field named file")
         data = bytearray()
@@ -759,16 +765,6 @@ def file_name(claimed: str) -> str:
     return Path(unquote(claimed or "file").replace("\\", "/")).name[:200] or "file"
 
 
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text="the body is not JSON") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be an object")
-    return body
-
-
 def visitor_name(address: str) -> str:
     """A readable name for an anonymous visitor until they tell us theirs."""
     return f"Visitor {address.removeprefix('v_')[:6]}" if address.startswith("v_") else ""
@@ -798,6 +794,17 @@ async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
     if not ws.closed:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_json(payload)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, or 400 with the reason (through the shared reader)."""
+    try:
+        body = await read_json(request)
+    except InvalidJson as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text="the body must be a JSON object")
+    return body
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

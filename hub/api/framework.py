@@ -4,16 +4,22 @@ takes, so one declaration checks the request and writes the OpenAPI document."""
 from __future__ import annotations
 
 import json
+import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+from conversation.errors import InvalidInput
 from conversation.model import Agent, Role
 from conversation.store import AlreadyExists, NotFound, StoreUnavailable
-from hub.schema import Obj, Ref, Schema, ValidationError
+from hub.jsonbody import InvalidJson, read_json
+from hub.schema import Obj, Ref, Schema
+
+log = logging.getLogger(__name__)
 
 PUBLIC, AGENT, ADMIN = "public", "agent", "admin"
 
@@ -117,15 +123,13 @@ class Api:
                         query[name] = schema.parse_text(request.query[name], name)
                 body: dict[str, Any] = {}
                 if route.body is not None:
-                    try:
-                        raw = json.loads(await request.read() or b"null")
-                    except (ValueError, UnicodeDecodeError):
-                        raise ApiError(400, "bad_json", "the body is not valid JSON") from None
-                    body = route.body.parse(raw)
+                    body = route.body.parse(await read_json(request))
                 result = await route.handler(Call(request, agent, body, query, dict(request.match_info), via_session))
             except ApiError as exc:
                 return error_response(exc.status, exc.code, exc.message, exc.headers)
-            except ValidationError as exc:
+            except InvalidJson as exc:
+                return error_response(400, "bad_json", str(exc))
+            except InvalidInput as exc:  # a schema's ValidationError, or a domain rule the input breaks
                 return error_response(422, "invalid", str(exc))
             except NotFound as exc:
                 return error_response(404, "not_found", f"no such {str(exc).split(' ')[0]}")
@@ -133,8 +137,10 @@ class Api:
                 return error_response(409, "conflict", str(exc))
             except StoreUnavailable:
                 return error_response(503, "unavailable", "the database is unavailable; retry", {"Retry-After": "5"})
-            except ValueError as exc:
-                return error_response(422, "invalid", str(exc))
+            except web.HTTPException:
+                raise
+            except Exception as exc:  # a bug or a broken row: never the caller's fault, so never a 4xx
+                return internal_error(request, exc)
             if isinstance(result, web.StreamResponse):
                 return result
             return web.json_response(result, status=route.status, dumps=_dumps)
@@ -189,7 +195,11 @@ class Api:
                 "schemas": {
                     "Error": {
                         "type": "object",
-                        "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+                        "properties": {
+                            "error": {"type": "string"},
+                            "message": {"type": "string"},
+                            "id": {"type": "string", "description": "an internal error's id, as logged"},
+                        },
                         "required": ["error", "message"],
                     },
                     **self.schemas,
@@ -205,6 +215,19 @@ class Api:
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+
+
+def internal_error(request: web.BaseRequest, exc: BaseException) -> web.Response:
+    """Log the exception under a fresh id and answer 500 with that id only.
+
+    The id lets an operator find the traceback from what a user reports; the body says
+    nothing else, so no internal detail reaches the caller.
+    """
+    error_id = secrets.token_hex(6)
+    log.error("internal error %s on %s %s", error_id, request.method, request.rel_url.raw_path, exc_info=exc)
+    return web.json_response(
+        {"error": "internal", "id": error_id, "message": f"an internal error occurred (id {error_id})"}, status=500
+    )
 
 
 def _dumps(value: Any) -> str:

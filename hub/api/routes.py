@@ -209,7 +209,9 @@ async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str
 )
 async def conversation_by_number(call: Call) -> dict[str, Any]:
     number = call.path["number"]
-    conv = await hub_of(call).store.get_conversation_by_number(int(number)) if number.isdigit() else None
+    # ASCII digits that fit a stored number: str.isdigit() also takes "²", and int() refuses 5,000 digits.
+    valid = number.isascii() and number.isdigit() and len(number) <= 18
+    conv = await hub_of(call).store.get_conversation_by_number(int(number)) if valid else None
     return conversation_json(authorized(call, conv, Access.READ))
 
 

@@ -1,0 +1,12 @@
+"""The one exception type for input a caller got wrong.
+
+Only this type (and its subclasses) becomes a 4xx answer; any other exception is a bug
+or an outage, so it is logged with an error id and answered 500. Keeping it a
+`ValueError` lets callers that already catch `ValueError` keep working.
+"""
+
+from __future__ import annotations
+
+
+class InvalidInput(ValueError):
+    """Input the caller must correct; the message says what and is shown to them."""

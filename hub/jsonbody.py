@@ -1,0 +1,84 @@
+"""One reader for every JSON body the hub accepts: webhooks, the widget, the REST API.
+
+`json.loads` accepts more than the hub can keep: nesting deep enough to overflow the
+stack (RecursionError), escapes of lone UTF-16 surrogates ("\\ud800": no UTF-8 encoder,
+so the store fails), integers MongoDB cannot hold and NaN. Each of those is refused
+here with a clear reason, so the caller gets 400 and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from conversation.errors import InvalidInput
+
+MAX_DEPTH = 32  # no payload the hub understands nests deeper than a handful of levels
+INT_RANGE = (-(2**63), 2**63 - 1)  # what both stores can hold (BSON int64)
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class InvalidJson(InvalidInput):
+    """The body is not JSON the hub can accept; the message says why."""
+
+
+def parse_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Decode strict UTF-8 JSON and check that every value in it can be stored."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise InvalidJson("the body is not UTF-8") from None
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InvalidJson(f"the JSON is nested more than {max_depth} levels deep") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+        raise InvalidJson(f"the body is not valid JSON: {exc}") from None
+    check_storable(value, max_depth=max_depth)
+    return value
+
+
+async def read_json(request: web.BaseRequest, *, max_depth: int = MAX_DEPTH) -> Any:
+    """The request's body as checked JSON (an empty body is null); raises InvalidJson.
+
+    A body over the application's `client_max_size` still raises 413 from aiohttp.
+    """
+    body = await request.read()
+    return parse_json(body, max_depth=max_depth) if body else None
+
+
+def check_text(value: str, where: str) -> str:
+    """Refuse a string that cannot be encoded as UTF-8 (a lone surrogate)."""
+    if SURROGATE.search(value):
+        raise InvalidJson(f"{where} contains an invalid character (a lone UTF-16 surrogate)")
+    return value
+
+
+def check_storable(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
+    """Walk a decoded value without recursion: depth, strings and integers."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            check_text(item, "a string")
+        elif isinstance(item, bool) or item is None or isinstance(item, float):
+            continue
+        elif isinstance(item, int):
+            if not INT_RANGE[0] <= item <= INT_RANGE[1]:
+                raise InvalidJson("a number is out of range (64-bit integers only)")
+        elif isinstance(item, (dict, list)):
+            if depth > max_depth:
+                raise InvalidJson(f"the JSON is nested more than {max_depth} levels deep")
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    check_text(key, "a key")
+                    stack.append((inner, depth + 1))
+            else:
+                stack.extend((inner, depth + 1) for inner in item)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidJson(f"{name} is not a JSON number")

@@ -1,0 +1,401 @@
+"""Hostile bodies and headers at every entry point: the answer is a 4xx, never a 5xx, and
+nothing is stored (a 5xx makes a sender retry the same poison forever)."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import WSMsgType
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.webhook import TIMESTAMP, sign, signed_headers
+from conversation.model import ConversationQuery
+from hub.agents import DEFAULT_ADMIN_EMAIL
+from hub.api.framework import Route
+from hub.api.routes import api, issue_token
+from hub.app import Hub, build_app
+from hub.jsonbody import MAX_DEPTH, parse_json
+from hub.schema import Arr, Bool, Int, Nullable, Obj, Schema, Str
+from tests.helpers import customer_message, make_config
+
+SECRET = "webhook-secret-for-input-tests"
+MARK = "\x00poison\x00"  # stands for the value that replaces a string in the JSON text
+
+# JSON texts for a value that json.loads takes but the hub cannot keep, or that breaks it.
+POISONS: dict[str, bytes] = {
+    "lone-surrogate": b'"\\ud800"',
+    "lone-low-surrogate": b'"a\\udfffb"',
+    "deep-array": b"[" * 30_000 + b"]" * 30_000,  # deep enough for a RecursionError in json.loads
+    "deeper-than-allowed": b'{"a":' * (MAX_DEPTH + 5) + b"1" + b"}" * (MAX_DEPTH + 5),
+    "5000-digit-int": b"9" * 5000,
+    "int-beyond-64-bit": str(2**70).encode(),
+    "nan": b"NaN",
+    "invalid-utf8": b'"\xff\xfe"',
+}
+POISON_IDS = list(POISONS)
+
+
+def poisoned(shape: Any, poison: bytes) -> Iterator[bytes]:
+    """The valid body `shape` with each string in it, in turn, replaced by `poison`."""
+    paths = list(_string_paths(shape, ()))
+    for path in paths or [()]:
+        body = json.loads(json.dumps(shape))
+        if path:
+            _set(body, path, MARK)
+        else:
+            body = {"x": MARK}
+        text = json.dumps(body, ensure_ascii=True).encode()
+        yield text.replace(json.dumps(MARK).encode(), poison)
+
+
+def _string_paths(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    if isinstance(value, str):
+        yield path
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _string_paths(inner, (*path, key))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            yield from _string_paths(inner, (*path, i))
+
+
+def _set(value: Any, path: tuple[Any, ...], new: Any) -> None:
+    for key in path[:-1]:
+        value = value[key]
+    value[path[-1]] = new
+
+
+@dataclass
+class Site:
+    client: TestClient
+    hub: Hub
+    bearer: dict[str, str]
+    ids: dict[str, str]
+    database: Path
+
+    def snapshot(self) -> dict[str, int]:
+        """Row counts of every table, and stored files: what 'nothing stored' compares."""
+        with sqlite3.connect(self.database) as db:
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            counts = {t: db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+        blobs = self.hub.config.data_dir / "blobs"
+        counts["blob files"] = sum(1 for p in blobs.rglob("*") if p.is_file()) if blobs.exists() else 0
+        return counts
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {
+                "api": {"type": "webhook", "secret": SECRET},
+                # long messages: a socket frame may then be big enough to carry the deep poison
+                "web": {
+                    "type": "webchat",
+                    "secret": "webchat-secret-for-input-tests",
+                    "max_message_chars": 30_000,
+                    "sites": {"default": {"identity_secret": "identity-secret-for-input-tests"}},
+                },
+            }
+        },
+    )
+    hub = Hub(config)
+    client = TestClient(TestServer(build_app(hub)))
+    await client.start_server()
+    admin = await hub.store.get_agent_by_email(DEFAULT_ADMIN_EMAIL)  # created at start: no second hashing
+    assert admin is not None
+    _token, secret = await issue_token(hub.store, admin.id, "fuzz")
+    record = await hub.ingest(customer_message("m-1", channel="api"))
+    await hub.store.list_conversations(ConversationQuery(search="log"))  # indexes the backlog now, not mid-test
+    ids = {
+        "conversation_id": record.conversation.id,
+        "message_id": record.message.id,
+        "contact_id": record.conversation.contact_id,
+        "agent_id": admin.id,
+        "number": str(record.conversation.number),
+        "canned_id": "nope",
+        "token_id": "nope",
+        "ref": "nope",
+    }
+    yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
+    await client.close()
+
+
+# -- the signed webhook ---------------------------------------------------------------------
+WEBHOOK_BODY = {
+    "id": "p-1",
+    "sender": {"id": "user-9", "name": "陈静", "email": "chen@example.com"},
+    "thread": "order-5531",
+    "text": "我的订单还没到",
+    "subject": "order",
+    "sent_at": "2026-01-02T03:04:05+00:00",
+}
+
+
+async def test_webhook_bodies_get_400_and_store_nothing(site: Site) -> None:
+    before = site.snapshot()
+    for poison in POISON_IDS:
+        for body in poisoned(WEBHOOK_BODY, POISONS[poison]):
+            resp = await site.client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+            answer = await resp.json()
+            assert resp.status == 400, (poison, body[:120], answer)
+            assert answer["error"] == "invalid_message"
+    assert site.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    ["9" * 5000, "1" * 13, "²", "١٢٣", "1e9", "-5", "0x10"],
+    ids=["5000-digits", "13-digits", "superscript", "arabic-digits", "exponent", "negative", "hex"],
+)
+async def test_a_malformed_timestamp_header_gets_400(site: Site, timestamp: str) -> None:
+    body = json.dumps(WEBHOOK_BODY).encode()
+    headers = {TIMESTAMP: timestamp, "X-Helpline-Signature": sign(SECRET, "1", body)}
+    before = site.snapshot()
+    resp = await site.client.post("/channels/api/messages", data=body, headers=headers)
+    assert resp.status == 400 and (await resp.json())["error"] == "bad_header"
+    assert site.snapshot() == before
+
+
+async def test_a_non_ascii_signature_header_gets_401(site: Site) -> None:
+    body = json.dumps(WEBHOOK_BODY).encode()
+    headers = {**signed_headers(SECRET, body), "X-Helpline-Signature": "v1=ü"}
+    before = site.snapshot()
+    resp = await site.client.post("/channels/api/messages", data=body, headers=headers)
+    assert resp.status == 401 and (await resp.json())["error"] == "bad_signature"
+    assert site.snapshot() == before
+
+
+@pytest.mark.parametrize("sent_at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_times_at_the_edge_of_the_calendar_are_refused_or_kept_never_500(site: Site, sent_at: str) -> None:
+    body = json.dumps({**WEBHOOK_BODY, "sent_at": sent_at}).encode()
+    resp = await site.client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+    assert resp.status in (200, 400), await resp.text()
+
+
+# -- the web-chat widget ----------------------------------------------------------------------
+SESSION_BODIES = [
+    {"site": "default"},
+    {"site": "default", "user": {"id": "u-1", "email": "li@example.com", "name": "Li", "hash": "00"}},
+]
+
+
+async def test_widget_session_bodies_get_400_and_store_nothing(site: Site) -> None:
+    before = site.snapshot()
+    for poison in POISON_IDS:
+        for shape in SESSION_BODIES:
+            for body in poisoned(shape, POISONS[poison]):
+                resp = await site.client.post("/channels/web/session", data=body)
+                answer = await resp.json()
+                assert resp.status == 400, (poison, body[:120], answer)
+    assert site.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        {"id": "u-1", "email": 5, "hash": "00"},
+        {"id": "u-1", "email": ["a@b.c"], "hash": "00"},
+        {"id": "u-1", "name": {"first": "Li"}, "hash": "00"},
+        {"id": "u-1", "hash": 7},
+    ],
+    ids=["email-number", "email-list", "name-object", "hash-number"],
+)
+async def test_a_widget_user_field_of_the_wrong_type_gets_400(site: Site, user: dict[str, Any]) -> None:
+    resp = await site.client.post("/channels/web/session", json={"site": "default", "user": user})
+    assert resp.status == 400, await resp.text()
+
+
+@pytest.mark.parametrize("body", [{"site": 5}, {"site": ["default"]}], ids=["number", "list"])
+async def test_a_widget_site_that_is_not_a_string_gets_400(site: Site, body: dict[str, Any]) -> None:
+    resp = await site.client.post("/channels/web/session", json=body)
+    assert resp.status == 400, await resp.text()
+
+
+async def test_a_non_ascii_identity_hash_is_refused_not_a_crash(site: Site) -> None:
+    user = {"id": "u-1", "hash": "é" * 64}
+    resp = await site.client.post("/channels/web/session", json={"site": "default", "user": user})
+    assert resp.status == 403, await resp.text()
+
+
+async def visitor_token(site: Site) -> str:
+    resp = await site.client.post("/channels/web/session", json={"site": "default"})
+    assert resp.status == 200
+    return str((await resp.json())["token"])
+
+
+async def test_widget_email_bodies_get_400_and_store_nothing(site: Site) -> None:
+    token = await visitor_token(site)
+    before = site.snapshot()
+    for poison in POISON_IDS:
+        for body in poisoned({"token": token, "email": "li@example.com"}, POISONS[poison]):
+            resp = await site.client.post("/channels/web/email", data=body)
+            assert resp.status == 400, (poison, body[:120], await resp.text())
+    assert site.snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"hello", "text/plain"),
+        (b"--x\r\nfoo", "multipart/form-data; boundary=y"),
+        (b"--x\r\nfoo", "multipart/form-data"),
+        (b'{"file": "x"}', "application/json"),
+    ],
+    ids=["not-multipart", "wrong-boundary", "no-boundary", "json"],
+)
+async def test_widget_uploads_that_are_not_multipart_get_400_and_store_nothing(
+    site: Site, body: bytes, content_type: str
+) -> None:
+    token = await visitor_token(site)
+    before = site.snapshot()
+    resp = await site.client.post(
+        f"/channels/web/upload?token={token}", data=body, headers={"Content-Type": content_type}
+    )
+    assert resp.status == 400, await resp.text()
+    assert site.snapshot() == before
+
+
+async def test_widget_attachment_fields_of_the_wrong_type_are_refused_and_the_socket_keeps_working(
+    site: Site,
+) -> None:
+    token = await visitor_token(site)
+    form = aiohttp.FormData()
+    form.add_field("file", b"%PDF-1.4 hello", filename="a.pdf", content_type="application/pdf")
+    resp = await site.client.post(f"/channels/web/upload?token={token}", data=form)
+    assert resp.status == 200, await resp.text()
+    upload = await resp.json()
+    async with site.client.ws_connect(f"/channels/web/ws?token={token}") as ws:
+        before = site.snapshot()
+        for size in ("abc", 10**30, -1, 1.5, None, [1]):  # 10**30: refused by the JSON reader already
+            attachment = {**upload, "size": size}
+            await ws.send_json(
+                {"type": "message", "client_id": f"c-{size!r}", "text": "x", "attachments": [attachment]}
+            )
+            reply = await ws.receive_json(timeout=5)
+            assert reply["type"] == "error" and reply["code"] in ("invalid", "bad_frame"), reply
+        assert site.snapshot() == before
+        await ws.send_json({"type": "message", "client_id": "c-ok", "text": "fine", "attachments": [upload]})
+        reply = await ws.receive_json(timeout=5)
+        assert reply["type"] == "ack", reply
+
+
+async def test_widget_frames_that_cannot_be_kept_are_refused_and_the_socket_keeps_working(site: Site) -> None:
+    token = await visitor_token(site)
+    shape = {"type": "message", "client_id": "c-1", "text": "hello"}
+    async with site.client.ws_connect(f"/channels/web/ws?token={token}") as ws:
+        before = site.snapshot()
+        sent = 0
+        for poison in POISON_IDS:
+            for frame in poisoned(shape, POISONS[poison]):
+                try:
+                    text = frame.decode()
+                except UnicodeDecodeError:
+                    continue  # a text frame is UTF-8 by definition: the client cannot send it
+                await ws.send_str(text)
+                sent += 1
+        for _ in range(sent):
+            reply = await ws.receive(timeout=5)
+            assert reply.type == WSMsgType.TEXT, reply
+            assert json.loads(reply.data)["code"] == "bad_frame", reply.data
+        assert site.snapshot() == before
+        await ws.send_json({"type": "message", "client_id": "c-ok", "text": "still here"})
+        reply = await ws.receive_json(timeout=5)
+        assert reply["type"] == "ack" and reply["message"]["text"] == "still here"
+
+
+# -- the REST API -------------------------------------------------------------------------------
+def sample(schema: Schema) -> Any:
+    """A value the schema accepts, with a string wherever one fits (to be poisoned)."""
+    if isinstance(schema, Str):
+        return schema.choices[0] if schema.choices else "x" * max(1, schema.min_length)
+    if isinstance(schema, Int):
+        return schema.minimum if schema.minimum is not None else 1
+    if isinstance(schema, Bool):
+        return True
+    if isinstance(schema, Arr):
+        return [sample(schema.items)]
+    if isinstance(schema, Nullable):
+        return sample(schema.inner)
+    if isinstance(schema, Obj):
+        return {name: sample(field) for name, field in schema.fields.items()}
+    raise AssertionError(f"no sample for {schema!r}")
+
+
+BODY_ROUTES = [route for route in api.routes if route.body is not None]
+
+
+def route_path(site: Site, route: Route) -> str:
+    return "/api" + re.sub(r"{(\w+)}", lambda m: site.ids[m.group(1)], route.path)
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=[f"{r.method} {r.path}" for r in BODY_ROUTES])
+async def test_every_api_body_route_answers_400_to_poison_and_stores_nothing(site: Site, route: Route) -> None:
+    assert route.body is not None
+    shape = sample(route.body)
+    before = site.snapshot()
+    for poison in POISON_IDS:
+        for body in poisoned(shape, POISONS[poison]):
+            resp = await site.client.request(
+                route.method,
+                route_path(site, route),
+                data=body,
+                headers={**site.bearer, "Content-Type": "application/json"},
+            )
+            answer = await resp.json()
+            assert resp.status == 400 and answer["error"] == "bad_json", (poison, body[:120], answer)
+    assert site.snapshot() == before
+
+
+PARAM_ROUTES = [route for route in api.routes if "{" in route.path]
+ODD_PARAMS = ["9" * 5000, "9" * 25, "²", "١٢٣", "%ED%A0%80", "%FF", "x" * 5000, "..%2F..", "%00", "-1"]
+
+
+async def test_every_api_route_with_odd_path_parameters_never_gets_a_5xx_and_stores_nothing(site: Site) -> None:
+    before = site.snapshot()
+    for route in PARAM_ROUTES:
+        body = json.dumps(sample(route.body)).encode() if route.body is not None else None
+        for value in ODD_PARAMS:
+            path = "/api" + re.sub(r"{(\w+)}", value, route.path)
+            resp = await site.client.request(
+                route.method, path, data=body, headers={**site.bearer, "Content-Type": "application/json"}
+            )
+            assert resp.status < 500, (route.method, path[:120], await resp.text())
+    assert site.snapshot() == before
+
+
+QUERY_ROUTES = [route for route in api.routes if route.query]
+
+
+async def test_api_query_strings_never_get_a_5xx(site: Site) -> None:
+    for route in QUERY_ROUTES:
+        for value in ("%ED%A0%80", "%FF", "9" * 5000, "%00", "x" * 5000):
+            for name in route.query:
+                url = f"{route_path(site, route)}?{name}={value}"
+                resp = await site.client.request(route.method, url, headers=site.bearer)
+                assert resp.status < 500, (url[:120], await resp.text())
+
+
+async def test_odd_authorization_headers_get_401(site: Site) -> None:
+    for header in ("Bearer \xff\xfe", "Bearer " + "x" * 5000, "Basic ü", "Bearer"):
+        resp = await site.client.get("/api/v1/me", headers={"Authorization": header})
+        assert resp.status == 401, (header[:20], await resp.text())
+
+
+def test_the_shared_reader_keeps_what_it_should() -> None:
+    text = '{"emoji": "\\ud83d\\ude00", "n": -9223372036854775808, "f": 1.5, "nested": [[[{"a": null}]]]}'
+    assert parse_json(text.encode()) == {
+        "emoji": "😀",
+        "n": -(2**63),
+        "f": 1.5,
+        "nested": [[[{"a": None}]]],
+    }
