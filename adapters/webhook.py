@@ -99,7 +99,7 @@ def _email_verified(sender: dict[str, Any]) -> bool:
     it knows whether a guest typed the address or a user confirmed it). Default: a claim."""
     value = sender.get("email_verified", False)
     if not isinstance(value, bool):
-        raise ValueError("sender.email_verified must be true or false")
+        raise InvalidInput("sender.email_verified must be true or false")
     return value and bool(_text(sender, "email").strip())
 
 

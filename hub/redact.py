@@ -46,7 +46,7 @@ def redact(text: str) -> str:
 def _scrub(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()
-    except Exception:  # a bad format string: the handler reports it as usual
+    except (TypeError, ValueError, KeyError):  # a bad format string: the handler reports it as usual
         return
     # Frozen now, not when a handler formats it: an argument may change after the call
     # (python-telegram-bot logs a result dict, then writes the token-bearing file URL into it).

@@ -513,6 +513,10 @@ class WebChatAdapter(Adapter):
         attachments = []
         for item in items:
             ref = str(item.get("ref", "")) if isinstance(item, dict) else ""
+            size = item.get("size", 0) if isinstance(item, dict) else 0
+            if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= 2**53:
+                # the stored size comes from the bytes; a malformed frame is still refused as such
+                raise InvalidInbound("an attachment's size must be a number of bytes")
             data = await self.uploads.claim(address, ref) if self.uploads else None
             if data is None:
                 raise InvalidInbound("an attachment was not uploaded first, or its upload expired")
