@@ -30,6 +30,7 @@ from conversation.model import (
     Status,
 )
 from conversation.routing import Route
+from conversation.search_text import search_terms as search_terms  # the rule both backends apply
 
 SCHEMA_VERSION = 1
 
@@ -348,11 +349,6 @@ def _member(key: str, value: Any, enum: type[Status] | type[Priority]) -> Status
 
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def search_terms(query: str) -> list[str]:
-    """The words of a search: whitespace-separated, each matched as a substring."""
-    return [term for term in query.split() if term][:10]
 
 
 def mask_url(url: str) -> str:

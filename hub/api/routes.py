@@ -17,6 +17,7 @@ from conversation.model import (
     Status,
     new_id,
 )
+from conversation.search_text import SearchRejected
 from hub import agents as agent_accounts
 from hub.api.auth import SESSION, Authenticator, hash_secret, new_secret
 from hub.api.framework import ADMIN, PUBLIC, Api, ApiError, Call, not_found
@@ -147,7 +148,10 @@ def query_from(call: Call) -> ConversationQuery:
 async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     query = query_from(call)
-    items, total = await hub.store.list_conversations(query)
+    try:
+        items, total = await hub.store.list_conversations(query)
+    except SearchRejected as exc:  # too broad, too many words, or too slow: say which
+        raise ApiError(422, "search_rejected", f"q: {exc}") from None
     reads = await hub.store.read_markers(call.me.id, [c.id for c in items])
     names = await contact_names(hub, items)
     return {
