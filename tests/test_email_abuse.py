@@ -83,7 +83,7 @@ async def test_a_mail_slower_than_the_budget_is_kept_unread_with_its_original(
 
         # the reader that ran out of time was replaced: the next mail is read as usual
         await mail_in(hub, customer_mail("Re: Order 5531 [#1000]", "Any news?"))
-        texts = [m.text for m in await hub.store.list_messages(conv.id)]
+        texts = [m.text for m in await hub.store.list_messages(conv.id) if m.direction is Direction.INBOUND]
         assert texts[-1] == "Any news?"
 
 
@@ -122,7 +122,7 @@ async def test_a_big_reply_is_composed_without_stalling_the_loop(tmp_path: Path,
         conv = await ticket(hub, 1000)
         contact = await hub.store.get_contact(conv.contact_id)
         assert contact is not None
-        data = bytes(range(256)) * (40 * 1024)  # 10 MiB
+        data = bytes(range(256)) * (64 * 1024)  # 16 MiB: ~0.4 s of work, in steps of a few ms
         ref = await hub.blobs.put(data)
         reply = Message(
             id=new_id(),
@@ -141,7 +141,7 @@ async def test_a_big_reply_is_composed_without_stalling_the_loop(tmp_path: Path,
         out = Outbound(message=reply, conversation=conv, contact=contact, address="li.na@gmail.com")
         rendering = asyncio.ensure_future(channel(hub).render(out, "li.na@gmail.com"))
         stalls = await loop_stalls(rendering)
-        assert max(stalls) < 0.1, sorted(stalls)[-5:]
+        assert max(stalls) < 0.2, sorted(stalls)[-5:]
         _mail, raw = rendering.result()
         [attachment] = list(message_from_bytes(raw, policy=policy.default).iter_attachments())
         assert attachment.get_content() == data

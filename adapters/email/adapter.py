@@ -213,6 +213,9 @@ class EmailAdapter(Adapter):
                 mail, unreadable = parse_headers(raw), str(exc)
             except UnreadableMail as no_sender:
                 return f"550 5.6.0 {no_sender}"
+            except Exception:  # headers no parser can read: say so for good, not "retry" for ever
+                self.log.exception("the headers of a mail of %d bytes cannot be read", len(raw))
+                return "550 5.6.0 the mail's headers cannot be read"
         if mail.from_address in self.own:
             self.log.info("ignored mail from our own address %s", mail.from_address)
             return "250 2.0.0 OK: our own mail, not a customer's"
@@ -440,4 +443,4 @@ class _Handler:
 
 
 def _strip_reply_prefix(subject: str) -> str:
-    return re.sub(r"^\s*((re|fw|fwd|aw|sv|回复|答复|转发)\s*[:：]\s*)+", "", subject, flags=re.I).strip()
+    return re.sub(r"^[ \t]*((re|fw|fwd|aw|sv|回复|答复|转发)[ \t]*[:：][ \t]*)+", "", subject, flags=re.I).strip()
