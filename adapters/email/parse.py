@@ -61,6 +61,8 @@ MAX_HTML_CHARS = 1_000_000
 # text and four times that of HTML): a mail above them keeps its start and the raw mail.
 MAX_SHOWN_TEXT_CHARS = 60_000
 MAX_SHOWN_HTML_CHARS = 200_000
+MAX_KEPT_TEXT_CHARS = 256_000  # the whole text (quoted history included) kept beside the message
+MAX_KEPT_RECIPIENTS = 100  # To and Cc addresses kept as the mail's metadata
 MAX_HEADER_BYTES = 64 * 1024  # what parse_headers reads of a mail whose body is unreadable
 MAX_HTML_DEPTH = 200
 HTML_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*>")
@@ -339,7 +341,9 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
         skipped.append(f"the HTML version ({len(raw_html) // 1024} KiB) is too large to show")
         raw_html, mail.keep_original = raw_html[:MAX_HTML_CHARS], True
     text = "\n".join(t.strip() for t in text_parts).strip() or text_from_html(raw_html)
-    mail.text = text
+    if len(text) > MAX_KEPT_TEXT_CHARS:  # the rest is in the original, kept as an attachment
+        mail.keep_original = True
+    mail.text = text[:MAX_KEPT_TEXT_CHARS]
     mail.visible_text = visible_part(text) if text else ""
     if len(mail.visible_text) > MAX_SHOWN_TEXT_CHARS:
         skipped.append(f"the text after its first {MAX_SHOWN_TEXT_CHARS} characters")
@@ -399,8 +403,8 @@ def _envelope(msg: Message) -> ParsedMail:
         subject=header("Subject"),
         from_name=from_name,
         from_address=normalise_address(from_address),
-        to=recipients["To"],
-        cc=recipients["Cc"],
+        to=recipients["To"][:MAX_KEPT_RECIPIENTS],
+        cc=recipients["Cc"][:MAX_KEPT_RECIPIENTS],
         date=date,
         text="",
         visible_text="",
