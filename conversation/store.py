@@ -128,7 +128,8 @@ class Store(ABC):
 
     @abstractmethod
     async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
-        """Messages whose text contains the words of `query` (any script), newest first."""
+        """Messages whose text contains the words of `query` (any script), newest first.
+        SearchRejected when the query is over search_text's limits or runs too long."""
 
     @abstractmethod
     async def get_contact(self, contact_id: str) -> Contact | None:
