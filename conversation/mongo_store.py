@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, TEXT, AsyncMongoClient, ReturnDocument
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, ExecutionTimeout, OperationFailure
 
 from conversation.codec import (
     agent_from_doc,
@@ -58,6 +58,7 @@ from conversation.routing import (
     route_inbound,
     status_after_customer_message,
 )
+from conversation.search_text import SEARCH_SECONDS, timed_out
 from conversation.store import (
     AGENT_FIELDS,
     CJK,
@@ -116,6 +117,7 @@ class MongoStore(Store):
         self.url = url
         self._timeout_ms = int(timeout * 1000)
         self._database = database
+        self.search_seconds = SEARCH_SECONDS
         self._connect()
 
     def _connect(self) -> None:
@@ -430,8 +432,12 @@ class MongoStore(Store):
             condition["$and"] = substrings
         if not condition:
             return []  # nothing searchable: punctuation only
-        cursor = self._messages.find(condition).sort("_id", DESCENDING).limit(limit)
-        return [message_from_doc(doc) async for doc in cursor]
+        # maxTimeMS: the server stops a search that would hold it (a regex scans every message).
+        cursor = self._messages.find(condition, max_time_ms=max(1, int(self.search_seconds * 1000)))
+        try:
+            return [message_from_doc(doc) async for doc in cursor.sort("_id", DESCENDING).limit(limit)]
+        except ExecutionTimeout:
+            raise timed_out(self.search_seconds) from None
 
     @_unavailable_when_unreachable
     async def get_contact(self, contact_id: str) -> Contact | None:

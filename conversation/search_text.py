@@ -1,11 +1,17 @@
-"""Full-text search that works for Chinese as well as for spaced languages.
+"""Full-text search that works for Chinese as well as for spaced languages, within limits.
 
 SQLite's unicode61 tokenizer splits on spaces and punctuation, which finds English
 words but treats a whole unspaced Chinese sentence as one token. So before indexing,
 every run of CJK characters is rewritten as its overlapping two-character pieces
-("订单没到" -> "订单 单没 没到"), the standard bigram approach of CJK search engines;
-a query is rewritten the same way and matched as a phrase. Other words are matched
-by prefix ("refund" finds "refunded").
+("订单没到" -> "订单 单没 没到"), the standard bigram approach of CJK search engines,
+plus its last character alone ("到"): every character then starts an indexed piece, so
+one character is found as the prefix of a piece ("单"* finds "单没" and the "单" that
+ends "订单"). A query is rewritten the same way and matched as a phrase. Other words are
+matched by prefix ("refund" finds "refunded") from MIN_PREFIX_CHARS characters on;
+shorter ones whole.
+
+The limits keep one search from occupying the database: a prefix of one Latin letter
+matches most of the index, and every word adds a scan.
 """
 
 from __future__ import annotations
@@ -14,28 +20,69 @@ import re
 
 CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 WORD = re.compile(r"\w+")
+INDEX_FORMAT = "2"  # bump when index_text changes: the stores then rebuild their index
+
+MAX_WORDS = 8  # words (and CJK runs) in one search
+MIN_WORD_CHARS = 2  # a shorter Latin word or number would match a large share of all messages
+MIN_PREFIX_CHARS = 3  # shorter words are matched whole, not as the start of longer words
+SEARCH_SECONDS = 1.0  # a search that takes longer is stopped
+
+
+class SearchRejected(ValueError):
+    """A search over the limits; the message says which, for people."""
+
+
+class SearchTimedOut(SearchRejected):
+    pass
+
+
+def timed_out(seconds: float) -> SearchTimedOut:
+    return SearchTimedOut(f"the search took longer than {seconds:g} s: use longer or more specific words")
 
 
 def _bigrams(run: str) -> list[str]:
     return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
 
 
+def _pieces(term: str) -> list[str]:
+    """A term's CJK runs and other words, each searched on its own."""
+    return CJK_RUN.findall(term) + [word for part in CJK_RUN.split(term) for word in WORD.findall(part)]
+
+
+def search_terms(query: str) -> list[str]:
+    """The whitespace-separated terms of a search, each matched as a substring (empty if
+    nothing searchable); SearchRejected if the search is over the limits."""
+    terms = [term for term in query.split() if _pieces(term)]
+    words = [piece for term in terms for piece in _pieces(term)]
+    if len(words) > MAX_WORDS:
+        raise SearchRejected(f"a search may have at most {MAX_WORDS} words ({len(words)} given)")
+    short = [w for w in words if len(w) < MIN_WORD_CHARS and not CJK_RUN.fullmatch(w)]
+    if short:
+        raise SearchRejected(f"search words need at least {MIN_WORD_CHARS} letters or digits ({short[0]!r})")
+    return terms
+
+
 def index_text(text: str) -> str:
-    """The text as the index should see it: CJK runs as bigrams, the rest unchanged."""
+    """The text as the index should see it: CJK runs as bigrams plus their last character."""
     if not CJK_RUN.search(text):
         return text
-    return CJK_RUN.sub(lambda m: " " + " ".join(_bigrams(m.group())) + " ", text)
+    return CJK_RUN.sub(lambda m: " " + " ".join(_indexed(m.group())) + " ", text)
+
+
+def _indexed(run: str) -> list[str]:
+    grams = _bigrams(run)
+    return grams if len(run) == 1 else [*grams, run[-1]]
 
 
 def match_expression(terms: list[str]) -> str:
     """An FTS5 MATCH expression requiring every term (empty if nothing searchable)."""
     parts = []
     for term in terms:
-        for piece in CJK_RUN.split(term) + CJK_RUN.findall(term):
+        for piece in _pieces(term):
             if CJK_RUN.fullmatch(piece):
                 grams = _bigrams(piece)
-                # One character: any bigram starting with it; otherwise the bigrams in order.
+                # One character: any piece starting with it; otherwise the bigrams in order.
                 parts.append(f'"{grams[0]}"*' if len(piece) == 1 else '"' + " ".join(grams) + '"')
             else:
-                parts.extend(f'"{word}"*' for word in WORD.findall(piece))
+                parts.append(f'"{piece}"*' if len(piece) >= MIN_PREFIX_CHARS else f'"{piece}"')
     return " AND ".join(parts)

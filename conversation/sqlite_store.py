@@ -10,6 +10,9 @@ import asyncio
 import json
 import logging
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,7 +58,7 @@ from conversation.routing import (
     route_inbound,
     status_after_customer_message,
 )
-from conversation.search_text import index_text, match_expression
+from conversation.search_text import INDEX_FORMAT, SEARCH_SECONDS, index_text, match_expression, timed_out
 from conversation.sqlite_worker import SQLiteWorker
 from conversation.store import (
     AGENT_FIELDS,
@@ -407,6 +410,37 @@ def _index_for_search(conn: sqlite3.Connection) -> int:
     return len(rows)
 
 
+def _renew_stale_search_index(conn: sqlite3.Connection) -> None:
+    """Empty an index built by an older search_text.index_text: it is filled again from
+    the messages (at open, then behind the writes)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_index_format'").fetchone()
+    if row is not None and row[0] == INDEX_FORMAT:
+        return
+    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
+    conn.execute("DELETE FROM meta WHERE key = 'search_indexed_seq'")
+    conn.execute(
+        "INSERT INTO meta VALUES ('search_index_format', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (INDEX_FORMAT,),
+    )
+
+
+@contextmanager
+def _time_limited(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Stop the statements run inside after `seconds` (SearchTimedOut): one search must not
+    hold the connection every other call waits for. Only for reads: an interrupted write
+    would roll back the whole group it belongs to."""
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if time.monotonic() > deadline and "interrupt" in str(exc):
+            raise timed_out(seconds) from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
 def _analyze(conn: sqlite3.Connection) -> None:
     """Refresh the planner's statistics (sampled, so quick on a large database)."""
     conn.execute("PRAGMA analysis_limit = 1000")
@@ -469,6 +503,7 @@ class SQLiteStore(Store):
         self.url = f"sqlite://{path}"
         self._worker = SQLiteWorker(path, timeout=timeout)
         self._indexer: asyncio.Task[None] | None = None
+        self.search_seconds = SEARCH_SECONDS
 
     async def _maintain(self) -> None:
         """Behind the writes: fill the search index, checkpoint the WAL."""
@@ -542,6 +577,7 @@ class SQLiteStore(Store):
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (str(SCHEMA_VERSION),),
         )
+        _renew_stale_search_index(conn)
 
     async def close(self) -> None:
         if self._indexer is not None:
@@ -682,9 +718,10 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> list[Message]:
             _index_for_search(conn)  # whatever is not indexed yet, so a search sees every message
             seqs, params = _matching_seqs_sql(terms)
-            rows = conn.execute(
-                f"SELECT * FROM messages WHERE seq IN ({seqs}) ORDER BY seq DESC LIMIT ?", (*params, limit)
-            )
+            with _time_limited(conn, self.search_seconds):
+                rows = conn.execute(
+                    f"SELECT * FROM messages WHERE seq IN ({seqs}) ORDER BY seq DESC LIMIT ?", (*params, limit)
+                ).fetchall()
             return [_message(r) for r in rows]
 
         return await self._call(job)
@@ -959,19 +996,22 @@ class SQLiteStore(Store):
                 clause.append(f"c.id IN (SELECT conversation_id FROM messages WHERE seq IN ({seqs}))")
                 args.extend(seq_args)
             sql_where = " AND ".join(clause)
-            total = conn.execute(
-                f"SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE {sql_where} LIMIT ?)", (*args, COUNT_LIMIT)
-            ).fetchone()[0]
-            source = "conversations c"
-            if not terms and not query.include_merged and _all_common(conn, narrowing, query.tag):
-                # Every filter matches many tickets: walking the tickets newest first and
-                # keeping the matches finds a page sooner than sorting all the matches.
-                index = "conversations_status" if query.status is not None else "conversations_recent"
-                source = f"conversations c INDEXED BY {index}"
-            rows = conn.execute(
-                f"SELECT * FROM {source} WHERE {sql_where} ORDER BY c.last_message_at DESC, c.id DESC LIMIT ? OFFSET ?",
-                (*args, query.limit, query.offset),
-            ).fetchall()
+            with _time_limited(conn, self.search_seconds) if terms else nullcontext():
+                total = conn.execute(
+                    f"SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE {sql_where} LIMIT ?)",
+                    (*args, COUNT_LIMIT),
+                ).fetchone()[0]
+                source = "conversations c"
+                if not terms and not query.include_merged and _all_common(conn, narrowing, query.tag):
+                    # Every filter matches many tickets: walking the tickets newest first and
+                    # keeping the matches finds a page sooner than sorting all the matches.
+                    index = "conversations_status" if query.status is not None else "conversations_recent"
+                    source = f"conversations c INDEXED BY {index}"
+                rows = conn.execute(
+                    f"SELECT * FROM {source} WHERE {sql_where} "
+                    "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ? OFFSET ?",
+                    (*args, query.limit, query.offset),
+                ).fetchall()
             return [_conversation(r) for r in rows], total
 
         return await self._call(job, write=False)

@@ -31,6 +31,7 @@ from conversation.model import (
     Status,
 )
 from conversation.routing import Route
+from conversation.search_text import search_terms as search_terms  # the rule both backends apply
 
 SCHEMA_VERSION = 2  # 2: plugin state carries a version (compare-and-set)
 
@@ -135,7 +136,8 @@ class Store(ABC):
 
     @abstractmethod
     async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
-        """Messages whose text contains the words of `query` (any script), newest first."""
+        """Messages whose text contains the words of `query` (any script), newest first.
+        SearchRejected when the query is over search_text's limits or runs too long."""
 
     @abstractmethod
     async def get_contact(self, contact_id: str) -> Contact | None:
@@ -366,11 +368,6 @@ def _member(key: str, value: Any, enum: type[Status] | type[Priority]) -> Status
 
 
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
-
-
-def search_terms(query: str) -> list[str]:
-    """The words of a search: whitespace-separated, each matched as a substring."""
-    return [term for term in query.split() if term][:10]
 
 
 def quarantine_error(exc: Exception) -> str:

@@ -226,6 +226,15 @@ async def test_broken_json_is_400(agent: Agent) -> None:
     assert resp.status == 400 and (await resp.json())["error"] == "bad_json"
 
 
+async def test_searches_over_the_limits_get_a_clear_422(agent: Agent) -> None:
+    await new_ticket(agent, "m1", "a parcel for Zhang")
+    letters = "%20".join("abcdefghijklmnopqrstuvwxyz")  # 26 one-letter words: 435 ms at 300k messages
+    for q, says in [(letters, "at most 8 words"), ("parcel%20a", "at least 2")]:
+        answer = await agent.call("GET", f"/api/v1/conversations?q={q}", status=422)
+        assert answer["error"] == "search_rejected" and says in answer["message"]
+    assert (await agent.call("GET", "/api/v1/conversations?q=parcel"))["total"] == 1
+
+
 async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agent) -> None:
     conv = await new_ticket(agent)
     hub = agent.client.server.app[HUB]

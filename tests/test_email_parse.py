@@ -86,3 +86,26 @@ def test_attachments_over_the_limit_are_skipped_with_the_reason() -> None:
 def test_rfc2231_file_names() -> None:
     [invoice] = read(corpus.chinese_filename()).attachments
     assert invoice.name == "发票.pdf" and invoice.content_type == "application/pdf"
+
+
+def test_blank_line_runs_and_long_mail_are_read_quickly_and_whole() -> None:
+    import time
+
+    from adapters.email.parse import visible_part
+
+    started = time.perf_counter()
+    assert visible_part("hello\n" + "\n \n" * 16_000 + "bye") == "hello\n\nbye"
+    long_text = "\n\n".join(f"line {i} of a long report" for i in range(3000))  # over the parser's share
+    assert visible_part(long_text) == long_text  # nothing quoted: nothing after the head is lost
+    assert time.perf_counter() - started < 1.0
+
+
+def test_deep_html_nesting_is_flattened_before_sanitising() -> None:
+    from adapters.email.parse import flatten_deep_nesting, sanitise_html
+
+    deep = "<div>" * 20_000 + "<b>inside</b>" + "</div>" * 20_000
+    flat = flatten_deep_nesting(deep, max_depth=50)
+    assert flat.count("<div>") == 50 and flat.count("</div>") == 50 and "<div>inside</div>" in flat
+    assert "inside" in sanitise_html(deep)
+    normal = "<div><p>one<p>two<br><table><tr><td>x</td></tr></table></div>"
+    assert flatten_deep_nesting(normal, max_depth=3) == normal  # optional end tags and void ones add no depth

@@ -24,7 +24,16 @@ from conversation.model import (
     utcnow,
 )
 from conversation.routing import Route
-from conversation.store import SCHEMA_VERSION, AlreadyExists, NotFound, SchemaMismatch, Store, Ticketing
+from conversation.search_text import SearchRejected, SearchTimedOut
+from conversation.store import (
+    SCHEMA_VERSION,
+    AlreadyExists,
+    ConversationQuery,
+    NotFound,
+    SchemaMismatch,
+    Store,
+    Ticketing,
+)
 from tests.helpers import poison_message
 
 POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
@@ -451,5 +460,60 @@ async def test_an_embedded_database_of_schema_1_gains_plugin_state_versions(tmp_
     try:
         assert await store.load_plugin_state("c1", "greeting") == ({"greeted": True}, 1)
         assert await store.set_plugin_state("c1", "greeting", {"greeted": True, "x": 1}, version=1)
+    finally:
+        await store.close()
+
+
+async def test_one_cjk_character_finds_the_words_it_is_part_of(store: Store) -> None:
+    texts = ["我的订单还没到", "单号是 5531", "账单", "订"]
+    for i, text in enumerate(texts):
+        await store.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+    assert [m.text for m in await store.search_messages("单")] == [texts[2], texts[1], texts[0]]  # end, start, middle
+    assert [m.text for m in await store.search_messages("订")] == [texts[3], texts[0]]
+    assert [m.text for m in await store.search_messages("到")] == [texts[0]]  # the last character of a run
+    assert [m.text for m in await store.search_messages("单 5531")] == [texts[1]]
+
+
+async def test_searches_over_the_limits_are_refused_clearly(store: Store) -> None:
+    await store.record_inbound(inbound("m1", text="the parcel arrived broken"), now=utcnow(), policy=POLICY)
+    with pytest.raises(SearchRejected, match="at most 8 words"):
+        await store.search_messages(" ".join("abcdefghijklmnopqrstuvwxyz"))  # 26 one-letter words
+    with pytest.raises(SearchRejected, match="at least 2"):
+        await store.search_messages("parcel b")
+    with pytest.raises(SearchRejected):
+        await store.list_conversations(ConversationQuery(search="a b c d e f g h i"))
+    assert [m.text for m in await store.search_messages("parcel arrived")] == ["the parcel arrived broken"]
+    assert await store.search_messages("pa") == []  # two letters: a whole word, not a prefix
+
+
+async def test_a_search_that_runs_too_long_is_stopped(store: Store) -> None:
+    for i in range(300):
+        text = f"order {i} refund parcel 订单 number {i % 7}"
+        await store.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+    assert len(await store.search_messages("订单 order", limit=500)) == 300
+    store.search_seconds = 0.0  # type: ignore[attr-defined]
+    with pytest.raises(SearchTimedOut, match="took longer than"):
+        await store.search_messages("订单 order", limit=500)
+    with pytest.raises(SearchTimedOut):
+        await store.list_conversations(ConversationQuery(search="订单 order"))
+
+
+async def test_an_embedded_search_index_of_an_older_format_is_rebuilt(tmp_path: Path) -> None:
+    """Databases indexed before single CJK characters were searchable find them after the upgrade."""
+    import sqlite3
+
+    from conversation.sqlite_store import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "old.sqlite3")
+    await store.open()
+    await store.record_inbound(inbound("m1", text="我的订单"), now=utcnow(), policy=POLICY)
+    await store.close()
+    with sqlite3.connect(store.path) as conn:  # as an older Helpline left it: bigrams only
+        conn.execute("DELETE FROM meta WHERE key = 'search_index_format'")
+        conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
+        conn.execute("INSERT INTO messages_fts (rowid, body) SELECT seq, '我的 的订 订单' FROM messages")
+    await store.open()
+    try:
+        assert [m.text for m in await store.search_messages("单")] == ["我的订单"]
     finally:
         await store.close()

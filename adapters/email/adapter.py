@@ -10,7 +10,7 @@ import logging
 import re
 import ssl
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate
+from email.utils import formataddr, formatdate, getaddresses
 from typing import Any, ClassVar
 
 import aiosmtplib
@@ -18,7 +18,8 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from adapters.email.imap import ImapPoller
-from adapters.email.parse import ParsedMail, UnreadableMail, html_for_text, normalise_address, parse
+from adapters.email.parse import ParsedMail, UnreadableMail, html_for_text, normalise_address, parse_headers
+from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
 from conversation.model import Attachment, AuthorType, Direction, MessageKind
 from conversation.store import StoreUnavailable
@@ -42,6 +43,13 @@ from hub.sdk import (
 
 log = logging.getLogger(__name__)
 TLS_MODES = ("starttls", "tls", "none")
+# What agents read in a ticket about a mail the hub could not fully show (one place, for translation).
+NOTES = {
+    "not_kept": "[not kept: {reason}]",
+    "unreadable": "[This mail could not be read: {reason}. The original is attached as {name}.]",
+    "original_kept": "[The original mail is attached as {name}.]",
+}
+ORIGINAL_NAME = "original.eml"
 
 
 class EmailAdapter(Adapter):
@@ -84,6 +92,11 @@ class EmailAdapter(Adapter):
         "max_attachment_bytes": Field(int, 10 * 1024 * 1024, minimum=1),
         "attachment_types": Field(list, [], "content types kept from inbound mail; empty: any"),
         "max_auto_replies_per_hour": Field(int, 3, "automatic replies to one address", minimum=0),
+        "max_participants": Field(int, 10, "Cc'd people kept on a ticket from one mail", minimum=0),
+        "parse_timeout_seconds": Field(
+            float, 10.0, "time one mail may take to read; a slower one is kept unread, as an .eml", minimum=0.05
+        ),
+        "parse_workers": Field(int, 2, "processes that read inbound mail", minimum=1),
     }
 
     @classmethod
@@ -110,6 +123,7 @@ class EmailAdapter(Adapter):
         self._client_tls = (
             ssl.create_default_context(cafile=settings["smtp_ca_file"]) if settings["smtp_ca_file"] else None
         )
+        self.reader = MailReader(workers=settings["parse_workers"], budget_seconds=settings["parse_timeout_seconds"])
         self._hub: HubPort | None = None
         self._server: asyncio.base_events.Server | None = None
         self._poller: ImapPoller | None = None
@@ -144,6 +158,7 @@ class EmailAdapter(Adapter):
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        await self.reader.close()
 
     async def _start_listener(self) -> None:
         tls = None
@@ -184,21 +199,34 @@ class EmailAdapter(Adapter):
         2xx: stored, or deliberately not (our own mail, a bounce recorded on the message
         it is about); 4xx: try again later (the store is unavailable); 5xx: never.
         """
+        if len(raw) > self.settings["max_message_bytes"]:  # the listener enforces it; IMAP does not
+            return f"552 5.3.4 Message larger than {self.settings['max_message_bytes']} bytes"
         try:
-            mail = parse(
+            mail = await self.reader.parse(
                 raw,
                 max_attachment_bytes=self.settings["max_attachment_bytes"],
                 attachment_types=self.settings["attachment_types"] or None,
             )
+            unreadable = ""
         except UnreadableMail as exc:
             return f"550 5.6.0 {exc}"
+        except ParseFailed as exc:
+            # Never lost, never refused for ever: kept with its headers, the raw mail attached.
+            self.log.warning("mail of %d bytes kept unread: %s", len(raw), exc)
+            try:
+                mail, unreadable = parse_headers(raw), str(exc)
+            except UnreadableMail as no_sender:
+                return f"550 5.6.0 {no_sender}"
+            except Exception:  # headers no parser can read: say so for good, not "retry" for ever
+                self.log.exception("the headers of a mail of %d bytes cannot be read", len(raw))
+                return "550 5.6.0 the mail's headers cannot be read"
         if mail.from_address in self.own:
             self.log.info("ignored mail from our own address %s", mail.from_address)
             return "250 2.0.0 OK: our own mail, not a customer's"
         if mail.report is not None:
             return await self._bounce(mail)
         try:
-            inbound = await self._inbound(raw, mail)
+            inbound = await self._inbound(raw, mail, unreadable=unreadable)
             record = await self.hub.ingest(inbound)
         except IngestUnavailable:
             return "451 4.3.0 Temporary failure: please retry later"
@@ -206,7 +234,7 @@ class EmailAdapter(Adapter):
             return f"550 5.6.0 {exc}"
         return f"250 2.0.0 OK: ticket #{record.conversation.number}"
 
-    async def _inbound(self, raw: bytes, mail: ParsedMail) -> Inbound:
+    async def _inbound(self, raw: bytes, mail: ParsedMail, *, unreadable: str = "") -> Inbound:
         match = await find_thread(
             self.hub.store,
             channel=self.name,
@@ -226,8 +254,17 @@ class EmailAdapter(Adapter):
             )
         text = mail.visible_text
         if mail.skipped:
-            text += "\n\n" + "\n".join(f"[not kept: {reason}]" for reason in mail.skipped)
-        participants = tuple(a for a in [*mail.to, *mail.cc] if a not in self.own and a != mail.from_address)
+            text += "\n\n" + "\n".join(NOTES["not_kept"].format(reason=reason) for reason in mail.skipped)
+        if mail.keep_original:
+            ref = await self.hub.blobs.put(raw)
+            attachments.append(
+                Attachment(name=ORIGINAL_NAME, content_type="message/rfc822", size=len(raw), blob_ref=ref)
+            )
+            note = "unreadable" if unreadable else "original_kept"
+            text += "\n\n" + NOTES[note].format(reason=unreadable, name=ORIGINAL_NAME)
+        participants = kept_participants(
+            [*mail.to, *mail.cc], exclude={*self.own, mail.from_address}, limit=self.settings["max_participants"]
+        )
         return Inbound(
             channel=self.name,
             external_id=message_id,
@@ -250,6 +287,7 @@ class EmailAdapter(Adapter):
                 "cc": mail.cc,
                 "full_text": mail.text,
                 "threaded_by": match.how,
+                **({"unreadable": unreadable} if unreadable else {}),
             },
         )
 
@@ -280,10 +318,12 @@ class EmailAdapter(Adapter):
             raise PermanentDeliveryError(
                 f"not sent: more than {self.settings['max_auto_replies_per_hour']} automatic replies to {to} in an hour"
             )
-        mail = await self.compose(out, to)
+        mail, data = await self.render(out, to)
         try:
             await aiosmtplib.send(
-                mail,
+                data,
+                sender=self.address,
+                recipients=envelope_recipients(mail),
                 hostname=self.settings["smtp_host"],
                 port=self.settings["smtp_port"],
                 username=self.settings["smtp_user"] or None,
@@ -308,7 +348,15 @@ class EmailAdapter(Adapter):
             raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
         return Sent(external_id=str(mail["Message-ID"]))
 
+    async def render(self, out: Outbound, to: str) -> tuple[EmailMessage, bytes]:
+        """The reply as a mail and as the bytes to send. Encoding and flattening a big reply
+        (base64 of its attachments) is long CPU work: it runs in a thread, off the loop."""
+        mail = await self.compose(out, to)
+        return mail, await asyncio.to_thread(mail.as_bytes)
+
     async def compose(self, out: Outbound, to: str) -> EmailMessage:
+        """The reply as a mail. What needs the store or disk is read here; the MIME work
+        (encoding attachments) runs in a thread, off the event loop."""
         conversation, message = out.conversation, out.message
         thread = await self.hub.store.list_messages(conversation.id)
         ids: list[str] = []
@@ -321,42 +369,60 @@ class EmailAdapter(Adapter):
                 last_inbound = earlier.external_id
             elif earlier.direction is Direction.OUTBOUND and earlier.channel == self.name:
                 ids.append(our_message_id(earlier.id, self.domain))
-        mail = EmailMessage()
-        mail["From"] = formataddr((self.settings["from_name"], self.address))
-        mail["To"] = to
-        cc = [p for p in conversation.participants if p != to and p not in self.own]
+        headers: dict[str, str] = {"From": formataddr((self.settings["from_name"], self.address)), "To": to}
+        automatic = message.author_type in (AuthorType.BOT, AuthorType.SYSTEM)
+        # A robot answers the sender alone: a mail listing fifty addresses must not make the
+        # hub write to fifty strangers. People's replies keep the thread's Cc.
+        cc = [] if automatic else [p for p in conversation.participants if p != to and p not in self.own]
         if cc:
-            mail["Cc"] = ", ".join(cc)
+            headers["Cc"] = ", ".join(cc)
         if self.settings["reply_to"]:
-            mail["Reply-To"] = self.settings["reply_to"]
+            headers["Reply-To"] = self.settings["reply_to"]
         token = self.settings["subject_token"].format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
         # put that in a mail from the support address.
         subject = (conversation.subject if conversation.channel == self.name else "") or "Your request"
-        mail["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
-        mail["Message-ID"] = our_message_id(message.id, self.domain)
-        mail["Date"] = formatdate(localtime=False)
+        headers["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
+        headers["Message-ID"] = our_message_id(message.id, self.domain)
+        headers["Date"] = formatdate(localtime=False)
         if last_inbound:
-            mail["In-Reply-To"] = last_inbound
+            headers["In-Reply-To"] = last_inbound
         if ids:
-            mail["References"] = " ".join(ids[-20:])
-        if message.author_type in (AuthorType.BOT, AuthorType.SYSTEM):
-            mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
-        mail["X-Helpline-Ticket"] = str(conversation.number)
-        mail.set_content(message.text)
-        mail.add_alternative(html_for_text(message.text), subtype="html")
+            headers["References"] = " ".join(ids[-20:])
+        if automatic:
+            headers["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
+        headers["X-Helpline-Ticket"] = str(conversation.number)
+        files: list[tuple[str, str, bytes]] = []
         for attachment in message.attachments:
             path = self.hub.blobs.path(attachment.blob_ref)
-            if path is None:
-                continue
-            maintype, _, subtype = attachment.content_type.partition("/")
-            mail.add_attachment(
-                await asyncio.to_thread(path.read_bytes),
-                maintype=maintype or "application",
-                subtype=subtype or "octet-stream",
-                filename=attachment.name,
-            )
-        return mail
+            if path is not None:
+                files.append((attachment.name, attachment.content_type, await asyncio.to_thread(path.read_bytes)))
+        return await asyncio.to_thread(build_mail, headers, message.text, files)
+
+
+def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]]) -> EmailMessage:
+    """A reply: its headers, the text with an HTML alternative, and its files."""
+    mail = EmailMessage()
+    for key, value in headers.items():
+        mail[key] = value
+    mail.set_content(text)
+    mail.add_alternative(html_for_text(text), subtype="html")
+    for name, content_type, data in files:
+        maintype, _, subtype = content_type.partition("/")
+        mail.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=name)
+    return mail
+
+
+def envelope_recipients(mail: EmailMessage) -> list[str]:
+    """Everyone a composed mail is addressed to (To and Cc), for the SMTP envelope."""
+    return [address for _name, address in getaddresses(mail.get_all("To", []) + mail.get_all("Cc", []))]
+
+
+def kept_participants(addresses: list[str], *, exclude: set[str], limit: int) -> tuple[str, ...]:
+    """The people of one mail kept on its ticket: each once, never ourselves or the
+    sender, and at most `limit` of them (a mail may list hundreds)."""
+    kept = dict.fromkeys(a for a in addresses if a not in exclude)
+    return tuple(kept)[:limit]
 
 
 class _Handler:
@@ -384,4 +450,4 @@ class _Handler:
 
 
 def _strip_reply_prefix(subject: str) -> str:
-    return re.sub(r"^\s*((re|fw|fwd|aw|sv|回复|答复|转发)\s*[:：]\s*)+", "", subject, flags=re.I).strip()
+    return re.sub(r"^[ \t]*((re|fw|fwd|aw|sv|回复|答复|转发)[ \t]*[:：][ \t]*)+", "", subject, flags=re.I).strip()

@@ -43,12 +43,36 @@ SUPERSETS = {
 }
 AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.].*)?@", re.I)
 # Reply headers of Chinese mail clients that mail-parser-reply does not know.
+# Anchored with [ \t], never \s: with re.M, `^\s*` runs across blank lines, and a mail of
+# blank lines then costs the square of its length.
 CHINESE_QUOTE_HEADERS = [
-    re.compile(r"^-{3,}\s*原始邮件\s*-{3,}\s*$", re.M),  # QQ Mail, Foxmail
-    re.compile(r"^在\s.{4,80}写道[:：]\s*$", re.M),  # Apple Mail and 163 in Chinese
-    re.compile(r"^\s*-{2,}\s*原始邮件\s*-{2,}", re.M),
+    re.compile(r"^-{3,}[ \t]*原始邮件[ \t]*-{3,}[ \t]*$", re.M),  # QQ Mail, Foxmail
+    re.compile(r"^在[ \t].{4,80}写道[:：][ \t]*$", re.M),  # Apple Mail and 163 in Chinese
+    re.compile(r"^[ \t]*-{2,}[ \t]*原始邮件[ \t]*-{2,}", re.M),
     re.compile(r"^发件人[:：].*\n(?:.*\n){0,3}?(?:发送时间|日期|时间)[:：]", re.M),  # Outlook and 163 header blocks
 ]
+# Runs of blank (or whitespace-only) lines, collapsed to one blank line before any
+# heuristics run: mail-parser-reply's patterns grow with the square of such runs.
+BLANK_RUN = re.compile(r"\n(?:[ \t\r\f\v]*\n){2,}")
+# The reply parser reads only the head of a long mail: the new text and the quote header
+# that ends it are near the top, and its patterns are not linear in the length.
+MAX_REPLY_PARSE_CHARS = 20_000
+# HTML larger than this is not sanitised or shown (the original mail is kept instead);
+# deeper element nesting is flattened first, because nh3's parser slows with its square.
+MAX_HTML_CHARS = 1_000_000
+# What a ticket message can hold (below the hub's default limits of 64,000 characters of
+# text and four times that of HTML): a mail above them keeps its start and the raw mail.
+MAX_SHOWN_TEXT_CHARS = 60_000
+MAX_SHOWN_HTML_CHARS = 200_000
+MAX_KEPT_TEXT_CHARS = 256_000  # the whole text (quoted history included) kept beside the message
+MAX_KEPT_RECIPIENTS = 100  # To and Cc addresses kept as the mail's metadata
+MAX_HEADER_BYTES = 64 * 1024  # what parse_headers reads of a mail whose body is unreadable
+MAX_HTML_DEPTH = 200
+HTML_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*>")
+# Elements that never nest (void) or whose end tag is optional: they do not add depth.
+VOID_ELEMENTS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+OPTIONAL_END_ELEMENTS = {"p", "li", "dt", "dd", "tr", "td", "th", "option"}
+FLAT_ELEMENTS = frozenset(VOID_ELEMENTS | OPTIONAL_END_ELEMENTS)
 _replies = EmailReplyParser(languages=["en", "zh", "de", "fr", "es", "ja", "ko"])
 
 
@@ -75,6 +99,7 @@ class ParsedMail:
     html: str  # sanitised; remote images are blocked when it is shown
     attachments: list[MailAttachment] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # attachments not kept, and why
+    keep_original: bool = False  # part of the mail could not be shown: keep the raw mail too
     automatic: bool = False  # an auto-reply, a list or bulk mail, a bounce: never answer it automatically
     report: DeliveryReport | None = None
 
@@ -166,28 +191,72 @@ def text_from_html(markup: str) -> str:
     parser.feed(markup)
     text = "".join(parser.parts)
     text = re.sub(r"[ \t\r\f\v]+", " ", text)
-    return re.sub(r"\n\s*\n\s*\n+", "\n\n", text).strip()
+    return collapse_blank_lines(text).strip()
+
+
+def collapse_blank_lines(text: str) -> str:
+    """Every run of blank lines as one blank line (linear, whatever the input)."""
+    return BLANK_RUN.sub("\n\n", text)
+
+
+def flatten_deep_nesting(markup: str, max_depth: int = MAX_HTML_DEPTH) -> str:
+    """The markup without the tags nested deeper than max_depth (their text stays).
+
+    One linear pass over the tags, before nh3: thousands of nested elements cost its
+    HTML parser the square of their number, and no mail needs more than a few dozen."""
+    depth = 0
+    kept: list[str] = []
+    start = 0
+    for tag in HTML_TAG.finditer(markup):
+        if tag.group(2).lower() in FLAT_ELEMENTS or tag.group(0).endswith("/>"):
+            continue
+        closing = bool(tag.group(1))
+        too_deep = depth > max_depth if closing else depth >= max_depth
+        depth = max(0, depth - 1) if closing else depth + 1
+        if too_deep:
+            kept.append(markup[start : tag.start()])
+            start = tag.end()
+    if not kept:
+        return markup
+    kept.append(markup[start:])
+    return "".join(kept)
 
 
 def sanitise_html(markup: str) -> str:
     """Customer HTML made safe: no scripts, handlers, forms or frames (nh3 / ammonia)."""
-    return nh3.clean(markup, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto", "cid"})
+    return nh3.clean(
+        flatten_deep_nesting(markup),
+        link_rel="noopener noreferrer nofollow",
+        url_schemes={"http", "https", "mailto", "cid"},
+    )
 
 
 def visible_part(text: str) -> str:
     """The reply without the quoted mail below it or the signature."""
+    text = collapse_blank_lines(text)
+    head = text[:MAX_REPLY_PARSE_CHARS]
     try:
-        visible = _replies.parse_reply(text=text)
+        visible = _replies.parse_reply(text=head)
     except Exception:  # the parser is heuristics; never lose the message over it
         log.warning("the reply parser failed; the whole text is kept", exc_info=True)
-        visible = text
+        visible = head
     cut = len(visible)
     for pattern in CHINESE_QUOTE_HEADERS:
         found = pattern.search(visible)
         if found:
             cut = min(cut, found.start())
     visible = visible[:cut].strip()
+    if len(text) > len(head) and _reaches_the_end(visible, head):
+        return text.strip()  # nothing quoted in the head of a long mail: all of it is new text
     return visible or text.strip()
+
+
+def _reaches_the_end(visible: str, head: str) -> bool:
+    """Whether the parser kept the head up to (nearly) its end, i.e. found no quote in it.
+    (It rewrites whitespace, so the texts cannot simply be compared.)"""
+    tail = visible[-40:]
+    found = head.rfind(tail) if tail else -1
+    return found >= 0 and found + len(tail) >= len(head.rstrip()) - 200
 
 
 def _automatic(headers: dict[str, list[str]], content_type: str, sender: str) -> bool:
@@ -229,37 +298,13 @@ def _report(msg: Message) -> DeliveryReport | None:
 
 
 def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] | None = None) -> ParsedMail:
-    """Read one mail; raise UnreadableMail when it has no usable sender."""
+    """Read one mail; raise UnreadableMail when it has no usable sender.
+
+    Runs in a worker process (see parse_pool): it may take long on hostile mail."""
     # compat32 hands over raw headers, which are decoded below (a lying charset is fixed
     # there); policy.default would parse every header into objects first, at ~6 ms a mail.
     msg = message_from_bytes(raw, policy=policy.compat32)
-    # Raw header values: decoding them here, not in the library, lets a lying charset be fixed.
-    raw_headers: dict[str, list[str]] = {}
-    for key, value in msg.raw_items():
-        raw_headers.setdefault(key.lower(), []).append(str(value))
-
-    def header(key: str) -> str:
-        return decode_header_value((raw_headers.get(key.lower()) or [""])[0])
-
-    senders = getaddresses([header("From")])
-    from_name, from_address = senders[0] if senders else ("", "")
-    if "@" not in from_address:
-        raise UnreadableMail("the mail has no sender address")
-    recipients = {
-        key: [
-            normalise_address(a)
-            for _n, a in getaddresses([decode_header_value(v) for v in raw_headers.get(key.lower(), [])])
-            if "@" in a
-        ]
-        for key in ("To", "Cc")
-    }
-    try:
-        date = parsedate_to_datetime(header("Date")) if header("Date") else None
-        if date is not None and date.tzinfo is None:
-            date = date.replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        date = None
-
+    mail = _envelope(msg)
     text_parts: list[str] = []
     html_parts: list[str] = []
     attachments: list[MailAttachment] = []
@@ -296,7 +341,66 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
         elif kind == "text/html":
             html_parts.append(decode_bytes(payload, part.get_content_charset()))
     raw_html = "\n".join(html_parts)
+    html_too_big = len(raw_html) > MAX_HTML_CHARS
+    if html_too_big:
+        skipped.append(f"the HTML version ({len(raw_html) // 1024} KiB) is too large to show")
+        raw_html, mail.keep_original = raw_html[:MAX_HTML_CHARS], True
     text = "\n".join(t.strip() for t in text_parts).strip() or text_from_html(raw_html)
+    if len(text) > MAX_KEPT_TEXT_CHARS:  # the rest is in the original, kept as an attachment
+        mail.keep_original = True
+    mail.text = text[:MAX_KEPT_TEXT_CHARS]
+    mail.visible_text = visible_part(text) if text else ""
+    if len(mail.visible_text) > MAX_SHOWN_TEXT_CHARS:
+        skipped.append(f"the text after its first {MAX_SHOWN_TEXT_CHARS} characters")
+        mail.visible_text, mail.keep_original = mail.visible_text[:MAX_SHOWN_TEXT_CHARS], True
+    mail.html = sanitise_html(raw_html) if raw_html and not html_too_big else ""
+    if len(mail.html) > MAX_SHOWN_HTML_CHARS:
+        skipped.append(f"the HTML version ({len(mail.html) // 1024} KiB) is too large to show")
+        mail.html, mail.keep_original = "", True
+    mail.attachments, mail.skipped, mail.report = attachments, skipped, report
+    return mail
+
+
+def parse_headers(raw: bytes, *, max_bytes: int = MAX_HEADER_BYTES) -> ParsedMail:
+    """Only the headers of a mail whose body could not be read (in time): enough to
+    thread it and answer its sender. Cheap whatever the mail: at most max_bytes are read.
+    The result has no text and asks for the raw mail to be kept."""
+    ends = [i for i in (raw.find(b"\r\n\r\n", 0, max_bytes), raw.find(b"\n\n", 0, max_bytes)) if i >= 0]
+    cut = min(ends) if ends else max_bytes
+    msg = message_from_bytes(raw[:cut], policy=policy.compat32)
+    mail = _envelope(msg)
+    mail.keep_original = True
+    return mail
+
+
+def _envelope(msg: Message) -> ParsedMail:
+    """The mail's headers read into a ParsedMail that has no content yet."""
+    # Raw header values: decoding them here, not in the library, lets a lying charset be fixed.
+    raw_headers: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        raw_headers.setdefault(key.lower(), []).append(str(value))
+
+    def header(key: str) -> str:
+        return decode_header_value((raw_headers.get(key.lower()) or [""])[0])
+
+    senders = getaddresses([header("From")])
+    from_name, from_address = senders[0] if senders else ("", "")
+    if "@" not in from_address:
+        raise UnreadableMail("the mail has no sender address")
+    recipients = {
+        key: [
+            normalise_address(a)
+            for _n, a in getaddresses([decode_header_value(v) for v in raw_headers.get(key.lower(), [])])
+            if "@" in a
+        ]
+        for key in ("To", "Cc")
+    }
+    try:
+        date = parsedate_to_datetime(header("Date")) if header("Date") else None
+        if date is not None and date.tzinfo is None:
+            date = date.replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        date = None
     return ParsedMail(
         message_id=(message_ids(header("Message-ID")) or [""])[0],
         in_reply_to=message_ids(header("In-Reply-To")),
@@ -304,16 +408,13 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
         subject=header("Subject"),
         from_name=from_name,
         from_address=normalise_address(from_address),
-        to=recipients["To"],
-        cc=recipients["Cc"],
+        to=recipients["To"][:MAX_KEPT_RECIPIENTS],
+        cc=recipients["Cc"][:MAX_KEPT_RECIPIENTS],
         date=date,
-        text=text,
-        visible_text=visible_part(text) if text else "",
-        html=sanitise_html(raw_html) if raw_html else "",
-        attachments=attachments,
-        skipped=skipped,
+        text="",
+        visible_text="",
+        html="",
         automatic=_automatic(raw_headers, msg.get_content_type(), normalise_address(from_address)),
-        report=report,
     )
 
 

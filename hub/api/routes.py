@@ -17,6 +17,7 @@ from conversation.model import (
     Status,
     new_id,
 )
+from conversation.search_text import SearchRejected
 from hub import agents as agent_accounts
 from hub.access import Access
 from hub.api.auth import SESSION, Authenticator, hash_secret, new_secret
@@ -150,7 +151,10 @@ def query_from(call: Call) -> ConversationQuery:
 async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     query = query_from(call)
-    items, total = await hub.store.list_conversations(query)
+    try:
+        items, total = await hub.store.list_conversations(query)
+    except SearchRejected as exc:  # too broad, too many words, or too slow: say which
+        raise ApiError(422, "search_rejected", f"q: {exc}") from None
     if hub.access.restricts(call.me):  # a search or a page shows only tickets the agent may see
         items = [c for c in items if hub.access.allows(call.me, c, Access.READ)]
         total = query.offset + len(items)
