@@ -30,12 +30,13 @@ from hub.api.auth import Authenticator
 from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
+from hub.channels import ChannelSupervisor
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
-from hub.sdk import Adapter, IngestUnavailable, Plugin
+from hub.sdk import Adapter, ConfigError, IngestUnavailable, Plugin
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class Hub:
         for channel in self.adapters:  # export zeros, so a rate can be taken from the start
             for counter in (self.metrics.ingested, self.metrics.delivered, self.metrics.failed):
                 counter.labels(channel)
+        self.channels = ChannelSupervisor(self.adapters, self.metrics)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
         self.outbox = Outbox(self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id)
         self.actions = ConversationService(self.store, self.bus, self.outbox.wake)
@@ -114,6 +116,12 @@ class Hub:
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
         return await self.store.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
 
+    def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
+        self.channels.report(channel, up=up, reason=reason)
+
+    def note_ignored(self, channel: str, kind: str) -> None:
+        self.metrics.ignored.labels(channel, kind).inc()
+
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         await self.store.open()
@@ -121,18 +129,18 @@ class Hub:
         if created and self.on_first_admin:
             self.on_first_admin(*created)
         self.outbox.start()
-        started: list[Adapter] = []
-        for adapter in self.adapters.values():
-            try:
-                await adapter.start(self)
-            except Exception as exc:  # a wrong token, an unreachable provider: say which, undo the rest
-                for running in started:
-                    with contextlib.suppress(Exception):
-                        await running.stop()
-                await self.outbox.stop(0)
-                await self.store.close()
-                raise StartupError(f"channel {adapter.name} did not start: {exc.__class__.__name__}: {exc}") from exc
-            started.append(adapter)
+        try:
+            # A provider that is down degrades its channel only (retried with backoff);
+            # only a configuration error stops the hub.
+            await self.channels.start_all(self)
+        except ConfigError:  # the operator must fix hub.toml: exit 2 naming the key
+            await self.channels.stop()
+            for adapter in self.adapters.values():
+                with contextlib.suppress(Exception):
+                    await adapter.stop()
+            await self.outbox.stop(0)
+            await self.store.close()
+            raise
         self._background.append(asyncio.create_task(self._recover_periodically(), name="helpline-recovery"))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
@@ -148,6 +156,7 @@ class Hub:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        await self.channels.stop()
         await self.pipeline.drain(grace)
         await self.outbox.stop(grace)  # in-flight sends still need their adapters
         for adapter in self.adapters.values():
@@ -309,8 +318,16 @@ async def healthz(request: web.Request) -> web.Response:
         "status": "ok" if healthy else "unhealthy",
         "store": "ok" if store_ok else "unreachable",
         "accepting": hub.pipeline.accepting,
+        **channel_health(hub),
     }
     return web.json_response(body, status=200 if healthy else 503)
+
+
+def channel_health(hub: Hub) -> dict[str, object]:
+    """Each channel's state for /healthz. A degraded channel does not make the hub unhealthy:
+    the inbox and the other channels work, and restarting the hub would not bring a provider back."""
+    channels = hub.channels.snapshot()
+    return {"channels": channels, "channels_degraded": sorted(n for n, c in channels.items() if not c["up"])}
 
 
 async def metrics(request: web.Request) -> web.Response:

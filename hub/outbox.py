@@ -12,25 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from conversation.model import Message, utcnow
 from conversation.store import Store, StoreUnavailable
+from hub.backoff import backoff
 from hub.metrics import Metrics
 from hub.sdk import Adapter, Outbound, PermanentDeliveryError, RetryableDeliveryError
 
 log = logging.getLogger(__name__)
-
-
-def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based)."""
-    delay = min(cap, base * 2 ** (attempt - 1)) * random.uniform(1.0, 1.2)  # jitter spreads a burst out
-    if retry_after is not None:
-        delay = max(delay, retry_after)  # never earlier than the channel asked
-    return delay
 
 
 class Outbox:
@@ -122,7 +114,14 @@ class Outbox:
             await self._fail(message, "the conversation or its contact no longer exists")
             return
         address = next((i.address for i in contact.identities if i.channel == message.channel), conversation.thread_key)
-        outbound = Outbound(message=message, conversation=conversation, contact=contact, address=address)
+        outbound = Outbound(
+            message=message,
+            conversation=conversation,
+            contact=contact,
+            address=address,
+            parts_sent=message.delivery.parts_sent if message.delivery else 0,
+            on_part=lambda parts: self._record_parts(message.id, parts),
+        )
         try:
             sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)
         except PermanentDeliveryError as exc:
@@ -139,6 +138,10 @@ class Outbox:
                 message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id
             ):
                 self.metrics.delivered.labels(message.channel).inc()
+
+    async def _record_parts(self, message_id: str, parts: int) -> None:
+        """A split message's first pieces are delivered: a retry (here or in another hub) skips them."""
+        await self.store.record_delivery_parts(message_id, self.owner, parts)
 
     async def _retry(self, message: Message, attempt: int, error: str, retry_after: float | None) -> None:
         if attempt >= self.max_attempts:
