@@ -39,5 +39,11 @@ class SlidingWindow:
             self.hit(key)
         return wait
 
+    def give_back(self, key: str) -> None:
+        """Undo the latest `take` (the action it allowed did not happen after all)."""
+        events = self._events.get(key)
+        if events:
+            events.pop()
+
     def reset(self, key: str) -> None:
         self._events.pop(key, None)
