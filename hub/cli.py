@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "init":
             return _init(args.path, args.force)
-        config = load_config(args.config)
+        # agent add and token create need only the database: no channel secret has to be set for them
+        config = load_config(args.config, store_only=args.command != "serve")
         if args.command == "serve":
             return _serve(config, args.host, args.port)
         if args.command == "token":
