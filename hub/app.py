@@ -43,10 +43,6 @@ log = logging.getLogger(__name__)
 RECOVERY_INTERVAL = 60.0
 
 
-class StartupError(Exception):
-    """A part of the hub could not start; the message says which and why."""
-
-
 class Hub:
     """One running hub process. Adapters see it through the HubPort protocol."""
 

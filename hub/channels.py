@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 START_RETRY_BASE = 2.0
 START_RETRY_CAP = 300.0
+START_TIMEOUT = 20.0  # one start attempt; a provider that hangs must not hold up the hub's own start
 
 
 @dataclass
@@ -62,12 +63,14 @@ class ChannelSupervisor:
         *,
         base_delay: float = START_RETRY_BASE,
         max_delay: float = START_RETRY_CAP,
+        start_timeout: float = START_TIMEOUT,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.adapters = adapters
         self.metrics = metrics
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self.start_timeout = start_timeout
         self.clock = clock
         self.states: dict[str, ChannelState] = {name: ChannelState() for name in adapters}
         self._retries: dict[str, asyncio.Task[None]] = {}
@@ -77,8 +80,9 @@ class ChannelSupervisor:
     def report(self, channel: str, *, up: bool, reason: str = "") -> None:
         state = self.states.setdefault(channel, ChannelState())
         new_state = "up" if up else "degraded"
-        if state.state != new_state or state.reason != reason:
+        if state.state != new_state:
             state.since = self.clock()
+        if state.state != new_state or state.reason != reason:
             if up:
                 log.info("channel %s is up", channel)
             else:
@@ -96,11 +100,13 @@ class ChannelSupervisor:
 
     async def _try_start(self, name: str, adapter: Adapter, hub: HubPort, *, attempt: int) -> bool:
         try:
-            await adapter.start(hub)
+            await asyncio.wait_for(adapter.start(hub), timeout=self.start_timeout)
         except ConfigError:
             raise
-        except asyncio.CancelledError:
-            raise
+        except TimeoutError:
+            reason = f"no answer within {self.start_timeout:g}s"
+            self.report(name, up=False, reason=f"not started (attempt {attempt}): {reason}")
+            return False
         except Exception as exc:
             reason = start_error_reason(adapter, exc)
             self.report(name, up=False, reason=f"not started (attempt {attempt}): {reason}")

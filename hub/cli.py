@@ -17,7 +17,7 @@ from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
 from hub import agents
 from hub.accesslog import SafeAccessLogger
-from hub.app import Hub, StartupError, build_app, tune_gc_for_serving
+from hub.app import Hub, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
 from hub.settings import ConfigError
 
@@ -68,9 +68,6 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreUnavailable, SchemaMismatch) as exc:
         url = mask_url(config.storage["url"])
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
-        return EXIT_STORE
-    except StartupError as exc:
-        print(f"helpline: {exc}", file=sys.stderr)
         return EXIT_STORE
 
 

@@ -62,7 +62,13 @@ async def stored_count(client: TestClient) -> int:
 
 async def test_healthz_and_metrics(client: TestClient) -> None:
     resp = await client.get("/healthz")
-    assert resp.status == 200 and await resp.json() == {"status": "ok", "store": "ok", "accepting": True}
+    body = await resp.json()
+    assert resp.status == 200 and {k: body[k] for k in ("status", "store", "accepting")} == {
+        "status": "ok",
+        "store": "ok",
+        "accepting": True,
+    }
+    assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []
 
     await post(client, body_of())
     resp = await client.get("/metrics")
