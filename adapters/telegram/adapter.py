@@ -81,7 +81,7 @@ class TelegramAdapter(Adapter):
         "public_url": Field(str, "", "https URL of this hub: the webhook is registered at start"),
         "api_base_url": Field(str, "https://api.telegram.org", "a self-hosted Bot API server instead"),
         "poll_timeout_seconds": Field(int, 25, "long-poll wait of getUpdates", minimum=0),
-        "max_file_bytes": Field(int, 20 * 1024 * 1024, "largest photo, document or voice kept", minimum=1),
+        "max_file_bytes": Field(int, 20 * 1024 * 1024, "largest file kept (photo, video, audio...)", minimum=1),
     }
 
     @classmethod
