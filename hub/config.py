@@ -123,7 +123,7 @@ def parse_config(
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
     sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
     if store_only:
-        return Config(path=path, **sections)
+        return Config(path=path, **sections, channels=[], plugins=[])
     registry = registry or discover()
     channels = _channels(_table(raw, "channels"), registry)
     _check_email_channels(channels, registry)

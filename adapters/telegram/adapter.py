@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -34,7 +35,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from adapters.telegram.content import Content, describe
-from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
+from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id, utcnow
 from conversation.model import Message as Message_
 from hub.events import Event
 from hub.sdk import (
@@ -293,6 +294,7 @@ class TelegramAdapter(Adapter):
         if content.payload is not None:
             raw["telegram"] = content.payload  # a location's coordinates, a poll's options: kept as sent
         date = message.get("date")
+        sent_at = datetime.fromtimestamp(date, UTC) if isinstance(date, int) and date > 0 else utcnow()
         await self.hub.ingest(
             Inbound(
                 channel=self.name,
@@ -301,7 +303,7 @@ class TelegramAdapter(Adapter):
                 thread_key=f"chat:{chat['id']}",
                 text=text,
                 attachments=tuple(attachments),
-                **({"sent_at": datetime.fromtimestamp(date, UTC)} if isinstance(date, int) and date > 0 else {}),
+                sent_at=sent_at,
                 raw=raw,
             )
         )
@@ -405,15 +407,11 @@ class TelegramAdapter(Adapter):
             for index, piece in enumerate(pieces):
                 # Plain text: no parse mode, so nothing a customer or agent wrote is markup.
                 last = index == len(pieces) - 1
-                steps.append(
-                    lambda piece=piece, last=last: self.bot.send_message(
-                        chat_id, piece, reply_markup=markup if last else None
-                    )
-                )
+                steps.append(partial(self.bot.send_message, chat_id, piece, reply_markup=markup if last else None))
             for attachment in out.message.attachments:
                 path = self.hub.blobs.path(attachment.blob_ref)
                 if path is not None:
-                    steps.append(lambda path=path, attachment=attachment: self._send_file(chat_id, path, attachment))
+                    steps.append(partial(self._send_file, chat_id, path, attachment))
             for number, step in enumerate(steps, start=1):
                 if number <= out.parts_sent:
                     continue  # delivered by an earlier attempt: never twice
