@@ -179,9 +179,6 @@ class TelegramAdapter(Adapter):
                     continue
                 offset = int(await self.hub.store.get_value(key) or 0)
                 updates = await self._get_updates(offset)
-                if failures:
-                    self.log.info("polling works again after %d failed attempt(s)", failures)
-                    failures = 0
                 self.hub.report_channel(self.name, up=True)
                 for data in updates:
                     update_id = data.get("update_id") if isinstance(data, dict) else None
@@ -189,6 +186,9 @@ class TelegramAdapter(Adapter):
                         continue
                     await self.handle_update(data)  # stored (or deliberately ignored) first ...
                     await self.hub.store.set_value(key, update_id + 1)  # ... then confirmed
+                if failures:
+                    self.log.info("polling works again after %d failed attempt(s)", failures)
+                    failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
