@@ -201,7 +201,7 @@ class SlackAdapter(Adapter):
             if not isinstance(payload, dict):
                 raise InvalidInbound(f"the {what} is not a JSON object")
             await process(payload)
-        except IngestUnavailable:
+        except (IngestUnavailable, web.HTTPException):  # retry later (the hub is not ready or the store is down)
             raise
         except (InvalidInbound, ValueError, KeyError, TypeError, AttributeError) as exc:
             kind = _kind_of(payload)

@@ -253,7 +253,7 @@ class TelegramAdapter(Adapter):
                 await self.ingest_message(data["update_id"], data["message"])
                 return
             await self.process(update)
-        except IngestUnavailable:
+        except (IngestUnavailable, web.HTTPException):  # retry later (the hub is not ready or the store is down)
             raise
         except InvalidInbound as exc:
             self._ignored(f"invalid/{kind}", f"update {data.get('update_id')} ({kind}) not stored: {exc}")
