@@ -122,6 +122,7 @@ def delivery_to_doc(delivery: Delivery | None) -> dict[str, Any] | None:
         "sent_at": delivery.sent_at,
         "lease_owner": delivery.lease_owner,
         "lease_until": delivery.lease_until,
+        "parts_sent": delivery.parts_sent,
     }
 
 
@@ -136,6 +137,7 @@ def delivery_from_doc(doc: dict[str, Any] | None) -> Delivery | None:
         sent_at=as_utc(doc.get("sent_at")),
         lease_owner=doc.get("lease_owner", ""),
         lease_until=as_utc(doc.get("lease_until")),
+        parts_sent=int(doc.get("parts_sent") or 0),
     )
 
 

@@ -161,6 +161,7 @@ class Delivery:
     sent_at: datetime | None = None
     lease_owner: str = ""
     lease_until: datetime | None = None
+    parts_sent: int = 0  # pieces of a split message already delivered: a retry sends only the rest
 
 
 @dataclass(slots=True)

@@ -577,6 +577,14 @@ class MongoStore(Store):
         return result.modified_count == 1
 
     @_unavailable_when_unreachable
+    async def record_delivery_parts(self, message_id: str, owner: str, parts: int) -> bool:
+        result = await self._messages.update_one(
+            {"_id": message_id, "delivery.status": DeliveryStatus.QUEUED.value, "delivery.lease_owner": owner},
+            {"$max": {"delivery.parts_sent": parts}},
+        )
+        return result.matched_count == 1
+
+    @_unavailable_when_unreachable
     async def release_deliveries(self, owner: str) -> int:
         result = await self._messages.update_many(
             {"delivery.status": DeliveryStatus.QUEUED.value, "delivery.lease_owner": owner},
@@ -639,13 +647,26 @@ class MongoStore(Store):
         await self._messages.update_one({"_id": message_id}, {"$set": {"plugins_done": True}})
 
     @_unavailable_when_unreachable
-    async def messages_awaiting_plugins(self, *, before: datetime, limit: int) -> list[Message]:
+    async def messages_awaiting_plugins(
+        self, *, before: datetime, limit: int, max_attempts: int | None = None
+    ) -> list[Message]:
+        query: dict[str, Any] = {"plugins_done": False, "created_at": {"$lt": before}}
+        if max_attempts is not None:  # a missing counter is 0 attempts
+            query["$or"] = [{"plugin_attempts": {"$exists": False}}, {"plugin_attempts": {"$lt": max_attempts}}]
         cursor = (
-            self._messages.find({"plugins_done": False, "created_at": {"$lt": before}})
-            .sort("created_at", ASCENDING)
-            .limit(limit)
+            self._messages.find(query).sort([("plugin_attempts", ASCENDING), ("created_at", ASCENDING)]).limit(limit)
         )
         return [message_from_doc(doc) async for doc in cursor]
+
+    @_unavailable_when_unreachable
+    async def count_plugin_attempt(self, message_id: str) -> int:
+        doc = await self._messages.find_one_and_update(
+            {"_id": message_id},
+            {"$inc": {"plugin_attempts": 1}},
+            projection={"plugin_attempts": 1},
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(doc.get("plugin_attempts", 0)) if doc else 0
 
     # -- leases -------------------------------------------------------------------
     @_unavailable_when_unreachable

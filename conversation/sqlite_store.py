@@ -125,7 +125,8 @@ CREATE TABLE IF NOT EXISTS messages (
     d_status TEXT, d_attempts INTEGER, d_error TEXT, d_next_attempt_at INTEGER, d_sent_at INTEGER,
     d_lease_owner TEXT, d_lease_until INTEGER,
     plugins_done INTEGER NOT NULL, raw TEXT, automatic INTEGER NOT NULL DEFAULT 0,
-    customer_address TEXT NOT NULL DEFAULT '');
+    customer_address TEXT NOT NULL DEFAULT '', d_parts INTEGER NOT NULL DEFAULT 0,
+    plugin_attempts INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS messages_thread ON messages (conversation_id, seq);
 CREATE INDEX IF NOT EXISTS messages_outbox ON messages (d_status, d_next_attempt_at)
     WHERE d_status = 'queued';
@@ -169,6 +170,8 @@ ADDED_COLUMNS = (
     ("contacts", "email_verified", "INTEGER NOT NULL DEFAULT 0"),
     ("conversations", "customer_address", "TEXT NOT NULL DEFAULT ''"),
     ("messages", "customer_address", "TEXT NOT NULL DEFAULT ''"),
+    ("messages", "d_parts", "INTEGER NOT NULL DEFAULT 0"),  # pieces of a split reply already delivered
+    ("messages", "plugin_attempts", "INTEGER NOT NULL DEFAULT 0"),  # recovery runs that did not finish
 )
 
 
@@ -211,6 +214,7 @@ def _message(row: sqlite3.Row) -> Message:
             "sent_at": from_epoch_ms(doc["d_sent_at"]),
             "lease_owner": doc["d_lease_owner"],
             "lease_until": from_epoch_ms(doc["d_lease_until"]),
+            "parts_sent": doc["d_parts"],
         }
     return message_from_doc(
         {
@@ -860,6 +864,18 @@ class SQLiteStore(Store):
 
         return await self._call(job)
 
+    async def record_delivery_parts(self, message_id: str, owner: str, parts: int) -> bool:
+        return await self._call(
+            lambda conn: (
+                conn.execute(
+                    "UPDATE messages SET d_parts = MAX(d_parts, ?)"
+                    " WHERE id = ? AND d_status = 'queued' AND d_lease_owner = ?",
+                    (parts, message_id, owner),
+                ).rowcount
+                == 1
+            )
+        )
+
     async def release_deliveries(self, owner: str) -> int:
         return await self._call(
             lambda conn: (
@@ -930,17 +946,30 @@ class SQLiteStore(Store):
     async def mark_plugins_done(self, message_id: str) -> None:
         await self._call(lambda conn: conn.execute("UPDATE messages SET plugins_done = 1 WHERE id = ?", (message_id,)))
 
-    async def messages_awaiting_plugins(self, *, before: datetime, limit: int) -> list[Message]:
+    async def messages_awaiting_plugins(
+        self, *, before: datetime, limit: int, max_attempts: int | None = None
+    ) -> list[Message]:
         return await self._call(
             lambda conn: [
                 _message(r)
                 for r in conn.execute(
-                    "SELECT * FROM messages WHERE plugins_done = 0 AND created_at < ? ORDER BY created_at LIMIT ?",
-                    (to_epoch_ms(before), limit),
+                    "SELECT * FROM messages WHERE plugins_done = 0 AND created_at < ? AND plugin_attempts < ?"
+                    " ORDER BY plugin_attempts, created_at LIMIT ?",
+                    (to_epoch_ms(before), max_attempts if max_attempts is not None else 2**62, limit),
                 )
             ],
             write=False,
         )
+
+    async def count_plugin_attempt(self, message_id: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "UPDATE messages SET plugin_attempts = plugin_attempts + 1 WHERE id = ? RETURNING plugin_attempts",
+                (message_id,),
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._call(job)
 
     # -- leases -------------------------------------------------------------------
     async def acquire_lease(self, name: str, owner: str, *, now: datetime, ttl: timedelta) -> bool:

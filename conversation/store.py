@@ -182,6 +182,12 @@ class Store(ABC):
         """
 
     @abstractmethod
+    async def record_delivery_parts(self, message_id: str, owner: str, parts: int) -> bool:
+        """The first `parts` pieces of a split message are delivered (kept across retries).
+
+        Returns False when `owner` no longer holds the lease (nothing is changed)."""
+
+    @abstractmethod
     async def release_deliveries(self, owner: str) -> int:
         """Give back every lease `owner` holds without counting an attempt (shutdown)."""
 
@@ -213,8 +219,15 @@ class Store(ABC):
     async def mark_plugins_done(self, message_id: str) -> None: ...
 
     @abstractmethod
-    async def messages_awaiting_plugins(self, *, before: datetime, limit: int) -> list[Message]:
-        """Inbound messages stored before `before` whose plugins never finished (a crash)."""
+    async def messages_awaiting_plugins(
+        self, *, before: datetime, limit: int, max_attempts: int | None = None
+    ) -> list[Message]:
+        """Inbound messages stored before `before` whose plugins never finished (a crash), the
+        least-tried first; those already tried `max_attempts` times are parked (left out)."""
+
+    @abstractmethod
+    async def count_plugin_attempt(self, message_id: str) -> int:
+        """Count one recovery run on a message; returns how many there have been."""
 
     # -- leases (work that one hub process of many must do) ----------------------
     @abstractmethod

@@ -32,23 +32,20 @@ from hub.api.framework import internal_error
 from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
+from hub.channels import ChannelSupervisor
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.failures import logged_failure
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
-from hub.sdk import Adapter, IngestUnavailable, Plugin
+from hub.sdk import Adapter, ConfigError, IngestUnavailable, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.supervise import Supervisor
 
 log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL = 60.0
-
-
-class StartupError(Exception):
-    """A part of the hub could not start; the message says which and why."""
 
 
 class Hub:
@@ -74,6 +71,7 @@ class Hub:
         for channel in self.adapters:  # export zeros, so a rate can be taken from the start
             for counter in (self.metrics.ingested, self.metrics.delivered, self.metrics.failed):
                 counter.labels(channel)
+        self.channels = ChannelSupervisor(self.adapters, self.metrics)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
         self.supervisor = Supervisor()  # every background loop runs under it; /healthz reports it
         self.outbox = Outbox(
@@ -125,6 +123,12 @@ class Hub:
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
         return await self.store.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
 
+    def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
+        self.channels.report(channel, up=up, reason=reason)
+
+    def note_ignored(self, channel: str, kind: str) -> None:
+        self.metrics.ignored.labels(channel, kind).inc()
+
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         await self.store.open()
@@ -132,18 +136,18 @@ class Hub:
         if created and self.on_first_admin:
             self.on_first_admin(*created)
         self.outbox.start()
-        started: list[Adapter] = []
-        for adapter in self.adapters.values():
-            try:
-                await adapter.start(self)
-            except Exception as exc:  # a wrong token, an unreachable provider: say which, undo the rest
-                for running in started:
-                    with logged_failure(log, f"stopping channel {running.name} after a failed start"):
-                        await running.stop()
-                await self.outbox.stop(0)
-                await self.store.close()
-                raise StartupError(f"channel {adapter.name} did not start: {exc.__class__.__name__}: {exc}") from exc
-            started.append(adapter)
+        try:
+            # A provider that is down degrades its channel only (retried with backoff);
+            # only a configuration error stops the hub.
+            await self.channels.start_all(self)
+        except ConfigError:  # the operator must fix hub.toml: exit 2 naming the key
+            await self.channels.stop()
+            for adapter in self.adapters.values():
+                with logged_failure(log, f"stopping channel {adapter.name} after a configuration error"):
+                    await adapter.stop()
+            await self.outbox.stop(0)
+            await self.store.close()
+            raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
@@ -158,6 +162,7 @@ class Hub:
         grace = self.config.hub["shutdown_grace_seconds"]
         self.pipeline.accepting = False
         stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("channel retries", self.channels.stop),
             ("background loops", self._stop_background),
             ("plugins", lambda: self.pipeline.drain(grace)),
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
@@ -339,6 +344,7 @@ async def healthz(request: web.Request) -> web.Response:
         "store": store,
         "accepting": hub.pipeline.accepting,
         "loops": hub.supervisor.report(),
+        **channel_health(hub),
     }
     return web.json_response(body, status=200 if healthy else 503)
 
@@ -361,6 +367,13 @@ async def store_state(hub: Hub) -> str:
         state = "not writable" if await hub.store.write_failure() else "ok"
     hub.metrics.store_up.set(1 if state == "ok" else 0)
     return state
+
+
+def channel_health(hub: Hub) -> dict[str, object]:
+    """Each channel's state for /healthz. A degraded channel does not make the hub unhealthy:
+    the inbox and the other channels work, and restarting the hub would not bring a provider back."""
+    channels = hub.channels.snapshot()
+    return {"channels": channels, "channels_degraded": sorted(n for n, c in channels.items() if not c["up"])}
 
 
 async def metrics(request: web.Request) -> web.Response:

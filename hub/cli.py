@@ -14,7 +14,7 @@ from pathlib import Path
 from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
 from hub import agents
-from hub.app import Hub, StartupError, build_app, tune_gc_for_serving
+from hub.app import Hub, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
 from hub.server import serve
 from hub.settings import ConfigError
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "init":
             return _init(args.path, args.force)
-        config = load_config(args.config)
+        # agent add and token create need only the database: no channel secret has to be set for them
+        config = load_config(args.config, store_only=args.command != "serve")
         if args.command == "serve":
             return _serve(config, args.host, args.port)
         if args.command == "token":
@@ -65,9 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     except (StoreUnavailable, SchemaMismatch) as exc:
         url = mask_url(config.storage["url"])
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
-        return EXIT_STORE
-    except StartupError as exc:
-        print(f"helpline: {exc}", file=sys.stderr)
         return EXIT_STORE
 
 

@@ -108,14 +108,14 @@ class Config:
         )
 
 
-def load_config(path: Path, registry: Registry | None = None) -> Config:
+def load_config(path: Path, registry: Registry | None = None, *, store_only: bool = False) -> Config:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file (create one with `helpline init`)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_config(raw, path=path, registry=registry)
+    return parse_config(raw, path=path, registry=registry, store_only=store_only)
 
 
 def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
@@ -125,17 +125,25 @@ def _table(raw: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def parse_config(raw: dict[str, Any], *, path: Path | None = None, registry: Registry | None = None) -> Config:
-    registry = registry or discover()
+def parse_config(
+    raw: dict[str, Any], *, path: Path | None = None, registry: Registry | None = None, store_only: bool = False
+) -> Config:
+    """Check hub.toml. `store_only`: the hub's own sections only, for commands that need just the
+    database (`agent add`, `token create`): no channel or plugin is loaded, no channel secret read."""
     for key in raw:
         if key not in (*SECTIONS, "channels", "plugins"):
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
     sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    if store_only:
+        return Config(path=path, **sections, channels=[], plugins=[])
+    registry = registry or discover()
+    channels = _channels(_table(raw, "channels"), registry)
+    _check_email_channels(channels, registry)
     plugins, plugin_common = _plugins(_table(raw, "plugins"), registry)
     return Config(
         path=path,
         **sections,
-        channels=_channels(_table(raw, "channels"), registry),
+        channels=channels,
         plugins=plugins,
         plugin_pool={key: plugin_common[key] for key in ("concurrency", "backlog")},
     )
@@ -160,6 +168,24 @@ def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
             adapter_class.check_settings(prefix, settings)
         channels.append(ChannelConfig(name, adapter_class, settings))
     return channels
+
+
+def _check_email_channels(channels: list[ChannelConfig], registry: Registry) -> None:
+    """A channel that promises replies by email (web chat's `email_channel`) must name an
+    enabled email channel that can send; otherwise every such reply would fail."""
+    by_name = {channel.name: channel for channel in channels}
+    for channel in channels:
+        target = channel.settings.get("email_channel")
+        if not target:
+            continue
+        key = f"channels.{channel.name}.email_channel"
+        other = by_name.get(target)
+        if other is None:
+            raise ConfigError(f"{key}: no enabled channel named {target!r} (enable it, or leave {key} empty)")
+        if not issubclass(other.adapter_class, registry.adapters.load("email", key)):
+            raise ConfigError(f"{key}: channel {target!r} is not an email channel")
+        if not other.settings.get("smtp_host"):
+            raise ConfigError(f"{key}: channel {target!r} has no smtp_host, so it cannot send mail")
 
 
 def _plugins(raw: dict[str, Any], registry: Registry) -> tuple[list[PluginConfig], dict[str, Any]]:

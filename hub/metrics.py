@@ -43,6 +43,18 @@ class Metrics:
         self.queue_depth = Gauge(
             "helpline_outbox_queue_depth", "Outbound messages waiting to be delivered", registry=self.registry
         )
+        self.ignored = Counter(
+            "helpline_updates_ignored",
+            "Channel updates acknowledged without storing a message (service messages, unknown or broken updates)",
+            ["channel", "kind"],
+            registry=self.registry,
+        )
+        self.channel_up = Gauge(
+            "helpline_channel_up",
+            "1 when the channel is started and its provider answers",
+            ["channel"],
+            registry=self.registry,
+        )
         self.store_up = Gauge("helpline_store_up", "1 when the database answers", registry=self.registry)
 
     def render(self) -> bytes:

@@ -19,9 +19,10 @@ from typing import Any
 from conversation.identity import reply_address
 from conversation.model import Contact, Conversation, Message, utcnow
 from conversation.store import Store, StoreUnavailable
+from hub.backoff import backoff
 from hub.metrics import Metrics
 from hub.sdk import Adapter, Outbound, PermanentDeliveryError, RetryableDeliveryError
-from hub.supervise import Supervisor, backoff, log_task_failure
+from hub.supervise import Supervisor, log_task_failure
 
 __all__ = ["Outbox", "backoff"]
 
@@ -133,7 +134,14 @@ class Outbox:
             await self._fail(message, "the conversation or its contact no longer exists")
             return
         address = reply_address(message, conversation) or _unrecorded_recipient(message, conversation, contact)
-        outbound = Outbound(message=message, conversation=conversation, contact=contact, address=address)
+        outbound = Outbound(
+            message=message,
+            conversation=conversation,
+            contact=contact,
+            address=address,
+            parts_sent=message.delivery.parts_sent if message.delivery else 0,
+            on_part=lambda parts: self._record_parts(message.id, parts),
+        )
         try:
             sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)
         except PermanentDeliveryError as exc:
@@ -150,6 +158,10 @@ class Outbox:
                 message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id
             ):
                 self.metrics.delivered.labels(message.channel).inc()
+
+    async def _record_parts(self, message_id: str, parts: int) -> None:
+        """A split message's first pieces are delivered: a retry (here or in another hub) skips them."""
+        await self.store.record_delivery_parts(message_id, self.owner, parts)
 
     async def _retry(self, message: Message, attempt: int, error: str, retry_after: float | None) -> None:
         if attempt >= self.max_attempts:

@@ -41,6 +41,11 @@ class TicketBusy(Exception):
     """Another hub process is running plugins on this ticket; the message waits for recovery."""
 
 
+RECOVERY_LEASE_TTL = timedelta(minutes=5)  # renewed before each message of a round
+RECOVERY_BATCH = 500
+MAX_PLUGIN_ATTEMPTS = 5  # recovery rounds on one message before it is parked
+
+
 class Pipeline:
     def __init__(
         self,
@@ -223,19 +228,47 @@ class Pipeline:
                 break
 
     async def recover(self) -> int:
-        """Run plugins on messages a stopped hub left unprocessed; one hub at a time."""
+        """Run plugins on messages a stopped hub left unprocessed; one hub at a time.
+
+        The lease is renewed before each message, so a long round keeps it; the least-tried
+        messages come first and one that failed MAX_PLUGIN_ATTEMPTS rounds is parked (logged,
+        left for the agents), so a poison message cannot starve the others.
+        """
         now = self.clock()
-        if not await self.store.acquire_lease(RECOVERY_LEASE, self.instance_id, now=now, ttl=timedelta(minutes=5)):
+        if not await self.store.acquire_lease(RECOVERY_LEASE, self.instance_id, now=now, ttl=RECOVERY_LEASE_TTL):
             return 0
         try:
-            messages = await self.store.messages_awaiting_plugins(before=now - RECOVERY_AGE, limit=500)
+            messages = await self.store.messages_awaiting_plugins(
+                before=now - RECOVERY_AGE, limit=RECOVERY_BATCH, max_attempts=MAX_PLUGIN_ATTEMPTS
+            )
             for message in messages:
-                await self.run_plugins(message)
+                if not await self.store.acquire_lease(
+                    RECOVERY_LEASE, self.instance_id, now=self.clock(), ttl=RECOVERY_LEASE_TTL
+                ):
+                    log.warning("plugin recovery: the lease went to another hub; stopping this round")
+                    break
+                attempts = await self.store.count_plugin_attempt(message.id)
+                try:
+                    await self.run_plugins(message)
+                except Exception:
+                    log.exception("plugin recovery failed on message %s (attempt %d)", message.id, attempts)
+                if attempts >= MAX_PLUGIN_ATTEMPTS and not await self._plugins_done(message.id):
+                    log.error(
+                        "plugin recovery: message %s (conversation %s) parked after %d failed attempts; "
+                        "its plugins will not run again",
+                        message.id,
+                        message.conversation_id,
+                        attempts,
+                    )
         finally:
             await self.store.release_lease(RECOVERY_LEASE, self.instance_id)
         if messages:
             log.info("ran plugins on %d message(s) left unprocessed by an earlier run", len(messages))
         return len(messages)
+
+    async def _plugins_done(self, message_id: str) -> bool:
+        found = await self.store.get_message(message_id)
+        return found is None or found.plugins_done
 
     async def drain(self, timeout: float) -> None:
         """Stop taking messages; let running plugins finish within `timeout` (queued ones wait for recovery)."""

@@ -60,11 +60,12 @@ class SlidingWindow:
             self.hit(key)
         return wait
 
-    def reset(self, key: str) -> None:
-        self._events.pop(key, None)
-
     def give_back(self, key: str) -> None:
-        """Uncount the newest event of the key (it was counted in advance and turned out fine)."""
+        """Uncount the newest event of the key (counted in advance; the action did not happen,
+        or it turned out fine and should cost nothing)."""
         events = self._events.get(key)
         if events:
             events.pop()
+
+    def reset(self, key: str) -> None:
+        self._events.pop(key, None)

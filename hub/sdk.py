@@ -9,7 +9,7 @@ message through a `PluginContext`. See README.md, "Writing an adapter" and
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
@@ -20,6 +20,7 @@ from aiohttp import web
 from conversation.inbound import Inbound, InvalidInbound, Sender
 from conversation.model import Attachment, Choice, Contact, Conversation, Message, Priority
 from conversation.store import InboundRecord, Store
+from hub.backoff import backoff
 from hub.blobs import BlobStore
 from hub.events import EventBus
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
@@ -45,6 +46,7 @@ __all__ = [
     "RetryableDeliveryError",
     "Sender",
     "Sent",
+    "backoff",
     "ingest_response",
     "split_text",
 ]
@@ -74,6 +76,13 @@ class Outbound:
     conversation: Conversation
     contact: Contact
     address: str  # the recipient's identity on this channel (chat id, email address)
+    parts_sent: int = 0  # pieces of a split message an earlier attempt delivered: send only the rest
+    on_part: Callable[[int], Awaitable[None]] | None = None
+
+    async def part_delivered(self, parts: int) -> None:
+        """The first `parts` pieces are with the channel: a retry resumes after them, never resends."""
+        if self.on_part is not None:
+            await self.on_part(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,14 @@ class HubPort(Protocol):
 
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
         """Hold a named lease so only one hub process polls a mailbox or a bot."""
+        ...
+
+    def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
+        """The channel's provider answers again (up) or not (a clear reason): /healthz, metrics, admin page."""
+        ...
+
+    def note_ignored(self, channel: str, kind: str) -> None:
+        """An update was acknowledged without storing a message (a service message, a broken update)."""
         ...
 
 

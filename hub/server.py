@@ -124,7 +124,8 @@ async def serve(
 ) -> None:
     """Serve until `stop` is set; then drain, and shut the application down."""
     runner = make_runner(app)
-    await runner.setup()  # starts the hub: StoreUnavailable and StartupError propagate
+    # Starts the hub: StoreUnavailable propagates (a channel that cannot start is degraded, not fatal).
+    await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()

@@ -12,22 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hub.backoff import backoff
+
 log = logging.getLogger(__name__)
 
 FAILING_AFTER = 3  # consecutive failures before a loop counts as unhealthy
-
-
-def backoff(attempt: int, *, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based)."""
-    delay = min(cap, base * 2 ** (attempt - 1)) * random.uniform(1.0, 1.2)  # jitter spreads a burst out
-    if retry_after is not None:
-        delay = max(delay, retry_after)  # never earlier than the other side asked
-    return delay
 
 
 @dataclass

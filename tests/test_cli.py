@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -164,15 +165,45 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
     assert token.encode() not in stored and len(stored) > 0  # only its hash is kept
 
 
-def test_a_channel_that_cannot_start_exits_with_one_line_naming_it(tmp_path: Path) -> None:
+def test_a_channel_whose_provider_is_down_starts_degraded_and_the_hub_serves(tmp_path: Path) -> None:
     dead = free_port()  # nothing listens: the Bot API is unreachable
     (tmp_path / "hub.toml").write_text(
-        f'[channels.telegram]\ntoken = "123:abc"\napi_base_url = "http://127.0.0.1:{dead}"\n'
+        f'[channels.telegram]\ntoken = "123:abc-secret-token"\napi_base_url = "http://127.0.0.1:{dead}"\n'
+        '[channels.webhook]\nsecret = "webhook-secret-0123456789"\n'
+    )
+    port = free_port()
+    process, lines = start_server(tmp_path, port)  # helpline serve no longer exits 1
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
+            health = json.loads(resp.read())
+        assert health["status"] == "ok"
+        assert health["channels"]["telegram"]["state"] == "degraded"
+        assert health["channels"]["webhook"]["state"] == "up"
+        assert "abc-secret-token" not in json.dumps(health)
+    finally:
+        out = stop_server(process)
+    assert "channel telegram is degraded" in "".join(lines) + out and "abc-secret-token" not in "".join(lines) + out
+
+
+def test_web_chat_email_replies_need_an_enabled_email_channel(tmp_path: Path) -> None:
+    (tmp_path / "hub.toml").write_text(
+        '[channels.webchat]\nsecret = "webchat-secret-0123456789"\nemail_channel = "email"\n'
+        '[channels.email]\nenabled = false\naddress = "help@example.com"\n'
     )
     result = run("serve", "--port", str(free_port()), cwd=tmp_path)
-    assert result.returncode == 1
-    [line] = result.stderr.strip().splitlines()
-    assert line.startswith("helpline: channel telegram did not start:") and "abc" not in line
+    assert result.returncode == 2 and "channels.webchat.email_channel" in result.stderr
+    assert "'email'" in result.stderr
+
+
+def test_agent_and_token_commands_need_only_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HELPLINE_TELEGRAM_TOKEN", raising=False)
+    (tmp_path / "hub.toml").write_text('[channels.telegram]\ntoken = "env:HELPLINE_TELEGRAM_TOKEN"\n')
+    added = run("agent", "add", "ops@example.com", cwd=tmp_path, stdin="ops password 123\n")
+    assert added.returncode == 0, added.stderr
+    created = run("token", "create", "ops@example.com", cwd=tmp_path)
+    assert created.returncode == 0 and created.stdout.strip().startswith("hl_")
+    served = run("serve", "--port", str(free_port()), cwd=tmp_path)  # serving still needs every secret
+    assert served.returncode == 2 and "channels.telegram.token" in served.stderr
 
 
 def test_the_access_log_never_holds_a_visitor_token(tmp_path: Path) -> None:

@@ -347,6 +347,36 @@ async def test_plugin_state_is_written_by_compare_and_set(store: Store) -> None:
     assert await store.load_plugin_state(conv_id, "greeting") == ({"forced": True}, 3)
 
 
+async def test_recovery_tries_the_least_tried_first_and_parks_what_keeps_failing(store: Store) -> None:
+    first = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).message
+    second = (await store.record_inbound(inbound("m2"), now=utcnow(), policy=POLICY)).message
+    later = utcnow() + timedelta(seconds=1)
+    assert [m.id for m in await store.messages_awaiting_plugins(before=later, limit=1, max_attempts=3)] == [first.id]
+    assert await store.count_plugin_attempt(first.id) == 1
+    # the oldest was tried once and still waits: the next round takes the other one first
+    assert [m.id for m in await store.messages_awaiting_plugins(before=later, limit=1, max_attempts=3)] == [second.id]
+    assert await store.count_plugin_attempt(first.id) == 2
+    assert await store.count_plugin_attempt(first.id) == 3
+    assert [m.id for m in await store.messages_awaiting_plugins(before=later, limit=10, max_attempts=3)] == [
+        second.id
+    ]  # tried three times: parked
+    assert len(await store.messages_awaiting_plugins(before=later, limit=10)) == 2  # without a cap: all
+    assert await store.count_plugin_attempt("missing") == 0
+
+
+async def test_delivered_parts_are_kept_on_the_delivery_for_the_lease_holder(store: Store) -> None:
+    conv = (await store.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
+    msg = await store.add_message(outbound(conv.id))
+    [claimed] = await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(minutes=5), limit=5)
+    assert claimed.delivery is not None and claimed.delivery.parts_sent == 0
+    assert await store.record_delivery_parts(msg.id, "hub-a", 2)
+    assert not await store.record_delivery_parts(msg.id, "hub-b", 3)  # not its lease: nothing changes
+    assert await store.record_delivery_parts(msg.id, "hub-a", 1)  # never goes back
+    assert await store.finish_delivery(msg.id, "hub-a", error="timeout", retry_at=utcnow())
+    [again] = await store.claim_deliveries("hub-b", now=utcnow(), lease=timedelta(minutes=5), limit=5)
+    assert again.delivery is not None and again.delivery.parts_sent == 2
+
+
 async def test_a_lease_has_one_holder_until_it_expires(store: Store) -> None:
     now = utcnow()
     ttl = timedelta(seconds=30)

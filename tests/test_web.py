@@ -63,7 +63,8 @@ async def stored_count(client: TestClient) -> int:
 
 async def test_healthz_and_metrics(client: TestClient) -> None:
     resp = await client.get("/healthz")
-    assert resp.status == 200 and await resp.json() == {
+    body = await resp.json()
+    assert resp.status == 200 and {k: body[k] for k in ("status", "store", "accepting", "loops")} == {
         "status": "ok",
         "store": "ok",
         "accepting": True,
@@ -72,6 +73,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
             "plugin-recovery": {"status": "running", "failures": 0},
         },
     }
+    assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []
 
     await post(client, body_of())
     resp = await client.get("/metrics")

@@ -314,10 +314,19 @@ class EmailAdapter(Adapter):
         to = out.address if "@" in out.address else out.contact.email
         if not to:
             raise PermanentDeliveryError("the customer has no email address")
-        if out.message.author_type is AuthorType.BOT and self.auto_replies.take(to) is not None:
+        automatic = out.message.author_type is AuthorType.BOT
+        if automatic and self.auto_replies.take(to) is not None:
             raise PermanentDeliveryError(
                 f"not sent: more than {self.settings['max_auto_replies_per_hour']} automatic replies to {to} in an hour"
             )
+        try:
+            return await self._send_mail(out, to)
+        except BaseException:
+            if automatic:  # the budget counts mail that left: a relay outage spends none of it
+                self.auto_replies.give_back(to)
+            raise
+
+    async def _send_mail(self, out: Outbound, to: str) -> Sent:
         mail, data = await self.render(out, to)
         try:
             await aiosmtplib.send(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -130,10 +131,21 @@ class SlackAdapter(Adapter):
 
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
-        identity = await self.client.auth_test()
+        try:
+            identity = await self.client.auth_test()  # raises while Slack is unreachable (the hub retries)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "")) if hasattr(exc.response, "get") else ""
+            if error in ("invalid_auth", "not_authed", "token_revoked", "account_inactive"):
+                raise PermissionError(
+                    f"Slack rejected the bot token ({error}): check channels.{self.name}.bot_token"
+                ) from None
+            raise
         self.bot_user_id = str(identity.get("user_id", ""))
         self.team_id = str(identity.get("team_id", ""))
         if self.settings["mode"] == "socket":
+            if self._socket is not None:  # an earlier start that got this far: one connection only
+                with logged_failure(self.log, "closing the earlier Socket Mode connection"):
+                    await self._socket.close()
             self._socket = SocketModeClient(app_token=self.settings["app_token"], web_client=self.client)
             self._socket.socket_mode_request_listeners.append(self._socket_request)
             await self._socket.connect()
@@ -169,12 +181,10 @@ class SlackAdapter(Adapter):
         if payload.get("type") == "url_verification":
             return web.json_response({"challenge": payload.get("challenge", "")})
         try:
-            await self.process_event(payload)
+            await self.handle(self.process_event, payload, "event")
         except IngestUnavailable:
             return web.json_response({"error": "unavailable", "message": "retry"}, status=503)
-        except (InvalidInbound, ValueError, KeyError, TypeError) as exc:
-            return web.json_response({"error": "invalid_event", "message": str(exc)}, status=400)
-        return web.json_response({"ok": True})
+        return web.json_response({"ok": True})  # also for what was ignored: Slack must not resend it
 
     async def _interactions(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -187,7 +197,7 @@ class SlackAdapter(Adapter):
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
             return web.json_response({"error": "invalid_payload", "message": str(exc)}, status=400)
         try:
-            await self.process_interaction(payload)
+            await self.handle(self.process_interaction, payload, "interaction")
         except IngestUnavailable:
             return web.json_response({"error": "unavailable", "message": "retry"}, status=503)
         return web.Response(status=200)
@@ -196,16 +206,30 @@ class SlackAdapter(Adapter):
     async def _socket_request(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
         try:
             if request.type == "events_api":
-                await self.process_event(request.payload)
+                await self.handle(self.process_event, request.payload, "event")
             elif request.type == "interactive":
-                await self.process_interaction(request.payload)
+                await self.handle(self.process_interaction, request.payload, "interaction")
         except IngestUnavailable:
             return  # no ack: Slack delivers it again
-        except (InvalidInbound, ValueError, KeyError, TypeError) as exc:
-            self.log.warning("dropped a malformed Socket Mode event: %s", exc)
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
 
     # -- events into messages --------------------------------------------------------------
+    async def handle(self, process: Callable[[dict[str, Any]], Awaitable[None]], payload: Any, what: str) -> None:
+        """Store one event or acknowledge it as ignored; only IngestUnavailable escapes (Slack retries)."""
+        try:
+            if not isinstance(payload, dict):
+                raise InvalidInbound(f"the {what} is not a JSON object")
+            await process(payload)
+        except (IngestUnavailable, web.HTTPException):  # retry later (the hub is not ready or the store is down)
+            raise
+        except (InvalidInbound, ValueError, KeyError, TypeError, AttributeError) as exc:
+            kind = _kind_of(payload)
+            self._ignore(f"invalid/{kind}", f"{what} {kind} not stored: {exc.__class__.__name__}: {exc}")
+        except Exception:  # a bug or a shape this version cannot read: it must not block the rest
+            kind = _kind_of(payload)
+            self.log.exception("%s %s could not be processed; skipped", what, kind)
+            self._ignore(f"error/{kind}", "")
+
     async def process_event(self, payload: dict[str, Any]) -> None:
         if payload.get("type") != "event_callback":
             self._ignore(str(payload.get("type")))
@@ -220,31 +244,49 @@ class SlackAdapter(Adapter):
         if event.get("channel_type") != "im" and channel not in self.channels:
             return  # a channel that is not a support channel
         if subtype == "message_changed":
-            changed = event["message"]
-            await self.hub.record_edit(self.name, f"{channel}:{changed['ts']}", text=changed.get("text", ""))
+            changed = event.get("message")
+            if not isinstance(changed, dict) or not changed.get("ts") or changed.get("bot_id"):
+                self._ignore("message/message_changed/unknown_shape")
+                return
+            if not await self.hub.record_edit(
+                self.name, f"{channel}:{changed['ts']}", text=_unescape(str(changed.get("text", "")))
+            ):
+                self._ignore("message/message_changed/unknown_message")
             return
         if subtype == "message_deleted":
-            await self.hub.record_edit(self.name, f"{channel}:{event['deleted_ts']}", text=None, deleted=True)
+            deleted = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
+            if not deleted or not await self.hub.record_edit(
+                self.name, f"{channel}:{deleted}", text=None, deleted=True
+            ):
+                self._ignore("message/message_deleted/unknown_message")
             return
         if subtype not in (None, "file_share", "thread_broadcast"):
             self._ignore(f"message/{subtype}")
             return
         user = event.get("user")
-        if not user or event.get("bot_id") or user == self.bot_user_id:
+        if not isinstance(user, str) or not user or event.get("bot_id") or user == self.bot_user_id:
+            self._ignore("message/from_a_bot")
             return  # our own and other bots' messages
         if event.get("channel_type") == "im":
             thread_key = f"{team}:{channel}"  # one ticket per DM until it is resolved
         else:
             thread_key = f"{team}:{channel}:{event.get('thread_ts') or event['ts']}"
         name, email = await self._profile(user)
-        attachments, not_kept = await self._files(event.get("files") or [])
+        files = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        attachments, not_kept = await self._files(files)  # what is not kept is named in the text
+        text = "\n".join([_unescape(str(event.get("text") or "")), *not_kept])
+        if not text.strip() and not attachments:
+            text = _fallback_text(event)
+        if not text.strip() and not attachments:
+            self._ignore("message/empty")
+            return
         await self.hub.ingest(
             Inbound(
                 channel=self.name,
                 external_id=f"{channel}:{event['ts']}",
                 sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
                 thread_key=thread_key,
-                text="\n".join([_unescape(event.get("text", "")), *not_kept]).strip(),
+                text=text.strip(),
                 attachments=tuple(attachments),
                 raw={"event_id": payload.get("event_id"), "channel": channel, "ts": event["ts"]},
             )
@@ -275,10 +317,12 @@ class SlackAdapter(Adapter):
             )
         )
 
-    def _ignore(self, kind: str) -> None:
-        if kind not in self._unsupported_logged:  # acknowledged and ignored, said once
+    def _ignore(self, kind: str, message: str = "") -> None:
+        if self._hub is not None:
+            self._hub.note_ignored(self.name, kind)
+        if kind not in self._unsupported_logged:  # acknowledged, counted, and said once
             self._unsupported_logged.add(kind)
-            self.log.info("ignoring %s events: not supported", kind)
+            self.log.info("%s", message or f"ignoring {kind} events: not supported")
 
     async def _profile(self, user: str) -> tuple[str, str]:
         """Display name and email from users.info, cached for an hour."""
@@ -310,7 +354,8 @@ class SlackAdapter(Adapter):
             if not url:  # deleted ("tombstone") or hidden by the workspace's plan
                 not_kept.append(_not_kept(name, "Slack gave no download link"))
                 continue
-            if int(file.get("size", 0)) > self.settings["max_file_bytes"]:
+            size = file.get("size", 0)
+            if not isinstance(size, int) or size > self.settings["max_file_bytes"]:
                 not_kept.append(_not_kept(name, f"over the {self.settings['max_file_bytes'] // 1024} KiB limit"))
                 continue
             try:
@@ -368,12 +413,16 @@ class SlackAdapter(Adapter):
         try:
             ts = ""
             for index, piece in enumerate(pieces):
+                if index < out.parts_sent:
+                    continue  # delivered by an earlier attempt: never twice
                 last = index == len(pieces) - 1
                 blocks = _choice_blocks(piece, out) if last and out.message.choices else None
                 answer = await self.client.chat_postMessage(
                     channel=channel, text=piece, thread_ts=thread_ts, blocks=blocks
                 )
                 ts = str(answer.get("ts", ""))
+                if len(pieces) > 1:
+                    await out.part_delivered(index + 1)
         except SlackApiError as exc:
             raise _delivery_error(exc) from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -428,6 +477,31 @@ def _is_trusted_origin(origin: str) -> bool:
     if parts.path or parts.query or parts.fragment or parts.username or not parts.hostname:
         return False
     return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+
+
+def _kind_of(payload: Any) -> str:
+    if not isinstance(payload, dict):
+        return "not_an_object"
+    event = payload.get("event")
+    if isinstance(event, dict):
+        return "/".join(str(p) for p in (event.get("type"), event.get("subtype")) if p) or "unknown"
+    return str(payload.get("type") or "unknown")
+
+
+def _fallback_text(event: dict[str, Any]) -> str:
+    """What a message without text of its own shows: its attachments' fallbacks, or what it is."""
+    fallbacks = [
+        str(a.get("fallback") or a.get("text") or "")
+        for a in event.get("attachments") or []
+        if isinstance(a, dict) and (a.get("fallback") or a.get("text"))
+    ]
+    if fallbacks:
+        return _unescape("\n".join(fallbacks))
+    if event.get("subtype") == "file_share" or event.get("files"):
+        return "[shared a file]"
+    if event.get("blocks"):
+        return "[message with blocks only]"
+    return ""
 
 
 def _unescape(text: str) -> str:

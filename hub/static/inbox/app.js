@@ -263,7 +263,7 @@ function connectLive() {
 // -- admin -------------------------------------------------------------------------------------
 $("#open-admin").addEventListener("click", async () => { await renderAdmin(); $("#admin").showModal(); });
 async function renderAdmin() {
-  await loadAgents(); await loadCanned();
+  await loadAgents(); await loadCanned(); await renderChannels();
   $("#agents").replaceChildren(...state.agents.map((a) => el("li", { text: `${a.name || ""} <${a.email}> ${a.role}${a.active ? "" : " (disabled)"} ` },
     a.id === state.me.id ? null : el("button", { class: "link", text: a.active ? "disable" : "enable", onclick: async () => { await api("PATCH", `/agents/${a.id}`, { active: !a.active }); renderAdmin(); } }))));
   const tokens = (await api("GET", "/tokens")).items;
@@ -271,6 +271,13 @@ async function renderAdmin() {
     t.revoked_at ? null : el("button", { class: "link", text: "revoke", onclick: async () => { await api("DELETE", `/tokens/${t.id}`); renderAdmin(); } }))));
   $("#canned-list").replaceChildren(...state.canned.map((x) => el("li", { text: `/${x.shortcut} — ${x.title} ` },
     el("button", { class: "link", text: "delete", onclick: async () => { await api("DELETE", `/canned/${x.id}`); renderAdmin(); } }))));
+}
+// Each channel's state from /healthz: a provider that is down shows here with its reason.
+async function renderChannels() {
+  const health = await (await fetch("/healthz")).json().catch(() => ({}));
+  const channels = Object.entries(health.channels || {});
+  $("#channel-status").replaceChildren(...channels.map(([name, c]) => el("li", { class: `channel-${c.state}`, "data-channel": name },
+    el("span", { class: "state", text: c.state }), ` ${ICONS[name] || ""} ${name}${c.reason ? ` — ${c.reason}` : ""}${c.since ? ` (since ${when(c.since)})` : ""}`)));
 }
 function adminForm(id, handler) {
   $(id).addEventListener("submit", async (event) => {

@@ -1,0 +1,53 @@
+"""A database written before delivered parts and recovery attempts were kept opens and works."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from conversation.inbound import Inbound, Sender
+from conversation.model import AuthorType, Delivery, Direction, Message, MessageKind, new_id, utcnow
+from conversation.sqlite_store import SQLiteStore
+from conversation.store import Ticketing
+
+POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000, plugins_enabled=True)
+
+
+async def test_an_earlier_sqlite_database_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "helpline.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    record = await store.record_inbound(
+        Inbound(channel="telegram", external_id="1", sender=Sender(address="u1"), thread_key="t", text="hi"),
+        now=utcnow(),
+        policy=POLICY,
+    )
+    reply = await store.add_message(
+        Message(
+            id=new_id(),
+            conversation_id=record.conversation.id,
+            channel="telegram",
+            direction=Direction.OUTBOUND,
+            kind=MessageKind.MESSAGE,
+            author_type=AuthorType.AGENT,
+            text="long reply",
+            delivery=Delivery(next_attempt_at=utcnow()),
+        )
+    )
+    await store.close()
+    with sqlite3.connect(path) as conn:  # as the previous release left it
+        conn.execute("ALTER TABLE messages DROP COLUMN d_parts")
+        conn.execute("ALTER TABLE messages DROP COLUMN plugin_attempts")
+
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        [claimed] = await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(minutes=1), limit=5)
+        assert claimed.id == reply.id and claimed.delivery is not None and claimed.delivery.parts_sent == 0
+        assert await store.record_delivery_parts(reply.id, "hub-a", 1)
+        later = utcnow() + timedelta(seconds=1)
+        [waiting] = await store.messages_awaiting_plugins(before=later, limit=5, max_attempts=3)
+        assert waiting.id == record.message.id and await store.count_plugin_attempt(waiting.id) == 1
+    finally:
+        await store.close()
