@@ -89,6 +89,7 @@ class Hub:
             instance_id=self.instance_id,
             concurrency=config.plugin_pool["concurrency"],
             backlog=config.plugin_pool["backlog"],
+            language=config.hub["language"],
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")

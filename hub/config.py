@@ -10,6 +10,7 @@ from typing import Any
 
 from conversation.inbound import InboundLimits
 from conversation.store import Ticketing
+from hub.i18n import require_catalog
 from hub.registry import Registry, discover
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, validate_table
 
@@ -22,6 +23,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
         "shutdown_grace_seconds": Field(float, 10.0, "how long in-flight work may finish on shutdown", minimum=0),
         "max_body_bytes": Field(int, 1_048_576, "largest webhook body accepted", minimum=1024),
+        "language": Field(str, "en", "language for customers whose language is unknown or has no catalog"),
         "metrics_token": Field(
             str, "", "bearer token /metrics requires; empty: public", secret=True, min_length=MIN_GENERATED_SECRET
         ),
@@ -127,6 +129,7 @@ def parse_config(raw: dict[str, Any], *, path: Path | None = None, registry: Reg
         if key not in (*SECTIONS, "channels", "plugins"):
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
     sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    require_catalog("hub.language", sections["hub"]["language"])
     plugins, plugin_common = _plugins(_table(raw, "plugins"), registry)
     return Config(
         path=path,

@@ -22,6 +22,7 @@ from conversation.model import Attachment, Choice, Contact, Conversation, Messag
 from conversation.store import InboundRecord, Store
 from hub.blobs import BlobStore
 from hub.events import EventBus
+from hub.i18n import SOURCE_LOCALE, Texts, canonical_tag, hub_texts, match_locale
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
 from hub.supervise import Supervisor
 from hub.text import split_text
@@ -45,7 +46,11 @@ __all__ = [
     "RetryableDeliveryError",
     "Sender",
     "Sent",
+    "Texts",
+    "canonical_tag",
+    "hub_texts",
     "ingest_response",
+    "match_locale",
     "split_text",
 ]
 
@@ -182,6 +187,7 @@ class PluginContext:
     settings: dict[str, Any]
     state: dict[str, Any]  # this plugin's state for this conversation; saved after on_message
     actions: ConversationActions
+    language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
     stopped: bool = field(default=False, init=False)
 
     @property

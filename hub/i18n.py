@@ -1,0 +1,265 @@
+"""Languages: the message catalogs, which catalog a person gets, and locale formatting.
+
+Catalogs are gettext `.po` files under `hub/locales/<locale>/LC_MESSAGES/<domain>.po`
+(`hub`: bot, system and error texts; `widget`: the chat widget; any other domain a UI
+adds). They are read with Babel at first use, so an editable install needs no compile
+step. Messages are keyed by stable ids (`bot.greeting`), not by English text: every
+catalog, English included, holds the words, and a test checks that all catalogs of a
+domain have the same keys and placeholders. Placeholders are `{name}`, as in
+`str.format`, so the browser can fill them the same way.
+
+A person's language is a BCP 47 tag as their channel said it (`zh-hans`, `en-US`);
+`best_locale` maps it to the catalog they read best, by language first, then script
+(Hans/Hant), then region: `zh-hant` and `zh-TW` get Simplified Chinese (readable, and
+better than English) until a Traditional catalog is added, which then wins by itself.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from functools import cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime, get_day_names
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from conversation.inbound import Inbound
+from hub.settings import ConfigError
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+SOURCE_LOCALE = "en"  # API error details are written in it at the call site
+CLDR_PLURALS = ("zero", "one", "two", "few", "many", "other")
+_TAG = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{4}))?(?:[-_]([a-zA-Z]{2}|[0-9]{3}))?(?:[-_][a-zA-Z0-9]{1,8})*$")
+_DOMAIN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+def canonical_tag(tag: str) -> str:
+    """`zh_hans`, `ZH-cn` -> `zh-Hans`, `zh-CN`; "" for anything that is not a language tag."""
+    match = _TAG.match((tag or "").strip())
+    if not match:
+        return ""
+    language, script, region = match.groups()
+    parts = [language.lower()]
+    if script:
+        parts.append(script.title())
+    if region:
+        parts.append(region.upper())
+    return "-".join(parts)
+
+
+def _parse(tag: str) -> Locale | None:
+    canonical = canonical_tag(tag)
+    if not canonical:
+        return None
+    try:
+        return Locale.parse(canonical, sep="-")
+    except (UnknownLocaleError, ValueError):
+        try:  # a region or script Babel does not know: the language alone still tells a lot
+            return Locale.parse(canonical.split("-")[0])
+        except (UnknownLocaleError, ValueError):
+            return None
+
+
+@cache
+def available_locales() -> tuple[str, ...]:
+    """The catalogs there are, as tags (`en`, `zh-CN`); English first."""
+    found = sorted(p.name.replace("_", "-") for p in LOCALES_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
+    return tuple(sorted(found, key=lambda tag: tag != SOURCE_LOCALE))
+
+
+def domains() -> tuple[str, ...]:
+    return tuple(sorted({p.stem for p in LOCALES_DIR.glob("*/LC_MESSAGES/*.po")}))
+
+
+def match_locale(tag: str, candidates: Iterable[str]) -> str | None:
+    """The candidate a reader of `tag` reads best, or None when none shares its language.
+
+    Same language is required; then the same script (zh-CN is Hans, zh-TW is Hant), then
+    the same region, then the shortest tag (the most general one)."""
+    wanted = _parse(tag)
+    if wanted is None:
+        return None
+    best: tuple[tuple[bool, bool, int], str] | None = None
+    for candidate in candidates:
+        have = _parse(candidate)
+        if have is None or have.language != wanted.language:
+            continue
+        score = (have.script == wanted.script, have.territory == wanted.territory, -len(candidate))
+        if best is None or score > best[0]:
+            best = (score, candidate)
+    return best[1] if best else None
+
+
+def best_locale(tag: str, default: str = SOURCE_LOCALE) -> str:
+    """The catalog for a person whose language is `tag` (`default` when none fits)."""
+    return match_locale(tag, available_locales()) or match_locale(default, available_locales()) or SOURCE_LOCALE
+
+
+def require_catalog(key: str, tag: str) -> str:
+    """`tag` for a setting that must name a language there is a catalog for."""
+    if match_locale(tag, available_locales()) is None:
+        have = ", ".join(available_locales())
+        raise ConfigError(f"{key}: no catalog for the language {tag!r} (there are: {have})")
+    return tag
+
+
+def accept_language(header: str) -> list[str]:
+    """The tags of an Accept-Language header, most wanted first (q=0 dropped)."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate((header or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if tag and tag != "*" and quality > 0:
+            ranked.append((-quality, index, tag.strip()))
+    return [tag for _, _, tag in sorted(ranked)]
+
+
+def negotiate(header: str) -> str | None:
+    """The catalog for an Accept-Language header, or None when it names none we have."""
+    for tag in accept_language(header):
+        found = match_locale(tag, available_locales())
+        if found:
+            return found
+    return None
+
+
+_SCRIPTS = (  # code point ranges of the writing systems a guess can go by
+    ("han", ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF), (0x20000, 0x2FFFF))),
+    ("kana", ((0x3040, 0x30FF), (0x31F0, 0x31FF))),
+    ("hangul", ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F))),
+    ("latin", ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F))),
+)
+
+
+def detect_language(text: str) -> str:
+    """A guess from the writing system when the channel says nothing: Han -> zh-CN,
+    kana -> ja, Hangul -> ko, Latin -> en; "" when there are no letters to go by.
+    The first 300 characters are enough, and keep this cheap on every message."""
+    counts = dict.fromkeys(("han", "kana", "hangul", "latin"), 0)
+    for char in text[:300]:
+        point = ord(char)
+        for script, ranges in _SCRIPTS:
+            if any(low <= point <= high for low, high in ranges):
+                counts[script] += 1
+                break
+    if counts["kana"]:
+        return "ja"
+    if counts["hangul"] > counts["han"] and counts["hangul"] >= counts["latin"]:
+        return "ko"
+    # A few Han characters among Latin words are common in Chinese writing ("订单 ID 123").
+    if counts["han"] and counts["han"] * 3 >= counts["latin"]:
+        return "zh-CN"
+    return "en" if counts["latin"] else ""
+
+
+def with_language(inbound: Inbound) -> Inbound:
+    """The inbound with its sender's language as a clean tag: the channel's word, or a
+    guess from the text when the channel said nothing (or something unreadable)."""
+    tag = canonical_tag(inbound.sender.language) or detect_language(inbound.text)
+    if tag == inbound.sender.language:
+        return inbound
+    return replace(inbound, sender=replace(inbound.sender, language=tag))
+
+
+class Texts:
+    """One catalog domain in one locale."""
+
+    def __init__(self, domain: str, locale: str, translations: gettext.GNUTranslations, plurals: tuple[str, ...]):
+        self.domain, self.locale = domain, locale
+        self._translations = translations
+        self.plural_categories = plurals  # CLDR names of the catalog's plural forms, in gettext order
+        self.babel_locale = Locale.parse(locale, sep="-")
+
+    def has(self, key: str) -> bool:
+        return key in self._translations._catalog  # type: ignore[attr-defined]
+
+    def get(self, key: str, **params: Any) -> str:
+        text = self._translations.gettext(key)
+        return text.format(**params) if params else text
+
+    def plural(self, key: str, count: int, **params: Any) -> str:
+        return self._translations.ngettext(key, key, count).format(count=count, **params)
+
+    def day_names(self, days: Iterable[int]) -> str:
+        """Week days (0 = Monday) in this language, joined by its list separator (hub
+        catalog): `Mon, Tue, Wed`, `周一、周二、周三`."""
+        names = get_day_names("abbreviated", locale=self.babel_locale)
+        return self.get("list.separator").join(names[d] for d in days)
+
+    def datetime(self, moment: datetime, zone: str = "UTC") -> str:
+        return format_datetime(moment, "medium", tzinfo=zone, locale=self.babel_locale)
+
+    def as_json(self) -> dict[str, Any]:
+        """The catalog for a browser: plain strings, and plural forms by CLDR category
+        (`Intl.PluralRules(locale).select(n)` picks one)."""
+        messages: dict[str, Any] = {}
+        for key, value in self._translations._catalog.items():  # type: ignore[attr-defined]
+            if not key:
+                continue  # the header
+            if isinstance(key, tuple):
+                messages.setdefault(key[0], {})[self.plural_categories[key[1]]] = value
+            else:
+                messages[key] = value
+        return {"domain": self.domain, "locale": self.locale, "messages": dict(sorted(messages.items()))}
+
+
+def po_path(domain: str, locale: str) -> Path:
+    return LOCALES_DIR / locale.replace("-", "_") / "LC_MESSAGES" / f"{domain}.po"
+
+
+@cache
+def texts(domain: str, locale: str) -> Texts:
+    """The catalog `domain` in the catalog locale best for `locale` (read once)."""
+    if not _DOMAIN.match(domain):
+        raise KeyError(domain)
+    chosen = best_locale(locale)
+    path = po_path(domain, chosen)
+    if not path.is_file():
+        raise KeyError(domain)
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=chosen.replace("-", "_"), domain=domain)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    translations = gettext.GNUTranslations(compiled)
+    categories = plural_categories(chosen)
+    if catalog.num_plurals != len(categories):
+        raise ValueError(f"{path}: {catalog.num_plurals} plural forms, but CLDR has {len(categories)} for {chosen}")
+    return Texts(domain, chosen, translations, categories)
+
+
+def plural_categories(locale: str) -> tuple[str, ...]:
+    """CLDR plural categories of `locale` in the order gettext numbers its forms."""
+    tags = Locale.parse(locale, sep="-").plural_form.tags | {"other"}
+    return tuple(c for c in CLDR_PLURALS if c in tags)
+
+
+def hub_texts(locale: str) -> Texts:
+    return texts("hub", locale)
+
+
+def error_message(code: str, detail: str, locale: str) -> str:
+    """The `message` of an API error for a reader of `locale`.
+
+    In the source language the call site's own words stay (they name the field or the
+    limit); in another language, the catalog's sentence for the stable code."""
+    if locale == SOURCE_LOCALE:
+        return detail
+    catalog = hub_texts(locale)
+    key = f"error.{code}"
+    return catalog.get(key) if catalog.has(key) else catalog.get("error.unknown", code=code)
