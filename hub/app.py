@@ -34,6 +34,8 @@ from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
 from hub.config import Config
 from hub.events import Event, EventBus
+from hub.i18n_web import add_routes as add_catalog_routes
+from hub.i18n_web import localized_errors
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
@@ -197,7 +199,9 @@ def tune_gc_for_serving() -> None:
 
 
 def build_app(hub: Hub) -> web.Application:
-    app = web.Application(client_max_size=hub.config.hub["max_body_bytes"], middlewares=[json_errors, security_headers])
+    app = web.Application(
+        client_max_size=hub.config.hub["max_body_bytes"], middlewares=[localized_errors, json_errors, security_headers]
+    )
     app[HUB] = hub
     app[AUTH] = Authenticator(
         hub.store,
@@ -207,6 +211,7 @@ def build_app(hub: Hub) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    add_catalog_routes(app)
     app.add_subapp("/api/", build_api(app[AUTH]))
     app.add_subapp("/inbox/", build_inbox())
     for name, adapter in hub.adapters.items():

@@ -10,6 +10,8 @@ import logging
 import re
 import ssl
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import formataddr, formatdate
 from typing import Any, ClassVar
 
@@ -22,6 +24,7 @@ from adapters.email.parse import ParsedMail, UnreadableMail, html_for_text, norm
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
 from conversation.model import Attachment, AuthorType, Direction, MessageKind
 from hub.events import Event
+from hub.i18n import accept_language
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
     MIN_GENERATED_SECRET,
@@ -231,7 +234,11 @@ class EmailAdapter(Adapter):
             channel=self.name,
             external_id=message_id,
             sender=Sender(
-                address=mail.from_address, display_name=mail.from_name, email=mail.from_address, verified=True
+                address=mail.from_address,
+                display_name=mail.from_name,
+                email=mail.from_address,
+                verified=True,
+                language=mail_language(raw),
             ),
             thread_key=message_id,  # a new ticket is keyed by the mail that opened it
             text=text.strip() or mail.subject or "(empty mail)",
@@ -383,3 +390,14 @@ class _Handler:
 
 def _strip_reply_prefix(subject: str) -> str:
     return re.sub(r"^\s*((re|fw|fwd|aw|sv|回复|答复|转发)\s*[:：]\s*)+", "", subject, flags=re.I).strip()
+
+
+def mail_language(raw: bytes) -> str:
+    """The writer's language as the mail says it: Content-Language (RFC 3282), else the
+    Accept-Language some clients send; "" when neither is there (the hub then guesses)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True)
+    for name in ("Content-Language", "Accept-Language"):
+        tags = accept_language(str(headers.get(name) or ""))
+        if tags:
+            return tags[0]
+    return ""

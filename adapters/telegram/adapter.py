@@ -205,7 +205,7 @@ class TelegramAdapter(Adapter):
             Inbound(
                 channel=self.name,
                 external_id=f"{message.chat.id}:{message.message_id}",  # a repeated update_id stores nothing new
-                sender=Sender(address=str(user.id), display_name=name),
+                sender=Sender(address=str(user.id), display_name=name, language=user.language_code or ""),
                 thread_key=f"chat:{message.chat.id}",
                 text=text,
                 attachments=tuple(attachments),
@@ -231,7 +231,7 @@ class TelegramAdapter(Adapter):
             Inbound(
                 channel=self.name,
                 external_id=f"callback:{query.id}",
-                sender=Sender(address=str(user.id), display_name=user.full_name),
+                sender=Sender(address=str(user.id), display_name=user.full_name, language=user.language_code or ""),
                 thread_key=f"chat:{chat_id}",
                 text=_label_of(query),
                 choice_id=query.data or "",

@@ -36,7 +36,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
 from adapters.webchat.filetypes import BINARY, detect_type
-from adapters.webchat.texts import CONFIRMATION_MAIL
+from adapters.webchat.texts import confirmation_mail
 from conversation.identity import seen_by_customer
 from conversation.model import (
     Attachment,
@@ -51,6 +51,8 @@ from conversation.model import (
 )
 from hub.blobs import PendingUploads, download_headers
 from hub.events import Event, Subscription
+from hub.i18n import best_locale, error_message, hub_texts
+from hub.i18n_web import LANG_PARAM, request_locale
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
     MIN_GENERATED_SECRET,
@@ -357,9 +359,7 @@ class WebChatAdapter(Adapter):
         ):
             if not self.sockets[address]:
                 del self.sockets[address]
-            await ws.send_json(
-                {"type": "error", "code": "too_many_connections", "message": "this chat is open in too many windows"}
-            )
+            await ws.send_json(_error_frame(request, "too_many_connections", "this chat is open in too many windows"))
             await ws.close(code=POLICY_VIOLATION, message=b"too many connections")
             return ws
         self.sockets[address].add(ws)
@@ -377,19 +377,14 @@ class WebChatAdapter(Adapter):
                     if not isinstance(data, dict):
                         raise ValueError
                 except ValueError:
-                    await ws.send_json({"type": "error", "code": "bad_frame", "message": "frames are JSON objects"})
+                    await ws.send_json(_error_frame(request, "bad_frame", "frames are JSON objects"))
                     continue
                 kind = data.get("type")
                 if kind == "hello":
                     wait = self.hellos.take(socket_key)
                     if wait is not None:
                         await ws.send_json(
-                            {
-                                "type": "error",
-                                "code": "rate_limited",
-                                "retry_after": round(wait, 1),
-                                "message": "slow down",
-                            }
+                            _error_frame(request, "rate_limited", "slow down", retry_after=round(wait, 1))
                         )
                         continue
                     conversation_id = await self._hello(ws, address, str(data.get("after") or ""))
@@ -402,7 +397,7 @@ class WebChatAdapter(Adapter):
                 elif kind == "ping":
                     await ws.send_json({"type": "pong"})
                 else:
-                    await ws.send_json({"type": "error", "code": "bad_frame", "message": f"unknown type {kind!r}"})
+                    await ws.send_json(_error_frame(request, "bad_frame", f"unknown type {kind!r}"))
         finally:
             self.hellos.reset(socket_key)
             self.sockets_per_ip[ip] -= 1
@@ -439,29 +434,24 @@ class WebChatAdapter(Adapter):
         client_id = data.get("client_id")
         text = data.get("text") or ""
         if not isinstance(client_id, str) or not 0 < len(client_id) <= 64 or not isinstance(text, str):
-            await ws.send_json({"type": "error", "code": "bad_frame", "message": "client_id and text are required"})
+            await ws.send_json(_error_frame(request, "bad_frame", "client_id and text are required"))
             return None
         if len(text) > self.settings["max_message_chars"]:
-            await ws.send_json(
-                {
-                    "type": "error",
-                    "code": "too_long",
-                    "client_id": client_id,
-                    "message": f"messages are limited to {self.settings['max_message_chars']} characters",
-                }
-            )
+            limit = self.settings["max_message_chars"]
+            said = hub_texts(request_locale(request)).plural("webchat.too_long", limit)
+            await ws.send_json({"type": "error", "code": "too_long", "client_id": client_id, "message": said})
             return None
         for limiter, key in ((self.per_visitor, address), (self.per_address, request.remote or "?")):
             wait = limiter.take(key)
             if wait is not None:
                 await ws.send_json(
-                    {
-                        "type": "error",
-                        "code": "rate_limited",
-                        "client_id": client_id,
-                        "retry_after": round(wait, 1),
-                        "message": "you are sending too fast",
-                    }
+                    _error_frame(
+                        request,
+                        "rate_limited",
+                        "you are sending too fast",
+                        client_id=client_id,
+                        retry_after=round(wait, 1),
+                    )
                 )
                 return None
         try:
@@ -475,6 +465,7 @@ class WebChatAdapter(Adapter):
                         display_name=token.get("n") or visitor_name(address),
                         email=token.get("e", ""),
                         verified=bool(token.get("e")),
+                        language=request.query.get(LANG_PARAM, "")[:64],  # the widget's data-lang, or the browser's
                     ),
                     thread_key=address,
                     text=text,
@@ -483,16 +474,16 @@ class WebChatAdapter(Adapter):
                 )
             )
         except InvalidInbound as exc:
-            await ws.send_json({"type": "error", "code": "invalid", "client_id": client_id, "message": str(exc)})
+            await ws.send_json(_error_frame(request, "invalid", str(exc), client_id=client_id))
             return None
         except IngestUnavailable:
             await ws.send_json(
-                {
-                    "type": "error",
-                    "code": "unavailable",
-                    "client_id": client_id,
-                    "message": "we could not take your message just now; it will be resent",
-                }
+                _error_frame(
+                    request,
+                    "unavailable",
+                    "we could not take your message just now; it will be resent",
+                    client_id=client_id,
+                )
             )
             return None
         conversation = record.conversation
@@ -595,7 +586,9 @@ class WebChatAdapter(Adapter):
             direction=Direction.OUTBOUND,
             kind=MessageKind.MESSAGE,
             author_type=AuthorType.SYSTEM,
-            text=CONFIRMATION_MAIL.format(code=code),
+            text=confirmation_mail(
+                best_locale(contact.language) if contact.language else request_locale(request), code
+            ),
         )
         try:
             await mailer.send(Outbound(confirmation, conversation, replace(contact, email=email), email))
@@ -798,6 +791,11 @@ async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
     if not ws.closed:
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_json(payload)
+
+
+def _error_frame(request: web.Request, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """An error frame for the widget, its message in the visitor's language."""
+    return {"type": "error", "code": code, **extra, "message": error_message(code, message, request_locale(request))}
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
