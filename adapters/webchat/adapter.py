@@ -742,7 +742,7 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept-Language"
         response.headers["Access-Control-Max-Age"] = "600"
     return response
 
