@@ -68,11 +68,16 @@ def _parse(tag: str) -> Locale | None:
             return None
 
 
+def locales_in(root: Path) -> tuple[str, ...]:
+    """The catalog locales under `root`, as tags (`en`, `zh-CN`); English first."""
+    found = sorted(p.name.replace("_", "-") for p in root.iterdir() if (p / "LC_MESSAGES").is_dir())
+    return tuple(sorted(found, key=lambda tag: tag != SOURCE_LOCALE))
+
+
 @cache
 def available_locales() -> tuple[str, ...]:
-    """The catalogs there are, as tags (`en`, `zh-CN`); English first."""
-    found = sorted(p.name.replace("_", "-") for p in LOCALES_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
-    return tuple(sorted(found, key=lambda tag: tag != SOURCE_LOCALE))
+    """The catalogs there are: adding a language is adding its folder of .po files."""
+    return locales_in(LOCALES_DIR)
 
 
 def domains() -> tuple[str, ...]:
@@ -218,8 +223,8 @@ class Texts:
         return {"domain": self.domain, "locale": self.locale, "messages": dict(sorted(messages.items()))}
 
 
-def po_path(domain: str, locale: str) -> Path:
-    return LOCALES_DIR / locale.replace("-", "_") / "LC_MESSAGES" / f"{domain}.po"
+def po_path(domain: str, locale: str, root: Path = LOCALES_DIR) -> Path:
+    return root / locale.replace("-", "_") / "LC_MESSAGES" / f"{domain}.po"
 
 
 @cache
@@ -241,6 +246,42 @@ def texts(domain: str, locale: str) -> Texts:
     if catalog.num_plurals != len(categories):
         raise ValueError(f"{path}: {catalog.num_plurals} plural forms, but CLDR has {len(categories)} for {chosen}")
     return Texts(domain, chosen, translations, categories)
+
+
+_PLACEHOLDER = re.compile(r"{(\w+)}")
+
+
+def catalog_problems(domain: str, root: Path = LOCALES_DIR) -> list[str]:
+    """What differs between the catalogs of one domain: a key (or its plural form, or a
+    placeholder) present in one language and not in another. Empty when they agree."""
+    shapes: dict[str, dict[str, tuple[bool, frozenset[str]]]] = {}
+    for locale in locales_in(root):
+        path = po_path(domain, locale, root)
+        if not path.is_file():
+            return [f"{domain}: no catalog for {locale} ({path})"]
+        with path.open("rb") as po:
+            catalog = read_po(po)
+        shape = {}
+        for message in catalog:
+            if not message.id:
+                continue
+            key = message.id[0] if isinstance(message.id, tuple) else message.id
+            strings = message.string if isinstance(message.string, tuple) else (message.string,)
+            names = frozenset(name for text in strings for name in _PLACEHOLDER.findall(text or ""))
+            if not all(strings):
+                return [f"{domain}/{locale}: {key} is not translated"]
+            shape[key] = (isinstance(message.id, tuple), names)
+        shapes[locale] = shape
+    problems = []
+    all_keys = sorted({key for shape in shapes.values() for key in shape})
+    for key in all_keys:
+        seen = {locale: shape.get(key) for locale, shape in shapes.items()}
+        missing = [locale for locale, found in seen.items() if found is None]
+        if missing:
+            problems.append(f"{domain}: {key} is missing in {', '.join(missing)}")
+        elif len(set(seen.values())) > 1:
+            problems.append(f"{domain}: {key} differs in plural form or placeholders: {seen}")
+    return problems
 
 
 def plural_categories(locale: str) -> tuple[str, ...]:
