@@ -85,7 +85,7 @@
     .msg.visitor { align-self: flex-end; background: #2563eb; color: #fff; }
     .msg.agent, .msg.bot, .msg.system { align-self: flex-start; background: #e5e7eb; }
     .msg.failed { opacity: .6; border: 1px dashed #dc2626; }
-    .msg time.at { display: block; font-size: 10px; opacity: .7; margin-top: 2px; text-align: right; }
+    .msg[data-time]::after { content: attr(data-time); display: block; font-size: 10px; opacity: .7; margin-top: 2px; text-align: right; }
     .msg .unsent { display: block; font-size: 11px; color: #dc2626; margin-top: 4px; }
     .alert { display: none; padding: 8px 12px; background: #fee2e2; color: #991b1b; font-size: 13px; }
     .alert.show { display: block; }
@@ -130,9 +130,9 @@
     if (message.id > state.lastId) { state.lastId = message.id; persist(); }
     const bubble = el("div", { class: `msg ${message.from}${failed ? " failed" : ""}`, "data-id": message.id });
     bubble.append(document.createTextNode(message.text || ""));
-    if (message.created_at) {
+    if (message.created_at) { // shown by CSS after the text, so the bubble's text stays the message's
       const at = new Date(message.created_at);
-      bubble.append(el("time", { class: "at", datetime: message.created_at, title: at.toLocaleString(locale), text: clock.format(at) }));
+      bubble.setAttribute("data-time", clock.format(at)); bubble.title = at.toLocaleString(locale);
     }
     for (const file of message.attachments || []) {
       bubble.append(el("br"), el("a", { href: `${base}attachments/${encodeURIComponent(file.ref)}?token=${encodeURIComponent(state.token)}`, text: `📄 ${file.name}`, rel: "noopener" }));
