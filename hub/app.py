@@ -63,6 +63,7 @@ class Hub:
     ) -> None:
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.language = config.hub["language"]
         self.store = store or open_store(
             config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"]
         )

@@ -90,6 +90,7 @@ class HubPort(Protocol):
     """What a running adapter may ask of the hub."""
 
     instance_id: str
+    language: str  # hub.language: what system texts agents read in a thread are written in
     store: Store  # read the conversation history a channel shows its customer
     bus: EventBus  # live events (typing, status changes) a channel passes on
     blobs: BlobStore  # attachment bytes

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
 
 from conversation.inbound import Sender
+from conversation.model import AuthorType, MessageKind
 from hub.app import Hub, build_app
 from hub.settings import ConfigError
 from plugins.greeting import GreetingPlugin
@@ -86,6 +87,32 @@ async def test_a_telegram_user_is_greeted_in_their_language_code(
         assert resp.status == 200
         await eventually(lambda: bot.sent("sendMessage"))
         assert bot.sent("sendMessage")[0]["text"].startswith(expected)
+
+
+async def test_a_telegram_delivery_failure_is_said_in_the_thread_in_the_hubs_language(
+    tmp_path: Path, telegram: tuple[FakeTelegram, str]
+) -> None:
+    bot, base = telegram
+    channel = {"token": bot.token, "mode": "webhook", "webhook_secret": "telegram-webhook-secret", "api_base_url": base}
+    raw = {"hub": {"language": "zh-CN"}, "channels": {"telegram": channel}}
+    hub = Hub(make_config(tmp_path, raw))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        headers = {"X-Telegram-Bot-Api-Secret-Token": channel["webhook_secret"]}
+        assert (
+            await client.post("/channels/telegram/webhook", json=text_update(1, "hi"), headers=headers)
+        ).status == 200
+        conversation = await hub.store.get_conversation_by_number(1000)
+        assert conversation is not None
+        bot.fail_next["sendMessage"] = [(403, {"description": "Forbidden: bot was blocked by the user"})]
+        await hub.actions.send(conversation, "are you there?", author_type=AuthorType.AGENT, author_id="a1")
+
+        async def said() -> list[str]:
+            messages = await hub.store.list_messages(conversation.id)
+            return [m.text for m in messages if m.kind is MessageKind.EVENT]
+
+        await eventually(said)
+        [event] = await said()
+        assert event.startswith("Telegram 拒绝向 Li (@lina) 投递：Forbidden: bot was blocked by the user。在对方解除")
 
 
 # -- email, through the real SMTP listener ------------------------------------------------

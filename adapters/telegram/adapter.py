@@ -42,6 +42,7 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    hub_texts,
     split_text,
 )
 
@@ -272,6 +273,7 @@ class TelegramAdapter(Adapter):
     # -- outbound -----------------------------------------------------------------------
     async def _note_blocked(self, out: Outbound, reason: str) -> None:
         """Say it in the thread, beside the contact card: no reply will reach this person."""
+        said = hub_texts(self.hub.language)  # for the agents: in the hub's language
         event = Message_(
             id=new_id(),
             conversation_id=out.conversation.id,
@@ -279,8 +281,9 @@ class TelegramAdapter(Adapter):
             direction=Direction.OUTBOUND,
             kind=MessageKind.EVENT,
             author_type=AuthorType.SYSTEM,
-            text=f"Telegram refuses delivery to {out.contact.name or 'this customer'}: {reason}. "
-            "Replies cannot reach them here until they unblock the bot.",
+            text=said.get(
+                "event.telegram_blocked", name=out.contact.name or said.get("event.this_customer"), reason=reason
+            ),
         )
         with contextlib.suppress(Exception):
             await self.hub.store.add_message(event)
