@@ -20,14 +20,13 @@ import gettext
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from datetime import datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, get_day_names
+from babel.dates import get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -206,9 +205,6 @@ class Texts:
         names = get_day_names("abbreviated", locale=self.babel_locale)
         return self.get("list.separator").join(names[d] for d in days)
 
-    def datetime(self, moment: datetime, zone: str = "UTC") -> str:
-        return format_datetime(moment, "medium", tzinfo=zone, locale=self.babel_locale)
-
     def as_json(self) -> dict[str, Any]:
         """The catalog for a browser: plain strings, and plural forms by CLDR category
         (`Intl.PluralRules(locale).select(n)` picks one)."""
@@ -261,13 +257,15 @@ def catalog_problems(domain: str, root: Path = LOCALES_DIR) -> list[str]:
             return [f"{domain}: no catalog for {locale} ({path})"]
         with path.open("rb") as po:
             catalog = read_po(po)
-        shape = {}
+        shape: dict[str, tuple[bool, frozenset[str]]] = {}
         for message in catalog:
             if not message.id:
                 continue
-            key = message.id[0] if isinstance(message.id, tuple) else message.id
-            strings = message.string if isinstance(message.string, tuple) else (message.string,)
-            names = frozenset(name for text in strings for name in _PLACEHOLDER.findall(text or ""))
+            key = str(message.id[0] if isinstance(message.id, tuple) else message.id)
+            strings = [
+                str(text or "") for text in (message.string if isinstance(message.string, tuple) else [message.string])
+            ]
+            names = frozenset(name for text in strings for name in _PLACEHOLDER.findall(text))
             if not all(strings):
                 return [f"{domain}/{locale}: {key} is not translated"]
             shape[key] = (isinstance(message.id, tuple), names)
