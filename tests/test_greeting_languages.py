@@ -20,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from conversation.inbound import Sender
 from conversation.model import AuthorType, MessageKind
 from hub.app import Hub, build_app
+from hub.config import load_config
 from hub.settings import ConfigError
 from plugins.greeting import GreetingPlugin
 from tests.conftest import free_port
@@ -243,3 +244,12 @@ def test_a_single_text_still_answers_everyone() -> None:
 
 def _sender(address: str, language: str) -> Sender:
     return Sender(address=address, display_name="Zhang Wei", language=language)
+
+
+def test_the_starter_hub_toml_with_its_per_language_lines_uncommented_is_valid(tmp_path: Path) -> None:
+    text = (Path(__file__).parent.parent / "hub.toml").read_text(encoding="utf-8").replace("# greeting.", "greeting.")
+    (tmp_path / "hub.toml").write_text(text, encoding="utf-8")
+    loaded = load_config(tmp_path / "hub.toml")
+    [greeting] = [p for p in loaded.plugins if p.name == "greeting"]
+    assert greeting.settings["greeting"]["zh-CN"] == "感谢您的来信！您的工单号是 #{number}。"
+    assert loaded.hub["language"] == "en"
