@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.email.adapter import mail_language
+from adapters.webhook import parse_message
 from conversation.model import Role
 from hub import i18n
 from hub.agents import add_agent
@@ -191,3 +192,10 @@ async def test_agents_correct_a_contacts_language_and_junk_changes_nothing(tmp_p
         assert fixed.status == 200 and (await fixed.json())["language"] == "zh-Hant-TW"
         card = await (await client.get(f"/api/v1/conversations/{record.conversation.id}")).json()
         assert card["contact"]["language"] == "zh-Hant-TW"
+
+
+def test_a_platforms_webhook_may_say_the_senders_language_and_junk_is_refused() -> None:
+    payload = {"id": "m1", "sender": {"id": "u1", "language": "zh-Hans"}, "text": "hi"}
+    assert parse_message("webhook", payload).sender.language == "zh-Hans"
+    with pytest.raises(ValueError, match="sender.language must be a language tag"):
+        parse_message("webhook", {**payload, "sender": {"id": "u1", "language": "中文!"}})
