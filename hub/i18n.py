@@ -296,9 +296,16 @@ def error_message(code: str, detail: str, locale: str) -> str:
     """The `message` of an API error for a reader of `locale`.
 
     In the source language the call site's own words stay (they name the field or the
-    limit); in another language, the catalog's sentence for the stable code."""
+    limit); in another language, the catalog's sentence for the stable code, followed by
+    those words where an agent must read them to decide (what a merge would do)."""
     if locale == SOURCE_LOCALE:
         return detail
     catalog = hub_texts(locale)
     key = f"error.{code}"
-    return catalog.get(key) if catalog.has(key) else catalog.get("error.unknown", code=code)
+    sentence = catalog.get(key) if catalog.has(key) else catalog.get("error.unknown", code=code)
+    return f"{sentence}\n{detail}" if code in DETAIL_KEPT and detail else sentence
+
+
+# Codes whose English detail is the substance (who will see what after a merge): kept
+# under the translated sentence until the detail itself is translated at its source.
+DETAIL_KEPT = frozenset({"confirm_needed"})

@@ -110,6 +110,15 @@ def test_a_mail_says_its_language_in_content_language_or_accept_language() -> No
     assert mail_language(head + b"\r\nbody") == ""
 
 
+def test_an_error_whose_detail_decides_keeps_it_under_the_translation() -> None:
+    detail = "#1000 belongs to Li Na, #1001 to Wang Fang. Send confirm: true to merge."
+    said = i18n.error_message("confirm_needed", detail, "zh-CN")
+    assert said == "此操作会合并两位不同客户的内容，请确认后再继续。\n" + detail
+    assert i18n.error_message("not_found", "no such contact", "zh-CN") == "找不到该对象（可能已被删除）。"
+    assert i18n.error_message("brand_new_code", "x", "zh-CN") == "出现错误（brand_new_code）。"
+    assert i18n.error_message("confirm_needed", detail, "en") == detail
+
+
 def test_the_default_language_must_have_a_catalog(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"hub.language: no catalog for the language 'xx'"):
         make_config(tmp_path, {"hub": {"language": "xx"}})
