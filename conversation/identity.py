@@ -63,6 +63,11 @@ def language_after_message(current: str, sender: Sender) -> str:
     return current or sender.language
 
 
+def merged_language(target: str, source: str) -> str:
+    """The language a contact keeps when another is merged into it: its own, if known."""
+    return target or source
+
+
 def merged_email(target: ContactEmail, source: ContactEmail) -> ContactEmail:
     """The email a contact keeps when another is merged into it: verified beats a claim."""
     if not target.address or (source.verified and not target.verified):

@@ -37,6 +37,7 @@ from conversation.identity import (
     joining_email,
     language_after_message,
     merged_email,
+    merged_language,
 )
 from conversation.inbound import Inbound, Sender
 from conversation.model import (
@@ -867,7 +868,8 @@ class MongoStore(Store):
         email = merged_email(
             ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
         )
-        await self._contacts.update_one({"_id": target_id}, {"$set": _email_fields(email)})
+        language = merged_language(target.language, source.language)
+        await self._contacts.update_one({"_id": target_id}, {"$set": {**_email_fields(email), "language": language}})
         merged = await self.get_contact(target_id)
         assert merged is not None
         return merged

@@ -32,6 +32,7 @@ from conversation.identity import (
     joining_email,
     language_after_message,
     merged_email,
+    merged_language,
 )
 from conversation.inbound import Inbound, Sender
 from conversation.model import (
@@ -1176,8 +1177,8 @@ class SQLiteStore(Store):
                 ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
             )
             conn.execute(
-                "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
-                (email.address, int(email.verified), target_id),
+                "UPDATE contacts SET email = ?, email_verified = ?, language = ? WHERE id = ?",
+                (email.address, int(email.verified), merged_language(target.language, source.language), target_id),
             )
             merged = _get_contact(conn, target_id)
             assert merged is not None

@@ -386,6 +386,12 @@ async def test_a_contact_keeps_the_first_language_known_until_an_agent_corrects_
     assert again.contact.language == "en"
     assert (await store.get_contact(first.contact.id)).language == "en"  # type: ignore[union-attr]
 
+    # merging: a contact of unknown language takes the other's; a known one keeps its own
+    merged = await store.merge_contacts(first.contact.id, silent.contact.id)
+    assert merged.language == "en-GB"
+    unknown = await store.record_inbound(inbound("m6", sender=Sender(address="u10")), now=utcnow(), policy=POLICY)
+    assert (await store.merge_contacts(silent.contact.id, unknown.contact.id)).language == "en-GB"
+
 
 async def test_a_database_from_a_newer_helpline_is_refused(store: Store) -> None:
     from conversation.mongo_store import MongoStore
