@@ -421,9 +421,21 @@ async def test_the_widget_and_its_bot_speak_the_visitors_language(greeting_site:
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            for lang, placeholder, greeting, too_fast in (
-                ("zh-CN", "输入消息…", "感谢您联系我们。您的工单号是 #1000", "请求太频繁，请稍后再试。"),
-                ("en", "Type a message…", "Thanks for contacting us. Your ticket number is #1001", "too fast"),
+            for lang, placeholder, greeting, limit, too_fast in (
+                (
+                    "zh-CN",
+                    "输入消息…",
+                    "感谢您联系我们。您的工单号是 #1000",
+                    "最多 4,000 个字符。",
+                    "请求太频繁，请稍后再试。",
+                ),
+                (
+                    "en",
+                    "Type a message…",
+                    "Thanks for contacting us. Your ticket number is #1001",
+                    "At most 4,000 characters.",
+                    "too fast",
+                ),
             ):
                 page = await (await browser.new_context(locale="zh-CN")).new_page()
                 await page.goto(f"{greeting_site}/{lang}")
@@ -434,6 +446,8 @@ async def test_the_widget_and_its_bot_speak_the_visitors_language(greeting_site:
                 await expect(page.locator(".msg.bot")).to_contain_text(greeting)
                 stamp = await page.locator(".msg.bot").get_attribute("data-time")  # shown after the text
                 assert stamp and stamp[:2].isdigit()  # its time, in the visitor's locale
+                await page.fill("textarea", "x" * 4000)  # max_message_chars: said with the locale's plural and digits
+                await expect(page.locator(".note")).to_have_text(limit)
                 await page.fill("textarea", "hello again")  # over messages_per_minute: the hub says why
                 await page.keyboard.press("Enter")
                 await expect(page.locator(".note")).to_contain_text(too_fast)

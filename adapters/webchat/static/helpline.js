@@ -32,12 +32,15 @@
   try { catalog = await loadCatalog(lang); } catch (e) { try { catalog = await loadCatalog("en"); } catch (e2) { /* the hub is unreachable */ } }
   const locale = catalog.locale;
   const plurals = new Intl.PluralRules(locale);
-  // t("key", {name: value}); a plural entry picks its form by `count` (Intl's CLDR rules, as the catalog is keyed).
+  const numbers = new Intl.NumberFormat(locale);
+  // t("key", {name: value}); a plural entry picks its form by `count` (Intl's CLDR rules, as the catalog is
+  // keyed); numbers are written the locale's way. Ticket numbers are passed as text: "#1,000" would be wrong.
   function t(key, params = {}) {
     let text = catalog.messages[key];
     if (text && typeof text === "object") text = text[plurals.select(params.count ?? 0)] ?? text.other;
     if (typeof text !== "string") return key;
-    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? String(params[name]) : whole));
+    const shown = (value) => (typeof value === "number" ? numbers.format(value) : String(value));
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? shown(params[name]) : whole));
   }
   const clock = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
   const ERRORS = { origin_not_allowed: "not_allowed", unknown_site: "not_allowed", forbidden: "not_allowed", identity_rejected: "identity_rejected", rate_limited: "busy" };
@@ -151,7 +154,7 @@
   }
   function showTicket(conversation) {
     state.conversation = conversation;
-    ticketLabel.textContent = conversation ? t("ticket", { number: conversation.number, status: t(`status.${conversation.status}`) }) : "";
+    ticketLabel.textContent = conversation ? t("ticket", { number: String(conversation.number), status: t(`status.${conversation.status}`) }) : "";
   }
   function persist() {
     try { localStorage.setItem(storageKey, JSON.stringify({ owner, token: state.token, lastId: state.lastId })); } catch (e) { /* ignore */ }
@@ -187,6 +190,7 @@
     const answer = await answerOf(resp);
     if (!resp.ok) { const error = new Error(`session ${resp.status}`); error.status = resp.status; error.code = answer.error; error.said = answer.message; throw error; }
     state.token = answer.token; state.limits = answer.limits || {};
+    if (state.limits.max_message_chars) textarea.maxLength = state.limits.max_message_chars;
     persist();
     showTicket(answer.conversation);
     offline.classList.toggle("show", !answer.agents_online);
@@ -288,6 +292,7 @@
   });
   let lastTyping = 0;
   textarea.addEventListener("input", () => {
+    if (textarea.maxLength > 0 && textarea.value.length >= textarea.maxLength) note.textContent = t("limit_chars", { count: textarea.maxLength });
     if (Date.now() - lastTyping > 2000 && state.ws && state.ws.readyState === WebSocket.OPEN) {
       lastTyping = Date.now(); state.ws.send(JSON.stringify({ type: "typing" }));
     }
