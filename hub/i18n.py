@@ -16,18 +16,15 @@ better than English) until a Traditional catalog is added, which then wins by it
 
 from __future__ import annotations
 
-import gettext
 import re
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from conversation.inbound import Inbound
@@ -181,23 +178,27 @@ def with_language(inbound: Inbound) -> Inbound:
 
 
 class Texts:
-    """One catalog domain in one locale."""
+    """One catalog domain in one locale. Plural forms are kept by CLDR category and chosen
+    by Babel's CLDR rules: the same rules `Intl.PluralRules` applies in the browser."""
 
-    def __init__(self, domain: str, locale: str, translations: gettext.GNUTranslations, plurals: tuple[str, ...]):
+    def __init__(self, domain: str, locale: str, messages: dict[str, str | dict[str, str]]) -> None:
         self.domain, self.locale = domain, locale
-        self._translations = translations
-        self.plural_categories = plurals  # CLDR names of the catalog's plural forms, in gettext order
+        self.messages = messages
         self.babel_locale = Locale.parse(locale, sep="-")
 
     def has(self, key: str) -> bool:
-        return key in self._translations._catalog  # type: ignore[attr-defined]
+        return key in self.messages
 
     def get(self, key: str, **params: Any) -> str:
-        text = self._translations.gettext(key)
+        text = self.messages.get(key, key)  # a missing key shows itself (gettext's way), never crashes
+        if isinstance(text, dict):
+            text = text["other"]
         return text.format(**params) if params else text
 
     def plural(self, key: str, count: int, **params: Any) -> str:
-        return self._translations.ngettext(key, key, count).format(count=count, **params)
+        forms = self.messages.get(key, key)
+        text = forms if isinstance(forms, str) else forms.get(self.babel_locale.plural_form(count), forms["other"])
+        return text.format(count=count, **params)
 
     def day_names(self, days: Iterable[int]) -> str:
         """Week days (0 = Monday) in this language, joined by its list separator (hub
@@ -206,17 +207,9 @@ class Texts:
         return self.get("list.separator").join(names[d] for d in days)
 
     def as_json(self) -> dict[str, Any]:
-        """The catalog for a browser: plain strings, and plural forms by CLDR category
+        """The catalog for a browser: strings, and plural forms by CLDR category
         (`Intl.PluralRules(locale).select(n)` picks one)."""
-        messages: dict[str, Any] = {}
-        for key, value in self._translations._catalog.items():  # type: ignore[attr-defined]
-            if not key:
-                continue  # the header
-            if isinstance(key, tuple):
-                messages.setdefault(key[0], {})[self.plural_categories[key[1]]] = value
-            else:
-                messages[key] = value
-        return {"domain": self.domain, "locale": self.locale, "messages": dict(sorted(messages.items()))}
+        return {"domain": self.domain, "locale": self.locale, "messages": dict(sorted(self.messages.items()))}
 
 
 def po_path(domain: str, locale: str, root: Path = LOCALES_DIR) -> Path:
@@ -234,14 +227,19 @@ def texts(domain: str, locale: str) -> Texts:
         raise KeyError(domain)
     with path.open("rb") as po:
         catalog = read_po(po, locale=chosen.replace("-", "_"), domain=domain)
-    compiled = BytesIO()
-    write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    translations = gettext.GNUTranslations(compiled)
     categories = plural_categories(chosen)
     if catalog.num_plurals != len(categories):
         raise ValueError(f"{path}: {catalog.num_plurals} plural forms, but CLDR has {len(categories)} for {chosen}")
-    return Texts(domain, chosen, translations, categories)
+    messages: dict[str, str | dict[str, str]] = {}
+    for message in catalog:
+        if not message.id or message.fuzzy:
+            continue
+        if isinstance(message.id, tuple):  # gettext numbers the forms in CLDR's order of categories
+            forms = message.string if isinstance(message.string, tuple) else (message.string,)
+            messages[str(message.id[0])] = dict(zip(categories, map(str, forms), strict=True))
+        else:
+            messages[str(message.id)] = str(message.string)
+    return Texts(domain, chosen, messages)
 
 
 _PLACEHOLDER = re.compile(r"{(\w+)}")
