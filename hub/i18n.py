@@ -39,7 +39,8 @@ _DOMAIN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 def canonical_tag(tag: str) -> str:
     """`zh_hans`, `ZH-cn` -> `zh-Hans`, `zh-CN`; "" for anything that is not a language tag."""
-    match = _TAG.match((tag or "").strip())
+    tag = (tag or "").strip()
+    match = _TAG.match(tag) if len(tag) <= 64 else None
     if not match:
         return ""
     language, script, region = match.groups()
@@ -216,12 +217,15 @@ def po_path(domain: str, locale: str, root: Path = LOCALES_DIR) -> Path:
     return root / locale.replace("-", "_") / "LC_MESSAGES" / f"{domain}.po"
 
 
-@cache
 def texts(domain: str, locale: str) -> Texts:
-    """The catalog `domain` in the catalog locale best for `locale` (read once)."""
+    """The catalog `domain` in the catalog locale best for `locale` (each read once)."""
+    return _load(domain, best_locale(locale))  # cached by catalog, not by whatever a request asked for
+
+
+@cache
+def _load(domain: str, chosen: str) -> Texts:
     if not _DOMAIN.match(domain):
         raise KeyError(domain)
-    chosen = best_locale(locale)
     path = po_path(domain, chosen)
     if not path.is_file():
         raise KeyError(domain)

@@ -147,6 +147,8 @@ async def test_any_catalog_domain_is_served_as_json_for_browsers(client: TestCli
     assert body["messages"]["send"] == "发送" and body["messages"]["ticket"] == "工单 #{number} · {status}"
     english = await (await client.get("/i18n/hub/fr.json")).json()
     assert english["locale"] == "en" and english["messages"]["bot.greeting"].startswith("Thanks")
+    for tag in ("zh-hans", "zh-Hans-CN", "zh-cn", "zh"):  # one catalog read, however a request spells it
+        assert i18n.texts("widget", tag) is i18n.texts("widget", "zh-CN")
     for missing in ("/i18n/nothing/en.json", "/i18n/..%2Fhub/en.json"):
         resp = await client.get(missing)
         assert resp.status == 404 and (await resp.json())["error"] == "not_found"
