@@ -140,25 +140,20 @@ def negotiate(header: str) -> str | None:
     return None
 
 
-_SCRIPTS = (  # code point ranges of the writing systems a guess can go by
-    ("han", ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0xF900, 0xFAFF), (0x20000, 0x2FFFF))),
-    ("kana", ((0x3040, 0x30FF), (0x31F0, 0x31FF))),
-    ("hangul", ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F))),
-    ("latin", ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F))),
-)
+_SCRIPTS = {  # the writing systems a guess can go by, as character classes (counted in C)
+    "han": re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\U00020000-\U0002ffff]"),
+    "kana": re.compile("[\u3040-\u30ff\u31f0-\u31ff]"),
+    "hangul": re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]"),
+    "latin": re.compile("[A-Za-z\u00c0-\u024f]"),
+}
 
 
 def detect_language(text: str) -> str:
     """A guess from the writing system when the channel says nothing: Han -> zh-CN,
     kana -> ja, Hangul -> ko, Latin -> en; "" when there are no letters to go by.
     The first 300 characters are enough, and keep this cheap on every message."""
-    counts = dict.fromkeys(("han", "kana", "hangul", "latin"), 0)
-    for char in text[:300]:
-        point = ord(char)
-        for script, ranges in _SCRIPTS:
-            if any(low <= point <= high for low, high in ranges):
-                counts[script] += 1
-                break
+    head = text[:300]
+    counts = {script: len(pattern.findall(head)) for script, pattern in _SCRIPTS.items()}
     if counts["kana"]:
         return "ja"
     if counts["hangul"] > counts["han"] and counts["hangul"] >= counts["latin"]:
