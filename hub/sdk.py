@@ -22,7 +22,7 @@ from conversation.model import Attachment, Choice, Contact, Conversation, Messag
 from conversation.store import InboundRecord, Store
 from hub.blobs import BlobStore
 from hub.events import EventBus
-from hub.i18n import SOURCE_LOCALE, Texts, canonical_tag, hub_texts, match_locale
+from hub.i18n import SOURCE_LOCALE, Texts, best_locale, canonical_tag, hub_texts, match_locale
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
 from hub.supervise import Supervisor
 from hub.text import split_text
@@ -47,6 +47,7 @@ __all__ = [
     "Sender",
     "Sent",
     "Texts",
+    "best_locale",
     "canonical_tag",
     "hub_texts",
     "ingest_response",

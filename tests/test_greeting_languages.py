@@ -253,3 +253,32 @@ def test_the_starter_hub_toml_with_its_per_language_lines_uncommented_is_valid(t
     [greeting] = [p for p in loaded.plugins if p.name == "greeting"]
     assert greeting.settings["greeting"]["zh-CN"] == "感谢您的来信！您的工单号是 #{number}。"
     assert loaded.hub["language"] == "en"
+
+
+# -- the web chat's email confirmation -------------------------------------------------------
+async def test_a_chinese_visitor_gets_the_email_confirmation_in_chinese(tmp_path: Path, sink: tuple[Sink, int]) -> None:
+    outbox, smtp_port = sink
+    channels = {
+        "email": {
+            "type": "email",
+            "address": "help@support.example.com",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp_port,
+            "smtp_tls": "none",
+        },
+        "webchat": {"secret": "visitor-token-secret", "sites": {"default": {}}, "email_channel": "email"},
+    }
+    raw = {"channels": channels, "plugins": {"enabled": []}}
+    async with TestClient(TestServer(build_app(Hub(make_config(tmp_path, raw))))) as client:
+        session = await (await client.post("/channels/webchat/session", json={})).json()
+        async with client.ws_connect(f"/channels/webchat/ws?token={session['token']}&lang=zh-CN") as ws:
+            await ws.send_json({"type": "message", "client_id": "c1", "text": "hi"})
+            while (await ws.receive_json(timeout=5))["type"] != "ack":
+                pass
+        resp = await client.post("/channels/webchat/email", json={"token": session["token"], "email": "li@example.com"})
+        assert resp.status == 200
+        await eventually(lambda: outbox.mails)
+    [confirmation] = outbox.mails
+    assert str(confirmation["Subject"]) == "您的咨询 [#1000]"
+    body = confirmation.get_body(("plain",)).get_content()
+    assert body.startswith("您好！有人在我们网站的在线客服中留下了这个邮箱地址") and "Hello" not in body

@@ -40,6 +40,8 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    best_locale,
+    hub_texts,
 )
 
 log = logging.getLogger(__name__)
@@ -337,7 +339,9 @@ class EmailAdapter(Adapter):
         token = self.settings["subject_token"].format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
         # put that in a mail from the support address.
-        subject = (conversation.subject if conversation.channel == self.name else "") or "Your request"
+        subject = (conversation.subject if conversation.channel == self.name else "") or hub_texts(
+            best_locale(out.contact.language, self.hub.language)
+        ).get("email.subject")
         mail["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         mail["Message-ID"] = our_message_id(message.id, self.domain)
         mail["Date"] = formatdate(localtime=False)
