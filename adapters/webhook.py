@@ -45,6 +45,7 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    canonical_tag,
     ingest_response,
 )
 
@@ -103,6 +104,14 @@ def _email_verified(sender: dict[str, Any]) -> bool:
     return value and bool(_text(sender, "email").strip())
 
 
+def _language(sender: dict[str, Any]) -> str:
+    """The sender's language as the platform knows it (a BCP 47 tag); bots answer in it."""
+    language = _text(sender, "language")
+    if language and not canonical_tag(language):
+        raise ValueError("sender.language must be a language tag like en or zh-CN")
+    return language
+
+
 def parse_message(channel: str, payload: Any) -> Inbound:
     if not isinstance(payload, dict):
         raise InvalidInbound("the body must be a JSON object")
@@ -119,6 +128,7 @@ def parse_message(channel: str, payload: Any) -> Inbound:
             display_name=_text(sender, "name"),
             email=_text(sender, "email"),
             verified=_email_verified(sender),
+            language=_language(sender),
         ),
         thread_key=_text(payload, "thread") or sender_id,
         text=_text(payload, "text"),

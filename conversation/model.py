@@ -99,6 +99,7 @@ class Contact:
     identities: list[Identity] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
     merged_into: str = ""  # set when this person turned out to be another contact
+    language: str = ""  # BCP 47 tag as a channel said it, or detected, or set by an agent ("" unknown)
 
 
 @dataclass(slots=True)

@@ -32,8 +32,15 @@ from conversation.codec import (
     subject_from,
 )
 from conversation.errors import InvalidInput
-from conversation.identity import ContactEmail, email_after_message, joining_email, merged_email
-from conversation.inbound import Inbound
+from conversation.identity import (
+    ContactEmail,
+    email_after_message,
+    joining_email,
+    language_after_message,
+    merged_email,
+    merged_language,
+)
+from conversation.inbound import Inbound, Sender
 from conversation.model import (
     Agent,
     ApiToken,
@@ -301,6 +308,7 @@ class MongoStore(Store):
             )
             if known is not None:
                 await self._identities.update_one({"_id": identity_id}, {"$set": {"contact_id": known["_id"]}})
+                await self._fill_language(str(known["_id"]), sender)
                 return str(known["_id"])
         # Idempotent: also repairs a contact whose insert a crash interrupted.
         first = email_after_message(ContactEmail(), sender)
@@ -314,10 +322,12 @@ class MongoStore(Store):
                     "email_verified": first.verified,
                     "created_at": now,
                     "merged_into": "",
+                    "language": language_after_message("", sender),
                 }
             },
             upsert=True,
         )
+        await self._fill_language(contact_id, sender)
         if sender.email:
             doc = await self._contacts.find_one({"_id": contact_id}, {"email": 1, "email_verified": 1})
             before = _contact_email(doc or {})
@@ -328,6 +338,19 @@ class MongoStore(Store):
                     {"$set": _email_fields(after)},
                 )
         return contact_id
+
+    async def _fill_language(self, contact_id: str, sender: Sender) -> None:
+        """Compare-and-set, like the email: a concurrent agent correction wins."""
+        if not sender.language:
+            return
+        doc = await self._contacts.find_one({"_id": contact_id}, {"language": 1})
+        current = (doc or {}).get("language") or ""
+        after = language_after_message(current, sender)
+        if after != current:
+            await self._contacts.update_one(
+                {"_id": contact_id, "language": {"$in": [current, None]}},
+                {"$set": {"language": after}},
+            )
 
     async def _route(
         self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing, hinted: Conversation | None
@@ -463,6 +486,7 @@ class MongoStore(Store):
             identities=identities,
             created_at=doc["created_at"],
             merged_into=doc.get("merged_into") or "",
+            language=doc.get("language") or "",
         )
 
     @_unavailable_when_unreachable
@@ -806,8 +830,12 @@ class MongoStore(Store):
         await self._db.channel_state.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True)
 
     @_unavailable_when_unreachable
-    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
+    async def update_contact(
+        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+    ) -> Contact:
         values: dict[str, Any] = {}
+        if language is not None:
+            values["language"] = language
         if name is not None:
             values["name"] = name
         if email is not None:  # an agent's or a visitor's word: a claim, never a verified email
@@ -868,7 +896,8 @@ class MongoStore(Store):
         email = merged_email(
             ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
         )
-        await self._contacts.update_one({"_id": target_id}, {"$set": _email_fields(email)})
+        language = merged_language(target.language, source.language)
+        await self._contacts.update_one({"_id": target_id}, {"$set": {**_email_fields(email), "language": language}})
         merged = await self.get_contact(target_id)
         assert merged is not None
         return merged

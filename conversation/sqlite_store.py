@@ -30,8 +30,15 @@ from conversation.codec import (
     to_epoch_ms,
 )
 from conversation.errors import InvalidInput
-from conversation.identity import ContactEmail, email_after_message, joining_email, merged_email
-from conversation.inbound import Inbound
+from conversation.identity import (
+    ContactEmail,
+    email_after_message,
+    joining_email,
+    language_after_message,
+    merged_email,
+    merged_language,
+)
+from conversation.inbound import Inbound, Sender
 from conversation.model import (
     Agent,
     ApiToken,
@@ -81,7 +88,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL,
-    merged_into TEXT NOT NULL DEFAULT '', email_verified INTEGER NOT NULL DEFAULT 0);
+    merged_into TEXT NOT NULL DEFAULT '', email_verified INTEGER NOT NULL DEFAULT 0,
+    language TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS contacts_email ON contacts (email) WHERE email != '';
 CREATE TABLE IF NOT EXISTS identities (
     channel TEXT NOT NULL, address TEXT NOT NULL, contact_id TEXT NOT NULL REFERENCES contacts(id),
@@ -168,6 +176,7 @@ MIGRATIONS: dict[int, str] = {
 # written before gets them at open (an old row reads as the default).
 ADDED_COLUMNS = (
     ("contacts", "email_verified", "INTEGER NOT NULL DEFAULT 0"),
+    ("contacts", "language", "TEXT NOT NULL DEFAULT ''"),
     ("conversations", "customer_address", "TEXT NOT NULL DEFAULT ''"),
     ("messages", "customer_address", "TEXT NOT NULL DEFAULT ''"),
     ("messages", "d_parts", "INTEGER NOT NULL DEFAULT 0"),  # pieces of a split reply already delivered
@@ -333,6 +342,7 @@ def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
         identities=identities,
         created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
         merged_into=row["merged_into"],
+        language=row["language"],
     )
 
 
@@ -364,15 +374,25 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
         if known is None:
             first = email_after_message(ContactEmail(), sender)
             conn.execute(
-                "INSERT INTO contacts (id, name, email, email_verified, created_at) VALUES (?,?,?,?,?)",
-                (contact_id, sender.display_name, first.address, int(first.verified), to_epoch_ms(now)),
+                "INSERT INTO contacts (id, name, email, email_verified, created_at, language) VALUES (?,?,?,?,?,?)",
+                (
+                    contact_id,
+                    sender.display_name,
+                    first.address,
+                    int(first.verified),
+                    to_epoch_ms(now),
+                    language_after_message("", sender),
+                ),
             )
         conn.execute(
             "INSERT INTO identities VALUES (?,?,?,?,?,?)",
             (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), to_epoch_ms(now)),
         )
+        if known is not None:
+            _fill_language(conn, contact_id, sender)
         return contact_id
     contact_id = row["contact_id"]
+    _fill_language(conn, contact_id, sender)
     if sender.display_name and sender.display_name != row["display_name"]:
         conn.execute(
             "UPDATE identities SET display_name = ? WHERE channel = ? AND address = ?",
@@ -388,6 +408,15 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
                 (after.address, int(after.verified), contact_id),
             )
     return contact_id
+
+
+def _fill_language(conn: sqlite3.Connection, contact_id: str, sender: Sender) -> None:
+    if not sender.language:
+        return
+    current = conn.execute("SELECT language FROM contacts WHERE id = ?", (contact_id,)).fetchone()[0]
+    after = language_after_message(current, sender)
+    if after != current:
+        conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (after, contact_id))
 
 
 SEARCH_BATCH = 5000
@@ -1146,7 +1175,9 @@ class SQLiteStore(Store):
             )
         )
 
-    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
+    async def update_contact(
+        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+    ) -> Contact:
         def job(conn: sqlite3.Connection) -> Contact:
             if conn.execute("SELECT 1 FROM contacts WHERE id = ?", (contact_id,)).fetchone() is None:
                 raise NotFound(f"contact {contact_id}")
@@ -1154,6 +1185,8 @@ class SQLiteStore(Store):
                 conn.execute("UPDATE contacts SET name = ? WHERE id = ?", (name, contact_id))
             if email is not None:  # an agent's or a visitor's word: a claim, never a verified email
                 conn.execute("UPDATE contacts SET email = ?, email_verified = 0 WHERE id = ?", (email, contact_id))
+            if language is not None:
+                conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (language, contact_id))
             contact = _get_contact(conn, contact_id)
             assert contact is not None
             return contact
@@ -1214,8 +1247,8 @@ class SQLiteStore(Store):
                 ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
             )
             conn.execute(
-                "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
-                (email.address, int(email.verified), target_id),
+                "UPDATE contacts SET email = ?, email_verified = ?, language = ? WHERE id = ?",
+                (email.address, int(email.verified), merged_language(target.language, source.language), target_id),
             )
             merged = _get_contact(conn, target_id)
             assert merged is not None

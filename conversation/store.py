@@ -280,8 +280,10 @@ class Store(ABC):
     async def set_value(self, key: str, value: Any) -> None: ...
 
     @abstractmethod
-    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
-        """Raise NotFound for an unknown contact."""
+    async def update_contact(
+        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+    ) -> Contact:
+        """Raise NotFound for an unknown contact. `language` is an agent's correction: it stays."""
 
     @abstractmethod
     async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:

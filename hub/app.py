@@ -36,6 +36,8 @@ from hub.channels import ChannelSupervisor
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.failures import logged_failure
+from hub.i18n_web import add_routes as add_catalog_routes
+from hub.i18n_web import localized_errors
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
@@ -60,6 +62,7 @@ class Hub:
     ) -> None:
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.language = config.hub["language"]
         self.store = store or open_store(
             config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"]
         )
@@ -89,6 +92,7 @@ class Hub:
             instance_id=self.instance_id,
             concurrency=config.plugin_pool["concurrency"],
             backlog=config.plugin_pool["backlog"],
+            language=config.hub["language"],
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
@@ -205,7 +209,7 @@ def tune_gc_for_serving() -> None:
 def build_app(hub: Hub) -> web.Application:
     app = web.Application(
         client_max_size=hub.config.hub["max_body_bytes"],
-        middlewares=[drain_guard, body_deadline, json_errors, security_headers],
+        middlewares=[drain_guard, body_deadline, localized_errors, json_errors, security_headers],
     )
     app[HUB] = hub
     app[DRAIN] = Drain()
@@ -217,6 +221,7 @@ def build_app(hub: Hub) -> web.Application:
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
+    add_catalog_routes(app)
     app.add_subapp("/api/", build_api(app[AUTH]))
     app.add_subapp("/inbox/", build_inbox())
     for name, adapter in hub.adapters.items():

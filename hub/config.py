@@ -10,6 +10,7 @@ from typing import Any
 
 from conversation.inbound import InboundLimits
 from conversation.store import Ticketing
+from hub.i18n import require_catalog
 from hub.registry import Registry, discover
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, validate_table
 
@@ -22,6 +23,7 @@ SECTIONS: dict[str, dict[str, Field]] = {
         "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
         "shutdown_grace_seconds": Field(float, 10.0, "how long in-flight work may finish on shutdown", minimum=0),
         "max_body_bytes": Field(int, 1_048_576, "largest webhook body accepted", minimum=1024),
+        "language": Field(str, "en", "language for customers whose language is unknown or has no catalog"),
         "metrics_token": Field(
             str, "", "bearer token /metrics requires; empty: public", secret=True, min_length=MIN_GENERATED_SECRET
         ),
@@ -134,6 +136,7 @@ def parse_config(
         if key not in (*SECTIONS, "channels", "plugins"):
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
     sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    require_catalog("hub.language", sections["hub"]["language"])
     if store_only:
         return Config(path=path, **sections, channels=[], plugins=[])
     registry = registry or discover()

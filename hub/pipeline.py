@@ -22,6 +22,7 @@ from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.actions import ConversationService
 from hub.events import Event, EventBus
+from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
 from hub.sdk import IngestUnavailable, Outcome, Plugin, PluginContext
 from hub.supervise import log_task_failure
@@ -61,6 +62,7 @@ class Pipeline:
         concurrency: int = 8,
         backlog: int = 1000,
         clock: Callable[[], datetime] = utcnow,
+        language: str = SOURCE_LOCALE,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -71,6 +73,7 @@ class Pipeline:
         self.ticketing = replace(ticketing, plugins_enabled=bool(plugins))
         self.instance_id = instance_id
         self.clock = clock
+        self.language = language  # for customers whose language is unknown or has no catalog
         self.accepting = True
         self.concurrency = concurrency
         self.backlog = backlog
@@ -88,7 +91,7 @@ class Pipeline:
         if not self.accepting:
             raise IngestUnavailable("the hub is shutting down; retry")
         try:
-            inbound = validate_inbound(inbound, self.limits)
+            inbound = with_language(validate_inbound(inbound, self.limits))
         except InvalidInbound:
             self.metrics.rejected.labels(getattr(inbound, "channel", "?")).inc()
             raise
@@ -200,6 +203,7 @@ class Pipeline:
                 settings=plugin.settings,
                 state=dict(state),
                 actions=self.actions,
+                language=best_locale(contact.language, self.language),
             )
             try:
                 outcome = await plugin.on_message(ctx)

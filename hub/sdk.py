@@ -23,6 +23,7 @@ from conversation.store import InboundRecord, Store
 from hub.backoff import backoff
 from hub.blobs import BlobStore
 from hub.events import EventBus
+from hub.i18n import SOURCE_LOCALE, Texts, best_locale, canonical_tag, hub_texts, match_locale
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
 from hub.supervise import Supervisor
 from hub.text import split_text
@@ -47,7 +48,12 @@ __all__ = [
     "Sender",
     "Sent",
     "backoff",
+    "Texts",
+    "best_locale",
+    "canonical_tag",
+    "hub_texts",
     "ingest_response",
+    "match_locale",
     "split_text",
 ]
 
@@ -94,6 +100,7 @@ class HubPort(Protocol):
     """What a running adapter may ask of the hub."""
 
     instance_id: str
+    language: str  # hub.language: what system texts agents read in a thread are written in
     store: Store  # read the conversation history a channel shows its customer
     bus: EventBus  # live events (typing, status changes) a channel passes on
     blobs: BlobStore  # attachment bytes
@@ -199,6 +206,7 @@ class PluginContext:
     settings: dict[str, Any]
     state: dict[str, Any]  # this plugin's state for this conversation; saved after on_message
     actions: ConversationActions
+    language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
     stopped: bool = field(default=False, init=False)
 
     @property

@@ -383,3 +383,75 @@ async def test_merging_two_customers_tickets_asks_first_saying_who_sees_what(ser
             await eventually(merged)
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def greeting_site(tmp_path: Path) -> AsyncIterator[str]:
+    """A hub whose greeting bot answers, and a website with a Chinese and an English page."""
+    require_browser()
+    always_open = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-23:59"}
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {"webchat": {"secret": "e2e-visitor-secret", "messages_per_minute": 1}},
+            "plugins": {"enabled": ["greeting"], "greeting": always_open},
+        },
+    )
+    hub_runner, hub_url = await serve(build_app(Hub(config)))
+
+    async def page(request: web.Request) -> web.Response:
+        lang = request.match_info["lang"]
+        return web.Response(
+            content_type="text/html",
+            text=f"""<!doctype html><html><head><meta charset="utf-8"><title>shop</title></head><body>
+<script src="{hub_url}/channels/webchat/widget/helpline.js" data-lang="{lang}" async></script></body></html>""",
+        )
+
+    site = web.Application()
+    site.router.add_get("/{lang}", page)
+    site_runner, site_url = await serve(site)
+    yield site_url
+    await site_runner.cleanup()
+    await hub_runner.cleanup()
+
+
+async def test_the_widget_and_its_bot_speak_the_visitors_language(greeting_site: str) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            for lang, placeholder, greeting, limit, too_fast in (
+                (
+                    "zh-CN",
+                    "输入消息…",
+                    "感谢您联系我们。您的工单号是 #1000",
+                    "最多 4,000 个字符。",
+                    "请求太频繁，请稍后再试。",
+                ),
+                (
+                    "en",
+                    "Type a message…",
+                    "Thanks for contacting us. Your ticket number is #1001",
+                    "At most 4,000 characters.",
+                    "too fast",
+                ),
+            ):
+                page = await (await browser.new_context(locale="zh-CN")).new_page()
+                await page.goto(f"{greeting_site}/{lang}")
+                await page.click("button.launcher")
+                await expect(page.locator("textarea")).to_have_attribute("placeholder", placeholder)
+                await page.fill("textarea", "hello")
+                await page.keyboard.press("Enter")
+                await expect(page.locator(".msg.bot")).to_contain_text(greeting)
+                stamp = await page.locator(".msg.bot").get_attribute("data-time")  # shown after the text
+                assert stamp and stamp[:2].isdigit()  # its time, in the visitor's locale
+                await page.fill("textarea", "x" * 4000)  # max_message_chars: said with the locale's plural and digits
+                await expect(page.locator(".note")).to_have_text(limit)
+                await page.fill("textarea", "hello again")  # over messages_per_minute: the hub says why
+                await page.keyboard.press("Enter")
+                await expect(page.locator(".note")).to_contain_text(too_fast)
+                if lang == "zh-CN":
+                    await page.screenshot(path=str(ARTIFACTS / "widget-zh-CN-greeting.png"))
+        finally:
+            await browser.close()

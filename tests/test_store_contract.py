@@ -416,6 +416,38 @@ async def test_contacts_are_found_by_identity(store: Store) -> None:
     assert renamed.contact.identities[0].display_name == "Ana B."
 
 
+async def test_a_contact_keeps_the_first_language_known_until_an_agent_corrects_it(store: Store) -> None:
+    first = await store.record_inbound(
+        inbound("m1", sender=Sender(address="u8", language="zh-Hans")), now=utcnow(), policy=POLICY
+    )
+    assert first.contact.language == "zh-Hans"
+    later = await store.record_inbound(
+        inbound("m2", sender=Sender(address="u8", language="en")), now=utcnow(), policy=POLICY
+    )
+    assert later.contact.language == "zh-Hans"  # a channel's word never replaces a known language
+
+    silent = await store.record_inbound(inbound("m3", sender=Sender(address="u9")), now=utcnow(), policy=POLICY)
+    assert silent.contact.language == ""
+    filled = await store.record_inbound(
+        inbound("m4", sender=Sender(address="u9", language="en-GB")), now=utcnow(), policy=POLICY
+    )
+    assert filled.contact.language == "en-GB"  # an unknown language is filled
+
+    corrected = await store.update_contact(first.contact.id, language="en")
+    assert corrected.language == "en"
+    again = await store.record_inbound(
+        inbound("m5", sender=Sender(address="u8", language="zh-Hans")), now=utcnow(), policy=POLICY
+    )
+    assert again.contact.language == "en"
+    assert (await store.get_contact(first.contact.id)).language == "en"  # type: ignore[union-attr]
+
+    # merging: a contact of unknown language takes the other's; a known one keeps its own
+    merged = await store.merge_contacts(first.contact.id, silent.contact.id)
+    assert merged.language == "en-GB"
+    unknown = await store.record_inbound(inbound("m6", sender=Sender(address="u10")), now=utcnow(), policy=POLICY)
+    assert (await store.merge_contacts(silent.contact.id, unknown.contact.id)).language == "en-GB"
+
+
 async def test_a_database_from_a_newer_helpline_is_refused(store: Store) -> None:
     from conversation.mongo_store import MongoStore
     from conversation.sqlite_store import SQLiteStore

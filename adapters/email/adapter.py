@@ -10,6 +10,8 @@ import logging
 import re
 import ssl
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
 from email.utils import formataddr, formatdate, getaddresses
 from typing import Any, ClassVar
 
@@ -24,6 +26,7 @@ from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_
 from conversation.model import Attachment, AuthorType, Direction, MessageKind
 from conversation.store import StoreUnavailable
 from hub.events import Event
+from hub.i18n import accept_language
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
     MIN_GENERATED_SECRET,
@@ -39,6 +42,8 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    best_locale,
+    hub_texts,
 )
 
 log = logging.getLogger(__name__)
@@ -269,7 +274,11 @@ class EmailAdapter(Adapter):
             channel=self.name,
             external_id=message_id,
             sender=Sender(
-                address=mail.from_address, display_name=mail.from_name, email=mail.from_address, verified=True
+                address=mail.from_address,
+                display_name=mail.from_name,
+                email=mail.from_address,
+                verified=True,
+                language=mail_language(raw),
             ),
             thread_key=message_id,  # a new ticket is keyed by the mail that opened it
             text=text.strip() or mail.subject or "(empty mail)",
@@ -390,7 +399,9 @@ class EmailAdapter(Adapter):
         token = self.settings["subject_token"].format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
         # put that in a mail from the support address.
-        subject = (conversation.subject if conversation.channel == self.name else "") or "Your request"
+        subject = (conversation.subject if conversation.channel == self.name else "") or hub_texts(
+            best_locale(out.contact.language, self.hub.language)
+        ).get("email.subject")
         headers["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         headers["Message-ID"] = our_message_id(message.id, self.domain)
         headers["Date"] = formatdate(localtime=False)
@@ -460,3 +471,14 @@ class _Handler:
 
 def _strip_reply_prefix(subject: str) -> str:
     return re.sub(r"^[ \t]*((re|fw|fwd|aw|sv|回复|答复|转发)[ \t]*[:：][ \t]*)+", "", subject, flags=re.I).strip()
+
+
+def mail_language(raw: bytes) -> str:
+    """The writer's language as the mail says it: Content-Language (RFC 3282), else the
+    Accept-Language some clients send; "" when neither is there (the hub then guesses)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True)
+    for name in ("Content-Language", "Accept-Language"):
+        tags = accept_language(str(headers.get(name) or ""))
+        if tags:
+            return tags[0]
+    return ""

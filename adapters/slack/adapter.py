@@ -110,6 +110,7 @@ class SlackAdapter(Adapter):
         self.bot_user_id = ""
         self.team_id = ""
         self._profiles: dict[str, tuple[float, str, str]] = {}  # user -> (fetched at, name, email)
+        self._locales: dict[str, str] = {}  # user -> users.info locale
         self._hub: HubPort | None = None
         self._socket: SocketModeClient | None = None
         self._unsupported_logged: set[str] = set()
@@ -284,7 +285,13 @@ class SlackAdapter(Adapter):
             Inbound(
                 channel=self.name,
                 external_id=f"{channel}:{event['ts']}",
-                sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
+                sender=Sender(
+                    address=f"{team}:{user}",
+                    display_name=name,
+                    email=email,
+                    verified=bool(email),
+                    language=self._locales.get(user, ""),
+                ),
                 thread_key=thread_key,
                 text=text.strip(),
                 attachments=tuple(attachments),
@@ -310,7 +317,13 @@ class SlackAdapter(Adapter):
             Inbound(
                 channel=self.name,
                 external_id=f"action:{action.get('action_ts') or payload.get('trigger_id')}",
-                sender=Sender(address=f"{team}:{user}", display_name=name, email=email, verified=bool(email)),
+                sender=Sender(
+                    address=f"{team}:{user}",
+                    display_name=name,
+                    email=email,
+                    verified=bool(email),
+                    language=self._locales.get(user, ""),
+                ),
                 thread_key=thread_key,
                 text=str((action.get("text") or {}).get("text") or action.get("value", "")),
                 choice_id=str(action.get("value", "")),
@@ -330,7 +343,7 @@ class SlackAdapter(Adapter):
         if cached and time.monotonic() - cached[0] < PROFILE_TTL:
             return cached[1], cached[2]
         try:
-            info = (await self.client.users_info(user=user))["user"]
+            info = (await self.client.users_info(user=user, include_locale=True))["user"]
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             self.log.warning("users.info for %s failed: %s", user, exc)
             return "", ""
@@ -338,6 +351,7 @@ class SlackAdapter(Adapter):
         name = profile.get("display_name") or profile.get("real_name") or info.get("real_name") or info.get("name", "")
         email = profile.get("email", "")  # only with the users:read.email scope
         self._profiles[user] = (time.monotonic(), name, email)
+        self._locales[user] = info.get("locale") or ""  # e.g. zh-CN: the customer's language
         return name, email
 
     async def _files(self, files: list[dict[str, Any]]) -> tuple[list[Attachment], list[str]]:

@@ -55,6 +55,7 @@ from hub.sdk import (
     Sender,
     Sent,
     backoff,
+    hub_texts,
     split_text,
 )
 
@@ -310,7 +311,9 @@ class TelegramAdapter(Adapter):
             Inbound(
                 channel=self.name,
                 external_id=f"{chat['id']}:{message['message_id']}",  # a repeated update_id stores nothing new
-                sender=Sender(address=str(user["id"]), display_name=name),
+                sender=Sender(
+                    address=str(user["id"]), display_name=name, language=str(user.get("language_code") or "")
+                ),
                 thread_key=f"chat:{chat['id']}",
                 text=text,
                 attachments=tuple(attachments),
@@ -343,7 +346,7 @@ class TelegramAdapter(Adapter):
             Inbound(
                 channel=self.name,
                 external_id=f"callback:{query.id}",
-                sender=Sender(address=str(user.id), display_name=user.full_name),
+                sender=Sender(address=str(user.id), display_name=user.full_name, language=user.language_code or ""),
                 thread_key=f"chat:{chat_id}",
                 text=_label_of(query),
                 choice_id=query.data,
@@ -381,6 +384,7 @@ class TelegramAdapter(Adapter):
     # -- outbound -----------------------------------------------------------------------
     async def _note_blocked(self, out: Outbound, reason: str) -> None:
         """Say it in the thread, beside the contact card: no reply will reach this person."""
+        said = hub_texts(self.hub.language)  # for the agents: in the hub's language
         event = Message_(
             id=new_id(),
             conversation_id=out.conversation.id,
@@ -388,8 +392,9 @@ class TelegramAdapter(Adapter):
             direction=Direction.OUTBOUND,
             kind=MessageKind.EVENT,
             author_type=AuthorType.SYSTEM,
-            text=f"Telegram refuses delivery to {out.contact.name or 'this customer'}: {reason}. "
-            "Replies cannot reach them here until they unblock the bot.",
+            text=said.get(
+                "event.telegram_blocked", name=out.contact.name or said.get("event.this_customer"), reason=reason
+            ),
         )
         with logged_failure(self.log, f"recording that Telegram refuses delivery on {out.conversation.id}"):
             await self.hub.store.add_message(event)

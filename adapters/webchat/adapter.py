@@ -35,7 +35,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
 from adapters.webchat.filetypes import BINARY, detect_type
-from adapters.webchat.texts import CONFIRMATION_MAIL
+from adapters.webchat.texts import confirmation_mail
 from conversation.identity import seen_by_customer
 from conversation.model import (
     Attachment,
@@ -50,6 +50,8 @@ from conversation.model import (
 )
 from hub.blobs import PendingUploads, download_headers
 from hub.events import Event, Subscription
+from hub.i18n import best_locale, error_message, hub_texts
+from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
 from hub.ratelimit import SlidingWindow
 from hub.sdk import (
@@ -358,9 +360,7 @@ class WebChatAdapter(Adapter):
         ):
             if not self.sockets[address]:
                 del self.sockets[address]
-            await ws.send_json(
-                {"type": "error", "code": "too_many_connections", "message": "this chat is open in too many windows"}
-            )
+            await ws.send_json(_error_frame(request, "too_many_connections", "this chat is open in too many windows"))
             await ws.close(code=POLICY_VIOLATION, message=b"too many connections")
             return ws
         self.sockets[address].add(ws)
@@ -378,19 +378,14 @@ class WebChatAdapter(Adapter):
                     if not isinstance(data, dict):
                         raise InvalidJson("not an object")
                 except InvalidJson:
-                    await ws.send_json({"type": "error", "code": "bad_frame", "message": "frames are JSON objects"})
+                    await ws.send_json(_error_frame(request, "bad_frame", "frames are JSON objects"))
                     continue
                 kind = data.get("type")
                 if kind == "hello":
                     wait = self.hellos.take(socket_key)
                     if wait is not None:
                         await ws.send_json(
-                            {
-                                "type": "error",
-                                "code": "rate_limited",
-                                "retry_after": round(wait, 1),
-                                "message": "slow down",
-                            }
+                            _error_frame(request, "rate_limited", "slow down", retry_after=round(wait, 1))
                         )
                         continue
                     conversation_id = await self._hello(ws, address, str(data.get("after") or ""))
@@ -403,7 +398,7 @@ class WebChatAdapter(Adapter):
                 elif kind == "ping":
                     await ws.send_json({"type": "pong"})
                 else:
-                    await ws.send_json({"type": "error", "code": "bad_frame", "message": f"unknown type {kind!r}"})
+                    await ws.send_json(_error_frame(request, "bad_frame", f"unknown type {kind!r}"))
         finally:
             self.hellos.reset(socket_key)
             self.sockets_per_ip[ip] -= 1
@@ -440,29 +435,24 @@ class WebChatAdapter(Adapter):
         client_id = data.get("client_id")
         text = data.get("text") or ""
         if not isinstance(client_id, str) or not 0 < len(client_id) <= 64 or not isinstance(text, str):
-            await ws.send_json({"type": "error", "code": "bad_frame", "message": "client_id and text are required"})
+            await ws.send_json(_error_frame(request, "bad_frame", "client_id and text are required"))
             return None
         if len(text) > self.settings["max_message_chars"]:
-            await ws.send_json(
-                {
-                    "type": "error",
-                    "code": "too_long",
-                    "client_id": client_id,
-                    "message": f"messages are limited to {self.settings['max_message_chars']} characters",
-                }
-            )
+            limit = self.settings["max_message_chars"]
+            said = hub_texts(request_locale(request)).plural("webchat.too_long", limit)
+            await ws.send_json({"type": "error", "code": "too_long", "client_id": client_id, "message": said})
             return None
         for limiter, key in ((self.per_visitor, address), (self.per_address, request.remote or "?")):
             wait = limiter.take(key)
             if wait is not None:
                 await ws.send_json(
-                    {
-                        "type": "error",
-                        "code": "rate_limited",
-                        "client_id": client_id,
-                        "retry_after": round(wait, 1),
-                        "message": "you are sending too fast",
-                    }
+                    _error_frame(
+                        request,
+                        "rate_limited",
+                        "you are sending too fast",
+                        client_id=client_id,
+                        retry_after=round(wait, 1),
+                    )
                 )
                 return None
         try:
@@ -476,6 +466,7 @@ class WebChatAdapter(Adapter):
                         display_name=token.get("n") or visitor_name(address),
                         email=token.get("e", ""),
                         verified=bool(token.get("e")),
+                        language=request.query.get(LANG_PARAM, "")[:64],  # the widget's data-lang, or the browser's
                     ),
                     thread_key=address,
                     text=text,
@@ -484,16 +475,16 @@ class WebChatAdapter(Adapter):
                 )
             )
         except InvalidInbound as exc:
-            await ws.send_json({"type": "error", "code": "invalid", "client_id": client_id, "message": str(exc)})
+            await ws.send_json(_error_frame(request, "invalid", str(exc), client_id=client_id))
             return None
         except IngestUnavailable:
             await ws.send_json(
-                {
-                    "type": "error",
-                    "code": "unavailable",
-                    "client_id": client_id,
-                    "message": "we could not take your message just now; it will be resent",
-                }
+                _error_frame(
+                    request,
+                    "unavailable",
+                    "we could not take your message just now; it will be resent",
+                    client_id=client_id,
+                )
             )
             return None
         conversation = record.conversation
@@ -605,7 +596,9 @@ class WebChatAdapter(Adapter):
             direction=Direction.OUTBOUND,
             kind=MessageKind.MESSAGE,
             author_type=AuthorType.SYSTEM,
-            text=CONFIRMATION_MAIL.format(code=code),
+            text=confirmation_mail(
+                best_locale(contact.language) if contact.language else request_locale(request), code
+            ),
         )
         try:
             await mailer.send(Outbound(confirmation, conversation, replace(contact, email=email), email))
@@ -759,7 +752,7 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
         response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept-Language"
         response.headers["Access-Control-Max-Age"] = "600"
     return response
 
@@ -809,6 +802,11 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text="the body must be a JSON object")
     return body
+
+
+def _error_frame(request: web.Request, code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """An error frame for the widget, its message in the visitor's language."""
+    return {"type": "error", "code": code, **extra, "message": error_message(code, message, request_locale(request))}
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

@@ -32,6 +32,7 @@ from hub.api.serialize import (
     token_json,
 )
 from hub.app_keys import AUTH, HUB
+from hub.i18n import canonical_tag
 from hub.schema import Arr, Bool, Int, Nullable, Obj, Str
 
 api = Api(title="Helpline agent API", version="1")
@@ -405,14 +406,26 @@ async def typing(call: Call) -> dict[str, Any]:
 @api.route(
     "PATCH",
     "/v1/contacts/{contact_id}",
-    summary="Correct a contact's name or email",
+    summary="Correct a contact's name, email or language",
     tag="contacts",
-    body=Obj({"name": Str(max_length=200), "email": Str(max_length=320)}, at_least_one=True),
+    body=Obj(
+        {
+            "name": Str(max_length=200),
+            "email": Str(max_length=320),
+            "language": Str(max_length=35, description="BCP 47 tag, e.g. zh-CN or en; bots answer in it"),
+        },
+        at_least_one=True,
+    ),
     response=CONTACT,
 )
 async def patch_contact(call: Call) -> dict[str, Any]:
+    changes = dict(call.body)
+    if "language" in changes:
+        changes["language"] = canonical_tag(changes["language"])
+        if not changes["language"]:
+            raise ApiError(422, "invalid", "language: not a language tag (like en, zh-CN or zh-Hant)")
     await contact_or_404(call, call.path["contact_id"], Access.WRITE)
-    contact = await hub_of(call).store.update_contact(call.path["contact_id"], **call.body)
+    contact = await hub_of(call).store.update_contact(call.path["contact_id"], **changes)
     return contact_json(contact)
 
 

@@ -84,6 +84,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "email": contact.email or None,
         "email_verified": contact.email_verified,  # False: only claimed, never used to join contacts
         "merged_into": contact.merged_into or None,
+        "language": contact.language or None,  # as the channel said it, detected, or set by an agent
         "created_at": iso(contact.created_at),
         "identities": [
             {"channel": i.channel, "address": i.address, "display_name": i.display_name, "verified": i.verified}

@@ -8,7 +8,7 @@
  * data-user-id: the widget then forgets that user's chat in this browser).
  * Everything customers or agents write is inserted as text, never as HTML.
  */
-(() => {
+(async () => {
   "use strict";
   const script = document.currentScript;
   if (!script || window.__helplineWidget) return;
@@ -19,20 +19,33 @@
   const site = data.site || "default";
   const storageKey = `helpline:${base}:${site}`;
   const owner = data.userId || ""; // whose chat the stored token is: a signed-in user's, or ""
-  const lang = (data.lang && data.lang !== "auto" ? data.lang : navigator.language || "en").toLowerCase();
-  const zh = lang.startsWith("zh");
-  const T = zh
-    ? { title: "在线客服", placeholder: "输入消息…", send: "发送", ticket: "工单", status: { open: "处理中", pending: "等待您回复", snoozed: "稍后处理", resolved: "已解决", closed: "已关闭" },
-        typing: "客服正在输入…", offline: "客服暂时不在线。留下邮箱，我们会通过邮件回复您。", email: "您的邮箱", save: "保存", saved: "已保存，我们会发邮件给您。",
-        open: "打开客服对话", close: "关闭", attach: "添加附件", reconnecting: "正在重新连接…", welcome: "您好！请问有什么可以帮您？", failed: "未发送", tooLarge: "文件太大",
-        notAllowed: "此网站暂时无法使用在线客服（网站未获授权）。请通过其他方式联系我们。", identityRejected: "无法验证您的登录身份，请刷新页面或重新登录后再试。",
-        busy: "请求太频繁，请稍后再试。", unavailable: "暂时无法连接客服，请稍后再试。", code: "邮件中的确认码", confirm: "确认", codeSent: "我们已向该邮箱发送确认码，请在此输入。", wrongCode: "确认码不正确。" }
-    : { title: "Support", placeholder: "Type a message…", send: "Send", ticket: "Ticket", status: { open: "open", pending: "waiting for you", snoozed: "snoozed", resolved: "resolved", closed: "closed" },
-        typing: "An agent is typing…", offline: "No agent is online right now. Leave your email and we will answer by email.", email: "Your email", save: "Save", saved: "Saved: we will email you.",
-        open: "Open the support chat", close: "Close", attach: "Attach a file", reconnecting: "Reconnecting…", welcome: "Hello! How can we help?", failed: "not sent", tooLarge: "That file is too large",
-        notAllowed: "The support chat cannot be used on this website (it is not allowed here). Please contact us another way.", identityRejected: "Your sign-in could not be verified. Reload the page or sign in again, then try again.",
-        busy: "Too many requests; please try again later.", unavailable: "The support chat cannot be reached right now; please try again later.", code: "Code from the email", confirm: "Confirm", codeSent: "We sent a code to that address; enter it here.", wrongCode: "That code is not right." };
-  const ERRORS = { origin_not_allowed: T.notAllowed, unknown_site: T.notAllowed, forbidden: T.notAllowed, identity_rejected: T.identityRejected, rate_limited: T.busy };
+  const lang = data.lang && data.lang !== "auto" ? data.lang : navigator.language || "en";
+  // The texts come from the hub's catalogs (one per language, the same ones the server
+  // speaks from): GET /i18n/widget/<lang>.json answers the catalog best for `lang`.
+  const hubRoot = new URL("../../", base).href;
+  async function loadCatalog(tag) {
+    const resp = await fetch(`${hubRoot}i18n/widget/${encodeURIComponent(tag)}.json`);
+    if (!resp.ok) throw new Error(`catalog ${resp.status}`);
+    return resp.json();
+  }
+  let catalog = { locale: "en", messages: {} };
+  try { catalog = await loadCatalog(lang); } catch (e) { try { catalog = await loadCatalog("en"); } catch (e2) { /* the hub is unreachable */ } }
+  const locale = catalog.locale;
+  const plurals = new Intl.PluralRules(locale);
+  const numbers = new Intl.NumberFormat(locale);
+  // t("key", {name: value}); a plural entry picks its form by `count` (Intl's CLDR rules, as the catalog is
+  // keyed); numbers are written the locale's way. Ticket numbers are passed as text: "#1,000" would be wrong.
+  function t(key, params = {}) {
+    let text = catalog.messages[key];
+    if (text && typeof text === "object") text = text[plurals.select(params.count ?? 0)] ?? text.other;
+    if (typeof text !== "string") return key;
+    const shown = (value) => (typeof value === "number" ? numbers.format(value) : String(value));
+    return text.replace(/\{(\w+)\}/g, (whole, name) => (name in params ? shown(params[name]) : whole));
+  }
+  const clock = new Intl.DateTimeFormat(locale, { hour: "2-digit", minute: "2-digit" });
+  const ERRORS = { origin_not_allowed: "not_allowed", unknown_site: "not_allowed", forbidden: "not_allowed", identity_rejected: "identity_rejected", rate_limited: "busy" };
+  const explain = (code, message) => (ERRORS[code] ? t(ERRORS[code]) : message || t("unavailable"));
+  const sayHeaders = { "Content-Type": "application/json", "Accept-Language": lang }; // server errors in the visitor's language
 
   const state = { token: null, lastId: "", ws: null, shown: new Set(), pending: new Map(), limits: {}, retry: 0, conversation: null, refused: "" };
   // A stored chat belongs to whoever was signed in when it was stored: on a shared computer,
@@ -50,6 +63,7 @@
   // -- the widget's DOM, in a shadow root so the page's CSS cannot break it -----------------
   const host = document.createElement("div");
   host.setAttribute("data-helpline", "");
+  host.setAttribute("lang", locale); // screen readers and CJK fonts follow the catalog's language
   const root = host.attachShadow({ mode: "open" });
   const el = (tag, attrs = {}, ...children) => {
     const node = document.createElement(tag);
@@ -74,6 +88,7 @@
     .msg.visitor { align-self: flex-end; background: #2563eb; color: #fff; }
     .msg.agent, .msg.bot, .msg.system { align-self: flex-start; background: #e5e7eb; }
     .msg.failed { opacity: .6; border: 1px dashed #dc2626; }
+    .msg[data-time]::after { content: attr(data-time); display: block; font-size: 10px; opacity: .7; margin-top: 2px; text-align: right; }
     .msg .unsent { display: block; font-size: 11px; color: #dc2626; margin-top: 4px; }
     .alert { display: none; padding: 8px 12px; background: #fee2e2; color: #991b1b; font-size: 13px; }
     .alert.show { display: block; }
@@ -92,22 +107,22 @@
     label.attach input { display: none; }
     @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; } }
   ` });
-  const launcher = el("button", { class: "launcher", "aria-label": T.open, text: "💬" });
+  const launcher = el("button", { class: "launcher", "aria-label": t("open"), text: "💬" });
   const ticketLabel = el("span", { class: "ticket" });
-  const closeButton = el("button", { "aria-label": T.close, text: "×" });
+  const closeButton = el("button", { "aria-label": t("close"), text: "×" });
   const log = el("div", { class: "log", role: "log", "aria-live": "polite" });
   const note = el("div", { class: "note" });
-  const emailInput = el("input", { type: "email", placeholder: T.email, required: "" });
-  const emailForm = el("form", {}, emailInput, el("button", { type: "submit", text: T.save }));
-  const codeInput = el("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", placeholder: T.code, required: "" });
-  const codeForm = el("form", { hidden: "" }, codeInput, el("button", { type: "submit", text: T.confirm }));
-  const offline = el("div", { class: "offline" }, el("div", { text: T.offline }), emailForm, codeForm);
+  const emailInput = el("input", { type: "email", placeholder: t("email"), required: "" });
+  const emailForm = el("form", {}, emailInput, el("button", { type: "submit", text: t("save") }));
+  const codeInput = el("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", placeholder: t("code"), required: "" });
+  const codeForm = el("form", { hidden: "" }, codeInput, el("button", { type: "submit", text: t("confirm") }));
+  const offline = el("div", { class: "offline" }, el("div", { text: t("offline") }), emailForm, codeForm);
   const alert = el("div", { class: "alert", role: "alert" });
-  const textarea = el("textarea", { placeholder: T.placeholder, "aria-label": T.placeholder, maxlength: "4000" });
+  const textarea = el("textarea", { placeholder: t("placeholder"), "aria-label": t("placeholder"), maxlength: "4000" });
   const fileInput = el("input", { type: "file" });
-  const compose = el("form", { class: "compose" }, el("label", { class: "attach", title: T.attach, text: "📎" }, fileInput), textarea, el("button", { class: "send", type: "submit", text: T.send }));
-  const panel = el("div", { class: "panel", role: "dialog", "aria-label": data.title || T.title },
-    el("header", {}, el("span", { class: "title", text: data.title || T.title }), ticketLabel, closeButton), alert, offline, log, note, compose);
+  const compose = el("form", { class: "compose" }, el("label", { class: "attach", title: t("attach"), text: "📎" }, fileInput), textarea, el("button", { class: "send", type: "submit", text: t("send") }));
+  const panel = el("div", { class: "panel", role: "dialog", "aria-label": data.title || t("title") },
+    el("header", {}, el("span", { class: "title", text: data.title || t("title") }), ticketLabel, closeButton), alert, offline, log, note, compose);
   root.append(style, launcher, panel);
   (document.body || document.documentElement).append(host);
 
@@ -118,6 +133,10 @@
     if (message.id > state.lastId) { state.lastId = message.id; persist(); }
     const bubble = el("div", { class: `msg ${message.from}${failed ? " failed" : ""}`, "data-id": message.id });
     bubble.append(document.createTextNode(message.text || ""));
+    if (message.created_at) { // shown by CSS after the text, so the bubble's text stays the message's
+      const at = new Date(message.created_at);
+      bubble.setAttribute("data-time", clock.format(at)); bubble.title = at.toLocaleString(locale);
+    }
     for (const file of message.attachments || []) {
       bubble.append(el("br"), el("a", { href: `${base}attachments/${encodeURIComponent(file.ref)}?token=${encodeURIComponent(state.token)}`, text: `📄 ${file.name}`, rel: "noopener" }));
     }
@@ -135,15 +154,15 @@
   }
   function showTicket(conversation) {
     state.conversation = conversation;
-    ticketLabel.textContent = conversation ? `${T.ticket} #${conversation.number} · ${T.status[conversation.status] || conversation.status}` : "";
+    ticketLabel.textContent = conversation ? t("ticket", { number: String(conversation.number), status: t(`status.${conversation.status}`) }) : "";
   }
   function persist() {
     try { localStorage.setItem(storageKey, JSON.stringify({ owner, token: state.token, lastId: state.lastId })); } catch (e) { /* ignore */ }
   }
   function markUnsent(bubble, why) {
     if (!bubble || bubble.classList.contains("failed")) return;
-    bubble.classList.add("failed"); bubble.title = why || T.failed;
-    bubble.append(el("span", { class: "unsent", text: T.failed }));
+    bubble.classList.add("failed"); bubble.title = why || t("failed");
+    bubble.append(el("span", { class: "unsent", text: t("failed") }));
   }
   function refuse(message) { // the hub will not take this visitor's messages: say so, keep nothing pending
     state.refused = message;
@@ -167,10 +186,11 @@
   async function startSession() {
     const body = { site, token: state.token || undefined };
     if (data.userId) body.user = { id: data.userId, email: data.userEmail || undefined, name: data.userName || undefined, hash: data.userHash || "" };
-    const resp = await fetch(`${base}session`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    const resp = await fetch(`${base}session`, { method: "POST", headers: sayHeaders, body: JSON.stringify(body) });
     const answer = await answerOf(resp);
-    if (!resp.ok) { const error = new Error(`session ${resp.status}`); error.status = resp.status; error.code = answer.error; throw error; }
+    if (!resp.ok) { const error = new Error(`session ${resp.status}`); error.status = resp.status; error.code = answer.error; error.said = answer.message; throw error; }
     state.token = answer.token; state.limits = answer.limits || {};
+    if (state.limits.max_message_chars) textarea.maxLength = state.limits.max_message_chars;
     persist();
     showTicket(answer.conversation);
     offline.classList.toggle("show", !answer.agents_online);
@@ -178,6 +198,7 @@
   function connect() {
     const url = new URL(`${base}ws`); url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("token", state.token);
+    url.searchParams.set("lang", lang); // the visitor's language: stored on the contact, and error frames in it
     const ws = new WebSocket(url);
     state.ws = ws;
     let typingTimer = null;
@@ -191,7 +212,7 @@
       if (frame.type === "hello") {
         showTicket(frame.conversation);
         offline.classList.toggle("show", !frame.agents_online);
-        if (!frame.conversation && !log.children.length) render({ id: "", from: "system", text: T.welcome });
+        if (!frame.conversation && !log.children.length) render({ id: "", from: "system", text: t("welcome") });
         for (const message of frame.messages) render(message);
       } else if (frame.type === "ack") {
         state.pending.delete(frame.client_id);
@@ -203,7 +224,7 @@
       } else if (frame.type === "ticket") {
         showTicket(frame.conversation);
       } else if (frame.type === "typing") {
-        note.textContent = T.typing; clearTimeout(typingTimer); typingTimer = setTimeout(() => { note.textContent = ""; }, 4000);
+        note.textContent = t("typing"); clearTimeout(typingTimer); typingTimer = setTimeout(() => { note.textContent = ""; }, 4000);
       } else if (frame.type === "error") {
         if (frame.code === "unavailable" && state.pending.has(frame.client_id)) {
           const again = state.pending.get(frame.client_id); // the hub could not store it yet: try again
@@ -222,7 +243,7 @@
       if (state.ws !== ws) return; // replaced, or forgotten by a sign-out
       if (event.code === 4001) { forget(); return; } // signed out (in another window, say)
       if (event.code === 4008) { note.textContent = "⚠"; return; } // refused by policy: do not hammer
-      note.textContent = T.reconnecting;
+      note.textContent = t("reconnecting");
       state.retry = Math.min(state.retry + 1, 6);
       setTimeout(connect, 500 * 2 ** state.retry);
     };
@@ -252,7 +273,7 @@
         state.token = null; await startSession(); // the stored token expired or was revoked: a new chat
       }
     } catch (e) {
-      refuse(ERRORS[e.code] || T.unavailable);
+      refuse(explain(e.code, e.said));
       return;
     }
     connect();
@@ -271,6 +292,7 @@
   });
   let lastTyping = 0;
   textarea.addEventListener("input", () => {
+    if (textarea.maxLength > 0 && textarea.value.length >= textarea.maxLength) note.textContent = t("limit_chars", { count: textarea.maxLength });
     if (Date.now() - lastTyping > 2000 && state.ws && state.ws.readyState === WebSocket.OPEN) {
       lastTyping = Date.now(); state.ws.send(JSON.stringify({ type: "typing" }));
     }
@@ -279,27 +301,27 @@
     const file = fileInput.files[0];
     fileInput.value = "";
     if (!file) return;
-    if (state.limits.max_attachment_bytes && file.size > state.limits.max_attachment_bytes) { note.textContent = T.tooLarge; return; }
+    if (state.limits.max_attachment_bytes && file.size > state.limits.max_attachment_bytes) { note.textContent = t("too_large"); return; }
     const form = new FormData(); form.append("file", file, file.name);
     if (state.refused) return;
-    const resp = await fetch(`${base}upload?token=${encodeURIComponent(state.token)}`, { method: "POST", body: form });
+    const resp = await fetch(`${base}upload?token=${encodeURIComponent(state.token)}`, { method: "POST", headers: { "Accept-Language": lang }, body: form });
     const answer = await answerOf(resp);
-    if (!resp.ok) { note.textContent = ERRORS[answer.error] || answer.message || T.unavailable; return; }
+    if (!resp.ok) { note.textContent = explain(answer.error, answer.message); return; }
     sendFrame({ type: "message", text: "", attachments: [answer] });
   });
   emailForm.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const resp = await fetch(`${base}email`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: state.token, email: emailInput.value }) });
+    const resp = await fetch(`${base}email`, { method: "POST", headers: sayHeaders, body: JSON.stringify({ token: state.token, email: emailInput.value }) });
     const answer = await answerOf(resp);
-    if (resp.ok && answer.status === "confirmation_sent") { codeForm.hidden = false; codeInput.focus(); note.textContent = T.codeSent; return; }
-    note.textContent = resp.ok ? T.saved : ERRORS[answer.error] || answer.message || T.unavailable;
+    if (resp.ok && answer.status === "confirmation_sent") { codeForm.hidden = false; codeInput.focus(); note.textContent = t("code_sent"); return; }
+    note.textContent = resp.ok ? t("saved") : explain(answer.error, answer.message);
   });
   codeForm.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const resp = await fetch(`${base}email/confirm`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: state.token, code: codeInput.value }) });
+    const resp = await fetch(`${base}email/confirm`, { method: "POST", headers: sayHeaders, body: JSON.stringify({ token: state.token, code: codeInput.value }) });
     const answer = await answerOf(resp);
-    if (resp.ok) { codeForm.hidden = true; note.textContent = T.saved; return; }
-    note.textContent = answer.error === "wrong_code" ? T.wrongCode : ERRORS[answer.error] || answer.message || T.unavailable;
+    if (resp.ok) { codeForm.hidden = true; note.textContent = t("saved"); return; }
+    note.textContent = answer.error === "wrong_code" ? t("wrong_code") : explain(answer.error, answer.message);
   });
   // For the site: call Helpline.logout() when its user signs out.
   window.Helpline = Object.assign(window.Helpline || {}, {

@@ -1,0 +1,65 @@
+"""Languages on the web: which catalog a request reads, API errors in that language,
+and the catalogs as JSON for browsers (`GET /i18n/{domain}/{locale}.json`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from hub.i18n import SOURCE_LOCALE, best_locale, domains, error_message, negotiate, texts
+
+# An explicit choice (the widget's data-lang) beats the browser's Accept-Language.
+LANG_PARAM = "lang"
+
+
+def request_locale(request: web.Request) -> str:
+    """The catalog locale for whoever made this request: `?lang=`, else Accept-Language."""
+    explicit = request.query.get(LANG_PARAM, "")
+    if explicit:
+        return best_locale(explicit)
+    return negotiate(request.headers.get("Accept-Language", "")) or SOURCE_LOCALE
+
+
+@web.middleware
+async def localized_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """The `message` of every JSON error `{"error", "message"}` in the reader's language;
+    the stable `error` code is never touched. English keeps the call site's own words."""
+    response = await handler(request)
+    if response.status < 400 or not isinstance(response, web.Response) or response.content_type != "application/json":
+        return response
+    locale = request_locale(request)
+    if locale == SOURCE_LOCALE:
+        return response
+    try:
+        body = json.loads(response.body or b"")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return response
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str) or "message" not in body:
+        return response
+    body["message"] = error_message(body["error"], str(body["message"]), locale)
+    response.body = json.dumps(body, ensure_ascii=False).encode()
+    response.headers["Content-Language"] = locale
+    return response
+
+
+async def catalog_json(request: web.Request) -> web.Response:
+    """One catalog domain for a browser, in the catalog best for the asked locale (the
+    answer's `locale` says which). Public and cacheable: catalogs hold no secrets, and
+    the widget fetches its own from the customer's website (any origin)."""
+    domain, wanted = request.match_info["domain"], request.match_info["locale"]
+    if domain not in domains():
+        raise web.HTTPNotFound(text=f"no catalog domain {domain!r}")
+    body = texts(domain, wanted).as_json()
+    return web.json_response(
+        body,
+        dumps=lambda value: json.dumps(value, ensure_ascii=False),
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/i18n/{domain}/{locale}.json", catalog_json)

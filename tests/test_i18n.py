@@ -1,0 +1,212 @@
+"""Languages: catalogs that agree, tags mapped to the catalog a reader reads best, the
+catalogs served as JSON, and API errors in the reader's language."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.email.adapter import mail_language
+from adapters.webhook import parse_message
+from conversation.model import Role
+from hub import i18n
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from hub.settings import ConfigError
+from tests.helpers import customer_message, make_config
+
+
+@pytest.mark.parametrize("domain", i18n.domains())
+def test_every_language_has_the_same_keys_plurals_and_placeholders(domain: str) -> None:
+    assert set(i18n.available_locales()) >= {"en", "zh-CN"}
+    assert i18n.catalog_problems(domain) == []
+
+
+def test_a_key_in_one_catalog_and_not_the_other_is_reported(tmp_path: Path) -> None:
+    shutil.copytree(i18n.LOCALES_DIR, tmp_path / "locales")
+    zh = tmp_path / "locales" / "zh_CN" / "LC_MESSAGES" / "widget.po"
+    zh.write_text(zh.read_text(encoding="utf-8").replace('msgid "send"\nmsgstr "发送"\n', ""), encoding="utf-8")
+    en = tmp_path / "locales" / "en" / "LC_MESSAGES" / "hub.po"
+    en.write_text(en.read_text(encoding="utf-8").replace("#{number};", "#{numbr};"), encoding="utf-8")
+    problems = i18n.catalog_problems("widget", tmp_path / "locales") + i18n.catalog_problems(
+        "hub", tmp_path / "locales"
+    )
+    assert any("send is missing in zh-CN" in p for p in problems), problems
+    assert any("bot.greeting differs" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("tag", "catalog"),
+    [
+        ("zh-hans", "zh-CN"),
+        ("zh-cn", "zh-CN"),
+        ("zh_CN", "zh-CN"),
+        ("zh", "zh-CN"),
+        ("zh-SG", "zh-CN"),
+        ("zh-tw", "zh-CN"),  # Traditional readers read Simplified better than English, until there is a zh-TW
+        ("zh-hant", "zh-CN"),
+        ("zh-Hant-HK", "zh-CN"),
+        ("en", "en"),
+        ("en-GB", "en"),
+        ("fr-FR", "en"),  # no catalog: the default
+        ("", "en"),
+        ("not a tag", "en"),
+    ],
+)
+def test_language_tags_map_to_the_catalog_their_reader_reads_best(tag: str, catalog: str) -> None:
+    assert i18n.best_locale(tag) == catalog
+    assert i18n.best_locale("fr", default="zh-CN") == "zh-CN"
+
+
+def test_a_traditional_catalog_wins_for_traditional_readers_once_it_exists() -> None:
+    assert i18n.match_locale("zh-hant", ["zh-CN", "zh-TW"]) == "zh-TW"
+    assert i18n.match_locale("zh-HK", ["zh-CN", "zh-TW"]) == "zh-TW"
+    assert i18n.match_locale("zh-hans", ["zh-TW", "zh-CN"]) == "zh-CN"
+    assert i18n.match_locale("de", ["zh-CN", "en"]) is None
+
+
+def test_accept_language_is_read_by_quality() -> None:
+    assert i18n.accept_language("fr;q=0.9, zh-TW;q=0.95, en;q=0.1, de;q=0") == ["zh-TW", "fr", "en"]
+    assert i18n.negotiate("fr-CH, fr;q=0.9, zh-CN;q=0.8, en;q=0.7") == "zh-CN"
+    assert i18n.negotiate("de, fr") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("我的订单还没到", "zh-CN"),
+        ("订单 ID 12345 还没到", "zh-CN"),
+        ("my order has not arrived", "en"),
+        ("注文はまだ届きません", "ja"),
+        ("주문이 아직 안 왔어요", "ko"),
+        ("12345 !!!", ""),
+    ],
+)
+def test_the_writing_system_tells_the_language_when_nothing_else_does(text: str, language: str) -> None:
+    assert i18n.detect_language(text) == language
+
+
+def test_plurals_and_day_names_follow_the_locale() -> None:
+    en, zh = i18n.hub_texts("en"), i18n.hub_texts("zh-CN")
+    assert en.plural("webchat.too_long", 1) == "Messages are limited to 1 character."
+    assert en.plural("webchat.too_long", 500) == "Messages are limited to 500 characters."
+    assert zh.plural("webchat.too_long", 500) == "每条消息最多 500 个字符。"
+    assert en.day_names([0, 1, 4]) == "Mon, Tue, Fri" and zh.day_names([0, 1, 4]) == "周一、周二、周五"
+    assert i18n.texts("widget", "en").as_json()["messages"]["limit_chars"] == {
+        "one": "At most {count} character.",
+        "other": "At most {count} characters.",
+    }
+    assert i18n.texts("widget", "zh-CN").as_json()["messages"]["limit_chars"] == {"other": "最多 {count} 个字符。"}
+
+
+def test_a_mail_says_its_language_in_content_language_or_accept_language() -> None:
+    head = b"From: a@example.com\r\nTo: help@example.com\r\nSubject: x\r\n"
+    assert mail_language(head + b"Content-Language: zh-CN, en\r\n\r\nbody") == "zh-CN"
+    assert mail_language(head + b"Accept-Language: zh-TW;q=0.9, en;q=0.5\r\n\r\nbody") == "zh-TW"
+    assert mail_language(head + b"\r\nbody") == ""
+
+
+def test_an_error_whose_detail_decides_keeps_it_under_the_translation() -> None:
+    detail = "#1000 belongs to Li Na, #1001 to Wang Fang. Send confirm: true to merge."
+    said = i18n.error_message("confirm_needed", detail, "zh-CN")
+    assert said == "此操作会合并两位不同客户的内容，请确认后再继续。\n" + detail
+    assert i18n.error_message("not_found", "no such contact", "zh-CN") == "找不到该对象（可能已被删除）。"
+    assert i18n.error_message("brand_new_code", "x", "zh-CN") == "出现错误（brand_new_code）。"
+    assert i18n.error_message("confirm_needed", detail, "en") == detail
+
+
+def test_the_default_language_must_have_a_catalog(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"hub.language: no catalog for the language 'xx'"):
+        make_config(tmp_path, {"hub": {"language": "xx"}})
+    assert make_config(tmp_path, {"hub": {"language": "zh-CN"}}).hub["language"] == "zh-CN"
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {
+                "webchat": {"secret": "visitor-token-secret", "sites": {"default": {}}, "max_message_chars": 100}
+            }
+        },
+    )
+    async with TestClient(TestServer(build_app(Hub(config)))) as client:
+        yield client
+
+
+async def test_any_catalog_domain_is_served_as_json_for_browsers(client: TestClient) -> None:
+    resp = await client.get("/i18n/widget/zh-hans.json", headers={"Origin": "https://shop.example.com"})
+    assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
+    body = await resp.json()
+    assert body["locale"] == "zh-CN" and body["domain"] == "widget"
+    assert body["messages"]["send"] == "发送" and body["messages"]["ticket"] == "工单 #{number} · {status}"
+    english = await (await client.get("/i18n/hub/fr.json")).json()
+    assert english["locale"] == "en" and english["messages"]["bot.greeting"].startswith("Thanks")
+    for tag in ("zh-hans", "zh-Hans-CN", "zh-cn", "zh"):  # one catalog read, however a request spells it
+        assert i18n.texts("widget", tag) is i18n.texts("widget", "zh-CN")
+    for missing in ("/i18n/nothing/en.json", "/i18n/..%2Fhub/en.json"):
+        resp = await client.get(missing)
+        assert resp.status == 404 and (await resp.json())["error"] == "not_found"
+
+
+async def test_api_errors_speak_the_readers_language_and_keep_their_code(client: TestClient) -> None:
+    resp = await client.get("/api/v1/conversations", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert resp.status == 401
+    assert await resp.json() == {"error": "unauthenticated", "message": "请先登录。"}
+    assert resp.headers["Content-Language"] == "zh-CN"
+    english = await client.get("/api/v1/conversations", headers={"Accept-Language": "en-US"})
+    assert (await english.json())["error"] == "unauthenticated"
+    assert (await english.json())["message"] == "sign in first"  # the exact words, as before
+    unknown = await client.get("/nowhere", headers={"Accept-Language": "zh-hans"})
+    assert unknown.status == 404 and await unknown.json() == {
+        "error": "not_found",
+        "message": "找不到该对象（可能已被删除）。",
+    }
+
+
+async def test_the_widgets_errors_reach_a_chinese_visitor_in_chinese(client: TestClient) -> None:
+    refused = await client.post(
+        "/channels/webchat/session", json={"site": "elsewhere"}, headers={"Accept-Language": "zh-CN"}
+    )
+    assert refused.status == 403
+    assert await refused.json() == {"error": "unknown_site", "message": "此网站未开通在线客服。"}
+    session = await (await client.post("/channels/webchat/session", json={})).json()
+    async with client.ws_connect(f"/channels/webchat/ws?token={session['token']}&lang=zh-CN") as ws:
+        await ws.send_str("not json")
+        frame = await ws.receive_json(timeout=5)
+        assert frame == {"type": "error", "code": "bad_frame", "message": "聊天窗口发送了无法识别的数据，请刷新页面。"}
+        await ws.send_json({"type": "message", "client_id": "c1", "text": "长" * 101})
+        frame = await ws.receive_json(timeout=5)
+        assert frame["code"] == "too_long" and frame["message"] == "每条消息最多 100 个字符。"
+
+
+async def test_agents_correct_a_contacts_language_and_junk_changes_nothing(tmp_path: Path) -> None:
+    hub = Hub(make_config(tmp_path))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        await add_agent(hub.store, "admin@example.com", Role.ADMIN, "admin password 1")
+        record = await hub.ingest(customer_message("m1", "我的订单还没到"))
+        assert record.contact.language == "zh-CN"  # guessed from the writing
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": "admin@example.com", "password": "admin password 1"}
+        )
+        csrf = {"X-CSRF-Token": (await login.json())["csrf_token"]}
+        url = f"/api/v1/contacts/{record.contact.id}"
+        bad = await client.patch(url, json={"language": "<script>"}, headers=csrf)
+        assert bad.status == 422 and (await bad.json())["error"] == "invalid"
+        assert (await hub.store.get_contact(record.contact.id)).language == "zh-CN"  # type: ignore[union-attr]
+        fixed = await client.patch(url, json={"language": "zh_hant_tw"}, headers=csrf)
+        assert fixed.status == 200 and (await fixed.json())["language"] == "zh-Hant-TW"
+        card = await (await client.get(f"/api/v1/conversations/{record.conversation.id}")).json()
+        assert card["contact"]["language"] == "zh-Hant-TW"
+
+
+def test_a_platforms_webhook_may_say_the_senders_language_and_junk_is_refused() -> None:
+    payload = {"id": "m1", "sender": {"id": "u1", "language": "zh-Hans"}, "text": "hi"}
+    assert parse_message("webhook", payload).sender.language == "zh-Hans"
+    with pytest.raises(ValueError, match="sender.language must be a language tag"):
+        parse_message("webhook", {**payload, "sender": {"id": "u1", "language": "中文!"}})
