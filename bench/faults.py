@@ -117,7 +117,7 @@ class HubProcess:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise SystemExit(f"the hub exited with {self.process.returncode}; log:\n{self.log_tail()}")
+                raise RuntimeError(f"the hub exited with {self.process.returncode}; log:\n{self.log_tail()}")
             try:
                 async with http.get(f"{self.base}/healthz") as resp:
                     if resp.status == 200:
@@ -125,7 +125,7 @@ class HubProcess:
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.05)
-        raise SystemExit(f"the hub did not become healthy within {timeout:g}s; log:\n{self.log_tail()}")
+        raise RuntimeError(f"the hub did not become healthy within {timeout:g}s; log:\n{self.log_tail()}")
 
     def kill(self) -> None:
         assert self.process is not None
@@ -168,18 +168,22 @@ class Killer:
         self.restarting: asyncio.Task[None] | None = None
 
     def progress(self, count: int) -> None:
-        if self.thresholds and count >= self.thresholds[0] and self.restarting is None:
+        if self.thresholds and count >= self.thresholds[0] and (self.restarting is None or self.restarting.done()):
             self.thresholds.pop(0)
             self.hub.kill()
-            self.restarting = asyncio.create_task(self._restart())
+            self.restarting = asyncio.create_task(self.hub.restart(self.http))
 
-    async def _restart(self) -> None:
-        await self.hub.restart(self.http)
-        self.restarting = None
+    @property
+    def failed(self) -> BaseException | None:
+        """Why the last restart failed (the senders stop retrying then)."""
+        if self.restarting is None or not self.restarting.done():
+            return None
+        return self.restarting.exception()
 
     async def settle(self) -> None:
-        while self.restarting is not None:
-            await asyncio.sleep(0.05)
+        """Wait for a restart under way; raise if the hub did not come back."""
+        if self.restarting is not None:
+            await self.restarting
 
 
 def open_readonly(directory: Path) -> sqlite3.Connection:
@@ -200,7 +204,7 @@ class IngestStats:
 
 
 async def send_until_ok(
-    http: aiohttp.ClientSession, url: str, secret: str, payload: dict[str, Any], stats: IngestStats
+    http: aiohttp.ClientSession, url: str, secret: str, payload: dict[str, Any], stats: IngestStats, killer: Killer
 ) -> bool:
     """Post one message until it gets 200, as a platform backend retries; False if refused (4xx)."""
     body = json.dumps(payload, ensure_ascii=False).encode()
@@ -221,6 +225,8 @@ async def send_until_ok(
                 stats.retries[str(resp.status)] += 1
         except (aiohttp.ClientError, TimeoutError) as exc:
             stats.retries[exc.__class__.__name__] += 1
+        if killer.failed is not None:
+            raise killer.failed
         await asyncio.sleep(delay * random.uniform(0.5, 1.5))
         delay = min(delay * 2, 1.0)
 
@@ -262,11 +268,11 @@ async def run_ingest(
     async def one(payload: dict[str, Any]) -> None:
         mode = duplicated.get(payload["id"])
         if mode == "race":  # the platform retried before the first answer came back
-            await asyncio.gather(*(send_until_ok(http, url, secret, payload, stats) for _ in range(2)))
+            await asyncio.gather(*(send_until_ok(http, url, secret, payload, stats, killer) for _ in range(2)))
         else:
-            await send_until_ok(http, url, secret, payload, stats)
+            await send_until_ok(http, url, secret, payload, stats, killer)
             if mode == "later":
-                await send_until_ok(http, url, secret, payload, stats)
+                await send_until_ok(http, url, secret, payload, stats, killer)
         stats.acknowledged += 1
         killer.progress(stats.acknowledged)
 
@@ -411,7 +417,7 @@ async def run_replies(
             ) as resp,
         ):
             if resp.status != 201:
-                raise SystemExit(f"queueing reply {j} answered {resp.status}: {await resp.text()}")
+                raise RuntimeError(f"queueing reply {j} answered {resp.status}: {await resp.text()}")
             queued.append((await resp.json())["id"])
 
     started = time.perf_counter()
@@ -540,7 +546,6 @@ async def run(args: argparse.Namespace) -> int:
     print(
         json.dumps(
             {"ingest": ingest, "replies": replies, "seconds": round(seconds, 1), "hub_log_errors": errors, "ok": ok},
-            sort_keys=False,
         )
     )
     return 0 if ok else 1
