@@ -47,6 +47,7 @@ bench: .venv/.installed
 	.venv/bin/python bench/inbox.py
 	.venv/bin/python bench/webchat.py
 	.venv/bin/python bench/email.py
+	.venv/bin/python bench/faults.py
 
 clean:
 	rm -rf .venv .venv-test data test-artifacts
