@@ -38,6 +38,7 @@ from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.sdk import Adapter, IngestUnavailable, Plugin
+from hub.snooze import wake_loop_step
 from hub.supervise import Supervisor
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,9 @@ class Hub:
                 raise StartupError(f"channel {adapter.name} did not start: {exc.__class__.__name__}: {exc}") from exc
             started.append(adapter)
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
+        self._background.append(
+            self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
+        )
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -311,10 +315,8 @@ async def json_errors(
 
 
 async def index(request: web.Request) -> web.Response:
-    hub = request.app[HUB]
-    return web.json_response(
-        {"service": "helpline", "channels": sorted(hub.adapters), "health": "/healthz", "metrics": "/metrics"}
-    )
+    """People who open the hub's address want the inbox."""
+    raise web.HTTPFound("/inbox/")
 
 
 async def healthz(request: web.Request) -> web.Response:

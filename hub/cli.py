@@ -116,7 +116,11 @@ async def _run_server(config: Config, host: str, port: int) -> int:
         site = web.TCPSite(runner, host, port)
         await site.start()
         tune_gc_for_serving()
-        print(f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)})", flush=True)
+        print(
+            f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)});"
+            f" inbox: http://{host}:{port}/inbox/",
+            flush=True,
+        )
         await stop.wait()
         logging.getLogger("helpline").info("shutting down")
     finally:

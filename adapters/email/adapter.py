@@ -44,6 +44,7 @@ TLS_MODES = ("starttls", "tls", "none")
 
 
 class EmailAdapter(Adapter):
+    sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
     config_fields: ClassVar[dict[str, Field]] = {
         "address": Field(str, help="the support address: From of every reply"),
         "from_name": Field(str, "Support"),
