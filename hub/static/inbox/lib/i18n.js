@@ -43,7 +43,7 @@ export async function setLanguage(lang) {
   return chosen;
 }
 
-// t("list.count", { count: 3 }): a plural entry is an object keyed by Intl.PluralRules.
+// t("bulk.done", { count: 3 }): a plural entry is an object keyed by Intl.PluralRules.
 export function t(key, vars = {}) {
   let entry = catalog[key] ?? fallback[key] ?? key;
   if (typeof entry === "object") {
