@@ -70,6 +70,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
         "loops": {
             "outbox": {"status": "running", "failures": 0},
             "plugin-recovery": {"status": "running", "failures": 0},
+            "snooze-wake": {"status": "running", "failures": 0},
         },
     }
 
