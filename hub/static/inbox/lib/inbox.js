@@ -9,14 +9,20 @@ import { VIEWS } from "./views.js";
 
 const LIST_WAIT_MS = 250; // a burst of events: one reload...
 const LIST_MAX_WAIT_MS = 1000; // ...but never later than this under steady traffic
-const COUNTS_EVERY_MS = 15000;
+const COUNTS_EVERY_MS = 15000; // the view counts: on a timer, and soon after events
+const COUNTS_WAIT_MS = 2000;
+const COUNTS_MAX_WAIT_MS = 5000;
+const NOTICE_MS = 5000;
 
 const listLoads = latestOnly();
 const ticketLoads = latestOnly();
 let countsTimer = null;
 
+let noticeTimer = null;
 export function notify(text, kind = "status") {
   update({ notice: { text, kind, at: Date.now() } });
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => update({ notice: null }), NOTICE_MS);
 }
 
 export function failed(e) { notify(e.message, "error"); }
@@ -42,6 +48,7 @@ export async function loadCounts() {
 }
 
 export const refreshListSoon = throttle(() => loadList().catch(() => {}), LIST_WAIT_MS, LIST_MAX_WAIT_MS);
+const refreshCountsSoon = throttle(loadCounts, COUNTS_WAIT_MS, COUNTS_MAX_WAIT_MS);
 
 // A changed ticket's row is replaced in place from its own fresh copy.
 async function patchRow(id) {
@@ -159,13 +166,13 @@ function onEvent(event) {
   }
   if (event.type === "resync") { resync(); return; }
   refreshListSoon();
+  refreshCountsSoon();
   const id = event.conversation_id;
   if (event.type === "conversation.updated") patchRow(id);
   if (id !== shownId()) return;
   if (event.type === "conversation.updated") {
     refreshCard(id).catch(() => {});
-    if ((event.changes || []).includes("messages")) appendMessages(id).catch(() => {});
-    else appendMessages(id).catch(() => {}); // its system event ("X set the status…")
+    appendMessages(id).catch(() => {}); // moved-in messages, or the change's system event
   } else if (event.type === "message.created") appendMessages(id).catch(() => {});
   else if (event.type === "message.updated") reloadMessages(id).catch(() => {});
 }
