@@ -226,6 +226,7 @@ async def test_keyboard_alone_signs_in_moves_opens_and_picks_canned_answers(
     page = await context.new_page()
     await page.goto(f"{url}/inbox/")
     await expect(page.locator("input[name=email]")).to_be_focused()  # the form starts where typing starts
+    assert await serious_accessibility_problems(page) == []
     await page.keyboard.type("wang@example.com")
     await page.keyboard.press("Tab")
     await page.keyboard.type(PASSWORD)
@@ -233,6 +234,7 @@ async def test_keyboard_alone_signs_in_moves_opens_and_picks_canned_answers(
     await expect(page.locator("#conversations li")).to_have_count(3)
     await page.keyboard.press("?")
     await expect(page.locator("#shortcuts")).to_contain_text("Assign to me")
+    assert await serious_accessibility_problems(page) == []
     await page.keyboard.press("Escape")
     await expect(page.locator("#shortcuts")).to_have_count(0)
     for key in ("j", "j", "k", "ArrowDown"):
@@ -278,6 +280,9 @@ async def test_the_language_switch_is_kept_on_the_agent(hub_url: tuple[Hub, str]
     await page.reload()  # an English browser, but the agent chose Chinese
     await expect(page.locator("[data-view=open]")).to_contain_text("待处理")
     assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+    await page.click("#open-admin")
+    await expect(page.locator("#admin")).to_contain_text("快捷回复")
+    assert await serious_accessibility_problems(page) == []
 
 
 async def test_at_least_14_tickets_fit_on_a_1280_by_800_screen(hub_url: tuple[Hub, str], browser: Any) -> None:

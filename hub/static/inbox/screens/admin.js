@@ -29,7 +29,7 @@ export function Admin() {
   const act = (fn) => async () => { try { await fn(); reload(); } catch (e) { failed(e); } };
   return html`<${Dialog} id="admin" title=${t("admin.title")} wide=${true}>
     <h3>${t("admin.agents")}</h3>
-    <ul id="agents">${state.agents.map((a) => html`<li>${a.name || ""} <${a.email}> ${t(`role.${a.role}`)}${a.active ? "" : ` (${t("admin.disabled")})`}
+    <ul id="agents">${state.agents.map((a) => html`<li>${a.name || ""} ${`<${a.email}>`} ${t(`role.${a.role}`)}${a.active ? "" : ` (${t("admin.disabled")})`}
       ${a.id === state.me.id ? null : html` <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}</li>`)}</ul>
     <form id="agent-form" class="row" onSubmit=${form((d) => api("POST", "/agents", d))}>
       <label>${t("admin.email")} <input name="email" type="email" required /></label>
