@@ -332,14 +332,18 @@ async def test_a_slow_view_load_never_shows_or_changes_the_wrong_ticket(hub_url:
     page = await sign_in(browser, url)
     await expect(page.locator("#conversations li")).to_have_count(2)
 
+    answered: list[str] = []
+
     async def slow(route: Any) -> None:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.6)
         await route.continue_()
+        answered.append(route.request.url)
 
     await page.route(f"**/api/v1/conversations/{a.conversation.id}**", slow)
     await page.locator("#conversations li", has_text="ticket A").click()
     await page.locator("#conversations li", has_text="ticket B").click()
-    await page.wait_for_timeout(1500)  # A's answer arrives last
+    await eventually(lambda: len(answered) == 2)  # A's card and thread answer last...
+    await page.wait_for_timeout(200)  # ...and have had their chance to be drawn
     await expect(page.locator("#detail h2").first).to_contain_text("#1001")
     await page.select_option("#detail select >> nth=0", "pending")
     await eventually(lambda: status_of(hub, b.conversation.id, Status.PENDING))
