@@ -126,9 +126,10 @@ def fill(path: Path, conversations: int, messages: int, agents: list[str]) -> No
                 "",
                 "[]",
                 f"addr-{i % contacts}",
+                None,  # snoozed_until
             )
         )
-    conn.executemany("INSERT INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    conn.executemany("INSERT INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     conn.executemany("INSERT INTO conversation_tags VALUES (?,?)", ((r[0], t) for r in rows for t in json.loads(r[9])))
     conn.execute("COMMIT")
     batch = []

@@ -128,6 +128,7 @@ class Conversation:
     merged_into: str = ""  # set when an agent merged this ticket into another
     participants: list[str] = field(default_factory=list)  # others on the thread, e.g. Cc'd addresses
     customer_address: str = ""  # the identity on `channel` that opened the ticket: replies go there
+    snoozed_until: datetime | None = None  # a snoozed ticket opens again at this time (None: until someone writes)
 
     @property
     def human_owned(self) -> bool:
@@ -197,6 +198,7 @@ class Agent:
     name: str = ""
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
+    language: str = ""  # the inbox's language for this agent (BCP 47, e.g. "zh-CN"); "" = the browser's
 
 
 @dataclass(slots=True)

@@ -736,6 +736,17 @@ class MongoStore(Store):
         return [conversation_from_doc(doc) async for doc in cursor], total
 
     @_unavailable_when_unreachable
+    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        found = {}
+        for conversation_id in conversation_ids:
+            doc = await self._messages.find_one(
+                {"conversation_id": conversation_id, "kind": {"$ne": "event"}}, sort=[("_id", DESCENDING)]
+            )
+            if doc is not None:
+                found[conversation_id] = message_from_doc(doc)
+        return found
+
+    @_unavailable_when_unreachable
     async def contact_labels(self, contact_ids: list[str]) -> dict[str, str]:
         if not contact_ids:
             return {}

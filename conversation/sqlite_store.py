@@ -181,6 +181,8 @@ ADDED_COLUMNS = (
     ("messages", "customer_address", "TEXT NOT NULL DEFAULT ''"),
     ("messages", "d_parts", "INTEGER NOT NULL DEFAULT 0"),  # pieces of a split reply already delivered
     ("messages", "plugin_attempts", "INTEGER NOT NULL DEFAULT 0"),  # recovery runs that did not finish
+    ("agents", "language", "TEXT NOT NULL DEFAULT ''"),
+    ("conversations", "snoozed_until", "INTEGER"),
 )
 
 
@@ -192,6 +194,7 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
 
 
 CONVERSATION_TIMES = (
+    "snoozed_until",
     "handed_off_at",
     "created_at",
     "last_message_at",
@@ -286,7 +289,7 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
         "INSERT INTO conversations (id, number, channel, thread_key, contact_id, subject, status, priority,"
         " category, tags, team, assignee_id, handed_off_at, created_at, last_message_at,"
         " first_response_at, resolved_at, previous_id, last_inbound_at, merged_into, participants,"
-        " customer_address) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " customer_address, snoozed_until) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             conv.id,
             conv.number,
@@ -310,6 +313,7 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
             conv.merged_into,
             json.dumps(conv.participants),
             conv.customer_address,
+            to_epoch_ms(conv.snoozed_until),
         ),
     )
 
@@ -1074,6 +1078,20 @@ class SQLiteStore(Store):
 
         return await self._call(job, write=False)
 
+    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        def job(conn: sqlite3.Connection) -> dict[str, Message]:
+            found = {}
+            for conversation_id in conversation_ids:  # each one walks the thread index backwards
+                row = conn.execute(
+                    "SELECT * FROM messages WHERE conversation_id = ? AND kind != 'event' ORDER BY seq DESC LIMIT 1",
+                    (conversation_id,),
+                ).fetchone()
+                if row is not None:
+                    found[conversation_id] = _message(row)
+            return found
+
+        return await self._call(job, write=False)
+
     async def contact_labels(self, contact_ids: list[str]) -> dict[str, str]:
         def job(conn: sqlite3.Connection) -> dict[str, str]:
             marks = ",".join("?" * len(contact_ids))
@@ -1394,7 +1412,8 @@ class SQLiteStore(Store):
         def job(conn: sqlite3.Connection) -> Agent:
             try:
                 conn.execute(
-                    "INSERT INTO agents VALUES (?,?,?,?,?,?,?,?)",
+                    "INSERT INTO agents (id, email, email_key, role, password_hash, name, active, created_at,"
+                    " language) VALUES (?,?,?,?,?,?,?,?,?)",
                     (
                         doc["_id"],
                         doc["email"],
@@ -1404,6 +1423,7 @@ class SQLiteStore(Store):
                         doc["name"],
                         int(doc["active"]),
                         to_epoch_ms(agent.created_at),
+                        doc["language"],
                     ),
                 )
             except sqlite3.IntegrityError:

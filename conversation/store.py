@@ -45,8 +45,9 @@ CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "team": str,
     "assignee_id": str,
     "handed_off_at": (datetime, type(None)),
+    "snoozed_until": (datetime, type(None)),
 }
-AGENT_FIELDS = ("name", "role", "active", "password_hash")
+AGENT_FIELDS = ("name", "role", "active", "password_hash", "language")
 
 
 class StoreError(Exception):
@@ -246,6 +247,10 @@ class Store(ABC):
     @abstractmethod
     async def contact_labels(self, contact_ids: list[str]) -> dict[str, str]:
         """A display label per contact: name, else email, else an identity's name or address."""
+
+    @abstractmethod
+    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        """Each ticket's newest message or note (system events left out): the inbox's preview."""
 
     @abstractmethod
     async def count_views(self, agent_id: str) -> dict[str, int]:

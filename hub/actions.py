@@ -12,6 +12,7 @@ from typing import Any
 
 from conversation.errors import InvalidInput
 from conversation.model import (
+    Attachment,
     AuthorType,
     Choice,
     Conversation,
@@ -20,6 +21,7 @@ from conversation.model import (
     Direction,
     Message,
     MessageKind,
+    Status,
     new_id,
     utcnow,
 )
@@ -53,9 +55,10 @@ class ConversationService:
         author_type: AuthorType,
         author_id: str,
         choices: Sequence[Choice] = (),
+        attachments: Sequence[Attachment] = (),
     ) -> Message:
         """Store a customer-visible message and queue it for delivery on the ticket's channel."""
-        if not text.strip():
+        if not text.strip() and not attachments:
             raise InvalidInput("a message needs text")
         now = self.clock()
         message = Message(
@@ -68,6 +71,7 @@ class ConversationService:
             author_id=author_id,
             text=text,
             choices=list(choices),
+            attachments=list(attachments),
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=conversation.customer_address,  # the ticket's own customer, whoever else joined
@@ -164,8 +168,13 @@ class ConversationService:
 def describe_changes(before: Conversation, after: Conversation, *, who: str, names: dict[str, str]) -> list[str]:
     """One readable line per change, for the thread's system events."""
     lines = []
-    if before.status is not after.status:
-        lines.append(f"{who} set the status to {after.status.value}")
+    if before.status is not after.status or before.snoozed_until != after.snoozed_until:
+        until = after.snoozed_until
+        lines.append(
+            f"{who} snoozed this until {until:%Y-%m-%d %H:%M} UTC"
+            if until is not None and after.status is Status.SNOOZED
+            else f"{who} set the status to {after.status.value}"
+        )
     if before.assignee_id != after.assignee_id:
         lines.append(
             f"{who} assigned this to {names.get(after.assignee_id, after.assignee_id)}"

@@ -43,6 +43,7 @@ from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.sdk import Adapter, ConfigError, IngestUnavailable, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
+from hub.snooze import wake_loop_step
 from hub.supervise import Supervisor
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,9 @@ class Hub:
             await self.store.close()
             raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
+        self._background.append(
+            self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
+        )
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -333,10 +337,8 @@ async def json_errors(
 
 
 async def index(request: web.Request) -> web.Response:
-    hub = request.app[HUB]
-    return web.json_response(
-        {"service": "helpline", "channels": sorted(hub.adapters), "health": "/healthz", "metrics": "/metrics"}
-    )
+    """People who open the hub's address want the inbox."""
+    raise web.HTTPFound("/inbox/")
 
 
 async def healthz(request: web.Request) -> web.Response:

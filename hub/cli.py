@@ -103,7 +103,11 @@ async def _run_server(config: Config, host: str, port: int) -> int:
 
     def listening() -> None:
         tune_gc_for_serving()
-        print(f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)})", flush=True)
+        print(
+            f"Helpline listening on http://{host}:{port}/ (store: {mask_url(hub.store.url)});"
+            f" inbox: http://{host}:{port}/inbox/",
+            flush=True,
+        )
 
     await serve(build_app(hub), host, port, stop, on_listening=listening)  # StoreUnavailable propagates to main()
     return 0

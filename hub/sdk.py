@@ -135,6 +135,7 @@ class Adapter:
     """Base of every channel adapter. Subclasses set `config_fields` and implement `send`."""
 
     config_fields: ClassVar[dict[str, Field]] = {}
+    sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
 
     @classmethod
     def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:

@@ -69,6 +69,9 @@ def test_serve_on_a_fresh_checkout_creates_the_first_admin_once(tmp_path: Path) 
     process, lines = start_server(tmp_path, port)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as resp:
         assert resp.status == 200
+    assert f":{port}/inbox/" in lines[-1]  # the start line says where agents work
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
+        assert resp.url.endswith("/inbox/")  # and the hub's own address leads there
     output = "".join(lines) + stop_server(process)
     assert "email:    admin@helpline.local" in output
     password = next(line.split(":", 1)[1].strip() for line in output.splitlines() if "password:" in line)

@@ -367,7 +367,10 @@ async def test_merging_two_customers_tickets_asks_first_saying_who_sees_what(ser
             await page.fill("input[name=password]", "agent password 1")
             await page.click("button[type=submit]")
             await page.locator("#conversations li", has_text="#1001").click()
-            merge = page.locator("button", has_text="Merge into")
+            await page.locator("button", has_text="Merge into").click()
+            await page.fill("#merge-search", "1000")  # the merge dialog finds the target
+            await page.locator("input[name=merge-target]").check()
+            merge = page.locator("#merge-confirm")
             await merge.click()
             await eventually(lambda: len(confirms) == 1)
             assert "#1001" in confirms[0] and "#1000" in confirms[0] and "only the messages" in confirms[0]

@@ -13,6 +13,7 @@ from conversation.inbound import Inbound, Sender
 from conversation.model import (
     Agent,
     AuthorType,
+    ConversationQuery,
     Delivery,
     DeliveryStatus,
     Direction,
@@ -28,7 +29,6 @@ from conversation.search_text import SearchRejected, SearchTimedOut
 from conversation.store import (
     SCHEMA_VERSION,
     AlreadyExists,
-    ConversationQuery,
     NotFound,
     SchemaMismatch,
     Store,
@@ -579,3 +579,43 @@ async def test_an_embedded_search_index_of_an_older_format_is_rebuilt(tmp_path: 
         assert [m.text for m in await store.search_messages("单")] == ["我的订单"]
     finally:
         await store.close()
+
+
+async def test_an_agents_inbox_language_is_kept_and_changed(store: Store) -> None:
+    agent = await store.add_agent(Agent(id=new_id(), email="wang@example.com", role=Role.AGENT, password_hash="h"))
+    assert (await store.get_agent(agent.id)).language == ""  # type: ignore[union-attr]
+    changed = await store.update_agent(agent.id, {"language": "zh-CN"})
+    assert changed.language == "zh-CN"
+    assert (await store.get_agent_by_email("wang@example.com")).language == "zh-CN"  # type: ignore[union-attr]
+
+
+async def test_a_snooze_time_is_kept_and_cleared(store: Store) -> None:
+    record = await store.record_inbound(inbound("s1"), now=utcnow(), policy=POLICY)
+    until = (utcnow() + timedelta(hours=5)).replace(microsecond=0)
+    snoozed = await store.update_conversation(
+        record.conversation.id, {"status": Status.SNOOZED, "snoozed_until": until}, now=utcnow()
+    )
+    assert snoozed.status is Status.SNOOZED and snoozed.snoozed_until == until
+    listed, _ = await store.list_conversations(ConversationQuery(status=Status.SNOOZED))
+    assert [c.snoozed_until for c in listed] == [until]
+    cleared = await store.update_conversation(
+        record.conversation.id, {"status": Status.OPEN, "snoozed_until": None}, now=utcnow()
+    )
+    assert cleared.snoozed_until is None
+    with pytest.raises(ValueError):
+        await store.update_conversation(record.conversation.id, {"snoozed_until": "tomorrow"}, now=utcnow())
+
+
+async def test_latest_messages_are_each_tickets_newest_message_or_note_not_events(store: Store) -> None:
+    first = await store.record_inbound(inbound("p1", thread="a", text="first question"), now=utcnow(), policy=POLICY)
+    other = await store.record_inbound(inbound("p2", thread="b", text="other ticket"), now=utcnow(), policy=POLICY)
+    await store.add_message(outbound(first.conversation.id, "our answer"))
+    event = outbound(first.conversation.id, "Wang set the status to pending")
+    event.kind, event.author_type, event.delivery = MessageKind.EVENT, AuthorType.SYSTEM, None
+    await store.add_message(event)
+    latest = await store.latest_messages([first.conversation.id, other.conversation.id, "no-such-ticket"])
+    assert {k: m.text for k, m in latest.items()} == {
+        first.conversation.id: "our answer",
+        other.conversation.id: "other ticket",
+    }
+    assert await store.latest_messages([]) == {}

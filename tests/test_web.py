@@ -71,6 +71,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
         "loops": {
             "outbox": {"status": "running", "failures": 0},
             "plugin-recovery": {"status": "running", "failures": 0},
+            "snooze-wake": {"status": "running", "failures": 0},
         },
     }
     assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []

@@ -58,6 +58,7 @@ ORIGINAL_NAME = "original.eml"
 
 
 class EmailAdapter(Adapter):
+    sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
     config_fields: ClassVar[dict[str, Field]] = {
         "address": Field(str, help="the support address: From of every reply"),
         "from_name": Field(str, "Support"),

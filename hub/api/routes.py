@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -18,8 +22,10 @@ from conversation.model import (
     new_id,
 )
 from conversation.search_text import SearchRejected
+from conversation.snooze import snooze_changes
 from hub import agents as agent_accounts
 from hub.access import Access
+from hub.api.agent_files import channel_sends_files, claim_attachments, receive_upload
 from hub.api.auth import SESSION, Authenticator, hash_secret, new_secret
 from hub.api.confirm import require_confirmation
 from hub.api.framework import ADMIN, PUBLIC, Api, ApiError, Call, not_found
@@ -36,6 +42,7 @@ from hub.i18n import canonical_tag
 from hub.schema import Arr, Bool, Int, Nullable, Obj, Str
 
 api = Api(title="Helpline agent API", version="1")
+INBOX_CATALOGS = Path(__file__).parent.parent / "static" / "inbox" / "i18n"
 
 STATUSES = tuple(s.value for s in Status)
 PRIORITIES = tuple(p.value for p in Priority)
@@ -61,6 +68,24 @@ PAGE = api.schema(
     },
 )
 ANY = api.schema("Object", {"type": "object"})
+
+
+@functools.cache
+def inbox_languages() -> list[str]:
+    """The languages the inbox has a catalog for, as its index lists them (a test keeps the
+    index and the catalog files in step: adding a catalog adds a language)."""
+    return list(json.loads((INBOX_CATALOGS / "index.json").read_text(encoding="utf-8")))
+
+
+def parse_time(text: str, name: str) -> datetime:
+    """An ISO 8601 time with its offset, as UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, "invalid", f"{name}: not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise ApiError(422, "invalid", f"{name}: give the time zone (e.g. Z or +08:00)")
+    return moment.astimezone(UTC)
 
 
 def hub_of(call: Call) -> Any:
@@ -104,7 +129,23 @@ async def logout(call: Call) -> web.Response:
 )
 async def me(call: Call) -> dict[str, Any]:
     session = call.request.get(SESSION)
-    return {"agent": agent_json(call.me), "csrf_token": session.csrf_token if session else None}
+    return {
+        "agent": agent_json(call.me),
+        "csrf_token": session.csrf_token if session else None,
+        "languages": inbox_languages(),
+    }
+
+
+@api.route(
+    "PATCH",
+    "/v1/me",
+    summary='Change the signed-in agent\'s own settings: the inbox language ("" follows the browser)',
+    tag="auth",
+    body=Obj({"language": Str(choices=("", *inbox_languages()))}, at_least_one=True),
+    response=AGENT_SCHEMA,
+)
+async def patch_me(call: Call) -> dict[str, Any]:
+    return agent_json(await hub_of(call).store.update_agent(call.me.id, dict(call.body)))
 
 
 # -- conversations ----------------------------------------------------------------------
@@ -161,9 +202,15 @@ async def list_conversations(call: Call) -> dict[str, Any]:
         total = query.offset + len(items)
     reads = await hub.store.read_markers(call.me.id, [c.id for c in items])
     names = await contact_names(hub, items)
+    latest = await hub.store.latest_messages([c.id for c in items])
     return {
         "items": [
-            conversation_json(c, contact_name=names.get(c.contact_id, ""), unread=is_unread(c, reads.get(c.id)))
+            conversation_json(
+                c,
+                contact_name=names.get(c.contact_id, ""),
+                unread=is_unread(c, reads.get(c.id)),
+                latest=latest.get(c.id),
+            )
             for c in items
         ],
         "total": total,
@@ -254,10 +301,14 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     contact = await hub.store.get_contact(conv.contact_id)
     others, _ = await hub.store.list_conversations(ConversationQuery(contact_id=conv.contact_id, limit=20))
     visible = [c for c in others if c.id != conv.id and hub.access.allows(call.me, c, Access.READ)]
+    latest = await hub.store.latest_messages([c.id for c in visible])
     return {
         "conversation": conversation_json(conv, contact_name=contact.name if contact else ""),
-        "contact": contact_json(contact) if contact else None,
-        "other_conversations": [conversation_json(c) for c in visible],
+        "contact": {**contact_json(contact), "notes": await hub.store.get_value(contact_notes_key(contact.id)) or ""}
+        if contact
+        else None,
+        "other_conversations": [conversation_json(c, latest=latest.get(c.id)) for c in visible],
+        "sends_files": channel_sends_files(hub, conv),  # replies on this channel can carry files
     }
 
 
@@ -284,7 +335,16 @@ async def list_messages(call: Call) -> dict[str, Any]:
     summary="Reply to the customer (delivered through the ticket's channel) or add a private note",
     tag="conversations",
     body=Obj(
-        {"text": Str(max_length=20_000, min_length=1), "kind": Str(choices=("reply", "note"))}, required=("text",)
+        {
+            "text": Str(max_length=20_000),
+            "kind": Str(choices=("reply", "note")),
+            "attachments": Arr(
+                Obj({"ref": Str(max_length=64, min_length=1), "name": Str(max_length=200)}, required=("ref",)),
+                max_items=10,
+                description="files uploaded first to .../uploads (replies only)",
+            ),
+        },
+        required=("text",),
     ),
     response=MESSAGE,
     status=201,
@@ -294,11 +354,41 @@ async def post_message(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call, access=Access.WRITE)
     if conv.merged_into:
         raise ApiError(409, "merged", "this ticket was merged into another; write there")
-    if call.body.get("kind", "reply") == "note":
-        message = await hub.actions.add_note(conv, call.body["text"], author=call.me.id, author_type=AuthorType.AGENT)
+    text, files = call.body["text"], call.body.get("attachments", [])
+    note = call.body.get("kind", "reply") == "note"
+    if files and (note or not channel_sends_files(hub, conv)):
+        raise ApiError(
+            422,
+            "invalid",
+            "attachments: this channel cannot send files" if not note else "attachments: notes cannot carry files",
+        )
+    if not text.strip() and not files:
+        raise ApiError(422, "invalid", "text: must not be empty")
+    if note:
+        message = await hub.actions.add_note(conv, text, author=call.me.id, author_type=AuthorType.AGENT)
     else:
-        message = await hub.actions.send(conv, call.body["text"], author_type=AuthorType.AGENT, author_id=call.me.id)
+        attachments = await claim_attachments(hub, f"agent:{call.me.id}", files)
+        message = await hub.actions.send(
+            conv, text, author_type=AuthorType.AGENT, author_id=call.me.id, attachments=attachments
+        )
     return message_json(message)
+
+
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/uploads",
+    summary="Upload one file (multipart field `file`) to attach to a reply on this ticket; returns its ref",
+    tag="conversations",
+    response=ANY,
+    status=201,
+)
+async def upload_file(call: Call) -> web.Response:
+    hub = hub_of(call)
+    conv = await conversation_or_404(call, access=Access.WRITE)
+    if not channel_sends_files(hub, conv):
+        raise ApiError(422, "invalid", f"the {conv.channel} channel cannot send files")
+    uploaded = await receive_upload(call.request, hub, f"agent:{call.me.id}")
+    return web.json_response(uploaded, status=201)
 
 
 @api.route(
@@ -332,6 +422,7 @@ async def retry_message(call: Call) -> dict[str, Any]:
             "tags": Arr(Str(max_length=50, min_length=1), max_items=30),
             "team": Str(max_length=100),
             "assignee_id": Nullable(Str(max_length=64)),
+            "snoozed_until": Nullable(Str(max_length=40, description="ISO 8601 time: snooze until then")),
         },
         at_least_one=True,
     ),
@@ -345,6 +436,9 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
         changes["assignee_id"] = changes["assignee_id"] or ""
         if changes["assignee_id"] and await hub.store.get_agent(changes["assignee_id"]) is None:
             raise ApiError(422, "invalid", "assignee_id: no such agent")
+    if changes.get("snoozed_until") is not None:
+        changes["snoozed_until"] = parse_time(changes["snoozed_until"], "snoozed_until")
+    changes = snooze_changes(conv, changes, hub.actions.clock())
     names = {a.id: a.name or a.email for a in await hub.store.list_agents()}
     updated = await hub.actions.update_by(conv, changes, who=call.who, names=names)
     return conversation_json(updated)
@@ -406,27 +500,37 @@ async def typing(call: Call) -> dict[str, Any]:
 @api.route(
     "PATCH",
     "/v1/contacts/{contact_id}",
-    summary="Correct a contact's name, email or language",
+    summary="Correct a contact's name, email or language, or change the agents' notes about them",
     tag="contacts",
     body=Obj(
         {
             "name": Str(max_length=200),
             "email": Str(max_length=320),
             "language": Str(max_length=35, description="BCP 47 tag, e.g. zh-CN or en; bots answer in it"),
+            "notes": Str(max_length=5000),
         },
         at_least_one=True,
     ),
     response=CONTACT,
 )
 async def patch_contact(call: Call) -> dict[str, Any]:
+    store = hub_of(call).store
+    contact_id = call.path["contact_id"]
     changes = dict(call.body)
     if "language" in changes:
         changes["language"] = canonical_tag(changes["language"])
         if not changes["language"]:
             raise ApiError(422, "invalid", "language: not a language tag (like en, zh-CN or zh-Hant)")
-    await contact_or_404(call, call.path["contact_id"], Access.WRITE)
-    contact = await hub_of(call).store.update_contact(call.path["contact_id"], **changes)
-    return contact_json(contact)
+    await contact_or_404(call, contact_id, Access.WRITE)
+    if "notes" in changes:
+        await store.set_value(contact_notes_key(contact_id), changes.pop("notes"))
+    contact = await store.update_contact(contact_id, **changes) if changes else await store.get_contact(contact_id)
+    return {**contact_json(contact), "notes": await store.get_value(contact_notes_key(contact_id)) or ""}
+
+
+def contact_notes_key(contact_id: str) -> str:
+    """Where the agents' notes about a contact are kept (the store's key-value table)."""
+    return f"contact-notes:{contact_id}"
 
 
 @api.route(

@@ -13,7 +13,25 @@ def iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-def conversation_json(conv: Conversation, *, contact_name: str = "", unread: bool = False) -> dict[str, Any]:
+PREVIEW_CHARS = 140
+
+
+def preview_json(msg: Message | None) -> dict[str, Any] | None:
+    """The start of a ticket's newest message, for the inbox list and the contact panel."""
+    if msg is None:
+        return None
+    return {
+        "text": " ".join(msg.text.split())[:PREVIEW_CHARS],
+        "kind": msg.kind.value,
+        "author_type": msg.author_type.value,
+        "attachments": len(msg.attachments),
+        "created_at": iso(msg.created_at),
+    }
+
+
+def conversation_json(
+    conv: Conversation, *, contact_name: str = "", unread: bool = False, latest: Message | None = None
+) -> dict[str, Any]:
     return {
         "id": conv.id,
         "number": conv.number,
@@ -37,6 +55,8 @@ def conversation_json(conv: Conversation, *, contact_name: str = "", unread: boo
         "last_inbound_at": iso(conv.last_inbound_at),
         "first_response_at": iso(conv.first_response_at),
         "resolved_at": iso(conv.resolved_at),
+        "snoozed_until": iso(conv.snoozed_until),
+        "preview": preview_json(latest),
     }
 
 
@@ -65,6 +85,10 @@ def message_json(msg: Message) -> dict[str, Any]:
         "choices": [{"id": c.id, "label": c.label} for c in msg.choices],
         "choice_id": msg.choice_id or None,
         "created_at": iso(msg.created_at),
+        "edits": [  # what the customer's message said before each edit, oldest first
+            {"at": e.get("at"), "previous_text": e.get("previous_text", "")} for e in (msg.raw or {}).get("edits", [])
+        ],
+        "deleted_at": (msg.raw or {}).get("deleted_at"),
         "delivery": None
         if delivery is None
         else {
@@ -101,6 +125,7 @@ def agent_json(agent: Agent) -> dict[str, Any]:
         "role": agent.role.value,
         "active": agent.active,
         "created_at": iso(agent.created_at),
+        "language": agent.language or None,
     }
 
 

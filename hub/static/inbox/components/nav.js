@@ -1,0 +1,61 @@
+// Left column: who is signed in, language, views with their counts, filters.
+import { api } from "../lib/api.js";
+import { html } from "../lib/html.js";
+import { currentLanguage, formatCount, languages, setLanguage, t } from "../lib/i18n.js";
+import { failed, setFilter, setView, signedOut } from "../lib/inbox.js";
+import { update, useStore } from "../lib/store.js";
+import { CHANNELS, PRIORITIES, VIEWS } from "../lib/views.js";
+
+async function changeLanguage(language) {
+  try {
+    const agent = await api("PATCH", "/me", { language });
+    await setLanguage(agent.language || "");
+    update((s) => ({ me: { ...s.me, language: agent.language } }));
+  } catch (e) { failed(e); }
+}
+
+async function signOut() {
+  try { await api("POST", "/auth/logout"); } finally { signedOut(); }
+}
+
+function Filter({ name, label, children }) {
+  const s = useStore();
+  return html`<label class="field">${label}
+    ${children
+      ? html`<select id="filter-${name}" value=${s.filters[name]} onChange=${(e) => setFilter(name, e.target.value)}>${children}</select>`
+      : html`<input id="filter-${name}" value=${s.filters[name]} onChange=${(e) => setFilter(name, e.target.value)} />`}
+  </label>`;
+}
+
+export function Nav() {
+  const s = useStore();
+  return html`<nav class="views" aria-label=${t("nav.label")}>
+    <div class="me">
+      <span id="me-name">${s.me.name || s.me.email}</span>
+      <button type="button" id="logout" class="link" onClick=${signOut}>${t("nav.sign_out")}</button>
+    </div>
+    <label class="field">${t("nav.language")}
+      <select id="language" value=${currentLanguage()} onChange=${(e) => changeLanguage(e.target.value)}>
+        ${languages().map((code) => html`<option value=${code}>${t(`language.${code}`)}</option>`)}
+      </select>
+    </label>
+    ${s.connection !== "open" ? html`<p class="offline" role="status">${t("nav.reconnecting")}</p>` : null}
+    <ul id="view-list">
+      ${VIEWS.map(([key]) => html`<li><button type="button" data-view=${key} class=${key === s.view ? "active" : ""} aria-current=${key === s.view ? "page" : null} onClick=${() => setView(key)}>
+        <span>${t(`view.${key}`)}</span><span class="count">${s.counts[key] == null ? "" : formatCount(s.counts[key])}</span></button></li>`)}
+    </ul>
+    <div class="filters" role="search">
+      <label class="field">${t("filter.search")}
+        <input id="search" type="search" value=${s.filters.q} placeholder=${t("filter.search_hint")} onChange=${(e) => setFilter("q", e.target.value)} /></label>
+      <${Filter} name="channel" label=${t("filter.channel")}>
+        <option value="">${t("filter.any_channel")}</option>${CHANNELS.map((c) => html`<option value=${c}>${t(`channel.${c}`)}</option>`)}<//>
+      <${Filter} name="priority" label=${t("filter.priority")}>
+        <option value="">${t("filter.any_priority")}</option>${PRIORITIES.map((p) => html`<option value=${p}>${t(`priority.${p}`)}</option>`)}<//>
+      <${Filter} name="team" label=${t("filter.team")} />
+      <${Filter} name="category" label=${t("filter.category")} />
+      <${Filter} name="tag" label=${t("filter.tag")} />
+    </div>
+    <button type="button" class="link" onClick=${() => update({ dialog: "shortcuts" })}>${t("keys.title")} (?)</button>
+    ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}
+  </nav>`;
+}

@@ -1,0 +1,80 @@
+// The thread: customer, agent and bot messages look different; notes and system events
+// carry their time; edited messages say so and keep what they said before.
+import { api, withConfirmation } from "../lib/api.js";
+import { html, useEffect, useRef } from "../lib/html.js";
+import { formatFull, formatTime, t } from "../lib/i18n.js";
+import { failed, openTicket } from "../lib/inbox.js";
+import { state } from "../lib/store.js";
+import { ICONS } from "../lib/views.js";
+
+function author(m) {
+  if (m.author_type === "contact") return t("author.customer");
+  if (m.author_type === "agent") {
+    const agent = state.agents.find((a) => a.id === m.author_id);
+    return agent ? agent.name || agent.email : t("author.agent");
+  }
+  if (m.author_type === "bot") return t("author.bot", { name: m.author_id || "" });
+  return t("author.system");
+}
+
+function size(bytes) {
+  return new Intl.NumberFormat(document.documentElement.lang, { style: "unit", unit: bytes >= 1048576 ? "megabyte" : bytes >= 1024 ? "kilobyte" : "byte", maximumFractionDigits: 1 })
+    .format(bytes >= 1048576 ? bytes / 1048576 : bytes >= 1024 ? bytes / 1024 : bytes);
+}
+
+async function moveMessage(conversationId, messageId) {
+  const number = prompt(t("message.move_prompt"));
+  if (!number) return;
+  try {
+    const target = await api("GET", `/conversations/by-number/${encodeURIComponent(number.replace("#", "").trim())}`);
+    await withConfirmation("POST", `/messages/${messageId}/move`, { conversation_id: target.id });
+    openTicket(conversationId);
+  } catch (e) { failed(e); }
+}
+
+function MailBody({ body }) {
+  const frame = useRef(null);
+  // Sanitised by the channel, and sandboxed anyway (no scripts, no same origin). Remote
+  // images stay blocked, so a sender cannot learn that the mail was read, until asked.
+  const policy = (images) => `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data: cid:${images ? " https: http:" : ""}">`;
+  useEffect(() => { frame.current.setAttribute("sandbox", ""); frame.current.srcdoc = policy(false) + body; }, [body]);
+  return html`<iframe class="html" ref=${frame} sandbox="" referrerpolicy="no-referrer" title=${t("message.original_formatting")}></iframe>
+    <button type="button" class="link" onClick=${(e) => { frame.current.srcdoc = policy(true) + body; e.target.remove(); }}>${t("message.load_images")}</button>`;
+}
+
+function Message({ m, conversationId }) {
+  const kind = m.kind === "message" ? m.direction : m.kind;
+  if (m.kind === "event") {
+    return html`<div class="msg event" data-id=${m.id}><span>${m.text}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time></div>`;
+  }
+  return html`<article class="msg ${kind} by-${m.author_type}" data-id=${m.id} aria-label=${author(m)}>
+    <div class="meta">
+      <span aria-hidden="true">${ICONS[m.channel] || ""}</span>
+      <span class="author">${author(m)}</span>
+      <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time>
+      ${m.kind === "note" ? html`<span class="tag-note">${t("message.note")}</span>` : null}
+      ${m.deleted_at ? html`<span class="deleted">${t("message.deleted")}</span>` : null}
+      ${m.delivery ? html`<span class="delivery ${m.delivery.status}" title=${m.delivery.error || ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}
+      ${m.delivery?.status === "failed" ? html`<button type="button" class="link" onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
+      ${m.kind === "message" ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
+    </div>
+    <div class="text">${m.text}</div>
+    ${m.html ? html`<${MailBody} body=${m.html} />` : null}
+    ${m.attachments.map((file) => html`<div class="file"><a href=${file.url}>📄 ${file.name} (${size(file.size)})</a></div>`)}
+    ${m.choices.length ? html`<div class="meta">${t("message.choices", { choices: m.choices.map((c) => c.label).join(" / ") })}</div>` : null}
+    ${m.edits?.length ? html`<details class="edits"><summary>${t("message.edited", { count: m.edits.length })}</summary>
+      <ol>${m.edits.map((e) => html`<li><time datetime=${e.at}>${formatFull(e.at)}</time>: <span class="before">${e.previous_text}</span></li>`)}</ol></details>` : null}
+  </article>`;
+}
+
+export function Thread({ messages, conversationId }) {
+  const box = useRef(null);
+  const stick = useRef(true);
+  useEffect(() => { // keep to the bottom when new messages come, unless the agent scrolled up
+    if (stick.current && box.current) box.current.scrollTop = box.current.scrollHeight;
+  }, [messages.length]);
+  const onScroll = () => { const b = box.current; stick.current = b.scrollHeight - b.scrollTop - b.clientHeight < 40; };
+  return html`<div class="thread" ref=${box} onScroll=${onScroll} tabindex="0" role="log" aria-label=${t("thread.label")}>
+    ${messages.map((m) => html`<${Message} key=${m.id} m=${m} conversationId=${conversationId} />`)}
+  </div>`;
+}

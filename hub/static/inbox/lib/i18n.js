@@ -1,0 +1,75 @@
+// The inbox's own message catalogs (i18n/<language>.json), plurals and dates through Intl.
+// A missing key falls back to English, then to the key itself.
+const FALLBACK = "en";
+let language = FALLBACK;
+let catalog = {};
+let fallback = {};
+let available = [FALLBACK];
+
+async function loadCatalog(lang) {
+  const resp = await fetch(`assets/i18n/${lang}.json`);
+  if (!resp.ok) throw new Error(`no catalog for ${lang}`);
+  return resp.json();
+}
+
+export async function loadLanguages() {
+  const resp = await fetch("assets/i18n/index.json");
+  available = resp.ok ? await resp.json() : [FALLBACK];
+  return available;
+}
+
+export function languages() { return available; }
+export function currentLanguage() { return language; }
+
+// The best catalog for what the browser asks for: exact, then same primary language.
+export function pickLanguage(wanted = navigator.languages || [navigator.language]) {
+  for (const want of wanted) {
+    if (!want) continue;
+    const exact = available.find((a) => a.toLowerCase() === want.toLowerCase());
+    if (exact) return exact;
+    const primary = available.find((a) => a.split("-")[0] === want.split("-")[0].toLowerCase());
+    if (primary) return primary;
+  }
+  return FALLBACK;
+}
+
+export async function setLanguage(lang) {
+  const chosen = available.includes(lang) ? lang : pickLanguage();
+  if (!Object.keys(fallback).length) fallback = await loadCatalog(FALLBACK);
+  catalog = chosen === FALLBACK ? fallback : await loadCatalog(chosen);
+  language = chosen;
+  document.documentElement.lang = chosen;
+  document.title = t("app.title");
+  return chosen;
+}
+
+// t("bulk.done", { count: 3 }): a plural entry is an object keyed by Intl.PluralRules.
+export function t(key, vars = {}) {
+  let entry = catalog[key] ?? fallback[key] ?? key;
+  if (typeof entry === "object") {
+    const rule = new Intl.PluralRules(language).select(vars.count ?? 0);
+    entry = entry[rule] ?? entry.other;
+  }
+  return entry.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+
+export function formatTime(iso, now = new Date()) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  const sameDay = d.toDateString() === now.toDateString();
+  return new Intl.DateTimeFormat(language, sameDay ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }).format(d);
+}
+
+export function formatFull(iso) {
+  return iso ? new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)) : "";
+}
+
+// How long ago, compactly ("5 min", "3 hr", "2 days"), in the agent's language.
+export function formatWaiting(iso, now = Date.now()) {
+  if (!iso) return "";
+  const minutes = Math.max(0, Math.round((now - new Date(iso).getTime()) / 60000));
+  const [value, unit] = minutes < 60 ? [minutes, "minute"] : minutes < 1440 ? [Math.floor(minutes / 60), "hour"] : [Math.floor(minutes / 1440), "day"];
+  return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "short" }).format(value);
+}
+
+export function formatCount(n) { return new Intl.NumberFormat(language).format(n); }

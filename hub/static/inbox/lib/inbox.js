@@ -1,0 +1,205 @@
+// What the inbox does, apart from how it looks: loading the list and a ticket, applying
+// live events without losing what the agent is typing, and the changes agents make.
+import { api, latestOnly, withConfirmation } from "./api.js";
+import { t } from "./i18n.js";
+import { LiveConnection } from "./live.js";
+import { state, update } from "./store.js";
+import { throttle } from "./timing.js";
+import { VIEWS } from "./views.js";
+
+const LIST_WAIT_MS = 250; // a burst of events: one reload...
+const LIST_MAX_WAIT_MS = 1000; // ...but never later than this under steady traffic
+const COUNTS_EVERY_MS = 15000; // the view counts: on a timer, and soon after events
+const COUNTS_WAIT_MS = 2000;
+const COUNTS_MAX_WAIT_MS = 5000;
+const NOTICE_MS = 5000;
+
+const listLoads = latestOnly();
+const ticketLoads = latestOnly();
+let countsTimer = null;
+
+let noticeTimer = null;
+export function notify(text, kind = "status") {
+  update({ notice: { text, kind, at: Date.now() } });
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => update({ notice: null }), NOTICE_MS);
+}
+
+export function failed(e) { notify(e.message, "error"); }
+
+// -- the list ----------------------------------------------------------------------------
+export function listParams() {
+  const [, view] = VIEWS.find(([key]) => key === state.view);
+  const params = new URLSearchParams({ ...view, page: state.page, per_page: state.perPage });
+  for (const [name, value] of Object.entries(state.filters)) if (value.trim()) params.set(name, value.trim());
+  return params;
+}
+
+export async function loadList() {
+  const loaded = await listLoads((signal) => api("GET", `/conversations?${listParams()}`, undefined, { signal }));
+  if (!loaded) return;
+  const ids = new Set(loaded.result.items.map((c) => c.id));
+  const selected = new Set([...state.selected].filter((id) => ids.has(id)));
+  update({ list: { ...loaded.result, loaded: true }, selected });
+}
+
+export async function loadCounts() {
+  try { update({ counts: await api("GET", "/conversations/counts") }); } catch (e) { /* the timer tries again */ }
+}
+
+export const refreshListSoon = throttle(() => loadList().catch(() => {}), LIST_WAIT_MS, LIST_MAX_WAIT_MS);
+const refreshCountsSoon = throttle(loadCounts, COUNTS_WAIT_MS, COUNTS_MAX_WAIT_MS);
+
+// A changed ticket's row is replaced in place from its own fresh copy.
+async function patchRow(id) {
+  if (!state.list.items.some((c) => c.id === id)) return;
+  try {
+    const card = await api("GET", `/conversations/${id}`);
+    update({ list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, ...card.conversation, preview: c.preview, contact_name: c.contact_name || card.conversation.contact_name } : c)) } });
+  } catch (e) { /* the throttled reload fixes it */ }
+}
+
+export function setView(view) { update({ view, page: 1, selected: new Set() }); loadList().catch(failed); }
+export function setFilter(name, value) { update({ filters: { ...state.filters, [name]: value }, page: 1 }); loadList().catch(failed); }
+export function clearFilters() { update({ filters: { q: "", channel: "", priority: "", team: "", category: "", tag: "" }, page: 1 }); loadList().catch(failed); }
+export function setPage(page) { update({ page }); loadList().catch(failed); }
+
+// -- one ticket ---------------------------------------------------------------------------
+export async function openTicket(id) {
+  update({ loadingId: id, focusedId: id });
+  const loaded = await ticketLoads(async (signal) => {
+    const [card, thread] = await Promise.all([
+      api("GET", `/conversations/${id}`, undefined, { signal }),
+      api("GET", `/conversations/${id}/messages`, undefined, { signal }),
+    ]);
+    return { card, messages: thread.items };
+  });
+  if (!loaded) return; // a newer ticket was opened meanwhile
+  update({ ticket: loaded.result, loadingId: null, list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, unread: false } : c)) } });
+}
+
+// The header and sidebar from a fresh copy; the thread and the composer are left alone.
+async function refreshCard(id) {
+  const card = await api("GET", `/conversations/${id}`);
+  if (state.ticket?.card.conversation.id === id) update({ ticket: { ...state.ticket, card } });
+}
+
+// New messages are appended (after= the last one shown); edits reload the thread only.
+async function appendMessages(id) {
+  const shown = state.ticket?.messages || [];
+  const last = shown[shown.length - 1];
+  const thread = await api("GET", `/conversations/${id}/messages${last ? `?after=${encodeURIComponent(last.id)}` : ""}`);
+  if (state.ticket?.card.conversation.id !== id) return;
+  const known = new Set(state.ticket.messages.map((m) => m.id));
+  const fresh = thread.items.filter((m) => !known.has(m.id));
+  if (fresh.length) update({ ticket: { ...state.ticket, messages: [...state.ticket.messages, ...fresh] } });
+}
+
+async function reloadMessages(id) {
+  const thread = await api("GET", `/conversations/${id}/messages`);
+  if (state.ticket?.card.conversation.id === id) update({ ticket: { ...state.ticket, messages: thread.items } });
+}
+
+export function shownId() { return state.ticket?.card.conversation.id || null; }
+
+// Every change names the ticket it was rendered for, never "whatever is current now".
+export async function patchTicket(id, changes) {
+  try {
+    const updated = await api("PATCH", `/conversations/${id}`, changes);
+    if (shownId() === id) { await refreshCard(id); await appendMessages(id); }
+    replaceRow(updated);
+    loadCounts();
+    return updated;
+  } catch (e) { failed(e); return null; }
+}
+
+function replaceRow(conversation) {
+  update({ list: { ...state.list, items: state.list.items.map((c) => (c.id === conversation.id ? { ...c, ...conversation, preview: c.preview, contact_name: c.contact_name } : c)) } });
+}
+
+export async function sendMessage(id, { text, kind, attachments }) {
+  const message = await api("POST", `/conversations/${id}/messages`, { text, kind, attachments });
+  if (shownId() === id) await appendMessages(id);
+  return message;
+}
+
+export async function uploadFile(id, file) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  return api("POST", `/conversations/${id}/uploads`, form);
+}
+
+export async function mergeInto(sourceId, target) {
+  const merged = await withConfirmation("POST", `/conversations/${sourceId}/merge`, { into: target.id });
+  if (!merged) return false;
+  update({ dialog: null });
+  notify(t("merge.done", { source: state.ticket?.card.conversation.number ?? "", target: target.number }));
+  await openTicket(target.id); // the emptied ticket is closed: show where its messages went
+  loadList().catch(() => {}); loadCounts();
+  return true;
+}
+
+export async function bulkPatch(changesFor) {
+  const ids = [...state.selected];
+  const rows = state.list.items.filter((c) => ids.includes(c.id));
+  let done = 0;
+  for (const row of rows) {
+    try { await api("PATCH", `/conversations/${row.id}`, changesFor(row)); done += 1; } catch (e) { failed(e); }
+  }
+  notify(t("bulk.done", { count: done }));
+  update({ selected: new Set() });
+  await loadList(); loadCounts();
+  if (shownId() && ids.includes(shownId())) refreshCard(shownId()).catch(() => {});
+}
+
+// -- live ---------------------------------------------------------------------------------
+let typingTimer = null;
+
+function onEvent(event) {
+  if (event.type === "typing") {
+    if (event.conversation_id === shownId() && event.who === "customer") {
+      update({ typing: true });
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => update({ typing: false }), 4000);
+    }
+    return;
+  }
+  if (event.type === "resync") { resync(); return; }
+  refreshListSoon();
+  refreshCountsSoon();
+  const id = event.conversation_id;
+  if (event.type === "conversation.updated") patchRow(id);
+  if (id !== shownId()) return;
+  if (event.type === "conversation.updated") {
+    refreshCard(id).catch(() => {});
+    appendMessages(id).catch(() => {}); // moved-in messages, or the change's system event
+  } else if (event.type === "message.created") appendMessages(id).catch(() => {});
+  else if (event.type === "message.updated") reloadMessages(id).catch(() => {});
+}
+
+export function resync() {
+  loadList().catch(() => {});
+  loadCounts();
+  const id = shownId();
+  if (id) { refreshCard(id).catch(() => {}); appendMessages(id).catch(() => {}); }
+}
+
+export const live = new LiveConnection({
+  onEvent,
+  onOpen: resync,
+  onSignedOut: () => signedOut(),
+  onState: (connection) => update({ connection }),
+});
+
+export function startCountsTimer() {
+  clearInterval(countsTimer);
+  countsTimer = setInterval(loadCounts, COUNTS_EVERY_MS);
+}
+
+let signedOutHandler = () => {};
+export function onSignedOut(handler) { signedOutHandler = handler; }
+export function signedOut() {
+  live.stop();
+  clearInterval(countsTimer);
+  signedOutHandler();
+}

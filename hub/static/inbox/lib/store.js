@@ -1,0 +1,40 @@
+// The page's shared state: one object, changed through update(), which re-renders.
+import { useEffect, useState } from "./html.js";
+
+const listeners = new Set();
+
+export const state = {
+  me: null,
+  agents: [],
+  online: [],
+  canned: [],
+  view: "open",
+  filters: { q: "", channel: "", priority: "", team: "", category: "", tag: "" },
+  page: 1,
+  perPage: 25,
+  list: { items: [], total: 0, total_is_lower_bound: false, loaded: false },
+  counts: {},
+  selected: new Set(), // ticket ids ticked for a bulk change
+  focusedId: null, // the row the keyboard is on
+  ticket: null, // { card, messages } of the ticket shown in the pane
+  loadingId: null,
+  connection: "open",
+  dialog: null, // "shortcuts" | "merge" | "admin" | null
+  notice: null, // { text, kind: "status" | "error" }
+  composerMode: "reply",
+};
+
+export function update(patch) {
+  Object.assign(state, typeof patch === "function" ? patch(state) : patch);
+  for (const listener of listeners) listener();
+}
+
+export function useStore() {
+  const [, rerender] = useState(0);
+  useEffect(() => {
+    const listener = () => rerender((n) => n + 1);
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }, []);
+  return state;
+}

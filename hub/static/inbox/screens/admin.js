@@ -1,0 +1,59 @@
+// Admin: agents, API tokens, canned responses.
+import { api } from "../lib/api.js";
+import { html, useEffect, useState } from "../lib/html.js";
+import { t } from "../lib/i18n.js";
+import { failed } from "../lib/inbox.js";
+import { state, update } from "../lib/store.js";
+import { Dialog } from "../components/dialog.js";
+
+function agentName(id) { const a = state.agents.find((x) => x.id === id); return a ? a.name || a.email : id; }
+
+export function Admin() {
+  const [tokens, setTokens] = useState([]);
+  const [newToken, setNewToken] = useState("");
+  const [, setTick] = useState(0);
+  async function reload() {
+    try {
+      const [agents, canned, tokenList] = await Promise.all([api("GET", "/agents"), api("GET", "/canned"), api("GET", "/tokens")]);
+      update({ agents: agents.items, canned: canned.items });
+      setTokens(tokenList.items);
+      setTick((n) => n + 1);
+    } catch (e) { failed(e); }
+  }
+  useEffect(() => { reload(); }, []);
+  const form = (handler) => async (event) => {
+    event.preventDefault();
+    const data = Object.fromEntries(new FormData(event.target));
+    try { await handler(data); event.target.reset(); reload(); } catch (e) { failed(e); }
+  };
+  const act = (fn) => async () => { try { await fn(); reload(); } catch (e) { failed(e); } };
+  return html`<${Dialog} id="admin" title=${t("admin.title")} wide=${true}>
+    <h3>${t("admin.agents")}</h3>
+    <ul id="agents">${state.agents.map((a) => html`<li>${a.name || ""} ${`<${a.email}>`} ${t(`role.${a.role}`)}${a.active ? "" : ` (${t("admin.disabled")})`}
+      ${a.id === state.me.id ? null : html` <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}</li>`)}</ul>
+    <form id="agent-form" class="row" onSubmit=${form((d) => api("POST", "/agents", d))}>
+      <label>${t("admin.email")} <input name="email" type="email" required /></label>
+      <label>${t("admin.name")} <input name="name" /></label>
+      <label>${t("admin.role")} <select name="role"><option value="agent">${t("role.agent")}</option><option value="admin">${t("role.admin")}</option></select></label>
+      <label>${t("admin.password")} <input name="password" type="password" minlength="10" required /></label>
+      <button type="submit">${t("admin.add")}</button>
+    </form>
+    <h3>${t("admin.tokens")}</h3>
+    <ul id="tokens">${tokens.map((tk) => html`<li>${tk.name} (${agentName(tk.agent_id)}) ${tk.revoked_at ? t("admin.revoked") : ""}
+      ${tk.revoked_at ? null : html` <button type="button" class="link" onClick=${act(() => api("DELETE", `/tokens/${tk.id}`))}>${t("admin.revoke")}</button>`}</li>`)}</ul>
+    <form id="token-form" class="row" onSubmit=${form(async (d) => { const made = await api("POST", "/tokens", d); setNewToken(made.token); })}>
+      <label>${t("admin.token_name")} <input name="name" required /></label>
+      <button type="submit">${t("admin.create")}</button>
+    </form>
+    ${newToken ? html`<p id="new-token" class="token" role="status">${t("admin.token_once")} <code>${newToken}</code></p>` : null}
+    <h3>${t("admin.canned")}</h3>
+    <ul id="canned-list">${state.canned.map((x) => html`<li>/${x.shortcut} — ${x.title}
+      <button type="button" class="link" onClick=${act(() => api("DELETE", `/canned/${x.id}`))}>${t("admin.delete")}</button></li>`)}</ul>
+    <form id="canned-form" class="row" onSubmit=${form((d) => api("POST", "/canned", d))}>
+      <label>${t("admin.shortcut")} <input name="shortcut" required /></label>
+      <label>${t("admin.canned_title")} <input name="title" required /></label>
+      <label>${t("admin.canned_text")} <input name="text" required /></label>
+      <button type="submit">${t("admin.add")}</button>
+    </form>
+  <//>`;
+}

@@ -1,0 +1,82 @@
+// The agents' main screen: views and filters, the conversation list, the open ticket.
+// Later screens (knowledge base, roster, SLA, reports) sit beside it as their own modules.
+import { Attributes } from "../components/attributes.js";
+import { ContactPanel } from "../components/contact-panel.js";
+import { ConversationList } from "../components/conversation-list.js";
+import { MergeDialog } from "../components/merge-dialog.js";
+import { Nav } from "../components/nav.js";
+import { Shortcuts } from "../components/shortcuts.js";
+import { TicketPane } from "../components/ticket.js";
+import { html, useEffect } from "../lib/html.js";
+import { t } from "../lib/i18n.js";
+import { openTicket, patchTicket, shownId } from "../lib/inbox.js";
+import { state, update, useStore } from "../lib/store.js";
+import { Admin } from "./admin.js";
+
+function focusRow(id) {
+  document.querySelector(`#conversations li[data-id="${CSS.escape(id)}"] .open`)?.focus();
+}
+
+function moveFocus(delta) {
+  const items = state.list.items;
+  if (!items.length) return;
+  const at = items.findIndex((c) => c.id === state.focusedId);
+  const next = items[Math.min(items.length - 1, Math.max(0, at < 0 ? 0 : at + delta))];
+  update({ focusedId: next.id });
+  focusRow(next.id);
+}
+
+function focusComposer(mode) {
+  if (!shownId()) return;
+  update({ composerMode: mode });
+  document.getElementById("composer-text")?.focus();
+}
+
+// Single keys, as agents know them from Zendesk and Chatwoot; never while typing.
+export function onShortcut(event) {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || state.dialog) return;
+  const target = event.target;
+  if (target.closest?.("input, textarea, select, [contenteditable=true]")) {
+    if (event.key === "Escape") target.blur();
+    return;
+  }
+  const inList = !target.closest || target === document.body || target.closest("#conversations");
+  const keys = {
+    j: () => moveFocus(1), k: () => moveFocus(-1),
+    ArrowDown: () => inList && moveFocus(1), ArrowUp: () => inList && moveFocus(-1),
+    Enter: () => { if (target === document.body && state.focusedId) openTicket(state.focusedId); else return false; },
+    r: () => focusComposer("reply"), n: () => focusComposer("note"),
+    e: () => shownId() && patchTicket(shownId(), { status: "resolved" }),
+    a: () => shownId() && patchTicket(shownId(), { assignee_id: state.me.id }),
+    "/": () => document.getElementById("search")?.focus(),
+    "?": () => update({ dialog: "shortcuts" }),
+  };
+  const action = keys[event.key];
+  if (!action) return;
+  if (action() === false) return;
+  event.preventDefault();
+}
+
+export function Inbox() {
+  const s = useStore();
+  useEffect(() => {
+    document.addEventListener("keydown", onShortcut);
+    return () => document.removeEventListener("keydown", onShortcut);
+  }, []);
+  const card = s.ticket?.card;
+  return html`<div id="app" class="app">
+    <a class="skip" href="#conversations">${t("a11y.skip_to_list")}</a>
+    <${Nav} />
+    <main class="list" aria-label=${t("list.label")}><${ConversationList} /></main>
+    <section id="detail" class="detail" aria-label=${t("ticket.label")}>
+      ${card
+        ? html`<${TicketPane} key=${card.conversation.id} />
+            <aside class="side" aria-label=${t("ticket.details")}><${Attributes} key=${card.conversation.id} card=${card} /><${ContactPanel} key=${card.contact?.id} card=${card} /></aside>`
+        : html`<div class="empty-pane"><p>${s.loadingId ? t("ticket.loading") : t("ticket.none")}</p><p class="hint">${t("ticket.none_hint")}</p></div>`}
+    </section>
+    <div class="notice ${s.notice?.kind || ""}" role=${s.notice?.kind === "error" ? "alert" : "status"} aria-live="polite">${s.notice?.text || ""}</div>
+    ${s.dialog === "shortcuts" ? html`<${Shortcuts} />` : null}
+    ${s.dialog === "merge" && card ? html`<${MergeDialog} card=${card} messages=${s.ticket.messages} />` : null}
+    ${s.dialog === "admin" ? html`<${Admin} />` : null}
+  </div>`;
+}

@@ -1,0 +1,431 @@
+"""The agents' inbox in a real browser (Debian's chromium through Playwright), in English
+and in Chinese: the whole working loop, keyboard-only use, an axe-core scan, and one test
+per defect of the old front end. Screenshots go to test-artifacts/inbox/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conversation.inbound import Inbound, Sender
+from conversation.model import Role, Status
+from hub.agents import add_agent
+from hub.api.auth import hash_secret
+from hub.app import Hub, build_app
+from tests.conftest import ROOT
+from tests.helpers import eventually, make_config, serve
+from tests.test_e2e_browser import CHROMIUM, require_browser
+
+ARTIFACTS = ROOT / "test-artifacts" / "inbox"
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+CATALOGS = ROOT / "hub" / "static" / "inbox" / "i18n"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync", "--no-first-run"]
+ZONES = {"en": "UTC", "zh-CN": "Asia/Shanghai"}
+PASSWORD = "agent password 1"
+
+
+SCRIPT_ERRORS: dict[Any, list[str]] = {}  # per page: uncaught errors, checked at the end of a test
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors() -> Any:
+    SCRIPT_ERRORS.clear()
+    yield
+    assert {str(page.url): errors for page, errors in SCRIPT_ERRORS.items() if errors} == {}
+
+
+def catalog(language: str) -> dict[str, Any]:
+    return json.loads((CATALOGS / f"{language}.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+async def hub_url(tmp_path: Path) -> AsyncIterator[tuple[Hub, str]]:
+    require_browser()
+    hub = Hub(make_config(tmp_path, {"channels": {"webchat": {"secret": "e2e-visitor-secret"}}}))
+    runner, url = await serve(build_app(hub))
+    await add_agent(hub.store, "wang@example.com", Role.ADMIN, PASSWORD, name="王芳")
+    await add_agent(hub.store, "li@example.com", Role.AGENT, "agent password 2", name="Li Na")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield hub, url
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        launched = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def sign_in(browser: Any, url: str, language: str = "en", *, email: str = "wang@example.com") -> Any:
+    from playwright.async_api import expect
+
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale=language, timezone_id=ZONES[language]
+    )
+    page = await context.new_page()
+    errors: list[str] = []
+    SCRIPT_ERRORS[page] = errors
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(f"{url}/inbox/")
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#me-name")).to_be_visible()
+    return page
+
+
+async def customer_writes(hub: Hub, visitor: str, text: str, *, message_id: str = "", thread: str = "") -> Any:
+    return await hub.ingest(
+        Inbound(
+            channel="webchat",
+            external_id=message_id or f"{visitor}-{text}",
+            thread_key=thread or visitor,
+            sender=Sender(visitor, display_name=f"Visitor {visitor}"),
+            text=text,
+        )
+    )
+
+
+async def serious_accessibility_problems(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on what the page shows now."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")  # devtools evaluation: not subject to CSP
+    result = await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def shown_number(page: Any) -> Any:
+    return page.locator("#detail h2").first
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser: Any, language: str) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    words = catalog(language)
+    page = await sign_in(browser, url, language)
+    assert await page.evaluate("document.documentElement.lang") == language
+    await expect(page.locator(".empty")).to_contain_text(words["empty.open.why"])  # why empty, and what to do
+
+    # live arrival: no reload
+    await customer_writes(hub, "v1", "我的订单三天了还没有到")
+    rows = page.locator("#conversations li")
+    await expect(rows.first).to_contain_text("#1000 我的订单三天了还没有到")
+
+    # keyboard: move to the row, open it, reply with a file
+    await page.keyboard.press("j")
+    await page.keyboard.press("Enter")
+    await expect(shown_number(page)).to_contain_text("#1000")
+    await page.keyboard.press("r")
+    await expect(page.locator("#composer-text")).to_be_focused()
+    await page.keyboard.type("您好，发票在附件里。")
+    await page.set_input_files(
+        "#composer-files", files=[{"name": "发票.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}]
+    )
+    await expect(page.locator(".compose .files li")).to_contain_text("发票.pdf")
+    await page.locator("#composer-text").press("Control+Enter")
+    reply = page.locator(".thread .msg.outbound").last
+    await expect(reply).to_contain_text("您好，发票在附件里。")
+    await expect(reply.locator("a")).to_contain_text("发票.pdf")
+    await expect(page.locator("#composer-text")).to_have_value("")
+
+    # a private note, then assign to me, both from the keyboard
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("n")
+    await page.keyboard.type("客户很着急")
+    await page.keyboard.press("Control+Enter")
+    await expect(page.locator(".thread .msg.note")).to_contain_text("客户很着急")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("a")
+    conv = await hub.store.get_conversation_by_number(1000)
+    assert conv is not None
+    me = await hub.store.get_agent_by_email("wang@example.com")
+    assert me is not None
+    await expect(page.locator("#attr-assignee")).to_have_value(me.id)
+    thread = await hub.store.list_messages(conv.id)
+    sent = next(m for m in thread if m.text == "您好，发票在附件里。")
+    assert [a.name for a in sent.attachments] == ["发票.pdf"]
+
+    await page.screenshot(path=str(ARTIFACTS / f"loop-{language}.png"))
+    assert await serious_accessibility_problems(page) == []
+
+    # snooze until a chosen time (the browser's time zone)
+    await page.fill("#snooze-until", "2030-01-02T09:30")
+    await page.click("#snooze")
+    await expect(page.locator(".snoozed-until")).to_be_visible()
+    snoozed = await hub.store.get_conversation(conv.id)
+    assert snoozed is not None and snoozed.status is Status.SNOOZED
+    assert snoozed.snoozed_until == datetime(2030, 1, 2, 9, 30, tzinfo=ZoneInfo(ZONES[language])).astimezone(UTC)
+
+    # bulk resolve two new tickets
+    await customer_writes(hub, "v2", "退货怎么办？")
+    await customer_writes(hub, "v3", "How do I return this?")
+    await expect(rows).to_have_count(2)  # #1000 is snoozed: not in "open"
+    for row in await rows.all():
+        await row.locator("input.tick").check()
+    await page.select_option("#bulk-status", "resolved")
+    await page.click("#bulk-status-apply")
+    await expect(page.locator(".empty")).to_contain_text(words["empty.open.why"])
+    for number in (1001, 1002):
+        resolved = await hub.store.get_conversation_by_number(number)
+        assert resolved is not None and resolved.status is Status.RESOLVED
+
+    # merge with a search and a preview; the pane then shows the target
+    await customer_writes(hub, "v1", "还有一个问题", thread="v1-second")
+    await page.click("[data-view=all]")
+    await rows.filter(has_text="#1003").locator(".open").click()
+    await expect(shown_number(page)).to_contain_text("#1003")
+    await page.click("#merge")
+    await page.fill("#merge-search", "1000")
+    await page.locator("input[name=merge-target]").check()
+    preview = page.locator(".merge-preview")
+    await expect(preview).to_contain_text("#1003")
+    await expect(preview).to_contain_text("#1000")
+    await page.screenshot(path=str(ARTIFACTS / f"merge-{language}.png"))
+    assert await serious_accessibility_problems(page) == []
+    await page.click("#merge-confirm")
+    await expect(shown_number(page)).to_contain_text("#1000")
+    await expect(page.locator(".thread")).to_contain_text("还有一个问题")
+    merged = await hub.store.get_conversation_by_number(1003)
+    assert merged is not None and merged.merged_into == conv.id
+    await page.screenshot(path=str(ARTIFACTS / f"inbox-{language}.png"))
+
+
+async def test_keyboard_alone_signs_in_moves_opens_and_picks_canned_answers(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    from conversation.model import CannedResponse, new_id
+
+    hub, url = hub_url
+    for shortcut, text in (("refund", "Your refund is on its way."), ("return", "Send it back within 30 days.")):
+        await hub.store.add_canned(CannedResponse(id=new_id(), shortcut=shortcut, title=shortcut, text=text))
+    for visitor in ("k1", "k2", "k3"):
+        await customer_writes(hub, visitor, f"question from {visitor}")
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en")
+    page = await context.new_page()
+    await page.goto(f"{url}/inbox/")
+    await expect(page.locator("input[name=email]")).to_be_focused()  # the form starts where typing starts
+    assert await serious_accessibility_problems(page) == []
+    await page.keyboard.type("wang@example.com")
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#conversations li")).to_have_count(3)
+    await page.keyboard.press("?")
+    await expect(page.locator("#shortcuts")).to_contain_text("Assign to me")
+    assert await serious_accessibility_problems(page) == []
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#shortcuts")).to_have_count(0)
+    for key in ("j", "j", "k", "ArrowDown"):
+        await page.keyboard.press(key)
+    await expect(page.locator("#conversations li .open").nth(1)).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(shown_number(page)).to_contain_text("#1001")
+    await page.keyboard.press("r")
+    await page.keyboard.type("/re")
+    await expect(page.locator("#canned-picker [role=option]")).to_have_count(2)
+    await page.keyboard.press("ArrowDown")
+    await expect(page.locator("#canned-picker [aria-selected=true]")).to_contain_text("/return")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#composer-text")).to_have_value("Send it back within 30 days.")
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("/")
+    await expect(page.locator("#search")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("e")
+    await eventually(lambda: resolved(hub, 1001))
+    # focus is always visible: the focused control draws an outline
+    await page.keyboard.press("Tab")
+    outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+
+
+async def resolved(hub: Hub, number: int) -> bool:
+    conv = await hub.store.get_conversation_by_number(number)
+    return conv is not None and conv.status is Status.RESOLVED
+
+
+async def test_the_language_switch_is_kept_on_the_agent(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, "en")
+    await expect(page.locator("[data-view=open]")).to_contain_text("Open")
+    await page.select_option("#language", "zh-CN")
+    await expect(page.locator("[data-view=open]")).to_contain_text("待处理")
+    assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+    agent = await hub.store.get_agent_by_email("wang@example.com")
+    assert agent is not None and agent.language == "zh-CN"
+    await page.reload()  # an English browser, but the agent chose Chinese
+    await expect(page.locator("[data-view=open]")).to_contain_text("待处理")
+    assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+    await page.click("#open-admin")
+    await expect(page.locator("#admin")).to_contain_text("快捷回复")
+    assert await serious_accessibility_problems(page) == []
+
+
+async def test_at_least_14_tickets_fit_on_a_1280_by_800_screen(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    for n in range(20):
+        await customer_writes(hub, f"c{n}", f"ticket number {n} with a longer question about an order")
+    page = await sign_in(browser, url)
+    await expect(page.locator("#conversations li")).to_have_count(20)
+    visible = await page.evaluate(
+        """() => { const box = document.querySelector('#conversations').getBoundingClientRect();
+        return [...document.querySelectorAll('#conversations li')].filter((li) => {
+          const r = li.getBoundingClientRect();
+          return r.top >= box.top && r.bottom <= Math.min(box.bottom, innerHeight);
+        }).length; }"""
+    )
+    assert visible >= 14
+    row = page.locator("#conversations li").first
+    await expect(row).to_contain_text("⏱")  # the customer is waiting: how long
+    await expect(row).to_contain_text("ticket number 19")
+
+
+async def test_edits_and_event_times_are_shown(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "e1", "order 1234", message_id="e1-m1")
+    await hub.actions.update_by(record.conversation, {"priority": "high"}, who="Li Na", names={})
+    await hub.record_edit("webchat", "e1-m1", text="order 1243")
+    page = await sign_in(browser, url)
+    await page.locator("#conversations li").first.click()
+    message = page.locator(".thread .msg.inbound")
+    await expect(message).to_contain_text("order 1243")
+    await message.locator("details summary").click()
+    await expect(message.locator("details")).to_contain_text("order 1234")
+    await expect(page.locator(".thread .msg.event time")).to_have_count(1)
+
+
+# -- the old front end's defects ---------------------------------------------------------------
+async def test_a_slow_view_load_never_shows_or_changes_the_wrong_ticket(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    a = await customer_writes(hub, "a", "ticket A")
+    b = await customer_writes(hub, "b", "ticket B")
+    page = await sign_in(browser, url)
+    await expect(page.locator("#conversations li")).to_have_count(2)
+
+    answered: list[str] = []
+
+    async def slow(route: Any) -> None:
+        await asyncio.sleep(0.6)
+        await route.continue_()
+        answered.append(route.request.url)
+
+    await page.route(f"**/api/v1/conversations/{a.conversation.id}**", slow)
+    await page.locator("#conversations li", has_text="ticket A").click()
+    await page.locator("#conversations li", has_text="ticket B").click()
+    await eventually(lambda: len(answered) == 2)  # A's card and thread answer last...
+    await page.wait_for_timeout(200)  # ...and have had their chance to be drawn
+    await expect(page.locator("#detail h2").first).to_contain_text("#1001")
+    await page.select_option("#detail select >> nth=0", "pending")
+    await eventually(lambda: status_of(hub, b.conversation.id, Status.PENDING))
+    assert await status_of(hub, a.conversation.id, Status.OPEN)
+
+
+async def status_of(hub: Hub, conversation_id: str, status: Status) -> bool:
+    conv = await hub.store.get_conversation(conversation_id)
+    return conv is not None and conv.status is status
+
+
+async def test_live_updates_keep_the_reply_draft_and_append_messages(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "d", "first question")
+    page = await sign_in(browser, url)
+    await page.locator("#conversations li").first.click()
+    await expect(page.locator(".thread .msg.inbound")).to_contain_text("first question")
+    await page.evaluate("document.querySelector('.thread .msg.inbound').dataset.marked = 'kept'")
+    await page.fill(".compose textarea", "half-written reply")
+
+    await hub.actions.update_by(record.conversation, {"tags": ["vip"]}, who="Li Na", names={})
+    await expect(page.locator(".thread")).to_contain_text("set the tags to vip")
+    await customer_writes(hub, "d", "second question")
+    await expect(page.locator(".thread .msg.inbound")).to_have_count(2)
+    await expect(page.locator(".compose textarea")).to_have_value("half-written reply")
+    assert await page.evaluate("document.querySelector('.thread .msg.inbound').dataset.marked") == "kept"
+
+
+async def test_the_list_keeps_refreshing_under_steady_traffic(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url)
+    await expect(page.locator(".empty")).to_be_visible()
+
+    async def traffic() -> None:
+        for n in range(100):  # a new ticket every 50 ms for 5 s
+            await customer_writes(hub, f"t{n}", f"busy {n}")
+            await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(traffic())
+    try:
+        await expect(page.locator("#conversations li").first).to_be_visible(timeout=3000)
+        assert not task.done()  # it showed up while the traffic went on
+    finally:
+        task.cancel()
+
+
+async def test_a_dropped_socket_reconnects_and_catches_up(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url)
+    await eventually(lambda: len(hub.live_sockets) == 1)
+    for ws in tuple(hub.live_sockets):
+        await ws.close(code=1012, message=b"restart")
+    await customer_writes(hub, "gap", "written while the inbox was disconnected")
+    await expect(page.locator("#conversations li")).to_contain_text("written while the inbox was disconnected")
+    delays = await page.evaluate(
+        """async () => { const { backoffDelay } = await import('/inbox/assets/lib/timing.js');
+        return [backoffDelay(0, () => 0), backoffDelay(0, () => 1),
+                backoffDelay(3, () => 0.5), backoffDelay(20, () => 1)]; }"""
+    )
+    assert delays == [500, 1000, 6000, 30000]  # doubling, jittered, capped
+
+
+async def test_signing_in_again_keeps_one_live_socket(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url)
+    await eventually(lambda: len(hub.live_sockets) == 1)
+    cookie = next(c for c in await page.context.cookies() if c["name"] == "helpline_session")
+    await hub.store.delete_session(hash_secret(cookie["value"]))  # the session ends under the page
+    await page.click("[data-view=mine]")  # the next call answers 401: the sign-in form
+    await expect(page.locator("#login-form input[name=password]")).to_be_visible()
+    await page.fill("#login-form input[name=email]", "wang@example.com")
+    await page.fill("#login-form input[name=password]", PASSWORD)
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#me-name")).to_be_visible()
+    await eventually(lambda: len(hub.live_sockets) >= 1)
+    await page.wait_for_timeout(500)
+    assert len(hub.live_sockets) == 1
