@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from conversation.errors import InvalidInput
 from conversation.model import Conversation, Status
 
 
@@ -18,9 +19,9 @@ def snooze_changes(current: Conversation, changes: dict[str, Any], now: datetime
     until = result.get("snoozed_until")
     if until is not None:
         if until <= now:
-            raise ValueError("snoozed_until must be in the future")
+            raise InvalidInput("snoozed_until must be in the future")
         if result.setdefault("status", Status.SNOOZED) not in (Status.SNOOZED, Status.SNOOZED.value):
-            raise ValueError("snoozed_until needs the status snoozed")
+            raise InvalidInput("snoozed_until needs the status snoozed")
     elif current.snoozed_until is not None and result.get("status", Status.SNOOZED) not in (
         Status.SNOOZED,
         Status.SNOOZED.value,

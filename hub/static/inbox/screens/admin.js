@@ -1,4 +1,4 @@
-// Admin: agents, API tokens, canned responses.
+// Admin: channels' state, agents, API tokens, canned responses.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
@@ -10,6 +10,7 @@ function agentName(id) { const a = state.agents.find((x) => x.id === id); return
 
 export function Admin() {
   const [tokens, setTokens] = useState([]);
+  const [channels, setChannels] = useState({});
   const [newToken, setNewToken] = useState("");
   const [, setTick] = useState(0);
   async function reload() {
@@ -17,6 +18,9 @@ export function Admin() {
       const [agents, canned, tokenList] = await Promise.all([api("GET", "/agents"), api("GET", "/canned"), api("GET", "/tokens")]);
       update({ agents: agents.items, canned: canned.items });
       setTokens(tokenList.items);
+      // /healthz says which channels are up or degraded (a provider down at start), and why
+      const health = await fetch("/healthz", { credentials: "same-origin" }).then((r) => r.json()).catch(() => ({}));
+      setChannels(health.channels || {});
       setTick((n) => n + 1);
     } catch (e) { failed(e); }
   }
@@ -28,6 +32,9 @@ export function Admin() {
   };
   const act = (fn) => async () => { try { await fn(); reload(); } catch (e) { failed(e); } };
   return html`<${Dialog} id="admin" title=${t("admin.title")} wide=${true}>
+    <h3>${t("admin.channels")}</h3>
+    <ul id="channel-status">${Object.entries(channels).map(([name, c]) => html`<li data-channel=${name}>
+      <strong>${name}</strong> <span class="state">${c.state}</span>${c.reason ? html` — <span class="reason">${c.reason}</span>` : null}</li>`)}</ul>
     <h3>${t("admin.agents")}</h3>
     <ul id="agents">${state.agents.map((a) => html`<li>${a.name || ""} ${`<${a.email}>`} ${t(`role.${a.role}`)}${a.active ? "" : ` (${t("admin.disabled")})`}
       ${a.id === state.me.id ? null : html` <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}</li>`)}</ul>
