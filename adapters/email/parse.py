@@ -194,6 +194,12 @@ def decode_header_value(value: str | None) -> str:
     return re.sub(r"\s+", " ", joined).strip()
 
 
+def message_id_of(raw: bytes) -> str:
+    """The Message-ID of a raw mail, for log lines (read from its head only)."""
+    found = re.search(rb"^Message-ID:[ \t]*(<[^<>\s]{1,300}>)", raw[:65536], re.I | re.M)
+    return found.group(1).decode("ascii", "replace") if found else "no Message-ID"
+
+
 def message_ids(value: str | None) -> list[str]:
     return re.findall(r"<[^<>\s]+>", value or "")
 

@@ -31,7 +31,8 @@ AUTOMATIC_HEADERS = (
 )
 # Subjects of auto-replies that carry no header at all (from RT's and Zammad's lists).
 AUTOMATIC_SUBJECT = re.compile(
-    r"^[ \t]*(?:\[[^\]]*\][ \t]*)?(?:(?:自动回复|自動回覆|自动答复|Automatic reply|Auto(?:matic)?[ -]?(?:reply|response)"
+    r"^[ \t]*(?:\[[^\]]*\][ \t]*)?(?:(?:自动回复|自動回覆|自动答复|Automatic reply"
+    r"|Auto(?:matic)?[ -]?(?:reply|response)"
     r"|Autoreply|Out of (?:the )?office|Abwesenheitsnotiz|Réponse automatique|Respuesta automática)"
     r"|(?:休假|外出|不在|On vacation)[ \t]*[:：])",  # these words also begin customers' subjects: only as a label
     re.I,
