@@ -53,8 +53,10 @@ class ConversationService:
         author_type: AuthorType,
         author_id: str,
         choices: Sequence[Choice] = (),
+        raw: dict[str, Any] | None = None,
     ) -> Message:
-        """Store a customer-visible message and queue it for delivery on the ticket's channel."""
+        """Store a customer-visible message and queue it for delivery on the ticket's channel.
+        `raw` carries channel options the agent chose (an email's `cc`)."""
         if not text.strip():
             raise InvalidInput("a message needs text")
         now = self.clock()
@@ -71,6 +73,7 @@ class ConversationService:
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=conversation.customer_address,  # the ticket's own customer, whoever else joined
+            raw=raw,
         )
         await self.store.add_message(message)
         self._published("message.created", message)
