@@ -155,21 +155,36 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def raw_header_text(value: str) -> str:
+def raw_header_text(value: str, charset: str = "cp1252") -> str:
     """A header as text when it held raw 8-bit bytes (no RFC 2047): the stdlib leaves
-    them as surrogate escapes, which no store can encode. UTF-8 first, then detection,
-    then cp1252, which maps every byte."""
+    them as surrogate escapes, which no store can encode. UTF-8 first, then `charset`
+    (what header_charset found for the mail's headers)."""
     if not SURROGATES.search(value):
         return value
     data = value.encode("utf-8", "surrogateescape")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    best = from_bytes(data).best() if len(data) >= 8 else None
-    if best is not None and best.encoding not in ("utf_8", "ascii"):
-        return str(best)
-    return data.decode("cp1252", errors="replace")
+        return data.decode(charset, errors="replace")
+
+
+def header_charset(msg: Message, raw_values: list[str]) -> str:
+    """The charset of a mail's raw 8-bit headers (those not UTF-8): the charset its text
+    declares if that reads them, else what charset-normalizer detects in all of them
+    together (a single header is too short to tell), else cp1252, which maps every byte;
+    "" when the headers are ASCII."""
+    data = b"\n".join(v.encode("utf-8", "surrogateescape") for v in raw_values if SURROGATES.search(v))
+    if not data:
+        return ""
+    declared = next((p.get_content_charset() for p in _leaves(msg)[:5] if p.get_content_charset()), None)
+    for candidate in ([SUPERSETS.get(declared, declared)] if declared else []):
+        try:
+            data.decode(candidate)
+            return candidate
+        except (LookupError, UnicodeDecodeError):
+            pass
+    best = from_bytes(data).best()
+    return best.encoding if best is not None else "cp1252"
 
 
 def without_surrogates(text: str) -> str:
@@ -303,7 +318,7 @@ def answers_between_quotes(text: str) -> str:
     users: a greeting, "On ... wrote:", quoted lines with answers between and below them);
     "" when nothing was written after the first quoted line (a top-posted reply).
     One linear pass over the lines."""
-    lines = text.split("\n")
+    lines = text.replace("\r\n", "\n").split("\n")
     first_quote = next((i for i, line in enumerate(lines) if QUOTED_LINE.match(line)), -1)
     if first_quote < 0:
         return ""
@@ -423,6 +438,9 @@ def _envelope(msg: Message) -> ParsedMail:
     raw_headers: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
         raw_headers.setdefault(key.lower(), []).append(str(value))
+    eight_bit = header_charset(msg, [v for values in raw_headers.values() for v in values])
+    if eight_bit:  # raw bytes in headers: read them as text once, here
+        raw_headers = {k: [raw_header_text(v, eight_bit) for v in vs] for k, vs in raw_headers.items()}
 
     def header(key: str) -> str:
         return decode_header_value((raw_headers.get(key.lower()) or [""])[0])
@@ -458,7 +476,7 @@ def _envelope(msg: Message) -> ParsedMail:
     except (TypeError, ValueError):
         date = None
     subject = header("Subject")
-    flags = ["raw_8bit_headers"] if any(SURROGATES.search(v) for vs in raw_headers.values() for v in vs) else []
+    flags = ["raw_8bit_headers"] if eight_bit else []
     if list_address:
         flags.append("list_rewrite")
     return ParsedMail(

@@ -45,6 +45,7 @@ BOUNCE_SUBJECT = re.compile(
 )
 QUOTED_MESSAGE_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
 SMTP_REASON = re.compile(r"\b([45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*|[45]\d\d [^\n]{8,})")
+ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 MAX_SCANNED_CHARS = 200_000  # of a bounce's text, looking for the original's Message-ID
 
 
@@ -133,7 +134,9 @@ def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[s
     """A bounce that is not a DSN: flufl.bounce's detectors, then the headers and subjects
     of the servers it does not know (Gmail's new format, Alimail)."""
     try:
-        temporary, permanent = all_failures(msg)
+        # flufl.bounce reads headers as strings: raw 8-bit headers (Header objects) break it.
+        readable = not any(ESCAPED_BYTE.search(value) for _key, value in msg.raw_items())
+        temporary, permanent = all_failures(msg) if readable else (frozenset(), frozenset())
     except Exception:  # heuristics over hostile input: a detector failing is "no bounce"
         temporary, permanent = frozenset(), frozenset()
     from_machine = bool(AUTOMATIC_SENDERS.match(sender))
