@@ -88,7 +88,7 @@ Kai
 def bottom_posted_answer() -> bytes:
     return _crlf(f"""From: Kai Berg <kai@example.org>
 To: {HELPDESK}
-Subject: Re: Logs [#1000]
+Subject: Re: Logs
 Message-ID: <bottom-1@example.org>
 Date: Thu, 26 Nov 2026 09:10:00 +0000
 MIME-Version: 1.0

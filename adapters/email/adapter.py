@@ -565,7 +565,8 @@ class _Handler:
         content = envelope.original_content or envelope.content
         raw = content if isinstance(content, bytes) else str(content).encode()
         try:
-            reply = await self.adapter.receive(raw, envelope_sender=envelope.mail_from or "")
+            sender = (envelope.mail_from or "").strip()
+            reply = await self.adapter.receive(raw, envelope_sender="" if sender in ("", "<>") else sender)
         except Exception:  # even the raw mail could not be stored: the sending server will retry
             log.exception("mail from %s could not be processed", envelope.mail_from)
             return "451 4.3.0 Temporary failure: please retry later"
