@@ -219,7 +219,8 @@ Your parcel was shipped.
 
 def alimail_bounce(original: str) -> bytes:
     body = base64.b64encode(
-        f"您发送的邮件未能送达。\n收件人: lost@example.cn\n原因: 550 5.1.1 用户不存在\n\nMessage-ID: {original}\n".encode()
+        f"您发送的邮件未能送达。\n收件人: lost@example.cn\n原因: 550 5.1.1 用户不存在\n\n"
+        f"Message-ID: {original}\n".encode()
     ).decode()
     return _crlf(f"""From: =?utf-8?B?{base64.b64encode("系统退信".encode()).decode()}?= <postmaster@alibaba-inc.com>
 To: {HELPDESK}
@@ -299,7 +300,8 @@ Content-Transfer-Encoding: base64
 def apple_mail_zh_without_zai() -> bytes:
     return _zh_reply(
         "apple-zh-1",
-        "好的，明天我再试一次。\n\n2026年4月2日 14:09，Support <help@support.example.com> 写道：\n\n> 请重新安装后再试。\n",
+        "好的，明天我再试一次。\n\n2026年4月2日 14:09，Support <help@support.example.com> 写道：\n\n"
+        "> 请重新安装后再试。\n",
     )
 
 
@@ -316,19 +318,22 @@ def foxmail_reply() -> bytes:
     return _zh_reply(
         "foxmail-1",
         "已经收到退款，谢谢。\n\n------------------ Original ------------------\n"
-        "From: \"Support\"<help@support.example.com>;\nDate: Thu, Apr 2, 2026 02:09 PM\n"
-        "To: \"Zhang Wei\"<zhang.wei@example.cn>;\nSubject: order\n\n> 退款已经处理。\n> 请查收。\n",
+        'From: "Support"<help@support.example.com>;\nDate: Thu, Apr 2, 2026 02:09 PM\n'
+        'To: "Zhang Wei"<zhang.wei@example.cn>;\nSubject: order\n\n> 退款已经处理。\n> 请查收。\n',
     )
 
 
 def traditional_chinese_reply() -> bytes:
-    return _zh_reply("tw-1", "問題已經解決了。\n\n王小明 <help@support.example.com> 於 2026年4月2日 週四 寫道：\n> 請重新開機。\n")
+    return _zh_reply(
+        "tw-1", "問題已經解決了。\n\n王小明 <help@support.example.com> 於 2026年4月2日 週四 寫道：\n> 請重新開機。\n"
+    )
 
 
 def japanese_reply() -> bytes:
     return _zh_reply(
         "ja-1",
-        "ありがとうございます。解決しました。\n\n2026年4月2日(木) 14:09 Support <help@support.example.com>のメッセージ:\n"
+        "ありがとうございます。解決しました。\n\n"
+        "2026年4月2日(木) 14:09 Support <help@support.example.com>のメッセージ:\n"
         "> 再起動してください。\n",
     )
 

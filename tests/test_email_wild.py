@@ -19,8 +19,8 @@ from conversation.model import AuthorType, ConversationQuery, DeliveryStatus, Di
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from tests import mail_wild as wild
-from tests.email_servers import Sink
 from tests.conftest import free_port
+from tests.email_servers import Sink
 from tests.helpers import eventually, make_config, running_hub
 from tests.test_email import SUPPORT, channel, customer_mail, email_config, mail_in, sink, ticket
 
