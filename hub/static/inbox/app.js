@@ -140,6 +140,7 @@ function renderMessage(m) {
     node.append(meta);
   }
   node.append(document.createTextNode(m.text));
+  node.append(...quotedText(m)); // issue 11: the whole mail behind a toggle
   if (m.html) {
     // Sanitised by the channel, and sandboxed anyway (no scripts, no same origin). Remote
     // images stay blocked, so a sender cannot learn that the mail was read, until asked.
@@ -291,3 +292,22 @@ adminForm("#token-form", async (d) => { const t = await api("POST", "/tokens", d
 adminForm("#canned-form", (d) => api("POST", "/canned", d));
 
 start();
+
+// Issue 11 (email): "show quoted text". The API's message carries `full_text` (the whole
+// text, quoted history included) when `text` shows only the new part, and `flags`
+// (e.g. "truncated": the original is attached as original.eml). Kept separate so the
+// inbox rewrite can port it as is.
+function quotedText(m) {
+  const parts = [];
+  if (m.flags && m.flags.length) parts.push(el("div", { class: "meta", text: `mail: ${m.flags.join(", ")}` }));
+  if (!m.full_text || m.full_text.trim() === (m.text || "").trim()) return parts;
+  const full = el("pre", { class: "quoted", text: m.full_text, hidden: true });
+  const toggle = el("button", { class: "link", text: "show quoted text", "aria-expanded": "false" });
+  toggle.onclick = () => {
+    full.hidden = !full.hidden;
+    toggle.textContent = full.hidden ? "show quoted text" : "hide quoted text";
+    toggle.setAttribute("aria-expanded", String(!full.hidden));
+  };
+  parts.push(toggle, full);
+  return parts;
+}
