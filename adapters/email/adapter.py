@@ -279,6 +279,7 @@ class EmailAdapter(Adapter):
         try:
             mail = parse_headers(raw)
         except Exception:  # not even the headers: the envelope is all there is
+            self.log.warning("the headers of a failed mail cannot be read either", exc_info=True)
             address = normalise_address(without_surrogates(envelope_sender)) or "unknown-sender@invalid"
             mail = ParsedMail(
                 message_id="", in_reply_to=[], references=[], subject="", from_name="",

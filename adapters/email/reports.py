@@ -9,12 +9,15 @@ rules only catch what it does not know. Pure functions of one parsed message.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import Message
 
 from flufl.bounce import all_failures
+
+log = logging.getLogger(__name__)
 
 AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.].*)?@", re.I)
 # Headers whose mere presence says "a machine wrote this, do not answer it".
@@ -138,6 +141,7 @@ def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[s
         readable = not any(ESCAPED_BYTE.search(value) for _key, value in msg.raw_items())
         temporary, permanent = all_failures(msg) if readable else (frozenset(), frozenset())
     except Exception:  # heuristics over hostile input: a detector failing is "no bounce"
+        log.warning("the bounce detectors failed on a mail; our own rules decide", exc_info=True)
         temporary, permanent = frozenset(), frozenset()
     from_machine = bool(AUTOMATIC_SENDERS.match(sender))
     recognised = bool(permanent or temporary) or msg.get("X-Aliyun-Bounce") is not None
