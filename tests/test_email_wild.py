@@ -279,3 +279,17 @@ async def test_refused_mail_is_logged_with_its_message_id(hub: Hub, caplog: pyte
     assert "<no-sender-1@x>" in caplog.text
     items, _ = await hub.store.list_conversations(ConversationQuery(limit=10))
     assert items == []
+
+
+async def test_a_customer_pasting_a_bounce_is_a_customer_not_a_bounce(hub: Hub, sink: tuple[Sink, int]) -> None:
+    reply_id = await our_reply(hub, sink[0])
+    pasted = customer_mail(
+        "Re: Order [#1000]",
+        "I get this when I write to my colleague:\n\nDelivery to the following recipient failed permanently:\n\n"
+        "     nobody@example.org\n",
+        sender="nobody@gmail.com",
+        In_Reply_To=f"<{reply_id}@support.example.com>",
+    )
+    assert "ticket #1000" in await smtp_in(hub, pasted.as_bytes(), sender="nobody@gmail.com")
+    message = await hub.store.get_message(reply_id)
+    assert message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT

@@ -135,7 +135,17 @@ def _dsn(msg: Message) -> DeliveryReport | None:
 
 def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[str]) -> DeliveryReport | None:
     """A bounce that is not a DSN: flufl.bounce's detectors, then the headers and subjects
-    of the servers it does not know (Gmail's new format, Alimail)."""
+    of the servers it does not know (Gmail's new format, Alimail). Only mail a machine
+    sent is read so: a customer pasting a bounce into their mail is a customer's mail.
+    None when the mail it is about cannot be told (then it is kept as automatic mail)."""
+    machine = (
+        bool(AUTOMATIC_SENDERS.match(sender))
+        or any(msg.get(key) is not None for key in ("X-Failed-Recipients", "X-Aliyun-Bounce"))
+        or str(msg.get("Return-Path", "")).strip() == "<>"
+        or str(msg.get("Auto-Submitted", "no")).strip().lower() not in ("no", "")
+    )
+    if not machine:
+        return None
     try:
         # flufl.bounce reads headers as strings: raw 8-bit headers (Header objects) break it.
         readable = not any(ESCAPED_BYTE.search(value) for _key, value in msg.raw_items())
@@ -148,8 +158,9 @@ def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[s
     if not recognised and not (from_machine and BOUNCE_SUBJECT.search(subject)):
         return None
     text = _text_of(msg)
-    found = [m for m in QUOTED_MESSAGE_ID.findall(text)]
-    original = (found or in_reply_to or [""])[0]
+    original = (QUOTED_MESSAGE_ID.findall(text) or in_reply_to or [""])[0]
+    if not original:
+        return None
     reason = SMTP_REASON.search(text)
     failed = b", ".join(sorted(permanent or temporary)).decode(errors="replace")
     why = reason.group(1).strip()[:300] if reason else "the mail was not delivered"
