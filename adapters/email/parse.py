@@ -68,6 +68,7 @@ ATTRIBUTION = re.compile(
     r"El[ \t].{4,200}escribió:|(?:在[ \t])?.{4,160}[写寫]道[:：]|.{4,160}のメッセージ[:：]|"
     r".{4,160}님이[ \t]*작성[:：])[ \t]*$"
 )
+ATTRIBUTION_END = re.compile(r"(?:wrote|schrieb|a écrit|escribió|[写寫]道|のメッセージ|작성)[ \t]?[:：]?[ \t]*$")
 QUOTED_LINE = re.compile(r"^[ \t]*>")
 SIGNATURE_MARK = re.compile(r"^-- ?$")
 # Runs of blank (or whitespace-only) lines, collapsed to one blank line before any
@@ -316,11 +317,20 @@ def visible_part(text: str) -> str:
 def answers_between_quotes(text: str) -> str:
     """The unquoted lines of a bottom-posted or inline answer (Mutt, Thunderbird, technical
     users: a greeting, "On ... wrote:", quoted lines with answers between and below them);
-    "" when nothing was written after the first quoted line (a top-posted reply).
-    One linear pass over the lines."""
-    lines = text.replace("\r\n", "\n").split("\n")
+    "" when nothing was written after the first quoted line (a top-posted reply), or when
+    the quoted lines are not introduced by an attribution (">" lines deep in an Outlook
+    history are old mail, not the place the customer answered). One pass over the lines."""
+    lines = _joined_attributions(text.replace("\r\n", "\n").split("\n"))
     first_quote = next((i for i, line in enumerate(lines) if QUOTED_LINE.match(line)), -1)
     if first_quote < 0:
+        return ""
+    before = [line for line in lines[:first_quote] if line.strip()]
+    introduced = (
+        not before
+        or bool(ATTRIBUTION.match(before[-1]))
+        or bool(ATTRIBUTION.match(lines[first_quote].lstrip(" \t>")))  # Apple Mail quotes its attribution
+    )
+    if not introduced:
         return ""
     kept: list[str] = []
     answered_below = False
@@ -335,6 +345,23 @@ def answers_between_quotes(text: str) -> str:
     if not answered_below:
         return ""
     return collapse_blank_lines("\n".join(kept)).strip()
+
+
+def _joined_attributions(lines: list[str]) -> list[str]:
+    """Lines with an attribution that the client wrapped ("On Wed, ... Support <" and
+    "help@example.com> wrote:", as Gmail writes it) joined into one."""
+    joined: list[str] = []
+    for line in lines:
+        if (
+            joined
+            and ATTRIBUTION_END.search(line)
+            and not ATTRIBUTION.match(line)
+            and ATTRIBUTION.match(joined[-1].rstrip() + " " + line.strip())
+        ):
+            joined[-1] = joined[-1].rstrip() + " " + line.strip()
+        else:
+            joined.append(line)
+    return joined
 
 
 def _reaches_the_end(visible: str, head: str) -> bool:
