@@ -219,6 +219,9 @@ class EmailAdapter(Adapter):
         """
         try:
             return await self._receive(raw, envelope_sender)
+        except StoreUnavailable as exc:  # not the mail's fault: the sender retries, nothing is counted
+            self.log.warning("a mail of %d bytes not stored yet: %s", len(raw), exc)
+            return "451 4.3.0 Temporary failure: please retry later"
         except Exception as exc:  # a bug or a mail no code foresaw: never lost, never retried for ever
             digest = hashlib.sha256(raw).hexdigest()
             if digest not in self._failed_once:
