@@ -293,26 +293,3 @@ async def test_a_customer_pasting_a_bounce_is_a_customer_not_a_bounce(hub: Hub, 
     assert "ticket #1000" in await smtp_in(hub, pasted.as_bytes(), sender="nobody@gmail.com")
     message = await hub.store.get_message(reply_id)
     assert message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
-
-
-async def test_a_store_outage_is_retried_and_never_turns_a_mail_into_a_placeholder(
-    hub: Hub, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from adapters.email import adapter as email_adapter
-    from conversation.store import StoreUnavailable
-
-    real = email_adapter.find_thread
-
-    async def down(*args: Any, **kwargs: Any) -> Any:
-        raise StoreUnavailable("the database is restarting")
-
-    monkeypatch.setattr(email_adapter, "find_thread", down)
-    mail = customer_mail("During the outage", "hello")
-    for _ in range(2):
-        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
-            await mail_in(hub, mail)
-        assert refused.value.code == 451
-    monkeypatch.setattr(email_adapter, "find_thread", real)
-    await mail_in(hub, mail)
-    _conv, message = await inbound(hub, 1000)
-    assert message.text == "hello" and message.raw["flags"] == []
