@@ -178,7 +178,7 @@ def header_charset(msg: Message, raw_values: list[str]) -> str:
     if not data:
         return ""
     declared = next((p.get_content_charset() for p in _leaves(msg)[:5] if p.get_content_charset()), None)
-    for candidate in ([SUPERSETS.get(declared, declared)] if declared else []):
+    for candidate in [SUPERSETS.get(declared, declared)] if declared else []:
         try:
             data.decode(candidate)
             return candidate
