@@ -49,6 +49,10 @@ class InboundLimits:
     max_attachments: int = 20
     max_key_chars: int = 512
 
+    @property
+    def max_html_chars(self) -> int:
+        return self.max_text_chars * 4
+
 
 def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
     """Check an inbound value before anything is written; return it with times normalised."""
@@ -65,10 +69,8 @@ def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
     need(bool(inbound.sender.address.strip()), "sender.address is required")
     need(len(inbound.sender.address) <= limits.max_key_chars, "sender.address is too long")
     need(isinstance(inbound.text, str) and isinstance(inbound.html, str), "text and html must be strings")
-    need(
-        len(inbound.text) <= limits.max_text_chars and len(inbound.html) <= limits.max_text_chars * 4,
-        f"message is longer than {limits.max_text_chars} characters",
-    )
+    need(len(inbound.text) <= limits.max_text_chars, f"text is longer than {limits.max_text_chars} characters")
+    need(len(inbound.html) <= limits.max_html_chars, f"html is longer than {limits.max_html_chars} characters")
     need(len(inbound.subject) <= 1000, "subject is longer than 1000 characters")
     need(len(inbound.attachments) <= limits.max_attachments, f"more than {limits.max_attachments} attachments")
     need(

@@ -56,8 +56,10 @@ class ConversationService:
         author_id: str,
         choices: Sequence[Choice] = (),
         attachments: Sequence[Attachment] = (),
+        raw: dict[str, Any] | None = None,
     ) -> Message:
-        """Store a customer-visible message and queue it for delivery on the ticket's channel."""
+        """Store a customer-visible message and queue it for delivery on the ticket's channel.
+        `raw` carries channel options the agent chose (an email's `cc`)."""
         if not text.strip() and not attachments:
             raise InvalidInput("a message needs text")
         now = self.clock()
@@ -75,6 +77,7 @@ class ConversationService:
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=conversation.customer_address,  # the ticket's own customer, whoever else joined
+            raw=raw,
         )
         await self.store.add_message(message)
         self._published("message.created", message)

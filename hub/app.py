@@ -97,6 +97,7 @@ class Hub:
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
+        self.inbound_limits = config.inbound_limits
         self.presence = Presence()
         self.access = AccessPolicy()  # who may see and change which ticket (hub/access.py)
         self.live_sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()

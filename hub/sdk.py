@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Protocol
 
 from aiohttp import web
 
-from conversation.inbound import Inbound, InvalidInbound, Sender
+from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.model import Attachment, Choice, Contact, Conversation, Message, Priority
 from conversation.store import InboundRecord, Store
 from hub.backoff import backoff
@@ -105,6 +105,7 @@ class HubPort(Protocol):
     bus: EventBus  # live events (typing, status changes) a channel passes on
     blobs: BlobStore  # attachment bytes
     supervisor: Supervisor  # runs a background loop step by step: errors are logged, backed off, shown in /healthz
+    inbound_limits: InboundLimits  # what ingest accepts: a channel fits long content to it instead of losing it
 
     def agents_online(self) -> int:
         """How many agents have the inbox open now (in this hub process)."""

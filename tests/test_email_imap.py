@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 import pytest
 
 from adapters.email.adapter import EmailAdapter
+from adapters.email.parse_pool import MailReader
 from conversation.model import ConversationQuery
 from hub.app import Hub
 from tests import mail_corpus as corpus
+from tests import mail_wild as wild
 from tests.email_servers import Dovecot, make_certificate, public_temp_dir, require_dovecot
 from tests.helpers import eventually, make_config, running_hub
 
@@ -172,3 +175,34 @@ async def test_polling_over_imaps_with_a_private_ca(tmp_path: Path) -> None:
     finally:
         server.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_one_bad_mail_neither_halts_intake_nor_vanishes(
+    tmp_path: Path, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11.11: each UID on its own; a mail that keeps failing is stored raw as a
+    placeholder; a thousand nested multiparts are unreadable mail; refusals are logged."""
+    read = MailReader.parse
+
+    async def buggy(self: MailReader, raw: bytes, **kwargs: Any) -> Any:
+        if b"question 1" in raw:
+            raise RuntimeError("a parser bug this mail always triggers")
+        return await read(self, raw, **kwargs)
+
+    monkeypatch.setattr(MailReader, "parse", buggy)
+    caplog.set_level(logging.WARNING)
+    dovecot.append(mail(1))
+    dovecot.append(wild.nested_multiparts())
+    dovecot.append(b"From: nobody\r\nMessage-ID: <no-sender-2@example.com>\r\nSubject: x\r\n\r\nhello\r\n")
+    dovecot.append(mail(2))
+    async with running_hub(imap_config(tmp_path, dovecot)) as hub:
+        await eventually(lambda: _count(hub, 3), timeout=20)
+        assert await tickets(hub) == ["nested", "question 1", "question 2"]
+        for subject in ("nested", "question 1"):
+            [conv] = [
+                c for c in (await hub.store.list_conversations(ConversationQuery(limit=9)))[0] if c.subject == subject
+            ]
+            [message] = await hub.store.list_messages(conv.id)
+            assert [a.name for a in message.attachments] == ["original.eml"] and "could not be read" in message.text
+        await eventually(lambda: all(dovecot.seen()), timeout=10)
+    assert "<no-sender-2@example.com>" in caplog.text and "refused" in caplog.text

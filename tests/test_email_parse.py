@@ -109,3 +109,18 @@ def test_deep_html_nesting_is_flattened_before_sanitising() -> None:
     assert "inside" in sanitise_html(deep)
     normal = "<div><p>one<p>two<br><table><tr><td>x</td></tr></table></div>"
     assert flatten_deep_nesting(normal, max_depth=3) == normal  # optional end tags and void ones add no depth
+
+
+def test_answers_between_quotes_only_under_an_attribution() -> None:
+    from adapters.email.parse import visible_part
+
+    wrapped = (
+        "Hi,\n\nOn Wed, Nov 25, 2026 at 10:00 AM Support <\nhelp@support.example.com> wrote:\n"
+        "> Which version?\n\n4.2\n\n> Since when?\n\nA week.\n\n-- \nKai\n"
+    )
+    assert visible_part(wrapped) == "Hi,\n\n4.2\n\nA week."
+    apple = "Hi\n\n> On 25 Nov 2026, at 09:00, Support <help@x.com> wrote:\n>\n> Which version?\n\n4.2\n"
+    assert visible_part(apple) == "Hi\n\n4.2"
+    # ">" lines deep in an Outlook history are old mail: the answer is the top
+    outlook = "Still waiting.\n\nFrom: Support <help@x.com>\nSent: Wednesday\n\nWe started.\n> older\nmore history\n"
+    assert visible_part(outlook) == "Still waiting."

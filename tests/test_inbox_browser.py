@@ -322,6 +322,31 @@ async def test_edits_and_event_times_are_shown(hub_url: tuple[Hub, str], browser
     await expect(page.locator(".thread .msg.event time")).to_have_count(1)
 
 
+async def test_a_mails_quoted_text_and_flags_are_shown_on_request(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    whole = "Yes, the second address.\n\nOn Mon, Li Na wrote:\n> Which address should we use?"
+    await hub.ingest(
+        Inbound(
+            channel="webchat",
+            external_id="q1",
+            thread_key="q",
+            sender=Sender("q", display_name="Visitor q"),
+            text="Yes, the second address.",
+            raw={"full_text": whole, "flags": ["truncated"]},
+        )
+    )
+    page = await sign_in(browser, url)
+    await page.locator("#conversations li").first.click()
+    message = page.locator(".thread .msg.inbound")
+    await expect(message.locator(".flag[data-flag=truncated]")).to_contain_text("original is attached")
+    quoted = message.locator("details.quoted")
+    await expect(quoted.locator("pre")).to_be_hidden()
+    await quoted.locator("summary").click()
+    await expect(quoted.locator("pre")).to_contain_text("Which address should we use?")
+
+
 # -- the old front end's defects ---------------------------------------------------------------
 async def test_a_slow_view_load_never_shows_or_changes_the_wrong_ticket(hub_url: tuple[Hub, str], browser: Any) -> None:
     from playwright.async_api import expect

@@ -20,10 +20,19 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from adapters.email.imap import ImapPoller
-from adapters.email.parse import ParsedMail, UnreadableMail, html_for_text, normalise_address, parse_headers
+from adapters.email.parse import (
+    ParsedMail,
+    UnreadableMail,
+    html_for_text,
+    message_id_of,
+    normalise_address,
+    parse_headers,
+    sanitise_html,
+    without_surrogates,
+)
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
-from conversation.model import Attachment, AuthorType, Direction, MessageKind
+from conversation.model import Attachment, AuthorType, Direction, Message, MessageKind, new_id
 from conversation.store import StoreUnavailable
 from hub.events import Event
 from hub.i18n import accept_language
@@ -53,7 +62,13 @@ NOTES = {
     "not_kept": "[not kept: {reason}]",
     "unreadable": "[This mail could not be read: {reason}. The original is attached as {name}.]",
     "original_kept": "[The original mail is attached as {name}.]",
+    "shortened": "the text after its first {chars} characters",
+    "read_receipt": "The customer's mail program reported the reply as read ({disposition}).",
+    "failed_twice": "it failed the same way twice ({error})",
 }
+# How many failed mails are remembered, so that the second failure of the same mail stores
+# it raw instead of asking the sender to retry for days.
+REMEMBERED_FAILURES = 1000
 ORIGINAL_NAME = "original.eml"
 
 
@@ -133,6 +148,7 @@ class EmailAdapter(Adapter):
         self._hub: HubPort | None = None
         self._server: asyncio.base_events.Server | None = None
         self._poller: ImapPoller | None = None
+        self._failed_once: dict[str, None] = {}  # digests of mails whose processing raised, oldest first
 
     @property
     def hub(self) -> HubPort:
@@ -199,12 +215,34 @@ class EmailAdapter(Adapter):
         self.log.info("SMTP listener on %s:%d", self.settings["listen_host"], self.listen_port)
 
     # -- inbound -------------------------------------------------------------------------
-    async def receive(self, raw: bytes) -> str:
+    async def receive(self, raw: bytes, *, envelope_sender: str | None = None) -> str:
         """Take one mail; the SMTP reply that says what became of it.
 
-        2xx: stored, or deliberately not (our own mail, a bounce recorded on the message
-        it is about); 4xx: try again later (the store is unavailable); 5xx: never.
+        2xx: stored, or deliberately not (our own mail, a report recorded on the message
+        it is about); 4xx: try again later (the store is unavailable, or an unexpected
+        failure the first time); 5xx: never. `envelope_sender` is MAIL FROM ("" for the
+        null sender of bounces and auto-replies; None when unknown, as over IMAP).
         """
+        try:
+            return await self._receive(raw, envelope_sender)
+        except StoreUnavailable as exc:  # not the mail's fault: the sender retries, nothing is counted
+            self.log.warning("a mail of %d bytes not stored yet: %s", len(raw), exc)
+            return "451 4.3.0 Temporary failure: please retry later"
+        except Exception as exc:  # a bug or a mail no code foresaw: never lost, never retried for ever
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest not in self._failed_once:
+                self.log.exception("a mail of %d bytes could not be processed; the sender will retry", len(raw))
+                self._failed_once[digest] = None
+                while len(self._failed_once) > REMEMBERED_FAILURES:
+                    del self._failed_once[next(iter(self._failed_once))]
+                return "451 4.3.0 Temporary failure: please retry later"
+            self.log.warning("a mail of %d bytes failed twice; stored raw for an agent", len(raw))
+            reason = NOTES["failed_twice"].format(error=exc.__class__.__name__)
+            reply = await self._keep_unreadable(raw, reason, envelope_sender or "")
+            self._failed_once.pop(digest, None)
+            return reply
+
+    async def _receive(self, raw: bytes, envelope_sender: str | None) -> str:
         if len(raw) > self.settings["max_message_bytes"]:  # the listener enforces it; IMAP does not
             return f"552 5.3.4 Message larger than {self.settings['max_message_bytes']} bytes"
         try:
@@ -226,19 +264,40 @@ class EmailAdapter(Adapter):
             except Exception:  # headers no parser can read: say so for good, not "retry" for ever
                 self.log.exception("the headers of a mail of %d bytes cannot be read", len(raw))
                 return "550 5.6.0 the mail's headers cannot be read"
+        if envelope_sender == "":  # MAIL FROM:<>: only bounces and auto-replies use the null sender
+            mail.automatic = True
         if mail.from_address in self.own:
             self.log.info("ignored mail from our own address %s", mail.from_address)
             return "250 2.0.0 OK: our own mail, not a customer's"
         if mail.report is not None:
-            return await self._bounce(mail)
+            return await self._report(mail)
+        return await self._store(await self._inbound(raw, mail, unreadable=unreadable))
+
+    async def _store(self, inbound: Inbound) -> str:
         try:
-            inbound = await self._inbound(raw, mail, unreadable=unreadable)
             record = await self.hub.ingest(inbound)
         except IngestUnavailable:
             return "451 4.3.0 Temporary failure: please retry later"
         except InvalidInbound as exc:
             return f"550 5.6.0 {exc}"
         return f"250 2.0.0 OK: ticket #{record.conversation.number}"
+
+    async def _keep_unreadable(self, raw: bytes, reason: str, envelope_sender: str) -> str:
+        """A placeholder ticket for a mail no code could process: its sender (as far as
+        the headers tell), a note, and the raw mail attached for an agent."""
+        try:
+            mail = parse_headers(raw)
+        except Exception:  # not even the headers: the envelope is all there is
+            self.log.warning("the headers of a failed mail cannot be read either", exc_info=True)
+            address = normalise_address(without_surrogates(envelope_sender)) or "unknown-sender@invalid"
+            mail = ParsedMail(
+                message_id="", in_reply_to=[], references=[], subject="", from_name="",
+                from_address=address, to=[], cc=[], date=None, text="", visible_text="", html="",
+                keep_original=True,
+            )  # fmt: skip
+        mail.automatic = True  # nobody knows what it is: no bot answers it
+        mail.flags.append("unreadable")
+        return await self._store(await self._inbound(raw, mail, unreadable=reason))
 
     async def _inbound(self, raw: bytes, mail: ParsedMail, *, unreadable: str = "") -> Inbound:
         match = await find_thread(
@@ -258,7 +317,17 @@ class EmailAdapter(Adapter):
             attachments.append(
                 Attachment(name=item.name, content_type=item.content_type, size=len(item.data), blob_ref=ref)
             )
-        text = mail.visible_text
+        text, html = without_surrogates(mail.visible_text), without_surrogates(mail.html)
+        limits = self.hub.inbound_limits
+        room = limits.max_text_chars - 1000  # the notes below need a few lines
+        if len(text) > room:  # never refuse a customer's mail for size: show its start, keep it whole
+            mail.skipped.append(NOTES["shortened"].format(chars=room))
+            text, mail.keep_original = text[:room], True
+        if len(html) > limits.max_html_chars:
+            html = await asyncio.to_thread(sanitise_html, html[: limits.max_html_chars // 2])
+            mail.keep_original = True
+        if mail.keep_original and "truncated" not in mail.flags:
+            mail.flags.append("truncated")
         if mail.skipped:
             text += "\n\n" + "\n".join(NOTES["not_kept"].format(reason=reason) for reason in mail.skipped)
         if mail.keep_original:
@@ -269,53 +338,94 @@ class EmailAdapter(Adapter):
             note = "unreadable" if unreadable else "original_kept"
             text += "\n\n" + NOTES[note].format(reason=unreadable, name=ORIGINAL_NAME)
         participants = kept_participants(
-            [*mail.to, *mail.cc], exclude={*self.own, mail.from_address}, limit=self.settings["max_participants"]
+            [*mail.to, *mail.cc],
+            exclude={*self.own, mail.from_address, mail.list_address},  # a list is never copied on replies
+            limit=self.settings["max_participants"],
         )
+        subject = without_surrogates(mail.subject)
         return Inbound(
             channel=self.name,
             external_id=message_id,
             sender=Sender(
                 address=mail.from_address,
-                display_name=mail.from_name,
+                display_name=without_surrogates(mail.from_name),
                 email=mail.from_address,
                 verified=True,
                 language=mail_language(raw),
             ),
             thread_key=message_id,  # a new ticket is keyed by the mail that opened it
-            text=text.strip() or mail.subject or "(empty mail)",
-            html=mail.html,
-            subject=_strip_reply_prefix(self.token.sub("", mail.subject)),
+            text=text.strip() or subject or "(empty mail)",
+            html=html,
+            subject=_strip_reply_prefix(self.token.sub("", subject))[:1000],
             attachments=tuple(attachments),
             conversation_hint=match.conversation.id if match.conversation else "",
             participants=participants,
             automatic=mail.automatic,
             raw={
                 "message_id": message_id,
-                "subject": mail.subject,
+                "subject": subject,
                 "from": mail.from_address,
                 "to": mail.to,
                 "cc": mail.cc,
-                "full_text": mail.text,
+                "full_text": without_surrogates(mail.text),
+                "full_html": without_surrogates(mail.html) if html != mail.html else "",
                 "threaded_by": match.how,
+                "flags": mail.flags,
+                **({"list": mail.list_address} if mail.list_address else {}),
                 **({"unreadable": unreadable} if unreadable else {}),
             },
         )
 
-    async def _bounce(self, mail: ParsedMail) -> str:
+    async def _report(self, mail: ParsedMail) -> str:
+        """A bounce marks the reply it is about failed; a read receipt notes it was read.
+        Neither opens a ticket."""
         assert mail.report is not None
-        ours = OUR_ID.match(mail.report.original_message_id)
-        if ours is None or ours.group(2) != self.domain or mail.report.action not in ("failed", ""):
+        report = mail.report
+        ours = OUR_ID.match(report.original_message_id)
+        if ours is None or ours.group(2) != self.domain:
+            self.log.info(
+                "a %s report about %s, not one of our mails: noted", report.action, report.original_message_id
+            )
             return "250 2.0.0 OK: report noted"
         try:
-            message = await self.hub.store.mark_undelivered(ours.group(1), f"bounced: {mail.report.reason}")
+            if report.action in ("read", "deleted"):
+                return await self._read_receipt(ours.group(1), report.reason)
+            if report.action not in ("failed", ""):
+                return "250 2.0.0 OK: report noted"
+            message = await self.hub.store.mark_undelivered(ours.group(1), f"bounced: {report.reason}")
         except StoreUnavailable as exc:  # the reporting server retries; anything else is a bug handle_DATA logs
-            self.log.warning("bounce for %s not recorded yet: %s", ours.group(1), exc)
+            self.log.warning("report for %s not recorded yet: %s", ours.group(1), exc)
             return "451 4.3.0 Temporary failure: please retry later"
         if message is not None:
             self.hub.bus.publish(
                 Event("message.updated", message.conversation_id, {"message_id": message.id, "delivery": "failed"})
             )
         return "250 2.0.0 OK: bounce recorded"
+
+    async def _read_receipt(self, message_id: str, disposition: str) -> str:
+        """An MDN: a system event on the ticket, once per reply (a retried MDN adds nothing)."""
+        message = await self.hub.store.get_message(message_id)
+        if message is None or message.direction is not Direction.OUTBOUND:
+            return "250 2.0.0 OK: report noted"
+        for earlier in await self.hub.store.list_messages(message.conversation_id):
+            if earlier.kind is MessageKind.EVENT and (earlier.raw or {}).get("read_receipt_for") == message_id:
+                return "250 2.0.0 OK: read receipt already recorded"
+        event = Message(
+            id=new_id(),
+            conversation_id=message.conversation_id,
+            channel=self.name,
+            direction=Direction.OUTBOUND,
+            kind=MessageKind.EVENT,
+            author_type=AuthorType.SYSTEM,
+            text=NOTES["read_receipt"].format(disposition=disposition[:200] or "displayed"),
+            raw={"read_receipt_for": message_id},
+        )
+        await self.hub.store.add_message(event)
+        self.hub.bus.publish(Event("message.created", event.conversation_id, {"message_id": event.id, "kind": "event"}))
+        self.hub.bus.publish(
+            Event("message.updated", message.conversation_id, {"message_id": message.id, "read": True})
+        )
+        return "250 2.0.0 OK: read receipt recorded"
 
     # -- outbound -------------------------------------------------------------------------
     async def send(self, out: Outbound) -> Sent:
@@ -392,7 +502,11 @@ class EmailAdapter(Adapter):
         automatic = message.author_type in (AuthorType.BOT, AuthorType.SYSTEM)
         # A robot answers the sender alone: a mail listing fifty addresses must not make the
         # hub write to fifty strangers. People's replies keep the thread's Cc.
-        cc = [] if automatic else [p for p in conversation.participants if p != to and p not in self.own]
+        # People's replies keep the thread's participants unless the agent chose the Cc
+        # explicitly (the `cc` of the reply, kept in the message's raw dict; [] for none).
+        chosen = (message.raw or {}).get("cc")
+        people = chosen if isinstance(chosen, list) else conversation.participants
+        cc = [] if automatic else [p for p in dict.fromkeys(people) if p != to and p not in self.own]
         if cc:
             headers["Cc"] = ", ".join(cc)
         if self.settings["reply_to"]:
@@ -464,10 +578,14 @@ class _Handler:
         content = envelope.original_content or envelope.content
         raw = content if isinstance(content, bytes) else str(content).encode()
         try:
-            return await self.adapter.receive(raw)
-        except Exception:  # never lose a mail to a bug: the sending server will retry
+            sender = (envelope.mail_from or "").strip()
+            reply = await self.adapter.receive(raw, envelope_sender="" if sender in ("", "<>") else sender)
+        except Exception:  # even the raw mail could not be stored: the sending server will retry
             log.exception("mail from %s could not be processed", envelope.mail_from)
             return "451 4.3.0 Temporary failure: please retry later"
+        if reply.startswith("5"):
+            log.warning("refused a mail from %s (%s): %s", envelope.mail_from, message_id_of(raw), reply)
+        return reply
 
 
 def _strip_reply_prefix(subject: str) -> str:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import aioimaplib
 
+from adapters.email.parse import message_id_of
 from conversation.store import StoreUnavailable
 from hub.failures import logged_failure
 
@@ -113,9 +114,15 @@ class ImapPoller:
                 state.get("uidvalidity"),
                 validity,
             )
+        retry = [int(u) for u in state.get("retry", [])] if state.get("uidvalidity") == validity else []
         found = await client.uid_search(f"UID {last_uid + 1}:*")
-        uids = sorted(int(u) for u in _text(found.lines[:1]).split() if u.isdigit() and int(u) > last_uid)
+        new = [int(u) for u in _text(found.lines[:1]).split() if u.isdigit() and int(u) > last_uid]
+        uids = sorted(set(retry) | set(new))
+        still_failing: list[int] = []
         for uid in uids:
+            # Each mail on its own: one that fails is retried later (the adapter stores a
+            # mail that fails the same way twice raw, as a placeholder ticket), and the
+            # mail after it is read now.
             fetched = await client.uid("fetch", str(uid), "(BODY.PEEK[])")
             # aioimaplib hands the message literal over as the one bytearray among the lines.
             raw = next((line for line in fetched.lines if isinstance(line, bytearray)), None)
@@ -123,12 +130,24 @@ class ImapPoller:
                 continue
             reply = await self.adapter.receive(bytes(raw))
             if reply.startswith("4"):
-                return  # not stored: leave it and its successors for the next round
-            if self.settings["imap_move_to"]:
-                await client.uid("move", str(uid), self.settings["imap_move_to"])
+                still_failing.append(uid)
             else:
-                await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
-            await self.hub.store.set_value(self.state_key, {"uidvalidity": validity, "last_uid": uid})
+                if reply.startswith("5"):  # refused for good: left in the mailbox, never silently
+                    log.warning("IMAP %s UID %d (%s) refused: %s", self.settings["imap_mailbox"], uid,
+                                message_id_of(bytes(raw)), reply)  # fmt: skip
+                if self.settings["imap_move_to"]:
+                    await client.uid("move", str(uid), self.settings["imap_move_to"])
+                else:
+                    await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
+            last_uid = max(last_uid, uid)
+            await self.hub.store.set_value(
+                self.state_key,
+                {
+                    "uidvalidity": validity,
+                    "last_uid": last_uid,
+                    "retry": [*still_failing, *[u for u in retry if u > uid]],
+                },
+            )
         if not uids and state.get("uidvalidity") != validity:
             await self.hub.store.set_value(self.state_key, {"uidvalidity": validity, "last_uid": last_uid})
 

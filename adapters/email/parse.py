@@ -25,6 +25,8 @@ import nh3
 from charset_normalizer import from_bytes
 from mailparser_reply import EmailReplyParser
 
+from adapters.email.reports import DeliveryReport, delivery_report, is_automatic
+
 log = logging.getLogger(__name__)
 
 # A declared charset mapped to the one that decodes what such mail really contains.
@@ -41,16 +43,34 @@ SUPERSETS = {
     "us-ascii": "utf-8",
     "ascii": "utf-8",
 }
-AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.].*)?@", re.I)
-# Reply headers of Chinese mail clients that mail-parser-reply does not know.
+# Declared charsets that map every byte to a character, so a wrong one never fails to
+# decode: mail labelled with one of these but written in UTF-8 is read as UTF-8.
+SINGLE_BYTE = re.compile(r"^(iso-?8859-\d+|latin-?\d|l\d|cp125\d|windows-125\d|us-ascii|ascii|koi8-[ru])$")
+# Escaped bytes: what the stdlib leaves in a header that held raw 8-bit bytes.
+SURROGATES = re.compile("[\udc80-\udcff]")
+# "Name via List" (Mailman's and Google Groups' DMARC rewrite of From).
+VIA_LIST = re.compile(r"^[\'\"]?(.*?)[\'\"]?\s+via\s+\S.*$", re.I)
+# Reply headers that mail-parser-reply does not know (Chinese, Japanese and Korean clients).
 # Anchored with [ \t], never \s: with re.M, `^\s*` runs across blank lines, and a mail of
 # blank lines then costs the square of its length.
 CHINESE_QUOTE_HEADERS = [
     re.compile(r"^-{3,}[ \t]*原始邮件[ \t]*-{3,}[ \t]*$", re.M),  # QQ Mail, Foxmail
-    re.compile(r"^在[ \t].{4,80}写道[:：][ \t]*$", re.M),  # Apple Mail and 163 in Chinese
-    re.compile(r"^[ \t]*-{2,}[ \t]*原始邮件[ \t]*-{2,}", re.M),
-    re.compile(r"^发件人[:：].*\n(?:.*\n){0,3}?(?:发送时间|日期|时间)[:：]", re.M),  # Outlook and 163 header blocks
+    # Outlook in Chinese, Foxmail
+    re.compile(r"^[ \t]*-{2,}[ \t]*(?:原始邮件|邮件原件|原始郵件|郵件原件|Original)[ \t]*-{2,}", re.M),
+    re.compile(r"^(?:在[ \t])?[^\n]{4,160}[写寫]道[:：][ \t]*$", re.M),  # Apple Mail, 163 (with or without 在)
+    re.compile(r"^[^\n]{4,160}のメッセージ[:：][ \t]*$", re.M),  # Japanese Apple Mail and Thunderbird
+    re.compile(r"^[^\n]{4,160}님이[ \t]*작성[:：][ \t]*$", re.M),  # Korean Gmail and Apple Mail
+    re.compile(r"^(?:发件人|寄件者|發件人)[:：].*\n(?:.*\n){0,3}?(?:发送时间|日期|时间|寄件日期|傳送時間)[:：]", re.M),
 ]
+# The line that introduces quoted lines ("On ... wrote:" and its translations).
+ATTRIBUTION = re.compile(
+    r"^[ \t]*(?:On[ \t].{4,200}wrote[:：]?|Am[ \t].{4,200}schrieb.*:|Le[ \t].{4,200}a écrit[ \t]?:|"
+    r"El[ \t].{4,200}escribió:|(?:在[ \t])?.{4,160}[写寫]道[:：]|.{4,160}のメッセージ[:：]|"
+    r".{4,160}님이[ \t]*작성[:：])[ \t]*$"
+)
+ATTRIBUTION_END = re.compile(r"(?:wrote|schrieb|a écrit|escribió|[写寫]道|のメッセージ|작성)[ \t]?[:：]?[ \t]*$")
+QUOTED_LINE = re.compile(r"^[ \t]*>")
+SIGNATURE_MARK = re.compile(r"^-- ?$")
 # Runs of blank (or whitespace-only) lines, collapsed to one blank line before any
 # heuristics run: mail-parser-reply's patterns grow with the square of such runs.
 BLANK_RUN = re.compile(r"\n(?:[ \t\r\f\v]*\n){2,}")
@@ -102,15 +122,8 @@ class ParsedMail:
     keep_original: bool = False  # part of the mail could not be shown: keep the raw mail too
     automatic: bool = False  # an auto-reply, a list or bulk mail, a bounce: never answer it automatically
     report: DeliveryReport | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryReport:
-    """A delivery status notification about a mail we sent."""
-
-    original_message_id: str
-    action: str  # failed, delayed, delivered, ...
-    reason: str
+    list_address: str = ""  # the mailing list that rewrote From, if one did
+    flags: list[str] = field(default_factory=list)  # what an agent should know: truncated, raw_8bit_headers, ...
 
 
 class UnreadableMail(ValueError):
@@ -128,6 +141,8 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     candidates = []
     if declared:
         name = declared.strip().strip('"').lower()
+        if SINGLE_BYTE.match(name) and not data.isascii():
+            candidates.append("utf-8")  # strict UTF-8 rarely decodes text in another charset
         candidates.append(SUPERSETS.get(name, name))
     candidates.append("utf-8")
     for charset in candidates:
@@ -141,10 +156,48 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def raw_header_text(value: str, charset: str = "cp1252") -> str:
+    """A header as text when it held raw 8-bit bytes (no RFC 2047): the stdlib leaves
+    them as surrogate escapes, which no store can encode. UTF-8 first, then `charset`
+    (what header_charset found for the mail's headers)."""
+    if not SURROGATES.search(value):
+        return value
+    data = value.encode("utf-8", "surrogateescape")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode(charset, errors="replace")
+
+
+def header_charset(msg: Message, raw_values: list[str]) -> str:
+    """The charset of a mail's raw 8-bit headers (those not UTF-8): the charset its text
+    declares if that reads them, else what charset-normalizer detects in all of them
+    together (a single header is too short to tell), else cp1252, which maps every byte;
+    "" when the headers are ASCII."""
+    data = b"\n".join(v.encode("utf-8", "surrogateescape") for v in raw_values if SURROGATES.search(v))
+    if not data:
+        return ""
+    declared = next((p.get_content_charset() for p in _leaves(msg)[:5] if p.get_content_charset()), None)
+    for candidate in [SUPERSETS.get(declared, declared)] if declared else []:
+        try:
+            data.decode(candidate)
+            return candidate
+        except (LookupError, UnicodeDecodeError):
+            pass
+    best = from_bytes(data).best()
+    return best.encoding if best is not None else "cp1252"
+
+
+def without_surrogates(text: str) -> str:
+    """The last guard before the store: an escaped byte becomes U+FFFD."""
+    return SURROGATES.sub("\ufffd", text) if SURROGATES.search(text) else text
+
+
 def decode_header_value(value: str | None) -> str:
     """An RFC 2047 header, each encoded word decoded with the charset it really uses."""
     if not value:
         return ""
+    value = raw_header_text(str(value))
     try:
         parts = decode_header(str(value))
     except Exception:  # the stdlib raises several types on malformed words; the raw header still reads
@@ -155,6 +208,12 @@ def decode_header_value(value: str | None) -> str:
         text.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
     joined = "".join(text) if any(isinstance(c, bytes) for c, _ in parts) else str(make_header(parts))
     return re.sub(r"\s+", " ", joined).strip()
+
+
+def message_id_of(raw: bytes) -> str:
+    """The Message-ID of a raw mail, for log lines (read from its head only)."""
+    found = re.search(rb"^Message-ID:[ \t]*(<[^<>\s]{1,300}>)", raw[:65536], re.I | re.M)
+    return found.group(1).decode("ascii", "replace") if found else "no Message-ID"
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -232,8 +291,12 @@ def sanitise_html(markup: str) -> str:
 
 
 def visible_part(text: str) -> str:
-    """The reply without the quoted mail below it or the signature."""
+    """The reply without the quoted mail below it or the signature; every line the
+    sender wrote when they answered below or between the quoted lines."""
     text = collapse_blank_lines(text)
+    interleaved = answers_between_quotes(text[:MAX_KEPT_TEXT_CHARS])
+    if interleaved:
+        return interleaved
     head = text[:MAX_REPLY_PARSE_CHARS]
     try:
         visible = _replies.parse_reply(text=head)
@@ -251,50 +314,62 @@ def visible_part(text: str) -> str:
     return visible or text.strip()
 
 
+def answers_between_quotes(text: str) -> str:
+    """The unquoted lines of a bottom-posted or inline answer (Mutt, Thunderbird, technical
+    users: a greeting, "On ... wrote:", quoted lines with answers between and below them);
+    "" when nothing was written after the first quoted line (a top-posted reply), or when
+    the quoted lines are not introduced by an attribution (">" lines deep in an Outlook
+    history are old mail, not the place the customer answered). One pass over the lines."""
+    lines = _joined_attributions(text.replace("\r\n", "\n").split("\n"))
+    first_quote = next((i for i, line in enumerate(lines) if QUOTED_LINE.match(line)), -1)
+    if first_quote < 0:
+        return ""
+    before = [line for line in lines[:first_quote] if line.strip()]
+    introduced = (
+        not before
+        or bool(ATTRIBUTION.match(before[-1]))
+        or bool(ATTRIBUTION.match(lines[first_quote].lstrip(" \t>")))  # Apple Mail quotes its attribution
+    )
+    if not introduced:
+        return ""
+    kept: list[str] = []
+    answered_below = False
+    for index, line in enumerate(lines):
+        if SIGNATURE_MARK.match(line):
+            break
+        if QUOTED_LINE.match(line) or ATTRIBUTION.match(line):
+            continue
+        if index > first_quote and line.strip():
+            answered_below = True
+        kept.append(line)
+    if not answered_below:
+        return ""
+    return collapse_blank_lines("\n".join(kept)).strip()
+
+
+def _joined_attributions(lines: list[str]) -> list[str]:
+    """Lines with an attribution that the client wrapped ("On Wed, ... Support <" and
+    "help@example.com> wrote:", as Gmail writes it) joined into one."""
+    joined: list[str] = []
+    for line in lines:
+        if (
+            joined
+            and ATTRIBUTION_END.search(line)
+            and not ATTRIBUTION.match(line)
+            and ATTRIBUTION.match(joined[-1].rstrip() + " " + line.strip())
+        ):
+            joined[-1] = joined[-1].rstrip() + " " + line.strip()
+        else:
+            joined.append(line)
+    return joined
+
+
 def _reaches_the_end(visible: str, head: str) -> bool:
     """Whether the parser kept the head up to (nearly) its end, i.e. found no quote in it.
     (It rewrites whitespace, so the texts cannot simply be compared.)"""
     tail = visible[-40:]
     found = head.rfind(tail) if tail else -1
     return found >= 0 and found + len(tail) >= len(head.rstrip()) - 200
-
-
-def _automatic(headers: dict[str, list[str]], content_type: str, sender: str) -> bool:
-    """RFC 3834 and common practice: mail no robot should answer."""
-    auto = (headers.get("auto-submitted") or ["no"])[0].strip().lower()
-    precedence = (headers.get("precedence") or [""])[0].strip().lower()
-    return (
-        auto not in ("no", "")
-        or precedence in ("bulk", "list", "junk")
-        or any(key in headers for key in ("list-id", "x-autoreply", "x-autorespond"))
-        or bool(AUTOMATIC_SENDERS.match(sender))
-        or content_type == "multipart/report"
-    )
-
-
-def _report(msg: Message) -> DeliveryReport | None:
-    if msg.get_content_type() != "multipart/report":
-        return None
-    action, reason, original = "failed", "", ""
-    for part in msg.walk():
-        kind = part.get_content_type()
-        if kind == "message/delivery-status":
-            payload = part.get_payload()
-            for block in [b for b in payload if isinstance(b, Message)] if isinstance(payload, list) else []:
-                action = str(block.get("Action", action)).strip().lower() or action
-                reason = str(block.get("Diagnostic-Code", "") or block.get("Status", "") or reason).strip()
-        elif kind in ("message/rfc822", "text/rfc822-headers"):
-            if kind == "message/rfc822":
-                inner_msg = _inner(part)
-                found_ids = message_ids(str(inner_msg.get("Message-ID", ""))) if inner_msg is not None else []
-                original = found_ids[0] if found_ids else ""
-            else:
-                headers = decode_bytes(_bytes(part), part.get_content_charset())
-                found = re.search(r"^Message-ID:\s*(<[^>]+>)", headers, re.I | re.M)
-                original = found.group(1) if found else ""
-    if not original:
-        return None
-    return DeliveryReport(original_message_id=original, action=action, reason=reason or "the mail was not delivered")
 
 
 def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] | None = None) -> ParsedMail:
@@ -309,13 +384,16 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
     html_parts: list[str] = []
     attachments: list[MailAttachment] = []
     skipped: list[str] = []
-    report = _report(msg)
+    report = delivery_report(msg, subject=mail.subject, sender=mail.from_address, in_reply_to=mail.in_reply_to)
     for part in _leaves(msg):
         kind = part.get_content_type()
         disposition = part.get_content_disposition()
         if kind == "message/rfc822":  # a forwarded mail travels as an attachment
             inner_msg = _inner(part)
-            data = inner_msg.as_bytes() if inner_msg is not None else b""
+            try:
+                data = inner_msg.as_bytes() if inner_msg is not None else b""
+            except RecursionError:  # a forwarded mail nested past the stack: keep the whole mail instead
+                data, mail.keep_original = b"", True
             name = decode_header_value(str(inner_msg.get("Subject", "forwarded"))) if inner_msg is not None else ""
             _keep(
                 attachments,
@@ -327,7 +405,11 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
                 attachment_types,
             )
             continue
-        if report is not None and kind in ("message/delivery-status", "text/rfc822-headers"):
+        if report is not None and kind in (
+            "message/delivery-status",
+            "message/disposition-notification",
+            "text/rfc822-headers",
+        ):
             continue
         payload = _bytes(part)
         filename = part.get_filename()
@@ -355,8 +437,12 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] 
         mail.visible_text, mail.keep_original = mail.visible_text[:MAX_SHOWN_TEXT_CHARS], True
     mail.html = sanitise_html(raw_html) if raw_html and not html_too_big else ""
     if len(mail.html) > MAX_SHOWN_HTML_CHARS:
-        skipped.append(f"the HTML version ({len(mail.html) // 1024} KiB) is too large to show")
-        mail.html, mail.keep_original = "", True
+        # A long thread quoted in HTML: its start is shown, the whole mail kept beside it.
+        skipped.append(f"the HTML version after its first {MAX_SHOWN_HTML_CHARS // 1000}k characters")
+        shown = sanitise_html(raw_html[:MAX_SHOWN_HTML_CHARS])
+        mail.html, mail.keep_original = (shown if len(shown) <= MAX_SHOWN_HTML_CHARS else ""), True
+    if mail.keep_original:
+        mail.flags.append("truncated")
     mail.attachments, mail.skipped, mail.report = attachments, skipped, report
     return mail
 
@@ -379,18 +465,33 @@ def _envelope(msg: Message) -> ParsedMail:
     raw_headers: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
         raw_headers.setdefault(key.lower(), []).append(str(value))
+    eight_bit = header_charset(msg, [v for values in raw_headers.values() for v in values])
+    if eight_bit:  # raw bytes in headers: read them as text once, here
+        raw_headers = {k: [raw_header_text(v, eight_bit) for v in vs] for k, vs in raw_headers.items()}
 
     def header(key: str) -> str:
         return decode_header_value((raw_headers.get(key.lower()) or [""])[0])
 
-    senders = getaddresses([header("From")])
-    from_name, from_address = senders[0] if senders else ("", "")
+    # Addresses are read from the raw header, names decoded after: a decoded name may hold
+    # the brackets, commas or quotes of "Stanley Chang[昌育德]" that break address parsing.
+    from_name, from_address = _first_address((raw_headers.get("from") or [""])[0])
     if "@" not in from_address:
         raise UnreadableMail("the mail has no sender address")
+    list_address = ""
+    via = VIA_LIST.match(from_name)
+    original_from = _first_address((raw_headers.get("x-original-from") or [""])[0])
+    person = original_from if "@" in original_from[1] else ("", "")
+    if via and "@" not in person[1]:
+        person = _first_address((raw_headers.get("reply-to") or [""])[0])
+    if "@" in person[1] and normalise_address(person[1]) != normalise_address(from_address):
+        # A list rewrote From (DMARC mitigation): the mail is the person's, not the list's.
+        list_address = normalise_address(from_address)
+        from_name = person[0] or (via.group(1) if via else from_name)
+        from_address = person[1]
     recipients = {
         key: [
             normalise_address(a)
-            for _n, a in getaddresses([decode_header_value(v) for v in raw_headers.get(key.lower(), [])])
+            for _n, a in getaddresses([raw_header_text(v) for v in raw_headers.get(key.lower(), [])])
             if "@" in a
         ]
         for key in ("To", "Cc")
@@ -401,11 +502,15 @@ def _envelope(msg: Message) -> ParsedMail:
             date = date.replace(tzinfo=UTC)
     except (TypeError, ValueError):
         date = None
+    subject = header("Subject")
+    flags = ["raw_8bit_headers"] if eight_bit else []
+    if list_address:
+        flags.append("list_rewrite")
     return ParsedMail(
         message_id=(message_ids(header("Message-ID")) or [""])[0],
         in_reply_to=message_ids(header("In-Reply-To")),
         references=message_ids(" ".join(raw_headers.get("references", []))),
-        subject=header("Subject"),
+        subject=subject,
         from_name=from_name,
         from_address=normalise_address(from_address),
         to=recipients["To"][:MAX_KEPT_RECIPIENTS],
@@ -414,8 +519,22 @@ def _envelope(msg: Message) -> ParsedMail:
         text="",
         visible_text="",
         html="",
-        automatic=_automatic(raw_headers, msg.get_content_type(), normalise_address(from_address)),
+        automatic=is_automatic(raw_headers, msg.get_content_type(), normalise_address(from_address), subject),
+        list_address=list_address,
+        flags=flags,
     )
+
+
+def _first_address(raw_value: str) -> tuple[str, str]:
+    """The first (name, address) of a raw address header, its name decoded."""
+    value = raw_header_text(raw_value)
+    found = [(n, a) for n, a in getaddresses([value]) if "@" in a]
+    if not found:  # an encoded word that hides the address itself
+        found = [(n, a) for n, a in getaddresses([decode_header_value(value)]) if "@" in a]
+    if not found:
+        return "", ""
+    name, address = found[0]
+    return decode_header_value(name), address
 
 
 def _bytes(part: Message) -> bytes:
@@ -431,13 +550,20 @@ def _inner(part: Message) -> Message | None:
     return inner if isinstance(inner, Message) else None
 
 
-def _leaves(part: Message) -> list[Message]:
-    """The parts that carry content, in order; a forwarded mail is one leaf, not opened."""
-    if part.get_content_type() == "message/rfc822" or not part.is_multipart():
-        return [part]
-    payload = part.get_payload()
-    subparts = [sub for sub in payload if isinstance(sub, Message)] if isinstance(payload, list) else []
-    return [leaf for sub in subparts for leaf in _leaves(sub)]
+def _leaves(root: Message) -> list[Message]:
+    """The parts that carry content, in order; a forwarded mail is one leaf, not opened.
+    Iterative: a mail of a thousand nested multiparts must not exhaust the stack."""
+    leaves: list[Message] = []
+    stack = [root]
+    while stack:
+        part = stack.pop()
+        if part.get_content_type() == "message/rfc822" or not part.is_multipart():
+            leaves.append(part)
+            continue
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            stack.extend(reversed([sub for sub in payload if isinstance(sub, Message)]))
+    return leaves
 
 
 def _keep(

@@ -67,6 +67,8 @@ class MailReader:
             return await asyncio.wrap_future(future)
         except UnreadableMail:
             raise
+        except RecursionError:  # the stdlib's MIME parser recurses: unreadable mail, not a bug
+            raise ParseFailed("its MIME parts are nested too deeply to read") from None
         except TimeoutError:
             raise ParseFailed(f"it could not be read within {self.budget_seconds:g} s") from None
         except (ProcessExpired, FutureCancelled) as exc:

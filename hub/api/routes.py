@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -263,8 +264,11 @@ async def conversation_by_number(call: Call) -> dict[str, Any]:
     number = call.path["number"]
     # ASCII digits that fit a stored number: str.isdigit() also takes "²", and int() refuses 5,000 digits.
     valid = number.isascii() and number.isdigit() and len(number) <= 18
-    conv = await hub_of(call).store.get_conversation_by_number(int(number)) if valid else None
-    return conversation_json(authorized(call, conv, Access.READ))
+    conv = authorized(
+        call, await hub_of(call).store.get_conversation_by_number(int(number)) if valid else None, Access.READ
+    )
+    names = await contact_names(hub_of(call), [conv])
+    return conversation_json(conv, contact_name=names.get(conv.contact_id, ""))
 
 
 async def conversation_or_404(call: Call, key: str = "conversation_id", access: Access = Access.READ) -> Conversation:
@@ -343,6 +347,8 @@ async def list_messages(call: Call) -> dict[str, Any]:
                 max_items=10,
                 description="files uploaded first to .../uploads (replies only)",
             ),
+            # email: who is copied; absent: the ticket's participants; []: nobody
+            "cc": Arr(Str(max_length=254, min_length=3), max_items=50),
         },
         required=("text",),
     ),
@@ -369,9 +375,25 @@ async def post_message(call: Call) -> dict[str, Any]:
     else:
         attachments = await claim_attachments(hub, f"agent:{call.me.id}", files)
         message = await hub.actions.send(
-            conv, text, author_type=AuthorType.AGENT, author_id=call.me.id, attachments=attachments
+            conv,
+            text,
+            author_type=AuthorType.AGENT,
+            author_id=call.me.id,
+            attachments=attachments,
+            raw=chosen_cc(call.body),
         )
     return message_json(message)
+
+
+def chosen_cc(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The agent's explicit Cc of a reply, as the message's raw options; None: the default."""
+    if "cc" not in body:
+        return None
+    addresses = [a.strip().lower() for a in body["cc"]]
+    bad = [a for a in addresses if not re.fullmatch(r"[^@\s<>,]+@[^@\s<>,]+\.[^@\s<>,]+", a)]
+    if bad:
+        raise ApiError(422, "invalid", f"cc: {bad[0]!r} is not an email address")
+    return {"cc": list(dict.fromkeys(addresses))}
 
 
 @api.route(

@@ -72,6 +72,7 @@ def message_json(msg: Message) -> dict[str, Any]:
         "author_id": msg.author_id or None,
         "text": msg.text,
         "html": msg.html or None,  # sanitised by the adapter before it was stored
+        **channel_details(msg),
         "attachments": [
             {
                 "name": a.name,
@@ -98,6 +99,19 @@ def message_json(msg: Message) -> dict[str, Any]:
             "next_attempt_at": iso(delivery.next_attempt_at),
             "sent_at": iso(delivery.sent_at),
         },
+    }
+
+
+def channel_details(msg: Message) -> dict[str, Any]:
+    """What a channel kept beside the message (an email's subject, Message-ID and whole
+    text, quoted history included; flags such as `truncated`): for "show quoted text"."""
+    raw = msg.raw or {}
+    return {
+        "subject": raw.get("subject") or None,
+        "message_id": raw.get("message_id") or None,
+        "full_text": raw.get("full_text") or None,  # the whole text when `text` shows only the new part
+        "full_html": raw.get("full_html") or None,  # the whole HTML when `html` was shortened
+        "flags": [f for f in raw.get("flags", []) if isinstance(f, str)],
     }
 
 

@@ -42,6 +42,17 @@ function MailBody({ body }) {
     <button type="button" class="link" onClick=${(e) => { frame.current.srcdoc = policy(true) + body; e.target.remove(); }}>${t("message.load_images")}</button>`;
 }
 
+// The whole mail (quoted history included) when the thread shows only the new part.
+function quoted(m) {
+  return Boolean(m.full_text) && m.full_text.trim() !== (m.text || "").trim();
+}
+
+// A mail's flags (shortened, unreadable, ...) in words; one this inbox does not know, as it is.
+function flagLabel(flag) {
+  const label = t(`flag.${flag}`);
+  return label === `flag.${flag}` ? flag : label;
+}
+
 function Message({ m, conversationId }) {
   const kind = m.kind === "message" ? m.direction : m.kind;
   if (m.kind === "event") {
@@ -59,7 +70,9 @@ function Message({ m, conversationId }) {
       ${m.kind === "message" ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
     </div>
     <div class="text">${m.text}</div>
-    ${m.html ? html`<${MailBody} body=${m.html} />` : null}
+    ${m.flags?.length ? html`<div class="meta flags">${m.flags.map((f) => html`<span class="flag" data-flag=${f}>${flagLabel(f)}</span>`)}</div>` : null}
+    ${quoted(m) ? html`<details class="quoted"><summary>${t("message.quoted")}</summary><pre>${m.full_text}</pre></details>` : null}
+    ${m.html ? html`<${MailBody} body=${m.full_html || m.html} />` : null}
     ${m.attachments.map((file) => html`<div class="file"><a href=${file.url}>📄 ${file.name} (${size(file.size)})</a></div>`)}
     ${m.choices.length ? html`<div class="meta">${t("message.choices", { choices: m.choices.map((c) => c.label).join(" / ") })}</div>` : null}
     ${m.edits?.length ? html`<details class="edits"><summary>${t("message.edited", { count: m.edits.length })}</summary>

@@ -1,0 +1,295 @@
+"""Mail as it really arrives (issue 11), through the real SMTP listener: raw 8-bit headers,
+encoded names with brackets, answers between quotes, auto-replies without Auto-Submitted,
+quote headers of Chinese and Japanese clients, lying iso-8859-1, list-rewritten senders,
+read receipts, bounces that are not DSNs, long HTML, and what the API shows of a mail."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from conversation.model import AuthorType, ConversationQuery, DeliveryStatus, Direction, MessageKind, Role
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from tests import mail_wild as wild
+from tests.conftest import free_port
+from tests.email_servers import Sink
+from tests.helpers import eventually, make_config, running_hub
+from tests.test_email import SUPPORT, channel, customer_mail, email_config, mail_in, sink, ticket
+
+__all__ = ["sink"]  # the fixture, shared with test_email
+
+
+@pytest.fixture
+async def hub(tmp_path: Path, sink: tuple[Sink, int]) -> AsyncIterator[Hub]:
+    async with running_hub(email_config(tmp_path, sink[1])) as hub:
+        yield hub
+
+
+async def smtp_in(hub: Hub, raw: bytes, sender: str = "someone@example.org") -> str:
+    """Send one raw mail to the listener; its final reply (raises on 4xx/5xx)."""
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=channel(hub).listen_port) as client:
+        _refused, reply = await client.sendmail(sender, [SUPPORT], raw)  # "" is MAIL FROM:<>
+    return reply
+
+
+async def inbound(hub: Hub, number: int) -> Any:
+    conv = await ticket(hub, number)
+    messages = await hub.store.list_messages(conv.id)
+    [message] = [m for m in messages if m.kind is MessageKind.MESSAGE and m.direction is Direction.INBOUND]
+    return conv, message
+
+
+async def our_reply(hub: Hub, outbox: Sink, text: str = "Hello!") -> str:
+    """A ticket and an agent's reply that left; the reply's Message-ID."""
+    await mail_in(hub, customer_mail("Order", "where is it?", sender="nobody@gmail.com"), sender="nobody@gmail.com")
+    conv = await ticket(hub, 1000)
+    reply = await hub.actions.send(conv, text, author_type=AuthorType.AGENT, author_id="agent-1")
+    message_id = f"<{reply.id}@support.example.com>"
+    await eventually(lambda: any(m["Message-ID"] == message_id for m in outbox.mails))
+    return reply.id
+
+
+# 11.1
+@pytest.mark.parametrize(
+    ("raw", "name", "subject"),
+    [
+        (wild.raw_8bit_utf8_headers(), "José Müller", "Rückerstattung für Bestellung 1042 – dringend"),
+        (wild.raw_8bit_cp1252_headers(), "Zoë Lefèvre", "Problème de facture – «urgent»"),
+    ],
+)
+async def test_raw_8bit_headers_are_decoded_and_stored_at_once(hub: Hub, raw: bytes, name: str, subject: str) -> None:
+    assert "ticket #1000" in await smtp_in(hub, raw)
+    conv, message = await inbound(hub, 1000)
+    contact = await hub.store.get_contact(conv.contact_id)
+    assert contact is not None and contact.name == name
+    assert conv.subject == subject and message.raw["subject"] == subject
+    assert "\ufffd" not in contact.name + conv.subject
+
+
+async def test_a_mail_that_fails_twice_is_stored_raw_instead_of_retried_for_days(
+    hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug no test foresaw")
+
+    monkeypatch.setattr(channel(hub).reader, "parse", broken)
+    mail = customer_mail("Broken", "text")
+    with pytest.raises(aiosmtplib.SMTPDataError) as first:
+        await mail_in(hub, mail)
+    assert first.value.code == 451
+    await mail_in(hub, mail)  # the sending server's retry: accepted, kept raw for an agent
+    conv, message = await inbound(hub, 1000)
+    assert conv.subject == "Broken" and message.raw["flags"] == ["unreadable", "truncated"]
+    assert [a.name for a in message.attachments] == ["original.eml"] and "could not be read" in message.text
+    assert message.automatic  # nobody knows what it is: no bot answers it
+
+
+# 11.2
+async def test_an_encoded_name_with_brackets_keeps_its_address(hub: Hub) -> None:
+    assert "ticket #1000" in await smtp_in(hub, wild.big5_name_with_brackets())
+    conv, message = await inbound(hub, 1000)
+    contact = await hub.store.get_contact(conv.contact_id)
+    assert contact is not None and contact.name == "Stanley Chang[昌育德]"
+    assert contact.email == "stanley_chang@realtek.com" and conv.subject == "驅動程式問題"
+
+
+# 11.3
+async def test_answers_below_and_between_quotes_are_shown(hub: Hub) -> None:
+    await smtp_in(hub, wild.greeting_then_inline_answers())
+    await smtp_in(hub, wild.bottom_posted_answer())
+    _conv, inline = await inbound(hub, 1000)
+    assert inline.text == "Hi,\n\nVersion 4.2, on Debian 12.\n\nNo, only after about an hour of use.\n\nThanks,\nKai"
+    assert "> Which version do you run?" in inline.raw["full_text"]
+    _conv, bottom = await inbound(hub, 1001)
+    assert bottom.text == "Hello,\n\nAttached to the ticket now, the crash is at 14:02."
+
+
+# 11.4
+async def test_auto_replies_without_auto_submitted_get_no_greeting(hub: Hub, sink: tuple[Sink, int]) -> None:
+    outbox, _port = sink
+    await smtp_in(hub, wild.exchange_out_of_office(), sender="")  # Exchange's null envelope sender
+    await smtp_in(hub, wild.icloud_vacation(), sender="ana@icloud.com")
+    await smtp_in(hub, wild.qq_auto_reply(), sender="10001@qq.com")
+    await smtp_in(hub, wild.subject_only_auto_reply(), sender="lin.mei@example.cn")
+    plain = wild.exchange_out_of_office().replace(b"X-Auto-Response-Suppress: All\r\n", b"")
+    plain = plain.replace(b"Message-ID: <oof-1@", b"Message-ID: <oof-2@")
+    await smtp_in(hub, plain, sender="")  # only the null envelope sender says it is automatic
+    await mail_in(hub, customer_mail("A person", "hello"))
+    await eventually(lambda: outbox.mails)
+    await asyncio.sleep(0.3)  # the bot had the time to answer the machines too
+    assert [e.rcpt_tos for e in outbox.envelopes] == [["li.na@gmail.com"]]
+    items, _ = await hub.store.list_conversations(ConversationQuery(limit=10))
+    machines = [
+        m.automatic
+        for c in items
+        for m in await hub.store.list_messages(c.id)
+        if m.direction is Direction.INBOUND and c.subject != "A person"
+    ]
+    assert machines == [True] * 5
+
+
+# 11.5
+@pytest.mark.parametrize(
+    ("raw", "visible"),
+    [
+        (wild.apple_mail_zh_without_zai(), "好的，明天我再试一次。"),
+        (wild.outlook_zh_original(), "附件是截图。"),
+        (wild.foxmail_reply(), "已经收到退款，谢谢。"),
+        (wild.traditional_chinese_reply(), "問題已經解決了。"),
+        (wild.japanese_reply(), "ありがとうございます。解決しました。"),
+    ],
+)
+async def test_quote_headers_of_chinese_and_japanese_clients(hub: Hub, raw: bytes, visible: str) -> None:
+    await smtp_in(hub, raw)
+    _conv, message = await inbound(hub, 1000)
+    assert message.text == visible
+    assert len(message.raw["full_text"]) > len(visible) + 10
+
+
+# 11.6
+async def test_iso_8859_1_declared_but_utf8_written_is_read_as_utf8(hub: Hub) -> None:
+    await smtp_in(hub, wild.latin1_declared_utf8_body())
+    conv, message = await inbound(hub, 1000)
+    assert conv.subject == "DISCOVERÆ CARD statement"
+    assert message.text == "Your DISCOVERÆ CARD statement is ready: café €12."
+
+
+# 11.7 and 11.10
+async def test_list_rewritten_senders_are_filed_under_the_person_and_answered_alone(
+    hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    outbox, _port = sink
+    await smtp_in(hub, wild.list_rewritten("ann@example.com", "Ann Berg", 1))
+    await smtp_in(hub, wild.list_rewritten("carl@example.net", "Carl Dahl", 2, google=True))
+    names = []
+    for number in (1000, 1001):
+        conv, message = await inbound(hub, number)
+        contact = await hub.store.get_contact(conv.contact_id)
+        assert contact is not None
+        names.append((contact.name, contact.email))
+        assert conv.participants == [] and message.raw["flags"] == ["list_rewrite"]
+    assert names == [("Ann Berg", "ann@example.com"), ("Carl Dahl", "carl@example.net")]
+    conv = await ticket(hub, 1000)
+    await hub.actions.send(conv, "Use the cursor parameter.", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: outbox.envelopes)
+    assert outbox.envelopes[0].rcpt_tos == ["ann@example.com"]
+
+
+# 11.8
+async def test_a_read_receipt_notes_the_reply_read_and_never_failed(hub: Hub, sink: tuple[Sink, int]) -> None:
+    reply_id = await our_reply(hub, sink[0])
+    for _ in range(2):  # a retried receipt adds nothing
+        assert "read receipt" in await smtp_in(hub, wild.read_receipt(f"<{reply_id}@support.example.com>"))
+    message = await hub.store.get_message(reply_id)
+    assert message is not None and message.delivery is not None
+    assert message.delivery.status is DeliveryStatus.SENT
+    events = [m for m in await hub.store.list_messages(message.conversation_id) if m.kind is MessageKind.EVENT]
+    assert [e.text for e in events] == [
+        "The customer's mail program reported the reply as read (manual-action/MDN-sent-manually; displayed)."
+    ]
+    assert await hub.store.get_conversation_by_number(1001) is None
+
+
+# 11.9
+@pytest.mark.parametrize("bounce", [wild.gmail_text_bounce, wild.exim_text_bounce, wild.alimail_bounce])
+async def test_bounces_that_are_not_dsns_mark_the_reply_failed(hub: Hub, sink: tuple[Sink, int], bounce: Any) -> None:
+    reply_id = await our_reply(hub, sink[0])
+    assert "bounce recorded" in await smtp_in(hub, bounce(f"<{reply_id}@support.example.com>"), sender="")
+    message = await hub.store.get_message(reply_id)
+    assert message is not None and message.delivery is not None
+    assert message.delivery.status is DeliveryStatus.FAILED and "550 5.1.1" in message.delivery.error
+    assert await hub.store.get_conversation_by_number(1001) is None
+
+
+# 11.12
+async def test_a_reply_quoting_long_html_is_accepted_shortened_and_kept_whole(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    settings = {"type": "email", "address": SUPPORT, "listen_port": free_port(), "max_message_bytes": 600_000}
+    config = make_config(tmp_path, {"channels": {"email": settings}, "tickets": {"max_text_chars": 20_000}})
+    async with running_hub(config) as hub:
+        assert "ticket #1000" in await smtp_in(hub, wild.long_html_reply(291_000))
+        _conv, message = await inbound(hub, 1000)
+        assert message.text.startswith("Yes, please go ahead with the exchange.") and len(message.text) <= 20_000
+        assert 0 < len(message.html) <= 80_000 and "go ahead" in message.html
+        assert "truncated" in message.raw["flags"]
+        [original] = message.attachments
+        assert original.name == "original.eml" and original.size > 291_000
+
+
+def test_an_error_names_the_field_that_is_too_long() -> None:
+    from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender, validate_inbound
+
+    too_long = Inbound(
+        channel="email",
+        external_id="<x@y>",
+        thread_key="<x@y>",
+        sender=Sender(address="a@b.c"),
+        text="short",
+        html="<p>" * 30_000,
+    )
+    with pytest.raises(InvalidInbound, match="^html is longer than 80000 characters$"):
+        validate_inbound(too_long, InboundLimits(max_text_chars=20_000))
+
+
+# 11.10 and 11.13
+async def test_the_api_shows_the_whole_mail_and_agents_choose_the_cc(tmp_path: Path, sink: tuple[Sink, int]) -> None:
+    outbox, port = sink
+    hub = Hub(email_config(tmp_path, port))
+    hub.plugins.clear()
+    async with TestClient(TestServer(build_app(hub))) as client:
+        await add_agent(hub.store, "agent@example.com", Role.AGENT, "agent password 1", name="Wang")
+        login = await client.post(
+            "/api/v1/auth/login", json={"email": "agent@example.com", "password": "agent password 1"}
+        )
+        headers = {"X-CSRF-Token": (await login.json())["csrf_token"]}
+        raw = wild.greeting_then_inline_answers().replace(
+            b"To: help@support.example.com", b"To: help@support.example.com\r\nCc: Eva <eva@example.org>"
+        )
+        await smtp_in(hub, raw)
+        by_number = await (await client.get("/api/v1/conversations/by-number/1000")).json()
+        assert by_number["contact_name"] == "Kai Berg"
+        thread = await (await client.get(f"/api/v1/conversations/{by_number['id']}/messages")).json()
+        [mail] = thread["items"]
+        assert mail["subject"] == "Re: Setup questions [#1000]" and mail["message_id"] == "<inline-1@example.org>"
+        assert "> Does the error appear at start?" in mail["full_text"] and mail["flags"] == []
+        url = f"/api/v1/conversations/{by_number['id']}/messages"
+        bad = await client.post(url, json={"text": "x", "cc": ["not an address"]}, headers=headers)
+        assert bad.status == 422 and "cc" in (await bad.json())["message"]
+        for body in ({"text": "To everyone"}, {"text": "Only to you", "cc": []}, {"text": "To Bo", "cc": ["Bo@x.org"]}):
+            assert (await client.post(url, json=body, headers=headers)).status == 201
+        await eventually(lambda: len(outbox.envelopes) == 3, timeout=10)
+        sent = {m.get_body(("plain",)).get_content().strip(): m.get("Cc") for m in outbox.mails}
+        assert sent == {"To everyone": "eva@example.org", "Only to you": None, "To Bo": "bo@x.org"}
+
+
+# 11.11 (over SMTP; tests/test_email_imap.py has it through dovecot)
+async def test_refused_mail_is_logged_with_its_message_id(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    with pytest.raises(aiosmtplib.SMTPDataError):
+        await smtp_in(hub, b"From: nobody\r\nMessage-ID: <no-sender-1@x>\r\nSubject: x\r\n\r\nhello\r\n")
+    assert "<no-sender-1@x>" in caplog.text
+    items, _ = await hub.store.list_conversations(ConversationQuery(limit=10))
+    assert items == []
+
+
+async def test_a_customer_pasting_a_bounce_is_a_customer_not_a_bounce(hub: Hub, sink: tuple[Sink, int]) -> None:
+    reply_id = await our_reply(hub, sink[0])
+    pasted = customer_mail(
+        "Re: Order [#1000]",
+        "I get this when I write to my colleague:\n\nDelivery to the following recipient failed permanently:\n\n"
+        "     nobody@example.org\n",
+        sender="nobody@gmail.com",
+        In_Reply_To=f"<{reply_id}@support.example.com>",
+    )
+    assert "ticket #1000" in await smtp_in(hub, pasted.as_bytes(), sender="nobody@gmail.com")
+    message = await hub.store.get_message(reply_id)
+    assert message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
