@@ -1,0 +1,20 @@
+"""FAQ matching: which knowledge-base article answers a customer's question, and how sure.
+
+Pure code (no I/O, no hub imports) so the bot, the agent suggestions, the CLI and the
+benchmark share one implementation. `Matcher` is the interface; `default_matcher()` the
+model that installs from PyPI alone and runs offline on CPU (see ngram.py).
+"""
+
+from conversation.faq.matcher import Example, MatchedExample, Matcher, Prediction, TrainedMatcher
+from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "Example",
+    "MatchedExample",
+    "Matcher",
+    "NgramMatcher",
+    "Prediction",
+    "TrainedMatcher",
+    "default_matcher",
+]
