@@ -7,7 +7,7 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
 - Text to features: NFKC (full-width letters and digits become ASCII), lower case, then
   every CJK character is a token and every run of Latin letters or digits is a word.
   Features are the tokens, adjacent token pairs (so Chinese gets character bigrams without
-  a word segmenter, English gets word bigrams) and the character 3- to 5-grams of Latin
+  a word segmenter, English gets word bigrams) and the character 3- and 4-grams of Latin
   words (typos and inflections still share most of them). Long digit runs (order and
   phone numbers) become one placeholder token. TF-IDF with sublinear counts weights them.
 - Articles are ranked by a linear SVM (one-vs-rest) over those features.
@@ -51,6 +51,7 @@ CALIBRATION_SAMPLE = 2000
 CALIBRATION_CANDIDATES = 5  # per held-out question: the right article is usually among them
 EXPLAIN_EXAMPLES = 3
 SVM_C = 0.5
+SVM_TOLERANCE = 0.1
 
 
 def features(text: str) -> list[str]:
@@ -62,7 +63,7 @@ def features(text: str) -> list[str]:
     for token in tokens:
         if not IS_CJK.match(token):
             padded = f"<{token}>"
-            for n in (3, 4, 5):
+            for n in (3, 4):
                 out += ["c:" + padded[i : i + n] for i in range(len(padded) - n + 1)]
     return out
 
@@ -97,16 +98,16 @@ class _Scorer:
         return scores, margins, closest, similarities
 
 
-def _fit_scorer(texts: list[str], labels: np.ndarray, label_names: tuple[str, ...]) -> _Scorer:
-    vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float32)
-    vectors = vectorizer.fit_transform(texts)
+def _fit_scorer(
+    vectorizer: TfidfVectorizer, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
+) -> _Scorer:
     present = np.unique(labels)
     svm = None
     if len(present) > 1:
-        svm = LinearSVC(C=SVM_C).fit(vectors, labels)
+        # A loose tolerance: same accuracy on BANKING77 (measured), a third less training time.
+        svm = LinearSVC(C=SVM_C, tol=SVM_TOLERANCE).fit(vectors, labels)
     order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    starts = np.searchsorted(sorted_labels, present)
+    starts = np.searchsorted(labels[order], present)
     names = tuple(label_names[i] for i in present)
     return _Scorer(vectorizer, svm, names, vectors[order].T.tocsr(), starts)
 
@@ -178,18 +179,22 @@ class NgramMatcher:
         index = {name: i for i, name in enumerate(label_names)}
         texts = [e.text for e in examples]
         labels = np.array([index[e.article_id] for e in examples])
-        scorer = _fit_scorer(texts, labels, label_names)
+        vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float32)
+        vectors = vectorizer.fit_transform(texts)
+        scorer = _fit_scorer(vectorizer, vectors, labels, label_names)
         order = np.argsort(labels, kind="stable")
         return NgramModel(
-            scorer, self._calibrate(texts, labels, label_names), tuple(texts[i] for i in order), self.name
+            scorer, self._calibrate(scorer, vectors, labels, label_names), tuple(texts[i] for i in order), self.name
         )
 
     def _calibrate(
-        self, texts: list[str], labels: np.ndarray, label_names: tuple[str, ...]
+        self, full: _Scorer, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
     ) -> LogisticRegression | None:
-        """Fit P(article is right | signals) on k-fold held-out predictions."""
+        """Fit P(article is right | signals) on k-fold held-out predictions. The folds reuse
+        the vocabulary and IDF weights fitted on all examples: refitting them per fold
+        would cost more time than the retraining budget allows for a negligible difference."""
         rng = np.random.default_rng(self.seed)
-        sample = rng.permutation(len(texts))[:CALIBRATION_SAMPLE]
+        sample = rng.permutation(vectors.shape[0])[:CALIBRATION_SAMPLE]
         rows: list[np.ndarray] = []
         right: list[np.ndarray] = []
         for fold in range(CALIBRATION_FOLDS):
@@ -197,8 +202,8 @@ class NgramMatcher:
             kept = np.setdiff1d(sample, held)
             if len(held) == 0 or len(np.unique(labels[kept])) < 2:
                 continue
-            scorer = _fit_scorer([texts[i] for i in kept], labels[kept], label_names)
-            scores, margins, closest, _ = scorer.signals(scorer.vectorizer.transform([texts[i] for i in held]))
+            scorer = _fit_scorer(full.vectorizer, vectors[kept], labels[kept], label_names)
+            scores, margins, closest, _ = scorer.signals(vectors[held])
             top = np.argsort(-scores, axis=1)[:, :CALIBRATION_CANDIDATES]
             candidates = np.take_along_axis(_calibration_rows(scores, margins, closest), top[..., None], axis=1)
             names = np.array(scorer.labels)[top]
