@@ -50,7 +50,7 @@ def main() -> None:
     rss_start = rss_mb()
 
     from conversation.faq import DEFAULT_THRESHOLD, Example, default_matcher
-    from conversation.faq.dataset import TestItem, parse_articles, parse_test, training_examples
+    from conversation.faq.dataset import LabelledQuestion, parse_articles, parse_test, training_examples
     from conversation.faq.evaluate import evaluate
 
     figures: dict[str, object] = {"threshold": DEFAULT_THRESHOLD}
@@ -61,9 +61,9 @@ def main() -> None:
     def examples(rows: list[dict]) -> list[Example]:
         return [Example(r["text"], r["intent"]) for r in rows]
 
-    def items(rows: list[dict]) -> list[TestItem]:
+    def items(rows: list[dict]) -> list[LabelledQuestion]:
         rows = rows[: args.limit] if args.limit else rows
-        return [TestItem(r["text"], r["intent"]) for r in rows]
+        return [LabelledQuestion(r["text"], r["intent"]) for r in rows]
 
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, threshold {DEFAULT_THRESHOLD}")
     chosen = {(r["text"], r["intent"]) for r in shot}

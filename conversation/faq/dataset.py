@@ -33,7 +33,7 @@ class Article:
 
 
 @dataclass(frozen=True)
-class TestItem:
+class LabelledQuestion:
     text: str
     expected: str | None  # None: out of scope, should be withheld
 
@@ -80,7 +80,7 @@ def add_examples(articles: dict[str, Article], lines: Iterable[str], source: str
         articles.setdefault(intent, Article(intent)).examples.append(text)
 
 
-def parse_test(lines: Iterable[str], source: str = "test") -> list[TestItem]:
+def parse_test(lines: Iterable[str], source: str = "test") -> list[LabelledQuestion]:
     items = []
     for number, value in _objects(lines, source):
         text = _text(value, "text", source, number)
@@ -92,7 +92,7 @@ def parse_test(lines: Iterable[str], source: str = "test") -> list[TestItem]:
             expected = _text(value, "intent", source, number)
         else:
             raise DatasetError(f"{source}:{number}: needs 'expected' (an article id or null) or 'intent'")
-        items.append(TestItem(text, expected))
+        items.append(LabelledQuestion(text, expected))
     return items
 
 

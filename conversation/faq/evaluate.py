@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from conversation.faq.dataset import TestItem
+from conversation.faq.dataset import LabelledQuestion
 from conversation.faq.matcher import TrainedMatcher
 
 
@@ -16,7 +16,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def evaluate(
     model: TrainedMatcher,
-    items: Sequence[TestItem],
+    items: Sequence[LabelledQuestion],
     threshold: float,
     clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, object]:

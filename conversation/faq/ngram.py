@@ -48,6 +48,7 @@ CALIBRATION_FOLDS = 4
 # 2 s; the calibrator learns from models trained on less data, so it errs on the side of
 # less confidence.
 CALIBRATION_SAMPLE = 2000
+LEFT_OUT_ARTICLES = 0.2  # share of articles each calibration fold trains without
 CALIBRATION_CANDIDATES = 5  # per held-out question: the right article is usually among them
 EXPLAIN_EXAMPLES = 3
 SVM_C = 0.5
@@ -195,11 +196,17 @@ class NgramMatcher:
         would cost more time than the retraining budget allows for a negligible difference."""
         rng = np.random.default_rng(self.seed)
         sample = rng.permutation(vectors.shape[0])[:CALIBRATION_SAMPLE]
+        # Each fold also leaves some articles out of training altogether: their held-out
+        # questions then stand for questions no article answers, so the calibrator learns
+        # what out-of-scope looks like (it never sees a real one in the examples).
+        unseen = rng.permutation(len(label_names))
         rows: list[np.ndarray] = []
         right: list[np.ndarray] = []
         for fold in range(CALIBRATION_FOLDS):
             held = sample[fold::CALIBRATION_FOLDS]
+            left_out = unseen[fold :: max(CALIBRATION_FOLDS, round(1 / LEFT_OUT_ARTICLES))]
             kept = np.setdiff1d(sample, held)
+            kept = kept[~np.isin(labels[kept], left_out)] if len(label_names) > 2 else kept
             if len(held) == 0 or len(np.unique(labels[kept])) < 2:
                 continue
             scorer = _fit_scorer(full.vectorizer, vectors[kept], labels[kept], label_names)
