@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0, help="test at most this many BANKING77 questions a run")
+    parser.add_argument("--rows", type=int, default=0, help="use only this many train.jsonl rows (smoke runs)")
     args = parser.parse_args()
     rss_start = rss_mb()
 
@@ -76,6 +77,7 @@ def main() -> None:
 
     shuffled = full[:]
     random.Random(1).shuffle(shuffled)
+    shuffled = shuffled[: args.rows] if args.rows else shuffled
     accuracies = []
     for fold in range(args.folds):
         test = shuffled[fold :: args.folds]
@@ -86,7 +88,7 @@ def main() -> None:
     figures["banking77_full_cv"] = {"folds": args.folds, "accuracy": round(sum(accuracies) / len(accuracies), 4)}
     print(f"BANKING77 full, {args.folds}-fold mean: top-1 {figures['banking77_full_cv']['accuracy']:.2%}")
 
-    all_examples = examples(full)[:10_000]
+    all_examples = examples(shuffled)[:10_000]
     started, cpu_started = time.perf_counter(), time.process_time()
     model = default_matcher().train(all_examples)
     figures["retrain_10k_s"] = round(time.perf_counter() - started, 3)
