@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     faq_eval.add_argument("--train", type=Path, help='{"text", "intent"} a line, added to that article')
     faq_eval.add_argument("--test", type=Path, required=True, help='{"text", "expected" (null: out of scope)} a line')
     faq_eval.add_argument("--threshold", type=float, help="auto-answer at this confidence or above (0..1)")
+    faq_eval.add_argument("--model", choices=["ngram", "wordllama"], default="ngram", help="wordllama: optional extra")
 
     args = parser.parse_args(argv)
     if args.command == "faq":  # reads only its files: no hub.toml, no store
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--threshold must be between 0 and 1")
         from hub.faq_eval import run_eval
 
-        return run_eval(args.articles, args.train, args.test, args.threshold)
+        return run_eval(args.articles, args.train, args.test, args.threshold, args.model)
     try:
         if args.command == "init":
             return _init(args.path, args.force)

@@ -9,12 +9,15 @@ import json
 import sys
 from pathlib import Path
 
-from conversation.faq import DEFAULT_THRESHOLD, default_matcher
+from conversation.faq import DEFAULT_THRESHOLD, matcher_named
 from conversation.faq.dataset import DatasetError, add_examples, parse_articles, parse_test, training_examples
+from conversation.faq.embeddings import EmbeddingsUnavailable
 from conversation.faq.evaluate import evaluate
 
 
-def run_eval(articles: Path | None, train: Path | None, test: Path, threshold: float | None) -> int:
+def run_eval(
+    articles: Path | None, train: Path | None, test: Path, threshold: float | None, model_name: str = "ngram"
+) -> int:
     try:
         found = parse_articles(_lines(articles), str(articles)) if articles else {}
         if train:
@@ -28,7 +31,12 @@ def run_eval(articles: Path | None, train: Path | None, test: Path, threshold: f
     except (OSError, DatasetError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
-    model = default_matcher().train(examples)
+    try:
+        matcher = matcher_named(model_name)
+    except EmbeddingsUnavailable as exc:
+        print(f"helpline faq eval: {exc}", file=sys.stderr)
+        return 1
+    model = matcher.train(examples)
     result = evaluate(model, items, DEFAULT_THRESHOLD if threshold is None else threshold)
     print(
         f"{len(found)} articles, {len(examples)} examples; {len(items)} test questions"

@@ -247,3 +247,42 @@ def test_the_evaluation_figures_follow_their_definitions() -> None:
         "p99_ms": 1.0,
         "model": "scripted",
     }
+
+
+def test_an_embedder_adds_its_vectors_to_the_ngrams() -> None:
+    """The optional stronger model's path, with a stand-in embedder: "my pw" shares n-grams
+    only with a refund example ("my"), but its embedding says password, and that wins."""
+    topics = {"pw": 0, "refund": 1}
+
+    def embed(texts: list[str]):
+        import numpy as np
+
+        rows = np.zeros((len(texts), 2), dtype=np.float32)
+        for i, text in enumerate(texts):
+            about_pw = any(word in text for word in ("password", "login", "pw"))
+            rows[i, topics["pw"] if about_pw else topics["refund"]] = 1
+        return rows
+
+    training = [Example(t, "pw") for t in ("password reset", "forgot password", "login problem")] + [
+        Example(t, "refund") for t in ("refund late", "where is my refund", "money back")
+    ]
+    plain = NgramMatcher().train(training)
+    embedded = NgramMatcher(embedder=embed, embedder_name="fake").train(training)
+    assert embedded.name == "ngram-svm+fake"
+    assert plain.predict("my pw", k=1)[0].article_id == "refund"
+    assert embedded.predict("my pw", k=1)[0].article_id == "pw"
+    similarity = embedded.predict("my pw", k=1)[0].matched[0].similarity
+    assert 0 < similarity <= 1.0001  # rows stay unit length with the embedding appended
+
+
+def test_the_optional_model_without_its_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from conversation.faq import matcher_named
+    from conversation.faq.embeddings import EmbeddingsUnavailable
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # as if not installed
+    with pytest.raises(EmbeddingsUnavailable, match=r"pip install 'helpline\[faq-embeddings\]'"):
+        matcher_named("wordllama")
+    with pytest.raises(ValueError, match="unknown FAQ model"):
+        matcher_named("gpt")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +52,10 @@ LEFT_OUT_ARTICLES = 0.2  # share of articles each calibration fold trains withou
 CALIBRATION_CANDIDATES = 5  # per held-out question: the right article is usually among them
 EXPLAIN_EXAMPLES = 3
 SVM_C = 0.5
+# How much the optional sentence embedding counts beside the n-grams (both unit length);
+# 2 was best of 0, 1 and 2 on BANKING77 with WordLlama (README "Performance").
+EMBEDDING_WEIGHT = 2.0
+Embedder = Callable[[list[str]], np.ndarray]
 SVM_TOLERANCE = 0.1
 
 
@@ -70,10 +74,29 @@ def features(text: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Scorer:
-    """Vectoriser, classifier and the examples sorted by article, without the calibrator."""
+class _Encoder:
+    """Text to unit-length vectors: the TF-IDF n-grams, optionally followed by a sentence
+    embedding (weighted, then the whole row rescaled to length 1 again)."""
 
     vectorizer: TfidfVectorizer
+    embedder: Embedder | None = None
+    weight: float = EMBEDDING_WEIGHT
+
+    def encode(self, texts: Sequence[str], tfidf: sparse.csr_matrix | None = None) -> sparse.csr_matrix:
+        if tfidf is None:
+            tfidf = self.vectorizer.transform(list(texts))
+        if self.embedder is None:
+            return tfidf
+        dense = np.asarray(self.embedder(list(texts)), dtype=np.float32) * self.weight
+        combined = sparse.hstack([tfidf, sparse.csr_matrix(dense)], format="csr")
+        return (combined / np.sqrt(1 + self.weight**2)).astype(np.float32).tocsr()
+
+
+@dataclass(frozen=True)
+class _Scorer:
+    """Encoder, classifier and the examples sorted by article, without the calibrator."""
+
+    encoder: _Encoder
     svm: LinearSVC | None  # None when there is a single article: nothing to tell apart
     labels: tuple[str, ...]  # article ids, in the classifier's column order
     vectors_t: sparse.csr_matrix  # the training examples' vectors, transposed, sorted by article
@@ -100,7 +123,7 @@ class _Scorer:
 
 
 def _fit_scorer(
-    vectorizer: TfidfVectorizer, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
+    encoder: _Encoder, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
 ) -> _Scorer:
     present = np.unique(labels)
     svm = None
@@ -110,7 +133,7 @@ def _fit_scorer(
     order = np.argsort(labels, kind="stable")
     starts = np.searchsorted(labels[order], present)
     names = tuple(label_names[i] for i in present)
-    return _Scorer(vectorizer, svm, names, vectors[order].T.tocsr(), starts)
+    return _Scorer(encoder, svm, names, vectors[order].T.tocsr(), starts)
 
 
 def _calibration_rows(scores: np.ndarray, margins: np.ndarray, closest: np.ndarray) -> np.ndarray:
@@ -132,7 +155,7 @@ class NgramModel:
 
     def confidences(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Calibrated confidence per question and article, and the raw example similarities."""
-        vectors = self.scorer.vectorizer.transform(list(texts))
+        vectors = self.scorer.encoder.encode(texts)
         scores, margins, closest, similarities = self.scorer.signals(vectors)
         if self.calibrator is None:
             return closest, similarities  # too few examples to fit one: the plain similarity
@@ -152,7 +175,7 @@ class NgramModel:
     def explain(self, text: str, article_id: str, n: int = 3) -> list[MatchedExample]:
         if article_id not in self.article_ids:
             return []
-        similarities = (self.scorer.vectorizer.transform([text]) @ self.scorer.vectors_t).toarray()[0]
+        similarities = (self.scorer.encoder.encode([text]) @ self.scorer.vectors_t).toarray()[0]
         return list(self._closest(similarities, self.scorer.labels.index(article_id), n))
 
     def _closest(self, similarities: np.ndarray, article: int, n: int) -> tuple[MatchedExample, ...]:
@@ -165,12 +188,14 @@ class NgramModel:
 
 
 class NgramMatcher:
-    """The default `Matcher` (see the module docstring)."""
+    """The default `Matcher` (see the module docstring). With an `embedder` (a function from
+    texts to L2-normalised rows, e.g. embeddings.wordllama_embedder()) the classifier also
+    sees a sentence embedding of each text: the stronger optional model."""
 
-    name = "ngram-svm"
-
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, embedder: Embedder | None = None, embedder_name: str = "") -> None:
         self.seed = seed
+        self.embedder = embedder
+        self.name = f"ngram-svm+{embedder_name or 'embedding'}" if embedder else "ngram-svm"
 
     def train(self, examples: Sequence[Example]) -> NgramModel:
         examples = [e for e in examples if e.text.strip()]
@@ -181,8 +206,9 @@ class NgramMatcher:
         texts = [e.text for e in examples]
         labels = np.array([index[e.article_id] for e in examples])
         vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float32)
-        vectors = vectorizer.fit_transform(texts)
-        scorer = _fit_scorer(vectorizer, vectors, labels, label_names)
+        encoder = _Encoder(vectorizer, self.embedder)
+        vectors = encoder.encode(texts, vectorizer.fit_transform(texts))
+        scorer = _fit_scorer(encoder, vectors, labels, label_names)
         order = np.argsort(labels, kind="stable")
         return NgramModel(
             scorer, self._calibrate(scorer, vectors, labels, label_names), tuple(texts[i] for i in order), self.name
@@ -209,7 +235,7 @@ class NgramMatcher:
             kept = kept[~np.isin(labels[kept], left_out)] if len(label_names) > 2 else kept
             if len(held) == 0 or len(np.unique(labels[kept])) < 2:
                 continue
-            scorer = _fit_scorer(full.vectorizer, vectors[kept], labels[kept], label_names)
+            scorer = _fit_scorer(full.encoder, vectors[kept], labels[kept], label_names)
             scores, margins, closest, _ = scorer.signals(vectors[held])
             top = np.argsort(-scores, axis=1)[:, :CALIBRATION_CANDIDATES]
             candidates = np.take_along_axis(_calibration_rows(scores, margins, closest), top[..., None], axis=1)
