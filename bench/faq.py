@@ -7,7 +7,7 @@
 - BANKING77 full: k-fold cross-validation over train.jsonl.
 - faq-zh and faq-en: articles.jsonl against dev.jsonl at the default threshold, with
   out-of-scope questions (expected: null).
-Also: retraining time for 10,000 examples, the pickled model's size, and RSS growth of
+Also: retraining time for 10,000 examples (best of three, wall and CPU), the pickled model's size, and RSS growth of
 this process from before the matcher is imported to after the largest model is trained.
 The last line is one JSON object with every figure.
 """
@@ -90,18 +90,21 @@ def main() -> None:
     print(f"BANKING77 full, {args.folds}-fold mean: top-1 {figures['banking77_full_cv']['accuracy']:.2%}")
 
     all_examples = examples(shuffled)[:10_000]
-    started, cpu_started = time.perf_counter(), time.process_time()
-    model = matcher_named(args.model).train(all_examples)
-    figures["retrain_10k_s"] = round(time.perf_counter() - started, 3)
-    # CPU time too: on a shared machine the wall time includes waiting for a core.
-    figures["retrain_10k_cpu_s"] = round(time.process_time() - cpu_started, 3)
+    walls, cpus = [], []
+    for _ in range(3):  # the best of three: on a shared machine one run may wait for a core
+        started, cpu_started = time.perf_counter(), time.process_time()
+        model = matcher_named(args.model).train(all_examples)
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu_started)
+    figures["retrain_10k_s"] = round(min(walls), 3)
+    figures["retrain_10k_cpu_s"] = round(min(cpus), 3)
     try:
         figures["model_bytes"] = len(pickle.dumps(model))
     except (TypeError, AttributeError, pickle.PicklingError):  # an embedder may hold unpicklable parts
         figures["model_bytes"] = None
     figures["rss_growth_mb"] = round(rss_mb() - rss_start, 1)
     print(
-        f"retrain on {len(all_examples)} examples: {figures['retrain_10k_s']:.2f} s"
+        f"retrain on {len(all_examples)} examples (best of 3): {figures['retrain_10k_s']:.2f} s"
         f" ({figures['retrain_10k_cpu_s']:.2f} s CPU);"
         f" model {(figures['model_bytes'] or 0) / 2**20:.1f} MB pickled; RSS growth {figures['rss_growth_mb']:.0f} MB"
     )
