@@ -1,4 +1,4 @@
-"""The `helpline` command: serve, init, agent add."""
+"""The `helpline` command: serve, init, agent add, token create, faq eval."""
 
 from __future__ import annotations
 
@@ -49,7 +49,23 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", default="cli", help="what the token is for")
     create.add_argument("--config", type=Path, default=Path("hub.toml"))
 
+    faq = commands.add_parser("faq", help="FAQ matching").add_subparsers(dest="action", required=True)
+    faq_eval = faq.add_parser("eval", help="train on JSONL articles/examples, score on a JSONL test file")
+    faq_eval.add_argument("--articles", type=Path, help='{"id", "title", "answer", "examples"} a line')
+    faq_eval.add_argument("--train", type=Path, help='{"text", "intent"} a line, added to that article')
+    faq_eval.add_argument("--test", type=Path, required=True, help='{"text", "expected" (null: out of scope)} a line')
+    faq_eval.add_argument("--threshold", type=float, help="auto-answer at this confidence or above (0..1)")
+    faq_eval.add_argument("--model", choices=["ngram", "wordllama"], default="ngram", help="wordllama: optional extra")
+
     args = parser.parse_args(argv)
+    if args.command == "faq":  # reads only its files: no hub.toml, no store
+        if args.articles is None and args.train is None:
+            parser.error("faq eval needs --articles or --train")
+        if args.threshold is not None and not 0 <= args.threshold <= 1:
+            parser.error("--threshold must be between 0 and 1")
+        from hub.faq_eval import run_eval
+
+        return run_eval(args.articles, args.train, args.test, args.threshold, args.model)
     try:
         if args.command == "init":
             return _init(args.path, args.force)

@@ -18,6 +18,7 @@ RUNS = {
         ["--mails", "60", "--connections", "2"],
         '"threading_accuracy_percent": 100.0, "no_auto_reply_to_machines_percent": 100.0',
     ),
+    "faq.py": (["--folds", "2", "--rows", "1000", "--limit", "50"], "retrain on 1000 examples (best of 3)"),
 }
 
 

@@ -1,0 +1,37 @@
+"""FAQ matching: which knowledge-base article answers a customer's question, and how sure.
+
+Pure code (no I/O, no hub imports) so the bot, the agent suggestions, the CLI and the
+benchmark share one implementation. `Matcher` is the interface; `default_matcher()` the
+model that installs from PyPI alone and runs offline on CPU (see ngram.py).
+"""
+
+from conversation.faq.matcher import Example, MatchedExample, Matcher, Prediction, TrainedMatcher
+from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher
+
+MODELS = ("ngram", "wordllama")
+
+
+def matcher_named(name: str) -> Matcher:
+    """ "ngram" (the default) or "wordllama" (needs the faq-embeddings extra; raises
+    embeddings.EmbeddingsUnavailable, with the install command, when it is missing)."""
+    if name == "ngram":
+        return default_matcher()
+    if name == "wordllama":
+        from conversation.faq.embeddings import wordllama_matcher
+
+        return wordllama_matcher()
+    raise ValueError(f"unknown FAQ model {name!r}: one of {', '.join(MODELS)}")
+
+
+__all__ = [
+    "MODELS",
+    "DEFAULT_THRESHOLD",
+    "Example",
+    "MatchedExample",
+    "Matcher",
+    "NgramMatcher",
+    "Prediction",
+    "TrainedMatcher",
+    "default_matcher",
+    "matcher_named",
+]

@@ -1,0 +1,63 @@
+"""The matcher interface: trained on example questions of articles, it ranks articles for a
+new question with a calibrated confidence and shows which examples made it choose them.
+
+Training returns a new immutable `TrainedMatcher` instead of changing one in place, so a
+process can retrain in the background and swap the reference while questions are being
+answered with the previous model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Example:
+    """One way customers ask the question an article answers."""
+
+    text: str
+    article_id: str
+
+
+@dataclass(frozen=True)
+class MatchedExample:
+    """A training example close to the question: the "why" behind a prediction."""
+
+    text: str
+    article_id: str
+    similarity: float  # cosine of their n-gram vectors, 0..1
+
+
+@dataclass(frozen=True)
+class Prediction:
+    article_id: str
+    # The estimated probability that this article is the right answer, fitted on held-out
+    # training examples: of the predictions at 0.9, about nine in ten were right. A question
+    # no article answers should get a low confidence for every article.
+    confidence: float
+    matched: tuple[MatchedExample, ...] = field(default=())
+
+
+class TrainedMatcher(Protocol):
+    @property
+    def name(self) -> str:
+        """The model, for reports (e.g. "ngram-svm")."""
+
+    @property
+    def article_ids(self) -> frozenset[str]: ...
+
+    def predict(self, text: str, k: int = 3) -> list[Prediction]:
+        """The k most likely articles, best first (fewer when fewer articles exist)."""
+
+    def explain(self, text: str, article_id: str, n: int = 3) -> list[MatchedExample]:
+        """The n examples of that article closest to the text, closest first."""
+
+
+class Matcher(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def train(self, examples: Sequence[Example]) -> TrainedMatcher:
+        """Learn from the examples; raises ValueError when there is nothing to learn from."""

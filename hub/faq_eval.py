@@ -1,0 +1,50 @@
+"""`helpline faq eval`: train the default matcher on JSONL files and score it on a test file.
+
+Needs no hub.toml and no store: it reads only the files it is given.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from conversation.faq import DEFAULT_THRESHOLD, matcher_named
+from conversation.faq.dataset import DatasetError, add_examples, parse_articles, parse_test, training_examples
+from conversation.faq.embeddings import EmbeddingsUnavailable
+from conversation.faq.evaluate import evaluate
+
+
+def run_eval(
+    articles: Path | None, train: Path | None, test: Path, threshold: float | None, model_name: str = "ngram"
+) -> int:
+    try:
+        found = parse_articles(_lines(articles), str(articles)) if articles else {}
+        if train:
+            add_examples(found, _lines(train), str(train))
+        items = parse_test(_lines(test), str(test))
+        examples = training_examples(found)
+        if not examples:
+            raise DatasetError("no article has an example question to learn from")
+        if not items:
+            raise DatasetError(f"{test}: no test questions")
+    except (OSError, DatasetError) as exc:
+        print(f"helpline faq eval: {exc}", file=sys.stderr)
+        return 1
+    try:
+        matcher = matcher_named(model_name)
+    except EmbeddingsUnavailable as exc:
+        print(f"helpline faq eval: {exc}", file=sys.stderr)
+        return 1
+    model = matcher.train(examples)
+    result = evaluate(model, items, DEFAULT_THRESHOLD if threshold is None else threshold)
+    print(
+        f"{len(found)} articles, {len(examples)} examples; {len(items)} test questions"
+        f" at threshold {DEFAULT_THRESHOLD if threshold is None else threshold:g}"
+    )
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()

@@ -1,0 +1,288 @@
+"""The FAQ matcher and its data formats, on tiny synthetic data (fast, no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversation.faq import DEFAULT_THRESHOLD, Example, Matcher, NgramMatcher, Prediction, default_matcher
+from conversation.faq.dataset import (
+    DatasetError,
+    LabelledQuestion,
+    add_examples,
+    parse_articles,
+    parse_test,
+    training_examples,
+)
+from conversation.faq.evaluate import evaluate
+
+ARTICLES = {
+    "forgot_password": [
+        "忘记密码了怎么办",
+        "密码忘了登不上去",
+        "怎么找回密码",
+        "I forgot my password",
+        "how do i reset my password",
+        "can't remember my login password",
+    ],
+    "refund_not_received": [
+        "退款还没到账",
+        "退款显示成功但是钱没收到",
+        "钱什么时候退回来",
+        "my refund hasn't arrived",
+        "where is my refund money",
+        "refund approved but no money yet",
+    ],
+    "track_shipping": [
+        "我的快递到哪了",
+        "怎么查物流",
+        "物流信息一直不更新",
+        "where is my package",
+        "how do i track my parcel",
+        "tracking number not updating",
+    ],
+    "delete_account": [
+        "怎么注销账号",
+        "我不想用了 想删除账户",
+        "注销以后还能恢复吗",
+        "how do i delete my account",
+        "close my account permanently",
+        "remove my account and data",
+    ],
+}
+
+
+def examples() -> list[Example]:
+    return [Example(text, article) for article, texts in ARTICLES.items() for text in texts]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return default_matcher().train(examples())
+
+
+@pytest.mark.parametrize(
+    ("question", "article"),
+    [
+        ("密码忘记了 登录不了", "forgot_password"),
+        ("退款怎么还没到", "refund_not_received"),
+        ("快递到哪里了 查一下物流", "track_shipping"),
+        ("i forgot the password for my login", "forgot_password"),
+        ("my refund still hasnt arrived", "refund_not_received"),  # typo: character n-grams still match
+        ("pls delete my account", "delete_account"),
+        ("ＲＥＦＵＮＤ ｈａｓｎ'ｔ arrived", "refund_not_received"),  # full-width letters (NFKC)
+    ],
+)
+def test_the_right_article_comes_first_in_chinese_and_english(model, question: str, article: str) -> None:
+    predictions = model.predict(question, k=3)
+    assert [p.article_id for p in predictions][0] == article
+    assert len(predictions) == 3
+    assert all(0 <= p.confidence <= 1 for p in predictions)
+    assert [p.confidence for p in predictions] == sorted((p.confidence for p in predictions), reverse=True)
+
+
+def test_a_question_no_article_covers_gets_a_low_confidence(model) -> None:
+    in_scope = model.predict("忘记密码了 怎么找回", k=1)[0].confidence
+    for question in ("今天天气怎么样", "write me a poem about cats", "lol"):
+        top = model.predict(question, k=1)[0]
+        assert top.confidence < DEFAULT_THRESHOLD, question
+        assert top.confidence < in_scope
+
+
+def test_predictions_and_explain_show_the_examples_that_matched(model) -> None:
+    top = model.predict("how can i reset my password", k=1)[0]
+    assert top.matched[0] == max(top.matched, key=lambda m: m.similarity)
+    assert top.matched[0].text == "how do i reset my password"
+    assert all(m.article_id == "forgot_password" for m in top.matched)
+    explained = model.explain("how can i reset my password", "forgot_password", n=2)
+    assert [m.text for m in explained] == [m.text for m in top.matched[:2]]
+    assert explained[0].similarity >= explained[1].similarity > 0
+    assert model.explain("anything", "no_such_article") == []
+
+
+def test_retraining_builds_a_new_model_and_leaves_the_old_one_answering(model) -> None:
+    learned = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT)])
+    assert learned.predict("支持花呗付款吗", k=1)[0].article_id == "payment_methods"
+    assert "payment_methods" in learned.article_ids
+    assert "payment_methods" not in model.article_ids
+    assert model.predict("支持花呗付款吗", k=1)[0].article_id != "payment_methods"
+
+
+PAYMENT = [
+    "可以用花呗付款吗",
+    "支持哪些付款方式",
+    "能用信用卡支付吗",
+    "do you accept paypal",
+    "which payment methods work",
+]
+
+
+def test_the_default_matcher_satisfies_the_interface() -> None:
+    matcher: Matcher = default_matcher()
+    assert isinstance(matcher, NgramMatcher)
+    assert matcher.name == "ngram-svm"
+
+
+@pytest.mark.parametrize("articles", [1, 2])
+def test_one_or_two_articles_still_rank_and_stay_in_range(articles: int) -> None:
+    chosen = examples()[: 6 * articles]
+    model = default_matcher().train(chosen)
+    predictions = model.predict("忘记密码了", k=5)
+    assert len(predictions) == articles
+    assert predictions[0].article_id == "forgot_password"
+    assert all(0 <= p.confidence <= 1 for p in predictions)
+
+
+def test_nothing_to_learn_from_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no example"):
+        default_matcher().train([Example("   ", "a")])
+
+
+def test_article_and_example_lines_build_one_training_set() -> None:
+    articles = parse_articles(
+        [
+            '{"id": "forgot_password", "title": "忘记密码怎么找回", '
+            '"answer": "点击忘记密码。输入手机号获取验证码！好", "examples": ["密码忘了", "找回密码"]}',
+            "",
+        ]
+    )
+    add_examples(
+        articles,
+        [
+            '{"text": "reset my password", "intent": "forgot_password"}',
+            '{"text": "Refund still missing", "intent": "Refund_not_showing_up"}',
+        ],
+    )
+    # Ids are identifiers: kept exactly as written, never case-folded.
+    assert list(articles) == ["forgot_password", "Refund_not_showing_up"]
+    assert articles["Refund_not_showing_up"].examples == ["Refund still missing"]
+    texts = [e.text for e in training_examples(articles) if e.article_id == "forgot_password"]
+    # examples, then the title, then each answer sentence long enough to carry words ("好" is not)
+    assert texts == [
+        "密码忘了",
+        "找回密码",
+        "reset my password",
+        "忘记密码怎么找回",
+        "点击忘记密码",
+        "输入手机号获取验证码",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "line", "message"),
+    [
+        ("articles", "not json", "articles:1: not JSON"),
+        ("articles", '{"title": "x"}', "articles:1: 'id' must be a non-empty string"),
+        ("articles", '{"id": "a", "examples": "one"}', "'examples' must be a list of strings"),
+        ("articles", '["a"]', "expected a JSON object"),
+        ("train", '{"text": "hi"}', "train:1: 'intent' must be a non-empty string"),
+        ("test", '{"text": "hi"}', "test:1: needs 'expected'"),
+        ("test", '{"text": "hi", "expected": 3}', "'expected' must be an article id or null"),
+    ],
+)
+def test_a_bad_line_is_named_in_the_error(kind: str, line: str, message: str) -> None:
+    with pytest.raises(DatasetError, match=message):
+        if kind == "articles":
+            parse_articles([line])
+        elif kind == "train":
+            add_examples({}, [line])
+        else:
+            parse_test([line])
+
+
+def test_a_duplicate_article_id_is_an_error() -> None:
+    with pytest.raises(DatasetError, match="appears twice"):
+        parse_articles(['{"id": "a"}', '{"id": "a"}'], "kb.jsonl")
+
+
+def test_test_lines_take_expected_or_intent_and_null_is_out_of_scope() -> None:
+    items = parse_test(
+        ['{"text": "a", "expected": "x"}', '{"text": "b", "intent": "y"}', '{"text": "c", "expected": null}']
+    )
+    assert items == [LabelledQuestion("a", "x"), LabelledQuestion("b", "y"), LabelledQuestion("c", None)]
+
+
+class Scripted:
+    """A trained matcher whose answers are fixed, to check the figures' arithmetic."""
+
+    name = "scripted"
+    article_ids = frozenset({"a", "b"})
+
+    def __init__(self, answers: dict[str, tuple[str, float]]) -> None:
+        self.answers = answers
+
+    def predict(self, text: str, k: int = 3) -> list[Prediction]:
+        article, confidence = self.answers[text]
+        return [Prediction(article, confidence)]
+
+    def explain(self, text: str, article_id: str, n: int = 3) -> list:
+        return []
+
+
+def test_the_evaluation_figures_follow_their_definitions() -> None:
+    model = Scripted(
+        {
+            "right-sure": ("a", 0.9),
+            "right-unsure": ("a", 0.3),
+            "wrong-sure": ("b", 0.95),
+            "oos-sure": ("a", 0.99),
+            "oos-unsure": ("b", 0.1),
+        }
+    )
+    items = [
+        LabelledQuestion("right-sure", "a"),
+        LabelledQuestion("right-unsure", "a"),
+        LabelledQuestion("wrong-sure", "a"),
+        LabelledQuestion("oos-sure", None),
+        LabelledQuestion("oos-unsure", None),
+    ]
+    ticks = iter(range(100))
+    result = evaluate(model, items, threshold=0.8, clock=lambda: next(ticks) / 1000)  # 1 ms a question
+    assert result == {
+        "n": 5,
+        "accuracy": round(2 / 3, 4),  # top-1 over the three in-scope items
+        "answered": 0.6,  # right-sure, wrong-sure, oos-sure
+        "precision": 0.5,  # right among the two answered in-scope items
+        "withheld_out_of_scope": 0.5,
+        "p50_ms": 1.0,
+        "p99_ms": 1.0,
+        "model": "scripted",
+    }
+
+
+def test_an_embedder_adds_its_vectors_to_the_ngrams() -> None:
+    """The optional stronger model's path, with a stand-in embedder: "my pw" shares n-grams
+    only with a refund example ("my"), but its embedding says password, and that wins."""
+    topics = {"pw": 0, "refund": 1}
+
+    def embed(texts: list[str]):
+        import numpy as np
+
+        rows = np.zeros((len(texts), 2), dtype=np.float32)
+        for i, text in enumerate(texts):
+            about_pw = any(word in text for word in ("password", "login", "pw"))
+            rows[i, topics["pw"] if about_pw else topics["refund"]] = 1
+        return rows
+
+    training = [Example(t, "pw") for t in ("password reset", "forgot password", "login problem")] + [
+        Example(t, "refund") for t in ("refund late", "where is my refund", "money back")
+    ]
+    plain = NgramMatcher().train(training)
+    embedded = NgramMatcher(embedder=embed, embedder_name="fake").train(training)
+    assert embedded.name == "ngram-svm+fake"
+    assert plain.predict("my pw", k=1)[0].article_id == "refund"
+    assert embedded.predict("my pw", k=1)[0].article_id == "pw"
+    similarity = embedded.predict("my pw", k=1)[0].matched[0].similarity
+    assert 0 < similarity <= 1.0001  # rows stay unit length with the embedding appended
+
+
+def test_the_optional_model_without_its_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from conversation.faq import matcher_named
+    from conversation.faq.embeddings import EmbeddingsUnavailable
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # as if not installed
+    with pytest.raises(EmbeddingsUnavailable, match=r"pip install 'helpline\[faq-embeddings\]'"):
+        matcher_named("wordllama")
+    with pytest.raises(ValueError, match="unknown FAQ model"):
+        matcher_named("gpt")
