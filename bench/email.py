@@ -176,7 +176,7 @@ async def run(mails: int, connections: int) -> None:
         correct = 0
         conversations_of_thread: dict[int, set[str]] = {}
         for message_id, thread_index in expected.items():
-            message = await hub.store.find_inbound("email", message_id)
+            message = await hub.store.tickets.find_inbound("email", message_id)
             if message is None or message.direction is not Direction.INBOUND:
                 continue
             conversations_of_thread.setdefault(thread_index, set()).add(message.conversation_id)

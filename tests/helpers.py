@@ -206,12 +206,12 @@ def clear_proxies(monkeypatch: Any) -> None:
 
 async def poison_message(store: Any, message_id: str) -> None:
     """Make a stored message undecodable (a kind this version does not know), as a newer or buggy writer might."""
-    from conversation.sqlite_store import SQLiteStore
+    from conversation.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
         await store._call(lambda conn: conn.execute("UPDATE messages SET kind = 'poll' WHERE id = ?", (message_id,)))
     else:
-        await store._messages.update_one({"_id": message_id}, {"$set": {"kind": "poll"}})
+        await store._conn.db.messages.update_one({"_id": message_id}, {"$set": {"kind": "poll"}})
 
 
 def break_claims(store: Any, error: Exception, times: int) -> dict[str, int]:
@@ -226,5 +226,5 @@ def break_claims(store: Any, error: Exception, times: int) -> dict[str, int]:
             raise error
         return await real_claim(*args, **kwargs)
 
-    store.claim_deliveries = claim
+    store.deliveries.claim_deliveries = claim
     return counts

@@ -62,7 +62,7 @@ Content-Type: text/plain; charset=utf-8
 
 
 async def tickets(hub: Hub) -> list[str]:
-    items, _ = await hub.store.list_conversations(ConversationQuery(limit=100))
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(limit=100))
     return sorted(c.subject for c in items)
 
 
@@ -117,12 +117,12 @@ async def test_a_rebuilt_mailbox_is_read_again_without_duplicates(tmp_path: Path
 
 
 async def _state(tmp_path: Path, dovecot: Dovecot) -> dict[str, int]:
-    from conversation.sqlite_store import SQLiteStore
+    from conversation.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "data" / "helpline.sqlite3")
     await store.open()
     try:
-        value = await store.get_value(f"imap:email:{dovecot.user}:INBOX")
+        value = await store.coordination.get_value(f"imap:email:{dovecot.user}:INBOX")
     finally:
         await store.close()
     assert isinstance(value, dict)

@@ -297,7 +297,7 @@ class EmailAdapter(Adapter):
         if ours is None or ours.group(2) != self.domain or mail.report.action not in ("failed", ""):
             return "250 2.0.0 OK: report noted"
         try:
-            message = await self.hub.store.mark_undelivered(ours.group(1), f"bounced: {mail.report.reason}")
+            message = await self.hub.store.deliveries.mark_undelivered(ours.group(1), f"bounced: {mail.report.reason}")
         except StoreUnavailable as exc:  # the reporting server retries; anything else is a bug handle_DATA logs
             self.log.warning("bounce for %s not recorded yet: %s", ours.group(1), exc)
             return "451 4.3.0 Temporary failure: please retry later"
@@ -367,7 +367,7 @@ class EmailAdapter(Adapter):
         """The reply as a mail. What needs the store or disk is read here; the MIME work
         (encoding attachments) runs in a thread, off the event loop."""
         conversation, message = out.conversation, out.message
-        thread = await self.hub.store.list_messages(conversation.id)
+        thread = await self.hub.store.tickets.list_messages(conversation.id)
         ids: list[str] = []
         last_inbound = ""
         for earlier in thread:

@@ -1,0 +1,331 @@
+"""SQLite: tickets and their messages: ingest (record_inbound), the thread, search, edits, merges, plugin runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from conversation.areas.tickets import Tickets
+from conversation.codec import (
+    idempotency_key,
+    subject_from,
+    to_epoch_ms,
+)
+from conversation.errors import InvalidInput
+from conversation.inbound import Inbound
+from conversation.model import (
+    AuthorType,
+    Conversation,
+    Message,
+    MessageKind,
+    Status,
+    new_id,
+)
+from conversation.routing import (
+    Route,
+    inbound_message,
+    merged_participants,
+    reopen_event,
+    route_inbound,
+    status_after_customer_message,
+)
+from conversation.sqlite.db import (
+    CONVERSATION_TIMES,
+    Area,
+    _conversation,
+    _get_contact,
+    _get_conversation,
+    _index_for_search,
+    _insert_conversation,
+    _insert_message,
+    _matching_seqs_sql,
+    _message,
+    _next_number,
+    _reindex_edited,
+    _resolve_contact,
+    _time_limited,
+)
+from conversation.store import (
+    InboundRecord,
+    NotFound,
+    Ticketing,
+    record_edit,
+    search_terms,
+    validate_changes,
+)
+
+
+class SQLiteTickets(Area, Tickets):
+    async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
+        return await self._call(lambda conn: self._record_inbound(conn, inbound, now, policy))
+
+    @staticmethod
+    def _record_inbound(conn: sqlite3.Connection, inbound: Inbound, now: datetime, policy: Ticketing) -> InboundRecord:
+        # Optimistic: most messages are new. A retry trips the unique idempotency key at
+        # the message insert, and everything this job wrote before it is rolled back.
+        conn.execute("SAVEPOINT inbound")
+        try:
+            record = SQLiteTickets._record_new_inbound(conn, inbound, now, policy)
+        except sqlite3.IntegrityError:
+            conn.execute("ROLLBACK TO inbound")
+            conn.execute("RELEASE inbound")
+            existing = conn.execute(
+                "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(inbound.channel, inbound.external_id),)
+            ).fetchone()
+            if existing is None:
+                raise
+            message = _message(existing)
+            conversation = _get_conversation(conn, message.conversation_id)
+            contact = _get_contact(conn, message.author_id)
+            assert conversation is not None and contact is not None
+            return InboundRecord(message, conversation, contact, duplicate=True, route=None)
+        conn.execute("RELEASE inbound")
+        return record
+
+    @staticmethod
+    def _record_new_inbound(
+        conn: sqlite3.Connection, inbound: Inbound, now: datetime, policy: Ticketing
+    ) -> InboundRecord:
+        contact_id = _resolve_contact(conn, inbound, now)
+        latest: Conversation | None
+        hinted = _get_conversation(conn, inbound.conversation_hint) if inbound.conversation_hint else None
+        if hinted is not None and hinted.merged_into:
+            hinted = _get_conversation(conn, hinted.merged_into) or hinted
+        if hinted is not None:
+            latest = hinted
+        else:
+            latest_row = conn.execute(
+                "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
+                (inbound.channel, inbound.thread_key),
+            ).fetchone()
+            latest = _conversation(latest_row) if latest_row else None
+        route = route_inbound(latest, now, policy.reopen_window)
+        if route is Route.OPEN_NEW:
+            conversation = Conversation(
+                id=new_id(),
+                number=_next_number(conn, policy.first_number),
+                channel=inbound.channel,
+                thread_key=inbound.thread_key,
+                contact_id=contact_id,
+                subject=subject_from(inbound.subject, inbound.text),
+                created_at=now,
+                last_message_at=now,
+                last_inbound_at=now,
+                previous_id=latest.id if latest else "",
+                participants=merged_participants([], inbound.participants),
+                customer_address=inbound.sender.address,
+            )
+            _insert_conversation(conn, conversation)
+        else:
+            assert latest is not None
+            conversation = latest
+            if route is Route.REOPEN:
+                _insert_message(conn, reopen_event(conversation, now))
+            status = status_after_customer_message(conversation.status)
+            conversation.last_message_at = max(conversation.last_message_at, now)
+            conversation.last_inbound_at = now
+            times = (to_epoch_ms(conversation.last_message_at), to_epoch_ms(now), conversation.id)
+            participants = merged_participants(conversation.participants, inbound.participants)
+            if participants != conversation.participants:
+                conversation.participants = participants
+                conn.execute(
+                    "UPDATE conversations SET participants = ? WHERE id = ?",
+                    (json.dumps(participants), conversation.id),
+                )
+            if status is conversation.status:  # leave the status indexes alone
+                conn.execute("UPDATE conversations SET last_message_at = ?, last_inbound_at = ? WHERE id = ?", times)
+            else:
+                conversation.status = status
+                conn.execute(
+                    "UPDATE conversations SET status = ?, last_message_at = ?, last_inbound_at = ? WHERE id = ?",
+                    (status.value, *times),
+                )
+        message = inbound_message(inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled)
+        _insert_message(conn, message)
+        contact = _get_contact(conn, contact_id)
+        assert contact is not None
+        return InboundRecord(message, conversation, contact, duplicate=False, route=route)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self._call(lambda conn: _get_conversation(conn, conversation_id), write=False)
+
+    async def get_conversation_by_number(self, number: int) -> Conversation | None:
+        return await self._one("SELECT * FROM conversations WHERE number = ?", (number,), _conversation)
+
+    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
+        def job(conn: sqlite3.Connection) -> list[Message]:
+            sql = "SELECT * FROM messages WHERE conversation_id = ?"
+            params: tuple[Any, ...] = (conversation_id,)
+            if after:
+                sql += " AND id > ?"
+                params += (after,)
+            return [_message(r) for r in conn.execute(sql + " ORDER BY id", params)]
+
+        return await self._call(job, write=False)
+
+    async def get_message(self, message_id: str) -> Message | None:
+        return await self._one("SELECT * FROM messages WHERE id = ?", (message_id,), _message)
+
+    async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
+        terms = search_terms(query)
+        if not terms:
+            return []
+
+        def job(conn: sqlite3.Connection) -> list[Message]:
+            _index_for_search(conn)  # whatever is not indexed yet, so a search sees every message
+            seqs, params = _matching_seqs_sql(terms)
+            with _time_limited(conn, self.search_seconds):
+                rows = conn.execute(
+                    f"SELECT * FROM messages WHERE seq IN ({seqs}) ORDER BY seq DESC LIMIT ?", (*params, limit)
+                ).fetchall()
+            return [_message(r) for r in rows]
+
+        return await self._call(job)
+
+    async def update_conversation(
+        self, conversation_id: str, changes: dict[str, Any], *, now: datetime
+    ) -> Conversation:
+        clean = validate_changes(changes)
+
+        def job(conn: sqlite3.Connection) -> Conversation:
+            conv = _get_conversation(conn, conversation_id)
+            if conv is None:
+                raise NotFound(f"conversation {conversation_id}")
+            columns = dict(clean)
+            if columns.get("status") is Status.RESOLVED and conv.status is not Status.RESOLVED:
+                columns["resolved_at"] = now
+            if "tags" in columns:
+                conn.execute("DELETE FROM conversation_tags WHERE conversation_id = ?", (conversation_id,))
+                conn.executemany(
+                    "INSERT INTO conversation_tags VALUES (?, ?)", [(conversation_id, t) for t in columns["tags"]]
+                )
+            values = {
+                key: json.dumps(value)
+                if key == "tags"
+                else to_epoch_ms(value)
+                if key in CONVERSATION_TIMES
+                else getattr(value, "value", value)
+                for key, value in columns.items()
+            }
+            if values:
+                assignments = ", ".join(f"{key} = ?" for key in values)  # keys are whitelisted names
+                conn.execute(
+                    f"UPDATE conversations SET {assignments} WHERE id = ?", (*values.values(), conversation_id)
+                )
+            updated = _get_conversation(conn, conversation_id)
+            assert updated is not None
+            return updated
+
+        return await self._call(job)
+
+    async def add_message(self, message: Message) -> Message:
+        def job(conn: sqlite3.Connection) -> Message:
+            conv = _get_conversation(conn, message.conversation_id)
+            if conv is None:
+                raise NotFound(f"conversation {message.conversation_id}")
+            _insert_message(conn, message)
+            if message.kind is MessageKind.MESSAGE:
+                conn.execute(
+                    "UPDATE conversations SET last_message_at = MAX(last_message_at, ?) WHERE id = ?",
+                    (to_epoch_ms(message.created_at), conv.id),
+                )
+            if message.author_type is AuthorType.AGENT and message.kind is MessageKind.MESSAGE:
+                conn.execute(
+                    "UPDATE conversations SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL",
+                    (to_epoch_ms(message.created_at), conv.id),
+                )
+            return message
+
+        return await self._call(job)
+
+    async def mark_plugins_done(self, message_id: str) -> None:
+        await self._call(lambda conn: conn.execute("UPDATE messages SET plugins_done = 1 WHERE id = ?", (message_id,)))
+
+    async def messages_awaiting_plugins(
+        self, *, before: datetime, limit: int, max_attempts: int | None = None
+    ) -> list[Message]:
+        return await self._call(
+            lambda conn: [
+                _message(r)
+                for r in conn.execute(
+                    "SELECT * FROM messages WHERE plugins_done = 0 AND created_at < ? AND plugin_attempts < ?"
+                    " ORDER BY plugin_attempts, created_at LIMIT ?",
+                    (to_epoch_ms(before), max_attempts if max_attempts is not None else 2**62, limit),
+                )
+            ],
+            write=False,
+        )
+
+    async def count_plugin_attempt(self, message_id: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "UPDATE messages SET plugin_attempts = plugin_attempts + 1 WHERE id = ? RETURNING plugin_attempts",
+                (message_id,),
+            ).fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._call(job)
+
+    async def find_inbound(self, channel: str, external_id: str) -> Message | None:
+        return await self._one(
+            "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),), _message
+        )
+
+    async def edit_inbound(
+        self, channel: str, external_id: str, *, text: str | None, deleted: bool, at: datetime
+    ) -> Message | None:
+        def job(conn: sqlite3.Connection) -> Message | None:
+            row = conn.execute(
+                "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(channel, external_id),)
+            ).fetchone()
+            if row is None:
+                return None
+            current = _message(row)
+            raw = record_edit(current.raw, current.text, text=text, deleted=deleted, at=at)
+            conn.execute(
+                "UPDATE messages SET text = ?, raw = ? WHERE id = ?",
+                (current.text if text is None else text, json.dumps(raw), current.id),
+            )
+            if text is not None and text != current.text:
+                _reindex_edited(conn, row["seq"], current.text, text)
+            return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (current.id,)).fetchone())
+
+        return await self._call(job)
+
+    async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
+        def job(conn: sqlite3.Connection) -> Conversation:
+            source, target = _get_conversation(conn, source_id), _get_conversation(conn, target_id)
+            if source is None or target is None:
+                raise NotFound(f"conversation {source_id if source is None else target_id}")
+            if source_id == target_id or source.merged_into or target.merged_into:
+                raise InvalidInput("these conversations cannot be merged")
+            conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (target_id, source_id))
+            conn.execute(
+                "UPDATE conversations SET status = 'closed', merged_into = ?, resolved_at = ? WHERE id = ?",
+                (target_id, to_epoch_ms(now), source_id),
+            )
+            conn.execute(
+                "UPDATE conversations SET last_message_at = MAX(last_message_at, ?),"
+                " last_inbound_at = MAX(COALESCE(last_inbound_at, 0), COALESCE(?, 0)) WHERE id = ?",
+                (to_epoch_ms(source.last_message_at), to_epoch_ms(source.last_inbound_at), target_id),
+            )
+            merged = _get_conversation(conn, target_id)
+            assert merged is not None
+            return merged
+
+        return await self._call(job)
+
+    async def move_message(self, message_id: str, target_id: str) -> Message:
+        def job(conn: sqlite3.Connection) -> Message:
+            if _get_conversation(conn, target_id) is None:
+                raise NotFound(f"conversation {target_id}")
+            if (
+                conn.execute("UPDATE messages SET conversation_id = ? WHERE id = ?", (target_id, message_id)).rowcount
+                == 0
+            ):
+                raise NotFound(f"message {message_id}")
+            return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone())
+
+        return await self._call(job)
