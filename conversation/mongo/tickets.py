@@ -8,6 +8,7 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from conversation import ingest
 from conversation.areas.tickets import Tickets
 from conversation.codec import (
     conversation_from_doc,
@@ -15,13 +16,13 @@ from conversation.codec import (
     idempotency_key,
     message_from_doc,
     message_to_doc,
-    subject_from,
 )
 from conversation.errors import InvalidInput
 from conversation.identity import ContactEmail, email_after_message, joining_email
 from conversation.inbound import Inbound
 from conversation.model import (
     AuthorType,
+    Contact,
     Conversation,
     Message,
     MessageKind,
@@ -37,10 +38,8 @@ from conversation.mongo.db import (
 )
 from conversation.routing import (
     Route,
-    inbound_message,
-    reopen_event,
+    new_conversation,
     route_inbound,
-    status_after_customer_message,
 )
 from conversation.store import (
     InboundRecord,
@@ -61,175 +60,7 @@ class MongoTickets(Area, Tickets):
 
     @_unavailable_when_unreachable
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
-        key = idempotency_key(inbound.channel, inbound.external_id)
-        if (existing := await self._messages.find_one({"idem_key": key})) is not None:
-            return await self._duplicate(message_from_doc(existing))
-        contact_id = await self._resolve_contact(inbound, now)
-        hinted = await self._get_conversation(inbound.conversation_hint) if inbound.conversation_hint else None
-        if hinted is not None and hinted.merged_into:
-            hinted = await self._get_conversation(hinted.merged_into) or hinted
-        for _ in range(10):  # compare-and-set on the thread; a lost race just routes again
-            conversation, route = await self._route(inbound, contact_id, now, policy, hinted)
-            if conversation is not None:
-                break
-        else:
-            raise StoreUnavailable("too much contention on one thread; retry")
-        if route is Route.REOPEN:
-            reopened = await self._conversations.update_one(
-                {"_id": conversation.id, "status": Status.RESOLVED.value}, {"$set": {"status": Status.OPEN.value}}
-            )
-            if reopened.modified_count:
-                await self._messages.insert_one(message_to_doc(reopen_event(conversation, now)))
-        message = inbound_message(inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled)
-        try:
-            await self._messages.insert_one(message_to_doc(message))
-        except DuplicateKeyError:
-            existing = await self._messages.find_one({"idem_key": key})
-            assert existing is not None
-            return await self._duplicate(message_from_doc(existing))
-        new_status = status_after_customer_message(conversation.status)
-        update: dict[str, Any] = {
-            "$max": {"last_message_at": now, "last_inbound_at": now},
-            "$set": {"status": new_status.value},
-        }
-        if inbound.participants:
-            update["$addToSet"] = {"participants": {"$each": list(dict.fromkeys(inbound.participants))}}
-        updated = await self._conversations.find_one_and_update(
-            {"_id": conversation.id}, update, return_document=ReturnDocument.AFTER
-        )
-        contact = await self._get_contact(contact_id)
-        assert updated is not None and contact is not None
-        return InboundRecord(message, conversation_from_doc(updated), contact, duplicate=False, route=route)
-
-    async def _duplicate(self, message: Message) -> InboundRecord:
-        conversation = await self._get_conversation(message.conversation_id)
-        contact = await self._get_contact(message.author_id)
-        assert conversation is not None and contact is not None
-        return InboundRecord(message, conversation, contact, duplicate=True, route=None)
-
-    async def _resolve_contact(self, inbound: Inbound, now: datetime) -> str:
-        sender = inbound.sender
-        candidate = new_id()
-        set_fields: dict[str, Any] = {"display_name": sender.display_name} if sender.display_name else {}
-        on_insert: dict[str, Any] = {
-            "channel": inbound.channel,
-            "address": sender.address,
-            "contact_id": candidate,
-            "verified": sender.verified,
-            "created_at": now,
-        }
-        if not sender.display_name:
-            on_insert["display_name"] = ""
-        update: dict[str, Any] = {"$setOnInsert": on_insert}
-        if set_fields:
-            update["$set"] = set_fields
-        identity_id = f"{inbound.channel}\x1f{sender.address}"
-        try:
-            identity = await self._identities.find_one_and_update(
-                {"_id": identity_id}, update, upsert=True, return_document=ReturnDocument.AFTER
-            )
-        except DuplicateKeyError:  # another copy inserted it first: it is there now
-            identity = await self._identities.find_one({"_id": identity_id})
-        assert identity is not None
-        contact_id: str = identity["contact_id"]
-        email = joining_email(sender)
-        if contact_id == candidate and email:
-            # The same person, already known on another channel by the same verified email.
-            known = await self._contacts.find_one(
-                {"email_key": email.lower(), "email_verified": True, "merged_into": {"$in": ["", None]}}
-            )
-            if known is not None:
-                await self._identities.update_one({"_id": identity_id}, {"$set": {"contact_id": known["_id"]}})
-                return str(known["_id"])
-        # Idempotent: also repairs a contact whose insert a crash interrupted.
-        first = email_after_message(ContactEmail(), sender)
-        await self._contacts.update_one(
-            {"_id": contact_id},
-            {
-                "$setOnInsert": {
-                    "name": sender.display_name,
-                    "email": first.address,
-                    "email_key": first.address.lower(),
-                    "email_verified": first.verified,
-                    "created_at": now,
-                    "merged_into": "",
-                }
-            },
-            upsert=True,
-        )
-        if sender.email:
-            doc = await self._contacts.find_one({"_id": contact_id}, {"email": 1, "email_verified": 1})
-            before = _contact_email(doc or {})
-            after = email_after_message(before, sender)
-            if after != before:  # compare-and-set: a concurrent change wins, as in one transaction
-                await self._contacts.update_one(
-                    {"_id": contact_id, "email": before.address, "email_verified": {"$in": _stored(before.verified)}},
-                    {"$set": _email_fields(after)},
-                )
-        return contact_id
-
-    async def _route(
-        self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing, hinted: Conversation | None
-    ) -> tuple[Conversation, Route] | tuple[None, None]:
-        thread_id = f"{inbound.channel}\x1f{inbound.thread_key}"
-        pointer = await self._threads.find_one({"_id": thread_id})
-        if hinted is not None:  # the channel named the ticket; a new one follows on from it
-            route = route_inbound(hinted, now, policy.reopen_window)
-            if route is not Route.OPEN_NEW:
-                return hinted, route
-            previous: Conversation | None = hinted
-        else:
-            latest: Conversation | None = None
-            if pointer is not None:
-                doc = await self._conversations.find_one({"_id": pointer["conversation_id"]})
-                if doc is None:
-                    # Its opener swapped the pointer but has not inserted the ticket yet (or
-                    # crashed): insert the same draft; whoever is second gets a duplicate key.
-                    return await self._insert_draft(pointer["draft"]), Route.APPEND
-                latest = conversation_from_doc(doc)
-            route = route_inbound(latest, now, policy.reopen_window)
-            if route is not Route.OPEN_NEW:
-                assert latest is not None
-                return latest, route
-            previous = latest
-        counter = await self._counters.find_one_and_update(
-            {"_id": "ticket"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-        )
-        assert counter is not None
-        draft = Conversation(
-            id=new_id(),
-            number=policy.first_number - 1 + counter["value"],
-            channel=inbound.channel,
-            thread_key=inbound.thread_key,
-            contact_id=contact_id,
-            subject=subject_from(inbound.subject, inbound.text),
-            created_at=now,
-            last_message_at=now,
-            last_inbound_at=now,
-            previous_id=previous.id if previous else "",
-            participants=list(dict.fromkeys(inbound.participants)),
-            customer_address=inbound.sender.address,
-        )
-        draft_doc = conversation_to_doc(draft)
-        expected = pointer["conversation_id"] if pointer is not None else None
-        try:
-            swapped = await self._threads.update_one(
-                {"_id": thread_id, "conversation_id": expected},
-                {"$set": {"conversation_id": draft.id, "draft": draft_doc}},
-                upsert=pointer is None,
-            )
-        except DuplicateKeyError:
-            return None, None
-        if swapped.modified_count == 0 and swapped.upserted_id is None:
-            return None, None  # another message opened the ticket first: route again
-        return await self._insert_draft(draft_doc), Route.OPEN_NEW
-
-    async def _insert_draft(self, draft: dict[str, Any]) -> Conversation:
-        try:
-            await self._conversations.insert_one(dict(draft))
-        except DuplicateKeyError:
-            pass
-        return conversation_from_doc(draft)
+        return await ingest.run_async(ingest.record_inbound(_Ingest(self._conn), inbound, now, policy))
 
     @_unavailable_when_unreachable
     async def get_conversation_by_number(self, number: int) -> Conversation | None:
@@ -365,3 +196,164 @@ class MongoTickets(Area, Tickets):
         if doc is None:
             raise NotFound(f"message {message_id}")
         return message_from_doc(doc)
+
+
+class _Ingest(Area):
+    """record_inbound's primitives (conversation/ingest.py): single-document atomic steps."""
+
+    async def find_by_key(self, key: str) -> Message | None:
+        doc = await self._messages.find_one({"idem_key": key})
+        return message_from_doc(doc) if doc else None
+
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        return await self._get_contact(contact_id)
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self._get_conversation(conversation_id)
+
+    async def route(
+        self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing, hinted: Conversation | None
+    ) -> tuple[Conversation, Route]:
+        for _ in range(10):  # compare-and-set on the thread; a lost race just routes again
+            conversation, route = await self._route(inbound, contact_id, now, policy, hinted)
+            if conversation is not None and route is not None:
+                return conversation, route
+        raise StoreUnavailable("too much contention on one thread; retry")
+
+    async def reopen(self, conversation: Conversation) -> bool:
+        reopened = await self._conversations.update_one(
+            {"_id": conversation.id, "status": Status.RESOLVED.value}, {"$set": {"status": Status.OPEN.value}}
+        )
+        return reopened.modified_count == 1
+
+    async def insert_message(self, message: Message) -> bool:
+        try:
+            await self._messages.insert_one(message_to_doc(message))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def touch(self, conversation: Conversation, inbound: Inbound, now: datetime, status: Status) -> Conversation:
+        update: dict[str, Any] = {
+            "$max": {"last_message_at": now, "last_inbound_at": now},
+            "$set": {"status": status.value},
+        }
+        if inbound.participants:
+            update["$addToSet"] = {"participants": {"$each": list(dict.fromkeys(inbound.participants))}}
+        updated = await self._conversations.find_one_and_update(
+            {"_id": conversation.id}, update, return_document=ReturnDocument.AFTER
+        )
+        assert updated is not None
+        return conversation_from_doc(updated)
+
+    async def resolve_contact(self, inbound: Inbound, now: datetime) -> str:
+        sender = inbound.sender
+        candidate = new_id()
+        set_fields: dict[str, Any] = {"display_name": sender.display_name} if sender.display_name else {}
+        on_insert: dict[str, Any] = {
+            "channel": inbound.channel,
+            "address": sender.address,
+            "contact_id": candidate,
+            "verified": sender.verified,
+            "created_at": now,
+        }
+        if not sender.display_name:
+            on_insert["display_name"] = ""
+        update: dict[str, Any] = {"$setOnInsert": on_insert}
+        if set_fields:
+            update["$set"] = set_fields
+        identity_id = f"{inbound.channel}\x1f{sender.address}"
+        try:
+            identity = await self._identities.find_one_and_update(
+                {"_id": identity_id}, update, upsert=True, return_document=ReturnDocument.AFTER
+            )
+        except DuplicateKeyError:  # another copy inserted it first: it is there now
+            identity = await self._identities.find_one({"_id": identity_id})
+        assert identity is not None
+        contact_id: str = identity["contact_id"]
+        email = joining_email(sender)
+        if contact_id == candidate and email:
+            # The same person, already known on another channel by the same verified email.
+            known = await self._contacts.find_one(
+                {"email_key": email.lower(), "email_verified": True, "merged_into": {"$in": ["", None]}}
+            )
+            if known is not None:
+                await self._identities.update_one({"_id": identity_id}, {"$set": {"contact_id": known["_id"]}})
+                return str(known["_id"])
+        # Idempotent: also repairs a contact whose insert a crash interrupted.
+        first = email_after_message(ContactEmail(), sender)
+        await self._contacts.update_one(
+            {"_id": contact_id},
+            {
+                "$setOnInsert": {
+                    "name": sender.display_name,
+                    "email": first.address,
+                    "email_key": first.address.lower(),
+                    "email_verified": first.verified,
+                    "created_at": now,
+                    "merged_into": "",
+                }
+            },
+            upsert=True,
+        )
+        if sender.email:
+            doc = await self._contacts.find_one({"_id": contact_id}, {"email": 1, "email_verified": 1})
+            before = _contact_email(doc or {})
+            after = email_after_message(before, sender)
+            if after != before:  # compare-and-set: a concurrent change wins, as in one transaction
+                await self._contacts.update_one(
+                    {"_id": contact_id, "email": before.address, "email_verified": {"$in": _stored(before.verified)}},
+                    {"$set": _email_fields(after)},
+                )
+        return contact_id
+
+    async def _route(
+        self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing, hinted: Conversation | None
+    ) -> tuple[Conversation, Route] | tuple[None, None]:
+        thread_id = f"{inbound.channel}\x1f{inbound.thread_key}"
+        pointer = await self._threads.find_one({"_id": thread_id})
+        if hinted is not None:  # the channel named the ticket; a new one follows on from it
+            route = route_inbound(hinted, now, policy.reopen_window)
+            if route is not Route.OPEN_NEW:
+                return hinted, route
+            previous: Conversation | None = hinted
+        else:
+            latest: Conversation | None = None
+            if pointer is not None:
+                doc = await self._conversations.find_one({"_id": pointer["conversation_id"]})
+                if doc is None:
+                    # Its opener swapped the pointer but has not inserted the ticket yet (or
+                    # crashed): insert the same draft; whoever is second gets a duplicate key.
+                    return await self._insert_draft(pointer["draft"]), Route.APPEND
+                latest = conversation_from_doc(doc)
+            route = route_inbound(latest, now, policy.reopen_window)
+            if route is not Route.OPEN_NEW:
+                assert latest is not None
+                return latest, route
+            previous = latest
+        counter = await self._counters.find_one_and_update(
+            {"_id": "ticket"}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        assert counter is not None
+        number = policy.first_number - 1 + counter["value"]
+        draft = new_conversation(inbound, contact_id, now, number, previous)
+        draft_doc = conversation_to_doc(draft)
+        expected = pointer["conversation_id"] if pointer is not None else None
+        try:
+            swapped = await self._threads.update_one(
+                {"_id": thread_id, "conversation_id": expected},
+                {"$set": {"conversation_id": draft.id, "draft": draft_doc}},
+                upsert=pointer is None,
+            )
+        except DuplicateKeyError:
+            return None, None
+        if swapped.modified_count == 0 and swapped.upserted_id is None:
+            return None, None  # another message opened the ticket first: route again
+        return await self._insert_draft(draft_doc), Route.OPEN_NEW
+
+    async def _insert_draft(self, draft: dict[str, Any]) -> Conversation:
+        try:
+            await self._conversations.insert_one(dict(draft))
+        except DuplicateKeyError:
+            pass
+        return conversation_from_doc(draft)

@@ -18,12 +18,11 @@ from typing import Any
 
 from conversation.codec import (
     agent_from_doc,
-    attachments_to_list,
-    choices_to_list,
     conversation_from_doc,
+    conversation_to_doc,
     from_epoch_ms,
-    idempotency_key,
     message_from_doc,
+    message_to_doc,
     to_epoch_ms,
 )
 from conversation.identity import ContactEmail, email_after_message, joining_email
@@ -33,7 +32,6 @@ from conversation.model import (
     ApiToken,
     Contact,
     Conversation,
-    Direction,
     Identity,
     Message,
     new_id,
@@ -199,78 +197,46 @@ def _message(row: sqlite3.Row) -> Message:
     )
 
 
+# Delivery fields have their own columns, named d_<field> (parts_sent is d_parts).
+DELIVERY_COLUMNS = {"parts_sent": "d_parts"}
+
+
+def _row(doc: dict[str, Any]) -> dict[str, Any]:
+    """A codec document (conversation/codec.py) as SQLite column values: the codec decides
+    which fields are stored; here only how each type is written (times as epoch ms,
+    lists and dicts as JSON, booleans as 0/1)."""
+    row: dict[str, Any] = {}
+    for name, value in doc.items():
+        column = "id" if name == "_id" else name
+        if isinstance(value, datetime):
+            row[column] = to_epoch_ms(value)
+        elif isinstance(value, bool):
+            row[column] = int(value)
+        elif isinstance(value, list | dict):
+            row[column] = json.dumps(value)
+        else:
+            row[column] = value
+    return row
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    names = ", ".join(row)
+    conn.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+
 def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
-    d = msg.delivery
-    conn.execute(
-        "INSERT INTO messages (id, conversation_id, channel, direction, kind, author_type, author_id,"
-        " text, html, attachments, choices, choice_id, external_id, idem_key, created_at,"
-        " d_status, d_attempts, d_error, d_next_attempt_at, d_sent_at, d_lease_owner, d_lease_until,"
-        " plugins_done, raw, automatic, customer_address)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            msg.id,
-            msg.conversation_id,
-            msg.channel,
-            msg.direction.value,
-            msg.kind.value,
-            msg.author_type.value,
-            msg.author_id,
-            msg.text,
-            msg.html,
-            json.dumps(attachments_to_list(msg.attachments)),
-            json.dumps(choices_to_list(msg.choices)),
-            msg.choice_id,
-            msg.external_id,
-            idempotency_key(msg.channel, msg.external_id)
-            if msg.direction is Direction.INBOUND and msg.external_id
-            else None,
-            to_epoch_ms(msg.created_at),
-            d.status.value if d else None,
-            d.attempts if d else None,
-            d.error if d else None,
-            to_epoch_ms(d.next_attempt_at) if d else None,
-            to_epoch_ms(d.sent_at) if d else None,
-            d.lease_owner if d else None,
-            to_epoch_ms(d.lease_until) if d else None,
-            int(msg.plugins_done),
-            json.dumps(msg.raw) if msg.raw is not None else None,
-            int(msg.automatic),
-            msg.customer_address,
-        ),
-    )
+    doc = message_to_doc(msg)
+    delivery = doc.pop("delivery") or {}
+    row = _row(doc)
+    row["raw"] = json.dumps(msg.raw) if msg.raw is not None else None  # NULL, not the JSON text "null"
+    row["idem_key"] = doc.get("idem_key")
+    for name, value in _row(delivery).items():
+        row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
+    _insert(conn, "messages", row)
 
 
 def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
-    conn.execute(
-        "INSERT INTO conversations (id, number, channel, thread_key, contact_id, subject, status, priority,"
-        " category, tags, team, assignee_id, handed_off_at, created_at, last_message_at,"
-        " first_response_at, resolved_at, previous_id, last_inbound_at, merged_into, participants,"
-        " customer_address) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            conv.id,
-            conv.number,
-            conv.channel,
-            conv.thread_key,
-            conv.contact_id,
-            conv.subject,
-            conv.status.value,
-            conv.priority.value,
-            conv.category,
-            json.dumps(conv.tags),
-            conv.team,
-            conv.assignee_id,
-            to_epoch_ms(conv.handed_off_at),
-            to_epoch_ms(conv.created_at),
-            to_epoch_ms(conv.last_message_at),
-            to_epoch_ms(conv.first_response_at),
-            to_epoch_ms(conv.resolved_at),
-            conv.previous_id,
-            to_epoch_ms(conv.last_inbound_at),
-            conv.merged_into,
-            json.dumps(conv.participants),
-            conv.customer_address,
-        ),
-    )
+    _insert(conn, "conversations", _row(conversation_to_doc(conv)))
 
 
 def _get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:

@@ -7,29 +7,27 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from conversation import ingest
 from conversation.areas.tickets import Tickets
 from conversation.codec import (
     idempotency_key,
-    subject_from,
     to_epoch_ms,
 )
 from conversation.errors import InvalidInput
 from conversation.inbound import Inbound
 from conversation.model import (
     AuthorType,
+    Contact,
     Conversation,
     Message,
     MessageKind,
     Status,
-    new_id,
 )
 from conversation.routing import (
     Route,
-    inbound_message,
     merged_participants,
-    reopen_event,
+    new_conversation,
     route_inbound,
-    status_after_customer_message,
 )
 from conversation.sqlite.db import (
     CONVERSATION_TIMES,
@@ -45,6 +43,7 @@ from conversation.sqlite.db import (
     _next_number,
     _reindex_edited,
     _resolve_contact,
+    _row,
     _time_limited,
 )
 from conversation.store import (
@@ -59,94 +58,9 @@ from conversation.store import (
 
 class SQLiteTickets(Area, Tickets):
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
-        return await self._call(lambda conn: self._record_inbound(conn, inbound, now, policy))
-
-    @staticmethod
-    def _record_inbound(conn: sqlite3.Connection, inbound: Inbound, now: datetime, policy: Ticketing) -> InboundRecord:
-        # Optimistic: most messages are new. A retry trips the unique idempotency key at
-        # the message insert, and everything this job wrote before it is rolled back.
-        conn.execute("SAVEPOINT inbound")
-        try:
-            record = SQLiteTickets._record_new_inbound(conn, inbound, now, policy)
-        except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK TO inbound")
-            conn.execute("RELEASE inbound")
-            existing = conn.execute(
-                "SELECT * FROM messages WHERE idem_key = ?", (idempotency_key(inbound.channel, inbound.external_id),)
-            ).fetchone()
-            if existing is None:
-                raise
-            message = _message(existing)
-            conversation = _get_conversation(conn, message.conversation_id)
-            contact = _get_contact(conn, message.author_id)
-            assert conversation is not None and contact is not None
-            return InboundRecord(message, conversation, contact, duplicate=True, route=None)
-        conn.execute("RELEASE inbound")
-        return record
-
-    @staticmethod
-    def _record_new_inbound(
-        conn: sqlite3.Connection, inbound: Inbound, now: datetime, policy: Ticketing
-    ) -> InboundRecord:
-        contact_id = _resolve_contact(conn, inbound, now)
-        latest: Conversation | None
-        hinted = _get_conversation(conn, inbound.conversation_hint) if inbound.conversation_hint else None
-        if hinted is not None and hinted.merged_into:
-            hinted = _get_conversation(conn, hinted.merged_into) or hinted
-        if hinted is not None:
-            latest = hinted
-        else:
-            latest_row = conn.execute(
-                "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
-                (inbound.channel, inbound.thread_key),
-            ).fetchone()
-            latest = _conversation(latest_row) if latest_row else None
-        route = route_inbound(latest, now, policy.reopen_window)
-        if route is Route.OPEN_NEW:
-            conversation = Conversation(
-                id=new_id(),
-                number=_next_number(conn, policy.first_number),
-                channel=inbound.channel,
-                thread_key=inbound.thread_key,
-                contact_id=contact_id,
-                subject=subject_from(inbound.subject, inbound.text),
-                created_at=now,
-                last_message_at=now,
-                last_inbound_at=now,
-                previous_id=latest.id if latest else "",
-                participants=merged_participants([], inbound.participants),
-                customer_address=inbound.sender.address,
-            )
-            _insert_conversation(conn, conversation)
-        else:
-            assert latest is not None
-            conversation = latest
-            if route is Route.REOPEN:
-                _insert_message(conn, reopen_event(conversation, now))
-            status = status_after_customer_message(conversation.status)
-            conversation.last_message_at = max(conversation.last_message_at, now)
-            conversation.last_inbound_at = now
-            times = (to_epoch_ms(conversation.last_message_at), to_epoch_ms(now), conversation.id)
-            participants = merged_participants(conversation.participants, inbound.participants)
-            if participants != conversation.participants:
-                conversation.participants = participants
-                conn.execute(
-                    "UPDATE conversations SET participants = ? WHERE id = ?",
-                    (json.dumps(participants), conversation.id),
-                )
-            if status is conversation.status:  # leave the status indexes alone
-                conn.execute("UPDATE conversations SET last_message_at = ?, last_inbound_at = ? WHERE id = ?", times)
-            else:
-                conversation.status = status
-                conn.execute(
-                    "UPDATE conversations SET status = ?, last_message_at = ?, last_inbound_at = ? WHERE id = ?",
-                    (status.value, *times),
-                )
-        message = inbound_message(inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled)
-        _insert_message(conn, message)
-        contact = _get_contact(conn, contact_id)
-        assert contact is not None
-        return InboundRecord(message, conversation, contact, duplicate=False, route=route)
+        return await self._call(
+            lambda conn: ingest.run_sync(ingest.record_inbound(_Ingest(conn), inbound, now, policy))
+        )
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return await self._call(lambda conn: _get_conversation(conn, conversation_id), write=False)
@@ -329,3 +243,77 @@ class SQLiteTickets(Area, Tickets):
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone())
 
         return await self._call(job)
+
+
+class _Ingest:
+    """record_inbound's primitives (conversation/ingest.py), all in the caller's one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def find_by_key(self, key: str) -> Message | None:
+        row = self.conn.execute("SELECT * FROM messages WHERE idem_key = ?", (key,)).fetchone()
+        return _message(row) if row else None
+
+    def resolve_contact(self, inbound: Inbound, now: datetime) -> str:
+        return _resolve_contact(self.conn, inbound, now)
+
+    def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return _get_conversation(self.conn, conversation_id)
+
+    def get_contact(self, contact_id: str) -> Contact | None:
+        return _get_contact(self.conn, contact_id)
+
+    def route(
+        self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing, hinted: Conversation | None
+    ) -> tuple[Conversation, Route]:
+        latest = hinted
+        if latest is None:
+            row = self.conn.execute(
+                "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
+                (inbound.channel, inbound.thread_key),
+            ).fetchone()
+            latest = _conversation(row) if row else None
+        route = route_inbound(latest, now, policy.reopen_window)
+        if route is not Route.OPEN_NEW:
+            assert latest is not None
+            return latest, route
+        conversation = new_conversation(inbound, contact_id, now, _next_number(self.conn, policy.first_number), latest)
+        _insert_conversation(self.conn, conversation)
+        return conversation, route
+
+    def reopen(self, conversation: Conversation) -> bool:
+        changed = self.conn.execute(
+            "UPDATE conversations SET status = 'open' WHERE id = ? AND status = 'resolved'", (conversation.id,)
+        ).rowcount
+        if changed:
+            conversation.status = Status.OPEN  # what is stored now, so touch() leaves the status alone
+        return changed == 1
+
+    def insert_message(self, message: Message) -> bool:
+        try:
+            _insert_message(self.conn, message)
+        except sqlite3.IntegrityError:
+            if message.external_id and self.find_by_key(idempotency_key(message.channel, message.external_id)):
+                return False
+            raise
+        return True
+
+    def touch(self, conversation: Conversation, inbound: Inbound, now: datetime, status: Status) -> Conversation:
+        changes: dict[str, Any] = {}
+        if conversation.last_message_at < now:
+            changes["last_message_at"] = conversation.last_message_at = now
+        if conversation.last_inbound_at != now:
+            changes["last_inbound_at"] = conversation.last_inbound_at = now
+        if status is not conversation.status:  # otherwise the status indexes are left alone
+            changes["status"] = conversation.status = status
+        participants = merged_participants(conversation.participants, inbound.participants)
+        if participants != conversation.participants:
+            changes["participants"] = conversation.participants = participants
+        if changes:
+            row = _row(changes)
+            self.conn.execute(
+                f"UPDATE conversations SET {', '.join(f'{name} = ?' for name in row)} WHERE id = ?",
+                (*row.values(), conversation.id),
+            )
+        return conversation

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from conversation.errors import InvalidInput
 from conversation.model import (
+    Attachment,
     AuthorType,
+    Choice,
     ConversationQuery,
+    Delivery,
+    DeliveryStatus,
     Direction,
+    Message,
     MessageKind,
     Status,
+    new_id,
     utcnow,
 )
 from conversation.routing import Route
@@ -266,3 +272,55 @@ async def test_recovery_tries_the_least_tried_first_and_parks_what_keeps_failing
     ]  # tried three times: parked
     assert len(await store.tickets.messages_awaiting_plugins(before=later, limit=10)) == 2  # without a cap: all
     assert await store.tickets.count_plugin_attempt("missing") == 0
+
+
+async def test_messages_racing_onto_a_resolved_ticket_reopen_it_once(store: Store) -> None:
+    """One ingest algorithm on both backends: the reopen event is written by the message
+    whose status change took effect, so racing messages (and copies) leave one event."""
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "resolved"}, now=utcnow())
+    messages = [inbound(f"r{i % 3}", text=f"still broken {i % 3}") for i in range(6)]  # three, each sent twice
+    records = await asyncio.gather(*(store.tickets.record_inbound(m, now=utcnow(), policy=POLICY) for m in messages))
+    assert {r.conversation.id for r in records} == {first.conversation.id}
+    assert sum(not r.duplicate for r in records) == 3
+    thread = await store.tickets.list_messages(first.conversation.id)
+    assert [m.kind for m in thread].count(MessageKind.EVENT) == 1
+    assert len([m for m in thread if m.kind is MessageKind.MESSAGE]) == 4
+    assert (await store.tickets.get_conversation(first.conversation.id)).status is Status.OPEN  # type: ignore[union-attr]
+
+
+async def test_every_field_of_a_message_and_its_delivery_is_kept(store: Store) -> None:
+    """Both backends store what the shared codec says (no column list of their own)."""
+    ticket = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    at = datetime(2026, 3, 4, 5, 6, 7, 123000, tzinfo=UTC)
+    message = Message(
+        id=new_id(),
+        conversation_id=ticket.conversation.id,
+        channel="telegram",
+        direction=Direction.OUTBOUND,
+        kind=MessageKind.MESSAGE,
+        author_type=AuthorType.BOT,
+        author_id="faq",
+        text="Pick one",
+        html="<p>Pick one</p>",
+        attachments=[Attachment(name="a.pdf", content_type="application/pdf", size=3, blob_ref="blob-1")],
+        choices=[Choice(id="yes", label="Yes"), Choice(id="no", label="No")],
+        external_id="tg-55",
+        created_at=at,
+        delivery=Delivery(
+            status=DeliveryStatus.QUEUED,
+            attempts=2,
+            error="timeout",
+            next_attempt_at=at,
+            sent_at=None,
+            lease_owner="",
+            lease_until=None,
+            parts_sent=1,
+        ),
+        plugins_done=True,
+        raw={"k": [1, "two"]},
+        automatic=True,
+        customer_address="user-42",
+    )
+    await store.tickets.add_message(message)
+    assert await store.tickets.get_message(message.id) == message
