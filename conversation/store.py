@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from conversation.areas.accounts import Accounts
@@ -32,6 +33,8 @@ from conversation.model import (
     Status,
 )
 from conversation.search_text import search_terms as search_terms  # the rule both backends apply
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2  # 2: plugin state carries a version (compare-and-set)
 
@@ -99,6 +102,21 @@ class Store(ABC):
         A read-only ping cannot see this; the backends remember how their last writes went.
         """
         return ""
+
+
+def migrations_to_run(version: int | None, migrations: Mapping[int, T]) -> list[T]:
+    """The migrations that bring a database at `version` (None: a new one) to SCHEMA_VERSION,
+    in order; SchemaMismatch for a newer database or a missing step."""
+    if version is not None and version > SCHEMA_VERSION:
+        raise SchemaMismatch(
+            f"the database has schema version {version}, newer than this Helpline's {SCHEMA_VERSION}: upgrade Helpline"
+        )
+    steps = []
+    for step in range(version if version is not None else SCHEMA_VERSION, SCHEMA_VERSION):
+        if step not in migrations:
+            raise SchemaMismatch(f"no migration from schema version {step}")
+        steps.append(migrations[step])
+    return steps
 
 
 def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:

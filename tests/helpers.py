@@ -216,7 +216,7 @@ async def poison_message(store: Any, message_id: str) -> None:
 
 def break_claims(store: Any, error: Exception, times: int) -> dict[str, int]:
     """The next `times` outbox claims raise `error`; the returned counts can be changed to mend it."""
-    real_claim = store.claim_deliveries
+    real_claim = store.deliveries.claim_deliveries
     counts = {"left": times, "calls": 0}
 
     async def claim(*args: Any, **kwargs: Any) -> Any:

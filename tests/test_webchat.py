@@ -555,7 +555,7 @@ async def test_the_event_router_survives_a_store_outage(client: TestClient, monk
         await frames_until(ws, "hello")
         await say(ws, "我的订单还没到", "c1")
         conv = await hub.store.tickets.get_conversation_by_number(1000)
-        real_get = hub.store.get_conversation
+        real_get = hub.store.tickets.get_conversation
 
         async def down_once(conversation_id: str) -> Any:
             monkeypatch.setattr(hub.store.tickets, "get_conversation", real_get)

@@ -13,12 +13,10 @@ from conversation.codec import (
     agent_from_doc,
     agent_to_doc,
 )
-from conversation.errors import InvalidInput
 from conversation.model import (
     Agent,
     ApiToken,
     CannedResponse,
-    Role,
     Session,
 )
 from conversation.mongo.db import (
@@ -27,8 +25,8 @@ from conversation.mongo.db import (
     _token_from_doc,
     _unavailable_when_unreachable,
 )
+from conversation.rules import agent_changes
 from conversation.store import (
-    AGENT_FIELDS,
     AlreadyExists,
     NotFound,
 )
@@ -46,10 +44,7 @@ class MongoAccounts(Area, Accounts):
 
     @_unavailable_when_unreachable
     async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
-        unknown = set(changes) - set(AGENT_FIELDS)
-        if unknown:
-            raise InvalidInput(f"unknown agent field {sorted(unknown)[0]!r}")
-        values = {k: (v.value if isinstance(v, Role) else v) for k, v in changes.items()}
+        values = agent_changes(changes)
         doc = (
             await self._agents.find_one_and_update(
                 {"_id": agent_id}, {"$set": values}, return_document=ReturnDocument.AFTER

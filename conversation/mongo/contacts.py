@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from conversation.areas.contacts import Contacts
-from conversation.errors import InvalidInput
 from conversation.identity import ContactEmail, merged_email
 from conversation.model import (
     AuthorType,
@@ -16,6 +15,7 @@ from conversation.mongo.db import (
     _email_fields,
     _unavailable_when_unreachable,
 )
+from conversation.rules import check_merge
 from conversation.store import (
     NotFound,
 )
@@ -63,10 +63,7 @@ class MongoContacts(Area, Contacts):
     @_unavailable_when_unreachable
     async def merge_contacts(self, source_id: str, target_id: str) -> Contact:
         source, target = await self._get_contact(source_id), await self._get_contact(target_id)
-        if source is None or target is None:
-            raise NotFound(f"contact {source_id if source is None else target_id}")
-        if source_id == target_id or source.merged_into or target.merged_into:
-            raise InvalidInput("these contacts cannot be merged")
+        check_merge("contact", source_id, target_id, source, target)
         await self._contacts.update_one({"_id": source_id}, {"$set": {"merged_into": target_id}})
         await self._identities.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})
         await self._conversations.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})

@@ -21,6 +21,7 @@ from conversation.mongo.db import (
     _unavailable_when_unreachable,
     log,
 )
+from conversation.rules import check_requeue, delivery_after_attempt
 from conversation.store import (
     NotFound,
     quarantine_error,
@@ -73,12 +74,7 @@ class MongoDeliveries(Area, Deliveries):
         error: str = "",
         retry_at: datetime | None = None,
     ) -> bool:
-        if sent_at is not None:
-            status, next_at = DeliveryStatus.SENT, None
-        elif retry_at is not None:
-            status, next_at = DeliveryStatus.QUEUED, retry_at
-        else:
-            status, next_at = DeliveryStatus.FAILED, None
+        status, next_at = delivery_after_attempt(sent_at, retry_at)
         values: dict[str, Any] = {
             "delivery.status": status.value,
             "delivery.error": error,
@@ -127,9 +123,11 @@ class MongoDeliveries(Area, Deliveries):
         )
         if doc is not None:
             return message_from_doc(doc)
-        if await self._messages.count_documents({"_id": message_id}, limit=1):
-            raise InvalidInput("only a failed delivery can be retried")
-        raise NotFound(f"message {message_id}")
+        current = await self._messages.find_one({"_id": message_id}, {"delivery.status": 1})
+        if current is None:
+            raise NotFound(f"message {message_id}")
+        check_requeue((current.get("delivery") or {}).get("status"))
+        raise InvalidInput("only a failed delivery can be retried")  # it failed, and was retried meanwhile
 
     @_unavailable_when_unreachable
     async def count_queued(self) -> int:

@@ -18,9 +18,9 @@ from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.tickets import MongoTickets
 from conversation.store import (
     SCHEMA_VERSION,
-    SchemaMismatch,
     Store,
     StoreUnavailable,
+    migrations_to_run,
 )
 
 
@@ -51,16 +51,8 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.client.admin.command("ping")
         meta = await self._conn.db.meta.find_one({"_id": "schema"})
         version = meta["version"] if meta else None
-        if version is not None and version > SCHEMA_VERSION:
-            raise SchemaMismatch(
-                f"the database has schema version {version}, newer than this Helpline's {SCHEMA_VERSION}: "
-                "upgrade Helpline"
-            )
-        while version is not None and version < SCHEMA_VERSION:
-            if version not in MIGRATIONS:
-                raise SchemaMismatch(f"no migration from schema version {version}")
-            await MIGRATIONS[version](self._conn.db)
-            version += 1
+        for migrate in migrations_to_run(version, MIGRATIONS):
+            await migrate(self._conn.db)
         await self._create_indexes()
         await self._conn.db.meta.update_one({"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True)
 

@@ -17,7 +17,6 @@ from conversation.codec import (
     message_from_doc,
     message_to_doc,
 )
-from conversation.errors import InvalidInput
 from conversation.identity import ContactEmail, email_after_message, joining_email
 from conversation.inbound import Inbound
 from conversation.model import (
@@ -41,6 +40,7 @@ from conversation.routing import (
     new_conversation,
     route_inbound,
 )
+from conversation.rules import check_merge
 from conversation.store import (
     InboundRecord,
     NotFound,
@@ -167,10 +167,7 @@ class MongoTickets(Area, Tickets):
     @_unavailable_when_unreachable
     async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
         source, target = await self._get_conversation(source_id), await self._get_conversation(target_id)
-        if source is None or target is None:
-            raise NotFound(f"conversation {source_id if source is None else target_id}")
-        if source_id == target_id or source.merged_into or target.merged_into:
-            raise InvalidInput("these conversations cannot be merged")
+        check_merge("conversation", source_id, target_id, source, target)
         # Mark first: a crash half-way leaves a closed ticket pointing at its target, and
         # repeating the merge finishes moving its messages.
         await self._conversations.update_one(

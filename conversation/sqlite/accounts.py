@@ -12,21 +12,20 @@ from conversation.codec import (
     from_epoch_ms,
     to_epoch_ms,
 )
-from conversation.errors import InvalidInput
 from conversation.model import (
     Agent,
     ApiToken,
     CannedResponse,
-    Role,
     Session,
 )
+from conversation.rules import agent_changes
 from conversation.sqlite.db import (
     Area,
     _agent,
     _api_token,
+    _row,
 )
 from conversation.store import (
-    AGENT_FIELDS,
     AlreadyExists,
     NotFound,
 )
@@ -42,12 +41,7 @@ class SQLiteAccounts(Area, Accounts):
         )
 
     async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
-        unknown = set(changes) - set(AGENT_FIELDS)
-        if unknown:
-            raise InvalidInput(f"unknown agent field {sorted(unknown)[0]!r}")
-        values = {
-            k: (v.value if isinstance(v, Role) else int(v) if isinstance(v, bool) else v) for k, v in changes.items()
-        }
+        values = _row(agent_changes(changes))
 
         def job(conn: sqlite3.Connection) -> Agent:
             if values:

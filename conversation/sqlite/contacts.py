@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 from conversation.areas.contacts import Contacts
-from conversation.errors import InvalidInput
 from conversation.identity import ContactEmail, merged_email
 from conversation.model import (
     Contact,
 )
+from conversation.rules import check_merge
 from conversation.sqlite.db import (
     Area,
     _get_contact,
@@ -61,10 +61,7 @@ class SQLiteContacts(Area, Contacts):
     async def merge_contacts(self, source_id: str, target_id: str) -> Contact:
         def job(conn: sqlite3.Connection) -> Contact:
             source, target = _get_contact(conn, source_id), _get_contact(conn, target_id)
-            if source is None or target is None:
-                raise NotFound(f"contact {source_id if source is None else target_id}")
-            if source_id == target_id or source.merged_into or target.merged_into:
-                raise InvalidInput("these contacts cannot be merged")
+            check_merge("contact", source_id, target_id, source, target)
             conn.execute("UPDATE identities SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
             conn.execute("UPDATE conversations SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
             conn.execute(

@@ -9,11 +9,10 @@ from conversation.areas.deliveries import Deliveries
 from conversation.codec import (
     to_epoch_ms,
 )
-from conversation.errors import InvalidInput
 from conversation.model import (
-    DeliveryStatus,
     Message,
 )
+from conversation.rules import check_requeue, delivery_after_attempt
 from conversation.sqlite.db import (
     Area,
     _message,
@@ -62,12 +61,7 @@ class SQLiteDeliveries(Area, Deliveries):
         error: str = "",
         retry_at: datetime | None = None,
     ) -> bool:
-        if sent_at is not None:
-            status, next_at = DeliveryStatus.SENT, None
-        elif retry_at is not None:
-            status, next_at = DeliveryStatus.QUEUED, retry_at
-        else:
-            status, next_at = DeliveryStatus.FAILED, None
+        status, next_at = delivery_after_attempt(sent_at, retry_at)
 
         def job(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
@@ -118,8 +112,7 @@ class SQLiteDeliveries(Area, Deliveries):
             row = conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
             if row is None:
                 raise NotFound(f"message {message_id}")
-            if row["d_status"] != DeliveryStatus.FAILED.value:
-                raise InvalidInput("only a failed delivery can be retried")
+            check_requeue(row["d_status"])
             conn.execute(
                 "UPDATE messages SET d_status = 'queued', d_attempts = 0, d_error = '', d_next_attempt_at = ?"
                 " WHERE id = ?",

@@ -31,9 +31,9 @@ from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.store import (
     SCHEMA_VERSION,
-    SchemaMismatch,
     Store,
     StoreUnavailable,
+    migrations_to_run,
 )
 
 
@@ -100,17 +100,9 @@ class SQLiteStore(Store):
         if has_meta:
             row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0]) if row else None
-        if version is not None and version > SCHEMA_VERSION:
-            raise SchemaMismatch(
-                f"the database has schema version {version}, newer than this Helpline's {SCHEMA_VERSION}: "
-                "upgrade Helpline"
-            )
-        while version is not None and version < SCHEMA_VERSION:
-            if version not in MIGRATIONS:
-                raise SchemaMismatch(f"no migration from schema version {version}")
-            for statement in MIGRATIONS[version].split(";\n"):
+        for migration in migrations_to_run(version, MIGRATIONS):
+            for statement in migration.split(";\n"):
                 conn.execute(statement)
-            version += 1
         for statement in SCHEMA.split(";\n"):
             if statement.strip():
                 conn.execute(statement)

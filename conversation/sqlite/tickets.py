@@ -13,7 +13,6 @@ from conversation.codec import (
     idempotency_key,
     to_epoch_ms,
 )
-from conversation.errors import InvalidInput
 from conversation.inbound import Inbound
 from conversation.model import (
     AuthorType,
@@ -29,6 +28,7 @@ from conversation.routing import (
     new_conversation,
     route_inbound,
 )
+from conversation.rules import check_merge
 from conversation.sqlite.db import (
     CONVERSATION_TIMES,
     Area,
@@ -211,10 +211,7 @@ class SQLiteTickets(Area, Tickets):
     async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
         def job(conn: sqlite3.Connection) -> Conversation:
             source, target = _get_conversation(conn, source_id), _get_conversation(conn, target_id)
-            if source is None or target is None:
-                raise NotFound(f"conversation {source_id if source is None else target_id}")
-            if source_id == target_id or source.merged_into or target.merged_into:
-                raise InvalidInput("these conversations cannot be merged")
+            check_merge("conversation", source_id, target_id, source, target)
             conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (target_id, source_id))
             conn.execute(
                 "UPDATE conversations SET status = 'closed', merged_into = ?, resolved_at = ? WHERE id = ?",
