@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from conversation.errors import InvalidInput
-from conversation.model import DeliveryStatus, Role
+from conversation.model import AuthorType, DeliveryStatus, Message, MessageKind, Role, Status
 from conversation.store import AGENT_FIELDS, NotFound
 
 
@@ -49,3 +49,22 @@ def agent_changes(changes: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise InvalidInput(f"unknown agent field {sorted(unknown)[0]!r}")
     return {key: (value.value if isinstance(value, Role) else value) for key, value in changes.items()}
+
+
+def conversation_update(current_status: Status, clean: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """What an update writes, enums by value: the validated changes and, when the ticket is
+    resolved by this update, the moment it was (the reopen window counts from it)."""
+    values = {key: getattr(value, "value", value) for key, value in clean.items()}
+    if clean.get("status") is Status.RESOLVED and current_status is not Status.RESOLVED:
+        values["resolved_at"] = now
+    return values
+
+
+def is_activity(message: Message) -> bool:
+    """A message (not a note or event) moves the ticket's last activity."""
+    return message.kind is MessageKind.MESSAGE
+
+
+def is_agent_reply(message: Message) -> bool:
+    """An agent's message: the first one sets the ticket's first response time."""
+    return message.author_type is AuthorType.AGENT and message.kind is MessageKind.MESSAGE

@@ -20,11 +20,9 @@ from conversation.codec import (
 from conversation.identity import ContactEmail, email_after_message, joining_email
 from conversation.inbound import Inbound
 from conversation.model import (
-    AuthorType,
     Contact,
     Conversation,
     Message,
-    MessageKind,
     Status,
     new_id,
 )
@@ -40,7 +38,7 @@ from conversation.routing import (
     new_conversation,
     route_inbound,
 )
-from conversation.rules import check_merge
+from conversation.rules import check_merge, conversation_update, is_activity, is_agent_reply
 from conversation.store import (
     InboundRecord,
     NotFound,
@@ -88,9 +86,7 @@ class MongoTickets(Area, Tickets):
         current = await self._get_conversation(conversation_id)
         if current is None:
             raise NotFound(f"conversation {conversation_id}")
-        values = {key: getattr(value, "value", value) for key, value in clean.items()}
-        if clean.get("status") is Status.RESOLVED and current.status is not Status.RESOLVED:
-            values["resolved_at"] = now
+        values = conversation_update(current.status, clean, now)
         doc = (
             await self._conversations.find_one_and_update(
                 {"_id": conversation_id}, {"$set": values}, return_document=ReturnDocument.AFTER
@@ -106,15 +102,15 @@ class MongoTickets(Area, Tickets):
         if await self._conversations.count_documents({"_id": message.conversation_id}, limit=1) == 0:
             raise NotFound(f"conversation {message.conversation_id}")
         await self._messages.insert_one(message_to_doc(message))
-        if message.kind is MessageKind.MESSAGE:
+        if is_activity(message):
             await self._conversations.update_one(
                 {"_id": message.conversation_id}, {"$max": {"last_message_at": message.created_at}}
             )
-            if message.author_type is AuthorType.AGENT:
-                await self._conversations.update_one(
-                    {"_id": message.conversation_id, "first_response_at": None},
-                    {"$set": {"first_response_at": message.created_at}},
-                )
+        if is_agent_reply(message):
+            await self._conversations.update_one(
+                {"_id": message.conversation_id, "first_response_at": None},
+                {"$set": {"first_response_at": message.created_at}},
+            )
         return message
 
     @_unavailable_when_unreachable

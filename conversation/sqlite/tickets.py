@@ -15,11 +15,9 @@ from conversation.codec import (
 )
 from conversation.inbound import Inbound
 from conversation.model import (
-    AuthorType,
     Contact,
     Conversation,
     Message,
-    MessageKind,
     Status,
 )
 from conversation.routing import (
@@ -28,9 +26,8 @@ from conversation.routing import (
     new_conversation,
     route_inbound,
 )
-from conversation.rules import check_merge
+from conversation.rules import check_merge, conversation_update, is_activity, is_agent_reply
 from conversation.sqlite.db import (
-    CONVERSATION_TIMES,
     Area,
     _conversation,
     _get_contact,
@@ -107,22 +104,12 @@ class SQLiteTickets(Area, Tickets):
             conv = _get_conversation(conn, conversation_id)
             if conv is None:
                 raise NotFound(f"conversation {conversation_id}")
-            columns = dict(clean)
-            if columns.get("status") is Status.RESOLVED and conv.status is not Status.RESOLVED:
-                columns["resolved_at"] = now
-            if "tags" in columns:
+            values = _row(conversation_update(conv.status, clean, now))
+            if "tags" in clean:
                 conn.execute("DELETE FROM conversation_tags WHERE conversation_id = ?", (conversation_id,))
                 conn.executemany(
-                    "INSERT INTO conversation_tags VALUES (?, ?)", [(conversation_id, t) for t in columns["tags"]]
+                    "INSERT INTO conversation_tags VALUES (?, ?)", [(conversation_id, t) for t in clean["tags"]]
                 )
-            values = {
-                key: json.dumps(value)
-                if key == "tags"
-                else to_epoch_ms(value)
-                if key in CONVERSATION_TIMES
-                else getattr(value, "value", value)
-                for key, value in columns.items()
-            }
             if values:
                 assignments = ", ".join(f"{key} = ?" for key in values)  # keys are whitelisted names
                 conn.execute(
@@ -140,12 +127,12 @@ class SQLiteTickets(Area, Tickets):
             if conv is None:
                 raise NotFound(f"conversation {message.conversation_id}")
             _insert_message(conn, message)
-            if message.kind is MessageKind.MESSAGE:
+            if is_activity(message):
                 conn.execute(
                     "UPDATE conversations SET last_message_at = MAX(last_message_at, ?) WHERE id = ?",
                     (to_epoch_ms(message.created_at), conv.id),
                 )
-            if message.author_type is AuthorType.AGENT and message.kind is MessageKind.MESSAGE:
+            if is_agent_reply(message):
                 conn.execute(
                     "UPDATE conversations SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL",
                     (to_epoch_ms(message.created_at), conv.id),
