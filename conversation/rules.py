@@ -7,7 +7,7 @@ customer message in conversation/routing.py, the ingest algorithm in conversatio
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from conversation.errors import InvalidInput
 from conversation.model import AuthorType, DeliveryStatus, Message, MessageKind, Role, Status
@@ -16,6 +16,9 @@ from conversation.store import AGENT_FIELDS, NotFound
 
 class Mergeable(Protocol):
     merged_into: str
+
+
+M = TypeVar("M", bound=Mergeable)
 
 
 def delivery_after_attempt(
@@ -35,12 +38,13 @@ def check_requeue(status: str | None) -> None:
         raise InvalidInput("only a failed delivery can be retried")
 
 
-def check_merge(what: str, source_id: str, target_id: str, source: Mergeable | None, target: Mergeable | None) -> None:
+def check_merge(what: str, source_id: str, target_id: str, source: M | None, target: M | None) -> tuple[M, M]:
     """Two conversations (or contacts) merge when both exist, differ and neither is merged already."""
     if source is None or target is None:
         raise NotFound(f"{what} {source_id if source is None else target_id}")
     if source_id == target_id or source.merged_into or target.merged_into:
         raise InvalidInput(f"these {what}s cannot be merged")
+    return source, target
 
 
 def agent_changes(changes: dict[str, Any]) -> dict[str, Any]:

@@ -63,7 +63,7 @@ class MongoContacts(Area, Contacts):
     @_unavailable_when_unreachable
     async def merge_contacts(self, source_id: str, target_id: str) -> Contact:
         source, target = await self._get_contact(source_id), await self._get_contact(target_id)
-        check_merge("contact", source_id, target_id, source, target)
+        source, target = check_merge("contact", source_id, target_id, source, target)
         await self._contacts.update_one({"_id": source_id}, {"$set": {"merged_into": target_id}})
         await self._identities.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})
         await self._conversations.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})

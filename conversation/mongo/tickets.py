@@ -163,7 +163,7 @@ class MongoTickets(Area, Tickets):
     @_unavailable_when_unreachable
     async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
         source, target = await self._get_conversation(source_id), await self._get_conversation(target_id)
-        check_merge("conversation", source_id, target_id, source, target)
+        source, target = check_merge("conversation", source_id, target_id, source, target)
         # Mark first: a crash half-way leaves a closed ticket pointing at its target, and
         # repeating the merge finishes moving its messages.
         await self._conversations.update_one(

@@ -61,7 +61,7 @@ class SQLiteContacts(Area, Contacts):
     async def merge_contacts(self, source_id: str, target_id: str) -> Contact:
         def job(conn: sqlite3.Connection) -> Contact:
             source, target = _get_contact(conn, source_id), _get_contact(conn, target_id)
-            check_merge("contact", source_id, target_id, source, target)
+            source, target = check_merge("contact", source_id, target_id, source, target)
             conn.execute("UPDATE identities SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
             conn.execute("UPDATE conversations SET contact_id = ? WHERE contact_id = ?", (target_id, source_id))
             conn.execute(

@@ -198,7 +198,7 @@ class SQLiteTickets(Area, Tickets):
     async def merge_conversations(self, source_id: str, target_id: str, *, now: datetime) -> Conversation:
         def job(conn: sqlite3.Connection) -> Conversation:
             source, target = _get_conversation(conn, source_id), _get_conversation(conn, target_id)
-            check_merge("conversation", source_id, target_id, source, target)
+            source, target = check_merge("conversation", source_id, target_id, source, target)
             conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (target_id, source_id))
             conn.execute(
                 "UPDATE conversations SET status = 'closed', merged_into = ?, resolved_at = ? WHERE id = ?",
