@@ -15,10 +15,12 @@ from conversation.model import (
     Attachment,
     AuthorType,
     Choice,
+    Contact,
     Conversation,
     Delivery,
     DeliveryStatus,
     Direction,
+    Identity,
     Message,
     MessageKind,
     Priority,
@@ -190,6 +192,29 @@ def message_from_doc(doc: dict[str, Any]) -> Message:
         raw=doc.get("raw"),
         automatic=bool(doc.get("automatic", False)),
         customer_address=doc.get("customer_address") or "",
+    )
+
+
+def identity_from_doc(doc: dict[str, Any]) -> Identity:
+    return Identity(
+        channel=doc["channel"],
+        address=doc["address"],
+        contact_id=doc["contact_id"],
+        display_name=doc.get("display_name") or "",
+        verified=bool(doc.get("verified")),
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+def contact_from_doc(doc: dict[str, Any], identities: list[Identity]) -> Contact:
+    return Contact(
+        id=doc["_id"],
+        name=doc.get("name") or "",
+        email=doc.get("email") or "",
+        email_verified=bool(doc.get("email_verified")),
+        identities=identities,
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        merged_into=doc.get("merged_into") or "",
     )
 
 

@@ -21,7 +21,9 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 
 from conversation.codec import (
+    contact_from_doc,
     conversation_from_doc,
+    identity_from_doc,
     message_from_doc,
 )
 from conversation.identity import ContactEmail
@@ -29,7 +31,6 @@ from conversation.model import (
     ApiToken,
     Contact,
     Conversation,
-    Identity,
     Message,
 )
 from conversation.search_text import SEARCH_SECONDS, timed_out
@@ -187,26 +188,8 @@ class Area(MongoStoreBase):
         doc = await self._contacts.find_one({"_id": contact_id})
         if doc is None:
             return None
-        identities = [
-            Identity(
-                channel=i["channel"],
-                address=i["address"],
-                contact_id=i["contact_id"],
-                display_name=i.get("display_name", ""),
-                verified=i.get("verified", False),
-                created_at=i["created_at"],
-            )
-            async for i in self._identities.find({"contact_id": contact_id}).sort("created_at", ASCENDING)
-        ]
-        return Contact(
-            id=doc["_id"],
-            name=doc["name"],
-            email=doc["email"],
-            email_verified=bool(doc.get("email_verified")),
-            identities=identities,
-            created_at=doc["created_at"],
-            merged_into=doc.get("merged_into") or "",
-        )
+        identities = self._identities.find({"contact_id": contact_id}).sort("created_at", ASCENDING)
+        return contact_from_doc(doc, [identity_from_doc(i) async for i in identities])
 
     @_unavailable_when_unreachable
     async def _get_conversation(self, conversation_id: str) -> Conversation | None:

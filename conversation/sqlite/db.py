@@ -18,9 +18,11 @@ from typing import Any
 
 from conversation.codec import (
     agent_from_doc,
+    contact_from_doc,
     conversation_from_doc,
     conversation_to_doc,
     from_epoch_ms,
+    identity_from_doc,
     message_from_doc,
     message_to_doc,
     to_epoch_ms,
@@ -32,7 +34,6 @@ from conversation.model import (
     ApiToken,
     Contact,
     Conversation,
-    Identity,
     Message,
     new_id,
 )
@@ -248,26 +249,17 @@ def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
     row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
     if row is None:
         return None
-    identities = [
-        Identity(
-            channel=r["channel"],
-            address=r["address"],
-            contact_id=r["contact_id"],
-            display_name=r["display_name"],
-            verified=bool(r["verified"]),
-            created_at=from_epoch_ms(r["created_at"]),  # type: ignore[arg-type]
-        )
-        for r in conn.execute("SELECT * FROM identities WHERE contact_id = ? ORDER BY created_at", (contact_id,))
-    ]
-    return Contact(
-        id=row["id"],
-        name=row["name"],
-        email=row["email"],
-        email_verified=bool(row["email_verified"]),
-        identities=identities,
-        created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
-        merged_into=row["merged_into"],
-    )
+    identities = conn.execute("SELECT * FROM identities WHERE contact_id = ? ORDER BY created_at", (contact_id,))
+    return contact_from_doc(_doc(row), [identity_from_doc(_doc(r)) for r in identities])
+
+
+def _doc(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as the codec reads it: `_id`, and its creation time as a datetime."""
+    doc = dict(row)
+    if "id" in doc:
+        doc["_id"] = doc.pop("id")
+    doc["created_at"] = from_epoch_ms(doc["created_at"])
+    return doc
 
 
 def _next_number(conn: sqlite3.Connection, first: int) -> int:
