@@ -84,6 +84,7 @@ def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
         "merged_into": conv.merged_into,
         "participants": list(conv.participants),
         "customer_address": conv.customer_address,
+        "snoozed_until": conv.snoozed_until,
     }
 
 
@@ -111,6 +112,7 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
         merged_into=doc.get("merged_into", ""),
         participants=list(doc.get("participants") or []),
         customer_address=doc.get("customer_address") or "",
+        snoozed_until=as_utc(doc.get("snoozed_until")),
     )
 
 
@@ -215,6 +217,7 @@ def contact_from_doc(doc: dict[str, Any], identities: list[Identity]) -> Contact
         identities=identities,
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
         merged_into=doc.get("merged_into") or "",
+        language=doc.get("language") or "",
     )
 
 
@@ -228,6 +231,7 @@ def agent_to_doc(agent: Agent) -> dict[str, Any]:
         "name": agent.name,
         "active": agent.active,
         "created_at": agent.created_at,
+        "language": agent.language,
     }
 
 
@@ -240,6 +244,7 @@ def agent_from_doc(doc: dict[str, Any]) -> Agent:
         name=doc.get("name", ""),
         active=doc.get("active", True),
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        language=doc.get("language") or "",
     )
 
 

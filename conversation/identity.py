@@ -55,6 +55,19 @@ def email_after_message(current: ContactEmail, sender: Sender) -> ContactEmail:
     return current if current.address else ContactEmail(email, False)
 
 
+def language_after_message(current: str, sender: Sender) -> str:
+    """The contact's language once this sender wrote: the first one known sticks.
+
+    A channel's word (or a guess from the text) only fills an unknown language, so an
+    agent's correction is never undone by the next message."""
+    return current or sender.language
+
+
+def merged_language(target: str, source: str) -> str:
+    """The language a contact keeps when another is merged into it: its own, if known."""
+    return target or source
+
+
 def merged_email(target: ContactEmail, source: ContactEmail) -> ContactEmail:
     """The email a contact keeps when another is merged into it: verified beats a claim."""
     if not target.address or (source.verified and not target.verified):

@@ -22,6 +22,7 @@ class Sender:
     # The channel proved `email` is this sender's (conversation/identity.py). Only then does
     # the email become the contact's trusted one and join a contact known by it.
     verified: bool = False
+    language: str = ""  # BCP 47 tag the channel knows (Telegram language_code, Slack locale, ...)
 
 
 @dataclass(slots=True, frozen=True)

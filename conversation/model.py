@@ -99,6 +99,7 @@ class Contact:
     identities: list[Identity] = field(default_factory=list)
     created_at: datetime = field(default_factory=utcnow)
     merged_into: str = ""  # set when this person turned out to be another contact
+    language: str = ""  # BCP 47 tag as a channel said it, or detected, or set by an agent ("" unknown)
 
 
 @dataclass(slots=True)
@@ -127,6 +128,7 @@ class Conversation:
     merged_into: str = ""  # set when an agent merged this ticket into another
     participants: list[str] = field(default_factory=list)  # others on the thread, e.g. Cc'd addresses
     customer_address: str = ""  # the identity on `channel` that opened the ticket: replies go there
+    snoozed_until: datetime | None = None  # a snoozed ticket opens again at this time (None: until someone writes)
 
     @property
     def human_owned(self) -> bool:
@@ -196,6 +198,7 @@ class Agent:
     name: str = ""
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
+    language: str = ""  # the inbox's language for this agent (BCP 47, e.g. "zh-CN"); "" = the browser's
 
 
 @dataclass(slots=True)

@@ -48,8 +48,9 @@ CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "team": str,
     "assignee_id": str,
     "handed_off_at": (datetime, type(None)),
+    "snoozed_until": (datetime, type(None)),
 }
-AGENT_FIELDS = ("name", "role", "active", "password_hash")
+AGENT_FIELDS = ("name", "role", "active", "password_hash", "language")
 
 
 class StoreError(Exception):

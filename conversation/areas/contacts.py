@@ -24,8 +24,10 @@ class Contacts(ABC):
         """A display label per contact: name, else email, else an identity's name or address."""
 
     @abstractmethod
-    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
-        """Raise NotFound for an unknown contact."""
+    async def update_contact(
+        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+    ) -> Contact:
+        """Raise NotFound for an unknown contact. `language` is an agent's correction: it stays."""
 
     @abstractmethod
     async def merge_contacts(self, source_id: str, target_id: str) -> Contact:

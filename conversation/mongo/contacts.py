@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conversation.areas.contacts import Contacts
-from conversation.identity import ContactEmail, merged_email
+from conversation.identity import ContactEmail, merged_email, merged_language
 from conversation.model import (
     AuthorType,
     Contact,
@@ -47,12 +47,16 @@ class MongoContacts(Area, Contacts):
         return labels
 
     @_unavailable_when_unreachable
-    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
+    async def update_contact(
+        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+    ) -> Contact:
         values: dict[str, Any] = {}
         if name is not None:
             values["name"] = name
         if email is not None:  # an agent's or a visitor's word: a claim, never a verified email
             values.update(_email_fields(ContactEmail(email, False)))
+        if language is not None:
+            values["language"] = language
         if values:
             await self._contacts.update_one({"_id": contact_id}, {"$set": values})
         contact = await self._get_contact(contact_id)
@@ -73,7 +77,8 @@ class MongoContacts(Area, Contacts):
         email = merged_email(
             ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
         )
-        await self._contacts.update_one({"_id": target_id}, {"$set": _email_fields(email)})
+        language = merged_language(target.language, source.language)
+        await self._contacts.update_one({"_id": target_id}, {"$set": {**_email_fields(email), "language": language}})
         merged = await self._get_contact(target_id)
         assert merged is not None
         return merged

@@ -10,10 +10,12 @@ from pymongo import DESCENDING
 from conversation.areas.inbox import Inbox
 from conversation.codec import (
     conversation_from_doc,
+    message_from_doc,
 )
 from conversation.model import (
     Conversation,
     ConversationQuery,
+    Message,
     Status,
 )
 from conversation.mongo.db import (
@@ -50,6 +52,17 @@ class MongoInbox(Area, Inbox):
             .limit(query.limit)
         )
         return [conversation_from_doc(doc) async for doc in cursor], total
+
+    @_unavailable_when_unreachable
+    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        found = {}
+        for conversation_id in conversation_ids:
+            doc = await self._messages.find_one(
+                {"conversation_id": conversation_id, "kind": {"$ne": "event"}}, sort=[("_id", DESCENDING)]
+            )
+            if doc is not None:
+                found[conversation_id] = message_from_doc(doc)
+        return found
 
     @_unavailable_when_unreachable
     async def count_views(self, agent_id: str) -> dict[str, int]:

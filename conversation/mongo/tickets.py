@@ -17,8 +17,8 @@ from conversation.codec import (
     message_from_doc,
     message_to_doc,
 )
-from conversation.identity import ContactEmail, email_after_message, joining_email
-from conversation.inbound import Inbound
+from conversation.identity import ContactEmail, email_after_message, joining_email, language_after_message
+from conversation.inbound import Inbound, Sender
 from conversation.model import (
     Contact,
     Conversation,
@@ -272,6 +272,7 @@ class _Ingest(Area):
             )
             if known is not None:
                 await self._identities.update_one({"_id": identity_id}, {"$set": {"contact_id": known["_id"]}})
+                await self._fill_language(str(known["_id"]), sender)
                 return str(known["_id"])
         # Idempotent: also repairs a contact whose insert a crash interrupted.
         first = email_after_message(ContactEmail(), sender)
@@ -285,10 +286,12 @@ class _Ingest(Area):
                     "email_verified": first.verified,
                     "created_at": now,
                     "merged_into": "",
+                    "language": language_after_message("", sender),
                 }
             },
             upsert=True,
         )
+        await self._fill_language(contact_id, sender)
         if sender.email:
             doc = await self._contacts.find_one({"_id": contact_id}, {"email": 1, "email_verified": 1})
             before = _contact_email(doc or {})
@@ -350,3 +353,16 @@ class _Ingest(Area):
         except DuplicateKeyError:
             pass
         return conversation_from_doc(draft)
+
+    async def _fill_language(self, contact_id: str, sender: Sender) -> None:
+        """Compare-and-set, like the email: a concurrent agent correction wins."""
+        if not sender.language:
+            return
+        doc = await self._contacts.find_one({"_id": contact_id}, {"language": 1})
+        current = (doc or {}).get("language") or ""
+        after = language_after_message(current, sender)
+        if after != current:
+            await self._contacts.update_one(
+                {"_id": contact_id, "language": {"$in": [current, None]}},
+                {"$set": {"language": after}},
+            )

@@ -23,6 +23,7 @@ from conversation.sqlite.db import (
     Area,
     _agent,
     _api_token,
+    _insert,
     _row,
 )
 from conversation.store import (
@@ -163,19 +164,7 @@ class SQLiteAccounts(Area, Accounts):
 
         def job(conn: sqlite3.Connection) -> Agent:
             try:
-                conn.execute(
-                    "INSERT INTO agents VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        doc["_id"],
-                        doc["email"],
-                        doc["email_key"],
-                        doc["role"],
-                        doc["password_hash"],
-                        doc["name"],
-                        int(doc["active"]),
-                        to_epoch_ms(agent.created_at),
-                    ),
-                )
+                _insert(conn, "agents", _row(doc))
             except sqlite3.IntegrityError:
                 raise AlreadyExists(f"an agent with email {agent.email} exists") from None
             return agent

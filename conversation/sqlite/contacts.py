@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from conversation.areas.contacts import Contacts
-from conversation.identity import ContactEmail, merged_email
+from conversation.identity import ContactEmail, merged_email, merged_language
 from conversation.model import (
     Contact,
 )
@@ -44,7 +44,9 @@ class SQLiteContacts(Area, Contacts):
 
         return await self._call(job, write=False) if contact_ids else {}
 
-    async def update_contact(self, contact_id: str, *, name: str | None = None, email: str | None = None) -> Contact:
+    async def update_contact(
+        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+    ) -> Contact:
         def job(conn: sqlite3.Connection) -> Contact:
             if conn.execute("SELECT 1 FROM contacts WHERE id = ?", (contact_id,)).fetchone() is None:
                 raise NotFound(f"contact {contact_id}")
@@ -52,6 +54,8 @@ class SQLiteContacts(Area, Contacts):
                 conn.execute("UPDATE contacts SET name = ? WHERE id = ?", (name, contact_id))
             if email is not None:  # an agent's or a visitor's word: a claim, never a verified email
                 conn.execute("UPDATE contacts SET email = ?, email_verified = 0 WHERE id = ?", (email, contact_id))
+            if language is not None:
+                conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (language, contact_id))
             contact = _get_contact(conn, contact_id)
             assert contact is not None
             return contact
@@ -73,8 +77,8 @@ class SQLiteContacts(Area, Contacts):
                 ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
             )
             conn.execute(
-                "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
-                (email.address, int(email.verified), target_id),
+                "UPDATE contacts SET email = ?, email_verified = ?, language = ? WHERE id = ?",
+                (email.address, int(email.verified), merged_language(target.language, source.language), target_id),
             )
             merged = _get_contact(conn, target_id)
             assert merged is not None

@@ -27,8 +27,8 @@ from conversation.codec import (
     message_to_doc,
     to_epoch_ms,
 )
-from conversation.identity import ContactEmail, email_after_message, joining_email
-from conversation.inbound import Inbound
+from conversation.identity import ContactEmail, email_after_message, joining_email, language_after_message
+from conversation.inbound import Inbound, Sender
 from conversation.model import (
     Agent,
     ApiToken,
@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS contacts (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL,
-    merged_into TEXT NOT NULL DEFAULT '', email_verified INTEGER NOT NULL DEFAULT 0);
+    merged_into TEXT NOT NULL DEFAULT '', email_verified INTEGER NOT NULL DEFAULT 0,
+    language TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS contacts_email ON contacts (email) WHERE email != '';
 CREATE TABLE IF NOT EXISTS identities (
     channel TEXT NOT NULL, address TEXT NOT NULL, contact_id TEXT NOT NULL REFERENCES contacts(id),
@@ -135,10 +136,13 @@ MIGRATIONS: dict[int, str] = {
 # written before gets them at open (an old row reads as the default).
 ADDED_COLUMNS = (
     ("contacts", "email_verified", "INTEGER NOT NULL DEFAULT 0"),
+    ("contacts", "language", "TEXT NOT NULL DEFAULT ''"),
     ("conversations", "customer_address", "TEXT NOT NULL DEFAULT ''"),
     ("messages", "customer_address", "TEXT NOT NULL DEFAULT ''"),
     ("messages", "d_parts", "INTEGER NOT NULL DEFAULT 0"),  # pieces of a split reply already delivered
     ("messages", "plugin_attempts", "INTEGER NOT NULL DEFAULT 0"),  # recovery runs that did not finish
+    ("agents", "language", "TEXT NOT NULL DEFAULT ''"),
+    ("conversations", "snoozed_until", "INTEGER"),
 )
 
 
@@ -150,6 +154,7 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
 
 
 CONVERSATION_TIMES = (
+    "snoozed_until",
     "handed_off_at",
     "created_at",
     "last_message_at",
@@ -290,15 +295,25 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
         if known is None:
             first = email_after_message(ContactEmail(), sender)
             conn.execute(
-                "INSERT INTO contacts (id, name, email, email_verified, created_at) VALUES (?,?,?,?,?)",
-                (contact_id, sender.display_name, first.address, int(first.verified), to_epoch_ms(now)),
+                "INSERT INTO contacts (id, name, email, email_verified, created_at, language) VALUES (?,?,?,?,?,?)",
+                (
+                    contact_id,
+                    sender.display_name,
+                    first.address,
+                    int(first.verified),
+                    to_epoch_ms(now),
+                    language_after_message("", sender),
+                ),
             )
         conn.execute(
             "INSERT INTO identities VALUES (?,?,?,?,?,?)",
             (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), to_epoch_ms(now)),
         )
+        if known is not None:
+            _fill_language(conn, contact_id, sender)
         return contact_id
     contact_id = row["contact_id"]
+    _fill_language(conn, contact_id, sender)
     if sender.display_name and sender.display_name != row["display_name"]:
         conn.execute(
             "UPDATE identities SET display_name = ? WHERE channel = ? AND address = ?",
@@ -314,6 +329,15 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
                 (after.address, int(after.verified), contact_id),
             )
     return contact_id
+
+
+def _fill_language(conn: sqlite3.Connection, contact_id: str, sender: Sender) -> None:
+    if not sender.language:
+        return
+    current = conn.execute("SELECT language FROM contacts WHERE id = ?", (contact_id,)).fetchone()[0]
+    after = language_after_message(current, sender)
+    if after != current:
+        conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (after, contact_id))
 
 
 SEARCH_BATCH = 5000

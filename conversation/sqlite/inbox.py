@@ -15,6 +15,7 @@ from conversation.codec import (
 from conversation.model import (
     Conversation,
     ConversationQuery,
+    Message,
     Status,
 )
 from conversation.sqlite.db import (
@@ -24,6 +25,7 @@ from conversation.sqlite.db import (
     _conversation,
     _index_for_search,
     _matching_seqs_sql,
+    _message,
     _time_limited,
 )
 from conversation.store import (
@@ -86,6 +88,20 @@ class SQLiteInbox(Area, Inbox):
                     (*args, query.limit, query.offset),
                 ).fetchall()
             return [_conversation(r) for r in rows], total
+
+        return await self._call(job, write=False)
+
+    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        def job(conn: sqlite3.Connection) -> dict[str, Message]:
+            found = {}
+            for conversation_id in conversation_ids:  # each one walks the thread index backwards
+                row = conn.execute(
+                    "SELECT * FROM messages WHERE conversation_id = ? AND kind != 'event' ORDER BY seq DESC LIMIT 1",
+                    (conversation_id,),
+                ).fetchone()
+                if row is not None:
+                    found[conversation_id] = _message(row)
+            return found
 
         return await self._call(job, write=False)
 

@@ -72,3 +72,13 @@ async def test_agents_sessions_tokens_and_canned_responses(store: Store) -> None
     assert await store.accounts.list_canned() == []
     with pytest.raises(NotFound):
         await store.accounts.delete_canned(canned.id)
+
+
+async def test_an_agents_inbox_language_is_kept_and_changed(store: Store) -> None:
+    agent = await store.accounts.add_agent(
+        Agent(id=new_id(), email="wang@example.com", role=Role.AGENT, password_hash="h")
+    )
+    assert (await store.accounts.get_agent(agent.id)).language == ""  # type: ignore[union-attr]
+    changed = await store.accounts.update_agent(agent.id, {"language": "zh-CN"})
+    assert changed.language == "zh-CN"
+    assert (await store.accounts.get_agent_by_email("wang@example.com")).language == "zh-CN"  # type: ignore[union-attr]

@@ -123,3 +123,37 @@ async def test_merges_and_agent_changes_the_rules_refuse_raise_invalid_input_and
         await store.accounts.update_agent(agent.id, {"email": "other@example.com"})
     assert await store.tickets.get_conversation(conversation.id) == conversation
     assert await store.accounts.get_agent(agent.id) == agent
+
+
+async def test_a_contact_keeps_the_first_language_known_until_an_agent_corrects_it(store: Store) -> None:
+    first = await store.tickets.record_inbound(
+        inbound("m1", sender=Sender(address="u8", language="zh-Hans")), now=utcnow(), policy=POLICY
+    )
+    assert first.contact.language == "zh-Hans"
+    later = await store.tickets.record_inbound(
+        inbound("m2", sender=Sender(address="u8", language="en")), now=utcnow(), policy=POLICY
+    )
+    assert later.contact.language == "zh-Hans"  # a channel's word never replaces a known language
+
+    silent = await store.tickets.record_inbound(inbound("m3", sender=Sender(address="u9")), now=utcnow(), policy=POLICY)
+    assert silent.contact.language == ""
+    filled = await store.tickets.record_inbound(
+        inbound("m4", sender=Sender(address="u9", language="en-GB")), now=utcnow(), policy=POLICY
+    )
+    assert filled.contact.language == "en-GB"  # an unknown language is filled
+
+    corrected = await store.contacts.update_contact(first.contact.id, language="en")
+    assert corrected.language == "en"
+    again = await store.tickets.record_inbound(
+        inbound("m5", sender=Sender(address="u8", language="zh-Hans")), now=utcnow(), policy=POLICY
+    )
+    assert again.contact.language == "en"
+    assert (await store.contacts.get_contact(first.contact.id)).language == "en"  # type: ignore[union-attr]
+
+    # merging: a contact of unknown language takes the other's; a known one keeps its own
+    merged = await store.contacts.merge_contacts(first.contact.id, silent.contact.id)
+    assert merged.language == "en-GB"
+    unknown = await store.tickets.record_inbound(
+        inbound("m6", sender=Sender(address="u10")), now=utcnow(), policy=POLICY
+    )
+    assert (await store.contacts.merge_contacts(silent.contact.id, unknown.contact.id)).language == "en-GB"

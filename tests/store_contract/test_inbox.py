@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 
 from conversation.model import (
+    AuthorType,
     ConversationQuery,
+    MessageKind,
     Priority,
     Status,
     utcnow,
@@ -15,7 +17,7 @@ from conversation.model import (
 from conversation.store import (
     Store,
 )
-from tests.store_contract.common import POLICY, inbound, three_tickets
+from tests.store_contract.common import POLICY, inbound, outbound, three_tickets
 
 
 @pytest.fixture(params=["planner", "newest-first"])
@@ -81,3 +83,22 @@ async def test_view_counts_leave_merged_tickets_out(store: Store) -> None:
         "unassigned": 0,
         "all": 2,
     }
+
+
+async def test_latest_messages_are_each_tickets_newest_message_or_note_not_events(store: Store) -> None:
+    first = await store.tickets.record_inbound(
+        inbound("p1", thread="a", text="first question"), now=utcnow(), policy=POLICY
+    )
+    other = await store.tickets.record_inbound(
+        inbound("p2", thread="b", text="other ticket"), now=utcnow(), policy=POLICY
+    )
+    await store.tickets.add_message(outbound(first.conversation.id, "our answer"))
+    event = outbound(first.conversation.id, "Wang set the status to pending")
+    event.kind, event.author_type, event.delivery = MessageKind.EVENT, AuthorType.SYSTEM, None
+    await store.tickets.add_message(event)
+    latest = await store.inbox.latest_messages([first.conversation.id, other.conversation.id, "no-such-ticket"])
+    assert {k: m.text for k, m in latest.items()} == {
+        first.conversation.id: "our answer",
+        other.conversation.id: "other ticket",
+    }
+    assert await store.inbox.latest_messages([]) == {}

@@ -324,3 +324,20 @@ async def test_every_field_of_a_message_and_its_delivery_is_kept(store: Store) -
     )
     await store.tickets.add_message(message)
     assert await store.tickets.get_message(message.id) == message
+
+
+async def test_a_snooze_time_is_kept_and_cleared(store: Store) -> None:
+    record = await store.tickets.record_inbound(inbound("s1"), now=utcnow(), policy=POLICY)
+    until = (utcnow() + timedelta(hours=5)).replace(microsecond=0)
+    snoozed = await store.tickets.update_conversation(
+        record.conversation.id, {"status": Status.SNOOZED, "snoozed_until": until}, now=utcnow()
+    )
+    assert snoozed.status is Status.SNOOZED and snoozed.snoozed_until == until
+    listed, _ = await store.inbox.list_conversations(ConversationQuery(status=Status.SNOOZED))
+    assert [c.snoozed_until for c in listed] == [until]
+    cleared = await store.tickets.update_conversation(
+        record.conversation.id, {"status": Status.OPEN, "snoozed_until": None}, now=utcnow()
+    )
+    assert cleared.snoozed_until is None
+    with pytest.raises(ValueError):
+        await store.tickets.update_conversation(record.conversation.id, {"snoozed_until": "tomorrow"}, now=utcnow())
