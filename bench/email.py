@@ -264,7 +264,7 @@ async def run(mails: int, connections: int) -> None:
         correct = 0
         conversations_of_thread: dict[int, set[str]] = {}
         for message_id, thread_index in expected.items():
-            message = await hub.store.find_inbound("email", message_id)
+            message = await hub.store.tickets.find_inbound("email", message_id)
             if message is None or message.direction is not Direction.INBOUND:
                 continue
             conversations_of_thread.setdefault(thread_index, set()).add(message.conversation_id)
@@ -276,15 +276,15 @@ async def run(mails: int, connections: int) -> None:
                     correct += sum(1 for t in expected.values() if t == thread_index)
         machine_ok = 0
         for message_id, kind in machines.items():
-            message = await hub.store.find_inbound("email", message_id)
+            message = await hub.store.tickets.find_inbound("email", message_id)
             machine_ok += (message is None) if kind in REPORTS else (message is not None and message.automatic)
         people_flagged = 0  # a person's mail taken for a machine's (a list's mail is bulk: not counted)
         for message_id, thread_index in expected.items():
-            message = await hub.store.find_inbound("email", message_id)
+            message = await hub.store.tickets.find_inbound("email", message_id)
             people_flagged += bool(message and message.automatic and threads[thread_index].style != "list")
         inline_ok = 0
         for message_id, answer in inline.items():
-            message = await hub.store.find_inbound("email", message_id)
+            message = await hub.store.tickets.find_inbound("email", message_id)
             inline_ok += bool(message and answer in message.text and "A week." in message.text)
         await hub.stop()
         print(

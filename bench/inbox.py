@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 from conversation.model import Role, new_id  # noqa: E402
-from conversation.sqlite_store import SQLiteStore  # noqa: E402
+from conversation.sqlite import SQLiteStore  # noqa: E402
 from hub.agents import add_agent  # noqa: E402
 from hub.app import Hub, build_app, tune_gc_for_serving  # noqa: E402
 from hub.config import parse_config  # noqa: E402

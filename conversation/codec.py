@@ -9,15 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from conversation.errors import InvalidInput
 from conversation.model import (
     Agent,
     Attachment,
     AuthorType,
     Choice,
+    Contact,
     Conversation,
     Delivery,
     DeliveryStatus,
     Direction,
+    Identity,
     Message,
     MessageKind,
     Priority,
@@ -194,6 +197,30 @@ def message_from_doc(doc: dict[str, Any]) -> Message:
     )
 
 
+def identity_from_doc(doc: dict[str, Any]) -> Identity:
+    return Identity(
+        channel=doc["channel"],
+        address=doc["address"],
+        contact_id=doc["contact_id"],
+        display_name=doc.get("display_name") or "",
+        verified=bool(doc.get("verified")),
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+def contact_from_doc(doc: dict[str, Any], identities: list[Identity]) -> Contact:
+    return Contact(
+        id=doc["_id"],
+        name=doc.get("name") or "",
+        email=doc.get("email") or "",
+        email_verified=bool(doc.get("email_verified")),
+        identities=identities,
+        created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
+        merged_into=doc.get("merged_into") or "",
+        language=doc.get("language") or "",
+    )
+
+
 def agent_to_doc(agent: Agent) -> dict[str, Any]:
     return {
         "_id": agent.id,
@@ -231,3 +258,37 @@ def subject_from(subject: str, text: str) -> str:
         return subject.strip()[:200]
     first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return first_line[:80] + ("…" if len(first_line) > 80 else "")
+
+
+DATETIME_TAG = "__datetime__"  # a plugin's or channel's datetime, stored as ISO text under this key
+
+
+def state_to_doc(value: Any) -> Any:
+    """A plugin's state or a channel's value in the one shape both backends store: JSON types,
+    datetimes tagged. Anything else is refused before a backend writes (InvalidInput)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InvalidInput("a stored datetime must carry its time zone")
+        return {DATETIME_TAG: value.isoformat()}
+    if isinstance(value, list | tuple):
+        return [state_to_doc(item) for item in value]
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise InvalidInput("stored state keys must be strings")
+        return {key: state_to_doc(item) for key, item in value.items()}
+    raise InvalidInput(f"{type(value).__name__} cannot be stored in plugin or channel state")
+
+
+def state_from_doc(value: Any) -> Any:
+    """The value state_to_doc stored (a datetime MongoDB stored natively before is kept)."""
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, list):
+        return [state_from_doc(item) for item in value]
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get(DATETIME_TAG), str):
+            return datetime.fromisoformat(value[DATETIME_TAG])
+        return {key: state_from_doc(item) for key, item in value.items()}
+    return value

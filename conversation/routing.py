@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import Enum
 
+from conversation.codec import subject_from
 from conversation.inbound import Inbound
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Status, new_id
 
@@ -23,6 +24,26 @@ def route_inbound(latest: Conversation | None, now: datetime, reopen_window: tim
         resolved_at = latest.resolved_at or latest.last_message_at
         return Route.REOPEN if now - resolved_at <= reopen_window else Route.OPEN_NEW
     return Route.APPEND
+
+
+def new_conversation(
+    inbound: Inbound, contact_id: str, now: datetime, number: int, previous: Conversation | None
+) -> Conversation:
+    """The ticket a message opens; `previous` is the one before it on the thread (linked)."""
+    return Conversation(
+        id=new_id(),
+        number=number,
+        channel=inbound.channel,
+        thread_key=inbound.thread_key,
+        contact_id=contact_id,
+        subject=subject_from(inbound.subject, inbound.text),
+        created_at=now,
+        last_message_at=now,
+        last_inbound_at=now,
+        previous_id=previous.id if previous else "",
+        participants=merged_participants([], inbound.participants),
+        customer_address=inbound.sender.address,
+    )
 
 
 def merged_participants(current: list[str], new: tuple[str, ...]) -> list[str]:

@@ -79,7 +79,7 @@ class ConversationService:
             customer_address=conversation.customer_address,  # the ticket's own customer, whoever else joined
             raw=raw,
         )
-        await self.store.add_message(message)
+        await self.store.tickets.add_message(message)
         self._published("message.created", message)
         self.wake_outbox()
         return message
@@ -94,7 +94,7 @@ class ConversationService:
         return await self._internal(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "")
 
     async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
-        updated = await self.store.update_conversation(conversation.id, changes, now=self.clock())
+        updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
         return updated
 
@@ -109,9 +109,9 @@ class ConversationService:
         return updated
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
-        merged = await self.store.merge_conversations(source.id, target.id, now=self.clock())
+        merged = await self.store.tickets.merge_conversations(source.id, target.id, now=self.clock())
         await self.add_event(merged, f"{who} merged ticket #{source.number} into this one")
-        closed = await self.store.get_conversation(source.id)
+        closed = await self.store.tickets.get_conversation(source.id)
         if closed is not None:
             await self.add_event(closed, f"{who} merged this ticket into #{target.number}")
         self.bus.publish(Event("conversation.updated", source.id, {"changes": ["merged_into", "status"]}))
@@ -119,16 +119,16 @@ class ConversationService:
         return merged
 
     async def move_message(self, message: Message, source: Conversation, target: Conversation, *, who: str) -> Message:
-        moved = await self.store.move_message(message.id, target.id)
+        moved = await self.store.tickets.move_message(message.id, target.id)
         await self.add_event(source, f"{who} moved a message to ticket #{target.number}")
         await self.add_event(target, f"{who} moved a message here from ticket #{source.number}")
         return moved
 
     async def merge_contacts(self, source_id: str, target_id: str, *, who: str) -> Any:
-        source = await self.store.get_contact(source_id)
-        merged = await self.store.merge_contacts(source_id, target_id)
+        source = await self.store.contacts.get_contact(source_id)
+        merged = await self.store.contacts.merge_contacts(source_id, target_id)
         label = (source.name or source.email or source_id) if source else source_id
-        items, _ = await self.store.list_conversations(ConversationQuery(contact_id=target_id, limit=200))
+        items, _ = await self.store.inbox.list_conversations(ConversationQuery(contact_id=target_id, limit=200))
         for conversation in items:
             await self.add_event(
                 conversation, f"{who} merged contact {label} into {merged.name or merged.email or merged.id}"
@@ -160,7 +160,7 @@ class ConversationService:
             text=text,
             created_at=self.clock(),
         )
-        await self.store.add_message(message)
+        await self.store.tickets.add_message(message)
         self._published("message.created", message)
         return message
 

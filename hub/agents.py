@@ -59,12 +59,12 @@ async def add_agent(store: Store, email: str, role: Role, password: str, name: s
         raise InvalidInput("a password needs at least 10 characters")
     password_hash = await hash_password_off_loop(password)
     agent = Agent(id=new_id(), email=email, role=role, password_hash=password_hash, name=name)
-    return await store.add_agent(agent)
+    return await store.accounts.add_agent(agent)
 
 
 async def ensure_admin(store: Store) -> tuple[str, str] | None:
     """On a fresh database, create an admin; returns (email, password) to show once."""
-    if await store.count_agents():
+    if await store.accounts.count_agents():
         return None
     password = generate_password()
     await add_agent(store, DEFAULT_ADMIN_EMAIL, Role.ADMIN, password, name="Administrator")

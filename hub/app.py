@@ -112,7 +112,9 @@ class Hub:
 
     async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
         try:
-            message = await self.store.edit_inbound(channel, external_id, text=text, deleted=deleted, at=utcnow())
+            message = await self.store.tickets.edit_inbound(
+                channel, external_id, text=text, deleted=deleted, at=utcnow()
+            )
         except StoreUnavailable as exc:
             raise IngestUnavailable("the message store is unavailable; retry") from exc
         if message is None:
@@ -127,7 +129,7 @@ class Hub:
         return True
 
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
-        return await self.store.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
+        return await self.store.coordination.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
 
     def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
         self.channels.report(channel, up=up, reason=reason)
@@ -393,7 +395,7 @@ async def metrics(request: web.Request) -> web.Response:
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
     try:
-        hub.metrics.queue_depth.set(await hub.store.count_queued())
+        hub.metrics.queue_depth.set(await hub.store.deliveries.count_queued())
         up = not await hub.store.write_failure()  # it answers reads; do its commits still work?
     except StoreUnavailable:
         up = False

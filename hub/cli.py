@@ -158,7 +158,7 @@ async def _token_create(config: Config, email: str, name: str) -> int:
     store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
     await store.open()
     try:
-        agent = await store.get_agent_by_email(email)
+        agent = await store.accounts.get_agent_by_email(email)
         if agent is None:
             print(f"helpline: no agent with email {email}", file=sys.stderr)
             return 1

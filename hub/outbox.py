@@ -84,7 +84,9 @@ class Outbox:
         free = self.concurrency - len(self._in_flight)
         if free > 0:
             try:
-                claimed = await self.store.claim_deliveries(self.owner, now=self.clock(), lease=self.lease, limit=free)
+                claimed = await self.store.deliveries.claim_deliveries(
+                    self.owner, now=self.clock(), lease=self.lease, limit=free
+                )
                 if self._unavailable_since is not None:
                     log.info("outbox: store reachable again")
                     self._unavailable_since = None
@@ -128,8 +130,8 @@ class Outbox:
         if adapter is None:
             await self._fail(message, f"channel {message.channel!r} is not enabled in hub.toml")
             return
-        conversation = await self.store.get_conversation(message.conversation_id)
-        contact = await self.store.get_contact(conversation.contact_id) if conversation else None
+        conversation = await self.store.tickets.get_conversation(message.conversation_id)
+        contact = await self.store.contacts.get_contact(conversation.contact_id) if conversation else None
         if conversation is None or contact is None:
             await self._fail(message, "the conversation or its contact no longer exists")
             return
@@ -154,14 +156,14 @@ class Outbox:
             log.exception("outbox: %s adapter raised on message %s", message.channel, message.id)
             await self._retry(message, attempt, f"{exc.__class__.__name__}: {exc}", None)
         else:
-            if await self.store.finish_delivery(
+            if await self.store.deliveries.finish_delivery(
                 message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id
             ):
                 self.metrics.delivered.labels(message.channel).inc()
 
     async def _record_parts(self, message_id: str, parts: int) -> None:
         """A split message's first pieces are delivered: a retry (here or in another hub) skips them."""
-        await self.store.record_delivery_parts(message_id, self.owner, parts)
+        await self.store.deliveries.record_delivery_parts(message_id, self.owner, parts)
 
     async def _retry(self, message: Message, attempt: int, error: str, retry_after: float | None) -> None:
         if attempt >= self.max_attempts:
@@ -170,12 +172,12 @@ class Outbox:
         delay = backoff(attempt, base=self.base_delay, cap=self.max_delay, retry_after=retry_after)
         log.info("outbox: %s on %s, attempt %d, retry in %.1fs: %s", message.id, message.channel, attempt, delay, error)
         retry_at = self.clock() + timedelta(seconds=delay)
-        if await self.store.finish_delivery(message.id, self.owner, error=error, retry_at=retry_at):
+        if await self.store.deliveries.finish_delivery(message.id, self.owner, error=error, retry_at=retry_at):
             self.metrics.retried.labels(message.channel).inc()
 
     async def _fail(self, message: Message, error: str) -> None:
         log.warning("outbox: delivery of %s on %s failed: %s", message.id, message.channel, error)
-        if await self.store.finish_delivery(message.id, self.owner, error=error):
+        if await self.store.deliveries.finish_delivery(message.id, self.owner, error=error):
             self.metrics.failed.labels(message.channel).inc()
 
     async def stop(self, grace: float) -> None:
@@ -190,7 +192,7 @@ class Outbox:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         try:
-            released = await self.store.release_deliveries(self.owner)
+            released = await self.store.deliveries.release_deliveries(self.owner)
         except StoreUnavailable:
             released = 0  # their leases simply expire
         if released:

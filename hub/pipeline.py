@@ -96,7 +96,7 @@ class Pipeline:
             self.metrics.rejected.labels(getattr(inbound, "channel", "?")).inc()
             raise
         try:
-            record = await self.store.record_inbound(inbound, now=self.clock(), policy=self.ticketing)
+            record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=self.ticketing)
         except StoreUnavailable as exc:
             log.warning("ingest on %s refused: store unavailable (%s)", inbound.channel, exc)
             raise IngestUnavailable("the message store is unavailable; retry") from exc
@@ -154,7 +154,9 @@ class Pipeline:
             raise TicketBusy(conversation_id) from None
         try:
             name = f"plugins:ticket:{conversation_id}"
-            while not await self.store.acquire_lease(name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL):
+            while not await self.store.coordination.acquire_lease(
+                name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL
+            ):
                 if loop.time() > deadline:
                     raise TicketBusy(conversation_id)
                 waited = True
@@ -163,7 +165,7 @@ class Pipeline:
                 yield waited
             finally:
                 with contextlib.suppress(StoreUnavailable):  # otherwise it expires by itself
-                    await self.store.release_lease(name, self.instance_id)
+                    await self.store.coordination.release_lease(name, self.instance_id)
         finally:
             lock.release()
 
@@ -174,17 +176,17 @@ class Pipeline:
         try:
             async with self._ticket(message.conversation_id) as waited:
                 if self.clock() - message.created_at > RECOVERY_AGE / 2:
-                    current = await self.store.get_message(message.id)  # recovery may have run it meanwhile
+                    current = await self.store.tickets.get_message(message.id)  # recovery may have run it meanwhile
                     if current is None or current.plugins_done:
                         return
                 if waited or conversation is None or contact is None:  # recovery, or an earlier run changed it
-                    conversation = await self.store.get_conversation(message.conversation_id)
-                    contact = await self.store.get_contact(message.author_id)
+                    conversation = await self.store.tickets.get_conversation(message.conversation_id)
+                    contact = await self.store.contacts.get_contact(message.author_id)
                 if conversation is None or contact is None:
                     log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
                     return
                 await self._run_each(message, conversation, contact)
-                await self.store.mark_plugins_done(message.id)
+                await self.store.tickets.mark_plugins_done(message.id)
         except StoreUnavailable as exc:
             log.warning("plugins on message %s postponed: store unavailable (%s)", message.id, exc)
         except TicketBusy:
@@ -194,7 +196,7 @@ class Pipeline:
         for plugin in self.plugins:
             if (conversation.human_owned or message.automatic) and not plugin.always_run:
                 continue  # a person owns it, or a machine wrote it: no bot answers
-            state, version = await self.store.load_plugin_state(conversation.id, plugin.name)
+            state, version = await self.store.coordination.load_plugin_state(conversation.id, plugin.name)
             ctx = PluginContext(
                 plugin=plugin.name,
                 conversation=conversation,
@@ -218,7 +220,7 @@ class Pipeline:
                     message.id,
                 )
                 continue
-            if ctx.state != state and not await self.store.set_plugin_state(
+            if ctx.state != state and not await self.store.coordination.set_plugin_state(
                 conversation.id, plugin.name, ctx.state, version=version
             ):
                 # Only when a ticket lease expired under a very slow run: never overwrite the newer state.
@@ -239,19 +241,21 @@ class Pipeline:
         left for the agents), so a poison message cannot starve the others.
         """
         now = self.clock()
-        if not await self.store.acquire_lease(RECOVERY_LEASE, self.instance_id, now=now, ttl=RECOVERY_LEASE_TTL):
+        if not await self.store.coordination.acquire_lease(
+            RECOVERY_LEASE, self.instance_id, now=now, ttl=RECOVERY_LEASE_TTL
+        ):
             return 0
         try:
-            messages = await self.store.messages_awaiting_plugins(
+            messages = await self.store.tickets.messages_awaiting_plugins(
                 before=now - RECOVERY_AGE, limit=RECOVERY_BATCH, max_attempts=MAX_PLUGIN_ATTEMPTS
             )
             for message in messages:
-                if not await self.store.acquire_lease(
+                if not await self.store.coordination.acquire_lease(
                     RECOVERY_LEASE, self.instance_id, now=self.clock(), ttl=RECOVERY_LEASE_TTL
                 ):
                     log.warning("plugin recovery: the lease went to another hub; stopping this round")
                     break
-                attempts = await self.store.count_plugin_attempt(message.id)
+                attempts = await self.store.tickets.count_plugin_attempt(message.id)
                 try:
                     await self.run_plugins(message)
                 except Exception:
@@ -265,13 +269,13 @@ class Pipeline:
                         attempts,
                     )
         finally:
-            await self.store.release_lease(RECOVERY_LEASE, self.instance_id)
+            await self.store.coordination.release_lease(RECOVERY_LEASE, self.instance_id)
         if messages:
             log.info("ran plugins on %d message(s) left unprocessed by an earlier run", len(messages))
         return len(messages)
 
     async def _plugins_done(self, message_id: str) -> bool:
-        found = await self.store.get_message(message_id)
+        found = await self.store.tickets.get_message(message_id)
         return found is None or found.plugins_done
 
     async def drain(self, timeout: float) -> None:

@@ -17,7 +17,7 @@ BATCH = 1000
 async def wake_due(actions: ConversationService) -> int:
     """Open every snoozed ticket whose time has come; how many were opened."""
     now = actions.clock()
-    snoozed, _ = await actions.store.list_conversations(ConversationQuery(status=Status.SNOOZED, limit=BATCH))
+    snoozed, _ = await actions.store.inbox.list_conversations(ConversationQuery(status=Status.SNOOZED, limit=BATCH))
     woken = 0
     for conversation in snoozed:
         if snooze_is_over(conversation, now):
@@ -29,6 +29,6 @@ async def wake_due(actions: ConversationService) -> int:
 
 async def wake_loop_step(actions: ConversationService, owner: str, interval: float = CHECK_SECONDS) -> None:
     """One round of the supervised loop: wake what is due if this hub holds the lease."""
-    if await actions.store.acquire_lease("snooze-wake", owner, now=actions.clock(), ttl=LEASE):
+    if await actions.store.coordination.acquire_lease("snooze-wake", owner, now=actions.clock(), ttl=LEASE):
         await wake_due(actions)
     await asyncio.sleep(interval)

@@ -114,11 +114,11 @@ def mongo_db_uri(request: pytest.FixtureRequest) -> str:
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     """The same contract, once per backend."""
     if request.param == "sqlite":
-        from conversation.sqlite_store import SQLiteStore
+        from conversation.sqlite import SQLiteStore
 
         backend: Store = SQLiteStore(tmp_path / "helpline.sqlite3")
     else:
-        from conversation.mongo_store import MongoStore
+        from conversation.mongo import MongoStore
 
         backend = MongoStore(request.getfixturevalue("mongo_db_uri"), timeout=5)
     await backend.open()

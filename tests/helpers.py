@@ -206,17 +206,17 @@ def clear_proxies(monkeypatch: Any) -> None:
 
 async def poison_message(store: Any, message_id: str) -> None:
     """Make a stored message undecodable (a kind this version does not know), as a newer or buggy writer might."""
-    from conversation.sqlite_store import SQLiteStore
+    from conversation.sqlite import SQLiteStore
 
     if isinstance(store, SQLiteStore):
         await store._call(lambda conn: conn.execute("UPDATE messages SET kind = 'poll' WHERE id = ?", (message_id,)))
     else:
-        await store._messages.update_one({"_id": message_id}, {"$set": {"kind": "poll"}})
+        await store._conn.db.messages.update_one({"_id": message_id}, {"$set": {"kind": "poll"}})
 
 
 def break_claims(store: Any, error: Exception, times: int) -> dict[str, int]:
     """The next `times` outbox claims raise `error`; the returned counts can be changed to mend it."""
-    real_claim = store.claim_deliveries
+    real_claim = store.deliveries.claim_deliveries
     counts = {"left": times, "calls": 0}
 
     async def claim(*args: Any, **kwargs: Any) -> Any:
@@ -226,5 +226,5 @@ def break_claims(store: Any, error: Exception, times: int) -> dict[str, int]:
             raise error
         return await real_claim(*args, **kwargs)
 
-    store.claim_deliveries = claim
+    store.deliveries.claim_deliveries = claim
     return counts

@@ -121,10 +121,10 @@ async def test_every_ticket_route_asks_the_policy_and_a_denial_is_a_404(server: 
             else:
                 assert resp.status in (403, 404), (route.path, resp.status, answer)
         # nothing changed
-        conv = await hub.store.get_conversation(ids["conversation_id"])
+        conv = await hub.store.tickets.get_conversation(ids["conversation_id"])
         assert conv is not None and conv.status.value == "open" and not conv.merged_into
-        assert len(await hub.store.list_messages(ids["conversation_id"])) == 1
-        contact = await hub.store.get_contact(ids["contact_id"])
+        assert len(await hub.store.tickets.list_messages(ids["conversation_id"])) == 1
+        contact = await hub.store.contacts.get_contact(ids["contact_id"])
         assert contact is not None and contact.name != "Mallory" and not contact.merged_into
     finally:
         await agent.client.close()

@@ -123,13 +123,13 @@ def test_agent_add_with_a_given_or_generated_password(tmp_path: Path) -> None:
 
     import asyncio
 
-    from conversation.sqlite_store import SQLiteStore
+    from conversation.sqlite import SQLiteStore
     from hub.agents import verify_password
 
     async def check() -> None:
         store = SQLiteStore(tmp_path / "data" / "helpline.sqlite3")
         await store.open()
-        agent = await store.get_agent_by_email("li.na@example.com")
+        agent = await store.accounts.get_agent_by_email("li.na@example.com")
         await store.close()
         assert agent is not None and agent.password_hash.startswith("$argon2id$")
         assert verify_password(agent.password_hash, "correct horse battery")

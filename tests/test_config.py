@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conversation.sqlite_store import SQLiteStore
+from conversation.sqlite import SQLiteStore
 from conversation.store import open_store
 from hub.config import load_config, parse_config
 from hub.settings import REQUIRED, ConfigError

@@ -374,13 +374,13 @@ async def test_merging_two_customers_tickets_asks_first_saying_who_sees_what(ser
             await merge.click()
             await eventually(lambda: len(confirms) == 1)
             assert "#1001" in confirms[0] and "#1000" in confirms[0] and "only the messages" in confirms[0]
-            bobs = await hub.store.get_conversation_by_number(1001)
+            bobs = await hub.store.tickets.get_conversation_by_number(1001)
             assert bobs is not None and not bobs.merged_into  # declined: nothing merged
             await merge.click()
             await eventually(lambda: len(confirms) == 2)
 
             async def merged() -> bool:
-                ticket = await hub.store.get_conversation_by_number(1001)
+                ticket = await hub.store.tickets.get_conversation_by_number(1001)
                 return ticket is not None and bool(ticket.merged_into)
 
             await eventually(merged)

@@ -77,7 +77,7 @@ def customer_mail(subject: str, text: str, *, sender: str = "Li Na <li.na@gmail.
 
 
 async def ticket(hub: Hub, number: int) -> Any:
-    conversation = await hub.store.get_conversation_by_number(number)
+    conversation = await hub.store.tickets.get_conversation_by_number(number)
     assert conversation is not None
     return conversation
 
@@ -88,7 +88,7 @@ async def test_mail_over_smtp_opens_a_ticket_and_the_reply_is_threaded(hub: Hub,
     await mail_in(hub, first)
     conv = await ticket(hub, 1000)
     assert (conv.channel, conv.subject, conv.participants) == ("email", "订单没有到", ["fang@example.com"])
-    contact = await hub.store.get_contact(conv.contact_id)
+    contact = await hub.store.contacts.get_contact(conv.contact_id)
     assert contact is not None and contact.identities[0].address == "li.na@gmail.com"
 
     await eventually(lambda: outbox.mails)  # the echo bot's reply
@@ -114,9 +114,9 @@ async def test_mail_over_smtp_opens_a_ticket_and_the_reply_is_threaded(hub: Hub,
         References=f"{first['Message-ID']} {mail['Message-ID']}",
     )
     await mail_in(hub, answer)
-    texts = [m.text for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
     assert "收到了，谢谢！" in texts
-    assert await hub.store.get_conversation_by_number(1001) is None
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
 async def test_the_subject_token_joins_only_from_the_tickets_people(hub: Hub) -> None:
@@ -124,7 +124,7 @@ async def test_the_subject_token_joins_only_from_the_tickets_people(hub: Hub) ->
     # a client that drops References but keeps the subject
     await mail_in(hub, customer_mail("Re: Refund [#1000]", "Any news?"))
     conv = await ticket(hub, 1000)
-    assert [m.text for m in await hub.store.list_messages(conv.id) if m.direction.value == "inbound"] == [
+    assert [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.direction.value == "inbound"] == [
         "Please refund order 5531.",
         "Any news?",
     ]
@@ -160,12 +160,12 @@ async def test_loops_are_prevented(hub: Hub, sink: tuple[Sink, int]) -> None:
     await mail_in(hub, corpus.out_of_office(), sender="wei@example.com")
     await mail_in(hub, corpus.html_newsletter(), sender="news@shop.example.net")
     ooo = await ticket(hub, 1000)
-    stored = await hub.store.list_messages(ooo.id)
+    stored = await hub.store.tickets.list_messages(ooo.id)
     assert stored[0].automatic
 
     async def processed() -> bool:
         for number in (1000, 1001):
-            if not all(m.plugins_done for m in await hub.store.list_messages((await ticket(hub, number)).id)):
+            if not all(m.plugins_done for m in await hub.store.tickets.list_messages((await ticket(hub, number)).id)):
                 return False
         return True
 
@@ -180,7 +180,7 @@ async def test_loops_are_prevented(hub: Hub, sink: tuple[Sink, int]) -> None:
     async def one_failed() -> bool:
         failed.clear()
         for number in (1002, 1003, 1004):
-            for message in await hub.store.list_messages((await ticket(hub, number)).id):
+            for message in await hub.store.tickets.list_messages((await ticket(hub, number)).id):
                 if message.delivery and message.delivery.status is DeliveryStatus.FAILED:
                     failed.append(message.delivery.error)
         return len(failed) == 1
@@ -191,7 +191,7 @@ async def test_loops_are_prevented(hub: Hub, sink: tuple[Sink, int]) -> None:
 
 async def test_our_own_mail_is_never_a_customer_message(hub: Hub) -> None:
     await mail_in(hub, customer_mail("loop?", "from ourselves", sender=f"Support <{SUPPORT}>"), sender=SUPPORT)
-    assert await hub.store.get_conversation_by_number(1000) is None
+    assert await hub.store.tickets.get_conversation_by_number(1000) is None
 
 
 async def test_a_bounce_marks_the_message_failed_and_opens_nothing(hub: Hub, sink: tuple[Sink, int]) -> None:
@@ -201,10 +201,10 @@ async def test_a_bounce_marks_the_message_failed_and_opens_nothing(hub: Hub, sin
     reply = await hub.actions.send(conv, "Hello!", author_type=AuthorType.AGENT, author_id="agent-1")
     await eventually(lambda: any(m["Message-ID"] == f"<{reply.id}@support.example.com>" for m in outbox.mails))
     await mail_in(hub, corpus.bounce(f"<{reply.id}@support.example.com>"), sender="MAILER-DAEMON@mx.example.com")
-    message = await hub.store.get_message(reply.id)
+    message = await hub.store.tickets.get_message(reply.id)
     assert message is not None and message.delivery is not None
     assert message.delivery.status is DeliveryStatus.FAILED and "Recipient address rejected" in message.delivery.error
-    assert await hub.store.get_conversation_by_number(1001) is None
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
 async def test_outbound_4xx_is_retried_and_5xx_fails_visibly(hub: Hub, sink: tuple[Sink, int]) -> None:
@@ -217,22 +217,22 @@ async def test_outbound_4xx_is_retried_and_5xx_fails_visibly(hub: Hub, sink: tup
     await eventually(lambda: len(outbox.mails) == 2, timeout=10)
 
     async def recorded() -> bool:  # the mail arrives a moment before the outbox notes it
-        found = await hub.store.get_message(retried.id)
+        found = await hub.store.tickets.get_message(retried.id)
         return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.SENT
 
     await eventually(recorded)
-    message = await hub.store.get_message(retried.id)
+    message = await hub.store.tickets.get_message(retried.id)
     assert message is not None and message.delivery is not None and message.delivery.attempts == 2
 
     outbox.script = ["550 5.7.1 relay denied"]
     refused = await hub.actions.send(conv, "second", author_type=AuthorType.AGENT, author_id="a")
 
     async def failed() -> bool:
-        found = await hub.store.get_message(refused.id)
+        found = await hub.store.tickets.get_message(refused.id)
         return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.FAILED
 
     await eventually(failed)
-    found = await hub.store.get_message(refused.id)
+    found = await hub.store.tickets.get_message(refused.id)
     assert found is not None and found.delivery is not None and "550 5.7.1 relay denied" in found.delivery.error
 
 
@@ -246,21 +246,23 @@ async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub) -> No
     with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
         await aiosmtplib.send(big, hostname="127.0.0.1", port=port, recipients=[SUPPORT])
     assert refused.value.code == 552
-    assert await hub.store.get_conversation_by_number(1000) is None
+    assert await hub.store.tickets.get_conversation_by_number(1000) is None
 
 
 async def test_the_corpus_lands_where_it_should(hub: Hub) -> None:
     await mail_in(hub, corpus.qq_mail_gbk(), sender="123456@qq.com")
     conv = await ticket(hub, 1000)
-    [message] = [m for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE][:1]
+    [message] = [m for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE][:1]
     assert message.text == "张喆收到了，谢谢！" and conv.subject == "订单 喆镕 没有到"
     assert message.raw is not None and "请查收" in message.raw["full_text"]
     await mail_in(hub, corpus.hostile_html(), sender="mallory@example.net")
-    hostile = [m for m in await hub.store.list_messages((await ticket(hub, 1001)).id) if m.direction.value == "inbound"]
+    hostile = [
+        m for m in await hub.store.tickets.list_messages((await ticket(hub, 1001)).id) if m.direction.value == "inbound"
+    ]
     assert "<script" not in hostile[0].html and "onerror" not in hostile[0].html
     await mail_in(hub, corpus.chinese_filename(), sender="li@example.cn")
     [invoice] = [
-        m for m in await hub.store.list_messages((await ticket(hub, 1002)).id) if m.direction.value == "inbound"
+        m for m in await hub.store.tickets.list_messages((await ticket(hub, 1002)).id) if m.direction.value == "inbound"
     ][0].attachments
     assert invoice.name == "发票.pdf" and hub.blobs.path(invoice.blob_ref) is not None
 
@@ -317,14 +319,14 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
             "Re: " + str(mail["Subject"]), "太好了，谢谢！", sender="ming@example.org", In_Reply_To=mail["Message-ID"]
         )
         await mail_in(hub, answer, sender="ming@example.org")
-        thread = await hub.store.list_messages(conv.id)
+        thread = await hub.store.tickets.list_messages(conv.id)
         assert [(m.channel, m.text) for m in thread if m.kind is MessageKind.MESSAGE] == [
             ("webchat", "我的快递丢了"),
             ("webchat", "我们已经找到您的快递。"),
             ("email", "我们已经找到您的快递。"),
             ("email", "太好了，谢谢！"),
         ]
-        assert await hub.store.get_conversation_by_number(1001) is None
+        assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
 async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink, int]) -> None:
@@ -397,7 +399,7 @@ async def test_the_listener_can_require_starttls_and_auth(
                 username="relay",
                 password="guess",
             )
-        assert await hub.store.get_conversation_by_number(1000) is None
+        assert await hub.store.tickets.get_conversation_by_number(1000) is None
         await aiosmtplib.send(
             customer_mail("Hello", "over TLS"),
             hostname="127.0.0.1",
@@ -458,7 +460,7 @@ async def test_replies_carry_attachments_and_the_configured_reply_to(tmp_path: P
         conv = await ticket(hub, 1000)
         ref = await hub.blobs.put(b"%PDF-1.4 invoice")
         now = utcnow()
-        await hub.store.add_message(
+        await hub.store.tickets.add_message(
             Message(
                 id=new_id(),
                 conversation_id=conv.id,

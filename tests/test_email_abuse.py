@@ -59,7 +59,7 @@ async def test_hostile_mail_is_read_without_stalling_the_hub(tmp_path: Path, sin
             await mail_in(hub, nested)
 
         assert await worst_latency(client, send_both()) < 1.0
-        first, second = [(await hub.store.list_messages((await ticket(hub, n)).id))[0] for n in (1000, 1001)]
+        first, second = [(await hub.store.tickets.list_messages((await ticket(hub, n)).id))[0] for n in (1000, 1001)]
         assert first.text == "hello\n\nbye"
         assert second.text == "deep inside" and "deep inside" in second.html
 
@@ -73,7 +73,7 @@ async def test_a_mail_slower_than_the_budget_is_kept_unread_with_its_original(
         heavy = html_mail("Order 5531", "<p>x" * 220_000)  # ~1.5 s to read, and its HTML too big to keep
         await mail_in(hub, heavy)  # accepted (250): never refused for ever, never lost
         conv = await ticket(hub, 1000)
-        [message, *_bot] = await hub.store.list_messages(conv.id)
+        [message, *_bot] = await hub.store.tickets.list_messages(conv.id)
         assert conv.subject == "Order 5531" and message.raw is not None
         assert "could not be read within 0.2 s" in message.text and message.raw["unreadable"]
         [original] = message.attachments
@@ -83,7 +83,7 @@ async def test_a_mail_slower_than_the_budget_is_kept_unread_with_its_original(
 
         # the reader that ran out of time was replaced: the next mail is read as usual
         await mail_in(hub, customer_mail("Re: Order 5531 [#1000]", "Any news?"))
-        texts = [m.text for m in await hub.store.list_messages(conv.id) if m.direction is Direction.INBOUND]
+        texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.direction is Direction.INBOUND]
         assert texts[-1] == "Any news?"
 
 
@@ -92,7 +92,7 @@ async def test_mail_over_the_size_limit_is_refused_before_it_is_read(tmp_path: P
     async with running_hub(email_config(tmp_path, sink[1], max_message_bytes=50_000)) as hub:
         reply = await channel(hub).receive(customer_mail("big", "x" * 60_000).as_bytes())
         assert reply.startswith("552")
-        assert await hub.store.get_conversation_by_number(1000) is None
+        assert await hub.store.tickets.get_conversation_by_number(1000) is None
 
 
 async def test_the_bot_answers_the_sender_alone_and_participants_are_capped(
@@ -120,7 +120,7 @@ async def test_a_big_reply_is_composed_without_stalling_the_loop(tmp_path: Path,
         hub.plugins.clear()
         await mail_in(hub, customer_mail("Logs please", "Can you send the logs?"))
         conv = await ticket(hub, 1000)
-        contact = await hub.store.get_contact(conv.contact_id)
+        contact = await hub.store.contacts.get_contact(conv.contact_id)
         assert contact is not None
         data = bytes(range(256)) * (64 * 1024)  # 16 MiB: ~0.4 s of work, in steps of a few ms
         ref = await hub.blobs.put(data)

@@ -38,9 +38,9 @@ async def test_a_relay_outage_does_not_spend_the_auto_reply_budget(tmp_path: Pat
             mail.set_content("It has been a week.")
             await aiosmtplib.send(mail, hostname="127.0.0.1", port=listen_port)
             await eventually(lambda: len(sink.mails) == 1, timeout=10)  # the bot's reply, on the 4th attempt
-            conv = await hub.store.get_conversation_by_number(1000)
+            conv = await hub.store.tickets.get_conversation_by_number(1000)
             assert conv is not None
-            [reply] = [m for m in await hub.store.list_messages(conv.id) if m.author_type is AuthorType.BOT]
+            [reply] = [m for m in await hub.store.tickets.list_messages(conv.id) if m.author_type is AuthorType.BOT]
             await eventually(lambda: _status(hub, reply.id, DeliveryStatus.SENT))
             assert sink.mails[0]["To"] == "li.na@gmail.com"
     finally:
@@ -49,5 +49,5 @@ async def test_a_relay_outage_does_not_spend_the_auto_reply_budget(tmp_path: Pat
 
 
 async def _status(hub: object, message_id: str, status: DeliveryStatus) -> bool:
-    found = await hub.store.get_message(message_id)  # type: ignore[attr-defined]
+    found = await hub.store.tickets.get_message(message_id)  # type: ignore[attr-defined]
     return found is not None and found.delivery is not None and found.delivery.status is status

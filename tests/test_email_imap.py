@@ -65,7 +65,7 @@ Content-Type: text/plain; charset=utf-8
 
 
 async def tickets(hub: Hub) -> list[str]:
-    items, _ = await hub.store.list_conversations(ConversationQuery(limit=100))
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(limit=100))
     return sorted(c.subject for c in items)
 
 
@@ -120,12 +120,12 @@ async def test_a_rebuilt_mailbox_is_read_again_without_duplicates(tmp_path: Path
 
 
 async def _state(tmp_path: Path, dovecot: Dovecot) -> dict[str, int]:
-    from conversation.sqlite_store import SQLiteStore
+    from conversation.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "data" / "helpline.sqlite3")
     await store.open()
     try:
-        value = await store.get_value(f"imap:email:{dovecot.user}:INBOX")
+        value = await store.coordination.get_value(f"imap:email:{dovecot.user}:INBOX")
     finally:
         await store.close()
     assert isinstance(value, dict)
@@ -200,9 +200,11 @@ async def test_one_bad_mail_neither_halts_intake_nor_vanishes(
         assert await tickets(hub) == ["nested", "question 1", "question 2"]
         for subject in ("nested", "question 1"):
             [conv] = [
-                c for c in (await hub.store.list_conversations(ConversationQuery(limit=9)))[0] if c.subject == subject
+                c
+                for c in (await hub.store.inbox.list_conversations(ConversationQuery(limit=9)))[0]
+                if c.subject == subject
             ]
-            [message] = await hub.store.list_messages(conv.id)
+            [message] = await hub.store.tickets.list_messages(conv.id)
             assert [a.name for a in message.attachments] == ["original.eml"] and "could not be read" in message.text
         await eventually(lambda: all(dovecot.seen()), timeout=10)
     assert "<no-sender-2@example.com>" in caplog.text and "refused" in caplog.text

@@ -42,7 +42,7 @@ async def smtp_in(hub: Hub, raw: bytes, sender: str = "someone@example.org") -> 
 
 async def inbound(hub: Hub, number: int) -> Any:
     conv = await ticket(hub, number)
-    messages = await hub.store.list_messages(conv.id)
+    messages = await hub.store.tickets.list_messages(conv.id)
     [message] = [m for m in messages if m.kind is MessageKind.MESSAGE and m.direction is Direction.INBOUND]
     return conv, message
 
@@ -68,7 +68,7 @@ async def our_reply(hub: Hub, outbox: Sink, text: str = "Hello!") -> str:
 async def test_raw_8bit_headers_are_decoded_and_stored_at_once(hub: Hub, raw: bytes, name: str, subject: str) -> None:
     assert "ticket #1000" in await smtp_in(hub, raw)
     conv, message = await inbound(hub, 1000)
-    contact = await hub.store.get_contact(conv.contact_id)
+    contact = await hub.store.contacts.get_contact(conv.contact_id)
     assert contact is not None and contact.name == name
     assert conv.subject == subject and message.raw["subject"] == subject
     assert "\ufffd" not in contact.name + conv.subject
@@ -96,7 +96,7 @@ async def test_a_mail_that_fails_twice_is_stored_raw_instead_of_retried_for_days
 async def test_an_encoded_name_with_brackets_keeps_its_address(hub: Hub) -> None:
     assert "ticket #1000" in await smtp_in(hub, wild.big5_name_with_brackets())
     conv, message = await inbound(hub, 1000)
-    contact = await hub.store.get_contact(conv.contact_id)
+    contact = await hub.store.contacts.get_contact(conv.contact_id)
     assert contact is not None and contact.name == "Stanley Chang[昌育德]"
     assert contact.email == "stanley_chang@realtek.com" and conv.subject == "驅動程式問題"
 
@@ -126,11 +126,11 @@ async def test_auto_replies_without_auto_submitted_get_no_greeting(hub: Hub, sin
     await eventually(lambda: outbox.mails)
     await asyncio.sleep(0.3)  # the bot had the time to answer the machines too
     assert [e.rcpt_tos for e in outbox.envelopes] == [["li.na@gmail.com"]]
-    items, _ = await hub.store.list_conversations(ConversationQuery(limit=10))
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(limit=10))
     machines = [
         m.automatic
         for c in items
-        for m in await hub.store.list_messages(c.id)
+        for m in await hub.store.tickets.list_messages(c.id)
         if m.direction is Direction.INBOUND and c.subject != "A person"
     ]
     assert machines == [True] * 5
@@ -172,7 +172,7 @@ async def test_list_rewritten_senders_are_filed_under_the_person_and_answered_al
     names = []
     for number in (1000, 1001):
         conv, message = await inbound(hub, number)
-        contact = await hub.store.get_contact(conv.contact_id)
+        contact = await hub.store.contacts.get_contact(conv.contact_id)
         assert contact is not None
         names.append((contact.name, contact.email))
         assert conv.participants == [] and message.raw["flags"] == ["list_rewrite"]
@@ -188,14 +188,14 @@ async def test_a_read_receipt_notes_the_reply_read_and_never_failed(hub: Hub, si
     reply_id = await our_reply(hub, sink[0])
     for _ in range(2):  # a retried receipt adds nothing
         assert "read receipt" in await smtp_in(hub, wild.read_receipt(f"<{reply_id}@support.example.com>"))
-    message = await hub.store.get_message(reply_id)
+    message = await hub.store.tickets.get_message(reply_id)
     assert message is not None and message.delivery is not None
     assert message.delivery.status is DeliveryStatus.SENT
-    events = [m for m in await hub.store.list_messages(message.conversation_id) if m.kind is MessageKind.EVENT]
+    events = [m for m in await hub.store.tickets.list_messages(message.conversation_id) if m.kind is MessageKind.EVENT]
     assert [e.text for e in events] == [
         "The customer's mail program reported the reply as read (manual-action/MDN-sent-manually; displayed)."
     ]
-    assert await hub.store.get_conversation_by_number(1001) is None
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
 # 11.9
@@ -203,10 +203,10 @@ async def test_a_read_receipt_notes_the_reply_read_and_never_failed(hub: Hub, si
 async def test_bounces_that_are_not_dsns_mark_the_reply_failed(hub: Hub, sink: tuple[Sink, int], bounce: Any) -> None:
     reply_id = await our_reply(hub, sink[0])
     assert "bounce recorded" in await smtp_in(hub, bounce(f"<{reply_id}@support.example.com>"), sender="")
-    message = await hub.store.get_message(reply_id)
+    message = await hub.store.tickets.get_message(reply_id)
     assert message is not None and message.delivery is not None
     assert message.delivery.status is DeliveryStatus.FAILED and "550 5.1.1" in message.delivery.error
-    assert await hub.store.get_conversation_by_number(1001) is None
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
 # 11.12
@@ -277,7 +277,7 @@ async def test_refused_mail_is_logged_with_its_message_id(hub: Hub, caplog: pyte
     with pytest.raises(aiosmtplib.SMTPDataError):
         await smtp_in(hub, b"From: nobody\r\nMessage-ID: <no-sender-1@x>\r\nSubject: x\r\n\r\nhello\r\n")
     assert "<no-sender-1@x>" in caplog.text
-    items, _ = await hub.store.list_conversations(ConversationQuery(limit=10))
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(limit=10))
     assert items == []
 
 
@@ -291,5 +291,5 @@ async def test_a_customer_pasting_a_bounce_is_a_customer_not_a_bounce(hub: Hub, 
         In_Reply_To=f"<{reply_id}@support.example.com>",
     )
     assert "ticket #1000" in await smtp_in(hub, pasted.as_bytes(), sender="nobody@gmail.com")
-    message = await hub.store.get_message(reply_id)
+    message = await hub.store.tickets.get_message(reply_id)
     assert message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT

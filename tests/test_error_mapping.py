@@ -43,7 +43,7 @@ def hub_of(client: TestClient) -> Hub:
 
 
 async def bearer(hub: Hub) -> dict[str, str]:
-    admin = await hub.store.get_agent_by_email(DEFAULT_ADMIN_EMAIL)
+    admin = await hub.store.accounts.get_agent_by_email(DEFAULT_ADMIN_EMAIL)
     assert admin is not None
     _token, secret = await issue_token(hub.store, admin.id, "errors")
     return {"Authorization": f"Bearer {secret}"}
@@ -148,7 +148,7 @@ async def test_a_bounce_that_cannot_be_recorded_is_retried_and_logged(
     async def fail(*args: Any, **kwargs: Any) -> Any:
         raise failure
 
-    monkeypatch.setattr(email_hub.store, "mark_undelivered", fail)
+    monkeypatch.setattr(email_hub.store.deliveries, "mark_undelivered", fail)
     caplog.set_level(logging.WARNING)
     refused = await send_bounce(email_hub)
     assert refused.code == 451  # the reporting server tries again later

@@ -26,7 +26,7 @@ async def replies(hub: Hub, count: int) -> list[str]:
 
 async def processed(hub: Hub, message_id: str) -> None:
     async def done() -> bool:
-        message = await hub.store.get_message(message_id)
+        message = await hub.store.tickets.get_message(message_id)
         return message is not None and message.plugins_done
 
     await eventually(done)

@@ -56,8 +56,8 @@ async def test_a_widget_visitor_is_greeted_in_the_widgets_language(tmp_path: Pat
     async with TestClient(TestServer(build_app(hub))) as client:
         greeting = await widget_greeting(client, lang, "hello, my order")  # the widget's word beats the text's
         assert greeting.startswith(expected)
-        conversation = await hub.store.get_conversation_by_number(1000)
-        contact = await hub.store.get_contact(conversation.contact_id)  # type: ignore[union-attr]
+        conversation = await hub.store.tickets.get_conversation_by_number(1000)
+        contact = await hub.store.contacts.get_contact(conversation.contact_id)  # type: ignore[union-attr]
         assert contact is not None and contact.language == lang
 
 
@@ -102,13 +102,13 @@ async def test_a_telegram_delivery_failure_is_said_in_the_thread_in_the_hubs_lan
         assert (
             await client.post("/channels/telegram/webhook", json=text_update(1, "hi"), headers=headers)
         ).status == 200
-        conversation = await hub.store.get_conversation_by_number(1000)
+        conversation = await hub.store.tickets.get_conversation_by_number(1000)
         assert conversation is not None
         bot.fail_next["sendMessage"] = [(403, {"description": "Forbidden: bot was blocked by the user"})]
         await hub.actions.send(conversation, "are you there?", author_type=AuthorType.AGENT, author_id="a1")
 
         async def said() -> list[str]:
-            messages = await hub.store.list_messages(conversation.id)
+            messages = await hub.store.tickets.list_messages(conversation.id)
             return [m.text for m in messages if m.kind is MessageKind.EVENT]
 
         await eventually(said)
@@ -217,7 +217,7 @@ async def test_a_customer_of_unknown_language_gets_the_hubs_default_language(tmp
 async def test_an_agents_correction_of_the_language_is_what_bots_use(tmp_path: Path) -> None:
     async with running_hub(config(tmp_path, {"chat": {"type": "recording"}})) as hub:
         first = await hub.ingest(customer_message("m1", "hello", thread="t1", sender=_sender("u1", "")))
-        await hub.store.update_contact(first.contact.id, language="zh-CN")
+        await hub.store.contacts.update_contact(first.contact.id, language="zh-CN")
         await hub.ingest(customer_message("m2", "hello again", thread="t2", sender=_sender("u1", "en")))
         texts = await replies(hub, 2)
     assert texts[0].startswith(ENGLISH) and texts[1].startswith("感谢您联系我们。您的工单号是 #1001")

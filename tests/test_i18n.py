@@ -198,7 +198,7 @@ async def test_agents_correct_a_contacts_language_and_junk_changes_nothing(tmp_p
         url = f"/api/v1/contacts/{record.contact.id}"
         bad = await client.patch(url, json={"language": "<script>"}, headers=csrf)
         assert bad.status == 422 and (await bad.json())["error"] == "invalid"
-        assert (await hub.store.get_contact(record.contact.id)).language == "zh-CN"  # type: ignore[union-attr]
+        assert (await hub.store.contacts.get_contact(record.contact.id)).language == "zh-CN"  # type: ignore[union-attr]
         fixed = await client.patch(url, json={"language": "zh_hant_tw"}, headers=csrf)
         assert fixed.status == 200 and (await fixed.json())["language"] == "zh-Hant-TW"
         card = await (await client.get(f"/api/v1/conversations/{record.conversation.id}")).json()

@@ -23,11 +23,11 @@ from conversation.identity import (
 )
 from conversation.inbound import Sender
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, utcnow
-from conversation.sqlite_store import SQLiteStore
+from conversation.sqlite import SQLiteStore
 from conversation.store import Store
 from hub.app_keys import HUB
 from tests.helpers import customer_message, eventually, make_config, running_hub
-from tests.test_store_contract import POLICY, inbound
+from tests.store_contract.common import POLICY, inbound
 from tests.test_webchat import agent_session, client, frames_until, say, visitor
 
 __all__ = ["client"]  # the web-chat fixture, used below
@@ -85,7 +85,7 @@ def test_replies_go_to_the_recorded_customer_and_customers_see_only_their_own() 
 
 # -- both backends --------------------------------------------------------------------------
 async def record(store: Store, external_id: str, channel: str, sender: Sender) -> str:
-    result = await store.record_inbound(
+    result = await store.tickets.record_inbound(
         inbound(external_id, thread=f"{channel}:{sender.address}", channel=channel, sender=sender),
         now=utcnow(),
         policy=POLICY,
@@ -100,8 +100,8 @@ async def test_a_verified_identity_never_joins_a_contact_whose_email_was_only_cl
 
     assert slack != claimer  # the claim did not pull Li's Slack account to the claimer
     assert site_user == slack  # verified joins verified
-    claimed = await store.get_contact(claimer)
-    trusted = await store.get_contact(slack)
+    claimed = await store.contacts.get_contact(claimer)
+    trusted = await store.contacts.get_contact(slack)
     assert claimed is not None and (claimed.email, claimed.email_verified) == (LI, False)
     assert trusted is not None and (trusted.email, trusted.email_verified) == (LI, True)
     assert sorted(i.channel for i in trusted.identities) == ["slack", "webchat"]
@@ -111,16 +111,16 @@ async def test_claims_made_after_a_verified_identity_never_join_it(store: Store)
     slack = await record(store, "m1", "slack", slack_user())
     claimer = await record(store, "m2", "webhook", webhook_claim())
     visitor = await record(store, "m3", "webchat", Sender("v_anon"))
-    await store.update_contact(visitor, email=LI)  # an anonymous visitor typed Li's address
+    await store.contacts.update_contact(visitor, email=LI)  # an anonymous visitor typed Li's address
     site_user = await record(store, "m4", "webchat", Sender("user:shop:li", email=LI, verified=True))
 
     assert claimer != slack and visitor != slack
     assert site_user == slack
-    typed = await store.get_contact(visitor)
+    typed = await store.contacts.get_contact(visitor)
     assert typed is not None and (typed.email, typed.email_verified) == (LI, False)
     again = await record(store, "m5", "webhook", webhook_claim(email="other@example.com"))
     assert again == claimer  # the same webhook sender: its contact, first claim kept
-    kept = await store.get_contact(claimer)
+    kept = await store.contacts.get_contact(claimer)
     assert kept is not None and kept.email == LI
 
 
@@ -128,30 +128,30 @@ async def test_a_verified_email_replaces_a_claim_and_wins_a_merge(store: Store) 
     contact = await record(store, "m1", "webhook", webhook_claim("w-9", "typo@example.com"))
     verified = Sender("w-9", email="wei@example.com", verified=True)  # the platform vouches now
     await record(store, "m2", "webhook", verified)
-    upgraded = await store.get_contact(contact)
+    upgraded = await store.contacts.get_contact(contact)
     assert upgraded is not None and (upgraded.email, upgraded.email_verified) == ("wei@example.com", True)
     await record(store, "m3", "webhook", webhook_claim("w-9", "evil@example.com"))
-    kept = await store.get_contact(contact)
+    kept = await store.contacts.get_contact(contact)
     assert kept is not None and (kept.email, kept.email_verified) == ("wei@example.com", True)
 
     claimed = await record(store, "m4", "telegram", Sender("tg-1"))
-    await store.update_contact(claimed, email="guess@example.com")
-    merged = await store.merge_contacts(contact, claimed)
+    await store.contacts.update_contact(claimed, email="guess@example.com")
+    merged = await store.contacts.merge_contacts(contact, claimed)
     assert (merged.email, merged.email_verified) == ("wei@example.com", True)
 
 
 async def test_tickets_and_messages_record_their_customer_through_a_contact_merge(store: Store) -> None:
-    alice = await store.record_inbound(
+    alice = await store.tickets.record_inbound(
         inbound("a1", thread="v_alice", channel="webchat", sender=Sender("v_alice")), now=utcnow(), policy=POLICY
     )
-    bob = await store.record_inbound(
+    bob = await store.tickets.record_inbound(
         inbound("b1", thread="v_bob", channel="webchat", sender=Sender("v_bob")), now=utcnow(), policy=POLICY
     )
     assert alice.conversation.customer_address == "v_alice" and alice.message.customer_address == "v_alice"
-    await store.merge_contacts(bob.contact.id, alice.contact.id)
-    ticket = await store.get_conversation(bob.conversation.id)
+    await store.contacts.merge_contacts(bob.contact.id, alice.contact.id)
+    ticket = await store.tickets.get_conversation(bob.conversation.id)
     assert ticket is not None and ticket.customer_address == "v_bob" and ticket.contact_id == alice.contact.id
-    [message] = await store.list_messages(bob.conversation.id)
+    [message] = await store.tickets.list_messages(bob.conversation.id)
     assert message.customer_address == "v_bob"
 
 
@@ -171,7 +171,7 @@ async def test_an_older_sqlite_database_gains_the_new_columns(tmp_path: Path) ->
     await store.open()
     try:
         contact = await record(store, "m1", "slack", slack_user())
-        found = await store.get_contact(contact)
+        found = await store.contacts.get_contact(contact)
         assert found is not None and found.email_verified
     finally:
         await store.close()
@@ -183,7 +183,7 @@ async def test_a_reply_after_a_same_person_merge_goes_to_the_tickets_customer(tm
         first = await hub.ingest(customer_message("a1", "hello", thread="t-a", sender=Sender("user-a")))
         second = await hub.ingest(customer_message("b1", "my reset code?", thread="t-b", sender=Sender("user-b")))
         await hub.actions.merge_contacts(second.contact.id, first.contact.id, who="an agent")
-        ticket = await hub.store.get_conversation(second.conversation.id)
+        ticket = await hub.store.tickets.get_conversation(second.conversation.id)
         assert ticket is not None
         await hub.actions.send(ticket, "your reset code is 4711", author_type=AuthorType.AGENT, author_id="ag")
         chat = hub.adapters["chat"]
@@ -198,8 +198,8 @@ async def test_an_old_ticket_without_a_recorded_customer_is_never_sent_to_a_gues
     async with running_hub(make_config(tmp_path)) as hub:
         first = await hub.ingest(customer_message("a1", "hello", thread="t-a", sender=Sender("user-a")))
         second = await hub.ingest(customer_message("b1", "hi", thread="t-b", sender=Sender("user-b")))
-        await hub.store.merge_contacts(second.contact.id, first.contact.id)
-        ticket = await hub.store.get_conversation(second.conversation.id)
+        await hub.store.contacts.merge_contacts(second.contact.id, first.contact.id)
+        ticket = await hub.store.tickets.get_conversation(second.conversation.id)
         assert ticket is not None
         if not recorded:  # as stored before recipients were recorded
             await hub.store._call(lambda conn: conn.execute("UPDATE conversations SET customer_address = ''"))  # type: ignore[attr-defined]
@@ -227,8 +227,8 @@ async def test_a_webhook_senders_email_is_a_claim_unless_the_platform_vouches(tm
         status, answer = await send("p3", {"id": "member-8", "email": LI, "email_verified": "yes"})
         assert status == 400 and "email_verified" in str(answer["message"])
         store = client.server.app[HUB].store
-        guest = await store.find_identity_contact("api", "guest-1")
-        member = await store.find_identity_contact("api", "member-7")
+        guest = await store.contacts.find_identity_contact("api", "guest-1")
+        member = await store.contacts.find_identity_contact("api", "member-7")
         assert guest is not None and member is not None and guest.id != member.id
         assert not guest.email_verified and member.email_verified and member.identities[0].verified
     finally:
@@ -257,7 +257,10 @@ async def two_visitors(client: TestClient) -> tuple[dict[str, Any], dict[str, An
     async with client.ws_connect(f"/channels/webchat/ws?token={bob['token']}") as ws:
         await say(ws, "my home address is 5 Elm Street", "b1")
     store = client.server.app[HUB].store
-    alices, bobs = await store.get_conversation_by_number(1000), await store.get_conversation_by_number(1001)
+    alices, bobs = (
+        await store.tickets.get_conversation_by_number(1000),
+        await store.tickets.get_conversation_by_number(1001),
+    )
     return alice, bob, alices.id, bobs.id
 
 
@@ -288,7 +291,7 @@ async def test_merging_two_customers_tickets_needs_confirmation_and_shows_neithe
 async def delivered(store: Store, conversation_id: str, text: str) -> bool:
     return any(
         m.text == text and m.delivery is not None and m.delivery.sent_at is not None
-        for m in await store.list_messages(conversation_id)
+        for m in await store.tickets.list_messages(conversation_id)
     )
 
 
@@ -298,12 +301,12 @@ async def test_moving_a_message_to_another_customers_ticket_needs_confirmation_a
     alice, _bob, alices, bobs = await two_visitors(client)
     headers = await agent_session(client)
     store = client.server.app[HUB].store
-    [bobs_message] = await store.list_messages(bobs)
+    [bobs_message] = await store.tickets.list_messages(bobs)
 
     path = f"/api/v1/messages/{bobs_message.id}/move"
     resp = await client.post(path, json={"conversation_id": alices}, headers=headers)
     assert resp.status == 409 and (await resp.json())["error"] == "confirm_needed"
-    assert (await store.get_message(bobs_message.id)).conversation_id == bobs  # type: ignore[union-attr]
+    assert (await store.tickets.get_message(bobs_message.id)).conversation_id == bobs  # type: ignore[union-attr]
     resp = await client.post(path, json={"conversation_id": alices, "confirm": True}, headers=headers)
     assert resp.status == 200
     assert await history(client, alice["token"]) == ["where is my parcel?"]
@@ -313,8 +316,8 @@ async def test_after_a_same_person_merge_a_reply_reaches_only_its_tickets_visito
     alice, bob, _alices, bobs = await two_visitors(client)
     headers = await agent_session(client)
     store = client.server.app[HUB].store
-    alice_contact = await store.find_identity_contact("webchat", alice["visitor"])
-    bob_contact = await store.find_identity_contact("webchat", bob["visitor"])
+    alice_contact = await store.contacts.find_identity_contact("webchat", alice["visitor"])
+    bob_contact = await store.contacts.find_identity_contact("webchat", bob["visitor"])
     resp = await client.post(
         f"/api/v1/contacts/{bob_contact.id}/merge", json={"into": alice_contact.id}, headers=headers
     )

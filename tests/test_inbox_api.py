@@ -49,7 +49,7 @@ async def test_a_ticket_snoozed_until_a_time_opens_again_then(agent: Agent) -> N
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     await agent.call("PATCH", f"/api/v1/conversations/{cid}", {"snoozed_until": past}, status=422)
     await agent.call("PATCH", f"/api/v1/conversations/{cid}", {"snoozed_until": "2030-01-01T09:00"}, status=422)
-    assert (await hub.store.get_conversation(cid)).status is Status.OPEN  # type: ignore[union-attr]
+    assert (await hub.store.tickets.get_conversation(cid)).status is Status.OPEN  # type: ignore[union-attr]
 
     until = datetime.now(UTC) + timedelta(hours=2)
     snoozed = await agent.call("PATCH", f"/api/v1/conversations/{cid}", {"snoozed_until": until.isoformat()})
@@ -60,7 +60,7 @@ async def test_a_ticket_snoozed_until_a_time_opens_again_then(agent: Agent) -> N
     assert await wake_due(hub.actions) == 0  # not yet
     hub.actions.clock = lambda: until + timedelta(seconds=1)
     assert await wake_due(hub.actions) == 1
-    woken = await hub.store.get_conversation(cid)
+    woken = await hub.store.tickets.get_conversation(cid)
     assert woken is not None and woken.status is Status.OPEN and woken.snoozed_until is None
     thread = (await agent.call("GET", f"/api/v1/conversations/{cid}/messages"))["items"]
     assert thread[-1]["text"] == "Snooze ended: the ticket is open again"

@@ -156,12 +156,12 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await expect(page.locator(".thread .msg.note")).to_contain_text("客户很着急")
     await page.keyboard.press("Escape")
     await page.keyboard.press("a")
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     assert conv is not None
-    me = await hub.store.get_agent_by_email("wang@example.com")
+    me = await hub.store.accounts.get_agent_by_email("wang@example.com")
     assert me is not None
     await expect(page.locator("#attr-assignee")).to_have_value(me.id)
-    thread = await hub.store.list_messages(conv.id)
+    thread = await hub.store.tickets.list_messages(conv.id)
     sent = next(m for m in thread if m.text == "您好，发票在附件里。")
     assert [a.name for a in sent.attachments] == ["发票.pdf"]
 
@@ -172,7 +172,7 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await page.fill("#snooze-until", "2030-01-02T09:30")
     await page.click("#snooze")
     await expect(page.locator(".snoozed-until")).to_be_visible()
-    snoozed = await hub.store.get_conversation(conv.id)
+    snoozed = await hub.store.tickets.get_conversation(conv.id)
     assert snoozed is not None and snoozed.status is Status.SNOOZED
     assert snoozed.snoozed_until == datetime(2030, 1, 2, 9, 30, tzinfo=ZoneInfo(ZONES[language])).astimezone(UTC)
 
@@ -186,7 +186,7 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await page.click("#bulk-status-apply")
     await expect(page.locator(".empty")).to_contain_text(words["empty.open.why"])
     for number in (1001, 1002):
-        resolved = await hub.store.get_conversation_by_number(number)
+        resolved = await hub.store.tickets.get_conversation_by_number(number)
         assert resolved is not None and resolved.status is Status.RESOLVED
 
     # merge with a search and a preview; the pane then shows the target
@@ -205,7 +205,7 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await page.click("#merge-confirm")
     await expect(shown_number(page)).to_contain_text("#1000")
     await expect(page.locator(".thread")).to_contain_text("还有一个问题")
-    merged = await hub.store.get_conversation_by_number(1003)
+    merged = await hub.store.tickets.get_conversation_by_number(1003)
     assert merged is not None and merged.merged_into == conv.id
     await page.screenshot(path=str(ARTIFACTS / f"inbox-{language}.png"))
 
@@ -219,7 +219,7 @@ async def test_keyboard_alone_signs_in_moves_opens_and_picks_canned_answers(
 
     hub, url = hub_url
     for shortcut, text in (("refund", "Your refund is on its way."), ("return", "Send it back within 30 days.")):
-        await hub.store.add_canned(CannedResponse(id=new_id(), shortcut=shortcut, title=shortcut, text=text))
+        await hub.store.accounts.add_canned(CannedResponse(id=new_id(), shortcut=shortcut, title=shortcut, text=text))
     for visitor in ("k1", "k2", "k3"):
         await customer_writes(hub, visitor, f"question from {visitor}")
     context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en")
@@ -262,7 +262,7 @@ async def test_keyboard_alone_signs_in_moves_opens_and_picks_canned_answers(
 
 
 async def resolved(hub: Hub, number: int) -> bool:
-    conv = await hub.store.get_conversation_by_number(number)
+    conv = await hub.store.tickets.get_conversation_by_number(number)
     return conv is not None and conv.status is Status.RESOLVED
 
 
@@ -275,7 +275,7 @@ async def test_the_language_switch_is_kept_on_the_agent(hub_url: tuple[Hub, str]
     await page.select_option("#language", "zh-CN")
     await expect(page.locator("[data-view=open]")).to_contain_text("待处理")
     assert await page.evaluate("document.documentElement.lang") == "zh-CN"
-    agent = await hub.store.get_agent_by_email("wang@example.com")
+    agent = await hub.store.accounts.get_agent_by_email("wang@example.com")
     assert agent is not None and agent.language == "zh-CN"
     await page.reload()  # an English browser, but the agent chose Chinese
     await expect(page.locator("[data-view=open]")).to_contain_text("待处理")
@@ -376,7 +376,7 @@ async def test_a_slow_view_load_never_shows_or_changes_the_wrong_ticket(hub_url:
 
 
 async def status_of(hub: Hub, conversation_id: str, status: Status) -> bool:
-    conv = await hub.store.get_conversation(conversation_id)
+    conv = await hub.store.tickets.get_conversation(conversation_id)
     return conv is not None and conv.status is status
 
 
@@ -444,7 +444,7 @@ async def test_signing_in_again_keeps_one_live_socket(hub_url: tuple[Hub, str], 
     page = await sign_in(browser, url)
     await eventually(lambda: len(hub.live_sockets) == 1)
     cookie = next(c for c in await page.context.cookies() if c["name"] == "helpline_session")
-    await hub.store.delete_session(hash_secret(cookie["value"]))  # the session ends under the page
+    await hub.store.accounts.delete_session(hash_secret(cookie["value"]))  # the session ends under the page
     await page.click("[data-view=mine]")  # the next call answers 401: the sign-in form
     await expect(page.locator("#login-form input[name=password]")).to_be_visible()
     await page.fill("#login-form input[name=email]", "wang@example.com")

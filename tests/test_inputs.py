@@ -111,11 +111,11 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     hub = Hub(config)
     client = TestClient(TestServer(build_app(hub)))
     await client.start_server()
-    admin = await hub.store.get_agent_by_email(DEFAULT_ADMIN_EMAIL)  # created at start: no second hashing
+    admin = await hub.store.accounts.get_agent_by_email(DEFAULT_ADMIN_EMAIL)  # created at start: no second hashing
     assert admin is not None
     _token, secret = await issue_token(hub.store, admin.id, "fuzz")
     record = await hub.ingest(customer_message("m-1", channel="api"))
-    await hub.store.list_conversations(ConversationQuery(search="log"))  # indexes the backlog now, not mid-test
+    await hub.store.inbox.list_conversations(ConversationQuery(search="log"))  # indexes the backlog now, not mid-test
     ids = {
         "conversation_id": record.conversation.id,
         "message_id": record.message.id,

@@ -21,7 +21,7 @@ async def queue_reply(hub: Hub, text: str = "We refunded you", thread: str = "ch
 
 
 async def delivery_of(hub: Hub, message_id: str) -> tuple[DeliveryStatus, int, str]:
-    message = await hub.store.get_message(message_id)
+    message = await hub.store.tickets.get_message(message_id)
     assert message is not None and message.delivery is not None
     return message.delivery.status, message.delivery.attempts, message.delivery.error
 
@@ -48,7 +48,7 @@ async def test_a_429_is_retried_after_retry_after_then_sent(tmp_path: Path) -> N
         assert (utcnow() - first_try).total_seconds() >= 0.3  # it waited as asked
         status, attempts, _ = await delivery_of(hub, message.id)
         assert (status, attempts) == (DeliveryStatus.SENT, 2)
-        sent = await hub.store.get_message(message.id)
+        sent = await hub.store.tickets.get_message(message.id)
         assert sent is not None and sent.external_id == "ext-1"
         text = hub.metrics.render().decode()
         assert 'helpline_deliveries_retried_total{channel="chat"} 1.0' in text
@@ -89,7 +89,7 @@ async def test_a_permanent_error_fails_at_once_and_a_retry_sends_it(tmp_path: Pa
             1,
             "403 Forbidden: bot was blocked by the user",
         )
-        await hub.store.requeue_delivery(message.id, now=utcnow())  # the agent's "retry"
+        await hub.store.deliveries.requeue_delivery(message.id, now=utcnow())  # the agent's "retry"
         hub.outbox.wake()
         await eventually(lambda: chat.sent)
 
@@ -184,7 +184,7 @@ async def test_an_unreadable_row_is_quarantined_and_later_replies_are_delivered(
     # Polling rarely, the outbox claims only when woken: the poisoned row and the reply come in one batch.
     async with running_hub(make_config(tmp_path, {"outbox": {"poll_seconds": 60}})) as hub:
         record = await hub.ingest(customer_message("in-1", "refund please"))
-        poison = await hub.store.add_message(
+        poison = await hub.store.tickets.add_message(
             Message(
                 id=new_id(),
                 conversation_id=record.conversation.id,
@@ -202,7 +202,7 @@ async def test_an_unreadable_row_is_quarantined_and_later_replies_are_delivered(
 
         await eventually(lambda: hub.adapters["chat"].sent)
         assert [o.message.id for o in hub.adapters["chat"].sent] == [reply.id]
-        assert await hub.store.count_queued() == 0  # the unreadable one failed instead of blocking
+        assert await hub.store.deliveries.count_queued() == 0  # the unreadable one failed instead of blocking
 
         later = await queue_reply(hub, "Anything else?", thread="chat-2")
         await eventually(lambda: len(hub.adapters["chat"].sent) == 2)
@@ -225,7 +225,7 @@ async def test_a_delivery_that_fails_unexpectedly_counts_its_attempts_and_ends(t
         async def unreadable(conversation_id: str) -> None:
             raise ValueError("'poll' is not a valid MessageKind")
 
-        hub.store.get_conversation = unreadable  # type: ignore[method-assign,assignment]
+        hub.store.tickets.get_conversation = unreadable  # type: ignore[method-assign,assignment]
         second = await queue_reply(hub, "Second reply", thread="chat-2")
 
         async def failed() -> bool:

@@ -34,7 +34,7 @@ async def test_ingest_stores_then_publishes_then_runs_plugins(tmp_path: Path) ->
         [reply] = hub.adapters["chat"].sent
         assert reply.message.text == "echo 1: 我无法登录" and reply.message.author_type is AuthorType.BOT
         assert reply.address == "user-1" and reply.conversation.id == record.conversation.id
-        stored = await hub.store.get_message(record.message.id)
+        stored = await hub.store.tickets.get_message(record.message.id)
         assert stored is not None and stored.plugins_done
 
 
@@ -46,7 +46,7 @@ async def test_a_retried_message_is_stored_and_answered_once(tmp_path: Path) -> 
         await eventually(lambda: hub.adapters["chat"].sent)
         await asyncio.sleep(0.2)
         assert len(hub.adapters["chat"].sent) == 1
-        thread = await hub.store.list_messages(records[0].conversation.id)
+        thread = await hub.store.tickets.list_messages(records[0].conversation.id)
         assert [m.direction.value for m in thread] == ["inbound", "outbound"]
 
 
@@ -64,8 +64,8 @@ async def test_invalid_input_is_refused_and_nothing_is_stored(tmp_path: Path, in
     async with running_hub(make_config(tmp_path)) as hub:
         with pytest.raises(InvalidInbound, match=problem):
             await hub.ingest(inbound)  # type: ignore[arg-type]
-        assert await hub.store.get_conversation_by_number(1000) is None
-        assert await hub.store.find_identity_contact("chat", "user-1") is None
+        assert await hub.store.tickets.get_conversation_by_number(1000) is None
+        assert await hub.store.contacts.find_identity_contact("chat", "user-1") is None
 
 
 async def test_plugins_ask_classify_hand_off_and_stop(tmp_path: Path) -> None:
@@ -81,14 +81,14 @@ async def test_plugins_ask_classify_hand_off_and_stop(tmp_path: Path) -> None:
         conv_id = record.conversation.id
 
         async def handed_off() -> bool:
-            conv = await hub.store.get_conversation(conv_id)
+            conv = await hub.store.tickets.get_conversation(conv_id)
             return conv is not None and conv.handed_off_at is not None
 
         await eventually(handed_off)
-        conv = await hub.store.get_conversation(conv_id)
+        conv = await hub.store.tickets.get_conversation(conv_id)
         assert conv is not None
         assert (conv.category, conv.priority, conv.tags, conv.team) == ("refund", Priority.HIGH, ["money"], "billing")
-        thread = await hub.store.list_messages(conv_id)
+        thread = await hub.store.tickets.list_messages(conv_id)
         assert any(m.kind is MessageKind.EVENT and "refunds need a person" in m.text for m in thread)
         # echo ran neither time: triage stopped it first, then handed off (which stops too)
         assert all(not m.text.startswith("echo") for m in thread)
@@ -107,11 +107,13 @@ async def test_a_plugin_that_always_runs_still_runs_after_hand_off(tmp_path: Pat
         done = await hub.ingest(customer_message("m2", "second"))
 
         async def processed() -> bool:
-            message = await hub.store.get_message(done.message.id)
+            message = await hub.store.tickets.get_message(done.message.id)
             return message is not None and message.plugins_done
 
         await eventually(processed)
-        notes = [m.text for m in await hub.store.list_messages(record.conversation.id) if m.kind is MessageKind.NOTE]
+        notes = [
+            m.text for m in await hub.store.tickets.list_messages(record.conversation.id) if m.kind is MessageKind.NOTE
+        ]
         assert notes == ["seen by always: first", "seen by always: second"]
         assert len(hub.adapters["chat"].sent) == 1  # echo did not answer the assigned ticket
 
@@ -188,7 +190,7 @@ async def test_plugins_run_in_a_bounded_pool_and_the_overflow_waits_for_recovery
         gate.gate.set()
         await eventually(lambda: len(gate.seen) == 5)
         assert gate.peak == 2
-        pending = await hub.store.messages_awaiting_plugins(
+        pending = await hub.store.tickets.messages_awaiting_plugins(
             before=records[-1].message.created_at + timedelta(1), limit=50
         )
         assert sorted(m.text for m in pending) == sorted(f"burst {n}" for n in range(5, 20))
@@ -200,7 +202,10 @@ async def test_plugins_run_in_a_bounded_pool_and_the_overflow_waits_for_recovery
 
 async def greetings_per_ticket(hub: Hub, records: list[InboundRecord]) -> list[int]:
     tickets = sorted({record.conversation.id for record in records})
-    return [sum(m.author_type is AuthorType.BOT for m in await hub.store.list_messages(ticket)) for ticket in tickets]
+    return [
+        sum(m.author_type is AuthorType.BOT for m in await hub.store.tickets.list_messages(ticket))
+        for ticket in tickets
+    ]
 
 
 async def test_back_to_back_first_messages_get_one_greeting(tmp_path: Path) -> None:
@@ -245,7 +250,7 @@ async def test_two_hubs_on_one_database_greet_a_new_ticket_once(tmp_path: Path, 
 
 
 async def _plugins_done(hub: Hub, message_id: str) -> bool:
-    message = await hub.store.get_message(message_id)
+    message = await hub.store.tickets.get_message(message_id)
     return message is not None and message.plugins_done
 
 

@@ -38,7 +38,7 @@ class PoisonPlugin(Plugin):
 async def leave_unprocessed(hub: Hub, *texts: str) -> None:
     """Messages stored as a crashed hub leaves them: their plugins never ran."""
     for number, text in enumerate(texts):
-        await hub.store.record_inbound(
+        await hub.store.tickets.record_inbound(
             customer_message(f"m{number}", text, thread=f"t{number}"), now=utcnow(), policy=hub.pipeline.ticketing
         )
 
@@ -69,7 +69,9 @@ async def test_a_long_recovery_round_keeps_its_lease(tmp_path: Path) -> None:
         class SlowPlugin(Plugin):
             async def on_message(self, ctx: PluginContext) -> Outcome | None:
                 clock.now += timedelta(minutes=4)  # each message takes four minutes
-                taken = await hub.store.acquire_lease(RECOVERY_LEASE, "another-hub", now=clock.now, ttl=timedelta(1))
+                taken = await hub.store.coordination.acquire_lease(
+                    RECOVERY_LEASE, "another-hub", now=clock.now, ttl=timedelta(1)
+                )
                 seen.append(taken)
                 return None
 

@@ -137,7 +137,7 @@ async def test_a_body_sent_a_byte_at_a_time_gets_408_and_the_connection_closes(t
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert b"did not arrive within" in answer
         assert elapsed < BODY_TIMEOUT + 1.0, elapsed
-        assert await served.hub.store.get_conversation_by_number(1000) is None  # nothing half-read was stored
+        assert await served.hub.store.tickets.get_conversation_by_number(1000) is None  # nothing half-read was stored
 
 
 async def test_ordinary_requests_still_work_with_short_deadlines(tmp_path: Path) -> None:

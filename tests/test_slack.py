@@ -77,11 +77,11 @@ def hub_of(client: TestClient) -> Hub:
 
 
 async def inbound_texts(hub: Hub, number: int = 1000) -> list[str]:
-    conv = await hub.store.get_conversation_by_number(number)
+    conv = await hub.store.tickets.get_conversation_by_number(number)
     assert conv is not None
     return [
         m.text
-        for m in await hub.store.list_messages(conv.id)
+        for m in await hub.store.tickets.list_messages(conv.id)
         if m.direction.value == "inbound" and m.kind is MessageKind.MESSAGE
     ]
 
@@ -99,7 +99,7 @@ async def test_url_verification_and_a_dm_stored_once_despite_retries(client: Tes
     ] == 200
     hub = hub_of(client)
     assert await inbound_texts(hub) == ["Hi, my invoice <#88> is wrong"]
-    contact = await hub.store.find_identity_contact("slack", f"{TEAM}:U1")
+    contact = await hub.store.contacts.find_identity_contact("slack", f"{TEAM}:U1")
     assert contact is not None and contact.identities[0].display_name == "Li Na"
     assert contact.email == "li@partner.example"
     await event(client, message_event("and another thing", ts="1700000001.000200"))
@@ -121,7 +121,7 @@ async def test_malformed_signing_headers_get_401_not_500(client: TestClient, hea
     for path in ("/channels/slack/events", "/channels/slack/interactions"):
         resp = await client.post(path, data=body, headers=headers)
         assert resp.status == 401, (path, await resp.text())
-    assert await hub_of(client).store.get_conversation_by_number(1000) is None
+    assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
 
 
 @pytest.mark.parametrize("case", ["unsigned", "wrong-secret", "stale", "malformed"])
@@ -135,7 +135,7 @@ async def test_unverified_or_malformed_events_store_nothing(client: TestClient, 
     }[case]
     resp = await client.post("/channels/slack/events", data=b"{nope" if case == "malformed" else body, headers=headers)
     assert resp.status == (400 if case == "malformed" else 401)
-    assert await hub_of(client).store.get_conversation_by_number(1000) is None
+    assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
 
 
 async def test_what_is_ignored(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
@@ -152,7 +152,7 @@ async def test_what_is_ignored(client: TestClient, caplog: pytest.LogCaptureFixt
     await event(client, message_event("from our bot", ts="1.1", user="UBOT"))
     await event(client, message_event("another bot", ts="1.2", bot_id="B9"))
     await event(client, message_event("not a support channel", ts="1.3", channel="C0RANDOM", channel_type="channel"))
-    assert await hub_of(client).store.get_conversation_by_number(1000) is None
+    assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
 
 
 async def test_channel_threads_edits_deletions_and_files(client: TestClient, fake: FakeSlack) -> None:
@@ -182,9 +182,9 @@ async def test_channel_threads_edits_deletions_and_files(client: TestClient, fak
     hub = hub_of(client)
     assert await inbound_texts(hub, 1000) == ["Our sync is broken", "It started yesterday"]
     assert await inbound_texts(hub, 1001) == ["Different problem"]
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     assert conv is not None
-    [with_file] = [m for m in await hub.store.list_messages(conv.id) if m.attachments]
+    [with_file] = [m for m in await hub.store.tickets.list_messages(conv.id) if m.attachments]
     path = hub.blobs.path(with_file.attachments[0].blob_ref)
     assert path is not None and path.read_bytes() == b"error log"
 
@@ -206,7 +206,7 @@ async def test_channel_threads_edits_deletions_and_files(client: TestClient, fak
         deleted_ts="1700000011.000100",
     )
     await event(client, deleted)
-    messages = [m for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    messages = [m for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
     assert [m.text for m in messages] == ["Our sync is broken since Monday", "It started yesterday"]
     assert messages[0].raw is not None and messages[0].raw["edits"][0]["previous_text"] == "Our sync is broken"
     assert messages[1].raw is not None and "deleted_at" in messages[1].raw
@@ -221,15 +221,15 @@ async def test_replies_go_to_the_dm_or_the_thread_escaped_split_and_retried(
         client,
         message_event("Channel question", ts="1700000021.000100", channel=SUPPORT_CHANNEL, channel_type="channel"),
     )
-    dm = await hub.store.get_conversation_by_number(1000)
-    thread = await hub.store.get_conversation_by_number(1001)
+    dm = await hub.store.tickets.get_conversation_by_number(1000)
+    thread = await hub.store.tickets.get_conversation_by_number(1001)
     assert dm is not None and thread is not None
     fake.fail_next["chat.postMessage"] = [(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})]
     first = await hub.actions.send(dm, "Use <b> & check", author_type=AuthorType.AGENT, author_id="a")
     await hub.actions.send(thread, "x " * 3000, author_type=AuthorType.AGENT, author_id="a")
 
     async def delivered(message_id: str) -> bool:
-        found = await hub.store.get_message(message_id)
+        found = await hub.store.tickets.get_message(message_id)
         return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.SENT
 
     await eventually(lambda: delivered(first.id), timeout=10)
@@ -244,11 +244,11 @@ async def test_replies_go_to_the_dm_or_the_thread_escaped_split_and_retried(
     lost = await hub.actions.send(dm, "hello?", author_type=AuthorType.AGENT, author_id="a")
 
     async def failed() -> bool:
-        found = await hub.store.get_message(lost.id)
+        found = await hub.store.tickets.get_message(lost.id)
         return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.FAILED
 
     await eventually(failed)
-    found = await hub.store.get_message(lost.id)
+    found = await hub.store.tickets.get_message(lost.id)
     assert found is not None and found.delivery is not None and found.delivery.error == "channel_not_found"
 
 
@@ -292,7 +292,7 @@ async def test_buttons_and_the_verified_interaction(tmp_path: Path, fake: FakeSl
         assert resp.status == 200
 
         async def handed_off() -> bool:
-            conv = await hub.store.get_conversation_by_number(1000)
+            conv = await hub.store.tickets.get_conversation_by_number(1000)
             return conv is not None and conv.handed_off_at is not None and conv.category == "refund"
 
         await eventually(handed_off)

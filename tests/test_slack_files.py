@@ -76,9 +76,9 @@ def shared(ts: str, *files: dict[str, Any]) -> dict[str, Any]:
 
 
 async def stored(hub: Hub) -> list[Message]:
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     assert conv is not None
-    return [m for m in await hub.store.list_messages(conv.id) if m.direction.value == "inbound"]
+    return [m for m in await hub.store.tickets.list_messages(conv.id) if m.direction.value == "inbound"]
 
 
 async def test_a_one_megabyte_file_streamed_in_chunks_arrives_whole(tmp_path: Path, fake: FakeSlack) -> None:

@@ -111,12 +111,12 @@ def ignored_count(hub: Hub) -> float:
 
 
 async def dm_texts(hub: Hub) -> list[str]:
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     if conv is None:
         return []
     return [
         m.text
-        for m in await hub.store.list_messages(conv.id)
+        for m in await hub.store.tickets.list_messages(conv.id)
         if m.direction.value == "inbound" and m.kind is MessageKind.MESSAGE
     ]
 
@@ -178,7 +178,7 @@ async def test_a_split_reply_resumes_after_the_pieces_already_delivered(tmp_path
     hub = Hub(slack_config(tmp_path, fake.base))
     async with TestClient(TestServer(build_app(hub))) as client:
         await post_event(client, message_event("help", ts="1700000001.000100"))
-        conv = await hub.store.get_conversation_by_number(1000)
+        conv = await hub.store.tickets.get_conversation_by_number(1000)
         assert conv is not None
         real = fake.m_chat_postMessage
 
@@ -192,7 +192,7 @@ async def test_a_split_reply_resumes_after_the_pieces_already_delivered(tmp_path
         reply = await hub.actions.send(conv, text, author_type=AuthorType.AGENT, author_id="a")
 
         async def sent() -> bool:
-            found = await hub.store.get_message(reply.id)
+            found = await hub.store.tickets.get_message(reply.id)
             return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.SENT
 
         await eventually(sent, timeout=10)

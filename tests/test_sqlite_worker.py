@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conversation.sqlite_worker import SQLiteWorker
+from conversation.sqlite.worker import SQLiteWorker
 
 
 async def test_a_full_queue_answers_busy_and_jobs_past_their_deadline_are_not_run(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conversation.inbound import Inbound, Sender
 from conversation.model import AuthorType, Delivery, Direction, Message, MessageKind, new_id, utcnow
-from conversation.sqlite_store import SQLiteStore
+from conversation.sqlite import SQLiteStore
 from conversation.store import Ticketing
 
 POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000, plugins_enabled=True)
@@ -18,12 +18,12 @@ async def test_an_earlier_sqlite_database_gains_the_new_columns(tmp_path: Path) 
     path = tmp_path / "helpline.sqlite3"
     store = SQLiteStore(path)
     await store.open()
-    record = await store.record_inbound(
+    record = await store.tickets.record_inbound(
         Inbound(channel="telegram", external_id="1", sender=Sender(address="u1"), thread_key="t", text="hi"),
         now=utcnow(),
         policy=POLICY,
     )
-    reply = await store.add_message(
+    reply = await store.tickets.add_message(
         Message(
             id=new_id(),
             conversation_id=record.conversation.id,
@@ -43,11 +43,11 @@ async def test_an_earlier_sqlite_database_gains_the_new_columns(tmp_path: Path) 
     store = SQLiteStore(path)
     await store.open()
     try:
-        [claimed] = await store.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(minutes=1), limit=5)
+        [claimed] = await store.deliveries.claim_deliveries("hub-a", now=utcnow(), lease=timedelta(minutes=1), limit=5)
         assert claimed.id == reply.id and claimed.delivery is not None and claimed.delivery.parts_sent == 0
-        assert await store.record_delivery_parts(reply.id, "hub-a", 1)
+        assert await store.deliveries.record_delivery_parts(reply.id, "hub-a", 1)
         later = utcnow() + timedelta(seconds=1)
-        [waiting] = await store.messages_awaiting_plugins(before=later, limit=5, max_attempts=3)
-        assert waiting.id == record.message.id and await store.count_plugin_attempt(waiting.id) == 1
+        [waiting] = await store.tickets.messages_awaiting_plugins(before=later, limit=5, max_attempts=3)
+        assert waiting.id == record.message.id and await store.tickets.count_plugin_attempt(waiting.id) == 1
     finally:
         await store.close()

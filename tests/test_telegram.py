@@ -56,9 +56,9 @@ def hub_of(client: TestClient) -> Hub:
 
 
 async def inbound_texts(hub: Hub, number: int = 1000) -> list[str]:
-    conv = await hub.store.get_conversation_by_number(number)
+    conv = await hub.store.tickets.get_conversation_by_number(number)
     assert conv is not None
-    return [m.text for m in await hub.store.list_messages(conv.id) if m.direction.value == "inbound"]
+    return [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.direction.value == "inbound"]
 
 
 def test_long_text_is_split_on_paragraphs_then_sentences_never_inside_words() -> None:
@@ -77,10 +77,10 @@ async def test_a_verified_update_opens_a_ticket_once(client: TestClient) -> None
     assert await post(client, update) == (200, {"ok": True})  # Telegram's retry of the same update
     hub = hub_of(client)
     assert await inbound_texts(hub) == ["你好，我的订单没到"]
-    contact = await hub.store.find_identity_contact("telegram", "777")
+    contact = await hub.store.contacts.find_identity_contact("telegram", "777")
     assert contact is not None and contact.identities[0].display_name == "Li (@lina)"
     await post(client, text_update(2, "still there?", first_name="Li", username="li_na", message_id=2))
-    contact = await hub.store.find_identity_contact("telegram", "777")
+    contact = await hub.store.contacts.find_identity_contact("telegram", "777")
     assert contact is not None and contact.identities[0].display_name == "Li (@li_na)"  # kept up to date
 
 
@@ -102,7 +102,7 @@ async def test_bad_requests_store_nothing(client: TestClient, body: Any, secret:
     else:
         got, _ = await post(client, body, secret)
     assert got == status
-    assert await hub_of(client).store.get_conversation_by_number(1000) is None
+    assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
 
 
 async def test_unsupported_updates_are_acknowledged_and_logged_once(
@@ -121,7 +121,7 @@ async def test_unsupported_updates_are_acknowledged_and_logged_once(
         assert (await post(client, post_in_channel))[0] == 200
         assert (await post(client, {**post_in_channel, "update_id": 6}))[0] == 200
     assert sum("ignoring channel_post updates" in r.getMessage() for r in caplog.records) == 1
-    assert await hub_of(client).store.get_conversation_by_number(1000) is None
+    assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
 
 
 async def test_edits_photos_documents_voice_and_stickers(client: TestClient, fake: tuple[FakeTelegram, str]) -> None:
@@ -183,9 +183,9 @@ async def test_edits_photos_documents_voice_and_stickers(client: TestClient, fak
         ),
     )
     hub = hub_of(client)
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     assert conv is not None
-    messages = [m for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    messages = [m for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
     assert [m.text for m in messages] == ["order 56 is late", "broken box", "", "[voice message]", "[sticker 👍]"]
     assert messages[0].raw is not None and messages[0].raw["edits"][0]["previous_text"] == "order 55 is late"
     photo_file = hub.blobs.path(messages[1].attachments[0].blob_ref)
@@ -227,7 +227,7 @@ async def test_buttons_out_and_the_choice_back(tmp_path: Path, fake: tuple[FakeT
         assert bot.sent("answerCallbackQuery")[0]["callback_query_id"] == "cb1"
 
         async def handed_off() -> bool:
-            conv = await hub.store.get_conversation_by_number(1000)
+            conv = await hub.store.tickets.get_conversation_by_number(1000)
             return conv is not None and conv.handed_off_at is not None and conv.category == "refund"
 
         await eventually(handed_off)
@@ -240,7 +240,7 @@ async def test_agent_replies_split_retry_on_429_and_fail_when_blocked(
     bot, _ = fake
     hub = hub_of(client)
     await post(client, text_update(1, "help", chat_id=-100555, chat_type="group"))
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     assert conv is not None
     bot.fail_next["sendMessage"] = [
         (429, {"description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}})
@@ -249,7 +249,7 @@ async def test_agent_replies_split_retry_on_429_and_fail_when_blocked(
     reply = await hub.actions.send(conv, long_reply, author_type=AuthorType.AGENT, author_id="agent-1")
 
     async def status_of(message_id: str) -> DeliveryStatus | None:
-        found = await hub.store.get_message(message_id)
+        found = await hub.store.tickets.get_message(message_id)
         return found.delivery.status if found and found.delivery else None
 
     async def sent() -> bool:
@@ -268,10 +268,10 @@ async def test_agent_replies_split_retry_on_429_and_fail_when_blocked(
         return await status_of(blocked.id) is DeliveryStatus.FAILED
 
     await eventually(failed)
-    message = await hub.store.get_message(blocked.id)
+    message = await hub.store.tickets.get_message(blocked.id)
     assert message is not None and message.delivery is not None
     assert message.delivery.error == "403 Forbidden: bot was blocked by the user"
-    events = [m.text for m in await hub.store.list_messages(conv.id) if m.kind is MessageKind.EVENT]
+    events = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.EVENT]
     assert any("bot was blocked by the user" in text and "unblock" in text for text in events)
 
 
@@ -296,7 +296,7 @@ async def test_long_polling_confirms_only_what_was_stored(tmp_path: Path, fake: 
 
 
 async def _texts_equal(hub: Hub, texts: list[str]) -> bool:
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     return conv is not None and await inbound_texts(hub) == texts
 
 
@@ -340,11 +340,11 @@ async def test_photos_and_documents_go_out_from_stored_attachments(
     bot, _ = fake
     hub = hub_of(client)
     await post(client, text_update(1, "send me the receipt"))
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     assert conv is not None
     photo, pdf = await hub.blobs.put(b"\x89PNG..."), await hub.blobs.put(b"%PDF-1.4")
     now = utcnow()
-    await hub.store.add_message(
+    await hub.store.tickets.add_message(
         Message(
             id=new_id(),
             conversation_id=conv.id,
@@ -384,7 +384,7 @@ async def test_one_hub_of_several_polls(tmp_path: Path, fake: tuple[FakeTelegram
         await eventually(lambda: _texts_equal(first, ["only once"]), timeout=10)
         lease = "telegram:telegram:polling"
         holders = [
-            await h.store.acquire_lease(lease, h.instance_id, now=utcnow(), ttl=timedelta(seconds=60))
+            await h.store.coordination.acquire_lease(lease, h.instance_id, now=utcnow(), ttl=timedelta(seconds=60))
             for h in (first, second)
         ]
         assert sorted(holders) == [False, True]  # exactly one of them holds the polling lease

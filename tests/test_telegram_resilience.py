@@ -152,12 +152,12 @@ def odd_update(kind: str, update_id: int) -> dict[str, Any]:
 
 
 async def inbound_messages(hub: Hub) -> list[Any]:
-    conv = await hub.store.get_conversation_by_number(1000)
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
     if conv is None:
         return []
     return [
         m
-        for m in await hub.store.list_messages(conv.id)
+        for m in await hub.store.tickets.list_messages(conv.id)
         if m.direction.value == "inbound" and m.kind is MessageKind.MESSAGE
     ]
 
@@ -380,7 +380,7 @@ async def test_a_split_reply_resumes_after_the_pieces_already_delivered(
     async with TestClient(TestServer(build_app(hub))) as client:
         headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
         await client.post("/channels/telegram/webhook", json=text_update(1, "help"), headers=headers)
-        conv = await hub.store.get_conversation_by_number(1000)
+        conv = await hub.store.tickets.get_conversation_by_number(1000)
         assert conv is not None
         paragraphs = [(f"Paragraph {n}. " * 200).strip() for n in range(3)]  # three pieces of ~3,000 characters
         # the first piece goes through, the second hits a 502: the retry must not send the first again
@@ -395,7 +395,7 @@ async def test_a_split_reply_resumes_after_the_pieces_already_delivered(
         reply = await hub.actions.send(conv, "\n\n".join(paragraphs), author_type=AuthorType.AGENT, author_id="a")
 
         async def sent() -> bool:
-            found = await hub.store.get_message(reply.id)
+            found = await hub.store.tickets.get_message(reply.id)
             return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.SENT
 
         await eventually(sent, timeout=10)

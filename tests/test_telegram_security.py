@@ -50,7 +50,7 @@ async def test_polling_mode_has_no_webhook_route(tmp_path: Path, fake: tuple[Fak
                 headers={"X-Telegram-Bot-Api-Secret-Token": secret},
             )
             assert resp.status == 404
-        assert await hub.store.get_conversation_by_number(1000) is None
+        assert await hub.store.tickets.get_conversation_by_number(1000) is None
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ async def test_no_log_record_holds_the_token_or_the_webhook_secret(
             "/api/v1/auth/login", json={"email": "agent@example.com", "password": "agent password 1"}
         )
         headers = {"X-CSRF-Token": (await login.json())["csrf_token"]}
-        conv = await hub.store.get_conversation_by_number(1000)
+        conv = await hub.store.tickets.get_conversation_by_number(1000)
         assert conv is not None
         bot.fail_next["sendMessage"] = [(502, {"description": "Bad Gateway"}), (400, {"description": "chat gone"})]
         resp = await client.post(f"/api/v1/conversations/{conv.id}/messages", json={"text": "hi"}, headers=headers)

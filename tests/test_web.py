@@ -57,8 +57,8 @@ async def post(client: TestClient, body: bytes, headers: dict[str, str] | None =
 
 async def stored_count(client: TestClient) -> int:
     hub = client.server.app[HUB]
-    conv = await hub.store.get_conversation_by_number(1000)
-    return 0 if conv is None else len(await hub.store.list_messages(conv.id))
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
+    return 0 if conv is None else len(await hub.store.tickets.list_messages(conv.id))
 
 
 async def test_healthz_and_metrics(client: TestClient) -> None:
@@ -94,7 +94,7 @@ async def test_a_signed_message_opens_a_ticket_and_a_retry_is_acknowledged_once(
     assert await post(client, body_of()) == (200, {"ok": True, "duplicate": True, "ticket": 1000})
     assert await stored_count(client) == 1
     hub = client.server.app[HUB]
-    contact = await hub.store.find_identity_contact("api", "user-9")
+    contact = await hub.store.contacts.find_identity_contact("api", "user-9")
     assert contact is not None and contact.name == "陈静"
 
 
@@ -165,12 +165,12 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
     try:
         await post(client, body_of())
         hub = client.server.app[HUB]
-        conv = await hub.store.get_conversation_by_number(1000)
+        conv = await hub.store.tickets.get_conversation_by_number(1000)
         assert conv is not None
         reply = await hub.actions.send(conv, "已为您退款", author_type=AuthorType.AGENT, author_id="agent-1")
 
         async def sent() -> bool:
-            message = await hub.store.get_message(reply.id)
+            message = await hub.store.tickets.get_message(reply.id)
             return (
                 message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
             )
@@ -181,7 +181,7 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
         assert payload["ticket"] == 1000 and payload["to"] == "user-9" and payload["thread"] == "order-5531"
         assert payload["message"]["text"] == "已为您退款"
         assert headers["X-Helpline-Signature"].startswith("v1=")
-        message = await hub.store.get_message(reply.id)
+        message = await hub.store.tickets.get_message(reply.id)
         assert message is not None and message.external_id == "platform-msg-1"
     finally:
         await client.close()
@@ -215,9 +215,9 @@ async def test_losing_the_store_answers_503_and_recovers_without_losing_anything
         assert (await post(client, body_of("during")))[0] == 200  # the channel's retry now lands
         assert (await post(client, body_of("before")))[1]["duplicate"] is True
         hub = client.server.app[HUB]
-        conv = await hub.store.get_conversation_by_number(1000)
+        conv = await hub.store.tickets.get_conversation_by_number(1000)
         assert conv is not None
-        assert [m.external_id for m in await hub.store.list_messages(conv.id)] == ["before", "during"]
+        assert [m.external_id for m in await hub.store.tickets.list_messages(conv.id)] == ["before", "during"]
     finally:
         await client.close()
         server.stop()

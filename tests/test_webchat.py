@@ -92,7 +92,7 @@ async def test_a_visitor_chats_and_sees_the_agents_reply_live(client: TestClient
 
         headers = await agent_session(client)
         conv_id = client.server.app[HUB].store
-        conv = await conv_id.get_conversation_by_number(1000)
+        conv = await conv_id.tickets.get_conversation_by_number(1000)
         resp = await client.post(
             f"/api/v1/conversations/{conv.id}/messages", json={"text": "马上为您查询"}, headers=headers
         )
@@ -163,7 +163,7 @@ async def test_a_signed_in_user_is_verified_by_hmac_and_a_bad_hash_is_refused(cl
 
     async with client.ws_connect(f"/channels/webchat/ws?token={good['token']}") as ws:
         await say(ws, "hello from my account", "u1")
-    contact = await client.server.app[HUB].store.find_identity_contact("webchat", "user:shop:42")
+    contact = await client.server.app[HUB].store.contacts.find_identity_contact("webchat", "user:shop:42")
     assert contact is not None and contact.email == "wei@example.com" and contact.identities[0].verified
 
 
@@ -189,8 +189,8 @@ async def test_limits_answer_with_error_frames_and_affect_no_one_else(client: Te
         await second.close()
     async with client.ws_connect(f"/channels/webchat/ws?token={other['token']}") as ws:
         assert (await say(ws, "I am fine", "o1"))["message"]["text"] == "I am fine"
-    stored = await client.server.app[HUB].store.get_conversation_by_number(1000)
-    assert len(await client.server.app[HUB].store.list_messages(stored.id)) == 5
+    stored = await client.server.app[HUB].store.tickets.get_conversation_by_number(1000)
+    assert len(await client.server.app[HUB].store.tickets.list_messages(stored.id)) == 5
 
 
 async def test_attachments_are_checked_and_private(client: TestClient) -> None:
@@ -233,7 +233,7 @@ async def test_with_no_agent_online_a_visitor_is_offered_email_only_where_it_is_
     assert resp.status == 422
     resp = await client.post("/channels/webchat/email", json={"token": me["token"], "email": "li@example.com"})
     assert resp.status == 409 and (await resp.json())["error"] == "email_unavailable"  # no email channel here
-    contact = await client.server.app[HUB].store.find_identity_contact("webchat", me["visitor"])
+    contact = await client.server.app[HUB].store.contacts.find_identity_contact("webchat", me["visitor"])
     assert contact is not None and contact.email == ""
 
     headers = await agent_session(client)
@@ -475,7 +475,7 @@ async def delivered(client: TestClient, message_id: str) -> None:
     store = client.server.app[HUB].store
 
     async def sent() -> bool:
-        message = await store.get_message(message_id)
+        message = await store.tickets.get_message(message_id)
         return message is not None and message.delivery is not None and message.delivery.status.value == "sent"
 
     await eventually(sent)
@@ -497,16 +497,16 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     body = confirmation.get_body(("plain",)).get_content()
     assert confirmation["To"] == "victim@example.org" and confirmation["Auto-Submitted"] == "auto-replied"
     assert "WIN" not in str(confirmation["Subject"]) + body and "spam.example" not in body
-    contact = await hub.store.find_identity_contact("webchat", spammer["visitor"])
+    contact = await hub.store.contacts.find_identity_contact("webchat", spammer["visitor"])
     assert contact is not None and contact.email == ""
 
     # replies and bot messages while the visitor is away: kept in the chat, never mailed
-    conversation = await hub.store.get_conversation_by_number(1000)
+    conversation = await hub.store.tickets.get_conversation_by_number(1000)
     for author in (AuthorType.BOT, AuthorType.AGENT):
         reply = await hub.actions.send(conversation, f"reply by {author}", author_type=author, author_id="x")
         await delivered(client, reply.id)
     assert len(sink.mails) == 1
-    assert {m.channel for m in await hub.store.list_messages(conversation.id)} == {"webchat"}
+    assert {m.channel for m in await hub.store.tickets.list_messages(conversation.id)} == {"webchat"}
 
     confirm = {"token": spammer["token"], "code": "00000000"}
     resp = await client.post("/channels/webchat/email/confirm", json=confirm)
@@ -515,7 +515,7 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     assert code is not None
     resp = await client.post("/channels/webchat/email/confirm", json={**confirm, "code": code.group()})
     assert resp.status == 200
-    contact = await hub.store.find_identity_contact("webchat", spammer["visitor"])
+    contact = await hub.store.contacts.find_identity_contact("webchat", spammer["visitor"])
     assert contact is not None and contact.email == "victim@example.org"
     reply = await hub.actions.send(conversation, "Here is your answer.", author_type=AuthorType.AGENT, author_id="a")
     await eventually(lambda: len(sink.mails) == 2)
@@ -554,14 +554,14 @@ async def test_the_event_router_survives_a_store_outage(client: TestClient, monk
         await ws.send_json({"type": "hello", "after": ""})
         await frames_until(ws, "hello")
         await say(ws, "我的订单还没到", "c1")
-        conv = await hub.store.get_conversation_by_number(1000)
-        real_get = hub.store.get_conversation
+        conv = await hub.store.tickets.get_conversation_by_number(1000)
+        real_get = hub.store.tickets.get_conversation
 
         async def down_once(conversation_id: str) -> Any:
-            monkeypatch.setattr(hub.store, "get_conversation", real_get)
+            monkeypatch.setattr(hub.store.tickets, "get_conversation", real_get)
             raise StoreUnavailable("database is locked")
 
-        monkeypatch.setattr(hub.store, "get_conversation", down_once)
+        monkeypatch.setattr(hub.store.tickets, "get_conversation", down_once)
         hub.bus.publish(Event("conversation.updated", conv.id, {"changes": ["status"]}))  # cannot be routed
         hub.bus.publish(Event("typing", conv.id, {"who": "agent"}))  # a later event still reaches the visitor
         assert (await frames_until(ws, "typing"))["who"] == "agent"

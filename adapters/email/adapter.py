@@ -392,7 +392,7 @@ class EmailAdapter(Adapter):
                 return await self._read_receipt(ours.group(1), report.reason)
             if report.action not in ("failed", ""):
                 return "250 2.0.0 OK: report noted"
-            message = await self.hub.store.mark_undelivered(ours.group(1), f"bounced: {report.reason}")
+            message = await self.hub.store.deliveries.mark_undelivered(ours.group(1), f"bounced: {report.reason}")
         except StoreUnavailable as exc:  # the reporting server retries; anything else is a bug handle_DATA logs
             self.log.warning("report for %s not recorded yet: %s", ours.group(1), exc)
             return "451 4.3.0 Temporary failure: please retry later"
@@ -404,10 +404,10 @@ class EmailAdapter(Adapter):
 
     async def _read_receipt(self, message_id: str, disposition: str) -> str:
         """An MDN: a system event on the ticket, once per reply (a retried MDN adds nothing)."""
-        message = await self.hub.store.get_message(message_id)
+        message = await self.hub.store.tickets.get_message(message_id)
         if message is None or message.direction is not Direction.OUTBOUND:
             return "250 2.0.0 OK: report noted"
-        for earlier in await self.hub.store.list_messages(message.conversation_id):
+        for earlier in await self.hub.store.tickets.list_messages(message.conversation_id):
             if earlier.kind is MessageKind.EVENT and (earlier.raw or {}).get("read_receipt_for") == message_id:
                 return "250 2.0.0 OK: read receipt already recorded"
         event = Message(
@@ -420,7 +420,7 @@ class EmailAdapter(Adapter):
             text=NOTES["read_receipt"].format(disposition=disposition[:200] or "displayed"),
             raw={"read_receipt_for": message_id},
         )
-        await self.hub.store.add_message(event)
+        await self.hub.store.tickets.add_message(event)
         self.hub.bus.publish(Event("message.created", event.conversation_id, {"message_id": event.id, "kind": "event"}))
         self.hub.bus.publish(
             Event("message.updated", message.conversation_id, {"message_id": message.id, "read": True})
@@ -487,7 +487,7 @@ class EmailAdapter(Adapter):
         """The reply as a mail. What needs the store or disk is read here; the MIME work
         (encoding attachments) runs in a thread, off the event loop."""
         conversation, message = out.conversation, out.message
-        thread = await self.hub.store.list_messages(conversation.id)
+        thread = await self.hub.store.tickets.list_messages(conversation.id)
         ids: list[str] = []
         last_inbound = ""
         for earlier in thread:

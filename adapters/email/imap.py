@@ -49,7 +49,7 @@ class ImapPoller:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         with contextlib.suppress(StoreUnavailable):  # another hub may take over at once
-            await self.hub.store.release_lease(self.lease, self.hub.instance_id)
+            await self.hub.store.coordination.release_lease(self.lease, self.hub.instance_id)
 
     async def _run(self) -> None:
         interval = self.settings["imap_poll_seconds"]
@@ -105,7 +105,7 @@ class ImapPoller:
         if response.result != "OK":
             raise OSError(f"cannot select {self.settings['imap_mailbox']}: {_text(response.lines)}")
         validity = _uidvalidity(response.lines)
-        state = await self.hub.store.get_value(self.state_key) or {}
+        state = await self.hub.store.coordination.get_value(self.state_key) or {}
         last_uid = int(state.get("last_uid", 0)) if state.get("uidvalidity") == validity else 0
         if state and state.get("uidvalidity") != validity:
             log.warning(
@@ -140,7 +140,7 @@ class ImapPoller:
                 else:
                     await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
             last_uid = max(last_uid, uid)
-            await self.hub.store.set_value(
+            await self.hub.store.coordination.set_value(
                 self.state_key,
                 {
                     "uidvalidity": validity,
@@ -149,7 +149,7 @@ class ImapPoller:
                 },
             )
         if not uids and state.get("uidvalidity") != validity:
-            await self.hub.store.set_value(self.state_key, {"uidvalidity": validity, "last_uid": last_uid})
+            await self.hub.store.coordination.set_value(self.state_key, {"uidvalidity": validity, "last_uid": last_uid})
 
 
 def _text(lines: list[Any]) -> str:

@@ -50,17 +50,17 @@ async def find_thread(
         conversation_id = ""
         ours = OUR_ID.match(candidate)
         if ours and ours.group(2) == domain:
-            message = await store.get_message(ours.group(1))
+            message = await store.tickets.get_message(ours.group(1))
             conversation_id = message.conversation_id if message else ""
         else:
-            message = await store.find_inbound(channel, candidate)
+            message = await store.tickets.find_inbound(channel, candidate)
             conversation_id = message.conversation_id if message else ""
         if conversation_id:
-            conversation = await store.get_conversation(conversation_id)
+            conversation = await store.tickets.get_conversation(conversation_id)
             if conversation is not None:
                 return ThreadMatch(conversation, "references")
     for found in token.finditer(subject):
-        conversation = await store.get_conversation_by_number(int(found.group(1)))
+        conversation = await store.tickets.get_conversation_by_number(int(found.group(1)))
         if conversation is not None and await _belongs(store, conversation, sender):
             return ThreadMatch(conversation, "subject token")
     return ThreadMatch(None, "new")
@@ -69,7 +69,7 @@ async def find_thread(
 async def _belongs(store: Store, conversation: Conversation, sender: str) -> bool:
     if sender in conversation.participants:
         return True
-    contact = await store.get_contact(conversation.contact_id)
+    contact = await store.contacts.get_contact(conversation.contact_id)
     if contact is None:
         return False
     addresses = {contact.email.lower()} | {i.address.lower() for i in contact.identities if "@" in i.address}

@@ -153,7 +153,7 @@ class TelegramAdapter(Adapter):
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             with logged_failure(self.log, "releasing the polling lease"):
-                await self.hub.store.release_lease(self._lease, self.hub.instance_id)
+                await self.hub.store.coordination.release_lease(self._lease, self.hub.instance_id)
         with logged_failure(self.log, "shutting the bot client down"):
             await self.bot.shutdown()
 
@@ -190,7 +190,7 @@ class TelegramAdapter(Adapter):
                 ):
                     await asyncio.sleep(5)  # another hub polls this bot
                     continue
-                offset = int(await self.hub.store.get_value(key) or 0)
+                offset = int(await self.hub.store.coordination.get_value(key) or 0)
                 updates = await self._get_updates(offset)
                 self.hub.report_channel(self.name, up=True)
                 for data in updates:
@@ -198,7 +198,7 @@ class TelegramAdapter(Adapter):
                     if not isinstance(update_id, int):
                         continue
                     await self.handle_update(data)  # stored (or deliberately ignored) first ...
-                    await self.hub.store.set_value(key, update_id + 1)  # ... then confirmed
+                    await self.hub.store.coordination.set_value(key, update_id + 1)  # ... then confirmed
                 if failures:
                     self.log.info("polling works again after %d failed attempt(s)", failures)
                     failures = 0
@@ -398,7 +398,7 @@ class TelegramAdapter(Adapter):
             ),
         )
         with logged_failure(self.log, f"recording that Telegram refuses delivery on {out.conversation.id}"):
-            await self.hub.store.add_message(event)
+            await self.hub.store.tickets.add_message(event)
             self.hub.bus.publish(
                 Event("message.created", out.conversation.id, {"message_id": event.id, "kind": "event"})
             )

@@ -248,7 +248,7 @@ class WebChatAdapter(Adapter):
             visitor = Visitor(str(data["v"]), str(data["s"]), dict(data))
         except (BadSignature, KeyError, TypeError, ValueError):
             raise web.HTTPUnauthorized(text="the visitor token is invalid or expired") from None
-        revoked = await self.hub.store.get_value(self._revoked_key(visitor.address))
+        revoked = await self.hub.store.coordination.get_value(self._revoked_key(visitor.address))
         if isinstance(revoked, int | float) and float(visitor.token.get("at", 0)) <= revoked:
             raise web.HTTPUnauthorized(text="the visitor token was revoked")
         return visitor
@@ -330,10 +330,10 @@ class WebChatAdapter(Adapter):
         )
 
     async def _latest_conversation(self, address: str) -> Conversation | None:
-        contact = await self.hub.store.find_identity_contact(self.name, address)
+        contact = await self.hub.store.contacts.find_identity_contact(self.name, address)
         if contact is None:
             return None
-        items, _ = await self.hub.store.list_conversations(
+        items, _ = await self.hub.store.inbox.list_conversations(
             ConversationQuery(contact_id=contact.id, channel=self.name, limit=5)
         )
         return next((c for c in items if c.thread_key == address), None)
@@ -343,7 +343,7 @@ class WebChatAdapter(Adapter):
         issued to this visitor so far stops working, and their open windows close."""
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
-        await self.hub.store.set_value(self._revoked_key(visitor.address), time.time())
+        await self.hub.store.coordination.set_value(self._revoked_key(visitor.address), time.time())
         for ws in list(self.sockets.get(visitor.address, ())):
             await ws.close(code=SIGNED_OUT, message=b"signed out")
         return web.json_response({"ok": True})
@@ -419,7 +419,7 @@ class WebChatAdapter(Adapter):
         messages: list[Message] = []
         if conversation is not None:
             self.watchers[conversation.id].add(address)
-            messages = await self.hub.store.list_messages(conversation.id, after=after)
+            messages = await self.hub.store.tickets.list_messages(conversation.id, after=after)
         await ws.send_json(
             {
                 "type": "hello",
@@ -567,12 +567,12 @@ class WebChatAdapter(Adapter):
         email = str(body.get("email", "")).strip().lower()
         if not EMAIL.match(email):
             return _error(422, "invalid", "that is not an email address")
-        contact = await self.hub.store.find_identity_contact(self.name, visitor.address)
+        contact = await self.hub.store.contacts.find_identity_contact(self.name, visitor.address)
         conversation = await self._latest_conversation(visitor.address)
         if contact is None or conversation is None:
             return _error(409, "no_conversation", "write your question first, then leave your address")
         now = time.time()
-        claim = AddressClaim.from_json(await self.hub.store.get_value(self._email_key(visitor.address)))
+        claim = AddressClaim.from_json(await self.hub.store.coordination.get_value(self._email_key(visitor.address)))
         if claim is not None and claim.email == email and claim.confirmed:
             return web.json_response({"ok": True, "status": "confirmed"})
         if claim is not None and claim.awaiting(email, now):
@@ -589,7 +589,7 @@ class WebChatAdapter(Adapter):
             if wait is not None:
                 raise Refusal(429, "rate_limited", "too many addresses; try again later", retry_after=wait)
         claim, code = new_claim(email, now)
-        await self.hub.store.set_value(self._email_key(visitor.address), claim.to_json())
+        await self.hub.store.coordination.set_value(self._email_key(visitor.address), claim.to_json())
         confirmation = Message(
             id=new_id(),
             conversation_id=conversation.id,
@@ -605,7 +605,7 @@ class WebChatAdapter(Adapter):
             await mailer.send(Outbound(confirmation, conversation, replace(contact, email=email), email))
         except (RetryableDeliveryError, PermanentDeliveryError) as exc:
             self.log.warning("the confirmation code for a visitor's address was not sent: %s", exc)
-            await self.hub.store.set_value(self._email_key(visitor.address), None)
+            await self.hub.store.coordination.set_value(self._email_key(visitor.address), None)
             return _error(503, "unavailable", "we could not send the confirmation mail; try again later")
         return web.json_response({"ok": True, "status": "confirmation_sent"})
 
@@ -616,28 +616,28 @@ class WebChatAdapter(Adapter):
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many attempts; try again later", retry_after=wait)
         key = self._email_key(visitor.address)
-        claim = AddressClaim.from_json(await self.hub.store.get_value(key))
+        claim = AddressClaim.from_json(await self.hub.store.coordination.get_value(key))
         if claim is None:
             return _error(409, "no_address", "leave your address first")
         claim, outcome = try_code(claim, str(body.get("code", "")), time.time())
-        await self.hub.store.set_value(key, claim.to_json())
+        await self.hub.store.coordination.set_value(key, claim.to_json())
         if outcome == "expired":
             return _error(410, "code_expired", "this code has expired; leave your address again for a new one")
         if outcome == "wrong":
             return _error(422, "wrong_code", "that code is not right")
-        contact = await self.hub.store.find_identity_contact(self.name, visitor.address)
+        contact = await self.hub.store.contacts.find_identity_contact(self.name, visitor.address)
         if contact is not None and contact.email != claim.email:
-            await self.hub.store.update_contact(contact.id, email=claim.email)
+            await self.hub.store.contacts.update_contact(contact.id, email=claim.email)
         return web.json_response({"ok": True, "status": "confirmed"})
 
     async def _remember_verified_email(self, address: str, email: str) -> None:
         """The site vouches for its signed-in user's email: it needs no code."""
         key = self._email_key(address)
-        if AddressClaim.from_json(await self.hub.store.get_value(key)) != confirmed_claim(email.lower()):
-            await self.hub.store.set_value(key, confirmed_claim(email.lower()).to_json())
+        if AddressClaim.from_json(await self.hub.store.coordination.get_value(key)) != confirmed_claim(email.lower()):
+            await self.hub.store.coordination.set_value(key, confirmed_claim(email.lower()).to_json())
 
     async def _confirmed_email(self, address: str) -> str:
-        claim = AddressClaim.from_json(await self.hub.store.get_value(self._email_key(address)))
+        claim = AddressClaim.from_json(await self.hub.store.coordination.get_value(self._email_key(address)))
         return claim.email if claim is not None and claim.confirmed else ""
 
     def _mailer(self) -> Adapter | None:
@@ -651,7 +651,7 @@ class WebChatAdapter(Adapter):
         visitor = await self.visitor_of(request.query.get("token", ""))
         ref = request.match_info["ref"]
         conversation = await self._latest_conversation(visitor.address)
-        messages = await self.hub.store.list_messages(conversation.id) if conversation else []
+        messages = await self.hub.store.tickets.list_messages(conversation.id) if conversation else []
         attachment = next(
             (a for m in messages if seen_by_customer(m, visitor.address) for a in m.attachments if a.blob_ref == ref),
             None,
@@ -700,9 +700,9 @@ class WebChatAdapter(Adapter):
         # Deterministic (a retried delivery finds it) and sorting right after the original.
         copy_id = f"{int(out.message.id, 16) + 1:024x}"
         store = self.hub.store
-        if await store.get_message(copy_id) is not None:
+        if await store.tickets.get_message(copy_id) is not None:
             return  # this delivery was retried: the copy exists already
-        await store.add_message(
+        await store.tickets.add_message(
             replace(
                 out.message,
                 id=copy_id,
@@ -721,7 +721,7 @@ class WebChatAdapter(Adapter):
         if event.type == "typing" and event.data.get("who") == "agent":
             frame: dict[str, Any] = {"type": "typing", "who": "agent"}
         elif event.type == "conversation.updated":
-            conversation = await hub.store.get_conversation(event.conversation_id)
+            conversation = await hub.store.tickets.get_conversation(event.conversation_id)
             frame = {"type": "ticket", "conversation": ticket_json(conversation)}
         else:
             return

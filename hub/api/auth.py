@@ -73,7 +73,7 @@ class Authenticator:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
-            record = await self.store.get_api_token(hash_secret(token.strip()))
+            record = await self.store.accounts.get_api_token(hash_secret(token.strip()))
             if record is None or record.revoked_at is not None:
                 raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
             request[TOKEN_HASH] = record.token_hash
@@ -92,7 +92,7 @@ class Authenticator:
         cookie = request.cookies.get(SESSION_COOKIE, "")
         if not cookie:
             return None
-        session = await self.store.get_session(hash_secret(cookie))
+        session = await self.store.accounts.get_session(hash_secret(cookie))
         if session is None or session.expires_at <= self.clock():
             return None
         return session
@@ -102,17 +102,17 @@ class Authenticator:
         """Whether the session or token this request came with still lets its agent in."""
         token_hash = request.get(TOKEN_HASH)
         if token_hash is not None:
-            record = await self.store.get_api_token(token_hash)
+            record = await self.store.accounts.get_api_token(token_hash)
             if record is None or record.revoked_at is not None:
                 return False
             agent_id = record.agent_id
         else:
             session = request.get(SESSION)
-            current = await self.store.get_session(session.token_hash) if session is not None else None
+            current = await self.store.accounts.get_session(session.token_hash) if session is not None else None
             if current is None or current.expires_at <= self.clock():
                 return False
             agent_id = current.agent_id
-        agent = await self.store.get_agent(agent_id)
+        agent = await self.store.accounts.get_agent(agent_id)
         return agent is not None and agent.active
 
     def seconds_left(self, request: web.Request) -> float | None:
@@ -130,7 +130,7 @@ class Authenticator:
             await asyncio.wait_for(self._changed.wait(), timeout)
 
     async def _active(self, agent_id: str) -> Agent:
-        agent = await self.store.get_agent(agent_id)
+        agent = await self.store.accounts.get_agent(agent_id)
         if agent is None or not agent.active:
             raise ApiError(401, "unauthenticated", "this account is disabled")
         return agent
@@ -157,7 +157,7 @@ class Authenticator:
         # Counted before checking (no await in between), so parallel guesses see each other.
         self.by_address.hit(address)
         self.by_account.hit(account)
-        agent = await self.store.get_agent_by_email(email.strip().lower())
+        agent = await self.store.accounts.get_agent_by_email(email.strip().lower())
         if not self._dummy_hash:
             self._dummy_hash = await hash_password_off_loop(secrets.token_hex(16))
         ok = await verify_password_off_loop(agent.password_hash if agent else self._dummy_hash, password)
@@ -168,7 +168,7 @@ class Authenticator:
         token = new_secret()
         now = self.clock()
         session = Session(hash_secret(token), agent.id, new_secret(), created_at=now, expires_at=now + SESSION_TTL)
-        await self.store.add_session(session)
+        await self.store.accounts.add_session(session)
         return agent, session, token
 
     def set_cookie(self, response: web.StreamResponse, request: web.Request, token: str) -> None:

@@ -19,7 +19,7 @@ async def require_confirmation(
     """Raise 409 when source and target belong to different contacts and it was not confirmed."""
     if confirmed or source.contact_id == target.contact_id:
         return
-    labels = await store.contact_labels([source.contact_id, target.contact_id])
+    labels = await store.contacts.contact_labels([source.contact_id, target.contact_id])
     raise ApiError(
         409,
         "confirm_needed",

@@ -53,7 +53,7 @@ async def may_see(call: Call, event: Event) -> bool:
     if not hub.access.restricts(call.me):
         return True
     try:
-        conversation = await hub.store.get_conversation(event.conversation_id)
+        conversation = await hub.store.tickets.get_conversation(event.conversation_id)
     except StoreUnavailable:
         return False  # unknown now: better missed (the inbox reloads) than shown to the wrong agent
     return conversation is not None and hub.access.allows(call.me, conversation, Access.READ)

@@ -118,7 +118,7 @@ async def login(call: Call) -> web.Response:
 async def logout(call: Call) -> web.Response:
     session = call.request.get(SESSION)
     if session is not None:
-        await hub_of(call).store.delete_session(session.token_hash)
+        await hub_of(call).store.accounts.delete_session(session.token_hash)
         call.request.config_dict[AUTH].credentials_changed()  # its live sockets close
     response = web.json_response({"ok": True})
     response.del_cookie("helpline_session", path="/")
@@ -146,7 +146,7 @@ async def me(call: Call) -> dict[str, Any]:
     response=AGENT_SCHEMA,
 )
 async def patch_me(call: Call) -> dict[str, Any]:
-    return agent_json(await hub_of(call).store.update_agent(call.me.id, dict(call.body)))
+    return agent_json(await hub_of(call).store.accounts.update_agent(call.me.id, dict(call.body)))
 
 
 # -- conversations ----------------------------------------------------------------------
@@ -195,15 +195,15 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     query = query_from(call)
     try:
-        items, total = await hub.store.list_conversations(query)
+        items, total = await hub.store.inbox.list_conversations(query)
     except SearchRejected as exc:  # too broad, too many words, or too slow: say which
         raise ApiError(422, "search_rejected", f"q: {exc}") from None
     if hub.access.restricts(call.me):  # a search or a page shows only tickets the agent may see
         items = [c for c in items if hub.access.allows(call.me, c, Access.READ)]
         total = query.offset + len(items)
-    reads = await hub.store.read_markers(call.me.id, [c.id for c in items])
+    reads = await hub.store.inbox.read_markers(call.me.id, [c.id for c in items])
     names = await contact_names(hub, items)
-    latest = await hub.store.latest_messages([c.id for c in items])
+    latest = await hub.store.inbox.latest_messages([c.id for c in items])
     return {
         "items": [
             conversation_json(
@@ -231,8 +231,8 @@ async def list_conversations(call: Call) -> dict[str, Any]:
 async def conversation_counts(call: Call) -> dict[str, int]:
     hub = hub_of(call)
     if not hub.access.restricts(call.me):
-        return await hub.store.count_views(call.me.id)
-    items, _ = await hub.store.list_conversations(ConversationQuery(limit=1000))
+        return await hub.store.inbox.count_views(call.me.id)
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(limit=1000))
     return count_views_of([c for c in items if hub.access.allows(call.me, c, Access.READ)], call.me.id)
 
 
@@ -250,7 +250,7 @@ def is_unread(conv: Conversation, read_at: Any) -> bool:
 
 
 async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str, str]:
-    return await hub.store.contact_labels(sorted({c.contact_id for c in conversations}))
+    return await hub.store.contacts.contact_labels(sorted({c.contact_id for c in conversations}))
 
 
 @api.route(
@@ -265,14 +265,14 @@ async def conversation_by_number(call: Call) -> dict[str, Any]:
     # ASCII digits that fit a stored number: str.isdigit() also takes "²", and int() refuses 5,000 digits.
     valid = number.isascii() and number.isdigit() and len(number) <= 18
     conv = authorized(
-        call, await hub_of(call).store.get_conversation_by_number(int(number)) if valid else None, Access.READ
+        call, await hub_of(call).store.tickets.get_conversation_by_number(int(number)) if valid else None, Access.READ
     )
     names = await contact_names(hub_of(call), [conv])
     return conversation_json(conv, contact_name=names.get(conv.contact_id, ""))
 
 
 async def conversation_or_404(call: Call, key: str = "conversation_id", access: Access = Access.READ) -> Conversation:
-    return authorized(call, await hub_of(call).store.get_conversation(call.path[key]), access)
+    return authorized(call, await hub_of(call).store.tickets.get_conversation(call.path[key]), access)
 
 
 def authorized(call: Call, conv: Conversation | None, access: Access) -> Conversation:
@@ -285,9 +285,9 @@ def authorized(call: Call, conv: Conversation | None, access: Access) -> Convers
 async def contact_or_404(call: Call, contact_id: str, access: Access) -> None:
     """A contact is reachable through a ticket of theirs the caller may `access`."""
     hub = hub_of(call)
-    if await hub.store.get_contact(contact_id) is None:
+    if await hub.store.contacts.get_contact(contact_id) is None:
         raise not_found("contact")
-    items, _ = await hub.store.list_conversations(ConversationQuery(contact_id=contact_id, include_merged=True))
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(contact_id=contact_id, include_merged=True))
     if not any(hub.access.allows(call.me, c, access) for c in items):
         raise not_found("contact")
 
@@ -302,13 +302,16 @@ async def contact_or_404(call: Call, contact_id: str, access: Access) -> None:
 async def get_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call)
-    contact = await hub.store.get_contact(conv.contact_id)
-    others, _ = await hub.store.list_conversations(ConversationQuery(contact_id=conv.contact_id, limit=20))
+    contact = await hub.store.contacts.get_contact(conv.contact_id)
+    others, _ = await hub.store.inbox.list_conversations(ConversationQuery(contact_id=conv.contact_id, limit=20))
     visible = [c for c in others if c.id != conv.id and hub.access.allows(call.me, c, Access.READ)]
-    latest = await hub.store.latest_messages([c.id for c in visible])
+    latest = await hub.store.inbox.latest_messages([c.id for c in visible])
     return {
         "conversation": conversation_json(conv, contact_name=contact.name if contact else ""),
-        "contact": {**contact_json(contact), "notes": await hub.store.get_value(contact_notes_key(contact.id)) or ""}
+        "contact": {
+            **contact_json(contact),
+            "notes": await hub.store.coordination.get_value(contact_notes_key(contact.id)) or "",
+        }
         if contact
         else None,
         "other_conversations": [conversation_json(c, latest=latest.get(c.id)) for c in visible],
@@ -327,9 +330,9 @@ async def get_conversation(call: Call) -> dict[str, Any]:
 async def list_messages(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call)
-    messages = await hub.store.list_messages(conv.id, after=call.query.get("after", ""))
+    messages = await hub.store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
     if conv.last_inbound_at is not None:
-        await hub.store.mark_read(call.me.id, conv.id, conv.last_inbound_at)
+        await hub.store.inbox.mark_read(call.me.id, conv.id, conv.last_inbound_at)
     return {"items": [message_json(m) for m in messages]}
 
 
@@ -423,10 +426,10 @@ async def upload_file(call: Call) -> web.Response:
 async def retry_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call, access=Access.WRITE)
-    message = await hub.store.get_message(call.path["message_id"])
+    message = await hub.store.tickets.get_message(call.path["message_id"])
     if message is None or message.conversation_id != conv.id:
         raise not_found("message")
-    requeued = await hub.store.requeue_delivery(message.id, now=hub.actions.clock())
+    requeued = await hub.store.deliveries.requeue_delivery(message.id, now=hub.actions.clock())
     hub.outbox.wake()
     return message_json(requeued)
 
@@ -456,12 +459,12 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     changes = dict(call.body)
     if "assignee_id" in changes:
         changes["assignee_id"] = changes["assignee_id"] or ""
-        if changes["assignee_id"] and await hub.store.get_agent(changes["assignee_id"]) is None:
+        if changes["assignee_id"] and await hub.store.accounts.get_agent(changes["assignee_id"]) is None:
             raise ApiError(422, "invalid", "assignee_id: no such agent")
     if changes.get("snoozed_until") is not None:
         changes["snoozed_until"] = parse_time(changes["snoozed_until"], "snoozed_until")
     changes = snooze_changes(conv, changes, hub.actions.clock())
-    names = {a.id: a.name or a.email for a in await hub.store.list_agents()}
+    names = {a.id: a.name or a.email for a in await hub.store.accounts.list_agents()}
     updated = await hub.actions.update_by(conv, changes, who=call.who, names=names)
     return conversation_json(updated)
 
@@ -477,7 +480,7 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
 async def merge_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     source = await conversation_or_404(call, access=Access.WRITE)
-    target = authorized(call, await hub.store.get_conversation(call.body["into"]), Access.WRITE)
+    target = authorized(call, await hub.store.tickets.get_conversation(call.body["into"]), Access.WRITE)
     await require_confirmation(hub.store, source, target, moving_one=False, confirmed=call.body.get("confirm", False))
     merged = await hub.actions.merge(source, target, who=call.who)
     return conversation_json(merged)
@@ -493,11 +496,11 @@ async def merge_conversation(call: Call) -> dict[str, Any]:
 )
 async def move_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    message = await hub.store.get_message(call.path["message_id"])
+    message = await hub.store.tickets.get_message(call.path["message_id"])
     if message is None:
         raise not_found("message")
-    source = authorized(call, await hub.store.get_conversation(message.conversation_id), Access.WRITE)
-    target = authorized(call, await hub.store.get_conversation(call.body["conversation_id"]), Access.WRITE)
+    source = authorized(call, await hub.store.tickets.get_conversation(message.conversation_id), Access.WRITE)
+    target = authorized(call, await hub.store.tickets.get_conversation(call.body["conversation_id"]), Access.WRITE)
     if source.id == target.id:
         raise ApiError(422, "invalid", "the message is already there")
     await require_confirmation(hub.store, source, target, moving_one=True, confirmed=call.body.get("confirm", False))
@@ -545,9 +548,13 @@ async def patch_contact(call: Call) -> dict[str, Any]:
             raise ApiError(422, "invalid", "language: not a language tag (like en, zh-CN or zh-Hant)")
     await contact_or_404(call, contact_id, Access.WRITE)
     if "notes" in changes:
-        await store.set_value(contact_notes_key(contact_id), changes.pop("notes"))
-    contact = await store.update_contact(contact_id, **changes) if changes else await store.get_contact(contact_id)
-    return {**contact_json(contact), "notes": await store.get_value(contact_notes_key(contact_id)) or ""}
+        await store.coordination.set_value(contact_notes_key(contact_id), changes.pop("notes"))
+    contact = (
+        await store.contacts.update_contact(contact_id, **changes)
+        if changes
+        else await store.contacts.get_contact(contact_id)
+    )
+    return {**contact_json(contact), "notes": await store.coordination.get_value(contact_notes_key(contact_id)) or ""}
 
 
 def contact_notes_key(contact_id: str) -> str:
@@ -573,7 +580,7 @@ async def merge_contact(call: Call) -> dict[str, Any]:
 # -- canned responses -------------------------------------------------------------------
 @api.route("GET", "/v1/canned", summary="Canned responses", tag="canned", response=ANY)
 async def list_canned(call: Call) -> dict[str, Any]:
-    return {"items": [canned_json(c) for c in await hub_of(call).store.list_canned()]}
+    return {"items": [canned_json(c) for c in await hub_of(call).store.accounts.list_canned()]}
 
 
 @api.route(
@@ -597,7 +604,7 @@ async def add_canned(call: Call) -> dict[str, Any]:
     shortcut = call.body["shortcut"].strip().lstrip("/").lower()
     if not shortcut.replace("-", "").replace("_", "").isalnum():
         raise ApiError(422, "invalid", "shortcut: letters, digits, '-' and '_' only")
-    canned = await hub_of(call).store.add_canned(
+    canned = await hub_of(call).store.accounts.add_canned(
         CannedResponse(id=new_id(), shortcut=shortcut, title=call.body["title"], text=call.body["text"])
     )
     return canned_json(canned)
@@ -612,7 +619,7 @@ async def add_canned(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def delete_canned(call: Call) -> dict[str, Any]:
-    await hub_of(call).store.delete_canned(call.path["canned_id"])
+    await hub_of(call).store.accounts.delete_canned(call.path["canned_id"])
     return {"ok": True}
 
 
@@ -620,7 +627,7 @@ async def delete_canned(call: Call) -> dict[str, Any]:
 @api.route("GET", "/v1/agents", summary="Every agent (for assigning)", tag="agents", response=ANY)
 async def list_agents(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    return {"items": [agent_json(a) for a in await hub.store.list_agents()], "online": hub.presence.online()}
+    return {"items": [agent_json(a) for a in await hub.store.accounts.list_agents()], "online": hub.presence.online()}
 
 
 @api.route(
@@ -667,14 +674,14 @@ async def patch_agent(call: Call) -> dict[str, Any]:
         changes["role"] = Role(changes["role"])
     if call.path["agent_id"] == call.me.id and (changes.get("active") is False or changes.get("role") is Role.AGENT):
         raise ApiError(422, "invalid", "you cannot demote or disable yourself")
-    agent = await hub_of(call).store.update_agent(call.path["agent_id"], changes)
+    agent = await hub_of(call).store.accounts.update_agent(call.path["agent_id"], changes)
     call.request.config_dict[AUTH].credentials_changed()  # a deactivated agent's live sockets close
     return agent_json(agent)
 
 
 @api.route("GET", "/v1/tokens", summary="Personal API tokens (admin)", tag="tokens", auth=ADMIN, response=ANY)
 async def list_tokens(call: Call) -> dict[str, Any]:
-    return {"items": [token_json(t) for t in await hub_of(call).store.list_api_tokens()]}
+    return {"items": [token_json(t) for t in await hub_of(call).store.accounts.list_api_tokens()]}
 
 
 @api.route(
@@ -690,7 +697,7 @@ async def list_tokens(call: Call) -> dict[str, Any]:
 async def create_token(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     agent_id = call.body.get("agent_id") or call.me.id
-    if await hub.store.get_agent(agent_id) is None:
+    if await hub.store.accounts.get_agent(agent_id) is None:
         raise ApiError(422, "invalid", "agent_id: no such agent")
     token, secret = await issue_token(hub.store, agent_id, call.body["name"])
     return {**token_json(token), "token": secret}
@@ -698,7 +705,7 @@ async def create_token(call: Call) -> dict[str, Any]:
 
 async def issue_token(store: Any, agent_id: str, name: str) -> tuple[ApiToken, str]:
     secret = "hl_" + new_secret()
-    token = await store.add_api_token(
+    token = await store.accounts.add_api_token(
         ApiToken(id=new_id(), agent_id=agent_id, name=name, token_hash=hash_secret(secret))
     )
     return token, secret
@@ -709,7 +716,7 @@ async def issue_token(store: Any, agent_id: str, name: str) -> tuple[ApiToken, s
 )
 async def revoke_token(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    token = await hub.store.revoke_api_token(call.path["token_id"], now=hub.actions.clock())
+    token = await hub.store.accounts.revoke_api_token(call.path["token_id"], now=hub.actions.clock())
     call.request.config_dict[AUTH].credentials_changed()  # its live sockets close
     return token_json(token)
 
@@ -724,10 +731,10 @@ async def revoke_token(call: Call) -> dict[str, Any]:
 async def attachment(call: Call) -> web.StreamResponse:
     hub = hub_of(call)
     ref = call.path["ref"]
-    message = await hub.store.get_message(call.query.get("message", ""))
+    message = await hub.store.tickets.get_message(call.query.get("message", ""))
     if message is None or not any(a.blob_ref == ref for a in message.attachments):
         raise not_found("attachment")
-    authorized(call, await hub.store.get_conversation(message.conversation_id), Access.READ)
+    authorized(call, await hub.store.tickets.get_conversation(message.conversation_id), Access.READ)
     path = hub.blobs.path(ref)
     if path is None:
         raise not_found("attachment")

@@ -1,0 +1,1 @@
+"""The Store contract, one interface per area (see conversation/store.py)."""

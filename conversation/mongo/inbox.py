@@ -1,0 +1,95 @@
+"""MongoDB: the agent's inbox: ticket lists, view counts, read markers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING
+
+from conversation.areas.inbox import Inbox
+from conversation.codec import (
+    conversation_from_doc,
+    message_from_doc,
+)
+from conversation.model import (
+    Conversation,
+    ConversationQuery,
+    Message,
+    Status,
+)
+from conversation.mongo.db import (
+    Area,
+    _unavailable_when_unreachable,
+)
+from conversation.store import (
+    search_terms,
+)
+
+
+class MongoInbox(Area, Inbox):
+    @_unavailable_when_unreachable
+    async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
+        condition: dict[str, Any] = {}
+        for field in ("channel", "assignee_id", "team", "category", "contact_id"):
+            if (value := getattr(query, field)) is not None:
+                condition[field] = value
+        for field in ("status", "priority"):
+            if (value := getattr(query, field)) is not None:
+                condition[field] = value.value
+        if query.tag is not None:
+            condition["tags"] = query.tag.strip().lower()
+        if not query.include_merged:
+            condition["merged_into"] = {"$in": ["", None]}
+        if search_terms(query.search):
+            ids = {m.conversation_id for m in await self._search_messages(query.search, limit=1000)}
+            condition["_id"] = {"$in": sorted(ids)}
+        total = await self._conversations.count_documents(condition, limit=1000)
+        cursor = (
+            self._conversations.find(condition)
+            .sort([("last_message_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(query.offset)
+            .limit(query.limit)
+        )
+        return [conversation_from_doc(doc) async for doc in cursor], total
+
+    @_unavailable_when_unreachable
+    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        found = {}
+        for conversation_id in conversation_ids:
+            doc = await self._messages.find_one(
+                {"conversation_id": conversation_id, "kind": {"$ne": "event"}}, sort=[("_id", DESCENDING)]
+            )
+            if doc is not None:
+                found[conversation_id] = message_from_doc(doc)
+        return found
+
+    @_unavailable_when_unreachable
+    async def count_views(self, agent_id: str) -> dict[str, int]:
+        live = {"merged_into": {"$in": ["", None]}}
+        counts = {status.value: 0 for status in Status}
+        async for row in await self._conversations.aggregate(
+            [{"$match": live}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        ):
+            counts[row["_id"]] = row["n"]
+        for label, assignee in (("mine", agent_id), ("unassigned", "")):
+            counts[label] = await self._conversations.count_documents(
+                {**live, "status": Status.OPEN.value, "assignee_id": assignee}
+            )
+        counts["all"] = sum(counts[status.value] for status in Status)
+        return counts
+
+    @_unavailable_when_unreachable
+    async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None:
+        await self._reads.update_one(
+            {"_id": f"{agent_id}\x1f{conversation_id}"},
+            {"$max": {"read_at": at}, "$set": {"agent_id": agent_id, "conversation_id": conversation_id}},
+            upsert=True,
+        )
+
+    @_unavailable_when_unreachable
+    async def read_markers(self, agent_id: str, conversation_ids: list[str]) -> dict[str, datetime]:
+        if not conversation_ids:
+            return {}
+        cursor = self._reads.find({"_id": {"$in": [f"{agent_id}\x1f{c}" for c in conversation_ids]}})
+        return {doc["conversation_id"]: doc["read_at"] async for doc in cursor}

@@ -1,0 +1,105 @@
+"""The MongoDB backend: one module per store area over one shared client (db.py)."""
+
+from __future__ import annotations
+
+from pymongo import ASCENDING, DESCENDING, TEXT
+
+from conversation.mongo.accounts import MongoAccounts
+from conversation.mongo.contacts import MongoContacts
+from conversation.mongo.coordination import MongoCoordination
+from conversation.mongo.db import (
+    MIGRATIONS,
+    MongoConnection,
+    MongoStoreBase,
+    _unavailable_when_unreachable,
+)
+from conversation.mongo.deliveries import MongoDeliveries
+from conversation.mongo.inbox import MongoInbox
+from conversation.mongo.tickets import MongoTickets
+from conversation.store import (
+    SCHEMA_VERSION,
+    Store,
+    StoreUnavailable,
+    migrations_to_run,
+)
+
+
+class MongoStore(MongoStoreBase, Store):
+    def __init__(self, url: str, *, timeout: float = 5.0, database: str | None = None) -> None:
+        self._conn = MongoConnection(url, timeout=timeout, database=database)
+        self.url = url
+        self.tickets = MongoTickets(self._conn)
+        self.contacts = MongoContacts(self._conn)
+        self.deliveries = MongoDeliveries(self._conn)
+        self.accounts = MongoAccounts(self._conn)
+        self.coordination = MongoCoordination(self._conn)
+        self.inbox = MongoInbox(self._conn)
+
+    @property
+    def search_seconds(self) -> float:
+        """How long one search may run (tests lower it)."""
+        return self._conn.search_seconds
+
+    @search_seconds.setter
+    def search_seconds(self, seconds: float) -> None:
+        self._conn.search_seconds = seconds
+
+    @_unavailable_when_unreachable
+    async def open(self) -> None:
+        if self._conn.closed:
+            self._conn.connect()
+        await self._conn.client.admin.command("ping")
+        meta = await self._conn.db.meta.find_one({"_id": "schema"})
+        version = meta["version"] if meta else None
+        for migrate in migrations_to_run(version, MIGRATIONS):
+            await migrate(self._conn.db)
+        await self._create_indexes()
+        await self._conn.db.meta.update_one({"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True)
+
+    async def _create_indexes(self) -> None:
+        await self._conn.db.messages.create_index(
+            [("idem_key", ASCENDING)],
+            unique=True,
+            partialFilterExpression={"idem_key": {"$exists": True}},
+            name="idempotency",
+        )
+        await self._conn.db.messages.create_index([("conversation_id", ASCENDING), ("_id", ASCENDING)], name="thread")
+        await self._conn.db.messages.create_index(
+            [("delivery.status", ASCENDING), ("delivery.next_attempt_at", ASCENDING)], name="outbox"
+        )
+        await self._conn.db.messages.create_index(
+            [("plugins_done", ASCENDING), ("created_at", ASCENDING)], name="plugins"
+        )
+        await self._conn.db.messages.create_index([("text", TEXT)], name="search")
+        await self._conn.db.conversations.create_index([("number", ASCENDING)], unique=True, name="number")
+        await self._conn.db.conversations.create_index([("last_message_at", DESCENDING)], name="recent")
+        for field in ("status", "assignee_id", "team", "channel", "priority", "category", "tags", "contact_id"):
+            await self._conn.db.conversations.create_index(
+                [(field, ASCENDING), ("last_message_at", DESCENDING)], name=f"inbox_{field}"
+            )
+        await self._conn.db.identities.create_index([("contact_id", ASCENDING)], name="contact")
+        await self._conn.db.contacts.create_index([("email_key", ASCENDING)], name="email")
+        await self._conn.db.api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")
+        await self._conn.db.canned.create_index([("shortcut", ASCENDING)], unique=True, name="shortcut")
+        await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
+
+    async def close(self) -> None:
+        await self._conn.client.close()
+        self._conn.closed = True
+
+    @_unavailable_when_unreachable
+    async def ping(self) -> None:
+        await self._conn.client.admin.command("ping")
+
+    async def write_failure(self) -> str:
+        if self._conn.write_error:  # has the server room again? one small write tells
+            try:
+                await self._probe_write()
+                self._conn.write_error = ""
+            except StoreUnavailable:
+                pass
+        return self._conn.write_error
+
+    @_unavailable_when_unreachable
+    async def _probe_write(self) -> None:
+        await self._conn.db.meta.update_one({"_id": "health"}, {"$inc": {"probes": 1}}, upsert=True)

@@ -1,0 +1,3 @@
+"""The embedded SQLite backend: one module per store area over one connection."""
+
+from conversation.sqlite.store import SQLiteStore as SQLiteStore

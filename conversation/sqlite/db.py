@@ -1,0 +1,507 @@
+"""The SQLite backend's shared part: schema, migrations, row codecs and the connection.
+
+All SQL runs on the worker thread (see worker.py); each public method is one job,
+so each is one transaction. Times are stored as epoch milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from conversation.codec import (
+    agent_from_doc,
+    contact_from_doc,
+    conversation_from_doc,
+    conversation_to_doc,
+    from_epoch_ms,
+    identity_from_doc,
+    message_from_doc,
+    message_to_doc,
+    to_epoch_ms,
+)
+from conversation.identity import ContactEmail, email_after_message, joining_email, language_after_message
+from conversation.inbound import Inbound, Sender
+from conversation.model import (
+    Agent,
+    ApiToken,
+    Contact,
+    Conversation,
+    Message,
+    new_id,
+)
+from conversation.search_text import INDEX_FORMAT, SEARCH_SECONDS, index_text, match_expression, timed_out
+from conversation.sqlite.worker import SQLiteWorker
+from conversation.store import (
+    StoreUnavailable,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL,
+    merged_into TEXT NOT NULL DEFAULT '', email_verified INTEGER NOT NULL DEFAULT 0,
+    language TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS contacts_email ON contacts (email) WHERE email != '';
+CREATE TABLE IF NOT EXISTS identities (
+    channel TEXT NOT NULL, address TEXT NOT NULL, contact_id TEXT NOT NULL REFERENCES contacts(id),
+    display_name TEXT NOT NULL, verified INTEGER NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (channel, address));
+CREATE INDEX IF NOT EXISTS identities_contact ON identities (contact_id);
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE, channel TEXT NOT NULL,
+    thread_key TEXT NOT NULL, contact_id TEXT NOT NULL, subject TEXT NOT NULL,
+    status TEXT NOT NULL, priority TEXT NOT NULL, category TEXT NOT NULL, tags TEXT NOT NULL,
+    team TEXT NOT NULL, assignee_id TEXT NOT NULL, handed_off_at INTEGER,
+    created_at INTEGER NOT NULL, last_message_at INTEGER NOT NULL,
+    first_response_at INTEGER, resolved_at INTEGER, previous_id TEXT NOT NULL,
+    last_inbound_at INTEGER, merged_into TEXT NOT NULL DEFAULT '', participants TEXT NOT NULL DEFAULT '[]',
+    customer_address TEXT NOT NULL DEFAULT '');
+CREATE INDEX IF NOT EXISTS conversations_thread ON conversations (channel, thread_key, number);
+-- The inbox's indexes skip merged tickets (the list never shows them), so a view is
+-- read and counted from the index alone. Every index holding last_message_at is
+-- rewritten on each message, so only the two hottest views have one; other filters
+-- narrow those scans or use the small indexes below, which change only with the ticket.
+CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (last_message_at) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_status ON conversations (status, last_message_at) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_owner ON conversations (status, assignee_id) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_assignee ON conversations (assignee_id);
+CREATE INDEX IF NOT EXISTS conversations_team ON conversations (team);
+CREATE INDEX IF NOT EXISTS conversations_channel ON conversations (channel);
+CREATE INDEX IF NOT EXISTS conversations_priority ON conversations (priority);
+CREATE INDEX IF NOT EXISTS conversations_category ON conversations (category);
+CREATE INDEX IF NOT EXISTS conversations_contact ON conversations (contact_id);
+CREATE TABLE IF NOT EXISTS conversation_tags (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id), tag TEXT NOT NULL,
+    PRIMARY KEY (tag, conversation_id));
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,  -- rowid order is arrival order
+    conversation_id TEXT NOT NULL REFERENCES conversations(id), channel TEXT NOT NULL,
+    direction TEXT NOT NULL, kind TEXT NOT NULL, author_type TEXT NOT NULL, author_id TEXT NOT NULL,
+    text TEXT NOT NULL, html TEXT NOT NULL, attachments TEXT NOT NULL, choices TEXT NOT NULL,
+    choice_id TEXT NOT NULL, external_id TEXT NOT NULL,
+    idem_key TEXT UNIQUE,  -- (channel, external id) of inbound messages: the idempotency key
+    created_at INTEGER NOT NULL,
+    d_status TEXT, d_attempts INTEGER, d_error TEXT, d_next_attempt_at INTEGER, d_sent_at INTEGER,
+    d_lease_owner TEXT, d_lease_until INTEGER,
+    plugins_done INTEGER NOT NULL, raw TEXT, automatic INTEGER NOT NULL DEFAULT 0,
+    customer_address TEXT NOT NULL DEFAULT '', d_parts INTEGER NOT NULL DEFAULT 0,
+    plugin_attempts INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS messages_thread ON messages (conversation_id, seq);
+CREATE INDEX IF NOT EXISTS messages_outbox ON messages (d_status, d_next_attempt_at)
+    WHERE d_status = 'queued';
+CREATE INDEX IF NOT EXISTS messages_plugins ON messages (created_at) WHERE plugins_done = 0;
+-- Contentless: it holds the text as search_text.index_text rewrote it (CJK bigrams),
+-- keyed by messages.seq. Filled in batches behind the writes (see _index_for_search):
+-- one row at a time, FTS5 costs more than the rest of an ingest.
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    body, content='', tokenize='unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS plugin_state (
+    conversation_id TEXT NOT NULL, plugin TEXT NOT NULL, state TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,  -- counts writes: compare-and-set across hub processes
+    PRIMARY KEY (conversation_id, plugin));
+CREATE TABLE IF NOT EXISTS channel_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reads (
+    agent_id TEXT NOT NULL, conversation_id TEXT NOT NULL, read_at INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, conversation_id));
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash TEXT PRIMARY KEY, agent_id TEXT NOT NULL, csrf_token TEXT NOT NULL,
+    created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id TEXT PRIMARY KEY, agent_id TEXT NOT NULL, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL, revoked_at INTEGER);
+CREATE TABLE IF NOT EXISTS canned (
+    id TEXT PRIMARY KEY, shortcut TEXT NOT NULL UNIQUE, title TEXT NOT NULL, text TEXT NOT NULL,
+    created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS agents (
+    id TEXT PRIMARY KEY, email TEXT NOT NULL, email_key TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+    password_hash TEXT NOT NULL, name TEXT NOT NULL, active INTEGER NOT NULL, created_at INTEGER NOT NULL);
+"""
+
+# Migrations from version N to N+1, each a script run in one transaction.
+MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE plugin_state ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+}
+
+# Columns added since a table was first created: (table, column, declaration). A database
+# written before gets them at open (an old row reads as the default).
+ADDED_COLUMNS = (
+    ("contacts", "email_verified", "INTEGER NOT NULL DEFAULT 0"),
+    ("contacts", "language", "TEXT NOT NULL DEFAULT ''"),
+    ("conversations", "customer_address", "TEXT NOT NULL DEFAULT ''"),
+    ("messages", "customer_address", "TEXT NOT NULL DEFAULT ''"),
+    ("messages", "d_parts", "INTEGER NOT NULL DEFAULT 0"),  # pieces of a split reply already delivered
+    ("messages", "plugin_attempts", "INTEGER NOT NULL DEFAULT 0"),  # recovery runs that did not finish
+    ("agents", "language", "TEXT NOT NULL DEFAULT ''"),
+    ("conversations", "snoozed_until", "INTEGER"),
+)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}  # names from the list above
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
+CONVERSATION_TIMES = (
+    "snoozed_until",
+    "handed_off_at",
+    "created_at",
+    "last_message_at",
+    "first_response_at",
+    "resolved_at",
+    "last_inbound_at",
+)
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    doc = dict(row)
+    doc["_id"] = doc.pop("id")
+    doc["tags"] = json.loads(doc["tags"])
+    doc["participants"] = json.loads(doc["participants"])
+    for name in CONVERSATION_TIMES:
+        doc[name] = from_epoch_ms(doc[name])
+    return conversation_from_doc(doc)
+
+
+def _message(row: sqlite3.Row) -> Message:
+    doc = dict(row)
+    delivery = None
+    if doc["d_status"] is not None:
+        delivery = {
+            "status": doc["d_status"],
+            "attempts": doc["d_attempts"],
+            "error": doc["d_error"],
+            "next_attempt_at": from_epoch_ms(doc["d_next_attempt_at"]),
+            "sent_at": from_epoch_ms(doc["d_sent_at"]),
+            "lease_owner": doc["d_lease_owner"],
+            "lease_until": from_epoch_ms(doc["d_lease_until"]),
+            "parts_sent": doc["d_parts"],
+        }
+    return message_from_doc(
+        {
+            **doc,
+            "_id": doc["id"],
+            "attachments": json.loads(doc["attachments"]),
+            "choices": json.loads(doc["choices"]),
+            "created_at": from_epoch_ms(doc["created_at"]),
+            "delivery": delivery,
+            "plugins_done": bool(doc["plugins_done"]),
+            "raw": json.loads(doc["raw"]) if doc["raw"] else None,
+            "automatic": bool(doc["automatic"]),
+        }
+    )
+
+
+# Delivery fields have their own columns, named d_<field> (parts_sent is d_parts).
+DELIVERY_COLUMNS = {"parts_sent": "d_parts"}
+
+
+def _row(doc: dict[str, Any]) -> dict[str, Any]:
+    """A codec document (conversation/codec.py) as SQLite column values: the codec decides
+    which fields are stored; here only how each type is written (times as epoch ms,
+    lists and dicts as JSON, booleans as 0/1)."""
+    row: dict[str, Any] = {}
+    for name, value in doc.items():
+        column = "id" if name == "_id" else name
+        if isinstance(value, datetime):
+            row[column] = to_epoch_ms(value)
+        elif isinstance(value, bool):
+            row[column] = int(value)
+        elif isinstance(value, list | dict):
+            row[column] = json.dumps(value)
+        else:
+            row[column] = value
+    return row
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    names = ", ".join(row)
+    conn.execute(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+
+
+def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
+    doc = message_to_doc(msg)
+    delivery = doc.pop("delivery") or {}
+    row = _row(doc)
+    row["raw"] = json.dumps(msg.raw) if msg.raw is not None else None  # NULL, not the JSON text "null"
+    row["idem_key"] = doc.get("idem_key")
+    for name, value in _row(delivery).items():
+        row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
+    _insert(conn, "messages", row)
+
+
+def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
+    _insert(conn, "conversations", _row(conversation_to_doc(conv)))
+
+
+def _get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
+    row = conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
+    return _conversation(row) if row else None
+
+
+def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
+    row = conn.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+    if row is None:
+        return None
+    identities = conn.execute("SELECT * FROM identities WHERE contact_id = ? ORDER BY created_at", (contact_id,))
+    return contact_from_doc(_doc(row), [identity_from_doc(_doc(r)) for r in identities])
+
+
+def _doc(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as the codec reads it: `_id`, and its creation time as a datetime."""
+    doc = dict(row)
+    if "id" in doc:
+        doc["_id"] = doc.pop("id")
+    doc["created_at"] = from_epoch_ms(doc["created_at"])
+    return doc
+
+
+def _next_number(conn: sqlite3.Connection, first: int) -> int:
+    row = conn.execute(
+        "INSERT INTO counters (name, value) VALUES ('ticket', ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+        (first,),
+    ).fetchone()
+    return int(row[0])
+
+
+def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) -> str:
+    sender = inbound.sender
+    row = conn.execute(
+        "SELECT contact_id, display_name FROM identities WHERE channel = ? AND address = ?",
+        (inbound.channel, sender.address),
+    ).fetchone()
+    if row is None:
+        known = None
+        email = joining_email(sender)
+        if email:  # the same person, already known on another channel by the same verified email
+            known = conn.execute(
+                "SELECT id FROM contacts WHERE email = ? COLLATE NOCASE AND email_verified = 1 AND merged_into = ''"
+                " LIMIT 1",
+                (email,),
+            ).fetchone()
+        contact_id = known[0] if known else new_id()
+        if known is None:
+            first = email_after_message(ContactEmail(), sender)
+            conn.execute(
+                "INSERT INTO contacts (id, name, email, email_verified, created_at, language) VALUES (?,?,?,?,?,?)",
+                (
+                    contact_id,
+                    sender.display_name,
+                    first.address,
+                    int(first.verified),
+                    to_epoch_ms(now),
+                    language_after_message("", sender),
+                ),
+            )
+        conn.execute(
+            "INSERT INTO identities VALUES (?,?,?,?,?,?)",
+            (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), to_epoch_ms(now)),
+        )
+        if known is not None:
+            _fill_language(conn, contact_id, sender)
+        return contact_id
+    contact_id = row["contact_id"]
+    _fill_language(conn, contact_id, sender)
+    if sender.display_name and sender.display_name != row["display_name"]:
+        conn.execute(
+            "UPDATE identities SET display_name = ? WHERE channel = ? AND address = ?",
+            (sender.display_name, inbound.channel, sender.address),
+        )
+    if sender.email:
+        current = conn.execute("SELECT email, email_verified FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+        before = ContactEmail(current[0], bool(current[1]))
+        after = email_after_message(before, sender)
+        if after != before:
+            conn.execute(
+                "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
+                (after.address, int(after.verified), contact_id),
+            )
+    return contact_id
+
+
+def _fill_language(conn: sqlite3.Connection, contact_id: str, sender: Sender) -> None:
+    if not sender.language:
+        return
+    current = conn.execute("SELECT language FROM contacts WHERE id = ?", (contact_id,)).fetchone()[0]
+    after = language_after_message(current, sender)
+    if after != current:
+        conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (after, contact_id))
+
+
+SEARCH_BATCH = 5000
+SEARCH_INTERVAL = 0.25  # seconds search may lag behind the newest messages
+CHECKPOINT_EVERY = 4  # maintenance rounds: the WAL is checkpointed every second
+
+log = logging.getLogger(__name__)
+
+
+def _index_for_search(conn: sqlite3.Connection) -> int:
+    """Add messages stored since the last run to the full-text index; return how many."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_indexed_seq'").fetchone()
+    done = int(row[0]) if row else 0
+    rows = conn.execute(
+        "SELECT seq, text FROM messages WHERE seq > ? ORDER BY seq LIMIT ?", (done, SEARCH_BATCH)
+    ).fetchall()
+    if not rows:
+        return 0
+    conn.executemany("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", ((r[0], index_text(r[1])) for r in rows))
+    conn.execute(
+        "INSERT INTO meta VALUES ('search_indexed_seq', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(rows[-1][0]),),
+    )
+    return len(rows)
+
+
+def _reindex_edited(conn: sqlite3.Connection, seq: int, old_text: str, new_text: str) -> None:
+    """An edited message already in the full-text index: take its old words out and put the
+    new ones in (a message not indexed yet is read with its new text by _index_for_search)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_indexed_seq'").fetchone()
+    if row is None or seq > int(row[0]):
+        return
+    # A contentless FTS5 table forgets its text: a delete names the words it indexed.
+    conn.execute(
+        "INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', ?, ?)", (seq, index_text(old_text))
+    )
+    conn.execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (seq, index_text(new_text)))
+
+
+def _renew_stale_search_index(conn: sqlite3.Connection) -> None:
+    """Empty an index built by an older search_text.index_text: it is filled again from
+    the messages (at open, then behind the writes)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_index_format'").fetchone()
+    if row is not None and row[0] == INDEX_FORMAT:
+        return
+    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
+    conn.execute("DELETE FROM meta WHERE key = 'search_indexed_seq'")
+    conn.execute(
+        "INSERT INTO meta VALUES ('search_index_format', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (INDEX_FORMAT,),
+    )
+
+
+@contextmanager
+def _time_limited(conn: sqlite3.Connection, seconds: float) -> Iterator[None]:
+    """Stop the statements run inside after `seconds` (SearchTimedOut): one search must not
+    hold the connection every other call waits for. Only for reads: an interrupted write
+    would roll back the whole group it belongs to."""
+    deadline = time.monotonic() + seconds
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 1000)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if time.monotonic() > deadline and "interrupt" in str(exc):
+            raise timed_out(seconds) from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+def _analyze(conn: sqlite3.Connection) -> None:
+    """Refresh the planner's statistics (sampled, so quick on a large database)."""
+    conn.execute("PRAGMA analysis_limit = 1000")
+    conn.execute("PRAGMA optimize = 0x10002")  # analyse every table that needs it
+
+
+SEARCH_LIMIT = 1000  # a search looks at the newest this many matching messages
+COUNT_LIMIT = 1000  # totals beyond this are reported as "at least"
+COMMON = 2000  # a filter matching at least this many tickets counts as common
+
+
+def _all_common(conn: sqlite3.Connection, narrowing: list[tuple[str, Any, str]], tag: str | None) -> bool:
+    """Whether every narrowing filter matches many tickets (each counted from its index alone)."""
+    counts = [
+        conn.execute(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM conversations INDEXED BY {index} WHERE {column} = ? LIMIT ?)",
+            (value, COMMON),
+        ).fetchone()[0]
+        for column, value, index in narrowing
+    ]
+    if tag is not None:
+        counts.append(
+            conn.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM conversation_tags WHERE tag = ? LIMIT ?)",
+                (tag.strip().lower(), COMMON),
+            ).fetchone()[0]
+        )
+    return all(count >= COMMON for count in counts)
+
+
+def _matching_seqs_sql(terms: list[str]) -> tuple[str, list[Any]]:
+    """A subquery of the seqs of the newest messages containing every term."""
+    return (
+        "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?",
+        [match_expression(terms) or '""', SEARCH_LIMIT],
+    )
+
+
+def _agent(row: sqlite3.Row) -> Agent:
+    doc = dict(row)
+    return agent_from_doc(
+        {**doc, "_id": doc["id"], "active": bool(doc["active"]), "created_at": from_epoch_ms(doc["created_at"])}
+    )
+
+
+def _api_token(row: sqlite3.Row) -> ApiToken:
+    return ApiToken(
+        id=row["id"],
+        agent_id=row["agent_id"],
+        name=row["name"],
+        token_hash=row["token_hash"],
+        created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
+        revoked_at=from_epoch_ms(row["revoked_at"]),
+    )
+
+
+class SQLiteDB:
+    """The one connection every area shares: the writer thread (group commit) and its settings."""
+
+    def __init__(self, path: Path, *, timeout: float | None = 5.0) -> None:
+        self.path = path
+        self.url = f"sqlite://{path}"
+        self.worker = SQLiteWorker(path, timeout=timeout)
+        self.search_seconds = SEARCH_SECONDS
+
+    async def call(self, job: Any, *, write: bool = True, deadline: bool = True) -> Any:
+        try:
+            return await self.worker.call(job, write=write, deadline=deadline)
+        except sqlite3.OperationalError as exc:
+            # Locked, disk full, file gone: the caller may retry later.
+            raise StoreUnavailable(f"{self.url}: {exc}") from exc
+
+    async def one(self, sql: str, params: tuple[Any, ...], build: Any) -> Any:
+        """The row the query finds, built into a domain object, or None."""
+
+        def job(conn: sqlite3.Connection) -> Any:
+            row = conn.execute(sql, params).fetchone()
+            return build(row) if row else None
+
+        return await self.call(job, write=False)
+
+
+class Area:
+    """The base of one area's module: its methods run as jobs on the shared connection."""
+
+    def __init__(self, db: SQLiteDB) -> None:
+        self._db = db
+
+    @property
+    def search_seconds(self) -> float:
+        return self._db.search_seconds
+
+    async def _call(self, job: Any, *, write: bool = True, deadline: bool = True) -> Any:
+        return await self._db.call(job, write=write, deadline=deadline)
+
+    async def _one(self, sql: str, params: tuple[Any, ...], build: Any) -> Any:
+        return await self._db.one(sql, params, build)

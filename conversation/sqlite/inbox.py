@@ -1,0 +1,143 @@
+"""SQLite: the agent's inbox: ticket lists, view counts, read markers."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import nullcontext
+from datetime import datetime
+from typing import Any
+
+from conversation.areas.inbox import Inbox
+from conversation.codec import (
+    from_epoch_ms,
+    to_epoch_ms,
+)
+from conversation.model import (
+    Conversation,
+    ConversationQuery,
+    Message,
+    Status,
+)
+from conversation.sqlite.db import (
+    COUNT_LIMIT,
+    Area,
+    _all_common,
+    _conversation,
+    _index_for_search,
+    _matching_seqs_sql,
+    _message,
+    _time_limited,
+)
+from conversation.store import (
+    search_terms,
+)
+
+
+class SQLiteInbox(Area, Inbox):
+    async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
+        where, params = ["1 = 1"], []
+        # (column, value, index answering "how many have this value" from the index alone)
+        narrowing: list[tuple[str, Any, str]] = []
+        for column, index in (
+            ("channel", "conversations_channel"),
+            ("assignee_id", "conversations_assignee"),
+            ("team", "conversations_team"),
+            ("category", "conversations_category"),
+            ("contact_id", "conversations_contact"),
+            ("priority", "conversations_priority"),
+        ):
+            value = getattr(query, column)
+            if value is not None:
+                value = getattr(value, "value", value)
+                where.append(f"c.{column} = ?")  # column names come from the list above
+                params.append(value)
+                narrowing.append((column, value, index))
+        if query.status is not None:
+            where.append("c.status = ?")
+            params.append(query.status.value)
+        if query.tag is not None:
+            tag = query.tag.strip().lower()
+            where.append("EXISTS (SELECT 1 FROM conversation_tags t WHERE t.tag = ? AND t.conversation_id = c.id)")
+            params.append(tag)
+        if not query.include_merged:
+            where.append("c.merged_into = ''")
+        terms = search_terms(query.search)
+
+        def job(conn: sqlite3.Connection) -> tuple[list[Conversation], int]:
+            clause, args = list(where), list(params)
+            if terms:
+                _index_for_search(conn)
+                seqs, seq_args = _matching_seqs_sql(terms)
+                clause.append(f"c.id IN (SELECT conversation_id FROM messages WHERE seq IN ({seqs}))")
+                args.extend(seq_args)
+            sql_where = " AND ".join(clause)
+            with _time_limited(conn, self.search_seconds) if terms else nullcontext():
+                total = conn.execute(
+                    f"SELECT COUNT(*) FROM (SELECT 1 FROM conversations c WHERE {sql_where} LIMIT ?)",
+                    (*args, COUNT_LIMIT),
+                ).fetchone()[0]
+                source = "conversations c"
+                if not terms and not query.include_merged and _all_common(conn, narrowing, query.tag):
+                    # Every filter matches many tickets: walking the tickets newest first and
+                    # keeping the matches finds a page sooner than sorting all the matches.
+                    index = "conversations_status" if query.status is not None else "conversations_recent"
+                    source = f"conversations c INDEXED BY {index}"
+                rows = conn.execute(
+                    f"SELECT * FROM {source} WHERE {sql_where} "
+                    "ORDER BY c.last_message_at DESC, c.id DESC LIMIT ? OFFSET ?",
+                    (*args, query.limit, query.offset),
+                ).fetchall()
+            return [_conversation(r) for r in rows], total
+
+        return await self._call(job, write=False)
+
+    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+        def job(conn: sqlite3.Connection) -> dict[str, Message]:
+            found = {}
+            for conversation_id in conversation_ids:  # each one walks the thread index backwards
+                row = conn.execute(
+                    "SELECT * FROM messages WHERE conversation_id = ? AND kind != 'event' ORDER BY seq DESC LIMIT 1",
+                    (conversation_id,),
+                ).fetchone()
+                if row is not None:
+                    found[conversation_id] = _message(row)
+            return found
+
+        return await self._call(job, write=False)
+
+    async def count_views(self, agent_id: str) -> dict[str, int]:
+        def job(conn: sqlite3.Connection) -> dict[str, int]:
+            counts = {status.value: 0 for status in Status}
+            for status, count in conn.execute(
+                "SELECT status, COUNT(*) FROM conversations WHERE merged_into = '' GROUP BY status"
+            ):
+                counts[status] = count
+            for label, assignee in (("mine", agent_id), ("unassigned", "")):
+                counts[label] = conn.execute(
+                    "SELECT COUNT(*) FROM conversations WHERE merged_into = '' AND status = 'open' AND assignee_id = ?",
+                    (assignee,),
+                ).fetchone()[0]
+            counts["all"] = sum(counts[status.value] for status in Status)
+            return counts
+
+        return await self._call(job, write=False)
+
+    async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                "INSERT INTO reads VALUES (?,?,?) ON CONFLICT (agent_id, conversation_id)"
+                " DO UPDATE SET read_at = MAX(read_at, excluded.read_at)",
+                (agent_id, conversation_id, to_epoch_ms(at)),
+            )
+        )
+
+    async def read_markers(self, agent_id: str, conversation_ids: list[str]) -> dict[str, datetime]:
+        def job(conn: sqlite3.Connection) -> dict[str, datetime]:
+            marks = ",".join("?" * len(conversation_ids))
+            rows = conn.execute(
+                f"SELECT conversation_id, read_at FROM reads WHERE agent_id = ? AND conversation_id IN ({marks})",
+                (agent_id, *conversation_ids),
+            )
+            return {r[0]: from_epoch_ms(r[1]) for r in rows}  # type: ignore[misc]
+
+        return await self._call(job, write=False) if conversation_ids else {}

@@ -1,0 +1,108 @@
+"""The Store contract for full-text search over messages (both backends)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conversation.model import (
+    ConversationQuery,
+    utcnow,
+)
+from conversation.search_text import SearchRejected, SearchTimedOut
+from conversation.store import (
+    Store,
+)
+from tests.store_contract.common import POLICY, inbound
+
+
+async def test_search_finds_words_in_english_and_chinese_newest_first(store: Store) -> None:
+    texts = ["My order #5531 never arrived", "我无法登录我的账户", "Refund for order 77 please", "密码 重置 100%_done"]
+    for i, text in enumerate(texts):
+        await store.tickets.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+
+    assert [m.text for m in await store.tickets.search_messages("order")] == [texts[2], texts[0]]
+    assert [m.text for m in await store.tickets.search_messages("ORDER never")] == [texts[0]]
+    assert [m.text for m in await store.tickets.search_messages("无法登录")] == [texts[1]]
+    assert [m.text for m in await store.tickets.search_messages("登录")] == [texts[1]]
+    assert [m.text for m in await store.tickets.search_messages("密码")] == [texts[3]]
+    assert await store.tickets.search_messages("d_n") == []  # "_" is no wildcard: it does not match the "o" of "done"
+    assert await store.tickets.search_messages("%") == []  # punctuation is not a word
+    assert await store.tickets.search_messages("   ") == []
+    assert await store.tickets.search_messages("nothing-like-this") == []
+
+
+async def test_one_cjk_character_finds_the_words_it_is_part_of(store: Store) -> None:
+    texts = ["我的订单还没到", "单号是 5531", "账单", "订"]
+    for i, text in enumerate(texts):
+        await store.tickets.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+    assert [m.text for m in await store.tickets.search_messages("单")] == [
+        texts[2],
+        texts[1],
+        texts[0],
+    ]  # end, start, middle
+    assert [m.text for m in await store.tickets.search_messages("订")] == [texts[3], texts[0]]
+    assert [m.text for m in await store.tickets.search_messages("到")] == [texts[0]]  # the last character of a run
+    assert [m.text for m in await store.tickets.search_messages("单 5531")] == [texts[1]]
+
+
+async def test_searches_over_the_limits_are_refused_clearly(store: Store) -> None:
+    await store.tickets.record_inbound(inbound("m1", text="the parcel arrived broken"), now=utcnow(), policy=POLICY)
+    with pytest.raises(SearchRejected, match="at most 8 words"):
+        await store.tickets.search_messages(" ".join("abcdefghijklmnopqrstuvwxyz"))  # 26 one-letter words
+    with pytest.raises(SearchRejected, match="at least 2"):
+        await store.tickets.search_messages("parcel b")
+    with pytest.raises(SearchRejected):
+        await store.inbox.list_conversations(ConversationQuery(search="a b c d e f g h i"))
+    assert [m.text for m in await store.tickets.search_messages("parcel arrived")] == ["the parcel arrived broken"]
+    assert await store.tickets.search_messages("pa") == []  # two letters: a whole word, not a prefix
+
+
+async def test_a_search_that_runs_too_long_is_stopped(store: Store) -> None:
+    for i in range(300):
+        text = f"order {i} refund parcel 订单 number {i % 7}"
+        await store.tickets.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+    assert len(await store.tickets.search_messages("订单 order", limit=500)) == 300
+    store.search_seconds = 0.0  # type: ignore[attr-defined]
+    with pytest.raises(SearchTimedOut, match="took longer than"):
+        await store.tickets.search_messages("订单 order", limit=500)
+    with pytest.raises(SearchTimedOut):
+        await store.inbox.list_conversations(ConversationQuery(search="订单 order"))
+
+
+async def test_an_embedded_search_index_of_an_older_format_is_rebuilt(tmp_path: Path) -> None:
+    """Databases indexed before single CJK characters were searchable find them after the upgrade."""
+    import sqlite3
+
+    from conversation.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "old.sqlite3")
+    await store.open()
+    await store.tickets.record_inbound(inbound("m1", text="我的订单"), now=utcnow(), policy=POLICY)
+    await store.close()
+    with sqlite3.connect(store.path) as conn:  # as an older Helpline left it: bigrams only
+        conn.execute("DELETE FROM meta WHERE key = 'search_index_format'")
+        conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
+        conn.execute("INSERT INTO messages_fts (rowid, body) SELECT seq, '我的 的订 订单' FROM messages")
+    await store.open()
+    try:
+        assert [m.text for m in await store.tickets.search_messages("单")] == ["我的订单"]
+    finally:
+        await store.close()
+
+
+async def test_an_edited_message_is_found_by_its_new_words_only(store: Store) -> None:
+    """An edit re-indexes the message: its old words no longer find it (both backends)."""
+    record = await store.tickets.record_inbound(
+        inbound("m1", text="a zebra ate my parcel"), now=utcnow(), policy=POLICY
+    )
+    assert [m.id for m in await store.tickets.search_messages("zebra")] == [record.message.id]  # indexed now
+    await store.tickets.edit_inbound("telegram", "m1", text="a giraffe ate my parcel", deleted=False, at=utcnow())
+    assert await store.tickets.search_messages("zebra") == []
+    assert [m.id for m in await store.tickets.search_messages("giraffe")] == [record.message.id]
+    assert [m.id for m in await store.tickets.search_messages("parcel")] == [record.message.id]
+    await store.close()  # the index survives a restart as edited
+    await store.open()
+    assert await store.tickets.search_messages("zebra") == []
+    assert [m.id for m in await store.tickets.search_messages("giraffe")] == [record.message.id]
