@@ -34,7 +34,7 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
-from adapters.webchat.filetypes import BINARY, detect_type
+from adapters.webchat.filetypes import BINARY, detect_type, name_for_type
 from adapters.webchat.texts import confirmation_mail
 from conversation.identity import seen_by_customer
 from conversation.model import (
@@ -343,6 +343,7 @@ class WebChatAdapter(Adapter):
         issued to this visitor so far stops working, and their open windows close."""
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
+        self._site(visitor.site, request)
         await self.hub.store.set_value(self._revoked_key(visitor.address), time.time())
         for ws in list(self.sockets.get(visitor.address, ())):
             await ws.close(code=SIGNED_OUT, message=b"signed out")
@@ -517,7 +518,10 @@ class WebChatAdapter(Adapter):
                 raise InvalidInbound(f"files of type {content_type!r} are not accepted")
             attachments.append(
                 Attachment(
-                    name=file_name(str(item.get("name", ""))), content_type=content_type, size=len(data), blob_ref=ref
+                    name=name_for_type(file_name(str(item.get("name", ""))), content_type),
+                    content_type=content_type,
+                    size=len(data),
+                    blob_ref=ref,
                 )
             )
         return attachments
@@ -530,6 +534,7 @@ class WebChatAdapter(Adapter):
         body is streamed, never read whole), enforced on the declared length and again on
         every chunk read."""
         visitor = await self.visitor_of(request.query.get("token", ""))
+        self._site(visitor.site, request)
         for limiter, key in ((self.uploads_per_visitor, visitor.address), (self.uploads_per_address, request.remote)):
             wait = limiter.take(key or "?")
             if wait is not None:
@@ -556,7 +561,7 @@ class WebChatAdapter(Adapter):
             return _error(415, "unsupported_type", f"files of type {content_type} are not accepted")
         assert self.uploads is not None  # set by start(), before any request is served
         ref = await self.uploads.put(visitor.address, bytes(data))
-        name = file_name(part.filename or "")
+        name = name_for_type(file_name(part.filename or ""), content_type)
         return web.json_response({"ref": ref, "name": name, "content_type": content_type, "size": len(data)})
 
     async def _email(self, request: web.Request) -> web.Response:
@@ -564,6 +569,7 @@ class WebChatAdapter(Adapter):
         confirmation code (fixed text) and nothing else until the code comes back."""
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
+        self._site(visitor.site, request)
         email = str(body.get("email", "")).strip().lower()
         if not EMAIL.match(email):
             return _error(422, "invalid", "that is not an email address")
@@ -612,6 +618,7 @@ class WebChatAdapter(Adapter):
     async def _confirm_email(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
+        self._site(visitor.site, request)
         wait = self.code_attempts.take(visitor.address)
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many attempts; try again later", retry_after=wait)
@@ -649,6 +656,10 @@ class WebChatAdapter(Adapter):
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
         visitor = await self.visitor_of(request.query.get("token", ""))
+        # A click on the widget's link is a navigation, which sends no Origin: a download
+        # needs the visitor's token, and a script on a page the site did not allow is refused.
+        if "Origin" in request.headers:
+            self._site(visitor.site, request)
         ref = request.match_info["ref"]
         conversation = await self._latest_conversation(visitor.address)
         messages = await self.hub.store.list_messages(conversation.id) if conversation else []
@@ -663,7 +674,9 @@ class WebChatAdapter(Adapter):
         content_type = (
             attachment.content_type if attachment.content_type in self.settings["attachment_types"] else BINARY
         )
-        return web.FileResponse(path, headers=download_headers(attachment.name, content_type))
+        # Named again for its type: a file kept before names followed types is saved safely too.
+        name = name_for_type(attachment.name, content_type)
+        return web.FileResponse(path, headers=download_headers(name, content_type))
 
     async def _script(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(
@@ -749,6 +762,13 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
                 response.headers["Retry-After"] = str(max(1, round(refusal.retry_after)))
         except web.HTTPException as exc:
             response = _error(exc.status, ERROR_CODES.get(exc.status, f"http_{exc.status}"), exc.text or exc.reason)
+    if response.status >= 400 and request.body_exists and not request.content.is_eof():
+        # Refused before its body was read (a bad token on /upload): answer and close now.
+        # aiohttp would otherwise read (linger on) the unused body for up to 10 s, and a
+        # client that sends its whole body before reading sees the refusal only then;
+        # a timeout on the body ends that at once (as hub.server.body_deadline does).
+        response.force_close()
+        request.content.set_exception(TimeoutError())
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
