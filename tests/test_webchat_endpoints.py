@@ -10,8 +10,17 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import Hub, build_app
+from tests.email_servers import Sink
 from tests.helpers import make_config
-from tests.test_webchat import PNG, client, frames_until, upload_file, visitor  # noqa: F401  (client: fixture)
+from tests.test_webchat import (  # noqa: F401  (client, with_email: fixtures)
+    PNG,
+    client,
+    frames_until,
+    say,
+    upload_file,
+    visitor,
+    with_email,
+)
 
 SHOP = "https://shop.example"
 
@@ -103,3 +112,21 @@ async def test_every_widget_endpoint_checks_the_sites_allowed_origins(tmp_path: 
         assert (await chat.get(download, headers={"Origin": SHOP})).status == 200
         assert (await chat.get(download)).status == 200  # a link click sends no Origin: the token decides
         assert (await calls["logout"]({"Origin": SHOP})).status == 200
+
+
+async def test_only_confirmation_mails_that_were_sent_use_up_the_quota(
+    with_email: tuple[TestClient, Sink],  # noqa: F811
+) -> None:
+    chat, sink = with_email
+    me = await visitor(chat)
+    async with chat.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws:
+        await say(ws, "my order", "e1")
+    sink.script = ["554 relay refused"] * 3  # email_requests_per_hour = 2
+    for i in range(3):
+        resp = await chat.post("/channels/webchat/email", json={"token": me["token"], "email": f"n{i}@example.org"})
+        assert resp.status == 503
+    for i in range(2):  # the quota is whole: nothing was sent
+        resp = await chat.post("/channels/webchat/email", json={"token": me["token"], "email": f"ok{i}@example.org"})
+        assert resp.status == 200
+    resp = await chat.post("/channels/webchat/email", json={"token": me["token"], "email": "three@example.org"})
+    assert resp.status == 429 and [m["To"] for m in sink.mails] == ["ok0@example.org", "ok1@example.org"]

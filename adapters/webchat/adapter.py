@@ -586,6 +586,9 @@ class WebChatAdapter(Adapter):
         mailer = self._mailer()
         if mailer is None:
             return _error(409, "email_unavailable", "answers by email are not offered here")
+        # Only a mail that was sent counts: every count taken here is given back when one
+        # limit refuses or the mail cannot be sent.
+        taken: list[tuple[SlidingWindow, str]] = []
         for limiter, key in (
             (self.email_per_visitor, visitor.address),
             (self.email_per_address, request.remote or "?"),
@@ -593,7 +596,9 @@ class WebChatAdapter(Adapter):
         ):
             wait = limiter.take(key)
             if wait is not None:
+                _give_back(taken)
                 raise Refusal(429, "rate_limited", "too many addresses; try again later", retry_after=wait)
+            taken.append((limiter, key))
         claim, code = new_claim(email, now)
         await self.hub.store.set_value(self._email_key(visitor.address), claim.to_json())
         confirmation = Message(
@@ -612,6 +617,7 @@ class WebChatAdapter(Adapter):
         except (RetryableDeliveryError, PermanentDeliveryError) as exc:
             self.log.warning("the confirmation code for a visitor's address was not sent: %s", exc)
             await self.hub.store.set_value(self._email_key(visitor.address), None)
+            _give_back(taken)
             return _error(503, "unavailable", "we could not send the confirmation mail; try again later")
         return web.json_response({"ok": True, "status": "confirmation_sent"})
 
@@ -806,6 +812,12 @@ def visitor_message_json(message: Message) -> dict[str, Any]:
         "choices": [{"id": c.id, "label": c.label} for c in message.choices],
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def _give_back(taken: list[tuple[SlidingWindow, str]]) -> None:
+    """Uncount what was counted for an action that did not happen."""
+    for limiter, key in taken:
+        limiter.give_back(key)
 
 
 async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
