@@ -36,7 +36,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
 from adapters.webchat.filetypes import BINARY, detect_type, name_for_type
 from adapters.webchat.texts import confirmation_mail
-from conversation.identity import seen_by_customer
+from conversation.identity import seen_by_customer, writes_on_in_merged
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -79,6 +79,7 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 TYPING_EVERY_SECONDS = 2.0  # a conversation's typing events reach agents at most this often
 HELLOS_PER_10_SECONDS = 5  # per socket: a resync is a full history read
 SWEEP_EVERY_SECONDS = 300  # expired uploads are deleted this often
+MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
 
 
 class Refusal(Exception):
@@ -330,13 +331,26 @@ class WebChatAdapter(Adapter):
         )
 
     async def _latest_conversation(self, address: str) -> Conversation | None:
+        """The visitor's ticket: the newest they opened, or, when an agent merged it, the
+        ticket it lives on in (where they still see only the messages written by or to them)."""
+        return await self._surviving(await self._own_latest_conversation(address))
+
+    async def _own_latest_conversation(self, address: str) -> Conversation | None:
         contact = await self.hub.store.find_identity_contact(self.name, address)
         if contact is None:
             return None
         items, _ = await self.hub.store.list_conversations(
-            ConversationQuery(contact_id=contact.id, channel=self.name, limit=5)
+            ConversationQuery(contact_id=contact.id, channel=self.name, include_merged=True, limit=5)
         )
         return next((c for c in items if c.thread_key == address), None)
+
+    async def _surviving(self, conversation: Conversation | None) -> Conversation | None:
+        """The ticket a merged ticket was merged into, following merges of merges."""
+        for _ in range(MAX_MERGE_HOPS):
+            if conversation is None or not conversation.merged_into:
+                break
+            conversation = await self.hub.store.get_conversation(conversation.merged_into) or conversation
+        return conversation
 
     async def _logout(self, request: web.Request) -> web.Response:
         """The site signed its user out (the widget's `Helpline.logout()`): every token
@@ -459,6 +473,13 @@ class WebChatAdapter(Adapter):
                 return None
         try:
             attachments = await self._attachments(address, data.get("attachments") or [])
+            # After an agent merged the visitor's ticket into another of theirs, they go on
+            # writing there (as an email reply to the old ticket does); into someone else's,
+            # their next message opens a new ticket (see writes_on_in_merged).
+            own = await self._own_latest_conversation(address)
+            surviving = await self._surviving(own) if own is not None and own.merged_into else None
+            if surviving is not None and not writes_on_in_merged(surviving, address):
+                surviving = None
             record = await self.hub.ingest(
                 Inbound(
                     channel=self.name,
@@ -471,6 +492,7 @@ class WebChatAdapter(Adapter):
                         language=request.query.get(LANG_PARAM, "")[:64],  # the widget's data-lang, or the browser's
                     ),
                     thread_key=address,
+                    conversation_hint=surviving.id if surviving is not None else "",
                     text=text,
                     attachments=tuple(attachments),
                     choice_id=str(data.get("choice_id") or "") if data.get("type") == "choice" else "",
@@ -740,7 +762,12 @@ class WebChatAdapter(Adapter):
         if event.type == "typing" and event.data.get("who") == "agent":
             frame: dict[str, Any] = {"type": "typing", "who": "agent"}
         elif event.type == "conversation.updated":
-            conversation = await hub.store.get_conversation(event.conversation_id)
+            conversation = await self._surviving(await hub.store.get_conversation(event.conversation_id))
+            if conversation is None:
+                return  # gone: the widget keeps showing the ticket it knows
+            if conversation.id != event.conversation_id:  # merged away: its visitors now follow the survivor
+                self.watchers[conversation.id].update(visitors)
+                self.watchers.pop(event.conversation_id, None)
             frame = {"type": "ticket", "conversation": ticket_json(conversation)}
         else:
             return
