@@ -34,7 +34,7 @@ from aiohttp import BodyPartReader, WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
-from adapters.webchat.filetypes import BINARY, detect_type, name_for_type
+from adapters.webchat.filetypes import BINARY, detect_type
 from adapters.webchat.texts import confirmation_mail
 from conversation.identity import seen_by_customer, writes_on_in_merged
 from conversation.model import (
@@ -48,7 +48,7 @@ from conversation.model import (
     MessageKind,
     new_id,
 )
-from hub.blobs import PendingUploads, download_headers
+from hub.blobs import PendingUploads, download_headers, name_for_type
 from hub.events import Event, Subscription
 from hub.i18n import best_locale, error_message, hub_texts
 from hub.i18n_web import LANG_PARAM, request_locale
@@ -702,9 +702,7 @@ class WebChatAdapter(Adapter):
         content_type = (
             attachment.content_type if attachment.content_type in self.settings["attachment_types"] else BINARY
         )
-        # Named again for its type: a file kept before names followed types is saved safely too.
-        name = name_for_type(attachment.name, content_type)
-        return web.FileResponse(path, headers=download_headers(name, content_type))
+        return web.FileResponse(path, headers=download_headers(attachment.name, content_type))
 
     async def _script(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(
