@@ -60,11 +60,24 @@ async def test_after_a_merge_across_customers_each_visitor_keeps_only_their_own_
     assert (await client.get(f"{download}?token={bob['token']}")).status == 200
     assert (await client.get(f"{download}?token={alice['token']}")).status == 404
 
-    # Replies in #1000 go to Alice only: Bob's follow-up opens a ticket of his own.
-    async with client.ws_connect(f"/channels/webchat/ws?token={bob['token']}") as bob_ws:
+    # Replies in #1000 go to Alice only: Bob's follow-up opens a ticket of his own, and
+    # from then on his widget follows that one (not Alice's).
+    async with (
+        client.ws_connect(f"/channels/webchat/ws?token={alice['token']}") as alice_ws,
+        client.ws_connect(f"/channels/webchat/ws?token={bob['token']}") as bob_ws,
+    ):
+        await bob_ws.send_json({"type": "hello", "after": ""})
+        await frames_until(bob_ws, "hello")
         assert (await say(bob_ws, "bob: any news?", "b2"))["conversation"]["number"] == 1002
+        await say(alice_ws, "alice: still waiting", "a2")
+        alices_ticket = await client.server.app[HUB].store.get_conversation_by_number(1000)
+        pending = {"status": "pending"}
+        headers = await agent_session(client)
+        await client.patch(f"/api/v1/conversations/{alices_ticket.id}", json=pending, headers=headers)
+        assert (await frames_until(alice_ws, "ticket"))["conversation"] == {"number": 1000, "status": "pending"}
+        assert [f for f in await frames_before_pong(bob_ws) if f["type"] == "ticket"] == []
     assert await history(client, bob["token"]) == ["bob: any news?"]
-    assert await history(client, alice["token"]) == ["alice: my parcel"]
+    assert await history(client, alice["token"]) == ["alice: my parcel", "alice: still waiting"]
 
 
 async def test_after_a_merge_into_their_own_ticket_a_visitor_writes_on_there(client: TestClient) -> None:  # noqa: F811

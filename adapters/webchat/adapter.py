@@ -176,6 +176,7 @@ class WebChatAdapter(Adapter):
         self.uploads: PendingUploads | None = None
         self.sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)  # visitor -> open sockets
         self.watchers: dict[str, set[str]] = defaultdict(set)  # conversation id -> visitors
+        self.watching: dict[str, str] = {}  # visitor -> the conversation their widget shows
         self._hub: HubPort | None = None
         self._router: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -423,17 +424,14 @@ class WebChatAdapter(Adapter):
             self.sockets[address].discard(ws)
             if not self.sockets[address]:
                 del self.sockets[address]
-                for conversation_id, visitors in list(self.watchers.items()):
-                    visitors.discard(address)
-                    if not visitors:
-                        del self.watchers[conversation_id]
+                self._unwatch(address)
         return ws
 
     async def _hello(self, ws: web.WebSocketResponse, address: str, after: str) -> str:
         conversation = await self._latest_conversation(address)
         messages: list[Message] = []
         if conversation is not None:
-            self.watchers[conversation.id].add(address)
+            self._watch(address, conversation.id)
             messages = await self.hub.store.list_messages(conversation.id, after=after)
         await ws.send_json(
             {
@@ -512,7 +510,7 @@ class WebChatAdapter(Adapter):
             )
             return None
         conversation = record.conversation
-        self.watchers[conversation.id].add(address)
+        self._watch(address, conversation.id)
         payload = visitor_message_json(record.message)
         await ws.send_json(
             {"type": "ack", "client_id": client_id, "message": payload, "conversation": ticket_json(conversation)}
@@ -717,9 +715,10 @@ class WebChatAdapter(Adapter):
         A visitor who is not connected sees it when the widget next opens (it resumes
         from the last message it showed).
         """
-        self.watchers[out.conversation.id].add(out.address)
         payload = {"type": "message", "message": visitor_message_json(out.message)}
         connected = list(self.sockets.get(out.address, ()))
+        if connected:
+            self._watch(out.address, out.conversation.id)
         for ws in connected:
             await _send(ws, payload)
         # Only to an address its owner confirmed (or the site vouched for): a visitor may
@@ -751,25 +750,42 @@ class WebChatAdapter(Adapter):
             )
         )
 
+    def _watch(self, address: str, conversation_id: str) -> None:
+        """The visitor's widget shows this ticket now: the one it showed before stops updating it."""
+        if self.watching.get(address) != conversation_id:
+            self._unwatch(address)
+        self.watching[address] = conversation_id
+        self.watchers[conversation_id].add(address)
+
+    def _unwatch(self, address: str) -> None:
+        conversation_id = self.watching.pop(address, None)
+        if conversation_id is None:
+            return
+        visitors = self.watchers.get(conversation_id, set())
+        visitors.discard(address)
+        if not visitors:
+            self.watchers.pop(conversation_id, None)
+
     async def _route_next(self, hub: HubPort, subscription: Subscription) -> None:
         """Pass the next live event on to the visitors watching its ticket."""
         event = await subscription.queue.get()
         visitors = self.watchers.get(event.conversation_id)
         if not visitors:
             return
+        addresses = list(visitors)
         if event.type == "typing" and event.data.get("who") == "agent":
             frame: dict[str, Any] = {"type": "typing", "who": "agent"}
         elif event.type == "conversation.updated":
             conversation = await self._surviving(await hub.store.get_conversation(event.conversation_id))
             if conversation is None:
                 return  # gone: the widget keeps showing the ticket it knows
-            if conversation.id != event.conversation_id:  # merged away: its visitors now follow the survivor
-                self.watchers[conversation.id].update(visitors)
-                self.watchers.pop(event.conversation_id, None)
+            if conversation.id != event.conversation_id:
+                for address in addresses:  # merged away: its visitors now follow the surviving ticket
+                    self._watch(address, conversation.id)
             frame = {"type": "ticket", "conversation": ticket_json(conversation)}
         else:
             return
-        for address in list(visitors):
+        for address in addresses:
             for ws in list(self.sockets.get(address, ())):
                 await _send(ws, frame)
 
