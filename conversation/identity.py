@@ -98,3 +98,13 @@ def seen_by_customer(message: Message, address: str) -> bool:
     if message.kind is not MessageKind.MESSAGE:
         return False
     return message.customer_address in ("", address)
+
+
+def writes_on_in_merged(surviving: Conversation, address: str) -> bool:
+    """Whether a customer whose ticket was merged into `surviving` goes on writing there.
+
+    Only when it is their own ticket: replies there reach them. After a merge into another
+    customer's ticket, replies there go to that customer only, so a follow-up written there
+    would be answered to someone else; it opens a ticket of its own instead.
+    """
+    return (surviving.customer_address or surviving.thread_key) == address

@@ -15,10 +15,15 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
+import filetype
+
 REF = re.compile(r"^[0-9a-f]{64}$")
+OPAQUE = "application/octet-stream"
+# Extensions a file of these types may keep; any other type's is the one `filetype` knows.
+EXTENSIONS = {"text/plain": ("txt",), "image/jpeg": ("jpg", "jpeg"), OPAQUE: ("bin",)}
 
 
 class BlobStore:
@@ -134,12 +139,32 @@ class PendingUploads:
         return removed
 
 
+def extensions_of(content_type: str) -> tuple[str, ...]:
+    """The extensions (without dot, the preferred first) a file of this type is saved with."""
+    if content_type in EXTENSIONS:
+        return EXTENSIONS[content_type]
+    kind = filetype.get_type(mime=content_type)
+    return (kind.extension,) if kind is not None else EXTENSIONS[OPAQUE]
+
+
+def name_for_type(name: str, content_type: str) -> str:
+    """The name a file is saved under: its own when its extension matches its type, else
+    with the type's extension added (evil.html holding text -> evil.html.txt), so a
+    double-click opens it as what it is, never as a page or a program."""
+    suffix = PurePosixPath(name).suffix.lower().removeprefix(".")
+    allowed = extensions_of(content_type)
+    return name if suffix in allowed else f"{name}.{allowed[0]}"
+
+
 def download_headers(name: str, content_type: str) -> dict[str, str]:
     """Headers that make a browser save a customer's file under its name, never render it.
 
     RFC 6266: an ASCII fallback in `filename`, the real name (UTF-8, percent-encoded) in
-    `filename*`; `nosniff` so the browser believes the type it is given.
+    `filename*`; `nosniff` so the browser believes the type it is given. The name gets
+    the type's extension when its own does not match (a file kept before names followed
+    types is saved safely too).
     """
+    name = name_for_type(name, content_type)
     fallback = "".join(c if " " <= c < "\x7f" and c not in '"\\%' else "_" for c in name) or "file"
     return {
         "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",

@@ -198,21 +198,28 @@ class EmailAdapter(Adapter):
             return AuthResult(success=ok, handled=False)
 
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: SMTP(
-                _Handler(self),
-                data_size_limit=self.settings["max_message_bytes"],
-                enable_SMTPUTF8=True,
-                hostname=self.domain,
-                tls_context=tls,
-                auth_required=auth_required,
-                auth_require_tls=tls is not None,
-                authenticator=authenticate if auth_required else None,
-            ),
-            host=self.settings["listen_host"],
-            port=self.settings["listen_port"],
-        )
-        self.log.info("SMTP listener on %s:%d", self.settings["listen_host"], self.listen_port)
+        host, port = self.settings["listen_host"], self.settings["listen_port"]
+        try:
+            self._server = await loop.create_server(
+                lambda: SMTP(
+                    _Handler(self),
+                    data_size_limit=self.settings["max_message_bytes"],
+                    enable_SMTPUTF8=True,
+                    hostname=self.domain,
+                    tls_context=tls,
+                    auth_required=auth_required,
+                    auth_require_tls=tls is not None,
+                    authenticator=authenticate if auth_required else None,
+                ),
+                host=host,
+                port=port,
+            )
+        except OSError as exc:  # the channel is degraded with this reason and started again later
+            raise OSError(
+                f"the SMTP listener cannot listen on {host}:{port} ({exc.strerror or exc});"
+                " check listen_host and listen_port"
+            ) from exc
+        self.log.info("SMTP listener on %s:%d", host, self.listen_port)
 
     # -- inbound -------------------------------------------------------------------------
     async def receive(self, raw: bytes, *, envelope_sender: str | None = None) -> str:

@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class LoginRefused(OSError):
+    """The IMAP server refused imap_user's login."""
+
+
 class ImapPoller:
     def __init__(self, adapter: EmailAdapter, hub: HubPort) -> None:
         self.adapter = adapter
@@ -54,16 +58,35 @@ class ImapPoller:
     async def _run(self) -> None:
         interval = self.settings["imap_poll_seconds"]
         while True:
+            polls = self.polls
             try:
                 if await self.hub.acquire_lease(self.lease, timedelta(seconds=max(60.0, interval * 4))):
                     await self._session(interval)
             except asyncio.CancelledError:
                 raise
-            except (StoreUnavailable, OSError, TimeoutError, aioimaplib.Abort) as exc:
+            except StoreUnavailable as exc:  # the hub's trouble, not the mailbox's
                 log.warning("IMAP %s: %s; retrying", self.settings["imap_host"], exc)
+            except (OSError, TimeoutError, aioimaplib.Abort) as exc:
+                log.warning("IMAP %s: %s; retrying", self.settings["imap_host"], exc)
+                # A session that polled and then broke (a server restart) is retried first;
+                # one that never got to poll means the mailbox cannot be read: say so.
+                if self.polls == polls:
+                    self.hub.report_channel(self.adapter.name, up=False, reason=self._reason(exc))
             except Exception:
                 log.exception("IMAP %s: unexpected failure; retrying", self.settings["imap_host"])
             await asyncio.sleep(interval)
+
+    def _reason(self, exc: BaseException) -> str:
+        """Why the mailbox cannot be read, for /healthz and the admin screen: never the password."""
+        where = f"IMAP {self.settings['imap_host']}:{self.settings['imap_port']}"
+        if isinstance(exc, LoginRefused):
+            text = f"{where}: {exc}; check imap_user and imap_password"
+        elif isinstance(exc, TimeoutError):
+            text = f"{where}: no answer (timeout)"
+        else:
+            text = f"{where}: cannot read the mailbox ({exc.__class__.__name__}: {exc})"
+        password = self.settings["imap_password"]
+        return text.replace(password, "[secret]") if password else text
 
     async def _session(self, interval: float) -> None:
         """One connection: poll (or IDLE) until it breaks or the lease is lost."""
@@ -78,10 +101,11 @@ class ImapPoller:
         try:
             response = await client.login(self.settings["imap_user"], self.settings["imap_password"])
             if response.result != "OK":
-                raise OSError(f"login refused: {_text(response.lines)}")
+                raise LoginRefused(f"login refused for {self.settings['imap_user']}: {_text(response.lines)}")
             while await self.hub.acquire_lease(self.lease, timedelta(seconds=max(60.0, interval * 4))):
                 await self.poll_once(client)
                 self.polls += 1
+                self.hub.report_channel(self.adapter.name, up=True)  # logged only when it changes
                 if client.has_capability("IDLE"):
                     # New mail wakes us at once; otherwise IDLE ends after the poll interval
                     # (aioimaplib stops the wait then), so the lease is renewed regularly.

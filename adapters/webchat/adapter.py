@@ -36,7 +36,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
 from adapters.webchat.filetypes import BINARY, detect_type
 from adapters.webchat.texts import confirmation_mail
-from conversation.identity import seen_by_customer
+from conversation.identity import seen_by_customer, writes_on_in_merged
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -48,7 +48,7 @@ from conversation.model import (
     MessageKind,
     new_id,
 )
-from hub.blobs import PendingUploads, download_headers
+from hub.blobs import PendingUploads, download_headers, name_for_type
 from hub.events import Event, Subscription
 from hub.i18n import best_locale, error_message, hub_texts
 from hub.i18n_web import LANG_PARAM, request_locale
@@ -79,6 +79,7 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 TYPING_EVERY_SECONDS = 2.0  # a conversation's typing events reach agents at most this often
 HELLOS_PER_10_SECONDS = 5  # per socket: a resync is a full history read
 SWEEP_EVERY_SECONDS = 300  # expired uploads are deleted this often
+MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
 
 
 class Refusal(Exception):
@@ -175,6 +176,7 @@ class WebChatAdapter(Adapter):
         self.uploads: PendingUploads | None = None
         self.sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)  # visitor -> open sockets
         self.watchers: dict[str, set[str]] = defaultdict(set)  # conversation id -> visitors
+        self.watching: dict[str, str] = {}  # visitor -> the conversation their widget shows
         self._hub: HubPort | None = None
         self._router: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -330,19 +332,33 @@ class WebChatAdapter(Adapter):
         )
 
     async def _latest_conversation(self, address: str) -> Conversation | None:
+        """The visitor's ticket: the newest they opened, or, when an agent merged it, the
+        ticket it lives on in (where they still see only the messages written by or to them)."""
+        return await self._surviving(await self._own_latest_conversation(address))
+
+    async def _own_latest_conversation(self, address: str) -> Conversation | None:
         contact = await self.hub.store.contacts.find_identity_contact(self.name, address)
         if contact is None:
             return None
         items, _ = await self.hub.store.inbox.list_conversations(
-            ConversationQuery(contact_id=contact.id, channel=self.name, limit=5)
+            ConversationQuery(contact_id=contact.id, channel=self.name, include_merged=True, limit=5)
         )
         return next((c for c in items if c.thread_key == address), None)
+
+    async def _surviving(self, conversation: Conversation | None) -> Conversation | None:
+        """The ticket a merged ticket was merged into, following merges of merges."""
+        for _ in range(MAX_MERGE_HOPS):
+            if conversation is None or not conversation.merged_into:
+                break
+            conversation = await self.hub.store.tickets.get_conversation(conversation.merged_into) or conversation
+        return conversation
 
     async def _logout(self, request: web.Request) -> web.Response:
         """The site signed its user out (the widget's `Helpline.logout()`): every token
         issued to this visitor so far stops working, and their open windows close."""
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
+        self._site(visitor.site, request)
         await self.hub.store.coordination.set_value(self._revoked_key(visitor.address), time.time())
         for ws in list(self.sockets.get(visitor.address, ())):
             await ws.close(code=SIGNED_OUT, message=b"signed out")
@@ -408,17 +424,14 @@ class WebChatAdapter(Adapter):
             self.sockets[address].discard(ws)
             if not self.sockets[address]:
                 del self.sockets[address]
-                for conversation_id, visitors in list(self.watchers.items()):
-                    visitors.discard(address)
-                    if not visitors:
-                        del self.watchers[conversation_id]
+                self._unwatch(address)
         return ws
 
     async def _hello(self, ws: web.WebSocketResponse, address: str, after: str) -> str:
         conversation = await self._latest_conversation(address)
         messages: list[Message] = []
         if conversation is not None:
-            self.watchers[conversation.id].add(address)
+            self._watch(address, conversation.id)
             messages = await self.hub.store.tickets.list_messages(conversation.id, after=after)
         await ws.send_json(
             {
@@ -458,6 +471,13 @@ class WebChatAdapter(Adapter):
                 return None
         try:
             attachments = await self._attachments(address, data.get("attachments") or [])
+            # After an agent merged the visitor's ticket into another of theirs, they go on
+            # writing there (as an email reply to the old ticket does); into someone else's,
+            # their next message opens a new ticket (see writes_on_in_merged).
+            own = await self._own_latest_conversation(address)
+            surviving = await self._surviving(own) if own is not None and own.merged_into else None
+            if surviving is not None and not writes_on_in_merged(surviving, address):
+                surviving = None
             record = await self.hub.ingest(
                 Inbound(
                     channel=self.name,
@@ -470,6 +490,7 @@ class WebChatAdapter(Adapter):
                         language=request.query.get(LANG_PARAM, "")[:64],  # the widget's data-lang, or the browser's
                     ),
                     thread_key=address,
+                    conversation_hint=surviving.id if surviving is not None else "",
                     text=text,
                     attachments=tuple(attachments),
                     choice_id=str(data.get("choice_id") or "") if data.get("type") == "choice" else "",
@@ -489,7 +510,7 @@ class WebChatAdapter(Adapter):
             )
             return None
         conversation = record.conversation
-        self.watchers[conversation.id].add(address)
+        self._watch(address, conversation.id)
         payload = visitor_message_json(record.message)
         await ws.send_json(
             {"type": "ack", "client_id": client_id, "message": payload, "conversation": ticket_json(conversation)}
@@ -517,7 +538,10 @@ class WebChatAdapter(Adapter):
                 raise InvalidInbound(f"files of type {content_type!r} are not accepted")
             attachments.append(
                 Attachment(
-                    name=file_name(str(item.get("name", ""))), content_type=content_type, size=len(data), blob_ref=ref
+                    name=name_for_type(file_name(str(item.get("name", ""))), content_type),
+                    content_type=content_type,
+                    size=len(data),
+                    blob_ref=ref,
                 )
             )
         return attachments
@@ -530,6 +554,7 @@ class WebChatAdapter(Adapter):
         body is streamed, never read whole), enforced on the declared length and again on
         every chunk read."""
         visitor = await self.visitor_of(request.query.get("token", ""))
+        self._site(visitor.site, request)
         for limiter, key in ((self.uploads_per_visitor, visitor.address), (self.uploads_per_address, request.remote)):
             wait = limiter.take(key or "?")
             if wait is not None:
@@ -556,7 +581,7 @@ class WebChatAdapter(Adapter):
             return _error(415, "unsupported_type", f"files of type {content_type} are not accepted")
         assert self.uploads is not None  # set by start(), before any request is served
         ref = await self.uploads.put(visitor.address, bytes(data))
-        name = file_name(part.filename or "")
+        name = name_for_type(file_name(part.filename or ""), content_type)
         return web.json_response({"ref": ref, "name": name, "content_type": content_type, "size": len(data)})
 
     async def _email(self, request: web.Request) -> web.Response:
@@ -564,6 +589,7 @@ class WebChatAdapter(Adapter):
         confirmation code (fixed text) and nothing else until the code comes back."""
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
+        self._site(visitor.site, request)
         email = str(body.get("email", "")).strip().lower()
         if not EMAIL.match(email):
             return _error(422, "invalid", "that is not an email address")
@@ -580,6 +606,9 @@ class WebChatAdapter(Adapter):
         mailer = self._mailer()
         if mailer is None:
             return _error(409, "email_unavailable", "answers by email are not offered here")
+        # Only a mail that was sent counts: every count taken here is given back when one
+        # limit refuses or the mail cannot be sent.
+        taken: list[tuple[SlidingWindow, str]] = []
         for limiter, key in (
             (self.email_per_visitor, visitor.address),
             (self.email_per_address, request.remote or "?"),
@@ -587,7 +616,9 @@ class WebChatAdapter(Adapter):
         ):
             wait = limiter.take(key)
             if wait is not None:
+                _give_back(taken)
                 raise Refusal(429, "rate_limited", "too many addresses; try again later", retry_after=wait)
+            taken.append((limiter, key))
         claim, code = new_claim(email, now)
         await self.hub.store.coordination.set_value(self._email_key(visitor.address), claim.to_json())
         confirmation = Message(
@@ -606,12 +637,14 @@ class WebChatAdapter(Adapter):
         except (RetryableDeliveryError, PermanentDeliveryError) as exc:
             self.log.warning("the confirmation code for a visitor's address was not sent: %s", exc)
             await self.hub.store.coordination.set_value(self._email_key(visitor.address), None)
+            _give_back(taken)
             return _error(503, "unavailable", "we could not send the confirmation mail; try again later")
         return web.json_response({"ok": True, "status": "confirmation_sent"})
 
     async def _confirm_email(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
+        self._site(visitor.site, request)
         wait = self.code_attempts.take(visitor.address)
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many attempts; try again later", retry_after=wait)
@@ -649,6 +682,10 @@ class WebChatAdapter(Adapter):
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
         visitor = await self.visitor_of(request.query.get("token", ""))
+        # A click on the widget's link is a navigation, which sends no Origin: a download
+        # needs the visitor's token, and a script on a page the site did not allow is refused.
+        if "Origin" in request.headers:
+            self._site(visitor.site, request)
         ref = request.match_info["ref"]
         conversation = await self._latest_conversation(visitor.address)
         messages = await self.hub.store.tickets.list_messages(conversation.id) if conversation else []
@@ -678,9 +715,10 @@ class WebChatAdapter(Adapter):
         A visitor who is not connected sees it when the widget next opens (it resumes
         from the last message it showed).
         """
-        self.watchers[out.conversation.id].add(out.address)
         payload = {"type": "message", "message": visitor_message_json(out.message)}
         connected = list(self.sockets.get(out.address, ()))
+        if connected:
+            self._watch(out.address, out.conversation.id)
         for ws in connected:
             await _send(ws, payload)
         # Only to an address its owner confirmed (or the site vouched for): a visitor may
@@ -712,20 +750,42 @@ class WebChatAdapter(Adapter):
             )
         )
 
+    def _watch(self, address: str, conversation_id: str) -> None:
+        """The visitor's widget shows this ticket now: the one it showed before stops updating it."""
+        if self.watching.get(address) != conversation_id:
+            self._unwatch(address)
+        self.watching[address] = conversation_id
+        self.watchers[conversation_id].add(address)
+
+    def _unwatch(self, address: str) -> None:
+        conversation_id = self.watching.pop(address, None)
+        if conversation_id is None:
+            return
+        visitors = self.watchers.get(conversation_id, set())
+        visitors.discard(address)
+        if not visitors:
+            self.watchers.pop(conversation_id, None)
+
     async def _route_next(self, hub: HubPort, subscription: Subscription) -> None:
         """Pass the next live event on to the visitors watching its ticket."""
         event = await subscription.queue.get()
         visitors = self.watchers.get(event.conversation_id)
         if not visitors:
             return
+        addresses = list(visitors)
         if event.type == "typing" and event.data.get("who") == "agent":
             frame: dict[str, Any] = {"type": "typing", "who": "agent"}
         elif event.type == "conversation.updated":
-            conversation = await hub.store.tickets.get_conversation(event.conversation_id)
+            conversation = await self._surviving(await hub.store.tickets.get_conversation(event.conversation_id))
+            if conversation is None:
+                return  # gone: the widget keeps showing the ticket it knows
+            if conversation.id != event.conversation_id:
+                for address in addresses:  # merged away: its visitors now follow the surviving ticket
+                    self._watch(address, conversation.id)
             frame = {"type": "ticket", "conversation": ticket_json(conversation)}
         else:
             return
-        for address in list(visitors):
+        for address in addresses:
             for ws in list(self.sockets.get(address, ())):
                 await _send(ws, frame)
 
@@ -749,6 +809,13 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
                 response.headers["Retry-After"] = str(max(1, round(refusal.retry_after)))
         except web.HTTPException as exc:
             response = _error(exc.status, ERROR_CODES.get(exc.status, f"http_{exc.status}"), exc.text or exc.reason)
+    if response.status >= 400 and request.body_exists and not request.content.is_eof():
+        # Refused before its body was read (a bad token on /upload): answer and close now.
+        # aiohttp would otherwise read (linger on) the unused body for up to 10 s, and a
+        # client that sends its whole body before reading sees the refusal only then;
+        # a timeout on the body ends that at once (as hub.server.body_deadline does).
+        response.force_close()
+        request.content.set_exception(TimeoutError())
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
@@ -786,6 +853,12 @@ def visitor_message_json(message: Message) -> dict[str, Any]:
         "choices": [{"id": c.id, "label": c.label} for c in message.choices],
         "created_at": message.created_at.isoformat().replace("+00:00", "Z"),
     }
+
+
+def _give_back(taken: list[tuple[SlidingWindow, str]]) -> None:
+    """Uncount what was counted for an action that did not happen."""
+    for limiter, key in taken:
+        limiter.give_back(key)
 
 
 async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:

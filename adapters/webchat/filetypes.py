@@ -7,9 +7,10 @@ import re
 import filetype
 
 # The WHATWG sniffing rules' HTML signatures: bytes a browser might render as a page.
+# A byte-order mark before them does not stop a browser (or an editor) from seeing HTML.
 MARKUP = re.compile(
-    rb"^[\t\n\f\r ]*<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p"
-    rb"|!--|\?xml|svg)[\t\n\f\r >/]",
+    rb"^(?:\xef\xbb\xbf)?[\t\n\f\r ]*<(?:!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b"
+    rb"|body|br|p|!--|\?xml|svg)[\t\n\f\r >/]",
     re.IGNORECASE,
 )
 BINARY = "application/octet-stream"

@@ -222,7 +222,7 @@
       } else if (frame.type === "message") {
         note.textContent = ""; render(frame.message);
       } else if (frame.type === "ticket") {
-        showTicket(frame.conversation);
+        if (frame.conversation) showTicket(frame.conversation); // an update (or the merged-into ticket); never a clear
       } else if (frame.type === "typing") {
         note.textContent = t("typing"); clearTimeout(typingTimer); typingTimer = setTimeout(() => { note.textContent = ""; }, 4000);
       } else if (frame.type === "error") {
