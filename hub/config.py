@@ -131,11 +131,14 @@ def parse_config(
     raw: dict[str, Any], *, path: Path | None = None, registry: Registry | None = None, store_only: bool = False
 ) -> Config:
     """Check hub.toml. `store_only`: the hub's own sections only, for commands that need just the
-    database (`agent add`, `token create`): no channel or plugin is loaded, no channel secret read."""
+    database (`agent add`, `token create`): no channel or plugin is loaded, no secret read but what the store needs."""
     for key in raw:
         if key not in (*SECTIONS, "channels", "plugins"):
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
-    sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    if store_only:
+        sections = {name: _without_secrets(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    else:
+        sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
     require_catalog("hub.language", sections["hub"]["language"])
     if store_only:
         return Config(path=path, **sections, channels=[], plugins=[])
@@ -150,6 +153,15 @@ def parse_config(
         plugins=plugins,
         plugin_pool={key: plugin_common[key] for key in ("concurrency", "backlog")},
     )
+
+
+def _without_secrets(prefix: str, table: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
+    """A section checked as usual, except that its secrets (e.g. `hub.metrics_token`) are
+    neither read nor required: they stay "", since a store-only command never uses them."""
+    secrets = {name for name, field in fields.items() if field.secret}
+    public = {name: field for name, field in fields.items() if name not in secrets}
+    values = validate_table(prefix, {k: v for k, v in table.items() if k not in secrets}, public)
+    return {**values, **dict.fromkeys(secrets, "")}
 
 
 def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
