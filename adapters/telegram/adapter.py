@@ -98,7 +98,9 @@ class TelegramAdapter(Adapter):
         if settings["mode"] == "webhook" and not settings["webhook_secret"]:
             raise ConfigError(f"{prefix}.webhook_secret: missing secret (mode is webhook)")
         if settings["webhook_secret"] and not SECRET_TOKEN.fullmatch(settings["webhook_secret"]):
-            raise ConfigError(f"{prefix}.webhook_secret: Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and - only")
+            raise ConfigError(
+                f"{prefix}.webhook_secret: use 16-256 characters A-Z a-z 0-9 _ - only (what Telegram accepts)"
+            )
         if settings["public_url"] and not settings["public_url"].startswith("https://"):
             raise ConfigError(f"{prefix}.public_url: Telegram only calls https:// URLs")
 
