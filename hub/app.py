@@ -33,6 +33,7 @@ from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
 from hub.channels import ChannelSupervisor
+from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.failures import logged_failure
@@ -135,6 +136,12 @@ class Hub:
     def note_ignored(self, channel: str, kind: str) -> None:
         self.metrics.ignored.labels(channel, kind).inc()
 
+    def note_refused(self, channel: str, reason: str) -> None:
+        self.metrics.refused.labels(channel, reason).inc()
+
+    def note_rejected(self, channel: str) -> None:
+        self.metrics.rejected.labels(channel).inc()
+
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         await self.store.open()
@@ -218,6 +225,8 @@ def build_app(hub: Hub) -> web.Application:
     )
     app[HUB] = hub
     app[DRAIN] = Drain()
+    app[TRUSTED_PROXIES] = tuple(hub.config.hub["trusted_proxies"])
+    app[FORWARDED_HEADER] = hub.config.hub["forwarded_header"]
     app[AUTH] = Authenticator(
         hub.store,
         secure_cookies=hub.config.hub["public_url"].startswith("https://"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from conversation.inbound import InboundLimits
 from conversation.store import Ticketing
+from hub.clientaddr import HEADERS, trusted_networks
 from hub.i18n import require_catalog
 from hub.registry import Registry, discover
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, validate_table
@@ -31,6 +32,10 @@ SECTIONS: dict[str, dict[str, Field]] = {
             float, 20.0, "a connection must send a complete request head this soon (also: idle keep-alive)", minimum=0.1
         ),
         "body_timeout_seconds": Field(float, 60.0, "a request body must arrive in full this soon", minimum=0.1),
+        "trusted_proxies": Field(
+            list, [], "reverse proxies (addresses, CIDR networks) whose forwarding header is read"
+        ),
+        "forwarded_header": Field(str, "X-Forwarded-For", "the header trusted proxies write", choices=HEADERS),
     },
     "storage": {
         "url": Field(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://..."),
@@ -140,6 +145,7 @@ def parse_config(
     else:
         sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
     require_catalog("hub.language", sections["hub"]["language"])
+    sections["hub"]["trusted_proxies"] = trusted_networks("hub.trusted_proxies", sections["hub"]["trusted_proxies"])
     if store_only:
         return Config(path=path, **sections, channels=[], plugins=[])
     registry = registry or discover()

@@ -164,12 +164,14 @@ class TelegramAdapter(Adapter):
         sent = request.headers.get(SECRET_HEADER, "")
         expected = self.settings["webhook_secret"]
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            self.hub.note_refused(self.name, "bad_signature")
             return web.json_response({"error": "forbidden", "message": "wrong secret token"}, status=403)
         try:
             data = parse_json(await request.read())
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("an update needs an update_id")
         except (ValueError, TypeError) as exc:
+            self.hub.note_refused(self.name, "malformed")
             return web.json_response({"error": "invalid_update", "message": str(exc)}, status=400)
         try:
             await self.handle_update(data)

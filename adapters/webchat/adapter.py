@@ -68,6 +68,7 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    client_address,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -272,7 +273,7 @@ class WebChatAdapter(Adapter):
 
     def _new_visitor(self, request: web.Request) -> str:
         """A fresh anonymous visitor id, within the address's allowance."""
-        wait = self.new_visitors.take(request.remote or "?")
+        wait = self.new_visitors.take(client_address(request))
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many new chats from this address", retry_after=wait)
         return "v_" + secrets.token_urlsafe(16)
@@ -352,7 +353,7 @@ class WebChatAdapter(Adapter):
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         visitor = await self.visitor_of(request.query.get("token", ""))
         self._site(visitor.site, request)
-        address, token_data, ip = visitor.address, visitor.token, request.remote or "?"
+        address, token_data, ip = visitor.address, visitor.token, client_address(request)
         ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.settings["max_message_chars"] * 4 + 4096)
         await ws.prepare(request)
         if (
@@ -443,7 +444,7 @@ class WebChatAdapter(Adapter):
             said = hub_texts(request_locale(request)).plural("webchat.too_long", limit)
             await ws.send_json({"type": "error", "code": "too_long", "client_id": client_id, "message": said})
             return None
-        for limiter, key in ((self.per_visitor, address), (self.per_address, request.remote or "?")):
+        for limiter, key in ((self.per_visitor, address), (self.per_address, client_address(request))):
             wait = limiter.take(key)
             if wait is not None:
                 await ws.send_json(
@@ -530,7 +531,10 @@ class WebChatAdapter(Adapter):
         body is streamed, never read whole), enforced on the declared length and again on
         every chunk read."""
         visitor = await self.visitor_of(request.query.get("token", ""))
-        for limiter, key in ((self.uploads_per_visitor, visitor.address), (self.uploads_per_address, request.remote)):
+        for limiter, key in (
+            (self.uploads_per_visitor, visitor.address),
+            (self.uploads_per_address, client_address(request)),
+        ):
             wait = limiter.take(key or "?")
             if wait is not None:
                 raise Refusal(429, "rate_limited", "too many uploads; try again later", retry_after=wait)
@@ -582,7 +586,7 @@ class WebChatAdapter(Adapter):
             return _error(409, "email_unavailable", "answers by email are not offered here")
         for limiter, key in (
             (self.email_per_visitor, visitor.address),
-            (self.email_per_address, request.remote or "?"),
+            (self.email_per_address, client_address(request)),
             (self.email_per_recipient, email),
         ):
             wait = limiter.take(key)
