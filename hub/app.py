@@ -352,17 +352,20 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 or 503 with a status for load balancers. The details (loops, channels and why one
+    is down, with provider hosts in the reasons) are for whoever may read /metrics."""
     hub = request.app[HUB]
     store = await store_state(hub)
     store_ok = store == "ok"
     healthy = store_ok and hub.pipeline.accepting and hub.supervisor.healthy
-    body = {
-        "status": "ok" if healthy else "unhealthy",
-        "store": store,
-        "accepting": hub.pipeline.accepting,
-        "loops": hub.supervisor.report(),
-        **channel_health(hub),
-    }
+    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
+    if metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
+        body |= {
+            "store": store,
+            "accepting": hub.pipeline.accepting,
+            "loops": hub.supervisor.report(),
+            **channel_health(hub),
+        }
     return web.json_response(body, status=200 if healthy else 503)
 
 
