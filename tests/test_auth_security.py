@@ -183,6 +183,26 @@ async def test_revoking_the_token_or_deactivating_the_agent_closes_their_sockets
         await eventually(lambda: hub_.agents_online() == 0)
 
 
+async def test_deactivation_ends_sessions_for_good_and_suspends_tokens(server: TestServer) -> None:
+    async with TestClient(server) as admin, TestClient(server) as agent:
+        csrf = {"X-CSRF-Token": (await (await login(admin, ADMIN)).json())["csrf_token"]}
+        me = (await (await login(agent, AGENT)).json())["agent"]
+        token = await (
+            await admin.post("/api/v1/tokens", json={"agent_id": me["id"], "name": "ci"}, headers=csrf)
+        ).json()
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        assert (await agent.get("/api/v1/me")).status == 200
+        assert (await admin.patch(f"/api/v1/agents/{me['id']}", json={"active": False}, headers=csrf)).status == 200
+        assert (await agent.get("/api/v1/me")).status == 401
+        assert (await agent.get("/api/v1/me", headers=bearer)).status == 401  # the token is refused while inactive
+        assert (await admin.patch(f"/api/v1/agents/{me['id']}", json={"active": True}, headers=csrf)).status == 200
+        assert (await agent.get("/api/v1/me")).status == 401  # the old cookie stays dead: sign in again
+        assert (await agent.get("/api/v1/me", headers=bearer)).status == 200  # tokens end only when revoked
+        assert (await login(agent, AGENT)).status == 200
+        assert (await agent.get("/api/v1/me")).status == 200
+        assert (await admin.get("/api/v1/me")).status == 200  # nobody else was signed out
+
+
 async def test_an_expired_session_closes_its_socket_at_the_next_check(
     server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -667,7 +667,14 @@ async def patch_agent(call: Call) -> dict[str, Any]:
         changes["role"] = Role(changes["role"])
     if call.path["agent_id"] == call.me.id and (changes.get("active") is False or changes.get("role") is Role.AGENT):
         raise ApiError(422, "invalid", "you cannot demote or disable yourself")
-    agent = await hub_of(call).store.update_agent(call.path["agent_id"], changes)
+    store = hub_of(call).store
+    before = await store.get_agent(call.path["agent_id"])
+    agent = await store.update_agent(call.path["agent_id"], changes)
+    if "active" in changes and not (before is not None and before.active and agent.active):
+        # Deactivation signs the agent out for good: reactivating never revives an old cookie.
+        # (Also on reactivation, for a sign-in that raced the deactivation.) API tokens are kept:
+        # they are refused while the agent is inactive and work again after, until revoked.
+        await store.delete_agent_sessions(agent.id)
     call.request.config_dict[AUTH].credentials_changed()  # a deactivated agent's live sockets close
     return agent_json(agent)
 
