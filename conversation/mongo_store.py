@@ -79,6 +79,7 @@ from conversation.store import (
     Ticketing,
     quarantine_error,
     record_edit,
+    search_filters,
     search_terms,
     validate_changes,
 )
@@ -723,7 +724,7 @@ class MongoStore(Store):
             condition["tags"] = query.tag.strip().lower()
         if not query.include_merged:
             condition["merged_into"] = {"$in": ["", None]}
-        if search_terms(query.search):
+        if search_filters(query.search):  # punctuation only: search_messages finds nothing, so no ticket
             ids = {m.conversation_id for m in await self.search_messages(query.search, limit=1000)}
             condition["_id"] = {"$in": sorted(ids)}
         total = await self._conversations.count_documents(condition, limit=1000)

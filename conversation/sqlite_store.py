@@ -79,6 +79,7 @@ from conversation.store import (
     Ticketing,
     quarantine_error,
     record_edit,
+    search_filters,
     search_terms,
     validate_changes,
 )
@@ -1049,6 +1050,8 @@ class SQLiteStore(Store):
         if not query.include_merged:
             where.append("c.merged_into = ''")
         terms = search_terms(query.search)
+        if search_filters(query.search) and not terms:
+            return [], 0  # punctuation only: nothing can match
 
         def job(conn: sqlite3.Connection) -> tuple[list[Conversation], int]:
             clause, args = list(where), list(params)

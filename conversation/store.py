@@ -31,7 +31,8 @@ from conversation.model import (
     Status,
 )
 from conversation.routing import Route
-from conversation.search_text import search_terms as search_terms  # the rule both backends apply
+from conversation.search_text import filters as search_filters  # noqa: F401  (re-exported: the rules both backends apply)
+from conversation.search_text import search_terms as search_terms
 
 SCHEMA_VERSION = 2  # 2: plugin state carries a version (compare-and-set)
 

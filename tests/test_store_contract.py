@@ -503,6 +503,16 @@ async def test_search_finds_words_in_english_and_chinese_newest_first(store: Sto
     assert await store.search_messages("nothing-like-this") == []
 
 
+@pytest.mark.parametrize("query", ['"', "*", "%", "\\", '" *', "% \\ ..."])
+async def test_a_search_of_punctuation_alone_lists_no_ticket(store: Store, query: str) -> None:
+    await store.record_inbound(
+        inbound("m1", thread="t1", text='order 5531 \\ "late" 100%*'), now=utcnow(), policy=POLICY
+    )
+    assert await store.search_messages(query) == []
+    assert await store.list_conversations(ConversationQuery(search=query)) == ([], 0)  # never "every ticket"
+    assert (await store.list_conversations(ConversationQuery(search="  ")))[1] == 1  # blank: no search at all
+
+
 async def test_an_embedded_database_of_schema_1_gains_plugin_state_versions(tmp_path: Path) -> None:
     import sqlite3
 
