@@ -264,6 +264,11 @@ async def two_visitors(client: TestClient) -> tuple[dict[str, Any], dict[str, An
     return alice, bob, alices.id, bobs.id
 
 
+async def contact_ids(client: TestClient, *visitors: dict[str, Any]) -> list[str]:
+    store = client.server.app[HUB].store
+    return [(await store.find_identity_contact("webchat", v["visitor"])).id for v in visitors]  # type: ignore[union-attr]
+
+
 async def test_merging_two_customers_tickets_needs_confirmation_and_shows_neither_the_other(
     client: TestClient,
 ) -> None:
@@ -315,11 +320,9 @@ async def test_moving_a_message_to_another_customers_ticket_needs_confirmation_a
 async def test_after_a_same_person_merge_a_reply_reaches_only_its_tickets_visitor(client: TestClient) -> None:
     alice, bob, _alices, bobs = await two_visitors(client)
     headers = await agent_session(client)
-    store = client.server.app[HUB].store
-    alice_contact = await store.find_identity_contact("webchat", alice["visitor"])
-    bob_contact = await store.find_identity_contact("webchat", bob["visitor"])
+    alice_contact, bob_contact = await contact_ids(client, alice, bob)
     resp = await client.post(
-        f"/api/v1/contacts/{bob_contact.id}/merge", json={"into": alice_contact.id, "confirm": True}, headers=headers
+        f"/api/v1/contacts/{bob_contact}/merge", json={"into": alice_contact, "confirm": True}, headers=headers
     )
     assert resp.status == 200
 
@@ -390,12 +393,11 @@ async def test_after_a_contact_merge_moving_between_its_two_peoples_tickets_stil
     alice, bob, alices, bobs = await two_visitors(client)
     headers = await agent_session(client)
     store = client.server.app[HUB].store
-    alice_contact = await store.find_identity_contact("webchat", alice["visitor"])
-    bob_contact = await store.find_identity_contact("webchat", bob["visitor"])
-    path = f"/api/v1/contacts/{bob_contact.id}/merge"
-    resp = await client.post(path, json={"into": alice_contact.id}, headers=headers)  # two webchat accounts
+    alice_contact, bob_contact = await contact_ids(client, alice, bob)
+    path = f"/api/v1/contacts/{bob_contact}/merge"
+    resp = await client.post(path, json={"into": alice_contact}, headers=headers)  # two webchat accounts
     assert resp.status == 409 and "webchat" in (await resp.json())["message"]
-    assert (await client.post(path, json={"into": alice_contact.id, "confirm": True}, headers=headers)).status == 200
+    assert (await client.post(path, json={"into": alice_contact, "confirm": True}, headers=headers)).status == 200
 
     [bobs_message] = [m for m in await store.list_messages(bobs) if m.kind is MessageKind.MESSAGE]
     move = f"/api/v1/messages/{bobs_message.id}/move"
