@@ -46,7 +46,9 @@ from hub.sdk import (
     Sender,
     Sent,
     canonical_tag,
+    client_address,
     ingest_response,
+    refused_response,
 )
 
 SIGNATURE = "X-Helpline-Signature"
@@ -191,13 +193,19 @@ class WebhookAdapter(Adapter):
                 clock=self.clock,
             )
         except SignatureError as exc:
-            self.log.warning("rejected a request from %s: %s", request.remote, exc)
-            return web.json_response({"error": "bad_signature", "message": str(exc)}, status=401)
+            self.log.warning("rejected a request from %s: %s", client_address(request), exc)
+            return refused_response(self._hub, self.name, 401, "bad_signature", str(exc))
         except MalformedHeader as exc:
-            return web.json_response({"error": "bad_header", "message": str(exc)}, status=400)
+            return refused_response(self._hub, self.name, 400, "bad_header", str(exc))
         try:
-            inbound = parse_message(self.name, parse_json(body))
-        except InvalidInput as exc:  # InvalidJson, or a field parse_message refuses
+            data = parse_json(body)
+        except InvalidJson as exc:
+            return refused_response(self._hub, self.name, 400, "malformed", str(exc), error="invalid_message")
+        try:
+            inbound = parse_message(self.name, data)
+        except InvalidInput as exc:  # a field parse_message refuses
+            if self._hub is not None:
+                self._hub.note_rejected(self.name)
             return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
         if self._hub is None:
             return web.json_response({"error": "unavailable", "message": "starting"}, status=503)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from conversation.inbound import Sender
-from conversation.model import Conversation, Message, MessageKind
+from conversation.model import Contact, Conversation, Message, MessageKind
 
 
 @dataclass(slots=True, frozen=True)
@@ -108,3 +108,37 @@ def writes_on_in_merged(surviving: Conversation, address: str) -> bool:
     would be answered to someone else; it opens a ticket of its own instead.
     """
     return (surviving.customer_address or surviving.thread_key) == address
+
+
+def same_customer(a: Conversation, b: Conversation) -> bool:
+    """Whether two tickets belong to one customer: the same identity opened both.
+
+    One contact is not enough: after agents merged two contacts, its tickets may have been
+    opened by two people, and each still sees only what was written by or to them. A ticket
+    stored before recipients were recorded has no identity; its contact decides.
+    """
+    if a.contact_id != b.contact_id:
+        return False
+    if not a.customer_address or not b.customer_address:
+        return True
+    return (a.channel, a.customer_address) == (b.channel, b.customer_address)
+
+
+@dataclass(slots=True, frozen=True)
+class MergeDoubts:
+    """Why two contacts may be two people: an agent confirms before merging them."""
+
+    emails: tuple[str, str] | None = None  # (source, target) when both have an email and they differ
+    channels: tuple[str, ...] = ()  # channels where each has its own identity (two accounts there)
+
+    def __bool__(self) -> bool:
+        return self.emails is not None or bool(self.channels)
+
+
+def merge_doubts(source: Contact, target: Contact) -> MergeDoubts:
+    """What speaks against `source` and `target` being one person (verified or claimed emails alike)."""
+    a, b = source.email.strip(), target.email.strip()
+    emails = (a, b) if a and b and a.lower() != b.lower() else None
+    own = {identity.channel for identity in source.identities}
+    channels = tuple(sorted(own & {identity.channel for identity in target.identities}))
+    return MergeDoubts(emails, channels)

@@ -62,6 +62,13 @@ def search_terms(query: str) -> list[str]:
     return terms
 
 
+def filters(query: str) -> bool:
+    """Whether a ticket list is narrowed by this search. A blank one is no search; one of
+    punctuation alone (`"`, `*`, `%`) has no searchable term but still filters, so it matches
+    nothing rather than every ticket."""
+    return bool(query.strip())
+
+
 def index_text(text: str) -> str:
     """The text as the index should see it: CJK runs as bigrams plus their last character."""
     if not CJK_RUN.search(text):

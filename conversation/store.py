@@ -32,7 +32,8 @@ from conversation.model import (
     Priority,
     Status,
 )
-from conversation.search_text import search_terms as search_terms  # the rule both backends apply
+from conversation.search_text import filters as search_filters  # noqa: F401  (re-exported: the rules both backends apply)
+from conversation.search_text import search_terms as search_terms
 
 T = TypeVar("T")
 

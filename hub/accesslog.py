@@ -14,6 +14,8 @@ import re
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from hub.clientaddr import client_address
+
 UNPRINTABLE = re.compile(r"[^\x21-\x7e]|[\"\\]")  # controls, spaces, DEL, non-ASCII; quotes end the field
 
 
@@ -26,7 +28,7 @@ class SafeAccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s" %d %.1fms',
-            request.remote,
+            client_address(request),
             request.method,
             loggable_path(request),  # never the query string
             response.status,

@@ -33,6 +33,7 @@ from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB
 from hub.blobs import BlobStore
 from hub.channels import ChannelSupervisor
+from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.failures import logged_failure
@@ -137,6 +138,12 @@ class Hub:
     def note_ignored(self, channel: str, kind: str) -> None:
         self.metrics.ignored.labels(channel, kind).inc()
 
+    def note_refused(self, channel: str, reason: str) -> None:
+        self.metrics.refused.labels(channel, reason).inc()
+
+    def note_rejected(self, channel: str) -> None:
+        self.metrics.rejected.labels(channel).inc()
+
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         await self.store.open()
@@ -220,6 +227,8 @@ def build_app(hub: Hub) -> web.Application:
     )
     app[HUB] = hub
     app[DRAIN] = Drain()
+    app[TRUSTED_PROXIES] = tuple(hub.config.hub["trusted_proxies"])
+    app[FORWARDED_HEADER] = hub.config.hub["forwarded_header"]
     app[AUTH] = Authenticator(
         hub.store,
         secure_cookies=hub.config.hub["public_url"].startswith("https://"),
@@ -345,17 +354,20 @@ async def index(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """200 or 503 with a status for load balancers. The details (loops, channels and why one
+    is down, with provider hosts in the reasons) are for whoever may read /metrics."""
     hub = request.app[HUB]
     store = await store_state(hub)
     store_ok = store == "ok"
     healthy = store_ok and hub.pipeline.accepting and hub.supervisor.healthy
-    body = {
-        "status": "ok" if healthy else "unhealthy",
-        "store": store,
-        "accepting": hub.pipeline.accepting,
-        "loops": hub.supervisor.report(),
-        **channel_health(hub),
-    }
+    body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
+    if metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
+        body |= {
+            "store": store,
+            "accepting": hub.pipeline.accepting,
+            "loops": hub.supervisor.report(),
+            **channel_health(hub),
+        }
     return web.json_response(body, status=200 if healthy else 503)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from conversation.inbound import InboundLimits
 from conversation.store import Ticketing
+from hub.clientaddr import HEADERS, trusted_networks
 from hub.i18n import require_catalog
 from hub.registry import Registry, discover
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, validate_table
@@ -31,6 +32,10 @@ SECTIONS: dict[str, dict[str, Field]] = {
             float, 20.0, "a connection must send a complete request head this soon (also: idle keep-alive)", minimum=0.1
         ),
         "body_timeout_seconds": Field(float, 60.0, "a request body must arrive in full this soon", minimum=0.1),
+        "trusted_proxies": Field(
+            list, [], "reverse proxies (addresses, CIDR networks) whose forwarding header is read"
+        ),
+        "forwarded_header": Field(str, "X-Forwarded-For", "the header trusted proxies write", choices=HEADERS),
     },
     "storage": {
         "url": Field(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://..."),
@@ -131,12 +136,16 @@ def parse_config(
     raw: dict[str, Any], *, path: Path | None = None, registry: Registry | None = None, store_only: bool = False
 ) -> Config:
     """Check hub.toml. `store_only`: the hub's own sections only, for commands that need just the
-    database (`agent add`, `token create`): no channel or plugin is loaded, no channel secret read."""
+    database (`agent add`, `token create`): no channel or plugin is loaded, no secret read but what the store needs."""
     for key in raw:
         if key not in (*SECTIONS, "channels", "plugins"):
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
-    sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    if store_only:
+        sections = {name: _without_secrets(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    else:
+        sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
     require_catalog("hub.language", sections["hub"]["language"])
+    sections["hub"]["trusted_proxies"] = trusted_networks("hub.trusted_proxies", sections["hub"]["trusted_proxies"])
     if store_only:
         return Config(path=path, **sections, channels=[], plugins=[])
     registry = registry or discover()
@@ -150,6 +159,15 @@ def parse_config(
         plugins=plugins,
         plugin_pool={key: plugin_common[key] for key in ("concurrency", "backlog")},
     )
+
+
+def _without_secrets(prefix: str, table: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
+    """A section checked as usual, except that its secrets (e.g. `hub.metrics_token`) are
+    neither read nor required: they stay "", since a store-only command never uses them."""
+    secrets = {name for name, field in fields.items() if field.secret}
+    public = {name: field for name, field in fields.items() if name not in secrets}
+    values = validate_table(prefix, {k: v for k, v in table.items() if k not in secrets}, public)
+    return {**values, **dict.fromkeys(secrets, "")}
 
 
 def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:

@@ -23,6 +23,12 @@ class Metrics:
         self.rejected = Counter(
             "helpline_messages_rejected", "Inbound messages refused as invalid", ["channel"], registry=self.registry
         )
+        self.refused = Counter(
+            "helpline_requests_refused",
+            "Channel requests answered 4xx before any message was read from them (bad signature, malformed body)",
+            ["channel", "reason"],
+            registry=self.registry,
+        )
         self.delivered = Counter(
             "helpline_deliveries_sent", "Outbound messages the channel accepted", ["channel"], registry=self.registry
         )

@@ -22,6 +22,7 @@ from conversation.model import Attachment, Choice, Contact, Conversation, Messag
 from conversation.store import InboundRecord, Store
 from hub.backoff import backoff
 from hub.blobs import BlobStore
+from hub.clientaddr import client_address
 from hub.events import EventBus
 from hub.i18n import SOURCE_LOCALE, Texts, best_locale, canonical_tag, hub_texts, match_locale
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
@@ -51,9 +52,11 @@ __all__ = [
     "Texts",
     "best_locale",
     "canonical_tag",
+    "client_address",
     "hub_texts",
     "ingest_response",
     "match_locale",
+    "refused_response",
     "split_text",
 ]
 
@@ -131,6 +134,14 @@ class HubPort(Protocol):
         """An update was acknowledged without storing a message (a service message, a broken update)."""
         ...
 
+    def note_refused(self, channel: str, reason: str) -> None:
+        """A request was refused before a message could be read from it ("bad_signature", "malformed"...)."""
+        ...
+
+    def note_rejected(self, channel: str) -> None:
+        """A genuine request carried a message the channel could not accept (answered 400)."""
+        ...
+
 
 class Adapter:
     """Base of every channel adapter. Subclasses set `config_fields` and implement `send`."""
@@ -176,6 +187,16 @@ async def ingest_response(hub: HubPort, inbound: Inbound) -> web.Response:
         {"ok": True, "duplicate": record.duplicate, "ticket": record.conversation.number},
         status=200,
     )
+
+
+def refused_response(
+    hub: HubPort | None, channel: str, status: int, reason: str, message: str, *, error: str = ""
+) -> web.Response:
+    """Answer a request that carried no readable message (bad signature, malformed body),
+    counted by reason in `helpline_requests_refused_total`."""
+    if hub is not None:
+        hub.note_refused(channel, reason)
+    return web.json_response({"error": error or reason, "message": message}, status=status)
 
 
 class Outcome(Enum):

@@ -136,3 +136,4 @@ async def serve(
         await app[DRAIN].drain(app[HUB].config.hub["shutdown_grace_seconds"])
     finally:
         await runner.cleanup()
+    log.info("stopped: the store is closed")  # an operator sees the shutdown completed, not just began

@@ -74,9 +74,11 @@ def resolve_secret(key: str, value: str, *, required: bool = True, min_length: i
         name = value[4:]
         if not ENV_NAME.match(name):
             raise ConfigError(f"{key}: {value!r} is not a valid environment variable reference")
-        value = os.environ.get(name, "")
-        if not value:
+        if name not in os.environ:
             raise ConfigError(f"{key}: environment variable {name} is not set")
+        value = os.environ[name]
+        if not value:
+            raise ConfigError(f"{key}: environment variable {name} is empty")
     elif not value and not required:
         return ""
     if not value.strip():

@@ -92,7 +92,7 @@ def request_for(route: Any, ids: dict[str, str]) -> tuple[str, Any]:
         "merge_conversation": {"into": ids["other"], "confirm": True},
         "move_message": {"conversation_id": ids["other"], "confirm": True},
         "patch_contact": {"name": "Mallory"},
-        "merge_contact": {"into": ids["other_contact"]},
+        "merge_contact": {"into": ids["other_contact"], "confirm": True},
     }
     if route.handler.__name__ == "attachment":
         path += f"?message={ids['message_id']}"

@@ -4,6 +4,7 @@ parallel guesses, sockets that outlive their session, a public metrics page."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -182,6 +183,26 @@ async def test_revoking_the_token_or_deactivating_the_agent_closes_their_sockets
         await eventually(lambda: hub_.agents_online() == 0)
 
 
+async def test_deactivation_ends_sessions_for_good_and_suspends_tokens(server: TestServer) -> None:
+    async with TestClient(server) as admin, TestClient(server) as agent:
+        csrf = {"X-CSRF-Token": (await (await login(admin, ADMIN)).json())["csrf_token"]}
+        me = (await (await login(agent, AGENT)).json())["agent"]
+        token = await (
+            await admin.post("/api/v1/tokens", json={"agent_id": me["id"], "name": "ci"}, headers=csrf)
+        ).json()
+        bearer = {"Authorization": f"Bearer {token['token']}"}
+        assert (await agent.get("/api/v1/me")).status == 200
+        assert (await admin.patch(f"/api/v1/agents/{me['id']}", json={"active": False}, headers=csrf)).status == 200
+        assert (await agent.get("/api/v1/me")).status == 401
+        assert (await agent.get("/api/v1/me", headers=bearer)).status == 401  # the token is refused while inactive
+        assert (await admin.patch(f"/api/v1/agents/{me['id']}", json={"active": True}, headers=csrf)).status == 200
+        assert (await agent.get("/api/v1/me")).status == 401  # the old cookie stays dead: sign in again
+        assert (await agent.get("/api/v1/me", headers=bearer)).status == 200  # tokens end only when revoked
+        assert (await login(agent, AGENT)).status == 200
+        assert (await agent.get("/api/v1/me")).status == 200
+        assert (await admin.get("/api/v1/me")).status == 200  # nobody else was signed out
+
+
 async def test_an_expired_session_closes_its_socket_at_the_next_check(
     server: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,3 +233,22 @@ async def test_metrics_can_require_a_token_from_the_environment(
     public = Hub(make_config(tmp_path / "public"))
     async with TestClient(TestServer(build_app(public))) as client:
         assert (await client.get("/metrics")).status == 200  # no token configured: public, as before
+
+
+async def test_healthz_tells_strangers_only_up_or_down_when_metrics_need_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HELPLINE_METRICS_TOKEN", "a-metrics-token-from-the-env")
+    hub_ = Hub(make_config(tmp_path, {"hub": {"metrics_token": "env:HELPLINE_METRICS_TOKEN"}}))
+    async with TestClient(TestServer(build_app(hub_))) as client:
+        hub_.report_channel("chat", up=False, reason="imap.internal.example:993 refused the connection")
+        for header in ({}, {"Authorization": "Bearer wrong"}):
+            resp = await client.get("/healthz", headers=header)
+            assert resp.status == 200 and await resp.json() == {"status": "ok"}  # enough for a load balancer
+        resp = await client.get("/healthz", headers={"Authorization": "Bearer a-metrics-token-from-the-env"})
+        details = await resp.json()
+        assert resp.status == 200 and details["channels_degraded"] == ["chat"]
+        assert "imap.internal.example" in json.dumps(details) and set(details["loops"]) >= {"outbox"}
+        hub_.pipeline.accepting = False  # e.g. shutting down: the short answer still says so
+        resp = await client.get("/healthz")
+        assert resp.status == 503 and await resp.json() == {"status": "unhealthy"}

@@ -233,3 +233,14 @@ def test_the_access_log_never_holds_a_visitor_token(tmp_path: Path) -> None:
         output = "".join(lines) + stop_server(process)
     assert f"/channels/webchat/attachments/{'0' * 64}" in output  # the request is logged ...
     assert token not in output  # ... without its query string
+
+
+def test_store_commands_need_no_hub_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HELPLINE_METRICS_TOKEN_UNSET_HERE", raising=False)
+    (tmp_path / "hub.toml").write_text('[hub]\nmetrics_token = "env:HELPLINE_METRICS_TOKEN_UNSET_HERE"\n')
+    added = run("agent", "add", "ops@example.com", cwd=tmp_path, stdin="ops password 123\n")
+    assert added.returncode == 0, added.stderr
+    created = run("token", "create", "ops@example.com", cwd=tmp_path)
+    assert created.returncode == 0 and created.stdout.strip().startswith("hl_"), created.stderr
+    served = run("serve", "--port", str(free_port()), cwd=tmp_path)  # serving still reads it
+    assert served.returncode == 2 and "hub.metrics_token" in served.stderr

@@ -88,6 +88,21 @@ def test_a_disabled_channel_needs_no_secret_and_a_secret_may_come_from_the_envir
     assert (channel.name, channel.settings["secret"]) == ("partner", "from-the-environment")
 
 
+def test_an_empty_environment_variable_is_called_empty_not_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPLINE_TEST_EMPTY", "")
+    with pytest.raises(ConfigError, match="^hub.metrics_token: environment variable HELPLINE_TEST_EMPTY is empty$"):
+        parse_config({"hub": {"metrics_token": "env:HELPLINE_TEST_EMPTY"}})
+
+
+def test_a_telegram_webhook_secret_with_bad_characters_gets_the_readme_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPLINE_TEST_TG_SECRET", "not allowed: spaces & signs!")
+    telegram = {"token": "123:abc", "mode": "webhook", "webhook_secret": "env:HELPLINE_TEST_TG_SECRET"}
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"channels": {"telegram": telegram}})
+    assert "channels.telegram.webhook_secret: use 16-256 characters A-Z a-z 0-9 _ -" in str(caught.value)
+    assert "spaces" not in str(caught.value)  # the secret itself is never shown
+
+
 def test_invalid_toml_is_reported_with_its_position(tmp_path: Path) -> None:
     path = tmp_path / "hub.toml"
     path.write_text("[hub]\nport = \n")

@@ -15,14 +15,17 @@ from aiohttp.test_utils import TestClient
 
 from conversation.identity import (
     ContactEmail,
+    MergeDoubts,
     email_after_message,
     joining_email,
+    merge_doubts,
     merged_email,
     reply_address,
+    same_customer,
     seen_by_customer,
 )
 from conversation.inbound import Sender
-from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, utcnow
+from conversation.model import AuthorType, Contact, Conversation, Direction, Identity, Message, MessageKind, utcnow
 from conversation.sqlite import SQLiteStore
 from conversation.store import Store
 from hub.app_keys import HUB
@@ -264,6 +267,11 @@ async def two_visitors(client: TestClient) -> tuple[dict[str, Any], dict[str, An
     return alice, bob, alices.id, bobs.id
 
 
+async def contact_ids(client: TestClient, *visitors: dict[str, Any]) -> list[str]:
+    store = client.server.app[HUB].store
+    return [(await store.contacts.find_identity_contact("webchat", v["visitor"])).id for v in visitors]  # type: ignore[union-attr]
+
+
 async def test_merging_two_customers_tickets_needs_confirmation_and_shows_neither_the_other(
     client: TestClient,
 ) -> None:
@@ -315,11 +323,9 @@ async def test_moving_a_message_to_another_customers_ticket_needs_confirmation_a
 async def test_after_a_same_person_merge_a_reply_reaches_only_its_tickets_visitor(client: TestClient) -> None:
     alice, bob, _alices, bobs = await two_visitors(client)
     headers = await agent_session(client)
-    store = client.server.app[HUB].store
-    alice_contact = await store.contacts.find_identity_contact("webchat", alice["visitor"])
-    bob_contact = await store.contacts.find_identity_contact("webchat", bob["visitor"])
+    alice_contact, bob_contact = await contact_ids(client, alice, bob)
     resp = await client.post(
-        f"/api/v1/contacts/{bob_contact.id}/merge", json={"into": alice_contact.id}, headers=headers
+        f"/api/v1/contacts/{bob_contact}/merge", json={"into": alice_contact, "confirm": True}, headers=headers
     )
     assert resp.status == 200
 
@@ -335,3 +341,71 @@ async def test_after_a_same_person_merge_a_reply_reaches_only_its_tickets_visito
         assert (await frames_until(bob_ws, "message"))["message"]["text"] == "your reset code is 4711"
         assert [f for f in await frames_before_pong(alice_ws) if f["type"] == "message"] == []
     assert "your reset code is 4711" not in await history(client, alice["token"])
+
+
+# -- contact merges that may join two people ---------------------------------------------------
+def test_what_makes_two_contacts_maybe_two_people() -> None:
+    def contact(email: str, *channels: str) -> Contact:
+        return Contact(id=email or "x", email=email, identities=[Identity(c, f"{c}-{email}", "x") for c in channels])
+
+    assert not merge_doubts(contact("li@x.org", "slack"), contact("LI@x.org ", "email"))  # one email, two channels
+    assert not merge_doubts(contact("", "webchat"), contact("li@x.org", "email"))  # nothing speaks against it
+    assert merge_doubts(contact("li@x.org", "slack"), contact("wang@x.org", "email")) == MergeDoubts(
+        ("li@x.org", "wang@x.org")
+    )
+    assert merge_doubts(contact("", "webchat", "slack"), contact("", "webchat", "email")) == MergeDoubts(
+        channels=("webchat",)
+    )
+
+
+def test_tickets_are_one_customers_only_when_one_identity_opened_both() -> None:
+    def ticket(contact: str, channel: str, address: str) -> Conversation:
+        return Conversation(
+            id=address, number=1, channel=channel, thread_key="t", contact_id=contact, customer_address=address
+        )
+
+    assert same_customer(ticket("c1", "webchat", "v_a"), ticket("c1", "webchat", "v_a"))
+    assert not same_customer(ticket("c1", "webchat", "v_a"), ticket("c1", "webchat", "v_b"))  # merged contact
+    assert not same_customer(ticket("c1", "webchat", "v_a"), ticket("c2", "webchat", "v_a"))
+    assert same_customer(ticket("c1", "webchat", ""), ticket("c1", "email", "li@x.org"))  # stored before recipients
+
+
+async def test_merging_contacts_with_different_emails_asks_and_says_why(client: TestClient) -> None:
+    hub = client.server.app[HUB]
+    li = await hub.ingest(customer_message("m-li", channel="chat", sender=Sender("u-li", email=LI, verified=True)))
+    wang = Sender("v_wang", email="wang@example.com", verified=True)
+    other = await hub.ingest(customer_message("m-wang", channel="webchat", thread="w", sender=wang))
+    headers = await agent_session(client)
+    path = f"/api/v1/contacts/{other.contact.id}/merge"
+
+    resp = await client.post(path, json={"into": li.contact.id}, headers=headers)
+    answer = await resp.json()
+    assert resp.status == 409 and answer["error"] == "confirm_needed"
+    assert LI in answer["message"] and "wang@example.com" in answer["message"] and "confirm: true" in answer["message"]
+    assert (await hub.store.contacts.get_contact(other.contact.id)).merged_into == ""  # type: ignore[union-attr]
+    resp = await client.post(path, json={"into": li.contact.id, "confirm": True}, headers=headers)
+    assert resp.status == 200
+    assert (await hub.store.contacts.get_contact(other.contact.id)).merged_into == li.contact.id  # type: ignore[union-attr]
+
+    document = await (await client.get("/api/openapi.json")).json()
+    body = document["paths"]["/api/v1/contacts/{contact_id}/merge"]["post"]["requestBody"]["content"]
+    assert body["application/json"]["schema"]["properties"]["confirm"]["type"] == "boolean"
+
+
+async def test_after_a_contact_merge_moving_between_its_two_peoples_tickets_still_asks(client: TestClient) -> None:
+    alice, bob, alices, bobs = await two_visitors(client)
+    headers = await agent_session(client)
+    store = client.server.app[HUB].store
+    alice_contact, bob_contact = await contact_ids(client, alice, bob)
+    path = f"/api/v1/contacts/{bob_contact}/merge"
+    resp = await client.post(path, json={"into": alice_contact}, headers=headers)  # two webchat accounts
+    assert resp.status == 409 and "webchat" in (await resp.json())["message"]
+    assert (await client.post(path, json={"into": alice_contact, "confirm": True}, headers=headers)).status == 200
+
+    [bobs_message] = [m for m in await store.tickets.list_messages(bobs) if m.kind is MessageKind.MESSAGE]
+    move = f"/api/v1/messages/{bobs_message.id}/move"
+    resp = await client.post(move, json={"conversation_id": alices}, headers=headers)
+    assert resp.status == 409 and (await resp.json())["error"] == "confirm_needed"  # one contact, two customers
+    assert (await store.tickets.get_message(bobs_message.id)).conversation_id == bobs  # type: ignore[union-attr]
+    resp = await client.post(f"/api/v1/conversations/{bobs}/merge", json={"into": alices}, headers=headers)
+    assert resp.status == 409

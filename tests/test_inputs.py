@@ -152,6 +152,24 @@ async def test_webhook_bodies_get_400_and_store_nothing(site: Site) -> None:
     assert site.snapshot() == before
 
 
+async def test_refused_webhook_requests_and_invalid_messages_are_counted(site: Site) -> None:
+    def count(name: str, **labels: str) -> float:
+        return site.hub.metrics.registry.get_sample_value(name, {"channel": "api", **labels}) or 0
+
+    for body in (b"{nope", b"[1, 2", POISONS["lone-surrogate"]):  # not JSON the hub can read
+        resp = await site.client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+        assert resp.status == 400
+    invalid = json.dumps({"id": "p-9", "text": "no sender"}).encode()  # signed JSON, but not a message
+    resp = await site.client.post("/channels/api/messages", data=invalid, headers=signed_headers(SECRET, invalid))
+    assert resp.status == 400
+    unsigned = json.dumps(WEBHOOK_BODY).encode()
+    resp = await site.client.post("/channels/api/messages", data=unsigned, headers=signed_headers("another", unsigned))
+    assert resp.status == 401
+    assert count("helpline_requests_refused_total", reason="malformed") == 3
+    assert count("helpline_requests_refused_total", reason="bad_signature") == 1
+    assert count("helpline_messages_rejected_total") == 1
+
+
 @pytest.mark.parametrize(
     "timestamp",
     ["9" * 5000, "1" * 13, "²", "١٢٣", "1e9", "-5", "0x10"],

@@ -199,3 +199,11 @@ async def test_requests_arriving_during_the_drain_get_503_with_retry_after(
             assert resp.status == 200, await resp.text()  # the request in flight finished normally
             resp.release()
         assert drain.in_flight == 0
+
+
+async def test_a_completed_shutdown_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="hub.server")
+    async with serving(tmp_path):
+        pass
+    messages = [r.getMessage() for r in caplog.records if r.name == "hub.server"]
+    assert messages[0].startswith("shutting down") and messages[-1].startswith("stopped")

@@ -136,6 +136,11 @@ async def test_unverified_or_malformed_events_store_nothing(client: TestClient, 
     resp = await client.post("/channels/slack/events", data=b"{nope" if case == "malformed" else body, headers=headers)
     assert resp.status == (400 if case == "malformed" else 401)
     assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
+    reason = "malformed" if case == "malformed" else "bad_signature"
+    refused = hub_of(client).metrics.registry.get_sample_value(
+        "helpline_requests_refused_total", {"channel": "slack", "reason": reason}
+    )
+    assert refused == 1  # counted, so an operator sees a misconfigured secret or a prober
 
 
 async def test_what_is_ignored(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:

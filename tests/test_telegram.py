@@ -103,6 +103,11 @@ async def test_bad_requests_store_nothing(client: TestClient, body: Any, secret:
         got, _ = await post(client, body, secret)
     assert got == status
     assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
+    reason = "bad_signature" if status == 403 else "malformed"
+    refused = hub_of(client).metrics.registry.get_sample_value(
+        "helpline_requests_refused_total", {"channel": "telegram", "reason": reason}
+    )
+    assert refused == 1
 
 
 async def test_unsupported_updates_are_acknowledged_and_logged_once(

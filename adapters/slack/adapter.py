@@ -42,6 +42,7 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    refused_response,
     split_text,
 )
 
@@ -170,15 +171,13 @@ class SlackAdapter(Adapter):
     async def _events(self, request: web.Request) -> web.Response:
         body = await request.read()
         if not self._verified(request, body):
-            return web.json_response(
-                {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
-            )
+            return refused_response(self._hub, self.name, 401, "bad_signature", "signature or timestamp invalid")
         try:
             payload = parse_json(body)
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
         except ValueError as exc:
-            return web.json_response({"error": "invalid_event", "message": str(exc)}, status=400)
+            return refused_response(self._hub, self.name, 400, "malformed", str(exc), error="invalid_event")
         if payload.get("type") == "url_verification":
             return web.json_response({"challenge": payload.get("challenge", "")})
         try:
@@ -190,13 +189,11 @@ class SlackAdapter(Adapter):
     async def _interactions(self, request: web.Request) -> web.Response:
         body = await request.read()
         if not self._verified(request, body):
-            return web.json_response(
-                {"error": "bad_signature", "message": "signature or timestamp invalid"}, status=401
-            )
+            return refused_response(self._hub, self.name, 401, "bad_signature", "signature or timestamp invalid")
         try:
             payload = parse_json(parse_qs(body.decode())["payload"][0])
         except (KeyError, ValueError, UnicodeDecodeError) as exc:
-            return web.json_response({"error": "invalid_payload", "message": str(exc)}, status=400)
+            return refused_response(self._hub, self.name, 400, "malformed", str(exc), error="invalid_payload")
         try:
             await self.handle(self.process_interaction, payload, "interaction")
         except IngestUnavailable:

@@ -98,7 +98,9 @@ class TelegramAdapter(Adapter):
         if settings["mode"] == "webhook" and not settings["webhook_secret"]:
             raise ConfigError(f"{prefix}.webhook_secret: missing secret (mode is webhook)")
         if settings["webhook_secret"] and not SECRET_TOKEN.fullmatch(settings["webhook_secret"]):
-            raise ConfigError(f"{prefix}.webhook_secret: Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and - only")
+            raise ConfigError(
+                f"{prefix}.webhook_secret: use 16-256 characters A-Z a-z 0-9 _ - only (what Telegram accepts)"
+            )
         if settings["public_url"] and not settings["public_url"].startswith("https://"):
             raise ConfigError(f"{prefix}.public_url: Telegram only calls https:// URLs")
 
@@ -162,12 +164,14 @@ class TelegramAdapter(Adapter):
         sent = request.headers.get(SECRET_HEADER, "")
         expected = self.settings["webhook_secret"]
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            self.hub.note_refused(self.name, "bad_signature")
             return web.json_response({"error": "forbidden", "message": "wrong secret token"}, status=403)
         try:
             data = parse_json(await request.read())
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("an update needs an update_id")
         except (ValueError, TypeError) as exc:
+            self.hub.note_refused(self.name, "malformed")
             return web.json_response({"error": "invalid_update", "message": str(exc)}, status=400)
         try:
             await self.handle_update(data)

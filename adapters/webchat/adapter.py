@@ -68,6 +68,7 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    client_address,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -274,7 +275,7 @@ class WebChatAdapter(Adapter):
 
     def _new_visitor(self, request: web.Request) -> str:
         """A fresh anonymous visitor id, within the address's allowance."""
-        wait = self.new_visitors.take(request.remote or "?")
+        wait = self.new_visitors.take(client_address(request))
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many new chats from this address", retry_after=wait)
         return "v_" + secrets.token_urlsafe(16)
@@ -368,7 +369,7 @@ class WebChatAdapter(Adapter):
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         visitor = await self.visitor_of(request.query.get("token", ""))
         self._site(visitor.site, request)
-        address, token_data, ip = visitor.address, visitor.token, request.remote or "?"
+        address, token_data, ip = visitor.address, visitor.token, client_address(request)
         ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.settings["max_message_chars"] * 4 + 4096)
         await ws.prepare(request)
         if (
@@ -456,7 +457,7 @@ class WebChatAdapter(Adapter):
             said = hub_texts(request_locale(request)).plural("webchat.too_long", limit)
             await ws.send_json({"type": "error", "code": "too_long", "client_id": client_id, "message": said})
             return None
-        for limiter, key in ((self.per_visitor, address), (self.per_address, request.remote or "?")):
+        for limiter, key in ((self.per_visitor, address), (self.per_address, client_address(request))):
             wait = limiter.take(key)
             if wait is not None:
                 await ws.send_json(
@@ -555,7 +556,10 @@ class WebChatAdapter(Adapter):
         every chunk read."""
         visitor = await self.visitor_of(request.query.get("token", ""))
         self._site(visitor.site, request)
-        for limiter, key in ((self.uploads_per_visitor, visitor.address), (self.uploads_per_address, request.remote)):
+        for limiter, key in (
+            (self.uploads_per_visitor, visitor.address),
+            (self.uploads_per_address, client_address(request)),
+        ):
             wait = limiter.take(key or "?")
             if wait is not None:
                 raise Refusal(429, "rate_limited", "too many uploads; try again later", retry_after=wait)
@@ -611,7 +615,7 @@ class WebChatAdapter(Adapter):
         taken: list[tuple[SlidingWindow, str]] = []
         for limiter, key in (
             (self.email_per_visitor, visitor.address),
-            (self.email_per_address, request.remote or "?"),
+            (self.email_per_address, client_address(request)),
             (self.email_per_recipient, email),
         ):
             wait = limiter.take(key)

@@ -37,6 +37,10 @@ class Accounts(ABC):
     async def delete_session(self, token_hash: str) -> None: ...
 
     @abstractmethod
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        """Sign the agent out everywhere (deactivation); returns how many sessions ended."""
+
+    @abstractmethod
     async def add_api_token(self, token: ApiToken) -> ApiToken: ...
 
     @abstractmethod

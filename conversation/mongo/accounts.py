@@ -86,6 +86,10 @@ class MongoAccounts(Area, Accounts):
         await self._sessions.delete_one({"_id": token_hash})
 
     @_unavailable_when_unreachable
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        return (await self._sessions.delete_many({"agent_id": agent_id})).deleted_count
+
+    @_unavailable_when_unreachable
     async def add_api_token(self, token: ApiToken) -> ApiToken:
         await self._api_tokens.insert_one(_token_doc(token))
         return token

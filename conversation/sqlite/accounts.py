@@ -87,6 +87,11 @@ class SQLiteAccounts(Area, Accounts):
     async def delete_session(self, token_hash: str) -> None:
         await self._call(lambda conn: conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash,)))
 
+    async def delete_agent_sessions(self, agent_id: str) -> int:
+        return await self._call(
+            lambda conn: conn.execute("DELETE FROM sessions WHERE agent_id = ?", (agent_id,)).rowcount
+        )
+
     async def add_api_token(self, token: ApiToken) -> ApiToken:
         await self._call(
             lambda conn: conn.execute(

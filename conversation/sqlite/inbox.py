@@ -29,6 +29,7 @@ from conversation.sqlite.db import (
     _time_limited,
 )
 from conversation.store import (
+    search_filters,
     search_terms,
 )
 
@@ -62,6 +63,8 @@ class SQLiteInbox(Area, Inbox):
         if not query.include_merged:
             where.append("c.merged_into = ''")
         terms = search_terms(query.search)
+        if search_filters(query.search) and not terms:
+            return [], 0  # punctuation only: nothing can match
 
         def job(conn: sqlite3.Connection) -> tuple[list[Conversation], int]:
             clause, args = list(where), list(params)

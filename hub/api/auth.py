@@ -29,6 +29,7 @@ from conversation.model import Agent, Session, utcnow
 from conversation.store import Store
 from hub.agents import hash_password_off_loop, verify_password_off_loop
 from hub.api.framework import PUBLIC, ApiError
+from hub.clientaddr import client_address
 from hub.ratelimit import SlidingWindow
 
 SESSION: web.RequestKey[Session] = web.RequestKey("session")
@@ -147,7 +148,7 @@ class Authenticator:
 
     async def login(self, request: web.Request, email: str, password: str) -> tuple[Agent, Session, str]:
         self.check_login_request(request)
-        address = request.remote or "?"
+        address = client_address(request)
         account = f"{email.strip().lower()}\n{address}"
         wait = max(self.by_address.retry_after(address) or 0, self.by_account.retry_after(account) or 0)
         if wait:

@@ -1,14 +1,18 @@
-"""Merging or moving messages between two customers' tickets needs the agent to confirm.
+"""Merging or moving messages between two customers' tickets, and merging two contacts
+that may be two people, needs the agent to confirm.
 
 Each customer keeps seeing only the messages written by or to them (see
 conversation/identity.py), but agents should know before they mix two people's
 conversations, and scripts must say so explicitly: without `confirm: true` the API
 answers 409 `confirm_needed` with what will happen, and the inbox asks with that text.
+Two tickets are of one customer only when the same identity opened both
+(`identity.same_customer`): after a contact merge, its tickets may still be two people's.
 """
 
 from __future__ import annotations
 
-from conversation.model import Conversation
+from conversation.identity import MergeDoubts, merge_doubts, same_customer
+from conversation.model import Contact, Conversation
 from conversation.store import Store
 from hub.api.framework import ApiError
 
@@ -16,20 +20,43 @@ from hub.api.framework import ApiError
 async def require_confirmation(
     store: Store, source: Conversation, target: Conversation, *, moving_one: bool, confirmed: bool
 ) -> None:
-    """Raise 409 when source and target belong to different contacts and it was not confirmed."""
-    if confirmed or source.contact_id == target.contact_id:
+    """Raise 409 when source and target belong to different customers and it was not confirmed."""
+    if confirmed or same_customer(source, target):
         return
     labels = await store.contacts.contact_labels([source.contact_id, target.contact_id])
+    who = [labels.get(conv.contact_id) or "another customer" for conv in (source, target)]
+    if source.contact_id == target.contact_id:  # one contact, two people: name each by the identity
+        who = [
+            f"{name} ({conv.channel} {conv.customer_address})" for name, conv in zip(who, (source, target), strict=True)
+        ]
     raise ApiError(
         409,
         "confirm_needed",
-        across_customers(
-            source.number,
-            labels.get(source.contact_id) or "another customer",
-            target.number,
-            labels.get(target.contact_id) or "another customer",
-            moving_one=moving_one,
-        ),
+        across_customers(source.number, who[0], target.number, who[1], moving_one=moving_one),
+    )
+
+
+def require_contact_confirmation(source: Contact, target: Contact, *, confirmed: bool) -> None:
+    """Raise 409 when the two contacts may be two people and it was not confirmed."""
+    doubts = merge_doubts(source, target)
+    if confirmed or not doubts:
+        return
+    raise ApiError(409, "confirm_needed", contacts_may_differ(source, target, doubts))
+
+
+def contacts_may_differ(source: Contact, target: Contact, doubts: MergeDoubts) -> str:
+    """Why merging these contacts asks, and what it does, in the words the agent confirms."""
+    a, b = source.name or "this contact", target.name or "the other contact"
+    reasons = []
+    if doubts.emails is not None:
+        reasons.append(f"{a} has the email {doubts.emails[0]}, {b} {doubts.emails[1]}")
+    if doubts.channels:
+        reasons.append(f"each has their own account on {', '.join(doubts.channels)}")
+    return (
+        f"{a} and {b} may be two people: {'; '.join(reasons)}. If they are one person, agents will see one "
+        "contact with both histories; each identity still sees only the messages written by or to it, replies "
+        "go to the identity that opened each ticket, and moving messages between their tickets still asks. "
+        "Send confirm: true to merge."
     )
 
 

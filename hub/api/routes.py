@@ -15,6 +15,7 @@ from conversation.model import (
     ApiToken,
     AuthorType,
     CannedResponse,
+    Contact,
     Conversation,
     ConversationQuery,
     Priority,
@@ -28,7 +29,7 @@ from hub import agents as agent_accounts
 from hub.access import Access
 from hub.api.agent_files import channel_sends_files, claim_attachments, receive_upload
 from hub.api.auth import SESSION, Authenticator, hash_secret, new_secret
-from hub.api.confirm import require_confirmation
+from hub.api.confirm import require_confirmation, require_contact_confirmation
 from hub.api.framework import ADMIN, PUBLIC, Api, ApiError, Call, not_found
 from hub.api.serialize import (
     agent_json,
@@ -282,14 +283,16 @@ def authorized(call: Call, conv: Conversation | None, access: Access) -> Convers
     return conv
 
 
-async def contact_or_404(call: Call, contact_id: str, access: Access) -> None:
+async def contact_or_404(call: Call, contact_id: str, access: Access) -> Contact:
     """A contact is reachable through a ticket of theirs the caller may `access`."""
     hub = hub_of(call)
-    if await hub.store.contacts.get_contact(contact_id) is None:
+    contact = await hub.store.contacts.get_contact(contact_id)
+    if contact is None:
         raise not_found("contact")
     items, _ = await hub.store.inbox.list_conversations(ConversationQuery(contact_id=contact_id, include_merged=True))
     if not any(hub.access.allows(call.me, c, access) for c in items):
         raise not_found("contact")
+    return contact
 
 
 @api.route(
@@ -567,12 +570,19 @@ def contact_notes_key(contact_id: str) -> str:
     "/v1/contacts/{contact_id}/merge",
     summary="Merge this contact into another who is the same person",
     tag="contacts",
-    body=Obj({"into": Str(max_length=64, min_length=1)}, required=("into",)),
+    body=Obj(
+        {
+            "into": Str(max_length=64, min_length=1),
+            "confirm": Bool(description="merge although emails differ or both have an identity on one channel"),
+        },
+        required=("into",),
+    ),
     response=CONTACT,
 )
 async def merge_contact(call: Call) -> dict[str, Any]:
-    await contact_or_404(call, call.path["contact_id"], Access.WRITE)
-    await contact_or_404(call, call.body["into"], Access.WRITE)
+    source = await contact_or_404(call, call.path["contact_id"], Access.WRITE)
+    target = await contact_or_404(call, call.body["into"], Access.WRITE)
+    require_contact_confirmation(source, target, confirmed=call.body.get("confirm", False))
     merged = await hub_of(call).actions.merge_contacts(call.path["contact_id"], call.body["into"], who=call.who)
     return contact_json(merged)
 
@@ -674,7 +684,14 @@ async def patch_agent(call: Call) -> dict[str, Any]:
         changes["role"] = Role(changes["role"])
     if call.path["agent_id"] == call.me.id and (changes.get("active") is False or changes.get("role") is Role.AGENT):
         raise ApiError(422, "invalid", "you cannot demote or disable yourself")
-    agent = await hub_of(call).store.accounts.update_agent(call.path["agent_id"], changes)
+    store = hub_of(call).store
+    before = await store.accounts.get_agent(call.path["agent_id"])
+    agent = await store.accounts.update_agent(call.path["agent_id"], changes)
+    if "active" in changes and not (before is not None and before.active and agent.active):
+        # Deactivation signs the agent out for good: reactivating never revives an old cookie.
+        # (Also on reactivation, for a sign-in that raced the deactivation.) API tokens are kept:
+        # they are refused while the agent is inactive and work again after, until revoked.
+        await store.accounts.delete_agent_sessions(agent.id)
     call.request.config_dict[AUTH].credentials_changed()  # a deactivated agent's live sockets close
     return agent_json(agent)
 

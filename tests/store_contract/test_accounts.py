@@ -52,6 +52,13 @@ async def test_agents_sessions_tokens_and_canned_responses(store: Store) -> None
     assert await store.accounts.get_session("th") == session
     await store.accounts.delete_session("th")
     assert await store.accounts.get_session("th") is None
+    other = await store.accounts.add_agent(
+        Agent(id=new_id(), email="b@example.com", role=Role.AGENT, password_hash="h")
+    )
+    for hash_, owner in (("s1", agent.id), ("s2", agent.id), ("s3", other.id)):
+        await store.accounts.add_session(Session(hash_, owner, "c", expires_at=utcnow() + timedelta(hours=1)))
+    assert await store.accounts.delete_agent_sessions(agent.id) == 2  # everywhere this agent is signed in
+    assert [await store.accounts.get_session(h) is None for h in ("s1", "s2", "s3")] == [True, True, False]
 
     token = await store.accounts.add_api_token(ApiToken(id=new_id(), agent_id=agent.id, name="ci", token_hash="hash1"))
     assert await store.accounts.get_api_token("hash1") == token

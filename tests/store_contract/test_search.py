@@ -106,3 +106,13 @@ async def test_an_edited_message_is_found_by_its_new_words_only(store: Store) ->
     await store.open()
     assert await store.tickets.search_messages("zebra") == []
     assert [m.id for m in await store.tickets.search_messages("giraffe")] == [record.message.id]
+
+
+@pytest.mark.parametrize("query", ['"', "*", "%", "\\", '" *', "% \\ ..."])
+async def test_a_search_of_punctuation_alone_lists_no_ticket(store: Store, query: str) -> None:
+    await store.tickets.record_inbound(
+        inbound("m1", thread="t1", text='order 5531 \\ "late" 100%*'), now=utcnow(), policy=POLICY
+    )
+    assert await store.tickets.search_messages(query) == []
+    assert await store.inbox.list_conversations(ConversationQuery(search=query)) == ([], 0)  # never "every ticket"
+    assert (await store.inbox.list_conversations(ConversationQuery(search="  ")))[1] == 1  # blank: no search at all

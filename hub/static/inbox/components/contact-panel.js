@@ -1,6 +1,6 @@
 // Who the customer is: identities per channel, claimed or verified email, language,
 // their other tickets, and the agents' notes about them.
-import { api } from "../lib/api.js";
+import { api, withConfirmation } from "../lib/api.js";
 import { html, useState } from "../lib/html.js";
 import { formatTime, t } from "../lib/i18n.js";
 import { failed, notify, openTicket } from "../lib/inbox.js";
@@ -11,8 +11,8 @@ async function samePerson(contact, conversationId) {
   if (!number) return;
   try {
     const other = await api("GET", `/conversations/${(await api("GET", `/conversations/by-number/${encodeURIComponent(number.replace("#", "").trim())}`)).id}`);
-    await api("POST", `/contacts/${contact.id}/merge`, { into: other.contact.id });
-    openTicket(conversationId);
+    // Two emails or two accounts on one channel may be two people: the hub says so, the agent confirms.
+    if (await withConfirmation("POST", `/contacts/${contact.id}/merge`, { into: other.contact.id })) openTicket(conversationId);
   } catch (e) { failed(e); }
 }
 
