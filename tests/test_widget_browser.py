@@ -19,6 +19,7 @@ from aiohttp import web
 from conversation.model import AuthorType, Direction, MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
+from hub.sdk import IngestUnavailable
 from tests.conftest import free_port
 from tests.email_servers import start_sink
 from tests.helpers import make_config, serve
@@ -250,3 +251,26 @@ async def test_the_code_form_waits_until_an_address_was_left(shop: Shop, visitor
     await visitor.locator("input[type=email]").press("Enter")
     await expect(code).to_be_visible()
     await expect(code).to_be_focused()
+
+
+async def test_a_message_the_hub_cannot_take_is_resent_a_few_times_then_marked_unsent(
+    shop: Shop, visitor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.async_api import expect
+
+    assert shop.hub is not None
+
+    async def unavailable(inbound: Any) -> Any:
+        raise IngestUnavailable("the store is away")
+
+    monkeypatch.setattr(shop.hub, "ingest", unavailable)
+    sent: list[str] = []
+    visitor.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
+    await visitor.clock.install()  # the widget's waits pass at once: minutes of retries in a second
+    await visitor.click("button.launcher")
+    await say(visitor, "稍后再发")
+    for _ in range(12):
+        await visitor.clock.run_for(60_000)
+        await visitor.wait_for_timeout(100)  # real time for the frame and its answer to travel
+    await expect(visitor.locator(".msg.visitor.failed")).to_contain_text("未发送")
+    assert len([frame for frame in sent if "稍后再发" in frame]) == 1 + 5  # sent, then resent five times, no more

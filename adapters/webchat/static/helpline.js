@@ -207,18 +207,19 @@
   }
   // -- the connection: one manager per page ---------------------------------------------------
   // Reconnects with exponential backoff and jitter (many widgets must not come back at once
-  // after a hub restart); after RETRY.renewAfter failed attempts in a row it asks for a new
-  // session, which renews the token (expired, or signed with a secret the hub rotated). Every
+  // after a hub restart). When a socket is refused before it opens (a page cannot see why), and
+  // after RETRY.renewAfter failed attempts in a row, it asks for a new session first: that renews
+  // the token (expired, or signed with a secret the hub rotated) or finds the hub still away. Every
   // open says hello with the last message shown, so the hub sends what was missed, and resends
   // what it has not acknowledged (the hub recognises a resent client_id: never stored twice).
   const RETRY = { baseMs: 500, maxMs: 30000, renewAfter: 3, resendTries: 5 };
   Object.assign(state, { failures: 0, renew: false, timer: null, connecting: false, tries: new Map() });
-  const backoff = (attempt) => { const cap = Math.min(RETRY.maxMs, RETRY.baseMs * 2 ** attempt); return cap / 2 + Math.random() * (cap / 2); };
+  const backoff = (attempt) => { const cap = Math.min(RETRY.maxMs, RETRY.baseMs * 2 ** Math.max(0, attempt - 1)); return cap / 2 + Math.random() * (cap / 2); };
   const isOpen = () => Boolean(state.ws && state.ws.readyState === WebSocket.OPEN);
-  function retryLater() {
+  function retryLater({ renew = false } = {}) {
     clearTimeout(state.timer);
     state.failures += 1;
-    if (state.failures % RETRY.renewAfter === 0) state.renew = true;
+    if (renew || state.failures % RETRY.renewAfter === 0) state.renew = true;
     note.textContent = t("reconnecting");
     state.timer = setTimeout(connect, backoff(state.failures));
   }
@@ -248,7 +249,9 @@
     const ws = new WebSocket(url);
     state.ws = ws;
     let typingTimer = null;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       ws.send(JSON.stringify({ type: "hello", after: state.lastId }));
       for (const frame of state.pending.values()) ws.send(JSON.stringify(frame)); // resend unacknowledged
     };
@@ -296,7 +299,7 @@
       state.ws = null;
       if (event.code === 4001) { forget(); return; } // signed out (in another window, say)
       if (event.code === 4008) { note.textContent = t("busy"); return; } // refused by policy: do not hammer
-      retryLater();
+      retryLater({ renew: !opened });
     };
   }
   // Back on the network: no need to wait for the next attempt.
