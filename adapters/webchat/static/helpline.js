@@ -186,7 +186,7 @@
     const ws = state.ws;
     clearTimeout(state.timer);
     Object.assign(state, { token: null, lastId: "", ws: null, conversation: null, refused: "", failures: 0, renew: false, timer: null });
-    state.shown.clear(); state.pending.clear();
+    state.shown.clear(); state.pending.clear(); state.tries.clear();
     if (ws) ws.close();
     log.replaceChildren(); note.textContent = ""; alert.classList.remove("show"); showTicket(null);
     close({ focus: false }); started = false;
