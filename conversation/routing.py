@@ -91,4 +91,6 @@ def reopen_event(conversation: Conversation, now: datetime) -> Message:
         author_type=AuthorType.SYSTEM,
         text=f"Ticket #{conversation.number} reopened: the customer wrote again",
         created_at=now,
+        # The key and parameters let each agent read it in their language (hub/thread_events.py).
+        raw={"event": {"key": "event.reopened", "params": {"number": str(conversation.number)}}},
     )

@@ -27,6 +27,8 @@ from conversation.model import (
 )
 from conversation.store import Store
 from hub.events import Event, EventBus
+from hub.i18n import SOURCE_LOCALE
+from hub.thread_events import ThreadEvent
 
 
 class ConversationService:
@@ -36,7 +38,9 @@ class ConversationService:
         bus: EventBus,
         wake_outbox: Callable[[], None],
         clock: Callable[[], datetime] = utcnow,
+        language: str = SOURCE_LOCALE,
     ) -> None:
+        self.language = language  # the hub's: events' stored `text` is in it (agents read them in theirs)
         self.store = store
         self.bus = bus
         self.wake_outbox = wake_outbox
@@ -90,8 +94,12 @@ class ConversationService:
         """A private note for the agents; never delivered to the customer."""
         return await self._internal(conversation, text, MessageKind.NOTE, author_type, author)
 
-    async def add_event(self, conversation: Conversation, text: str) -> Message:
-        return await self._internal(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "")
+    async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
+        """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
+        event = ThreadEvent(key, params)
+        return await self._internal(
+            conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", raw=event.as_raw()
+        )
 
     async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
@@ -104,24 +112,24 @@ class ConversationService:
     ) -> Conversation:
         """Apply an agent's changes and leave a system event saying who changed what."""
         updated = await self.update_conversation(conversation, changes)
-        for line in describe_changes(conversation, updated, who=who, names=names):
-            await self.add_event(updated, line)
+        for event in describe_changes(conversation, updated, who=who, names=names):
+            await self.add_event(updated, event.key, **event.params)
         return updated
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
         merged = await self.store.tickets.merge_conversations(source.id, target.id, now=self.clock())
-        await self.add_event(merged, f"{who} merged ticket #{source.number} into this one")
+        await self.add_event(merged, "event.merged_here", who=who, source=str(source.number))
         closed = await self.store.tickets.get_conversation(source.id)
         if closed is not None:
-            await self.add_event(closed, f"{who} merged this ticket into #{target.number}")
+            await self.add_event(closed, "event.merged_away", who=who, target=str(target.number))
         self.bus.publish(Event("conversation.updated", source.id, {"changes": ["merged_into", "status"]}))
         self.bus.publish(Event("conversation.updated", target.id, {"changes": ["messages"]}))
         return merged
 
     async def move_message(self, message: Message, source: Conversation, target: Conversation, *, who: str) -> Message:
         moved = await self.store.tickets.move_message(message.id, target.id)
-        await self.add_event(source, f"{who} moved a message to ticket #{target.number}")
-        await self.add_event(target, f"{who} moved a message here from ticket #{source.number}")
+        await self.add_event(source, "event.message_moved_out", who=who, target=str(target.number))
+        await self.add_event(target, "event.message_moved_in", who=who, source=str(source.number))
         return moved
 
     async def merge_contacts(self, source_id: str, target_id: str, *, who: str) -> Any:
@@ -131,7 +139,11 @@ class ConversationService:
         items, _ = await self.store.inbox.list_conversations(ConversationQuery(contact_id=target_id, limit=200))
         for conversation in items:
             await self.add_event(
-                conversation, f"{who} merged contact {label} into {merged.name or merged.email or merged.id}"
+                conversation,
+                "event.contact_merged",
+                who=who,
+                source=label,
+                target=merged.name or merged.email or merged.id,
             )
         return merged
 
@@ -143,11 +155,20 @@ class ConversationService:
         if team:
             changes["team"] = team
         updated = await self.update_conversation(conversation, changes)
-        await self.add_event(updated, f"Handed to a person by {plugin}" + (f": {reason}" if reason else ""))
+        if reason:
+            await self.add_event(updated, "event.handed_off_because", plugin=plugin, reason=reason)
+        else:
+            await self.add_event(updated, "event.handed_off", plugin=plugin)
         return updated
 
     async def _internal(
-        self, conversation: Conversation, text: str, kind: MessageKind, author_type: AuthorType, author_id: str
+        self,
+        conversation: Conversation,
+        text: str,
+        kind: MessageKind,
+        author_type: AuthorType,
+        author_id: str,
+        raw: dict[str, Any] | None = None,
     ) -> Message:
         message = Message(
             id=new_id(),
@@ -159,6 +180,7 @@ class ConversationService:
             author_id=author_id,
             text=text,
             created_at=self.clock(),
+            raw=raw,
         )
         await self.store.tickets.add_message(message)
         self._published("message.created", message)
@@ -168,28 +190,43 @@ class ConversationService:
         self.bus.publish(Event(kind, message.conversation_id, {"message_id": message.id, "kind": message.kind.value}))
 
 
-def describe_changes(before: Conversation, after: Conversation, *, who: str, names: dict[str, str]) -> list[str]:
-    """One readable line per change, for the thread's system events."""
-    lines = []
+def describe_changes(
+    before: Conversation, after: Conversation, *, who: str, names: dict[str, str]
+) -> list[ThreadEvent]:
+    """One event per change, for the thread (said in each reader's language)."""
+    events = []
     if before.status is not after.status or before.snoozed_until != after.snoozed_until:
         until = after.snoozed_until
-        lines.append(
-            f"{who} snoozed this until {until:%Y-%m-%d %H:%M} UTC"
+        events.append(
+            ThreadEvent("event.snoozed", {"who": who, "until": f"{until:%Y-%m-%d %H:%M}"})
             if until is not None and after.status is Status.SNOOZED
-            else f"{who} set the status to {after.status.value}"
+            else ThreadEvent("event.status_changed", {"who": who, "status": after.status.value})
         )
     if before.assignee_id != after.assignee_id:
-        lines.append(
-            f"{who} assigned this to {names.get(after.assignee_id, after.assignee_id)}"
+        assignee = names.get(after.assignee_id, after.assignee_id)
+        events.append(
+            ThreadEvent("event.assigned", {"who": who, "assignee": assignee})
             if after.assignee_id
-            else f"{who} unassigned this"
+            else ThreadEvent("event.unassigned", {"who": who})
         )
     if before.team != after.team:
-        lines.append(f"{who} moved this to team {after.team}" if after.team else f"{who} removed the team")
+        events.append(
+            ThreadEvent("event.team_changed", {"who": who, "team": after.team})
+            if after.team
+            else ThreadEvent("event.team_removed", {"who": who})
+        )
     if before.priority is not after.priority:
-        lines.append(f"{who} set the priority to {after.priority.value}")
+        events.append(ThreadEvent("event.priority_changed", {"who": who, "priority": after.priority.value}))
     if before.category != after.category:
-        lines.append(f"{who} set the category to {after.category or 'none'}")
+        events.append(
+            ThreadEvent("event.category_changed", {"who": who, "category": after.category})
+            if after.category
+            else ThreadEvent("event.category_removed", {"who": who})
+        )
     if before.tags != after.tags:
-        lines.append(f"{who} set the tags to {', '.join(after.tags) or 'none'}")
-    return lines
+        events.append(
+            ThreadEvent("event.tags_changed", {"who": who, "tags": ", ".join(after.tags)})
+            if after.tags
+            else ThreadEvent("event.tags_removed", {"who": who})
+        )
+    return events

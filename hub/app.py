@@ -82,7 +82,7 @@ class Hub:
         self.outbox = Outbox(
             self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id, supervisor=self.supervisor
         )
-        self.actions = ConversationService(self.store, self.bus, self.outbox.wake)
+        self.actions = ConversationService(self.store, self.bus, self.outbox.wake, language=self.language)
         self.pipeline = Pipeline(
             self.store,
             self.bus,

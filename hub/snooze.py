@@ -22,7 +22,7 @@ async def wake_due(actions: ConversationService) -> int:
     for conversation in snoozed:
         if snooze_is_over(conversation, now):
             updated = await actions.update_conversation(conversation, {"status": Status.OPEN, "snoozed_until": None})
-            await actions.add_event(updated, "Snooze ended: the ticket is open again")
+            await actions.add_event(updated, "event.snooze_ended")
             woken += 1
     return woken
 

@@ -259,6 +259,11 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
         "Li Na moved this to team billing",
         "Li Na set the tags to refund",
     ]
+    # ... each kept by key and parameters, for every agent's inbox to say in their language
+    assert [m["event"] for m in thread if m["kind"] == "event"][:2] == [
+        {"key": "event.status_changed", "params": {"who": "Li Na", "status": "resolved"}},
+        {"key": "event.assigned", "params": {"who": "Li Na", "assignee": "Li Na"}},
+    ]
     assert [m for m in thread if m["id"] == reply["id"]][0]["delivery"]["status"] == "sent"
 
 

@@ -195,6 +195,10 @@ async def test_a_read_receipt_notes_the_reply_read_and_never_failed(hub: Hub, si
     assert [e.text for e in events] == [
         "The customer's mail program reported the reply as read (manual-action/MDN-sent-manually; displayed)."
     ]
+    assert events[0].raw is not None and events[0].raw["event"] == {  # for each agent's language
+        "key": "event.read_receipt",
+        "params": {"disposition": "manual-action/MDN-sent-manually; displayed"},
+    }
     assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 

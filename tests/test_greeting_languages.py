@@ -114,6 +114,14 @@ async def test_a_telegram_delivery_failure_is_said_in_the_thread_in_the_hubs_lan
         await eventually(said)
         [event] = await said()
         assert event.startswith("Telegram 拒绝向 Li (@lina) 投递：Forbidden: bot was blocked by the user。在对方解除")
+        # ... and kept by key and parameters, for each agent's inbox to say it in the agent's language
+        [stored] = [m for m in await hub.store.tickets.list_messages(conversation.id) if m.kind is MessageKind.EVENT]
+        assert stored.raw == {
+            "event": {
+                "key": "event.telegram_blocked",
+                "params": {"name": "Li (@lina)", "reason": "Forbidden: bot was blocked by the user"},
+            }
+        }
 
 
 # -- email, through the real SMTP listener ------------------------------------------------

@@ -63,7 +63,6 @@ NOTES = {
     "unreadable": "[This mail could not be read: {reason}. The original is attached as {name}.]",
     "original_kept": "[The original mail is attached as {name}.]",
     "shortened": "the text after its first {chars} characters",
-    "read_receipt": "The customer's mail program reported the reply as read ({disposition}).",
     "failed_twice": "it failed the same way twice ({error})",
 }
 # How many failed mails are remembered, so that the second failure of the same mail stores
@@ -417,6 +416,7 @@ class EmailAdapter(Adapter):
         for earlier in await self.hub.store.tickets.list_messages(message.conversation_id):
             if earlier.kind is MessageKind.EVENT and (earlier.raw or {}).get("read_receipt_for") == message_id:
                 return "250 2.0.0 OK: read receipt already recorded"
+        params = {"disposition": disposition[:200] or "displayed"}  # each agent's inbox says it in their language
         event = Message(
             id=new_id(),
             conversation_id=message.conversation_id,
@@ -424,8 +424,8 @@ class EmailAdapter(Adapter):
             direction=Direction.OUTBOUND,
             kind=MessageKind.EVENT,
             author_type=AuthorType.SYSTEM,
-            text=NOTES["read_receipt"].format(disposition=disposition[:200] or "displayed"),
-            raw={"read_receipt_for": message_id},
+            text=hub_texts(self.hub.language).get("event.read_receipt", **params),
+            raw={"read_receipt_for": message_id, "event": {"key": "event.read_receipt", "params": params}},
         )
         await self.hub.store.tickets.add_message(event)
         self.hub.bus.publish(Event("message.created", event.conversation_id, {"message_id": event.id, "kind": "event"}))

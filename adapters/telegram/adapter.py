@@ -389,7 +389,8 @@ class TelegramAdapter(Adapter):
     # -- outbound -----------------------------------------------------------------------
     async def _note_blocked(self, out: Outbound, reason: str) -> None:
         """Say it in the thread, beside the contact card: no reply will reach this person."""
-        said = hub_texts(self.hub.language)  # for the agents: in the hub's language
+        said = hub_texts(self.hub.language)  # `text` in the hub's language; each inbox says it in the agent's
+        params = {"name": out.contact.name or said.get("event.this_customer"), "reason": reason}
         event = Message_(
             id=new_id(),
             conversation_id=out.conversation.id,
@@ -397,9 +398,8 @@ class TelegramAdapter(Adapter):
             direction=Direction.OUTBOUND,
             kind=MessageKind.EVENT,
             author_type=AuthorType.SYSTEM,
-            text=said.get(
-                "event.telegram_blocked", name=out.contact.name or said.get("event.this_customer"), reason=reason
-            ),
+            text=said.get("event.telegram_blocked", **params),
+            raw={"event": {"key": "event.telegram_blocked", "params": params}},
         )
         with logged_failure(self.log, f"recording that Telegram refuses delivery on {out.conversation.id}"):
             await self.hub.store.tickets.add_message(event)

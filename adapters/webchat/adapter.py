@@ -438,7 +438,11 @@ class WebChatAdapter(Adapter):
             {
                 "type": "hello",
                 "conversation": ticket_json(conversation),
-                "messages": [visitor_message_json(m) for m in messages if seen_by_customer(m, address)],
+                "messages": [
+                    visitor_message_json(m, await self._author_name(m))
+                    for m in messages
+                    if seen_by_customer(m, address)
+                ],
                 "agents_online": self.hub.agents_online() > 0,
             }
         )
@@ -519,6 +523,14 @@ class WebChatAdapter(Adapter):
         for other in self.sockets.get(address, set()) - {ws}:  # the same visitor's other tabs
             await _send(other, {"type": "message", "message": payload})
         return conversation.id
+
+    async def _author_name(self, message: Message) -> str:
+        """The name the visitor sees on an agent's reply: the agent's display name (never
+        their email address); "" for others, whom the widget names itself (bot, system)."""
+        if message.author_type is not AuthorType.AGENT or not message.author_id:
+            return ""
+        agent = await self.hub.store.accounts.get_agent(message.author_id)
+        return agent.name if agent is not None else ""
 
     async def _attachments(self, address: str, items: Any) -> list[Attachment]:
         """The visitor's own recent uploads, kept for good now; type and size from the bytes."""
@@ -719,7 +731,10 @@ class WebChatAdapter(Adapter):
         A visitor who is not connected sees it when the widget next opens (it resumes
         from the last message it showed).
         """
-        payload = {"type": "message", "message": visitor_message_json(out.message)}
+        payload = {
+            "type": "message",
+            "message": visitor_message_json(out.message, await self._author_name(out.message)),
+        }
         connected = list(self.sockets.get(out.address, ()))
         if connected:
             self._watch(out.address, out.conversation.id)
@@ -845,10 +860,13 @@ def ticket_json(conversation: Conversation | None) -> dict[str, Any] | None:
     return {"number": conversation.number, "status": conversation.status.value}
 
 
-def visitor_message_json(message: Message) -> dict[str, Any]:
+def visitor_message_json(message: Message, author_name: str = "") -> dict[str, Any]:
+    """A message as the widget shows it; `from` (visitor, agent, bot, system) sets its look
+    and `author_name` names the agent who wrote it."""
     return {
         "id": message.id,
         "from": "visitor" if message.direction.value == "inbound" else message.author_type.value,
+        "author_name": author_name,
         "text": message.text,
         "attachments": [
             {"ref": a.blob_ref, "name": a.name, "content_type": a.content_type, "size": a.size}

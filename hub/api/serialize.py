@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message
+from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -90,6 +90,8 @@ def message_json(msg: Message) -> dict[str, Any]:
             {"at": e.get("at"), "previous_text": e.get("previous_text", "")} for e in (msg.raw or {}).get("edits", [])
         ],
         "deleted_at": (msg.raw or {}).get("deleted_at"),
+        # A system event's catalog key and parameters: agents' inboxes say it in their language.
+        "event": (msg.raw or {}).get("event") if msg.kind is MessageKind.EVENT else None,
         "delivery": None
         if delivery is None
         else {

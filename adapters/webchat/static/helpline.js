@@ -47,7 +47,7 @@
   const explain = (code, message) => (ERRORS[code] ? t(ERRORS[code]) : message || t("unavailable"));
   const sayHeaders = { "Content-Type": "application/json", "Accept-Language": lang }; // server errors in the visitor's language
 
-  const state = { token: null, lastId: "", ws: null, shown: new Set(), pending: new Map(), limits: {}, retry: 0, conversation: null, refused: "" };
+  const state = { token: null, lastId: "", ws: null, shown: new Set(), pending: new Map(), limits: {}, conversation: null, refused: "" };
   // A stored chat belongs to whoever was signed in when it was stored: on a shared computer,
   // a page without that user (signed out, or someone else) must not show it.
   function loadSaved() {
@@ -81,12 +81,15 @@
     .panel.open { display: flex; }
     header { background: #2563eb; color: #fff; padding: 12px 14px; display: flex; align-items: center; gap: 8px; }
     header .title { font-weight: 600; flex: 1; }
-    header .ticket { font-size: 12px; opacity: .9; }
+    header .ticket { font-size: 12px; } /* no opacity: small text needs its full contrast */
     header button { background: transparent; border: 0; color: #fff; font-size: 20px; cursor: pointer; }
     .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: #f8fafc; }
     .msg { max-width: 80%; padding: 8px 10px; border-radius: 10px; white-space: pre-wrap; word-wrap: break-word; line-height: 1.4; }
     .msg.visitor { align-self: flex-end; background: #2563eb; color: #fff; }
     .msg.agent, .msg.bot, .msg.system { align-self: flex-start; background: #e5e7eb; }
+    .msg.bot { background: #ede9fe; }
+    .msg[data-author]::before { content: attr(data-author); display: block; font-size: 11px; font-weight: 600; color: #374151; margin-bottom: 2px; }
+    .msg.bot[data-author]::before { color: #5b21b6; }
     .msg.failed { opacity: .6; border: 1px dashed #dc2626; }
     .msg[data-time]::after { content: attr(data-time); display: block; font-size: 10px; opacity: .7; margin-top: 2px; text-align: right; }
     .msg .unsent { display: block; font-size: 11px; color: #dc2626; margin-top: 4px; }
@@ -99,39 +102,45 @@
     .offline { padding: 8px 12px; background: #fef3c7; font-size: 13px; display: none; }
     .offline.show { display: block; }
     .offline form { display: flex; gap: 6px; margin-top: 6px; }
+    .offline form[hidden] { display: none; } /* the code form waits for an address: display:flex must not show it */
     .offline input { flex: 1; padding: 6px; border: 1px solid #ccc; border-radius: 6px; }
     form.compose { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #e5e7eb; background: #fff; }
     form.compose textarea { flex: 1; resize: none; height: 40px; padding: 8px; border: 1px solid #ccc; border-radius: 8px; font-size: 14px; }
     button.send, .offline button { background: #2563eb; color: #fff; border: 0; border-radius: 8px; padding: 0 14px; cursor: pointer; }
-    label.attach { cursor: pointer; font-size: 20px; align-self: center; }
-    label.attach input { display: none; }
+    button.attach { background: transparent; border: 0; cursor: pointer; font-size: 20px; align-self: center; padding: 0 2px; }
+    input.file { display: none; } /* its button opens it: a hidden input cannot be reached by keyboard */
+    button:focus-visible, textarea:focus-visible, input:focus-visible, .log:focus-visible { outline: 2px solid #1d4ed8; outline-offset: 2px; }
     @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100vw; height: 100vh; max-height: 100vh; border-radius: 0; } }
   ` });
-  const launcher = el("button", { class: "launcher", "aria-label": t("open"), text: "💬" });
+  const launcher = el("button", { class: "launcher", "aria-label": t("open"), "aria-haspopup": "dialog", "aria-expanded": "false", "aria-controls": "helpline-panel", text: "💬" });
   const ticketLabel = el("span", { class: "ticket" });
   const closeButton = el("button", { "aria-label": t("close"), text: "×" });
-  const log = el("div", { class: "log", role: "log", "aria-live": "polite" });
-  const note = el("div", { class: "note" });
-  const emailInput = el("input", { type: "email", placeholder: t("email"), required: "" });
+  const log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": t("conversation"), tabindex: "0" });
+  const note = el("div", { class: "note", role: "status", "aria-live": "polite" }); // read out: "reconnecting", "code sent", ...
+  const emailInput = el("input", { type: "email", placeholder: t("email"), "aria-label": t("email"), autocomplete: "email", required: "" });
   const emailForm = el("form", {}, emailInput, el("button", { type: "submit", text: t("save") }));
-  const codeInput = el("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", placeholder: t("code"), required: "" });
+  const codeInput = el("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", placeholder: t("code"), "aria-label": t("code"), required: "" });
   const codeForm = el("form", { hidden: "" }, codeInput, el("button", { type: "submit", text: t("confirm") }));
-  const offline = el("div", { class: "offline" }, el("div", { text: t("offline") }), emailForm, codeForm);
+  const offline = el("div", { class: "offline", role: "status" }, el("div", { text: t("offline") }), emailForm, codeForm);
   const alert = el("div", { class: "alert", role: "alert" });
   const textarea = el("textarea", { placeholder: t("placeholder"), "aria-label": t("placeholder"), maxlength: "4000" });
-  const fileInput = el("input", { type: "file" });
-  const compose = el("form", { class: "compose" }, el("label", { class: "attach", title: t("attach"), text: "📎" }, fileInput), textarea, el("button", { class: "send", type: "submit", text: t("send") }));
-  const panel = el("div", { class: "panel", role: "dialog", "aria-label": data.title || t("title") },
-    el("header", {}, el("span", { class: "title", text: data.title || t("title") }), ticketLabel, closeButton), alert, offline, log, note, compose);
+  const fileInput = el("input", { type: "file", class: "file", tabindex: "-1", "aria-hidden": "true" });
+  const attachButton = el("button", { type: "button", class: "attach", "aria-label": t("attach"), title: t("attach"), text: "📎" });
+  const compose = el("form", { class: "compose" }, attachButton, fileInput, textarea, el("button", { class: "send", type: "submit", text: t("send") }));
+  const panel = el("div", { class: "panel", id: "helpline-panel", role: "dialog", "aria-labelledby": "helpline-title" },
+    el("header", {}, el("span", { class: "title", id: "helpline-title", text: data.title || t("title") }), ticketLabel, closeButton), alert, offline, log, note, compose);
   root.append(style, launcher, panel);
   (document.body || document.documentElement).append(host);
 
   // -- rendering: text only -----------------------------------------------------------------
   function render(message, { failed = false } = {}) {
-    if (state.shown.has(message.id)) return; // never twice, whatever the socket replays
+    if (!message || typeof message !== "object" || state.shown.has(message.id)) return; // never twice, whatever the socket replays
     state.shown.add(message.id);
     if (message.id > state.lastId) { state.lastId = message.id; persist(); }
     const bubble = el("div", { class: `msg ${message.from}${failed ? " failed" : ""}`, "data-id": message.id });
+    // Who wrote it, shown by CSS before the text (as the time after it): an agent by name, the bot as the bot.
+    if (message.from === "agent") bubble.setAttribute("data-author", `👤 ${message.author_name || t("agent")}`);
+    else if (message.from === "bot") bubble.setAttribute("data-author", `🤖 ${t("bot")}`);
     bubble.append(document.createTextNode(message.text || ""));
     if (message.created_at) { // shown by CSS after the text, so the bubble's text stays the message's
       const at = new Date(message.created_at);
@@ -175,11 +184,12 @@
   function forget() {
     try { localStorage.removeItem(storageKey); } catch (e) { /* ignore */ }
     const ws = state.ws;
-    Object.assign(state, { token: null, lastId: "", ws: null, conversation: null, refused: "" });
-    state.shown.clear(); state.pending.clear();
+    clearTimeout(state.timer);
+    Object.assign(state, { token: null, lastId: "", ws: null, conversation: null, refused: "", failures: 0, renew: false, timer: null });
+    state.shown.clear(); state.pending.clear(); state.tries.clear();
     if (ws) ws.close();
     log.replaceChildren(); note.textContent = ""; alert.classList.remove("show"); showTicket(null);
-    panel.classList.remove("open"); started = false;
+    close({ focus: false }); started = false;
   }
 
   // -- talking to the hub ----------------------------------------------------------------------
@@ -195,28 +205,69 @@
     showTicket(answer.conversation);
     offline.classList.toggle("show", !answer.agents_online);
   }
-  function connect() {
+  // -- the connection: one manager per page ---------------------------------------------------
+  // Reconnects with exponential backoff and jitter (many widgets must not come back at once
+  // after a hub restart). When a socket is refused before it opens (a page cannot see why), and
+  // after RETRY.renewAfter failed attempts in a row, it asks for a new session first: that renews
+  // the token (expired, or signed with a secret the hub rotated) or finds the hub still away. Every
+  // open says hello with the last message shown, so the hub sends what was missed, and resends
+  // what it has not acknowledged (the hub recognises a resent client_id: never stored twice).
+  const RETRY = { baseMs: 500, maxMs: 30000, renewAfter: 3, resendTries: 5 };
+  Object.assign(state, { failures: 0, renew: false, timer: null, connecting: false, tries: new Map() });
+  const backoff = (attempt) => { const cap = Math.min(RETRY.maxMs, RETRY.baseMs * 2 ** Math.max(0, attempt - 1)); return cap / 2 + Math.random() * (cap / 2); };
+  const isOpen = () => Boolean(state.ws && state.ws.readyState === WebSocket.OPEN);
+  function retryLater({ renew = false } = {}) {
+    clearTimeout(state.timer);
+    state.failures += 1;
+    if (renew || state.failures % RETRY.renewAfter === 0) state.renew = true;
+    note.textContent = t("reconnecting");
+    state.timer = setTimeout(connect, backoff(state.failures));
+  }
+  async function renewSession() {
+    try { await startSession(); } catch (e) {
+      if (e.status !== 401) throw e;
+      state.token = null; await startSession(); // the stored token expired or was revoked: a new chat
+    }
+  }
+  async function connect() {
+    clearTimeout(state.timer); state.timer = null;
+    if (!started || state.refused || state.connecting || (state.ws && state.ws.readyState <= WebSocket.OPEN)) return;
+    state.connecting = true;
+    try {
+      if (state.renew || !state.token) { await renewSession(); state.renew = false; }
+    } catch (e) {
+      state.connecting = false;
+      // Refused (a 4xx other than "slow down"): say why and stop. Unreachable or failing: later.
+      if (e.status && e.status < 500 && e.status !== 408 && e.status !== 429) { refuse(explain(e.code, e.said)); return; }
+      retryLater(); return;
+    }
+    state.connecting = false;
+    if (!started) return; // signed out meanwhile
     const url = new URL(`${base}ws`); url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("token", state.token);
     url.searchParams.set("lang", lang); // the visitor's language: stored on the contact, and error frames in it
     const ws = new WebSocket(url);
     state.ws = ws;
     let typingTimer = null;
+    let opened = false;
     ws.onopen = () => {
-      state.retry = 0; note.textContent = "";
+      opened = true;
       ws.send(JSON.stringify({ type: "hello", after: state.lastId }));
       for (const frame of state.pending.values()) ws.send(JSON.stringify(frame)); // resend unacknowledged
     };
     ws.onmessage = (event) => {
-      const frame = JSON.parse(event.data);
+      let frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; } // not ours to understand: ignore it
+      if (!frame || typeof frame !== "object") return;
       if (frame.type === "hello") {
+        state.failures = 0; note.textContent = ""; // the token works: the next failure starts over
         showTicket(frame.conversation);
         offline.classList.toggle("show", !frame.agents_online);
         if (!frame.conversation && !log.children.length) render({ id: "", from: "system", text: t("welcome") });
-        for (const message of frame.messages) render(message);
+        for (const message of Array.isArray(frame.messages) ? frame.messages : []) render(message);
       } else if (frame.type === "ack") {
-        state.pending.delete(frame.client_id);
-        const local = log.querySelector(`[data-client="${CSS.escape(frame.client_id)}"]`);
+        state.pending.delete(frame.client_id); state.tries.delete(frame.client_id);
+        const local = log.querySelector(`[data-client="${CSS.escape(String(frame.client_id))}"]`);
         if (local) local.remove();
         render(frame.message); showTicket(frame.conversation);
       } else if (frame.type === "message") {
@@ -226,28 +277,33 @@
       } else if (frame.type === "typing") {
         note.textContent = t("typing"); clearTimeout(typingTimer); typingTimer = setTimeout(() => { note.textContent = ""; }, 4000);
       } else if (frame.type === "error") {
-        if (frame.code === "unavailable" && state.pending.has(frame.client_id)) {
-          const again = state.pending.get(frame.client_id); // the hub could not store it yet: try again
-          setTimeout(() => { if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(again)); }, 3000);
-          note.textContent = frame.message; return;
+        const id = frame.client_id;
+        if ((frame.code === "unavailable" || frame.code === "rate_limited") && state.pending.has(id)) {
+          const tries = (state.tries.get(id) || 0) + 1; // the hub could not take it yet: again, later, a few times
+          state.tries.set(id, tries);
+          if (tries <= RETRY.resendTries) {
+            const wait = frame.retry_after > 0 ? frame.retry_after * 1000 : backoff(tries);
+            setTimeout(() => { const again = state.pending.get(id); if (again && isOpen()) state.ws.send(JSON.stringify(again)); }, wait);
+            note.textContent = frame.message || ""; return;
+          }
         }
-        if (frame.client_id) {
-          state.pending.delete(frame.client_id);
-          const local = log.querySelector(`[data-client="${CSS.escape(frame.client_id)}"]`);
-          if (local) { local.classList.add("failed"); local.title = frame.message; }
+        if (id) {
+          state.pending.delete(id); state.tries.delete(id);
+          markUnsent(log.querySelector(`[data-client="${CSS.escape(String(id))}"]`), frame.message);
         }
-        note.textContent = frame.message;
+        note.textContent = frame.message || "";
       }
     };
     ws.onclose = (event) => {
       if (state.ws !== ws) return; // replaced, or forgotten by a sign-out
+      state.ws = null;
       if (event.code === 4001) { forget(); return; } // signed out (in another window, say)
-      if (event.code === 4008) { note.textContent = "⚠"; return; } // refused by policy: do not hammer
-      note.textContent = t("reconnecting");
-      state.retry = Math.min(state.retry + 1, 6);
-      setTimeout(connect, 500 * 2 ** state.retry);
+      if (event.code === 4008) { note.textContent = t("busy"); return; } // refused by policy: do not hammer
+      retryLater({ renew: !opened });
     };
   }
+  // Back on the network: no need to wait for the next attempt.
+  window.addEventListener("online", () => { if (started && !state.ws) connect(); });
   function sendFrame(frame) {
     frame.client_id = frame.client_id || `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     let bubble = null;
@@ -257,29 +313,30 @@
     }
     if (state.refused) { markUnsent(bubble, state.refused); return; }
     state.pending.set(frame.client_id, frame);
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(frame));
+    if (isOpen()) state.ws.send(JSON.stringify(frame));
   }
 
   // -- events ------------------------------------------------------------------------------------
   let started = false;
-  async function open() {
-    panel.classList.add("open");
+  function open() {
+    panel.classList.add("open"); launcher.setAttribute("aria-expanded", "true");
     textarea.focus();
     if (started) return;
     started = true;
-    try {
-      try { await startSession(); } catch (e) {
-        if (e.status !== 401) throw e;
-        state.token = null; await startSession(); // the stored token expired or was revoked: a new chat
-      }
-    } catch (e) {
-      refuse(explain(e.code, e.said));
-      return;
-    }
+    state.renew = true; // a fresh session: renews the stored token, or starts a chat
     connect();
   }
-  launcher.addEventListener("click", () => (panel.classList.contains("open") ? panel.classList.remove("open") : open()));
-  closeButton.addEventListener("click", () => panel.classList.remove("open"));
+  // Closing gives the focus back to the launcher, where the visitor opened it from.
+  function close({ focus = true } = {}) {
+    panel.classList.remove("open"); launcher.setAttribute("aria-expanded", "false");
+    if (focus) launcher.focus();
+  }
+  launcher.addEventListener("click", () => (panel.classList.contains("open") ? close() : open()));
+  closeButton.addEventListener("click", () => close());
+  panel.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.isComposing) { event.preventDefault(); close(); }
+  });
+  attachButton.addEventListener("click", () => fileInput.click());
   compose.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = textarea.value.trim();
@@ -293,7 +350,7 @@
   let lastTyping = 0;
   textarea.addEventListener("input", () => {
     if (textarea.maxLength > 0 && textarea.value.length >= textarea.maxLength) note.textContent = t("limit_chars", { count: textarea.maxLength });
-    if (Date.now() - lastTyping > 2000 && state.ws && state.ws.readyState === WebSocket.OPEN) {
+    if (Date.now() - lastTyping > 2000 && isOpen()) {
       lastTyping = Date.now(); state.ws.send(JSON.stringify({ type: "typing" }));
     }
   });

@@ -2,7 +2,7 @@
 // carry their time; edited messages say so and keep what they said before.
 import { api, withConfirmation } from "../lib/api.js";
 import { html, useEffect, useRef } from "../lib/html.js";
-import { formatFull, formatTime, t } from "../lib/i18n.js";
+import { eventText, formatFull, formatTime, t } from "../lib/i18n.js";
 import { failed, openTicket } from "../lib/inbox.js";
 import { state } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
@@ -56,7 +56,7 @@ function flagLabel(flag) {
 function Message({ m, conversationId }) {
   const kind = m.kind === "message" ? m.direction : m.kind;
   if (m.kind === "event") {
-    return html`<div class="msg event" data-id=${m.id}><span>${m.text}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time></div>`;
+    return html`<div class="msg event" data-id=${m.id}><span>${eventText(m.event, m.text)}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time></div>`;
   }
   return html`<article class="msg ${kind} by-${m.author_type}" data-id=${m.id} aria-label=${author(m)}>
     <div class="meta">

@@ -5,6 +5,10 @@ let language = FALLBACK;
 let catalog = {};
 let fallback = {};
 let available = [FALLBACK];
+// System events in a thread are stored by key in the hub's own catalog (the `hub` domain,
+// the one the server writes their `text` from): read from there, so each event has one
+// translation however many screens show it.
+let hubMessages = {};
 
 async function loadCatalog(lang) {
   const resp = await fetch(`assets/i18n/${lang}.json`);
@@ -37,6 +41,10 @@ export async function setLanguage(lang) {
   const chosen = available.includes(lang) ? lang : pickLanguage();
   if (!Object.keys(fallback).length) fallback = await loadCatalog(FALLBACK);
   catalog = chosen === FALLBACK ? fallback : await loadCatalog(chosen);
+  try {
+    const resp = await fetch(`/i18n/hub/${encodeURIComponent(chosen)}.json`);
+    hubMessages = resp.ok ? (await resp.json()).messages || {} : {};
+  } catch (e) { hubMessages = {}; } // events then show the hub's own text
   language = chosen;
   document.documentElement.lang = chosen;
   document.title = t("app.title");
@@ -51,6 +59,20 @@ export function t(key, vars = {}) {
     entry = entry[rule] ?? entry.other;
   }
   return entry.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}
+
+// A system event ({key, params}) in the agent's language; `fallbackText` (the hub's) when
+// the catalog does not know the key. A parameter naming a value with its own entry
+// (event.status.resolved) is shown through it, as the server does.
+export function eventText(event, fallbackText) {
+  const text = event && hubMessages[event.key];
+  if (typeof text !== "string") return fallbackText;
+  const params = event.params || {};
+  return text.replace(/\{(\w+)\}/g, (whole, name) => {
+    if (!(name in params)) return whole;
+    const named = hubMessages[`event.${name}.${params[name]}`];
+    return typeof named === "string" ? named : String(params[name]);
+  });
 }
 
 export function formatTime(iso, now = new Date()) {

@@ -1,0 +1,285 @@
+"""The chat widget in a real browser (Debian's chromium through Playwright): its one
+connection per page (backoff with jitter, resync on open, a new session when the token
+stops working), keyboard-only use, an axe-core scan, and the address-confirmation form.
+
+The hub runs on a fixed loopback port so that it can be stopped and started again under
+the widget, the way an operator restarts it (or rotates its webchat secret).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from conversation.model import AuthorType, Direction, MessageKind, Role
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from hub.sdk import IngestUnavailable
+from tests.conftest import free_port
+from tests.email_servers import start_sink
+from tests.helpers import make_config, serve
+from tests.test_e2e_browser import CHROMIUM, FLAGS, require_browser
+from tests.test_inbox_browser import serious_accessibility_problems
+
+SECRET_ENV = "HELPLINE_TEST_WEBCHAT_SECRET"
+
+
+class Shop:
+    """A website (its own origin) embedding the widget of a hub that can be restarted."""
+
+    def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tmp_path, self.monkeypatch = tmp_path, monkeypatch
+        self.port = free_port()
+        self.hub_url = f"http://127.0.0.1:{self.port}"
+        self.hub: Hub | None = None
+        self.runner: web.AppRunner | None = None
+        self.site_url = ""
+        self.smtp_port = 0  # the mail server confirmation codes go to (a sink on loopback)
+
+    async def start_hub(self, secret: str = "first webchat secret 1") -> Hub:
+        self.monkeypatch.setenv(SECRET_ENV, secret)  # as the README says: secrets from the environment
+        channels = {
+            "webchat": {"secret": f"env:{SECRET_ENV}", "email_channel": "email"},
+            "email": {
+                "type": "email",
+                "address": "help@shop.example.com",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": self.smtp_port,
+                "smtp_tls": "none",
+            },
+        }
+        config = make_config(self.tmp_path, {"channels": channels})
+        self.hub = Hub(config)
+        self.runner = web.AppRunner(build_app(self.hub))
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        return self.hub
+
+    async def stop_hub(self) -> None:
+        assert self.runner is not None
+        await self.runner.cleanup()
+        self.runner = None
+
+
+@pytest.fixture
+async def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Shop]:
+    require_browser()
+    shop = Shop(tmp_path, monkeypatch)
+    _sink, smtp, shop.smtp_port = await start_sink()
+    hub = await shop.start_hub()
+    await add_agent(hub.store, "agent@example.com", Role.ADMIN, "agent password 1", name="王芳")
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(
+            content_type="text/html",
+            text=f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>小店</title></head>
+<body><h1>欢迎光临小店</h1><a href="#top">首页</a>
+<script src="{shop.hub_url}/channels/webchat/widget/helpline.js" data-site="default" data-lang="zh" async></script>
+</body></html>""",
+        )
+
+    site = web.Application()
+    site.router.add_get("/", page)
+    site_runner, shop.site_url = await serve(site)
+    yield shop
+    await site_runner.cleanup()
+    if shop.runner is not None:
+        await shop.stop_hub()
+    smtp.close()
+    await smtp.wait_closed()
+
+
+@pytest.fixture
+async def visitor(shop: Shop) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            page = await (await browser.new_context(locale="zh-CN", viewport={"width": 1000, "height": 760})).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            await page.goto(shop.site_url)
+            await page.locator("button.launcher").wait_for()  # the widget has its catalog and is drawn
+            yield page
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+async def inbound(hub: Hub) -> list[str]:
+    """Every visitor message the hub stored, oldest first."""
+    texts = []
+    for number in range(1000, 1010):
+        conversation = await hub.store.tickets.get_conversation_by_number(number)
+        if conversation is None:
+            break
+        texts += [
+            m.text
+            for m in await hub.store.tickets.list_messages(conversation.id)
+            if m.direction is Direction.INBOUND and m.kind is MessageKind.MESSAGE
+        ]
+    return texts
+
+
+async def say(page: Any, text: str) -> None:
+    await page.fill("textarea", text)
+    await page.keyboard.press("Enter")
+
+
+def shown(page: Any, text: str) -> Any:
+    """The visitor's bubbles with this text that the hub acknowledged (they carry its id)."""
+    return page.locator(".msg.visitor[data-id]", has_text=text)
+
+
+async def test_a_rotated_webchat_secret_gets_the_widget_a_new_token(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    await visitor.click("button.launcher")
+    await say(visitor, "第一条")
+    await expect(shown(visitor, "第一条")).to_have_count(1)
+    old_token = await visitor.evaluate("Object.values(localStorage).map((v) => JSON.parse(v).token)[0]")
+
+    await shop.stop_hub()
+    hub = await shop.start_hub(secret="second webchat secret 2")  # every token signed before is void
+    await expect(visitor.locator(".note")).to_have_text("", timeout=10_000)  # reconnected, not "Reconnecting…"
+    await say(visitor, "第二条")
+    await expect(shown(visitor, "第二条")).to_have_count(1)
+    new_token = await visitor.evaluate("Object.values(localStorage).map((v) => JSON.parse(v).token)[0]")
+    assert new_token != old_token
+    assert "第二条" in await inbound(hub)
+
+
+async def test_the_widget_reconnects_with_backoff_and_loses_or_repeats_nothing(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    attempts: list[float] = []
+    visitor.on("request", lambda r: attempts.append(r.timing["startTime"] or 0) if r.url.endswith("/session") else None)
+
+    # The hub is away when the visitor first opens the chat: the widget keeps trying
+    await shop.stop_hub()
+    await visitor.click("button.launcher")
+    await say(visitor, "一")
+    await expect(visitor.locator(".note")).to_contain_text("重新连接")
+    await visitor.wait_for_timeout(2500)
+    assert 2 <= len(attempts) <= 5  # backed off: 0.25-0.5 s, 0.5-1 s, 1-2 s ... not a request per tick
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert all(later >= earlier * 0.9 for earlier, later in zip(gaps, gaps[1:], strict=False)), gaps
+    hub = await shop.start_hub()
+    await expect(shown(visitor, "一")).to_have_count(1, timeout=10_000)
+
+    # It goes away again: what is written meanwhile is sent once it is back, and an answer
+    # given while the widget was away arrives once.
+    await shop.stop_hub()
+    await expect(visitor.locator(".note")).to_contain_text("重新连接")
+    await say(visitor, "二")
+    hub = await shop.start_hub()
+    conversation = await hub.store.tickets.get_conversation_by_number(1000)
+    assert conversation is not None
+    await hub.actions.send(conversation, "您好，马上为您处理", author_type=AuthorType.AGENT, author_id="")
+    await expect(shown(visitor, "二")).to_have_count(1, timeout=10_000)
+    await expect(visitor.locator(".msg.agent", has_text="您好，马上为您处理")).to_have_count(1)
+    assert await inbound(hub) == ["一", "二"]
+    await expect(visitor.locator(".msg.visitor")).to_have_count(2)  # no copy left unacknowledged
+
+
+async def test_the_widget_is_usable_with_the_keyboard_alone(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    choosers: list[Any] = []
+    visitor.on(
+        "filechooser", lambda chooser: choosers.append(chooser)
+    )  # listening from the start: the browser then hands the chooser over
+    launcher = visitor.locator("button.launcher")
+    for _ in range(4):  # from the page's link to the launcher
+        await visitor.keyboard.press("Tab")
+        if await launcher.evaluate("b => b.getRootNode().activeElement === b"):
+            break
+    await visitor.keyboard.press("Enter")
+    await expect(visitor.locator(".panel")).to_have_attribute("role", "dialog")
+    await expect(visitor.locator("textarea")).to_be_focused()
+    await visitor.keyboard.type("键盘发送")
+    await visitor.keyboard.press("Enter")
+    await expect(shown(visitor, "键盘发送")).to_have_count(1)
+
+    await visitor.keyboard.press("Shift+Tab")  # from the text to the attach button
+    await expect(visitor.locator("button.attach")).to_be_focused()
+    await visitor.keyboard.press("Enter")
+    for _ in range(50):  # the chooser the button opened (Enter on a focused button clicks it)
+        if choosers:
+            break
+        await visitor.wait_for_timeout(100)
+    assert len(choosers) == 1
+    await choosers[0].set_files(
+        files=[{"name": "发票.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}]
+    )
+    await expect(visitor.locator(".msg.visitor[data-id] a", has_text="发票.pdf")).to_have_count(1)
+
+    await visitor.keyboard.press("Escape")
+    await expect(visitor.locator(".panel")).not_to_be_visible()
+    assert await launcher.evaluate("b => b.getRootNode().activeElement === b")
+    await expect(launcher).to_have_attribute("aria-expanded", "false")
+
+
+async def test_the_open_widget_has_no_serious_accessibility_problems(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    assert shop.hub is not None
+    await visitor.click("button.launcher")
+    await say(visitor, "你好")
+    await expect(shown(visitor, "你好")).to_have_count(1)
+    conversation = await shop.hub.store.tickets.get_conversation_by_number(1000)
+    assert conversation is not None
+    agent = await shop.hub.store.accounts.get_agent_by_email("agent@example.com")
+    assert agent is not None
+    await shop.hub.actions.send(conversation, "您好", author_type=AuthorType.AGENT, author_id=agent.id)
+    await shop.hub.actions.post_bot_message(conversation, "自动回复", plugin="greeting")
+    # the agent by name, the bot as the bot: they look different, and both carry their time
+    await expect(visitor.locator(".msg.agent")).to_have_attribute("data-author", "👤 王芳")
+    await expect(visitor.locator(".msg.bot")).to_have_attribute("data-author", "🤖 智能助手")
+    await expect(visitor.locator(".msg.agent")).to_have_attribute("data-time", re.compile(r"\d{2}:\d{2}"))
+    await expect(visitor.locator(".offline")).to_be_visible()  # no agent online: its form is scanned too
+    assert await serious_accessibility_problems(visitor) == []
+
+
+async def test_the_code_form_waits_until_an_address_was_left(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    await visitor.click("button.launcher")
+    await say(visitor, "请发邮件给我")
+    await expect(shown(visitor, "请发邮件给我")).to_have_count(1)
+    code = visitor.locator("input[autocomplete=one-time-code]")
+    await expect(visitor.locator("input[type=email]")).to_be_visible()
+    await expect(code).to_be_hidden()
+    await visitor.fill("input[type=email]", "li@example.com")
+    await visitor.locator("input[type=email]").press("Enter")
+    await expect(code).to_be_visible()
+    await expect(code).to_be_focused()
+
+
+async def test_a_message_the_hub_cannot_take_is_resent_a_few_times_then_marked_unsent(
+    shop: Shop, visitor: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.async_api import expect
+
+    assert shop.hub is not None
+
+    async def unavailable(inbound: Any) -> Any:
+        raise IngestUnavailable("the store is away")
+
+    monkeypatch.setattr(shop.hub, "ingest", unavailable)
+    sent: list[str] = []
+    visitor.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(str(frame))))
+    await visitor.clock.install()  # the widget's waits pass at once: minutes of retries in a second
+    await visitor.click("button.launcher")
+    await say(visitor, "稍后再发")
+    for _ in range(12):
+        await visitor.clock.run_for(60_000)
+        await visitor.wait_for_timeout(100)  # real time for the frame and its answer to travel
+    await expect(visitor.locator(".msg.visitor.failed")).to_contain_text("未发送")
+    assert len([frame for frame in sent if "稍后再发" in frame]) == 1 + 5  # sent, then resent five times, no more
