@@ -249,6 +249,10 @@ async def test_a_full_disk_shows_in_healthz_and_webhooks_get_503_until_writes_wo
         hub = client.server.app[HUB]
         assert (await post(client, body_of("before")))[0] == 200
 
+        # Index the first message now: the search indexer's own commit, landing during the
+        # "full" phase, would otherwise (rightly) tell the store that writes work again.
+        assert await hub.store.tickets.search_messages("before") is not None
+
         async def limit_pages(extra: int) -> None:  # SQLite's page limit stands in for a full disk
             await hub.store._call(
                 lambda conn: conn.execute(
