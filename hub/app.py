@@ -25,12 +25,11 @@ from conversation.inbound import Inbound
 from conversation.model import utcnow
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
 from hub.access import AccessPolicy
-from hub.actions import ConversationService
 from hub.agents import ensure_admin
 from hub.api.auth import Authenticator
 from hub.api.framework import internal_error
 from hub.api.live import Presence
-from hub.app_keys import AUTH, HUB
+from hub.app_keys import AUTH, HUB, SERVICES
 from hub.blobs import BlobStore
 from hub.channels import ChannelSupervisor
 from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
@@ -44,6 +43,7 @@ from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.sdk import Adapter, ConfigError, IngestUnavailable, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
+from hub.services import Services
 from hub.snooze import wake_loop_step
 from hub.supervise import Supervisor
 
@@ -82,7 +82,8 @@ class Hub:
         self.outbox = Outbox(
             self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id, supervisor=self.supervisor
         )
-        self.actions = ConversationService(self.store, self.bus, self.outbox.wake, language=self.language)
+        self.services = Services.build(self.store, self.bus, self.outbox.wake, language=self.language)
+        self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         self.pipeline = Pipeline(
             self.store,
             self.bus,
@@ -234,6 +235,8 @@ def build_app(hub: Hub) -> web.Application:
         secure_cookies=hub.config.hub["public_url"].startswith("https://"),
         public_url=hub.config.hub["public_url"],
     )
+    app[SERVICES] = hub.services
+    hub.services.accounts.credentials_changed = app[AUTH].credentials_changed  # live sockets re-check
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

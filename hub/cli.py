@@ -11,9 +11,10 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from conversation.errors import InvalidInput
 from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
-from hub import agents
+from hub import agents, services
 from hub.app import Hub, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
 from hub.server import serve
@@ -140,7 +141,7 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
     store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
     await store.open()
     try:
-        agent = await agents.add_agent(store, email, role, password, name=name)
+        agent = await services.store_only(store).accounts.add_agent(email, role, password, name=name)
     except (ValueError, AlreadyExists) as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 1
@@ -153,8 +154,6 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
 
 
 async def _token_create(config: Config, email: str, name: str) -> int:
-    from hub.api.routes import issue_token
-
     store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
     await store.open()
     try:
@@ -162,7 +161,11 @@ async def _token_create(config: Config, email: str, name: str) -> int:
         if agent is None:
             print(f"helpline: no agent with email {email}", file=sys.stderr)
             return 1
-        _token, secret = await issue_token(store, agent.id, name)
+        try:
+            _token, secret = await services.store_only(store).accounts.issue_token(agent.id, name)
+        except InvalidInput as exc:
+            print(f"helpline: {exc}", file=sys.stderr)
+            return 1
     finally:
         await store.close()
     print(secret)  # alone on its line, for scripts; only its hash is stored

@@ -205,7 +205,7 @@ class Outcome(Enum):
 
 
 class ConversationActions(Protocol):
-    """What the hub does on a plugin's behalf (implemented in hub.actions)."""
+    """What the hub does on a plugin's behalf (implemented in hub.services.conversations)."""
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str

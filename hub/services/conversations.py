@@ -1,4 +1,4 @@
-"""Changes to conversations made on someone's behalf (a plugin now, agents later).
+"""Changes to tickets and messages, for agents (API), plugins and the hub alike.
 
 Each one stores first, then tells the live inboxes, then wakes the outbox when a
 message must go out: the same order as ingest.
@@ -146,6 +146,19 @@ class ConversationService:
                 target=merged.name or merged.email or merged.id,
             )
         return merged
+
+    async def retry(self, message: Message) -> Message:
+        """Queue a failed reply again; the inbox shows it pending at once."""
+        requeued = await self.store.deliveries.requeue_delivery(message.id, now=self.clock())
+        self._published("message.updated", requeued)
+        self.wake_outbox()
+        return requeued
+
+    async def mark_read(self, agent_id: str, conversation: Conversation) -> None:
+        """The agent has seen the ticket up to its latest customer message (a private marker:
+        no thread event, no live event — other agents' unread counts do not change)."""
+        if conversation.last_inbound_at is not None:
+            await self.store.inbox.mark_read(agent_id, conversation.id, conversation.last_inbound_at)
 
     def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:
         self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))
