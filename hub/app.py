@@ -64,9 +64,9 @@ class Hub:
     ) -> None:
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.language = config.hub["language"]
+        self.language = config.hub.language
         self.store = store or open_store(
-            config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"]
+            config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
         )
         self.metrics = Metrics()
         self.bus = EventBus()
@@ -93,9 +93,9 @@ class Hub:
             limits=config.inbound_limits,
             ticketing=config.ticketing,
             instance_id=self.instance_id,
-            concurrency=config.plugin_pool["concurrency"],
-            backlog=config.plugin_pool["backlog"],
-            language=config.hub["language"],
+            concurrency=config.plugin_pool.concurrency,
+            backlog=config.plugin_pool.backlog,
+            language=config.hub.language,
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
@@ -178,7 +178,7 @@ class Hub:
 
     async def stop(self) -> None:
         """Each stage runs even when an earlier one fails; the store is closed in any case."""
-        grace = self.config.hub["shutdown_grace_seconds"]
+        grace = self.config.hub.shutdown_grace_seconds
         self.pipeline.accepting = False
         stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("channel retries", self.channels.stop),
@@ -223,17 +223,17 @@ def tune_gc_for_serving() -> None:
 
 def build_app(hub: Hub) -> web.Application:
     app = web.Application(
-        client_max_size=hub.config.hub["max_body_bytes"],
+        client_max_size=hub.config.hub.max_body_bytes,
         middlewares=[drain_guard, body_deadline, localized_errors, json_errors, security_headers],
     )
     app[HUB] = hub
     app[DRAIN] = Drain()
-    app[TRUSTED_PROXIES] = tuple(hub.config.hub["trusted_proxies"])
-    app[FORWARDED_HEADER] = hub.config.hub["forwarded_header"]
+    app[TRUSTED_PROXIES] = tuple(hub.config.hub.trusted_proxies)
+    app[FORWARDED_HEADER] = hub.config.hub.forwarded_header
     app[AUTH] = Authenticator(
         hub.store,
-        secure_cookies=hub.config.hub["public_url"].startswith("https://"),
-        public_url=hub.config.hub["public_url"],
+        secure_cookies=hub.config.hub.public_url.startswith("https://"),
+        public_url=hub.config.hub.public_url,
     )
     app[SERVICES] = hub.services
     hub.services.accounts.credentials_changed = app[AUTH].credentials_changed  # live sockets re-check
@@ -364,7 +364,7 @@ async def healthz(request: web.Request) -> web.Response:
     store_ok = store == "ok"
     healthy = store_ok and hub.pipeline.accepting and hub.supervisor.healthy
     body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
-    if metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
+    if metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub.metrics_token):
         body |= {
             "store": store,
             "accepting": hub.pipeline.accepting,
@@ -385,7 +385,7 @@ def metrics_allowed(authorization: str, token: str) -> bool:
 async def store_state(hub: Hub) -> str:
     """ "ok", "unreachable" (no answer in time) or "not writable" (it answers, but commits fail)."""
     try:
-        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage["timeout_seconds"])
+        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage.timeout_seconds)
     except (StoreUnavailable, TimeoutError):
         state = "unreachable"
     else:
@@ -403,7 +403,7 @@ def channel_health(hub: Hub) -> dict[str, object]:
 
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    if not metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
+    if not metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub.metrics_token):
         return web.json_response(
             {"error": "unauthorized", "message": "/metrics needs Authorization: Bearer <hub.metrics_token>"},
             status=401,

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline: {args.config}: {exc}" if "config" in args else f"helpline: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except (StoreUnavailable, SchemaMismatch) as exc:
-        url = mask_url(config.storage["url"])
+        url = mask_url(config.storage.url)
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
         return EXIT_STORE
 
@@ -105,10 +105,8 @@ def _announce_admin(email: str, password: str) -> None:
 
 
 def _serve(config: Config, host: str | None, port: int | None) -> int:
-    logging.basicConfig(level=config.hub["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(
-        _run_server(config, host or config.hub["host"], port if port is not None else config.hub["port"])
-    )
+    logging.basicConfig(level=config.hub.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_run_server(config, host or config.hub.host, port if port is not None else config.hub.port))
 
 
 async def _run_server(config: Config, host: str, port: int) -> int:
@@ -138,7 +136,7 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
     generated = not password
     if generated:
         password = agents.generate_password()
-    store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
+    store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
     try:
         agent = await services.store_only(store).accounts.add_agent(email, role, password, name=name)
@@ -154,7 +152,7 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
 
 
 async def _token_create(config: Config, email: str, name: str) -> int:
-    store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
+    store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
     try:
         agent = await store.accounts.get_agent_by_email(email)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -143,7 +144,7 @@ async def test_the_subject_token_joins_only_from_the_tickets_people(hub: Hub) ->
 
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
-    config.tickets["reopen_window_days"] = 0.0
+    config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))
     async with running_hub(config) as hub:
         first = customer_mail("Login", "I cannot log in")
         await mail_in(hub, first)
