@@ -16,13 +16,11 @@ import os
 import socket
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import WSCloseCode, web
 
 from conversation.inbound import Inbound
-from conversation.model import utcnow
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
 from hub.access import AccessPolicy
 from hub.agents import ensure_admin
@@ -31,17 +29,18 @@ from hub.api.framework import internal_error
 from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB, SERVICES
 from hub.blobs import BlobStore
+from hub.channel_port import ChannelPort
 from hub.channels import ChannelSupervisor
 from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
-from hub.events import Event, EventBus
+from hub.events import EventBus
 from hub.failures import logged_failure
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
-from hub.sdk import Adapter, ConfigError, IngestUnavailable, Plugin
+from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
 from hub.snooze import wake_loop_step
@@ -52,7 +51,7 @@ log = logging.getLogger(__name__)
 RECOVERY_INTERVAL = 60.0
 
 
-class Hub:
+class Hub(ChannelPort):
     """One running hub process. Adapters see it through the HubPort protocol."""
 
     def __init__(
@@ -111,27 +110,6 @@ class Hub:
 
     def agents_online(self) -> int:
         return len(self.presence.online())
-
-    async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
-        try:
-            message = await self.store.tickets.edit_inbound(
-                channel, external_id, text=text, deleted=deleted, at=utcnow()
-            )
-        except StoreUnavailable as exc:
-            raise IngestUnavailable("the message store is unavailable; retry") from exc
-        if message is None:
-            return False
-        self.bus.publish(
-            Event(
-                "message.updated",
-                message.conversation_id,
-                {"message_id": message.id, "edited": text is not None, "deleted": deleted},
-            )
-        )
-        return True
-
-    async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
-        return await self.store.coordination.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
 
     def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
         self.channels.report(channel, up=up, reason=reason)

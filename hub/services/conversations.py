@@ -83,6 +83,10 @@ class ConversationService:
             customer_address=conversation.customer_address,  # the ticket's own customer, whoever else joined
             raw=raw,
         )
+        return await self.queue(message)
+
+    async def queue(self, message: Message) -> Message:
+        """Store an outbound message with its delivery, tell the inboxes, wake the outbox."""
         await self.store.tickets.add_message(message)
         self._published("message.created", message)
         self.wake_outbox()
@@ -94,11 +98,19 @@ class ConversationService:
         """A private note for the agents; never delivered to the customer."""
         return await self._internal(conversation, text, MessageKind.NOTE, author_type, author)
 
-    async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
-        """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
+    async def add_event(
+        self, conversation: Conversation, key: str, *, raw: dict[str, Any] | None = None, **params: str
+    ) -> Message:
+        """A system event in the thread, kept by catalog key and parameters (see thread_events);
+        `raw` keeps a channel's bookkeeping beside it (an email read receipt's message id)."""
         event = ThreadEvent(key, params)
         return await self._internal(
-            conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", raw=event.as_raw()
+            conversation,
+            event.text(self.language),
+            MessageKind.EVENT,
+            AuthorType.SYSTEM,
+            "",
+            raw={**(raw or {}), **event.as_raw()},
         )
 
     async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
