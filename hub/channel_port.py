@@ -17,6 +17,7 @@ from conversation.store import Store, StoreUnavailable
 from hub.blobs import BlobStore, PendingUploads
 from hub.events import Event, EventBus, Subscription
 from hub.sdk import Adapter, IngestUnavailable
+from hub.thread_events import ThreadEvent
 
 if TYPE_CHECKING:
     from hub.services import Services
@@ -90,7 +91,7 @@ class ChannelPort:
         conversation = await self.store.tickets.get_conversation(conversation_id)
         if conversation is None:
             raise LookupError(f"no conversation {conversation_id}")
-        return await self.services.conversations.add_event(conversation, key, raw=raw, **params)
+        return await self.services.conversations.add_thread_event(conversation, ThreadEvent(key, params), raw=raw)
 
     async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
         if await self.store.tickets.get_message(copy_id) is not None:

@@ -98,12 +98,14 @@ class ConversationService:
         """A private note for the agents; never delivered to the customer."""
         return await self._internal(conversation, text, MessageKind.NOTE, author_type, author)
 
-    async def add_event(
-        self, conversation: Conversation, key: str, *, raw: dict[str, Any] | None = None, **params: str
+    async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
+        """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
+        return await self.add_thread_event(conversation, ThreadEvent(key, params))
+
+    async def add_thread_event(
+        self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
     ) -> Message:
-        """A system event in the thread, kept by catalog key and parameters (see thread_events);
-        `raw` keeps a channel's bookkeeping beside it (an email read receipt's message id)."""
-        event = ThreadEvent(key, params)
+        """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
         return await self._internal(
             conversation,
             event.text(self.language),
