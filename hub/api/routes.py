@@ -254,7 +254,7 @@ def is_unread(conv: Conversation, read_at: Any) -> bool:
     return conv.last_inbound_at is not None and (read_at is None or conv.last_inbound_at > read_at)
 
 
-async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str, str]:
+async def contact_names(hub: Hub, conversations: list[Conversation]) -> dict[str, str]:
     return await hub.store.contacts.contact_labels(sorted({c.contact_id for c in conversations}))
 
 
