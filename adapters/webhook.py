@@ -31,7 +31,6 @@ from aiohttp import web
 
 from conversation.codec import choices_to_list
 from conversation.errors import InvalidInput
-from hub.jsonbody import InvalidJson, parse_json
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -40,6 +39,7 @@ from hub.sdk import (
     HubPort,
     Inbound,
     InvalidInbound,
+    InvalidJson,
     Outbound,
     PermanentDeliveryError,
     RetryableDeliveryError,
@@ -48,6 +48,7 @@ from hub.sdk import (
     canonical_tag,
     client_address,
     ingest_response,
+    parse_json,
     refused_response,
 )
 

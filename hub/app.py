@@ -16,34 +16,33 @@ import os
 import socket
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import WSCloseCode, web
 
 from conversation.inbound import Inbound
-from conversation.model import utcnow
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
 from hub.access import AccessPolicy
-from hub.actions import ConversationService
 from hub.agents import ensure_admin
 from hub.api.auth import Authenticator
 from hub.api.framework import internal_error
 from hub.api.live import Presence
-from hub.app_keys import AUTH, HUB
+from hub.app_keys import AUTH, HUB, SERVICES
 from hub.blobs import BlobStore
+from hub.channel_port import ChannelPort
 from hub.channels import ChannelSupervisor
 from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
-from hub.events import Event, EventBus
+from hub.events import EventBus
 from hub.failures import logged_failure
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
-from hub.sdk import Adapter, ConfigError, IngestUnavailable, Plugin
+from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
+from hub.services import Services
 from hub.snooze import wake_loop_step
 from hub.supervise import Supervisor
 
@@ -52,7 +51,7 @@ log = logging.getLogger(__name__)
 RECOVERY_INTERVAL = 60.0
 
 
-class Hub:
+class Hub(ChannelPort):
     """One running hub process. Adapters see it through the HubPort protocol."""
 
     def __init__(
@@ -64,9 +63,9 @@ class Hub:
     ) -> None:
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
-        self.language = config.hub["language"]
+        self.language = config.hub.language
         self.store = store or open_store(
-            config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"]
+            config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
         )
         self.metrics = Metrics()
         self.bus = EventBus()
@@ -82,7 +81,8 @@ class Hub:
         self.outbox = Outbox(
             self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id, supervisor=self.supervisor
         )
-        self.actions = ConversationService(self.store, self.bus, self.outbox.wake, language=self.language)
+        self.services = Services.build(self.store, self.bus, self.outbox.wake, language=self.language)
+        self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         self.pipeline = Pipeline(
             self.store,
             self.bus,
@@ -92,9 +92,9 @@ class Hub:
             limits=config.inbound_limits,
             ticketing=config.ticketing,
             instance_id=self.instance_id,
-            concurrency=config.plugin_pool["concurrency"],
-            backlog=config.plugin_pool["backlog"],
-            language=config.hub["language"],
+            concurrency=config.plugin_pool.concurrency,
+            backlog=config.plugin_pool.backlog,
+            language=config.hub.language,
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
@@ -110,27 +110,6 @@ class Hub:
 
     def agents_online(self) -> int:
         return len(self.presence.online())
-
-    async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
-        try:
-            message = await self.store.tickets.edit_inbound(
-                channel, external_id, text=text, deleted=deleted, at=utcnow()
-            )
-        except StoreUnavailable as exc:
-            raise IngestUnavailable("the message store is unavailable; retry") from exc
-        if message is None:
-            return False
-        self.bus.publish(
-            Event(
-                "message.updated",
-                message.conversation_id,
-                {"message_id": message.id, "edited": text is not None, "deleted": deleted},
-            )
-        )
-        return True
-
-    async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
-        return await self.store.coordination.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
 
     def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
         self.channels.report(channel, up=up, reason=reason)
@@ -177,7 +156,7 @@ class Hub:
 
     async def stop(self) -> None:
         """Each stage runs even when an earlier one fails; the store is closed in any case."""
-        grace = self.config.hub["shutdown_grace_seconds"]
+        grace = self.config.hub.shutdown_grace_seconds
         self.pipeline.accepting = False
         stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("channel retries", self.channels.stop),
@@ -222,18 +201,20 @@ def tune_gc_for_serving() -> None:
 
 def build_app(hub: Hub) -> web.Application:
     app = web.Application(
-        client_max_size=hub.config.hub["max_body_bytes"],
+        client_max_size=hub.config.hub.max_body_bytes,
         middlewares=[drain_guard, body_deadline, localized_errors, json_errors, security_headers],
     )
     app[HUB] = hub
     app[DRAIN] = Drain()
-    app[TRUSTED_PROXIES] = tuple(hub.config.hub["trusted_proxies"])
-    app[FORWARDED_HEADER] = hub.config.hub["forwarded_header"]
+    app[TRUSTED_PROXIES] = tuple(hub.config.hub.trusted_proxies)
+    app[FORWARDED_HEADER] = hub.config.hub.forwarded_header
     app[AUTH] = Authenticator(
         hub.store,
-        secure_cookies=hub.config.hub["public_url"].startswith("https://"),
-        public_url=hub.config.hub["public_url"],
+        secure_cookies=hub.config.hub.public_url.startswith("https://"),
+        public_url=hub.config.hub.public_url,
     )
+    app[SERVICES] = hub.services
+    hub.services.accounts.credentials_changed = app[AUTH].credentials_changed  # live sockets re-check
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
@@ -361,7 +342,7 @@ async def healthz(request: web.Request) -> web.Response:
     store_ok = store == "ok"
     healthy = store_ok and hub.pipeline.accepting and hub.supervisor.healthy
     body: dict[str, object] = {"status": "ok" if healthy else "unhealthy"}
-    if metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
+    if metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub.metrics_token):
         body |= {
             "store": store,
             "accepting": hub.pipeline.accepting,
@@ -382,7 +363,7 @@ def metrics_allowed(authorization: str, token: str) -> bool:
 async def store_state(hub: Hub) -> str:
     """ "ok", "unreachable" (no answer in time) or "not writable" (it answers, but commits fail)."""
     try:
-        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage["timeout_seconds"])
+        await asyncio.wait_for(hub.store.ping(), timeout=hub.config.storage.timeout_seconds)
     except (StoreUnavailable, TimeoutError):
         state = "unreachable"
     else:
@@ -400,7 +381,7 @@ def channel_health(hub: Hub) -> dict[str, object]:
 
 async def metrics(request: web.Request) -> web.Response:
     hub = request.app[HUB]
-    if not metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub["metrics_token"]):
+    if not metrics_allowed(request.headers.get("Authorization", ""), hub.config.hub.metrics_token):
         return web.json_response(
             {"error": "unauthorized", "message": "/metrics needs Authorization: Bearer <hub.metrics_token>"},
             status=401,

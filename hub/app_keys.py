@@ -9,6 +9,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from hub.api.auth import Authenticator
     from hub.app import Hub
+    from hub.services import Services
 
 HUB: web.AppKey[Hub] = web.AppKey("hub")
 AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
+SERVICES: web.AppKey[Services] = web.AppKey("services")

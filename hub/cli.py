@@ -11,9 +11,10 @@ import sys
 from importlib.resources import files
 from pathlib import Path
 
+from conversation.errors import InvalidInput
 from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
-from hub import agents
+from hub import agents, services
 from hub.app import Hub, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
 from hub.server import serve
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"helpline: {args.config}: {exc}" if "config" in args else f"helpline: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except (StoreUnavailable, SchemaMismatch) as exc:
-        url = mask_url(config.storage["url"])
+        url = mask_url(config.storage.url)
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
         return EXIT_STORE
 
@@ -104,10 +105,8 @@ def _announce_admin(email: str, password: str) -> None:
 
 
 def _serve(config: Config, host: str | None, port: int | None) -> int:
-    logging.basicConfig(level=config.hub["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(
-        _run_server(config, host or config.hub["host"], port if port is not None else config.hub["port"])
-    )
+    logging.basicConfig(level=config.hub.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_run_server(config, host or config.hub.host, port if port is not None else config.hub.port))
 
 
 async def _run_server(config: Config, host: str, port: int) -> int:
@@ -137,10 +136,10 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
     generated = not password
     if generated:
         password = agents.generate_password()
-    store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
+    store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
     try:
-        agent = await agents.add_agent(store, email, role, password, name=name)
+        agent = await services.store_only(store).accounts.add_agent(email, role, password, name=name)
     except (ValueError, AlreadyExists) as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 1
@@ -153,16 +152,18 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
 
 
 async def _token_create(config: Config, email: str, name: str) -> int:
-    from hub.api.routes import issue_token
-
-    store = open_store(config.storage["url"], data_dir=config.data_dir, timeout=config.storage["timeout_seconds"])
+    store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
     try:
         agent = await store.accounts.get_agent_by_email(email)
         if agent is None:
             print(f"helpline: no agent with email {email}", file=sys.stderr)
             return 1
-        _token, secret = await issue_token(store, agent.id, name)
+        try:
+            _token, secret = await services.store_only(store).accounts.issue_token(agent.id, name)
+        except InvalidInput as exc:
+            print(f"helpline: {exc}", file=sys.stderr)
+            return 1
     finally:
         await store.close()
     print(secret)  # alone on its line, for scripts; only its hash is stored

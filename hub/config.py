@@ -3,70 +3,98 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from conversation.inbound import InboundLimits
 from conversation.store import Ticketing
-from hub.clientaddr import HEADERS, trusted_networks
+from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
 from hub.registry import Registry, discover
-from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, validate_table
+from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, fields_of, section_of, setting, validate_table
 
-SECTIONS: dict[str, dict[str, Field]] = {
-    "hub": {
-        "data_dir": Field(str, "data", "directory for the embedded database and files (relative to hub.toml)"),
-        "host": Field(str, "127.0.0.1", "address to listen on"),
-        "port": Field(int, 8080, "port to listen on", minimum=0),
-        "public_url": Field(str, "", "the URL customers and providers reach this hub at"),
-        "log_level": Field(str, "info", choices=("debug", "info", "warning", "error")),
-        "shutdown_grace_seconds": Field(float, 10.0, "how long in-flight work may finish on shutdown", minimum=0),
-        "max_body_bytes": Field(int, 1_048_576, "largest webhook body accepted", minimum=1024),
-        "language": Field(str, "en", "language for customers whose language is unknown or has no catalog"),
-        "metrics_token": Field(
-            str, "", "bearer token /metrics requires; empty: public", secret=True, min_length=MIN_GENERATED_SECRET
-        ),
-        "header_timeout_seconds": Field(
-            float, 20.0, "a connection must send a complete request head this soon (also: idle keep-alive)", minimum=0.1
-        ),
-        "body_timeout_seconds": Field(float, 60.0, "a request body must arrive in full this soon", minimum=0.1),
-        "trusted_proxies": Field(
-            list, [], "reverse proxies (addresses, CIDR networks) whose forwarding header is read"
-        ),
-        "forwarded_header": Field(str, "X-Forwarded-For", "the header trusted proxies write", choices=HEADERS),
-    },
-    "storage": {
-        "url": Field(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://..."),
-        "timeout_seconds": Field(float, 5.0, "how long to wait for the database before answering 503", minimum=0.1),
-    },
-    "tickets": {
-        "first_number": Field(int, 1000, "the number of the first ticket", minimum=1),
-        "reopen_window_days": Field(float, 7.0, "a reply this soon after resolving reopens the ticket", minimum=0),
-        "max_text_chars": Field(int, 64_000, "longest message text accepted", minimum=1),
-        "max_attachments": Field(int, 20, "most attachments on one message", minimum=0),
-    },
-    "outbox": {
-        "max_attempts": Field(int, 8, "attempts before a delivery is marked failed", minimum=1),
-        "base_delay_seconds": Field(float, 2.0, "first retry delay; doubles each attempt", minimum=0),
-        "max_delay_seconds": Field(float, 900.0, "longest delay between attempts", minimum=0),
-        "lease_seconds": Field(float, 120.0, "how long one hub owns a claimed delivery", minimum=1),
-        "send_timeout_seconds": Field(float, 30.0, "one attempt's time limit", minimum=0.1),
-        "concurrency": Field(int, 8, "deliveries sent at once by one hub", minimum=1),
-        "poll_seconds": Field(float, 1.0, "how often the outbox looks for due retries", minimum=0.01),
-    },
+
+@dataclass(frozen=True, slots=True)
+class HubSection:
+    """[hub]"""
+
+    data_dir: str = setting(str, "data", "directory for the embedded database and files (relative to hub.toml)")
+    host: str = setting(str, "127.0.0.1", "address to listen on")
+    port: int = setting(int, 8080, "port to listen on", minimum=0)
+    public_url: str = setting(str, "", "the URL customers and providers reach this hub at")
+    log_level: str = setting(str, "info", choices=("debug", "info", "warning", "error"))
+    shutdown_grace_seconds: float = setting(float, 10.0, "how long in-flight work may finish on shutdown", minimum=0)
+    max_body_bytes: int = setting(int, 1_048_576, "largest webhook body accepted", minimum=1024)
+    language: str = setting(str, "en", "language for customers whose language is unknown or has no catalog")
+    metrics_token: str = setting(
+        str, "", "bearer token /metrics requires; empty: public", secret=True, min_length=MIN_GENERATED_SECRET
+    )
+    header_timeout_seconds: float = setting(
+        float, 20.0, "a connection must send a complete request head this soon (also: idle keep-alive)", minimum=0.1
+    )
+    body_timeout_seconds: float = setting(float, 60.0, "a request body must arrive in full this soon", minimum=0.1)
+    trusted_proxies: tuple[Network, ...] = setting(
+        list, [], "reverse proxies (addresses, CIDR networks) whose forwarding header is read"
+    )
+    forwarded_header: str = setting(str, "X-Forwarded-For", "the header trusted proxies write", choices=HEADERS)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSection:
+    """[storage]"""
+
+    url: str = setting(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://...")
+    timeout_seconds: float = setting(float, 5.0, "how long to wait for the database before answering 503", minimum=0.1)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketsSection:
+    """[tickets]"""
+
+    first_number: int = setting(int, 1000, "the number of the first ticket", minimum=1)
+    reopen_window_days: float = setting(float, 7.0, "a reply this soon after resolving reopens the ticket", minimum=0)
+    max_text_chars: int = setting(int, 64_000, "longest message text accepted", minimum=1)
+    max_attachments: int = setting(int, 20, "most attachments on one message", minimum=0)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSection:
+    """[outbox]"""
+
+    max_attempts: int = setting(int, 8, "attempts before a delivery is marked failed", minimum=1)
+    base_delay_seconds: float = setting(float, 2.0, "first retry delay; doubles each attempt", minimum=0)
+    max_delay_seconds: float = setting(float, 900.0, "longest delay between attempts", minimum=0)
+    lease_seconds: float = setting(float, 120.0, "how long one hub owns a claimed delivery", minimum=1)
+    send_timeout_seconds: float = setting(float, 30.0, "one attempt's time limit", minimum=0.1)
+    concurrency: int = setting(int, 8, "deliveries sent at once by one hub", minimum=1)
+    poll_seconds: float = setting(float, 1.0, "how often the outbox looks for due retries", minimum=0.01)
+
+
+@dataclass(frozen=True, slots=True)
+class PluginsSection:
+    """[plugins], the keys common to all plugins (each plugin's own [plugins.NAME] stays a table)."""
+
+    enabled: tuple[str, ...] = setting(list, ["greeting"], "plugins to run, in order")
+    concurrency: int = setting(int, 8, "messages whose plugins run at once in one hub", minimum=1)
+    backlog: int = setting(int, 1000, "messages waiting for a plugin run; more wait for recovery", minimum=0)
+
+
+SECTION_TYPES: dict[str, type] = {
+    "hub": HubSection,
+    "storage": StorageSection,
+    "tickets": TicketsSection,
+    "outbox": OutboxSection,
 }
+# The declarations the validator (and the README's tables) read, generated from the sections.
+SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
 
 CHANNEL_COMMON = {
     "type": Field(str, "", "adapter name; defaults to the channel's own name"),
     "enabled": Field(bool, True),
 }
-PLUGIN_COMMON = {
-    "enabled": Field(list, ["greeting"], "plugins to run, in order"),
-    "concurrency": Field(int, 8, "messages whose plugins run at once in one hub", minimum=1),
-    "backlog": Field(int, 1000, "messages waiting for a plugin run; more wait for recovery", minimum=0),
-}
+PLUGIN_COMMON = fields_of(PluginsSection)
 
 
 @dataclass(frozen=True)
@@ -86,17 +114,17 @@ class PluginConfig:
 @dataclass(frozen=True)
 class Config:
     path: Path | None
-    hub: dict[str, Any]
-    storage: dict[str, Any]
-    tickets: dict[str, Any]
-    outbox: dict[str, Any]
+    hub: HubSection
+    storage: StorageSection
+    tickets: TicketsSection
+    outbox: OutboxSection
     channels: list[ChannelConfig] = field(default_factory=list)
     plugins: list[PluginConfig] = field(default_factory=list)
-    plugin_pool: dict[str, Any] = field(default_factory=lambda: {"concurrency": 8, "backlog": 1000})
+    plugin_pool: PluginsSection = field(default_factory=PluginsSection)
 
     @property
     def data_dir(self) -> Path:
-        directory = Path(self.hub["data_dir"])
+        directory = Path(self.hub.data_dir)
         if not directory.is_absolute() and self.path is not None:
             directory = self.path.parent / directory
         return directory
@@ -104,15 +132,13 @@ class Config:
     @property
     def ticketing(self) -> Ticketing:
         return Ticketing(
-            reopen_window=timedelta(days=self.tickets["reopen_window_days"]),
-            first_number=self.tickets["first_number"],
+            reopen_window=timedelta(days=self.tickets.reopen_window_days),
+            first_number=self.tickets.first_number,
         )
 
     @property
     def inbound_limits(self) -> InboundLimits:
-        return InboundLimits(
-            max_text_chars=self.tickets["max_text_chars"], max_attachments=self.tickets["max_attachments"]
-        )
+        return InboundLimits(max_text_chars=self.tickets.max_text_chars, max_attachments=self.tickets.max_attachments)
 
 
 def load_config(path: Path, registry: Registry | None = None, *, store_only: bool = False) -> Config:
@@ -140,25 +166,24 @@ def parse_config(
     for key in raw:
         if key not in (*SECTIONS, "channels", "plugins"):
             raise ConfigError(f"{key}: unknown section (known: {', '.join([*SECTIONS, 'channels', 'plugins'])})")
+    check = _without_secrets if store_only else validate_table
+    values = {name: check(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
+    require_catalog("hub.language", values["hub"]["language"])
+    values["hub"]["trusted_proxies"] = trusted_networks("hub.trusted_proxies", values["hub"]["trusted_proxies"])
+    config = Config(
+        path=path,
+        hub=section_of(HubSection, values["hub"]),
+        storage=section_of(StorageSection, values["storage"]),
+        tickets=section_of(TicketsSection, values["tickets"]),
+        outbox=section_of(OutboxSection, values["outbox"]),
+    )
     if store_only:
-        sections = {name: _without_secrets(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
-    else:
-        sections = {name: validate_table(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
-    require_catalog("hub.language", sections["hub"]["language"])
-    sections["hub"]["trusted_proxies"] = trusted_networks("hub.trusted_proxies", sections["hub"]["trusted_proxies"])
-    if store_only:
-        return Config(path=path, **sections, channels=[], plugins=[])
+        return config
     registry = registry or discover()
     channels = _channels(_table(raw, "channels"), registry)
     _check_email_channels(channels, registry)
     plugins, plugin_common = _plugins(_table(raw, "plugins"), registry)
-    return Config(
-        path=path,
-        **sections,
-        channels=channels,
-        plugins=plugins,
-        plugin_pool={key: plugin_common[key] for key in ("concurrency", "backlog")},
-    )
+    return replace(config, channels=channels, plugins=plugins, plugin_pool=plugin_common)
 
 
 def _without_secrets(prefix: str, table: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
@@ -209,9 +234,11 @@ def _check_email_channels(channels: list[ChannelConfig], registry: Registry) -> 
             raise ConfigError(f"{key}: channel {target!r} has no smtp_host, so it cannot send mail")
 
 
-def _plugins(raw: dict[str, Any], registry: Registry) -> tuple[list[PluginConfig], dict[str, Any]]:
-    common = validate_table("plugins", {k: raw[k] for k in PLUGIN_COMMON if k in raw}, PLUGIN_COMMON)
-    enabled = common["enabled"]
+def _plugins(raw: dict[str, Any], registry: Registry) -> tuple[list[PluginConfig], PluginsSection]:
+    common = section_of(
+        PluginsSection, validate_table("plugins", {k: raw[k] for k in PLUGIN_COMMON if k in raw}, PLUGIN_COMMON)
+    )
+    enabled = common.enabled
     tables = {k: v for k, v in raw.items() if k not in PLUGIN_COMMON}
     for name, table in tables.items():
         if not isinstance(table, dict):

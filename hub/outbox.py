@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from conversation.identity import reply_address
 from conversation.model import Contact, Conversation, Message, utcnow
@@ -23,6 +23,9 @@ from hub.backoff import backoff
 from hub.metrics import Metrics
 from hub.sdk import Adapter, Outbound, PermanentDeliveryError, RetryableDeliveryError
 from hub.supervise import Supervisor, log_task_failure
+
+if TYPE_CHECKING:
+    from hub.config import OutboxSection
 
 __all__ = ["Outbox", "backoff"]
 
@@ -45,7 +48,7 @@ class Outbox:
         store: Store,
         adapters: Mapping[str, Adapter],
         metrics: Metrics,
-        settings: Mapping[str, Any],
+        settings: OutboxSection,
         *,
         owner: str,
         supervisor: Supervisor | None = None,
@@ -57,13 +60,13 @@ class Outbox:
         self.metrics = metrics
         self.owner = owner
         self.clock = clock
-        self.max_attempts: int = settings["max_attempts"]
-        self.base_delay: float = settings["base_delay_seconds"]
-        self.max_delay: float = settings["max_delay_seconds"]
-        self.lease = timedelta(seconds=settings["lease_seconds"])
-        self.send_timeout: float = settings["send_timeout_seconds"]
-        self.concurrency: int = settings["concurrency"]
-        self.poll_seconds: float = settings["poll_seconds"]
+        self.max_attempts: int = settings.max_attempts
+        self.base_delay: float = settings.base_delay_seconds
+        self.max_delay: float = settings.max_delay_seconds
+        self.lease = timedelta(seconds=settings.lease_seconds)
+        self.send_timeout: float = settings.send_timeout_seconds
+        self.concurrency: int = settings.concurrency
+        self.poll_seconds: float = settings.poll_seconds
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()

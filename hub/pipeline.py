@@ -20,11 +20,11 @@ from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validat
 from conversation.model import Contact, Conversation, Message, utcnow
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
-from hub.actions import ConversationService
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
 from hub.sdk import IngestUnavailable, Outcome, Plugin, PluginContext
+from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
 
 log = logging.getLogger(__name__)

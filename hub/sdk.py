@@ -13,24 +13,54 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import Enum
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from aiohttp import web
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
-from conversation.model import Attachment, Choice, Contact, Conversation, Message, Priority
-from conversation.store import InboundRecord, Store
+from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority
+from conversation.store import InboundRecord, StoreUnavailable
 from hub.backoff import backoff
-from hub.blobs import BlobStore
+from hub.blobs import PendingUploads, download_headers, name_for_type
 from hub.clientaddr import client_address
-from hub.events import EventBus
-from hub.i18n import SOURCE_LOCALE, Texts, best_locale, canonical_tag, hub_texts, match_locale
+from hub.events import Event, Subscription
+from hub.failures import logged_failure
+from hub.i18n import (
+    SOURCE_LOCALE,
+    Texts,
+    accept_language,
+    best_locale,
+    canonical_tag,
+    error_message,
+    hub_texts,
+    match_locale,
+)
+from hub.i18n_web import LANG_PARAM, request_locale
+from hub.jsonbody import InvalidJson, parse_json, read_json
+from hub.ratelimit import SlidingWindow
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
 from hub.supervise import Supervisor
 from hub.text import split_text
 
 __all__ = [
+    "LANG_PARAM",
     "Adapter",
+    "ChannelReads",
+    "Event",
+    "InvalidJson",
+    "PendingUploads",
+    "SlidingWindow",
+    "StoreUnavailable",
+    "Subscription",
+    "accept_language",
+    "download_headers",
+    "error_message",
+    "logged_failure",
+    "name_for_type",
+    "parse_json",
+    "read_json",
+    "request_locale",
     "Attachment",
     "Choice",
     "ConfigError",
@@ -99,16 +129,44 @@ class Sent:
     external_id: str = ""  # the channel's id for the delivered message, if it gives one
 
 
+class ChannelReads(Protocol):
+    """What a channel may read of the conversations (the hub's typed, read-only view)."""
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    async def get_conversation_by_number(self, number: int) -> Conversation | None: ...
+
+    async def conversations_of(self, contact_id: str, *, channel: str = "", limit: int = 20) -> list[Conversation]:
+        """The contact's tickets, newest first, merged ones included."""
+        ...
+
+    async def get_message(self, message_id: str) -> Message | None: ...
+
+    async def find_inbound(self, channel: str, external_id: str) -> Message | None: ...
+
+    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]: ...
+
+    async def get_contact(self, contact_id: str) -> Contact | None: ...
+
+    async def find_identity_contact(self, channel: str, address: str) -> Contact | None: ...
+
+    async def get_agent(self, agent_id: str) -> Agent | None: ...
+
+
 class HubPort(Protocol):
-    """What a running adapter may ask of the hub."""
+    """What a running adapter may ask of the hub: reads through `reads`, and a few narrow
+    changes, each of which stores, tells the live inboxes and wakes the outbox as needed.
+    An adapter never holds the store, the event bus or the blob store itself."""
 
     instance_id: str
     language: str  # hub.language: what system texts agents read in a thread are written in
-    store: Store  # read the conversation history a channel shows its customer
-    bus: EventBus  # live events (typing, status changes) a channel passes on
-    blobs: BlobStore  # attachment bytes
     supervisor: Supervisor  # runs a background loop step by step: errors are logged, backed off, shown in /healthz
     inbound_limits: InboundLimits  # what ingest accepts: a channel fits long content to it instead of losing it
+
+    @property
+    def reads(self) -> ChannelReads:
+        """The conversation history a channel shows its customer (read-only)."""
+        ...
 
     def agents_online(self) -> int:
         """How many agents have the inbox open now (in this hub process)."""
@@ -122,8 +180,64 @@ class HubPort(Protocol):
         """Store a customer message. Raises InvalidInbound (answer 400) or IngestUnavailable (503)."""
         ...
 
+    async def post_event(
+        self, conversation_id: str, key: str, params: dict[str, str], *, raw: dict[str, Any] | None = None
+    ) -> Message:
+        """A system event in the ticket's thread, kept by catalog key (each agent reads it in their
+        language); `raw` keeps the channel's own bookkeeping beside it."""
+        ...
+
+    async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
+        """Queue a copy of a reply for delivery on another channel (web chat's reply by email);
+        `copy_id` makes it idempotent: False when that copy exists already."""
+        ...
+
+    async def mark_undelivered(self, message_id: str, reason: str) -> Message | None:
+        """A reply the provider reported undeliverable later (a bounce); None if unknown."""
+        ...
+
+    def message_changed(self, conversation_id: str, message_id: str, **details: Any) -> None:
+        """Tell the open inboxes a message changed in a way the channel saw (read by its recipient)."""
+        ...
+
+    def publish_typing(self, conversation_id: str, *, who: str = "customer") -> None: ...
+
+    def subscribe(self, maxsize: int = 1000) -> Subscription:
+        """Live events (new messages, changes, typing) for a channel that shows them to customers."""
+        ...
+
+    async def set_contact_email(self, contact_id: str, email: str) -> None:
+        """The customer proved they own this address (a confirmed code)."""
+        ...
+
+    async def get_state(self, key: str) -> Any:
+        """The channel's own small state (a poll offset, a confirmed address); None if unset."""
+        ...
+
+    async def set_state(self, key: str, value: Any) -> None: ...
+
     async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
         """Hold a named lease so only one hub process polls a mailbox or a bot."""
+        ...
+
+    async def release_lease(self, name: str) -> None:
+        """Give the lease up at once (on stop), so another hub process may take over."""
+        ...
+
+    async def put_blob(self, data: bytes) -> str:
+        """Keep an attachment's bytes; its ref."""
+        ...
+
+    def blob_path(self, ref: str) -> Path | None:
+        """Where a kept attachment's bytes are, to send or serve them; None if gone."""
+        ...
+
+    def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
+        """The channel's uploads not yet sent in a message (see hub.blobs.PendingUploads)."""
+        ...
+
+    def channel_adapter(self, name: str) -> Adapter | None:
+        """Another channel's adapter in this process (web chat sends a confirmation by email)."""
         ...
 
     def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
@@ -205,7 +319,7 @@ class Outcome(Enum):
 
 
 class ConversationActions(Protocol):
-    """What the hub does on a plugin's behalf (implemented in hub.actions)."""
+    """What the hub does on a plugin's behalf (implemented in hub.services.conversations)."""
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str

@@ -85,7 +85,7 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
     content = request.content
     if not request.body_exists or content.is_eof():
         return await handler(request)
-    limit = request.config_dict[HUB].config.hub["body_timeout_seconds"]
+    limit = request.config_dict[HUB].config.hub.body_timeout_seconds
     expired = False
 
     def expire() -> None:
@@ -112,8 +112,8 @@ def make_runner(app: web.Application) -> web.AppRunner:
     settings = app[HUB].config.hub
     return web.AppRunner(
         app,
-        shutdown_timeout=settings["shutdown_grace_seconds"],
-        keepalive_timeout=settings["header_timeout_seconds"],  # the header deadline (see above)
+        shutdown_timeout=settings.shutdown_grace_seconds,
+        keepalive_timeout=settings.header_timeout_seconds,  # the header deadline (see above)
         handle_signals=False,
         access_log_class=SafeAccessLogger,
     )
@@ -133,7 +133,7 @@ async def serve(
             on_listening()
         await stop.wait()
         log.info("shutting down: new requests get 503 while those in flight finish")
-        await app[DRAIN].drain(app[HUB].config.hub["shutdown_grace_seconds"])
+        await app[DRAIN].drain(app[HUB].config.hub.shutdown_grace_seconds)
     finally:
         await runner.cleanup()
     log.info("stopped: the store is closed")  # an operator sees the shutdown completed, not just began

@@ -17,15 +17,18 @@ rules, and a wrong one fails at its first use with the provider's answer.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from hub.redact import redact_secret
 
 REQUIRED: Any = object()
+SETTING = "helpline.setting"  # where `setting()` keeps a section field's declaration
+Section = TypeVar("Section")
 MIN_GENERATED_SECRET = 16  # characters; e.g. `python -c "import secrets; print(secrets.token_urlsafe(32))"`
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -136,3 +139,34 @@ def secret_fields(fields: Mapping[str, Field], prefix: str = "") -> dict[str, Fi
         if field.entries is not None:
             found.update(secret_fields(field.entries, f"{prefix}{name}.*."))
     return found
+
+
+def setting(
+    type: type | tuple[type, ...],  # noqa: A002 - the same word as Field's
+    default: Any = REQUIRED,
+    help: str = "",  # noqa: A002
+    **options: Any,
+) -> Any:
+    """One field of a typed section (a frozen dataclass): the dataclass's default, and the
+    declaration the validator checks the TOML table against (see `fields_of`).
+
+    A section is read as attributes (`config.hub.port`), so a mistyped key is a type error
+    for mypy and an AttributeError at run time, never a KeyError deep in a request."""
+    declared = Field(type, default, help, **options)
+    metadata = {SETTING: declared}
+    if default is REQUIRED:
+        return dataclasses.field(metadata=metadata)
+    if isinstance(default, list):  # a section is frozen: its lists are tuples
+        return dataclasses.field(default=tuple(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def fields_of(section: type) -> dict[str, Field]:
+    """The declared fields of a typed section, in declaration order."""
+    return {f.name: f.metadata[SETTING] for f in dataclasses.fields(section) if SETTING in f.metadata}
+
+
+def section_of(section: type[Section], values: Mapping[str, Any]) -> Section:
+    """Validated values (see `validate_table`) as the frozen section; lists become tuples."""
+    frozen = {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
+    return section(**frozen)

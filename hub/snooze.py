@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from conversation.model import ConversationQuery, Status
 from conversation.snooze import snooze_is_over
-from hub.actions import ConversationService
+from hub.services.conversations import ConversationService
 
 CHECK_SECONDS = 20.0
 LEASE = timedelta(seconds=60)

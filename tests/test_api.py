@@ -182,7 +182,7 @@ async def test_the_inbox_lists_filters_counts_and_marks_unread(agent: Agent) -> 
     assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?q=登录"))["items"]] == [second]
     assert (await agent.call("GET", "/api/v1/conversations?priority=high&per_page=1"))["total"] == 1
 
-    await agent.call("GET", f"/api/v1/conversations/{second}/messages")  # reading it
+    await agent.call("POST", f"/api/v1/conversations/{second}/read")  # having read it
     page = await agent.call("GET", "/api/v1/conversations")
     assert {c["id"]: c["unread"] for c in page["items"]} == {second: False, first: True}
 

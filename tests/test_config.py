@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import textwrap
 import tomllib
@@ -12,7 +13,7 @@ import pytest
 
 from conversation.sqlite import SQLiteStore
 from conversation.store import open_store
-from hub.config import load_config, parse_config
+from hub.config import SECTIONS, load_config, parse_config
 from hub.settings import REQUIRED, ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,9 +23,9 @@ STRONG = "a-strong-secret-of-32-characters"
 def test_the_sample_configuration_is_the_one_init_writes_and_it_is_valid() -> None:
     assert (ROOT / "hub.toml").read_text() == (ROOT / "hub" / "hub.sample.toml").read_text()
     config = load_config(ROOT / "hub.toml")
-    assert config.storage["url"] == "sqlite://" and config.data_dir == ROOT / "data"
+    assert config.storage.url == "sqlite://" and config.data_dir == ROOT / "data"
     assert [p.name for p in config.plugins] == ["greeting"] and config.channels == []
-    store = open_store(config.storage["url"], data_dir=config.data_dir)
+    store = open_store(config.storage.url, data_dir=config.data_dir)
     assert isinstance(store, SQLiteStore) and store.path == ROOT / "data" / "helpline.sqlite3"
 
 
@@ -114,9 +115,33 @@ def test_invalid_toml_is_reported_with_its_position(tmp_path: Path) -> None:
 
 def test_defaults_fill_every_section() -> None:
     config = parse_config({})
-    assert config.hub["port"] == 8080 and config.outbox["max_attempts"] == 8
+    assert config.hub.port == 8080 and config.outbox.max_attempts == 8
     assert config.ticketing.first_number == 1000 and config.ticketing.reopen_window.days == 7
     assert tomllib.loads((ROOT / "hub.toml").read_text())["plugins"]["enabled"] == ["greeting"]
+
+
+def test_the_hubs_sections_are_typed_frozen_values_made_from_their_declared_fields() -> None:
+    """`config.hub.prot` is a type error for mypy and an AttributeError here, never a KeyError
+    in a request; a section cannot be changed after it was checked."""
+    config = parse_config({"hub": {"port": 9000, "trusted_proxies": ["10.0.0.0/8"]}, "plugins": {"backlog": 5}})
+    assert config.hub.port == 9000 and config.plugin_pool.backlog == 5 and config.plugin_pool.enabled == ("greeting",)
+    assert [str(n) for n in config.hub.trusted_proxies] == ["10.0.0.0/8"]
+    for section in (config.hub, config.storage, config.tickets, config.outbox, config.plugin_pool):
+        assert dataclasses.is_dataclass(section)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(section, dataclasses.fields(section)[0].name, 1)
+    with pytest.raises(AttributeError):
+        config.hub.prot  # type: ignore[attr-defined]  # noqa: B018
+    # one declaration: the validator's fields are the section's attributes, in the same order
+    for name, fields in SECTIONS.items():
+        section = getattr(config, name)
+        assert list(fields) == [f.name for f in dataclasses.fields(section)]
+        for key, declared in fields.items():
+            if declared.default is not REQUIRED and key != "trusted_proxies":
+                default = declared.default
+                assert getattr(parse_config({}), name).__getattribute__(key) == (
+                    tuple(default) if isinstance(default, list) else default
+                )
 
 
 def test_every_commented_channel_example_in_the_sample_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,6 +242,7 @@ def _lookup(config: Any, key: str) -> Any:
         rest = rest[1:]
     else:
         value = getattr(config, section)
+        value, rest = getattr(value, rest[0]), rest[1:]  # a typed section: its keys are attributes
     for part in rest:
         value = value["shop" if part == "*" else part]
     return value

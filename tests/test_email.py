@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -143,7 +144,7 @@ async def test_the_subject_token_joins_only_from_the_tickets_people(hub: Hub) ->
 
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
-    config.tickets["reopen_window_days"] = 0.0
+    config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))
     async with running_hub(config) as hub:
         first = customer_mail("Login", "I cannot log in")
         await mail_in(hub, first)
@@ -284,7 +285,9 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
                     "smtp_tls": "none",
                 },
                 "webchat": {"secret": "visitor-token-secret", "email_channel": "email"},
-            }
+            },
+            # The copy by email must wake the outbox itself, as every queued reply does: no poll helps it.
+            "outbox": {"poll_seconds": 60},
         },
     )
     from aiohttp.test_utils import TestClient, TestServer
@@ -311,9 +314,18 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
         assert resp.status == 200
         outbox.mails.clear()
         conv = await ticket(hub, 1000)
-        await hub.actions.send(conv, "我们已经找到您的快递。", author_type=AuthorType.AGENT, author_id="agent-1")
+        events = hub.bus.subscribe()
+        reply = await hub.actions.send(
+            conv, "我们已经找到您的快递。", author_type=AuthorType.AGENT, author_id="agent-1"
+        )
         await eventually(lambda: outbox.mails, timeout=10)
         mail = outbox.mails[0]
+        created = []
+        while not events.queue.empty():
+            event = events.queue.get_nowait()
+            if event.type == "message.created":
+                created.append(event.data["message_id"])
+        assert len(created) == 2 and created[0] == reply.id  # the copy by email is shown live too
         assert mail["To"] == "ming@example.org" and "[#1000]" in mail["Subject"]
         answer = customer_mail(
             "Re: " + str(mail["Subject"]), "太好了，谢谢！", sender="ming@example.org", In_Reply_To=mail["Message-ID"]

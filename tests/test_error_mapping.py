@@ -17,7 +17,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.webhook import signed_headers
 from conversation.store import StoreUnavailable
 from hub.agents import DEFAULT_ADMIN_EMAIL
-from hub.api.routes import issue_token
 from hub.app import Hub, build_app
 from hub.failures import logged_failure
 from tests import mail_corpus as corpus
@@ -45,7 +44,7 @@ def hub_of(client: TestClient) -> Hub:
 async def bearer(hub: Hub) -> dict[str, str]:
     admin = await hub.store.accounts.get_agent_by_email(DEFAULT_ADMIN_EMAIL)
     assert admin is not None
-    _token, secret = await issue_token(hub.store, admin.id, "errors")
+    _token, secret = await hub.services.accounts.issue_token(admin.id, "errors")
     return {"Authorization": f"Bearer {secret}"}
 
 

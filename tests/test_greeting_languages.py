@@ -260,7 +260,7 @@ def test_the_starter_hub_toml_with_its_per_language_lines_uncommented_is_valid(t
     loaded = load_config(tmp_path / "hub.toml")
     [greeting] = [p for p in loaded.plugins if p.name == "greeting"]
     assert greeting.settings["greeting"]["zh-CN"] == "感谢您的来信！您的工单号是 #{number}。"
-    assert loaded.hub["language"] == "en"
+    assert loaded.hub.language == "en"
 
 
 # -- the web chat's email confirmation -------------------------------------------------------

@@ -122,7 +122,7 @@ def test_an_error_whose_detail_decides_keeps_it_under_the_translation() -> None:
 def test_the_default_language_must_have_a_catalog(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"hub.language: no catalog for the language 'xx'"):
         make_config(tmp_path, {"hub": {"language": "xx"}})
-    assert make_config(tmp_path, {"hub": {"language": "zh-CN"}}).hub["language"] == "zh-CN"
+    assert make_config(tmp_path, {"hub": {"language": "zh-CN"}}).hub.language == "zh-CN"
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from adapters.webhook import TIMESTAMP, sign, signed_headers
 from conversation.model import ConversationQuery
 from hub.agents import DEFAULT_ADMIN_EMAIL
 from hub.api.framework import Route
-from hub.api.routes import api, issue_token
+from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.jsonbody import MAX_DEPTH, parse_json
 from hub.schema import Arr, Bool, Int, Nullable, Obj, Schema, Str
@@ -113,7 +113,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     await client.start_server()
     admin = await hub.store.accounts.get_agent_by_email(DEFAULT_ADMIN_EMAIL)  # created at start: no second hashing
     assert admin is not None
-    _token, secret = await issue_token(hub.store, admin.id, "fuzz")
+    _token, secret = await hub.services.accounts.issue_token(admin.id, "fuzz")
     record = await hub.ingest(customer_message("m-1", channel="api"))
     await hub.store.inbox.list_conversations(ConversationQuery(search="log"))  # indexes the backlog now, not mid-test
     ids = {

@@ -9,7 +9,7 @@ import pytest
 
 from conversation.model import Conversation, Priority, Status
 from conversation.routing import reopen_event
-from hub.actions import describe_changes
+from hub.services.conversations import describe_changes
 from hub.thread_events import ThreadEvent, event_of
 
 BEFORE = Conversation(

@@ -32,11 +32,7 @@ from adapters.email.parse import (
 )
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
-from conversation.model import Attachment, AuthorType, Direction, Message, MessageKind, new_id
-from conversation.store import StoreUnavailable
-from hub.events import Event
-from hub.i18n import accept_language
-from hub.ratelimit import SlidingWindow
+from conversation.model import Attachment, AuthorType, Direction, MessageKind
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -51,6 +47,9 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    SlidingWindow,
+    StoreUnavailable,
+    accept_language,
     best_locale,
     hub_texts,
 )
@@ -307,7 +306,7 @@ class EmailAdapter(Adapter):
 
     async def _inbound(self, raw: bytes, mail: ParsedMail, *, unreadable: str = "") -> Inbound:
         match = await find_thread(
-            self.hub.store,
+            self.hub.reads,
             channel=self.name,
             domain=self.domain,
             in_reply_to=mail.in_reply_to,
@@ -319,7 +318,7 @@ class EmailAdapter(Adapter):
         message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
         attachments = []
         for item in mail.attachments:
-            ref = await self.hub.blobs.put(item.data)
+            ref = await self.hub.put_blob(item.data)
             attachments.append(
                 Attachment(name=item.name, content_type=item.content_type, size=len(item.data), blob_ref=ref)
             )
@@ -337,7 +336,7 @@ class EmailAdapter(Adapter):
         if mail.skipped:
             text += "\n\n" + "\n".join(NOTES["not_kept"].format(reason=reason) for reason in mail.skipped)
         if mail.keep_original:
-            ref = await self.hub.blobs.put(raw)
+            ref = await self.hub.put_blob(raw)
             attachments.append(
                 Attachment(name=ORIGINAL_NAME, content_type="message/rfc822", size=len(raw), blob_ref=ref)
             )
@@ -398,40 +397,25 @@ class EmailAdapter(Adapter):
                 return await self._read_receipt(ours.group(1), report.reason)
             if report.action not in ("failed", ""):
                 return "250 2.0.0 OK: report noted"
-            message = await self.hub.store.deliveries.mark_undelivered(ours.group(1), f"bounced: {report.reason}")
+            await self.hub.mark_undelivered(ours.group(1), f"bounced: {report.reason}")
         except StoreUnavailable as exc:  # the reporting server retries; anything else is a bug handle_DATA logs
             self.log.warning("report for %s not recorded yet: %s", ours.group(1), exc)
             return "451 4.3.0 Temporary failure: please retry later"
-        if message is not None:
-            self.hub.bus.publish(
-                Event("message.updated", message.conversation_id, {"message_id": message.id, "delivery": "failed"})
-            )
         return "250 2.0.0 OK: bounce recorded"
 
     async def _read_receipt(self, message_id: str, disposition: str) -> str:
         """An MDN: a system event on the ticket, once per reply (a retried MDN adds nothing)."""
-        message = await self.hub.store.tickets.get_message(message_id)
+        message = await self.hub.reads.get_message(message_id)
         if message is None or message.direction is not Direction.OUTBOUND:
             return "250 2.0.0 OK: report noted"
-        for earlier in await self.hub.store.tickets.list_messages(message.conversation_id):
+        for earlier in await self.hub.reads.list_messages(message.conversation_id):
             if earlier.kind is MessageKind.EVENT and (earlier.raw or {}).get("read_receipt_for") == message_id:
                 return "250 2.0.0 OK: read receipt already recorded"
         params = {"disposition": disposition[:200] or "displayed"}  # each agent's inbox says it in their language
-        event = Message(
-            id=new_id(),
-            conversation_id=message.conversation_id,
-            channel=self.name,
-            direction=Direction.OUTBOUND,
-            kind=MessageKind.EVENT,
-            author_type=AuthorType.SYSTEM,
-            text=hub_texts(self.hub.language).get("event.read_receipt", **params),
-            raw={"read_receipt_for": message_id, "event": {"key": "event.read_receipt", "params": params}},
+        await self.hub.post_event(
+            message.conversation_id, "event.read_receipt", params, raw={"read_receipt_for": message_id}
         )
-        await self.hub.store.tickets.add_message(event)
-        self.hub.bus.publish(Event("message.created", event.conversation_id, {"message_id": event.id, "kind": "event"}))
-        self.hub.bus.publish(
-            Event("message.updated", message.conversation_id, {"message_id": message.id, "read": True})
-        )
+        self.hub.message_changed(message.conversation_id, message.id, read=True)
         return "250 2.0.0 OK: read receipt recorded"
 
     # -- outbound -------------------------------------------------------------------------
@@ -494,7 +478,7 @@ class EmailAdapter(Adapter):
         """The reply as a mail. What needs the store or disk is read here; the MIME work
         (encoding attachments) runs in a thread, off the event loop."""
         conversation, message = out.conversation, out.message
-        thread = await self.hub.store.tickets.list_messages(conversation.id)
+        thread = await self.hub.reads.list_messages(conversation.id)
         ids: list[str] = []
         last_inbound = ""
         for earlier in thread:
@@ -536,7 +520,7 @@ class EmailAdapter(Adapter):
         headers["X-Helpline-Ticket"] = str(conversation.number)
         files: list[tuple[str, str, bytes]] = []
         for attachment in message.attachments:
-            path = self.hub.blobs.path(attachment.blob_ref)
+            path = self.hub.blob_path(attachment.blob_ref)
             if path is not None:
                 files.append((attachment.name, attachment.content_type, await asyncio.to_thread(path.read_bytes)))
         return await asyncio.to_thread(build_mail, headers, message.text, files)

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 import aioimaplib
 
 from adapters.email.parse import message_id_of
-from conversation.store import StoreUnavailable
-from hub.failures import logged_failure
+from hub.sdk import StoreUnavailable, logged_failure
 
 if TYPE_CHECKING:
     from adapters.email.adapter import EmailAdapter
@@ -53,7 +52,7 @@ class ImapPoller:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         with contextlib.suppress(StoreUnavailable):  # another hub may take over at once
-            await self.hub.store.coordination.release_lease(self.lease, self.hub.instance_id)
+            await self.hub.release_lease(self.lease)
 
     async def _run(self) -> None:
         interval = self.settings["imap_poll_seconds"]
@@ -129,7 +128,7 @@ class ImapPoller:
         if response.result != "OK":
             raise OSError(f"cannot select {self.settings['imap_mailbox']}: {_text(response.lines)}")
         validity = _uidvalidity(response.lines)
-        state = await self.hub.store.coordination.get_value(self.state_key) or {}
+        state = await self.hub.get_state(self.state_key) or {}
         last_uid = int(state.get("last_uid", 0)) if state.get("uidvalidity") == validity else 0
         if state and state.get("uidvalidity") != validity:
             log.warning(
@@ -164,7 +163,7 @@ class ImapPoller:
                 else:
                     await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
             last_uid = max(last_uid, uid)
-            await self.hub.store.coordination.set_value(
+            await self.hub.set_state(
                 self.state_key,
                 {
                     "uidvalidity": validity,
@@ -173,7 +172,7 @@ class ImapPoller:
                 },
             )
         if not uids and state.get("uidvalidity") != validity:
-            await self.hub.store.coordination.set_value(self.state_key, {"uidvalidity": validity, "last_uid": last_uid})
+            await self.hub.set_state(self.state_key, {"uidvalidity": validity, "last_uid": last_uid})
 
 
 def _text(lines: list[Any]) -> str:

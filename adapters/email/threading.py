@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from conversation.model import Conversation
-from conversation.store import Store
+from hub.sdk import ChannelReads
 
 OUR_ID = re.compile(r"^<([0-9a-f]{24})@([^>]+)>$")
 
@@ -36,7 +36,7 @@ class ThreadMatch:
 
 
 async def find_thread(
-    store: Store,
+    reads: ChannelReads,
     *,
     channel: str,
     domain: str,
@@ -50,26 +50,26 @@ async def find_thread(
         conversation_id = ""
         ours = OUR_ID.match(candidate)
         if ours and ours.group(2) == domain:
-            message = await store.tickets.get_message(ours.group(1))
+            message = await reads.get_message(ours.group(1))
             conversation_id = message.conversation_id if message else ""
         else:
-            message = await store.tickets.find_inbound(channel, candidate)
+            message = await reads.find_inbound(channel, candidate)
             conversation_id = message.conversation_id if message else ""
         if conversation_id:
-            conversation = await store.tickets.get_conversation(conversation_id)
+            conversation = await reads.get_conversation(conversation_id)
             if conversation is not None:
                 return ThreadMatch(conversation, "references")
     for found in token.finditer(subject):
-        conversation = await store.tickets.get_conversation_by_number(int(found.group(1)))
-        if conversation is not None and await _belongs(store, conversation, sender):
+        conversation = await reads.get_conversation_by_number(int(found.group(1)))
+        if conversation is not None and await _belongs(reads, conversation, sender):
             return ThreadMatch(conversation, "subject token")
     return ThreadMatch(None, "new")
 
 
-async def _belongs(store: Store, conversation: Conversation, sender: str) -> bool:
+async def _belongs(reads: ChannelReads, conversation: Conversation, sender: str) -> bool:
     if sender in conversation.participants:
         return True
-    contact = await store.contacts.get_contact(conversation.contact_id)
+    contact = await reads.get_contact(conversation.contact_id)
     if contact is None:
         return False
     addresses = {contact.email.lower()} | {i.address.lower() for i in contact.identities if "@" in i.address}

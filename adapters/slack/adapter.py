@@ -27,8 +27,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
 from conversation.model import Attachment
-from hub.failures import logged_failure
-from hub.jsonbody import parse_json
 from hub.sdk import (
     Adapter,
     ConfigError,
@@ -42,6 +40,8 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    logged_failure,
+    parse_json,
     refused_response,
     split_text,
 )
@@ -375,7 +375,7 @@ class SlackAdapter(Adapter):
                 self.log.warning("file %s not kept: %s", file.get("id", ""), exc)
                 not_kept.append(_not_kept(name, str(exc)))
                 continue
-            ref = await self.hub.blobs.put(data)
+            ref = await self.hub.put_blob(data)
             content_type = str(file.get("mimetype") or "application/octet-stream")
             attachments.append(Attachment(name=name, content_type=content_type, size=len(data), blob_ref=ref))
         return attachments, not_kept

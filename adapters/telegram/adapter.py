@@ -35,11 +35,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from adapters.telegram.content import Content, describe
-from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id, utcnow
-from conversation.model import Message as Message_
-from hub.events import Event
-from hub.failures import logged_failure
-from hub.jsonbody import parse_json
+from conversation.model import Attachment, utcnow
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -56,6 +52,8 @@ from hub.sdk import (
     Sent,
     backoff,
     hub_texts,
+    logged_failure,
+    parse_json,
     split_text,
 )
 
@@ -155,7 +153,7 @@ class TelegramAdapter(Adapter):
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             with logged_failure(self.log, "releasing the polling lease"):
-                await self.hub.store.coordination.release_lease(self._lease, self.hub.instance_id)
+                await self.hub.release_lease(self._lease)
         with logged_failure(self.log, "shutting the bot client down"):
             await self.bot.shutdown()
 
@@ -194,7 +192,7 @@ class TelegramAdapter(Adapter):
                 ):
                     await asyncio.sleep(5)  # another hub polls this bot
                     continue
-                offset = int(await self.hub.store.coordination.get_value(key) or 0)
+                offset = int(await self.hub.get_state(key) or 0)
                 updates = await self._get_updates(offset)
                 self.hub.report_channel(self.name, up=True)
                 for data in updates:
@@ -202,7 +200,7 @@ class TelegramAdapter(Adapter):
                     if not isinstance(update_id, int):
                         continue
                     await self.handle_update(data)  # stored (or deliberately ignored) first ...
-                    await self.hub.store.coordination.set_value(key, update_id + 1)  # ... then confirmed
+                    await self.hub.set_state(key, update_id + 1)  # ... then confirmed
                 if failures:
                     self.log.info("polling works again after %d failed attempt(s)", failures)
                     failures = 0
@@ -380,7 +378,7 @@ class TelegramAdapter(Adapter):
                 self.log.warning("could not download %s: %s", wanted.name, exc)
                 text += f"\n[not kept: {wanted.name} could not be downloaded]"
                 continue
-            ref = await self.hub.blobs.put(data)
+            ref = await self.hub.put_blob(data)
             attachments.append(
                 Attachment(name=wanted.name, content_type=wanted.content_type, size=len(data), blob_ref=ref)
             )
@@ -389,23 +387,10 @@ class TelegramAdapter(Adapter):
     # -- outbound -----------------------------------------------------------------------
     async def _note_blocked(self, out: Outbound, reason: str) -> None:
         """Say it in the thread, beside the contact card: no reply will reach this person."""
-        said = hub_texts(self.hub.language)  # `text` in the hub's language; each inbox says it in the agent's
+        said = hub_texts(self.hub.language)  # the name, in the hub's language (as the event's `text`)
         params = {"name": out.contact.name or said.get("event.this_customer"), "reason": reason}
-        event = Message_(
-            id=new_id(),
-            conversation_id=out.conversation.id,
-            channel=self.name,
-            direction=Direction.OUTBOUND,
-            kind=MessageKind.EVENT,
-            author_type=AuthorType.SYSTEM,
-            text=said.get("event.telegram_blocked", **params),
-            raw={"event": {"key": "event.telegram_blocked", "params": params}},
-        )
         with logged_failure(self.log, f"recording that Telegram refuses delivery on {out.conversation.id}"):
-            await self.hub.store.tickets.add_message(event)
-            self.hub.bus.publish(
-                Event("message.created", out.conversation.id, {"message_id": event.id, "kind": "event"})
-            )
+            await self.hub.post_event(out.conversation.id, "event.telegram_blocked", params)
 
     async def _send_file(self, chat_id: str, path: Any, attachment: Attachment) -> Any:
         data = await asyncio.to_thread(path.read_bytes)
@@ -430,7 +415,7 @@ class TelegramAdapter(Adapter):
                 last = index == len(pieces) - 1
                 steps.append(partial(self.bot.send_message, chat_id, piece, reply_markup=markup if last else None))
             for attachment in out.message.attachments:
-                path = self.hub.blobs.path(attachment.blob_ref)
+                path = self.hub.blob_path(attachment.blob_ref)
                 if path is not None:
                     steps.append(partial(self._send_file, chat_id, path, attachment))
             for number, step in enumerate(steps, start=1):

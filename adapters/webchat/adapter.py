@@ -41,20 +41,13 @@ from conversation.model import (
     Attachment,
     AuthorType,
     Conversation,
-    ConversationQuery,
-    Delivery,
     Direction,
     Message,
     MessageKind,
     new_id,
 )
-from hub.blobs import PendingUploads, download_headers, name_for_type
-from hub.events import Event, Subscription
-from hub.i18n import best_locale, error_message, hub_texts
-from hub.i18n_web import LANG_PARAM, request_locale
-from hub.jsonbody import InvalidJson, parse_json, read_json
-from hub.ratelimit import SlidingWindow
 from hub.sdk import (
+    LANG_PARAM,
     MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
@@ -63,12 +56,24 @@ from hub.sdk import (
     Inbound,
     IngestUnavailable,
     InvalidInbound,
+    InvalidJson,
     Outbound,
+    PendingUploads,
     PermanentDeliveryError,
     RetryableDeliveryError,
     Sender,
     Sent,
+    SlidingWindow,
+    Subscription,
+    best_locale,
     client_address,
+    download_headers,
+    error_message,
+    hub_texts,
+    name_for_type,
+    parse_json,
+    read_json,
+    request_locale,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -205,12 +210,10 @@ class WebChatAdapter(Adapter):
 
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
-        self.uploads = PendingUploads(
-            hub.blobs.directory.parent / "uploads" / self.name, hub.blobs, self.settings["upload_expiry_minutes"] * 60
-        )
+        self.uploads = hub.pending_uploads(self.name, self.settings["upload_expiry_minutes"] * 60)
         # One subscription for all visitors, routed by conversation (not one per socket);
         # supervised, so an event that cannot be routed (the store is down) skips only itself.
-        subscription = hub.bus.subscribe(maxsize=10_000)
+        subscription = hub.subscribe(maxsize=10_000)
         self._subscription = subscription
         self._router = hub.supervisor.run(f"{self.name}-events", lambda: self._route_next(hub, subscription))
         self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"helpline-{self.name}-sweep")
@@ -251,7 +254,7 @@ class WebChatAdapter(Adapter):
             visitor = Visitor(str(data["v"]), str(data["s"]), dict(data))
         except (BadSignature, KeyError, TypeError, ValueError):
             raise web.HTTPUnauthorized(text="the visitor token is invalid or expired") from None
-        revoked = await self.hub.store.coordination.get_value(self._revoked_key(visitor.address))
+        revoked = await self.hub.get_state(self._revoked_key(visitor.address))
         if isinstance(revoked, int | float) and float(visitor.token.get("at", 0)) <= revoked:
             raise web.HTTPUnauthorized(text="the visitor token was revoked")
         return visitor
@@ -338,12 +341,10 @@ class WebChatAdapter(Adapter):
         return await self._surviving(await self._own_latest_conversation(address))
 
     async def _own_latest_conversation(self, address: str) -> Conversation | None:
-        contact = await self.hub.store.contacts.find_identity_contact(self.name, address)
+        contact = await self.hub.reads.find_identity_contact(self.name, address)
         if contact is None:
             return None
-        items, _ = await self.hub.store.inbox.list_conversations(
-            ConversationQuery(contact_id=contact.id, channel=self.name, include_merged=True, limit=5)
-        )
+        items = await self.hub.reads.conversations_of(contact.id, channel=self.name, limit=5)
         return next((c for c in items if c.thread_key == address), None)
 
     async def _surviving(self, conversation: Conversation | None) -> Conversation | None:
@@ -351,7 +352,7 @@ class WebChatAdapter(Adapter):
         for _ in range(MAX_MERGE_HOPS):
             if conversation is None or not conversation.merged_into:
                 break
-            conversation = await self.hub.store.tickets.get_conversation(conversation.merged_into) or conversation
+            conversation = await self.hub.reads.get_conversation(conversation.merged_into) or conversation
         return conversation
 
     async def _logout(self, request: web.Request) -> web.Response:
@@ -360,7 +361,7 @@ class WebChatAdapter(Adapter):
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
         self._site(visitor.site, request)
-        await self.hub.store.coordination.set_value(self._revoked_key(visitor.address), time.time())
+        await self.hub.set_state(self._revoked_key(visitor.address), time.time())
         for ws in list(self.sockets.get(visitor.address, ())):
             await ws.close(code=SIGNED_OUT, message=b"signed out")
         return web.json_response({"ok": True})
@@ -412,7 +413,7 @@ class WebChatAdapter(Adapter):
                 elif kind == "typing":
                     # Coalesced: agents learn "typing" once per interval, however many frames come.
                     if conversation_id and self.typing.take(conversation_id) is None:
-                        self.hub.bus.publish(Event("typing", conversation_id, {"who": "customer"}))
+                        self.hub.publish_typing(conversation_id)
                 elif kind == "ping":
                     await ws.send_json({"type": "pong"})
                 else:
@@ -433,7 +434,7 @@ class WebChatAdapter(Adapter):
         messages: list[Message] = []
         if conversation is not None:
             self._watch(address, conversation.id)
-            messages = await self.hub.store.tickets.list_messages(conversation.id, after=after)
+            messages = await self.hub.reads.list_messages(conversation.id, after=after)
         await ws.send_json(
             {
                 "type": "hello",
@@ -529,7 +530,7 @@ class WebChatAdapter(Adapter):
         their email address); "" for others, whom the widget names itself (bot, system)."""
         if message.author_type is not AuthorType.AGENT or not message.author_id:
             return ""
-        agent = await self.hub.store.accounts.get_agent(message.author_id)
+        agent = await self.hub.reads.get_agent(message.author_id)
         return agent.name if agent is not None else ""
 
     async def _attachments(self, address: str, items: Any) -> list[Attachment]:
@@ -609,12 +610,12 @@ class WebChatAdapter(Adapter):
         email = str(body.get("email", "")).strip().lower()
         if not EMAIL.match(email):
             return _error(422, "invalid", "that is not an email address")
-        contact = await self.hub.store.contacts.find_identity_contact(self.name, visitor.address)
+        contact = await self.hub.reads.find_identity_contact(self.name, visitor.address)
         conversation = await self._latest_conversation(visitor.address)
         if contact is None or conversation is None:
             return _error(409, "no_conversation", "write your question first, then leave your address")
         now = time.time()
-        claim = AddressClaim.from_json(await self.hub.store.coordination.get_value(self._email_key(visitor.address)))
+        claim = AddressClaim.from_json(await self.hub.get_state(self._email_key(visitor.address)))
         if claim is not None and claim.email == email and claim.confirmed:
             return web.json_response({"ok": True, "status": "confirmed"})
         if claim is not None and claim.awaiting(email, now):
@@ -636,7 +637,7 @@ class WebChatAdapter(Adapter):
                 raise Refusal(429, "rate_limited", "too many addresses; try again later", retry_after=wait)
             taken.append((limiter, key))
         claim, code = new_claim(email, now)
-        await self.hub.store.coordination.set_value(self._email_key(visitor.address), claim.to_json())
+        await self.hub.set_state(self._email_key(visitor.address), claim.to_json())
         confirmation = Message(
             id=new_id(),
             conversation_id=conversation.id,
@@ -652,7 +653,7 @@ class WebChatAdapter(Adapter):
             await mailer.send(Outbound(confirmation, conversation, replace(contact, email=email), email))
         except (RetryableDeliveryError, PermanentDeliveryError) as exc:
             self.log.warning("the confirmation code for a visitor's address was not sent: %s", exc)
-            await self.hub.store.coordination.set_value(self._email_key(visitor.address), None)
+            await self.hub.set_state(self._email_key(visitor.address), None)
             _give_back(taken)
             return _error(503, "unavailable", "we could not send the confirmation mail; try again later")
         return web.json_response({"ok": True, "status": "confirmation_sent"})
@@ -665,36 +666,35 @@ class WebChatAdapter(Adapter):
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many attempts; try again later", retry_after=wait)
         key = self._email_key(visitor.address)
-        claim = AddressClaim.from_json(await self.hub.store.coordination.get_value(key))
+        claim = AddressClaim.from_json(await self.hub.get_state(key))
         if claim is None:
             return _error(409, "no_address", "leave your address first")
         claim, outcome = try_code(claim, str(body.get("code", "")), time.time())
-        await self.hub.store.coordination.set_value(key, claim.to_json())
+        await self.hub.set_state(key, claim.to_json())
         if outcome == "expired":
             return _error(410, "code_expired", "this code has expired; leave your address again for a new one")
         if outcome == "wrong":
             return _error(422, "wrong_code", "that code is not right")
-        contact = await self.hub.store.contacts.find_identity_contact(self.name, visitor.address)
+        contact = await self.hub.reads.find_identity_contact(self.name, visitor.address)
         if contact is not None and contact.email != claim.email:
-            await self.hub.store.contacts.update_contact(contact.id, email=claim.email)
+            await self.hub.set_contact_email(contact.id, claim.email)
         return web.json_response({"ok": True, "status": "confirmed"})
 
     async def _remember_verified_email(self, address: str, email: str) -> None:
         """The site vouches for its signed-in user's email: it needs no code."""
         key = self._email_key(address)
-        if AddressClaim.from_json(await self.hub.store.coordination.get_value(key)) != confirmed_claim(email.lower()):
-            await self.hub.store.coordination.set_value(key, confirmed_claim(email.lower()).to_json())
+        if AddressClaim.from_json(await self.hub.get_state(key)) != confirmed_claim(email.lower()):
+            await self.hub.set_state(key, confirmed_claim(email.lower()).to_json())
 
     async def _confirmed_email(self, address: str) -> str:
-        claim = AddressClaim.from_json(await self.hub.store.coordination.get_value(self._email_key(address)))
+        claim = AddressClaim.from_json(await self.hub.get_state(self._email_key(address)))
         return claim.email if claim is not None and claim.confirmed else ""
 
     def _mailer(self) -> Adapter | None:
         """The email channel's adapter, in this hub process (the confirmation is sent
         directly, never through the conversation, so the code is not shown in the chat)."""
         channel = self.settings["email_channel"]
-        adapters = getattr(self._hub, "adapters", {})
-        return adapters.get(channel) if channel else None
+        return self._hub.channel_adapter(channel) if channel and self._hub is not None else None
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
         visitor = await self.visitor_of(request.query.get("token", ""))
@@ -704,12 +704,12 @@ class WebChatAdapter(Adapter):
             self._site(visitor.site, request)
         ref = request.match_info["ref"]
         conversation = await self._latest_conversation(visitor.address)
-        messages = await self.hub.store.tickets.list_messages(conversation.id) if conversation else []
+        messages = await self.hub.reads.list_messages(conversation.id) if conversation else []
         attachment = next(
             (a for m in messages if seen_by_customer(m, visitor.address) for a in m.attachments if a.blob_ref == ref),
             None,
         )
-        path = self.hub.blobs.path(ref) if attachment else None
+        path = self.hub.blob_path(ref) if attachment else None
         if attachment is None or path is None:
             raise web.HTTPNotFound(text="no such attachment")
         # The type detected at upload; anything else this channel would not accept is opaque.
@@ -756,18 +756,9 @@ class WebChatAdapter(Adapter):
         conversation, so their emailed answer comes back to it (threaded by Message-ID)."""
         # Deterministic (a retried delivery finds it) and sorting right after the original.
         copy_id = f"{int(out.message.id, 16) + 1:024x}"
-        store = self.hub.store
-        if await store.tickets.get_message(copy_id) is not None:
-            return  # this delivery was retried: the copy exists already
-        await store.tickets.add_message(
-            replace(
-                out.message,
-                id=copy_id,
-                channel=self.settings["email_channel"],
-                external_id="",
-                delivery=Delivery(next_attempt_at=out.message.created_at),
-            )
-        )
+        # Queued like any reply: the inboxes show it and the outbox sends it at once;
+        # a retried delivery finds the copy made already.
+        await self.hub.queue_copy(out.message, copy_id=copy_id, channel=self.settings["email_channel"])
 
     def _watch(self, address: str, conversation_id: str) -> None:
         """The visitor's widget shows this ticket now: the one it showed before stops updating it."""
@@ -795,7 +786,7 @@ class WebChatAdapter(Adapter):
         if event.type == "typing" and event.data.get("who") == "agent":
             frame: dict[str, Any] = {"type": "typing", "who": "agent"}
         elif event.type == "conversation.updated":
-            conversation = await self._surviving(await hub.store.tickets.get_conversation(event.conversation_id))
+            conversation = await self._surviving(await hub.reads.get_conversation(event.conversation_id))
             if conversation is None:
                 return  # gone: the widget keeps showing the ticket it knows
             if conversation.id != event.conversation_id:

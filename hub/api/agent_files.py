@@ -34,7 +34,7 @@ def channel_sends_files(hub: Any, conv: Conversation) -> bool:
 
 async def receive_upload(request: web.Request, hub: Any, owner: str) -> dict[str, Any]:
     """One multipart field named `file`, streamed and limited to the hub's body size."""
-    limit = hub.config.hub["max_body_bytes"]
+    limit = hub.config.hub.max_body_bytes
     if request.content_length is not None and request.content_length > limit + 64 * 1024:
         raise ApiError(413, "too_large", f"files are limited to {limit} bytes")
     try:

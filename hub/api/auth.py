@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from hub.agents import hash_password_off_loop, verify_password_off_loop
 from hub.api.framework import PUBLIC, ApiError
 from hub.clientaddr import client_address
 from hub.ratelimit import SlidingWindow
+from hub.services.accounts import hash_secret, new_secret
 
 SESSION: web.RequestKey[Session] = web.RequestKey("session")
 TOKEN_HASH: web.RequestKey[str] = web.RequestKey("api_token_hash")
@@ -38,14 +38,6 @@ SESSION_COOKIE = "helpline_session"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(days=7)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
 
 
 class Authenticator:

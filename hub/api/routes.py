@@ -7,28 +7,24 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from conversation.model import (
-    ApiToken,
     AuthorType,
-    CannedResponse,
     Contact,
     Conversation,
     ConversationQuery,
     Priority,
     Role,
     Status,
-    new_id,
 )
 from conversation.search_text import SearchRejected
 from conversation.snooze import snooze_changes
-from hub import agents as agent_accounts
 from hub.access import Access
 from hub.api.agent_files import channel_sends_files, claim_attachments, receive_upload
-from hub.api.auth import SESSION, Authenticator, hash_secret, new_secret
+from hub.api.auth import SESSION, Authenticator
 from hub.api.confirm import require_confirmation, require_contact_confirmation
 from hub.api.framework import ADMIN, PUBLIC, Api, ApiError, Call, not_found
 from hub.api.serialize import (
@@ -39,9 +35,13 @@ from hub.api.serialize import (
     message_json,
     token_json,
 )
-from hub.app_keys import AUTH, HUB
-from hub.i18n import canonical_tag
+from hub.app_keys import AUTH, HUB, SERVICES
 from hub.schema import Arr, Bool, Int, Nullable, Obj, Str
+from hub.services import Services
+from hub.services.contacts import contact_notes_key
+
+if TYPE_CHECKING:
+    from hub.app import Hub
 
 api = Api(title="Helpline agent API", version="1")
 INBOX_CATALOGS = Path(__file__).parent.parent / "static" / "inbox" / "i18n"
@@ -90,8 +90,13 @@ def parse_time(text: str, name: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def hub_of(call: Call) -> Any:
+def hub_of(call: Call) -> Hub:
+    """The hub, for reads (the store) and its parts; changes go through `services_of`."""
     return call.request.config_dict[HUB]
+
+
+def services_of(call: Call) -> Services:
+    return call.request.config_dict[SERVICES]
 
 
 # -- sign-in ---------------------------------------------------------------------------
@@ -119,8 +124,7 @@ async def login(call: Call) -> web.Response:
 async def logout(call: Call) -> web.Response:
     session = call.request.get(SESSION)
     if session is not None:
-        await hub_of(call).store.accounts.delete_session(session.token_hash)
-        call.request.config_dict[AUTH].credentials_changed()  # its live sockets close
+        await services_of(call).accounts.end_session(session.token_hash)  # its live sockets close
     response = web.json_response({"ok": True})
     response.del_cookie("helpline_session", path="/")
     return response
@@ -147,7 +151,7 @@ async def me(call: Call) -> dict[str, Any]:
     response=AGENT_SCHEMA,
 )
 async def patch_me(call: Call) -> dict[str, Any]:
-    return agent_json(await hub_of(call).store.accounts.update_agent(call.me.id, dict(call.body)))
+    return agent_json(await services_of(call).accounts.update_agent(call.me.id, dict(call.body)))
 
 
 # -- conversations ----------------------------------------------------------------------
@@ -250,7 +254,7 @@ def is_unread(conv: Conversation, read_at: Any) -> bool:
     return conv.last_inbound_at is not None and (read_at is None or conv.last_inbound_at > read_at)
 
 
-async def contact_names(hub: Any, conversations: list[Conversation]) -> dict[str, str]:
+async def contact_names(hub: Hub, conversations: list[Conversation]) -> dict[str, str]:
     return await hub.store.contacts.contact_labels(sorted({c.contact_id for c in conversations}))
 
 
@@ -325,18 +329,28 @@ async def get_conversation(call: Call) -> dict[str, Any]:
 @api.route(
     "GET",
     "/v1/conversations/{conversation_id}/messages",
-    summary="The whole thread, oldest first; marks the ticket read for the caller",
+    summary="The whole thread, oldest first (reading changes nothing: POST .../read marks it read)",
     tag="conversations",
     query={"after": Str(max_length=64, description="only messages after this message id")},
     response=ANY,
 )
 async def list_messages(call: Call) -> dict[str, Any]:
-    hub = hub_of(call)
     conv = await conversation_or_404(call)
-    messages = await hub.store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
-    if conv.last_inbound_at is not None:
-        await hub.store.inbox.mark_read(call.me.id, conv.id, conv.last_inbound_at)
+    messages = await hub_of(call).store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
     return {"items": [message_json(m) for m in messages]}
+
+
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/read",
+    summary="Mark the ticket read for the caller, up to its latest customer message",
+    tag="conversations",
+    response=ANY,
+)
+async def mark_read(call: Call) -> dict[str, Any]:
+    conv = await conversation_or_404(call)
+    await services_of(call).conversations.mark_read(call.me.id, conv)
+    return {"ok": True}
 
 
 @api.route(
@@ -377,10 +391,12 @@ async def post_message(call: Call) -> dict[str, Any]:
     if not text.strip() and not files:
         raise ApiError(422, "invalid", "text: must not be empty")
     if note:
-        message = await hub.actions.add_note(conv, text, author=call.me.id, author_type=AuthorType.AGENT)
+        message = await services_of(call).conversations.add_note(
+            conv, text, author=call.me.id, author_type=AuthorType.AGENT
+        )
     else:
         attachments = await claim_attachments(hub, f"agent:{call.me.id}", files)
-        message = await hub.actions.send(
+        message = await services_of(call).conversations.send(
             conv,
             text,
             author_type=AuthorType.AGENT,
@@ -432,9 +448,7 @@ async def retry_message(call: Call) -> dict[str, Any]:
     message = await hub.store.tickets.get_message(call.path["message_id"])
     if message is None or message.conversation_id != conv.id:
         raise not_found("message")
-    requeued = await hub.store.deliveries.requeue_delivery(message.id, now=hub.actions.clock())
-    hub.outbox.wake()
-    return message_json(requeued)
+    return message_json(await services_of(call).conversations.retry(message))
 
 
 @api.route(
@@ -466,9 +480,10 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
             raise ApiError(422, "invalid", "assignee_id: no such agent")
     if changes.get("snoozed_until") is not None:
         changes["snoozed_until"] = parse_time(changes["snoozed_until"], "snoozed_until")
-    changes = snooze_changes(conv, changes, hub.actions.clock())
+    conversations = services_of(call).conversations
+    changes = snooze_changes(conv, changes, conversations.clock())
     names = {a.id: a.name or a.email for a in await hub.store.accounts.list_agents()}
-    updated = await hub.actions.update_by(conv, changes, who=call.who, names=names)
+    updated = await conversations.update_by(conv, changes, who=call.who, names=names)
     return conversation_json(updated)
 
 
@@ -485,7 +500,7 @@ async def merge_conversation(call: Call) -> dict[str, Any]:
     source = await conversation_or_404(call, access=Access.WRITE)
     target = authorized(call, await hub.store.tickets.get_conversation(call.body["into"]), Access.WRITE)
     await require_confirmation(hub.store, source, target, moving_one=False, confirmed=call.body.get("confirm", False))
-    merged = await hub.actions.merge(source, target, who=call.who)
+    merged = await services_of(call).conversations.merge(source, target, who=call.who)
     return conversation_json(merged)
 
 
@@ -507,7 +522,7 @@ async def move_message(call: Call) -> dict[str, Any]:
     if source.id == target.id:
         raise ApiError(422, "invalid", "the message is already there")
     await require_confirmation(hub.store, source, target, moving_one=True, confirmed=call.body.get("confirm", False))
-    moved = await hub.actions.move_message(message, source, target, who=call.who)
+    moved = await services_of(call).conversations.move_message(message, source, target, who=call.who)
     return message_json(moved)
 
 
@@ -520,7 +535,7 @@ async def move_message(call: Call) -> dict[str, Any]:
 )
 async def typing(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call, access=Access.WRITE)
-    hub_of(call).actions.typing(conv.id, who="agent", name=call.me.name)
+    services_of(call).conversations.typing(conv.id, who="agent", name=call.me.name)
     return {"ok": True}
 
 
@@ -542,27 +557,11 @@ async def typing(call: Call) -> dict[str, Any]:
     response=CONTACT,
 )
 async def patch_contact(call: Call) -> dict[str, Any]:
-    store = hub_of(call).store
     contact_id = call.path["contact_id"]
-    changes = dict(call.body)
-    if "language" in changes:
-        changes["language"] = canonical_tag(changes["language"])
-        if not changes["language"]:
-            raise ApiError(422, "invalid", "language: not a language tag (like en, zh-CN or zh-Hant)")
     await contact_or_404(call, contact_id, Access.WRITE)
-    if "notes" in changes:
-        await store.coordination.set_value(contact_notes_key(contact_id), changes.pop("notes"))
-    contact = (
-        await store.contacts.update_contact(contact_id, **changes)
-        if changes
-        else await store.contacts.get_contact(contact_id)
-    )
-    return {**contact_json(contact), "notes": await store.coordination.get_value(contact_notes_key(contact_id)) or ""}
-
-
-def contact_notes_key(contact_id: str) -> str:
-    """Where the agents' notes about a contact are kept (the store's key-value table)."""
-    return f"contact-notes:{contact_id}"
+    contacts = services_of(call).contacts
+    contact = await contacts.update(contact_id, dict(call.body))
+    return {**contact_json(contact), "notes": await contacts.notes(contact_id)}
 
 
 @api.route(
@@ -583,7 +582,9 @@ async def merge_contact(call: Call) -> dict[str, Any]:
     source = await contact_or_404(call, call.path["contact_id"], Access.WRITE)
     target = await contact_or_404(call, call.body["into"], Access.WRITE)
     require_contact_confirmation(source, target, confirmed=call.body.get("confirm", False))
-    merged = await hub_of(call).actions.merge_contacts(call.path["contact_id"], call.body["into"], who=call.who)
+    merged = await services_of(call).conversations.merge_contacts(
+        call.path["contact_id"], call.body["into"], who=call.who
+    )
     return contact_json(merged)
 
 
@@ -611,12 +612,7 @@ async def list_canned(call: Call) -> dict[str, Any]:
     status=201,
 )
 async def add_canned(call: Call) -> dict[str, Any]:
-    shortcut = call.body["shortcut"].strip().lstrip("/").lower()
-    if not shortcut.replace("-", "").replace("_", "").isalnum():
-        raise ApiError(422, "invalid", "shortcut: letters, digits, '-' and '_' only")
-    canned = await hub_of(call).store.accounts.add_canned(
-        CannedResponse(id=new_id(), shortcut=shortcut, title=call.body["title"], text=call.body["text"])
-    )
+    canned = await services_of(call).canned.add(call.body["shortcut"], call.body["title"], call.body["text"])
     return canned_json(canned)
 
 
@@ -629,7 +625,7 @@ async def add_canned(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def delete_canned(call: Call) -> dict[str, Any]:
-    await hub_of(call).store.accounts.delete_canned(call.path["canned_id"])
+    await services_of(call).canned.delete(call.path["canned_id"])
     return {"ok": True}
 
 
@@ -659,8 +655,7 @@ async def list_agents(call: Call) -> dict[str, Any]:
     status=201,
 )
 async def add_agent(call: Call) -> dict[str, Any]:
-    agent = await agent_accounts.add_agent(
-        hub_of(call).store,
+    agent = await services_of(call).accounts.add_agent(
         call.body["email"],
         Role(call.body["role"]),
         call.body["password"],
@@ -684,16 +679,8 @@ async def patch_agent(call: Call) -> dict[str, Any]:
         changes["role"] = Role(changes["role"])
     if call.path["agent_id"] == call.me.id and (changes.get("active") is False or changes.get("role") is Role.AGENT):
         raise ApiError(422, "invalid", "you cannot demote or disable yourself")
-    store = hub_of(call).store
-    before = await store.accounts.get_agent(call.path["agent_id"])
-    agent = await store.accounts.update_agent(call.path["agent_id"], changes)
-    if "active" in changes and not (before is not None and before.active and agent.active):
-        # Deactivation signs the agent out for good: reactivating never revives an old cookie.
-        # (Also on reactivation, for a sign-in that raced the deactivation.) API tokens are kept:
-        # they are refused while the agent is inactive and work again after, until revoked.
-        await store.accounts.delete_agent_sessions(agent.id)
-    call.request.config_dict[AUTH].credentials_changed()  # a deactivated agent's live sockets close
-    return agent_json(agent)
+    # A deactivated agent's sessions end and live sockets close (AccountService.update_agent).
+    return agent_json(await services_of(call).accounts.update_agent(call.path["agent_id"], changes))
 
 
 @api.route("GET", "/v1/tokens", summary="Personal API tokens (admin)", tag="tokens", auth=ADMIN, response=ANY)
@@ -712,30 +699,16 @@ async def list_tokens(call: Call) -> dict[str, Any]:
     status=201,
 )
 async def create_token(call: Call) -> dict[str, Any]:
-    hub = hub_of(call)
     agent_id = call.body.get("agent_id") or call.me.id
-    if await hub.store.accounts.get_agent(agent_id) is None:
-        raise ApiError(422, "invalid", "agent_id: no such agent")
-    token, secret = await issue_token(hub.store, agent_id, call.body["name"])
+    token, secret = await services_of(call).accounts.issue_token(agent_id, call.body["name"])
     return {**token_json(token), "token": secret}
-
-
-async def issue_token(store: Any, agent_id: str, name: str) -> tuple[ApiToken, str]:
-    secret = "hl_" + new_secret()
-    token = await store.accounts.add_api_token(
-        ApiToken(id=new_id(), agent_id=agent_id, name=name, token_hash=hash_secret(secret))
-    )
-    return token, secret
 
 
 @api.route(
     "DELETE", "/v1/tokens/{token_id}", summary="Revoke an API token (admin)", tag="tokens", auth=ADMIN, response=TOKEN
 )
 async def revoke_token(call: Call) -> dict[str, Any]:
-    hub = hub_of(call)
-    token = await hub.store.accounts.revoke_api_token(call.path["token_id"], now=hub.actions.clock())
-    call.request.config_dict[AUTH].credentials_changed()  # its live sockets close
-    return token_json(token)
+    return token_json(await services_of(call).accounts.revoke_token(call.path["token_id"]))  # its sockets close
 
 
 @api.route(

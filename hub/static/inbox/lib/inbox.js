@@ -76,6 +76,12 @@ export async function openTicket(id) {
   });
   if (!loaded) return; // a newer ticket was opened meanwhile
   update({ ticket: loaded.result, loadingId: null, list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, unread: false } : c)) } });
+  markRead(id);
+}
+
+// Reading is a GET that changes nothing; having shown the thread, the inbox says so.
+function markRead(id) {
+  api("POST", `/conversations/${id}/read`).catch(() => {}); // a lost marker only leaves the ticket bold
 }
 
 // The header and sidebar from a fresh copy; the thread and the composer are left alone.
@@ -93,6 +99,7 @@ async function appendMessages(id) {
   const known = new Set(state.ticket.messages.map((m) => m.id));
   const fresh = thread.items.filter((m) => !known.has(m.id));
   if (fresh.length) update({ ticket: { ...state.ticket, messages: [...state.ticket.messages, ...fresh] } });
+  if (fresh.some((m) => m.direction === "inbound")) markRead(id); // seen as it arrived
 }
 
 async function reloadMessages(id) {

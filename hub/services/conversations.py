@@ -1,4 +1,4 @@
-"""Changes to conversations made on someone's behalf (a plugin now, agents later).
+"""Changes to tickets and messages, for agents (API), plugins and the hub alike.
 
 Each one stores first, then tells the live inboxes, then wakes the outbox when a
 message must go out: the same order as ingest.
@@ -83,6 +83,10 @@ class ConversationService:
             customer_address=conversation.customer_address,  # the ticket's own customer, whoever else joined
             raw=raw,
         )
+        return await self.queue(message)
+
+    async def queue(self, message: Message) -> Message:
+        """Store an outbound message with its delivery, tell the inboxes, wake the outbox."""
         await self.store.tickets.add_message(message)
         self._published("message.created", message)
         self.wake_outbox()
@@ -96,9 +100,19 @@ class ConversationService:
 
     async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
         """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
-        event = ThreadEvent(key, params)
+        return await self.add_thread_event(conversation, ThreadEvent(key, params))
+
+    async def add_thread_event(
+        self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
+    ) -> Message:
+        """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
         return await self._internal(
-            conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", raw=event.as_raw()
+            conversation,
+            event.text(self.language),
+            MessageKind.EVENT,
+            AuthorType.SYSTEM,
+            "",
+            raw={**(raw or {}), **event.as_raw()},
         )
 
     async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
@@ -146,6 +160,19 @@ class ConversationService:
                 target=merged.name or merged.email or merged.id,
             )
         return merged
+
+    async def retry(self, message: Message) -> Message:
+        """Queue a failed reply again; the inbox shows it pending at once."""
+        requeued = await self.store.deliveries.requeue_delivery(message.id, now=self.clock())
+        self._published("message.updated", requeued)
+        self.wake_outbox()
+        return requeued
+
+    async def mark_read(self, agent_id: str, conversation: Conversation) -> None:
+        """The agent has seen the ticket up to its latest customer message (a private marker:
+        no thread event, no live event — other agents' unread counts do not change)."""
+        if conversation.last_inbound_at is not None:
+            await self.store.inbox.mark_read(agent_id, conversation.id, conversation.last_inbound_at)
 
     def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:
         self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))

@@ -1,0 +1,145 @@
+"""The hub's side of `hub.sdk.HubPort`: what channel adapters may read and change.
+
+Each change goes the way every other change goes (through the services, or stores and
+then tells the live inboxes and wakes the outbox), so a message an adapter adds is seen
+and delivered like one an agent adds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
+from conversation.store import Store, StoreUnavailable
+from hub.blobs import BlobStore, PendingUploads
+from hub.events import Event, EventBus, Subscription
+from hub.sdk import Adapter, IngestUnavailable
+from hub.thread_events import ThreadEvent
+
+if TYPE_CHECKING:
+    from hub.services import Services
+
+
+class StoreReads:
+    """The typed, read-only view of the store a channel gets (`HubPort.reads`)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self._store.tickets.get_conversation(conversation_id)
+
+    async def get_conversation_by_number(self, number: int) -> Conversation | None:
+        return await self._store.tickets.get_conversation_by_number(number)
+
+    async def conversations_of(self, contact_id: str, *, channel: str = "", limit: int = 20) -> list[Conversation]:
+        query = ConversationQuery(contact_id=contact_id, channel=channel or None, include_merged=True, limit=limit)
+        items, _ = await self._store.inbox.list_conversations(query)
+        return items
+
+    async def get_message(self, message_id: str) -> Message | None:
+        return await self._store.tickets.get_message(message_id)
+
+    async def find_inbound(self, channel: str, external_id: str) -> Message | None:
+        return await self._store.tickets.find_inbound(channel, external_id)
+
+    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
+        return await self._store.tickets.list_messages(conversation_id, after=after)
+
+    async def get_contact(self, contact_id: str) -> Contact | None:
+        return await self._store.contacts.get_contact(contact_id)
+
+    async def find_identity_contact(self, channel: str, address: str) -> Contact | None:
+        return await self._store.contacts.find_identity_contact(channel, address)
+
+    async def get_agent(self, agent_id: str) -> Agent | None:
+        return await self._store.accounts.get_agent(agent_id)
+
+
+class ChannelPort:
+    """Mixed into Hub: the HubPort methods beyond ingest (see hub.sdk.HubPort)."""
+
+    instance_id: str
+    store: Store
+    bus: EventBus
+    blobs: BlobStore
+    services: Services
+    adapters: dict[str, Adapter]
+
+    @property
+    def reads(self) -> StoreReads:
+        return StoreReads(self.store)
+
+    async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
+        try:
+            message = await self.store.tickets.edit_inbound(
+                channel, external_id, text=text, deleted=deleted, at=utcnow()
+            )
+        except StoreUnavailable as exc:
+            raise IngestUnavailable("the message store is unavailable; retry") from exc
+        if message is None:
+            return False
+        self.message_changed(message.conversation_id, message.id, edited=text is not None, deleted=deleted)
+        return True
+
+    async def post_event(
+        self, conversation_id: str, key: str, params: dict[str, str], *, raw: dict[str, Any] | None = None
+    ) -> Message:
+        conversation = await self.store.tickets.get_conversation(conversation_id)
+        if conversation is None:
+            raise LookupError(f"no conversation {conversation_id}")
+        return await self.services.conversations.add_thread_event(conversation, ThreadEvent(key, params), raw=raw)
+
+    async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
+        if await self.store.tickets.get_message(copy_id) is not None:
+            return False  # a retried delivery: the copy exists already
+        copy = replace(
+            message, id=copy_id, channel=channel, external_id="", delivery=Delivery(next_attempt_at=message.created_at)
+        )
+        await self.services.conversations.queue(copy)
+        return True
+
+    async def mark_undelivered(self, message_id: str, reason: str) -> Message | None:
+        message = await self.store.deliveries.mark_undelivered(message_id, reason)
+        if message is not None:
+            self.message_changed(message.conversation_id, message.id, delivery="failed")
+        return message
+
+    def message_changed(self, conversation_id: str, message_id: str, **details: Any) -> None:
+        self.bus.publish(Event("message.updated", conversation_id, {"message_id": message_id, **details}))
+
+    def publish_typing(self, conversation_id: str, *, who: str = "customer") -> None:
+        self.services.conversations.typing(conversation_id, who=who)
+
+    def subscribe(self, maxsize: int = 1000) -> Subscription:
+        return self.bus.subscribe(maxsize)
+
+    async def set_contact_email(self, contact_id: str, email: str) -> None:
+        await self.services.contacts.update(contact_id, {"email": email})
+
+    async def get_state(self, key: str) -> Any:
+        return await self.store.coordination.get_value(key)
+
+    async def set_state(self, key: str, value: Any) -> None:
+        await self.store.coordination.set_value(key, value)
+
+    async def acquire_lease(self, name: str, ttl: timedelta) -> bool:
+        return await self.store.coordination.acquire_lease(name, self.instance_id, now=utcnow(), ttl=ttl)
+
+    async def release_lease(self, name: str) -> None:
+        await self.store.coordination.release_lease(name, self.instance_id)
+
+    async def put_blob(self, data: bytes) -> str:
+        return await self.blobs.put(data)
+
+    def blob_path(self, ref: str) -> Path | None:
+        return self.blobs.path(ref)
+
+    def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
+        return PendingUploads(self.blobs.directory.parent / "uploads" / channel, self.blobs, ttl)
+
+    def channel_adapter(self, name: str) -> Adapter | None:
+        return self.adapters.get(name)

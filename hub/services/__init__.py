@@ -1,0 +1,50 @@
+"""The hub's services: every change (from the API, the CLI, plugins or adapters) goes
+through one of them, which validates, stores, leaves a system event in the thread where
+agents expect one, and publishes the live event. Reads may go to the store directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from conversation.model import utcnow
+from conversation.store import Store
+from hub.events import EventBus
+from hub.i18n import SOURCE_LOCALE
+from hub.services.accounts import AccountService
+from hub.services.canned import CannedService
+from hub.services.contacts import ContactService
+from hub.services.conversations import ConversationService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    conversations: ConversationService
+    contacts: ContactService
+    accounts: AccountService
+    canned: CannedService
+
+    @classmethod
+    def build(
+        cls,
+        store: Store,
+        bus: EventBus,
+        wake_outbox: Callable[[], None],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        language: str = SOURCE_LOCALE,
+    ) -> Services:
+        conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
+        return cls(
+            conversations=conversations,
+            contacts=ContactService(store, bus),
+            accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
+            canned=CannedService(store),
+        )
+
+
+def store_only(store: Store) -> Services:
+    """For the command line, which runs without a hub: nothing listens for live events."""
+    return Services.build(store, EventBus(), lambda: None)

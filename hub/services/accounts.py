@@ -1,0 +1,75 @@
+"""Agents, sessions and personal API tokens: every change to who may sign in.
+
+The HTTP routes and the command line both come here, so a token issued from the CLI
+is made exactly like one issued in the inbox (only its hash is stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from conversation.errors import InvalidInput
+from conversation.model import Agent, ApiToken, Role, new_id, utcnow
+from conversation.store import Store
+from hub import agents as agent_accounts
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class AccountService:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        credentials_changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        # Told after any change that may end a sign-in (the live sockets re-check theirs).
+        self.credentials_changed = credentials_changed
+
+    async def add_agent(self, email: str, role: Role, password: str, *, name: str = "") -> Agent:
+        return await agent_accounts.add_agent(self.store, email, role, password, name=name)
+
+    async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
+        before = await self.store.accounts.get_agent(agent_id)
+        agent = await self.store.accounts.update_agent(agent_id, changes)
+        if "active" in changes and not (before is not None and before.active and agent.active):
+            # Deactivation signs the agent out for good: reactivating never revives an old cookie.
+            # (Also on reactivation, for a sign-in that raced the deactivation.) API tokens are kept:
+            # they are refused while the agent is inactive and work again after, until revoked.
+            await self.store.accounts.delete_agent_sessions(agent.id)
+        self.credentials_changed()
+        return agent
+
+    async def end_session(self, token_hash: str) -> None:
+        await self.store.accounts.delete_session(token_hash)
+        self.credentials_changed()
+
+    async def issue_token(self, agent_id: str, name: str) -> tuple[ApiToken, str]:
+        """A new personal token for the agent: the record, and its secret (shown once)."""
+        if not name.strip():
+            raise InvalidInput("name: must not be empty")
+        if await self.store.accounts.get_agent(agent_id) is None:
+            raise InvalidInput("agent_id: no such agent")
+        secret = "hl_" + new_secret()
+        token = await self.store.accounts.add_api_token(
+            ApiToken(id=new_id(), agent_id=agent_id, name=name, token_hash=hash_secret(secret))
+        )
+        return token, secret
+
+    async def revoke_token(self, token_id: str) -> ApiToken:
+        token = await self.store.accounts.revoke_api_token(token_id, now=self.clock())
+        self.credentials_changed()
+        return token
