@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conversation.inbound import Inbound, Sender
-from conversation.model import Role, Status
+from conversation.model import AuthorType, DeliveryStatus, Role, Status
 from hub.agents import add_agent
 from hub.api.auth import hash_secret
 from hub.app import Hub, build_app
@@ -454,3 +454,65 @@ async def test_signing_in_again_keeps_one_live_socket(hub_url: tuple[Hub, str], 
     await eventually(lambda: len(hub.live_sockets) >= 1)
     await page.wait_for_timeout(500)
     assert len(hub.live_sockets) == 1
+
+
+# -- a new user's review of issues 11 and 13 -----------------------------------------------------
+
+
+async def test_quoted_text_is_offered_only_when_something_was_cut_and_automatic_mail_says_so(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await hub.ingest(  # a mail as the email channel stores it: the whole text with CRLF, nothing cut
+        Inbound(
+            channel="webchat",
+            external_id="ooo-1",
+            thread_key="ooo",
+            sender=Sender("ooo", display_name="Wei"),
+            text="I am out of the office until Monday.\n\nWei",
+            raw={"full_text": "I am out of the office until Monday.\r\n\r\nWei\r\n"},
+            automatic=True,
+        )
+    )
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.click()
+    message = page.locator(".thread .msg.inbound")
+    await expect(message).to_contain_text("out of the office")
+    await expect(message.locator("details.quoted")).to_have_count(0)
+    await expect(message.locator(".flag[data-flag=automatic]")).to_have_text(catalog("zh-CN")["flag.automatic"])
+
+
+async def test_a_failed_deliverys_reason_is_shown_under_the_message(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "f1", "where is my invoice?")
+    reply = await hub.actions.send(record.conversation, "Attached.", author_type=AuthorType.AGENT, author_id="")
+
+    async def settled() -> bool:
+        found = await hub.store.tickets.get_message(reply.id)
+        return found is not None and found.delivery is not None and found.delivery.status is not DeliveryStatus.QUEUED
+
+    await eventually(settled)
+    await hub.store.deliveries.mark_undelivered(reply.id, "550 5.1.1 <li@example.org>: User unknown")
+    page = await sign_in(browser, url)
+    await page.locator("#conversations li").first.click()
+    reason = page.locator(f".thread .msg[data-id='{reply.id}'] .delivery-error")
+    await expect(reason).to_be_visible()
+    await expect(reason).to_have_text("Not delivered: 550 5.1.1 <li@example.org>: User unknown")
+    retry = page.locator(f".thread .msg[data-id='{reply.id}'] button", has_text="retry")
+    await expect(retry).to_have_attribute("aria-describedby", f"why-{reply.id}")  # read out with the button
+
+
+async def test_the_merge_dialog_opens_with_the_focus_in_its_search(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "m1", "first question")
+    page = await sign_in(browser, url)
+    await page.locator("#conversations li").first.click()
+    await expect(shown_number(page)).to_contain_text("#1000")
+    await page.click("#merge")
+    await expect(page.locator("#merge-search")).to_be_focused()

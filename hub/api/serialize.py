@@ -108,13 +108,34 @@ def channel_details(msg: Message) -> dict[str, Any]:
     """What a channel kept beside the message (an email's subject, Message-ID and whole
     text, quoted history included; flags such as `truncated`): for "show quoted text"."""
     raw = msg.raw or {}
+    flags = [f for f in raw.get("flags", []) if isinstance(f, str)]
+    if msg.automatic and "automatic" not in flags:
+        flags.append("automatic")  # an auto-reply or a machine's mail: no person is waiting on it
     return {
         "subject": raw.get("subject") or None,
         "message_id": raw.get("message_id") or None,
-        "full_text": raw.get("full_text") or None,  # the whole text when `text` shows only the new part
+        "full_text": whole_text(raw.get("full_text"), msg.text),
         "full_html": raw.get("full_html") or None,  # the whole HTML when `html` was shortened
-        "flags": [f for f in raw.get("flags", []) if isinstance(f, str)],
+        "flags": flags,
     }
+
+
+def whole_text(full: Any, shown: str) -> str | None:
+    """The whole text when `shown` is only its new part; None when it adds nothing.
+
+    A mail's text keeps its CRLF line ends while the shown part has LF: compared (and
+    given) with LF, and trailing blanks aside, so "show quoted text" appears only when
+    there is more to see."""
+    if not isinstance(full, str) or not full:
+        return None
+    full = full.replace("\r\n", "\n").replace("\r", "\n")
+    if _lines(full) == _lines(shown):
+        return None
+    return full
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.replace("\r\n", "\n").strip().split("\n")]
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:

@@ -35,7 +35,7 @@ export function MergeDialog({ card, messages }) {
   }
   return html`<${Dialog} id="merge-dialog" title=${t("merge.title", { number: source.number })} wide=${true}>
     <label class="field">${t("merge.search")}
-      <input id="merge-search" type="search" value=${query} placeholder=${t("merge.search_hint")} onInput=${(e) => setQuery(e.target.value)} /></label>
+      <input id="merge-search" type="search" autofocus value=${query} placeholder=${t("merge.search_hint")} onInput=${(e) => setQuery(e.target.value)} /></label>
     <fieldset class="targets"><legend>${t("merge.targets")}</legend>
       ${results.length ? results.map((c) => html`<label class="target"><input type="radio" name="merge-target" value=${c.id} checked=${target?.id === c.id} onChange=${() => setTarget(c)} />
         #${c.number} ${c.subject} <span class="badge">${t(`status.${c.status}`)}</span> ${c.contact_name ? html`<span class="who">${c.contact_name}</span>` : null}</label>`)

@@ -66,10 +66,11 @@ function Message({ m, conversationId }) {
       ${m.kind === "note" ? html`<span class="tag-note">${t("message.note")}</span>` : null}
       ${m.deleted_at ? html`<span class="deleted">${t("message.deleted")}</span>` : null}
       ${m.delivery ? html`<span class="delivery ${m.delivery.status}" title=${m.delivery.error || ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}
-      ${m.delivery?.status === "failed" ? html`<button type="button" class="link" onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
+      ${m.delivery?.status === "failed" ? html`<button type="button" class="link" aria-describedby=${m.delivery.error ? `why-${m.id}` : null} onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
       ${m.kind === "message" ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
     </div>
     <div class="text">${m.text}</div>
+    ${m.delivery?.status === "failed" && m.delivery.error ? html`<p class="delivery-error" id="why-${m.id}">${t("delivery.failed_reason", { reason: m.delivery.error })}</p>` : null}
     ${m.flags?.length ? html`<div class="meta flags">${m.flags.map((f) => html`<span class="flag" data-flag=${f}>${flagLabel(f)}</span>`)}</div>` : null}
     ${quoted(m) ? html`<details class="quoted"><summary>${t("message.quoted")}</summary><pre>${m.full_text}</pre></details>` : null}
     ${m.html ? html`<${MailBody} body=${m.full_html || m.html} />` : null}
