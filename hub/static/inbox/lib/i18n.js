@@ -65,14 +65,26 @@ export function t(key, vars = {}) {
 // the catalog does not know the key. A parameter naming a value with its own entry
 // (event.status.resolved) is shown through it, as the server does.
 export function eventText(event, fallbackText) {
-  const text = event && hubMessages[event.key];
+  // An event with a time in it reads from the inbox's own catalog: the hub's text says
+  // "… 10:30 UTC", the inbox shows the time in the agent's zone, as the sidebar does.
+  const local = event && TIMES.some((name) => name in (event.params || {})) ? catalog[event.key] ?? fallback[event.key] : undefined;
+  const text = local ?? (event && hubMessages[event.key]);
   if (typeof text !== "string") return fallbackText;
   const params = event.params || {};
   return text.replace(/\{(\w+)\}/g, (whole, name) => {
     if (!(name in params)) return whole;
+    if (local !== undefined && TIMES.includes(name)) return eventTime(params[name]);
     const named = hubMessages[`event.${name}.${params[name]}`];
     return typeof named === "string" ? named : String(params[name]);
   });
+}
+
+// Event parameters that are a time, stored as "YYYY-MM-DD HH:MM" in UTC (hub/actions.py).
+const TIMES = ["until"];
+
+function eventTime(value) {
+  const at = new Date(`${String(value).replace(" ", "T")}Z`);
+  return Number.isNaN(at.getTime()) ? String(value) : formatFull(at.toISOString());
 }
 
 export function formatTime(iso, now = new Date()) {
