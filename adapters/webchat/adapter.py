@@ -48,6 +48,7 @@ from conversation.model import (
     MessageKind,
     new_id,
 )
+from conversation.visitors import visitor_name
 from hub.blobs import PendingUploads, download_headers, name_for_type
 from hub.events import Event, Subscription
 from hub.i18n import best_locale, error_message, hub_texts
@@ -847,11 +848,6 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
 def file_name(claimed: str) -> str:
     """Only the last path segment of what the browser claims, however it was encoded."""
     return Path(unquote(claimed or "file").replace("\\", "/")).name[:200] or "file"
-
-
-def visitor_name(address: str) -> str:
-    """A readable name for an anonymous visitor until they tell us theirs."""
-    return f"Visitor {address.removeprefix('v_')[:6]}" if address.startswith("v_") else ""
 
 
 def ticket_json(conversation: Conversation | None) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
+from conversation.visitors import anonymous_id
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -45,6 +46,8 @@ def conversation_json(
         "assignee_id": conv.assignee_id or None,
         "contact_id": conv.contact_id,
         "contact_name": contact_name,
+        # An anonymous visitor's short id: each inbox names them in its language ("访客 V5U_n9").
+        "contact_anonymous": anonymous_id(contact_name, [conv.customer_address]),
         "handed_off": conv.handed_off_at is not None,
         "merged_into": conv.merged_into or None,
         "previous_id": conv.previous_id or None,
@@ -142,6 +145,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.id,
         "name": contact.name,
+        "anonymous": anonymous_id(contact.name, [i.address for i in contact.identities]),  # as contact_anonymous
         "email": contact.email or None,
         "email_verified": contact.email_verified,  # False: only claimed, never used to join contacts
         "merged_into": contact.merged_into or None,

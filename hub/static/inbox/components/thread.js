@@ -2,7 +2,7 @@
 // carry their time; edited messages say so and keep what they said before.
 import { api, withConfirmation } from "../lib/api.js";
 import { html, useEffect, useRef } from "../lib/html.js";
-import { eventText, formatFull, formatTime, t } from "../lib/i18n.js";
+import { eventText, formatFull, formatSize, formatTime, t } from "../lib/i18n.js";
 import { failed, openTicket } from "../lib/inbox.js";
 import { state } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
@@ -15,11 +15,6 @@ function author(m) {
   }
   if (m.author_type === "bot") return t("author.bot", { name: m.author_id || "" });
   return t("author.system");
-}
-
-function size(bytes) {
-  return new Intl.NumberFormat(document.documentElement.lang, { style: "unit", unit: bytes >= 1048576 ? "megabyte" : bytes >= 1024 ? "kilobyte" : "byte", maximumFractionDigits: 1 })
-    .format(bytes >= 1048576 ? bytes / 1048576 : bytes >= 1024 ? bytes / 1024 : bytes);
 }
 
 async function moveMessage(conversationId, messageId) {
@@ -74,7 +69,7 @@ function Message({ m, conversationId }) {
     ${m.flags?.length ? html`<div class="meta flags">${m.flags.map((f) => html`<span class="flag" data-flag=${f}>${flagLabel(f)}</span>`)}</div>` : null}
     ${quoted(m) ? html`<details class="quoted"><summary>${t("message.quoted")}</summary><pre>${m.full_text}</pre></details>` : null}
     ${m.html ? html`<${MailBody} body=${m.full_html || m.html} />` : null}
-    ${m.attachments.map((file) => html`<div class="file"><a href=${file.url}>📄 ${file.name} (${size(file.size)})</a></div>`)}
+    ${m.attachments.map((file) => html`<div class="file"><a href=${file.url}>📄 ${file.name} (${formatSize(file.size)})</a></div>`)}
     ${m.choices.length ? html`<div class="meta">${t("message.choices", { choices: m.choices.map((c) => c.label).join(" / ") })}</div>` : null}
     ${m.edits?.length ? html`<details class="edits"><summary>${t("message.edited", { count: m.edits.length })}</summary>
       <ol>${m.edits.map((e) => html`<li><time datetime=${e.at}>${formatFull(e.at)}</time>: <span class="before">${e.previous_text}</span></li>`)}</ol></details>` : null}

@@ -106,4 +106,17 @@ export function formatWaiting(iso, now = Date.now()) {
   return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "short" }).format(value);
 }
 
+// A contact's name; an anonymous web-chat visitor (the API gives their short id) is named
+// in the agent's language ("访客 V5U_n9"), not with the hub's "Visitor V5U_n9".
+export function contactName(name, anonymousId) {
+  return anonymousId ? t("contact.visitor", { id: anonymousId }) : name;
+}
+
+// A file's size in the agent's language: bytes spelled out ("24 bytes", "24字节": CLDR's
+// short form is "24 byte" in English), kB and MB short ("1.5 kB").
+export function formatSize(bytes) {
+  const [value, unit] = bytes >= 1048576 ? [bytes / 1048576, "megabyte"] : bytes >= 1024 ? [bytes / 1024, "kilobyte"] : [bytes, "byte"];
+  return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: unit === "byte" ? "long" : "short", maximumFractionDigits: 1 }).format(value);
+}
+
 export function formatCount(n) { return new Intl.NumberFormat(language).format(n); }
