@@ -574,3 +574,20 @@ async def test_the_pager_and_file_sizes_follow_each_languages_rules(hub_url: tup
         await page.locator("#conversations li").first.locator(".open").click()
         await expect(page.locator(".thread .file")).to_contain_text(size)
         await page.context.close()
+
+
+async def test_a_merged_ticket_is_reached_from_the_surviving_ones_thread(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    kept = await customer_writes(hub, "mg1", "first question")
+    gone = await customer_writes(hub, "mg1", "second question", thread="mg1-second")
+    await hub.actions.merge(gone.conversation, kept.conversation, who="Li Na")
+    page = await sign_in(browser, url)
+    await expect(page.locator("#conversations li")).to_have_count(1)  # #1001 left the views
+    await page.locator("#conversations li").first.locator(".open").click()
+    await page.locator(".thread .msg.event button.merged-source").click()
+    await expect(shown_number(page)).to_contain_text("#1001")
+    await expect(page.locator(".merged")).to_be_visible()

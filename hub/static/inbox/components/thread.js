@@ -17,6 +17,10 @@ function author(m) {
   return t("author.system");
 }
 
+async function openByNumber(number) {
+  try { openTicket((await api("GET", `/conversations/by-number/${encodeURIComponent(number)}`)).id); } catch (e) { failed(e); }
+}
+
 async function moveMessage(conversationId, messageId) {
   const number = prompt(t("message.move_prompt"));
   if (!number) return;
@@ -51,7 +55,9 @@ function flagLabel(flag) {
 function Message({ m, conversationId }) {
   const kind = m.kind === "message" ? m.direction : m.kind;
   if (m.kind === "event") {
-    return html`<div class="msg event" data-id=${m.id}><span>${eventText(m.event, m.text)}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time></div>`;
+    const source = m.event?.key === "event.merged_here" ? m.event.params?.source : null; // merged away: left the views
+    return html`<div class="msg event" data-id=${m.id}><span>${eventText(m.event, m.text)}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time>
+      ${source ? html` <button type="button" class="link merged-source" onClick=${() => openByNumber(source)}>${t("message.open_merged", { number: source })}</button>` : null}</div>`;
   }
   return html`<article class="msg ${kind} by-${m.author_type}" data-id=${m.id} aria-label=${author(m)}>
     <div class="meta">
