@@ -437,7 +437,7 @@ async def test_the_widget_and_its_bot_speak_the_visitors_language(greeting_site:
                     "Type a message…",
                     "Thanks for contacting us. Your ticket number is #1001",
                     "At most 4,000 characters.",
-                    "too fast",
+                    "Too many requests; please try again later.",  # the widget's catalog, as in Chinese
                 ),
             ):
                 page = await (await browser.new_context(locale="zh-CN")).new_page()

@@ -297,3 +297,33 @@ async def test_a_customer_pasting_a_bounce_is_a_customer_not_a_bounce(hub: Hub, 
     assert "ticket #1000" in await smtp_in(hub, pasted.as_bytes(), sender="nobody@gmail.com")
     message = await hub.store.tickets.get_message(reply_id)
     assert message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
+
+
+async def api_thread(client: TestClient, number: int) -> list[dict[str, Any]]:
+    conversation = await (await client.get(f"/api/v1/conversations/by-number/{number}")).json()
+    return (await (await client.get(f"/api/v1/conversations/{conversation['id']}/messages")).json())["items"]
+
+
+async def test_the_api_offers_quoted_text_only_when_something_was_cut_and_flags_automatic_mail(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    from tests import mail_corpus
+
+    hub = Hub(email_config(tmp_path, sink[1]))
+    hub.plugins.clear()
+    async with TestClient(TestServer(build_app(hub))) as client:
+        await add_agent(hub.store, "agent@example.com", Role.AGENT, "agent password 1", name="Wang")
+        await client.post("/api/v1/auth/login", json={"email": "agent@example.com", "password": "agent password 1"})
+        # A plain mail, nothing quoted: its text travels with CRLF line ends, the shown part has LF
+        await mail_in(hub, customer_mail("Parcel", "Where is my parcel?\n\nThanks,\nKai"))
+        [plain] = await api_thread(client, 1000)
+        assert plain["text"] == "Where is my parcel?\n\nThanks,\nKai"
+        assert plain["full_text"] is None and plain["flags"] == []
+        # An answer above a quote: the whole text is there, with LF line ends
+        await smtp_in(hub, wild.greeting_then_inline_answers())
+        [answer] = await api_thread(client, 1001)
+        assert answer["full_text"] and "\r" not in answer["full_text"]
+        # An out-of-office mail says what it is
+        await smtp_in(hub, mail_corpus.out_of_office().replace(b" [#1000]", b""), sender="")
+        [automatic] = await api_thread(client, 1002)
+        assert automatic["flags"] == ["automatic"]

@@ -3,6 +3,7 @@ the hub keeps beside the text), in a real browser."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from conversation.model import MessageKind, Status
@@ -33,3 +34,22 @@ async def test_an_agents_change_reads_in_each_agents_language(hub_url: tuple[Hub
         await page.locator("#conversations li").first.click()
         await expect(page.locator(".thread .msg.event span")).to_have_text(said)
         await page.context.close()
+
+
+async def test_a_snooze_event_shows_its_time_in_the_agents_zone(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "sn1", "明天再联系")
+    until = datetime(2030, 1, 2, 10, 30, tzinfo=UTC)
+    await hub.actions.update_by(
+        record.conversation, {"status": Status.SNOOZED, "snoozed_until": until}, who="Li Na", names={}
+    )
+    page = await sign_in(browser, url, "zh-CN")  # an agent in Asia/Shanghai: 10:30 UTC is 18:30
+    await page.click("[data-view=all]")
+    await page.locator("#conversations li").first.click()
+    event = page.locator(".thread .msg.event span")
+    await expect(event).to_contain_text("Li Na 将此工单暂缓至")
+    await expect(event).to_contain_text("18:30")
+    await expect(event).not_to_contain_text("UTC")
+    await expect(page.locator(".snoozed-until")).to_contain_text("18:30")  # as the sidebar says it

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conversation.inbound import Inbound, Sender
-from conversation.model import Role, Status
+from conversation.model import Attachment, AuthorType, DeliveryStatus, Role, Status
+from conversation.visitors import visitor_name
 from hub.agents import add_agent
 from hub.api.auth import hash_secret
 from hub.app import Hub, build_app
@@ -88,14 +89,18 @@ async def sign_in(browser: Any, url: str, language: str = "en", *, email: str = 
     return page
 
 
-async def customer_writes(hub: Hub, visitor: str, text: str, *, message_id: str = "", thread: str = "") -> Any:
+async def customer_writes(
+    hub: Hub, visitor: str, text: str, *, message_id: str = "", thread: str = "", name: str = "", **details: Any
+) -> Any:
+    """A web-chat message; `details` (raw, automatic, attachments) as a channel would give them."""
     return await hub.ingest(
         Inbound(
             channel="webchat",
             external_id=message_id or f"{visitor}-{text}",
             thread_key=thread or visitor,
-            sender=Sender(visitor, display_name=f"Visitor {visitor}"),
+            sender=Sender(visitor, display_name=name or f"Visitor {visitor}"),
             text=text,
+            **details,
         )
     )
 
@@ -454,3 +459,135 @@ async def test_signing_in_again_keeps_one_live_socket(hub_url: tuple[Hub, str], 
     await eventually(lambda: len(hub.live_sockets) >= 1)
     await page.wait_for_timeout(500)
     assert len(hub.live_sockets) == 1
+
+
+# -- a new user's review of issues 11 and 13 -----------------------------------------------------
+
+
+async def test_quoted_text_is_offered_only_when_something_was_cut_and_automatic_mail_says_so(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(  # a mail as the email channel stores it: the whole text with CRLF, nothing cut
+        hub,
+        "ooo",
+        "I am out of the office until Monday.\n\nWei",
+        raw={"full_text": "I am out of the office until Monday.\r\n\r\nWei\r\n"},
+        automatic=True,
+    )
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.click()
+    message = page.locator(".thread .msg.inbound")
+    await expect(message).to_contain_text("out of the office")
+    await expect(message.locator("details.quoted")).to_have_count(0)
+    await expect(message.locator(".flag[data-flag=automatic]")).to_have_text(catalog("zh-CN")["flag.automatic"])
+
+
+async def test_a_failed_deliverys_reason_is_shown_under_the_message(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "f1", "where is my invoice?")
+    reply = await hub.actions.send(record.conversation, "Attached.", author_type=AuthorType.AGENT, author_id="")
+
+    async def settled() -> bool:
+        found = await hub.store.tickets.get_message(reply.id)
+        return found is not None and found.delivery is not None and found.delivery.status is not DeliveryStatus.QUEUED
+
+    await eventually(settled)
+    await hub.store.deliveries.mark_undelivered(reply.id, "550 5.1.1 <li@example.org>: User unknown")
+    page = await sign_in(browser, url)
+    await page.locator("#conversations li").first.click()
+    reason = page.locator(f".thread .msg[data-id='{reply.id}'] .delivery-error")
+    await expect(reason).to_be_visible()
+    await expect(reason).to_have_text("Not delivered: 550 5.1.1 <li@example.org>: User unknown")
+    retry = page.locator(f".thread .msg[data-id='{reply.id}'] button", has_text="retry")
+    await expect(retry).to_have_attribute("aria-describedby", f"why-{reply.id}")  # read out with the button
+
+
+async def test_the_merge_dialog_opens_with_the_focus_in_its_search(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "m1", "first question")
+    page = await sign_in(browser, url)
+    await page.locator("#conversations li").first.click()
+    await expect(shown_number(page)).to_contain_text("#1000")
+    await page.click("#merge")
+    await expect(page.locator("#merge-search")).to_be_focused()
+
+
+async def test_anonymous_visitors_are_named_in_the_agents_language(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    # as the web-chat channel names a visitor who did not sign in
+    await customer_writes(hub, "v_V5U_n9xq", "有人吗？", name=visitor_name("v_V5U_n9xq"))
+    page = await sign_in(browser, url, "zh-CN")
+    row = page.locator("#conversations li").first
+    await expect(row.locator(".who")).to_have_text("访客 V5U_n9")
+    await row.locator(".open").click()
+    await expect(page.locator("#contact-title")).to_have_text("访客 V5U_n9")
+
+
+async def test_the_admin_screen_says_a_channels_state_in_the_agents_language(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    _hub, url = hub_url
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-admin")
+    state = page.locator("#channel-status li[data-channel=webchat] .state")
+    await expect(state).to_have_text("正常")
+    await expect(state).to_have_attribute("data-state", "up")
+
+
+async def test_the_last_notice_does_not_stay_in_the_old_language(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "n1", "please close this")
+    page = await sign_in(browser, url, "en")
+    await page.locator("#conversations li").first.locator("input.tick").check()
+    await page.select_option("#bulk-status", "resolved")
+    await page.click("#bulk-status-apply")
+    notice = page.locator(".notice")
+    await expect(notice).to_have_text("1 ticket changed")
+    await page.select_option("#language", "zh-CN")
+    await expect(page.locator("[data-view=open]")).to_contain_text("待处理")
+    await expect(notice).to_have_text("")
+
+
+async def test_the_pager_and_file_sizes_follow_each_languages_rules(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    log = Attachment(name="log.txt", content_type="text/plain", size=24, blob_ref="blob-1")
+    await customer_writes(hub, "f1", "the log", attachments=(log,))
+    for language, pager, size in [("en", "· 1 ticket", "(24 bytes)"), ("zh-CN", "共 1 个工单", "(24字节)")]:
+        page = await sign_in(browser, url, language)
+        await expect(page.locator("#page-info")).to_contain_text(pager)
+        await expect(page.locator("#page-info")).not_to_contain_text("1 tickets")
+        await page.locator("#conversations li").first.locator(".open").click()
+        await expect(page.locator(".thread .file")).to_contain_text(size)
+        await page.context.close()
+
+
+async def test_a_merged_ticket_is_reached_from_the_surviving_ones_thread(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    kept = await customer_writes(hub, "mg1", "first question")
+    gone = await customer_writes(hub, "mg1", "second question", thread="mg1-second")
+    await hub.actions.merge(gone.conversation, kept.conversation, who="Li Na")
+    page = await sign_in(browser, url)
+    await expect(page.locator("#conversations li")).to_have_count(1)  # #1001 left the views
+    await page.locator("#conversations li").first.locator(".open").click()
+    await page.locator(".thread .msg.event button.merged-source").click()
+    await expect(shown_number(page)).to_contain_text("#1001")
+    await expect(page.locator(".merged")).to_be_visible()

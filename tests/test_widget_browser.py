@@ -75,11 +75,12 @@ async def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     await add_agent(hub.store, "agent@example.com", Role.ADMIN, "agent password 1", name="王芳")
 
     async def page(request: web.Request) -> web.Response:
+        lang = request.query.get("lang", "zh")  # the shop's English pages embed the widget in English
         return web.Response(
             content_type="text/html",
-            text=f"""<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>小店</title></head>
+            text=f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>小店</title></head>
 <body><h1>欢迎光临小店</h1><a href="#top">首页</a>
-<script src="{shop.hub_url}/channels/webchat/widget/helpline.js" data-site="default" data-lang="zh" async></script>
+<script src="{shop.hub_url}/channels/webchat/widget/helpline.js" data-site="default" data-lang="{lang}" async></script>
 </body></html>""",
         )
 
@@ -283,3 +284,51 @@ async def test_a_message_the_hub_cannot_take_is_resent_a_few_times_then_marked_u
         await visitor.wait_for_timeout(100)  # real time for the frame and its answer to travel
     await expect(visitor.locator(".msg.visitor.failed")).to_contain_text("未发送")
     assert len([frame for frame in sent if "稍后再发" in frame]) == 1 + 5  # sent, then resent five times, no more
+
+
+class HeldBack:
+    """A visitor's message limiter that lets `allowed` messages through, then holds the next
+    ones back for the given seconds each (later ones for less: their window ends sooner)."""
+
+    def __init__(self, allowed: int, waits: list[float]) -> None:
+        self.allowed, self.waits = allowed, list(waits)
+
+    def take(self, key: str) -> float | None:
+        if self.allowed:
+            self.allowed -= 1
+            return None
+        return self.waits.pop(0) if self.waits else None
+
+
+def hold_back(hub: Hub, allowed: int, waits: list[float]) -> None:
+    hub.adapters["webchat"].per_visitor = HeldBack(allowed, waits)  # type: ignore[attr-defined]
+
+
+async def test_messages_held_back_are_stored_in_the_order_they_were_written(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    assert shop.hub is not None
+    await visitor.click("button.launcher")
+    await say(visitor, "msg 1")
+    await expect(shown(visitor, "msg 1")).to_have_count(1)
+    hold_back(shop.hub, allowed=1, waits=[1.0, 0.4])  # msg 3 waits longer than msg 4 is told to
+    for n in (2, 3, 4):
+        await say(visitor, f"msg {n}")
+    await expect(visitor.locator(".msg.visitor[data-id]")).to_have_count(4, timeout=10_000)
+    assert await inbound(shop.hub) == ["msg 1", "msg 2", "msg 3", "msg 4"]
+    await expect(visitor.locator(".msg.visitor.failed")).to_have_count(0)
+
+
+async def test_the_held_back_note_is_the_catalogs_and_goes_once_accepted(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    assert shop.hub is not None
+    await visitor.goto(f"{shop.site_url}?lang=en")
+    await visitor.click("button.launcher")
+    await say(visitor, "first")
+    await expect(shown(visitor, "first")).to_have_count(1)
+    hold_back(shop.hub, allowed=0, waits=[1.0])
+    await say(visitor, "second")
+    await expect(visitor.locator(".note")).to_have_text("Too many requests; please try again later.")
+    await expect(shown(visitor, "second")).to_have_count(1, timeout=10_000)
+    await expect(visitor.locator(".note")).to_have_text("")

@@ -46,6 +46,7 @@ from conversation.model import (
     MessageKind,
     new_id,
 )
+from conversation.visitors import visitor_name
 from hub.sdk import (
     LANG_PARAM,
     MIN_GENERATED_SECRET,
@@ -838,11 +839,6 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
 def file_name(claimed: str) -> str:
     """Only the last path segment of what the browser claims, however it was encoded."""
     return Path(unquote(claimed or "file").replace("\\", "/")).name[:200] or "file"
-
-
-def visitor_name(address: str) -> str:
-    """A readable name for an anonymous visitor until they tell us theirs."""
-    return f"Visitor {address.removeprefix('v_')[:6]}" if address.startswith("v_") else ""
 
 
 def ticket_json(conversation: Conversation | None) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
+from conversation.visitors import anonymous_id
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -45,6 +46,8 @@ def conversation_json(
         "assignee_id": conv.assignee_id or None,
         "contact_id": conv.contact_id,
         "contact_name": contact_name,
+        # An anonymous visitor's short id: each inbox names them in its language ("访客 V5U_n9").
+        "contact_anonymous": anonymous_id(contact_name, [conv.customer_address]),
         "handed_off": conv.handed_off_at is not None,
         "merged_into": conv.merged_into or None,
         "previous_id": conv.previous_id or None,
@@ -108,19 +111,41 @@ def channel_details(msg: Message) -> dict[str, Any]:
     """What a channel kept beside the message (an email's subject, Message-ID and whole
     text, quoted history included; flags such as `truncated`): for "show quoted text"."""
     raw = msg.raw or {}
+    flags = [f for f in raw.get("flags", []) if isinstance(f, str)]
+    if msg.automatic and "automatic" not in flags:
+        flags.append("automatic")  # an auto-reply or a machine's mail: no person is waiting on it
     return {
         "subject": raw.get("subject") or None,
         "message_id": raw.get("message_id") or None,
-        "full_text": raw.get("full_text") or None,  # the whole text when `text` shows only the new part
+        "full_text": whole_text(raw.get("full_text"), msg.text),
         "full_html": raw.get("full_html") or None,  # the whole HTML when `html` was shortened
-        "flags": [f for f in raw.get("flags", []) if isinstance(f, str)],
+        "flags": flags,
     }
+
+
+def whole_text(full: Any, shown: str) -> str | None:
+    """The whole text when `shown` is only its new part; None when it adds nothing.
+
+    A mail's text keeps its CRLF line ends while the shown part has LF: compared (and
+    given) with LF, and trailing blanks aside, so "show quoted text" appears only when
+    there is more to see."""
+    if not isinstance(full, str) or not full:
+        return None
+    full = full.replace("\r\n", "\n").replace("\r", "\n")
+    if _lines(full) == _lines(shown):
+        return None
+    return full
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.replace("\r\n", "\n").strip().split("\n")]
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:
     return {
         "id": contact.id,
         "name": contact.name,
+        "anonymous": anonymous_id(contact.name, [i.address for i in contact.identities]),  # as contact_anonymous
         "email": contact.email or None,
         "email_verified": contact.email_verified,  # False: only claimed, never used to join contacts
         "merged_into": contact.merged_into or None,

@@ -184,8 +184,8 @@
   function forget() {
     try { localStorage.removeItem(storageKey); } catch (e) { /* ignore */ }
     const ws = state.ws;
-    clearTimeout(state.timer);
-    Object.assign(state, { token: null, lastId: "", ws: null, conversation: null, refused: "", failures: 0, renew: false, timer: null });
+    clearTimeout(state.timer); clearTimeout(state.resendTimer);
+    Object.assign(state, { token: null, lastId: "", ws: null, conversation: null, refused: "", failures: 0, renew: false, timer: null, holding: false, inFlight: null, resendTimer: null });
     state.shown.clear(); state.pending.clear(); state.tries.clear();
     if (ws) ws.close();
     log.replaceChildren(); note.textContent = ""; alert.classList.remove("show"); showTicket(null);
@@ -213,7 +213,7 @@
   // open says hello with the last message shown, so the hub sends what was missed, and resends
   // what it has not acknowledged (the hub recognises a resent client_id: never stored twice).
   const RETRY = { baseMs: 500, maxMs: 30000, renewAfter: 3, resendTries: 5 };
-  Object.assign(state, { failures: 0, renew: false, timer: null, connecting: false, tries: new Map() });
+  Object.assign(state, { failures: 0, renew: false, timer: null, connecting: false, tries: new Map(), holding: false, inFlight: null, resendTimer: null });
   const backoff = (attempt) => { const cap = Math.min(RETRY.maxMs, RETRY.baseMs * 2 ** Math.max(0, attempt - 1)); return cap / 2 + Math.random() * (cap / 2); };
   const isOpen = () => Boolean(state.ws && state.ws.readyState === WebSocket.OPEN);
   function retryLater({ renew = false } = {}) {
@@ -253,7 +253,7 @@
     ws.onopen = () => {
       opened = true;
       ws.send(JSON.stringify({ type: "hello", after: state.lastId }));
-      for (const frame of state.pending.values()) ws.send(JSON.stringify(frame)); // resend unacknowledged
+      if (state.pending.size) { state.holding = true; resendNext(); } // resend unacknowledged, in order
     };
     ws.onmessage = (event) => {
       let frame;
@@ -267,6 +267,8 @@
         for (const message of Array.isArray(frame.messages) ? frame.messages : []) render(message);
       } else if (frame.type === "ack") {
         state.pending.delete(frame.client_id); state.tries.delete(frame.client_id);
+        if (note.textContent === state.heldNote) note.textContent = ""; // taken: "too many" is no longer true
+        if (state.inFlight === frame.client_id) { state.inFlight = null; resendNext(); }
         const local = log.querySelector(`[data-client="${CSS.escape(String(frame.client_id))}"]`);
         if (local) local.remove();
         render(frame.message); showTicket(frame.conversation);
@@ -278,25 +280,32 @@
         note.textContent = t("typing"); clearTimeout(typingTimer); typingTimer = setTimeout(() => { note.textContent = ""; }, 4000);
       } else if (frame.type === "error") {
         const id = frame.client_id;
+        const said = explain(frame.code, frame.message); // "too many" from the widget's catalog
         if ((frame.code === "unavailable" || frame.code === "rate_limited") && state.pending.has(id)) {
+          note.textContent = state.heldNote = said;
+          // Held back: what follows it was held back too (or is about to be). Hold everything
+          // and resend from the oldest, one at a time (resendNext), so the order stays the visitor's.
+          if (state.holding && state.inFlight !== id) return; // sent before the hold: its turn comes
           const tries = (state.tries.get(id) || 0) + 1; // the hub could not take it yet: again, later, a few times
           state.tries.set(id, tries);
           if (tries <= RETRY.resendTries) {
-            const wait = frame.retry_after > 0 ? frame.retry_after * 1000 : backoff(tries);
-            setTimeout(() => { const again = state.pending.get(id); if (again && isOpen()) state.ws.send(JSON.stringify(again)); }, wait);
-            note.textContent = frame.message || ""; return;
+            state.holding = true; state.inFlight = null;
+            clearTimeout(state.resendTimer);
+            state.resendTimer = setTimeout(resendNext, frame.retry_after > 0 ? frame.retry_after * 1000 : backoff(tries));
+            return;
           }
         }
         if (id) {
           state.pending.delete(id); state.tries.delete(id);
-          markUnsent(log.querySelector(`[data-client="${CSS.escape(String(id))}"]`), frame.message);
+          markUnsent(log.querySelector(`[data-client="${CSS.escape(String(id))}"]`), said);
+          if (state.inFlight === id) { state.inFlight = null; resendNext(); }
         }
-        note.textContent = frame.message || "";
+        note.textContent = said;
       }
     };
     ws.onclose = (event) => {
       if (state.ws !== ws) return; // replaced, or forgotten by a sign-out
-      state.ws = null;
+      state.ws = null; state.inFlight = null; // resent from the oldest on the next open
       if (event.code === 4001) { forget(); return; } // signed out (in another window, say)
       if (event.code === 4008) { note.textContent = t("busy"); return; } // refused by policy: do not hammer
       retryLater({ renew: !opened });
@@ -313,7 +322,17 @@
     }
     if (state.refused) { markUnsent(bubble, state.refused); return; }
     state.pending.set(frame.client_id, frame);
-    if (isOpen()) state.ws.send(JSON.stringify(frame));
+    if (isOpen() && !state.holding) state.ws.send(JSON.stringify(frame)); // else it waits its turn
+  }
+  // While held back (the hub said "later", or after a reconnect), the unacknowledged frames go
+  // strictly in the order they were written: the oldest, and the next only once it is acknowledged.
+  function resendNext() {
+    clearTimeout(state.resendTimer); state.resendTimer = null;
+    if (state.inFlight || !isOpen()) return; // one at a time; the next open starts again
+    const next = state.pending.values().next().value;
+    if (!next) { state.holding = false; return; } // all taken: send as they come again
+    state.inFlight = next.client_id;
+    state.ws.send(JSON.stringify(next));
   }
 
   // -- events ------------------------------------------------------------------------------------

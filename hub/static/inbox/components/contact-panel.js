@@ -2,7 +2,7 @@
 // their other tickets, and the agents' notes about them.
 import { api, withConfirmation } from "../lib/api.js";
 import { html, useState } from "../lib/html.js";
-import { formatTime, t } from "../lib/i18n.js";
+import { contactName, formatTime, t } from "../lib/i18n.js";
 import { failed, notify, openTicket } from "../lib/inbox.js";
 import { ICONS } from "../lib/views.js";
 
@@ -31,7 +31,7 @@ export function ContactPanel({ card }) {
   const c = card.conversation;
   if (!contact) return html`<section class="contact card"><h2>${t("author.customer")}</h2></section>`;
   return html`<section class="contact card" aria-labelledby="contact-title">
-    <h2 id="contact-title">${contact.name || contact.email || t("author.customer")}</h2>
+    <h2 id="contact-title">${contactName(contact.name, contact.anonymous) || contact.email || t("author.customer")}</h2>
     <dl class="facts">
       ${contact.email ? html`<dt>${t("contact.email")}</dt><dd class="email">${contact.email}
         ${contact.email_verified

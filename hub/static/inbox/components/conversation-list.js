@@ -1,7 +1,7 @@
 // The conversation list: compact rows (preview, channel, waiting time, priority,
 // assignee), ticks for bulk changes, a pager, and empty states that say why.
 import { html } from "../lib/html.js";
-import { formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
+import { contactName, formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
 import { bulkPatch, clearFilters, openTicket, setPage } from "../lib/inbox.js";
 import { state, update, useStore } from "../lib/store.js";
 import { ICONS, STATUSES } from "../lib/views.js";
@@ -29,7 +29,7 @@ function toggle(id, on) {
 function Row({ c, active, focused, ticked }) {
   const waiting = waitingSince(c);
   const long = waiting && Date.now() - new Date(waiting).getTime() > LONG_WAIT_MINUTES * 60000;
-  const who = c.contact_name || `#${c.number}`;
+  const who = contactName(c.contact_name, c.contact_anonymous) || `#${c.number}`;
   const preview = c.preview ? (c.preview.text || (c.preview.attachments ? t("list.attachment") : "")) : "";
   return html`<li data-id=${c.id} class="row ${c.unread ? "unread" : ""} ${active ? "active" : ""} ${focused ? "focused" : ""} prio-${c.priority}">
     <input type="checkbox" class="tick" checked=${ticked} aria-label=${t("list.select", { number: c.number })} onChange=${(e) => toggle(c.id, e.target.checked)} />
@@ -95,7 +95,7 @@ export function ConversationList() {
       : html`<ol id="conversations" aria-label=${t("list.label")} class="none"></ol><${EmptyState} />`}
     <div class="pager">
       <button type="button" id="prev" aria-label=${t("list.previous_page")} disabled=${s.page <= 1} onClick=${() => setPage(s.page - 1)}>‹</button>
-      <span id="page-info">${t("list.page", { page: s.page, pages, total: formatCount(s.list.total) + (s.list.total_is_lower_bound ? "+" : "") })}</span>
+      <span id="page-info">${t("list.page", { count: s.list.total, page: s.page, pages, total: formatCount(s.list.total) + (s.list.total_is_lower_bound ? "+" : "") })}</span>
       <button type="button" id="next" aria-label=${t("list.next_page")} disabled=${s.page >= pages} onClick=${() => setPage(s.page + 1)}>›</button>
     </div>`;
 }

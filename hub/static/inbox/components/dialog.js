@@ -1,5 +1,5 @@
-// A modal <dialog>: opened on mount, Escape and the close button close it, focus returns
-// to where it was.
+// A modal <dialog>: opened on mount with the focus on its autofocus field, Escape and the close
+// button close it, focus returns to where it was.
 import { html, useEffect, useRef } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { update } from "../lib/store.js";
@@ -9,6 +9,8 @@ export function Dialog({ id, title, children, wide }) {
   useEffect(() => {
     const before = document.activeElement;
     ref.current.showModal();
+    // The field marked autofocus (a merge's search), not the × button: the agent came to type.
+    ref.current.querySelector("[autofocus]")?.focus();
     return () => before?.focus?.();
   }, []);
   return html`<dialog id=${id} ref=${ref} class=${wide ? "wide" : ""} aria-labelledby="${id}-title" onClose=${() => update({ dialog: null })}>

@@ -2,7 +2,7 @@
 // A merge between two customers still asks first (the hub says who would see what).
 import { api, latestOnly } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
-import { formatTime, t } from "../lib/i18n.js";
+import { contactName, formatTime, t } from "../lib/i18n.js";
 import { failed, mergeInto } from "../lib/inbox.js";
 import { Dialog } from "./dialog.js";
 
@@ -35,10 +35,10 @@ export function MergeDialog({ card, messages }) {
   }
   return html`<${Dialog} id="merge-dialog" title=${t("merge.title", { number: source.number })} wide=${true}>
     <label class="field">${t("merge.search")}
-      <input id="merge-search" type="search" value=${query} placeholder=${t("merge.search_hint")} onInput=${(e) => setQuery(e.target.value)} /></label>
+      <input id="merge-search" type="search" autofocus value=${query} placeholder=${t("merge.search_hint")} onInput=${(e) => setQuery(e.target.value)} /></label>
     <fieldset class="targets"><legend>${t("merge.targets")}</legend>
       ${results.length ? results.map((c) => html`<label class="target"><input type="radio" name="merge-target" value=${c.id} checked=${target?.id === c.id} onChange=${() => setTarget(c)} />
-        #${c.number} ${c.subject} <span class="badge">${t(`status.${c.status}`)}</span> ${c.contact_name ? html`<span class="who">${c.contact_name}</span>` : null}</label>`)
+        #${c.number} ${c.subject} <span class="badge">${t(`status.${c.status}`)}</span> ${c.contact_name ? html`<span class="who">${contactName(c.contact_name, c.contact_anonymous)}</span>` : null}</label>`)
         : html`<p class="hint">${query.trim() ? t("merge.nothing_found") : t("merge.type_to_search")}</p>`}
     </fieldset>
     ${target ? html`<section class="merge-preview" aria-live="polite" aria-labelledby="merge-preview-title">

@@ -10,7 +10,8 @@ async function changeLanguage(language) {
   try {
     const agent = await api("PATCH", "/me", { language });
     await setLanguage(agent.language || "");
-    update((s) => ({ me: { ...s.me, language: agent.language } }));
+    // The last notice was said in the old language: gone, rather than left untranslated.
+    update((s) => ({ me: { ...s.me, language: agent.language }, notice: null }));
   } catch (e) { failed(e); }
 }
 

@@ -2,7 +2,7 @@
 // carry their time; edited messages say so and keep what they said before.
 import { api, withConfirmation } from "../lib/api.js";
 import { html, useEffect, useRef } from "../lib/html.js";
-import { eventText, formatFull, formatTime, t } from "../lib/i18n.js";
+import { eventText, formatFull, formatSize, formatTime, t } from "../lib/i18n.js";
 import { failed, openTicket } from "../lib/inbox.js";
 import { state } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
@@ -17,9 +17,8 @@ function author(m) {
   return t("author.system");
 }
 
-function size(bytes) {
-  return new Intl.NumberFormat(document.documentElement.lang, { style: "unit", unit: bytes >= 1048576 ? "megabyte" : bytes >= 1024 ? "kilobyte" : "byte", maximumFractionDigits: 1 })
-    .format(bytes >= 1048576 ? bytes / 1048576 : bytes >= 1024 ? bytes / 1024 : bytes);
+async function openByNumber(number) {
+  try { openTicket((await api("GET", `/conversations/by-number/${encodeURIComponent(number)}`)).id); } catch (e) { failed(e); }
 }
 
 async function moveMessage(conversationId, messageId) {
@@ -56,7 +55,9 @@ function flagLabel(flag) {
 function Message({ m, conversationId }) {
   const kind = m.kind === "message" ? m.direction : m.kind;
   if (m.kind === "event") {
-    return html`<div class="msg event" data-id=${m.id}><span>${eventText(m.event, m.text)}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time></div>`;
+    const source = m.event?.key === "event.merged_here" ? m.event.params?.source : null; // merged away: left the views
+    return html`<div class="msg event" data-id=${m.id}><span>${eventText(m.event, m.text)}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time>
+      ${source ? html` <button type="button" class="link merged-source" onClick=${() => openByNumber(source)}>${t("message.open_merged", { number: source })}</button>` : null}</div>`;
   }
   return html`<article class="msg ${kind} by-${m.author_type}" data-id=${m.id} aria-label=${author(m)}>
     <div class="meta">
@@ -66,14 +67,15 @@ function Message({ m, conversationId }) {
       ${m.kind === "note" ? html`<span class="tag-note">${t("message.note")}</span>` : null}
       ${m.deleted_at ? html`<span class="deleted">${t("message.deleted")}</span>` : null}
       ${m.delivery ? html`<span class="delivery ${m.delivery.status}" title=${m.delivery.error || ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}
-      ${m.delivery?.status === "failed" ? html`<button type="button" class="link" onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
+      ${m.delivery?.status === "failed" ? html`<button type="button" class="link" aria-describedby=${m.delivery.error ? `why-${m.id}` : null} onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
       ${m.kind === "message" ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
     </div>
     <div class="text">${m.text}</div>
+    ${m.delivery?.status === "failed" && m.delivery.error ? html`<p class="delivery-error" id="why-${m.id}">${t("delivery.failed_reason", { reason: m.delivery.error })}</p>` : null}
     ${m.flags?.length ? html`<div class="meta flags">${m.flags.map((f) => html`<span class="flag" data-flag=${f}>${flagLabel(f)}</span>`)}</div>` : null}
     ${quoted(m) ? html`<details class="quoted"><summary>${t("message.quoted")}</summary><pre>${m.full_text}</pre></details>` : null}
     ${m.html ? html`<${MailBody} body=${m.full_html || m.html} />` : null}
-    ${m.attachments.map((file) => html`<div class="file"><a href=${file.url}>📄 ${file.name} (${size(file.size)})</a></div>`)}
+    ${m.attachments.map((file) => html`<div class="file"><a href=${file.url}>📄 ${file.name} (${formatSize(file.size)})</a></div>`)}
     ${m.choices.length ? html`<div class="meta">${t("message.choices", { choices: m.choices.map((c) => c.label).join(" / ") })}</div>` : null}
     ${m.edits?.length ? html`<details class="edits"><summary>${t("message.edited", { count: m.edits.length })}</summary>
       <ol>${m.edits.map((e) => html`<li><time datetime=${e.at}>${formatFull(e.at)}</time>: <span class="before">${e.previous_text}</span></li>`)}</ol></details>` : null}

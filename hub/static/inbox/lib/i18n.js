@@ -65,14 +65,26 @@ export function t(key, vars = {}) {
 // the catalog does not know the key. A parameter naming a value with its own entry
 // (event.status.resolved) is shown through it, as the server does.
 export function eventText(event, fallbackText) {
-  const text = event && hubMessages[event.key];
+  // An event with a time in it reads from the inbox's own catalog: the hub's text says
+  // "… 10:30 UTC", the inbox shows the time in the agent's zone, as the sidebar does.
+  const local = event && TIMES.some((name) => name in (event.params || {})) ? catalog[event.key] ?? fallback[event.key] : undefined;
+  const text = local ?? (event && hubMessages[event.key]);
   if (typeof text !== "string") return fallbackText;
   const params = event.params || {};
   return text.replace(/\{(\w+)\}/g, (whole, name) => {
     if (!(name in params)) return whole;
+    if (local !== undefined && TIMES.includes(name)) return eventTime(params[name]);
     const named = hubMessages[`event.${name}.${params[name]}`];
     return typeof named === "string" ? named : String(params[name]);
   });
+}
+
+// Event parameters that are a time, stored as "YYYY-MM-DD HH:MM" in UTC (hub/actions.py).
+const TIMES = ["until"];
+
+function eventTime(value) {
+  const at = new Date(`${String(value).replace(" ", "T")}Z`);
+  return Number.isNaN(at.getTime()) ? String(value) : formatFull(at.toISOString());
 }
 
 export function formatTime(iso, now = new Date()) {
@@ -92,6 +104,19 @@ export function formatWaiting(iso, now = Date.now()) {
   const minutes = Math.max(0, Math.round((now - new Date(iso).getTime()) / 60000));
   const [value, unit] = minutes < 60 ? [minutes, "minute"] : minutes < 1440 ? [Math.floor(minutes / 60), "hour"] : [Math.floor(minutes / 1440), "day"];
   return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "short" }).format(value);
+}
+
+// A contact's name; an anonymous web-chat visitor (the API gives their short id) is named
+// in the agent's language ("访客 V5U_n9"), not with the hub's "Visitor V5U_n9".
+export function contactName(name, anonymousId) {
+  return anonymousId ? t("contact.visitor", { id: anonymousId }) : name;
+}
+
+// A file's size in the agent's language: bytes spelled out ("24 bytes", "24字节": CLDR's
+// short form is "24 byte" in English), kB and MB short ("1.5 kB").
+export function formatSize(bytes) {
+  const [value, unit] = bytes >= 1048576 ? [bytes / 1048576, "megabyte"] : bytes >= 1024 ? [bytes / 1024, "kilobyte"] : [bytes, "byte"];
+  return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: unit === "byte" ? "long" : "short", maximumFractionDigits: 1 }).format(value);
 }
 
 export function formatCount(n) { return new Intl.NumberFormat(language).format(n); }

@@ -55,7 +55,7 @@ async function patchRow(id) {
   if (!state.list.items.some((c) => c.id === id)) return;
   try {
     const card = await api("GET", `/conversations/${id}`);
-    update({ list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, ...card.conversation, preview: c.preview, contact_name: c.contact_name || card.conversation.contact_name } : c)) } });
+    update({ list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, ...card.conversation, preview: c.preview, contact_name: c.contact_name || card.conversation.contact_name, contact_anonymous: c.contact_name ? c.contact_anonymous : card.conversation.contact_anonymous } : c)) } });
   } catch (e) { /* the throttled reload fixes it */ }
 }
 
@@ -121,7 +121,7 @@ export async function patchTicket(id, changes) {
 }
 
 function replaceRow(conversation) {
-  update({ list: { ...state.list, items: state.list.items.map((c) => (c.id === conversation.id ? { ...c, ...conversation, preview: c.preview, contact_name: c.contact_name } : c)) } });
+  update({ list: { ...state.list, items: state.list.items.map((c) => (c.id === conversation.id ? { ...c, ...conversation, preview: c.preview, contact_name: c.contact_name, contact_anonymous: c.contact_anonymous } : c)) } });
 }
 
 export async function sendMessage(id, { text, kind, attachments }) {

@@ -6,6 +6,13 @@ import { failed } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
 
+// A channel's state (starting, up, degraded) in the agent's language; a state this inbox
+// does not know yet, as the hub says it.
+function channelState(name) {
+  const said = t(`admin.channel_state.${name}`);
+  return said === `admin.channel_state.${name}` ? name : said;
+}
+
 function agentName(id) { const a = state.agents.find((x) => x.id === id); return a ? a.name || a.email : id; }
 
 export function Admin() {
@@ -34,7 +41,7 @@ export function Admin() {
   return html`<${Dialog} id="admin" title=${t("admin.title")} wide=${true}>
     <h3>${t("admin.channels")}</h3>
     <ul id="channel-status">${Object.entries(channels).map(([name, c]) => html`<li data-channel=${name}>
-      <strong>${name}</strong> <span class="state">${c.state}</span>${c.reason ? html` — <span class="reason">${c.reason}</span>` : null}</li>`)}</ul>
+      <strong>${name}</strong> <span class="state" data-state=${c.state}>${channelState(c.state)}</span>${c.reason ? html` — <span class="reason">${c.reason}</span>` : null}</li>`)}</ul>
     <h3>${t("admin.agents")}</h3>
     <ul id="agents">${state.agents.map((a) => html`<li>${a.name || ""} ${`<${a.email}>`} ${t(`role.${a.role}`)}${a.active ? "" : ` (${t("admin.disabled")})`}
       ${a.id === state.me.id ? null : html` <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}</li>`)}</ul>
