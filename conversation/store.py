@@ -6,7 +6,7 @@ find-and-modify in MongoDB). Both backends pass the same contract tests
 (tests/store_contract/).
 
 The contract is split by area (conversation/areas/): tickets and messages, contacts,
-deliveries, accounts, coordination and the inbox. `Store` composes them.
+deliveries, accounts, coordination, the inbox and the desk (teams, categories). `Store` composes them.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from conversation.areas.accounts import Accounts
 from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
+from conversation.areas.desk import Desk
 from conversation.areas.inbox import Inbox
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
@@ -86,6 +87,7 @@ class Store(ABC):
     accounts: Accounts
     coordination: Coordination
     inbox: Inbox
+    desk: Desk
 
     @abstractmethod
     async def open(self) -> None:

@@ -126,6 +126,7 @@ class Hub(ChannelPort):
     # -- lifecycle ----------------------------------------------------------------
     async def start(self) -> None:
         await self.store.open()
+        await self.store.desk.create_defaults()  # teams and categories, on the first start only
         created = await ensure_admin(self.store)
         if created and self.on_first_admin:
             self.on_first_admin(*created)

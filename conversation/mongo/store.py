@@ -14,6 +14,7 @@ from conversation.mongo.db import (
     _unavailable_when_unreachable,
 )
 from conversation.mongo.deliveries import MongoDeliveries
+from conversation.mongo.desk import MongoDesk
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.tickets import MongoTickets
 from conversation.store import (
@@ -34,6 +35,7 @@ class MongoStore(MongoStoreBase, Store):
         self.accounts = MongoAccounts(self._conn)
         self.coordination = MongoCoordination(self._conn)
         self.inbox = MongoInbox(self._conn)
+        self.desk = MongoDesk(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -57,6 +59,7 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.meta.update_one({"_id": "schema"}, {"$set": {"version": SCHEMA_VERSION}}, upsert=True)
 
     async def _create_indexes(self) -> None:
+        await self._conn.db.categories.create_index([("parent_id", ASCENDING)], name="parent")
         await self._conn.db.messages.create_index(
             [("idem_key", ASCENDING)],
             unique=True,

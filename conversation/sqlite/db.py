@@ -125,6 +125,9 @@ CREATE TABLE IF NOT EXISTS canned (
 CREATE TABLE IF NOT EXISTS agents (
     id TEXT PRIMARY KEY, email TEXT NOT NULL, email_key TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
     password_hash TEXT NOT NULL, name TEXT NOT NULL, active INTEGER NOT NULL, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS categories (id TEXT PRIMARY KEY, parent_id TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS categories_parent ON categories (parent_id);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

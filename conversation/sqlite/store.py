@@ -27,6 +27,7 @@ from conversation.sqlite.db import (
     log,
 )
 from conversation.sqlite.deliveries import SQLiteDeliveries
+from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.store import (
@@ -50,6 +51,7 @@ class SQLiteStore(Store):
         self.accounts = SQLiteAccounts(self._db)
         self.coordination = SQLiteCoordination(self._db)
         self.inbox = SQLiteInbox(self._db)
+        self.desk = SQLiteDesk(self._db)
 
     @property
     def search_seconds(self) -> float:

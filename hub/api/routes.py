@@ -39,6 +39,7 @@ from hub.app_keys import AUTH, HUB, SERVICES
 from hub.schema import Arr, Bool, Int, Nullable, Obj, Str
 from hub.services import Services
 from hub.services.contacts import contact_notes_key
+from hub.services.desk import InUse, category_json, team_json
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -626,6 +627,117 @@ async def add_canned(call: Call) -> dict[str, Any]:
 )
 async def delete_canned(call: Call) -> dict[str, Any]:
     await services_of(call).canned.delete(call.path["canned_id"])
+    return {"ok": True}
+
+
+# -- teams and categories (agents read, admins change) ---------------------------------
+NAMES = Obj({"zh-CN": Str(max_length=100, min_length=1), "en": Str(max_length=100, min_length=1)})
+DESK_ID = Str(max_length=64, min_length=1, description="lowercase letters, digits, '-' and '_'")
+TEAM = api.schema("Team", {"type": "object"})
+CATEGORY = api.schema("Category", {"type": "object"})
+TEAM_FIELDS = {"names": NAMES, "members": Arr(Str(max_length=64, min_length=1), max_items=500)}
+CATEGORY_FIELDS = {
+    "names": NAMES,
+    "parent_id": Nullable(DESK_ID),
+    "default_team": Nullable(DESK_ID),
+    "default_priority": Nullable(Str(choices=[p.value for p in Priority])),
+}
+
+
+async def _in_use_is_409(change: Any) -> Any:
+    try:
+        return await change
+    except InUse as exc:
+        raise ApiError(409, "in_use", str(exc)) from None
+
+
+@api.route("GET", "/v1/teams", summary="Teams (departments)", tag="desk", response=ANY)
+async def list_teams(call: Call) -> dict[str, Any]:
+    return {"items": [team_json(t) for t in await hub_of(call).store.desk.list_teams()]}
+
+
+@api.route(
+    "POST",
+    "/v1/teams",
+    summary="Add a team (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=Obj({"id": DESK_ID, **TEAM_FIELDS}, required=("id", "names")),
+    response=TEAM,
+    status=201,
+)
+async def add_team(call: Call) -> dict[str, Any]:
+    return team_json(await services_of(call).desk.create_team(call.body))
+
+
+@api.route(
+    "PATCH",
+    "/v1/teams/{team_id}",
+    summary="Rename a team or change its members (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=Obj(TEAM_FIELDS, at_least_one=True),
+    response=TEAM,
+)
+async def change_team(call: Call) -> dict[str, Any]:
+    return team_json(await services_of(call).desk.update_team(call.path["team_id"], call.body))
+
+
+@api.route(
+    "DELETE",
+    "/v1/teams/{team_id}",
+    summary="Delete a team no category defaults to (admin)",
+    tag="desk",
+    auth=ADMIN,
+    response=ANY,
+)
+async def delete_team(call: Call) -> dict[str, Any]:
+    await _in_use_is_409(services_of(call).desk.delete_team(call.path["team_id"]))
+    return {"ok": True}
+
+
+@api.route("GET", "/v1/categories", summary="The category tree (flat, with parent ids)", tag="desk", response=ANY)
+async def list_categories(call: Call) -> dict[str, Any]:
+    return {"items": [category_json(c) for c in await hub_of(call).store.desk.list_categories()]}
+
+
+@api.route(
+    "POST",
+    "/v1/categories",
+    summary="Add a category (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=Obj({"id": DESK_ID, **CATEGORY_FIELDS}, required=("id", "names")),
+    response=CATEGORY,
+    status=201,
+)
+async def add_category(call: Call) -> dict[str, Any]:
+    return category_json(await services_of(call).desk.create_category(call.body))
+
+
+@api.route(
+    "PATCH",
+    "/v1/categories/{category_id}",
+    summary="Rename, move or change a category's defaults (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=Obj(CATEGORY_FIELDS, at_least_one=True),
+    response=CATEGORY,
+)
+async def change_category(call: Call) -> dict[str, Any]:
+    return category_json(await services_of(call).desk.update_category(call.path["category_id"], call.body))
+
+
+@api.route(
+    "DELETE",
+    "/v1/categories/{category_id}",
+    summary="Delete a category without subcategories or tickets (admin; 409 says why not)",
+    tag="desk",
+    auth=ADMIN,
+    response=ANY,
+)
+async def delete_category(call: Call) -> dict[str, Any]:
+    await _in_use_is_409(services_of(call).desk.delete_category(call.path["category_id"]))
     return {"ok": True}
 
 

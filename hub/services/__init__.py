@@ -17,6 +17,7 @@ from hub.services.accounts import AccountService
 from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
+from hub.services.desk import DeskService
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class Services:
     contacts: ContactService
     accounts: AccountService
     canned: CannedService
+    desk: DeskService
 
     @classmethod
     def build(
@@ -42,6 +44,7 @@ class Services:
             contacts=ContactService(store, bus),
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
+            desk=DeskService(store, bus),
         )
 
 

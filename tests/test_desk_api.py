@@ -1,0 +1,66 @@
+# ruff: noqa: F811  (the fixtures of tests/test_api.py are imported by name)
+"""Teams and categories through the REST API: agents read, admins change, bad input changes nothing."""
+
+from __future__ import annotations
+
+from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401  (fixtures)
+
+
+async def test_a_new_hub_has_the_default_teams_and_categories(agent: Agent) -> None:
+    teams = (await agent.call("GET", "/api/v1/teams"))["items"]
+    assert {t["names"]["zh-CN"] for t in teams} == {"客服", "技术支持", "财务/退款", "投诉"}
+    categories = {c["id"]: c for c in (await agent.call("GET", "/api/v1/categories"))["items"]}
+    assert categories["dispute"]["names"] == {"zh-CN": "交易纠纷", "en": "Transaction dispute"}
+    assert categories["dispute"]["default_team"] == "finance"
+    assert categories["dispute"]["default_priority"] == "high"
+
+
+async def test_agents_may_read_but_only_admins_change(agent: Agent) -> None:
+    body = {"id": "vip", "names": {"en": "VIP"}}
+    assert (await agent.call("POST", "/api/v1/teams", body, status=403))["error"] == "forbidden"
+    await agent.call("PATCH", "/api/v1/categories/faq", {"default_priority": "urgent"}, status=403)
+    await agent.call("DELETE", "/api/v1/categories/other", status=403)
+    assert len((await agent.call("GET", "/api/v1/categories"))["items"]) == 6
+
+
+async def test_admin_manages_teams_and_a_category_subtree(admin: Agent) -> None:
+    team = {"id": "security", "names": {"zh-CN": "安全", "en": "Security"}, "members": [admin.id]}
+    assert await admin.call("POST", "/api/v1/teams", team, status=201) == team
+    await admin.call("POST", "/api/v1/teams", team, status=409)
+    changed = await admin.call("PATCH", "/api/v1/teams/security", {"members": []})
+    assert changed == {**team, "members": []}
+    await admin.call("PATCH", "/api/v1/teams/security", {"members": ["no-such-agent"]}, status=422)
+
+    stolen = {"id": "stolen", "names": {"zh-CN": "盗号"}, "parent_id": "account", "default_team": "security"}
+    created = await admin.call("POST", "/api/v1/categories", {**stolen, "default_priority": "urgent"}, status=201)
+    assert created["parent_id"] == "account" and created["default_priority"] == "urgent"
+    await admin.call("PATCH", "/api/v1/categories/account", {"parent_id": "stolen"}, status=422)  # a cycle
+    await admin.call("PATCH", "/api/v1/categories/stolen", {"default_team": "nobody"}, status=422)
+    await admin.call("PATCH", "/api/v1/categories/nope", {"default_team": "security"}, status=404)
+
+    refused = await admin.call("DELETE", "/api/v1/categories/account", status=409)
+    assert refused == {"error": "in_use", "message": "the category has subcategories"}
+    refused = await admin.call("DELETE", "/api/v1/teams/security", status=409)
+    assert "stolen" in refused["message"]
+    await admin.call("DELETE", "/api/v1/categories/stolen")
+    await admin.call("DELETE", "/api/v1/teams/security")
+    await admin.call("DELETE", "/api/v1/teams/security", status=404)
+
+
+async def test_a_category_with_tickets_is_not_deleted(admin: Agent) -> None:
+    ticket = await new_ticket(admin, text="my payment was taken twice")
+    await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "dispute"})
+    refused = await admin.call("DELETE", "/api/v1/categories/dispute", status=409)
+    assert refused["message"] == "tickets are filed under the category"
+    assert any(c["id"] == "dispute" for c in (await admin.call("GET", "/api/v1/categories"))["items"])
+
+
+async def test_bad_input_is_refused_and_changes_nothing(admin: Agent) -> None:
+    before = await admin.call("GET", "/api/v1/categories")
+    await admin.call("POST", "/api/v1/categories", {"id": "Bad Id!", "names": {"en": "x"}}, status=422)
+    await admin.call("POST", "/api/v1/categories", {"id": "x", "names": {}}, status=422)
+    await admin.call(
+        "POST", "/api/v1/categories", {"id": "x", "names": {"en": "x"}, "default_priority": "asap"}, status=422
+    )
+    await admin.call("POST", "/api/v1/categories", {"id": "x", "names": {"en": "x"}, "parent_id": "ghost"}, status=422)
+    assert await admin.call("GET", "/api/v1/categories") == before
