@@ -149,3 +149,21 @@ def category_from_doc(doc: Mapping[str, Any]) -> Category:
         doc.get("default_team"),
         Priority(priority) if priority else None,
     )
+
+
+def category_defaults(category: Category, *, team: str, priority: Priority, chosen: Iterable[str]) -> dict[str, Any]:
+    """What filing a ticket under `category` changes: its default team when the ticket has no
+    team, its default priority while the ticket's is still the untouched `normal`. A field the
+    same change sets (`chosen`) is the agent's choice and wins."""
+    chosen = set(chosen)
+    changes: dict[str, Any] = {}
+    if category.default_team and not team and "team" not in chosen:
+        changes["team"] = category.default_team
+    if (
+        category.default_priority is not None
+        and priority is Priority.NORMAL
+        and category.default_priority is not priority
+        and "priority" not in chosen
+    ):
+        changes["priority"] = category.default_priority
+    return changes

@@ -65,7 +65,7 @@ class TriagePlugin(Plugin):
 
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         if ctx.chosen == "refund":
-            await ctx.set_category("refund")
+            await ctx.set_category("dispute")
             await ctx.set_priority("high")
             await ctx.add_tags("money")
             await ctx.hand_off("refunds need a person", team="billing")

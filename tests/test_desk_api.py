@@ -64,3 +64,35 @@ async def test_bad_input_is_refused_and_changes_nothing(admin: Agent) -> None:
     )
     await admin.call("POST", "/api/v1/categories", {"id": "x", "names": {"en": "x"}, "parent_id": "ghost"}, status=422)
     assert await admin.call("GET", "/api/v1/categories") == before
+
+
+async def thread_events(admin: Agent, ticket: str) -> list[str]:
+    messages = (await admin.call("GET", f"/api/v1/conversations/{ticket}/messages"))["items"]
+    return [m["text"] for m in messages if m["kind"] == "event"]
+
+
+async def test_a_category_brings_its_default_team_and_priority_with_events(admin: Agent) -> None:
+    ticket = await new_ticket(admin, text="I paid twice")
+    changed = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "dispute"})
+    assert (changed["category"], changed["team"], changed["priority"]) == ("dispute", "finance", "high")
+    events = await thread_events(admin, ticket)
+    assert "Category dispute sent this to team finance" in events
+    assert "Category dispute set the priority to high" in events
+
+
+async def test_what_the_agent_chose_is_kept(admin: Agent) -> None:
+    ticket = await new_ticket(admin, text="login problem")
+    await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "customer-service", "priority": "low"})
+    changed = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "technical"})
+    assert (changed["team"], changed["priority"]) == ("customer-service", "low")
+    both = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "dispute", "priority": "urgent"})
+    assert (both["team"], both["priority"]) == ("customer-service", "urgent")
+    assert not any(e.startswith("Category ") for e in await thread_events(admin, ticket))
+
+
+async def test_an_unknown_category_is_refused_and_changes_nothing(admin: Agent) -> None:
+    ticket = await new_ticket(admin)
+    refused = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "ghost"}, status=422)
+    assert "ghost" in refused["message"]
+    conversation = (await admin.call("GET", f"/api/v1/conversations/{ticket}"))["conversation"]
+    assert (conversation["category"], conversation["team"]) == ("", "")

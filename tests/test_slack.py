@@ -298,7 +298,7 @@ async def test_buttons_and_the_verified_interaction(tmp_path: Path, fake: FakeSl
 
         async def handed_off() -> bool:
             conv = await hub.store.tickets.get_conversation_by_number(1000)
-            return conv is not None and conv.handed_off_at is not None and conv.category == "refund"
+            return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"
 
         await eventually(handed_off)
 

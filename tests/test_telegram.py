@@ -233,7 +233,7 @@ async def test_buttons_out_and_the_choice_back(tmp_path: Path, fake: tuple[FakeT
 
         async def handed_off() -> bool:
             conv = await hub.store.tickets.get_conversation_by_number(1000)
-            return conv is not None and conv.handed_off_at is not None and conv.category == "refund"
+            return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"
 
         await eventually(handed_off)
         assert (await inbound_texts(hub))[-1] == "refund"  # the button's label, for the agents

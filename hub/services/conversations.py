@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from conversation.desk import category_defaults
 from conversation.errors import InvalidInput
 from conversation.model import (
     Attachment,
@@ -116,8 +117,36 @@ class ConversationService:
         )
 
     async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
+        updated = await self._store_changes(conversation, changes)
+        return await self._apply_category_defaults(conversation, updated, changes)
+
+    async def _store_changes(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
+        category = changes.get("category")
+        if category and await self.store.desk.get_category(category) is None:
+            raise InvalidInput(f"category {category!r} is not a category")
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
+        return updated
+
+    async def _apply_category_defaults(
+        self, before: Conversation, updated: Conversation, changes: dict[str, Any]
+    ) -> Conversation:
+        """A newly set category brings its default team and priority, each with an event."""
+        if not updated.category or updated.category == before.category:
+            return updated
+        category = await self.store.desk.get_category(updated.category)
+        if category is None:
+            return updated
+        defaults = category_defaults(category, team=updated.team, priority=updated.priority, chosen=changes)
+        if not defaults:
+            return updated
+        updated = await self._store_changes(updated, defaults)
+        if "team" in defaults:
+            await self.add_event(updated, "event.category_team", category=category.id, team=updated.team)
+        if "priority" in defaults:
+            await self.add_event(
+                updated, "event.category_priority", category=category.id, priority=updated.priority.value
+            )
         return updated
 
     # -- what agents do -------------------------------------------------------------
@@ -125,10 +154,10 @@ class ConversationService:
         self, conversation: Conversation, changes: dict[str, Any], *, who: str, names: dict[str, str]
     ) -> Conversation:
         """Apply an agent's changes and leave a system event saying who changed what."""
-        updated = await self.update_conversation(conversation, changes)
+        updated = await self._store_changes(conversation, changes)
         for event in describe_changes(conversation, updated, who=who, names=names):
             await self.add_event(updated, event.key, **event.params)
-        return updated
+        return await self._apply_category_defaults(conversation, updated, changes)
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
         merged = await self.store.tickets.merge_conversations(source.id, target.id, now=self.clock())
