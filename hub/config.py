@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation.inbound import InboundLimits
+from conversation.priority_rules import KeywordRules
 from conversation.store import Ticketing
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
@@ -81,11 +82,24 @@ class PluginsSection:
     backlog: int = setting(int, 1000, "messages waiting for a plugin run; more wait for recovery", minimum=0)
 
 
+@dataclass(frozen=True, slots=True)
+class DeskSection:
+    """[desk]: how new tickets are triaged."""
+
+    urgent_keywords: tuple[str, ...] = setting(
+        list, ["盗号", "被盗", "诈骗", "fraud", "hacked", "stolen"], "words that make a new ticket urgent (any case)"
+    )
+    high_keywords: tuple[str, ...] = setting(
+        list, ["退款", "投诉", "refund", "complaint"], "words that make a new ticket high priority (any case)"
+    )
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
     "tickets": TicketsSection,
     "outbox": OutboxSection,
+    "desk": DeskSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -121,6 +135,7 @@ class Config:
     channels: list[ChannelConfig] = field(default_factory=list)
     plugins: list[PluginConfig] = field(default_factory=list)
     plugin_pool: PluginsSection = field(default_factory=PluginsSection)
+    desk: DeskSection = field(default_factory=DeskSection)
 
     @property
     def data_dir(self) -> Path:
@@ -135,6 +150,10 @@ class Config:
             reopen_window=timedelta(days=self.tickets.reopen_window_days),
             first_number=self.tickets.first_number,
         )
+
+    @property
+    def keyword_rules(self) -> KeywordRules:
+        return KeywordRules(urgent=self.desk.urgent_keywords, high=self.desk.high_keywords)
 
     @property
     def inbound_limits(self) -> InboundLimits:
@@ -176,6 +195,7 @@ def parse_config(
         storage=section_of(StorageSection, values["storage"]),
         tickets=section_of(TicketsSection, values["tickets"]),
         outbox=section_of(OutboxSection, values["outbox"]),
+        desk=section_of(DeskSection, _keywords_checked(values["desk"])),
     )
     if store_only:
         return config
@@ -184,6 +204,14 @@ def parse_config(
     _check_email_channels(channels, registry)
     plugins, plugin_common = _plugins(_table(raw, "plugins"), registry)
     return replace(config, channels=channels, plugins=plugins, plugin_pool=plugin_common)
+
+
+def _keywords_checked(values: dict[str, Any]) -> dict[str, Any]:
+    for key in ("urgent_keywords", "high_keywords"):
+        for index, word in enumerate(values[key]):
+            if not isinstance(word, str) or not word.strip():
+                raise ConfigError(f"desk.{key}[{index}]: expected a non-empty word, got {word!r}")
+    return values
 
 
 def _without_secrets(prefix: str, table: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
