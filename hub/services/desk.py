@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from conversation.areas.desk import InUse
 from conversation.desk import (
@@ -18,6 +19,8 @@ from conversation.errors import InvalidInput
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.events import Event, EventBus
 
+R = TypeVar("R", Team, Category)
+
 
 class DeskService:
     def __init__(self, store: Store, bus: EventBus) -> None:
@@ -27,6 +30,22 @@ class DeskService:
     def _published(self, kind: str, record_id: str, action: str) -> None:
         # Not about one conversation: the inbox reloads its lists of teams and categories.
         self.bus.publish(Event("desk.updated", "", {"kind": kind, "id": record_id, "action": action}))
+
+    @staticmethod
+    async def _refuse_existing(kind: str, found: object, record_id: str) -> None:
+        if found is not None:
+            raise AlreadyExists(f"a {kind} with id {record_id!r} exists")
+
+    @staticmethod
+    async def _existing(kind: str, found: R | None, record_id: str) -> R:
+        if found is None:
+            raise NotFound(f"{kind} {record_id}")
+        return found
+
+    async def _saved(self, kind: str, record: R, save: Callable[[R], Awaitable[None]], action: str) -> R:
+        await save(record)
+        self._published(kind, record.id, action)
+        return record
 
     async def _checked_team(self, data: dict[str, Any]) -> Team:
         team = team_from_input(data)
@@ -38,20 +57,13 @@ class DeskService:
 
     async def create_team(self, data: dict[str, Any]) -> Team:
         team = await self._checked_team(data)
-        if await self.store.desk.get_team(team.id) is not None:
-            raise AlreadyExists(f"a team with id {team.id!r} exists")
-        await self.store.desk.save_team(team)
-        self._published("team", team.id, "created")
-        return team
+        await self._refuse_existing("team", await self.store.desk.get_team(team.id), team.id)
+        return await self._saved("team", team, self.store.desk.save_team, "created")
 
     async def update_team(self, team_id: str, changes: dict[str, Any]) -> Team:
-        old = await self.store.desk.get_team(team_id)
-        if old is None:
-            raise NotFound(f"team {team_id}")
+        old = await self._existing("team", await self.store.desk.get_team(team_id), team_id)
         team = await self._checked_team({**team_to_doc(old), **changes, "id": team_id})
-        await self.store.desk.save_team(team)
-        self._published("team", team.id, "updated")
-        return team
+        return await self._saved("team", team, self.store.desk.save_team, "updated")
 
     async def delete_team(self, team_id: str) -> None:
         if await self.store.desk.get_team(team_id) is None:
@@ -70,20 +82,13 @@ class DeskService:
 
     async def create_category(self, data: dict[str, Any]) -> Category:
         category = await self._checked_category(data)
-        if await self.store.desk.get_category(category.id) is not None:
-            raise AlreadyExists(f"a category with id {category.id!r} exists")
-        await self.store.desk.save_category(category)
-        self._published("category", category.id, "created")
-        return category
+        await self._refuse_existing("category", await self.store.desk.get_category(category.id), category.id)
+        return await self._saved("category", category, self.store.desk.save_category, "created")
 
     async def update_category(self, category_id: str, changes: dict[str, Any]) -> Category:
-        old = await self.store.desk.get_category(category_id)
-        if old is None:
-            raise NotFound(f"category {category_id}")
+        old = await self._existing("category", await self.store.desk.get_category(category_id), category_id)
         category = await self._checked_category({**category_to_doc(old), **changes, "id": category_id})
-        await self.store.desk.save_category(category)
-        self._published("category", category.id, "updated")
-        return category
+        return await self._saved("category", category, self.store.desk.save_category, "updated")
 
     async def delete_category(self, category_id: str) -> None:
         """NotFound, or InUse (with the reason) while it has subcategories or tickets."""
