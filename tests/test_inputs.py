@@ -125,6 +125,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "canned_id": "nope",
         "token_id": "nope",
         "ref": "nope",
+        "team_id": "finance",
+        "category_id": "faq",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
