@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import WSCloseCode, web
 
 from conversation.inbound import Inbound
+from conversation.model import Message
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
 from hub.access import AccessPolicy
 from hub.agents import ensure_admin
@@ -33,7 +34,7 @@ from hub.channel_port import ChannelPort
 from hub.channels import ChannelSupervisor
 from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
-from hub.events import EventBus
+from hub.events import Event, EventBus
 from hub.failures import logged_failure
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
@@ -79,7 +80,13 @@ class Hub(ChannelPort):
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
         self.supervisor = Supervisor()  # every background loop runs under it; /healthz reports it
         self.outbox = Outbox(
-            self.store, self.adapters, self.metrics, config.outbox, owner=self.instance_id, supervisor=self.supervisor
+            self.store,
+            self.adapters,
+            self.metrics,
+            config.outbox,
+            owner=self.instance_id,
+            supervisor=self.supervisor,
+            on_outcome=self._delivery_changed,
         )
         self.services = Services.build(self.store, self.bus, self.outbox.wake, language=self.language)
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
@@ -180,6 +187,12 @@ class Hub(ChannelPort):
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+    def _delivery_changed(self, message: Message, status: str) -> None:
+        """A reply was delivered, will be retried, or failed: open inboxes update its status."""
+        self.bus.publish(
+            Event("message.updated", message.conversation_id, {"message_id": message.id, "delivery": status})
+        )
 
     async def _recover_once(self) -> None:
         try:

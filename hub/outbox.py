@@ -53,8 +53,12 @@ class Outbox:
         owner: str,
         supervisor: Supervisor | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_outcome: Callable[[Message, str], None] | None = None,
     ) -> None:
         self.store = store
+        # Told each recorded outcome ("sent", "retrying", "failed") so open inboxes see a
+        # reply's delivery status change without reloading.
+        self.on_outcome = on_outcome or (lambda _message, _status: None)
         self.supervisor = supervisor or Supervisor()
         self.adapters = adapters
         self.metrics = metrics
@@ -163,6 +167,7 @@ class Outbox:
                 message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id
             ):
                 self.metrics.delivered.labels(message.channel).inc()
+                self.on_outcome(message, "sent")
 
     async def _record_parts(self, message_id: str, parts: int) -> None:
         """A split message's first pieces are delivered: a retry (here or in another hub) skips them."""
@@ -177,11 +182,13 @@ class Outbox:
         retry_at = self.clock() + timedelta(seconds=delay)
         if await self.store.deliveries.finish_delivery(message.id, self.owner, error=error, retry_at=retry_at):
             self.metrics.retried.labels(message.channel).inc()
+            self.on_outcome(message, "retrying")
 
     async def _fail(self, message: Message, error: str) -> None:
         log.warning("outbox: delivery of %s on %s failed: %s", message.id, message.channel, error)
         if await self.store.deliveries.finish_delivery(message.id, self.owner, error=error):
             self.metrics.failed.labels(message.channel).inc()
+            self.on_outcome(message, "failed")
 
     async def stop(self, grace: float) -> None:
         """Stop claiming; let in-flight sends finish within `grace`, release the rest."""

@@ -347,3 +347,17 @@ async def test_live_events_reach_the_inbox_and_cross_site_sockets_are_refused(ag
             seen.append(event["type"])
         assert seen == ["conversation.created", "message.created"]
     await eventually(lambda: hub.presence.online() == [])
+
+
+async def test_a_replys_delivery_status_reaches_open_inboxes_live(agent: Agent) -> None:
+    """The inbox shows "sent" (or "failed") without reloading: the outbox says so on the live socket."""
+    async with agent.client.ws_connect("/api/v1/live") as ws:
+        conv = await new_ticket(agent, "d1", "where is my parcel?")
+        reply = await agent.call(
+            "POST", f"/api/v1/conversations/{conv}/messages", {"text": "It left today."}, status=201
+        )
+        while True:
+            event = await ws.receive_json(timeout=5)
+            if event["type"] == "message.updated" and event.get("message_id") == reply["id"]:
+                break
+        assert event["conversation_id"] == conv and event["delivery"] == "sent"
