@@ -26,6 +26,7 @@ from hub.blobs import PendingUploads, download_headers, name_for_type
 from hub.clientaddr import client_address
 from hub.events import Event, Subscription
 from hub.failures import logged_failure
+from hub.filetypes import BINARY, detect_type, file_name
 from hub.i18n import (
     SOURCE_LOCALE,
     Texts,
@@ -44,6 +45,9 @@ from hub.supervise import Supervisor
 from hub.text import split_text
 
 __all__ = [
+    "BINARY",
+    "detect_type",
+    "file_name",
     "LANG_PARAM",
     "Adapter",
     "ChannelReads",

@@ -28,13 +28,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
-from adapters.webchat.filetypes import BINARY, detect_type
 from adapters.webchat.texts import confirmation_mail
 from conversation.identity import seen_by_customer, writes_on_in_merged
 from conversation.model import (
@@ -48,6 +46,7 @@ from conversation.model import (
 )
 from conversation.visitors import visitor_name
 from hub.sdk import (
+    BINARY,
     LANG_PARAM,
     MIN_GENERATED_SECRET,
     Adapter,
@@ -68,8 +67,10 @@ from hub.sdk import (
     Subscription,
     best_locale,
     client_address,
+    detect_type,
     download_headers,
     error_message,
+    file_name,
     hub_texts,
     name_for_type,
     parse_json,
@@ -834,11 +835,6 @@ async def cross_origin(request: web.Request, handler: Any) -> web.StreamResponse
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept-Language"
         response.headers["Access-Control-Max-Age"] = "600"
     return response
-
-
-def file_name(claimed: str) -> str:
-    """Only the last path segment of what the browser claims, however it was encoded."""
-    return Path(unquote(claimed or "file").replace("\\", "/")).name[:200] or "file"
 
 
 def ticket_json(conversation: Conversation | None) -> dict[str, Any] | None:

@@ -8,11 +8,10 @@ from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from adapters.webchat.adapter import file_name
-from adapters.webchat.filetypes import detect_type
 from conversation.model import Attachment, Conversation
 from hub.api.framework import ApiError
 from hub.blobs import PendingUploads
+from hub.filetypes import detect_type, file_name
 
 UPLOAD_TTL_SECONDS = 3600  # an upload not sent within the hour is swept
 MAX_FILES = 10

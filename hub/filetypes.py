@@ -1,8 +1,11 @@
-"""What a visitor's upload really is, from its bytes (never from what the browser says)."""
+"""What an uploaded file really is, from its bytes (never from what the browser says), and
+the name it is kept under. Shared by the web chat's uploads and the agents' attachments."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import unquote
 
 import filetype
 
@@ -31,3 +34,8 @@ def detect_type(data: bytes) -> str:
     except UnicodeDecodeError:
         return BINARY
     return "text/plain"
+
+
+def file_name(claimed: str) -> str:
+    """Only the last path segment of what the browser claims, however it was encoded."""
+    return Path(unquote(claimed or "file").replace("\\", "/")).name[:200] or "file"
