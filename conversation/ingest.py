@@ -17,8 +17,15 @@ from typing import Any, Protocol, TypeVar
 from conversation.areas.tickets import InboundRecord, Ticketing
 from conversation.codec import idempotency_key
 from conversation.inbound import Inbound
-from conversation.model import Contact, Conversation, Message, Status
-from conversation.routing import Route, inbound_message, reopen_event, status_after_customer_message
+from conversation.model import Contact, Conversation, Message, Priority, Status
+from conversation.priority_rules import priority_from_keywords
+from conversation.routing import (
+    Route,
+    inbound_message,
+    keyword_priority_event,
+    reopen_event,
+    status_after_customer_message,
+)
 
 T = TypeVar("T")
 Steps = Generator[Any, Any, T]
@@ -73,6 +80,9 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
         existing = yield p.find_by_key(key)
         assert existing is not None, "an insert refused as a duplicate must find the stored copy"
         return (yield from _duplicate(p, existing))
+    # The ticket was opened at this priority (routing.new_conversation); the thread says why.
+    if route is Route.OPEN_NEW and (match := priority_from_keywords(inbound.text, policy.keywords, Priority.NORMAL)):
+        yield p.insert_message(keyword_priority_event(conversation, match, now))
     updated = yield p.touch(conversation, inbound, now, status_after_customer_message(conversation.status))
     contact = yield p.get_contact(contact_id)
     assert contact is not None

@@ -7,7 +7,8 @@ from enum import Enum
 
 from conversation.codec import subject_from
 from conversation.inbound import Inbound
-from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Status, new_id
+from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Priority, Status, new_id
+from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
 
 
 class Route(Enum):
@@ -27,9 +28,16 @@ def route_inbound(latest: Conversation | None, now: datetime, reopen_window: tim
 
 
 def new_conversation(
-    inbound: Inbound, contact_id: str, now: datetime, number: int, previous: Conversation | None
+    inbound: Inbound,
+    contact_id: str,
+    now: datetime,
+    number: int,
+    previous: Conversation | None,
+    keywords: KeywordRules | None = None,
 ) -> Conversation:
-    """The ticket a message opens; `previous` is the one before it on the thread (linked)."""
+    """The ticket a message opens; `previous` is the one before it on the thread (linked).
+    A configured keyword in the message sets its priority from the start."""
+    match = priority_from_keywords(inbound.text, keywords, Priority.NORMAL) if keywords else None
     return Conversation(
         id=new_id(),
         number=number,
@@ -43,6 +51,7 @@ def new_conversation(
         previous_id=previous.id if previous else "",
         participants=merged_participants([], inbound.participants),
         customer_address=inbound.sender.address,
+        priority=match.priority if match else Priority.NORMAL,
     )
 
 
@@ -78,6 +87,26 @@ def inbound_message(
         raw=inbound.raw,
         automatic=inbound.automatic,
         customer_address=inbound.sender.address,
+    )
+
+
+def keyword_priority_event(conversation: Conversation, match: KeywordMatch, now: datetime) -> Message:
+    """The thread's note of why a new ticket starts above normal priority."""
+    return Message(
+        id=new_id(),
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        direction=Direction.OUTBOUND,
+        kind=MessageKind.EVENT,
+        author_type=AuthorType.SYSTEM,
+        text=f"Keyword {match.keyword} raised the priority to {match.priority.value}",
+        created_at=now,
+        raw={
+            "event": {
+                "key": "event.keyword_priority",
+                "params": {"keyword": match.keyword, "priority": match.priority.value},
+            }
+        },
     )
 
 

@@ -98,7 +98,6 @@ class Hub(ChannelPort):
             self.plugins,
             limits=config.inbound_limits,
             ticketing=config.ticketing,
-            keyword_rules=config.keyword_rules,
             instance_id=self.instance_id,
             concurrency=config.plugin_pool.concurrency,
             backlog=config.plugin_pool.backlog,

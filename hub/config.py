@@ -149,6 +149,7 @@ class Config:
         return Ticketing(
             reopen_window=timedelta(days=self.tickets.reopen_window_days),
             first_number=self.tickets.first_number,
+            keywords=self.keyword_rules,
         )
 
     @property

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, utcnow
-from conversation.priority_rules import KeywordRules, priority_from_keywords
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus
@@ -59,7 +58,6 @@ class Pipeline:
         *,
         limits: InboundLimits,
         ticketing: Ticketing,
-        keyword_rules: KeywordRules | None = None,
         instance_id: str,
         concurrency: int = 8,
         backlog: int = 1000,
@@ -73,7 +71,6 @@ class Pipeline:
         self.plugins = plugins
         self.limits = limits
         self.ticketing = replace(ticketing, plugins_enabled=bool(plugins))
-        self.keyword_rules = keyword_rules or KeywordRules()
         self.instance_id = instance_id
         self.clock = clock
         self.language = language  # for customers whose language is unknown or has no catalog
@@ -110,28 +107,12 @@ class Pipeline:
         conv_id = record.conversation.id
         if record.route is Route.OPEN_NEW:
             self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
-            record.conversation = await self._raise_priority(record.conversation, record.message.text)
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
         self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
         if self.plugins:
             self._spawn(record.message, record.conversation, record.contact)
         return record
-
-    async def _raise_priority(self, conversation: Conversation, text: str) -> Conversation:
-        """A new ticket whose text has an urgent (or high) keyword gets that priority, with an event."""
-        match = priority_from_keywords(text, self.keyword_rules, conversation.priority)
-        if match is None:
-            return conversation
-        try:
-            raised = await self.actions.update_conversation(conversation, {"priority": match.priority})
-            await self.actions.add_event(
-                raised, "event.keyword_priority", keyword=match.keyword, priority=match.priority.value
-            )
-        except StoreUnavailable as exc:  # the message is stored; an agent sets the priority by hand
-            log.warning("ticket %s: keyword priority not set, store unavailable (%s)", conversation.number, exc)
-            return conversation
-        return raised
 
     def _spawn(self, message: Message, conversation: Conversation, contact: Contact) -> None:
         if len(self._tasks) >= self.concurrency + self.backlog:

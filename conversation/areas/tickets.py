@@ -13,6 +13,7 @@ from conversation.model import (
     Conversation,
     Message,
 )
+from conversation.priority_rules import KeywordRules
 from conversation.routing import Route
 
 
@@ -34,6 +35,9 @@ class Ticketing:
     reopen_window: timedelta = timedelta(days=7)
     first_number: int = 1000
     plugins_enabled: bool = True  # False: messages are stored as already processed
+    # Words that raise a new ticket's priority; applied as the ticket is opened, in the same
+    # transaction as its first message, so no ticket is ever seen at the lower priority.
+    keywords: KeywordRules = KeywordRules()
 
 
 class Tickets(ABC):

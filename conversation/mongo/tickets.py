@@ -332,7 +332,7 @@ class _Ingest(Area):
         )
         assert counter is not None
         number = policy.first_number - 1 + counter["value"]
-        draft = new_conversation(inbound, contact_id, now, number, previous)
+        draft = new_conversation(inbound, contact_id, now, number, previous, policy.keywords)
         draft_doc = conversation_to_doc(draft)
         expected = pointer["conversation_id"] if pointer is not None else None
         try:

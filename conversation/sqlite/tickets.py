@@ -262,7 +262,9 @@ class _Ingest:
         if route is not Route.OPEN_NEW:
             assert latest is not None
             return latest, route
-        conversation = new_conversation(inbound, contact_id, now, _next_number(self.conn, policy.first_number), latest)
+        conversation = new_conversation(
+            inbound, contact_id, now, _next_number(self.conn, policy.first_number), latest, policy.keywords
+        )
         _insert_conversation(self.conn, conversation)
         return conversation, route
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,10 +19,12 @@ from conversation.model import (
     Direction,
     Message,
     MessageKind,
+    Priority,
     Status,
     new_id,
     utcnow,
 )
+from conversation.priority_rules import KeywordRules
 from conversation.routing import Route
 from conversation.store import (
     NotFound,
@@ -341,3 +344,30 @@ async def test_a_snooze_time_is_kept_and_cleared(store: Store) -> None:
     assert cleared.snoozed_until is None
     with pytest.raises(ValueError):
         await store.tickets.update_conversation(record.conversation.id, {"snoozed_until": "tomorrow"}, now=utcnow())
+
+
+async def test_a_keyword_opens_the_ticket_at_its_priority_in_the_same_write(store: Store) -> None:
+    """The ticket is stored at the raised priority with its event after the customer's
+    message, in the ingest itself: no moment at normal priority, and a retried copy of the
+    message adds no second event."""
+    policy = replace(POLICY, keywords=KeywordRules(urgent=("被盗",), high=("refund",)))
+    now = utcnow()
+    record = await store.tickets.record_inbound(inbound("k1", text="我的账号被盗了"), now=now, policy=policy)
+    again = await store.tickets.record_inbound(inbound("k1", text="我的账号被盗了"), now=now, policy=policy)
+    assert again.duplicate
+    stored = await store.tickets.get_conversation(record.conversation.id)
+    assert stored is not None and stored.priority is Priority.URGENT is record.conversation.priority
+    thread = await store.tickets.list_messages(stored.id)
+    assert [(m.kind, m.raw and m.raw.get("event", {}).get("key")) for m in thread] == [
+        (MessageKind.MESSAGE, None),
+        (MessageKind.EVENT, "event.keyword_priority"),
+    ]
+    assert thread[1].raw == {
+        "event": {"key": "event.keyword_priority", "params": {"keyword": "被盗", "priority": "urgent"}}
+    }
+
+    later = await store.tickets.record_inbound(inbound("k2", text="also a refund please"), now=now, policy=policy)
+    assert later.route is Route.APPEND and later.conversation.priority is Priority.URGENT  # only a new ticket is raised
+    calm = await store.tickets.record_inbound(inbound("k3", thread="t2", text="hello"), now=now, policy=policy)
+    assert calm.conversation.priority is Priority.NORMAL
+    assert [m.kind for m in await store.tickets.list_messages(calm.conversation.id)] == [MessageKind.MESSAGE]
