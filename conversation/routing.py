@@ -90,36 +90,34 @@ def inbound_message(
     )
 
 
-def keyword_priority_event(conversation: Conversation, match: KeywordMatch, now: datetime) -> Message:
-    """The thread's note of why a new ticket starts above normal priority."""
+def system_event(
+    conversation: Conversation, now: datetime, text: str, key: str, direction: Direction, **params: str
+) -> Message:
+    """A system line in the thread. `text` is the English fallback; the key and parameters let
+    each agent read it in their language (hub/thread_events.py)."""
     return Message(
         id=new_id(),
         conversation_id=conversation.id,
         channel=conversation.channel,
-        direction=Direction.OUTBOUND,
+        direction=direction,
         kind=MessageKind.EVENT,
         author_type=AuthorType.SYSTEM,
-        text=f"Keyword {match.keyword} raised the priority to {match.priority.value}",
+        text=text,
         created_at=now,
-        raw={
-            "event": {
-                "key": "event.keyword_priority",
-                "params": {"keyword": match.keyword, "priority": match.priority.value},
-            }
-        },
+        raw={"event": {"key": key, "params": params}},
+    )
+
+
+def keyword_priority_event(conversation: Conversation, match: KeywordMatch, now: datetime) -> Message:
+    """The thread's note of why a new ticket starts above normal priority."""
+    priority = match.priority.value
+    text = f"Keyword {match.keyword} raised the priority to {priority}"
+    return system_event(
+        conversation, now, text, "event.keyword_priority", Direction.OUTBOUND, keyword=match.keyword, priority=priority
     )
 
 
 def reopen_event(conversation: Conversation, now: datetime) -> Message:
-    return Message(
-        id=new_id(),
-        conversation_id=conversation.id,
-        channel=conversation.channel,
-        direction=Direction.INBOUND,
-        kind=MessageKind.EVENT,
-        author_type=AuthorType.SYSTEM,
-        text=f"Ticket #{conversation.number} reopened: the customer wrote again",
-        created_at=now,
-        # The key and parameters let each agent read it in their language (hub/thread_events.py).
-        raw={"event": {"key": "event.reopened", "params": {"number": str(conversation.number)}}},
-    )
+    number = str(conversation.number)
+    text = f"Ticket #{number} reopened: the customer wrote again"
+    return system_event(conversation, now, text, "event.reopened", Direction.INBOUND, number=number)
