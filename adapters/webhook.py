@@ -22,9 +22,9 @@ import json
 import re
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -35,7 +35,6 @@ from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
-    Field,
     HubPort,
     Inbound,
     InvalidInbound,
@@ -50,6 +49,7 @@ from hub.sdk import (
     ingest_response,
     parse_json,
     refused_response,
+    setting,
 )
 
 SIGNATURE = "X-Helpline-Signature"
@@ -151,19 +151,23 @@ def parse_message(channel: str, payload: Any) -> Inbound:
 
 
 class WebhookAdapter(Adapter):
-    config_fields: ClassVar[dict[str, Field]] = {
-        "secret": Field(str, help="shared HMAC secret (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET),
-        "callback_url": Field(str, "", "where replies are POSTed; empty: this channel only receives"),
-        "max_skew_seconds": Field(int, 300, "how old a signed request may be", minimum=1),
-    }
+    @dataclass(frozen=True)
+    class Settings:
+        secret: str = setting(
+            str, help="shared HMAC secret (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET
+        )
+        callback_url: str = setting(str, "", "where replies are POSTed; empty: this channel only receives")
+        max_skew_seconds: int = setting(int, 300, "how old a signed request may be", minimum=1)
+
+    settings: Settings
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
-        url = settings["callback_url"]
+    def check_settings(cls, prefix: str, settings: Settings) -> None:
+        url = settings.callback_url
         if url and not url.startswith(("http://", "https://")):
             raise ConfigError(f"{prefix}.callback_url: must be an http:// or https:// URL, not {url!r}")
 
-    def __init__(self, name: str, settings: dict[str, Any], *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, name: str, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(name, settings)
         self.clock = clock
         self._hub: HubPort | None = None
@@ -187,10 +191,10 @@ class WebhookAdapter(Adapter):
         body = await request.read()  # over the hub's max_body_bytes: 413 before we get here
         try:
             verify(
-                self.settings["secret"],
+                self.settings.secret,
                 request.headers,
                 body,
-                max_skew=self.settings["max_skew_seconds"],
+                max_skew=self.settings.max_skew_seconds,
                 clock=self.clock,
             )
         except SignatureError as exc:
@@ -213,7 +217,7 @@ class WebhookAdapter(Adapter):
         return await ingest_response(self._hub, inbound)
 
     async def send(self, out: Outbound) -> Sent:
-        url = self.settings["callback_url"]
+        url = self.settings.callback_url
         if not url:
             raise PermanentDeliveryError(f"channel {self.name} has no callback_url: it cannot send replies")
         assert self._session is not None, "send() before start()"
@@ -233,9 +237,7 @@ class WebhookAdapter(Adapter):
             ensure_ascii=False,
         ).encode()
         try:
-            async with self._session.post(
-                url, data=body, headers=signed_headers(self.settings["secret"], body)
-            ) as resp:
+            async with self._session.post(url, data=body, headers=signed_headers(self.settings.secret, body)) as resp:
                 text = await resp.text()
                 if resp.status == 429 or resp.status >= 500:
                     raise RetryableDeliveryError(f"{resp.status}: {text[:200]}", retry_after=_retry_after(resp))

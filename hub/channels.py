@@ -21,6 +21,7 @@ from conversation.model import utcnow
 from hub.backoff import backoff
 from hub.metrics import Metrics
 from hub.sdk import Adapter, ConfigError, HubPort
+from hub.settings import declared_fields, setting_value
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ class ChannelState:
 def start_error_reason(adapter: Adapter, exc: BaseException) -> str:
     """One line an operator can act on; never a secret (some client libraries quote the token)."""
     text = f"{exc.__class__.__name__}: {exc}".strip()
-    for name, field in adapter.config_fields.items():
-        value = adapter.settings.get(name)
+    for name, field in declared_fields(type(adapter)).items():
+        value = setting_value(adapter.settings, name)
         if field.secret and isinstance(value, str) and len(value) >= 4:
             text = text.replace(value, "[secret]")
     lowered = text.lower()

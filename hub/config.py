@@ -14,7 +14,18 @@ from conversation.store import Ticketing
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
 from hub.registry import Registry, discover
-from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, fields_of, section_of, setting, validate_table
+from hub.settings import (
+    MIN_GENERATED_SECRET,
+    ConfigError,
+    Field,
+    declared_fields,
+    fields_of,
+    section_of,
+    setting,
+    setting_value,
+    settings_for,
+    validate_table,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +126,14 @@ PLUGIN_COMMON = fields_of(PluginsSection)
 class ChannelConfig:
     name: str
     adapter_class: type
-    settings: dict[str, Any]
+    settings: Any  # the adapter's typed Settings (or a dict, for a `config_fields` adapter)
 
 
 @dataclass(frozen=True)
 class PluginConfig:
     name: str
     plugin_class: type
-    settings: dict[str, Any]
+    settings: Any  # the plugin's typed Settings (or a dict, for a `config_fields` plugin)
 
 
 @dataclass(frozen=True)
@@ -238,7 +249,7 @@ def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
         adapter_name = common["type"] or name
         adapter_class = registry.adapters.load(adapter_name, f"{prefix}.type")
         own = {k: v for k, v in table.items() if k not in CHANNEL_COMMON}
-        settings = validate_table(prefix, own, getattr(adapter_class, "config_fields", {}))
+        settings = settings_for(adapter_class, validate_table(prefix, own, declared_fields(adapter_class)))
         if hasattr(adapter_class, "check_settings"):
             adapter_class.check_settings(prefix, settings)
         channels.append(ChannelConfig(name, adapter_class, settings))
@@ -250,7 +261,7 @@ def _check_email_channels(channels: list[ChannelConfig], registry: Registry) -> 
     enabled email channel that can send; otherwise every such reply would fail."""
     by_name = {channel.name: channel for channel in channels}
     for channel in channels:
-        target = channel.settings.get("email_channel")
+        target = setting_value(channel.settings, "email_channel")
         if not target:
             continue
         key = f"channels.{channel.name}.email_channel"
@@ -259,7 +270,7 @@ def _check_email_channels(channels: list[ChannelConfig], registry: Registry) -> 
             raise ConfigError(f"{key}: no enabled channel named {target!r} (enable it, or leave {key} empty)")
         if not issubclass(other.adapter_class, registry.adapters.load("email", key)):
             raise ConfigError(f"{key}: channel {target!r} is not an email channel")
-        if not other.settings.get("smtp_host"):
+        if not setting_value(other.settings, "smtp_host"):
             raise ConfigError(f"{key}: channel {target!r} has no smtp_host, so it cannot send mail")
 
 
@@ -283,7 +294,8 @@ def _plugins(raw: dict[str, Any], registry: Registry) -> tuple[list[PluginConfig
         if enabled.index(name) != index:
             raise ConfigError(f"plugins.enabled: {name!r} is listed twice")
         plugin_class = registry.plugins.load(name, f"plugins.enabled[{index}]")
-        settings = validate_table(f"plugins.{name}", tables.get(name, {}), getattr(plugin_class, "config_fields", {}))
+        values = validate_table(f"plugins.{name}", tables.get(name, {}), declared_fields(plugin_class))
+        settings = settings_for(plugin_class, values)
         if hasattr(plugin_class, "check_settings"):
             plugin_class.check_settings(f"plugins.{name}", settings)
         plugins.append(PluginConfig(name, plugin_class, settings))

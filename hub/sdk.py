@@ -40,7 +40,7 @@ from hub.i18n import (
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
 from hub.ratelimit import SlidingWindow
-from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field
+from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting
 from hub.supervise import Supervisor
 from hub.text import split_text
 
@@ -69,6 +69,7 @@ __all__ = [
     "Choice",
     "ConfigError",
     "Field",
+    "setting",
     "HubPort",
     "Inbound",
     "IngestUnavailable",
@@ -262,16 +263,19 @@ class HubPort(Protocol):
 
 
 class Adapter:
-    """Base of every channel adapter. Subclasses set `config_fields` and implement `send`."""
+    """Base of every channel adapter. Subclasses declare a `Settings` section (a frozen
+    dataclass of `setting(...)` fields, read as `self.settings.name`) and implement `send`.
+    A `config_fields` table (read as a dict) still works for adapters written before."""
 
+    Settings: ClassVar[type | None] = None
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+    def check_settings(cls, prefix: str, settings: Any) -> None:
         """Reject settings that have the right types but cannot work; raise ConfigError naming the key."""
 
-    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+    def __init__(self, name: str, settings: Any) -> None:
         self.name = name  # the channel id: the [channels.NAME] table this came from
         self.settings = settings
         self.log = logging.getLogger(f"helpline.channel.{name}")

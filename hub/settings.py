@@ -17,6 +17,7 @@ rules, and a wrong one fails at its first use with the provider's answer.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import os
 import re
@@ -47,6 +48,7 @@ class Field:
     minimum: float | None = None
     min_length: int = 0  # for secrets Helpline's operator generates: refuse weak ones
     entries: Mapping[str, Field] | None = None  # a table of named tables, each checked against these fields
+    entry_type: builtins.type | None = None  # the section each of those tables becomes (see `setting(entries=...)`)
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
@@ -152,13 +154,19 @@ def setting(
 
     A section is read as attributes (`config.hub.port`), so a mistyped key is a type error
     for mypy and an AttributeError at run time, never a KeyError deep in a request."""
+    entries = options.get("entries")
+    if isinstance(entries, builtins.type):  # a section class: each named table becomes one of it
+        options = {**options, "entries": fields_of(entries), "entry_type": entries}
     declared = Field(type, default, help, **options)
     metadata = {SETTING: declared}
+    shown = not declared.secret  # a section's repr (a traceback, a debug print) never holds a secret
     if default is REQUIRED:
-        return dataclasses.field(metadata=metadata)
+        return dataclasses.field(metadata=metadata, repr=shown)
     if isinstance(default, list):  # a section is frozen: its lists are tuples
-        return dataclasses.field(default=tuple(default), metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
+        return dataclasses.field(default=tuple(default), metadata=metadata, repr=shown)
+    if isinstance(default, dict):  # a table of named tables: each section gets its own
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata, repr=shown)
+    return dataclasses.field(default=default, metadata=metadata, repr=shown)
 
 
 def fields_of(section: type) -> dict[str, Field]:
@@ -167,6 +175,36 @@ def fields_of(section: type) -> dict[str, Field]:
 
 
 def section_of(section: type[Section], values: Mapping[str, Any]) -> Section:
-    """Validated values (see `validate_table`) as the frozen section; lists become tuples."""
-    frozen = {name: tuple(value) if isinstance(value, list) else value for name, value in values.items()}
+    """Validated values (see `validate_table`) as the frozen section; lists become tuples,
+    named tables declared with an entry section become instances of it."""
+    declared = fields_of(section)
+    frozen: dict[str, Any] = {}
+    for name, value in values.items():
+        entry_type = declared[name].entry_type if name in declared else None
+        if entry_type is not None:
+            value = {entry: section_of(entry_type, table) for entry, table in value.items()}
+        frozen[name] = tuple(value) if isinstance(value, list) else value
     return section(**frozen)
+
+
+def declared_fields(component: type) -> dict[str, Field]:
+    """What a channel adapter or plugin declares: its `Settings` section's fields or, for
+    components written before sections existed, its `config_fields` table."""
+    section = getattr(component, "Settings", None)
+    if section is not None:
+        return fields_of(section)
+    return dict(getattr(component, "config_fields", {}))
+
+
+def settings_for(component: type, values: Mapping[str, Any]) -> Any:
+    """Validated values as the component reads them: its typed `Settings` (attribute reads,
+    so a mistyped name is a type error) or, for a `config_fields` component, the dict."""
+    section = getattr(component, "Settings", None)
+    return section_of(section, values) if section is not None else dict(values)
+
+
+def setting_value(settings: Any, name: str, default: Any = None) -> Any:
+    """One value from either kind of settings (a typed section or a dict)."""
+    if isinstance(settings, Mapping):
+        return settings.get(name, default)
+    return getattr(settings, name, default)

@@ -14,7 +14,7 @@ import pytest
 from conversation.sqlite import SQLiteStore
 from conversation.store import open_store
 from hub.config import SECTIONS, load_config, parse_config
-from hub.settings import REQUIRED, ConfigError
+from hub.settings import REQUIRED, ConfigError, declared_fields, settings_for
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG = "a-strong-secret-of-32-characters"
@@ -86,7 +86,7 @@ def test_a_disabled_channel_needs_no_secret_and_a_secret_may_come_from_the_envir
     monkeypatch.setenv("HELPLINE_TEST_SECRET", "from-the-environment")
     config = parse_config({"channels": {"partner": {"type": "webhook", "secret": "env:HELPLINE_TEST_SECRET"}}})
     [channel] = config.channels
-    assert (channel.name, channel.settings["secret"]) == ("partner", "from-the-environment")
+    assert (channel.name, channel.settings.secret) == ("partner", "from-the-environment")
 
 
 def test_an_empty_environment_variable_is_called_empty_not_unset(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -212,7 +212,7 @@ def _every_secret() -> list[tuple[str, dict[str, Any], str]]:
     for kind, group in ((registry.adapters, "channels"), (registry.plugins, "plugins")):
         for adapter_name in sorted(kind.loaders):
             cls = kind.load(adapter_name, adapter_name)
-            fields = getattr(cls, "config_fields", {})
+            fields = declared_fields(cls)
             for key in secret_fields(fields):
                 full = f"{group}.{adapter_name}.{key}"
                 name = "HELPLINE_T_" + full.upper().replace(".", "_").replace("*", "X")
@@ -244,7 +244,9 @@ def _lookup(config: Any, key: str) -> Any:
         value = getattr(config, section)
         value, rest = getattr(value, rest[0]), rest[1:]  # a typed section: its keys are attributes
     for part in rest:
-        value = value["shop" if part == "*" else part]
+        name = "shop" if part == "*" else part
+        # a dict (named tables, a `config_fields` component) or a typed section
+        value = value[name] if isinstance(value, dict) else getattr(value, name)
     return value
 
 
@@ -284,7 +286,7 @@ def test_generated_secrets_must_be_long_and_secrets_are_never_shown(monkeypatch:
         assert "only-15" not in str(raised.value)
     # provider-issued credentials are taken as issued
     config = parse_config({"channels": {"telegram": {"token": "1:x"}}})
-    assert config.channels[0].settings["token"] == "1:x"
+    assert config.channels[0].settings.token == "1:x"
 
 
 def test_the_readme_configuration_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -296,3 +298,50 @@ def test_the_readme_configuration_examples_validate(monkeypatch: pytest.MonkeyPa
         monkeypatch.setenv(name, "a-value-from-the-environment")
     for block in blocks:
         parse_config(tomllib.loads(block))
+
+
+def test_a_channels_settings_are_a_typed_frozen_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    """[channels.*] tables become the adapter's own Settings (nested site tables too): read by
+    attribute, so a misspelt name fails at once instead of a KeyError in some request."""
+    monkeypatch.setenv("HELPLINE_T_WIDGET", "w" * 32)
+    raw = {
+        "channels": {
+            "webchat": {
+                "secret": "env:HELPLINE_T_WIDGET",
+                "max_message_chars": 500,
+                "sites": {"shop": {"allowed_origins": ["https://shop.example"]}},
+            }
+        }
+    }
+    [channel] = parse_config(raw).channels
+    settings = channel.settings
+    assert isinstance(settings, channel.adapter_class.Settings)
+    assert (settings.secret, settings.max_message_chars) == ("w" * 32, 500)
+    assert settings.sites["shop"].allowed_origins == ("https://shop.example",)
+    assert settings.sites["shop"].identity_secret == ""
+    with pytest.raises(AttributeError):
+        settings.max_message_char  # noqa: B018 - the misspelling is the point
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.max_message_chars = 1  # type: ignore[misc]
+
+
+def test_a_component_with_a_config_fields_table_still_reads_a_dict() -> None:
+    from tests.helpers import RecordingAdapter
+
+    fields = declared_fields(RecordingAdapter)
+    assert set(fields) == {"token"}
+    assert settings_for(RecordingAdapter, {"token": "t"}) == {"token": "t"}
+
+
+def test_a_sections_repr_never_shows_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPLINE_T_HOOK", "hook-secret-of-32-characters-xyz")
+    monkeypatch.setenv("HELPLINE_T_METRICS", "metrics-token-of-32-characters-x")
+    config = parse_config(
+        {
+            "hub": {"metrics_token": "env:HELPLINE_T_METRICS"},
+            "channels": {"webhook": {"secret": "env:HELPLINE_T_HOOK", "callback_url": "https://partner.example/in"}},
+        }
+    )
+    shown = repr(config.hub) + repr(config.channels[0].settings)
+    assert "partner.example" in shown  # the rest is still there to read
+    assert "hook-secret" not in shown and "metrics-token" not in shown

@@ -170,4 +170,4 @@ def test_file_hosts_must_be_https_origins(tmp_path: Path, fake: FakeSlack, origi
 def test_the_default_file_host_is_slacks() -> None:
     raw = {"channels": {"slack": {"bot_token": "xoxb-1", "signing_secret": SIGNING_SECRET}}}
     [channel] = parse_config(raw).channels
-    assert channel.settings["file_hosts"] == ["https://files.slack.com"]
+    assert channel.settings.file_hosts == ("https://files.slack.com",)

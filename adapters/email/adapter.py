@@ -9,6 +9,7 @@ import hashlib
 import logging
 import re
 import ssl
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -37,7 +38,6 @@ from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
-    Field,
     HubPort,
     Inbound,
     IngestUnavailable,
@@ -52,6 +52,7 @@ from hub.sdk import (
     accept_language,
     best_locale,
     hub_texts,
+    setting,
 )
 
 log = logging.getLogger(__name__)
@@ -72,77 +73,78 @@ ORIGINAL_NAME = "original.eml"
 
 class EmailAdapter(Adapter):
     sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
-    config_fields: ClassVar[dict[str, Field]] = {
-        "address": Field(str, help="the support address: From of every reply"),
-        "from_name": Field(str, "Support"),
-        "reply_to": Field(str, ""),
-        "other_addresses": Field(list, [], "aliases that are also ours (never ingested as customers)"),
-        "subject_token": Field(str, "[#{number}]", "the ticket token added to subjects"),
-        # inbound SMTP
-        "listen_port": Field(int, 0, "SMTP listener port; 0: no listener", minimum=0),
-        "listen_host": Field(str, "127.0.0.1"),
-        "accepted_recipients": Field(list, [], "addresses the listener accepts; empty: `address` and aliases"),
-        "max_message_bytes": Field(int, 25 * 1024 * 1024, "largest mail the listener accepts", minimum=1024),
-        "listen_user": Field(str, "", "require AUTH with this user (and listen_password)"),
-        "listen_password": Field(
+
+    @dataclass(frozen=True)
+    class Settings:
+        address: str = setting(str, help="the support address: From of every reply")
+        from_name: str = setting(str, "Support")
+        reply_to: str = setting(str, "")
+        other_addresses: tuple[str, ...] = setting(list, [], "aliases that are also ours (never ingested as customers)")
+        subject_token: str = setting(str, "[#{number}]", "the ticket token added to subjects")
+        listen_port: int = setting(int, 0, "SMTP listener port; 0: no listener", minimum=0)
+        listen_host: str = setting(str, "127.0.0.1")
+        accepted_recipients: tuple[str, ...] = setting(
+            list, [], "addresses the listener accepts; empty: `address` and aliases"
+        )
+        max_message_bytes: int = setting(int, 25 * 1024 * 1024, "largest mail the listener accepts", minimum=1024)
+        listen_user: str = setting(str, "", "require AUTH with this user (and listen_password)")
+        listen_password: str = setting(
             str, "", "what the forwarding server must send", secret=True, min_length=MIN_GENERATED_SECRET
-        ),
-        "tls_cert": Field(str, "", "certificate file for STARTTLS on the listener"),
-        "tls_key": Field(str, ""),
-        # IMAP
-        "imap_host": Field(str, "", "poll this mailbox; empty: no polling"),
-        "imap_port": Field(int, 993, minimum=1),
-        "imap_tls": Field(bool, True),
-        "imap_ca_file": Field(str, "", "CA certificate(s) to trust for the IMAP server; empty: the system's"),
-        "imap_user": Field(str, ""),
-        "imap_password": Field(str, "", secret=True),
-        "imap_mailbox": Field(str, "INBOX"),
-        "imap_move_to": Field(str, "", "folder for processed mail; empty: mark it \\Seen"),
-        "imap_poll_seconds": Field(float, 30.0, minimum=0.05),
-        # outbound SMTP
-        "smtp_host": Field(str, "", "relay for outgoing mail"),
-        "smtp_port": Field(int, 587, minimum=1),
-        "smtp_tls": Field(str, "starttls", choices=TLS_MODES),
-        "smtp_user": Field(str, ""),
-        "smtp_password": Field(str, "", secret=True),
-        "smtp_timeout_seconds": Field(float, 30.0, minimum=0.1),
-        "smtp_ca_file": Field(str, "", "CA certificate(s) to trust for the relay (a private CA); empty: the system's"),
-        # limits
-        "max_attachment_bytes": Field(int, 10 * 1024 * 1024, minimum=1),
-        "attachment_types": Field(list, [], "content types kept from inbound mail; empty: any"),
-        "max_auto_replies_per_hour": Field(int, 3, "automatic replies to one address", minimum=0),
-        "max_participants": Field(int, 10, "Cc'd people kept on a ticket from one mail", minimum=0),
-        "parse_timeout_seconds": Field(
+        )
+        tls_cert: str = setting(str, "", "certificate file for STARTTLS on the listener")
+        tls_key: str = setting(str, "")
+        imap_host: str = setting(str, "", "poll this mailbox; empty: no polling")
+        imap_port: int = setting(int, 993, minimum=1)
+        imap_tls: bool = setting(bool, True)
+        imap_ca_file: str = setting(str, "", "CA certificate(s) to trust for the IMAP server; empty: the system's")
+        imap_user: str = setting(str, "")
+        imap_password: str = setting(str, "", secret=True)
+        imap_mailbox: str = setting(str, "INBOX")
+        imap_move_to: str = setting(str, "", "folder for processed mail; empty: mark it \\Seen")
+        imap_poll_seconds: float = setting(float, 30.0, minimum=0.05)
+        smtp_host: str = setting(str, "", "relay for outgoing mail")
+        smtp_port: int = setting(int, 587, minimum=1)
+        smtp_tls: str = setting(str, "starttls", choices=TLS_MODES)
+        smtp_user: str = setting(str, "")
+        smtp_password: str = setting(str, "", secret=True)
+        smtp_timeout_seconds: float = setting(float, 30.0, minimum=0.1)
+        smtp_ca_file: str = setting(
+            str, "", "CA certificate(s) to trust for the relay (a private CA); empty: the system's"
+        )
+        max_attachment_bytes: int = setting(int, 10 * 1024 * 1024, minimum=1)
+        attachment_types: tuple[str, ...] = setting(list, [], "content types kept from inbound mail; empty: any")
+        max_auto_replies_per_hour: int = setting(int, 3, "automatic replies to one address", minimum=0)
+        max_participants: int = setting(int, 10, "Cc'd people kept on a ticket from one mail", minimum=0)
+        parse_timeout_seconds: float = setting(
             float, 10.0, "time one mail may take to read; a slower one is kept unread, as an .eml", minimum=0.05
-        ),
-        "parse_workers": Field(int, 2, "processes that read inbound mail", minimum=1),
-    }
+        )
+        parse_workers: int = setting(int, 2, "processes that read inbound mail", minimum=1)
+
+    settings: Settings
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
-        if "@" not in settings["address"]:
-            raise ConfigError(f"{prefix}.address: {settings['address']!r} is not an email address")
-        if "{number}" not in settings["subject_token"]:
+    def check_settings(cls, prefix: str, settings: Settings) -> None:
+        if "@" not in settings.address:
+            raise ConfigError(f"{prefix}.address: {settings.address!r} is not an email address")
+        if "{number}" not in settings.subject_token:
             raise ConfigError(f"{prefix}.subject_token: must contain {{number}}")
-        if settings["imap_host"] and not (settings["imap_user"] and settings["imap_password"]):
+        if settings.imap_host and not (settings.imap_user and settings.imap_password):
             raise ConfigError(f"{prefix}.imap_password: missing secret (imap_host is set)")
-        if bool(settings["listen_user"]) != bool(settings["listen_password"]):
+        if bool(settings.listen_user) != bool(settings.listen_password):
             raise ConfigError(f"{prefix}.listen_password: set both listen_user and listen_password, or neither")
-        if bool(settings["tls_cert"]) != bool(settings["tls_key"]):
+        if bool(settings.tls_cert) != bool(settings.tls_key):
             raise ConfigError(f"{prefix}.tls_key: set both tls_cert and tls_key, or neither")
 
-    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+    def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
-        self.address = normalise_address(settings["address"])
+        self.address = normalise_address(settings.address)
         self.domain = self.address.split("@", 1)[1]
-        self.own = {self.address} | {normalise_address(a) for a in settings["other_addresses"]}
-        self.accepted = {normalise_address(a) for a in settings["accepted_recipients"]} or self.own
-        self.token = token_pattern(settings["subject_token"])
-        self.auto_replies = SlidingWindow(settings["max_auto_replies_per_hour"], 3600)
-        self._client_tls = (
-            ssl.create_default_context(cafile=settings["smtp_ca_file"]) if settings["smtp_ca_file"] else None
-        )
-        self.reader = MailReader(workers=settings["parse_workers"], budget_seconds=settings["parse_timeout_seconds"])
+        self.own = {self.address} | {normalise_address(a) for a in settings.other_addresses}
+        self.accepted = {normalise_address(a) for a in settings.accepted_recipients} or self.own
+        self.token = token_pattern(settings.subject_token)
+        self.auto_replies = SlidingWindow(settings.max_auto_replies_per_hour, 3600)
+        self._client_tls = ssl.create_default_context(cafile=settings.smtp_ca_file) if settings.smtp_ca_file else None
+        self.reader = MailReader(workers=settings.parse_workers, budget_seconds=settings.parse_timeout_seconds)
         self._hub: HubPort | None = None
         self._server: asyncio.base_events.Server | None = None
         self._poller: ImapPoller | None = None
@@ -165,9 +167,9 @@ class EmailAdapter(Adapter):
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
-        if self.settings["listen_port"]:
+        if self.settings.listen_port:
             await self._start_listener()
-        if self.settings["imap_host"]:
+        if self.settings.imap_host:
             self._poller = ImapPoller(self, hub)
             self._poller.start()
 
@@ -182,26 +184,26 @@ class EmailAdapter(Adapter):
 
     async def _start_listener(self) -> None:
         tls = None
-        if self.settings["tls_cert"]:
+        if self.settings.tls_cert:
             tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            tls.load_cert_chain(self.settings["tls_cert"], self.settings["tls_key"])
-        auth_required = bool(self.settings["listen_user"])
+            tls.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        auth_required = bool(self.settings.listen_user)
 
         def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
             ok = (
                 isinstance(data, LoginPassword)
-                and data.login.decode() == self.settings["listen_user"]
-                and data.password.decode() == self.settings["listen_password"]
+                and data.login.decode() == self.settings.listen_user
+                and data.password.decode() == self.settings.listen_password
             )
             return AuthResult(success=ok, handled=False)
 
         loop = asyncio.get_running_loop()
-        host, port = self.settings["listen_host"], self.settings["listen_port"]
+        host, port = self.settings.listen_host, self.settings.listen_port
         try:
             self._server = await loop.create_server(
                 lambda: SMTP(
                     _Handler(self),
-                    data_size_limit=self.settings["max_message_bytes"],
+                    data_size_limit=self.settings.max_message_bytes,
                     enable_SMTPUTF8=True,
                     hostname=self.domain,
                     tls_context=tls,
@@ -248,13 +250,13 @@ class EmailAdapter(Adapter):
             return reply
 
     async def _receive(self, raw: bytes, envelope_sender: str | None) -> str:
-        if len(raw) > self.settings["max_message_bytes"]:  # the listener enforces it; IMAP does not
-            return f"552 5.3.4 Message larger than {self.settings['max_message_bytes']} bytes"
+        if len(raw) > self.settings.max_message_bytes:  # the listener enforces it; IMAP does not
+            return f"552 5.3.4 Message larger than {self.settings.max_message_bytes} bytes"
         try:
             mail = await self.reader.parse(
                 raw,
-                max_attachment_bytes=self.settings["max_attachment_bytes"],
-                attachment_types=self.settings["attachment_types"] or None,
+                max_attachment_bytes=self.settings.max_attachment_bytes,
+                attachment_types=self.settings.attachment_types or None,
             )
             unreadable = ""
         except UnreadableMail as exc:
@@ -345,7 +347,7 @@ class EmailAdapter(Adapter):
         participants = kept_participants(
             [*mail.to, *mail.cc],
             exclude={*self.own, mail.from_address, mail.list_address},  # a list is never copied on replies
-            limit=self.settings["max_participants"],
+            limit=self.settings.max_participants,
         )
         subject = without_surrogates(mail.subject)
         return Inbound(
@@ -420,7 +422,7 @@ class EmailAdapter(Adapter):
 
     # -- outbound -------------------------------------------------------------------------
     async def send(self, out: Outbound) -> Sent:
-        if not self.settings["smtp_host"]:
+        if not self.settings.smtp_host:
             raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
         to = out.address if "@" in out.address else out.contact.email
         if not to:
@@ -428,7 +430,7 @@ class EmailAdapter(Adapter):
         automatic = out.message.author_type is AuthorType.BOT
         if automatic and self.auto_replies.take(to) is not None:
             raise PermanentDeliveryError(
-                f"not sent: more than {self.settings['max_auto_replies_per_hour']} automatic replies to {to} in an hour"
+                f"not sent: more than {self.settings.max_auto_replies_per_hour} automatic replies to {to} in an hour"
             )
         try:
             return await self._send_mail(out, to)
@@ -444,14 +446,14 @@ class EmailAdapter(Adapter):
                 data,
                 sender=self.address,
                 recipients=envelope_recipients(mail),
-                hostname=self.settings["smtp_host"],
-                port=self.settings["smtp_port"],
-                username=self.settings["smtp_user"] or None,
-                password=self.settings["smtp_password"] or None,
-                use_tls=self.settings["smtp_tls"] == "tls",
-                start_tls=self.settings["smtp_tls"] == "starttls",
+                hostname=self.settings.smtp_host,
+                port=self.settings.smtp_port,
+                username=self.settings.smtp_user or None,
+                password=self.settings.smtp_password or None,
+                use_tls=self.settings.smtp_tls == "tls",
+                start_tls=self.settings.smtp_tls == "starttls",
                 tls_context=self._client_tls,
-                timeout=self.settings["smtp_timeout_seconds"],
+                timeout=self.settings.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
@@ -489,7 +491,7 @@ class EmailAdapter(Adapter):
                 last_inbound = earlier.external_id
             elif earlier.direction is Direction.OUTBOUND and earlier.channel == self.name:
                 ids.append(our_message_id(earlier.id, self.domain))
-        headers: dict[str, str] = {"From": formataddr((self.settings["from_name"], self.address)), "To": to}
+        headers: dict[str, str] = {"From": formataddr((self.settings.from_name, self.address)), "To": to}
         automatic = message.author_type in (AuthorType.BOT, AuthorType.SYSTEM)
         # A robot answers the sender alone: a mail listing fifty addresses must not make the
         # hub write to fifty strangers. People's replies keep the thread's Cc.
@@ -500,9 +502,9 @@ class EmailAdapter(Adapter):
         cc = [] if automatic else [p for p in dict.fromkeys(people) if p != to and p not in self.own]
         if cc:
             headers["Cc"] = ", ".join(cc)
-        if self.settings["reply_to"]:
-            headers["Reply-To"] = self.settings["reply_to"]
-        token = self.settings["subject_token"].format(number=conversation.number)
+        if self.settings.reply_to:
+            headers["Reply-To"] = self.settings.reply_to
+        token = self.settings.subject_token.format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
         # put that in a mail from the support address.
         subject = (conversation.subject if conversation.channel == self.name else "") or hub_texts(

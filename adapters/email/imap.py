@@ -39,7 +39,7 @@ class ImapPoller:
         self.adapter = adapter
         self.hub = hub
         self.settings = adapter.settings
-        self.lease = f"imap:{adapter.name}:{self.settings['imap_user']}:{self.settings['imap_mailbox']}"
+        self.lease = f"imap:{adapter.name}:{self.settings.imap_user}:{self.settings.imap_mailbox}"
         self.state_key = self.lease
         self._task: asyncio.Task[None] | None = None
         self.polls = 0  # rounds completed (tests wait on it)
@@ -55,7 +55,7 @@ class ImapPoller:
             await self.hub.release_lease(self.lease)
 
     async def _run(self) -> None:
-        interval = self.settings["imap_poll_seconds"]
+        interval = self.settings.imap_poll_seconds
         while True:
             polls = self.polls
             try:
@@ -64,43 +64,43 @@ class ImapPoller:
             except asyncio.CancelledError:
                 raise
             except StoreUnavailable as exc:  # the hub's trouble, not the mailbox's
-                log.warning("IMAP %s: %s; retrying", self.settings["imap_host"], exc)
+                log.warning("IMAP %s: %s; retrying", self.settings.imap_host, exc)
             except (OSError, TimeoutError, aioimaplib.Abort) as exc:
-                log.warning("IMAP %s: %s; retrying", self.settings["imap_host"], exc)
+                log.warning("IMAP %s: %s; retrying", self.settings.imap_host, exc)
                 # A session that polled and then broke (a server restart) is retried first;
                 # one that never got to poll means the mailbox cannot be read: say so.
                 if self.polls == polls:
                     self.hub.report_channel(self.adapter.name, up=False, reason=self._reason(exc))
             except Exception:
-                log.exception("IMAP %s: unexpected failure; retrying", self.settings["imap_host"])
+                log.exception("IMAP %s: unexpected failure; retrying", self.settings.imap_host)
             await asyncio.sleep(interval)
 
     def _reason(self, exc: BaseException) -> str:
         """Why the mailbox cannot be read, for /healthz and the admin screen: never the password."""
-        where = f"IMAP {self.settings['imap_host']}:{self.settings['imap_port']}"
+        where = f"IMAP {self.settings.imap_host}:{self.settings.imap_port}"
         if isinstance(exc, LoginRefused):
             text = f"{where}: {exc}; check imap_user and imap_password"
         elif isinstance(exc, TimeoutError):
             text = f"{where}: no answer (timeout)"
         else:
             text = f"{where}: cannot read the mailbox ({exc.__class__.__name__}: {exc})"
-        password = self.settings["imap_password"]
+        password = self.settings.imap_password
         return text.replace(password, "[secret]") if password else text
 
     async def _session(self, interval: float) -> None:
         """One connection: poll (or IDLE) until it breaks or the lease is lost."""
-        if self.settings["imap_tls"]:
-            context = ssl.create_default_context(cafile=self.settings["imap_ca_file"] or None)
+        if self.settings.imap_tls:
+            context = ssl.create_default_context(cafile=self.settings.imap_ca_file or None)
             client: Any = aioimaplib.IMAP4_SSL(
-                host=self.settings["imap_host"], port=self.settings["imap_port"], timeout=30, ssl_context=context
+                host=self.settings.imap_host, port=self.settings.imap_port, timeout=30, ssl_context=context
             )
         else:
-            client = aioimaplib.IMAP4(host=self.settings["imap_host"], port=self.settings["imap_port"], timeout=30)
+            client = aioimaplib.IMAP4(host=self.settings.imap_host, port=self.settings.imap_port, timeout=30)
         await client.wait_hello_from_server()
         try:
-            response = await client.login(self.settings["imap_user"], self.settings["imap_password"])
+            response = await client.login(self.settings.imap_user, self.settings.imap_password)
             if response.result != "OK":
-                raise LoginRefused(f"login refused for {self.settings['imap_user']}: {_text(response.lines)}")
+                raise LoginRefused(f"login refused for {self.settings.imap_user}: {_text(response.lines)}")
             while await self.hub.acquire_lease(self.lease, timedelta(seconds=max(60.0, interval * 4))):
                 await self.poll_once(client)
                 self.polls += 1
@@ -118,22 +118,22 @@ class ImapPoller:
                 else:
                     await asyncio.sleep(interval)
         finally:
-            with logged_failure(log, f"logging out of IMAP {self.settings['imap_host']}"):
+            with logged_failure(log, f"logging out of IMAP {self.settings.imap_host}"):
                 if client.has_pending_idle():
                     client.idle_done()
                 await asyncio.wait_for(client.logout(), timeout=2)
 
     async def poll_once(self, client: Any) -> None:
-        response = await client.select(self.settings["imap_mailbox"])
+        response = await client.select(self.settings.imap_mailbox)
         if response.result != "OK":
-            raise OSError(f"cannot select {self.settings['imap_mailbox']}: {_text(response.lines)}")
+            raise OSError(f"cannot select {self.settings.imap_mailbox}: {_text(response.lines)}")
         validity = _uidvalidity(response.lines)
         state = await self.hub.get_state(self.state_key) or {}
         last_uid = int(state.get("last_uid", 0)) if state.get("uidvalidity") == validity else 0
         if state and state.get("uidvalidity") != validity:
             log.warning(
                 "IMAP mailbox %s was rebuilt (UIDVALIDITY %s -> %s); reading it again",
-                self.settings["imap_mailbox"],
+                self.settings.imap_mailbox,
                 state.get("uidvalidity"),
                 validity,
             )
@@ -156,10 +156,10 @@ class ImapPoller:
                 still_failing.append(uid)
             else:
                 if reply.startswith("5"):  # refused for good: left in the mailbox, never silently
-                    log.warning("IMAP %s UID %d (%s) refused: %s", self.settings["imap_mailbox"], uid,
+                    log.warning("IMAP %s UID %d (%s) refused: %s", self.settings.imap_mailbox, uid,
                                 message_id_of(bytes(raw)), reply)  # fmt: skip
-                if self.settings["imap_move_to"]:
-                    await client.uid("move", str(uid), self.settings["imap_move_to"])
+                if self.settings.imap_move_to:
+                    await client.uid("move", str(uid), self.settings.imap_move_to)
                 else:
                     await client.uid("store", str(uid), "+FLAGS", "(\\Seen)")
             last_uid = max(last_uid, uid)

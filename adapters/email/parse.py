@@ -13,6 +13,7 @@ from __future__ import annotations
 import html as html_lib
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -372,7 +373,7 @@ def _reaches_the_end(visible: str, head: str) -> bool:
     return found >= 0 and found + len(tail) >= len(head.rstrip()) - 200
 
 
-def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] | None = None) -> ParsedMail:
+def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[str] | None = None) -> ParsedMail:
     """Read one mail; raise UnreadableMail when it has no usable sender.
 
     Runs in a worker process (see parse_pool): it may take long on hostile mail."""
@@ -573,7 +574,7 @@ def _keep(
     kind: str,
     data: bytes,
     limit: int,
-    types: list[str] | None,
+    types: Sequence[str] | None,
 ) -> None:
     name = name.replace("/", "_").replace("\\", "_")[:200] or "attachment"
     if len(data) > limit:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import multiprocessing
 import threading
+from collections.abc import Sequence
 from concurrent.futures import CancelledError as FutureCancelled
 
 from pebble import ProcessExpired, ProcessPool
@@ -53,7 +54,9 @@ class MailReader:
                 self._pool = ProcessPool(max_workers=self.workers, context=_context())
             return self._pool
 
-    async def parse(self, raw: bytes, *, max_attachment_bytes: int, attachment_types: list[str] | None) -> ParsedMail:
+    async def parse(
+        self, raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[str] | None
+    ) -> ParsedMail:
         """The parsed mail; UnreadableMail if it has no sender, ParseFailed if it could not
         be read within the budget."""
         pool = self._pool if self._pool is not None and self._pool.active else await asyncio.to_thread(self._started)

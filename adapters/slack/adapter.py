@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -30,7 +31,6 @@ from conversation.model import Attachment
 from hub.sdk import (
     Adapter,
     ConfigError,
-    Field,
     HubPort,
     Inbound,
     IngestUnavailable,
@@ -43,6 +43,7 @@ from hub.sdk import (
     logged_failure,
     parse_json,
     refused_response,
+    setting,
     split_text,
 )
 
@@ -72,42 +73,46 @@ def escape(text: str) -> str:
 
 
 class SlackAdapter(Adapter):
-    config_fields: ClassVar[dict[str, Field]] = {
-        "bot_token": Field(str, help="the app's bot token, xoxb-... (or env:NAME)", secret=True),
-        "mode": Field(str, "events", "events (HTTP) or socket (Socket Mode)", choices=("events", "socket")),
-        "signing_secret": Field(str, "", "verifies Events API and interaction requests", secret=True),
-        "app_token": Field(str, "", "xapp-... token for Socket Mode", secret=True),
-        "channels": Field(list, [], "channel ids whose messages are support requests (DMs always are)"),
-        "api_base_url": Field(str, "https://slack.com/api/", "Web API base, e.g. for GovSlack"),
-        "max_file_bytes": Field(int, 20 * 1024 * 1024, "largest shared file kept", minimum=1),
-        "file_hosts": Field(
+    @dataclass(frozen=True)
+    class Settings:
+        bot_token: str = setting(str, help="the app's bot token, xoxb-... (or env:NAME)", secret=True)
+        mode: str = setting(str, "events", "events (HTTP) or socket (Socket Mode)", choices=("events", "socket"))
+        signing_secret: str = setting(str, "", "verifies Events API and interaction requests", secret=True)
+        app_token: str = setting(str, "", "xapp-... token for Socket Mode", secret=True)
+        channels: tuple[str, ...] = setting(
+            list, [], "channel ids whose messages are support requests (DMs always are)"
+        )
+        api_base_url: str = setting(str, "https://slack.com/api/", "Web API base, e.g. for GovSlack")
+        max_file_bytes: int = setting(int, 20 * 1024 * 1024, "largest shared file kept", minimum=1)
+        file_hosts: tuple[str, ...] = setting(
             list, list(SLACK_FILE_HOSTS), "origins files are fetched from with the bot token (https; http on loopback)"
-        ),
-    }
+        )
+
+    settings: Settings
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
-        if settings["mode"] == "events" and not settings["signing_secret"]:
+    def check_settings(cls, prefix: str, settings: Settings) -> None:
+        if settings.mode == "events" and not settings.signing_secret:
             raise ConfigError(f"{prefix}.signing_secret: missing secret (mode is events)")
-        if settings["mode"] == "socket" and not settings["app_token"]:
+        if settings.mode == "socket" and not settings.app_token:
             raise ConfigError(f"{prefix}.app_token: missing secret (mode is socket)")
-        for origin in settings["file_hosts"]:
+        for origin in settings.file_hosts:
             if not isinstance(origin, str) or not _is_trusted_origin(origin):
                 raise ConfigError(
                     f"{prefix}.file_hosts: {origin!r} is not an https origin such as 'https://files.slack.com'"
                     " (plain http is allowed on loopback only)"
                 )
 
-    def __init__(self, name: str, settings: dict[str, Any], *, clock: Clock | None = None) -> None:
+    def __init__(self, name: str, settings: Settings, *, clock: Clock | None = None) -> None:
         super().__init__(name, settings)
-        base = settings["api_base_url"].rstrip("/") + "/"
-        self.client = AsyncWebClient(token=settings["bot_token"], base_url=base)
+        base = settings.api_base_url.rstrip("/") + "/"
+        self.client = AsyncWebClient(token=settings.bot_token, base_url=base)
         self.verifier = (
-            SignatureVerifier(settings["signing_secret"], **({"clock": clock} if clock else {}))
-            if settings["signing_secret"]
+            SignatureVerifier(settings.signing_secret, **({"clock": clock} if clock else {}))
+            if settings.signing_secret
             else None  # Socket Mode only: the HTTP endpoints verify nothing, so they take nothing
         )
-        self.channels = set(settings["channels"])
+        self.channels = set(settings.channels)
         self.bot_user_id = ""
         self.team_id = ""
         self._profiles: dict[str, tuple[float, str, str]] = {}  # user -> (fetched at, name, email)
@@ -115,7 +120,7 @@ class SlackAdapter(Adapter):
         self._hub: HubPort | None = None
         self._socket: SocketModeClient | None = None
         self._unsupported_logged: set[str] = set()
-        self.file_origins = {origin.rstrip("/").lower() for origin in settings["file_hosts"]}
+        self.file_origins = {origin.rstrip("/").lower() for origin in settings.file_hosts}
         self._http: aiohttp.ClientSession | None = None  # one for the adapter's life: file downloads
 
     @property
@@ -144,11 +149,11 @@ class SlackAdapter(Adapter):
             raise
         self.bot_user_id = str(identity.get("user_id", ""))
         self.team_id = str(identity.get("team_id", ""))
-        if self.settings["mode"] == "socket":
+        if self.settings.mode == "socket":
             if self._socket is not None:  # an earlier start that got this far: one connection only
                 with logged_failure(self.log, "closing the earlier Socket Mode connection"):
                     await self._socket.close()
-            self._socket = SocketModeClient(app_token=self.settings["app_token"], web_client=self.client)
+            self._socket = SocketModeClient(app_token=self.settings.app_token, web_client=self.client)
             self._socket.socket_mode_request_listeners.append(self._socket_request)
             await self._socket.connect()
 
@@ -364,8 +369,8 @@ class SlackAdapter(Adapter):
                 not_kept.append(_not_kept(name, "Slack gave no download link"))
                 continue
             size = file.get("size", 0)
-            if not isinstance(size, int) or size > self.settings["max_file_bytes"]:
-                not_kept.append(_not_kept(name, f"over the {self.settings['max_file_bytes'] // 1024} KiB limit"))
+            if not isinstance(size, int) or size > self.settings.max_file_bytes:
+                not_kept.append(_not_kept(name, f"over the {self.settings.max_file_bytes // 1024} KiB limit"))
                 continue
             try:
                 data = await self._download(url)
@@ -382,13 +387,13 @@ class SlackAdapter(Adapter):
         """The whole body, read in chunks against a running cap; redirects only between trusted hosts."""
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, sock_read=20))
-        limit = self.settings["max_file_bytes"]
+        limit = self.settings.max_file_bytes
         for _hop in range(MAX_REDIRECTS + 1):
             if not self._trusted(url):
                 raise FileRefused("not on Slack's file host")  # the bot token goes nowhere else
             try:
                 async with self._http.get(
-                    url, headers={"Authorization": f"Bearer {self.settings['bot_token']}"}, allow_redirects=False
+                    url, headers={"Authorization": f"Bearer {self.settings.bot_token}"}, allow_redirects=False
                 ) as resp:
                     if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("Location"):
                         url = str(resp.url.join(URL(resp.headers["Location"])))

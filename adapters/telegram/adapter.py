@@ -40,7 +40,6 @@ from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
-    Field,
     HubPort,
     Inbound,
     IngestUnavailable,
@@ -54,6 +53,7 @@ from hub.sdk import (
     hub_texts,
     logged_failure,
     parse_json,
+    setting,
     split_text,
 )
 
@@ -79,38 +79,41 @@ class UpdateHandler:
 
 class TelegramAdapter(Adapter):
     sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
-    config_fields: ClassVar[dict[str, Field]] = {
-        "token": Field(str, help="the bot token from @BotFather (or env:NAME)", secret=True),
-        "mode": Field(str, "polling", "webhook or polling", choices=("webhook", "polling")),
-        "webhook_secret": Field(
+
+    @dataclass(frozen=True)
+    class Settings:
+        token: str = setting(str, help="the bot token from @BotFather (or env:NAME)", secret=True)
+        mode: str = setting(str, "polling", "webhook or polling", choices=("webhook", "polling"))
+        webhook_secret: str = setting(
             str, "", "the secret_token Telegram sends with each webhook", secret=True, min_length=MIN_GENERATED_SECRET
-        ),
-        "public_url": Field(str, "", "https URL of this hub: the webhook is registered at start"),
-        "api_base_url": Field(str, "https://api.telegram.org", "a self-hosted Bot API server instead"),
-        "poll_timeout_seconds": Field(int, 25, "long-poll wait of getUpdates", minimum=0),
-        "max_file_bytes": Field(int, 20 * 1024 * 1024, "largest file kept (photo, video, audio...)", minimum=1),
-    }
+        )
+        public_url: str = setting(str, "", "https URL of this hub: the webhook is registered at start")
+        api_base_url: str = setting(str, "https://api.telegram.org", "a self-hosted Bot API server instead")
+        poll_timeout_seconds: int = setting(int, 25, "long-poll wait of getUpdates", minimum=0)
+        max_file_bytes: int = setting(int, 20 * 1024 * 1024, "largest file kept (photo, video, audio...)", minimum=1)
+
+    settings: Settings
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
-        if settings["mode"] == "webhook" and not settings["webhook_secret"]:
+    def check_settings(cls, prefix: str, settings: Settings) -> None:
+        if settings.mode == "webhook" and not settings.webhook_secret:
             raise ConfigError(f"{prefix}.webhook_secret: missing secret (mode is webhook)")
-        if settings["webhook_secret"] and not SECRET_TOKEN.fullmatch(settings["webhook_secret"]):
+        if settings.webhook_secret and not SECRET_TOKEN.fullmatch(settings.webhook_secret):
             raise ConfigError(
                 f"{prefix}.webhook_secret: use 16-256 characters A-Z a-z 0-9 _ - only (what Telegram accepts)"
             )
-        if settings["public_url"] and not settings["public_url"].startswith("https://"):
+        if settings.public_url and not settings.public_url.startswith("https://"):
             raise ConfigError(f"{prefix}.public_url: Telegram only calls https:// URLs")
 
-    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+    def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
-        base = settings["api_base_url"].rstrip("/")
+        base = settings.api_base_url.rstrip("/")
         self.bot = Bot(
-            settings["token"],
+            settings.token,
             base_url=f"{base}/bot",
             base_file_url=f"{base}/file/bot",
             request=HTTPXRequest(connection_pool_size=16, read_timeout=30.0),
-            get_updates_request=HTTPXRequest(read_timeout=settings["poll_timeout_seconds"] + 10.0),
+            get_updates_request=HTTPXRequest(read_timeout=settings.poll_timeout_seconds + 10.0),
         )
         self._hub: HubPort | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -125,7 +128,7 @@ class TelegramAdapter(Adapter):
 
     # -- lifecycle -------------------------------------------------------------------
     def web_app(self) -> web.Application | None:
-        if self.settings["mode"] != "webhook":
+        if self.settings.mode != "webhook":
             return None  # polling: no route, so nothing can be posted in unsigned
         app = web.Application()
         app.router.add_post("/webhook", self._webhook)
@@ -139,13 +142,13 @@ class TelegramAdapter(Adapter):
             raise PermissionError(
                 f"Telegram rejected the bot token (401/404): check channels.{self.name}.token"
             ) from None
-        if self.settings["mode"] == "polling":
+        if self.settings.mode == "polling":
             if self._poller is None or self._poller.done():
                 self._poller = asyncio.create_task(self._poll(), name=f"helpline-{self.name}-polling")
-        elif self.settings["public_url"]:
-            url = f"{self.settings['public_url'].rstrip('/')}/channels/{self.name}/webhook"
+        elif self.settings.public_url:
+            url = f"{self.settings.public_url.rstrip('/')}/channels/{self.name}/webhook"
             await self.bot.set_webhook(
-                url=url, secret_token=self.settings["webhook_secret"], allowed_updates=ALLOWED_UPDATES
+                url=url, secret_token=self.settings.webhook_secret, allowed_updates=ALLOWED_UPDATES
             )
 
     async def stop(self) -> None:
@@ -160,7 +163,7 @@ class TelegramAdapter(Adapter):
     # -- inbound: webhook ------------------------------------------------------------
     async def _webhook(self, request: web.Request) -> web.Response:
         sent = request.headers.get(SECRET_HEADER, "")
-        expected = self.settings["webhook_secret"]
+        expected = self.settings.webhook_secret
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             self.hub.note_refused(self.name, "bad_signature")
             return web.json_response({"error": "forbidden", "message": "wrong secret token"}, status=403)
@@ -188,7 +191,7 @@ class TelegramAdapter(Adapter):
         while True:
             try:
                 if not await self.hub.acquire_lease(
-                    self._lease, timedelta(seconds=self.settings["poll_timeout_seconds"] + 60)
+                    self._lease, timedelta(seconds=self.settings.poll_timeout_seconds + 60)
                 ):
                     await asyncio.sleep(5)  # another hub polls this bot
                     continue
@@ -213,7 +216,7 @@ class TelegramAdapter(Adapter):
     async def _get_updates(self, offset: int) -> list[Any]:
         """getUpdates as raw JSON: one update PTB cannot parse must not hide the others."""
         params: dict[str, Any] = {
-            "timeout": self.settings["poll_timeout_seconds"],
+            "timeout": self.settings.poll_timeout_seconds,
             "allowed_updates": ALLOWED_UPDATES,
         }
         if offset:
@@ -221,7 +224,7 @@ class TelegramAdapter(Adapter):
         with warnings.catch_warnings():  # PTB suggests Bot.get_updates, which parses all or nothing
             warnings.simplefilter("ignore")
             result = await self.bot.do_api_request(
-                "getUpdates", api_kwargs=params, read_timeout=self.settings["poll_timeout_seconds"] + 10.0
+                "getUpdates", api_kwargs=params, read_timeout=self.settings.poll_timeout_seconds + 10.0
             )
         return result if isinstance(result, list) else []
 
@@ -359,7 +362,7 @@ class TelegramAdapter(Adapter):
 
     async def _keep_files(self, content: Content) -> tuple[str, list[Attachment]]:
         """Download the message's files within max_file_bytes; say so in the text when one is not kept."""
-        limit = self.settings["max_file_bytes"]
+        limit = self.settings.max_file_bytes
         text, attachments = content.text, []
         for wanted in content.files:
             try:

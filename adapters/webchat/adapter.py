@@ -51,7 +51,6 @@ from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
     ConfigError,
-    Field,
     HubPort,
     Inbound,
     IngestUnavailable,
@@ -76,6 +75,7 @@ from hub.sdk import (
     parse_json,
     read_json,
     request_locale,
+    setting,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -105,65 +105,71 @@ class Visitor:
     token: dict[str, Any]  # what the token says: n (name), e (verified email), at (issued)
 
 
+@dataclass(frozen=True)
+class SiteSettings:
+    identity_secret: str = setting(str, "", "verifies signed-in users", secret=True, min_length=MIN_GENERATED_SECRET)
+    allowed_origins: tuple[str, ...] = setting(list, [], "pages that may embed the widget; empty: any")
+
+
+NO_SITE_SETTINGS = SiteSettings()  # no [sites] configured: any page, anonymous visitors only
+
+
 class WebChatAdapter(Adapter):
     sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
-    config_fields: ClassVar[dict[str, Field]] = {
-        "secret": Field(str, help="signs visitor tokens (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET),
-        "sites": Field(
-            dict,
-            {},
-            "per site: identity_secret, allowed_origins",
-            entries={
-                "identity_secret": Field(
-                    str, "", "verifies signed-in users", secret=True, min_length=MIN_GENERATED_SECRET
-                ),
-                "allowed_origins": Field(list, [], "pages that may embed the widget; empty: any"),
-            },
-        ),
-        "max_message_chars": Field(int, 4000, "longest message a visitor may send", minimum=1),
-        "messages_per_minute": Field(int, 20, "per visitor", minimum=1),
-        "messages_per_minute_per_ip": Field(int, 60, "per address, all visitors together", minimum=1),
-        "max_connections_per_visitor": Field(int, 5, "open tabs per visitor", minimum=1),
-        "max_connections_per_ip": Field(int, 50, "open sockets per address, all its visitors together", minimum=1),
-        "new_visitors_per_hour_per_ip": Field(int, 60, "anonymous visitors one address may start", minimum=1),
-        "max_attachment_bytes": Field(
+
+    @dataclass(frozen=True)
+    class Settings:
+        secret: str = setting(
+            str, help="signs visitor tokens (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET
+        )
+        sites: dict[str, SiteSettings] = setting(
+            dict, {}, "per site: identity_secret, allowed_origins", entries=SiteSettings
+        )
+        max_message_chars: int = setting(int, 4000, "longest message a visitor may send", minimum=1)
+        messages_per_minute: int = setting(int, 20, "per visitor", minimum=1)
+        messages_per_minute_per_ip: int = setting(int, 60, "per address, all visitors together", minimum=1)
+        max_connections_per_visitor: int = setting(int, 5, "open tabs per visitor", minimum=1)
+        max_connections_per_ip: int = setting(int, 50, "open sockets per address, all its visitors together", minimum=1)
+        new_visitors_per_hour_per_ip: int = setting(int, 60, "anonymous visitors one address may start", minimum=1)
+        max_attachment_bytes: int = setting(
             int, 10 * 1024 * 1024, "largest upload (the body limit of /upload, instead of max_body_bytes)", minimum=1
-        ),
-        "uploads_per_hour": Field(int, 30, "uploads per visitor", minimum=1),
-        "uploads_per_hour_per_ip": Field(int, 100, "uploads per address, all its visitors together", minimum=1),
-        "upload_expiry_minutes": Field(int, 60, "an upload not sent in a message by then is deleted", minimum=1),
-        "email_requests_per_hour": Field(int, 3, "addresses one visitor may leave (each mails a code)", minimum=1),
-        "email_channel": Field(
+        )
+        uploads_per_hour: int = setting(int, 30, "uploads per visitor", minimum=1)
+        uploads_per_hour_per_ip: int = setting(int, 100, "uploads per address, all its visitors together", minimum=1)
+        upload_expiry_minutes: int = setting(int, 60, "an upload not sent in a message by then is deleted", minimum=1)
+        email_requests_per_hour: int = setting(int, 3, "addresses one visitor may leave (each mails a code)", minimum=1)
+        email_channel: str = setting(
             str,
             "",
             "email channel that also carries replies to visitors who left"
             " an address and are not connected; empty: none",
-        ),
-        "attachment_types": Field(
+        )
+        attachment_types: tuple[str, ...] = setting(
             list,
             ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"],
             "content types visitors may upload",
-        ),
-    }
+        )
+
+    settings: Settings
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
-        for site, table in settings["sites"].items():  # each table is checked against the `sites` entries
-            origins = table["allowed_origins"]
+    def check_settings(cls, prefix: str, settings: Settings) -> None:
+        for site, table in settings.sites.items():  # each table is checked against the `sites` entries
+            origins = table.allowed_origins
             if not all(isinstance(o, str) for o in origins):
                 raise ConfigError(f"{prefix}.sites.{site}.allowed_origins: expected a list of origins")
 
-    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+    def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
-        self.tokens = URLSafeTimedSerializer(settings["secret"], salt="helpline-webchat-visitor")
-        self.per_visitor = SlidingWindow(settings["messages_per_minute"], 60)
-        self.per_address = SlidingWindow(settings["messages_per_minute_per_ip"], 60)
-        self.new_visitors = SlidingWindow(settings["new_visitors_per_hour_per_ip"], 3600)
-        self.uploads_per_visitor = SlidingWindow(settings["uploads_per_hour"], 3600)
-        self.uploads_per_address = SlidingWindow(settings["uploads_per_hour_per_ip"], 3600)
-        self.email_per_visitor = SlidingWindow(settings["email_requests_per_hour"], 3600)
-        self.email_per_address = SlidingWindow(settings["email_requests_per_hour"] * 4, 3600)
-        self.email_per_recipient = SlidingWindow(settings["email_requests_per_hour"], 24 * 3600)
+        self.tokens = URLSafeTimedSerializer(settings.secret, salt="helpline-webchat-visitor")
+        self.per_visitor = SlidingWindow(settings.messages_per_minute, 60)
+        self.per_address = SlidingWindow(settings.messages_per_minute_per_ip, 60)
+        self.new_visitors = SlidingWindow(settings.new_visitors_per_hour_per_ip, 3600)
+        self.uploads_per_visitor = SlidingWindow(settings.uploads_per_hour, 3600)
+        self.uploads_per_address = SlidingWindow(settings.uploads_per_hour_per_ip, 3600)
+        self.email_per_visitor = SlidingWindow(settings.email_requests_per_hour, 3600)
+        self.email_per_address = SlidingWindow(settings.email_requests_per_hour * 4, 3600)
+        self.email_per_recipient = SlidingWindow(settings.email_requests_per_hour, 24 * 3600)
         self.code_attempts = SlidingWindow(10, 3600)  # per visitor, on top of the per-code limit
         self.hellos = SlidingWindow(HELLOS_PER_10_SECONDS, 10)  # per socket
         self.typing = SlidingWindow(1, TYPING_EVERY_SECONDS)  # per conversation: coalesced
@@ -212,7 +218,7 @@ class WebChatAdapter(Adapter):
 
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
-        self.uploads = hub.pending_uploads(self.name, self.settings["upload_expiry_minutes"] * 60)
+        self.uploads = hub.pending_uploads(self.name, self.settings.upload_expiry_minutes * 60)
         # One subscription for all visitors, routed by conversation (not one per socket);
         # supervised, so an event that cannot be routed (the store is down) skips only itself.
         subscription = hub.subscribe(maxsize=10_000)
@@ -267,12 +273,12 @@ class WebChatAdapter(Adapter):
     def _email_key(self, address: str) -> str:
         return f"webchat:{self.name}:email:{address}"
 
-    def _site(self, site: str, request: web.Request) -> dict[str, Any]:
-        sites = self.settings["sites"]
+    def _site(self, site: str, request: web.Request) -> SiteSettings:
+        sites = self.settings.sites
         if sites and site not in sites:
             raise Refusal(403, "unknown_site", f"unknown site {site!r}")
-        table = sites.get(site, {})
-        origins = table.get("allowed_origins", [])
+        table = sites.get(site, NO_SITE_SETTINGS)
+        origins = table.allowed_origins
         origin = request.headers.get("Origin", "")
         if origins and origin not in origins:
             raise Refusal(403, "origin_not_allowed", "this site may not embed the widget")
@@ -301,9 +307,9 @@ class WebChatAdapter(Adapter):
                     raise web.HTTPBadRequest(text=f"user.{key} must be a string")
             email = user.get("email") or ""
             message = user["id"] + ("\n" + email if email else "")
-            expected = hmac.new(table.get("identity_secret", "").encode(), message.encode(), hashlib.sha256).hexdigest()
+            expected = hmac.new(table.identity_secret.encode(), message.encode(), hashlib.sha256).hexdigest()
             given = str(user.get("hash") or "").encode()  # bytes: compare_digest refuses non-ASCII text
-            if not table.get("identity_secret") or not hmac.compare_digest(expected.encode(), given):
+            if not table.identity_secret or not hmac.compare_digest(expected.encode(), given):
                 return web.json_response(
                     {"error": "identity_rejected", "message": "the user's identity hash does not verify"}, status=403
                 )
@@ -330,9 +336,9 @@ class WebChatAdapter(Adapter):
                 "conversation": ticket_json(conversation),
                 "agents_online": self.hub.agents_online() > 0,
                 "limits": {
-                    "max_message_chars": self.settings["max_message_chars"],
-                    "max_attachment_bytes": self.settings["max_attachment_bytes"],
-                    "attachment_types": self.settings["attachment_types"],
+                    "max_message_chars": self.settings.max_message_chars,
+                    "max_attachment_bytes": self.settings.max_attachment_bytes,
+                    "attachment_types": self.settings.attachment_types,
                 },
             }
         )
@@ -373,11 +379,11 @@ class WebChatAdapter(Adapter):
         visitor = await self.visitor_of(request.query.get("token", ""))
         self._site(visitor.site, request)
         address, token_data, ip = visitor.address, visitor.token, client_address(request)
-        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.settings["max_message_chars"] * 4 + 4096)
+        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.settings.max_message_chars * 4 + 4096)
         await ws.prepare(request)
         if (
-            len(self.sockets[address]) >= self.settings["max_connections_per_visitor"]
-            or self.sockets_per_ip[ip] >= self.settings["max_connections_per_ip"]
+            len(self.sockets[address]) >= self.settings.max_connections_per_visitor
+            or self.sockets_per_ip[ip] >= self.settings.max_connections_per_ip
         ):
             if not self.sockets[address]:
                 del self.sockets[address]
@@ -459,8 +465,8 @@ class WebChatAdapter(Adapter):
         if not isinstance(client_id, str) or not 0 < len(client_id) <= 64 or not isinstance(text, str):
             await ws.send_json(_error_frame(request, "bad_frame", "client_id and text are required"))
             return None
-        if len(text) > self.settings["max_message_chars"]:
-            limit = self.settings["max_message_chars"]
+        if len(text) > self.settings.max_message_chars:
+            limit = self.settings.max_message_chars
             said = hub_texts(request_locale(request)).plural("webchat.too_long", limit)
             await ws.send_json({"type": "error", "code": "too_long", "client_id": client_id, "message": said})
             return None
@@ -550,7 +556,7 @@ class WebChatAdapter(Adapter):
             if data is None:
                 raise InvalidInbound("an attachment was not uploaded first, or its upload expired")
             content_type = detect_type(data)
-            if content_type not in self.settings["attachment_types"]:
+            if content_type not in self.settings.attachment_types:
                 raise InvalidInbound(f"files of type {content_type!r} are not accepted")
             attachments.append(
                 Attachment(
@@ -578,7 +584,7 @@ class WebChatAdapter(Adapter):
             wait = limiter.take(key or "?")
             if wait is not None:
                 raise Refusal(429, "rate_limited", "too many uploads; try again later", retry_after=wait)
-        limit = self.settings["max_attachment_bytes"]
+        limit = self.settings.max_attachment_bytes
         if request.content_length is not None and request.content_length > limit + 64 * 1024:
             return _error(413, "too_large", f"files are limited to {limit} bytes")
         if request.content_type != "multipart/form-data":
@@ -596,7 +602,7 @@ class WebChatAdapter(Adapter):
             if len(data) > limit:
                 return _error(413, "too_large", f"files are limited to {limit} bytes")
         content_type = detect_type(bytes(data))  # what the bytes are, not what the browser says
-        if content_type not in self.settings["attachment_types"]:
+        if content_type not in self.settings.attachment_types:
             return _error(415, "unsupported_type", f"files of type {content_type} are not accepted")
         assert self.uploads is not None  # set by start(), before any request is served
         ref = await self.uploads.put(visitor.address, bytes(data))
@@ -643,7 +649,7 @@ class WebChatAdapter(Adapter):
         confirmation = Message(
             id=new_id(),
             conversation_id=conversation.id,
-            channel=self.settings["email_channel"],
+            channel=self.settings.email_channel,
             direction=Direction.OUTBOUND,
             kind=MessageKind.MESSAGE,
             author_type=AuthorType.SYSTEM,
@@ -695,7 +701,7 @@ class WebChatAdapter(Adapter):
     def _mailer(self) -> Adapter | None:
         """The email channel's adapter, in this hub process (the confirmation is sent
         directly, never through the conversation, so the code is not shown in the chat)."""
-        channel = self.settings["email_channel"]
+        channel = self.settings.email_channel
         return self._hub.channel_adapter(channel) if channel and self._hub is not None else None
 
     async def _attachment(self, request: web.Request) -> web.StreamResponse:
@@ -715,9 +721,7 @@ class WebChatAdapter(Adapter):
         if attachment is None or path is None:
             raise web.HTTPNotFound(text="no such attachment")
         # The type detected at upload; anything else this channel would not accept is opaque.
-        content_type = (
-            attachment.content_type if attachment.content_type in self.settings["attachment_types"] else BINARY
-        )
+        content_type = attachment.content_type if attachment.content_type in self.settings.attachment_types else BINARY
         return web.FileResponse(path, headers=download_headers(attachment.name, content_type))
 
     async def _script(self, request: web.Request) -> web.FileResponse:
@@ -747,7 +751,7 @@ class WebChatAdapter(Adapter):
         if (
             not connected
             and out.contact.email
-            and self.settings["email_channel"]
+            and self.settings.email_channel
             and await self._confirmed_email(out.address) == out.contact.email.lower()
         ):
             await self._also_by_email(out)
@@ -760,7 +764,7 @@ class WebChatAdapter(Adapter):
         copy_id = f"{int(out.message.id, 16) + 1:024x}"
         # Queued like any reply: the inboxes show it and the outbox sends it at once;
         # a retried delivery finds the copy made already.
-        await self.hub.queue_copy(out.message, copy_id=copy_id, channel=self.settings["email_channel"])
+        await self.hub.queue_copy(out.message, copy_id=copy_id, channel=self.settings.email_channel)
 
     def _watch(self, address: str, conversation_id: str) -> None:
         """The visitor's widget shows this ticket now: the one it showed before stops updating it."""
