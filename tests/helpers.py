@@ -131,6 +131,10 @@ def registry_with_doubles() -> Registry:
         ("gate", GatePlugin),
     ):
         registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
+    from tests.sdk_plugins import DisputesPlugin, FailingPlugin
+
+    for name, cls in (("disputes", DisputesPlugin), ("failing", FailingPlugin)):
+        registry.plugins.add(name, f"tests.sdk_plugins:{cls.__name__}", lambda cls=cls: cls)
     return registry
 
 
