@@ -93,6 +93,7 @@ __all__ = [
     "Timer",
     "TimerContext",
     "pick_template",
+    "check_texts",
     "RetryableDeliveryError",
     "Sender",
     "Sent",
@@ -485,6 +486,24 @@ def pick_template(value: Any, contact_language: str, language: str) -> str | Non
     return str(value) if value else None
 
 
+def check_texts(prefix: str, settings: dict[str, Any], placeholders: dict[str, tuple[str, ...]]) -> None:
+    """At start: each per-language text setting (`key`: a text, or a table by language tag)
+    names real languages and only its known `{placeholders}`; ConfigError naming the key."""
+    for key, allowed in placeholders.items():
+        value = settings.get(key, "")
+        by_language = value.items() if isinstance(value, dict) else [("", value)]
+        for language, text in by_language:
+            where = f"{prefix}.{key}" + (f".{language}" if language else "")
+            if language and not canonical_tag(language):
+                raise ConfigError(f"{where}: {language!r} is not a language tag (like en or zh-CN)")
+            if not isinstance(text, str):
+                raise ConfigError(f"{where}: expected a string, got {type(text).__name__}")
+            try:
+                text.format(**dict.fromkeys(allowed, ""))
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigError(f"{where}: unknown placeholder {exc}") from None
+
+
 class PluginTools:
     """What every plugin context offers beside its ticket: records, timers and texts.
     Mixed into PluginContext, TimerContext and EventContext."""
@@ -529,7 +548,11 @@ class PluginTools:
             chosen = pick_template(self.settings.get(setting), contact_language, self.language)
             if chosen is not None:
                 return chosen
-        return texts(domain, self.language).get(key)
+        return self.catalog(domain).get(key)
+
+    def catalog(self, domain: str = "hub") -> Texts:
+        """The catalog `domain` in this contact's catalog locale (plurals, day names)."""
+        return texts(domain, self.language)
 
     def text(self, key: str, *, setting: str = "", domain: str = "hub", **params: Any) -> str:
         """`template` with its `{placeholders}` filled in."""
