@@ -13,6 +13,11 @@ DISPUTE = RecordKind(
         "type": "object",
         "title": "Dispute",
         "x-title-zh-CN": "交易纠纷",
+        "x-statuses": {
+            "open": {"title": "Open", "x-title-zh-CN": "处理中"},
+            "waiting": {"title": "Waiting for the customer", "x-title-zh-CN": "等待客户"},
+            "resolved": {"title": "Resolved", "x-title-zh-CN": "已解决"},
+        },
         "properties": {
             "order": {"type": "string", "title": "Order number", "x-title-zh-CN": "订单号", "minLength": 1},
             "amount": {"type": "integer", "title": "Amount", "x-title-zh-CN": "金额", "minimum": 0},
