@@ -41,7 +41,7 @@ from hub.i18n_web import localized_errors
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
-from hub.plugin_runtime import PluginRuntime
+from hub.plugin_host import PluginHost
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
@@ -92,7 +92,7 @@ class Hub(ChannelPort):
         self.services = Services.build(self.store, self.bus, self.outbox.wake, language=self.language)
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         try:  # records, timers and ticket events of the plugins
-            self.plugin_runtime = PluginRuntime(
+            self.plugin_host = PluginHost(
                 self.store,
                 self.services.records,
                 self.actions,
@@ -104,7 +104,7 @@ class Hub(ChannelPort):
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
-        self.actions.on_ticket_changed = self.plugin_runtime.ticket_changed
+        self.actions.on_ticket_changed = self.plugin_host.ticket_changed
         self.pipeline = Pipeline(
             self.store,
             self.bus,
@@ -118,7 +118,7 @@ class Hub(ChannelPort):
             concurrency=config.plugin_pool.concurrency,
             backlog=config.plugin_pool.backlog,
             language=config.hub.language,
-            runtime=self.plugin_runtime,
+            runtime=self.plugin_host,
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
@@ -172,7 +172,7 @@ class Hub(ChannelPort):
         self._background.append(
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
-        self._background.append(self.supervisor.run("plugin-timers", self.plugin_runtime.timer_loop_step))
+        self._background.append(self.supervisor.run("plugin-timers", self.plugin_host.timer_loop_step))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -189,7 +189,7 @@ class Hub(ChannelPort):
             ("channel retries", self.channels.stop),
             ("background loops", self._stop_background),
             ("plugins", lambda: self.pipeline.drain(grace)),
-            ("plugin events", self.plugin_runtime.settle),
+            ("plugin events", self.plugin_host.settle),
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]

@@ -395,10 +395,10 @@ class RecordActions(Protocol):
 
 class PluginRuntime(Protocol):
     """What the hub keeps for plugins beyond one message: records and durable timers
-    (implemented in hub.plugin_runtime)."""
+    (implemented by hub.plugin_host.PluginHost)."""
 
-    records: RecordActions
-    language: str  # the hub's, for customers whose language has no text
+    @property
+    def records(self) -> RecordActions: ...
 
     async def schedule(self, timer: Timer) -> None: ...
 

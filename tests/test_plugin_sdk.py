@@ -216,16 +216,13 @@ async def test_a_timer_fires_once_with_two_hubs_on_one_store(
         [record] = await first.services.records.query("disputes", "dispute", conversation_id=ticket.id)
         for hub in (first, second):
             move_clock(hub, timedelta(days=1, minutes=1))
-        fired = await asyncio.gather(*(h.plugin_runtime.fire_due_timers() for h in (first, second, first, second)))
+        fired = await asyncio.gather(*(h.plugin_host.fire_due_timers() for h in (first, second, first, second)))
         assert sum(fired) == 1
         assert [s for s in seen if s[0] == "timer"] == [("timer", ("check", {"record": record.id}, ticket.id))]
         checked = await second.services.records.get("disputes", "dispute", record.id)
         assert checked is not None and checked.status == "waiting" and checked.timeline[-1].who == "disputes"
         assert await second.store.timers.get_timer(f"disputes:{record.id}") is None
-        assert (
-            sum(await asyncio.gather(first.plugin_runtime.fire_due_timers(), second.plugin_runtime.fire_due_timers()))
-            == 0
-        )
+        assert sum(await asyncio.gather(first.plugin_host.fire_due_timers(), second.plugin_host.fire_due_timers())) == 0
     finally:
         await second.stop()
         await first.stop()
@@ -249,9 +246,9 @@ async def test_a_timer_survives_a_restart_and_a_hub_that_died_holding_it(
     await restarted.start()
     try:
         move_clock(restarted, timedelta(days=1, minutes=1))
-        assert await restarted.plugin_runtime.fire_due_timers() == 0  # the dead hub's lease still runs
+        assert await restarted.plugin_host.fire_due_timers() == 0  # the dead hub's lease still runs
         move_clock(restarted, timedelta(days=1, minutes=1) + TIMER_LEASE * 2)
-        assert await restarted.plugin_runtime.fire_due_timers() == 1
+        assert await restarted.plugin_host.fire_due_timers() == 1
         assert [s[1][0] for s in seen if s[0] == "timer"] == ["check"]
         checked = await restarted.services.records.get("disputes", "dispute", record.id)
         assert checked is not None and checked.status == "waiting"
@@ -269,19 +266,19 @@ async def test_a_failing_timer_is_retried_later_and_a_cancelled_one_never_fires(
         [record] = await hub.services.records.query("disputes", "dispute", conversation_id=ticket.id)
         from hub.sdk import TimerContext
 
-        ctx = TimerContext("failing", None, None, None, {}, hub.actions, hub.plugin_runtime)  # type: ignore[arg-type]
+        ctx = TimerContext("failing", None, None, None, {}, hub.actions, hub.plugin_host)  # type: ignore[arg-type]
         await ctx.schedule(utcnow() - timedelta(minutes=1), "boom", key="b")
-        assert await hub.plugin_runtime.cancel(f"disputes:{record.id}")
+        assert await hub.plugin_host.cancel(f"disputes:{record.id}")
         errors = hub.metrics.plugin_errors.labels("failing")
         before = errors._value.get()
-        assert await hub.plugin_runtime.fire_due_timers() == 1
+        assert await hub.plugin_host.fire_due_timers() == 1
         assert errors._value.get() == before + 1
-        assert await hub.plugin_runtime.fire_due_timers() == 0  # backing off
+        assert await hub.plugin_host.fire_due_timers() == 0  # backing off
         move_clock(hub, timedelta(minutes=2))
-        assert await hub.plugin_runtime.fire_due_timers() == 1
+        assert await hub.plugin_host.fire_due_timers() == 1
         assert [s for s in seen if s[0] == "failing timer"] == [("failing timer", 1), ("failing timer", 2)]
         move_clock(hub, timedelta(days=2))
-        await hub.plugin_runtime.fire_due_timers()
+        await hub.plugin_host.fire_due_timers()
         assert not [s for s in seen if s[0] == "timer"]  # the cancelled check never ran
         assert await ctx.cancel("b")
     finally:
@@ -301,7 +298,7 @@ async def test_plugins_hear_ticket_changes_after_they_are_stored_and_their_error
         {"status": "resolved", "assignee_id": site.admin.id, "team": "finance", "priority": "high"},
     )
     assert changed["status"] == "resolved"
-    await site.hub.plugin_runtime.settle()
+    await site.hub.plugin_host.settle()
     events = sorted(s[1] for s in seen if s[0] == "event")
     assert events == [
         ("assignment", "assignee_id", "", site.admin.id),

@@ -60,7 +60,7 @@ class MongoTimers(Area, Timers):
 
     @_unavailable_when_unreachable
     async def claim_due_timers(self, owner: str, *, now: datetime, lease: timedelta, limit: int) -> list[Timer]:
-        claimed = []
+        claimed: list[Timer] = []
         while len(claimed) < limit:
             doc = await self._db.timers.find_one_and_update(
                 {"due_at": {"$lte": now}, "lease_until": {"$lte": now}},

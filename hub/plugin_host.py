@@ -35,8 +35,8 @@ TIMER_CHECK_SECONDS = 5.0
 TIMER_BATCH = 100
 
 
-class PluginRuntime:
-    """The hub side of `hub.sdk.PluginRuntime`, plus the timer loop and event delivery."""
+class PluginHost:
+    """The hub side of `hub.sdk.PluginRuntime` (records, timers), plus the timer loop and event delivery."""
 
     def __init__(
         self,
