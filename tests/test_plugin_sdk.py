@@ -356,3 +356,15 @@ async def test_without_a_setting_the_catalog_speaks_the_contacts_language(tmp_pa
         assert bot[0].text == hub_texts("zh-CN").get("bot.greeting", number=str(record.conversation.number))
     finally:
         await hub.stop()
+
+
+async def test_the_record_routes_are_in_the_openapi_document(site: Site) -> None:
+    document = await site.admin.call("GET", "/api/openapi.json")
+    paths = document["paths"]
+    assert set(paths["/api/v1/records/{plugin}/{kind}"]) == {"get", "post"}
+    assert set(paths["/api/v1/records/{plugin}/{kind}/{record_id}"]) == {"get", "patch"}
+    assert set(paths["/api/v1/conversations/{conversation_id}/records"]) == {"get"}
+    listing = paths["/api/v1/records/{plugin}/{kind}"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"plugin", "kind", "conversation_id", "status", "limit"}
+    body = paths["/api/v1/records/{plugin}/{kind}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["conversation_id", "data"]

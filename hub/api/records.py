@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversation.records import Record, RecordKind
+from conversation.records import Record, RecordKind, record_to_doc
 from hub.access import Access
 from hub.api.framework import Call, not_found
 from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time, services_of
@@ -54,19 +54,11 @@ RESERVED_QUERY = ("conversation_id", "contact_id", "status", "limit", "lang")
 
 
 def record_json(record: Record) -> dict[str, Any]:
+    """The stored document (conversation/records.py), its times as ISO 8601."""
+    doc = record_to_doc(record)
     return {
-        "id": record.id,
-        "plugin": record.plugin,
-        "kind": record.kind,
-        "conversation_id": record.conversation_id,
-        "contact_id": record.contact_id,
-        "status": record.status,
-        "deadline": record.deadline.isoformat() if record.deadline else None,
-        "data": record.data,
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-        "version": record.version,
-        "timeline": [{"at": c.at.isoformat(), "who": c.who, "changes": c.changes} for c in record.timeline],
+        **doc,
+        **{key: doc[key].isoformat() if doc[key] else None for key in ("deadline", "created_at", "updated_at")},
     }
 
 
