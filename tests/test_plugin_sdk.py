@@ -4,6 +4,8 @@ two hubs and across a restart, ticket events, templates by the contact's languag
 from __future__ import annotations
 
 import asyncio
+import re
+import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,7 +25,8 @@ from hub.app import Hub, build_app
 from hub.config import Config
 from hub.sdk import ConfigError, RecordKind
 from tests import sdk_plugins
-from tests.helpers import customer_message, make_config
+from tests.conftest import ROOT
+from tests.helpers import customer_message, make_config, registry_with_doubles
 from tests.test_api import ADMIN, Agent, sign_in
 
 
@@ -368,3 +371,49 @@ async def test_the_record_routes_are_in_the_openapi_document(site: Site) -> None
     assert {p["name"] for p in listing["parameters"]} >= {"plugin", "kind", "conversation_id", "status", "limit"}
     body = paths["/api/v1/records/{plugin}/{kind}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["conversation_id", "data"]
+
+
+# -- the README's example --------------------------------------------------------------------
+def readme_example() -> tuple[str, dict[str, Any]]:
+    """The Python and TOML blocks of README's "Records, timers, events and templates"."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Records, timers, events and templates") :]
+    blocks = re.findall(r"```(python|toml)\n(.*?)```", section, re.S)
+    code = next(body for lang, body in blocks if lang == "python")
+    settings = tomllib.loads(next(body for lang, body in blocks if lang == "toml"))
+    return code, settings
+
+
+async def test_the_readme_example_plugin_works_as_documented(tmp_path: Path, storage_url: str) -> None:
+    code, settings = readme_example()
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102  (our own documentation)
+    registry = registry_with_doubles()
+    registry.plugins.add("survey", "README.md", lambda: namespace["Survey"])
+    settings["plugins"]["enabled"] = ["survey"]
+    hub = Hub(make_config(tmp_path, settings, storage_url=storage_url, registry=registry))
+    await hub.start()
+    try:
+        sender = Sender(address="user-7", display_name="王芳", language="zh-CN")
+        record = await hub.ingest(customer_message("m1", "退款到账了吗", sender=sender))
+        ticket = record.conversation
+        resolved = await hub.actions.update_conversation(ticket, {"status": "resolved"})
+        await hub.plugin_host.settle()
+        assert await hub.plugin_host.fire_due_timers() == 0  # a day later, not now
+        move_clock(hub, timedelta(days=1, minutes=1))
+        assert await hub.plugin_host.fire_due_timers() == 1
+        asked = [m.text for m in await hub.store.tickets.list_messages(ticket.id) if m.author_type.value == "bot"]
+        assert asked == [f"您对工单 #{resolved.number} 的处理满意吗？请回复 1（很差）到 5（很好）。"]
+        [survey] = await hub.services.records.query("survey", "survey", conversation_id=ticket.id)
+        assert survey.status == "sent"
+
+        await hub.ingest(customer_message("m2", "5", sender=sender))
+        for _ in range(200):
+            survey = await hub.services.records.get("survey", "survey", survey.id)  # type: ignore[assignment]
+            if survey.status == "answered":
+                break
+            await asyncio.sleep(0.02)
+        assert (survey.status, survey.data) == ("answered", {"score": 5})
+        assert [r.id for r in await hub.services.records.query("survey", "survey", {"score": "5"})] == [survey.id]
+    finally:
+        await hub.stop()
