@@ -24,6 +24,8 @@ from conversation.model import utcnow
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # plugin, kind and query field names: safe in SQL and index names
 DEFAULT_STATUSES = ("open", "done", "cancelled")
 MAX_QUERY_LIMIT = 200
+# Query-string names the records API keeps for itself: a kind cannot declare a query field so named.
+RESERVED_FILTERS = ("conversation_id", "contact_id", "status", "limit", "lang")
 MAX_TIMELINE = 200  # the oldest changes are dropped beyond this; the record keeps its current values
 
 
@@ -55,6 +57,8 @@ class RecordKind:
         for name in self.queries:
             if not NAME.match(name) or name not in properties:
                 raise ValueError(f"record kind {self.name!r}: query field {name!r} is not a property of the schema")
+            if name in RESERVED_FILTERS:
+                raise ValueError(f"record kind {self.name!r}: query field {name!r} is a reserved name (rename it)")
         if not self.statuses or not all(NAME.match(s) for s in self.statuses):
             raise ValueError(f"record kind {self.name!r}: statuses must be names (lower-case letters, digits, _)")
 

@@ -189,7 +189,7 @@ class Hub(ChannelPort):
             ("channel retries", self.channels.stop),
             ("background loops", self._stop_background),
             ("plugins", lambda: self.pipeline.drain(grace)),
-            ("plugin events", self.plugin_host.settle),
+            ("plugin events", lambda: self.plugin_host.settle(grace)),
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]

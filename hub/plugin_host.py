@@ -159,7 +159,14 @@ class PluginHost:
                 change.conversation.id,
             )
 
-    async def settle(self) -> None:
-        """Wait for the event deliveries under way (tests, and shutdown)."""
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait for the event deliveries under way (tests, and shutdown: those still running
+        after `timeout` seconds are cancelled; an event is not kept across a restart)."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            if pending:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.warning("shutdown: %d plugin event deliveries did not finish in time", len(pending))
+                return

@@ -197,6 +197,10 @@ def test_a_wrong_record_kind_stops_the_hub_naming_it(tmp_path: Path, monkeypatch
     monkeypatch.setattr(sdk_plugins.DisputesPlugin, "record_kinds", (broken,))
     with pytest.raises(ConfigError, match="query field 'order' is not a property"):
         Hub(sdk_config(tmp_path, "sqlite://", "disputes"))
+    reserved = RecordKind("dispute", {"type": "object", "properties": {"status": {"type": "string"}}}, ("status",))
+    monkeypatch.setattr(sdk_plugins.DisputesPlugin, "record_kinds", (reserved,))
+    with pytest.raises(ConfigError, match="'status' is a reserved name"):
+        Hub(sdk_config(tmp_path, "sqlite://", "disputes"))
     monkeypatch.setattr(sdk_plugins.DisputesPlugin, "record_kinds", (RecordKind("d", {"type": "nope"}),))
     with pytest.raises(ConfigError, match="invalid JSON Schema"):
         Hub(sdk_config(tmp_path, "sqlite://", "disputes"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversation.records import Record, RecordKind, record_to_doc
+from conversation.records import RESERVED_FILTERS, Record, RecordKind, record_to_doc
 from hub.access import Access
 from hub.api.framework import Call, not_found
 from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time, services_of
@@ -50,7 +50,6 @@ TICKET_RECORDS = api.schema(
 )
 ID = Str(max_length=64, min_length=1)
 DEADLINE = Nullable(Str(max_length=64, description="ISO 8601 with its offset; null clears it"))
-RESERVED_QUERY = ("conversation_id", "contact_id", "status", "limit", "lang")
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -105,7 +104,7 @@ async def _ticket_of(call: Call, record: Record | None, access: Access) -> Recor
 async def list_records(call: Call) -> dict[str, Any]:
     services = services_of(call)
     kind = services.records.kind(call.path["plugin"], call.path["kind"])
-    filters = {k: v for k, v in call.request.query.items() if k not in RESERVED_QUERY}
+    filters = {k: v for k, v in call.request.query.items() if k not in RESERVED_FILTERS}
     items = await services.records.query(
         kind.plugin,
         kind.name,
