@@ -294,7 +294,7 @@ async def test_a_failing_timer_is_retried_later_and_a_cancelled_one_never_fires(
 
 # -- ticket events ---------------------------------------------------------------------------
 async def test_plugins_hear_ticket_changes_after_they_are_stored_and_their_errors_break_nothing(
-    site: Site, seen: list[tuple[str, Any]]
+    site: Site, seen: list[tuple[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     ticket = await dispute_ticket(site.hub)
     errors = site.hub.metrics.plugin_errors.labels("failing")
@@ -314,6 +314,7 @@ async def test_plugins_hear_ticket_changes_after_they_are_stored_and_their_error
         ("team", "team", "", "finance"),
     ]
     assert errors._value.get() == before + 1  # the failing plugin hears status only, and fails
+    assert f"plugin failing failed on the status change of conversation {ticket.id}" in caplog.text
     stored = await site.hub.store.tickets.get_conversation(ticket.id)
     assert stored is not None and stored.status.value == "resolved"
 
