@@ -2,8 +2,10 @@
 
 An adapter turns a channel's traffic into `Inbound` values for `HubPort.ingest`, and
 delivers `Outbound` messages in `send`. A plugin reacts to each stored customer
-message through a `PluginContext`. See README.md, "Writing an adapter" and
-"Writing a plugin".
+message through a `PluginContext`, to its durable timers (`TimerContext`) and to ticket
+changes (`EventContext`); every context keeps the plugin's records, schedules timers and
+picks texts in the customer's language (`PluginTools`). See README.md, "Writing an
+adapter" and "Writing a plugin".
 """
 
 from __future__ import annotations
