@@ -25,9 +25,11 @@ from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
 from conversation.areas.desk import Desk
 from conversation.areas.inbox import Inbox
+from conversation.areas.records import Records
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
 from conversation.areas.tickets import Tickets
+from conversation.areas.timers import Timers
 from conversation.errors import InvalidInput
 from conversation.model import (
     Priority,
@@ -88,6 +90,8 @@ class Store(ABC):
     coordination: Coordination
     inbox: Inbox
     desk: Desk
+    records: Records
+    timers: Timers
 
     @abstractmethod
     async def open(self) -> None:

@@ -41,6 +41,7 @@ from hub.i18n_web import localized_errors
 from hub.metrics import CONTENT_TYPE, Metrics
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.plugin_host import PluginHost
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
@@ -90,6 +91,20 @@ class Hub(ChannelPort):
         )
         self.services = Services.build(self.store, self.bus, self.outbox.wake, language=self.language)
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
+        try:  # records, timers and ticket events of the plugins
+            self.plugin_host = PluginHost(
+                self.store,
+                self.services.records,
+                self.actions,
+                self.metrics,
+                self.plugins,
+                instance_id=self.instance_id,
+                clock=lambda: self.actions.clock(),
+                language=self.language,
+            )
+        except ValueError as exc:  # a plugin's record kinds or events are declared wrong
+            raise ConfigError(f"plugins: {exc}") from None
+        self.actions.on_ticket_changed = self.plugin_host.ticket_changed
         self.pipeline = Pipeline(
             self.store,
             self.bus,
@@ -102,6 +117,7 @@ class Hub(ChannelPort):
             concurrency=config.plugin_pool.concurrency,
             backlog=config.plugin_pool.backlog,
             language=config.hub.language,
+            runtime=self.plugin_host,
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
@@ -134,6 +150,7 @@ class Hub(ChannelPort):
     async def start(self) -> None:
         await self.store.open()
         await self.store.desk.create_defaults()  # teams and categories, on the first start only
+        await self.services.records.ensure_indexes()  # one per query field the plugins' record kinds declare
         created = await ensure_admin(self.store)
         if created and self.on_first_admin:
             self.on_first_admin(*created)
@@ -154,6 +171,7 @@ class Hub(ChannelPort):
         self._background.append(
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
+        self._background.append(self.supervisor.run("plugin-timers", self.plugin_host.timer_loop_step))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -170,6 +188,7 @@ class Hub(ChannelPort):
             ("channel retries", self.channels.stop),
             ("background loops", self._stop_background),
             ("plugins", lambda: self.pipeline.drain(grace)),
+            ("plugin events", lambda: self.plugin_host.settle(grace)),
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]

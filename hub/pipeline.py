@@ -23,7 +23,7 @@ from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
-from hub.sdk import IngestUnavailable, Outcome, Plugin, PluginContext
+from hub.sdk import IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
 
@@ -63,7 +63,9 @@ class Pipeline:
         backlog: int = 1000,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
+        runtime: PluginRuntime | None = None,
     ) -> None:
+        self.runtime = runtime  # records and timers for the plugins' contexts
         self.store = store
         self.bus = bus
         self.metrics = metrics
@@ -206,6 +208,7 @@ class Pipeline:
                 state=dict(state),
                 actions=self.actions,
                 language=best_locale(contact.language, self.language),
+                runtime=self.runtime,
             )
             try:
                 outcome = await plugin.on_message(ctx)

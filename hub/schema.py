@@ -189,3 +189,21 @@ def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), type(value).__name__
     )
+
+
+@dataclass
+class AnyObject(Schema):
+    """A JSON object whose shape another schema checks (a plugin record's JSON Schema)."""
+
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "object", "additionalProperties": True}
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+    def parse(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationError(path, f"expected an object, got {_kind(value)}")
+        return value

@@ -2,8 +2,10 @@
 
 An adapter turns a channel's traffic into `Inbound` values for `HubPort.ingest`, and
 delivers `Outbound` messages in `send`. A plugin reacts to each stored customer
-message through a `PluginContext`. See README.md, "Writing an adapter" and
-"Writing a plugin".
+message through a `PluginContext`, to its durable timers (`TimerContext`) and to ticket
+changes (`EventContext`); every context keeps the plugin's records, schedules timers and
+picks texts in the customer's language (`PluginTools`). See README.md, "Writing an
+adapter" and "Writing a plugin".
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -19,8 +21,11 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
-from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority
+from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
+from conversation.records import Record, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
+from conversation.ticket_changes import EVENT_KINDS, TicketChange
+from conversation.timers import Timer, timer_key
 from hub.backoff import backoff
 from hub.blobs import PendingUploads, download_headers, name_for_type
 from hub.clientaddr import client_address
@@ -36,6 +41,7 @@ from hub.i18n import (
     error_message,
     hub_texts,
     match_locale,
+    texts,
 )
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
@@ -80,6 +86,17 @@ __all__ = [
     "PermanentDeliveryError",
     "Plugin",
     "PluginContext",
+    "PluginRecords",
+    "PluginRuntime",
+    "EventContext",
+    "EVENT_KINDS",
+    "Record",
+    "RecordKind",
+    "TicketChange",
+    "Timer",
+    "TimerContext",
+    "pick_template",
+    "check_texts",
     "RetryableDeliveryError",
     "Sender",
     "Sent",
@@ -340,8 +357,253 @@ class ConversationActions(Protocol):
     async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation: ...
 
 
+class RecordActions(Protocol):
+    """The hub's record service as plugins reach it (hub.services.records.RecordService)."""
+
+    async def create(
+        self,
+        plugin: str,
+        kind: str,
+        conversation: Conversation,
+        data: dict[str, Any],
+        *,
+        status: str = "",
+        deadline: datetime | None = None,
+        who: str,
+    ) -> Record: ...
+
+    async def update(
+        self,
+        plugin: str,
+        kind: str,
+        record_id: str,
+        *,
+        data: dict[str, Any] | None = None,
+        status: str | None = None,
+        deadline: datetime | None | bool = False,
+        who: str,
+    ) -> Record: ...
+
+    async def get(self, plugin: str, kind: str, record_id: str) -> Record | None: ...
+
+    async def query(
+        self,
+        plugin: str,
+        kind: str,
+        filters: dict[str, Any] | None = None,
+        *,
+        conversation_id: str = "",
+        contact_id: str = "",
+        status: str = "",
+        limit: int = 50,
+    ) -> list[Record]: ...
+
+
+class PluginRuntime(Protocol):
+    """What the hub keeps for plugins beyond one message: records and durable timers
+    (implemented by hub.plugin_host.PluginHost)."""
+
+    @property
+    def records(self) -> RecordActions: ...
+
+    async def schedule(self, timer: Timer) -> None: ...
+
+    async def cancel(self, key: str) -> bool: ...
+
+
 @dataclass
-class PluginContext:
+class PluginRecords:
+    """A plugin's records (`ctx.records`): of the kinds it declared, linked to a ticket and
+    its contact; every change adds a timeline entry naming the plugin."""
+
+    plugin: str
+    runtime: PluginRuntime
+    conversation: Conversation | None
+
+    async def create(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        status: str = "",
+        deadline: datetime | None = None,
+        conversation: Conversation | None = None,
+    ) -> Record:
+        """A new record on this context's ticket (or `conversation`); InvalidInput if the schema refuses it."""
+        ticket = conversation or self.conversation
+        if ticket is None:
+            raise ValueError("records.create() needs a ticket: pass conversation=")
+        return await self.runtime.records.create(
+            self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin
+        )
+
+    async def update(
+        self,
+        kind: str,
+        record_id: str,
+        *,
+        data: dict[str, Any] | None = None,
+        status: str | None = None,
+        deadline: datetime | None | bool = False,
+    ) -> Record:
+        """Merge `data` (None removes a field), set status and deadline (False: unchanged)."""
+        return await self.runtime.records.update(
+            self.plugin, kind, record_id, data=data, status=status, deadline=deadline, who=self.plugin
+        )
+
+    async def get(self, kind: str, record_id: str) -> Record | None:
+        return await self.runtime.records.get(self.plugin, kind, record_id)
+
+    async def query(
+        self,
+        kind: str,
+        *,
+        conversation_id: str = "",
+        contact_id: str = "",
+        status: str = "",
+        limit: int = 50,
+        **filters: Any,
+    ) -> list[Record]:
+        """Newest first; `filters` are equality on the kind's declared query fields."""
+        return await self.runtime.records.query(
+            self.plugin,
+            kind,
+            filters,
+            conversation_id=conversation_id,
+            contact_id=contact_id,
+            status=status,
+            limit=limit,
+        )
+
+    async def of_ticket(self, kind: str, *, status: str = "") -> list[Record]:
+        """This ticket's records of `kind`, newest first."""
+        if self.conversation is None:
+            return []
+        return await self.query(kind, conversation_id=self.conversation.id, status=status)
+
+
+def pick_template(value: Any, contact_language: str, language: str) -> str | None:
+    """A per-language setting's text for this reader: a plain string is for everyone; in a
+    table (`{en = "...", zh-CN = "..."}`) the contact's own language first, then the catalog
+    locale chosen for them (`language`: theirs, else the hub's). None: the catalog decides."""
+    if isinstance(value, dict):
+        chosen = match_locale(contact_language, value) or match_locale(language, value)
+        return str(value[chosen]) if chosen is not None else None
+    return str(value) if value else None
+
+
+def check_texts(prefix: str, settings: dict[str, Any], placeholders: dict[str, tuple[str, ...]]) -> None:
+    """At start: each per-language text setting (`key`: a text, or a table by language tag)
+    names real languages and only its known `{placeholders}`; ConfigError naming the key."""
+    for key, allowed in placeholders.items():
+        value = settings.get(key, "")
+        by_language = value.items() if isinstance(value, dict) else [("", value)]
+        for language, text in by_language:
+            where = f"{prefix}.{key}" + (f".{language}" if language else "")
+            if language and not canonical_tag(language):
+                raise ConfigError(f"{where}: {language!r} is not a language tag (like en or zh-CN)")
+            if not isinstance(text, str):
+                raise ConfigError(f"{where}: expected a string, got {type(text).__name__}")
+            try:
+                text.format(**dict.fromkeys(allowed, ""))
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigError(f"{where}: unknown placeholder {exc}") from None
+
+
+class PluginTools:
+    """What every plugin context offers beside its ticket: records, timers and texts.
+    Mixed into PluginContext, TimerContext and EventContext."""
+
+    plugin: str
+    settings: dict[str, Any]
+    language: str
+    conversation: Conversation | None
+    contact: Contact | None
+    runtime: PluginRuntime | None
+
+    def _runtime(self) -> PluginRuntime:
+        if self.runtime is None:
+            raise RuntimeError("this context has no hub runtime (records and timers need a running hub)")
+        return self.runtime
+
+    @property
+    def records(self) -> PluginRecords:
+        return PluginRecords(self.plugin, self._runtime(), self.conversation)
+
+    async def schedule(self, at: datetime, name: str, data: dict[str, Any] | None = None, *, key: str = "") -> str:
+        """Call this plugin's `on_timer` once at `at` (or soon after), in one hub of many, even
+        across restarts. The same `key` again moves the timer; returns the key (for `cancel`)."""
+        if at.tzinfo is None:
+            raise ValueError("schedule(): `at` must carry its time zone")
+        key = key or new_id()
+        conversation_id = self.conversation.id if self.conversation is not None else ""
+        timer = Timer(timer_key(self.plugin, key), self.plugin, name, at, dict(data or {}), conversation_id)
+        await self._runtime().schedule(timer)
+        return key
+
+    async def cancel(self, key: str) -> bool:
+        """Remove a scheduled timer of this plugin; False when there was none (fired or cancelled)."""
+        return await self._runtime().cancel(timer_key(self.plugin, key))
+
+    def template(self, key: str, *, setting: str = "", domain: str = "hub") -> str:
+        """The text for this contact: the plugin's per-language `setting` (see `pick_template`),
+        else catalog `key` of `domain` in the contact's catalog locale (theirs, else the hub's,
+        else English)."""
+        contact_language = self.contact.language if self.contact is not None else ""
+        if setting:
+            chosen = pick_template(self.settings.get(setting), contact_language, self.language)
+            if chosen is not None:
+                return chosen
+        return self.catalog(domain).get(key)
+
+    def catalog(self, domain: str = "hub") -> Texts:
+        """The catalog `domain` in this contact's catalog locale (plurals, day names)."""
+        return texts(domain, self.language)
+
+    def text(self, key: str, *, setting: str = "", domain: str = "hub", **params: Any) -> str:
+        """`template` with its `{placeholders}` filled in."""
+        return self.template(key, setting=setting, domain=domain).format(**params)
+
+
+class TicketTools(PluginTools):
+    """What a plugin may do to the ticket of its context."""
+
+    actions: ConversationActions
+
+    def _ticket(self) -> Conversation:
+        if self.conversation is None:
+            raise ValueError("this context has no ticket")
+        return self.conversation
+
+    async def reply(self, text: str) -> Message:
+        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin)
+
+    async def ask(self, text: str, choices: Sequence[Choice | str]) -> Message:
+        """Ask with answer buttons; the customer's pick comes back as `chosen`."""
+        options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
+        if not options:
+            raise ValueError("ask() needs at least one choice")
+        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin)
+
+    async def set_category(self, category: str) -> None:
+        await self._update({"category": category})
+
+    async def set_priority(self, priority: Priority | str) -> None:
+        await self._update({"priority": priority})
+
+    async def add_tags(self, *tags: str) -> None:
+        await self._update({"tags": [*self._ticket().tags, *tags]})
+
+    async def note(self, text: str) -> Message:
+        """A private note for the agents; never sent to the customer."""
+        return await self.actions.add_note(self._ticket(), text, author=self.plugin)
+
+    async def _update(self, changes: dict[str, Any]) -> None:
+        self.conversation = await self.actions.update_conversation(self._ticket(), changes)
+
+
+@dataclass
+class PluginContext(TicketTools):
     """A plugin's view of one stored customer message and what it may do about it."""
 
     plugin: str
@@ -352,35 +614,13 @@ class PluginContext:
     state: dict[str, Any]  # this plugin's state for this conversation; saved after on_message
     actions: ConversationActions
     language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
+    runtime: PluginRuntime | None = None  # records and timers (set by the hub)
     stopped: bool = field(default=False, init=False)
 
     @property
     def chosen(self) -> str:
         """The id of the option the customer picked, or "" for a typed message."""
         return self.message.choice_id
-
-    async def reply(self, text: str) -> Message:
-        return await self.actions.post_bot_message(self.conversation, text, plugin=self.plugin)
-
-    async def ask(self, text: str, choices: Sequence[Choice | str]) -> Message:
-        """Ask with answer buttons; the customer's pick comes back as `chosen`."""
-        options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
-        if not options:
-            raise ValueError("ask() needs at least one choice")
-        return await self.actions.post_bot_message(self.conversation, text, choices=options, plugin=self.plugin)
-
-    async def set_category(self, category: str) -> None:
-        await self._update({"category": category})
-
-    async def set_priority(self, priority: Priority | str) -> None:
-        await self._update({"priority": priority})
-
-    async def add_tags(self, *tags: str) -> None:
-        await self._update({"tags": [*self.conversation.tags, *tags]})
-
-    async def note(self, text: str) -> Message:
-        """A private note for the agents; never sent to the customer."""
-        return await self.actions.add_note(self.conversation, text, author=self.plugin)
 
     async def hand_off(self, reason: str, *, team: str = "") -> None:
         """Ask for a human: the ticket goes to the inbox and bots stay quiet on it."""
@@ -391,15 +631,44 @@ class PluginContext:
         """Later plugins do not run on this message."""
         self.stopped = True
 
-    async def _update(self, changes: dict[str, Any]) -> None:
-        self.conversation = await self.actions.update_conversation(self.conversation, changes)
+
+@dataclass
+class TimerContext(TicketTools):
+    """A timer of this plugin came due (`on_timer`). `conversation` and `contact` are the
+    ticket it was scheduled from, if any (and if it still exists)."""
+
+    plugin: str
+    timer: Timer  # name, data, due_at, attempts (more than 1: an earlier firing may have run, be idempotent)
+    conversation: Conversation | None
+    contact: Contact | None
+    settings: dict[str, Any]
+    actions: ConversationActions
+    runtime: PluginRuntime | None
+    language: str = SOURCE_LOCALE
+
+
+@dataclass
+class EventContext(TicketTools):
+    """A ticket changed (`on_event`), after the change was stored."""
+
+    plugin: str
+    change: TicketChange  # kind (status, assignment, team, field), field, before, after
+    conversation: Conversation
+    contact: Contact | None
+    settings: dict[str, Any]
+    actions: ConversationActions
+    runtime: PluginRuntime | None
+    language: str = SOURCE_LOCALE
 
 
 class Plugin:
-    """Base of every plugin. Subclasses set `config_fields` and implement `on_message`."""
+    """Base of every plugin. Subclasses set `config_fields` and implement `on_message`,
+    and may declare `record_kinds`, subscribe to ticket `events` and react in `on_timer`."""
 
     config_fields: ClassVar[dict[str, Field]] = {}
     always_run: ClassVar[bool] = False  # run even when a human owns the conversation
+    record_kinds: ClassVar[tuple[RecordKind, ...]] = ()  # kinds of record this plugin keeps (JSON Schema)
+    events: ClassVar[frozenset[str]] = frozenset()  # ticket changes for on_event: status, assignment, team, field
 
     @classmethod
     def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
@@ -411,4 +680,11 @@ class Plugin:
         self.log = logging.getLogger(f"helpline.plugin.{name}")
 
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
-        raise NotImplementedError
+        """A customer message was stored on a ticket the bots may answer."""
+        return None
+
+    async def on_timer(self, ctx: TimerContext) -> None:
+        """A timer this plugin scheduled came due; raise to have it tried again later."""
+
+    async def on_event(self, ctx: EventContext) -> None:
+        """A ticket changed in a way listed in `events`; errors are logged and counted, never undo the change."""

@@ -1,12 +1,15 @@
 """Greets a new ticket with its number, and says when the team is out of hours.
 
-The smallest useful plugin, and the SDK's worked example: settings declared as
-fields and checked at start, a reply, per-conversation state (greet once, warn about
-opening hours at most once a day) that survives a restart.
+The smallest useful plugin, and the SDK's worked example (README, "Writing a plugin"):
+settings declared as fields and checked at start (`check_texts` for its per-language
+texts), a reply, per-conversation state (greet once, warn about opening hours at most
+once a day) that survives a restart, and templates: `ctx.text` picks the configured
+text in the customer's language, else the hub catalog's (`bot.greeting`,
+`bot.out_of_hours`).
 
-It answers in the customer's language: a message may be one text for everyone, a table
-of texts by language (`greeting = { en = "...", zh-CN = "..." }`, or `greeting.zh = "..."`),
-or left out for the hub's catalog text in every language it has.
+A message may be one text for everyone, a table of texts by language
+(`greeting = { en = "...", zh-CN = "..." }`, or `greeting.zh = "..."`), or left out for
+the hub's catalog text in every language it has.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversation.model import utcnow
-from hub.sdk import ConfigError, Field, Outcome, Plugin, PluginContext, canonical_tag, hub_texts, match_locale
+from hub.sdk import ConfigError, Field, Outcome, Plugin, PluginContext, check_texts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLACEHOLDERS = {"greeting": ("number",), "out_of_hours": ("days", "hours", "timezone")}
@@ -70,19 +73,7 @@ class GreetingPlugin(Plugin):
                 date.fromisoformat(holiday)
             except (TypeError, ValueError):
                 raise ConfigError(f"{prefix}.holidays: {holiday!r} is not a YYYY-MM-DD date") from None
-        for key, placeholders in PLACEHOLDERS.items():
-            value = settings[key]
-            by_language = value.items() if isinstance(value, dict) else [("", value)]
-            for language, text in by_language:
-                where = f"{prefix}.{key}" + (f".{language}" if language else "")
-                if language and not canonical_tag(language):
-                    raise ConfigError(f"{where}: {language!r} is not a language tag (like en or zh-CN)")
-                if not isinstance(text, str):
-                    raise ConfigError(f"{where}: expected a string, got {type(text).__name__}")
-                try:
-                    text.format(**dict.fromkeys(placeholders, ""))
-                except (KeyError, IndexError, ValueError) as exc:
-                    raise ConfigError(f"{where}: unknown placeholder {exc}") from None
+        check_texts(prefix, settings, PLACEHOLDERS)
 
     def __init__(self, name: str, settings: dict[str, Any], *, clock: Any = utcnow) -> None:
         super().__init__(name, settings)
@@ -91,17 +82,6 @@ class GreetingPlugin(Plugin):
         self.days = {DAYS.index(d) for d in settings["days"]}
         self.holidays = {date.fromisoformat(h) for h in settings["holidays"]}
         self.clock = clock
-
-    def template(self, key: str, ctx: PluginContext) -> str:
-        """The configured text for this customer's language, else the catalog's."""
-        value = self.settings[key]
-        if isinstance(value, dict):
-            chosen = match_locale(ctx.contact.language, value) or match_locale(ctx.language, value)
-            if chosen is not None:
-                return str(value[chosen])
-        elif value:
-            return str(value)
-        return hub_texts(ctx.language).get(f"bot.{key}")
 
     def is_open(self, moment: datetime) -> bool:
         local = moment.astimezone(self.zone)
@@ -115,13 +95,20 @@ class GreetingPlugin(Plugin):
         now = self.clock()
         parts = []
         if not ctx.state.get("greeted"):
-            parts.append(self.template("greeting", ctx).format(number=ctx.conversation.number))
+            parts.append(ctx.text("bot.greeting", setting="greeting", number=ctx.conversation.number))
             ctx.state["greeted"] = True
         today = now.astimezone(self.zone).date().isoformat()
         if not self.is_open(now) and ctx.state.get("out_of_hours_told") != today:
-            days = hub_texts(ctx.language).day_names(DAYS.index(d) for d in self.settings["days"])
-            template = self.template("out_of_hours", ctx)
-            parts.append(template.format(days=days, hours=self.settings["hours"], timezone=self.zone.key))
+            days = ctx.catalog().day_names(DAYS.index(d) for d in self.settings["days"])
+            parts.append(
+                ctx.text(
+                    "bot.out_of_hours",
+                    setting="out_of_hours",
+                    days=days,
+                    hours=self.settings["hours"],
+                    timezone=self.zone.key,
+                )
+            )
             ctx.state["out_of_hours_told"] = today
         if parts:
             await ctx.reply("\n\n".join(parts))

@@ -131,10 +131,20 @@ def registry_with_doubles() -> Registry:
         ("gate", GatePlugin),
     ):
         registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
+    from tests.sdk_plugins import DisputesPlugin, FailingPlugin
+
+    for name, cls in (("disputes", DisputesPlugin), ("failing", FailingPlugin)):
+        registry.plugins.add(name, f"tests.sdk_plugins:{cls.__name__}", lambda cls=cls: cls)
     return registry
 
 
-def make_config(tmp_path: Path, raw: dict[str, Any] | None = None, *, storage_url: str = "sqlite://") -> Config:
+def make_config(
+    tmp_path: Path,
+    raw: dict[str, Any] | None = None,
+    *,
+    storage_url: str = "sqlite://",
+    registry: Registry | None = None,
+) -> Config:
     base: dict[str, Any] = {
         "hub": {"data_dir": str(tmp_path / "data"), "shutdown_grace_seconds": 2},
         "storage": {"url": storage_url, "timeout_seconds": 2},
@@ -147,7 +157,7 @@ def make_config(tmp_path: Path, raw: dict[str, Any] | None = None, *, storage_ur
             base[section] = {**base[section], **values}
         else:
             base[section] = values
-    return parse_config(base, path=tmp_path / "hub.toml", registry=registry_with_doubles())
+    return parse_config(base, path=tmp_path / "hub.toml", registry=registry or registry_with_doubles())
 
 
 @asynccontextmanager

@@ -16,7 +16,9 @@ from conversation.mongo.db import (
 from conversation.mongo.deliveries import MongoDeliveries
 from conversation.mongo.desk import MongoDesk
 from conversation.mongo.inbox import MongoInbox
+from conversation.mongo.records import MongoRecords, create_record_indexes
 from conversation.mongo.tickets import MongoTickets
+from conversation.mongo.timers import MongoTimers, create_timer_indexes
 from conversation.store import (
     SCHEMA_VERSION,
     Store,
@@ -36,6 +38,8 @@ class MongoStore(MongoStoreBase, Store):
         self.coordination = MongoCoordination(self._conn)
         self.inbox = MongoInbox(self._conn)
         self.desk = MongoDesk(self._conn)
+        self.records = MongoRecords(self._conn)
+        self.timers = MongoTimers(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -85,6 +89,8 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")
         await self._conn.db.canned.create_index([("shortcut", ASCENDING)], unique=True, name="shortcut")
         await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
+        await create_record_indexes(self._conn.db)
+        await create_timer_indexes(self._conn.db)
 
     async def close(self) -> None:
         await self._conn.client.close()

@@ -129,6 +129,20 @@ CREATE TABLE IF NOT EXISTS agents (
 CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS categories (id TEXT PRIMARY KEY, parent_id TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS categories_parent ON categories (parent_id);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY, plugin TEXT NOT NULL, kind TEXT NOT NULL, conversation_id TEXT NOT NULL,
+    contact_id TEXT NOT NULL, status TEXT NOT NULL, deadline INTEGER, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, version INTEGER NOT NULL, data TEXT NOT NULL, timeline TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_conversation ON records (plugin, kind, conversation_id, created_at);
+CREATE INDEX IF NOT EXISTS records_contact ON records (plugin, kind, contact_id, created_at);
+CREATE INDEX IF NOT EXISTS records_status ON records (plugin, kind, status, deadline);
+CREATE TABLE IF NOT EXISTS timers (
+    key TEXT PRIMARY KEY, plugin TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL,
+    conversation_id TEXT NOT NULL, due_at INTEGER NOT NULL, generation TEXT NOT NULL,
+    owner TEXT NOT NULL DEFAULT '', lease_until INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

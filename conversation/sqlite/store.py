@@ -29,7 +29,9 @@ from conversation.sqlite.db import (
 from conversation.sqlite.deliveries import SQLiteDeliveries
 from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.inbox import SQLiteInbox
+from conversation.sqlite.records import SQLiteRecords
 from conversation.sqlite.tickets import SQLiteTickets
+from conversation.sqlite.timers import SQLiteTimers
 from conversation.store import (
     SCHEMA_VERSION,
     Store,
@@ -52,6 +54,8 @@ class SQLiteStore(Store):
         self.coordination = SQLiteCoordination(self._db)
         self.inbox = SQLiteInbox(self._db)
         self.desk = SQLiteDesk(self._db)
+        self.records = SQLiteRecords(self._db)
+        self.timers = SQLiteTimers(self._db)
 
     @property
     def search_seconds(self) -> float:

@@ -849,3 +849,6 @@ async def attachment(call: Call) -> web.StreamResponse:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/... on `api`)

@@ -18,6 +18,7 @@ from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
+from hub.services.records import RecordService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Services:
     accounts: AccountService
     canned: CannedService
     desk: DeskService
+    records: RecordService
 
     @classmethod
     def build(
@@ -45,6 +47,7 @@ class Services:
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
             desk=DeskService(store, bus),
+            records=RecordService(store, bus, clock=lambda: conversations.clock()),
         )
 
 

@@ -6,6 +6,7 @@ message must go out: the same order as ingest.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,12 @@ from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE
 from hub.thread_events import ThreadEvent
 
+log = logging.getLogger(__name__)
+
+# Told of every stored ticket change: (before, after, the fields changed). The hub's plugin
+# runtime delivers them to the plugins that subscribe (`on_event`).
+TicketChanged = Callable[[Conversation, Conversation, list[str]], None]
+
 
 class ConversationService:
     def __init__(
@@ -46,6 +53,7 @@ class ConversationService:
         self.bus = bus
         self.wake_outbox = wake_outbox
         self.clock = clock
+        self.on_ticket_changed: TicketChanged | None = None
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -126,7 +134,17 @@ class ConversationService:
             raise InvalidInput(f"category {category!r} is not a category")
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
+        self._tell_plugins(conversation, updated, list(changes))
         return updated
+
+    def _tell_plugins(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
+        """After the store: a listener's failure is logged and never undoes or fails the change."""
+        if self.on_ticket_changed is None:
+            return
+        try:
+            self.on_ticket_changed(before, after, fields)
+        except Exception:
+            log.exception("telling plugins about the change of conversation %s failed", after.id)
 
     async def _apply_category_defaults(
         self, before: Conversation, updated: Conversation, changes: dict[str, Any]
@@ -164,6 +182,7 @@ class ConversationService:
         await self.add_event(merged, "event.merged_here", who=who, source=str(source.number))
         closed = await self.store.tickets.get_conversation(source.id)
         if closed is not None:
+            self._tell_plugins(source, closed, ["status", "merged_into"])
             await self.add_event(closed, "event.merged_away", who=who, target=str(target.number))
         self.bus.publish(Event("conversation.updated", source.id, {"changes": ["merged_into", "status"]}))
         self.bus.publish(Event("conversation.updated", target.id, {"changes": ["messages"]}))

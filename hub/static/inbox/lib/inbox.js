@@ -182,6 +182,7 @@ function onEvent(event) {
     appendMessages(id).catch(() => {}); // moved-in messages, or the change's system event
   } else if (event.type === "message.created") appendMessages(id).catch(() => {});
   else if (event.type === "message.updated") reloadMessages(id).catch(() => {});
+  else if (event.type.startsWith("record.")) update({ recordsChanged: Date.now() }); // the sidebar reloads them
 }
 
 export function resync() {

@@ -2,6 +2,7 @@
 // Later screens (knowledge base, roster, SLA, reports) sit beside it as their own modules.
 import { Attributes } from "../components/attributes.js";
 import { ContactPanel } from "../components/contact-panel.js";
+import { Records } from "../components/records.js";
 import { ConversationList } from "../components/conversation-list.js";
 import { MergeDialog } from "../components/merge-dialog.js";
 import { Nav } from "../components/nav.js";
@@ -71,7 +72,7 @@ export function Inbox() {
     <section id="detail" class="detail" aria-label=${t("ticket.label")}>
       ${card
         ? html`<${TicketPane} key=${card.conversation.id} />
-            <aside class="side" aria-label=${t("ticket.details")}><${Attributes} key=${card.conversation.id} card=${card} /><${ContactPanel} key=${card.contact?.id} card=${card} /></aside>`
+            <aside class="side" aria-label=${t("ticket.details")}><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /></aside>`
         : html`<div class="empty-pane"><p>${s.loadingId ? t("ticket.loading") : t("ticket.none")}</p><p class="hint">${t("ticket.none_hint")}</p></div>`}
     </section>
     <div class="notice ${s.notice?.kind || ""}" role=${s.notice?.kind === "error" ? "alert" : "status"} aria-live="polite">${s.notice?.text || ""}</div>

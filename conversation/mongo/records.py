@@ -1,0 +1,84 @@
+"""MongoDB: plugin records, one document each in `records`.
+
+Indexes: `(plugin, kind, conversation_id)`, `(plugin, kind, contact_id)`,
+`(plugin, kind, status, deadline)` at open, and one `(plugin, kind, data.<field>)`
+per declared query field (`ensure_indexes`, at start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+from conversation.areas.records import Records
+from conversation.mongo.db import Area, _unavailable_when_unreachable
+from conversation.records import NAME, Record, RecordKind, RecordQuery, record_from_doc, record_to_doc
+from conversation.store import AlreadyExists
+
+
+async def create_record_indexes(db: Any) -> None:
+    """The indexes every kind uses (at open)."""
+    for name, field in (("conversation", "conversation_id"), ("contact", "contact_id")):
+        await db.records.create_index(
+            [("plugin", ASCENDING), ("kind", ASCENDING), (field, ASCENDING), ("created_at", DESCENDING)], name=name
+        )
+    await db.records.create_index(
+        [("plugin", ASCENDING), ("kind", ASCENDING), ("status", ASCENDING), ("deadline", ASCENDING)], name="status"
+    )
+
+
+def _doc(record: Record) -> dict[str, Any]:
+    doc = record_to_doc(record)
+    return {"_id": doc.pop("id"), **doc}
+
+
+def _record(doc: dict[str, Any]) -> Record:
+    return record_from_doc({**doc, "id": doc["_id"]})
+
+
+class MongoRecords(Area, Records):
+    @_unavailable_when_unreachable
+    async def ensure_indexes(self, kinds: Sequence[RecordKind]) -> None:
+        for kind in kinds:
+            for name in kind.queries:
+                if not NAME.match(name):
+                    raise ValueError(f"not a query field name: {name!r}")
+                await self._db.records.create_index(
+                    [("plugin", ASCENDING), ("kind", ASCENDING), (f"data.{name}", ASCENDING)],
+                    name=f"q_{kind.plugin}__{kind.name}__{name}",
+                )
+
+    @_unavailable_when_unreachable
+    async def create_record(self, record: Record) -> None:
+        try:
+            await self._db.records.insert_one(_doc(record))
+        except DuplicateKeyError:
+            raise AlreadyExists(f"record {record.id} exists") from None
+
+    @_unavailable_when_unreachable
+    async def replace_record(self, record: Record, *, version: int) -> bool:
+        result = await self._db.records.replace_one(
+            {"_id": record.id, "plugin": record.plugin, "kind": record.kind, "version": version}, _doc(record)
+        )
+        return result.modified_count == 1
+
+    @_unavailable_when_unreachable
+    async def get_record(self, plugin: str, kind: str, record_id: str) -> Record | None:
+        doc = await self._db.records.find_one({"_id": record_id, "plugin": plugin, "kind": kind})
+        return _record(doc) if doc else None
+
+    @_unavailable_when_unreachable
+    async def query_records(self, query: RecordQuery) -> list[Record]:
+        selector: dict[str, Any] = {"plugin": query.plugin, "kind": query.kind}
+        for column in ("conversation_id", "contact_id", "status"):
+            if value := getattr(query, column):
+                selector[column] = value
+        for name, value in query.filters.items():
+            if not NAME.match(name):
+                raise ValueError(f"not a query field name: {name!r}")
+            selector[f"data.{name}"] = value
+        cursor = self._db.records.find(selector).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        return [_record(doc) async for doc in cursor.limit(query.limit)]

@@ -1,0 +1,172 @@
+"""What the hub does for plugins outside a customer message: their records, their durable
+timers (fired by one hub of many, under a lease) and the ticket changes they subscribe to.
+
+Timers are at least once: a hub claims due timers for TIMER_LEASE, calls `on_timer`, then
+removes each timer (only if it was not scheduled again meanwhile). A hub that dies between
+the claim and the removal leaves the timer to the next hub once the lease is over, so the
+plugin may see a timer twice (`ctx.timer.attempts > 1`): its `on_timer` should make the
+hand-off idempotent (check a record's status before acting, use a keyed timer). A plugin
+that raises gets the timer again later (backing off), up to MAX_TIMER_ATTEMPTS.
+
+Ticket changes are delivered in the hub that stored them, after the store, each plugin in
+its own task: a plugin's error is logged and counted and never reaches the change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from conversation.model import Conversation, utcnow
+from conversation.store import Store, StoreUnavailable
+from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes
+from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
+from hub.i18n import SOURCE_LOCALE, best_locale
+from hub.metrics import Metrics
+from hub.sdk import ConversationActions, EventContext, Plugin, TimerContext
+from hub.services.records import RecordService
+from hub.supervise import log_task_failure
+
+log = logging.getLogger(__name__)
+
+TIMER_CHECK_SECONDS = 5.0
+TIMER_BATCH = 100
+
+
+class PluginHost:
+    """The hub side of `hub.sdk.PluginRuntime` (records, timers), plus the timer loop and event delivery."""
+
+    def __init__(
+        self,
+        store: Store,
+        records: RecordService,
+        actions: ConversationActions,
+        metrics: Metrics,
+        plugins: list[Plugin],
+        *,
+        instance_id: str,
+        clock: Callable[[], datetime] = utcnow,
+        language: str = SOURCE_LOCALE,
+    ) -> None:
+        self.store = store
+        self.records = records
+        self.actions = actions
+        self.metrics = metrics
+        self.plugins = {plugin.name: plugin for plugin in plugins}
+        self.instance_id = instance_id
+        self.clock = clock
+        self.language = language
+        self._tasks: set[asyncio.Task[None]] = set()
+        for plugin in plugins:
+            unknown = set(plugin.events) - EVENT_KINDS
+            if unknown:
+                raise ValueError(
+                    f"plugin {plugin.name}: unknown events {sorted(unknown)} (known: {sorted(EVENT_KINDS)})"
+                )
+            records.register(plugin.name, plugin.record_kinds)
+
+    # -- timers ----------------------------------------------------------------------------
+    async def schedule(self, timer: Timer) -> None:
+        await self.store.timers.schedule_timer(timer)
+
+    async def cancel(self, key: str) -> bool:
+        return await self.store.timers.cancel_timer(key)
+
+    async def fire_due_timers(self) -> int:
+        """Claim the due timers nobody holds and fire them; how many were claimed."""
+        claimed = await self.store.timers.claim_due_timers(
+            self.instance_id, now=self.clock(), lease=TIMER_LEASE, limit=TIMER_BATCH
+        )
+        for timer in claimed:
+            await self._fire(timer)
+        return len(claimed)
+
+    async def _fire(self, timer: Timer) -> None:
+        plugin = self.plugins.get(timer.plugin)
+        if plugin is None:  # not enabled in this hub: another hub (or a later start) has it
+            await self.store.timers.retry_timer(timer, at=self.clock() + TIMER_LEASE)
+            return
+        conversation = (
+            await self.store.tickets.get_conversation(timer.conversation_id) if timer.conversation_id else None
+        )
+        contact = await self.store.contacts.get_contact(conversation.contact_id) if conversation else None
+        ctx = TimerContext(
+            plugin=plugin.name,
+            timer=timer,
+            conversation=conversation,
+            contact=contact,
+            settings=plugin.settings,
+            actions=self.actions,
+            runtime=self,
+            language=best_locale(contact.language if contact else "", self.language),
+        )
+        try:
+            await plugin.on_timer(ctx)
+        except StoreUnavailable:
+            raise  # the lease runs out and the timer fires again
+        except Exception:
+            self.metrics.plugin_errors.labels(plugin.name).inc()
+            if timer.attempts >= MAX_TIMER_ATTEMPTS:
+                log.exception("plugin %s: timer %s failed %d times; dropped", plugin.name, timer.key, timer.attempts)
+                await self.store.timers.finish_timer(timer)
+            else:
+                log.exception(
+                    "plugin %s: timer %s failed (attempt %d); retried later", plugin.name, timer.key, timer.attempts
+                )
+                await self.store.timers.retry_timer(timer, at=self.clock() + retry_delay(timer.attempts))
+            return
+        await self.store.timers.finish_timer(timer)
+
+    async def timer_loop_step(self, interval: float = TIMER_CHECK_SECONDS) -> None:
+        """One round of the supervised loop: fire what is due, then wait (at once again after a full batch)."""
+        if await self.fire_due_timers() < TIMER_BATCH:
+            await asyncio.sleep(interval)
+
+    # -- ticket events ---------------------------------------------------------------------
+    def ticket_changed(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
+        """Called by the conversation service once a change is stored."""
+        changes = ticket_changes(before, after, fields)
+        for change in changes:
+            for plugin in self.plugins.values():
+                if change.kind in plugin.events:
+                    task = asyncio.create_task(self._deliver(plugin, change), name=f"helpline-event-{plugin.name}")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                    task.add_done_callback(log_task_failure)
+
+    async def _deliver(self, plugin: Plugin, change: TicketChange) -> None:
+        try:
+            contact = await self.store.contacts.get_contact(change.conversation.contact_id)
+            ctx = EventContext(
+                plugin=plugin.name,
+                change=change,
+                conversation=change.conversation,
+                contact=contact,
+                settings=plugin.settings,
+                actions=self.actions,
+                runtime=self,
+                language=best_locale(contact.language if contact else "", self.language),
+            )
+            await plugin.on_event(ctx)
+        except Exception:
+            self.metrics.plugin_errors.labels(plugin.name).inc()
+            log.exception(
+                "plugin %s failed on the %s change of conversation %s; skipped",
+                plugin.name,
+                change.field,
+                change.conversation.id,
+            )
+
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait for the event deliveries under way (tests, and shutdown: those still running
+        after `timeout` seconds are cancelled; an event is not kept across a restart)."""
+        while self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            if pending:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.warning("shutdown: %d plugin event deliveries did not finish in time", len(pending))
+                return

@@ -1,0 +1,138 @@
+"""Plugin records: the kinds plugins declare, and every create and change of a record
+(from a plugin or an agent), validated by its kind's JSON Schema, stored with a timeline
+entry and published live (`record.created`, `record.updated` on the ticket)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from conversation.errors import InvalidInput
+from conversation.model import Conversation, new_id, utcnow
+from conversation.records import Record, RecordKind, RecordQuery, changed
+from conversation.store import NotFound, Store
+from hub.events import Event, EventBus
+
+MAX_RETRIES = 5  # compare-and-set rounds when others change the same record at once
+
+
+class RecordService:
+    def __init__(self, store: Store, bus: EventBus, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.kinds: dict[tuple[str, str], RecordKind] = {}
+
+    def register(self, plugin: str, kinds: Iterable[RecordKind]) -> None:
+        """A plugin's declared kinds; ValueError naming what is wrong (the hub refuses to start)."""
+        for declared in kinds:
+            kind = RecordKind(declared.name, declared.schema, tuple(declared.queries), declared.statuses, plugin)
+            kind.check()
+            if (plugin, kind.name) in self.kinds:
+                raise ValueError(f"plugin {plugin} declares the record kind {kind.name!r} twice")
+            self.kinds[(plugin, kind.name)] = kind
+
+    async def ensure_indexes(self) -> None:
+        await self.store.records.ensure_indexes(list(self.kinds.values()))
+
+    def kind(self, plugin: str, kind: str) -> RecordKind:
+        found = self.kinds.get((plugin, kind))
+        if found is None:
+            raise NotFound(f"record_kind {plugin}/{kind}")
+        return found
+
+    async def create(
+        self,
+        plugin: str,
+        kind: str,
+        conversation: Conversation,
+        data: dict[str, Any],
+        *,
+        status: str = "",
+        deadline: datetime | None = None,
+        who: str,
+    ) -> Record:
+        declared = self.kind(plugin, kind)
+        now = self.clock()
+        record = Record(
+            id=new_id(),
+            plugin=plugin,
+            kind=kind,
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+            status=declared.check_status(status or declared.statuses[0]),
+            data=declared.validate({k: v for k, v in data.items() if v is not None}),
+            deadline=_aware(deadline),
+            created_at=now,
+            updated_at=now,
+        )
+        await self.store.records.create_record(record)
+        self._published("record.created", record, who)
+        return record
+
+    async def update(
+        self,
+        plugin: str,
+        kind: str,
+        record_id: str,
+        *,
+        data: dict[str, Any] | None = None,
+        status: str | None = None,
+        deadline: datetime | None | bool = False,
+        who: str,
+    ) -> Record:
+        """Merge `data` into the record (a None value removes a field), set status and deadline
+        (`deadline=False` leaves it); the whole result must pass the kind's schema."""
+        declared = self.kind(plugin, kind)
+        if status is not None:
+            declared.check_status(status)
+        for _ in range(MAX_RETRIES):
+            record = await self.get(plugin, kind, record_id)
+            if record is None:
+                raise NotFound(f"record {record_id}")
+            after = changed(record, data=data, status=status, deadline=_aware(deadline), who=who, now=self.clock())
+            if after is record:
+                return record
+            declared.validate(after.data)
+            if await self.store.records.replace_record(after, version=record.version):
+                self._published("record.updated", after, who)
+                return after
+        raise InvalidInput("the record is being changed by others; try again")
+
+    async def get(self, plugin: str, kind: str, record_id: str) -> Record | None:
+        self.kind(plugin, kind)
+        return await self.store.records.get_record(plugin, kind, record_id)
+
+    async def query(
+        self,
+        plugin: str,
+        kind: str,
+        filters: dict[str, Any] | None = None,
+        *,
+        conversation_id: str = "",
+        contact_id: str = "",
+        status: str = "",
+        limit: int = 50,
+    ) -> list[Record]:
+        declared = self.kind(plugin, kind)
+        clean = {name: declared.filter_value(name, value) for name, value in (filters or {}).items()}
+        query = RecordQuery(plugin, kind, clean, conversation_id, contact_id, status, limit)
+        return await self.store.records.query_records(query)
+
+    async def of_conversation(self, conversation_id: str) -> list[Record]:
+        """Every record of every kind on one ticket (the inbox's sidebar)."""
+        found: list[Record] = []
+        for plugin, kind in self.kinds:
+            found += await self.query(plugin, kind, conversation_id=conversation_id, limit=200)
+        return found
+
+    def _published(self, kind: str, record: Record, who: str) -> None:
+        data = {"plugin": record.plugin, "kind": record.kind, "record_id": record.id, "who": who}
+        self.bus.publish(Event(kind, record.conversation_id, data))
+
+
+def _aware(moment: datetime | None | bool) -> Any:
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        raise InvalidInput("deadline: give the time zone")
+    return moment

@@ -1,0 +1,93 @@
+"""The Store contract for plugin records (both backends)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from conversation.model import new_id, utcnow
+from conversation.records import Record, RecordKind, RecordQuery, changed
+from conversation.store import AlreadyExists, Store
+
+DISPUTE = RecordKind(
+    "dispute",
+    {
+        "type": "object",
+        "properties": {"order": {"type": "string"}, "amount": {"type": "integer"}, "paid": {"type": "boolean"}},
+    },
+    queries=("order", "amount", "paid"),
+    plugin="disputes",
+)
+
+
+def dispute(conversation_id: str = "c-1", **data: object) -> Record:
+    now = utcnow()
+    return Record(
+        id=new_id(),
+        plugin="disputes",
+        kind="dispute",
+        conversation_id=conversation_id,
+        contact_id="contact-1",
+        status="open",
+        data={"order": "A-1", "amount": 100, "paid": False, **data},
+        deadline=now + timedelta(days=2),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def test_a_record_is_created_read_and_changed_with_its_timeline(store: Store) -> None:
+    await store.records.ensure_indexes([DISPUTE])
+    record = dispute()
+    await store.records.create_record(record)
+    assert await store.records.get_record("disputes", "dispute", record.id) == record
+    assert await store.records.get_record("disputes", "other", record.id) is None  # a kind sees only its own
+
+    later = changed(record, data={"amount": 80}, status="done", deadline=None, who="agent Li", now=utcnow())
+    assert await store.records.replace_record(later, version=record.version)
+    stored = await store.records.get_record("disputes", "dispute", record.id)
+    assert stored == later
+    assert stored is not None and stored.version == 2 and stored.deadline is None
+    assert [c.changes for c in stored.timeline] == [
+        {"data.amount": [100, 80], "status": ["open", "done"], "deadline": [record.deadline.isoformat(), None]}
+    ]
+    assert stored.timeline[0].who == "agent Li"
+
+    with pytest.raises(AlreadyExists):
+        await store.records.create_record(record)
+
+
+async def test_a_stale_version_changes_nothing(store: Store) -> None:
+    record = dispute()
+    await store.records.create_record(record)
+    first = changed(record, data={"amount": 1}, status=None, deadline=False, who="a", now=utcnow())
+    second = changed(record, data={"amount": 2}, status=None, deadline=False, who="b", now=utcnow())
+    assert await store.records.replace_record(first, version=1)
+    assert not await store.records.replace_record(second, version=1)
+    assert (await store.records.get_record("disputes", "dispute", record.id)) == first
+
+
+async def test_queries_filter_by_declared_fields_ticket_contact_and_status(store: Store) -> None:
+    await store.records.ensure_indexes([DISPUTE])
+    await store.records.ensure_indexes([DISPUTE])  # every start: idempotent
+    a = dispute("c-1", order="A-1", amount=100)
+    b = replace(dispute("c-2", order="B-2", amount=250, paid=True), created_at=a.created_at + timedelta(seconds=1))
+    c = replace(dispute("c-1", order="C-3", amount=100), status="done", created_at=a.created_at + timedelta(seconds=2))
+    for record in (a, b, c):
+        await store.records.create_record(record)
+    other_kind = replace(dispute("c-1"), kind="refund")
+    await store.records.create_record(other_kind)
+
+    def ids(records: list[Record]) -> list[str]:
+        return [r.id for r in records]
+
+    assert ids(await store.records.query_records(RecordQuery("disputes", "dispute"))) == [c.id, b.id, a.id]
+    assert ids(await store.records.query_records(RecordQuery("disputes", "dispute", {"order": "B-2"}))) == [b.id]
+    assert ids(await store.records.query_records(RecordQuery("disputes", "dispute", {"amount": 100}))) == [c.id, a.id]
+    assert ids(await store.records.query_records(RecordQuery("disputes", "dispute", {"paid": True}))) == [b.id]
+    query = RecordQuery("disputes", "dispute", {"amount": 100}, conversation_id="c-1", status="open")
+    assert ids(await store.records.query_records(query)) == [a.id]
+    assert ids(await store.records.query_records(RecordQuery("disputes", "dispute", contact_id="contact-1", limit=1)))
+    assert await store.records.query_records(RecordQuery("disputes", "dispute", {"order": "nope"})) == []
