@@ -5,6 +5,8 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, TEXT
 
 from conversation.mongo.accounts import MongoAccounts
+from conversation.mongo.callbacks import MongoCallbacks
+from conversation.mongo.calls import MongoCalls
 from conversation.mongo.contacts import MongoContacts
 from conversation.mongo.coordination import MongoCoordination
 from conversation.mongo.db import (
@@ -36,6 +38,8 @@ class MongoStore(MongoStoreBase, Store):
         self.coordination = MongoCoordination(self._conn)
         self.inbox = MongoInbox(self._conn)
         self.desk = MongoDesk(self._conn)
+        self.calls = MongoCalls(self._conn)
+        self.callbacks = MongoCallbacks(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -85,6 +89,9 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")
         await self._conn.db.canned.create_index([("shortcut", ASCENDING)], unique=True, name="shortcut")
         await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
+        await self._conn.db.callbacks.create_index(
+            [("status", ASCENDING), ("due_at", ASCENDING)], name="due"
+        )  # open tasks soonest due first: the inbox's list and the due check
 
     async def close(self) -> None:
         await self._conn.client.close()
