@@ -61,6 +61,14 @@ def normalise_number(text: str, default_region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def check_recording_url(url: str) -> str:
+    """A recording's address as agents will open it: http(s) only (never a script URL)."""
+    cleaned = url.strip()
+    if cleaned and not (cleaned.startswith(("https://", "http://")) and len(cleaned) > len("https://")):
+        raise InvalidInput("recording_url must be an http(s) URL")
+    return cleaned
+
+
 def valid_region(region: str) -> bool:
     """Whether `region` is a region code libphonenumber knows (CN, US, GB, ...)."""
     return region.upper() in phonenumbers.SUPPORTED_REGIONS
@@ -82,7 +90,9 @@ class Call:
     updated_at: datetime | None = None
 
 
-def call_after(current: Call, state: CallState, *, duration: int | None, recording_url: str, at: datetime) -> Call | None:
+def call_after(
+    current: Call, state: CallState, *, duration: int | None, recording_url: str, at: datetime
+) -> Call | None:
     """The call once the telephony system reports `state`; None when nothing changes.
 
     A started call may end or be missed; an ended or missed call is final, so a retried

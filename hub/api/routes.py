@@ -849,3 +849,6 @@ async def attachment(call: Call) -> web.StreamResponse:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (registers the hotline's routes on `api`)

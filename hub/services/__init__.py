@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from conversation.model import utcnow
-from conversation.store import Store
+from conversation.store import Store, Ticketing
 from hub.events import EventBus
 from hub.i18n import SOURCE_LOCALE
 from hub.services.accounts import AccountService
@@ -18,6 +18,7 @@ from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
+from hub.services.hotline import HotlineService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Services:
     accounts: AccountService
     canned: CannedService
     desk: DeskService
+    hotline: HotlineService
 
     @classmethod
     def build(
@@ -37,6 +39,9 @@ class Services:
         *,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
+        phone_region: str = "CN",
+        missed_callback: timedelta = timedelta(minutes=30),
+        ticketing: Ticketing | None = None,
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
         return cls(
@@ -45,6 +50,14 @@ class Services:
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
             desk=DeskService(store, bus),
+            hotline=HotlineService(
+                store,
+                bus,
+                conversations,
+                default_region=phone_region,
+                missed_callback=missed_callback,
+                ticketing=ticketing,
+            ),
         )
 
 
