@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from conversation.codec import record_from_doc, record_to_doc
 from conversation.errors import InvalidInput
 
 
@@ -50,36 +51,8 @@ def is_overdue(callback: Callback, now: datetime) -> bool:
 
 
 def callback_to_doc(callback: Callback) -> dict[str, Any]:
-    return {
-        "id": callback.id,
-        "conversation_id": callback.conversation_id,
-        "number": callback.number,
-        "owner_id": callback.owner_id,
-        "due_at": callback.due_at,
-        "created_at": callback.created_at,
-        "note": callback.note,
-        "status": callback.status.value,
-        "call_id": callback.call_id,
-        "created_by": callback.created_by,
-        "raised_at": callback.raised_at,
-        "closed_at": callback.closed_at,
-        "closed_by": callback.closed_by,
-    }
+    return record_to_doc(callback)
 
 
 def callback_from_doc(doc: dict[str, Any]) -> Callback:
-    return Callback(
-        id=doc["id"],
-        conversation_id=doc["conversation_id"],
-        number=doc["number"],
-        owner_id=doc.get("owner_id") or "",
-        due_at=doc["due_at"],
-        created_at=doc["created_at"],
-        note=doc.get("note") or "",
-        status=CallbackStatus(doc["status"]),
-        call_id=doc.get("call_id") or "",
-        created_by=doc.get("created_by") or "",
-        raised_at=doc.get("raised_at"),
-        closed_at=doc.get("closed_at"),
-        closed_by=doc.get("closed_by") or "",
-    )
+    return record_from_doc(Callback, doc)

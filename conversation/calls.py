@@ -15,6 +15,7 @@ from typing import Any
 
 import phonenumbers
 
+from conversation.codec import record_from_doc, record_to_doc
 from conversation.errors import InvalidInput
 
 PHONE_CHANNEL = "phone"
@@ -111,34 +112,8 @@ def call_after(
 
 
 def call_to_doc(call: Call) -> dict[str, Any]:
-    return {
-        "id": call.id,
-        "number": call.number,
-        "direction": call.direction.value,
-        "state": call.state.value,
-        "started_at": call.started_at,
-        "conversation_id": call.conversation_id,
-        "message_id": call.message_id,
-        "duration_seconds": call.duration_seconds,
-        "outcome": call.outcome.value if call.outcome else None,
-        "recording_url": call.recording_url,
-        "agent_id": call.agent_id,
-        "updated_at": call.updated_at,
-    }
+    return record_to_doc(call)
 
 
 def call_from_doc(doc: dict[str, Any]) -> Call:
-    return Call(
-        id=doc["id"],
-        number=doc["number"],
-        direction=CallDirection(doc["direction"]),
-        state=CallState(doc["state"]),
-        started_at=doc["started_at"],
-        conversation_id=doc["conversation_id"],
-        message_id=doc["message_id"],
-        duration_seconds=doc.get("duration_seconds"),
-        outcome=CallOutcome(doc["outcome"]) if doc.get("outcome") else None,
-        recording_url=doc.get("recording_url") or "",
-        agent_id=doc.get("agent_id") or "",
-        updated_at=doc.get("updated_at"),
-    )
+    return record_from_doc(Call, doc)

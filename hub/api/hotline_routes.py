@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
-from conversation.callbacks import Callback, CallbackStatus
-from conversation.calls import PHONE_CHANNEL, Call, CallDirection, CallOutcome, CallState
+from conversation.callbacks import Callback, CallbackStatus, callback_to_doc
+from conversation.calls import PHONE_CHANNEL, Call, CallDirection, CallOutcome, CallState, call_to_doc
 from hub.access import Access
 from hub.api.framework import PUBLIC, ApiError, not_found
 from hub.api.framework import Call as ApiCall
@@ -49,35 +50,17 @@ TELEPHONY_EVENT = Obj(
 api.schema("TelephonyEvent", TELEPHONY_EVENT.json_schema())
 
 
+def _json(doc: dict[str, Any]) -> dict[str, Any]:
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in doc.items()}
+
+
 def call_json(call: Call) -> dict[str, Any]:
-    return {
-        "id": call.id,
-        "number": call.number,
-        "direction": call.direction.value,
-        "state": call.state.value,
-        "started_at": call.started_at.isoformat(),
-        "duration_seconds": call.duration_seconds,
-        "outcome": call.outcome.value if call.outcome else None,
-        "recording_url": call.recording_url or None,
-        "conversation_id": call.conversation_id,
-        "message_id": call.message_id,
-    }
+    return _json(call_to_doc(call))
 
 
 def callback_json(callback: Callback, *, number: int | None = None) -> dict[str, Any]:
-    return {
-        "id": callback.id,
-        "conversation_id": callback.conversation_id,
-        "conversation_number": number,
-        "number": callback.number,
-        "owner_id": callback.owner_id or None,
-        "due_at": callback.due_at.isoformat(),
-        "note": callback.note,
-        "status": callback.status.value,
-        "raised_at": callback.raised_at.isoformat() if callback.raised_at else None,
-        "created_at": callback.created_at.isoformat(),
-        "closed_at": callback.closed_at.isoformat() if callback.closed_at else None,
-    }
+    """The task, with its ticket's number for the inbox's list."""
+    return {**_json(callback_to_doc(callback)), "conversation_number": number}
 
 
 def logged_json(logged: LoggedCall) -> dict[str, Any]:
