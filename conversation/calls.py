@@ -22,6 +22,10 @@ PHONE_CHANNEL = "phone"
 MAX_NUMBER_CHARS = 40
 
 
+class InvalidNumber(InvalidInput):
+    """Not a phone number (API code `invalid_number`, said in the agent's language)."""
+
+
 class CallDirection(StrEnum):
     IN = "in"  # the customer called the hotline
     OUT = "out"  # an agent called the customer
@@ -47,15 +51,15 @@ def normalise_number(text: str, default_region: str) -> str:
     """The number in E.164, or InvalidInput saying why it is not a phone number."""
     cleaned = text.strip()
     if not cleaned:
-        raise InvalidInput("number: give the caller's phone number")
+        raise InvalidNumber("number: give the caller's phone number")
     if len(cleaned) > MAX_NUMBER_CHARS:
-        raise InvalidInput(f"number: longer than {MAX_NUMBER_CHARS} characters")
+        raise InvalidNumber(f"number: longer than {MAX_NUMBER_CHARS} characters")
     try:
         parsed = phonenumbers.parse(cleaned, default_region.upper() or None)
     except phonenumbers.NumberParseException:
-        raise InvalidInput(f"number: {cleaned!r} is not a phone number") from None
+        raise InvalidNumber(f"number: {cleaned!r} is not a phone number") from None
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidInput(
+        raise InvalidNumber(
             f"number: {cleaned!r} is not a valid phone number"
             f" (numbers without + are read as {default_region.upper()} numbers)"
         )

@@ -61,7 +61,12 @@ async def test_a_due_task_is_raised_once_across_hubs(store: Store) -> None:
     assert await hub_b.hotline.raise_due() == 0  # even without the lease, a raised task is not raised again
     due = [e for e in drained(events) if e.type == "callback.due"]
     assert len(due) == 1
-    assert due[0].data == {"callback_id": logged.callback.id, "owner_id": owner.id, "status": "open"}
+    assert due[0].data == {
+        "callback_id": logged.callback.id,
+        "owner_id": owner.id,
+        "status": "open",
+        "number": "+8613812345678",
+    }
     assert due[0].conversation_id == logged.conversation.id
 
     messages = await store.tickets.list_messages(logged.conversation.id)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from conversation.callbacks import Callback, CallbackStatus, callback_to_doc
-from conversation.calls import PHONE_CHANNEL, Call, CallDirection, CallOutcome, CallState, call_to_doc
+from conversation.calls import PHONE_CHANNEL, Call, CallDirection, CallOutcome, CallState, InvalidNumber, call_to_doc
 from hub.access import Access
 from hub.api.framework import PUBLIC, ApiError, not_found
 from hub.api.framework import Call as ApiCall
@@ -18,6 +19,7 @@ from hub.schema import Int, Obj, Str
 from hub.services.hotline import CallbackRequest, CallForm, LoggedCall
 from hub.telephony import BadSignature, check_signature
 
+T = TypeVar("T")
 DIRECTIONS = tuple(d.value for d in CallDirection)
 OUTCOMES = tuple(o.value for o in CallOutcome)
 TIME = Str(max_length=40, description="ISO 8601 time with its offset, e.g. 2026-11-26T15:30:00+08:00")
@@ -61,6 +63,14 @@ def call_json(call: Call) -> dict[str, Any]:
 def callback_json(callback: Callback, *, number: int | None = None) -> dict[str, Any]:
     """The task, with its ticket's number for the inbox's list."""
     return {**_json(callback_to_doc(callback)), "conversation_number": number}
+
+
+async def _number_errors_named(change: Awaitable[T]) -> T:
+    """A wrong phone number gets its own code, so an agent reads why in their language."""
+    try:
+        return await change
+    except InvalidNumber as exc:
+        raise ApiError(422, "invalid_number", str(exc)) from None
 
 
 def logged_json(logged: LoggedCall) -> dict[str, Any]:
@@ -119,7 +129,8 @@ async def log_call(call: ApiCall) -> dict[str, Any]:
         call_id=body.get("call_id", ""),
         callback=callback_request(body["callback"]) if "callback" in body else None,
     )
-    return logged_json(await services_of(call).hotline.log_call(form, who=call.who, agent_id=call.me.id))
+    logged = await _number_errors_named(services_of(call).hotline.log_call(form, who=call.who, agent_id=call.me.id))
+    return logged_json(logged)
 
 
 async def conversation_or_404_by_id(call: ApiCall, conversation_id: str) -> None:
@@ -165,8 +176,10 @@ async def add_callback(call: ApiCall) -> dict[str, Any]:
     number = call.body.get("number") or (conversation.customer_address if conversation.channel == PHONE_CHANNEL else "")
     if not number:
         raise ApiError(422, "invalid", "number: this ticket has no phone caller; give the number to call")
-    callback = await services_of(call).hotline.add_callback(
-        conversation, callback_request(call.body), number=number, who=call.who, by=call.me.id
+    callback = await _number_errors_named(
+        services_of(call).hotline.add_callback(
+            conversation, callback_request(call.body), number=number, who=call.who, by=call.me.id
+        )
     )
     return callback_json(callback, number=conversation.number)
 
@@ -218,13 +231,15 @@ async def telephony_event(call: ApiCall) -> dict[str, Any]:
     except BadSignature as exc:
         raise ApiError(401, "bad_signature", str(exc)) from None
     body = TELEPHONY_EVENT.parse(parse_json(raw), "body")
-    logged = await services_of(call).hotline.telephony_event(
-        call_id=body["call_id"],
-        event=CallState(body["event"]),
-        number=body["number"],
-        direction=CallDirection(body.get("direction", CallDirection.IN.value)),
-        at=parse_time(body["at"], "at") if body.get("at") else None,
-        duration_seconds=body.get("duration_seconds"),
-        recording_url=body.get("recording_url", ""),
+    logged = await _number_errors_named(
+        services_of(call).hotline.telephony_event(
+            call_id=body["call_id"],
+            event=CallState(body["event"]),
+            number=body["number"],
+            direction=CallDirection(body.get("direction", CallDirection.IN.value)),
+            at=parse_time(body["at"], "at") if body.get("at") else None,
+            duration_seconds=body.get("duration_seconds"),
+            recording_url=body.get("recording_url", ""),
+        )
     )
     return logged_json(logged)

@@ -356,6 +356,12 @@ class HotlineService:
             Event(
                 kind,
                 callback.conversation_id,
-                {"callback_id": callback.id, "owner_id": callback.owner_id, "status": callback.status.value},
+                # the number: the owner's inbox says whom to call back
+                {
+                    "callback_id": callback.id,
+                    "owner_id": callback.owner_id,
+                    "status": callback.status.value,
+                    "number": callback.number,
+                },
             )
         )
