@@ -4,10 +4,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from conversation.calls import CallDirection
 from conversation.model import ConversationQuery, utcnow
 from hub.app_keys import HUB
+from hub.services.hotline import CallForm
+from tests.helpers import make_config, running_hub
 from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401  (fixtures)
 
 
@@ -143,3 +147,16 @@ async def test_a_callback_from_the_call_form_is_listed_closed_once_and_leaves_ev
     assert [t["id"] for t in (await agent.call("GET", "/api/v1/callbacks?status=done"))["items"]] == [task["id"]]
     keys = [(m.get("event") or {}).get("key") for m in await thread(agent, ticket)]
     assert keys.count("event.callback_created") == 2 and "event.callback_done" in keys
+
+
+async def test_no_bot_answers_a_logged_call(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})) as hub:
+        logged = await hub.services.hotline.log_call(
+            CallForm(number="+8613812345678", direction=CallDirection.IN, notes="asked about the refund"),
+            who="Li Na",
+            agent_id="",
+        )
+        await hub.pipeline.drain(1)
+        messages = await hub.store.tickets.list_messages(logged.conversation.id)
+        assert [m.kind.value for m in messages] == ["message", "event"]
+        assert all(m.plugins_done for m in messages)  # nothing left for plugin recovery either

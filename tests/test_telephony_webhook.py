@@ -17,6 +17,8 @@ from conversation.callbacks import CallbackStatus
 from conversation.model import ConversationQuery
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
+from hub.config import parse_config
+from hub.settings import ConfigError
 from tests.helpers import make_config
 
 SECRET = "pbx-secret-0123456789abcdef"
@@ -160,3 +162,13 @@ async def test_without_a_secret_the_webhook_is_off(tmp_path: Path) -> None:
         resp = await client.post(URL, data=raw, headers=headers)
         assert resp.status == 404
         assert await hub.store.calls.get_call("pbx-1") is None
+
+
+def test_hotline_settings_are_checked_with_the_key_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match=r"hotline.default_region: 'XX' is not a region code"):
+        parse_config({"hotline": {"default_region": "XX"}})
+    with pytest.raises(ConfigError, match=r"hotline.webhook_secret: the secret is too short"):
+        parse_config({"hotline": {"webhook_secret": "short"}})
+    monkeypatch.setenv("HELPLINE_PBX_SECRET", SECRET)
+    config = parse_config({"hotline": {"default_region": "gb", "webhook_secret": "env:HELPLINE_PBX_SECRET"}})
+    assert (config.hotline.default_region, config.hotline.webhook_secret) == ("GB", SECRET)

@@ -171,7 +171,6 @@ class HotlineService:
             thread_key=number,
             text=text,
             conversation_hint=form.conversation_id,
-            automatic=True,  # a call's record, not a chat message: no bot answers it
             sent_at=started_at,
             raw={"call": {"id": call_id, "direction": form.direction.value, "number": number}},
         )
