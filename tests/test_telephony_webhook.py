@@ -172,3 +172,21 @@ def test_hotline_settings_are_checked_with_the_key_named(monkeypatch: pytest.Mon
     monkeypatch.setenv("HELPLINE_PBX_SECRET", SECRET)
     config = parse_config({"hotline": {"default_region": "gb", "webhook_secret": "env:HELPLINE_PBX_SECRET"}})
     assert (config.hotline.default_region, config.hotline.webhook_secret) == ("GB", SECRET)
+
+
+async def test_an_end_racing_the_start_of_a_new_call_is_not_lost(client: TestClient) -> None:
+    hub = hub_of(client)
+    real_get_call = hub.store.calls.get_call
+    await post(client, {"call_id": "pbx-5", "event": "started", "number": "+8613812345678"})
+
+    async def not_seen_yet(call_id: str) -> Any:  # the end was read before the start was stored
+        hub.store.calls.get_call = real_get_call  # type: ignore[method-assign]
+        return None
+
+    hub.store.calls.get_call = not_seen_yet  # type: ignore[method-assign]
+    ended = await post(
+        client, {"call_id": "pbx-5", "event": "ended", "number": "+8613812345678", "duration_seconds": 9}
+    )
+    assert ended["call"]["state"] == "ended" and not ended["duplicate"]
+    stored = await hub.store.calls.get_call("pbx-5")
+    assert stored is not None and stored.duration_seconds == 9

@@ -229,9 +229,9 @@ class HotlineService:
                 outcome=CallOutcome.MISSED if event is CallState.MISSED else None,
             )
             call, conversation, fresh = await self._record(form, caller, started_at, event, agent_id="")
-            if not fresh:  # another copy of this report won the race
-                return LoggedCall(call, conversation, None, duplicate=True)
-            return await self._reported(call, conversation)
+            if fresh:
+                return await self._reported(call, conversation)
+            stored = call  # another report of this call got there first: this one applies to it
         updated = call_after(stored, event, duration=duration_seconds, recording_url=recording_url, at=now)
         ticket = await self._ticket_of(stored)
         if updated is None or not await self.store.calls.replace_call(updated, expected_state=stored.state):
