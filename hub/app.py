@@ -98,6 +98,7 @@ class Hub(ChannelPort):
             phone_region=config.hotline.default_region,
             missed_callback=timedelta(minutes=config.hotline.missed_callback_minutes),
             ticketing=config.ticketing,
+            limits=config.inbound_limits,
         )
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         self.pipeline = Pipeline(

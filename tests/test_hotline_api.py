@@ -81,7 +81,12 @@ async def test_a_call_logged_on_a_ticket_joins_it(agent: Agent) -> None:
     )
     assert logged["conversation"]["id"] == ticket
     # The phone identity is its own contact: joined to the chat user only through verified data.
-    assert logged["call"]["conversation_id"] == ticket
+    hub = agent.client.server.app[HUB]
+    call_message = await hub.store.tickets.get_message(logged["call"]["message_id"])
+    assert call_message is not None and call_message.conversation_id == ticket
+    assert call_message.author_id != logged["conversation"]["contact_id"]
+    caller = await hub.store.contacts.get_contact(call_message.author_id)
+    assert caller is not None and [(i.channel, i.address) for i in caller.identities] == [("phone", "+8613812345678")]
 
 
 async def test_invalid_numbers_and_inputs_get_clear_errors_and_change_nothing(agent: Agent) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from conversation.inbound import InboundLimits
 from conversation.model import utcnow
 from conversation.store import Store, Ticketing
 from hub.events import EventBus
@@ -42,6 +43,7 @@ class Services:
         phone_region: str = "CN",
         missed_callback: timedelta = timedelta(minutes=30),
         ticketing: Ticketing | None = None,
+        limits: InboundLimits | None = None,
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
         return cls(
@@ -57,6 +59,7 @@ class Services:
                 default_region=phone_region,
                 missed_callback=missed_callback,
                 ticketing=ticketing,
+                limits=limits,
             ),
         )
 

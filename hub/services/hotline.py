@@ -26,8 +26,8 @@ from conversation.calls import (
     normalise_number,
 )
 from conversation.errors import InvalidInput
-from conversation.inbound import Inbound, Sender
-from conversation.model import Conversation, Status, new_id
+from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound
+from conversation.model import Conversation, Status, new_id, to_ms
 from conversation.routing import Route
 from conversation.store import NotFound, Store, Ticketing
 from hub.events import Event, EventBus
@@ -90,6 +90,7 @@ class HotlineService:
         default_region: str = "CN",
         missed_callback: timedelta = timedelta(minutes=30),
         ticketing: Ticketing | None = None,
+        limits: InboundLimits | None = None,
     ) -> None:
         self.store = store
         self.bus = bus
@@ -98,6 +99,7 @@ class HotlineService:
         self.missed_callback = missed_callback
         # Stored as already processed: bots never answer a phone call in a chat channel's way.
         self.ticketing = replace(ticketing or Ticketing(), plugins_enabled=False)
+        self.limits = limits or InboundLimits()
 
     def clock(self) -> datetime:
         return self.conversations.clock()
@@ -154,7 +156,7 @@ class HotlineService:
             return now
         if started_at > now + CLOCK_SKEW:
             raise InvalidInput("started_at is in the future")
-        return started_at
+        return to_ms(started_at)  # what every backend keeps
 
     async def _record(
         self, form: CallForm, number: str, started_at: datetime, state: CallState, *, agent_id: str
@@ -174,6 +176,7 @@ class HotlineService:
             sent_at=started_at,
             raw={"call": {"id": call_id, "direction": form.direction.value, "number": number}},
         )
+        inbound = validate_inbound(inbound, self.limits)  # the checks every channel's message passes
         record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=self.ticketing)
         call = Call(
             id=call_id,
