@@ -128,6 +128,8 @@ async def test_unsigned_forged_or_replayed_reports_are_refused_and_store_nothing
         assert (await resp.json())["error"] == "bad_signature"
     tampered = await client.post(URL, data=raw.replace(b"pbx-1", b"pbx-2"), headers=headers)
     assert tampered.status == 401
+    refused = {"channel": "phone", "reason": "bad_signature"}
+    assert hub_of(client).metrics.registry.get_sample_value("helpline_requests_refused_total", refused) == 7
     assert await hub_of(client).store.calls.get_call("pbx-1") is None
 
 

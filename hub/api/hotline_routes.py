@@ -229,6 +229,7 @@ async def telephony_event(call: ApiCall) -> dict[str, Any]:
             max_skew=settings.webhook_max_skew_seconds,
         )
     except BadSignature as exc:
+        hub.note_refused(PHONE_CHANNEL, "bad_signature")  # helpline_requests_refused_total: forged or stale
         raise ApiError(401, "bad_signature", str(exc)) from None
     body = TELEPHONY_EVENT.parse(parse_json(raw), "body")
     logged = await _number_errors_named(
