@@ -4,6 +4,7 @@ first: the form, its errors, the phone ticket it opens, and the callback task it
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from conversation.callbacks import CallbackStatus
@@ -68,12 +69,20 @@ async def test_an_agent_logs_a_call_in_chinese_with_a_callback(hub_url: tuple[Hu
 
     # The task is the agent's: counted in the left column, listed with its due time, done once.
     await expect(page.locator("#open-callbacks .count")).to_have_text("1")
+
+    # When it falls due, the owner's inbox says so at once (and the thread has the event).
+    hub.services.conversations.clock = lambda: datetime(2030, 1, 2, 8, tzinfo=UTC)
+    assert await hub.services.hotline.raise_due() == 1
+    await expect(page.locator(".notice")).to_contain_text("回电 +8613812345678 的时间到了")
+    await expect(thread).to_contain_text("对 +8613812345678 的回电已到期")
     await page.click("#open-callbacks")
     rows = page.locator("#callback-list li")
     await expect(rows).to_have_count(1)
     await expect(rows.first).to_contain_text("+8613812345678")
     await expect(rows.first).to_contain_text("#1000")
     await expect(rows.first).to_contain_text("核实退款")
+    await expect(rows.first).to_contain_text("已逾期")
+    assert await serious_accessibility_problems(page) == []
     await rows.first.locator("button.done").click()
     await expect(page.locator("#callbacks")).to_contain_text(words["callbacks.none"])
     tasks = await hub.store.callbacks.list_callbacks(status=CallbackStatus.DONE, owner_id=None)

@@ -121,6 +121,8 @@ export function CallbacksDialog() {
   const s = useStore();
   useEffect(() => { loadCallbacks().catch(() => {}); }, []);
   const now = Date.now();
+  // The hub raised it (its clock decides), or its time has come by this browser's clock.
+  const overdue = (c) => Boolean(c.raised_at) || new Date(c.due_at).getTime() <= now;
   const items = s.callbacks || [];
   const owner = (id) => { const a = s.agents.find((x) => x.id === id); return a ? a.name || a.email : t("callback.nobody"); };
   return html`<${Dialog} id="callbacks" title=${t("callbacks.title")} wide=${true}>
@@ -129,9 +131,9 @@ export function CallbacksDialog() {
         onClick=${() => setCallbackScope(scope)}>${t(`callbacks.${scope === "me" ? "mine" : "all"}`)}</button>`)}
     </div>
     ${items.length ? html`<ul id="callback-list" class="callback-list">
-      ${items.map((c) => html`<li data-id=${c.id} class=${new Date(c.due_at).getTime() <= now ? "overdue" : ""}>
+      ${items.map((c) => html`<li data-id=${c.id} class=${overdue(c) ? "overdue" : ""}>
         <time datetime=${c.due_at}>${formatFull(c.due_at)}</time>
-        ${new Date(c.due_at).getTime() <= now ? html`<span class="badge">${t("callbacks.overdue")}</span>` : null}
+        ${overdue(c) ? html`<span class="badge">${t("callbacks.overdue")}</span>` : null}
         <span class="number">${c.number}</span>
         <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(c.conversation_id); }}>#${c.conversation_number}</button>
         <span class="who">${owner(c.owner_id)}</span>
