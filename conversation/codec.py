@@ -6,8 +6,11 @@ MongoDB stores them as BSON dates.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from conversation.errors import InvalidInput
 from conversation.model import (
@@ -27,6 +30,8 @@ from conversation.model import (
     Role,
     Status,
 )
+
+R = TypeVar("R")
 
 
 def to_epoch_ms(moment: datetime | None) -> int | None:
@@ -292,3 +297,31 @@ def state_from_doc(value: Any) -> Any:
             return datetime.fromisoformat(value[DATETIME_TAG])
         return {key: state_from_doc(item) for key, item in value.items()}
     return value
+
+
+def record_to_doc(record: Any) -> dict[str, Any]:
+    """A flat record dataclass (a call, a callback task) as a document: its fields by name,
+    enums by value, datetimes kept (each backend writes them its way)."""
+    return {f.name: _plain(getattr(record, f.name)) for f in dataclasses.fields(record)}
+
+
+def record_from_doc(cls: type[R], doc: dict[str, Any]) -> R:
+    """The record `record_to_doc` wrote; fields missing from an older document take their
+    defaults, and enum fields are read back through their type."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in doc:
+            values[f.name] = _typed(doc[f.name], hints[f.name])
+    return cls(**values)
+
+
+def _typed(value: Any, hint: Any) -> Any:
+    if isinstance(value, datetime):
+        return as_utc(value)
+    enum = next((t for t in typing.get_args(hint) or (hint,) if isinstance(t, type) and issubclass(t, Enum)), None)
+    return enum(value) if enum is not None and value is not None else value
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value

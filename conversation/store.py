@@ -6,7 +6,8 @@ find-and-modify in MongoDB). Both backends pass the same contract tests
 (tests/store_contract/).
 
 The contract is split by area (conversation/areas/): tickets and messages, contacts,
-deliveries, accounts, coordination, the inbox and the desk (teams, categories). `Store` composes them.
+deliveries, accounts, coordination, the inbox, the desk (teams, categories) and the hotline (calls, callback tasks).
+`Store` composes them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from conversation.areas.accounts import Accounts
+from conversation.areas.callbacks import Callbacks
+from conversation.areas.calls import Calls
 from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
@@ -92,6 +95,8 @@ class Store(ABC):
     desk: Desk
     records: Records
     timers: Timers
+    calls: Calls
+    callbacks: Callbacks
 
     @abstractmethod
     async def open(self) -> None:

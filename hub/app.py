@@ -16,6 +16,7 @@ import os
 import socket
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import WSCloseCode, web
@@ -30,6 +31,7 @@ from hub.api.framework import internal_error
 from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB, SERVICES
 from hub.blobs import BlobStore
+from hub.callbacks_due import raise_due_step
 from hub.channel_port import ChannelPort
 from hub.channels import ChannelSupervisor
 from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
@@ -89,7 +91,16 @@ class Hub(ChannelPort):
             supervisor=self.supervisor,
             on_outcome=self._delivery_changed,
         )
-        self.services = Services.build(self.store, self.bus, self.outbox.wake, language=self.language)
+        self.services = Services.build(
+            self.store,
+            self.bus,
+            self.outbox.wake,
+            language=self.language,
+            phone_region=config.hotline.default_region,
+            missed_callback=timedelta(minutes=config.hotline.missed_callback_minutes),
+            ticketing=config.ticketing,
+            limits=config.inbound_limits,
+        )
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         try:  # records, timers and ticket events of the plugins
             self.plugin_host = PluginHost(
@@ -172,6 +183,9 @@ class Hub(ChannelPort):
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
         self._background.append(self.supervisor.run("plugin-timers", self.plugin_host.timer_loop_step))
+        self._background.append(
+            self.supervisor.run("callbacks-due", lambda: raise_due_step(self.services.hotline, self.instance_id))
+        )
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from conversation.calls import valid_region
 from conversation.inbound import InboundLimits
 from conversation.priority_rules import KeywordRules
 from conversation.store import Ticketing
@@ -105,12 +106,29 @@ class DeskSection:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class HotlineSection:
+    """[hotline]: phone calls logged by agents or reported by a telephony system."""
+
+    default_region: str = setting(str, "CN", "region (ISO 3166 code) of numbers written without +")
+    webhook_secret: str = setting(
+        str, "", "HMAC key of the telephony webhook; empty: it is off", secret=True, min_length=MIN_GENERATED_SECRET
+    )
+    webhook_max_skew_seconds: float = setting(
+        float, 300.0, "a signed webhook's timestamp must be this close to now (replays are refused)", minimum=1
+    )
+    missed_callback_minutes: float = setting(
+        float, 30.0, "a missed call becomes a callback task due this many minutes later", minimum=1
+    )
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
     "tickets": TicketsSection,
     "outbox": OutboxSection,
     "desk": DeskSection,
+    "hotline": HotlineSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -147,6 +165,7 @@ class Config:
     plugins: list[PluginConfig] = field(default_factory=list)
     plugin_pool: PluginsSection = field(default_factory=PluginsSection)
     desk: DeskSection = field(default_factory=DeskSection)
+    hotline: HotlineSection = field(default_factory=HotlineSection)
 
     @property
     def data_dir(self) -> Path:
@@ -208,6 +227,7 @@ def parse_config(
         tickets=section_of(TicketsSection, values["tickets"]),
         outbox=section_of(OutboxSection, values["outbox"]),
         desk=section_of(DeskSection, _keywords_checked(values["desk"])),
+        hotline=section_of(HotlineSection, _region_checked(values["hotline"])),
     )
     if store_only:
         return config
@@ -224,6 +244,13 @@ def _keywords_checked(values: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(word, str) or not word.strip():
                 raise ConfigError(f"desk.{key}[{index}]: expected a non-empty word, got {word!r}")
     return values
+
+
+def _region_checked(values: dict[str, Any]) -> dict[str, Any]:
+    region = values["default_region"]
+    if not valid_region(region):
+        raise ConfigError(f"hotline.default_region: {region!r} is not a region code (e.g. CN, US, GB)")
+    return {**values, "default_region": region.upper()}
 
 
 def _without_secrets(prefix: str, table: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:

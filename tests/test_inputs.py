@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +25,11 @@ from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.jsonbody import MAX_DEPTH, parse_json
 from hub.schema import AnyObject, Arr, Bool, Int, Nullable, Obj, Schema, Str
+from hub.telephony import SIGNATURE, telephony_signature
 from tests.helpers import customer_message, eventually, make_config
 
 SECRET = "webhook-secret-for-input-tests"
+PBX_SECRET = "telephony-secret-for-input-tests"
 MARK = "\x00poison\x00"  # stands for the value that replaces a string in the JSON text
 
 # JSON texts for a value that json.loads takes but the hub cannot keep, or that breaks it.
@@ -107,6 +110,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
                 },
             },
             "plugins": {"enabled": ["disputes"]},  # its record kind: the /v1/records routes reach real code
+            "hotline": {"webhook_secret": PBX_SECRET},
         },
     )
     hub = Hub(config)
@@ -132,6 +136,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "plugin": "disputes",
         "kind": "dispute",
         "record_id": "nope",
+        "callback_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -426,3 +431,37 @@ def test_the_shared_reader_keeps_what_it_should() -> None:
         "f": 1.5,
         "nested": [[[{"a": None}]]],
     }
+
+
+# -- the telephony webhook ---------------------------------------------------------------------
+CALL_REPORT = {"call_id": "pbx-1", "event": "ended", "number": "+8613812345678", "at": "2026-01-02T03:04:05+00:00"}
+
+
+def pbx_headers(body: bytes) -> dict[str, str]:
+    timestamp = str(int(time.time()))
+    return {TIMESTAMP: timestamp, SIGNATURE: telephony_signature(PBX_SECRET, timestamp, body)}
+
+
+async def test_signed_telephony_reports_with_poison_get_400_and_store_nothing(site: Site) -> None:
+    before = site.snapshot()
+    for poison in POISON_IDS:
+        for body in poisoned(CALL_REPORT, POISONS[poison]):
+            resp = await site.client.post("/api/v1/telephony/events", data=body, headers=pbx_headers(body))
+            answer = await resp.json()
+            assert resp.status == 400 and answer["error"] == "bad_json", (poison, body[:120], answer)
+    assert site.snapshot() == before
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+async def test_hotline_times_at_the_edge_of_the_calendar_get_a_4xx_never_a_500(site: Site, at: str) -> None:
+    before = site.snapshot()
+    report = json.dumps({**CALL_REPORT, "at": at}).encode()
+    resp = await site.client.post("/api/v1/telephony/events", data=report, headers=pbx_headers(report))
+    assert resp.status == 422, await resp.text()
+    for body in (
+        {"number": "+8613812345678", "direction": "in", "started_at": at},
+        {"number": "+8613812345678", "direction": "in", "callback": {"due_at": at}},
+    ):
+        resp = await site.client.post("/api/v1/calls", json=body, headers=site.bearer)
+        assert resp.status == 422, (body, await resp.text())
+    assert site.snapshot() == before

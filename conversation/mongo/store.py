@@ -5,6 +5,8 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, TEXT
 
 from conversation.mongo.accounts import MongoAccounts
+from conversation.mongo.callbacks import MongoCallbacks
+from conversation.mongo.calls import MongoCalls
 from conversation.mongo.contacts import MongoContacts
 from conversation.mongo.coordination import MongoCoordination
 from conversation.mongo.db import (
@@ -40,6 +42,8 @@ class MongoStore(MongoStoreBase, Store):
         self.desk = MongoDesk(self._conn)
         self.records = MongoRecords(self._conn)
         self.timers = MongoTimers(self._conn)
+        self.calls = MongoCalls(self._conn)
+        self.callbacks = MongoCallbacks(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -91,6 +95,9 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
         await create_record_indexes(self._conn.db)
         await create_timer_indexes(self._conn.db)
+        await self._conn.db.callbacks.create_index(
+            [("status", ASCENDING), ("due_at", ASCENDING)], name="due"
+        )  # open tasks soonest due first: the inbox's list and the due check
 
     async def close(self) -> None:
         await self._conn.client.close()

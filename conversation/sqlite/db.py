@@ -143,6 +143,12 @@ CREATE TABLE IF NOT EXISTS timers (
     owner TEXT NOT NULL DEFAULT '', lease_until INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at);
+CREATE TABLE IF NOT EXISTS calls (id TEXT PRIMARY KEY, state TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS callbacks (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, owner_id TEXT NOT NULL, due_at INTEGER NOT NULL,
+    raised INTEGER NOT NULL, doc TEXT NOT NULL);
+-- open tasks soonest due first: the inbox's list and the due check
+CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks (status, due_at);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from conversation.sqlite.accounts import SQLiteAccounts
+from conversation.sqlite.callbacks import SQLiteCallbacks
+from conversation.sqlite.calls import SQLiteCalls
 from conversation.sqlite.contacts import SQLiteContacts
 from conversation.sqlite.coordination import SQLiteCoordination
 from conversation.sqlite.db import (
@@ -56,6 +58,8 @@ class SQLiteStore(Store):
         self.desk = SQLiteDesk(self._db)
         self.records = SQLiteRecords(self._db)
         self.timers = SQLiteTimers(self._db)
+        self.calls = SQLiteCalls(self._db)
+        self.callbacks = SQLiteCallbacks(self._db)
 
     @property
     def search_seconds(self) -> float:

@@ -88,7 +88,10 @@ def parse_time(text: str, name: str) -> datetime:
         raise ApiError(422, "invalid", f"{name}: not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise ApiError(422, "invalid", f"{name}: give the time zone (e.g. Z or +08:00)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved to UTC leaves the calendar
+        raise ApiError(422, "invalid", f"{name}: out of range") from None
 
 
 def hub_of(call: Call) -> Hub:
@@ -852,3 +855,4 @@ async def attachment(call: Call) -> web.StreamResponse:
 
 
 import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/... on `api`)
+from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (registers the hotline's routes on `api`)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from conversation.inbound import InboundLimits
 from conversation.model import utcnow
-from conversation.store import Store
+from conversation.store import Store, Ticketing
 from hub.events import EventBus
 from hub.i18n import SOURCE_LOCALE
 from hub.services.accounts import AccountService
@@ -18,6 +19,7 @@ from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
+from hub.services.hotline import HotlineService
 from hub.services.records import RecordService
 
 
@@ -29,6 +31,7 @@ class Services:
     canned: CannedService
     desk: DeskService
     records: RecordService
+    hotline: HotlineService
 
     @classmethod
     def build(
@@ -39,6 +42,10 @@ class Services:
         *,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
+        phone_region: str = "CN",
+        missed_callback: timedelta = timedelta(minutes=30),
+        ticketing: Ticketing | None = None,
+        limits: InboundLimits | None = None,
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
         return cls(
@@ -48,6 +55,15 @@ class Services:
             canned=CannedService(store),
             desk=DeskService(store, bus),
             records=RecordService(store, bus, clock=lambda: conversations.clock()),
+            hotline=HotlineService(
+                store,
+                bus,
+                conversations,
+                default_region=phone_region,
+                missed_callback=missed_callback,
+                ticketing=ticketing,
+                limits=limits,
+            ),
         )
 
 

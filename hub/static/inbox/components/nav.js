@@ -4,6 +4,7 @@ import { html } from "../lib/html.js";
 import { currentLanguage, formatCount, languages, setLanguage, t } from "../lib/i18n.js";
 import { failed, setFilter, setView, signedOut } from "../lib/inbox.js";
 import { update, useStore } from "../lib/store.js";
+import { HotlineButtons } from "./hotline.js";
 import { CHANNELS, PRIORITIES, VIEWS } from "../lib/views.js";
 
 async function changeLanguage(language) {
@@ -40,6 +41,7 @@ export function Nav() {
         ${languages().map((code) => html`<option value=${code}>${t(`language.${code}`)}</option>`)}
       </select>
     </label>
+    <${HotlineButtons} />
     ${s.connection !== "open" ? html`<p class="offline" role="status">${t("nav.reconnecting")}</p>` : null}
     <ul id="view-list">
       ${VIEWS.map(([key]) => html`<li><button type="button" data-view=${key} class=${key === s.view ? "active" : ""} aria-current=${key === s.view ? "page" : null} onClick=${() => setView(key)}>

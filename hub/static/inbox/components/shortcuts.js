@@ -4,7 +4,7 @@ import { Dialog } from "./dialog.js";
 
 export const SHORTCUTS = [
   ["j / ↓", "keys.next"], ["k / ↑", "keys.previous"], ["Enter", "keys.open"], ["r", "keys.reply"], ["n", "keys.note"],
-  ["e", "keys.resolve"], ["a", "keys.assign_me"], ["/", "keys.search"], ["?", "keys.help"], ["Ctrl+Enter", "keys.send"], ["Esc", "keys.escape"],
+  ["e", "keys.resolve"], ["a", "keys.assign_me"], ["/", "keys.search"], ["?", "keys.help"], ["c", "keys.call"], ["Ctrl+Enter", "keys.send"], ["Esc", "keys.escape"],
 ];
 
 export function Shortcuts() {

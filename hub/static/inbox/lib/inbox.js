@@ -162,7 +162,12 @@ export async function bulkPatch(changesFor) {
 // -- live ---------------------------------------------------------------------------------
 let typingTimer = null;
 
+// Parts of other screens (the hotline's callbacks) follow live events and resyncs too.
+const liveHandlers = new Set();
+export function onLiveEvent(handler) { liveHandlers.add(handler); }
+
 function onEvent(event) {
+  if (event.type !== "resync") for (const handler of liveHandlers) handler(event);
   if (event.type === "typing") {
     if (event.conversation_id === shownId() && event.who === "customer") {
       update({ typing: true });
@@ -186,6 +191,7 @@ function onEvent(event) {
 }
 
 export function resync() {
+  for (const handler of liveHandlers) handler({ type: "resync" });
   loadList().catch(() => {});
   loadCounts();
   const id = shownId();

@@ -12,5 +12,5 @@ export const VIEWS = [
 ];
 export const STATUSES = ["open", "pending", "snoozed", "resolved", "closed"];
 export const PRIORITIES = ["low", "normal", "high", "urgent"];
-export const CHANNELS = ["webchat", "email", "telegram", "slack", "webhook"];
-export const ICONS = { webchat: "💬", email: "✉️", telegram: "✈️", slack: "#", webhook: "🔗" };
+export const CHANNELS = ["webchat", "email", "telegram", "slack", "webhook", "phone"];
+export const ICONS = { webchat: "💬", email: "✉️", telegram: "✈️", slack: "#", webhook: "🔗", phone: "📞" };

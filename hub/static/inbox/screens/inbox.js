@@ -3,6 +3,7 @@
 import { Attributes } from "../components/attributes.js";
 import { ContactPanel } from "../components/contact-panel.js";
 import { Records } from "../components/records.js";
+import { CallDialog, CallbacksDialog, ScheduleCallbackDialog, TicketCallbackButton } from "../components/hotline.js";
 import { ConversationList } from "../components/conversation-list.js";
 import { MergeDialog } from "../components/merge-dialog.js";
 import { Nav } from "../components/nav.js";
@@ -51,6 +52,7 @@ export function onShortcut(event) {
     a: () => shownId() && patchTicket(shownId(), { assignee_id: state.me.id }),
     "/": () => document.getElementById("search")?.focus(),
     "?": () => update({ dialog: "shortcuts" }),
+    c: () => update({ dialog: "call" }),
   };
   const action = keys[event.key];
   if (!action) return;
@@ -72,12 +74,15 @@ export function Inbox() {
     <section id="detail" class="detail" aria-label=${t("ticket.label")}>
       ${card
         ? html`<${TicketPane} key=${card.conversation.id} />
-            <aside class="side" aria-label=${t("ticket.details")}><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /></aside>`
+            <aside class="side" aria-label=${t("ticket.details")}><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /><${TicketCallbackButton} /></aside>`
         : html`<div class="empty-pane"><p>${s.loadingId ? t("ticket.loading") : t("ticket.none")}</p><p class="hint">${t("ticket.none_hint")}</p></div>`}
     </section>
     <div class="notice ${s.notice?.kind || ""}" role=${s.notice?.kind === "error" ? "alert" : "status"} aria-live="polite">${s.notice?.text || ""}</div>
     ${s.dialog === "shortcuts" ? html`<${Shortcuts} />` : null}
     ${s.dialog === "merge" && card ? html`<${MergeDialog} card=${card} messages=${s.ticket.messages} />` : null}
     ${s.dialog === "admin" ? html`<${Admin} />` : null}
+    ${s.dialog === "call" ? html`<${CallDialog} card=${card} />` : null}
+    ${s.dialog === "callbacks" ? html`<${CallbacksDialog} />` : null}
+    ${s.dialog === "schedule-callback" && card ? html`<${ScheduleCallbackDialog} card=${card} />` : null}
   </div>`;
 }

@@ -1,0 +1,123 @@
+"""Phone calls: the caller's number, the call record, and how a call's state may change.
+
+Numbers are kept in E.164 (+8613812345678), parsed with Google's libphonenumber rules
+(`phonenumbers`); a number written without "+" is read in the hub's default region. The
+E.164 form is the caller's identity on the `phone` channel, so the same caller always
+lands on the same contact and thread however the number was typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import phonenumbers
+
+from conversation.codec import record_from_doc, record_to_doc
+from conversation.errors import InvalidInput
+
+PHONE_CHANNEL = "phone"
+MAX_NUMBER_CHARS = 40
+
+
+class InvalidNumber(InvalidInput):
+    """Not a phone number (API code `invalid_number`, said in the agent's language)."""
+
+
+class CallDirection(StrEnum):
+    IN = "in"  # the customer called the hotline
+    OUT = "out"  # an agent called the customer
+
+
+class CallOutcome(StrEnum):
+    RESOLVED = "resolved"  # resolved on the call
+    FOLLOW_UP = "follow_up"  # the ticket needs more work
+    CALLBACK = "callback"  # someone must call back
+    MISSED = "missed"  # nobody answered
+
+
+class CallState(StrEnum):
+    STARTED = "started"  # in progress (a telephony system said so)
+    ENDED = "ended"
+    MISSED = "missed"
+
+
+FINAL_STATES = (CallState.ENDED, CallState.MISSED)
+
+
+def normalise_number(text: str, default_region: str) -> str:
+    """The number in E.164, or InvalidInput saying why it is not a phone number."""
+    cleaned = text.strip()
+    if not cleaned:
+        raise InvalidNumber("number: give the caller's phone number")
+    if len(cleaned) > MAX_NUMBER_CHARS:
+        raise InvalidNumber(f"number: longer than {MAX_NUMBER_CHARS} characters")
+    try:
+        parsed = phonenumbers.parse(cleaned, default_region.upper() or None)
+    except phonenumbers.NumberParseException:
+        raise InvalidNumber(f"number: {cleaned!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumber(
+            f"number: {cleaned!r} is not a valid phone number"
+            f" (numbers without + are read as {default_region.upper()} numbers)"
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_recording_url(url: str) -> str:
+    """A recording's address as agents will open it: http(s) only (never a script URL)."""
+    cleaned = url.strip()
+    if cleaned and not (cleaned.startswith(("https://", "http://")) and len(cleaned) > len("https://")):
+        raise InvalidInput("recording_url must be an http(s) URL")
+    return cleaned
+
+
+def valid_region(region: str) -> bool:
+    """Whether `region` is a region code libphonenumber knows (CN, US, GB, ...)."""
+    return region.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    id: str  # the telephony system's call id, or one the hub made for a call logged by hand
+    number: str  # E.164
+    direction: CallDirection
+    state: CallState
+    started_at: datetime
+    conversation_id: str
+    message_id: str
+    duration_seconds: int | None = None
+    outcome: CallOutcome | None = None
+    recording_url: str = ""
+    agent_id: str = ""  # who logged it ("" when a telephony system reported it)
+    updated_at: datetime | None = None
+
+
+def call_after(
+    current: Call, state: CallState, *, duration: int | None, recording_url: str, at: datetime
+) -> Call | None:
+    """The call once the telephony system reports `state`; None when nothing changes.
+
+    A started call may end or be missed; an ended or missed call is final, so a retried
+    or late report (started after ended) changes nothing and is never applied twice.
+    """
+    if current.state in FINAL_STATES or state is CallState.STARTED:
+        return None
+    return replace(
+        current,
+        state=state,
+        duration_seconds=duration if duration is not None else current.duration_seconds,
+        recording_url=recording_url or current.recording_url,
+        outcome=CallOutcome.MISSED if state is CallState.MISSED else current.outcome,
+        updated_at=at,
+    )
+
+
+def call_to_doc(call: Call) -> dict[str, Any]:
+    return record_to_doc(call)
+
+
+def call_from_doc(doc: dict[str, Any]) -> Call:
+    return record_from_doc(Call, doc)

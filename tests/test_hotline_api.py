@@ -1,0 +1,167 @@
+# ruff: noqa: F811  (the fixtures of tests/test_api.py are imported by name)
+"""Hotline calls through the REST API: logging a call, the phone channel, callback tasks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from conversation.calls import CallDirection
+from conversation.model import ConversationQuery, utcnow
+from hub.app_keys import HUB
+from hub.services.hotline import CallForm
+from tests.helpers import make_config, running_hub
+from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401  (fixtures)
+
+
+def soon(minutes: int = 30) -> str:
+    return (utcnow() + timedelta(minutes=minutes)).isoformat()
+
+
+async def thread(agent: Agent, conversation_id: str) -> list[dict[str, Any]]:
+    return (await agent.call("GET", f"/api/v1/conversations/{conversation_id}/messages"))["items"]
+
+
+async def test_a_logged_call_becomes_a_phone_ticket_with_the_caller_as_contact(agent: Agent) -> None:
+    logged = await agent.call(
+        "POST",
+        "/api/v1/calls",
+        {
+            "number": "138 1234 5678",  # no +: read in the default region, CN
+            "direction": "in",
+            "duration_seconds": 125,
+            "category": "dispute",
+            "notes": "客户说付款被扣了两次",
+            "outcome": "follow_up",
+        },
+        status=201,
+    )
+    call, ticket = logged["call"], logged["conversation"]
+    assert call["number"] == "+8613812345678" and call["state"] == "ended" and call["duration_seconds"] == 125
+    assert ticket["channel"] == "phone" and ticket["category"] == "dispute" and ticket["team"] == "finance"
+    messages = await thread(agent, ticket["id"])
+    assert messages[0]["text"] == "客户说付款被扣了两次" and messages[0]["direction"] == "inbound"
+    logged_event = next(m for m in messages if (m.get("event") or {}).get("key") == "event.call_logged")
+    assert logged_event["event"]["params"] == {
+        "who": "Li Na",
+        "direction": "in",
+        "number": "+8613812345678",
+        "duration": "125",
+        "outcome": "follow_up",
+    }
+    assert logged_event["text"] == "Li Na logged a call (incoming) with +8613812345678, 125 s: needs follow-up"
+
+    details = await agent.call("GET", f"/api/v1/conversations/{ticket['id']}")
+    identities = details["contact"]["identities"]
+    assert [(i["channel"], i["address"]) for i in identities] == [("phone", "+8613812345678")]
+
+    # The same caller, typed another way, joins the open ticket.
+    again = await agent.call(
+        "POST", "/api/v1/calls", {"number": "+86 138-1234-5678", "direction": "out", "outcome": "resolved"}, status=201
+    )
+    assert again["conversation"]["id"] == ticket["id"] and again["conversation"]["status"] == "resolved"
+    assert again["conversation"]["contact_id"] == ticket["contact_id"]
+
+
+async def test_a_retried_call_with_its_key_is_logged_once(agent: Agent) -> None:
+    body = {"number": "+8613812345678", "direction": "in", "call_id": "form-7", "notes": "hello"}
+    first = await agent.call("POST", "/api/v1/calls", body, status=201)
+    second = await agent.call("POST", "/api/v1/calls", body, status=201)
+    assert second["duplicate"] and second["call"] == first["call"]
+    messages = await thread(agent, first["conversation"]["id"])
+    assert sum(m["kind"] == "message" for m in messages) == 1
+    assert sum((m.get("event") or {}).get("key") == "event.call_logged" for m in messages) == 1
+
+
+async def test_a_call_logged_on_a_ticket_joins_it(agent: Agent) -> None:
+    ticket = await new_ticket(agent, text="please call me")
+    logged = await agent.call(
+        "POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "out", "conversation_id": ticket}, status=201
+    )
+    assert logged["conversation"]["id"] == ticket
+    # The phone identity is its own contact: joined to the chat user only through verified data.
+    hub = agent.client.server.app[HUB]
+    call_message = await hub.store.tickets.get_message(logged["call"]["message_id"])
+    assert call_message is not None and call_message.conversation_id == ticket
+    assert call_message.author_id != logged["conversation"]["contact_id"]
+    caller = await hub.store.contacts.get_contact(call_message.author_id)
+    assert caller is not None and [(i.channel, i.address) for i in caller.identities] == [("phone", "+8613812345678")]
+
+
+async def test_invalid_numbers_and_inputs_get_clear_errors_and_change_nothing(agent: Agent) -> None:
+    hub = agent.client.server.app[HUB]
+    for body, problem in [
+        ({"number": "12345", "direction": "in"}, "not a valid phone number"),
+        ({"number": "call me", "direction": "in"}, "not a phone number"),
+        ({"number": "+8613812345678", "direction": "sideways"}, "direction"),
+        ({"number": "+8613812345678", "direction": "in", "category": "nope"}, "not a category"),
+        ({"number": "+8613812345678", "direction": "in", "started_at": "tomorrow"}, "started_at"),
+        ({"number": "+8613812345678", "direction": "in", "started_at": soon(60)}, "in the future"),
+        ({"number": "+8613812345678", "direction": "in", "callback": {"due_at": soon(-5)}}, "future"),
+        ({"number": "+8613812345678", "direction": "in", "callback": {"due_at": soon(), "owner_id": "x"}}, "agent"),
+    ]:
+        answer = await agent.call("POST", "/api/v1/calls", body, status=422)
+        assert problem in answer["message"], (body, answer)
+    await agent.call(
+        "POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in", "conversation_id": "nope"}, status=404
+    )
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery())
+    assert items == []
+    assert await hub.store.callbacks.list_callbacks(owner_id=None) == []
+
+
+async def test_a_callback_from_the_call_form_is_listed_closed_once_and_leaves_events(
+    agent: Agent, admin: Agent
+) -> None:
+    due = soon(45)
+    logged = await agent.call(
+        "POST",
+        "/api/v1/calls",
+        {
+            "number": "13812345678",
+            "direction": "in",
+            "outcome": "callback",
+            "callback": {"due_at": due, "owner_id": agent.id, "note": "check the refund"},
+        },
+        status=201,
+    )
+    task = logged["callback"]
+    assert task["owner_id"] == agent.id and task["status"] == "open"
+    assert datetime.fromisoformat(task["due_at"]) == datetime.fromisoformat(due).astimezone(UTC)
+    mine = (await agent.call("GET", "/api/v1/callbacks"))["items"]
+    assert [t["id"] for t in mine] == [task["id"]] and mine[0]["conversation_number"] == logged["conversation"][
+        "number"
+    ]
+    assert (await admin.call("GET", "/api/v1/callbacks"))["items"] == []  # not the admin's
+    assert len((await admin.call("GET", "/api/v1/callbacks?owner=all"))["items"]) == 1
+
+    # From a ticket: the number defaults to the phone caller's.
+    ticket = logged["conversation"]["id"]
+    second = await admin.call("POST", f"/api/v1/conversations/{ticket}/callbacks", {"due_at": soon(90)}, status=201)
+    assert second["number"] == "+8613812345678" and second["owner_id"] == ""  # nobody yet
+    chat = await new_ticket(agent, text="call me")
+    refused = await agent.call("POST", f"/api/v1/conversations/{chat}/callbacks", {"due_at": soon()}, status=422)
+    assert "number" in refused["message"]
+
+    done = await agent.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "done"})
+    assert done["status"] == "done"
+    await agent.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "cancelled"}, status=422)
+    await agent.call("PATCH", "/api/v1/callbacks/nope", {"status": "done"}, status=404)
+    assert (await agent.call("GET", "/api/v1/callbacks"))["items"] == []
+    assert [t["id"] for t in (await agent.call("GET", "/api/v1/callbacks?status=done"))["items"]] == [task["id"]]
+    keys = [(m.get("event") or {}).get("key") for m in await thread(agent, ticket)]
+    assert keys.count("event.callback_created") == 2 and "event.callback_done" in keys
+
+
+async def test_no_bot_answers_a_logged_call(tmp_path: Path) -> None:
+    async with running_hub(make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})) as hub:
+        logged = await hub.services.hotline.log_call(
+            CallForm(number="+8613812345678", direction=CallDirection.IN, notes="asked about the parcel"),
+            who="Li Na",
+            agent_id="",
+        )
+        await hub.pipeline.drain(1)
+        messages = await hub.store.tickets.list_messages(logged.conversation.id)
+        assert [m.kind.value for m in messages] == ["message", "event"]
+        assert all(m.plugins_done for m in messages)  # nothing left for plugin recovery either
