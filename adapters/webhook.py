@@ -151,6 +151,7 @@ def parse_message(channel: str, payload: Any) -> Inbound:
 
 
 class WebhookAdapter(Adapter):
+    shows_choices: ClassVar[bool] = True  # a plugin's question comes with buttons
     config_fields: ClassVar[dict[str, Field]] = {
         "secret": Field(str, help="shared HMAC secret (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET),
         "callback_url": Field(str, "", "where replies are POSTed; empty: this channel only receives"),

@@ -73,7 +73,7 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
         existing = yield p.find_by_key(key)
         assert existing is not None, "an insert refused as a duplicate must find the stored copy"
         return (yield from _duplicate(p, existing))
-    updated = yield p.touch(conversation, inbound, now, status_after_customer_message(conversation.status))
+    updated = yield p.touch(conversation, inbound, now, status_after_customer_message(conversation.status, route))
     contact = yield p.get_contact(contact_id)
     assert contact is not None
     return InboundRecord(message, updated, contact, duplicate=False, route=route)

@@ -24,7 +24,7 @@ from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
-from hub.sdk import IngestUnavailable, Outcome, Plugin, PluginContext
+from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext
 from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
 
@@ -65,14 +65,20 @@ class Pipeline:
         backlog: int = 1000,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
+        port: HubPort | None = None,
     ) -> None:
+        self.port = port  # what plugins may read and ask of the hub (PluginContext.hub)
         self.store = store
         self.bus = bus
         self.metrics = metrics
         self.actions = actions
         self.plugins = plugins
         self.limits = limits
-        self.ticketing = replace(ticketing, plugins_enabled=bool(plugins))
+        self.ticketing = replace(
+            ticketing,
+            plugins_enabled=bool(plugins),
+            status_questions=any(getattr(p, "answers_status_questions", False) for p in plugins),
+        )
         self.keyword_rules = keyword_rules or KeywordRules()
         self.instance_id = instance_id
         self.clock = clock
@@ -111,6 +117,8 @@ class Pipeline:
         if record.route is Route.OPEN_NEW:
             self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
             record.conversation = await self._raise_priority(record.conversation, record.message.text)
+        elif record.route is Route.QUESTION_NEW:  # kept resolved: no priority to raise
+            self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
         self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
@@ -225,6 +233,7 @@ class Pipeline:
                 state=dict(state),
                 actions=self.actions,
                 language=best_locale(contact.language, self.language),
+                hub=self.port,
             )
             try:
                 outcome = await plugin.on_message(ctx)

@@ -36,6 +36,7 @@ from hub.i18n import (
     error_message,
     hub_texts,
     match_locale,
+    texts,
 )
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
@@ -79,6 +80,7 @@ __all__ = [
     "PermanentDeliveryError",
     "Plugin",
     "PluginContext",
+    "TicketChange",
     "RetryableDeliveryError",
     "Sender",
     "Sent",
@@ -92,6 +94,7 @@ __all__ = [
     "match_locale",
     "refused_response",
     "split_text",
+    "texts",
 ]
 
 
@@ -260,12 +263,22 @@ class HubPort(Protocol):
         """A genuine request carried a message the channel could not accept (answered 400)."""
         ...
 
+    def status_link(self, conversation: Conversation, language: str = "") -> str:
+        """A signed, expiring link to the ticket's status page for its customer ("" when the
+        status page is off). Only ever give it to the ticket's own customer."""
+        ...
+
+    async def team_name(self, team: str, language: str) -> str:
+        """A team's name in that language (its id when the team is unknown)."""
+        ...
+
 
 class Adapter:
     """Base of every channel adapter. Subclasses set `config_fields` and implement `send`."""
 
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
+    shows_choices: ClassVar[bool] = False  # True: `send` shows message.choices as buttons the customer taps
 
     @classmethod
     def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
@@ -348,6 +361,7 @@ class PluginContext:
     state: dict[str, Any]  # this plugin's state for this conversation; saved after on_message
     actions: ConversationActions
     language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
+    hub: HubPort | None = None  # reads of other tickets, status links, channels (None in bare unit tests)
     stopped: bool = field(default=False, init=False)
 
     @property
@@ -389,6 +403,26 @@ class PluginContext:
 
     async def _update(self, changes: dict[str, Any]) -> None:
         self.conversation = await self.actions.update_conversation(self.conversation, changes)
+
+
+@dataclass
+class TicketChange:
+    """A change of a ticket (team, status, ...) made by an agent, a plugin or the hub, for a
+    plugin's `on_ticket_changed`. What it `tell`s the customer is sent only once its `state`
+    was saved (compare-and-set): two hubs or a repeated change never tell it twice."""
+
+    plugin: str
+    before: Conversation
+    after: Conversation
+    contact: Contact
+    state: dict[str, Any]  # this plugin's state for this conversation (the same as on_message's)
+    hub: HubPort
+    language: str = SOURCE_LOCALE
+    told: list[str] = field(default_factory=list)
+
+    def tell(self, text: str) -> None:
+        """A message to the customer on the ticket's channel, through the outbox."""
+        self.told.append(text)
 
 
 class Plugin:

@@ -72,6 +72,7 @@ def escape(text: str) -> str:
 
 
 class SlackAdapter(Adapter):
+    shows_choices: ClassVar[bool] = True  # a plugin's question comes with buttons
     config_fields: ClassVar[dict[str, Field]] = {
         "bot_token": Field(str, help="the app's bot token, xoxb-... (or env:NAME)", secret=True),
         "mode": Field(str, "events", "events (HTTP) or socket (Socket Mode)", choices=("events", "socket")),

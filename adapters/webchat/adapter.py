@@ -107,6 +107,7 @@ class Visitor:
 
 class WebChatAdapter(Adapter):
     sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
+    shows_choices: ClassVar[bool] = True  # a plugin's question comes with buttons
     config_fields: ClassVar[dict[str, Field]] = {
         "secret": Field(str, help="signs visitor tokens (or env:NAME)", secret=True, min_length=MIN_GENERATED_SECRET),
         "sites": Field(

@@ -34,6 +34,7 @@ class Ticketing:
     reopen_window: timedelta = timedelta(days=7)
     first_number: int = 1000
     plugins_enabled: bool = True  # False: messages are stored as already processed
+    status_questions: bool = False  # a plugin answers "where is my ticket?" (routing.Route.QUESTION)
 
 
 class Tickets(ABC):

@@ -6,7 +6,7 @@ message must go out: the same order as ingest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,8 @@ class ConversationService:
         self.bus = bus
         self.wake_outbox = wake_outbox
         self.clock = clock
+        # Called after each stored change of a ticket (before, after): plugins' on_ticket_changed.
+        self.watchers: list[Callable[[Conversation, Conversation], Awaitable[None]]] = []
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -126,6 +128,8 @@ class ConversationService:
             raise InvalidInput(f"category {category!r} is not a category")
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
+        for watch in self.watchers:
+            await watch(conversation, updated)
         return updated
 
     async def _apply_category_defaults(
