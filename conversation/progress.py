@@ -107,6 +107,11 @@ def listed(tickets: Iterable[Conversation], asker: Contact, channel: str, addres
     return own[:MAX_LISTED]
 
 
+def only_a_question(ticket: Conversation) -> bool:
+    """A ticket opened only to keep a status question (routing.Route.QUESTION_NEW)."""
+    return ticket.status is Status.RESOLVED and ticket.resolved_at == ticket.created_at
+
+
 def next_step(ticket: Conversation) -> str:
     """The catalog key of what happens next on the ticket."""
     if ticket.status is Status.OPEN:

@@ -32,6 +32,7 @@ from conversation.progress import (
     may_see,
     next_step,
     notices,
+    only_a_question,
     snippet,
     status_question,
 )
@@ -115,6 +116,9 @@ class ProgressPlugin(Plugin):
             await ctx.reply(await self._describe(hub, ticket, ctx.language))
             return
         mine = listed(await hub.reads.conversations_of(ctx.contact.id, limit=100), ctx.contact, channel, address)
+        here = ctx.conversation  # nothing live: the ticket asked in, when it is a real one (resolved, say)
+        if not mine and may_see(here, ctx.contact, channel, address) and not only_a_question(here):
+            mine = [here]
         if not mine:
             await ctx.reply(t.get("progress.none"))
         elif len(mine) == 1:
@@ -137,7 +141,9 @@ class ProgressPlugin(Plugin):
             text = "\n".join([t.get("progress.several"), *items, "", t.get("progress.pick")])
             await ctx.ask(text, [Choice(id=f"{CHOICE_PREFIX}{x.number}", label=f"#{x.number}") for x in tickets])
         else:
-            await ctx.reply("\n".join([t.get("progress.several"), *items, "", t.get("progress.reply_with_number")]))
+            # Routing keeps an explicit question quiet, never a bare number: ask for the phrase.
+            hint = t.get("progress.reply_with_number", number=tickets[0].number)
+            await ctx.reply("\n".join([t.get("progress.several"), *items, "", hint]))
 
     async def _describe(self, hub: HubPort, ticket: Conversation, language: str) -> str:
         return await describe(hub, ticket, language, plugin=self.name)
