@@ -63,7 +63,6 @@ def _page(t: Texts, title: str, body: str, *, status: int = 200) -> web.Response
     document = (
         f'<!doctype html><html lang="{t.locale}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
         f'<title>{html.escape(title)}</title><style nonce="{nonce}">{STYLE}</style></head>'
         f"<body>{body}</body></html>"
     )
@@ -72,7 +71,8 @@ def _page(t: Texts, title: str, body: str, *, status: int = 200) -> web.Response
         f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     )
     response.headers["Cache-Control"] = "no-store"  # a shared computer's back button shows nothing later
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token never leaves in a Referer
+    # The token never leaves in a Referer to another site; the form's own POST keeps its Origin.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
     return response
 
@@ -87,7 +87,7 @@ def _problem_page(t: Texts, problem: LinkProblem) -> web.Response:
 async def _ticket(request: web.Request) -> tuple[Texts, StatusLinks, Conversation | None, web.Response | None]:
     """The ticket the link names, or the page that says why there is none."""
     t = _catalog(request)
-    hub = request.app[HUB]
+    hub = request.config_dict[HUB]
     links = hub.status_links
     if links is None:  # the hub has not started yet
         return t, links, None, _page(t, t.get("page.unavailable"), "", status=503)  # type: ignore[return-value]
@@ -124,7 +124,7 @@ def _history(t: Texts, messages: list[Message]) -> str:
 async def _render(
     request: web.Request, t: Texts, links: StatusLinks, ticket: Conversation, *, error: str = "", status: int = 200
 ) -> web.Response:
-    hub = request.app[HUB]
+    hub = request.config_dict[HUB]
     messages = public_history(await hub.store.tickets.list_messages(ticket.id), ticket)
     team = await hub.team_name(ticket.team, t.locale) if ticket.team else t.get("progress.team.none")
     nonce, proof = links.new_form(request.match_info["token"])
@@ -165,11 +165,12 @@ async def show(request: web.Request) -> web.Response:
 
 
 def _cross_site(request: web.Request) -> bool:
-    """A browser's Origin naming another site (a forged form); none at all is allowed (old browsers)."""
+    """A browser's Origin naming another site, or hiding it ("null": a sandboxed frame): a forged
+    form. No Origin at all is allowed (old browsers); the form's proof still has to hold."""
     origin = request.headers.get("Origin", "")
     if not origin:
         return False
-    public = urlsplit(request.app[HUB].config.hub.public_url).netloc
+    public = urlsplit(request.config_dict[HUB].config.hub.public_url).netloc
     return urlsplit(origin).netloc not in {request.host, public}
 
 
@@ -189,7 +190,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         return await _render(request, t, links, ticket, error=t.get("page.reply_empty"), status=400)
     if len(text) > MAX_REPLY_CHARS:
         return await _render(request, t, links, ticket, error=t.get("page.reply_too_long"), status=400)
-    hub = request.app[HUB]
+    hub = request.config_dict[HUB]
     inbound = Inbound(
         channel=ticket.channel,
         external_id=f"{CHANNEL_TAG}{nonce}",  # the form's nonce: a second submit is the same message
