@@ -18,6 +18,7 @@ import secrets
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from conversation.inbound import Inbound, InvalidInbound, Sender
 from conversation.model import Conversation, Direction, Message
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL_TAG = "status-page:"  # external ids of replies written on the page
 MAX_REPLY_CHARS = 10_000
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 OTHER_LANGUAGE = {"zh-CN": "en", "en": "zh-CN"}
 
 STYLE = """
@@ -179,7 +181,13 @@ async def reply(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     assert ticket is not None
-    form = await request.post()
+    try:  # a browser sends a form; anything else (undecodable, broken multipart, JSON) is refused
+        if request.content_type not in FORM_TYPES:
+            raise ValueError(request.content_type)
+        form = await request.post()
+    except (ValueError, UnicodeDecodeError, AssertionError, HttpProcessingError):
+        body = f'<p class="error">{html.escape(t.get("page.form_invalid"))}</p>'
+        return _page(t, t.get("page.form_invalid"), body, status=400)
     nonce, proof, text = (str(form.get(k, "")) for k in ("nonce", "proof", "text"))
     token = request.match_info["token"]
     if _cross_site(request) or not links.form_ok(token, nonce, proof):

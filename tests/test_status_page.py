@@ -210,3 +210,41 @@ async def test_every_email_reply_to_the_customer_alone_links_the_page(
     finally:
         server.close()
         await server.wait_closed()
+
+
+ODD_TOKENS = ["", "1000", "1000..", "..", "%00", "１０００.1.x", "9" * 400, "1000.99999999999999999999.x", "é.é.é"]
+ODD_BODIES: list[tuple[bytes, str]] = [
+    (b"text=%ff%fe&nonce=%ff&proof=%ff", "application/x-www-form-urlencoded"),
+    (b"\xff\xfe\x00", "application/x-www-form-urlencoded"),
+    (b"--x\r\nContent-Disposition: form-data\r\n\r\nbroken", "multipart/form-data"),
+    (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+    (b'{"text": "hi"}', "application/json"),
+    (b"text=" + b"a" * 20_000, "application/x-www-form-urlencoded"),
+]
+
+
+async def test_odd_links_and_bodies_never_get_a_5xx_and_store_nothing(client: TestClient) -> None:
+    hub = hub_of(client)
+    link = (await greeted_link(client)).split("?")[0]
+    for token in ODD_TOKENS:
+        resp = await client.get(f"/status/{token}")
+        assert resp.status < 500, token
+    fields = form_fields(await (await client.get(link)).text())
+    for body, content_type in ODD_BODIES:
+        resp = await client.post(link, data=body, headers={"Content-Type": content_type})
+        assert 400 <= resp.status < 500, (body[:40], content_type, resp.status)
+    ticket = await hub.store.tickets.get_conversation_by_number(1000)
+    assert ticket is not None
+
+    async def customer_texts() -> list[str]:
+        thread = await hub.store.tickets.list_messages(ticket.id)
+        return [m.text for m in thread if m.direction is Direction.INBOUND]
+
+    assert len(await customer_texts()) == 1  # the odd bodies stored nothing
+    surrogate = await client.post(
+        link,
+        data=f"nonce={fields['nonce']}&proof={fields['proof']}&text=%ED%A0%80".encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert surrogate.status < 500
+    assert all(text.encode("utf-8") for text in await customer_texts())  # whatever was kept can be stored and sent
