@@ -255,3 +255,16 @@ async def test_the_customer_is_told_of_a_new_team_waiting_and_resolved_once_each
         messages = await hub.store.tickets.list_messages(first.id)
         assert sum(1 for m in messages if m.author_id == "progress") == 2  # stored once each, through the outbox
         assert len(said(fake)) == 3
+
+
+def test_the_channels_that_show_buttons_say_so() -> None:
+    """The plugin offers buttons only where they are shown (Telegram's inline keyboard, Slack
+    blocks, web chat quick replies, the webhook's `choices`); mail gets the phrase to reply with."""
+    from adapters.email.adapter import EmailAdapter
+    from adapters.slack.adapter import SlackAdapter
+    from adapters.telegram.adapter import TelegramAdapter
+    from adapters.webchat.adapter import WebChatAdapter
+    from adapters.webhook import WebhookAdapter
+
+    assert [a.shows_choices for a in (TelegramAdapter, SlackAdapter, WebChatAdapter, WebhookAdapter)] == [True] * 4
+    assert not EmailAdapter.shows_choices
