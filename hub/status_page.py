@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import logging
 import secrets
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
@@ -86,20 +87,44 @@ def _problem_page(t: Texts, problem: LinkProblem) -> web.Response:
     return _page(t, title, body, status=410 if problem is LinkProblem.EXPIRED else 403)
 
 
-async def _ticket(request: web.Request) -> tuple[Texts, StatusLinks, Conversation | None, web.Response | None]:
-    """The ticket the link names, or the page that says why there is none."""
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A request with a good link: the reader's texts, the signer, the ticket."""
+
+    texts: Texts
+    links: StatusLinks
+    ticket: Conversation
+
+
+class Refused(Exception):
+    """The page to answer instead (a bad link, the store away): it shows nothing of any ticket."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def _unavailable(t: Texts) -> web.Response:
+    return _page(t, t.get("page.unavailable"), f"<p>{html.escape(t.get('page.unavailable'))}</p>", status=503)
+
+
+async def _visit(request: web.Request) -> Visit:
+    """The ticket the link names; raises Refused with the page that says why there is none."""
     t = _catalog(request)
     hub = request.config_dict[HUB]
     links = hub.status_links
     if links is None:  # the hub has not started yet
-        return t, links, None, _page(t, t.get("page.unavailable"), "", status=503)  # type: ignore[return-value]
+        raise Refused(_unavailable(t))
     checked = links.check(request.match_info["token"])
     if checked.problem is not None:
-        return t, links, None, _problem_page(t, checked.problem)
-    ticket = await hub.store.tickets.get_conversation_by_number(checked.number)
+        raise Refused(_problem_page(t, checked.problem))
+    try:
+        ticket = await hub.store.tickets.get_conversation_by_number(checked.number)
+    except StoreUnavailable:
+        raise Refused(_unavailable(t)) from None
     if ticket is None:
-        return t, links, None, _problem_page(t, LinkProblem.TAMPERED)
-    return t, links, ticket, None
+        raise Refused(_problem_page(t, LinkProblem.TAMPERED))
+    return Visit(t, links, ticket)
 
 
 def _self_url(request: web.Request, t: Texts, **extra: str) -> str:
@@ -123,10 +148,9 @@ def _history(t: Texts, messages: list[Message]) -> str:
     return f"<ol>{''.join(items)}</ol>"
 
 
-async def _render(
-    request: web.Request, t: Texts, links: StatusLinks, ticket: Conversation, *, error: str = "", status: int = 200
-) -> web.Response:
+async def _render(request: web.Request, visit: Visit, *, error: str = "", status: int = 200) -> web.Response:
     hub = request.config_dict[HUB]
+    t, links, ticket = visit.texts, visit.links, visit.ticket
     messages = public_history(await hub.store.tickets.list_messages(ticket.id), ticket)
     team = await hub.team_name(ticket.team, t.locale) if ticket.team else t.get("progress.team.none")
     nonce, proof = links.new_form(request.match_info["token"])
@@ -156,14 +180,13 @@ async def _render(
 
 
 async def show(request: web.Request) -> web.Response:
-    t, links, ticket, refused = await _ticket(request)
-    if refused is not None:
-        return refused
-    assert ticket is not None
     try:
-        return await _render(request, t, links, ticket)
+        visit = await _visit(request)
+        return await _render(request, visit)
+    except Refused as refused:
+        return refused.response
     except StoreUnavailable:
-        return _page(t, t.get("page.unavailable"), f"<p>{html.escape(t.get('page.unavailable'))}</p>", status=503)
+        return _unavailable(_catalog(request))
 
 
 def _cross_site(request: web.Request) -> bool:
@@ -176,28 +199,39 @@ def _cross_site(request: web.Request) -> bool:
     return urlsplit(origin).netloc not in {request.host, public}
 
 
+def _form_refused(t: Texts, status: int) -> web.Response:
+    return _page(
+        t, t.get("page.form_invalid"), f'<p class="error">{html.escape(t.get("page.form_invalid"))}</p>', status=status
+    )
+
+
 async def reply(request: web.Request) -> web.StreamResponse:
-    t, links, ticket, refused = await _ticket(request)
-    if refused is not None:
-        return refused
-    assert ticket is not None
+    try:
+        visit = await _visit(request)
+        return await _reply(request, visit)
+    except Refused as refused:
+        return refused.response
+    except StoreUnavailable:
+        return _unavailable(_catalog(request))
+
+
+async def _reply(request: web.Request, visit: Visit) -> web.StreamResponse:
+    t, links, ticket = visit.texts, visit.links, visit.ticket
     try:  # a browser sends a form; anything else (undecodable, broken multipart, JSON) is refused
         if request.content_type not in FORM_TYPES:
             raise ValueError(request.content_type)
         form = await request.post()
     except (ValueError, UnicodeDecodeError, AssertionError, HttpProcessingError):
-        body = f'<p class="error">{html.escape(t.get("page.form_invalid"))}</p>'
-        return _page(t, t.get("page.form_invalid"), body, status=400)
+        return _form_refused(t, 400)
     nonce, proof, text = (str(form.get(k, "")) for k in ("nonce", "proof", "text"))
     token = request.match_info["token"]
     if _cross_site(request) or not links.form_ok(token, nonce, proof):
-        body = f'<p class="error">{html.escape(t.get("page.form_invalid"))}</p>'
-        return _page(t, t.get("page.form_invalid"), body, status=403)
+        return _form_refused(t, 403)
     text = text.replace("\r\n", "\n").strip()
     if not text:
-        return await _render(request, t, links, ticket, error=t.get("page.reply_empty"), status=400)
+        return await _render(request, visit, error=t.get("page.reply_empty"), status=400)
     if len(text) > MAX_REPLY_CHARS:
-        return await _render(request, t, links, ticket, error=t.get("page.reply_too_long"), status=400)
+        return await _render(request, visit, error=t.get("page.reply_too_long"), status=400)
     hub = request.config_dict[HUB]
     inbound = Inbound(
         channel=ticket.channel,
@@ -211,7 +245,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     try:
         await hub.ingest(inbound)
     except InvalidInbound as exc:
-        return await _render(request, t, links, ticket, error=str(exc), status=400)
+        return await _render(request, visit, error=str(exc), status=400)
     except IngestUnavailable:
-        return _page(t, t.get("page.unavailable"), f"<p>{html.escape(t.get('page.unavailable'))}</p>", status=503)
+        return _unavailable(t)
     raise web.HTTPSeeOther(_self_url(request, t, sent="1"))  # reload shows the page, never re-posts
