@@ -115,7 +115,8 @@ def only_a_question(ticket: Conversation) -> bool:
 def next_step(ticket: Conversation) -> str:
     """The catalog key of what happens next on the ticket."""
     if ticket.status is Status.OPEN:
-        return "progress.next.working" if ticket.assignee_id else "progress.next.queued"
+        step = "progress.next.working" if ticket.assignee_id else "progress.next.queued"
+        return step if ticket.team else f"{step}_no_team"
     return f"progress.next.{ticket.status.value}"
 
 
@@ -125,15 +126,12 @@ def public_history(messages: Iterable[Message], ticket: Conversation) -> list[Me
     return [m for m in messages if seen_by_customer(m, ticket.customer_address)]
 
 
-def last_update(messages: Sequence[Message], ticket: Conversation, *, skip_author: str) -> Message | None:
-    """The newest public message from the team (else the newest public message at all);
-    the answers of `skip_author` (the status plugin itself) are not news."""
-    public = [
-        m for m in public_history(messages, ticket) if m.author_id != skip_author or m.author_type is not AuthorType.BOT
-    ]
-    from_team = [m for m in public if m.direction is Direction.OUTBOUND]
-    chosen = from_team or public
-    return chosen[-1] if chosen else None
+def last_update(messages: Sequence[Message], ticket: Conversation) -> Message | None:
+    """The newest public message a person of the team wrote to the customer: bots' automatic
+    texts (a greeting, an earlier status answer) are not news, nor the customer's own words."""
+    public = public_history(messages, ticket)
+    written = [m for m in public if m.direction is Direction.OUTBOUND and m.author_type is AuthorType.AGENT]
+    return written[-1] if written else None
 
 
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:

@@ -46,11 +46,11 @@ def catalog(language: str) -> Texts:
     return texts(DOMAIN, language)
 
 
-async def describe(hub: HubPort, ticket: Conversation, language: str, *, plugin: str) -> str:
+async def describe(hub: HubPort, ticket: Conversation, language: str) -> str:
     """The answer about one ticket, for its own customer."""
     t = catalog(language)
     team = await hub.team_name(ticket.team, language) if ticket.team else t.get("progress.team.none")
-    update = last_update(await hub.reads.list_messages(ticket.id), ticket, skip_author=plugin)
+    update = last_update(await hub.reads.list_messages(ticket.id), ticket)
     lines = [
         t.get("progress.answer.head", number=ticket.number, status=t.get(f"progress.status.{ticket.status.value}")),
         t.get("progress.answer.team", team=team),
@@ -146,7 +146,7 @@ class ProgressPlugin(Plugin):
             await ctx.reply("\n".join([t.get("progress.several"), *items, "", hint]))
 
     async def _describe(self, hub: HubPort, ticket: Conversation, language: str) -> str:
-        return await describe(hub, ticket, language, plugin=self.name)
+        return await describe(hub, ticket, language)
 
     async def on_ticket_changed(self, change: TicketChange) -> None:
         enabled = [event for event in NOTICE_EVENTS if self.settings[f"notify_{event}"]]

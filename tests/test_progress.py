@@ -268,3 +268,30 @@ def test_the_channels_that_show_buttons_say_so() -> None:
 
     assert [a.shows_choices for a in (TelegramAdapter, SlackAdapter, WebChatAdapter, WebhookAdapter)] == [True] * 4
     assert not EmailAdapter.shows_choices
+
+
+async def test_the_bare_number_answers_the_greeting_only(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "I was charged twice"))
+    await said_count(fake, 1)
+    await telegram(client, text_update(2, "#1000", message_id=2))  # in answer to the greeting
+    answer = (await said_count(fake, 2))[-1]
+    assert answer.startswith("Ticket #1000: open") and "Last update (-): no reply from us yet" in answer
+    assert "Next: an agent will pick it up." in answer
+
+    await hub.services.conversations.send(
+        await number(hub, 1000), "Which order number?", author_type=AuthorType.AGENT, author_id="a1"
+    )
+    await said_count(fake, 3)
+    await telegram(client, text_update(3, "1000", message_id=3))  # an order number the agent asked for
+    ticket = await number(hub, 1000)
+
+    async def processed() -> bool:
+        thread = await hub.store.tickets.list_messages(ticket.id)
+        return thread[-1].text == "1000" and thread[-1].plugins_done
+
+    await eventually(processed)
+    assert len(said(fake)) == 3

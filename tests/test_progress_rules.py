@@ -105,8 +105,9 @@ def test_several_tickets_are_listed_newest_first_live_ones_only() -> None:
 
 
 def test_the_next_step_follows_the_status_and_owner() -> None:
-    assert next_step(ticket()) == "progress.next.queued"
-    assert next_step(ticket(assignee_id="a1")) == "progress.next.working"
+    assert next_step(ticket(team="finance")) == "progress.next.queued"
+    assert next_step(ticket(team="finance", assignee_id="a1")) == "progress.next.working"
+    assert next_step(ticket()) == "progress.next.queued_no_team"
     assert next_step(ticket(status=Status.PENDING)) == "progress.next.pending"
     assert next_step(ticket(status=Status.RESOLVED)) == "progress.next.resolved"
 
