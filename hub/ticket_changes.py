@@ -53,6 +53,7 @@ async def tell_plugins(hub: Hub, before: Conversation, after: Conversation) -> N
             ):
                 continue  # nothing new, or another run saved (and told) it first
             for text in change.told:
-                await hub.actions.post_bot_message(after, text, plugin=plugin.name)
+                if text.strip():
+                    await hub.actions.post_bot_message(after, text, plugin=plugin.name)
     except StoreUnavailable as exc:
         log.warning("ticket %s: plugins not told of a change, store unavailable (%s)", after.number, exc)
