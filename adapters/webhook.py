@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
@@ -151,6 +151,8 @@ def parse_message(channel: str, payload: Any) -> Inbound:
 
 
 class WebhookAdapter(Adapter):
+    shows_choices: ClassVar[bool] = True  # a plugin's question comes with buttons
+
     @dataclass(frozen=True)
     class Settings:
         secret: str = setting(

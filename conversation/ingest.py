@@ -83,7 +83,7 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
     # The ticket was opened at this priority (routing.new_conversation); the thread says why.
     if route is Route.OPEN_NEW and (match := priority_from_keywords(inbound.text, policy.keywords, Priority.NORMAL)):
         yield p.insert_message(keyword_priority_event(conversation, match, now))
-    updated = yield p.touch(conversation, inbound, now, status_after_customer_message(conversation.status))
+    updated = yield p.touch(conversation, inbound, now, status_after_customer_message(conversation.status, route))
     contact = yield p.get_contact(contact_id)
     assert contact is not None
     return InboundRecord(message, updated, contact, duplicate=False, route=route)

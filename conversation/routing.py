@@ -9,22 +9,51 @@ from conversation.codec import subject_from
 from conversation.inbound import Inbound
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Priority, Status, new_id
 from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
+from conversation.progress import chosen_number, status_question
 
 
 class Route(Enum):
     APPEND = "append"  # the conversation is live: add the message
     REOPEN = "reopen"  # resolved recently: reopen it and add the message
     OPEN_NEW = "open_new"  # nothing live on this thread: a new ticket
+    # A status question ("查询工单 1042", conversation/progress.py) only asks: it is kept and
+    # answered in the ticket of its thread, whose status it leaves as it is (asking does not
+    # reopen a resolved ticket, nor bring back a pending one) ...
+    QUESTION = "question"
+    # ... and on a thread with no ticket to keep it in (or a closed one), it is kept in a new
+    # ticket that is resolved from the start: the question and its answer are stored, the
+    # agents' queue does not grow. Writing again there within the window reopens it as usual.
+    QUESTION_NEW = "question_new"
 
 
-def route_inbound(latest: Conversation | None, now: datetime, reopen_window: timedelta) -> Route:
-    """Decide for the newest conversation on the message's (channel, thread key)."""
+QUIET = (Route.QUESTION, Route.QUESTION_NEW)  # routes that change no ticket's status
+
+
+def asks_status(inbound: Inbound, answered: bool) -> bool:
+    """Whether the message only asks where a ticket stands, when a plugin answers such
+    questions (`answered`: Ticketing.status_questions); else every message is ordinary."""
+    if not answered or inbound.attachments or inbound.automatic:
+        return False
+    return chosen_number(inbound.choice_id) is not None or status_question(inbound.text) is not None
+
+
+def route_inbound(
+    latest: Conversation | None, now: datetime, reopen_window: timedelta, *, question: bool = False
+) -> Route:
+    """Decide for the newest conversation on the message's (channel, thread key);
+    `question`: the message only asks where a ticket stands (see Route.QUESTION)."""
     if latest is None or latest.status is Status.CLOSED:
-        return Route.OPEN_NEW
+        return Route.QUESTION_NEW if question else Route.OPEN_NEW
+    if question:
+        return Route.QUESTION
     if latest.status is Status.RESOLVED:
         resolved_at = latest.resolved_at or latest.last_message_at
         return Route.REOPEN if now - resolved_at <= reopen_window else Route.OPEN_NEW
     return Route.APPEND
+
+
+def opens_ticket(route: Route) -> bool:
+    return route in (Route.OPEN_NEW, Route.QUESTION_NEW)
 
 
 def new_conversation(
@@ -33,11 +62,14 @@ def new_conversation(
     now: datetime,
     number: int,
     previous: Conversation | None,
+    route: Route = Route.OPEN_NEW,
     keywords: KeywordRules | None = None,
 ) -> Conversation:
     """The ticket a message opens; `previous` is the one before it on the thread (linked).
-    A configured keyword in the message sets its priority from the start."""
-    match = priority_from_keywords(inbound.text, keywords, Priority.NORMAL) if keywords else None
+    A status question's is resolved from the start (Route.QUESTION_NEW); otherwise a
+    configured keyword in the message sets its priority from the start."""
+    answered = route is Route.QUESTION_NEW
+    match = priority_from_keywords(inbound.text, keywords, Priority.NORMAL) if keywords and not answered else None
     return Conversation(
         id=new_id(),
         number=number,
@@ -52,6 +84,8 @@ def new_conversation(
         participants=merged_participants([], inbound.participants),
         customer_address=inbound.sender.address,
         priority=match.priority if match else Priority.NORMAL,
+        status=Status.RESOLVED if answered else Status.OPEN,
+        resolved_at=now if answered else None,
     )
 
 
@@ -60,8 +94,11 @@ def merged_participants(current: list[str], new: tuple[str, ...]) -> list[str]:
     return current + [p for p in dict.fromkeys(new) if p not in current]
 
 
-def status_after_customer_message(status: Status) -> Status:
-    """A customer writing makes a waiting or snoozed ticket need attention again."""
+def status_after_customer_message(status: Status, route: Route | None = None) -> Status:
+    """A customer writing makes a waiting or snoozed ticket need attention again; a status
+    question changes nothing."""
+    if route in QUIET:
+        return status
     return Status.OPEN if status in (Status.PENDING, Status.SNOOZED, Status.RESOLVED) else status
 
 

@@ -48,7 +48,10 @@ from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
 from hub.snooze import wake_loop_step
+from hub.status_links import StatusLinks, master_key
+from hub.status_page import build_status_page
 from hub.supervise import Supervisor
+from hub.ticket_changes import tell_plugins
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +119,8 @@ class Hub(ChannelPort):
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
         self.actions.on_ticket_changed = self.plugin_host.ticket_changed
+        self.actions.watchers.append(lambda before, after: tell_plugins(self, before, after))
+        self.status_links: StatusLinks | None = None  # made at start when [status_page] is on (its key may be stored)
         self.pipeline = Pipeline(
             self.store,
             self.bus,
@@ -129,6 +134,7 @@ class Hub(ChannelPort):
             backlog=config.plugin_pool.backlog,
             language=config.hub.language,
             runtime=self.plugin_host,
+            port=self,
         )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
@@ -162,6 +168,13 @@ class Hub(ChannelPort):
         await self.store.open()
         await self.store.desk.create_defaults()  # teams and categories, on the first start only
         await self.services.records.ensure_indexes()  # one per query field the plugins' record kinds declare
+        page = self.config.status_page
+        if page.enabled:
+            self.status_links = StatusLinks(
+                await master_key(self.store, page.secret),
+                lifetime=timedelta(days=page.link_days),
+                public_url=self.config.hub.public_url,
+            )
         created = await ensure_admin(self.store)
         if created and self.on_first_admin:
             self.on_first_admin(*created)
@@ -268,6 +281,8 @@ def build_app(hub: Hub) -> web.Application:
     add_catalog_routes(app)
     app.add_subapp("/api/", build_api(app[AUTH]))
     app.add_subapp("/inbox/", build_inbox())
+    if hub.config.status_page.enabled:
+        app.add_subapp("/status/", build_status_page())
     for name, adapter in hub.adapters.items():
         sub = adapter.web_app()
         if sub is not None:

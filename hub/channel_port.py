@@ -16,7 +16,9 @@ from conversation.model import Agent, Contact, Conversation, ConversationQuery, 
 from conversation.store import Store, StoreUnavailable
 from hub.blobs import BlobStore, PendingUploads
 from hub.events import Event, EventBus, Subscription
+from hub.i18n import SOURCE_LOCALE, match_locale
 from hub.sdk import Adapter, IngestUnavailable
+from hub.status_links import StatusLinks
 from hub.thread_events import ThreadEvent
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ class ChannelPort:
     blobs: BlobStore
     services: Services
     adapters: dict[str, Adapter]
+    status_links: StatusLinks | None  # None: [status_page] is off (or the hub not started)
 
     @property
     def reads(self) -> StoreReads:
@@ -137,6 +140,17 @@ class ChannelPort:
 
     def blob_path(self, ref: str) -> Path | None:
         return self.blobs.path(ref)
+
+    def status_link(self, conversation: Conversation, language: str = "") -> str:
+        links = self.status_links
+        return links.url(conversation.number, language) if links is not None else ""
+
+    async def team_name(self, team: str, language: str) -> str:
+        found = await self.store.desk.get_team(team) if team else None
+        if found is None:
+            return team
+        chosen = match_locale(language, found.names) or match_locale(SOURCE_LOCALE, found.names)
+        return found.names[chosen] if chosen else team
 
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
         return PendingUploads(self.blobs.directory.parent / "uploads" / channel, self.blobs, ttl)

@@ -122,6 +122,21 @@ class HotlineSection:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class StatusPageSection:
+    """[status_page]: a page per ticket for its customer, reached by a signed, expiring link."""
+
+    enabled: bool = setting(bool, False, "send customers a link to their ticket's status page (needs hub.public_url)")
+    secret: str = setting(
+        str,
+        "",
+        "signs the links (or env:NAME); empty: a random key kept in the store",
+        secret=True,
+        min_length=MIN_GENERATED_SECRET,
+    )
+    link_days: float = setting(float, 30.0, "how long a link works after it was sent", minimum=0.001)
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -129,6 +144,7 @@ SECTION_TYPES: dict[str, type] = {
     "outbox": OutboxSection,
     "desk": DeskSection,
     "hotline": HotlineSection,
+    "status_page": StatusPageSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -166,6 +182,7 @@ class Config:
     plugin_pool: PluginsSection = field(default_factory=PluginsSection)
     desk: DeskSection = field(default_factory=DeskSection)
     hotline: HotlineSection = field(default_factory=HotlineSection)
+    status_page: StatusPageSection = field(default_factory=StatusPageSection)
 
     @property
     def data_dir(self) -> Path:
@@ -228,7 +245,10 @@ def parse_config(
         outbox=section_of(OutboxSection, values["outbox"]),
         desk=section_of(DeskSection, _keywords_checked(values["desk"])),
         hotline=section_of(HotlineSection, _region_checked(values["hotline"])),
+        status_page=section_of(StatusPageSection, values["status_page"]),
     )
+    if config.status_page.enabled and not config.hub.public_url:
+        raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")
     if store_only:
         return config
     registry = registry or discover()

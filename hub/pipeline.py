@@ -23,7 +23,7 @@ from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
-from hub.sdk import IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
+from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
 
@@ -64,15 +64,21 @@ class Pipeline:
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
         runtime: PluginRuntime | None = None,
+        port: HubPort | None = None,
     ) -> None:
         self.runtime = runtime  # records and timers for the plugins' contexts
+        self.port = port  # what plugins may read and ask of the hub (PluginContext.hub)
         self.store = store
         self.bus = bus
         self.metrics = metrics
         self.actions = actions
         self.plugins = plugins
         self.limits = limits
-        self.ticketing = replace(ticketing, plugins_enabled=bool(plugins))
+        self.ticketing = replace(
+            ticketing,
+            plugins_enabled=bool(plugins),
+            status_questions=any(getattr(p, "answers_status_questions", False) for p in plugins),
+        )
         self.instance_id = instance_id
         self.clock = clock
         self.language = language  # for customers whose language is unknown or has no catalog
@@ -107,7 +113,7 @@ class Pipeline:
             return record
         self.metrics.ingested.labels(inbound.channel).inc()
         conv_id = record.conversation.id
-        if record.route is Route.OPEN_NEW:
+        if record.route is Route.OPEN_NEW or record.route is Route.QUESTION_NEW:
             self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
@@ -209,6 +215,7 @@ class Pipeline:
                 actions=self.actions,
                 language=best_locale(contact.language, self.language),
                 runtime=self.runtime,
+                hub=self.port,
             )
             try:
                 outcome = await plugin.on_message(ctx)

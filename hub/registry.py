@@ -31,7 +31,7 @@ BUILTIN_ADAPTERS = {
     "telegram": "adapters.telegram.adapter:TelegramAdapter",
     "slack": "adapters.slack.adapter:SlackAdapter",
 }
-BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin"}
+BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin", "progress": "plugins.progress:ProgressPlugin"}
 
 
 def _import(target: str) -> Callable[[], Any]:

@@ -97,6 +97,7 @@ __all__ = [
     "TimerContext",
     "pick_template",
     "check_texts",
+    "TicketNotice",
     "RetryableDeliveryError",
     "Sender",
     "Sent",
@@ -110,6 +111,7 @@ __all__ = [
     "match_locale",
     "refused_response",
     "split_text",
+    "texts",
 ]
 
 
@@ -278,6 +280,15 @@ class HubPort(Protocol):
         """A genuine request carried a message the channel could not accept (answered 400)."""
         ...
 
+    def status_link(self, conversation: Conversation, language: str = "") -> str:
+        """A signed, expiring link to the ticket's status page for its customer ("" when the
+        status page is off). Only ever give it to the ticket's own customer."""
+        ...
+
+    async def team_name(self, team: str, language: str) -> str:
+        """A team's name in that language (its id when the team is unknown)."""
+        ...
+
 
 class Adapter:
     """Base of every channel adapter. Subclasses declare a `Settings` section (a frozen
@@ -287,6 +298,7 @@ class Adapter:
     Settings: ClassVar[type | None] = None
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
+    shows_choices: ClassVar[bool] = False  # True: `send` shows message.choices as buttons the customer taps
 
     @classmethod
     def check_settings(cls, prefix: str, settings: Any) -> None:
@@ -615,6 +627,7 @@ class PluginContext(TicketTools):
     actions: ConversationActions
     language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
     runtime: PluginRuntime | None = None  # records and timers (set by the hub)
+    hub: HubPort | None = None  # reads of other tickets, status links, channels (None in bare unit tests)
     stopped: bool = field(default=False, init=False)
 
     @property
@@ -659,6 +672,26 @@ class EventContext(TicketTools):
     actions: ConversationActions
     runtime: PluginRuntime | None
     language: str = SOURCE_LOCALE
+
+
+@dataclass
+class TicketNotice:
+    """A change of a ticket (team, status, ...) made by an agent, a plugin or the hub, for a
+    plugin's `on_ticket_changed`. What it `tell`s the customer is sent only once its `state`
+    was saved (compare-and-set): two hubs or a repeated change never tell it twice."""
+
+    plugin: str
+    before: Conversation
+    after: Conversation
+    contact: Contact
+    state: dict[str, Any]  # this plugin's state for this conversation (the same as on_message's)
+    hub: HubPort
+    language: str = SOURCE_LOCALE
+    told: list[str] = field(default_factory=list)
+
+    def tell(self, text: str) -> None:
+        """A message to the customer on the ticket's channel, through the outbox."""
+        self.told.append(text)
 
 
 class Plugin:

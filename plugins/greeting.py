@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversation.model import utcnow
-from hub.sdk import ConfigError, Field, Outcome, Plugin, PluginContext, check_texts
+from hub.sdk import ConfigError, Field, Outcome, Plugin, PluginContext, check_texts, texts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLACEHOLDERS = {"greeting": ("number",), "out_of_hours": ("days", "hours", "timezone")}
@@ -96,6 +96,9 @@ class GreetingPlugin(Plugin):
         parts = []
         if not ctx.state.get("greeted"):
             parts.append(ctx.text("bot.greeting", setting="greeting", number=ctx.conversation.number))
+            link = ctx.hub.status_link(ctx.conversation, ctx.language) if ctx.hub else ""
+            if link:  # the status page is on: the customer can follow the ticket there
+                parts.append(texts("progress", ctx.language).get("progress.link", url=link))
             ctx.state["greeted"] = True
         today = now.astimezone(self.zone).date().isoformat()
         if not self.is_open(now) and ctx.state.get("out_of_hours_told") != today:

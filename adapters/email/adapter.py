@@ -53,6 +53,7 @@ from hub.sdk import (
     best_locale,
     hub_texts,
     setting,
+    texts,
 )
 
 log = logging.getLogger(__name__)
@@ -525,7 +526,18 @@ class EmailAdapter(Adapter):
             path = self.hub.blob_path(attachment.blob_ref)
             if path is not None:
                 files.append((attachment.name, attachment.content_type, await asyncio.to_thread(path.read_bytes)))
-        return await asyncio.to_thread(build_mail, headers, message.text, files)
+        return await asyncio.to_thread(build_mail, headers, self._with_status_link(out, private=not cc), files)
+
+    def _with_status_link(self, out: Outbound, *, private: bool) -> str:
+        """The reply's text with a footer linking to the ticket's status page (when it is on).
+        Only in mail to the customer alone: whoever holds the link reads the whole ticket, so a
+        mail that also goes to Cc'd people carries none."""
+        language = best_locale(out.contact.language, self.hub.language)
+        link = self.hub.status_link(out.conversation, language) if private else ""
+        if not link:
+            return out.message.text
+        words = texts("progress", language).get("progress.link", url=link)
+        return f"{out.message.text}\n\n-- \n{words}"
 
 
 def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]]) -> EmailMessage:

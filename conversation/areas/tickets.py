@@ -38,6 +38,7 @@ class Ticketing:
     # Words that raise a new ticket's priority; applied as the ticket is opened, in the same
     # transaction as its first message, so no ticket is ever seen at the lower priority.
     keywords: KeywordRules = KeywordRules()
+    status_questions: bool = False  # a plugin answers "where is my ticket?" (routing.Route.QUESTION)
 
 
 class Tickets(ABC):

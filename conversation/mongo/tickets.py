@@ -35,7 +35,9 @@ from conversation.mongo.db import (
 )
 from conversation.routing import (
     Route,
+    asks_status,
     new_conversation,
+    opens_ticket,
     route_inbound,
 )
 from conversation.rules import check_merge, conversation_update, is_activity, is_agent_reply
@@ -308,9 +310,10 @@ class _Ingest(Area):
     ) -> tuple[Conversation, Route] | tuple[None, None]:
         thread_id = f"{inbound.channel}\x1f{inbound.thread_key}"
         pointer = await self._threads.find_one({"_id": thread_id})
+        question = asks_status(inbound, policy.status_questions)
         if hinted is not None:  # the channel named the ticket; a new one follows on from it
-            route = route_inbound(hinted, now, policy.reopen_window)
-            if route is not Route.OPEN_NEW:
+            route = route_inbound(hinted, now, policy.reopen_window, question=question)
+            if not opens_ticket(route):
                 return hinted, route
             previous: Conversation | None = hinted
         else:
@@ -320,10 +323,10 @@ class _Ingest(Area):
                 if doc is None:
                     # Its opener swapped the pointer but has not inserted the ticket yet (or
                     # crashed): insert the same draft; whoever is second gets a duplicate key.
-                    return await self._insert_draft(pointer["draft"]), Route.APPEND
+                    return await self._insert_draft(pointer["draft"]), Route.QUESTION if question else Route.APPEND
                 latest = conversation_from_doc(doc)
-            route = route_inbound(latest, now, policy.reopen_window)
-            if route is not Route.OPEN_NEW:
+            route = route_inbound(latest, now, policy.reopen_window, question=question)
+            if not opens_ticket(route):
                 assert latest is not None
                 return latest, route
             previous = latest
@@ -332,7 +335,7 @@ class _Ingest(Area):
         )
         assert counter is not None
         number = policy.first_number - 1 + counter["value"]
-        draft = new_conversation(inbound, contact_id, now, number, previous, policy.keywords)
+        draft = new_conversation(inbound, contact_id, now, number, previous, route, policy.keywords)
         draft_doc = conversation_to_doc(draft)
         expected = pointer["conversation_id"] if pointer is not None else None
         try:
@@ -345,7 +348,7 @@ class _Ingest(Area):
             return None, None
         if swapped.modified_count == 0 and swapped.upserted_id is None:
             return None, None  # another message opened the ticket first: route again
-        return await self._insert_draft(draft_doc), Route.OPEN_NEW
+        return await self._insert_draft(draft_doc), route
 
     async def _insert_draft(self, draft: dict[str, Any]) -> Conversation:
         try:

@@ -22,8 +22,10 @@ from conversation.model import (
 )
 from conversation.routing import (
     Route,
+    asks_status,
     merged_participants,
     new_conversation,
+    opens_ticket,
     route_inbound,
 )
 from conversation.rules import check_merge, conversation_update, is_activity, is_agent_reply
@@ -258,13 +260,13 @@ class _Ingest:
                 (inbound.channel, inbound.thread_key),
             ).fetchone()
             latest = _conversation(row) if row else None
-        route = route_inbound(latest, now, policy.reopen_window)
-        if route is not Route.OPEN_NEW:
+        question = asks_status(inbound, policy.status_questions)
+        route = route_inbound(latest, now, policy.reopen_window, question=question)
+        if not opens_ticket(route):
             assert latest is not None
             return latest, route
-        conversation = new_conversation(
-            inbound, contact_id, now, _next_number(self.conn, policy.first_number), latest, policy.keywords
-        )
+        number = _next_number(self.conn, policy.first_number)
+        conversation = new_conversation(inbound, contact_id, now, number, latest, route, policy.keywords)
         _insert_conversation(self.conn, conversation)
         return conversation, route
 

@@ -7,7 +7,7 @@ message must go out: the same order as ingest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,8 @@ class ConversationService:
         self.wake_outbox = wake_outbox
         self.clock = clock
         self.on_ticket_changed: TicketChanged | None = None
+        # Called after each stored change of a ticket (before, after): plugins' on_ticket_changed.
+        self.watchers: list[Callable[[Conversation, Conversation], Awaitable[None]]] = []
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -135,6 +137,8 @@ class ConversationService:
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
         self._tell_plugins(conversation, updated, list(changes))
+        for watch in self.watchers:
+            await watch(conversation, updated)
         return updated
 
     def _tell_plugins(self, before: Conversation, after: Conversation, fields: list[str]) -> None:

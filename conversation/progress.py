@@ -1,0 +1,173 @@
+""" "How is my ticket?": the rules the `progress` plugin, the routing of a status question
+and the status page share. Pure functions: no store, no channel.
+
+What counts as a status question is deliberately narrow: the whole message must be one
+of a few phrasings ("查询工单 1042", "工单进度", "status of #1042", "where is my ticket",
+"my ticket status"), with at most one ticket number. A message that says anything more
+("where is my ticket, the refund is wrong") is an ordinary message: it reopens, it opens a
+ticket, an agent reads it. A bare number counts only as the answer to the greeting, which
+the plugin alone can tell (routing never treats a bare number as a question: it may be an
+order number an agent asked for).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from conversation.identity import seen_by_customer
+from conversation.model import AuthorType, Contact, Conversation, Direction, Message, Status
+
+CHOICE_PREFIX = "progress:"  # a button's id: "progress:1042"
+LIVE = (Status.OPEN, Status.PENDING, Status.SNOOZED)
+MAX_LISTED = 5  # tickets offered when the customer has several and named none
+SNIPPET_CHARS = 80
+
+_NUMBER = re.compile(r"(?<![\d])(?:#\s*|no\.\s*)?(\d{1,9})(?![\d])")
+_EDGE_PUNCTUATION = " \t\r\n?!.,:;~…" + "？！。，：；～"
+_ZH = r"(?:请|麻烦)?(?:帮我)?(?:查询一下|查一下|查询|查看|查)?(?:我的|下)?"
+_PHRASES = re.compile(
+    "|".join(
+        (
+            _ZH + r"工单(?:的)?(?:进度|状态|进展|处理情况)?(?:查询)?(?:怎么样了?|如何了?)?",
+            _ZH + r"(?:工单)?(?:进度|进展)(?:查询)?",
+            r"(?:please )?(?:what(?: is|'s) )?(?:the )?status(?: of)?(?: my)?(?: ticket)?",
+            r"(?:please )?(?:check|track)(?: my)?(?: ticket)?(?: status)?",
+            r"(?:my )?ticket(?: status| progress)?",
+            r"where(?: is|'s) my ticket",
+            r"how(?: is|'s) my ticket(?: going| doing)?",
+        )
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusQuestion:
+    number: int | None = None  # the ticket asked about; None: "my tickets"
+
+
+def _normalised(text: str) -> str:
+    # NFKC folds full-width digits and '＃' (typed on Chinese keyboards) into ASCII.
+    folded = unicodedata.normalize("NFKC", text).replace("’", "'").lower()
+    return " ".join(folded.split()).strip(_EDGE_PUNCTUATION)
+
+
+def status_question(text: str) -> StatusQuestion | None:
+    """The question when the whole message asks where a ticket stands, else None."""
+    if len(text) > 80:  # a question this long says something else too
+        return None
+    normal = _normalised(text)
+    numbers = _NUMBER.findall(normal)
+    if len(numbers) > 1:
+        return None
+    rest = _NUMBER.sub(" ", normal) if numbers else normal
+    rest = " ".join(rest.split()).strip(_EDGE_PUNCTUATION)
+    rest = re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", rest)  # "工单 的进度"
+    if not rest or not _PHRASES.fullmatch(rest):
+        return None
+    return StatusQuestion(int(numbers[0]) if numbers else None)
+
+
+def bare_number(text: str) -> int | None:
+    """A message that is only a ticket number ("1042", "#1042")."""
+    found = re.fullmatch(r"#?\s*(\d{1,9})", _normalised(text))
+    return int(found.group(1)) if found else None
+
+
+def chosen_number(choice_id: str) -> int | None:
+    """The ticket number of a button this plugin offered, else None."""
+    if not choice_id.startswith(CHOICE_PREFIX):
+        return None
+    digits = choice_id[len(CHOICE_PREFIX) :]
+    return int(digits) if digits.isdigit() and len(digits) <= 9 else None
+
+
+def may_see(ticket: Conversation, asker: Contact, channel: str, address: str) -> bool:
+    """Whether the person writing as (channel, address) may learn where `ticket` stands.
+
+    Only its own customer: the identity that opened it, or another identity of the same
+    contact that the channel verified (a mail from the address, a Slack account's email).
+    One contact is not enough: agents may have merged two people into one contact, and an
+    unverified identity joined by hand must not read the other's ticket.
+    """
+    if ticket.contact_id != asker.id or ticket.merged_into:
+        return False
+    if not ticket.customer_address or (ticket.channel, ticket.customer_address) == (channel, address):
+        return True
+    return any(i.channel == channel and i.address == address and i.verified for i in asker.identities)
+
+
+def listed(tickets: Iterable[Conversation], asker: Contact, channel: str, address: str) -> list[Conversation]:
+    """The asker's own live tickets, newest first, at most MAX_LISTED."""
+    own = [t for t in tickets if t.status in LIVE and may_see(t, asker, channel, address)]
+    own.sort(key=lambda t: t.last_message_at, reverse=True)
+    return own[:MAX_LISTED]
+
+
+def only_a_question(ticket: Conversation) -> bool:
+    """A ticket opened only to keep a status question (routing.Route.QUESTION_NEW)."""
+    return ticket.status is Status.RESOLVED and ticket.resolved_at == ticket.created_at
+
+
+def next_step(ticket: Conversation) -> str:
+    """The catalog key of what happens next on the ticket."""
+    if ticket.status is Status.OPEN:
+        step = "progress.next.working" if ticket.assignee_id else "progress.next.queued"
+        return step if ticket.team else f"{step}_no_team"
+    return f"progress.next.{ticket.status.value}"
+
+
+def public_history(messages: Iterable[Message], ticket: Conversation) -> list[Message]:
+    """What the ticket's customer may see of its thread: messages by or to them, never
+    notes or system events (the same rule as the channels' own history)."""
+    return [m for m in messages if seen_by_customer(m, ticket.customer_address)]
+
+
+def last_update(messages: Sequence[Message], ticket: Conversation) -> Message | None:
+    """The newest public message a person of the team wrote to the customer: bots' automatic
+    texts (a greeting, an earlier status answer) are not news, nor the customer's own words."""
+    public = public_history(messages, ticket)
+    written = [m for m in public if m.direction is Direction.OUTBOUND and m.author_type is AuthorType.AGENT]
+    return written[-1] if written else None
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+# -- telling the customer about changes -------------------------------------------------
+NOTICE_EVENTS = ("team", "pending", "resolved")
+
+
+def notices(
+    before: Conversation, after: Conversation, told: dict[str, str], enabled: Iterable[str]
+) -> tuple[list[str], dict[str, str]]:
+    """What to tell the customer about one change of their ticket, and the new record of
+    what was told. Each event is told once: `told` keeps a mark of the last one of each
+    kind (the team it went to; when it was resolved; the customer's message it waits on),
+    so the same change seen twice (a double click, a retried request, two hubs) says
+    nothing new, while a later resolve or a move back is a new event and is told again."""
+    wanted = set(enabled)
+    events: list[str] = []
+    record = dict(told)
+    marks: dict[str, str] = {}
+    if before.team != after.team and before.team and after.team:
+        marks["team"] = after.team
+    if before.status is not after.status and after.status is Status.RESOLVED:
+        marks["resolved"] = _moment(after.resolved_at)
+    if before.status is not after.status and after.status is Status.PENDING:
+        marks["pending"] = _moment(after.last_inbound_at)
+    for event, mark in marks.items():
+        if record.get(event) != mark:
+            record[event] = mark
+            if event in wanted:
+                events.append(event)
+    return events, record
+
+
+def _moment(value: datetime | None) -> str:
+    return value.isoformat() if value is not None else "-"

@@ -1,0 +1,159 @@
+""" "How is my ticket?" on every channel, and news of a ticket told to its customer.
+
+- A status question ("查询工单 1042", "工单进度", "status of #1042", "where is my ticket",
+  a tapped ticket button, or the bare number in answer to the greeting) is answered with
+  the ticket's status, team, last public update and next step, in the customer's
+  language; only to the ticket's own customer (conversation/progress.may_see), anyone
+  else gets the same neutral answer whether the ticket exists or not. Named no number
+  and has several open tickets: a short list, as buttons where the channel shows them.
+- The question is kept in the ticket of the thread it came on and changes no status: the
+  hub routes it so (conversation/routing.Route.QUESTION) because this plugin says it
+  `answers_status_questions`. List it before `greeting`, so that a question which arrived
+  on a new thread is not greeted as a new ticket.
+- A ticket passed to another team, waiting for the customer (pending) or resolved is told
+  to its customer once, on its channel, through the outbox (`notify_*` turn each off).
+
+The decisions are pure functions in conversation/progress.py; this module only words them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from conversation.model import AuthorType, Choice, Conversation, Direction, Message, MessageKind
+from conversation.progress import (
+    CHOICE_PREFIX,
+    NOTICE_EVENTS,
+    StatusQuestion,
+    bare_number,
+    chosen_number,
+    last_update,
+    listed,
+    may_see,
+    next_step,
+    notices,
+    only_a_question,
+    snippet,
+    status_question,
+)
+from hub.sdk import Field, HubPort, Outcome, Plugin, PluginContext, Texts, TicketNotice, texts
+
+DOMAIN = "progress"
+GREETING_PLUGIN = "greeting"
+
+
+def catalog(language: str) -> Texts:
+    return texts(DOMAIN, language)
+
+
+async def describe(hub: HubPort, ticket: Conversation, language: str) -> str:
+    """The answer about one ticket, for its own customer."""
+    t = catalog(language)
+    team = await hub.team_name(ticket.team, language) if ticket.team else t.get("progress.team.none")
+    update = last_update(await hub.reads.list_messages(ticket.id), ticket)
+    lines = [
+        t.get("progress.answer.head", number=ticket.number, status=t.get(f"progress.status.{ticket.status.value}")),
+        t.get("progress.answer.team", team=team),
+        t.get(
+            "progress.answer.update",
+            when=f"{update.created_at:%Y-%m-%d %H:%M} UTC" if update else "-",
+            text=snippet(update.text) if update and update.text.strip() else t.get("progress.no_update"),
+        ),
+        t.get("progress.answer.next", next=t.get(next_step(ticket), team=team)),
+    ]
+    link = hub.status_link(ticket, t.locale)
+    if link:
+        lines.append(t.get("progress.link", url=link))
+    return "\n".join(lines)
+
+
+class ProgressPlugin(Plugin):
+    answers_status_questions: ClassVar[bool] = True  # the hub routes status questions quietly (see above)
+    always_run: ClassVar[bool] = True  # a customer may ask on a ticket a person owns: the answer is facts only
+    config_fields: ClassVar[dict[str, Field]] = {
+        "notify_team": Field(bool, True, "tell the customer when their ticket is passed to another team"),
+        "notify_pending": Field(bool, True, "tell the customer when their ticket waits for them (pending)"),
+        "notify_resolved": Field(bool, True, "tell the customer when their ticket is resolved"),
+    }
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if ctx.hub is None or ctx.message.automatic:
+            return Outcome.CONTINUE
+        question = await self.question(ctx, ctx.hub)
+        if question is None:
+            return Outcome.CONTINUE
+        await self.answer(ctx, ctx.hub, question)
+        ctx.stop()  # answered: no greeting of a ticket that only holds a question, no other bot
+        return Outcome.STOP
+
+    async def question(self, ctx: PluginContext, hub: HubPort) -> StatusQuestion | None:
+        picked = chosen_number(ctx.chosen)
+        if picked is not None:
+            return StatusQuestion(picked)
+        asked = status_question(ctx.message.text)
+        if asked is not None:
+            return asked
+        number = bare_number(ctx.message.text)
+        if number is not None and await self._answers_greeting(hub, ctx.message):
+            return StatusQuestion(number)
+        return None
+
+    @staticmethod
+    async def _answers_greeting(hub: HubPort, message: Message) -> bool:
+        """The customer's last word before this one was answered by the greeting, and nothing else."""
+        earlier = [m for m in await hub.reads.list_messages(message.conversation_id) if m.id != message.id]
+        said = [m for m in earlier if m.kind is MessageKind.MESSAGE and m.direction is Direction.OUTBOUND]
+        return bool(said) and said[-1].author_type is AuthorType.BOT and said[-1].author_id == GREETING_PLUGIN
+
+    async def answer(self, ctx: PluginContext, hub: HubPort, question: StatusQuestion) -> None:
+        channel, address = ctx.message.channel, ctx.message.customer_address
+        t = catalog(ctx.language)
+        if question.number is not None:
+            ticket = await hub.reads.get_conversation_by_number(question.number)
+            if ticket is None or not may_see(ticket, ctx.contact, channel, address):
+                await ctx.reply(t.get("progress.neutral"))  # the same words whether it exists or not
+                return
+            await ctx.reply(await self._describe(hub, ticket, ctx.language))
+            return
+        mine = listed(await hub.reads.conversations_of(ctx.contact.id, limit=100), ctx.contact, channel, address)
+        here = ctx.conversation  # nothing live: the ticket asked in, when it is a real one (resolved, say)
+        if not mine and may_see(here, ctx.contact, channel, address) and not only_a_question(here):
+            mine = [here]
+        if not mine:
+            await ctx.reply(t.get("progress.none"))
+        elif len(mine) == 1:
+            await ctx.reply(await self._describe(hub, mine[0], ctx.language))
+        else:
+            await self._offer(ctx, hub, mine, t)
+
+    async def _offer(self, ctx: PluginContext, hub: HubPort, tickets: list[Conversation], t: Texts) -> None:
+        items = [
+            t.get(
+                "progress.list_item",
+                number=ticket.number,
+                status=t.get(f"progress.status.{ticket.status.value}"),
+                subject=snippet(ticket.subject, 40) or "-",
+            )
+            for ticket in tickets
+        ]
+        adapter = hub.channel_adapter(ctx.message.channel)
+        if adapter is not None and adapter.shows_choices:
+            text = "\n".join([t.get("progress.several"), *items, "", t.get("progress.pick")])
+            await ctx.ask(text, [Choice(id=f"{CHOICE_PREFIX}{x.number}", label=f"#{x.number}") for x in tickets])
+        else:
+            # Routing keeps an explicit question quiet, never a bare number: ask for the phrase.
+            hint = t.get("progress.reply_with_number", number=tickets[0].number)
+            await ctx.reply("\n".join([t.get("progress.several"), *items, "", hint]))
+
+    async def _describe(self, hub: HubPort, ticket: Conversation, language: str) -> str:
+        return await describe(hub, ticket, language)
+
+    async def on_ticket_changed(self, change: TicketNotice) -> None:
+        enabled = [event for event in NOTICE_EVENTS if self.settings[f"notify_{event}"]]
+        told: dict[str, Any] = change.state.get("told") or {}
+        events, record = notices(change.before, change.after, told, enabled)
+        change.state["told"] = record
+        t = catalog(change.language)
+        for event in events:
+            team = await change.hub.team_name(change.after.team, change.language)
+            change.tell(t.get(f"progress.notice.{event}", number=change.after.number, team=team))

@@ -1,0 +1,74 @@
+"""The Store contract for status questions (both backends): asking where a ticket stands
+is kept in the thread's ticket without changing its status, and never opens a live ticket."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from conversation.model import Status, utcnow
+from conversation.routing import Route
+from conversation.store import Store
+from tests.store_contract.common import POLICY, inbound
+
+ANSWERED = replace(POLICY, status_questions=True)  # the progress plugin is on
+
+
+async def test_asking_on_a_resolved_ticket_keeps_it_resolved(store: Store) -> None:
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=ANSWERED)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "resolved"}, now=utcnow())
+
+    asked = await store.tickets.record_inbound(inbound("m2", text="查询工单 1000"), now=utcnow(), policy=ANSWERED)
+
+    assert asked.route is Route.QUESTION and asked.conversation.id == first.conversation.id
+    assert asked.conversation.status is Status.RESOLVED
+    thread = await store.tickets.list_messages(first.conversation.id)
+    assert [m.text for m in thread] == ["my order never arrived", "查询工单 1000"]  # no "reopened" event
+
+
+async def test_asking_on_a_pending_ticket_keeps_it_waiting_for_the_customer(store: Store) -> None:
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=ANSWERED)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "pending"}, now=utcnow())
+
+    asked = await store.tickets.record_inbound(inbound("m2", text="where is my ticket?"), now=utcnow(), policy=ANSWERED)
+
+    assert asked.route is Route.QUESTION and asked.conversation.status is Status.PENDING
+
+
+async def test_a_question_on_a_new_thread_is_kept_in_a_ticket_resolved_from_the_start(store: Store) -> None:
+    asked = await store.tickets.record_inbound(
+        inbound("m1", thread="mail-9", text="Status of #1042"), now=utcnow(), policy=ANSWERED
+    )
+
+    assert asked.route is Route.QUESTION_NEW
+    assert asked.conversation.status is Status.RESOLVED and asked.conversation.resolved_at is not None
+    stored = await store.tickets.get_conversation(asked.conversation.id)
+    assert stored is not None and stored.status is Status.RESOLVED
+
+    # Writing more there is an ordinary message: it reopens within the window.
+    later = await store.tickets.record_inbound(
+        inbound("m2", thread="mail-9", text="my refund never came"),
+        now=utcnow() + timedelta(minutes=1),
+        policy=ANSWERED,
+    )
+    assert later.route is Route.REOPEN and later.conversation.status is Status.OPEN
+
+
+async def test_without_a_plugin_that_answers_a_question_is_an_ordinary_message(store: Store) -> None:
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "resolved"}, now=utcnow())
+
+    asked = await store.tickets.record_inbound(inbound("m2", text="工单进度"), now=utcnow(), policy=POLICY)
+
+    assert asked.route is Route.REOPEN and asked.conversation.status is Status.OPEN
+
+
+async def test_a_message_that_says_more_than_the_question_reopens(store: Store) -> None:
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=ANSWERED)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "resolved"}, now=utcnow())
+
+    more = await store.tickets.record_inbound(
+        inbound("m2", text="where is my ticket? the refund is wrong again"), now=utcnow(), policy=ANSWERED
+    )
+
+    assert more.route is Route.REOPEN and more.conversation.status is Status.OPEN

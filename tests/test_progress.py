@@ -1,0 +1,297 @@
+"""The `progress` plugin on real channels: "how is my ticket?" answered to the ticket's own
+customer only (Telegram with buttons, email without), and the customer told of changes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from conversation.model import AuthorType, Conversation, Status
+from hub.app import Hub, build_app
+from tests.email_servers import Sink, start_sink
+from tests.fake_telegram import FakeTelegram, text_update
+from tests.helpers import clear_proxies, eventually, make_config, serve
+from tests.test_email import SUPPORT, customer_mail
+
+SECRET = "telegram-webhook-secret"
+PUBLIC = "https://help.example.com"
+
+
+@pytest.fixture
+async def bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeTelegram, str]]:
+    clear_proxies(monkeypatch)
+    monkeypatch.setenv("HELPLINE_STATUS_SECRET", "status-links-secret-0123456789")
+    fake = FakeTelegram()
+    runner, url = await serve(fake.app())
+    yield fake, url
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[tuple[Sink, int]]:
+    sink, server, port = await start_sink()
+    yield sink, port
+    server.close()
+    await server.wait_closed()
+
+
+def progress_config(tmp_path: Path, bot: tuple[FakeTelegram, str], smtp_port: int, **settings: Any) -> Any:
+    fake, base = bot
+    from tests.conftest import free_port
+
+    return make_config(
+        tmp_path,
+        {
+            "hub": {"public_url": PUBLIC},
+            "status_page": {"enabled": True, "secret": "env:HELPLINE_STATUS_SECRET"},
+            "channels": {
+                "telegram": {
+                    "token": fake.token,
+                    "mode": "webhook",
+                    "webhook_secret": SECRET,
+                    "api_base_url": base,
+                },
+                "email": {
+                    "address": SUPPORT,
+                    "listen_port": free_port(),
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp_port,
+                    "smtp_tls": "none",
+                },
+            },
+            "plugins": {"enabled": ["progress", "greeting"], "progress": settings},
+        },
+    )
+
+
+@pytest.fixture
+async def desk(
+    tmp_path: Path, bot: tuple[FakeTelegram, str], sink: tuple[Sink, int]
+) -> AsyncIterator[tuple[TestClient, Hub]]:
+    hub = Hub(progress_config(tmp_path, bot, sink[1]))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        yield client, hub
+
+
+async def telegram(client: TestClient, update: dict[str, Any]) -> None:
+    resp = await client.post(
+        "/channels/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert resp.status == 200
+
+
+def said(fake: FakeTelegram, chat: int = 777) -> list[str]:
+    return [m["text"] for m in fake.sent("sendMessage") if int(m["chat_id"]) == chat]
+
+
+async def said_count(fake: FakeTelegram, count: int, chat: int = 777) -> list[str]:
+    await eventually(lambda: len(said(fake, chat)) >= count)
+    return said(fake, chat)
+
+
+async def number(hub: Hub, n: int) -> Conversation:
+    found = await hub.store.tickets.get_conversation_by_number(n)
+    assert found is not None
+    return found
+
+
+async def test_the_customer_asks_on_telegram_and_hears_where_the_ticket_stands_in_chinese(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "我的订单一直没到，已经一周了"))
+    [greeting] = await said_count(fake, 1)
+    assert "#1000" in greeting and f"{PUBLIC}/status/1000." in greeting  # the status link, in the greeting
+    ticket = await number(hub, 1000)
+    await hub.services.conversations.update_by(ticket, {"team": "finance"}, who="王芳", names={})
+    await hub.services.conversations.send(
+        await number(hub, 1000), "我们已联系仓库核实。", author_type=AuthorType.AGENT, author_id="a1"
+    )
+    await hub.services.conversations.add_note(await number(hub, 1000), "内部：仓库说下周", author="a1")
+    await said_count(fake, 2)
+
+    await telegram(client, text_update(2, "查询工单 1000", message_id=2))
+    answer = (await said_count(fake, 3))[-1]
+    assert "工单 #1000：处理中" in answer and "财务/退款" in answer and "我们已联系仓库核实" in answer
+    assert "下一步" in answer and "内部" not in answer  # never a private note
+    assert (await number(hub, 1000)).status is Status.OPEN
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None  # asking opened nothing
+
+    # The ticket is resolved; asking again answers without reopening it.
+    await hub.services.conversations.update_by(await number(hub, 1000), {"status": "resolved"}, who="王芳", names={})
+    await telegram(client, text_update(3, "工单进度", message_id=3))
+    texts = await said_count(fake, 5)  # the resolved notice, then the answer
+    assert "已解决" in texts[-1] and (await number(hub, 1000)).status is Status.RESOLVED
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None
+
+
+async def test_a_stranger_hears_nothing_not_even_whether_the_number_exists(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "我的订单一直没到"))
+    await said_count(fake, 1)
+
+    stranger = {"chat_id": 888, "user_id": 888, "first_name": "Zhao", "username": "zhao"}
+    await telegram(client, text_update(10, "查询工单 1000", **stranger))
+    await telegram(client, text_update(11, "查询工单 4242", message_id=2, **stranger))
+    first, second = await said_count(fake, 2, chat=888)
+    assert first == second  # an existing and an unknown number get the same words
+    assert "1000" not in first and "订单" not in first and "/status/" not in first
+    # The stranger's questions are kept in a ticket that never entered the agents' queue.
+    theirs = await number(hub, 1001)
+    assert theirs.status is Status.RESOLVED and theirs.customer_address == "888"
+    assert await hub.store.tickets.get_conversation_by_number(1002) is None
+
+
+async def test_several_open_tickets_come_as_buttons_on_telegram_and_a_tap_answers(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "I was charged twice", first_name="Li"))
+    await said_count(fake, 1)
+    # A second live ticket of the same Telegram user: written in a group chat with the bot.
+    group = {"chat_id": -100, "chat_type": "group", "message_id": 2}
+    await telegram(client, text_update(2, "My card does not work", **group))
+    await said_count(fake, 1, chat=-100)
+
+    await telegram(client, text_update(3, "where is my ticket?", message_id=3))
+    await said_count(fake, 2)
+    offer = fake.sent("sendMessage")[-1]
+    markup = offer["reply_markup"]
+    keyboard = (markup if isinstance(markup, dict) else json.loads(markup))["inline_keyboard"]
+    buttons = [b["callback_data"] for row in keyboard for b in row]
+    assert buttons == ["progress:1000", "progress:1001"]  # latest activity first
+    assert "#1001" in offer["text"] and "#1000" in offer["text"]
+
+    tap = {
+        "update_id": 4,
+        "callback_query": {
+            "id": "cb1",
+            "chat_instance": "ci",
+            "data": "progress:1000",
+            "from": {"id": 777, "is_bot": False, "first_name": "Li"},
+            "message": {"message_id": 101, "date": 0, "chat": {"id": 777, "type": "private"}, "text": offer["text"]},
+        },
+    }
+    await telegram(client, tap)
+    answer = (await said_count(fake, 3))[-1]
+    assert answer.startswith("Ticket #1000: open") and "I was charged twice" not in answer
+    assert (await number(hub, 1000)).status is Status.OPEN
+
+
+async def test_by_email_a_verified_address_of_the_contact_gets_the_status_and_a_list_has_numbers(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str], sink: tuple[Sink, int]
+) -> None:
+    client, hub = desk
+    fake, _ = bot
+    mails, _ = sink
+    email = hub.adapters["email"]
+
+    async def mail(subject: str, text: str, sender: str = "Li Na <li.na@gmail.com>") -> None:
+        envelope = sender.split("<")[-1].rstrip(">")
+        await aiosmtplib.send(
+            customer_mail(subject, text, sender=sender),
+            hostname="127.0.0.1",
+            port=email.listen_port,  # type: ignore[attr-defined]
+            sender=envelope,
+            recipients=[SUPPORT],
+        )
+
+    await telegram(client, text_update(1, "我的订单一直没到"))
+    await said_count(fake, 1)
+    await mail("发票", "请开发票")  # ticket 1001, from the same person's mailbox
+    await eventually(lambda: len(mails.mails) >= 1)
+    telegram_contact = (await number(hub, 1000)).contact_id
+    await hub.services.conversations.merge_contacts((await number(hub, 1001)).contact_id, telegram_contact, who="王芳")
+
+    await mail("查询", "查询工单 1000")  # a verified address (the mail's sender) of the ticket's contact
+    await eventually(lambda: len(mails.mails) >= 2)
+    answer = mails.mails[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "工单 #1000：处理中" in answer
+
+    await mail("Where", "where is my ticket")  # no number, two open tickets, no buttons in mail
+    await eventually(lambda: len(mails.mails) >= 3)
+    listing = mails.mails[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "#1000" in listing and "#1001" in listing and "查询工单 1001" in listing
+
+    await mail("查询", "查询工单 1000", sender="Someone <someone@example.org>")
+    await eventually(lambda: len(mails.mails) >= 4)
+    refused = mails.mails[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "处理中" not in refused and "/status/1000." not in refused
+    for n in (1002, 1003, 1004):  # each question is kept in a ticket resolved from the start
+        assert (await number(hub, n)).status is Status.RESOLVED
+
+
+async def test_the_customer_is_told_of_a_new_team_waiting_and_resolved_once_each(
+    tmp_path: Path, bot: tuple[FakeTelegram, str], sink: tuple[Sink, int]
+) -> None:
+    fake, _ = bot
+    hub = Hub(progress_config(tmp_path, bot, sink[1], notify_pending=False))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        await telegram(client, text_update(1, "我的订单一直没到"))
+        await said_count(fake, 1)
+        change = hub.services.conversations.update_by
+        first = await change(await number(hub, 1000), {"team": "customer-service"}, who="A", names={})
+        moved = await change(first, {"team": "finance"}, who="A", names={})
+        await change(first, {"team": "finance"}, who="A", names={})  # a retried request with the old view
+        [told] = (await said_count(fake, 2))[1:]
+        assert told == "您的工单 #1000 已转交给财务/退款继续处理。"
+
+        waiting = await change(moved, {"status": "pending"}, who="A", names={})  # notify_pending = false
+        await change(waiting, {"status": "resolved"}, who="A", names={})
+        await change(waiting, {"status": "resolved"}, who="A", names={})  # a double click
+        texts = await said_count(fake, 3)
+        assert texts[2].startswith("您的工单 #1000 已解决")
+        messages = await hub.store.tickets.list_messages(first.id)
+        assert sum(1 for m in messages if m.author_id == "progress") == 2  # stored once each, through the outbox
+        assert len(said(fake)) == 3
+
+
+def test_the_channels_that_show_buttons_say_so() -> None:
+    """The plugin offers buttons only where they are shown (Telegram's inline keyboard, Slack
+    blocks, web chat quick replies, the webhook's `choices`); mail gets the phrase to reply with."""
+    from adapters.email.adapter import EmailAdapter
+    from adapters.slack.adapter import SlackAdapter
+    from adapters.telegram.adapter import TelegramAdapter
+    from adapters.webchat.adapter import WebChatAdapter
+    from adapters.webhook import WebhookAdapter
+
+    assert [a.shows_choices for a in (TelegramAdapter, SlackAdapter, WebChatAdapter, WebhookAdapter)] == [True] * 4
+    assert not EmailAdapter.shows_choices
+
+
+async def test_the_bare_number_answers_the_greeting_only(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "I was charged twice"))
+    await said_count(fake, 1)
+    await telegram(client, text_update(2, "#1000", message_id=2))  # in answer to the greeting
+    answer = (await said_count(fake, 2))[-1]
+    assert answer.startswith("Ticket #1000: open") and "Last update (-): no reply from us yet" in answer
+    assert "Next: an agent will pick it up." in answer
+
+    await hub.services.conversations.send(
+        await number(hub, 1000), "Which order number?", author_type=AuthorType.AGENT, author_id="a1"
+    )
+    await said_count(fake, 3)
+    await telegram(client, text_update(3, "1000", message_id=3))  # an order number the agent asked for
+    ticket = await number(hub, 1000)
+
+    async def processed() -> bool:
+        thread = await hub.store.tickets.list_messages(ticket.id)
+        return thread[-1].text == "1000" and thread[-1].plugins_done
+
+    await eventually(processed)
+    assert len(said(fake)) == 3

@@ -1,0 +1,138 @@
+"""The pure rules of "how is my ticket?" (conversation/progress.py): what is a status
+question, who may hear the answer, what is told when a ticket changes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conversation.model import Contact, Conversation, Identity, Status
+from conversation.progress import (
+    bare_number,
+    chosen_number,
+    listed,
+    may_see,
+    next_step,
+    notices,
+    status_question,
+)
+
+T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("查询工单 1042", 1042),
+        ("查询工单1042", 1042),
+        ("查询工单＃１０４２", 1042),  # full-width, as typed on a Chinese keyboard
+        ("工单进度", None),
+        ("工单 1042 的进度？", 1042),
+        ("请帮我查一下工单进度", None),
+        ("status of #1042", 1042),
+        ("Status of ticket 1042?", 1042),
+        ("where is my ticket", None),
+        ("Where's my ticket?", None),
+        ("my ticket status", None),
+        ("ticket 1042 status", 1042),
+        ("What is the status of my ticket #1042", 1042),
+    ],
+)
+def test_status_questions_are_recognised_in_both_languages(text: str, number: int | None) -> None:
+    question = status_question(text)
+    assert question is not None and question.number == number
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "where is my ticket? the refund is wrong again",
+        "我的退款工单 1042 金额不对",
+        "order 1042 never arrived",
+        "1042",  # a bare number is an answer to the greeting only (the plugin decides)
+        "status of 1042 and 1043",
+        "hello",
+        "",
+    ],
+)
+def test_anything_more_than_the_question_is_an_ordinary_message(text: str) -> None:
+    assert status_question(text) is None
+
+
+def test_bare_numbers_and_buttons() -> None:
+    assert bare_number(" #1042 ") == 1042 and bare_number("1042!") == 1042 and bare_number("10 42") is None
+    assert chosen_number("progress:1042") == 1042
+    assert chosen_number("refund") is None and chosen_number("progress:abc") is None
+
+
+def ticket(**kw: object) -> Conversation:
+    base = Conversation(
+        id="c1", number=1042, channel="telegram", thread_key="777", contact_id="p1", customer_address="777"
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+PERSON = Contact(
+    id="p1",
+    identities=[
+        Identity("telegram", "777", "p1"),
+        Identity("email", "li.na@example.com", "p1", verified=True),
+        Identity("slack", "U1", "p1", verified=False),  # merged by an agent, not proved
+    ],
+)
+
+
+def test_only_the_opening_identity_or_a_verified_one_of_the_same_contact_may_see() -> None:
+    assert may_see(ticket(), PERSON, "telegram", "777")
+    assert may_see(ticket(), PERSON, "email", "li.na@example.com")
+    assert not may_see(ticket(), PERSON, "slack", "U1")
+    stranger = Contact(id="p2", identities=[Identity("telegram", "888", "p2")])
+    assert not may_see(ticket(), stranger, "telegram", "888")
+    assert not may_see(ticket(contact_id="p2"), PERSON, "telegram", "777")  # the number belongs to someone else
+    assert not may_see(ticket(merged_into="c9"), PERSON, "telegram", "777")
+
+
+def test_several_tickets_are_listed_newest_first_live_ones_only() -> None:
+    tickets = [
+        ticket(id="a", number=1, last_message_at=T0),
+        ticket(id="b", number=2, last_message_at=T0 + timedelta(hours=1), status=Status.PENDING),
+        ticket(id="c", number=3, status=Status.RESOLVED),
+        ticket(id="d", number=4, contact_id="p2"),
+    ]
+    assert [t.number for t in listed(tickets, PERSON, "telegram", "777")] == [2, 1]
+
+
+def test_the_next_step_follows_the_status_and_owner() -> None:
+    assert next_step(ticket(team="finance")) == "progress.next.queued"
+    assert next_step(ticket(team="finance", assignee_id="a1")) == "progress.next.working"
+    assert next_step(ticket()) == "progress.next.queued_no_team"
+    assert next_step(ticket(status=Status.PENDING)) == "progress.next.pending"
+    assert next_step(ticket(status=Status.RESOLVED)) == "progress.next.resolved"
+
+
+ALL = ("team", "pending", "resolved")
+
+
+def test_each_change_is_told_once_and_a_later_one_again() -> None:
+    before = ticket(team="customer-service")
+    moved = ticket(team="finance")
+    events, told = notices(before, moved, {}, ALL)
+    assert events == ["team"]
+    assert notices(before, moved, told, ALL)[0] == []  # the same change again: a retry, another hub
+    back, told = notices(moved, ticket(team="customer-service"), told, ALL)
+    assert back == ["team"]
+
+    resolved = ticket(team="customer-service", status=Status.RESOLVED, resolved_at=T0)
+    events, told = notices(before, resolved, told, ALL)
+    assert events == ["resolved"]
+    assert notices(before, resolved, told, ALL)[0] == []
+    again = replace(resolved, resolved_at=T0 + timedelta(days=1))  # reopened by the customer, resolved again
+    assert notices(before, again, told, ALL)[0] == ["resolved"]
+
+
+def test_a_first_team_is_no_news_and_disabled_events_are_not_told() -> None:
+    assert notices(ticket(), ticket(team="finance"), {}, ALL)[0] == []
+    events, told = notices(ticket(), ticket(status=Status.PENDING, last_inbound_at=T0), {}, ("team",))
+    assert events == [] and "pending" in told
