@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from conversation.areas.accounts import Accounts
+from conversation.areas.calendars import Calendars
 from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
@@ -88,6 +89,7 @@ class Store(ABC):
     coordination: Coordination
     inbox: Inbox
     desk: Desk
+    calendars: Calendars
 
     @abstractmethod
     async def open(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -10,11 +11,21 @@ from typing import Any
 
 from conversation.inbound import InboundLimits
 from conversation.priority_rules import KeywordRules
+from conversation.sla import SlaPolicy, policies_from_config
 from conversation.store import Ticketing
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
 from hub.registry import Registry, discover
-from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, fields_of, section_of, setting, validate_table
+from hub.settings import (
+    MIN_GENERATED_SECRET,
+    SETTING,
+    ConfigError,
+    Field,
+    fields_of,
+    section_of,
+    setting,
+    validate_table,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +105,40 @@ class DeskSection:
     )
 
 
+SLA_POLICY_FIELDS = {
+    "priorities": Field(list, [], "priorities the policy applies to (low, normal, high, urgent); [] any"),
+    "categories": Field(list, [], "category ids the policy applies to; [] any"),
+    "first_response_minutes": Field(float, 0.0, "business minutes to the first agent reply; 0 no target", minimum=0),
+    "next_response_minutes": Field(float, 0.0, "business minutes to answer each later customer message", minimum=0),
+    "resolution_minutes": Field(float, 0.0, "business minutes to resolved; 0 no target", minimum=0),
+    "warn_percent": Field(float, 75.0, "the assignee is warned when this share of a target is used", minimum=1),
+    "escalate_percent": Field(float, 150.0, "the ticket moves to escalate_to_team at this share", minimum=100),
+    "escalate_to_team": Field(str, "", "the higher tier (a team id) a breached ticket moves to; empty: none"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SlaSection:
+    """[sla]: service-level targets, counted in the owning team's business time (its calendar)."""
+
+    check_seconds: float = setting(float, 30.0, "how often one hub looks for SLA steps that came due", minimum=0.01)
+    policies: dict[str, Any] = dataclasses.field(
+        default_factory=dict,
+        metadata={SETTING: Field(dict, {}, "[sla.policies.NAME] tables, matched in order", entries=SLA_POLICY_FIELDS)},
+    )
+
+    @property
+    def rules(self) -> tuple[SlaPolicy, ...]:
+        return policies_from_config(self.policies)
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
     "tickets": TicketsSection,
     "outbox": OutboxSection,
     "desk": DeskSection,
+    "sla": SlaSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -136,6 +175,7 @@ class Config:
     plugins: list[PluginConfig] = field(default_factory=list)
     plugin_pool: PluginsSection = field(default_factory=PluginsSection)
     desk: DeskSection = field(default_factory=DeskSection)
+    sla: SlaSection = field(default_factory=SlaSection)
 
     @property
     def data_dir(self) -> Path:
@@ -196,6 +236,7 @@ def parse_config(
         tickets=section_of(TicketsSection, values["tickets"]),
         outbox=section_of(OutboxSection, values["outbox"]),
         desk=section_of(DeskSection, _keywords_checked(values["desk"])),
+        sla=section_of(SlaSection, _sla_checked(values["sla"])),
     )
     if store_only:
         return config
@@ -211,6 +252,14 @@ def _keywords_checked(values: dict[str, Any]) -> dict[str, Any]:
         for index, word in enumerate(values[key]):
             if not isinstance(word, str) or not word.strip():
                 raise ConfigError(f"desk.{key}[{index}]: expected a non-empty word, got {word!r}")
+    return values
+
+
+def _sla_checked(values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        policies_from_config(values["policies"])
+    except ValueError as exc:
+        raise ConfigError(f"sla.policies.{exc}") from None
     return values
 
 

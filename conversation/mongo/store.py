@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, TEXT
 
 from conversation.mongo.accounts import MongoAccounts
+from conversation.mongo.calendars import MongoCalendars
 from conversation.mongo.contacts import MongoContacts
 from conversation.mongo.coordination import MongoCoordination
 from conversation.mongo.db import (
@@ -36,6 +37,7 @@ class MongoStore(MongoStoreBase, Store):
         self.coordination = MongoCoordination(self._conn)
         self.inbox = MongoInbox(self._conn)
         self.desk = MongoDesk(self._conn)
+        self.calendars = MongoCalendars(self._conn)
 
     @property
     def search_seconds(self) -> float:

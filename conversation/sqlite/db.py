@@ -128,6 +128,7 @@ CREATE TABLE IF NOT EXISTS agents (
 CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS categories (id TEXT PRIMARY KEY, parent_id TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS categories_parent ON categories (parent_id);
+CREATE TABLE IF NOT EXISTS calendars (team_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

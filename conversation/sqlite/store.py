@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation.sqlite.accounts import SQLiteAccounts
+from conversation.sqlite.calendars import SQLiteCalendars
 from conversation.sqlite.contacts import SQLiteContacts
 from conversation.sqlite.coordination import SQLiteCoordination
 from conversation.sqlite.db import (
@@ -52,6 +53,7 @@ class SQLiteStore(Store):
         self.coordination = SQLiteCoordination(self._db)
         self.inbox = SQLiteInbox(self._db)
         self.desk = SQLiteDesk(self._db)
+        self.calendars = SQLiteCalendars(self._db)
 
     @property
     def search_seconds(self) -> float:
