@@ -23,7 +23,7 @@ from hub.api.framework import Route
 from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.jsonbody import MAX_DEPTH, parse_json
-from hub.schema import Arr, Bool, Int, Nullable, Obj, Schema, Str
+from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Schema, Str
 from tests.helpers import customer_message, make_config
 
 SECRET = "webhook-secret-for-input-tests"
@@ -348,6 +348,8 @@ def sample(schema: Schema) -> Any:
         return sample(schema.inner)
     if isinstance(schema, Obj):
         return {name: sample(field) for name, field in schema.fields.items()}
+    if isinstance(schema, Map):
+        return {"2027-01-01": sample(schema.values)}
     raise AssertionError(f"no sample for {schema!r}")
 
 

@@ -14,6 +14,7 @@ from conversation.store import Store
 from hub.events import EventBus
 from hub.i18n import SOURCE_LOCALE
 from hub.services.accounts import AccountService
+from hub.services.calendars import CalendarService
 from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
@@ -27,6 +28,7 @@ class Services:
     accounts: AccountService
     canned: CannedService
     desk: DeskService
+    calendars: CalendarService
 
     @classmethod
     def build(
@@ -45,6 +47,7 @@ class Services:
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
             desk=DeskService(store, bus),
+            calendars=CalendarService(store, bus),
         )
 
 
