@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conversation.business_time import WEEKDAYS, Calendar, weekly_hours
+from conversation.business_time import WEEKDAYS, Calendar, is_open, weekly_hours
 from conversation.errors import InvalidInput
 
 FIELDS = {"timezone", "hours", "holidays", "workdays", "makeup_weekday"}
@@ -25,9 +25,20 @@ WORKDAY_WORDS = ("补班", "上班", "调休上班", "班)", "班）", "working 
 
 
 @dataclass(frozen=True)
-class TeamCalendar:
-    team: str
-    calendar: Calendar
+class Opening:
+    """What a customer is told about opening hours: open now, and the usual week."""
+
+    open: bool
+    timezone: str
+    days: tuple[int, ...]  # weekdays with opening hours, Monday 0
+    hours: str  # the first open weekday's spans, e.g. "09:00-18:00" or "09:00-12:00, 13:00-18:00"
+
+
+def opening_of(calendar: Calendar, now: datetime) -> Opening:
+    """The team calendar's answer for an out-of-hours notice."""
+    days = tuple(index for index, spans in enumerate(calendar.weekly) if spans)
+    hours = ", ".join(str(span) for span in calendar.weekly[days[0]]) if days else ""
+    return Opening(is_open(calendar, now), calendar.timezone, days, hours)
 
 
 def _day(value: Any, where: str) -> date:
