@@ -3,6 +3,7 @@ clock in the ticket's header. Screenshots go to test-artifacts/inbox/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +18,7 @@ from tests.helpers import make_config, serve
 from tests.test_e2e_browser import require_browser
 from tests.test_inbox_browser import ARTIFACTS, PASSWORD, browser, catalog, customer_writes, sign_in  # noqa: F401
 
+EXAMPLE = Path(__file__).resolve().parent.parent / "hub" / "calendars" / "cn-public-holidays-2027.example.ics"
 SLA = {"policies": {"standard": {"first_response_minutes": 60, "resolution_minutes": 480}}}
 
 
@@ -57,3 +59,35 @@ async def test_sla_clocks_in_the_list_and_the_header_in_chinese(hub_url: tuple[H
     await expect(clocks.locator("[data-kind=first_response]")).to_contain_text("截止")
     await expect(clocks.locator("[data-kind=resolution]")).to_contain_text(zh["sla.kind.resolution"])
     await page.screenshot(path=str(ARTIFACTS / "sla-clocks-zh-CN.png"))
+
+
+async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(
+    hub_url: tuple[Hub, str],
+    browser: Any,  # noqa: F811
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    zh = catalog("zh-CN")
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-admin")
+    section = page.locator("#team-calendars")
+    await expect(section).to_contain_text(zh["calendar.title"])
+    await expect(section.locator("#calendar-status")).to_contain_text(zh["calendar.always_open"])
+    await section.locator("#calendar-team").select_option("customer-service")
+    form = section.locator("#calendar-form")
+    await form.locator("input[name=hours-mon]").fill("09:00-18:00")
+    await form.locator("input[name=hours-fri]").fill("09:00-12:00, 22:00-06:00")
+    await form.locator("textarea[name=holidays]").fill("2027-10-01 国庆节")
+    await form.locator("button[type=submit]").click()
+    await expect(section.locator("#calendar-status")).not_to_contain_text(zh["calendar.always_open"])
+    saved = await hub.store.calendars.get_calendar("customer-service")
+    assert saved is not None and saved.timezone == "Asia/Shanghai"
+    assert [str(s) for s in saved.weekly[4]] == ["09:00-12:00", "22:00-06:00"]
+    assert {d.isoformat(): n for d, n in saved.holidays.items()} == {"2027-10-01": "国庆节"}
+
+    await section.locator("#calendar-ics").set_input_files(str(EXAMPLE))
+    await expect(section.locator("textarea[name=workdays]")).to_have_value(re.compile("2027-10-09 国庆节调休"))
+    imported = await hub.store.calendars.get_calendar("customer-service")
+    assert imported is not None and len(imported.holidays) > 20 and imported.workdays
+    await page.screenshot(path=str(ARTIFACTS / "team-calendar-zh-CN.png"))

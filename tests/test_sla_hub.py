@@ -25,6 +25,7 @@ SLA = {
     "check_seconds": 3600,  # the tests run the due check themselves
     "policies": {
         "urgent": {"priorities": ["urgent"], "first_response_minutes": 15},
+        "disputes": {"categories": ["dispute"], "resolution_minutes": 1440},
         "standard": {
             "first_response_minutes": 60,
             "resolution_minutes": 480,
@@ -151,6 +152,9 @@ async def test_every_ticket_shows_its_clocks_recomputed_on_calendar_and_priority
 
     patched = await agent.call("PATCH", f"/api/v1/conversations/{conv.id}", {"priority": "urgent"})
     assert patched["sla"]["policy"] == "urgent" and clocks_by_kind(patched)["first_response"]["target_seconds"] == 900
+    other = await new_ticket(hub, "s2")
+    filed = await agent.call("PATCH", f"/api/v1/conversations/{other.id}", {"category": "dispute"})
+    assert filed["sla"]["policy"] == "disputes" and set(clocks_by_kind(filed)) == {"resolution"}
 
 
 async def test_pending_pauses_the_clock_in_the_api(server: TestServer, agent: Agent) -> None:
@@ -305,3 +309,29 @@ async def test_a_reply_stops_the_first_response_clock(server: TestServer, agent:
     assert await hub.sla.check_due() == 0
     reopened = await hub.store.tickets.get_conversation(conv.id)
     assert reopened is not None and reopened.status is Status.OPEN
+
+
+async def test_a_customer_message_after_a_reply_starts_the_next_response_clock(
+    server: TestServer, agent: Agent
+) -> None:
+    hub = hub_of(server)
+    policy = {"first_response_minutes": 60, "next_response_minutes": 30}
+    from conversation.sla import policies_from_config
+
+    hub.sla.policies = policies_from_config({"chat": policy})
+    conv = await new_ticket(hub, "n1")
+    await agent.call("POST", f"/api/v1/conversations/{conv.id}/messages", {"text": "Which order?"}, status=201)
+    await hub.ingest(customer_message("n1-2", "Order 1234", thread="t-n1"))
+
+    async def next_clock() -> dict[str, Any] | None:
+        detail = (await agent.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+        return clocks_by_kind(detail).get("next_response")
+
+    await eventually(next_clock)
+    assert (await next_clock())["target_seconds"] == 1800  # type: ignore[index]
+    await agent.call("POST", f"/api/v1/conversations/{conv.id}/messages", {"text": "Found it."}, status=201)
+
+    async def answered() -> bool:
+        return await next_clock() is None
+
+    await eventually(answered)
