@@ -109,13 +109,14 @@ class SlaEngine:
         if event.type == "conversation.updated" and "status" in event.data.get("changes", []):
             conv = await self.store.tickets.get_conversation(event.conversation_id)
             if conv is not None:
-                now = self.now()
-                await self._change_state(conv.id, lambda s: state_after_status(s, conv.status, now))
+                status, now = conv.status, self.now()
+                await self._change_state(conv.id, lambda s: state_after_status(s, status, now))
         elif event.type == "message.created" and event.data.get("kind") == "message":
             message = await self.store.tickets.get_message(event.data.get("message_id", ""))
             conv = await self.store.tickets.get_conversation(event.conversation_id)
             if message is not None and conv is not None:
-                await self._change_state(conv.id, lambda s: state_after_message(s, message, conv))
+                written, ticket = message, conv
+                await self._change_state(ticket.id, lambda s: state_after_message(s, written, ticket))
 
     def start_tracking(self) -> Subscription:
         """Subscribe to this process's live events (before anything is published)."""
