@@ -335,3 +335,16 @@ async def test_a_customer_message_after_a_reply_starts_the_next_response_clock(
         return await next_clock() is None
 
     await eventually(answered)
+
+
+async def test_the_ladder_follows_the_calendar_and_a_calendar_change_moves_it(server: TestServer, admin: Agent) -> None:
+    hub = hub_of(server)
+    await admin.call("PUT", "/api/v1/teams/customer-service/calendar", SHANGHAI_OFFICE)
+    friday_evening = datetime(2027, 3, 5, 9, 30, tzinfo=UTC)  # 17:30 in Shanghai, half an hour before closing
+    at(hub, friday_evening)
+    conv = await new_ticket(hub, "c1")
+    at(hub, friday_evening + timedelta(minutes=61))  # closed since 18:00: 30 business minutes of 60
+    assert await hub.sla.check_due() == 0
+    await admin.call("DELETE", "/api/v1/teams/customer-service/calendar")  # now the team works 24/7
+    assert await hub.sla.check_due() == 2
+    assert await sla_events(hub, conv.id) == ["event.sla_warning", "event.sla_breached"]
