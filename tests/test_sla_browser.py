@@ -16,7 +16,15 @@ from hub.agents import add_agent
 from hub.app import Hub, build_app
 from tests.helpers import make_config, serve
 from tests.test_e2e_browser import require_browser
-from tests.test_inbox_browser import ARTIFACTS, PASSWORD, browser, catalog, customer_writes, sign_in  # noqa: F401
+from tests.test_inbox_browser import (
+    ARTIFACTS,
+    PASSWORD,
+    catalog,
+    customer_writes,
+    serious_accessibility_problems,
+    sign_in,
+)
+from tests.test_inbox_browser import browser as browser  # noqa: F401  (the fixture, shared)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "hub" / "calendars" / "cn-public-holidays-2027.example.ics"
 SLA = {"policies": {"standard": {"first_response_minutes": 60, "resolution_minutes": 480}}}
@@ -59,6 +67,7 @@ async def test_sla_clocks_in_the_list_and_the_header_in_chinese(hub_url: tuple[H
     await expect(clocks.locator("[data-kind=first_response]")).to_contain_text("截止")
     await expect(clocks.locator("[data-kind=resolution]")).to_contain_text(zh["sla.kind.resolution"])
     await page.screenshot(path=str(ARTIFACTS / "sla-clocks-zh-CN.png"))
+    assert await serious_accessibility_problems(page) == []
 
 
 async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(
@@ -91,3 +100,4 @@ async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(
     imported = await hub.store.calendars.get_calendar("customer-service")
     assert imported is not None and len(imported.holidays) > 20 and imported.workdays
     await page.screenshot(path=str(ARTIFACTS / "team-calendar-zh-CN.png"))
+    assert await serious_accessibility_problems(page) == []
