@@ -106,10 +106,6 @@ class Calendar:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def has_hours(self) -> bool:
-        return any(self.weekly) or bool(self.workdays and self.weekly[self.makeup_weekday])
-
     def spans_on(self, day: date) -> tuple[Span, ...]:
         """The spans that start on this local date."""
         if day in self.holidays:
@@ -119,7 +115,13 @@ class Calendar:
         return self.weekly[day.weekday()]
 
 
-ALWAYS_OPEN = Calendar("UTC", ((Span(0, DAY_MINUTES),),) * 7)
+WHOLE_DAY = (Span(0, DAY_MINUTES),)
+ALWAYS_OPEN = Calendar("UTC", (WHOLE_DAY,) * 7)
+
+
+def _around_the_clock(cal: Calendar) -> bool:
+    """Every day whole and no holiday: business time is wall time (the common 24/7 case, kept cheap)."""
+    return not cal.holidays and all(spans == WHOLE_DAY for spans in cal.weekly)
 
 
 def weekly_hours(hours: Mapping[str, list[str] | tuple[str, ...]]) -> tuple[tuple[Span, ...], ...]:
@@ -198,8 +200,8 @@ def add_business_time(cal: Calendar, start: datetime, delta: timedelta) -> datet
     if delta < timedelta(0):
         raise ValueError("business time to add cannot be negative")
     start = start.astimezone(UTC)
-    if delta == timedelta(0):
-        return start
+    if delta == timedelta(0) or _around_the_clock(cal):
+        return start + delta
     left = delta
     for opens, closes in open_intervals(cal, start):
         if closes - opens >= left:
@@ -216,6 +218,8 @@ def business_time_between(cal: Calendar, start: datetime, end: datetime) -> time
     """Business time from `start` to `end`; negative when `end` comes first."""
     if end < start:
         return -business_time_between(cal, end, start)
+    if _around_the_clock(cal):
+        return end - start
     total = timedelta(0)
     for opens, closes in open_intervals(cal, start):
         if opens >= end:

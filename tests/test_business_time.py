@@ -198,3 +198,12 @@ def test_holidays_accrue_no_business_time(cal: Calendar, at: datetime) -> None:
         carried_over = any(s.start + s.minutes > 24 * 60 + 12 * 60 for s in cal.spans_on(day - timedelta(days=1)))
         if not carried_over:
             assert not is_open(cal, noon)
+
+
+@PROPERTY
+@given(instants, durations, st.sampled_from(ZONES))
+def test_the_24_7_shortcut_agrees_with_walking_the_days(start: datetime, delta: timedelta, zone: str) -> None:
+    always = Calendar(zone, weekly_hours({day: ["00:00-24:00"] for day in WEEKDAYS}))
+    walked = Calendar(zone, always.weekly, holidays={date(2099, 1, 1): "far away"})  # a holiday: no shortcut
+    assert add_business_time(always, start, delta) == add_business_time(walked, start, delta)
+    assert business_time_between(always, start, start + delta) == business_time_between(walked, start, start + delta)
