@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from conversation.areas.accounts import Accounts
+from conversation.areas.calendars import Calendars
 from conversation.areas.callbacks import Callbacks
 from conversation.areas.calls import Calls
 from conversation.areas.contacts import Contacts
@@ -97,6 +98,7 @@ class Store(ABC):
     timers: Timers
     calls: Calls
     callbacks: Callbacks
+    calendars: Calendars
 
     @abstractmethod
     async def open(self) -> None:

@@ -40,13 +40,14 @@ from hub.events import Event, EventBus
 from hub.failures import logged_failure
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
-from hub.metrics import CONTENT_TYPE, Metrics
+from hub.metrics import CONTENT_TYPE, Metrics, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.plugin_host import PluginHost
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
+from hub.sla import SlaEngine
 from hub.snooze import wake_loop_step
 from hub.status_links import StatusLinks, master_key
 from hub.status_page import build_status_page
@@ -136,6 +137,13 @@ class Hub(ChannelPort):
             runtime=self.plugin_host,
             port=self,
         )
+        self.sla = SlaEngine(
+            self.store,
+            self.bus,
+            self.actions,
+            config.sla.rules,
+            on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
+        )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
         self.inbound_limits = config.inbound_limits
@@ -199,6 +207,13 @@ class Hub(ChannelPort):
         self._background.append(
             self.supervisor.run("callbacks-due", lambda: raise_due_step(self.services.hotline, self.instance_id))
         )
+        if self.sla.policies:
+            self.sla.start_tracking()
+            self._background.append(self.supervisor.run("sla-track", self.sla.track_next))
+            check = self.config.sla.check_seconds
+            self._background.append(
+                self.supervisor.run("sla-escalation", lambda: self.sla.loop_step(self.instance_id, check))
+            )
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -232,6 +247,7 @@ class Hub(ChannelPort):
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        self.sla.stop_tracking()
 
     def _delivery_changed(self, message: Message, status: str) -> None:
         """A reply was delivered, will be retried, or failed: open inboxes update its status."""
@@ -451,6 +467,7 @@ async def metrics(request: web.Request) -> web.Response:
         )
     try:
         hub.metrics.queue_depth.set(await hub.store.deliveries.count_queued())
+        hub.metrics.set_team_queues(await team_queues(hub.store, hub.actions.clock()))
         up = not await hub.store.write_failure()  # it answers reads; do its commits still work?
     except StoreUnavailable:
         up = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -11,12 +12,14 @@ from typing import Any
 from conversation.calls import valid_region
 from conversation.inbound import InboundLimits
 from conversation.priority_rules import KeywordRules
+from conversation.sla import SlaPolicy, policies_from_config
 from conversation.store import Ticketing
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
 from hub.registry import Registry, discover
 from hub.settings import (
     MIN_GENERATED_SECRET,
+    SETTING,
     ConfigError,
     Field,
     declared_fields,
@@ -137,6 +140,33 @@ class StatusPageSection:
     link_days: float = setting(float, 30.0, "how long a link works after it was sent", minimum=0.001)
 
 
+SLA_POLICY_FIELDS = {
+    "priorities": Field(list, [], "priorities the policy applies to (low, normal, high, urgent); [] any"),
+    "categories": Field(list, [], "category ids the policy applies to; [] any"),
+    "first_response_minutes": Field(float, 0.0, "business minutes to the first agent reply; 0 no target", minimum=0),
+    "next_response_minutes": Field(float, 0.0, "business minutes to answer each later customer message", minimum=0),
+    "resolution_minutes": Field(float, 0.0, "business minutes to resolved; 0 no target", minimum=0),
+    "warn_percent": Field(float, 75.0, "the assignee is warned when this share of a target is used", minimum=1),
+    "escalate_percent": Field(float, 150.0, "the ticket moves to escalate_to_team at this share", minimum=100),
+    "escalate_to_team": Field(str, "", "the higher tier (a team id) a breached ticket moves to; empty: none"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SlaSection:
+    """[sla]: service-level targets, counted in the owning team's business time (its calendar)."""
+
+    check_seconds: float = setting(float, 30.0, "how often one hub looks for SLA steps that came due", minimum=0.01)
+    policies: dict[str, Any] = dataclasses.field(
+        default_factory=dict,
+        metadata={SETTING: Field(dict, {}, "[sla.policies.NAME] tables, matched in order", entries=SLA_POLICY_FIELDS)},
+    )
+
+    @property
+    def rules(self) -> tuple[SlaPolicy, ...]:
+        return policies_from_config(self.policies)
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -145,6 +175,7 @@ SECTION_TYPES: dict[str, type] = {
     "desk": DeskSection,
     "hotline": HotlineSection,
     "status_page": StatusPageSection,
+    "sla": SlaSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -183,6 +214,7 @@ class Config:
     desk: DeskSection = field(default_factory=DeskSection)
     hotline: HotlineSection = field(default_factory=HotlineSection)
     status_page: StatusPageSection = field(default_factory=StatusPageSection)
+    sla: SlaSection = field(default_factory=SlaSection)
 
     @property
     def data_dir(self) -> Path:
@@ -246,6 +278,7 @@ def parse_config(
         desk=section_of(DeskSection, _keywords_checked(values["desk"])),
         hotline=section_of(HotlineSection, _region_checked(values["hotline"])),
         status_page=section_of(StatusPageSection, values["status_page"]),
+        sla=section_of(SlaSection, _sla_checked(values["sla"])),
     )
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")
@@ -271,6 +304,14 @@ def _region_checked(values: dict[str, Any]) -> dict[str, Any]:
     if not valid_region(region):
         raise ConfigError(f"hotline.default_region: {region!r} is not a region code (e.g. CN, US, GB)")
     return {**values, "default_region": region.upper()}
+
+
+def _sla_checked(values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        policies_from_config(values["policies"])
+    except ValueError as exc:
+        raise ConfigError(f"sla.policies.{exc}") from None
+    return values
 
 
 def _without_secrets(prefix: str, table: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from conversation.model import ConversationQuery, Status
+from conversation.store import Store
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -62,6 +68,46 @@ class Metrics:
             registry=self.registry,
         )
         self.store_up = Gauge("helpline_store_up", "1 when the database answers", registry=self.registry)
+        self.sla_breaches = Counter(
+            "helpline_sla_breaches",
+            "SLA targets missed (counted once, by the hub that fired the step)",
+            ["team", "clock", "policy"],
+            registry=self.registry,
+        )
+        self.team_queue_depth = Gauge(
+            "helpline_team_queue_depth", "Open unassigned tickets per team", ["team"], registry=self.registry
+        )
+        self.team_oldest_wait = Gauge(
+            "helpline_team_oldest_wait_seconds",
+            "How long the longest-waiting unassigned open ticket of the team has waited (wall time)",
+            ["team"],
+            registry=self.registry,
+        )
+
+    def set_team_queues(self, queues: Mapping[str, tuple[int, float]]) -> None:
+        """Per team: (queue depth, oldest wait in seconds); a team whose queue drained drops to 0."""
+        for gauge in (self.team_queue_depth, self.team_oldest_wait):
+            gauge.clear()
+        for team, (depth, oldest) in queues.items():
+            self.team_queue_depth.labels(team).set(depth)
+            self.team_oldest_wait.labels(team).set(oldest)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+QUEUE_SCAN = 1000  # unassigned open tickets looked at per scrape (the inbox lists count to 1,000 too)
+
+
+async def team_queues(store: Store, now: datetime) -> dict[str, tuple[int, float]]:
+    """Unassigned open tickets per team ("" for none): how many, and the oldest one's wait since
+    the customer last wrote (or since it was opened)."""
+    waiting, _ = await store.inbox.list_conversations(
+        ConversationQuery(status=Status.OPEN, assignee_id="", limit=QUEUE_SCAN)
+    )
+    queues: dict[str, tuple[int, float]] = {team.id: (0, 0.0) for team in await store.desk.list_teams()}
+    for conv in waiting:
+        depth, oldest = queues.get(conv.team, (0, 0.0))
+        since = conv.last_inbound_at or conv.created_at
+        queues[conv.team] = (depth + 1, max(oldest, (now - since).total_seconds()))
+    return queues

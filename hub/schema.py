@@ -181,6 +181,29 @@ class Ref(Schema):
         return value
 
 
+@dataclass
+class Map(Schema):
+    """An object of free keys (dates, days) to values of one shape."""
+
+    values: Schema
+    max_items: int = 100
+    key_max_length: int = 64
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        return {"type": "object", "additionalProperties": self.values.json_schema(), "maxProperties": self.max_items}
+
+    def parse(self, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationError(path, f"expected an object, got {_kind(value)}")
+        if len(value) > self.max_items:
+            raise ValidationError(path, f"more than {self.max_items} entries")
+        for key in value:
+            if len(key) > self.key_max_length:
+                raise ValidationError(path, f"a key is longer than {self.key_max_length} characters")
+        return {key: self.values.parse(item, _join(path, key)) for key, item in value.items()}
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 

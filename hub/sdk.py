@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from aiohttp import web
 
+from conversation.business_time import Calendar
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
 from conversation.records import Record, RecordKind
@@ -367,6 +368,10 @@ class ConversationActions(Protocol):
     async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message: ...
 
     async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation: ...
+
+    async def team_calendar(self, team: str) -> Calendar | None:
+        """The team's calendar (conversation.business_time), None when it has none (or no team is given)."""
+        ...
 
 
 class RecordActions(Protocol):

@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from conversation.calendars import Opening, opening_of
 from conversation.model import utcnow
 from hub.sdk import ConfigError, Field, Outcome, Plugin, PluginContext, check_texts, texts
 
@@ -53,6 +54,7 @@ class GreetingPlugin(Plugin):
         "hours": Field(str, "09:00-18:00", "opening hours, HH:MM-HH:MM"),
         "days": Field(list, ["mon", "tue", "wed", "thu", "fri"], "open days"),
         "holidays": Field(list, [], "closed dates, YYYY-MM-DD"),
+        "team": Field(str, "", "the team whose calendar applies to a ticket without a team yet"),
     }
 
     @classmethod
@@ -91,6 +93,14 @@ class GreetingPlugin(Plugin):
             and self.opens <= local.time() < self.closes
         )
 
+    async def opening(self, ctx: PluginContext, now: datetime) -> Opening:
+        """The ticket's team calendar when it has one (holidays, 调休 included); else these settings."""
+        calendar = await ctx.actions.team_calendar(ctx.conversation.team or self.settings["team"])
+        if calendar is not None:
+            return opening_of(calendar, now)
+        days = tuple(DAYS.index(d) for d in self.settings["days"])
+        return Opening(self.is_open(now), self.zone.key, days, self.settings["hours"])
+
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         now = self.clock()
         parts = []
@@ -100,16 +110,17 @@ class GreetingPlugin(Plugin):
             if link:  # the status page is on: the customer can follow the ticket there
                 parts.append(texts("progress", ctx.language).get("progress.link", url=link))
             ctx.state["greeted"] = True
-        today = now.astimezone(self.zone).date().isoformat()
-        if not self.is_open(now) and ctx.state.get("out_of_hours_told") != today:
-            days = ctx.catalog().day_names(DAYS.index(d) for d in self.settings["days"])
+        opening = await self.opening(ctx, now)
+        today = now.astimezone(ZoneInfo(opening.timezone)).date().isoformat()
+        if not opening.open and ctx.state.get("out_of_hours_told") != today:
+            days = ctx.catalog().day_names(opening.days)
             parts.append(
                 ctx.text(
                     "bot.out_of_hours",
                     setting="out_of_hours",
                     days=days,
-                    hours=self.settings["hours"],
-                    timezone=self.zone.key,
+                    hours=opening.hours,
+                    timezone=opening.timezone,
                 )
             )
             ctx.state["out_of_hours_told"] = today

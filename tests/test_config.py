@@ -151,11 +151,12 @@ def test_every_commented_channel_example_in_the_sample_is_valid(monkeypatch: pyt
     for name in set(re.findall(r"env:([A-Z_]+)", text)):
         monkeypatch.setenv(name, "from-the-environment")
     uncommented = "\n".join(
-        m.group(1) if (m := re.match(r"^# (\[channels\..*\]|[a-z_]+ = .*)$", line)) else line
+        m.group(1) if (m := re.match(r"^# (\[(?:channels|sla)\..*\]|[a-z_]+ = .*)$", line)) else line
         for line in text.splitlines()
     )
     config = parse_config(tomllib.loads(uncommented))
     assert sorted(c.name for c in config.channels) == ["email", "slack", "telegram", "webchat", "webhook"]
+    assert [p.name for p in config.sla.rules] == ["urgent", "standard"]  # the SLA example too
 
 
 # -- secrets -------------------------------------------------------------------------------

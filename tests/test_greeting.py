@@ -82,3 +82,22 @@ def test_opening_hours_are_read_in_the_configured_zone() -> None:
     assert not GreetingPlugin("greeting", {**settings, "timezone": "UTC"}).is_open(
         datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
     )
+
+
+async def test_the_team_calendar_decides_out_of_hours_over_the_plugin_settings(tmp_path: Path) -> None:
+    from conversation.calendars import calendar_from_input
+
+    config = greeting_config(tmp_path, timezone="Asia/Shanghai", team="customer-service")  # settings: open now
+    async with running_hub(config) as hub:
+        holiday = calendar_from_input(
+            {
+                "timezone": "Asia/Shanghai",
+                "hours": {"mon": ["08:00-20:00"], "thu": ["08:00-20:00"]},
+                "holidays": {"2026-11-26": "公司活动日"},
+            }
+        )
+        await hub.store.calendars.save_calendar("customer-service", holiday)
+        at(hub, THURSDAY_MORNING_UTC)
+        await hub.ingest(customer_message("m1", "refund"))
+        [text] = await replies(hub, 1)
+        assert "away now (open Mon, Thu, 08:00-20:00, Asia/Shanghai)" in text

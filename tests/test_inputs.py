@@ -24,7 +24,7 @@ from hub.api.framework import Route
 from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.jsonbody import MAX_DEPTH, parse_json
-from hub.schema import AnyObject, Arr, Bool, Int, Nullable, Obj, Schema, Str
+from hub.schema import AnyObject, Arr, Bool, Int, Map, Nullable, Obj, Schema, Str
 from hub.telephony import SIGNATURE, telephony_signature
 from tests.helpers import customer_message, eventually, make_config
 
@@ -360,6 +360,8 @@ def sample(schema: Schema) -> Any:
         return {name: sample(field) for name, field in schema.fields.items()}
     if isinstance(schema, AnyObject):  # a plugin record's data: the kind's JSON Schema judges it
         return {"order": "x"}
+    if isinstance(schema, Map):
+        return {"2027-01-01": sample(schema.values)}
     raise AssertionError(f"no sample for {schema!r}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, TEXT
 
 from conversation.mongo.accounts import MongoAccounts
+from conversation.mongo.calendars import MongoCalendars
 from conversation.mongo.callbacks import MongoCallbacks
 from conversation.mongo.calls import MongoCalls
 from conversation.mongo.contacts import MongoContacts
@@ -44,6 +45,7 @@ class MongoStore(MongoStoreBase, Store):
         self.timers = MongoTimers(self._conn)
         self.calls = MongoCalls(self._conn)
         self.callbacks = MongoCallbacks(self._conn)
+        self.calendars = MongoCalendars(self._conn)
 
     @property
     def search_seconds(self) -> float:

@@ -149,6 +149,7 @@ CREATE TABLE IF NOT EXISTS callbacks (
     raised INTEGER NOT NULL, doc TEXT NOT NULL);
 -- open tasks soonest due first: the inbox's list and the due check
 CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks (status, due_at);
+CREATE TABLE IF NOT EXISTS calendars (team_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation.sqlite.accounts import SQLiteAccounts
+from conversation.sqlite.calendars import SQLiteCalendars
 from conversation.sqlite.callbacks import SQLiteCallbacks
 from conversation.sqlite.calls import SQLiteCalls
 from conversation.sqlite.contacts import SQLiteContacts
@@ -60,6 +61,7 @@ class SQLiteStore(Store):
         self.timers = SQLiteTimers(self._db)
         self.calls = SQLiteCalls(self._db)
         self.callbacks = SQLiteCallbacks(self._db)
+        self.calendars = SQLiteCalendars(self._db)
 
     @property
     def search_seconds(self) -> float:

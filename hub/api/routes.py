@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
+from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
 from conversation.model import (
     AuthorType,
     Contact,
@@ -32,12 +34,14 @@ from hub.api.serialize import (
     canned_json,
     contact_json,
     conversation_json,
+    iso,
     message_json,
     token_json,
 )
 from hub.app_keys import AUTH, HUB, SERVICES
-from hub.schema import Arr, Bool, Int, Nullable, Obj, Str
+from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Str
 from hub.services import Services
+from hub.services.calendars import calendar_json
 from hub.services.contacts import contact_notes_key
 from hub.services.desk import InUse, category_json, team_json
 
@@ -213,6 +217,7 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     reads = await hub.store.inbox.read_markers(call.me.id, [c.id for c in items])
     names = await contact_names(hub, items)
     latest = await hub.store.inbox.latest_messages([c.id for c in items])
+    sla = await hub.sla.views(items)
     return {
         "items": [
             conversation_json(
@@ -221,6 +226,7 @@ async def list_conversations(call: Call) -> dict[str, Any]:
                 unread=is_unread(c, reads.get(c.id)),
                 latest=latest.get(c.id),
             )
+            | {"sla": sla[c.id]}
             for c in items
         ],
         "total": total,
@@ -277,7 +283,12 @@ async def conversation_by_number(call: Call) -> dict[str, Any]:
         call, await hub_of(call).store.tickets.get_conversation_by_number(int(number)) if valid else None, Access.READ
     )
     names = await contact_names(hub_of(call), [conv])
-    return conversation_json(conv, contact_name=names.get(conv.contact_id, ""))
+    return conversation_json(conv, contact_name=names.get(conv.contact_id, "")) | await sla_of(call, conv)
+
+
+async def sla_of(call: Call, conv: Conversation) -> dict[str, Any]:
+    """The ticket's SLA clocks, as the `sla` member of its JSON (None without a policy)."""
+    return {"sla": (await hub_of(call).sla.views([conv]))[conv.id]}
 
 
 async def conversation_or_404(call: Call, key: str = "conversation_id", access: Access = Access.READ) -> Conversation:
@@ -318,7 +329,8 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     visible = [c for c in others if c.id != conv.id and hub.access.allows(call.me, c, Access.READ)]
     latest = await hub.store.inbox.latest_messages([c.id for c in visible])
     return {
-        "conversation": conversation_json(conv, contact_name=contact.name if contact else ""),
+        "conversation": conversation_json(conv, contact_name=contact.name if contact else "")
+        | await sla_of(call, conv),
         "contact": {
             **contact_json(contact),
             "notes": await hub.store.coordination.get_value(contact_notes_key(contact.id)) or "",
@@ -488,7 +500,7 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     changes = snooze_changes(conv, changes, conversations.clock())
     names = {a.id: a.name or a.email for a in await hub.store.accounts.list_agents()}
     updated = await conversations.update_by(conv, changes, who=call.who, names=names)
-    return conversation_json(updated)
+    return conversation_json(updated) | await sla_of(call, updated)
 
 
 @api.route(
@@ -741,6 +753,78 @@ async def change_category(call: Call) -> dict[str, Any]:
 )
 async def delete_category(call: Call) -> dict[str, Any]:
     await _in_use_is_409(services_of(call).desk.delete_category(call.path["category_id"]))
+    return {"ok": True}
+
+
+# -- team calendars (agents read, admins change) ----------------------------------------
+DAY_SPANS = Arr(Str(max_length=11, min_length=1, description="HH:MM-HH:MM; 22:00-06:00 passes midnight"), max_items=12)
+CALENDAR_BODY = Obj(
+    {
+        "timezone": Str(max_length=64, min_length=1, description="IANA zone, e.g. Asia/Shanghai"),
+        "hours": Obj({day: DAY_SPANS for day in WEEKDAYS}),
+        "holidays": Map(Str(max_length=200), max_items=MAX_SPECIAL_DAYS, description="date YYYY-MM-DD to name"),
+        "workdays": Map(Str(max_length=200), max_items=MAX_SPECIAL_DAYS, description="make-up working days (调休)"),
+        "makeup_weekday": Str(choices=WEEKDAYS, description="whose hours a make-up working day opens"),
+    },
+    required=("timezone",),
+)
+CALENDAR = api.schema("TeamCalendar", {"type": "object"})
+
+
+def calendar_reply(call: Call, team_id: str, calendar: Calendar | None) -> dict[str, Any]:
+    now = services_of(call).conversations.clock()
+    working = calendar or ALWAYS_OPEN
+    opening = next_opening(working, now)
+    return calendar_json(team_id, calendar) | {"open_now": is_open(working, now), "next_opening": iso(opening)}
+
+
+@api.route(
+    "GET", "/v1/teams/{team_id}/calendar", summary="A team's calendar (null: 24/7)", tag="desk", response=CALENDAR
+)
+async def get_team_calendar(call: Call) -> dict[str, Any]:
+    team_id = call.path["team_id"]
+    return calendar_reply(call, team_id, await services_of(call).calendars.get(team_id))
+
+
+@api.route(
+    "PUT",
+    "/v1/teams/{team_id}/calendar",
+    summary="Set a team's time zone, weekly hours, holidays and make-up days (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=CALENDAR_BODY,
+    response=CALENDAR,
+)
+async def put_team_calendar(call: Call) -> dict[str, Any]:
+    team_id = call.path["team_id"]
+    return calendar_reply(call, team_id, await services_of(call).calendars.put(team_id, call.body))
+
+
+@api.route(
+    "POST",
+    "/v1/teams/{team_id}/calendar/import",
+    summary="Add public holidays and make-up days from an iCalendar (.ics) file's text (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=Obj({"ics": Str(max_length=MAX_ICS_BYTES, min_length=1)}, required=("ics",)),
+    response=CALENDAR,
+)
+async def import_team_calendar(call: Call) -> dict[str, Any]:
+    team_id = call.path["team_id"]
+    calendar, holidays, workdays = await services_of(call).calendars.import_ics(team_id, call.body["ics"])
+    return calendar_reply(call, team_id, calendar) | {"imported": {"holidays": holidays, "workdays": workdays}}
+
+
+@api.route(
+    "DELETE",
+    "/v1/teams/{team_id}/calendar",
+    summary="Remove a team's calendar: it works around the clock again (admin)",
+    tag="desk",
+    auth=ADMIN,
+    response=ANY,
+)
+async def delete_team_calendar(call: Call) -> dict[str, Any]:
+    await services_of(call).calendars.delete(call.path["team_id"])
     return {"ok": True}
 
 

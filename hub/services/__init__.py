@@ -15,6 +15,7 @@ from conversation.store import Store, Ticketing
 from hub.events import EventBus
 from hub.i18n import SOURCE_LOCALE
 from hub.services.accounts import AccountService
+from hub.services.calendars import CalendarService
 from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
@@ -32,6 +33,7 @@ class Services:
     desk: DeskService
     records: RecordService
     hotline: HotlineService
+    calendars: CalendarService
 
     @classmethod
     def build(
@@ -64,6 +66,7 @@ class Services:
                 ticketing=ticketing,
                 limits=limits,
             ),
+            calendars=CalendarService(store, bus),
         )
 
 

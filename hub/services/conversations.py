@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from conversation.business_time import Calendar
 from conversation.desk import category_defaults
 from conversation.errors import InvalidInput
 from conversation.model import (
@@ -239,6 +240,10 @@ class ConversationService:
         else:
             await self.add_event(updated, "event.handed_off", plugin=plugin)
         return updated
+
+    async def team_calendar(self, team: str) -> Calendar | None:
+        """The team's working calendar for plugins (the greeting's out-of-hours notice)."""
+        return await self.store.calendars.get_calendar(team) if team else None
 
     async def _internal(
         self,

@@ -5,6 +5,7 @@ import { openTicket, patchTicket } from "../lib/inbox.js";
 import { update, useStore } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
 import { Composer } from "./composer.js";
+import { SlaClocks } from "./sla.js";
 import { Thread } from "./thread.js";
 
 export function TicketPane() {
@@ -18,6 +19,7 @@ export function TicketPane() {
         ${c.status !== "resolved" && !c.merged_into ? html`<button type="button" id="resolve" onClick=${() => patchTicket(c.id, { status: "resolved" })}>${t("ticket.resolve")} <kbd>e</kbd></button>` : null}
         ${!c.merged_into ? html`<button type="button" id="merge" onClick=${() => update({ dialog: "merge" })}>${t("ticket.merge")}</button>` : null}
       </div>
+      <${SlaClocks} sla=${c.sla} />
       ${c.merged_into ? html`<p class="merged" role="status">${t("ticket.merged_into")} <button type="button" class="link" onClick=${() => openTicket(c.merged_into)}>${t("ticket.open_target")}</button></p>` : null}
     </header>
     <${Thread} messages=${messages} conversationId=${c.id} />

@@ -100,8 +100,12 @@ export function formatFull(iso) {
 
 // How long ago, compactly ("5 min", "3 hr", "2 days"), in the agent's language.
 export function formatWaiting(iso, now = Date.now()) {
-  if (!iso) return "";
-  const minutes = Math.max(0, Math.round((now - new Date(iso).getTime()) / 60000));
+  return iso ? formatSpan((now - new Date(iso).getTime()) / 1000) : "";
+}
+
+// A length of time, compactly ("5 min", "3 hr", "2 days"); negative counts as its size.
+export function formatSpan(seconds) {
+  const minutes = Math.max(0, Math.round(Math.abs(seconds) / 60));
   const [value, unit] = minutes < 60 ? [minutes, "minute"] : minutes < 1440 ? [Math.floor(minutes / 60), "hour"] : [Math.floor(minutes / 1440), "day"];
   return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "short" }).format(value);
 }

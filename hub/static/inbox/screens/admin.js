@@ -5,6 +5,7 @@ import { t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
+import { TeamCalendars } from "../components/team-calendar.js";
 
 // A channel's state (starting, up, degraded) in the agent's language; a state this inbox
 // does not know yet, as the hub says it.
@@ -69,5 +70,6 @@ export function Admin() {
       <label>${t("admin.canned_text")} <input name="text" required /></label>
       <button type="submit">${t("admin.add")}</button>
     </form>
+    <${TeamCalendars} />
   <//>`;
 }

@@ -1,0 +1,269 @@
+"""SLA clocks and the escalation ladder: pure functions over a ticket, its SLA state, the
+policy that applies and the owning team's calendar. Both store backends and every hub
+process compute the same clocks from the same inputs, so a due time is never stored: a
+change of calendar, priority or category changes the next computation, nothing else.
+
+Three clocks, each in the owning team's business time:
+- first response: from the ticket's creation to its first agent reply;
+- next response: from the first customer message after an agent reply to the next reply
+  (a new clock each time, once the first response was given);
+- resolution: from creation to resolved (time spent resolved before a reopen does not count).
+Every clock pauses while the ticket waits on the customer (pending) and while it is
+resolved or closed. The pauses are kept in the ticket's SLA state as wall-time intervals.
+
+The ladder, per clock: `warn` at the policy's warn percentage (75 %), `breach` at 100 %
+(tell the team lead, page backup), `escalate` at the escalation percentage (move to a
+higher tier). `due_steps` says which steps have come and not yet fired; firing is recorded
+in the state under `step_key` so it happens once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from conversation.business_time import Calendar, add_business_time, business_time_between
+from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Priority, Status
+
+FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION = "first_response", "next_response", "resolution"
+KINDS = (FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION)
+WARN, BREACH, ESCALATE = "warn", "breach", "escalate"
+PAUSING = frozenset({Status.PENDING, Status.RESOLVED, Status.CLOSED})
+STATE_PLUGIN = "sla"  # the ticket's SLA state lives in the coordination area's per-ticket state under this name
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Targets for the tickets it matches (empty `priorities`/`categories`: any)."""
+
+    name: str
+    priorities: frozenset[Priority] = frozenset()
+    categories: frozenset[str] = frozenset()
+    targets: Mapping[str, timedelta] = field(default_factory=dict)  # kind -> business time; a missing kind: none
+    warn_percent: float = 75.0
+    escalate_percent: float = 150.0
+    escalate_to_team: str = ""  # the higher tier: a team id ("" - no move)
+
+    def matches(self, conversation: Conversation) -> bool:
+        return (not self.priorities or conversation.priority in self.priorities) and (
+            not self.categories or conversation.category in self.categories
+        )
+
+
+def policy_for(policies: Sequence[SlaPolicy], conversation: Conversation) -> SlaPolicy | None:
+    """The first policy (in configuration order) that matches the ticket's priority and category."""
+    return next((p for p in policies if p.matches(conversation)), None)
+
+
+def policies_from_config(tables: Mapping[str, Mapping[str, Any]]) -> tuple[SlaPolicy, ...]:
+    """Policies from the checked [sla.policies.NAME] tables, in order; ValueError names the
+    policy and key ("NAME.priorities: ...") for a value the types alone do not catch."""
+    result = []
+    for name, table in tables.items():
+        priorities = set()
+        for value in table.get("priorities", []):
+            try:
+                priorities.add(Priority(value))
+            except ValueError:
+                raise ValueError(f"{name}.priorities: {value!r} is not one of low, normal, high, urgent") from None
+        categories = table.get("categories", [])
+        if not all(isinstance(c, str) and c for c in categories):
+            raise ValueError(f"{name}.categories: expected category ids")
+        targets = {
+            kind: timedelta(minutes=table[f"{kind}_minutes"]) for kind in KINDS if table.get(f"{kind}_minutes", 0) > 0
+        }
+        if not targets:
+            raise ValueError(
+                f"{name}: set at least one of first_response_minutes, next_response_minutes, resolution_minutes"
+            )
+        warn = table.get("warn_percent", 75.0)
+        if warn >= 100:
+            raise ValueError(f"{name}.warn_percent: must be below 100")
+        result.append(
+            SlaPolicy(
+                name,
+                frozenset(priorities),
+                frozenset(categories),
+                targets,
+                warn,
+                table.get("escalate_percent", 150.0),
+                table.get("escalate_to_team", ""),
+            )
+        )
+    return tuple(result)
+
+
+@dataclass(frozen=True)
+class SlaState:
+    """What the clocks need beyond the ticket: pauses and the open customer wait, and the
+    ladder steps already fired. Stored as JSON (see `to_json`)."""
+
+    pauses: tuple[tuple[datetime, datetime | None], ...] = ()  # wall time; the last may be open
+    awaiting_since: datetime | None = None  # a customer message waits for an agent reply since then
+    fired: Mapping[str, datetime] = field(default_factory=dict)  # step_key -> when it fired
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pauses": [[start, end] for start, end in self.pauses],
+            "awaiting_since": self.awaiting_since,
+            "fired": dict(self.fired),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SlaState:
+        return cls(
+            tuple((start, end) for start, end in data.get("pauses", [])),
+            data.get("awaiting_since"),
+            dict(data.get("fired", {})),
+        )
+
+
+def state_after_status(state: SlaState, status: Status, now: datetime) -> SlaState:
+    """Open a pause when the ticket waits on the customer (or is resolved); close it when it is worked again."""
+    paused = bool(state.pauses) and state.pauses[-1][1] is None
+    if status in PAUSING and not paused:
+        return SlaState((*state.pauses, (now, None)), state.awaiting_since, state.fired)
+    if status not in PAUSING and paused:
+        start = state.pauses[-1][0]
+        return SlaState((*state.pauses[:-1], (start, max(start, now))), state.awaiting_since, state.fired)
+    return state
+
+
+def state_after_message(state: SlaState, message: Message, conversation: Conversation) -> SlaState:
+    """A customer message starts the next-response wait (once a first response was given);
+    an agent's reply ends it."""
+    if message.kind is not MessageKind.MESSAGE:
+        return state
+    if message.direction is Direction.INBOUND and not message.automatic:
+        if conversation.first_response_at is None or state.awaiting_since is not None:
+            return state
+        return SlaState(state.pauses, message.created_at, state.fired)
+    if message.author_type is AuthorType.AGENT and state.awaiting_since is not None:
+        return SlaState(state.pauses, None, state.fired)
+    return state
+
+
+@dataclass(frozen=True)
+class Clock:
+    kind: str
+    target: timedelta
+    started_at: datetime
+    elapsed: timedelta  # business time counted so far (pauses left out)
+    due_at: datetime | None  # None while paused: the deadline moves with the pause
+    stopped_at: datetime | None  # the reply or resolution that ended the clock
+    paused: bool
+
+    @property
+    def remaining(self) -> timedelta:
+        return self.target - self.elapsed
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.elapsed / self.target if self.target else 100.0
+
+    @property
+    def breached(self) -> bool:
+        return self.elapsed >= self.target if self.target else self.stopped_at is None
+
+    @property
+    def met(self) -> bool | None:
+        """True/False once the clock stopped (in time or not); None while it runs."""
+        return None if self.stopped_at is None else self.elapsed <= self.target
+
+    @property
+    def key(self) -> str:
+        """The clock's identity for its ladder steps: a next response is a new clock per wait."""
+        return f"{self.kind}@{self.started_at.isoformat()}" if self.kind == NEXT_RESPONSE else self.kind
+
+
+def _active_windows(
+    start: datetime, end: datetime | None, pauses: Iterable[tuple[datetime, datetime | None]]
+) -> list[tuple[datetime, datetime | None]]:
+    """[start, end) minus the pauses; None as an end: open ended."""
+    windows: list[tuple[datetime, datetime | None]] = []
+    cursor: datetime | None = start
+    for p_start, p_end in sorted(pauses, key=lambda p: p[0]):
+        if cursor is None or (end is not None and p_start >= end):
+            break
+        if p_end is not None and p_end <= cursor:
+            continue
+        if p_start > cursor:
+            windows.append((cursor, p_start))
+        cursor = None if p_end is None else max(cursor, p_end)
+    if cursor is not None and (end is None or cursor < end):
+        windows.append((cursor, end))
+    return windows
+
+
+def _clock(
+    kind: str,
+    target: timedelta,
+    start: datetime,
+    stop: datetime | None,
+    state: SlaState,
+    calendar: Calendar,
+    now: datetime,
+) -> Clock:
+    until = stop if stop is not None else now
+    elapsed = timedelta(0)
+    for w_start, w_end in _active_windows(start, until, state.pauses):
+        elapsed += business_time_between(calendar, w_start, w_end or until)
+    due_at = None
+    left = target
+    for w_start, w_end in _active_windows(start, None, state.pauses):
+        if w_end is None:
+            due_at = add_business_time(calendar, w_start, left)
+            break
+        span = business_time_between(calendar, w_start, w_end)
+        if span >= left:
+            due_at = add_business_time(calendar, w_start, left)
+            break
+        left -= span
+    paused = stop is None and bool(state.pauses) and state.pauses[-1][1] is None and state.pauses[-1][0] <= now
+    if paused and due_at is not None and due_at > state.pauses[-1][0]:
+        due_at = None  # the deadline lies beyond the open pause: unknown until the ticket is worked again
+    return Clock(kind, target, start, elapsed, due_at, stop, paused)
+
+
+def clocks(
+    conversation: Conversation, state: SlaState, policy: SlaPolicy, calendar: Calendar, now: datetime
+) -> list[Clock]:
+    """The ticket's clocks under the policy, as of `now`, in the owning team's business time."""
+    result = []
+    targets = policy.targets
+    if FIRST_RESPONSE in targets:
+        result.append(
+            _clock(
+                FIRST_RESPONSE,
+                targets[FIRST_RESPONSE],
+                conversation.created_at,
+                conversation.first_response_at,
+                state,
+                calendar,
+                now,
+            )
+        )
+    if NEXT_RESPONSE in targets and state.awaiting_since is not None:
+        result.append(_clock(NEXT_RESPONSE, targets[NEXT_RESPONSE], state.awaiting_since, None, state, calendar, now))
+    if RESOLUTION in targets:
+        resolved = conversation.resolved_at if conversation.status in (Status.RESOLVED, Status.CLOSED) else None
+        result.append(_clock(RESOLUTION, targets[RESOLUTION], conversation.created_at, resolved, state, calendar, now))
+    return result
+
+
+def step_key(clock: Clock, step: str) -> str:
+    return f"{clock.key}:{step}"
+
+
+def due_steps(clock: Clock, policy: SlaPolicy, fired: Mapping[str, Any]) -> list[str]:
+    """The ladder steps the clock has reached and that have not fired yet, lowest first.
+
+    A stopped clock fires nothing more; a step reached while the clock was stopped never fires."""
+    if clock.stopped_at is not None:
+        return []
+    thresholds = [(WARN, policy.warn_percent), (BREACH, 100.0)]
+    if policy.escalate_to_team:
+        thresholds.append((ESCALATE, policy.escalate_percent))
+    return [step for step, percent in thresholds if clock.percent >= percent and step_key(clock, step) not in fired]

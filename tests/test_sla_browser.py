@@ -1,0 +1,103 @@
+"""SLA clocks in the inbox, in Chinese, in a real browser: a badge on each list row and every
+clock in the ticket's header. Screenshots go to test-artifacts/inbox/."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conversation.model import Role, utcnow
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from tests.helpers import make_config, serve
+from tests.test_e2e_browser import require_browser
+from tests.test_inbox_browser import (
+    ARTIFACTS,
+    PASSWORD,
+    catalog,
+    customer_writes,
+    serious_accessibility_problems,
+    sign_in,
+)
+from tests.test_inbox_browser import browser as browser  # noqa: F401  (the fixture, shared)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "hub" / "calendars" / "cn-public-holidays-2027.example.ics"
+SLA = {"policies": {"standard": {"first_response_minutes": 60, "resolution_minutes": 480}}}
+
+
+@pytest.fixture
+async def hub_url(tmp_path: Path) -> AsyncIterator[tuple[Hub, str]]:
+    require_browser()
+    hub = Hub(make_config(tmp_path, {"channels": {"webchat": {"secret": "e2e-visitor-secret"}}, "sla": SLA}))
+    runner, url = await serve(build_app(hub))
+    await add_agent(hub.store, "wang@example.com", Role.ADMIN, PASSWORD, name="王芳")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield hub, url
+    await runner.cleanup()
+
+
+async def test_sla_clocks_in_the_list_and_the_header_in_chinese(hub_url: tuple[Hub, str], browser: Any) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    zh = catalog("zh-CN")
+    hub.pipeline.clock = lambda: utcnow() - timedelta(minutes=50)  # asked 50 minutes ago: 83 % of the hour used
+    await customer_writes(hub, "s1", "订单一直没到")
+    hub.pipeline.clock = lambda: utcnow() - timedelta(minutes=70)  # and one already overdue
+    await customer_writes(hub, "s2", "退款还没收到")
+    page = await sign_in(browser, url, "zh-CN")
+    rows = page.locator("#conversations li")
+    await expect(rows).to_have_count(2)
+    warned = rows.filter(has_text="订单一直没到").locator(".sla")
+    await expect(warned).to_have_class("sla warn")
+    await expect(warned).to_contain_text(zh["sla.short.first_response"])
+    await expect(warned).to_contain_text("剩余")
+    overdue = rows.filter(has_text="退款还没收到").locator(".sla")
+    await expect(overdue).to_have_class("sla breached")
+    await expect(overdue).to_contain_text("已超时")
+
+    await rows.filter(has_text="订单一直没到").locator("button.open").click()
+    clocks = page.locator(".ticket-head .sla-clocks")
+    await expect(clocks.locator("[data-kind=first_response]")).to_contain_text(zh["sla.kind.first_response"])
+    await expect(clocks.locator("[data-kind=first_response]")).to_contain_text("截止")
+    await expect(clocks.locator("[data-kind=resolution]")).to_contain_text(zh["sla.kind.resolution"])
+    await page.screenshot(path=str(ARTIFACTS / "sla-clocks-zh-CN.png"))
+    assert await serious_accessibility_problems(page) == []
+
+
+async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(
+    hub_url: tuple[Hub, str],
+    browser: Any,  # noqa: F811
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    zh = catalog("zh-CN")
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-admin")
+    section = page.locator("#team-calendars")
+    await expect(section).to_contain_text(zh["calendar.title"])
+    await expect(section.locator("#calendar-status")).to_contain_text(zh["calendar.always_open"])
+    await section.locator("#calendar-team").select_option("customer-service")
+    form = section.locator("#calendar-form")
+    await form.locator("input[name=hours-mon]").fill("09:00-18:00")
+    await form.locator("input[name=hours-fri]").fill("09:00-12:00, 22:00-06:00")
+    await form.locator("textarea[name=holidays]").fill("2027-10-01 国庆节")
+    await form.locator("button[type=submit]").click()
+    await expect(section.locator("#calendar-status")).not_to_contain_text(zh["calendar.always_open"])
+    saved = await hub.store.calendars.get_calendar("customer-service")
+    assert saved is not None and saved.timezone == "Asia/Shanghai"
+    assert [str(s) for s in saved.weekly[4]] == ["09:00-12:00", "22:00-06:00"]
+    assert {d.isoformat(): n for d, n in saved.holidays.items()} == {"2027-10-01": "国庆节"}
+
+    await section.locator("#calendar-ics").set_input_files(str(EXAMPLE))
+    await expect(section.locator("textarea[name=workdays]")).to_have_value(re.compile("2027-10-09 国庆节调休"))
+    imported = await hub.store.calendars.get_calendar("customer-service")
+    assert imported is not None and len(imported.holidays) > 20 and imported.workdays
+    await page.screenshot(path=str(ARTIFACTS / "team-calendar-zh-CN.png"))
+    assert await serious_accessibility_problems(page) == []

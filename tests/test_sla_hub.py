@@ -1,0 +1,350 @@
+"""SLA in the running hub, on both backends: team calendars through the API, clocks on every
+ticket, pauses while pending, the escalation ladder firing once across two hubs sharing one
+database and across a restart, and the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from conversation.model import Conversation, Role, Status
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from hub.events import Event
+from hub.sla import PAGE_BACKUP_EVENT, SLA_BREACHED_EVENT, SLA_WARNING_EVENT
+from tests.helpers import customer_message, eventually, make_config
+from tests.test_api import ADMIN, AGENT, Agent, sign_in
+
+SLA = {
+    "check_seconds": 3600,  # the tests run the due check themselves
+    "policies": {
+        "urgent": {"priorities": ["urgent"], "first_response_minutes": 15},
+        "disputes": {"categories": ["dispute"], "resolution_minutes": 1440},
+        "standard": {
+            "first_response_minutes": 60,
+            "resolution_minutes": 480,
+            "escalate_percent": 150,
+            "escalate_to_team": "technical-support",
+        },
+    },
+}
+SHANGHAI_OFFICE = {
+    "timezone": "Asia/Shanghai",
+    "hours": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+}
+
+
+@pytest.fixture(params=["sqlite", "mongo"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return "sqlite://" if request.param == "sqlite" else request.getfixturevalue("mongo_db_uri")
+
+
+def sla_config(tmp_path: Path, storage_url: str, name: str = "a") -> Any:
+    return make_config(tmp_path / name, {"sla": SLA}, storage_url=storage_url)
+
+
+@pytest.fixture
+async def server(tmp_path: Path, storage_url: str) -> AsyncIterator[TestServer]:
+    hub = Hub(sla_config(tmp_path, storage_url))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
+    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def admin(server: TestServer) -> AsyncIterator[Agent]:
+    agent = await sign_in(server, ADMIN)
+    yield agent
+    await agent.client.close()
+
+
+@pytest.fixture
+async def agent(server: TestServer) -> AsyncIterator[Agent]:
+    agent = await sign_in(server, AGENT)
+    yield agent
+    await agent.client.close()
+
+
+def hub_of(server: TestServer) -> Hub:
+    from hub.app_keys import HUB
+
+    return server.app[HUB]
+
+
+def clocks_by_kind(conversation_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["kind"]: c for c in conversation_json["sla"]["clocks"]}
+
+
+async def new_ticket(hub: Hub, external_id: str, team: str = "customer-service") -> Conversation:
+    record = await hub.ingest(customer_message(external_id, thread=f"t-{external_id}"))
+    return await hub.actions.update_conversation(record.conversation, {"team": team})
+
+
+def at(hub: Hub, moment: datetime) -> None:
+    """Move the hub's clock (its services, the SLA engine and ingest share it)."""
+    hub.actions.clock = lambda: moment
+    hub.pipeline.clock = lambda: moment
+
+
+async def test_team_calendar_is_set_read_imported_and_deleted_by_admins_only(admin: Agent, agent: Agent) -> None:
+    path = "/api/v1/teams/customer-service/calendar"
+    empty = await agent.call("GET", path)
+    assert empty["calendar"] is None and empty["open_now"] is True  # no calendar: around the clock
+    await agent.call("PUT", path, SHANGHAI_OFFICE, status=403)
+    refused = await admin.call("PUT", path, {**SHANGHAI_OFFICE, "timezone": "Mars/Olympus"}, status=422)
+    assert "timezone" in refused["message"]
+    await admin.call("PUT", path, {**SHANGHAI_OFFICE, "hours": {"mon": ["09:00-09:00"]}}, status=422)
+    assert (await agent.call("GET", path))["calendar"] is None  # a refusal changes nothing
+    await admin.call("POST", f"{path}/import", {"ics": ICS}, status=422)  # no hours yet
+    saved = await admin.call("PUT", path, {**SHANGHAI_OFFICE, "hours": {"fri": ["22:00-06:00"]}})
+    assert saved["calendar"]["hours"]["fri"] == ["22:00-06:00"] and saved["calendar"]["hours"]["mon"] == []
+    imported = await admin.call("POST", f"{path}/import", {"ics": ICS})
+    assert imported["imported"] == {"holidays": 3, "workdays": 1}
+    assert imported["calendar"]["holidays"]["2027-05-01"] == "劳动节"
+    assert imported["calendar"]["workdays"] == {"2027-05-08": "劳动节补班"}
+    await admin.call("POST", f"{path}/import", {"ics": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"}, status=422)
+    assert (await agent.call("GET", path))["calendar"]["holidays"]["2027-05-03"] == "劳动节"
+    await admin.call("PUT", "/api/v1/teams/nobody/calendar", SHANGHAI_OFFICE, status=404)
+    assert (await admin.call("DELETE", path))["ok"] is True
+    await admin.call("DELETE", path, status=404)
+    openapi = await (await agent.client.get("/api/openapi.json")).json()
+    assert {"get", "put", "delete"} <= set(openapi["paths"]["/api/v1/teams/{team_id}/calendar"])
+
+
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n"
+    "BEGIN:VEVENT\r\nUID:1\r\nDTSTART;VALUE=DATE:20270501\r\nDTEND;VALUE=DATE:20270504\r\nSUMMARY:劳动节\r\nEND:VEVENT\r\n"
+    "BEGIN:VEVENT\r\nUID:2\r\nDTSTART;VALUE=DATE:20270508\r\nSUMMARY:劳动节补班\r\nEND:VEVENT\r\n"
+    "END:VCALENDAR\r\n"
+)
+
+
+async def test_every_ticket_shows_its_clocks_recomputed_on_calendar_and_priority_changes(
+    server: TestServer, admin: Agent, agent: Agent
+) -> None:
+    hub = hub_of(server)
+    friday_evening = datetime(2027, 3, 5, 9, 30, tzinfo=UTC)  # 17:30 in Shanghai
+    at(hub, friday_evening)
+    conv = await new_ticket(hub, "s1")
+    assert conv.created_at == friday_evening
+    listed = (await agent.call("GET", "/api/v1/conversations"))["items"]
+    assert listed[0]["sla"]["policy"] == "standard"
+    first = clocks_by_kind(listed[0])["first_response"]
+    assert first["target_seconds"] == 3600 and first["breached"] is False and first["due_at"] is not None
+    detail = (await agent.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+    assert set(clocks_by_kind(detail)) == {"first_response", "resolution"}
+    due_around_the_clock = datetime.fromisoformat(clocks_by_kind(detail)["first_response"]["due_at"])
+    assert due_around_the_clock == conv.created_at + timedelta(hours=1)
+
+    await admin.call("PUT", "/api/v1/teams/customer-service/calendar", SHANGHAI_OFFICE)
+    detail = (await agent.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+    due_in_office_hours = datetime.fromisoformat(clocks_by_kind(detail)["first_response"]["due_at"])
+    assert due_in_office_hours == datetime(2027, 3, 8, 1, 30, tzinfo=UTC)  # Monday 09:30 in Shanghai
+
+    patched = await agent.call("PATCH", f"/api/v1/conversations/{conv.id}", {"priority": "urgent"})
+    assert patched["sla"]["policy"] == "urgent" and clocks_by_kind(patched)["first_response"]["target_seconds"] == 900
+    other = await new_ticket(hub, "s2")
+    filed = await agent.call("PATCH", f"/api/v1/conversations/{other.id}", {"category": "dispute"})
+    assert filed["sla"]["policy"] == "disputes" and set(clocks_by_kind(filed)) == {"resolution"}
+
+
+async def test_pending_pauses_the_clock_in_the_api(server: TestServer, agent: Agent) -> None:
+    hub = hub_of(server)
+    conv = await new_ticket(hub, "p1")
+    await agent.call("PATCH", f"/api/v1/conversations/{conv.id}", {"status": "pending"})
+
+    async def paused() -> bool:
+        detail = (await agent.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+        return clocks_by_kind(detail)["first_response"]["paused"]
+
+    await eventually(paused)
+    # hours later the paused clock has not moved on
+    at(hub, conv.created_at + timedelta(hours=5))
+    detail = (await agent.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+    first = clocks_by_kind(detail)["first_response"]
+    assert first["due_at"] is None and first["elapsed_seconds"] < 60 and not first["breached"]
+    assert await hub.sla.check_due() == 0  # a paused ticket climbs no ladder
+
+
+def recorded(hub: Hub) -> list[Event]:
+    events: list[Event] = []
+    original = hub.bus.publish
+
+    def publish(event: Event) -> None:
+        events.append(event)
+        original(event)
+
+    hub.bus.publish = publish  # type: ignore[method-assign]
+    return events
+
+
+async def sla_events(hub: Hub, conv_id: str) -> list[str]:
+    thread = await hub.store.tickets.list_messages(conv_id)
+    return [m.raw["event"]["key"] for m in thread if m.raw and "event" in m.raw and "sla" in m.raw["event"]["key"]]
+
+
+async def test_the_ladder_warns_breaches_pages_and_escalates_once(server: TestServer, agent: Agent) -> None:
+    hub = hub_of(server)
+    events = recorded(hub)
+    conv = await new_ticket(hub, "e1")
+    start = conv.created_at
+    at(hub, start + timedelta(minutes=30))
+    assert await hub.sla.check_due() == 0
+    at(hub, start + timedelta(minutes=46))
+    assert await hub.sla.check_due() == 1
+    assert await sla_events(hub, conv.id) == ["event.sla_warning"]
+    assert [e.type for e in events if e.type.startswith("sla.")] == [SLA_WARNING_EVENT]
+    at(hub, start + timedelta(minutes=61))
+    assert await hub.sla.check_due() == 1
+    pages = [e for e in events if e.type == PAGE_BACKUP_EVENT]
+    assert len(pages) == 1 and pages[0].data["team"] == "customer-service" and pages[0].data["reason"] == "sla_breach"
+    assert any(e.type == SLA_BREACHED_EVENT for e in events)
+    at(hub, start + timedelta(minutes=91))
+    assert await hub.sla.check_due() == 1
+    moved = await hub.store.tickets.get_conversation(conv.id)
+    assert moved is not None and moved.team == "technical-support"
+    assert await sla_events(hub, conv.id) == ["event.sla_warning", "event.sla_breached", "event.sla_escalated"]
+    assert await hub.sla.check_due() == 0  # each step once
+    thread = (await agent.call("GET", f"/api/v1/conversations/{conv.id}/messages"))["items"]
+    assert any("first response target was missed" in m["text"] for m in thread)
+
+    metrics = await (await agent.client.get("/metrics")).text()
+    assert (
+        'helpline_sla_breaches_total{clock="first_response",policy="standard",team="customer-service"} 1.0' in metrics
+    )
+
+
+async def test_queue_depth_and_oldest_wait_per_team(server: TestServer, agent: Agent) -> None:
+    hub = hub_of(server)
+    first = await new_ticket(hub, "q1")
+    await new_ticket(hub, "q2")
+    await new_ticket(hub, "q3", team="finance")
+    at(hub, first.created_at + timedelta(minutes=10))
+    metrics = await (await agent.client.get("/metrics")).text()
+    assert 'helpline_team_queue_depth{team="customer-service"} 2.0' in metrics
+    assert 'helpline_team_queue_depth{team="finance"} 1.0' in metrics
+    assert 'helpline_team_queue_depth{team="complaints"} 0.0' in metrics
+    oldest = next(
+        line
+        for line in metrics.splitlines()
+        if line.startswith('helpline_team_oldest_wait_seconds{team="customer-service"}')
+    )
+    assert 599 <= float(oldest.split()[-1]) <= 601
+
+
+async def test_two_hubs_on_one_mongodb_fire_each_step_once_and_a_restart_fires_nothing_again(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    first, second = Hub(sla_config(tmp_path, mongo_db_uri, "a")), Hub(sla_config(tmp_path, mongo_db_uri, "b"))
+    await first.start()
+    await second.start()
+    try:
+        conv = await new_ticket(first, "m1")
+        later = conv.created_at + timedelta(minutes=61)
+        at(first, later)
+        at(second, later)
+        fired = await asyncio.gather(first.sla.check_due(), second.sla.check_due(), first.sla.check_due())
+        assert sum(fired) == 2  # warn and breach, whichever hub got each
+        assert await sla_events(first, conv.id) == ["event.sla_warning", "event.sla_breached"]
+        # the lease: only one of the hubs runs the due check at a time
+        assert await first.store.coordination.acquire_lease("sla-escalation", "a", now=later, ttl=timedelta(minutes=1))
+        assert not await second.store.coordination.acquire_lease(
+            "sla-escalation", "b", now=later, ttl=timedelta(minutes=1)
+        )
+    finally:
+        await second.stop()
+        await first.stop()
+    restarted = Hub(sla_config(tmp_path, mongo_db_uri, "c"))
+    await restarted.start()
+    try:
+        at(restarted, conv.created_at + timedelta(minutes=62))
+        assert await restarted.sla.check_due() == 0
+        at(restarted, conv.created_at + timedelta(minutes=91))
+        assert await restarted.sla.check_due() == 1
+        assert await sla_events(restarted, conv.id) == [
+            "event.sla_warning",
+            "event.sla_breached",
+            "event.sla_escalated",
+        ]
+    finally:
+        await restarted.stop()
+
+
+async def test_a_restarted_embedded_hub_fires_nothing_again(tmp_path: Path) -> None:
+    config = sla_config(tmp_path, "sqlite://")
+    hub = Hub(config)
+    await hub.start()
+    try:
+        conv = await new_ticket(hub, "r1")
+        at(hub, conv.created_at + timedelta(minutes=61))
+        assert await hub.sla.check_due() == 2
+    finally:
+        await hub.stop()
+    again = Hub(config)
+    await again.start()
+    try:
+        at(again, conv.created_at + timedelta(minutes=70))
+        assert await again.sla.check_due() == 0
+        assert await sla_events(again, conv.id) == ["event.sla_warning", "event.sla_breached"]
+    finally:
+        await again.stop()
+
+
+async def test_a_reply_stops_the_first_response_clock(server: TestServer, agent: Agent) -> None:
+    hub = hub_of(server)
+    conv = await new_ticket(hub, "f1")
+    await agent.call("POST", f"/api/v1/conversations/{conv.id}/messages", {"text": "We are on it."}, status=201)
+    at(hub, conv.created_at + timedelta(minutes=61))
+    detail = (await agent.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+    assert clocks_by_kind(detail)["first_response"]["met"] is True
+    assert await hub.sla.check_due() == 0
+    reopened = await hub.store.tickets.get_conversation(conv.id)
+    assert reopened is not None and reopened.status is Status.OPEN
+
+
+async def test_a_customer_message_after_a_reply_starts_the_next_response_clock(
+    server: TestServer, agent: Agent
+) -> None:
+    hub = hub_of(server)
+    policy = {"first_response_minutes": 60, "next_response_minutes": 30}
+    from conversation.sla import policies_from_config
+
+    hub.sla.policies = policies_from_config({"chat": policy})
+    conv = await new_ticket(hub, "n1")
+    await agent.call("POST", f"/api/v1/conversations/{conv.id}/messages", {"text": "Which order?"}, status=201)
+    await hub.ingest(customer_message("n1-2", "Order 1234", thread="t-n1"))
+
+    async def next_clock() -> dict[str, Any] | None:
+        detail = (await agent.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+        return clocks_by_kind(detail).get("next_response")
+
+    await eventually(next_clock)
+    assert (await next_clock())["target_seconds"] == 1800  # type: ignore[index]
+    await agent.call("POST", f"/api/v1/conversations/{conv.id}/messages", {"text": "Found it."}, status=201)
+
+    async def answered() -> bool:
+        return await next_clock() is None
+
+    await eventually(answered)
+
+
+async def test_the_ladder_follows_the_calendar_and_a_calendar_change_moves_it(server: TestServer, admin: Agent) -> None:
+    hub = hub_of(server)
+    await admin.call("PUT", "/api/v1/teams/customer-service/calendar", SHANGHAI_OFFICE)
+    friday_evening = datetime(2027, 3, 5, 9, 30, tzinfo=UTC)  # 17:30 in Shanghai, half an hour before closing
+    at(hub, friday_evening)
+    conv = await new_ticket(hub, "c1")
+    at(hub, friday_evening + timedelta(minutes=61))  # closed since 18:00: 30 business minutes of 60
+    assert await hub.sla.check_due() == 0
+    await admin.call("DELETE", "/api/v1/teams/customer-service/calendar")  # now the team works 24/7
+    assert await hub.sla.check_due() == 2
+    assert await sla_events(hub, conv.id) == ["event.sla_warning", "event.sla_breached"]
