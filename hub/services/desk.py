@@ -14,6 +14,8 @@ from conversation.desk import (
     check_category_links,
     team_from_input,
     team_to_doc,
+    teams_of,
+    with_member,
 )
 from conversation.errors import InvalidInput
 from conversation.store import AlreadyExists, NotFound, Store
@@ -73,6 +75,23 @@ class DeskService:
             raise InUse(f"categories {', '.join(users)} name this team as their default")
         await self.store.desk.delete_team(team_id)
         self._published("team", team_id, "deleted")
+
+    async def check_team_ids(self, team_ids: list[str]) -> list[Team]:
+        """Every team, once each id given is known to be one (InvalidInput names the others)."""
+        teams = await self.store.desk.list_teams()
+        unknown = sorted(set(team_ids) - {t.id for t in teams})
+        if unknown:
+            raise InvalidInput(f"teams: no team with id {', '.join(unknown)}")
+        return teams
+
+    async def set_agent_teams(self, agent_id: str, team_ids: list[str]) -> list[Team]:
+        """Make the agent a member of exactly these teams; the teams it is now in."""
+        teams = await self.check_team_ids(team_ids)
+        for team in teams:
+            member = team.id in team_ids
+            if member != (agent_id in team.members):
+                await self._saved("team", with_member(team, agent_id, member), self.store.desk.save_team, "updated")
+        return teams_of(agent_id, await self.store.desk.list_teams())
 
     async def _checked_category(self, data: dict[str, Any]) -> Category:
         category = category_from_input(data)
