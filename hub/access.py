@@ -47,6 +47,7 @@ class Viewer:
 
     agent: Agent
     teams: tuple[Team, ...] = ()
+    every_ticket: bool = False  # an admin, or an admin's token narrowed in role only: no team limits it
 
 
 VIEWER: web.RequestKey[Viewer] = web.RequestKey("viewer")
@@ -67,7 +68,8 @@ def viewer_for(agent: Agent, teams: Iterable[Team], token: ApiToken | None = Non
         wanted = set(token.teams)
         acting = [t for t in (teams if agent.role is Role.ADMIN else acting) if t.id in wanted]
         role = lower_role(role, Role.SUPERVISOR)  # a token kept to some teams is never an admin
-    return Viewer(replace(agent, role=role), tuple(acting))
+    every_ticket = agent.role is Role.ADMIN and (token is None or token.teams is None)
+    return Viewer(replace(agent, role=role), tuple(acting), every_ticket)
 
 
 def changes_allowed(agent: Agent) -> bool:
@@ -86,7 +88,7 @@ class AccessPolicy:
         agent = viewer.agent
         if not agent.active or (access is Access.WRITE and not changes_allowed(agent)):
             return NOTHING
-        if agent.role is Role.ADMIN:
+        if viewer.every_ticket:
             return None
         if access is Access.READ and any(t.visibility == "all" for t in viewer.teams):
             return None
