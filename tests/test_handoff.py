@@ -113,3 +113,18 @@ async def test_a_hand_off_that_makes_no_sense_is_refused_and_changes_nothing(ser
         assert stored is not None and stored.team == "finance"
     finally:
         await admin.client.close()
+
+
+async def test_a_team_with_tickets_is_not_deleted(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    admin = await sign_in(server, ADMIN)
+    try:
+        await admin.call("POST", "/api/v1/teams", {"id": "vip", "names": {"en": "VIP"}}, status=201)
+        conv = (await hub.ingest(customer_message("m1", "hello", thread="t1", sender=Sender("u1")))).conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "vip"})
+        refused = await admin.call("DELETE", "/api/v1/teams/vip", status=409)
+        assert "hand them over" in refused["message"]  # else only admins would see those tickets
+        await admin.call("POST", f"/api/v1/conversations/{conv}/handoff", {"team": "finance", "reason": "closing vip"})
+        await admin.call("DELETE", "/api/v1/teams/vip")
+    finally:
+        await admin.client.close()

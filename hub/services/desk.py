@@ -18,6 +18,7 @@ from conversation.desk import (
     with_member,
 )
 from conversation.errors import InvalidInput
+from conversation.model import ConversationQuery
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.events import Event, EventBus
 
@@ -73,6 +74,9 @@ class DeskService:
         users = [c.id for c in await self.store.desk.list_categories() if c.default_team == team_id]
         if users:
             raise InUse(f"categories {', '.join(users)} name this team as their default")
+        # A ticket of a team that is gone would be seen by admins alone (hub/access.py).
+        if (await self.store.inbox.list_conversations(ConversationQuery(team=team_id, limit=1)))[0]:
+            raise InUse("tickets are with this team: hand them over first")
         await self.store.desk.delete_team(team_id)
         self._published("team", team_id, "deleted")
 
