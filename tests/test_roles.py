@@ -74,6 +74,9 @@ async def test_a_read_only_account_reads_its_teams_tickets_and_changes_nothing(s
             resp = await viewer.client.request(route.method, path, json={}, headers={"X-CSRF-Token": viewer.csrf})
             assert resp.status == 403, (route.method, route.path, resp.status)
         assert await server.app[HUB].store.tickets.list_messages(conv) == before
+        reply = f"/api/v1/conversations/{conv}/messages?lang=zh-CN"
+        resp = await viewer.client.post(reply, json={"text": "hi"}, headers={"X-CSRF-Token": viewer.csrf})
+        assert (await resp.json())["message"] == "此账号为只读，只能查看，不能修改。"  # said in the reader's language
         stored = await server.app[HUB].store.tickets.get_conversation(conv)
         assert stored is not None and stored.status.value == "open"
     finally:
