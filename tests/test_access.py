@@ -20,7 +20,8 @@ from hub.api.routes import api
 from hub.app import Hub
 from hub.app_keys import HUB
 from tests.helpers import customer_message
-from tests.test_api import ADMIN, AGENT, Agent, server, sign_in
+from tests.test_api import ADMIN, AGENT, Agent, sign_in
+from tests.test_handoff import server  # the API server on each store backend
 
 __all__ = ["server"]  # the API test server fixture
 
