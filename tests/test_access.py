@@ -19,6 +19,7 @@ from hub.api.framework import SAFE
 from hub.api.routes import api
 from hub.app import Hub
 from hub.app_keys import HUB
+from hub.events import Event
 from tests.helpers import customer_message
 from tests.test_api import ADMIN, AGENT, Agent, sign_in
 from tests.test_handoff import server  # the API server on each store backend
@@ -220,3 +221,30 @@ async def test_the_live_feed_is_silent_about_tickets_of_other_teams(server: Test
     finally:
         await admin.client.close()
         await lina.client.close()
+
+
+async def test_the_live_feed_reads_an_events_ticket_once_for_all_sockets(
+    server: TestServer, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    agents = [await sign_in(server, AGENT) for _ in range(3)]
+    reads: list[str] = []
+    read = hub.store.tickets.get_conversation
+
+    async def counted(conversation_id: str) -> Any:
+        reads.append(conversation_id)
+        return await read(conversation_id)
+
+    try:
+        sockets = [await a.client.ws_connect("/api/v1/live") for a in agents]
+        monkeypatch.setattr(hub.store.tickets, "get_conversation", counted)
+        hub.bus.publish(Event("typing", ids["visible"], {"who": "customer"}))
+        for ws in sockets:
+            assert (await ws.receive_json(timeout=5))["conversation_id"] == ids["visible"]
+        assert reads == [ids["visible"]]  # one read, not one per socket
+        for ws in sockets:
+            await ws.close()
+    finally:
+        for who in (admin, *agents):
+            await who.client.close()

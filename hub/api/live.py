@@ -5,19 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
-from typing import Any
+import weakref
+from collections import Counter, OrderedDict
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from conversation.store import StoreUnavailable
+from conversation.model import Conversation
+from conversation.store import Store, StoreUnavailable
 from hub.access import Access, Viewer
 from hub.api.auth import Authenticator
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
 from hub.app_keys import AUTH
 from hub.events import Event
+
+if TYPE_CHECKING:
+    from hub.app import Hub
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +56,37 @@ def event_json(event: Event) -> dict[str, Any]:
     return {"type": event.type, "conversation_id": event.conversation_id, **event.data}
 
 
+class TicketLookups:
+    """The ticket an event is about, read once for every socket that filters the event (not
+    once per socket: with team-scoped agents, most sockets ask)."""
+
+    def __init__(self, store: Store, size: int = 256) -> None:
+        self.store = store
+        self.size = size
+        # keyed by id(event); the event is kept beside its read, so the id cannot be reused meanwhile
+        self._recent: OrderedDict[int, tuple[Event, asyncio.Future[Conversation | None]]] = OrderedDict()
+
+    async def ticket_of(self, event: Event) -> Conversation | None:
+        found = self._recent.get(id(event))
+        if found is None or found[0] is not event:
+            found = (event, asyncio.ensure_future(self.store.tickets.get_conversation(event.conversation_id)))
+            self._recent[id(event)] = found
+            while len(self._recent) > self.size:
+                self._recent.popitem(last=False)
+        return await asyncio.shield(found[1])  # one socket going away does not cancel the others' read
+
+
+_lookups: weakref.WeakKeyDictionary[Hub, TicketLookups] = weakref.WeakKeyDictionary()
+
+
 async def may_see(call: Call, viewer: Viewer, event: Event) -> bool:
     """The live feed's filter: the same check as every ticket route (hub/access.py)."""
     hub = hub_of(call)
     if not event.conversation_id or not hub.access.restricts(viewer):
         return True  # not about a ticket (teams and categories changed), or the viewer sees all
+    lookups = _lookups.get(hub) or _lookups.setdefault(hub, TicketLookups(hub.store))
     try:
-        conversation = await hub.store.tickets.get_conversation(event.conversation_id)
+        conversation = await lookups.ticket_of(event)
     except StoreUnavailable:
         return False  # unknown now: better missed (the inbox reloads) than shown to the wrong agent
     return conversation is not None and hub.access.allows(viewer, conversation, Access.READ)
