@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from conversation.errors import InvalidInput
 from conversation.model import (
     Agent,
+    ApiToken,
     Attachment,
     AuthorType,
     Choice,
@@ -251,6 +253,17 @@ def agent_from_doc(doc: dict[str, Any]) -> Agent:
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
         language=doc.get("language") or "",
     )
+
+
+def token_narrowing_to_doc(token: ApiToken) -> dict[str, Any]:
+    """A token's own role and teams (None: its agent's), as both backends store them."""
+    return {"role": token.role.value if token.role else None, "teams": token.teams}
+
+
+def token_narrowing_from_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """ApiToken keyword arguments from what token_narrowing_to_doc stored (absent: not narrowed)."""
+    role, teams = doc.get("role"), doc.get("teams")
+    return {"role": Role(role) if role else None, "teams": list(teams) if teams is not None else None}
 
 
 def idempotency_key(channel: str, external_id: str) -> str:

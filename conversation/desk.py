@@ -15,11 +15,18 @@ LANGUAGES = ("zh-CN", "en")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 
+# What a team's agents see (supervisors always see all their teams' tickets, admins all):
+# "assigned": of the team's tickets, the unassigned ones and their own (not a colleague's);
+# "team": every ticket of the team; "all": every ticket of every team, changing only their team's.
+VISIBILITIES = ("assigned", "team", "all")
+
+
 @dataclass(frozen=True)
 class Team:
     id: str
     names: dict[str, str]
     members: list[str] = field(default_factory=list)
+    visibility: str = "team"
 
 
 @dataclass(frozen=True)
@@ -77,13 +84,16 @@ def _optional_text(key: str, value: Any) -> str | None:
 
 def team_from_input(data: Mapping[str, Any]) -> Team:
     """A team from an API body; InvalidInput says what is wrong."""
-    unknown = set(data) - {"id", "names", "members"}
+    unknown = set(data) - {"id", "names", "members", "visibility"}
     if unknown:
         raise InvalidInput(f"unknown team field(s): {', '.join(sorted(unknown))}")
     members = data.get("members", [])
     if not isinstance(members, list) or not all(isinstance(m, str) and m for m in members):
         raise InvalidInput("members must be a list of agent ids")
-    return Team(_id(data.get("id")), _names(data.get("names")), sorted(set(members)))
+    visibility = data.get("visibility", "team")
+    if visibility not in VISIBILITIES:
+        raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}")
+    return Team(_id(data.get("id")), _names(data.get("names")), sorted(set(members)), visibility)
 
 
 def category_from_input(data: Mapping[str, Any]) -> Category:
@@ -123,11 +133,22 @@ def check_category_links(category: Category, categories: Iterable[Category], tea
 
 
 def team_to_doc(team: Team) -> dict[str, Any]:
-    return {"id": team.id, "names": dict(team.names), "members": list(team.members)}
+    return {"id": team.id, "names": dict(team.names), "members": list(team.members), "visibility": team.visibility}
 
 
 def team_from_doc(doc: Mapping[str, Any]) -> Team:
-    return Team(str(doc["id"]), dict(doc["names"]), list(doc.get("members", [])))
+    return Team(str(doc["id"]), dict(doc["names"]), list(doc.get("members", [])), doc.get("visibility") or "team")
+
+
+def teams_of(agent_id: str, teams: Iterable[Team]) -> list[Team]:
+    """The teams an agent is a member of."""
+    return [team for team in teams if agent_id in team.members]
+
+
+def with_member(team: Team, agent_id: str, member: bool) -> Team:
+    """The team with `agent_id` added to or removed from its members."""
+    members = set(team.members) | {agent_id} if member else set(team.members) - {agent_id}
+    return Team(team.id, team.names, sorted(members), team.visibility)
 
 
 def category_to_doc(category: Category) -> dict[str, Any]:
@@ -166,4 +187,21 @@ def category_defaults(category: Category, *, team: str, priority: Priority, chos
         and "priority" not in chosen
     ):
         changes["priority"] = category.default_priority
+    return changes
+
+
+MAX_REASON_CHARS = 2000
+
+
+def handoff_changes(conversation_team: str, assignee_id: str, team: Team, reason: str) -> dict[str, Any]:
+    """What handing a ticket to `team` changes: its team, and its assignee when they are not a
+    member of the new team (the ticket then waits in that team's queue). InvalidInput when the
+    hand-off makes no sense."""
+    if team.id == conversation_team:
+        raise InvalidInput(f"team: the ticket is already with {team.id!r}")
+    if not reason.strip() or len(reason) > MAX_REASON_CHARS:
+        raise InvalidInput(f"reason: say why, in 1-{MAX_REASON_CHARS} characters")
+    changes: dict[str, Any] = {"team": team.id}
+    if assignee_id and assignee_id not in team.members:
+        changes["assignee_id"] = ""
     return changes

@@ -72,8 +72,15 @@ class DeliveryStatus(StrEnum):
 
 
 class Role(StrEnum):
-    ADMIN = "admin"
-    AGENT = "agent"
+    """What an account may do; the order of RANKS is what a token may narrow to."""
+
+    ADMIN = "admin"  # every ticket, and the admin pages (agents, teams, tokens)
+    SUPERVISOR = "supervisor"  # every ticket of their teams, whatever the team's visibility
+    AGENT = "agent"  # the tickets of their teams, as each team's visibility says
+    READ_ONLY = "read-only"  # reads what an agent of their teams reads; changes nothing
+
+
+ROLE_RANKS = (Role.READ_ONLY, Role.AGENT, Role.SUPERVISOR, Role.ADMIN)  # least to most
 
 
 @dataclass(slots=True)
@@ -222,6 +229,8 @@ class ApiToken:
     token_hash: str
     created_at: datetime = field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    role: Role | None = None  # narrows the agent's role (None: the agent's own)
+    teams: list[str] | None = None  # narrows the tickets to these teams' (None: the agent's teams)
 
 
 @dataclass(slots=True)
@@ -231,6 +240,30 @@ class CannedResponse:
     title: str
     text: str
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True, frozen=True)
+class Reach:
+    """The tickets an agent may see, as one rule the access policy asks and both stores turn
+    into a filter (hub/access.py builds it; a query without one sees every ticket)."""
+
+    agent_id: str
+    teams: frozenset[str] = frozenset()  # every ticket of these teams
+    own_teams: frozenset[str] = frozenset()  # of these teams, the unassigned tickets (and the agent's own)
+    no_team: bool = True  # tickets without a team (the queue nobody triaged yet)
+
+    @property
+    def covers_none(self) -> bool:
+        return not (self.agent_id or self.teams or self.own_teams or self.no_team)
+
+    def covers(self, conversation: Conversation) -> bool:
+        if self.agent_id and conversation.assignee_id == self.agent_id:
+            return True  # whoever assigned it to them meant them to work it
+        if not conversation.team:
+            return self.no_team
+        if conversation.team in self.teams:
+            return True
+        return conversation.team in self.own_teams and not conversation.assignee_id
 
 
 @dataclass(slots=True, frozen=True)
@@ -247,5 +280,6 @@ class ConversationQuery:
     contact_id: str | None = None
     search: str = ""
     include_merged: bool = False
+    reach: Reach | None = None  # only the tickets an agent may see; None: all
     limit: int = 50
     offset: int = 0

@@ -1,30 +1,113 @@
 """Who may see and change which ticket: the one authorisation check of the agent side.
 
-Every API route on tickets, messages, contacts and attachments, the inbox search and
-list, and the live feed's event filter ask `AccessPolicy.allows`. Today every signed-in
-agent may see and change every ticket; scoping by team replaces this class (or extends
-`allows`) and every path follows. A denied ticket answers 404, as if it did not exist,
-so its number or id reveals nothing.
+Every API route on tickets, messages, contacts and attachments, the inbox search, list
+and counts, and the live feed's event filter ask `AccessPolicy` (`allows` for one ticket,
+`reach` for a store query: the same rule, `Reach.covers`, which both stores also apply as
+a filter). A denied ticket answers 404, as if it did not exist, so its number or id
+reveals nothing.
+
+The rule, by role (an API token may narrow its agent's role and teams, never widen them):
+- admin: every ticket.
+- supervisor: every ticket of their teams.
+- agent: the tickets of their teams as each team's `visibility` says ("assigned": the
+  team's unassigned tickets and their own; "team": all the team's; "all": they may also
+  read every other ticket, and change only their teams').
+- read-only: reads what an agent of the same teams reads, changes nothing.
+- Everyone but read-only may read and change the tickets assigned to them (who assigned
+  it meant them to work it), whatever its team.
+- Tickets without a team are everyone's by default: a new ticket has none until a rule,
+  its category or an agent gives it one, and hiding that queue would leave customers
+  unanswered. `[desk] no_team_visible_to = "supervisors"` keeps them to supervisors and
+  admins, for desks where routing always sets a team and supervisors triage the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from conversation.model import Agent, Conversation
+from aiohttp import web
+
+from conversation.desk import Team, teams_of
+from conversation.model import ROLE_RANKS, Agent, ApiToken, Conversation, Reach, Role
+
+NO_TEAM_CHOICES = ("everyone", "supervisors")
 
 
 class Access(StrEnum):
     READ = "read"  # the ticket, its messages and notes, its contact, its attachments
-    WRITE = "write"  # reply, note, change, merge, move, edit its contact
+    WRITE = "write"  # reply, note, change, merge, move, hand off, edit its contact
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks, as the policy needs it: the agent (with the role its credential leaves it)
+    and the teams it acts for."""
+
+    agent: Agent
+    teams: tuple[Team, ...] = ()
+    every_ticket: bool = False  # an admin, or an admin's token narrowed in role only: no team limits it
+
+
+VIEWER: web.RequestKey[Viewer] = web.RequestKey("viewer")
+NOTHING = Reach(agent_id="", no_team=False)  # covers no ticket
+
+
+def lower_role(first: Role, second: Role) -> Role:
+    return min(first, second, key=ROLE_RANKS.index)
+
+
+def viewer_for(agent: Agent, teams: Iterable[Team], token: ApiToken | None = None) -> Viewer:
+    """The viewer an agent is, signed in or through `token` (which may only narrow)."""
+    teams = list(teams)
+    role, acting = agent.role, teams_of(agent.id, teams)
+    if token is not None and token.role is not None:
+        role = lower_role(role, token.role)
+    if token is not None and token.teams is not None:
+        wanted = set(token.teams)
+        acting = [t for t in (teams if agent.role is Role.ADMIN else acting) if t.id in wanted]
+        role = lower_role(role, Role.SUPERVISOR)  # a token kept to some teams is never an admin
+    every_ticket = agent.role is Role.ADMIN and (token is None or token.teams is None)
+    return Viewer(replace(agent, role=role), tuple(acting), every_ticket)
+
+
+def changes_allowed(agent: Agent) -> bool:
+    """Whether this agent may change anything at all (besides its own settings and sign-out)."""
+    return agent.active and agent.role is not Role.READ_ONLY
 
 
 class AccessPolicy:
-    def allows(self, agent: Agent, conversation: Conversation, access: Access) -> bool:
-        """Whether `agent` may `access` this ticket."""
-        return agent.active
+    def __init__(self, *, no_team_visible_to: str = "everyone") -> None:
+        if no_team_visible_to not in NO_TEAM_CHOICES:
+            raise ValueError(f"no_team_visible_to must be one of {NO_TEAM_CHOICES}")
+        self.no_team_visible_to = no_team_visible_to
 
-    def restricts(self, agent: Agent) -> bool:
-        """Whether `allows` can say no to this agent for some ticket. When it cannot, hot
-        paths (the live feed, the inbox counts) skip looking up each ticket."""
-        return not agent.active
+    def reach(self, viewer: Viewer, access: Access) -> Reach | None:
+        """The tickets `viewer` may `access`, as a store filter; None: every ticket."""
+        agent = viewer.agent
+        if not agent.active or (access is Access.WRITE and not changes_allowed(agent)):
+            return NOTHING
+        if viewer.every_ticket:
+            return None
+        if access is Access.READ and any(t.visibility == "all" for t in viewer.teams):
+            return None
+        supervisor = agent.role is Role.SUPERVISOR
+        full = frozenset(t.id for t in viewer.teams if supervisor or t.visibility != "assigned")
+        own = frozenset(t.id for t in viewer.teams) - full
+        return Reach(
+            agent_id=agent.id if agent.role is not Role.READ_ONLY else "",
+            teams=full,
+            own_teams=own,
+            no_team=supervisor or self.no_team_visible_to == "everyone",
+        )
+
+    def allows(self, viewer: Viewer, conversation: Conversation, access: Access) -> bool:
+        """Whether `viewer` may `access` this ticket."""
+        reach = self.reach(viewer, access)
+        return reach is None or reach.covers(conversation)
+
+    def restricts(self, viewer: Viewer) -> bool:
+        """Whether `allows` can say no to this viewer's reading some ticket. When it cannot,
+        hot paths (the live feed) skip looking up each ticket."""
+        return self.reach(viewer, Access.READ) is not None

@@ -148,7 +148,8 @@ class Hub(ChannelPort):
         self.blobs = BlobStore(config.data_dir / "blobs")
         self.inbound_limits = config.inbound_limits
         self.presence = Presence()
-        self.access = AccessPolicy()  # who may see and change which ticket (hub/access.py)
+        # who may see and change which ticket (hub/access.py)
+        self.access = AccessPolicy(no_team_visible_to=config.desk.no_team_visible_to)
         self.live_sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
         self._background: list[asyncio.Task[None]] = []
 

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     create = token.add_parser("create", help="create a personal API token for an agent; printed once")
     create.add_argument("email")
     create.add_argument("--name", default="cli", help="what the token is for")
+    create.add_argument("--role", choices=[r.value for r in Role], help="a narrower role than the agent's")
+    create.add_argument("--team", action="append", dest="teams", help="keep the token to this team (repeatable)")
     create.add_argument("--config", type=Path, default=Path("hub.toml"))
 
     faq = commands.add_parser("faq", help="FAQ matching").add_subparsers(dest="action", required=True)
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(config, args.host, args.port)
         if args.command == "token":
-            return asyncio.run(_token_create(config, args.email, args.name))
+            role = Role(args.role) if args.role else None
+            return asyncio.run(_token_create(config, args.email, args.name, role=role, teams=args.teams))
         return asyncio.run(_agent_add(config, args.email, Role(args.role), args.name))
     except ConfigError as exc:
         print(f"helpline: {args.config}: {exc}" if "config" in args else f"helpline: {exc}", file=sys.stderr)
@@ -151,7 +154,9 @@ async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
     return 0
 
 
-async def _token_create(config: Config, email: str, name: str) -> int:
+async def _token_create(
+    config: Config, email: str, name: str, *, role: Role | None = None, teams: list[str] | None = None
+) -> int:
     store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
     try:
@@ -160,7 +165,8 @@ async def _token_create(config: Config, email: str, name: str) -> int:
             print(f"helpline: no agent with email {email}", file=sys.stderr)
             return 1
         try:
-            _token, secret = await services.store_only(store).accounts.issue_token(agent.id, name)
+            accounts = services.store_only(store).accounts
+            _token, secret = await accounts.issue_token(agent.id, name, role=role, teams=teams)
         except InvalidInput as exc:
             print(f"helpline: {exc}", file=sys.stderr)
             return 1

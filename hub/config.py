@@ -14,6 +14,7 @@ from conversation.inbound import InboundLimits
 from conversation.priority_rules import KeywordRules
 from conversation.sla import SlaPolicy, policies_from_config
 from conversation.store import Ticketing
+from hub.access import NO_TEAM_CHOICES
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
 from hub.registry import Registry, discover
@@ -106,6 +107,12 @@ class DeskSection:
     )
     high_keywords: tuple[str, ...] = setting(
         list, ["退款", "投诉", "refund", "complaint"], "words that make a new ticket high priority (any case)"
+    )
+    no_team_visible_to: str = setting(
+        str,
+        "everyone",
+        "who sees tickets without a team: everyone (agents and read-only too) or supervisors (and admins)",
+        choices=NO_TEAM_CHOICES,
     )
 
 

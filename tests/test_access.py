@@ -1,57 +1,47 @@
-"""Every agent path to tickets, messages, contacts and attachments goes through the one
-access policy (hub/access.py): with a policy that denies, every ticket route answers 404,
-the inbox list, search and counts show nothing, and the live feed stays silent."""
+"""Team-scoped visibility through the one access policy (hub/access.py), walked over the app's
+route table: every /api/v1 route that takes a ticket, message, contact or attachment answers
+404 to an agent outside the ticket's teams and changes nothing, every list answers without
+the ticket, and the live feed stays silent about it. A route added without the check fails
+here: the walk takes the routes from the table, not from a list in this file."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from conversation.inbound import Sender
-from conversation.model import Agent, Attachment, Conversation
-from hub.access import Access, AccessPolicy
+from conversation.model import Attachment, Role
+from hub.agents import add_agent
+from hub.api.framework import SAFE
 from hub.api.routes import api
 from hub.app import Hub
 from hub.app_keys import HUB
 from hub.events import Event
 from tests.helpers import customer_message
-from tests.test_api import AGENT, server, sign_in
+from tests.test_api import ADMIN, AGENT, Agent, sign_in
+from tests.test_handoff import server  # the API server on each store backend
 
 __all__ = ["server"]  # the API test server fixture
 
+TECH = ("tech@example.com", "tech password 1")  # a technical-support agent
+TICKET_PARAMS = {"conversation_id", "message_id", "contact_id", "number", "ref"}
+NOT_TICKET_ROUTES = {"live"}  # a WebSocket: walked by the live tests below
 
-class Recording(AccessPolicy):
-    """Says `answer` to everything and counts how often it was asked."""
-
-    def __init__(self, answer: bool) -> None:
-        self.answer = answer
-        self.asked = 0
-
-    def allows(self, agent: Agent, conversation: Conversation, access: Access) -> bool:
-        self.asked += 1
-        return self.answer
-
-    def restricts(self, agent: Agent) -> bool:
-        return not self.answer
-
-
-TICKET_TAGS = ("conversations", "contacts")
-LISTS = {"list_conversations", "conversation_counts"}  # answer 200 with nothing in them
-
-
-class Only(AccessPolicy):
-    """Lets agents see one ticket."""
-
-    def __init__(self, conversation_id: str) -> None:
-        self.conversation_id = conversation_id
-
-    def allows(self, agent: Agent, conversation: Conversation, access: Access) -> bool:
-        return conversation.id == self.conversation_id
-
-    def restricts(self, agent: Agent) -> bool:
-        return True
+# A valid body for each ticket route that takes one: a route whose body is refused before it
+# runs proves nothing, so a new route must add its body here (the walk says so).
+BODIES: dict[str, Any] = {
+    "post_message": {"text": "hello"},
+    "patch_conversation": {"status": "pending"},
+    "merge_conversation": {"into": "{visible}", "confirm": True},
+    "move_message": {"conversation_id": "{visible}", "confirm": True},
+    "patch_contact": {"name": "Mallory"},
+    "merge_contact": {"into": "{visible_contact}", "confirm": True},
+    "handoff": {"team": "finance", "reason": "wrong desk"},
+    "add_callback": {"due_at": "2099-01-01T08:00:00+00:00"},
+}
 
 
 @pytest.fixture
@@ -59,107 +49,203 @@ def hub(server: TestServer) -> Hub:
     return server.app[HUB]
 
 
-async def tickets(hub: Hub) -> dict[str, str]:
+async def scene(hub: Hub, admin: Agent) -> dict[str, str]:
+    """Li Na is in customer-service; a technical-support ticket with a file is hidden from her."""
+    tech = await add_agent(hub.store, TECH[0], Role.AGENT, TECH[1], name="Tech")
+    await admin.call("PATCH", f"/api/v1/agents/{await agent_id(hub, AGENT[0])}", {"teams": ["customer-service"]})
+    await admin.call("PATCH", f"/api/v1/agents/{tech.id}", {"teams": ["technical-support"]})
     ref = await hub.blobs.put(b"%PDF-1.4 invoice")
-    first = await hub.ingest(
+    hidden = await hub.ingest(
         customer_message(
             "a1",
-            "invoice attached",
+            "invoice attached, app crashes",
             thread="t-a",
-            sender=Sender("user-a"),
+            sender=Sender("user-a", display_name="Secret Customer"),
             attachments=(Attachment("invoice.pdf", "application/pdf", 16, ref),),
         )
     )
-    other = await hub.ingest(customer_message("b1", "another customer", thread="t-b", sender=Sender("user-b")))
+    visible = await hub.ingest(customer_message("b1", "where is my parcel", thread="t-b", sender=Sender("user-b")))
+    await admin.call("PATCH", f"/api/v1/conversations/{hidden.conversation.id}", {"team": "technical-support"})
+    await admin.call("PATCH", f"/api/v1/conversations/{visible.conversation.id}", {"team": "customer-service"})
+    await admin.call(
+        "POST",
+        f"/api/v1/conversations/{hidden.conversation.id}/messages",
+        {"text": "secret", "kind": "note"},
+        status=201,
+    )
     return {
-        "conversation_id": first.conversation.id,
-        "message_id": first.message.id,
-        "contact_id": first.contact.id,
-        "number": str(first.conversation.number),
+        "conversation_id": hidden.conversation.id,
+        "message_id": hidden.message.id,
+        "contact_id": hidden.contact.id,
+        "number": str(hidden.conversation.number),
         "ref": ref,
-        "other": other.conversation.id,
-        "other_contact": other.contact.id,
+        "visible": visible.conversation.id,
+        "visible_contact": visible.contact.id,
     }
+
+
+async def agent_id(hub: Hub, email: str) -> str:
+    found = await hub.store.accounts.get_agent_by_email(email)
+    assert found is not None
+    return found.id
+
+
+def ticket_routes() -> list[Any]:
+    return [
+        r
+        for r in api.routes
+        if set(re.findall(r"{(\w+)}", r.path)) & TICKET_PARAMS and r.handler.__name__ not in NOT_TICKET_ROUTES
+    ]
 
 
 def request_for(route: Any, ids: dict[str, str]) -> tuple[str, Any]:
     path = "/api" + route.path
     for key, value in ids.items():
         path = path.replace("{" + key + "}", value)
-    bodies = {
-        "post_message": {"text": "hello"},
-        "patch_conversation": {"status": "pending"},
-        "merge_conversation": {"into": ids["other"], "confirm": True},
-        "move_message": {"conversation_id": ids["other"], "confirm": True},
-        "patch_contact": {"name": "Mallory"},
-        "merge_contact": {"into": ids["other_contact"], "confirm": True},
-    }
-    if route.handler.__name__ == "attachment":
+    name = route.handler.__name__
+    if name == "attachment":
         path += f"?message={ids['message_id']}"
-    if route.handler.__name__ == "list_conversations":
-        path += "?q=invoice"
-    return path, bodies.get(route.handler.__name__, {} if route.body is not None else None)
+    if route.body is None:
+        return path, None
+    assert name in BODIES or not route.body.required, f"add a valid body for {route.method} {route.path} to BODIES"
+    body = {k: ids.get(v.strip("{}"), v) if isinstance(v, str) else v for k, v in BODIES.get(name, {}).items()}
+    return path, body
 
 
-async def test_every_ticket_route_asks_the_policy_and_a_denial_is_a_404(server: TestServer, hub: Hub) -> None:
-    ids = await tickets(hub)
-    agent = await sign_in(server, AGENT)
-    policy = Recording(answer=False)
-    hub.access = policy
-    routes = [r for r in api.routes if r.tag in TICKET_TAGS]
-    assert len(routes) >= 14
+async def walk(who: Agent, ids: dict[str, str]) -> dict[str, tuple[int, str]]:
+    answers = {}
+    for route in ticket_routes():
+        path, body = request_for(route, ids)
+        resp = await who.client.request(route.method, path, json=body, headers={"X-CSRF-Token": who.csrf})
+        answers[f"{route.method} {route.path}"] = (resp.status, await resp.text())
+    return answers
+
+
+async def test_an_agent_outside_the_tickets_team_gets_404_on_every_ticket_route(server: TestServer, hub: Hub) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina, tech = await sign_in(server, AGENT), await sign_in(server, TECH)
     try:
-        for route in routes:
-            path, body = request_for(route, ids)
-            asked = policy.asked
-            resp = await agent.client.request(route.method, path, json=body, headers={"X-CSRF-Token": agent.csrf})
-            answer = await resp.json() if resp.content_type == "application/json" else {}
-            assert policy.asked > asked, f"{route.method} {route.path} did not ask the access policy"
-            if route.handler.__name__ in LISTS:
-                assert resp.status == 200, answer
-                assert answer.get("items", []) == [] and not any(answer.get(k) for k in ("all", "open", "total"))
-            else:
-                assert resp.status in (403, 404), (route.path, resp.status, answer)
-        # nothing changed
+        routes = ticket_routes()
+        assert len(routes) >= 15
+        thread_before = len(await hub.store.tickets.list_messages(ids["conversation_id"]))
+        for route, (status, text) in (await walk(lina, ids)).items():
+            assert status == 404, (route, status, text)
+            assert "Secret Customer" not in text and "secret" not in text, route
         conv = await hub.store.tickets.get_conversation(ids["conversation_id"])
-        assert conv is not None and conv.status.value == "open" and not conv.merged_into
-        assert len(await hub.store.tickets.list_messages(ids["conversation_id"])) == 1
+        assert conv is not None and conv.status.value == "open" and conv.team == "technical-support"
+        assert not conv.merged_into and len(await hub.store.tickets.list_messages(conv.id)) == thread_before
         contact = await hub.store.contacts.get_contact(ids["contact_id"])
         assert contact is not None and contact.name != "Mallory" and not contact.merged_into
+        # the same walk by the ticket's own team (and the merge target's) passes the check: each
+        # 404 above is the policy's
+        await admin.call("PATCH", f"/api/v1/agents/{tech.id}", {"teams": ["technical-support", "customer-service"]})
+        for route, (status, text) in (await walk(tech, ids)).items():
+            assert status != 404, (route, status, text)
     finally:
-        await agent.client.close()
+        for who in (admin, lina, tech):
+            await who.client.close()
 
 
-async def test_the_same_routes_work_when_the_policy_allows(server: TestServer, hub: Hub) -> None:
-    ids = await tickets(hub)
-    agent = await sign_in(server, AGENT)
+async def test_no_list_search_or_count_shows_the_hidden_ticket(server: TestServer, hub: Hub) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina = await sign_in(server, AGENT)
     try:
-        for path in (
-            f"/api/v1/conversations/{ids['conversation_id']}",
-            f"/api/v1/conversations/by-number/{ids['number']}",
-            f"/api/v1/attachments/{ids['ref']}?message={ids['message_id']}",
-        ):
-            assert (await agent.client.get(path)).status == 200, path
-        page = await agent.call("GET", "/api/v1/conversations?q=invoice")
-        assert [c["id"] for c in page["items"]] == [ids["conversation_id"]]
-        thread = await agent.call("GET", f"/api/v1/conversations/{ids['conversation_id']}/messages")
-        assert thread["items"][0]["attachments"][0]["url"].endswith(f"?message={ids['message_id']}")
-        # an attachment is only reachable through a message that carries it
-        assert (await agent.client.get(f"/api/v1/attachments/{ids['ref']}")).status == 404
-        assert (await agent.client.get(f"/api/v1/attachments/{ids['ref']}?message=nope")).status == 404
+        page = await lina.call("GET", "/api/v1/conversations?q=invoice")
+        assert page["items"] == [] and page["total"] == 0
+        assert [c["id"] for c in (await lina.call("GET", "/api/v1/conversations"))["items"]] == [ids["visible"]]
+        assert (await lina.call("GET", "/api/v1/conversations/counts"))["all"] == 1
+        assert (await admin.call("GET", "/api/v1/conversations/counts"))["all"] == 2
+        # every GET without a path parameter: nothing of the hidden ticket in any answer
+        for route in api.routes:
+            if route.method in SAFE and "{" not in route.path and route.handler.__name__ not in NOT_TICKET_ROUTES:
+                resp = await lina.client.get("/api" + route.path)
+                text = await resp.text()
+                for secret in (ids["conversation_id"], ids["contact_id"], "Secret Customer", "invoice attached"):
+                    assert secret not in text, (route.path, secret)
     finally:
-        await agent.client.close()
+        await admin.client.close()
+        await lina.client.close()
 
 
-async def test_the_live_feed_shows_only_what_the_policy_allows(server: TestServer, hub: Hub) -> None:
-    ids = await tickets(hub)
-    agent = await sign_in(server, AGENT)
+async def test_a_merge_or_move_needs_both_tickets(server: TestServer, hub: Hub) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina = await sign_in(server, AGENT)
     try:
-        async with agent.client.ws_connect("/api/v1/live") as ws:
-            hub.access = Only(ids["other"])
-            hub.bus.publish(Event("message.created", ids["conversation_id"], {"message_id": "hidden"}))
-            hub.bus.publish(Event("message.created", ids["other"], {"message_id": "shown"}))  # in order
+        thread = await hub.store.tickets.list_messages(ids["visible"])
+        visible_message = thread[0].id
+        body = {"into": ids["conversation_id"], "confirm": True}
+        await lina.call("POST", f"/api/v1/conversations/{ids['visible']}/merge", body, status=404)
+        body = {"conversation_id": ids["conversation_id"], "confirm": True}
+        await lina.call("POST", f"/api/v1/messages/{visible_message}/move", body, status=404)
+        body = {"into": ids["contact_id"], "confirm": True}
+        await lina.call("POST", f"/api/v1/contacts/{ids['visible_contact']}/merge", body, status=404)
+        assert await hub.store.tickets.list_messages(ids["visible"]) == thread
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_the_contact_card_lists_only_the_contacts_tickets_the_agent_may_see(server: TestServer, hub: Hub) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina = await sign_in(server, AGENT)
+    try:
+        later = await hub.ingest(customer_message("a2", "new question", thread="t-a2", sender=Sender("user-a")))
+        card = await lina.call("GET", f"/api/v1/conversations/{later.conversation.id}")
+        assert card["other_conversations"] == []  # the technical-support ticket of the same person stays hidden
+        card = await admin.call("GET", f"/api/v1/conversations/{later.conversation.id}")
+        assert [c["id"] for c in card["other_conversations"]] == [ids["conversation_id"]]
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_the_live_feed_is_silent_about_tickets_of_other_teams(server: TestServer, hub: Hub) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina = await sign_in(server, AGENT)
+    try:
+        async with lina.client.ws_connect("/api/v1/live") as ws:
+            await hub.ingest(customer_message("a3", "still crashing", thread="t-a", sender=Sender("user-a")))
+            await hub.ingest(customer_message("b3", "any news?", thread="t-b", sender=Sender("user-b")))
             frame = await ws.receive_json(timeout=5)
-            assert frame["message_id"] == "shown"
+            assert frame["conversation_id"] == ids["visible"], frame  # the hidden ticket's event came first
+            # an admin puts her in technical-support: the open socket follows at once
+            await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["customer-service", "technical-support"]})
+            await hub.ingest(customer_message("a4", "hello?", thread="t-a", sender=Sender("user-a")))
+            while (frame := await ws.receive_json(timeout=5))["conversation_id"] != ids["conversation_id"]:
+                pass
+            assert frame["type"] == "message.created"
     finally:
-        await agent.client.close()
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_the_live_feed_reads_an_events_ticket_once_for_all_sockets(
+    server: TestServer, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    agents = [await sign_in(server, AGENT) for _ in range(3)]
+    reads: list[str] = []
+    read = hub.store.tickets.get_conversation
+
+    async def counted(conversation_id: str) -> Any:
+        reads.append(conversation_id)
+        return await read(conversation_id)
+
+    try:
+        sockets = [await a.client.ws_connect("/api/v1/live") for a in agents]
+        monkeypatch.setattr(hub.store.tickets, "get_conversation", counted)
+        hub.bus.publish(Event("typing", ids["visible"], {"who": "customer"}))
+        for ws in sockets:
+            assert (await ws.receive_json(timeout=5))["conversation_id"] == ids["visible"]
+        assert reads == [ids["visible"]]  # one read, not one per socket
+        for ws in sockets:
+            await ws.close()
+    finally:
+        for who in (admin, *agents):
+            await who.client.close()

@@ -153,6 +153,12 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
     assert created.returncode == 0
     token = created.stdout.strip()
     assert token.startswith("hl_")
+    wider = run("token", "create", "ops@example.com", "--role", "admin", cwd=tmp_path)
+    assert wider.returncode == 1 and "cannot do more" in wider.stderr
+    unknown = run("token", "create", "ops@example.com", "--team", "nope", cwd=tmp_path)
+    assert unknown.returncode == 1 and "no team with id nope" in unknown.stderr
+    narrow = run("token", "create", "ops@example.com", "--role", "read-only", cwd=tmp_path)
+    assert narrow.returncode == 0 and narrow.stdout.strip().startswith("hl_")
 
     port = free_port()
     process, _ = start_server(tmp_path, port)
@@ -162,6 +168,11 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
         )
         with urllib.request.urlopen(request, timeout=5) as resp:
             assert b"ops@example.com" in resp.read()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/me", headers={"Authorization": f"Bearer {narrow.stdout.strip()}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert json.loads(resp.read())["agent"]["role"] == "read-only"
     finally:
         stop_server(process)
     stored = b"".join(f.read_bytes() for f in (tmp_path / "data").glob("helpline.sqlite3*"))

@@ -40,6 +40,10 @@ async def test_a_logged_call_becomes_a_phone_ticket_with_the_caller_as_contact(a
     call, ticket = logged["call"], logged["conversation"]
     assert call["number"] == "+8613812345678" and call["state"] == "ended" and call["duration_seconds"] == 125
     assert ticket["channel"] == "phone" and ticket["category"] == "dispute" and ticket["team"] == "finance"
+    me = await agent.call("GET", "/api/v1/me")
+    assert (
+        ticket["assignee_id"] == me["agent"]["id"]
+    )  # theirs: routed to finance, still visible to the agent who took it
     messages = await thread(agent, ticket["id"])
     assert messages[0]["text"] == "客户说付款被扣了两次" and messages[0]["direction"] == "inbound"
     logged_event = next(m for m in messages if (m.get("event") or {}).get("key") == "event.call_logged")

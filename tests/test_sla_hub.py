@@ -55,7 +55,9 @@ async def server(tmp_path: Path, storage_url: str) -> AsyncIterator[TestServer]:
     server = TestServer(build_app(hub))
     await server.start_server()
     await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
-    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    li_na = await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    # she sees her teams' tickets, also after an escalation moves one to technical support
+    await hub.services.desk.set_agent_teams(li_na.id, ["customer-service", "technical-support"])
     yield server
     await server.close()
 

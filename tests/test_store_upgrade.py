@@ -51,3 +51,21 @@ async def test_an_earlier_sqlite_database_gains_the_new_columns(tmp_path: Path) 
         assert waiting.id == record.message.id and await store.tickets.count_plugin_attempt(waiting.id) == 1
     finally:
         await store.close()
+
+
+async def test_api_tokens_of_an_earlier_database_keep_their_agents_role_and_teams(tmp_path: Path) -> None:
+    path = tmp_path / "helpline.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as conn:  # as the release before token narrowing left it
+        conn.execute("ALTER TABLE api_tokens DROP COLUMN role")
+        conn.execute("ALTER TABLE api_tokens DROP COLUMN teams")
+        conn.execute("INSERT INTO api_tokens VALUES ('t1', 'ag1', 'ci', 'hash1', 0, NULL)")
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        token = await store.accounts.get_api_token("hash1")
+        assert token is not None and token.role is None and token.teams is None  # not narrowed
+    finally:
+        await store.close()

@@ -9,6 +9,7 @@ from conversation.model import (
     Conversation,
     ConversationQuery,
     Message,
+    Reach,
 )
 
 
@@ -25,8 +26,9 @@ class Inbox(ABC):
         """Each ticket's newest message or note (system events left out): the inbox's preview."""
 
     @abstractmethod
-    async def count_views(self, agent_id: str) -> dict[str, int]:
-        """Tickets per status, plus open "mine" and "unassigned", and "all" (merged ones left out)."""
+    async def count_views(self, agent_id: str, reach: Reach | None = None) -> dict[str, int]:
+        """Tickets per status, plus open "mine" and "unassigned", and "all" (merged ones left out),
+        of the tickets `reach` covers (None: all)."""
 
     @abstractmethod
     async def mark_read(self, agent_id: str, conversation_id: str, at: datetime) -> None: ...

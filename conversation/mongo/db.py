@@ -25,6 +25,8 @@ from conversation.codec import (
     conversation_from_doc,
     identity_from_doc,
     message_from_doc,
+    token_narrowing_from_doc,
+    token_narrowing_to_doc,
 )
 from conversation.identity import ContactEmail
 from conversation.model import (
@@ -228,6 +230,7 @@ def _token_doc(token: ApiToken) -> dict[str, Any]:
         "token_hash": token.token_hash,
         "created_at": token.created_at,
         "revoked_at": token.revoked_at,
+        **token_narrowing_to_doc(token),
     }
 
 
@@ -239,6 +242,7 @@ def _token_from_doc(doc: dict[str, Any]) -> ApiToken:
         token_hash=doc["token_hash"],
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
+        **token_narrowing_from_doc(doc),
     )
 
 

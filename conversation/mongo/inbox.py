@@ -16,6 +16,7 @@ from conversation.model import (
     Conversation,
     ConversationQuery,
     Message,
+    Reach,
     Status,
 )
 from conversation.mongo.db import (
@@ -41,6 +42,8 @@ class MongoInbox(Area, Inbox):
             condition["tags"] = query.tag.strip().lower()
         if not query.include_merged:
             condition["merged_into"] = {"$in": ["", None]}
+        if query.reach is not None:
+            condition["$and"] = [_reach_condition(query.reach)]  # beside any other filter on the same fields
         if search_filters(query.search):  # punctuation only: search_messages finds nothing, so no ticket
             ids = {m.conversation_id for m in await self._search_messages(query.search, limit=1000)}
             condition["_id"] = {"$in": sorted(ids)}
@@ -65,8 +68,10 @@ class MongoInbox(Area, Inbox):
         return found
 
     @_unavailable_when_unreachable
-    async def count_views(self, agent_id: str) -> dict[str, int]:
-        live = {"merged_into": {"$in": ["", None]}}
+    async def count_views(self, agent_id: str, reach: Reach | None = None) -> dict[str, int]:
+        live: dict[str, Any] = {"merged_into": {"$in": ["", None]}}
+        if reach is not None:
+            live["$and"] = [_reach_condition(reach)]
         counts = {status.value: 0 for status in Status}
         async for row in await self._conversations.aggregate(
             [{"$match": live}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
@@ -93,3 +98,18 @@ class MongoInbox(Area, Inbox):
             return {}
         cursor = self._reads.find({"_id": {"$in": [f"{agent_id}\x1f{c}" for c in conversation_ids]}})
         return {doc["conversation_id"]: doc["read_at"] async for doc in cursor}
+
+
+def _reach_condition(reach: Reach) -> dict[str, Any]:
+    """Reach.covers as a query (the contract tests hold the two equal)."""
+    unset: list[Any] = ["", None]  # documents written before a field existed lack it
+    ors: list[dict[str, Any]] = []
+    if reach.agent_id:
+        ors.append({"assignee_id": reach.agent_id})
+    if reach.no_team:
+        ors.append({"team": {"$in": unset}})
+    if reach.teams:
+        ors.append({"team": {"$in": sorted(reach.teams)}})
+    if reach.own_teams:
+        ors.append({"team": {"$in": sorted(reach.own_teams)}, "assignee_id": {"$in": unset}})
+    return {"$or": ors or [{"_id": {"$in": []}}]}

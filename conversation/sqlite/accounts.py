@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,7 @@ from conversation.codec import (
     agent_to_doc,
     from_epoch_ms,
     to_epoch_ms,
+    token_narrowing_to_doc,
 )
 from conversation.model import (
     Agent,
@@ -93,9 +95,11 @@ class SQLiteAccounts(Area, Accounts):
         )
 
     async def add_api_token(self, token: ApiToken) -> ApiToken:
+        narrowing = token_narrowing_to_doc(token)
         await self._call(
             lambda conn: conn.execute(
-                "INSERT INTO api_tokens VALUES (?,?,?,?,?,?)",
+                "INSERT INTO api_tokens (id, agent_id, name, token_hash, created_at, revoked_at, role, teams)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 (
                     token.id,
                     token.agent_id,
@@ -103,6 +107,8 @@ class SQLiteAccounts(Area, Accounts):
                     token.token_hash,
                     to_epoch_ms(token.created_at),
                     to_epoch_ms(token.revoked_at),
+                    narrowing["role"],
+                    None if narrowing["teams"] is None else json.dumps(narrowing["teams"]),
                 ),
             )
         )

@@ -27,6 +27,7 @@ from conversation.codec import (
     message_from_doc,
     message_to_doc,
     to_epoch_ms,
+    token_narrowing_from_doc,
 )
 from conversation.identity import ContactEmail, email_after_message, joining_email, language_after_message
 from conversation.inbound import Inbound, Sender
@@ -168,6 +169,8 @@ ADDED_COLUMNS = (
     ("messages", "plugin_attempts", "INTEGER NOT NULL DEFAULT 0"),  # recovery runs that did not finish
     ("agents", "language", "TEXT NOT NULL DEFAULT ''"),
     ("conversations", "snoozed_until", "INTEGER"),
+    ("api_tokens", "role", "TEXT"),  # a token's narrower role (NULL: its agent's)
+    ("api_tokens", "teams", "TEXT"),  # JSON list of the teams a token is limited to (NULL: its agent's)
 )
 
 
@@ -502,6 +505,7 @@ def _api_token(row: sqlite3.Row) -> ApiToken:
         token_hash=row["token_hash"],
         created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
         revoked_at=from_epoch_ms(row["revoked_at"]),
+        **token_narrowing_from_doc({"role": row["role"], "teams": json.loads(row["teams"] or "null")}),
     )
 
 

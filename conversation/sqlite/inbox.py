@@ -16,6 +16,7 @@ from conversation.model import (
     Conversation,
     ConversationQuery,
     Message,
+    Reach,
     Status,
 )
 from conversation.sqlite.db import (
@@ -62,6 +63,12 @@ class SQLiteInbox(Area, Inbox):
             params.append(tag)
         if not query.include_merged:
             where.append("c.merged_into = ''")
+        if query.reach is not None:
+            if query.reach.covers_none:
+                return [], 0  # and SQLite finds no plan for "WHERE 0" with the index it is told to walk
+            clause, args = _reach_sql(query.reach)
+            where.append(clause)
+            params.extend(args)
         terms = search_terms(query.search)
         if search_filters(query.search) and not terms:
             return [], 0  # punctuation only: nothing can match
@@ -108,17 +115,21 @@ class SQLiteInbox(Area, Inbox):
 
         return await self._call(job, write=False)
 
-    async def count_views(self, agent_id: str) -> dict[str, int]:
+    async def count_views(self, agent_id: str, reach: Reach | None = None) -> dict[str, int]:
+        seen, seen_args = _reach_sql(reach) if reach is not None else ("1 = 1", [])
+
         def job(conn: sqlite3.Connection) -> dict[str, int]:
             counts = {status.value: 0 for status in Status}
             for status, count in conn.execute(
-                "SELECT status, COUNT(*) FROM conversations WHERE merged_into = '' GROUP BY status"
+                f"SELECT status, COUNT(*) FROM conversations c WHERE merged_into = '' AND {seen} GROUP BY status",
+                seen_args,
             ):
                 counts[status] = count
             for label, assignee in (("mine", agent_id), ("unassigned", "")):
                 counts[label] = conn.execute(
-                    "SELECT COUNT(*) FROM conversations WHERE merged_into = '' AND status = 'open' AND assignee_id = ?",
-                    (assignee,),
+                    "SELECT COUNT(*) FROM conversations c"
+                    f" WHERE merged_into = '' AND status = 'open' AND assignee_id = ? AND {seen}",
+                    (assignee, *seen_args),
                 ).fetchone()[0]
             counts["all"] = sum(counts[status.value] for status in Status)
             return counts
@@ -144,3 +155,20 @@ class SQLiteInbox(Area, Inbox):
             return {r[0]: from_epoch_ms(r[1]) for r in rows}  # type: ignore[misc]
 
         return await self._call(job, write=False) if conversation_ids else {}
+
+
+def _reach_sql(reach: Reach) -> tuple[str, list[Any]]:
+    """Reach.covers as SQL over `conversations c` (the contract tests hold the two equal)."""
+    ors, args = ["0"], []
+    if reach.agent_id:
+        ors.append("c.assignee_id = ?")
+        args.append(reach.agent_id)
+    if reach.no_team:
+        ors.append("c.team = ''")
+    if reach.teams:
+        ors.append(f"c.team IN ({','.join('?' * len(reach.teams))})")
+        args.extend(sorted(reach.teams))
+    if reach.own_teams:
+        ors.append(f"(c.assignee_id = '' AND c.team IN ({','.join('?' * len(reach.own_teams))}))")
+        args.extend(sorted(reach.own_teams))
+    return "(" + " OR ".join(ors) + ")", args

@@ -19,6 +19,7 @@ import contextlib
 import hmac
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from aiohttp import web
 
 from conversation.model import Agent, Session, utcnow
 from conversation.store import Store
+from hub.access import VIEWER, Viewer, viewer_for
 from hub.agents import hash_password_off_loop, verify_password_off_loop
 from hub.api.framework import PUBLIC, ApiError
 from hub.clientaddr import client_address
@@ -70,7 +72,9 @@ class Authenticator:
             if record is None or record.revoked_at is not None:
                 raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
             request[TOKEN_HASH] = record.token_hash
-            return await self._active(record.agent_id), False
+            agent = await self._active(record.agent_id)
+            request[VIEWER] = viewer_for(agent, await self.store.desk.list_teams(), record)
+            return request[VIEWER].agent, False
         session = await self.session_of(request)
         if session is None:
             raise ApiError(401, "unauthenticated", "sign in first")
@@ -79,7 +83,9 @@ class Authenticator:
             if not hmac.compare_digest(sent.encode(), session.csrf_token.encode()):
                 raise ApiError(403, "csrf", f"missing or wrong {CSRF_HEADER} header")
         request[SESSION] = session
-        return await self._active(session.agent_id), True
+        agent = await self._active(session.agent_id)
+        request[VIEWER] = viewer_for(agent, await self.store.desk.list_teams())
+        return agent, True
 
     async def session_of(self, request: web.Request) -> Session | None:
         cookie = request.cookies.get(SESSION_COOKIE, "")
@@ -107,6 +113,17 @@ class Authenticator:
             agent_id = current.agent_id
         agent = await self.store.accounts.get_agent(agent_id)
         return agent is not None and agent.active
+
+    async def current_viewer(self, request: web.Request) -> Viewer:
+        """The request's viewer as the agent's role and teams (and its token) stand now: a
+        long-lived connection follows an admin's changes to them."""
+        viewer = request[VIEWER]
+        token_hash = request.get(TOKEN_HASH)
+        token = await self.store.accounts.get_api_token(token_hash) if token_hash is not None else None
+        agent = await self.store.accounts.get_agent(viewer.agent.id)
+        if agent is None:
+            return viewer_for(replace(viewer.agent, active=False), ())
+        return viewer_for(agent, await self.store.desk.list_teams(), token)
 
     def seconds_left(self, request: web.Request) -> float | None:
         """Until the request's session expires; None for a token (it lasts until revoked)."""

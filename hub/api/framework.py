@@ -16,12 +16,14 @@ from aiohttp import web
 from conversation.errors import InvalidInput
 from conversation.model import Agent, Role
 from conversation.store import AlreadyExists, NotFound, StoreUnavailable
+from hub.access import VIEWER, Viewer, changes_allowed
 from hub.jsonbody import InvalidJson, read_json
 from hub.schema import Obj, Ref, Schema
 
 log = logging.getLogger(__name__)
 
 PUBLIC, AGENT, ADMIN = "public", "agent", "admin"
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ApiError(Exception):
@@ -51,6 +53,11 @@ class Call:
         return self.agent
 
     @property
+    def viewer(self) -> Viewer:
+        """The caller as the access policy sees it (hub/access.py)."""
+        return self.request[VIEWER]
+
+    @property
     def who(self) -> str:
         """How the calling agent is named in system events."""
         return self.me.name or self.me.email
@@ -71,6 +78,7 @@ class Route:
     response: Schema | None
     status: int
     tag: str
+    personal: bool = False  # changes only the caller's own state: open to read-only accounts
 
 
 @dataclass
@@ -94,9 +102,12 @@ class Api:
         query: dict[str, Schema] | None = None,
         response: Schema | None = None,
         status: int = 200,
+        personal: bool = False,
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self.routes.append(Route(method, path, handler, summary, auth, body, query or {}, response, status, tag))
+            self.routes.append(
+                Route(method, path, handler, summary, auth, body, query or {}, response, status, tag, personal)
+            )
             return handler
 
         return register
@@ -117,6 +128,9 @@ class Api:
                 agent, via_session = await authenticate(request, route.auth)
                 if route.auth == ADMIN and (agent is None or agent.role is not Role.ADMIN):
                     raise ApiError(403, "forbidden", "this needs an admin")
+                changes = request.method not in SAFE and not route.personal
+                if agent is not None and changes and not changes_allowed(agent):  # read-only: whatever the route
+                    raise ApiError(403, "read_only", "this account may read but not change anything")
                 query = {}
                 for name, schema in route.query.items():
                     if name in request.query:

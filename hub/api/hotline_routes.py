@@ -157,7 +157,7 @@ async def list_callbacks(call: ApiCall) -> dict[str, Any]:
     shown = []
     for callback in items:
         conversation = await hub.store.tickets.get_conversation(callback.conversation_id)
-        if conversation is not None and hub.access.allows(call.me, conversation, Access.READ):
+        if conversation is not None and hub.access.allows(call.viewer, conversation, Access.READ):
             shown.append(callback_json(callback, number=conversation.number))
     return {"items": shown}
 

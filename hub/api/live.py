@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import Counter
-from typing import Any
+import weakref
+from collections import Counter, OrderedDict
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
-from conversation.store import StoreUnavailable
-from hub.access import Access
+from conversation.model import Conversation
+from conversation.store import Store, StoreUnavailable
+from hub.access import Access, Viewer
 from hub.api.auth import Authenticator
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
 from hub.app_keys import AUTH
 from hub.events import Event
 
+if TYPE_CHECKING:
+    from hub.app import Hub
+
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 20.0
 RECHECK_SECONDS = HEARTBEAT_SECONDS  # how often an open socket re-checks its session or token
+# Events after which a socket's viewer is read again (team members or visibility changed); a
+# changed role or token wakes the socket's guard (credentials_changed), which reads it too.
+RESCOPING = frozenset({"desk.updated"})
 SIGNED_OUT = 4001  # close code: the session or token that opened the socket no longer holds
 
 
@@ -47,16 +56,40 @@ def event_json(event: Event) -> dict[str, Any]:
     return {"type": event.type, "conversation_id": event.conversation_id, **event.data}
 
 
-async def may_see(call: Call, event: Event) -> bool:
+class TicketLookups:
+    """The ticket an event is about, read once for every socket that filters the event (not
+    once per socket: with team-scoped agents, most sockets ask)."""
+
+    def __init__(self, store: Store, size: int = 256) -> None:
+        self.store = store
+        self.size = size
+        # keyed by id(event); the event is kept beside its read, so the id cannot be reused meanwhile
+        self._recent: OrderedDict[int, tuple[Event, asyncio.Future[Conversation | None]]] = OrderedDict()
+
+    async def ticket_of(self, event: Event) -> Conversation | None:
+        found = self._recent.get(id(event))
+        if found is None or found[0] is not event:
+            found = (event, asyncio.ensure_future(self.store.tickets.get_conversation(event.conversation_id)))
+            self._recent[id(event)] = found
+            while len(self._recent) > self.size:
+                self._recent.popitem(last=False)
+        return await asyncio.shield(found[1])  # one socket going away does not cancel the others' read
+
+
+_lookups: weakref.WeakKeyDictionary[Hub, TicketLookups] = weakref.WeakKeyDictionary()
+
+
+async def may_see(call: Call, viewer: Viewer, event: Event) -> bool:
     """The live feed's filter: the same check as every ticket route (hub/access.py)."""
     hub = hub_of(call)
-    if not hub.access.restricts(call.me):
-        return True
+    if not event.conversation_id or not hub.access.restricts(viewer):
+        return True  # not about a ticket (teams and categories changed), or the viewer sees all
+    lookups = _lookups.get(hub) or _lookups.setdefault(hub, TicketLookups(hub.store))
     try:
-        conversation = await hub.store.tickets.get_conversation(event.conversation_id)
+        conversation = await lookups.ticket_of(event)
     except StoreUnavailable:
         return False  # unknown now: better missed (the inbox reloads) than shown to the wrong agent
-    return conversation is not None and hub.access.allows(call.me, conversation, Access.READ)
+    return conversation is not None and hub.access.allows(viewer, conversation, Access.READ)
 
 
 @api.route(
@@ -74,16 +107,23 @@ async def live(call: Call) -> web.StreamResponse:
     hub.presence.join(call.me.id)
     hub.live_sockets.add(ws)
 
+    auth: Authenticator = request.config_dict[AUTH]
+
+    seen_as = {"viewer": call.viewer}  # the guard refreshes it when credentials or roles change
+
     async def forward() -> None:
         async for event in subscription:
             if subscription.overflowed:
                 await ws.send_json({"type": "resync"})  # too far behind: reload what is shown
                 subscription.overflowed = False
-            if await may_see(call, event):
+            if event.type in RESCOPING:  # who sees what may have changed: ask again before filtering
+                with contextlib.suppress(StoreUnavailable):
+                    seen_as["viewer"] = await auth.current_viewer(request)
+            if await may_see(call, seen_as["viewer"], event):
                 await ws.send_json(event_json(event))
 
     sender = asyncio.create_task(forward())
-    guard = asyncio.create_task(_close_when_signed_out(request.config_dict[AUTH], request, ws))
+    guard = asyncio.create_task(_close_when_signed_out(auth, request, ws, seen_as))
     try:
         async for message in ws:  # the client sends nothing we need; this waits for close
             if message.type == WSMsgType.ERROR:
@@ -102,8 +142,11 @@ async def live(call: Call) -> web.StreamResponse:
     return ws
 
 
-async def _close_when_signed_out(auth: Authenticator, request: web.Request, ws: web.WebSocketResponse) -> None:
-    """Sign-out, expiry, revocation or deactivation ends the socket (and the agent's presence)."""
+async def _close_when_signed_out(
+    auth: Authenticator, request: web.Request, ws: web.WebSocketResponse, seen_as: dict[str, Viewer]
+) -> None:
+    """Sign-out, expiry, revocation or deactivation ends the socket (and the agent's presence);
+    a changed role or token is read again for the feed's filter."""
     while not ws.closed:
         left = auth.seconds_left(request)
         await auth.wait_for_change(RECHECK_SECONDS if left is None else min(RECHECK_SECONDS, left))
@@ -114,3 +157,5 @@ async def _close_when_signed_out(auth: Authenticator, request: web.Request, ws: 
         if not valid:
             await ws.close(code=SIGNED_OUT, message=b"signed out")
             return
+        with contextlib.suppress(StoreUnavailable):
+            seen_as["viewer"] = await auth.current_viewer(request)

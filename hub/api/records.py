@@ -82,7 +82,7 @@ async def _ticket_of(call: Call, record: Record | None, access: Access) -> Recor
     if record is None:
         raise not_found("record")
     conversation = await hub_of(call).store.tickets.get_conversation(record.conversation_id)
-    if conversation is None or not hub_of(call).access.allows(call.me, conversation, access):
+    if conversation is None or not hub_of(call).access.allows(call.viewer, conversation, access):
         raise not_found("record")
     return record
 
@@ -115,9 +115,11 @@ async def list_records(call: Call) -> dict[str, Any]:
         limit=call.query.get("limit", 50),
     )
     hub = hub_of(call)
-    if hub.access.restricts(call.me):  # only records on tickets the caller may see
+    if hub.access.restricts(call.viewer):  # only records on tickets the caller may see
         tickets = {r.conversation_id: await hub.store.tickets.get_conversation(r.conversation_id) for r in items}
-        items = [r for r in items if (t := tickets[r.conversation_id]) and hub.access.allows(call.me, t, Access.READ)]
+        items = [
+            r for r in items if (t := tickets[r.conversation_id]) and hub.access.allows(call.viewer, t, Access.READ)
+        ]
     return {"items": [record_json(r) for r in items]}
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
+from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
 from conversation.model import (
     AuthorType,
     Contact,
@@ -75,6 +76,8 @@ PAGE = api.schema(
     },
 )
 ANY = api.schema("Object", {"type": "object"})
+DESK_ID = Str(max_length=64, min_length=1, description="lowercase letters, digits, '-' and '_'")
+TEAM_IDS = Arr(DESK_ID, max_items=100)
 
 
 @functools.cache
@@ -128,7 +131,7 @@ async def login(call: Call) -> web.Response:
     return response
 
 
-@api.route("POST", "/v1/auth/logout", summary="Sign out (ends this session)", tag="auth", response=ANY)
+@api.route("POST", "/v1/auth/logout", summary="Sign out (ends this session)", tag="auth", response=ANY, personal=True)
 async def logout(call: Call) -> web.Response:
     session = call.request.get(SESSION)
     if session is not None:
@@ -157,6 +160,7 @@ async def me(call: Call) -> dict[str, Any]:
     tag="auth",
     body=Obj({"language": Str(choices=("", *inbox_languages()))}, at_least_one=True),
     response=AGENT_SCHEMA,
+    personal=True,
 )
 async def patch_me(call: Call) -> dict[str, Any]:
     return agent_json(await services_of(call).accounts.update_agent(call.me.id, dict(call.body)))
@@ -191,6 +195,7 @@ def query_from(call: Call) -> ConversationQuery:
         category=q.get("category"),
         tag=q.get("tag"),
         search=q.get("q", ""),
+        reach=hub_of(call).access.reach(call.viewer, Access.READ),
         limit=per_page,
         offset=(q.get("page", 1) - 1) * per_page,
     )
@@ -206,14 +211,11 @@ def query_from(call: Call) -> ConversationQuery:
 )
 async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    query = query_from(call)
+    query = query_from(call)  # a search or a page holds only tickets the agent may see
     try:
         items, total = await hub.store.inbox.list_conversations(query)
     except SearchRejected as exc:  # too broad, too many words, or too slow: say which
         raise ApiError(422, "search_rejected", f"q: {exc}") from None
-    if hub.access.restricts(call.me):  # a search or a page shows only tickets the agent may see
-        items = [c for c in items if hub.access.allows(call.me, c, Access.READ)]
-        total = query.offset + len(items)
     reads = await hub.store.inbox.read_markers(call.me.id, [c.id for c in items])
     names = await contact_names(hub, items)
     latest = await hub.store.inbox.latest_messages([c.id for c in items])
@@ -245,19 +247,7 @@ async def list_conversations(call: Call) -> dict[str, Any]:
 )
 async def conversation_counts(call: Call) -> dict[str, int]:
     hub = hub_of(call)
-    if not hub.access.restricts(call.me):
-        return await hub.store.inbox.count_views(call.me.id)
-    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(limit=1000))
-    return count_views_of([c for c in items if hub.access.allows(call.me, c, Access.READ)], call.me.id)
-
-
-def count_views_of(conversations: list[Conversation], agent_id: str) -> dict[str, int]:
-    """The inbox counts over the tickets an agent may see (the store counts them all)."""
-    counts = {status.value: sum(c.status is status for c in conversations) for status in Status}
-    counts["mine"] = sum(c.status is Status.OPEN and c.assignee_id == agent_id for c in conversations)
-    counts["unassigned"] = sum(c.status is Status.OPEN and not c.assignee_id for c in conversations)
-    counts["all"] = len(conversations)
-    return counts
+    return await hub.store.inbox.count_views(call.me.id, reach=hub.access.reach(call.viewer, Access.READ))
 
 
 def is_unread(conv: Conversation, read_at: Any) -> bool:
@@ -297,7 +287,7 @@ async def conversation_or_404(call: Call, key: str = "conversation_id", access: 
 
 def authorized(call: Call, conv: Conversation | None, access: Access) -> Conversation:
     """The ticket if the caller may `access` it; 404 otherwise, as if it did not exist."""
-    if conv is None or not hub_of(call).access.allows(call.me, conv, access):
+    if conv is None or not hub_of(call).access.allows(call.viewer, conv, access):
         raise not_found("conversation")
     return conv
 
@@ -308,9 +298,11 @@ async def contact_or_404(call: Call, contact_id: str, access: Access) -> Contact
     contact = await hub.store.contacts.get_contact(contact_id)
     if contact is None:
         raise not_found("contact")
-    items, _ = await hub.store.inbox.list_conversations(ConversationQuery(contact_id=contact_id, include_merged=True))
-    if not any(hub.access.allows(call.me, c, access) for c in items):
-        raise not_found("contact")
+    reach = hub.access.reach(call.viewer, access)
+    if reach is not None:
+        query = ConversationQuery(contact_id=contact_id, include_merged=True, reach=reach, limit=1)
+        if not (await hub.store.inbox.list_conversations(query))[0]:
+            raise not_found("contact")
     return contact
 
 
@@ -325,8 +317,11 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call)
     contact = await hub.store.contacts.get_contact(conv.contact_id)
-    others, _ = await hub.store.inbox.list_conversations(ConversationQuery(contact_id=conv.contact_id, limit=20))
-    visible = [c for c in others if c.id != conv.id and hub.access.allows(call.me, c, Access.READ)]
+    reach = hub.access.reach(call.viewer, Access.READ)  # a contact's other tickets: only those the agent may see
+    others, _ = await hub.store.inbox.list_conversations(
+        ConversationQuery(contact_id=conv.contact_id, reach=reach, limit=20)
+    )
+    visible = [c for c in others if c.id != conv.id]
     latest = await hub.store.inbox.latest_messages([c.id for c in visible])
     return {
         "conversation": conversation_json(conv, contact_name=contact.name if contact else "")
@@ -362,6 +357,7 @@ async def list_messages(call: Call) -> dict[str, Any]:
     summary="Mark the ticket read for the caller, up to its latest customer message",
     tag="conversations",
     response=ANY,
+    personal=True,  # the caller's own read marker: read-only accounts keep theirs too
 )
 async def mark_read(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
@@ -555,6 +551,28 @@ async def typing(call: Call) -> dict[str, Any]:
     return {"ok": True}
 
 
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/handoff",
+    summary="Hand the ticket to another team with a reason (kept as a private note; the assignee goes"
+    " when not in that team)",
+    tag="conversations",
+    body=Obj(
+        {"team": DESK_ID, "reason": Str(max_length=MAX_REASON_CHARS, min_length=1)},
+        required=("team", "reason"),
+    ),
+    response=CONVERSATION,
+)
+async def handoff(call: Call) -> dict[str, Any]:
+    conv = await conversation_or_404(call, access=Access.WRITE)
+    if conv.merged_into:
+        raise ApiError(409, "merged", "this ticket was merged into another; hand that one over")
+    updated = await services_of(call).conversations.hand_over(
+        conv, team=call.body["team"], reason=call.body["reason"], who=call.who, agent_id=call.me.id
+    )
+    return conversation_json(updated)
+
+
 # -- contacts ---------------------------------------------------------------------------
 @api.route(
     "PATCH",
@@ -647,10 +665,17 @@ async def delete_canned(call: Call) -> dict[str, Any]:
 
 # -- teams and categories (agents read, admins change) ---------------------------------
 NAMES = Obj({"zh-CN": Str(max_length=100, min_length=1), "en": Str(max_length=100, min_length=1)})
-DESK_ID = Str(max_length=64, min_length=1, description="lowercase letters, digits, '-' and '_'")
 TEAM = api.schema("Team", {"type": "object"})
 CATEGORY = api.schema("Category", {"type": "object"})
-TEAM_FIELDS = {"names": NAMES, "members": Arr(Str(max_length=64, min_length=1), max_items=500)}
+TEAM_FIELDS = {
+    "names": NAMES,
+    "members": Arr(Str(max_length=64, min_length=1), max_items=500),
+    "visibility": Str(
+        choices=VISIBILITIES,
+        description="what the team's agents see: assigned (unassigned and their own), team (all the team's),"
+        " all (every ticket, changing only the team's)",
+    ),
+}
 CATEGORY_FIELDS = {
     "names": NAMES,
     "parent_id": Nullable(DESK_ID),
@@ -832,7 +857,14 @@ async def delete_team_calendar(call: Call) -> dict[str, Any]:
 @api.route("GET", "/v1/agents", summary="Every agent (for assigning)", tag="agents", response=ANY)
 async def list_agents(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    return {"items": [agent_json(a) for a in await hub.store.accounts.list_agents()], "online": hub.presence.online()}
+    teams = await hub.store.desk.list_teams()
+    return {
+        "items": [
+            {**agent_json(a), "teams": [t.id for t in teams_of(a.id, teams)]}
+            for a in await hub.store.accounts.list_agents()
+        ],
+        "online": hub.presence.online(),
+    }
 
 
 @api.route(
@@ -847,6 +879,7 @@ async def list_agents(call: Call) -> dict[str, Any]:
             "role": Str(choices=ROLES),
             "name": Str(max_length=200),
             "password": Str(max_length=1024, min_length=10),
+            "teams": TEAM_IDS,
         },
         required=("email", "role", "password"),
     ),
@@ -854,32 +887,48 @@ async def list_agents(call: Call) -> dict[str, Any]:
     status=201,
 )
 async def add_agent(call: Call) -> dict[str, Any]:
-    agent = await services_of(call).accounts.add_agent(
+    services = services_of(call)
+    teams = call.body.get("teams", [])
+    await services.desk.check_team_ids(teams)  # before the agent exists: a wrong id adds nobody
+    agent = await services.accounts.add_agent(
         call.body["email"],
         Role(call.body["role"]),
         call.body["password"],
         name=call.body.get("name", ""),
     )
-    return agent_json(agent)
+    joined = await services.desk.set_agent_teams(agent.id, teams)
+    return {**agent_json(agent), "teams": [t.id for t in joined]}
 
 
 @api.route(
     "PATCH",
     "/v1/agents/{agent_id}",
-    summary="Change an agent's name, role or access (admin)",
+    summary="Change an agent's name, role, teams or access (admin)",
     tag="agents",
     auth=ADMIN,
-    body=Obj({"name": Str(max_length=200), "role": Str(choices=ROLES), "active": Bool()}, at_least_one=True),
+    body=Obj(
+        {"name": Str(max_length=200), "role": Str(choices=ROLES), "active": Bool(), "teams": TEAM_IDS},
+        at_least_one=True,
+    ),
     response=AGENT_SCHEMA,
 )
 async def patch_agent(call: Call) -> dict[str, Any]:
     changes = dict(call.body)
+    teams = changes.pop("teams", None)
     if "role" in changes:
         changes["role"] = Role(changes["role"])
-    if call.path["agent_id"] == call.me.id and (changes.get("active") is False or changes.get("role") is Role.AGENT):
+    demoted = changes.get("role", Role.ADMIN) is not Role.ADMIN
+    if call.path["agent_id"] == call.me.id and (changes.get("active") is False or demoted):
         raise ApiError(422, "invalid", "you cannot demote or disable yourself")
+    services, agent_id = services_of(call), call.path["agent_id"]
+    if await hub_of(call).store.accounts.get_agent(agent_id) is None:
+        raise not_found("agent")
+    if teams is not None:  # membership lives on the teams; their change reaches live sockets
+        await services.desk.set_agent_teams(agent_id, teams)
     # A deactivated agent's sessions end and live sockets close (AccountService.update_agent).
-    return agent_json(await services_of(call).accounts.update_agent(call.path["agent_id"], changes))
+    agent = await services.accounts.update_agent(agent_id, changes)
+    joined = teams_of(agent.id, await hub_of(call).store.desk.list_teams())
+    return {**agent_json(agent), "teams": [t.id for t in joined]}
 
 
 @api.route("GET", "/v1/tokens", summary="Personal API tokens (admin)", tag="tokens", auth=ADMIN, response=ANY)
@@ -893,13 +942,24 @@ async def list_tokens(call: Call) -> dict[str, Any]:
     summary="Create an API token for an agent; the token is shown once (admin)",
     tag="tokens",
     auth=ADMIN,
-    body=Obj({"agent_id": Str(max_length=64), "name": Str(max_length=100, min_length=1)}, required=("name",)),
+    body=Obj(
+        {
+            "agent_id": Str(max_length=64),
+            "name": Str(max_length=100, min_length=1),
+            "role": Str(choices=ROLES, description="narrower than the agent's (absent: the agent's role)"),
+            "teams": Nullable(TEAM_IDS),
+        },
+        required=("name",),
+    ),
     response=ANY,
     status=201,
 )
 async def create_token(call: Call) -> dict[str, Any]:
     agent_id = call.body.get("agent_id") or call.me.id
-    token, secret = await services_of(call).accounts.issue_token(agent_id, call.body["name"])
+    role = Role(call.body["role"]) if "role" in call.body else None
+    token, secret = await services_of(call).accounts.issue_token(
+        agent_id, call.body["name"], role=role, teams=call.body.get("teams")
+    )
     return {**token_json(token), "token": secret}
 
 

@@ -177,6 +177,8 @@ def token_json(token: ApiToken) -> dict[str, Any]:
         "name": token.name,
         "created_at": iso(token.created_at),
         "revoked_at": iso(token.revoked_at),
+        "role": token.role.value if token.role else None,  # null: the agent's
+        "teams": token.teams,  # null: the agent's teams
     }
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from conversation.errors import InvalidInput
-from conversation.model import Agent, ApiToken, Role, new_id, utcnow
+from conversation.model import ROLE_RANKS, Agent, ApiToken, Role, new_id, utcnow
 from conversation.store import Store
 from hub import agents as agent_accounts
 
@@ -57,15 +57,28 @@ class AccountService:
         await self.store.accounts.delete_session(token_hash)
         self.credentials_changed()
 
-    async def issue_token(self, agent_id: str, name: str) -> tuple[ApiToken, str]:
-        """A new personal token for the agent: the record, and its secret (shown once)."""
+    async def issue_token(
+        self, agent_id: str, name: str, *, role: Role | None = None, teams: list[str] | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new personal token for the agent: the record, and its secret (shown once). `role`
+        and `teams` narrow what the token may do to less than its agent may (None: the same)."""
         if not name.strip():
             raise InvalidInput("name: must not be empty")
-        if await self.store.accounts.get_agent(agent_id) is None:
+        agent = await self.store.accounts.get_agent(agent_id)
+        if agent is None:
             raise InvalidInput("agent_id: no such agent")
+        known = {t.id for t in await self.store.desk.list_teams()}
+        check_token_narrowing(agent.role, role, teams, known)
         secret = "hl_" + new_secret()
         token = await self.store.accounts.add_api_token(
-            ApiToken(id=new_id(), agent_id=agent_id, name=name, token_hash=hash_secret(secret))
+            ApiToken(
+                id=new_id(),
+                agent_id=agent_id,
+                name=name,
+                token_hash=hash_secret(secret),
+                role=role,
+                teams=sorted(set(teams)) if teams is not None else None,
+            )
         )
         return token, secret
 
@@ -73,3 +86,16 @@ class AccountService:
         token = await self.store.accounts.revoke_api_token(token_id, now=self.clock())
         self.credentials_changed()
         return token
+
+
+def check_token_narrowing(agent_role: Role, role: Role | None, teams: list[str] | None, known: set[str]) -> None:
+    """A token may narrow its agent's role and teams, never widen them (InvalidInput says how)."""
+    if role is not None and ROLE_RANKS.index(role) > ROLE_RANKS.index(agent_role):
+        raise InvalidInput(f"role: a token cannot do more than its agent ({agent_role.value})")
+    if teams is None:
+        return
+    unknown = sorted(set(teams) - known)
+    if unknown:
+        raise InvalidInput(f"teams: no team with id {', '.join(unknown)}")
+    if role is Role.ADMIN:
+        raise InvalidInput("role: a token kept to some teams cannot be an admin's")

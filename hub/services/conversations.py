@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from conversation.business_time import Calendar
-from conversation.desk import category_defaults
+from conversation.desk import category_defaults, handoff_changes
 from conversation.errors import InvalidInput
 from conversation.model import (
     Attachment,
@@ -244,6 +244,25 @@ class ConversationService:
     async def team_calendar(self, team: str) -> Calendar | None:
         """The team's working calendar for plugins (the greeting's out-of-hours notice)."""
         return await self.store.calendars.get_calendar(team) if team else None
+
+    async def hand_over(
+        self, conversation: Conversation, *, team: str, reason: str, who: str, agent_id: str
+    ) -> Conversation:
+        """Hand a ticket to another team: the thread stays, the team changes (and the assignee
+        goes when not in it), the reason is kept as a private note, the history says who did it."""
+        target = await self.store.desk.get_team(team)
+        if target is None:
+            raise InvalidInput(f"team: {team!r} is not a team")
+        changes = handoff_changes(conversation.team, conversation.assignee_id, target, reason)
+        updated = await self._store_changes(conversation, changes)
+        await self.add_event(updated, "event.handed_over", who=who, source=conversation.team or "-", team=target.id)
+        if "assignee_id" in changes:
+            await self.add_event(updated, "event.unassigned", who=who)
+        await self.add_note(updated, reason.strip(), author=agent_id, author_type=AuthorType.AGENT)
+        self.bus.publish(
+            Event("conversation.handed_over", updated.id, {"from_team": conversation.team, "to_team": target.id})
+        )
+        return updated
 
     async def _internal(
         self,

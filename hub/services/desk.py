@@ -14,8 +14,11 @@ from conversation.desk import (
     check_category_links,
     team_from_input,
     team_to_doc,
+    teams_of,
+    with_member,
 )
 from conversation.errors import InvalidInput
+from conversation.model import ConversationQuery
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.events import Event, EventBus
 
@@ -71,8 +74,28 @@ class DeskService:
         users = [c.id for c in await self.store.desk.list_categories() if c.default_team == team_id]
         if users:
             raise InUse(f"categories {', '.join(users)} name this team as their default")
+        # A ticket of a team that is gone would be seen by admins alone (hub/access.py).
+        if (await self.store.inbox.list_conversations(ConversationQuery(team=team_id, limit=1)))[0]:
+            raise InUse("tickets are with this team: hand them over first")
         await self.store.desk.delete_team(team_id)
         self._published("team", team_id, "deleted")
+
+    async def check_team_ids(self, team_ids: list[str]) -> list[Team]:
+        """Every team, once each id given is known to be one (InvalidInput names the others)."""
+        teams = await self.store.desk.list_teams()
+        unknown = sorted(set(team_ids) - {t.id for t in teams})
+        if unknown:
+            raise InvalidInput(f"teams: no team with id {', '.join(unknown)}")
+        return teams
+
+    async def set_agent_teams(self, agent_id: str, team_ids: list[str]) -> list[Team]:
+        """Make the agent a member of exactly these teams; the teams it is now in."""
+        teams = await self.check_team_ids(team_ids)
+        for team in teams:
+            member = team.id in team_ids
+            if member != (agent_id in team.members):
+                await self._saved("team", with_member(team, agent_id, member), self.store.desk.save_team, "updated")
+        return teams_of(agent_id, await self.store.desk.list_teams())
 
     async def _checked_category(self, data: dict[str, Any]) -> Category:
         category = category_from_input(data)

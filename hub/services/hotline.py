@@ -131,7 +131,7 @@ class HotlineService:
             duration=_duration(call.duration_seconds),
             outcome=(form.outcome or CallOutcome.FOLLOW_UP).value,
         )
-        conversation = await self._after_call(conversation, form, who=who)
+        conversation = await self._after_call(conversation, form, who=who, agent_id=agent_id)
         callback = None
         if form.callback is not None:
             callback = await self.add_callback(
@@ -139,9 +139,13 @@ class HotlineService:
             )
         return LoggedCall(call, conversation, callback, duplicate=False)
 
-    async def _after_call(self, conversation: Conversation, form: CallForm, *, who: str) -> Conversation:
-        """The ticket's category and status as the agent chose on the form, each with its event."""
+    async def _after_call(self, conversation: Conversation, form: CallForm, *, who: str, agent_id: str) -> Conversation:
+        """The ticket's category and status as the agent chose on the form, each with its event.
+        An unowned ticket becomes the logging agent's: they took the call, and a category that
+        routes it to another team must not hide it from them (hub/access.py)."""
         changes: dict[str, Any] = {}
+        if agent_id and not conversation.assignee_id:
+            changes["assignee_id"] = agent_id
         if form.category and form.category != conversation.category:
             changes["category"] = form.category
         if form.outcome is CallOutcome.RESOLVED and conversation.status is not Status.RESOLVED:

@@ -3,6 +3,7 @@
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { patchTicket } from "../lib/inbox.js";
+import { HandOff } from "./handoff.js";
 import { state } from "../lib/store.js";
 import { PRIORITIES, STATUSES } from "../lib/views.js";
 
@@ -50,6 +51,7 @@ export function Attributes({ card }) {
       ${c.assignee_id !== me.id ? html`<button type="button" id="assign-me" class="link" onClick=${() => patchTicket(c.id, { assignee_id: me.id })}>${t("attr.assign_me")} <kbd>a</kbd></button>` : null}
     </div>
     <${TextAttr} id="attr-team" label=${t("attr.team")} value=${c.team} onCommit=${(v) => patchTicket(c.id, { team: v })} />
+    <${HandOff} c=${c} />
     <${TextAttr} id="attr-category" label=${t("attr.category")} value=${c.category} onCommit=${(v) => patchTicket(c.id, { category: v })} />
     <${TextAttr} id="attr-tags" label=${t("attr.tags")} hint=${t("attr.tags_hint")} value=${c.tags.join(", ")} onCommit=${(v) => patchTicket(c.id, { tags: v.split(",").map((x) => x.trim()).filter(Boolean) })} />
     <${Snooze} c=${c} />

@@ -1,4 +1,4 @@
-// Admin: channels' state, agents, API tokens, canned responses.
+// Admin: channels' state, agents (role and teams), teams' visibility, API tokens, canned responses.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
@@ -6,6 +6,10 @@ import { failed } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
 import { TeamCalendars } from "../components/team-calendar.js";
+import { teamName } from "../components/handoff.js";
+
+const ROLES = ["admin", "supervisor", "agent", "read-only"];
+const VISIBILITIES = ["assigned", "team", "all"];
 
 // A channel's state (starting, up, degraded) in the agent's language; a state this inbox
 // does not know yet, as the hub says it.
@@ -18,14 +22,16 @@ function agentName(id) { const a = state.agents.find((x) => x.id === id); return
 
 export function Admin() {
   const [tokens, setTokens] = useState([]);
+  const [teams, setTeams] = useState([]);
   const [channels, setChannels] = useState({});
   const [newToken, setNewToken] = useState("");
   const [, setTick] = useState(0);
   async function reload() {
     try {
-      const [agents, canned, tokenList] = await Promise.all([api("GET", "/agents"), api("GET", "/canned"), api("GET", "/tokens")]);
+      const [agents, canned, tokenList, teamList] = await Promise.all([api("GET", "/agents"), api("GET", "/canned"), api("GET", "/tokens"), api("GET", "/teams")]);
       update({ agents: agents.items, canned: canned.items });
       setTokens(tokenList.items);
+      setTeams(teamList.items);
       // /healthz says which channels are up or degraded (a provider down at start), and why
       const health = await fetch("/healthz", { credentials: "same-origin" }).then((r) => r.json()).catch(() => ({}));
       setChannels(health.channels || {});
@@ -44,20 +50,31 @@ export function Admin() {
     <ul id="channel-status">${Object.entries(channels).map(([name, c]) => html`<li data-channel=${name}>
       <strong>${name}</strong> <span class="state" data-state=${c.state}>${channelState(c.state)}</span>${c.reason ? html` — <span class="reason">${c.reason}</span>` : null}</li>`)}</ul>
     <h3>${t("admin.agents")}</h3>
-    <ul id="agents">${state.agents.map((a) => html`<li>${a.name || ""} ${`<${a.email}>`} ${t(`role.${a.role}`)}${a.active ? "" : ` (${t("admin.disabled")})`}
-      ${a.id === state.me.id ? null : html` <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}</li>`)}</ul>
+    <ul id="agents">${state.agents.map((a) => html`<li data-agent=${a.id}>${a.name || ""} ${`<${a.email}>`}${a.active ? "" : ` (${t("admin.disabled")})`}
+      ${a.id === state.me.id ? t(`role.${a.role}`) : html` <label>${t("admin.role")} <select class="agent-role" value=${a.role} onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { role: e.target.value }))()}>
+        ${ROLES.map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
+        <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}
+      <fieldset class="agent-teams row"><legend>${t("admin.member_of", { name: a.name || a.email })}</legend>
+        ${teams.map((team) => html`<label><input type="checkbox" name="team" value=${team.id} checked=${(a.teams || []).includes(team.id)}
+          onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { teams: e.target.checked ? [...(a.teams || []), team.id] : (a.teams || []).filter((x) => x !== team.id) }))()} /> ${teamName(team)}</label>`)}
+      </fieldset></li>`)}</ul>
     <form id="agent-form" class="row" onSubmit=${form((d) => api("POST", "/agents", d))}>
       <label>${t("admin.email")} <input name="email" type="email" required /></label>
       <label>${t("admin.name")} <input name="name" /></label>
-      <label>${t("admin.role")} <select name="role"><option value="agent">${t("role.agent")}</option><option value="admin">${t("role.admin")}</option></select></label>
+      <label>${t("admin.role")} <select name="role">${["agent", "supervisor", "read-only", "admin"].map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
       <label>${t("admin.password")} <input name="password" type="password" minlength="10" required /></label>
       <button type="submit">${t("admin.add")}</button>
     </form>
+    <h3>${t("admin.teams")}</h3>
+    <ul id="teams">${teams.map((team) => html`<li data-team=${team.id}><label>${t("admin.visibility", { team: teamName(team) })}
+      <select class="team-visibility" value=${team.visibility} onChange=${(e) => act(() => api("PATCH", `/teams/${team.id}`, { visibility: e.target.value }))()}>
+        ${VISIBILITIES.map((v) => html`<option value=${v}>${t(`visibility.${v}`)}</option>`)}</select></label></li>`)}</ul>
     <h3>${t("admin.tokens")}</h3>
-    <ul id="tokens">${tokens.map((tk) => html`<li>${tk.name} (${agentName(tk.agent_id)}) ${tk.revoked_at ? t("admin.revoked") : ""}
+    <ul id="tokens">${tokens.map((tk) => html`<li>${tk.name} (${agentName(tk.agent_id)}${tk.role ? `, ${t(`role.${tk.role}`)}` : ""}${tk.teams ? `, ${tk.teams.join(", ")}` : ""}) ${tk.revoked_at ? t("admin.revoked") : ""}
       ${tk.revoked_at ? null : html` <button type="button" class="link" onClick=${act(() => api("DELETE", `/tokens/${tk.id}`))}>${t("admin.revoke")}</button>`}</li>`)}</ul>
-    <form id="token-form" class="row" onSubmit=${form(async (d) => { const made = await api("POST", "/tokens", d); setNewToken(made.token); })}>
+    <form id="token-form" class="row" onSubmit=${form(async ({ role, ...d }) => { const made = await api("POST", "/tokens", role ? { ...d, role } : d); setNewToken(made.token); })}>
       <label>${t("admin.token_name")} <input name="name" required /></label>
+      <label>${t("admin.token_role")} <select name="role"><option value="">${t("admin.token_role_own")}</option>${["supervisor", "agent", "read-only"].map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
       <button type="submit">${t("admin.create")}</button>
     </form>
     ${newToken ? html`<p id="new-token" class="token" role="status">${t("admin.token_once")} <code>${newToken}</code></p>` : null}
