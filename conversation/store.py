@@ -24,6 +24,7 @@ from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
 from conversation.areas.desk import Desk
+from conversation.areas.fields import FieldDefinitions
 from conversation.areas.inbox import Inbox
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
@@ -51,6 +52,8 @@ CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "assignee_id": str,
     "handed_off_at": (datetime, type(None)),
     "snoozed_until": (datetime, type(None)),
+    "fields": dict,  # custom field values, already checked against their definitions (conversation/fields.py)
+    "priority_set_by": str,
 }
 AGENT_FIELDS = ("name", "role", "active", "password_hash", "language")
 
@@ -88,6 +91,7 @@ class Store(ABC):
     coordination: Coordination
     inbox: Inbox
     desk: Desk
+    fields: FieldDefinitions
 
     @abstractmethod
     async def open(self) -> None:
@@ -138,6 +142,10 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
                 raise InvalidInput("tags must be a list of non-empty strings")
             clean[key] = sorted({t.strip().lower() for t in value})
+        elif key == "fields":
+            if not all(isinstance(k, str) and k and isinstance(v, str) and v for k, v in value.items()):
+                raise InvalidInput("fields must map field keys to non-empty texts")
+            clean[key] = dict(sorted(value.items()))
         elif isinstance(value, expected):
             clean[key] = value
         else:

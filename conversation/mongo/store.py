@@ -15,6 +15,7 @@ from conversation.mongo.db import (
 )
 from conversation.mongo.deliveries import MongoDeliveries
 from conversation.mongo.desk import MongoDesk
+from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.tickets import MongoTickets
 from conversation.store import (
@@ -36,6 +37,7 @@ class MongoStore(MongoStoreBase, Store):
         self.coordination = MongoCoordination(self._conn)
         self.inbox = MongoInbox(self._conn)
         self.desk = MongoDesk(self._conn)
+        self.fields = MongoFieldDefinitions(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -80,6 +82,10 @@ class MongoStore(MongoStoreBase, Store):
             await self._conn.db.conversations.create_index(
                 [(field, ASCENDING), ("last_message_at", DESCENDING)], name=f"inbox_{field}"
             )
+        # Custom field values, folded: the list filter (value and key) and the search (value).
+        await self._conn.db.conversations.create_index(
+            [("field_index.v", ASCENDING), ("field_index.k", ASCENDING)], name="fields"
+        )
         await self._conn.db.identities.create_index([("contact_id", ASCENDING)], name="contact")
         await self._conn.db.contacts.create_index([("email_key", ASCENDING)], name="email")
         await self._conn.db.api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")

@@ -17,6 +17,7 @@ from conversation.codec import (
     message_from_doc,
     message_to_doc,
 )
+from conversation.fields import index_value
 from conversation.identity import ContactEmail, email_after_message, joining_email, language_after_message
 from conversation.inbound import Inbound, Sender
 from conversation.model import (
@@ -87,6 +88,8 @@ class MongoTickets(Area, Tickets):
         if current is None:
             raise NotFound(f"conversation {conversation_id}")
         values = conversation_update(current.status, clean, now)
+        if "fields" in values:  # what the `fields` index holds: the list filter and search read it
+            values["field_index"] = [{"k": key, "v": index_value(value)} for key, value in values["fields"].items()]
         doc = (
             await self._conversations.find_one_and_update(
                 {"_id": conversation_id}, {"$set": values}, return_document=ReturnDocument.AFTER

@@ -128,6 +128,14 @@ CREATE TABLE IF NOT EXISTS agents (
 CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS categories (id TEXT PRIMARY KEY, parent_id TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS categories_parent ON categories (parent_id);
+CREATE TABLE IF NOT EXISTS field_definitions (
+    category_id TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (category_id, key));
+-- A ticket's custom field values, folded (fields.index_value): the list filter
+-- (key and value) and the inbox search (a whole value, any key) read this index.
+CREATE TABLE IF NOT EXISTS conversation_fields (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id), key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, key));
+CREATE INDEX IF NOT EXISTS conversation_fields_value ON conversation_fields (value, key);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.
@@ -146,6 +154,9 @@ ADDED_COLUMNS = (
     ("messages", "plugin_attempts", "INTEGER NOT NULL DEFAULT 0"),  # recovery runs that did not finish
     ("agents", "language", "TEXT NOT NULL DEFAULT ''"),
     ("conversations", "snoozed_until", "INTEGER"),
+    ("conversations", "fields", "TEXT NOT NULL DEFAULT '{}'"),  # custom field values (JSON)
+    ("conversations", "priority_set_by", "TEXT NOT NULL DEFAULT ''"),
+    ("contacts", "tier", "TEXT NOT NULL DEFAULT ''"),
 )
 
 
@@ -172,6 +183,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     doc["_id"] = doc.pop("id")
     doc["tags"] = json.loads(doc["tags"])
     doc["participants"] = json.loads(doc["participants"])
+    doc["fields"] = json.loads(doc["fields"])
     for name in CONVERSATION_TIMES:
         doc[name] = from_epoch_ms(doc[name])
     return conversation_from_doc(doc)

@@ -28,6 +28,7 @@ from conversation.sqlite.db import (
 )
 from conversation.sqlite.deliveries import SQLiteDeliveries
 from conversation.sqlite.desk import SQLiteDesk
+from conversation.sqlite.fields import SQLiteFieldDefinitions
 from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.store import (
@@ -52,6 +53,7 @@ class SQLiteStore(Store):
         self.coordination = SQLiteCoordination(self._db)
         self.inbox = SQLiteInbox(self._db)
         self.desk = SQLiteDesk(self._db)
+        self.fields = SQLiteFieldDefinitions(self._db)
 
     @property
     def search_seconds(self) -> float:

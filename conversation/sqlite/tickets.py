@@ -13,6 +13,7 @@ from conversation.codec import (
     idempotency_key,
     to_epoch_ms,
 )
+from conversation.fields import index_value
 from conversation.inbound import Inbound
 from conversation.model import (
     Contact,
@@ -109,6 +110,12 @@ class SQLiteTickets(Area, Tickets):
                 conn.execute("DELETE FROM conversation_tags WHERE conversation_id = ?", (conversation_id,))
                 conn.executemany(
                     "INSERT INTO conversation_tags VALUES (?, ?)", [(conversation_id, t) for t in clean["tags"]]
+                )
+            if "fields" in clean:
+                conn.execute("DELETE FROM conversation_fields WHERE conversation_id = ?", (conversation_id,))
+                conn.executemany(
+                    "INSERT INTO conversation_fields VALUES (?, ?, ?)",
+                    [(conversation_id, key, index_value(value)) for key, value in clean["fields"].items()],
                 )
             if values:
                 assignments = ", ".join(f"{key} = ?" for key in values)  # keys are whitelisted names
