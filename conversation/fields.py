@@ -80,11 +80,30 @@ ERRORS = {
 class FieldError(InvalidInput):
     """A value a field refuses; `reason` and `params` let any language say why."""
 
+    code = "invalid_field"
+
     def __init__(self, field: str, reason: str, **params: str) -> None:
         self.field = field
         self.reason = reason
         self.params = {"field": field, **params}
         super().__init__(ERRORS[reason].format(**self.params))
+
+    def details(self) -> dict[str, Any]:
+        return {"field": self.field, "reason": self.reason, "params": self.params}
+
+
+class FieldsRequired(InvalidInput):
+    """A resolve refused: these required fields have no value (each named in both languages)."""
+
+    code = "fields_required"
+
+    def __init__(self, missing: Sequence[FieldDefinition]) -> None:
+        self.missing = list(missing)
+        named = ", ".join(f"{d.key} ({' / '.join(d.labels.values())})" for d in self.missing)
+        super().__init__(f"fill in the required fields before resolving: {named}")
+
+    def details(self) -> dict[str, Any]:
+        return {"missing": [{"key": d.key, "labels": dict(d.labels)} for d in self.missing]}
 
 
 # -- definitions ----------------------------------------------------------------------------

@@ -99,6 +99,7 @@ class Hub(ChannelPort):
             limits=config.inbound_limits,
             ticketing=config.ticketing,
             keyword_rules=config.keyword_rules,
+            tier_priorities=config.desk.tier_priorities,
             instance_id=self.instance_id,
             concurrency=config.plugin_pool.concurrency,
             backlog=config.plugin_pool.backlog,

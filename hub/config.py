@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from conversation.inbound import InboundLimits
-from conversation.priority_rules import KeywordRules
+from conversation.model import Priority
+from conversation.priority_rules import KeywordRules, tier_priorities
 from conversation.store import Ticketing
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
@@ -91,6 +92,9 @@ class DeskSection:
     )
     high_keywords: tuple[str, ...] = setting(
         list, ["退款", "投诉", "refund", "complaint"], "words that make a new ticket high priority (any case)"
+    )
+    tier_priorities: dict[str, Priority] = setting(
+        dict, {}, 'customer tier -> the priority a new ticket of theirs gets at least, e.g. { vip = "high" }'
     )
 
 
@@ -211,6 +215,10 @@ def _keywords_checked(values: dict[str, Any]) -> dict[str, Any]:
         for index, word in enumerate(values[key]):
             if not isinstance(word, str) or not word.strip():
                 raise ConfigError(f"desk.{key}[{index}]: expected a non-empty word, got {word!r}")
+    try:
+        values["tier_priorities"] = tier_priorities(values["tier_priorities"])
+    except ValueError as exc:
+        raise ConfigError(f"desk.tier_priorities.{exc}") from None
     return values
 
 

@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
-from conversation.model import Contact, Conversation, Message, utcnow
-from conversation.priority_rules import KeywordRules, priority_from_keywords
+from conversation.model import Contact, Conversation, Message, Priority, utcnow
+from conversation.priority_rules import KeywordRules, PrioritySource, priority_from_keywords, priority_from_tier
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus
@@ -60,6 +60,7 @@ class Pipeline:
         limits: InboundLimits,
         ticketing: Ticketing,
         keyword_rules: KeywordRules | None = None,
+        tier_priorities: Mapping[str, Priority] | None = None,
         instance_id: str,
         concurrency: int = 8,
         backlog: int = 1000,
@@ -74,6 +75,7 @@ class Pipeline:
         self.limits = limits
         self.ticketing = replace(ticketing, plugins_enabled=bool(plugins))
         self.keyword_rules = keyword_rules or KeywordRules()
+        self.tier_priorities = dict(tier_priorities or {})
         self.instance_id = instance_id
         self.clock = clock
         self.language = language  # for customers whose language is unknown or has no catalog
@@ -110,7 +112,7 @@ class Pipeline:
         conv_id = record.conversation.id
         if record.route is Route.OPEN_NEW:
             self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
-            record.conversation = await self._raise_priority(record.conversation, record.message.text)
+            record.conversation = await self._raise_priority(record.conversation, record.message.text, record.contact)
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
         self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
@@ -118,20 +120,25 @@ class Pipeline:
             self._spawn(record.message, record.conversation, record.contact)
         return record
 
-    async def _raise_priority(self, conversation: Conversation, text: str) -> Conversation:
-        """A new ticket whose text has an urgent (or high) keyword gets that priority, with an event."""
+    async def _raise_priority(self, conversation: Conversation, text: str, contact: Contact) -> Conversation:
+        """A new ticket whose text has an urgent (or high) keyword, or whose customer's tier
+        asks for more, gets that priority; each rule that raises it leaves its event."""
+        raises: list[tuple[Priority, PrioritySource]] = []
         match = priority_from_keywords(text, self.keyword_rules, conversation.priority)
-        if match is None:
-            return conversation
+        if match is not None:
+            raises.append((match.priority, PrioritySource("rule", "keywords", match.keyword)))
+        current = match.priority if match else conversation.priority
+        by_tier = priority_from_tier(contact.tier, self.tier_priorities, current)
+        if by_tier is not None:
+            raises.append((by_tier, PrioritySource("rule", "tier", contact.tier)))
         try:
-            raised = await self.actions.update_conversation(conversation, {"priority": match.priority})
-            await self.actions.add_event(
-                raised, "event.keyword_priority", keyword=match.keyword, priority=match.priority.value
-            )
+            for priority, source in raises:
+                conversation = await self.actions.update_conversation(
+                    conversation, {"priority": priority}, priority_by=source
+                )
         except StoreUnavailable as exc:  # the message is stored; an agent sets the priority by hand
-            log.warning("ticket %s: keyword priority not set, store unavailable (%s)", conversation.number, exc)
-            return conversation
-        return raised
+            log.warning("ticket %s: rule priority not set, store unavailable (%s)", conversation.number, exc)
+        return conversation
 
     def _spawn(self, message: Message, conversation: Conversation, contact: Contact) -> None:
         if len(self._tasks) >= self.concurrency + self.backlog:

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority
+from conversation.priority_rules import PrioritySource
 from conversation.store import InboundRecord, StoreUnavailable
 from hub.backoff import backoff
 from hub.blobs import PendingUploads, download_headers, name_for_type
@@ -329,7 +330,9 @@ class ConversationActions(Protocol):
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
     ) -> Message: ...
 
-    async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation: ...
+    async def update_conversation(
+        self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
+    ) -> Conversation: ...
 
     async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message: ...
 
@@ -369,7 +372,10 @@ class PluginContext:
         await self._update({"category": category})
 
     async def set_priority(self, priority: Priority | str) -> None:
-        await self._update({"priority": priority})
+        """The ticket records (and its thread says) that this plugin set it."""
+        self.conversation = await self.actions.update_conversation(
+            self.conversation, {"priority": priority}, priority_by=PrioritySource("plugin", self.plugin)
+        )
 
     async def add_tags(self, *tags: str) -> None:
         await self._update({"tags": [*self.conversation.tags, *tags]})

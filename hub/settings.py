@@ -158,6 +158,8 @@ def setting(
         return dataclasses.field(metadata=metadata)
     if isinstance(default, list):  # a section is frozen: its lists are tuples
         return dataclasses.field(default=tuple(default), metadata=metadata)
+    if isinstance(default, dict):  # a table (e.g. [desk] tier_priorities): each section gets its own copy
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
 
 

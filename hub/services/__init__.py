@@ -18,6 +18,7 @@ from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
+from hub.services.fields import FieldService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Services:
     accounts: AccountService
     canned: CannedService
     desk: DeskService
+    fields: FieldService
 
     @classmethod
     def build(
@@ -45,6 +47,7 @@ class Services:
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
             desk=DeskService(store, bus),
+            fields=FieldService(store, bus),
         )
 
 
