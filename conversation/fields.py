@@ -310,22 +310,37 @@ def field_value(definition: FieldDefinition, value: Any) -> str:
     return text
 
 
-def fields_after(
-    current: Mapping[str, str], changes: Mapping[str, Any], definitions: Sequence[FieldDefinition]
-) -> dict[str, str]:
-    """The ticket's field values after `changes` (key -> value; null or "" clears one).
+def field_changes(changes: Mapping[str, Any], definitions: Sequence[FieldDefinition]) -> dict[str, str | None]:
+    """Each changed field's canonical value, None to clear it (given as null or "").
     Every change is checked before any is applied: a FieldError leaves everything as it was."""
     by_key = {d.key: d for d in definitions}
-    result = dict(current)
+    checked: dict[str, str | None] = {}
     for key, value in changes.items():
         definition = by_key.get(key)
         if definition is None:
             raise FieldError(key, "unknown_field")
-        if value is None or (isinstance(value, str) and not value.strip()):
+        empty = value is None or (isinstance(value, str) and not value.strip())
+        checked[key] = None if empty else field_value(definition, value)
+    return checked
+
+
+def with_field_changes(current: Mapping[str, str], changes: Mapping[str, str | None]) -> dict[str, str]:
+    """The values after checked changes: what a backend stores, in the same transaction as it
+    reads `current` (two agents changing two fields at once both keep theirs)."""
+    result = dict(current)
+    for key, value in changes.items():
+        if value is None:
             result.pop(key, None)
         else:
-            result[key] = field_value(definition, value)
-    return result
+            result[key] = value
+    return dict(sorted(result.items()))
+
+
+def fields_after(
+    current: Mapping[str, str], changes: Mapping[str, Any], definitions: Sequence[FieldDefinition]
+) -> dict[str, str]:
+    """The ticket's field values after unchecked `changes` (key -> value; null or "" clears one)."""
+    return with_field_changes(current, field_changes(changes, definitions))
 
 
 def missing_required(values: Mapping[str, str], definitions: Iterable[FieldDefinition]) -> list[FieldDefinition]:

@@ -4,6 +4,7 @@ without the required ones is a 422 that changes nothing; a customer's tier raise
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from tests.helpers import customer_message, make_config
 from tests.test_api import ADMIN, AGENT, Agent, sign_in
+from tests.test_web import post, start_client, webhook_config
 
 ORDER = {
     "key": "order_no",
@@ -191,3 +193,35 @@ async def test_a_vip_customers_new_ticket_is_high_priority_with_the_rule_recorde
 
     changed = await agent.call("PATCH", f"/api/v1/conversations/{second}", {"priority": "low"})
     assert changed["priority_set_by"] == f"agent:{agent.id}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongo"])
+async def test_the_platform_sends_the_tier_with_a_signed_message(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = "sqlite://" if backend == "sqlite" else request.getfixturevalue("mongo_db_uri")
+    config = webhook_config(tmp_path, desk={"tier_priorities": {"vip": "urgent"}}, storage={"url": url})
+    client = await start_client(config)
+    try:
+        sender = {"id": "user-9", "name": "陈静", "tier": "VIP"}
+        body = json.dumps({"id": "p-1", "sender": sender, "text": "我的订单还没到"}, ensure_ascii=False).encode()
+        assert (await post(client, body))[0] == 200
+        hub = client.server.app[HUB]
+        ticket = await hub.store.tickets.get_conversation_by_number(1000)
+        assert ticket is not None and (ticket.priority.value, ticket.priority_set_by) == ("urgent", "rule:tier")
+        contact = await hub.store.contacts.get_contact(ticket.contact_id)
+        assert contact is not None and contact.tier == "vip"
+
+        # the platform's word changes it for the next ticket; a message without one leaves it
+        body = json.dumps({"id": "p-2", "sender": {**sender, "tier": "basic"}, "thread": "t2", "text": "hi"}).encode()
+        assert (await post(client, body))[0] == 200
+        body = json.dumps({"id": "p-3", "sender": {"id": "user-9"}, "thread": "t3", "text": "hi"}).encode()
+        assert (await post(client, body))[0] == 200
+        later = await hub.store.tickets.get_conversation_by_number(1002)
+        contact = await hub.store.contacts.get_contact(ticket.contact_id)
+        assert later is not None and later.priority.value == "normal" and contact is not None
+        assert contact.tier == "basic"
+        refused = json.dumps({"id": "p-4", "sender": {**sender, "tier": 5}, "text": "x"}).encode()
+        assert (await post(client, refused))[0] == 400
+    finally:
+        await client.close()

@@ -23,7 +23,7 @@ from hub.api.framework import Route
 from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.jsonbody import MAX_DEPTH, parse_json
-from hub.schema import Arr, Bool, Int, Nullable, Obj, Schema, Str
+from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Scalar, Schema, Str
 from tests.helpers import customer_message, make_config
 
 SECRET = "webhook-secret-for-input-tests"
@@ -127,6 +127,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "ref": "nope",
         "team_id": "finance",
         "category_id": "faq",
+        "key": "order_no",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -348,6 +349,10 @@ def sample(schema: Schema) -> Any:
         return sample(schema.inner)
     if isinstance(schema, Obj):
         return {name: sample(field) for name, field in schema.fields.items()}
+    if isinstance(schema, Map):
+        return {"order_no": sample(schema.values)}
+    if isinstance(schema, Scalar):
+        return "x"
     raise AssertionError(f"no sample for {schema!r}")
 
 
@@ -403,6 +408,14 @@ async def test_api_query_strings_never_get_a_5xx(site: Site) -> None:
                 url = f"{route_path(site, route)}?{name}={value}"
                 resp = await site.client.request(route.method, url, headers=site.bearer)
                 assert resp.status < 500, (url[:120], await resp.text())
+
+
+async def test_custom_field_filters_never_get_a_5xx(site: Site) -> None:
+    for name in ("order_no", "x" * 5000, "%ED%A0%80", "%00"):
+        for value in ("%ED%A0%80", "%FF", "9" * 5000, "%00", "x" * 5000, ""):
+            url = f"/api/v1/conversations?field.{name}={value}&q=abcdef"
+            resp = await site.client.request("GET", url, headers=site.bearer)
+            assert resp.status < 500, (url[:120], await resp.text())
 
 
 async def test_odd_authorization_headers_get_401(site: Site) -> None:

@@ -206,8 +206,8 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     query = query_from(call)
     filters = await list_filters(hub.store, call.request.query)  # field.<key>=<value>, any number
-    if len(filters) > MAX_FIELD_FILTERS or any(len(v) > 200 for _, v in filters):
-        raise ApiError(422, "invalid", f"at most {MAX_FIELD_FILTERS} field filters of 200 characters each")
+    if len(filters) > MAX_FIELD_FILTERS or any(len(k) > 40 or len(v) > 200 for k, v in filters):
+        raise ApiError(422, "invalid", f"at most {MAX_FIELD_FILTERS} field filters, each field.<key>=<value>")
     query = dataclasses.replace(query, fields=filters)
     try:
         items, total = await hub.store.inbox.list_conversations(query)

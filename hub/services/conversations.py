@@ -12,7 +12,7 @@ from typing import Any
 
 from conversation.desk import category_defaults
 from conversation.errors import InvalidInput
-from conversation.fields import FieldsRequired, fields_after, missing_required
+from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -157,8 +157,9 @@ class ConversationService:
         if "fields" in changes:
             if not isinstance(changes["fields"], dict):
                 raise InvalidInput("fields must be an object of field key to value")
-            values = fields_after(conversation.fields, changes["fields"], definitions)
-            changes = {**changes, "fields": values}
+            checked = field_changes(changes["fields"], definitions)
+            values = with_field_changes(conversation.fields, checked)
+            changes = {**changes, "fields": checked}
         missing = missing_required(values, definitions) if resolving else []
         if missing:
             raise FieldsRequired(missing)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
+
+from conversation.errors import InvalidInput
 from conversation.fields import FieldDefinition, FieldOption, FieldType, filter_value, index_value
 from conversation.model import ConversationQuery, Priority, utcnow
 from conversation.store import Store
@@ -58,13 +62,39 @@ async def test_field_values_are_kept_on_the_ticket_and_filter_the_list(store: St
     assert await listed(fields=(("reason", "ab123456"),)) == []  # the value under another key
     assert await listed(fields=(("order_no", "ab123456"),), channel="telegram") == []
 
-    # Replacing the values replaces what the filter finds; an emptied ticket is found by none.
-    await store.tickets.update_conversation(first, {"fields": {"amount": "12.50 CNY"}}, now=now)
+    # A change names only the fields it changes; None removes one, and the filter follows.
+    changed = await store.tickets.update_conversation(first, {"fields": {"order_no": None}}, now=now)
+    assert changed.fields == {"amount": "12.50 CNY"}
     assert await listed(fields=(("order_no", "ab123456"),)) == []
     assert await listed(fields=(("amount", "12.50 cny"),)) == [first]
-    await store.tickets.update_conversation(first, {"fields": {}}, now=now)
+    changed = await store.tickets.update_conversation(first, {"fields": {"amount": "1.00 USD"}}, now=now)
+    assert changed.fields == {"amount": "1.00 USD"}
     assert await listed(fields=(("amount", "12.50 cny"),)) == []
+    await store.tickets.update_conversation(first, {"fields": {"amount": None}}, now=now)
+    assert await listed(fields=(("amount", "1.00 usd"),)) == []
     assert third not in await listed(fields=(("order_no", "cd654321"),))
+
+
+async def test_two_changes_of_different_fields_at_once_both_stay(store: Store) -> None:
+    first, _, _ = await three_tickets(store)
+    now = utcnow()
+    await asyncio.gather(
+        *(store.tickets.update_conversation(first, {"fields": {f"f{i}": f"v{i}"}}, now=now) for i in range(8))
+    )
+    stored = await store.tickets.get_conversation(first)
+    assert stored is not None and stored.fields == {f"f{i}": f"v{i}" for i in range(8)}
+    for i in range(8):  # and each is found by the filter
+        items, _ = await store.inbox.list_conversations(ConversationQuery(fields=((f"f{i}", f"v{i}"),)))
+        assert [c.id for c in items] == [first]
+
+
+async def test_a_bad_field_change_is_refused_before_anything_is_written(store: Store) -> None:
+    first, _, _ = await three_tickets(store)
+    for bad in ({"Bad.Key": "x"}, {"$where": "x"}, {"order_no": ""}, {"order_no": 5}):
+        with pytest.raises(InvalidInput):
+            await store.tickets.update_conversation(first, {"fields": bad, "priority": Priority.HIGH}, now=utcnow())
+    stored = await store.tickets.get_conversation(first)
+    assert stored is not None and stored.fields == {} and stored.priority is Priority.NORMAL
 
 
 async def test_search_finds_a_ticket_by_a_field_value(store: Store) -> None:

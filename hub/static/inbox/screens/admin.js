@@ -1,10 +1,11 @@
-// Admin: channels' state, agents, API tokens, canned responses.
+// Admin: channels' state, agents, API tokens, canned responses, custom ticket fields.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
+import { FieldAdmin } from "../components/field-admin.js";
 
 // A channel's state (starting, up, degraded) in the agent's language; a state this inbox
 // does not know yet, as the hub says it.
@@ -69,5 +70,6 @@ export function Admin() {
       <label>${t("admin.canned_text")} <input name="text" required /></label>
       <button type="submit">${t("admin.add")}</button>
     </form>
+    <${FieldAdmin} />
   <//>`;
 }

@@ -1,0 +1,88 @@
+# ruff: noqa: F811  (the fixtures of tests/test_inbox_browser.py are imported by name)
+"""Custom ticket fields in the inbox's sidebar, in a real browser (chromium through
+Playwright), in Chinese: drawn from the category's definitions with their labels, edited
+in place, a refused value or a resolve without the required fields said in the agent's
+language, and nothing stored that the hub refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.app import Hub
+from tests.test_inbox_browser import (  # noqa: F401  (fixtures, and the check for script errors)
+    ARTIFACTS,
+    browser,
+    customer_writes,
+    hub_url,
+    no_script_errors,
+    sign_in,
+)
+
+ORDER = {
+    "key": "order_no",
+    "type": "order_number",
+    "labels": {"zh-CN": "订单号", "en": "Order number"},
+    "pattern": r"[A-Z]{2}\d{8}",
+    "required": True,
+}
+REASON = {
+    "key": "reason",
+    "type": "choice",
+    "labels": {"zh-CN": "原因", "en": "Reason"},
+    "options": [{"id": "not_received", "labels": {"zh-CN": "未收到货", "en": "Not received"}}],
+}
+AMOUNT = {"key": "amount", "type": "amount", "labels": {"zh-CN": "金额", "en": "Amount"}}
+
+
+async def stored_fields(hub: Hub, conversation_id: str) -> dict[str, str]:
+    conversation = await hub.store.tickets.get_conversation(conversation_id)
+    assert conversation is not None
+    return conversation.fields
+
+
+async def test_an_agent_edits_the_fields_in_the_sidebar_in_chinese(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    for definition in (ORDER, REASON, AMOUNT):
+        await hub.services.fields.create("dispute", definition)
+    record = await customer_writes(hub, "v1", "我付了两次钱")
+    await hub.services.conversations.update_conversation(record.conversation, {"category": "dispute"})
+    ticket = record.conversation.id
+
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.click()
+    fields = page.locator("#ticket-fields")
+    await expect(fields.locator("legend")).to_have_text("字段")
+    await expect(fields.locator("[data-field=order_no] > span")).to_have_text("订单号 *")
+    await expect(fields.locator("[data-field=reason] > span")).to_have_text("原因")
+
+    # resolving first: refused, the missing field named by its Chinese label, nothing changed
+    await page.click("#resolve")
+    notice = page.locator(".notice")
+    await expect(notice).to_have_text("解决前请填写：订单号")
+    assert (await hub.store.tickets.get_conversation(ticket)).status.value == "open"  # type: ignore[union-attr]
+
+    # a value the pattern refuses: said in Chinese, not stored
+    await page.fill("#field-order_no", "12345")
+    await page.press("#field-order_no", "Tab")
+    await expect(notice).to_have_text("订单号：订单号格式不正确")
+    await expect(fields.locator("#field-order_no")).to_have_value("")  # back to what is stored
+    assert await stored_fields(hub, ticket) == {}
+
+    await page.fill("#field-order_no", "AB20240917")
+    await page.press("#field-order_no", "Tab")
+    await page.select_option("#field-reason", "not_received")
+    await page.fill("#field-amount", "12.5")
+    await page.press("#field-amount", "Tab")
+    await expect(fields.locator("#field-amount")).to_have_value("12.50")
+    await expect(fields.locator("#field-reason option:checked")).to_have_text("未收到货")
+    assert await stored_fields(hub, ticket) == {
+        "amount": "12.50 CNY",
+        "order_no": "AB20240917",
+        "reason": "not_received",
+    }
+    await page.screenshot(path=str(ARTIFACTS / "fields-zh-CN.png"))
+
+    await page.click("#resolve")
+    await expect(page.locator("#attr-status")).to_have_value("resolved")
