@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.app import Hub
+from tests.test_fields_api import AMOUNT, ORDER, REASON
 from tests.test_inbox_browser import (  # noqa: F401  (fixtures, and the check for script errors)
     ARTIFACTS,
     browser,
@@ -17,21 +18,6 @@ from tests.test_inbox_browser import (  # noqa: F401  (fixtures, and the check f
     no_script_errors,
     sign_in,
 )
-
-ORDER = {
-    "key": "order_no",
-    "type": "order_number",
-    "labels": {"zh-CN": "订单号", "en": "Order number"},
-    "pattern": r"[A-Z]{2}\d{8}",
-    "required": True,
-}
-REASON = {
-    "key": "reason",
-    "type": "choice",
-    "labels": {"zh-CN": "原因", "en": "Reason"},
-    "options": [{"id": "not_received", "labels": {"zh-CN": "未收到货", "en": "Not received"}}],
-}
-AMOUNT = {"key": "amount", "type": "amount", "labels": {"zh-CN": "金额", "en": "Amount"}}
 
 
 async def stored_fields(hub: Hub, conversation_id: str) -> dict[str, str]:
