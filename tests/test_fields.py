@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -155,3 +157,18 @@ def test_a_tier_raises_the_priority_and_never_lowers_it() -> None:
 def test_who_set_a_priority_is_recorded_as_kind_and_name() -> None:
     assert PrioritySource("rule", "keywords", "fraud").recorded == "rule:keywords"
     assert PrioritySource("plugin", "triage").recorded == "plugin:triage"
+
+
+async def test_the_embedded_database_answers_field_filters_and_searches_from_an_index(tmp_path: Path) -> None:
+    from conversation.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    await store.close()
+    with sqlite3.connect(tmp_path / "helpline.sqlite3") as conn:
+        for sql, args in (
+            ("SELECT conversation_id FROM conversation_fields WHERE value = ? AND key = ?", ("ab123", "order_no")),
+            ("SELECT conversation_id FROM conversation_fields WHERE value = ?", ("ab123",)),
+        ):
+            plan = " ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+            assert "USING COVERING INDEX conversation_fields_value" in plan, plan

@@ -72,3 +72,41 @@ async def test_an_agent_edits_the_fields_in_the_sidebar_in_chinese(hub_url: tupl
 
     await page.click("#resolve")
     await expect(page.locator("#attr-status")).to_have_value("resolved")
+
+
+async def test_an_admin_adds_a_choice_field_to_a_category_in_chinese(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-admin")
+    form = page.locator("#field-form")
+    await form.locator("select[name=category]").select_option("dispute")
+    await form.locator("input[name=key]").fill("channel_used")
+    await form.locator("select[name=type]").select_option("choice")
+    await form.locator("input[name=label_zh]").fill("下单渠道")
+    await form.locator("input[name=label_en]").fill("Ordered via")
+    await form.locator("input[name=extra]").fill("app=手机应用/App, web=网站/Website")
+    await form.locator("input[name=required]").check()
+    await form.locator("button[type=submit]").click()
+    shown = page.locator("#field-definitions li[data-key=channel_used]")
+    await expect(shown).to_contain_text("交易纠纷: 下单渠道")
+    await expect(shown).to_contain_text("选项, 必填")
+    (stored,) = await hub.store.fields.list_definitions()
+    assert (stored.category_id, stored.required) == ("dispute", True)
+    assert [(o.id, o.labels) for o in stored.options] == [
+        ("app", {"zh-CN": "手机应用", "en": "App"}),
+        ("web", {"zh-CN": "网站", "en": "Website"}),
+    ]
+
+    # a bad pattern is refused with the hub's reason, and nothing is added
+    await form.locator("input[name=key]").fill("order_no")
+    await form.locator("select[name=type]").select_option("order_number")
+    await form.locator("input[name=label_zh]").fill("订单号")
+    await form.locator("input[name=extra]").fill("([")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator(".notice")).to_have_text("提交的内容有误，请检查后重试。")
+    assert len(await hub.store.fields.list_definitions()) == 1
+    await shown.locator("button").click()
+    await expect(shown).to_have_count(0)
+    assert await hub.store.fields.list_definitions() == []

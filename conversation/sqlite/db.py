@@ -135,7 +135,7 @@ CREATE TABLE IF NOT EXISTS field_definitions (
 CREATE TABLE IF NOT EXISTS conversation_fields (
     conversation_id TEXT NOT NULL REFERENCES conversations(id), key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (conversation_id, key));
-CREATE INDEX IF NOT EXISTS conversation_fields_value ON conversation_fields (value, key);
+CREATE INDEX IF NOT EXISTS conversation_fields_value ON conversation_fields (value, key, conversation_id);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.
