@@ -167,7 +167,7 @@ def definition_from_input(category_id: str, data: Mapping[str, Any]) -> FieldDef
     if not isinstance(key, str) or not KEY_PATTERN.match(key):
         raise InvalidInput("key must start with a lowercase letter, then up to 39 lowercase letters, digits or '_'")
     try:
-        kind = FieldType(data.get("type"))
+        kind = FieldType(str(data.get("type")))
     except ValueError:
         raise InvalidInput(f"type must be one of {', '.join(t.value for t in FieldType)}") from None
     required = data.get("required", False)

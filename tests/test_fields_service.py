@@ -9,6 +9,7 @@ from conversation.model import Conversation, MessageKind, Priority, Status
 from conversation.store import Store
 from hub.sdk import PluginContext
 from hub.services import Services, store_only
+from hub.services.fields import ticket_definitions
 from tests.store_contract.common import POLICY, inbound
 
 ORDER = {"key": "order_no", "type": "order_number", "labels": {"zh-CN": "订单号", "en": "Order"}, "pattern": r"\d{8}"}
@@ -123,3 +124,16 @@ async def test_every_priority_change_records_who_set_it_with_an_event(store: Sto
             "params": {"priority": "urgent", "set_by": "plugin:triage", "plugin": "triage"},
         },
     ]
+
+
+async def test_a_deleted_category_takes_its_field_definitions_with_it(store: Store) -> None:
+    services = await desk(store)
+    await services.desk.create_category({"id": "refund", "names": {"en": "Refund"}, "parent_id": "dispute"})
+    await services.fields.create("refund", ORDER)
+    await services.fields.create("dispute", AMOUNT)
+    await services.desk.delete_category("refund")
+    assert [(d.category_id, d.key) for d in await store.fields.list_definitions()] == [("dispute", "amount")]
+    # a category made again with the same id starts without the old fields
+    await services.desk.create_category({"id": "refund", "names": {"en": "Refund"}})
+    conv = await ticket(store, services, category="refund")
+    assert await ticket_definitions(store, conv.category) == []
