@@ -47,6 +47,11 @@ async def test_an_agent_edits_the_fields_in_the_sidebar_in_chinese(hub_url: tupl
     await page.click("#resolve")
     notice = page.locator(".notice")
     await expect(notice).to_have_text("解决前请填写：订单号")
+    # ...and so is a bulk resolve, which names the ticket
+    await page.locator("#conversations li .tick").first.check()
+    await page.select_option("#bulk-status", "resolved")
+    await page.click("#bulk-status-apply")
+    await expect(notice).to_contain_text(f"#{record.conversation.number}: 解决前请填写：订单号")
     assert (await hub.store.tickets.get_conversation(ticket)).status.value == "open"  # type: ignore[union-attr]
 
     # a value the pattern refuses: said in Chinese, not stored

@@ -163,10 +163,11 @@ export async function bulkPatch(changesFor) {
   const ids = [...state.selected];
   const rows = state.list.items.filter((c) => ids.includes(c.id));
   let done = 0;
+  const refused = []; // each ticket the hub refused, with why (a resolve missing required fields)
   for (const row of rows) {
-    try { await api("PATCH", `/conversations/${row.id}`, changesFor(row)); done += 1; } catch (e) { failed(e); }
+    try { await api("PATCH", `/conversations/${row.id}`, changesFor(row)); done += 1; } catch (e) { refused.push(`#${row.number}: ${errorText(e)}`); }
   }
-  notify(t("bulk.done", { count: done }));
+  notify([t("bulk.done", { count: done }), ...refused].join(" — "), refused.length ? "error" : "status");
   update({ selected: new Set() });
   await loadList(); loadCounts();
   if (shownId() && ids.includes(shownId())) refreshCard(shownId()).catch(() => {});
