@@ -16,6 +16,7 @@ from tests.test_inbox_browser import (  # noqa: F401  (fixtures, and the check f
     customer_writes,
     hub_url,
     no_script_errors,
+    serious_accessibility_problems,
     sign_in,
 )
 
@@ -74,6 +75,7 @@ async def test_an_agent_edits_the_fields_in_the_sidebar_in_chinese(hub_url: tupl
         "reason": "not_received",
     }
     await page.screenshot(path=str(ARTIFACTS / "fields-zh-CN.png"))
+    assert await serious_accessibility_problems(page) == []
 
     await page.click("#resolve")
     await expect(page.locator("#attr-status")).to_have_value("resolved")
