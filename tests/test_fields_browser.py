@@ -36,6 +36,7 @@ async def test_an_agent_edits_the_fields_in_the_sidebar_in_chinese(hub_url: tupl
     record = await customer_writes(hub, "v1", "我付了两次钱")
     await hub.services.conversations.update_conversation(record.conversation, {"category": "dispute"})
     ticket = record.conversation.id
+    await hub.services.contacts.update(record.contact.id, {"tier": "VIP"})
 
     page = await sign_in(browser, url, "zh-CN")
     await page.locator("#conversations li").first.click()
@@ -43,6 +44,7 @@ async def test_an_agent_edits_the_fields_in_the_sidebar_in_chinese(hub_url: tupl
     await expect(fields.locator("legend")).to_have_text("字段")
     await expect(fields.locator("[data-field=order_no] > span")).to_have_text("订单号 *")
     await expect(fields.locator("[data-field=reason] > span")).to_have_text("原因")
+    await expect(page.locator(".contact .tier")).to_have_text("vip")  # the platform's tier, beside the fields
 
     # resolving first: refused, the missing field named by its Chinese label, nothing changed
     await page.click("#resolve")
