@@ -7,11 +7,14 @@ the channel's secret, and `X-Helpline-Timestamp` must be within `max_skew_second
 of now, so a captured request cannot be replayed later.
 
 Inbound: POST /channels/<name>/messages with
-    {"id": "msg-1", "sender": {"id": "user-7", "name": "Li Na", "email": "...", "email_verified": false},
+    {"id": "msg-1", "sender": {"id": "user-7", "name": "Li Na", "email": "...", "email_verified": false,
+                               "tier": "vip"},
      "thread": "order-5531", "text": "...", "subject": "...", "choice": "..."}
 "thread" defaults to the sender's id (one running conversation per person). The email is
 a claim unless the platform sets "email_verified": true (it confirmed the address itself);
-only a verified email joins the sender to a contact known on another channel.
+only a verified email joins the sender to a contact known on another channel. "tier" is the
+customer's tier on the platform: it replaces the contact's, and `[desk] tier_priorities` gives
+their new tickets at least the priority it names.
 """
 
 from __future__ import annotations
@@ -132,6 +135,7 @@ def parse_message(channel: str, payload: Any) -> Inbound:
             email=_text(sender, "email"),
             verified=_email_verified(sender),
             language=_language(sender),
+            tier=_text(sender, "tier"),  # the customer's tier on the platform ([desk] tier_priorities)
         ),
         thread_key=_text(payload, "thread") or sender_id,
         text=_text(payload, "text"),

@@ -92,6 +92,8 @@ def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
         "participants": list(conv.participants),
         "customer_address": conv.customer_address,
         "snoozed_until": conv.snoozed_until,
+        "fields": dict(conv.fields),
+        "priority_set_by": conv.priority_set_by,
     }
 
 
@@ -120,6 +122,8 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
         participants=list(doc.get("participants") or []),
         customer_address=doc.get("customer_address") or "",
         snoozed_until=as_utc(doc.get("snoozed_until")),
+        fields=dict(doc.get("fields") or {}),
+        priority_set_by=doc.get("priority_set_by") or "",
     )
 
 
@@ -225,6 +229,7 @@ def contact_from_doc(doc: dict[str, Any], identities: list[Identity]) -> Contact
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
         merged_into=doc.get("merged_into") or "",
         language=doc.get("language") or "",
+        tier=doc.get("tier") or "",
     )
 
 

@@ -23,6 +23,9 @@ class Sender:
     # the email become the contact's trusted one and join a contact known by it.
     verified: bool = False
     language: str = ""  # BCP 47 tag the channel knows (Telegram language_code, Slack locale, ...)
+    # The customer's tier as the platform's own backend says it (the signed webhook channel
+    # only): it replaces the contact's, and [desk] tier_priorities ranks their new tickets by it.
+    tier: str = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -68,6 +71,7 @@ def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
     need(isinstance(inbound.sender, Sender), "sender is required")
     need(bool(inbound.sender.address.strip()), "sender.address is required")
     need(len(inbound.sender.address) <= limits.max_key_chars, "sender.address is too long")
+    need(len(inbound.sender.tier) <= 40, "sender.tier is too long (40 characters at most)")
     need(isinstance(inbound.text, str) and isinstance(inbound.html, str), "text and html must be strings")
     need(len(inbound.text) <= limits.max_text_chars, f"text is longer than {limits.max_text_chars} characters")
     need(len(inbound.html) <= limits.max_html_chars, f"html is longer than {limits.max_html_chars} characters")

@@ -107,6 +107,7 @@ class Contact:
     created_at: datetime = field(default_factory=utcnow)
     merged_into: str = ""  # set when this person turned out to be another contact
     language: str = ""  # BCP 47 tag as a channel said it, or detected, or set by an agent ("" unknown)
+    tier: str = ""  # the customer's tier on the platform ("vip"); [desk] tier_priorities maps it to a priority
 
 
 @dataclass(slots=True)
@@ -136,6 +137,8 @@ class Conversation:
     participants: list[str] = field(default_factory=list)  # others on the thread, e.g. Cc'd addresses
     customer_address: str = ""  # the identity on `channel` that opened the ticket: replies go there
     snoozed_until: datetime | None = None  # a snoozed ticket opens again at this time (None: until someone writes)
+    fields: dict[str, str] = field(default_factory=dict)  # custom field values, canonical text (conversation/fields.py)
+    priority_set_by: str = ""  # who set the priority: "agent:<id>", "rule:<name>", "plugin:<name>" (priority_rules)
 
     @property
     def human_owned(self) -> bool:
@@ -278,7 +281,8 @@ class ConversationQuery:
     category: str | None = None
     tag: str | None = None
     contact_id: str | None = None
-    search: str = ""
+    fields: tuple[tuple[str, str], ...] = ()  # (key, value folded by fields.index_value): every one must match
+    search: str = ""  # words in a message, or a custom field's whole value (an order number)
     include_merged: bool = False
     reach: Reach | None = None  # only the tickets an agent may see; None: all
     limit: int = 50

@@ -1,8 +1,9 @@
-"""Priority from what a new ticket says: configured keywords raise it (pure, shared by every hub)."""
+"""Priority from what a new ticket says and who asks: configured keywords and the customer's
+tier raise it (pure, shared by every hub); and who set a priority."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from conversation.model import Priority
@@ -34,3 +35,42 @@ def priority_from_keywords(text: str, rules: KeywordRules, current: Priority) ->
             if keyword.casefold() in folded:
                 return KeywordMatch(priority, keyword)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class PrioritySource:
+    """Who or what set a ticket's priority: kept on the ticket (`priority_set_by`) and in the
+    thread's event. `kind` is agent, rule, plugin or system; `name` the agent's id, the rule
+    (keywords, category, tier) or the plugin; `detail` what the rule matched."""
+
+    kind: str
+    name: str
+    detail: str = ""
+
+    @property
+    def recorded(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+SYSTEM = PrioritySource("system", "hub")
+
+
+def tier_priorities(mapping: Mapping[str, str]) -> dict[str, Priority]:
+    """[desk] tier_priorities checked: tier name (any case) -> priority; ValueError names a bad one."""
+    checked = {}
+    for tier, priority in mapping.items():
+        if not isinstance(tier, str) or not tier.strip():
+            raise ValueError(f"{tier!r}: a tier needs a name")
+        try:
+            checked[tier.strip().casefold()] = Priority(priority)
+        except ValueError:
+            raise ValueError(f"{tier}: {priority!r} is not one of {', '.join(p.value for p in Priority)}") from None
+    return checked
+
+
+def priority_from_tier(tier: str, tiers: Mapping[str, Priority], current: Priority) -> Priority | None:
+    """The priority a customer's tier asks for, when it is higher than `current`; None otherwise."""
+    wanted = tiers.get(tier.strip().casefold()) if tier else None
+    if wanted is None or RANK[wanted] <= RANK[current]:
+        return None
+    return wanted

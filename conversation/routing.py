@@ -8,7 +8,7 @@ from enum import Enum
 from conversation.codec import subject_from
 from conversation.inbound import Inbound
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Priority, Status, new_id
-from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
+from conversation.priority_rules import KeywordMatch, KeywordRules, PrioritySource, priority_from_keywords
 from conversation.progress import chosen_number, status_question
 
 
@@ -56,6 +56,9 @@ def opens_ticket(route: Route) -> bool:
     return route in (Route.OPEN_NEW, Route.QUESTION_NEW)
 
 
+KEYWORD_RULE = PrioritySource("rule", "keywords")
+
+
 def new_conversation(
     inbound: Inbound,
     contact_id: str,
@@ -84,6 +87,7 @@ def new_conversation(
         participants=merged_participants([], inbound.participants),
         customer_address=inbound.sender.address,
         priority=match.priority if match else Priority.NORMAL,
+        priority_set_by=KEYWORD_RULE.recorded if match else "",
         status=Status.RESOLVED if answered else Status.OPEN,
         resolved_at=now if answered else None,
     )

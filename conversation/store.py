@@ -28,6 +28,7 @@ from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
 from conversation.areas.desk import Desk
+from conversation.areas.fields import FieldDefinitions
 from conversation.areas.inbox import Inbox
 from conversation.areas.records import Records
 from conversation.areas.tickets import InboundRecord as InboundRecord
@@ -35,6 +36,7 @@ from conversation.areas.tickets import Ticketing as Ticketing
 from conversation.areas.tickets import Tickets
 from conversation.areas.timers import Timers
 from conversation.errors import InvalidInput
+from conversation.fields import KEY_PATTERN
 from conversation.model import (
     Priority,
     Status,
@@ -57,6 +59,8 @@ CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "assignee_id": str,
     "handed_off_at": (datetime, type(None)),
     "snoozed_until": (datetime, type(None)),
+    "fields": dict,  # custom fields to change, checked against their definitions (fields.field_changes)
+    "priority_set_by": str,
 }
 AGENT_FIELDS = ("name", "role", "active", "password_hash", "language")
 
@@ -99,6 +103,7 @@ class Store(ABC):
     calls: Calls
     callbacks: Callbacks
     calendars: Calendars
+    fields: FieldDefinitions
 
     @abstractmethod
     async def open(self) -> None:
@@ -149,6 +154,12 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(value, list) or not all(isinstance(t, str) and t.strip() for t in value):
                 raise InvalidInput("tags must be a list of non-empty strings")
             clean[key] = sorted({t.strip().lower() for t in value})
+        elif key == "fields":  # the fields to change: key -> checked value, None removes one
+            if not all(isinstance(k, str) and KEY_PATTERN.match(k) and (v is None or v) for k, v in value.items()):
+                raise InvalidInput("fields must map field keys to non-empty texts or null")
+            if not all(v is None or isinstance(v, str) for v in value.values()):
+                raise InvalidInput("fields must map field keys to non-empty texts or null")
+            clean[key] = dict(value)
         elif isinstance(value, expected):
             clean[key] = value
         else:

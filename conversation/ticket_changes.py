@@ -12,6 +12,8 @@ from conversation.model import Conversation
 
 KINDS = {"status": "status", "assignee_id": "assignment", "team": "team"}  # every other field: "field"
 EVENT_KINDS = frozenset({"status", "assignment", "team", "field"})
+# Kept beside a field, not a change of its own: who set the priority travels with "priority".
+BOOKKEEPING = frozenset({"priority_set_by"})
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class TicketChange:
 def ticket_changes(before: Conversation, after: Conversation, fields: Iterable[str]) -> list[TicketChange]:
     """One change per field in `fields` whose value differs between `before` and `after`."""
     found = []
-    for name in sorted(set(fields)):
+    for name in sorted(set(fields) - BOOKKEEPING):
         old, new = _plain(getattr(before, name, None)), _plain(getattr(after, name, None))
         if old != new:
             found.append(TicketChange(KINDS.get(name, "field"), name, old, new, after))

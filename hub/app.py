@@ -130,6 +130,7 @@ class Hub(ChannelPort):
             self.plugins,
             limits=config.inbound_limits,
             ticketing=config.ticketing,
+            tier_priorities=config.desk.tier_priorities,
             instance_id=self.instance_id,
             concurrency=config.plugin_pool.concurrency,
             backlog=config.plugin_pool.backlog,

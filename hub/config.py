@@ -11,7 +11,8 @@ from typing import Any
 
 from conversation.calls import valid_region
 from conversation.inbound import InboundLimits
-from conversation.priority_rules import KeywordRules
+from conversation.model import Priority
+from conversation.priority_rules import KeywordRules, tier_priorities
 from conversation.sla import SlaPolicy, policies_from_config
 from conversation.store import Ticketing
 from hub.access import NO_TEAM_CHOICES
@@ -108,6 +109,9 @@ class DeskSection:
     high_keywords: tuple[str, ...] = setting(
         list, ["退款", "投诉", "refund", "complaint"], "words that make a new ticket high priority (any case)"
     )
+    tier_priorities: dict[str, Priority] = setting(
+        dict, {}, 'customer tier -> the priority a new ticket of theirs gets at least, e.g. { vip = "high" }'
+    )
     no_team_visible_to: str = setting(
         str,
         "everyone",
@@ -172,6 +176,10 @@ class SlaSection:
     @property
     def rules(self) -> tuple[SlaPolicy, ...]:
         return policies_from_config(self.policies)
+
+    tier_priorities: dict[str, Priority] = setting(
+        dict, {}, 'customer tier -> the priority a new ticket of theirs gets at least, e.g. { vip = "high" }'
+    )
 
 
 SECTION_TYPES: dict[str, type] = {
@@ -303,6 +311,10 @@ def _keywords_checked(values: dict[str, Any]) -> dict[str, Any]:
         for index, word in enumerate(values[key]):
             if not isinstance(word, str) or not word.strip():
                 raise ConfigError(f"desk.{key}[{index}]: expected a non-empty word, got {word!r}")
+    try:
+        values["tier_priorities"] = tier_priorities(values["tier_priorities"])
+    except ValueError as exc:
+        raise ConfigError(f"desk.tier_priorities.{exc}") from None
     return values
 
 

@@ -12,12 +12,13 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
-from conversation.model import Contact, Conversation, Message, utcnow
+from conversation.model import Contact, Conversation, Message, Priority, utcnow
+from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus
@@ -58,6 +59,7 @@ class Pipeline:
         *,
         limits: InboundLimits,
         ticketing: Ticketing,
+        tier_priorities: Mapping[str, Priority] | None = None,
         instance_id: str,
         concurrency: int = 8,
         backlog: int = 1000,
@@ -79,6 +81,7 @@ class Pipeline:
             plugins_enabled=bool(plugins),
             status_questions=any(getattr(p, "answers_status_questions", False) for p in plugins),
         )
+        self.tier_priorities = dict(tier_priorities or {})
         self.instance_id = instance_id
         self.clock = clock
         self.language = language  # for customers whose language is unknown or has no catalog
@@ -115,12 +118,27 @@ class Pipeline:
         conv_id = record.conversation.id
         if record.route is Route.OPEN_NEW or record.route is Route.QUESTION_NEW:
             self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
+            record.conversation = await self._raise_priority(record.conversation, record.contact)
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
         self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
         if self.plugins:
             self._spawn(record.message, record.conversation, record.contact)
         return record
+
+    async def _raise_priority(self, conversation: Conversation, contact: Contact) -> Conversation:
+        """A new ticket whose customer's tier asks for more than it was opened with gets that
+        priority, with its event. (Keywords set it as the ticket opens: routing.new_conversation.)"""
+        by_tier = priority_from_tier(contact.tier, self.tier_priorities, conversation.priority)
+        if by_tier is None:
+            return conversation
+        try:
+            return await self.actions.update_conversation(
+                conversation, {"priority": by_tier}, priority_by=PrioritySource("rule", "tier", contact.tier)
+            )
+        except StoreUnavailable as exc:  # the message is stored; an agent sets the priority by hand
+            log.warning("ticket %s: tier priority not set, store unavailable (%s)", conversation.number, exc)
+            return conversation
 
     def _spawn(self, message: Message, conversation: Conversation, contact: Contact) -> None:
         if len(self._tasks) >= self.concurrency + self.backlog:

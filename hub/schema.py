@@ -156,6 +156,53 @@ class Obj(Schema):
 
 
 @dataclass
+class Map(Schema):
+    """An object of caller-chosen keys (custom field keys, holiday dates) to values of one schema."""
+
+    values: Schema
+    max_items: int = 100
+    key_max_length: int = 64
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema = {"type": "object", "additionalProperties": self.values.json_schema(), "maxProperties": self.max_items}
+        return {**schema, "description": self.description} if self.description else schema
+
+    def parse(self, value: Any, path: str = "") -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValidationError(path, f"expected an object, got {_kind(value)}")
+        if len(value) > self.max_items:
+            raise ValidationError(path, f"more than {self.max_items} keys")
+        for key in value:
+            if not key or len(key) > self.key_max_length:
+                raise ValidationError(path, f"keys are 1 to {self.key_max_length} characters")
+        return {key: self.values.parse(item, _join(path, key)) for key, item in value.items()}
+
+
+@dataclass
+class Scalar(Schema):
+    """Text, a whole number, null, or a small object of texts (a value the domain checks further)."""
+
+    max_length: int = 1000
+    description: str = ""
+
+    def json_schema(self) -> dict[str, Any]:
+        text = {"type": "string", "maxLength": self.max_length}
+        shapes = [text, {"type": "integer"}, {"type": "object", "additionalProperties": text, "maxProperties": 5}]
+        schema: dict[str, Any] = {"oneOf": shapes, "nullable": True}
+        return {**schema, "description": self.description} if self.description else schema
+
+    def parse(self, value: Any, path: str) -> Any:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18):
+            return value
+        if isinstance(value, str):
+            return Str(max_length=self.max_length).parse(value, path)
+        if isinstance(value, dict) and len(value) <= 5:
+            return {k: Str(max_length=self.max_length).parse(v, _join(path, k)) for k, v in value.items()}
+        raise ValidationError(path, f"expected text, a whole number, an object of texts or null, got {_kind(value)}")
+
+
+@dataclass
 class Nullable(Schema):
     inner: Schema
     description: str = ""
@@ -179,29 +226,6 @@ class Ref(Schema):
 
     def parse(self, value: Any, path: str) -> Any:  # responses are not parsed
         return value
-
-
-@dataclass
-class Map(Schema):
-    """An object of free keys (dates, days) to values of one shape."""
-
-    values: Schema
-    max_items: int = 100
-    key_max_length: int = 64
-    description: str = ""
-
-    def json_schema(self) -> dict[str, Any]:
-        return {"type": "object", "additionalProperties": self.values.json_schema(), "maxProperties": self.max_items}
-
-    def parse(self, value: Any, path: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise ValidationError(path, f"expected an object, got {_kind(value)}")
-        if len(value) > self.max_items:
-            raise ValidationError(path, f"more than {self.max_items} entries")
-        for key in value:
-            if len(key) > self.key_max_length:
-                raise ValidationError(path, f"a key is longer than {self.key_max_length} characters")
-        return {key: self.values.parse(item, _join(path, key)) for key, item in value.items()}
 
 
 def _join(path: str, key: str) -> str:

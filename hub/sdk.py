@@ -23,6 +23,7 @@ from aiohttp import web
 from conversation.business_time import Calendar
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
+from conversation.priority_rules import PrioritySource
 from conversation.records import Record, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
 from conversation.ticket_changes import EVENT_KINDS, TicketChange
@@ -363,7 +364,9 @@ class ConversationActions(Protocol):
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
     ) -> Message: ...
 
-    async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation: ...
+    async def update_conversation(
+        self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
+    ) -> Conversation: ...
 
     async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message: ...
 
@@ -606,7 +609,10 @@ class TicketTools(PluginTools):
         await self._update({"category": category})
 
     async def set_priority(self, priority: Priority | str) -> None:
-        await self._update({"priority": priority})
+        """The ticket records (and its thread says) that this plugin set it."""
+        self.conversation = await self.actions.update_conversation(
+            self._ticket(), {"priority": priority}, priority_by=PrioritySource("plugin", self.plugin)
+        )
 
     async def add_tags(self, *tags: str) -> None:
         await self._update({"tags": [*self._ticket().tags, *tags]})

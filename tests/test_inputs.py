@@ -24,7 +24,7 @@ from hub.api.framework import Route
 from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.jsonbody import MAX_DEPTH, parse_json
-from hub.schema import AnyObject, Arr, Bool, Int, Map, Nullable, Obj, Schema, Str
+from hub.schema import AnyObject, Arr, Bool, Int, Map, Nullable, Obj, Scalar, Schema, Str
 from hub.telephony import SIGNATURE, telephony_signature
 from tests.helpers import customer_message, eventually, make_config
 
@@ -137,6 +137,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "kind": "dispute",
         "record_id": "nope",
         "callback_id": "nope",
+        "key": "order_no",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -362,6 +363,8 @@ def sample(schema: Schema) -> Any:
         return {"order": "x"}
     if isinstance(schema, Map):
         return {"2027-01-01": sample(schema.values)}
+    if isinstance(schema, Scalar):
+        return "x"
     raise AssertionError(f"no sample for {schema!r}")
 
 
@@ -417,6 +420,14 @@ async def test_api_query_strings_never_get_a_5xx(site: Site) -> None:
                 url = f"{route_path(site, route)}?{name}={value}"
                 resp = await site.client.request(route.method, url, headers=site.bearer)
                 assert resp.status < 500, (url[:120], await resp.text())
+
+
+async def test_custom_field_filters_never_get_a_5xx(site: Site) -> None:
+    for name in ("order_no", "x" * 5000, "%ED%A0%80", "%00"):
+        for value in ("%ED%A0%80", "%FF", "9" * 5000, "%00", "x" * 5000, ""):
+            url = f"/api/v1/conversations?field.{name}={value}&q=abcdef"
+            resp = await site.client.request("GET", url, headers=site.bearer)
+            assert resp.status < 500, (url[:120], await resp.text())
 
 
 async def test_odd_authorization_headers_get_401(site: Site) -> None:

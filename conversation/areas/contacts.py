@@ -25,9 +25,16 @@ class Contacts(ABC):
 
     @abstractmethod
     async def update_contact(
-        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+        self,
+        contact_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        language: str | None = None,
+        tier: str | None = None,
     ) -> Contact:
-        """Raise NotFound for an unknown contact. `language` is an agent's correction: it stays."""
+        """Raise NotFound for an unknown contact. `language` is an agent's correction: it stays.
+        `tier` is the customer's tier on the platform ("" for none)."""
 
     @abstractmethod
     async def merge_contacts(self, source_id: str, target_id: str) -> Contact:

@@ -48,7 +48,13 @@ class MongoContacts(Area, Contacts):
 
     @_unavailable_when_unreachable
     async def update_contact(
-        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+        self,
+        contact_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        language: str | None = None,
+        tier: str | None = None,
     ) -> Contact:
         values: dict[str, Any] = {}
         if name is not None:
@@ -57,6 +63,8 @@ class MongoContacts(Area, Contacts):
             values.update(_email_fields(ContactEmail(email, False)))
         if language is not None:
             values["language"] = language
+        if tier is not None:
+            values["tier"] = tier
         if values:
             await self._contacts.update_one({"_id": contact_id}, {"$set": values})
         contact = await self._get_contact(contact_id)

@@ -12,6 +12,7 @@ from conversation.codec import (
     conversation_from_doc,
     message_from_doc,
 )
+from conversation.fields import index_value
 from conversation.model import (
     Conversation,
     ConversationQuery,
@@ -42,10 +43,18 @@ class MongoInbox(Area, Inbox):
             condition["tags"] = query.tag.strip().lower()
         if not query.include_merged:
             condition["merged_into"] = {"$in": ["", None]}
+        conditions = []
         if query.reach is not None:
-            condition["$and"] = [_reach_condition(query.reach)]  # beside any other filter on the same fields
+            conditions.append(_reach_condition(query.reach))  # beside any other filter on the same fields
+        if query.fields:  # each answered by the `fields` index
+            conditions += [{"field_index": {"$elemMatch": {"v": v, "k": k}}} for k, v in query.fields]
+        if conditions:
+            condition["$and"] = conditions
         if search_filters(query.search):  # punctuation only: search_messages finds nothing, so no ticket
             ids = {m.conversation_id for m in await self._search_messages(query.search, limit=1000)}
+            # ...or the whole query is a custom field's value (an order number)
+            by_field = self._conversations.find({"field_index.v": index_value(query.search)}, {"_id": 1}).limit(1000)
+            ids.update([doc["_id"] async for doc in by_field])
             condition["_id"] = {"$in": sorted(ids)}
         total = await self._conversations.count_documents(condition, limit=1000)
         cursor = (

@@ -18,6 +18,7 @@ from conversation.mongo.db import (
 )
 from conversation.mongo.deliveries import MongoDeliveries
 from conversation.mongo.desk import MongoDesk
+from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.records import MongoRecords, create_record_indexes
 from conversation.mongo.tickets import MongoTickets
@@ -46,6 +47,7 @@ class MongoStore(MongoStoreBase, Store):
         self.calls = MongoCalls(self._conn)
         self.callbacks = MongoCallbacks(self._conn)
         self.calendars = MongoCalendars(self._conn)
+        self.fields = MongoFieldDefinitions(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -90,6 +92,10 @@ class MongoStore(MongoStoreBase, Store):
             await self._conn.db.conversations.create_index(
                 [(field, ASCENDING), ("last_message_at", DESCENDING)], name=f"inbox_{field}"
             )
+        # Custom field values, folded: the list filter (value and key) and the search (value).
+        await self._conn.db.conversations.create_index(
+            [("field_index.v", ASCENDING), ("field_index.k", ASCENDING)], name="fields"
+        )
         await self._conn.db.identities.create_index([("contact_id", ASCENDING)], name="contact")
         await self._conn.db.contacts.create_index([("email_key", ASCENDING)], name="email")
         await self._conn.db.api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")

@@ -17,6 +17,7 @@ from conversation.codec import (
     message_from_doc,
     message_to_doc,
 )
+from conversation.fields import index_value
 from conversation.identity import ContactEmail, email_after_message, joining_email, language_after_message
 from conversation.inbound import Inbound, Sender
 from conversation.model import (
@@ -88,16 +89,35 @@ class MongoTickets(Area, Tickets):
         current = await self._get_conversation(conversation_id)
         if current is None:
             raise NotFound(f"conversation {conversation_id}")
+        fields = clean.pop("fields", {})
         values = conversation_update(current.status, clean, now)
+        # Each field is set or removed by itself, so two agents changing two fields both keep theirs.
+        update: dict[str, Any] = {}
+        changed = {**values, **{f"fields.{k}": v for k, v in fields.items() if v is not None}}
+        removed = {f"fields.{k}": "" for k, v in fields.items() if v is None}
+        if changed:
+            update["$set"] = changed
+        if removed:
+            update["$unset"] = removed
         doc = (
             await self._conversations.find_one_and_update(
-                {"_id": conversation_id}, {"$set": values}, return_document=ReturnDocument.AFTER
+                {"_id": conversation_id}, update, return_document=ReturnDocument.AFTER
             )
-            if values
+            if values or fields
             else conversation_to_doc(current)
         )
         assert doc is not None
+        if fields:
+            await self._index_fields(conversation_id, doc.get("fields") or {})
         return conversation_from_doc(doc)
+
+    async def _index_fields(self, conversation_id: str, fields: dict[str, str]) -> None:
+        """What the `fields` index holds (the list filter and search read it), written only while
+        the values are still these: a later change's own write then has the last word."""
+        index = [{"k": key, "v": index_value(value)} for key, value in sorted(fields.items())]
+        await self._conversations.update_one(
+            {"_id": conversation_id, "fields": fields}, {"$set": {"field_index": index}}
+        )
 
     @_unavailable_when_unreachable
     async def add_message(self, message: Message) -> Message:
@@ -242,6 +262,13 @@ class _Ingest(Area):
         return conversation_from_doc(updated)
 
     async def resolve_contact(self, inbound: Inbound, now: datetime) -> str:
+        contact_id = await self._resolve_contact(inbound, now)
+        if inbound.sender.tier:  # the platform's word: before the ticket is ranked by it
+            tier = inbound.sender.tier.strip().casefold()
+            await self._contacts.update_one({"_id": contact_id, "tier": {"$ne": tier}}, {"$set": {"tier": tier}})
+        return contact_id
+
+    async def _resolve_contact(self, inbound: Inbound, now: datetime) -> str:
         sender = inbound.sender
         candidate = new_id()
         set_fields: dict[str, Any] = {"display_name": sender.display_name} if sender.display_name else {}

@@ -45,7 +45,13 @@ class SQLiteContacts(Area, Contacts):
         return await self._call(job, write=False) if contact_ids else {}
 
     async def update_contact(
-        self, contact_id: str, *, name: str | None = None, email: str | None = None, language: str | None = None
+        self,
+        contact_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        language: str | None = None,
+        tier: str | None = None,
     ) -> Contact:
         def job(conn: sqlite3.Connection) -> Contact:
             if conn.execute("SELECT 1 FROM contacts WHERE id = ?", (contact_id,)).fetchone() is None:
@@ -56,6 +62,8 @@ class SQLiteContacts(Area, Contacts):
                 conn.execute("UPDATE contacts SET email = ?, email_verified = 0 WHERE id = ?", (email, contact_id))
             if language is not None:
                 conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (language, contact_id))
+            if tier is not None:
+                conn.execute("UPDATE contacts SET tier = ? WHERE id = ?", (tier, contact_id))
             contact = _get_contact(conn, contact_id)
             assert contact is not None
             return contact

@@ -151,6 +151,14 @@ CREATE TABLE IF NOT EXISTS callbacks (
 -- open tasks soonest due first: the inbox's list and the due check
 CREATE INDEX IF NOT EXISTS callbacks_due ON callbacks (status, due_at);
 CREATE TABLE IF NOT EXISTS calendars (team_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS field_definitions (
+    category_id TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (category_id, key));
+-- A ticket's custom field values, folded (fields.index_value): the list filter
+-- (key and value) and the inbox search (a whole value, any key) read this index.
+CREATE TABLE IF NOT EXISTS conversation_fields (
+    conversation_id TEXT NOT NULL REFERENCES conversations(id), key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (conversation_id, key));
+CREATE INDEX IF NOT EXISTS conversation_fields_value ON conversation_fields (value, key, conversation_id);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.
@@ -171,6 +179,9 @@ ADDED_COLUMNS = (
     ("conversations", "snoozed_until", "INTEGER"),
     ("api_tokens", "role", "TEXT"),  # a token's narrower role (NULL: its agent's)
     ("api_tokens", "teams", "TEXT"),  # JSON list of the teams a token is limited to (NULL: its agent's)
+    ("conversations", "fields", "TEXT NOT NULL DEFAULT '{}'"),  # custom field values (JSON)
+    ("conversations", "priority_set_by", "TEXT NOT NULL DEFAULT ''"),
+    ("contacts", "tier", "TEXT NOT NULL DEFAULT ''"),
 )
 
 
@@ -202,6 +213,7 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     doc["_id"] = doc.pop("id")
     doc["tags"] = _json_list(doc["tags"])
     doc["participants"] = _json_list(doc["participants"])
+    doc["fields"] = {} if doc["fields"] == "{}" else json.loads(doc["fields"])
     for name in CONVERSATION_TIMES:
         doc[name] = from_epoch_ms(doc[name])
     return conversation_from_doc(doc)

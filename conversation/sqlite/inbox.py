@@ -12,6 +12,7 @@ from conversation.codec import (
     from_epoch_ms,
     to_epoch_ms,
 )
+from conversation.fields import index_value
 from conversation.model import (
     Conversation,
     ConversationQuery,
@@ -61,6 +62,9 @@ class SQLiteInbox(Area, Inbox):
             tag = query.tag.strip().lower()
             where.append("EXISTS (SELECT 1 FROM conversation_tags t WHERE t.tag = ? AND t.conversation_id = c.id)")
             params.append(tag)
+        for key, value in query.fields:  # each answered by conversation_fields_value
+            where.append("c.id IN (SELECT conversation_id FROM conversation_fields WHERE value = ? AND key = ?)")
+            params.extend((value, key))
         if not query.include_merged:
             where.append("c.merged_into = ''")
         if query.reach is not None:
@@ -78,8 +82,12 @@ class SQLiteInbox(Area, Inbox):
             if terms:
                 _index_for_search(conn)
                 seqs, seq_args = _matching_seqs_sql(terms)
-                clause.append(f"c.id IN (SELECT conversation_id FROM messages WHERE seq IN ({seqs}))")
-                args.extend(seq_args)
+                # The words in a message, or the whole query as a custom field's value (an order number).
+                clause.append(
+                    f"(c.id IN (SELECT conversation_id FROM messages WHERE seq IN ({seqs}))"
+                    " OR c.id IN (SELECT conversation_id FROM conversation_fields WHERE value = ?))"
+                )
+                args.extend([*seq_args, index_value(query.search)])
             sql_where = " AND ".join(clause)
             with _time_limited(conn, self.search_seconds) if terms else nullcontext():
                 total = conn.execute(
@@ -87,7 +95,8 @@ class SQLiteInbox(Area, Inbox):
                     (*args, COUNT_LIMIT),
                 ).fetchone()[0]
                 source = "conversations c"
-                if not terms and not query.include_merged and _all_common(conn, narrowing, query.tag):
+                common = not terms and not query.fields and not query.include_merged  # a field value is rare
+                if common and _all_common(conn, narrowing, query.tag):
                     # Every filter matches many tickets: walking the tickets newest first and
                     # keeping the matches finds a page sooner than sorting all the matches.
                     index = "conversations_status" if query.status is not None else "conversations_recent"

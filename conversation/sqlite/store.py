@@ -31,6 +31,7 @@ from conversation.sqlite.db import (
 )
 from conversation.sqlite.deliveries import SQLiteDeliveries
 from conversation.sqlite.desk import SQLiteDesk
+from conversation.sqlite.fields import SQLiteFieldDefinitions
 from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.records import SQLiteRecords
 from conversation.sqlite.tickets import SQLiteTickets
@@ -62,6 +63,7 @@ class SQLiteStore(Store):
         self.calls = SQLiteCalls(self._db)
         self.callbacks = SQLiteCallbacks(self._db)
         self.calendars = SQLiteCalendars(self._db)
+        self.fields = SQLiteFieldDefinitions(self._db)
 
     @property
     def search_seconds(self) -> float:

@@ -13,6 +13,7 @@ from conversation.codec import (
     idempotency_key,
     to_epoch_ms,
 )
+from conversation.fields import index_value, with_field_changes
 from conversation.inbound import Inbound
 from conversation.model import (
     Contact,
@@ -106,11 +107,20 @@ class SQLiteTickets(Area, Tickets):
             conv = _get_conversation(conn, conversation_id)
             if conv is None:
                 raise NotFound(f"conversation {conversation_id}")
-            values = _row(conversation_update(conv.status, clean, now))
+            stored = dict(clean)
+            if "fields" in clean:  # merged with what is stored now, in this transaction
+                stored["fields"] = with_field_changes(conv.fields, clean["fields"])
+            values = _row(conversation_update(conv.status, stored, now))
             if "tags" in clean:
                 conn.execute("DELETE FROM conversation_tags WHERE conversation_id = ?", (conversation_id,))
                 conn.executemany(
                     "INSERT INTO conversation_tags VALUES (?, ?)", [(conversation_id, t) for t in clean["tags"]]
+                )
+            if "fields" in clean:
+                conn.execute("DELETE FROM conversation_fields WHERE conversation_id = ?", (conversation_id,))
+                conn.executemany(
+                    "INSERT INTO conversation_fields VALUES (?, ?, ?)",
+                    [(conversation_id, key, index_value(value)) for key, value in stored["fields"].items()],
                 )
             if values:
                 assignments = ", ".join(f"{key} = ?" for key in values)  # keys are whitelisted names
@@ -242,7 +252,11 @@ class _Ingest:
         return _message(row) if row else None
 
     def resolve_contact(self, inbound: Inbound, now: datetime) -> str:
-        return _resolve_contact(self.conn, inbound, now)
+        contact_id = _resolve_contact(self.conn, inbound, now)
+        if inbound.sender.tier:  # the platform's word: before the ticket is ranked by it
+            tier = inbound.sender.tier.strip().casefold()
+            self.conn.execute("UPDATE contacts SET tier = ? WHERE id = ? AND tier != ?", (tier, contact_id, tier))
+        return contact_id
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         return _get_conversation(self.conn, conversation_id)

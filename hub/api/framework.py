@@ -144,7 +144,9 @@ class Api:
             except InvalidJson as exc:
                 return error_response(400, "bad_json", str(exc))
             except InvalidInput as exc:  # a schema's ValidationError, or a domain rule the input breaks
-                return error_response(422, "invalid", str(exc))
+                # A rule may name its own code and details (the fields a resolve still needs).
+                details = exc.details() if hasattr(exc, "details") else {}
+                return error_response(422, getattr(exc, "code", "invalid"), str(exc), details=details)
             except NotFound as exc:
                 return error_response(404, "not_found", f"no such {str(exc).split(' ')[0]}")
             except AlreadyExists as exc:
@@ -227,8 +229,16 @@ class Api:
         }
 
 
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": code, "message": message}, status=status, headers=headers)
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    details: dict[str, Any] | None = None,
+) -> web.Response:
+    body = {**(details or {}), "error": code, "message": message}
+    return web.json_response(body, status=status, headers=headers)
 
 
 def internal_error(request: web.BaseRequest, exc: BaseException) -> web.Response:

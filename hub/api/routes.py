@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -14,6 +15,7 @@ from aiohttp import web
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
 from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
+from conversation.fields import FieldType
 from conversation.model import (
     AuthorType,
     Contact,
@@ -40,11 +42,12 @@ from hub.api.serialize import (
     token_json,
 )
 from hub.app_keys import AUTH, HUB, SERVICES
-from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Str
+from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Scalar, Str
 from hub.services import Services
 from hub.services.calendars import calendar_json
 from hub.services.contacts import contact_notes_key
 from hub.services.desk import InUse, category_json, team_json
+from hub.services.fields import definition_json, list_filters, ticket_definitions
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -52,6 +55,8 @@ if TYPE_CHECKING:
 api = Api(title="Helpline agent API", version="1")
 INBOX_CATALOGS = Path(__file__).parent.parent / "static" / "inbox" / "i18n"
 
+FIELD_VALUE = Scalar(max_length=1000, description="text, a whole number, {amount, currency} or null")
+MAX_FIELD_FILTERS = 10
 STATUSES = tuple(s.value for s in Status)
 PRIORITIES = tuple(p.value for p in Priority)
 ROLES = tuple(r.value for r in Role)
@@ -175,7 +180,7 @@ LIST_QUERY = {
     "priority": Str(choices=PRIORITIES),
     "category": Str(max_length=100),
     "tag": Str(max_length=100),
-    "q": Str(max_length=200, description="words that must appear in a message"),
+    "q": Str(max_length=200, description="words that must appear in a message, or a custom field's whole value"),
     "page": Int(minimum=1, maximum=100_000),
     "per_page": Int(minimum=1, maximum=100),
 }
@@ -204,7 +209,7 @@ def query_from(call: Call) -> ConversationQuery:
 @api.route(
     "GET",
     "/v1/conversations",
-    summary="The inbox: filtered, paged, newest activity first",
+    summary="The inbox: filtered, paged, newest activity first; field.<key>=<value> filters by a custom field",
     tag="conversations",
     query=LIST_QUERY,
     response=PAGE,
@@ -212,6 +217,10 @@ def query_from(call: Call) -> ConversationQuery:
 async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     query = query_from(call)  # a search or a page holds only tickets the agent may see
+    filters = await list_filters(hub.store, call.request.query)  # field.<key>=<value>, any number
+    if len(filters) > MAX_FIELD_FILTERS or any(len(k) > 40 or len(v) > 200 for k, v in filters):
+        raise ApiError(422, "invalid", f"at most {MAX_FIELD_FILTERS} field filters, each field.<key>=<value>")
+    query = dataclasses.replace(query, fields=filters)
     try:
         items, total = await hub.store.inbox.list_conversations(query)
     except SearchRejected as exc:  # too broad, too many words, or too slow: say which
@@ -334,6 +343,8 @@ async def get_conversation(call: Call) -> dict[str, Any]:
         else None,
         "other_conversations": [conversation_json(c, latest=latest.get(c.id)) for c in visible],
         "sends_files": channel_sends_files(hub, conv),  # replies on this channel can carry files
+        # the custom fields this ticket's category gives it: the sidebar is drawn from them
+        "field_definitions": [definition_json(d) for d in await ticket_definitions(hub.store, conv.category)],
     }
 
 
@@ -477,6 +488,7 @@ async def retry_message(call: Call) -> dict[str, Any]:
             "team": Str(max_length=100),
             "assignee_id": Nullable(Str(max_length=64)),
             "snoozed_until": Nullable(Str(max_length=40, description="ISO 8601 time: snooze until then")),
+            "fields": Map(FIELD_VALUE, max_items=50, description="custom fields to change: key -> value, null clears"),
         },
         at_least_one=True,
     ),
@@ -495,7 +507,7 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     conversations = services_of(call).conversations
     changes = snooze_changes(conv, changes, conversations.clock())
     names = {a.id: a.name or a.email for a in await hub.store.accounts.list_agents()}
-    updated = await conversations.update_by(conv, changes, who=call.who, names=names)
+    updated = await conversations.update_by(conv, changes, who=call.who, names=names, agent_id=call.me.id)
     return conversation_json(updated) | await sla_of(call, updated)
 
 
@@ -584,6 +596,7 @@ async def handoff(call: Call) -> dict[str, Any]:
             "name": Str(max_length=200),
             "email": Str(max_length=320),
             "language": Str(max_length=35, description="BCP 47 tag, e.g. zh-CN or en; bots answer in it"),
+            "tier": Str(max_length=40, description='the platform\'s customer tier, e.g. vip; "" for none'),
             "notes": Str(max_length=5000),
         },
         at_least_one=True,
@@ -850,6 +863,66 @@ async def import_team_calendar(call: Call) -> dict[str, Any]:
 )
 async def delete_team_calendar(call: Call) -> dict[str, Any]:
     await services_of(call).calendars.delete(call.path["team_id"])
+    return {"ok": True}
+
+
+# -- custom ticket fields per category (agents read, admins change) ---------------------
+FIELD_DEFINITION = api.schema("FieldDefinition", {"type": "object"})
+FIELD_KEY = Str(max_length=40, min_length=1, description="lowercase letters, digits and '_', starting with a letter")
+FIELD_DEFINITION_FIELDS = {
+    "type": Str(choices=[t.value for t in FieldType]),
+    "labels": NAMES,
+    "required": Bool(description="a value is needed before the ticket is resolved"),
+    "options": Arr(Obj({"id": FIELD_KEY, "labels": NAMES}, required=("id", "labels")), max_items=100),
+    "pattern": Str(max_length=200, description="order number: a regular expression the whole value matches"),
+    "currencies": Arr(Str(max_length=3, min_length=3), max_items=20, description="amount: ISO 4217 codes"),
+    "position": Int(minimum=0, maximum=10_000),
+}
+
+
+@api.route("GET", "/v1/fields", summary="Every category's custom ticket fields", tag="desk", response=ANY)
+async def list_fields(call: Call) -> dict[str, Any]:
+    return {"items": [definition_json(d) for d in await hub_of(call).store.fields.list_definitions()]}
+
+
+@api.route(
+    "POST",
+    "/v1/categories/{category_id}/fields",
+    summary="Add a custom field to a category's tickets (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=Obj({"key": FIELD_KEY, **FIELD_DEFINITION_FIELDS}, required=("key", "type", "labels")),
+    response=FIELD_DEFINITION,
+    status=201,
+)
+async def add_field(call: Call) -> dict[str, Any]:
+    return definition_json(await services_of(call).fields.create(call.path["category_id"], call.body))
+
+
+@api.route(
+    "PATCH",
+    "/v1/categories/{category_id}/fields/{key}",
+    summary="Change a custom field's labels, options, pattern or required flag (admin)",
+    tag="desk",
+    auth=ADMIN,
+    body=Obj(FIELD_DEFINITION_FIELDS, at_least_one=True),
+    response=FIELD_DEFINITION,
+)
+async def change_field(call: Call) -> dict[str, Any]:
+    fields = services_of(call).fields
+    return definition_json(await fields.update(call.path["category_id"], call.path["key"], call.body))
+
+
+@api.route(
+    "DELETE",
+    "/v1/categories/{category_id}/fields/{key}",
+    summary="Remove a custom field (admin; values on tickets are kept, not shown)",
+    tag="desk",
+    auth=ADMIN,
+    response=ANY,
+)
+async def delete_field(call: Call) -> dict[str, Any]:
+    await services_of(call).fields.delete(call.path["category_id"], call.path["key"])
     return {"ok": True}
 
 

@@ -59,6 +59,8 @@ def conversation_json(
         "first_response_at": iso(conv.first_response_at),
         "resolved_at": iso(conv.resolved_at),
         "snoozed_until": iso(conv.snoozed_until),
+        "fields": dict(conv.fields),  # custom field values by key, canonical text ("12.50 CNY")
+        "priority_set_by": conv.priority_set_by or None,  # "agent:<id>", "rule:<name>", "plugin:<name>"
         "preview": preview_json(latest),
     }
 
@@ -150,6 +152,7 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "email_verified": contact.email_verified,  # False: only claimed, never used to join contacts
         "merged_into": contact.merged_into or None,
         "language": contact.language or None,  # as the channel said it, detected, or set by an agent
+        "tier": contact.tier or None,  # the platform's customer tier ([desk] tier_priorities)
         "created_at": iso(contact.created_at),
         "identities": [
             {"channel": i.channel, "address": i.address, "display_name": i.display_name, "verified": i.verified}

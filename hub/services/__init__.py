@@ -20,6 +20,7 @@ from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
+from hub.services.fields import FieldService
 from hub.services.hotline import HotlineService
 from hub.services.records import RecordService
 
@@ -34,6 +35,7 @@ class Services:
     records: RecordService
     hotline: HotlineService
     calendars: CalendarService
+    fields: FieldService
 
     @classmethod
     def build(
@@ -67,6 +69,7 @@ class Services:
                 limits=limits,
             ),
             calendars=CalendarService(store, bus),
+            fields=FieldService(store, bus),
         )
 
 

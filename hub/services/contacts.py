@@ -10,7 +10,7 @@ from conversation.store import Store
 from hub.events import Event, EventBus
 from hub.i18n import canonical_tag
 
-FIELDS = ("name", "email", "language")
+FIELDS = ("name", "email", "language", "tier")
 
 
 def contact_notes_key(contact_id: str) -> str:
@@ -27,7 +27,7 @@ class ContactService:
         return await self.store.coordination.get_value(contact_notes_key(contact_id)) or ""
 
     async def update(self, contact_id: str, changes: dict[str, Any]) -> Contact:
-        """Change name, email, language and/or notes; every open inbox showing one of the
+        """Change name, email, language, tier and/or notes; every open inbox showing one of the
         contact's tickets hears of it (the card shows the contact)."""
         unknown = set(changes) - {*FIELDS, "notes"}
         if unknown:
@@ -37,6 +37,8 @@ class ContactService:
             fields["language"] = canonical_tag(fields["language"])
             if not fields["language"]:
                 raise InvalidInput("language: not a language tag (like en, zh-CN or zh-Hant)")
+        if "tier" in fields:  # a platform's word for the customer: compared in any case
+            fields["tier"] = fields["tier"].strip().casefold()
         if "notes" in changes:
             await self.store.coordination.set_value(contact_notes_key(contact_id), changes["notes"])
         contact = (

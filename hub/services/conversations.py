@@ -14,6 +14,7 @@ from typing import Any
 from conversation.business_time import Calendar
 from conversation.desk import category_defaults, handoff_changes
 from conversation.errors import InvalidInput
+from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -24,13 +25,16 @@ from conversation.model import (
     Direction,
     Message,
     MessageKind,
+    Priority,
     Status,
     new_id,
     utcnow,
 )
+from conversation.priority_rules import SYSTEM, PrioritySource
 from conversation.store import Store
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE
+from hub.services.fields import ticket_definitions
 from hub.thread_events import ThreadEvent
 
 log = logging.getLogger(__name__)
@@ -127,16 +131,29 @@ class ConversationService:
             raw={**(raw or {}), **event.as_raw()},
         )
 
-    async def update_conversation(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
-        updated = await self._store_changes(conversation, changes)
+    async def update_conversation(
+        self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
+    ) -> Conversation:
+        """`priority_by`: who or what sets a priority in `changes` (a plugin, a rule); it is
+        kept on the ticket and said in the thread. `changes["fields"]` holds only the custom
+        fields to change (key -> value, null clears), checked against the category's definitions."""
+        updated = await self._store_changes(conversation, changes, priority_by or SYSTEM)
         return await self._apply_category_defaults(conversation, updated, changes)
 
-    async def _store_changes(self, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
+    async def _store_changes(
+        self, conversation: Conversation, changes: dict[str, Any], priority_by: PrioritySource
+    ) -> Conversation:
+        """Check, store and publish; nothing is written when a check fails."""
         category = changes.get("category")
         if category and await self.store.desk.get_category(category) is None:
             raise InvalidInput(f"category {category!r} is not a category")
+        changes = await self._checked_fields(conversation, changes)
+        if "priority" in changes:
+            changes = {**changes, "priority_set_by": priority_by.recorded}
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
+        if updated.priority is not conversation.priority and priority_by.kind != "agent":
+            await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
         self._tell_plugins(conversation, updated, list(changes))
         for watch in self.watchers:
             await watch(conversation, updated)
@@ -151,6 +168,26 @@ class ConversationService:
         except Exception:
             log.exception("telling plugins about the change of conversation %s failed", after.id)
 
+    async def _checked_fields(self, conversation: Conversation, changes: dict[str, Any]) -> dict[str, Any]:
+        """Custom field values checked (all of them, before anything is stored), and a resolve
+        refused (FieldsRequired) while a required field of the ticket's category is empty."""
+        status = changes.get("status")
+        resolving = status in FINAL and conversation.status.value not in FINAL
+        if "fields" not in changes and not resolving:
+            return changes
+        definitions = await ticket_definitions(self.store, changes.get("category", conversation.category))
+        values = conversation.fields
+        if "fields" in changes:
+            if not isinstance(changes["fields"], dict):
+                raise InvalidInput("fields must be an object of field key to value")
+            checked = field_changes(changes["fields"], definitions)
+            values = with_field_changes(conversation.fields, checked)
+            changes = {**changes, "fields": checked}
+        missing = missing_required(values, definitions) if resolving else []
+        if missing:
+            raise FieldsRequired(missing)
+        return changes
+
     async def _apply_category_defaults(
         self, before: Conversation, updated: Conversation, changes: dict[str, Any]
     ) -> Conversation:
@@ -163,22 +200,25 @@ class ConversationService:
         defaults = category_defaults(category, team=updated.team, priority=updated.priority, chosen=changes)
         if not defaults:
             return updated
-        updated = await self._store_changes(updated, defaults)
+        updated = await self._store_changes(updated, defaults, PrioritySource("rule", "category", category.id))
         if "team" in defaults:
             await self.add_event(updated, "event.category_team", category=category.id, team=updated.team)
-        if "priority" in defaults:
-            await self.add_event(
-                updated, "event.category_priority", category=category.id, priority=updated.priority.value
-            )
         return updated
 
     # -- what agents do -------------------------------------------------------------
     async def update_by(
-        self, conversation: Conversation, changes: dict[str, Any], *, who: str, names: dict[str, str]
+        self,
+        conversation: Conversation,
+        changes: dict[str, Any],
+        *,
+        who: str,
+        names: dict[str, str],
+        agent_id: str = "",
     ) -> Conversation:
         """Apply an agent's changes and leave a system event saying who changed what."""
-        updated = await self._store_changes(conversation, changes)
-        for event in describe_changes(conversation, updated, who=who, names=names):
+        by = PrioritySource("agent", agent_id or who)
+        updated = await self._store_changes(conversation, changes, by)
+        for event in describe_changes(conversation, updated, who=who, names=names, priority_by=by):
             await self.add_event(updated, event.key, **event.params)
         return await self._apply_category_defaults(conversation, updated, changes)
 
@@ -234,7 +274,7 @@ class ConversationService:
         changes: dict[str, Any] = {"handed_off_at": self.clock()}
         if team:
             changes["team"] = team
-        updated = await self.update_conversation(conversation, changes)
+        updated = await self.update_conversation(conversation, changes, priority_by=PrioritySource("plugin", plugin))
         if reason:
             await self.add_event(updated, "event.handed_off_because", plugin=plugin, reason=reason)
         else:
@@ -254,7 +294,7 @@ class ConversationService:
         if target is None:
             raise InvalidInput(f"team: {team!r} is not a team")
         changes = handoff_changes(conversation.team, conversation.assignee_id, target, reason)
-        updated = await self._store_changes(conversation, changes)
+        updated = await self._store_changes(conversation, changes, PrioritySource("agent", agent_id or who))
         await self.add_event(updated, "event.handed_over", who=who, source=conversation.team or "-", team=target.id)
         if "assignee_id" in changes:
             await self.add_event(updated, "event.unassigned", who=who)
@@ -294,7 +334,12 @@ class ConversationService:
 
 
 def describe_changes(
-    before: Conversation, after: Conversation, *, who: str, names: dict[str, str]
+    before: Conversation,
+    after: Conversation,
+    *,
+    who: str,
+    names: dict[str, str],
+    priority_by: PrioritySource | None = None,
 ) -> list[ThreadEvent]:
     """One event per change, for the thread (said in each reader's language)."""
     events = []
@@ -319,13 +364,19 @@ def describe_changes(
             else ThreadEvent("event.team_removed", {"who": who})
         )
     if before.priority is not after.priority:
-        events.append(ThreadEvent("event.priority_changed", {"who": who, "priority": after.priority.value}))
+        by = (priority_by or PrioritySource("agent", who)).recorded
+        events.append(
+            ThreadEvent("event.priority_changed", {"who": who, "priority": after.priority.value, "set_by": by})
+        )
     if before.category != after.category:
         events.append(
             ThreadEvent("event.category_changed", {"who": who, "category": after.category})
             if after.category
             else ThreadEvent("event.category_removed", {"who": who})
         )
+    if before.fields != after.fields:
+        changed = sorted(k for k in {*before.fields, *after.fields} if before.fields.get(k) != after.fields.get(k))
+        events.append(ThreadEvent("event.fields_changed", {"who": who, "fields": ", ".join(changed)}))
     if before.tags != after.tags:
         events.append(
             ThreadEvent("event.tags_changed", {"who": who, "tags": ", ".join(after.tags)})
@@ -333,3 +384,25 @@ def describe_changes(
             else ThreadEvent("event.tags_removed", {"who": who})
         )
     return events
+
+
+FINAL = (Status.RESOLVED.value, Status.CLOSED.value)  # a ticket in one of these needs its required fields
+
+# The event each source of a priority leaves (an agent's is event.priority_changed, with their name).
+RULE_EVENTS = {
+    "keywords": ("event.keyword_priority", "keyword"),
+    "category": ("event.category_priority", "category"),
+    "tier": ("event.tier_priority", "tier"),
+}
+
+
+def priority_event(by: PrioritySource, priority: Priority) -> ThreadEvent:
+    """What the thread says when a rule, a plugin or the hub set the priority; `set_by` is what
+    the ticket records, so a reader of the raw event sees who, whatever the language."""
+    params = {"priority": priority.value, "set_by": by.recorded}
+    if by.kind == "rule" and by.name in RULE_EVENTS:
+        key, detail = RULE_EVENTS[by.name]
+        return ThreadEvent(key, {**params, detail: by.detail})
+    if by.kind == "plugin":
+        return ThreadEvent("event.plugin_priority", {**params, "plugin": by.name})
+    return ThreadEvent("event.priority_set", {**params, "by": by.recorded})

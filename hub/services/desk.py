@@ -117,6 +117,9 @@ class DeskService:
         """NotFound, or InUse (with the reason) while it has subcategories or tickets."""
         if not await self.store.desk.delete_category(category_id):
             raise NotFound(f"category {category_id}")
+        for definition in await self.store.fields.list_definitions():  # its custom fields go with it
+            if definition.category_id == category_id:
+                await self.store.fields.delete_definition(category_id, definition.key)
         self._published("category", category_id, "deleted")
 
 

@@ -1,11 +1,13 @@
 // The ticket's attributes as a labelled form: status, priority, category, team,
-// assignee, tags, snooze. Each change goes to the ticket this sidebar was drawn for.
+// assignee, tags, the category's custom fields, snooze. Each change goes to the ticket this
+// sidebar was drawn for.
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { patchTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
 import { state } from "../lib/store.js";
 import { PRIORITIES, STATUSES } from "../lib/views.js";
+import { TicketFields } from "./ticket-fields.js";
 
 // A text field that takes fresh values from live updates, except while the agent edits it.
 function TextAttr({ id, label, value, onCommit, hint }) {
@@ -54,6 +56,7 @@ export function Attributes({ card }) {
     <${HandOff} c=${c} />
     <${TextAttr} id="attr-category" label=${t("attr.category")} value=${c.category} onCommit=${(v) => patchTicket(c.id, { category: v })} />
     <${TextAttr} id="attr-tags" label=${t("attr.tags")} hint=${t("attr.tags_hint")} value=${c.tags.join(", ")} onCommit=${(v) => patchTicket(c.id, { tags: v.split(",").map((x) => x.trim()).filter(Boolean) })} />
+    <${TicketFields} card=${card} />
     <${Snooze} c=${c} />
   </section>`;
 }

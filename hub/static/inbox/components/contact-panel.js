@@ -38,6 +38,7 @@ export function ContactPanel({ card }) {
           ? html` <span class="verified" title=${t("contact.verified_title")}>✓ ${t("contact.verified")}</span>`
           : html` <span class="unverified" title=${t("contact.unverified_title")}>${t("contact.unverified")}</span>`}</dd>` : null}
       <dt>${t("contact.language")}</dt><dd>${contact.language || t("contact.language_unknown")}</dd>
+      ${contact.tier ? html`<dt>${t("contact.tier")}</dt><dd class="tier">${contact.tier}</dd>` : null}
     </dl>
     <h3>${t("contact.identities")}</h3>
     <ul class="identities">${contact.identities.map((i) => html`<li>

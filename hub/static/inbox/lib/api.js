@@ -8,7 +8,8 @@ export function setSession(token, signedOut) {
 }
 
 export class ApiError extends Error {
-  constructor(message, code, status) { super(message); this.code = code; this.status = status; }
+  // `details`: the rest of the error's body (a refused field's reason, the fields a resolve needs)
+  constructor(message, code, status, details = {}) { super(message); this.code = code; this.status = status; this.details = details; }
 }
 
 export async function api(method, path, body, { signal } = {}) {
@@ -18,7 +19,7 @@ export async function api(method, path, body, { signal } = {}) {
   const resp = await fetch(`/api/v1${path}`, options);
   const data = await resp.json().catch(() => ({}));
   if (resp.status === 401 && path !== "/auth/login") { onSignedOut(); throw new ApiError(data.message || "signed out", "unauthorized", 401); }
-  if (!resp.ok) throw new ApiError(data.message || resp.statusText, data.error, resp.status);
+  if (!resp.ok) throw new ApiError(data.message || resp.statusText, data.error, resp.status, data);
   return data;
 }
 

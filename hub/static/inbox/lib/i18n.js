@@ -123,4 +123,12 @@ export function formatSize(bytes) {
   return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: unit === "byte" ? "long" : "short", maximumFractionDigits: 1 }).format(value);
 }
 
+// A label given per language ({"zh-CN": "订单号", "en": "Order number"}) in the agent's:
+// the exact language, then the same primary language, then English, then any.
+export function pickLabel(labels = {}) {
+  const primary = language.split("-")[0];
+  const near = Object.keys(labels).find((lang) => lang.split("-")[0] === primary);
+  return labels[language] ?? (near && labels[near]) ?? labels[FALLBACK] ?? Object.values(labels)[0] ?? "";
+}
+
 export function formatCount(n) { return new Intl.NumberFormat(language).format(n); }

@@ -1,7 +1,7 @@
 // What the inbox does, apart from how it looks: loading the list and a ticket, applying
 // live events without losing what the agent is typing, and the changes agents make.
 import { api, latestOnly, withConfirmation } from "./api.js";
-import { t } from "./i18n.js";
+import { pickLabel, t } from "./i18n.js";
 import { LiveConnection } from "./live.js";
 import { state, update } from "./store.js";
 import { throttle } from "./timing.js";
@@ -25,7 +25,20 @@ export function notify(text, kind = "status") {
   noticeTimer = setTimeout(() => update({ notice: null }), NOTICE_MS);
 }
 
-export function failed(e) { notify(e.message, "error"); }
+export function failed(e) { notify(errorText(e), "error"); }
+
+// Field refusals are said from their reason in the agent's language, naming fields by label.
+function errorText(e) {
+  const details = e.details || {};
+  if (e.code === "fields_required" && Array.isArray(details.missing)) {
+    return t("fields.missing", { fields: details.missing.map((m) => pickLabel(m.labels)).join(", ") });
+  }
+  if (e.code === "invalid_field" && details.reason) {
+    const definition = (state.ticket?.card.field_definitions || []).find((d) => d.key === details.field);
+    return t(`field_error.${details.reason}`, { ...details.params, field: definition ? pickLabel(definition.labels) : details.field });
+  }
+  return e.message;
+}
 
 // -- the list ----------------------------------------------------------------------------
 export function listParams() {
@@ -150,10 +163,11 @@ export async function bulkPatch(changesFor) {
   const ids = [...state.selected];
   const rows = state.list.items.filter((c) => ids.includes(c.id));
   let done = 0;
+  const refused = []; // each ticket the hub refused, with why (a resolve missing required fields)
   for (const row of rows) {
-    try { await api("PATCH", `/conversations/${row.id}`, changesFor(row)); done += 1; } catch (e) { failed(e); }
+    try { await api("PATCH", `/conversations/${row.id}`, changesFor(row)); done += 1; } catch (e) { refused.push(`#${row.number}: ${errorText(e)}`); }
   }
-  notify(t("bulk.done", { count: done }));
+  notify([t("bulk.done", { count: done }), ...refused].join(" — "), refused.length ? "error" : "status");
   update({ selected: new Set() });
   await loadList(); loadCounts();
   if (shownId() && ids.includes(shownId())) refreshCard(shownId()).catch(() => {});

@@ -1,4 +1,4 @@
-// Admin: channels' state, agents (role and teams), teams' visibility, API tokens, canned responses.
+// Admin: channels' state, agents (role and teams), teams' visibility and calendars, API tokens, canned responses, custom ticket fields.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
@@ -10,6 +10,7 @@ import { teamName } from "../components/handoff.js";
 
 const ROLES = ["admin", "supervisor", "agent", "read-only"];
 const VISIBILITIES = ["assigned", "team", "all"];
+import { FieldAdmin } from "../components/field-admin.js";
 
 // A channel's state (starting, up, degraded) in the agent's language; a state this inbox
 // does not know yet, as the hub says it.
@@ -88,5 +89,6 @@ export function Admin() {
       <button type="submit">${t("admin.add")}</button>
     </form>
     <${TeamCalendars} />
+    <${FieldAdmin} />
   <//>`;
 }
