@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from conversation.areas.accounts import Accounts
+from conversation.areas.audit import Audit
 from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
@@ -28,6 +29,7 @@ from conversation.areas.inbox import Inbox
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
 from conversation.areas.tickets import Tickets
+from conversation.areas.webhooks import Webhooks
 from conversation.errors import InvalidInput
 from conversation.model import (
     Priority,
@@ -88,6 +90,8 @@ class Store(ABC):
     coordination: Coordination
     inbox: Inbox
     desk: Desk
+    audit: Audit
+    webhooks: Webhooks
 
     @abstractmethod
     async def open(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, TEXT
 
 from conversation.mongo.accounts import MongoAccounts
+from conversation.mongo.audit import MongoAudit
 from conversation.mongo.contacts import MongoContacts
 from conversation.mongo.coordination import MongoCoordination
 from conversation.mongo.db import (
@@ -17,6 +18,7 @@ from conversation.mongo.deliveries import MongoDeliveries
 from conversation.mongo.desk import MongoDesk
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.tickets import MongoTickets
+from conversation.mongo.webhooks import MongoWebhooks
 from conversation.store import (
     SCHEMA_VERSION,
     Store,
@@ -36,6 +38,8 @@ class MongoStore(MongoStoreBase, Store):
         self.coordination = MongoCoordination(self._conn)
         self.inbox = MongoInbox(self._conn)
         self.desk = MongoDesk(self._conn)
+        self.audit = MongoAudit(self._conn)
+        self.webhooks = MongoWebhooks(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -85,6 +89,15 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")
         await self._conn.db.canned.create_index([("shortcut", ASCENDING)], unique=True, name="shortcut")
         await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
+        await self._conn.db.audit.create_index([("at", DESCENDING)], name="at")
+        for field in ("actor_id", "target_id", "action"):
+            await self._conn.db.audit.create_index([(field, ASCENDING), ("at", DESCENDING)], name=f"audit_{field}")
+        await self._conn.db.webhook_deliveries.create_index(
+            [("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="queue"
+        )
+        await self._conn.db.webhook_deliveries.create_index(
+            [("subscription_id", ASCENDING), ("_id", DESCENDING)], name="log"
+        )
 
     async def close(self) -> None:
         await self._conn.client.close()

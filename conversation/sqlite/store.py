@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation.sqlite.accounts import SQLiteAccounts
+from conversation.sqlite.audit import SQLiteAudit
 from conversation.sqlite.contacts import SQLiteContacts
 from conversation.sqlite.coordination import SQLiteCoordination
 from conversation.sqlite.db import (
@@ -30,6 +31,7 @@ from conversation.sqlite.deliveries import SQLiteDeliveries
 from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.tickets import SQLiteTickets
+from conversation.sqlite.webhooks import SQLiteWebhooks
 from conversation.store import (
     SCHEMA_VERSION,
     Store,
@@ -52,6 +54,8 @@ class SQLiteStore(Store):
         self.coordination = SQLiteCoordination(self._db)
         self.inbox = SQLiteInbox(self._db)
         self.desk = SQLiteDesk(self._db)
+        self.audit = SQLiteAudit(self._db)
+        self.webhooks = SQLiteWebhooks(self._db)
 
     @property
     def search_seconds(self) -> float:
