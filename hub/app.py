@@ -46,6 +46,7 @@ from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
 from hub.snooze import wake_loop_step
 from hub.supervise import Supervisor
+from hub.webhooks import WebhookDispatcher, WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class Hub(ChannelPort):
         self.channels = ChannelSupervisor(self.adapters, self.metrics)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
         self.supervisor = Supervisor()  # every background loop runs under it; /healthz reports it
+        self.webhook_sender = WebhookSender(self.store, config.webhooks)  # a queue of the outbox
         self.outbox = Outbox(
             self.store,
             self.adapters,
@@ -87,8 +89,17 @@ class Hub(ChannelPort):
             owner=self.instance_id,
             supervisor=self.supervisor,
             on_outcome=self._delivery_changed,
+            queues=[self.webhook_sender],
         )
-        self.services = Services.build(self.store, self.bus, self.outbox.wake, language=self.language)
+        self.services = Services.build(
+            self.store,
+            self.bus,
+            self.outbox.wake,
+            language=self.language,
+            webhook_destinations=(config.webhooks.allow_http, config.webhooks.allow_private_destinations),
+        )
+        self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
+        self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         self.pipeline = Pipeline(
             self.store,
@@ -152,6 +163,7 @@ class Hub(ChannelPort):
             await self.store.close()
             raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
+        self._background.append(self.supervisor.run("webhooks", self.webhooks.step))
         self._background.append(
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
@@ -172,6 +184,7 @@ class Hub(ChannelPort):
             ("background loops", self._stop_background),
             ("plugins", lambda: self.pipeline.drain(grace)),
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
+            ("webhook client", self.webhook_sender.close),
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]
         try:

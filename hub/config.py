@@ -94,12 +94,27 @@ class DeskSection:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WebhooksSection:
+    """[webhooks]: outbound webhook deliveries (sent by the outbox, with their own schedule)."""
+
+    max_attempts: int = setting(int, 20, "attempts before a webhook delivery is marked failed", minimum=1)
+    base_delay_seconds: float = setting(float, 10.0, "first retry delay; doubles each attempt", minimum=0)
+    max_delay_seconds: float = setting(float, 1800.0, "longest delay between attempts", minimum=0)
+    timeout_seconds: float = setting(float, 10.0, "one attempt's time limit", minimum=0.1)
+    allow_private_destinations: bool = setting(
+        bool, False, "allow loopback and private-network URLs (only for receivers on your own network)"
+    )
+    allow_http: bool = setting(bool, False, "allow http:// URLs (bodies and signatures then travel unencrypted)")
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
     "tickets": TicketsSection,
     "outbox": OutboxSection,
     "desk": DeskSection,
+    "webhooks": WebhooksSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -136,6 +151,7 @@ class Config:
     plugins: list[PluginConfig] = field(default_factory=list)
     plugin_pool: PluginsSection = field(default_factory=PluginsSection)
     desk: DeskSection = field(default_factory=DeskSection)
+    webhooks: WebhooksSection = field(default_factory=WebhooksSection)
 
     @property
     def data_dir(self) -> Path:
@@ -196,6 +212,7 @@ def parse_config(
         tickets=section_of(TicketsSection, values["tickets"]),
         outbox=section_of(OutboxSection, values["outbox"]),
         desk=section_of(DeskSection, _keywords_checked(values["desk"])),
+        webhooks=section_of(WebhooksSection, values["webhooks"]),
     )
     if store_only:
         return config

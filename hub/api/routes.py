@@ -36,6 +36,7 @@ from hub.api.serialize import (
     token_json,
 )
 from hub.app_keys import AUTH, HUB, SERVICES
+from hub.clientaddr import client_address
 from hub.schema import Arr, Bool, Int, Nullable, Obj, Str
 from hub.services import Services
 from hub.services.contacts import contact_notes_key
@@ -116,6 +117,7 @@ def services_of(call: Call) -> Services:
 async def login(call: Call) -> web.Response:
     auth: Authenticator = call.request.config_dict[AUTH]
     agent, session, token = await auth.login(call.request, call.body["email"], call.body["password"])
+    await services_of(call).accounts.signed_in(agent, address=client_address(call.request))
     response = web.json_response({"agent": agent_json(agent), "csrf_token": session.csrf_token})
     auth.set_cookie(response, call.request, token)
     return response
@@ -125,7 +127,7 @@ async def login(call: Call) -> web.Response:
 async def logout(call: Call) -> web.Response:
     session = call.request.get(SESSION)
     if session is not None:
-        await services_of(call).accounts.end_session(session.token_hash)  # its live sockets close
+        await services_of(call).accounts.end_session(session.token_hash, agent_id=call.me.id)  # its sockets close
     response = web.json_response({"ok": True})
     response.del_cookie("helpline_session", path="/")
     return response
@@ -849,3 +851,7 @@ async def attachment(call: Call) -> web.StreamResponse:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+# Routes of their own modules join the table here, so every user of `api` sees them.
+from hub.api import audit_api, webhooks_api  # noqa: E402,F401

@@ -18,6 +18,7 @@ from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
+from hub.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class Services:
     accounts: AccountService
     canned: CannedService
     desk: DeskService
+    webhooks: WebhookService
 
     @classmethod
     def build(
@@ -37,6 +39,7 @@ class Services:
         *,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
+        webhook_destinations: tuple[bool, bool] = (False, False),  # [webhooks] allow_http, allow_private_destinations
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
         return cls(
@@ -45,6 +48,13 @@ class Services:
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
             desk=DeskService(store, bus),
+            webhooks=WebhookService(
+                store,
+                allow_http=webhook_destinations[0],
+                allow_private=webhook_destinations[1],
+                clock=lambda: conversations.clock(),
+                wake_outbox=wake_outbox,
+            ),
         )
 
 

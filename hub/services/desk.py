@@ -18,6 +18,7 @@ from conversation.desk import (
 from conversation.errors import InvalidInput
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.events import Event, EventBus
+from hub.services import audit
 
 R = TypeVar("R", Team, Category)
 
@@ -42,8 +43,19 @@ class DeskService:
             raise NotFound(f"{kind} {record_id}")
         return found
 
-    async def _saved(self, kind: str, record: R, save: Callable[[R], Awaitable[None]], action: str) -> R:
+    async def _saved(
+        self, kind: str, record: R, save: Callable[[R], Awaitable[None]], action: str, before: R | None = None
+    ) -> R:
         await save(record)
+        to_doc: Any = team_to_doc if isinstance(record, Team) else category_to_doc
+        await audit.record(
+            self.store,
+            f"{kind}.{action.removesuffix('d')}",
+            kind,
+            record.id,
+            before=to_doc(before) if before is not None else {},
+            after=to_doc(record),
+        )
         self._published(kind, record.id, action)
         return record
 
@@ -63,7 +75,7 @@ class DeskService:
     async def update_team(self, team_id: str, changes: dict[str, Any]) -> Team:
         old = await self._existing("team", await self.store.desk.get_team(team_id), team_id)
         team = await self._checked_team({**team_to_doc(old), **changes, "id": team_id})
-        return await self._saved("team", team, self.store.desk.save_team, "updated")
+        return await self._saved("team", team, self.store.desk.save_team, "updated", old)
 
     async def delete_team(self, team_id: str) -> None:
         if await self.store.desk.get_team(team_id) is None:
@@ -72,6 +84,7 @@ class DeskService:
         if users:
             raise InUse(f"categories {', '.join(users)} name this team as their default")
         await self.store.desk.delete_team(team_id)
+        await audit.record(self.store, "team.delete", "team", team_id)
         self._published("team", team_id, "deleted")
 
     async def _checked_category(self, data: dict[str, Any]) -> Category:
@@ -88,12 +101,13 @@ class DeskService:
     async def update_category(self, category_id: str, changes: dict[str, Any]) -> Category:
         old = await self._existing("category", await self.store.desk.get_category(category_id), category_id)
         category = await self._checked_category({**category_to_doc(old), **changes, "id": category_id})
-        return await self._saved("category", category, self.store.desk.save_category, "updated")
+        return await self._saved("category", category, self.store.desk.save_category, "updated", old)
 
     async def delete_category(self, category_id: str) -> None:
         """NotFound, or InUse (with the reason) while it has subcategories or tickets."""
         if not await self.store.desk.delete_category(category_id):
             raise NotFound(f"category {category_id}")
+        await audit.record(self.store, "category.delete", "category", category_id)
         self._published("category", category_id, "deleted")
 
 
