@@ -1,0 +1,54 @@
+# ruff: noqa: F811  (the fixtures of tests/test_inbox_browser.py are imported by name)
+"""The admin screens for webhooks and the audit log, in a real browser, in Chinese: an admin
+subscribes a URL, sees its secret once, and finds the change in the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
+    ARTIFACTS,
+    browser,
+    hub_url,
+    no_script_errors,
+    sign_in,
+)
+
+
+async def test_an_admin_subscribes_a_url_and_finds_it_in_the_audit_log(hub_url: Any, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-webhooks")
+    dialog = page.locator("dialog#webhooks")
+    await expect(dialog.locator("h2")).to_have_text("外发 Webhook")
+    await dialog.locator("input[name=url]").fill("https://hooks.example.com/helpline")
+    await dialog.locator("input[name=events][value='message.created']").check()
+    await dialog.locator("input[name=include_private]").check()
+    await dialog.locator("button[type=submit]").click()
+    row = dialog.locator("#webhook-list li").first
+    await expect(row.locator(".url")).to_have_text("https://hooks.example.com/helpline")
+    await expect(row.locator(".events")).to_have_text("ticket.created, ticket.updated, message.created")
+    await expect(row).to_contain_text("含内部备注")
+    secret = (await row.locator(".new-secret code").text_content()) or ""
+    assert secret.startswith("whsec_")
+    [stored] = await hub.store.webhooks.list_subscriptions()
+    assert stored.secret == secret and stored.include_private
+    await row.locator(".show-log").click()
+    await expect(row.locator(".deliveries")).to_contain_text("暂无投递。")
+    await page.screenshot(path=str(ARTIFACTS / "webhooks-zh-CN.png"))
+    await dialog.locator("button.close").click()
+
+    await page.click("#open-audit")
+    audit = page.locator("dialog#audit")
+    await expect(audit.locator("h2")).to_have_text("审计日志")
+    created = audit.locator("#audit-log tr[data-action='webhook.create']")
+    await expect(created).to_contain_text("添加 Webhook")
+    await expect(created).to_contain_text("王芳")
+    await expect(created).to_contain_text("https://hooks.example.com/helpline")
+    await expect(audit.locator("#audit-log")).not_to_contain_text(secret)
+    await audit.locator("#audit-action").select_option("auth.*")
+    await expect(audit.locator("#audit-log tbody tr")).to_have_count(1)
+    await expect(audit.locator("#audit-log tbody tr")).to_contain_text("登录")
+    await page.screenshot(path=str(ARTIFACTS / "audit-zh-CN.png"))
