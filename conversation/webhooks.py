@@ -132,6 +132,10 @@ def check_url(url: str, *, allow_http: bool, allow_private: bool) -> str:
         raise InvalidInput("url: port 0 is not a port")
     host = parts.hostname
     try:
+        host.encode("idna")
+    except UnicodeError:
+        raise InvalidInput("url: not a valid host name") from None
+    try:
         reason = refused_address(host, allow_private=allow_private)
     except ValueError:  # a name, not an address
         local = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))

@@ -99,6 +99,7 @@ class Hub(ChannelPort):
             webhook_destinations=(config.webhooks.allow_http, config.webhooks.allow_private_destinations),
         )
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
+        self._webhook_loop: asyncio.Task[None] | None = None
         self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         self.pipeline = Pipeline(
@@ -163,7 +164,7 @@ class Hub(ChannelPort):
             await self.store.close()
             raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
-        self._background.append(self.supervisor.run("webhooks", self.webhooks.step))
+        self._webhook_loop = self.supervisor.run("webhooks", self.webhooks.step)
         self._background.append(
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
@@ -183,6 +184,7 @@ class Hub(ChannelPort):
             ("channel retries", self.channels.stop),
             ("background loops", self._stop_background),
             ("plugins", lambda: self.pipeline.drain(grace)),
+            ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             ("webhook client", self.webhook_sender.close),
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
@@ -200,6 +202,12 @@ class Hub(ChannelPort):
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _stop_webhooks(self) -> None:
+        if self._webhook_loop is not None:
+            self._webhook_loop.cancel()
+            await asyncio.gather(self._webhook_loop, return_exceptions=True)
+        await self.webhooks.drain()
 
     def _delivery_changed(self, message: Message, status: str) -> None:
         """A reply was delivered, will be retried, or failed: open inboxes update its status."""

@@ -111,9 +111,24 @@ class WebhookDispatcher:
         self.clock = clock
         self._subscription = bus.subscribe(maxsize=BUS_QUEUE)
         self._cached: tuple[float, list[Subscription]] | None = None
+        self._pending: Event | None = None  # taken from the bus, not yet queued (a stop may cut it short)
 
     def subscriptions_changed(self) -> None:
         self._cached = None
+
+    async def drain(self) -> int:
+        """On shutdown, after the plugins: queue what was published and not yet dispatched."""
+        done = 0
+        while self._pending is not None or not self._subscription.queue.empty():
+            event = self._pending or self._subscription.queue.get_nowait()
+            self._pending = None
+            try:
+                await self.dispatch(event)
+            except StoreUnavailable:
+                break
+            done += 1
+        self._subscription.close()
+        return done
 
     async def _subscriptions(self) -> list[Subscription]:
         if self._cached is None or time.monotonic() - self._cached[0] > SUBSCRIPTIONS_TTL:
@@ -125,10 +140,12 @@ class WebhookDispatcher:
         if self._subscription.overflowed:
             self._subscription.overflowed = False
             log.error("webhooks: more than %d events waited; some were not delivered as webhooks", BUS_QUEUE)
-        event = await self._subscription.queue.get()
+        event = self._pending = await self._subscription.queue.get()
         try:
             await self.dispatch(event)
+            self._pending = None
         except StoreUnavailable as exc:
+            self._pending = None
             log.error(
                 "webhooks: event %s of %s not queued, the store is unavailable (%s)",
                 event.type,
@@ -227,6 +244,15 @@ class WebhookSender:
 
     async def deliver(self, delivery: WebhookDelivery, owner: str) -> None:
         """One attempt; its outcome is recorded in the delivery's log line."""
+        try:
+            await self._attempt(delivery, owner)
+        except StoreUnavailable:
+            raise  # not recorded: the lease expires and the attempt is made again
+        except Exception as exc:  # a bug or an odd URL around the send: still an attempt, so it ends
+            log.exception("webhooks: delivery %s failed unexpectedly", delivery.id)
+            await self._finish(delivery, owner, ok=False, code=None, error=f"{exc.__class__.__name__}: {exc}")
+
+    async def _attempt(self, delivery: WebhookDelivery, owner: str) -> None:
         subscription = await self.store.webhooks.get_subscription(delivery.subscription_id)
         if subscription is None or not subscription.active:
             await self._finish(

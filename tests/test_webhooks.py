@@ -333,3 +333,51 @@ async def test_deliveries_survive_a_restart(tmp_path: Path, receiver: Receiver) 
     finally:
         await second.stop()
     assert {json.loads(b)["type"] for _, b in receiver.received} == {"ticket.created"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[",
+        "https://[::1",
+        "https://example.com:99999/",
+        "https://example.com:0/",
+        "https://exa mple.com/",
+        "https://xn--/",
+        "https://" + "a" * 300 + ".com/",
+        "https://ex\u00e4mple..com/",
+        "https:///path",
+        "https://%00/",
+        "https://0x7f000001/",  # a legacy form of 127.0.0.1: refused when resolved, before connecting
+        "javascript:alert(1)",
+        "",
+    ],
+)
+def test_odd_urls_are_refused_or_kept_never_a_crash(url: str) -> None:
+    from conversation.errors import InvalidInput
+    from conversation.webhooks import check_url
+
+    try:
+        kept = check_url(url, allow_http=False, allow_private=False)
+    except InvalidInput:
+        return
+    assert kept.startswith("https://")
+
+
+async def test_events_published_before_a_stop_are_still_queued(store: Store) -> None:
+    """The dispatcher's loop may be stopped with events waiting; stopping drains them into the
+    store, so the next start sends them."""
+    from hub.events import Event, EventBus
+    from hub.webhooks import WebhookDispatcher
+
+    bus = EventBus()
+    woken: list[int] = []
+    dispatcher = WebhookDispatcher(store, bus, lambda: woken.append(1))
+    subscription = Subscription(id=new_id(), url="https://hooks.example.com/x", events=["record.*"], secret="s" * 40)
+    await store.webhooks.save_subscription(subscription)
+    bus.publish(Event("record.created", "", {"plugin": "disputes", "kind": "case", "id": "r-1"}))
+    bus.publish(Event("typing", "c-1", {}))  # not a webhook event
+    assert await dispatcher.drain() == 2
+    [queued] = await store.webhooks.list_deliveries(subscription.id)
+    assert queued.event_type == "record.created" and queued.payload["data"]["plugin"] == "disputes"
+    assert woken == [1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -16,7 +17,11 @@ from conversation.mongo.db import Area, _unavailable_when_unreachable
 class MongoAudit(Area, Audit):
     @_unavailable_when_unreachable
     async def append(self, entry: AuditEntry) -> None:
-        await self._db.audit.insert_one({"_id": entry.id, **entry_to_doc(entry)})
+        doc = entry_to_doc(entry)
+        # Before and after as JSON text: their keys come from records (a plugin's, a custom
+        # field's) and may hold characters MongoDB does not take in field names.
+        doc["before"], doc["after"] = (json.dumps(doc[k], ensure_ascii=False) for k in ("before", "after"))
+        await self._db.audit.insert_one({"_id": entry.id, **doc})
 
     @_unavailable_when_unreachable
     async def list_entries(self, query: AuditQuery) -> list[AuditEntry]:
@@ -43,4 +48,9 @@ class MongoAudit(Area, Audit):
             .skip(query.offset)
             .limit(query.limit)
         )
-        return [entry_from_doc({**doc, "at": as_utc(doc["at"])}) async for doc in cursor]
+        return [
+            entry_from_doc(
+                {**doc, "at": as_utc(doc["at"]), "before": json.loads(doc["before"]), "after": json.loads(doc["after"])}
+            )
+            async for doc in cursor
+        ]

@@ -37,6 +37,8 @@ async def record(
     if who is None:
         return None
     old, new = changed_fields(before or {}, after or {})
+    if (before or after) and not (old or new):
+        return None  # nothing changed (a status set to what it was): not an action worth a line
     entry = AuditEntry(
         id=new_id(),
         at=at or utcnow(),

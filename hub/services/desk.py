@@ -78,13 +78,14 @@ class DeskService:
         return await self._saved("team", team, self.store.desk.save_team, "updated", old)
 
     async def delete_team(self, team_id: str) -> None:
-        if await self.store.desk.get_team(team_id) is None:
+        old = await self.store.desk.get_team(team_id)
+        if old is None:
             raise NotFound(f"team {team_id}")
         users = [c.id for c in await self.store.desk.list_categories() if c.default_team == team_id]
         if users:
             raise InUse(f"categories {', '.join(users)} name this team as their default")
         await self.store.desk.delete_team(team_id)
-        await audit.record(self.store, "team.delete", "team", team_id)
+        await audit.record(self.store, "team.delete", "team", team_id, before=team_to_doc(old))
         self._published("team", team_id, "deleted")
 
     async def _checked_category(self, data: dict[str, Any]) -> Category:
@@ -105,9 +106,11 @@ class DeskService:
 
     async def delete_category(self, category_id: str) -> None:
         """NotFound, or InUse (with the reason) while it has subcategories or tickets."""
+        old = await self.store.desk.get_category(category_id)
         if not await self.store.desk.delete_category(category_id):
             raise NotFound(f"category {category_id}")
-        await audit.record(self.store, "category.delete", "category", category_id)
+        before = category_to_doc(old) if old is not None else {}
+        await audit.record(self.store, "category.delete", "category", category_id, before=before)
         self._published("category", category_id, "deleted")
 
 

@@ -30,7 +30,12 @@ def entry(action: str, *, actor: str = "a1", target: str = "t1", minutes: int = 
 
 
 async def test_entries_come_back_newest_first_with_before_and_after(store: Store) -> None:
-    first = entry("ticket.update", minutes=1, before={"status": "open"}, after={"status": "resolved", "tags": ["a"]})
+    first = entry(
+        "ticket.update",
+        minutes=1,
+        before={"status": "open", "fields": {"order.no": "A-1", "$amount": 5}},
+        after={"status": "resolved", "tags": ["a"], "fields": {"order.no": "A-2", "$amount": 7}},
+    )
     second = entry("agent.update", minutes=2, target="agent-7", before={"role": "agent"}, after={"role": "admin"})
     same_time = entry("token.create", minutes=2, target="tok-1", after={"name": "deploy"})
     for item in (first, second, same_time):
