@@ -72,6 +72,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
             "outbox": {"status": "running", "failures": 0},
             "plugin-recovery": {"status": "running", "failures": 0},
             "snooze-wake": {"status": "running", "failures": 0},
+            "webhooks": {"status": "running", "failures": 0},  # published events to webhook deliveries
         },
     }
     assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []
