@@ -166,12 +166,13 @@ class WebhookDispatcher:
         if data is None:
             return []
         now = self.clock()
-        payload = {"id": new_id(), "type": event_type, "created_at": iso(now), "data": data}
+        event_id = new_id()
+        payload = {"id": event_id, "type": event_type, "created_at": iso(now), "data": data}
         deliveries = [
             WebhookDelivery(
                 id=new_id(),
                 subscription_id=s.id,
-                event_id=payload["id"],
+                event_id=event_id,
                 event_type=event_type,
                 payload=payload,
                 created_at=now,

@@ -50,7 +50,8 @@ class SQLiteAudit(Area, Audit):
         )
 
     async def list_entries(self, query: AuditQuery) -> list[AuditEntry]:
-        where, params = ["1"], []  # type: ignore[var-annotated]
+        where: list[str] = ["1"]
+        params: list[Any] = []
         for column, value in (("actor_id", query.actor_id), ("target_id", query.target_id)):
             if value is not None:
                 where.append(f"{column} = ?")
