@@ -98,15 +98,21 @@ async def test_merges_contact_edits_agents_tokens_and_webhooks_are_recorded_with
 
 async def test_sign_ins_and_team_changes_are_recorded(admin: Agent, server: TestServer) -> None:
     await admin.call("PATCH", "/api/v1/teams/finance", {"names": {"zh-CN": "财务", "en": "Finance"}})
+    wrong = await admin.client.post("/api/v1/auth/login", json={"email": AGENT[0], "password": "guess 123456"})
+    assert wrong.status == 401
     other = await sign_in(server, AGENT)
     await other.call("POST", "/api/v1/auth/logout")
     items = await entries(admin, "?action=auth.*")
     assert [(e["action"], e["actor"]["name"]) for e in items] == [
         ("auth.logout", "Li Na"),
         ("auth.login", "Li Na"),
+        ("auth.login_failed", AGENT[0]),
         ("auth.login", "Boss"),
     ]
     assert items[1]["after"] == {"address": "127.0.0.1"}
+    assert items[2]["after"] == {"email": AGENT[0], "address": "127.0.0.1"}
+    assert items[2]["target"]["id"] == items[1]["target"]["id"]  # the account that was tried
+    assert "guess" not in json.dumps(items)
     team = (await entries(admin, "?action=team.update"))[0]
     assert team["before"]["names"] == {"zh-CN": "财务/退款", "en": "Finance / refunds"}
     assert team["after"]["names"] == {"zh-CN": "财务", "en": "Finance"}

@@ -116,8 +116,14 @@ def services_of(call: Call) -> Services:
 )
 async def login(call: Call) -> web.Response:
     auth: Authenticator = call.request.config_dict[AUTH]
-    agent, session, token = await auth.login(call.request, call.body["email"], call.body["password"])
-    await services_of(call).accounts.signed_in(agent, address=client_address(call.request))
+    accounts, address = services_of(call).accounts, client_address(call.request)
+    try:
+        agent, session, token = await auth.login(call.request, call.body["email"], call.body["password"])
+    except ApiError as exc:
+        if exc.code == "bad_credentials":  # not the rate limit's refusals: they are counted, not checked
+            await accounts.sign_in_failed(call.body["email"], address=address)
+        raise
+    await accounts.signed_in(agent, address=address)
     response = web.json_response({"agent": agent_json(agent), "csrf_token": session.csrf_token})
     auth.set_cookie(response, call.request, token)
     return response

@@ -73,6 +73,22 @@ class AccountService:
             self.store, "auth.login", "agent", agent.id, after={"address": address}, at=self.clock(), actor=actor
         )
 
+    async def sign_in_failed(self, email: str, *, address: str) -> None:
+        """A wrong password (or an unknown or disabled account), for the audit log: the email
+        as typed names the attempt, never the password."""
+        typed = email.strip().lower()
+        agent = await self.store.accounts.get_agent_by_email(typed)
+        actor = Actor("", typed, "sign-in")
+        await audit.record(
+            self.store,
+            "auth.login_failed",
+            "agent",
+            agent.id if agent else "",
+            after={"email": typed, "address": address},
+            at=self.clock(),
+            actor=actor,
+        )
+
     async def end_session(self, token_hash: str, *, agent_id: str = "") -> None:
         await self.store.accounts.delete_session(token_hash)
         if agent_id:
