@@ -46,7 +46,7 @@ from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
 from hub.snooze import wake_loop_step
 from hub.supervise import Supervisor
-from hub.webhooks import WebhookDispatcher, WebhookSender
+from hub.webhooks import WebhookDispatcher, WebhookSender, prune_step
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,8 @@ class Hub(ChannelPort):
             raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
         self._webhook_loop = self.supervisor.run("webhooks", self.webhooks.step)
+        keep_days = self.config.webhooks.keep_days
+        self._background.append(self.supervisor.run("webhook-log", lambda: prune_step(self.store, keep_days)))
         self._background.append(
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )

@@ -106,6 +106,7 @@ class WebhooksSection:
         bool, False, "allow loopback and private-network URLs (only for receivers on your own network)"
     )
     allow_http: bool = setting(bool, False, "allow http:// URLs (bodies and signatures then travel unencrypted)")
+    keep_days: float = setting(float, 30.0, "how long sent and failed deliveries stay in the log", minimum=1)
 
 
 SECTION_TYPES: dict[str, type] = {

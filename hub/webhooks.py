@@ -16,6 +16,7 @@ private address is refused too).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -322,6 +323,23 @@ class WebhookSender:
         await self.store.webhooks.finish(
             delivery.id, owner, status=status, next_attempt_at=next_at, response_code=code, error=error, now=now
         )
+
+
+PRUNE_INTERVAL = 3600.0
+
+
+async def prune_step(
+    store: Store, keep_days: float, *, clock: Callable[[], datetime] = utcnow, interval: float = PRUNE_INTERVAL
+) -> int:
+    """One round of the delivery log's retention (any hub may run it: deleting twice is harmless)."""
+    try:
+        removed = await store.webhooks.prune(clock() - timedelta(days=keep_days))
+    except StoreUnavailable:
+        removed = 0  # the next round
+    if removed:
+        log.info("webhooks: removed %d delivery log entries older than %g days", removed, keep_days)
+    await asyncio.sleep(interval)
+    return removed
 
 
 def retry_window(settings: WebhooksSection) -> float:

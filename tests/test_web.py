@@ -73,6 +73,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
             "plugin-recovery": {"status": "running", "failures": 0},
             "snooze-wake": {"status": "running", "failures": 0},
             "webhooks": {"status": "running", "failures": 0},  # published events to webhook deliveries
+            "webhook-log": {"status": "running", "failures": 0},  # the delivery log's retention
         },
     }
     assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []

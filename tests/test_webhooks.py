@@ -381,3 +381,21 @@ async def test_events_published_before_a_stop_are_still_queued(store: Store) -> 
     [queued] = await store.webhooks.list_deliveries(subscription.id)
     assert queued.event_type == "record.created" and queued.payload["data"]["plugin"] == "disputes"
     assert woken == [1]
+
+
+async def test_the_log_keeps_finished_deliveries_for_keep_days(store: Store) -> None:
+    from hub.webhooks import prune_step
+
+    subscription = Subscription(id=new_id(), url="https://hooks.example.com/x", events=["*"], secret="s" * 40)
+    now = utcnow()
+    item = a_delivery(subscription.id, now)
+    await store.webhooks.enqueue([item])
+    await store.webhooks.claim("hub-a", now=now, lease=timedelta(seconds=60), limit=1)
+    await store.webhooks.finish(
+        item.id, "hub-a", status=WebhookStatus.SENT, next_attempt_at=None, response_code=200, error="", now=now
+    )
+    later = {"now": now + timedelta(days=29)}
+    assert await prune_step(store, 30, clock=lambda: later["now"], interval=0) == 0
+    later["now"] = now + timedelta(days=31)
+    assert await prune_step(store, 30, clock=lambda: later["now"], interval=0) == 1
+    assert await store.webhooks.get_delivery(item.id) is None

@@ -60,5 +60,10 @@ class Webhooks(ABC):
         """A subscription's delivery log, newest first."""
 
     @abstractmethod
+    async def prune(self, finished_before: datetime) -> int:
+        """Remove sent and failed deliveries that finished before then (the log's retention);
+        queued ones stay, however old. Returns how many went."""
+
+    @abstractmethod
     async def redeliver(self, delivery_id: str, *, now: datetime) -> WebhookDelivery:
         """Queue a failed delivery again with fresh attempts; NotFound, or InvalidInput unless it failed."""

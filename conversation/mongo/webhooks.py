@@ -145,6 +145,13 @@ class MongoWebhooks(Area, Webhooks):
         return [_delivery(doc) async for doc in cursor]
 
     @_unavailable_when_unreachable
+    async def prune(self, finished_before: datetime) -> int:
+        result = await self._db.webhook_deliveries.delete_many(
+            {"status": {"$ne": WebhookStatus.QUEUED.value}, "finished_at": {"$lt": finished_before}}
+        )
+        return result.deleted_count
+
+    @_unavailable_when_unreachable
     async def redeliver(self, delivery_id: str, *, now: datetime) -> WebhookDelivery:
         found = await self.get_delivery(delivery_id)
         if found is None:

@@ -170,6 +170,16 @@ class SQLiteWebhooks(Area, Webhooks):
         params += [limit, offset]
         return await self._call(lambda conn: [_delivery(r) for r in conn.execute(sql, params).fetchall()], write=False)
 
+    async def prune(self, finished_before: datetime) -> int:
+        return await self._call(
+            lambda conn: (
+                conn.execute(
+                    "DELETE FROM webhook_deliveries WHERE status != 'queued' AND finished_at < ?",
+                    (to_epoch_ms(finished_before),),
+                ).rowcount
+            )
+        )
+
     async def redeliver(self, delivery_id: str, *, now: datetime) -> WebhookDelivery:
         def job(conn: sqlite3.Connection) -> WebhookDelivery:
             row = conn.execute("SELECT * FROM webhook_deliveries WHERE id = ?", (delivery_id,)).fetchone()

@@ -140,3 +140,22 @@ async def test_only_a_failed_delivery_is_sent_again(store: Store) -> None:
     again = await store.webhooks.redeliver(item.id, now=now)
     assert (again.status, again.attempts, again.finished_at) == (WebhookStatus.QUEUED, 0, None)
     assert [d.id for d in await store.webhooks.claim("hub-a", now=now, lease=LEASE, limit=1)] == [item.id]
+
+
+async def test_pruning_removes_only_finished_deliveries_older_than_the_limit(store: Store) -> None:
+    sub = subscription()
+    old_sent, old_failed, recent, waiting = (delivery(sub.id) for _ in range(4))
+    await store.webhooks.enqueue([old_sent, old_failed, recent, waiting])
+    now = utcnow()
+    assert len(await store.webhooks.claim("hub-a", now=now, lease=LEASE, limit=10)) == 4
+    long_ago = now - timedelta(days=40)
+    for item, status, at in (
+        (old_sent, WebhookStatus.SENT, long_ago),
+        (old_failed, WebhookStatus.FAILED, long_ago),
+        (recent, WebhookStatus.SENT, now),
+    ):
+        await store.webhooks.finish(
+            item.id, "hub-a", status=status, next_attempt_at=None, response_code=None, error="", now=at
+        )
+    assert await store.webhooks.prune(now - timedelta(days=30)) == 2
+    assert {d.id for d in await store.webhooks.list_deliveries(sub.id)} == {recent.id, waiting.id}
