@@ -11,6 +11,7 @@ from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
     browser,
     hub_url,
     no_script_errors,
+    serious_accessibility_problems,
     sign_in,
 )
 
@@ -38,6 +39,7 @@ async def test_an_admin_subscribes_a_url_and_finds_it_in_the_audit_log(hub_url: 
     await row.locator(".show-log").click()
     await expect(row.locator(".deliveries")).to_contain_text("暂无投递。")
     await page.screenshot(path=str(ARTIFACTS / "webhooks-zh-CN.png"))
+    assert await serious_accessibility_problems(page) == []
     await dialog.locator("button.close").click()
 
     await page.click("#open-audit")
@@ -52,3 +54,4 @@ async def test_an_admin_subscribes_a_url_and_finds_it_in_the_audit_log(hub_url: 
     await expect(audit.locator("#audit-log tbody tr")).to_have_count(1)
     await expect(audit.locator("#audit-log tbody tr")).to_contain_text("登录")
     await page.screenshot(path=str(ARTIFACTS / "audit-zh-CN.png"))
+    assert await serious_accessibility_problems(page) == []
