@@ -102,6 +102,7 @@ class WebhooksSection:
     base_delay_seconds: float = setting(float, 10.0, "first retry delay; doubles each attempt", minimum=0)
     max_delay_seconds: float = setting(float, 1800.0, "longest delay between attempts", minimum=0)
     timeout_seconds: float = setting(float, 10.0, "one attempt's time limit", minimum=0.1)
+    concurrency: int = setting(int, 4, "webhook attempts at once per hub (within [outbox] concurrency)", minimum=1)
     allow_private_destinations: bool = setting(
         bool, False, "allow loopback and private-network URLs (only for receivers on your own network)"
     )

@@ -49,6 +49,9 @@ class OutboxQueue(Protocol):
     """Another kind of stored delivery the outbox sends (see hub/webhooks.py)."""
 
     name: str
+    # At most this many of its attempts run at once, so the outbox's other slots stay free for
+    # customers' replies however slow this queue's receivers are.
+    max_in_flight: int
 
     async def claim(
         self, owner: str, *, now: datetime, lease: timedelta, limit: int
@@ -95,6 +98,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._queue_of: dict[asyncio.Task[None], str] = {}  # in-flight attempts of the other queues
         self._runner: asyncio.Task[None] | None = None
         self._unavailable_since: datetime | None = None
 
@@ -127,7 +131,7 @@ class Outbox:
                 self._start(self.deliver(message), f"helpline-deliver-{message.id}")
             jobs = await self._claim_queued(free - len(claimed))
             for queue_name, job in jobs:
-                self._start(job(), f"helpline-deliver-{queue_name}")
+                self._start(job(), f"helpline-deliver-{queue_name}", queue=queue_name)
             if len(claimed) + len(jobs) == free:
                 return  # there may be more waiting
         try:
@@ -135,19 +139,23 @@ class Outbox:
         except TimeoutError:
             pass
 
-    def _start(self, attempt: Coroutine[Any, Any, None], name: str) -> None:
+    def _start(self, attempt: Coroutine[Any, Any, None], name: str, *, queue: str = "") -> None:
         task = asyncio.create_task(attempt, name=name)
         self._in_flight.add(task)
+        if queue:
+            self._queue_of[task] = queue
         task.add_done_callback(self._finished)
 
     async def _claim_queued(self, free: int) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
         """Attempts from the other queues, in order, up to the free slots."""
         jobs: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
         for queue in self.queues:
-            if free - len(jobs) <= 0:
-                break
+            running = sum(name == queue.name for name in self._queue_of.values())
+            limit = min(free - len(jobs), queue.max_in_flight - running)
+            if limit <= 0:
+                continue
             try:
-                claimed = await queue.claim(self.owner, now=self.clock(), lease=self.lease, limit=free - len(jobs))
+                claimed = await queue.claim(self.owner, now=self.clock(), lease=self.lease, limit=limit)
             except StoreUnavailable:
                 continue  # logged once above for the messages; retried next round
             jobs += [(queue.name, job) for job in claimed]
@@ -155,6 +163,7 @@ class Outbox:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._queue_of.pop(task, None)
         log_task_failure(task)  # the lease expires and the message is tried again
         self._wake.set()  # a slot is free
 

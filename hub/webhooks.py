@@ -220,6 +220,7 @@ class WebhookSender:
     ) -> None:
         self.store = store
         self.settings = settings
+        self.max_in_flight = settings.concurrency
         self.clock = clock
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
