@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 SUBSCRIPTIONS_TTL = 30.0  # seconds another hub's subscription change may take to be seen here
 BUS_QUEUE = 10_000
+STORE_RETRY_SECONDS = 1.0
 USER_AGENT = "Helpline-Webhooks/1"
 
 
@@ -112,7 +113,8 @@ class WebhookDispatcher:
         self.clock = clock
         self._subscription = bus.subscribe(maxsize=BUS_QUEUE)
         self._cached: tuple[float, list[Subscription]] | None = None
-        self._pending: Event | None = None  # taken from the bus, not yet queued (a stop may cut it short)
+        # Taken from the bus, not yet queued (the store was down, or a stop cut it short).
+        self._pending: tuple[Event, str] | None = None
 
     def subscriptions_changed(self) -> None:
         self._cached = None
@@ -121,10 +123,10 @@ class WebhookDispatcher:
         """On shutdown, after the plugins: queue what was published and not yet dispatched."""
         done = 0
         while self._pending is not None or not self._subscription.queue.empty():
-            event = self._pending or self._subscription.queue.get_nowait()
+            event, event_id = self._pending or (self._subscription.queue.get_nowait(), new_id())
             self._pending = None
             try:
-                await self.dispatch(event)
+                await self.dispatch(event, event_id=event_id)
             except StoreUnavailable:
                 break
             done += 1
@@ -141,20 +143,20 @@ class WebhookDispatcher:
         if self._subscription.overflowed:
             self._subscription.overflowed = False
             log.error("webhooks: more than %d events waited; some were not delivered as webhooks", BUS_QUEUE)
-        event = self._pending = await self._subscription.queue.get()
+        if self._pending is None:
+            # Its id is fixed now: if queuing is tried again, receivers still see one event.
+            self._pending = (await self._subscription.queue.get(), new_id())
+        event, event_id = self._pending
         try:
-            await self.dispatch(event)
-            self._pending = None
+            await self.dispatch(event, event_id=event_id)
         except StoreUnavailable as exc:
-            self._pending = None
-            log.error(
-                "webhooks: event %s of %s not queued, the store is unavailable (%s)",
-                event.type,
-                event.conversation_id,
-                exc,
-            )
+            # Kept, and tried again: the events behind it wait in the bus queue meanwhile.
+            log.warning("webhooks: event %s waits, the store is unavailable (%s)", event.type, exc)
+            await asyncio.sleep(STORE_RETRY_SECONDS)
+            return
+        self._pending = None
 
-    async def dispatch(self, event: Event) -> list[WebhookDelivery]:
+    async def dispatch(self, event: Event, *, event_id: str = "") -> list[WebhookDelivery]:
         """Store one delivery per subscription that wants the event; wake the outbox."""
         kind = webhook_event(event)
         if kind is None:
@@ -167,7 +169,7 @@ class WebhookDispatcher:
         if data is None:
             return []
         now = self.clock()
-        event_id = new_id()
+        event_id = event_id or new_id()
         payload = {"id": event_id, "type": event_type, "created_at": iso(now), "data": data}
         deliveries = [
             WebhookDelivery(

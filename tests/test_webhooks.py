@@ -399,3 +399,33 @@ async def test_the_log_keeps_finished_deliveries_for_keep_days(store: Store) -> 
     later["now"] = now + timedelta(days=31)
     assert await prune_step(store, 30, clock=lambda: later["now"], interval=0) == 1
     assert await store.webhooks.get_delivery(item.id) is None
+
+
+async def test_an_event_waits_while_the_store_is_down_and_is_queued_once_with_one_id(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conversation.store import StoreUnavailable
+    from hub import webhooks as webhooks_module
+    from hub.events import Event, EventBus
+    from hub.webhooks import WebhookDispatcher
+
+    bus = EventBus()
+    dispatcher = WebhookDispatcher(store, bus, lambda: None)
+    subscription = Subscription(id=new_id(), url="https://hooks.example.com/x", events=["record.*"], secret="s" * 40)
+    await store.webhooks.save_subscription(subscription)
+    real_enqueue = store.webhooks.enqueue
+    calls: list[str] = []
+
+    async def flaky_enqueue(deliveries: list[WebhookDelivery]) -> None:
+        calls.append(deliveries[0].event_id)
+        if len(calls) == 1:
+            raise StoreUnavailable("down for a moment")
+        await real_enqueue(deliveries)
+
+    monkeypatch.setattr(store.webhooks, "enqueue", flaky_enqueue)
+    monkeypatch.setattr(webhooks_module, "STORE_RETRY_SECONDS", 0.0)
+    bus.publish(Event("record.updated", "", {"id": "r-1"}))
+    await dispatcher.step()  # the store is down: kept
+    await dispatcher.step()  # tried again, not a new event from the bus
+    [queued] = await store.webhooks.list_deliveries(subscription.id)
+    assert calls == [queued.event_id, queued.event_id]
