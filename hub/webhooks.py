@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -304,7 +305,8 @@ class WebhookSender:
             )
             return
         except aiohttp.ClientError as exc:
-            await self._finish(delivery, owner, ok=False, code=None, error=f"{exc.__class__.__name__}: {exc}")
+            error = without_query(f"{exc.__class__.__name__}: {exc}", url)
+            await self._finish(delivery, owner, ok=False, code=None, error=error)
             return
         ok = 200 <= code < 300
         await self._finish(delivery, owner, ok=ok, code=code, error="" if ok else f"HTTP {code}")
@@ -343,6 +345,13 @@ async def prune_step(
         log.info("webhooks: removed %d delivery log entries older than %g days", removed, keep_days)
     await asyncio.sleep(interval)
     return removed
+
+
+def without_query(text: str, url: str) -> str:
+    """An error about `url` without its query string, which receivers use for keys of their own:
+    the delivery log and the hub's log show where, not with what."""
+    parts = urlsplit(url)
+    return text.replace(url, urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))) if parts.query else text
 
 
 def retry_window(settings: WebhooksSection) -> float:

@@ -429,3 +429,12 @@ async def test_an_event_waits_while_the_store_is_down_and_is_queued_once_with_on
     await dispatcher.step()  # tried again, not a new event from the bus
     [queued] = await store.webhooks.list_deliveries(subscription.id)
     assert calls == [queued.event_id, queued.event_id]
+
+
+def test_errors_about_a_url_leave_out_its_query() -> None:
+    from hub.webhooks import without_query
+
+    url = "https://hooks.example.com/in?key=receiver-secret"
+    said = without_query(f"ServerDisconnectedError: {url} went away", url)
+    assert said == "ServerDisconnectedError: https://hooks.example.com/in went away"
+    assert without_query("plain", "https://hooks.example.com/in") == "plain"
