@@ -66,7 +66,10 @@ async def test_merges_contact_edits_agents_tokens_and_webhooks_are_recorded_with
     token = await admin.call("POST", "/api/v1/tokens", {"name": "deploy"}, status=201)
     await admin.call("DELETE", f"/api/v1/tokens/{token['id']}")
     hook = await admin.call(
-        "POST", "/api/v1/webhooks", {"url": "https://hooks.example.com/x", "events": ["ticket.*"]}, status=201
+        "POST",
+        "/api/v1/webhooks",
+        {"url": "https://hooks.example.com/x?key=their-key", "events": ["ticket.*"]},
+        status=201,
     )
     rotated = await admin.call("POST", f"/api/v1/webhooks/{hook['id']}/secret")
     await admin.call("PATCH", f"/api/v1/webhooks/{hook['id']}", {"events": ["*"]})
@@ -79,7 +82,7 @@ async def test_merges_contact_edits_agents_tokens_and_webhooks_are_recorded_with
     assert (items["agent.update"]["before"], items["agent.update"]["after"]) == ({"role": "agent"}, {"role": "admin"})
     assert items["token.create"]["after"] == {"agent_id": admin.id, "name": "deploy"}
     assert items["token.revoke"]["target"]["id"] == token["id"]
-    assert items["webhook.create"]["after"]["url"] == "https://hooks.example.com/x"
+    assert items["webhook.create"]["after"]["url"] == "https://hooks.example.com/x?key=%5Bredacted%5D"
     assert (items["webhook.update"]["before"], items["webhook.update"]["after"]) == (
         {"events": ["ticket.*"]},
         {"events": ["*"]},
@@ -92,7 +95,8 @@ async def test_merges_contact_edits_agents_tokens_and_webhooks_are_recorded_with
         stored = json.dumps(db.execute("SELECT * FROM audit").fetchall(), ensure_ascii=False)
         token_hash = db.execute("SELECT token_hash FROM api_tokens WHERE id = ?", (token["id"],)).fetchone()[0]
         password_hash = db.execute("SELECT password_hash FROM agents WHERE id = ?", (new["id"],)).fetchone()[0]
-    for secret in (token["token"], token_hash, password, password_hash, hook["secret"], rotated["secret"]):
+    secrets = (token["token"], token_hash, password, password_hash, hook["secret"], rotated["secret"], "their-key")
+    for secret in secrets:
         assert secret not in stored
 
 

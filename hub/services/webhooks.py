@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from conversation.audit import REDACTED
 from conversation.errors import InvalidInput
 from conversation.model import new_id, utcnow
 from conversation.store import NotFound, Store
@@ -24,8 +26,14 @@ def new_webhook_secret() -> str:
 
 
 def _public(subscription: Subscription) -> dict[str, Any]:
-    """What the audit log keeps of a subscription: everything but its secret."""
-    return {name: getattr(subscription, name) for name in FIELDS}
+    """What the audit log keeps of a subscription: everything but its secret, and its URL
+    without the values of its query (where receivers often put a key of their own)."""
+    values = {name: getattr(subscription, name) for name in FIELDS}
+    parts = urlsplit(subscription.url)
+    if parts.query:
+        query = urlencode([(name, REDACTED) for name, _ in parse_qsl(parts.query, keep_blank_values=True)])
+        values["url"] = urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+    return values
 
 
 class WebhookService:
