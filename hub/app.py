@@ -80,7 +80,7 @@ class Hub(ChannelPort):
         self.channels = ChannelSupervisor(self.adapters, self.metrics)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
         self.supervisor = Supervisor()  # every background loop runs under it; /healthz reports it
-        self.webhook_sender = WebhookSender(self.store, config.webhooks)  # a queue of the outbox
+        self.webhook_sender = WebhookSender(self.store, config.webhooks, metrics=self.metrics)  # an outbox queue
         self.outbox = Outbox(
             self.store,
             self.adapters,

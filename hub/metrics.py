@@ -62,6 +62,12 @@ class Metrics:
             registry=self.registry,
         )
         self.store_up = Gauge("helpline_store_up", "1 when the database answers", registry=self.registry)
+        self.webhook_attempts = Counter(
+            "helpline_webhook_attempts",
+            "Webhook delivery attempts by outcome (sent, retrying, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

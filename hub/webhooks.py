@@ -47,6 +47,7 @@ from conversation.webhooks import (
 from hub.api.serialize import conversation_json, iso, message_json
 from hub.backoff import backoff
 from hub.events import Event, EventBus
+from hub.metrics import Metrics
 
 if TYPE_CHECKING:
     from hub.config import WebhooksSection
@@ -220,9 +221,11 @@ class WebhookSender:
         *,
         clock: Callable[[], datetime] = utcnow,
         resolver: AbstractResolver | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.max_in_flight = settings.concurrency
         self.clock = clock
         self._resolver = resolver
@@ -325,9 +328,11 @@ class WebhookSender:
             error = f"gave up after {attempt} attempts: {error}"
         if status is not WebhookStatus.SENT:
             log.info("webhooks: delivery %s attempt %d: %s (%s)", delivery.id, attempt, error, status.value)
-        await self.store.webhooks.finish(
+        if await self.store.webhooks.finish(
             delivery.id, owner, status=status, next_attempt_at=next_at, response_code=code, error=error, now=now
-        )
+        ):
+            outcome = "retrying" if status is WebhookStatus.QUEUED else status.value
+            self.metrics.webhook_attempts.labels(outcome).inc()
 
 
 PRUNE_INTERVAL = 3600.0

@@ -117,6 +117,7 @@ async def test_subscribed_events_arrive_signed_and_are_logged(admin: Agent, rece
     # the status change's system event in the thread is private: not sent
     assert sorted(d["event_type"] for d in log["items"]) == ["message.created", "ticket.created", "ticket.updated"]
     assert len(receiver.received) == 3
+    assert 'helpline_webhook_attempts_total{outcome="sent"} 3.0' in _hub(admin).metrics.render().decode()
 
 
 async def test_private_notes_are_delivered_only_to_subscriptions_that_ask(admin: Agent, receiver: Receiver) -> None:
