@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from conversation.areas.accounts import Accounts
+from conversation.areas.audit import Audit
 from conversation.areas.calendars import Calendars
 from conversation.areas.callbacks import Callbacks
 from conversation.areas.calls import Calls
@@ -35,6 +36,7 @@ from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
 from conversation.areas.tickets import Tickets
 from conversation.areas.timers import Timers
+from conversation.areas.webhooks import Webhooks
 from conversation.errors import InvalidInput
 from conversation.fields import KEY_PATTERN
 from conversation.model import (
@@ -104,6 +106,8 @@ class Store(ABC):
     callbacks: Callbacks
     calendars: Calendars
     fields: FieldDefinitions
+    audit: Audit
+    webhooks: Webhooks
 
     @abstractmethod
     async def open(self) -> None:

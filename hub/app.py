@@ -53,6 +53,7 @@ from hub.status_links import StatusLinks, master_key
 from hub.status_page import build_status_page
 from hub.supervise import Supervisor
 from hub.ticket_changes import tell_plugins
+from hub.webhooks import WebhookDispatcher, WebhookSender, prune_step
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ class Hub(ChannelPort):
         self.channels = ChannelSupervisor(self.adapters, self.metrics)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]
         self.supervisor = Supervisor()  # every background loop runs under it; /healthz reports it
+        self.webhook_sender = WebhookSender(self.store, config.webhooks, metrics=self.metrics)  # an outbox queue
         self.outbox = Outbox(
             self.store,
             self.adapters,
@@ -94,6 +96,7 @@ class Hub(ChannelPort):
             owner=self.instance_id,
             supervisor=self.supervisor,
             on_outcome=self._delivery_changed,
+            queues=[self.webhook_sender],
         )
         self.services = Services.build(
             self.store,
@@ -104,7 +107,11 @@ class Hub(ChannelPort):
             missed_callback=timedelta(minutes=config.hotline.missed_callback_minutes),
             ticketing=config.ticketing,
             limits=config.inbound_limits,
+            webhook_destinations=(config.webhooks.allow_http, config.webhooks.allow_private_destinations),
         )
+        self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
+        self._webhook_loop: asyncio.Task[None] | None = None
+        self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         try:  # records, timers and ticket events of the plugins
             self.plugin_host = PluginHost(
@@ -202,6 +209,9 @@ class Hub(ChannelPort):
             await self.store.close()
             raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
+        self._webhook_loop = self.supervisor.run("webhooks", self.webhooks.step)
+        keep_days = self.config.webhooks.keep_days
+        self._background.append(self.supervisor.run("webhook-log", lambda: prune_step(self.store, keep_days)))
         self._background.append(
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
@@ -233,7 +243,9 @@ class Hub(ChannelPort):
             ("background loops", self._stop_background),
             ("plugins", lambda: self.pipeline.drain(grace)),
             ("plugin events", lambda: self.plugin_host.settle(grace)),
+            ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
+            ("webhook client", self.webhook_sender.close),
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]
         try:
@@ -250,6 +262,12 @@ class Hub(ChannelPort):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self.sla.stop_tracking()
+
+    async def _stop_webhooks(self) -> None:
+        if self._webhook_loop is not None:
+            self._webhook_loop.cancel()
+            await asyncio.gather(self._webhook_loop, return_exceptions=True)
+        await self.webhooks.drain()
 
     def _delivery_changed(self, message: Message, status: str) -> None:
         """A reply was delivered, will be retried, or failed: open inboxes update its status."""

@@ -15,6 +15,7 @@ from conversation.errors import InvalidInput
 from conversation.model import Role
 from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
 from hub import agents, services
+from hub.actor import Actor, set_actor
 from hub.app import Hub, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
 from hub.server import serve
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, store_only=args.command != "serve")
         if args.command == "serve":
             return _serve(config, args.host, args.port)
+        set_actor(cli_actor())  # the audit log names the command line (and the OS user) for what it changes
         if args.command == "token":
             role = Role(args.role) if args.role else None
             return asyncio.run(_token_create(config, args.email, args.name, role=role, teams=args.teams))
@@ -87,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
         url = mask_url(config.storage.url)
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
         return EXIT_STORE
+
+
+def cli_actor() -> Actor:
+    try:
+        user = getpass.getuser()
+    except OSError:  # no user name in the environment or the password database
+        user = "?"
+    return Actor("", f"command line ({user})", "cli")
 
 
 def _init(path: Path, force: bool) -> int:

@@ -182,6 +182,22 @@ class SlaSection:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WebhooksSection:
+    """[webhooks]: outbound webhook deliveries (sent by the outbox, with their own schedule)."""
+
+    max_attempts: int = setting(int, 20, "attempts before a webhook delivery is marked failed", minimum=1)
+    base_delay_seconds: float = setting(float, 10.0, "first retry delay; doubles each attempt", minimum=0)
+    max_delay_seconds: float = setting(float, 1800.0, "longest delay between attempts", minimum=0)
+    timeout_seconds: float = setting(float, 10.0, "one attempt's time limit", minimum=0.1)
+    concurrency: int = setting(int, 4, "webhook attempts at once per hub (within [outbox] concurrency)", minimum=1)
+    allow_private_destinations: bool = setting(
+        bool, False, "allow loopback and private-network URLs (only for receivers on your own network)"
+    )
+    allow_http: bool = setting(bool, False, "allow http:// URLs (bodies and signatures then travel unencrypted)")
+    keep_days: float = setting(float, 30.0, "how long sent and failed deliveries stay in the log", minimum=1)
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -191,6 +207,7 @@ SECTION_TYPES: dict[str, type] = {
     "hotline": HotlineSection,
     "status_page": StatusPageSection,
     "sla": SlaSection,
+    "webhooks": WebhooksSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -230,6 +247,7 @@ class Config:
     hotline: HotlineSection = field(default_factory=HotlineSection)
     status_page: StatusPageSection = field(default_factory=StatusPageSection)
     sla: SlaSection = field(default_factory=SlaSection)
+    webhooks: WebhooksSection = field(default_factory=WebhooksSection)
 
     @property
     def data_dir(self) -> Path:
@@ -294,6 +312,7 @@ def parse_config(
         hotline=section_of(HotlineSection, _region_checked(values["hotline"])),
         status_page=section_of(StatusPageSection, values["status_page"]),
         sla=section_of(SlaSection, _sla_checked(values["sla"])),
+        webhooks=section_of(WebhooksSection, values["webhooks"]),
     )
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")

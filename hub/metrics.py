@@ -83,6 +83,12 @@ class Metrics:
             ["team"],
             registry=self.registry,
         )
+        self.webhook_attempts = Counter(
+            "helpline_webhook_attempts",
+            "Webhook delivery attempts by outcome (sent, retrying, failed)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     def set_team_queues(self, queues: Mapping[str, tuple[int, float]]) -> None:
         """Per team: (queue depth, oldest wait in seconds); a team whose queue drained drops to 0."""

@@ -6,15 +6,18 @@ records the outcome: sent; retry later with exponential backoff that honours the
 channel's retry-after; or failed, with the error kept on the message, once the
 attempts run out or the channel says never. Pending deliveries survive a restart
 because they are rows, not tasks.
+
+Other durable queues (outbound webhooks) plug in as an `OutboxQueue`: the same worker
+claims from them with the slots left, under the same leases, wake-ups and shutdown.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conversation.identity import reply_address
 from conversation.model import Contact, Conversation, Message, utcnow
@@ -42,6 +45,25 @@ def _unrecorded_recipient(message: Message, conversation: Conversation, contact:
     return conversation.thread_key if message.channel == conversation.channel else ""
 
 
+class OutboxQueue(Protocol):
+    """Another kind of stored delivery the outbox sends (see hub/webhooks.py)."""
+
+    name: str
+    # At most this many of its attempts run at once, so the outbox's other slots stay free for
+    # customers' replies however slow this queue's receivers are.
+    max_in_flight: int
+
+    async def claim(
+        self, owner: str, *, now: datetime, lease: timedelta, limit: int
+    ) -> list[Callable[[], Coroutine[Any, Any, None]]]:
+        """Lease up to `limit` due deliveries; each comes back as its one attempt, ready to run."""
+        ...
+
+    async def release(self, owner: str) -> int:
+        """Give back the leases `owner` holds (shutdown)."""
+        ...
+
+
 class Outbox:
     def __init__(
         self,
@@ -54,8 +76,10 @@ class Outbox:
         supervisor: Supervisor | None = None,
         clock: Callable[[], datetime] = utcnow,
         on_outcome: Callable[[Message, str], None] | None = None,
+        queues: Sequence[OutboxQueue] = (),
     ) -> None:
         self.store = store
+        self.queues = list(queues)
         # Told each recorded outcome ("sent", "retrying", "failed") so open inboxes see a
         # reply's delivery status change without reloading.
         self.on_outcome = on_outcome or (lambda _message, _status: None)
@@ -74,6 +98,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._stopping = False
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._queue_of: dict[asyncio.Task[None], str] = {}  # in-flight attempts of the other queues
         self._runner: asyncio.Task[None] | None = None
         self._unavailable_since: datetime | None = None
 
@@ -103,18 +128,42 @@ class Outbox:
                     self._unavailable_since = self.clock()
                 claimed = []
             for message in claimed:
-                task = asyncio.create_task(self.deliver(message), name=f"helpline-deliver-{message.id}")
-                self._in_flight.add(task)
-                task.add_done_callback(self._finished)
-            if len(claimed) == free:
+                self._start(self.deliver(message), f"helpline-deliver-{message.id}")
+            jobs = await self._claim_queued(free - len(claimed))
+            for queue_name, job in jobs:
+                self._start(job(), f"helpline-deliver-{queue_name}", queue=queue_name)
+            if len(claimed) + len(jobs) == free:
                 return  # there may be more waiting
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
         except TimeoutError:
             pass
 
+    def _start(self, attempt: Coroutine[Any, Any, None], name: str, *, queue: str = "") -> None:
+        task = asyncio.create_task(attempt, name=name)
+        self._in_flight.add(task)
+        if queue:
+            self._queue_of[task] = queue
+        task.add_done_callback(self._finished)
+
+    async def _claim_queued(self, free: int) -> list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]]:
+        """Attempts from the other queues, in order, up to the free slots."""
+        jobs: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = []
+        for queue in self.queues:
+            running = sum(name == queue.name for name in self._queue_of.values())
+            limit = min(free - len(jobs), queue.max_in_flight - running)
+            if limit <= 0:
+                continue
+            try:
+                claimed = await queue.claim(self.owner, now=self.clock(), lease=self.lease, limit=limit)
+            except StoreUnavailable:
+                continue  # logged once above for the messages; retried next round
+            jobs += [(queue.name, job) for job in claimed]
+        return jobs
+
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
+        self._queue_of.pop(task, None)
         log_task_failure(task)  # the lease expires and the message is tried again
         self._wake.set()  # a slot is free
 
@@ -203,6 +252,8 @@ class Outbox:
             await asyncio.gather(*pending, return_exceptions=True)
         try:
             released = await self.store.deliveries.release_deliveries(self.owner)
+            for queue in self.queues:
+                released += await queue.release(self.owner)
         except StoreUnavailable:
             released = 0  # their leases simply expire
         if released:

@@ -138,6 +138,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "record_id": "nope",
         "callback_id": "nope",
         "key": "order_no",
+        "webhook_id": "nope",
+        "delivery_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()

@@ -255,3 +255,38 @@ async def test_shutdown_with_a_failing_stage_still_stops_the_rest_and_closes_the
     assert stopped == ["chat"]
     with pytest.raises(StoreUnavailable):
         await hub.store.ping()  # closed
+
+
+async def test_a_slow_queue_never_takes_the_slots_of_customers_replies(tmp_path: Path) -> None:
+    """Webhook attempts run in the outbox, capped per queue: with every webhook receiver hanging,
+    a reply to a customer still goes out at once."""
+    hang = asyncio.Event()
+    started: list[int] = []
+
+    class HangingQueue:
+        name = "hanging"
+        max_in_flight = 1
+
+        async def claim(self, owner: str, *, now: object, lease: object, limit: int) -> list[object]:
+            async def attempt() -> None:
+                started.append(1)
+                await hang.wait()
+
+            return [attempt for _ in range(limit)]  # always more due
+
+        async def release(self, owner: str) -> int:
+            return 0
+
+    config = make_config(tmp_path, {"outbox": {"concurrency": 2}})
+    hub = Hub(config)
+    hub.outbox.queues.append(HangingQueue())  # type: ignore[arg-type]
+    await hub.start()
+    try:
+        await eventually(lambda: started)
+        message = await queue_reply(hub)
+        await eventually(lambda: hub.adapters["chat"].sent)
+        assert (await delivery_of(hub, message.id))[0] is DeliveryStatus.SENT
+        assert len(started) == 1  # the cap held: one hanging attempt, never two
+    finally:
+        hang.set()
+        await hub.stop()

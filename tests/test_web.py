@@ -71,7 +71,11 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
         "loops": {
             "outbox": {"status": "running", "failures": 0},
             "plugin-recovery": {"status": "running", "failures": 0},
+            "plugin-timers": {"status": "running", "failures": 0},  # plugins' durable timers
+            "callbacks-due": {"status": "running", "failures": 0},  # hotline callback tasks falling due
             "snooze-wake": {"status": "running", "failures": 0},
+            "webhooks": {"status": "running", "failures": 0},  # published events to webhook deliveries
+            "webhook-log": {"status": "running", "failures": 0},  # the delivery log's retention
         },
     }
     assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pymongo import ASCENDING, DESCENDING, TEXT
 
 from conversation.mongo.accounts import MongoAccounts
+from conversation.mongo.audit import MongoAudit
 from conversation.mongo.calendars import MongoCalendars
 from conversation.mongo.callbacks import MongoCallbacks
 from conversation.mongo.calls import MongoCalls
@@ -23,6 +24,7 @@ from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.records import MongoRecords, create_record_indexes
 from conversation.mongo.tickets import MongoTickets
 from conversation.mongo.timers import MongoTimers, create_timer_indexes
+from conversation.mongo.webhooks import MongoWebhooks
 from conversation.store import (
     SCHEMA_VERSION,
     Store,
@@ -48,6 +50,8 @@ class MongoStore(MongoStoreBase, Store):
         self.callbacks = MongoCallbacks(self._conn)
         self.calendars = MongoCalendars(self._conn)
         self.fields = MongoFieldDefinitions(self._conn)
+        self.audit = MongoAudit(self._conn)
+        self.webhooks = MongoWebhooks(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -106,6 +110,15 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.callbacks.create_index(
             [("status", ASCENDING), ("due_at", ASCENDING)], name="due"
         )  # open tasks soonest due first: the inbox's list and the due check
+        await self._conn.db.audit.create_index([("at", DESCENDING)], name="at")
+        for field in ("actor_id", "target_id", "action"):
+            await self._conn.db.audit.create_index([(field, ASCENDING), ("at", DESCENDING)], name=f"audit_{field}")
+        await self._conn.db.webhook_deliveries.create_index(
+            [("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="queue"
+        )
+        await self._conn.db.webhook_deliveries.create_index(
+            [("subscription_id", ASCENDING), ("_id", DESCENDING)], name="log"
+        )
 
     async def close(self) -> None:
         await self._conn.client.close()

@@ -159,6 +159,26 @@ CREATE TABLE IF NOT EXISTS conversation_fields (
     conversation_id TEXT NOT NULL REFERENCES conversations(id), key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (conversation_id, key));
 CREATE INDEX IF NOT EXISTS conversation_fields_value ON conversation_fields (value, key, conversation_id);
+-- The audit log: append-only; listed newest first, by time, actor, target or action.
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, actor_id TEXT NOT NULL,
+    actor_name TEXT NOT NULL, via TEXT NOT NULL, action TEXT NOT NULL, target_type TEXT NOT NULL,
+    target_id TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor_id, at);
+CREATE INDEX IF NOT EXISTS audit_target ON audit (target_id, at);
+CREATE INDEX IF NOT EXISTS audit_action ON audit (action, at);
+-- Outbound webhooks: subscriptions, and each event for each of them (the queue and its log).
+CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, subscription_id TEXT NOT NULL, event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL, payload TEXT NOT NULL, created_at INTEGER NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER, response_code INTEGER,
+    last_error TEXT NOT NULL DEFAULT '', finished_at INTEGER, lease_owner TEXT NOT NULL DEFAULT '',
+    lease_until INTEGER);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_queue ON webhook_deliveries (status, next_attempt_at)
+    WHERE status = 'queued';
+CREATE INDEX IF NOT EXISTS webhook_deliveries_log ON webhook_deliveries (subscription_id, seq);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from conversation.sqlite.accounts import SQLiteAccounts
+from conversation.sqlite.audit import SQLiteAudit
 from conversation.sqlite.calendars import SQLiteCalendars
 from conversation.sqlite.callbacks import SQLiteCallbacks
 from conversation.sqlite.calls import SQLiteCalls
@@ -36,6 +37,7 @@ from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.records import SQLiteRecords
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.sqlite.timers import SQLiteTimers
+from conversation.sqlite.webhooks import SQLiteWebhooks
 from conversation.store import (
     SCHEMA_VERSION,
     Store,
@@ -64,6 +66,8 @@ class SQLiteStore(Store):
         self.callbacks = SQLiteCallbacks(self._db)
         self.calendars = SQLiteCalendars(self._db)
         self.fields = SQLiteFieldDefinitions(self._db)
+        self.audit = SQLiteAudit(self._db)
+        self.webhooks = SQLiteWebhooks(self._db)
 
     @property
     def search_seconds(self) -> float:

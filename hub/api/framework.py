@@ -17,6 +17,7 @@ from conversation.errors import InvalidInput
 from conversation.model import Agent, Role
 from conversation.store import AlreadyExists, NotFound, StoreUnavailable
 from hub.access import VIEWER, Viewer, changes_allowed
+from hub.actor import Actor, set_actor
 from hub.jsonbody import InvalidJson, read_json
 from hub.schema import Obj, Ref, Schema
 
@@ -126,6 +127,8 @@ class Api:
         async def handle(request: web.Request) -> web.StreamResponse:
             try:
                 agent, via_session = await authenticate(request, route.auth)
+                if agent is not None:  # who the audit log names for what this request changes
+                    set_actor(Actor(agent.id, agent.name or agent.email, "session" if via_session else "token"))
                 if route.auth == ADMIN and (agent is None or agent.role is not Role.ADMIN):
                     raise ApiError(403, "forbidden", "this needs an admin")
                 changes = request.method not in SAFE and not route.personal

@@ -42,6 +42,7 @@ from hub.api.serialize import (
     token_json,
 )
 from hub.app_keys import AUTH, HUB, SERVICES
+from hub.clientaddr import client_address
 from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Scalar, Str
 from hub.services import Services
 from hub.services.calendars import calendar_json
@@ -130,7 +131,14 @@ def services_of(call: Call) -> Services:
 )
 async def login(call: Call) -> web.Response:
     auth: Authenticator = call.request.config_dict[AUTH]
-    agent, session, token = await auth.login(call.request, call.body["email"], call.body["password"])
+    accounts, address = services_of(call).accounts, client_address(call.request)
+    try:
+        agent, session, token = await auth.login(call.request, call.body["email"], call.body["password"])
+    except ApiError as exc:
+        if exc.code == "bad_credentials":  # not the rate limit's refusals: they are counted, not checked
+            await accounts.sign_in_failed(call.body["email"], address=address)
+        raise
+    await accounts.signed_in(agent, address=address)
     response = web.json_response({"agent": agent_json(agent), "csrf_token": session.csrf_token})
     auth.set_cookie(response, call.request, token)
     return response
@@ -140,7 +148,7 @@ async def login(call: Call) -> web.Response:
 async def logout(call: Call) -> web.Response:
     session = call.request.get(SESSION)
     if session is not None:
-        await services_of(call).accounts.end_session(session.token_hash)  # its live sockets close
+        await services_of(call).accounts.end_session(session.token_hash, agent_id=call.me.id)  # its sockets close
     response = web.json_response({"ok": True})
     response.del_cookie("helpline_session", path="/")
     return response
@@ -1072,4 +1080,7 @@ async def attachment(call: Call) -> web.StreamResponse:
 
 
 import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/... on `api`)
+
+# Routes of their own modules join the table here, so every user of `api` sees them.
+from hub.api import audit_api, webhooks_api  # noqa: E402,F401
 from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (registers the hotline's routes on `api`)

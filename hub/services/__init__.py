@@ -23,6 +23,7 @@ from hub.services.desk import DeskService
 from hub.services.fields import FieldService
 from hub.services.hotline import HotlineService
 from hub.services.records import RecordService
+from hub.services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Services:
     hotline: HotlineService
     calendars: CalendarService
     fields: FieldService
+    webhooks: WebhookService
 
     @classmethod
     def build(
@@ -50,6 +52,7 @@ class Services:
         missed_callback: timedelta = timedelta(minutes=30),
         ticketing: Ticketing | None = None,
         limits: InboundLimits | None = None,
+        webhook_destinations: tuple[bool, bool] = (False, False),  # [webhooks] allow_http, allow_private_destinations
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
         return cls(
@@ -70,6 +73,13 @@ class Services:
             ),
             calendars=CalendarService(store, bus),
             fields=FieldService(store, bus),
+            webhooks=WebhookService(
+                store,
+                allow_http=webhook_destinations[0],
+                allow_private=webhook_destinations[1],
+                clock=lambda: conversations.clock(),
+                wake_outbox=wake_outbox,
+            ),
         )
 
 

@@ -16,6 +16,8 @@ from conversation.errors import InvalidInput
 from conversation.model import ROLE_RANKS, Agent, ApiToken, Role, new_id, utcnow
 from conversation.store import Store
 from hub import agents as agent_accounts
+from hub.actor import Actor
+from hub.services import audit
 
 
 def hash_secret(secret: str) -> str:
@@ -40,7 +42,9 @@ class AccountService:
         self.credentials_changed = credentials_changed
 
     async def add_agent(self, email: str, role: Role, password: str, *, name: str = "") -> Agent:
-        return await agent_accounts.add_agent(self.store, email, role, password, name=name)
+        agent = await agent_accounts.add_agent(self.store, email, role, password, name=name)
+        await audit.record(self.store, "agent.create", "agent", agent.id, after=_agent_fields(agent), at=self.clock())
+        return agent
 
     async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
         before = await self.store.accounts.get_agent(agent_id)
@@ -50,11 +54,45 @@ class AccountService:
             # (Also on reactivation, for a sign-in that raced the deactivation.) API tokens are kept:
             # they are refused while the agent is inactive and work again after, until revoked.
             await self.store.accounts.delete_agent_sessions(agent.id)
+        await audit.record(
+            self.store,
+            "agent.update",
+            "agent",
+            agent.id,
+            before={k: v for k, v in _agent_fields(before).items() if k in changes},
+            after={k: v for k, v in _agent_fields(agent).items() if k in changes},
+            at=self.clock(),
+        )
         self.credentials_changed()
         return agent
 
-    async def end_session(self, token_hash: str) -> None:
+    async def signed_in(self, agent: Agent, *, address: str) -> None:
+        """A successful sign-in, for the audit log (the request itself had no agent yet)."""
+        actor = Actor(agent.id, agent.name or agent.email, "session")
+        await audit.record(
+            self.store, "auth.login", "agent", agent.id, after={"address": address}, at=self.clock(), actor=actor
+        )
+
+    async def sign_in_failed(self, email: str, *, address: str) -> None:
+        """A wrong password (or an unknown or disabled account), for the audit log: the email
+        as typed names the attempt, never the password."""
+        typed = email.strip().lower()
+        agent = await self.store.accounts.get_agent_by_email(typed)
+        actor = Actor("", typed, "sign-in")
+        await audit.record(
+            self.store,
+            "auth.login_failed",
+            "agent",
+            agent.id if agent else "",
+            after={"email": typed, "address": address},
+            at=self.clock(),
+            actor=actor,
+        )
+
+    async def end_session(self, token_hash: str, *, agent_id: str = "") -> None:
         await self.store.accounts.delete_session(token_hash)
+        if agent_id:
+            await audit.record(self.store, "auth.logout", "agent", agent_id, at=self.clock())
         self.credentials_changed()
 
     async def issue_token(
@@ -80,10 +118,23 @@ class AccountService:
                 teams=sorted(set(teams)) if teams is not None else None,
             )
         )
+        # The token's value and hash stay out: only who it is for and its name.
+        await audit.record(
+            self.store, "token.create", "token", token.id, after={"agent_id": agent_id, "name": name}, at=self.clock()
+        )
         return token, secret
 
     async def revoke_token(self, token_id: str) -> ApiToken:
         token = await self.store.accounts.revoke_api_token(token_id, now=self.clock())
+        await audit.record(
+            self.store,
+            "token.revoke",
+            "token",
+            token.id,
+            before={"revoked_at": None},
+            after={"agent_id": token.agent_id, "name": token.name, "revoked_at": token.revoked_at},
+            at=self.clock(),
+        )
         self.credentials_changed()
         return token
 
@@ -99,3 +150,16 @@ def check_token_narrowing(agent_role: Role, role: Role | None, teams: list[str] 
         raise InvalidInput(f"teams: no team with id {', '.join(unknown)}")
     if role is Role.ADMIN:
         raise InvalidInput("role: a token kept to some teams cannot be an admin's")
+
+
+def _agent_fields(agent: Agent | None) -> dict[str, Any]:
+    """What the audit log may show of an agent (never the password hash)."""
+    if agent is None:
+        return {}
+    return {
+        "email": agent.email,
+        "name": agent.name,
+        "role": agent.role,
+        "active": agent.active,
+        "language": agent.language,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from conversation.errors import InvalidInput
 from conversation.model import CannedResponse, new_id
 from conversation.store import Store
+from hub.services import audit
 
 
 def normal_shortcut(text: str) -> str:
@@ -20,9 +21,13 @@ class CannedService:
         self.store = store
 
     async def add(self, shortcut: str, title: str, text: str) -> CannedResponse:
-        return await self.store.accounts.add_canned(
+        canned = await self.store.accounts.add_canned(
             CannedResponse(id=new_id(), shortcut=normal_shortcut(shortcut), title=title, text=text)
         )
+        after = {"shortcut": canned.shortcut, "title": canned.title, "text": canned.text}
+        await audit.record(self.store, "canned.create", "canned", canned.id, after=after)
+        return canned
 
     async def delete(self, canned_id: str) -> None:
         await self.store.accounts.delete_canned(canned_id)
+        await audit.record(self.store, "canned.delete", "canned", canned_id)

@@ -9,6 +9,7 @@ from conversation.model import Contact, ConversationQuery
 from conversation.store import Store
 from hub.events import Event, EventBus
 from hub.i18n import canonical_tag
+from hub.services import audit
 
 FIELDS = ("name", "email", "language", "tier")
 
@@ -39,6 +40,8 @@ class ContactService:
                 raise InvalidInput("language: not a language tag (like en, zh-CN or zh-Hant)")
         if "tier" in fields:  # a platform's word for the customer: compared in any case
             fields["tier"] = fields["tier"].strip().casefold()
+        before = await self.store.contacts.get_contact(contact_id)
+        old_notes = await self.notes(contact_id) if "notes" in changes else ""
         if "notes" in changes:
             await self.store.coordination.set_value(contact_notes_key(contact_id), changes["notes"])
         contact = (
@@ -48,9 +51,21 @@ class ContactService:
         )
         if contact is None:
             raise InvalidInput("contact_id: no such contact")
+        await audit.record(
+            self.store,
+            "contact.update",
+            "contact",
+            contact_id,
+            before={**_fields(before, fields), **({"notes": old_notes} if "notes" in changes else {})},
+            after={**_fields(contact, fields), **({"notes": changes["notes"]} if "notes" in changes else {})},
+        )
         items, _ = await self.store.inbox.list_conversations(
             ConversationQuery(contact_id=contact_id, include_merged=True, limit=200)
         )
         for conversation in items:
             self.bus.publish(Event("conversation.updated", conversation.id, {"changes": ["contact"]}))
         return contact
+
+
+def _fields(contact: Contact | None, names: dict[str, Any]) -> dict[str, Any]:
+    return {name: getattr(contact, name) for name in names} if contact is not None else {}

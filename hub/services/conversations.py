@@ -32,8 +32,10 @@ from conversation.model import (
 )
 from conversation.priority_rules import SYSTEM, PrioritySource
 from conversation.store import Store
+from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE
+from hub.services import audit
 from hub.services.fields import ticket_definitions
 from hub.thread_events import ThreadEvent
 
@@ -151,6 +153,15 @@ class ConversationService:
         if "priority" in changes:
             changes = {**changes, "priority_set_by": priority_by.recorded}
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
+        await audit.record(
+            self.store,
+            "ticket.update",
+            "ticket",
+            updated.id,
+            before={k: getattr(conversation, k) for k in changes if k not in BOOKKEEPING},
+            after={k: getattr(updated, k) for k in changes if k not in BOOKKEEPING},
+            at=self.clock(),
+        )
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
         if updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
@@ -224,6 +235,15 @@ class ConversationService:
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
         merged = await self.store.tickets.merge_conversations(source.id, target.id, now=self.clock())
+        await audit.record(
+            self.store,
+            "ticket.merge",
+            "ticket",
+            source.id,
+            before={"merged_into": None, "status": source.status},
+            after={"merged_into": target.number, "status": "closed"},
+            at=self.clock(),
+        )
         await self.add_event(merged, "event.merged_here", who=who, source=str(source.number))
         closed = await self.store.tickets.get_conversation(source.id)
         if closed is not None:
@@ -235,6 +255,15 @@ class ConversationService:
 
     async def move_message(self, message: Message, source: Conversation, target: Conversation, *, who: str) -> Message:
         moved = await self.store.tickets.move_message(message.id, target.id)
+        await audit.record(
+            self.store,
+            "message.move",
+            "message",
+            message.id,
+            before={"ticket": source.number},
+            after={"ticket": target.number},
+            at=self.clock(),
+        )
         await self.add_event(source, "event.message_moved_out", who=who, target=str(target.number))
         await self.add_event(target, "event.message_moved_in", who=who, source=str(source.number))
         return moved
@@ -242,6 +271,15 @@ class ConversationService:
     async def merge_contacts(self, source_id: str, target_id: str, *, who: str) -> Any:
         source = await self.store.contacts.get_contact(source_id)
         merged = await self.store.contacts.merge_contacts(source_id, target_id)
+        await audit.record(
+            self.store,
+            "contact.merge",
+            "contact",
+            source_id,
+            before={"merged_into": None},
+            after={"merged_into": target_id},
+            at=self.clock(),
+        )
         label = (source.name or source.email or source_id) if source else source_id
         items, _ = await self.store.inbox.list_conversations(ConversationQuery(contact_id=target_id, limit=200))
         for conversation in items:

@@ -21,6 +21,7 @@ from conversation.errors import InvalidInput
 from conversation.model import ConversationQuery
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.events import Event, EventBus
+from hub.services import audit
 
 R = TypeVar("R", Team, Category)
 
@@ -45,8 +46,19 @@ class DeskService:
             raise NotFound(f"{kind} {record_id}")
         return found
 
-    async def _saved(self, kind: str, record: R, save: Callable[[R], Awaitable[None]], action: str) -> R:
+    async def _saved(
+        self, kind: str, record: R, save: Callable[[R], Awaitable[None]], action: str, before: R | None = None
+    ) -> R:
         await save(record)
+        to_doc: Any = team_to_doc if isinstance(record, Team) else category_to_doc
+        await audit.record(
+            self.store,
+            f"{kind}.{action.removesuffix('d')}",
+            kind,
+            record.id,
+            before=to_doc(before) if before is not None else {},
+            after=to_doc(record),
+        )
         self._published(kind, record.id, action)
         return record
 
@@ -66,10 +78,11 @@ class DeskService:
     async def update_team(self, team_id: str, changes: dict[str, Any]) -> Team:
         old = await self._existing("team", await self.store.desk.get_team(team_id), team_id)
         team = await self._checked_team({**team_to_doc(old), **changes, "id": team_id})
-        return await self._saved("team", team, self.store.desk.save_team, "updated")
+        return await self._saved("team", team, self.store.desk.save_team, "updated", old)
 
     async def delete_team(self, team_id: str) -> None:
-        if await self.store.desk.get_team(team_id) is None:
+        old = await self.store.desk.get_team(team_id)
+        if old is None:
             raise NotFound(f"team {team_id}")
         users = [c.id for c in await self.store.desk.list_categories() if c.default_team == team_id]
         if users:
@@ -78,6 +91,7 @@ class DeskService:
         if (await self.store.inbox.list_conversations(ConversationQuery(team=team_id, limit=1)))[0]:
             raise InUse("tickets are with this team: hand them over first")
         await self.store.desk.delete_team(team_id)
+        await audit.record(self.store, "team.delete", "team", team_id, before=team_to_doc(old))
         self._published("team", team_id, "deleted")
 
     async def check_team_ids(self, team_ids: list[str]) -> list[Team]:
@@ -111,15 +125,18 @@ class DeskService:
     async def update_category(self, category_id: str, changes: dict[str, Any]) -> Category:
         old = await self._existing("category", await self.store.desk.get_category(category_id), category_id)
         category = await self._checked_category({**category_to_doc(old), **changes, "id": category_id})
-        return await self._saved("category", category, self.store.desk.save_category, "updated")
+        return await self._saved("category", category, self.store.desk.save_category, "updated", old)
 
     async def delete_category(self, category_id: str) -> None:
         """NotFound, or InUse (with the reason) while it has subcategories or tickets."""
+        old = await self.store.desk.get_category(category_id)
         if not await self.store.desk.delete_category(category_id):
             raise NotFound(f"category {category_id}")
         for definition in await self.store.fields.list_definitions():  # its custom fields go with it
             if definition.category_id == category_id:
                 await self.store.fields.delete_definition(category_id, definition.key)
+        before = category_to_doc(old) if old is not None else {}
+        await audit.record(self.store, "category.delete", "category", category_id, before=before)
         self._published("category", category_id, "deleted")
 
 

@@ -60,5 +60,7 @@ export function Nav() {
     </div>
     <button type="button" class="link" onClick=${() => update({ dialog: "shortcuts" })}>${t("keys.title")} (?)</button>
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}
+    ${s.me.role === "admin" ? html`<button type="button" id="open-webhooks" class="link" onClick=${() => update({ dialog: "webhooks" })}>${t("nav.webhooks")}</button>
+      <button type="button" id="open-audit" class="link" onClick=${() => update({ dialog: "audit" })}>${t("nav.audit")}</button>` : null}
   </nav>`;
 }

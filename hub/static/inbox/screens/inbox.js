@@ -14,6 +14,8 @@ import { t } from "../lib/i18n.js";
 import { openTicket, patchTicket, shownId } from "../lib/inbox.js";
 import { state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
+import { Audit } from "./audit.js";
+import { Webhooks } from "./webhooks.js";
 
 function focusRow(id) {
   document.querySelector(`#conversations li[data-id="${CSS.escape(id)}"] .open`)?.focus();
@@ -84,5 +86,7 @@ export function Inbox() {
     ${s.dialog === "call" ? html`<${CallDialog} card=${card} />` : null}
     ${s.dialog === "callbacks" ? html`<${CallbacksDialog} />` : null}
     ${s.dialog === "schedule-callback" && card ? html`<${ScheduleCallbackDialog} card=${card} />` : null}
+    ${s.dialog === "webhooks" ? html`<${Webhooks} />` : null}
+    ${s.dialog === "audit" ? html`<${Audit} />` : null}
   </div>`;
 }
