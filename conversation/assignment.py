@@ -64,13 +64,22 @@ def offline_since(record: PresenceRecord | None, now: datetime) -> datetime | No
     return max(record.sockets.values(), default=record.last_action_at or record.status_at or now)
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
 def presence_to_doc(record: PresenceRecord) -> dict[str, Any]:
+    """Times as ISO text in UTC, the same in both backends."""
     return {
         "agent_id": record.agent_id,
         "status": record.status,
-        "status_at": record.status_at,
-        "sockets": dict(record.sockets),
-        "last_action_at": record.last_action_at,
+        "status_at": _iso(record.status_at),
+        "sockets": {key: until.isoformat() for key, until in record.sockets.items()},
+        "last_action_at": _iso(record.last_action_at),
     }
 
 
@@ -78,9 +87,9 @@ def presence_from_doc(doc: Mapping[str, Any]) -> PresenceRecord:
     return PresenceRecord(
         agent_id=str(doc["agent_id"]),
         status=doc.get("status", "online"),
-        status_at=doc.get("status_at"),
-        sockets=dict(doc.get("sockets") or {}),
-        last_action_at=doc.get("last_action_at"),
+        status_at=_moment(doc.get("status_at")),
+        sockets={key: datetime.fromisoformat(until) for key, until in (doc.get("sockets") or {}).items()},
+        last_action_at=_moment(doc.get("last_action_at")),
     )
 
 
@@ -281,3 +290,48 @@ def page_reason(queue: Queue, now: datetime, *, threshold: int, max_wait: timede
 def release_backup(queue: Queue) -> bool:
     """Paged-in backup staff go back to standby once nothing waits."""
     return queue.depth == 0
+
+
+# -- the page log ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Page:
+    """One backup agent called in: why, how they were reached, and when they were released."""
+
+    id: str
+    team: str
+    agent_id: str
+    reason: str  # PageReason.code
+    params: Mapping[str, str]
+    at: datetime
+    channel: str = ""  # where the page went ("" the agent has no page channel: logged only)
+    conversation_id: str = ""  # the ticket the page names (the oldest waiting, or the one at risk)
+    released_at: datetime | None = None
+
+
+def page_to_doc(page: Page) -> dict[str, Any]:
+    """Times as ISO text in UTC: the same sortable form in both backends."""
+    return {
+        "id": page.id,
+        "team": page.team,
+        "agent_id": page.agent_id,
+        "reason": page.reason,
+        "params": dict(page.params),
+        "at": page.at.isoformat(),
+        "channel": page.channel,
+        "conversation_id": page.conversation_id,
+        "released_at": _iso(page.released_at),
+    }
+
+
+def page_from_doc(doc: Mapping[str, Any]) -> Page:
+    return Page(
+        id=str(doc["id"]),
+        team=str(doc["team"]),
+        agent_id=str(doc["agent_id"]),
+        reason=str(doc["reason"]),
+        params=dict(doc.get("params") or {}),
+        at=datetime.fromisoformat(doc["at"]),
+        channel=doc.get("channel", ""),
+        conversation_id=doc.get("conversation_id", ""),
+        released_at=_moment(doc.get("released_at")),
+    )

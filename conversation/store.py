@@ -25,6 +25,7 @@ from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
 from conversation.areas.desk import Desk
 from conversation.areas.inbox import Inbox
+from conversation.areas.roster import Roster
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
 from conversation.areas.tickets import Tickets
@@ -88,6 +89,7 @@ class Store(ABC):
     coordination: Coordination
     inbox: Inbox
     desk: Desk
+    roster: Roster
 
     @abstractmethod
     async def open(self) -> None:

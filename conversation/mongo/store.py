@@ -16,6 +16,7 @@ from conversation.mongo.db import (
 from conversation.mongo.deliveries import MongoDeliveries
 from conversation.mongo.desk import MongoDesk
 from conversation.mongo.inbox import MongoInbox
+from conversation.mongo.roster import MongoRoster
 from conversation.mongo.tickets import MongoTickets
 from conversation.store import (
     SCHEMA_VERSION,
@@ -36,6 +37,7 @@ class MongoStore(MongoStoreBase, Store):
         self.coordination = MongoCoordination(self._conn)
         self.inbox = MongoInbox(self._conn)
         self.desk = MongoDesk(self._conn)
+        self.roster = MongoRoster(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -85,6 +87,8 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.api_tokens.create_index([("token_hash", ASCENDING)], unique=True, name="hash")
         await self._conn.db.canned.create_index([("shortcut", ASCENDING)], unique=True, name="shortcut")
         await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
+        await self._conn.db.roster_entries.create_index([("team", ASCENDING)], name="team")
+        await self._conn.db.pages.create_index([("team", ASCENDING), ("at", DESCENDING)], name="team_recent")
 
     async def close(self) -> None:
         await self._conn.client.close()

@@ -29,6 +29,7 @@ from conversation.sqlite.db import (
 from conversation.sqlite.deliveries import SQLiteDeliveries
 from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.inbox import SQLiteInbox
+from conversation.sqlite.roster import SQLiteRoster
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.store import (
     SCHEMA_VERSION,
@@ -52,6 +53,7 @@ class SQLiteStore(Store):
         self.coordination = SQLiteCoordination(self._db)
         self.inbox = SQLiteInbox(self._db)
         self.desk = SQLiteDesk(self._db)
+        self.roster = SQLiteRoster(self._db)
 
     @property
     def search_seconds(self) -> float:
