@@ -8,8 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from conversation.errors import InvalidInput
 from conversation.inbound import InboundLimits
 from conversation.priority_rules import KeywordRules
+from conversation.roster import zone
 from conversation.store import Ticketing
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
@@ -94,12 +96,37 @@ class DeskSection:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class RoutingSection:
+    """[routing]: who takes a new ticket, presence, capacity (README "Shifts, presence and routing")."""
+
+    strategy: str = setting(
+        str, "least-loaded", "how an agent is chosen among those who qualify", choices=("least-loaded", "round-robin")
+    )
+    default_team: str = setting(str, "", 'team for tickets whose category names none ("": those wait unrouted)')
+    default_capacity: float = setting(
+        float, 4.0, "an agent's capacity in chat weights (a profile may set theirs)", minimum=0
+    )
+    chat_weight: float = setting(float, 1.0, "what one open chat (web chat, Telegram, Slack) weighs", minimum=0)
+    email_weight: float = setting(float, 0.25, "what one open email (or webhook) ticket weighs", minimum=0)
+    idle_away_minutes: float = setting(float, 10.0, "an agent who did nothing this long is away", minimum=0.1)
+    offline_grace_seconds: float = setting(
+        float, 120.0, "an offline agent's open chats go back to the queue after this", minimum=0
+    )
+    presence_seconds: float = setting(float, 60.0, "an open inbox counts this long after its last heartbeat", minimum=5)
+    sweep_seconds: float = setting(
+        float, 15.0, "how often the queue, presence and backup paging are checked", minimum=0.1
+    )
+    timezone: str = setting(str, "UTC", "time zone of a team whose roster settings name none")
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
     "tickets": TicketsSection,
     "outbox": OutboxSection,
     "desk": DeskSection,
+    "routing": RoutingSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -116,6 +143,7 @@ class ChannelConfig:
     name: str
     adapter_class: type
     settings: dict[str, Any]
+    type: str = ""  # the adapter's name (email, webchat...): routing weighs a ticket by it
 
 
 @dataclass(frozen=True)
@@ -136,6 +164,7 @@ class Config:
     plugins: list[PluginConfig] = field(default_factory=list)
     plugin_pool: PluginsSection = field(default_factory=PluginsSection)
     desk: DeskSection = field(default_factory=DeskSection)
+    routing: RoutingSection = field(default_factory=RoutingSection)
 
     @property
     def data_dir(self) -> Path:
@@ -196,6 +225,7 @@ def parse_config(
         tickets=section_of(TicketsSection, values["tickets"]),
         outbox=section_of(OutboxSection, values["outbox"]),
         desk=section_of(DeskSection, _keywords_checked(values["desk"])),
+        routing=section_of(RoutingSection, _zone_checked(values["routing"])),
     )
     if store_only:
         return config
@@ -211,6 +241,14 @@ def _keywords_checked(values: dict[str, Any]) -> dict[str, Any]:
         for index, word in enumerate(values[key]):
             if not isinstance(word, str) or not word.strip():
                 raise ConfigError(f"desk.{key}[{index}]: expected a non-empty word, got {word!r}")
+    return values
+
+
+def _zone_checked(values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        zone(values["timezone"])
+    except InvalidInput as exc:
+        raise ConfigError(f"routing.{exc}") from None
     return values
 
 
@@ -240,7 +278,7 @@ def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
         settings = validate_table(prefix, own, getattr(adapter_class, "config_fields", {}))
         if hasattr(adapter_class, "check_settings"):
             adapter_class.check_settings(prefix, settings)
-        channels.append(ChannelConfig(name, adapter_class, settings))
+        channels.append(ChannelConfig(name, adapter_class, settings, adapter_name))
     return channels
 
 

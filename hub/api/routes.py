@@ -745,7 +745,9 @@ async def delete_category(call: Call) -> dict[str, Any]:
 @api.route("GET", "/v1/agents", summary="Every agent (for assigning)", tag="agents", response=ANY)
 async def list_agents(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
-    return {"items": [agent_json(a) for a in await hub.store.accounts.list_agents()], "online": hub.presence.online()}
+    states = await services_of(call).roster.presence()  # shared by every hub process
+    online = sorted(agent for agent, state in states.items() if state == "online")
+    return {"items": [agent_json(a) for a in await hub.store.accounts.list_agents()], "online": online}
 
 
 @api.route(
@@ -849,3 +851,6 @@ async def attachment(call: Call) -> web.StreamResponse:
             "X-Content-Type-Options": "nosniff",
         },
     )
+
+
+from hub.api import roster as _roster  # noqa: E402, F401  (registers the roster, presence and page routes)

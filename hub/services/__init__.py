@@ -5,10 +5,11 @@ agents expect one, and publishes the live event. Reads may go to the store direc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from conversation.assignment import PresenceRules
 from conversation.model import utcnow
 from conversation.store import Store
 from hub.events import EventBus
@@ -18,6 +19,8 @@ from hub.services.canned import CannedService
 from hub.services.contacts import ContactService
 from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
+from hub.services.roster import RosterService
+from hub.services.routing import RoutingRules, RoutingService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,8 @@ class Services:
     accounts: AccountService
     canned: CannedService
     desk: DeskService
+    roster: RosterService
+    routing: RoutingService
 
     @classmethod
     def build(
@@ -37,14 +42,37 @@ class Services:
         *,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
+        routing: RoutingRules | None = None,
+        presence: PresenceRules | None = None,
+        presence_ttl: timedelta = timedelta(seconds=60),
+        timezone: str = "UTC",
+        channel_types: Mapping[str, str] | None = None,
+        owner: str = "hub",
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
+        roster = RosterService(
+            store,
+            bus,
+            clock=lambda: conversations.clock(),
+            timezone=timezone,
+            presence_ttl=presence_ttl,
+            rules=presence,
+        )
         return cls(
             conversations=conversations,
             contacts=ContactService(store, bus),
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
             desk=DeskService(store, bus),
+            roster=roster,
+            routing=RoutingService(
+                store,
+                conversations,
+                roster,
+                rules=routing or RoutingRules(),
+                channel_types=channel_types or {},
+                owner=owner,
+            ),
         )
 
 
