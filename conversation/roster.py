@@ -2,8 +2,8 @@
 
 A team's roster is a list of entries, in the team's time zone:
 
-- `pattern`: a recurring shift (早班 08:00-16:00 on Mon-Fri) for some agents; an end at or
-  before the start runs over midnight into the next day;
+- `pattern`: a recurring shift (早班 08:00-16:00 on Mon-Fri) for some agents; an end before
+  the start runs over midnight into the next day, an end equal to it makes a 24-hour duty;
 - `extra`: a one-off shift on one date;
 - `swap`: on one date, `replaces` gives their occurrence of the pattern `pattern` to `agents`;
 - `leave`: the agents are on no duty from `date` to `until` (whole days, inclusive).
@@ -163,8 +163,6 @@ def entry_from_input(data: Mapping[str, Any], *, entry_id: str, team: str) -> Ro
         entry = replace(
             entry, duty=duty, start=parse_hhmm("start", data.get("start")), end=parse_hhmm("end", data.get("end"))
         )
-        if entry.start == entry.end:
-            raise InvalidInput("end: a shift cannot end when it starts (24 hours: 00:00-23:59)")
     if kind == "pattern":
         entry = replace(entry, weekdays=parse_weekdays(data.get("weekdays")))
         first = data.get("date")

@@ -127,6 +127,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "ref": "nope",
         "team_id": "finance",
         "category_id": "faq",
+        "entry_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()

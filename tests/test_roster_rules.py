@@ -114,6 +114,13 @@ def test_leave_cuts_a_shift_that_runs_into_it() -> None:
     assert [(d.start, d.end) for d in duties] == [(cst(2026, 3, 6, 22), cst(2026, 3, 7, 0))]
 
 
+def test_a_shift_that_ends_when_it_starts_lasts_24_hours() -> None:
+    (duty,) = expand(
+        [pattern("all", ("li",), "08:00", "08:00", "mon")], SHANGHAI, cst(2026, 3, 2, 0), cst(2026, 3, 3, 0)
+    )
+    assert (duty.start, duty.end) == (cst(2026, 3, 2, 8), cst(2026, 3, 3, 8))
+
+
 def test_a_pattern_applies_between_its_first_and_last_day() -> None:
     limited = pattern("p", ("li",), "08:00", "16:00", date="2026-03-03", until="2026-03-04")
     assert on_duty_at([limited], SHANGHAI, cst(2026, 3, 2, 9)) == []
@@ -141,7 +148,7 @@ def test_coverage_gaps_are_hours_below_the_minimum() -> None:
         ({"kind": "shift", "agents": ["a"]}, "kind"),
         ({"kind": "pattern", "agents": [], "start": "08:00", "end": "09:00", "weekdays": "mon"}, "agents"),
         ({"kind": "pattern", "agents": ["a"], "start": "25:00", "end": "09:00", "weekdays": "mon"}, "start"),
-        ({"kind": "pattern", "agents": ["a"], "start": "08:00", "end": "08:00", "weekdays": "mon"}, "end"),
+        ({"kind": "pattern", "agents": ["a"], "start": "08:00", "end": "8:00", "weekdays": "mon"}, "end"),
         ({"kind": "pattern", "agents": ["a"], "start": "08:00", "end": "09:00", "weekdays": "someday"}, "weekdays"),
         (
             {"kind": "pattern", "agents": ["a"], "start": "08:00", "end": "09:00", "weekdays": "mon", "duty": "x"},

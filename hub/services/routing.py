@@ -237,7 +237,7 @@ class RoutingService:
         tickets, _ = await self.store.inbox.list_conversations(
             ConversationQuery(status=Status.OPEN, team=team, assignee_id="", limit=QUEUE_LIMIT)
         )
-        return sorted(tickets, key=waiting_since)
+        return sorted(tickets, key=lambda t: (waiting_since(t), t.number))
 
     async def _sweep_team(self, team: str) -> None:
         waiting = await self.queue(team)
