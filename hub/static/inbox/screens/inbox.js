@@ -12,6 +12,7 @@ import { t } from "../lib/i18n.js";
 import { openTicket, patchTicket, shownId } from "../lib/inbox.js";
 import { state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
+import { Roster } from "./roster.js";
 
 function focusRow(id) {
   document.querySelector(`#conversations li[data-id="${CSS.escape(id)}"] .open`)?.focus();
@@ -78,5 +79,6 @@ export function Inbox() {
     ${s.dialog === "shortcuts" ? html`<${Shortcuts} />` : null}
     ${s.dialog === "merge" && card ? html`<${MergeDialog} card=${card} messages=${s.ticket.messages} />` : null}
     ${s.dialog === "admin" ? html`<${Admin} />` : null}
+    ${s.dialog === "roster" ? html`<${Roster} />` : null}
   </div>`;
 }
