@@ -34,7 +34,7 @@ async def follow(bus: EventBus, routing: RoutingService) -> None:
                 if wants_routing(event):
                     conversation = await routing.store.tickets.get_conversation(event.conversation_id)
                     if conversation is not None:
-                        await routing.route(conversation)
+                        await routing.route(conversation, reopened="status" in event.data.get("changes", ()))
                 elif event.type == "presence.changed" and event.data.get("presence") == "online":
                     await routing.sweep()
             except StoreUnavailable as exc:

@@ -154,3 +154,18 @@ async def test_the_openapi_document_lists_the_roster_routes(agent: Agent) -> Non
         "/api/v1/me/presence",
     ):
         assert path in paths, path
+
+
+async def test_an_agent_opening_the_inbox_pulls_the_waiting_ticket(admin: Agent, agent: Agent) -> None:
+    await admin.call("POST", "/api/v1/roster/entries", {"team": TEAM, **ALL_DAY, "agents": [agent.id]}, status=201)
+    ticket = await new_ticket(agent, text="还在吗")
+    await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "faq"})
+    waiting = await agent.call("GET", f"/api/v1/conversations?assignee=unassigned&team={TEAM}")
+    assert [c["id"] for c in waiting["items"]] == [ticket]  # nobody there: it waits in the queue
+
+    async def assigned() -> bool:
+        found = await agent.call("GET", f"/api/v1/conversations/{ticket}")
+        return bool(found["conversation"]["assignee_id"] == agent.id)
+
+    async with agent.client.ws_connect("/api/v1/live") as _socket:
+        await eventually(assigned)

@@ -214,10 +214,13 @@ async def test_a_reopened_ticket_whose_agent_left_the_shift_goes_to_who_is_on(de
         policy=POLICY,
     )
     assert record.route is Route.REOPEN and record.conversation.assignee_id == "zhao"
-    assert await desk.route(record.conversation) == "li"  # zhao is off shift now
+    assert await desk.services.routing.route(record.conversation) is None  # not reopened: zhao keeps it
+    await desk.services.routing.route(record.conversation, reopened=True)
+    assert await desk.assignee(ticket) == "li"  # zhao is off shift now
     reopened = await desk.store.tickets.get_conversation(ticket.id)
     assert reopened is not None
-    assert await desk.route(reopened) == "li"  # li qualifies: it stays
+    await desk.services.routing.route(reopened, reopened=True)
+    assert await desk.assignee(ticket) == "li"  # li qualifies: it stays
 
 
 async def test_backup_is_paged_on_a_long_queue_becomes_routable_and_is_released_when_it_drains(desk: Desk) -> None:
@@ -259,7 +262,7 @@ async def test_backup_is_paged_when_the_oldest_ticket_waits_too_long(desk: Desk)
 
 async def test_one_call_pages_backup_for_a_missed_sla(desk: Desk) -> None:
     ticket = await desk.ticket()
-    pages = await desk.services.routing.page_backup(TEAM, PageReason("sla", {"number": str(ticket.number)}), ticket)
+    pages = await desk.services.routing.page_for(ticket, "sla", number=str(ticket.number))
     assert [p.agent_id for p in pages] == ["chen"]
     assert (
         "event.backup_paged.sla",

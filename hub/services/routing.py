@@ -164,10 +164,13 @@ class RoutingService:
         )
 
     # -- routing a ticket --------------------------------------------------------------------------
-    async def route(self, conversation: Conversation) -> Choice | None:
+    async def route(self, conversation: Conversation, *, reopened: bool = False) -> Choice | None:
         """Give an open ticket without an agent to one who qualifies (None: not this hub's turn,
-        or nothing to do). A reopened ticket stays with its agent while they qualify."""
+        or nothing to do). A reopened ticket stays with its agent while they qualify; otherwise
+        a ticket someone was given is left alone."""
         if conversation.status is not Status.OPEN or conversation.merged_into:
+            return None
+        if conversation.assignee_id and not reopened:
             return None
         team = await self.team_of(conversation)
         if not team or await self.store.desk.get_team(team) is None or not await self._hold_lease():
@@ -219,6 +222,14 @@ class RoutingService:
         await self._requeue_offline()
         for team in await self.store.desk.list_teams():
             await self._sweep_team(team.id)
+
+    async def page_for(self, conversation: Conversation, code: str, **params: str) -> list[Page]:
+        """Page the backup of the ticket's team, with a reason code (and its figures) that the
+        hub catalog says as `event.backup_paged.<code>`: e.g. `page_for(ticket, "sla")`."""
+        team = await self.team_of(conversation)
+        if not team:
+            return []
+        return await self.page_backup(team, PageReason(code, params), conversation)
 
     async def _requeue_offline(self) -> None:
         now = self.clock()
