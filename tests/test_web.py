@@ -72,6 +72,8 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
             "outbox": {"status": "running", "failures": 0},
             "plugin-recovery": {"status": "running", "failures": 0},
             "snooze-wake": {"status": "running", "failures": 0},
+            "routing-sweep": {"status": "running", "failures": 0},
+            "routing-follow": {"status": "running", "failures": 0},
         },
     }
     assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []
