@@ -36,6 +36,7 @@ CSV_COLUMNS = ("kind", "label", "duty", "agents", "weekdays", "start", "end", "d
 ENTRY_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_AGENTS = 200
+Day = date  # the entry's fields `date` and `until` hide the type's own name in its class
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,8 @@ class RosterEntry:
     weekdays: tuple[int, ...] = ()  # 0 = Monday (patterns)
     start: str = ""  # "HH:MM" local
     end: str = ""
-    date: date | None = None  # extra, swap: the day; leave: the first day; pattern: first day it applies
-    until: date | None = None  # leave: the last day; pattern: the last day it applies (None: open-ended)
+    date: Day | None = None  # extra, swap: the day; leave: the first day; pattern: first day it applies
+    until: Day | None = None  # leave: the last day; pattern: the last day it applies (None: open-ended)
     pattern: str = ""  # swap: the id of the pattern whose occurrence changes hands
     replaces: str = ""  # swap: the agent who gives it away
 
@@ -198,12 +199,10 @@ def team_roster_from_input(team: str, data: Mapping[str, Any], base: TeamRoster 
     if "timezone" in data:
         zone(str(data["timezone"]))
         settings = replace(settings, timezone=str(data["timezone"]))
-    for key in ("min_on_shift", "page_queue"):
-        if key in data:
-            value = data[key]
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10_000:
-                raise InvalidInput(f"{key}: a whole number from 0 to 10000")
-            settings = replace(settings, **{key: value})
+    if "min_on_shift" in data:
+        settings = replace(settings, min_on_shift=_count("min_on_shift", data["min_on_shift"]))
+    if "page_queue" in data:
+        settings = replace(settings, page_queue=_count("page_queue", data["page_queue"]))
     if "page_wait_minutes" in data:
         value = data["page_wait_minutes"]
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value <= 10_080:
@@ -214,6 +213,12 @@ def team_roster_from_input(team: str, data: Mapping[str, Any], base: TeamRoster 
             raise InvalidInput("strategy: least-loaded, round-robin, or empty for the hub's default")
         settings = replace(settings, strategy=data["strategy"])
     return settings
+
+
+def _count(key: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 10_000:
+        raise InvalidInput(f"{key}: a whole number from 0 to 10000")
+    return value
 
 
 def check_swaps(entries: Sequence[RosterEntry]) -> None:
