@@ -7,11 +7,12 @@ facts (the roster, presence records, open tickets) and acts on the answer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from conversation.errors import InvalidInput
+from conversation.model import Contact, Conversation, Message, MessageKind
 
 PRESENCE_STATES = ("online", "away", "offline")
 STRATEGIES = ("least-loaded", "round-robin")
@@ -335,3 +336,21 @@ def page_from_doc(doc: Mapping[str, Any]) -> Page:
         conversation_id=doc.get("conversation_id", ""),
         released_at=_moment(doc.get("released_at")),
     )
+
+
+def page_recipient(conversation: Conversation, message: Message) -> tuple[Conversation, Contact] | None:
+    """For a backup page (a note on a ticket, addressed to an agent): the ticket and person
+    the channel sees, so it goes to the agent's own chat or mailbox and never to the
+    customer, their thread or the people on it. None for any other message."""
+    page = (message.raw or {}).get("page")
+    if not isinstance(page, dict) or message.kind is not MessageKind.NOTE or not message.customer_address:
+        return None
+    address = message.customer_address
+    view = replace(
+        conversation,
+        channel=message.channel,
+        thread_key=f"chat:{address}",  # Telegram's chat, Slack's DM channel (its second part), mail ignores it
+        participants=[],
+        customer_address=address,
+    )
+    return view, Contact(id=str(page.get("agent_id", "")), email=address if "@" in address else "")

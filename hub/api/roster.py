@@ -12,7 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from conversation.assignment import PRESENCE_STATES, Page, profile_to_doc
-from conversation.errors import InvalidInput
 from conversation.roster import DUTIES, KINDS, zone
 from hub.api.framework import ADMIN, ApiError, Call
 from hub.api.routes import ANY, api, hub_of, parse_time, services_of
@@ -230,9 +229,6 @@ async def agent_profile(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def change_agent_profile(call: Call) -> dict[str, Any]:
-    channel = call.body.get("page_channel")
-    if channel and channel not in hub_of(call).adapters:
-        raise InvalidInput(f"page_channel: {channel!r} is not a channel of this hub")
     return profile_to_doc(await services_of(call).roster.update_profile(call.path["agent_id"], dict(call.body)))
 
 

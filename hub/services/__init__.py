@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from conversation.assignment import PresenceRules
+from conversation.assignment import PAGE_CHANNEL_KINDS, PresenceRules
 from conversation.model import utcnow
 from conversation.store import Store
 from hub.events import EventBus
@@ -57,6 +57,7 @@ class Services:
             timezone=timezone,
             presence_ttl=presence_ttl,
             rules=presence,
+            page_channels=frozenset(n for n, kind in (channel_types or {}).items() if kind in PAGE_CHANNEL_KINDS),
         )
         return cls(
             conversations=conversations,

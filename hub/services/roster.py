@@ -60,6 +60,7 @@ class RosterService:
         timezone: str = "UTC",
         presence_ttl: timedelta = timedelta(seconds=60),
         rules: PresenceRules | None = None,
+        page_channels: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
         self.bus = bus
@@ -67,6 +68,7 @@ class RosterService:
         self.timezone = timezone  # a team whose roster settings name no time zone
         self.presence_ttl = presence_ttl
         self.rules = rules or PresenceRules()
+        self.page_channels = page_channels  # the hub's email, Slack and Telegram channels
 
     def _published(self, kind: str, **data: Any) -> None:
         self.bus.publish(Event(kind, "", data))  # not about one ticket: the inbox reloads what it shows
@@ -193,6 +195,9 @@ class RosterService:
 
     async def update_profile(self, agent_id: str, data: dict[str, Any]) -> AgentProfile:
         profile = profile_from_input(agent_id, data, await self.profile(agent_id))
+        if profile.page_channel and profile.page_channel not in self.page_channels:
+            known = ", ".join(sorted(self.page_channels)) or "none in this hub"
+            raise InvalidInput(f"page_channel: pages go out by email, Slack or Telegram ({known})")
         await self.store.roster.save_profile(profile)
         return profile
 

@@ -335,7 +335,7 @@ class RoutingService:
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=address,  # the agent's own address on the page channel
-            raw={"page": {"agent_id": agent_id}},
+            raw={"page": {"agent_id": agent_id}, "cc": []},  # to the agent alone
         )
         await self.actions.queue(message)
 
