@@ -67,13 +67,14 @@ async def test_csv_import_replaces_the_roster_and_an_error_names_its_line(admin:
     csv = (
         "kind,label,duty,agents,weekdays,start,end,date,until,pattern,replaces\n"
         "pattern,早班,shift,agent@example.com,mon-fri,08:00,16:00,,,,\n"
-        "pattern,备班,backup,admin@example.com,mon-fri,08:00,16:00,,,,\n"
+        "pattern,备班,backup,admin@example.com;agent@example.com,mon-fri,08:00,16:00,,,,\n"
         "swap,,,admin@example.com,,,,2026-03-03,,早班,agent@example.com\n"
         "leave,,,agent@example.com,,,,2026-03-05,2026-03-06,,\n"
     )
     csv = csv.replace("agent@example.com", AGENT[0]).replace("admin@example.com", ADMIN[0])
     imported = await admin.call("POST", "/api/v1/roster/import", {"team": TEAM, "csv": csv})
     assert [e["kind"] for e in imported["items"]] == ["pattern", "pattern", "swap", "leave"]
+    assert len(imported["items"][1]["agents"]) == 2  # agents separated by ";" (or spaces)
     resp = await agent.client.get(f"/api/v1/roster/export?team={TEAM}")
     assert resp.status == 200 and resp.content_type == "text/csv"
     exported = await resp.text()

@@ -303,3 +303,27 @@ async def test_presence_set_by_the_agent_and_by_idleness(desk: Desk) -> None:
     await roster.socket_heartbeat("li", "hub-1")  # the inbox is open, but nobody touched it
     assert (await roster.presence())["li"] == "away"
     assert await roster.activity("li") == "online"
+
+
+async def test_one_hub_process_routes_at_a_time(desk: Desk) -> None:
+    other = Services.build(
+        desk.store,
+        EventBus(),
+        lambda: None,
+        clock=lambda: desk.now[0],
+        channel_types={"web": "webchat"},
+        owner="hub-2",
+    )
+    await desk.online("li")
+    await desk.services.routing.sweep()  # hub-1 takes the routing lease
+    ticket = await desk.ticket()
+    assert await other.routing.route(ticket) is None  # hub-2 leaves it to the lease holder
+    assert await desk.assignee(ticket) == ""
+    await other.routing.sweep()
+    assert await desk.assignee(ticket) == ""
+    assert await desk.route(ticket) == "li"
+    desk.tick(minutes=2)  # hub-1 stopped renewing (it died): hub-2 takes over
+    await desk.online("li")
+    second = await desk.ticket(customer="c2")
+    await other.routing.sweep()
+    assert await desk.assignee(second) == "li"

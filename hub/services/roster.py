@@ -8,6 +8,7 @@ socket key, and an agent's last action and own choice beside them.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -162,7 +163,8 @@ class RosterService:
         patterns: dict[str, str] = {}  # label (or id) -> id, for swaps further down
         for line, values in read_csv(text).rows:
             try:
-                values = {**values, "agents": [self._agent(a, by_email, by_id) for a in values["agents"].split()]}
+                named = [a for a in re.split(r"[\s;,]+", values["agents"]) if a]
+                values = {**values, "agents": [self._agent(a, by_email, by_id) for a in named]}
                 if values.get("replaces"):
                     values["replaces"] = self._agent(values["replaces"], by_email, by_id)
                 if values.get("pattern"):
