@@ -327,3 +327,18 @@ async def test_one_hub_process_routes_at_a_time(desk: Desk) -> None:
     second = await desk.ticket(customer="c2")
     await other.routing.sweep()
     assert await desk.assignee(second) == "li"
+
+
+async def test_presence_changes_are_announced_once_each(desk: Desk) -> None:
+    subscription = desk.services.roster.bus.subscribe()
+    await desk.online("li")  # offline -> online
+    await desk.services.roster.activity("li")  # still online: nothing to say
+    await desk.services.roster.socket_heartbeat("li", "hub-1")
+    await desk.services.roster.set_status("li", "away")  # online -> away
+    await desk.services.roster.socket_closed("li", "hub-1")  # away -> offline
+    said = []
+    while not subscription.queue.empty():
+        event = subscription.queue.get_nowait()
+        if event.type == "presence.changed":
+            said.append((event.data["agent_id"], event.data["presence"]))
+    assert said == [("li", "online"), ("li", "away"), ("li", "offline")]

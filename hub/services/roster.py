@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,8 +116,7 @@ class RosterService:
         }
         entry = entry_from_input(merged, entry_id=entry_id, team=old.team)
         others = [e for e in await self.store.roster.list_entries(old.team) if e.id != entry_id]
-        await self._checked(entry, others)
-        check_swaps([*others, entry])  # swaps that name this pattern still hold
+        await self._checked(entry, others)  # with the swaps that name this pattern: they still hold
         await self.store.roster.save_entry(entry)
         self._published("roster.updated", team=old.team)
         return entry
@@ -215,32 +214,43 @@ class RosterService:
 
     async def set_status(self, agent_id: str, status: str) -> str:
         """The agent's own choice; the answer is their presence now (offline without an open inbox)."""
-        record = await self.store.roster.set_presence_status(agent_id, check_presence_status(status), now=self.clock())
-        return self._changed(agent_id, record)
+        checked = check_presence_status(status)
+        return await self._changing(
+            agent_id, lambda: self.store.roster.set_presence_status(agent_id, checked, now=self.clock())
+        )
 
     async def socket_heartbeat(self, agent_id: str, instance_id: str, *, opened: bool = False) -> None:
         """An open inbox in this process: it counts until the next heartbeat is overdue.
         Opening it is an action (the agent is at the screen)."""
         now = self.clock()
-        await self.store.roster.touch_presence(
-            agent_id, socket=socket_key(instance_id), until=now + self.presence_ttl, action_at=now if opened else None
+        await self._changing(
+            agent_id,
+            lambda: self.store.roster.touch_presence(
+                agent_id,
+                socket=socket_key(instance_id),
+                until=now + self.presence_ttl,
+                action_at=now if opened else None,
+            ),
         )
-        if opened:
-            self._changed(agent_id, await self.store.roster.get_presence(agent_id))
 
     async def socket_closed(self, agent_id: str, instance_id: str) -> None:
         """The last inbox of the agent in this process closed."""
-        await self.store.roster.drop_socket(agent_id, socket_key(instance_id))
-        self._changed(agent_id, await self.store.roster.get_presence(agent_id))
+        await self._changing(agent_id, lambda: self.store.roster.drop_socket(agent_id, socket_key(instance_id)))
 
     async def activity(self, agent_id: str) -> str:
-        await self.store.roster.touch_presence(agent_id, action_at=self.clock())
-        return self._changed(agent_id, await self.store.roster.get_presence(agent_id))
+        return await self._changing(
+            agent_id, lambda: self.store.roster.touch_presence(agent_id, action_at=self.clock())
+        )
 
-    def _changed(self, agent_id: str, record: PresenceRecord | None) -> str:
-        state = presence_of(record, self.clock(), self.rules)
-        self._published("presence.changed", agent_id=agent_id, presence=state)
-        return state
+    async def _changing(self, agent_id: str, change: Callable[[], Awaitable[object]]) -> str:
+        """Make the change; when the agent's presence moved (online, away, offline), say so live:
+        an agent coming online pulls from the queue (hub/routing_loop.py)."""
+        before, _ = await self.state_of(agent_id)
+        await change()
+        after, _ = await self.state_of(agent_id)
+        if after != before:
+            self._published("presence.changed", agent_id=agent_id, presence=after)
+        return after
 
 
 def entry_json(entry: RosterEntry) -> dict[str, Any]:
