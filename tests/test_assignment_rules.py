@@ -6,6 +6,8 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conversation.assignment import (
     Candidate,
@@ -132,3 +134,52 @@ def test_backup_is_paged_for_a_long_queue_or_a_long_wait_and_released_when_it_dr
     assert waited is not None and (waited.code, dict(waited.params)) == ("wait", {"minutes": "16", "limit": "15"})
     assert page_reason(Queue(0, None), NOW, threshold=10, max_wait=limit) is None
     assert release_backup(Queue(0, None)) and not release_backup(Queue(1, NOW))
+
+
+# -- properties: whatever the team looks like, the choice keeps the rules --------------------------
+
+candidates = st.lists(
+    st.builds(
+        Candidate,
+        agent_id=st.sampled_from(["a", "b", "c", "d", "e"]),
+        on_shift=st.booleans(),
+        backup_called=st.booleans(),
+        presence=st.sampled_from(["online", "away", "offline"]),
+        load=st.sampled_from([0.0, 0.25, 1.0, 2.0, 2.75, 3.0, 4.0]),
+        capacity=st.sampled_from([0.0, 1.0, 3.0, 4.0]),
+        languages=st.sampled_from([(), ("zh",), ("en",)]),
+        channels=st.sampled_from([(), ("web",), ("mail",)]),
+    ),
+    max_size=6,
+    unique_by=lambda c: c.agent_id,
+)
+needs = st.builds(
+    Need,
+    channel=st.sampled_from(["web", "mail"]),
+    channel_type=st.sampled_from(["webchat", "email"]),
+    language=st.sampled_from(["", "zh-CN", "en", "fr"]),
+    previous_agent=st.sampled_from(["", "a", "c"]),
+)
+
+
+@given(
+    need=needs,
+    team=candidates,
+    strategy=st.sampled_from(["least-loaded", "round-robin"]),
+    after=st.sampled_from(["", "b", "e"]),
+)
+def test_the_chosen_agent_always_qualifies_and_nobody_is_chosen_only_when_nobody_does(
+    need: Need, team: list[Candidate], strategy: str, after: str
+) -> None:
+    choice = choose_agent(need, team, W, strategy=strategy, after=after)
+    able = [c for c in team if qualifies(c, need, W)]
+    if not able:
+        assert choice.agent_id == ""
+        return
+    chosen = next(c for c in team if c.agent_id == choice.agent_id)
+    assert chosen in able and (chosen.on_shift or chosen.backup_called) and chosen.presence == "online"
+    assert chosen.load + W.of(need.channel_type) <= chosen.capacity
+    if any(c.agent_id == need.previous_agent for c in able):
+        assert choice.agent_id == need.previous_agent
+    elif strategy == "least-loaded":
+        assert chosen.load / chosen.capacity == min(c.load / c.capacity for c in able)

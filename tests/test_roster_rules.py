@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conversation.errors import InvalidInput
 from conversation.roster import (
@@ -220,3 +222,23 @@ def test_entries_without_a_date_keep_none() -> None:
     assert entry_from_input(
         {"kind": "leave", "agents": ["a"], "date": "2026-03-05"}, entry_id="l", team="cs"
     ).until == date(2026, 3, 5)
+
+
+# -- properties: any pattern, any zone, around DST changes -----------------------------------------
+
+times = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
+zones = st.sampled_from(["UTC", "Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"])
+instants = st.datetimes(datetime(2026, 1, 1), datetime(2027, 12, 31), timezones=st.just(UTC))
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=times, end=times, zone_name=zones, moment=instants, days=st.sets(st.integers(0, 6), min_size=1))
+def test_on_duty_at_agrees_with_the_expanded_duties_and_shifts_are_sane(
+    start: str, end: str, zone_name: str, moment: datetime, days: set[int]
+) -> None:
+    entry = pattern("p", ("li",), start, end, " ".join(str(d + 1) for d in sorted(days)))
+    duties = expand([entry], zone_name, moment - timedelta(days=2), moment + timedelta(days=2))
+    for duty in duties:
+        assert timedelta(0) < duty.end - duty.start <= timedelta(hours=26)  # at most a day and a DST hour or two
+    covering = any(d.start <= moment < d.end for d in duties)
+    assert on_duty_at([entry], zone_name, moment) == (["li"] if covering else [])
