@@ -3,7 +3,9 @@ day in the team's time zone, backup duty marked, the coverage gaps, adding a shi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hub.app import Hub
 from tests.test_inbox_browser import ARTIFACTS, browser, hub_url, no_script_errors, sign_in  # noqa: F401
@@ -79,6 +81,18 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
     await form.locator("button[type=submit]").click()
     await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
     await expect(page.locator("#roster-covered")).to_have_text("每个小时至少有 1 人当班。")
+    # a swap: 王芳 takes Li Na's early shift on this week's Wednesday
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    wednesday = today - timedelta(days=today.weekday()) + timedelta(days=2)
+    await form.locator("select[name=kind]").select_option("swap")
+    await form.locator("select[name=agents]").select_option(label="王芳")
+    await form.locator("select[name=pattern]").select_option(label="早班")
+    await form.locator("select[name=replaces]").select_option(label="Li Na")
+    await form.locator("input[name=date]").fill(wednesday.isoformat())
+    await form.locator("button[type=submit]").click()
+    swapped = week.locator(f'td[data-day="{wednesday.isoformat()}"] li.duty.shift', has_text="早班")
+    await expect(swapped).to_contain_text("王芳")
+    await expect(week.locator("li.duty.shift", has_text="早班").filter(has_text="Li Na")).to_have_count(6)
     await page.click("#roster-next")
     await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
 

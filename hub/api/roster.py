@@ -240,6 +240,12 @@ async def presence(call: Call) -> dict[str, Any]:
     return {"items": {a.id: states.get(a.id, "offline") for a in agents}}
 
 
+@api.route("GET", "/v1/me/presence", summary="Your own presence and what you chose", tag="roster", response=ANY)
+async def my_presence(call: Call) -> dict[str, Any]:
+    state, record = await services_of(call).roster.state_of(call.me.id)
+    return {"status": record.status if record else "online", "presence": state}
+
+
 @api.route(
     "PUT",
     "/v1/me/presence",

@@ -15,6 +15,7 @@ function acted() {
 }
 
 export function startActivity() {
+  api("GET", "/me/presence").then((p) => update({ myStatus: p.status, myPresence: p.presence })).catch(() => {});
   if (started) return;
   started = true;
   for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, acted, { passive: true });

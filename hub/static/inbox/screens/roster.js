@@ -45,21 +45,23 @@ function WeekTable({ week, days }) {
   </table>`;
 }
 
-function EntryForm({ team, onSaved }) {
+function EntryForm({ team, entries, onSaved }) {
   const [kind, setKind] = useState("pattern");
   async function submit(event) {
     event.preventDefault();
     const form = new FormData(event.target);
     const body = { team, kind, agents: form.getAll("agents") };
-    for (const key of ["label", "duty", "start", "end", "date", "until"]) { const v = form.get(key); if (v) body[key] = v; }
+    for (const key of ["label", "duty", "start", "end", "date", "until", "pattern", "replaces"]) { const v = form.get(key); if (v) body[key] = v; }
     if (kind === "pattern") body.weekdays = form.getAll("weekdays");
     try { await api("POST", "/roster/entries", body); event.target.reset(); onSaved(); } catch (e) { failed(e); }
   }
   const timed = kind === "pattern" || kind === "extra";
   return html`<form id="roster-entry-form" class="roster-form" onSubmit=${submit}>
     <label>${t("roster.kind")} <select name="kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
-      ${["pattern", "extra", "leave"].map((k) => html`<option value=${k}>${t(`roster.kind.${k}`)}</option>`)}</select></label>
-    <label>${t("roster.agents")} <select name="agents" multiple required>${state.agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
+      ${["pattern", "extra", "swap", "leave"].map((k) => html`<option value=${k}>${t(`roster.kind.${k}`)}</option>`)}</select></label>
+    <label>${t(kind === "swap" ? "roster.swap_to" : "roster.agents")} <select name="agents" multiple=${kind !== "swap"} required>${state.agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
+    ${kind === "swap" ? html`<label>${t("roster.swap_pattern")} <select name="pattern" required>${entries.filter((e) => e.kind === "pattern").map((e) => html`<option value=${e.id}>${e.label || `${e.start}–${e.end}`}</option>`)}</select></label>
+      <label>${t("roster.swap_from")} <select name="replaces" required>${state.agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>` : null}
     ${timed ? html`<label>${t("roster.label")} <input name="label" maxlength="50" placeholder=${t("roster.label_hint")} /></label>
       <label>${t("roster.duty")} <select name="duty"><option value="shift">${t("roster.duty.shift")}</option><option value="backup">${t("roster.duty.backup")}</option></select></label>
       <label>${t("roster.start")} <input name="start" type="time" required /></label>
@@ -127,7 +129,7 @@ export function Roster() {
     ${admin && week ? html`<h3>${t("roster.entries")}</h3>
       <ul id="roster-entries">${week.entries.map((e) => html`<li data-id=${e.id}>${t(`roster.kind.${e.kind}`)} ${e.label} ${e.start ? `${e.start}–${e.end}` : ""} ${e.date || ""}${e.until ? `–${e.until}` : ""}
         ${e.agents.map(agentName).join(", ")} <button type="button" class="link" onClick=${remove(e.id)}>${t("admin.delete")}</button></li>`)}</ul>
-      <${EntryForm} team=${team} onSaved=${reload} />
+      <${EntryForm} team=${team} entries=${week.entries} onSaved=${reload} />
       <h3>${t("roster.csv")}</h3>
       <p><a id="roster-export" href=${`/api/v1/roster/export?team=${encodeURIComponent(team)}`} download>${t("roster.export")}</a></p>
       <form id="roster-import" onSubmit=${importCsv}>
