@@ -7,7 +7,7 @@ shift, Zhao on the night shift (off now), Chen on backup duty.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -342,3 +342,17 @@ async def test_presence_changes_are_announced_once_each(desk: Desk) -> None:
         if event.type == "presence.changed":
             said.append((event.data["agent_id"], event.data["presence"]))
     assert said == [("li", "online"), ("li", "away"), ("li", "offline")]
+
+
+async def test_tickets_without_a_team_go_to_the_default_team(desk: Desk) -> None:
+    untriaged = await desk.store.tickets.record_inbound(
+        inbound("u1", thread="u1", channel="web"), now=desk.now[0], policy=POLICY
+    )
+    await desk.online("li")
+    await desk.services.routing.sweep()
+    assert await desk.assignee(untriaged.conversation) == ""  # no default team: it waits for triage
+    desk.services.routing.rules = replace(desk.services.routing.rules, default_team=TEAM)
+    await desk.services.routing.sweep()
+    assert await desk.assignee(untriaged.conversation) == "li"
+    updated = await desk.store.tickets.get_conversation(untriaged.conversation.id)
+    assert updated is not None and updated.team == TEAM  # filed under the team that took it

@@ -9,6 +9,7 @@ ticket to two agents; the others leave it to the holder's next sweep.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,7 @@ class RoutingService:
         self.rules = rules
         self.channel_types = dict(channel_types)  # channel name -> adapter (email, webchat...)
         self.owner = owner
+        self._turn = asyncio.Lock()
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -168,14 +170,18 @@ class RoutingService:
         """Give an open ticket without an agent to one who qualifies (None: not this hub's turn,
         or nothing to do). A reopened ticket stays with its agent while they qualify; otherwise
         a ticket someone was given is left alone."""
-        if conversation.status is not Status.OPEN or conversation.merged_into:
-            return None
-        if conversation.assignee_id and not reopened:
-            return None
-        team = await self.team_of(conversation)
-        if not team or await self.store.desk.get_team(team) is None or not await self._hold_lease():
-            return None  # no team to route to (the ticket waits for a category or an agent)
-        return await self._route(conversation, (team, await self.candidates(team)))
+        if not await self.team_of(conversation):
+            return None  # no team to route to (the ticket waits for a category or an agent): no lock, no lease
+        async with self._turn:  # one decision at a time in this process; the lease: in all of them
+            fresh = await self.store.tickets.get_conversation(conversation.id)  # the sweep may have routed it
+            if fresh is None or fresh.status is not Status.OPEN or fresh.merged_into:
+                return None
+            if fresh.assignee_id and not reopened:
+                return None
+            team = await self.team_of(fresh)
+            if await self.store.desk.get_team(team) is None or not await self._hold_lease():
+                return None
+            return await self._route(fresh, (team, await self.candidates(team)))
 
     async def _route(self, conversation: Conversation, found: tuple[str, list[Candidate]]) -> Choice | None:
         team, candidates = found
@@ -217,11 +223,12 @@ class RoutingService:
         """One round, by the lease holder: requeue chats of agents offline past the grace period,
         give queued tickets to agents who qualify (agents who came online pull from the queue),
         page backup where the queue is too long or too old, release it where the queue drained."""
-        if not await self._hold_lease():
-            return
-        await self._requeue_offline()
-        for team in await self.store.desk.list_teams():
-            await self._sweep_team(team.id)
+        async with self._turn:
+            if not await self._hold_lease():
+                return
+            await self._requeue_offline()
+            for team in await self.store.desk.list_teams():
+                await self._sweep_team(team.id)
 
     async def page_for(self, conversation: Conversation, code: str, **params: str) -> list[Page]:
         """Page the backup of the ticket's team, with a reason code (and its figures) that the
@@ -244,11 +251,17 @@ class RoutingService:
                     await self._requeue(ticket)
 
     async def queue(self, team: str) -> list[Conversation]:
-        """The team's open tickets without an agent, longest waiting first."""
+        """The team's open tickets without an agent, longest waiting first: those filed under
+        the team, and those without a team that would go to it (by category, or `default_team`)."""
+        tickets = await self._unassigned(team)
+        tickets += [t for t in await self._unassigned("") if await self.team_of(t) == team]
+        return sorted(tickets, key=lambda t: (waiting_since(t), t.number))
+
+    async def _unassigned(self, team: str) -> list[Conversation]:
         tickets, _ = await self.store.inbox.list_conversations(
             ConversationQuery(status=Status.OPEN, team=team, assignee_id="", limit=QUEUE_LIMIT)
         )
-        return sorted(tickets, key=lambda t: (waiting_since(t), t.number))
+        return tickets
 
     async def _sweep_team(self, team: str) -> None:
         waiting = await self.queue(team)
@@ -266,7 +279,7 @@ class RoutingService:
             queue, now, threshold=settings.page_queue, max_wait=timedelta(minutes=settings.page_wait_minutes)
         )
         if reason is not None and not await self.store.roster.list_pages(team, active_only=True, limit=1):
-            pages = await self.page_backup(team, reason, waiting[0])
+            pages = await self._page_backup(team, reason, waiting[0])
             if pages:
                 await self._route_all(team, waiting)  # the backup just called in takes what waits
 
@@ -284,7 +297,13 @@ class RoutingService:
         """Call in the team's backup staff on duty now who are not paged yet: each page is logged
         with its reason (the page list, and an event in the ticket's thread), goes out to the
         agent through the outbox on their page channel, and makes them routable until the
-        queue drains. This is the one call for anything that needs backup (SLA breaches too)."""
+        queue drains. This is the one call for anything that needs backup (SLA breaches too).
+        Not under the routing lease: a page is never dropped (two processes paging at the same
+        instant may page an agent twice)."""
+        async with self._turn:
+            return await self._page_backup(team, reason, conversation)
+
+    async def _page_backup(self, team: str, reason: PageReason, conversation: Conversation | None) -> list[Page]:
         now = self.clock()
         settings = await self.roster.team_settings(team)
         on_backup = on_duty_at(await self.store.roster.list_entries(team), settings.timezone, now, "backup")
