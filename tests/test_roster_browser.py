@@ -8,7 +8,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.app import Hub
-from tests.test_inbox_browser import ARTIFACTS, browser, hub_url, no_script_errors, sign_in  # noqa: F401
+from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
+    ARTIFACTS,
+    browser,
+    hub_url,
+    no_script_errors,
+    serious_accessibility_problems,
+    sign_in,
+)
 
 TEAM = "customer-service"
 
@@ -69,6 +76,7 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
     gaps = page.locator("#roster-gaps li")
     await expect(gaps.first).to_contain_text("当班 0 人（最少 1 人）")
     await page.screenshot(path=str(ARTIFACTS / "roster-week-zh-CN.png"), full_page=True)
+    assert await serious_accessibility_problems(page) == []
 
     # an admin adds a night shift from the form; the gaps close
     form = page.locator("#roster-entry-form")
