@@ -204,7 +204,7 @@ class Need:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Decision:
     agent_id: str  # "" nobody qualifies
     reason: str  # sticky, least-loaded, round-robin, or why nobody
 
@@ -229,7 +229,7 @@ def qualifies(candidate: Candidate, need: Need, weights: Weights) -> bool:
 
 def choose_agent(
     need: Need, candidates: Sequence[Candidate], weights: Weights, *, strategy: str = "least-loaded", after: str = ""
-) -> Choice:
+) -> Decision:
     """The agent for a ticket: the customer's previous agent when they qualify, else the
     least-loaded (by share of capacity, then by id) or the next after `after` in id order
     (round-robin). Nobody when nobody qualifies: never someone off shift."""
@@ -237,14 +237,14 @@ def choose_agent(
         raise InvalidInput(f"strategy: one of {', '.join(STRATEGIES)}")
     able = sorted((c for c in candidates if qualifies(c, need, weights)), key=lambda c: c.agent_id)
     if not able:
-        return Choice("", _nobody_reason(candidates))
+        return Decision("", _nobody_reason(candidates))
     if need.previous_agent and any(c.agent_id == need.previous_agent for c in able):
-        return Choice(need.previous_agent, "sticky")
+        return Decision(need.previous_agent, "sticky")
     if strategy == "round-robin":
         following = [c for c in able if c.agent_id > after]
-        return Choice((following or able)[0].agent_id, "round-robin")
+        return Decision((following or able)[0].agent_id, "round-robin")
     best = min(able, key=lambda c: (c.load / c.capacity if c.capacity else float("inf"), c.load, c.agent_id))
-    return Choice(best.agent_id, "least-loaded")
+    return Decision(best.agent_id, "least-loaded")
 
 
 def _nobody_reason(candidates: Sequence[Candidate]) -> str:

@@ -51,7 +51,7 @@ PROFILE_FIELDS = {
 }
 
 
-async def _team_or_422(call: Call) -> str:
+def _team_or_422(call: Call) -> str:
     team = call.query.get("team")
     if not team:
         raise ApiError(422, "invalid", "team: name the team (?team=...)")
@@ -73,7 +73,7 @@ def _week_start(now: datetime, tz_name: str) -> datetime:
     response=ANY,
 )
 async def roster_week(call: Call) -> dict[str, Any]:
-    team = await _team_or_422(call)
+    team = _team_or_422(call)
     roster = services_of(call).roster
     settings = await roster.team_settings(team)
     start = (
@@ -103,7 +103,7 @@ async def roster_week(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def roster_coverage(call: Call) -> dict[str, Any]:
-    settings, gaps = await services_of(call).roster.coverage(await _team_or_422(call), call.query.get("days", 14))
+    settings, gaps = await services_of(call).roster.coverage(_team_or_422(call), call.query.get("days", 14))
     return {
         "team": settings.team,
         "timezone": settings.timezone,
@@ -180,7 +180,7 @@ async def change_roster_settings(call: Call) -> dict[str, Any]:
     response=None,
 )
 async def export_roster(call: Call) -> web.Response:
-    team = await _team_or_422(call)
+    team = _team_or_422(call)
     text = await services_of(call).roster.export_csv(team)
     return web.Response(
         text=text,

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from conversation.assignment import (
     MAIL_TYPES,
     Candidate,
-    Choice,
+    Decision,
     Need,
     Page,
     PageReason,
@@ -166,7 +166,7 @@ class RoutingService:
         )
 
     # -- routing a ticket --------------------------------------------------------------------------
-    async def route(self, conversation: Conversation, *, reopened: bool = False) -> Choice | None:
+    async def route(self, conversation: Conversation, *, reopened: bool = False) -> Decision | None:
         """Give an open ticket without an agent to one who qualifies (None: not this hub's turn,
         or nothing to do). A reopened ticket stays with its agent while they qualify; otherwise
         a ticket someone was given is left alone."""
@@ -183,7 +183,7 @@ class RoutingService:
                 return None
             return await self._route(fresh, (team, await self.candidates(team)))
 
-    async def _route(self, conversation: Conversation, found: tuple[str, list[Candidate]]) -> Choice | None:
+    async def _route(self, conversation: Conversation, found: tuple[str, list[Candidate]]) -> Decision | None:
         team, candidates = found
         need = await self._need(conversation)
         if conversation.assignee_id:
