@@ -1,4 +1,4 @@
-"""Who takes a ticket: presence, capacity, the choice of agent and when to page backup.
+"""Who takes a ticket: agents' routing profiles, capacity and the choice of agent.
 
 Pure decisions shared by every hub process and both store backends; the hub gathers the
 facts (the roster, presence records, open tickets) and acts on the answer.
@@ -7,97 +7,14 @@ facts (the roster, presence records, open tickets) and acts on the answer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from conversation.errors import InvalidInput
-from conversation.model import Contact, Conversation, Message, MessageKind
 
-PRESENCE_STATES = ("online", "away", "offline")
 STRATEGIES = ("least-loaded", "round-robin")
-PAGE_CHANNEL_KINDS = ("email", "slack", "telegram")
-CHAT = "chat"  # what every channel type weighs but email (and the webhook, which is mostly mail-like)
 MAIL_TYPES = frozenset({"email", "webhook"})
-
-
-# -- presence --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PresenceRecord:
-    """What the store keeps per agent: the agent's own choice, open inboxes, last action."""
-
-    agent_id: str
-    status: str = "online"  # as the agent set it: online, away or offline
-    status_at: datetime | None = None
-    sockets: Mapping[str, datetime] = field(default_factory=dict)  # hub process -> open until
-    last_action_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class PresenceRules:
-    idle_away: timedelta = timedelta(minutes=10)  # online but idle this long: away
-
-
-def presence_of(record: PresenceRecord | None, now: datetime, rules: PresenceRules) -> str:
-    """online, away or offline: offline without an open inbox or when the agent said so;
-    away when they said so or did nothing for `idle_away`."""
-    if record is None or record.status == "offline" or not connected(record, now):
-        return "offline"
-    if record.status == "away":
-        return "away"
-    if record.last_action_at is not None and now - record.last_action_at >= rules.idle_away:
-        return "away"
-    return "online"
-
-
-def connected(record: PresenceRecord, now: datetime) -> bool:
-    return any(until > now for until in record.sockets.values())
-
-
-def offline_since(record: PresenceRecord | None, now: datetime) -> datetime | None:
-    """Since when the agent has been offline (None: they are not); the grace period counts from it."""
-    if record is None:
-        return None
-    if record.status == "offline":
-        return record.status_at or now
-    if connected(record, now):
-        return None
-    return max(record.sockets.values(), default=record.last_action_at or record.status_at or now)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def _moment(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-def presence_to_doc(record: PresenceRecord) -> dict[str, Any]:
-    """Times as ISO text in UTC, the same in both backends."""
-    return {
-        "agent_id": record.agent_id,
-        "status": record.status,
-        "status_at": _iso(record.status_at),
-        "sockets": {key: until.isoformat() for key, until in record.sockets.items()},
-        "last_action_at": _iso(record.last_action_at),
-    }
-
-
-def presence_from_doc(doc: Mapping[str, Any]) -> PresenceRecord:
-    return PresenceRecord(
-        agent_id=str(doc["agent_id"]),
-        status=doc.get("status", "online"),
-        status_at=_moment(doc.get("status_at")),
-        sockets={key: datetime.fromisoformat(until) for key, until in (doc.get("sockets") or {}).items()},
-        last_action_at=_moment(doc.get("last_action_at")),
-    )
-
-
-def check_presence_status(value: Any) -> str:
-    if value not in PRESENCE_STATES:
-        raise InvalidInput(f"status: must be one of {', '.join(PRESENCE_STATES)}, not {value!r}")
-    return str(value)
 
 
 # -- the agent's routing profile -----------------------------------------------------------
@@ -259,98 +176,3 @@ def _nobody_reason(candidates: Sequence[Candidate]) -> str:
 def reassign_due(offline_at: datetime | None, now: datetime, grace: timedelta) -> bool:
     """An offline agent's open chats go back to the queue once the grace period has passed."""
     return offline_at is not None and now - offline_at >= grace
-
-
-# -- backup paging -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Queue:
-    """A team's waiting tickets: open, unassigned."""
-
-    depth: int
-    oldest_since: datetime | None
-
-
-@dataclass(frozen=True)
-class PageReason:
-    """Why backup was paged: a code (queue, wait, sla, ...) and its figures, for the catalogs."""
-
-    code: str
-    params: Mapping[str, str] = field(default_factory=dict)
-
-
-def page_reason(queue: Queue, now: datetime, *, threshold: int, max_wait: timedelta) -> PageReason | None:
-    """Why backup should be called in now (None when not): a long queue or a long wait."""
-    if queue.depth > threshold:
-        return PageReason("queue", {"depth": str(queue.depth), "threshold": str(threshold)})
-    if queue.oldest_since is not None and now - queue.oldest_since > max_wait:
-        waited = int((now - queue.oldest_since).total_seconds() // 60)
-        return PageReason("wait", {"minutes": str(waited), "limit": f"{max_wait.total_seconds() / 60:g}"})
-    return None
-
-
-def release_backup(queue: Queue) -> bool:
-    """Paged-in backup staff go back to standby once nothing waits."""
-    return queue.depth == 0
-
-
-# -- the page log ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Page:
-    """One backup agent called in: why, how they were reached, and when they were released."""
-
-    id: str
-    team: str
-    agent_id: str
-    reason: str  # PageReason.code
-    params: Mapping[str, str]
-    at: datetime
-    channel: str = ""  # where the page went ("" the agent has no page channel: logged only)
-    conversation_id: str = ""  # the ticket the page names (the oldest waiting, or the one at risk)
-    released_at: datetime | None = None
-
-
-def page_to_doc(page: Page) -> dict[str, Any]:
-    """Times as ISO text in UTC: the same sortable form in both backends."""
-    return {
-        "id": page.id,
-        "team": page.team,
-        "agent_id": page.agent_id,
-        "reason": page.reason,
-        "params": dict(page.params),
-        "at": page.at.isoformat(),
-        "channel": page.channel,
-        "conversation_id": page.conversation_id,
-        "released_at": _iso(page.released_at),
-    }
-
-
-def page_from_doc(doc: Mapping[str, Any]) -> Page:
-    return Page(
-        id=str(doc["id"]),
-        team=str(doc["team"]),
-        agent_id=str(doc["agent_id"]),
-        reason=str(doc["reason"]),
-        params=dict(doc.get("params") or {}),
-        at=datetime.fromisoformat(doc["at"]),
-        channel=doc.get("channel", ""),
-        conversation_id=doc.get("conversation_id", ""),
-        released_at=_moment(doc.get("released_at")),
-    )
-
-
-def page_recipient(conversation: Conversation, message: Message) -> tuple[Conversation, Contact] | None:
-    """For a backup page (a note on a ticket, addressed to an agent): the ticket and person
-    the channel sees, so it goes to the agent's own chat or mailbox and never to the
-    customer, their thread or the people on it. None for any other message."""
-    page = (message.raw or {}).get("page")
-    if not isinstance(page, dict) or message.kind is not MessageKind.NOTE or not message.customer_address:
-        return None
-    address = message.customer_address
-    view = replace(
-        conversation,
-        channel=message.channel,
-        thread_key=f"chat:{address}",  # Telegram's chat, Slack's DM channel (its second part), mail ignores it
-        participants=[],
-        customer_address=address,
-    )
-    return view, Contact(id=str(page.get("agent_id", "")), email=address if "@" in address else "")

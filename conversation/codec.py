@@ -292,3 +292,12 @@ def state_from_doc(value: Any) -> Any:
             return datetime.fromisoformat(value[DATETIME_TAG])
         return {key: state_from_doc(item) for key, item in value.items()}
     return value
+
+
+def to_iso_text(moment: datetime | None) -> str | None:
+    """A time as ISO 8601 text (None stays None): sortable and alike in both backends' documents."""
+    return moment.isoformat() if moment else None
+
+
+def from_iso_text(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

@@ -22,9 +22,10 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from conversation.assignment import PresenceRules, Weights
+from conversation.assignment import Weights
 from conversation.inbound import Inbound
 from conversation.model import Message
+from conversation.presence import PresenceRules
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
 from hub.access import AccessPolicy
 from hub.agents import ensure_admin

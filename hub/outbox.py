@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from conversation.assignment import page_recipient
 from conversation.identity import reply_address
 from conversation.model import Contact, Conversation, Message, utcnow
+from conversation.paging import page_recipient
 from conversation.store import Store, StoreUnavailable
 from hub.backoff import backoff
 from hub.metrics import Metrics

@@ -9,22 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversation.assignment import (
-    Candidate,
-    Need,
-    PresenceRecord,
-    PresenceRules,
-    Queue,
-    Weights,
-    choose_agent,
-    load,
-    offline_since,
-    page_reason,
-    presence_of,
-    qualifies,
-    reassign_due,
-    release_backup,
-)
+from conversation.assignment import Candidate, Need, Weights, choose_agent, load, qualifies, reassign_due
+from conversation.paging import Queue, page_reason, release_backup
+from conversation.presence import PresenceRecord, PresenceRules, offline_since, presence_of
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 CHAT = Need(channel="web", channel_type="webchat", language="zh-CN")

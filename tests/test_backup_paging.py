@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from conversation.assignment import page_recipient
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Role
+from conversation.paging import page_recipient
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from tests.fake_telegram import FakeTelegram, text_update

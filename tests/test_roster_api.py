@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversation.assignment import PageReason
+from conversation.paging import PageReason
 from hub.app_keys import HUB
 from tests.helpers import eventually
 from tests.test_api import ADMIN, AGENT, Agent, admin, agent, new_ticket, server  # noqa: F401  (fixtures)

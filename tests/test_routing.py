@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from conversation.assignment import PageReason, PresenceRules, Weights
+from conversation.assignment import Weights
 from conversation.inbound import Sender
 from conversation.model import Agent, Conversation, MessageKind, Role, Status
+from conversation.paging import PageReason
+from conversation.presence import PresenceRules
 from conversation.routing import Route
 from conversation.store import Store, Ticketing
 from hub.events import EventBus

@@ -6,7 +6,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from conversation.assignment import AgentProfile, Page, PresenceRecord
+from conversation.assignment import AgentProfile
+from conversation.paging import Page
+from conversation.presence import PresenceRecord
 from conversation.roster import RosterEntry, TeamRoster
 
 

@@ -8,18 +8,10 @@ from datetime import datetime
 from pymongo import ReturnDocument
 
 from conversation.areas.roster import Roster
-from conversation.assignment import (
-    AgentProfile,
-    Page,
-    PresenceRecord,
-    page_from_doc,
-    page_to_doc,
-    presence_from_doc,
-    presence_to_doc,
-    profile_from_doc,
-    profile_to_doc,
-)
+from conversation.assignment import AgentProfile, profile_from_doc, profile_to_doc
 from conversation.mongo.db import Area, _unavailable_when_unreachable
+from conversation.paging import Page, page_from_doc, page_to_doc
+from conversation.presence import PresenceRecord, presence_from_doc, presence_to_doc
 from conversation.roster import (
     RosterEntry,
     TeamRoster,

@@ -11,7 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from conversation.assignment import PRESENCE_STATES, Page, profile_to_doc
+from conversation.assignment import profile_to_doc
+from conversation.paging import Page
+from conversation.presence import PRESENCE_STATES
 from conversation.roster import DUTIES, KINDS, zone
 from hub.api.framework import ADMIN, ApiError, Call
 from hub.api.routes import ANY, api, hub_of, parse_time, services_of

@@ -9,8 +9,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from conversation.assignment import PAGE_CHANNEL_KINDS, PresenceRules
 from conversation.model import utcnow
+from conversation.paging import PAGE_CHANNEL_KINDS
+from conversation.presence import PresenceRules
 from conversation.store import Store
 from hub.events import EventBus
 from hub.i18n import SOURCE_LOCALE

@@ -13,16 +13,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from conversation.assignment import (
-    AgentProfile,
-    PresenceRecord,
-    PresenceRules,
-    check_presence_status,
-    presence_of,
-    profile_from_input,
-)
+from conversation.assignment import AgentProfile, profile_from_input
 from conversation.errors import InvalidInput
 from conversation.model import new_id, utcnow
+from conversation.presence import PresenceRecord, PresenceRules, check_presence_status, presence_of
 from conversation.roster import (
     WEEKDAYS,
     Duty,

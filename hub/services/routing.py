@@ -20,19 +20,11 @@ from conversation.assignment import (
     Candidate,
     Decision,
     Need,
-    Page,
-    PageReason,
-    PresenceRules,
-    Queue,
     Weights,
     choose_agent,
     load,
-    offline_since,
-    page_reason,
-    presence_of,
     qualifies,
     reassign_due,
-    release_backup,
 )
 from conversation.model import (
     AuthorType,
@@ -45,6 +37,8 @@ from conversation.model import (
     Status,
     new_id,
 )
+from conversation.paging import Page, PageReason, Queue, page_reason, release_backup
+from conversation.presence import PresenceRules, offline_since, presence_of
 from conversation.roster import on_duty_at
 from conversation.store import Store
 from hub.services.conversations import ConversationService

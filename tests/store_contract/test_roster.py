@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conversation.assignment import AgentProfile, Page
+from conversation.assignment import AgentProfile
+from conversation.paging import Page
 from conversation.roster import RosterEntry, TeamRoster, entry_from_input
 from conversation.store import Store
 
