@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from conversation.assignment import profile_to_doc
-from conversation.paging import Page
+from conversation.paging import Page, page_to_doc
 from conversation.presence import PRESENCE_STATES
 from conversation.roster import DUTIES, KINDS, zone
 from hub.api.framework import ADMIN, ApiError, Call
@@ -276,17 +276,7 @@ async def my_activity(call: Call) -> dict[str, Any]:
 
 # -- backup pages ---------------------------------------------------------------------------------
 def page_json(page: Page) -> dict[str, Any]:
-    return {
-        "id": page.id,
-        "team": page.team,
-        "agent_id": page.agent_id,
-        "reason": page.reason,
-        "params": dict(page.params),
-        "at": page.at.isoformat(),
-        "channel": page.channel or None,
-        "conversation_id": page.conversation_id or None,
-        "released_at": page.released_at.isoformat() if page.released_at else None,
-    }
+    return {**page_to_doc(page), "channel": page.channel or None, "conversation_id": page.conversation_id or None}
 
 
 @api.route(
