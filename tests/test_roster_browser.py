@@ -3,10 +3,11 @@ day in the team's time zone, backup duty marked, the coverage gaps, adding a shi
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from conversation.paging import Page
 from hub.app import Hub
 from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
@@ -53,6 +54,10 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
         },
     )
 
+    # a page from earlier today (logged as the routing sweep logs them)
+    await hub.store.roster.add_page(
+        Page("p1", TEAM, wang.id, "queue", {"depth": "12", "threshold": "10"}, datetime.now(UTC), "", "")
+    )
     page = await sign_in(browser, url, "zh-CN")
     await page.click("#open-roster")
     dialog = page.locator("dialog#roster")
@@ -75,6 +80,9 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
     # 16:00-08:00 nobody is on shift: the coverage check says so before it happens
     gaps = page.locator("#roster-gaps li")
     await expect(gaps.first).to_contain_text("当班 0 人（最少 1 人）")
+    await expect(page.locator("#roster-pages li")).to_contain_text(
+        "已呼叫备班 王芳：客服 组有 12 个工单在等待（超过 10）"
+    )
     await page.screenshot(path=str(ARTIFACTS / "roster-week-zh-CN.png"), full_page=True)
     assert await serious_accessibility_problems(page) == []
 

@@ -238,7 +238,10 @@ async def test_backup_is_paged_on_a_long_queue_becomes_routable_and_is_released_
     )
     assert page.conversation_id == waiting[0].id  # the longest waiting
     events = await desk.events(waiting[0])
-    assert ("event.backup_paged.queue", {"agent": "Chen", "team": TEAM, "depth": "3", "threshold": "2"}) in events
+    assert (
+        "event.backup_paged.queue",
+        {"agent": "Chen", "team": "Customer service", "depth": "3", "threshold": "2"},
+    ) in events
     # the page goes out through the outbox: a private note delivered to the agent's own address
     notes = [m for m in await desk.store.tickets.list_messages(waiting[0].id) if m.kind is MessageKind.NOTE]
     assert len(notes) == 1 and notes[0].channel == "tg" and notes[0].customer_address == "tg-chat-77"
@@ -268,7 +271,7 @@ async def test_one_call_pages_backup_for_a_missed_sla(desk: Desk) -> None:
     assert [p.agent_id for p in pages] == ["chen"]
     assert (
         "event.backup_paged.sla",
-        {"agent": "Chen", "team": TEAM, "number": str(ticket.number)},
+        {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)},
     ) in await desk.events(ticket)
     assert await desk.services.routing.page_backup(TEAM, PageReason("sla"), ticket) == []  # already paged
 

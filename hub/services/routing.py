@@ -208,6 +208,12 @@ class RoutingService:
         updated = await self.actions.update_conversation(conversation, {"assignee_id": ""})
         await self.actions.add_event(updated, "event.requeued", agent=agent)
 
+    async def _team_name(self, team_id: str) -> str:
+        """The team as the hub's language names it (thread events keep one name)."""
+        team = await self.store.desk.get_team(team_id)
+        names = team.names if team else {}
+        return names.get(self.actions.language) or next(iter(names.values()), team_id)
+
     async def _name(self, agent_id: str) -> str:
         agent = await self.store.accounts.get_agent(agent_id)
         return (agent.name or agent.email) if agent else agent_id
@@ -321,7 +327,8 @@ class RoutingService:
             await self.store.roster.add_page(page)
             pages.append(page)
             name = await self._name(agent_id)
-            event = ThreadEvent(f"event.backup_paged.{reason.code}", {"agent": name, "team": team, **reason.params})
+            shown = {"agent": name, "team": await self._team_name(team), **reason.params}
+            event = ThreadEvent(f"event.backup_paged.{reason.code}", shown)
             if conversation is not None:
                 await self.actions.add_thread_event(conversation, event)
                 if channel and profile is not None:

@@ -3,7 +3,7 @@
 // deleting them and CSV import/export.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
-import { currentLanguage, t } from "../lib/i18n.js";
+import { currentLanguage, eventText, formatFull, t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
 import { state } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
@@ -81,6 +81,7 @@ export function Roster() {
   const [week, setWeek] = useState(null);
   const [coverage, setCoverage] = useState(null);
   const [csv, setCsv] = useState("");
+  const [pages, setPages] = useState([]);
   const admin = state.me.role === "admin";
   useEffect(() => {
     api("GET", "/teams").then((r) => {
@@ -97,6 +98,7 @@ export function Roster() {
       const shown = offset ? await api("GET", `/roster?team=${encodeURIComponent(team)}&from=${encodeURIComponent(from.toISOString())}&to=${encodeURIComponent(new Date(from.getTime() + 7 * DAY_MS).toISOString())}`) : first;
       setWeek(shown);
       setCoverage(await api("GET", `/roster/coverage?team=${encodeURIComponent(team)}&days=14`));
+      setPages((await api("GET", `/pages?team=${encodeURIComponent(team)}&limit=20`)).items);
     } catch (e) { failed(e); }
   }
   useEffect(() => { reload(); }, [team, offset]);
@@ -111,6 +113,7 @@ export function Roster() {
   }
   const remove = (id) => async () => { try { await api("DELETE", `/roster/entries/${encodeURIComponent(id)}`); reload(); } catch (e) { failed(e); } };
   const teamName = (x) => x.names[currentLanguage()] || x.names.en || x.names["zh-CN"] || x.id;
+  const shownTeam = teams.find((x) => x.id === team) ? teamName(teams.find((x) => x.id === team)) : team;
   return html`<${Dialog} id="roster" title=${t("roster.title")} wide=${true}>
     <div class="roster-bar">
       <label>${t("roster.team")} <select id="roster-team" value=${team} onChange=${(e) => { setTeam(e.target.value); setOffset(0); }}>
@@ -126,6 +129,12 @@ export function Roster() {
       ? html`<ul id="roster-gaps" class="gaps">${mergeGaps(coverage.gaps).map((g) => html`<li data-start=${g.start}>
           ${t("roster.gap", { from: when.format(new Date(g.start)), to: when.format(new Date(g.end)), count: g.on_shift, minimum: coverage.minimum })}</li>`)}</ul>`
       : html`<p id="roster-covered">${t("roster.covered", { minimum: coverage.minimum })}</p>`) : null}
+    <h3>${t("roster.pages")}</h3>
+    ${pages.length
+      ? html`<ul id="roster-pages">${pages.map((p) => html`<li data-reason=${p.reason} class=${p.released_at ? "released" : "active"}>
+          ${formatFull(p.at)} — ${eventText({ key: `event.backup_paged.${p.reason}`, params: { ...p.params, agent: agentName(p.agent_id), team: shownTeam } }, p.reason)}
+          ${p.released_at ? html` <span class="tag">${t("roster.page_released")}</span>` : null}</li>`)}</ul>`
+      : html`<p id="roster-no-pages">${t("roster.no_pages")}</p>`}
     ${admin && week ? html`<h3>${t("roster.entries")}</h3>
       <ul id="roster-entries">${week.entries.map((e) => html`<li data-id=${e.id}>${t(`roster.kind.${e.kind}`)} ${e.label} ${e.start ? `${e.start}–${e.end}` : ""} ${e.date || ""}${e.until ? `–${e.until}` : ""}
         ${e.agents.map(agentName).join(", ")} <button type="button" class="link" onClick=${remove(e.id)}>${t("admin.delete")}</button></li>`)}</ul>
