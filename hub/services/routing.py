@@ -156,7 +156,7 @@ class RoutingService:
             channel=conversation.channel,
             channel_type=self._type(conversation.channel),
             language=contact.language if contact else "",
-            previous_agent=previous or conversation.assignee_id,
+            previous_agent=conversation.assignee_id or previous,  # a reopened ticket's own agent first
         )
 
     # -- routing a ticket --------------------------------------------------------------------------
