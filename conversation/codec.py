@@ -343,3 +343,12 @@ def _typed(value: Any, hint: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
+
+
+def to_iso_text(moment: datetime | None) -> str | None:
+    """A time as ISO 8601 text (None stays None): sortable and alike in both backends' documents."""
+    return moment.isoformat() if moment else None
+
+
+def from_iso_text(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

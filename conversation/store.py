@@ -32,6 +32,7 @@ from conversation.areas.desk import Desk
 from conversation.areas.fields import FieldDefinitions
 from conversation.areas.inbox import Inbox
 from conversation.areas.records import Records
+from conversation.areas.roster import Roster
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
 from conversation.areas.tickets import Tickets
@@ -108,6 +109,7 @@ class Store(ABC):
     fields: FieldDefinitions
     audit: Audit
     webhooks: Webhooks
+    roster: Roster
 
     @abstractmethod
     async def open(self) -> None:

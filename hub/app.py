@@ -18,11 +18,14 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from conversation.assignment import Weights
 from conversation.inbound import Inbound
 from conversation.model import Message
+from conversation.presence import PresenceRules
 from conversation.store import InboundRecord, Store, StoreUnavailable, open_store
 from hub.access import AccessPolicy
 from hub.agents import ensure_admin
@@ -44,9 +47,11 @@ from hub.metrics import CONTENT_TYPE, Metrics, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.plugin_host import PluginHost
+from hub.routing_loop import follow, sweep_step
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
+from hub.services.routing import RoutingRules
 from hub.sla import SlaEngine
 from hub.snooze import wake_loop_step
 from hub.status_links import StatusLinks, master_key
@@ -108,6 +113,9 @@ class Hub(ChannelPort):
             ticketing=config.ticketing,
             limits=config.inbound_limits,
             webhook_destinations=(config.webhooks.allow_http, config.webhooks.allow_private_destinations),
+            **routing_settings(config),
+            channel_types={c.name: c.type or c.name for c in config.channels},
+            owner=self.instance_id,
         )
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
         self._webhook_loop: asyncio.Task[None] | None = None
@@ -156,6 +164,7 @@ class Hub(ChannelPort):
         self.blobs = BlobStore(config.data_dir / "blobs")
         self.inbound_limits = config.inbound_limits
         self.presence = Presence()
+        self.shared_online = 0  # agents online in every hub process, refreshed by the routing sweep
         # who may see and change which ticket (hub/access.py)
         self.access = AccessPolicy(no_team_visible_to=config.desk.no_team_visible_to)
         self.live_sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
@@ -166,7 +175,8 @@ class Hub(ChannelPort):
         return await self.pipeline.ingest(inbound)
 
     def agents_online(self) -> int:
-        return len(self.presence.online())
+        # Inboxes open here, or anywhere as of the last routing sweep (presence is in the store).
+        return max(len(self.presence.online()), self.shared_online)
 
     def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
         self.channels.report(channel, up=up, reason=reason)
@@ -226,6 +236,8 @@ class Hub(ChannelPort):
             self._background.append(
                 self.supervisor.run("sla-escalation", lambda: self.sla.loop_step(self.instance_id, check))
             )
+        self._background.append(self.supervisor.run("routing-sweep", self._routing_step))
+        self._background.append(self.supervisor.run("routing-follow", lambda: follow(self.bus, self.services.routing)))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
             self.instance_id,
@@ -275,12 +287,41 @@ class Hub(ChannelPort):
             Event("message.updated", message.conversation_id, {"message_id": message.id, "delivery": status})
         )
 
+    async def refresh_online(self) -> None:
+        """Count the agents online in every hub process (after a change here, and each sweep)."""
+        try:
+            states = await self.services.roster.presence()
+        except StoreUnavailable:
+            return  # the count stays as it was
+        self.shared_online = sum(1 for state in states.values() if state == "online")
+
+    async def _routing_step(self) -> None:
+        await self.refresh_online()
+        await sweep_step(self.services.routing, self.config.routing.sweep_seconds)
+
     async def _recover_once(self) -> None:
         try:
             await self.pipeline.recover()
         except StoreUnavailable:
             pass  # the next round will do it
         await asyncio.sleep(RECOVERY_INTERVAL)
+
+
+def routing_settings(config: Config) -> dict[str, Any]:
+    """What the roster and routing services take from hub.toml's [routing]."""
+    section = config.routing
+    return {
+        "routing": RoutingRules(
+            strategy=section.strategy,
+            default_team=section.default_team,
+            default_capacity=section.default_capacity,
+            weights=Weights(chat=section.chat_weight, mail=section.email_weight),
+            offline_grace=timedelta(seconds=section.offline_grace_seconds),
+        ),
+        "presence": PresenceRules(idle_away=timedelta(minutes=section.idle_away_minutes)),
+        "presence_ttl": timedelta(seconds=section.presence_seconds),
+        "timezone": section.timezone,
+    }
 
 
 def tune_gc_for_serving() -> None:

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from conversation.calls import valid_region
+from conversation.errors import InvalidInput
 from conversation.inbound import InboundLimits
 from conversation.model import Priority
 from conversation.priority_rules import KeywordRules, tier_priorities
+from conversation.roster import zone
 from conversation.sla import SlaPolicy, policies_from_config
 from conversation.store import Ticketing
 from hub.access import NO_TEAM_CHOICES
@@ -198,6 +200,30 @@ class WebhooksSection:
     keep_days: float = setting(float, 30.0, "how long sent and failed deliveries stay in the log", minimum=1)
 
 
+@dataclass(frozen=True, slots=True)
+class RoutingSection:
+    """[routing]: who takes a new ticket, presence, capacity (README "Shifts, presence and routing")."""
+
+    strategy: str = setting(
+        str, "least-loaded", "how an agent is chosen among those who qualify", choices=("least-loaded", "round-robin")
+    )
+    default_team: str = setting(str, "", 'team for tickets whose category names none ("": those wait unrouted)')
+    default_capacity: float = setting(
+        float, 4.0, "an agent's capacity in chat weights (a profile may set theirs)", minimum=0
+    )
+    chat_weight: float = setting(float, 1.0, "what one open chat (web chat, Telegram, Slack) weighs", minimum=0)
+    email_weight: float = setting(float, 0.25, "what one open email (or webhook) ticket weighs", minimum=0)
+    idle_away_minutes: float = setting(float, 10.0, "an agent who did nothing this long is away", minimum=0.1)
+    offline_grace_seconds: float = setting(
+        float, 120.0, "an offline agent's open chats go back to the queue after this", minimum=0
+    )
+    presence_seconds: float = setting(float, 60.0, "an open inbox counts this long after its last heartbeat", minimum=5)
+    sweep_seconds: float = setting(
+        float, 15.0, "how often the queue, presence and backup paging are checked", minimum=0.1
+    )
+    timezone: str = setting(str, "UTC", "time zone of a team whose roster settings name none")
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -208,6 +234,7 @@ SECTION_TYPES: dict[str, type] = {
     "status_page": StatusPageSection,
     "sla": SlaSection,
     "webhooks": WebhooksSection,
+    "routing": RoutingSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -224,6 +251,7 @@ class ChannelConfig:
     name: str
     adapter_class: type
     settings: Any  # the adapter's typed Settings (or a dict, for a `config_fields` adapter)
+    type: str = ""  # the adapter's name (email, webchat...): routing weighs a ticket by it
 
 
 @dataclass(frozen=True)
@@ -248,6 +276,7 @@ class Config:
     status_page: StatusPageSection = field(default_factory=StatusPageSection)
     sla: SlaSection = field(default_factory=SlaSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
+    routing: RoutingSection = field(default_factory=RoutingSection)
 
     @property
     def data_dir(self) -> Path:
@@ -313,6 +342,7 @@ def parse_config(
         status_page=section_of(StatusPageSection, values["status_page"]),
         sla=section_of(SlaSection, _sla_checked(values["sla"])),
         webhooks=section_of(WebhooksSection, values["webhooks"]),
+        routing=section_of(RoutingSection, _zone_checked(values["routing"])),
     )
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")
@@ -352,6 +382,14 @@ def _sla_checked(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _zone_checked(values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        zone(values["timezone"])
+    except InvalidInput as exc:
+        raise ConfigError(f"routing.{exc}") from None
+    return values
+
+
 def _without_secrets(prefix: str, table: dict[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
     """A section checked as usual, except that its secrets (e.g. `hub.metrics_token`) are
     neither read nor required: they stay "", since a store-only command never uses them."""
@@ -378,7 +416,7 @@ def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
         settings = settings_for(adapter_class, validate_table(prefix, own, declared_fields(adapter_class)))
         if hasattr(adapter_class, "check_settings"):
             adapter_class.check_settings(prefix, settings)
-        channels.append(ChannelConfig(name, adapter_class, settings))
+        channels.append(ChannelConfig(name, adapter_class, settings, adapter_name))
     return channels
 
 

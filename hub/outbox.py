@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from conversation.identity import reply_address
 from conversation.model import Contact, Conversation, Message, utcnow
+from conversation.paging import page_recipient
 from conversation.store import Store, StoreUnavailable
 from hub.backoff import backoff
 from hub.metrics import Metrics
@@ -191,6 +192,9 @@ class Outbox:
         if conversation is None or contact is None:
             await self._fail(message, "the conversation or its contact no longer exists")
             return
+        paged = page_recipient(conversation, message)  # a backup page goes to the agent, never the customer
+        if paged is not None:
+            conversation, contact = paged
         address = reply_address(message, conversation) or _unrecorded_recipient(message, conversation, contact)
         outbound = Outbound(
             message=message,

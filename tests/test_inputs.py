@@ -140,6 +140,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "key": "order_no",
         "webhook_id": "nope",
         "delivery_id": "nope",
+        "entry_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()

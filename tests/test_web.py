@@ -76,6 +76,8 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
             "snooze-wake": {"status": "running", "failures": 0},
             "webhooks": {"status": "running", "failures": 0},  # published events to webhook deliveries
             "webhook-log": {"status": "running", "failures": 0},  # the delivery log's retention
+            "routing-sweep": {"status": "running", "failures": 0},  # shifts, presence, queue, backup pages
+            "routing-follow": {"status": "running", "failures": 0},  # new tickets routed as their team is known
         },
     }
     assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []

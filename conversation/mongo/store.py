@@ -22,6 +22,7 @@ from conversation.mongo.desk import MongoDesk
 from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.records import MongoRecords, create_record_indexes
+from conversation.mongo.roster import MongoRoster
 from conversation.mongo.tickets import MongoTickets
 from conversation.mongo.timers import MongoTimers, create_timer_indexes
 from conversation.mongo.webhooks import MongoWebhooks
@@ -52,6 +53,7 @@ class MongoStore(MongoStoreBase, Store):
         self.fields = MongoFieldDefinitions(self._conn)
         self.audit = MongoAudit(self._conn)
         self.webhooks = MongoWebhooks(self._conn)
+        self.roster = MongoRoster(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -119,6 +121,8 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.webhook_deliveries.create_index(
             [("subscription_id", ASCENDING), ("_id", DESCENDING)], name="log"
         )
+        await self._conn.db.roster_entries.create_index([("team", ASCENDING)], name="team")
+        await self._conn.db.pages.create_index([("team", ASCENDING), ("at", DESCENDING)], name="team_recent")
 
     async def close(self) -> None:
         await self._conn.client.close()

@@ -179,6 +179,14 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
 CREATE INDEX IF NOT EXISTS webhook_deliveries_queue ON webhook_deliveries (status, next_attempt_at)
     WHERE status = 'queued';
 CREATE INDEX IF NOT EXISTS webhook_deliveries_log ON webhook_deliveries (subscription_id, seq);
+CREATE TABLE IF NOT EXISTS roster_entries (id TEXT PRIMARY KEY, team TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS roster_entries_team ON roster_entries (team);
+CREATE TABLE IF NOT EXISTS roster_teams (team TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS agent_profiles (agent_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS presence (agent_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pages (
+    id TEXT PRIMARY KEY, team TEXT NOT NULL, at TEXT NOT NULL, released_at TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS pages_team ON pages (team, at);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

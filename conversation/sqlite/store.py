@@ -35,6 +35,7 @@ from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.fields import SQLiteFieldDefinitions
 from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.records import SQLiteRecords
+from conversation.sqlite.roster import SQLiteRoster
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.sqlite.timers import SQLiteTimers
 from conversation.sqlite.webhooks import SQLiteWebhooks
@@ -68,6 +69,7 @@ class SQLiteStore(Store):
         self.fields = SQLiteFieldDefinitions(self._db)
         self.audit = SQLiteAudit(self._db)
         self.webhooks = SQLiteWebhooks(self._db)
+        self.roster = SQLiteRoster(self._db)
 
     @property
     def search_seconds(self) -> float:

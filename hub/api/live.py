@@ -124,6 +124,7 @@ async def live(call: Call) -> web.StreamResponse:
 
     sender = asyncio.create_task(forward())
     guard = asyncio.create_task(_close_when_signed_out(auth, request, ws, seen_as))
+    beat = asyncio.create_task(_presence_heartbeat(hub, call.me.id))
     try:
         async for message in ws:  # the client sends nothing we need; this waits for close
             if message.type == WSMsgType.ERROR:
@@ -134,12 +135,42 @@ async def live(call: Call) -> web.StreamResponse:
         subscription.close()
         hub.presence.leave(call.me.id)
         hub.live_sockets.discard(ws)
-        for task in (sender, guard):
+        if call.me.id not in hub.presence.online():  # this process's last inbox of the agent
+            _closing.add(task := asyncio.create_task(_presence_closed(hub, call.me.id)))
+            task.add_done_callback(_closing.discard)
+        for task in (sender, guard, beat):
             task.cancel()
-        for result in await asyncio.gather(sender, guard, return_exceptions=True):
+        for result in await asyncio.gather(sender, guard, beat, return_exceptions=True):
             if isinstance(result, Exception):  # a socket that broke mid-send: say so
                 log.warning("live socket of agent %s: %r", call.me.id, result)
     return ws
+
+
+_closing: set[asyncio.Task[None]] = set()  # presence updates of closed sockets, kept until done
+
+
+async def _presence_heartbeat(hub: Hub, agent_id: str) -> None:
+    """The shared presence record: this open inbox holds the agent online across hub processes
+    (each beat extends it; a process that dies stops beating and the agent goes offline)."""
+    roster = hub.services.roster
+    opened = True
+    while True:
+        try:
+            await roster.socket_heartbeat(agent_id, hub.instance_id, opened=opened)
+            if opened:
+                await hub.refresh_online()
+            opened = False
+        except StoreUnavailable:
+            pass  # the next beat tries again
+        await asyncio.sleep(roster.presence_ttl.total_seconds() / 3)
+
+
+async def _presence_closed(hub: Hub, agent_id: str) -> None:
+    try:
+        await hub.services.roster.socket_closed(agent_id, hub.instance_id)
+        await hub.refresh_online()
+    except StoreUnavailable:
+        pass  # the record expires by itself
 
 
 async def _close_when_signed_out(

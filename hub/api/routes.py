@@ -939,12 +939,14 @@ async def delete_field(call: Call) -> dict[str, Any]:
 async def list_agents(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     teams = await hub.store.desk.list_teams()
+    states = await services_of(call).roster.presence()  # shared by every hub process
+    online = sorted(agent for agent, state in states.items() if state == "online")
     return {
         "items": [
             {**agent_json(a), "teams": [t.id for t in teams_of(a.id, teams)]}
             for a in await hub.store.accounts.list_agents()
         ],
-        "online": hub.presence.online(),
+        "online": online,
     }
 
 
@@ -1084,3 +1086,4 @@ import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/.
 # Routes of their own modules join the table here, so every user of `api` sees them.
 from hub.api import audit_api, webhooks_api  # noqa: E402,F401
 from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (registers the hotline's routes on `api`)
+from hub.api import roster as _roster  # noqa: E402, F401  (registers the roster, presence and page routes)

@@ -5,12 +5,14 @@ agents expect one, and publishes the live event. Reads may go to the store direc
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from conversation.inbound import InboundLimits
 from conversation.model import utcnow
+from conversation.paging import PAGE_CHANNEL_KINDS
+from conversation.presence import PresenceRules
 from conversation.store import Store, Ticketing
 from hub.events import EventBus
 from hub.i18n import SOURCE_LOCALE
@@ -23,6 +25,8 @@ from hub.services.desk import DeskService
 from hub.services.fields import FieldService
 from hub.services.hotline import HotlineService
 from hub.services.records import RecordService
+from hub.services.roster import RosterService
+from hub.services.routing import RoutingRules, RoutingService
 from hub.services.webhooks import WebhookService
 
 
@@ -38,6 +42,8 @@ class Services:
     calendars: CalendarService
     fields: FieldService
     webhooks: WebhookService
+    roster: RosterService
+    routing: RoutingService
 
     @classmethod
     def build(
@@ -53,8 +59,23 @@ class Services:
         ticketing: Ticketing | None = None,
         limits: InboundLimits | None = None,
         webhook_destinations: tuple[bool, bool] = (False, False),  # [webhooks] allow_http, allow_private_destinations
+        routing: RoutingRules | None = None,
+        presence: PresenceRules | None = None,
+        presence_ttl: timedelta = timedelta(seconds=60),
+        timezone: str = "UTC",
+        channel_types: Mapping[str, str] | None = None,
+        owner: str = "hub",
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
+        roster = RosterService(
+            store,
+            bus,
+            clock=lambda: conversations.clock(),
+            timezone=timezone,
+            presence_ttl=presence_ttl,
+            rules=presence,
+            page_channels=frozenset(n for n, kind in (channel_types or {}).items() if kind in PAGE_CHANNEL_KINDS),
+        )
         return cls(
             conversations=conversations,
             contacts=ContactService(store, bus),
@@ -79,6 +100,15 @@ class Services:
                 allow_private=webhook_destinations[1],
                 clock=lambda: conversations.clock(),
                 wake_outbox=wake_outbox,
+            ),
+            roster=roster,
+            routing=RoutingService(
+                store,
+                conversations,
+                roster,
+                rules=routing or RoutingRules(),
+                channel_types=channel_types or {},
+                owner=owner,
             ),
         )
 

@@ -5,6 +5,7 @@ import { api, setSession } from "./lib/api.js";
 import { html, render } from "./lib/html.js";
 import { loadLanguages, pickLanguage, setLanguage } from "./lib/i18n.js";
 import { live, loadCounts, loadList, onSignedOut, signedOut, startCountsTimer } from "./lib/inbox.js";
+import { startActivity } from "./lib/presence.js";
 import { state, update, useStore } from "./lib/store.js";
 import { Inbox } from "./screens/inbox.js";
 import { Login } from "./screens/login.js";
@@ -24,6 +25,7 @@ async function signedIn(agent, csrf) {
   loadCounts();
   startCountsTimer();
   live.start(); // one socket per page, however often the agent signs in
+  startActivity();
 }
 
 onSignedOut(() => update({ me: null, ticket: null, dialog: null }));

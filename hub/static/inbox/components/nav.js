@@ -3,6 +3,7 @@ import { api } from "../lib/api.js";
 import { html } from "../lib/html.js";
 import { currentLanguage, formatCount, languages, setLanguage, t } from "../lib/i18n.js";
 import { failed, setFilter, setView, signedOut } from "../lib/inbox.js";
+import { setPresence } from "../lib/presence.js";
 import { update, useStore } from "../lib/store.js";
 import { HotlineButtons } from "./hotline.js";
 import { CHANNELS, PRIORITIES, VIEWS } from "../lib/views.js";
@@ -36,6 +37,11 @@ export function Nav() {
       <span id="me-name">${s.me.name || s.me.email}</span>
       <button type="button" id="logout" class="link" onClick=${signOut}>${t("nav.sign_out")}</button>
     </div>
+    <label class="field">${t("presence.label")}
+      <select id="presence" value=${s.myStatus} onChange=${(e) => setPresence(e.target.value).catch(failed)}>
+        ${["online", "away", "offline"].map((p) => html`<option value=${p}>${t(`presence.${p}`)}</option>`)}
+      </select>
+    </label>
     <label class="field">${t("nav.language")}
       <select id="language" value=${currentLanguage()} onChange=${(e) => changeLanguage(e.target.value)}>
         ${languages().map((code) => html`<option value=${code}>${t(`language.${code}`)}</option>`)}
@@ -59,6 +65,7 @@ export function Nav() {
       <${Filter} name="tag" label=${t("filter.tag")} />
     </div>
     <button type="button" class="link" onClick=${() => update({ dialog: "shortcuts" })}>${t("keys.title")} (?)</button>
+    <button type="button" id="open-roster" class="link" onClick=${() => update({ dialog: "roster" })}>${t("nav.roster")}</button>
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}
     ${s.me.role === "admin" ? html`<button type="button" id="open-webhooks" class="link" onClick=${() => update({ dialog: "webhooks" })}>${t("nav.webhooks")}</button>
       <button type="button" id="open-audit" class="link" onClick=${() => update({ dialog: "audit" })}>${t("nav.audit")}</button>` : null}

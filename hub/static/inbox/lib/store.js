@@ -19,7 +19,8 @@ export const state = {
   ticket: null, // { card, messages } of the ticket shown in the pane
   loadingId: null,
   connection: "open",
-  dialog: null, // "shortcuts" | "merge" | "admin" | null
+  dialog: null, // "shortcuts" | "merge" | "admin" | "roster" | null
+  myStatus: "online", // the agent's own presence choice
   notice: null, // { text, kind: "status" | "error" }
   composerMode: "reply",
 };

@@ -16,6 +16,7 @@ import { state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
 import { Audit } from "./audit.js";
 import { Webhooks } from "./webhooks.js";
+import { Roster } from "./roster.js";
 
 function focusRow(id) {
   document.querySelector(`#conversations li[data-id="${CSS.escape(id)}"] .open`)?.focus();
@@ -88,5 +89,6 @@ export function Inbox() {
     ${s.dialog === "schedule-callback" && card ? html`<${ScheduleCallbackDialog} card=${card} />` : null}
     ${s.dialog === "webhooks" ? html`<${Webhooks} />` : null}
     ${s.dialog === "audit" ? html`<${Audit} />` : null}
+    ${s.dialog === "roster" ? html`<${Roster} />` : null}
   </div>`;
 }

@@ -1,0 +1,108 @@
+"""Backup paging (备班): when a team's queue calls for backup, the page log, and how a page
+reaches the agent (never the customer). Pure decisions shared by every hub process."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from conversation.codec import from_iso_text, to_iso_text
+from conversation.model import Contact, Conversation, Message, MessageKind
+
+PAGE_CHANNEL_KINDS = ("email", "slack", "telegram")  # the channel types a page may go out on
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A team's waiting tickets: open, unassigned."""
+
+    depth: int
+    oldest_since: datetime | None
+
+
+@dataclass(frozen=True)
+class PageReason:
+    """Why backup was paged: a code (queue, wait, sla, ...) and its figures, for the catalogs."""
+
+    code: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+def page_reason(queue: Queue, now: datetime, *, threshold: int, max_wait: timedelta) -> PageReason | None:
+    """Why backup should be called in now (None when not): a long queue or a long wait."""
+    if queue.depth > threshold:
+        return PageReason("queue", {"depth": str(queue.depth), "threshold": str(threshold)})
+    if queue.oldest_since is not None and now - queue.oldest_since > max_wait:
+        waited = int((now - queue.oldest_since).total_seconds() // 60)
+        return PageReason("wait", {"minutes": str(waited), "limit": f"{max_wait.total_seconds() / 60:g}"})
+    return None
+
+
+def release_backup(queue: Queue) -> bool:
+    """Paged-in backup staff go back to standby once nothing waits."""
+    return queue.depth == 0
+
+
+# -- the page log ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Page:
+    """One backup agent called in: why, how they were reached, and when they were released."""
+
+    id: str
+    team: str
+    agent_id: str
+    reason: str  # PageReason.code
+    params: Mapping[str, str]
+    at: datetime
+    channel: str = ""  # where the page went ("" the agent has no page channel: logged only)
+    conversation_id: str = ""  # the ticket the page names (the oldest waiting, or the one at risk)
+    released_at: datetime | None = None
+
+
+def page_to_doc(page: Page) -> dict[str, Any]:
+    """Times as ISO text in UTC: the same sortable form in both backends."""
+    return {
+        "id": page.id,
+        "team": page.team,
+        "agent_id": page.agent_id,
+        "reason": page.reason,
+        "params": dict(page.params),
+        "at": page.at.isoformat(),
+        "channel": page.channel,
+        "conversation_id": page.conversation_id,
+        "released_at": to_iso_text(page.released_at),
+    }
+
+
+def page_from_doc(doc: Mapping[str, Any]) -> Page:
+    return Page(
+        id=str(doc["id"]),
+        team=str(doc["team"]),
+        agent_id=str(doc["agent_id"]),
+        reason=str(doc["reason"]),
+        params=dict(doc.get("params") or {}),
+        at=datetime.fromisoformat(doc["at"]),
+        channel=doc.get("channel", ""),
+        conversation_id=doc.get("conversation_id", ""),
+        released_at=from_iso_text(doc.get("released_at")),
+    )
+
+
+def page_recipient(conversation: Conversation, message: Message) -> tuple[Conversation, Contact] | None:
+    """For a backup page (a note on a ticket, addressed to an agent): the ticket and person
+    the channel sees, so it goes to the agent's own chat or mailbox and never to the
+    customer, their thread or the people on it. None for any other message."""
+    page = (message.raw or {}).get("page")
+    if not isinstance(page, dict) or message.kind is not MessageKind.NOTE or not message.customer_address:
+        return None
+    address = message.customer_address
+    view = replace(
+        conversation,
+        channel=message.channel,
+        thread_key=f"chat:{address}",  # Telegram's chat, Slack's DM channel (its second part), mail ignores it
+        participants=[],
+        customer_address=address,
+    )
+    return view, Contact(id=str(page.get("agent_id", "")), email=address if "@" in address else "")

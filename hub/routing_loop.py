@@ -1,0 +1,51 @@
+"""Routing in the background: tickets as they arrive or reopen, and a sweep every few seconds
+(the queue, agents who came online or went offline, backup pages). Runs in every hub
+process; the `routing` lease lets one of them act at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from conversation.store import StoreUnavailable
+from hub.events import Event, EventBus
+from hub.services.routing import RoutingService
+
+log = logging.getLogger(__name__)
+
+# A change to one of these may change who should have the ticket.
+ROUTED_CHANGES = frozenset({"status", "team", "category"})
+
+
+def wants_routing(event: Event) -> bool:
+    """A new ticket, or one whose status, team or category changed (not routing's own assignment)."""
+    if event.type == "conversation.created":
+        return True
+    changes = set(event.data.get("changes", ()))
+    return event.type == "conversation.updated" and bool(changes & ROUTED_CHANGES) and "assignee_id" not in changes
+
+
+async def follow(bus: EventBus, routing: RoutingService) -> None:
+    """Route each ticket the moment it needs it; an agent coming online pulls from the queue."""
+    subscription = bus.subscribe()
+    try:
+        async for event in subscription:
+            try:
+                if wants_routing(event):
+                    conversation = await routing.store.tickets.get_conversation(event.conversation_id)
+                    if conversation is not None:
+                        await routing.route(conversation, reopened="status" in event.data.get("changes", ()))
+                elif event.type == "presence.changed" and event.data.get("presence") == "online":
+                    await routing.sweep()
+            except StoreUnavailable as exc:
+                log.warning("routing postponed to the next sweep: %s", exc)
+    finally:
+        subscription.close()
+
+
+async def sweep_step(routing: RoutingService, interval: float) -> None:
+    try:
+        await routing.sweep()
+    except StoreUnavailable as exc:
+        log.warning("routing sweep postponed: %s", exc)
+    await asyncio.sleep(interval)

@@ -1,0 +1,367 @@
+"""Routing: who takes a ticket, the queue agents pull from, offline requeues and backup pages.
+
+The decisions are the pure functions of conversation/assignment.py and conversation/roster.py;
+this gathers their facts (the roster, presence, open tickets) and acts through the
+conversation service, so every change leaves its event in the thread and goes out live.
+Only the hub holding the `routing` lease routes, so two processes never give one
+ticket to two agents; the others leave it to the holder's next sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from conversation.assignment import (
+    MAIL_TYPES,
+    Candidate,
+    Decision,
+    Need,
+    Weights,
+    choose_agent,
+    load,
+    qualifies,
+    reassign_due,
+)
+from conversation.model import (
+    AuthorType,
+    Conversation,
+    ConversationQuery,
+    Delivery,
+    Direction,
+    Message,
+    MessageKind,
+    Status,
+    new_id,
+)
+from conversation.paging import Page, PageReason, Queue, page_reason, release_backup
+from conversation.presence import PresenceRules, offline_since, presence_of
+from conversation.roster import on_duty_at
+from conversation.store import Store
+from hub.services.conversations import ConversationService
+from hub.services.roster import RosterService
+from hub.thread_events import ThreadEvent
+
+log = logging.getLogger(__name__)
+
+LEASE = "routing"
+QUEUE_LIMIT = 1000  # tickets one sweep looks at per team
+OPEN_LIMIT = 200  # open tickets counted per agent
+
+
+@dataclass(frozen=True)
+class RoutingRules:
+    strategy: str = "least-loaded"
+    default_team: str = ""
+    default_capacity: float = 4.0
+    weights: Weights = field(default_factory=Weights)
+    offline_grace: timedelta = timedelta(minutes=2)
+    lease: timedelta = timedelta(seconds=60)
+
+
+class RoutingService:
+    def __init__(
+        self,
+        store: Store,
+        actions: ConversationService,
+        roster: RosterService,
+        *,
+        rules: RoutingRules,
+        channel_types: Mapping[str, str],
+        owner: str,
+    ) -> None:
+        self.store = store
+        self.actions = actions
+        self.roster = roster
+        self.rules = rules
+        self.channel_types = dict(channel_types)  # channel name -> adapter (email, webchat...)
+        self.owner = owner
+        self._turn = asyncio.Lock()
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.actions.clock  # one clock (tests move it)
+
+    @property
+    def presence_rules(self) -> PresenceRules:
+        return self.roster.rules
+
+    async def _hold_lease(self) -> bool:
+        return await self.store.coordination.acquire_lease(LEASE, self.owner, now=self.clock(), ttl=self.rules.lease)
+
+    # -- facts -----------------------------------------------------------------------------------
+    async def team_of(self, conversation: Conversation) -> str:
+        if conversation.team:
+            return conversation.team
+        if conversation.category:
+            category = await self.store.desk.get_category(conversation.category)
+            if category is not None and category.default_team:
+                return category.default_team
+        return self.rules.default_team
+
+    def _type(self, channel: str) -> str:
+        return self.channel_types.get(channel, channel)
+
+    async def _open_load(self, agent_id: str) -> float:
+        tickets, _ = await self.store.inbox.list_conversations(
+            ConversationQuery(status=Status.OPEN, assignee_id=agent_id, limit=OPEN_LIMIT)
+        )
+        return load((self._type(t.channel) for t in tickets), self.rules.weights)
+
+    async def candidates(self, team: str) -> list[Candidate]:
+        """The team's members and everyone on its roster, with what routing needs to know now."""
+        now = self.clock()
+        settings = await self.roster.team_settings(team)
+        entries = await self.store.roster.list_entries(team)
+        on_shift = set(on_duty_at(entries, settings.timezone, now, "shift"))
+        paged = {p.agent_id for p in await self.store.roster.list_pages(team, active_only=True)}
+        backup = set(on_duty_at(entries, settings.timezone, now, "backup")) & paged
+        found = await self.store.desk.get_team(team)
+        members = {*(found.members if found else ()), *(a for e in entries for a in e.agents)}
+        active = {a.id for a in await self.store.accounts.list_agents() if a.active}
+        presence = {r.agent_id: r for r in await self.store.roster.list_presence()}
+        profiles = {p.agent_id: p for p in await self.store.roster.list_profiles()}
+        result = []
+        for agent_id in sorted(members & active):
+            profile = profiles.get(agent_id)
+            capacity = profile.capacity if profile and profile.capacity is not None else self.rules.default_capacity
+            result.append(
+                Candidate(
+                    agent_id,
+                    on_shift=agent_id in on_shift,
+                    backup_called=agent_id in backup,
+                    presence=presence_of(presence.get(agent_id), now, self.presence_rules),
+                    load=await self._open_load(agent_id) if agent_id in on_shift | backup else 0.0,
+                    capacity=capacity,
+                    languages=profile.languages if profile else (),
+                    channels=profile.channels if profile else (),
+                )
+            )
+        return result
+
+    async def _need(self, conversation: Conversation) -> Need:
+        contact = await self.store.contacts.get_contact(conversation.contact_id)
+        previous = ""
+        tickets, _ = await self.store.inbox.list_conversations(
+            ConversationQuery(contact_id=conversation.contact_id, include_merged=True, limit=20)
+        )
+        for ticket in tickets:  # newest first: the agent of the customer's latest other ticket
+            if ticket.id != conversation.id and ticket.assignee_id:
+                previous = ticket.assignee_id
+                break
+        return Need(
+            channel=conversation.channel,
+            channel_type=self._type(conversation.channel),
+            language=contact.language if contact else "",
+            previous_agent=conversation.assignee_id or previous,  # a reopened ticket's own agent first
+        )
+
+    # -- routing a ticket --------------------------------------------------------------------------
+    async def route(self, conversation: Conversation, *, reopened: bool = False) -> Decision | None:
+        """Give an open ticket without an agent to one who qualifies (None: not this hub's turn,
+        or nothing to do). A reopened ticket stays with its agent while they qualify; otherwise
+        a ticket someone was given is left alone."""
+        if not await self.team_of(conversation):
+            return None  # no team to route to (the ticket waits for a category or an agent): no lock, no lease
+        async with self._turn:  # one decision at a time in this process; the lease: in all of them
+            fresh = await self.store.tickets.get_conversation(conversation.id)  # the sweep may have routed it
+            if fresh is None or fresh.status is not Status.OPEN or fresh.merged_into:
+                return None
+            if fresh.assignee_id and not reopened:
+                return None
+            team = await self.team_of(fresh)
+            if await self.store.desk.get_team(team) is None or not await self._hold_lease():
+                return None
+            return await self._route(fresh, (team, await self.candidates(team)))
+
+    async def _route(self, conversation: Conversation, found: tuple[str, list[Candidate]]) -> Decision | None:
+        team, candidates = found
+        need = await self._need(conversation)
+        if conversation.assignee_id:
+            mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)
+            # Their own ticket already counts in their load: only shift and presence matter.
+            if mine is None or qualifies(replace(mine, load=0.0, capacity=float("inf")), need, self.rules.weights):
+                return None  # an agent outside the roster keeps what they were given by hand
+        if not team or not candidates:
+            return None
+        settings = await self.roster.team_settings(team)
+        strategy = settings.strategy or self.rules.strategy
+        after = str(await self.store.coordination.get_value(f"routing:last:{team}") or "")
+        choice = choose_agent(need, candidates, self.rules.weights, strategy=strategy, after=after)
+        if not choice.agent_id:
+            if conversation.assignee_id:  # their agent left the shift or went offline: back to the queue
+                await self._requeue(conversation)
+            return choice
+        changes = {"assignee_id": choice.agent_id, **({} if conversation.team == team else {"team": team})}
+        updated = await self.actions.update_conversation(conversation, changes)
+        await self.store.coordination.set_value(f"routing:last:{team}", choice.agent_id)
+        await self.actions.add_event(
+            updated, "event.routed", agent=await self._name(choice.agent_id), how=choice.reason
+        )
+        return choice
+
+    async def _requeue(self, conversation: Conversation) -> None:
+        agent = await self._name(conversation.assignee_id)
+        updated = await self.actions.update_conversation(conversation, {"assignee_id": ""})
+        await self.actions.add_event(updated, "event.requeued", agent=agent)
+
+    async def _team_name(self, team_id: str) -> str:
+        """The team as the hub's language names it (thread events keep one name)."""
+        team = await self.store.desk.get_team(team_id)
+        names = team.names if team else {}
+        return names.get(self.actions.language) or next(iter(names.values()), team_id)
+
+    async def _name(self, agent_id: str) -> str:
+        agent = await self.store.accounts.get_agent(agent_id)
+        return (agent.name or agent.email) if agent else agent_id
+
+    # -- the sweep ---------------------------------------------------------------------------------
+    async def sweep(self) -> None:
+        """One round, by the lease holder: requeue chats of agents offline past the grace period,
+        give queued tickets to agents who qualify (agents who came online pull from the queue),
+        page backup where the queue is too long or too old, release it where the queue drained."""
+        async with self._turn:
+            if not await self._hold_lease():
+                return
+            await self._requeue_offline()
+            for team in await self.store.desk.list_teams():
+                await self._sweep_team(team.id)
+
+    async def page_for(self, conversation: Conversation, code: str, **params: str) -> list[Page]:
+        """Page the backup of the ticket's team, with a reason code (and its figures) that the
+        hub catalog says as `event.backup_paged.<code>`: e.g. `page_for(ticket, "sla")`."""
+        team = await self.team_of(conversation)
+        if not team:
+            return []
+        return await self.page_backup(team, PageReason(code, params), conversation)
+
+    async def _requeue_offline(self) -> None:
+        now = self.clock()
+        for record in await self.store.roster.list_presence():
+            if not reassign_due(offline_since(record, now), now, self.rules.offline_grace):
+                continue
+            tickets, _ = await self.store.inbox.list_conversations(
+                ConversationQuery(status=Status.OPEN, assignee_id=record.agent_id, limit=OPEN_LIMIT)
+            )
+            for ticket in tickets:
+                if self._type(ticket.channel) not in MAIL_TYPES:  # chats only: an email can wait for its agent
+                    await self._requeue(ticket)
+
+    async def queue(self, team: str) -> list[Conversation]:
+        """The team's open tickets without an agent, longest waiting first: those filed under
+        the team, and those without a team that would go to it (by category, or `default_team`)."""
+        tickets = await self._unassigned(team)
+        tickets += [t for t in await self._unassigned("") if await self.team_of(t) == team]
+        return sorted(tickets, key=lambda t: (waiting_since(t), t.number))
+
+    async def _unassigned(self, team: str) -> list[Conversation]:
+        tickets, _ = await self.store.inbox.list_conversations(
+            ConversationQuery(status=Status.OPEN, team=team, assignee_id="", limit=QUEUE_LIMIT)
+        )
+        return tickets
+
+    async def _sweep_team(self, team: str) -> None:
+        waiting = await self.queue(team)
+        if waiting:
+            await self._route_all(team, waiting)
+        waiting = await self.queue(team)
+        now = self.clock()
+        queue = Queue(len(waiting), waiting_since(waiting[0]) if waiting else None)
+        if release_backup(queue):
+            for page in await self.store.roster.release_pages(team, now=now):
+                log.info("backup %s released: the queue of team %s is empty", page.agent_id, team)
+            return
+        settings = await self.roster.team_settings(team)
+        reason = page_reason(
+            queue, now, threshold=settings.page_queue, max_wait=timedelta(minutes=settings.page_wait_minutes)
+        )
+        if reason is not None and not await self.store.roster.list_pages(team, active_only=True, limit=1):
+            pages = await self._page_backup(team, reason, waiting[0])
+            if pages:
+                await self._route_all(team, waiting)  # the backup just called in takes what waits
+
+    async def _route_all(self, team: str, waiting: list[Conversation]) -> None:
+        candidates = await self.candidates(team)
+        for ticket in waiting:
+            choice = await self._route(ticket, (team, candidates))
+            if choice is not None and choice.agent_id:
+                candidates = await self.candidates(team)  # that agent's load changed
+            elif choice is not None and choice.reason.startswith("nobody"):
+                return  # nobody is there: the rest of the queue waits too
+
+    # -- backup paging ------------------------------------------------------------------------------
+    async def page_backup(self, team: str, reason: PageReason, conversation: Conversation | None = None) -> list[Page]:
+        """Call in the team's backup staff on duty now who are not paged yet: each page is logged
+        with its reason (the page list, and an event in the ticket's thread), goes out to the
+        agent through the outbox on their page channel, and makes them routable until the
+        queue drains. This is the one call for anything that needs backup (SLA breaches too).
+        Not under the routing lease: a page is never dropped (two processes paging at the same
+        instant may page an agent twice)."""
+        async with self._turn:
+            return await self._page_backup(team, reason, conversation)
+
+    async def _page_backup(self, team: str, reason: PageReason, conversation: Conversation | None) -> list[Page]:
+        now = self.clock()
+        settings = await self.roster.team_settings(team)
+        on_backup = on_duty_at(await self.store.roster.list_entries(team), settings.timezone, now, "backup")
+        already = {p.agent_id for p in await self.store.roster.list_pages(team, active_only=True)}
+        pages = []
+        for agent_id in on_backup:
+            if agent_id in already:
+                continue
+            profile = await self.store.roster.get_profile(agent_id)
+            channel = profile.page_channel if profile and profile.page_channel in self.channel_types else ""
+            page = Page(
+                new_id(),
+                team,
+                agent_id,
+                reason.code,
+                dict(reason.params),
+                now,
+                channel,
+                conversation.id if conversation else "",
+            )
+            await self.store.roster.add_page(page)
+            pages.append(page)
+            name = await self._name(agent_id)
+            shown = {"agent": name, "team": await self._team_name(team), **reason.params}
+            event = ThreadEvent(f"event.backup_paged.{reason.code}", shown)
+            if conversation is not None:
+                await self.actions.add_thread_event(conversation, event)
+                if channel and profile is not None:
+                    await self._send_page(conversation, event, agent_id, channel, profile.page_address)
+            log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))
+        return pages
+
+    async def _send_page(
+        self, conversation: Conversation, event: ThreadEvent, agent_id: str, channel: str, address: str
+    ) -> None:
+        """A private note on the ticket, delivered to the agent (never the customer) by the outbox."""
+        agent = await self.store.accounts.get_agent(agent_id)
+        language = agent.language if agent and agent.language else self.actions.language
+        text = ThreadEvent("page.text", {"event": event.text(language), "number": str(conversation.number)})
+        now = self.clock()
+        message = Message(
+            id=new_id(),
+            conversation_id=conversation.id,
+            channel=channel,
+            direction=Direction.OUTBOUND,
+            kind=MessageKind.NOTE,
+            author_type=AuthorType.SYSTEM,
+            text=text.text(language),
+            created_at=now,
+            delivery=Delivery(next_attempt_at=now),
+            customer_address=address,  # the agent's own address on the page channel
+            raw={"page": {"agent_id": agent_id}, "cc": []},  # to the agent alone
+        )
+        await self.actions.queue(message)
+
+
+def waiting_since(conversation: Conversation) -> datetime:
+    """Since when the customer has waited: the ticket's opening, or their latest message once answered."""
+    if conversation.first_response_at is None:
+        return conversation.created_at
+    return conversation.last_inbound_at or conversation.created_at

@@ -1,0 +1,127 @@
+"""The roster week view in a real browser (chromium through Playwright), in Chinese: the week by
+day in the team's time zone, backup duty marked, the coverage gaps, adding a shift, presence."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from conversation.paging import Page
+from hub.app import Hub
+from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
+    ARTIFACTS,
+    browser,
+    hub_url,
+    no_script_errors,
+    serious_accessibility_problems,
+    sign_in,
+)
+
+TEAM = "customer-service"
+
+
+async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    li = await hub.store.accounts.get_agent_by_email("li@example.com")
+    wang = await hub.store.accounts.get_agent_by_email("wang@example.com")
+    assert li is not None and wang is not None
+    roster = hub.services.roster
+    await roster.update_team_settings(TEAM, {"timezone": "Asia/Shanghai", "min_on_shift": 1})
+    await roster.create_entry(
+        TEAM,
+        {
+            "kind": "pattern",
+            "label": "早班",
+            "agents": [li.id],
+            "start": "08:00",
+            "end": "16:00",
+            "weekdays": "mon-sun",
+        },
+    )
+    await roster.create_entry(
+        TEAM,
+        {
+            "kind": "pattern",
+            "label": "周末前备班",
+            "duty": "backup",
+            "agents": [wang.id],
+            "start": "08:00",
+            "end": "20:00",
+            "weekdays": "mon-fri",
+        },
+    )
+
+    # a page from earlier today (logged as the routing sweep logs them)
+    await hub.store.roster.add_page(
+        Page("p1", TEAM, wang.id, "queue", {"depth": "12", "threshold": "10"}, datetime.now(UTC), "", "")
+    )
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-roster")
+    dialog = page.locator("dialog#roster")
+    await expect(dialog.locator("h2")).to_have_text("排班表")
+    await expect(page.locator("#roster-team option")).to_have_count(4)
+    await page.select_option("#roster-team", TEAM)
+    week = page.locator("#roster-week")
+    await expect(week.locator("th")).to_have_count(7)
+    await expect(week.locator("th").first).to_contain_text("周一")
+    early = week.locator("li.duty.shift")
+    await expect(early).to_have_count(7)
+    await expect(early.first).to_contain_text("早班")
+    await expect(early.first).to_contain_text("08:00–16:00")  # the team's time, Asia/Shanghai
+    await expect(early.first).to_contain_text("Li Na")
+    backup = week.locator("li.duty.backup")
+    await expect(backup).to_have_count(5)
+    await expect(backup.first).to_contain_text("周末前备班")
+    await expect(backup.first).to_contain_text("王芳")
+    await expect(backup.first.locator(".tag")).to_have_text("备班")
+    # 16:00-08:00 nobody is on shift: the coverage check says so before it happens
+    gaps = page.locator("#roster-gaps li")
+    await expect(gaps.first).to_contain_text("当班 0 人（最少 1 人）")
+    await expect(page.locator("#roster-pages li")).to_contain_text(
+        "已呼叫备班 王芳：客服 组有 12 个工单在等待（超过 10）"
+    )
+    await page.screenshot(path=str(ARTIFACTS / "roster-week-zh-CN.png"), full_page=True)
+    assert await serious_accessibility_problems(page) == []
+
+    # an admin adds a night shift from the form; the gaps close
+    form = page.locator("#roster-entry-form")
+    await form.locator("select[name=agents]").select_option(label="王芳")
+    await form.locator("input[name=label]").fill("夜班")
+    await form.locator("input[name=start]").fill("16:00")
+    await form.locator("input[name=end]").fill("08:00")
+    for day in ("一", "二", "三", "四", "五", "六", "日"):
+        await form.locator("label", has_text=day).locator("input").check()
+    await form.locator("button[type=submit]").click()
+    await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
+    await expect(page.locator("#roster-covered")).to_have_text("每个小时至少有 1 人当班。")
+    # a swap: 王芳 takes Li Na's early shift on this week's Wednesday
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    wednesday = today - timedelta(days=today.weekday()) + timedelta(days=2)
+    await form.locator("select[name=kind]").select_option("swap")
+    await form.locator("select[name=agents]").select_option(label="王芳")
+    await form.locator("select[name=pattern]").select_option(label="早班")
+    await form.locator("select[name=replaces]").select_option(label="Li Na")
+    await form.locator("input[name=date]").fill(wednesday.isoformat())
+    await form.locator("button[type=submit]").click()
+    swapped = week.locator(f'td[data-day="{wednesday.isoformat()}"] li.duty.shift', has_text="早班")
+    await expect(swapped).to_contain_text("王芳")
+    await expect(week.locator("li.duty.shift", has_text="早班").filter(has_text="Li Na")).to_have_count(6)
+    await page.click("#roster-next")
+    await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
+
+    # presence: the agent's own choice, stored for every hub process
+    await page.locator("dialog#roster .close").click()
+    await page.select_option("#presence", "away")
+    await _eventually_state(roster, wang.id, "away")
+
+
+async def _eventually_state(roster: Any, agent_id: str, state: str) -> None:
+    from tests.helpers import eventually
+
+    async def reached() -> bool:
+        return bool((await roster.presence()).get(agent_id) == state)
+
+    await eventually(reached)

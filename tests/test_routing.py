@@ -1,0 +1,363 @@
+"""Routing, presence and backup paging through the services, on both store backends.
+
+A fixed clock (a Monday, 10:00 in Shanghai) and a small team: Li and Wang on the early
+shift, Zhao on the night shift (off now), Chen on backup duty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from conversation.assignment import Weights
+from conversation.inbound import Sender
+from conversation.model import Agent, Conversation, MessageKind, Role, Status
+from conversation.paging import PageReason
+from conversation.presence import PresenceRules
+from conversation.routing import Route
+from conversation.store import Store, Ticketing
+from hub.events import EventBus
+from hub.services import Services
+from hub.services.routing import RoutingRules
+from tests.store_contract.common import inbound
+
+TEAM = "customer-service"
+START = datetime(2026, 3, 2, 2, tzinfo=UTC)  # Monday 10:00 in Shanghai
+POLICY = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
+
+
+@dataclass
+class Desk:
+    store: Store
+    services: Services
+    now: list[datetime]
+    counter: list[int]
+
+    def tick(self, **delta: float) -> None:
+        self.now[0] += timedelta(**delta)
+
+    async def online(self, *agents: str, process: str = "hub-1") -> None:
+        for agent in agents:
+            await self.services.roster.socket_heartbeat(agent, process, opened=True)
+
+    async def ticket(self, customer: str = "user-1", channel: str = "web", **changes: Any) -> Conversation:
+        self.counter[0] += 1
+        record = await self.store.tickets.record_inbound(
+            inbound(
+                f"m{self.counter[0]}",
+                thread=f"t-{customer}-{self.counter[0]}",
+                channel=channel,
+                sender=Sender(address=customer),
+            ),
+            now=self.now[0],
+            policy=POLICY,
+        )
+        return await self.store.tickets.update_conversation(
+            record.conversation.id, {"team": TEAM, **changes}, now=self.now[0]
+        )
+
+    async def route(self, conversation: Conversation) -> str:
+        await self.services.routing.route(conversation)
+        return await self.assignee(conversation)
+
+    async def assignee(self, conversation: Conversation) -> str:
+        found = await self.store.tickets.get_conversation(conversation.id)
+        assert found is not None
+        return found.assignee_id
+
+    async def events(self, conversation: Conversation) -> list[tuple[str, dict[str, str]]]:
+        messages = await self.store.tickets.list_messages(conversation.id)
+        return [
+            (m.raw["event"]["key"], m.raw["event"]["params"]) for m in messages if m.kind is MessageKind.EVENT and m.raw
+        ]
+
+
+@pytest.fixture
+async def desk(store: Store) -> AsyncIterator[Desk]:
+    now = [START]
+    await store.desk.create_defaults()
+    for agent_id in ("li", "wang", "zhao", "chen"):
+        await store.accounts.add_agent(
+            Agent(agent_id, f"{agent_id}@example.com", Role.AGENT, "x", name=agent_id.title())
+        )
+    services = Services.build(
+        store,
+        EventBus(),
+        lambda: None,
+        clock=lambda: now[0],
+        routing=RoutingRules(
+            default_capacity=3.0, weights=Weights(chat=1.0, mail=0.25), offline_grace=timedelta(minutes=2)
+        ),
+        presence=PresenceRules(idle_away=timedelta(minutes=10)),
+        presence_ttl=timedelta(seconds=60),
+        channel_types={"web": "webchat", "mail": "email", "tg": "telegram"},
+        owner="hub-1",
+    )
+    roster = services.roster
+    await roster.update_team_settings(TEAM, {"timezone": "Asia/Shanghai", "page_queue": 2, "page_wait_minutes": 15})
+    early = {"kind": "pattern", "label": "早班", "start": "08:00", "end": "16:00", "weekdays": "mon-sun"}
+    await roster.create_entry(TEAM, {**early, "agents": ["li", "wang"]})
+    await roster.create_entry(
+        TEAM,
+        {
+            "kind": "pattern",
+            "label": "夜班",
+            "agents": ["zhao"],
+            "start": "22:00",
+            "end": "06:00",
+            "weekdays": "mon-sun",
+        },
+    )
+    await roster.create_entry(TEAM, {**early, "label": "备班", "duty": "backup", "agents": ["chen"]})
+    yield Desk(store, services, now, [0])
+
+
+async def test_a_new_ticket_goes_to_an_agent_on_shift_and_online_never_off_shift(desk: Desk) -> None:
+    await desk.online("zhao")  # online, but the night shift is not on
+    ticket = await desk.ticket()
+    assert await desk.route(ticket) == ""  # nobody on shift is online: it waits
+    await desk.online("wang")
+    assert await desk.route(ticket) == "wang"
+    assert ("event.routed", {"agent": "Wang", "how": "least-loaded"}) in await desk.events(ticket)
+    desk.tick(hours=12)  # 22:00: the night shift
+    await desk.online("zhao")
+    assert await desk.route(await desk.ticket(customer="user-2")) == "zhao"
+
+
+async def test_least_loaded_then_round_robin_per_team_setting(desk: Desk) -> None:
+    await desk.online("li", "wang")
+    picks = [await desk.route(await desk.ticket(customer=f"c{i}")) for i in range(4)]
+    assert sorted(picks) == ["li", "li", "wang", "wang"]  # least-loaded evens them out
+    await desk.services.roster.update_team_settings(TEAM, {"strategy": "round-robin"})
+    picks = [await desk.route(await desk.ticket(customer=f"d{i}", channel="mail")) for i in range(4)]
+    assert picks[0] != picks[1] and picks[0] == picks[2] and picks[1] == picks[3]
+
+
+async def test_capacity_weighs_chats_more_than_emails(desk: Desk) -> None:
+    await desk.online("li")
+    for i in range(3):
+        assert await desk.route(await desk.ticket(customer=f"c{i}")) == "li"
+    assert await desk.route(await desk.ticket(customer="c9")) == ""  # three chats: li is full
+    await desk.services.roster.update_profile("li", {"capacity": 4})
+    for i in range(4):  # room for one chat's worth: four emails
+        assert await desk.route(await desk.ticket(customer=f"m{i}", channel="mail")) == "li"
+    assert await desk.route(await desk.ticket(customer="m9", channel="mail")) == ""
+
+
+async def test_the_customers_previous_agent_gets_their_next_ticket_when_available(desk: Desk) -> None:
+    await desk.online("li", "wang")
+    first = await desk.ticket(customer="vip")
+    agent = await desk.route(first)
+    other = "wang" if agent == "li" else "li"
+    await desk.route(await desk.ticket(customer="someone"))  # the other agent is now less loaded... or equal
+    second = await desk.ticket(customer="vip")
+    assert await desk.route(second) == agent
+    assert ("event.routed", {"agent": agent.title(), "how": "sticky"}) in await desk.events(second)
+    await desk.services.roster.set_status(agent, "away")
+    assert await desk.route(await desk.ticket(customer="vip")) == other  # not available: someone else
+
+
+async def test_skills_filter_by_language_and_channel(desk: Desk) -> None:
+    await desk.online("li", "wang")
+    await desk.services.roster.update_profile("li", {"languages": ["en"]})
+    await desk.services.roster.update_profile("wang", {"languages": ["zh"], "channels": ["web"]})
+    chinese = await desk.ticket(customer="zh-user")
+    await desk.store.contacts.update_contact(chinese.contact_id, language="zh-CN")
+    assert await desk.route(chinese) == "wang"
+    english_mail = await desk.ticket(customer="en-user", channel="mail")
+    await desk.store.contacts.update_contact(english_mail.contact_id, language="en-GB")
+    assert await desk.route(english_mail) == "li"
+    french = await desk.ticket(customer="fr-user", channel="tg")
+    await desk.store.contacts.update_contact(french.contact_id, language="fr")
+    assert await desk.route(french) == ""  # nobody speaks French: it waits
+    chinese_telegram = await desk.ticket(customer="zh-user-2", channel="tg")
+    await desk.store.contacts.update_contact(chinese_telegram.contact_id, language="zh-CN")
+    assert await desk.route(chinese_telegram) == ""  # wang takes the web chat only, li speaks English
+
+
+async def test_an_agent_coming_online_pulls_from_the_queue(desk: Desk) -> None:
+    waiting = [await desk.ticket(customer=f"c{i}") for i in range(2)]
+    await desk.services.routing.sweep()
+    assert [await desk.assignee(t) for t in waiting] == ["", ""]
+    await desk.online("li")
+    await desk.services.routing.sweep()
+    assert [await desk.assignee(t) for t in waiting] == ["li", "li"]
+
+
+async def test_open_chats_of_an_agent_gone_offline_are_reassigned_after_the_grace_period(desk: Desk) -> None:
+    await desk.online("li")
+    chat = await desk.ticket(customer="c1")
+    mail = await desk.ticket(customer="c2", channel="mail")
+    assert await desk.route(chat) == "li" and await desk.route(mail) == "li"
+    await desk.services.roster.socket_closed("li", "hub-1")
+    await desk.online("wang")
+    desk.tick(seconds=60)
+    await desk.services.roster.socket_heartbeat("wang", "hub-1")
+    await desk.services.routing.sweep()
+    assert await desk.assignee(chat) == "li"  # within the grace period
+    desk.tick(seconds=61)
+    await desk.services.roster.socket_heartbeat("wang", "hub-1")
+    await desk.services.routing.sweep()
+    assert await desk.assignee(chat) == "wang"
+    assert await desk.assignee(mail) == "li"  # an email waits for its agent
+    assert ("event.requeued", {"agent": "Li"}) in await desk.events(chat)
+
+
+async def test_a_reopened_ticket_whose_agent_left_the_shift_goes_to_who_is_on(desk: Desk) -> None:
+    await desk.online("li", "zhao")
+    ticket = await desk.ticket(customer="c1", assignee_id="zhao", status=Status.RESOLVED)  # given by hand last night
+    record = await desk.store.tickets.record_inbound(
+        inbound("again", thread=ticket.thread_key, channel="web", sender=Sender(address="c1")),
+        now=desk.now[0],
+        policy=POLICY,
+    )
+    assert record.route is Route.REOPEN and record.conversation.assignee_id == "zhao"
+    assert await desk.services.routing.route(record.conversation) is None  # not reopened: zhao keeps it
+    await desk.services.routing.route(record.conversation, reopened=True)
+    assert await desk.assignee(ticket) == "li"  # zhao is off shift now
+    reopened = await desk.store.tickets.get_conversation(ticket.id)
+    assert reopened is not None
+    await desk.services.routing.route(reopened, reopened=True)
+    assert await desk.assignee(ticket) == "li"  # li qualifies: it stays
+
+
+async def test_backup_is_paged_on_a_long_queue_becomes_routable_and_is_released_when_it_drains(desk: Desk) -> None:
+    await desk.services.roster.update_profile("chen", {"page_channel": "tg", "page_address": "tg-chat-77"})
+    waiting = [await desk.ticket(customer=f"c{i}") for i in range(3)]  # more than page_queue = 2
+    await desk.services.routing.sweep()
+    (page,) = await desk.store.roster.list_pages(TEAM)
+    assert (page.agent_id, page.reason, dict(page.params), page.channel) == (
+        "chen",
+        "queue",
+        {"depth": "3", "threshold": "2"},
+        "tg",
+    )
+    assert page.conversation_id == waiting[0].id  # the longest waiting
+    events = await desk.events(waiting[0])
+    assert (
+        "event.backup_paged.queue",
+        {"agent": "Chen", "team": "Customer service", "depth": "3", "threshold": "2"},
+    ) in events
+    # the page goes out through the outbox: a private note delivered to the agent's own address
+    notes = [m for m in await desk.store.tickets.list_messages(waiting[0].id) if m.kind is MessageKind.NOTE]
+    assert len(notes) == 1 and notes[0].channel == "tg" and notes[0].customer_address == "tg-chat-77"
+    assert notes[0].delivery is not None and "#" in notes[0].text
+    await desk.services.routing.sweep()
+    assert len(await desk.store.roster.list_pages(TEAM)) == 1  # paged once, not every sweep
+    await desk.online("chen")
+    await desk.services.routing.sweep()
+    assert {await desk.assignee(t) for t in waiting} == {"chen"}  # called in: routable
+    assert await desk.store.roster.list_pages(TEAM, active_only=True) == []  # queue drained: released
+    assert await desk.route(await desk.ticket(customer="later")) == ""  # released: not routable again
+
+
+async def test_backup_is_paged_when_the_oldest_ticket_waits_too_long(desk: Desk) -> None:
+    ticket = await desk.ticket()
+    await desk.services.routing.sweep()
+    assert await desk.store.roster.list_pages(TEAM) == []
+    desk.tick(minutes=16)
+    await desk.services.routing.sweep()
+    (page,) = await desk.store.roster.list_pages(TEAM)
+    assert (page.reason, page.params["minutes"], page.conversation_id) == ("wait", "16", ticket.id)
+
+
+async def test_one_call_pages_backup_for_a_missed_sla(desk: Desk) -> None:
+    ticket = await desk.ticket()
+    pages = await desk.services.routing.page_for(ticket, "sla", number=str(ticket.number))
+    assert [p.agent_id for p in pages] == ["chen"]
+    assert (
+        "event.backup_paged.sla",
+        {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)},
+    ) in await desk.events(ticket)
+    assert await desk.services.routing.page_backup(TEAM, PageReason("sla"), ticket) == []  # already paged
+
+
+async def test_nobody_on_backup_duty_means_no_page(desk: Desk) -> None:
+    desk.tick(hours=10)  # 20:00: backup duty ended at 16:00
+    for i in range(3):
+        await desk.ticket(customer=f"c{i}")
+    await desk.services.routing.sweep()
+    assert await desk.store.roster.list_pages(TEAM) == []
+
+
+async def test_presence_is_shared_between_hub_processes(desk: Desk) -> None:
+    other = Services.build(
+        desk.store, EventBus(), lambda: None, clock=lambda: desk.now[0], presence_ttl=timedelta(seconds=60)
+    )
+    await other.roster.socket_heartbeat("li", "hub-2", opened=True)  # li's inbox is open in another process
+    assert (await desk.services.roster.presence())["li"] == "online"
+    assert await desk.route(await desk.ticket()) == "li"
+    desk.tick(seconds=61)  # hub-2 stopped beating (it died): li is offline everywhere
+    assert (await desk.services.roster.presence())["li"] == "offline"
+
+
+async def test_presence_set_by_the_agent_and_by_idleness(desk: Desk) -> None:
+    roster = desk.services.roster
+    assert await roster.set_status("li", "away") == "offline"  # no inbox open yet
+    await desk.online("li")
+    assert (await roster.presence())["li"] == "away"
+    await roster.set_status("li", "online")
+    desk.tick(minutes=9)
+    await roster.socket_heartbeat("li", "hub-1")
+    assert (await roster.presence())["li"] == "online"
+    desk.tick(minutes=1)
+    await roster.socket_heartbeat("li", "hub-1")  # the inbox is open, but nobody touched it
+    assert (await roster.presence())["li"] == "away"
+    assert await roster.activity("li") == "online"
+
+
+async def test_one_hub_process_routes_at_a_time(desk: Desk) -> None:
+    other = Services.build(
+        desk.store,
+        EventBus(),
+        lambda: None,
+        clock=lambda: desk.now[0],
+        channel_types={"web": "webchat"},
+        owner="hub-2",
+    )
+    await desk.online("li")
+    await desk.services.routing.sweep()  # hub-1 takes the routing lease
+    ticket = await desk.ticket()
+    assert await other.routing.route(ticket) is None  # hub-2 leaves it to the lease holder
+    assert await desk.assignee(ticket) == ""
+    await other.routing.sweep()
+    assert await desk.assignee(ticket) == ""
+    assert await desk.route(ticket) == "li"
+    desk.tick(minutes=2)  # hub-1 stopped renewing (it died): hub-2 takes over
+    await desk.online("li")
+    second = await desk.ticket(customer="c2")
+    await other.routing.sweep()
+    assert await desk.assignee(second) == "li"
+
+
+async def test_presence_changes_are_announced_once_each(desk: Desk) -> None:
+    subscription = desk.services.roster.bus.subscribe()
+    await desk.online("li")  # offline -> online
+    await desk.services.roster.activity("li")  # still online: nothing to say
+    await desk.services.roster.socket_heartbeat("li", "hub-1")
+    await desk.services.roster.set_status("li", "away")  # online -> away
+    await desk.services.roster.socket_closed("li", "hub-1")  # away -> offline
+    said = []
+    while not subscription.queue.empty():
+        event = subscription.queue.get_nowait()
+        if event.type == "presence.changed":
+            said.append((event.data["agent_id"], event.data["presence"]))
+    assert said == [("li", "online"), ("li", "away"), ("li", "offline")]
+
+
+async def test_tickets_without_a_team_go_to_the_default_team(desk: Desk) -> None:
+    untriaged = await desk.store.tickets.record_inbound(
+        inbound("u1", thread="u1", channel="web"), now=desk.now[0], policy=POLICY
+    )
+    await desk.online("li")
+    await desk.services.routing.sweep()
+    assert await desk.assignee(untriaged.conversation) == ""  # no default team: it waits for triage
+    desk.services.routing.rules = replace(desk.services.routing.rules, default_team=TEAM)
+    await desk.services.routing.sweep()
+    assert await desk.assignee(untriaged.conversation) == "li"
+    updated = await desk.store.tickets.get_conversation(untriaged.conversation.id)
+    assert updated is not None and updated.team == TEAM  # filed under the team that took it
