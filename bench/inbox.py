@@ -127,9 +127,12 @@ def fill(path: Path, conversations: int, messages: int, agents: list[str]) -> No
                 "[]",
                 f"addr-{i % contacts}",
                 None,  # snoozed_until
+                "{}",  # fields (custom ticket fields)
+                "",  # priority_set_by
             )
         )
-    conn.executemany("INSERT INTO conversations VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    marks = ",".join("?" * len(rows[0]))
+    conn.executemany(f"INSERT INTO conversations VALUES ({marks})", rows)
     conn.executemany("INSERT INTO conversation_tags VALUES (?,?)", ((r[0], t) for r in rows for t in json.loads(r[9])))
     conn.execute("COMMIT")
     batch = []
