@@ -20,6 +20,7 @@ from datetime import datetime
 
 from conversation.identity import seen_by_customer
 from conversation.model import AuthorType, Contact, Conversation, Direction, Message, Status
+from conversation.ticket_changes import TicketChange
 
 CHOICE_PREFIX = "progress:"  # a button's id: "progress:1042"
 LIVE = (Status.OPEN, Status.PENDING, Status.SNOOZED)
@@ -143,30 +144,26 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 NOTICE_EVENTS = ("team", "pending", "resolved")
 
 
-def notices(
-    before: Conversation, after: Conversation, told: dict[str, str], enabled: Iterable[str]
-) -> tuple[list[str], dict[str, str]]:
-    """What to tell the customer about one change of their ticket, and the new record of
-    what was told. Each event is told once: `told` keeps a mark of the last one of each
-    kind (the team it went to; when it was resolved; the customer's message it waits on),
-    so the same change seen twice (a double click, a retried request, two hubs) says
-    nothing new, while a later resolve or a move back is a new event and is told again."""
-    wanted = set(enabled)
-    events: list[str] = []
-    record = dict(told)
-    marks: dict[str, str] = {}
-    if before.team != after.team and before.team and after.team:
-        marks["team"] = after.team
-    if before.status is not after.status and after.status is Status.RESOLVED:
-        marks["resolved"] = _moment(after.resolved_at)
-    if before.status is not after.status and after.status is Status.PENDING:
-        marks["pending"] = _moment(after.last_inbound_at)
-    for event, mark in marks.items():
-        if record.get(event) != mark:
-            record[event] = mark
-            if event in wanted:
-                events.append(event)
-    return events, record
+@dataclass(frozen=True, slots=True)
+class Notice:
+    event: str  # one of NOTICE_EVENTS
+    mark: str  # what makes it this event and no other: told once per mark (EventContext.tell_once)
+
+
+def notice_for(change: TicketChange) -> Notice | None:
+    """What a change of a ticket tells its customer, if anything: a move from one team to
+    another (a first team is no news), waiting for the customer (pending), resolved. The
+    mark is the team it went to, the customer's message it waits on, when it was resolved:
+    the same change seen twice (a double click, a retried request, two hubs) has the same
+    mark, while a later resolve or a move back is a new event."""
+    ticket = change.conversation
+    if change.kind == "team" and change.before and change.after:
+        return Notice("team", str(change.after))
+    if change.kind == "status" and change.after == Status.RESOLVED.value:
+        return Notice("resolved", _moment(ticket.resolved_at))
+    if change.kind == "status" and change.after == Status.PENDING.value:
+        return Notice("pending", _moment(ticket.last_inbound_at))
+    return None
 
 
 def _moment(value: datetime | None) -> str:

@@ -1,9 +1,10 @@
 """What a change to a ticket means to a plugin: one `TicketChange` per changed field,
-named by what plugins subscribe to (`status`, `assignment`, `team`, `field`)."""
+named by what plugins subscribe to (`status`, `assignment`, `team`, `field`), and the
+rule that a plugin tells the customer each news once (`with_told`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -37,3 +38,20 @@ def ticket_changes(before: Conversation, after: Conversation, fields: Iterable[s
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
+
+
+# -- what a plugin told a ticket's customer (EventContext.tell_once) ----------------------
+def told_holder(plugin: str) -> str:
+    """Where a plugin's record of what it told a ticket's customer is kept (per-ticket plugin
+    state apart from its on_message `state`, so neither overwrites the other)."""
+    return f"{plugin}/told"
+
+
+def with_told(told: Mapping[str, str], key: str, mark: str) -> dict[str, str] | None:
+    """The record of what was told, now with `key` told at `mark`; None when exactly that was
+    told already (the same change seen twice: a retried request, another hub). The record
+    keeps the last mark of each key, so a later event of the same key (resolved again, a
+    move back to a team) has a new mark and is told again."""
+    if key in told and told[key] == mark:
+        return None
+    return {**told, key: mark}

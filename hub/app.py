@@ -57,7 +57,6 @@ from hub.snooze import wake_loop_step
 from hub.status_links import StatusLinks, master_key
 from hub.status_page import build_status_page
 from hub.supervise import Supervisor
-from hub.ticket_changes import tell_plugins
 from hub.webhooks import WebhookDispatcher, WebhookSender, prune_step
 
 log = logging.getLogger(__name__)
@@ -131,11 +130,11 @@ class Hub(ChannelPort):
                 instance_id=self.instance_id,
                 clock=lambda: self.actions.clock(),
                 language=self.language,
+                port=self,
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
-        self.actions.on_ticket_changed = self.plugin_host.ticket_changed
-        self.actions.watchers.append(lambda before, after: tell_plugins(self, before, after))
+        self.actions.ticket_listener = self.plugin_host.ticket_changed
         self.status_links: StatusLinks | None = None  # made at start when [status_page] is on (its key may be stored)
         self.pipeline = Pipeline(
             self.store,

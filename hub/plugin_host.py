@@ -9,7 +9,10 @@ hand-off idempotent (check a record's status before acting, use a keyed timer). 
 that raises gets the timer again later (backing off), up to MAX_TIMER_ATTEMPTS.
 
 Ticket changes are delivered in the hub that stored them, after the store, each plugin in
-its own task: a plugin's error is logged and counted and never reaches the change.
+its own task: a plugin's error is logged and counted and never reaches the change. So a
+change two hubs apply (or one applied twice) is delivered twice, and the same change's
+fields concurrently: what a plugin tells the customer goes through `mark_told` (a
+compare-and-set loop on its per-ticket record of what it told, `EventContext.tell_once`).
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from datetime import datetime
 
 from conversation.model import Conversation, utcnow
 from conversation.store import Store, StoreUnavailable
-from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes
+from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes, told_holder, with_told
 from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
-from hub.sdk import ConversationActions, EventContext, Plugin, TimerContext
+from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
 
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 TIMER_CHECK_SECONDS = 5.0
 TIMER_BATCH = 100
+MAX_TOLD_ATTEMPTS = 50  # compare-and-set rounds lost to other writers before giving up (each round is one write won)
 
 
 class PluginHost:
@@ -49,8 +53,10 @@ class PluginHost:
         instance_id: str,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
+        port: HubPort | None = None,
     ) -> None:
         self.store = store
+        self.port = port  # what plugins read beyond their ticket (team names, status links)
         self.records = records
         self.actions = actions
         self.metrics = metrics
@@ -101,6 +107,7 @@ class PluginHost:
             actions=self.actions,
             runtime=self,
             language=best_locale(contact.language if contact else "", self.language),
+            hub=self.port,
         )
         try:
             await plugin.on_timer(ctx)
@@ -123,6 +130,21 @@ class PluginHost:
         """One round of the supervised loop: fire what is due, then wait (at once again after a full batch)."""
         if await self.fire_due_timers() < TIMER_BATCH:
             await asyncio.sleep(interval)
+
+    # -- what plugins told customers ------------------------------------------------------
+    async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:
+        """Record `key` told at `mark` on the ticket for `plugin`; False when it was told already.
+        Retried on a lost compare-and-set (another field of the same change, another hub):
+        the winner's record is read again, so each news is decided on what was really told."""
+        holder = told_holder(plugin)
+        for _ in range(MAX_TOLD_ATTEMPTS):
+            told, version = await self.store.coordination.load_plugin_state(conversation_id, holder)
+            record = with_told(told, key, mark)
+            if record is None:
+                return False
+            if await self.store.coordination.set_plugin_state(conversation_id, holder, record, version=version):
+                return True
+        raise RuntimeError(f"plugin {plugin}: what was told on conversation {conversation_id} kept changing")
 
     # -- ticket events ---------------------------------------------------------------------
     def ticket_changed(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
@@ -148,6 +170,7 @@ class PluginHost:
                 actions=self.actions,
                 runtime=self,
                 language=best_locale(contact.language if contact else "", self.language),
+                hub=self.port,
             )
             await plugin.on_event(ctx)
         except Exception:

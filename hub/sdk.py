@@ -48,7 +48,7 @@ from hub.i18n import (
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
 from hub.ratelimit import SlidingWindow
-from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting
+from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting, setting_value
 from hub.supervise import Supervisor
 from hub.text import split_text
 
@@ -99,7 +99,7 @@ __all__ = [
     "TimerContext",
     "pick_template",
     "check_texts",
-    "TicketNotice",
+    "setting_value",
     "RetryableDeliveryError",
     "Sender",
     "Sent",
@@ -420,8 +420,8 @@ class RecordActions(Protocol):
 
 
 class PluginRuntime(Protocol):
-    """What the hub keeps for plugins beyond one message: records and durable timers
-    (implemented by hub.plugin_host.PluginHost)."""
+    """What the hub keeps for plugins beyond one message: records, durable timers and what
+    each plugin told each ticket's customer (implemented by hub.plugin_host.PluginHost)."""
 
     @property
     def records(self) -> RecordActions: ...
@@ -429,6 +429,11 @@ class PluginRuntime(Protocol):
     async def schedule(self, timer: Timer) -> None: ...
 
     async def cancel(self, key: str) -> bool: ...
+
+    async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:
+        """Record that `plugin` told `key` (with `mark`) on the ticket, by compare-and-set;
+        False when it was told already (the same mark), by this hub or another."""
+        ...
 
 
 @dataclass
@@ -512,11 +517,12 @@ def pick_template(value: Any, contact_language: str, language: str) -> str | Non
     return str(value) if value else None
 
 
-def check_texts(prefix: str, settings: dict[str, Any], placeholders: dict[str, tuple[str, ...]]) -> None:
+def check_texts(prefix: str, settings: Any, placeholders: dict[str, tuple[str, ...]]) -> None:
     """At start: each per-language text setting (`key`: a text, or a table by language tag)
-    names real languages and only its known `{placeholders}`; ConfigError naming the key."""
+    names real languages and only its known `{placeholders}`; ConfigError naming the key.
+    `settings` is either kind: a plugin's typed `Settings` or a `config_fields` dict."""
     for key, allowed in placeholders.items():
-        value = settings.get(key, "")
+        value = setting_value(settings, key, "")
         by_language = value.items() if isinstance(value, dict) else [("", value)]
         for language, text in by_language:
             where = f"{prefix}.{key}" + (f".{language}" if language else "")
@@ -535,7 +541,7 @@ class PluginTools:
     Mixed into PluginContext, TimerContext and EventContext."""
 
     plugin: str
-    settings: dict[str, Any]
+    settings: Any  # the plugin's typed `Settings` (or the dict of a `config_fields` plugin)
     language: str
     conversation: Conversation | None
     contact: Contact | None
@@ -571,7 +577,7 @@ class PluginTools:
         else English)."""
         contact_language = self.contact.language if self.contact is not None else ""
         if setting:
-            chosen = pick_template(self.settings.get(setting), contact_language, self.language)
+            chosen = pick_template(setting_value(self.settings, setting), contact_language, self.language)
             if chosen is not None:
                 return chosen
         return self.catalog(domain).get(key)
@@ -633,7 +639,7 @@ class PluginContext(TicketTools):
     conversation: Conversation
     message: Message
     contact: Contact
-    settings: dict[str, Any]
+    settings: Any  # the plugin's typed `Settings` (or a `config_fields` dict)
     state: dict[str, Any]  # this plugin's state for this conversation; saved after on_message
     actions: ConversationActions
     language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
@@ -665,60 +671,64 @@ class TimerContext(TicketTools):
     timer: Timer  # name, data, due_at, attempts (more than 1: an earlier firing may have run, be idempotent)
     conversation: Conversation | None
     contact: Contact | None
-    settings: dict[str, Any]
+    settings: Any
     actions: ConversationActions
     runtime: PluginRuntime | None
     language: str = SOURCE_LOCALE
+    hub: HubPort | None = None  # reads of other tickets, team names, status links (None in bare unit tests)
 
 
 @dataclass
 class EventContext(TicketTools):
-    """A ticket changed (`on_event`), after the change was stored."""
+    """A ticket changed (`on_event`), after the change was stored.
+
+    Events are delivered in the hub that stored the change, so two hubs applying the same
+    change (or a request retried with an old view) each deliver it: a plugin that tells the
+    customer uses `tell_once`, which says each news once per ticket whatever the repeats."""
 
     plugin: str
     change: TicketChange  # kind (status, assignment, team, field), field, before, after
     conversation: Conversation
     contact: Contact | None
-    settings: dict[str, Any]
+    settings: Any  # the plugin's typed `Settings` (or a `config_fields` dict)
     actions: ConversationActions
     runtime: PluginRuntime | None
     language: str = SOURCE_LOCALE
+    hub: HubPort | None = None  # reads of other tickets, team names, status links (None in bare unit tests)
 
+    async def tell_once(self, key: str, text: str, *, mark: str = "") -> bool:
+        """Tell the customer `text` on the ticket's channel (through the outbox) unless this
+        plugin already told `key` with the same `mark` on this ticket; whether it told it now.
 
-@dataclass
-class TicketNotice:
-    """A change of a ticket (team, status, ...) made by an agent, a plugin or the hub, for a
-    plugin's `on_ticket_changed`. What it `tell`s the customer is sent only once its `state`
-    was saved (compare-and-set): two hubs or a repeated change never tell it twice."""
-
-    plugin: str
-    before: Conversation
-    after: Conversation
-    contact: Contact
-    state: dict[str, Any]  # this plugin's state for this conversation (the same as on_message's)
-    hub: HubPort
-    language: str = SOURCE_LOCALE
-    told: list[str] = field(default_factory=list)
-
-    def tell(self, text: str) -> None:
-        """A message to the customer on the ticket's channel, through the outbox."""
-        self.told.append(text)
+        The mark is saved first, by compare-and-set in the plugin's per-ticket record of what
+        it told (apart from `PluginContext.state`), and only the run whose save won tells: two
+        hubs, a repeated change or the same change delivered twice tell once. A new `mark`
+        (when a ticket is resolved a second time, the team it moved back to) is news again.
+        At most once: a hub that stops between the save and the message tells nothing."""
+        if not await self._runtime().mark_told(self._ticket().id, self.plugin, key, mark):
+            return False
+        await self.reply(text)
+        return True
 
 
 class Plugin:
-    """Base of every plugin. Subclasses set `config_fields` and implement `on_message`,
-    and may declare `record_kinds`, subscribe to ticket `events` and react in `on_timer`."""
+    """Base of every plugin. Subclasses declare a `Settings` section (a frozen dataclass of
+    `setting(...)` fields, read as `self.settings.name`, as adapters do) and implement
+    `on_message`; they may declare `record_kinds`, subscribe to ticket `events` (`on_event`)
+    and react in `on_timer`. A `config_fields` table (read as a dict) still works for
+    plugins written before."""
 
+    Settings: ClassVar[type | None] = None
     config_fields: ClassVar[dict[str, Field]] = {}
     always_run: ClassVar[bool] = False  # run even when a human owns the conversation
     record_kinds: ClassVar[tuple[RecordKind, ...]] = ()  # kinds of record this plugin keeps (JSON Schema)
     events: ClassVar[frozenset[str]] = frozenset()  # ticket changes for on_event: status, assignment, team, field
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+    def check_settings(cls, prefix: str, settings: Any) -> None:
         """Reject settings that have the right types but cannot work; raise ConfigError naming the key."""
 
-    def __init__(self, name: str, settings: dict[str, Any]) -> None:
+    def __init__(self, name: str, settings: Any) -> None:
         self.name = name
         self.settings = settings
         self.log = logging.getLogger(f"helpline.plugin.{name}")

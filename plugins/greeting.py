@@ -1,7 +1,7 @@
 """Greets a new ticket with its number, and says when the team is out of hours.
 
-The smallest useful plugin, and the SDK's worked example (README, "Writing a plugin"):
-settings declared as fields and checked at start (`check_texts` for its per-language
+The smallest useful plugin, and the SDK's first worked example (README, "Writing a
+plugin"): a typed `Settings` section checked at start (`check_texts` for its per-language
 texts), a reply, per-conversation state (greet once, warn about opening hours at most
 once a day) that survives a restart, and templates: `ctx.text` picks the configured
 text in the customer's language, else the hub catalog's (`bot.greeting`,
@@ -14,13 +14,14 @@ the hub's catalog text in every language it has.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversation.calendars import Opening, opening_of
 from conversation.model import utcnow
-from hub.sdk import ConfigError, Field, Outcome, Plugin, PluginContext, check_texts, texts
+from hub.sdk import ConfigError, Outcome, Plugin, PluginContext, check_texts, setting, texts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLACEHOLDERS = {"greeting": ("number",), "out_of_hours": ("days", "hours", "timezone")}
@@ -37,52 +38,54 @@ def parse_hours(text: str) -> tuple[time, time]:
 
 
 class GreetingPlugin(Plugin):
-    config_fields: ClassVar[dict[str, Field]] = {
-        "greeting": Field(
+    @dataclass(frozen=True)
+    class Settings:  # [plugins.greeting]
+        greeting: str | dict[str, str] = setting(
             (str, dict),
             "",
             "first reply to a new ticket; {number} is the ticket number. A text, a table by language, "
             "or empty for the catalog's text",
-        ),
-        "out_of_hours": Field(
+        )
+        out_of_hours: str | dict[str, str] = setting(
             (str, dict),
             "",
             "added outside opening hours; {days}, {hours}, {timezone} are filled in. A text, a table by language, "
             "or empty for the catalog's text",
-        ),
-        "timezone": Field(str, "UTC", "IANA zone of the opening hours, e.g. Asia/Shanghai"),
-        "hours": Field(str, "09:00-18:00", "opening hours, HH:MM-HH:MM"),
-        "days": Field(list, ["mon", "tue", "wed", "thu", "fri"], "open days"),
-        "holidays": Field(list, [], "closed dates, YYYY-MM-DD"),
-        "team": Field(str, "", "the team whose calendar applies to a ticket without a team yet"),
-    }
+        )
+        timezone: str = setting(str, "UTC", "IANA zone of the opening hours, e.g. Asia/Shanghai")
+        hours: str = setting(str, "09:00-18:00", "opening hours, HH:MM-HH:MM")
+        days: tuple[str, ...] = setting(list, ["mon", "tue", "wed", "thu", "fri"], "open days")
+        holidays: tuple[str, ...] = setting(list, [], "closed dates, YYYY-MM-DD")
+        team: str = setting(str, "", "the team whose calendar applies to a ticket without a team yet")
+
+    settings: Settings
 
     @classmethod
-    def check_settings(cls, prefix: str, settings: dict[str, Any]) -> None:
+    def check_settings(cls, prefix: str, settings: Settings) -> None:
         try:
-            ZoneInfo(settings["timezone"])
+            ZoneInfo(settings.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{prefix}.timezone: unknown time zone {settings['timezone']!r}") from None
+            raise ConfigError(f"{prefix}.timezone: unknown time zone {settings.timezone!r}") from None
         try:
-            parse_hours(settings["hours"])
+            parse_hours(settings.hours)
         except ValueError as exc:
             raise ConfigError(f"{prefix}.hours: {exc}") from None
-        for day in settings["days"]:
+        for day in settings.days:
             if day not in DAYS:
                 raise ConfigError(f"{prefix}.days: {day!r} is not one of {', '.join(DAYS)}")
-        for holiday in settings["holidays"]:
+        for holiday in settings.holidays:
             try:
                 date.fromisoformat(holiday)
             except (TypeError, ValueError):
                 raise ConfigError(f"{prefix}.holidays: {holiday!r} is not a YYYY-MM-DD date") from None
         check_texts(prefix, settings, PLACEHOLDERS)
 
-    def __init__(self, name: str, settings: dict[str, Any], *, clock: Any = utcnow) -> None:
+    def __init__(self, name: str, settings: Settings, *, clock: Any = utcnow) -> None:
         super().__init__(name, settings)
-        self.zone = ZoneInfo(settings["timezone"])
-        self.opens, self.closes = parse_hours(settings["hours"])
-        self.days = {DAYS.index(d) for d in settings["days"]}
-        self.holidays = {date.fromisoformat(h) for h in settings["holidays"]}
+        self.zone = ZoneInfo(settings.timezone)
+        self.opens, self.closes = parse_hours(settings.hours)
+        self.days = {DAYS.index(d) for d in settings.days}
+        self.holidays = {date.fromisoformat(h) for h in settings.holidays}
         self.clock = clock
 
     def is_open(self, moment: datetime) -> bool:
@@ -95,11 +98,11 @@ class GreetingPlugin(Plugin):
 
     async def opening(self, ctx: PluginContext, now: datetime) -> Opening:
         """The ticket's team calendar when it has one (holidays, 调休 included); else these settings."""
-        calendar = await ctx.actions.team_calendar(ctx.conversation.team or self.settings["team"])
+        calendar = await ctx.actions.team_calendar(ctx.conversation.team or self.settings.team)
         if calendar is not None:
             return opening_of(calendar, now)
-        days = tuple(DAYS.index(d) for d in self.settings["days"])
-        return Opening(self.is_open(now), self.zone.key, days, self.settings["hours"])
+        days = tuple(DAYS.index(d) for d in self.settings.days)
+        return Opening(self.is_open(now), self.zone.key, days, self.settings.hours)
 
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         now = self.clock()

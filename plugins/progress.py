@@ -11,19 +11,21 @@
   `answers_status_questions`. List it before `greeting`, so that a question which arrived
   on a new thread is not greeted as a new ticket.
 - A ticket passed to another team, waiting for the customer (pending) or resolved is told
-  to its customer once, on its channel, through the outbox (`notify_*` turn each off).
+  to its customer once, on its channel, through the outbox (`notify_*` turn each off):
+  `on_event` hears the ticket's team and status changes, and `ctx.tell_once` says each
+  news once however many times (or hubs) the change is delivered.
 
 The decisions are pure functions in conversation/progress.py; this module only words them.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import ClassVar
 
 from conversation.model import AuthorType, Choice, Conversation, Direction, Message, MessageKind
 from conversation.progress import (
     CHOICE_PREFIX,
-    NOTICE_EVENTS,
     StatusQuestion,
     bare_number,
     chosen_number,
@@ -31,12 +33,12 @@ from conversation.progress import (
     listed,
     may_see,
     next_step,
-    notices,
+    notice_for,
     only_a_question,
     snippet,
     status_question,
 )
-from hub.sdk import Field, HubPort, Outcome, Plugin, PluginContext, Texts, TicketNotice, texts
+from hub.sdk import EventContext, HubPort, Outcome, Plugin, PluginContext, Texts, setting, texts
 
 DOMAIN = "progress"
 GREETING_PLUGIN = "greeting"
@@ -70,11 +72,18 @@ async def describe(hub: HubPort, ticket: Conversation, language: str) -> str:
 class ProgressPlugin(Plugin):
     answers_status_questions: ClassVar[bool] = True  # the hub routes status questions quietly (see above)
     always_run: ClassVar[bool] = True  # a customer may ask on a ticket a person owns: the answer is facts only
-    config_fields: ClassVar[dict[str, Field]] = {
-        "notify_team": Field(bool, True, "tell the customer when their ticket is passed to another team"),
-        "notify_pending": Field(bool, True, "tell the customer when their ticket waits for them (pending)"),
-        "notify_resolved": Field(bool, True, "tell the customer when their ticket is resolved"),
-    }
+    events: ClassVar[frozenset[str]] = frozenset({"team", "status"})  # for the notices (on_event)
+
+    @dataclass(frozen=True)
+    class Settings:  # [plugins.progress]
+        notify_team: bool = setting(bool, True, "tell the customer when their ticket is passed to another team")
+        notify_pending: bool = setting(bool, True, "tell the customer when their ticket waits for them (pending)")
+        notify_resolved: bool = setting(bool, True, "tell the customer when their ticket is resolved")
+
+        def notifies(self, event: str) -> bool:
+            return {"team": self.notify_team, "pending": self.notify_pending, "resolved": self.notify_resolved}[event]
+
+    settings: Settings
 
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         if ctx.hub is None or ctx.message.automatic:
@@ -148,12 +157,11 @@ class ProgressPlugin(Plugin):
     async def _describe(self, hub: HubPort, ticket: Conversation, language: str) -> str:
         return await describe(hub, ticket, language)
 
-    async def on_ticket_changed(self, change: TicketNotice) -> None:
-        enabled = [event for event in NOTICE_EVENTS if self.settings[f"notify_{event}"]]
-        told: dict[str, Any] = change.state.get("told") or {}
-        events, record = notices(change.before, change.after, told, enabled)
-        change.state["told"] = record
-        t = catalog(change.language)
-        for event in events:
-            team = await change.hub.team_name(change.after.team, change.language)
-            change.tell(t.get(f"progress.notice.{event}", number=change.after.number, team=team))
+    async def on_event(self, ctx: EventContext) -> None:
+        notice = notice_for(ctx.change)
+        if notice is None or not self.settings.notifies(notice.event):
+            return
+        ticket = ctx.conversation
+        team = await ctx.hub.team_name(ticket.team, ctx.language) if ctx.hub else ticket.team
+        text = catalog(ctx.language).get(f"progress.notice.{notice.event}", number=ticket.number, team=team)
+        await ctx.tell_once(notice.event, text, mark=notice.mark)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from hub.sdk import EventContext, Field, Outcome, Plugin, PluginContext, RecordKind, TimerContext
+from hub.sdk import EventContext, Outcome, Plugin, PluginContext, RecordKind, TimerContext, setting
 
 DISPUTE = RecordKind(
     "dispute",
@@ -40,9 +41,12 @@ class DisputesPlugin(Plugin):
 
     record_kinds: ClassVar[tuple[RecordKind, ...]] = (DISPUTE,)
     events: ClassVar[frozenset[str]] = frozenset({"status", "assignment", "team", "field"})
-    config_fields: ClassVar[dict[str, Field]] = {
-        "opened": Field((str, dict), "", "said when a dispute is opened; a text or a table by language"),
-    }
+
+    @dataclass(frozen=True)
+    class Settings:
+        opened: str | dict[str, str] = setting(
+            (str, dict), "", "said when a dispute is opened; a text or a table by language"
+        )
 
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         words = ctx.message.text.split()

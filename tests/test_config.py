@@ -326,6 +326,29 @@ def test_a_channels_settings_are_a_typed_frozen_section(monkeypatch: pytest.Monk
         settings.max_message_chars = 1  # type: ignore[misc]
 
 
+def test_a_plugins_settings_are_a_typed_frozen_section() -> None:
+    """[plugins.NAME] tables become the plugin's own Settings, as a channel's do."""
+    raw = {
+        "plugins": {
+            "enabled": ["progress", "greeting"],
+            "progress": {"notify_pending": False},
+            "greeting": {"days": ["mon", "tue"], "greeting": {"en": "Hi #{number}", "zh-CN": "您好 #{number}"}},
+        }
+    }
+    progress, greeting = parse_config(raw).plugins
+    assert isinstance(progress.settings, progress.plugin_class.Settings)
+    assert (progress.settings.notify_team, progress.settings.notify_pending) == (True, False)
+    assert isinstance(greeting.settings, greeting.plugin_class.Settings)
+    assert greeting.settings.days == ("mon", "tue") and greeting.settings.timezone == "UTC"
+    assert greeting.settings.greeting["zh-CN"] == "您好 #{number}"
+    with pytest.raises(AttributeError):
+        greeting.settings.day  # noqa: B018 - the misspelling is the point
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        progress.settings.notify_team = False  # type: ignore[misc]
+    with pytest.raises(ConfigError, match=r"plugins.progress.notify_team: expected boolean"):
+        parse_config({"plugins": {"enabled": ["progress"], "progress": {"notify_team": "yes"}}})
+
+
 def test_a_component_with_a_config_fields_table_still_reads_a_dict() -> None:
     from tests.helpers import RecordingAdapter
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -75,11 +76,11 @@ async def test_holidays_are_out_of_hours(tmp_path: Path) -> None:
 
 
 def test_opening_hours_are_read_in_the_configured_zone() -> None:
-    settings = {**{k: f.default for k, f in GreetingPlugin.config_fields.items()}, "timezone": "Asia/Shanghai"}
+    settings = GreetingPlugin.Settings(timezone="Asia/Shanghai")
     plugin = GreetingPlugin("greeting", settings)
     assert plugin.is_open(THURSDAY_MORNING_UTC)  # 16:30 in Shanghai
     assert not plugin.is_open(datetime(2026, 11, 26, 11, 0, tzinfo=UTC))  # 19:00 in Shanghai
-    assert not GreetingPlugin("greeting", {**settings, "timezone": "UTC"}).is_open(
+    assert not GreetingPlugin("greeting", replace(settings, timezone="UTC")).is_open(
         datetime(2026, 11, 26, 8, 30, tzinfo=UTC)
     )
 

@@ -246,8 +246,7 @@ def test_per_language_texts_are_checked_at_start(tmp_path: Path, greeting: Any, 
 
 
 def test_a_single_text_still_answers_everyone() -> None:
-    settings = {k: f.default for k, f in GreetingPlugin.config_fields.items()}
-    GreetingPlugin.check_settings("plugins.greeting", {**settings, "greeting": "Hello #{number}"})
+    GreetingPlugin.check_settings("plugins.greeting", GreetingPlugin.Settings(greeting="Hello #{number}"))
 
 
 def _sender(address: str, language: str) -> Sender:
@@ -259,7 +258,7 @@ def test_the_starter_hub_toml_with_its_per_language_lines_uncommented_is_valid(t
     (tmp_path / "hub.toml").write_text(text, encoding="utf-8")
     loaded = load_config(tmp_path / "hub.toml")
     [greeting] = [p for p in loaded.plugins if p.name == "greeting"]
-    assert greeting.settings["greeting"]["zh-CN"] == "感谢您的来信！您的工单号是 #{number}。"
+    assert greeting.settings.greeting["zh-CN"] == "感谢您的来信！您的工单号是 #{number}。"
     assert loaded.hub.language == "en"
 
 

@@ -18,12 +18,14 @@ from aiohttp.test_utils import TestServer
 from conversation.inbound import Sender
 from conversation.model import Agent as AgentModel
 from conversation.model import Conversation, Role, utcnow
+from conversation.ticket_changes import told_holder
 from conversation.timers import TIMER_LEASE
 from hub.access import Access, AccessPolicy
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.config import Config
-from hub.sdk import ConfigError, RecordKind
+from hub.i18n import texts
+from hub.sdk import ConfigError, RecordKind, TimerContext, check_texts
 from tests import sdk_plugins
 from tests.conftest import ROOT
 from tests.helpers import customer_message, make_config, registry_with_doubles
@@ -271,8 +273,6 @@ async def test_a_failing_timer_is_retried_later_and_a_cancelled_one_never_fires(
     try:
         ticket = await dispute_ticket(hub)
         [record] = await hub.services.records.query("disputes", "dispute", conversation_id=ticket.id)
-        from hub.sdk import TimerContext
-
         ctx = TimerContext("failing", None, None, None, {}, hub.actions, hub.plugin_host)  # type: ignore[arg-type]
         await ctx.schedule(utcnow() - timedelta(minutes=1), "boom", key="b")
         assert await hub.plugin_host.cancel(f"disputes:{record.id}")
@@ -317,6 +317,66 @@ async def test_plugins_hear_ticket_changes_after_they_are_stored_and_their_error
     assert f"plugin failing failed on the status change of conversation {ticket.id}" in caplog.text
     stored = await site.hub.store.tickets.get_conversation(ticket.id)
     assert stored is not None and stored.status.value == "resolved"
+
+
+async def said_by_progress(hub: Hub, ticket_id: str) -> list[str]:
+    return [m.text for m in await hub.store.tickets.list_messages(ticket_id) if m.author_id == "progress"]
+
+
+async def test_a_notice_through_on_event_is_told_once_with_two_hubs_and_a_repeated_change(
+    tmp_path: Path, storage_url: str
+) -> None:
+    config = sdk_config(tmp_path, storage_url, "progress")
+    first, second = Hub(config), Hub(config)
+    await first.start()
+    await second.start()
+    try:
+        ticket = (await first.ingest(customer_message("m1", "my refund is late"))).conversation
+        ticket = await first.actions.update_conversation(ticket, {"team": "customer-service"})  # a first team: no news
+        moved = await first.store.tickets.update_conversation(ticket.id, {"team": "finance"}, now=utcnow())
+        for hub in (first, second, second):  # both hubs hear the one stored change, one of them twice
+            hub.plugin_host.ticket_changed(ticket, moved, ["team"])
+        await asyncio.gather(first.plugin_host.settle(), second.plugin_host.settle())
+        t = texts("progress", "en")
+        finance = await first.team_name("finance", "en")
+        told = [t.get("progress.notice.team", number=moved.number, team=finance)]
+        assert await said_by_progress(first, ticket.id) == told
+
+        # One request changes two fields (two events at once), sent to both hubs: each news once.
+        back = {"team": "customer-service", "status": "resolved"}
+        await asyncio.gather(*(h.actions.update_conversation(moved, back) for h in (first, second)))
+        await asyncio.gather(first.plugin_host.settle(), second.plugin_host.settle())
+        now_said = await said_by_progress(first, ticket.id)
+        assert len(now_said) == 3 and now_said[0] == told[0]
+        service = await first.team_name("customer-service", "en")
+        assert set(now_said[1:]) == {
+            t.get("progress.notice.team", number=moved.number, team=service),  # moved back: news again
+            t.get("progress.notice.resolved", number=moved.number, team=service),
+        }
+    finally:
+        await second.stop()
+        await first.stop()
+
+
+async def test_news_told_at_the_same_moment_are_each_told_and_a_repeat_is_not(tmp_path: Path, storage_url: str) -> None:
+    """`tell_once`'s record: a lost compare-and-set is tried again, so news of other keys
+    told meanwhile (another field of the same change, another hub) are neither lost nor
+    taken for this one."""
+    hub = Hub(sdk_config(tmp_path, storage_url))
+    await hub.start()
+    try:
+        ticket = (await hub.ingest(customer_message("m1", "hello"))).conversation
+        keys = [f"news-{n}" for n in range(8)]
+        marked = await asyncio.gather(*(hub.plugin_host.mark_told(ticket.id, "p", key, "1") for key in keys))
+        assert marked == [True] * len(keys)
+        repeats = await asyncio.gather(*(hub.plugin_host.mark_told(ticket.id, "p", key, "1") for key in keys * 2))
+        assert not any(repeats)
+        assert await hub.plugin_host.mark_told(ticket.id, "p", "news-0", "2")  # a new mark is news again
+        told = await hub.store.coordination.get_plugin_state(ticket.id, told_holder("p"))
+        assert told == {**dict.fromkeys(keys, "1"), "news-0": "2"}
+        assert await hub.store.coordination.get_plugin_state(ticket.id, "p") == {}  # on_message's state is apart
+    finally:
+        await hub.stop()
 
 
 # -- templates -------------------------------------------------------------------------------
@@ -376,6 +436,17 @@ async def test_the_record_routes_are_in_the_openapi_document(site: Site) -> None
     assert {p["name"] for p in listing["parameters"]} >= {"plugin", "kind", "conversation_id", "status", "limit"}
     body = paths["/api/v1/records/{plugin}/{kind}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["conversation_id", "data"]
+
+
+def test_templates_and_their_checks_read_typed_settings_and_dicts_alike() -> None:
+    typed = sdk_plugins.DisputesPlugin.Settings(opened={"en": "Opened #{number}", "zh-CN": "已登记 #{number}"})
+    for settings in (typed, {"opened": typed.opened}):
+        check_texts("plugins.disputes", settings, {"opened": ("number",)})
+        ctx = TimerContext("disputes", None, None, None, settings, None, None, language="zh-CN")  # type: ignore[arg-type]
+        assert ctx.text("bot.greeting", setting="opened", number=7) == "已登记 #7"
+    for wrong in (sdk_plugins.DisputesPlugin.Settings(opened="#{order}"), {"opened": "#{order}"}):
+        with pytest.raises(ConfigError, match="plugins.disputes.opened: unknown placeholder 'order'"):
+            check_texts("plugins.disputes", wrong, {"opened": ("number",)})
 
 
 # -- the README's example --------------------------------------------------------------------

@@ -252,6 +252,7 @@ async def test_the_customer_is_told_of_a_new_team_waiting_and_resolved_once_each
         await change(waiting, {"status": "resolved"}, who="A", names={})  # a double click
         texts = await said_count(fake, 3)
         assert texts[2].startswith("您的工单 #1000 已解决")
+        await hub.plugin_host.settle()  # notices come through on_event, each in its own task
         messages = await hub.store.tickets.list_messages(first.id)
         assert sum(1 for m in messages if m.author_id == "progress") == 2  # stored once each, through the outbox
         assert len(said(fake)) == 3

@@ -7,7 +7,7 @@ message must go out: the same order as ingest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -60,9 +60,7 @@ class ConversationService:
         self.bus = bus
         self.wake_outbox = wake_outbox
         self.clock = clock
-        self.on_ticket_changed: TicketChanged | None = None
-        # Called after each stored change of a ticket (before, after): plugins' on_ticket_changed.
-        self.watchers: list[Callable[[Conversation, Conversation], Awaitable[None]]] = []
+        self.ticket_listener: TicketChanged | None = None  # the plugin host: subscribed plugins' on_event
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -166,16 +164,14 @@ class ConversationService:
         if updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
         self._tell_plugins(conversation, updated, list(changes))
-        for watch in self.watchers:
-            await watch(conversation, updated)
         return updated
 
     def _tell_plugins(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
         """After the store: a listener's failure is logged and never undoes or fails the change."""
-        if self.on_ticket_changed is None:
+        if self.ticket_listener is None:
             return
         try:
-            self.on_ticket_changed(before, after, fields)
+            self.ticket_listener(before, after, fields)
         except Exception:
             log.exception("telling plugins about the change of conversation %s failed", after.id)
 
