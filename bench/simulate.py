@@ -69,7 +69,32 @@ DRAIN = timedelta(hours=2)  # after the last arrival: time for the last tickets 
 
 # -- the sample help line -------------------------------------------------------------------------
 # local hour -> relative arrival rate: a night trough, a noon and an evening peak
-HOURLY = (0.5, 0.3, 0.2, 0.2, 0.2, 0.3, 0.6, 1.0, 1.5, 1.8, 2.0, 2.3, 2.5, 2.1, 1.9, 1.8, 1.7, 1.6, 1.8, 2.3, 2.5, 2.1, 1.4, 0.9)
+HOURLY = (
+    0.5,
+    0.3,
+    0.2,
+    0.2,
+    0.2,
+    0.3,
+    0.6,
+    1.0,
+    1.5,
+    1.8,
+    2.0,
+    2.3,
+    2.5,
+    2.1,
+    1.9,
+    1.8,
+    1.7,
+    1.6,
+    1.8,
+    2.3,
+    2.5,
+    2.1,
+    1.4,
+    0.9,
+)
 BURST = (DAY.replace(hour=10, minute=30), timedelta(minutes=15), 40)  # start, length, extra contacts
 CHANNELS = {"webchat": 0.35, "telegram": 0.18, "slack": 0.10, "email": 0.27, "phone": 0.10}
 CHANNEL_TYPES = {"webchat": "webchat", "telegram": "telegram", "slack": "slack", "email": "email", "phone": "phone"}
@@ -224,9 +249,7 @@ class Outcome:
     unanswered: int = 0
 
     def frt_values(self, arrivals: list[Arrival], end: datetime) -> list[float]:
-        return [
-            value if value is not None else (end - arrivals[i].at).total_seconds() for i, value in self.frt.items()
-        ]
+        return [value if value is not None else (end - arrivals[i].at).total_seconds() for i, value in self.frt.items()]
 
 
 # -- the hub run ---------------------------------------------------------------------------------------
@@ -369,8 +392,7 @@ class HubRun:
             await self.hub.actions.send(conv, "您好，我们正在处理。", author_type=AuthorType.AGENT, author_id=agent.id)
             await self.hub.services.roster.activity(agent.id)
             self.at(self.clock.now + self.arrivals[self.index_of[ticket]].resolve_after, "resolve", ticket)
-        elif conv is not None and conv.first_response_at is None:
-            agent.pending.appendleft(ticket) if conv.assignee_id == agent.id else None
+        # else: requeued while they wrote (they went offline past the grace period): the new agent answers
         await self.pump()
         await self.set_presence(agent, self.should_be_online(agent, self.clock.now))
         await self.next_work(agent)
@@ -471,7 +493,10 @@ async def setup(hub: Hub) -> None:
     for agent_id in everyone():
         name = agent_id.replace("-", " ").title()
         await hub.store.accounts.add_agent(Agent(agent_id, f"{agent_id}@example.com", Role.AGENT, "x", name=name))
-    calendar = {"timezone": "Asia/Shanghai", "hours": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}
+    calendar = {
+        "timezone": "Asia/Shanghai",
+        "hours": {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    }
     await hub.services.calendars.put(TEAM, calendar)
     await hub.services.roster.update_team_settings(TEAM, TEAM_ROSTER)
     for entry in roster_entries():
@@ -489,7 +514,9 @@ async def figures(hub: Hub, sim: HubRun, end: datetime) -> None:
             outcome.frt[index] = None
             outcome.unanswered += 1
         else:
-            outcome.frt[index] = business_time_between(calendar, conv.created_at, conv.first_response_at).total_seconds()
+            outcome.frt[index] = business_time_between(
+                calendar, conv.created_at, conv.first_response_at
+            ).total_seconds()
         if not sim.assignee.get(conv_id) and conv.first_response_at is None:
             outcome.never_assigned += 1
         found = hub.sla.clocks_of(conv, await hub.sla.state(conv.id), calendars, end)
@@ -505,13 +532,14 @@ async def figures(hub: Hub, sim: HubRun, end: datetime) -> None:
     for page in await hub.store.roster.list_pages(TEAM, limit=1000):
         outcome.pages.append(
             {
+                "when": page.at,
                 "at": page.at.astimezone(ZONE).strftime("%H:%M"),
                 "agent": page.agent_id,
                 "reason": page.reason,
                 **dict(page.params),
             }
         )
-    outcome.pages.sort(key=lambda p: p["at"])
+    outcome.pages.sort(key=lambda p: p["when"])
 
 
 # -- the baseline: round-robin over everyone, blind to shifts and presence ----------------------------
@@ -573,7 +601,9 @@ def minutes(seconds: float) -> str:
     return f"{seconds / 60:6.1f}m" if seconds < 100 * 3600 else "  never"
 
 
-def report(arrivals: list[Arrival], hub: Outcome, rr: Outcome, end: datetime, seconds: float) -> dict[str, Any]:
+def report(day: Day, seconds: float) -> dict[str, Any]:
+    arrivals, hub, rr, end = day.arrivals, day.hub, day.round_robin, day.end
+    outside = day.pages_outside()
     out = print
     out(f"simulated day: {len(arrivals)} contacts, burst of {BURST[2]} at {BURST[0]:%H:%M}, absent: {ABSENT}")
     out("")
@@ -594,7 +624,7 @@ def report(arrivals: list[Arrival], hub: Outcome, rr: Outcome, end: datetime, se
     out("")
     out("backup pages (local time, agent, why)")
     for page in hub.pages:
-        detail = ", ".join(f"{k}={v}" for k, v in page.items() if k not in ("at", "agent", "reason"))
+        detail = ", ".join(f"{k}={v}" for k, v in page.items() if k not in ("when", "at", "agent", "reason"))
         out(f"  {page['at']}  {page['agent']:<10} {page['reason']:<6} {detail}")
     out("")
     out("utilisation (handling time / time online)   hub       round-robin")
@@ -607,8 +637,10 @@ def report(arrivals: list[Arrival], hub: Outcome, rr: Outcome, end: datetime, se
     met = [m for values in hub.met.values() for m in values]
     rr_met = [m for values in rr.met.values() for m in values]
     out(f"first responses within target: hub {share(met):.1%}, round-robin {share(rr_met):.1%}")
-    out(f"never assigned: hub {hub.never_assigned}; unanswered at the end: hub {hub.unanswered}, round-robin {rr.unanswered}")
+    out(f"never assigned: hub {hub.never_assigned}")
+    out(f"unanswered when the run ended: hub {hub.unanswered}, round-robin {rr.unanswered}")
     out(f"tickets routed to an agent off shift: hub {hub.off_shift}")
+    out(f"backup pages outside the burst and the absence: {len(outside)}")
     summary = {
         "first_response_met": round(share(met), 4),
         "off_shift_assignments": hub.off_shift,
@@ -617,6 +649,7 @@ def report(arrivals: list[Arrival], hub: Outcome, rr: Outcome, end: datetime, se
         "round_robin_frt_p90_s": round(percentile(rr_values, 0.9)),
         "round_robin_first_response_met": round(share(rr_met), 4),
         "backup_pages": [f"{p['at']} {p['agent']} {p['reason']}" for p in hub.pages],
+        "pages_outside_burst_and_absence": len(outside),
         "never_assigned": hub.never_assigned,
         "contacts": len(arrivals),
         "seconds": round(seconds, 1),
@@ -625,17 +658,36 @@ def report(arrivals: list[Arrival], hub: Outcome, rr: Outcome, end: datetime, se
     return summary
 
 
-def simulate(seed: int, *, hours: int = 24, contacts: int = 520, start_hour: int = 0) -> tuple[list[Arrival], Outcome, Outcome, datetime]:
-    """The simulation's core: the arrivals, the hub's outcome and the baseline's, and when it ended."""
+@dataclass(frozen=True)
+class Day:
+    arrivals: list[Arrival]
+    plan: Plan
+    hub: Outcome
+    round_robin: Outcome
+    end: datetime
+
+    def expected_pages(self) -> list[tuple[datetime, datetime]]:
+        """When backup may be paged: the burst (and the hour after it, while its queue clears)
+        and the absent agent's shift."""
+        burst_at, length, _ = BURST
+        return [(burst_at, burst_at + length + timedelta(hours=1)), *self.plan.shifts.get(ABSENT, [])]
+
+    def pages_outside(self) -> list[dict[str, Any]]:
+        windows = self.expected_pages()
+        return [p for p in self.hub.pages if not any(s <= p["when"] < e for s, e in windows)]
+
+
+def simulate(seed: int, *, hours: int = 24, contacts: int = 520, start_hour: int = 0, drain: timedelta = DRAIN) -> Day:
+    """The simulation's core: the arrivals, both runs' outcomes, and when the runs ended."""
     rng = random.Random(seed)
     start = DAY.replace(hour=start_hour).astimezone(UTC)
     day_arrivals = arrivals(rng, start, hours, contacts)
-    end = start + timedelta(hours=hours) + DRAIN
+    end = start + timedelta(hours=hours) + drain
     entries = [_entry(e, i) for i, e in enumerate(roster_entries())]
     plan = plan_day(rng, expand(entries, "Asia/Shanghai", start, end))
     hub = asyncio.run(run_hub(day_arrivals, plan, start, end, seed))
     rr = run_round_robin(day_arrivals, plan, end)
-    return day_arrivals, hub, rr, end
+    return Day(day_arrivals, plan, hub, rr, end)
 
 
 def _entry(data: dict[str, Any], index: int) -> Any:
@@ -651,8 +703,8 @@ def main(argv: list[str] | None = None, clock: Callable[[], float] = time.perf_c
     parser.add_argument("--hours", type=int, default=24, help="simulated hours from midnight")
     args = parser.parse_args(argv)
     started = clock()
-    day_arrivals, hub, rr, end = simulate(args.seed, hours=args.hours, contacts=args.contacts)
-    return report(day_arrivals, hub, rr, end, clock() - started)
+    day = simulate(args.seed, hours=args.hours, contacts=args.contacts)
+    return report(day, clock() - started)
 
 
 if __name__ == "__main__":
