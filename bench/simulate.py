@@ -549,8 +549,10 @@ def run_round_robin(arrivals: list[Arrival], plan: Plan, end: datetime) -> Outco
     outcome = Outcome()
     agents = everyone()
     given: dict[str, list[int]] = defaultdict(list)
-    for index, _arrival in enumerate(arrivals):
-        given[agents[index % len(agents)]].append(index)
+    for index, arrival in enumerate(arrivals):
+        agent = agents[index % len(agents)]
+        given[agent].append(index)
+        outcome.off_shift += not plan.on_shift(agent, arrival.at)
     step = timedelta(seconds=30)
     for agent in agents:
         waiting = deque(given[agent])
@@ -639,7 +641,7 @@ def report(day: Day, seconds: float) -> dict[str, Any]:
     out(f"first responses within target: hub {share(met):.1%}, round-robin {share(rr_met):.1%}")
     out(f"never assigned: hub {hub.never_assigned}")
     out(f"unanswered when the run ended: hub {hub.unanswered}, round-robin {rr.unanswered}")
-    out(f"tickets routed to an agent off shift: hub {hub.off_shift}")
+    out(f"tickets routed to an agent off shift: hub {hub.off_shift}, round-robin {rr.off_shift}")
     out(f"backup pages outside the burst and the absence: {len(outside)}")
     summary = {
         "first_response_met": round(share(met), 4),
@@ -648,6 +650,7 @@ def report(day: Day, seconds: float) -> dict[str, Any]:
         "frt_p90_s": round(percentile(hub_values, 0.9)),
         "round_robin_frt_p90_s": round(percentile(rr_values, 0.9)),
         "round_robin_first_response_met": round(share(rr_met), 4),
+        "round_robin_off_shift_assignments": rr.off_shift,
         "backup_pages": [f"{p['at']} {p['agent']} {p['reason']}" for p in hub.pages],
         "pages_outside_burst_and_absence": len(outside),
         "never_assigned": hub.never_assigned,
