@@ -52,7 +52,7 @@ from zoneinfo import ZoneInfo  # noqa: E402
 from conversation.business_time import business_time_between  # noqa: E402
 from conversation.inbound import Inbound, Sender  # noqa: E402
 from conversation.model import Agent, AuthorType, Priority, Role, Status  # noqa: E402
-from conversation.roster import Duty, expand, on_duty_at  # noqa: E402
+from conversation.roster import Duty, RosterEntry, entry_from_input, expand, on_duty_at  # noqa: E402
 from conversation.sla import FIRST_RESPONSE, RESOLUTION  # noqa: E402
 from hub.app import Hub  # noqa: E402
 from hub.config import parse_config  # noqa: E402
@@ -693,9 +693,7 @@ def simulate(seed: int, *, hours: int = 24, contacts: int = 520, start_hour: int
     return Day(day_arrivals, plan, hub, rr, end)
 
 
-def _entry(data: dict[str, Any], index: int) -> Any:
-    from conversation.roster import entry_from_input
-
+def _entry(data: dict[str, Any], index: int) -> RosterEntry:
     return entry_from_input(data, entry_id=f"e{index}", team=TEAM)
 
 
