@@ -48,6 +48,7 @@ bench: .venv/.installed
 	.venv/bin/python bench/webchat.py
 	.venv/bin/python bench/email.py
 	.venv/bin/python bench/faults.py
+	.venv/bin/python bench/simulate.py
 	OMP_NUM_THREADS=1 .venv/bin/python bench/faq.py
 
 clean:

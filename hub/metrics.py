@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from conversation.model import ConversationQuery, Status
+from conversation.presence import PresenceRules, presence_of
 from conversation.store import Store
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -83,6 +84,12 @@ class Metrics:
             ["team"],
             registry=self.registry,
         )
+        self.team_agents_online = Gauge(
+            "helpline_team_agents_online",
+            "Agents online now per team (its members and the agents on its roster), in every hub process",
+            ["team"],
+            registry=self.registry,
+        )
         self.webhook_attempts = Counter(
             "helpline_webhook_attempts",
             "Webhook delivery attempts by outcome (sent, retrying, failed)",
@@ -97,6 +104,11 @@ class Metrics:
         for team, (depth, oldest) in queues.items():
             self.team_queue_depth.labels(team).set(depth)
             self.team_oldest_wait.labels(team).set(oldest)
+
+    def set_team_online(self, online: Mapping[str, int]) -> None:
+        self.team_agents_online.clear()
+        for team, count in online.items():
+            self.team_agents_online.labels(team).set(count)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -117,3 +129,18 @@ async def team_queues(store: Store, now: datetime) -> dict[str, tuple[int, float
         since = conv.last_inbound_at or conv.created_at
         queues[conv.team] = (depth + 1, max(oldest, (now - since).total_seconds()))
     return queues
+
+
+async def team_agents_online(store: Store, now: datetime, rules: PresenceRules) -> dict[str, int]:
+    """Per team: its active agents (members, or named on its roster) who are online now."""
+    presence = {record.agent_id: record for record in await store.roster.list_presence()}
+    online = {
+        agent.id
+        for agent in await store.accounts.list_agents()
+        if agent.active and presence_of(presence.get(agent.id), now, rules) == "online"
+    }
+    counts: dict[str, int] = {}
+    for team in await store.desk.list_teams():
+        rostered = {a for entry in await store.roster.list_entries(team.id) for a in entry.agents}
+        counts[team.id] = len(online & ({*team.members} | rostered))
+    return counts

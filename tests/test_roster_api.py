@@ -167,3 +167,31 @@ async def test_an_agent_opening_the_inbox_pulls_the_waiting_ticket(admin: Agent,
 
     async with agent.client.ws_connect("/api/v1/live") as _socket:
         await eventually(assigned)
+
+
+async def test_the_readme_24_7_set_up_and_one_time_zone_per_team(admin: Agent, agent: Agent) -> None:
+    """The calls of README "24/7 operations", as written there; the calendar's zone is the team's."""
+    from tests.conftest import ROOT
+
+    whole_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    await admin.call("PUT", f"/api/v1/teams/{TEAM}/calendar", {"timezone": "Asia/Shanghai", "hours": whole_day})
+    ics = (ROOT / "hub" / "calendars" / "cn-public-holidays-2027.example.ics").read_text(encoding="utf-8")
+    imported = await admin.call("POST", f"/api/v1/teams/{TEAM}/calendar/import", {"ics": ics})
+    assert imported["imported"]["holidays"] > 0 and imported["imported"]["workdays"] > 0
+    shift = {"team": TEAM, "kind": "pattern", "weekdays": ["mon-sun"]}
+    for label, start, end in (("早班", "07:00", "15:00"), ("中班", "15:00", "23:00"), ("夜班", "23:00", "07:00")):
+        await admin.call(
+            "POST",
+            "/api/v1/roster/entries",
+            {**shift, "label": label, "agents": [agent.id], "start": start, "end": end},
+            status=201,
+        )
+    backup = {**shift, "label": "早班备班", "duty": "backup", "agents": [admin.id], "start": "07:00", "end": "15:00"}
+    await admin.call("POST", "/api/v1/roster/entries", backup, status=201)
+    settings = {"min_on_shift": 2, "page_queue": 5, "page_wait_minutes": 6}
+    await admin.call("PATCH", f"/api/v1/roster/settings/{TEAM}", settings)
+    coverage = await agent.call("GET", f"/api/v1/roster/coverage?team={TEAM}&days=14")
+    assert coverage["timezone"] == "Asia/Shanghai" and len(coverage["gaps"]) == 14 * 24  # one agent of two
+    refused = await admin.call("PATCH", f"/api/v1/roster/settings/{TEAM}", {"timezone": "Europe/Berlin"}, status=422)
+    assert "calendar" in refused["message"]
+    assert (await agent.call("GET", f"/api/v1/roster/settings/{TEAM}"))["timezone"] == "Asia/Shanghai"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from conversation.assignment import Weights
+from conversation.errors import InvalidInput
 from conversation.inbound import Sender
 from conversation.model import Agent, Conversation, MessageKind, Role, Status
 from conversation.paging import PageReason
@@ -361,3 +362,76 @@ async def test_tickets_without_a_team_go_to_the_default_team(desk: Desk) -> None
     assert await desk.assignee(untriaged.conversation) == "li"
     updated = await desk.store.tickets.get_conversation(untriaged.conversation.id)
     assert updated is not None and updated.team == TEAM  # filed under the team that took it
+
+
+async def test_a_missed_sla_pages_backup_through_the_routing_follower(desk: Desk) -> None:
+    """The SLA engine's `backup.page_requested` reaches the routing service's page_for: the page is
+    logged with reason `sla` and the backup on duty becomes routable."""
+    from conversation.sla import policies_from_config
+    from hub.routing_loop import handle
+    from hub.sla import PAGE_BACKUP_EVENT, SlaEngine
+
+    services = desk.services
+    engine = SlaEngine(
+        desk.store,
+        services.conversations.bus,
+        services.conversations,
+        policies_from_config({"all": {"first_response_minutes": 10}}),
+    )
+    subscription = services.conversations.bus.subscribe()
+    ticket = await desk.ticket()
+    desk.tick(minutes=11)
+    assert await engine.check_due() == 2  # warn and breach
+    requests = []
+    while not subscription.queue.empty():
+        event = subscription.queue.get_nowait()
+        if event.type == PAGE_BACKUP_EVENT:
+            requests.append(event)
+    (request,) = requests
+    (page,) = await handle(request, services.routing)
+    assert (page.agent_id, page.reason, page.conversation_id) == ("chen", "sla", ticket.id)
+    assert ("event.backup_paged.sla", {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)}) in (
+        await desk.events(ticket)
+    )
+    await desk.online("chen")
+    assert await desk.route(ticket) == "chen"  # paged in: routable
+
+
+SHANGHAI_OFFICE = {
+    "timezone": "Asia/Shanghai",
+    "hours": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri")},
+}
+
+
+async def test_a_ticket_of_a_closed_team_waits_for_the_calendar_to_open(desk: Desk) -> None:
+    await desk.services.calendars.put(TEAM, SHANGHAI_OFFICE)
+    desk.tick(hours=12)  # Monday 22:00 in Shanghai: the team is closed, zhao's night shift is on
+    await desk.online("zhao")
+    ticket = await desk.ticket()
+    decision = await desk.services.routing.route(ticket)
+    assert decision is not None and (decision.agent_id, decision.reason) == ("", "team closed")
+    for _ in range(3):
+        await desk.ticket(customer="more")
+    desk.tick(minutes=30)
+    await desk.services.routing.sweep()
+    assert await desk.assignee(ticket) == ""
+    assert await desk.store.roster.list_pages(TEAM) == []  # a closed team's queue pages nobody
+    desk.tick(hours=11)  # Tuesday 09:30: open; the early shift is on
+    await desk.online("li")
+    await desk.services.routing.sweep()
+    assert await desk.assignee(ticket) == "li"
+
+
+async def test_a_team_with_a_calendar_has_its_calendars_time_zone(desk: Desk) -> None:
+    roster = desk.services.roster
+    await roster.update_team_settings(TEAM, {"timezone": "Europe/Berlin"})
+    await desk.services.calendars.put(TEAM, SHANGHAI_OFFICE)
+    assert (await roster.team_settings(TEAM)).timezone == "Asia/Shanghai"  # the calendar's zone wins
+    with pytest.raises(InvalidInput, match="calendar"):
+        await roster.update_team_settings(TEAM, {"timezone": "Europe/Berlin"})
+    await roster.update_team_settings(TEAM, {"timezone": "Asia/Shanghai", "page_queue": 5})  # the same zone: fine
+    assert (await roster.team_settings(TEAM)).page_queue == 5
+    # the shifts are read in that zone: 10:00 in Shanghai is the early shift
+    assert await desk.route(await desk.ticket()) == ""  # nobody online yet
+    await desk.online("li")
+    assert await desk.route(await desk.ticket(customer="u2")) == "li"

@@ -350,3 +350,17 @@ async def test_the_ladder_follows_the_calendar_and_a_calendar_change_moves_it(se
     await admin.call("DELETE", "/api/v1/teams/customer-service/calendar")  # now the team works 24/7
     assert await hub.sla.check_due() == 2
     assert await sla_events(hub, conv.id) == ["event.sla_warning", "event.sla_breached"]
+
+
+async def test_agents_online_per_team(server: TestServer, agent: Agent) -> None:
+    hub = hub_of(server)
+    li_na = await hub.store.accounts.get_agent_by_email(AGENT[0])
+    assert li_na is not None
+    await hub.services.roster.socket_heartbeat(li_na.id, "hub-x", opened=True)
+    metrics = await (await agent.client.get("/metrics")).text()
+    assert 'helpline_team_agents_online{team="customer-service"} 1.0' in metrics
+    assert 'helpline_team_agents_online{team="technical-support"} 1.0' in metrics
+    assert 'helpline_team_agents_online{team="finance"} 0.0' in metrics
+    await hub.services.roster.set_status(li_na.id, "away")
+    metrics = await (await agent.client.get("/metrics")).text()
+    assert 'helpline_team_agents_online{team="customer-service"} 0.0' in metrics

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,11 +75,21 @@ class RosterService:
             raise NotFound(f"team {team}")
 
     async def team_settings(self, team: str) -> TeamRoster:
+        """The team's roster settings. Its time zone has one source: the team calendar's zone
+        when the team has a calendar, else the roster's own setting, else [routing] timezone."""
         await self._team(team)
-        return await self.store.roster.get_team_roster(team) or TeamRoster(team, timezone=self.timezone)
+        settings = await self.store.roster.get_team_roster(team) or TeamRoster(team, timezone=self.timezone)
+        calendar = await self.store.calendars.get_calendar(team)
+        return replace(settings, timezone=calendar.timezone) if calendar is not None else settings
 
     async def update_team_settings(self, team: str, data: dict[str, Any]) -> TeamRoster:
-        settings = team_roster_from_input(team, data, await self.team_settings(team))
+        current = await self.team_settings(team)
+        zone_changed = "timezone" in data and data["timezone"] != current.timezone
+        if zone_changed and await self.store.calendars.get_calendar(team) is not None:
+            raise InvalidInput(
+                f"timezone: team {team} has a calendar in {current.timezone}; change the calendar's time zone"
+            )
+        settings = team_roster_from_input(team, data, current)
         await self.store.roster.save_team_roster(settings)
         self._published("roster.updated", team=team)
         return settings

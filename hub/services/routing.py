@@ -26,6 +26,7 @@ from conversation.assignment import (
     qualifies,
     reassign_due,
 )
+from conversation.business_time import is_open
 from conversation.model import (
     AuthorType,
     Conversation,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 LEASE = "routing"
 QUEUE_LIMIT = 1000  # tickets one sweep looks at per team
 OPEN_LIMIT = 200  # open tickets counted per agent
+CLOSED = "team closed"  # the decision for a ticket whose team's calendar is closed now
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,8 @@ class RoutingService:
                 return None  # an agent outside the roster keeps what they were given by hand
         if not team or not candidates:
             return None
+        if await self.closed(team):
+            return Decision("", CLOSED)  # it waits for the team's next opening (the sweep routes it then)
         settings = await self.roster.team_settings(team)
         strategy = settings.strategy or self.rules.strategy
         after = str(await self.store.coordination.get_value(f"routing:last:{team}") or "")
@@ -202,6 +206,11 @@ class RoutingService:
             updated, "event.routed", agent=await self._name(choice.agent_id), how=choice.reason
         )
         return choice
+
+    async def closed(self, team: str) -> bool:
+        """Whether the team's calendar says it is closed now (a team without a calendar never is)."""
+        calendar = await self.store.calendars.get_calendar(team)
+        return calendar is not None and not is_open(calendar, self.clock())
 
     async def _requeue(self, conversation: Conversation) -> None:
         agent = await self._name(conversation.assignee_id)
@@ -274,6 +283,8 @@ class RoutingService:
             for page in await self.store.roster.release_pages(team, now=now):
                 log.info("backup %s released: the queue of team %s is empty", page.agent_id, team)
             return
+        if await self.closed(team):
+            return  # a closed team's queue waits for the opening: nobody is paged for it
         settings = await self.roster.team_settings(team)
         reason = page_reason(
             queue, now, threshold=settings.page_queue, max_wait=timedelta(minutes=settings.page_wait_minutes)
@@ -289,7 +300,7 @@ class RoutingService:
             choice = await self._route(ticket, (team, candidates))
             if choice is not None and choice.agent_id:
                 candidates = await self.candidates(team)  # that agent's load changed
-            elif choice is not None and choice.reason.startswith("nobody"):
+            elif choice is not None and (choice.reason.startswith("nobody") or choice.reason == CLOSED):
                 return  # nobody is there: the rest of the queue waits too
 
     # -- backup paging ------------------------------------------------------------------------------
