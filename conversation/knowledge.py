@@ -123,7 +123,7 @@ def article_from_input(data: Mapping[str, Any], *, article_id: str, base: Articl
     check_id(article_id)
     old = base or Article(id=article_id, title="", answer="")
     merged = {**article_to_input(old), **{k: v for k, v in data.items() if k in EDITABLE}}
-    language = merged.get("language") or guess_language(str(merged.get("title") or ""))
+    language = data.get("language") or (base.language if base else guess_language(str(merged.get("title") or "")))
     if language not in LANGUAGES:
         raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}")
     status = merged.get("status") or ArticleStatus.DRAFT.value

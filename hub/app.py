@@ -43,6 +43,7 @@ from hub.events import Event, EventBus
 from hub.failures import logged_failure
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
+from hub.knowledge_model import KnowledgeModel
 from hub.metrics import CONTENT_TYPE, Metrics, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
@@ -118,6 +119,8 @@ class Hub(ChannelPort):
             owner=self.instance_id,
         )
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
+        self.knowledge = KnowledgeModel(self.store)  # the FAQ matcher, retrained when articles change
+        self.services.knowledge.saved = self.knowledge.changed
         self._webhook_loop: asyncio.Task[None] | None = None
         self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
@@ -219,6 +222,7 @@ class Hub(ChannelPort):
             await self.store.close()
             raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
+        self._background.append(self.supervisor.run("kb-retrain", self.knowledge.watch_step))
         self._webhook_loop = self.supervisor.run("webhooks", self.webhooks.step)
         keep_days = self.config.webhooks.keep_days
         self._background.append(self.supervisor.run("webhook-log", lambda: prune_step(self.store, keep_days)))

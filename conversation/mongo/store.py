@@ -125,7 +125,9 @@ class MongoStore(MongoStoreBase, Store):
         )
         await self._conn.db.roster_entries.create_index([("team", ASCENDING)], name="team")
         await self._conn.db.pages.create_index([("team", ASCENDING), ("at", DESCENDING)], name="team_recent")
-        await self._conn.db.kb_versions.create_index([("article_id", ASCENDING), ("version", DESCENDING)], name="history")
+        await self._conn.db.kb_versions.create_index(
+            [("article_id", ASCENDING), ("version", DESCENDING)], name="history"
+        )
 
     async def close(self) -> None:
         await self._conn.client.close()
