@@ -41,6 +41,7 @@ from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.failures import logged_failure
+from hub.help_centre import build_help_centre
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
 from hub.knowledge_model import KnowledgeModel
@@ -364,6 +365,7 @@ def build_app(hub: Hub) -> web.Application:
     app.add_subapp("/inbox/", build_inbox())
     if hub.config.status_page.enabled:
         app.add_subapp("/status/", build_status_page())
+    app.add_subapp("/help/", build_help_centre())  # the public help centre (published articles only)
     for name, adapter in hub.adapters.items():
         sub = adapter.web_app()
         if sub is not None:
