@@ -7,6 +7,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app_keys import HUB
 from hub.services.knowledge import KnowledgeService
+from tests.conftest import ROOT
 from tests.test_api import server
 
 __all__ = ["server"]
@@ -62,3 +63,19 @@ async def test_published_articles_are_listed_searched_and_shown_without_script(s
         assert (await client.get("/help/fr/")).status == 404
     finally:
         await client.close()
+
+
+async def test_the_web_chat_widget_links_to_the_help_centre_in_its_language(server: TestServer) -> None:
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        for lang, words in (("zh-CN", "帮助中心"), ("en", "Help centre")):
+            catalog = await (await client.get(f"/i18n/widget/{lang}.json")).json()
+            assert catalog["messages"]["help"] == words
+    finally:
+        await client.close()
+    script = (ROOT / "adapters" / "webchat" / "static" / "helpline.js").read_text(encoding="utf-8")
+    assert (
+        'href: `${hubRoot}help/${locale.startsWith("zh") ? "zh-CN" : "en"}/`' in script
+        and "helpLink, closeButton" in script
+    )
