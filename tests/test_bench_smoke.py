@@ -19,6 +19,7 @@ RUNS = {
         '"threading_accuracy_percent": 100.0, "no_auto_reply_to_machines_percent": 100.0',
     ),
     "faq.py": (["--folds", "2", "--rows", "1000", "--limit", "50"], "retrain on 1000 examples (best of 3)"),
+    "kb_retrain.py": (["--examples", "500", "--rounds", "1"], "retraining after a change: 5"),
 }
 
 
