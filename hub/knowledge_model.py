@@ -11,18 +11,29 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from conversation.faq import Example, Matcher, Prediction, TrainedMatcher, default_matcher
 from conversation.knowledge import Article
 from conversation.store import Store
+
+if TYPE_CHECKING:  # scikit-learn and numpy load at the first training, not when the hub is imported
+    from conversation.faq import Example, Matcher, Prediction, TrainedMatcher
 
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 5.0
 
 
+def default_matcher() -> Matcher:
+    from conversation.faq import default_matcher as matcher
+
+    return matcher()
+
+
 def training_examples(articles: list[Article]) -> list[Example]:
     """What the matcher learns: each published article's title and example questions."""
+    from conversation.faq import Example
+
     return [
         Example(text, article.id)
         for article in articles
@@ -75,10 +86,11 @@ class KnowledgeModel:
 
     async def watch_step(self) -> None:
         """One round of the hub's `kb-retrain` loop: wait for a change or the next check."""
-        try:
-            await asyncio.wait_for(self._wake.wait(), self.check_seconds)
-        except TimeoutError:
-            pass
+        if self.revision >= 0:  # the first round trains at once (the hub has just started)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.check_seconds)
+            except TimeoutError:
+                pass
         self._wake.clear()
         await self.refresh()
 
