@@ -37,12 +37,13 @@ def writer(call: Call) -> None:
         raise ApiError(403, "forbidden", "knowledge-base articles are changed by admins and supervisors")
 
 
-def article_json(article: Article, others: list[Article] | None = None) -> dict[str, Any]:
+def article_json(article: Article, others: list[Article] | None = None, *, rendered: bool = True) -> dict[str, Any]:
+    """`html`: the answer's sanitised HTML (left out of lists, where it is not shown)."""
     return {
         "id": article.id,
         **kb.article_to_input(article),
         "group": article.group_id,
-        "html": render_markdown(article.answer),
+        **({"html": render_markdown(article.answer)} if rendered else {}),
         "slug": kb.slug(article.title),
         "version": article.version,
         "updated_at": iso(article.updated_at),
@@ -85,7 +86,7 @@ async def list_articles(call: Call) -> dict[str, Any]:
         status=ArticleStatus(call.query["status"]) if "status" in call.query else None,
         category=call.query.get("category"),
     )
-    return {"items": [article_json(a) for a in found]}
+    return {"items": [article_json(a, rendered=False) for a in found]}
 
 
 @api.route(

@@ -4,7 +4,7 @@ matcher watches; hub/knowledge_model.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -82,7 +82,8 @@ class KnowledgeService:
             ):
                 unchanged += 1
                 continue
-            saved = await self._save(current, replace(incoming, version=current.version if current else 1))
+            wanted = replace(incoming, version=current.version if current else 1)
+            saved = await self._save(current, wanted, others=existing.values())
             existing[saved.id] = saved
             if current is None:
                 created += 1
@@ -90,9 +91,10 @@ class KnowledgeService:
                 updated += 1
         return ImportReport(created, updated, unchanged)
 
-    async def _save(self, current: Article | None, wanted: Article) -> Article:
-        others = await self.store.knowledge.list_articles()
-        check_translation(wanted, others)
+    async def _save(self, current: Article | None, wanted: Article, *, others: Iterable[Article] = ()) -> Article:
+        """Store `wanted` as the next version of `current`; `others`: every article, when the
+        caller has them at hand (an import), else they are read for the translation check."""
+        check_translation(wanted, others or await self.store.knowledge.list_articles())
         changed = changed_fields(current, wanted)
         if current is not None and not changed:
             return current  # nothing to keep: no version, no event
