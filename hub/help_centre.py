@@ -3,6 +3,7 @@
 - `/help/` sends the reader to `/help/zh-CN/` or `/help/en/` (Accept-Language).
 - `/help/<lang>/` lists the published articles of that language by category;
   `?q=` searches them (the same rule as the inbox's search).
+- `/help/sitemap.xml` lists every published article's URL for search engines.
 - `/help/<lang>/articles/<id>-<slug>` shows one; a wrong or missing slug redirects (301) to
   the canonical URL, so links stay good when a title changes. Drafts are never shown.
 
@@ -41,6 +42,8 @@ pre{overflow:auto;background:#f5f5f5;padding:.5rem}
 def build_help_centre() -> web.Application:
     sub = web.Application()
     sub.router.add_get("/", choose_language)
+    sub.router.add_get("/sitemap.xml", sitemap)
+    sub.router.add_get("/{lang}", to_index)
     sub.router.add_get("/{lang}/", index)
     sub.router.add_get("/{lang}/articles/{ref}", show)
     return sub
@@ -92,6 +95,10 @@ def _unavailable(t: Texts) -> web.HTTPException:
 
 async def choose_language(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"/help/{request_locale(request)}/")
+
+
+async def to_index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(f"/help/{_language(request)}/")
 
 
 def _search_form(t: Texts, query: str) -> str:
@@ -170,3 +177,21 @@ async def show(request: web.Request) -> web.StreamResponse:
         f"{_search_form(t, '')}"
     )
     return _page(t, article.title, body, head=head)
+
+
+async def sitemap(request: web.Request) -> web.StreamResponse:
+    """Every published article's canonical URL (absolute: the hub's public_url, else this host)."""
+    hub = request.config_dict[HUB]
+    origin = (hub.config.hub.public_url or f"{request.scheme}://{request.host}").rstrip("/")
+    articles = await _published(request, texts("help", request_locale(request)))
+    urls = "".join(
+        f"<url><loc>{html.escape(origin + article_path(a))}</loc>"
+        + (f"<lastmod>{a.updated_at.date().isoformat()}</lastmod>" if a.updated_at else "")
+        + "</url>"
+        for a in sorted(articles, key=lambda a: (a.language, a.id))
+    )
+    document = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    )
+    return web.Response(text=document, content_type="application/xml", charset="utf-8")

@@ -60,7 +60,12 @@ async def test_published_articles_are_listed_searched_and_shown_without_script(s
         assert "How to &lt;b&gt;get&lt;/b&gt; a refund" in english and "<em>order</em>" in english
 
         assert (await client.get("/help/zh-CN/articles/secret-plan")).status == 404  # drafts are not public
+        sitemap = await (await client.get("/help/sitemap.xml")).text()
+        assert sitemap.count("<loc>") == 2 and "/help/en/articles/refund-en-how-to-b-get-b-a-refund</loc>" in sitemap
+        assert "secret-plan" not in sitemap
         assert (await client.get("/help/fr/")).status == 404
+        resp = await client.get("/help/zh-CN", allow_redirects=False)
+        assert resp.status == 301 and resp.headers["Location"] == "/help/zh-CN/"
     finally:
         await client.close()
 
