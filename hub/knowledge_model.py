@@ -53,6 +53,8 @@ class KnowledgeModel:
         self.articles: dict[str, Article] = {}
         self.revision = -1  # the store's knowledge revision the model was trained on
         self.training_seconds = 0.0
+        self.trainings = 0  # how many times the matcher was trained (for tests and logs)
+        self._examples: list[Example] | None = None  # what the current model learned
         self._wake = asyncio.Event()
 
     def changed(self) -> None:
@@ -60,12 +62,17 @@ class KnowledgeModel:
         self._wake.set()
 
     async def refresh(self) -> bool:
-        """Retrain when the knowledge base changed since the last training; True when it did."""
+        """Catch up with the knowledge base; True when it changed since the last look. The
+        matcher is retrained only when what it learns changed (titles, examples, which
+        articles are published), so fixing an answer's wording costs no training."""
         revision = await self.store.knowledge.revision()  # read first: a change saved meanwhile is caught next time
         if revision == self.revision:
             return False
         articles = [a for a in await self.store.knowledge.list_articles() if a.published]
         examples = training_examples(articles)
+        if examples == self._examples:  # an answer, tag or category changed: the model stays as it is
+            self.articles, self.revision = {a.id: a for a in articles}, revision
+            return True
         started = time.perf_counter()
         trained: TrainedMatcher | None = None
         if len({e.article_id for e in examples}) >= 2:
@@ -74,6 +81,8 @@ class KnowledgeModel:
             except ValueError as exc:  # nothing the model can learn from (yet)
                 log.warning("knowledge base: the matcher was not trained: %s", exc)
         self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision
+        self._examples = examples
+        self.trainings += 1
         self.training_seconds = time.perf_counter() - started
         log.info(
             "knowledge base revision %d: matcher trained on %d examples of %d articles in %.2fs",

@@ -120,6 +120,11 @@ async def test_every_hub_process_retrains_when_an_article_changes(store: Store) 
         await model.watch_step()
         assert model.revision == await store.knowledge.revision()
         assert model.predict(question)[0][0].id == invoice.id
-    await kb.update("invoice_help", {"status": "draft"}, version=1)  # unpublished: no longer suggested
+    trainings = elsewhere.trainings
+    await kb.update("invoice_help", {"answer": "在**订单详情页**申请电子发票。"}, version=1)
+    await elsewhere.watch_step()
+    assert elsewhere.trainings == trainings  # the wording of an answer teaches the matcher nothing
+    assert elsewhere.articles["invoice_help"].answer.startswith("在**订单详情页**")  # but the answer given is new
+    await kb.update("invoice_help", {"status": "draft"}, version=2)  # unpublished: no longer suggested
     await elsewhere.watch_step()
     assert all(article.id != "invoice_help" for article, _ in elsewhere.predict(question))
