@@ -31,6 +31,7 @@ from conversation.areas.deliveries import Deliveries
 from conversation.areas.desk import Desk
 from conversation.areas.fields import FieldDefinitions
 from conversation.areas.inbox import Inbox
+from conversation.areas.knowledge import Knowledge
 from conversation.areas.records import Records
 from conversation.areas.roster import Roster
 from conversation.areas.tickets import InboundRecord as InboundRecord
@@ -110,6 +111,7 @@ class Store(ABC):
     audit: Audit
     webhooks: Webhooks
     roster: Roster
+    knowledge: Knowledge
 
     @abstractmethod
     async def open(self) -> None:

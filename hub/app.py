@@ -41,8 +41,10 @@ from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.failures import logged_failure
+from hub.help_centre import build_help_centre
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
+from hub.knowledge_model import KnowledgeModel
 from hub.metrics import CONTENT_TYPE, Metrics, team_agents_online, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
@@ -117,6 +119,8 @@ class Hub(ChannelPort):
             owner=self.instance_id,
         )
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
+        self.knowledge = KnowledgeModel(self.store)  # the FAQ matcher, retrained when articles change
+        self.services.knowledge.saved = self.knowledge.changed
         self._webhook_loop: asyncio.Task[None] | None = None
         self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
@@ -218,6 +222,7 @@ class Hub(ChannelPort):
             await self.store.close()
             raise
         self._background.append(self.supervisor.run("plugin-recovery", self._recover_once))
+        self._background.append(self.supervisor.run("kb-retrain", self.knowledge.watch_step))
         self._webhook_loop = self.supervisor.run("webhooks", self.webhooks.step)
         keep_days = self.config.webhooks.keep_days
         self._background.append(self.supervisor.run("webhook-log", lambda: prune_step(self.store, keep_days)))
@@ -359,6 +364,7 @@ def build_app(hub: Hub) -> web.Application:
     app.add_subapp("/inbox/", build_inbox())
     if hub.config.status_page.enabled:
         app.add_subapp("/status/", build_status_page())
+    app.add_subapp("/help/", build_help_centre())  # the public help centre (published articles only)
     for name, adapter in hub.adapters.items():
         sub = adapter.web_app()
         if sub is not None:

@@ -1,4 +1,4 @@
-"""The `helpline` command: serve, init, agent add, token create, faq eval."""
+"""The `helpline` command: serve, init, agent add, token create, faq eval, kb import/export."""
 
 from __future__ import annotations
 
@@ -61,6 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     faq_eval.add_argument("--threshold", type=float, help="auto-answer at this confidence or above (0..1)")
     faq_eval.add_argument("--model", choices=["ngram", "wordllama"], default="ngram", help="wordllama: optional extra")
 
+    kb = commands.add_parser("kb", help="knowledge base").add_subparsers(dest="action", required=True)
+    kb_import = kb.add_parser("import", help="create or update articles from a JSONL or CSV file (idempotent by id)")
+    kb_import.add_argument("file", type=Path)
+    kb_import.add_argument(
+        "--status", choices=["draft", "published"], default="published", help="for lines naming none"
+    )
+    kb_export = kb.add_parser("export", help="write every article as JSONL or CSV (to stdout without a file)")
+    kb_export.add_argument("file", type=Path, nargs="?")
+    for kb_command in (kb_import, kb_export):
+        kb_command.add_argument("--format", choices=["jsonl", "csv"], help="default: the file's extension, else jsonl")
+        kb_command.add_argument("--config", type=Path, default=Path("hub.toml"))
+
     args = parser.parse_args(argv)
     if args.command == "faq":  # reads only its files: no hub.toml, no store
         if args.articles is None and args.train is None:
@@ -78,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(config, args.host, args.port)
         set_actor(cli_actor())  # the audit log names the command line (and the OS user) for what it changes
+        if args.command == "kb":
+            from hub import kb_cli
+
+            if args.action == "import":
+                return asyncio.run(kb_cli.import_file(config, args.file, args.format, args.status))
+            return asyncio.run(kb_cli.export_file(config, args.file, args.format))
         if args.command == "token":
             role = Role(args.role) if args.role else None
             return asyncio.run(_token_create(config, args.email, args.name, role=role, teams=args.teams))

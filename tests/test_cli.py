@@ -255,3 +255,22 @@ def test_store_commands_need_no_hub_secret(tmp_path: Path, monkeypatch: pytest.M
     assert created.returncode == 0 and created.stdout.strip().startswith("hl_"), created.stderr
     served = run("serve", "--port", str(free_port()), cwd=tmp_path)  # serving still reads it
     assert served.returncode == 2 and "hub.metrics_token" in served.stderr
+
+
+def test_kb_import_names_a_bad_line_then_imports_once_and_exports(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    articles = ROOT.parent / "shared" / "data" / "faq-zh" / "articles.jsonl"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(articles.read_text(encoding="utf-8") + '{"id": "x", "title": "t"}\n', encoding="utf-8")
+    refused = run("kb", "import", str(broken), cwd=tmp_path)
+    assert refused.returncode == 1 and "line 31: answer is required" in refused.stderr
+    first = run("kb", "import", str(articles), cwd=tmp_path)
+    assert first.returncode == 0 and first.stdout.strip() == "30 created, 0 updated, 0 unchanged"
+    again = run("kb", "import", str(articles), cwd=tmp_path)
+    assert again.stdout.strip() == "0 created, 0 updated, 30 unchanged"
+    exported = run("kb", "export", "--format", "jsonl", cwd=tmp_path)
+    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert len(lines) == 30 and {"id", "title", "answer", "examples", "status"} <= set(lines[0])
+    assert run("kb", "export", str(tmp_path / "kb.csv"), cwd=tmp_path).returncode == 0
+    reimported = run("kb", "import", str(tmp_path / "kb.csv"), cwd=tmp_path)
+    assert reimported.stdout.strip() == "0 created, 0 updated, 30 unchanged"

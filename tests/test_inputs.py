@@ -141,6 +141,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "webhook_id": "nope",
         "delivery_id": "nope",
         "entry_id": "nope",
+        "article_id": "nope",
+        "version": "1",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()

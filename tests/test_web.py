@@ -71,6 +71,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
         "loops": {
             "outbox": {"status": "running", "failures": 0},
             "plugin-recovery": {"status": "running", "failures": 0},
+            "kb-retrain": {"status": "running", "failures": 0},  # the FAQ matcher follows knowledge changes
             "plugin-timers": {"status": "running", "failures": 0},  # plugins' durable timers
             "callbacks-due": {"status": "running", "failures": 0},  # hotline callback tasks falling due
             "snooze-wake": {"status": "running", "failures": 0},

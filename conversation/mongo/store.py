@@ -21,6 +21,7 @@ from conversation.mongo.deliveries import MongoDeliveries
 from conversation.mongo.desk import MongoDesk
 from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
+from conversation.mongo.knowledge import MongoKnowledge
 from conversation.mongo.records import MongoRecords, create_record_indexes
 from conversation.mongo.roster import MongoRoster
 from conversation.mongo.tickets import MongoTickets
@@ -54,6 +55,7 @@ class MongoStore(MongoStoreBase, Store):
         self.audit = MongoAudit(self._conn)
         self.webhooks = MongoWebhooks(self._conn)
         self.roster = MongoRoster(self._conn)
+        self.knowledge = MongoKnowledge(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -123,6 +125,9 @@ class MongoStore(MongoStoreBase, Store):
         )
         await self._conn.db.roster_entries.create_index([("team", ASCENDING)], name="team")
         await self._conn.db.pages.create_index([("team", ASCENDING), ("at", DESCENDING)], name="team_recent")
+        await self._conn.db.kb_versions.create_index(
+            [("article_id", ASCENDING), ("version", DESCENDING)], name="history"
+        )
 
     async def close(self) -> None:
         await self._conn.client.close()

@@ -187,6 +187,11 @@ CREATE TABLE IF NOT EXISTS presence (agent_id TEXT PRIMARY KEY, doc TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS pages (
     id TEXT PRIMARY KEY, team TEXT NOT NULL, at TEXT NOT NULL, released_at TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS pages_team ON pages (team, at);
+-- Knowledge base: each article's current state, and every version of it (full snapshots);
+-- the knowledge revision is the `knowledge` row of `counters`.
+CREATE TABLE IF NOT EXISTS kb_articles (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS kb_versions (
+    article_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (article_id, version));
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

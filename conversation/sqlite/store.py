@@ -34,6 +34,7 @@ from conversation.sqlite.deliveries import SQLiteDeliveries
 from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.fields import SQLiteFieldDefinitions
 from conversation.sqlite.inbox import SQLiteInbox
+from conversation.sqlite.knowledge import SQLiteKnowledge
 from conversation.sqlite.records import SQLiteRecords
 from conversation.sqlite.roster import SQLiteRoster
 from conversation.sqlite.tickets import SQLiteTickets
@@ -70,6 +71,7 @@ class SQLiteStore(Store):
         self.audit = SQLiteAudit(self._db)
         self.webhooks = SQLiteWebhooks(self._db)
         self.roster = SQLiteRoster(self._db)
+        self.knowledge = SQLiteKnowledge(self._db)
 
     @property
     def search_seconds(self) -> float:

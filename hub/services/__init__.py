@@ -24,6 +24,7 @@ from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
 from hub.services.fields import FieldService
 from hub.services.hotline import HotlineService
+from hub.services.knowledge import KnowledgeService
 from hub.services.records import RecordService
 from hub.services.roster import RosterService
 from hub.services.routing import RoutingRules, RoutingService
@@ -44,6 +45,7 @@ class Services:
     webhooks: WebhookService
     roster: RosterService
     routing: RoutingService
+    knowledge: KnowledgeService
 
     @classmethod
     def build(
@@ -93,6 +95,7 @@ class Services:
                 limits=limits,
             ),
             calendars=CalendarService(store, bus),
+            knowledge=KnowledgeService(store, bus, clock=lambda: conversations.clock()),
             fields=FieldService(store, bus),
             webhooks=WebhookService(
                 store,

@@ -83,6 +83,7 @@
     header .title { font-weight: 600; flex: 1; }
     header .ticket { font-size: 12px; } /* no opacity: small text needs its full contrast */
     header button { background: transparent; border: 0; color: #fff; font-size: 20px; cursor: pointer; }
+    header a.help { color: #fff; font-size: 12px; }
     .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px; background: #f8fafc; }
     .msg { max-width: 80%; padding: 8px 10px; border-radius: 10px; white-space: pre-wrap; word-wrap: break-word; line-height: 1.4; }
     .msg.visitor { align-self: flex-end; background: #2563eb; color: #fff; }
@@ -115,6 +116,8 @@
   const launcher = el("button", { class: "launcher", "aria-label": t("open"), "aria-haspopup": "dialog", "aria-expanded": "false", "aria-controls": "helpline-panel", text: "💬" });
   const ticketLabel = el("span", { class: "ticket" });
   const closeButton = el("button", { "aria-label": t("close"), text: "×" });
+  // The public help centre (/help/), in the widget's language: answers a visitor can read without waiting.
+  const helpLink = el("a", { class: "help", href: `${hubRoot}help/${locale.startsWith("zh") ? "zh-CN" : "en"}/`, target: "_blank", rel: "noopener", text: t("help") });
   const log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": t("conversation"), tabindex: "0" });
   const note = el("div", { class: "note", role: "status", "aria-live": "polite" }); // read out: "reconnecting", "code sent", ...
   const emailInput = el("input", { type: "email", placeholder: t("email"), "aria-label": t("email"), autocomplete: "email", required: "" });
@@ -128,7 +131,7 @@
   const attachButton = el("button", { type: "button", class: "attach", "aria-label": t("attach"), title: t("attach"), text: "📎" });
   const compose = el("form", { class: "compose" }, attachButton, fileInput, textarea, el("button", { class: "send", type: "submit", text: t("send") }));
   const panel = el("div", { class: "panel", id: "helpline-panel", role: "dialog", "aria-labelledby": "helpline-title" },
-    el("header", {}, el("span", { class: "title", id: "helpline-title", text: data.title || t("title") }), ticketLabel, closeButton), alert, offline, log, note, compose);
+    el("header", {}, el("span", { class: "title", id: "helpline-title", text: data.title || t("title") }), ticketLabel, helpLink, closeButton), alert, offline, log, note, compose);
   root.append(style, launcher, panel);
   (document.body || document.documentElement).append(host);
 

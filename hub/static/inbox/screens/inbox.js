@@ -15,6 +15,7 @@ import { openTicket, patchTicket, shownId } from "../lib/inbox.js";
 import { state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
 import { Audit } from "./audit.js";
+import { Knowledge } from "./knowledge.js";
 import { Webhooks } from "./webhooks.js";
 import { Roster } from "./roster.js";
 
@@ -89,6 +90,7 @@ export function Inbox() {
     ${s.dialog === "schedule-callback" && card ? html`<${ScheduleCallbackDialog} card=${card} />` : null}
     ${s.dialog === "webhooks" ? html`<${Webhooks} />` : null}
     ${s.dialog === "audit" ? html`<${Audit} />` : null}
+    ${s.dialog === "knowledge" ? html`<${Knowledge} />` : null}
     ${s.dialog === "roster" ? html`<${Roster} />` : null}
   </div>`;
 }

@@ -1,0 +1,143 @@
+"""Articles in and out as JSONL (the `faq-zh/articles.jsonl` format: `{"id", "title",
+"answer", "examples"}` a line, plus the optional `language`, `group`, `category`, `tags`,
+`status`) and CSV (one row per article; `tags` and `examples` one per line inside their cell).
+
+Reading checks every line before anything is stored; an error names the line."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from conversation.errors import InvalidInput
+from conversation.knowledge import Article, article_from_input, article_to_input, check_id
+
+FORMATS = ("jsonl", "csv")
+CSV_COLUMNS = ("id", "language", "group", "status", "category", "tags", "title", "answer", "examples")
+MAX_IMPORT_LINES = 20_000
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    line: int
+    article: Article  # version and authorship are the service's to set
+
+
+def _article(line: int, data: Any, default_status: str) -> ImportLine:
+    if not isinstance(data, dict):
+        raise InvalidInput(f"line {line}: expected a JSON object")
+    try:
+        article_id = check_id(data.get("id"))
+        fields = {k: v for k, v in data.items() if k != "id"}
+        fields.setdefault("status", default_status)
+        return ImportLine(line, article_from_input(fields, article_id=article_id))
+    except InvalidInput as exc:
+        raise InvalidInput(f"line {line}: {exc}") from None
+
+
+def _unique(lines: list[ImportLine]) -> list[ImportLine]:
+    seen: dict[str, int] = {}
+    for item in lines:
+        if item.article.id in seen:
+            raise InvalidInput(f"line {item.line}: id {item.article.id} is already on line {seen[item.article.id]}")
+        seen[item.article.id] = item.line
+    if len(lines) > MAX_IMPORT_LINES:
+        raise InvalidInput(f"at most {MAX_IMPORT_LINES} articles at a time")
+    return lines
+
+
+def read_jsonl(text: str, *, default_status: str = "published") -> list[ImportLine]:
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise InvalidInput(f"line {number}: not JSON ({exc.args[0] if exc.args else exc})") from None
+        lines.append(_article(number, data, default_status))
+    return _unique(lines)
+
+
+def _cell_list(value: str) -> list[str]:
+    return [part for part in (p.strip() for p in value.splitlines()) if part]
+
+
+def read_csv(text: str, *, default_status: str = "published") -> list[ImportLine]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = {"id", "title", "answer"} - set(reader.fieldnames or ())
+    if missing:
+        raise InvalidInput(f"line 1: the header needs the columns {', '.join(sorted(missing))}")
+    unknown = sorted(set(reader.fieldnames or ()) - set(CSV_COLUMNS))
+    if unknown:
+        raise InvalidInput(f"line 1: unknown column {unknown[0]}")
+    lines = []
+    try:
+        for row in reader:
+            if None in row:
+                raise InvalidInput(f"line {reader.line_num}: more cells than columns")
+            data: dict[str, Any] = {k: v for k, v in row.items() if v is not None and (v != "" or k == "id")}
+            for key in ("tags", "examples"):
+                if key in data:
+                    data[key] = _cell_list(data[key])
+            lines.append(_article(reader.line_num, data, default_status))
+    except csv.Error as exc:
+        raise InvalidInput(f"line {reader.line_num}: {exc}") from None
+    return _unique(lines)
+
+
+def read_articles(text: str, fmt: str, *, default_status: str = "published") -> list[ImportLine]:
+    if fmt == "jsonl":
+        return read_jsonl(text, default_status=default_status)
+    if fmt == "csv":
+        return read_csv(text, default_status=default_status)
+    raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
+
+
+def _export_doc(article: Article) -> dict[str, Any]:
+    data = article_to_input(article)
+    return {
+        "id": article.id,
+        "title": data.pop("title"),
+        "answer": data.pop("answer"),
+        "examples": data.pop("examples"),
+        **data,
+        "group": article.group_id,
+    }
+
+
+def write_jsonl(articles: Iterable[Article]) -> str:
+    return "".join(json.dumps(_export_doc(a), ensure_ascii=False) + "\n" for a in articles)
+
+
+def write_csv(articles: Iterable[Article]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for article in articles:
+        doc = _export_doc(article)
+        writer.writerow({**doc, "tags": "\n".join(doc["tags"]), "examples": "\n".join(doc["examples"])})
+    return out.getvalue()
+
+
+def write_articles(articles: Iterable[Article], fmt: str) -> str:
+    if fmt == "jsonl":
+        return write_jsonl(articles)
+    if fmt == "csv":
+        return write_csv(articles)
+    raise InvalidInput(f"format must be one of {', '.join(FORMATS)}")
+
+
+def import_target(incoming: Article, existing: dict[str, Article]) -> Article:
+    """Where an imported article goes. Its id, when that article is in the same language
+    (or new); else its translation `<id>-<language>` in the same group, so the zh-CN and en
+    files of one knowledge base (same ids) import side by side as translations, and
+    importing either again updates the same articles."""
+    same = existing.get(incoming.id)
+    if same is None or same.language == incoming.language:
+        return incoming
+    return replace(incoming, id=f"{incoming.id}-{incoming.language}", group=incoming.group or same.group_id)

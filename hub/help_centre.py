@@ -1,0 +1,197 @@
+"""The public help centre: `/help/` (server-rendered, no script, works without JavaScript).
+
+- `/help/` sends the reader to `/help/zh-CN/` or `/help/en/` (Accept-Language).
+- `/help/<lang>/` lists the published articles of that language by category;
+  `?q=` searches them (the same rule as the inbox's search).
+- `/help/sitemap.xml` lists every published article's URL for search engines.
+- `/help/<lang>/articles/<id>-<slug>` shows one; a wrong or missing slug redirects (301) to
+  the canonical URL, so links stay good when a title changes. Drafts are never shown.
+
+Every text from an article is escaped; the answer is the sanitised HTML of its Markdown
+(conversation/markdown_html.py), and the page's CSP allows no script at all.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from urllib.parse import quote
+
+from aiohttp import web
+
+from conversation import knowledge as kb
+from conversation.knowledge import Article
+from conversation.markdown_html import plain_text, render_markdown
+from conversation.store import StoreUnavailable
+from hub.app_keys import HUB
+from hub.i18n import Texts, texts
+from hub.i18n_web import request_locale
+
+PATH_LANGUAGES = {"zh-CN": "zh-CN", "en": "en"}
+MAX_QUERY = 200
+STYLE = """
+body{font:16px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
+header{display:flex;justify-content:space-between;align-items:baseline;gap:1rem;flex-wrap:wrap}
+header a{color:inherit}form{display:flex;gap:.5rem;margin:1rem 0}input[type=search]{flex:1;font:inherit;padding:.4rem}
+h2{font-size:1.1rem;margin-top:1.5rem}ul{padding-left:1.2rem}li{margin:.3rem 0}.summary{color:#555;font-size:.9rem}
+article img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25rem .5rem}
+pre{overflow:auto;background:#f5f5f5;padding:.5rem}
+"""
+
+
+def build_help_centre() -> web.Application:
+    sub = web.Application()
+    sub.router.add_get("/", choose_language)
+    sub.router.add_get("/sitemap.xml", sitemap)
+    sub.router.add_get("/{lang}", to_index)
+    sub.router.add_get("/{lang}/", index)
+    sub.router.add_get("/{lang}/articles/{ref}", show)
+    return sub
+
+
+def article_path(article: Article) -> str:
+    return f"/help/{article.language}/articles/{article.id}-{quote(kb.slug(article.title))}"
+
+
+def _page(t: Texts, title: str, body: str, *, status: int = 200, head: str = "") -> web.Response:
+    nonce = secrets.token_urlsafe(12)
+    other = "en" if t.locale == "zh-CN" else "zh-CN"
+    document = (
+        f'<!doctype html><html lang="{t.locale}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f'<title>{html.escape(title)}</title>{head}<style nonce="{nonce}">{STYLE}</style></head><body>'
+        f'<header><a href="/help/{t.locale}/"><strong>{html.escape(t.get("help.title"))}</strong></a>'
+        f'<a href="/help/{other}/" hreflang="{other}" lang="{other}">{html.escape(t.get("help.language"))}</a></header>'
+        f"{body}</body></html>"
+    )
+    response = web.Response(text=document, content_type="text/html", charset="utf-8", status=status)
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src https: data:; form-action 'self';"
+        " frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _language(request: web.Request) -> str:
+    lang = PATH_LANGUAGES.get(request.match_info["lang"])
+    if lang is None:
+        raise web.HTTPNotFound(text="no such language")
+    return lang
+
+
+async def _published(request: web.Request, t: Texts) -> list[Article]:
+    try:
+        articles = await request.config_dict[HUB].store.knowledge.list_articles()
+    except StoreUnavailable:
+        raise _unavailable(t) from None
+    return [a for a in articles if a.published]
+
+
+def _unavailable(t: Texts) -> web.HTTPException:
+    page = _page(t, t.get("help.title"), f"<p>{html.escape(t.get('help.unavailable'))}</p>", status=503)
+    return web.HTTPServiceUnavailable(body=page.body, headers=page.headers)
+
+
+async def choose_language(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(f"/help/{request_locale(request)}/")
+
+
+async def to_index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(f"/help/{_language(request)}/")
+
+
+def _search_form(t: Texts, query: str) -> str:
+    label = html.escape(t.get("help.search.label"))
+    return (
+        f'<form method="get" action="/help/{t.locale}/" role="search">'
+        f'<input type="search" name="q" value="{html.escape(query)}" aria-label="{label}" maxlength="{MAX_QUERY}">'
+        f'<button type="submit">{html.escape(t.get("help.search"))}</button></form>'
+    )
+
+
+def _item(article: Article) -> str:
+    return (
+        f'<li><a href="{html.escape(article_path(article))}">{html.escape(article.title)}</a>'
+        f'<div class="summary">{html.escape(plain_text(article.answer, 140))}</div></li>'
+    )
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    lang = _language(request)
+    t = texts("help", lang)
+    query = request.query.get("q", "")[:MAX_QUERY].strip()
+    articles = await _published(request, t)
+    found = kb.search(articles, query=query, language=lang)
+    body = _search_form(t, query)
+    if query:
+        body += f"<h1>{html.escape(t.get('help.results', query=query))}</h1>"
+        body += f"<ul>{''.join(map(_item, found))}</ul>" if found else f"<p>{html.escape(t.get('help.none'))}</p>"
+    elif not found:
+        body += f"<h1>{html.escape(t.get('help.title'))}</h1><p>{html.escape(t.get('help.empty'))}</p>"
+    else:
+        body += f"<h1>{html.escape(t.get('help.title'))}</h1>"
+        categories: dict[str, list[Article]] = {}
+        for article in sorted(found, key=lambda a: (a.category or "\uffff", a.title)):
+            categories.setdefault(article.category, []).append(article)
+        for category, items in categories.items():
+            body += f"<h2>{html.escape(category or t.get('help.other'))}</h2><ul>{''.join(map(_item, items))}</ul>"
+    alternates = "".join(f'<link rel="alternate" hreflang="{code}" href="/help/{code}/">' for code in PATH_LANGUAGES)
+    head = alternates + ('<meta name="robots" content="noindex">' if query else "")
+    return _page(t, t.get("help.title"), body, head=head)
+
+
+async def show(request: web.Request) -> web.StreamResponse:
+    lang = _language(request)
+    t = texts("help", lang)
+    article_id = request.match_info["ref"]
+    articles = await _published(request, t)
+    by_id = {a.id: a for a in articles if a.language == lang}
+    article = by_id.get(article_id)  # an id without a slug
+    if article is None:  # <id>-<slug>: the longest published id the reference starts with
+        candidates = [a for i, a in by_id.items() if article_id.startswith(i + "-")]
+        article = max(candidates, key=lambda a: len(a.id), default=None)
+    if article is None:
+        text = t.get("help.not_found")
+        return _page(t, text, f"<h1>{html.escape(text)}</h1>", status=404)
+    canonical = article_path(article)
+    if request.path != canonical and quote(request.path) != canonical:
+        raise web.HTTPMovedPermanently(canonical)
+    others = [a for a in kb.translations(article, articles) if a.published]
+    head = (
+        f'<link rel="canonical" href="{html.escape(canonical)}">'
+        f'<meta name="description" content="{html.escape(plain_text(article.answer, 160))}">'
+        + "".join(
+            f'<link rel="alternate" hreflang="{html.escape(o.language)}" href="{html.escape(article_path(o))}">'
+            for o in others
+        )
+    )
+    links = "".join(
+        f'<p><a href="{html.escape(article_path(o))}" hreflang="{html.escape(o.language)}">'
+        f"{html.escape(t.get('help.translation'))}</a></p>"
+        for o in others
+    )
+    body = (
+        f'<p><a href="/help/{lang}/">{html.escape(t.get("help.back"))}</a></p>'
+        f"<article><h1>{html.escape(article.title)}</h1>{render_markdown(article.answer)}</article>{links}"
+        f"{_search_form(t, '')}"
+    )
+    return _page(t, article.title, body, head=head)
+
+
+async def sitemap(request: web.Request) -> web.StreamResponse:
+    """Every published article's canonical URL (absolute: the hub's public_url, else this host)."""
+    hub = request.config_dict[HUB]
+    origin = (hub.config.hub.public_url or f"{request.scheme}://{request.host}").rstrip("/")
+    articles = await _published(request, texts("help", request_locale(request)))
+    urls = "".join(
+        f"<url><loc>{html.escape(origin + article_path(a))}</loc>"
+        + (f"<lastmod>{a.updated_at.date().isoformat()}</lastmod>" if a.updated_at else "")
+        + "</url>"
+        for a in sorted(articles, key=lambda a: (a.language, a.id))
+    )
+    document = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    )
+    return web.Response(text=document, content_type="application/xml", charset="utf-8")

@@ -1,0 +1,111 @@
+"""The matcher each hub process answers with, kept in step with the knowledge base without
+a restart: a saved change wakes this process at once (the service's `saved` hook), and
+every `check_seconds` it compares the store's knowledge revision with the one it trained
+on, which is how changes saved by other hub processes arrive. Training runs in a worker
+thread and the new model replaces the old in one assignment; questions asked meanwhile
+are answered by the previous model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from conversation.knowledge import Article
+from conversation.store import Store
+
+if TYPE_CHECKING:  # scikit-learn and numpy load at the first training, not when the hub is imported
+    from conversation.faq import Example, Matcher, Prediction, TrainedMatcher
+
+log = logging.getLogger(__name__)
+
+CHECK_SECONDS = 5.0
+
+
+def default_matcher() -> Matcher:
+    from conversation.faq import default_matcher as matcher
+
+    return matcher()
+
+
+def training_examples(articles: list[Article]) -> list[Example]:
+    """What the matcher learns: each published article's title and example questions."""
+    from conversation.faq import Example
+
+    return [
+        Example(text, article.id)
+        for article in articles
+        if article.published
+        for text in (article.title, *article.examples)
+    ]
+
+
+class KnowledgeModel:
+    def __init__(
+        self, store: Store, *, matcher: Callable[[], Matcher] = default_matcher, check_seconds: float = CHECK_SECONDS
+    ) -> None:
+        self.store = store
+        self._matcher = matcher
+        self.check_seconds = check_seconds
+        self.trained: TrainedMatcher | None = None
+        self.articles: dict[str, Article] = {}
+        self.revision = -1  # the store's knowledge revision the model was trained on
+        self.training_seconds = 0.0
+        self.trainings = 0  # how many times the matcher was trained (for tests and logs)
+        self._examples: list[Example] | None = None  # what the current model learned
+        self._wake = asyncio.Event()
+
+    def changed(self) -> None:
+        """A change was saved in this process: retrain now rather than at the next check."""
+        self._wake.set()
+
+    async def refresh(self) -> bool:
+        """Catch up with the knowledge base; True when it changed since the last look. The
+        matcher is retrained only when what it learns changed (titles, examples, which
+        articles are published), so fixing an answer's wording costs no training."""
+        revision = await self.store.knowledge.revision()  # read first: a change saved meanwhile is caught next time
+        if revision == self.revision:
+            return False
+        articles = [a for a in await self.store.knowledge.list_articles() if a.published]
+        examples = training_examples(articles)
+        if examples == self._examples:  # an answer, tag or category changed: the model stays as it is
+            self.articles, self.revision = {a.id: a for a in articles}, revision
+            return True
+        started = time.perf_counter()
+        trained: TrainedMatcher | None = None
+        if len({e.article_id for e in examples}) >= 2:
+            try:
+                trained = await asyncio.to_thread(self._matcher().train, examples)
+            except ValueError as exc:  # nothing the model can learn from (yet)
+                log.warning("knowledge base: the matcher was not trained: %s", exc)
+        self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision
+        self._examples = examples
+        self.trainings += 1
+        self.training_seconds = time.perf_counter() - started
+        log.info(
+            "knowledge base revision %d: matcher trained on %d examples of %d articles in %.2fs",
+            revision,
+            len(examples),
+            len(articles),
+            self.training_seconds,
+        )
+        return True
+
+    async def watch_step(self) -> None:
+        """One round of the hub's `kb-retrain` loop: wait for a change or the next check."""
+        if self.revision >= 0:  # the first round trains at once (the hub has just started)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.check_seconds)
+            except TimeoutError:
+                pass
+        self._wake.clear()
+        await self.refresh()
+
+    def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
+        """The k best published articles for a question, with their confidence."""
+        trained = self.trained
+        if trained is None or not text.strip():
+            return []
+        return [(self.articles[p.article_id], p) for p in trained.predict(text, k) if p.article_id in self.articles]

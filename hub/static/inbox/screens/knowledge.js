@@ -1,0 +1,116 @@
+// The knowledge base: a searchable list of articles, an editor with a live preview (the
+// server's sanitised HTML of the Markdown), and each article's history. Agents read;
+// admins and supervisors write. A save names the version it started from, so an edit made
+// meanwhile by someone else is refused (409) instead of overwritten.
+import { api } from "../lib/api.js";
+import { html, useEffect, useRef, useState } from "../lib/html.js";
+import { formatFull, t } from "../lib/i18n.js";
+import { failed, notify } from "../lib/inbox.js";
+import { useStore } from "../lib/store.js";
+import { Dialog } from "../components/dialog.js";
+
+const EMPTY = { id: "", title: "", answer: "", language: "zh-CN", group: "", category: "", tags: [], examples: [], status: "draft", version: 0 };
+const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
+
+// The sanitised HTML comes from the server (markdown-it, then nh3): the only HTML put in the page.
+function Preview({ answer }) {
+  const [rendered, setRendered] = useState("");
+  const timer = useRef(null);
+  useEffect(() => {
+    clearTimeout(timer.current);
+    let current = true;
+    timer.current = setTimeout(async () => {
+      try { const r = await api("POST", "/kb/preview", { answer }); if (current) setRendered(r.html); } catch (e) { /* the next keystroke tries again */ }
+    }, 250);
+    return () => { current = false; };
+  }, [answer]);
+  return html`<div id="kb-preview" class="kb-preview" aria-live="polite" dangerouslySetInnerHTML=${{ __html: rendered }}></div>`;
+}
+
+function History({ article }) {
+  const [versions, setVersions] = useState([]);
+  const [shown, setShown] = useState(null);
+  useEffect(() => { api("GET", `/kb/articles/${encodeURIComponent(article.id)}/versions`).then((r) => setVersions(r.items), failed); }, [article.id, article.version]);
+  return html`<div id="kb-history"><ol class="kb-versions">${versions.map((v) => html`<li data-version=${v.version}>
+      <button type="button" class="link" onClick=${() => setShown(v)}>${t("kb.version", { version: v.version })}</button>
+      ${" "}${formatFull(v.article.updated_at)} · ${v.article.updated_by || "—"} · ${v.changed.map((f) => t(`kb.field.${f}`)).join(", ")}</li>`)}</ol>
+    ${shown ? html`<section id="kb-old-version" class="kb-old"><h3>${t("kb.version", { version: shown.version })}: ${shown.article.title}</h3>
+      <div class="kb-preview" dangerouslySetInnerHTML=${{ __html: shown.article.html }}></div></section>` : null}</div>`;
+}
+
+function Editor({ article, canWrite, onSaved }) {
+  const [draft, setDraft] = useState({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") });
+  const [tab, setTab] = useState("edit");
+  useEffect(() => setDraft({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") }), [article.id, article.version]);
+  const set = (name) => (event) => setDraft({ ...draft, [name]: event.target.value });
+  async function save(event) {
+    event.preventDefault();
+    const body = {
+      title: draft.title, answer: draft.answer, language: draft.language, category: draft.category, status: draft.status,
+      tags: draft.tagsText.split(/[,，]/).map((x) => x.trim()).filter(Boolean), examples: lines(draft.examplesText),
+    };
+    if (draft.group && draft.group !== article.id) body.group = draft.group;
+    try {
+      const saved = article.version
+        ? await api("PATCH", `/kb/articles/${encodeURIComponent(article.id)}`, { ...body, version: article.version })
+        : await api("POST", "/kb/articles", draft.id ? { ...body, id: draft.id } : body);
+      notify(t("kb.saved", { version: saved.version }));
+      onSaved(saved);
+    } catch (e) { failed(e); }
+  }
+  const readOnly = !canWrite;
+  return html`<form id="kb-editor" class="kb-editor" onSubmit=${save}>
+    <div class="row"><div role="tablist">
+      <button type="button" role="tab" id="kb-tab-edit" aria-selected=${tab === "edit"} onClick=${() => setTab("edit")}>${t("kb.edit")}</button>
+      ${article.version ? html`<button type="button" role="tab" id="kb-tab-history" aria-selected=${tab === "history"} onClick=${() => setTab("history")}>${t("kb.history")}</button>` : null}</div>
+      ${article.version && article.status === "published" ? html`<a href=${`/help/${article.language}/articles/${article.id}-${article.slug}`} target="_blank" rel="noopener">${t("kb.public_page")}</a>` : null}
+    </div>
+    ${tab === "history" ? html`<${History} article=${article} />` : html`
+    ${article.version ? null : html`<label class="field">${t("kb.id")} <input id="kb-id" value=${draft.id} onInput=${set("id")} placeholder=${t("kb.id_hint")} /></label>`}
+    <label class="field">${t("kb.field.title")} <input id="kb-title" required value=${draft.title} onInput=${set("title")} readOnly=${readOnly} /></label>
+    <div class="row">
+      <label class="field">${t("kb.field.language")} <select id="kb-language" value=${draft.language} onChange=${set("language")} disabled=${readOnly}>
+        <option value="zh-CN">中文 (zh-CN)</option><option value="en">English (en)</option></select></label>
+      <label class="field">${t("kb.field.status")} <select id="kb-status" value=${draft.status} onChange=${set("status")} disabled=${readOnly}>
+        <option value="draft">${t("kb.status.draft")}</option><option value="published">${t("kb.status.published")}</option></select></label>
+      <label class="field">${t("kb.field.category")} <input id="kb-category" value=${draft.category} onInput=${set("category")} readOnly=${readOnly} /></label>
+      <label class="field">${t("kb.field.group")} <input id="kb-group" value=${draft.group} onInput=${set("group")} readOnly=${readOnly} placeholder=${t("kb.group_hint")} /></label>
+    </div>
+    <label class="field">${t("kb.field.tags")} <input id="kb-tags" value=${draft.tagsText} onInput=${set("tagsText")} readOnly=${readOnly} /></label>
+    <div class="kb-split">
+      <label class="field">${t("kb.field.answer")} <textarea id="kb-answer" rows="12" required value=${draft.answer} onInput=${set("answer")} readOnly=${readOnly}></textarea></label>
+      <div><span class="field">${t("kb.preview")}</span><${Preview} answer=${draft.answer} /></div>
+    </div>
+    <label class="field">${t("kb.field.examples")} <textarea id="kb-examples" rows="6" value=${draft.examplesText} onInput=${set("examplesText")} readOnly=${readOnly}></textarea></label>
+    ${article.translations?.length ? html`<p class="hint">${t("kb.translations")}: ${article.translations.map((x) => `${x.title} (${x.language})`).join(", ")}</p>` : null}
+    ${canWrite ? html`<p><button type="submit" id="kb-save">${t("kb.save")}</button></p>` : html`<p class="hint">${t("kb.read_only")}</p>`}`}
+  </form>`;
+}
+
+export function Knowledge() {
+  const s = useStore();
+  const canWrite = s.me.role === "admin" || s.me.role === "supervisor";
+  const [query, setQuery] = useState("");
+  const [items, setItems] = useState([]);
+  const [open, setOpen] = useState(null);
+  async function load(q = query) {
+    try { setItems((await api("GET", `/kb/articles?${new URLSearchParams(q ? { q } : {})}`)).items); } catch (e) { failed(e); }
+  }
+  useEffect(() => { load(); }, []);
+  async function pick(id) {
+    try { setOpen(await api("GET", `/kb/articles/${encodeURIComponent(id)}`)); } catch (e) { failed(e); }
+  }
+  return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>
+    <div class="kb">
+      <div class="kb-list">
+        <div class="row" role="search"><input id="kb-search" type="search" autofocus value=${query} placeholder=${t("kb.search")} aria-label=${t("kb.search")}
+          onInput=${(e) => setQuery(e.target.value)} onChange=${(e) => load(e.target.value)} /></div>
+        ${canWrite ? html`<button type="button" id="kb-new" onClick=${() => setOpen({ ...EMPTY })}>${t("kb.new")}</button>` : null}
+        ${items.length === 0 ? html`<p class="hint">${t("kb.empty")}</p>` : html`<ul id="kb-articles">${items.map((a) => html`<li data-id=${a.id}>
+          <button type="button" class=${open && open.id === a.id ? "link active" : "link"} onClick=${() => pick(a.id)}>${a.title}</button>
+          <span class="hint"> ${a.language} · ${t(`kb.status.${a.status}`)}${a.category ? ` · ${a.category}` : ""}</span></li>`)}</ul>`}
+      </div>
+      ${open ? html`<${Editor} article=${open} canWrite=${canWrite} onSaved=${(saved) => { setOpen(saved); load(); }} />` : html`<p class="hint">${t("kb.pick")}</p>`}
+    </div>
+  <//>`;
+}

@@ -1,0 +1,67 @@
+"""Editing a knowledge-base article in the inbox in Chinese (chromium through Playwright):
+search, the live preview of the sanitised Markdown, a save as a new version, the history
+with the previous version readable, and the public page showing the change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.app import Hub
+from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
+    ARTIFACTS,
+    browser,
+    hub_url,
+    no_script_errors,
+    serious_accessibility_problems,
+    sign_in,
+)
+
+
+async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], browser: Any) -> None:  # noqa: F811
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    kb = hub.services.knowledge
+    await kb.create({"id": "refund", "title": "如何申请退款", "answer": "打开订单，点击退款。", "status": "published",
+                     "category": "订单", "examples": ["怎么退钱"]})  # fmt: skip
+    await kb.create({"id": "invoice", "title": "如何开发票", "answer": "在订单详情申请。", "status": "published"})
+
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-knowledge")
+    dialog = page.locator("dialog#knowledge")
+    await expect(dialog.locator("h2")).to_have_text("知识库")
+    await expect(page.locator("#kb-articles li")).to_have_count(2)
+    await page.fill("#kb-search", "退款")
+    await page.press("#kb-search", "Enter")
+    await expect(page.locator("#kb-articles li")).to_have_count(1)
+    await page.locator("#kb-articles li button").click()
+    await expect(page.locator("#kb-title")).to_have_value("如何申请退款")
+
+    await page.fill("#kb-answer", "## 退款步骤\n\n1. 打开**订单**\n2. 点击退款 <script>window.hacked=1</script>")
+    preview = page.locator("#kb-preview")
+    await expect(preview.locator("h2")).to_have_text("退款步骤")
+    await expect(preview.locator("strong")).to_have_text("订单")
+    await expect(preview).to_contain_text("<script>window.hacked=1</script>")  # shown as text, never run
+    assert await page.evaluate("window.hacked") is None
+    await page.fill("#kb-examples", "怎么退钱\n退款要多久")
+    await page.screenshot(path=str(ARTIFACTS / "knowledge-edit-zh-CN.png"), full_page=True)
+    assert await serious_accessibility_problems(page) == []
+    await page.click("#kb-save")
+    await expect(page.locator("[role=status]").first).to_contain_text("已保存为第 2 版")
+
+    saved = await hub.store.knowledge.get_article("refund")
+    assert saved is not None and saved.version == 2 and saved.examples == ("怎么退钱", "退款要多久")
+    assert saved.updated_by == "王芳"
+
+    await page.click("#kb-tab-history")
+    versions = page.locator("#kb-history li")
+    await expect(versions).to_have_count(2)
+    await expect(versions.first).to_contain_text("王芳")
+    await expect(versions.first).to_contain_text("答案（Markdown）")
+    await page.locator("#kb-history li[data-version='1'] button").click()
+    await expect(page.locator("#kb-old-version")).to_contain_text("打开订单，点击退款。")
+
+    public = await browser.new_page()
+    await public.goto(f"{url}/help/zh-CN/articles/refund")
+    await expect(public.locator("article h2")).to_have_text("退款步骤")
+    await public.close()

@@ -1,0 +1,130 @@
+"""The knowledge service and the hub's matcher on both backends: versions, translations,
+import that changes nothing the second time, and retraining in every hub process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conversation.audit import AuditQuery
+from conversation.errors import InvalidInput
+from conversation.knowledge_io import read_articles, write_articles
+from conversation.store import Store
+from hub.actor import Actor, acting_as
+from hub.events import EventBus
+from hub.knowledge_model import KnowledgeModel
+from hub.services.knowledge import EditConflict, KnowledgeService
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+ZH = SHARED / "faq-zh" / "articles.jsonl"
+EN = SHARED / "faq-en" / "articles.jsonl"
+EDITOR = Actor("agent-7", "Li Na", "session")
+
+
+def service(store: Store) -> KnowledgeService:
+    return KnowledgeService(store, EventBus())
+
+
+async def test_an_edit_is_a_new_version_and_a_stale_edit_is_refused(store: Store) -> None:
+    kb = service(store)
+    with acting_as(EDITOR):
+        first = await kb.create({"id": "refund", "title": "如何退款", "answer": "在订单页点**退款**。"})
+        second = await kb.update("refund", {"examples": ["怎么退钱"], "status": "published"}, version=1)
+    assert (first.version, first.language, first.status.value) == (1, "zh-CN", "draft")
+    assert (second.version, second.updated_by, second.examples) == (2, "Li Na", ("怎么退钱",))
+    with pytest.raises(EditConflict):
+        await kb.update("refund", {"title": "x"}, version=1)
+    history = await store.knowledge.list_versions("refund")
+    assert [(v.version, v.changed) for v in history] == [
+        (2, ("examples", "status")),
+        (1, ("title", "answer", "language", "status")),
+    ]
+    entries = await store.audit.list_entries(AuditQuery(target_id="refund"))
+    assert [(e.action, e.actor_name, e.after) for e in entries][0] == (
+        "kb.article.update", "Li Na", {"examples": ["怎么退钱"], "status": "published"}
+    )  # fmt: skip
+    with pytest.raises(InvalidInput, match="title"):
+        await kb.update("refund", {"title": "  "}, version=2)
+    assert (await store.knowledge.get_article("refund")).version == 2  # type: ignore[union-attr]
+
+
+async def test_one_article_per_language_in_a_group(store: Store) -> None:
+    kb = service(store)
+    await kb.create({"id": "refund", "title": "如何退款", "answer": "a"})
+    await kb.create({"id": "refund-en", "title": "How to get a refund", "answer": "b", "group": "refund"})
+    with pytest.raises(InvalidInput, match="already has a en article: refund-en"):
+        await kb.create({"id": "refund-en2", "title": "Refunds", "answer": "c", "group": "refund", "language": "en"})
+    assert await store.knowledge.get_article("refund-en2") is None
+
+
+async def test_the_shared_faq_files_import_as_translations_and_again_change_nothing(store: Store) -> None:
+    kb = service(store)
+    zh = read_articles(ZH.read_text(encoding="utf-8"), "jsonl")
+    en = read_articles(EN.read_text(encoding="utf-8"), "jsonl")
+    assert (await kb.import_articles(zh)).as_dict() == {"created": 30, "updated": 0, "unchanged": 0}
+    assert (await kb.import_articles(en)).as_dict() == {"created": 30, "updated": 0, "unchanged": 0}
+    revision = await store.knowledge.revision()
+    assert (await kb.import_articles(zh)).as_dict() == {"created": 0, "updated": 0, "unchanged": 30}
+    assert (await kb.import_articles(en)).as_dict() == {"created": 0, "updated": 0, "unchanged": 30}
+    assert await store.knowledge.revision() == revision  # nothing saved, nothing to retrain
+    english = await store.knowledge.get_article("forgot_password-en")
+    assert english is not None and english.language == "en" and english.group_id == "forgot_password"
+    exported = write_articles(await store.knowledge.list_articles(), "jsonl")
+    for fmt in ("jsonl", "csv"):  # an export imports back unchanged
+        text = exported if fmt == "jsonl" else write_articles(await store.knowledge.list_articles(), "csv")
+        again = await kb.import_articles(read_articles(text, fmt))
+        assert again.as_dict() == {"created": 0, "updated": 0, "unchanged": 60}
+    assert json.loads(exported.splitlines()[0])["id"] == "account_frozen"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "message"),
+    [
+        ("jsonl", '{"id": "a", "title": "t", "answer": "x"}\n{"id": "b", "title": "t"\n', "line 2: not JSON"),
+        (
+            "jsonl",
+            '{"id": "a", "title": "t", "answer": "x"}\n\n{"id": "b", "title": "", "answer": "x"}',
+            "line 3: title",
+        ),
+        ("jsonl", '{"id": "a", "title": "t", "answer": "x"}\n{"id": "a", "title": "t", "answer": "y"}', "line 2: id a"),
+        ("jsonl", '{"id": "a b", "title": "t", "answer": "x"}', "line 1: id must be"),
+        ("csv", "id,title,answer\na,t,x\nb,t,\n", "line 3: answer is required"),
+        ("csv", "id,title\na,t\n", "line 1: the header needs the columns answer"),
+    ],
+)
+async def test_a_bad_line_is_named_and_nothing_is_imported(store: Store, fmt: str, text: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        await service(store).import_articles(read_articles(text, fmt))
+    assert await store.knowledge.list_articles() == []
+
+
+async def test_every_hub_process_retrains_when_an_article_changes(store: Store) -> None:
+    kb = service(store)
+    here = KnowledgeModel(store)  # the process that saves
+    kb.saved = here.changed
+    elsewhere = KnowledgeModel(store, check_seconds=0.01)  # another hub process on the same store
+    await kb.import_articles(read_articles(ZH.read_text(encoding="utf-8"), "jsonl"))
+    await here.watch_step()  # woken by the save: no wait
+    await elsewhere.watch_step()  # its periodic check sees the new revision
+    question = "我想开发票报销用"
+    assert here.predict(question)[0][0].id == elsewhere.predict(question)[0][0].id != "invoice_help"
+
+    invoice = await kb.create(
+        {"id": "invoice_help", "title": "如何开发票", "answer": "在订单详情页申请电子发票。", "status": "published",
+         "examples": ["我想开发票报销用", "发票怎么开", "能开增值税发票吗", "报销需要发票"]}
+    )  # fmt: skip
+    assert here._wake.is_set()
+    for model in (here, elsewhere):
+        await model.watch_step()
+        assert model.revision == await store.knowledge.revision()
+        assert model.predict(question)[0][0].id == invoice.id
+    trainings = elsewhere.trainings
+    await kb.update("invoice_help", {"answer": "在**订单详情页**申请电子发票。"}, version=1)
+    await elsewhere.watch_step()
+    assert elsewhere.trainings == trainings  # the wording of an answer teaches the matcher nothing
+    assert elsewhere.articles["invoice_help"].answer.startswith("在**订单详情页**")  # but the answer given is new
+    await kb.update("invoice_help", {"status": "draft"}, version=2)  # unpublished: no longer suggested
+    await elsewhere.watch_step()
+    assert all(article.id != "invoice_help" for article, _ in elsewhere.predict(question))
