@@ -30,6 +30,10 @@ def default_matcher() -> Matcher:
     return matcher()
 
 
+def _load_matcher_code() -> None:
+    import conversation.faq  # noqa: F401  (scikit-learn, numpy, scipy: over a second of imports)
+
+
 def training_examples(articles: list[Article]) -> list[Example]:
     """What the matcher learns: each published article's title and example questions."""
     from conversation.faq import Example
@@ -68,6 +72,9 @@ class KnowledgeModel:
         revision = await self.store.knowledge.revision()  # read first: a change saved meanwhile is caught next time
         if revision == self.revision:
             return False
+        # The matcher's libraries are imported beside the loop, never on it: an import of
+        # that size would hold every socket and webhook of this hub for a second or more.
+        await asyncio.to_thread(_load_matcher_code)
         articles = [a for a in await self.store.knowledge.list_articles() if a.published]
         examples = training_examples(articles)
         if examples == self._examples:  # an answer, tag or category changed: the model stays as it is
