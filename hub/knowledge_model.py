@@ -30,20 +30,18 @@ def default_matcher() -> Matcher:
     return matcher()
 
 
-def _load_matcher_code() -> None:
-    import conversation.faq  # noqa: F401  (scikit-learn, numpy, scipy: over a second of imports)
+def training_pairs(articles: list[Article]) -> list[tuple[str, str]]:
+    """What the matcher learns, as (question, article id): each published article's title
+    and example questions. Plain pairs, so deciding whether to train imports nothing."""
+    return [
+        (text, article.id) for article in articles if article.published for text in (article.title, *article.examples)
+    ]
 
 
 def training_examples(articles: list[Article]) -> list[Example]:
-    """What the matcher learns: each published article's title and example questions."""
     from conversation.faq import Example
 
-    return [
-        Example(text, article.id)
-        for article in articles
-        if article.published
-        for text in (article.title, *article.examples)
-    ]
+    return [Example(text, article_id) for text, article_id in training_pairs(articles)]
 
 
 class KnowledgeModel:
@@ -58,8 +56,11 @@ class KnowledgeModel:
         self.revision = -1  # the store's knowledge revision the model was trained on
         self.training_seconds = 0.0
         self.trainings = 0  # how many times the matcher was trained (for tests and logs)
-        self._examples: list[Example] | None = None  # what the current model learned
+        self._examples: list[tuple[str, str]] | None = None  # what the current model learned
         self._wake = asyncio.Event()
+
+    def _train(self, articles: list[Article]) -> TrainedMatcher:
+        return self._matcher().train(training_examples(articles))
 
     def changed(self) -> None:
         """A change was saved in this process: retrain now rather than at the next check."""
@@ -72,19 +73,18 @@ class KnowledgeModel:
         revision = await self.store.knowledge.revision()  # read first: a change saved meanwhile is caught next time
         if revision == self.revision:
             return False
-        # The matcher's libraries are imported beside the loop, never on it: an import of
-        # that size would hold every socket and webhook of this hub for a second or more.
-        await asyncio.to_thread(_load_matcher_code)
         articles = [a for a in await self.store.knowledge.list_articles() if a.published]
-        examples = training_examples(articles)
+        examples = training_pairs(articles)
         if examples == self._examples:  # an answer, tag or category changed: the model stays as it is
             self.articles, self.revision = {a.id: a for a in articles}, revision
             return True
         started = time.perf_counter()
         trained: TrainedMatcher | None = None
-        if len({e.article_id for e in examples}) >= 2:
+        if len({article_id for _text, article_id in examples}) >= 2:
             try:
-                trained = await asyncio.to_thread(self._matcher().train, examples)
+                # In a thread, imports included: scikit-learn and numpy take over a second to
+                # import, which on the loop would hold every socket and webhook of this hub.
+                trained = await asyncio.to_thread(self._train, articles)
             except ValueError as exc:  # nothing the model can learn from (yet)
                 log.warning("knowledge base: the matcher was not trained: %s", exc)
         self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision
