@@ -249,14 +249,14 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
     await agent.call(
         "PATCH",
         f"/api/v1/conversations/{conv}",
-        {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "billing"},
+        {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "finance"},
     )
     thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
     events = [m["text"] for m in thread if m["kind"] == "event"]
     assert events == [
         "Li Na set the status to resolved",
         "Li Na assigned this to Li Na",
-        "Li Na moved this to team billing",
+        "Li Na moved this to team Finance / refunds",  # the team's name, not its id
         "Li Na set the tags to refund",
     ]
     # ... each kept by key and parameters, for every agent's inbox to say in their language
