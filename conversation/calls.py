@@ -22,6 +22,12 @@ PHONE_CHANNEL = "phone"
 MAX_NUMBER_CHARS = 40
 
 
+def takes_replies(channel: str) -> bool:
+    """Whether agents can write to the customer on a ticket's channel. A `phone` ticket is a
+    logged call: nothing carries a written reply back, so it takes notes and callbacks only."""
+    return channel != PHONE_CHANNEL
+
+
 class InvalidNumber(InvalidInput):
     """Not a phone number (API code `invalid_number`, said in the agent's language)."""
 
