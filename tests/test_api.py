@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -331,6 +332,20 @@ async def test_every_route_is_in_the_openapi_document(server: TestServer) -> Non
                 if route.method != "HEAD" and not sub.canonical.endswith("openapi.json"):
                     served.add((sub.canonical, route.method))
     assert served and served == documented
+
+
+async def test_each_route_of_the_table_is_documented_with_its_parameters_and_body(server: TestServer) -> None:
+    from hub.api.routes import api
+
+    async with TestClient(server) as client:
+        document = await (await client.get("/api/openapi.json")).json()
+    for route in api.routes:
+        operation = document["paths"]["/api" + route.path][route.method.lower()]
+        parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+        assert {("path", name) for name in re.findall(r"{(\w+)}", route.path)} <= parameters, route.path
+        assert {("query", name) for name in route.query} <= parameters, route.path
+        assert ("requestBody" in operation) is (route.body is not None), (route.method, route.path)
+        assert str(route.status) in operation["responses"] and operation["summary"], (route.method, route.path)
 
 
 async def test_live_events_reach_the_inbox_and_cross_site_sockets_are_refused(agent: Agent) -> None:
