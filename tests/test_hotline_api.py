@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from conversation.calls import CallDirection
-from conversation.model import ConversationQuery, utcnow
+import pytest
+
+from conversation.calls import CallDirection, NoReplies
+from conversation.model import AuthorType, ConversationQuery, utcnow
 from hub.app_keys import HUB
 from hub.services.hotline import CallForm
 from tests.helpers import make_config, running_hub
@@ -194,3 +196,15 @@ async def test_a_reply_on_a_phone_ticket_is_refused_at_once_in_the_agents_langua
     assert note["kind"] == "note"
     other = await new_ticket(agent)
     assert (await agent.call("GET", f"/api/v1/conversations/{other}"))["takes_replies"] is True
+
+
+async def test_a_bots_words_on_a_phone_ticket_are_kept_as_a_note_not_queued_to_fail(agent: Agent) -> None:
+    logged = await agent.call("POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in"}, status=201)
+    hub = agent.client.server.app[HUB]
+    ticket = await hub.store.tickets.get_conversation(logged["conversation"]["id"])
+    told = await hub.services.conversations.post_bot_message(ticket, "您的工单已解决。", plugin="progress")
+    assert told.kind.value == "note" and told.delivery is None and told.author_id == "progress"
+    with pytest.raises(NoReplies):  # every other way of writing to the customer is refused the same way
+        await hub.services.conversations.send(ticket, "hello", author_type=AuthorType.AGENT, author_id="a1")
+    queued = [m for m in await hub.store.tickets.list_messages(ticket.id) if m.delivery is not None]
+    assert queued == []

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
-from conversation.calls import takes_replies
+from conversation.calls import NoReplies, takes_replies
 from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
 from conversation.fields import FieldType
 from conversation.model import (
@@ -415,10 +415,8 @@ async def post_message(call: Call) -> dict[str, Any]:
         raise ApiError(409, "merged", "this ticket was merged into another; write there")
     text, files = call.body["text"], call.body.get("attachments", [])
     note = call.body.get("kind", "reply") == "note"
-    if not note and not takes_replies(conv.channel):  # refused now, not failed later in the outbox
-        raise ApiError(
-            422, "phone_reply", "phone tickets take notes and callbacks; reply on another channel of the customer"
-        )
+    if not note and not takes_replies(conv.channel):  # before any upload is claimed
+        raise NoReplies()
     if files and (note or not channel_sends_files(hub, conv)):
         raise ApiError(
             422,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from conversation.business_time import Calendar
+from conversation.calls import NoReplies, takes_replies
 from conversation.desk import category_defaults, handoff_changes
 from conversation.errors import InvalidInput
 from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
@@ -67,6 +68,8 @@ class ConversationService:
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
     ) -> Message:
+        if not takes_replies(conversation.channel):  # a logged call: the agents say it when they call back
+            return await self.add_note(conversation, text, author=plugin)
         return await self.send(conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices)
 
     async def send(
@@ -84,6 +87,8 @@ class ConversationService:
         `raw` carries channel options the agent chose (an email's `cc`)."""
         if not text.strip() and not attachments:
             raise InvalidInput("a message needs text")
+        if not takes_replies(conversation.channel):
+            raise NoReplies()
         now = self.clock()
         message = Message(
             id=new_id(),
