@@ -47,10 +47,15 @@ async def mail_sink() -> AsyncIterator[tuple[Sink, int]]:
     await server.wait_closed()
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "mongo"])
 async def desk(
-    tmp_path: Path, telegram_api: tuple[FakeTelegram, str], mail_sink: tuple[Sink, int]
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    telegram_api: tuple[FakeTelegram, str],
+    mail_sink: tuple[Sink, int],
 ) -> AsyncIterator[tuple[TestClient, Hub]]:
+    """A hub with Telegram and email, over each store backend."""
+    storage_url = "sqlite://" if request.param == "sqlite" else request.getfixturevalue("mongo_db_uri")
     config = make_config(
         tmp_path,
         {
@@ -73,6 +78,7 @@ async def desk(
             },
             "plugins": {"enabled": ["progress", "greeting"]},
         },
+        storage_url=storage_url,
     )
     hub = Hub(config)
     async with TestClient(TestServer(build_app(hub))) as client:
