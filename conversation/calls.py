@@ -22,6 +22,22 @@ PHONE_CHANNEL = "phone"
 MAX_NUMBER_CHARS = 40
 
 
+def takes_replies(channel: str) -> bool:
+    """Whether agents can write to the customer on a ticket's channel. A `phone` ticket is a
+    logged call: nothing carries a written reply back, so it takes notes and callbacks only."""
+    return channel != PHONE_CHANNEL
+
+
+class NoReplies(InvalidInput):
+    """A reply on a ticket whose channel carries none back (API code `phone_reply`, said in
+    the agent's language): refused at once rather than failed later in the outbox."""
+
+    code = "phone_reply"
+
+    def __init__(self) -> None:
+        super().__init__("phone tickets take notes and callbacks; reply on another channel of the customer")
+
+
 class InvalidNumber(InvalidInput):
     """Not a phone number (API code `invalid_number`, said in the agent's language)."""
 

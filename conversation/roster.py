@@ -234,6 +234,18 @@ def check_swaps(entries: Sequence[RosterEntry]) -> None:
             raise InvalidInput(f"replaces: {entry.replaces!r} does not work the pattern {pattern.label or pattern.id}")
 
 
+def joining_members(entry: RosterEntry, members: Iterable[str]) -> list[str]:
+    """The agents an entry puts on duty for its team who are not yet the team's members.
+
+    Being on a team's roster makes an agent a member: the team's tickets are routed to them,
+    and an agent sees (hub/access.py) only the tickets of their teams. A leave puts nobody on
+    duty, so it makes nobody a member."""
+    if entry.kind == "leave":
+        return []
+    present = set(members)
+    return [agent for agent in entry.agents if agent not in present]
+
+
 # -- documents -----------------------------------------------------------------------------
 def entry_to_doc(entry: RosterEntry) -> dict[str, Any]:
     return {

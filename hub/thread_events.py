@@ -4,11 +4,14 @@ An event keeps a stable catalog key and its parameters in the message's `raw`
 (`raw["event"] = {"key": "event.status_changed", "params": {...}}`), so each agent's
 inbox says it in that agent's language; `text` holds it in the hub's language for
 API clients and search. A parameter that names a value with its own catalog entry
-(`event.status.resolved`) is shown through that entry, here and in the browser alike.
+(`event.status.resolved`) is shown through that entry, here and in the browser alike;
+one that names a record with names of its own (a team) carries them in `names`
+(parameter -> language -> name), so each reader sees the name in their language, not an id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,17 +22,34 @@ from hub.i18n import hub_texts
 class ThreadEvent:
     key: str
     params: dict[str, str] = field(default_factory=dict)
+    names: dict[str, dict[str, str]] = field(default_factory=dict)  # parameter -> language -> name
 
     def text(self, locale: str) -> str:
         said = hub_texts(locale)
         shown = {}
         for name, value in self.params.items():
             value_key = f"event.{name}.{value}"
-            shown[name] = said.get(value_key) if said.has(value_key) else value
+            if name in self.names:
+                shown[name] = name_in(self.names[name], locale) or value
+            else:
+                shown[name] = said.get(value_key) if said.has(value_key) else value
         return said.get(self.key, **shown)
 
     def as_raw(self) -> dict[str, Any]:
-        return {"event": {"key": self.key, "params": dict(self.params)}}
+        event: dict[str, Any] = {"key": self.key, "params": dict(self.params)}
+        if self.names:
+            event["names"] = {name: dict(labels) for name, labels in self.names.items()}
+        return {"event": event}
+
+
+def name_in(names: Mapping[str, str], locale: str) -> str:
+    """A record's name in `locale`: the same tag, else the same language, else English, else any."""
+    language = locale.replace("_", "-").split("-")[0].lower()
+    near = [tag for tag in names if tag.split("-")[0].lower() == language]
+    for tag in (locale.replace("_", "-"), *near, "en"):
+        if names.get(tag):
+            return names[tag]
+    return next((n for n in names.values() if n), "")
 
 
 def event_of(raw: dict[str, Any] | None) -> ThreadEvent | None:
@@ -40,4 +60,10 @@ def event_of(raw: dict[str, Any] | None) -> ThreadEvent | None:
     params = found.get("params")
     if not isinstance(params, dict):
         params = {}
-    return ThreadEvent(found["key"], {str(k): str(v) for k, v in params.items()})
+    names = found.get("names")
+    kept = {
+        str(k): {str(lang): str(n) for lang, n in v.items()}
+        for k, v in (names.items() if isinstance(names, dict) else ())
+        if isinstance(v, dict)
+    }
+    return ThreadEvent(found["key"], {str(k): str(v) for k, v in params.items()}, kept)

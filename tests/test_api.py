@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -249,14 +250,14 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
     await agent.call(
         "PATCH",
         f"/api/v1/conversations/{conv}",
-        {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "billing"},
+        {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "finance"},
     )
     thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
     events = [m["text"] for m in thread if m["kind"] == "event"]
     assert events == [
         "Li Na set the status to resolved",
         "Li Na assigned this to Li Na",
-        "Li Na moved this to team billing",
+        "Li Na moved this to team Finance / refunds",  # the team's name, not its id
         "Li Na set the tags to refund",
     ]
     # ... each kept by key and parameters, for every agent's inbox to say in their language
@@ -331,6 +332,20 @@ async def test_every_route_is_in_the_openapi_document(server: TestServer) -> Non
                 if route.method != "HEAD" and not sub.canonical.endswith("openapi.json"):
                     served.add((sub.canonical, route.method))
     assert served and served == documented
+
+
+async def test_each_route_of_the_table_is_documented_with_its_parameters_and_body(server: TestServer) -> None:
+    from hub.api.routes import api
+
+    async with TestClient(server) as client:
+        document = await (await client.get("/api/openapi.json")).json()
+    for route in api.routes:
+        operation = document["paths"]["/api" + route.path][route.method.lower()]
+        parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+        assert {("path", name) for name in re.findall(r"{(\w+)}", route.path)} <= parameters, route.path
+        assert {("query", name) for name in route.query} <= parameters, route.path
+        assert ("requestBody" in operation) is (route.body is not None), (route.method, route.path)
+        assert str(route.status) in operation["responses"] and operation["summary"], (route.method, route.path)
 
 
 async def test_live_events_reach_the_inbox_and_cross_site_sockets_are_refused(agent: Agent) -> None:

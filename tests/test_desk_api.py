@@ -77,7 +77,7 @@ async def test_a_category_brings_its_default_team_and_priority_with_events(admin
     changed = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "dispute"})
     assert (changed["category"], changed["team"], changed["priority"]) == ("dispute", "finance", "high")
     events = await thread_events(admin, ticket)
-    assert "Category dispute sent this to team finance" in events
+    assert "Category dispute sent this to team Finance / refunds" in events  # the team's name, not its id
     assert "Category dispute set the priority to high" in events
 
 
@@ -97,3 +97,19 @@ async def test_an_unknown_category_is_refused_and_changes_nothing(admin: Agent) 
     assert "ghost" in refused["message"]
     conversation = (await admin.call("GET", f"/api/v1/conversations/{ticket}"))["conversation"]
     assert (conversation["category"], conversation["team"]) == ("", "")
+
+
+async def test_a_ticket_is_moved_only_to_a_team_that_exists(admin: Agent) -> None:
+    ticket = await new_ticket(admin, text="where is my parcel")
+    before = await admin.call("GET", f"/api/v1/conversations/{ticket}/messages")
+    refused = await admin.call(
+        "PATCH", f"/api/v1/conversations/{ticket}", {"team": "billing", "priority": "high"}, status=422
+    )
+    assert refused == {"error": "invalid", "message": "team: 'billing' is not a team"}
+    card = (await admin.call("GET", f"/api/v1/conversations/{ticket}"))["conversation"]
+    assert (card["team"], card["priority"]) == ("", "normal")  # nothing of the change was kept
+    assert await admin.call("GET", f"/api/v1/conversations/{ticket}/messages") == before
+    assert not [e for e in (await admin.call("GET", "/api/v1/audit"))["items"] if e.get("action") == "ticket.update"]
+    moved = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "finance"})
+    assert moved["team"] == "finance"
+    assert (await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": ""}))["team"] == ""  # "" removes it

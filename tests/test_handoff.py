@@ -55,8 +55,12 @@ async def test_a_hand_off_moves_the_ticket_with_a_reason_and_leaves_history(serv
         events = [event_of(m.raw) for m in thread if m.kind is MessageKind.EVENT]
         handover = next(e for e in events if e is not None and e.key == "event.handed_over")
         assert handover.params == {"who": "Li Na", "source": "customer-service", "team": "technical-support"}
-        assert handover.text("en") == "Li Na handed this over from team customer-service to team technical-support"
-        assert handover.text("zh-CN") == "Li Na 将此工单从团队 customer-service 转交给团队 technical-support"
+        # each reader sees the teams' names in their language, not their ids
+        assert handover.text("en") == "Li Na handed this over from team Customer service to team Technical support"
+        assert handover.text("zh-CN") == "Li Na 将此工单从团队 客服 转交给团队 技术支持"
+        listed = (await admin.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+        shown = next(m["event"] for m in listed if (m["event"] or {}).get("key") == "event.handed_over")
+        assert shown["names"]["team"] == {"zh-CN": "技术支持", "en": "Technical support"}  # for the inbox
         assert any(e is not None and e.key == "event.unassigned" for e in events)
         published = [feed.queue.get_nowait() for _ in range(feed.queue.qsize())]
         assert {

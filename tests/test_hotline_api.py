@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from conversation.calls import CallDirection
-from conversation.model import ConversationQuery, utcnow
+import pytest
+
+from conversation.calls import CallDirection, NoReplies
+from conversation.model import AuthorType, ConversationQuery, utcnow
 from hub.app_keys import HUB
 from hub.services.hotline import CallForm
 from tests.helpers import make_config, running_hub
@@ -169,3 +171,40 @@ async def test_no_bot_answers_a_logged_call(tmp_path: Path) -> None:
         messages = await hub.store.tickets.list_messages(logged.conversation.id)
         assert [m.kind.value for m in messages] == ["message", "event"]
         assert all(m.plugins_done for m in messages)  # nothing left for plugin recovery either
+
+
+async def test_a_reply_on_a_phone_ticket_is_refused_at_once_in_the_agents_language(agent: Agent) -> None:
+    logged = await agent.call("POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in"}, status=201)
+    ticket = logged["conversation"]["id"]
+    card = await agent.call("GET", f"/api/v1/conversations/{ticket}")
+    assert card["takes_replies"] is False  # the inbox shows notes only
+    before = await thread(agent, ticket)
+    resp = await agent.client.post(
+        f"/api/v1/conversations/{ticket}/messages",
+        json={"text": "您好，我们已处理"},
+        headers={"X-CSRF-Token": agent.csrf, "Accept-Language": "zh-CN"},
+    )
+    refused = await resp.json()
+    assert resp.status == 422 and refused["error"] == "phone_reply"
+    assert refused["message"] == "电话工单只能添加备注和回电任务；请通过客户的其他渠道回复。"
+    english = await agent.call("POST", f"/api/v1/conversations/{ticket}/messages", {"text": "hello"}, status=422)
+    assert "reply on another channel of the customer" in english["message"]
+    assert await thread(agent, ticket) == before  # nothing stored, nothing queued to fail later
+    note = await agent.call(
+        "POST", f"/api/v1/conversations/{ticket}/messages", {"text": "回电时说明", "kind": "note"}, status=201
+    )
+    assert note["kind"] == "note"
+    other = await new_ticket(agent)
+    assert (await agent.call("GET", f"/api/v1/conversations/{other}"))["takes_replies"] is True
+
+
+async def test_a_bots_words_on_a_phone_ticket_are_kept_as_a_note_not_queued_to_fail(agent: Agent) -> None:
+    logged = await agent.call("POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in"}, status=201)
+    hub = agent.client.server.app[HUB]
+    ticket = await hub.store.tickets.get_conversation(logged["conversation"]["id"])
+    told = await hub.services.conversations.post_bot_message(ticket, "您的工单已解决。", plugin="progress")
+    assert told.kind.value == "note" and told.delivery is None and told.author_id == "progress"
+    with pytest.raises(NoReplies):  # every other way of writing to the customer is refused the same way
+        await hub.services.conversations.send(ticket, "hello", author_type=AuthorType.AGENT, author_id="a1")
+    queued = [m for m in await hub.store.tickets.list_messages(ticket.id) if m.delivery is not None]
+    assert queued == []

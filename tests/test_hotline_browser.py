@@ -64,6 +64,10 @@ async def test_an_agent_logs_a_call_in_chinese_with_a_callback(hub_url: tuple[Hu
     await expect(thread).to_contain_text("客户说付款被扣了两次")
     await expect(thread).to_contain_text("记录了与 +8613812345678 的通话（呼入），180 秒：需回电")
     await expect(thread).to_contain_text("前回电 +8613812345678")
+    # A phone ticket takes notes: the reply choice is off and the box says why.
+    await expect(page.locator("input[name=mode][value=reply]")).to_be_disabled()
+    await expect(page.locator("input[name=mode][value=note]")).to_be_checked()
+    await expect(page.locator("#composer-notes-only")).to_contain_text("电话工单只能添加备注和回电任务")
     ticket = await hub.store.tickets.get_conversation_by_number(1000)
     assert ticket is not None and ticket.channel == "phone" and ticket.category == "dispute"
 

@@ -483,3 +483,164 @@ async def test_hotline_times_at_the_edge_of_the_calendar_get_a_4xx_never_a_500(s
         resp = await site.client.post("/api/v1/calls", json=body, headers=site.bearer)
         assert resp.status == 422, (body, await resp.text())
     assert site.snapshot() == before
+
+
+# -- schema-valid edge values at real objects (schemathesis-style) --------------------------------
+# Each body route gets bodies its own schema accepts, one field at a time at an edge: the longest
+# and shortest strings, odd text, each choice, the integer bounds, empty and full lists, null.
+# These pass the schema and reach the handlers, the services and the store: any 5xx is a bug.
+ODD_TEXTS = (
+    *("\x00", "'; DROP TABLE conversations; --", "😀\u200b\u202e", "%ED%A0%80", "../..", "-1", "1e999"),
+    *("2026-02-30", "0001-01-01", "9999-12-31", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"),
+    *("24:00", "23:59-00:00", "00:00-00:00", "+0", "+99999999999999999999", "mon-sun"),
+)
+
+
+def edge_values(schema: Schema) -> list[Any]:
+    """Values `schema` accepts, at its edges."""
+    if isinstance(schema, Str):
+        if schema.choices:
+            return list(schema.choices)
+        low, high = max(schema.min_length, 0), min(schema.max_length, 20_000)
+        texts = ["x" * max(low, 1), "界" * high, " " * max(low, 1), *ODD_TEXTS]
+        return [t for t in texts if low <= len(t) <= high] + ([""] if low == 0 else [])
+    if isinstance(schema, Int):
+        low = schema.minimum if schema.minimum is not None else -(2**63)
+        high = schema.maximum if schema.maximum is not None else 2**63 - 1
+        return sorted({low, high, max(low, min(high, 0))})
+    if isinstance(schema, Bool):
+        return [True, False]
+    if isinstance(schema, Arr):
+        inner = edge_values(schema.items)
+        return [[], inner[:1] * schema.max_items, *[[v] for v in inner[:4]]]
+    if isinstance(schema, Nullable):
+        return [None, *edge_values(schema.inner)]
+    if isinstance(schema, Obj):
+        return [sample(schema), {k: sample(v) for k, v in schema.fields.items() if k in schema.required}]
+    if isinstance(schema, Map):
+        value = sample(schema.values)
+        return [{}, {"\x00": value}, {"x" * schema.key_max_length: value}, {"2027-02-30": value, "": value}]
+    if isinstance(schema, Scalar):
+        return [None, 0, -1, 2**63 - 1, 1e308, True, "", "9" * 999, {"amount": "1e999", "currency": "CNY"}]
+    if isinstance(schema, AnyObject):
+        return [{}, {"order": None}, {"order": "x" * 5000}, {"order": [1, {"a": None}]}]
+    raise AssertionError(f"no edge values for {schema!r}")
+
+
+SHIFT = {"kind": "pattern", "start": "08:00", "end": "16:00", "weekdays": ["mon-fri"]}
+ROSTER_CSV = (
+    "kind,label,duty,agents,weekdays,start,end,date,until,pattern,replaces\n"
+    "pattern,早班,shift,{agent},mon-fri,08:00,16:00,,,,\n"
+)
+
+
+def valid_bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """A body each route accepts (its fields then vary one at a time): it gets past the first check."""
+    return {
+        ("POST", "/v1/auth/login"): {"email": DEFAULT_ADMIN_EMAIL, "password": "not-the-password"},
+        ("PATCH", "/v1/me"): {"language": "en"},
+        ("POST", "/v1/conversations/{conversation_id}/messages"): {"text": "hello", "kind": "note"},
+        ("PATCH", "/v1/conversations/{conversation_id}"): {"priority": "high"},
+        ("POST", "/v1/conversations/{conversation_id}/merge"): {"into": ids["other_conversation"]},
+        ("POST", "/v1/messages/{message_id}/move"): {"conversation_id": ids["other_conversation"]},
+        ("POST", "/v1/conversations/{conversation_id}/handoff"): {"team": "finance", "reason": "needs finance"},
+        ("PATCH", "/v1/contacts/{contact_id}"): {"name": "Li"},
+        ("POST", "/v1/contacts/{contact_id}/merge"): {"into": ids["other_contact"]},
+        ("POST", "/v1/canned"): {"shortcut": "hi", "title": "Hi", "text": "Hello"},
+        ("POST", "/v1/teams"): {"id": "vip", "names": {"en": "VIP"}},
+        ("PATCH", "/v1/teams/{team_id}"): {"visibility": "team"},
+        ("POST", "/v1/categories"): {"id": "refund", "names": {"en": "Refund"}},
+        ("PATCH", "/v1/categories/{category_id}"): {"default_priority": "low"},
+        ("PUT", "/v1/teams/{team_id}/calendar"): {"timezone": "Asia/Shanghai", "hours": {"mon": ["09:00-18:00"]}},
+        ("POST", "/v1/teams/{team_id}/calendar/import"): {"ics": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"},
+        ("POST", "/v1/categories/{category_id}/fields"): {"key": "amount", "type": "text", "labels": {"en": "A"}},
+        ("PATCH", "/v1/categories/{category_id}/fields/{key}"): {"labels": {"en": "Order"}},
+        ("POST", "/v1/agents"): {"email": "new@example.com", "role": "agent", "password": "a-long-password-1"},
+        ("PATCH", "/v1/agents/{agent_id}"): {"name": "Boss"},
+        ("POST", "/v1/tokens"): {"name": "more"},
+        ("POST", "/v1/records/{plugin}/{kind}"): {"conversation_id": ids["conversation_id"], "data": {"order": "A"}},
+        ("PATCH", "/v1/records/{plugin}/{kind}/{record_id}"): {"status": "waiting"},
+        ("POST", "/v1/webhooks"): {"url": "https://hooks.example.com/x", "events": ["ticket.*"]},
+        ("PATCH", "/v1/webhooks/{webhook_id}"): {"active": False},
+        ("POST", "/v1/calls"): {"number": "+8613812345678", "direction": "in"},
+        ("POST", "/v1/conversations/{conversation_id}/callbacks"): {
+            "due_at": "2030-01-01T08:00:00Z",
+            "number": "+8613812345678",
+        },
+        ("PATCH", "/v1/callbacks/{callback_id}"): {"status": "done"},
+        ("POST", "/v1/roster/entries"): {"team": "finance", "agents": [ids["agent_id"]], **SHIFT},
+        ("PATCH", "/v1/roster/entries/{entry_id}"): {"end": "17:00"},
+        ("PATCH", "/v1/roster/settings/{team_id}"): {"timezone": "Asia/Shanghai"},
+        ("POST", "/v1/roster/import"): {"team": "finance", "csv": ROSTER_CSV.format(agent=DEFAULT_ADMIN_EMAIL)},
+        ("PATCH", "/v1/agents/{agent_id}/profile"): {"capacity": 3},
+        ("PUT", "/v1/me/presence"): {"status": "away"},
+    }
+
+
+UNIQUE = ("id", "shortcut", "key", "email")  # a create route's new object: each variant names its own
+
+
+def edge_bodies(body: Obj, base: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The valid body `base` with each field, in turn, at each of its edge values."""
+    variants = [("", base), ("", {k: v for k, v in sample(body).items() if k in body.required} or sample(body))]
+    variants += [(name, {**base, name: value}) for name, field in body.fields.items() for value in edge_values(field)]
+    for n, (varied, shape) in enumerate(variants):
+        yield {k: f"u{n}_{v}" if k in UNIQUE and k != varied and isinstance(v, str) else v for k, v in shape.items()}
+
+
+async def real_ids(site: Site) -> dict[str, str]:
+    """Path ids of real objects, so that the routes' handlers go past their lookups."""
+
+    async def made(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        resp = await site.client.post("/api" + path, json=body, headers=site.bearer)
+        assert resp.status == 201, (path, await resp.text())
+        return dict(await resp.json())
+
+    conversation = site.ids["conversation_id"]
+    other = await site.hub.ingest(customer_message("m-2", "another customer", channel="api", thread="t-2"))
+    record = await made("/v1/records/disputes/dispute", {"conversation_id": conversation, "data": {"order": "A1"}})
+    webhook = await made("/v1/webhooks", {"url": "https://hooks.example.com/in", "events": ["ticket.*"]})
+    callback = await made(
+        f"/v1/conversations/{conversation}/callbacks", {"due_at": "2030-01-01T08:00:00Z", "number": "+8613812345678"}
+    )
+    await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
+    entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
+    return {
+        **site.ids,
+        "record_id": record["id"],
+        "webhook_id": webhook["id"],
+        "callback_id": callback["id"],
+        "entry_id": entry["id"],
+        "other_conversation": other.conversation.id,
+        "other_contact": other.conversation.contact_id,
+    }
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=[f"{r.method} {r.path}" for r in BODY_ROUTES])
+async def test_every_api_body_route_answers_schema_valid_edge_values_without_a_5xx(site: Site, route: Route) -> None:
+    assert route.body is not None
+    ids = await real_ids(site)
+    path = "/api" + re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], route.path)
+    # A route not listed yet starts from the schema's sample: walked still, if less deeply.
+    base = valid_bodies(ids).get((route.method, route.path)) or sample(route.body)
+    for body in edge_bodies(route.body, base):
+        resp = await site.client.request(route.method, path, json=body, headers=site.bearer)
+        assert resp.status < 500, (route.method, path, json.dumps(body)[:200], await resp.text())
+
+
+def query_text(value: Any) -> str:
+    return "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+async def test_every_api_route_without_a_body_answers_real_ids_and_edge_queries_without_a_5xx(site: Site) -> None:
+    ids = await real_ids(site)
+    reads = [r for r in api.routes if r.body is None and r.path != "/v1/live"]  # the socket: test_api
+    for route in sorted(reads, key=lambda r: r.method == "DELETE"):  # deletions last: the rest reach real objects
+        path = "/api" + re.sub(r"{(\w+)}", lambda m: ids[m.group(1)], route.path)
+        base = {"team": "finance"} if route.path.startswith("/v1/roster") else {}  # the week of a team
+        queries = [base] + [
+            {**base, name: query_text(v)} for name, schema in route.query.items() for v in edge_values(schema)
+        ]
+        for query in queries:
+            resp = await site.client.request(route.method, path, params=query, headers=site.bearer)
+            assert resp.status < 500, (route.method, path, query, (await resp.text())[:300])

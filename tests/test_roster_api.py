@@ -195,3 +195,24 @@ async def test_the_readme_24_7_set_up_and_one_time_zone_per_team(admin: Agent, a
     refused = await admin.call("PATCH", f"/api/v1/roster/settings/{TEAM}", {"timezone": "Europe/Berlin"}, status=422)
     assert "calendar" in refused["message"]
     assert (await agent.call("GET", f"/api/v1/roster/settings/{TEAM}"))["timezone"] == "Asia/Shanghai"
+
+
+async def test_an_agent_put_on_a_teams_roster_joins_the_team_and_sees_the_tickets_routed_to_them(
+    admin: Agent, agent: Agent
+) -> None:
+    ticket = await new_ticket(admin, text="我的退款什么时候到账")
+    await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "finance"})  # in finance's queue
+    await agent.call("GET", f"/api/v1/conversations/{ticket}", status=404)  # not of her teams
+    leave = {"team": "finance", "kind": "leave", "agents": [agent.id], "date": "2026-03-05", "until": "2026-03-06"}
+    await admin.call("POST", "/api/v1/roster/entries", leave, status=201)
+
+    def teams_of(listed: dict[str, Any]) -> list[str]:
+        return next(a["teams"] for a in listed["items"] if a["id"] == agent.id)
+
+    assert teams_of(await admin.call("GET", "/api/v1/agents")) == []  # a leave puts nobody on duty
+    await admin.call("POST", "/api/v1/roster/entries", {"team": "finance", **ALL_DAY, "agents": [agent.id]}, status=201)
+    assert teams_of(await admin.call("GET", "/api/v1/agents")) == ["finance"]
+    queue = await agent.call("GET", "/api/v1/conversations?team=finance&assignee=unassigned")
+    assert [c["id"] for c in queue["items"]] == [ticket]  # the queue her shifts work from
+    joined = (await admin.call("GET", "/api/v1/audit?action=team.update"))["items"][0]
+    assert agent.id in joined["after"]["members"] and agent.id not in joined["before"]["members"]

@@ -15,6 +15,7 @@ from conversation.roster import (
     coverage_gaps,
     entry_from_input,
     expand,
+    joining_members,
     on_duty_at,
     parse_weekdays,
     read_csv,
@@ -242,3 +243,10 @@ def test_on_duty_at_agrees_with_the_expanded_duties_and_shifts_are_sane(
         assert timedelta(0) < duty.end - duty.start <= timedelta(hours=26)  # at most a day and a DST hour or two
     covering = any(d.start <= moment < d.end for d in duties)
     assert on_duty_at([entry], zone_name, moment) == (["li"] if covering else [])
+
+
+def test_who_a_roster_entry_makes_a_member_of_its_team() -> None:
+    shift = RosterEntry("e1", "finance", "pattern", ("li", "wang", "chen"))
+    assert joining_members(shift, ["wang"]) == ["li", "chen"]
+    assert joining_members(shift, ["li", "wang", "chen"]) == []
+    assert joining_members(RosterEntry("e2", "finance", "leave", ("li",)), []) == []  # on no duty: no access

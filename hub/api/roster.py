@@ -117,7 +117,8 @@ async def roster_coverage(call: Call) -> dict[str, Any]:
 @api.route(
     "POST",
     "/v1/roster/entries",
-    summary="Add a shift pattern, one-off shift, swap or leave to a team's roster (admin)",
+    summary="Add a shift pattern, one-off shift, swap or leave to a team's roster (admin); agents it puts on duty"
+    " who are not members of the team become members (they see the tickets routed to them)",
     tag="roster",
     auth=ADMIN,
     body=Obj({"team": Str(max_length=64, min_length=1), **ENTRY_FIELDS}, required=("team", "kind", "agents")),

@@ -69,6 +69,7 @@ class Services:
         owner: str = "hub",
     ) -> Services:
         conversations = ConversationService(store, bus, wake_outbox, clock=clock, language=language)
+        desk = DeskService(store, bus)
         roster = RosterService(
             store,
             bus,
@@ -77,13 +78,14 @@ class Services:
             presence_ttl=presence_ttl,
             rules=presence,
             page_channels=frozenset(n for n, kind in (channel_types or {}).items() if kind in PAGE_CHANNEL_KINDS),
+            desk=desk,
         )
         return cls(
             conversations=conversations,
             contacts=ContactService(store, bus),
             accounts=AccountService(store, clock=lambda: conversations.clock()),  # one clock (tests move it)
             canned=CannedService(store),
-            desk=DeskService(store, bus),
+            desk=desk,
             records=RecordService(store, bus, clock=lambda: conversations.clock()),
             hotline=HotlineService(
                 store,

@@ -7,11 +7,12 @@ message must go out: the same order as ingest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from conversation.business_time import Calendar
+from conversation.calls import NoReplies, takes_replies
 from conversation.desk import category_defaults, handoff_changes
 from conversation.errors import InvalidInput
 from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
@@ -65,6 +66,8 @@ class ConversationService:
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
     ) -> Message:
+        if not takes_replies(conversation.channel):  # a logged call: the agents say it when they call back
+            return await self.add_note(conversation, text, author=plugin)
         return await self.send(conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices)
 
     async def send(
@@ -82,6 +85,8 @@ class ConversationService:
         `raw` carries channel options the agent chose (an email's `cc`)."""
         if not text.strip() and not attachments:
             raise InvalidInput("a message needs text")
+        if not takes_replies(conversation.channel):
+            raise NoReplies()
         now = self.clock()
         message = Message(
             id=new_id(),
@@ -209,8 +214,14 @@ class ConversationService:
             return updated
         updated = await self._store_changes(updated, defaults, PrioritySource("rule", "category", category.id))
         if "team" in defaults:
-            await self.add_event(updated, "event.category_team", category=category.id, team=updated.team)
+            teams = await self.team_labels()
+            event = ThreadEvent("event.category_team", {"category": category.id, "team": updated.team})
+            await self.add_thread_event(updated, named_teams(event, teams))
         return updated
+
+    async def team_labels(self) -> dict[str, dict[str, str]]:
+        """Each team's names by language: thread events name teams, not their ids."""
+        return {team.id: dict(team.names) for team in await self.store.desk.list_teams()}
 
     # -- what agents do -------------------------------------------------------------
     async def update_by(
@@ -224,9 +235,12 @@ class ConversationService:
     ) -> Conversation:
         """Apply an agent's changes and leave a system event saying who changed what."""
         by = PrioritySource("agent", agent_id or who)
+        teams = await self.team_labels()
+        if changes.get("team") and changes["team"] not in teams:  # "" takes the team away
+            raise InvalidInput(f"team: {changes['team']!r} is not a team")
         updated = await self._store_changes(conversation, changes, by)
         for event in describe_changes(conversation, updated, who=who, names=names, priority_by=by):
-            await self.add_event(updated, event.key, **event.params)
+            await self.add_thread_event(updated, named_teams(event, teams))
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
@@ -329,7 +343,8 @@ class ConversationService:
             raise InvalidInput(f"team: {team!r} is not a team")
         changes = handoff_changes(conversation.team, conversation.assignee_id, target, reason)
         updated = await self._store_changes(conversation, changes, PrioritySource("agent", agent_id or who))
-        await self.add_event(updated, "event.handed_over", who=who, source=conversation.team or "-", team=target.id)
+        event = ThreadEvent("event.handed_over", {"who": who, "source": conversation.team or "-", "team": target.id})
+        await self.add_thread_event(updated, named_teams(event, await self.team_labels()))
         if "assignee_id" in changes:
             await self.add_event(updated, "event.unassigned", who=who)
         await self.add_note(updated, reason.strip(), author=agent_id, author_type=AuthorType.AGENT)
@@ -418,6 +433,16 @@ def describe_changes(
             else ThreadEvent("event.tags_removed", {"who": who})
         )
     return events
+
+
+TEAM_PARAMS = ("team", "source")  # the event parameters that hold a team's id
+
+
+def named_teams(event: ThreadEvent, teams: Mapping[str, Mapping[str, str]]) -> ThreadEvent:
+    """The event with the names of the teams it mentions, so each reader sees a name in their
+    language (a team deleted since keeps its id)."""
+    names = {p: dict(teams[v]) for p, v in event.params.items() if p in TEAM_PARAMS and v in teams}
+    return ThreadEvent(event.key, event.params, {**event.names, **names}) if names else event
 
 
 FINAL = (Status.RESOLVED.value, Status.CLOSED.value)  # a ticket in one of these needs its required fields

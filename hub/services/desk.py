@@ -111,6 +111,13 @@ class DeskService:
                 await self._saved("team", with_member(team, agent_id, member), self.store.desk.save_team, "updated")
         return teams_of(agent_id, await self.store.desk.list_teams())
 
+    async def add_member(self, team_id: str, agent_id: str) -> Team:
+        """Make the agent a member of the team (audited and published like any team change)."""
+        team = await self._existing("team", await self.store.desk.get_team(team_id), team_id)
+        if agent_id in team.members:
+            return team
+        return await self._saved("team", with_member(team, agent_id, True), self.store.desk.save_team, "updated", team)
+
     async def _checked_category(self, data: dict[str, Any]) -> Category:
         category = category_from_input(data)
         teams = [t.id for t in await self.store.desk.list_teams()]

@@ -29,6 +29,7 @@ from conversation.roster import (
     entry_from_input,
     entry_to_doc,
     expand,
+    joining_members,
     read_csv,
     team_roster_from_input,
     team_roster_to_doc,
@@ -36,6 +37,7 @@ from conversation.roster import (
 )
 from conversation.store import NotFound, Store
 from hub.events import Event, EventBus
+from hub.services.desk import DeskService
 
 MAX_RANGE = timedelta(days=62)  # the longest span one roster request expands
 MAX_COVERAGE_DAYS = 62
@@ -57,8 +59,10 @@ class RosterService:
         presence_ttl: timedelta = timedelta(seconds=60),
         rules: PresenceRules | None = None,
         page_channels: frozenset[str] = frozenset(),
+        desk: DeskService | None = None,
     ) -> None:
         self.store = store
+        self.desk = desk or DeskService(store, bus)  # an agent put on a roster joins the team through it
         self.bus = bus
         self.clock = clock
         self.timezone = timezone  # a team whose roster settings name no time zone
@@ -108,8 +112,16 @@ class RosterService:
         entry = entry_from_input(data, entry_id=new_id(), team=team)
         await self._checked(entry, await self.store.roster.list_entries(team))
         await self.store.roster.save_entry(entry)
+        await self._join_team(entry)
         self._published("roster.updated", team=team)
         return entry
+
+    async def _join_team(self, entry: RosterEntry) -> None:
+        """Agents the entry puts on duty become members of its team, so they see the tickets
+        routed to them (conversation/roster.joining_members)."""
+        team = await self.store.desk.get_team(entry.team)
+        for agent_id in joining_members(entry, team.members if team else ()):
+            await self.desk.add_member(entry.team, agent_id)
 
     async def update_entry(self, entry_id: str, changes: dict[str, Any]) -> RosterEntry:
         old = await self.store.roster.get_entry(entry_id)
@@ -123,6 +135,7 @@ class RosterService:
         others = [e for e in await self.store.roster.list_entries(old.team) if e.id != entry_id]
         await self._checked(entry, others)  # with the swaps that name this pattern: they still hold
         await self.store.roster.save_entry(entry)
+        await self._join_team(entry)
         self._published("roster.updated", team=old.team)
         return entry
 
@@ -182,6 +195,8 @@ class RosterService:
                 patterns[entry.label or entry.id] = entry.id
             entries.append(entry)
         await self.store.roster.replace_team_entries(team, entries)
+        for entry in entries:
+            await self._join_team(entry)
         self._published("roster.updated", team=team)
         return entries
 

@@ -14,7 +14,7 @@ function cannedMatches(text) {
   return match ? state.canned.filter((x) => x.shortcut.startsWith(match[2].toLowerCase())) : [];
 }
 
-export function Composer({ conversation, sendsFiles }) {
+export function Composer({ conversation, sendsFiles, takesReplies = true }) {
   const s = useStore();
   const id = conversation.id;
   const [text, setText] = useState(() => drafts.get(id) || "");
@@ -23,7 +23,7 @@ export function Composer({ conversation, sendsFiles }) {
   const [busy, setBusy] = useState(false);
   const area = useRef(null);
   const lastTyping = useRef(0);
-  const note = s.composerMode === "note";
+  const note = !takesReplies || s.composerMode === "note"; // a phone ticket: notes only, nothing carries a reply
   const found = cannedMatches(text);
 
   function change(value) {
@@ -89,9 +89,10 @@ export function Composer({ conversation, sendsFiles }) {
       <button type="button" class="link" aria-label=${t("composer.remove_file", { name: f.name })} onClick=${() => setFiles(files.filter((x) => x !== f))}>×</button></li>`)}</ul>` : null}
     <div class="row">
       <fieldset class="mode"><legend class="sr-only">${t("composer.mode")}</legend>
-        <label><input type="radio" name="mode" value="reply" checked=${!note} onChange=${() => update({ composerMode: "reply" })} /> ${t("composer.reply")}</label>
+        <label><input type="radio" name="mode" value="reply" checked=${!note} disabled=${!takesReplies} onChange=${() => update({ composerMode: "reply" })} /> ${t("composer.reply")}</label>
         <label><input type="radio" name="mode" value="note" checked=${note} onChange=${() => update({ composerMode: "note" })} /> ${t("composer.note")}</label>
       </fieldset>
+      ${takesReplies ? null : html`<span class="hint" id="composer-notes-only">${t("composer.notes_only_phone")}</span>`}
       ${sendsFiles && !note ? html`<label class="attach">📎 ${t("composer.attach")} <input type="file" id="composer-files" multiple onChange=${attach} /></label>` : null}
       <button type="submit" disabled=${busy}>${note ? t("composer.add_note") : t("composer.send")}</button>
     </div>

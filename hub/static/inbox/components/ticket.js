@@ -23,6 +23,6 @@ export function TicketPane() {
       ${c.merged_into ? html`<p class="merged" role="status">${t("ticket.merged_into")} <button type="button" class="link" onClick=${() => openTicket(c.merged_into)}>${t("ticket.open_target")}</button></p>` : null}
     </header>
     <${Thread} messages=${messages} conversationId=${c.id} />
-    ${c.merged_into ? null : html`<${Composer} conversation=${c} sendsFiles=${card.sends_files} />`}
+    ${c.merged_into ? null : html`<${Composer} conversation=${c} sendsFiles=${card.sends_files} takesReplies=${card.takes_replies !== false} />`}
   </div>`;
 }

@@ -63,7 +63,8 @@ export function t(key, vars = {}) {
 
 // A system event ({key, params}) in the agent's language; `fallbackText` (the hub's) when
 // the catalog does not know the key. A parameter naming a value with its own entry
-// (event.status.resolved) is shown through it, as the server does.
+// (event.status.resolved) is shown through it, and one with names of its own (a team, in
+// event.names) by the name in the agent's language, as the server does.
 export function eventText(event, fallbackText) {
   // An event with a time in it reads from the inbox's own catalog: the hub's text says
   // "… 10:30 UTC", the inbox shows the time in the agent's zone, as the sidebar does.
@@ -74,6 +75,7 @@ export function eventText(event, fallbackText) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => {
     if (!(name in params)) return whole;
     if (local !== undefined && TIMES.includes(name)) return eventTime(params[name]);
+    if (event.names?.[name]) return pickLabel(event.names[name]) || String(params[name]); // a team: its name, not its id
     const named = hubMessages[`event.${name}.${params[name]}`];
     return typeof named === "string" ? named : String(params[name]);
   });
