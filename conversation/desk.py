@@ -27,6 +27,7 @@ class Team:
     names: dict[str, str]
     members: list[str] = field(default_factory=list)
     visibility: str = "team"
+    lead: str = ""  # the team lead's agent id: told when one of the team's SLA targets is missed
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def _optional_text(key: str, value: Any) -> str | None:
 
 def team_from_input(data: Mapping[str, Any]) -> Team:
     """A team from an API body; InvalidInput says what is wrong."""
-    unknown = set(data) - {"id", "names", "members", "visibility"}
+    unknown = set(data) - {"id", "names", "members", "visibility", "lead"}
     if unknown:
         raise InvalidInput(f"unknown team field(s): {', '.join(sorted(unknown))}")
     members = data.get("members", [])
@@ -93,7 +94,10 @@ def team_from_input(data: Mapping[str, Any]) -> Team:
     visibility = data.get("visibility", "team")
     if visibility not in VISIBILITIES:
         raise InvalidInput(f"visibility must be one of {', '.join(VISIBILITIES)}")
-    return Team(_id(data.get("id")), _names(data.get("names")), sorted(set(members)), visibility)
+    lead = data.get("lead") or ""
+    if not isinstance(lead, str):
+        raise InvalidInput("lead must be an agent id (or empty for none)")
+    return Team(_id(data.get("id")), _names(data.get("names")), sorted(set(members)), visibility, lead)
 
 
 def category_from_input(data: Mapping[str, Any]) -> Category:
@@ -133,11 +137,23 @@ def check_category_links(category: Category, categories: Iterable[Category], tea
 
 
 def team_to_doc(team: Team) -> dict[str, Any]:
-    return {"id": team.id, "names": dict(team.names), "members": list(team.members), "visibility": team.visibility}
+    return {
+        "id": team.id,
+        "names": dict(team.names),
+        "members": list(team.members),
+        "visibility": team.visibility,
+        "lead": team.lead,
+    }
 
 
 def team_from_doc(doc: Mapping[str, Any]) -> Team:
-    return Team(str(doc["id"]), dict(doc["names"]), list(doc.get("members", [])), doc.get("visibility") or "team")
+    return Team(
+        str(doc["id"]),
+        dict(doc["names"]),
+        list(doc.get("members", [])),
+        doc.get("visibility") or "team",
+        doc.get("lead") or "",
+    )
 
 
 def teams_of(agent_id: str, teams: Iterable[Team]) -> list[Team]:

@@ -12,7 +12,7 @@ from conversation.paging import Page
 from conversation.store import StoreUnavailable
 from hub.events import Event, EventBus
 from hub.services.routing import RoutingService
-from hub.sla import PAGE_BACKUP_EVENT
+from hub.sla import PAGE_BACKUP_EVENT, SLA_BREACHED_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,10 @@ async def handle(event: Event, routing: RoutingService) -> list[Page]:
         conversation = await routing.store.tickets.get_conversation(event.conversation_id)
         if conversation is not None:
             await routing.route(conversation, reopened="status" in event.data.get("changes", ()))
+    elif event.type == SLA_BREACHED_EVENT:
+        conversation = await routing.store.tickets.get_conversation(event.conversation_id)
+        if conversation is not None:
+            await routing.tell_lead(conversation, str(event.data.get("clock", "")))
     elif event.type == PAGE_BACKUP_EVENT:
         conversation = await routing.store.tickets.get_conversation(event.conversation_id)
         if conversation is not None:

@@ -25,10 +25,10 @@ async def test_agents_may_read_but_only_admins_change(agent: Agent) -> None:
 
 async def test_admin_manages_teams_and_a_category_subtree(admin: Agent) -> None:
     team = {"id": "security", "names": {"zh-CN": "安全", "en": "Security"}, "members": [admin.id]}
-    assert await admin.call("POST", "/api/v1/teams", team, status=201) == {**team, "visibility": "team"}
+    assert await admin.call("POST", "/api/v1/teams", team, status=201) == {**team, "visibility": "team", "lead": ""}
     await admin.call("POST", "/api/v1/teams", team, status=409)
     changed = await admin.call("PATCH", "/api/v1/teams/security", {"members": [], "visibility": "assigned"})
-    assert changed == {**team, "members": [], "visibility": "assigned"}
+    assert changed == {**team, "members": [], "visibility": "assigned", "lead": ""}
     await admin.call("PATCH", "/api/v1/teams/security", {"members": ["no-such-agent"]}, status=422)
     await admin.call("PATCH", "/api/v1/teams/security", {"visibility": "everything"}, status=422)
 

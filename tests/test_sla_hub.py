@@ -364,3 +364,24 @@ async def test_agents_online_per_team(server: TestServer, agent: Agent) -> None:
     await hub.services.roster.set_status(li_na.id, "away")
     metrics = await (await agent.client.get("/metrics")).text()
     assert 'helpline_team_agents_online{team="customer-service"} 0.0' in metrics
+
+
+async def test_a_missed_target_is_told_to_the_team_lead_by_name(server: TestServer, admin: Agent) -> None:
+    hub = hub_of(server)
+    lead = await hub.store.accounts.get_agent_by_email(AGENT[0])
+    assert lead is not None
+    await admin.call("PATCH", "/api/v1/teams/customer-service", {"lead": "nobody"}, status=422)  # an agent's id
+    team = await admin.call("PATCH", "/api/v1/teams/customer-service", {"lead": lead.id})
+    assert team["lead"] == lead.id
+    conv = await new_ticket(hub, "lead1")
+    at(hub, conv.created_at + timedelta(minutes=61))  # past the first-response target: warned and breached
+    assert await hub.sla.check_due() >= 1
+
+    async def told() -> list[str]:
+        thread = await hub.store.tickets.list_messages(conv.id)
+        return [m.text for m in thread if m.raw and m.raw.get("event", {}).get("key") == "event.sla_lead_told"]
+
+    await eventually(lambda: told())
+    assert "Li Na" in (await told())[0]
+    other = await new_ticket(hub, "lead2", team="finance")  # a team without a lead: nothing to tell
+    assert not await hub.services.routing.tell_lead(other, "first_response")

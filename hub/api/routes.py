@@ -700,6 +700,7 @@ TEAM_FIELDS = {
         description="what the team's agents see: assigned (unassigned and their own), team (all the team's),"
         " all (every ticket, changing only the team's)",
     ),
+    "lead": Str(max_length=64, description="the team lead's agent id, told when an SLA target is missed; empty: none"),
 }
 CATEGORY_FIELDS = {
     "names": NAMES,

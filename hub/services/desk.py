@@ -68,6 +68,8 @@ class DeskService:
         unknown = [m for m in team.members if m not in agents]
         if unknown:
             raise InvalidInput(f"members: no agent with id {', '.join(unknown)}")
+        if team.lead and team.lead not in agents:
+            raise InvalidInput(f"lead: no agent with id {team.lead}")
         return team
 
     async def create_team(self, data: dict[str, Any]) -> Team:

@@ -314,6 +314,20 @@ class RoutingService:
         async with self._turn:
             return await self._page_backup(team, reason, conversation)
 
+    async def tell_lead(self, conversation: Conversation, clock: str) -> bool:
+        """A missed SLA target of the ticket's team is told to the team's lead: an event in
+        the thread naming them, and the same words on their page channel when they have one.
+        False when the team has no lead."""
+        team = await self.store.desk.get_team(conversation.team) if conversation.team else None
+        if team is None or not team.lead:
+            return False
+        event = ThreadEvent("event.sla_lead_told", {"lead": await self._name(team.lead), "clock": clock})
+        await self.actions.add_thread_event(conversation, event)
+        profile = await self.store.roster.get_profile(team.lead)
+        if profile is not None and profile.page_channel in self.channel_types:
+            await self._send_page(conversation, event, team.lead, profile.page_channel, profile.page_address)
+        return True
+
     async def _page_backup(self, team: str, reason: PageReason, conversation: Conversation | None) -> list[Page]:
         now = self.clock()
         settings = await self.roster.team_settings(team)
