@@ -14,6 +14,7 @@ from conversation.faq.dataset import (
     training_examples,
 )
 from conversation.faq.evaluate import evaluate
+from conversation.faq.scope import needs_person
 
 ARTICLES = {
     "forgot_password": [
@@ -86,6 +87,33 @@ def test_a_question_no_article_covers_gets_a_low_confidence(model) -> None:
         top = model.predict(question, k=1)[0]
         assert top.confidence < DEFAULT_THRESHOLD, question
         assert top.confidence < in_scope
+
+
+@pytest.mark.parametrize(
+    ("question", "asking_for_a_person"),
+    [
+        ("我的快递到哪了", "转人工 我的快递到哪了"),
+        ("my refund hasn't arrived", "my refund hasn't arrived, i want to talk to a human"),
+        ("我的快递到哪了", "帮我查一下订单 202511230087 我的快递到哪了"),
+        ("where is my package", "where is my package, order 58213390"),
+    ],
+)
+def test_a_request_for_a_person_or_about_one_order_is_never_auto_answered(
+    model, question: str, asking_for_a_person: str
+) -> None:
+    # Their words match an article (agents still see it first), but no article can answer them:
+    # at a threshold that answers the plain question, they are withheld.
+    plain, handed_off = model.predict(question, k=1)[0], model.predict(asking_for_a_person, k=1)[0]
+    assert handed_off.article_id == plain.article_id
+    assert plain.confidence > 0.5 > handed_off.confidence
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["where is my package", "how do i delete my account", "我的快递到哪了", "my phone number 13800138000 changed"],
+)
+def test_ordinary_questions_are_not_taken_for_requests_for_a_person(question: str) -> None:
+    assert not needs_person(question)
 
 
 def test_predictions_and_explain_show_the_examples_that_matched(model) -> None:

@@ -33,6 +33,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from conversation.faq.matcher import Example, MatchedExample, Prediction
+from conversation.faq.scope import OUT_OF_SCOPE_FACTOR, needs_person
 
 # Auto-answer at or above this confidence. Chosen on the shared faq-zh and faq-en dev sets,
 # aiming at >= 95 % precision with >= 90 % of out-of-scope questions withheld; it comes
@@ -158,9 +159,12 @@ class NgramModel:
         vectors = self.scorer.encoder.encode(texts)
         scores, margins, closest, similarities = self.scorer.signals(vectors)
         if self.calibrator is None:
-            return closest, similarities  # too few examples to fit one: the plain similarity
-        rows = _calibration_rows(scores, margins, closest).reshape(-1, 3)
-        return self.calibrator.predict_proba(rows)[:, 1].reshape(scores.shape), similarities
+            confidence = closest  # too few examples to fit one: the plain similarity
+        else:
+            rows = _calibration_rows(scores, margins, closest).reshape(-1, 3)
+            confidence = self.calibrator.predict_proba(rows)[:, 1].reshape(scores.shape)
+        out_of_scope = np.array([needs_person(text) for text in texts])
+        return np.where(out_of_scope[:, None], confidence * OUT_OF_SCOPE_FACTOR, confidence), similarities
 
     def predict(self, text: str, k: int = 3) -> list[Prediction]:
         confidence, similarities = self.confidences([text])
@@ -192,9 +196,16 @@ class NgramMatcher:
     texts to L2-normalised rows, e.g. embeddings.wordllama_embedder()) the classifier also
     sees a sentence embedding of each text: the stronger optional model."""
 
-    def __init__(self, seed: int = 0, embedder: Embedder | None = None, embedder_name: str = "") -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        embedder: Embedder | None = None,
+        embedder_name: str = "",
+        embedding_weight: float = EMBEDDING_WEIGHT,
+    ) -> None:
         self.seed = seed
         self.embedder = embedder
+        self.embedding_weight = embedding_weight
         self.name = f"ngram-svm+{embedder_name or 'embedding'}" if embedder else "ngram-svm"
 
     def train(self, examples: Sequence[Example]) -> NgramModel:
@@ -206,7 +217,7 @@ class NgramMatcher:
         texts = [e.text for e in examples]
         labels = np.array([index[e.article_id] for e in examples])
         vectorizer = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float32)
-        encoder = _Encoder(vectorizer, self.embedder)
+        encoder = _Encoder(vectorizer, self.embedder, self.embedding_weight)
         vectors = encoder.encode(texts, vectorizer.fit_transform(texts))
         scorer = _fit_scorer(encoder, vectors, labels, label_names)
         order = np.argsort(labels, kind="stable")
