@@ -17,6 +17,11 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
   training examples), so a confidence of 0.9 means about nine in ten such answers were
   right. A question about something no article covers has no close example and a small
   margin, so its confidence stays low: that is how out-of-scope questions are withheld.
+  Requests for a person and questions about one numbered order share their words with
+  real articles, so scope.py recognises them and halves their confidence.
+- Measured against richer features (CJK character trigrams, word trigrams and skip-grams,
+  character 2-5-grams, across-word character n-grams) and other SVM strengths: none
+  raised BANKING77 10-shot above 71 % or the FAQ sets' precision (README "FAQ matching").
 """
 
 from __future__ import annotations
