@@ -37,6 +37,11 @@ def rss_mb() -> float:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _megabytes(size: object) -> str:
+    """An embedder's loaded model does not pickle: say so rather than print 0 MB."""
+    return f"{size / 2**20:.1f} MB" if isinstance(size, int) else "n/a (holds an embedder)"
+
+
 def read(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
@@ -46,7 +51,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0, help="test at most this many BANKING77 questions a run")
-    parser.add_argument("--model", default="ngram", help="ngram (default) or wordllama (the faq-embeddings extra)")
+    parser.add_argument(
+        "--model", default="ngram", help="ngram (default), e5 (faq-e5 extra) or wordllama (faq-embeddings)"
+    )
     parser.add_argument("--rows", type=int, default=0, help="use only this many train.jsonl rows (smoke runs)")
     args = parser.parse_args()
     rss_start = rss_mb()
@@ -106,7 +113,7 @@ def main() -> None:
     print(
         f"retrain on {len(all_examples)} examples (best of 3): {figures['retrain_10k_s']:.2f} s"
         f" ({figures['retrain_10k_cpu_s']:.2f} s CPU);"
-        f" model {(figures['model_bytes'] or 0) / 2**20:.1f} MB pickled; RSS growth {figures['rss_growth_mb']:.0f} MB"
+        f" model {_megabytes(figures['model_bytes'])} pickled; RSS growth {figures['rss_growth_mb']:.0f} MB"
     )
 
     for name in ("faq-zh", "faq-en"):

@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     faq_eval.add_argument("--train", type=Path, help='{"text", "intent"} a line, added to that article')
     faq_eval.add_argument("--test", type=Path, required=True, help='{"text", "expected" (null: out of scope)} a line')
     faq_eval.add_argument("--threshold", type=float, help="auto-answer at this confidence or above (0..1)")
-    faq_eval.add_argument("--model", choices=["ngram", "wordllama"], default="ngram", help="wordllama: optional extra")
+    faq_eval.add_argument(
+        "--model", choices=["ngram", "e5", "wordllama"], default="ngram", help="e5, wordllama: optional extras"
+    )
 
     kb = commands.add_parser("kb", help="knowledge base").add_subparsers(dest="action", required=True)
     kb_import = kb.add_parser("import", help="create or update articles from a JSONL or CSV file (idempotent by id)")

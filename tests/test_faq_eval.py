@@ -21,11 +21,14 @@ from tests.conftest import ROOT
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIGURES = {"n", "accuracy", "answered", "precision", "withheld_out_of_scope", "p50_ms", "p99_ms", "model"}
 # The goals are precision >= 0.95 and out-of-scope withheld >= 0.90 at the default
-# threshold. The default n-gram matcher measures 0.92-0.96 and 0.85-0.95 on these sets
-# (README "Performance"), so these floors guard against regressions below what it reaches
-# today; raise them to the goals when a stronger default reaches them.
-PRECISION_FLOOR = 0.90
-WITHHELD_FLOOR = 0.85
+# threshold. The default n-gram matcher measures 0.936 (en) and 0.956 (zh) precision and
+# withholds every out-of-scope question of both sets (README "FAQ matching"); these floors
+# sit just below, so a regression of two answers fails.
+PRECISION_FLOOR = 0.92
+WITHHELD_FLOOR = 0.95
+# BANKING77 trained on 10 questions per intent, tested on 1,000 of the other questions of
+# train.jsonl (every ninth): the default measures 67.8 % on them, about 71 % on all 9,233.
+BANKING77_10SHOT_FLOOR = 0.65
 P50_MS_GOAL = 20
 
 
@@ -116,3 +119,17 @@ def test_the_shared_faq_set_is_answered_precisely_and_out_of_scope_withheld(lang
     assert figures["withheld_out_of_scope"] >= WITHHELD_FLOOR, figures
     assert figures["answered"] >= 0.2, figures  # withholding everything would be useless
     assert figures["p50_ms"] < P50_MS_GOAL, figures
+
+
+def test_banking77_ten_shot_accuracy_stays_above_its_floor(tmp_path: Path) -> None:
+    folder = SHARED_DATA / "banking77"
+    assert (folder / "train.jsonl").is_file(), f"the shared BANKING77 data is missing: expected {folder}"
+    shot = {line for line in (folder / "train-10shot.jsonl").read_text(encoding="utf-8").splitlines() if line}
+    held_out = [json.loads(line) for line in (folder / "train.jsonl").read_text(encoding="utf-8").splitlines()]
+    held_out = [row for row in held_out if json.dumps(row, ensure_ascii=False) not in shot][::9][:1000]
+    test = write(tmp_path / "held-out.jsonl", held_out)
+    result = faq_eval("--train", str(folder / "train-10shot.jsonl"), "--test", str(test), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["n"] == 1000
+    assert figures["accuracy"] >= BANKING77_10SHOT_FLOOR, figures

