@@ -171,6 +171,37 @@ async def test_unsafe_destinations_and_unknown_events_are_refused(admin: Agent) 
     assert ok["events"] == ["record.*", "record.order.created"]
 
 
+async def test_host_names_and_numeric_addresses_are_checked_when_saved(admin: Agent) -> None:
+    """A host with a space, an empty label or a number that is no address is refused at save;
+    the other ways of writing an IPv4 address are read as resolvers read them, so a private
+    one is refused at save too (not only when resolved) and a public one is kept as its address."""
+    service = _hub(admin).services.webhooks
+    service.allow_http, service.allow_private = False, False  # the defaults ([webhooks] not set)
+    for url in (
+        "https://exa mple.com/x",
+        "https://hooks..example.com/x",
+        "https://-hooks.example.com/x",
+        "https://hooks_1.example.com/x",
+        "https://999999999999/x",
+        "https://0x7f000001/hook",  # 127.0.0.1
+        "https://2130706433/hook",  # 127.0.0.1
+        "https://0177.0.0.1/hook",  # 127.0.0.1, octal
+        "https://127.1/hook",  # 127.0.0.1
+        "https://0xa9fea9fe/latest/meta-data",  # 169.254.169.254
+        "https://0x0a.1/hook",  # 10.0.0.1
+    ):
+        refused = await admin.call("POST", "/api/v1/webhooks", {"url": url, "events": ["ticket.*"]}, status=422)
+        assert refused["error"] == "invalid" and "url" in refused["message"], url
+    assert (await admin.call("GET", "/api/v1/webhooks"))["items"] == []
+    kept = await admin.call(
+        "POST", "/api/v1/webhooks", {"url": "https://0x08080808:8443/h?k=1", "events": ["ticket.*"]}, status=201
+    )
+    assert kept["url"] == "https://8.8.8.8:8443/h?k=1"
+    changed = await admin.call("PATCH", f"/api/v1/webhooks/{kept['id']}", {"url": "https://127.0.0.1.nip.io/h"})
+    assert changed["url"] == "https://127.0.0.1.nip.io/h"  # a name: checked again when it is resolved
+    await admin.call("PATCH", f"/api/v1/webhooks/{kept['id']}", {"url": "https://0x7f.1/h"}, status=422)
+
+
 async def test_only_admins_manage_webhooks(server: TestServer, admin: Agent) -> None:
     agent = await sign_in(server, AGENT)
     try:
@@ -349,7 +380,7 @@ async def test_deliveries_survive_a_restart(tmp_path: Path, receiver: Receiver) 
         "https://ex\u00e4mple..com/",
         "https:///path",
         "https://%00/",
-        "https://0x7f000001/",  # a legacy form of 127.0.0.1: refused when resolved, before connecting
+        "https://0x7f000001/",  # a legacy form of 127.0.0.1: read as that address, refused at save
         "javascript:alert(1)",
         "",
     ],
