@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.config import WebhooksSection
 from hub.webhooks import GuardedResolver, RefusedDestination, WebhookSender, retry_window
+from tests.conftest import ROOT
 from tests.helpers import customer_message, eventually, make_config, serve
 from tests.test_api import ADMIN, AGENT, Agent, admin, sign_in  # noqa: F401  (a fixture, on this module's server)
 
@@ -118,6 +120,42 @@ async def test_subscribed_events_arrive_signed_and_are_logged(admin: Agent, rece
     assert sorted(d["event_type"] for d in log["items"]) == ["message.created", "ticket.created", "ticket.updated"]
     assert len(receiver.received) == 3
     assert 'helpline_webhook_attempts_total{outcome="sent"} 3.0' in _hub(admin).metrics.render().decode()
+
+
+def readme_receiver() -> dict[str, Any]:
+    """The Python block of README's "Outbound webhooks", run as a receiver would run it."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Outbound webhooks") :]
+    section = section[: section.index("\n## ", 1)]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.S)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102  (our own documentation)
+    return namespace
+
+
+async def test_the_readme_receiver_verifies_a_real_delivery_and_handles_each_event_once(
+    admin: Agent, receiver: Receiver
+) -> None:
+    created = await admin.call("POST", "/api/v1/webhooks", {"url": receiver.url, "events": ["*"]}, status=201)
+    await _hub(admin).ingest(customer_message("m-1", "我的订单还没到"))
+    await eventually(lambda: len(receiver.received) >= 2)
+    readme = readme_receiver()
+    readme["SECRET"] = created["secret"]
+    for headers, body in receiver.received:
+        status, event = readme["receive"](headers, body)
+        assert status == 200 and event is not None and event["id"] == headers["Helpline-Event-Id"]
+        assert readme["receive"](headers, body) == (200, None)  # the same event again: handled once
+    headers, body = receiver.received[0]
+    signed_at = int(dict(p.split("=", 1) for p in headers["Helpline-Signature"].split(","))["t"])
+    verify = readme["verify"]
+    assert verify(created["secret"], headers["Helpline-Signature"], body)
+    assert not verify(created["secret"], headers["Helpline-Signature"], body.replace(b"}", b" }", 1))
+    assert not verify("whsec_another", headers["Helpline-Signature"], body)
+    assert not verify(created["secret"], headers["Helpline-Signature"], body, now=signed_at + 301)  # a replay
+    assert verify(created["secret"], headers["Helpline-Signature"], body, now=signed_at + 299)
+    assert not verify(created["secret"], "", body) and not verify(created["secret"], "t=x,v1=00", body)
+    fresh = {**headers, "Helpline-Event-Id": "another"}
+    assert readme["receive"]({**fresh, "Helpline-Signature": "t=1,v1=00"}, body) == (401, None)
 
 
 async def test_private_notes_are_delivered_only_to_subscriptions_that_ask(admin: Agent, receiver: Receiver) -> None:
