@@ -330,3 +330,29 @@ async def test_an_agents_change_to_a_plugin_record_is_recorded_the_plugins_own_i
             "data": {"order": "A-1", "amount": 30},
         },
     )
+
+
+async def test_a_logged_call_and_its_callback_task_are_recorded(agent: Agent) -> None:
+    body = {"number": "+8613812345678", "direction": "in", "duration_seconds": 60, "outcome": "follow_up"}
+    logged = await agent.call("POST", "/api/v1/calls", body, status=201)
+    ticket = logged["conversation"]
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    task = await agent.call("POST", f"/api/v1/conversations/{ticket['id']}/callbacks", {"due_at": due}, status=201)
+    await agent.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "done"})
+    hub = hub_of(agent)
+    entries = await hub.store.audit.list_entries(AuditQuery(actor_id=agent.id))
+    closed, created, call = [e for e in entries if e.action.startswith(("call.", "callback."))]
+    assert (call.action, call.target_id) == ("call.log", logged["call"]["id"])
+    assert call.after == {
+        "ticket": ticket["number"],
+        "number": "+8613812345678",
+        "direction": "in",
+        "duration_seconds": 60,
+        "outcome": "follow_up",
+    }
+    assert (created.action, created.target_id, created.after["ticket"]) == (
+        "callback.create",
+        task["id"],
+        ticket["number"],
+    )
+    assert (closed.action, closed.before, closed.after) == ("callback.close", {"status": "open"}, {"status": "done"})
