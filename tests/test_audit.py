@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 
 from conversation.audit import AuditQuery
+from conversation.inbound import Sender
 from conversation.model import Role, new_id, utcnow
 from conversation.webhooks import WebhookDelivery, WebhookStatus
 from hub.agents import add_agent
@@ -356,3 +357,64 @@ async def test_a_logged_call_and_its_callback_task_are_recorded(agent: Agent) ->
         ticket["number"],
     )
     assert (closed.action, closed.before, closed.after) == ("callback.close", {"status": "open"}, {"status": "done"})
+
+
+# The agents' routes that change something, walked the same way. A route that leaves no entry
+# is listed here with why: its trace is the ticket's thread, or it is the agent's own state.
+NOT_AUDITED = {
+    "post_message": "a reply or note is the thread itself",
+    "upload_file": "an upload is kept only when a message sends it",
+    "retry_message": "the reply's delivery status in the thread",
+    "typing": "nothing is stored",
+    "set_my_presence": "the agent's own presence",
+    "my_activity": "the agent's own presence",
+}
+KB_LINE = '{"id": "refund", "title": "Refund", "answer": "Within 7 days.", "examples": ["refund please"]}\n'
+AGENT_WALK: list[tuple[str, str, str, Any]] = [
+    ("patch_conversation", "PATCH", "/api/v1/conversations/{ticket}", {"tags": ["vip"]}),
+    ("handoff", "POST", "/api/v1/conversations/{ticket}/handoff", {"team": "finance", "reason": "a refund"}),
+    ("patch_contact", "PATCH", "/api/v1/contacts/{contact}", {"name": "Wang"}),
+    ("create_record", "POST", "/api/v1/records/disputes/dispute", {"conversation_id": "{ticket}", "data": {}}),
+    ("update_record", "PATCH", "/api/v1/records/disputes/dispute/{record}", {"status": "done"}),
+    ("log_call", "POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in"}),
+    ("add_callback", "POST", "/api/v1/conversations/{ticket}/callbacks", {"due_at": "2099-01-01T08:00:00Z"}),
+    ("close_callback", "PATCH", "/api/v1/callbacks/{callback}", {"status": "cancelled"}),
+    ("create_article", "POST", "/api/v1/kb/articles", {"title": "Invoices", "answer": "In the order page."}),
+    ("change_article", "PATCH", "/api/v1/kb/articles/{article}", {"version": 1, "answer": "Order page, Invoice."}),
+    ("import_articles", "POST", "/api/v1/kb/import", {"format": "jsonl", "text": KB_LINE}),
+    ("move_message", "POST", "/api/v1/messages/{message}/move", {"conversation_id": "{other}", "confirm": True}),
+    ("merge_conversation", "POST", "/api/v1/conversations/{ticket}/merge", {"into": "{other}", "confirm": True}),
+    ("merge_contact", "POST", "/api/v1/contacts/{contact}/merge", {"into": "{other_contact}", "confirm": True}),
+]
+LEARNED.update({"create_record": "record", "add_callback": "callback", "create_article": "article"})
+
+
+async def test_every_agent_route_that_changes_a_ticket_or_record_leaves_an_audit_entry(admin: Agent) -> None:
+    writes = {r.handler.__name__ for r in api.routes if r.auth == "agent" and r.method not in SAFE and not r.personal}
+    walked = {name for name, *_ in AGENT_WALK}
+    assert walked | set(NOT_AUDITED) == writes, f"walk these routes: {sorted(writes - walked - set(NOT_AUDITED))}"
+    hub = hub_of(admin)
+    hub.services.records.register("disputes", [RecordKind("dispute", {"type": "object"})])
+    one = await hub.ingest(customer_message("m-1", "my refund", thread="a"))
+    second = await hub.ingest(customer_message("m-2", "and my order number is 42", thread="a"))
+    other = await hub.ingest(customer_message("m-3", "another", thread="b", sender=Sender("user-b")))
+    ids = {
+        "ticket": one.conversation.id,
+        "contact": one.contact.id,
+        "message": second.message.id,
+        "other": other.conversation.id,
+        "other_contact": other.contact.id,
+    }
+    for name, method, path, body in AGENT_WALK:
+        if name == "add_callback":
+            body = {**body, "number": "+8613812345678"}  # a chat ticket has no number of its own
+        before = await hub.store.audit.list_entries(AuditQuery(limit=200))
+        answer = await admin.client.request(
+            method, filled(path, ids), json=filled(body, ids), headers={"X-CSRF-Token": admin.csrf}
+        )
+        assert answer.status < 300, (name, answer.status, await answer.text())
+        if name in LEARNED:
+            ids[LEARNED[name]] = (await answer.json())["id"]
+        after = await hub.store.audit.list_entries(AuditQuery(limit=200))
+        new = after[: len(after) - len(before)]
+        assert new and all(e.actor_id == admin.id for e in new), f"{method} {path} left no audit entry"
