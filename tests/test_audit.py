@@ -186,6 +186,10 @@ async def test_an_agents_team_membership_is_recorded_before_and_after(admin: Age
     assert second["after"] == {"name": "Li Na (finance)", "teams": ["finance"]}
     team = (await entries(admin, "?target=customer-service&action=team.update"))[0]
     assert (team["before"]["members"], team["after"]["members"]) == ([agent.id], [])
+    body = {"email": "wang@example.com", "role": "agent", "password": "a long password", "teams": ["finance"]}
+    new = await admin.call("POST", "/api/v1/agents", body, status=201)
+    created = (await entries(admin, f"?target={new['id']}&action=agent.create"))[0]
+    assert created["after"]["teams"] == ["finance"] and "password" not in json.dumps(created)
 
 
 async def test_a_narrowed_tokens_role_and_teams_are_recorded_never_its_value(admin: Agent) -> None:

@@ -978,6 +978,7 @@ async def add_agent(call: Call) -> dict[str, Any]:
         Role(call.body["role"]),
         call.body["password"],
         name=call.body.get("name", ""),
+        teams=teams,
     )
     joined = await services.desk.set_agent_teams(agent.id, teams)
     return {**agent_json(agent), "teams": [t.id for t in joined]}

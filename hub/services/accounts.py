@@ -41,9 +41,15 @@ class AccountService:
         # Told after any change that may end a sign-in (the live sockets re-check theirs).
         self.credentials_changed = credentials_changed
 
-    async def add_agent(self, email: str, role: Role, password: str, *, name: str = "") -> Agent:
+    async def add_agent(
+        self, email: str, role: Role, password: str, *, name: str = "", teams: list[str] | None = None
+    ) -> Agent:
+        """`teams`: the (checked) teams the caller makes the new agent a member of next, recorded with it."""
         agent = await agent_accounts.add_agent(self.store, email, role, password, name=name)
-        await audit.record(self.store, "agent.create", "agent", agent.id, after=_agent_fields(agent), at=self.clock())
+        joined = {"teams": sorted(teams)} if teams is not None else {}
+        await audit.record(
+            self.store, "agent.create", "agent", agent.id, after=_agent_fields(agent) | joined, at=self.clock()
+        )
         return agent
 
     async def update_agent(
