@@ -8,12 +8,13 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from conversation.errors import InvalidInput
 
@@ -130,19 +131,51 @@ def check_url(url: str, *, allow_http: bool, allow_private: bool) -> str:
         raise InvalidInput("url: must not carry a user name or password")
     if port == 0:
         raise InvalidInput("url: port 0 is not a port")
-    host = parts.hostname
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        raise InvalidInput("url: not a valid host name") from None
+    host = canonical_host(parts.hostname)
     try:
         reason = refused_address(host, allow_private=allow_private)
     except ValueError:  # a name, not an address
-        local = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
+        name = host.rstrip(".")
+        local = name == "localhost" or name.endswith((".localhost", ".local", ".internal"))
         reason = "" if allow_private or not local else f"{host} is a local name"
     if reason:
         raise InvalidInput(f"url: {reason}")
-    return url.strip()
+    if host == parts.hostname:
+        return url.strip()
+    # A numeric host in another form: stored as the address it stands for.
+    netloc = f"[{host}]" if ":" in host else host
+    netloc += f":{port}" if port is not None else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$")
+
+
+def canonical_host(host: str) -> str:
+    """A URL's host as it will be reached: an IPv6 or dotted IPv4 address, or a DNS name of
+    letters, digits and hyphens (IDNA for other scripts). The numeric forms that resolvers
+    also accept for IPv4 (0x7f000001, 2130706433, 0177.0.0.1, 127.1) become the dotted address
+    they stand for, so the private-address check sees what the connection would reach.
+    InvalidInput for anything else (a space, an empty label, a number that is no address)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    name = host.rstrip(".").lower()
+    labels = name.split(".")
+    if NUMERIC_LABEL.match(labels[-1]):  # the way resolvers read it: an IPv4 address, or nothing
+        try:
+            return socket.inet_ntoa(socket.inet_aton(name))
+        except OSError:
+            raise InvalidInput(f"url: {host!r} is not a valid IPv4 address") from None
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput("url: not a valid host name") from None
+    if len(ascii_name) > 253 or not all(HOST_LABEL.match(label) for label in ascii_name.split(".")):
+        raise InvalidInput(f"url: {host!r} is not a valid host name")
+    return host
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:

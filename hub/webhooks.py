@@ -9,7 +9,8 @@ with backoff, or failed when the attempts run out. Deliveries are rows, so they 
 restarts; the schedule ([webhooks]) is long enough that a receiver down for hours loses
 nothing.
 
-Destinations are checked twice: the URL when it is saved and before each attempt, and every
+Destinations are checked twice: the URL when it is saved and before each attempt (its host a
+valid name, or an address in any numeric form), and every
 address a host name resolves to, at connection time (so a name that later points at a
 private address is refused too).
 """

@@ -14,12 +14,18 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from conversation.audit import AuditQuery
-from conversation.model import Role
+from conversation.audit import AuditEntry, AuditQuery
+from conversation.inbound import Sender
+from conversation.model import Role, new_id, utcnow
+from conversation.webhooks import WebhookDelivery, WebhookStatus
 from hub.agents import add_agent
+from hub.api.framework import ADMIN as ADMIN_ONLY
+from hub.api.framework import SAFE
+from hub.api.routes import api
 from hub.app import Hub
 from hub.app_keys import HUB
 from hub.cli import main
+from hub.sdk import RecordKind
 from tests.helpers import customer_message, make_config
 from tests.test_api import ADMIN, AGENT, Agent, admin, agent, server, sign_in  # noqa: F401  (fixtures)
 
@@ -80,7 +86,7 @@ async def test_merges_contact_edits_agents_tokens_and_webhooks_are_recorded_with
     assert items["contact.update"]["after"] == {"name": "王芳"}
     assert items["agent.create"]["after"]["email"] == "new@example.com"
     assert (items["agent.update"]["before"], items["agent.update"]["after"]) == ({"role": "agent"}, {"role": "admin"})
-    assert items["token.create"]["after"] == {"agent_id": admin.id, "name": "deploy"}
+    assert items["token.create"]["after"] == {"agent_id": admin.id, "name": "deploy", "role": None, "teams": None}
     assert items["token.revoke"]["target"]["id"] == token["id"]
     assert items["webhook.create"]["after"]["url"] == "https://hooks.example.com/x?key=%5Bredacted%5D"
     assert (items["webhook.update"]["before"], items["webhook.update"]["after"]) == (
@@ -169,3 +175,256 @@ async def test_the_command_line_and_the_hub_itself_are_told_apart(tmp_path: Path
     finally:
         await hub.store.close()
     assert entry.action == "token.create" and entry.via == "cli" and entry.actor_name.startswith("command line")
+
+
+async def test_an_agents_team_membership_is_recorded_before_and_after(admin: Agent, agent: Agent) -> None:
+    await admin.call("PATCH", f"/api/v1/agents/{agent.id}", {"teams": ["finance", "customer-service"]})
+    await admin.call("PATCH", f"/api/v1/agents/{agent.id}", {"teams": ["finance"], "name": "Li Na (finance)"})
+    first, second = reversed(await entries(admin, f"?target={agent.id}&action=agent.update"))
+    assert (first["before"], first["after"]) == ({"teams": []}, {"teams": ["customer-service", "finance"]})
+    assert second["before"] == {"name": "Li Na", "teams": ["customer-service", "finance"]}
+    assert second["after"] == {"name": "Li Na (finance)", "teams": ["finance"]}
+    team = (await entries(admin, "?target=customer-service&action=team.update"))[0]
+    assert (team["before"]["members"], team["after"]["members"]) == ([agent.id], [])
+    body = {"email": "wang@example.com", "role": "agent", "password": "a long password", "teams": ["finance"]}
+    new = await admin.call("POST", "/api/v1/agents", body, status=201)
+    created = (await entries(admin, f"?target={new['id']}&action=agent.create"))[0]
+    assert created["after"]["teams"] == ["finance"] and "password" not in json.dumps(created)
+
+
+async def test_a_narrowed_tokens_role_and_teams_are_recorded_never_its_value(admin: Agent) -> None:
+    token = await admin.call(
+        "POST", "/api/v1/tokens", {"name": "reports", "role": "agent", "teams": ["finance"]}, status=201
+    )
+    created = (await entries(admin, f"?target={token['id']}"))[0]
+    assert created["after"] == {"agent_id": admin.id, "name": "reports", "role": "agent", "teams": ["finance"]}
+    assert token["token"] not in json.dumps(created)
+
+
+async def test_a_hand_over_is_recorded_with_its_reason(admin: Agent, agent: Agent) -> None:
+    await admin.call("PATCH", f"/api/v1/agents/{agent.id}", {"teams": ["finance"]})
+    ticket = (await hub_of(agent).ingest(customer_message("m-1", "refund twice"))).conversation.id
+    await agent.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "finance"})
+    body = {"team": "technical-support", "reason": "the app charges twice: a bug"}
+    await agent.call("POST", f"/api/v1/conversations/{ticket}/handoff", body)
+    handed = (await entries(admin, f"?target={ticket}"))[0]
+    assert handed["action"] == "ticket.hand_over" and handed["actor"]["id"] == agent.id
+    assert handed["before"] == {"team": "finance"}
+    assert handed["after"] == {"team": "technical-support", "reason": "the app charges twice: a bug"}
+
+
+# A valid request for each admin route that changes something, in an order that works (a
+# delete after its create). A new admin write route fails the walk until it is added here,
+# with the proof that it leaves an audit entry. "{x}" names an id the walk learned earlier.
+ICS = (
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:1\r\n"
+    "DTSTART;VALUE=DATE:20270501\r\nSUMMARY:Labour Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+ROSTER_CSV = "kind,label,duty,agents,weekdays,start,end\npattern,early,shift,{agent_email},mon-fri,08:00,16:00\n"
+ADMIN_WALK: list[tuple[str, str, str, Any]] = [
+    ("add_canned", "POST", "/api/v1/canned", {"shortcut": "hi", "title": "Hi", "text": "Hello"}),
+    ("delete_canned", "DELETE", "/api/v1/canned/{canned}", None),
+    ("add_team", "POST", "/api/v1/teams", {"id": "night", "names": {"zh-CN": "夜班", "en": "Night"}}),
+    ("change_team", "PATCH", "/api/v1/teams/night", {"members": ["{agent}"]}),
+    ("put_team_calendar", "PUT", "/api/v1/teams/night/calendar", {"timezone": "Asia/Shanghai"}),
+    ("import_team_calendar", "POST", "/api/v1/teams/night/calendar/import", {"ics": ICS}),
+    ("delete_team_calendar", "DELETE", "/api/v1/teams/night/calendar", None),
+    ("add_category", "POST", "/api/v1/categories", {"id": "refund", "names": {"zh-CN": "退款", "en": "Refund"}}),
+    ("change_category", "PATCH", "/api/v1/categories/refund", {"default_priority": "high"}),
+    (
+        "add_field",
+        "POST",
+        "/api/v1/categories/refund/fields",
+        {"key": "order_no", "type": "text", "labels": {"zh-CN": "订单号", "en": "Order"}},
+    ),
+    ("change_field", "PATCH", "/api/v1/categories/refund/fields/order_no", {"required": True}),
+    ("delete_field", "DELETE", "/api/v1/categories/refund/fields/order_no", None),
+    ("delete_category", "DELETE", "/api/v1/categories/refund", None),
+    (
+        "add_agent",
+        "POST",
+        "/api/v1/agents",
+        {"email": "wang@example.com", "role": "agent", "password": "a long password", "teams": ["night"]},
+    ),
+    ("patch_agent", "PATCH", "/api/v1/agents/{new_agent}", {"teams": []}),
+    ("change_agent_profile", "PATCH", "/api/v1/agents/{agent}/profile", {"capacity": 4}),
+    ("create_token", "POST", "/api/v1/tokens", {"name": "ci", "teams": ["night"]}),
+    ("revoke_token", "DELETE", "/api/v1/tokens/{token}", None),
+    ("change_roster_settings", "PATCH", "/api/v1/roster/settings/night", {"min_on_shift": 2}),
+    (
+        "add_roster_entry",
+        "POST",
+        "/api/v1/roster/entries",
+        {
+            "team": "night",
+            "kind": "pattern",
+            "agents": ["{agent}"],
+            "start": "20:00",
+            "end": "08:00",
+            "weekdays": ["mon"],
+        },
+    ),
+    ("change_roster_entry", "PATCH", "/api/v1/roster/entries/{roster_entry}", {"end": "07:00"}),
+    ("delete_roster_entry", "DELETE", "/api/v1/roster/entries/{roster_entry}", None),
+    ("import_roster", "POST", "/api/v1/roster/import", {"team": "night", "csv": ROSTER_CSV}),
+    ("add_webhook", "POST", "/api/v1/webhooks", {"url": "https://hooks.example.com/x", "events": ["*"]}),
+    ("change_webhook", "PATCH", "/api/v1/webhooks/{webhook}", {"active": False}),
+    ("rotate_webhook_secret", "POST", "/api/v1/webhooks/{webhook}/secret", None),
+    ("retry_webhook_delivery", "POST", "/api/v1/webhooks/{webhook}/deliveries/{delivery}/retry", None),
+    ("delete_webhook", "DELETE", "/api/v1/webhooks/{webhook}", None),
+    ("delete_team", "DELETE", "/api/v1/teams/night", None),
+]
+LEARNED = {
+    "add_canned": "canned",
+    "add_agent": "new_agent",
+    "create_token": "token",
+    "add_webhook": "webhook",
+    "add_roster_entry": "roster_entry",
+}
+
+
+def filled(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for name, known in ids.items():
+            value = value.replace("{" + name + "}", known)
+        return value
+    if isinstance(value, list):
+        return [filled(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: filled(v, ids) for k, v in value.items()}
+    return value
+
+
+async def audited_step(admin: Agent, step: tuple[str, str, str, Any], ids: dict[str, str]) -> list[AuditEntry]:
+    """One request of a walk, by the admin: it must succeed; the audit entries it added."""
+    name, method, path, body = step
+    store = hub_of(admin).store
+    before = await store.audit.list_entries(AuditQuery(limit=200))
+    answer = await admin.client.request(
+        method, filled(path, ids), json=filled(body, ids), headers={"X-CSRF-Token": admin.csrf}
+    )
+    assert answer.status < 300, (name, answer.status, await answer.text())
+    if name in LEARNED:
+        ids[LEARNED[name]] = (await answer.json())["id"]
+    after = await store.audit.list_entries(AuditQuery(limit=200))
+    new = after[: len(after) - len(before)]
+    assert new and all(e.actor_id == admin.id for e in new), f"{method} {path} left no audit entry"
+    return new
+
+
+async def test_every_admin_route_that_changes_something_leaves_an_audit_entry(admin: Agent, agent: Agent) -> None:
+    admin_writes = {r.handler.__name__ for r in api.routes if r.auth == ADMIN_ONLY and r.method not in SAFE}
+    walked = [name for name, *_ in ADMIN_WALK]
+    assert set(walked) == admin_writes, f"add these admin routes to ADMIN_WALK: {sorted(admin_writes - set(walked))}"
+    hub = hub_of(admin)
+    ids = {"agent": agent.id, "agent_email": AGENT[0]}
+    for step in ADMIN_WALK:
+        if step[0] == "retry_webhook_delivery":  # a failed delivery to send again
+            ids["delivery"] = new_id()
+            failed = WebhookDelivery(
+                ids["delivery"], ids["webhook"], new_id(), "ticket.updated", {}, utcnow(), WebhookStatus.FAILED, 8
+            )
+            await hub.store.webhooks.enqueue([failed])
+        new = await audited_step(admin, step, ids)
+        assert all(e.before or e.after or e.action.endswith(("delete", "rotate_secret")) for e in new), (step, new)
+
+
+async def test_an_agents_change_to_a_plugin_record_is_recorded_the_plugins_own_is_not(agent: Agent) -> None:
+    hub = hub_of(agent)
+    schema = {"type": "object", "properties": {"order": {"type": "string"}, "amount": {"type": "number"}}}
+    hub.services.records.register("disputes", [RecordKind("dispute", schema)])
+    ticket = (await hub.ingest(customer_message("m-1", "order A-1"))).conversation
+    record = await hub.services.records.create("disputes", "dispute", ticket, {"order": "A-1"}, who="plugin")
+    assert await hub.store.audit.list_entries(AuditQuery(action="record.*")) == []  # the hub itself: its timeline
+    path = f"/api/v1/records/disputes/dispute/{record.id}"
+    await agent.call("PATCH", path, {"data": {"amount": 30}, "status": "done"})
+    [entry] = await hub.store.audit.list_entries(AuditQuery(action="record.*"))
+    assert (entry.action, entry.target_id, entry.actor_id) == ("record.update", record.id, agent.id)
+    assert (entry.before, entry.after) == (
+        {"status": "open", "data": {"order": "A-1"}},
+        {
+            "status": "done",
+            "data": {"order": "A-1", "amount": 30},
+        },
+    )
+
+
+async def test_a_logged_call_and_its_callback_task_are_recorded(agent: Agent) -> None:
+    body = {"number": "+8613812345678", "direction": "in", "duration_seconds": 60, "outcome": "follow_up"}
+    logged = await agent.call("POST", "/api/v1/calls", body, status=201)
+    ticket = logged["conversation"]
+    due = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
+    task = await agent.call("POST", f"/api/v1/conversations/{ticket['id']}/callbacks", {"due_at": due}, status=201)
+    await agent.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "done"})
+    hub = hub_of(agent)
+    entries = await hub.store.audit.list_entries(AuditQuery(actor_id=agent.id))
+    closed, created, call = [e for e in entries if e.action.startswith(("call.", "callback."))]
+    assert (call.action, call.target_id) == ("call.log", logged["call"]["id"])
+    assert call.after == {
+        "ticket": ticket["number"],
+        "number": "+8613812345678",
+        "direction": "in",
+        "duration_seconds": 60,
+        "outcome": "follow_up",
+    }
+    assert (created.action, created.target_id, created.after["ticket"]) == (
+        "callback.create",
+        task["id"],
+        ticket["number"],
+    )
+    assert (closed.action, closed.before, closed.after) == ("callback.close", {"status": "open"}, {"status": "done"})
+
+
+# The agents' routes that change something, walked the same way. A route that leaves no entry
+# is listed here with why: its trace is the ticket's thread, or it is the agent's own state.
+NOT_AUDITED = {
+    "post_message": "a reply or note is the thread itself",
+    "upload_file": "an upload is kept only when a message sends it",
+    "retry_message": "the reply's delivery status in the thread",
+    "typing": "nothing is stored",
+    "set_my_presence": "the agent's own presence",
+    "my_activity": "the agent's own presence",
+}
+KB_LINE = '{"id": "refund", "title": "Refund", "answer": "Within 7 days.", "examples": ["refund please"]}\n'
+AGENT_WALK: list[tuple[str, str, str, Any]] = [
+    ("patch_conversation", "PATCH", "/api/v1/conversations/{ticket}", {"tags": ["vip"]}),
+    ("handoff", "POST", "/api/v1/conversations/{ticket}/handoff", {"team": "finance", "reason": "a refund"}),
+    ("patch_contact", "PATCH", "/api/v1/contacts/{contact}", {"name": "Wang"}),
+    ("create_record", "POST", "/api/v1/records/disputes/dispute", {"conversation_id": "{ticket}", "data": {}}),
+    ("update_record", "PATCH", "/api/v1/records/disputes/dispute/{record}", {"status": "done"}),
+    ("log_call", "POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in"}),
+    (
+        "add_callback",  # a chat ticket has no number of its own
+        "POST",
+        "/api/v1/conversations/{ticket}/callbacks",
+        {"due_at": "2099-01-01T08:00:00Z", "number": "+8613812345678"},
+    ),
+    ("close_callback", "PATCH", "/api/v1/callbacks/{callback}", {"status": "cancelled"}),
+    ("create_article", "POST", "/api/v1/kb/articles", {"title": "Invoices", "answer": "In the order page."}),
+    ("change_article", "PATCH", "/api/v1/kb/articles/{article}", {"version": 1, "answer": "Order page, Invoice."}),
+    ("import_articles", "POST", "/api/v1/kb/import", {"format": "jsonl", "text": KB_LINE}),
+    ("move_message", "POST", "/api/v1/messages/{message}/move", {"conversation_id": "{other}", "confirm": True}),
+    ("merge_conversation", "POST", "/api/v1/conversations/{ticket}/merge", {"into": "{other}", "confirm": True}),
+    ("merge_contact", "POST", "/api/v1/contacts/{contact}/merge", {"into": "{other_contact}", "confirm": True}),
+]
+LEARNED.update({"create_record": "record", "add_callback": "callback", "create_article": "article"})
+
+
+async def test_every_agent_route_that_changes_a_ticket_or_record_leaves_an_audit_entry(admin: Agent) -> None:
+    writes = {r.handler.__name__ for r in api.routes if r.auth == "agent" and r.method not in SAFE and not r.personal}
+    walked = {name for name, *_ in AGENT_WALK}
+    assert walked | set(NOT_AUDITED) == writes, f"walk these routes: {sorted(writes - walked - set(NOT_AUDITED))}"
+    hub = hub_of(admin)
+    hub.services.records.register("disputes", [RecordKind("dispute", {"type": "object"})])
+    one = await hub.ingest(customer_message("m-1", "my refund", thread="a"))
+    second = await hub.ingest(customer_message("m-2", "and my order number is 42", thread="a"))
+    other = await hub.ingest(customer_message("m-3", "another", thread="b", sender=Sender("user-b")))
+    ids = {
+        "ticket": one.conversation.id,
+        "contact": one.contact.id,
+        "message": second.message.id,
+        "other": other.conversation.id,
+        "other_contact": other.contact.id,
+    }
+    for step in AGENT_WALK:
+        await audited_step(admin, step, ids)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,7 @@ from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.config import WebhooksSection
 from hub.webhooks import GuardedResolver, RefusedDestination, WebhookSender, retry_window
+from tests.conftest import ROOT
 from tests.helpers import customer_message, eventually, make_config, serve
 from tests.test_api import ADMIN, AGENT, Agent, admin, sign_in  # noqa: F401  (a fixture, on this module's server)
 
@@ -120,6 +122,42 @@ async def test_subscribed_events_arrive_signed_and_are_logged(admin: Agent, rece
     assert 'helpline_webhook_attempts_total{outcome="sent"} 3.0' in _hub(admin).metrics.render().decode()
 
 
+def readme_receiver() -> dict[str, Any]:
+    """The Python block of README's "Outbound webhooks", run as a receiver would run it."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Outbound webhooks") :]
+    section = section[: section.index("\n## ", 1)]
+    [code] = re.findall(r"```python\n(.*?)```", section, re.S)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102  (our own documentation)
+    return namespace
+
+
+async def test_the_readme_receiver_verifies_a_real_delivery_and_handles_each_event_once(
+    admin: Agent, receiver: Receiver
+) -> None:
+    created = await admin.call("POST", "/api/v1/webhooks", {"url": receiver.url, "events": ["*"]}, status=201)
+    await _hub(admin).ingest(customer_message("m-1", "我的订单还没到"))
+    await eventually(lambda: len(receiver.received) >= 2)
+    readme = readme_receiver()
+    readme["SECRET"] = created["secret"]
+    for headers, body in receiver.received:
+        status, event = readme["receive"](headers, body)
+        assert status == 200 and event is not None and event["id"] == headers["Helpline-Event-Id"]
+        assert readme["receive"](headers, body) == (200, None)  # the same event again: handled once
+    headers, body = receiver.received[0]
+    signed_at = int(dict(p.split("=", 1) for p in headers["Helpline-Signature"].split(","))["t"])
+    verify = readme["verify"]
+    assert verify(created["secret"], headers["Helpline-Signature"], body)
+    assert not verify(created["secret"], headers["Helpline-Signature"], body.replace(b"}", b" }", 1))
+    assert not verify("whsec_another", headers["Helpline-Signature"], body)
+    assert not verify(created["secret"], headers["Helpline-Signature"], body, now=signed_at + 301)  # a replay
+    assert verify(created["secret"], headers["Helpline-Signature"], body, now=signed_at + 299)
+    assert not verify(created["secret"], "", body) and not verify(created["secret"], "t=x,v1=00", body)
+    fresh = {**headers, "Helpline-Event-Id": "another"}
+    assert readme["receive"]({**fresh, "Helpline-Signature": "t=1,v1=00"}, body) == (401, None)
+
+
 async def test_private_notes_are_delivered_only_to_subscriptions_that_ask(admin: Agent, receiver: Receiver) -> None:
     plain = await admin.call("POST", "/api/v1/webhooks", {"url": receiver.url, "events": ["message.*"]}, status=201)
     private = await admin.call(
@@ -169,6 +207,37 @@ async def test_unsafe_destinations_and_unknown_events_are_refused(admin: Agent) 
         status=201,
     )
     assert ok["events"] == ["record.*", "record.order.created"]
+
+
+async def test_host_names_and_numeric_addresses_are_checked_when_saved(admin: Agent) -> None:
+    """A host with a space, an empty label or a number that is no address is refused at save;
+    the other ways of writing an IPv4 address are read as resolvers read them, so a private
+    one is refused at save too (not only when resolved) and a public one is kept as its address."""
+    service = _hub(admin).services.webhooks
+    service.allow_http, service.allow_private = False, False  # the defaults ([webhooks] not set)
+    for url in (
+        "https://exa mple.com/x",
+        "https://hooks..example.com/x",
+        "https://-hooks.example.com/x",
+        "https://hooks_1.example.com/x",
+        "https://999999999999/x",
+        "https://0x7f000001/hook",  # 127.0.0.1
+        "https://2130706433/hook",  # 127.0.0.1
+        "https://0177.0.0.1/hook",  # 127.0.0.1, octal
+        "https://127.1/hook",  # 127.0.0.1
+        "https://0xa9fea9fe/latest/meta-data",  # 169.254.169.254
+        "https://0x0a.1/hook",  # 10.0.0.1
+    ):
+        refused = await admin.call("POST", "/api/v1/webhooks", {"url": url, "events": ["ticket.*"]}, status=422)
+        assert refused["error"] == "invalid" and "url" in refused["message"], url
+    assert (await admin.call("GET", "/api/v1/webhooks"))["items"] == []
+    kept = await admin.call(
+        "POST", "/api/v1/webhooks", {"url": "https://0x08080808:8443/h?k=1", "events": ["ticket.*"]}, status=201
+    )
+    assert kept["url"] == "https://8.8.8.8:8443/h?k=1"
+    changed = await admin.call("PATCH", f"/api/v1/webhooks/{kept['id']}", {"url": "https://127.0.0.1.nip.io/h"})
+    assert changed["url"] == "https://127.0.0.1.nip.io/h"  # a name: checked again when it is resolved
+    await admin.call("PATCH", f"/api/v1/webhooks/{kept['id']}", {"url": "https://0x7f.1/h"}, status=422)
 
 
 async def test_only_admins_manage_webhooks(server: TestServer, admin: Agent) -> None:
@@ -349,7 +418,7 @@ async def test_deliveries_survive_a_restart(tmp_path: Path, receiver: Receiver) 
         "https://ex\u00e4mple..com/",
         "https:///path",
         "https://%00/",
-        "https://0x7f000001/",  # a legacy form of 127.0.0.1: refused when resolved, before connecting
+        "https://0x7f000001/",  # a legacy form of 127.0.0.1: read as that address, refused at save
         "javascript:alert(1)",
         "",
     ],

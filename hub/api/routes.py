@@ -983,6 +983,7 @@ async def add_agent(call: Call) -> dict[str, Any]:
         Role(call.body["role"]),
         call.body["password"],
         name=call.body.get("name", ""),
+        teams=teams,
     )
     joined = await services.desk.set_agent_teams(agent.id, teams)
     return {**agent_json(agent), "teams": [t.id for t in joined]}
@@ -1011,10 +1012,12 @@ async def patch_agent(call: Call) -> dict[str, Any]:
     services, agent_id = services_of(call), call.path["agent_id"]
     if await hub_of(call).store.accounts.get_agent(agent_id) is None:
         raise not_found("agent")
+    membership = None
     if teams is not None:  # membership lives on the teams; their change reaches live sockets
-        await services.desk.set_agent_teams(agent_id, teams)
+        before = [t.id for t in teams_of(agent_id, await hub_of(call).store.desk.list_teams())]
+        membership = (before, [t.id for t in await services.desk.set_agent_teams(agent_id, teams)])
     # A deactivated agent's sessions end and live sockets close (AccountService.update_agent).
-    agent = await services.accounts.update_agent(agent_id, changes)
+    agent = await services.accounts.update_agent(agent_id, changes, teams=membership)
     joined = teams_of(agent.id, await hub_of(call).store.desk.list_teams())
     return {**agent_json(agent), "teams": [t.id for t in joined]}
 

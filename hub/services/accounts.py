@@ -41,12 +41,22 @@ class AccountService:
         # Told after any change that may end a sign-in (the live sockets re-check theirs).
         self.credentials_changed = credentials_changed
 
-    async def add_agent(self, email: str, role: Role, password: str, *, name: str = "") -> Agent:
+    async def add_agent(
+        self, email: str, role: Role, password: str, *, name: str = "", teams: list[str] | None = None
+    ) -> Agent:
+        """`teams`: the (checked) teams the caller makes the new agent a member of next, recorded with it."""
         agent = await agent_accounts.add_agent(self.store, email, role, password, name=name)
-        await audit.record(self.store, "agent.create", "agent", agent.id, after=_agent_fields(agent), at=self.clock())
+        joined = {"teams": sorted(teams)} if teams is not None else {}
+        await audit.record(
+            self.store, "agent.create", "agent", agent.id, after=_agent_fields(agent) | joined, at=self.clock()
+        )
         return agent
 
-    async def update_agent(self, agent_id: str, changes: dict[str, Any]) -> Agent:
+    async def update_agent(
+        self, agent_id: str, changes: dict[str, Any], *, teams: tuple[list[str], list[str]] | None = None
+    ) -> Agent:
+        """`teams`: the agent's team ids before and after a membership change made with this one
+        (membership is kept on the teams, DeskService.set_agent_teams): recorded with it."""
         before = await self.store.accounts.get_agent(agent_id)
         agent = await self.store.accounts.update_agent(agent_id, changes)
         if "active" in changes and not (before is not None and before.active and agent.active):
@@ -54,13 +64,14 @@ class AccountService:
             # (Also on reactivation, for a sign-in that raced the deactivation.) API tokens are kept:
             # they are refused while the agent is inactive and work again after, until revoked.
             await self.store.accounts.delete_agent_sessions(agent.id)
+        old_teams, new_teams = ({"teams": sorted(ids)} for ids in teams) if teams is not None else ({}, {})
         await audit.record(
             self.store,
             "agent.update",
             "agent",
             agent.id,
-            before={k: v for k, v in _agent_fields(before).items() if k in changes},
-            after={k: v for k, v in _agent_fields(agent).items() if k in changes},
+            before={k: v for k, v in _agent_fields(before).items() if k in changes} | old_teams,
+            after={k: v for k, v in _agent_fields(agent).items() if k in changes} | new_teams,
             at=self.clock(),
         )
         self.credentials_changed()
@@ -118,9 +129,16 @@ class AccountService:
                 teams=sorted(set(teams)) if teams is not None else None,
             )
         )
-        # The token's value and hash stay out: only who it is for and its name.
+        # The token's value and hash stay out: who it is for, its name, and how it is narrowed
+        # (null: as its agent).
+        narrowing = {"role": token.role, "teams": token.teams}
         await audit.record(
-            self.store, "token.create", "token", token.id, after={"agent_id": agent_id, "name": name}, at=self.clock()
+            self.store,
+            "token.create",
+            "token",
+            token.id,
+            after={"agent_id": agent_id, "name": name, **narrowing},
+            at=self.clock(),
         )
         return token, secret
 

@@ -1,4 +1,4 @@
-"""Team calendars: every change is validated here, stored, and published live (SLA clocks
+"""Team calendars: every change is validated here, stored, audited and published live (SLA clocks
 are computed from the calendar each time, so a change moves every due time at once)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from conversation.calendars import calendar_from_input, calendar_to_doc, special
 from conversation.errors import InvalidInput
 from conversation.store import NotFound, Store
 from hub.events import Event, EventBus
+from hub.services import audit
 
 
 class CalendarService:
@@ -21,8 +22,17 @@ class CalendarService:
         if await self.store.desk.get_team(team_id) is None:
             raise NotFound(f"team {team_id}")
 
-    def _published(self, team_id: str, action: str) -> None:
-        self.bus.publish(Event("calendar.updated", "", {"team": team_id, "action": action}))
+    async def _changed(self, team_id: str, action: str, before: Calendar | None, after: Calendar | None) -> None:
+        await audit.record(
+            self.store,
+            f"calendar.{action}",
+            "team",
+            team_id,
+            before=calendar_to_doc(before) if before else {},
+            after=calendar_to_doc(after) if after else {},
+        )
+        done = {"save": "saved", "import": "imported", "delete": "deleted"}[action]
+        self.bus.publish(Event("calendar.updated", "", {"team": team_id, "action": done}))
 
     async def get(self, team_id: str) -> Calendar | None:
         await self._team(team_id)
@@ -32,8 +42,9 @@ class CalendarService:
         """Replace the team's calendar with this one (validated whole before anything is stored)."""
         await self._team(team_id)
         calendar = calendar_from_input(data)
+        before = await self.store.calendars.get_calendar(team_id)
         await self.store.calendars.save_calendar(team_id, calendar)
-        self._published(team_id, "saved")
+        await self._changed(team_id, "save", before, calendar)
         return calendar
 
     async def import_ics(self, team_id: str, ics: str) -> tuple[Calendar, int, int]:
@@ -46,14 +57,15 @@ class CalendarService:
         holidays, workdays = special_days_from_ics(ics.encode("utf-8"))
         calendar = with_special_days(current, holidays, workdays)
         await self.store.calendars.save_calendar(team_id, calendar)
-        self._published(team_id, "imported")
+        await self._changed(team_id, "import", current, calendar)
         return calendar, len(holidays), len(workdays)
 
     async def delete(self, team_id: str) -> None:
         await self._team(team_id)
+        before = await self.store.calendars.get_calendar(team_id)
         if not await self.store.calendars.delete_calendar(team_id):
             raise NotFound(f"calendar {team_id}")
-        self._published(team_id, "deleted")
+        await self._changed(team_id, "delete", before, None)
 
 
 def calendar_json(team_id: str, calendar: Calendar | None) -> dict[str, Any]:

@@ -146,9 +146,16 @@ class ConversationService:
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def _store_changes(
-        self, conversation: Conversation, changes: dict[str, Any], priority_by: PrioritySource
+        self,
+        conversation: Conversation,
+        changes: dict[str, Any],
+        priority_by: PrioritySource,
+        *,
+        action: str = "ticket.update",
+        why: Mapping[str, Any] | None = None,
     ) -> Conversation:
-        """Check, store and publish; nothing is written when a check fails."""
+        """Check, store and publish; nothing is written when a check fails. The audit entry is
+        `action`, with `why` (a hand-over's reason) beside the new values."""
         category = changes.get("category")
         if category and await self.store.desk.get_category(category) is None:
             raise InvalidInput(f"category {category!r} is not a category")
@@ -158,11 +165,11 @@ class ConversationService:
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         await audit.record(
             self.store,
-            "ticket.update",
+            action,
             "ticket",
             updated.id,
             before={k: getattr(conversation, k) for k in changes if k not in BOOKKEEPING},
-            after={k: getattr(updated, k) for k in changes if k not in BOOKKEEPING},
+            after={k: getattr(updated, k) for k in changes if k not in BOOKKEEPING} | dict(why or {}),
             at=self.clock(),
         )
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
@@ -342,7 +349,13 @@ class ConversationService:
         if target is None:
             raise InvalidInput(f"team: {team!r} is not a team")
         changes = handoff_changes(conversation.team, conversation.assignee_id, target, reason)
-        updated = await self._store_changes(conversation, changes, PrioritySource("agent", agent_id or who))
+        updated = await self._store_changes(
+            conversation,
+            changes,
+            PrioritySource("agent", agent_id or who),
+            action="ticket.hand_over",
+            why={"reason": reason.strip()},
+        )
         event = ThreadEvent("event.handed_over", {"who": who, "source": conversation.team or "-", "team": target.id})
         await self.add_thread_event(updated, named_teams(event, await self.team_labels()))
         if "assignee_id" in changes:

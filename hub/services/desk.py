@@ -110,7 +110,8 @@ class DeskService:
         for team in teams:
             member = team.id in team_ids
             if member != (agent_id in team.members):
-                await self._saved("team", with_member(team, agent_id, member), self.store.desk.save_team, "updated")
+                changed = with_member(team, agent_id, member)
+                await self._saved("team", changed, self.store.desk.save_team, "updated", team)
         return teams_of(agent_id, await self.store.desk.list_teams())
 
     async def add_member(self, team_id: str, agent_id: str) -> Team:

@@ -1,5 +1,5 @@
 """Custom ticket fields: definitions per category (admins), the fields a ticket carries,
-and the list filter's values. Each change is validated, stored and published live."""
+and the list filter's values. Each change is validated, stored, audited and published live."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from conversation.fields import (
 )
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.events import Event, EventBus
+from hub.services import audit
 
 FILTER_PREFIX = "field."  # ?field.order_no=AB123456 on the ticket list
 
@@ -42,9 +43,20 @@ class FieldService:
         self.store = store
         self.bus = bus
 
-    def _published(self, definition_id: str, action: str) -> None:
+    async def _changed(
+        self, action: str, category_id: str, key: str, before: FieldDefinition | None, after: FieldDefinition | None
+    ) -> None:
+        definition_id = f"{category_id}/{key}"
+        await audit.record(
+            self.store,
+            f"field.{action}",
+            "field",
+            definition_id,
+            before=definition_to_doc(before) if before else {},
+            after=definition_to_doc(after) if after else {},
+        )
         # Not about one conversation: the inbox reloads the definitions it draws sidebars from.
-        self.bus.publish(Event("desk.updated", "", {"kind": "field", "id": definition_id, "action": action}))
+        self.bus.publish(Event("desk.updated", "", {"kind": "field", "id": definition_id, "action": f"{action}d"}))
 
     async def _find(self, category_id: str, key: str) -> FieldDefinition | None:
         return next(
@@ -62,7 +74,7 @@ class FieldService:
         if await self._find(category_id, definition.key) is not None:
             raise AlreadyExists(f"category {category_id} has a field {definition.key!r}")
         await self.store.fields.save_definition(definition)
-        self._published(f"{category_id}/{definition.key}", "created")
+        await self._changed("create", category_id, definition.key, None, definition)
         return definition
 
     async def update(self, category_id: str, key: str, changes: dict[str, Any]) -> FieldDefinition:
@@ -75,13 +87,14 @@ class FieldService:
                 doc.pop(name)  # only what the field's type uses is carried over
         definition = definition_from_input(category_id, {**doc, **changes, "key": key})
         await self.store.fields.save_definition(definition)
-        self._published(f"{category_id}/{key}", "updated")
+        await self._changed("update", category_id, key, old, definition)
         return definition
 
     async def delete(self, category_id: str, key: str) -> None:
+        old = await self._find(category_id, key)
         if not await self.store.fields.delete_definition(category_id, key):
             raise NotFound(f"field {category_id}/{key}")
-        self._published(f"{category_id}/{key}", "deleted")
+        await self._changed("delete", category_id, key, old, None)
 
 
 def definition_json(definition: FieldDefinition) -> dict[str, Any]:

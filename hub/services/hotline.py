@@ -31,6 +31,7 @@ from conversation.model import Conversation, Status, new_id, to_ms
 from conversation.routing import Route
 from conversation.store import NotFound, Store, Ticketing
 from hub.events import Event, EventBus
+from hub.services import audit
 from hub.services.conversations import ConversationService
 from hub.thread_events import ThreadEvent
 
@@ -122,6 +123,14 @@ class HotlineService:
         call, conversation, fresh = await self._record(form, number, started_at, state, agent_id=agent_id)
         if not fresh:
             return LoggedCall(call, conversation, None, duplicate=True)
+        logged = {
+            "ticket": conversation.number,
+            "number": number,
+            "direction": call.direction,
+            "duration_seconds": call.duration_seconds,
+            "outcome": call.outcome,
+        }
+        await audit.record(self.store, "call.log", "call", call.id, after=logged, at=now)
         await self.conversations.add_event(
             conversation,
             "event.call_logged",
@@ -311,6 +320,13 @@ class HotlineService:
         )
         if not await self.store.callbacks.add_callback(callback):
             return await self.store.callbacks.get_callback(callback.id) or callback
+        task = {
+            "ticket": conversation.number,
+            "number": caller,
+            "owner_id": callback.owner_id,
+            "due_at": callback.due_at,
+        }
+        await audit.record(self.store, "callback.create", "callback", callback.id, after=task | {"note": callback.note})
         until = _until(callback.due_at)
         if who:
             await self.conversations.add_event(
@@ -333,6 +349,14 @@ class HotlineService:
         closed = await self.store.callbacks.close_callback(callback_id, status, by=by, now=self.clock())
         if closed is None:
             raise InvalidInput(f"the callback is already {existing.status.value}")
+        await audit.record(
+            self.store,
+            "callback.close",
+            "callback",
+            callback_id,
+            before={"status": existing.status},
+            after={"status": status},
+        )
         conversation = await self.store.tickets.get_conversation(closed.conversation_id)
         if conversation is not None:
             key = "event.callback_done" if status is CallbackStatus.DONE else "event.callback_cancelled"

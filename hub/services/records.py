@@ -1,6 +1,7 @@
 """Plugin records: the kinds plugins declare, and every create and change of a record
 (from a plugin or an agent), validated by its kind's JSON Schema, stored with a timeline
-entry and published live (`record.created`, `record.updated` on the ticket)."""
+entry, audited when an agent made it, and published live (`record.created`, `record.updated`
+on the ticket)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from conversation.model import Conversation, new_id, utcnow
 from conversation.records import Record, RecordKind, RecordQuery, changed
 from conversation.store import NotFound, Store
 from hub.events import Event, EventBus
+from hub.services import audit
 
 MAX_RETRIES = 5  # compare-and-set rounds when others change the same record at once
 
@@ -68,6 +70,7 @@ class RecordService:
             updated_at=now,
         )
         await self.store.records.create_record(record)
+        await audit.record(self.store, "record.create", "record", record.id, after=_audited(record), at=now)
         self._published("record.created", record, who)
         return record
 
@@ -96,6 +99,9 @@ class RecordService:
                 return record
             declared.validate(after.data)
             if await self.store.records.replace_record(after, version=record.version):
+                await audit.record(
+                    self.store, "record.update", "record", record.id, before=_audited(record), after=_audited(after)
+                )
                 self._published("record.updated", after, who)
                 return after
         raise InvalidInput("the record is being changed by others; try again")
@@ -130,6 +136,18 @@ class RecordService:
     def _published(self, kind: str, record: Record, who: str) -> None:
         data = {"plugin": record.plugin, "kind": record.kind, "record_id": record.id, "who": who}
         self.bus.publish(Event(kind, record.conversation_id, data))
+
+
+def _audited(record: Record) -> dict[str, Any]:
+    """What the audit log keeps of a record (its timeline stays on the record)."""
+    return {
+        "plugin": record.plugin,
+        "kind": record.kind,
+        "ticket": record.conversation_id,
+        "status": record.status,
+        "deadline": record.deadline,
+        "data": record.data,
+    }
 
 
 def _aware(moment: datetime | None | bool) -> Any:

@@ -1,4 +1,6 @@
-"""Rosters, routing profiles and presence: every change is validated here, stored, and published.
+"""Rosters, routing profiles and presence: every change is validated here, stored, and published;
+an admin's change to a roster, its settings or a routing profile is audited (presence is not:
+it is each agent's own state).
 
 Presence lives in the store, so every hub process sees the same agents online: each
 process records the inboxes open in it (with a heartbeat that expires) under its own
@@ -14,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from conversation.assignment import AgentProfile, profile_from_input
+from conversation.assignment import AgentProfile, profile_from_input, profile_to_doc
 from conversation.errors import InvalidInput
 from conversation.model import new_id, utcnow
 from conversation.presence import PresenceRecord, PresenceRules, check_presence_status, presence_of
@@ -37,6 +39,7 @@ from conversation.roster import (
 )
 from conversation.store import NotFound, Store
 from hub.events import Event, EventBus
+from hub.services import audit
 from hub.services.desk import DeskService
 
 MAX_RANGE = timedelta(days=62)  # the longest span one roster request expands
@@ -73,6 +76,17 @@ class RosterService:
     def _published(self, kind: str, **data: Any) -> None:
         self.bus.publish(Event(kind, "", data))  # not about one ticket: the inbox reloads what it shows
 
+    async def _roster_changed(
+        self,
+        action: str,
+        target: tuple[str, str],
+        team: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        await audit.record(self.store, f"roster.{action}", target[0], target[1], before=before, after=after)
+        self._published("roster.updated", team=team)
+
     # -- team settings ------------------------------------------------------------------------
     async def _team(self, team: str) -> None:
         if await self.store.desk.get_team(team) is None:
@@ -95,7 +109,9 @@ class RosterService:
             )
         settings = team_roster_from_input(team, data, current)
         await self.store.roster.save_team_roster(settings)
-        self._published("roster.updated", team=team)
+        await self._roster_changed(
+            "settings_update", ("team", team), team, team_roster_to_doc(current), team_roster_to_doc(settings)
+        )
         return settings
 
     # -- entries --------------------------------------------------------------------------------
@@ -113,7 +129,7 @@ class RosterService:
         await self._checked(entry, await self.store.roster.list_entries(team))
         await self.store.roster.save_entry(entry)
         await self._join_team(entry)
-        self._published("roster.updated", team=team)
+        await self._roster_changed("entry_create", ("roster_entry", entry.id), team, after=entry_to_doc(entry))
         return entry
 
     async def _join_team(self, entry: RosterEntry) -> None:
@@ -136,7 +152,9 @@ class RosterService:
         await self._checked(entry, others)  # with the swaps that name this pattern: they still hold
         await self.store.roster.save_entry(entry)
         await self._join_team(entry)
-        self._published("roster.updated", team=old.team)
+        await self._roster_changed(
+            "entry_update", ("roster_entry", entry_id), old.team, entry_to_doc(old), entry_to_doc(entry)
+        )
         return entry
 
     async def delete_entry(self, entry_id: str) -> None:
@@ -149,7 +167,7 @@ class RosterService:
         if users:
             raise InvalidInput(f"swaps {', '.join(users)} name this pattern: delete them first")
         await self.store.roster.delete_entry(entry_id)
-        self._published("roster.updated", team=old.team)
+        await self._roster_changed("entry_delete", ("roster_entry", entry_id), old.team, before=entry_to_doc(old))
 
     # -- reading the roster ----------------------------------------------------------------------
     async def duties(self, team: str, start: datetime, end: datetime) -> list[Duty]:
@@ -194,10 +212,11 @@ class RosterService:
             if entry.kind == "pattern":
                 patterns[entry.label or entry.id] = entry.id
             entries.append(entry)
+        before = await self.store.roster.list_entries(team)
         await self.store.roster.replace_team_entries(team, entries)
         for entry in entries:
             await self._join_team(entry)
-        self._published("roster.updated", team=team)
+        await self._roster_changed("import", ("team", team), team, {"entries": len(before)}, {"entries": len(entries)})
         return entries
 
     @staticmethod
@@ -215,11 +234,20 @@ class RosterService:
         return await self.store.roster.get_profile(agent_id) or AgentProfile(agent_id)
 
     async def update_profile(self, agent_id: str, data: dict[str, Any]) -> AgentProfile:
-        profile = profile_from_input(agent_id, data, await self.profile(agent_id))
+        before = await self.profile(agent_id)
+        profile = profile_from_input(agent_id, data, before)
         if profile.page_channel and profile.page_channel not in self.page_channels:
             known = ", ".join(sorted(self.page_channels)) or "none in this hub"
             raise InvalidInput(f"page_channel: pages go out by email, Slack or Telegram ({known})")
         await self.store.roster.save_profile(profile)
+        await audit.record(
+            self.store,
+            "roster.profile_update",
+            "agent",
+            agent_id,
+            before=profile_to_doc(before),
+            after=profile_to_doc(profile),
+        )
         return profile
 
     # -- presence --------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ export function Audit() {
         <option value="">${t("audit.anyone")}</option>${s.agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
       <label>${t("audit.action")} <select id="audit-action" value=${filters.action} onChange=${set("action")}>
         <option value="">${t("audit.any_action")}</option>
-        ${["ticket", "contact", "message", "agent", "token", "team", "category", "canned", "webhook", "kb", "auth"].map((family) => html`<option value=${`${family}.*`}>${t(`audit.family.${family}`)}</option>`)}</select></label>
+        ${["ticket", "contact", "message", "record", "call", "callback", "agent", "token", "team", "category", "field", "calendar", "roster", "canned", "webhook", "kb", "auth"].map((family) => html`<option value=${`${family}.*`}>${t(`audit.family.${family}`)}</option>`)}</select></label>
       <label>${t("audit.target")} <input id="audit-target" value=${filters.target} onChange=${set("target")} /></label>
       <label>${t("audit.since")} <input id="audit-since" type="date" value=${filters.since} onChange=${set("since")} /></label>
       <label>${t("audit.until")} <input id="audit-until" type="date" value=${filters.until} onChange=${set("until")} /></label>
