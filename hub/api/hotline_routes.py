@@ -43,7 +43,11 @@ TELEPHONY_EVENT = Obj(
         "event": Str(choices=tuple(s.value for s in CallState)),
         "number": NUMBER,
         "direction": Str(choices=DIRECTIONS),
-        "at": TIME,
+        "at": Str(
+            max_length=40,
+            description="when the event happened (ISO 8601 with offset; default now): the start for started"
+            " and missed, the end for ended",
+        ),
         "duration_seconds": Int(minimum=0, maximum=86_400),
         "recording_url": Str(max_length=2000),
     },
