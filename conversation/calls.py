@@ -107,7 +107,12 @@ def reported_times(
     if state is not CallState.ENDED:
         return started_at or at, duration
     if started_at is None:
-        return (at - timedelta(seconds=duration) if duration is not None else at), duration
+        if duration is None:
+            return at, None
+        try:
+            return at - timedelta(seconds=duration), duration
+        except OverflowError:  # an end at the first moment of the calendar
+            raise InvalidInput("at: out of range") from None
     if duration is None:
         duration = max(0, round((at - started_at).total_seconds()))
     return started_at, duration

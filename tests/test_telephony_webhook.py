@@ -242,3 +242,9 @@ async def test_a_call_without_a_duration_says_duration_unknown_in_both_languages
     )
     assert "duration unknown" in logged.text("en") and "时长未知" in logged.text("zh-CN")
     assert "?" not in ended.text
+
+
+async def test_an_ended_report_at_the_calendars_first_moment_gets_a_4xx(client: TestClient) -> None:
+    report = {"call_id": "pbx-0", "event": "ended", "number": "+8613812345678", "duration_seconds": 60}
+    answer = await post(client, {**report, "at": "0001-01-01T00:00:30Z"}, status=422)
+    assert "at" in answer["message"]
