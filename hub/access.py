@@ -14,8 +14,9 @@ The rule, by role (an API token may narrow its agent's role and teams, never wid
   read every other ticket, and change only their teams').
 - read-only: reads what an agent of the same teams reads, changes nothing.
 - Everyone but read-only may read and change the tickets assigned to them (who assigned
-  it meant them to work it), whatever its team; the owner of a callback task reads its
-  ticket (and closes the task) the same way (`allows_callback`).
+  it meant them to work it), whatever its team; the owner of a callback task reads and
+  changes its ticket the same way while the task is open, and always sees and closes the
+  task (`allows_callback`).
 - Tickets without a team are everyone's by default: a new ticket has none until a rule,
   its category or an agent gives it one, and hiding that queue would leave customers
   unanswered. `[desk] no_team_visible_to = "supervisors"` keeps them to supervisors and

@@ -270,6 +270,12 @@ async def test_the_owner_of_a_callback_sees_it_and_closes_it_whatever_the_ticket
         task = await admin.call("POST", f"/api/v1/conversations/{ids['conversation_id']}/callbacks", body, status=201)
         mine = (await lina.call("GET", "/api/v1/callbacks?owner=me"))["items"]
         assert [t["id"] for t in mine] == [task["id"]]  # her task, on a technical-support ticket
+        # She reads the ticket she must call back about, and notes what came of the call.
+        hidden = ids["conversation_id"]
+        assert (await lina.call("GET", f"/api/v1/conversations/{hidden}"))["conversation"]["id"] == hidden
+        assert (await lina.call("GET", f"/api/v1/conversations/{hidden}/messages"))["items"]
+        note = {"text": "called back", "kind": "note"}
+        await lina.call("POST", f"/api/v1/conversations/{hidden}/messages", note, status=201)
         assert (await lina.call("GET", "/api/v1/callbacks?owner=all"))["items"] == mine
         # Another customer-service agent: not their task, not their team's ticket.
         other = await add_agent(hub.store, "wang@example.com", Role.AGENT, "wang password 1", name="Wang")
@@ -278,8 +284,10 @@ async def test_the_owner_of_a_callback_sees_it_and_closes_it_whatever_the_ticket
         signed_in.append(wang)
         assert (await wang.call("GET", "/api/v1/callbacks?owner=all"))["items"] == []
         await wang.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "done"}, status=404)
+        await wang.call("GET", f"/api/v1/conversations/{hidden}", status=404)
         done = await lina.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "done"})
         assert done["status"] == "done"
+        await lina.call("GET", f"/api/v1/conversations/{hidden}", status=404)  # the task done: the team's rules again
         assert (await tech.call("GET", "/api/v1/callbacks?status=done&owner=all"))["items"][0]["id"] == task["id"]
     finally:
         for who in signed_in:
