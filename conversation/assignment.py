@@ -15,6 +15,10 @@ from conversation.errors import InvalidInput
 
 STRATEGIES = ("least-loaded", "round-robin")
 MAIL_TYPES = frozenset({"email", "webhook"})
+# Channels where the customer waits in the conversation now: only their tickets go back to the
+# queue when the agent goes offline. An email, a platform webhook or a phone ticket (a call an
+# agent logged, a callback they owe) stays with its agent.
+LIVE_CHAT_TYPES = frozenset({"webchat", "telegram", "slack"})
 
 
 # -- the agent's routing profile -----------------------------------------------------------
@@ -171,6 +175,11 @@ def _nobody_reason(candidates: Sequence[Candidate]) -> str:
     if not any(c.presence == "online" for c in working):
         return "nobody on shift is online"
     return "everyone on shift is at capacity or lacks the skills"
+
+
+def requeued_when_offline(channel_type: str) -> bool:
+    """Whether a ticket of this channel type goes back to the queue when its agent goes offline."""
+    return channel_type in LIVE_CHAT_TYPES
 
 
 def reassign_due(offline_at: datetime | None, now: datetime, grace: timedelta) -> bool:

@@ -9,7 +9,7 @@ lands on the same contact and thread however the number was typed.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -109,6 +109,29 @@ class Call:
     recording_url: str = ""
     agent_id: str = ""  # who logged it ("" when a telephony system reported it)
     updated_at: datetime | None = None
+
+
+def reported_times(
+    state: CallState, at: datetime, duration: int | None, *, started_at: datetime | None = None
+) -> tuple[datetime, int | None]:
+    """(started_at, duration) of a call from a telephony report whose `at` is the time of its
+    event: the start for `started` and `missed`, the end for `ended`. `started_at` is the
+    start already known (an earlier `started`). An `ended` without a duration lasted from
+    the start to `at`; a first report `ended` with a duration started that long before `at`
+    (without one, its start is unknown: `at` stands for it and the duration stays unknown).
+    """
+    if state is not CallState.ENDED:
+        return started_at or at, duration
+    if started_at is None:
+        if duration is None:
+            return at, None
+        try:
+            return at - timedelta(seconds=duration), duration
+        except OverflowError:  # an end at the first moment of the calendar
+            raise InvalidInput("at: out of range") from None
+    if duration is None:
+        duration = max(0, round((at - started_at).total_seconds()))
+    return started_at, duration
 
 
 def call_after(

@@ -42,6 +42,9 @@ class Inbound:
     conversation_hint: str = ""  # the channel knows the ticket (an email's References): route to it
     participants: tuple[str, ...] = ()  # other people on the thread (an email's Cc), kept on the ticket
     automatic: bool = False  # an auto-reply, bounce or bulk mail: bots must not answer it
+    # Not the customer's words but the hub's record of a contact with them (a logged phone
+    # call): it opens or joins the ticket like a message, and is kept as a system event.
+    record_only: bool = False
     sent_at: datetime = field(default_factory=utcnow)
     raw: dict[str, Any] | None = None
 

@@ -92,6 +92,8 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
 def _duplicate(p: IngestPrimitives, message: Message) -> Steps[InboundRecord]:
     conversation = yield p.get_conversation(message.conversation_id)
     contact = yield p.get_contact(message.author_id)
+    if contact is None and conversation is not None:  # a record's contact merged away since: the ticket's
+        contact = yield p.get_contact(conversation.contact_id)
     assert conversation is not None and contact is not None
     return InboundRecord(message, conversation, contact, duplicate=True, route=None)
 

@@ -109,14 +109,16 @@ def status_after_customer_message(status: Status, route: Route | None = None) ->
 def inbound_message(
     inbound: Inbound, conversation_id: str, contact_id: str, now: datetime, *, plugins_pending: bool = True
 ) -> Message:
-    """The stored form of a customer's message, marked for plugins to run on it."""
+    """The stored form of a customer's message, marked for plugins to run on it. A record of
+    contact (`record_only`) is a system event, never shown or sent on as the customer's text;
+    it keeps the contact as author_id so a retry finds whom it was about."""
     return Message(
         id=new_id(),
         conversation_id=conversation_id,
         channel=inbound.channel,
         direction=Direction.INBOUND,
-        kind=MessageKind.MESSAGE,
-        author_type=AuthorType.CONTACT,
+        kind=MessageKind.EVENT if inbound.record_only else MessageKind.MESSAGE,
+        author_type=AuthorType.SYSTEM if inbound.record_only else AuthorType.CONTACT,
         author_id=contact_id,
         text=inbound.text,
         html=inbound.html,

@@ -14,7 +14,9 @@ The rule, by role (an API token may narrow its agent's role and teams, never wid
   read every other ticket, and change only their teams').
 - read-only: reads what an agent of the same teams reads, changes nothing.
 - Everyone but read-only may read and change the tickets assigned to them (who assigned
-  it meant them to work it), whatever its team.
+  it meant them to work it), whatever its team; the owner of a callback task reads and
+  changes its ticket the same way while the task is open, and always sees and closes the
+  task (`allows_callback`).
 - Tickets without a team are everyone's by default: a new ticket has none until a rule,
   its category or an agent gives it one, and hiding that queue would leave customers
   unanswered. `[desk] no_team_visible_to = "supervisors"` keeps them to supervisors and
@@ -106,6 +108,15 @@ class AccessPolicy:
         """Whether `viewer` may `access` this ticket."""
         reach = self.reach(viewer, access)
         return reach is None or reach.covers(conversation)
+
+    def allows_callback(self, viewer: Viewer, conversation: Conversation, access: Access, *, owner_id: str) -> bool:
+        """Whether `viewer` may `access` the ticket of a callback task that `owner_id` owns. The
+        owner always may (read, and change unless read-only): they were given the call to make,
+        whoever the ticket is assigned to or whichever team has it now."""
+        agent = viewer.agent
+        if owner_id and owner_id == agent.id and agent.active:
+            return access is Access.READ or changes_allowed(agent)
+        return self.allows(viewer, conversation, access)
 
     def restricts(self, viewer: Viewer) -> bool:
         """Whether `allows` can say no to this viewer's reading some ticket. When it cannot,

@@ -256,3 +256,39 @@ async def test_the_live_feed_reads_an_events_ticket_once_for_all_sockets(
     finally:
         for who in (admin, *agents):
             await who.client.close()
+
+
+async def test_the_owner_of_a_callback_sees_it_and_closes_it_whatever_the_tickets_team(
+    server: TestServer, hub: Hub
+) -> None:
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina, tech = await sign_in(server, AGENT), await sign_in(server, TECH)
+    signed_in = [admin, lina, tech]
+    try:
+        body = {"due_at": "2099-01-01T08:00:00+00:00", "number": "+8613812345678", "owner_id": lina.id}
+        task = await admin.call("POST", f"/api/v1/conversations/{ids['conversation_id']}/callbacks", body, status=201)
+        mine = (await lina.call("GET", "/api/v1/callbacks?owner=me"))["items"]
+        assert [t["id"] for t in mine] == [task["id"]]  # her task, on a technical-support ticket
+        # She reads the ticket she must call back about, and notes what came of the call.
+        hidden = ids["conversation_id"]
+        assert (await lina.call("GET", f"/api/v1/conversations/{hidden}"))["conversation"]["id"] == hidden
+        assert (await lina.call("GET", f"/api/v1/conversations/{hidden}/messages"))["items"]
+        note = {"text": "called back", "kind": "note"}
+        await lina.call("POST", f"/api/v1/conversations/{hidden}/messages", note, status=201)
+        assert (await lina.call("GET", "/api/v1/callbacks?owner=all"))["items"] == mine
+        # Another customer-service agent: not their task, not their team's ticket.
+        other = await add_agent(hub.store, "wang@example.com", Role.AGENT, "wang password 1", name="Wang")
+        await admin.call("PATCH", f"/api/v1/agents/{other.id}", {"teams": ["customer-service"]})
+        wang = await sign_in(server, ("wang@example.com", "wang password 1"))
+        signed_in.append(wang)
+        assert (await wang.call("GET", "/api/v1/callbacks?owner=all"))["items"] == []
+        await wang.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "done"}, status=404)
+        await wang.call("GET", f"/api/v1/conversations/{hidden}", status=404)
+        done = await lina.call("PATCH", f"/api/v1/callbacks/{task['id']}", {"status": "done"})
+        assert done["status"] == "done"
+        await lina.call("GET", f"/api/v1/conversations/{hidden}", status=404)  # the task done: the team's rules again
+        assert (await tech.call("GET", "/api/v1/callbacks?status=done&owner=all"))["items"][0]["id"] == task["id"]
+    finally:
+        for who in signed_in:
+            await who.client.close()

@@ -12,7 +12,9 @@ import pytest
 from conversation.calls import CallDirection, NoReplies
 from conversation.model import AuthorType, ConversationQuery, utcnow
 from hub.app_keys import HUB
+from hub.events import Event
 from hub.services.hotline import CallForm
+from hub.webhooks import webhook_event
 from tests.helpers import make_config, running_hub
 from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401  (fixtures)
 
@@ -47,7 +49,7 @@ async def test_a_logged_call_becomes_a_phone_ticket_with_the_caller_as_contact(a
         ticket["assignee_id"] == me["agent"]["id"]
     )  # theirs: routed to finance, still visible to the agent who took it
     messages = await thread(agent, ticket["id"])
-    assert messages[0]["text"] == "客户说付款被扣了两次" and messages[0]["direction"] == "inbound"
+    assert messages[0]["kind"] == "event" and messages[0]["event"]["key"] == "call.summary"
     logged_event = next(m for m in messages if (m.get("event") or {}).get("key") == "event.call_logged")
     assert logged_event["event"]["params"] == {
         "who": "Li Na",
@@ -76,8 +78,9 @@ async def test_a_retried_call_with_its_key_is_logged_once(agent: Agent) -> None:
     second = await agent.call("POST", "/api/v1/calls", body, status=201)
     assert second["duplicate"] and second["call"] == first["call"]
     messages = await thread(agent, first["conversation"]["id"])
-    assert sum(m["kind"] == "message" for m in messages) == 1
-    assert sum((m.get("event") or {}).get("key") == "event.call_logged" for m in messages) == 1
+    assert sum((m.get("event") or {}).get("key") == "call.summary" for m in messages) == 1
+    assert sum((m.get("event") or {}).get("key") == "event.call_logged_untimed" for m in messages) == 1
+    assert [m["text"] for m in messages if m["kind"] == "note"] == ["hello"]
 
 
 async def test_a_call_logged_on_a_ticket_joins_it(agent: Agent) -> None:
@@ -145,7 +148,7 @@ async def test_a_callback_from_the_call_form_is_listed_closed_once_and_leaves_ev
     # From a ticket: the number defaults to the phone caller's.
     ticket = logged["conversation"]["id"]
     second = await admin.call("POST", f"/api/v1/conversations/{ticket}/callbacks", {"due_at": soon(90)}, status=201)
-    assert second["number"] == "+8613812345678" and second["owner_id"] == ""  # nobody yet
+    assert second["number"] == "+8613812345678" and second["owner_id"] == admin.id  # who scheduled it
     chat = await new_ticket(agent, text="call me")
     refused = await agent.call("POST", f"/api/v1/conversations/{chat}/callbacks", {"due_at": soon()}, status=422)
     assert "number" in refused["message"]
@@ -169,7 +172,7 @@ async def test_no_bot_answers_a_logged_call(tmp_path: Path) -> None:
         )
         await hub.pipeline.drain(1)
         messages = await hub.store.tickets.list_messages(logged.conversation.id)
-        assert [m.kind.value for m in messages] == ["message", "event"]
+        assert [m.kind.value for m in messages] == ["event", "event", "note"]
         assert all(m.plugins_done for m in messages)  # nothing left for plugin recovery either
 
 
@@ -208,3 +211,75 @@ async def test_a_bots_words_on_a_phone_ticket_are_kept_as_a_note_not_queued_to_f
         await hub.services.conversations.send(ticket, "hello", author_type=AuthorType.AGENT, author_id="a1")
     queued = [m for m in await hub.store.tickets.list_messages(ticket.id) if m.delivery is not None]
     assert queued == []
+
+
+async def test_call_notes_are_the_agents_private_note_never_the_customers_message(agent: Agent) -> None:
+    hub = agent.client.server.app[HUB]
+    published: list[Event] = []
+    publish = hub.bus.publish
+    hub.bus.publish = lambda event: (published.append(event), publish(event))[1]  # type: ignore[method-assign]
+    logged = await agent.call(
+        "POST",
+        "/api/v1/calls",
+        {"number": "+8613812345678", "direction": "in", "notes": "客户说付款被扣了两次", "call_id": "c-1"},
+        status=201,
+    )
+    ticket = logged["conversation"]
+    assert ticket["channel"] == "phone"
+    messages = await thread(agent, ticket["id"])
+    assert not [m for m in messages if m["author_type"] == "contact"]  # nothing said in the customer's name
+    (note,) = [m for m in messages if m["text"] == "客户说付款被扣了两次"]
+    assert note["kind"] == "note" and note["author_type"] == "agent" and note["author_id"] == agent.id
+    record = next(m for m in messages if m["id"] == logged["call"]["message_id"])
+    assert record["kind"] == "event" and record["author_type"] == "system"
+    assert record["event"] == {"key": "call.summary", "params": {"direction": "in", "number": "+8613812345678"}}
+    # The caller is still the ticket's contact, on the phone channel.
+    details = await agent.call("GET", f"/api/v1/conversations/{ticket['id']}")
+    assert [(i["channel"], i["address"]) for i in details["contact"]["identities"]] == [("phone", "+8613812345678")]
+    # Outbound webhooks: no public message.created for the call or its notes.
+    public = [webhook_event(e) for e in published if e.type == "message.created"]
+    assert public and all(private for _, private in public if _)
+    # The inbox list does not preview the notes as the customer's words.
+    listed = (await agent.call("GET", "/api/v1/conversations"))["items"]
+    preview = next(c for c in listed if c["id"] == ticket["id"])["preview"]
+    assert preview["kind"] == "note" and preview["author_type"] == "agent"
+    # A retry writes nothing twice.
+    again = await agent.call(
+        "POST",
+        "/api/v1/calls",
+        {"number": "+8613812345678", "direction": "in", "notes": "客户说付款被扣了两次", "call_id": "c-1"},
+        status=201,
+    )
+    assert again["duplicate"] and len(await thread(agent, ticket["id"])) == len(messages)
+
+
+async def test_a_callback_outcome_needs_its_task_and_a_task_has_an_owner(agent: Agent, admin: Agent) -> None:
+    hub = agent.client.server.app[HUB]
+    refused = await agent.call(
+        "POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in", "outcome": "callback"}, status=422
+    )
+    assert "callback" in refused["message"]
+    items, _ = await hub.store.inbox.list_conversations(ConversationQuery())
+    assert items == []  # refused whole: no ticket, no call
+
+    logged = await agent.call(
+        "POST",
+        "/api/v1/calls",
+        {"number": "+8613812345678", "direction": "in", "outcome": "callback", "callback": {"due_at": soon()}},
+        status=201,
+    )
+    assert logged["callback"]["owner_id"] == agent.id  # no owner_id: the agent who logged it
+    ticket = logged["conversation"]["id"]
+    mine = await agent.call("POST", f"/api/v1/conversations/{ticket}/callbacks", {"due_at": soon(60)}, status=201)
+    assert mine["owner_id"] == agent.id
+    nobodys = await agent.call(
+        "POST", f"/api/v1/conversations/{ticket}/callbacks", {"due_at": soon(90), "owner_id": ""}, status=201
+    )
+    assert nobodys["owner_id"] == ""  # left to nobody on purpose
+    listed = (await agent.call("GET", "/api/v1/callbacks?owner=me"))["items"]
+    assert {t["id"] for t in listed} == {logged["callback"]["id"], mine["id"]}
+
+    answer = await agent.call("GET", "/api/v1/callbacks?owner=bogus", status=422)
+    assert "owner" in answer["message"]
+    assert len((await agent.call("GET", f"/api/v1/callbacks?owner={agent.id}"))["items"]) == 2
+    assert len((await agent.call("GET", "/api/v1/callbacks?owner=unassigned"))["items"]) == 1

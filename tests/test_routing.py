@@ -208,6 +208,20 @@ async def test_open_chats_of_an_agent_gone_offline_are_reassigned_after_the_grac
     assert ("event.requeued", {"agent": "Li"}) in await desk.events(chat)
 
 
+async def test_only_live_chats_go_back_to_the_queue_when_their_agent_goes_offline(desk: Desk) -> None:
+    await desk.online("li")
+    chat = await desk.ticket(customer="c1")
+    call = await desk.ticket(customer="+8613812345678", channel="phone", assignee_id="li")  # a call li logged
+    mail = await desk.ticket(customer="c3", channel="mail", assignee_id="li")
+    assert await desk.route(chat) == "li"
+    await desk.services.roster.socket_closed("li", "hub-1")
+    desk.tick(minutes=5)  # past the grace period
+    await desk.services.routing.sweep()
+    assert await desk.assignee(chat) == ""
+    assert await desk.assignee(call) == "li" and await desk.assignee(mail) == "li"
+    assert not [key for key, _ in await desk.events(call) if key == "event.requeued"]
+
+
 async def test_a_reopened_ticket_whose_agent_left_the_shift_goes_to_who_is_on(desk: Desk) -> None:
     await desk.online("li", "zhao")
     ticket = await desk.ticket(customer="c1", assignee_id="zhao", status=Status.RESOLVED)  # given by hand last night

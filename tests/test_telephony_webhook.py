@@ -7,6 +7,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.config import parse_config
 from hub.settings import ConfigError
+from hub.thread_events import ThreadEvent, event_of
 from tests.helpers import make_config
 
 SECRET = "pbx-secret-0123456789abcdef"
@@ -87,7 +89,11 @@ async def test_started_then_ended_updates_one_call_and_retries_never_duplicate(c
     assert (await post(client, started))["duplicate"]  # late: an ended call stays ended
 
     conversation_id = first["conversation"]["id"]
-    assert await thread_keys(client, conversation_id) == ["message", "event.call_started", "event.call_ended_recorded"]
+    assert await thread_keys(client, conversation_id) == [
+        "call.summary",
+        "event.call_started",
+        "event.call_ended_recorded",
+    ]
     stored = await hub_of(client).store.calls.get_call("pbx-77")
     assert stored is not None and stored.duration_seconds == 184
     items, _ = await hub_of(client).store.inbox.list_conversations(ConversationQuery())
@@ -103,7 +109,7 @@ async def test_a_missed_call_becomes_one_callback_task(client: TestClient) -> No
     tasks = await hub_of(client).store.callbacks.list_callbacks(status=CallbackStatus.OPEN)
     assert [t.id for t in tasks] == [task["id"]] and tasks[0].call_id == "pbx-9"
     keys = await thread_keys(client, answer["conversation"]["id"])
-    assert keys == ["message", "event.call_missed", "event.callback_for_missed_call"]
+    assert keys == ["call.summary", "event.call_missed", "event.callback_for_missed_call"]
 
     # Ringing, then missed: the same call, one task.
     await post(client, {"call_id": "pbx-10", "event": "started", "number": "+8613812345678"})
@@ -192,3 +198,53 @@ async def test_an_end_racing_the_start_of_a_new_call_is_not_lost(client: TestCli
     assert ended["call"]["state"] == "ended" and not ended["duplicate"]
     stored = await hub.store.calls.get_call("pbx-5")
     assert stored is not None and stored.duration_seconds == 9
+
+
+async def test_at_is_the_time_of_the_reported_event(client: TestClient) -> None:
+    start = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)
+    await post(client, {"call_id": "pbx-1", "event": "started", "number": "+8613812345678", "at": start.isoformat()})
+    end = start + timedelta(seconds=184)
+    ended = await post(
+        client, {"call_id": "pbx-1", "event": "ended", "number": "+8613812345678", "at": end.isoformat()}
+    )
+    assert datetime.fromisoformat(ended["call"]["started_at"]) == start  # `at` of ended is the end, not the start
+    assert ended["call"]["duration_seconds"] == 184  # from started to ended
+
+    # The README's example: the first report is `ended`, with its duration.
+    readme = {
+        "call_id": "pbx-20261126-0042",
+        "event": "ended",
+        "number": "+8613812345678",
+        "direction": "in",
+        "at": "2026-11-26T15:04:05+08:00",
+        "duration_seconds": 184,
+    }
+    answer = await post(client, readme)
+    started_at = datetime.fromisoformat(answer["call"]["started_at"])
+    assert started_at == datetime(2026, 11, 26, 7, 1, 1, tzinfo=UTC)  # 15:04:05+08:00 less 184 s
+    assert answer["call"]["duration_seconds"] == 184 and set(answer) == {
+        "call",
+        "conversation",
+        "callback",
+        "duplicate",
+    }
+
+
+async def test_a_call_without_a_duration_says_duration_unknown_in_both_languages(client: TestClient) -> None:
+    answer = await post(client, {"call_id": "pbx-3", "event": "ended", "number": "+8613812345678"})
+    messages = await hub_of(client).store.tickets.list_messages(answer["conversation"]["id"])
+    (ended,) = [m for m in messages if (m.raw or {}).get("event", {}).get("key", "").startswith("event.call_ended")]
+    assert ended.text == "Call with +8613812345678 ended, duration unknown"
+    event = event_of(ended.raw)
+    assert event is not None and event.text("zh-CN") == "与 +8613812345678 的通话结束，时长未知"
+    logged = ThreadEvent(
+        "event.call_logged_untimed", {"who": "Li", "direction": "in", "number": "+1", "outcome": "follow_up"}
+    )
+    assert "duration unknown" in logged.text("en") and "时长未知" in logged.text("zh-CN")
+    assert "?" not in ended.text
+
+
+async def test_an_ended_report_at_the_calendars_first_moment_gets_a_4xx(client: TestClient) -> None:
+    report = {"call_id": "pbx-0", "event": "ended", "number": "+8613812345678", "duration_seconds": 60}
+    answer = await post(client, {**report, "at": "0001-01-01T00:00:30Z"}, status=422)
+    assert "at" in answer["message"]

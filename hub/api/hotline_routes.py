@@ -28,7 +28,7 @@ NUMBER = Str(
 )
 CALLBACK_FIELDS = {
     "due_at": TIME,
-    "owner_id": Str(max_length=64, description="the agent who calls back; absent: nobody yet"),
+    "owner_id": Str(max_length=64, description='the agent who calls back; absent: the agent asking; "": nobody yet'),
     "note": Str(max_length=2000),
 }
 CALLBACK_BODY = Obj(CALLBACK_FIELDS, required=("due_at",))
@@ -43,7 +43,11 @@ TELEPHONY_EVENT = Obj(
         "event": Str(choices=tuple(s.value for s in CallState)),
         "number": NUMBER,
         "direction": Str(choices=DIRECTIONS),
-        "at": TIME,
+        "at": Str(
+            max_length=40,
+            description="when the event happened (ISO 8601 with offset; default now): the start for started"
+            " and missed, the end for ended",
+        ),
         "duration_seconds": Int(minimum=0, maximum=86_400),
         "recording_url": Str(max_length=2000),
     },
@@ -82,10 +86,12 @@ def logged_json(logged: LoggedCall) -> dict[str, Any]:
     }
 
 
-def callback_request(body: dict[str, Any]) -> CallbackRequest:
+def callback_request(body: dict[str, Any], *, asker: str) -> CallbackRequest:
+    """The task as asked; without an owner_id it is the asking agent's (an explicit "" leaves it
+    to nobody), so a task is never ownerless by omission."""
     return CallbackRequest(
         due_at=parse_time(body["due_at"], "callback.due_at"),
-        owner_id=body.get("owner_id", ""),
+        owner_id=body.get("owner_id", asker),
         note=body.get("note", ""),
     )
 
@@ -127,7 +133,7 @@ async def log_call(call: ApiCall) -> dict[str, Any]:
         notes=body.get("notes", ""),
         conversation_id=body.get("conversation_id", ""),
         call_id=body.get("call_id", ""),
-        callback=callback_request(body["callback"]) if "callback" in body else None,
+        callback=callback_request(body["callback"], asker=call.me.id) if "callback" in body else None,
     )
     logged = await _number_errors_named(services_of(call).hotline.log_call(form, who=call.who, agent_id=call.me.id))
     return logged_json(logged)
@@ -152,12 +158,16 @@ async def list_callbacks(call: ApiCall) -> dict[str, Any]:
     hub = hub_of(call)
     owner = call.query.get("owner", "me")
     owner_id = {"me": call.me.id, "all": None, "unassigned": ""}.get(owner, owner)
+    if owner_id and owner_id != call.me.id and await hub.store.accounts.get_agent(owner_id) is None:
+        raise ApiError(422, "invalid", "owner: me, all, unassigned, or an agent's id")
     status = CallbackStatus(call.query.get("status", CallbackStatus.OPEN.value))
     items = await hub.store.callbacks.list_callbacks(status=status, owner_id=owner_id)
     shown = []
     for callback in items:
         conversation = await hub.store.tickets.get_conversation(callback.conversation_id)
-        if conversation is not None and hub.access.allows(call.viewer, conversation, Access.READ):
+        if conversation is not None and hub.access.allows_callback(
+            call.viewer, conversation, Access.READ, owner_id=callback.owner_id
+        ):
             shown.append(callback_json(callback, number=conversation.number))
     return {"items": shown}
 
@@ -178,7 +188,7 @@ async def add_callback(call: ApiCall) -> dict[str, Any]:
         raise ApiError(422, "invalid", "number: this ticket has no phone caller; give the number to call")
     callback = await _number_errors_named(
         services_of(call).hotline.add_callback(
-            conversation, callback_request(call.body), number=number, who=call.who, by=call.me.id
+            conversation, callback_request(call.body, asker=call.me.id), number=number, who=call.who, by=call.me.id
         )
     )
     return callback_json(callback, number=conversation.number)
@@ -199,7 +209,11 @@ async def close_callback(call: ApiCall) -> dict[str, Any]:
     existing = await hub.store.callbacks.get_callback(call.path["callback_id"])
     if existing is None:
         raise not_found("callback")
-    conversation = authorized(call, await hub.store.tickets.get_conversation(existing.conversation_id), Access.WRITE)
+    conversation = await hub.store.tickets.get_conversation(existing.conversation_id)
+    if conversation is None or not hub.access.allows_callback(
+        call.viewer, conversation, Access.WRITE, owner_id=existing.owner_id
+    ):
+        raise not_found("callback")
     closed = await services_of(call).hotline.close_callback(
         existing.id, CallbackStatus(call.body["status"]), who=call.who, by=call.me.id
     )

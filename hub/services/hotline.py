@@ -1,11 +1,13 @@
 """Hotline calls and callback tasks: every change is validated here, stored, told to the
 thread (a keyed event) and published live.
 
-A call is stored the way a channel stores a customer's message: `record_inbound` on the
+A call opens or joins a ticket the way a channel's message does: `record_inbound` on the
 `phone` channel, with the caller's E.164 number as identity and thread, so the caller is a
 contact like any other (joined to others only through verified data, conversation/identity.py),
 a call joins the caller's open ticket or opens one, and the call id is the idempotency key:
-a retried request or webhook finds the stored call and writes nothing twice.
+a retried request or webhook finds the stored call and writes nothing twice. The call itself
+is a system event in the thread (`record_only`), never the customer's words: the agent's notes
+are the agent's private note.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from conversation.calls import (
     call_after,
     check_recording_url,
     normalise_number,
+    reported_times,
 )
 from conversation.errors import InvalidInput
 from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound
-from conversation.model import Conversation, Status, new_id, to_ms
+from conversation.model import AuthorType, Conversation, Status, new_id, to_ms
 from conversation.routing import Route
 from conversation.store import NotFound, Store, Ticketing
 from hub.events import Event, EventBus
@@ -73,8 +76,10 @@ class LoggedCall:
     duplicate: bool  # this call id was logged before: nothing was written
 
 
-def _duration(seconds: int | None) -> str:
-    return "?" if seconds is None else str(seconds)
+def _timed(key: str, seconds: int | None) -> tuple[str, dict[str, str]]:
+    """A call event's key and duration: without a duration, its `_untimed` form says
+    "duration unknown" rather than "? s"."""
+    return (f"{key}_untimed", {}) if seconds is None else (key, {"duration": str(seconds)})
 
 
 def _until(moment: datetime) -> str:
@@ -117,6 +122,8 @@ class HotlineService:
             raise InvalidInput(f"category {form.category!r} is not a category")
         if form.callback is not None:
             await self._check_callback(form.callback, now)
+        elif form.outcome is CallOutcome.CALLBACK:
+            raise InvalidInput('callback: the outcome "callback" needs a callback task (its due_at)')
         if form.conversation_id and await self.store.tickets.get_conversation(form.conversation_id) is None:
             raise NotFound(f"conversation {form.conversation_id}")
         state = CallState.MISSED if form.outcome is CallOutcome.MISSED else CallState.ENDED
@@ -131,15 +138,20 @@ class HotlineService:
             "outcome": call.outcome,
         }
         await audit.record(self.store, "call.log", "call", call.id, after=logged, at=now)
+        key, timed = _timed("event.call_logged", call.duration_seconds)
         await self.conversations.add_event(
             conversation,
-            "event.call_logged",
+            key,
             who=who,
             direction=call.direction.value,
             number=number,
-            duration=_duration(call.duration_seconds),
+            **timed,
             outcome=(form.outcome or CallOutcome.FOLLOW_UP).value,
         )
+        if form.notes.strip():  # what the agent wrote is theirs: a private note, never the customer's text
+            await self.conversations.add_note(
+                conversation, form.notes.strip(), author=agent_id, author_type=AuthorType.AGENT
+            )
         conversation = await self._after_call(conversation, form, who=who, agent_id=agent_id)
         callback = None
         if form.callback is not None:
@@ -174,20 +186,19 @@ class HotlineService:
     async def _record(
         self, form: CallForm, number: str, started_at: datetime, state: CallState, *, agent_id: str
     ) -> tuple[Call, Conversation, bool]:
-        """The call's message in the thread and its record; (call, ticket, whether this wrote them)."""
+        """The call's event in the thread and its record; (call, ticket, whether this wrote them)."""
         call_id = form.call_id or new_id()
-        text = form.notes.strip() or ThreadEvent(
-            "call.summary", {"direction": form.direction.value, "number": number}
-        ).text(self.conversations.language)
+        summary = ThreadEvent("call.summary", {"direction": form.direction.value, "number": number})
         inbound = Inbound(
             channel=PHONE_CHANNEL,
             external_id=f"call:{call_id}",
             sender=Sender(address=number, display_name=number),
             thread_key=number,
-            text=text,
+            text=summary.text(self.conversations.language),
             conversation_hint=form.conversation_id,
             sent_at=started_at,
-            raw={"call": {"id": call_id, "direction": form.direction.value, "number": number}},
+            raw={"call": {"id": call_id, "direction": form.direction.value, "number": number}, **summary.as_raw()},
+            record_only=True,
         )
         inbound = validate_inbound(inbound, self.limits)  # the checks every channel's message passes
         record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=self.ticketing)
@@ -213,7 +224,7 @@ class HotlineService:
             kind = "conversation.created" if record.route is Route.OPEN_NEW else "conversation.updated"
             self.bus.publish(Event(kind, record.conversation.id, {"number": record.conversation.number}))
             self.bus.publish(
-                Event("message.created", record.conversation.id, {"message_id": record.message.id, "kind": "message"})
+                Event("message.created", record.conversation.id, {"message_id": record.message.id, "kind": "event"})
             )
         return call, record.conversation, True
 
@@ -233,9 +244,10 @@ class HotlineService:
         caller = normalise_number(number, self.default_region)
         recording_url = check_recording_url(recording_url)
         now = self.clock()
-        started_at = self._start_time(at, now)
+        happened = self._start_time(at, now)  # the event's own time (not ahead of the hub's clock)
         stored = await self.store.calls.get_call(call_id)
         if stored is None:
+            started_at, duration_seconds = reported_times(event, happened, duration_seconds)
             form = CallForm(
                 number=caller,
                 direction=direction,
@@ -248,6 +260,7 @@ class HotlineService:
             if fresh:
                 return await self._reported(call, conversation)
             stored = call  # another report of this call got there first: this one applies to it
+        _, duration_seconds = reported_times(event, happened, duration_seconds, started_at=stored.started_at)
         updated = call_after(stored, event, duration=duration_seconds, recording_url=recording_url, at=now)
         ticket = await self._ticket_of(stored)
         if updated is None or not await self.store.calls.replace_call(updated, expected_state=stored.state):
@@ -270,13 +283,14 @@ class HotlineService:
                 conversation, "event.call_started", direction=call.direction.value, number=call.number
             )
         elif call.state is CallState.ENDED:
-            params = {"number": call.number, "duration": _duration(call.duration_seconds)}
             if call.recording_url:
+                key, timed = _timed("event.call_ended_recorded", call.duration_seconds)
                 await self.conversations.add_event(
-                    conversation, "event.call_ended_recorded", **params, recording=call.recording_url
+                    conversation, key, number=call.number, **timed, recording=call.recording_url
                 )
             else:
-                await self.conversations.add_event(conversation, "event.call_ended", **params)
+                key, timed = _timed("event.call_ended", call.duration_seconds)
+                await self.conversations.add_event(conversation, key, number=call.number, **timed)
         else:
             await self.conversations.add_event(conversation, "event.call_missed", number=call.number)
             request = CallbackRequest(self.clock() + self.missed_callback, owner_id=conversation.assignee_id)

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from conversation.assignment import (
-    MAIL_TYPES,
     Candidate,
     Decision,
     Need,
@@ -25,6 +24,7 @@ from conversation.assignment import (
     load,
     qualifies,
     reassign_due,
+    requeued_when_offline,
 )
 from conversation.business_time import is_open
 from conversation.model import (
@@ -256,7 +256,7 @@ class RoutingService:
                 ConversationQuery(status=Status.OPEN, assignee_id=record.agent_id, limit=OPEN_LIMIT)
             )
             for ticket in tickets:
-                if self._type(ticket.channel) not in MAIL_TYPES:  # chats only: an email can wait for its agent
+                if requeued_when_offline(self._type(ticket.channel)):  # live chats only
                     await self._requeue(ticket)
 
     async def queue(self, team: str) -> list[Conversation]:

@@ -7,8 +7,10 @@ from datetime import timedelta
 
 from conversation.callbacks import Callback, CallbackStatus
 from conversation.calls import Call, CallDirection, CallOutcome, CallState, call_after
-from conversation.model import utcnow
-from conversation.store import Store
+from conversation.inbound import Sender
+from conversation.model import AuthorType, MessageKind, utcnow
+from conversation.store import Store, Ticketing
+from tests.store_contract.common import inbound
 
 
 def a_call(call_id: str = "pbx-1") -> Call:
@@ -94,3 +96,25 @@ async def test_due_tasks_are_found_until_raised_once(store: Store) -> None:
     raised = await store.callbacks.get_callback("due")
     assert raised is not None and raised.raised_at == now and raised.status is CallbackStatus.OPEN
     assert [t.id for t in await store.callbacks.due_callbacks(now + timedelta(hours=1))] == ["later"]
+
+
+async def test_a_call_record_opens_the_callers_ticket_as_a_system_event_once(store: Store) -> None:
+    """A logged call (`record_only`) opens or joins the caller's ticket like a message, but it
+    is the hub's record, never the customer's words; a retry finds it and writes nothing."""
+    call = inbound(
+        "call:pbx-5",
+        thread="+8613812345678",
+        text="Phone call (incoming) with +8613812345678",
+        channel="phone",
+        sender=Sender(address="+8613812345678"),
+        record_only=True,
+    )
+    first = await store.tickets.record_inbound(call, now=utcnow(), policy=Ticketing())
+    assert first.message.kind is MessageKind.EVENT and first.message.author_type is AuthorType.SYSTEM
+    assert first.message.author_id == first.contact.id == first.conversation.contact_id
+    assert [(i.channel, i.address) for i in first.contact.identities] == [("phone", "+8613812345678")]
+    again = await store.tickets.record_inbound(call, now=utcnow(), policy=Ticketing())
+    assert again.duplicate and again.message.id == first.message.id and again.contact.id == first.contact.id
+    stored = await store.tickets.list_messages(first.conversation.id)
+    assert [(m.kind, m.author_type) for m in stored] == [(MessageKind.EVENT, AuthorType.SYSTEM)]
+    assert await store.inbox.latest_messages([first.conversation.id]) == {}  # never a preview of customer text

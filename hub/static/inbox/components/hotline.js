@@ -39,7 +39,7 @@ function CallbackFields({ prefix }) {
 
 function callbackBody(data) {
   const body = { due_at: isoFromLocal(data.due_at) || data.due_at };
-  if (data.owner_id) body.owner_id = data.owner_id;
+  body.owner_id = data.owner_id || ""; // "" is the agent's choice of nobody (absent would mean them)
   if (data.callback_note?.trim()) body.note = data.callback_note.trim();
   return body;
 }
