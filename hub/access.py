@@ -50,6 +50,7 @@ class Viewer:
     agent: Agent
     teams: tuple[Team, ...] = ()
     every_ticket: bool = False  # an admin, or an admin's token narrowed in role only: no team limits it
+    token_limits: str = ""  # an admin's token that narrows: how ("teams (finance)"), to say why admin routes refuse
 
 
 VIEWER: web.RequestKey[Viewer] = web.RequestKey("viewer")
@@ -71,7 +72,19 @@ def viewer_for(agent: Agent, teams: Iterable[Team], token: ApiToken | None = Non
         acting = [t for t in (teams if agent.role is Role.ADMIN else acting) if t.id in wanted]
         role = lower_role(role, Role.SUPERVISOR)  # a token kept to some teams is never an admin
     every_ticket = agent.role is Role.ADMIN and (token is None or token.teams is None)
-    return Viewer(replace(agent, role=role), tuple(acting), every_ticket)
+    return Viewer(replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token))
+
+
+def admin_token_limits(agent: Agent, token: ApiToken | None) -> str:
+    """How an admin's token narrows the admin ("" when it does not): named in the refusal of an
+    admin route, so the caller knows it is the token, not the account, that falls short."""
+    if agent.role is not Role.ADMIN or token is None:
+        return ""
+    if token.teams is not None:
+        return f"teams ({', '.join(token.teams) or 'none'})"
+    if token.role is not None and token.role is not Role.ADMIN:
+        return f"the role {token.role.value}"
+    return ""
 
 
 def changes_allowed(agent: Agent) -> bool:

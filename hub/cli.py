@@ -190,6 +190,7 @@ async def _token_create(
     store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
     try:
+        await store.desk.create_defaults()  # the built-in teams, as the first start makes them: --team finance works
         agent = await store.accounts.get_agent_by_email(email)
         if agent is None:
             print(f"helpline: no agent with email {email}", file=sys.stderr)

@@ -179,10 +179,6 @@ class SlaSection:
     def rules(self) -> tuple[SlaPolicy, ...]:
         return policies_from_config(self.policies)
 
-    tier_priorities: dict[str, Priority] = setting(
-        dict, {}, 'customer tier -> the priority a new ticket of theirs gets at least, e.g. { vip = "high" }'
-    )
-
 
 @dataclass(frozen=True, slots=True)
 class WebhooksSection:

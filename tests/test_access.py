@@ -292,3 +292,31 @@ async def test_the_owner_of_a_callback_sees_it_and_closes_it_whatever_the_ticket
     finally:
         for who in signed_in:
             await who.client.close()
+
+
+async def test_a_ticket_an_agent_may_only_read_refuses_a_change_with_403_not_404(server: TestServer, hub: Hub) -> None:
+    """With her team's visibility "all", Li Na reads the technical-support ticket: a change to it
+    says she may not change it (the ticket exists for her), and changes nothing."""
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina = await sign_in(server, AGENT)
+    try:
+        await admin.call("PATCH", "/api/v1/teams/customer-service", {"visibility": "all"})
+        hidden = ids["conversation_id"]
+        assert (await lina.call("GET", f"/api/v1/conversations/{hidden}"))["conversation"]["id"] == hidden
+        expected = {
+            "error": "read_only_ticket",
+            "message": "you may read this ticket but not change it (team technical-support)",
+        }
+        body: dict[str, Any] = {"status": "pending"}
+        assert await lina.call("PATCH", f"/api/v1/conversations/{hidden}", body, status=403) == expected
+        body = {"text": "hi", "kind": "note"}
+        assert await lina.call("POST", f"/api/v1/conversations/{hidden}/messages", body, status=403) == expected
+        body = {"into": hidden, "confirm": True}  # her own ticket into one she only reads
+        assert await lina.call("POST", f"/api/v1/conversations/{ids['visible']}/merge", body, status=403) == expected
+        conv = await hub.store.tickets.get_conversation(hidden)
+        assert conv is not None and conv.status.value == "open" and not conv.merged_into
+        await lina.call("PATCH", "/api/v1/conversations/no-such-ticket", {"status": "pending"}, status=404)
+    finally:
+        await admin.client.close()
+        await lina.client.close()

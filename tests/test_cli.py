@@ -274,3 +274,21 @@ def test_kb_import_names_a_bad_line_then_imports_once_and_exports(tmp_path: Path
     assert run("kb", "export", str(tmp_path / "kb.csv"), cwd=tmp_path).returncode == 0
     reimported = run("kb", "import", str(tmp_path / "kb.csv"), cwd=tmp_path)
     assert reimported.stdout.strip() == "0 created, 0 updated, 30 unchanged"
+
+
+def test_the_readme_names_every_role_agent_add_takes_and_tokens_narrow_by_team(tmp_path: Path) -> None:
+    import re
+
+    from conversation.model import Role
+
+    row = re.search(r"`helpline agent add EMAIL \[--role ([a-z|\\-]+)\]", (ROOT / "README.md").read_text())
+    assert row is not None and row.group(1).split("\\|") == [r.value for r in Role]
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    for email, role in (("lead@example.com", "supervisor"), ("audit@example.com", "read-only")):
+        added = run("agent", "add", email, "--role", role, cwd=tmp_path, stdin="a long password\n")
+        assert added.returncode == 0 and f"added {role} {email}" in added.stdout
+    # before the hub ever started: the built-in teams are made by the command too
+    kept = run("token", "create", "lead@example.com", "--role", "agent", "--team", "finance", cwd=tmp_path)
+    assert kept.returncode == 0 and kept.stdout.strip().startswith("hl_")
+    wider = run("token", "create", "audit@example.com", "--role", "agent", cwd=tmp_path)
+    assert wider.returncode == 1 and "a token cannot do more than its agent (read-only)" in wider.stderr

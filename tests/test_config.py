@@ -151,12 +151,18 @@ def test_every_commented_channel_example_in_the_sample_is_valid(monkeypatch: pyt
     for name in set(re.findall(r"env:([A-Z_]+)", text)):
         monkeypatch.setenv(name, "from-the-environment")
     uncommented = "\n".join(
-        m.group(1) if (m := re.match(r"^# (\[(?:channels|sla)\..*\]|[a-z_]+ = .*)$", line)) else line
+        m.group(1)
+        if (m := re.match(r"^# (\[(?:channels|sla)\..*\]|\[(?:desk|hotline|webhooks)\]|[a-z_]+ = .*)$", line))
+        else line
         for line in text.splitlines()
     )
     config = parse_config(tomllib.loads(uncommented))
     assert sorted(c.name for c in config.channels) == ["email", "slack", "telegram", "webchat", "webhook"]
     assert [p.name for p in config.sla.rules] == ["urgent", "standard"]  # the SLA example too
+    # and the [desk], [hotline] and [webhooks] examples, each read into its own section
+    assert config.desk.tier_priorities == {"vip": "high", "gold": "normal"} and "fraud" in config.desk.urgent_keywords
+    assert config.hotline.webhook_secret == "from-the-environment"
+    assert config.webhooks.max_attempts == 20 and not config.webhooks.allow_private_destinations
 
 
 # -- secrets -------------------------------------------------------------------------------
@@ -369,3 +375,26 @@ def test_a_sections_repr_never_shows_a_secret(monkeypatch: pytest.MonkeyPatch) -
     shown = repr(config.hub) + repr(config.channels[0].settings)
     assert "partner.example" in shown  # the rest is still there to read
     assert "hook-secret" not in shown and "metrics-token" not in shown
+
+
+def readme_config_tables() -> dict[str, set[str]]:
+    """The keys each `### [section]` table of README's configuration reference lists."""
+    readme = (ROOT / "README.md").read_text()
+    reference = readme.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    tables: dict[str, set[str]] = {}
+    for heading, body in re.findall(r"^### `\[([a-z_]+)\]`\n(.*?)(?=^### |\Z)", reference, re.M | re.S):
+        rows = re.findall(r"^\| `([a-z_]+)(?:\.NAME\.[a-z_]+)?` \|", body.split("\n\n`[", 1)[0], re.M)
+        tables[heading] = set(rows)
+    return tables
+
+
+def test_the_readme_documents_every_key_of_every_section_where_it_is_read() -> None:
+    """A key in the wrong section's table is a key the hub refuses (or ignores): README
+    "Configuration reference" lists exactly the keys each section declares."""
+    tables = readme_config_tables()
+    for name, fields in SECTIONS.items():
+        assert name in tables, f"README has no table for [{name}]"
+        assert tables[name] == set(fields), (name, tables[name] ^ set(fields))
+    # tier_priorities is read from [desk] only (it once sat, unread, in [sla] too)
+    with pytest.raises(ConfigError, match=r"^sla\.tier_priorities: unknown key"):
+        parse_config({"sla": {"tier_priorities": {"vip": "high"}}})

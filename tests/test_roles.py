@@ -12,7 +12,7 @@ from conversation.inbound import Sender
 from hub.api.framework import PUBLIC, SAFE
 from hub.api.routes import api
 from hub.app_keys import HUB
-from tests.helpers import customer_message
+from tests.helpers import customer_message, eventually
 from tests.test_api import ADMIN, AGENT, Agent, server, sign_in
 
 __all__ = ["server"]  # the API test server fixture
@@ -122,3 +122,49 @@ async def test_a_token_carries_a_narrower_role_or_fewer_teams(server: TestServer
         await admin.call("POST", "/api/v1/tokens", {"name": "x", "role": "admin", "teams": ["finance"]}, status=422)
     finally:
         await admin.client.close()
+
+
+async def test_an_admin_route_tells_an_admins_narrowed_token_that_the_token_is_why(server: TestServer) -> None:
+    admin = await sign_in(server, ADMIN)
+    lina = await sign_in(server, AGENT)
+    try:
+        kept = await admin.call("POST", "/api/v1/tokens", {"name": "finance bot", "teams": ["finance"]}, status=201)
+        status, error = await bearer(admin.client, kept["token"], "GET", "/api/v1/tokens")
+        assert (status, error["error"]) == (403, "token_limited")
+        assert error["message"] == (
+            "this token is limited to teams (finance); admin routes need an unrestricted admin token"
+        )
+        lowered = await admin.call("POST", "/api/v1/tokens", {"name": "helper", "role": "agent"}, status=201)
+        status, error = await bearer(admin.client, lowered["token"], "POST", "/api/v1/teams", {})
+        assert (status, error["error"]) == (403, "token_limited") and "the role agent" in error["message"]
+        status, error = await bearer(admin.client, kept["token"], "GET", "/api/v1/tokens?lang=zh-CN")
+        assert error["message"] == "此令牌受到限制（仅限部分团队或较低的角色）；管理操作需要不受限制的管理员令牌。"
+        # an agent's own account, and an admin's unrestricted token, are as before
+        refused = await lina.call("GET", "/api/v1/tokens", status=403)
+        assert refused == {"error": "forbidden", "message": "this needs an admin"}
+        full = await admin.call("POST", "/api/v1/tokens", {"name": "deploy"}, status=201)
+        assert (await bearer(admin.client, full["token"], "GET", "/api/v1/tokens"))[0] == 200
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_a_read_only_accounts_open_inbox_keeps_its_own_presence(server: TestServer) -> None:
+    """The inbox's heartbeat and presence switch change only the caller's own state: a
+    read-only account's are accepted (every heartbeat used to answer 403)."""
+    admin = await sign_in(server, ADMIN)
+    await admin.call("POST", "/api/v1/agents", VIEWER, status=201)
+    viewer = await sign_in(server, (VIEWER["email"], VIEWER["password"]))
+    try:
+        async with viewer.client.ws_connect("/api/v1/live"):  # the open inbox
+            await eventually(lambda: online(admin, viewer.id))
+            assert (await viewer.call("POST", "/api/v1/me/activity"))["presence"] == "online"
+            assert (await viewer.call("PUT", "/api/v1/me/presence", {"status": "away"}))["presence"] == "away"
+            assert (await admin.call("GET", "/api/v1/presence"))["items"][viewer.id] == "away"
+    finally:
+        await admin.client.close()
+        await viewer.client.close()
+
+
+async def online(admin: Agent, agent_id: str) -> bool:
+    return bool((await admin.call("GET", "/api/v1/presence"))["items"][agent_id] == "online")

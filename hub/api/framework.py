@@ -33,6 +33,18 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
+def admin_needed(request: web.Request) -> ApiError:
+    """The refusal of an admin route; an admin's narrowed token is told that the token is why."""
+    viewer = request.get(VIEWER)
+    if viewer is not None and viewer.token_limits:
+        return ApiError(
+            403,
+            "token_limited",
+            f"this token is limited to {viewer.token_limits}; admin routes need an unrestricted admin token",
+        )
+    return ApiError(403, "forbidden", "this needs an admin")
+
+
 def not_found(what: str = "object") -> ApiError:
     return ApiError(404, "not_found", f"no such {what}")
 
@@ -130,7 +142,7 @@ class Api:
                 if agent is not None:  # who the audit log names for what this request changes
                     set_actor(Actor(agent.id, agent.name or agent.email, "session" if via_session else "token"))
                 if route.auth == ADMIN and (agent is None or agent.role is not Role.ADMIN):
-                    raise ApiError(403, "forbidden", "this needs an admin")
+                    raise admin_needed(request)
                 changes = request.method not in SAFE and not route.personal
                 if agent is not None and changes and not changes_allowed(agent):  # read-only: whatever the route
                     raise ApiError(403, "read_only", "this account may read but not change anything")

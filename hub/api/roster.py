@@ -256,6 +256,7 @@ async def my_presence(call: Call) -> dict[str, Any]:
     tag="roster",
     body=Obj({"status": Str(choices=PRESENCE_STATES)}, required=("status",)),
     response=ANY,
+    personal=True,  # the caller's own state, like the inbox language
 )
 async def set_my_presence(call: Call) -> dict[str, Any]:
     roster = services_of(call).roster
@@ -270,6 +271,7 @@ async def set_my_presence(call: Call) -> dict[str, Any]:
     summary="You are at the screen (keeps you from going away when idle)",
     tag="roster",
     response=ANY,
+    personal=True,  # the caller's own presence: a read-only account's open inbox beats too
 )
 async def my_activity(call: Call) -> dict[str, Any]:
     return {"presence": await services_of(call).roster.activity(call.me.id)}

@@ -313,8 +313,14 @@ async def conversation_or_404(call: Call, key: str = "conversation_id", access: 
 
 
 def authorized(call: Call, conv: Conversation | None, access: Access) -> Conversation:
-    """The ticket if the caller may `access` it; 404 otherwise, as if it did not exist."""
-    if conv is None or not hub_of(call).access.allows(call.viewer, conv, access):
+    """The ticket if the caller may `access` it; 404 otherwise, as if it did not exist. A
+    ticket the caller may read but not change (a team whose visibility is "all") is a 403:
+    its existence is no secret to them, and a 404 would say the ticket is gone."""
+    policy = hub_of(call).access
+    if conv is None or not policy.allows(call.viewer, conv, access):
+        if conv is not None and access is Access.WRITE and policy.allows(call.viewer, conv, Access.READ):
+            team = conv.team or "none"
+            raise ApiError(403, "read_only_ticket", f"you may read this ticket but not change it (team {team})")
         raise not_found("conversation")
     return conv
 

@@ -5,7 +5,7 @@ import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { patchTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
-import { state } from "../lib/store.js";
+import { canChange, state } from "../lib/store.js";
 import { PRIORITIES, STATUSES } from "../lib/views.js";
 import { TicketFields } from "./ticket-fields.js";
 
@@ -46,6 +46,7 @@ export function Attributes({ card }) {
       ${options.map(([v, text]) => html`<option value=${v}>${text}</option>`)}</select></label>`;
   return html`<section class="attributes" aria-labelledby="attributes-title">
     <h2 id="attributes-title">${t("attr.title")}</h2>
+    <fieldset class="plain" disabled=${!canChange()}>
     ${select("attr-status", t("attr.status"), c.status, STATUSES.map((v) => [v, t(`status.${v}`)]), (v) => patchTicket(c.id, { status: v }))}
     ${select("attr-priority", t("attr.priority"), c.priority, PRIORITIES.map((v) => [v, t(`priority.${v}`)]), (v) => patchTicket(c.id, { priority: v }))}
     <div class="assignee">
@@ -58,5 +59,6 @@ export function Attributes({ card }) {
     <${TextAttr} id="attr-tags" label=${t("attr.tags")} hint=${t("attr.tags_hint")} value=${c.tags.join(", ")} onCommit=${(v) => patchTicket(c.id, { tags: v.split(",").map((x) => x.trim()).filter(Boolean) })} />
     <${TicketFields} card=${card} />
     <${Snooze} c=${c} />
+    </fieldset>
   </section>`;
 }

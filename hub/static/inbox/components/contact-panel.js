@@ -4,6 +4,7 @@ import { api, withConfirmation } from "../lib/api.js";
 import { html, useState } from "../lib/html.js";
 import { contactName, formatTime, t } from "../lib/i18n.js";
 import { failed, notify, openTicket } from "../lib/inbox.js";
+import { canChange } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
 
 async function samePerson(contact, conversationId) {
@@ -23,7 +24,7 @@ function Notes({ contact }) {
     try { await api("PATCH", `/contacts/${contact.id}`, { notes: text }); contact.notes = text; notify(t("contact.notes_saved")); } catch (e) { failed(e); }
   };
   return html`<label class="field">${t("contact.notes")}
-    <textarea id="contact-notes" rows="3" value=${text} placeholder=${t("contact.notes_hint")} onInput=${(e) => setText(e.target.value)} onBlur=${save}></textarea></label>`;
+    <textarea id="contact-notes" rows="3" readonly=${!canChange()} value=${text} placeholder=${t("contact.notes_hint")} onInput=${(e) => setText(e.target.value)} onBlur=${save}></textarea></label>`;
 }
 
 export function ContactPanel({ card }) {
@@ -53,6 +54,6 @@ export function ContactPanel({ card }) {
           ${o.preview ? html`<div class="preview">${o.preview.text}</div>` : null}</li>`)}</ul>`
       : html`<p class="hint">${t("contact.no_previous")}</p>`}
     <${Notes} contact=${contact} />
-    <button type="button" class="link" title=${t("contact.same_person_title")} onClick=${() => samePerson(contact, c.id)}>${t("contact.same_person")}</button>
+    ${canChange() ? html`<button type="button" class="link" title=${t("contact.same_person_title")} onClick=${() => samePerson(contact, c.id)}>${t("contact.same_person")}</button>` : null}
   </section>`;
 }

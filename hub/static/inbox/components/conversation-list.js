@@ -3,7 +3,7 @@
 import { html } from "../lib/html.js";
 import { contactName, formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
 import { bulkPatch, clearFilters, openTicket, setPage } from "../lib/inbox.js";
-import { state, update, useStore } from "../lib/store.js";
+import { canChange, state, update, useStore } from "../lib/store.js";
 import { ICONS, STATUSES } from "../lib/views.js";
 import { Avatar } from "./avatar.js";
 import { SlaBadge } from "./sla.js";
@@ -91,7 +91,7 @@ export function ConversationList() {
       <label class="all"><input type="checkbox" checked=${allTicked} disabled=${!items.length} onChange=${(e) => update({ selected: e.target.checked ? new Set(items.map((c) => c.id)) : new Set() })} /> ${t("list.select_all")}</label>
       <h1 class="view-title">${t(`view.${s.view}`)}</h1>
     </div>
-    ${s.selected.size ? html`<${BulkBar} />` : null}
+    ${s.selected.size && canChange() ? html`<${BulkBar} />` : null}
     ${items.length
       ? html`<ol id="conversations" aria-label=${t("list.label")}>${items.map((c) => html`<${Row} key=${c.id} c=${c} active=${c.id === shown} focused=${c.id === s.focusedId} ticked=${s.selected.has(c.id)} />`)}</ol>`
       : html`<ol id="conversations" aria-label=${t("list.label")} class="none"></ol><${EmptyState} />`}

@@ -7,7 +7,7 @@ import {
   closeCallback, isoFromLocal, loadCallbacks, localInputValue, logCall, scheduleCallback, setCallbackScope,
 } from "../lib/hotline.js";
 import { api } from "../lib/api.js";
-import { state, update, useStore } from "../lib/store.js";
+import { canChange, state, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
 
 const OUTCOMES = ["follow_up", "resolved", "callback", "missed"];
@@ -138,7 +138,7 @@ export function CallbacksDialog() {
         <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(c.conversation_id); }}>#${c.conversation_number}</button>
         <span class="who">${owner(c.owner_id)}</span>
         ${c.note ? html`<span class="note">${c.note}</span>` : null}
-        <span class="actions">
+        <span class="actions" hidden=${!canChange()}>
           <button type="button" class="done" onClick=${() => closeCallback(c.id, "done")}>${t("callbacks.done")}</button>
           <button type="button" class="cancel" onClick=${() => closeCallback(c.id, "cancelled")}>${t("callbacks.cancel")}</button>
         </span>
@@ -151,7 +151,7 @@ export function HotlineButtons() {
   const s = useStore();
   useEffect(() => { loadCallbacks().catch(() => {}); }, []);
   return html`<div class="hotline">
-    <button type="button" id="log-call" onClick=${() => update({ dialog: "call" })}>📞 ${t("call.log")} <kbd>c</kbd></button>
+    ${canChange() ? html`<button type="button" id="log-call" onClick=${() => update({ dialog: "call" })}>📞 ${t("call.log")} <kbd>c</kbd></button>` : null}
     <button type="button" id="open-callbacks" class="link" onClick=${() => update({ dialog: "callbacks" })}>
       ${t("callbacks.title")}${s.myCallbacks ? html` <span class="count">${s.myCallbacks}</span>` : null}</button>
   </div>`;
@@ -159,5 +159,6 @@ export function HotlineButtons() {
 
 // In a ticket's sidebar.
 export function TicketCallbackButton() {
+  if (!canChange()) return null;
   return html`<button type="button" id="schedule-callback-open" class="link" onClick=${() => update({ dialog: "schedule-callback" })}>${t("callbacks.schedule")}</button>`;
 }

@@ -6,7 +6,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
-import { useStore } from "../lib/store.js";
+import { canChange, useStore } from "../lib/store.js";
 
 export function label(schema, fallback) {
   if (!schema) return fallback;
@@ -100,9 +100,11 @@ export function Records({ conversationId }) {
   const replace = (record) => setLoaded({ ...loaded, items: [record, ...loaded.items.filter((r) => r.id !== record.id)] });
   return html`<section class="records card" aria-labelledby="records-title">
     <h2 id="records-title">${t("records.title")}</h2>
+    <fieldset class="plain" disabled=${!canChange()}>
     ${loaded.kinds.map((kind) => html`<div class="record-kind">
       ${loaded.items.filter((r) => r.plugin === kind.plugin && r.kind === kind.kind).map((record) => html`<${RecordForm} key=${record.id + record.version} kind=${kind} record=${record} onSaved=${replace} />`)}
-      <${NewRecord} kind=${kind} conversationId=${conversationId} onSaved=${replace} />
+      ${canChange() ? html`<${NewRecord} kind=${kind} conversationId=${conversationId} onSaved=${replace} />` : null}
     </div>`)}
+    </fieldset>
   </section>`;
 }

@@ -25,6 +25,12 @@ export const state = {
   composerMode: "reply",
 };
 
+// Whether the signed-in account may change tickets: a read-only one is shown no control the
+// hub would refuse (composer, resolve, merge, log a call...), only what it may read.
+export function canChange() {
+  return Boolean(state.me) && state.me.role !== "read-only";
+}
+
 export function update(patch) {
   Object.assign(state, typeof patch === "function" ? patch(state) : patch);
   for (const listener of listeners) listener();

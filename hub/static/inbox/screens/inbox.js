@@ -12,7 +12,7 @@ import { TicketPane } from "../components/ticket.js";
 import { html, useEffect } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { openTicket, patchTicket, shownId } from "../lib/inbox.js";
-import { state, update, useStore } from "../lib/store.js";
+import { canChange, state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
 import { Audit } from "./audit.js";
 import { Knowledge } from "./knowledge.js";
@@ -58,7 +58,8 @@ export function onShortcut(event) {
     "?": () => update({ dialog: "shortcuts" }),
     c: () => update({ dialog: "call" }),
   };
-  const action = keys[event.key];
+  const changes = new Set(["r", "n", "e", "a", "c"]); // a read-only account's keys do nothing here
+  const action = changes.has(event.key) && !canChange() ? null : keys[event.key];
   if (!action) return;
   if (action() === false) return;
   event.preventDefault();
