@@ -4,6 +4,7 @@
 import { api, setSession } from "./lib/api.js";
 import { html, render } from "./lib/html.js";
 import { loadLanguages, pickLanguage, setLanguage } from "./lib/i18n.js";
+import { loadChannels, loadDesk } from "./lib/desk.js";
 import { live, loadCounts, loadList, onSignedOut, signedOut, startCountsTimer } from "./lib/inbox.js";
 import { startActivity } from "./lib/presence.js";
 import { state, update, useStore } from "./lib/store.js";
@@ -21,6 +22,8 @@ async function signedIn(agent, csrf) {
   update({ me: agent });
   const [agents, canned] = await Promise.all([api("GET", "/agents"), api("GET", "/canned")]);
   update({ agents: agents.items, online: agents.online || [], canned: canned.items });
+  loadDesk().catch(() => {});
+  loadChannels();
   loadList().catch(() => {});
   loadCounts();
   startCountsTimer();
