@@ -20,10 +20,10 @@ async function signedIn(agent, csrf) {
   setSession(csrf, null);
   await setLanguage(agent.language || pickLanguage());
   update({ me: agent });
-  const [agents, canned] = await Promise.all([api("GET", "/agents"), api("GET", "/canned")]);
-  update({ agents: agents.items, online: agents.online || [], canned: canned.items });
   loadDesk().catch(() => {});
   loadChannels();
+  const [agents, canned] = await Promise.all([api("GET", "/agents"), api("GET", "/canned")]);
+  update({ agents: agents.items, online: agents.online || [], canned: canned.items });
   loadList().catch(() => {});
   loadCounts();
   startCountsTimer();

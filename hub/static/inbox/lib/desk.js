@@ -10,9 +10,14 @@ import { CHANNELS } from "./views.js";
 // Logged from the inbox whatever the configuration says, so always a channel to filter by.
 const ALWAYS = ["phone"];
 
+// Only a change redraws: a redraw resets what an agent is ticking in an open form.
+function changed(patch) {
+  if (Object.entries(patch).some(([key, value]) => JSON.stringify(state[key]) !== JSON.stringify(value))) update(patch);
+}
+
 export async function loadDesk() {
   const [teams, categories] = await Promise.all([api("GET", "/teams"), api("GET", "/categories")]);
-  update({ teams: teams.items, categories: categories.items });
+  changed({ teams: teams.items, categories: categories.items });
 }
 
 // The channels this hub has configured, from its channels' state (/healthz). Where that is
@@ -20,7 +25,7 @@ export async function loadDesk() {
 export async function loadChannels() {
   const health = await fetch("/healthz", { credentials: "same-origin" }).then((r) => r.json()).catch(() => ({}));
   const configured = Object.keys(health.channels || {});
-  update({ channels: configured.length ? [...new Set([...configured, ...ALWAYS])] : CHANNELS });
+  changed({ channels: configured.length ? [...new Set([...configured, ...ALWAYS])] : CHANNELS });
 }
 
 onLiveEvent((event) => {

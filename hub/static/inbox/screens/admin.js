@@ -6,7 +6,6 @@ import { failed } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
 import { TeamCalendars } from "../components/team-calendar.js";
-import { teamName } from "../components/handoff.js";
 
 const ROLES = ["admin", "supervisor", "agent", "read-only"];
 import { FieldAdmin } from "../components/field-admin.js";
@@ -56,7 +55,7 @@ export function Admin() {
         <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}
       <fieldset class="agent-teams row"><legend>${t("admin.member_of", { name: a.name || a.email })}</legend>
         ${state.teams.map((team) => html`<label><input type="checkbox" name="team" value=${team.id} checked=${(a.teams || []).includes(team.id)}
-          onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { teams: e.target.checked ? [...(a.teams || []), team.id] : (a.teams || []).filter((x) => x !== team.id) }))()} /> ${teamName(team)}</label>`)}
+          onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { teams: e.target.checked ? [...(a.teams || []), team.id] : (a.teams || []).filter((x) => x !== team.id) }))()} /> ${teamLabel(team.id)}</label>`)}
       </fieldset></li>`)}</ul>
     <form id="agent-form" class="row" onSubmit=${form((d) => api("POST", "/agents", d))}>
       <label>${t("admin.email")} <input name="email" type="email" required /></label>
