@@ -58,6 +58,10 @@ async def test_an_admin_creates_renames_and_deletes_teams_and_categories_in_chin
     assert category is not None
     assert (category.parent_id, category.default_team, category.default_priority) == ("dispute", "vip", Priority.HIGH)
     assert category.names == {"zh-CN": "退款延迟", "en": "Refund delay"}
+    # the other admin forms list the new team and category at once
+    await expect(page.locator("#calendar-team option[value=vip]")).to_have_text("贵宾客服")
+    field_category = page.locator("#field-form select[name=category] option[value=refund-delay]")
+    await expect(field_category).to_contain_text("退款延迟")
     # the tree lists it right under its parent
     rows = await page.locator("#categories li").evaluate_all("(lis) => lis.map((li) => li.dataset.category)")
     assert rows[rows.index("dispute") + 1] == "refund-delay"
