@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conversation.audit import AuditQuery
 from conversation.model import Priority
 from hub.app import Hub
 from tests.helpers import eventually
@@ -80,10 +81,6 @@ async def test_an_admin_creates_renames_and_deletes_teams_and_categories_in_chin
     await expect(vip).to_have_count(0)
     assert await hub.store.desk.get_team("vip") is None
 
-    # the role "agent" and the team 客服 read differently
-    role = page.locator("#agents li", has_text="Li Na").locator("select.agent-role option[value=agent]")
-    await expect(role).to_have_text("坐席")
-    await expect(page.locator("#teams li[data-team=customer-service] input[name=name_zh]")).to_have_value("客服")
     await page.screenshot(path=str(ARTIFACTS / "desk-admin-zh-CN.png"))
     assert await serious_accessibility_problems(page) == []
 
@@ -93,20 +90,23 @@ async def has_names(hub: Hub, team_id: str, names: dict[str, str]) -> bool:
     return team is not None and team.names == names
 
 
-async def test_the_inbox_names_teams_categories_tickets_and_channels_in_chinese(
-    hub_url: tuple[Hub, str], browser: Any
-) -> None:
-    from playwright.async_api import expect
-
+async def chinese_inbox(hub_url: tuple[Hub, str], browser: Any) -> tuple[Hub, Any, Any]:
+    """A hub with 退款延迟 under 交易纠纷 and one web-chat ticket, its agent signed in in Chinese."""
     hub, url = hub_url
     await hub.services.desk.create_category(
         {"id": "refund-delay", "names": {"zh-CN": "退款延迟", "en": "Refund delay"}, "parent_id": "dispute"}
     )
     record = await customer_writes(hub, "v1", "退款还没到账")
-    page = await sign_in(browser, url, "zh-CN")
-    await page.locator("#conversations li").first.click()
+    return hub, await sign_in(browser, url, "zh-CN"), record
 
-    # the sidebar: names in the reader's language, the ids stay the values
+
+async def test_the_sidebar_names_team_and_category_in_chinese_and_keeps_ids_as_values(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    hub, page, record = await chinese_inbox(hub_url, browser)
+    await page.locator("#conversations li").first.click()
     await page.select_option("#attr-category", "dispute")
     await expect(page.locator("#attr-category option:checked")).to_have_text("交易纠纷")
     await expect(page.locator("#attr-team option:checked")).to_have_text("财务/退款")  # the category's default
@@ -114,23 +114,55 @@ async def test_the_inbox_names_teams_categories_tickets_and_channels_in_chinese(
     stored = await hub.store.tickets.get_conversation(record.conversation.id)
     assert stored is not None and (stored.category, stored.team) == ("dispute", "finance")
 
-    # the channel filter: only the channels this hub has (web chat and the tests' recording
-    # channel "chat"), and the hotline's phone; no email, Telegram or Slack
-    channels = await page.locator("#filter-channel option").evaluate_all("(os) => os.map((o) => o.value)")
-    assert channels == ["", "chat", "webchat", "phone"]
+
+async def test_the_channel_filter_lists_only_the_configured_channels(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    _hub, page, _record = await chinese_inbox(hub_url, browser)
+    # web chat and the tests' recording channel "chat", and the hotline's phone; no email,
+    # Telegram or Slack, which this hub does not have
+    options = page.locator("#filter-channel option")
+    await expect(options).to_have_count(4)
+    assert await options.evaluate_all("(os) => os.map((o) => o.value)") == ["", "chat", "webchat", "phone"]
     await expect(page.locator("#filter-channel option[value=webchat]")).to_have_text("网页聊天")
 
-    # the call form: 退款延迟 under 交易纠纷, indented
-    await page.click("#log-call")
-    options = page.locator("#call-category option")
-    await expect(page.locator("#call-category option[value=refund-delay]")).to_have_count(1)
-    values = await options.evaluate_all("(os) => os.map((o) => o.value)")
-    assert values[values.index("dispute") + 1] == "refund-delay"
-    sub = (await page.locator("#call-category option[value=refund-delay]").text_content()) or ""
-    assert sub.strip(" \u00a0└") == "退款延迟" and sub.startswith("\u00a0")
-    await page.keyboard.press("Escape")
 
-    # the audit page names the ticket by its number
+async def test_the_call_form_lists_a_subcategory_indented_under_its_parent(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    _hub, page, _record = await chinese_inbox(hub_url, browser)
+    await page.click("#log-call")
+    sub = page.locator("#call-category option[value=refund-delay]")
+    await expect(sub).to_have_count(1)
+    values = await page.locator("#call-category option").evaluate_all("(os) => os.map((o) => o.value)")
+    assert values[values.index("dispute") + 1] == "refund-delay"
+    text = (await sub.text_content()) or ""
+    assert text.startswith("\u00a0") and text.strip(" \u00a0└") == "退款延迟"
+
+
+async def test_the_audit_page_names_a_ticket_by_its_number(hub_url: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, page, record = await chinese_inbox(hub_url, browser)
+    await page.locator("#conversations li").first.click()
+    await page.select_option("#attr-priority", "low")  # a change the log records
+    await eventually(lambda: hub.store.audit.list_entries(AuditQuery(target_id=record.conversation.id)))
     await page.click("#open-audit")
     row = page.locator("#audit-log tr[data-action='ticket.update']").first
     await expect(row.locator(".ticket")).to_have_text(f"工单 #{record.conversation.number}")
+
+
+async def test_the_role_agent_and_the_team_customer_service_read_differently(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    _hub, url = hub_url
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-admin")
+    li_na = page.locator("#agents li", has_text="Li Na")
+    await expect(li_na.locator("select.agent-role option[value=agent]")).to_have_text("坐席")
+    team = li_na.locator(".agent-teams label", has=page.locator("input[value=customer-service]"))
+    await expect(team).to_have_text("客服")
