@@ -67,6 +67,15 @@ async def test_an_admin_creates_renames_and_deletes_teams_and_categories_in_chin
     rows = await page.locator("#categories li").evaluate_all("(lis) => lis.map((li) => li.dataset.category)")
     assert rows[rows.index("dispute") + 1] == "refund-delay"
 
+    # ...renamed in English, moved to the top level
+    await sub.locator("input[name=name_en]").fill("Late refund")
+    await sub.locator("select[name=parent_id]").select_option("")
+    await sub.locator("button.save").click()
+    await expect(sub).to_have_attribute("data-depth", "0")
+    moved = await hub.store.desk.get_category("refund-delay")
+    assert moved is not None and moved.parent_id is None and moved.names["en"] == "Late refund"
+    assert moved.default_team == "vip"  # what the form did not change stays
+
     # a team a category still names: the hub's 409 is said beside it, and the team stays
     vip_delete = vip.locator("button.delete")
     await vip_delete.click()
