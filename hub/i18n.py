@@ -303,6 +303,7 @@ def error_message(code: str, detail: str, locale: str) -> str:
     return f"{sentence}\n{detail}" if code in DETAIL_KEPT and detail else sentence
 
 
-# Codes whose English detail is the substance (who will see what after a merge): kept
-# under the translated sentence until the detail itself is translated at its source.
-DETAIL_KEPT = frozenset({"confirm_needed"})
+# Codes whose English detail is the substance (who will see what after a merge, what still
+# uses a team or category an admin would delete): kept under the translated sentence until
+# the detail itself is translated at its source.
+DETAIL_KEPT = frozenset({"confirm_needed", "in_use"})

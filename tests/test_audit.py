@@ -48,7 +48,8 @@ async def test_ticket_changes_are_recorded_with_who_before_and_after(admin: Agen
     assert [e["action"] for e in items] == ["ticket.update", "ticket.update"]
     latest, first = items
     assert first["actor"] == {"id": agent.id, "name": "Li Na", "via": "session"}
-    assert first["target"] == {"type": "ticket", "id": ticket}
+    # named by its number too: people know a ticket as #1000, not by its id
+    assert first["target"] == {"type": "ticket", "id": ticket, "number": record.conversation.number}
     assert first["before"] == {"status": "open", "assignee_id": ""}
     assert first["after"] == {"status": "pending", "assignee_id": agent.id}
     assert latest["before"] == {"team": "", "priority": "normal"}

@@ -117,6 +117,9 @@ def test_an_error_whose_detail_decides_keeps_it_under_the_translation() -> None:
     assert i18n.error_message("not_found", "no such contact", "zh-CN") == "找不到该对象（可能已被删除）。"
     assert i18n.error_message("brand_new_code", "x", "zh-CN") == "出现错误（brand_new_code）。"
     assert i18n.error_message("confirm_needed", detail, "en") == detail
+    # what still uses a team or category an admin would delete is kept too
+    in_use = "categories refund-delay name this team as their default"
+    assert i18n.error_message("in_use", in_use, "zh-CN") == "仍在使用中。\n" + in_use
 
 
 def test_the_default_language_must_have_a_catalog(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conversation.audit import AuditEntry, AuditQuery
+from conversation.store import Store
 from hub.api.framework import ADMIN, ApiError, Call
 from hub.api.routes import api, hub_of, parse_time
 from hub.api.serialize import iso
@@ -24,16 +25,30 @@ AUDIT_PAGE = api.schema(
 )
 
 
-def audit_json(entry: AuditEntry) -> dict[str, Any]:
+def audit_json(entry: AuditEntry, ticket_numbers: dict[str, int] | None = None) -> dict[str, Any]:
+    target: dict[str, Any] = {"type": entry.target_type, "id": entry.target_id}
+    number = (ticket_numbers or {}).get(entry.target_id) if entry.target_type == "ticket" else None
+    if number is not None:  # people know a ticket by its number (#1000), not its id
+        target["number"] = number
     return {
         "id": entry.id,
         "at": iso(entry.at),
         "actor": {"id": entry.actor_id or None, "name": entry.actor_name, "via": entry.via},
         "action": entry.action,
-        "target": {"type": entry.target_type, "id": entry.target_id},
+        "target": target,
         "before": entry.before,
         "after": entry.after,
     }
+
+
+async def ticket_numbers(store: Store, ticket_ids: set[str]) -> dict[str, int]:
+    """The numbers of the tickets a page of the log names (a deleted or merged-away one: none)."""
+    numbers = {}
+    for ticket_id in ticket_ids:
+        conversation = await store.tickets.get_conversation(ticket_id)
+        if conversation is not None:
+            numbers[ticket_id] = conversation.number
+    return numbers
 
 
 @api.route(
@@ -69,10 +84,13 @@ async def list_audit(call: Call) -> dict[str, Any]:
         limit=per_page + 1,
         offset=(page - 1) * per_page,
     )
-    items = await hub_of(call).store.audit.list_entries(query)
+    store = hub_of(call).store
+    found = await store.audit.list_entries(query)
+    items = found[:per_page]
+    numbers = await ticket_numbers(store, {e.target_id for e in items if e.target_type == "ticket"})
     return {
-        "items": [audit_json(e) for e in items[:per_page]],
+        "items": [audit_json(e, numbers) for e in items],
         "page": page,
         "per_page": per_page,
-        "has_more": len(items) > per_page,
+        "has_more": len(found) > per_page,
     }

@@ -4,6 +4,7 @@
 import { api, setSession } from "./lib/api.js";
 import { html, render } from "./lib/html.js";
 import { loadLanguages, pickLanguage, setLanguage } from "./lib/i18n.js";
+import { loadChannels, loadDesk } from "./lib/desk.js";
 import { live, loadCounts, loadList, onSignedOut, signedOut, startCountsTimer } from "./lib/inbox.js";
 import { startActivity } from "./lib/presence.js";
 import { state, update, useStore } from "./lib/store.js";
@@ -19,6 +20,8 @@ async function signedIn(agent, csrf) {
   setSession(csrf, null);
   await setLanguage(agent.language || pickLanguage());
   update({ me: agent });
+  loadDesk().catch(() => {});
+  loadChannels();
   const [agents, canned] = await Promise.all([api("GET", "/agents"), api("GET", "/canned")]);
   update({ agents: agents.items, online: agents.online || [], canned: canned.items });
   loadList().catch(() => {});

@@ -5,7 +5,8 @@ import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { patchTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
-import { canChange, state } from "../lib/store.js";
+import { categoryOptions, teamOptions } from "../lib/desk.js";
+import { canChange, state, useStore } from "../lib/store.js";
 import { PRIORITIES, STATUSES } from "../lib/views.js";
 import { TicketFields } from "./ticket-fields.js";
 
@@ -38,9 +39,14 @@ function Snooze({ c }) {
   </div>`;
 }
 
+// A ticket's value that is not (or no longer) in the list still shows, as its id.
+function withCurrent(options, value) {
+  return !value || options.some(([v]) => v === value) ? options : [...options, [value, value]];
+}
+
 export function Attributes({ card }) {
   const c = card.conversation;
-  const me = state.me;
+  const me = useStore().me; // redrawn when the teams or categories arrive or change
   const select = (id, label, value, options, onChange) => html`<label class="field">${label}
     <select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}>
       ${options.map(([v, text]) => html`<option value=${v}>${text}</option>`)}</select></label>`;
@@ -53,9 +59,9 @@ export function Attributes({ card }) {
       ${select("attr-assignee", t("attr.assignee"), c.assignee_id || "", [["", t("attr.unassigned")], ...state.agents.map((a) => [a.id, a.id === me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email])], (v) => patchTicket(c.id, { assignee_id: v || null }))}
       ${c.assignee_id !== me.id ? html`<button type="button" id="assign-me" class="link" onClick=${() => patchTicket(c.id, { assignee_id: me.id })}>${t("attr.assign_me")} <kbd>a</kbd></button>` : null}
     </div>
-    <${TextAttr} id="attr-team" label=${t("attr.team")} value=${c.team} onCommit=${(v) => patchTicket(c.id, { team: v })} />
+    ${select("attr-team", t("attr.team"), c.team || "", [["", t("attr.no_team")], ...withCurrent(teamOptions(), c.team)], (v) => patchTicket(c.id, { team: v }))}
     <${HandOff} c=${c} />
-    <${TextAttr} id="attr-category" label=${t("attr.category")} value=${c.category} onCommit=${(v) => patchTicket(c.id, { category: v })} />
+    ${select("attr-category", t("attr.category"), c.category || "", [["", t("attr.no_category")], ...withCurrent(categoryOptions(), c.category)], (v) => patchTicket(c.id, { category: v }))}
     <${TextAttr} id="attr-tags" label=${t("attr.tags")} hint=${t("attr.tags_hint")} value=${c.tags.join(", ")} onCommit=${(v) => patchTicket(c.id, { tags: v.split(",").map((x) => x.trim()).filter(Boolean) })} />
     <${TicketFields} card=${card} />
     <${Snooze} c=${c} />

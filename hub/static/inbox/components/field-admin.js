@@ -5,6 +5,8 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { pickLabel, t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
+import { categoryOptions } from "../lib/desk.js";
+import { useStore } from "../lib/store.js";
 
 const TYPES = ["text", "number", "choice", "date", "order_number", "amount"];
 
@@ -30,11 +32,10 @@ function definitionBody(form) {
 
 export function FieldAdmin() {
   const [fields, setFields] = useState([]);
-  const [categories, setCategories] = useState([]);
+  const categories = useStore().categories; // a category the admin just added is listed too
   async function reload() {
     try {
-      const [defined, tree] = await Promise.all([api("GET", "/fields"), api("GET", "/categories")]);
-      setFields(defined.items); setCategories(tree.items);
+      setFields((await api("GET", "/fields")).items);
     } catch (e) { failed(e); }
   }
   useEffect(() => { reload(); }, []);
@@ -52,7 +53,7 @@ export function FieldAdmin() {
       (<code>${d.key}</code>, ${t(`field_type.${d.type}`)}${d.required ? `, ${t("fields.required")}` : ""})
       <button type="button" class="link" onClick=${() => remove(d)}>${t("admin.delete")}</button></li>`)}</ul>
     <form id="field-form" class="row" onSubmit=${add}>
-      <label>${t("admin.field_category")} <select name="category" required>${categories.map((c) => html`<option value=${c.id}>${pickLabel(c.names)}</option>`)}</select></label>
+      <label>${t("admin.field_category")} <select name="category" required>${categoryOptions(categories).map(([id, label]) => html`<option value=${id}>${label}</option>`)}</select></label>
       <label>${t("admin.field_key")} <input name="key" required pattern="[a-z][a-z0-9_]*" size="10" /></label>
       <label>${t("admin.field_type")} <select name="type">${TYPES.map((type) => html`<option value=${type}>${t(`field_type.${type}`)}</option>`)}</select></label>
       <label>${t("admin.field_label_zh")} <input name="label_zh" /></label>

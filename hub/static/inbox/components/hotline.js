@@ -1,7 +1,8 @@
 // The hotline's dialogs: log a call (key c), schedule a callback from a ticket, and the
 // callback tasks with their due times (mine or all; done or cancel).
 import { html, useEffect, useState } from "../lib/html.js";
-import { currentLanguage, formatFull, t } from "../lib/i18n.js";
+import { formatFull, t } from "../lib/i18n.js";
+import { categoryOptions } from "../lib/desk.js";
 import { openTicket } from "../lib/inbox.js";
 import {
   closeCallback, isoFromLocal, loadCallbacks, localInputValue, logCall, scheduleCallback, setCallbackScope,
@@ -18,7 +19,6 @@ function inAnHour() {
   return localInputValue(at);
 }
 
-function categoryName(c) { return c.names?.[currentLanguage()] || c.names?.en || c.id; }
 
 // Fields start with a default (defaultValue) and are then the agent's: a re-render of the
 // form (its outcome changed, an error shown) never resets what was typed.
@@ -82,7 +82,7 @@ export function CallDialog({ card }) {
       </div>
       <label class="field">${t("call.category")}
         <select id="call-category" name="category"><option value="">${t("call.no_category")}</option>
-          ${categories.map((c) => html`<option value=${c.id}>${categoryName(c)}</option>`)}</select></label>
+          ${categoryOptions(categories).map(([id, label]) => html`<option value=${id}>${label}</option>`)}</select></label>
       <label class="field">${t("call.notes")}<textarea id="call-notes" name="notes" rows="3" maxlength="5000"></textarea></label>
       <label class="field">${t("call.outcome")}
         <select id="call-outcome" name="outcome" value=${outcome} onChange=${(e) => setOutcome(e.target.value)}>

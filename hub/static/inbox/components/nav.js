@@ -6,7 +6,17 @@ import { failed, setFilter, setView, signedOut } from "../lib/inbox.js";
 import { setPresence } from "../lib/presence.js";
 import { update, useStore } from "../lib/store.js";
 import { HotlineButtons } from "./hotline.js";
-import { CHANNELS, PRIORITIES, VIEWS } from "../lib/views.js";
+import { PRIORITIES, VIEWS } from "../lib/views.js";
+import { categoryOptions, teamOptions } from "../lib/desk.js";
+
+// A channel the inbox knows by kind in the agent's language; one named otherwise in config, as named.
+function channelLabel(name) {
+  const said = t(`channel.${name}`);
+  return said === `channel.${name}` ? name : said;
+}
+
+// The filter chosen stays listed, even when its channel is no longer configured.
+function withChosen(values, chosen) { return !chosen || values.includes(chosen) ? values : [...values, chosen]; }
 
 async function changeLanguage(language) {
   try {
@@ -57,11 +67,13 @@ export function Nav() {
       <label class="field">${t("filter.search")}
         <input id="search" type="search" value=${s.filters.q} placeholder=${t("filter.search_hint")} onChange=${(e) => setFilter("q", e.target.value)} /></label>
       <${Filter} name="channel" label=${t("filter.channel")}>
-        <option value="">${t("filter.any_channel")}</option>${CHANNELS.map((c) => html`<option value=${c}>${t(`channel.${c}`)}</option>`)}<//>
+        <option value="">${t("filter.any_channel")}</option>${withChosen(s.channels, s.filters.channel).map((c) => html`<option value=${c}>${channelLabel(c)}</option>`)}<//>
       <${Filter} name="priority" label=${t("filter.priority")}>
         <option value="">${t("filter.any_priority")}</option>${PRIORITIES.map((p) => html`<option value=${p}>${t(`priority.${p}`)}</option>`)}<//>
-      <${Filter} name="team" label=${t("filter.team")} />
-      <${Filter} name="category" label=${t("filter.category")} />
+      <${Filter} name="team" label=${t("filter.team")}>
+        <option value="">${t("filter.any_team")}</option>${teamOptions().map(([id, label]) => html`<option value=${id}>${label}</option>`)}<//>
+      <${Filter} name="category" label=${t("filter.category")}>
+        <option value="">${t("filter.any_category")}</option>${categoryOptions().map(([id, label]) => html`<option value=${id}>${label}</option>`)}<//>
       <${Filter} name="tag" label=${t("filter.tag")} />
     </div>
     <button type="button" class="link" onClick=${() => update({ dialog: "shortcuts" })}>${t("keys.title")} (?)</button>

@@ -4,6 +4,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
+import { useStore } from "../lib/store.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -20,7 +21,7 @@ function daysFrom(text) {
 const spans = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
 
 export function TeamCalendars() {
-  const [teams, setTeams] = useState([]);
+  const teams = useStore().teams; // a team the admin just added is listed too
   const [team, setTeam] = useState("");
   const [found, setFound] = useState(null);
   async function load(id) {
@@ -28,7 +29,7 @@ export function TeamCalendars() {
     try { setFound(id ? await api("GET", `/teams/${encodeURIComponent(id)}/calendar`) : null); } catch (e) { failed(e); }
   }
   useEffect(() => {
-    api("GET", "/teams").then((r) => { setTeams(r.items); if (r.items.length) load(r.items[0].id); }).catch(failed);
+    api("GET", "/teams").then((r) => { if (r.items.length) load(r.items[0].id); }).catch(failed);
   }, []);
   const path = `/teams/${encodeURIComponent(team)}/calendar`;
   const cal = found?.calendar;

@@ -8,6 +8,9 @@ export const state = {
   agents: [],
   online: [],
   canned: [],
+  teams: [], // and categories, channels: lib/desk.js
+  categories: [],
+  channels: [],
   view: "open",
   filters: { q: "", channel: "", priority: "", team: "", category: "", tag: "" },
   page: 1,

@@ -1,4 +1,4 @@
-// Admin: channels' state, agents (role and teams), teams' visibility and calendars, API tokens, canned responses, custom ticket fields.
+// Admin: channels' state, agents (role and teams), teams and categories, team calendars, API tokens, canned responses, custom ticket fields.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
@@ -6,11 +6,11 @@ import { failed } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
 import { TeamCalendars } from "../components/team-calendar.js";
-import { teamName } from "../components/handoff.js";
 
 const ROLES = ["admin", "supervisor", "agent", "read-only"];
-const VISIBILITIES = ["assigned", "team", "all"];
 import { FieldAdmin } from "../components/field-admin.js";
+import { CategoryAdmin, TeamAdmin } from "../components/desk-admin.js";
+import { loadDesk, teamLabel } from "../lib/desk.js";
 
 // A channel's state (starting, up, degraded) in the agent's language; a state this inbox
 // does not know yet, as the hub says it.
@@ -23,16 +23,14 @@ function agentName(id) { const a = state.agents.find((x) => x.id === id); return
 
 export function Admin() {
   const [tokens, setTokens] = useState([]);
-  const [teams, setTeams] = useState([]);
   const [channels, setChannels] = useState({});
   const [newToken, setNewToken] = useState("");
   const [, setTick] = useState(0);
   async function reload() {
     try {
-      const [agents, canned, tokenList, teamList] = await Promise.all([api("GET", "/agents"), api("GET", "/canned"), api("GET", "/tokens"), api("GET", "/teams")]);
+      const [agents, canned, tokenList] = await Promise.all([api("GET", "/agents"), api("GET", "/canned"), api("GET", "/tokens"), loadDesk()]);
       update({ agents: agents.items, canned: canned.items });
       setTokens(tokenList.items);
-      setTeams(teamList.items);
       // /healthz says which channels are up or degraded (a provider down at start), and why
       const health = await fetch("/healthz", { credentials: "same-origin" }).then((r) => r.json()).catch(() => ({}));
       setChannels(health.channels || {});
@@ -56,8 +54,8 @@ export function Admin() {
         ${ROLES.map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
         <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}
       <fieldset class="agent-teams row"><legend>${t("admin.member_of", { name: a.name || a.email })}</legend>
-        ${teams.map((team) => html`<label><input type="checkbox" name="team" value=${team.id} checked=${(a.teams || []).includes(team.id)}
-          onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { teams: e.target.checked ? [...(a.teams || []), team.id] : (a.teams || []).filter((x) => x !== team.id) }))()} /> ${teamName(team)}</label>`)}
+        ${state.teams.map((team) => html`<label><input type="checkbox" name="team" value=${team.id} checked=${(a.teams || []).includes(team.id)}
+          onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { teams: e.target.checked ? [...(a.teams || []), team.id] : (a.teams || []).filter((x) => x !== team.id) }))()} /> ${teamLabel(team.id)}</label>`)}
       </fieldset></li>`)}</ul>
     <form id="agent-form" class="row" onSubmit=${form((d) => api("POST", "/agents", d))}>
       <label>${t("admin.email")} <input name="email" type="email" required /></label>
@@ -66,12 +64,10 @@ export function Admin() {
       <label>${t("admin.password")} <input name="password" type="password" minlength="10" required /></label>
       <button type="submit">${t("admin.add")}</button>
     </form>
-    <h3>${t("admin.teams")}</h3>
-    <ul id="teams">${teams.map((team) => html`<li data-team=${team.id}><label>${t("admin.visibility", { team: teamName(team) })}
-      <select class="team-visibility" value=${team.visibility} onChange=${(e) => act(() => api("PATCH", `/teams/${team.id}`, { visibility: e.target.value }))()}>
-        ${VISIBILITIES.map((v) => html`<option value=${v}>${t(`visibility.${v}`)}</option>`)}</select></label></li>`)}</ul>
+    <${TeamAdmin} onChanged=${reload} />
+    <${CategoryAdmin} />
     <h3>${t("admin.tokens")}</h3>
-    <ul id="tokens">${tokens.map((tk) => html`<li>${tk.name} (${agentName(tk.agent_id)}${tk.role ? `, ${t(`role.${tk.role}`)}` : ""}${tk.teams ? `, ${tk.teams.join(", ")}` : ""}) ${tk.revoked_at ? t("admin.revoked") : ""}
+    <ul id="tokens">${tokens.map((tk) => html`<li>${tk.name} (${agentName(tk.agent_id)}${tk.role ? `, ${t(`role.${tk.role}`)}` : ""}${tk.teams ? `, ${tk.teams.map(teamLabel).join(", ")}` : ""}) ${tk.revoked_at ? t("admin.revoked") : ""}
       ${tk.revoked_at ? null : html` <button type="button" class="link" onClick=${act(() => api("DELETE", `/tokens/${tk.id}`))}>${t("admin.revoke")}</button>`}</li>`)}</ul>
     <form id="token-form" class="row" onSubmit=${form(async ({ role, ...d }) => { const made = await api("POST", "/tokens", role ? { ...d, role } : d); setNewToken(made.token); })}>
       <label>${t("admin.token_name")} <input name="name" required /></label>

@@ -32,6 +32,12 @@ function actionName(action) {
   return said === `audit.action.${action}` ? action : said;
 }
 
+// A ticket by its number, as agents know it (the id is in the tooltip); anything else by type and id.
+function Target({ target }) {
+  if (target.type === "ticket" && target.number != null) return html`<span class="ticket" title=${target.id}>${t("audit.ticket", { number: target.number })}</span>`;
+  return html`${target.type} <code>${target.id}</code>`;
+}
+
 export function Audit() {
   const s = useStore();
   const [filters, setFilters] = useState({ actor: "", action: "", target: "", since: "", until: "" });
@@ -63,7 +69,7 @@ export function Audit() {
       <tbody>${result.items.map((e) => html`<tr data-action=${e.action}>
         <td>${formatFull(e.at)}</td>
         <td>${e.actor.name}${e.actor.via === "token" ? ` (${t("audit.via_token")})` : e.actor.via === "cli" ? ` (${t("audit.via_cli")})` : ""}</td>
-        <td>${actionName(e.action)}</td><td>${e.target.type} <code>${e.target.id}</code></td><td><${Changes} entry=${e} /></td></tr>`)}</tbody></table>`}
+        <td>${actionName(e.action)}</td><td><${Target} target=${e.target} /></td><td><${Changes} entry=${e} /></td></tr>`)}</tbody></table>`}
     <p class="pager">
       ${result.page > 1 ? html`<button type="button" class="link" onClick=${() => load(result.page - 1)}>${t("pager.newer")}</button>` : null}
       ${result.has_more ? html`<button type="button" class="link" onClick=${() => load(result.page + 1)}>${t("pager.older")}</button>` : null}

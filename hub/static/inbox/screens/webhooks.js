@@ -78,7 +78,7 @@ export function Webhooks() {
     <form id="webhook-form" onSubmit=${add}>
       <label>${t("webhooks.url")} <input name="url" type="url" placeholder="https://" required /></label>
       <fieldset><legend>${t("webhooks.events")}</legend>
-        ${WEBHOOK_EVENTS.map((name) => html`<label><input type="checkbox" name="events" value=${name} checked=${name.startsWith("ticket.")} /> ${t(`webhooks.event.${name}`)}</label>`)}
+        ${WEBHOOK_EVENTS.map((name) => html`<label><input type="checkbox" name="events" value=${name} defaultChecked=${name.startsWith("ticket.")} /> ${t(`webhooks.event.${name}`)}</label>`)}
       </fieldset>
       <label><input type="checkbox" name="include_private" /> ${t("webhooks.include_private")}</label>
       <label>${t("webhooks.description")} <input name="description" maxlength="200" /></label>
