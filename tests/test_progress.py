@@ -280,7 +280,10 @@ async def test_the_bare_number_answers_the_greeting_only(
     await said_count(fake, 1)
     await telegram(client, text_update(2, "#1000", message_id=2))  # in answer to the greeting
     answer = (await said_count(fake, 2))[-1]
-    assert answer.startswith("Ticket #1000: open") and "Last update (-): no reply from us yet" in answer
+    assert (
+        answer.startswith("Ticket #1000: open")
+        and "Last update: none yet, we have not replied to you so far." in answer
+    )
     assert "Next: an agent will pick it up." in answer
 
     await hub.services.conversations.send(

@@ -141,9 +141,16 @@ class ConversationService:
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def _store_changes(
-        self, conversation: Conversation, changes: dict[str, Any], priority_by: PrioritySource
+        self,
+        conversation: Conversation,
+        changes: dict[str, Any],
+        priority_by: PrioritySource,
+        *,
+        tell_plugins: bool = True,
     ) -> Conversation:
-        """Check, store and publish; nothing is written when a check fails."""
+        """Check, store and publish; nothing is written when a check fails. `tell_plugins=False`:
+        the caller tells them once the change's thread events are stored, so that what a plugin
+        says about the change (a "resolved" notice) comes after its cause in the thread."""
         category = changes.get("category")
         if category and await self.store.desk.get_category(category) is None:
             raise InvalidInput(f"category {category!r} is not a category")
@@ -163,7 +170,8 @@ class ConversationService:
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
         if updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
-        self._tell_plugins(conversation, updated, list(changes))
+        if tell_plugins:
+            self._tell_plugins(conversation, updated, list(changes))
         return updated
 
     def _tell_plugins(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
@@ -224,9 +232,10 @@ class ConversationService:
     ) -> Conversation:
         """Apply an agent's changes and leave a system event saying who changed what."""
         by = PrioritySource("agent", agent_id or who)
-        updated = await self._store_changes(conversation, changes, by)
+        updated = await self._store_changes(conversation, changes, by, tell_plugins=False)
         for event in describe_changes(conversation, updated, who=who, names=names, priority_by=by):
             await self.add_event(updated, event.key, **event.params)
+        self._tell_plugins(conversation, updated, list(changes))
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
@@ -328,10 +337,12 @@ class ConversationService:
         if target is None:
             raise InvalidInput(f"team: {team!r} is not a team")
         changes = handoff_changes(conversation.team, conversation.assignee_id, target, reason)
-        updated = await self._store_changes(conversation, changes, PrioritySource("agent", agent_id or who))
+        by = PrioritySource("agent", agent_id or who)
+        updated = await self._store_changes(conversation, changes, by, tell_plugins=False)
         await self.add_event(updated, "event.handed_over", who=who, source=conversation.team or "-", team=target.id)
         if "assignee_id" in changes:
             await self.add_event(updated, "event.unassigned", who=who)
+        self._tell_plugins(conversation, updated, list(changes))
         await self.add_note(updated, reason.strip(), author=agent_id, author_type=AuthorType.AGENT)
         self.bus.publish(
             Event("conversation.handed_over", updated.id, {"from_team": conversation.team, "to_team": target.id})
