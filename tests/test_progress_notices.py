@@ -4,16 +4,16 @@ the thread event that caused it, and a ticket resolved again before the customer
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
+from typing import Any
 
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from conversation.model import AuthorType, MessageKind
-from hub.app import Hub, build_app
-from tests.email_servers import Sink
+from hub.app import Hub
 from tests.fake_telegram import FakeTelegram, text_update
 from tests.helpers import eventually
-from tests.test_progress import bot, desk, number, progress_config, said, said_count, sink, telegram
+from tests.test_progress import bot, desk, number, said, said_count, sink, telegram
 
 __all__ = ["bot", "desk", "sink"]  # fixtures shared with tests/test_progress.py
 
@@ -61,25 +61,32 @@ async def test_waiting_for_the_customer_points_at_our_last_message_only_when_the
 
 
 async def test_a_notice_follows_the_thread_event_of_its_change_and_a_quick_second_resolve_is_not_told(
-    tmp_path: Path, bot: tuple[FakeTelegram, str], sink: tuple[Sink, int]
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
 ) -> None:
+    client, hub = desk
     fake, _ = bot
-    hub = Hub(progress_config(tmp_path, bot, sink[1]))
-    async with TestClient(TestServer(build_app(hub))) as client:
-        await telegram(client, text_update(1, "我的订单一直没到"))
-        await said_count(fake, 1)
-        change = hub.services.conversations.update_by
-        resolved = await change(await number(hub, 1000), {"status": "resolved"}, who="A", names={})
-        await said_count(fake, 2)
-        reopened = await change(resolved, {"status": "open"}, who="A", names={})  # a slip, undone
-        await change(reopened, {"status": "resolved"}, who="A", names={})
-        await hub.plugin_host.settle()
-        messages = await hub.store.tickets.list_messages(resolved.id)
-        told = [m for m in messages if m.author_id == "progress"]
-        assert len(told) == 1 and len([t for t in said(fake) if "已解决" in t]) == 1  # told once
-        first_event = next(i for i, m in enumerate(messages) if m.kind is MessageKind.EVENT)
-        assert first_event < messages.index(told[0])  # the cause, then the notice
+    await telegram(client, text_update(1, "我的订单一直没到"))
+    await said_count(fake, 1)
+    service = hub.services.conversations
+    change = service.update_by
+    add_event = service.add_event
 
-        await telegram(client, text_update(2, "还是没收到", message_id=2))  # the customer writes: news again
-        await change(await number(hub, 1000), {"status": "resolved"}, who="A", names={})
-        await eventually(lambda: len([t for t in said(fake) if "已解决" in t]) == 2)
+    async def slow_add_event(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.2)  # a slow store write: the plugin must still speak after it
+        return await add_event(*args, **kwargs)
+
+    service.add_event = slow_add_event  # type: ignore[method-assign]
+    resolved = await change(await number(hub, 1000), {"status": "resolved"}, who="A", names={})
+    await said_count(fake, 2)
+    reopened = await change(resolved, {"status": "open"}, who="A", names={})  # a slip, undone
+    await change(reopened, {"status": "resolved"}, who="A", names={})
+    await hub.plugin_host.settle()
+    messages = await hub.store.tickets.list_messages(resolved.id)
+    told = [m for m in messages if m.author_id == "progress"]
+    assert len(told) == 1 and len([t for t in said(fake) if "已解决" in t]) == 1  # told once
+    first_event = next(i for i, m in enumerate(messages) if m.kind is MessageKind.EVENT)
+    assert first_event < messages.index(told[0])  # the cause, then the notice
+
+    await telegram(client, text_update(2, "还是没收到", message_id=2))  # the customer writes: news again
+    await change(await number(hub, 1000), {"status": "resolved"}, who="A", names={})
+    await eventually(lambda: len([t for t in said(fake) if "已解决" in t]) == 2)
