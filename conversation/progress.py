@@ -109,7 +109,9 @@ def listed(tickets: Iterable[Conversation], asker: Contact, channel: str, addres
 
 
 def only_a_question(ticket: Conversation) -> bool:
-    """A ticket opened only to keep a status question (routing.Route.QUESTION_NEW)."""
+    """A ticket opened only to keep a status question (routing.Route.QUESTION_NEW): resolved
+    from the moment it was opened. Both backends' inbox queries say the same in their own
+    terms (NOT_ONLY_A_QUESTION) to leave these tickets out of the agents' views."""
     return ticket.status is Status.RESOLVED and ticket.resolved_at == ticket.created_at
 
 

@@ -12,8 +12,10 @@
   on a new thread is not greeted as a new ticket.
 - A ticket passed to another team, waiting for the customer (pending) or resolved is told
   to its customer once, on its channel, through the outbox (`notify_*` turn each off):
-  `on_event` hears the ticket's team and status changes, and `ctx.tell_once` says each
-  news once however many times (or hubs) the change is delivered.
+  `on_event` hears the ticket's team and status changes (after the change's thread events
+  are stored, so the notice follows its cause), and `ctx.tell_once` says each news once
+  however many times (or hubs) the change is delivered; "resolved" once per customer
+  message (conversation/progress.notice_for).
 
 The decisions are pure functions in conversation/progress.py; this module only words them.
 """
