@@ -284,6 +284,9 @@ class ConversationQuery:
     fields: tuple[tuple[str, str], ...] = ()  # (key, value folded by fields.index_value): every one must match
     search: str = ""  # words in a message, or a custom field's whole value (an order number)
     include_merged: bool = False
+    # Leave out the tickets that only keep a status question (conversation.progress.only_a_question):
+    # the agents' lists and the contact card, not the customer's own history.
+    hide_questions: bool = False
     reach: Reach | None = None  # only the tickets an agent may see; None: all
     limit: int = 50
     offset: int = 0

@@ -109,7 +109,9 @@ def listed(tickets: Iterable[Conversation], asker: Contact, channel: str, addres
 
 
 def only_a_question(ticket: Conversation) -> bool:
-    """A ticket opened only to keep a status question (routing.Route.QUESTION_NEW)."""
+    """A ticket opened only to keep a status question (routing.Route.QUESTION_NEW): resolved
+    from the moment it was opened. Both backends' inbox queries say the same in their own
+    terms (NOT_ONLY_A_QUESTION) to leave these tickets out of the agents' views."""
     return ticket.status is Status.RESOLVED and ticket.resolved_at == ticket.created_at
 
 
@@ -153,17 +155,27 @@ class Notice:
 def notice_for(change: TicketChange) -> Notice | None:
     """What a change of a ticket tells its customer, if anything: a move from one team to
     another (a first team is no news), waiting for the customer (pending), resolved. The
-    mark is the team it went to, the customer's message it waits on, when it was resolved:
-    the same change seen twice (a double click, a retried request, two hubs) has the same
-    mark, while a later resolve or a move back is a new event."""
+    mark is the team it went to, or the customer's latest message it waits on or was resolved
+    after: the same change seen twice (a double click, a retried request, two hubs) has the
+    same mark, while a move back, or a resolve after the customer wrote again, is a new event."""
     ticket = change.conversation
     if change.kind == "team" and change.before and change.after:
         return Notice("team", str(change.after))
     if change.kind == "status" and change.after == Status.RESOLVED.value:
-        return Notice("resolved", _moment(ticket.resolved_at))
+        # Once per customer message, not per resolve: resolved, reopened by an agent and
+        # resolved again (a slip undone) is no news to a customer who wrote nothing since.
+        return Notice("resolved", _moment(ticket.last_inbound_at))
     if change.kind == "status" and change.after == Status.PENDING.value:
         return Notice("pending", _moment(ticket.last_inbound_at))
     return None
+
+
+def notice_key(notice: Notice, *, agent_wrote: bool) -> str:
+    """The catalog key of a notice's text. "Please see our last message" only makes sense
+    when the team wrote one: a ticket set to pending before any agent's reply asks neutrally."""
+    if notice.event == "pending" and not agent_wrote:
+        return "progress.notice.pending_no_message"
+    return f"progress.notice.{notice.event}"
 
 
 def _moment(value: datetime | None) -> str:

@@ -22,7 +22,9 @@ class Route(Enum):
     QUESTION = "question"
     # ... and on a thread with no ticket to keep it in (or a closed one), it is kept in a new
     # ticket that is resolved from the start: the question and its answer are stored, the
-    # agents' queue does not grow. Writing again there within the window reopens it as usual.
+    # agents' queue does not grow. Such a ticket stays out of the inbox views, their counts and
+    # the contact card (ConversationQuery.hide_questions) and is no ticket.created. Writing again
+    # there within the window reopens it as usual, and it is then a ticket like any other.
     QUESTION_NEW = "question_new"
 
 

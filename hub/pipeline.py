@@ -116,7 +116,9 @@ class Pipeline:
             return record
         self.metrics.ingested.labels(inbound.channel).inc()
         conv_id = record.conversation.id
-        if record.route is Route.OPEN_NEW or record.route is Route.QUESTION_NEW:
+        # A ticket opened only to keep a status question is no news to agents, routing or
+        # webhooks (no ticket.created): it is stored and answered, and left out of the views.
+        if record.route is Route.OPEN_NEW:
             self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
             record.conversation = await self._raise_priority(record.conversation, record.contact)
         elif record.route is Route.REOPEN:

@@ -12,8 +12,10 @@
   on a new thread is not greeted as a new ticket.
 - A ticket passed to another team, waiting for the customer (pending) or resolved is told
   to its customer once, on its channel, through the outbox (`notify_*` turn each off):
-  `on_event` hears the ticket's team and status changes, and `ctx.tell_once` says each
-  news once however many times (or hubs) the change is delivered.
+  `on_event` hears the ticket's team and status changes (after the change's thread events
+  are stored, so the notice follows its cause), and `ctx.tell_once` says each news once
+  however many times (or hubs) the change is delivered; "resolved" once per customer
+  message (conversation/progress.notice_for).
 
 The decisions are pure functions in conversation/progress.py; this module only words them.
 """
@@ -34,6 +36,7 @@ from conversation.progress import (
     may_see,
     next_step,
     notice_for,
+    notice_key,
     only_a_question,
     snippet,
     status_question,
@@ -56,17 +59,21 @@ async def describe(hub: HubPort, ticket: Conversation, language: str) -> str:
     lines = [
         t.get("progress.answer.head", number=ticket.number, status=t.get(f"progress.status.{ticket.status.value}")),
         t.get("progress.answer.team", team=team),
-        t.get(
-            "progress.answer.update",
-            when=f"{update.created_at:%Y-%m-%d %H:%M} UTC" if update else "-",
-            text=snippet(update.text) if update and update.text.strip() else t.get("progress.no_update"),
-        ),
+        _update_line(t, update),
         t.get("progress.answer.next", next=t.get(next_step(ticket), team=team)),
     ]
     link = hub.status_link(ticket, t.locale)
     if link:
         lines.append(t.get("progress.link", url=link))
     return "\n".join(lines)
+
+
+def _update_line(t: Texts, update: Message | None) -> str:
+    """The last public update, or a plain sentence when the team has not written yet."""
+    if update is None:
+        return t.get("progress.answer.no_update")
+    text = snippet(update.text) if update.text.strip() else t.get("progress.update_attachment")
+    return t.get("progress.answer.update", when=f"{update.created_at:%Y-%m-%d %H:%M} UTC", text=text)
 
 
 class ProgressPlugin(Plugin):
@@ -163,5 +170,7 @@ class ProgressPlugin(Plugin):
             return
         ticket = ctx.conversation
         team = await ctx.hub.team_name(ticket.team, ctx.language) if ctx.hub else ticket.team
-        text = catalog(ctx.language).get(f"progress.notice.{notice.event}", number=ticket.number, team=team)
+        written = last_update(await ctx.hub.reads.list_messages(ticket.id), ticket) if ctx.hub else None
+        key = notice_key(notice, agent_wrote=written is not None)
+        text = catalog(ctx.language).get(key, number=ticket.number, team=team)
         await ctx.tell_once(notice.event, text, mark=notice.mark)

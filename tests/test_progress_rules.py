@@ -139,7 +139,10 @@ def test_each_change_is_told_once_and_a_later_one_again() -> None:
     events, told = notices(before, resolved, told)
     assert events == ["resolved"]
     assert notices(before, resolved, told)[0] == []
-    again = replace(resolved, resolved_at=T0 + timedelta(days=1))  # reopened by the customer, resolved again
+    slip = replace(resolved, resolved_at=T0 + timedelta(minutes=1))  # reopened by an agent, resolved again
+    assert notices(before, slip, told)[0] == []  # the customer wrote nothing since: no news
+    later = T0 + timedelta(days=1)
+    again = replace(resolved, resolved_at=later, last_inbound_at=later)  # reopened by the customer, resolved again
     assert notices(before, again, told)[0] == ["resolved"]
 
 

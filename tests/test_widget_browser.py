@@ -332,3 +332,32 @@ async def test_the_held_back_note_is_the_catalogs_and_goes_once_accepted(shop: S
     await expect(visitor.locator(".note")).to_have_text("Too many requests; please try again later.")
     await expect(shown(visitor, "second")).to_have_count(1, timeout=10_000)
     await expect(visitor.locator(".note")).to_have_text("")
+
+
+async def test_addresses_in_the_teams_messages_are_links_and_nothing_else_is_markup(shop: Shop, visitor: Any) -> None:
+    from playwright.async_api import expect
+
+    await visitor.click("button.launcher")
+    await say(visitor, "我的工单怎么样了 https://visitor.example.com/x")
+    await expect(shown(visitor, "我的工单怎么样了")).to_have_count(1)
+    assert shop.hub is not None
+    conversation = await shop.hub.store.tickets.get_conversation_by_number(1000)
+    assert conversation is not None
+    text = (
+        "在这里查看工单并回复：https://help.example.com/status/1000.x?lang=zh-CN。"
+        ' <img src=x onerror="window.pwned=1"> javascript:alert(1) http://help.example.com/a'
+    )
+    await shop.hub.actions.send(conversation, text, author_type=AuthorType.AGENT, author_id="")
+    bubble = visitor.locator(".msg.agent")
+    await expect(bubble).to_have_count(1)
+    links = bubble.locator("a")
+    await expect(links).to_have_count(2)
+    first = links.nth(0)
+    assert await first.get_attribute("href") == "https://help.example.com/status/1000.x?lang=zh-CN"
+    assert await first.get_attribute("target") == "_blank"
+    assert await first.get_attribute("rel") == "noopener noreferrer"
+    assert await links.nth(1).get_attribute("href") == "http://help.example.com/a"
+    assert "<img src=x" in await bubble.inner_text()  # shown as the text it is
+    assert await bubble.locator("img").count() == 0
+    assert await visitor.evaluate("window.pwned") is None
+    await expect(visitor.locator(".msg.visitor a")).to_have_count(0)  # the visitor's words stay text

@@ -28,6 +28,11 @@ from conversation.store import (
     search_filters,
 )
 
+# conversation.progress.only_a_question as a query: not resolved from the moment it was opened.
+NOT_ONLY_A_QUESTION: dict[str, Any] = {
+    "$nor": [{"status": Status.RESOLVED.value, "$expr": {"$eq": ["$resolved_at", "$created_at"]}}]
+}
+
 
 class MongoInbox(Area, Inbox):
     @_unavailable_when_unreachable
@@ -43,7 +48,7 @@ class MongoInbox(Area, Inbox):
             condition["tags"] = query.tag.strip().lower()
         if not query.include_merged:
             condition["merged_into"] = {"$in": ["", None]}
-        conditions = []
+        conditions = [NOT_ONLY_A_QUESTION] if query.hide_questions else []
         if query.reach is not None:
             conditions.append(_reach_condition(query.reach))  # beside any other filter on the same fields
         if query.fields:  # each answered by the `fields` index
@@ -78,9 +83,9 @@ class MongoInbox(Area, Inbox):
 
     @_unavailable_when_unreachable
     async def count_views(self, agent_id: str, reach: Reach | None = None) -> dict[str, int]:
-        live: dict[str, Any] = {"merged_into": {"$in": ["", None]}}
+        live: dict[str, Any] = {"merged_into": {"$in": ["", None]}, "$and": [NOT_ONLY_A_QUESTION]}
         if reach is not None:
-            live["$and"] = [_reach_condition(reach)]
+            live["$and"].append(_reach_condition(reach))
         counts = {status.value: 0 for status in Status}
         async for row in await self._conversations.aggregate(
             [{"$match": live}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]

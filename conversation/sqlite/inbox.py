@@ -35,6 +35,9 @@ from conversation.store import (
     search_terms,
 )
 
+# conversation.progress.only_a_question in SQL: resolved from the moment it was opened.
+NOT_ONLY_A_QUESTION = "NOT (c.status = 'resolved' AND c.resolved_at IS c.created_at)"
+
 
 class SQLiteInbox(Area, Inbox):
     async def list_conversations(self, query: ConversationQuery) -> tuple[list[Conversation], int]:
@@ -67,6 +70,8 @@ class SQLiteInbox(Area, Inbox):
             params.extend((value, key))
         if not query.include_merged:
             where.append("c.merged_into = ''")
+        if query.hide_questions:
+            where.append(NOT_ONLY_A_QUESTION)
         if query.reach is not None:
             if query.reach.covers_none:
                 return [], 0  # and SQLite finds no plan for "WHERE 0" with the index it is told to walk
@@ -130,7 +135,8 @@ class SQLiteInbox(Area, Inbox):
         def job(conn: sqlite3.Connection) -> dict[str, int]:
             counts = {status.value: 0 for status in Status}
             for status, count in conn.execute(
-                f"SELECT status, COUNT(*) FROM conversations c WHERE merged_into = '' AND {seen} GROUP BY status",
+                "SELECT status, COUNT(*) FROM conversations c"
+                f" WHERE merged_into = '' AND {NOT_ONLY_A_QUESTION} AND {seen} GROUP BY status",
                 seen_args,
             ):
                 counts[status] = count

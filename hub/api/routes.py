@@ -209,6 +209,7 @@ def query_from(call: Call) -> ConversationQuery:
         category=q.get("category"),
         tag=q.get("tag"),
         search=q.get("q", ""),
+        hide_questions=not q.get("q"),  # a search finds a question-only ticket; the views leave it out
         reach=hub_of(call).access.reach(call.viewer, Access.READ),
         limit=per_page,
         offset=(q.get("page", 1) - 1) * per_page,
@@ -352,7 +353,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     contact = await hub.store.contacts.get_contact(conv.contact_id)
     reach = hub.access.reach(call.viewer, Access.READ)  # a contact's other tickets: only those the agent may see
     others, _ = await hub.store.inbox.list_conversations(
-        ConversationQuery(contact_id=conv.contact_id, reach=reach, limit=20)
+        ConversationQuery(contact_id=conv.contact_id, hide_questions=True, reach=reach, limit=20)
     )
     visible = [c for c in others if c.id != conv.id]
     latest = await hub.store.inbox.latest_messages([c.id for c in visible])

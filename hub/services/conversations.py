@@ -153,9 +153,12 @@ class ConversationService:
         *,
         action: str = "ticket.update",
         why: Mapping[str, Any] | None = None,
+        tell_plugins: bool = True,
     ) -> Conversation:
         """Check, store and publish; nothing is written when a check fails. The audit entry is
-        `action`, with `why` (a hand-over's reason) beside the new values."""
+        `action`, with `why` (a hand-over's reason) beside the new values. `tell_plugins=False`:
+        the caller tells them once the change's thread events are stored, so that what a plugin
+        says about the change (a "resolved" notice) comes after its cause in the thread."""
         category = changes.get("category")
         if category and await self.store.desk.get_category(category) is None:
             raise InvalidInput(f"category {category!r} is not a category")
@@ -175,7 +178,8 @@ class ConversationService:
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
         if updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
-        self._tell_plugins(conversation, updated, list(changes))
+        if tell_plugins:
+            self._tell_plugins(conversation, updated, list(changes))
         return updated
 
     def _tell_plugins(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
@@ -245,9 +249,10 @@ class ConversationService:
         teams = await self.team_labels()
         if changes.get("team") and changes["team"] not in teams:  # "" takes the team away
             raise InvalidInput(f"team: {changes['team']!r} is not a team")
-        updated = await self._store_changes(conversation, changes, by)
+        updated = await self._store_changes(conversation, changes, by, tell_plugins=False)
         for event in describe_changes(conversation, updated, who=who, names=names, priority_by=by):
             await self.add_thread_event(updated, named_teams(event, teams))
+        self._tell_plugins(conversation, updated, list(changes))
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
@@ -355,11 +360,13 @@ class ConversationService:
             PrioritySource("agent", agent_id or who),
             action="ticket.hand_over",
             why={"reason": reason.strip()},
+            tell_plugins=False,
         )
         event = ThreadEvent("event.handed_over", {"who": who, "source": conversation.team or "-", "team": target.id})
         await self.add_thread_event(updated, named_teams(event, await self.team_labels()))
         if "assignee_id" in changes:
             await self.add_event(updated, "event.unassigned", who=who)
+        self._tell_plugins(conversation, updated, list(changes))
         await self.add_note(updated, reason.strip(), author=agent_id, author_type=AuthorType.AGENT)
         self.bus.publish(
             Event("conversation.handed_over", updated.id, {"from_team": conversation.team, "to_team": target.id})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from conversation.model import Status, utcnow
+from conversation.model import ConversationQuery, Status, utcnow
 from conversation.routing import Route
 from conversation.store import Store
 from tests.store_contract.common import POLICY, inbound
@@ -72,3 +72,37 @@ async def test_a_message_that_says_more_than_the_question_reopens(store: Store) 
     )
 
     assert more.route is Route.REOPEN and more.conversation.status is Status.OPEN
+
+
+async def test_a_ticket_that_only_keeps_a_question_is_left_out_of_the_agents_views_until_written_to(
+    store: Store,
+) -> None:
+    real = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=ANSWERED)
+    await store.tickets.update_conversation(real.conversation.id, {"status": "resolved"}, now=utcnow())
+    asked = await store.tickets.record_inbound(
+        inbound("m2", thread="mail-9", text="Status of #1000"), now=utcnow(), policy=ANSWERED
+    )
+    assert asked.route is Route.QUESTION_NEW
+
+    async def listed(**filters: object) -> list[str]:
+        query = ConversationQuery(hide_questions=True, **filters)  # type: ignore[arg-type]
+        items, total = await store.inbox.list_conversations(query)
+        assert total == len(items)
+        return [c.id for c in items]
+
+    assert await listed(status=Status.RESOLVED) == [real.conversation.id]  # the 已解决 view
+    assert await listed(contact_id=real.contact.id) == [real.conversation.id]  # the contact card
+    counts = await store.inbox.count_views("agent-1")
+    assert counts["resolved"] == 1 and counts["all"] == 1
+    everything, _ = await store.inbox.list_conversations(ConversationQuery(contact_id=real.contact.id))
+    assert {c.id for c in everything} == {real.conversation.id, asked.conversation.id}  # kept, not lost
+    thread = await store.tickets.list_messages(asked.conversation.id)
+    assert [m.text for m in thread] == ["Status of #1000"]
+
+    # The customer writes more there: a ticket like any other.
+    later = await store.tickets.record_inbound(
+        inbound("m3", thread="mail-9", text="my refund never came"), now=utcnow(), policy=ANSWERED
+    )
+    assert later.route is Route.REOPEN
+    assert set(await listed()) == {real.conversation.id, asked.conversation.id}
+    assert (await store.inbox.count_views("agent-1"))["open"] == 1

@@ -135,7 +135,26 @@
   root.append(style, launcher, panel);
   (document.body || document.documentElement).append(host);
 
-  // -- rendering: text only -----------------------------------------------------------------
+  // -- rendering: text only (links as <a> elements, never HTML) ------------------------------
+  // http(s) addresses in what the team wrote become links (a status page link, an article);
+  // the text around them stays text nodes. Closing punctuation typed after an address is not
+  // part of it ("…/status/1000.x。"). The visitor's own words are never linked.
+  const ADDRESS = /https?:\/\/[^\s<>"'`\u3000-\u303f\uff01-\uff0f\uff1a-\uff20]+/g;
+  function linked(text) {
+    const parts = [];
+    let at = 0;
+    for (const found of text.matchAll(ADDRESS)) {
+      const address = found[0].replace(/[.,;:!?)\]}]+$/, "");
+      let url = null;
+      try { url = new URL(address); } catch { url = null; }
+      if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) continue;
+      parts.push(document.createTextNode(text.slice(at, found.index)));
+      parts.push(el("a", { href: url.href, target: "_blank", rel: "noopener noreferrer", text: address }));
+      at = found.index + address.length;
+    }
+    parts.push(document.createTextNode(text.slice(at)));
+    return parts;
+  }
   function render(message, { failed = false } = {}) {
     if (!message || typeof message !== "object" || state.shown.has(message.id)) return; // never twice, whatever the socket replays
     state.shown.add(message.id);
@@ -144,7 +163,8 @@
     // Who wrote it, shown by CSS before the text (as the time after it): an agent by name, the bot as the bot.
     if (message.from === "agent") bubble.setAttribute("data-author", `👤 ${message.author_name || t("agent")}`);
     else if (message.from === "bot") bubble.setAttribute("data-author", `🤖 ${t("bot")}`);
-    bubble.append(document.createTextNode(message.text || ""));
+    if (message.from === "agent" || message.from === "bot") bubble.append(...linked(message.text || ""));
+    else bubble.append(document.createTextNode(message.text || ""));
     if (message.created_at) { // shown by CSS after the text, so the bubble's text stays the message's
       const at = new Date(message.created_at);
       bubble.setAttribute("data-time", clock.format(at)); bubble.title = at.toLocaleString(locale);
