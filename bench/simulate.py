@@ -58,6 +58,7 @@ from hub.app import Hub  # noqa: E402
 from hub.config import parse_config  # noqa: E402
 from hub.events import Event  # noqa: E402
 from hub.routing_loop import handle  # noqa: E402
+from hub.services.hotline import CallDirection, CallForm  # noqa: E402
 
 ZONE = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2027, 3, 3, tzinfo=ZONE)  # a Wednesday
@@ -171,7 +172,7 @@ def arrivals(rng: random.Random, start: datetime, hours: int, contacts: int) -> 
                 _pick(rng, PRIORITIES),
                 timedelta(minutes=min(rng.lognormvariate(0, spread) * median, 6 * median)),
                 timedelta(minutes=rng.uniform(low, high)),
-                f"customer-{index}",
+                f"+86138{index:08d}" if channel == "phone" else f"customer-{index}",  # callers have numbers
             )
         )
     return result
@@ -389,7 +390,13 @@ class HubRun:
         ticket, agent.working_on = agent.working_on, ""
         conv = await self.hub.store.tickets.get_conversation(ticket)
         if conv is not None and conv.assignee_id == agent.id and conv.first_response_at is None:
-            await self.hub.actions.send(conv, "您好，我们正在处理。", author_type=AuthorType.AGENT, author_id=agent.id)
+            if conv.channel == "phone":  # a phone contact is answered by calling back, logged as a call
+                form = CallForm(conv.customer_address, CallDirection.OUT, conversation_id=conv.id)
+                await self.hub.services.hotline.log_call(form, who=agent.id, agent_id=agent.id)
+            else:
+                await self.hub.actions.send(
+                    conv, "您好，我们正在处理。", author_type=AuthorType.AGENT, author_id=agent.id
+                )
             await self.hub.services.roster.activity(agent.id)
             self.at(self.clock.now + self.arrivals[self.index_of[ticket]].resolve_after, "resolve", ticket)
         # else: requeued while they wrote (they went offline past the grace period): the new agent answers

@@ -65,6 +65,7 @@ CONVERSATION_FIELDS: dict[str, type | tuple[type, ...]] = {
     "snoozed_until": (datetime, type(None)),
     "fields": dict,  # custom fields to change, checked against their definitions (fields.field_changes)
     "priority_set_by": str,
+    "first_response_at": datetime,  # set by a call an agent took (a reply sets it in the store itself)
 }
 AGENT_FIELDS = ("name", "role", "active", "password_hash", "language")
 

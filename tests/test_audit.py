@@ -383,9 +383,7 @@ NOT_AUDITED = {
     "upload_file": "an upload is kept only when a message sends it",
     "retry_message": "the reply's delivery status in the thread",
     "typing": "nothing is stored",
-    "set_my_presence": "the agent's own presence",
-    "my_activity": "the agent's own presence",
-}
+}  # the agent's own presence (set_my_presence, my_activity) is a personal route, not walked
 KB_LINE = '{"id": "refund", "title": "Refund", "answer": "Within 7 days.", "examples": ["refund please"]}\n'
 AGENT_WALK: list[tuple[str, str, str, Any]] = [
     ("patch_conversation", "PATCH", "/api/v1/conversations/{ticket}", {"tags": ["vip"]}),

@@ -283,3 +283,14 @@ async def test_a_callback_outcome_needs_its_task_and_a_task_has_an_owner(agent: 
     assert "owner" in answer["message"]
     assert len((await agent.call("GET", f"/api/v1/callbacks?owner={agent.id}"))["items"]) == 2
     assert len((await agent.call("GET", "/api/v1/callbacks?owner=unassigned"))["items"]) == 1
+
+
+async def test_a_call_the_agent_took_is_the_tickets_first_response(agent: Agent) -> None:
+    """Talking to the caller answers them: the SLA's first response is met by the call, as a
+    reply would meet it on a chat; a missed call answers nobody."""
+    logged = await agent.call("POST", "/api/v1/calls", {"number": "+8613812345001", "direction": "in"}, status=201)
+    assert logged["conversation"]["first_response_at"] is not None
+    missed = await agent.call(
+        "POST", "/api/v1/calls", {"number": "+8613812345002", "direction": "in", "outcome": "missed"}, status=201
+    )
+    assert missed["conversation"]["first_response_at"] is None

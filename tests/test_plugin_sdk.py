@@ -167,9 +167,11 @@ async def test_records_are_authorised_like_the_ticket_they_link_to(site: Site) -
     assert [r["id"] for r in listed["items"]] == [visible.id]
     await site.admin.call("GET", f"/api/v1/records/disputes/dispute/{hidden.id}", status=404)
     await site.admin.call("GET", f"/api/v1/conversations/{other.id}/records", status=404)
+    # a ticket the caller may read but not change: its record is not theirs to change (404), and a
+    # new record on it is refused as a change of a ticket they only read (403)
     await site.admin.call("PATCH", f"/api/v1/records/disputes/dispute/{visible.id}", {"status": "waiting"}, status=404)
     await site.admin.call(
-        "POST", "/api/v1/records/disputes/dispute", {"conversation_id": mine.id, "data": {"order": "x"}}, status=404
+        "POST", "/api/v1/records/disputes/dispute", {"conversation_id": mine.id, "data": {"order": "x"}}, status=403
     )
     site.hub.access = OnlyTicket(mine.id, Access.WRITE)
     await site.admin.call("PATCH", f"/api/v1/records/disputes/dispute/{visible.id}", {"status": "waiting"})

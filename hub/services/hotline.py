@@ -167,6 +167,9 @@ class HotlineService:
         changes: dict[str, Any] = {}
         if agent_id and not conversation.assignee_id:
             changes["assignee_id"] = agent_id
+        if agent_id and form.outcome is not CallOutcome.MISSED and conversation.first_response_at is None:
+            # The agent spoke with the customer: that is the ticket's first response (SLA), as a reply would be.
+            changes["first_response_at"] = self._start_time(form.started_at, self.clock())
         if form.category and form.category != conversation.category:
             changes["category"] = form.category
         if form.outcome is CallOutcome.RESOLVED and conversation.status is not Status.RESOLVED:
