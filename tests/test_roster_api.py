@@ -175,8 +175,10 @@ async def test_the_readme_24_7_set_up_and_one_time_zone_per_team(admin: Agent, a
 
     whole_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     await admin.call("PUT", f"/api/v1/teams/{TEAM}/calendar", {"timezone": "Asia/Shanghai", "hours": whole_day})
+    office = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+    await admin.call("PUT", "/api/v1/teams/finance/calendar", {"timezone": "Asia/Shanghai", "hours": office})
     ics = (ROOT / "hub" / "calendars" / "cn-public-holidays-2027.example.ics").read_text(encoding="utf-8")
-    imported = await admin.call("POST", f"/api/v1/teams/{TEAM}/calendar/import", {"ics": ics})
+    imported = await admin.call("POST", "/api/v1/teams/finance/calendar/import", {"ics": ics})
     assert imported["imported"]["holidays"] > 0 and imported["imported"]["workdays"] > 0
     shift = {"team": TEAM, "kind": "pattern", "weekdays": ["mon-sun"]}
     for label, start, end in (("早班", "07:00", "15:00"), ("中班", "15:00", "23:00"), ("夜班", "23:00", "07:00")):

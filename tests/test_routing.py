@@ -449,3 +449,15 @@ async def test_a_team_with_a_calendar_has_its_calendars_time_zone(desk: Desk) ->
     assert await desk.route(await desk.ticket()) == ""  # nobody online yet
     await desk.online("li")
     assert await desk.route(await desk.ticket(customer="u2")) == "li"
+
+
+async def test_a_ticket_waiting_for_an_agent_waits_in_the_default_teams_queue(desk: Desk) -> None:
+    """Nobody online to take it: it still belongs to the default team, so its SLA clocks follow
+    that team's calendar and the team's queue metrics count it (not a team named "")."""
+    desk.services.routing.rules = replace(desk.services.routing.rules, default_team=TEAM)
+    waiting = await desk.store.tickets.record_inbound(
+        inbound("w1", thread="w1", channel="web"), now=desk.now[0], policy=POLICY
+    )
+    await desk.services.routing.sweep()
+    stored = await desk.store.tickets.get_conversation(waiting.conversation.id)
+    assert stored is not None and (stored.assignee_id, stored.team) == ("", TEAM)

@@ -181,6 +181,10 @@ class RoutingService:
 
     async def _route(self, conversation: Conversation, found: tuple[str, list[Candidate]]) -> Decision | None:
         team, candidates = found
+        if team and conversation.team != team:
+            # It waits in this team's queue: its SLA clocks (the team's calendar), the queue
+            # metrics and who may see it follow the team, not "no team", agent or none.
+            conversation = await self.actions.update_conversation(conversation, {"team": team})
         need = await self._need(conversation)
         if conversation.assignee_id:
             mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)
