@@ -18,6 +18,7 @@ from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.events import Event
 from hub.sla import PAGE_BACKUP_EVENT, SLA_BREACHED_EVENT, SLA_WARNING_EVENT
+from tests.conftest import ROOT
 from tests.helpers import customer_message, eventually, make_config
 from tests.test_api import ADMIN, AGENT, Agent, sign_in
 
@@ -385,3 +386,16 @@ async def test_a_missed_target_is_told_to_the_team_lead_by_name(server: TestServ
     assert "Li Na" in (await told())[0]
     other = await new_ticket(hub, "lead2", team="finance")  # a team without a lead: nothing to tell
     assert not await hub.services.routing.tell_lead(other, "first_response")
+
+
+async def test_changing_a_calendars_hours_keeps_its_imported_holidays(admin: Agent) -> None:
+    path = "/api/v1/teams/finance/calendar"
+    office = {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+    await admin.call("PUT", path, {"timezone": "Asia/Shanghai", "hours": office})
+    ics = (ROOT / "hub" / "calendars" / "cn-public-holidays-2027.example.ics").read_text(encoding="utf-8")
+    imported = (await admin.call("POST", f"{path}/import", {"ics": ics}))["calendar"]
+    longer = {day: ["08:00-20:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+    changed = (await admin.call("PUT", path, {"timezone": "Asia/Shanghai", "hours": longer}))["calendar"]
+    assert changed["holidays"] == imported["holidays"] and changed["workdays"] == imported["workdays"]
+    cleared = await admin.call("PUT", path, {"timezone": "Asia/Shanghai", "hours": longer, "holidays": {}})
+    assert cleared["calendar"]["holidays"] == {} and cleared["calendar"]["workdays"] == imported["workdays"]

@@ -3,6 +3,7 @@ are computed from the calendar each time, so a change moves every due time at on
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from conversation.business_time import Calendar
@@ -39,10 +40,15 @@ class CalendarService:
         return await self.store.calendars.get_calendar(team_id)
 
     async def put(self, team_id: str, data: dict[str, Any]) -> Calendar:
-        """Replace the team's calendar with this one (validated whole before anything is stored)."""
+        """Replace the team's calendar with this one (validated whole before anything is stored).
+        Holidays and make-up days left out of the body are kept: changing the hours must not
+        silently drop what an .ics import added (send `"holidays": {}` to clear them)."""
         await self._team(team_id)
         calendar = calendar_from_input(data)
         before = await self.store.calendars.get_calendar(team_id)
+        if before is not None:
+            kept = {name: getattr(before, name) for name in ("holidays", "workdays") if name not in data}
+            calendar = dataclasses.replace(calendar, **kept)
         await self.store.calendars.save_calendar(team_id, calendar)
         await self._changed(team_id, "save", before, calendar)
         return calendar
