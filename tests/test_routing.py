@@ -461,3 +461,19 @@ async def test_a_ticket_waiting_for_an_agent_waits_in_the_default_teams_queue(de
     await desk.services.routing.sweep()
     stored = await desk.store.tickets.get_conversation(waiting.conversation.id)
     assert stored is not None and (stored.assignee_id, stored.team) == ("", TEAM)
+
+
+async def test_filing_a_ticket_under_its_team_from_a_stale_copy_changes_nothing_else(desk: Desk) -> None:
+    """The queue's copy of a ticket may predate an agent's change: filing it under its team must
+    neither undo that change nor write a priority event of its own."""
+    desk.services.routing.rules = replace(desk.services.routing.rules, default_team=TEAM)
+    waiting = await desk.store.tickets.record_inbound(
+        inbound("s1", thread="s1", channel="web"), now=desk.now[0], policy=POLICY
+    )
+    stale = waiting.conversation
+    await desk.services.conversations.update_by(stale, {"priority": "urgent"}, who="Li", names={}, agent_id="li")
+    before = await desk.store.tickets.list_messages(stale.id)
+    await desk.services.routing.route(stale)
+    after = await desk.store.tickets.get_conversation(stale.id)
+    assert after is not None and (after.team, after.priority.value) == (TEAM, "urgent")
+    assert await desk.store.tickets.list_messages(stale.id) == before  # no event of the filing's own

@@ -176,7 +176,8 @@ class ConversationService:
             at=self.clock(),
         )
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
-        if updated.priority is not conversation.priority and priority_by.kind != "agent":
+        # only a change that set the priority says so (a stale `conversation` must not look like one)
+        if "priority" in changes and updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
         if tell_plugins:
             self._tell_plugins(conversation, updated, list(changes))

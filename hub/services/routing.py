@@ -183,8 +183,11 @@ class RoutingService:
         team, candidates = found
         if team and conversation.team != team:
             # It waits in this team's queue: its SLA clocks (the team's calendar), the queue
-            # metrics and who may see it follow the team, not "no team", agent or none.
-            conversation = await self.actions.update_conversation(conversation, {"team": team})
+            # metrics and who may see it follow the team, not "no team", agent or none. Read
+            # afresh: the queue's copy may predate an agent's change (a category, a priority).
+            fresh = await self.store.tickets.get_conversation(conversation.id)
+            if fresh is not None and fresh.team != team:
+                conversation = await self.actions.update_conversation(fresh, {"team": team})
         need = await self._need(conversation)
         if conversation.assignee_id:
             mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)
