@@ -49,10 +49,26 @@ from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
 from hub.ratelimit import SlidingWindow
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting, setting_value
+from hub.signing import (
+    SIGNATURE,
+    TIMESTAMP,
+    BadSignature,
+    MalformedTimestamp,
+    check_signature,
+    sign,
+    signed_headers,
+)
 from hub.supervise import Supervisor
 from hub.text import split_text
 
 __all__ = [
+    "SIGNATURE",
+    "TIMESTAMP",
+    "BadSignature",
+    "MalformedTimestamp",
+    "check_signature",
+    "sign",
+    "signed_headers",
     "BINARY",
     "detect_type",
     "file_name",

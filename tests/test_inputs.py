@@ -25,7 +25,8 @@ from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.jsonbody import MAX_DEPTH, parse_json
 from hub.schema import AnyObject, Arr, Bool, Int, Map, Nullable, Obj, Scalar, Schema, Str
-from hub.telephony import SIGNATURE, telephony_signature
+from hub.signing import SIGNATURE
+from hub.signing import sign as telephony_signature
 from tests.helpers import customer_message, eventually, make_config
 
 SECRET = "webhook-secret-for-input-tests"

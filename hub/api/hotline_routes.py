@@ -17,7 +17,7 @@ from hub.api.serialize import conversation_json
 from hub.jsonbody import parse_json
 from hub.schema import Int, Obj, Str
 from hub.services.hotline import CallbackRequest, CallForm, LoggedCall
-from hub.telephony import BadSignature, check_signature
+from hub.signing import BadSignature, check_signature
 
 T = TypeVar("T")
 DIRECTIONS = tuple(d.value for d in CallDirection)
