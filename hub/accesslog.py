@@ -19,9 +19,15 @@ from hub.clientaddr import client_address
 UNPRINTABLE = re.compile(r"[^\x21-\x7e]|[\"\\]")  # controls, spaces, DEL, non-ASCII; quotes end the field
 
 
+# Paths that are credentials themselves: a status page's signed token lets whoever holds it
+# read and answer the ticket for weeks, so the log keeps the route, never the token.
+SECRET_PATHS = re.compile(r"^(/status/)[^/]+")
+
+
 def loggable_path(request: web.BaseRequest) -> str:
-    """The request's path without its query, percent-encoded, safe on one log line."""
-    return UNPRINTABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), request.rel_url.raw_path)
+    """The request's path without its query or path secrets, percent-encoded, safe on one log line."""
+    path = SECRET_PATHS.sub(r"\1[token]", request.rel_url.raw_path)
+    return UNPRINTABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), path)
 
 
 class SafeAccessLogger(AbstractAccessLogger):

@@ -627,6 +627,10 @@ class TicketTools(PluginTools):
             raise ValueError("ask() needs at least one choice")
         return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin)
 
+    async def set_team(self, team: str) -> None:
+        """File the ticket under a team (an existing team's id)."""
+        await self._update({"team": team})
+
     async def set_category(self, category: str) -> None:
         await self._update({"category": category})
 

@@ -51,8 +51,8 @@ def catalog(language: str) -> Texts:
     return texts(DOMAIN, language)
 
 
-async def describe(hub: HubPort, ticket: Conversation, language: str) -> str:
-    """The answer about one ticket, for its own customer."""
+async def describe(hub: HubPort, ticket: Conversation, language: str, *, with_link: bool = True) -> str:
+    """The answer about one ticket, for its own customer; `with_link` adds its status-page link."""
     t = catalog(language)
     team = await hub.team_name(ticket.team, language) if ticket.team else t.get("progress.team.none")
     update = last_update(await hub.reads.list_messages(ticket.id), ticket)
@@ -62,7 +62,7 @@ async def describe(hub: HubPort, ticket: Conversation, language: str) -> str:
         _update_line(t, update),
         t.get("progress.answer.next", next=t.get(next_step(ticket), team=team)),
     ]
-    link = hub.status_link(ticket, t.locale)
+    link = hub.status_link(ticket, t.locale) if with_link else ""
     if link:
         lines.append(t.get("progress.link", url=link))
     return "\n".join(lines)
@@ -129,7 +129,7 @@ class ProgressPlugin(Plugin):
             if ticket is None or not may_see(ticket, ctx.contact, channel, address):
                 await ctx.reply(t.get("progress.neutral"))  # the same words whether it exists or not
                 return
-            await ctx.reply(await self._describe(hub, ticket, ctx.language))
+            await ctx.reply(await self._describe(ctx, hub, ticket))
             return
         mine = listed(await hub.reads.conversations_of(ctx.contact.id, limit=100), ctx.contact, channel, address)
         here = ctx.conversation  # nothing live: the ticket asked in, when it is a real one (resolved, say)
@@ -138,7 +138,7 @@ class ProgressPlugin(Plugin):
         if not mine:
             await ctx.reply(t.get("progress.none"))
         elif len(mine) == 1:
-            await ctx.reply(await self._describe(hub, mine[0], ctx.language))
+            await ctx.reply(await self._describe(ctx, hub, mine[0]))
         else:
             await self._offer(ctx, hub, mine, t)
 
@@ -161,8 +161,15 @@ class ProgressPlugin(Plugin):
             hint = t.get("progress.reply_with_number", number=tickets[0].number)
             await ctx.reply("\n".join([t.get("progress.several"), *items, "", hint]))
 
-    async def _describe(self, hub: HubPort, ticket: Conversation, language: str) -> str:
-        return await describe(hub, ticket, language)
+    async def _describe(self, ctx: PluginContext, hub: HubPort, ticket: Conversation) -> str:
+        """The answer, given in the ticket the question arrived in. When that is another ticket,
+        it is filed under the described ticket's team (so only agents who may see that ticket see
+        the answer), and the status-page link is left out: whoever can read the answer's ticket
+        must not be handed the described ticket's page (it shows the thread and takes replies)."""
+        here = ctx.conversation
+        if here.id != ticket.id and ticket.team and here.team != ticket.team:
+            await ctx.set_team(ticket.team)
+        return await describe(hub, ticket, ctx.language, with_link=here.id == ticket.id)
 
     async def on_event(self, ctx: EventContext) -> None:
         notice = notice_for(ctx.change)

@@ -38,3 +38,13 @@ async def test_an_encoded_newline_in_the_path_cannot_forge_a_log_line(
     assert "\n" not in line and "\r" not in line and "\x1b" not in line
     assert '"GET /x%0A10.0.0.1%20%22POST%20/api/v1/agents%22%20201%201.0ms%0D%1B[2J/caf%C3%A9" 404' in line
     assert "secret-visitor-token" not in line
+
+
+def test_a_status_page_token_never_reaches_the_log() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from hub.accesslog import loggable_path
+
+    request = make_mocked_request("GET", "/status/1000.1798317796.XNHgSecretSignature/reply?lang=zh-CN")
+    assert loggable_path(request) == "/status/[token]/reply"
+    assert loggable_path(make_mocked_request("GET", "/api/v1/conversations/abc")) == "/api/v1/conversations/abc"

@@ -248,3 +248,24 @@ async def test_odd_links_and_bodies_never_get_a_5xx_and_store_nothing(client: Te
     )
     assert surrogate.status < 500
     assert all(text.encode("utf-8") for text in await customer_texts())  # whatever was kept can be stored and sent
+
+
+async def test_an_answer_given_in_another_ticket_carries_no_link_and_joins_the_described_teams_view(
+    client: TestClient,
+) -> None:
+    """The customer asks about #1000 from a new thread: the answer lives in a question ticket.
+    Agents who may read that ticket must not get #1000's page through it, so the answer leaves
+    the link out and the question ticket is filed under #1000's team."""
+    hub = hub_of(client)
+    await greeted_link(client)
+    first = await hub.store.tickets.get_conversation_by_number(1000)
+    assert first is not None
+    await hub.actions.update_conversation(first, {"team": "finance"})
+    asked = await hub.ingest(customer_message("m2", "查询工单 1000", thread="another-thread"))
+    assert asked.conversation.id != first.id
+    await eventually(lambda: len(hub.adapters["chat"].sent) >= 2)
+    answer = hub.adapters["chat"].sent[-1].message
+    assert answer.conversation_id == asked.conversation.id and "#1000" in answer.text
+    assert "/status/" not in answer.text
+    question = await hub.store.tickets.get_conversation(asked.conversation.id)
+    assert question is not None and question.team == "finance"
