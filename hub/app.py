@@ -121,6 +121,9 @@ class Hub(ChannelPort):
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
         self.knowledge = KnowledgeModel(self.store)  # the FAQ matcher, retrained when articles change
         self.services.knowledge.saved = self.knowledge.changed
+        self.services.learning.predict = self.knowledge.predict  # proposals name the best-matching article
+        self.services.learning.enabled = config.knowledge.learn_from_resolved
+        self.services.learning.order_numbers = config.knowledge.order_number_pattern
         self._webhook_loop: asyncio.Task[None] | None = None
         self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)

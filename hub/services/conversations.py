@@ -7,7 +7,7 @@ message must go out: the same order as ingest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +62,8 @@ class ConversationService:
         self.wake_outbox = wake_outbox
         self.clock = clock
         self.ticket_listener: TicketChanged | None = None  # the plugin host: subscribed plugins' on_event
+        # Told when an agent (a person, not a bot) resolves a ticket: the learning review queue.
+        self.agent_resolved: Callable[[Conversation], Awaitable[object]] | None = None
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -254,6 +256,8 @@ class ConversationService:
         for event in describe_changes(conversation, updated, who=who, names=names, priority_by=by):
             await self.add_thread_event(updated, named_teams(event, teams))
         self._tell_plugins(conversation, updated, list(changes))
+        if self.agent_resolved and updated.status is Status.RESOLVED and conversation.status is not Status.RESOLVED:
+            await self.agent_resolved(updated)
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
