@@ -37,7 +37,7 @@ PHONE_MASK, EMAIL_MASK, ORDER_MASK, CARD_MASK = "[phone]", "[email]", "[order]",
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # 13 to 19 digits, possibly grouped by single spaces or dashes (4111 1111 1111 1111).
-_CARD = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?!\d)")
+_CARD = re.compile(r"(?<![\d+])\d(?:[ -]?\d){12,18}(?!\d)")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -61,7 +61,9 @@ def _cards(text: str) -> str:
 
 def _phones(text: str, region: str) -> str:
     """Numbers libphonenumber finds valid for `region` (local forms) or anywhere (with +)."""
-    spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)]
+    spans = [
+        (m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID)
+    ]
     for start, end in reversed(spans):
         text = text[:start] + PHONE_MASK + text[end:]
     return text

@@ -34,9 +34,7 @@ class ProposalDecided(AlreadyExists):
 
 
 class LearningService:
-    def __init__(
-        self, store: Store, knowledge: KnowledgeService, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, store: Store, knowledge: KnowledgeService, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
         self.knowledge = knowledge
         self.clock = clock
