@@ -68,6 +68,7 @@ async def test_suggestions_are_the_top_three_for_the_latest_customer_message_in_
         assert english["id"] == "refund" and english["article_id"] == "refund-en" and english["language"] == "en"
         assert english["answer"] == "Open the **order** and tap Refund."
         assert english["html"] == "<p>Open the <strong>order</strong> and tap Refund.</p>\n"
+        assert english["text"] == "Open the order and tap Refund."  # what the reply box gets
 
         photo = Attachment("photo.png", "image/png", 8, await hub.blobs.put(b"\x89PNG\r\n\x1a\n"))
         quiet = await hub.ingest(customer_message("s3", "", thread="t-q", sender=Sender("u-q"), attachments=(photo,)))

@@ -18,6 +18,7 @@ from conversation.kb_learning import (
     with_example,
 )
 from conversation.knowledge import Article, ArticleStatus
+from conversation.markdown_html import reply_text
 from conversation.model import AuthorType, Direction, Message, MessageKind
 from hub.app import Hub
 from hub.config import parse_config
@@ -118,3 +119,11 @@ def test_the_knowledge_settings_are_checked_and_reach_the_review_queue(tmp_path:
     hub = Hub(make_config(tmp_path, {"knowledge": {"order_number_pattern": r"SO\d+", "learn_from_resolved": False}}))
     assert hub.services.learning.order_numbers == r"SO\d+" and hub.services.learning.enabled is False
     assert hub.services.learning.mask("SO123 和 13812345678") == "[order] 和 [phone]"
+
+
+def test_an_answer_becomes_the_plain_text_of_a_reply() -> None:
+    answer = "## 退款步骤\n\n1. 打开**订单**\n2. 点击[退款](https://shop.example.com/r)\n\n- 3 天内到账\n- 原路退回"
+    answer += "\n\n<b>x</b>"
+    assert reply_text(answer) == (
+        "退款步骤\n\n1. 打开订单\n2. 点击退款 (https://shop.example.com/r)\n\n- 3 天内到账\n- 原路退回\n\n<b>x</b>"
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from conversation import kb_learning as learn
 from conversation.knowledge import MAX_ANSWER, MAX_EXAMPLE, MAX_TITLE
-from conversation.markdown_html import render_markdown
+from conversation.markdown_html import render_markdown, reply_text
 from conversation.records import Record
 from hub.access import Access
 from hub.api.framework import Call, not_found
@@ -48,6 +48,7 @@ async def conversation_suggestions(call: Call) -> dict[str, Any]:
                 "title": shown.title,
                 "answer": shown.answer,
                 "html": render_markdown(shown.answer),
+                "text": reply_text(shown.answer),  # what "insert" puts in the reply box
                 "confidence": round(prediction.confidence, 4),
             }
         )
