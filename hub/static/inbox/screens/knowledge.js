@@ -106,7 +106,7 @@ export function Knowledge() {
   async function pick(id) {
     try { setOpen(await api("GET", `/kb/articles/${encodeURIComponent(id)}`)); } catch (e) { failed(e); }
   }
-  const toggle = canWrite ? html`<p class="row"><button type="button" id="kb-toggle-review" aria-pressed=${reviewing ? "true" : "false"}
+  const toggle = canWrite ? html`<p class="row"><button type="button" id="kb-toggle-review"
     onClick=${() => setReviewing(!reviewing)}>${reviewing ? t("kb.review.back") : t("kb.review.open")}${waiting && !reviewing ? ` (${waiting})` : ""}</button></p>` : null;
   if (reviewing) {
     return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>${toggle}<h3>${t("kb.review.open")}</h3><${ReviewQueue} onCount=${setWaiting} /><//>`;
