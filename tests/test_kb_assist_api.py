@@ -12,7 +12,8 @@ from conversation.audit import AuditQuery
 from conversation.inbound import Sender
 from conversation.kb_learning import proposal_id
 from conversation.knowledge import ArticleStatus
-from conversation.model import Attachment
+from conversation.model import Attachment, Role
+from hub.agents import add_agent
 from hub.app import Hub
 from hub.app_keys import HUB
 from tests.helpers import customer_message, eventually
@@ -198,3 +199,28 @@ async def test_a_proposal_without_an_article_becomes_a_draft_and_a_rejected_one_
     finally:
         await admin.client.close()
         await lina.client.close()
+
+
+async def test_a_supervisor_reviews_only_what_tickets_of_their_teams_propose(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    boss = ("finance.lead@example.com", "supervisor password 3")
+    await add_agent(hub.store, boss[0], Role.SUPERVISOR, boss[1], name="Zhao Lei")
+    admin, lina, lead = await sign_in(server, ADMIN), await sign_in(server, AGENT), await sign_in(server, boss)
+    try:
+        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["customer-service"]})
+        await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": ["finance"]})
+        conv = await resolved_ticket(hub, lina, admin, "s", "发票抬头写错了怎么办", "可以在发票页重新申请。")
+        assert [p["id"] for p in (await admin.call("GET", "/api/v1/kb/proposals"))["items"]] == [proposal_id(conv)]
+        assert (await lead.call("GET", "/api/v1/kb/proposals"))["items"] == []
+        body = {"question": "发票抬头写错了怎么办"}
+        await lead.call("POST", f"/api/v1/kb/proposals/{proposal_id(conv)}/approve", body, status=404)
+        await lead.call("POST", f"/api/v1/kb/proposals/{proposal_id(conv)}/reject", status=404)
+
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "finance"})
+        assert [p["id"] for p in (await lead.call("GET", "/api/v1/kb/proposals"))["items"]] == [proposal_id(conv)]
+        assert (await lead.call("POST", f"/api/v1/kb/proposals/{proposal_id(conv)}/approve", body))["status"] == (
+            "approved"
+        )
+    finally:
+        for who in (admin, lina, lead):
+            await who.client.close()

@@ -256,7 +256,7 @@ class ConversationService:
         for event in describe_changes(conversation, updated, who=who, names=names, priority_by=by):
             await self.add_thread_event(updated, named_teams(event, teams))
         self._tell_plugins(conversation, updated, list(changes))
-        if self.agent_resolved and updated.status is Status.RESOLVED and conversation.status is not Status.RESOLVED:
+        if self.agent_resolved and updated.status.value in FINAL and conversation.status.value not in FINAL:
             await self.agent_resolved(updated)
         return await self._apply_category_defaults(conversation, updated, changes)
 
