@@ -8,12 +8,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from conversation.kb_learning import proposal_id
 from hub.app import Hub
 from tests.helpers import eventually
 from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     browser,
+    catalog,
     customer_writes,
     hub_url,
     no_script_errors,
@@ -41,31 +44,35 @@ async def knowledge_base(hub: Hub) -> None:
     await eventually(lambda: len(hub.knowledge.articles) == len(ARTICLES) and hub.knowledge.trained is not None)
 
 
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
 async def test_the_suggestion_panel_inserts_an_answer_the_agent_edits_and_sends(
     hub_url: tuple[Hub, str],  # noqa: F811
     browser: Any,  # noqa: F811
+    language: str,
 ) -> None:
     from playwright.async_api import expect
 
     hub, url = hub_url
+    words = catalog(language)
     await knowledge_base(hub)
-    page = await sign_in(browser, url, "zh-CN")
+    page = await sign_in(browser, url, language)
     await customer_writes(hub, "v1", "请问发票怎么开？")
     await page.locator("#conversations li .open").first.click()
 
     panel = page.locator("#suggestions")
-    await expect(panel.locator("h2")).to_have_text("推荐文章")
+    await expect(panel.locator("h2")).to_have_text(words["suggest.title"])
     items = panel.locator("li")
     await expect(items).to_have_count(3)
     await expect(items.first).to_have_attribute("data-id", "invoice")
-    await expect(items.first.locator(".confidence")).to_have_text(re.compile(r"^匹配度 \d{1,3}%$"))
+    percent = re.escape(words["suggest.confidence"]).replace(re.escape("{percent}"), r"\d{1,3}\s?%")
+    await expect(items.first.locator(".confidence")).to_have_text(re.compile(f"^{percent}$"))
     await expect(items.first.locator(".suggest-text")).to_have_text("在订单详情页点击“申请发票”。")
-    await page.screenshot(path=str(ARTIFACTS / "suggestions-zh-CN.png"))
+    await page.screenshot(path=str(ARTIFACTS / f"suggestions-{language}.png"))
     assert await serious_accessibility_problems(page) == []
 
     # keyboard only: focus the first "insert" button and press Enter
     insert = items.first.locator("button.insert")
-    await expect(insert).to_have_attribute("aria-label", "把“如何开发票”的答案插入回复框")
+    await expect(insert).to_have_attribute("aria-label", words["suggest.insert_label"].replace("{title}", "如何开发票"))
     await insert.focus()
     await page.keyboard.press("Enter")
     box = page.locator("#composer-text")
