@@ -131,6 +131,13 @@ async def test_a_reviewer_edits_and_approves_what_a_resolved_ticket_proposes(
     await page.screenshot(path=str(ARTIFACTS / "kb-review-zh-CN.png"), full_page=True)
     assert await serious_accessibility_problems(page) == []
 
+    # the reviewer may read the whole ticket first, then come back
+    await proposal.locator("button.open-ticket").click()
+    await expect(page.locator("dialog#knowledge")).to_have_count(0)
+    await expect(page.locator("#detail h2").first).to_contain_text("#1000")
+    await page.click("#open-knowledge")
+    await page.click("#kb-toggle-review")
+
     trainings = hub.knowledge.trainings
     await question.fill("钱什么时候能退回来")
     await proposal.locator("button.approve").click()

@@ -5,7 +5,8 @@
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, formatPercent, t } from "../lib/i18n.js";
-import { failed, notify } from "../lib/inbox.js";
+import { failed, notify, openTicket } from "../lib/inbox.js";
+import { update } from "../lib/store.js";
 
 function Proposal({ proposal, articles, onDone }) {
   const [question, setQuestion] = useState(proposal.question);
@@ -27,6 +28,7 @@ function Proposal({ proposal, articles, onDone }) {
   const best = proposal.article_id ? articles.find((a) => a.id === proposal.article_id) : null;
   return html`<li class="proposal" data-id=${key}>
     <fieldset disabled=${busy}><legend>${t("kb.review.ticket", { number: proposal.number })} · ${formatFull(proposal.created_at)}</legend>
+    <p><button type="button" class="link open-ticket" onClick=${() => { update({ dialog: null }); openTicket(proposal.conversation_id); }}>${t("kb.review.open_ticket", { number: proposal.number })}</button></p>
     <label class="field">${t("kb.review.question")}<textarea class="proposal-question" rows="3" value=${question} onInput=${(e) => setQuestion(e.target.value)}></textarea></label>
     <label class="field">${t("kb.review.target")}<select class="proposal-target" value=${target} onChange=${(e) => setTarget(e.target.value)}>
       <option value="">${t("kb.review.new_article")}</option>
