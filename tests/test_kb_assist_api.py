@@ -131,6 +131,13 @@ async def test_only_tickets_an_agent_answered_and_resolved_are_proposed(server: 
         # an agent resolves without answering (spam, a duplicate): nothing to learn
         silent = await hub.ingest(customer_message("n1", "asdf", thread="t-n", sender=Sender("u-n")))
         await admin.call("PATCH", f"/api/v1/conversations/{silent.conversation.id}", {"status": "resolved"})
+        # [knowledge] learn_from_resolved = false: an agent's answer and resolve propose nothing
+        hub.services.learning.enabled = False
+        off = await hub.ingest(customer_message("o1", "发票怎么开", thread="t-o", sender=Sender("u-o")))
+        await admin.call(
+            "POST", f"/api/v1/conversations/{off.conversation.id}/messages", {"text": "在订单页。"}, status=201
+        )
+        await admin.call("PATCH", f"/api/v1/conversations/{off.conversation.id}", {"status": "resolved"})
         assert (await admin.call("GET", "/api/v1/kb/proposals"))["items"] == []
         assert await hub.store.records.get_record("kb", "proposal", proposal_id(bot_done.conversation.id)) is None
     finally:
