@@ -220,6 +220,15 @@ class RoutingSection:
     timezone: str = setting(str, "UTC", "time zone of a team whose roster settings name none")
 
 
+@dataclass(frozen=True, slots=True)
+class PrivacySection:
+    """[privacy]: secrets customers type are always redacted before storage; the warning can be off."""
+
+    warn_customers: bool = setting(
+        bool, True, "tell a customer once per ticket, in their language, not to send card numbers, passwords or codes"
+    )
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -231,6 +240,7 @@ SECTION_TYPES: dict[str, type] = {
     "sla": SlaSection,
     "webhooks": WebhooksSection,
     "routing": RoutingSection,
+    "privacy": PrivacySection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -273,6 +283,7 @@ class Config:
     sla: SlaSection = field(default_factory=SlaSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     routing: RoutingSection = field(default_factory=RoutingSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
 
     @property
     def data_dir(self) -> Path:
@@ -339,6 +350,7 @@ def parse_config(
         sla=section_of(SlaSection, _sla_checked(values["sla"])),
         webhooks=section_of(WebhooksSection, values["webhooks"]),
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
+        privacy=section_of(PrivacySection, values["privacy"]),
     )
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")

@@ -39,6 +39,22 @@ TIMER_BATCH = 100
 MAX_TOLD_ATTEMPTS = 50  # compare-and-set rounds lost to other writers before giving up (each round is one write won)
 
 
+async def mark_told(store: Store, conversation_id: str, teller: str, key: str, mark: str) -> bool:
+    """Record that `teller` (a plugin, or the hub's own `privacy`) told `key` at `mark` on the
+    ticket; False when it was told already. Retried on a lost compare-and-set (another field
+    of the same change, another hub): the winner's record is read again, so each news is
+    decided on what was really told."""
+    holder = told_holder(teller)
+    for _ in range(MAX_TOLD_ATTEMPTS):
+        told, version = await store.coordination.load_plugin_state(conversation_id, holder)
+        record = with_told(told, key, mark)
+        if record is None:
+            return False
+        if await store.coordination.set_plugin_state(conversation_id, holder, record, version=version):
+            return True
+    raise RuntimeError(f"{teller}: what was told on conversation {conversation_id} kept changing")
+
+
 class PluginHost:
     """The hub side of `hub.sdk.PluginRuntime` (records, timers), plus the timer loop and event delivery."""
 
@@ -133,18 +149,8 @@ class PluginHost:
 
     # -- what plugins told customers ------------------------------------------------------
     async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:
-        """Record `key` told at `mark` on the ticket for `plugin`; False when it was told already.
-        Retried on a lost compare-and-set (another field of the same change, another hub):
-        the winner's record is read again, so each news is decided on what was really told."""
-        holder = told_holder(plugin)
-        for _ in range(MAX_TOLD_ATTEMPTS):
-            told, version = await self.store.coordination.load_plugin_state(conversation_id, holder)
-            record = with_told(told, key, mark)
-            if record is None:
-                return False
-            if await self.store.coordination.set_plugin_state(conversation_id, holder, record, version=version):
-                return True
-        raise RuntimeError(f"plugin {plugin}: what was told on conversation {conversation_id} kept changing")
+        """Record `key` told at `mark` on the ticket for `plugin` (see `mark_told`)."""
+        return await mark_told(self.store, conversation_id, plugin, key, mark)
 
     # -- ticket events ---------------------------------------------------------------------
     def ticket_changed(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
