@@ -175,9 +175,12 @@ def find_secrets(text: str) -> list[Finding]:
     return sorted(found, key=lambda f: f.start)
 
 
-def redact(text: str, placeholder: Placeholder) -> tuple[str, frozenset[SecretKind]]:
-    """`text` with each secret replaced by its placeholder, and the kinds that were replaced."""
-    findings = find_secrets(text)
+def redact(
+    text: str, placeholder: Placeholder, *, only: frozenset[SecretKind] | None = None
+) -> tuple[str, frozenset[SecretKind]]:
+    """`text` with each secret (of the kinds in `only`, if given) replaced by its placeholder,
+    and the kinds that were replaced."""
+    findings = [f for f in find_secrets(text) if only is None or f.kind in only]
     for finding in reversed(findings):
         text = text[: finding.start] + placeholder(finding.kind) + text[finding.end :]
     return text, frozenset(f.kind for f in findings)

@@ -24,35 +24,19 @@ from datetime import datetime
 
 from conversation.model import Conversation, utcnow
 from conversation.store import Store, StoreUnavailable
-from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes, told_holder, with_told
+from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes
 from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
+from hub.told import mark_told
 
 log = logging.getLogger(__name__)
 
 TIMER_CHECK_SECONDS = 5.0
 TIMER_BATCH = 100
-MAX_TOLD_ATTEMPTS = 50  # compare-and-set rounds lost to other writers before giving up (each round is one write won)
-
-
-async def mark_told(store: Store, conversation_id: str, teller: str, key: str, mark: str) -> bool:
-    """Record that `teller` (a plugin, or the hub's own `privacy`) told `key` at `mark` on the
-    ticket; False when it was told already. Retried on a lost compare-and-set (another field
-    of the same change, another hub): the winner's record is read again, so each news is
-    decided on what was really told."""
-    holder = told_holder(teller)
-    for _ in range(MAX_TOLD_ATTEMPTS):
-        told, version = await store.coordination.load_plugin_state(conversation_id, holder)
-        record = with_told(told, key, mark)
-        if record is None:
-            return False
-        if await store.coordination.set_plugin_state(conversation_id, holder, record, version=version):
-            return True
-    raise RuntimeError(f"{teller}: what was told on conversation {conversation_id} kept changing")
 
 
 class PluginHost:

@@ -10,6 +10,7 @@ warning (`bot.secrets_warning`), sent through the outbox like any bot reply.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from conversation.inbound import Inbound
 from conversation.model import Conversation
@@ -17,13 +18,30 @@ from conversation.redaction import redact_inbound
 from conversation.secrets import Placeholder, SecretKind, redact
 from conversation.store import Store, StoreUnavailable
 from hub.i18n import best_locale, detect_language, hub_texts
-from hub.plugin_host import mark_told
-from hub.services.conversations import ConversationService
+from hub.told import mark_told
+
+if TYPE_CHECKING:  # the conversation service itself asks this module about agents' texts
+    from hub.services.conversations import ConversationService
 
 log = logging.getLogger(__name__)
 
 TELLER = "privacy"  # whose record of what was told (coordination state "privacy/told")
 WARNING_KEY = "secrets"
+# What is taken out of what an agent writes too. Only these: their checksums make them
+# unmistakable and an agent never needs to send or keep one whole, while an agent may well
+# write "code" or "password" beside a number (a voucher's code, an order number).
+AGENT_KINDS = frozenset({SecretKind.CARD_NUMBER, SecretKind.RESIDENT_ID})
+
+
+def placeholders(language: str, fallback: str) -> Placeholder:
+    """The words a secret leaves in a text in `language` (`secret.<kind>` in the hub catalog)."""
+    catalog = hub_texts(best_locale(language, fallback))
+    return lambda kind: catalog.get(f"secret.{kind.value}")
+
+
+def redact_agent_text(text: str, fallback: str) -> str:
+    """An agent's reply or note with any card or resident ID number in it replaced."""
+    return redact(text, placeholders(detect_language(text), fallback), only=AGENT_KINDS)[0]
 
 
 class SecretsGuard:
@@ -33,17 +51,13 @@ class SecretsGuard:
         self.language = language  # the hub's: for customers whose language has no catalog
         self.warn = warn
 
-    def placeholder(self, language: str) -> Placeholder:
-        catalog = hub_texts(best_locale(language, self.language))
-        return lambda kind: catalog.get(f"secret.{kind.value}")
-
     def inbound(self, inbound: Inbound) -> tuple[Inbound, frozenset[SecretKind]]:
         """The message as it may be stored, and the kinds of secret taken out of it."""
-        return redact_inbound(inbound, self.placeholder(inbound.sender.language))
+        return redact_inbound(inbound, placeholders(inbound.sender.language, self.language))
 
     def text(self, text: str) -> tuple[str, frozenset[SecretKind]]:
         """A text with no sender's language at hand (an edit): its placeholders in the text's."""
-        return redact(text, self.placeholder(detect_language(text)))
+        return redact(text, placeholders(detect_language(text), self.language))
 
     async def warn_once(
         self, store: Store, actions: ConversationService, conversation: Conversation, language: str
