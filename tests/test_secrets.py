@@ -10,6 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conversation.inbound import Inbound, Sender
+from conversation.model import Attachment
+from conversation.redaction import redact_inbound
 from conversation.secrets import (
     SecretKind,
     card_prefix_known,
@@ -230,3 +233,34 @@ def test_redaction_is_stable_and_leaves_no_secret_behind(text: str) -> None:
     for placeholder in (marked, lambda kind: "[密码已隐藏]", lambda kind: "[password removed]"):
         once, _kinds = redact(text, placeholder)
         assert redact(once, placeholder)[0] == once
+
+
+# -- a whole message (conversation/redaction.py) -------------------------------------------------
+
+
+def test_every_kept_part_of_a_message_is_redacted() -> None:
+    inbound = Inbound(
+        channel="email",
+        external_id="<m1@example.com>",
+        sender=Sender(address="li@example.com"),
+        thread_key="<m1@example.com>",
+        text="card 4111 1111 1111 1111",
+        html="<p>card <b>4111 1111 1111 1111</b> &amp; code: 123456</p>",
+        subject="Re: 4111-1111-1111-1111",
+        attachments=(Attachment(name="id-11010519491231002X.png", content_type="image/png", size=1, blob_ref="b"),),
+        raw={"full_text": "> password: hunter22", "full_html": "<p>4111<b>1111</b>11111111</p>", "n": 3},
+    )
+    kept, kinds = redact_inbound(inbound, marked)
+    assert kept.text == "card <card_number>" and kept.subject == "Re: <card_number>"
+    assert kept.html == "<p>card <b>&lt;card_number&gt;</b> &amp; code: &lt;one_time_code&gt;</p>"  # escaped
+    assert kept.attachments[0].name == "id-<resident_id>.png"
+    # A number split by tags cannot be replaced in place: that HTML is not kept (the text is).
+    assert kept.raw == {"full_text": "> password: <password>", "full_html": "", "n": 3}
+    assert kinds == set(SecretKind) - {SecretKind.CVV}
+
+
+def test_a_message_without_secrets_is_returned_as_it_is() -> None:
+    inbound = Inbound(
+        channel="c", external_id="1", sender=Sender(address="a"), thread_key="t", text="订单 2024061812345678"
+    )
+    assert redact_inbound(inbound, marked) == (inbound, frozenset())

@@ -22,6 +22,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import signed_headers
+from conversation.inbound import Sender
 from conversation.model import AuthorType, Direction, Message, MessageKind, Role
 from conversation.sqlite import SQLiteStore
 from hub.app import Hub, build_app
@@ -30,7 +31,7 @@ from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
 from tests.fake_slack import FakeSlack, message_event
 from tests.fake_telegram import FakeTelegram, text_update
-from tests.helpers import clear_proxies, eventually, make_config, serve
+from tests.helpers import clear_proxies, customer_message, eventually, make_config, running_hub, serve
 from tests.test_email import SUPPORT, customer_mail
 from tests.test_slack import signed
 
@@ -317,3 +318,16 @@ async def test_an_agents_reply_keeps_order_numbers_and_codes_but_not_a_card_numb
     ]
     expected = "订单号 4111111111111111 已退款到卡 [银行卡号已隐藏]，短信验证码 4821 是平台发给您的"
     assert kept == [expected, expected]
+
+
+@pytest.mark.parametrize("warn", [True, False])
+async def test_the_warning_can_be_turned_off_but_not_the_redaction(tmp_path: Path, warn: bool) -> None:
+    async with running_hub(make_config(tmp_path, {"privacy": {"warn_customers": warn}})) as hub:
+        record = await hub.ingest(customer_message("m1", f"my card {CARD}", sender=Sender(address="u", language="en")))
+        await hub.ingest(customer_message("m2", f"code: {CODE}", sender=Sender(address="u", language="en")))
+        assert record.message.text == "my card [card number removed]"
+        thread = await hub.store.tickets.list_messages(record.conversation.id)
+        told = [m.text for m in thread if m.author_id == "privacy"]
+        assert told == ([hub_texts("en").get("bot.secrets_warning")] if warn else [])
+        if warn:
+            await eventually(lambda: hub.adapters["chat"].sent)  # type: ignore[attr-defined]
