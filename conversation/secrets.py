@@ -202,6 +202,8 @@ def _cards(text: str) -> Iterable[Finding]:
     """Within each run of digits, the longest stretch of whole groups that is a card number
     (a card may be followed by its expiry or CVV in the same run: "4111 1111 1111 1111 123")."""
     for run in _DIGIT_RUN.finditer(text):
+        if run.end() - run.start() < 13:
+            continue  # too short for a card, separators and all (phone numbers, amounts, dates)
         groups = [(m.start() + run.start(), m.end() + run.start()) for m in re.finditer(rf"{_DIGIT}+", run.group())]
         i = 0
         while i < len(groups):

@@ -110,7 +110,7 @@ class Pipeline:
             self.metrics.rejected.labels(getattr(inbound, "channel", "?")).inc()
             raise
         # Before anything keeps it: the store, its search index, the inbox, webhooks, plugins.
-        inbound, secrets = self.secrets.inbound(inbound)
+        inbound, secrets = await self.secrets.inbound(inbound)
         try:
             record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=self.ticketing)
         except StoreUnavailable as exc:
