@@ -296,7 +296,7 @@ async def test_slack_messages_and_their_edits_keep_no_secret(
 # -- agents ------------------------------------------------------------------------------------
 
 
-async def test_an_agents_reply_keeps_order_numbers_and_codes_but_not_a_card_number(desk: TestClient) -> None:
+async def test_an_agents_reply_keeps_order_numbers_and_codes_but_not_card_or_id_numbers(desk: TestClient) -> None:
     hub = hub_of(desk)
     account = await hub.services.accounts.add_agent("wang@example.com", Role.AGENT, "a-long-password-1", name="Wang")
     _token, secret = await hub.services.accounts.issue_token(account.id, "redact")
@@ -305,7 +305,7 @@ async def test_an_agents_reply_keeps_order_numbers_and_codes_but_not_a_card_numb
     await desk.post("/channels/api/messages", data=body, headers=signed_headers(WEBHOOK_SECRET, body))
     [conversation] = await all_tickets(hub)
 
-    reply = f"订单号 4111111111111111 已退款到卡 {CARD}，短信验证码 4821 是平台发给您的"
+    reply = f"订单号 4111111111111111 已退款到卡 {CARD}（身份证 {RESIDENT_ID}），短信验证码 4821 是平台发给您的"
     for kind in ("reply", "note"):
         resp = await desk.post(
             f"/api/v1/conversations/{conversation.id}/messages", json={"text": reply, "kind": kind}, headers=headers
@@ -316,7 +316,9 @@ async def test_an_agents_reply_keeps_order_numbers_and_codes_but_not_a_card_numb
         for m in await hub.store.tickets.list_messages(conversation.id)
         if m.author_type is AuthorType.AGENT and m.kind in (MessageKind.MESSAGE, MessageKind.NOTE)
     ]
-    expected = "订单号 4111111111111111 已退款到卡 [银行卡号已隐藏]，短信验证码 4821 是平台发给您的"
+    expected = (
+        "订单号 4111111111111111 已退款到卡 [银行卡号已隐藏]（身份证 [身份证号已隐藏]），短信验证码 4821 是平台发给您的"
+    )
     assert kept == [expected, expected]
 
 
