@@ -49,16 +49,18 @@ _DIGIT = "[0-9\uff10-\uff19]"
 _ALNUM = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
 _LEFT = rf"(?<![{_ALNUM}])"  # CJK characters are \w in Python, so \b would not separate 卡号4111...
 _RIGHT = rf"(?![{_ALNUM}])"
+_SEP = "[ \\-\u3000\uff0d]"  # a space or dash, full-width ones too
 
 # A run of digits with single spaces or dashes between them; not part of a word, a decimal
 # number or a phone number written with "+". Possessive: a run is never cut short to fit.
 _DIGIT_RUN = re.compile(
-    rf"{_LEFT}(?<!\+)(?<!{_DIGIT}[.,])(?<!{_DIGIT}[ \-])"
-    rf"{_DIGIT}(?:[ \-]?{_DIGIT})*+"
+    rf"{_LEFT}(?<![+\uff0b])(?<!{_DIGIT}[.,])(?<!{_DIGIT}{_SEP})"
+    rf"{_DIGIT}(?:{_SEP}?{_DIGIT})*+"
     rf"{_RIGHT}(?![.,]{_DIGIT})"
 )
 _RESIDENT_ID = re.compile(
-    rf"{_LEFT}(?<!{_DIGIT}[ \-])({_DIGIT}{{6}} ?{_DIGIT}{{8}} ?{_DIGIT}{{3}}[0-9\uff10-\uff19Xx\uff38\uff58]){_RIGHT}"
+    rf"{_LEFT}(?<!{_DIGIT}{_SEP})({_DIGIT}{{6}}{_SEP}?{_DIGIT}{{8}}{_SEP}?{_DIGIT}{{3}}[0-9\uff10-\uff19Xx\uff38\uff58])"
+    rf"{_RIGHT}"
 )
 # A number right after one of these labels is the order's, whatever its checksum says.
 _ORDER_LABEL = re.compile(
@@ -147,7 +149,7 @@ def card_prefix_known(digits: str) -> bool:
 def resident_id_valid(text: str) -> bool:
     """An 18-character Chinese resident ID number (GB 11643-1999): a province code, a birth
     date that exists, and the check character (ISO 7064 MOD 11-2; X stands for 10)."""
-    chars = [c for c in text if c != " "]
+    chars = [c for c in text if not re.fullmatch(_SEP, c)]
     if len(chars) != 18:
         return False
     body = digits_of("".join(chars[:17]))

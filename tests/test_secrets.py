@@ -48,6 +48,7 @@ PHRASINGS = [
     ("Card: 4111 1111 1111 1111 123", "Card: <card_number> 123"),
     ("Amex 378282246310005 was charged twice", "Amex <card_number> was charged twice"),
     ("全角４１１１１１１１１１１１１１１１", "全角<card_number>"),
+    ("卡号４１１１\u3000１１１１\u3000１１１１\u3000１１１１。", "卡号<card_number>。"),  # full-width spaces too
     ("身份证号 11010519491231002X", "身份证号 <resident_id>"),
     ("身份证：11010519491231002x。", "身份证：<resident_id>。"),
     ("ID 110105 19491231 002X please verify", "ID <resident_id> please verify"),
@@ -85,6 +86,7 @@ ORDINARY = [
     "我的手机号 13812345678",
     "call me on +86 138 1234 5678",
     "call me at +1 415-555-0100",
+    "电话 ＋86 138 1234 5678",
     "座机 010-6552 9988",
     "refund ¥1,234.56 please",
     "I paid $1,299.00 on 2024-06-18",
@@ -157,12 +159,23 @@ def written(number: str, style: str) -> str:
     return style.join(number[i : i + 4] for i in range(0, len(number), 4))
 
 
-@given(card=cards(), style=st.sampled_from(["plain", " ", "-"]), before=WORDS, gap=GAP, after=WORDS)
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@given(
+    card=cards(),
+    style=st.sampled_from(["plain", " ", "-", "\u3000"]),
+    full_width=st.booleans(),
+    before=WORDS,
+    gap=GAP,
+    after=WORDS,
+)
 @settings(max_examples=300, deadline=None)
 def test_every_valid_card_number_in_a_sentence_is_caught(
-    card: str, style: str, before: str, gap: str, after: str
+    card: str, style: str, full_width: bool, before: str, gap: str, after: str
 ) -> None:
-    text = f"{before}{gap}{written(card, style)} {after}"
+    typed = written(card, style).translate(FULL_WIDTH) if full_width else written(card, style)
+    text = f"{before}{gap}{typed} {after}"
     kept, kinds = redact(text, marked)
     assert kinds == {SecretKind.CARD_NUMBER}
     assert card not in digits_of(kept) and kept == f"{before}{gap}<card_number> {after}"
