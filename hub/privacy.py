@@ -69,7 +69,7 @@ class SecretsGuard:
         self, store: Store, actions: ConversationService, conversation: Conversation, language: str
     ) -> bool:
         """Tell the customer, once per ticket, not to send such data; whether it was told now.
-        Best effort: the message is stored already, and a store outage only costs the warning."""
+        Best effort: the message is stored already, and a failure only costs the warning."""
         if not self.warn:
             return False
         try:
@@ -79,5 +79,8 @@ class SecretsGuard:
             await actions.post_bot_message(conversation, text, plugin=TELLER)
         except StoreUnavailable as exc:
             log.warning("ticket %s: the warning about secrets was not sent (%s)", conversation.number, exc)
+            return False
+        except Exception:  # never fails the message's acknowledgement: it is stored, and a retry is a duplicate
+            log.exception("ticket %s: the warning about secrets failed", conversation.number)
             return False
         return True
