@@ -49,6 +49,8 @@ from hub.metrics import CONTENT_TYPE, Metrics, team_agents_online, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.plugin_host import PluginHost
+from hub.privacy import SecretsGuard
+from hub.redact import install_log_redaction
 from hub.routing_loop import follow, sweep_step
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
@@ -79,6 +81,8 @@ class Hub(ChannelPort):
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.language = config.hub.language
+        self.secrets = SecretsGuard(self.language, warn=config.privacy.warn_customers)  # [privacy]
+        install_log_redaction()  # customers' secrets out of every log record, libraries' too
         self.store = store or open_store(
             config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
         )
@@ -158,6 +162,7 @@ class Hub(ChannelPort):
             language=config.hub.language,
             runtime=self.plugin_host,
             port=self,
+            secrets=self.secrets,
         )
         self.sla = SlaEngine(
             self.store,

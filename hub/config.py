@@ -233,6 +233,15 @@ class KnowledgeSection:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PrivacySection:
+    """[privacy]: secrets customers type are always redacted before storage; the warning can be off."""
+
+    warn_customers: bool = setting(
+        bool, True, "tell a customer once per ticket, in their language, not to send card numbers, passwords or codes"
+    )
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -245,6 +254,7 @@ SECTION_TYPES: dict[str, type] = {
     "webhooks": WebhooksSection,
     "routing": RoutingSection,
     "knowledge": KnowledgeSection,
+    "privacy": PrivacySection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -288,6 +298,7 @@ class Config:
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     routing: RoutingSection = field(default_factory=RoutingSection)
     knowledge: KnowledgeSection = field(default_factory=KnowledgeSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
 
     @property
     def data_dir(self) -> Path:
@@ -355,6 +366,7 @@ def parse_config(
         webhooks=section_of(WebhooksSection, values["webhooks"]),
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
         knowledge=section_of(KnowledgeSection, _order_pattern_checked(values["knowledge"])),
+        privacy=section_of(PrivacySection, values["privacy"]),
     )
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")

@@ -36,6 +36,7 @@ from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE
+from hub.privacy import redact_agent_text
 from hub.services import audit
 from hub.services.fields import ticket_definitions
 from hub.thread_events import ThreadEvent
@@ -98,7 +99,7 @@ class ConversationService:
             kind=MessageKind.MESSAGE,
             author_type=author_type,
             author_id=author_id,
-            text=text,
+            text=self._kept_text(text, author_type),
             choices=list(choices),
             attachments=list(attachments),
             created_at=now,
@@ -395,13 +396,17 @@ class ConversationService:
             kind=kind,
             author_type=author_type,
             author_id=author_id,
-            text=text,
+            text=self._kept_text(text, author_type),
             created_at=self.clock(),
             raw=raw,
         )
         await self.store.tickets.add_message(message)
         self._published("message.created", message)
         return message
+
+    def _kept_text(self, text: str, author_type: AuthorType) -> str:
+        """What an agent writes is kept without card or resident ID numbers (hub/privacy.py)."""
+        return redact_agent_text(text, self.language) if author_type is AuthorType.AGENT else text
 
     def _published(self, kind: str, message: Message) -> None:
         self.bus.publish(Event(kind, message.conversation_id, {"message_id": message.id, "kind": message.kind.value}))
