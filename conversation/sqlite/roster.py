@@ -129,13 +129,14 @@ class SQLiteRoster(Area, Roster):
     async def drop_socket(self, agent_id: str, socket: str) -> None:
         await self._change_presence(agent_id, lambda doc: doc["sockets"].pop(socket, None))
 
-    async def add_page(self, page: Page) -> None:
+    async def add_page(self, page: Page) -> bool:
         doc = page_to_doc(page)
-        await self._call(
+        return await self._call(
             lambda conn: conn.execute(
-                "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO pages VALUES (?, ?, ?, ?, ?)",
                 (page.id, page.team, doc["at"], doc["released_at"], _json(doc)),
-            )
+            ).rowcount
+            == 1
         )
 
     async def list_pages(self, team: str | None = None, *, active_only: bool = False, limit: int = 100) -> list[Page]:
