@@ -132,11 +132,13 @@ class SQLiteRoster(Area, Roster):
     async def add_page(self, page: Page) -> bool:
         doc = page_to_doc(page)
         return await self._call(
-            lambda conn: conn.execute(
-                "INSERT OR IGNORE INTO pages VALUES (?, ?, ?, ?, ?)",
-                (page.id, page.team, doc["at"], doc["released_at"], _json(doc)),
-            ).rowcount
-            == 1
+            lambda conn: (
+                conn.execute(
+                    "INSERT OR IGNORE INTO pages VALUES (?, ?, ?, ?, ?)",
+                    (page.id, page.team, doc["at"], doc["released_at"], _json(doc)),
+                ).rowcount
+                == 1
+            )
         )
 
     async def list_pages(self, team: str | None = None, *, active_only: bool = False, limit: int = 100) -> list[Page]:

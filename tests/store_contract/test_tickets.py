@@ -393,7 +393,9 @@ async def test_a_message_stored_once_by_key_is_not_stored_again_even_by_racing_c
     assert stored and first.raw == {"event": {"key": "event.x", "params": {}}, "once": "sla:c1:warn"}
     again, stored_again = await store.tickets.add_message_once(event("again"), "sla:c1:warn")
     assert not stored_again and again.id == first.id and again.text == "first"
-    raced = await asyncio.gather(*(store.tickets.add_message_once(event(f"race {i}"), "sla:c1:breach") for i in range(4)))
+    raced = await asyncio.gather(
+        *(store.tickets.add_message_once(event(f"race {i}"), "sla:c1:breach") for i in range(4))
+    )
     assert sum(stored for _, stored in raced) == 1 and len({m.id for m, _ in raced}) == 1
     # a key of its own never meets an inbound message's idempotency key, nor another key
     other, other_stored = await store.tickets.add_message_once(event("other"), "telegram\x1fonce-1")
