@@ -128,7 +128,7 @@ async def _eventually_state(roster: Any, agent_id: str, state: str) -> None:
 
 
 async def test_a_refused_roster_csv_says_which_line_and_why_beside_the_form(
-    hub_url: tuple[Hub, str],
+    hub_url: tuple[Hub, str],  # noqa: F811
     browser: Any,  # noqa: F811
 ) -> None:
     from playwright.async_api import expect
@@ -138,7 +138,11 @@ async def test_a_refused_roster_csv_says_which_line_and_why_beside_the_form(
     await page.click("#open-roster")
     await page.select_option("#roster-team", TEAM)
     form = page.locator("#roster-import")
-    csv = "kind,agents,weekdays,start,end\npattern,wang@example.com,mon-fri,08:00,16:00\npattern,nobody@example.com,mon,08:00,16:00\n"
+    csv = (
+        "kind,agents,weekdays,start,end\n"
+        "pattern,wang@example.com,mon-fri,08:00,16:00\n"
+        "pattern,nobody@example.com,mon,08:00,16:00\n"
+    )
     await form.locator("textarea[name=csv]").fill(csv)
     await form.locator("button[type=submit]").click()
     error = page.locator("#roster-import-error")

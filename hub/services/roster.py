@@ -22,8 +22,8 @@ from conversation.model import new_id, utcnow
 from conversation.presence import PresenceRecord, PresenceRules, check_presence_status, presence_of
 from conversation.roster import (
     WEEKDAYS,
-    Duty,
     CsvLineError,
+    Duty,
     Gap,
     RosterEntry,
     TeamRoster,
