@@ -22,6 +22,8 @@ its own `effect_key` so that doing it again is a no-op (the thread event, the le
 each page, the move), then marks it done (`finish_step`). A step claimed and not done
 whose claim's lease ran out (its hub died while acting) is claimed again by the next hub,
 which repeats the effects: those already made stay as they are, the rest are made once.
+While a step is claimed, the steps above it on its clock wait, so the thread keeps the
+ladder's order.
 """
 
 from __future__ import annotations

@@ -217,7 +217,7 @@ class SlaEngine:
                 key = step_key(clock, step)
                 claim = functools.partial(claim_step, key=key, owner=self.owner, now=now, lease=STEP_LEASE)
                 if await self._change_state(conv.id, claim) is None:
-                    continue  # done, or another hub is on it
+                    break  # another hub is on it: the steps above wait for it, so the ladder stays in order
                 conv = await self._act(conv, policy, clock, step, key)
                 if await self._change_state(conv.id, functools.partial(finish_step, key=key, now=now)) is not None:
                     fired += 1

@@ -23,7 +23,7 @@ from hub.agents import add_agent
 from hub.app import Hub
 from hub.sla import STEP_LEASE, SlaEngine
 from tests.test_routing import START, TEAM, Desk, desk  # noqa: F401  (fixture)
-from tests.test_sla_hub import at, new_ticket, sla_config
+from tests.test_sla_hub import at, new_ticket, sla_config, sla_events
 
 POLICIES = policies_from_config(
     {"all": {"first_response_minutes": 10, "escalate_percent": 150, "escalate_to_team": "technical-support"}}
@@ -331,3 +331,29 @@ async def test_a_roster_entry_that_makes_members_keeps_the_teams_lead(desk: Desk
     )
     team = await desk.store.desk.get_team(TEAM)
     assert team is not None and "sun" in team.members and team.lead == "wang"
+
+
+async def test_a_hub_restarted_after_dying_in_a_step_finishes_it_once(tmp_path: Path) -> None:
+    """The embedded store: the hub dies between claiming a step and acting on it, and is started
+    again (a new process, a new name); the step is made once its claim's lease ran out."""
+    config = sla_config(tmp_path, "sqlite://")
+    hub = Hub(config)
+    await hub.start()
+    try:
+        conv = await new_ticket(hub, "restart-1")
+        at(hub, conv.created_at + timedelta(minutes=61))
+        with dies_once(hub.actions, "add_thread_event_once", HubDied("died")), pytest.raises(HubDied):
+            await hub.sla.check_due()  # it dies right after claiming the warning, before its event
+    finally:
+        await hub.stop()
+    again = Hub(config)
+    await again.start()
+    try:
+        at(again, conv.created_at + timedelta(minutes=61) + STEP_LEASE / 2)
+        assert await again.sla.check_due() == 0  # the dead process's claim still runs
+        at(again, conv.created_at + timedelta(minutes=62) + STEP_LEASE)
+        assert await again.sla.check_due() == 2
+        assert await sla_events(again, conv.id) == ["event.sla_warning", "event.sla_breached"]
+        assert await again.sla.check_due() == 0
+    finally:
+        await again.stop()
