@@ -169,6 +169,8 @@ class Hub(ChannelPort):
             self.bus,
             self.actions,
             config.sla.rules,
+            routing=self.services.routing,
+            owner=self.instance_id,
             on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
         )
         self.on_first_admin = on_first_admin

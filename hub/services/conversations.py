@@ -116,11 +116,20 @@ class ConversationService:
         self.wake_outbox()
         return message
 
+    async def queue_once(self, message: Message, key: str) -> bool:
+        """`queue` for an effect a retry may repeat (a page): stored, published and sent once
+        per `key`; whether this call stored it."""
+        stored, new = await self.store.tickets.add_message_once(message, key)
+        if new:
+            self._published("message.created", stored)
+            self.wake_outbox()
+        return new
+
     async def add_note(
         self, conversation: Conversation, text: str, *, author: str, author_type: AuthorType = AuthorType.BOT
     ) -> Message:
         """A private note for the agents; never delivered to the customer."""
-        return await self._internal(conversation, text, MessageKind.NOTE, author_type, author)
+        return await self._internal(self._message(conversation, text, MessageKind.NOTE, author_type, author))
 
     async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
         """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
@@ -130,14 +139,22 @@ class ConversationService:
         self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
     ) -> Message:
         """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
-        return await self._internal(
-            conversation,
-            event.text(self.language),
-            MessageKind.EVENT,
-            AuthorType.SYSTEM,
-            "",
-            raw={**(raw or {}), **event.as_raw()},
+        text = event.text(self.language)
+        raw = {**(raw or {}), **event.as_raw()}
+        return await self._internal(self._message(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "", raw))
+
+    async def add_thread_event_once(
+        self, conversation: Conversation, event: ThreadEvent, key: str
+    ) -> tuple[Message, bool]:
+        """`add_thread_event` for an effect a retry may repeat: stored and published once per
+        `key`; (the stored event, whether this call stored it)."""
+        message = self._message(
+            conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", event.as_raw()
         )
+        stored, new = await self.store.tickets.add_message_once(message, key)
+        if new:
+            self._published("message.created", stored)
+        return stored, new
 
     async def update_conversation(
         self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
@@ -379,7 +396,12 @@ class ConversationService:
         )
         return updated
 
-    async def _internal(
+    async def _internal(self, message: Message) -> Message:
+        await self.store.tickets.add_message(message)
+        self._published("message.created", message)
+        return message
+
+    def _message(
         self,
         conversation: Conversation,
         text: str,
@@ -388,7 +410,8 @@ class ConversationService:
         author_id: str,
         raw: dict[str, Any] | None = None,
     ) -> Message:
-        message = Message(
+        """An internal message (a note or an event) of the ticket, not stored yet."""
+        return Message(
             id=new_id(),
             conversation_id=conversation.id,
             channel=conversation.channel,
@@ -400,9 +423,6 @@ class ConversationService:
             created_at=self.clock(),
             raw=raw,
         )
-        await self.store.tickets.add_message(message)
-        self._published("message.created", message)
-        return message
 
     def _kept_text(self, text: str, author_type: AuthorType) -> str:
         """What an agent writes is kept without card or resident ID numbers (hub/privacy.py)."""
