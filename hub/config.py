@@ -20,6 +20,8 @@ from conversation.store import Ticketing
 from hub.access import NO_TEAM_CHOICES
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
+from hub.platform.client import check_section as check_platform
+from hub.platform.settings import PlatformSection
 from hub.registry import Registry, discover
 from hub.settings import (
     MIN_GENERATED_SECRET,
@@ -231,6 +233,7 @@ SECTION_TYPES: dict[str, type] = {
     "sla": SlaSection,
     "webhooks": WebhooksSection,
     "routing": RoutingSection,
+    "platform": PlatformSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -273,6 +276,7 @@ class Config:
     sla: SlaSection = field(default_factory=SlaSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     routing: RoutingSection = field(default_factory=RoutingSection)
+    platform: PlatformSection = field(default_factory=PlatformSection)
 
     @property
     def data_dir(self) -> Path:
@@ -339,7 +343,10 @@ def parse_config(
         sla=section_of(SlaSection, _sla_checked(values["sla"])),
         webhooks=section_of(WebhooksSection, values["webhooks"]),
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
+        platform=section_of(PlatformSection, values["platform"]),
     )
+    if not store_only:
+        check_platform("platform", config.platform)
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")
     if store_only:

@@ -1,0 +1,206 @@
+"""`ctx.platform` in a running hub: the verified-identity rule, the durable and idempotent
+path of side effects (a stored intent repeated by the timer loop), the ticket's timeline."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conversation.inbound import Sender
+from conversation.model import Contact, Conversation, Identity, MessageKind, utcnow
+from conversation.platform_identity import PlatformIdentity, platform_identity
+from hub.app import Hub
+from hub.sdk import Done, NotVerified, Outcome, Plugin, PluginContext, TimerContext
+from hub.thread_events import event_of
+from tests.fake_platform import FakePlatform
+from tests.helpers import clear_proxies, customer_message, eventually, make_config, registry_with_doubles, serve
+
+SECRET = "platform-secret-0123456789abcdef"
+HEARD: list[tuple[str, Any]] = []
+
+
+class ProbePlugin(Plugin):
+    """Asks the platform for a reset link for whoever writes "reset"."""
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        try:
+            user = await ctx.platform.user()
+        except NotVerified:
+            HEARD.append(("unverified", ctx.platform.identity()))
+            await ctx.reply("please verify")
+            return Outcome.STOP
+        HEARD.append(("user", user))
+        if user is not None:
+            done = await ctx.platform.send_password_reset(user)
+            HEARD.append(("reset", done))
+        return Outcome.STOP
+
+    async def on_platform_done(self, ctx: TimerContext, done: Done) -> None:
+        HEARD.append(("done later", done))
+
+    async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
+        HEARD.append(("failed", operation))
+
+
+@pytest.fixture
+async def platform(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakePlatform, str]]:
+    clear_proxies(monkeypatch)
+    HEARD.clear()
+    fake = FakePlatform(SECRET)
+    fake.add_user("u-1", "li.na@example.com")
+    runner, url = await serve(fake.app())
+    yield fake, url
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def hub(
+    tmp_path: Path, platform: tuple[FakePlatform, str], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Hub]:
+    monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", SECRET)
+    registry = registry_with_doubles()
+    registry.plugins.add("probe", "tests.test_platform_tools:ProbePlugin", lambda: ProbePlugin)
+    config = make_config(
+        tmp_path,
+        {
+            "plugins": {"enabled": ["probe"]},
+            "platform": {
+                "base_url": platform[1],
+                "secret": "env:HELPLINE_PLATFORM_SECRET",
+                "allow_http": True,
+                "max_attempts": 2,
+                "base_delay_seconds": 0.01,
+                "timeout_seconds": 0.5,
+            },
+        },
+        registry=registry,
+    )
+    running = Hub(config)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+VERIFIED = Sender(address="user-1", display_name="Li Na", email="li.na@example.com", verified=True)
+
+
+async def write(hub: Hub, external_id: str, sender: Sender, text: str = "reset") -> Conversation:
+    record = await hub.ingest(customer_message(external_id, text, thread=sender.address, sender=sender))
+    await eventually(lambda: len(HEARD) > 0)
+    return record.conversation
+
+
+async def timeline(hub: Hub, ticket: Conversation) -> list[tuple[str, str]]:
+    events = [event_of(m.raw) for m in await hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.EVENT]
+    return [
+        (e.params["platform_op"], e.params["platform_result"]) for e in events if e and e.key == "event.platform_call"
+    ]
+
+
+async def test_an_unverified_contact_gets_nothing_from_the_platform(
+    hub: Hub, platform: tuple[FakePlatform, str]
+) -> None:
+    fake, _ = platform
+    ticket = await write(hub, "m1", Sender(address="user-2", display_name="X", email="li.na@example.com"))
+    assert HEARD == [("unverified", None)]  # a typed (claimed) email proves nothing
+    assert fake.calls == [] and fake.resets == []
+    assert await timeline(hub, ticket) == [("find_user", "not_verified")]
+
+
+async def test_a_reset_goes_out_once_and_every_call_is_in_the_timeline(
+    hub: Hub, platform: tuple[FakePlatform, str]
+) -> None:
+    fake, _ = platform
+    ticket = await write(hub, "m1", VERIFIED)
+    await eventually(lambda: len(HEARD) == 2)
+    kind, done = HEARD[1]
+    assert kind == "reset" and done is not None and done.status == "sent" and fake.resets == ["u-1"]
+    assert fake.called("find_user") == [{"email": "li.na@example.com"}]
+    assert await timeline(hub, ticket) == [("find_user", "ok"), ("password_reset", "ok")]
+    texts = [m.text for m in await hub.store.tickets.list_messages(ticket.id)]
+    assert not any("li.na" in t or "u-1" in t for t in texts[1:])  # the timeline names no value
+    assert (
+        await hub.store.timers.claim_due_timers(
+            "x", now=utcnow() + timedelta(hours=1), lease=timedelta(minutes=1), limit=9
+        )
+        == []
+    )
+
+
+async def test_a_platform_that_is_down_gets_the_effect_later_exactly_once(
+    hub: Hub, platform: tuple[FakePlatform, str]
+) -> None:
+    fake, _ = platform
+    fake.fail_next["password_reset"] = [503, "timeout"]  # the second attempt is carried out, answered too late
+    fake.timeout_seconds = 1
+    ticket = await write(hub, "m1", VERIFIED)
+    await eventually(lambda: len(HEARD) == 2, timeout=10)
+    assert HEARD[1] == ("reset", None)  # not done now: stored, repeated later
+    assert fake.resets == ["u-1"]  # the late attempt did it
+    hub.actions.clock = lambda: utcnow() + timedelta(minutes=1)
+    assert await hub.plugin_host.fire_due_timers() == 1
+    kind, done = HEARD[2]
+    assert kind == "done later" and done.replayed and fake.resets == ["u-1"]  # the same key: not sent twice
+    assert len(fake.keys) == 3 and len(set(fake.keys)) == 1  # one key for the effect, every attempt
+    assert await timeline(hub, ticket) == [
+        ("find_user", "ok"),
+        ("password_reset", "retrying"),
+        ("password_reset", "replayed"),
+    ]
+    assert await hub.plugin_host.fire_due_timers() == 0
+
+
+async def test_a_refused_effect_is_not_repeated(hub: Hub, platform: tuple[FakePlatform, str]) -> None:
+    fake, _ = platform
+    fake.fail_next["password_reset"] = [403]
+    ticket = await write(hub, "m1", VERIFIED)
+    await eventually(lambda: len(HEARD) == 2 or hub.metrics.plugin_errors.labels("probe")._value.get() > 0)
+    await asyncio.sleep(0.05)
+    assert fake.resets == []
+    assert ("password_reset", "refused") in await timeline(hub, ticket)
+    hub.actions.clock = lambda: utcnow() + timedelta(hours=1)
+    assert await hub.plugin_host.fire_due_timers() == 0
+
+
+def contact_with(*identities: Identity, email: str = "", verified: bool = False) -> Contact:
+    return Contact(id="c1", email=email, email_verified=verified, identities=list(identities))
+
+
+@pytest.mark.parametrize(
+    ("channel_type", "address", "contact", "expected"),
+    [
+        ("webchat", "user:default:u-7", None, PlatformIdentity("widget", user_id="u-7")),
+        ("webchat", "v_abc", None, None),  # an anonymous visitor
+        ("webchat", "user:default", None, None),
+        ("webhook", "u-7", None, PlatformIdentity("platform", user_id="u-7")),
+        ("email", "Li.Na@Example.com", None, PlatformIdentity("email", email="li.na@example.com")),
+        ("telegram", "12345", None, None),
+        (
+            "slack",
+            "U1",
+            contact_with(Identity("slack", "U1", "c1", verified=True), email="li@example.com", verified=True),
+            PlatformIdentity("verified_email", email="li@example.com"),
+        ),
+        (  # a contact's verified email is not lent to an unverified identity joined to it
+            "telegram",
+            "12345",
+            contact_with(Identity("telegram", "12345", "c1"), email="li@example.com", verified=True),
+            None,
+        ),
+        (  # a claimed email proves nothing
+            "slack",
+            "U1",
+            contact_with(Identity("slack", "U1", "c1", verified=True), email="li@example.com"),
+            None,
+        ),
+    ],
+)
+def test_the_verified_identity_rule(
+    channel_type: str, address: str, contact: Contact | None, expected: PlatformIdentity | None
+) -> None:
+    assert platform_identity(channel_type, address, contact) == expected
