@@ -1,4 +1,4 @@
-"""A fake platform API on loopback, implementing docs/platform-openapi.yaml as a platform team would.
+"""A fake platform API on loopback, implementing docs/platform-openapi.json as a platform team would.
 
 It checks each request's signature (401 otherwise) and signs each answer with the same
 secret, echoing the request's X-Request-Id; side effects honour Idempotency-Key (a repeat

@@ -1,5 +1,5 @@
 """The platform integration: one signed API of the platform's own backend (README "The
-platform integration", docs/platform-openapi.yaml). Plugins reach it as `ctx.platform`
+platform integration", docs/platform-openapi.json). Plugins reach it as `ctx.platform`
 (hub.sdk re-exports the types); the hub holds one PlatformClient."""
 
 from hub.platform.client import PlatformClient, check_section

@@ -1,4 +1,4 @@
-"""The signed client of the platform API (one per hub; see docs/platform-openapi.yaml).
+"""The signed client of the platform API (one per hub; see docs/platform-openapi.json).
 
 Every operation is a POST of a JSON object, so the signature (hub/signing.py, the scheme
 of the webhook channel: HMAC-SHA256 over `v1:<timestamp>:<body>`) covers every parameter,
