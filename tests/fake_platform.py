@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,7 @@ class FakePlatform:
     fail_next: dict[str, list[Any]] = field(default_factory=dict)
     timeout_seconds: float = 5.0  # how long a scripted "timeout" keeps the caller waiting
     resets: list[str] = field(default_factory=list)  # user ids a reset link went to (once per key)
+    reset_links: list[str] = field(default_factory=list)  # the links "mailed" by the platform, never answered
     locks: list[str] = field(default_factory=list)
     unlocks: list[str] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
@@ -172,6 +174,7 @@ class FakePlatform:
         if user_id is None:
             return 404, {"error": "not_found"}
         self.resets.append(user_id)
+        self.reset_links.append(f"https://shop.example/reset?token={secrets.token_urlsafe(16)}")
         sent = {"id": f"reset-{len(self.resets)}", "status": "sent"}
         return 200, {"result": {**sent, "sent_to_hint": mask(self.users[user_id]["email"])}}
 

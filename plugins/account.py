@@ -1,0 +1,213 @@
+"""Account help on every channel: login trouble, a forgotten password, registration, a
+phone or email change, account deletion, and suspected theft (rules in
+conversation/account_intents.py; the platform through `ctx.platform`, hub/platform/).
+
+- Nothing account-specific is done or said for a customer without a verified identity
+  (conversation/platform_identity.py): the bot says how to verify, and no more.
+- A forgotten password: the platform sends its own reset link to the address registered on
+  the account. The chat never carries a password, a link or a code, and the bot never asks
+  for one.
+- Suspected theft ("账号被盗", "someone logged into my account"): the ticket becomes urgent,
+  the customer is asked to confirm, the account is locked through the platform after a
+  yes, and the ticket goes to the security team (`security_team`); the customer is told what
+  happens next. Without a verified identity the ticket still goes to the team, urgent.
+- A phone or email change and a deletion are done by people after checking it is the
+  customer: the ticket goes to `team` with the customer told so.
+
+List it after `greeting` (which gives the ticket number) and before a general bot:
+`enabled = ["progress", "greeting", "account", ...]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conversation.account_intents import AccountIntent, account_intent, confirmation
+from conversation.model import Choice
+from hub.sdk import (
+    Done,
+    NotVerified,
+    Outcome,
+    PlatformError,
+    PlatformUnavailable,
+    PlatformUser,
+    Plugin,
+    PluginContext,
+    Texts,
+    TimerContext,
+    setting,
+    texts,
+)
+
+DOMAIN = "account"
+LOCK = "account:lock"  # the buttons' ids
+KEEP = "account:keep"
+AWAITING = "awaiting"  # the state key while a lock waits for the customer's yes
+
+
+def catalog(language: str) -> Texts:
+    return texts(DOMAIN, language)
+
+
+class AccountPlugin(Plugin):
+    @dataclass(frozen=True)
+    class Settings:  # [plugins.account]
+        security_team: str = setting(str, "security", "team (id) that takes suspected account theft")
+        team: str = setting(str, "", "team (id) for phone/email changes, deletions, registration; empty: unchanged")
+        offer_lock: bool = setting(bool, True, "offer to lock a stolen account through the platform")
+
+    settings: Settings
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if ctx.message.automatic:
+            return Outcome.CONTINUE
+        if ctx.state.get(AWAITING) == "lock":
+            answer = self._lock_answer(ctx)
+            if answer is not None:
+                ctx.state.pop(AWAITING, None)
+                await (self._lock(ctx) if answer else self._keep(ctx))
+                return Outcome.STOP
+        intent = account_intent(ctx.message.text)
+        if intent is None:
+            if ctx.state.get(AWAITING) == "lock":
+                await self._ask_lock(ctx, again=True)
+                return Outcome.STOP
+            return Outcome.CONTINUE
+        await ctx.add_tags(f"account-{intent.value}")
+        await getattr(self, f"_{intent.value}")(ctx)
+        return Outcome.STOP
+
+    # -- the matters -----------------------------------------------------------------------
+    async def _theft(self, ctx: PluginContext) -> None:
+        await ctx.set_priority("urgent")
+        t = catalog(ctx.language)
+        user = await self._user(ctx) if self.settings.offer_lock else None
+        if user is None:  # not verified, unknown, or the platform is down: people take it at once
+            await ctx.reply(t.get("account.theft.to_security", number=ctx.conversation.number))
+            await ctx.hand_off("suspected account theft", team=self.settings.security_team)
+            return
+        ctx.state[AWAITING] = "lock"
+        await self._ask_lock(ctx)
+
+    async def _ask_lock(self, ctx: PluginContext, *, again: bool = False) -> None:
+        t = catalog(ctx.language)
+        question = t.get("account.theft.ask_again" if again else "account.theft.confirm")
+        choices = [Choice(LOCK, t.get("account.theft.choice.lock")), Choice(KEEP, t.get("account.theft.choice.keep"))]
+        await ctx.ask(question, choices)
+
+    @staticmethod
+    def _lock_answer(ctx: PluginContext) -> bool | None:
+        if ctx.chosen in (LOCK, KEEP):
+            return ctx.chosen == LOCK
+        return confirmation(ctx.message.text)
+
+    async def _lock(self, ctx: PluginContext) -> None:
+        t = catalog(ctx.language)
+        number = ctx.conversation.number
+        user = await self._user(ctx)
+        done: Done | None = None
+        if user is not None:
+            try:
+                done = await ctx.platform.lock_account(user, reason=f"suspected_theft: ticket #{number}")
+            except PlatformError:
+                user = None  # refused: the security team does it by hand (the timeline says why)
+        if user is None:
+            key = "account.theft.lock_failed"
+        else:
+            key = "account.theft.locked" if done is not None else "account.theft.locking"
+        await ctx.reply(t.get(key, number=number))
+        await ctx.hand_off("suspected account theft", team=self.settings.security_team)
+
+    async def _keep(self, ctx: PluginContext) -> None:
+        await ctx.reply(catalog(ctx.language).get("account.theft.not_locked", number=ctx.conversation.number))
+        await ctx.hand_off("suspected account theft (not locked)", team=self.settings.security_team)
+
+    async def _password(self, ctx: PluginContext) -> None:
+        t = catalog(ctx.language)
+        user = await self._user(ctx, tell=True)
+        if user is None:
+            return
+        try:
+            done = await ctx.platform.send_password_reset(user)
+        except PlatformError:
+            await ctx.reply(t.get("account.unavailable"))
+            await ctx.hand_off("the password-reset link could not be sent", team=self.settings.team)
+            return
+        if done is None:
+            await ctx.reply(t.get("account.password.pending"))
+        else:
+            await ctx.reply(
+                t.get("account.password.sent", address=self._address(t, done.sent_to_hint or user.email_hint))
+            )
+
+    async def _login(self, ctx: PluginContext) -> None:
+        t = catalog(ctx.language)
+        user = await self._user(ctx) if ctx.platform.identity() is not None else None
+        if user is not None and user.status == "locked":
+            await ctx.reply(t.get("account.login.locked", number=ctx.conversation.number))
+            await ctx.hand_off("the customer's account is locked", team=self.settings.security_team)
+            return
+        await ctx.reply(t.get("account.login.help"))
+
+    async def _registration(self, ctx: PluginContext) -> None:
+        await ctx.reply(catalog(ctx.language).get("account.registration.help", number=ctx.conversation.number))
+        await ctx.hand_off("registration problem", team=self.settings.team)
+
+    async def _contact_change(self, ctx: PluginContext) -> None:
+        await self._for_people(ctx, "account.contact_change.next", "phone or email change")
+
+    async def _deletion(self, ctx: PluginContext) -> None:
+        await self._for_people(ctx, "account.deletion.next", "account deletion request")
+
+    async def _for_people(self, ctx: PluginContext, key: str, reason: str) -> None:
+        """A change people make once they know it is the customer: only a verified customer's goes on."""
+        if await self._user(ctx, tell=True) is None:
+            return
+        await ctx.reply(catalog(ctx.language).get(key, number=ctx.conversation.number))
+        await ctx.hand_off(reason, team=self.settings.team)
+
+    # -- the platform ------------------------------------------------------------------------
+    async def _user(self, ctx: PluginContext, *, tell: bool = False) -> PlatformUser | None:
+        """The verified customer's account; None (told why when `tell`) when unverified,
+        unknown, or the platform cannot be asked now."""
+        t = catalog(ctx.language)
+        if not ctx.platform.available:
+            reason = "account.unavailable"
+            user = None
+        else:
+            try:
+                user = await ctx.platform.user()
+                reason = "account.not_found"
+            except NotVerified:
+                user, reason = None, "account.verify_how"
+            except PlatformUnavailable:
+                user, reason = None, "account.unavailable"
+            except PlatformError:
+                user, reason = None, "account.unavailable"
+        if user is None and tell:
+            await ctx.reply(t.get(reason))
+            if reason == "account.unavailable":
+                await ctx.hand_off("the platform could not be asked", team=self.settings.team)
+        return user
+
+    @staticmethod
+    def _address(t: Texts, hint: str) -> str:
+        return hint or t.get("account.registered_address")
+
+    async def on_platform_done(self, ctx: TimerContext, done: Done) -> None:
+        """A reset link or a lock that had to wait went through: the customer hears so."""
+        t = catalog(ctx.language)
+        if done.operation == "password_reset":
+            await ctx.reply(t.get("account.password.sent_later", address=self._address(t, done.sent_to_hint)))
+        elif done.operation == "lock_account" and ctx.conversation is not None:
+            await ctx.reply(t.get("account.theft.locked_later", number=ctx.conversation.number))
+
+    async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
+        """The agents do it by hand: a note in the hub's language says what did not happen."""
+        if ctx.conversation is None:
+            return
+        language = ctx.hub.language if ctx.hub is not None else ctx.language
+        await ctx.note(catalog(language).get("account.note.failed", operation=operation))
+
+
+__all__ = ["AccountIntent", "AccountPlugin"]
