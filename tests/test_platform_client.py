@@ -130,6 +130,9 @@ async def test_5xx_and_429_are_retried_4xx_is_a_refusal(
     fake.fail_next["find_user"] = [503, 429]
     assert await client.find_user(user_id="u-1") is not None
     assert len(fake.called("find_user")) == 3
+    fake.fail_next["lock_account"] = [409]  # the key's first request is still being carried out
+    assert (await client.lock_account("u-1", reason="theft", key="lock-1")).status == "locked"
+    assert fake.locks == ["u-1"] and len(fake.called("lock_account")) == 2
     fake.fail_next["find_user"] = [502, 502, 502]
     with pytest.raises(PlatformUnavailable):
         await client.find_user(user_id="u-1")

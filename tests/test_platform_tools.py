@@ -15,7 +15,7 @@ from conversation.inbound import Sender
 from conversation.model import Contact, Conversation, Identity, MessageKind, utcnow
 from conversation.platform_identity import PlatformIdentity, platform_identity
 from hub.app import Hub
-from hub.sdk import Done, NotVerified, Outcome, Plugin, PluginContext, TimerContext
+from hub.sdk import Done, NotVerified, Outcome, PlatformTools, Plugin, PluginContext, TimerContext
 from hub.thread_events import event_of
 from tests.fake_platform import FakePlatform
 from tests.helpers import clear_proxies, customer_message, eventually, make_config, registry_with_doubles, serve
@@ -142,6 +142,8 @@ async def test_a_platform_that_is_down_gets_the_effect_later_exactly_once(
     await eventually(lambda: len(HEARD) == 2, timeout=10)
     assert HEARD[1] == ("reset", None)  # not done now: stored, repeated later
     assert fake.resets == ["u-1"]  # the late attempt did it
+    hub.actions.clock = lambda: utcnow() + timedelta(seconds=20)
+    assert await hub.plugin_host.fire_due_timers() == 0  # not while a call made now could still be running
     hub.actions.clock = lambda: utcnow() + timedelta(minutes=1)
     assert await hub.plugin_host.fire_due_timers() == 1
     kind, done = HEARD[2]
@@ -204,3 +206,23 @@ def test_the_verified_identity_rule(
     channel_type: str, address: str, contact: Contact | None, expected: PlatformIdentity | None
 ) -> None:
     assert platform_identity(channel_type, address, contact) == expected
+
+
+async def test_trusted_lookups_for_what_an_agent_decided(hub: Hub, platform: tuple[FakePlatform, str]) -> None:
+    """An order's parties looked up by ids the hub trusts (a dispute opened by an agent)."""
+    fake, _ = platform
+    fake.add_order("o-1", buyer="u-1", seller="s-9")
+    ticket = await write(hub, "m1", Sender(address="anon", display_name="X"), text="hello")
+    tools = PlatformTools(hub.plugin_host.platform, "probe", ticket, None, "chat", "anon", hub, hub.plugin_host)
+    assert tools.identity() is None  # the writer is not verified; these lookups do not ask them
+    assert (await tools.account("u-1")) is not None and await tools.account("nobody") is None
+    order = await tools.order_of("o-1", user_id="s-9")
+    assert order is not None and order.buyer_id == "u-1"
+    assert await tools.order_of("o-1", user_id="u-2") is None  # not a party to it
+    assert await timeline(hub, ticket) == [
+        ("find_user", "not_verified"),
+        ("find_user", "ok"),
+        ("find_user", "not_found"),
+        ("get_order", "ok"),
+        ("get_order", "not_found"),
+    ]

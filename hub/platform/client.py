@@ -11,7 +11,8 @@ the effect once per key and answers a repeat with the first answer, so the retri
 and the durable retries of `hub.platform.tools`, never refund twice.
 
 Lookups and effects are retried with backoff on what may pass (no connection, a timeout,
-5xx, 429, an answer that fails its signature check); a 4xx is the platform's refusal.
+5xx, 429, 409 for a key still being carried out, an answer that fails its signature check);
+another 4xx is the platform's refusal.
 Nothing of a body is logged: only the operation, the outcome and the time it took.
 """
 
@@ -210,7 +211,8 @@ class PlatformClient:
                 status, answer_headers = resp.status, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise PlatformUnavailable(f"{exc.__class__.__name__}: no answer") from exc
-        if status == 429 or status >= 500:
+        # 409: the platform is still carrying out this Idempotency-Key's first request.
+        if status in (409, 429) or status >= 500:
             error = PlatformUnavailable(f"the platform answered {status}")
             error.retry_after = _seconds(answer_headers.get("Retry-After", ""))  # type: ignore[attr-defined]
             raise error

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM_TIMER = "platform.retry"  # a plugin timer of this name is a side effect to repeat
-FIRST_RETRY = timedelta(seconds=30)
+RETRY_MARGIN = timedelta(seconds=30)
 EVENT = "event.platform_call"  # "Platform: {platform_op}: {platform_result}" in the hub catalog
 EFFECTS = ("password_reset", "lock_account", "unlock_account", "refund")
 
@@ -111,6 +111,15 @@ class PlatformTools:
         user = await self._required_user()
         return await self._logged("list_orders", lambda c: c.list_orders(user.id, limit=limit))
 
+    async def account(self, user_id: str) -> PlatformUser | None:
+        """A platform account by an id the hub already trusts (an order's seller, a party an
+        agent named): never with an id a customer typed. Logged like every call."""
+        return await self._logged("find_user", lambda c: c.find_user(user_id=user_id))
+
+    async def order_of(self, order_id: str, *, user_id: str) -> Order | None:
+        """An order of a user the hub already trusts (see `account`); None: unknown or not theirs."""
+        return await self._logged("get_order", lambda c: c.get_order(order_id, user_id=user_id))
+
     async def _required_user(self) -> PlatformUser:
         user = await self.user()
         if user is None:
@@ -140,9 +149,8 @@ class PlatformTools:
         ticket = self._ticket()
         key = idempotency_key(ticket.id, operation, target, occasion)
         data = {"operation": operation, "args": args, "key": key}
-        timer = Timer(
-            timer_key(self.plugin, key), self.plugin, PLATFORM_TIMER, self.clock() + FIRST_RETRY, data, ticket.id
-        )
+        due = self.clock() + first_retry(self._client())
+        timer = Timer(timer_key(self.plugin, key), self.plugin, PLATFORM_TIMER, due, data, ticket.id)
         await self._runtime().schedule(timer)  # the intent is durable before the platform hears of it
         try:
             done = await perform(self._client(), operation, args, key)
@@ -207,6 +215,14 @@ class PlatformTools:
         if self.conversation is None:
             raise ValueError("a platform side effect belongs to a ticket")
         return self.conversation
+
+
+def first_retry(client: PlatformClient) -> timedelta:
+    """When the stored intent first fires again: after the longest the call made now can
+    take (every attempt timing out, every delay at its cap), so the repeat never overlaps it."""
+    settings = client.settings
+    worst = settings.max_attempts * settings.timeout_seconds + (settings.max_attempts - 1) * settings.max_delay_seconds
+    return timedelta(seconds=worst * 1.2) + RETRY_MARGIN  # backoff's jitter adds up to 20 %
 
 
 async def perform(client: PlatformClient, operation: str, args: dict[str, str], key: str) -> Done:
