@@ -58,9 +58,15 @@ async def platform(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeP
     await runner.cleanup()
 
 
+@pytest.fixture(params=["sqlite", "mongo"])
+def storage_url(request: pytest.FixtureRequest) -> str:
+    """The stored intents are plugin timers: both backends keep them."""
+    return "sqlite://" if request.param == "sqlite" else str(request.getfixturevalue("mongo_db_uri"))
+
+
 @pytest.fixture
 async def hub(
-    tmp_path: Path, platform: tuple[FakePlatform, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, platform: tuple[FakePlatform, str], monkeypatch: pytest.MonkeyPatch, storage_url: str
 ) -> AsyncIterator[Hub]:
     monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", SECRET)
     registry = registry_with_doubles()
@@ -79,6 +85,7 @@ async def hub(
             },
         },
         registry=registry,
+        storage_url=storage_url,
     )
     running = Hub(config)
     await running.start()
