@@ -21,6 +21,7 @@ List it after `greeting` (which gives the ticket number) and before a general bo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from conversation.account_intents import AccountIntent, account_intent, confirmation
 from conversation.model import Choice
@@ -43,6 +44,8 @@ DOMAIN = "account"
 LOCK = "account:lock"  # the buttons' ids
 KEEP = "account:keep"
 AWAITING = "awaiting"  # the state key while a lock waits for the customer's yes
+ASKED = "asked"  # how often the lock question was asked
+MAX_ASKS = 2
 
 
 def catalog(language: str) -> Texts:
@@ -50,6 +53,10 @@ def catalog(language: str) -> Texts:
 
 
 class AccountPlugin(Plugin):
+    # A theft ticket goes to the security team at once (and may be assigned before the customer
+    # answers the lock question): the plugin still hears that answer, and nothing else, then.
+    always_run: ClassVar[bool] = True
+
     @dataclass(frozen=True)
     class Settings:  # [plugins.account]
         security_team: str = setting(str, "security", "team (id) that takes suspected account theft")
@@ -61,21 +68,39 @@ class AccountPlugin(Plugin):
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         if ctx.message.automatic:
             return Outcome.CONTINUE
-        if ctx.state.get(AWAITING) == "lock":
+        awaiting = ctx.state.get(AWAITING) == "lock"
+        if ctx.conversation.human_owned and not awaiting:
+            return Outcome.CONTINUE  # people have it; only our own open question is still ours to hear
+        intent = account_intent(ctx.message.text)
+        if awaiting:
             answer = self._lock_answer(ctx)
             if answer is not None:
-                ctx.state.pop(AWAITING, None)
+                self._forget_question(ctx)
                 await (self._lock(ctx) if answer else self._keep(ctx))
                 return Outcome.STOP
-        intent = account_intent(ctx.message.text)
+            if intent is None or ctx.conversation.human_owned:
+                return await self._unanswered(ctx)
+            self._forget_question(ctx)  # another matter: the security team has the theft already
         if intent is None:
-            if ctx.state.get(AWAITING) == "lock":
-                await self._ask_lock(ctx, again=True)
-                return Outcome.STOP
             return Outcome.CONTINUE
         await ctx.add_tags(f"account-{intent.value}")
         await getattr(self, f"_{intent.value}")(ctx)
         return Outcome.STOP
+
+    async def _unanswered(self, ctx: PluginContext) -> Outcome:
+        """Neither yes nor no: asked once more, then left to the security team (who have the ticket)."""
+        if ctx.state.get(ASKED, 1) < MAX_ASKS:
+            ctx.state[ASKED] = ctx.state.get(ASKED, 1) + 1
+            await self._ask_lock(ctx, again=True)
+            return Outcome.STOP
+        self._forget_question(ctx)
+        await ctx.hand_off("suspected account theft (lock not confirmed)", team=self.settings.security_team)
+        return Outcome.CONTINUE
+
+    @staticmethod
+    def _forget_question(ctx: PluginContext) -> None:
+        ctx.state.pop(AWAITING, None)
+        ctx.state.pop(ASKED, None)
 
     # -- the matters -----------------------------------------------------------------------
     async def _theft(self, ctx: PluginContext) -> None:
@@ -86,6 +111,7 @@ class AccountPlugin(Plugin):
             await ctx.reply(t.get("account.theft.to_security", number=ctx.conversation.number))
             await ctx.hand_off("suspected account theft", team=self.settings.security_team)
             return
+        await ctx.set_team(self.settings.security_team)  # seen by the security team before any answer
         ctx.state[AWAITING] = "lock"
         await self._ask_lock(ctx)
 

@@ -17,7 +17,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from conversation.model import AuthorType, Conversation, Direction, MessageKind, Priority
+from conversation.model import AuthorType, Conversation, Direction, MessageKind, Priority, Role
+from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.i18n import texts
 from tests.conftest import free_port
@@ -186,7 +187,11 @@ async def test_theft_in_web_chat_is_urgent_and_locked_only_after_the_customers_y
         [question] = await bot_frames(ws, 1)
         ticket = await the_ticket(desk.hub)
         assert ticket.priority is Priority.URGENT and desk.platform.locks == []  # not before the yes
+        assert ticket.team == "security"  # the security team sees it at once, before any answer
         assert [c["id"] for c in question["choices"]] == ["account:lock", "account:keep"]
+        # an agent of the team takes it before the customer answers: the answer is still heard
+        agent = await add_agent(desk.hub.store, "sec@example.com", Role.AGENT, "agent password 1", name="Sec")
+        await desk.hub.services.conversations.update_by(ticket, {"assignee_id": agent.id}, who="Sec", names={})
         await ws.send_json({"type": "choice", "client_id": "c2", "choice_id": "account:lock", "text": "冻结账号"})
         [told] = await bot_frames(ws, 1)
     assert told["text"] == ZH.get("account.theft.locked", number=1000)
@@ -234,6 +239,32 @@ async def test_theft_from_an_unverified_visitor_goes_to_security_without_touchin
     assert desk.platform.calls == [] and desk.platform.locks == []
     ticket = await the_ticket(desk.hub)
     assert (ticket.team, ticket.priority) == ("security", Priority.URGENT)
+
+
+async def test_a_lock_question_left_unanswered_is_asked_once_more_then_left_to_people(desk: Desk) -> None:
+    me = await chat_session(desk, "u-1")
+    async with desk.client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=en") as ws:
+        await ws.send_json({"type": "message", "client_id": "c1", "text": "my account was hacked"})
+        await bot_frames(ws, 1)
+        await ws.send_json({"type": "message", "client_id": "c2", "text": "what does that mean for my orders?"})
+        [again] = await bot_frames(ws, 1)
+        assert again["text"] == EN.get("account.theft.ask_again")
+        await ws.send_json({"type": "message", "client_id": "c3", "text": "and my balance?"})
+        await eventually(lambda: _handed_off(desk.hub), timeout=10)  # no third question: people take it from here
+        await ws.send_json({"type": "message", "client_id": "c4", "text": "yes"})  # too late to lock by chat
+        await eventually(lambda: _plugins_ran_on(desk.hub, "yes"), timeout=10)
+    ticket = await the_ticket(desk.hub)
+    assert ticket.team == "security" and desk.platform.locks == []
+    assert (await bot_said(desk.hub, ticket)).count(EN.get("account.theft.ask_again")) == 1
+
+
+async def _handed_off(hub: Hub) -> bool:
+    return (await the_ticket(hub)).handed_off_at is not None
+
+
+async def _plugins_ran_on(hub: Hub, text: str) -> bool:
+    messages = await hub.store.tickets.list_messages((await the_ticket(hub)).id)
+    return any(m.text == text and m.plugins_done for m in messages)
 
 
 def test_no_account_text_asks_for_a_secret() -> None:
