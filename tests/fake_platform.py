@@ -49,6 +49,7 @@ class FakePlatform:
     # out, answered after timeout_seconds), "unsigned", "wrong_request", or a dict: an odd answer
     fail_next: dict[str, list[Any]] = field(default_factory=dict)
     timeout_seconds: float = 5.0  # how long a scripted "timeout" keeps the caller waiting
+    checks_signatures: bool = True  # False: a careless platform that answers anyone
     resets: list[str] = field(default_factory=list)  # user ids a reset link went to (once per key)
     reset_links: list[str] = field(default_factory=list)  # the links "mailed" by the platform, never answered
     locks: list[str] = field(default_factory=list)
@@ -88,7 +89,8 @@ class FakePlatform:
         raw = await request.read()
         request_id = request.headers.get("X-Request-Id", "")
         try:
-            check_signature(self.secret, request.headers, raw, now=time.time(), max_skew=300)
+            if self.checks_signatures:
+                check_signature(self.secret, request.headers, raw, now=time.time(), max_skew=300)
         except BadSignature as exc:
             self.refused += 1
             return self._answer(request_id, 401, {"error": "bad_signature", "message": str(exc)})
