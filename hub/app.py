@@ -136,7 +136,7 @@ class Hub(ChannelPort):
                 clock=lambda: self.actions.clock(),
                 language=self.language,
                 port=self,
-                platform=PlatformClient(config.platform) if config.platform.enabled else None,
+                platform=self._platform_client(config),
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
@@ -251,6 +251,12 @@ class Hub(ChannelPort):
             ", ".join(self.adapters) or "none",
             ", ".join(p.name for p in self.plugins) or "none",
         )
+
+    def _platform_client(self, config: Config) -> PlatformClient | None:
+        if not config.platform.enabled:
+            return None
+        counted = self.metrics.platform_calls
+        return PlatformClient(config.platform, on_call=lambda op, outcome: counted.labels(op, outcome).inc())
 
     async def _close_platform(self) -> None:
         if self.plugin_host.platform is not None:

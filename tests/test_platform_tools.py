@@ -129,6 +129,9 @@ async def test_a_reset_goes_out_once_and_every_call_is_in_the_timeline(
     assert kind == "reset" and done is not None and done.status == "sent" and fake.resets == ["u-1"]
     assert fake.called("find_user") == [{"email": "li.na@example.com"}]
     assert await timeline(hub, ticket) == [("find_user", "ok"), ("password_reset", "ok")]
+    metrics = hub.metrics.registry.get_sample_value
+    assert metrics("helpline_platform_calls_total", {"operation": "password_reset", "outcome": "ok"}) == 1
+    assert metrics("helpline_platform_calls_total", {"operation": "find_user", "outcome": "ok"}) == 1
     texts = [m.text for m in await hub.store.tickets.list_messages(ticket.id)]
     assert not any("li.na" in t or "u-1" in t for t in texts[1:])  # the timeline names no value
     assert (
@@ -172,6 +175,8 @@ async def test_a_refused_effect_is_not_repeated(hub: Hub, platform: tuple[FakePl
     await asyncio.sleep(0.05)
     assert fake.resets == []
     assert ("password_reset", "refused") in await timeline(hub, ticket)
+    refused = {"operation": "password_reset", "outcome": "refused"}
+    assert hub.metrics.registry.get_sample_value("helpline_platform_calls_total", refused) == 1
     hub.actions.clock = lambda: utcnow() + timedelta(hours=1)
     assert await hub.plugin_host.fire_due_timers() == 0
 

@@ -79,8 +79,10 @@ class PlatformClient:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        on_call: Callable[[str, str], None] = lambda _operation, _outcome: None,
     ) -> None:
         self.settings = settings
+        self.on_call = on_call  # (operation, outcome) of each call: the hub's metrics
         self.clock = clock
         self.sleep = sleep
         self._session: aiohttp.ClientSession | None = None
@@ -162,6 +164,24 @@ class PlatformClient:
     ) -> dict[str, Any] | None:
         if not self.enabled:
             raise PlatformNotConfigured("no [platform] base_url is configured")
+        try:
+            answer = await self._attempts(operation, path, body, key=key, missing_ok=missing_ok, replayed=replayed)
+        except PlatformError as exc:
+            self.on_call(operation, exc.code)
+            raise
+        self.on_call(operation, "ok" if answer is not None else "not_found")
+        return answer
+
+    async def _attempts(
+        self,
+        operation: str,
+        path: str,
+        body: dict[str, Any],
+        *,
+        key: str,
+        missing_ok: bool,
+        replayed: dict[str, bool] | None,
+    ) -> dict[str, Any] | None:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         attempts = self.settings.max_attempts
         for attempt in range(1, attempts + 1):
