@@ -23,19 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from conversation.account_intents import AccountIntent, account_intent, confirmation
+from conversation.account_intents import account_intent, confirmation
 from conversation.model import Choice
 from hub.sdk import (
     Done,
     NotVerified,
     Outcome,
     PlatformError,
-    PlatformUnavailable,
     PlatformUser,
     Plugin,
     PluginContext,
     Texts,
     TimerContext,
+    hub_texts,
     setting,
     texts,
 )
@@ -206,9 +206,7 @@ class AccountPlugin(Plugin):
                 reason = "account.not_found"
             except NotVerified:
                 user, reason = None, "account.verify_how"
-            except PlatformUnavailable:
-                user, reason = None, "account.unavailable"
-            except PlatformError:
+            except PlatformError:  # down, refused or an answer we cannot trust: people take it
                 user, reason = None, "account.unavailable"
         if user is None and tell:
             await ctx.reply(t.get(reason))
@@ -233,7 +231,8 @@ class AccountPlugin(Plugin):
         if ctx.conversation is None:
             return
         language = ctx.hub.language if ctx.hub is not None else ctx.language
-        await ctx.note(catalog(language).get("account.note.failed", operation=operation))
+        what = hub_texts(language).get(f"event.platform_op.{operation}")  # the timeline's name for it
+        await ctx.note(catalog(language).get("account.note.failed", operation=what))
 
 
-__all__ = ["AccountIntent", "AccountPlugin"]
+__all__ = ["AccountPlugin"]

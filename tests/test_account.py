@@ -10,6 +10,7 @@ import hmac
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from conversation.model import AuthorType, Conversation, Direction, MessageKind, Priority, Role
+from conversation.model import AuthorType, Conversation, Direction, MessageKind, Priority, Role, utcnow
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.i18n import texts
@@ -55,7 +56,13 @@ async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         tmp_path,
         {
             "storage": {"timeout_seconds": 10},
-            "platform": {"base_url": url, "secret": "env:HELPLINE_PLATFORM_SECRET", "allow_http": True},
+            "platform": {
+                "base_url": url,
+                "secret": "env:HELPLINE_PLATFORM_SECRET",
+                "allow_http": True,
+                "base_delay_seconds": 0.01,
+                "max_delay_seconds": 0.02,
+            },
             "channels": {
                 "webchat": {
                     "secret": "visitor-token-secret-0123456789",
@@ -239,6 +246,41 @@ async def test_theft_from_an_unverified_visitor_goes_to_security_without_touchin
     assert desk.platform.calls == [] and desk.platform.locks == []
     ticket = await the_ticket(desk.hub)
     assert (ticket.team, ticket.priority) == ("security", Priority.URGENT)
+
+
+async def lock_by_chat(desk: Desk, user_id: str) -> tuple[dict[str, Any], aiohttp.ClientWebSocketResponse]:
+    me = await chat_session(desk, user_id)
+    ws = await desk.client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=en")
+    await ws.send_json({"type": "message", "client_id": "c1", "text": "my account was hacked"})
+    await bot_frames(ws, 1)
+    await ws.send_json({"type": "choice", "client_id": "c2", "choice_id": "account:lock", "text": "Lock my account"})
+    [told] = await bot_frames(ws, 1)
+    return told, ws
+
+
+async def test_a_lock_the_platform_could_not_take_at_once_is_done_later_and_the_customer_told(desk: Desk) -> None:
+    desk.platform.fail_next["lock_account"] = [503, 503, 503]  # every attempt of the call made at once
+    told, ws = await lock_by_chat(desk, "u-1")
+    await ws.close()
+    assert told["text"] == EN.get("account.theft.locking", number=1000) and desk.platform.locks == []
+    desk.hub.actions.clock = lambda: utcnow() + timedelta(minutes=5)
+    assert await desk.hub.plugin_host.fire_due_timers() == 1  # the stored intent, repeated
+    said = await bot_said(desk.hub, await the_ticket(desk.hub))  # queued at the moved clock: read, not sent yet
+    assert said[-1] == EN.get("account.theft.locked_later", number=1000)
+    assert desk.platform.locks == ["u-1"] and len(set(desk.platform.keys)) == 1
+
+
+async def test_a_lock_refused_on_its_repeat_leaves_the_agents_a_note(desk: Desk) -> None:
+    desk.platform.fail_next["lock_account"] = [503, 503, 503, 403]
+    _told, ws = await lock_by_chat(desk, "u-2")
+    await ws.close()
+    desk.hub.actions.clock = lambda: utcnow() + timedelta(minutes=5)
+    assert await desk.hub.plugin_host.fire_due_timers() == 1
+    ticket = await the_ticket(desk.hub)
+    notes = [m.text for m in await desk.hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.NOTE]
+    assert notes == [EN.get("account.note.failed", operation="lock the account")]
+    assert desk.platform.locks == [] and ticket.team == "security"
+    assert await desk.hub.plugin_host.fire_due_timers() == 0  # not repeated after a refusal
 
 
 async def test_a_lock_question_left_unanswered_is_asked_once_more_then_left_to_people(desk: Desk) -> None:
