@@ -185,3 +185,11 @@ def confirmation(text: str) -> bool | None:
     if _YES.fullmatch(normal):
         return True
     return None
+
+
+def answers_mail(question_id: str, in_reply_to: list[str], references: list[str]) -> bool:
+    """Whether a mail replies to the mail that carried our question (message `question_id`,
+    sent as `<question_id@our domain>`). A mail's sender can be forged, and a ticket's number
+    is easy to guess; only the real mailbox received our question and can answer it."""
+    prefix = f"<{question_id}@"
+    return bool(question_id) and any(ref.startswith(prefix) for ref in [*in_reply_to, *references])

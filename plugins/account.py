@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from conversation.account_intents import account_intent, confirmation
+from conversation.account_intents import account_intent, answers_mail, confirmation
 from conversation.model import Choice
 from hub.sdk import (
     Done,
@@ -45,6 +45,7 @@ LOCK = "account:lock"  # the buttons' ids
 KEEP = "account:keep"
 AWAITING = "awaiting"  # the state key while a lock waits for the customer's yes
 ASKED = "asked"  # how often the lock question was asked
+QUESTION = "question"  # the id of the message that asked it
 MAX_ASKS = 2
 
 
@@ -99,8 +100,8 @@ class AccountPlugin(Plugin):
 
     @staticmethod
     def _forget_question(ctx: PluginContext) -> None:
-        ctx.state.pop(AWAITING, None)
-        ctx.state.pop(ASKED, None)
+        for key in (AWAITING, ASKED, QUESTION):
+            ctx.state.pop(key, None)
 
     # -- the matters -----------------------------------------------------------------------
     async def _theft(self, ctx: PluginContext) -> None:
@@ -119,13 +120,21 @@ class AccountPlugin(Plugin):
         t = catalog(ctx.language)
         question = t.get("account.theft.ask_again" if again else "account.theft.confirm")
         choices = [Choice(LOCK, t.get("account.theft.choice.lock")), Choice(KEEP, t.get("account.theft.choice.keep"))]
-        await ctx.ask(question, choices)
+        asked = await ctx.ask(question, choices)
+        ctx.state[QUESTION] = asked.id  # a mailed yes must reply to this very message
 
     @staticmethod
     def _lock_answer(ctx: PluginContext) -> bool | None:
         if ctx.chosen in (LOCK, KEEP):
             return ctx.chosen == LOCK
-        return confirmation(ctx.message.text)
+        answer = confirmation(ctx.message.text)
+        if answer and ctx.hub is not None and ctx.hub.channel_type(ctx.message.channel) == "email":
+            raw = ctx.message.raw or {}
+            replies = answers_mail(
+                str(ctx.state.get(QUESTION, "")), raw.get("in_reply_to", []), raw.get("references", [])
+            )
+            return True if replies else None  # a yes that does not reply to our question may be forged
+        return answer
 
     async def _lock(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)

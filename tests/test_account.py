@@ -237,6 +237,25 @@ async def test_theft_by_email_is_locked_after_a_typed_yes_and_a_no_locks_nothing
     assert other is not None and other.team == "security" and other.priority is Priority.URGENT
 
 
+async def test_a_forged_mailed_yes_locks_nothing(desk: Desk) -> None:
+    """A mail's sender can be forged and ticket numbers guessed: a yes that does not reply to
+    the question (which only the real mailbox received) is no answer, and is asked again."""
+    forged = customer_mail("Help", "My account was hacked", sender="Li Na <li.na@example.com>")
+    await mail_in(desk.hub, forged, sender="li.na@example.com")
+    await eventually(lambda: len(desk.sink.mails) >= 1, timeout=15)
+    token = customer_mail("Re: Help [#1000]", "yes", sender="Li Na <li.na@example.com>")  # the ticket's token only
+    await mail_in(desk.hub, token, sender="li.na@example.com")
+    await eventually(lambda: len(desk.sink.mails) >= 2, timeout=15)
+    again = desk.sink.mails[1].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert EN.get("account.theft.ask_again") in again and desk.platform.locks == []
+    assert await desk.hub.store.tickets.get_conversation_by_number(1001) is None  # the token did thread it
+    real = customer_mail(
+        "Re: Help", "yes", sender="Li Na <li.na@example.com>", In_Reply_To=desk.sink.mails[1]["Message-ID"]
+    )
+    await mail_in(desk.hub, real, sender="li.na@example.com")
+    await eventually(lambda: desk.platform.locks == ["u-1"], timeout=15)  # the real mailbox's reply
+
+
 async def test_theft_from_an_unverified_visitor_goes_to_security_without_touching_the_platform(desk: Desk) -> None:
     me = await chat_session(desk)
     async with desk.client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=en") as ws:

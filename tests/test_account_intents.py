@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conversation.account_intents import AccountIntent, account_intent, confirmation
+from conversation.account_intents import AccountIntent, account_intent, answers_mail, confirmation
 
 CASES: dict[AccountIntent, list[str]] = {
     AccountIntent.THEFT: [
@@ -129,3 +129,11 @@ def test_no(text: str) -> None:
 @pytest.mark.parametrize("text", ["我的订单呢", "what happens then?", "yes but first tell me why", ""])
 def test_anything_else_is_neither(text: str) -> None:
     assert confirmation(text) is None
+
+
+def test_a_mail_answers_a_question_only_by_replying_to_it() -> None:
+    asked = "0661347ac74bbec7236e1900"
+    assert answers_mail(asked, [f"<{asked}@help.example.com>"], [])
+    assert answers_mail(asked, [], ["<x@gmail.com>", f"<{asked}@help.example.com>"])
+    assert not answers_mail(asked, ["<x@gmail.com>"], ["<0661347ac74bbec7236e1901@help.example.com>"])
+    assert not answers_mail("", ["<@help.example.com>"], [])
