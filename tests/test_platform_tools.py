@@ -238,3 +238,18 @@ async def test_trusted_lookups_for_what_an_agent_decided(hub: Hub, platform: tup
         ("get_order", "ok"),
         ("get_order", "not_found"),
     ]
+
+
+async def test_the_verified_customers_own_orders_and_no_one_elses(hub: Hub, platform: tuple[FakePlatform, str]) -> None:
+    fake, _ = platform
+    fake.add_order("o-1", buyer="u-1", seller="s-9", title="Headphones")
+    fake.add_order("o-2", buyer="u-2", seller="s-9")
+    ticket = await write(hub, "m1", VERIFIED, text="hello")
+    contact = await hub.store.contacts.get_contact(ticket.contact_id)
+    tools = PlatformTools(hub.plugin_host.platform, "probe", ticket, contact, "chat", "user-1", hub, hub.plugin_host)
+    assert [o.title for o in await tools.orders()] == ["Headphones"]
+    assert (await tools.order("o-1")) is not None and await tools.order("o-2") is None
+    stranger = PlatformTools(hub.plugin_host.platform, "probe", ticket, None, "chat", "user-9", hub, hub.plugin_host)
+    with pytest.raises(NotVerified):
+        await stranger.orders()
+    assert [b for n, b in fake.calls if n == "list_orders"] == [{"user_id": "u-1", "limit": 10}]
