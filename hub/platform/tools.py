@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from conversation.model import Contact, Conversation, utcnow
 from conversation.platform_identity import PlatformIdentity, platform_identity
@@ -58,12 +58,6 @@ def idempotency_key(conversation_id: str, operation: str, target: str, occasion:
     same key, so a repeat is recognised by the platform; hashed, so it names no user or order."""
     digest = hashlib.sha256("\x1f".join((conversation_id, operation, target, occasion)).encode()).hexdigest()
     return f"helpline-{operation}-{digest[:40]}"
-
-
-class Recorder(Protocol):
-    async def post_event(
-        self, conversation_id: str, key: str, params: dict[str, str], *, raw: dict[str, Any] | None = None
-    ) -> Any: ...
 
 
 @dataclass
