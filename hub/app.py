@@ -48,6 +48,7 @@ from hub.knowledge_model import KnowledgeModel
 from hub.metrics import CONTENT_TYPE, Metrics, team_agents_online, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.platform import PlatformClient
 from hub.plugin_host import PluginHost
 from hub.privacy import SecretsGuard
 from hub.redact import install_log_redaction
@@ -142,6 +143,7 @@ class Hub(ChannelPort):
                 clock=lambda: self.actions.clock(),
                 language=self.language,
                 port=self,
+                platform=self._platform_client(config),
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
@@ -260,6 +262,16 @@ class Hub(ChannelPort):
             ", ".join(p.name for p in self.plugins) or "none",
         )
 
+    def _platform_client(self, config: Config) -> PlatformClient | None:
+        if not config.platform.enabled:
+            return None
+        counted = self.metrics.platform_calls
+        return PlatformClient(config.platform, on_call=lambda op, outcome: counted.labels(op, outcome).inc())
+
+    async def _close_platform(self) -> None:
+        if self.plugin_host.platform is not None:
+            await self.plugin_host.platform.close()
+
     async def stop(self) -> None:
         """Each stage runs even when an earlier one fails; the store is closed in any case."""
         grace = self.config.hub.shutdown_grace_seconds
@@ -272,6 +284,7 @@ class Hub(ChannelPort):
             ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             ("webhook client", self.webhook_sender.close),
+            ("platform client", self._close_platform),
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]
         try:

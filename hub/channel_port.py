@@ -173,3 +173,6 @@ class ChannelPort:
 
     def channel_adapter(self, name: str) -> Adapter | None:
         return self.adapters.get(name)
+
+    def channel_type(self, name: str) -> str:
+        return self.services.routing.channel_types.get(name, name)

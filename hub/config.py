@@ -21,6 +21,8 @@ from conversation.store import Ticketing
 from hub.access import NO_TEAM_CHOICES
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
+from hub.platform.client import check_section as check_platform
+from hub.platform.settings import PlatformSection
 from hub.registry import Registry, discover
 from hub.settings import (
     MIN_GENERATED_SECRET,
@@ -255,6 +257,7 @@ SECTION_TYPES: dict[str, type] = {
     "routing": RoutingSection,
     "knowledge": KnowledgeSection,
     "privacy": PrivacySection,
+    "platform": PlatformSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -299,6 +302,7 @@ class Config:
     routing: RoutingSection = field(default_factory=RoutingSection)
     knowledge: KnowledgeSection = field(default_factory=KnowledgeSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
+    platform: PlatformSection = field(default_factory=PlatformSection)
 
     @property
     def data_dir(self) -> Path:
@@ -367,7 +371,10 @@ def parse_config(
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
         knowledge=section_of(KnowledgeSection, _order_pattern_checked(values["knowledge"])),
         privacy=section_of(PrivacySection, values["privacy"]),
+        platform=section_of(PlatformSection, values["platform"]),
     )
+    if not store_only:
+        check_platform("platform", config.platform)
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")
     if store_only:

@@ -28,6 +28,7 @@ from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_change
 from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
+from hub.platform import PLATFORM_TIMER, PlatformClient
 from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
@@ -54,7 +55,9 @@ class PluginHost:
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
         port: HubPort | None = None,
+        platform: PlatformClient | None = None,
     ) -> None:
+        self._platform = platform  # the platform API's client ([platform]), shared by the plugins
         self.store = store
         self.port = port  # what plugins read beyond their ticket (team names, status links)
         self.records = records
@@ -72,6 +75,10 @@ class PluginHost:
                     f"plugin {plugin.name}: unknown events {sorted(unknown)} (known: {sorted(EVENT_KINDS)})"
                 )
             records.register(plugin.name, plugin.record_kinds)
+
+    @property
+    def platform(self) -> PlatformClient | None:
+        return self._platform
 
     # -- timers ----------------------------------------------------------------------------
     async def schedule(self, timer: Timer) -> None:
@@ -110,7 +117,10 @@ class PluginHost:
             hub=self.port,
         )
         try:
-            await plugin.on_timer(ctx)
+            if timer.name == PLATFORM_TIMER:
+                await self._platform_retry(plugin, ctx)
+            else:
+                await plugin.on_timer(ctx)
         except StoreUnavailable:
             raise  # the lease runs out and the timer fires again
         except Exception:
@@ -125,6 +135,17 @@ class PluginHost:
                 await self.store.timers.retry_timer(timer, at=self.clock() + retry_delay(timer.attempts))
             return
         await self.store.timers.finish_timer(timer)
+
+    @staticmethod
+    async def _platform_retry(plugin: Plugin, ctx: TimerContext) -> None:
+        """A platform side effect stored by `ctx.platform` (hub/platform/tools.py) came due:
+        repeat it with its own Idempotency-Key; raises (to be tried later) while the platform
+        is unavailable, then tells the plugin how it ended."""
+        done = await ctx.platform.resume(ctx.timer)
+        if done is None:
+            await plugin.on_platform_failed(ctx, str(ctx.timer.data.get("operation", "")))
+        else:
+            await plugin.on_platform_done(ctx, done)
 
     async def timer_loop_step(self, interval: float = TIMER_CHECK_SECONDS) -> None:
         """One round of the supervised loop: fire what is due, then wait (at once again after a full batch)."""

@@ -32,6 +32,7 @@ BUILTIN_ADAPTERS = {
     "slack": "adapters.slack.adapter:SlackAdapter",
 }
 BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin", "progress": "plugins.progress:ProgressPlugin"}
+BUILTIN_PLUGINS["account"] = "plugins.account:AccountPlugin"
 
 
 def _import(target: str) -> Callable[[], Any]:

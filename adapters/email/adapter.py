@@ -393,6 +393,9 @@ class EmailAdapter(Adapter):
                 "flags": mail.flags,
                 **({"list": mail.list_address} if mail.list_address else {}),
                 **({"unreadable": unreadable} if unreadable else {}),
+                # the mails it answers: a plugin's question is answered only by a reply to it
+                "in_reply_to": mail.in_reply_to[:20],
+                "references": mail.references[-20:],
             },
         )
 
