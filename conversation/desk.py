@@ -18,7 +18,7 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # What a team's agents see (supervisors always see all their teams' tickets, admins all):
 # "assigned": of the team's tickets, the unassigned ones and their own (not a colleague's);
 # "team": every ticket of the team; "all": every ticket of every team, changing only their team's.
-VISIBILITIES = ("assigned", "team", "all")
+VISIBILITIES = ("assigned", "team", "all", "supervisors")
 
 
 @dataclass(frozen=True)
