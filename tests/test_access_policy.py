@@ -90,12 +90,13 @@ def test_a_supervisors_only_team_is_seen_by_its_supervisors_alone_whoever_it_is_
     board = Team("board", {"en": "Supervisors"}, ["me", "colleague"], "supervisors")
     wide = Team("cs", CS.names, CS.members, "all")
     policy = AccessPolicy()
-    for teams in ([board], [board, wide], [wide]):  # a member agent, an agent of an "all" team, both
+    others = Team("board", board.names, ["colleague"], "supervisors")
+    for teams in ([board], [board, wide], [others, wide]):  # a member agent, an agent of an "all" team, both
         viewer = viewer_for(agent(Role.AGENT), teams)
         for conv in (ticket("board"), ticket("board", "me")):
             assert not policy.allows(viewer, conv, Access.READ), (teams, conv)
         assert policy.restricts(viewer)
-    assert policy.allows(viewer_for(agent(Role.AGENT), [wide]), ticket("tech"), Access.READ)  # the rest still
+    assert policy.allows(viewer_for(agent(Role.AGENT), [others, wide]), ticket("tech"), Access.READ)  # the rest
     assert policy.allows(viewer_for(agent(Role.SUPERVISOR), [board]), ticket("board", "me"), Access.WRITE)
     outsider = viewer_for(agent(Role.SUPERVISOR, "other"), [board, TECH])  # supervises tech, not the board
     assert not policy.allows(outsider, ticket("board", "other"), Access.READ)
