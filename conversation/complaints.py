@@ -56,7 +56,16 @@ DEFAULT_TOPICS: Mapping[str, tuple[str, ...]] = {
 OTHER_TOPIC = "other"
 
 _COMPLAINT_WORDS = ("投诉", "举报", "控告", "complain", "complaint", "report a seller", "report the seller")
-_SUGGESTION_WORDS = ("建议", "意见", "希望你们", "suggest", "suggestion", "feedback", "feature request", "would be nice")
+_SUGGESTION_WORDS = (
+    "建议",
+    "意见",
+    "希望你们",
+    "suggest",
+    "suggestion",
+    "feedback",
+    "feature request",
+    "would be nice",
+)
 _SUBJECT_WORDS: Mapping[str, tuple[str, ...]] = {
     "agent": ("客服", "工作人员", "人工", "agent", "staff", "representative", "support person"),
     "seller": ("卖家", "商家", "店铺", "seller", "merchant", "shop", "store"),

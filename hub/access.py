@@ -79,9 +79,7 @@ def viewer_for(agent: Agent, teams: Iterable[Team], token: ApiToken | None = Non
     every_ticket = agent.role is Role.ADMIN and (token is None or token.teams is None)
     supervised = {t.id for t in acting} if role in (Role.SUPERVISOR, Role.ADMIN) else set()
     withheld = frozenset(t.id for t in teams if t.visibility == SUPERVISORS_ONLY and t.id not in supervised)
-    return Viewer(
-        replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token), withheld
-    )
+    return Viewer(replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token), withheld)
 
 
 def admin_token_limits(agent: Agent, token: ApiToken | None) -> str:

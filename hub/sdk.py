@@ -107,6 +107,7 @@ __all__ = [
     "PluginRecords",
     "PluginRuntime",
     "EventContext",
+    "ServiceContext",
     "EVENT_KINDS",
     "Record",
     "RecordKind",
@@ -699,6 +700,21 @@ class TimerContext(TicketTools):
 
 
 @dataclass
+class ServiceContext(TicketTools):
+    """A plugin acting outside a customer message: at start (`on_start`, no ticket), for an
+    agent's request through the API, or asked whether a ticket may be resolved."""
+
+    plugin: str
+    conversation: Conversation | None
+    contact: Contact | None
+    settings: Any
+    actions: ConversationActions
+    runtime: PluginRuntime | None
+    language: str = SOURCE_LOCALE
+    hub: HubPort | None = None
+
+
+@dataclass
 class EventContext(TicketTools):
     """A ticket changed (`on_event`), after the change was stored.
 
@@ -762,3 +778,12 @@ class Plugin:
 
     async def on_event(self, ctx: EventContext) -> None:
         """A ticket changed in a way listed in `events`; errors are logged and counted, never undo the change."""
+
+    async def on_start(self, ctx: ServiceContext) -> None:
+        """The hub started (every hub process, every start): schedule standing timers here
+        with a fixed `key`, so each start moves the one timer instead of adding another."""
+
+    async def resolve_refusal(self, ctx: ServiceContext) -> str:
+        """Why `ctx.conversation` may not be resolved or closed yet, in words for the agent
+        ("" when it may): the hub refuses the change with this reason."""
+        return ""
