@@ -27,7 +27,7 @@ from hub.app_keys import HUB
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
 from tests.helpers import clear_proxies, customer_message, eventually, make_config, serve
-from tests.test_api import ADMIN, AGENT, Agent, sign_in
+from tests.test_api import ADMIN, AGENT, sign_in
 from tests.test_email import SUPPORT, customer_mail
 
 SECRET = "telegram-webhook-secret"
@@ -242,7 +242,7 @@ async def ticket_frames(ws: Any, seconds: float) -> list[str]:
             frame = await ws.receive_json(timeout=seconds)
             if frame.get("conversation_id"):
                 seen.append(frame["conversation_id"])
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return seen
 
 

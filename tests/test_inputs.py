@@ -110,7 +110,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
                     "sites": {"default": {"identity_secret": "identity-secret-for-input-tests"}},
                 },
             },
-            "plugins": {"enabled": ["disputes"]},  # its record kind: the /v1/records routes reach real code
+            # their record kinds: the /v1/records and /v1/complaints routes reach real code
+            "plugins": {"enabled": ["disputes", "complaints"]},
             "hotline": {"webhook_secret": PBX_SECRET},
         },
     )
@@ -144,6 +145,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "entry_id": "nope",
         "article_id": "nope",
         "version": "1",
+        "complaint_id": "nope",
+        "follow_up_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -575,6 +578,14 @@ def valid_bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/v1/roster/import"): {"team": "finance", "csv": ROSTER_CSV.format(agent=DEFAULT_ADMIN_EMAIL)},
         ("PATCH", "/v1/agents/{agent_id}/profile"): {"capacity": 3},
         ("PUT", "/v1/me/presence"): {"status": "away"},
+        ("POST", "/v1/conversations/{conversation_id}/complaint"): {"kind": "suggestion", "summary": "dark mode"},
+        ("POST", "/v1/complaints/{complaint_id}/move"): {"status": "investigating"},
+        ("POST", "/v1/complaints/{complaint_id}/outcome"): {"outcome": "refunded"},
+        ("POST", "/v1/complaints/{complaint_id}/follow-ups"): {
+            "text": "call the seller",
+            "owner": ids["agent_id"],
+            "due": "2030-01-01T08:00:00Z",
+        },
     }
 
 
@@ -606,12 +617,24 @@ async def real_ids(site: Site) -> dict[str, str]:
     )
     await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
+    complaint = await site.client.get("/api/v1/complaints", headers=site.bearer)
+    filed = (await complaint.json())["items"] or [
+        await made(f"/v1/conversations/{other.conversation.id}/complaint", {"kind": "complaint", "subject": "order"})
+    ]
+    followed = await site.client.post(
+        f"/api/v1/complaints/{filed[0]['id']}/follow-ups",
+        json={"text": "call", "owner": site.ids["agent_id"], "due": "2030-01-01T08:00:00Z"},
+        headers=site.bearer,
+    )
+    follow_up = (await followed.json())["data"]["follow_ups"][0]["id"]
     return {
         **site.ids,
         "record_id": record["id"],
         "webhook_id": webhook["id"],
         "callback_id": callback["id"],
         "entry_id": entry["id"],
+        "complaint_id": filed[0]["id"],
+        "follow_up_id": follow_up,
         "other_conversation": other.conversation.id,
         "other_contact": other.conversation.contact_id,
     }

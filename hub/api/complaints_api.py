@@ -148,33 +148,33 @@ async def list_suggestions(call: Call) -> dict[str, Any]:
 
 @api.route(
     "POST",
-    "/v1/complaints/{record_id}/move",
+    "/v1/complaints/{complaint_id}/move",
     summary="Move a complaint (received, investigating, awaiting_outcome, closed); the customer is told",
     tag="complaints",
     body=Obj({"status": Str(choices=rules.STATUSES)}, required=("status",)),
     response=RECORD,
 )
 async def move_complaint(call: Call) -> dict[str, Any]:
-    plugin, record, ctx = await _context(call, call.path["record_id"], Access.WRITE)
+    plugin, record, ctx = await _context(call, call.path["complaint_id"], Access.WRITE)
     return record_json(await plugin.move(ctx, record, call.body["status"]))
 
 
 @api.route(
     "POST",
-    "/v1/complaints/{record_id}/outcome",
+    "/v1/complaints/{complaint_id}/outcome",
     summary="Send the customer the outcome of a complaint; only then may its ticket be resolved",
     tag="complaints",
     body=Obj({"outcome": Str(max_length=4000, min_length=1)}, required=("outcome",)),
     response=RECORD,
 )
 async def complaint_outcome(call: Call) -> dict[str, Any]:
-    plugin, record, ctx = await _context(call, call.path["record_id"], Access.WRITE)
+    plugin, record, ctx = await _context(call, call.path["complaint_id"], Access.WRITE)
     return record_json(await plugin.send_outcome(ctx, record, call.body["outcome"]))
 
 
 @api.route(
     "POST",
-    "/v1/complaints/{record_id}/follow-ups",
+    "/v1/complaints/{complaint_id}/follow-ups",
     summary="Add an internal follow-up with an owner (an agent) and a due date; an overdue one is noted on the ticket",
     tag="complaints",
     body=Obj(
@@ -185,7 +185,7 @@ async def complaint_outcome(call: Call) -> dict[str, Any]:
     status=201,
 )
 async def add_follow_up(call: Call) -> dict[str, Any]:
-    plugin, record, ctx = await _context(call, call.path["record_id"], Access.WRITE)
+    plugin, record, ctx = await _context(call, call.path["complaint_id"], Access.WRITE)
     owner = await hub_of(call).store.accounts.get_agent(call.body["owner"])
     if owner is None or not owner.active:
         raise ApiError(422, "invalid", "owner: not an active agent")
@@ -195,11 +195,11 @@ async def add_follow_up(call: Call) -> dict[str, Any]:
 
 @api.route(
     "POST",
-    "/v1/complaints/{record_id}/follow-ups/{follow_up_id}/done",
+    "/v1/complaints/{complaint_id}/follow-ups/{follow_up_id}/done",
     summary="Mark a follow-up done (its timer is cancelled)",
     tag="complaints",
     response=RECORD,
 )
 async def finish_follow_up(call: Call) -> dict[str, Any]:
-    plugin, record, ctx = await _context(call, call.path["record_id"], Access.WRITE)
+    plugin, record, ctx = await _context(call, call.path["complaint_id"], Access.WRITE)
     return record_json(await plugin.finish_follow_up(ctx, record, call.path["follow_up_id"]))
