@@ -138,6 +138,8 @@ class AccessPolicy:
         owner always may (read, and change unless read-only): they were given the call to make,
         whoever the ticket is assigned to or whichever team has it now."""
         agent = viewer.agent
+        if conversation.team in viewer.withheld:
+            return False  # a complaint about an agent: not even a callback task shows it to them
         if owner_id and owner_id == agent.id and agent.active:
             return access is Access.READ or changes_allowed(agent)
         return self.allows(viewer, conversation, access)
