@@ -302,6 +302,11 @@ async def test_a_complaint_about_an_agent_is_never_visible_to_that_agent_and_goe
         # assigning it to her later still shows her nothing
         await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"assignee_id": lina.id})
         await lina.call("GET", f"/api/v1/conversations/{conv}", status=404)
+        # nor does a team of hers that reads every ticket
+        await admin.call("PATCH", "/api/v1/teams/customer-service", {"visibility": "all"})
+        await lina.call("GET", f"/api/v1/conversations/{conv}", status=404)
+        assert conv not in await (await lina.client.get("/api/v1/conversations?q=rude")).text()
+        assert other.conversation.id in await (await lina.client.get("/api/v1/conversations")).text()
     finally:
         for who in (admin, lina, sam):
             await who.client.close()
