@@ -126,6 +126,7 @@ COMPLAINT_KIND = RecordKind(
     },
     queries=("number", "subject", "department"),
     statuses=rules.STATUSES,
+    managed=True,  # moves and the outcome go through the plugin: the customer is told, the rules hold
 )
 SUGGESTION_KIND = RecordKind(
     SUGGESTION,
@@ -145,6 +146,7 @@ SUGGESTION_KIND = RecordKind(
     },
     queries=("topic", "month"),
     statuses=rules.SUGGESTION_STATUSES,
+    managed=True,
 )
 
 

@@ -162,6 +162,11 @@ async def test_a_complaint_on_telegram_is_numbered_moved_and_answered_and_its_ti
         answer = await admin.call("PATCH", f"/api/v1/conversations/{ticket.id}", {"status": "resolved"}, status=422)
         assert answer["error"] == "resolve_refused" and "C-1000" in answer["message"]
         assert (await by_number(hub, 1000)).status is Status.OPEN
+        # nor can the generic records API mark the outcome sent behind the plugin's back
+        skipped = await admin.call(
+            "PATCH", f"/api/v1/records/complaints/complaint/{complaint['id']}", {"status": "outcome_sent"}, status=409
+        )
+        assert skipped["error"] == "managed_record"
 
         await admin.call("POST", f"{base}/move", {"status": "awaiting_outcome"})
         await admin.call("POST", f"{base}/outcome", {"outcome": "卖家已同意全额退款，3 个工作日内到账。"})
