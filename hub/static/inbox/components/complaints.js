@@ -126,7 +126,7 @@ export function ComplaintsDialog() {
     <div class="row" role="group" aria-label=${t("complaints.lists")}>
       ${LISTS.map((l) => html`<button type="button" id="complaints-${l}" aria-pressed=${list === l} onClick=${() => setList(l)}>${t(`complaints.list.${l}`)}</button>`)}
     </div>
-    ${list === "status" ? html`<${Choice} id="complaints-status" name="status" value=${status} options=${STATUSES} onValue=${setStatus} />` : null}
+    ${list === "status" ? html`<${Choice} id="complaints-by-status" name="status" value=${status} options=${STATUSES} onValue=${setStatus} />` : null}
     ${list === "suggestions" ? html`<label class="field">${t("complaints.topic")}<input id="suggestions-topic" value=${topic} onChange=${(e) => setTopic(e.target.value.trim())} /></label>` : null}
     ${items === null ? null : items.length ? html`<ul id="complaint-list" class="callback-list">
       ${items.map((r) => html`<li data-id=${r.id}>
