@@ -56,15 +56,29 @@ DEFAULT_TOPICS: Mapping[str, tuple[str, ...]] = {
 OTHER_TOPIC = "other"
 
 _COMPLAINT_WORDS = ("投诉", "举报", "控告", "complain", "complaint", "report a seller", "report the seller")
+# "建议" alone is also "what do you suggest I do?": a suggestion is offered, not asked for.
 _SUGGESTION_WORDS = (
-    "建议",
-    "意见",
+    "我有个建议",
+    "我有一个建议",
+    "我的建议",
+    "提个建议",
+    "提一个建议",
+    "提建议",
+    "建议你们",
+    "建议平台",
+    "建议增加",
+    "建议添加",
+    "建议改进",
     "希望你们",
-    "suggest",
-    "suggestion",
-    "feedback",
+    "希望平台",
+    "意见反馈",
+    "suggestion:",
+    "a suggestion",
+    "my suggestion",
+    "i suggest",
     "feature request",
     "would be nice",
+    "feedback:",
 )
 _SUBJECT_WORDS: Mapping[str, tuple[str, ...]] = {
     "agent": ("客服", "工作人员", "人工", "agent", "staff", "representative", "support person"),

@@ -326,7 +326,7 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
         ("s2", "我有个建议：希望增加夜间配送"),
         ("s3", "Suggestion: please add a dark mode to the app"),
         ("s4", "A suggestion: add a dark mode to the app please"),
-        ("s5", "建议优惠券可以叠加使用"),
+        ("s5", "提个建议：优惠券可以叠加使用"),
     ]
     for i, (external_id, text) in enumerate(said):
         await hub.ingest(customer_message(external_id, text, thread=f"s{i}", sender=Sender(f"s{i}")))
