@@ -714,7 +714,8 @@ TEAM_FIELDS = {
     "visibility": Str(
         choices=VISIBILITIES,
         description="what the team's agents see: assigned (unassigned and their own), team (all the team's),"
-        " all (every ticket, changing only the team's)",
+        " all (every ticket, changing only the team's), supervisors (its supervisors and admins only: complaints"
+        " about agents)",
     ),
     "lead": Str(max_length=64, description="the team lead's agent id, told when an SLA target is missed; empty: none"),
 }
