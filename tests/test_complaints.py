@@ -7,6 +7,7 @@ monthly report mailed through the loopback SMTP server, once."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,8 @@ from conversation.model import Conversation, MessageKind, Role, Status
 from conversation.timers import timer_key
 from hub.agents import add_agent
 from hub.app import Hub, build_app
+from hub.api.framework import SAFE
+from hub.api.routes import api
 from hub.app_keys import HUB
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
@@ -298,6 +301,10 @@ async def test_a_complaint_about_an_agent_is_never_visible_to_that_agent_and_goe
             text = await (await lina.client.get(path)).text()
             assert conv not in text and complaint["id"] not in text and "rude" not in text, path
         assert (await lina.call("GET", "/api/v1/conversations/counts"))["all"] == 1
+        for route in api.routes:  # and no other answer she may ask for (audit log, exports, views...)
+            if route.method in SAFE and "{" not in route.path and route.path != "/v1/live":
+                text = await (await lina.client.get("/api" + route.path)).text()
+                assert conv not in text and complaint["id"] not in text and "rude" not in text, route.path
 
         # the supervisors see it; an admin too
         assert (await sam.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["id"] == conv
@@ -366,3 +373,58 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
         await hub.plugin_host.context(hub.plugin_host.plugins["complaints"], None), month
     )
     assert sent == 0 and len(mails.mails) == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"departments": {"weather": "finance"}}, "plugins.complaints.departments.weather: a subject"),
+        ({"topics": {"delivery": "快递"}}, "plugins.complaints.topics.delivery: a list of keywords"),
+        ({"report_recipients": {"product": ["not-an-address"]}}, "plugins.complaints.report_recipients.product"),
+        ({"group_similarity": 1.5}, "plugins.complaints.group_similarity: between 0 and 1"),
+        ({"report_recipients": ["pm@example.com"]}, "plugins.complaints.report_recipients"),
+    ],
+)
+def test_wrong_settings_name_the_key_at_start(settings: dict[str, Any], message: str) -> None:
+    from hub.config import parse_config
+    from hub.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_config({"plugins": {"enabled": ["complaints"], "complaints": settings}})
+
+
+async def test_a_complaint_that_names_no_subject_asks_with_buttons_and_files_the_pick(
+    server: TestServer, hub: Hub, bot: FakeTelegram
+) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        await telegram(admin.client, text_update(1, "我要投诉！太过分了"))
+        await said_count(bot, 1)
+        asked = bot.sent("sendMessage")[-1]
+        assert asked["text"] == "很抱歉给您带来不好的体验。请问您要投诉的是？"
+        markup = asked["reply_markup"]
+        keyboard = (markup if isinstance(markup, dict) else json.loads(markup))["inline_keyboard"]
+        buttons = {b["callback_data"]: b["text"] for row in keyboard for b in row}
+        assert buttons["complaint:agent"] == "客服人员" and len(buttons) == len(rules.SUBJECTS)
+        ticket = await by_number(hub, 1000)
+        assert await hub.services.records.query("complaints", "complaint", conversation_id=ticket.id) == []
+
+        tap = {
+            "update_id": 2,
+            "callback_query": {
+                "id": "cb1",
+                "chat_instance": "ci",
+                "data": "complaint:feature",
+                "from": {"id": 777, "is_bot": False, "first_name": "Li"},
+                "message": {"message_id": 101, "date": 0, "chat": {"id": 777, "type": "private"}, "text": "?"},
+            },
+        }
+        await telegram(admin.client, tap)
+        complaint = await complaint_of(hub, ticket.id)
+        assert (complaint["subject"], complaint["summary"]) == ("feature", "我要投诉！太过分了")
+        assert (await said_count(bot, 2))[-1].startswith("您的投诉已受理，编号 C-1000。技术支持团队")
+        await telegram(admin.client, {**tap, "update_id": 3, "callback_query": {**tap["callback_query"], "id": "cb2"}})
+        await asyncio.sleep(0.3)
+        assert len(await hub.services.records.query("complaints", "complaint")) == 1  # a second tap files nothing
+    finally:
+        await admin.client.close()
