@@ -23,9 +23,9 @@ from conversation.inbound import Sender
 from conversation.model import Conversation, MessageKind, Role, Status
 from conversation.timers import timer_key
 from hub.agents import add_agent
-from hub.app import Hub, build_app
 from hub.api.framework import SAFE
 from hub.api.routes import api
+from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
