@@ -398,7 +398,8 @@ class ComplaintsPlugin(Plugin):
 
     def render_report(self, month: str, suggestions: list[tuple[str, list[str]]], language: str) -> tuple[str, str]:
         """The report's subject and text in `language` (the hub's: it is read by staff)."""
-        similar = rules.groups(text_similarities([text for text, _ in suggestions]), self.settings.group_similarity)
+        matrix = text_similarities([text for text, _ in suggestions]).tolist()
+        similar = rules.groups(matrix, self.settings.group_similarity)
         report = rules.report(month, suggestions, similar)
         t = catalog(language)
         lines = [t.get("complaints.report.head", month=month, total=report.total), ""]
