@@ -219,6 +219,11 @@ async def test_a_complaint_by_email_is_told_in_english_and_an_agent_converts_ano
 
         # an agent converts a ticket (critical: urgent) and gives it a follow-up
         other = await hub.ingest(customer_message("x1", "the search page is very slow", thread="x"))
+        wrong = {"kind": "complaint", "subject": "agent", "about_agent": "nobody"}
+        refused = await admin.call(
+            "POST", f"/api/v1/conversations/{other.conversation.id}/complaint", wrong, status=422
+        )
+        assert refused["message"] == "about_agent: not an agent"
         body = {"kind": "complaint", "subject": "feature", "severity": "critical", "summary": "search slow"}
         filed = await admin.call("POST", f"/api/v1/conversations/{other.conversation.id}/complaint", body, status=201)
         assert filed["data"]["number"] == f"C-{other.conversation.number}"

@@ -100,6 +100,8 @@ async def file_complaint(call: Call) -> dict[str, Any]:
         return record_json(await plugin.suggest(ctx, text, list(body.get("topics") or []) or None))
     if "subject" not in body:
         raise ApiError(422, "invalid", "subject: say what the complaint is about")
+    if body.get("about_agent") and await hub.store.accounts.get_agent(body["about_agent"]) is None:
+        raise ApiError(422, "invalid", "about_agent: not an agent")
     filing = Filing(
         body["subject"], body.get("severity", "normal"), body.get("summary", ""), body.get("about_agent", "")
     )
