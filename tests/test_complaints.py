@@ -359,9 +359,15 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
     due = rules.next_month_start(now)
     timer = await hub.store.timers.get_timer(timer_key("complaints", "monthly-report"))
     assert timer is not None and (timer.name, timer.due_at) == ("report", due)
+    mails.script = ["451 4.3.0 try again later"]  # the relay is busy at first: the report is tried again
     hub.actions.clock = lambda: due + timedelta(minutes=1)  # type: ignore[method-assign]
     assert await hub.plugin_host.fire_due_timers() == 1
+    assert mails.mails == []
+    hub.actions.clock = lambda: due + timedelta(days=1)  # type: ignore[method-assign]
+    assert await hub.plugin_host.fire_due_timers() == 1
     await eventually(lambda: len(mails.mails) >= 1)
+    timer = await hub.store.timers.get_timer(timer_key("complaints", "monthly-report"))
+    assert timer is not None and timer.due_at == rules.next_month_start(due)  # and next month's is set
     [report] = mails.mails
     assert sorted(mails.envelopes[0].rcpt_tos) == sorted(REPORT_TO)
     month = rules.month_of(now)
