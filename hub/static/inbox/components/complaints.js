@@ -143,9 +143,10 @@ export function ComplaintsDialog() {
 export function ComplaintsButton() {
   const s = useStore();
   const [overdue, setOverdue] = useState(null);
-  useEffect(() => {
-    api("GET", "/complaints?overdue=true").then((r) => setOverdue(r.items.length)).catch(() => setOverdue(null));
-  }, [s.recordsChanged]);
+  const open = s.dialog === "complaints";
+  useEffect(() => { // on start and after the lists were open: not on every record change (a scan of the complaints)
+    if (!open) api("GET", "/complaints?overdue=true").then((r) => setOverdue(r.items.length)).catch(() => setOverdue(null));
+  }, [open]);
   if (overdue === null) return null;
   return html`<button type="button" id="open-complaints" class="link" onClick=${() => update({ dialog: "complaints" })}>
     ${t("complaints.lists")}${overdue ? html` <span class="count">${overdue}</span>` : null}</button>`;
