@@ -211,7 +211,7 @@ class ComplaintsPlugin(Plugin):
             return Outcome.CONTINUE
         if ctx.chosen.startswith(CHOICE_PREFIX):
             subject = ctx.chosen.removeprefix(CHOICE_PREFIX)
-            if subject in rules.SUBJECTS and not await self._open_complaint(ctx):
+            if subject in rules.SUBJECTS and not await self._has_complaint(ctx):
                 await self.file(ctx, Filing(subject, summary=str(ctx.state.pop("pending", ""))), who=self.name)
             ctx.stop()
             return Outcome.STOP
@@ -219,7 +219,7 @@ class ComplaintsPlugin(Plugin):
         if wanted == SUGGESTION:
             await self.suggest(ctx, ctx.message.text)
             await ctx.reply(catalog(ctx.language).get("complaints.suggestion.thanks"))
-        elif wanted == COMPLAINT and not await self._open_complaint(ctx):
+        elif wanted == COMPLAINT and not await self._has_complaint(ctx):
             await self._complaint_from(ctx)
         else:
             return Outcome.CONTINUE
@@ -237,8 +237,9 @@ class ComplaintsPlugin(Plugin):
             return
         await self.file(ctx, Filing(subject or "other", summary=ctx.message.text[:4000]), who=self.name)
 
-    async def _open_complaint(self, ctx: PluginContext) -> bool:
-        return any(r.status in rules.OPEN for r in await ctx.records.of_ticket(COMPLAINT))
+    async def _has_complaint(self, ctx: PluginContext) -> bool:
+        """One complaint per ticket (its number is the ticket's): more words on it are for the agents."""
+        return bool(await ctx.records.of_ticket(COMPLAINT))
 
     # -- complaints ------------------------------------------------------------------------
     async def file(self, ctx: PluginContext | ServiceContext, filing: Filing, *, who: str) -> Record:

@@ -181,6 +181,13 @@ async def test_a_complaint_on_telegram_is_numbered_moved_and_answered_and_its_ti
         assert (await by_number(hub, 1000)).status is Status.RESOLVED
         await asyncio.sleep(0.2)
         assert len(said(bot)) == 4  # each news told once
+        # more words about it reopen the ticket for the agents; no second complaint, no plugin error
+        await telegram(admin.client, text_update(2, "我还要投诉，退款太慢了", message_id=2))
+        await eventually(lambda: hub.pipeline._tasks == set())
+        assert len(await hub.services.records.query("complaints", "complaint")) == 1
+        assert hub.metrics.plugin_errors.labels("complaints")._value.get() == 0
+        await asyncio.sleep(0.2)
+        assert len(said(bot)) == 4  # not asked what the complaint is about all over again
     finally:
         await admin.client.close()
 
