@@ -152,6 +152,10 @@ class ChannelPort:
         chosen = match_locale(language, found.names) or match_locale(SOURCE_LOCALE, found.names)
         return found.names[chosen] if chosen else team
 
+    async def team_members(self, team: str) -> list[str]:
+        found = await self.store.desk.get_team(team) if team else None
+        return list(found.members) if found is not None else []
+
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
         return PendingUploads(self.blobs.directory.parent / "uploads" / channel, self.blobs, ttl)
 

@@ -308,6 +308,10 @@ class HubPort(Protocol):
         """A team's name in that language (its id when the team is unknown)."""
         ...
 
+    async def team_members(self, team: str) -> list[str]:
+        """The ids of a team's agents ([] when the team is unknown)."""
+        ...
+
 
 class Adapter:
     """Base of every channel adapter. Subclasses declare a `Settings` section (a frozen

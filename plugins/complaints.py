@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Protocol
 from conversation import complaints as rules
 from conversation.errors import InvalidInput
 from conversation.faq import text_similarities
-from conversation.model import AuthorType, Choice, Conversation, Direction, new_id
+from conversation.model import AuthorType, Choice, Conversation, Direction, Role, new_id
 from conversation.priority_rules import PrioritySource
 from hub.sdk import (
     ConfigError,
@@ -188,6 +188,11 @@ class ComplaintsPlugin(Plugin):
         report_channel: str = setting(str, "email", "the email channel whose relay sends the monthly report")
         group_similarity: float = setting(float, 0.3, "how alike (0..1) two suggestions are to be grouped")
         recognise: bool = setting(bool, True, "file complaints and suggestions a customer's message asks for")
+        escalation_team: str = setting(
+            str,
+            "",
+            "team for complaints about a supervisor of the agent department (visibility supervisors, without them)",
+        )
 
     settings: Settings
 
@@ -252,6 +257,7 @@ class ComplaintsPlugin(Plugin):
         if filing.subject == "agent" and not about and ctx.hub is not None:
             about = await _agent_of(ctx, ticket)
         route = rules.route(filing.subject, filing.severity, self.settings.departments, about_agent=about)
+        route = await self._kept_from_subject(ctx, route)
         changes: dict[str, Any] = {"team": route.team, "priority": route.priority}
         if route.about_agent and ticket.assignee_id == route.about_agent:
             changes["assignee_id"] = ""  # taken off the agent it is about: they must not see it again
@@ -279,6 +285,28 @@ class ComplaintsPlugin(Plugin):
             ctx, record, "received", catalog(ctx.language).get("complaints.received", number=number, team=team)
         )
         return record
+
+    async def _kept_from_subject(self, ctx: PluginContext | ServiceContext, route: rules.Route) -> rules.Route:
+        """A "supervisors" team shows its tickets to its supervisors: a complaint about one of
+        them goes to `escalation_team` instead (its supervisors are their managers; none: admins)."""
+        if not route.about_agent or ctx.hub is None:
+            return route
+        agent = await ctx.hub.reads.get_agent(route.about_agent)
+        if (
+            agent is None
+            or agent.role.value != "supervisor"
+            or route.about_agent not in await ctx.hub.team_members(route.team)
+        ):
+            return route
+        if not self.settings.escalation_team:
+            log.warning(
+                "a complaint about %s, a supervisor of team %s, is visible to them:"
+                " set [plugins.complaints] escalation_team",
+                route.about_agent,
+                route.team,
+            )
+            return route
+        return rules.Route(self.settings.escalation_team, route.priority, route.about_agent)
 
     async def move(self, ctx: ServiceContext, record: Record, status: str) -> Record:
         rules.check_move(record.status, status)

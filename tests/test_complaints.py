@@ -83,7 +83,11 @@ async def server(tmp_path: Path, bot: FakeTelegram, sink: tuple[Sink, int]) -> A
             },
             "plugins": {
                 "enabled": ["complaints"],
-                "complaints": {"report_recipients": {"product": REPORT_TO}, "departments": {"agent": "supervisors"}},
+                "complaints": {
+                    "report_recipients": {"product": REPORT_TO},
+                    "departments": {"agent": "supervisors"},
+                    "escalation_team": "managers",
+                },
             },
         },
     )
@@ -94,6 +98,7 @@ async def server(tmp_path: Path, bot: FakeTelegram, sink: tuple[Sink, int]) -> A
     await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
     sam = await add_agent(hub.store, SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], name="Sam")
     await hub.store.desk.save_team(Team("supervisors", {"en": "Supervisors", "zh-CN": "主管"}, [sam.id], "supervisors"))
+    await hub.store.desk.save_team(Team("managers", {"en": "Managers", "zh-CN": "经理"}, [], "supervisors"))
     yield server
     await server.close()
 
@@ -446,3 +451,24 @@ async def test_a_complaint_that_names_no_subject_asks_with_buttons_and_files_the
         assert len(await hub.services.records.query("complaints", "complaint")) == 1  # a second tap files nothing
     finally:
         await admin.client.close()
+
+
+async def test_a_complaint_about_a_supervisor_of_the_agent_department_goes_to_the_escalation_team(
+    server: TestServer, hub: Hub
+) -> None:
+    admin, sam = await sign_in(server, ADMIN), await sign_in(server, SUPERVISOR)
+    try:
+        first = await hub.ingest(customer_message("m1", "where is my refund", thread="t1", sender=Sender("u1")))
+        conv = first.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "supervisors", "assignee_id": sam.id})
+        assert (await sam.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["id"] == conv
+        body = {"kind": "complaint", "subject": "agent", "summary": "Sam hung up on me"}
+        filed = await admin.call("POST", f"/api/v1/conversations/{conv}/complaint", body, status=201)
+        assert (filed["data"]["about_agent"], filed["data"]["department"]) == (sam.id, "managers")
+        await sam.call("GET", f"/api/v1/conversations/{conv}", status=404)  # he supervises "supervisors", not this
+        assert conv not in await (await sam.client.get("/api/v1/conversations?q=refund")).text()
+        assert (await sam.call("GET", "/api/v1/complaints"))["items"] == []
+        assert (await admin.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["team"] == "managers"
+    finally:
+        await admin.client.close()
+        await sam.client.close()
