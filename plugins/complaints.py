@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Protocol
 from conversation import complaints as rules
 from conversation.errors import InvalidInput
 from conversation.faq import text_similarities
-from conversation.model import AuthorType, Choice, Conversation, Direction, Role, new_id
+from conversation.model import AuthorType, Choice, Conversation, Direction, new_id
 from conversation.priority_rules import PrioritySource
 from hub.sdk import (
     ConfigError,
