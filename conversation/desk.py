@@ -44,6 +44,8 @@ DEFAULT_TEAMS = (
     Team("technical-support", {"zh-CN": "技术支持", "en": "Technical support"}),
     Team("finance", {"zh-CN": "财务/退款", "en": "Finance / refunds"}),
     Team("complaints", {"zh-CN": "投诉", "en": "Complaints"}),
+    # complaints about agents (the complaints plugin): seen by the team's supervisors only
+    Team("supervisors", {"zh-CN": "主管", "en": "Supervisors"}, visibility="supervisors"),
 )
 
 DEFAULT_CATEGORIES = (

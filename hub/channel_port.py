@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conversation.desk import Team
 from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
 from conversation.store import Store, StoreUnavailable
 from hub.blobs import BlobStore, PendingUploads
@@ -152,9 +153,8 @@ class ChannelPort:
         chosen = match_locale(language, found.names) or match_locale(SOURCE_LOCALE, found.names)
         return found.names[chosen] if chosen else team
 
-    async def team_members(self, team: str) -> list[str]:
-        found = await self.store.desk.get_team(team) if team else None
-        return list(found.members) if found is not None else []
+    async def team(self, team_id: str) -> Team | None:
+        return await self.store.desk.get_team(team_id) if team_id else None
 
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
         return PendingUploads(self.blobs.directory.parent / "uploads" / channel, self.blobs, ttl)

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 
 from conversation.business_time import Calendar
+from conversation.desk import Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
 from conversation.priority_rules import PrioritySource
@@ -308,8 +309,8 @@ class HubPort(Protocol):
         """A team's name in that language (its id when the team is unknown)."""
         ...
 
-    async def team_members(self, team: str) -> list[str]:
-        """The ids of a team's agents ([] when the team is unknown)."""
+    async def team(self, team_id: str) -> Team | None:
+        """A team (its members and visibility); None when there is no such team."""
         ...
 
 

@@ -23,7 +23,6 @@ The rules are pure functions in conversation/complaints.py; this module stores a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ from typing import Any, ClassVar, Protocol
 from conversation import complaints as rules
 from conversation.errors import InvalidInput
 from conversation.faq import text_similarities
-from conversation.model import AuthorType, Choice, Conversation, Direction, new_id
+from conversation.model import AuthorType, Choice, Conversation, Direction, Role, new_id
 from conversation.priority_rules import PrioritySource
 from hub.sdk import (
     ConfigError,
@@ -53,8 +52,8 @@ COMPLAINT = "complaint"
 SUGGESTION = "suggestion"
 CHOICE_PREFIX = "complaint:"
 REPORT_TIMER = "monthly-report"
+SUPERVISORS_ONLY = "supervisors"  # the team visibility that keeps complaints about agents from them
 REPORTS_HOLDER = "complaints-reports"  # where each department's monthly report is marked sent
-log = logging.getLogger(__name__)
 
 _TITLES = {
     "number": ("Complaint number", "投诉编号"),
@@ -258,6 +257,9 @@ class ComplaintsPlugin(Plugin):
             about = await _agent_of(ctx, ticket)
         route = rules.route(filing.subject, filing.severity, self.settings.departments, about_agent=about)
         route = await self._kept_from_subject(ctx, route)
+        if filing.subject == "agent" and ctx.hub is not None:
+            for problem in await self.unsafe_teams(ctx):
+                self.log.error("complaint on ticket #%s: [plugins.complaints] %s", ticket.number, problem)
         changes: dict[str, Any] = {"team": route.team, "priority": route.priority}
         if route.about_agent and ticket.assignee_id == route.about_agent:
             changes["assignee_id"] = ""  # taken off the agent it is about: they must not see it again
@@ -291,22 +293,35 @@ class ComplaintsPlugin(Plugin):
         them goes to `escalation_team` instead (its supervisors are their managers; none: admins)."""
         if not route.about_agent or ctx.hub is None:
             return route
+        team = await ctx.hub.team(route.team)
         agent = await ctx.hub.reads.get_agent(route.about_agent)
-        if (
-            agent is None
-            or agent.role.value != "supervisor"
-            or route.about_agent not in await ctx.hub.team_members(route.team)
-        ):
+        if team is None or agent is None or agent.role is not Role.SUPERVISOR or agent.id not in team.members:
             return route
         if not self.settings.escalation_team:
-            log.warning(
+            self.log.error(
                 "a complaint about %s, a supervisor of team %s, is visible to them:"
                 " set [plugins.complaints] escalation_team",
-                route.about_agent,
-                route.team,
+                agent.id,
+                team.id,
             )
             return route
         return rules.Route(self.settings.escalation_team, route.priority, route.about_agent)
+
+    async def unsafe_teams(self, ctx: ServiceContext | PluginContext) -> list[str]:
+        """The configured teams for complaints about agents that would not hide them (missing,
+        or a visibility other than "supervisors"), as "key: why" for the log."""
+        assert ctx.hub is not None
+        problems = []
+        wanted = {"departments.agent": self.settings.departments.get("agent") or rules.DEFAULT_DEPARTMENTS["agent"]}
+        if self.settings.escalation_team:
+            wanted["escalation_team"] = self.settings.escalation_team
+        for key, team_id in wanted.items():
+            team = await ctx.hub.team(team_id)
+            if team is None:
+                problems.append(f"{key}: there is no team {team_id!r} (create it with visibility supervisors)")
+            elif team.visibility != SUPERVISORS_ONLY:
+                problems.append(f"{key}: team {team_id!r} has visibility {team.visibility!r}, not supervisors")
+        return problems
 
     async def move(self, ctx: ServiceContext, record: Record, status: str) -> Record:
         rules.check_move(record.status, status)
@@ -371,6 +386,9 @@ class ComplaintsPlugin(Plugin):
 
     # -- timers ----------------------------------------------------------------------------
     async def on_start(self, ctx: ServiceContext) -> None:
+        if ctx.hub is not None:
+            for problem in await self.unsafe_teams(ctx):  # complaints about agents would reach them
+                self.log.error("[plugins.complaints] %s", problem)
         if self.settings.report_recipients:
             await ctx.schedule(rules.next_month_start(datetime.now(UTC)), "report", key=REPORT_TIMER)
 

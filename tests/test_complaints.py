@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +30,7 @@ from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
-from tests.helpers import clear_proxies, customer_message, eventually, make_config, serve
+from tests.helpers import clear_proxies, customer_message, eventually, make_config, running_hub, serve
 from tests.test_api import ADMIN, AGENT, sign_in
 from tests.test_email import SUPPORT, customer_mail
 
@@ -472,3 +473,20 @@ async def test_a_complaint_about_a_supervisor_of_the_agent_department_goes_to_th
     finally:
         await admin.client.close()
         await sam.client.close()
+
+
+async def test_a_team_for_complaints_about_agents_that_would_not_hide_them_is_an_error_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(
+        tmp_path,
+        {"plugins": {"enabled": ["complaints"], "complaints": {"departments": {"agent": "customer-service"}}}},
+    )
+    with caplog.at_level(logging.ERROR, logger="helpline.plugin.complaints"):
+        async with running_hub(config) as hub:
+            said = [r.getMessage() for r in caplog.records if r.name == "helpline.plugin.complaints"]
+            assert said == [
+                "[plugins.complaints] departments.agent: team 'customer-service' has visibility 'team', not supervisors"
+            ]
+            default = await hub.store.desk.get_team("supervisors")  # a new hub has the safe one
+            assert default is not None and default.visibility == "supervisors" and default.members == []
