@@ -148,6 +148,7 @@ class Hub(ChannelPort):
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
         self.actions.ticket_listener = self.plugin_host.ticket_changed
+        self.actions.resolve_guard = self.plugin_host.resolve_refusal
         self.status_links: StatusLinks | None = None  # made at start when [status_page] is on (its key may be stored)
         self.pipeline = Pipeline(
             self.store,
@@ -242,6 +243,7 @@ class Hub(ChannelPort):
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
         self._background.append(self.supervisor.run("plugin-timers", self.plugin_host.timer_loop_step))
+        await self.plugin_host.start_plugins()  # their standing timers (a monthly report)
         self._background.append(
             self.supervisor.run("callbacks-due", lambda: raise_due_step(self.services.hotline, self.instance_id))
         )

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conversation.desk import Team
 from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
 from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
@@ -167,6 +168,9 @@ class ChannelPort:
             return team
         chosen = match_locale(language, found.names) or match_locale(SOURCE_LOCALE, found.names)
         return found.names[chosen] if chosen else team
+
+    async def team(self, team_id: str) -> Team | None:
+        return await self.store.desk.get_team(team_id) if team_id else None
 
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
         return PendingUploads(self.blobs.directory.parent / "uploads" / channel, self.blobs, ttl)

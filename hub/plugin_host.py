@@ -29,7 +29,7 @@ from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_de
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.platform import PLATFORM_TIMER, PlatformClient
-from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
+from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, ServiceContext, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
 from hub.told import mark_told
@@ -79,6 +79,39 @@ class PluginHost:
     @property
     def platform(self) -> PlatformClient | None:
         return self._platform
+
+    async def context(self, plugin: Plugin, conversation: Conversation | None) -> ServiceContext:
+        """A plugin's context outside a customer message, on `conversation` (or none)."""
+        contact = await self.store.contacts.get_contact(conversation.contact_id) if conversation else None
+        return ServiceContext(
+            plugin=plugin.name,
+            conversation=conversation,
+            contact=contact,
+            settings=plugin.settings,
+            actions=self.actions,
+            runtime=self,
+            language=best_locale(contact.language if contact else "", self.language),
+            hub=self.port,
+        )
+
+    async def start_plugins(self) -> None:
+        """Each plugin's `on_start`; a failure is logged and counted and does not stop the hub."""
+        for plugin in self.plugins.values():
+            try:
+                await plugin.on_start(await self.context(plugin, None))
+            except Exception:
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+                log.exception("plugin %s failed to start; its standing timers may be missing", plugin.name)
+
+    async def resolve_refusal(self, conversation: Conversation) -> str:
+        """The first plugin's reason this ticket may not be resolved yet ("" when none objects)."""
+        for plugin in self.plugins.values():
+            if type(plugin).resolve_refusal is Plugin.resolve_refusal:
+                continue
+            reason = await plugin.resolve_refusal(await self.context(plugin, conversation))
+            if reason:
+                return reason
+        return ""
 
     # -- timers ----------------------------------------------------------------------------
     async def schedule(self, timer: Timer) -> None:

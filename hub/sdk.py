@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 
 from conversation.business_time import Calendar
+from conversation.desk import Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
 from conversation.priority_rules import PrioritySource
@@ -128,6 +129,7 @@ __all__ = [
     "PluginRecords",
     "PluginRuntime",
     "EventContext",
+    "ServiceContext",
     "EVENT_KINDS",
     "Record",
     "RecordKind",
@@ -330,6 +332,10 @@ class HubPort(Protocol):
 
     async def team_name(self, team: str, language: str) -> str:
         """A team's name in that language (its id when the team is unknown)."""
+        ...
+
+    async def team(self, team_id: str) -> Team | None:
+        """A team (its members and visibility); None when there is no such team."""
         ...
 
 
@@ -750,6 +756,21 @@ class TimerContext(TicketTools):
 
 
 @dataclass
+class ServiceContext(TicketTools):
+    """A plugin acting outside a customer message: at start (`on_start`, no ticket), for an
+    agent's request through the API, or asked whether a ticket may be resolved."""
+
+    plugin: str
+    conversation: Conversation | None
+    contact: Contact | None
+    settings: Any
+    actions: ConversationActions
+    runtime: PluginRuntime | None
+    language: str = SOURCE_LOCALE
+    hub: HubPort | None = None
+
+
+@dataclass
 class EventContext(TicketTools):
     """A ticket changed (`on_event`), after the change was stored.
 
@@ -819,3 +840,12 @@ class Plugin:
 
     async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
         """A platform side effect that had to wait was refused, or given up after its retries."""
+
+    async def on_start(self, ctx: ServiceContext) -> None:
+        """The hub started (every hub process, every start): schedule standing timers here
+        with a fixed `key`, so each start moves the one timer instead of adding another."""
+
+    async def resolve_refusal(self, ctx: ServiceContext) -> str:
+        """Why `ctx.conversation` may not be resolved or closed yet, in words for the agent
+        ("" when it may): the hub refuses the change with this reason."""
+        return ""

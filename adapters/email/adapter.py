@@ -33,7 +33,7 @@ from adapters.email.parse import (
 )
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
-from conversation.model import Attachment, AuthorType, Direction, MessageKind
+from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.redaction import visible_text
 from conversation.secrets import find_secrets
 from hub.sdk import (
@@ -457,11 +457,30 @@ class EmailAdapter(Adapter):
 
     async def _send_mail(self, out: Outbound, to: str) -> Sent:
         mail, data = await self.render(out, to)
+        await self._relay(data, envelope_recipients(mail))
+        return Sent(external_id=str(mail["Message-ID"]))
+
+    async def send_mail(self, recipients: list[str], subject: str, text: str) -> None:
+        """A plain mail from the channel's address to staff (a plugin's report), through the
+        same relay as replies; RetryableDeliveryError / PermanentDeliveryError as `send`."""
+        if not self.settings.smtp_host:
+            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
+        mail = EmailMessage()
+        mail["From"] = self.address
+        mail["To"] = ", ".join(recipients)
+        mail["Subject"] = subject
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = our_message_id(new_id(), self.domain)
+        mail.set_content(text)
+        await self._relay(mail.as_bytes(), recipients)
+
+    async def _relay(self, data: bytes, recipients: list[str]) -> None:
+        """Hand a mail to the SMTP relay; a refusal or an outage as a delivery error."""
         try:
             await aiosmtplib.send(
                 data,
                 sender=self.address,
-                recipients=envelope_recipients(mail),
+                recipients=recipients,
                 hostname=self.settings.smtp_host,
                 port=self.settings.smtp_port,
                 username=self.settings.smtp_user or None,
@@ -484,7 +503,6 @@ class EmailAdapter(Adapter):
             raise PermanentDeliveryError(reason) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
-        return Sent(external_id=str(mail["Message-ID"]))
 
     async def render(self, out: Outbound, to: str) -> tuple[EmailMessage, bytes]:
         """The reply as a mail and as the bytes to send. Encoding and flattening a big reply

@@ -46,6 +46,15 @@ log = logging.getLogger(__name__)
 # Told of every stored ticket change: (before, after, the fields changed). The hub's plugin
 # runtime delivers them to the plugins that subscribe (`on_event`).
 TicketChanged = Callable[[Conversation, Conversation, list[str]], None]
+# Asked before a ticket is resolved or closed: why not yet ("" when it may). The plugin host's
+# `resolve_refusal` (a complaint whose outcome is not sent holds its ticket open).
+ResolveGuard = Callable[[Conversation], Awaitable[str]]
+
+
+class ResolveRefused(InvalidInput):
+    """A resolve (or close) a plugin holds back; the message says what to do first."""
+
+    code = "resolve_refused"
 
 
 class ConversationService:
@@ -65,6 +74,7 @@ class ConversationService:
         self.ticket_listener: TicketChanged | None = None  # the plugin host: subscribed plugins' on_event
         # Told when an agent (a person, not a bot) resolves a ticket: the learning review queue.
         self.agent_resolved: Callable[[Conversation], Awaitable[object]] | None = None
+        self.resolve_guard: ResolveGuard | None = None  # the plugin host: a plugin may hold a resolve back
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -183,6 +193,10 @@ class ConversationService:
         if category and await self.store.desk.get_category(category) is None:
             raise InvalidInput(f"category {category!r} is not a category")
         changes = await self._checked_fields(conversation, changes)
+        if self.resolve_guard is not None and changes.get("status") in FINAL and conversation.status.value not in FINAL:
+            reason = await self.resolve_guard(conversation)
+            if reason:
+                raise ResolveRefused(reason)
         if "priority" in changes:
             changes = {**changes, "priority_set_by": priority_by.recorded}
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
