@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from conversation.model import AuthorType, Direction, Message, MessageKind, Status
+from conversation.model import AuthorType, Message, MessageKind, Status
 from hub.app import Hub
-from hub.sdk import Inbound, Sender
+from hub.sdk import Sender
 from tests.helpers import customer_message, eventually, make_config, running_hub
 
 PW_ANSWER = (
