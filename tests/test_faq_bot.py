@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
-from conversation.model import AuthorType, Message, MessageKind, Status
-from hub.app import Hub
+from conversation.model import AuthorType, Message, MessageKind, Role, Status
+from hub.agents import add_agent
+from hub.app import Hub, build_app
 from hub.sdk import Sender
 from tests.helpers import customer_message, eventually, make_config, running_hub
 
@@ -142,9 +144,16 @@ async def with_articles(hub: Hub) -> Hub:
 
 
 @pytest.fixture
-async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
-    async with running_hub(faq_config(tmp_path)) as running:
-        yield await with_articles(running)
+async def served(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Hub]]:
+    """A hub served over HTTP (started by the application, as `helpline run` does)."""
+    running = Hub(faq_config(tmp_path))
+    async with TestClient(TestServer(build_app(running))) as client:
+        yield client, await with_articles(running)
+
+
+@pytest.fixture
+def hub(served: tuple[TestClient, Hub]) -> Hub:
+    return served[1]
 
 
 _sent = 0
@@ -341,3 +350,60 @@ async def test_never_on_automatic_mail(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办", thread="auto", automatic=True)
     assert await bot_said(hub, ticket_id) == [] and await notes(hub, ticket_id) == []
     assert (await ticket(hub, ticket_id)).handed_off_at is None
+
+
+# -- figures: records, API, metrics ---------------------------------------------------------
+async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the_metrics(
+    served: tuple[TestClient, Hub],
+) -> None:
+    client, hub = served
+    deflected = await ask(hub, "忘记密码了怎么办", thread="a")
+    await ask(hub, "是", thread="a")
+    not_helpful = await ask(hub, "密码忘了登不上去", thread="b")
+    await ask(hub, "否", thread="b")
+    await ask(hub, "怎么找回密码", thread="c")  # no word yet
+    reopened = await ask(hub, "快递到哪了", thread="d")
+    await ask(hub, "1", thread="d")  # helped, resolved by the bot...
+    assert await answers(hub, reopened) == [("track_shipping", "deflected")]
+    await hub.services.conversations.update_conversation(await ticket(hub, reopened), {"assignee_id": "a1"})
+    # ...but an agent took the ticket after all: not a deflection any more (the hub tells plugins in a task)
+    await eventually(lambda: _outcome_is(hub, reopened, "helpful"))
+    assert await answers(hub, deflected) == [("forgot_password", "deflected")]
+    assert await answers(hub, not_helpful) == [("forgot_password", "not_helpful")]
+
+    agent = await add_agent(hub.store, "li.na@example.com", Role.AGENT, "agent password 1")
+    _token, secret = await hub.services.accounts.issue_token(agent.id, "figures")
+    bearer = {"Authorization": f"Bearer {secret}"}
+    resp = await client.get("/api/v1/faq/stats", headers=bearer)
+    assert resp.status == 200
+    figures = await resp.json()
+    assert figures["totals"] == {
+        "answered": 4, "deflected": 1, "helpful": 2, "not_helpful": 1, "unconfirmed": 0, "waiting": 1,
+        "deflection_rate": 0.25, "not_helpful_rate": 0.25,
+    }  # fmt: skip
+    first, second = figures["items"]
+    assert (first["article_id"], first["title"], first["language"]) == (
+        "forgot_password",
+        "忘记密码怎么找回",
+        "zh-CN",
+    )
+    assert (first["answered"], first["deflection_rate"], first["not_helpful_rate"]) == (3, 0.3333, 0.3333)
+    assert (second["article_id"], second["helpful"], second["deflected"]) == ("track_shipping", 1, 0)
+
+    one = await (await client.get("/api/v1/kb/articles/forgot_password/stats", headers=bearer)).json()
+    assert one["answered"] == 3 and one["deflected"] == 1 and "title" not in one
+    none = await (await client.get("/api/v1/kb/articles/request_refund_en/stats", headers=bearer)).json()
+    assert none["answered"] == 0 and none["deflection_rate"] == 0
+    assert (await client.get("/api/v1/kb/articles/nope/stats", headers=bearer)).status == 404
+    for path in ("/api/v1/faq/stats", "/api/v1/kb/articles/forgot_password/stats"):
+        assert (await client.get(path)).status == 401  # signed-in accounts only
+
+    metrics = await (await client.get("/metrics")).text()
+    assert 'helpline_faq_answers{article="forgot_password",outcome="deflected"} 1.0' in metrics
+    assert 'helpline_faq_deflection_ratio{article="forgot_password"} 0.333' in metrics
+    assert 'helpline_faq_not_helpful_ratio{article="forgot_password"} 0.333' in metrics
+    assert 'helpline_faq_deflection_ratio{article="track_shipping"} 0.0' in metrics
+
+
+async def _outcome_is(hub: Hub, conversation_id: str, outcome: str) -> bool:
+    return [o for _a, o in await answers(hub, conversation_id)] == [outcome]
