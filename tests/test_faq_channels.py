@@ -1,6 +1,7 @@
 """The FAQ bot end to end on two channels, in both languages: the web chat through the
 widget's own socket, and Telegram through the real python-telegram-bot client against the
-fake Bot API (buttons on both; what the customer taps comes back as the choice)."""
+fake Bot API (buttons on both; what the customer taps comes back as the choice); and by
+email, where the answer is HTML and auto-replies get none."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiosmtplib
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from conversation.model import Status
 from hub.app import Hub, build_app
+from tests.conftest import free_port
+from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
 from tests.helpers import clear_proxies, eventually, make_config, serve
+from tests.test_email import SUPPORT, customer_mail
 from tests.test_faq_bot import with_articles
 from tests.test_progress import said_count, telegram
 from tests.test_webchat import frames_until, visitor
@@ -172,3 +177,65 @@ async def _handed_off(hub: Hub) -> bool:
 async def _status(hub: Hub, status: Status) -> bool:
     found = await ticket_of(hub)
     return found is not None and found.status is status
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[tuple[Sink, int]]:
+    sink, server, port = await start_sink()
+    yield sink, port
+    server.close()
+    await server.wait_closed()
+
+
+async def test_by_email_the_answer_is_the_articles_sanitised_html_and_auto_replies_are_left_alone(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    mails, smtp_port = sink
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {
+                "email": {
+                    "address": SUPPORT,
+                    "listen_port": free_port(),
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp_port,
+                    "smtp_tls": "none",
+                }
+            },
+            "plugins": {"enabled": ["faq"], "faq": {"answer_threshold": 0.8, "suggest_threshold": 0.25}},
+        },
+    )
+    hub = Hub(config)
+    async with TestClient(TestServer(build_app(hub))):
+        await with_articles(hub)
+        port = hub.adapters["email"].listen_port  # type: ignore[attr-defined]
+
+        async def mail(mail: Any) -> None:
+            await aiosmtplib.send(mail, hostname="127.0.0.1", port=port, sender="li.na@gmail.com", recipients=[SUPPORT])
+
+        await mail(customer_mail("密码", "忘记密码了怎么办"))
+        await eventually(lambda: len(mails.mails) >= 1, timeout=10)
+        answer = mails.mails[-1]
+        text = answer.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = answer.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        assert "1. 输入注册手机号" in text and "请回复“是”或“否”" in text and "<" not in text
+        assert "<strong>短信验证码</strong>" in html and "<ol>" in html and "<p>这解决了您的问题吗？</p>" in html
+        assert 'href="https://help.example.com/password"' in html and 'rel="noopener noreferrer nofollow"' in html
+
+        # An out-of-office answer to the bot's mail: no answer, no hand-off, no mail loop.
+        thread = {"In_Reply_To": answer["Message-ID"], "References": answer["Message-ID"]}
+        await mail(
+            customer_mail("自动回复: 密码", "我正在休假，回来后回复您。", Auto_Submitted="auto-replied", **thread)
+        )
+        ticket = await hub.store.tickets.get_conversation_by_number(1000)
+        await eventually(lambda: _messages(hub, ticket.id, 3), timeout=10)
+        assert len(mails.mails) == 1 and not (await ticket_of(hub)).human_owned
+
+        await mail(customer_mail("Re: 密码", "是", **thread))
+        await eventually(lambda: _status(hub, Status.RESOLVED), timeout=10)
+
+
+async def _messages(hub: Hub, conversation_id: str, count: int) -> bool:
+    stored = await hub.store.tickets.list_messages(conversation_id)
+    return len(stored) >= count and all(m.plugins_done for m in stored)
