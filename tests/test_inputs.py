@@ -606,12 +606,14 @@ async def real_ids(site: Site) -> dict[str, str]:
     )
     await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
+    article = await made("/v1/kb/articles", {"id": "pw", "title": "忘记密码", "answer": "点 **忘记密码**。"})
     return {
         **site.ids,
         "record_id": record["id"],
         "webhook_id": webhook["id"],
         "callback_id": callback["id"],
         "entry_id": entry["id"],
+        "article_id": article["id"],  # its versions and the FAQ bot's figures for it
         "other_conversation": other.conversation.id,
         "other_contact": other.conversation.contact_id,
     }
