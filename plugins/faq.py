@@ -139,7 +139,7 @@ class FaqPlugin(Plugin):
         if waiting and waiting.get("for") == "confirm":
             reply = read_reply(text, chosen)
             if reply is Reply.YES:
-                await self._helped(ctx, waiting)
+                await self._helped(ctx, hub, waiting)
                 return Flow.STOP
             if reply in (Reply.NO, Reply.PERSON):
                 await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
@@ -242,15 +242,14 @@ class FaqPlugin(Plugin):
         ctx.state["waiting"] = {"for": "pick", "guesses": [asdict(g) for g in offers]}
         ctx.stop()
 
-    async def _helped(self, ctx: PluginContext, waiting: dict[str, Any]) -> None:
+    async def _helped(self, ctx: PluginContext, hub: HubPort, waiting: dict[str, Any]) -> None:
         """ "Yes": thanks, and the ticket is resolved (or pending) without a person."""
         await ctx.reply(catalog(ctx.language).get("faq.customer.thanks"))
         try:
             await ctx.set_status("pending" if self.settings.pending_first else "resolved")
         except InvalidInput:  # a required field of the ticket's category is empty: a person fills it in
             await self._close(ctx, waiting["record"], Outcome.HELPFUL)
-            assert ctx.hub is not None
-            await self._hand_off(ctx, ctx.hub, "unresolved", _guesses(waiting), tell=False)
+            await self._hand_off(ctx, hub, "unresolved", _guesses(waiting), tell=False)
             return
         await self._close(ctx, waiting["record"], Outcome.DEFLECTED)
         ctx.stop()
@@ -262,8 +261,9 @@ class FaqPlugin(Plugin):
     async def _hand_off(
         self, ctx: PluginContext, hub: HubPort, reason: str, guesses: list[Guess], *, tell: bool
     ) -> None:
-        """To the team of the ticket's category, else of the best guess's (which the ticket is
-        then filed under), else `team`; the guesses go to the agents as a private note."""
+        """To the team of the ticket's category, else of the best guess's category (when the
+        guess was at least worth offering; the ticket is then filed under it), else `team`;
+        the guesses go to the agents as a private note."""
         if tell:
             await ctx.reply(catalog(ctx.language).get("faq.customer.handing_off"))
         said = catalog(hub.language)
@@ -279,7 +279,7 @@ class FaqPlugin(Plugin):
     async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:
         """The team the ticket goes to ("" keeps the one it has)."""
         category = await hub.reads.get_category(ctx.conversation.category)
-        if category is None and guesses:
+        if category is None and guesses and guesses[0].confidence >= self.settings.suggest_threshold:
             article = hub.knowledge.articles.get(guesses[0].article_id)
             category = await hub.reads.get_category(article.category) if article is not None else None
             if category is not None:
