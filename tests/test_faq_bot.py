@@ -274,12 +274,14 @@ async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> 
 async def test_a_question_below_the_suggest_threshold_goes_to_the_configured_team_quietly(tmp_path: Path) -> None:
     async with running_hub(faq_config(tmp_path, team="customer-service")) as running:
         hub = await with_articles(running)
-        ticket_id = await ask(hub, "what time is it")
+        ticket_id = await ask(hub, "I can't log in")  # the best guess, the refund article, is far from sure
         assert await bot_said(hub, ticket_id) == []  # no guessing, no "please wait"
         handed = await ticket(hub, ticket_id)
-        assert handed.handed_off_at is not None and handed.team == "customer-service" and handed.category == ""
+        assert handed.handed_off_at is not None
+        # a guess this weak does not file the ticket under its article's category (dispute: finance)
+        assert (handed.category, handed.team) == ("", "customer-service")
         [note] = await notes(hub, ticket_id)
-        assert "Track your shipment" in note  # its guesses, however weak, for the agent
+        assert note.splitlines()[1].startswith("1. How to request a refund (request_refund_en), confidence ")
 
 
 # -- unsure: offers -------------------------------------------------------------------------
