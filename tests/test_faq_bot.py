@@ -214,6 +214,18 @@ async def test_a_confident_question_is_answered_as_plain_text_and_yes_resolves_t
     assert await answers(hub, ticket_id) == [("forgot_password", "deflected")]
 
 
+async def test_yes_on_a_ticket_that_cannot_be_resolved_yet_goes_to_a_person(hub: Hub) -> None:
+    await hub.services.fields.create(
+        "account", {"key": "uid", "type": "text", "labels": {"en": "UID"}, "required": True}
+    )
+    ticket_id = await ask(hub, "忘记密码了怎么办")
+    await hub.services.conversations.update_conversation(await ticket(hub, ticket_id), {"category": "account"})
+    await ask(hub, "是")
+    handed = await ticket(hub, ticket_id)
+    assert handed.status is Status.OPEN and handed.handed_off_at is not None
+    assert await answers(hub, ticket_id) == [("forgot_password", "helpful")]  # helped, but not without a person
+
+
 async def test_buttons_where_the_channel_has_them_and_pending_first_instead_of_resolved(tmp_path: Path) -> None:
     async with running_hub(faq_config(tmp_path, pending_first=True)) as running:
         hub = await with_articles(running)
