@@ -226,11 +226,15 @@ class HubPort(Protocol):
     language: str  # hub.language: what system texts agents read in a thread are written in
     supervisor: Supervisor  # runs a background loop step by step: errors are logged, backed off, shown in /healthz
     inbound_limits: InboundLimits  # what ingest accepts: a channel fits long content to it instead of losing it
-    knowledge: KnowledgeReads  # published articles and the FAQ matcher (the `faq` plugin answers with them)
 
     @property
     def reads(self) -> ChannelReads:
         """The conversation history a channel shows its customer (read-only)."""
+        ...
+
+    @property
+    def knowledge(self) -> KnowledgeReads:
+        """Published articles and the FAQ matcher (the `faq` plugin answers with them)."""
         ...
 
     def agents_online(self) -> int:
