@@ -263,6 +263,9 @@ def _inline_text(children: list[Token]) -> str:
 # -- what the bot answered, and how it went -------------------------------------------------
 PLUGIN = "faq"  # the plugin's name: its records are ("faq", "answer")
 ANSWER_KIND = "answer"
+HANDOFF_KIND = "handoff"
+# Why the bot handed a ticket to a person (faq.agent.reason.<reason> in the catalogs).
+HANDOFF_REASONS = ("person", "not_helpful", "unsure", "repeat", "none", "unresolved")
 
 
 class Outcome(StrEnum):

@@ -15,9 +15,11 @@ hands the ticket to a person otherwise.
 - Quiet on a ticket a person owns (assigned, handed off, or an agent replied), on automatic
   mail, and on anything but a customer's own message; never the same article (or its
   translation) twice in one ticket.
-- Each article given is an `answer` record on the ticket (article id, confidence, outcome
-  as its status): the deflection and "not helpful" figures per article (GET
-  /api/v1/faq/stats, the `helpline_faq_*` metrics) are counted from them.
+- Each article given is an `answer` record on the ticket (article id, confidence, the
+  question's message id, outcome as its status): the deflection and "not helpful" figures
+  per article (GET /api/v1/faq/stats, the `helpline_faq_*` metrics) are counted from them.
+  Each hand-off is a `handoff` record (reason, question's message id, guesses): what the
+  bot could not answer, for the agents' learning queue.
 
 The decisions are pure functions in conversation/faq_bot.py; this module words and acts.
 """
@@ -31,6 +33,8 @@ from typing import Any, ClassVar
 from conversation.errors import InvalidInput
 from conversation.faq_bot import (
     ANSWER_KIND,
+    HANDOFF_KIND,
+    HANDOFF_REASONS,
     NO,
     NONE,
     OUTCOMES,
@@ -91,6 +95,30 @@ ANSWER = RecordKind(
     queries=("article_id",),
     statuses=OUTCOMES,
 )
+# What the bot could not answer, for the agents' learning queue: one per hand-off, with the
+# customer's question (a message id) and the bot's guesses.
+HANDOFF = RecordKind(
+    HANDOFF_KIND,
+    {
+        "type": "object",
+        "title": "FAQ hand-off",
+        "x-title-zh-CN": "FAQ 机器人转人工",
+        "properties": {
+            "reason": {"type": "string", "enum": list(HANDOFF_REASONS), "title": "Reason", "x-title-zh-CN": "原因"},
+            "question_id": {"type": "string", "title": "Question message", "x-title-zh-CN": "问题消息"},
+            "articles": {"type": "array", "items": {"type": "string"}, "title": "Guesses", "x-title-zh-CN": "猜测"},
+            "confidences": {
+                "type": "array",
+                "items": {"type": "number"},
+                "title": "Confidence",
+                "x-title-zh-CN": "置信度",
+            },
+        },
+        "required": ["reason", "question_id"],
+    },
+    queries=("reason",),
+    statuses=("handed_off",),
+)
 
 
 def catalog(language: str) -> Texts:
@@ -98,7 +126,7 @@ def catalog(language: str) -> Texts:
 
 
 class FaqPlugin(Plugin):
-    record_kinds: ClassVar[tuple[RecordKind, ...]] = (ANSWER,)
+    record_kinds: ClassVar[tuple[RecordKind, ...]] = (ANSWER, HANDOFF)
     events: ClassVar[frozenset[str]] = frozenset({"assignment"})  # a person took a deflected ticket after all
 
     @dataclass(frozen=True)
@@ -144,24 +172,26 @@ class FaqPlugin(Plugin):
             if reply in (Reply.NO, Reply.PERSON):
                 await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
                 reason = "person" if reply is Reply.PERSON else "not_helpful"
-                await self._hand_off(ctx, hub, reason, _guesses(waiting), tell=True)
+                await self._hand_off(ctx, hub, reason, _guesses(waiting), tell=True, question=waiting["question"])
                 return Flow.STOP
             await self._close(ctx, waiting["record"], Outcome.UNCONFIRMED)  # a new question, read below
         elif waiting and waiting.get("for") == "pick":
             offered = _guesses(waiting)
             index = picked(text, chosen, len(offered))
             if index == -1:
-                await self._hand_off(ctx, hub, "none", offered, tell=True)
+                await self._hand_off(ctx, hub, "none", offered, tell=True, question=waiting["question"])
                 return Flow.STOP
             if index is not None:
-                await self._answer(ctx, hub, offered[index], offered=True, guesses=offered)
+                await self._answer(
+                    ctx, hub, offered[index], offered=True, guesses=offered, question=waiting["question"]
+                )
                 return Flow.STOP
         if chosen == YES:  # a button of an answer confirmed (or overtaken) before: nothing to do
             return Flow.STOP
         if asks_for_person(text) or chosen in (NO, NONE) or chosen.startswith(PICK):
             # "no" to an earlier answer, or an earlier list's pick: a person reads the thread
             reason = "person" if asks_for_person(text) else "not_helpful"
-            await self._hand_off(ctx, hub, reason, self._guesses(hub, ctx, text), tell=True)
+            await self._hand_off(ctx, hub, reason, self._guesses(hub, ctx, text), tell=True, question=ctx.message.id)
             return Flow.STOP
         await self._question(ctx, hub, text)
         return Flow.STOP
@@ -175,11 +205,11 @@ class FaqPlugin(Plugin):
             suggest_threshold=self.settings.suggest_threshold,
         )
         if decision.action is Action.ANSWER:
-            await self._answer(ctx, hub, decision.guesses[0], offered=False, guesses=guesses)
+            await self._answer(ctx, hub, decision.guesses[0], offered=False, guesses=guesses, question=ctx.message.id)
         elif decision.action is Action.OFFER:
             await self._offer(ctx, hub, list(decision.guesses))
         else:
-            await self._hand_off(ctx, hub, decision.reason, guesses, tell=False)
+            await self._hand_off(ctx, hub, decision.reason, guesses, tell=False, question=ctx.message.id)
 
     def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
         """The matcher's best articles, each as the customer's language has it (its translation)."""
@@ -191,21 +221,23 @@ class FaqPlugin(Plugin):
 
     # -- answering -----------------------------------------------------------------------------
     async def _answer(
-        self, ctx: PluginContext, hub: HubPort, guess: Guess, *, offered: bool, guesses: list[Guess]
+        self, ctx: PluginContext, hub: HubPort, guess: Guess, *, offered: bool, guesses: list[Guess], question: str
     ) -> None:
+        """Answer with the article, and ask whether it helped; `question` is the customer's
+        message it answers (the one before a pick from a list)."""
         article = hub.knowledge.articles.get(guess.article_id)
         if article is None:  # unpublished since it was offered
-            await self._hand_off(ctx, hub, "unsure", guesses, tell=False)
+            await self._hand_off(ctx, hub, "unsure", guesses, tell=False, question=question)
             return
         t = catalog(ctx.language)
         adapter = hub.channel_adapter(ctx.message.channel)
         buttons = adapter is not None and adapter.shows_choices
-        question = t.get("faq.customer.confirm") + ("" if buttons else "\n" + t.get("faq.customer.confirm_hint"))
-        text = f"{article.title}\n\n{markdown_text(article.answer)}\n\n{question}"
+        confirm = t.get("faq.customer.confirm") + ("" if buttons else "\n" + t.get("faq.customer.confirm_hint"))
+        text = f"{article.title}\n\n{markdown_text(article.answer)}\n\n{confirm}"
         html = ""
         if adapter is not None and adapter.shows_html:
             html = f"<p><strong>{escape(article.title)}</strong></p>{render_markdown(article.answer)}"
-            html += "".join(f"<p>{escape(line)}</p>" for line in question.split("\n"))
+            html += "".join(f"<p>{escape(line)}</p>" for line in confirm.split("\n"))
         if buttons:
             choices = [Choice(YES, t.get("faq.customer.yes")), Choice(NO, t.get("faq.customer.no"))]
             said = await ctx.ask(text, choices, html=html)
@@ -218,13 +250,18 @@ class FaqPlugin(Plugin):
                 "group": article.group_id,
                 "confidence": guess.confidence,
                 "language": article.language,
-                "question_id": ctx.message.id,
+                "question_id": question,
                 "answer_id": said.id,
                 "offered": offered,
             },
         )
         ctx.state["answered"] = [*ctx.state.get("answered", []), article.group_id]
-        ctx.state["waiting"] = {"for": "confirm", "record": record.id, "guesses": [asdict(g) for g in guesses]}
+        ctx.state["waiting"] = {
+            "for": "confirm",
+            "record": record.id,
+            "question": question,
+            "guesses": [asdict(g) for g in guesses],
+        }
         ctx.stop()
 
     async def _offer(self, ctx: PluginContext, hub: HubPort, offers: list[Guess]) -> None:
@@ -239,7 +276,7 @@ class FaqPlugin(Plugin):
         else:
             hint = t.get("faq.customer.offer_hint", count=len(offers))
             await ctx.reply("\n".join([t.get("faq.customer.offer"), *items, "", hint]))
-        ctx.state["waiting"] = {"for": "pick", "guesses": [asdict(g) for g in offers]}
+        ctx.state["waiting"] = {"for": "pick", "question": ctx.message.id, "guesses": [asdict(g) for g in offers]}
         ctx.stop()
 
     async def _helped(self, ctx: PluginContext, hub: HubPort, waiting: dict[str, Any]) -> None:
@@ -249,7 +286,7 @@ class FaqPlugin(Plugin):
             await ctx.set_status("pending" if self.settings.pending_first else "resolved")
         except InvalidInput:  # a required field of the ticket's category is empty: a person fills it in
             await self._close(ctx, waiting["record"], Outcome.HELPFUL)
-            await self._hand_off(ctx, hub, "unresolved", _guesses(waiting), tell=False)
+            await self._hand_off(ctx, hub, "unresolved", _guesses(waiting), tell=False, question=waiting["question"])
             return
         await self._close(ctx, waiting["record"], Outcome.DEFLECTED)
         ctx.stop()
@@ -259,7 +296,7 @@ class FaqPlugin(Plugin):
 
     # -- handing off ---------------------------------------------------------------------------
     async def _hand_off(
-        self, ctx: PluginContext, hub: HubPort, reason: str, guesses: list[Guess], *, tell: bool
+        self, ctx: PluginContext, hub: HubPort, reason: str, guesses: list[Guess], *, tell: bool, question: str
     ) -> None:
         """To the team of the ticket's category, else of the best guess's category (when the
         guess was at least worth offering; the ticket is then filed under it), else `team`;
@@ -274,6 +311,15 @@ class FaqPlugin(Plugin):
             for n, g in enumerate(guesses[:NOTE_GUESSES], 1)
         ]
         await ctx.note("\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess"))
+        await ctx.records.create(
+            HANDOFF_KIND,
+            {
+                "reason": reason,
+                "question_id": question,
+                "articles": [g.article_id for g in guesses[:NOTE_GUESSES]],
+                "confidences": [g.confidence for g in guesses[:NOTE_GUESSES]],
+            },
+        )
         await ctx.hand_off(said.get(f"faq.agent.reason.{reason}"), team=await self._team(ctx, hub, guesses))
 
     async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:

@@ -135,11 +135,17 @@ def faq_config(tmp_path: Path, **settings: Any) -> Any:
 
 
 async def with_articles(hub: Hub) -> Hub:
+    """The fixture articles, learned by the started hub's own retraining loop (one training of
+    the whole set: each save would otherwise wake it for a part)."""
     hub.knowledge._matcher = OnceTrainedMatcher
+    saved, hub.services.knowledge.saved = hub.services.knowledge.saved, lambda: None
     for article in ARTICLES:
         await hub.services.knowledge.create(article)
-    await hub.knowledge.refresh()
-    assert hub.knowledge.trained is not None and len(hub.knowledge.articles) == len(ARTICLES)
+    hub.services.knowledge.saved = saved
+    revision = await hub.store.knowledge.revision()
+    hub.knowledge.changed()
+    await eventually(lambda: hub.knowledge.revision == revision and hub.knowledge.trained is not None, timeout=20)
+    assert len(hub.knowledge.articles) == len(ARTICLES)
     return hub
 
 
@@ -262,6 +268,10 @@ async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_
     assert note.splitlines()[0] == "The FAQ bot's best guesses (for reference):"  # the hub's language
     assert note.splitlines()[1].startswith("1. 如何申请退款 (request_refund), confidence ")
     assert await answers(hub, ticket_id) == [("request_refund", "not_helpful")]
+    [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
+    question = next(m for m in await thread(hub, ticket_id) if m.text == "怎么申请退款")
+    assert handoff.data["reason"] == "not_helpful" and handoff.data["question_id"] == question.id
+    assert handoff.data["articles"][0] == "request_refund" and handoff.data["confidences"][0] > 0.8
     events = [m.text for m in await thread(hub, ticket_id) if m.kind is MessageKind.EVENT]
     assert any("the customer said the bot's answer did not help" in e for e in events)
 
@@ -308,7 +318,9 @@ async def test_unsure_offers_titles_as_numbers_where_there_are_no_buttons_and_a_
     said = await bot_said(hub, ticket_id)
     assert said[-1].text.startswith("如何申请退款\n\n") and "这解决了您的问题吗？" in said[-1].text
     [record] = await hub.services.records.query("faq", "answer", conversation_id=ticket_id)
+    question = next(m for m in await thread(hub, ticket_id) if m.text == "退款多久到账")
     assert record.data["article_id"] == "request_refund" and record.data["offered"] is True
+    assert record.data["question_id"] == question.id  # the question, not the "2" that picked
 
 
 async def test_unsure_offers_buttons_where_the_channel_has_them_and_none_of_these_hands_off(hub: Hub) -> None:
