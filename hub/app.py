@@ -49,6 +49,8 @@ from hub.metrics import CONTENT_TYPE, Metrics, faq_counts, team_agents_online, t
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.plugin_host import PluginHost
+from hub.privacy import SecretsGuard
+from hub.redact import install_log_redaction
 from hub.routing_loop import follow, sweep_step
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
@@ -79,6 +81,8 @@ class Hub(ChannelPort):
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.language = config.hub.language
+        self.secrets = SecretsGuard(self.language, warn=config.privacy.warn_customers)  # [privacy]
+        install_log_redaction()  # customers' secrets out of every log record, libraries' too
         self.store = store or open_store(
             config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
         )
@@ -121,6 +125,9 @@ class Hub(ChannelPort):
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
         self.knowledge = KnowledgeModel(self.store)  # the FAQ matcher, retrained when articles change
         self.services.knowledge.saved = self.knowledge.changed
+        self.services.learning.predict = self.knowledge.predict  # proposals name the best-matching article
+        self.services.learning.enabled = config.knowledge.learn_from_resolved
+        self.services.learning.order_numbers = config.knowledge.order_number_pattern
         self._webhook_loop: asyncio.Task[None] | None = None
         self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
@@ -155,12 +162,15 @@ class Hub(ChannelPort):
             language=config.hub.language,
             runtime=self.plugin_host,
             port=self,
+            secrets=self.secrets,
         )
         self.sla = SlaEngine(
             self.store,
             self.bus,
             self.actions,
             config.sla.rules,
+            routing=self.services.routing,
+            owner=self.instance_id,
             on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
         )
         self.on_first_admin = on_first_admin

@@ -24,19 +24,19 @@ from datetime import datetime
 
 from conversation.model import Conversation, utcnow
 from conversation.store import Store, StoreUnavailable
-from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes, told_holder, with_told
+from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes
 from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
+from hub.told import mark_told
 
 log = logging.getLogger(__name__)
 
 TIMER_CHECK_SECONDS = 5.0
 TIMER_BATCH = 100
-MAX_TOLD_ATTEMPTS = 50  # compare-and-set rounds lost to other writers before giving up (each round is one write won)
 
 
 class PluginHost:
@@ -133,18 +133,8 @@ class PluginHost:
 
     # -- what plugins told customers ------------------------------------------------------
     async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:
-        """Record `key` told at `mark` on the ticket for `plugin`; False when it was told already.
-        Retried on a lost compare-and-set (another field of the same change, another hub):
-        the winner's record is read again, so each news is decided on what was really told."""
-        holder = told_holder(plugin)
-        for _ in range(MAX_TOLD_ATTEMPTS):
-            told, version = await self.store.coordination.load_plugin_state(conversation_id, holder)
-            record = with_told(told, key, mark)
-            if record is None:
-                return False
-            if await self.store.coordination.set_plugin_state(conversation_id, holder, record, version=version):
-                return True
-        raise RuntimeError(f"plugin {plugin}: what was told on conversation {conversation_id} kept changing")
+        """Record `key` told at `mark` on the ticket for `plugin` (see `mark_told`)."""
+        return await mark_told(self.store, conversation_id, plugin, key, mark)
 
     # -- ticket events ---------------------------------------------------------------------
     def ticket_changed(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
