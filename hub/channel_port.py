@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conversation.desk import Team
+from conversation.desk import Category, Team
 from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
 from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
@@ -62,6 +62,9 @@ class StoreReads:
 
     async def get_agent(self, agent_id: str) -> Agent | None:
         return await self._store.accounts.get_agent(agent_id)
+
+    async def get_category(self, category_id: str) -> Category | None:
+        return await self._store.desk.get_category(category_id) if category_id else None
 
 
 class ChannelPort:

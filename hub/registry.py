@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = {
     "progress": "plugins.progress:ProgressPlugin",
     "account": "plugins.account:AccountPlugin",
     "complaints": "plugins.complaints:ComplaintsPlugin",
+    "faq": "plugins.faq:FaqPlugin",
 }
 
 

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aiohttp import web
 
 from conversation.business_time import Calendar
-from conversation.desk import Team
+from conversation.desk import Category, Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
-from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
+from conversation.knowledge import Article
+from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
 from conversation.priority_rules import PrioritySource
 from conversation.records import Record, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
@@ -74,6 +75,9 @@ from hub.signing import (
 from hub.supervise import Supervisor
 from hub.text import split_text
 
+if TYPE_CHECKING:  # conversation.faq loads scikit-learn: only the matcher's thread imports it
+    from conversation.faq import Prediction
+
 __all__ = [
     "Done",
     "NotVerified",
@@ -96,7 +100,9 @@ __all__ = [
     "file_name",
     "LANG_PARAM",
     "Adapter",
+    "Article",
     "ChannelReads",
+    "KnowledgeReads",
     "Event",
     "InvalidJson",
     "PendingUploads",
@@ -217,6 +223,21 @@ class ChannelReads(Protocol):
 
     async def get_agent(self, agent_id: str) -> Agent | None: ...
 
+    async def get_category(self, category_id: str) -> Category | None:
+        """A ticket category (its names, default team and priority); None if unknown."""
+        ...
+
+
+class KnowledgeReads(Protocol):
+    """The knowledge base as the hub's matcher knows it (hub.knowledge_model.KnowledgeModel),
+    kept in step with every change without a restart."""
+
+    articles: dict[str, Article]  # the published articles, by id
+
+    def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
+        """The k best published articles for a question, best first, with their confidence."""
+        ...
+
 
 class HubPort(Protocol):
     """What a running adapter may ask of the hub: reads through `reads`, and a few narrow
@@ -231,6 +252,11 @@ class HubPort(Protocol):
     @property
     def reads(self) -> ChannelReads:
         """The conversation history a channel shows its customer (read-only)."""
+        ...
+
+    @property
+    def knowledge(self) -> KnowledgeReads:
+        """Published articles and the FAQ matcher (the `faq` plugin answers with them)."""
         ...
 
     def agents_online(self) -> int:
@@ -348,6 +374,7 @@ class Adapter:
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
     shows_choices: ClassVar[bool] = False  # True: `send` shows message.choices as buttons the customer taps
+    shows_html: ClassVar[bool] = False  # True: `send` shows message.html (sanitised) when a message has it
 
     @classmethod
     def check_settings(cls, prefix: str, settings: Any) -> None:
@@ -408,7 +435,7 @@ class ConversationActions(Protocol):
     """What the hub does on a plugin's behalf (implemented in hub.services.conversations)."""
 
     async def post_bot_message(
-        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
+        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
     ) -> Message: ...
 
     async def update_conversation(
@@ -464,6 +491,10 @@ class RecordActions(Protocol):
         status: str = "",
         limit: int = 50,
     ) -> list[Record]: ...
+
+    async def count(
+        self, plugin: str, kind: str, by: str, filters: dict[str, Any] | None = None
+    ) -> dict[tuple[Any, str], int]: ...
 
 
 class PluginRuntime(Protocol):
@@ -551,6 +582,11 @@ class PluginRecords:
             status=status,
             limit=limit,
         )
+
+    async def count(self, kind: str, *, by: str, **filters: Any) -> dict[tuple[Any, str], int]:
+        """How many records of `kind` match `filters`, by the value of the query field `by` and
+        by status: {(value, status): count} (a report needs no limit)."""
+        return await self.runtime.records.count(self.plugin, kind, by, filters)
 
     async def of_ticket(self, kind: str, *, status: str = "") -> list[Record]:
         """This ticket's records of `kind`, newest first."""
@@ -674,19 +710,26 @@ class TicketTools(PluginTools):
             raise ValueError("this context has no ticket")
         return self.conversation
 
-    async def reply(self, text: str) -> Message:
-        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin)
+    async def reply(self, text: str, *, html: str = "") -> Message:
+        """Tell the customer `text`; `html` is the same words as HTML for channels that show it
+        (`Adapter.shows_html`), sanitised again before it is stored."""
+        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin, html=html)
 
-    async def ask(self, text: str, choices: Sequence[Choice | str]) -> Message:
+    async def ask(self, text: str, choices: Sequence[Choice | str], *, html: str = "") -> Message:
         """Ask with answer buttons; the customer's pick comes back as `chosen`."""
         options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
         if not options:
             raise ValueError("ask() needs at least one choice")
-        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin)
+        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin, html=html)
 
     async def set_team(self, team: str) -> None:
         """File the ticket under a team (an existing team's id)."""
         await self._update({"team": team})
+
+    async def set_status(self, status: Status | str) -> None:
+        """Resolve the ticket, or set it pending (the customer said the bot's answer solved it).
+        InvalidInput when the ticket cannot take it (a required field of its category is empty)."""
+        await self._update({"status": Status(status)})
 
     async def set_category(self, category: str) -> None:
         await self._update({"category": category})

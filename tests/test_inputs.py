@@ -620,6 +620,7 @@ async def real_ids(site: Site) -> dict[str, str]:
     )
     await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
+    article = await made("/v1/kb/articles", {"id": "pw", "title": "忘记密码", "answer": "点 **忘记密码**。"})
     await made(f"/v1/conversations/{other.conversation.id}/messages", {"text": "resolved: try again"})
     resolved = await site.client.patch(
         f"/api/v1/conversations/{other.conversation.id}", json={"status": "resolved"}, headers=site.bearer
@@ -644,6 +645,7 @@ async def real_ids(site: Site) -> dict[str, str]:
         "entry_id": entry["id"],
         "complaint_id": filed[0]["id"],
         "follow_up_id": follow_up,
+        "article_id": article["id"],  # its versions and the FAQ bot's figures for it
         "other_conversation": other.conversation.id,
         "other_contact": other.conversation.contact_id,
         "proposal_id": proposal_id(other.conversation.id),
