@@ -83,6 +83,7 @@ class Survey:
     rated_at: datetime | None = None
     commented_at: datetime | None = None
     via: str = ""  # where the score came from: a channel's buttons or words, the status page
+    answer_until: datetime | None = None  # answers after this no longer count (None: no limit)
 
     @property
     def low(self) -> bool:
@@ -106,6 +107,7 @@ def survey_to_doc(survey: Survey) -> dict[str, Any]:
         "rated_at": survey.rated_at,
         "commented_at": survey.commented_at,
         "via": survey.via,
+        "answer_until": survey.answer_until,
     }
 
 
@@ -126,6 +128,7 @@ def survey_from_doc(doc: Mapping[str, Any]) -> Survey:
         rated_at=_aware(doc.get("rated_at")),
         commented_at=_aware(doc.get("commented_at")),
         via=doc.get("via", ""),
+        answer_until=_aware(doc.get("answer_until")),
     )
 
 
@@ -136,7 +139,8 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def new_survey(ticket: Conversation, now: datetime, language: str) -> Survey:
+def new_survey(ticket: Conversation, now: datetime, language: str, answer_for: timedelta | None = None) -> Survey:
+    """The survey asked now on a resolved ticket; answers count for `answer_for` (None: always)."""
     return Survey(
         conversation_id=ticket.id,
         number=ticket.number,
@@ -147,6 +151,7 @@ def new_survey(ticket: Conversation, now: datetime, language: str) -> Survey:
         team=ticket.team,
         category=ticket.category,
         language=language,
+        answer_until=now + answer_for if answer_for is not None else None,
     )
 
 
@@ -237,9 +242,9 @@ def survey_wanted(
     return None
 
 
-def takes_answer(survey: Survey, now: datetime, window: timedelta) -> bool:
-    """A score still counts up to `window` after the question went out (after a reopen or close too)."""
-    return now - survey.asked_at <= window
+def takes_answer(survey: Survey, now: datetime) -> bool:
+    """A score still counts until the survey's `answer_until` (after a reopen or a close too)."""
+    return survey.answer_until is None or now <= survey.answer_until
 
 
 def awaits_comment(survey: Survey, now: datetime, window: timedelta) -> bool:

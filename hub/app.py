@@ -135,6 +135,7 @@ class Hub(ChannelPort):
                 clock=lambda: self.actions.clock(),
                 language=self.language,
                 port=self,
+                surveys=self.services.quality,
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None

@@ -28,7 +28,7 @@ from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_change
 from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
-from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
+from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, SurveyActions, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
 
@@ -54,7 +54,9 @@ class PluginHost:
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
         port: HubPort | None = None,
+        surveys: SurveyActions | None = None,
     ) -> None:
+        self.surveys = surveys  # satisfaction surveys (PluginRuntime.surveys)
         self.store = store
         self.port = port  # what plugins read beyond their ticket (team names, status links)
         self.records = records

@@ -41,6 +41,7 @@ BODIES: dict[str, Any] = {
     "merge_contact": {"into": "{visible_contact}", "confirm": True},
     "handoff": {"team": "finance", "reason": "wrong desk"},
     "add_callback": {"due_at": "2099-01-01T08:00:00+00:00"},
+    "create_review": {"scorecard_id": "chat", "scores": {"greeting": 1}},
 }
 
 

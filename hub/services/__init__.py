@@ -25,6 +25,7 @@ from hub.services.desk import DeskService
 from hub.services.fields import FieldService
 from hub.services.hotline import HotlineService
 from hub.services.knowledge import KnowledgeService
+from hub.services.quality import QualityService
 from hub.services.records import RecordService
 from hub.services.roster import RosterService
 from hub.services.routing import RoutingRules, RoutingService
@@ -46,6 +47,7 @@ class Services:
     roster: RosterService
     routing: RoutingService
     knowledge: KnowledgeService
+    quality: QualityService
 
     @classmethod
     def build(
@@ -80,6 +82,14 @@ class Services:
             page_channels=frozenset(n for n, kind in (channel_types or {}).items() if kind in PAGE_CHANNEL_KINDS),
             desk=desk,
         )
+        routing_service = RoutingService(
+            store,
+            conversations,
+            roster,
+            rules=routing or RoutingRules(),
+            channel_types=channel_types or {},
+            owner=owner,
+        )
         return cls(
             conversations=conversations,
             contacts=ContactService(store, bus),
@@ -107,14 +117,8 @@ class Services:
                 wake_outbox=wake_outbox,
             ),
             roster=roster,
-            routing=RoutingService(
-                store,
-                conversations,
-                roster,
-                rules=routing or RoutingRules(),
-                channel_types=channel_types or {},
-                owner=owner,
-            ),
+            routing=routing_service,
+            quality=QualityService(store, bus, conversations, routing_service, clock=lambda: conversations.clock()),
         )
 
 

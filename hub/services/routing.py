@@ -325,10 +325,16 @@ class RoutingService:
         """A missed SLA target of the ticket's team is told to the team's lead: an event in
         the thread naming them, and the same words on their page channel when they have one.
         False when the team has no lead."""
+        return await self.tell_lead_event(conversation, "event.sla_lead_told", clock=clock)
+
+    async def tell_lead_event(self, conversation: Conversation, key: str, **params: str) -> bool:
+        """Tell the ticket's team lead something (a missed SLA target, a low CSAT score): the
+        thread event `key` naming them (`lead`), and the same words on their page channel when
+        they have one. False when the team has no lead."""
         team = await self.store.desk.get_team(conversation.team) if conversation.team else None
         if team is None or not team.lead:
             return False
-        event = ThreadEvent("event.sla_lead_told", {"lead": await self._name(team.lead), "clock": clock})
+        event = ThreadEvent(key, {"lead": await self._name(team.lead), **params})
         await self.actions.add_thread_event(conversation, event)
         profile = await self.store.roster.get_profile(team.lead)
         if profile is not None and profile.page_channel in self.channel_types:
