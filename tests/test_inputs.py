@@ -144,6 +144,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "entry_id": "nope",
         "article_id": "nope",
         "version": "1",
+        "scorecard_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -575,7 +576,13 @@ def valid_bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/v1/roster/import"): {"team": "finance", "csv": ROSTER_CSV.format(agent=DEFAULT_ADMIN_EMAIL)},
         ("PATCH", "/v1/agents/{agent_id}/profile"): {"capacity": 3},
         ("PUT", "/v1/me/presence"): {"status": "away"},
+        ("POST", "/v1/qa/scorecards"): SCORECARD,
+        ("PUT", "/v1/qa/scorecards/{scorecard_id}"): SCORECARD,
+        ("POST", "/v1/conversations/{conversation_id}/qa"): {"scorecard_id": ids["scorecard_id"], "scores": {"fix": 4}},
     }
+
+
+SCORECARD = {"name": "Chat", "criteria": [{"id": "fix", "label": "Solves it", "kind": "scale", "critical": True}]}
 
 
 UNIQUE = ("id", "shortcut", "key", "email")  # a create route's new object: each variant names its own
@@ -606,12 +613,17 @@ async def real_ids(site: Site) -> dict[str, str]:
     )
     await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
+    scorecard = await made("/v1/qa/scorecards", SCORECARD)
+    ticket = await site.hub.store.tickets.get_conversation(conversation)
+    assert ticket is not None  # an agent worked it: a review of it reaches the store
+    await site.hub.services.conversations.update_by(ticket, {"assignee_id": site.ids["agent_id"]}, who="A", names={})
     return {
         **site.ids,
         "record_id": record["id"],
         "webhook_id": webhook["id"],
         "callback_id": callback["id"],
         "entry_id": entry["id"],
+        "scorecard_id": scorecard["id"],
         "other_conversation": other.conversation.id,
         "other_contact": other.conversation.contact_id,
     }
