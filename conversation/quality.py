@@ -433,7 +433,8 @@ def check_scores(card: Scorecard, scores: Mapping[str, Any]) -> dict[str, int]:
         if isinstance(value, bool) or value not in allowed:
             wanted = "0 (no) or 1 (yes)" if c.kind is CriterionKind.YES_NO else "1 to 5"
             raise InvalidInput(f"scores.{c.id}: {wanted}")
-        checked[c.id] = int(value)
+        assert isinstance(value, int)
+        checked[c.id] = value
     return checked
 
 

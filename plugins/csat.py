@@ -47,7 +47,6 @@ from hub.sdk import (
     PluginRuntime,
     SurveyActions,
     Texts,
-    TicketTools,
     TimerContext,
     setting,
     texts,
@@ -114,7 +113,7 @@ class CsatPlugin(Plugin):
         if ctx.timer.name == ASK and ctx.conversation is not None:
             await self._ask(ctx, ctx.conversation)
 
-    async def _ask(self, ctx: TicketTools, ticket: Conversation) -> None:
+    async def _ask(self, ctx: EventContext | TimerContext, ticket: Conversation) -> None:
         surveys, hub = _surveys(ctx.runtime), ctx.hub
         if hub is None:
             return
@@ -162,7 +161,15 @@ class CsatPlugin(Plugin):
         if contact is None:
             return False
         survey = await runtime.surveys.latest(contact.id)
-        return survey is not None and self._answer(survey, score, inbound.channel) is not None
+        if survey is None:
+            return False
+        # A rating button only ever answers a survey: kept quietly even after the survey closed
+        # (on_message says so), never a new ticket for the queue. Typed words are read as a
+        # rating only while the survey takes answers.
+        return (
+            rating_from_choice(inbound.choice_id) is not None
+            or self._answer(survey, score, inbound.channel) is not None
+        )
 
     def _answer(self, survey: Survey, score: int | None, channel: str) -> str | None:
         """What a message is to this survey: "score", "comment", or None (an ordinary message).

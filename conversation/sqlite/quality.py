@@ -52,7 +52,7 @@ def _survey_row(s: Survey) -> tuple[Any, ...]:
 
 
 def _figures(
-    conn: sqlite3.Connection, table: str, score: str, at: str, by: str, since: int, until: int
+    conn: sqlite3.Connection, table: str, score: str, at: str, by: str, since: int | None, until: int | None
 ) -> list[Figure]:
     """AVG and COUNT per group; `table`, `score`, `at` and `by` are this module's own names (checked)."""
     key = by or "''"

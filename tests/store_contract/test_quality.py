@@ -20,8 +20,9 @@ from conversation.quality import (
     rated,
     scorecard_from_doc,
 )
+from conversation.routing import Route
 from conversation.store import Store
-from tests.store_contract.common import three_tickets
+from tests.store_contract.common import POLICY, inbound, three_tickets
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -162,3 +163,26 @@ async def test_review_candidates_are_resolved_worked_tickets_of_the_period_with_
     found = await store.quality.review_candidates(now - timedelta(hours=1), now + timedelta(hours=1))
     assert {(c.conversation_id, c.agent_id, c.csat) for c in found} == {(ids[0], "a1", 1), (ids[1], "a2", None)}
     assert await store.quality.review_candidates(now + timedelta(hours=1), now + timedelta(hours=2)) == []
+
+
+# -- a rating is routed quietly (Ticketing.answers_bot, set by the pipeline for the csat plugin) ----
+ANSWERS_BOT = replace(POLICY, answers_bot=True)
+
+
+async def test_a_rating_keeps_a_resolved_or_reopened_ticket_as_it_is_and_opens_none(store: Store) -> None:
+    first = await store.tickets.record_inbound(inbound("m1"), now=datetime.now(UTC), policy=POLICY)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "resolved"}, now=datetime.now(UTC))
+    rating = await store.tickets.record_inbound(inbound("m2", text="5"), now=datetime.now(UTC), policy=ANSWERS_BOT)
+    assert rating.route is Route.QUESTION and rating.conversation.id == first.conversation.id
+    assert rating.conversation.status is Status.RESOLVED
+    assert [m.text for m in await store.tickets.list_messages(first.conversation.id)] == ["my order never arrived", "5"]
+
+    # the same text without the flag is an ordinary message: it reopens
+    again = await store.tickets.record_inbound(inbound("m3", text="5"), now=datetime.now(UTC), policy=POLICY)
+    assert again.route is Route.REOPEN and again.conversation.status is Status.OPEN
+    late = await store.tickets.record_inbound(inbound("m4", text="很满意"), now=datetime.now(UTC), policy=ANSWERS_BOT)
+    assert late.route is Route.QUESTION and late.conversation.status is Status.OPEN  # a reopened ticket stays open
+
+    await store.tickets.update_conversation(first.conversation.id, {"status": "closed"}, now=datetime.now(UTC))
+    closed = await store.tickets.record_inbound(inbound("m5", text="4"), now=datetime.now(UTC), policy=ANSWERS_BOT)
+    assert closed.route is Route.QUESTION_NEW and closed.conversation.status is Status.RESOLVED  # kept out of the queue
