@@ -374,3 +374,29 @@ async def test_after_the_answer_window_a_button_is_told_the_survey_closed_and_ty
     await ws.send_json({"type": "message", "client_id": "c3", "text": "5"})  # an ordinary message now
     assert (await frames_until(ws, "ack"))["conversation"]["number"] == 1001  # past the reopen window: a new ticket
     await ws.close()
+
+
+async def test_odd_rating_posts_are_refused_and_record_nothing(desk: tuple[TestClient, Hub]) -> None:
+    client, hub = desk
+    ws = await chat_ticket(client)
+    await work_and_resolve(hub, 1000)
+    assert hub.status_links is not None
+    link = hub.status_links.rating_urls(1000, "zh-CN")[1].removeprefix(PUBLIC)
+    page = await (await client.get(link)).text()
+    assert "您选择的评分： <strong>很不满意</strong>" in page
+    form = dict(re.findall(r'name="(nonce|proof)" value="([^"]+)"', page))
+    odd = [
+        (b'{"nonce": "x"}', "application/json"),
+        (b"\xff\xfe", "application/x-www-form-urlencoded"),
+        (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+    ]
+    for body, content_type in odd:
+        resp = await client.post(link, data=body, headers={"Content-Type": content_type}, allow_redirects=False)
+        assert resp.status in (400, 403), (body, resp.status)
+    cross = await client.post(link, data=form, headers={"Origin": "https://evil.example"}, allow_redirects=False)
+    assert cross.status == 403
+    long = await client.post(link, data={**form, "comment": "长" * 3000}, allow_redirects=False)
+    assert long.status == 400
+    survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)
+    assert survey is not None and survey.score is None and survey.comment == ""
+    await ws.close()
