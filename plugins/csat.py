@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from conversation.inbound import Inbound
 from conversation.model import Choice, Conversation, Status, utcnow
+from conversation.progress import status_question
 from conversation.quality import (
     SCORES,
     Survey,
@@ -168,18 +169,20 @@ class CsatPlugin(Plugin):
         # rating only while the survey takes answers.
         return (
             rating_from_choice(inbound.choice_id) is not None
-            or self._answer(survey, score, inbound.channel) is not None
+            or self._answer(survey, score, inbound.channel, inbound.text, inbound.choice_id) is not None
         )
 
-    def _answer(self, survey: Survey, score: int | None, channel: str) -> str | None:
+    def _answer(self, survey: Survey, score: int | None, channel: str, text: str, choice_id: str) -> str | None:
         """What a message is to this survey: "score", "comment", or None (an ordinary message).
-        Only on the survey's own channel: a "5" on another channel is another conversation."""
+        Only on the survey's own channel: a "5" on another channel is another conversation. A
+        comment is typed text, never another button nor a status question ("查询工单 1042")."""
         now = self.clock()
         if survey.channel != channel:
             return None
         if score is not None and takes_answer(survey, now):
             return "score"
-        if awaits_comment(survey, now, timedelta(minutes=self.settings.comment_minutes)):
+        asks = choice_id != "" or status_question(text) is not None
+        if not asks and awaits_comment(survey, now, timedelta(minutes=self.settings.comment_minutes)):
             return "comment"
         return None
 
@@ -192,7 +195,7 @@ class CsatPlugin(Plugin):
             return Outcome.CONTINUE
         t = catalog(ctx.language)
         score = rating_from_choice(ctx.chosen) or rating_from_text(ctx.message.text)
-        answer = self._answer(survey, score, ctx.message.channel)
+        answer = self._answer(survey, score, ctx.message.channel, ctx.message.text, ctx.chosen)
         if answer is None:
             if rating_from_choice(ctx.chosen) is not None:  # a button of a survey that has closed
                 await ctx.reply(t.get("csat.closed"))

@@ -400,3 +400,17 @@ async def test_odd_rating_posts_are_refused_and_record_nothing(desk: tuple[TestC
     survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)
     assert survey is not None and survey.score is None and survey.comment == ""
     await ws.close()
+
+
+async def test_a_status_question_after_a_rating_is_not_taken_for_its_comment(desk: tuple[TestClient, Hub]) -> None:
+    client, hub = desk
+    ws = await chat_ticket(client)
+    await work_and_resolve(hub, 1000)
+    await ws.send_json({"type": "choice", "client_id": "c2", "choice_id": "csat:4", "text": "满意"})
+    assert (await frames_until(ws, "ack"))["conversation"] == {"number": 1000, "status": "resolved"}
+    await bot_said(hub, 1000, "感谢您的评分")
+    await ws.send_json({"type": "message", "client_id": "c3", "text": "查询工单 1000"})
+    assert (await frames_until(ws, "ack"))["conversation"] == {"number": 1000, "status": "open"}  # an ordinary message
+    survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)
+    assert survey is not None and (survey.score, survey.comment) == (4, "")
+    await ws.close()

@@ -116,9 +116,18 @@ async def test_a_reviewer_reviews_a_sampled_ticket_in_chinese_and_the_agent_read
         {"solution": "没有确认收货地址"},
     )
 
-    agent_page = await sign_in(browser, url, "zh-CN", email="li@example.com")
+    # the agent, in English: their own results with the reviewers' comments, and the rating beside the thread
+    agent_page = await sign_in(browser, url, "en", email="li@example.com")
     await agent_page.click("#open-quality")
-    results = agent_page.locator("#quality-dialog .qa-mine li")
-    await expect(results).to_have_count(2)
-    await expect(agent_page.locator("#quality-dialog .qa-mine")).to_contain_text("请先核对地址再补发")
+    mine = agent_page.locator("#quality-dialog .qa-mine")
+    await expect(mine.locator("h3")).to_have_text("Reviews of my work")
+    await expect(mine.locator("li")).to_have_count(2)
+    await expect(mine).to_contain_text("请先核对地址再补发")
     await expect(agent_page.locator("#quality-dialog .qa-sample")).to_have_count(0)  # no sample for agents
+    await mine.locator("li button").first.click()
+    side = agent_page.locator("#quality")
+    await expect(side.locator(".csat")).to_contain_text("Customer satisfaction")
+    await expect(side.locator(".csat-word")).to_have_text("Bad")
+    await expect(side.locator(".qa-review")).to_have_count(2)
+    await expect(side.locator(".qa-calibration")).to_have_count(0)  # calibration is for reviewers
+    await expect(side.locator(".qa-review-new")).to_have_count(0)  # agents do not review
