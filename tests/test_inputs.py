@@ -18,7 +18,7 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import TIMESTAMP, sign, signed_headers
-from conversation.model import ConversationQuery
+from conversation.model import Agent, ConversationQuery, Role, new_id
 from hub.agents import DEFAULT_ADMIN_EMAIL
 from hub.api.framework import Route
 from hub.api.routes import api
@@ -615,8 +615,9 @@ async def real_ids(site: Site) -> dict[str, str]:
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
     scorecard = await made("/v1/qa/scorecards", SCORECARD)
     ticket = await site.hub.store.tickets.get_conversation(conversation)
-    assert ticket is not None  # an agent worked it: a review of it reaches the store
-    await site.hub.services.conversations.update_by(ticket, {"assignee_id": site.ids["agent_id"]}, who="A", names={})
+    assert ticket is not None  # another agent worked it: the admin's review of it reaches the store
+    worker = await site.hub.store.accounts.add_agent(Agent(new_id(), "worker@example.com", Role.AGENT, "-", "Worker"))
+    await site.hub.services.conversations.update_by(ticket, {"assignee_id": worker.id}, who="A", names={})
     return {
         **site.ids,
         "record_id": record["id"],

@@ -92,6 +92,9 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
 
         figures = await supervisor.call("GET", "/api/v1/quality/figures?by=agent_id")
         assert figures["qa"] == [{"key": agent.id, "average": 40.6, "count": 2}]
+        own = await worked_ticket(admin, agent, "m2", "t2")
+        await admin.call("PATCH", f"/api/v1/conversations/{own}", {"assignee_id": supervisor.id})
+        await supervisor.call("POST", f"/api/v1/conversations/{own}/qa", body, status=422)  # not their own work
         await agent.call("GET", "/api/v1/quality/figures", status=403)
     finally:
         await supervisor.client.close()

@@ -161,6 +161,8 @@ class QualityService:
             raise InvalidInput("scorecard_id: this scorecard is retired")
         if not ticket.assignee_id:
             raise InvalidInput("the ticket has no agent to review")
+        if ticket.assignee_id == reviewer_id:
+            raise InvalidInput("a reviewer does not review their own work")
         checked = check_scores(card, scores)
         notes = {k: v.strip() for k, v in (notes or {}).items() if v.strip()}
         if set(notes) - set(checked):
