@@ -144,6 +144,7 @@ class Hub(ChannelPort):
                 language=self.language,
                 port=self,
                 platform=self._platform_client(config),
+                surveys=self.services.quality,
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None

@@ -165,6 +165,10 @@ class ChannelPort:
         links = self.status_links
         return links.url(conversation.number, language) if links is not None else ""
 
+    def rating_links(self, conversation: Conversation, language: str = "") -> dict[int, str]:
+        links = self.status_links
+        return links.rating_urls(conversation.number, language) if links is not None else {}
+
     async def team_name(self, team: str, language: str) -> str:
         found = await self.store.desk.get_team(team) if team else None
         if found is None:

@@ -37,6 +37,7 @@ BUILTIN_PLUGINS = {
     "account": "plugins.account:AccountPlugin",
     "complaints": "plugins.complaints:ComplaintsPlugin",
     "faq": "plugins.faq:FaqPlugin",
+    "csat": "plugins.csat:CsatPlugin",
 }
 
 

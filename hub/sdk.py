@@ -26,6 +26,7 @@ from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.knowledge import Article
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
 from conversation.priority_rules import PrioritySource
+from conversation.quality import Survey
 from conversation.records import Record, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
 from conversation.ticket_changes import EVENT_KINDS, TicketChange
@@ -159,6 +160,8 @@ __all__ = [
     "refused_response",
     "split_text",
     "texts",
+    "Survey",
+    "SurveyActions",
 ]
 
 
@@ -356,6 +359,11 @@ class HubPort(Protocol):
         status page is off). Only ever give it to the ticket's own customer."""
         ...
 
+    def rating_links(self, conversation: Conversation, language: str = "") -> dict[int, str]:
+        """One-click links (score -> URL) that rate the ticket on its status page, signed like
+        `status_link`; empty when the status page is off. Only for the ticket's own customer."""
+        ...
+
     async def team_name(self, team: str, language: str) -> str:
         """A team's name in that language (its id when the team is unknown)."""
         ...
@@ -497,9 +505,30 @@ class RecordActions(Protocol):
     ) -> dict[tuple[Any, str], int]: ...
 
 
+class SurveyActions(Protocol):
+    """Satisfaction surveys as plugins reach them (hub.services.quality.QualityService): each
+    change leaves its thread event, is published live, and a low score tells the team lead."""
+
+    async def ask(self, ticket: Conversation, language: str, answer_for: timedelta | None = None) -> Survey | None:
+        """Open the ticket's survey (answers count for `answer_for`); None when it has one already."""
+        ...
+
+    async def rate(self, survey: Survey, score: int, *, via: str) -> Survey: ...
+
+    async def comment(self, survey: Survey, text: str) -> Survey: ...
+
+    async def latest(self, contact_id: str) -> Survey | None:
+        """The contact's most recently asked survey (on any ticket)."""
+        ...
+
+    async def of_ticket(self, conversation_id: str) -> Survey | None: ...
+
+
 class PluginRuntime(Protocol):
     """What the hub keeps for plugins beyond one message: records, durable timers and what
     each plugin told each ticket's customer (implemented by hub.plugin_host.PluginHost)."""
+
+    surveys: SurveyActions | None  # satisfaction surveys (the csat plugin); None in bare test runtimes
 
     @property
     def records(self) -> RecordActions: ...
@@ -871,6 +900,14 @@ class Plugin:
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         """A customer message was stored on a ticket the bots may answer."""
         return None
+
+    async def answers_quietly(self, inbound: Inbound, hub: HubPort, runtime: PluginRuntime | None) -> bool:
+        """Asked before a customer message is stored: True when it only answers this plugin's
+        question on the thread (a satisfaction rating), so it is kept in the thread's ticket
+        without reopening it, or in a quiet new one when that ticket is closed (routing
+        Route.QUESTION), and `on_message` then consumes it. Keep it cheap: it runs on every
+        message; an error counts as False (the message is stored as usual)."""
+        return False
 
     async def on_timer(self, ctx: TimerContext) -> None:
         """A timer this plugin scheduled came due; raise to have it tried again later."""
