@@ -317,3 +317,29 @@ def refund_key(case_id: str, decision_number: int) -> str:
     """The idempotency key of a decision's refund: a retried call never pays twice, and a new
     decision after an appeal is a new refund."""
     return f"dispute-{case_id}-{decision_number}"
+
+
+# -- what the customer says --------------------------------------------------------------
+CHOICE_PREFIX = "dispute:"  # a button's id: "dispute:order:A-1", "dispute:reason:not_received", "dispute:appeal"
+_OPEN_WORDS = re.compile(
+    r"(纠纷|申请退款|要求退款|没收到货|未收到货|货不对板|仲裁|盗刷|\bdispute\b|\bopen a case\b|\bnot received\b"
+    r"|\bnever arrived\b|\bunauthori[sz]ed charge\b)",
+    re.IGNORECASE,
+)
+_APPEAL_WORDS = re.compile(r"^\s*(appeal|i appeal|上诉|申诉|我要申诉|我要上诉)\s*[.!。！]?\s*$", re.IGNORECASE)
+
+
+def asks_for_dispute(text: str) -> bool:
+    """The customer asks to open a dispute about an order (zh and en wording)."""
+    return bool(_OPEN_WORDS.search(text or ""))
+
+
+def asks_to_appeal(text: str, choice_id: str = "") -> bool:
+    """The whole message asks to appeal a decision (a word, or the appeal button)."""
+    return choice_id == f"{CHOICE_PREFIX}appeal" or bool(_APPEAL_WORDS.match(text or ""))
+
+
+def picked(choice_id: str, what: str) -> str:
+    """The value of a button this plugin offered ("dispute:<what>:<value>"), else ""."""
+    head = f"{CHOICE_PREFIX}{what}:"
+    return choice_id[len(head) :] if choice_id.startswith(head) else ""

@@ -28,7 +28,7 @@ from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_change
 from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
-from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
+from hub.sdk import ActionContext, ConversationActions, EventContext, HubPort, Plugin, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
 
@@ -130,6 +130,24 @@ class PluginHost:
         """One round of the supervised loop: fire what is due, then wait (at once again after a full batch)."""
         if await self.fire_due_timers() < TIMER_BATCH:
             await asyncio.sleep(interval)
+
+    # -- operations of a plugin that agents start (its own API routes) ----------------------
+    async def acting(self, plugin_name: str, conversation: Conversation, *, who: str) -> ActionContext:
+        """A context for an agent's action through the plugin on `conversation`; KeyError
+        when the plugin is not enabled in this hub."""
+        plugin = self.plugins[plugin_name]
+        contact = await self.store.contacts.get_contact(conversation.contact_id)
+        return ActionContext(
+            plugin=plugin.name,
+            conversation=conversation,
+            contact=contact,
+            settings=plugin.settings,
+            actions=self.actions,
+            runtime=self,
+            who=who,
+            language=best_locale(contact.language if contact else "", self.language),
+            hub=self.port,
+        )
 
     # -- what plugins told customers ------------------------------------------------------
     async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:

@@ -31,7 +31,11 @@ BUILTIN_ADAPTERS = {
     "telegram": "adapters.telegram.adapter:TelegramAdapter",
     "slack": "adapters.slack.adapter:SlackAdapter",
 }
-BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin", "progress": "plugins.progress:ProgressPlugin"}
+BUILTIN_PLUGINS = {
+    "greeting": "plugins.greeting:GreetingPlugin",
+    "progress": "plugins.progress:ProgressPlugin",
+    "disputes": "plugins.disputes:DisputesPlugin",
+}
 
 
 def _import(target: str) -> Callable[[], Any]:

@@ -130,6 +130,7 @@ __all__ = [
     "refused_response",
     "split_text",
     "texts",
+    "ActionContext",
 ]
 
 
@@ -729,6 +730,23 @@ class EventContext(TicketTools):
             return False
         await self.reply(text)
         return True
+
+
+@dataclass
+class ActionContext(TicketTools):
+    """An agent or API client acts through a plugin's own operation (a dispute decided, a
+    case opened from the inbox): the ticket acted on, its contact, and the plugin's tools.
+    Made by the hub (`PluginHost.acting`) for the routes a plugin's operations sit behind."""
+
+    plugin: str
+    conversation: Conversation
+    contact: Contact | None
+    settings: Any
+    actions: ConversationActions
+    runtime: PluginRuntime | None
+    who: str  # who acts, as the timeline names them ("agent:<id>", "token:<id>")
+    language: str = SOURCE_LOCALE
+    hub: HubPort | None = None
 
 
 class Plugin:
