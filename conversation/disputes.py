@@ -38,12 +38,14 @@ class Status(StrEnum):
 
 STATUSES = tuple(s.value for s in Status)
 
-# Where a case may go from each state. A decided case goes back to review only by an appeal;
-# a closed case is final (a new complaint about the same order is a new case).
+# Where a case may go from each state. An agent may decide while a party is still awaited (the
+# seller conceded by phone, say). A decided case goes back to review only by an appeal; a
+# closed case is final (a new complaint about the same order is a new case).
+_WAITING = frozenset({Status.AWAITING_SELLER, Status.AWAITING_BUYER, Status.UNDER_REVIEW})
 NEXT: dict[Status, frozenset[Status]] = {
-    Status.OPENED: frozenset({Status.AWAITING_SELLER, Status.AWAITING_BUYER, Status.UNDER_REVIEW, Status.CLOSED}),
-    Status.AWAITING_SELLER: frozenset({Status.AWAITING_BUYER, Status.UNDER_REVIEW, Status.CLOSED}),
-    Status.AWAITING_BUYER: frozenset({Status.AWAITING_SELLER, Status.UNDER_REVIEW, Status.CLOSED}),
+    Status.OPENED: _WAITING | {Status.DECIDED, Status.CLOSED},
+    Status.AWAITING_SELLER: frozenset({Status.AWAITING_BUYER, Status.UNDER_REVIEW, Status.DECIDED, Status.CLOSED}),
+    Status.AWAITING_BUYER: frozenset({Status.AWAITING_SELLER, Status.UNDER_REVIEW, Status.DECIDED, Status.CLOSED}),
     Status.UNDER_REVIEW: frozenset({Status.AWAITING_SELLER, Status.AWAITING_BUYER, Status.DECIDED, Status.CLOSED}),
     Status.DECIDED: frozenset({Status.APPEALED, Status.CLOSED}),
     Status.APPEALED: frozenset({Status.UNDER_REVIEW, Status.DECIDED, Status.CLOSED}),
@@ -343,3 +345,11 @@ def picked(choice_id: str, what: str) -> str:
     """The value of a button this plugin offered ("dispute:<what>:<value>"), else ""."""
     head = f"{CHOICE_PREFIX}{what}:"
     return choice_id[len(head) :] if choice_id.startswith(head) else ""
+
+
+def typed_reason(text: str) -> str:
+    """A reason typed instead of tapped: its number in the listed order (1-5) or its id."""
+    word = (text or "").strip().strip(".").lower()
+    if word.isdigit() and 1 <= int(word) <= len(REASONS):
+        return REASONS[int(word) - 1]
+    return word if word in REASONS else ""

@@ -21,7 +21,7 @@ The rules are pure functions in conversation/disputes.py; this module words and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -184,6 +184,7 @@ class DisputesPlugin(Plugin):
         self.rules = self._rules(f"plugins.{name}", settings)
         self.limits = rules.supervisor_limits(settings.supervisor_above, f"plugins.{name}.supervisor_above")
         self.platform: PlatformPort | None = None  # set by the hub (or a test) when the platform is configured
+        self.clock: Callable[[], datetime] = utcnow  # tests move it with the hub's clock
 
     # -- the platform ---------------------------------------------------------------------
     def _platform(self, ctx: Any) -> PlatformPort:
@@ -319,15 +320,24 @@ class DisputesPlugin(Plugin):
         platform = self._platform(ctx)
         step = ctx.state.get("step", "")
         order_id = rules.picked(ctx.chosen, "order") or (ctx.message.text.strip() if step == "order" else "")
-        reason = rules.picked(ctx.chosen, "reason")
+        reason = rules.picked(ctx.chosen, "reason") or (
+            rules.typed_reason(ctx.message.text) if step == "reason" else ""
+        )
         if order_id:
             order = await platform.get_order(order_id, user_id=user)
             if order is None or order.buyer_id != user:
                 await ctx.reply(t.get("disputes.unknown_order"))
                 return
             ctx.state.update(step="reason", order=order.id)
-            buttons = [Button(f"{rules.CHOICE_PREFIX}reason:{r}", t.get(f"disputes.reason.{r}")) for r in rules.REASONS]
-            await ctx.ask(t.get("disputes.pick_reason", order=order.id), buttons)
+            labels = [t.get(f"disputes.reason.{r}") for r in rules.REASONS]
+            buttons = [
+                Button(f"{rules.CHOICE_PREFIX}reason:{r}", label)
+                for r, label in zip(rules.REASONS, labels, strict=True)
+            ]
+            listed = [
+                f"{i}. {label}" for i, label in enumerate(labels, 1)
+            ]  # a channel without buttons: type the number
+            await ctx.ask("\n".join([t.get("disputes.pick_reason", order=order.id), *listed]), buttons)
             return
         if reason and step == "reason" and reason in rules.REASONS:
             ctx.state.update(step="statement", reason=reason)
@@ -407,7 +417,7 @@ class DisputesPlugin(Plugin):
                 "type": "statement",
                 "text": text.strip()[:MAX_STATEMENT_CHARS],
                 "by": who,
-                "at": utcnow().isoformat(),
+                "at": self.clock().isoformat(),
             }
             case = await ctx.records.update(KIND, case.id, data={"evidence": [item]})
         case = await self._contact_seller(ctx, case)
@@ -434,7 +444,7 @@ class DisputesPlugin(Plugin):
             )
         )
         seller_ticket = record.conversation
-        now = utcnow()
+        now = self.clock()
         deadline = rules.respond_by(now, self.settings.respond_days)
         seller = {
             **case.data["seller"],
@@ -494,7 +504,7 @@ class DisputesPlugin(Plugin):
         )
 
     async def _repropose(self, ctx: Any, case: Record) -> Record:
-        proposal = rules.propose(self.rules, self.facts(case, utcnow()))
+        proposal = rules.propose(self.rules, self.facts(case, self.clock()))
         value = {"outcome": proposal.outcome.value, "rule": proposal.rule} if proposal else None
         if value == case.data.get("proposal"):
             return case
@@ -509,7 +519,7 @@ class DisputesPlugin(Plugin):
             await self._refund(ctx, case)
             return
         if ctx.timer.name == "close":
-            if case.status == Status.DECIDED and case.deadline is not None and utcnow() >= case.deadline:
+            if case.status == Status.DECIDED and case.deadline is not None and self.clock() >= case.deadline:
                 await ctx.records.update(KIND, case.id, status=Status.CLOSED.value, deadline=None)
             return
         party = str(ctx.timer.data.get("party", ""))
@@ -528,7 +538,7 @@ class DisputesPlugin(Plugin):
     async def _missed(self, ctx: TimerContext, case: Record, party: str) -> None:
         """No answer by the deadline: recorded, and the case moves on to review."""
         deadline = case.data["deadlines"][party]
-        missed = [*case.data.get("missed", []), {"party": party, "deadline": deadline, "at": utcnow().isoformat()}]
+        missed = [*case.data.get("missed", []), {"party": party, "deadline": deadline, "at": self.clock().isoformat()}]
         target = rules.after_missed_deadline(case.status)
         assert target is not None  # still_waiting checked it
         case = await ctx.records.update(KIND, case.id, data={"missed": missed}, status=target.value, deadline=None)
@@ -542,7 +552,7 @@ class DisputesPlugin(Plugin):
                     "disputes.note.missed",
                     case=case.data["reference"],
                     party=catalog(hub_language).get(f"disputes.party.{party}"),
-                    deadline=when(_iso(deadline) or utcnow()),
+                    deadline=when(_iso(deadline) or self.clock()),
                 ),
                 author=self.name,
             )
@@ -564,7 +574,7 @@ class DisputesPlugin(Plugin):
             supervisor=supervisor,
             limits=self.limits,
         )
-        now = utcnow()
+        now = self.clock()
         number = len(case.data.get("decisions", [])) + 1
         entry = {
             "number": number,
@@ -628,7 +638,7 @@ class DisputesPlugin(Plugin):
             self.log.warning("refund of case %s not done yet (%s); retried", case.id, code or exc.__class__.__name__)
             state.update(error=code or "unavailable")
             case = await ctx.records.update(KIND, case.id, data={"refund": state})
-            await ctx.schedule(utcnow() + REFUND_RETRY, "refund", {"case": case.id}, key=f"{case.id}:refund")
+            await ctx.schedule(self.clock() + REFUND_RETRY, "refund", {"case": case.id}, key=f"{case.id}:refund")
             return case
         state.update(status=str(done.status), reference=str(done.reference), error=None)
         state = {k: v for k, v in state.items() if v is not None}
@@ -640,14 +650,14 @@ class DisputesPlugin(Plugin):
         decided = case.data.get("decisions", [])
         decided_at = _iso(decided[-1]["at"]) if decided else None
         if not rules.may_appeal(
-            case.status, decided_at, utcnow(), self.settings.appeal_days, appealed=bool(case.data.get("appeal"))
+            case.status, decided_at, self.clock(), self.settings.appeal_days, appealed=bool(case.data.get("appeal"))
         ):
             raise InvalidInput("this dispute cannot be appealed (not decided, appealed once already, or too late)")
         entry = {
             "party": party,
             "grounds": grounds.strip()[:MAX_STATEMENT_CHARS],
             "by": who,
-            "at": utcnow().isoformat(),
+            "at": self.clock().isoformat(),
         }
         case = await ctx.records.update(
             KIND,

@@ -144,6 +144,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "entry_id": "nope",
         "article_id": "nope",
         "version": "1",
+        "case_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()

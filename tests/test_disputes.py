@@ -1,0 +1,400 @@
+"""The `disputes` plugin end to end: the buyer by email, the seller on the platform's signed
+webhook channel, each in a ticket of their own; a missed deadline, a decision, a refund
+through the platform (retried, paid once), an appeal; the API's access and supervisor rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.webhook import signed_headers
+from conversation.model import Role, utcnow
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from hub.registry import discover
+from hub.sdk import Sender
+from hub.settings import ConfigError
+from tests.conftest import free_port
+from tests.email_servers import Sink, start_sink
+from tests.helpers import RecordingAdapter, clear_proxies, customer_message, eventually, make_config, serve
+from tests.test_api import ADMIN, AGENT, sign_in
+
+SUPPORT = "help@shop.example"
+BUYER = "li.na@gmail.com"
+HOOK_SECRET = "platform-channel-secret-0123456789"
+BUYER_WORDS = "付款三天了还没收到货，也没有物流单号"
+SELLER_WORDS = "We shipped it late, sorry: tracking SF123"
+SUPERVISOR = ("wang@example.com", "supervisor password 1")
+
+
+@dataclass
+class StubPlatform:
+    """The platform calls the plugin makes, in memory: orders by buyer, users, refunds by key.
+    `fail_refunds` refuses that many refund calls as unavailable (the platform is down)."""
+
+    enabled: bool = True
+    fail_refunds: int = 0
+    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refund_calls: int = 0
+    orders: list[SimpleNamespace] = field(
+        default_factory=lambda: [
+            SimpleNamespace(
+                id="A-1001",
+                buyer_id="u-buyer",
+                seller_id="u-seller",
+                amount=Decimal("199.00"),
+                currency="CNY",
+                status="paid",
+                title="蓝牙耳机",
+                created_at=(utcnow() - timedelta(days=9)).isoformat(),
+                tracking_number="",
+            ),
+            SimpleNamespace(
+                id="A-2002",
+                buyer_id="u-buyer",
+                seller_id="u-seller",
+                amount=Decimal("5000.00"),
+                currency="CNY",
+                status="paid",
+                title="笔记本电脑",
+                created_at=(utcnow() - timedelta(days=2)).isoformat(),
+                tracking_number="SF1",
+            ),
+        ]
+    )
+
+    async def find_user(self, *, user_id: str = "", email: str = "") -> Any:
+        users = {"u-buyer": ("li.na@gmail.com", "zh-CN"), "u-seller": ("seller@shop.example", "en")}
+        for uid, (mail, language) in users.items():
+            if uid == user_id or mail == email:
+                return SimpleNamespace(id=uid, language=language)
+        return None
+
+    async def list_orders(self, user_id: str, *, limit: int = 10) -> list[Any]:
+        return [o for o in self.orders if user_id in (o.buyer_id, o.seller_id)][:limit]
+
+    async def get_order(self, order_id: str, *, user_id: str) -> Any:
+        return next((o for o in self.orders if o.id == order_id and user_id in (o.buyer_id, o.seller_id)), None)
+
+    async def execute_refund(self, order_id: str, *, amount: Decimal, currency: str, decision: str, key: str) -> Any:
+        self.refund_calls += 1
+        if self.fail_refunds:
+            self.fail_refunds -= 1
+            raise type("PlatformUnavailable", (Exception,), {"code": "unavailable"})("503")
+        replayed = key in self.refunds
+        self.refunds.setdefault(
+            key, {"order": order_id, "amount": amount, "currency": currency, "ref": f"R{len(self.refunds) + 1}"}
+        )
+        return SimpleNamespace(reference=self.refunds[key]["ref"], status="refunded", replayed=replayed)
+
+
+class Seller:
+    """The platform's end of its webhook channel: receives what Helpline sends the seller."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+
+    def app(self) -> web.Application:
+        async def receive(request: web.Request) -> web.Response:
+            self.posts.append(json.loads(await request.read()))
+            return web.json_response({"id": f"p{len(self.posts)}"})
+
+        app = web.Application()
+        app.router.add_post("/helpline", receive)
+        return app
+
+    def texts(self) -> list[str]:
+        return [p["message"]["text"] for p in self.posts]
+
+
+def registry() -> Any:
+    found = discover()
+    found.adapters.add("recording", "tests.helpers:RecordingAdapter", lambda: RecordingAdapter)
+    return found
+
+
+def config(tmp_path: Path, smtp_port: int, seller_url: str, **settings: Any) -> Any:
+    return make_config(
+        tmp_path,
+        {
+            "storage": {"timeout_seconds": 10},
+            "channels": {
+                "email": {
+                    "address": SUPPORT,
+                    "listen_port": free_port(),
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp_port,
+                    "smtp_tls": "none",
+                    "max_auto_replies_per_hour": 20,  # a dispute's dialogue is more than 3 bot mails
+                },
+                "platform": {"type": "webhook", "secret": "env:PLATFORM_HOOK_SECRET", "callback_url": seller_url},
+            },
+            "plugins": {
+                "enabled": ["disputes"],
+                "disputes": {
+                    "seller_channel": "platform",
+                    "respond_days": 3,
+                    "remind_hours": [2],
+                    "appeal_days": 7,
+                    "supervisor_above": {"CNY": "2000"},
+                    "rules": [
+                        {
+                            "name": "not received, no tracking after 7 days",
+                            "reason": "not_received",
+                            "no_tracking": True,
+                            "min_days": 7,
+                            "propose": "refund_buyer",
+                        }
+                    ],
+                    **settings,
+                },
+            },
+        },
+        registry=registry(),
+    )
+
+
+@dataclass
+class Scene:
+    hub: Hub
+    server: TestServer
+    mails: Sink
+    seller: Seller
+    platform: StubPlatform
+    clock: list[datetime]
+
+
+@pytest.fixture
+async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Scene]:
+    clear_proxies(monkeypatch)
+    monkeypatch.setenv("PLATFORM_HOOK_SECRET", HOOK_SECRET)
+    sink, smtp, smtp_port = await start_sink()
+    seller = Seller()
+    runner, base = await serve(seller.app())
+    hub = Hub(config(tmp_path, smtp_port, f"{base}/helpline"))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
+    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    await add_agent(hub.store, SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], name="Wang")
+    platform = StubPlatform()
+    plugin = hub.plugin_host.plugins["disputes"]
+    plugin.platform = platform  # type: ignore[attr-defined]
+    clock = [utcnow()]
+    plugin.clock = lambda: clock[0]  # type: ignore[attr-defined]
+    hub.actions.clock = hub.outbox.clock = lambda: clock[0]  # timers and deliveries in the test's time
+    yield Scene(hub, server, sink, seller, platform, clock)
+    await server.close()
+    await runner.cleanup()
+    smtp.close()
+    await smtp.wait_closed()
+
+
+async def mail(scene: Scene, text: str, *, reply_to: EmailMessage | None = None, photo: bytes = b"") -> None:
+    message = EmailMessage()
+    message["From"] = f"Li Na <{BUYER}>"
+    message["To"] = SUPPORT
+    message["Subject"] = "Re: " + str(reply_to["Subject"]).removeprefix("Re: ") if reply_to else "订单纠纷"
+    message["Message-ID"] = make_msgid(domain="gmail.com")
+    if reply_to is not None:
+        message["In-Reply-To"] = reply_to["Message-ID"]
+        message["References"] = reply_to["Message-ID"]
+    message.set_content(text)
+    if photo:
+        message.add_attachment(photo, maintype="image", subtype="png", filename="parcel.png")
+    port = scene.hub.adapters["email"].listen_port  # type: ignore[attr-defined]
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=port, sender=BUYER, recipients=[SUPPORT])
+
+
+def body(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def next_mail(scene: Scene, count: int) -> EmailMessage:
+    await eventually(lambda: len(scene.mails.mails) >= count, timeout=15.0)
+    return scene.mails.mails[count - 1]
+
+
+async def seller_says(scene: Scene, client: TestClient, text: str, thread: str, n: int) -> None:
+    payload = {"id": f"s{n}", "sender": {"id": "u-seller", "language": "en"}, "thread": thread, "text": text}
+    raw = json.dumps(payload).encode()
+    resp = await client.post("/channels/platform/messages", data=raw, headers=signed_headers(HOOK_SECRET, raw))
+    assert resp.status == 200, await resp.text()
+
+
+async def the_case(scene: Scene) -> Any:
+    cases = await scene.hub.services.records.query("disputes", "case", {})
+    assert len(cases) == 1
+    return cases[0]
+
+
+async def settle(scene: Scene, at: datetime) -> None:
+    scene.clock[0] = at
+    await scene.hub.plugin_host.fire_due_timers()
+
+
+async def open_by_mail(scene: Scene) -> Any:
+    """The buyer opens a dispute by email: order, reason, statement with a photo."""
+    await mail(scene, "我要就订单发起纠纷")
+    listing = await next_mail(scene, 1)
+    assert "#A-1001" in body(listing) and "#A-2002" in body(listing)
+    await mail(scene, "A-1001", reply_to=listing)
+    reasons = await next_mail(scene, 2)
+    assert "1. 未收到货" in body(reasons)
+    await mail(scene, "1", reply_to=reasons)
+    ask = await next_mail(scene, 3)
+    await mail(scene, BUYER_WORDS, reply_to=ask, photo=b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    opened = await next_mail(scene, 4)
+    case = await the_case(scene)
+    assert case.data["reference"] in body(opened) and "A-1001" in body(opened)
+    return case
+
+
+async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_platform_channel(scene: Scene) -> None:
+    async with TestClient(scene.server) as client:
+        case = await open_by_mail(scene)
+        assert case.status == "awaiting_seller"
+        buyer_ticket = await scene.hub.store.tickets.get_conversation(case.conversation_id)
+        assert buyer_ticket is not None and buyer_ticket.channel == "email"
+        [statement, photo] = case.data["evidence"]
+        assert statement["party"] == "buyer" and BUYER_WORDS in statement["text"]
+        assert photo["type"] == "attachment" and photo["name"] == "parcel.png"
+        assert case.data["proposal"] == {"outcome": "refund_buyer", "rule": "not received, no tracking after 7 days"}
+
+        # The seller is asked on the platform's channel, in English, in a ticket of their own.
+        await eventually(lambda: len(scene.seller.posts) >= 1, timeout=15.0)
+        asked = scene.seller.posts[0]
+        assert asked["to"] == "u-seller" and case.data["reference"] in asked["message"]["text"]
+        assert "Not received" in asked["message"]["text"] and BUYER_WORDS not in asked["message"]["text"]
+        seller_ticket = await scene.hub.store.tickets.get_conversation(case.data["seller_conversation_id"])
+        assert seller_ticket is not None and seller_ticket.channel == "platform"
+        assert seller_ticket.id != buyer_ticket.id and asked["thread"] == seller_ticket.thread_key
+
+        # A reminder two hours before the deadline; then the deadline passes unanswered.
+        deadline = case.deadline
+        await settle(scene, deadline - timedelta(hours=1))
+        await eventually(lambda: len(scene.seller.posts) >= 2, timeout=15.0)
+        assert "Reminder" in scene.seller.posts[1]["message"]["text"]
+        await settle(scene, deadline + timedelta(seconds=1))
+        case = await the_case(scene)
+        assert case.status == "under_review" and case.deadline is None
+        assert [m["party"] for m in case.data["missed"]] == ["seller"]
+        told = await next_mail(scene, 5)
+        assert "卖家未在期限内答复" in body(told)
+        await settle(scene, deadline + timedelta(hours=1))  # a timer firing again changes nothing
+        assert (await the_case(scene)).version == case.version
+
+        # The seller answers late: kept as their evidence, never sent to the buyer.
+        await seller_says(scene, client, SELLER_WORDS, asked["thread"], 1)
+        await eventually(lambda: len(scene.seller.posts) >= 3, timeout=15.0)
+        case = await the_case(scene)
+        assert [e["party"] for e in case.data["evidence"]] == ["buyer", "buyer", "seller"]
+        assert case.status == "under_review"
+
+        # An agent decides (the platform is down at first: the refund is retried, paid once).
+        scene.platform.fail_refunds = 1
+        lina = await sign_in(scene.server, AGENT)
+        try:
+            body_ = {"outcome": "refund_buyer", "grounds": "没有物流记录 / no tracking record"}
+            decided = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
+            assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "pending"
+            await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=422)  # decided once
+            await settle(scene, scene.clock[0] + timedelta(minutes=2))
+            case = await the_case(scene)
+            assert case.data["refund"]["status"] == "refunded" and scene.platform.refund_calls == 2
+            assert list(scene.platform.refunds.values()) == [
+                {"order": "A-1001", "amount": Decimal("199.00"), "currency": "CNY", "ref": "R1"}
+            ]
+
+            decision = await next_mail(scene, 6)
+            assert "裁决" in body(decision) and "no tracking record" in body(decision) and "申诉" in body(decision)
+            await eventually(lambda: any("Decision on dispute" in t for t in scene.seller.texts()), timeout=15.0)
+
+            # The seller appeals on their channel; both are told; the case is appealed.
+            await seller_says(scene, client, "appeal", asked["thread"], 2)
+            await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
+            assert "卖家对纠纷" in body(await next_mail(scene, 7))
+            assert (await the_case(scene)).status == "appealed"
+
+            view = await lina.call("GET", f"/api/v1/disputes/{case.id}")
+            assert [m["text"] for m in view["seller"]["messages"] if m["direction"] == "inbound"][-2:] == [
+                SELLER_WORDS,
+                "appeal",
+            ]
+            assert any(BUYER_WORDS in m["text"] for m in view["buyer"]["messages"])
+        finally:
+            await lina.client.close()
+
+    # Each side only ever heard its own words and the shared facts.
+    assert not any(SELLER_WORDS in body(m) for m in scene.mails.mails)
+    assert not any(BUYER_WORDS in t for t in scene.seller.texts())
+
+
+async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_see_the_case(scene: Scene) -> None:
+    sender = Sender(BUYER, email=BUYER, verified=True)
+    buyer = await scene.hub.ingest(
+        customer_message("e1", "请帮我看看这个订单", channel="email", thread="t-1", sender=sender)
+    )
+    admin, lina, wang = [await sign_in(scene.server, who) for who in (ADMIN, AGENT, SUPERVISOR)]
+    try:
+        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["finance"]})
+        await admin.call("PATCH", f"/api/v1/agents/{wang.id}", {"teams": ["finance"]})
+        ticket = buyer.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "finance"})
+        opened = {
+            "conversation_id": ticket,
+            "order_id": "A-2002",
+            "reason": "not_as_described",
+            "statement": "屏幕有划痕",
+        }
+        await lina.call("POST", "/api/v1/disputes", {**opened, "order_id": "B-9"}, status=422)  # not their order
+        case = await lina.call("POST", "/api/v1/disputes", opened, status=201)
+        assert case["status"] == "awaiting_seller" and case["data"]["amount"] == "5000.00"
+        await lina.call("POST", "/api/v1/disputes", opened, status=422)  # one open case per order
+        listed = await lina.call("GET", "/api/v1/disputes?status=awaiting_seller")
+        assert [c["id"] for c in listed["items"]] == [case["id"]]
+        view = await lina.call("GET", f"/api/v1/disputes/{case['id']}")
+        assert view["needs_supervisor"] is True
+
+        decide = {"outcome": "partial_refund", "grounds": "scratched screen", "refund": "800.00"}
+        refused = await lina.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide, status=403)
+        assert refused["error"] == "supervisor_needed" and (await the_case(scene)).status == "awaiting_seller"
+        decided = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide)
+        assert decided["status"] == "decided" and decided["data"]["refund"]["amount"] == "800.00"
+        assert [r["amount"] for r in scene.platform.refunds.values()] == [Decimal("800.00")]
+
+        # Another team's agent: the case does not exist for her, and nothing changes.
+        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["technical-support"]})
+        await lina.call("GET", f"/api/v1/disputes/{case['id']}", status=404)
+        appeal = {"party": "buyer", "grounds": "more than that"}
+        await lina.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal, status=404)
+        assert (await lina.call("GET", "/api/v1/disputes"))["items"] == []
+        await lina.call("GET", f"/api/v1/conversations/{ticket}/disputes", status=404)
+        assert (await the_case(scene)).status == "decided"
+        appealed = await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal)
+        assert appealed["status"] == "appealed"
+        await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal, status=422)  # once
+    finally:
+        for who in (admin, lina, wang):
+            await who.client.close()
+
+
+def test_bad_rules_and_limits_are_refused_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATFORM_HOOK_SECRET", HOOK_SECRET)
+    with pytest.raises(ConfigError, match=r"plugins\.disputes\.rules\[0\]\.propose"):
+        config(tmp_path, 1, "http://127.0.0.1:1/x", rules=[{"reason": "not_received", "propose": "maybe"}])
+    with pytest.raises(ConfigError, match=r"plugins\.disputes\.supervisor_above\.CNY"):
+        config(tmp_path, 1, "http://127.0.0.1:1/x", supervisor_above={"CNY": 2000.5})
