@@ -39,6 +39,7 @@ from hub.sdk import (
     Plugin,
     PluginContext,
     Record,
+    RecordChanged,
     RecordKind,
     Sender,
     Texts,
@@ -137,6 +138,18 @@ def _iso(value: str) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return moment if moment.tzinfo is not None else None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One change of a case, computed from its current values (see `DisputesPlugin.change`)."""
+
+    data: dict[str, Any] | None = None
+    status: str | None = None
+    deadline: datetime | None | bool = False  # False: unchanged
+
+
+MAX_CHANGE_TRIES = 20  # compare-and-set rounds lost to other writers of the same case
 
 
 class DisputesPlugin(Plugin):
@@ -259,12 +272,39 @@ class DisputesPlugin(Plugin):
         if not ctx.conversation.human_owned:  # a person talking with them says it in their own words
             await ctx.reply(t.get("disputes.received", case=case.data.get("reference", "")))
 
+    async def change(self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None]) -> tuple[Record, bool]:
+        """Apply `edit` to the case as it is now, by compare-and-set on its version: a change
+        computed from the case's values (an appended statement, a status move) never undoes
+        one another writer (a deadline timer, another hub, an agent) made meanwhile. `edit`
+        answers None when there is nothing to do; whether the case changed."""
+        for _ in range(MAX_CHANGE_TRIES):
+            current = await ctx.records.get(KIND, case_id)
+            if current is None:
+                raise InvalidInput(f"no dispute {case_id}")
+            wanted = edit(current)
+            if wanted is None:
+                return current, False
+            try:
+                updated = await ctx.records.update(
+                    KIND,
+                    case_id,
+                    data=wanted.data,
+                    status=wanted.status,
+                    deadline=wanted.deadline,
+                    expect_version=current.version,
+                )
+            except RecordChanged:
+                continue
+            return updated, True
+        raise RecordChanged(f"dispute {case_id} kept changing; try again")
+
     async def add_evidence(self, ctx: Any, case: Record, party: str, message: Message) -> Record:
-        """The party's statement and attachments join the case; their answer ends their wait."""
-        items = list(case.data.get("evidence", []))
+        """The party's statement and attachments join the case; their answer ends their wait.
+        The same message again (a plugin run retried) adds nothing."""
         at = message.created_at.isoformat()
+        new = []
         if message.text.strip():
-            items.append(
+            new.append(
                 {
                     "party": party,
                     "type": "statement",
@@ -274,7 +314,7 @@ class DisputesPlugin(Plugin):
                 }
             )
         for a in message.attachments:
-            items.append(
+            new.append(
                 {
                     "party": party,
                     "type": "attachment",
@@ -286,16 +326,23 @@ class DisputesPlugin(Plugin):
                     "at": at,
                 }
             )
-        changes: dict[str, Any] = {"evidence": items[-MAX_EVIDENCE:]}
-        status: str | None = None
-        deadline: datetime | None | bool = False
-        if rules.waited_party(case.status) == party:
-            status, deadline = Status.UNDER_REVIEW.value, None
-            await self._cancel_timers(ctx, case, party)
-        updated = await ctx.records.update(KIND, case.id, data=changes, status=status, deadline=deadline)
-        if status is not None:
-            updated = await self._repropose(ctx, updated)
-        return updated
+
+        def edit(current: Record) -> Edit | None:
+            items = list(current.data.get("evidence", []))
+            if not new or any(e.get("message_id") == message.id for e in items):
+                return None
+            answered = rules.waited_party(current.status) == party
+            return Edit(
+                data={"evidence": [*items, *new][-MAX_EVIDENCE:]},
+                status=Status.UNDER_REVIEW.value if answered else None,
+                deadline=None if answered else False,
+            )
+
+        before = case.status
+        updated, changed = await self.change(ctx, case.id, edit)
+        if changed and updated.status != before:  # their answer ended their wait: no reminder, no deadline
+            await self._cancel_timers(ctx, updated, party)
+        return await self._repropose(ctx, updated) if changed else updated
 
     # -- opening by the buyer -----------------------------------------------------------------
     async def _opening(self, ctx: PluginContext) -> None:
@@ -419,7 +466,7 @@ class DisputesPlugin(Plugin):
                 "by": who,
                 "at": self.clock().isoformat(),
             }
-            case = await ctx.records.update(KIND, case.id, data={"evidence": [item]})
+            case, _ = await self.change(ctx, case.id, lambda c: Edit(data={"evidence": [*c.data["evidence"], item]}))
         case = await self._contact_seller(ctx, case)
         return await self._repropose(ctx, case)
 
@@ -453,16 +500,18 @@ class DisputesPlugin(Plugin):
             "channel": seller_ticket.channel,
             "language": language,
         }
-        case = await ctx.records.update(
-            KIND,
+        case, _ = await self.change(
+            ctx,
             case.id,
-            data={
-                "seller": seller,
-                "seller_conversation_id": seller_ticket.id,
-                "deadlines": {**case.data.get("deadlines", {}), "seller": deadline.isoformat()},
-            },
-            status=rules.check_move(case.status, Status.AWAITING_SELLER).value,
-            deadline=deadline,
+            lambda c: Edit(
+                data={
+                    "seller": seller,
+                    "seller_conversation_id": seller_ticket.id,
+                    "deadlines": {**c.data.get("deadlines", {}), "seller": deadline.isoformat()},
+                },
+                status=rules.check_move(c.status, Status.AWAITING_SELLER).value,
+                deadline=deadline,
+            ),
         )
         await self._tell(ctx, seller_ticket, "disputes.seller_asked", case, deadline=when(deadline))
         await self._schedule_deadline(ctx, case, "seller", now, deadline)
@@ -504,11 +553,13 @@ class DisputesPlugin(Plugin):
         )
 
     async def _repropose(self, ctx: Any, case: Record) -> Record:
-        proposal = rules.propose(self.rules, self.facts(case, self.clock()))
-        value = {"outcome": proposal.outcome.value, "rule": proposal.rule} if proposal else None
-        if value == case.data.get("proposal"):
-            return case
-        return await ctx.records.update(KIND, case.id, data={"proposal": value})  # type: ignore[no-any-return]
+        def edit(current: Record) -> Edit | None:
+            proposal = rules.propose(self.rules, self.facts(current, self.clock()))
+            value = {"outcome": proposal.outcome.value, "rule": proposal.rule} if proposal else None
+            return None if value == current.data.get("proposal") else Edit(data={"proposal": value})
+
+        updated, _ = await self.change(ctx, case.id, edit)
+        return updated
 
     # -- timers ------------------------------------------------------------------------------
     async def on_timer(self, ctx: TimerContext) -> None:
@@ -519,29 +570,46 @@ class DisputesPlugin(Plugin):
             await self._refund(ctx, case)
             return
         if ctx.timer.name == "close":
-            if case.status == Status.DECIDED and case.deadline is not None and self.clock() >= case.deadline:
-                await ctx.records.update(KIND, case.id, status=Status.CLOSED.value, deadline=None)
+            now = self.clock()
+            await self.change(
+                ctx,
+                case.id,
+                lambda c: (
+                    Edit(status=Status.CLOSED.value, deadline=None)
+                    if c.status == Status.DECIDED and c.deadline is not None and now >= c.deadline
+                    else None
+                ),
+            )
             return
-        party = str(ctx.timer.data.get("party", ""))
-        still_waiting = rules.waited_party(case.status) == party and (
-            case.data.get("deadlines", {}).get(party) == ctx.timer.data.get("deadline")
-        )
-        if not still_waiting:  # answered, decided, or a newer deadline: this timer is stale
+        party, deadline = str(ctx.timer.data.get("party", "")), str(ctx.timer.data.get("deadline", ""))
+        if not self._still_waiting(case, party, deadline):  # answered, decided, or a newer deadline: stale
             return
         ticket = await self._party_ticket(ctx, case, party)
         if ctx.timer.name == "remind" and ticket is not None:
-            deadline = _iso(str(ctx.timer.data["deadline"]))
-            await self._tell(ctx, ticket, "disputes.reminder", case, deadline=when(deadline) if deadline else "-")
+            moment = _iso(deadline)
+            await self._tell(ctx, ticket, "disputes.reminder", case, deadline=when(moment) if moment else "-")
         elif ctx.timer.name == "deadline":
-            await self._missed(ctx, case, party)
+            await self._missed(ctx, case, party, deadline)
 
-    async def _missed(self, ctx: TimerContext, case: Record, party: str) -> None:
-        """No answer by the deadline: recorded, and the case moves on to review."""
-        deadline = case.data["deadlines"][party]
-        missed = [*case.data.get("missed", []), {"party": party, "deadline": deadline, "at": self.clock().isoformat()}]
-        target = rules.after_missed_deadline(case.status)
-        assert target is not None  # still_waiting checked it
-        case = await ctx.records.update(KIND, case.id, data={"missed": missed}, status=target.value, deadline=None)
+    @staticmethod
+    def _still_waiting(case: Record, party: str, deadline: str) -> bool:
+        return rules.waited_party(case.status) == party and case.data.get("deadlines", {}).get(party) == deadline
+
+    async def _missed(self, ctx: TimerContext, case: Record, party: str, deadline: str) -> None:
+        """No answer by the deadline: recorded, and the case moves on to review (once: a timer
+        fired again finds the case no longer waiting and leaves it)."""
+        now = self.clock()
+
+        def edit(current: Record) -> Edit | None:
+            target = rules.after_missed_deadline(current.status)
+            if target is None or not self._still_waiting(current, party, deadline):
+                return None
+            missed = [*current.data.get("missed", []), {"party": party, "deadline": deadline, "at": now.isoformat()}]
+            return Edit(data={"missed": missed}, status=target.value, deadline=None)
+
+        case, changed = await self.change(ctx, case.id, edit)
+        if not changed:
+            return
         case = await self._repropose(ctx, case)
         hub_language = ctx.hub.language if ctx.hub else ctx.language
         buyer = await self._party_ticket(ctx, case, "buyer")
@@ -564,64 +632,74 @@ class DisputesPlugin(Plugin):
     async def decide(
         self, ctx: Any, case: Record, *, outcome: str, grounds: str, refund: str | None, supervisor: bool, who: str
     ) -> Record:
-        decision = rules.check_decision(
-            status=case.status,
-            outcome=outcome,
-            grounds=grounds,
-            case_amount=rules.amount(case.data["amount"]),
-            case_currency=case.data["currency"],
-            refund=refund,
-            supervisor=supervisor,
-            limits=self.limits,
-        )
+        """An agent's decision with grounds: recorded first (so a retry or another hub sees it),
+        then the refund paid, both parties told, and the appeal window opened (after an
+        appeal, the decision is final and the case closes)."""
         now = self.clock()
-        number = len(case.data.get("decisions", [])) + 1
-        entry = {
-            "number": number,
-            "outcome": decision.outcome.value,
-            "grounds": decision.grounds,
-            "refund": str(decision.refund),
-            "by": who,
-            "at": now.isoformat(),
-            "proposal": case.data.get("proposal"),
-        }
-        appealed = bool(case.data.get("appeal"))
         closes = rules.appeal_closes(now, self.settings.appeal_days)
-        refund_state = (
-            {"key": rules.refund_key(case.id, number), "amount": str(decision.refund), "status": "pending"}
-            if decision.refund > 0
-            else case.data.get("refund", {})
-        )
-        case = await ctx.records.update(
-            KIND,
-            case.id,
-            data={
-                "decisions": [*case.data.get("decisions", []), entry],
-                "refund": refund_state,
-                "appeal_until": None if appealed else closes.isoformat(),
-            },
-            status=rules.check_move(case.status, Status.DECIDED).value,
-            deadline=None if appealed else closes,
-        )
+        made: dict[str, Any] = {}
+
+        def edit(current: Record) -> Edit:
+            decision = rules.check_decision(
+                status=current.status,
+                outcome=outcome,
+                grounds=grounds,
+                case_amount=rules.amount(current.data["amount"]),
+                case_currency=current.data["currency"],
+                refund=refund,
+                supervisor=supervisor,
+                limits=self.limits,
+            )
+            earlier = current.data.get("decisions", [])
+            entry = {
+                "number": len(earlier) + 1,
+                "outcome": decision.outcome.value,
+                "grounds": decision.grounds,
+                "refund": str(decision.refund),
+                "by": who,
+                "at": now.isoformat(),
+                "proposal": current.data.get("proposal"),
+            }
+            appealed = bool(current.data.get("appeal"))
+            pay = decision.refund > 0
+            made.update(entry=entry, appealed=appealed, pay=pay)
+            key = rules.refund_key(current.id, entry["number"])
+            return Edit(
+                data={
+                    "decisions": [*earlier, entry],
+                    "refund": {"key": key, "amount": entry["refund"], "status": "pending"}
+                    if pay
+                    else current.data.get("refund", {}),
+                    "appeal_until": None if appealed else closes.isoformat(),
+                },
+                status=rules.check_move(current.status, Status.DECIDED).value,
+                deadline=None if appealed else closes,
+            )
+
+        case, _ = await self.change(ctx, case.id, edit)
         for party in rules.PARTIES:
             await self._cancel_timers(ctx, case, party)
-        if decision.refund > 0:
+        if made["pay"]:
             case = await self._refund(ctx, case)
         for party in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, party)
             if ticket is not None:
-                await self._tell_decision(ctx, ticket, case, entry, appealed=appealed, closes=closes)
-        if appealed:
-            case = await ctx.records.update(KIND, case.id, status=Status.CLOSED.value)
+                await self._tell_decision(ctx, ticket, case, made["entry"], appealed=made["appealed"], closes=closes)
+        if made["appealed"]:
+            case, _ = await self.change(
+                ctx, case.id, lambda c: Edit(status=Status.CLOSED.value) if c.status == Status.DECIDED else None
+            )
         else:
             await ctx.schedule(closes, "close", {"case": case.id}, key=f"{case.id}:close")
-        return case  # type: ignore[no-any-return]
+        return case
 
     async def _refund(self, ctx: Any, case: Record) -> Record:
-        """Pay the decided refund through the platform, under the decision's idempotency key."""
+        """Pay the decided refund through the platform under the decision's idempotency key: a
+        call that failed for now is retried by a timer, and the platform pays a key once."""
         state = dict(case.data.get("refund") or {})
         if state.get("status") != "pending":
             return case
+        outcome: dict[str, Any]
         try:
             done = await self._platform(ctx).execute_refund(
                 case.data["order_id"],
@@ -630,48 +708,50 @@ class DisputesPlugin(Plugin):
                 decision=case.data["reference"],
                 key=state["key"],
             )
+            outcome = {"status": str(done.status), "reference": str(done.reference)}
         except Exception as exc:  # the platform client's errors carry a stable `code`
             code = getattr(exc, "code", "")
-            if code in ("refused", "not_configured"):
-                state.update(status="failed", error=code)
-                return await ctx.records.update(KIND, case.id, data={"refund": state})  # type: ignore[no-any-return]
-            self.log.warning("refund of case %s not done yet (%s); retried", case.id, code or exc.__class__.__name__)
-            state.update(error=code or "unavailable")
-            case = await ctx.records.update(KIND, case.id, data={"refund": state})
-            await ctx.schedule(self.clock() + REFUND_RETRY, "refund", {"case": case.id}, key=f"{case.id}:refund")
-            return case
-        state.update(status=str(done.status), reference=str(done.reference), error=None)
-        state = {k: v for k, v in state.items() if v is not None}
-        return await ctx.records.update(KIND, case.id, data={"refund": state})  # type: ignore[no-any-return]
+            if code in ("refused", "not_configured", "not_verified"):
+                outcome = {"status": "failed", "error": code}
+            else:
+                self.log.warning("refund of case %s not done yet (%s); retried", case.id, code or type(exc).__name__)
+                outcome = {"error": code or "unavailable"}
+                await ctx.schedule(self.clock() + REFUND_RETRY, "refund", {"case": case.id}, key=f"{case.id}:refund")
+
+        def edit(current: Record) -> Edit | None:
+            now_state = dict(current.data.get("refund") or {})
+            if now_state.get("key") != state["key"] or now_state.get("status") != "pending":
+                return None  # another run recorded it already
+            merged = {k: v for k, v in {**now_state, "error": None, **outcome}.items() if v is not None}
+            return Edit(data={"refund": merged})
+
+        updated, _ = await self.change(ctx, case.id, edit)
+        return updated
 
     async def appeal(self, ctx: Any, case: Record, *, party: str, grounds: str, who: str) -> Record:
+        """A party's appeal within the window (once per case); both parties are told."""
         if party not in rules.PARTIES:
             raise InvalidInput("party must be buyer or seller")
-        decided = case.data.get("decisions", [])
-        decided_at = _iso(decided[-1]["at"]) if decided else None
-        if not rules.may_appeal(
-            case.status, decided_at, self.clock(), self.settings.appeal_days, appealed=bool(case.data.get("appeal"))
-        ):
-            raise InvalidInput("this dispute cannot be appealed (not decided, appealed once already, or too late)")
-        entry = {
-            "party": party,
-            "grounds": grounds.strip()[:MAX_STATEMENT_CHARS],
-            "by": who,
-            "at": self.clock().isoformat(),
-        }
-        case = await ctx.records.update(
-            KIND,
-            case.id,
-            data={"appeal": entry},
-            status=rules.check_move(case.status, Status.APPEALED).value,
-            deadline=None,
-        )
+        now = self.clock()
+
+        def edit(current: Record) -> Edit:
+            decided = current.data.get("decisions", [])
+            decided_at = _iso(decided[-1]["at"]) if decided else None
+            appealed = bool(current.data.get("appeal"))
+            if not rules.may_appeal(current.status, decided_at, now, self.settings.appeal_days, appealed=appealed):
+                raise InvalidInput("this dispute cannot be appealed (not decided, appealed once already, or too late)")
+            entry = {"party": party, "grounds": grounds.strip()[:MAX_STATEMENT_CHARS], "by": who, "at": now.isoformat()}
+            return Edit(
+                data={"appeal": entry}, status=rules.check_move(current.status, Status.APPEALED).value, deadline=None
+            )
+
+        case, _ = await self.change(ctx, case.id, edit)
         await ctx.cancel(f"{case.id}:close")
         for side in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, side)
             if ticket is not None:
                 await self._tell(ctx, ticket, f"disputes.appealed_by_{party}", case)
-        return case  # type: ignore[no-any-return]
+        return case
 
     # -- telling the parties -----------------------------------------------------------------
     async def _party_ticket(self, ctx: Any, case: Record, party: str) -> Conversation | None:

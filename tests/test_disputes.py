@@ -4,6 +4,7 @@ through the platform (retried, paid once), an appeal; the API's access and super
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from conversation.model import Role, utcnow
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.registry import discover
-from hub.sdk import Sender
+from hub.sdk import Inbound, Sender
 from hub.settings import ConfigError
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
@@ -398,3 +399,35 @@ def test_bad_rules_and_limits_are_refused_at_start(tmp_path: Path, monkeypatch: 
         config(tmp_path, 1, "http://127.0.0.1:1/x", rules=[{"reason": "not_received", "propose": "maybe"}])
     with pytest.raises(ConfigError, match=r"plugins\.disputes\.supervisor_above\.CNY"):
         config(tmp_path, 1, "http://127.0.0.1:1/x", supervisor_above={"CNY": 2000.5})
+
+
+async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: Scene) -> None:
+    """Two statements at once both stay; a late statement read before the decision never
+    moves the decided case back to review (each change is a compare-and-set on the case)."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    buyer = await hub.ingest(
+        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="王芳")
+    order = await scene.platform.get_order("A-1001", user_id="u-buyer")
+    stale = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
+
+    async def seller_message(n: int, text: str) -> Any:  # kept on a thread of its own: only the test adds it
+        sender = Sender("u-seller")
+        return (await hub.ingest(Inbound("platform", f"x{n}", sender, f"other-{n}", text=text))).message
+
+    first, second = await seller_message(1, "photo of the parcel"), await seller_message(2, "and the receipt")
+    await asyncio.gather(*(plugin.add_evidence(ctx, stale, "seller", m) for m in (first, second)))
+    both = await the_case(scene)
+    assert sorted(e.get("text") for e in both.data["evidence"][1:]) == ["and the receipt", "photo of the parcel"]
+    assert both.status == "under_review"
+    await plugin.add_evidence(ctx, stale, "seller", first)  # again, from the old copy: nothing new
+    assert (await the_case(scene)).version == both.version
+
+    await plugin.decide(ctx, stale, outcome="favour_seller", grounds="tracked", refund=None, supervisor=False, who="x")
+    late = await seller_message(9, "one more thing")
+    await plugin.add_evidence(ctx, stale, "seller", late)  # read while it still waited for the seller
+    case = await the_case(scene)
+    assert case.status == "decided" and case.data["evidence"][-1]["text"] == "one more thing"

@@ -6,6 +6,7 @@ import { failed, setFilter, setView, signedOut } from "../lib/inbox.js";
 import { setPresence } from "../lib/presence.js";
 import { update, useStore } from "../lib/store.js";
 import { HotlineButtons } from "./hotline.js";
+import { DisputesButton } from "./disputes.js";
 import { PRIORITIES, VIEWS } from "../lib/views.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 
@@ -79,6 +80,7 @@ export function Nav() {
     <button type="button" class="link" onClick=${() => update({ dialog: "shortcuts" })}>${t("keys.title")} (?)</button>
     <button type="button" id="open-roster" class="link" onClick=${() => update({ dialog: "roster" })}>${t("nav.roster")}</button>
     <button type="button" id="open-knowledge" class="link" onClick=${() => update({ dialog: "knowledge" })}>${t("nav.knowledge")}</button>
+    <${DisputesButton} />
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}
     ${s.me.role === "admin" ? html`<button type="button" id="open-webhooks" class="link" onClick=${() => update({ dialog: "webhooks" })}>${t("nav.webhooks")}</button>
       <button type="button" id="open-audit" class="link" onClick=${() => update({ dialog: "audit" })}>${t("nav.audit")}</button>` : null}

@@ -1,0 +1,110 @@
+"""The dispute case view in the inbox (Chinese): the list of cases awaiting the seller, one
+case with both sides' threads, evidence, deadline and the rules' proposal, a decision from
+the form, and the case in the buyer's ticket sidebar."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conversation.inbound import Inbound, Sender
+from conversation.model import Role
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from tests.helpers import eventually, make_config, serve
+from tests.test_disputes import BUYER_WORDS, SELLER_WORDS, StubPlatform, registry
+from tests.test_e2e_browser import require_browser
+from tests.test_inbox_browser import ARTIFACTS, PASSWORD, browser, no_script_errors, sign_in
+
+__all__ = ["browser", "no_script_errors"]  # fixtures
+
+
+@pytest.fixture
+async def desk(tmp_path: Path) -> AsyncIterator[tuple[Hub, str]]:
+    require_browser()
+    settings = {
+        "seller_channel": "chat",
+        "rules": [
+            {
+                "name": "7 天无物流退款",
+                "reason": "not_received",
+                "no_tracking": True,
+                "min_days": 7,
+                "propose": "refund_buyer",
+            }
+        ],
+    }
+    config = make_config(tmp_path, {"plugins": {"enabled": ["disputes"], "disputes": settings}}, registry=registry())
+    hub = Hub(config)
+    runner, url = await serve(build_app(hub))
+    await add_agent(hub.store, "wang@example.com", Role.ADMIN, PASSWORD, name="王芳")
+    hub.plugin_host.plugins["disputes"].platform = StubPlatform()  # type: ignore[attr-defined]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield hub, url
+    await runner.cleanup()
+
+
+async def open_case(hub: Hub) -> Any:
+    """The buyer's ticket and a case opened on it by an agent; the seller asked in their own ticket."""
+    buyer = await hub.ingest(
+        Inbound(channel="chat", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text=BUYER_WORDS)
+    )
+    plugin = hub.plugin_host.plugins["disputes"]
+    ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="王芳")
+    order = await plugin.platform.get_order("A-1001", user_id="u-buyer")  # type: ignore[attr-defined]
+    return await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")  # type: ignore[attr-defined]
+
+
+async def test_the_case_view_shows_both_sides_and_takes_a_decision_in_chinese(
+    desk: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = desk
+    case = await open_case(hub)
+    reference = case.data["reference"]
+    page = await sign_in(browser, url, "zh-CN")
+
+    await page.click("#open-disputes")
+    row = page.locator("#dispute-list li", has_text=reference)
+    await expect(row).to_contain_text("等待卖家")
+
+    await hub.ingest(  # the seller answers on their own thread
+        Inbound(
+            channel="chat",
+            external_id="s1",
+            thread_key=f"dispute-{case.id}",
+            sender=Sender("u-seller"),
+            text=SELLER_WORDS,
+        )
+    )
+
+    async def seller_answered() -> bool:
+        current = await hub.services.records.get("disputes", "case", case.id)
+        return current is not None and current.status == "under_review"
+
+    await eventually(seller_answered)
+    await row.locator(".open-dispute").click()
+    view = page.locator("#dispute")
+    await expect(view.locator("#dispute-status")).to_have_text("审核中")
+    await expect(view.locator(".dispute-side[data-party=seller]")).to_contain_text(SELLER_WORDS)
+    await expect(view.locator(".dispute-side[data-party=buyer]")).to_contain_text(BUYER_WORDS)
+    await expect(view.locator(".dispute-side[data-party=seller]")).not_to_contain_text(BUYER_WORDS)
+    await expect(view.locator("#dispute-evidence li[data-party=seller]")).to_contain_text(SELLER_WORDS)
+    await expect(view.locator("#dispute-proposal")).to_contain_text("7 天无物流退款")
+    await expect(view.locator("#dispute-proposal")).to_contain_text("向买家全额退款")
+    await expect(view.locator(".dispute-deadline")).to_have_count(1)
+    await page.screenshot(path=str(ARTIFACTS / "dispute-case-zh.png"), full_page=True)
+
+    await view.locator("#dispute-grounds").fill("卖家未提供物流单号")
+    await view.locator("#dispute-decide-submit").click()
+    await expect(view.locator("#dispute-status")).to_have_text("已裁决")
+    await expect(view.locator("#dispute-refund-status")).to_contain_text("refunded")
+    await expect(view.locator(".dispute-decision")).to_contain_text("卖家未提供物流单号")
+
+    await view.locator(".dispute-side[data-party=buyer] h3 button").click()  # to the buyer's ticket
+    await expect(page.locator(".disputes.card")).to_contain_text(reference)
+    await expect(page.locator(".disputes.card")).to_contain_text("已裁决")
