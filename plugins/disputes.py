@@ -302,7 +302,7 @@ class DisputesPlugin(Plugin):
         """The party's statement and attachments join the case; their answer ends their wait.
         The same message again (a plugin run retried) adds nothing."""
         at = message.created_at.isoformat()
-        new = []
+        new: list[dict[str, Any]] = []
         if message.text.strip():
             new.append(
                 {
@@ -491,6 +491,9 @@ class DisputesPlugin(Plugin):
             )
         )
         seller_ticket = record.conversation
+        team = ctx.conversation.team
+        if team and seller_ticket.team != team:  # the seller's side is seen by the team that sees the buyer's
+            seller_ticket = await ctx.actions.update_conversation(seller_ticket, {"team": team})
         now = self.clock()
         deadline = rules.respond_by(now, self.settings.respond_days)
         seller = {
@@ -651,8 +654,9 @@ class DisputesPlugin(Plugin):
                 limits=self.limits,
             )
             earlier = current.data.get("decisions", [])
-            entry = {
-                "number": len(earlier) + 1,
+            number = len(earlier) + 1
+            entry: dict[str, Any] = {
+                "number": number,
                 "outcome": decision.outcome.value,
                 "grounds": decision.grounds,
                 "refund": str(decision.refund),
@@ -663,7 +667,7 @@ class DisputesPlugin(Plugin):
             appealed = bool(current.data.get("appeal"))
             pay = decision.refund > 0
             made.update(entry=entry, appealed=appealed, pay=pay)
-            key = rules.refund_key(current.id, entry["number"])
+            key = rules.refund_key(current.id, number)
             return Edit(
                 data={
                     "decisions": [*earlier, entry],
@@ -751,6 +755,32 @@ class DisputesPlugin(Plugin):
             ticket = await self._party_ticket(ctx, case, side)
             if ticket is not None:
                 await self._tell(ctx, ticket, f"disputes.appealed_by_{party}", case)
+        return case
+
+    async def ask(self, ctx: Any, case: Record, *, party: str, question: str, who: str) -> Record:
+        """An agent asks one party for more (only that party reads the question, on their own
+        ticket): the case waits for them until a new deadline, with its reminders."""
+        text = question.strip()
+        if not text:
+            raise InvalidInput("question: say what the party should answer")
+        ticket = await self._party_ticket(ctx, case, party)
+        if ticket is None:
+            raise InvalidInput(f"the {party} has no ticket in this case yet")
+        now = self.clock()
+        deadline = rules.respond_by(now, self.settings.respond_days)
+        case, _ = await self.change(
+            ctx,
+            case.id,
+            lambda c: Edit(
+                data={"deadlines": {**c.data.get("deadlines", {}), party: deadline.isoformat()}},
+                status=rules.check_move(c.status, rules.awaiting(party)).value,
+                deadline=deadline,
+            ),
+        )
+        await self._tell(
+            ctx, ticket, "disputes.asked", case, question=text[:MAX_STATEMENT_CHARS], deadline=when(deadline)
+        )
+        await self._schedule_deadline(ctx, case, party, now, deadline)
         return case
 
     # -- telling the parties -----------------------------------------------------------------

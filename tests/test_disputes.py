@@ -365,14 +365,23 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         case = await lina.call("POST", "/api/v1/disputes", opened, status=201)
         assert case["status"] == "awaiting_seller" and case["data"]["amount"] == "5000.00"
         await lina.call("POST", "/api/v1/disputes", opened, status=422)  # one open case per order
+        seller_ticket = await scene.hub.store.tickets.get_conversation(case["data"]["seller_conversation_id"])
+        assert seller_ticket is not None and seller_ticket.team == "finance"  # seen by whoever sees the buyer's
         listed = await lina.call("GET", "/api/v1/disputes?status=awaiting_seller")
         assert [c["id"] for c in listed["items"]] == [case["id"]]
         view = await lina.call("GET", f"/api/v1/disputes/{case['id']}")
         assert view["needs_supervisor"] is True
 
+        question = {"party": "buyer", "question": "请提供划痕的照片"}
+        asked = await lina.call("POST", f"/api/v1/disputes/{case['id']}/ask", question)
+        assert asked["status"] == "awaiting_buyer" and set(asked["data"]["deadlines"]) == {"seller", "buyer"}
+        assert "请提供划痕的照片" in body(await next_mail(scene, 1))  # to the buyer only
+        await eventually(lambda: len(scene.seller.posts) >= 1, timeout=15.0)
+        assert not any("划痕" in text for text in scene.seller.texts())
+
         decide = {"outcome": "partial_refund", "grounds": "scratched screen", "refund": "800.00"}
         refused = await lina.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide, status=403)
-        assert refused["error"] == "supervisor_needed" and (await the_case(scene)).status == "awaiting_seller"
+        assert refused["error"] == "supervisor_needed" and (await the_case(scene)).status == "awaiting_buyer"
         decided = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide)
         assert decided["status"] == "decided" and decided["data"]["refund"]["amount"] == "800.00"
         assert [r["amount"] for r in scene.platform.refunds.values()] == [Decimal("800.00")]

@@ -249,3 +249,22 @@ async def appeal_dispute(call: Call) -> dict[str, Any]:
         await _acting(call, ticket), case, party=call.body["party"], grounds=call.body["grounds"], who=call.who
     )
     return record_json(appealed)
+
+
+@api.route(
+    "POST",
+    "/v1/disputes/{case_id}/ask",
+    summary="Ask one party for more (only they read the question); the case waits for them until a new deadline",
+    tag="disputes",
+    body=Obj(
+        {"party": Str(max_length=10, choices=PARTIES), "question": Str(max_length=4000, min_length=1)},
+        required=("party", "question"),
+    ),
+    response=RECORD,
+)
+async def ask_dispute_party(call: Call) -> dict[str, Any]:
+    case, ticket = await _case(call, Access.WRITE)
+    asked = await _plugin(call).ask(
+        await _acting(call, ticket), case, party=call.body["party"], question=call.body["question"], who=call.who
+    )
+    return record_json(asked)
