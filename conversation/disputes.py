@@ -353,3 +353,8 @@ def typed_reason(text: str) -> str:
     if word.isdigit() and 1 <= int(word) <= len(REASONS):
         return REASONS[int(word) - 1]
     return word if word in REASONS else ""
+
+
+def asks_to_cancel(text: str) -> bool:
+    """The customer stops opening a dispute halfway ("cancel", "取消")."""
+    return (text or "").strip().strip(".!。！").lower() in ("cancel", "stop", "取消", "算了", "不用了")

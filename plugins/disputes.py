@@ -364,8 +364,12 @@ class DisputesPlugin(Plugin):
             raise
 
     async def _opening_step(self, ctx: PluginContext, t: Texts, user: str) -> None:
-        platform = self._platform(ctx)
         step = ctx.state.get("step", "")
+        if step and rules.asks_to_cancel(ctx.message.text):
+            ctx.state.clear()
+            await ctx.reply(t.get("disputes.cancelled"))
+            return
+        platform = self._platform(ctx)
         order_id = rules.picked(ctx.chosen, "order") or (ctx.message.text.strip() if step == "order" else "")
         reason = rules.picked(ctx.chosen, "reason") or (
             rules.typed_reason(ctx.message.text) if step == "reason" else ""

@@ -440,3 +440,15 @@ async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: S
     await plugin.add_evidence(ctx, stale, "seller", late)  # read while it still waited for the seller
     case = await the_case(scene)
     assert case.status == "decided" and case.data["evidence"][-1]["text"] == "one more thing"
+
+
+async def test_an_unverified_contact_is_told_how_to_verify_and_learns_nothing(scene: Scene) -> None:
+    chat = scene.hub.adapters["chat"]
+    await scene.hub.ingest(
+        customer_message("u1", "I want to open a dispute about my order A-1001", sender=Sender("anon"))
+    )
+    await eventually(lambda: len(chat.sent) >= 1)  # type: ignore[attr-defined]
+    answer = chat.sent[0].message  # type: ignore[attr-defined]
+    assert "sign in" in answer.text and not answer.choices
+    assert "A-1001" not in answer.text and "A-2002" not in answer.text
+    assert await scene.hub.services.records.query("disputes", "case", {}) == []

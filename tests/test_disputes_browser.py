@@ -52,6 +52,7 @@ async def open_case(hub: Hub) -> Any:
     buyer = await hub.ingest(
         Inbound(channel="chat", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text=BUYER_WORDS)
     )
+    await eventually(lambda: not hub.pipeline._tasks)  # its plugin run is over: the statement is given below
     plugin = hub.plugin_host.plugins["disputes"]
     ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="王芳")
     order = await plugin.platform.get_order("A-1001", user_id="u-buyer")  # type: ignore[attr-defined]

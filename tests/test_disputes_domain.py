@@ -160,3 +160,15 @@ def test_one_appeal_within_the_window() -> None:
     assert not d.may_appeal("decided", NOW, NOW, 3, appealed=True)
     assert not d.may_appeal("under_review", NOW, NOW, 3, appealed=False)
     assert d.refund_key("c1", 1) != d.refund_key("c1", 2)
+
+
+def test_what_the_customer_says_opens_appeals_or_cancels() -> None:
+    assert d.asks_for_dispute("我要投诉这个订单纠纷") and d.asks_for_dispute("My parcel never arrived")
+    assert not d.asks_for_dispute("where is my ticket")
+    assert d.asks_to_appeal("申诉") and d.asks_to_appeal("Appeal!") and d.asks_to_appeal("", "dispute:appeal")
+    assert not d.asks_to_appeal("I will not appeal this")
+    assert (
+        d.typed_reason("2") == "not_as_described" and d.typed_reason("other") == "other" and d.typed_reason("9") == ""
+    )
+    assert d.picked("dispute:order:A-1", "order") == "A-1" and d.picked("progress:1", "order") == ""
+    assert d.asks_to_cancel("取消") and not d.asks_to_cancel("cancel my order A-1")
