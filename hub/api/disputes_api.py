@@ -41,7 +41,14 @@ DISPUTE_VIEW = api.schema(
     },
 )
 DISPUTE_PAGE = api.schema(
-    "DisputePage", {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}}
+    "DisputePage",
+    {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": {"type": "object"}},
+            "enabled": {"type": "boolean", "description": "a ticket's list: whether disputes may be opened here"},
+        },
+    },
 )
 
 
@@ -144,13 +151,13 @@ async def ticket_disputes(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     ticket = authorized(call, await hub.store.tickets.get_conversation(call.path["conversation_id"]), Access.READ)
     if not _enabled(call):
-        return {"items": []}
+        return {"items": [], "enabled": False}
     records = hub.services.records
     cases = [
         *await records.query(PLUGIN, KIND, {}, conversation_id=ticket.id),
         *await records.query(PLUGIN, KIND, {"seller_conversation_id": ticket.id}),
     ]
-    return {"items": [case_summary(c) for c in cases]}
+    return {"items": [case_summary(c) for c in cases], "enabled": True}
 
 
 @api.route(

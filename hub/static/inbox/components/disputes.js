@@ -10,27 +10,54 @@ import { canChange, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
 
 const STATUSES = ["opened", "awaiting_seller", "awaiting_buyer", "under_review", "decided", "appealed", "closed"];
+const REASONS = ["not_received", "not_as_described", "refund_not_received", "unauthorised_charge", "other"];
 const OUTCOMES = ["refund_buyer", "partial_refund", "favour_seller"];
 const DECIDABLE = new Set(["opened", "awaiting_seller", "awaiting_buyer", "under_review", "appealed"]);
 
 const status = (s) => t(`dispute.status.${s}`);
 const openCase = (id) => update({ dialog: "dispute", disputeId: id });
 
+// An agent opens a case for the ticket's customer (the buyer) about one of their orders.
+function NewDispute({ conversationId, onOpened }) {
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState("");
+  if (!open) return html`<button type="button" class="link" id="dispute-new" onClick=${() => setOpen(true)}>${t("dispute.open")}</button>`;
+  async function submit(event) {
+    event.preventDefault();
+    const data = Object.fromEntries(new FormData(event.target));
+    const body = { conversation_id: conversationId, order_id: data.order_id.trim(), reason: data.reason };
+    if (data.statement.trim()) body.statement = data.statement.trim();
+    try { onOpened(await api("POST", "/disputes", body)); setOpen(false); setError(""); } catch (e) { setError(e.message); }
+  }
+  return html`<form id="dispute-new-form" class="call-form" onSubmit=${submit}>
+    <label class="field">${t("dispute.order")}<input id="dispute-new-order" name="order_id" required maxlength="128" /></label>
+    <label class="field">${t("dispute.reason")}<select id="dispute-new-reason" name="reason">
+      ${REASONS.map((r) => html`<option value=${r}>${t(`dispute.reason.${r}`)}</option>`)}</select></label>
+    <label class="field">${t("dispute.statement")}<textarea id="dispute-new-statement" name="statement" rows="2" maxlength="4000"></textarea></label>
+    ${error ? html`<p class="error" role="alert">${error}</p>` : null}
+    <div class="row end"><button type="submit" id="dispute-new-submit">${t("dispute.open")}</button></div>
+  </form>`;
+}
+
 // In a ticket's sidebar: the disputes this ticket is the buyer's or the seller's side of.
 export function TicketDisputes({ conversationId }) {
-  const [items, setItems] = useState([]);
+  const s = useStore();
+  const [loaded, setLoaded] = useState(null);
+  const [version, setVersion] = useState(0);
   useEffect(() => {
     let current = true;
-    api("GET", `/conversations/${conversationId}/disputes`).then((r) => { if (current) setItems(r.items); }).catch(() => {});
+    api("GET", `/conversations/${conversationId}/disputes`).then((r) => { if (current) setLoaded(r); }).catch(() => {});
     return () => { current = false; };
-  }, [conversationId]);
-  if (!items.length) return null;
+  }, [conversationId, version, s.recordsChanged]); // a case changed (its record's live event): reload
+  if (!loaded || (!loaded.enabled && !loaded.items.length)) return null;
+  const items = loaded.items;
   return html`<section class="disputes card" aria-labelledby="disputes-title">
     <h2 id="disputes-title">${t("dispute.title")}</h2>
     ${items.map((c) => html`<p class="dispute-row" data-id=${c.id}>
       <button type="button" class="link open-dispute" onClick=${() => openCase(c.id)}>${c.reference}</button>
       <span class="badge">${status(c.status)}</span>
       ${c.deadline ? html`<span class="hint">${t("dispute.until", { time: formatFull(c.deadline) })}</span>` : null}</p>`)}
+    ${canChange() ? html`<${NewDispute} conversationId=${conversationId} onOpened=${() => setVersion(version + 1)} />` : null}
   </section>`;
 }
 
