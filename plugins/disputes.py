@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Protocol
 from conversation import disputes as rules
 from conversation.disputes import Status
 from conversation.errors import InvalidInput
-from conversation.model import Contact, Conversation, Message, MessageKind, new_id, utcnow
+from conversation.model import Conversation, Message, MessageKind, new_id, utcnow
 from hub.sdk import Choice as Button
 from hub.sdk import (
     ConfigError,
@@ -107,17 +107,26 @@ CASE = RecordKind(
 
 
 class PlatformPort(Protocol):
-    """The platform calls this plugin makes (implemented by the platform client)."""
+    """What this plugin asks of the platform about one ticket's customer (`ctx.platform`, the
+    hub's platform tools): lookups by the customer's verified identity only (an error whose
+    `code` is "not_verified" otherwise), every call logged in the ticket's timeline, a refund
+    durable and idempotent (None: the platform did not answer yet; the hub repeats it and
+    calls `on_platform_done` or `on_platform_failed`)."""
 
-    async def list_orders(self, user_id: str, *, limit: int = 10) -> Sequence[Any]: ...
+    @property
+    def available(self) -> bool: ...
 
-    async def get_order(self, order_id: str, *, user_id: str) -> Any | None: ...
+    async def user(self) -> Any | None: ...
 
-    async def find_user(self, *, user_id: str = "", email: str = "") -> Any | None: ...
+    async def orders(self, *, limit: int = 10) -> Sequence[Any]: ...
+
+    async def order(self, order_id: str) -> Any | None: ...
+
+    async def account(self, user_id: str) -> Any | None: ...
 
     async def execute_refund(
-        self, order_id: str, *, amount: Decimal, currency: str, decision: str, key: str
-    ) -> Any: ...
+        self, order_id: str, *, amount: Decimal, currency: str, decision: str, occasion: str = ""
+    ) -> Any | None: ...
 
 
 class NoPlatform(Exception):
@@ -196,29 +205,31 @@ class DisputesPlugin(Plugin):
         super().__init__(name, settings)
         self.rules = self._rules(f"plugins.{name}", settings)
         self.limits = rules.supervisor_limits(settings.supervisor_above, f"plugins.{name}.supervisor_above")
-        self.platform: PlatformPort | None = None  # set by the hub (or a test) when the platform is configured
+        # Tests without a platform API: the tools for a context (else `ctx.platform`, the hub's).
+        self.platform_for: Callable[[Any], PlatformPort] | None = None
         self.clock: Callable[[], datetime] = utcnow  # tests move it with the hub's clock
 
     # -- the platform ---------------------------------------------------------------------
     def _platform(self, ctx: Any) -> PlatformPort:
-        found = getattr(ctx, "platform", None) or self.platform
-        if found is None or not getattr(found, "enabled", True):
+        tools = self.platform_for(ctx) if self.platform_for is not None else getattr(ctx, "platform", None)
+        if tools is None or not tools.available:
             raise NoPlatform("the platform API is not configured ([platform] base_url)")
-        return found  # type: ignore[no-any-return]
+        return tools  # type: ignore[no-any-return]
 
-    async def user_id(self, ctx: Any, ticket: Conversation, contact: Contact | None) -> str:
-        """The platform user id of the ticket's customer from a verified identity, else "".
-        The platform's webhook channel signs its sender ids; any other channel needs an email
-        the hub verified, which the platform must know."""
-        if ticket.channel == self.settings.seller_channel and ticket.customer_address:
-            return ticket.customer_address
-        writer = next(
-            (i for i in (contact.identities if contact else []) if i.address == ticket.customer_address), None
-        )
-        if contact is None or not contact.email_verified or not contact.email or writer is None or not writer.verified:
-            return ""
-        user = await self._platform(ctx).find_user(email=contact.email.strip().lower())
-        return str(user.id) if user is not None else ""
+    async def buyer(self, ctx: Any) -> Any | None:
+        """The ticket's customer's platform account from a verified identity; None when they
+        have none (the bot says how to verify) or the platform knows no such account."""
+        try:
+            return await self._platform(ctx).user()
+        except Exception as exc:
+            if getattr(exc, "code", "") == "not_verified":
+                return None
+            raise
+
+    async def order_of_buyer(self, ctx: Any, order_id: str, user: Any) -> Any | None:
+        """One of the verified customer's orders that they bought (not one they sold)."""
+        order = await self._platform(ctx).order(order_id)
+        return order if order is not None and order.buyer_id == user.id else None
 
     # -- messages ---------------------------------------------------------------------------
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
@@ -348,8 +359,8 @@ class DisputesPlugin(Plugin):
     async def _opening(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)
         try:
-            user = await self.user_id(ctx, ctx.conversation, ctx.contact)
-            if not user:
+            user = await self.buyer(ctx)
+            if user is None:
                 ctx.state.clear()
                 await ctx.reply(t.get("disputes.verify"))
                 return
@@ -363,7 +374,7 @@ class DisputesPlugin(Plugin):
                 return
             raise
 
-    async def _opening_step(self, ctx: PluginContext, t: Texts, user: str) -> None:
+    async def _opening_step(self, ctx: PluginContext, t: Texts, user: Any) -> None:
         step = ctx.state.get("step", "")
         if step and rules.asks_to_cancel(ctx.message.text):
             ctx.state.clear()
@@ -375,8 +386,8 @@ class DisputesPlugin(Plugin):
             rules.typed_reason(ctx.message.text) if step == "reason" else ""
         )
         if order_id:
-            order = await platform.get_order(order_id, user_id=user)
-            if order is None or order.buyer_id != user:
+            order = await self.order_of_buyer(ctx, order_id, user)
+            if order is None:
                 await ctx.reply(t.get("disputes.unknown_order"))
                 return
             ctx.state.update(step="reason", order=order.id)
@@ -395,10 +406,10 @@ class DisputesPlugin(Plugin):
             await ctx.reply(t.get("disputes.ask_statement"))
             return
         if step == "statement" and (ctx.message.text.strip() or ctx.message.attachments):
-            order = await platform.get_order(str(ctx.state.get("order", "")), user_id=user)
+            order = await self.order_of_buyer(ctx, str(ctx.state.get("order", "")), user)
             reason = str(ctx.state.get("reason", ""))
             ctx.state.clear()
-            if order is None or order.buyer_id != user:
+            if order is None:
                 await ctx.reply(t.get("disputes.unknown_order"))
                 return
             case = await self.open_case(ctx, order, reason, statement=ctx.message, who=self.name)
@@ -408,7 +419,7 @@ class DisputesPlugin(Plugin):
                 )
             )
             return
-        orders = [o for o in await platform.list_orders(user, limit=self.settings.max_orders) if o.buyer_id == user]
+        orders = [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
         if not orders:
             ctx.state.clear()
             await ctx.reply(t.get("disputes.no_orders"))
@@ -479,7 +490,7 @@ class DisputesPlugin(Plugin):
         if ctx.hub is None or not self.settings.seller_channel:
             raise InvalidInput("plugins.disputes.seller_channel is not set: the seller cannot be contacted")
         seller_id = case.data["seller"]["user_id"]
-        user = await self._platform(ctx).find_user(user_id=seller_id)
+        user = await self._platform(ctx).account(seller_id)  # an id from the platform's own order
         language = str(getattr(user, "language", "") or "")
         hub_t = catalog(ctx.hub.language)
         record = await ctx.hub.ingest(
@@ -602,6 +613,32 @@ class DisputesPlugin(Plugin):
     def _still_waiting(case: Record, party: str, deadline: str) -> bool:
         return rules.waited_party(case.status) == party and case.data.get("deadlines", {}).get(party) == deadline
 
+    async def on_platform_done(self, ctx: TimerContext, done: Any) -> None:
+        """A refund the platform did not answer at once is done (the hub repeated it)."""
+        await self._refund_settled(ctx, {"status": str(done.status), "reference": str(done.reference), "error": None})
+
+    async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
+        """A refund the platform refused, or that the hub gave up repeating: agents see it failed."""
+        if operation == "refund":
+            await self._refund_settled(ctx, {"status": "failed", "error": "platform"})
+
+    async def _refund_settled(self, ctx: TimerContext, outcome: dict[str, Any]) -> None:
+        args = dict(ctx.timer.data.get("args") or {})
+        if ctx.timer.data.get("operation") != "refund" or ctx.conversation is None:
+            return
+        for case in await ctx.records.of_ticket(KIND):
+            if case.data.get("order_id") != args.get("order_id"):
+                continue
+
+            def edit(current: Record) -> Edit | None:
+                state = dict(current.data.get("refund") or {})
+                if state.get("status") != "pending":
+                    return None
+                merged = {k: v for k, v in {**state, **outcome}.items() if v is not None}
+                return Edit(data={"refund": merged})
+
+            await self.change(ctx, case.id, edit)
+
     async def _missed(self, ctx: TimerContext, case: Record, party: str, deadline: str) -> None:
         """No answer by the deadline: recorded, and the case moves on to review (once: a timer
         fired again finds the case no longer waiting and leaves it)."""
@@ -714,9 +751,13 @@ class DisputesPlugin(Plugin):
                 amount=Decimal(state["amount"]),
                 currency=case.data["currency"],
                 decision=case.data["reference"],
-                key=state["key"],
+                occasion=state["key"],  # one refund per decision, however often asked
             )
-            outcome = {"status": str(done.status), "reference": str(done.reference)}
+            outcome = (
+                {"error": "retrying"}  # the platform did not answer yet: the hub repeats it (on_platform_done)
+                if done is None
+                else {"status": str(done.status), "reference": str(done.reference)}
+            )
         except Exception as exc:  # the platform client's errors carry a stable `code`
             code = getattr(exc, "code", "")
             if code in ("refused", "not_configured", "not_verified"):

@@ -46,7 +46,7 @@ class StubPlatform:
     """The platform calls the plugin makes, in memory: orders by buyer, users, refunds by key.
     `fail_refunds` refuses that many refund calls as unavailable (the platform is down)."""
 
-    enabled: bool = True
+    platform_channels: tuple[str, ...] = ("platform",)  # channels whose sender id is the platform's user id
     fail_refunds: int = 0
     refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
     refund_calls: int = 0
@@ -84,11 +84,8 @@ class StubPlatform:
                 return SimpleNamespace(id=uid, language=language)
         return None
 
-    async def list_orders(self, user_id: str, *, limit: int = 10) -> list[Any]:
-        return [o for o in self.orders if user_id in (o.buyer_id, o.seller_id)][:limit]
-
-    async def get_order(self, order_id: str, *, user_id: str) -> Any:
-        return next((o for o in self.orders if o.id == order_id and user_id in (o.buyer_id, o.seller_id)), None)
+    def tools(self, ctx: Any) -> StubTools:
+        return StubTools(self, ctx.conversation)
 
     async def execute_refund(self, order_id: str, *, amount: Decimal, currency: str, decision: str, key: str) -> Any:
         self.refund_calls += 1
@@ -96,10 +93,45 @@ class StubPlatform:
             self.fail_refunds -= 1
             raise type("PlatformUnavailable", (Exception,), {"code": "unavailable"})("503")
         replayed = key in self.refunds
-        self.refunds.setdefault(
-            key, {"order": order_id, "amount": amount, "currency": currency, "ref": f"R{len(self.refunds) + 1}"}
-        )
+        ref = f"R{len(self.refunds) + 1}"
+        self.refunds.setdefault(key, {"order": order_id, "amount": amount, "currency": currency, "ref": ref})
         return SimpleNamespace(reference=self.refunds[key]["ref"], status="refunded", replayed=replayed)
+
+
+@dataclass
+class StubTools:
+    """`ctx.platform` for one ticket's customer: verified on the platform's channel (its id)
+    or by email (the mailbox); anyone else is not verified."""
+
+    platform: StubPlatform
+    ticket: Any
+    available: bool = True
+
+    async def user(self) -> Any:
+        channel, address = self.ticket.channel, self.ticket.customer_address
+        if channel in self.platform.platform_channels:
+            return await self.platform.find_user(user_id=address)
+        if channel == "email":
+            return await self.platform.find_user(email=address)
+        raise type("NotVerified", (Exception,), {"code": "not_verified"})("unverified")
+
+    async def orders(self, *, limit: int = 10) -> list[Any]:
+        user = await self.user()
+        return [o for o in self.platform.orders if user.id in (o.buyer_id, o.seller_id)][:limit]
+
+    async def order(self, order_id: str) -> Any:
+        return next((o for o in await self.orders(limit=100) if o.id == order_id), None)
+
+    async def account(self, user_id: str) -> Any:
+        return await self.platform.find_user(user_id=user_id)
+
+    async def execute_refund(
+        self, order_id: str, *, amount: Decimal, currency: str, decision: str, occasion: str = ""
+    ) -> Any:
+        key = f"{self.ticket.id}-{order_id}-{occasion}"
+        return await self.platform.execute_refund(
+            order_id, amount=amount, currency=currency, decision=decision, key=key
+        )
 
 
 class Seller:
@@ -193,7 +225,7 @@ async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     await add_agent(hub.store, SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], name="Wang")
     platform = StubPlatform()
     plugin = hub.plugin_host.plugins["disputes"]
-    plugin.platform = platform  # type: ignore[attr-defined]
+    plugin.platform_for = platform.tools  # type: ignore[attr-defined]
     clock = [utcnow()]
     plugin.clock = lambda: clock[0]  # type: ignore[attr-defined]
     hub.actions.clock = hub.outbox.clock = lambda: clock[0]  # timers and deliveries in the test's time
@@ -420,7 +452,7 @@ async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: S
     )
     await eventually(lambda: not hub.pipeline._tasks)
     ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="王芳")
-    order = await scene.platform.get_order("A-1001", user_id="u-buyer")
+    order = scene.platform.orders[0]
     stale = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
 
     async def seller_message(n: int, text: str) -> Any:  # kept on a thread of its own: only the test adds it

@@ -41,7 +41,7 @@ async def desk(tmp_path: Path) -> AsyncIterator[tuple[Hub, str]]:
     hub = Hub(config)
     runner, url = await serve(build_app(hub))
     await add_agent(hub.store, "wang@example.com", Role.ADMIN, PASSWORD, name="王芳")
-    hub.plugin_host.plugins["disputes"].platform = StubPlatform()  # type: ignore[attr-defined]
+    hub.plugin_host.plugins["disputes"].platform_for = StubPlatform(platform_channels=("chat",)).tools  # type: ignore[attr-defined]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield hub, url
     await runner.cleanup()

@@ -197,11 +197,11 @@ async def open_dispute(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     ticket = authorized(call, await hub.store.tickets.get_conversation(call.body["conversation_id"]), Access.WRITE)
     ctx = await _acting(call, ticket)
-    user = await plugin.user_id(ctx, ticket, ctx.contact)
-    if not user:
+    user = await plugin.buyer(ctx)
+    if user is None:
         raise ApiError(422, "not_verified", "the ticket's customer has no verified identity the platform knows")
-    order = await plugin._platform(ctx).get_order(call.body["order_id"], user_id=user)
-    if order is None or order.buyer_id != user:
+    order = await plugin.order_of_buyer(ctx, call.body["order_id"], user)
+    if order is None:
         raise ApiError(422, "unknown_order", "the ticket's customer bought no such order")
     case = await plugin.open_case(ctx, order, call.body["reason"], text=call.body.get("statement", ""), who=call.who)
     return record_json(case)
