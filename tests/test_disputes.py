@@ -473,6 +473,9 @@ async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: S
     case = await the_case(scene)
     assert case.status == "decided" and case.data["evidence"][-1]["text"] == "one more thing"
 
+    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))  # the appeal window closes
+    assert (await the_case(scene)).status == "closed"
+
 
 async def test_an_unverified_contact_is_told_how_to_verify_and_learns_nothing(scene: Scene) -> None:
     chat = scene.hub.adapters["chat"]

@@ -114,3 +114,29 @@ async def test_the_case_view_shows_both_sides_and_takes_a_decision_in_chinese(
     await view.locator(".dispute-side[data-party=buyer] h3 button").click()  # to the buyer's ticket
     await expect(page.locator(".disputes.card")).to_contain_text(reference)
     await expect(page.locator(".disputes.card")).to_contain_text("已裁决")
+
+
+async def test_the_list_of_cases_awaiting_the_seller_in_english(desk: tuple[Hub, str], browser: Any) -> None:
+    from playwright.async_api import expect
+
+    hub, url = desk
+    buyer = await hub.ingest(
+        Inbound(channel="chat", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hello")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="Wang")
+    tools = plugin.platform_for(ctx)
+    case = await plugin.open_case(ctx, await tools.order("A-1001"), "not_received", text=BUYER_WORDS, who="Wang")
+    page = await sign_in(browser, url, "en")
+    await page.click("#open-disputes")
+    row = page.locator("#dispute-list li", has_text=case.data["reference"])
+    await expect(row).to_contain_text("Awaiting the seller")
+    await page.select_option("#dispute-filter", "closed")
+    await expect(page.locator("#dispute-none")).to_have_text("No disputes here.")
+    await page.select_option("#dispute-filter", "")  # any status
+    await expect(row).to_contain_text("Awaiting the seller")
+    await expect(row).to_contain_text("199.00 CNY")
+    await row.locator(".open-dispute").click()
+    await expect(page.locator("#dispute-proposal")).to_contain_text("Refund the buyer (rule: 7 天无物流退款)")
+    await expect(page.locator(".dispute-deadline")).to_have_count(1)
