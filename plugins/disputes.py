@@ -449,7 +449,7 @@ class DisputesPlugin(Plugin):
                 raise InvalidInput(f"order {order.id} has an open dispute already ({existing.data.get('reference')})")
         buyer = ctx.conversation
         data = {
-            "reference": "D-" + new_id()[:8].upper(),
+            "reference": f"D-{buyer.number}-{new_id()[-4:].upper()}",  # said to both parties: short, unique
             "order_id": order.id,
             "order_title": order.title or "",
             "amount": str(order.amount),
