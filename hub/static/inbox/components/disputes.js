@@ -122,7 +122,9 @@ export function DisputeDialog() {
       </dl>
       <h3>${t("dispute.evidence")}</h3>
       <ul id="dispute-evidence">${(d.evidence || []).map((e) => html`<li data-party=${e.party}><strong>${t(`dispute.party.${e.party}`)}</strong>
-        ${e.type === "attachment" ? html`📎 ${e.name}` : e.text}</li>`)}</ul>
+        ${e.type === "attachment" && e.ref && e.message_id
+          ? html`<a href=${`/api/v1/attachments/${encodeURIComponent(e.ref)}?message=${e.message_id}`} target="_blank" rel="noopener">📎 ${e.name}</a>`
+          : e.type === "attachment" ? html`📎 ${e.name}` : e.text}</li>`)}</ul>
       ${(d.decisions || []).map((x) => html`<p class="dispute-decision">${t("dispute.decision", { outcome: t(`dispute.outcome.${x.outcome}`), who: x.by, time: formatFull(x.at) })}: ${x.grounds}</p>`)}
       ${d.appeal ? html`<p class="dispute-appeal">${t("dispute.appealed_by", { party: t(`dispute.party.${d.appeal.party}`) })}: ${d.appeal.grounds}</p>` : null}
       <div class="dispute-sides"><${Side} party="buyer" side=${view.buyer} /><${Side} party="seller" side=${view.seller} /></div>
