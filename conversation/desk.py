@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conversation.errors import InvalidInput
@@ -164,7 +164,7 @@ def teams_of(agent_id: str, teams: Iterable[Team]) -> list[Team]:
 def with_member(team: Team, agent_id: str, member: bool) -> Team:
     """The team with `agent_id` added to or removed from its members."""
     members = set(team.members) | {agent_id} if member else set(team.members) - {agent_id}
-    return Team(team.id, team.names, sorted(members), team.visibility)
+    return replace(team, members=sorted(members))  # its lead and the rest stay
 
 
 def category_to_doc(category: Category) -> dict[str, Any]:

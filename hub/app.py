@@ -48,7 +48,10 @@ from hub.knowledge_model import KnowledgeModel
 from hub.metrics import CONTENT_TYPE, Metrics, team_agents_online, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.platform import PlatformClient
 from hub.plugin_host import PluginHost
+from hub.privacy import SecretsGuard
+from hub.redact import install_log_redaction
 from hub.routing_loop import follow, sweep_step
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
@@ -79,6 +82,8 @@ class Hub(ChannelPort):
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.language = config.hub.language
+        self.secrets = SecretsGuard(self.language, warn=config.privacy.warn_customers)  # [privacy]
+        install_log_redaction()  # customers' secrets out of every log record, libraries' too
         self.store = store or open_store(
             config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
         )
@@ -121,6 +126,9 @@ class Hub(ChannelPort):
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
         self.knowledge = KnowledgeModel(self.store)  # the FAQ matcher, retrained when articles change
         self.services.knowledge.saved = self.knowledge.changed
+        self.services.learning.predict = self.knowledge.predict  # proposals name the best-matching article
+        self.services.learning.enabled = config.knowledge.learn_from_resolved
+        self.services.learning.order_numbers = config.knowledge.order_number_pattern
         self._webhook_loop: asyncio.Task[None] | None = None
         self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
@@ -135,6 +143,7 @@ class Hub(ChannelPort):
                 clock=lambda: self.actions.clock(),
                 language=self.language,
                 port=self,
+                platform=self._platform_client(config),
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
@@ -155,12 +164,15 @@ class Hub(ChannelPort):
             language=config.hub.language,
             runtime=self.plugin_host,
             port=self,
+            secrets=self.secrets,
         )
         self.sla = SlaEngine(
             self.store,
             self.bus,
             self.actions,
             config.sla.rules,
+            routing=self.services.routing,
+            owner=self.instance_id,
             on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
         )
         self.on_first_admin = on_first_admin
@@ -250,6 +262,16 @@ class Hub(ChannelPort):
             ", ".join(p.name for p in self.plugins) or "none",
         )
 
+    def _platform_client(self, config: Config) -> PlatformClient | None:
+        if not config.platform.enabled:
+            return None
+        counted = self.metrics.platform_calls
+        return PlatformClient(config.platform, on_call=lambda op, outcome: counted.labels(op, outcome).inc())
+
+    async def _close_platform(self) -> None:
+        if self.plugin_host.platform is not None:
+            await self.plugin_host.platform.close()
+
     async def stop(self) -> None:
         """Each stage runs even when an earlier one fails; the store is closed in any case."""
         grace = self.config.hub.shutdown_grace_seconds
@@ -262,6 +284,7 @@ class Hub(ChannelPort):
             ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             ("webhook client", self.webhook_sender.close),
+            ("platform client", self._close_platform),
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from conversation.calls import valid_region
 from conversation.errors import InvalidInput
 from conversation.inbound import InboundLimits
+from conversation.kb_learning import DEFAULT_ORDER_PATTERN, order_pattern
 from conversation.model import Priority
 from conversation.priority_rules import KeywordRules, tier_priorities
 from conversation.roster import zone
@@ -20,6 +21,8 @@ from conversation.store import Ticketing
 from hub.access import NO_TEAM_CHOICES
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
+from hub.platform.client import check_section as check_platform
+from hub.platform.settings import PlatformSection
 from hub.registry import Registry, discover
 from hub.settings import (
     MIN_GENERATED_SECRET,
@@ -220,6 +223,27 @@ class RoutingSection:
     timezone: str = setting(str, "UTC", "time zone of a team whose roster settings name none")
 
 
+@dataclass(frozen=True, slots=True)
+class KnowledgeSection:
+    """[knowledge]: learning from tickets agents resolve (README "Knowledge base and help centre")."""
+
+    learn_from_resolved: bool = setting(
+        bool, True, "propose the question and answer of each ticket an agent resolves for review"
+    )
+    order_number_pattern: str = setting(
+        str, DEFAULT_ORDER_PATTERN, "regular expression of the platform's order numbers (masked in proposals)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySection:
+    """[privacy]: secrets customers type are always redacted before storage; the warning can be off."""
+
+    warn_customers: bool = setting(
+        bool, True, "tell a customer once per ticket, in their language, not to send card numbers, passwords or codes"
+    )
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -231,6 +255,9 @@ SECTION_TYPES: dict[str, type] = {
     "sla": SlaSection,
     "webhooks": WebhooksSection,
     "routing": RoutingSection,
+    "knowledge": KnowledgeSection,
+    "privacy": PrivacySection,
+    "platform": PlatformSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -273,6 +300,9 @@ class Config:
     sla: SlaSection = field(default_factory=SlaSection)
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     routing: RoutingSection = field(default_factory=RoutingSection)
+    knowledge: KnowledgeSection = field(default_factory=KnowledgeSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
+    platform: PlatformSection = field(default_factory=PlatformSection)
 
     @property
     def data_dir(self) -> Path:
@@ -339,7 +369,12 @@ def parse_config(
         sla=section_of(SlaSection, _sla_checked(values["sla"])),
         webhooks=section_of(WebhooksSection, values["webhooks"]),
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
+        knowledge=section_of(KnowledgeSection, _order_pattern_checked(values["knowledge"])),
+        privacy=section_of(PrivacySection, values["privacy"]),
+        platform=section_of(PlatformSection, values["platform"]),
     )
+    if not store_only:
+        check_platform("platform", config.platform)
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")
     if store_only:
@@ -368,6 +403,14 @@ def _region_checked(values: dict[str, Any]) -> dict[str, Any]:
     if not valid_region(region):
         raise ConfigError(f"hotline.default_region: {region!r} is not a region code (e.g. CN, US, GB)")
     return {**values, "default_region": region.upper()}
+
+
+def _order_pattern_checked(values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        order_pattern(values["order_number_pattern"])
+    except InvalidInput as exc:
+        raise ConfigError(f"knowledge.{exc}") from None
+    return values
 
 
 def _sla_checked(values: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,18 @@ from hub.i18n import (
 )
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
+from hub.platform import (
+    Done,
+    NotVerified,
+    Order,
+    PlatformClient,
+    PlatformError,
+    PlatformNotConfigured,
+    PlatformRefused,
+    PlatformTools,
+    PlatformUnavailable,
+    PlatformUser,
+)
 from hub.ratelimit import SlidingWindow
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting, setting_value
 from hub.signing import (
@@ -62,6 +74,15 @@ from hub.supervise import Supervisor
 from hub.text import split_text
 
 __all__ = [
+    "Done",
+    "NotVerified",
+    "Order",
+    "PlatformError",
+    "PlatformNotConfigured",
+    "PlatformRefused",
+    "PlatformTools",
+    "PlatformUnavailable",
+    "PlatformUser",
     "SIGNATURE",
     "TIMESTAMP",
     "BadSignature",
@@ -284,6 +305,10 @@ class HubPort(Protocol):
         """Another channel's adapter in this process (web chat sends a confirmation by email)."""
         ...
 
+    def channel_type(self, name: str) -> str:
+        """The adapter a channel runs (webchat, email, webhook...): what its identities prove."""
+        ...
+
     def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
         """The channel's provider answers again (up) or not (a clear reason): /healthz, metrics, admin page."""
         ...
@@ -445,6 +470,11 @@ class PluginRuntime(Protocol):
     @property
     def records(self) -> RecordActions: ...
 
+    @property
+    def platform(self) -> PlatformClient | None:
+        """The platform API's client ([platform]); None when the hub has none configured."""
+        ...
+
     async def schedule(self, timer: Timer) -> None: ...
 
     async def cancel(self, key: str) -> bool: ...
@@ -575,6 +605,7 @@ class PluginTools:
     conversation: Conversation | None
     contact: Contact | None
     runtime: PluginRuntime | None
+    hub: HubPort | None
 
     def _runtime(self) -> PluginRuntime:
         if self.runtime is None:
@@ -584,6 +615,26 @@ class PluginTools:
     @property
     def records(self) -> PluginRecords:
         return PluginRecords(self.plugin, self._runtime(), self.conversation)
+
+    @property
+    def platform(self) -> PlatformTools:
+        """The platform API for this ticket's customer (hub/platform/tools.py): lookups only by
+        a verified identity (`identity()`, else NotVerified), side effects durable, idempotent
+        and logged in the ticket's timeline. `available` is False without a [platform] section."""
+        message = getattr(self, "message", None)
+        ticket = self.conversation
+        channel = message.channel if message is not None else (ticket.channel if ticket is not None else "")
+        address = message.customer_address if message is not None else (ticket.customer_address if ticket else "")
+        return PlatformTools(
+            client=self.runtime.platform if self.runtime is not None else None,
+            plugin=self.plugin,
+            conversation=ticket,
+            contact=self.contact,
+            channel=channel,
+            address=address,
+            hub=self.hub,
+            runtime=self.runtime,
+        )
 
     async def schedule(self, at: datetime, name: str, data: dict[str, Any] | None = None, *, key: str = "") -> str:
         """Call this plugin's `on_timer` once at `at` (or soon after), in one hub of many, even
@@ -792,3 +843,9 @@ class Plugin:
 
     async def on_event(self, ctx: EventContext) -> None:
         """A ticket changed in a way listed in `events`; errors are logged and counted, never undo the change."""
+
+    async def on_platform_done(self, ctx: TimerContext, done: Done) -> None:
+        """A platform side effect that had to wait (`ctx.platform.<effect>` answered None) is done."""
+
+    async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
+        """A platform side effect that had to wait was refused, or given up after its retries."""

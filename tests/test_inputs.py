@@ -18,6 +18,7 @@ from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import TIMESTAMP, sign, signed_headers
+from conversation.kb_learning import proposal_id
 from conversation.model import ConversationQuery
 from hub.agents import DEFAULT_ADMIN_EMAIL
 from hub.api.framework import Route
@@ -145,6 +146,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "article_id": "nope",
         "version": "1",
         "case_id": "nope",
+        "proposal_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -576,6 +578,7 @@ def valid_bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
         ("POST", "/v1/roster/import"): {"team": "finance", "csv": ROSTER_CSV.format(agent=DEFAULT_ADMIN_EMAIL)},
         ("PATCH", "/v1/agents/{agent_id}/profile"): {"capacity": 3},
         ("PUT", "/v1/me/presence"): {"status": "away"},
+        ("POST", "/v1/kb/proposals/{proposal_id}/approve"): {"question": "能开发票吗", "article_id": ""},
     }
 
 
@@ -607,6 +610,12 @@ async def real_ids(site: Site) -> dict[str, str]:
     )
     await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
+    await made(f"/v1/conversations/{other.conversation.id}/messages", {"text": "resolved: try again"})
+    resolved = await site.client.patch(
+        f"/api/v1/conversations/{other.conversation.id}", json={"status": "resolved"}, headers=site.bearer
+    )
+    assert resolved.status == 200, await resolved.text()  # an agent's answer and resolve: a proposal to review
+    assert await site.hub.services.learning.get(proposal_id(other.conversation.id))
     return {
         **site.ids,
         "record_id": record["id"],
@@ -615,6 +624,7 @@ async def real_ids(site: Site) -> dict[str, str]:
         "entry_id": entry["id"],
         "other_conversation": other.conversation.id,
         "other_contact": other.conversation.contact_id,
+        "proposal_id": proposal_id(other.conversation.id),
     }
 
 

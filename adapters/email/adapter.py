@@ -34,6 +34,8 @@ from adapters.email.parse import (
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
 from conversation.model import Attachment, AuthorType, Direction, MessageKind
+from conversation.redaction import visible_text
+from conversation.secrets import find_secrets
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -65,10 +67,15 @@ NOTES = {
     "original_kept": "[The original mail is attached as {name}.]",
     "shortened": "the text after its first {chars} characters",
     "failed_twice": "it failed the same way twice ({error})",
+    "secret_original": "the original mail, because it held a card number, ID number, password or code",
 }
 # How many failed mails are remembered, so that the second failure of the same mail stores
 # it raw instead of asking the sender to retry for days.
 REMEMBERED_FAILURES = 1000
+# At DEBUG these log every line of every mail, received or fetched, in whatever transfer
+# encoding it came (base64 included): customers' words and secrets the hub's log redaction
+# cannot read. They are kept at INFO whatever `hub.log_level` says.
+MAIL_LIBRARY_LOGGERS = ("mail.log", "aioimaplib")
 ORIGINAL_NAME = "original.eml"
 
 
@@ -168,6 +175,7 @@ class EmailAdapter(Adapter):
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
+        quiet_mail_libraries()
         if self.settings.listen_port:
             await self._start_listener()
         if self.settings.imap_host:
@@ -336,6 +344,10 @@ class EmailAdapter(Adapter):
             mail.keep_original = True
         if mail.keep_original and "truncated" not in mail.flags:
             mail.flags.append("truncated")
+        if mail.keep_original and await asyncio.to_thread(holds_secrets, raw, mail):
+            # The hub redacts the text it stores; the raw .eml cannot be, so it is not kept.
+            mail.keep_original = False
+            mail.skipped.append(NOTES["secret_original"])
         if mail.skipped:
             text += "\n\n" + "\n".join(NOTES["not_kept"].format(reason=reason) for reason in mail.skipped)
         if mail.keep_original:
@@ -381,6 +393,9 @@ class EmailAdapter(Adapter):
                 "flags": mail.flags,
                 **({"list": mail.list_address} if mail.list_address else {}),
                 **({"unreadable": unreadable} if unreadable else {}),
+                # the mails it answers: a plugin's question is answered only by a reply to it
+                "in_reply_to": mail.in_reply_to[:20],
+                "references": mail.references[-20:],
             },
         )
 
@@ -591,6 +606,20 @@ class _Handler:
         if reply.startswith("5"):
             log.warning("refused a mail from %s (%s): %s", envelope.mail_from, message_id_of(raw), reply)
         return reply
+
+
+def quiet_mail_libraries() -> None:
+    for name in MAIL_LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+def holds_secrets(raw: bytes, mail: ParsedMail) -> bool:
+    """Whether the mail shows a secret a customer should not have sent: in its decoded text,
+    HTML or subject, or in its bytes read as ASCII (quoted-printable soft breaks joined)."""
+    as_sent = raw.replace(b"=\r\n", b"").replace(b"=\n", b"").decode("latin-1")
+    return any(find_secrets(part) for part in (mail.text, visible_text(mail.html), mail.subject, as_sent))
 
 
 def _strip_reply_prefix(subject: str) -> str:

@@ -24,6 +24,7 @@ from hub.services.conversations import ConversationService
 from hub.services.desk import DeskService
 from hub.services.fields import FieldService
 from hub.services.hotline import HotlineService
+from hub.services.kb_learning import LearningService
 from hub.services.knowledge import KnowledgeService
 from hub.services.records import RecordService
 from hub.services.roster import RosterService
@@ -46,6 +47,7 @@ class Services:
     roster: RosterService
     routing: RoutingService
     knowledge: KnowledgeService
+    learning: LearningService
 
     @classmethod
     def build(
@@ -80,6 +82,10 @@ class Services:
             page_channels=frozenset(n for n, kind in (channel_types or {}).items() if kind in PAGE_CHANNEL_KINDS),
             desk=desk,
         )
+        knowledge = KnowledgeService(store, bus, clock=lambda: conversations.clock())
+        learning = LearningService(store, knowledge, clock=lambda: conversations.clock())
+        learning.region = phone_region
+        conversations.agent_resolved = learning.agent_resolved
         return cls(
             conversations=conversations,
             contacts=ContactService(store, bus),
@@ -97,7 +103,7 @@ class Services:
                 limits=limits,
             ),
             calendars=CalendarService(store, bus),
-            knowledge=KnowledgeService(store, bus, clock=lambda: conversations.clock()),
+            knowledge=knowledge,
             fields=FieldService(store, bus),
             webhooks=WebhookService(
                 store,
@@ -115,6 +121,7 @@ class Services:
                 channel_types=channel_types or {},
                 owner=owner,
             ),
+            learning=learning,
         )
 
 

@@ -7,7 +7,7 @@ message must go out: the same order as ingest.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE
+from hub.privacy import redact_agent_text
 from hub.services import audit
 from hub.services.fields import ticket_definitions
 from hub.thread_events import ThreadEvent
@@ -62,6 +63,8 @@ class ConversationService:
         self.wake_outbox = wake_outbox
         self.clock = clock
         self.ticket_listener: TicketChanged | None = None  # the plugin host: subscribed plugins' on_event
+        # Told when an agent (a person, not a bot) resolves a ticket: the learning review queue.
+        self.agent_resolved: Callable[[Conversation], Awaitable[object]] | None = None
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -96,7 +99,7 @@ class ConversationService:
             kind=MessageKind.MESSAGE,
             author_type=author_type,
             author_id=author_id,
-            text=text,
+            text=self._kept_text(text, author_type),
             choices=list(choices),
             attachments=list(attachments),
             created_at=now,
@@ -113,11 +116,20 @@ class ConversationService:
         self.wake_outbox()
         return message
 
+    async def queue_once(self, message: Message, key: str) -> bool:
+        """`queue` for an effect a retry may repeat (a page): stored, published and sent once
+        per `key`; whether this call stored it."""
+        stored, new = await self.store.tickets.add_message_once(message, key)
+        if new:
+            self._published("message.created", stored)
+            self.wake_outbox()
+        return new
+
     async def add_note(
         self, conversation: Conversation, text: str, *, author: str, author_type: AuthorType = AuthorType.BOT
     ) -> Message:
         """A private note for the agents; never delivered to the customer."""
-        return await self._internal(conversation, text, MessageKind.NOTE, author_type, author)
+        return await self._internal(self._message(conversation, text, MessageKind.NOTE, author_type, author))
 
     async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
         """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
@@ -127,14 +139,22 @@ class ConversationService:
         self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
     ) -> Message:
         """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
-        return await self._internal(
-            conversation,
-            event.text(self.language),
-            MessageKind.EVENT,
-            AuthorType.SYSTEM,
-            "",
-            raw={**(raw or {}), **event.as_raw()},
+        text = event.text(self.language)
+        raw = {**(raw or {}), **event.as_raw()}
+        return await self._internal(self._message(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "", raw))
+
+    async def add_thread_event_once(
+        self, conversation: Conversation, event: ThreadEvent, key: str
+    ) -> tuple[Message, bool]:
+        """`add_thread_event` for an effect a retry may repeat: stored and published once per
+        `key`; (the stored event, whether this call stored it)."""
+        message = self._message(
+            conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", event.as_raw()
         )
+        stored, new = await self.store.tickets.add_message_once(message, key)
+        if new:
+            self._published("message.created", stored)
+        return stored, new
 
     async def update_conversation(
         self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
@@ -254,6 +274,8 @@ class ConversationService:
         for event in describe_changes(conversation, updated, who=who, names=names, priority_by=by):
             await self.add_thread_event(updated, named_teams(event, teams))
         self._tell_plugins(conversation, updated, list(changes))
+        if self.agent_resolved and updated.status.value in FINAL and conversation.status.value not in FINAL:
+            await self.agent_resolved(updated)
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def merge(self, source: Conversation, target: Conversation, *, who: str) -> Conversation:
@@ -374,7 +396,12 @@ class ConversationService:
         )
         return updated
 
-    async def _internal(
+    async def _internal(self, message: Message) -> Message:
+        await self.store.tickets.add_message(message)
+        self._published("message.created", message)
+        return message
+
+    def _message(
         self,
         conversation: Conversation,
         text: str,
@@ -383,7 +410,8 @@ class ConversationService:
         author_id: str,
         raw: dict[str, Any] | None = None,
     ) -> Message:
-        message = Message(
+        """An internal message (a note or an event) of the ticket, not stored yet."""
+        return Message(
             id=new_id(),
             conversation_id=conversation.id,
             channel=conversation.channel,
@@ -391,13 +419,14 @@ class ConversationService:
             kind=kind,
             author_type=author_type,
             author_id=author_id,
-            text=text,
+            text=self._kept_text(text, author_type),
             created_at=self.clock(),
             raw=raw,
         )
-        await self.store.tickets.add_message(message)
-        self._published("message.created", message)
-        return message
+
+    def _kept_text(self, text: str, author_type: AuthorType) -> str:
+        """What an agent writes is kept without card or resident ID numbers (hub/privacy.py)."""
+        return redact_agent_text(text, self.language) if author_type is AuthorType.AGENT else text
 
     def _published(self, kind: str, message: Message) -> None:
         self.bus.publish(Event(kind, message.conversation_id, {"message_id": message.id, "kind": message.kind.value}))

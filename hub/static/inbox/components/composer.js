@@ -1,12 +1,22 @@
 // The reply box. It keeps its own draft (per ticket, across switches) and is never
 // re-created by live updates: only opening another ticket gives another composer.
 import { api } from "../lib/api.js";
-import { html, useRef, useState } from "../lib/html.js";
+import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { failed, sendMessage, uploadFile } from "../lib/inbox.js";
 import { state, update, useStore } from "../lib/store.js";
 
 const drafts = new Map(); // ticket id -> unsent text
+const inserters = new Map(); // ticket id -> how its mounted composer takes inserted text
+
+// Put `text` into the ticket's reply box (after what is typed there) to edit before sending;
+// false when the ticket has no reply box (read-only, merged).
+export function insertIntoReply(conversationId, text) {
+  const insert = inserters.get(conversationId);
+  if (!insert) return false;
+  insert(text);
+  return true;
+}
 const TYPING_EVERY_MS = 2500;
 
 function cannedMatches(text) {
@@ -35,6 +45,16 @@ export function Composer({ conversation, sendsFiles, takesReplies = true }) {
       api("POST", `/conversations/${id}/typing`).catch(() => {});
     }
   }
+
+  useEffect(() => {
+    inserters.set(id, (snippet) => {
+      const typed = (drafts.get(id) || "").replace(/\s+$/, "");
+      change(typed ? `${typed}\n\n${snippet}` : snippet);
+      if (takesReplies) update({ composerMode: "reply" });
+      area.current?.focus();
+    });
+    return () => inserters.delete(id);
+  }, [id, takesReplies]);
 
   function insert(canned) {
     change(text.replace(/(^|\s)\/[\w-]*$/, `$1${canned.text}`));

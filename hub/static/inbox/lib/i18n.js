@@ -134,3 +134,6 @@ export function pickLabel(labels = {}) {
 }
 
 export function formatCount(n) { return new Intl.NumberFormat(language).format(n); }
+
+// A share (0.87) as the agent's language writes a percentage ("87%", "87%").
+export function formatPercent(share) { return new Intl.NumberFormat(language, { style: "percent" }).format(share); }

@@ -6,6 +6,7 @@ import { Records } from "../components/records.js";
 import { DisputeDialog, DisputesDialog, TicketDisputes } from "../components/disputes.js";
 import { CallDialog, CallbacksDialog, ScheduleCallbackDialog, TicketCallbackButton } from "../components/hotline.js";
 import { ConversationList } from "../components/conversation-list.js";
+import { Suggestions } from "../components/suggestions.js";
 import { MergeDialog } from "../components/merge-dialog.js";
 import { Nav } from "../components/nav.js";
 import { Shortcuts } from "../components/shortcuts.js";
@@ -80,7 +81,7 @@ export function Inbox() {
     <section id="detail" class="detail" aria-label=${t("ticket.label")}>
       ${card
         ? html`<${TicketPane} key=${card.conversation.id} />
-            <aside class="side" aria-label=${t("ticket.details")}><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${TicketDisputes} key=${`d-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /><${TicketCallbackButton} /></aside>`
+            <aside class="side" aria-label=${t("ticket.details")}><${Suggestions} key=${`s-${card.conversation.id}`} conversationId=${card.conversation.id} messages=${s.ticket.messages} /><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${TicketDisputes} key=${`d-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /><${TicketCallbackButton} /></aside>`
         : html`<div class="empty-pane"><p>${s.loadingId ? t("ticket.loading") : t("ticket.none")}</p><p class="hint">${t("ticket.none_hint")}</p></div>`}
     </section>
     <div class="notice ${s.notice?.kind || ""}" role=${s.notice?.kind === "error" ? "alert" : "status"} aria-live="polite">${s.notice?.text || ""}</div>

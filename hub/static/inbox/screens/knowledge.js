@@ -8,6 +8,7 @@ import { formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
 import { useStore } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
+import { ReviewQueue } from "../components/kb-review.js";
 
 const EMPTY = { id: "", title: "", answer: "", language: "zh-CN", group: "", category: "", tags: [], examples: [], status: "draft", version: 0 };
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
@@ -93,14 +94,24 @@ export function Knowledge() {
   const [query, setQuery] = useState("");
   const [items, setItems] = useState([]);
   const [open, setOpen] = useState(null);
+  const [reviewing, setReviewing] = useState(false);
+  const [waiting, setWaiting] = useState(null); // proposals in the review queue
   async function load(q = query) {
     try { setItems((await api("GET", `/kb/articles?${new URLSearchParams(q ? { q } : {})}`)).items); } catch (e) { failed(e); }
   }
-  useEffect(() => { load(); }, []);
+  useEffect(() => {
+    load();
+    if (canWrite) api("GET", "/kb/proposals?limit=200").then((r) => setWaiting(r.items.length), () => {});
+  }, []);
   async function pick(id) {
     try { setOpen(await api("GET", `/kb/articles/${encodeURIComponent(id)}`)); } catch (e) { failed(e); }
   }
-  return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>
+  const toggle = canWrite ? html`<p class="row"><button type="button" id="kb-toggle-review"
+    onClick=${() => setReviewing(!reviewing)}>${reviewing ? t("kb.review.back") : t("kb.review.open")}${waiting && !reviewing ? ` (${waiting})` : ""}</button></p>` : null;
+  if (reviewing) {
+    return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>${toggle}<h3>${t("kb.review.open")}</h3><${ReviewQueue} onCount=${setWaiting} /><//>`;
+  }
+  return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>${toggle}
     <div class="kb">
       <div class="kb-list">
         <div class="row" role="search"><input id="kb-search" type="search" autofocus value=${query} placeholder=${t("kb.search")} aria-label=${t("kb.search")}

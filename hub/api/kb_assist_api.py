@@ -1,0 +1,139 @@
+"""Agent assistance and learning: the articles that answer a ticket's latest customer
+message (the thread's suggestion panel), and the review queue of what resolved tickets
+teach (admins and supervisors approve or reject; hub/services/kb_learning.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conversation import kb_learning as learn
+from conversation.knowledge import MAX_ANSWER, MAX_EXAMPLE, MAX_TITLE
+from conversation.markdown_html import render_markdown, reply_text
+from conversation.records import Record
+from hub.access import Access
+from hub.api.framework import Call, not_found
+from hub.api.kb_api import writer
+from hub.api.routes import ANY, api, conversation_or_404, hub_of, services_of
+from hub.api.serialize import iso
+from hub.schema import Int, Obj, Str
+
+SUGGESTIONS = 3
+
+
+@api.route(
+    "GET",
+    "/v1/conversations/{conversation_id}/suggestions",
+    summary="The published articles that best answer the ticket's latest customer message, with the matcher's"
+    " confidence; each answer in the contact's language where a translation exists",
+    tag="knowledge",
+    query={"k": Int(minimum=1, maximum=10)},
+    response=ANY,
+)
+async def conversation_suggestions(call: Call) -> dict[str, Any]:
+    conv = await conversation_or_404(call)
+    hub = hub_of(call)
+    question = learn.latest_question(await hub.store.tickets.list_messages(conv.id))
+    contact = await hub.store.contacts.get_contact(conv.contact_id)
+    language = contact.language if contact else ""
+    model = hub.knowledge
+    articles = list(model.articles.values())
+    items = []
+    for article, prediction in model.predict(question, call.query.get("k", SUGGESTIONS)):
+        shown = learn.in_language(article, articles, language)
+        items.append(
+            {
+                "id": article.id,
+                "article_id": shown.id,
+                "language": shown.language,
+                "title": shown.title,
+                "answer": shown.answer,
+                "html": render_markdown(shown.answer),
+                "text": reply_text(shown.answer),  # what "insert" puts in the reply box
+                "confidence": round(prediction.confidence, 4),
+            }
+        )
+    return {"question": question, "language": learn.kb_language(language), "items": items}
+
+
+def proposal_json(record: Record) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "conversation_id": record.conversation_id,
+        "status": record.status,
+        **record.data,
+        "created_at": iso(record.created_at),
+        "updated_at": iso(record.updated_at),
+    }
+
+
+async def _visible(call: Call, record: Record) -> bool:
+    """A proposal is shown to whoever may read its ticket (the question came from there)."""
+    hub = hub_of(call)
+    conv = await hub.store.tickets.get_conversation(record.conversation_id)
+    return conv is not None and hub.access.allows(call.viewer, conv, Access.READ)
+
+
+async def _proposal(call: Call) -> Record:
+    writer(call)
+    record = await hub_of(call).store.records.get_record(learn.PLUGIN, learn.KIND, call.path["proposal_id"])
+    if record is None or not await _visible(call, record):
+        raise not_found("proposal")
+    return record
+
+
+@api.route(
+    "GET",
+    "/v1/kb/proposals",
+    summary="The learning review queue: what tickets agents resolved propose, personal data masked, newest first"
+    " (admins and supervisors)",
+    tag="knowledge",
+    query={"limit": Int(minimum=1, maximum=200)},
+    response=ANY,
+)
+async def list_proposals(call: Call) -> dict[str, Any]:
+    writer(call)
+    found = await services_of(call).learning.pending(call.query.get("limit", 100))
+    return {"items": [proposal_json(r) for r in found if await _visible(call, r)]}
+
+
+@api.route(
+    "POST",
+    "/v1/kb/proposals/{proposal_id}/approve",
+    summary="Approve a proposal, as edited: an example of `article_id`, or without one a draft article"
+    " (admins and supervisors); the matcher learns it at once; 409 when decided already",
+    tag="knowledge",
+    body=Obj(
+        {
+            "question": Str(max_length=MAX_EXAMPLE, min_length=1, description="the example, as the reviewer edited it"),
+            "article_id": Str(max_length=80, description='the article it becomes an example of; "": a draft article'),
+            "title": Str(max_length=MAX_TITLE, description="the draft article's title (default: the question)"),
+            "answer": Str(max_length=MAX_ANSWER, description="the draft article's answer (default: the agent's)"),
+        },
+        required=("question",),
+    ),
+    response=ANY,
+)
+async def approve_proposal(call: Call) -> dict[str, Any]:
+    record = await _proposal(call)
+    body = call.body
+    approved = await services_of(call).learning.approve(
+        record.id,
+        question=body["question"],
+        article_id=body.get("article_id", ""),
+        title=body.get("title", ""),
+        answer=body.get("answer", ""),
+        who=call.who,
+    )
+    return proposal_json(approved)
+
+
+@api.route(
+    "POST",
+    "/v1/kb/proposals/{proposal_id}/reject",
+    summary="Discard a proposal (admins and supervisors); 409 when decided already",
+    tag="knowledge",
+    response=ANY,
+)
+async def reject_proposal(call: Call) -> dict[str, Any]:
+    record = await _proposal(call)
+    return proposal_json(await services_of(call).learning.reject(record.id, who=call.who))

@@ -1,0 +1,62 @@
+// The learning review queue (knowledge base, admins and supervisors): what tickets agents
+// resolved propose, personal data already masked by the hub. Each proposal is edited here,
+// then approved (an example of the chosen article, or a draft article) or rejected; nothing
+// reaches the knowledge base before that.
+import { api } from "../lib/api.js";
+import { html, useEffect, useState } from "../lib/html.js";
+import { formatFull, formatPercent, t } from "../lib/i18n.js";
+import { failed, notify, openTicket } from "../lib/inbox.js";
+import { update } from "../lib/store.js";
+
+function Proposal({ proposal, articles, onDone }) {
+  const [question, setQuestion] = useState(proposal.question);
+  const [target, setTarget] = useState(proposal.article_id || "");
+  const [title, setTitle] = useState(proposal.question.split("\n")[0]);
+  const [answer, setAnswer] = useState(proposal.answer);
+  const [busy, setBusy] = useState(false);
+  const key = proposal.id;
+  async function decide(action) {
+    setBusy(true);
+    try {
+      const path = `/kb/proposals/${encodeURIComponent(key)}/${action}`;
+      const body = action === "approve" ? (target ? { question, article_id: target } : { question, title, answer }) : undefined;
+      await api("POST", path, body);
+      notify(t(action === "reject" ? "kb.review.rejected" : target ? "kb.review.approved" : "kb.review.approved_draft"));
+      onDone(key);
+    } catch (e) { failed(e); setBusy(false); }
+  }
+  const best = proposal.article_id ? articles.find((a) => a.id === proposal.article_id) : null;
+  return html`<li class="proposal" data-id=${key}>
+    <fieldset disabled=${busy}><legend>${t("kb.review.ticket", { number: proposal.number })} · ${formatFull(proposal.created_at)}</legend>
+    <p><button type="button" class="link open-ticket" onClick=${() => { update({ dialog: null }); openTicket(proposal.conversation_id); }}>${t("kb.review.open_ticket", { number: proposal.number })}</button></p>
+    <label class="field">${t("kb.review.question")}<textarea class="proposal-question" rows="3" value=${question} onInput=${(e) => setQuestion(e.target.value)}></textarea></label>
+    <label class="field">${t("kb.review.target")}<select class="proposal-target" value=${target} onChange=${(e) => setTarget(e.target.value)}>
+      <option value="">${t("kb.review.new_article")}</option>
+      ${articles.map((a) => html`<option value=${a.id}>${a.title} (${a.language})</option>`)}</select></label>
+    ${best ? html`<p class="hint">${t("kb.review.suggested", { title: best.title, percent: formatPercent(proposal.confidence) })}</p>` : null}
+    ${target ? html`<div class="field"><span>${t("kb.review.answer")}</span><p class="proposal-answer">${proposal.answer}</p></div>` : html`
+      <label class="field">${t("kb.review.title_field")}<input class="proposal-title" value=${title} onInput=${(e) => setTitle(e.target.value)} /></label>
+      <label class="field">${t("kb.review.draft_answer")}<textarea class="proposal-draft-answer" rows="4" value=${answer} onInput=${(e) => setAnswer(e.target.value)}></textarea></label>`}
+    <div class="row">
+      <button type="button" class="approve" onClick=${() => decide("approve")}>${t("kb.review.approve")}</button>
+      <button type="button" class="reject" onClick=${() => decide("reject")}>${t("kb.review.reject")}</button>
+    </div></fieldset>
+  </li>`;
+}
+
+export function ReviewQueue({ onCount }) {
+  const [items, setItems] = useState(null);
+  const [articles, setArticles] = useState([]);
+  useEffect(() => {
+    Promise.all([api("GET", "/kb/proposals"), api("GET", "/kb/articles")]).then(([p, a]) => {
+      setItems(p.items); setArticles(a.items); onCount(p.items.length);
+    }, failed);
+  }, []);
+  if (!items) return html`<p class="hint">${t("suggest.loading")}</p>`;
+  const done = (id) => { const left = items.filter((p) => p.id !== id); setItems(left); onCount(left.length); };
+  return html`<div id="kb-review" class="kb-review">
+    <p class="hint">${t("kb.review.intro")}</p>
+    ${items.length ? html`<ul id="kb-proposals">${items.map((p) => html`<${Proposal} key=${p.id} proposal=${p} articles=${articles} onDone=${done} />`)}</ul>`
+      : html`<p class="hint" id="kb-review-empty">${t("kb.review.empty")}</p>`}
+  </div>`;
+}

@@ -1,0 +1,129 @@
+"""The rules of learning from resolved tickets (conversation/kb_learning.py): personal data
+masked, the (question, answer) pair a thread teaches, translations for suggestions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conversation.errors import InvalidInput
+from conversation.kb_learning import (
+    in_language,
+    kb_language,
+    luhn_valid,
+    mask_personal_data,
+    order_pattern,
+    question_and_answer,
+    with_example,
+)
+from conversation.knowledge import Article, ArticleStatus
+from conversation.markdown_html import reply_text
+from conversation.model import AuthorType, Direction, Message, MessageKind
+from hub.app import Hub
+from hub.config import parse_config
+from hub.settings import ConfigError
+from tests.helpers import make_config
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("我的手机13812345678，请回电", "我的手机[phone]，请回电"),
+        ("座机010-62345678找王先生", "座机[phone]找王先生"),
+        ("call +44 20 7946 0958 today", "call [phone] today"),
+        ("+8613812345678", "[phone]"),
+        ("邮箱 zhang.wei+shop@example.com.cn 收不到", "邮箱 [email] 收不到"),
+        ("订单号2023112612345678还没发货", "订单号[order]还没发货"),
+        ("order DD-20231126001 is late", "order [order] is late"),
+        ("card 4111 1111 1111 1111 was charged", "card [card] was charged"),
+        ("卡号6222021234567890128扣款两次", "卡号[card]扣款两次"),
+    ],
+)
+def test_personal_data_is_masked(text: str, masked: str) -> None:
+    assert mask_personal_data(text) == masked
+
+
+def test_ordinary_numbers_and_digit_runs_failing_luhn_are_not_cards() -> None:
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert mask_personal_data("退款100元，3天内到账") == "退款100元，3天内到账"
+    # a 16-digit run that is no card number is still an order number by the default pattern
+    assert mask_personal_data("4111 1111 1111 1112") == "4111 1111 1111 1112"
+    assert mask_personal_data("2023112612345671") == "[order]"
+
+
+def test_the_order_number_pattern_is_a_setting() -> None:
+    assert mask_personal_data("订单 SO-88-1234 有问题", order_numbers=r"SO-\d+-\d+") == "订单 [order] 有问题"
+    with pytest.raises(InvalidInput, match="order_number_pattern"):
+        order_pattern("(unclosed")
+
+
+def _msg(text: str, direction: Direction, author: AuthorType, kind: MessageKind = MessageKind.MESSAGE) -> Message:
+    return Message("m", "c", "chat", direction, kind, author, text=text)
+
+
+def customer(text: str) -> Message:
+    return _msg(text, Direction.INBOUND, AuthorType.CONTACT)
+
+
+def agent(text: str, kind: MessageKind = MessageKind.MESSAGE) -> Message:
+    return _msg(text, Direction.OUTBOUND, AuthorType.AGENT, kind)
+
+
+def bot(text: str) -> Message:
+    return _msg(text, Direction.OUTBOUND, AuthorType.BOT)
+
+
+def test_the_pair_is_the_agents_last_answer_and_the_customers_messages_before_it() -> None:
+    thread = [
+        customer("你好"),
+        bot("您好，请问有什么可以帮您？"),
+        customer("我想改收货地址"),
+        customer("订单已经付款了"),
+        agent("我先看一下", MessageKind.NOTE),
+        agent("在订单详情点击修改地址即可。"),
+        customer("好的谢谢"),
+    ]
+    pair = question_and_answer(thread)
+    assert pair is not None
+    assert pair.question == "我想改收货地址\n订单已经付款了"
+    assert pair.answer == "在订单详情点击修改地址即可。"
+
+
+def test_no_pair_without_an_agents_answer_or_a_question() -> None:
+    assert question_and_answer([customer("退款"), bot("请在订单页申请退款。")]) is None  # the bot answered
+    assert question_and_answer([agent("您好，您的退款已经到账。")]) is None  # nobody asked
+    assert question_and_answer([customer("退款"), agent("内部备注", MessageKind.NOTE)]) is None
+
+
+def test_examples_are_added_once_and_suggestions_follow_the_contacts_language() -> None:
+    assert with_example(("怎么退款",), "退款多久到账") == ("怎么退款", "退款多久到账")
+    assert with_example(("How do I refund?",), "how do i refund?") is None
+    zh = Article("refund", "如何退款", "打开订单。", language="zh-CN", status=ArticleStatus.PUBLISHED)
+    en = Article(
+        "refund-en", "Refunds", "Open the order.", language="en", group="refund", status=ArticleStatus.PUBLISHED
+    )
+    draft_en = Article("pay-en", "Pay", "x", language="en", group="pay")
+    pay = Article("pay", "付款", "y", language="zh-CN", status=ArticleStatus.PUBLISHED)
+    articles = [zh, en, draft_en, pay]
+    assert kb_language("en-GB") == "en" and kb_language("zh-Hans-CN") == "zh-CN" and kb_language("fr") == ""
+    assert in_language(zh, articles, "en-US") == en
+    assert in_language(zh, articles, "zh") == zh
+    assert in_language(zh, articles, "fr") == zh
+    assert in_language(pay, articles, "en") == pay  # the English one is a draft
+
+
+def test_the_knowledge_settings_are_checked_and_reach_the_review_queue(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"knowledge\.order_number_pattern: not a regular expression"):
+        parse_config({"knowledge": {"order_number_pattern": "(unclosed"}})
+    hub = Hub(make_config(tmp_path, {"knowledge": {"order_number_pattern": r"SO\d+", "learn_from_resolved": False}}))
+    assert hub.services.learning.order_numbers == r"SO\d+" and hub.services.learning.enabled is False
+    assert hub.services.learning.mask("SO123 和 13812345678") == "[order] 和 [phone]"
+
+
+def test_an_answer_becomes_the_plain_text_of_a_reply() -> None:
+    answer = "## 退款步骤\n\n1. 打开**订单**\n2. 点击[退款](https://shop.example.com/r)\n\n- 3 天内到账\n- 原路退回"
+    answer += "\n\n<b>x</b>"
+    assert reply_text(answer) == (
+        "退款步骤\n\n1. 打开订单\n2. 点击退款 (https://shop.example.com/r)\n\n- 3 天内到账\n- 原路退回\n\n<b>x</b>"
+    )
