@@ -21,11 +21,11 @@ The rules are pure functions in conversation/disputes.py; this module words and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from conversation import disputes as rules
 from conversation.disputes import Status
@@ -34,10 +34,19 @@ from conversation.model import Conversation, Message, MessageKind, new_id, utcno
 from hub.sdk import Choice as Button
 from hub.sdk import (
     ConfigError,
+    Done,
     Inbound,
+    NotVerified,
+    Order,
     Outcome,
+    PlatformError,
+    PlatformNotConfigured,
+    PlatformTools,
+    PlatformUnavailable,
+    PlatformUser,
     Plugin,
     PluginContext,
+    PluginTools,
     Record,
     RecordChanged,
     RecordKind,
@@ -104,33 +113,6 @@ CASE = RecordKind(
     queries=("order_id", "seller_conversation_id"),
     statuses=rules.STATUSES,
 )
-
-
-class PlatformPort(Protocol):
-    """What this plugin asks of the platform about one ticket's customer (`ctx.platform`, the
-    hub's platform tools): lookups by the customer's verified identity only (an error whose
-    `code` is "not_verified" otherwise), every call logged in the ticket's timeline, a refund
-    durable and idempotent (None: the platform did not answer yet; the hub repeats it and
-    calls `on_platform_done` or `on_platform_failed`)."""
-
-    @property
-    def available(self) -> bool: ...
-
-    async def user(self) -> Any | None: ...
-
-    async def orders(self, *, limit: int = 10) -> Sequence[Any]: ...
-
-    async def order(self, order_id: str) -> Any | None: ...
-
-    async def account(self, user_id: str) -> Any | None: ...
-
-    async def execute_refund(
-        self, order_id: str, *, amount: Decimal, currency: str, decision: str, occasion: str = ""
-    ) -> Any | None: ...
-
-
-class NoPlatform(Exception):
-    """The platform API is not configured or not reachable now."""
 
 
 def catalog(language: str) -> Texts:
@@ -205,28 +187,27 @@ class DisputesPlugin(Plugin):
         super().__init__(name, settings)
         self.rules = self._rules(f"plugins.{name}", settings)
         self.limits = rules.supervisor_limits(settings.supervisor_above, f"plugins.{name}.supervisor_above")
-        # Tests without a platform API: the tools for a context (else `ctx.platform`, the hub's).
-        self.platform_for: Callable[[Any], PlatformPort] | None = None
         self.clock: Callable[[], datetime] = utcnow  # tests move it with the hub's clock
 
     # -- the platform ---------------------------------------------------------------------
-    def _platform(self, ctx: Any) -> PlatformPort:
-        tools = self.platform_for(ctx) if self.platform_for is not None else getattr(ctx, "platform", None)
-        if tools is None or not tools.available:
-            raise NoPlatform("the platform API is not configured ([platform] base_url)")
-        return tools  # type: ignore[no-any-return]
+    @staticmethod
+    def _platform(ctx: PluginTools) -> PlatformTools:
+        """The platform for the context's ticket (lookups by its customer's verified identity,
+        every call in the ticket's timeline); PlatformNotConfigured without a [platform]."""
+        tools = ctx.platform
+        if not tools.available:
+            raise PlatformNotConfigured("the platform API is not configured ([platform] base_url)")
+        return tools
 
-    async def buyer(self, ctx: Any) -> Any | None:
+    async def buyer(self, ctx: PluginTools) -> PlatformUser | None:
         """The ticket's customer's platform account from a verified identity; None when they
         have none (the bot says how to verify) or the platform knows no such account."""
         try:
             return await self._platform(ctx).user()
-        except Exception as exc:
-            if getattr(exc, "code", "") == "not_verified":
-                return None
-            raise
+        except NotVerified:
+            return None
 
-    async def order_of_buyer(self, ctx: Any, order_id: str, user: Any) -> Any | None:
+    async def order_of_buyer(self, ctx: PluginTools, order_id: str, user: PlatformUser) -> Order | None:
         """One of the verified customer's orders that they bought (not one they sold)."""
         order = await self._platform(ctx).order(order_id)
         return order if order is not None and order.buyer_id == user.id else None
@@ -365,16 +346,11 @@ class DisputesPlugin(Plugin):
                 await ctx.reply(t.get("disputes.verify"))
                 return
             await self._opening_step(ctx, t, user)
-        except NoPlatform:
+        except (PlatformNotConfigured, PlatformUnavailable) as exc:  # down, or not set up: say so, reveal nothing
+            self.log.warning("platform call failed while opening a dispute: %s", exc.__class__.__name__)
             await ctx.reply(t.get("disputes.unavailable"))
-        except Exception as exc:
-            if getattr(exc, "code", "") in ("unavailable", "bad_answer"):  # the platform is down: say so
-                self.log.warning("platform call failed while opening a dispute: %s", exc.__class__.__name__)
-                await ctx.reply(t.get("disputes.unavailable"))
-                return
-            raise
 
-    async def _opening_step(self, ctx: PluginContext, t: Texts, user: Any) -> None:
+    async def _opening_step(self, ctx: PluginContext, t: Texts, user: PlatformUser) -> None:
         step = ctx.state.get("step", "")
         if step and rules.asks_to_cancel(ctx.message.text):
             ctx.state.clear()
@@ -613,7 +589,7 @@ class DisputesPlugin(Plugin):
     def _still_waiting(case: Record, party: str, deadline: str) -> bool:
         return rules.waited_party(case.status) == party and case.data.get("deadlines", {}).get(party) == deadline
 
-    async def on_platform_done(self, ctx: TimerContext, done: Any) -> None:
+    async def on_platform_done(self, ctx: TimerContext, done: Done) -> None:
         """A refund the platform did not answer at once is done (the hub repeated it)."""
         await self._refund_settled(ctx, {"status": str(done.status), "reference": str(done.reference), "error": None})
 
@@ -758,14 +734,12 @@ class DisputesPlugin(Plugin):
                 if done is None
                 else {"status": str(done.status), "reference": str(done.reference)}
             )
-        except Exception as exc:  # the platform client's errors carry a stable `code`
-            code = getattr(exc, "code", "")
-            if code in ("refused", "not_configured", "not_verified"):
-                outcome = {"status": "failed", "error": code}
-            else:
-                self.log.warning("refund of case %s not done yet (%s); retried", case.id, code or type(exc).__name__)
-                outcome = {"error": code or "unavailable"}
-                await ctx.schedule(self.clock() + REFUND_RETRY, "refund", {"case": case.id}, key=f"{case.id}:refund")
+        except PlatformError as exc:  # refused (4xx), not configured: agents see it failed
+            outcome = {"status": "failed", "error": exc.code}
+        except Exception as exc:  # a bug or an outage below the client: tried again by our own timer
+            self.log.warning("refund of case %s not done yet (%s); retried", case.id, type(exc).__name__)
+            outcome = {"error": "retrying"}
+            await ctx.schedule(self.clock() + REFUND_RETRY, "refund", {"case": case.id}, key=f"{case.id}:refund")
 
         def edit(current: Record) -> Edit | None:
             now_state = dict(current.data.get("refund") or {})

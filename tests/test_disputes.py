@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import aiosmtplib
@@ -30,108 +28,44 @@ from hub.sdk import Inbound, Sender
 from hub.settings import ConfigError
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
+from tests.fake_platform import FakePlatform
 from tests.helpers import RecordingAdapter, clear_proxies, customer_message, eventually, make_config, serve
 from tests.test_api import ADMIN, AGENT, sign_in
 
 SUPPORT = "help@shop.example"
 BUYER = "li.na@gmail.com"
 HOOK_SECRET = "platform-channel-secret-0123456789"
+PLATFORM_SECRET = "platform-api-secret-0123456789abcdef"
 BUYER_WORDS = "付款三天了还没收到货，也没有物流单号"
 SELLER_WORDS = "We shipped it late, sorry: tracking SF123"
 SUPERVISOR = ("wang@example.com", "supervisor password 1")
 
 
-@dataclass
-class StubPlatform:
-    """The platform calls the plugin makes, in memory: orders by buyer, users, refunds by key.
-    `fail_refunds` refuses that many refund calls as unavailable (the platform is down)."""
-
-    platform_channels: tuple[str, ...] = ("platform",)  # channels whose sender id is the platform's user id
-    fail_refunds: int = 0
-    refunds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    refund_calls: int = 0
-    orders: list[SimpleNamespace] = field(
-        default_factory=lambda: [
-            SimpleNamespace(
-                id="A-1001",
-                buyer_id="u-buyer",
-                seller_id="u-seller",
-                amount=Decimal("199.00"),
-                currency="CNY",
-                status="paid",
-                title="蓝牙耳机",
-                created_at=(utcnow() - timedelta(days=9)).isoformat(),
-                tracking_number="",
-            ),
-            SimpleNamespace(
-                id="A-2002",
-                buyer_id="u-buyer",
-                seller_id="u-seller",
-                amount=Decimal("5000.00"),
-                currency="CNY",
-                status="paid",
-                title="笔记本电脑",
-                created_at=(utcnow() - timedelta(days=2)).isoformat(),
-                tracking_number="SF1",
-            ),
-        ]
+def platform_fake() -> FakePlatform:
+    """The platform: Li Na bought earphones 9 days ago (no tracking) and a laptop 2 days ago."""
+    fake = FakePlatform(PLATFORM_SECRET)
+    fake.add_user("u-buyer", BUYER)
+    fake.add_user("u-seller", "seller@shop.example")
+    fake.users["u-buyer"]["language"], fake.users["u-seller"]["language"] = "zh-CN", "en"
+    ordered = (utcnow() - timedelta(days=9)).isoformat()
+    fake.add_order("A-1001", "u-buyer", "u-seller", "199.00", title="蓝牙耳机", created_at=ordered)
+    recent = (utcnow() - timedelta(days=2)).isoformat()
+    fake.add_order(
+        "A-2002", "u-buyer", "u-seller", "5000.00", title="笔记本电脑", created_at=recent, tracking_number="SF1"
     )
-
-    async def find_user(self, *, user_id: str = "", email: str = "") -> Any:
-        users = {"u-buyer": ("li.na@gmail.com", "zh-CN"), "u-seller": ("seller@shop.example", "en")}
-        for uid, (mail, language) in users.items():
-            if uid == user_id or mail == email:
-                return SimpleNamespace(id=uid, language=language)
-        return None
-
-    def tools(self, ctx: Any) -> StubTools:
-        return StubTools(self, ctx.conversation)
-
-    async def execute_refund(self, order_id: str, *, amount: Decimal, currency: str, decision: str, key: str) -> Any:
-        self.refund_calls += 1
-        if self.fail_refunds:
-            self.fail_refunds -= 1
-            raise type("PlatformUnavailable", (Exception,), {"code": "unavailable"})("503")
-        replayed = key in self.refunds
-        ref = f"R{len(self.refunds) + 1}"
-        self.refunds.setdefault(key, {"order": order_id, "amount": amount, "currency": currency, "ref": ref})
-        return SimpleNamespace(reference=self.refunds[key]["ref"], status="refunded", replayed=replayed)
+    return fake
 
 
-@dataclass
-class StubTools:
-    """`ctx.platform` for one ticket's customer: verified on the platform's channel (its id)
-    or by email (the mailbox); anyone else is not verified."""
-
-    platform: StubPlatform
-    ticket: Any
-    available: bool = True
-
-    async def user(self) -> Any:
-        channel, address = self.ticket.channel, self.ticket.customer_address
-        if channel in self.platform.platform_channels:
-            return await self.platform.find_user(user_id=address)
-        if channel == "email":
-            return await self.platform.find_user(email=address)
-        raise type("NotVerified", (Exception,), {"code": "not_verified"})("unverified")
-
-    async def orders(self, *, limit: int = 10) -> list[Any]:
-        user = await self.user()
-        return [o for o in self.platform.orders if user.id in (o.buyer_id, o.seller_id)][:limit]
-
-    async def order(self, order_id: str) -> Any:
-        return next((o for o in await self.orders(limit=100) if o.id == order_id), None)
-
-    async def account(self, user_id: str) -> Any:
-        return await self.platform.find_user(user_id=user_id)
-
-    async def execute_refund(
-        self, order_id: str, *, amount: Decimal, currency: str, decision: str, occasion: str = ""
-    ) -> Any:
-        key = f"{self.ticket.id}-{order_id}-{occasion}"
-        return await self.platform.execute_refund(
-            order_id, amount=amount, currency=currency, decision=decision, key=key
-        )
+def platform_settings(url: str) -> dict[str, Any]:
+    return {
+        "base_url": url,
+        "secret": "env:HELPLINE_PLATFORM_SECRET",
+        "allow_http": True,  # the fake, on loopback
+        "base_delay_seconds": 0.01,
+        "max_delay_seconds": 0.02,
+        "max_attempts": 2,
+        "timeout_seconds": 2,
+    }
 
 
 class Seller:
@@ -159,11 +93,12 @@ def registry() -> Any:
     return found
 
 
-def config(tmp_path: Path, smtp_port: int, seller_url: str, **settings: Any) -> Any:
+def config(tmp_path: Path, smtp_port: int, seller_url: str, platform_url: str = "", **settings: Any) -> Any:
     return make_config(
         tmp_path,
         {
             "storage": {"timeout_seconds": 10},
+            "platform": platform_settings(platform_url or "http://127.0.0.1:1"),
             "channels": {
                 "email": {
                     "address": SUPPORT,
@@ -206,7 +141,7 @@ class Scene:
     server: TestServer
     mails: Sink
     seller: Seller
-    platform: StubPlatform
+    platform: FakePlatform
     clock: list[datetime]
 
 
@@ -214,24 +149,26 @@ class Scene:
 async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Scene]:
     clear_proxies(monkeypatch)
     monkeypatch.setenv("PLATFORM_HOOK_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
     sink, smtp, smtp_port = await start_sink()
     seller = Seller()
     runner, base = await serve(seller.app())
-    hub = Hub(config(tmp_path, smtp_port, f"{base}/helpline"))
+    platform = platform_fake()
+    platform_runner, platform_url = await serve(platform.app())
+    hub = Hub(config(tmp_path, smtp_port, f"{base}/helpline", platform_url))
     server = TestServer(build_app(hub))
     await server.start_server()
     await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
     await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
     await add_agent(hub.store, SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], name="Wang")
-    platform = StubPlatform()
     plugin = hub.plugin_host.plugins["disputes"]
-    plugin.platform_for = platform.tools  # type: ignore[attr-defined]
     clock = [utcnow()]
     plugin.clock = lambda: clock[0]  # type: ignore[attr-defined]
     hub.actions.clock = hub.outbox.clock = lambda: clock[0]  # timers and deliveries in the test's time
     yield Scene(hub, server, sink, seller, platform, clock)
     await server.close()
     await runner.cleanup()
+    await platform_runner.cleanup()
     smtp.close()
     await smtp.wait_closed()
 
@@ -338,19 +275,21 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         assert case.status == "under_review"
 
         # An agent decides (the platform is down at first: the refund is retried, paid once).
-        scene.platform.fail_refunds = 1
+        scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
         lina = await sign_in(scene.server, AGENT)
         try:
             body_ = {"outcome": "refund_buyer", "grounds": "没有物流记录 / no tracking record"}
             decided = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
             assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "pending"
             await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=422)  # decided once
-            await settle(scene, scene.clock[0] + timedelta(minutes=2))
+            await settle(scene, scene.clock[0] + timedelta(minutes=10))  # the hub repeats the stored refund
+            await eventually(lambda: len(scene.platform.refunds) == 1)
             case = await the_case(scene)
-            assert case.data["refund"]["status"] == "refunded" and scene.platform.refund_calls == 2
-            assert list(scene.platform.refunds.values()) == [
-                {"order": "A-1001", "amount": Decimal("199.00"), "currency": "CNY", "ref": "R1"}
+            assert case.data["refund"]["status"] == "refunded"
+            assert [(r["order_id"], r["amount"], r["currency"]) for r in scene.platform.refunds] == [
+                ("A-1001", "199.00", "CNY")
             ]
+            assert len(set(scene.platform.keys)) == 1 and len(scene.platform.keys) == 3  # one key, paid once
 
             decision = await next_mail(scene, 6)
             assert "裁决" in body(decision) and "no tracking record" in body(decision) and "申诉" in body(decision)
@@ -416,7 +355,7 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         assert refused["error"] == "supervisor_needed" and (await the_case(scene)).status == "awaiting_buyer"
         decided = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide)
         assert decided["status"] == "decided" and decided["data"]["refund"]["amount"] == "800.00"
-        assert [r["amount"] for r in scene.platform.refunds.values()] == [Decimal("800.00")]
+        assert [r["amount"] for r in scene.platform.refunds] == ["800.00"]
 
         # Another team's agent: the case does not exist for her, and nothing changes.
         await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["technical-support"]})
@@ -436,6 +375,7 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
 
 def test_bad_rules_and_limits_are_refused_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLATFORM_HOOK_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
     with pytest.raises(ConfigError, match=r"plugins\.disputes\.rules\[0\]\.propose"):
         config(tmp_path, 1, "http://127.0.0.1:1/x", rules=[{"reason": "not_received", "propose": "maybe"}])
     with pytest.raises(ConfigError, match=r"plugins\.disputes\.supervisor_above\.CNY"):
@@ -452,7 +392,7 @@ async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: S
     )
     await eventually(lambda: not hub.pipeline._tasks)
     ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="王芳")
-    order = scene.platform.orders[0]
+    order = await ctx.platform.order_of("A-1001", user_id="u-buyer")
     stale = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
 
     async def seller_message(n: int, text: str) -> Any:  # kept on a thread of its own: only the test adds it

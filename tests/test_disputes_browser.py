@@ -14,8 +14,16 @@ from conversation.inbound import Inbound, Sender
 from conversation.model import Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
-from tests.helpers import eventually, make_config, serve
-from tests.test_disputes import BUYER_WORDS, SELLER_WORDS, StubPlatform, registry
+from tests.helpers import clear_proxies, eventually, make_config, serve
+from tests.test_disputes import (
+    BUYER_WORDS,
+    HOOK_SECRET,
+    PLATFORM_SECRET,
+    SELLER_WORDS,
+    platform_fake,
+    platform_settings,
+    registry,
+)
 from tests.test_e2e_browser import require_browser
 from tests.test_inbox_browser import ARTIFACTS, PASSWORD, browser, no_script_errors, sign_in
 
@@ -23,10 +31,14 @@ __all__ = ["browser", "no_script_errors"]  # fixtures
 
 
 @pytest.fixture
-async def desk(tmp_path: Path) -> AsyncIterator[tuple[Hub, str]]:
+async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Hub, str]]:
     require_browser()
+    clear_proxies(monkeypatch)
+    monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
+    platform = platform_fake()
+    platform_runner, platform_url = await serve(platform.app())
     settings = {
-        "seller_channel": "chat",
+        "seller_channel": "app",
         "rules": [
             {
                 "name": "7 天无物流退款",
@@ -37,14 +49,18 @@ async def desk(tmp_path: Path) -> AsyncIterator[tuple[Hub, str]]:
             }
         ],
     }
-    config = make_config(tmp_path, {"plugins": {"enabled": ["disputes"], "disputes": settings}}, registry=registry())
-    hub = Hub(config)
+    raw = {
+        "platform": platform_settings(platform_url),
+        "channels": {"app": {"type": "webhook", "secret": HOOK_SECRET}},  # buyers and sellers, by platform id
+        "plugins": {"enabled": ["disputes"], "disputes": settings},
+    }
+    hub = Hub(make_config(tmp_path, raw, registry=registry()))
     runner, url = await serve(build_app(hub))
     await add_agent(hub.store, "wang@example.com", Role.ADMIN, PASSWORD, name="王芳")
-    hub.plugin_host.plugins["disputes"].platform_for = StubPlatform(platform_channels=("chat",)).tools  # type: ignore[attr-defined]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield hub, url
     await runner.cleanup()
+    await platform_runner.cleanup()
 
 
 async def the_case(hub: Hub) -> Any:
@@ -59,7 +75,7 @@ async def test_the_case_view_shows_both_sides_and_takes_a_decision_in_chinese(
 
     hub, url = desk
     await hub.ingest(
-        Inbound(channel="chat", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text=BUYER_WORDS)
+        Inbound(channel="app", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text=BUYER_WORDS)
     )
     page = await sign_in(browser, url, "zh-CN")
 
@@ -80,7 +96,7 @@ async def test_the_case_view_shows_both_sides_and_takes_a_decision_in_chinese(
 
     await hub.ingest(  # the seller answers on their own thread
         Inbound(
-            channel="chat",
+            channel="app",
             external_id="s1",
             thread_key=f"dispute-{case.id}",
             sender=Sender("u-seller"),
@@ -121,13 +137,13 @@ async def test_the_list_of_cases_awaiting_the_seller_in_english(desk: tuple[Hub,
 
     hub, url = desk
     buyer = await hub.ingest(
-        Inbound(channel="chat", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hello")
+        Inbound(channel="app", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hello")
     )
     await eventually(lambda: not hub.pipeline._tasks)
     plugin: Any = hub.plugin_host.plugins["disputes"]
     ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="Wang")
-    tools = plugin.platform_for(ctx)
-    case = await plugin.open_case(ctx, await tools.order("A-1001"), "not_received", text=BUYER_WORDS, who="Wang")
+    order = await ctx.platform.order("A-1001")
+    case = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="Wang")
     page = await sign_in(browser, url, "en")
     await page.click("#open-disputes")
     row = page.locator("#dispute-list li", has_text=case.data["reference"])
