@@ -209,7 +209,7 @@ class DisputesPlugin(Plugin):
 
     async def order_of_buyer(self, ctx: PluginTools, order_id: str, user: PlatformUser) -> Order | None:
         """One of the verified customer's orders that they bought (not one they sold)."""
-        order = await self._platform(ctx).order(order_id)
+        order = await self._platform(ctx).order_of(order_id, user_id=user.id)  # the id just verified
         return order if order is not None and order.buyer_id == user.id else None
 
     # -- messages ---------------------------------------------------------------------------

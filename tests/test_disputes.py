@@ -427,3 +427,33 @@ async def test_an_unverified_contact_is_told_how_to_verify_and_learns_nothing(sc
     assert "sign in" in answer.text and not answer.choices
     assert "A-1001" not in answer.text and "A-2002" not in answer.text
     assert await scene.hub.services.records.query("disputes", "case", {}) == []
+
+
+async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with_buttons(scene: Scene) -> None:
+    async with TestClient(scene.server) as client:
+
+        async def buyer_says(n: int, *, text: str = "", choice: str = "") -> dict[str, Any]:
+            payload = {"id": f"b{n}", "sender": {"id": "u-buyer", "language": "zh-CN"}, "text": text, "choice": choice}
+            raw = json.dumps(payload).encode()
+            resp = await client.post("/channels/platform/messages", data=raw, headers=signed_headers(HOOK_SECRET, raw))
+            assert resp.status == 200, await resp.text()
+            await eventually(lambda: len([p for p in scene.seller.posts if p["to"] == "u-buyer"]) >= n, timeout=15.0)
+            return [p for p in scene.seller.posts if p["to"] == "u-buyer"][n - 1]["message"]
+
+        asked = await buyer_says(1, text="我要申请纠纷，耳机没收到货")
+        assert [c["id"] for c in asked["choices"]] == ["dispute:order:A-2002", "dispute:order:A-1001"]
+        reasons = await buyer_says(2, choice="dispute:order:A-1001")
+        assert [c["label"] for c in reasons["choices"]][:2] == ["未收到货", "货不对板"]
+        await buyer_says(3, choice="dispute:reason:not_received")
+        opened = await buyer_says(4, text=BUYER_WORDS)
+        case = await the_case(scene)
+        assert case.data["reference"] in opened["text"] and case.status == "awaiting_seller"
+        assert (case.data["order_id"], case.data["reason"]) == ("A-1001", "not_received")
+        assert [e["text"] for e in case.data["evidence"]] == [BUYER_WORDS]
+        asked_seller = [p for p in scene.seller.posts if p["to"] == "u-seller"]
+        assert len(asked_seller) == 1 and BUYER_WORDS not in asked_seller[0]["message"]["text"]
+        # Each platform call is in the buyer's ticket's timeline (the operation, never a value).
+        thread = await scene.hub.store.tickets.list_messages(case.conversation_id)
+        calls = [(m.raw or {}).get("event", {}).get("params", {}).get("platform_op") for m in thread]
+        assert {"find_user", "list_orders", "get_order"} <= set(calls)
+        assert not any("u-buyer" in m.text or "A-1001" in m.text for m in thread if m.kind.value == "event")
