@@ -78,6 +78,7 @@ CASE = RecordKind(
         "交易纠纷",
         type="object",
         **{
+            "x-own-view": True,  # the inbox shows a case in its case view, not as a generic record form
             "x-statuses": {
                 "opened": _titled("Opened", "已开启"),
                 "awaiting_seller": _titled("Awaiting the seller", "等待卖家"),

@@ -129,6 +129,7 @@ async def test_the_case_view_shows_both_sides_and_takes_a_decision_in_chinese(
 
     await view.locator(".dispute-side[data-party=buyer] h3 button").click()  # to the buyer's ticket
     await expect(page.locator(".disputes.card")).to_contain_text(reference)
+    await expect(page.locator(".records")).to_have_count(0)  # no generic form for a case: it has its own view
     await expect(page.locator(".disputes.card")).to_contain_text("已裁决")
 
 

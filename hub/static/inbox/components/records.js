@@ -96,12 +96,14 @@ export function Records({ conversationId }) {
     api("GET", `/conversations/${conversationId}/records`).then((r) => { if (current) setLoaded(r); }).catch(() => {});
     return () => { current = false; };
   }, [conversationId, s.recordsChanged]);
-  if (!loaded || !loaded.kinds.length) return null;
+  // A kind with a view of its own (a dispute: its case view) is not edited field by field here.
+  const kinds = loaded ? loaded.kinds.filter((kind) => !kind.schema["x-own-view"]) : [];
+  if (!kinds.length) return null;
   const replace = (record) => setLoaded({ ...loaded, items: [record, ...loaded.items.filter((r) => r.id !== record.id)] });
   return html`<section class="records card" aria-labelledby="records-title">
     <h2 id="records-title">${t("records.title")}</h2>
     <fieldset class="plain" disabled=${!canChange()}>
-    ${loaded.kinds.map((kind) => html`<div class="record-kind">
+    ${kinds.map((kind) => html`<div class="record-kind">
       ${loaded.items.filter((r) => r.plugin === kind.plugin && r.kind === kind.kind).map((record) => html`<${RecordForm} key=${record.id + record.version} kind=${kind} record=${record} onSaved=${replace} />`)}
       ${canChange() ? html`<${NewRecord} kind=${kind} conversationId=${conversationId} onSaved=${replace} />` : null}
     </div>`)}
