@@ -93,7 +93,14 @@ def registry() -> Any:
     return found
 
 
-def config(tmp_path: Path, smtp_port: int, seller_url: str, platform_url: str = "", **settings: Any) -> Any:
+def config(
+    tmp_path: Path,
+    smtp_port: int,
+    seller_url: str,
+    platform_url: str = "",
+    storage_url: str = "sqlite://",
+    **settings: Any,
+) -> Any:
     return make_config(
         tmp_path,
         {
@@ -132,6 +139,7 @@ def config(tmp_path: Path, smtp_port: int, seller_url: str, platform_url: str = 
             },
         },
         registry=registry(),
+        storage_url=storage_url,
     )
 
 
@@ -146,7 +154,13 @@ class Scene:
 
 
 @pytest.fixture
-async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Scene]:
+async def scene(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Scene]:
+    """The hub on SQLite, or on MongoDB for a test parametrized with `scene="mongo"` (indirect)."""
+    storage = (
+        "sqlite://" if getattr(request, "param", "sqlite") == "sqlite" else request.getfixturevalue("mongo_db_uri")
+    )
     clear_proxies(monkeypatch)
     monkeypatch.setenv("PLATFORM_HOOK_SECRET", HOOK_SECRET)
     monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
@@ -155,7 +169,7 @@ async def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     runner, base = await serve(seller.app())
     platform = platform_fake()
     platform_runner, platform_url = await serve(platform.app())
-    hub = Hub(config(tmp_path, smtp_port, f"{base}/helpline", platform_url))
+    hub = Hub(config(tmp_path, smtp_port, f"{base}/helpline", platform_url, storage))
     server = TestServer(build_app(hub))
     await server.start_server()
     await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
@@ -382,6 +396,7 @@ def test_bad_rules_and_limits_are_refused_at_start(tmp_path: Path, monkeypatch: 
         config(tmp_path, 1, "http://127.0.0.1:1/x", supervisor_above={"CNY": 2000.5})
 
 
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
 async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: Scene) -> None:
     """Two statements at once both stay; a late statement read before the decision never
     moves the decided case back to review (each change is a compare-and-set on the case)."""
