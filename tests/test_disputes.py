@@ -247,6 +247,7 @@ async def open_by_mail(scene: Scene) -> Any:
     return case
 
 
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
 async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_platform_channel(scene: Scene) -> None:
     async with TestClient(scene.server) as client:
         case = await open_by_mail(scene)
