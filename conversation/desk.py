@@ -18,7 +18,7 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # What a team's agents see (supervisors always see all their teams' tickets, admins all):
 # "assigned": of the team's tickets, the unassigned ones and their own (not a colleague's);
 # "team": every ticket of the team; "all": every ticket of every team, changing only their team's.
-VISIBILITIES = ("assigned", "team", "all")
+VISIBILITIES = ("assigned", "team", "all", "supervisors")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ DEFAULT_TEAMS = (
     Team("technical-support", {"zh-CN": "技术支持", "en": "Technical support"}),
     Team("finance", {"zh-CN": "财务/退款", "en": "Finance / refunds"}),
     Team("complaints", {"zh-CN": "投诉", "en": "Complaints"}),
+    # complaints about agents (the complaints plugin): seen by the team's supervisors only
+    Team("supervisors", {"zh-CN": "主管", "en": "Supervisors"}, visibility="supervisors"),
 )
 
 DEFAULT_CATEGORIES = (

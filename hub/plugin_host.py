@@ -29,7 +29,7 @@ from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_de
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.platform import PLATFORM_TIMER, PlatformClient
-from hub.sdk import ActionContext, ConversationActions, EventContext, HubPort, Plugin, TimerContext
+from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, ServiceContext, SurveyActions, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
 from hub.told import mark_told
@@ -56,8 +56,10 @@ class PluginHost:
         language: str = SOURCE_LOCALE,
         port: HubPort | None = None,
         platform: PlatformClient | None = None,
+        surveys: SurveyActions | None = None,
     ) -> None:
         self._platform = platform  # the platform API's client ([platform]), shared by the plugins
+        self.surveys = surveys  # satisfaction surveys (PluginRuntime.surveys)
         self.store = store
         self.port = port  # what plugins read beyond their ticket (team names, status links)
         self.records = records
@@ -79,6 +81,39 @@ class PluginHost:
     @property
     def platform(self) -> PlatformClient | None:
         return self._platform
+
+    async def context(self, plugin: Plugin, conversation: Conversation | None) -> ServiceContext:
+        """A plugin's context outside a customer message, on `conversation` (or none)."""
+        contact = await self.store.contacts.get_contact(conversation.contact_id) if conversation else None
+        return ServiceContext(
+            plugin=plugin.name,
+            conversation=conversation,
+            contact=contact,
+            settings=plugin.settings,
+            actions=self.actions,
+            runtime=self,
+            language=best_locale(contact.language if contact else "", self.language),
+            hub=self.port,
+        )
+
+    async def start_plugins(self) -> None:
+        """Each plugin's `on_start`; a failure is logged and counted and does not stop the hub."""
+        for plugin in self.plugins.values():
+            try:
+                await plugin.on_start(await self.context(plugin, None))
+            except Exception:
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+                log.exception("plugin %s failed to start; its standing timers may be missing", plugin.name)
+
+    async def resolve_refusal(self, conversation: Conversation) -> str:
+        """The first plugin's reason this ticket may not be resolved yet ("" when none objects)."""
+        for plugin in self.plugins.values():
+            if type(plugin).resolve_refusal is Plugin.resolve_refusal:
+                continue
+            reason = await plugin.resolve_refusal(await self.context(plugin, conversation))
+            if reason:
+                return reason
+        return ""
 
     # -- timers ----------------------------------------------------------------------------
     async def schedule(self, timer: Timer) -> None:
@@ -151,24 +186,6 @@ class PluginHost:
         """One round of the supervised loop: fire what is due, then wait (at once again after a full batch)."""
         if await self.fire_due_timers() < TIMER_BATCH:
             await asyncio.sleep(interval)
-
-    # -- operations of a plugin that agents start (its own API routes) ----------------------
-    async def acting(self, plugin_name: str, conversation: Conversation, *, who: str) -> ActionContext:
-        """A context for an agent's action through the plugin on `conversation`; KeyError
-        when the plugin is not enabled in this hub."""
-        plugin = self.plugins[plugin_name]
-        contact = await self.store.contacts.get_contact(conversation.contact_id)
-        return ActionContext(
-            plugin=plugin.name,
-            conversation=conversation,
-            contact=contact,
-            settings=plugin.settings,
-            actions=self.actions,
-            runtime=self,
-            who=who,
-            language=best_locale(contact.language if contact else "", self.language),
-            hub=self.port,
-        )
 
     # -- what plugins told customers ------------------------------------------------------
     async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:

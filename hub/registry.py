@@ -31,9 +31,15 @@ BUILTIN_ADAPTERS = {
     "telegram": "adapters.telegram.adapter:TelegramAdapter",
     "slack": "adapters.slack.adapter:SlackAdapter",
 }
-BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin", "progress": "plugins.progress:ProgressPlugin"}
-BUILTIN_PLUGINS["account"] = "plugins.account:AccountPlugin"
-BUILTIN_PLUGINS["disputes"] = "plugins.disputes:DisputesPlugin"
+BUILTIN_PLUGINS = {
+    "greeting": "plugins.greeting:GreetingPlugin",
+    "progress": "plugins.progress:ProgressPlugin",
+    "account": "plugins.account:AccountPlugin",
+    "complaints": "plugins.complaints:ComplaintsPlugin",
+    "faq": "plugins.faq:FaqPlugin",
+    "csat": "plugins.csat:CsatPlugin",
+    "disputes": "plugins.disputes:DisputesPlugin",
+}
 
 
 def _import(target: str) -> Callable[[], Any]:

@@ -16,14 +16,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aiohttp import web
 
 from conversation.business_time import Calendar
+from conversation.desk import Category, Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
-from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
+from conversation.knowledge import Article
+from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
 from conversation.priority_rules import PrioritySource
+from conversation.quality import Survey
 from conversation.records import Record, RecordChanged, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
 from conversation.ticket_changes import EVENT_KINDS, TicketChange
@@ -73,6 +76,9 @@ from hub.signing import (
 from hub.supervise import Supervisor
 from hub.text import split_text
 
+if TYPE_CHECKING:  # conversation.faq loads scikit-learn: only the matcher's thread imports it
+    from conversation.faq import Prediction
+
 __all__ = [
     "Done",
     "NotVerified",
@@ -95,7 +101,9 @@ __all__ = [
     "file_name",
     "LANG_PARAM",
     "Adapter",
+    "Article",
     "ChannelReads",
+    "KnowledgeReads",
     "Event",
     "InvalidJson",
     "PendingUploads",
@@ -128,6 +136,7 @@ __all__ = [
     "PluginRecords",
     "PluginRuntime",
     "EventContext",
+    "ServiceContext",
     "EVENT_KINDS",
     "Record",
     "RecordKind",
@@ -151,7 +160,8 @@ __all__ = [
     "refused_response",
     "split_text",
     "texts",
-    "ActionContext",
+    "Survey",
+    "SurveyActions",
     "RecordChanged",
 ]
 
@@ -217,6 +227,21 @@ class ChannelReads(Protocol):
 
     async def get_agent(self, agent_id: str) -> Agent | None: ...
 
+    async def get_category(self, category_id: str) -> Category | None:
+        """A ticket category (its names, default team and priority); None if unknown."""
+        ...
+
+
+class KnowledgeReads(Protocol):
+    """The knowledge base as the hub's matcher knows it (hub.knowledge_model.KnowledgeModel),
+    kept in step with every change without a restart."""
+
+    articles: dict[str, Article]  # the published articles, by id
+
+    def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
+        """The k best published articles for a question, best first, with their confidence."""
+        ...
+
 
 class HubPort(Protocol):
     """What a running adapter may ask of the hub: reads through `reads`, and a few narrow
@@ -231,6 +256,11 @@ class HubPort(Protocol):
     @property
     def reads(self) -> ChannelReads:
         """The conversation history a channel shows its customer (read-only)."""
+        ...
+
+    @property
+    def knowledge(self) -> KnowledgeReads:
+        """Published articles and the FAQ matcher (the `faq` plugin answers with them)."""
         ...
 
     def agents_online(self) -> int:
@@ -330,8 +360,17 @@ class HubPort(Protocol):
         status page is off). Only ever give it to the ticket's own customer."""
         ...
 
+    def rating_links(self, conversation: Conversation, language: str = "") -> dict[int, str]:
+        """One-click links (score -> URL) that rate the ticket on its status page, signed like
+        `status_link`; empty when the status page is off. Only for the ticket's own customer."""
+        ...
+
     async def team_name(self, team: str, language: str) -> str:
         """A team's name in that language (its id when the team is unknown)."""
+        ...
+
+    async def team(self, team_id: str) -> Team | None:
+        """A team (its members and visibility); None when there is no such team."""
         ...
 
 
@@ -344,6 +383,7 @@ class Adapter:
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
     shows_choices: ClassVar[bool] = False  # True: `send` shows message.choices as buttons the customer taps
+    shows_html: ClassVar[bool] = False  # True: `send` shows message.html (sanitised) when a message has it
 
     @classmethod
     def check_settings(cls, prefix: str, settings: Any) -> None:
@@ -404,7 +444,7 @@ class ConversationActions(Protocol):
     """What the hub does on a plugin's behalf (implemented in hub.services.conversations)."""
 
     async def post_bot_message(
-        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
+        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
     ) -> Message: ...
 
     async def update_conversation(
@@ -462,10 +502,35 @@ class RecordActions(Protocol):
         limit: int = 50,
     ) -> list[Record]: ...
 
+    async def count(
+        self, plugin: str, kind: str, by: str, filters: dict[str, Any] | None = None
+    ) -> dict[tuple[Any, str], int]: ...
+
+
+class SurveyActions(Protocol):
+    """Satisfaction surveys as plugins reach them (hub.services.quality.QualityService): each
+    change leaves its thread event, is published live, and a low score tells the team lead."""
+
+    async def ask(self, ticket: Conversation, language: str, answer_for: timedelta | None = None) -> Survey | None:
+        """Open the ticket's survey (answers count for `answer_for`); None when it has one already."""
+        ...
+
+    async def rate(self, survey: Survey, score: int, *, via: str) -> Survey: ...
+
+    async def comment(self, survey: Survey, text: str) -> Survey: ...
+
+    async def latest(self, contact_id: str) -> Survey | None:
+        """The contact's most recently asked survey (on any ticket)."""
+        ...
+
+    async def of_ticket(self, conversation_id: str) -> Survey | None: ...
+
 
 class PluginRuntime(Protocol):
     """What the hub keeps for plugins beyond one message: records, durable timers and what
     each plugin told each ticket's customer (implemented by hub.plugin_host.PluginHost)."""
+
+    surveys: SurveyActions | None  # satisfaction surveys (the csat plugin); None in bare test runtimes
 
     @property
     def records(self) -> RecordActions: ...
@@ -558,6 +623,11 @@ class PluginRecords:
             status=status,
             limit=limit,
         )
+
+    async def count(self, kind: str, *, by: str, **filters: Any) -> dict[tuple[Any, str], int]:
+        """How many records of `kind` match `filters`, by the value of the query field `by` and
+        by status: {(value, status): count} (a report needs no limit)."""
+        return await self.runtime.records.count(self.plugin, kind, by, filters)
 
     async def of_ticket(self, kind: str, *, status: str = "") -> list[Record]:
         """This ticket's records of `kind`, newest first."""
@@ -681,19 +751,26 @@ class TicketTools(PluginTools):
             raise ValueError("this context has no ticket")
         return self.conversation
 
-    async def reply(self, text: str) -> Message:
-        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin)
+    async def reply(self, text: str, *, html: str = "") -> Message:
+        """Tell the customer `text`; `html` is the same words as HTML for channels that show it
+        (`Adapter.shows_html`), sanitised again before it is stored."""
+        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin, html=html)
 
-    async def ask(self, text: str, choices: Sequence[Choice | str]) -> Message:
+    async def ask(self, text: str, choices: Sequence[Choice | str], *, html: str = "") -> Message:
         """Ask with answer buttons; the customer's pick comes back as `chosen`."""
         options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
         if not options:
             raise ValueError("ask() needs at least one choice")
-        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin)
+        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin, html=html)
 
     async def set_team(self, team: str) -> None:
         """File the ticket under a team (an existing team's id)."""
         await self._update({"team": team})
+
+    async def set_status(self, status: Status | str) -> None:
+        """Resolve the ticket, or set it pending (the customer said the bot's answer solved it).
+        InvalidInput when the ticket cannot take it (a required field of its category is empty)."""
+        await self._update({"status": Status(status)})
 
     async def set_category(self, category: str) -> None:
         await self._update({"category": category})
@@ -763,6 +840,21 @@ class TimerContext(TicketTools):
 
 
 @dataclass
+class ServiceContext(TicketTools):
+    """A plugin acting outside a customer message: at start (`on_start`, no ticket), for an
+    agent's request through the API, or asked whether a ticket may be resolved."""
+
+    plugin: str
+    conversation: Conversation | None
+    contact: Contact | None
+    settings: Any
+    actions: ConversationActions
+    runtime: PluginRuntime | None
+    language: str = SOURCE_LOCALE
+    hub: HubPort | None = None
+
+
+@dataclass
 class EventContext(TicketTools):
     """A ticket changed (`on_event`), after the change was stored.
 
@@ -795,23 +887,6 @@ class EventContext(TicketTools):
         return True
 
 
-@dataclass
-class ActionContext(TicketTools):
-    """An agent or API client acts through a plugin's own operation (a dispute decided, a
-    case opened from the inbox): the ticket acted on, its contact, and the plugin's tools.
-    Made by the hub (`PluginHost.acting`) for the routes a plugin's operations sit behind."""
-
-    plugin: str
-    conversation: Conversation
-    contact: Contact | None
-    settings: Any
-    actions: ConversationActions
-    runtime: PluginRuntime | None
-    who: str  # who acts, as the timeline names them ("agent:<id>", "token:<id>")
-    language: str = SOURCE_LOCALE
-    hub: HubPort | None = None
-
-
 class Plugin:
     """Base of every plugin. Subclasses declare a `Settings` section (a frozen dataclass of
     `setting(...)` fields, read as `self.settings.name`, as adapters do) and implement
@@ -838,6 +913,14 @@ class Plugin:
         """A customer message was stored on a ticket the bots may answer."""
         return None
 
+    async def answers_quietly(self, inbound: Inbound, hub: HubPort, runtime: PluginRuntime | None) -> bool:
+        """Asked before a customer message is stored: True when it only answers this plugin's
+        question on the thread (a satisfaction rating), so it is kept in the thread's ticket
+        without reopening it, or in a quiet new one when that ticket is closed (routing
+        Route.QUESTION), and `on_message` then consumes it. Keep it cheap: it runs on every
+        message; an error counts as False (the message is stored as usual)."""
+        return False
+
     async def on_timer(self, ctx: TimerContext) -> None:
         """A timer this plugin scheduled came due; raise to have it tried again later."""
 
@@ -849,3 +932,12 @@ class Plugin:
 
     async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
         """A platform side effect that had to wait was refused, or given up after its retries."""
+
+    async def on_start(self, ctx: ServiceContext) -> None:
+        """The hub started (every hub process, every start): schedule standing timers here
+        with a fixed `key`, so each start moves the one timer instead of adding another."""
+
+    async def resolve_refusal(self, ctx: ServiceContext) -> str:
+        """Why `ctx.conversation` may not be resolved or closed yet, in words for the agent
+        ("" when it may): the hub refuses the change with this reason."""
+        return ""

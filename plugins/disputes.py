@@ -78,7 +78,6 @@ CASE = RecordKind(
         "交易纠纷",
         type="object",
         **{
-            "x-own-view": True,  # the inbox shows a case in its case view, not as a generic record form
             "x-statuses": {
                 "opened": _titled("Opened", "已开启"),
                 "awaiting_seller": _titled("Awaiting the seller", "等待卖家"),
@@ -113,6 +112,7 @@ CASE = RecordKind(
     ),
     queries=("order_id", "seller_conversation_id"),
     statuses=rules.STATUSES,
+    managed=True,  # changed only through the plugin (its API, its case view): the generic records API refuses
 )
 
 

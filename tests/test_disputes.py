@@ -407,7 +407,7 @@ async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: S
         Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
     )
     await eventually(lambda: not hub.pipeline._tasks)
-    ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="王芳")
+    ctx = await hub.plugin_host.context(hub.plugin_host.plugins["disputes"], buyer.conversation)
     order = await ctx.platform.order_of("A-1001", user_id="u-buyer")
     stale = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
 

@@ -142,7 +142,7 @@ async def test_the_list_of_cases_awaiting_the_seller_in_english(desk: tuple[Hub,
     )
     await eventually(lambda: not hub.pipeline._tasks)
     plugin: Any = hub.plugin_host.plugins["disputes"]
-    ctx = await hub.plugin_host.acting("disputes", buyer.conversation, who="Wang")
+    ctx = await hub.plugin_host.context(hub.plugin_host.plugins["disputes"], buyer.conversation)
     order = await ctx.platform.order("A-1001")
     case = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="Wang")
     page = await sign_in(browser, url, "en")

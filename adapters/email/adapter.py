@@ -33,7 +33,7 @@ from adapters.email.parse import (
 )
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
-from conversation.model import Attachment, AuthorType, Direction, MessageKind
+from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.redaction import visible_text
 from conversation.secrets import find_secrets
 from hub.sdk import (
@@ -81,6 +81,7 @@ ORIGINAL_NAME = "original.eml"
 
 class EmailAdapter(Adapter):
     sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
+    shows_html: ClassVar[bool] = True  # a bot's article answer goes out as its (sanitised) HTML
 
     @dataclass(frozen=True)
     class Settings:
@@ -457,11 +458,30 @@ class EmailAdapter(Adapter):
 
     async def _send_mail(self, out: Outbound, to: str) -> Sent:
         mail, data = await self.render(out, to)
+        await self._relay(data, envelope_recipients(mail))
+        return Sent(external_id=str(mail["Message-ID"]))
+
+    async def send_mail(self, recipients: list[str], subject: str, text: str) -> None:
+        """A plain mail from the channel's address to staff (a plugin's report), through the
+        same relay as replies; RetryableDeliveryError / PermanentDeliveryError as `send`."""
+        if not self.settings.smtp_host:
+            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
+        mail = EmailMessage()
+        mail["From"] = self.address
+        mail["To"] = ", ".join(recipients)
+        mail["Subject"] = subject
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = our_message_id(new_id(), self.domain)
+        mail.set_content(text)
+        await self._relay(mail.as_bytes(), recipients)
+
+    async def _relay(self, data: bytes, recipients: list[str]) -> None:
+        """Hand a mail to the SMTP relay; a refusal or an outage as a delivery error."""
         try:
             await aiosmtplib.send(
                 data,
                 sender=self.address,
-                recipients=envelope_recipients(mail),
+                recipients=recipients,
                 hostname=self.settings.smtp_host,
                 port=self.settings.smtp_port,
                 username=self.settings.smtp_user or None,
@@ -484,7 +504,6 @@ class EmailAdapter(Adapter):
             raise PermanentDeliveryError(reason) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
-        return Sent(external_id=str(mail["Message-ID"]))
 
     async def render(self, out: Outbound, to: str) -> tuple[EmailMessage, bytes]:
         """The reply as a mail and as the bytes to send. Encoding and flattening a big reply
@@ -541,27 +560,30 @@ class EmailAdapter(Adapter):
             path = self.hub.blob_path(attachment.blob_ref)
             if path is not None:
                 files.append((attachment.name, attachment.content_type, await asyncio.to_thread(path.read_bytes)))
-        return await asyncio.to_thread(build_mail, headers, self._with_status_link(out, private=not cc), files)
+        footer = self._status_footer(out, private=not cc)
+        text = f"{message.text}\n\n-- \n{footer}" if footer else message.text
+        # A message with its own (sanitised) HTML, a bot's article answer, keeps it; else the text's.
+        html = (
+            message.html + (html_for_text(f"-- \n{footer}") if footer else "") if message.html else html_for_text(text)
+        )
+        return await asyncio.to_thread(build_mail, headers, text, files, html)
 
-    def _with_status_link(self, out: Outbound, *, private: bool) -> str:
-        """The reply's text with a footer linking to the ticket's status page (when it is on).
-        Only in mail to the customer alone: whoever holds the link reads the whole ticket, so a
-        mail that also goes to Cc'd people carries none."""
+    def _status_footer(self, out: Outbound, *, private: bool) -> str:
+        """A footer linking to the ticket's status page (when it is on), "" for none. Only in
+        mail to the customer alone: whoever holds the link reads the whole ticket, so a mail
+        that also goes to Cc'd people carries none."""
         language = best_locale(out.contact.language, self.hub.language)
         link = self.hub.status_link(out.conversation, language) if private else ""
-        if not link:
-            return out.message.text
-        words = texts("progress", language).get("progress.link", url=link)
-        return f"{out.message.text}\n\n-- \n{words}"
+        return texts("progress", language).get("progress.link", url=link) if link else ""
 
 
-def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]]) -> EmailMessage:
-    """A reply: its headers, the text with an HTML alternative, and its files."""
+def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]], html: str = "") -> EmailMessage:
+    """A reply: its headers, the text with an HTML alternative (`html`, else the text's), and its files."""
     mail = EmailMessage()
     for key, value in headers.items():
         mail[key] = value
     mail.set_content(text)
-    mail.add_alternative(html_for_text(text), subtype="html")
+    mail.add_alternative(html or html_for_text(text), subtype="html")
     for name, content_type, data in files:
         maintype, _, subtype = content_type.partition("/")
         mail.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=name)

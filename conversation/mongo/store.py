@@ -22,6 +22,7 @@ from conversation.mongo.desk import MongoDesk
 from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.knowledge import MongoKnowledge
+from conversation.mongo.quality import MongoQuality, create_quality_indexes
 from conversation.mongo.records import MongoRecords, create_record_indexes
 from conversation.mongo.roster import MongoRoster
 from conversation.mongo.tickets import MongoTickets
@@ -56,6 +57,7 @@ class MongoStore(MongoStoreBase, Store):
         self.webhooks = MongoWebhooks(self._conn)
         self.roster = MongoRoster(self._conn)
         self.knowledge = MongoKnowledge(self._conn)
+        self.quality = MongoQuality(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -128,6 +130,7 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.kb_versions.create_index(
             [("article_id", ASCENDING), ("version", DESCENDING)], name="history"
         )
+        await create_quality_indexes(self._conn.db)
 
     async def close(self) -> None:
         await self._conn.client.close()

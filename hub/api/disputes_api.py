@@ -22,7 +22,7 @@ from hub.api.records import RECORD, record_json
 from hub.api.routes import api, authorized, hub_of
 from hub.api.serialize import conversation_json, message_json
 from hub.schema import Int, Nullable, Obj, Str
-from hub.sdk import ActionContext
+from hub.sdk import ServiceContext
 
 PLUGIN = "disputes"
 KIND = "case"
@@ -80,8 +80,9 @@ async def _case(call: Call, access: Access) -> tuple[Record, Conversation]:
     return case, authorized(call, ticket, access)
 
 
-async def _acting(call: Call, ticket: Conversation) -> ActionContext:
-    return await hub_of(call).plugin_host.acting(PLUGIN, ticket, who=call.who)
+async def _acting(call: Call, ticket: Conversation) -> ServiceContext:
+    """The plugin acting for the calling agent on the case's (buyer's) ticket."""
+    return await hub_of(call).plugin_host.context(_plugin(call), ticket)
 
 
 def _supervisor(call: Call) -> bool:

@@ -16,6 +16,7 @@ from conversation.calls import NoReplies, takes_replies
 from conversation.desk import category_defaults, handoff_changes
 from conversation.errors import InvalidInput
 from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
+from conversation.markdown_html import clean_html
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -46,6 +47,15 @@ log = logging.getLogger(__name__)
 # Told of every stored ticket change: (before, after, the fields changed). The hub's plugin
 # runtime delivers them to the plugins that subscribe (`on_event`).
 TicketChanged = Callable[[Conversation, Conversation, list[str]], None]
+# Asked before a ticket is resolved or closed: why not yet ("" when it may). The plugin host's
+# `resolve_refusal` (a complaint whose outcome is not sent holds its ticket open).
+ResolveGuard = Callable[[Conversation], Awaitable[str]]
+
+
+class ResolveRefused(InvalidInput):
+    """A resolve (or close) a plugin holds back; the message says what to do first."""
+
+    code = "resolve_refused"
 
 
 class ConversationService:
@@ -65,13 +75,16 @@ class ConversationService:
         self.ticket_listener: TicketChanged | None = None  # the plugin host: subscribed plugins' on_event
         # Told when an agent (a person, not a bot) resolves a ticket: the learning review queue.
         self.agent_resolved: Callable[[Conversation], Awaitable[object]] | None = None
+        self.resolve_guard: ResolveGuard | None = None  # the plugin host: a plugin may hold a resolve back
 
     async def post_bot_message(
-        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
+        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
     ) -> Message:
         if not takes_replies(conversation.channel):  # a logged call: the agents say it when they call back
             return await self.add_note(conversation, text, author=plugin)
-        return await self.send(conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices)
+        return await self.send(
+            conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices, html=clean_html(html)
+        )
 
     async def send(
         self,
@@ -83,9 +96,11 @@ class ConversationService:
         choices: Sequence[Choice] = (),
         attachments: Sequence[Attachment] = (),
         raw: dict[str, Any] | None = None,
+        html: str = "",
     ) -> Message:
         """Store a customer-visible message and queue it for delivery on the ticket's channel.
-        `raw` carries channel options the agent chose (an email's `cc`)."""
+        `raw` carries channel options the agent chose (an email's `cc`); `html` (sanitised) the
+        same words for channels that show HTML."""
         if not text.strip() and not attachments:
             raise InvalidInput("a message needs text")
         if not takes_replies(conversation.channel):
@@ -100,6 +115,7 @@ class ConversationService:
             author_type=author_type,
             author_id=author_id,
             text=self._kept_text(text, author_type),
+            html=html,
             choices=list(choices),
             attachments=list(attachments),
             created_at=now,
@@ -183,6 +199,10 @@ class ConversationService:
         if category and await self.store.desk.get_category(category) is None:
             raise InvalidInput(f"category {category!r} is not a category")
         changes = await self._checked_fields(conversation, changes)
+        if self.resolve_guard is not None and changes.get("status") in FINAL and conversation.status.value not in FINAL:
+            reason = await self.resolve_guard(conversation)
+            if reason:
+                raise ResolveRefused(reason)
         if "priority" in changes:
             changes = {**changes, "priority_set_by": priority_by.recorded}
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())

@@ -1,7 +1,8 @@
 // The ticket's plugin records (a dispute, a callback...), drawn from each kind's JSON
 // Schema: no per-plugin code. Labels come from the schema: `x-title-<language>` (e.g.
 // `x-title-zh-CN`), then `title`, then the field's name; statuses from `x-statuses`
-// ({ "open": { "title": "Open", "x-title-zh-CN": "处理中" } }) the same way.
+// ({ "open": { "title": "Open", "x-title-zh-CN": "处理中" } }) the same way. A kind its plugin
+// manages (complaints) is left to that plugin's own panel, which keeps its rules.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
@@ -96,8 +97,7 @@ export function Records({ conversationId }) {
     api("GET", `/conversations/${conversationId}/records`).then((r) => { if (current) setLoaded(r); }).catch(() => {});
     return () => { current = false; };
   }, [conversationId, s.recordsChanged]);
-  // A kind with a view of its own (a dispute: its case view) is not edited field by field here.
-  const kinds = loaded ? loaded.kinds.filter((kind) => !kind.schema["x-own-view"]) : [];
+  const kinds = loaded ? loaded.kinds.filter((k) => !k.managed) : [];
   if (!kinds.length) return null;
   const replace = (record) => setLoaded({ ...loaded, items: [record, ...loaded.items.filter((r) => r.id !== record.id)] });
   return html`<section class="records card" aria-labelledby="records-title">
