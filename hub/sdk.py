@@ -27,7 +27,7 @@ from conversation.knowledge import Article
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
 from conversation.priority_rules import PrioritySource
 from conversation.quality import Survey
-from conversation.records import Record, RecordKind
+from conversation.records import Record, RecordChanged, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
 from conversation.ticket_changes import EVENT_KINDS, TicketChange
 from conversation.timers import Timer, timer_key
@@ -162,6 +162,7 @@ __all__ = [
     "texts",
     "Survey",
     "SurveyActions",
+    "RecordChanged",
 ]
 
 
@@ -484,6 +485,7 @@ class RecordActions(Protocol):
         status: str | None = None,
         deadline: datetime | None | bool = False,
         who: str,
+        expect_version: int | None = None,
     ) -> Record: ...
 
     async def get(self, plugin: str, kind: str, record_id: str) -> Record | None: ...
@@ -582,10 +584,20 @@ class PluginRecords:
         data: dict[str, Any] | None = None,
         status: str | None = None,
         deadline: datetime | None | bool = False,
+        expect_version: int | None = None,
     ) -> Record:
-        """Merge `data` (None removes a field), set status and deadline (False: unchanged)."""
+        """Merge `data` (None removes a field), set status and deadline (False: unchanged).
+        `expect_version`: only if the record is still at that version, else RecordChanged
+        (for a change computed from the record's values: read again and retry)."""
         return await self.runtime.records.update(
-            self.plugin, kind, record_id, data=data, status=status, deadline=deadline, who=self.plugin
+            self.plugin,
+            kind,
+            record_id,
+            data=data,
+            status=status,
+            deadline=deadline,
+            who=self.plugin,
+            expect_version=expect_version,
         )
 
     async def get(self, kind: str, record_id: str) -> Record | None:

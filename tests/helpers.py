@@ -133,6 +133,8 @@ def registry_with_doubles() -> Registry:
         registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
     from tests.sdk_plugins import DisputesPlugin, FailingPlugin
 
+    registry.plugins.origins.pop("disputes", None)  # the SDK tests' small double stands in for the real plugin
+
     for name, cls in (("disputes", DisputesPlugin), ("failing", FailingPlugin)):
         registry.plugins.add(name, f"tests.sdk_plugins:{cls.__name__}", lambda cls=cls: cls)
     return registry

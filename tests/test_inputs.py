@@ -146,6 +146,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "entry_id": "nope",
         "article_id": "nope",
         "version": "1",
+        "case_id": "nope",
         "proposal_id": "nope",
         "complaint_id": "nope",
         "follow_up_id": "nope",
