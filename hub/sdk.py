@@ -49,7 +49,7 @@ from hub.i18n import (
     texts,
 )
 from hub.i18n_web import LANG_PARAM, request_locale
-from hub.jsonbody import InvalidJson, parse_json, read_json
+from hub.jsonbody import InvalidJson, InvalidText, parse_json, read_json
 from hub.platform import (
     Done,
     NotVerified,
@@ -106,6 +106,7 @@ __all__ = [
     "KnowledgeReads",
     "Event",
     "InvalidJson",
+    "InvalidText",
     "PendingUploads",
     "SlidingWindow",
     "StoreUnavailable",
