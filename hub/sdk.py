@@ -803,7 +803,10 @@ class PluginContext(TicketTools):
         return self.message.choice_id
 
     async def hand_off(self, reason: str, *, team: str = "") -> None:
-        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it."""
+        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it.
+
+        Raises InvalidInput (a ValueError) naming `team` when no such team exists; nothing
+        changes then."""
         self.conversation = await self.actions.hand_off(self.conversation, reason=reason, team=team, plugin=self.plugin)
         self.stopped = True
 
