@@ -89,6 +89,9 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 TYPING_EVERY_SECONDS = 2.0  # a conversation's typing events reach agents at most this often
 HELLOS_PER_10_SECONDS = 5  # per socket: a resync is a full history read
 SWEEP_EVERY_SECONDS = 300  # expired uploads are deleted this often
+# The frames a widget may send (README "Web chat" documents each, tests/test_webchat_protocol.py
+# keeps the two in step); anything else is answered with a bad_frame error.
+CLIENT_FRAMES = ("hello", "message", "choice", "typing", "ping")
 INVALID_TEXT = "invalid text: the frame contains a lone UTF-16 surrogate, which cannot be kept; nothing was stored"
 MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
 
@@ -418,7 +421,9 @@ class WebChatAdapter(Adapter):
                     await ws.send_json(_error_frame(request, "bad_frame", "frames are JSON objects"))
                     continue
                 kind = data.get("type")
-                if kind == "hello":
+                if kind not in CLIENT_FRAMES:
+                    await ws.send_json(_error_frame(request, "bad_frame", f"unknown type {kind!r}"))
+                elif kind == "hello":
                     wait = self.hellos.take(socket_key)
                     if wait is not None:
                         await ws.send_json(
@@ -434,8 +439,6 @@ class WebChatAdapter(Adapter):
                         self.hub.publish_typing(conversation_id)
                 elif kind == "ping":
                     await ws.send_json({"type": "pong"})
-                else:
-                    await ws.send_json(_error_frame(request, "bad_frame", f"unknown type {kind!r}"))
         finally:
             self.hellos.reset(socket_key)
             self.sockets_per_ip[ip] -= 1
