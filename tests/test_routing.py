@@ -489,3 +489,16 @@ async def test_read_only_and_deactivated_accounts_on_a_shift_are_never_given_tic
     assert [p.agent_id for p in await desk.store.roster.list_pages(TEAM)] == ["chen"]  # the reader is not paged
     await desk.online("li")
     assert await desk.route(await desk.ticket(customer="later")) == "li"
+
+
+async def test_a_reopened_ticket_of_a_read_only_account_goes_to_who_can_answer(desk: Desk) -> None:
+    await desk.store.accounts.add_agent(Agent("reader", "reader@example.com", Role.READ_ONLY, "x", name="Reader"))
+    await desk.online("li")
+    ticket = await desk.ticket(customer="c1", assignee_id="reader", status=Status.RESOLVED)  # before the role changed
+    record = await desk.store.tickets.record_inbound(
+        inbound("again", thread=ticket.thread_key, channel="web", sender=Sender(address="c1")),
+        now=desk.now[0],
+        policy=POLICY,
+    )
+    await desk.services.routing.route(record.conversation, reopened=True)
+    assert await desk.assignee(ticket) == "li"  # not kept "by hand" by someone who cannot answer

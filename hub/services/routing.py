@@ -195,9 +195,12 @@ class RoutingService:
         need = await self._need(conversation)
         if conversation.assignee_id:
             mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)
+            if mine is None:
+                if conversation.assignee_id in await self._takers():
+                    return None  # an agent outside the roster keeps what they were given by hand
             # Their own ticket already counts in their load: only shift and presence matter.
-            if mine is None or qualifies(replace(mine, load=0.0, capacity=float("inf")), need, self.rules.weights):
-                return None  # an agent outside the roster keeps what they were given by hand
+            elif qualifies(replace(mine, load=0.0, capacity=float("inf")), need, self.rules.weights):
+                return None
         if not team or not candidates:
             return None
         if await self.closed(team):
