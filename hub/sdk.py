@@ -49,7 +49,7 @@ from hub.i18n import (
     texts,
 )
 from hub.i18n_web import LANG_PARAM, request_locale
-from hub.jsonbody import InvalidJson, parse_json, read_json
+from hub.jsonbody import InvalidJson, InvalidText, parse_json, read_json
 from hub.platform import (
     Done,
     NotVerified,
@@ -106,6 +106,7 @@ __all__ = [
     "KnowledgeReads",
     "Event",
     "InvalidJson",
+    "InvalidText",
     "PendingUploads",
     "SlidingWindow",
     "StoreUnavailable",
@@ -814,7 +815,10 @@ class PluginContext(TicketTools):
         return self.message.choice_id
 
     async def hand_off(self, reason: str, *, team: str = "") -> None:
-        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it."""
+        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it.
+
+        Raises InvalidInput (a ValueError) naming `team` when no such team exists; nothing
+        changes then."""
         self.conversation = await self.actions.hand_off(self.conversation, reason=reason, team=team, plugin=self.plugin)
         self.stopped = True
 

@@ -68,7 +68,7 @@ class TriagePlugin(Plugin):
             await ctx.set_category("dispute")
             await ctx.set_priority("high")
             await ctx.add_tags("money")
-            await ctx.hand_off("refunds need a person", team="billing")
+            await ctx.hand_off("refunds need a person", team="finance")
             return None
         if not ctx.state.get("asked"):
             ctx.state["asked"] = True

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from conversation.assignment import takes_tickets
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
 from conversation.calls import NoReplies, takes_replies
@@ -528,8 +529,12 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     changes = dict(call.body)
     if "assignee_id" in changes:
         changes["assignee_id"] = changes["assignee_id"] or ""
-        if changes["assignee_id"] and await hub.store.accounts.get_agent(changes["assignee_id"]) is None:
+        assignee = await hub.store.accounts.get_agent(changes["assignee_id"]) if changes["assignee_id"] else None
+        if changes["assignee_id"] and assignee is None:
             raise ApiError(422, "invalid", "assignee_id: no such agent")
+        if assignee is not None and assignee.id != conv.assignee_id and not takes_tickets(assignee):
+            who = assignee.name or assignee.email
+            raise ApiError(422, "invalid", f"assignee_id: {who} cannot be given tickets (read-only or deactivated)")
     if changes.get("snoozed_until") is not None:
         changes["snoozed_until"] = parse_time(changes["snoozed_until"], "snoozed_until")
     conversations = services_of(call).conversations
