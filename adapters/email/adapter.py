@@ -538,9 +538,9 @@ class EmailAdapter(Adapter):
         headers["X-Helpline-Ticket"] = str(conversation.number)
         files: list[tuple[str, str, bytes]] = []
         for attachment in message.attachments:
-            path = self.hub.blob_path(attachment.blob_ref)
-            if path is not None:
-                files.append((attachment.name, attachment.content_type, await asyncio.to_thread(path.read_bytes)))
+            blob = await self.hub.open_blob(attachment.blob_ref)
+            if blob is not None:  # a mail carries its files whole
+                files.append((attachment.name, attachment.content_type, await blob.read()))
         return await asyncio.to_thread(build_mail, headers, self._with_status_link(out, private=not cc), files)
 
     def _with_status_link(self, out: Outbound, *, private: bool) -> str:
