@@ -54,6 +54,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,7 +203,6 @@ def open_readonly(directory: Path) -> sqlite3.Connection:
 
 @dataclass
 class IngestStats:
-    acknowledged: int = 0  # distinct messages answered 200
     sends: int = 0  # requests that got 200 (originals and duplicates)
     answered_duplicate: int = 0
     retries: Counter[str] = field(default_factory=Counter)
@@ -253,37 +253,36 @@ def ingest_payloads(n: int, per_thread: int, prefix: str = "") -> list[dict[str,
 
 
 async def send_all(
-    http: aiohttp.ClientSession,
-    url: str,
-    secret: str,
     payloads: list[dict[str, Any]],
     duplicated: dict[str, str],
-    stats: IngestStats,
-    killer: Killer,
+    send: Callable[[dict[str, Any]], Awaitable[Any]],
+    progress: Callable[[int], None],
     concurrency: int,
 ) -> None:
-    """Every payload until it is answered 200 (its duplicate too), over `concurrency` connections."""
+    """Every payload sent until it is answered 200 (`send` retries), its duplicate too, over
+    `concurrency` connections; `progress` hears how many are done (a killer's cue)."""
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for payload in payloads:
         queue.put_nowait(payload)
+    done = 0
 
     async def one(payload: dict[str, Any]) -> None:
+        nonlocal done
         mode = duplicated.get(payload["id"])
         if mode == "race":  # the platform retried before the first answer came back
-            await asyncio.gather(*(send_until_ok(http, url, secret, payload, stats, killer) for _ in range(2)))
+            await asyncio.gather(send(payload), send(payload))
         else:
-            await send_until_ok(http, url, secret, payload, stats, killer)
+            await send(payload)
             if mode == "later":
-                await send_until_ok(http, url, secret, payload, stats, killer)
-        stats.acknowledged += 1
-        killer.progress(stats.acknowledged)
+                await send(payload)
+        done += 1
+        progress(done)
 
     async def worker() -> None:
         while not queue.empty():
             await one(queue.get_nowait())
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    await killer.settle()
 
 
 def duplicates_of(payloads: list[dict[str, Any]], share: float, rng: random.Random) -> dict[str, str]:
@@ -353,7 +352,9 @@ async def run_ingest(
     killer = Killer(hub, http, rng.sample(range(low, high), min(args.kills, high - low)))
     started = time.perf_counter()
     url = f"{hub.base}/channels/{CHANNEL}/messages"
-    await send_all(http, url, secret, payloads, duplicated, stats, killer, args.concurrency)
+    send = lambda p: send_until_ok(http, url, secret, p, stats, killer)  # noqa: E731
+    await send_all(payloads, duplicated, send, killer.progress, args.concurrency)
+    await killer.settle()
     elapsed = time.perf_counter() - started
     found = check_stored(hub.directory, payloads, stats)
     sends = len(payloads) + len(duplicated)
@@ -430,12 +431,16 @@ class Receiver:
         return web.json_response({"id": f"platform-{message_id}"})
 
 
+def conversations_of(directory: Path) -> list[str]:
+    with open_readonly(directory) as db:
+        return [row[0] for row in db.execute("SELECT id FROM conversations WHERE channel = ?", (CHANNEL,))]
+
+
 async def queue_replies(
-    hub: HubProcess, http: aiohttp.ClientSession, token: str, n: int, label: str = "Reply"
+    http: aiohttp.ClientSession, bases: list[str], token: str, conversations: list[str], n: int, label: str = "Reply"
 ) -> list[str]:
-    """`n` agent replies queued through the REST API, spread over the channel's tickets; their ids."""
-    with open_readonly(hub.directory) as db:
-        conversations = [row[0] for row in db.execute("SELECT id FROM conversations WHERE channel = ?", (CHANNEL,))]
+    """`n` agent replies queued through the REST API, spread over the tickets (and round robin
+    over the hubs at `bases`); their ids."""
     auth = {"Authorization": f"Bearer {token}"}
     queued: list[str] = []
     semaphore = asyncio.Semaphore(16)
@@ -445,7 +450,7 @@ async def queue_replies(
         async with (
             semaphore,
             http.post(
-                f"{hub.base}/api/v1/conversations/{conversation}/messages",
+                f"{bases[j % len(bases)]}/api/v1/conversations/{conversation}/messages",
                 json={"text": f"{label} {j}: we refunded your order. 已为您退款。"},
                 headers=auth,
             ) as resp,
@@ -481,7 +486,7 @@ async def run_replies(
     rng: random.Random,
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    queued = await queue_replies(hub, http, token, args.replies)
+    queued = await queue_replies(http, [hub.base], token, conversations_of(hub.directory), args.replies)
     # Deliveries start once the receiver lets them through; the kills come while they run.
     receiver.on_accept = Killer(
         hub, http, rng.sample(range(1, args.replies), min(args.reply_kills, max(0, args.replies - 1)))
@@ -559,7 +564,8 @@ async def run_outage(
     rng.shuffle(payloads)
     duplicated = duplicates_of(payloads, args.duplicates, rng)
     receiver.gate.clear()  # the replies' deliveries wait in the receiver until the store is gone
-    queued = await queue_replies(hub, http, token, args.outage_replies, label="Outage reply")
+    tickets = conversations_of(hub.directory)
+    queued = await queue_replies(http, [hub.base], token, tickets, args.outage_replies, label="Outage reply")
     before = Counter(receiver.accepted)
     stats, no_kills = IngestStats(), Killer(hub, http, [])
     taken = asyncio.Event()
@@ -569,7 +575,8 @@ async def run_outage(
     asyncio.get_running_loop().call_later(args.outage_seconds / 3, receiver.gate.set)
     started = time.perf_counter()
     url = f"{hub.base}/channels/{CHANNEL}/messages"
-    await send_all(http, url, secret, payloads, duplicated, stats, no_kills, min(args.concurrency, 8))
+    send = lambda p: send_until_ok(http, url, secret, p, stats, no_kills)  # noqa: E731
+    await send_all(payloads, duplicated, send, no_kills.progress, min(args.concurrency, 8))
     held = await lock
     waiting = await wait_outbox_empty(hub, no_kills, args.reply_timeout)
     elapsed = time.perf_counter() - started
@@ -606,12 +613,16 @@ async def run_outage(
 # ---------------------------------------------------------------------------- run
 
 
-def write_config(directory: Path, port: int, callback: str, lease: float, store_timeout: float = 5.0) -> None:
+def write_config(
+    directory: Path, port: int, callback: str, lease: float, store_timeout: float = 5.0, storage: str = "sqlite://"
+) -> None:
+    """The hub's config: one webhook channel, its secret from the environment (bench/cluster.py shares it)."""
     (directory / "hub.toml").write_text(
         f"""[hub]
 port = {port}
 log_level = "warning"
 [storage]
+url = "{storage}"
 timeout_seconds = {store_timeout:g}
 [channels.{CHANNEL}]
 type = "webhook"
@@ -629,19 +640,25 @@ enabled = []
     )
 
 
+async def start_receiver(secret: str, fail_rate: float, rng: random.Random) -> tuple[Receiver, web.AppRunner, int]:
+    """The platform's callback endpoint on a free loopback port: (receiver, runner to clean up, port)."""
+    receiver = Receiver(secret, fail_rate, rng)
+    app = web.Application()
+    app.router.add_post("/callback", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return receiver, runner, port
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """The three phases against one `helpline serve`; the figures (`ok` is the verdict)."""
     rng = random.Random(args.seed)
     secret = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        receiver = Receiver(secret, args.reply_fail_rate, rng)
-        app = web.Application()
-        app.router.add_post("/callback", receiver.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        receiver_port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", receiver_port).start()
+        receiver, runner, receiver_port = await start_receiver(secret, args.reply_fail_rate, rng)
         hub_port = free_port()
         write_config(
             directory, hub_port, f"http://127.0.0.1:{receiver_port}/callback", args.lease_seconds, args.store_timeout
@@ -697,31 +714,44 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
-def arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=10_000)
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, messages: int, kills: int, concurrency: int, replies: int, reply_kills: int
+) -> None:
+    """The options this bench shares with bench/cluster.py (the load, the replies, the kills)."""
+    parser.add_argument("--messages", type=int, default=messages)
     parser.add_argument("--per-thread", type=int, default=5, help="messages per thread (threads = messages / this)")
     parser.add_argument("--duplicates", type=float, default=0.3, help="share of messages sent a second time")
-    parser.add_argument("--kills", type=int, default=5, help="kill -9 restarts during ingest")
-    parser.add_argument("--concurrency", type=int, default=32, help="concurrent webhook connections")
-    parser.add_argument("--replies", type=int, default=900)
-    parser.add_argument("--reply-kills", type=int, default=2, help="kill -9 restarts while delivering replies")
+    parser.add_argument("--kills", type=int, default=kills, help="kill -9 restarts during ingest")
+    parser.add_argument("--concurrency", type=int, default=concurrency, help="concurrent webhook connections")
+    parser.add_argument("--replies", type=int, default=replies)
+    parser.add_argument("--reply-kills", type=int, default=reply_kills, help="kill -9 restarts while delivering")
     parser.add_argument("--reply-fail-rate", type=float, default=0.05, help="share of callbacks answered 503")
     parser.add_argument("--lease-seconds", type=float, default=5, help="[outbox] lease_seconds for the run")
     parser.add_argument("--reply-timeout", type=float, default=300, help="longest wait for the outbox to empty")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (kill moments, order, duplicates)")
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(parser, messages=10_000, kills=5, concurrency=32, replies=900, reply_kills=2)
     parser.add_argument("--outage-seconds", type=float, default=30, help="the store unavailable this long (0: skip)")
     parser.add_argument("--outage-messages", type=int, default=300, help="messages sent while the store is unavailable")
     parser.add_argument("--outage-replies", type=int, default=60, help="replies delivered while it is unavailable")
     parser.add_argument("--store-timeout", type=float, default=5, help="[storage] timeout_seconds (before a 503)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (kill moments, order, duplicates)")
     return parser
 
 
-def main() -> None:
-    args = arguments().parse_args()
+def seeded(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The command line, with a random seed when none was given (printed, so a run can be repeated)."""
+    args = parser.parse_args()
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
     print(f"seed {args.seed}; Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
+    return args
+
+
+def main() -> None:
+    args = seeded(arguments())
     sys.exit(0 if asyncio.run(run(args))["ok"] else 1)
 
 

@@ -7,7 +7,11 @@ nothing accepted is lost, nothing stored twice, every reply arrives."""
 
 from __future__ import annotations
 
-from bench import faults
+import math
+
+import pytest
+
+from bench import cluster, faults
 
 OUTAGE_SECONDS = 3  # the bench's default is 30; the behaviour is the same, a few seconds suffice
 
@@ -31,3 +35,37 @@ async def test_kill_9_and_a_store_outage_lose_and_duplicate_nothing() -> None:
     )  # fmt: skip
     assert (outage["replies"], outage["replies_lost"], outage["still_queued"]) == (10, 0, 0)
     assert figures["ok"]
+
+
+def test_live_events_seen_only_on_the_hub_that_stored_them_count_as_not_delivered() -> None:
+    """bench/cluster.py's p99 is honest: a hub that never showed an event is a miss, not a skip."""
+    acks = cluster.Acks(origin={f"m{i}": (0, 10.0) for i in range(100)})
+    message_of = {f"m{i}": f"id{i}" for i in range(100)}
+    seen = cluster.LiveSeen(open_spans={0: [[0.0, math.inf]], 1: [[0.0, math.inf]], 2: [[0.0, 10.5]]})
+    for i in range(100):
+        seen.first[(0, f"id{i}")] = 10.001  # the origin's own socket: the moment it was published
+    assert cluster.live_figures(acks, message_of, seen, 3) == (
+        None,
+        {"seen on the hub that stored it": 100, "cross-hub pairs": 100, "cross-hub never arrived": 100},
+    )  # hub 2's socket closed too soon after: it cannot tell, and is left out
+    for i in range(100):
+        seen.first[(1, f"id{i}")] = 10.001 + (0.050 if i < 99 else 0.400)
+    p99, counts = cluster.live_figures(acks, message_of, seen, 3)
+    assert p99 == 50.0 and counts["cross-hub pairs"] == 100 and "cross-hub never arrived" not in counts
+
+
+@pytest.mark.mongo
+async def test_the_cluster_bench_loses_and_duplicates_nothing(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench/cluster.py at a tiny size: three `helpline serve` on one MongoDB, a hub killed
+    during ingest and one during delivery; its last line is the JSON the issue names."""
+    monkeypatch.setenv("MONGODB_URI", mongo_uri)
+    args = cluster.arguments().parse_args(
+        ["--messages", "40", "--kills", "1", "--replies", "12", "--reply-kills", "1", "--lease-seconds", "2"]
+        + ["--seed", "19"]
+    )
+    figures = await cluster.run(args)
+    assert list(figures) == [
+        "sent", "stored", "duplicates", "replies_lost", "duplicate_delivery_rate", "live_p99_ms", "hubs", "kills"
+    ]  # fmt: skip
+    assert (figures["sent"], figures["stored"], figures["duplicates"], figures["replies_lost"]) == (40, 40, 0, 0)
+    assert (figures["hubs"], figures["kills"]) == (3, 2)
