@@ -296,8 +296,10 @@ class Hub(ChannelPort):
                 except Exception:
                     log.exception("shutdown: %s did not stop cleanly", what)
         finally:
-            await self.blobs.close()
-            await self.store.close()
+            try:
+                await self.blobs.close()
+            finally:
+                await self.store.close()
 
     async def _stop_background(self) -> None:
         for task in self._background:
