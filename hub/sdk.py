@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aiohttp import web
@@ -32,7 +31,7 @@ from conversation.store import InboundRecord, StoreUnavailable
 from conversation.ticket_changes import EVENT_KINDS, TicketChange
 from conversation.timers import Timer, timer_key
 from hub.backoff import backoff
-from hub.blobs import PendingUploads, download_headers, name_for_type
+from hub.blobs import PendingUploads, StoredBlob, download_headers, name_for_type, stream_blob
 from hub.clientaddr import client_address
 from hub.events import Event, Subscription
 from hub.failures import logged_failure
@@ -109,6 +108,8 @@ __all__ = [
     "InvalidText",
     "PendingUploads",
     "SlidingWindow",
+    "StoredBlob",
+    "stream_blob",
     "StoreUnavailable",
     "Subscription",
     "accept_language",
@@ -324,8 +325,9 @@ class HubPort(Protocol):
         """Keep an attachment's bytes; its ref."""
         ...
 
-    def blob_path(self, ref: str) -> Path | None:
-        """Where a kept attachment's bytes are, to send or serve them; None if gone."""
+    async def open_blob(self, ref: str) -> StoredBlob | None:
+        """A kept attachment, to stream (`stream_blob`) or read whole; None if gone.
+        Wherever the store keeps it (files, or GridFS shared by every hub process)."""
         ...
 
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:

@@ -78,6 +78,7 @@ from hub.sdk import (
     read_json,
     request_locale,
     setting,
+    stream_blob,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -246,7 +247,7 @@ class WebChatAdapter(Adapter):
         """Forget idle rate-limit keys and delete expired uploads; how many uploads went."""
         for limiter in self.limiters:
             limiter.sweep()
-        return await asyncio.to_thread(self.uploads.sweep) if self.uploads else 0
+        return await self.uploads.sweep() if self.uploads else 0
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -730,12 +731,12 @@ class WebChatAdapter(Adapter):
             (a for m in messages if seen_by_customer(m, visitor.address) for a in m.attachments if a.blob_ref == ref),
             None,
         )
-        path = self.hub.blob_path(ref) if attachment else None
-        if attachment is None or path is None:
+        blob = await self.hub.open_blob(ref) if attachment else None
+        if attachment is None or blob is None:
             raise web.HTTPNotFound(text="no such attachment")
         # The type detected at upload; anything else this channel would not accept is opaque.
         content_type = attachment.content_type if attachment.content_type in self.settings.attachment_types else BINARY
-        return web.FileResponse(path, headers=download_headers(attachment.name, content_type))
+        return await stream_blob(request, blob, download_headers(attachment.name, content_type))
 
     async def _script(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(

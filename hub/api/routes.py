@@ -44,6 +44,7 @@ from hub.api.serialize import (
     token_json,
 )
 from hub.app_keys import AUTH, HUB, SERVICES
+from hub.blobs import stream_blob
 from hub.clientaddr import client_address
 from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Scalar, Str
 from hub.services import Services
@@ -1097,13 +1098,14 @@ async def attachment(call: Call) -> web.StreamResponse:
     if message is None or not any(a.blob_ref == ref for a in message.attachments):
         raise not_found("attachment")
     authorized(call, await hub.store.tickets.get_conversation(message.conversation_id), Access.READ)
-    path = hub.blobs.path(ref)
-    if path is None:
+    blob = await hub.blobs.open(ref)
+    if blob is None:
         raise not_found("attachment")
     # Never rendered inline: a customer's file must not run as a page of this origin.
-    return web.FileResponse(
-        path,
-        headers={
+    return await stream_blob(
+        call.request,
+        blob,
+        {
             "Content-Disposition": "attachment",
             "Content-Type": "application/octet-stream",
             "X-Content-Type-Options": "nosniff",
