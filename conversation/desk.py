@@ -46,6 +46,8 @@ DEFAULT_TEAMS = (
     Team("complaints", {"zh-CN": "投诉", "en": "Complaints"}),
     # complaints about agents (the complaints plugin): seen by the team's supervisors only
     Team("supervisors", {"zh-CN": "主管", "en": "Supervisors"}, visibility="supervisors"),
+    # suspected account theft (the account plugin's security_team)
+    Team("security", {"zh-CN": "账户安全", "en": "Account security"}),
 )
 
 DEFAULT_CATEGORIES = (

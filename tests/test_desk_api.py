@@ -8,7 +8,7 @@ from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401
 
 async def test_a_new_hub_has_the_default_teams_and_categories(agent: Agent) -> None:
     teams = (await agent.call("GET", "/api/v1/teams"))["items"]
-    assert {t["names"]["zh-CN"] for t in teams} == {"客服", "技术支持", "财务/退款", "投诉", "主管"}
+    assert {t["names"]["zh-CN"] for t in teams} == {"客服", "技术支持", "财务/退款", "投诉", "主管", "账户安全"}
     categories = {c["id"]: c for c in (await agent.call("GET", "/api/v1/categories"))["items"]}
     assert categories["dispute"]["names"] == {"zh-CN": "交易纠纷", "en": "Transaction dispute"}
     assert categories["dispute"]["default_team"] == "finance"
@@ -24,28 +24,28 @@ async def test_agents_may_read_but_only_admins_change(agent: Agent) -> None:
 
 
 async def test_admin_manages_teams_and_a_category_subtree(admin: Agent) -> None:
-    team = {"id": "security", "names": {"zh-CN": "安全", "en": "Security"}, "members": [admin.id]}
+    team = {"id": "fraud", "names": {"zh-CN": "反欺诈", "en": "Fraud"}, "members": [admin.id]}
     assert await admin.call("POST", "/api/v1/teams", team, status=201) == {**team, "visibility": "team", "lead": ""}
     await admin.call("POST", "/api/v1/teams", team, status=409)
-    changed = await admin.call("PATCH", "/api/v1/teams/security", {"members": [], "visibility": "assigned"})
+    changed = await admin.call("PATCH", "/api/v1/teams/fraud", {"members": [], "visibility": "assigned"})
     assert changed == {**team, "members": [], "visibility": "assigned", "lead": ""}
-    await admin.call("PATCH", "/api/v1/teams/security", {"members": ["no-such-agent"]}, status=422)
-    await admin.call("PATCH", "/api/v1/teams/security", {"visibility": "everything"}, status=422)
+    await admin.call("PATCH", "/api/v1/teams/fraud", {"members": ["no-such-agent"]}, status=422)
+    await admin.call("PATCH", "/api/v1/teams/fraud", {"visibility": "everything"}, status=422)
 
-    stolen = {"id": "stolen", "names": {"zh-CN": "盗号"}, "parent_id": "account", "default_team": "security"}
+    stolen = {"id": "stolen", "names": {"zh-CN": "盗号"}, "parent_id": "account", "default_team": "fraud"}
     created = await admin.call("POST", "/api/v1/categories", {**stolen, "default_priority": "urgent"}, status=201)
     assert created["parent_id"] == "account" and created["default_priority"] == "urgent"
     await admin.call("PATCH", "/api/v1/categories/account", {"parent_id": "stolen"}, status=422)  # a cycle
     await admin.call("PATCH", "/api/v1/categories/stolen", {"default_team": "nobody"}, status=422)
-    await admin.call("PATCH", "/api/v1/categories/nope", {"default_team": "security"}, status=404)
+    await admin.call("PATCH", "/api/v1/categories/nope", {"default_team": "fraud"}, status=404)
 
     refused = await admin.call("DELETE", "/api/v1/categories/account", status=409)
     assert refused == {"error": "in_use", "message": "the category has subcategories"}
-    refused = await admin.call("DELETE", "/api/v1/teams/security", status=409)
+    refused = await admin.call("DELETE", "/api/v1/teams/fraud", status=409)
     assert "stolen" in refused["message"]
     await admin.call("DELETE", "/api/v1/categories/stolen")
-    await admin.call("DELETE", "/api/v1/teams/security")
-    await admin.call("DELETE", "/api/v1/teams/security", status=404)
+    await admin.call("DELETE", "/api/v1/teams/fraud")
+    await admin.call("DELETE", "/api/v1/teams/fraud", status=404)
 
 
 async def test_a_category_with_tickets_is_not_deleted(admin: Agent) -> None:
