@@ -32,6 +32,7 @@ from conversation.areas.desk import Desk
 from conversation.areas.fields import FieldDefinitions
 from conversation.areas.inbox import Inbox
 from conversation.areas.knowledge import Knowledge
+from conversation.areas.reports import Reports
 from conversation.areas.records import Records
 from conversation.areas.roster import Roster
 from conversation.areas.tickets import InboundRecord as InboundRecord
@@ -113,6 +114,7 @@ class Store(ABC):
     webhooks: Webhooks
     roster: Roster
     knowledge: Knowledge
+    reports: Reports
 
     @abstractmethod
     async def open(self) -> None:

@@ -22,6 +22,7 @@ from conversation.mongo.desk import MongoDesk
 from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.knowledge import MongoKnowledge
+from conversation.mongo.reports import MongoReports
 from conversation.mongo.records import MongoRecords, create_record_indexes
 from conversation.mongo.roster import MongoRoster
 from conversation.mongo.tickets import MongoTickets
@@ -56,6 +57,7 @@ class MongoStore(MongoStoreBase, Store):
         self.webhooks = MongoWebhooks(self._conn)
         self.roster = MongoRoster(self._conn)
         self.knowledge = MongoKnowledge(self._conn)
+        self.reports = MongoReports(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -127,6 +129,12 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.pages.create_index([("team", ASCENDING), ("at", DESCENDING)], name="team_recent")
         await self._conn.db.kb_versions.create_index(
             [("article_id", ASCENDING), ("version", DESCENDING)], name="history"
+        )
+        await self._conn.db.conversations.create_index([("created_at", ASCENDING)], name="created")  # reports
+        for field in ("first_response_at", "resolved_at", "first_resolved_at"):
+            await self._conn.db.report_facts.create_index([(field, ASCENDING)], name=field)
+        await self._conn.db.messages.create_index(
+            [("author_type", ASCENDING), ("created_at", ASCENDING)], name="agent_replies"
         )
 
     async def close(self) -> None:

@@ -192,6 +192,18 @@ CREATE INDEX IF NOT EXISTS pages_team ON pages (team, at);
 CREATE TABLE IF NOT EXISTS kb_articles (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kb_versions (
     article_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (article_id, version));
+-- Reports: one fact per ticket (business-time durations kept when a clock stops; see
+-- conversation/reports.py), and the indexes each figure's period scan needs.
+CREATE TABLE IF NOT EXISTS report_facts (
+    conversation_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, team TEXT NOT NULL, channel TEXT NOT NULL,
+    category TEXT NOT NULL, agent_id TEXT NOT NULL, first_response_at INTEGER, first_response_s REAL,
+    first_responder_id TEXT NOT NULL, resolved_at INTEGER, first_resolved_at INTEGER, resolution_s REAL,
+    sla_met INTEGER, reopens INTEGER NOT NULL, resolved INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS report_facts_first_response ON report_facts (first_response_at);
+CREATE INDEX IF NOT EXISTS report_facts_resolved ON report_facts (resolved_at);
+CREATE INDEX IF NOT EXISTS report_facts_first_resolved ON report_facts (first_resolved_at);
+CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
+CREATE INDEX IF NOT EXISTS messages_agent_replies ON messages (created_at) WHERE author_type = 'agent';
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.
