@@ -32,8 +32,8 @@ from conversation.areas.desk import Desk
 from conversation.areas.fields import FieldDefinitions
 from conversation.areas.inbox import Inbox
 from conversation.areas.knowledge import Knowledge
-from conversation.areas.reports import Reports
 from conversation.areas.records import Records
+from conversation.areas.reports import Reports
 from conversation.areas.roster import Roster
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing

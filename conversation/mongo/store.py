@@ -22,8 +22,8 @@ from conversation.mongo.desk import MongoDesk
 from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.knowledge import MongoKnowledge
-from conversation.mongo.reports import MongoReports
 from conversation.mongo.records import MongoRecords, create_record_indexes
+from conversation.mongo.reports import MongoReports
 from conversation.mongo.roster import MongoRoster
 from conversation.mongo.tickets import MongoTickets
 from conversation.mongo.timers import MongoTimers, create_timer_indexes

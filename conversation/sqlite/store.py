@@ -35,8 +35,8 @@ from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.fields import SQLiteFieldDefinitions
 from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.knowledge import SQLiteKnowledge
-from conversation.sqlite.reports import SQLiteReports
 from conversation.sqlite.records import SQLiteRecords
+from conversation.sqlite.reports import SQLiteReports
 from conversation.sqlite.roster import SQLiteRoster
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.sqlite.timers import SQLiteTimers

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from conversation.model import Message, MessageKind, Status, new_id
+from conversation.model import MessageKind, Status, new_id
 from conversation.reports import ReportFilters, ReportQuery, TicketFact, fold_volume
 from conversation.store import Store
 from tests.store_contract.common import POLICY, inbound, outbound
