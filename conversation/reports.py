@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversation.business_time import Calendar, NeverOpen
@@ -222,3 +222,25 @@ def backlog_age_label(age_seconds: float) -> str:
 def ratio(part: int, whole: int) -> float | None:
     """part / whole rounded to 4 places; None when nothing was counted."""
     return round(part / whole, 4) if whole else None
+
+
+def daily_time(text: str) -> time:
+    """The daily email's local time, HH:MM."""
+    try:
+        hours, minutes = (int(part) for part in text.split(":"))
+        return time(hours, minutes)
+    except ValueError:
+        raise InvalidInput(f"daily_at: {text!r} must be a time of day, HH:MM (e.g. 08:00)") from None
+
+
+def daily_due(now: datetime, zone_name: str, at: time, last_sent: str) -> tuple[str, datetime, datetime] | None:
+    """Whether today's summary is due: (today's local date, yesterday's start and end in UTC)
+    once the local time passed `at` and today's was not sent (`last_sent`: the date it was last sent for)."""
+    zone = ZoneInfo(zone_name)
+    local = now.astimezone(zone)
+    today = local.date()
+    if local.time() < at or last_sent == today.isoformat():
+        return None
+    start = datetime.combine(today - timedelta(days=1), time(), zone).astimezone(UTC)
+    end = datetime.combine(today, time(), zone).astimezone(UTC)
+    return today.isoformat(), start, end

@@ -49,11 +49,15 @@ from hub.metrics import CONTENT_TYPE, Metrics, team_agents_online, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.plugin_host import PluginHost
+from hub.report_facts import ReportFacts
+from hub.report_mail import DailyReport, Sender
+from hub.reports import ReportService
 from hub.routing_loop import follow, sweep_step
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
 from hub.services.routing import RoutingRules
+from hub.settings import setting_value
 from hub.sla import SlaEngine
 from hub.snooze import wake_loop_step
 from hub.status_links import StatusLinks, master_key
@@ -166,6 +170,20 @@ class Hub(ChannelPort):
             config.sla.rules,
             on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
         )
+        self.report_facts = ReportFacts(self.store, self.bus, config.sla.rules, lambda: self.actions.clock())
+        self.reports = ReportService(self.store)
+        self.daily_report = DailyReport(
+            self.store,
+            self.reports,
+            self._report_sender(),
+            recipients=config.reports.daily_to,
+            timezone=config.reports.timezone,
+            at=config.reports.daily_at,
+            language=config.hub.language,
+            link=f"{config.hub.public_url.rstrip('/')}/inbox/#/reports" if config.hub.public_url else "",
+            owner=self.instance_id,
+            clock=lambda: self.actions.clock(),  # one clock with the services (tests move it)
+        )
         self.on_first_admin = on_first_admin
         self.blobs = BlobStore(config.data_dir / "blobs")
         self.inbound_limits = config.inbound_limits
@@ -243,6 +261,10 @@ class Hub(ChannelPort):
             self._background.append(
                 self.supervisor.run("sla-escalation", lambda: self.sla.loop_step(self.instance_id, check))
             )
+        self.report_facts.start_tracking()
+        self._background.append(self.supervisor.run("report-facts", self.report_facts.track_next))
+        if self.config.reports.daily_to:
+            self._background.append(self.supervisor.run("reports-daily", self.daily_report.step))
         self._background.append(self.supervisor.run("routing-sweep", self._routing_step))
         self._background.append(self.supervisor.run("routing-follow", lambda: follow(self.bus, self.services.routing)))
         log.info(
@@ -281,6 +303,7 @@ class Hub(ChannelPort):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self.sla.stop_tracking()
+        self.report_facts.stop_tracking()
 
     async def _stop_webhooks(self) -> None:
         if self._webhook_loop is not None:
@@ -301,6 +324,17 @@ class Hub(ChannelPort):
         except StoreUnavailable:
             return  # the count stays as it was
         self.shared_online = sum(1 for state in states.values() if state == "online")
+
+    def _report_sender(self) -> Sender | None:
+        """The daily summary's way out: `[reports] email_channel`, else the first email channel that can send."""
+        wanted = self.config.reports.email_channel
+        for name, adapter in self.adapters.items():
+            sends = getattr(adapter, "send_notice", None)
+            if sends is not None and (name == wanted or not wanted) and setting_value(adapter.settings, "smtp_host"):
+                return sends  # type: ignore[no-any-return]
+        if self.config.reports.daily_to:
+            log.warning("reports: daily_to is set but no email channel can send it (smtp_host)")
+        return None
 
     async def _routing_step(self) -> None:
         await self.refresh_online()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import formataddr, formatdate, getaddresses
+from email.utils import formataddr, formatdate, getaddresses, make_msgid
 from typing import Any, ClassVar
 
 import aiosmtplib
@@ -440,22 +440,41 @@ class EmailAdapter(Adapter):
                 self.auto_replies.give_back(to)
             raise
 
+    async def send_notice(self, recipients: list[str], subject: str, text: str) -> None:
+        """A mail from the hub to its own people (the supervisors' daily summary), not about
+        one ticket: the same relay and settings as replies; SMTP errors are raised."""
+        if not self.settings.smtp_host:
+            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
+        headers = {
+            "From": formataddr((self.settings.from_name, self.address)),
+            "To": ", ".join(recipients),
+            "Subject": subject,
+            "Message-ID": make_msgid(domain=self.domain),
+            "Date": formatdate(localtime=False),
+            "Auto-Submitted": "auto-generated",  # RFC 3834: robots must not answer this
+        }
+        mail = await asyncio.to_thread(build_mail, headers, text, [])
+        await self._smtp_send(mail.as_bytes(), recipients)
+
+    async def _smtp_send(self, data: bytes, recipients: list[str]) -> None:
+        await aiosmtplib.send(
+            data,
+            sender=self.address,
+            recipients=recipients,
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            username=self.settings.smtp_user or None,
+            password=self.settings.smtp_password or None,
+            use_tls=self.settings.smtp_tls == "tls",
+            start_tls=self.settings.smtp_tls == "starttls",
+            tls_context=self._client_tls,
+            timeout=self.settings.smtp_timeout_seconds,
+        )
+
     async def _send_mail(self, out: Outbound, to: str) -> Sent:
         mail, data = await self.render(out, to)
         try:
-            await aiosmtplib.send(
-                data,
-                sender=self.address,
-                recipients=envelope_recipients(mail),
-                hostname=self.settings.smtp_host,
-                port=self.settings.smtp_port,
-                username=self.settings.smtp_user or None,
-                password=self.settings.smtp_password or None,
-                use_tls=self.settings.smtp_tls == "tls",
-                start_tls=self.settings.smtp_tls == "starttls",
-                tls_context=self._client_tls,
-                timeout=self.settings.smtp_timeout_seconds,
-            )
+            await self._smtp_send(data, envelope_recipients(mail))
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             reason = "; ".join(f"{e.code} {e.message}" for e in exc.recipients)
