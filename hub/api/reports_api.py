@@ -19,7 +19,7 @@ from hub.schema import Str
 FILTERS = {
     "from": Str(max_length=40, description="start, inclusive: an ISO date (2026-01-01) or date-time"),
     "to": Str(max_length=40, description="end, exclusive: an ISO date or date-time; at most a year after from"),
-    "tz": Str(max_length=64, description="time zone of dates without an offset and of days and hours (default: [reports] timezone)"),
+    "tz": Str(max_length=64, description="zone of offset-less dates, days and hours ([reports] timezone)"),
     "team": Str(max_length=64, description="a team id"),
     "channel": Str(max_length=64, description="a channel name"),
     "category": Str(max_length=64, description="a category id"),
