@@ -26,6 +26,7 @@ from conversation.model import Conversation, Status
 from conversation.sla import FIRST_RESPONSE, RESOLUTION, SlaPolicy, SlaState, clocks
 
 MAX_PERIOD = timedelta(days=366)
+FIRST_YEAR, LAST_YEAR = 1970, 9998  # the stores keep times from the epoch; a year's period ends before 9999
 BUCKET_SECONDS = 900  # volume is counted by the store in 15-minute UTC buckets: every zone's offset is a multiple
 # Backlog ages (seconds, label): a ticket falls in the first bucket whose bound exceeds its age.
 BACKLOG_AGES: tuple[tuple[int | None, str], ...] = (
@@ -97,7 +98,13 @@ def _moment(name: str, text: str, zone: ZoneInfo) -> datetime:
         raise InvalidInput(f"{name}: {text!r} is not an ISO date or date-time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        moment = datetime.min.replace(tzinfo=UTC)
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise InvalidInput(f"{name}: {text!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR})")
+    return moment
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ def test_a_period_is_read_in_its_zone_and_checked() -> None:
         (("2026-01-01", "2027-03-01"), "at most one year"),
         (("yesterday", "2027-03-01"), "from: 'yesterday' is not an ISO date"),
         (("", "2027-03-01"), "from is required"),
+        (("0001-01-01T00:00:00+14:00", "2027-03-01"), "from: '0001-01-01T00:00:00[+]14:00' is out of range"),
+        (("2027-03-01", "9999-12-31"), "to: '9999-12-31' is out of range"),
         (("2027-03-01", "2027-03-02", "Mars/Olympus"), "unknown time zone"),
     ]:
         with pytest.raises(InvalidInput, match=words):
