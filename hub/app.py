@@ -171,7 +171,7 @@ class Hub(ChannelPort):
             on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
         )
         self.report_facts = ReportFacts(self.store, self.bus, config.sla.rules, lambda: self.actions.clock())
-        self.reports = ReportService(self.store)
+        self.reports = ReportService(self.store, clock=lambda: self.actions.clock())
         self.daily_report = DailyReport(
             self.store,
             self.reports,

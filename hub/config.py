@@ -239,9 +239,7 @@ class ReportsSection:
     """[reports]: supervisors' reports (README "For supervisors: reports") and their daily email."""
 
     timezone: str = setting(str, "UTC", "days and hours of the reports and the daily email are counted in this zone")
-    daily_to: tuple[str, ...] = setting(
-        list, [], "who gets the summary of the day before each morning (none: no mail)"
-    )
+    daily_to: tuple[str, ...] = setting(list, [], "who gets the summary of the day before each morning (none: no mail)")
     daily_at: str = setting(str, "08:00", "local time (HH:MM in timezone) the daily summary is sent")
     email_channel: str = setting(str, "", "the email channel that sends it (default: the first that can send)")
 

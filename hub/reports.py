@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from conversation.areas.reports import NoQualityData, QualitySource
+from conversation.areas.reports import Backlog, NoQualityData, QualitySource
+from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
 from conversation.store import Store
 from hub.api.serialize import iso
@@ -48,9 +50,16 @@ def _seconds(value: float | None) -> float | None:
 
 
 class ReportService:
-    def __init__(self, store: Store, quality: QualitySource | None = None) -> None:
+    def __init__(
+        self, store: Store, quality: QualitySource | None = None, *, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.store = store
         self.quality: QualitySource = quality or NoQualityData()
+        self.clock = clock
+
+    async def _backlog(self, query: ReportQuery) -> Backlog:
+        """Open at the period's end, or now when the period ends later (a backlog of the future is unknown)."""
+        return await self.store.reports.backlog(replace(query, end=min(query.end, self.clock())))
 
     def period(self, query: ReportQuery) -> dict[str, Any]:
         f = query.filters
@@ -66,7 +75,7 @@ class ReportService:
         reports = self.store.reports
         buckets = await reports.volume_buckets(query)
         times = await reports.time_figures(query)
-        backlog = await reports.backlog(query)
+        backlog = await self._backlog(query)
         quality = await self.quality.figures(query)
         return {
             **self.period(query),
@@ -119,7 +128,7 @@ class ReportService:
         return {**self.period(query), "items": items}
 
     async def backlog(self, query: ReportQuery) -> dict[str, Any]:
-        backlog = await self.store.reports.backlog(query)
+        backlog = await self._backlog(query)
         ages = [{"age": label, "tickets": backlog.by_age.get(label, 0)} for _, label in BACKLOG_AGES]
         return {**self.period(query), "total": backlog.total, "by_age": ages}
 

@@ -10,7 +10,6 @@ import io
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -24,7 +23,7 @@ from hub.app import Hub
 from hub.app_keys import HUB
 from hub.report_mail import DailyReport
 from tests.email_servers import start_sink
-from tests.helpers import customer_message, running_hub
+from tests.helpers import customer_message, eventually, running_hub
 from tests.store_contract.common import POLICY, inbound
 from tests.test_api import ADMIN, AGENT, sign_in
 from tests.test_email import email_config
@@ -32,8 +31,8 @@ from tests.test_handoff import server
 
 __all__ = ["server"]
 
-T0 = datetime(2027, 3, 1, tzinfo=UTC)  # 08:00 in Shanghai
-DAY = "from=2027-03-01T00:00:00%2B00:00&to=2027-03-02T00:00:00%2B00:00"
+T0 = datetime(2026, 3, 1, tzinfo=UTC)  # 08:00 in Shanghai
+DAY = "from=2026-03-01T00:00:00%2B00:00&to=2026-03-02T00:00:00%2B00:00"
 SUPERVISOR = ("wang.supervisor@example.com", "supervisor password 1")
 
 
@@ -119,8 +118,8 @@ async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) ->
         await known_data(hub, {"lina": lina.id, "boss": admin.id})
         summary = await admin.call("GET", f"/api/v1/reports/summary?{DAY}&tz=Asia/Shanghai")
         assert (summary["from"], summary["to"], summary["timezone"]) == (
-            "2027-03-01T00:00:00Z",
-            "2027-03-02T00:00:00Z",
+            "2026-03-01T00:00:00Z",
+            "2026-03-02T00:00:00Z",
             "Asia/Shanghai",
         )
         # three first responses: p50 = 2nd = 120, p90 = 3rd = 600; two resolutions: p50 = 1st = 1000
@@ -152,7 +151,7 @@ async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) ->
         volume = await admin.call("GET", f"/api/v1/reports/volume?{DAY}&tz=Asia/Shanghai")
         hours = {row["hour"]: row["tickets"] for row in volume["by_hour"] if row["tickets"]}
         assert hours == {9: 2, 17: 1}  # 01:00 and 01:10 UTC are 09:xx in Shanghai, 09:30 is 17:30
-        assert volume["by_day"] == [{"date": "2027-03-01", "tickets": 3}, {"date": "2027-03-02", "tickets": 0}]
+        assert volume["by_day"] == [{"date": "2026-03-01", "tickets": 3}, {"date": "2026-03-02", "tickets": 0}]
 
         agents = (await admin.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
         by_name = {row["name"]: row for row in agents}
@@ -176,7 +175,7 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         await known_data(hub, {"lina": admin.id, "boss": admin.id})
         resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&format=csv")
         assert resp.status == 200 and resp.content_type == "text/csv"
-        assert 'filename="agents-2027-03-01.csv"' in resp.headers["Content-Disposition"]
+        assert 'filename="agents-2026-03-01.csv"' in resp.headers["Content-Disposition"]
         rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
         assert rows[0][:4] == ["agent_id", "name", "tickets_handled", "replies"]
         assert rows[1][1] == "'=HYPERLINK(evil)"  # a name is data, never a formula
@@ -191,9 +190,9 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         hours = book["volume_by_hour"]
         assert [c.value for c in hours[1]][:6] == [
             "from",
-            "2027-03-01T00:00:00Z",
+            "2026-03-01T00:00:00Z",
             "to",
-            "2027-03-02T00:00:00Z",
+            "2026-03-02T00:00:00Z",
             "timezone",
             "Asia/Shanghai",
         ]
@@ -249,13 +248,17 @@ async def test_a_bad_period_is_refused_with_a_clear_message(server: TestServer, 
         await admin.client.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.02)
+async def fact_when(hub: Hub, conversation_id: str, holds: Callable[[TicketFact], bool]) -> TicketFact:
+    """The ticket's fact once `holds` is true of it (the facts follow live events in the background)."""
+
+    async def ready() -> bool:
+        fact = await hub.store.reports.get_fact(conversation_id)
+        return fact is not None and holds(fact)
+
+    await eventually(ready)
+    fact = await hub.store.reports.get_fact(conversation_id)
+    assert fact is not None
+    return fact
 
 
 async def test_facts_follow_a_ticket_through_reply_resolution_and_reopen(server: TestServer) -> None:
@@ -266,25 +269,15 @@ async def test_facts_follow_a_ticket_through_reply_resolution_and_reopen(server:
         conv = record.conversation.id
         assert await hub.store.reports.get_fact(conv) is None  # no clock stopped yet
         await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "我们查一下"}, status=201)
-        fact = await eventually(lambda: hub.store.reports.get_fact(conv))
-        assert fact is not None and fact.first_responder_id == lina.id and fact.first_response_s is not None
+        fact = await fact_when(hub, conv, lambda f: f.first_response_s is not None)
+        assert fact.first_responder_id == lina.id
         await lina.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "resolved", "assignee_id": lina.id})
-
-        async def resolved() -> Any:
-            found = await hub.store.reports.get_fact(conv)
-            return found if found is not None and found.resolved else None
-
-        first = await eventually(resolved)
-        assert first is not None and first.agent_id == lina.id and first.reopens == 0
+        first = await fact_when(hub, conv, lambda f: f.resolved)
+        assert first.agent_id == lina.id and first.reopens == 0
         await hub.ingest(customer_message("m2", "还是没到", thread="t1", sender=Sender("u1")))  # reopens it
-
-        async def reopened() -> Any:
-            found = await hub.store.reports.get_fact(conv)
-            return found if found is not None and found.reopens == 1 else None
-
-        assert await eventually(reopened) is not None
+        await fact_when(hub, conv, lambda f: f.reopens == 1 and not f.resolved)
         await lina.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "resolved"})
-        final = await eventually(resolved)
+        final = await fact_when(hub, conv, lambda f: f.resolved)
         assert final.first_resolved_at == first.first_resolved_at and final.reopens == 1
         today = datetime.now(UTC).date()
         period = f"from={today.isoformat()}&to={(today + timedelta(days=1)).isoformat()}"

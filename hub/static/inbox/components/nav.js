@@ -79,6 +79,7 @@ export function Nav() {
     <button type="button" class="link" onClick=${() => update({ dialog: "shortcuts" })}>${t("keys.title")} (?)</button>
     <button type="button" id="open-roster" class="link" onClick=${() => update({ dialog: "roster" })}>${t("nav.roster")}</button>
     <button type="button" id="open-knowledge" class="link" onClick=${() => update({ dialog: "knowledge" })}>${t("nav.knowledge")}</button>
+    ${s.me.role === "admin" || s.me.role === "supervisor" ? html`<button type="button" id="open-reports" class="link" onClick=${() => update({ dialog: "reports" })}>${t("nav.reports")}</button>` : null}
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}
     ${s.me.role === "admin" ? html`<button type="button" id="open-webhooks" class="link" onClick=${() => update({ dialog: "webhooks" })}>${t("nav.webhooks")}</button>
       <button type="button" id="open-audit" class="link" onClick=${() => update({ dialog: "audit" })}>${t("nav.audit")}</button>` : null}
