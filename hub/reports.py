@@ -38,6 +38,18 @@ SUMMARY_FIGURES = (
 )
 
 
+AGENT_COLUMNS = (
+    "agent_id",
+    "name",
+    "tickets_handled",
+    "replies",
+    "first_response_p50_s",
+    "resolution_p50_s",
+    "resolved",
+    "csat_average",
+)
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -132,34 +144,36 @@ class ReportService:
         ages = [{"age": label, "tickets": backlog.by_age.get(label, 0)} for _, label in BACKLOG_AGES]
         return {**self.period(query), "total": backlog.total, "by_age": ages}
 
-    async def table(self, name: str, query: ReportQuery) -> Table:
-        """One report as rows and columns (what the CSV and XLSX exports write)."""
-        if name == "summary":
-            summary = await self.summary(query)
-            return Table(name, ("figure", "value"), [(key, summary[key]) for key in SUMMARY_FIGURES])
-        if name == "volume_by_hour":
-            data = (await self.volume(query))["by_hour"]
-            return Table(name, ("hour", "tickets"), [(r["hour"], r["tickets"]) for r in data])
-        if name == "volume_by_day":
-            data = (await self.volume(query))["by_day"]
-            return Table(name, ("date", "tickets"), [(r["date"], r["tickets"]) for r in data])
-        if name == "agents":
-            columns = (
-                "agent_id",
-                "name",
-                "tickets_handled",
-                "replies",
-                "first_response_p50_s",
-                "resolution_p50_s",
-                "resolved",
-                "csat_average",
-            )
-            items = (await self.agents(query))["items"]
-            return Table(name, columns, [tuple(item[c] for c in columns) for item in items])
-        if name == "backlog":
-            data = (await self.backlog(query))["by_age"]
-            return Table(name, ("age", "tickets"), [(r["age"], r["tickets"]) for r in data])
-        raise ValueError(f"unknown report table {name!r}")
+    async def tables(self, names: Sequence[str], query: ReportQuery) -> list[Table]:
+        """Reports as rows and columns (what the CSV and XLSX exports write); each report is
+        read once however many tables come from it."""
+        read: dict[str, dict[str, Any]] = {}
+
+        async def report(kind: str) -> dict[str, Any]:
+            if kind not in read:
+                read[kind] = await getattr(self, kind)(query)
+            return read[kind]
+
+        result = []
+        for name in names:
+            if name == "summary":
+                summary = await report("summary")
+                result.append(Table(name, ("figure", "value"), [(key, summary[key]) for key in SUMMARY_FIGURES]))
+            elif name == "volume_by_hour":
+                rows = [(r["hour"], r["tickets"]) for r in (await report("volume"))["by_hour"]]
+                result.append(Table(name, ("hour", "tickets"), rows))
+            elif name == "volume_by_day":
+                rows = [(r["date"], r["tickets"]) for r in (await report("volume"))["by_day"]]
+                result.append(Table(name, ("date", "tickets"), rows))
+            elif name == "agents":
+                items = (await report("agents"))["items"]
+                result.append(Table(name, AGENT_COLUMNS, [tuple(item[c] for c in AGENT_COLUMNS) for item in items]))
+            elif name == "backlog":
+                rows = [(r["age"], r["tickets"]) for r in (await report("backlog"))["by_age"]]
+                result.append(Table(name, ("age", "tickets"), rows))
+            else:
+                raise ValueError(f"unknown report table {name!r}")
+        return result
 
 
 def _cell(value: Any) -> Any:

@@ -199,11 +199,18 @@ CREATE TABLE IF NOT EXISTS report_facts (
     category TEXT NOT NULL, agent_id TEXT NOT NULL, first_response_at INTEGER, first_response_s REAL,
     first_responder_id TEXT NOT NULL, resolved_at INTEGER, first_resolved_at INTEGER, resolution_s REAL,
     sla_met INTEGER, reopens INTEGER NOT NULL, resolved INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS report_facts_first_response ON report_facts (first_response_at);
-CREATE INDEX IF NOT EXISTS report_facts_resolved ON report_facts (resolved_at);
-CREATE INDEX IF NOT EXISTS report_facts_first_resolved ON report_facts (first_resolved_at);
+-- The period indexes cover what an unfiltered figure reads (a percentile sorts the index's values).
+CREATE INDEX IF NOT EXISTS report_facts_first_response
+    ON report_facts (first_response_at, first_response_s, first_responder_id);
+CREATE INDEX IF NOT EXISTS report_facts_resolved
+    ON report_facts (resolved_at, resolved, resolution_s, agent_id, sla_met);
+CREATE INDEX IF NOT EXISTS report_facts_first_resolved ON report_facts (first_resolved_at, reopens);
 CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
-CREATE INDEX IF NOT EXISTS messages_agent_replies ON messages (created_at) WHERE author_type = 'agent';
+CREATE INDEX IF NOT EXISTS conversations_backlog ON conversations (created_at)
+    WHERE status IN ('open', 'pending', 'snoozed') AND merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_resolved ON conversations (resolved_at) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS messages_agent_replies ON messages (created_at, author_id, conversation_id)
+    WHERE author_type = 'agent' AND kind = 'message';
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

@@ -163,13 +163,18 @@ class SQLiteReports(Area, Reports):
         )
         bounded = sum(1 for bound, _ in BACKLOG_AGES if bound is not None)
 
+        # Two index scans rather than one OR: the tickets open now (a partial index) and those
+        # resolved since the end (by resolution time).
+        sql = (
+            f"SELECT CASE {cases} ELSE '{BACKLOG_AGES[-1][1]}' END AS age, COUNT(*) FROM ("
+            "SELECT created_at FROM conversations WHERE status IN ('open', 'pending', 'snoozed') "
+            f"AND merged_into = '' AND created_at < ?{where} UNION ALL "
+            "SELECT created_at FROM conversations WHERE resolved_at >= ? AND merged_into = '' "
+            f"AND status IN ('resolved', 'closed') AND created_at < ?{where}) GROUP BY age"
+        )
+
         def job(conn: sqlite3.Connection) -> Backlog:
-            rows = conn.execute(
-                f"SELECT CASE {cases} ELSE '{BACKLOG_AGES[-1][1]}' END AS age, COUNT(*) FROM conversations "
-                "WHERE created_at < ? AND merged_into = '' "
-                f"AND (status NOT IN ('resolved', 'closed') OR resolved_at >= ?){where} GROUP BY age",
-                [*([end] * bounded), end, end, *params],
-            ).fetchall()
+            rows = conn.execute(sql, [*([end] * bounded), end, *params, end, end, *params]).fetchall()
             by_age = {label: 0 for _, label in BACKLOG_AGES}
             by_age.update({label: n for label, n in rows})
             return Backlog(sum(by_age.values()), by_age)

@@ -140,10 +140,10 @@ async def report_export(call: Call) -> web.StreamResponse:
     if kind == "csv":
         if "table" not in call.query:
             raise InvalidInput("table: a CSV holds one table; name it (or ask for format=xlsx)")
-        table = await reports.table(call.query["table"], query)
+        [table] = await reports.tables([call.query["table"]], query)
         return _download(to_csv(table), "text/csv; charset=utf-8", f"{table.name}-{day}.csv")
     names = [call.query["table"]] if "table" in call.query else list(TABLES)
-    tables = [await reports.table(name, query) for name in names]
+    tables = await reports.tables(names, query)
     body = to_xlsx(tables, reports.period(query))
     return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"reports-{day}.xlsx")
 
