@@ -108,9 +108,8 @@ async def run(tickets: int, messages: int, rounds: int) -> dict[str, object]:
         started = time.perf_counter()
         inbox_bench().fill(data / "helpline.sqlite3", tickets, messages, agents)  # type: ignore[attr-defined]
         facts = add_facts(data / "helpline.sqlite3", agents)
-        print(
-            f"filled {tickets:,} tickets, {messages:,} messages, {facts:,} facts in {time.perf_counter() - started:.0f}s"
-        )
+        took = time.perf_counter() - started
+        print(f"filled {tickets:,} tickets, {messages:,} messages, {facts:,} facts in {took:.0f}s")
 
         hub = Hub(parse_config({"hub": {"data_dir": str(data)}, "plugins": {"enabled": []}}))
         async with TestClient(TestServer(build_app(hub))) as client:
