@@ -341,3 +341,20 @@ async def test_the_daily_summary_goes_out_once_a_day_across_hubs(tmp_path: Path)
     finally:
         smtp.close()
         await smtp.wait_closed()
+
+
+async def test_the_report_routes_are_documented_in_openapi(server: TestServer) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        document = await admin.call("GET", "/api/openapi.json")
+    finally:
+        await admin.client.close()
+    for path in ("summary", "volume", "agents", "backlog", "export"):
+        operation = document["paths"][f"/api/v1/reports/{path}"]["get"]
+        names = {p["name"] for p in operation.get("parameters", [])}
+        assert {"from", "to", "tz", "team", "channel", "category", "agent"} <= names, path
+    summary = document["components"]["schemas"]["ReportSummary"]["properties"]
+    figures = ("volume", "first_response_p50_s", "first_response_p90_s", "resolution_p50_s", "sla_met", "reopen_rate")
+    assert set(figures + ("deflection_rate", "csat_average", "csat_responses", "qa_average", "from", "to")) <= set(
+        summary
+    )
