@@ -38,6 +38,8 @@ BACKLOG_AGES: tuple[tuple[int | None, str], ...] = (
     (None, "ge_7d"),
 )
 DONE = frozenset({Status.RESOLVED, Status.CLOSED})
+# The FAQ bot's answers (plugins/faq.py): SDK records of this plugin and kind, outcome as status.
+BOT_PLUGIN, BOT_ANSWER_KIND, DEFLECTED = "faq", "answer", "deflected"
 
 
 def nearest_rank(percent: int, count: int) -> int:

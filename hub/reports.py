@@ -3,7 +3,7 @@ shaped as the API's summary and tables, and the tables written as CSV or XLSX.
 
 Nothing here loads tickets: each figure is one store query (conversation/areas/reports.py);
 this module only joins the small answers (a few hundred volume buckets, one row per agent).
-CSAT, QA and the bot's deflection come from a `QualitySource` (conversation/areas/reports.py).
+CSAT, QA and the bot's deflection come from the reports area's `quality_figures`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from conversation.areas.reports import Backlog, NoQualityData, QualitySource
+from conversation.areas.reports import Backlog
 from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
 from conversation.store import Store
@@ -62,11 +62,8 @@ def _seconds(value: float | None) -> float | None:
 
 
 class ReportService:
-    def __init__(
-        self, store: Store, quality: QualitySource | None = None, *, clock: Callable[[], datetime] = utcnow
-    ) -> None:
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.store = store
-        self.quality: QualitySource = quality or NoQualityData()
         self.clock = clock
 
     async def _backlog(self, query: ReportQuery) -> Backlog:
@@ -88,7 +85,7 @@ class ReportService:
         buckets = await reports.volume_buckets(query)
         times = await reports.time_figures(query)
         backlog = await self._backlog(query)
-        quality = await self.quality.figures(query)
+        quality = await self.store.reports.quality_figures(query)
         return {
             **self.period(query),
             "volume": sum(n for _, n in buckets),
@@ -122,7 +119,7 @@ class ReportService:
 
     async def agents(self, query: ReportQuery) -> dict[str, Any]:
         rows = await self.store.reports.agent_figures(query)
-        csat = await self.quality.csat_by_agent(query)
+        csat = await self.store.reports.csat_by_agent(query)
         names = {a.id: a.name or a.email for a in await self.store.accounts.list_agents()}
         items = [
             {

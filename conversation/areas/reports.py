@@ -67,34 +67,24 @@ class Reports(ABC):
     async def agent_figures(self, query: ReportQuery) -> list[AgentFigures]:
         """One row per agent who replied, first responded or resolved in the period, by agent id."""
 
+    # -- figures other parts keep: the one place the reports read them ----------------------------
+    @abstractmethod
+    async def quality_figures(self, query: ReportQuery) -> QualityFigures:
+        """CSAT average and count, QA average, the bot's deflection rate; None where there is no data."""
+
+    @abstractmethod
+    async def csat_by_agent(self, query: ReportQuery) -> dict[str, float]:
+        """Average CSAT rating per agent id (agents without ratings left out)."""
+
 
 @dataclass(frozen=True)
 class QualityFigures:
-    """CSAT, QA and the bot's deflection for a report's period and filters (None: no data)."""
+    """CSAT, QA and the bot's deflection for a report's period and filters (None: no data).
+
+    deflection_rate: of the tickets the FAQ bot answered in the period, the share it closed
+    without a person (an `answer` record whose outcome is deflected)."""
 
     csat_average: float | None = None
     csat_responses: int = 0
     qa_average: float | None = None
     deflection_rate: float | None = None
-
-
-class QualitySource(ABC):
-    """Where the reports read the figures other parts keep (the csat plugin's ratings, QA
-    reviews, the FAQ bot's answers): one small interface, so the reports do not know their stores."""
-
-    @abstractmethod
-    async def figures(self, query: ReportQuery) -> QualityFigures: ...
-
-    @abstractmethod
-    async def csat_by_agent(self, query: ReportQuery) -> dict[str, float]:
-        """Average rating per agent id (agents without ratings left out)."""
-
-
-class NoQualityData(QualitySource):
-    """No CSAT, QA or bot figures kept in this hub: every such figure is None."""
-
-    async def figures(self, query: ReportQuery) -> QualityFigures:
-        return QualityFigures()
-
-    async def csat_by_agent(self, query: ReportQuery) -> dict[str, float]:
-        return {}

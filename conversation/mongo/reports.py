@@ -9,10 +9,20 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from conversation.areas.reports import AgentFigures, Backlog, Reports, TimeFigures
+from conversation.areas.reports import AgentFigures, Backlog, QualityFigures, Reports, TimeFigures
 from conversation.codec import as_utc
 from conversation.mongo.db import Area, _unavailable_when_unreachable
-from conversation.reports import BACKLOG_AGES, BUCKET_SECONDS, ReportFilters, ReportQuery, TicketFact
+from conversation.reports import (
+    BACKLOG_AGES,
+    BOT_ANSWER_KIND,
+    BOT_PLUGIN,
+    BUCKET_SECONDS,
+    DEFLECTED,
+    ReportFilters,
+    ReportQuery,
+    TicketFact,
+    ratio,
+)
 
 TIMES = ("created_at", "first_response_at", "resolved_at", "first_resolved_at")
 
@@ -234,3 +244,38 @@ class MongoReports(Area, Reports):
         ):
             rows.setdefault(doc["_id"], {}).update(resolution_p50_s=doc["p50"], resolved=doc["n"])
         return [AgentFigures(agent_id, **values) for agent_id, values in sorted(rows.items())]
+
+    @_unavailable_when_unreachable
+    async def quality_figures(self, query: ReportQuery) -> QualityFigures:
+        match = _match(query.filters, "assignee_id", "c.")
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"plugin": BOT_PLUGIN, "kind": BOT_ANSWER_KIND, "created_at": _in(query.start, query.end)}}
+        ]
+        if match:
+            pipeline += [
+                {
+                    "$lookup": {
+                        "from": "conversations",
+                        "localField": "conversation_id",
+                        "foreignField": "_id",
+                        "as": "c",
+                    }
+                },
+                {"$unwind": "$c"},
+                {"$match": match},
+            ]
+        pipeline += [
+            {
+                "$group": {
+                    "_id": "$conversation_id",
+                    "deflected": {"$max": {"$cond": [{"$eq": ["$status", DEFLECTED]}, 1, 0]}},
+                }
+            },
+            {"$group": {"_id": None, "answered": {"$sum": 1}, "deflected": {"$sum": "$deflected"}}},
+        ]
+        docs = await self._aggregate(self._db.records, pipeline)
+        bot = docs[0] if docs else {"answered": 0, "deflected": 0}
+        return QualityFigures(deflection_rate=ratio(bot["deflected"], bot["answered"]))
+
+    async def csat_by_agent(self, query: ReportQuery) -> dict[str, float]:
+        return {}

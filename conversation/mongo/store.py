@@ -131,6 +131,9 @@ class MongoStore(MongoStoreBase, Store):
             [("article_id", ASCENDING), ("version", DESCENDING)], name="history"
         )
         await self._conn.db.conversations.create_index([("created_at", ASCENDING)], name="created")  # reports
+        await self._conn.db.records.create_index(
+            [("plugin", ASCENDING), ("kind", ASCENDING), ("created_at", ASCENDING)], name="created"
+        )
         for field in ("first_response_at", "resolved_at", "first_resolved_at"):
             await self._conn.db.report_facts.create_index([(field, ASCENDING)], name=field)
         await self._conn.db.messages.create_index(

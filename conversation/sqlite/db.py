@@ -206,6 +206,7 @@ CREATE INDEX IF NOT EXISTS report_facts_resolved
     ON report_facts (resolved_at, resolved, resolution_s, agent_id, sla_met);
 CREATE INDEX IF NOT EXISTS report_facts_first_resolved ON report_facts (first_resolved_at, reopens);
 CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
+CREATE INDEX IF NOT EXISTS records_created ON records (plugin, kind, created_at);
 CREATE INDEX IF NOT EXISTS conversations_backlog ON conversations (created_at)
     WHERE status IN ('open', 'pending', 'snoozed') AND merged_into = '';
 CREATE INDEX IF NOT EXISTS conversations_resolved ON conversations (resolved_at) WHERE merged_into = '';

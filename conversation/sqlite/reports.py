@@ -8,9 +8,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from conversation.areas.reports import AgentFigures, Backlog, Reports, TimeFigures
+from conversation.areas.reports import AgentFigures, Backlog, QualityFigures, Reports, TimeFigures
 from conversation.codec import from_epoch_ms, to_epoch_ms
-from conversation.reports import BACKLOG_AGES, BUCKET_SECONDS, ReportFilters, ReportQuery, TicketFact
+from conversation.reports import (
+    BACKLOG_AGES,
+    BOT_ANSWER_KIND,
+    BOT_PLUGIN,
+    BUCKET_SECONDS,
+    DEFLECTED,
+    ReportFilters,
+    ReportQuery,
+    TicketFact,
+    ratio,
+)
 from conversation.sqlite.db import Area
 
 FACT_COLUMNS = (
@@ -226,3 +236,21 @@ class SQLiteReports(Area, Reports):
             return [AgentFigures(agent_id, **values) for agent_id, values in sorted(rows.items())]
 
         return await self._call(job, write=False)
+
+    async def quality_figures(self, query: ReportQuery) -> QualityFigures:
+        where, params = _where(query.filters, "assignee_id", "c.")
+        sql = (
+            "SELECT COUNT(DISTINCT r.conversation_id), "
+            f"COUNT(DISTINCT CASE WHEN r.status = '{DEFLECTED}' THEN r.conversation_id END) "
+            "FROM records r JOIN conversations c ON c.id = r.conversation_id "
+            f"WHERE r.plugin = ? AND r.kind = ? AND r.created_at >= ? AND r.created_at < ?{where}"
+        )
+
+        def job(conn: sqlite3.Connection) -> QualityFigures:
+            answered, deflected = conn.execute(sql, [BOT_PLUGIN, BOT_ANSWER_KIND, *_period(query), *params]).fetchone()
+            return QualityFigures(deflection_rate=ratio(deflected, answered))
+
+        return await self._call(job, write=False)
+
+    async def csat_by_agent(self, query: ReportQuery) -> dict[str, float]:
+        return {}

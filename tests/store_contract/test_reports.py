@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from conversation.areas.reports import QualityFigures
 from conversation.model import MessageKind, Status, new_id
+from conversation.records import Record
 from conversation.reports import ReportFilters, ReportQuery, TicketFact, fold_volume
 from conversation.store import Store
 from tests.store_contract.common import POLICY, inbound, outbound
@@ -184,3 +186,26 @@ async def test_agent_figures_join_replies_and_percentiles_per_agent(store: Store
     assert [(r.agent_id, r.replies) for r in email] == [("agent-2", 1)]
     only = await store.reports.agent_figures(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(agent="agent-2")))
     assert [(r.agent_id, r.replies, r.first_response_p50_s) for r in only] == [("agent-2", 1, 120)]
+
+
+async def test_quality_figures_count_the_tickets_the_bot_deflected(store: Store) -> None:
+    ids = await tickets_and_replies(store)  # a, b of sales; c, d, e of no team
+    answers = [  # (ticket, outcome, when): a deflected after a first "not helpful"; b not helpful; c still asked
+        (ids[0], "not_helpful", at(1.5)),
+        (ids[0], "deflected", at(2)),
+        (ids[1], "not_helpful", at(3)),
+        (ids[2], "asked", at(10)),
+        (ids[3], "deflected", at(-30)),  # before the period
+    ]
+    for number, (ticket_id, outcome, when) in enumerate(answers):
+        await store.records.create_record(
+            Record(f"answer-{number}", "faq", "answer", ticket_id, "", outcome, {"article_id": "a1"}, created_at=when)
+        )
+    await store.records.create_record(Record("other", "csat", "answer", ids[1], "", "deflected", {}, created_at=at(4)))
+    figures = await store.reports.quality_figures(DAY)
+    # three tickets answered in the day, one of them deflected
+    assert figures == QualityFigures(csat_average=None, csat_responses=0, qa_average=None, deflection_rate=0.3333)
+    sales = await store.reports.quality_figures(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(team="sales")))
+    assert sales.deflection_rate == 0.5
+    assert (await store.reports.quality_figures(ReportQuery(at(48), at(72)))).deflection_rate is None
+    assert await store.reports.csat_by_agent(DAY) == {}
