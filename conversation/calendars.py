@@ -22,6 +22,9 @@ MAX_SPECIAL_DAYS = 3000
 MAX_ICS_BYTES = 1_000_000
 # Summaries that mark an event as a working day (调休 make-up day), not a day off.
 WORKDAY_WORDS = ("补班", "上班", "调休上班", "班)", "班）", "working day", "workday", "make-up")
+# A word calendars use both ways: the weekday given off (调休日) and the weekend day worked in its place.
+SWAP_WORD = "调休"
+WEEKEND = (5, 6)  # Saturday, Sunday: the statutory days off that a make-up working day falls on
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,8 @@ def special_days_from_ics(data: bytes | str) -> tuple[dict[date, str], dict[date
 
     An event is a working day when its `X-HELPLINE-DAY` is `workday`, or (without that
     property) when its summary says so (补班, 上班, "working day"); every other event is a day
-    off. A multi-day event covers DTSTART up to, not including, DTEND. InvalidInput for a file
-    that is not iCalendar or holds timed events."""
+    off, except a bare 调休 (see `is_makeup_day`). A multi-day event covers DTSTART up to, not
+    including, DTEND. InvalidInput for a file that is not iCalendar or holds timed events."""
     import icalendar  # imported here: only an import needs it
 
     if len(data) > MAX_ICS_BYTES:
@@ -150,15 +153,25 @@ def special_days_from_ics(data: bytes | str) -> tuple[dict[date, str], dict[date
         kind = str(event.get("X-HELPLINE-DAY", "")).strip().lower()
         if kind not in ("", "holiday", "workday"):
             raise InvalidInput(f"event {summary!r}: X-HELPLINE-DAY is holiday or workday")
-        is_workday = kind == "workday" or (not kind and any(word in summary.lower() for word in WORKDAY_WORDS))
+        days = [start + timedelta(days=n) for n in range((end - start).days)]
+        is_workday = kind == "workday" or (not kind and is_makeup_day(summary, days))
         target = workdays if is_workday else holidays
-        day = start
-        while day < end:
+        for day in days:
             target[_day(day.isoformat(), "event date")] = summary
-            day += timedelta(days=1)
     if not holidays and not workdays:
         raise InvalidInput("the calendar file has no all-day events")
     return holidays, workdays
+
+
+def is_makeup_day(summary: str, days: list[date]) -> bool:
+    """Whether an event's summary names a make-up working day: 补班, 上班 (调休上班), "working
+    day"... A bare 调休 is read from the days it covers, as the published calendars mean it: on
+    a Saturday or Sunday (all of its days) it is the weekend day worked in exchange; on a weekday
+    (or a span of the holiday) it is time off."""
+    text = summary.lower()
+    if any(word in text for word in WORKDAY_WORDS):
+        return True
+    return SWAP_WORD in text and bool(days) and all(day.weekday() in WEEKEND for day in days)
 
 
 def with_special_days(calendar: Calendar, holidays: Mapping[date, str], workdays: Mapping[date, str]) -> Calendar:

@@ -181,6 +181,8 @@ def message_to_doc(msg: Message) -> dict[str, Any]:
     }
     if msg.direction is Direction.INBOUND and msg.external_id:
         doc["idem_key"] = idempotency_key(msg.channel, msg.external_id)
+    elif isinstance(msg.raw, dict) and isinstance(msg.raw.get(ONCE), str):
+        doc["idem_key"] = once_key(msg.raw[ONCE])
     return doc
 
 
@@ -273,6 +275,15 @@ def token_narrowing_from_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
 
 def idempotency_key(channel: str, external_id: str) -> str:
     return f"{channel}\x1f{external_id}"
+
+
+ONCE = "once"  # raw[ONCE]: the caller's key of a message stored once (Tickets.add_message_once)
+
+
+def once_key(key: str) -> str:
+    """The idempotency key of a message stored once: no channel is named "", so it never
+    meets an inbound message's key in the same unique index."""
+    return idempotency_key("", key)
 
 
 def subject_from(subject: str, text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conversation.errors import InvalidInput
@@ -18,7 +18,7 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # What a team's agents see (supervisors always see all their teams' tickets, admins all):
 # "assigned": of the team's tickets, the unassigned ones and their own (not a colleague's);
 # "team": every ticket of the team; "all": every ticket of every team, changing only their team's.
-VISIBILITIES = ("assigned", "team", "all")
+VISIBILITIES = ("assigned", "team", "all", "supervisors")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ DEFAULT_TEAMS = (
     Team("technical-support", {"zh-CN": "技术支持", "en": "Technical support"}),
     Team("finance", {"zh-CN": "财务/退款", "en": "Finance / refunds"}),
     Team("complaints", {"zh-CN": "投诉", "en": "Complaints"}),
+    # complaints about agents (the complaints plugin): seen by the team's supervisors only
+    Team("supervisors", {"zh-CN": "主管", "en": "Supervisors"}, visibility="supervisors"),
 )
 
 DEFAULT_CATEGORIES = (
@@ -164,7 +166,7 @@ def teams_of(agent_id: str, teams: Iterable[Team]) -> list[Team]:
 def with_member(team: Team, agent_id: str, member: bool) -> Team:
     """The team with `agent_id` added to or removed from its members."""
     members = set(team.members) | {agent_id} if member else set(team.members) - {agent_id}
-    return Team(team.id, team.names, sorted(members), team.visibility)
+    return replace(team, members=sorted(members))  # its lead and the rest stay
 
 
 def category_to_doc(category: Category) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import phonenumbers
 from conversation.errors import InvalidInput
 from conversation.knowledge import Article, translations
 from conversation.model import AuthorType, Direction, Message, MessageKind
+from conversation.secrets import luhn_valid
 
 PLUGIN = "kb"  # proposals are kept as records of this (hub-owned) namespace
 KIND = "proposal"
@@ -38,17 +39,6 @@ PHONE_MASK, EMAIL_MASK, ORDER_MASK, CARD_MASK = "[phone]", "[email]", "[order]",
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # 13 to 19 digits, possibly grouped by single spaces or dashes (4111 1111 1111 1111).
 _CARD = re.compile(r"(?<![\d+])\d(?:[ -]?\d){12,18}(?!\d)")
-
-
-def luhn_valid(digits: str) -> bool:
-    """The Luhn checksum every payment card number passes."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 def _cards(text: str) -> str:

@@ -254,12 +254,20 @@ class Reach:
     teams: frozenset[str] = frozenset()  # every ticket of these teams
     own_teams: frozenset[str] = frozenset()  # of these teams, the unassigned tickets (and the agent's own)
     no_team: bool = True  # tickets without a team (the queue nobody triaged yet)
+    every_team: bool = False  # every ticket but those of `hidden_teams` (an agent of an "all" team reading)
+    # Never these teams' tickets, whoever they are assigned to: teams whose visibility is
+    # "supervisors" (complaints about agents) for anyone who is not one of their supervisors.
+    hidden_teams: frozenset[str] = frozenset()
 
     @property
     def covers_none(self) -> bool:
-        return not (self.agent_id or self.teams or self.own_teams or self.no_team)
+        return not (self.agent_id or self.teams or self.own_teams or self.no_team or self.every_team)
 
     def covers(self, conversation: Conversation) -> bool:
+        if conversation.team and conversation.team in self.hidden_teams:
+            return False
+        if self.every_team:
+            return True
         if self.agent_id and conversation.assignee_id == self.agent_id:
             return True  # whoever assigned it to them meant them to work it
         if not conversation.team:

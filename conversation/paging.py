@@ -3,7 +3,8 @@ reaches the agent (never the customer). Pure decisions shared by every hub proce
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +39,20 @@ def page_reason(queue: Queue, now: datetime, *, threshold: int, max_wait: timede
         waited = int((now - queue.oldest_since).total_seconds() // 60)
         return PageReason("wait", {"minutes": str(waited), "limit": f"{max_wait.total_seconds() / 60:g}"})
     return None
+
+
+def backups_to_page(on_duty: Sequence[str], paged: Collection[str], owner: str = "") -> tuple[list[str], bool]:
+    """Who of the backup staff on duty to page now: those not paged yet, except the agent
+    who already has the ticket (paging someone about their own ticket calls in nobody new);
+    and whether that agent was left out for it (the thread says so)."""
+    fresh = [agent for agent in on_duty if agent not in paged]
+    return [agent for agent in fresh if agent != owner], bool(owner) and owner in fresh
+
+
+def page_id(key: str) -> str:
+    """The id of a page made as an effect a retry may repeat: the same key, the same page
+    (logged once); 24 hex digits like other ids."""
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def release_backup(queue: Queue) -> bool:

@@ -42,6 +42,9 @@ class RecordKind:
     queries: tuple[str, ...] = ()
     statuses: tuple[str, ...] = DEFAULT_STATUSES
     plugin: str = ""  # set when the hub registers the plugin
+    # Changed only through the plugin's own routes (its rules, what it tells the customer):
+    # the generic records API reads such records and refuses to create or change them.
+    managed: bool = False
 
     def check(self) -> None:
         """Raise ValueError naming what is wrong with the declaration (at start, not on first use)."""

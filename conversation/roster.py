@@ -400,6 +400,20 @@ def coverage_gaps(entries: Iterable[RosterEntry], tz_name: str, minimum: int, st
 
 
 # -- CSV ---------------------------------------------------------------------------------------
+class CsvLineError(InvalidInput):
+    """A roster CSV refused at one line: the API answers the line and the reason as details
+    (code `csv_line`), so the inbox can show both beside the file."""
+
+    code = "csv_line"
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line, self.reason = line, reason
+
+    def details(self) -> dict[str, Any]:
+        return {"line": self.line, "reason": self.reason}
+
+
 @dataclass
 class CsvRows:
     """Rows read from a roster CSV: entry inputs with the line each came from."""
@@ -413,21 +427,21 @@ def read_csv(text: str, *, max_rows: int = 5000) -> CsvRows:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in reader.fieldnames or []]
     if "kind" not in header or "agents" not in header:
-        raise InvalidInput("line 1: the header needs at least the columns kind and agents")
+        raise CsvLineError(1, "the header needs at least the columns kind and agents")
     unknown = [h for h in header if h not in CSV_COLUMNS]
     if unknown:
-        raise InvalidInput(f"line 1: unknown column(s) {', '.join(unknown)} (known: {', '.join(CSV_COLUMNS)})")
+        raise CsvLineError(1, f"unknown column(s) {', '.join(unknown)} (known: {', '.join(CSV_COLUMNS)})")
     reader.fieldnames = header
     result = CsvRows()
     for row in reader:
         line = reader.line_num
         if None in row:
-            raise InvalidInput(f"line {line}: more values than columns")
+            raise CsvLineError(line, "more values than columns")
         values = {k: (v or "").strip() for k, v in row.items() if (v or "").strip()}
         if not values:
             continue
         if len(result.rows) >= max_rows:
-            raise InvalidInput(f"line {line}: a roster CSV holds at most {max_rows} rows")
+            raise CsvLineError(line, f"a roster CSV holds at most {max_rows} rows")
         result.rows.append((line, values))
     return result
 

@@ -13,14 +13,23 @@ resolved or closed. The pauses are kept in the ticket's SLA state as wall-time i
 
 The ladder, per clock: `warn` at the policy's warn percentage (75 %), `breach` at 100 %
 (tell the team lead, page backup), `escalate` at the escalation percentage (move to a
-higher tier). `due_steps` says which steps have come and not yet fired; firing is recorded
-in the state under `step_key` so it happens once.
+higher tier; a ticket already with that team stays, and the thread says so). `due_steps`
+says which steps have come and are not done.
+
+Each step happens exactly once, across hub processes and restarts: a hub first claims the
+step in the state (`claim_step`: its name and a lease), then acts, each effect stored under
+its own `effect_key` so that doing it again is a no-op (the thread event, the lead's note,
+each page, the move), then marks it done (`finish_step`). A step claimed and not done
+whose claim's lease ran out (its hub died while acting) is claimed again by the next hub,
+which repeats the effects: those already made stay as they are, the rest are made once.
+While a step is claimed, the steps above it on its clock wait, so the thread keeps the
+ladder's order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,19 +105,30 @@ def policies_from_config(tables: Mapping[str, Mapping[str, Any]]) -> tuple[SlaPo
 
 
 @dataclass(frozen=True)
+class StepClaim:
+    """A ladder step a hub is acting on: another hub leaves it alone until `until` (the
+    claim's lease), then takes it over if it is still not done."""
+
+    owner: str
+    until: datetime
+
+
+@dataclass(frozen=True)
 class SlaState:
     """What the clocks need beyond the ticket: pauses and the open customer wait, and the
-    ladder steps already fired. Stored as JSON (see `to_json`)."""
+    ladder steps done and under way. Stored as JSON (see `to_json`)."""
 
     pauses: tuple[tuple[datetime, datetime | None], ...] = ()  # wall time; the last may be open
     awaiting_since: datetime | None = None  # a customer message waits for an agent reply since then
-    fired: Mapping[str, datetime] = field(default_factory=dict)  # step_key -> when it fired
+    fired: Mapping[str, datetime] = field(default_factory=dict)  # step_key -> when it was done
+    claims: Mapping[str, StepClaim] = field(default_factory=dict)  # step_key -> claimed, not done yet
 
     def to_json(self) -> dict[str, Any]:
         return {
             "pauses": [[start, end] for start, end in self.pauses],
             "awaiting_since": self.awaiting_since,
             "fired": dict(self.fired),
+            "claims": {key: {"owner": c.owner, "until": c.until} for key, c in self.claims.items()},
         }
 
     @classmethod
@@ -117,6 +137,7 @@ class SlaState:
             tuple((start, end) for start, end in data.get("pauses", [])),
             data.get("awaiting_since"),
             dict(data.get("fired", {})),
+            {key: StepClaim(c["owner"], c["until"]) for key, c in data.get("claims", {}).items()},
         )
 
 
@@ -124,10 +145,10 @@ def state_after_status(state: SlaState, status: Status, now: datetime) -> SlaSta
     """Open a pause when the ticket waits on the customer (or is resolved); close it when it is worked again."""
     paused = bool(state.pauses) and state.pauses[-1][1] is None
     if status in PAUSING and not paused:
-        return SlaState((*state.pauses, (now, None)), state.awaiting_since, state.fired)
+        return replace(state, pauses=(*state.pauses, (now, None)))
     if status not in PAUSING and paused:
         start = state.pauses[-1][0]
-        return SlaState((*state.pauses[:-1], (start, max(start, now))), state.awaiting_since, state.fired)
+        return replace(state, pauses=(*state.pauses[:-1], (start, max(start, now))))
     return state
 
 
@@ -139,9 +160,9 @@ def state_after_message(state: SlaState, message: Message, conversation: Convers
     if message.direction is Direction.INBOUND and not message.automatic:
         if conversation.first_response_at is None or state.awaiting_since is not None:
             return state
-        return SlaState(state.pauses, message.created_at, state.fired)
+        return replace(state, awaiting_since=message.created_at)
     if message.author_type is AuthorType.AGENT and state.awaiting_since is not None:
-        return SlaState(state.pauses, None, state.fired)
+        return replace(state, awaiting_since=None)
     return state
 
 
@@ -257,13 +278,52 @@ def step_key(clock: Clock, step: str) -> str:
     return f"{clock.key}:{step}"
 
 
-def due_steps(clock: Clock, policy: SlaPolicy, fired: Mapping[str, Any]) -> list[str]:
-    """The ladder steps the clock has reached and that have not fired yet, lowest first.
+def due_steps(
+    clock: Clock, policy: SlaPolicy, fired: Mapping[str, Any], claimed: Collection[str] = frozenset()
+) -> list[str]:
+    """The ladder steps the clock has reached and that are not done yet, lowest first.
 
-    A stopped clock fires nothing more; a step reached while the clock was stopped never fires."""
-    if clock.stopped_at is not None:
-        return []
+    A stopped clock starts no step (a step reached while the clock was stopped never fires),
+    but one claimed before it stopped is still owed: it came due, and its hub died while acting."""
     thresholds = [(WARN, policy.warn_percent), (BREACH, 100.0)]
     if policy.escalate_to_team:
         thresholds.append((ESCALATE, policy.escalate_percent))
-    return [step for step, percent in thresholds if clock.percent >= percent and step_key(clock, step) not in fired]
+    running = clock.stopped_at is None
+    return [
+        step
+        for step, percent in thresholds
+        if step_key(clock, step) not in fired
+        and ((running and clock.percent >= percent) or step_key(clock, step) in claimed)
+    ]
+
+
+def claim_step(state: SlaState, key: str, *, owner: str, now: datetime, lease: timedelta) -> SlaState | None:
+    """The state with the step `key` claimed by `owner` until now + lease; None when the step
+    is done, or claimed by a hub whose lease still runs (it may be acting now; even the same
+    hub waits, so two due checks of one process never act on one step at once)."""
+    if key in state.fired:
+        return None
+    held = state.claims.get(key)
+    if held is not None and held.until > now:
+        return None
+    return replace(state, claims={**state.claims, key: StepClaim(owner, now + lease)})
+
+
+def finish_step(state: SlaState, key: str, *, now: datetime) -> SlaState | None:
+    """The state with the step `key` done; None when it was done already (by another hub
+    that took it over: its effects are the same ones, made once)."""
+    if key in state.fired:
+        return None
+    return replace(state, fired={**state.fired, key: now}, claims={k: c for k, c in state.claims.items() if k != key})
+
+
+def effect_key(conversation_id: str, key: str, effect: str) -> str:
+    """The key one effect of a ladder step is stored under, so that making it again is a no-op:
+    e.g. ("c1", "first_response:breach", "event")."""
+    return f"sla:{conversation_id}:{key}:{effect}"
+
+
+def moves_on_escalation(team: str, policy: SlaPolicy) -> bool:
+    """Whether the escalate step moves the ticket: not when it is already with the higher tier
+    (nothing to move; the thread says it stays there)."""
+    return bool(policy.escalate_to_team) and team != policy.escalate_to_team

@@ -17,6 +17,9 @@ The rule, by role (an API token may narrow its agent's role and teams, never wid
   it meant them to work it), whatever its team; the owner of a callback task reads and
   changes its ticket the same way while the task is open, and always sees and closes the
   task (`allows_callback`).
+- A team whose visibility is "supervisors" (complaints about agents, kept from the agent
+  they are about) is seen by its supervisors and admins only: its agents, agents of "all"
+  teams, and anyone it is assigned to outside its supervisors never see its tickets.
 - Tickets without a team are everyone's by default: a new ticket has none until a rule,
   its category or an agent gives it one, and hiding that queue would leave customers
   unanswered. `[desk] no_team_visible_to = "supervisors"` keeps them to supervisors and
@@ -35,6 +38,7 @@ from conversation.desk import Team, teams_of
 from conversation.model import ROLE_RANKS, Agent, ApiToken, Conversation, Reach, Role
 
 NO_TEAM_CHOICES = ("everyone", "supervisors")
+SUPERVISORS_ONLY = "supervisors"  # a team visibility: its tickets are for its supervisors (and admins) alone
 
 
 class Access(StrEnum):
@@ -51,6 +55,7 @@ class Viewer:
     teams: tuple[Team, ...] = ()
     every_ticket: bool = False  # an admin, or an admin's token narrowed in role only: no team limits it
     token_limits: str = ""  # an admin's token that narrows: how ("teams (finance)"), to say why admin routes refuse
+    withheld: frozenset[str] = frozenset()  # "supervisors" teams this viewer does not supervise: never seen
 
 
 VIEWER: web.RequestKey[Viewer] = web.RequestKey("viewer")
@@ -72,7 +77,9 @@ def viewer_for(agent: Agent, teams: Iterable[Team], token: ApiToken | None = Non
         acting = [t for t in (teams if agent.role is Role.ADMIN else acting) if t.id in wanted]
         role = lower_role(role, Role.SUPERVISOR)  # a token kept to some teams is never an admin
     every_ticket = agent.role is Role.ADMIN and (token is None or token.teams is None)
-    return Viewer(replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token))
+    supervised = {t.id for t in acting} if role in (Role.SUPERVISOR, Role.ADMIN) else set()
+    withheld = frozenset(t.id for t in teams if t.visibility == SUPERVISORS_ONLY and t.id not in supervised)
+    return Viewer(replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token), withheld)
 
 
 def admin_token_limits(agent: Agent, token: ApiToken | None) -> str:
@@ -105,16 +112,20 @@ class AccessPolicy:
             return NOTHING
         if viewer.every_ticket:
             return None
-        if access is Access.READ and any(t.visibility == "all" for t in viewer.teams):
+        every_team = access is Access.READ and any(t.visibility == "all" for t in viewer.teams)
+        if every_team and not viewer.withheld:
             return None
         supervisor = agent.role is Role.SUPERVISOR
-        full = frozenset(t.id for t in viewer.teams if supervisor or t.visibility != "assigned")
-        own = frozenset(t.id for t in viewer.teams) - full
+        seen = [t for t in viewer.teams if t.id not in viewer.withheld]
+        full = frozenset(t.id for t in seen if supervisor or t.visibility != "assigned")
+        own = frozenset(t.id for t in seen) - full
         return Reach(
             agent_id=agent.id if agent.role is not Role.READ_ONLY else "",
             teams=full,
             own_teams=own,
             no_team=supervisor or self.no_team_visible_to == "everyone",
+            every_team=every_team,
+            hidden_teams=viewer.withheld,
         )
 
     def allows(self, viewer: Viewer, conversation: Conversation, access: Access) -> bool:
@@ -127,6 +138,8 @@ class AccessPolicy:
         owner always may (read, and change unless read-only): they were given the call to make,
         whoever the ticket is assigned to or whichever team has it now."""
         agent = viewer.agent
+        if conversation.team in viewer.withheld:
+            return False  # a complaint about an agent: not even a callback task shows it to them
         if owner_id and owner_id == agent.id and agent.active:
             return access is Access.READ or changes_allowed(agent)
         return self.allows(viewer, conversation, access)

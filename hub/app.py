@@ -48,7 +48,10 @@ from hub.knowledge_model import KnowledgeModel
 from hub.metrics import CONTENT_TYPE, Metrics, team_agents_online, team_queues
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
+from hub.platform import PlatformClient
 from hub.plugin_host import PluginHost
+from hub.privacy import SecretsGuard
+from hub.redact import install_log_redaction
 from hub.report_facts import ReportFacts
 from hub.report_mail import DailyReport, Sender
 from hub.reports import ReportService
@@ -83,6 +86,8 @@ class Hub(ChannelPort):
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.language = config.hub.language
+        self.secrets = SecretsGuard(self.language, warn=config.privacy.warn_customers)  # [privacy]
+        install_log_redaction()  # customers' secrets out of every log record, libraries' too
         self.store = store or open_store(
             config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
         )
@@ -142,10 +147,12 @@ class Hub(ChannelPort):
                 clock=lambda: self.actions.clock(),
                 language=self.language,
                 port=self,
+                platform=self._platform_client(config),
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
         self.actions.ticket_listener = self.plugin_host.ticket_changed
+        self.actions.resolve_guard = self.plugin_host.resolve_refusal
         self.status_links: StatusLinks | None = None  # made at start when [status_page] is on (its key may be stored)
         self.pipeline = Pipeline(
             self.store,
@@ -162,12 +169,15 @@ class Hub(ChannelPort):
             language=config.hub.language,
             runtime=self.plugin_host,
             port=self,
+            secrets=self.secrets,
         )
         self.sla = SlaEngine(
             self.store,
             self.bus,
             self.actions,
             config.sla.rules,
+            routing=self.services.routing,
+            owner=self.instance_id,
             on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
         )
         self.report_facts = ReportFacts(self.store, self.bus, config.sla.rules, lambda: self.actions.clock())
@@ -251,6 +261,7 @@ class Hub(ChannelPort):
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
         self._background.append(self.supervisor.run("plugin-timers", self.plugin_host.timer_loop_step))
+        await self.plugin_host.start_plugins()  # their standing timers (a monthly report)
         self._background.append(
             self.supervisor.run("callbacks-due", lambda: raise_due_step(self.services.hotline, self.instance_id))
         )
@@ -275,6 +286,16 @@ class Hub(ChannelPort):
             ", ".join(p.name for p in self.plugins) or "none",
         )
 
+    def _platform_client(self, config: Config) -> PlatformClient | None:
+        if not config.platform.enabled:
+            return None
+        counted = self.metrics.platform_calls
+        return PlatformClient(config.platform, on_call=lambda op, outcome: counted.labels(op, outcome).inc())
+
+    async def _close_platform(self) -> None:
+        if self.plugin_host.platform is not None:
+            await self.plugin_host.platform.close()
+
     async def stop(self) -> None:
         """Each stage runs even when an earlier one fails; the store is closed in any case."""
         grace = self.config.hub.shutdown_grace_seconds
@@ -287,6 +308,7 @@ class Hub(ChannelPort):
             ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             ("webhook client", self.webhook_sender.close),
+            ("platform client", self._close_platform),
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
         ]
         try:
@@ -329,7 +351,7 @@ class Hub(ChannelPort):
         """The daily summary's way out: `[reports] email_channel`, else the first email channel that can send."""
         wanted = self.config.reports.email_channel
         for name, adapter in self.adapters.items():
-            sends = getattr(adapter, "send_notice", None)
+            sends = getattr(adapter, "send_mail", None)
             if sends is not None and (name == wanted or not wanted) and setting_value(adapter.settings, "smtp_host"):
                 return sends  # type: ignore[no-any-return]
         if self.config.reports.daily_to:

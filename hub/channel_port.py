@@ -12,11 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from conversation.desk import Team
 from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
+from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
 from hub.blobs import BlobStore, PendingUploads
 from hub.events import Event, EventBus, Subscription
 from hub.i18n import SOURCE_LOCALE, match_locale
+from hub.privacy import SecretsGuard
 from hub.sdk import Adapter, IngestUnavailable
 from hub.status_links import StatusLinks
 from hub.thread_events import ThreadEvent
@@ -70,6 +73,7 @@ class ChannelPort:
     blobs: BlobStore
     services: Services
     adapters: dict[str, Adapter]
+    secrets: SecretsGuard  # [privacy]: an edit's secrets go the way a message's do
     status_links: StatusLinks | None  # None: [status_page] is off (or the hub not started)
 
     @property
@@ -77,6 +81,9 @@ class ChannelPort:
         return StoreReads(self.store)
 
     async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
+        secrets: frozenset[SecretKind] = frozenset()
+        if text is not None:  # an edit is kept like the message it changes: without secrets
+            text, secrets = self.secrets.text(text)
         try:
             message = await self.store.tickets.edit_inbound(
                 channel, external_id, text=text, deleted=deleted, at=utcnow()
@@ -86,7 +93,17 @@ class ChannelPort:
         if message is None:
             return False
         self.message_changed(message.conversation_id, message.id, edited=text is not None, deleted=deleted)
+        if secrets:
+            await self._warn_about_secrets(message.conversation_id)
         return True
+
+    async def _warn_about_secrets(self, conversation_id: str) -> None:
+        conversation = await self.store.tickets.get_conversation(conversation_id)
+        if conversation is None:
+            return
+        contact = await self.store.contacts.get_contact(conversation.contact_id)
+        language = contact.language if contact is not None else ""
+        await self.secrets.warn_once(self.store, self.services.conversations, conversation, language)
 
     async def post_event(
         self, conversation_id: str, key: str, params: dict[str, str], *, raw: dict[str, Any] | None = None
@@ -152,8 +169,14 @@ class ChannelPort:
         chosen = match_locale(language, found.names) or match_locale(SOURCE_LOCALE, found.names)
         return found.names[chosen] if chosen else team
 
+    async def team(self, team_id: str) -> Team | None:
+        return await self.store.desk.get_team(team_id) if team_id else None
+
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
         return PendingUploads(self.blobs.directory.parent / "uploads" / channel, self.blobs, ttl)
 
     def channel_adapter(self, name: str) -> Adapter | None:
         return self.adapters.get(name)
+
+    def channel_type(self, name: str) -> str:
+        return self.services.routing.channel_types.get(name, name)

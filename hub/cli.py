@@ -1,4 +1,4 @@
-"""The `helpline` command: serve, init, agent add, token create, faq eval, kb import/export."""
+"""The `helpline` command: serve, init, agent add, token create, faq eval, kb import/export, platform check."""
 
 from __future__ import annotations
 
@@ -75,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         kb_command.add_argument("--format", choices=["jsonl", "csv"], help="default: the file's extension, else jsonl")
         kb_command.add_argument("--config", type=Path, default=Path("hub.toml"))
 
+    platform = commands.add_parser("platform", help="the platform API").add_subparsers(dest="action", required=True)
+    platform_check = platform.add_parser("check", help="check that [platform] answers signed, as documented")
+    platform_check.add_argument("--config", type=Path, default=Path("hub.toml"))
+
     args = parser.parse_args(argv)
     if args.command == "faq":  # reads only its files: no hub.toml, no store
         if args.articles is None and args.train is None:
@@ -87,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "init":
             return _init(args.path, args.force)
+        if args.command == "platform":  # reads only [platform]: no other secret needs to be set
+            return _platform_check(args.config)
         # agent add and token create need only the database: no channel secret has to be set for them
         config = load_config(args.config, store_only=args.command != "serve")
         if args.command == "serve":
@@ -109,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         url = mask_url(config.storage.url)
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
         return EXIT_STORE
+
+
+def _platform_check(path: Path) -> int:
+    from hub.platform.check import check_platform, platform_section
+
+    passed = asyncio.run(check_platform(platform_section(path), print))
+    return 0 if passed else 1
 
 
 def cli_actor() -> Actor:

@@ -22,6 +22,8 @@ from conversation.store import Ticketing
 from hub.access import NO_TEAM_CHOICES
 from hub.clientaddr import HEADERS, Network, trusted_networks
 from hub.i18n import require_catalog
+from hub.platform.client import check_section as check_platform
+from hub.platform.settings import PlatformSection
 from hub.registry import Registry, discover
 from hub.settings import (
     MIN_GENERATED_SECRET,
@@ -244,6 +246,15 @@ class ReportsSection:
     email_channel: str = setting(str, "", "the email channel that sends it (default: the first that can send)")
 
 
+@dataclass(frozen=True, slots=True)
+class PrivacySection:
+    """[privacy]: secrets customers type are always redacted before storage; the warning can be off."""
+
+    warn_customers: bool = setting(
+        bool, True, "tell a customer once per ticket, in their language, not to send card numbers, passwords or codes"
+    )
+
+
 SECTION_TYPES: dict[str, type] = {
     "hub": HubSection,
     "storage": StorageSection,
@@ -257,6 +268,8 @@ SECTION_TYPES: dict[str, type] = {
     "routing": RoutingSection,
     "knowledge": KnowledgeSection,
     "reports": ReportsSection,
+    "privacy": PrivacySection,
+    "platform": PlatformSection,
 }
 # The declarations the validator (and the README's tables) read, generated from the sections.
 SECTIONS: dict[str, dict[str, Field]] = {name: fields_of(section) for name, section in SECTION_TYPES.items()}
@@ -301,6 +314,8 @@ class Config:
     routing: RoutingSection = field(default_factory=RoutingSection)
     knowledge: KnowledgeSection = field(default_factory=KnowledgeSection)
     reports: ReportsSection = field(default_factory=ReportsSection)
+    privacy: PrivacySection = field(default_factory=PrivacySection)
+    platform: PlatformSection = field(default_factory=PlatformSection)
 
     @property
     def data_dir(self) -> Path:
@@ -369,7 +384,11 @@ def parse_config(
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
         knowledge=section_of(KnowledgeSection, _order_pattern_checked(values["knowledge"])),
         reports=section_of(ReportsSection, _reports_checked(values["reports"])),
+        privacy=section_of(PrivacySection, values["privacy"]),
+        platform=section_of(PlatformSection, values["platform"]),
     )
+    if not store_only:
+        check_platform("platform", config.platform)
     if config.status_page.enabled and not config.hub.public_url:
         raise ConfigError("status_page.enabled: the links need hub.public_url (the address customers reach)")
     if store_only:

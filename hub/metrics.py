@@ -96,6 +96,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.platform_calls = Counter(
+            "helpline_platform_calls",
+            "Calls of the platform API by operation and outcome (ok, not_found, refused, unavailable, bad_answer)",
+            ["operation", "outcome"],
+            registry=self.registry,
+        )
 
     def set_team_queues(self, queues: Mapping[str, tuple[int, float]]) -> None:
         """Per team: (queue depth, oldest wait in seconds); a team whose queue drained drops to 0."""

@@ -24,6 +24,7 @@ from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
+from hub.privacy import SecretsGuard
 from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
@@ -67,6 +68,7 @@ class Pipeline:
         language: str = SOURCE_LOCALE,
         runtime: PluginRuntime | None = None,
         port: HubPort | None = None,
+        secrets: SecretsGuard | None = None,
     ) -> None:
         self.runtime = runtime  # records and timers for the plugins' contexts
         self.port = port  # what plugins may read and ask of the hub (PluginContext.hub)
@@ -85,6 +87,7 @@ class Pipeline:
         self.instance_id = instance_id
         self.clock = clock
         self.language = language  # for customers whose language is unknown or has no catalog
+        self.secrets = secrets or SecretsGuard(language)
         self.accepting = True
         self.concurrency = concurrency
         self.backlog = backlog
@@ -106,6 +109,8 @@ class Pipeline:
         except InvalidInbound:
             self.metrics.rejected.labels(getattr(inbound, "channel", "?")).inc()
             raise
+        # Before anything keeps it: the store, its search index, the inbox, webhooks, plugins.
+        inbound, secrets = await self.secrets.inbound(inbound)
         try:
             record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=self.ticketing)
         except StoreUnavailable as exc:
@@ -124,6 +129,9 @@ class Pipeline:
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
         self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
+        if secrets and not inbound.automatic and not inbound.record_only:
+            language = best_locale(record.contact.language or inbound.sender.language, self.language)
+            await self.secrets.warn_once(self.store, self.actions, record.conversation, language)
         if self.plugins:
             self._spawn(record.message, record.conversation, record.contact)
         return record

@@ -24,19 +24,20 @@ from datetime import datetime
 
 from conversation.model import Conversation, utcnow
 from conversation.store import Store, StoreUnavailable
-from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes, told_holder, with_told
+from conversation.ticket_changes import EVENT_KINDS, TicketChange, ticket_changes
 from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_delay
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
-from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, TimerContext
+from hub.platform import PLATFORM_TIMER, PlatformClient
+from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, ServiceContext, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
+from hub.told import mark_told
 
 log = logging.getLogger(__name__)
 
 TIMER_CHECK_SECONDS = 5.0
 TIMER_BATCH = 100
-MAX_TOLD_ATTEMPTS = 50  # compare-and-set rounds lost to other writers before giving up (each round is one write won)
 
 
 class PluginHost:
@@ -54,7 +55,9 @@ class PluginHost:
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
         port: HubPort | None = None,
+        platform: PlatformClient | None = None,
     ) -> None:
+        self._platform = platform  # the platform API's client ([platform]), shared by the plugins
         self.store = store
         self.port = port  # what plugins read beyond their ticket (team names, status links)
         self.records = records
@@ -72,6 +75,43 @@ class PluginHost:
                     f"plugin {plugin.name}: unknown events {sorted(unknown)} (known: {sorted(EVENT_KINDS)})"
                 )
             records.register(plugin.name, plugin.record_kinds)
+
+    @property
+    def platform(self) -> PlatformClient | None:
+        return self._platform
+
+    async def context(self, plugin: Plugin, conversation: Conversation | None) -> ServiceContext:
+        """A plugin's context outside a customer message, on `conversation` (or none)."""
+        contact = await self.store.contacts.get_contact(conversation.contact_id) if conversation else None
+        return ServiceContext(
+            plugin=plugin.name,
+            conversation=conversation,
+            contact=contact,
+            settings=plugin.settings,
+            actions=self.actions,
+            runtime=self,
+            language=best_locale(contact.language if contact else "", self.language),
+            hub=self.port,
+        )
+
+    async def start_plugins(self) -> None:
+        """Each plugin's `on_start`; a failure is logged and counted and does not stop the hub."""
+        for plugin in self.plugins.values():
+            try:
+                await plugin.on_start(await self.context(plugin, None))
+            except Exception:
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+                log.exception("plugin %s failed to start; its standing timers may be missing", plugin.name)
+
+    async def resolve_refusal(self, conversation: Conversation) -> str:
+        """The first plugin's reason this ticket may not be resolved yet ("" when none objects)."""
+        for plugin in self.plugins.values():
+            if type(plugin).resolve_refusal is Plugin.resolve_refusal:
+                continue
+            reason = await plugin.resolve_refusal(await self.context(plugin, conversation))
+            if reason:
+                return reason
+        return ""
 
     # -- timers ----------------------------------------------------------------------------
     async def schedule(self, timer: Timer) -> None:
@@ -110,7 +150,10 @@ class PluginHost:
             hub=self.port,
         )
         try:
-            await plugin.on_timer(ctx)
+            if timer.name == PLATFORM_TIMER:
+                await self._platform_retry(plugin, ctx)
+            else:
+                await plugin.on_timer(ctx)
         except StoreUnavailable:
             raise  # the lease runs out and the timer fires again
         except Exception:
@@ -126,6 +169,17 @@ class PluginHost:
             return
         await self.store.timers.finish_timer(timer)
 
+    @staticmethod
+    async def _platform_retry(plugin: Plugin, ctx: TimerContext) -> None:
+        """A platform side effect stored by `ctx.platform` (hub/platform/tools.py) came due:
+        repeat it with its own Idempotency-Key; raises (to be tried later) while the platform
+        is unavailable, then tells the plugin how it ended."""
+        done = await ctx.platform.resume(ctx.timer)
+        if done is None:
+            await plugin.on_platform_failed(ctx, str(ctx.timer.data.get("operation", "")))
+        else:
+            await plugin.on_platform_done(ctx, done)
+
     async def timer_loop_step(self, interval: float = TIMER_CHECK_SECONDS) -> None:
         """One round of the supervised loop: fire what is due, then wait (at once again after a full batch)."""
         if await self.fire_due_timers() < TIMER_BATCH:
@@ -133,18 +187,8 @@ class PluginHost:
 
     # -- what plugins told customers ------------------------------------------------------
     async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:
-        """Record `key` told at `mark` on the ticket for `plugin`; False when it was told already.
-        Retried on a lost compare-and-set (another field of the same change, another hub):
-        the winner's record is read again, so each news is decided on what was really told."""
-        holder = told_holder(plugin)
-        for _ in range(MAX_TOLD_ATTEMPTS):
-            told, version = await self.store.coordination.load_plugin_state(conversation_id, holder)
-            record = with_told(told, key, mark)
-            if record is None:
-                return False
-            if await self.store.coordination.set_plugin_state(conversation_id, holder, record, version=version):
-                return True
-        raise RuntimeError(f"plugin {plugin}: what was told on conversation {conversation_id} kept changing")
+        """Record `key` told at `mark` on the ticket for `plugin` (see `mark_told`)."""
+        return await mark_told(self.store, conversation_id, plugin, key, mark)
 
     # -- ticket events ---------------------------------------------------------------------
     def ticket_changed(self, before: Conversation, after: Conversation, fields: list[str]) -> None:

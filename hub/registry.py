@@ -31,7 +31,12 @@ BUILTIN_ADAPTERS = {
     "telegram": "adapters.telegram.adapter:TelegramAdapter",
     "slack": "adapters.slack.adapter:SlackAdapter",
 }
-BUILTIN_PLUGINS = {"greeting": "plugins.greeting:GreetingPlugin", "progress": "plugins.progress:ProgressPlugin"}
+BUILTIN_PLUGINS = {
+    "greeting": "plugins.greeting:GreetingPlugin",
+    "progress": "plugins.progress:ProgressPlugin",
+    "account": "plugins.account:AccountPlugin",
+    "complaints": "plugins.complaints:ComplaintsPlugin",
+}
 
 
 def _import(target: str) -> Callable[[], Any]:

@@ -1,6 +1,6 @@
 """The supervisors' daily summary by email: yesterday's figures (hub/reports.py) to the
 addresses of `[reports] daily_to`, once the local time passes `daily_at`, through an email
-channel's relay (`EmailAdapter.send_notice`).
+channel's relay (`EmailAdapter.send_mail`, as the complaints report).
 
 Once a day across hubs: the sending hub holds the lease `reports-daily` and then records
 the day in the coordination area's values; another hub (or a restart) sees the day as sent.

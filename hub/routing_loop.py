@@ -1,18 +1,17 @@
-"""Routing in the background: tickets as they arrive or reopen, backup pages the SLA engine
-asks for, and a sweep every few seconds (the queue, agents who came online or went
-offline, backup pages). Runs in every hub process; the `routing` lease lets one of them
-route at a time (a page is never dropped: see RoutingService.page_backup)."""
+"""Routing in the background: tickets as they arrive or reopen, and a sweep every few
+seconds (the queue, agents who came online or went offline, backup pages). Runs in every
+hub process; the `routing` lease lets one of them route at a time (a page is never dropped:
+see RoutingService.page_backup). A missed SLA target is told to the lead and pages backup
+as part of the SLA engine's breach step (hub/sla.py), exactly once, not here."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from conversation.paging import Page
 from conversation.store import StoreUnavailable
 from hub.events import Event, EventBus
 from hub.services.routing import RoutingService
-from hub.sla import PAGE_BACKUP_EVENT, SLA_BREACHED_EVENT
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +27,14 @@ def wants_routing(event: Event) -> bool:
     return event.type == "conversation.updated" and bool(changes & ROUTED_CHANGES) and "assignee_id" not in changes
 
 
-async def handle(event: Event, routing: RoutingService) -> list[Page]:
-    """One live event: route the ticket it names, page backup for a missed SLA
-    (`backup.page_requested`, reason code `sla` with the ticket's number), or let an agent
-    who came online pull from the queue. The pages made, for the caller's log."""
+async def handle(event: Event, routing: RoutingService) -> None:
+    """One live event: route the ticket it names, or let an agent who came online pull from the queue."""
     if wants_routing(event):
         conversation = await routing.store.tickets.get_conversation(event.conversation_id)
         if conversation is not None:
             await routing.route(conversation, reopened="status" in event.data.get("changes", ()))
-    elif event.type == SLA_BREACHED_EVENT:
-        conversation = await routing.store.tickets.get_conversation(event.conversation_id)
-        if conversation is not None:
-            await routing.tell_lead(conversation, str(event.data.get("clock", "")))
-    elif event.type == PAGE_BACKUP_EVENT:
-        conversation = await routing.store.tickets.get_conversation(event.conversation_id)
-        if conversation is not None:
-            return await routing.page_for(conversation, "sla", number=str(conversation.number))
     elif event.type == "presence.changed" and event.data.get("presence") == "online":
         await routing.sweep()
-    return []
 
 
 async def follow(bus: EventBus, routing: RoutingService) -> None:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 from aiohttp import web
 
 from conversation.business_time import Calendar
+from conversation.desk import Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
 from conversation.priority_rules import PrioritySource
@@ -47,6 +48,18 @@ from hub.i18n import (
 )
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, parse_json, read_json
+from hub.platform import (
+    Done,
+    NotVerified,
+    Order,
+    PlatformClient,
+    PlatformError,
+    PlatformNotConfigured,
+    PlatformRefused,
+    PlatformTools,
+    PlatformUnavailable,
+    PlatformUser,
+)
 from hub.ratelimit import SlidingWindow
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting, setting_value
 from hub.signing import (
@@ -62,6 +75,15 @@ from hub.supervise import Supervisor
 from hub.text import split_text
 
 __all__ = [
+    "Done",
+    "NotVerified",
+    "Order",
+    "PlatformError",
+    "PlatformNotConfigured",
+    "PlatformRefused",
+    "PlatformTools",
+    "PlatformUnavailable",
+    "PlatformUser",
     "SIGNATURE",
     "TIMESTAMP",
     "BadSignature",
@@ -107,6 +129,7 @@ __all__ = [
     "PluginRecords",
     "PluginRuntime",
     "EventContext",
+    "ServiceContext",
     "EVENT_KINDS",
     "Record",
     "RecordKind",
@@ -282,6 +305,10 @@ class HubPort(Protocol):
         """Another channel's adapter in this process (web chat sends a confirmation by email)."""
         ...
 
+    def channel_type(self, name: str) -> str:
+        """The adapter a channel runs (webchat, email, webhook...): what its identities prove."""
+        ...
+
     def report_channel(self, channel: str, *, up: bool, reason: str = "") -> None:
         """The channel's provider answers again (up) or not (a clear reason): /healthz, metrics, admin page."""
         ...
@@ -305,6 +332,10 @@ class HubPort(Protocol):
 
     async def team_name(self, team: str, language: str) -> str:
         """A team's name in that language (its id when the team is unknown)."""
+        ...
+
+    async def team(self, team_id: str) -> Team | None:
+        """A team (its members and visibility); None when there is no such team."""
         ...
 
 
@@ -442,6 +473,11 @@ class PluginRuntime(Protocol):
     @property
     def records(self) -> RecordActions: ...
 
+    @property
+    def platform(self) -> PlatformClient | None:
+        """The platform API's client ([platform]); None when the hub has none configured."""
+        ...
+
     async def schedule(self, timer: Timer) -> None: ...
 
     async def cancel(self, key: str) -> bool: ...
@@ -562,6 +598,7 @@ class PluginTools:
     conversation: Conversation | None
     contact: Contact | None
     runtime: PluginRuntime | None
+    hub: HubPort | None
 
     def _runtime(self) -> PluginRuntime:
         if self.runtime is None:
@@ -571,6 +608,26 @@ class PluginTools:
     @property
     def records(self) -> PluginRecords:
         return PluginRecords(self.plugin, self._runtime(), self.conversation)
+
+    @property
+    def platform(self) -> PlatformTools:
+        """The platform API for this ticket's customer (hub/platform/tools.py): lookups only by
+        a verified identity (`identity()`, else NotVerified), side effects durable, idempotent
+        and logged in the ticket's timeline. `available` is False without a [platform] section."""
+        message = getattr(self, "message", None)
+        ticket = self.conversation
+        channel = message.channel if message is not None else (ticket.channel if ticket is not None else "")
+        address = message.customer_address if message is not None else (ticket.customer_address if ticket else "")
+        return PlatformTools(
+            client=self.runtime.platform if self.runtime is not None else None,
+            plugin=self.plugin,
+            conversation=ticket,
+            contact=self.contact,
+            channel=channel,
+            address=address,
+            hub=self.hub,
+            runtime=self.runtime,
+        )
 
     async def schedule(self, at: datetime, name: str, data: dict[str, Any] | None = None, *, key: str = "") -> str:
         """Call this plugin's `on_timer` once at `at` (or soon after), in one hub of many, even
@@ -699,6 +756,21 @@ class TimerContext(TicketTools):
 
 
 @dataclass
+class ServiceContext(TicketTools):
+    """A plugin acting outside a customer message: at start (`on_start`, no ticket), for an
+    agent's request through the API, or asked whether a ticket may be resolved."""
+
+    plugin: str
+    conversation: Conversation | None
+    contact: Contact | None
+    settings: Any
+    actions: ConversationActions
+    runtime: PluginRuntime | None
+    language: str = SOURCE_LOCALE
+    hub: HubPort | None = None
+
+
+@dataclass
 class EventContext(TicketTools):
     """A ticket changed (`on_event`), after the change was stored.
 
@@ -762,3 +834,18 @@ class Plugin:
 
     async def on_event(self, ctx: EventContext) -> None:
         """A ticket changed in a way listed in `events`; errors are logged and counted, never undo the change."""
+
+    async def on_platform_done(self, ctx: TimerContext, done: Done) -> None:
+        """A platform side effect that had to wait (`ctx.platform.<effect>` answered None) is done."""
+
+    async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
+        """A platform side effect that had to wait was refused, or given up after its retries."""
+
+    async def on_start(self, ctx: ServiceContext) -> None:
+        """The hub started (every hub process, every start): schedule standing timers here
+        with a fixed `key`, so each start moves the one timer instead of adding another."""
+
+    async def resolve_refusal(self, ctx: ServiceContext) -> str:
+        """Why `ctx.conversation` may not be resolved or closed yet, in words for the agent
+        ("" when it may): the hub refuses the change with this reason."""
+        return ""

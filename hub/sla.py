@@ -5,29 +5,35 @@ The rules are conversation/sla.py; this module only reads, stores and acts:
 - `track` follows the live events of this process (status changes, messages) into the
   ticket's SLA state, stored with compare-and-set in the coordination area's per-ticket state;
 - `check_due` is the due-check job (like the snooze waker): run by one hub at a time under
-  the lease `sla-escalation`, and each step is claimed in the ticket's state by
-  compare-and-set before it acts, so a step fires once across hubs and restarts (a hub that
-  dies between claiming and acting loses that one step rather than repeating it);
+  the lease `sla-escalation`. Each step happens exactly once across hubs and restarts
+  (conversation/sla.py says how): claimed in the ticket's state by compare-and-set with this
+  hub's name and a lease (STEP_LEASE), acted on with effects stored under their own keys
+  (the thread event, the lead told, each backup page, the move: a retry repeats none of
+  them), then marked done. A hub that dies between claiming and finishing leaves the step
+  claimed; once the claim's lease ran out, the next due check (any hub's) finishes it;
 - `views` gives the clocks for the API and the inbox.
 
-Events other parts of the hub consume (published on the EventBus, `conversation_id` set):
+The engine tells the lead and pages backup itself, through the routing service, as part of
+the step. Notices it publishes on the EventBus (`conversation_id` set), once per step, by
+the hub that stored the step's thread event:
 - `sla.warning`: the assignee's ticket used `warn_percent` of a target;
-- `sla.breached`: a target is missed; tell the team lead;
-- `backup.page_requested` (PAGE_BACKUP_EVENT): page the team's on-duty backup staff
-  (the roster's backup paging consumes it); data: team, reason "sla_breach", clock, policy;
+- `sla.breached`: a target is missed (the lead was told);
+- `backup.page_requested` (PAGE_BACKUP_EVENT): the team's on-duty backup staff were paged
+  for the breach; data: team, reason "sla_breach", clock, policy;
 - `sla.escalated`: the ticket moved to the policy's higher tier.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conversation.business_time import ALWAYS_OPEN, Calendar, NeverOpen
-from conversation.model import Conversation, ConversationQuery, Status
+from conversation.model import Conversation, ConversationQuery, Status, new_id
 from conversation.sla import (
     BREACH,
     ESCALATE,
@@ -36,8 +42,12 @@ from conversation.sla import (
     Clock,
     SlaPolicy,
     SlaState,
+    claim_step,
     clocks,
     due_steps,
+    effect_key,
+    finish_step,
+    moves_on_escalation,
     policy_for,
     state_after_message,
     state_after_status,
@@ -47,6 +57,10 @@ from conversation.store import Store, StoreUnavailable
 from hub.api.serialize import iso
 from hub.events import Event, EventBus, Subscription
 from hub.services.conversations import ConversationService
+from hub.thread_events import ThreadEvent
+
+if TYPE_CHECKING:
+    from hub.services.routing import RoutingService
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +70,7 @@ SLA_ESCALATED_EVENT = "sla.escalated"
 PAGE_BACKUP_EVENT = "backup.page_requested"
 LEASE_NAME = "sla-escalation"
 LEASE = timedelta(seconds=60)
+STEP_LEASE = timedelta(seconds=60)  # how long a claimed step is left to its hub before another takes it over
 BATCH = 1000
 CHECKED_STATUSES = (Status.OPEN, Status.SNOOZED)  # pending, resolved and closed tickets' clocks are paused or stopped
 CAS_ATTEMPTS = 8
@@ -69,12 +84,16 @@ class SlaEngine:
         actions: ConversationService,
         policies: Sequence[SlaPolicy],
         *,
+        routing: RoutingService | None = None,
+        owner: str = "",
         on_breach: Callable[[str, str, str], None] = lambda team, clock, policy: None,
     ) -> None:
         self.store = store
         self.bus = bus
         self.actions = actions
         self.policies = tuple(policies)
+        self.routing = routing  # tells the lead and pages backup (None: the steps leave only their events)
+        self.owner = owner or f"sla-{new_id()}"  # this hub's name on the steps it claims
         self.on_breach = on_breach  # counts breaches (helpline_sla_breaches_total)
         self._subscription: Subscription | None = None
 
@@ -194,39 +213,59 @@ class SlaEngine:
         fired = 0
         for clock in ticket_clocks:
             state = await self.state(conv.id)
-            for step in due_steps(clock, policy, state.fired):
-                if await self._claim(conv.id, step_key(clock, step), now):
-                    conv = await self._act(conv, policy, clock, step)
+            for step in due_steps(clock, policy, state.fired, state.claims):
+                key = step_key(clock, step)
+                claim = functools.partial(claim_step, key=key, owner=self.owner, now=now, lease=STEP_LEASE)
+                if await self._change_state(conv.id, claim) is None:
+                    break  # another hub is on it: the steps above wait for it, so the ladder stays in order
+                conv = await self._act(conv, policy, clock, step, key)
+                if await self._change_state(conv.id, functools.partial(finish_step, key=key, now=now)) is not None:
                     fired += 1
+                    if step == BREACH:
+                        self.on_breach(conv.team, clock.kind, policy.name)
         return fired
 
-    async def _claim(self, conversation_id: str, key: str, now: datetime) -> bool:
-        def claim(state: SlaState) -> SlaState | None:
-            if key in state.fired:
-                return None  # another hub (or an earlier run) fired it
-            return SlaState(state.pauses, state.awaiting_since, {**state.fired, key: now})
-
-        return await self._change_state(conversation_id, claim) is not None
-
-    async def _act(self, conv: Conversation, policy: SlaPolicy, clock: Clock, step: str) -> Conversation:
+    async def _act(self, conv: Conversation, policy: SlaPolicy, clock: Clock, step: str, key: str) -> Conversation:
+        """The step's effects, each stored under its own key: acting again (a hub taking over
+        a step whose hub died) makes only those not made yet."""
         data = {"team": conv.team, "assignee_id": conv.assignee_id, "clock": clock.kind, "policy": policy.name}
+        once = functools.partial(effect_key, conv.id, key)
         if step == WARN:
-            percent = f"{policy.warn_percent:g}"
-            await self.actions.add_event(conv, "event.sla_warning", clock=clock.kind, percent=percent)
-            self.bus.publish(Event(SLA_WARNING_EVENT, conv.id, data))
+            event = ThreadEvent("event.sla_warning", {"clock": clock.kind, "percent": f"{policy.warn_percent:g}"})
+            if (await self.actions.add_thread_event_once(conv, event, once("event")))[1]:
+                self.bus.publish(Event(SLA_WARNING_EVENT, conv.id, data))
         elif step == BREACH:
-            await self.actions.add_event(conv, "event.sla_breached", clock=clock.kind)
-            self.on_breach(conv.team, clock.kind, policy.name)
-            self.bus.publish(Event(SLA_BREACHED_EVENT, conv.id, data))
-            self.bus.publish(Event(PAGE_BACKUP_EVENT, conv.id, {**data, "reason": "sla_breach"}))
+            event = ThreadEvent("event.sla_breached", {"clock": clock.kind})
+            new = (await self.actions.add_thread_event_once(conv, event, once("event")))[1]
+            if self.routing is not None:
+                await self.routing.tell_lead(conv, clock.kind, once=once("lead"))
+                await self.routing.page_for(conv, "sla", once=once("page"), number=str(conv.number))
+            if new:
+                self.bus.publish(Event(SLA_BREACHED_EVENT, conv.id, data))
+                self.bus.publish(Event(PAGE_BACKUP_EVENT, conv.id, {**data, "reason": "sla_breach"}))
         elif step == ESCALATE:
-            target = policy.escalate_to_team
-            if await self.store.desk.get_team(target) is None:
-                log.warning("SLA policy %s escalates to team %r, which does not exist", policy.name, target)
-                return conv
-            if conv.team != target:
-                conv = await self.actions.update_conversation(conv, {"team": target, "assignee_id": ""})
-            await self.actions.add_event(conv, "event.sla_escalated", clock=clock.kind, team=target)
+            conv = await self._escalate(conv, policy, clock, once("event"), data)
+        return conv
+
+    async def _escalate(
+        self, conv: Conversation, policy: SlaPolicy, clock: Clock, once: str, data: dict[str, Any]
+    ) -> Conversation:
+        """The event first, then the move: a retry finds the event it wrote (moving or staying)
+        and finishes the move it says."""
+        target = policy.escalate_to_team
+        if await self.store.desk.get_team(target) is None:
+            log.warning("SLA policy %s escalates to team %r, which does not exist", policy.name, target)
+            return conv
+        moves = moves_on_escalation(conv.team, policy)
+        key = "event.sla_escalated" if moves else "event.sla_already_with"
+        event = ThreadEvent(key, {"clock": clock.kind, "team": target})
+        stored, new = await self.actions.add_thread_event_once(conv, event, once)
+        if (stored.raw or {}).get("event", {}).get("key") != "event.sla_escalated":
+            return conv  # already with the higher tier: it stays, and nobody's ticket is taken away
+        fresh = await self.store.tickets.get_conversation(conv.id) or conv
+        if fresh.team != target:
+            conv = await self.actions.update_conversation(fresh, {"team": target, "assignee_id": ""})
+        if new:
             self.bus.publish(Event(SLA_ESCALATED_EVENT, conv.id, {**data, "to_team": target}))
         return conv
 

@@ -41,6 +41,7 @@ BODIES: dict[str, Any] = {
     "merge_contact": {"into": "{visible_contact}", "confirm": True},
     "handoff": {"team": "finance", "reason": "wrong desk"},
     "add_callback": {"due_at": "2099-01-01T08:00:00+00:00"},
+    "file_complaint": {"kind": "suggestion", "summary": "add a dark mode"},
 }
 
 
@@ -346,3 +347,40 @@ async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents
     finally:
         for who in (admin, lina, lead):
             await who.client.close()
+
+
+async def test_a_supervisors_only_ticket_is_404_on_every_route_to_an_agent_it_is_assigned_to(
+    server: TestServer, hub: Hub
+) -> None:
+    """A complaint about Li Na sits in a "supervisors" team: assigned to her, with her team
+    reading every ticket, in that very team as an agent, she still gets 404 everywhere and no
+    list, search, count or live event shows it; the team's supervisor works it."""
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina = await sign_in(server, AGENT)
+    boss = await add_agent(hub.store, "sup@example.com", Role.SUPERVISOR, "supervisor password 1", name="Sup")
+    try:
+        names = {"zh-CN": "主管", "en": "Supervisors"}
+        body = {"id": "board", "names": names, "visibility": "supervisors", "members": [lina.id, boss.id]}
+        await admin.call("POST", "/api/v1/teams", body, status=201)
+        await admin.call("PATCH", "/api/v1/teams/customer-service", {"visibility": "all"})
+        hidden = ids["conversation_id"]
+        await admin.call("PATCH", f"/api/v1/conversations/{hidden}", {"team": "board", "assignee_id": lina.id})
+        for route, (status, text) in (await walk(lina, ids)).items():
+            assert status == 404, (route, status, text)
+            assert "Secret Customer" not in text and "secret" not in text, route
+        page = await lina.call("GET", "/api/v1/conversations?q=invoice")
+        assert page["items"] == [] and page["total"] == 0
+        assert (await lina.call("GET", "/api/v1/conversations/counts"))["mine"] == 0
+        async with lina.client.ws_connect("/api/v1/live") as ws:
+            await hub.ingest(customer_message("a5", "still crashing", thread="t-a", sender=Sender("user-a")))
+            await hub.ingest(customer_message("b5", "any news?", thread="t-b", sender=Sender("user-b")))
+            assert (await ticket_event(ws))["conversation_id"] == ids["visible"]
+        sup = await sign_in(server, ("sup@example.com", "supervisor password 1"))
+        try:
+            assert (await sup.call("GET", f"/api/v1/conversations/{hidden}"))["conversation"]["team"] == "board"
+        finally:
+            await sup.client.close()
+    finally:
+        await admin.client.close()
+        await lina.client.close()

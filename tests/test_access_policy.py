@@ -84,3 +84,22 @@ def test_a_token_narrows_its_agents_role_and_teams_never_widens_them() -> None:
     assert viewer.agent.role is Role.SUPERVISOR and [t.id for t in viewer.teams] == ["tech"]
     assert not AccessPolicy().allows(viewer, ticket("cs"), Access.READ)
     assert AccessPolicy().allows(viewer, ticket("tech"), Access.WRITE)
+
+
+def test_a_supervisors_only_team_is_seen_by_its_supervisors_alone_whoever_it_is_assigned_to() -> None:
+    board = Team("board", {"en": "Supervisors"}, ["me", "colleague"], "supervisors")
+    wide = Team("cs", CS.names, CS.members, "all")
+    policy = AccessPolicy()
+    others = Team("board", board.names, ["colleague"], "supervisors")
+    for teams in ([board], [board, wide], [others, wide]):  # a member agent, an agent of an "all" team, both
+        viewer = viewer_for(agent(Role.AGENT), teams)
+        for conv in (ticket("board"), ticket("board", "me")):
+            assert not policy.allows(viewer, conv, Access.READ), (teams, conv)
+        assert policy.restricts(viewer)
+    assert policy.allows(viewer_for(agent(Role.AGENT), [others, wide]), ticket("tech"), Access.READ)  # the rest
+    assert policy.allows(viewer_for(agent(Role.SUPERVISOR), [board]), ticket("board", "me"), Access.WRITE)
+    outsider = viewer_for(agent(Role.SUPERVISOR, "other"), [board, TECH])  # supervises tech, not the board
+    assert not policy.allows(outsider, ticket("board", "other"), Access.READ)
+    assert policy.allows(viewer_for(agent(Role.ADMIN, "boss"), [board]), ticket("board"), Access.WRITE)
+    member = viewer_for(agent(Role.AGENT), [board])
+    assert not policy.allows_callback(member, ticket("board", "me"), Access.READ, owner_id="me")  # a task: still not

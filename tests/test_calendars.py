@@ -107,3 +107,28 @@ def test_the_shipped_example_names_its_source_and_says_it_is_an_example() -> Non
     assert not is_open(calendar, datetime(2027, 10, 1, 2, tzinfo=UTC))  # a Friday: National Day
     saturday = sorted(d for d in workdays if d.weekday() == 5)[0]
     assert is_open(calendar, datetime(saturday.year, saturday.month, saturday.day, 2, tzinfo=UTC))  # 10:00 local
+
+
+def ics_of(*events: tuple[str, str, str]) -> bytes:
+    """A calendar of all-day events (start, exclusive end, summary)."""
+    body = "".join(
+        f"BEGIN:VEVENT\r\nUID:{n}\r\nDTSTART;VALUE=DATE:{start}\r\nDTEND;VALUE=DATE:{end}\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\n"
+        for n, (start, end, summary) in enumerate(events)
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n{body}END:VCALENDAR\r\n".encode()
+
+
+def test_a_bare_调休_is_read_from_its_days_a_weekend_day_is_worked_a_weekday_or_a_holiday_span_is_off() -> None:
+    holidays, workdays = special_days_from_ics(
+        ics_of(
+            ("20270220", "20270221", "调休"),  # a Saturday: the make-up working day
+            ("20270213", "20270214", "春节 调休"),  # a Saturday too
+            ("20270215", "20270216", "调休"),  # a Monday: the day given off in exchange
+            ("20270206", "20270213", "春节调休"),  # a span over a weekend: the holiday itself
+            ("20271010", "20271011", "国庆节调休上班"),  # a Sunday said outright
+            ("20271004", "20271005", "国庆节（休）"),
+        )
+    )
+    assert workdays == {date(2027, 2, 20): "调休", date(2027, 2, 13): "春节 调休", date(2027, 10, 10): "国庆节调休上班"}
+    assert date(2027, 2, 15) in holidays and date(2027, 10, 4) in holidays
+    assert {date(2027, 2, d) for d in range(6, 13)} <= set(holidays)

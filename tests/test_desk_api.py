@@ -8,7 +8,7 @@ from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401
 
 async def test_a_new_hub_has_the_default_teams_and_categories(agent: Agent) -> None:
     teams = (await agent.call("GET", "/api/v1/teams"))["items"]
-    assert {t["names"]["zh-CN"] for t in teams} == {"客服", "技术支持", "财务/退款", "投诉"}
+    assert {t["names"]["zh-CN"] for t in teams} == {"客服", "技术支持", "财务/退款", "投诉", "主管"}
     categories = {c["id"]: c for c in (await agent.call("GET", "/api/v1/categories"))["items"]}
     assert categories["dispute"]["names"] == {"zh-CN": "交易纠纷", "en": "Transaction dispute"}
     assert categories["dispute"]["default_team"] == "finance"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from conversation.faq import DEFAULT_THRESHOLD, Example, Matcher, NgramMatcher, Prediction, default_matcher
+from conversation.faq import (
+    DEFAULT_THRESHOLD,
+    Example,
+    Matcher,
+    NgramMatcher,
+    Prediction,
+    default_matcher,
+    text_similarities,
+)
 from conversation.faq.dataset import (
     DatasetError,
     LabelledQuestion,
@@ -245,6 +253,9 @@ class Scripted:
     def explain(self, text: str, article_id: str, n: int = 3) -> list:
         return []
 
+    def similarity(self, a: str, b: str) -> float:
+        return float(a == b)
+
 
 def test_the_evaluation_figures_follow_their_definitions() -> None:
     model = Scripted(
@@ -372,3 +383,19 @@ def test_centred_embeddings_lose_what_every_example_shares() -> None:
     assert np.allclose(np.linalg.norm(dense, axis=1), 1, atol=1e-5)
     assert dense[0] @ dense[1] < -0.99  # opposite once the shared first axis is gone
     assert embed(["pw three", "x three"])[0] @ embed(["pw three", "x three"])[1] > 0.98  # before: nearly the same
+
+
+def test_similarity_says_which_texts_ask_alike_in_both_languages(model) -> None:
+    same = model.similarity("我的快递一直没到", "快递还没到怎么办")
+    other = model.similarity("我的快递一直没到", "如何修改登录密码")
+    assert 0 <= other < same <= 1.0001
+    assert model.similarity("refund my order", "refund my order") == pytest.approx(1.0, abs=1e-4)
+
+
+def test_text_similarities_group_what_no_model_was_trained_on() -> None:
+    texts = ["希望增加夜间配送", "建议增加夜间配送服务", "please add a dark mode", "add a dark mode please", ""]
+    sims = text_similarities(texts)
+    assert sims.shape == (5, 5)
+    assert sims[0, 1] > 0.3 and sims[2, 3] > 0.5
+    assert sims[0, 2] < 0.1 and sims[1, 3] < 0.1 and sims[4, :4].max() == 0
+    assert text_similarities([]).shape == (0, 0)

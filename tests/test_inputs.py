@@ -111,7 +111,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
                     "sites": {"default": {"identity_secret": "identity-secret-for-input-tests"}},
                 },
             },
-            "plugins": {"enabled": ["disputes"]},  # its record kind: the /v1/records routes reach real code
+            # their record kinds: the /v1/records and /v1/complaints routes reach real code
+            "plugins": {"enabled": ["disputes", "complaints"]},
             "hotline": {"webhook_secret": PBX_SECRET},
         },
     )
@@ -146,6 +147,8 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "article_id": "nope",
         "version": "1",
         "proposal_id": "nope",
+        "complaint_id": "nope",
+        "follow_up_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -578,6 +581,14 @@ def valid_bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
         ("PATCH", "/v1/agents/{agent_id}/profile"): {"capacity": 3},
         ("PUT", "/v1/me/presence"): {"status": "away"},
         ("POST", "/v1/kb/proposals/{proposal_id}/approve"): {"question": "能开发票吗", "article_id": ""},
+        ("POST", "/v1/conversations/{conversation_id}/complaint"): {"kind": "suggestion", "summary": "dark mode"},
+        ("POST", "/v1/complaints/{complaint_id}/move"): {"status": "investigating"},
+        ("POST", "/v1/complaints/{complaint_id}/outcome"): {"outcome": "refunded"},
+        ("POST", "/v1/complaints/{complaint_id}/follow-ups"): {
+            "text": "call the seller",
+            "owner": ids["agent_id"],
+            "due": "2030-01-01T08:00:00Z",
+        },
     }
 
 
@@ -615,12 +626,24 @@ async def real_ids(site: Site) -> dict[str, str]:
     )
     assert resolved.status == 200, await resolved.text()  # an agent's answer and resolve: a proposal to review
     assert await site.hub.services.learning.get(proposal_id(other.conversation.id))
+    complaint = await site.client.get("/api/v1/complaints", headers=site.bearer)
+    filed = (await complaint.json())["items"] or [
+        await made(f"/v1/conversations/{other.conversation.id}/complaint", {"kind": "complaint", "subject": "order"})
+    ]
+    followed = await site.client.post(
+        f"/api/v1/complaints/{filed[0]['id']}/follow-ups",
+        json={"text": "call", "owner": site.ids["agent_id"], "due": "2030-01-01T08:00:00Z"},
+        headers=site.bearer,
+    )
+    follow_up = (await followed.json())["data"]["follow_ups"][0]["id"]
     return {
         **site.ids,
         "record_id": record["id"],
         "webhook_id": webhook["id"],
         "callback_id": callback["id"],
         "entry_id": entry["id"],
+        "complaint_id": filed[0]["id"],
+        "follow_up_id": follow_up,
         "other_conversation": other.conversation.id,
         "other_contact": other.conversation.contact_id,
         "proposal_id": proposal_id(other.conversation.id),

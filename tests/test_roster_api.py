@@ -84,10 +84,19 @@ async def test_csv_import_replaces_the_roster_and_an_error_names_its_line(admin:
     bad = csv + "pattern,晚班,shift,nobody@example.com,mon,16:00,24:00,,,,\n"
     refused = await admin.call("POST", "/api/v1/roster/import", {"team": TEAM, "csv": bad}, status=422)
     assert refused["message"].startswith("line 6: ")
+    # the line and the reason apart, for the inbox to show beside the file
+    assert (refused["error"], refused["line"], refused["reason"]) == (
+        "csv_line",
+        6,
+        "agents: no agent 'nobody@example.com'",
+    )
     refused = await admin.call(
         "POST", "/api/v1/roster/import", {"team": TEAM, "csv": csv.replace("16:00", "16h", 1)}, status=422
     )
     assert refused["message"] == "line 2: end: '16h' is not a time (HH:MM, 00:00-23:59)"
+    assert (refused["line"], refused["reason"]) == (2, "end: '16h' is not a time (HH:MM, 00:00-23:59)")
+    header = await admin.call("POST", "/api/v1/roster/import", {"team": TEAM, "csv": "who,when\nx,y\n"}, status=422)
+    assert (header["error"], header["line"]) == ("csv_line", 1)
     assert len((await agent.call("GET", f"/api/v1/roster?team={TEAM}"))["entries"]) == 4  # nothing changed
 
 

@@ -125,3 +125,31 @@ async def _eventually_state(roster: Any, agent_id: str, state: str) -> None:
         return bool((await roster.presence()).get(agent_id) == state)
 
     await eventually(reached)
+
+
+async def test_a_refused_roster_csv_says_which_line_and_why_beside_the_form(
+    hub_url: tuple[Hub, str],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-roster")
+    await page.select_option("#roster-team", TEAM)
+    form = page.locator("#roster-import")
+    csv = (
+        "kind,agents,weekdays,start,end\n"
+        "pattern,wang@example.com,mon-fri,08:00,16:00\n"
+        "pattern,nobody@example.com,mon,08:00,16:00\n"
+    )
+    await form.locator("textarea[name=csv]").fill(csv)
+    await form.locator("button[type=submit]").click()
+    error = page.locator("#roster-import-error")
+    await expect(error).to_contain_text("第 3 行未通过")
+    await expect(error).to_contain_text("nobody@example.com")
+    assert await hub.store.roster.list_entries(TEAM) == []  # nothing of the file was kept
+    await form.locator("textarea[name=csv]").fill(csv.rsplit("pattern,nobody", 1)[0])
+    await form.locator("button[type=submit]").click()
+    await expect(error).to_have_count(0)  # the next try clears it
+    await expect(page.locator("#roster-entries li")).to_have_count(1)

@@ -378,12 +378,11 @@ async def test_tickets_without_a_team_go_to_the_default_team(desk: Desk) -> None
     assert updated is not None and updated.team == TEAM  # filed under the team that took it
 
 
-async def test_a_missed_sla_pages_backup_through_the_routing_follower(desk: Desk) -> None:
-    """The SLA engine's `backup.page_requested` reaches the routing service's page_for: the page is
+async def test_a_missed_sla_pages_backup_through_the_routing_service(desk: Desk) -> None:
+    """The SLA engine's breach step pages through the routing service's page_for: the page is
     logged with reason `sla` and the backup on duty becomes routable."""
     from conversation.sla import policies_from_config
-    from hub.routing_loop import handle
-    from hub.sla import PAGE_BACKUP_EVENT, SlaEngine
+    from hub.sla import SlaEngine
 
     services = desk.services
     engine = SlaEngine(
@@ -391,18 +390,12 @@ async def test_a_missed_sla_pages_backup_through_the_routing_follower(desk: Desk
         services.conversations.bus,
         services.conversations,
         policies_from_config({"all": {"first_response_minutes": 10}}),
+        routing=services.routing,
     )
-    subscription = services.conversations.bus.subscribe()
     ticket = await desk.ticket()
     desk.tick(minutes=11)
     assert await engine.check_due() == 2  # warn and breach
-    requests = []
-    while not subscription.queue.empty():
-        event = subscription.queue.get_nowait()
-        if event.type == PAGE_BACKUP_EVENT:
-            requests.append(event)
-    (request,) = requests
-    (page,) = await handle(request, services.routing)
+    (page,) = await desk.store.roster.list_pages(TEAM)
     assert (page.agent_id, page.reason, page.conversation_id) == ("chen", "sla", ticket.id)
     assert ("event.backup_paged.sla", {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)}) in (
         await desk.events(ticket)

@@ -97,6 +97,8 @@ def test_a_reply_stops_the_first_response_clock_met_or_not() -> None:
     )
     assert late[FIRST_RESPONSE].met is False and late[FIRST_RESPONSE].breached
     assert due_steps(late[FIRST_RESPONSE], POLICY, {}) == []  # a stopped clock fires nothing
+    # ... except a step claimed before it stopped, whose hub died while acting: that one is owed
+    assert due_steps(late[FIRST_RESPONSE], POLICY, {}, {"first_response:breach"}) == [BREACH]
 
 
 def test_pending_pauses_every_clock_and_moves_the_deadline() -> None:

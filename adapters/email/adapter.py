@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import formataddr, formatdate, getaddresses, make_msgid
+from email.utils import formataddr, formatdate, getaddresses
 from typing import Any, ClassVar
 
 import aiosmtplib
@@ -33,7 +33,9 @@ from adapters.email.parse import (
 )
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
-from conversation.model import Attachment, AuthorType, Direction, MessageKind
+from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
+from conversation.redaction import visible_text
+from conversation.secrets import find_secrets
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -65,10 +67,15 @@ NOTES = {
     "original_kept": "[The original mail is attached as {name}.]",
     "shortened": "the text after its first {chars} characters",
     "failed_twice": "it failed the same way twice ({error})",
+    "secret_original": "the original mail, because it held a card number, ID number, password or code",
 }
 # How many failed mails are remembered, so that the second failure of the same mail stores
 # it raw instead of asking the sender to retry for days.
 REMEMBERED_FAILURES = 1000
+# At DEBUG these log every line of every mail, received or fetched, in whatever transfer
+# encoding it came (base64 included): customers' words and secrets the hub's log redaction
+# cannot read. They are kept at INFO whatever `hub.log_level` says.
+MAIL_LIBRARY_LOGGERS = ("mail.log", "aioimaplib")
 ORIGINAL_NAME = "original.eml"
 
 
@@ -168,6 +175,7 @@ class EmailAdapter(Adapter):
     # -- lifecycle ---------------------------------------------------------------------
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
+        quiet_mail_libraries()
         if self.settings.listen_port:
             await self._start_listener()
         if self.settings.imap_host:
@@ -336,6 +344,10 @@ class EmailAdapter(Adapter):
             mail.keep_original = True
         if mail.keep_original and "truncated" not in mail.flags:
             mail.flags.append("truncated")
+        if mail.keep_original and await asyncio.to_thread(holds_secrets, raw, mail):
+            # The hub redacts the text it stores; the raw .eml cannot be, so it is not kept.
+            mail.keep_original = False
+            mail.skipped.append(NOTES["secret_original"])
         if mail.skipped:
             text += "\n\n" + "\n".join(NOTES["not_kept"].format(reason=reason) for reason in mail.skipped)
         if mail.keep_original:
@@ -381,6 +393,9 @@ class EmailAdapter(Adapter):
                 "flags": mail.flags,
                 **({"list": mail.list_address} if mail.list_address else {}),
                 **({"unreadable": unreadable} if unreadable else {}),
+                # the mails it answers: a plugin's question is answered only by a reply to it
+                "in_reply_to": mail.in_reply_to[:20],
+                "references": mail.references[-20:],
             },
         )
 
@@ -440,41 +455,41 @@ class EmailAdapter(Adapter):
                 self.auto_replies.give_back(to)
             raise
 
-    async def send_notice(self, recipients: list[str], subject: str, text: str) -> None:
-        """A mail from the hub to its own people (the supervisors' daily summary), not about
-        one ticket: the same relay and settings as replies; SMTP errors are raised."""
-        if not self.settings.smtp_host:
-            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
-        headers = {
-            "From": formataddr((self.settings.from_name, self.address)),
-            "To": ", ".join(recipients),
-            "Subject": subject,
-            "Message-ID": make_msgid(domain=self.domain),
-            "Date": formatdate(localtime=False),
-            "Auto-Submitted": "auto-generated",  # RFC 3834: robots must not answer this
-        }
-        mail = await asyncio.to_thread(build_mail, headers, text, [])
-        await self._smtp_send(mail.as_bytes(), recipients)
-
-    async def _smtp_send(self, data: bytes, recipients: list[str]) -> None:
-        await aiosmtplib.send(
-            data,
-            sender=self.address,
-            recipients=recipients,
-            hostname=self.settings.smtp_host,
-            port=self.settings.smtp_port,
-            username=self.settings.smtp_user or None,
-            password=self.settings.smtp_password or None,
-            use_tls=self.settings.smtp_tls == "tls",
-            start_tls=self.settings.smtp_tls == "starttls",
-            tls_context=self._client_tls,
-            timeout=self.settings.smtp_timeout_seconds,
-        )
-
     async def _send_mail(self, out: Outbound, to: str) -> Sent:
         mail, data = await self.render(out, to)
+        await self._relay(data, envelope_recipients(mail))
+        return Sent(external_id=str(mail["Message-ID"]))
+
+    async def send_mail(self, recipients: list[str], subject: str, text: str) -> None:
+        """A plain mail from the channel's address to staff (a plugin's report), through the
+        same relay as replies; RetryableDeliveryError / PermanentDeliveryError as `send`."""
+        if not self.settings.smtp_host:
+            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
+        mail = EmailMessage()
+        mail["From"] = self.address
+        mail["To"] = ", ".join(recipients)
+        mail["Subject"] = subject
+        mail["Date"] = formatdate(localtime=False)
+        mail["Message-ID"] = our_message_id(new_id(), self.domain)
+        mail.set_content(text)
+        await self._relay(mail.as_bytes(), recipients)
+
+    async def _relay(self, data: bytes, recipients: list[str]) -> None:
+        """Hand a mail to the SMTP relay; a refusal or an outage as a delivery error."""
         try:
-            await self._smtp_send(data, envelope_recipients(mail))
+            await aiosmtplib.send(
+                data,
+                sender=self.address,
+                recipients=recipients,
+                hostname=self.settings.smtp_host,
+                port=self.settings.smtp_port,
+                username=self.settings.smtp_user or None,
+                password=self.settings.smtp_password or None,
+                use_tls=self.settings.smtp_tls == "tls",
+                start_tls=self.settings.smtp_tls == "starttls",
+                tls_context=self._client_tls,
+                timeout=self.settings.smtp_timeout_seconds,
+            )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]
             reason = "; ".join(f"{e.code} {e.message}" for e in exc.recipients)
@@ -488,7 +503,6 @@ class EmailAdapter(Adapter):
             raise PermanentDeliveryError(reason) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
-        return Sent(external_id=str(mail["Message-ID"]))
 
     async def render(self, out: Outbound, to: str) -> tuple[EmailMessage, bytes]:
         """The reply as a mail and as the bytes to send. Encoding and flattening a big reply
@@ -610,6 +624,20 @@ class _Handler:
         if reply.startswith("5"):
             log.warning("refused a mail from %s (%s): %s", envelope.mail_from, message_id_of(raw), reply)
         return reply
+
+
+def quiet_mail_libraries() -> None:
+    for name in MAIL_LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
+
+
+def holds_secrets(raw: bytes, mail: ParsedMail) -> bool:
+    """Whether the mail shows a secret a customer should not have sent: in its decoded text,
+    HTML or subject, or in its bytes read as ASCII (quoted-printable soft breaks joined)."""
+    as_sent = raw.replace(b"=\r\n", b"").replace(b"=\n", b"").decode("latin-1")
+    return any(find_secrets(part) for part in (mail.text, visible_text(mail.html), mail.subject, as_sent))
 
 
 def _strip_reply_prefix(subject: str) -> str:

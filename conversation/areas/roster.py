@@ -76,7 +76,8 @@ class Roster(ABC):
 
     # -- pages ----------------------------------------------------------------------------------
     @abstractmethod
-    async def add_page(self, page: Page) -> None: ...
+    async def add_page(self, page: Page) -> bool:
+        """Log a page; False (and nothing changes) when a page with its id is logged already."""
 
     @abstractmethod
     async def list_pages(self, team: str | None = None, *, active_only: bool = False, limit: int = 100) -> list[Page]:

@@ -83,6 +83,13 @@ class Tickets(ABC):
         """
 
     @abstractmethod
+    async def add_message_once(self, message: Message, key: str) -> tuple[Message, bool]:
+        """`add_message` for an effect a retry may repeat: the message is stored under `key`
+        (kept as `raw["once"]`, unique like an inbound message's idempotency key) unless one
+        was already; (the stored message, whether this call stored it). Two racing calls
+        store one message."""
+
+    @abstractmethod
     async def mark_plugins_done(self, message_id: str) -> None: ...
 
     @abstractmethod

@@ -6,7 +6,7 @@ model that installs from PyPI alone and runs offline on CPU (see ngram.py).
 """
 
 from conversation.faq.matcher import Example, MatchedExample, Matcher, Prediction, TrainedMatcher
-from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher
+from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher, text_similarities
 
 MODELS = ("ngram", "e5", "wordllama")
 
@@ -39,4 +39,5 @@ __all__ = [
     "TrainedMatcher",
     "default_matcher",
     "matcher_named",
+    "text_similarities",
 ]

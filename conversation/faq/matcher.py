@@ -54,6 +54,9 @@ class TrainedMatcher(Protocol):
     def explain(self, text: str, article_id: str, n: int = 3) -> list[MatchedExample]:
         """The n examples of that article closest to the text, closest first."""
 
+    def similarity(self, a: str, b: str) -> float:
+        """How alike two texts are (0..1), by the model's own encoding of questions."""
+
 
 class Matcher(Protocol):
     @property

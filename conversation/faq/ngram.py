@@ -205,6 +205,12 @@ class NgramModel:
         similarities = (self.scorer.encoder.encode([text]) @ self.scorer.vectors_t).toarray()[0]
         return list(self._closest(similarities, self.scorer.labels.index(article_id), n))
 
+    def similarity(self, a: str, b: str) -> float:
+        """How alike two texts are to this model: the cosine of their vectors, 0..1 (the same
+        measure `MatchedExample.similarity` reports)."""
+        vectors = self.scorer.encoder.encode([a, b])
+        return float((vectors[0] @ vectors[1].T).toarray()[0, 0])
+
     def _closest(self, similarities: np.ndarray, article: int, n: int) -> tuple[MatchedExample, ...]:
         start = self.scorer.starts[article]
         end = self.scorer.starts[article + 1] if article + 1 < len(self.scorer.starts) else len(similarities)
@@ -289,6 +295,18 @@ class NgramMatcher:
         if y.all() or not y.any():
             return None
         return LogisticRegression(C=1.0).fit(x, y)
+
+
+def text_similarities(texts: Sequence[str]) -> np.ndarray:
+    """Each pair's similarity (cosine, 0..1) by the matcher's n-gram features, weighted by
+    TF-IDF fitted on these texts themselves: for grouping texts no article was trained on
+    (suggestions). A text without any feature is similar to nothing."""
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    if not any(features(t) for t in texts):
+        return np.eye(len(texts), dtype=np.float32)
+    vectors = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float32).fit_transform(list(texts))
+    return np.asarray((vectors @ vectors.T).toarray(), dtype=np.float32)
 
 
 def default_matcher() -> NgramMatcher:

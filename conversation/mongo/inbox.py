@@ -118,6 +118,8 @@ def _reach_condition(reach: Reach) -> dict[str, Any]:
     """Reach.covers as a query (the contract tests hold the two equal)."""
     unset: list[Any] = ["", None]  # documents written before a field existed lack it
     ors: list[dict[str, Any]] = []
+    if reach.every_team:
+        ors.append({})
     if reach.agent_id:
         ors.append({"assignee_id": reach.agent_id})
     if reach.no_team:
@@ -126,4 +128,7 @@ def _reach_condition(reach: Reach) -> dict[str, Any]:
         ors.append({"team": {"$in": sorted(reach.teams)}})
     if reach.own_teams:
         ors.append({"team": {"$in": sorted(reach.own_teams)}, "assignee_id": {"$in": unset}})
-    return {"$or": ors or [{"_id": {"$in": []}}]}
+    covered = {"$or": ors or [{"_id": {"$in": []}}]}
+    if not reach.hidden_teams:
+        return covered
+    return {"$and": [{"team": {"$nin": sorted(reach.hidden_teams)}}, covered]}

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from conversation.areas.roster import Roster
 from conversation.assignment import AgentProfile, profile_from_doc, profile_to_doc
@@ -105,8 +106,12 @@ class MongoRoster(Area, Roster):
         await self._db.presence.update_one({"_id": agent_id}, {"$unset": {f"sockets.{socket}": ""}})
 
     @_unavailable_when_unreachable
-    async def add_page(self, page: Page) -> None:
-        await self._db.pages.insert_one({"_id": page.id, **page_to_doc(page)})
+    async def add_page(self, page: Page) -> bool:
+        try:
+            await self._db.pages.insert_one({"_id": page.id, **page_to_doc(page)})
+        except DuplicateKeyError:  # logged before: a retried page
+            return False
+        return True
 
     @_unavailable_when_unreachable
     async def list_pages(self, team: str | None = None, *, active_only: bool = False, limit: int = 100) -> list[Page]:

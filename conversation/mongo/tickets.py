@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +12,13 @@ from pymongo.errors import DuplicateKeyError
 from conversation import ingest
 from conversation.areas.tickets import Tickets
 from conversation.codec import (
+    ONCE,
     conversation_from_doc,
     conversation_to_doc,
     idempotency_key,
     message_from_doc,
     message_to_doc,
+    once_key,
 )
 from conversation.fields import index_value
 from conversation.identity import ContactEmail, email_after_message, joining_email, language_after_message
@@ -134,6 +137,17 @@ class MongoTickets(Area, Tickets):
                 {"$set": {"first_response_at": message.created_at}},
             )
         return message
+
+    @_unavailable_when_unreachable
+    async def add_message_once(self, message: Message, key: str) -> tuple[Message, bool]:
+        message = replace(message, raw={**(message.raw or {}), ONCE: key})
+        try:
+            return await self.add_message(message), True
+        except DuplicateKeyError:  # stored before (a retry) or by a racing call
+            doc = await self._messages.find_one({"idem_key": once_key(key)})
+            if doc is None:  # the duplicate was another unique key (an id): not ours to hide
+                raise
+            return message_from_doc(doc), False
 
     @_unavailable_when_unreachable
     async def mark_plugins_done(self, message_id: str) -> None:

@@ -175,6 +175,8 @@ class SQLiteInbox(Area, Inbox):
 def _reach_sql(reach: Reach) -> tuple[str, list[Any]]:
     """Reach.covers as SQL over `conversations c` (the contract tests hold the two equal)."""
     ors, args = ["0"], []
+    if reach.every_team:
+        ors.append("1")
     if reach.agent_id:
         ors.append("c.assignee_id = ?")
         args.append(reach.agent_id)
@@ -186,4 +188,8 @@ def _reach_sql(reach: Reach) -> tuple[str, list[Any]]:
     if reach.own_teams:
         ors.append(f"(c.assignee_id = '' AND c.team IN ({','.join('?' * len(reach.own_teams))}))")
         args.extend(sorted(reach.own_teams))
-    return "(" + " OR ".join(ors) + ")", args
+    covered = "(" + " OR ".join(ors) + ")"
+    if not reach.hidden_teams:
+        return covered, args
+    hidden = f"c.team NOT IN ({','.join('?' * len(reach.hidden_teams))})"
+    return f"({hidden} AND {covered})", [*sorted(reach.hidden_teams), *args]

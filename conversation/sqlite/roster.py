@@ -129,12 +129,15 @@ class SQLiteRoster(Area, Roster):
     async def drop_socket(self, agent_id: str, socket: str) -> None:
         await self._change_presence(agent_id, lambda doc: doc["sockets"].pop(socket, None))
 
-    async def add_page(self, page: Page) -> None:
+    async def add_page(self, page: Page) -> bool:
         doc = page_to_doc(page)
-        await self._call(
-            lambda conn: conn.execute(
-                "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
-                (page.id, page.team, doc["at"], doc["released_at"], _json(doc)),
+        return await self._call(
+            lambda conn: (
+                conn.execute(
+                    "INSERT OR IGNORE INTO pages VALUES (?, ?, ?, ?, ?)",
+                    (page.id, page.team, doc["at"], doc["released_at"], _json(doc)),
+                ).rowcount
+                == 1
             )
         )
 

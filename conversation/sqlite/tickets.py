@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from conversation import ingest
 from conversation.areas.tickets import Tickets
 from conversation.codec import (
+    ONCE,
     idempotency_key,
+    once_key,
     to_epoch_ms,
 )
 from conversation.fields import index_value, with_field_changes
@@ -134,22 +137,16 @@ class SQLiteTickets(Area, Tickets):
         return await self._call(job)
 
     async def add_message(self, message: Message) -> Message:
-        def job(conn: sqlite3.Connection) -> Message:
-            conv = _get_conversation(conn, message.conversation_id)
-            if conv is None:
-                raise NotFound(f"conversation {message.conversation_id}")
-            _insert_message(conn, message)
-            if is_activity(message):
-                conn.execute(
-                    "UPDATE conversations SET last_message_at = MAX(last_message_at, ?) WHERE id = ?",
-                    (to_epoch_ms(message.created_at), conv.id),
-                )
-            if is_agent_reply(message):
-                conn.execute(
-                    "UPDATE conversations SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL",
-                    (to_epoch_ms(message.created_at), conv.id),
-                )
-            return message
+        return await self._call(lambda conn: _add_message(conn, message))
+
+    async def add_message_once(self, message: Message, key: str) -> tuple[Message, bool]:
+        message = replace(message, raw={**(message.raw or {}), ONCE: key})
+
+        def job(conn: sqlite3.Connection) -> tuple[Message, bool]:
+            row = conn.execute("SELECT * FROM messages WHERE idem_key = ?", (once_key(key),)).fetchone()
+            if row is not None:
+                return _message(row), False
+            return _add_message(conn, message), True
 
         return await self._call(job)
 
@@ -319,3 +316,21 @@ class _Ingest:
                 (*row.values(), conversation.id),
             )
         return conversation
+
+
+def _add_message(conn: sqlite3.Connection, message: Message) -> Message:
+    conv = _get_conversation(conn, message.conversation_id)
+    if conv is None:
+        raise NotFound(f"conversation {message.conversation_id}")
+    _insert_message(conn, message)
+    if is_activity(message):
+        conn.execute(
+            "UPDATE conversations SET last_message_at = MAX(last_message_at, ?) WHERE id = ?",
+            (to_epoch_ms(message.created_at), conv.id),
+        )
+    if is_agent_reply(message):
+        conn.execute(
+            "UPDATE conversations SET first_response_at = ? WHERE id = ? AND first_response_at IS NULL",
+            (to_epoch_ms(message.created_at), conv.id),
+        )
+    return message

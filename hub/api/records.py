@@ -11,7 +11,7 @@ from typing import Any
 
 from conversation.records import RESERVED_FILTERS, Record, RecordKind, record_to_doc
 from hub.access import Access
-from hub.api.framework import Call, not_found
+from hub.api.framework import ApiError, Call, not_found
 from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time, services_of
 from hub.schema import AnyObject, Int, Nullable, Obj, Str
 
@@ -68,7 +68,17 @@ def kind_json(kind: RecordKind) -> dict[str, Any]:
         "schema": kind.schema,
         "statuses": list(kind.statuses),
         "queries": list(kind.queries),
+        "managed": kind.managed,
     }
+
+
+def unmanaged(kind: RecordKind) -> RecordKind:
+    """The kind, if the generic routes may change its records; 409 when its plugin keeps them."""
+    if kind.managed:
+        raise ApiError(
+            409, "managed_record", f"the {kind.plugin} plugin keeps its {kind.name} records: use its own routes"
+        )
+    return kind
 
 
 def _deadline(body: dict[str, Any]) -> Any:
@@ -137,7 +147,7 @@ async def list_records(call: Call) -> dict[str, Any]:
 )
 async def create_record(call: Call) -> dict[str, Any]:
     records = services_of(call).records
-    kind = records.kind(call.path["plugin"], call.path["kind"])
+    kind = unmanaged(records.kind(call.path["plugin"], call.path["kind"]))
     conversation = authorized(
         call, await hub_of(call).store.tickets.get_conversation(call.body["conversation_id"]), Access.WRITE
     )
@@ -172,6 +182,7 @@ async def update_record(call: Call) -> dict[str, Any]:
     records = services_of(call).records
     plugin, kind, record_id = call.path["plugin"], call.path["kind"], call.path["record_id"]
     await _ticket_of(call, await records.get(plugin, kind, record_id), Access.WRITE)
+    unmanaged(records.kind(plugin, kind))
     updated = await records.update(
         plugin,
         kind,

@@ -714,7 +714,8 @@ TEAM_FIELDS = {
     "visibility": Str(
         choices=VISIBILITIES,
         description="what the team's agents see: assigned (unassigned and their own), team (all the team's),"
-        " all (every ticket, changing only the team's)",
+        " all (every ticket, changing only the team's), supervisors (its supervisors and admins only: complaints"
+        " about agents)",
     ),
     "lead": Str(max_length=64, description="the team lead's agent id, told when an SLA target is missed; empty: none"),
 }
@@ -1109,6 +1110,7 @@ import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/.
 
 # Routes of their own modules join the table here, so every user of `api` sees them.
 from hub.api import audit_api, webhooks_api  # noqa: E402,F401
+from hub.api import complaints_api as _complaints_api  # noqa: E402,F401  (registers the complaints plugin's routes)
 from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (registers the hotline's routes on `api`)
 from hub.api import kb_api as _kb_api  # noqa: E402,F401  (registers the knowledge base's routes)
 from hub.api import kb_assist_api as _kb_assist_api  # noqa: E402,F401  (suggestions and the learning review queue)

@@ -36,6 +36,7 @@ from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
 from hub.i18n import SOURCE_LOCALE
+from hub.privacy import redact_agent_text
 from hub.services import audit
 from hub.services.fields import ticket_definitions
 from hub.thread_events import ThreadEvent
@@ -45,6 +46,15 @@ log = logging.getLogger(__name__)
 # Told of every stored ticket change: (before, after, the fields changed). The hub's plugin
 # runtime delivers them to the plugins that subscribe (`on_event`).
 TicketChanged = Callable[[Conversation, Conversation, list[str]], None]
+# Asked before a ticket is resolved or closed: why not yet ("" when it may). The plugin host's
+# `resolve_refusal` (a complaint whose outcome is not sent holds its ticket open).
+ResolveGuard = Callable[[Conversation], Awaitable[str]]
+
+
+class ResolveRefused(InvalidInput):
+    """A resolve (or close) a plugin holds back; the message says what to do first."""
+
+    code = "resolve_refused"
 
 
 class ConversationService:
@@ -64,6 +74,7 @@ class ConversationService:
         self.ticket_listener: TicketChanged | None = None  # the plugin host: subscribed plugins' on_event
         # Told when an agent (a person, not a bot) resolves a ticket: the learning review queue.
         self.agent_resolved: Callable[[Conversation], Awaitable[object]] | None = None
+        self.resolve_guard: ResolveGuard | None = None  # the plugin host: a plugin may hold a resolve back
 
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
@@ -98,7 +109,7 @@ class ConversationService:
             kind=MessageKind.MESSAGE,
             author_type=author_type,
             author_id=author_id,
-            text=text,
+            text=self._kept_text(text, author_type),
             choices=list(choices),
             attachments=list(attachments),
             created_at=now,
@@ -115,11 +126,20 @@ class ConversationService:
         self.wake_outbox()
         return message
 
+    async def queue_once(self, message: Message, key: str) -> bool:
+        """`queue` for an effect a retry may repeat (a page): stored, published and sent once
+        per `key`; whether this call stored it."""
+        stored, new = await self.store.tickets.add_message_once(message, key)
+        if new:
+            self._published("message.created", stored)
+            self.wake_outbox()
+        return new
+
     async def add_note(
         self, conversation: Conversation, text: str, *, author: str, author_type: AuthorType = AuthorType.BOT
     ) -> Message:
         """A private note for the agents; never delivered to the customer."""
-        return await self._internal(conversation, text, MessageKind.NOTE, author_type, author)
+        return await self._internal(self._message(conversation, text, MessageKind.NOTE, author_type, author))
 
     async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
         """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
@@ -129,14 +149,22 @@ class ConversationService:
         self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
     ) -> Message:
         """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
-        return await self._internal(
-            conversation,
-            event.text(self.language),
-            MessageKind.EVENT,
-            AuthorType.SYSTEM,
-            "",
-            raw={**(raw or {}), **event.as_raw()},
+        text = event.text(self.language)
+        raw = {**(raw or {}), **event.as_raw()}
+        return await self._internal(self._message(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "", raw))
+
+    async def add_thread_event_once(
+        self, conversation: Conversation, event: ThreadEvent, key: str
+    ) -> tuple[Message, bool]:
+        """`add_thread_event` for an effect a retry may repeat: stored and published once per
+        `key`; (the stored event, whether this call stored it)."""
+        message = self._message(
+            conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", event.as_raw()
         )
+        stored, new = await self.store.tickets.add_message_once(message, key)
+        if new:
+            self._published("message.created", stored)
+        return stored, new
 
     async def update_conversation(
         self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
@@ -165,6 +193,10 @@ class ConversationService:
         if category and await self.store.desk.get_category(category) is None:
             raise InvalidInput(f"category {category!r} is not a category")
         changes = await self._checked_fields(conversation, changes)
+        if self.resolve_guard is not None and changes.get("status") in FINAL and conversation.status.value not in FINAL:
+            reason = await self.resolve_guard(conversation)
+            if reason:
+                raise ResolveRefused(reason)
         if "priority" in changes:
             changes = {**changes, "priority_set_by": priority_by.recorded}
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
@@ -378,7 +410,12 @@ class ConversationService:
         )
         return updated
 
-    async def _internal(
+    async def _internal(self, message: Message) -> Message:
+        await self.store.tickets.add_message(message)
+        self._published("message.created", message)
+        return message
+
+    def _message(
         self,
         conversation: Conversation,
         text: str,
@@ -387,7 +424,8 @@ class ConversationService:
         author_id: str,
         raw: dict[str, Any] | None = None,
     ) -> Message:
-        message = Message(
+        """An internal message (a note or an event) of the ticket, not stored yet."""
+        return Message(
             id=new_id(),
             conversation_id=conversation.id,
             channel=conversation.channel,
@@ -395,13 +433,14 @@ class ConversationService:
             kind=kind,
             author_type=author_type,
             author_id=author_id,
-            text=text,
+            text=self._kept_text(text, author_type),
             created_at=self.clock(),
             raw=raw,
         )
-        await self.store.tickets.add_message(message)
-        self._published("message.created", message)
-        return message
+
+    def _kept_text(self, text: str, author_type: AuthorType) -> str:
+        """What an agent writes is kept without card or resident ID numbers (hub/privacy.py)."""
+        return redact_agent_text(text, self.language) if author_type is AuthorType.AGENT else text
 
     def _published(self, kind: str, message: Message) -> None:
         self.bus.publish(Event(kind, message.conversation_id, {"message_id": message.id, "kind": message.kind.value}))

@@ -29,7 +29,9 @@ class RecordService:
     def register(self, plugin: str, kinds: Iterable[RecordKind]) -> None:
         """A plugin's declared kinds; ValueError naming what is wrong (the hub refuses to start)."""
         for declared in kinds:
-            kind = RecordKind(declared.name, declared.schema, tuple(declared.queries), declared.statuses, plugin)
+            kind = RecordKind(
+                declared.name, declared.schema, tuple(declared.queries), declared.statuses, plugin, declared.managed
+            )
             kind.check()
             if (plugin, kind.name) in self.kinds:
                 raise ValueError(f"plugin {plugin} declares the record kind {kind.name!r} twice")

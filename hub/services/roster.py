@@ -22,6 +22,7 @@ from conversation.model import new_id, utcnow
 from conversation.presence import PresenceRecord, PresenceRules, check_presence_status, presence_of
 from conversation.roster import (
     WEEKDAYS,
+    CsvLineError,
     Duty,
     Gap,
     RosterEntry,
@@ -208,7 +209,7 @@ class RosterService:
                 check_swaps([*entries, entry])
             except (InvalidInput, KeyError) as exc:
                 reason = str(exc) if isinstance(exc, InvalidInput) else "agents: name at least one agent"
-                raise InvalidInput(f"line {line}: {reason}") from None
+                raise CsvLineError(line, reason) from None
             if entry.kind == "pattern":
                 patterns[entry.label or entry.id] = entry.id
             entries.append(entry)

@@ -38,7 +38,7 @@ from conversation.model import (
     Status,
     new_id,
 )
-from conversation.paging import Page, PageReason, Queue, page_reason, release_backup
+from conversation.paging import Page, PageReason, Queue, backups_to_page, page_id, page_reason, release_backup
 from conversation.presence import PresenceRules, offline_since, presence_of
 from conversation.roster import on_duty_at
 from conversation.store import Store
@@ -246,13 +246,15 @@ class RoutingService:
             for team in await self.store.desk.list_teams():
                 await self._sweep_team(team.id)
 
-    async def page_for(self, conversation: Conversation, code: str, **params: str) -> list[Page]:
+    async def page_for(self, conversation: Conversation, code: str, *, once: str = "", **params: str) -> list[Page]:
         """Page the backup of the ticket's team, with a reason code (and its figures) that the
-        hub catalog says as `event.backup_paged.<code>`: e.g. `page_for(ticket, "sla")`."""
+        hub catalog says as `event.backup_paged.<code>`: e.g. `page_for(ticket, "sla")`.
+        `once`: the key of a step a retry may repeat (an SLA breach): each page, its event and
+        its message are made once for it."""
         team = await self.team_of(conversation)
         if not team:
             return []
-        return await self.page_backup(team, PageReason(code, params), conversation)
+        return await self.page_backup(team, PageReason(code, params), conversation, once=once)
 
     async def _requeue_offline(self) -> None:
         now = self.clock()
@@ -311,7 +313,9 @@ class RoutingService:
                 return  # nobody is there: the rest of the queue waits too
 
     # -- backup paging ------------------------------------------------------------------------------
-    async def page_backup(self, team: str, reason: PageReason, conversation: Conversation | None = None) -> list[Page]:
+    async def page_backup(
+        self, team: str, reason: PageReason, conversation: Conversation | None = None, *, once: str = ""
+    ) -> list[Page]:
         """Call in the team's backup staff on duty now who are not paged yet: each page is logged
         with its reason (the page list, and an event in the ticket's thread), goes out to the
         agent through the outbox on their page channel, and makes them routable until the
@@ -319,35 +323,48 @@ class RoutingService:
         Not under the routing lease: a page is never dropped (two processes paging at the same
         instant may page an agent twice)."""
         async with self._turn:
-            return await self._page_backup(team, reason, conversation)
+            return await self._page_backup(team, reason, conversation, once)
 
-    async def tell_lead(self, conversation: Conversation, clock: str) -> bool:
+    async def tell_lead(self, conversation: Conversation, clock: str, *, once: str = "") -> bool:
         """A missed SLA target of the ticket's team is told to the team's lead: an event in
         the thread naming them, and the same words on their page channel when they have one.
-        False when the team has no lead."""
+        False when the team has no lead. `once`: the key of a step a retry may repeat (the
+        event and the message are made once for it)."""
         team = await self.store.desk.get_team(conversation.team) if conversation.team else None
         if team is None or not team.lead:
             return False
         event = ThreadEvent("event.sla_lead_told", {"lead": await self._name(team.lead), "clock": clock})
-        await self.actions.add_thread_event(conversation, event)
+        await self._thread_event(conversation, event, f"{once}:event" if once else "")
         profile = await self.store.roster.get_profile(team.lead)
         if profile is not None and profile.page_channel in self.channel_types:
-            await self._send_page(conversation, event, team.lead, profile.page_channel, profile.page_address)
+            where = (profile.page_channel, profile.page_address)
+            await self._send_page(conversation, event, team.lead, where, once=f"{once}:note" if once else "")
         return True
 
-    async def _page_backup(self, team: str, reason: PageReason, conversation: Conversation | None) -> list[Page]:
+    async def _thread_event(self, conversation: Conversation, event: ThreadEvent, once: str) -> None:
+        if once:
+            await self.actions.add_thread_event_once(conversation, event, once)
+        else:
+            await self.actions.add_thread_event(conversation, event)
+
+    async def _page_backup(
+        self, team: str, reason: PageReason, conversation: Conversation | None, once: str = ""
+    ) -> list[Page]:
         now = self.clock()
         settings = await self.roster.team_settings(team)
         on_backup = on_duty_at(await self.store.roster.list_entries(team), settings.timezone, now, "backup")
         already = {p.agent_id for p in await self.store.roster.list_pages(team, active_only=True)}
+        to_page, owner_left_out = backups_to_page(on_backup, already, conversation.assignee_id if conversation else "")
+        if owner_left_out and conversation is not None:
+            event = ThreadEvent("event.backup_not_paged_own", {"agent": await self._name(conversation.assignee_id)})
+            await self._thread_event(conversation, event, f"{once}:own:event" if once else "")
         pages = []
-        for agent_id in on_backup:
-            if agent_id in already:
-                continue
+        for agent_id in to_page:
+            key = f"{once}:{agent_id}" if once else ""
             profile = await self.store.roster.get_profile(agent_id)
             channel = profile.page_channel if profile and profile.page_channel in self.channel_types else ""
             page = Page(
-                new_id(),
+                page_id(key) if key else new_id(),
                 team,
                 agent_id,
                 reason.code,
@@ -356,22 +373,24 @@ class RoutingService:
                 channel,
                 conversation.id if conversation else "",
             )
-            await self.store.roster.add_page(page)
-            pages.append(page)
             name = await self._name(agent_id)
             shown = {"agent": name, "team": await self._team_name(team), **reason.params}
             event = ThreadEvent(f"event.backup_paged.{reason.code}", shown)
-            if conversation is not None:
-                await self.actions.add_thread_event(conversation, event)
+            if conversation is not None:  # before the page is logged: a retry skips an agent logged as paged
+                await self._thread_event(conversation, event, f"{key}:event" if key else "")
                 if channel and profile is not None:
-                    await self._send_page(conversation, event, agent_id, channel, profile.page_address)
-            log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))
+                    where = (channel, profile.page_address)
+                    await self._send_page(conversation, event, agent_id, where, once=f"{key}:note" if key else "")
+            if await self.store.roster.add_page(page):
+                pages.append(page)
+                log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))
         return pages
 
     async def _send_page(
-        self, conversation: Conversation, event: ThreadEvent, agent_id: str, channel: str, address: str
+        self, conversation: Conversation, event: ThreadEvent, agent_id: str, where: tuple[str, str], *, once: str = ""
     ) -> None:
         """A private note on the ticket, delivered to the agent (never the customer) by the outbox."""
+        channel, address = where
         agent = await self.store.accounts.get_agent(agent_id)
         language = agent.language if agent and agent.language else self.actions.language
         text = ThreadEvent("page.text", {"event": event.text(language), "number": str(conversation.number)})
@@ -389,7 +408,10 @@ class RoutingService:
             customer_address=address,  # the agent's own address on the page channel
             raw={"page": {"agent_id": agent_id}, "cc": []},  # to the agent alone
         )
-        await self.actions.queue(message)
+        if once:
+            await self.actions.queue_once(message, once)
+        else:
+            await self.actions.queue(message)
 
 
 def waiting_since(conversation: Conversation) -> datetime:

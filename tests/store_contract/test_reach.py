@@ -22,6 +22,10 @@ REACHES = [
     Reach("ag2", frozenset(), frozenset(), False),
     Reach("", frozenset({"a", "b"}), frozenset(), False),  # read-only: never an assignee
     Reach("", frozenset(), frozenset(), False),  # nothing
+    # a "supervisors" team kept from whoever does not supervise it, even from its assignee
+    Reach("ag1", frozenset({"b"}), frozenset(), True, hidden_teams=frozenset({"a"})),
+    Reach("ag2", frozenset(), frozenset(), False, every_team=True, hidden_teams=frozenset({"a"})),
+    Reach("", frozenset(), frozenset(), False, every_team=True, hidden_teams=frozenset({"a", "b"})),
 ]
 
 

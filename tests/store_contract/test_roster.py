@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from conversation.assignment import AgentProfile
@@ -90,7 +91,8 @@ async def test_pages_are_logged_newest_first_and_released_once(store: Store) -> 
     second = Page("p2", "cs", "zhou", "wait", {"minutes": "16", "limit": "15"}, NOW + timedelta(minutes=1))
     other = Page("p3", "finance", "qian", "sla", {"number": "1001"}, NOW + timedelta(minutes=2))
     for page in (first, second, other):
-        await store.roster.add_page(page)
+        assert await store.roster.add_page(page)
+    assert not await store.roster.add_page(replace(first, reason="sla"))  # a retried page: logged once
     assert [p.id for p in await store.roster.list_pages()] == ["p3", "p2", "p1"]
     assert await store.roster.list_pages("cs", limit=1) == [second]
     released = await store.roster.release_pages("cs", now=NOW + timedelta(minutes=5))

@@ -371,3 +371,34 @@ async def test_a_keyword_opens_the_ticket_at_its_priority_in_the_same_write(stor
     calm = await store.tickets.record_inbound(inbound("k3", thread="t2", text="hello"), now=now, policy=policy)
     assert calm.conversation.priority is Priority.NORMAL
     assert [m.kind for m in await store.tickets.list_messages(calm.conversation.id)] == [MessageKind.MESSAGE]
+
+
+async def test_a_message_stored_once_by_key_is_not_stored_again_even_by_racing_calls(store: Store) -> None:
+    record = await store.tickets.record_inbound(inbound("once-1"), now=utcnow(), policy=POLICY)
+    conv_id = record.conversation.id
+
+    def event(text: str) -> Message:
+        return Message(
+            id=new_id(),
+            conversation_id=conv_id,
+            channel="telegram",
+            direction=Direction.OUTBOUND,
+            kind=MessageKind.EVENT,
+            author_type=AuthorType.SYSTEM,
+            text=text,
+            raw={"event": {"key": "event.x", "params": {}}},
+        )
+
+    first, stored = await store.tickets.add_message_once(event("first"), "sla:c1:warn")
+    assert stored and first.raw == {"event": {"key": "event.x", "params": {}}, "once": "sla:c1:warn"}
+    again, stored_again = await store.tickets.add_message_once(event("again"), "sla:c1:warn")
+    assert not stored_again and again.id == first.id and again.text == "first"
+    raced = await asyncio.gather(
+        *(store.tickets.add_message_once(event(f"race {i}"), "sla:c1:breach") for i in range(4))
+    )
+    assert sum(stored for _, stored in raced) == 1 and len({m.id for m, _ in raced}) == 1
+    # a key of its own never meets an inbound message's idempotency key, nor another key
+    other, other_stored = await store.tickets.add_message_once(event("other"), "telegram\x1fonce-1")
+    assert other_stored
+    texts = [m.text for m in await store.tickets.list_messages(conv_id) if m.kind is MessageKind.EVENT]
+    assert texts[0] == "first" and len(texts) == 3 and texts[2] == "other"

@@ -9,7 +9,7 @@ import { categoryLabel, categoryOptions, categoryTree, loadDesk, teamLabel, team
 import { useStore } from "../lib/store.js";
 import { PRIORITIES } from "../lib/views.js";
 
-const VISIBILITIES = ["assigned", "team", "all"];
+const VISIBILITIES = ["assigned", "team", "all", "supervisors"];
 
 function names(form) {
   return { "zh-CN": form.name_zh.trim(), en: form.name_en.trim() };

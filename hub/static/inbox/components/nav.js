@@ -6,6 +6,7 @@ import { failed, setFilter, setView, signedOut } from "../lib/inbox.js";
 import { setPresence } from "../lib/presence.js";
 import { update, useStore } from "../lib/store.js";
 import { HotlineButtons } from "./hotline.js";
+import { ComplaintsButton } from "./complaints.js";
 import { PRIORITIES, VIEWS } from "../lib/views.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 
@@ -78,6 +79,7 @@ export function Nav() {
     </div>
     <button type="button" class="link" onClick=${() => update({ dialog: "shortcuts" })}>${t("keys.title")} (?)</button>
     <button type="button" id="open-roster" class="link" onClick=${() => update({ dialog: "roster" })}>${t("nav.roster")}</button>
+    <${ComplaintsButton} />
     <button type="button" id="open-knowledge" class="link" onClick=${() => update({ dialog: "knowledge" })}>${t("nav.knowledge")}</button>
     ${s.me.role === "admin" || s.me.role === "supervisor" ? html`<button type="button" id="open-reports" class="link" onClick=${() => update({ dialog: "reports" })}>${t("nav.reports")}</button>` : null}
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}

@@ -1,7 +1,8 @@
 // The ticket's plugin records (a dispute, a callback...), drawn from each kind's JSON
 // Schema: no per-plugin code. Labels come from the schema: `x-title-<language>` (e.g.
 // `x-title-zh-CN`), then `title`, then the field's name; statuses from `x-statuses`
-// ({ "open": { "title": "Open", "x-title-zh-CN": "处理中" } }) the same way.
+// ({ "open": { "title": "Open", "x-title-zh-CN": "处理中" } }) the same way. A kind its plugin
+// manages (complaints) is left to that plugin's own panel, which keeps its rules.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
@@ -96,12 +97,13 @@ export function Records({ conversationId }) {
     api("GET", `/conversations/${conversationId}/records`).then((r) => { if (current) setLoaded(r); }).catch(() => {});
     return () => { current = false; };
   }, [conversationId, s.recordsChanged]);
-  if (!loaded || !loaded.kinds.length) return null;
+  const kinds = loaded ? loaded.kinds.filter((k) => !k.managed) : [];
+  if (!kinds.length) return null;
   const replace = (record) => setLoaded({ ...loaded, items: [record, ...loaded.items.filter((r) => r.id !== record.id)] });
   return html`<section class="records card" aria-labelledby="records-title">
     <h2 id="records-title">${t("records.title")}</h2>
     <fieldset class="plain" disabled=${!canChange()}>
-    ${loaded.kinds.map((kind) => html`<div class="record-kind">
+    ${kinds.map((kind) => html`<div class="record-kind">
       ${loaded.items.filter((r) => r.plugin === kind.plugin && r.kind === kind.kind).map((record) => html`<${RecordForm} key=${record.id + record.version} kind=${kind} record=${record} onSaved=${replace} />`)}
       ${canChange() ? html`<${NewRecord} kind=${kind} conversationId=${conversationId} onSaved=${replace} />` : null}
     </div>`)}

@@ -81,6 +81,7 @@ export function Roster() {
   const [week, setWeek] = useState(null);
   const [coverage, setCoverage] = useState(null);
   const [csv, setCsv] = useState("");
+  const [importError, setImportError] = useState("");
   const [pages, setPages] = useState([]);
   const admin = state.me.role === "admin";
   useEffect(() => {
@@ -107,9 +108,15 @@ export function Roster() {
     return { date, key: localDay(date.toISOString(), week.timezone) };
   }) : [];
   const when = week ? formatter(week.timezone, { month: "numeric", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }) : null;
+  // A refused file is said beside the form (which line, and why) until the next try: a passing
+  // notice is easily missed, and nothing of the file was kept.
   async function importCsv(event) {
     event.preventDefault();
-    try { await api("POST", "/roster/import", { team, csv }); setCsv(""); reload(); } catch (e) { failed(e); }
+    setImportError("");
+    try { await api("POST", "/roster/import", { team, csv }); setCsv(""); reload(); } catch (e) {
+      if (e.code === "csv_line") setImportError(t("roster.import_refused", { line: e.details.line, reason: e.details.reason }));
+      else failed(e);
+    }
   }
   const remove = (id) => async () => { try { await api("DELETE", `/roster/entries/${encodeURIComponent(id)}`); reload(); } catch (e) { failed(e); } };
   const teamName = (x) => x.names[currentLanguage()] || x.names.en || x.names["zh-CN"] || x.id;
@@ -144,6 +151,7 @@ export function Roster() {
       <form id="roster-import" onSubmit=${importCsv}>
         <label>${t("roster.import_hint")}<textarea name="csv" rows="4" value=${csv} onInput=${(e) => setCsv(e.target.value)} required></textarea></label>
         <button type="submit">${t("roster.import")}</button>
+        ${importError ? html`<p id="roster-import-error" class="error" role="alert">${importError}</p>` : null}
       </form>` : null}
   <//>`;
 }

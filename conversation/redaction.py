@@ -1,0 +1,76 @@
+"""A customer's message with its secrets replaced (conversation/secrets.py), in every part
+the hub keeps: text, HTML, subject, attachment names and the channel's raw record (an
+email's whole text and HTML, a webhook's payload, a Telegram poll's options).
+
+Applied once, before the message is stored, so the original never reaches the database,
+its search index or anything that reads them (the inbox, the API, outbound webhooks).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import replace
+from typing import Any
+
+from conversation.inbound import Inbound
+from conversation.secrets import Placeholder, SecretKind, find_secrets, redact
+
+# Keys of a channel's raw record that hold HTML (an email's whole HTML when `html` was cut).
+HTML_KEYS = frozenset({"html", "full_html"})
+_TAG = re.compile(r"<[^>]*>")
+
+
+class Redacted:
+    """Collects the kinds of secret replaced while one message is cleaned."""
+
+    def __init__(self, placeholder: Placeholder) -> None:
+        self.placeholder = placeholder
+        self.kinds: set[SecretKind] = set()
+
+    def text(self, text: str) -> str:
+        cleaned, kinds = redact(text, self.placeholder)
+        self.kinds |= kinds
+        return cleaned
+
+    def html(self, markup: str) -> str:
+        """The markup with its secrets replaced; "" when one is still readable once the tags
+        are gone (a card number split by tags or written with entities): the text part shows."""
+        cleaned, kinds = redact(markup, lambda kind: html.escape(self.placeholder(kind)))
+        self.kinds |= kinds
+        left = find_secrets(visible_text(cleaned))
+        if left:
+            self.kinds |= {f.kind for f in left}
+            return ""
+        return cleaned
+
+    def value(self, value: Any, key: str = "") -> Any:
+        """Every string in a JSON-like value, however deep, with its secrets replaced."""
+        if isinstance(value, str):
+            return self.html(value) if key in HTML_KEYS else self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v, k) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v, key) for v in value]
+        return value
+
+
+def visible_text(markup: str) -> str:
+    """What a reader of the HTML sees, roughly: tags gone, entities read."""
+    return html.unescape(_TAG.sub("", markup))
+
+
+def redact_inbound(inbound: Inbound, placeholder: Placeholder) -> tuple[Inbound, frozenset[SecretKind]]:
+    """The inbound with every secret in every kept part replaced, and the kinds found."""
+    redacted = Redacted(placeholder)
+    cleaned = replace(
+        inbound,
+        text=redacted.text(inbound.text),
+        html=redacted.html(inbound.html),
+        subject=redacted.text(inbound.subject),
+        attachments=tuple(replace(a, name=redacted.text(a.name)) for a in inbound.attachments),
+        raw=redacted.value(inbound.raw) if inbound.raw is not None else None,
+    )
+    if not redacted.kinds:
+        return inbound, frozenset()
+    return cleaned, frozenset(redacted.kinds)

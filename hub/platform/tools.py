@@ -1,0 +1,241 @@
+"""The platform as a plugin sees it (`ctx.platform`, hub.sdk.PluginTools): one ticket's
+customer, looked up only by a verified identity, and side effects that are durable,
+idempotent and logged in the ticket's timeline.
+
+Side effects (a reset link, a lock, an unlock, a refund) take the durable path:
+
+1. the intent is stored first, as a plugin timer named PLATFORM_TIMER holding the operation,
+   its arguments and its Idempotency-Key (per ticket and operation: `idempotency_key`);
+2. the call is made at once (the client retries briefly with backoff);
+3. done: the timer is cancelled and the result returned; the platform is down or too slow:
+   the result is None, the timer stays and the plugin host repeats the call later
+   (`resume`, hub/plugin_host.py), across restarts and hubs, then gives the plugin its
+   `on_platform_done` (or `on_platform_failed` once it gives up or the platform refuses).
+
+The key is the same on every repeat, so the platform (which must honour Idempotency-Key)
+carries the effect out once however often it is asked. Every call, lookups included, leaves
+a system event in the ticket's thread: which operation and its outcome, never a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from conversation.model import Contact, Conversation, utcnow
+from conversation.platform_identity import PlatformIdentity, platform_identity
+from conversation.timers import MAX_TIMER_ATTEMPTS, Timer, timer_key
+from hub.platform.client import PlatformClient
+from hub.platform.models import (
+    Done,
+    NotVerified,
+    Order,
+    PlatformError,
+    PlatformNotConfigured,
+    PlatformRefused,
+    PlatformUnavailable,
+    PlatformUser,
+)
+
+if TYPE_CHECKING:
+    from hub.sdk import HubPort, PluginRuntime
+
+log = logging.getLogger(__name__)
+
+PLATFORM_TIMER = "platform.retry"  # a plugin timer of this name is a side effect to repeat
+RETRY_MARGIN = timedelta(seconds=30)
+EVENT = "event.platform_call"  # "Platform: {platform_op}: {platform_result}" in the hub catalog
+EFFECTS = ("password_reset", "lock_account", "unlock_account", "refund")
+
+
+def idempotency_key(conversation_id: str, operation: str, target: str, occasion: str = "") -> str:
+    """The key of one side effect: the same ticket, operation, target (and occasion) give the
+    same key, so a repeat is recognised by the platform; hashed, so it names no user or order."""
+    digest = hashlib.sha256("\x1f".join((conversation_id, operation, target, occasion)).encode()).hexdigest()
+    return f"helpline-{operation}-{digest[:40]}"
+
+
+@dataclass
+class PlatformTools:
+    """One ticket's customer on the platform. The identity is the writer's (the message's
+    channel and address), not the contact's: contacts may be merged by hand."""
+
+    client: PlatformClient | None
+    plugin: str
+    conversation: Conversation | None
+    contact: Contact | None
+    channel: str
+    address: str
+    hub: HubPort | None
+    runtime: PluginRuntime | None
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def available(self) -> bool:
+        """A platform API is configured."""
+        return self.client is not None and self.client.enabled
+
+    def identity(self) -> PlatformIdentity | None:
+        """The writer's verified identity, or None (say how to verify; reveal nothing)."""
+        channel_type = self.hub.channel_type(self.channel) if self.hub is not None else self.channel
+        return platform_identity(channel_type, self.address, self.contact)
+
+    # -- lookups -----------------------------------------------------------------------------
+    async def user(self) -> PlatformUser | None:
+        """The verified writer's platform account; None when the platform knows no such user.
+        NotVerified without a verified identity: nothing is asked of the platform then."""
+        identity = self.identity()
+        if identity is None:
+            await self._log("find_user", NotVerified.code)
+            raise NotVerified("the customer has not proved who they are")
+        return await self._logged("find_user", lambda c: c.find_user(user_id=identity.user_id, email=identity.email))
+
+    async def order(self, order_id: str) -> Order | None:
+        """One of the verified customer's orders (None: unknown, or not theirs)."""
+        user = await self._required_user()
+        return await self._logged("get_order", lambda c: c.get_order(order_id, user_id=user.id))
+
+    async def orders(self, *, limit: int = 10) -> list[Order]:
+        """The verified customer's orders, newest first (for a picker)."""
+        user = await self._required_user()
+        return await self._logged("list_orders", lambda c: c.list_orders(user.id, limit=limit))
+
+    async def account(self, user_id: str) -> PlatformUser | None:
+        """A platform account by an id the hub already trusts (an order's seller, a party an
+        agent named): never with an id a customer typed. Logged like every call."""
+        return await self._logged("find_user", lambda c: c.find_user(user_id=user_id))
+
+    async def order_of(self, order_id: str, *, user_id: str) -> Order | None:
+        """An order of a user the hub already trusts (see `account`); None: unknown or not theirs."""
+        return await self._logged("get_order", lambda c: c.get_order(order_id, user_id=user_id))
+
+    async def _required_user(self) -> PlatformUser:
+        user = await self.user()
+        if user is None:
+            raise NotVerified("the platform knows no account for this customer")
+        return user
+
+    # -- side effects ------------------------------------------------------------------------
+    async def send_password_reset(self, user: PlatformUser, *, occasion: str = "") -> Done | None:
+        """The platform mails its reset link to the account's registered address. None: the
+        platform did not answer in time; the hub repeats it (see the module docstring)."""
+        return await self._effect("password_reset", user.id, {"user_id": user.id}, occasion)
+
+    async def lock_account(self, user: PlatformUser, *, reason: str, occasion: str = "") -> Done | None:
+        return await self._effect("lock_account", user.id, {"user_id": user.id, "reason": reason}, occasion)
+
+    async def unlock_account(self, user: PlatformUser, *, occasion: str = "") -> Done | None:
+        return await self._effect("unlock_account", user.id, {"user_id": user.id}, occasion)
+
+    async def execute_refund(
+        self, order_id: str, *, amount: Decimal, currency: str, decision: str, occasion: str = ""
+    ) -> Done | None:
+        """Refund as decided on this ticket; one refund per ticket, order and occasion, however often asked."""
+        args = {"order_id": order_id, "amount": str(amount), "currency": currency, "decision": decision}
+        return await self._effect("refund", order_id, args, occasion)
+
+    async def _effect(self, operation: str, target: str, args: dict[str, str], occasion: str) -> Done | None:
+        ticket = self._ticket()
+        key = idempotency_key(ticket.id, operation, target, occasion)
+        data = {"operation": operation, "args": args, "key": key}
+        due = self.clock() + first_retry(self._client())
+        timer = Timer(timer_key(self.plugin, key), self.plugin, PLATFORM_TIMER, due, data, ticket.id)
+        await self._runtime().schedule(timer)  # the intent is durable before the platform hears of it
+        try:
+            done = await perform(self._client(), operation, args, key)
+        except PlatformUnavailable as exc:
+            await self._log(operation, "retrying", exc)
+            return None
+        except PlatformError as exc:
+            await self._runtime().cancel(timer.key)
+            await self._log(operation, exc.code, exc)
+            raise
+        await self._runtime().cancel(timer.key)
+        await self._log(operation, "replayed" if done.replayed else "ok")
+        return done
+
+    async def resume(self, timer: Timer) -> Done | None:
+        """A stored side effect came due again (the plugin host calls this): repeat it with its
+        own key. Raises PlatformUnavailable to be tried again later; None once given up."""
+        operation, args, key = str(timer.data["operation"]), dict(timer.data["args"]), str(timer.data["key"])
+        try:
+            done = await perform(self._client(), operation, args, key)
+        except PlatformUnavailable as exc:
+            if timer.attempts < MAX_TIMER_ATTEMPTS:
+                await self._log(operation, "retrying", exc)
+                raise
+            await self._log(operation, "failed", exc)
+            return None
+        except PlatformError as exc:
+            await self._log(operation, exc.code, exc)
+            return None
+        await self._log(operation, "replayed" if done.replayed else "ok")
+        return done
+
+    # -- helpers -----------------------------------------------------------------------------
+    async def _logged(self, operation: str, call: Callable[[PlatformClient], Any]) -> Any:
+        try:
+            result = await call(self._client())
+        except PlatformError as exc:
+            await self._log(operation, exc.code, exc)
+            raise
+        await self._log(operation, "ok" if result is not None else "not_found")
+        return result
+
+    async def _log(self, operation: str, outcome: str, exc: Exception | None = None) -> None:
+        """The call in the ticket's timeline (operation and outcome only) and the hub's log."""
+        if exc is not None:
+            log.warning("platform %s for plugin %s: %s (%s)", operation, self.plugin, outcome, exc.__class__.__name__)
+        if self.hub is None or self.conversation is None:
+            return
+        await self.hub.post_event(self.conversation.id, EVENT, {"platform_op": operation, "platform_result": outcome})
+
+    def _client(self) -> PlatformClient:
+        if self.client is None or not self.client.enabled:
+            raise PlatformNotConfigured("no [platform] base_url is configured")
+        return self.client
+
+    def _runtime(self) -> PluginRuntime:
+        if self.runtime is None:
+            raise RuntimeError("side effects need a running hub (durable retries)")
+        return self.runtime
+
+    def _ticket(self) -> Conversation:
+        if self.conversation is None:
+            raise ValueError("a platform side effect belongs to a ticket")
+        return self.conversation
+
+
+def first_retry(client: PlatformClient) -> timedelta:
+    """When the stored intent first fires again: after the longest the call made now can
+    take (every attempt timing out, every delay at its cap), so the repeat never overlaps it."""
+    settings = client.settings
+    worst = settings.max_attempts * settings.timeout_seconds + (settings.max_attempts - 1) * settings.max_delay_seconds
+    return timedelta(seconds=worst * 1.2) + RETRY_MARGIN  # backoff's jitter adds up to 20 %
+
+
+async def perform(client: PlatformClient, operation: str, args: dict[str, str], key: str) -> Done:
+    """One side effect by name (the durable retry stores the name and its arguments)."""
+    if operation == "password_reset":
+        return await client.send_password_reset(args["user_id"], key=key)
+    if operation == "lock_account":
+        return await client.lock_account(args["user_id"], reason=args.get("reason", ""), key=key)
+    if operation == "unlock_account":
+        return await client.unlock_account(args["user_id"], key=key)
+    if operation == "refund":
+        return await client.execute_refund(
+            args["order_id"],
+            amount=Decimal(args["amount"]),
+            currency=args["currency"],
+            decision=args["decision"],
+            key=key,
+        )
+    raise PlatformRefused(400, "unknown_operation", operation)
+
+
+__all__ = ["EFFECTS", "PLATFORM_TIMER", "PlatformTools", "idempotency_key", "perform"]

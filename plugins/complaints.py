@@ -1,0 +1,484 @@
+"""The `complaints` plugin: complaints and suggestions that reach the right department and
+come back with an answer.
+
+- A customer's "我要投诉" / "I want to complain about the seller" (conversation/complaints
+  `recognise`) files a complaint on the ticket: its number (the ticket's, "C-1000"), subject,
+  severity, department; the ticket goes to that team at the severity's priority. When the
+  message does not say what it is about, the customer picks with buttons (channels that
+  show them) or it is filed as "other" for an agent to classify. An agent converts a ticket
+  through the API (`file`) the same way.
+- A complaint about an agent goes to the supervisors' team (visibility "supervisors",
+  hub/access.py) and is taken off that agent: the agent never sees it again.
+- The customer is told each move and the outcome in their language on their channel, once
+  each (`mark_told`); the ticket cannot be resolved before the outcome is sent
+  (`resolve_refusal`).
+- Follow-ups: internal tasks with an owner and a due date; a timer at the due date notes an
+  overdue one on the ticket.
+- Suggestions are kept with topic tags; on the first of each month a timer mails last
+  month's report (top topics, examples, groups of similar suggestions by the FAQ matcher's
+  n-gram similarity) to each configured department, once per department and month.
+
+The rules are pure functions in conversation/complaints.py; this module stores and words them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Protocol
+
+from conversation import complaints as rules
+from conversation.errors import InvalidInput
+from conversation.faq import text_similarities
+from conversation.model import AuthorType, Choice, Conversation, Direction, Role, new_id
+from conversation.priority_rules import PrioritySource
+from hub.sdk import (
+    ConfigError,
+    Outcome,
+    Plugin,
+    PluginContext,
+    Record,
+    RecordKind,
+    ServiceContext,
+    Texts,
+    TimerContext,
+    setting,
+    texts,
+)
+
+DOMAIN = "complaints"
+COMPLAINT = "complaint"
+SUGGESTION = "suggestion"
+CHOICE_PREFIX = "complaint:"
+REPORT_TIMER = "monthly-report"
+SUPERVISORS_ONLY = "supervisors"  # the team visibility that keeps complaints about agents from them
+REPORTS_HOLDER = "complaints-reports"  # where each department's monthly report is marked sent
+
+_TITLES = {
+    "number": ("Complaint number", "投诉编号"),
+    "subject": ("About", "投诉对象"),
+    "severity": ("Severity", "严重程度"),
+    "department": ("Department", "处理部门"),
+    "about_agent": ("About agent", "被投诉客服"),
+    "summary": ("Summary", "内容"),
+    "outcome": ("Outcome", "处理结果"),
+    "follow_ups": ("Follow-ups", "内部跟进"),
+}
+_STATUS_TITLES = {
+    "received": ("Received", "已受理"),
+    "investigating": ("Investigating", "调查中"),
+    "awaiting_outcome": ("Awaiting outcome", "待出结果"),
+    "outcome_sent": ("Outcome sent", "已告知结果"),
+    "closed": ("Closed", "已结案"),
+    "new": ("New", "新建议"),
+    "reviewed": ("Reviewed", "已查看"),
+}
+
+
+def _titled(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    en, zh = _TITLES.get(name, (name, name))
+    return {**schema, "title": en, "x-title-zh-CN": zh}
+
+
+def _statuses(names: tuple[str, ...]) -> dict[str, Any]:
+    return {s: {"title": _STATUS_TITLES[s][0], "x-title-zh-CN": _STATUS_TITLES[s][1]} for s in names}
+
+
+TEXT = {"type": "string", "maxLength": 4000}
+COMPLAINT_KIND = RecordKind(
+    COMPLAINT,
+    {
+        "type": "object",
+        "title": "Complaint",
+        "x-title-zh-CN": "投诉",
+        "x-statuses": _statuses(rules.STATUSES),
+        "properties": {
+            "number": _titled("number", {"type": "string", "minLength": 1, "maxLength": 20}),
+            "subject": _titled("subject", {"type": "string", "enum": list(rules.SUBJECTS)}),
+            "severity": _titled("severity", {"type": "string", "enum": list(rules.SEVERITIES)}),
+            "department": _titled("department", {"type": "string", "maxLength": 64}),
+            "about_agent": _titled("about_agent", {"type": "string", "maxLength": 64}),
+            "summary": _titled("summary", TEXT),
+            "outcome": _titled("outcome", TEXT),
+            "follow_ups": _titled(
+                "follow_ups",
+                {
+                    "type": "array",
+                    "maxItems": 50,
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "text": TEXT,
+                            "owner": {"type": "string"},
+                            "due": {"type": "string"},
+                            "done": {"type": "boolean"},
+                        },
+                        "required": ["id", "text", "owner", "due"],
+                    },
+                },
+            ),
+        },
+        "required": ["number", "subject", "severity", "department"],
+        "additionalProperties": False,
+    },
+    queries=("number", "subject", "department"),
+    statuses=rules.STATUSES,
+    managed=True,  # moves and the outcome go through the plugin: the customer is told, the rules hold
+)
+SUGGESTION_KIND = RecordKind(
+    SUGGESTION,
+    {
+        "type": "object",
+        "title": "Suggestion",
+        "x-title-zh-CN": "建议",
+        "x-statuses": _statuses(rules.SUGGESTION_STATUSES),
+        "properties": {
+            "text": {**TEXT, "title": "Suggestion", "x-title-zh-CN": "建议内容", "minLength": 1},
+            "topics": {"type": "array", "items": {"type": "string"}, "title": "Topics", "x-title-zh-CN": "主题"},
+            "topic": {"type": "string", "title": "Main topic", "x-title-zh-CN": "主要主题"},
+            "month": {"type": "string", "pattern": r"^\d{4}-\d{2}$", "title": "Month", "x-title-zh-CN": "月份"},
+        },
+        "required": ["text", "topics", "topic", "month"],
+        "additionalProperties": False,
+    },
+    queries=("topic", "month"),
+    statuses=rules.SUGGESTION_STATUSES,
+    managed=True,
+)
+
+
+class MailSender(Protocol):
+    """What the report needs of a channel (the email channel's `send_mail`)."""
+
+    async def send_mail(self, recipients: list[str], subject: str, text: str) -> None: ...
+
+
+def catalog(language: str) -> Texts:
+    return texts(DOMAIN, language)
+
+
+@dataclass(frozen=True)
+class Filing:
+    """What an agent (or the bot) files on a ticket."""
+
+    subject: str
+    severity: str = "normal"
+    summary: str = ""
+    about_agent: str = ""
+
+
+class ComplaintsPlugin(Plugin):
+    always_run: ClassVar[bool] = True  # a complaint may come on a ticket a person works
+    record_kinds: ClassVar[tuple[RecordKind, ...]] = (COMPLAINT_KIND, SUGGESTION_KIND)
+
+    @dataclass(frozen=True)
+    class Settings:  # [plugins.complaints]
+        departments: dict[str, str] = setting(
+            dict, dict(rules.DEFAULT_DEPARTMENTS), "team per complaint subject (seller, order, agent, feature, other)"
+        )
+        topics: dict[str, Any] = setting(
+            dict, {k: list(v) for k, v in rules.DEFAULT_TOPICS.items()}, "suggestion topic -> keywords (zh and en)"
+        )
+        report_recipients: dict[str, Any] = setting(
+            dict, {}, 'team -> addresses the monthly suggestions report goes to: {team = ["a@x"]}'
+        )
+        report_channel: str = setting(str, "email", "the email channel whose relay sends the monthly report")
+        group_similarity: float = setting(float, 0.3, "how alike (0..1) two suggestions are to be grouped")
+        recognise: bool = setting(bool, True, "file complaints and suggestions a customer's message asks for")
+        escalation_team: str = setting(
+            str,
+            "",
+            "team for complaints about a supervisor of the agent department (visibility supervisors, without them)",
+        )
+
+    settings: Settings
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: Any) -> None:
+        for subject, team in settings.departments.items():
+            if subject not in rules.SUBJECTS or not isinstance(team, str) or not team:
+                raise ConfigError(f"{prefix}.departments.{subject}: a subject ({', '.join(rules.SUBJECTS)}) -> team id")
+        for topic, words in settings.topics.items():
+            if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+                raise ConfigError(f"{prefix}.topics.{topic}: a list of keywords")
+        for team, addresses in settings.report_recipients.items():
+            if not isinstance(addresses, list) or not all(isinstance(a, str) and "@" in a for a in addresses):
+                raise ConfigError(f"{prefix}.report_recipients.{team}: a list of email addresses")
+        if not 0 < settings.group_similarity <= 1:
+            raise ConfigError(f"{prefix}.group_similarity: between 0 and 1")
+
+    # -- the customer's messages -----------------------------------------------------------
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if ctx.message.automatic or not self.settings.recognise:
+            return Outcome.CONTINUE
+        if ctx.chosen.startswith(CHOICE_PREFIX):
+            subject = ctx.chosen.removeprefix(CHOICE_PREFIX)
+            if subject in rules.SUBJECTS and not await self._has_complaint(ctx):
+                await self.file(ctx, Filing(subject, summary=str(ctx.state.pop("pending", ""))), who=self.name)
+            ctx.stop()
+            return Outcome.STOP
+        wanted = rules.recognise(ctx.message.text)
+        if wanted == SUGGESTION:
+            await self.suggest(ctx, ctx.message.text)
+            await ctx.reply(catalog(ctx.language).get("complaints.suggestion.thanks"))
+        elif wanted == COMPLAINT and not await self._has_complaint(ctx):
+            await self._complaint_from(ctx)
+        else:
+            return Outcome.CONTINUE
+        ctx.stop()  # answered: no greeting on top of it
+        return Outcome.STOP
+
+    async def _complaint_from(self, ctx: PluginContext) -> None:
+        subject = rules.guess_subject(ctx.message.text)
+        adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub else None
+        if subject is None and adapter is not None and adapter.shows_choices:
+            t = catalog(ctx.language)
+            ctx.state["pending"] = ctx.message.text[:4000]
+            choices = [Choice(id=f"{CHOICE_PREFIX}{s}", label=t.get(f"complaints.subject.{s}")) for s in rules.SUBJECTS]
+            await ctx.ask(t.get("complaints.ask_subject"), choices)
+            return
+        await self.file(ctx, Filing(subject or "other", summary=ctx.message.text[:4000]), who=self.name)
+
+    async def _has_complaint(self, ctx: PluginContext) -> bool:
+        """One complaint per ticket (its number is the ticket's): more words on it are for the agents."""
+        return bool(await ctx.records.of_ticket(COMPLAINT))
+
+    # -- complaints ------------------------------------------------------------------------
+    async def file(self, ctx: PluginContext | ServiceContext, filing: Filing, *, who: str) -> Record:
+        """File a complaint on the ticket: route it, keep it from the agent it is about, tell the customer."""
+        ticket = ctx.conversation
+        assert ticket is not None
+        if await ctx.records.query(COMPLAINT, conversation_id=ticket.id, limit=1):
+            raise InvalidInput(f"ticket #{ticket.number} has a complaint already")
+        about = filing.about_agent
+        if filing.subject == "agent" and not about and ctx.hub is not None:
+            about = await _agent_of(ctx, ticket)
+        route = rules.route(filing.subject, filing.severity, self.settings.departments, about_agent=about)
+        route = await self._kept_from_subject(ctx, route)
+        if filing.subject == "agent" and ctx.hub is not None:
+            for problem in await self.unsafe_teams(ctx):
+                self.log.error("complaint on ticket #%s: [plugins.complaints] %s", ticket.number, problem)
+        changes: dict[str, Any] = {"team": route.team, "priority": route.priority}
+        if route.about_agent and ticket.assignee_id == route.about_agent:
+            changes["assignee_id"] = ""  # taken off the agent it is about: they must not see it again
+        ctx.conversation = await ctx.actions.update_conversation(
+            ticket, changes, priority_by=PrioritySource("plugin", self.name)
+        )
+        number = rules.complaint_number(ticket.number)
+        data = {
+            "number": number,
+            "subject": filing.subject,
+            "severity": filing.severity,
+            "department": route.team,
+            "about_agent": route.about_agent,
+            "summary": filing.summary,
+        }
+        record = await ctx.records.create(COMPLAINT, data)
+        hub_texts = catalog(ctx.hub.language if ctx.hub else "en")
+        await ctx.note(
+            hub_texts.get(
+                "complaints.note.filed", number=number, subject=filing.subject, severity=filing.severity, who=who
+            )
+        )
+        team = await ctx.hub.team_name(route.team, ctx.language) if ctx.hub else route.team
+        await self._tell(
+            ctx, record, "received", catalog(ctx.language).get("complaints.received", number=number, team=team)
+        )
+        return record
+
+    async def _kept_from_subject(self, ctx: PluginContext | ServiceContext, route: rules.Route) -> rules.Route:
+        """A "supervisors" team shows its tickets to its supervisors: a complaint about one of
+        them goes to `escalation_team` instead (its supervisors are their managers; none: admins)."""
+        if not route.about_agent or ctx.hub is None:
+            return route
+        team = await ctx.hub.team(route.team)
+        agent = await ctx.hub.reads.get_agent(route.about_agent)
+        if team is None or agent is None or agent.role is not Role.SUPERVISOR or agent.id not in team.members:
+            return route
+        if not self.settings.escalation_team:
+            self.log.error(
+                "a complaint about %s, a supervisor of team %s, is visible to them:"
+                " set [plugins.complaints] escalation_team",
+                agent.id,
+                team.id,
+            )
+            return route
+        return rules.Route(self.settings.escalation_team, route.priority, route.about_agent)
+
+    async def unsafe_teams(self, ctx: ServiceContext | PluginContext) -> list[str]:
+        """The configured teams for complaints about agents that would not hide them (missing,
+        or a visibility other than "supervisors"), as "key: why" for the log."""
+        assert ctx.hub is not None
+        problems = []
+        wanted = {"departments.agent": self.settings.departments.get("agent") or rules.DEFAULT_DEPARTMENTS["agent"]}
+        if self.settings.escalation_team:
+            wanted["escalation_team"] = self.settings.escalation_team
+        for key, team_id in wanted.items():
+            team = await ctx.hub.team(team_id)
+            if team is None:
+                problems.append(f"{key}: there is no team {team_id!r} (create it with visibility supervisors)")
+            elif team.visibility != SUPERVISORS_ONLY:
+                problems.append(f"{key}: team {team_id!r} has visibility {team.visibility!r}, not supervisors")
+        return problems
+
+    async def move(self, ctx: ServiceContext, record: Record, status: str) -> Record:
+        rules.check_move(record.status, status)
+        moved = await ctx.records.update(COMPLAINT, record.id, status=status)
+        number = record.data["number"]
+        await self._tell(ctx, moved, status, catalog(ctx.language).get(f"complaints.moved.{status}", number=number))
+        return moved
+
+    async def send_outcome(self, ctx: ServiceContext, record: Record, outcome: str) -> Record:
+        text = rules.check_outcome(record.status, outcome)
+        number = record.data["number"]
+        await self._tell(
+            ctx, record, "outcome", catalog(ctx.language).get("complaints.outcome", number=number, outcome=text)
+        )
+        return await ctx.records.update(COMPLAINT, record.id, data={"outcome": text}, status="outcome_sent")
+
+    async def _tell(self, ctx: PluginContext | ServiceContext, record: Record, key: str, text: str) -> None:
+        """Tell the customer once per complaint, news and version (a retried request tells nothing twice)."""
+        runtime = ctx.runtime
+        assert runtime is not None and ctx.conversation is not None
+        if await runtime.mark_told(ctx.conversation.id, self.name, f"{record.id}:{key}", str(record.version)):
+            await ctx.reply(text)
+
+    async def add_follow_up(
+        self, ctx: ServiceContext, record: Record, *, text: str, owner: str, due: datetime
+    ) -> Record:
+        if not text.strip():
+            raise InvalidInput("text: say what is to be done")
+        item = rules.FollowUp(new_id(), text.strip(), owner, due)
+        items = [*rules.follow_ups(record.data), item]
+        updated = await ctx.records.update(
+            COMPLAINT,
+            record.id,
+            data={"follow_ups": [rules.follow_up_doc(f) for f in items]},
+            deadline=rules.next_due(items),
+        )
+        await ctx.schedule(due, "follow_up", {"record": record.id, "follow_up": item.id}, key=f"follow-up-{item.id}")
+        return updated
+
+    async def finish_follow_up(self, ctx: ServiceContext, record: Record, follow_up_id: str) -> Record:
+        items = rules.follow_ups(record.data)
+        if not any(f.id == follow_up_id for f in items):
+            raise InvalidInput(f"complaint {record.data['number']} has no follow-up {follow_up_id}")
+        items = [rules.FollowUp(f.id, f.text, f.owner, f.due, f.done or f.id == follow_up_id) for f in items]
+        await ctx.cancel(f"follow-up-{follow_up_id}")
+        return await ctx.records.update(
+            COMPLAINT,
+            record.id,
+            data={"follow_ups": [rules.follow_up_doc(f) for f in items]},
+            deadline=rules.next_due(items),
+        )
+
+    async def resolve_refusal(self, ctx: ServiceContext) -> str:
+        found = await ctx.records.of_ticket(COMPLAINT)
+        return rules.resolve_refusal((r.data.get("number", ""), r.status) for r in found)
+
+    # -- suggestions -----------------------------------------------------------------------
+    async def suggest(self, ctx: PluginContext | ServiceContext, text: str, topics: list[str] | None = None) -> Record:
+        topics = topics or rules.topics_of(text, self.settings.topics)
+        data = {"text": text[:4000], "topics": topics, "topic": topics[0], "month": rules.month_of(datetime.now(UTC))}
+        return await ctx.records.create(SUGGESTION, data)
+
+    # -- timers ----------------------------------------------------------------------------
+    async def on_start(self, ctx: ServiceContext) -> None:
+        if ctx.hub is not None:
+            for problem in await self.unsafe_teams(ctx):  # complaints about agents would reach them
+                self.log.error("[plugins.complaints] %s", problem)
+        if self.settings.report_recipients:
+            await ctx.schedule(rules.next_month_start(datetime.now(UTC)), "report", key=REPORT_TIMER)
+
+    async def on_timer(self, ctx: TimerContext) -> None:
+        if ctx.timer.name == "follow_up":
+            await self._follow_up_due(ctx)
+        elif ctx.timer.name == "report":
+            await self.send_reports(ctx, rules.previous_month(ctx.timer.due_at))
+            await ctx.schedule(rules.next_month_start(ctx.timer.due_at), "report", key=REPORT_TIMER)
+
+    async def _follow_up_due(self, ctx: TimerContext) -> None:
+        record = await ctx.records.get(COMPLAINT, str(ctx.timer.data.get("record", "")))
+        if record is None or ctx.conversation is None:
+            return
+        # the store keeps a timer's time to the millisecond: a second's leeway for the one it was set for
+        for item in rules.overdue(rules.follow_ups(record.data), ctx.timer.due_at + timedelta(seconds=1)):
+            if item.id == ctx.timer.data.get("follow_up"):
+                t = catalog(ctx.hub.language if ctx.hub else "en")
+                owner = await _agent_name(ctx, item.owner)
+                await ctx.note(
+                    t.get(
+                        "complaints.note.overdue",
+                        number=record.data["number"],
+                        text=item.text,
+                        owner=owner,
+                        due=f"{item.due:%Y-%m-%d %H:%M} UTC",
+                    )
+                )
+
+    async def send_reports(self, ctx: TimerContext | ServiceContext, month: str) -> int:
+        """Mail `month`'s report to each department once (marked before sending, so two hubs
+        or a repeated timer send it once; a failed send is unmarked and raised for a retry)."""
+        sender = ctx.hub.channel_adapter(self.settings.report_channel) if ctx.hub else None
+        if sender is None or not hasattr(sender, "send_mail"):
+            raise RuntimeError(f"the report needs the email channel {self.settings.report_channel!r}")
+        mailer: MailSender = sender  # type: ignore[assignment]
+        found = await ctx.records.query(SUGGESTION, month=month, limit=200)
+        suggestions = [(r.data["text"], list(r.data["topics"])) for r in reversed(found)]
+        body = self.render_report(month, suggestions, ctx.hub.language if ctx.hub else "en")
+        runtime = ctx.runtime
+        assert runtime is not None
+        sent = 0
+        for team, addresses in self.settings.report_recipients.items():
+            key = f"report:{team}"
+            if not await runtime.mark_told(REPORTS_HOLDER, self.name, key, month):
+                continue  # sent already
+            try:
+                await mailer.send_mail(list(addresses), body[0], body[1])
+            except Exception:
+                await runtime.mark_told(REPORTS_HOLDER, self.name, key, f"{month}:failed")
+                raise
+            sent += 1
+        return sent
+
+    def render_report(self, month: str, suggestions: list[tuple[str, list[str]]], language: str) -> tuple[str, str]:
+        """The report's subject and text in `language` (the hub's: it is read by staff)."""
+        matrix = text_similarities([text for text, _ in suggestions]).tolist()
+        similar = rules.groups(matrix, self.settings.group_similarity)
+        report = rules.report(month, suggestions, similar)
+        t = catalog(language)
+        lines = [t.get("complaints.report.head", month=month, total=report.total), ""]
+        for line in report.topics:
+            lines.append(t.get("complaints.report.topic", topic=line.topic, count=line.count))
+            lines += [f"  - {example}" for example in line.examples]
+        if report.groups:
+            lines += ["", t.get("complaints.report.groups")]
+            for group in report.groups:
+                lines.append(t.get("complaints.report.group", count=len(group)))
+                lines += [f"  - {text}" for text in group]
+        return t.get("complaints.report.subject", month=month, total=report.total), "\n".join(lines)
+
+
+async def _agent_of(ctx: PluginContext | ServiceContext, ticket: Conversation) -> str:
+    """The agent a complaint on this ticket is about: its assignee, else the last agent who wrote."""
+    if ticket.assignee_id:
+        return ticket.assignee_id
+    assert ctx.hub is not None
+    written = [
+        m
+        for m in await ctx.hub.reads.list_messages(ticket.id)
+        if m.direction is Direction.OUTBOUND and m.author_type is AuthorType.AGENT
+    ]
+    return written[-1].author_id if written else ""
+
+
+async def _agent_name(ctx: TimerContext, agent_id: str) -> str:
+    agent = await ctx.hub.reads.get_agent(agent_id) if ctx.hub else None
+    return (agent.name or agent.email) if agent else agent_id
+
+
+def complaints_plugin(plugins: Mapping[str, Plugin]) -> ComplaintsPlugin | None:
+    found = plugins.get("complaints")
+    return found if isinstance(found, ComplaintsPlugin) else None

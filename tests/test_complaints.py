@@ -1,0 +1,492 @@
+"""The `complaints` plugin end to end: a complaint on Telegram (Chinese) and by email
+(English) with its number, moves and outcome told to the customer, and its ticket held open
+until the outcome is sent; a complaint about an agent that this agent never sees (API,
+lists, search, counts, live feed) while the supervisors do; suggestions grouped in the
+monthly report mailed through the loopback SMTP server, once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from conversation import complaints as rules
+from conversation.desk import Team
+from conversation.inbound import Sender
+from conversation.model import Conversation, MessageKind, Role, Status
+from conversation.timers import timer_key
+from hub.agents import add_agent
+from hub.api.framework import SAFE
+from hub.api.routes import api
+from hub.app import Hub, build_app
+from hub.app_keys import HUB
+from tests.email_servers import Sink, start_sink
+from tests.fake_telegram import FakeTelegram, text_update
+from tests.helpers import clear_proxies, customer_message, eventually, make_config, running_hub, serve
+from tests.test_api import ADMIN, AGENT, sign_in
+from tests.test_email import SUPPORT, customer_mail
+
+SECRET = "telegram-webhook-secret"
+SUPERVISOR = ("sam@example.com", "supervisor password 1")
+REPORT_TO = ["product@example.com", "pm@example.com"]
+
+
+@pytest.fixture
+async def bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTelegram]:
+    clear_proxies(monkeypatch)
+    fake = FakeTelegram()
+    runner, url = await serve(fake.app())
+    fake.base = url  # type: ignore[attr-defined]
+    yield fake
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[tuple[Sink, int]]:
+    sink, server, port = await start_sink()
+    yield sink, port
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
+async def server(tmp_path: Path, bot: FakeTelegram, sink: tuple[Sink, int]) -> AsyncIterator[TestServer]:
+    from tests.conftest import free_port
+
+    config = make_config(
+        tmp_path,
+        {
+            "storage": {"timeout_seconds": 10},
+            "channels": {
+                "chat": {"type": "recording"},
+                "telegram": {
+                    "token": bot.token,
+                    "mode": "webhook",
+                    "webhook_secret": SECRET,
+                    "api_base_url": bot.base,  # type: ignore[attr-defined]
+                },
+                "email": {
+                    "address": SUPPORT,
+                    "listen_port": free_port(),
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": sink[1],
+                    "smtp_tls": "none",
+                    "max_auto_replies_per_hour": 20,  # the plugin's notices are the bot's
+                },
+            },
+            "plugins": {
+                "enabled": ["complaints"],
+                "complaints": {
+                    "report_recipients": {"product": REPORT_TO},
+                    "departments": {"agent": "supervisors"},
+                    "escalation_team": "managers",
+                },
+            },
+        },
+    )
+    hub = Hub(config)
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
+    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    sam = await add_agent(hub.store, SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], name="Sam")
+    await hub.store.desk.save_team(Team("supervisors", {"en": "Supervisors", "zh-CN": "主管"}, [sam.id], "supervisors"))
+    await hub.store.desk.save_team(Team("managers", {"en": "Managers", "zh-CN": "经理"}, [], "supervisors"))
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+def hub(server: TestServer) -> Hub:
+    return server.app[HUB]
+
+
+async def telegram(client: TestClient, update: dict[str, Any]) -> None:
+    resp = await client.post(
+        "/channels/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    )
+    assert resp.status == 200
+
+
+def said(fake: FakeTelegram, chat: int = 777) -> list[str]:
+    return [m["text"] for m in fake.sent("sendMessage") if int(m["chat_id"]) == chat]
+
+
+async def said_count(fake: FakeTelegram, count: int) -> list[str]:
+    await eventually(lambda: len(said(fake)) >= count, timeout=15.0)
+    return said(fake)
+
+
+def mail_text(sink: Sink, index: int) -> str:
+    return sink.mails[index].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def by_number(hub: Hub, number: int) -> Conversation:
+    found = await hub.store.tickets.get_conversation_by_number(number)
+    assert found is not None
+    return found
+
+
+async def complaint_of(hub: Hub, conversation_id: str) -> dict[str, Any]:
+    async def found() -> list[Any]:
+        return await hub.services.records.query("complaints", "complaint", conversation_id=conversation_id)
+
+    for _ in range(150):
+        if records := await found():
+            return {"id": records[0].id, **records[0].data, "status": records[0].status}
+        await asyncio.sleep(0.1)
+    raise AssertionError("no complaint was filed")
+
+
+async def test_a_complaint_on_telegram_is_numbered_moved_and_answered_and_its_ticket_waits_for_the_outcome(
+    server: TestServer, hub: Hub, bot: FakeTelegram
+) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        await telegram(admin.client, text_update(1, "我要投诉这个卖家，收到的货和描述完全不一样"))
+        [received] = await said_count(bot, 1)
+        ticket = await by_number(hub, 1000)
+        complaint = await complaint_of(hub, ticket.id)
+        assert complaint["number"] == "C-1000" and complaint["subject"] == "seller"
+        assert complaint["department"] == "customer-service" and complaint["status"] == "received"
+        assert received.startswith("您的投诉已受理，编号 C-1000。") and "客服团队" in received
+        ticket = await by_number(hub, 1000)
+        assert ticket.team == "customer-service"
+
+        base = f"/api/v1/complaints/{complaint['id']}"
+        await admin.call("POST", f"{base}/move", {"status": "investigating"})
+        assert (await said_count(bot, 2))[-1] == "您的投诉 C-1000 正在调查中。"
+        refused = await admin.call("POST", f"{base}/move", {"status": "closed"}, status=422)
+        assert "moves to awaiting_outcome, not closed" in refused["message"]
+
+        # the ticket cannot be resolved before the outcome is sent: refused, nothing changed
+        answer = await admin.call("PATCH", f"/api/v1/conversations/{ticket.id}", {"status": "resolved"}, status=422)
+        assert answer["error"] == "resolve_refused" and "C-1000" in answer["message"]
+        assert (await by_number(hub, 1000)).status is Status.OPEN
+        # nor can the generic records API mark the outcome sent behind the plugin's back
+        skipped = await admin.call(
+            "PATCH", f"/api/v1/records/complaints/complaint/{complaint['id']}", {"status": "outcome_sent"}, status=409
+        )
+        assert skipped["error"] == "managed_record"
+
+        await admin.call("POST", f"{base}/move", {"status": "awaiting_outcome"})
+        await admin.call("POST", f"{base}/outcome", {"outcome": "卖家已同意全额退款，3 个工作日内到账。"})
+        told = await said_count(bot, 4)
+        assert told[-1] == "您的投诉 C-1000 的处理结果：卖家已同意全额退款，3 个工作日内到账。"
+        again = await admin.call("POST", f"{base}/outcome", {"outcome": "again"}, status=422)
+        assert "sent already" in again["message"]
+        await admin.call("PATCH", f"/api/v1/conversations/{ticket.id}", {"status": "resolved"})
+        assert (await by_number(hub, 1000)).status is Status.RESOLVED
+        await asyncio.sleep(0.2)
+        assert len(said(bot)) == 4  # each news told once
+        # more words about it reopen the ticket for the agents; no second complaint, no plugin error
+        await telegram(admin.client, text_update(2, "我还要投诉，退款太慢了", message_id=2))
+        await eventually(lambda: hub.pipeline._tasks == set())
+        assert len(await hub.services.records.query("complaints", "complaint")) == 1
+        assert hub.metrics.plugin_errors.labels("complaints")._value.get() == 0
+        await asyncio.sleep(0.2)
+        assert len(said(bot)) == 4  # not asked what the complaint is about all over again
+    finally:
+        await admin.client.close()
+
+
+async def test_a_complaint_by_email_is_told_in_english_and_an_agent_converts_another_ticket(
+    server: TestServer, hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    mails, _ = sink
+    admin = await sign_in(server, ADMIN)
+    try:
+        email = hub.adapters["email"]
+        mail = customer_mail(
+            "Complaint", "I want to complain: the order arrived broken.", sender="Ann <ann@example.org>"
+        )
+        await aiosmtplib.send(
+            mail,
+            hostname="127.0.0.1",
+            port=email.listen_port,  # type: ignore[attr-defined]
+            sender="ann@example.org",
+            recipients=[SUPPORT],
+        )
+        await eventually(lambda: len(mails.mails) >= 1, timeout=15.0)
+        assert "We have recorded your complaint C-1000." in mail_text(mails, 0)
+        ticket = await by_number(hub, 1000)
+        complaint = await complaint_of(hub, ticket.id)
+        assert (complaint["subject"], complaint["department"], ticket.team) == ("order", "finance", "finance")
+        await admin.call("POST", f"/api/v1/complaints/{complaint['id']}/move", {"status": "investigating"})
+        await admin.call("POST", f"/api/v1/complaints/{complaint['id']}/move", {"status": "awaiting_outcome"})
+        await admin.call(
+            "POST", f"/api/v1/complaints/{complaint['id']}/outcome", {"outcome": "A new one is on its way."}
+        )
+        await eventually(lambda: len(mails.mails) >= 4, timeout=15.0)
+        texts = [mail_text(mails, i) for i in range(4)]
+        assert "Your complaint C-1000 is being investigated." in texts[1]
+        assert "The outcome of your complaint C-1000: A new one is on its way." in texts[3]
+
+        # an agent converts a ticket (critical: urgent) and gives it a follow-up
+        other = await hub.ingest(customer_message("x1", "the search page is very slow", thread="x"))
+        wrong = {"kind": "complaint", "subject": "agent", "about_agent": "nobody"}
+        refused = await admin.call(
+            "POST", f"/api/v1/conversations/{other.conversation.id}/complaint", wrong, status=422
+        )
+        assert refused["message"] == "about_agent: not an agent"
+        body = {"kind": "complaint", "subject": "feature", "severity": "critical", "summary": "search slow"}
+        filed = await admin.call("POST", f"/api/v1/conversations/{other.conversation.id}/complaint", body, status=201)
+        assert filed["data"]["number"] == f"C-{other.conversation.number}"
+        converted = await hub.store.tickets.get_conversation(other.conversation.id)
+        assert converted is not None and converted.priority.value == "urgent"
+        assert converted.team == "technical-support"
+        await admin.call("POST", f"/api/v1/conversations/{other.conversation.id}/complaint", body, status=422)
+        due = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        body = {"text": "call the search team", "owner": admin.id, "due": due}
+        followed = await admin.call("POST", f"/api/v1/complaints/{filed['id']}/follow-ups", body, status=201)
+        assert followed["deadline"] is not None
+        overdue = await admin.call("GET", "/api/v1/complaints?overdue=true")
+        assert [c["id"] for c in overdue["items"]] == [filed["id"]]
+        assert await hub.plugin_host.fire_due_timers() == 1
+        notes = [m for m in await hub.store.tickets.list_messages(other.conversation.id) if m.kind is MessageKind.NOTE]
+        assert "Follow-up overdue on complaint" in notes[-1].text and "call the search team" in notes[-1].text
+        [item] = followed["data"]["follow_ups"]
+        await admin.call("POST", f"/api/v1/complaints/{filed['id']}/follow-ups/{item['id']}/done")
+        assert (await admin.call("GET", "/api/v1/complaints?overdue=true"))["items"] == []
+    finally:
+        await admin.client.close()
+
+
+async def ticket_frames(ws: Any, seconds: float) -> list[str]:
+    """The tickets named by the frames a socket gets within `seconds`."""
+    seen: list[str] = []
+    try:
+        while True:
+            frame = await ws.receive_json(timeout=seconds)
+            if frame.get("conversation_id"):
+                seen.append(frame["conversation_id"])
+    except TimeoutError:
+        return seen
+
+
+async def test_a_complaint_about_an_agent_is_never_visible_to_that_agent_and_goes_to_the_supervisors(
+    server: TestServer, hub: Hub
+) -> None:
+    admin, lina, sam = await sign_in(server, ADMIN), await sign_in(server, AGENT), await sign_in(server, SUPERVISOR)
+    try:
+        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["customer-service"]})
+        first = await hub.ingest(customer_message("m1", "where is my parcel", thread="t1", sender=Sender("u1")))
+        conv = first.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "customer-service", "assignee_id": lina.id})
+        await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "Please wait."}, status=201)
+        other = await hub.ingest(customer_message("o1", "hello", thread="t2", sender=Sender("u2")))
+        await admin.call("PATCH", f"/api/v1/conversations/{other.conversation.id}", {"team": "customer-service"})
+
+        await hub.ingest(
+            customer_message("m2", "I want to complain about the agent, she was rude", thread="t1", sender=Sender("u1"))
+        )
+        complaint = await complaint_of(hub, conv)
+        assert complaint["subject"] == "agent" and complaint["about_agent"] == lina.id
+        ticket = await hub.store.tickets.get_conversation(conv)
+        assert ticket is not None and (ticket.team, ticket.assignee_id) == ("supervisors", "")
+
+        async with lina.client.ws_connect("/api/v1/live") as ws:
+            await hub.ingest(customer_message("m3", "rude agent, still no answer", thread="t1", sender=Sender("u1")))
+            await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/move", {"status": "investigating"})
+            await hub.ingest(customer_message("o2", "hello again", thread="t2", sender=Sender("u2")))
+            frames = await ticket_frames(ws, 1.0)
+            assert other.conversation.id in frames and conv not in frames  # the live feed says nothing of it
+
+        # the ticket, its records and its messages: 404 to her, as if they did not exist
+        await lina.call("GET", f"/api/v1/conversations/{conv}", status=404)
+        await lina.call("GET", f"/api/v1/conversations/{conv}/messages", status=404)
+        await lina.call("GET", f"/api/v1/conversations/{conv}/records", status=404)
+        await lina.call("GET", f"/api/v1/records/complaints/complaint/{complaint['id']}", status=404)
+        await lina.call("POST", f"/api/v1/complaints/{complaint['id']}/move", {"status": "closed"}, status=404)
+        await lina.call("POST", f"/api/v1/conversations/{conv}/complaint", {"kind": "suggestion"}, status=404)
+        # no list, search or count has it
+        for path in (
+            "/api/v1/conversations",
+            "/api/v1/conversations?q=rude",
+            f"/api/v1/conversations?assignee_id={lina.id}",
+            "/api/v1/complaints",
+            "/api/v1/complaints?status=investigating",
+            "/api/v1/records/complaints/complaint",
+        ):
+            text = await (await lina.client.get(path)).text()
+            assert conv not in text and complaint["id"] not in text and "rude" not in text, path
+        assert (await lina.call("GET", "/api/v1/conversations/counts"))["all"] == 1
+        for route in api.routes:  # and no other answer she may ask for (audit log, exports, views...)
+            if route.method in SAFE and "{" not in route.path and route.path != "/v1/live":
+                text = await (await lina.client.get("/api" + route.path)).text()
+                assert conv not in text and complaint["id"] not in text and "rude" not in text, route.path
+
+        # the supervisors see it; an admin too
+        assert (await sam.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["id"] == conv
+        assert [c["id"] for c in (await sam.call("GET", "/api/v1/complaints"))["items"]] == [complaint["id"]]
+        assert conv in [c["id"] for c in (await sam.call("GET", "/api/v1/conversations?q=rude"))["items"]]
+        assert (await admin.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["team"] == "supervisors"
+        # assigning it to her later still shows her nothing
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"assignee_id": lina.id})
+        await lina.call("GET", f"/api/v1/conversations/{conv}", status=404)
+        # nor does a team of hers that reads every ticket
+        await admin.call("PATCH", "/api/v1/teams/customer-service", {"visibility": "all"})
+        await lina.call("GET", f"/api/v1/conversations/{conv}", status=404)
+        assert conv not in await (await lina.client.get("/api/v1/conversations?q=rude")).text()
+        assert other.conversation.id in await (await lina.client.get("/api/v1/conversations")).text()
+    finally:
+        for who in (admin, lina, sam):
+            await who.client.close()
+
+
+async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_once_a_month(
+    server: TestServer, hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    mails, _ = sink
+    said = [
+        ("s1", "建议增加夜间配送服务"),
+        ("s2", "我有个建议：希望增加夜间配送"),
+        ("s3", "Suggestion: please add a dark mode to the app"),
+        ("s4", "A suggestion: add a dark mode to the app please"),
+        ("s5", "提个建议：优惠券可以叠加使用"),
+    ]
+    for i, (external_id, text) in enumerate(said):
+        await hub.ingest(customer_message(external_id, text, thread=f"s{i}", sender=Sender(f"s{i}")))
+
+    async def suggestions() -> list[Any]:
+        return await hub.services.records.query("complaints", "suggestion")
+
+    for _ in range(150):
+        if len(await suggestions()) == len(said):
+            break
+        await asyncio.sleep(0.1)
+    found = {r.data["text"]: r.data["topics"] for r in await suggestions()}
+    assert found["建议增加夜间配送服务"] == ["delivery", "service"]
+    assert found["Suggestion: please add a dark mode to the app"] == ["app"]
+
+    # the standing timer, at the start of next month; fired then, it reports this month
+    now = datetime.now(UTC)
+    due = rules.next_month_start(now)
+    timer = await hub.store.timers.get_timer(timer_key("complaints", "monthly-report"))
+    assert timer is not None and (timer.name, timer.due_at) == ("report", due)
+    mails.script = ["451 4.3.0 try again later"]  # the relay is busy at first: the report is tried again
+    hub.actions.clock = lambda: due + timedelta(minutes=1)  # type: ignore[method-assign]
+    assert await hub.plugin_host.fire_due_timers() == 1
+    assert mails.mails == []
+    hub.actions.clock = lambda: due + timedelta(days=1)  # type: ignore[method-assign]
+    assert await hub.plugin_host.fire_due_timers() == 1
+    await eventually(lambda: len(mails.mails) >= 1)
+    timer = await hub.store.timers.get_timer(timer_key("complaints", "monthly-report"))
+    assert timer is not None and timer.due_at == rules.next_month_start(due)  # and next month's is set
+    [report] = mails.mails
+    assert sorted(mails.envelopes[0].rcpt_tos) == sorted(REPORT_TO)
+    month = rules.month_of(now)
+    assert report["Subject"] == f"Suggestions report {month}: 5 suggestions"
+    body = report.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "app: 2" in body and "delivery: 2" in body and "price: 1" in body
+    groups = body.split("Similar suggestions:")[1]
+    night, dark = groups.index("夜间配送"), groups.index("dark mode")
+    assert groups.count("2 alike:") == 2 and "优惠券" not in groups
+    assert night >= 0 and dark >= 0
+
+    # the same month again (a repeated timer, another hub): not mailed twice
+    sent = await hub.plugin_host.plugins["complaints"].send_reports(  # type: ignore[attr-defined]
+        await hub.plugin_host.context(hub.plugin_host.plugins["complaints"], None), month
+    )
+    assert sent == 0 and len(mails.mails) == 1
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"departments": {"weather": "finance"}}, "plugins.complaints.departments.weather: a subject"),
+        ({"topics": {"delivery": "快递"}}, "plugins.complaints.topics.delivery: a list of keywords"),
+        ({"report_recipients": {"product": ["not-an-address"]}}, "plugins.complaints.report_recipients.product"),
+        ({"group_similarity": 1.5}, "plugins.complaints.group_similarity: between 0 and 1"),
+        ({"report_recipients": ["pm@example.com"]}, "plugins.complaints.report_recipients"),
+    ],
+)
+def test_wrong_settings_name_the_key_at_start(settings: dict[str, Any], message: str) -> None:
+    from hub.config import parse_config
+    from hub.settings import ConfigError
+
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_config({"plugins": {"enabled": ["complaints"], "complaints": settings}})
+
+
+async def test_a_complaint_that_names_no_subject_asks_with_buttons_and_files_the_pick(
+    server: TestServer, hub: Hub, bot: FakeTelegram
+) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        await telegram(admin.client, text_update(1, "我要投诉！太过分了"))
+        await said_count(bot, 1)
+        asked = bot.sent("sendMessage")[-1]
+        assert asked["text"] == "很抱歉给您带来不好的体验。请问您要投诉的是？"
+        markup = asked["reply_markup"]
+        keyboard = (markup if isinstance(markup, dict) else json.loads(markup))["inline_keyboard"]
+        buttons = {b["callback_data"]: b["text"] for row in keyboard for b in row}
+        assert buttons["complaint:agent"] == "客服人员" and len(buttons) == len(rules.SUBJECTS)
+        ticket = await by_number(hub, 1000)
+        assert await hub.services.records.query("complaints", "complaint", conversation_id=ticket.id) == []
+
+        tap = {
+            "update_id": 2,
+            "callback_query": {
+                "id": "cb1",
+                "chat_instance": "ci",
+                "data": "complaint:feature",
+                "from": {"id": 777, "is_bot": False, "first_name": "Li"},
+                "message": {"message_id": 101, "date": 0, "chat": {"id": 777, "type": "private"}, "text": "?"},
+            },
+        }
+        await telegram(admin.client, tap)
+        complaint = await complaint_of(hub, ticket.id)
+        assert (complaint["subject"], complaint["summary"]) == ("feature", "我要投诉！太过分了")
+        assert (await said_count(bot, 2))[-1].startswith("您的投诉已受理，编号 C-1000。技术支持团队")
+        await telegram(admin.client, {**tap, "update_id": 3, "callback_query": {**tap["callback_query"], "id": "cb2"}})
+        await asyncio.sleep(0.3)
+        assert len(await hub.services.records.query("complaints", "complaint")) == 1  # a second tap files nothing
+    finally:
+        await admin.client.close()
+
+
+async def test_a_complaint_about_a_supervisor_of_the_agent_department_goes_to_the_escalation_team(
+    server: TestServer, hub: Hub
+) -> None:
+    admin, sam = await sign_in(server, ADMIN), await sign_in(server, SUPERVISOR)
+    try:
+        first = await hub.ingest(customer_message("m1", "where is my refund", thread="t1", sender=Sender("u1")))
+        conv = first.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "supervisors", "assignee_id": sam.id})
+        assert (await sam.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["id"] == conv
+        body = {"kind": "complaint", "subject": "agent", "summary": "Sam hung up on me"}
+        filed = await admin.call("POST", f"/api/v1/conversations/{conv}/complaint", body, status=201)
+        assert (filed["data"]["about_agent"], filed["data"]["department"]) == (sam.id, "managers")
+        await sam.call("GET", f"/api/v1/conversations/{conv}", status=404)  # he supervises "supervisors", not this
+        assert conv not in await (await sam.client.get("/api/v1/conversations?q=refund")).text()
+        assert (await sam.call("GET", "/api/v1/complaints"))["items"] == []
+        assert (await admin.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["team"] == "managers"
+    finally:
+        await admin.client.close()
+        await sam.client.close()
+
+
+async def test_a_team_for_complaints_about_agents_that_would_not_hide_them_is_an_error_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(
+        tmp_path,
+        {"plugins": {"enabled": ["complaints"], "complaints": {"departments": {"agent": "customer-service"}}}},
+    )
+    with caplog.at_level(logging.ERROR, logger="helpline.plugin.complaints"):
+        async with running_hub(config) as hub:
+            said = [r.getMessage() for r in caplog.records if r.name == "helpline.plugin.complaints"]
+            assert said == [
+                "[plugins.complaints] departments.agent: team 'customer-service' has visibility 'team', not supervisors"
+            ]
+            default = await hub.store.desk.get_team("supervisors")  # a new hub has the safe one
+            assert default is not None and default.visibility == "supervisors" and default.members == []
