@@ -24,8 +24,13 @@ ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"st
 
 def render_markdown(text: str) -> str:
     """Sanitised HTML for an answer; links open as ordinary links with rel="noopener noreferrer nofollow"."""
+    return clean_html(_MARKDOWN.render(text))
+
+
+def clean_html(markup: str) -> str:
+    """Only the tags and attributes an answer needs (a bot's HTML message is cleaned again so)."""
     return nh3.clean(
-        _MARKDOWN.render(text),
+        markup,
         tags=TAGS,
         attributes=ATTRIBUTES,
         url_schemes={"http", "https", "mailto", "tel"},

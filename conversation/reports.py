@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from conversation import faq_bot
 from conversation.business_time import Calendar, NeverOpen
 from conversation.errors import InvalidInput
 from conversation.model import Conversation, Status
@@ -39,7 +40,7 @@ BACKLOG_AGES: tuple[tuple[int | None, str], ...] = (
 )
 DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 # The FAQ bot's answers (plugins/faq.py): SDK records of this plugin and kind, outcome as status.
-BOT_PLUGIN, BOT_ANSWER_KIND, DEFLECTED = "faq", "answer", "deflected"
+BOT_PLUGIN, BOT_ANSWER_KIND, DEFLECTED = faq_bot.PLUGIN, faq_bot.ANSWER_KIND, faq_bot.Outcome.DEFLECTED.value
 
 
 def nearest_rank(percent: int, count: int) -> int:

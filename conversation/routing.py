@@ -31,10 +31,16 @@ class Route(Enum):
 QUIET = (Route.QUESTION, Route.QUESTION_NEW)  # routes that change no ticket's status
 
 
-def asks_status(inbound: Inbound, answered: bool) -> bool:
+def asks_status(inbound: Inbound, answered: bool, *, answers_bot: bool = False) -> bool:
     """Whether the message only asks where a ticket stands, when a plugin answers such
-    questions (`answered`: Ticketing.status_questions); else every message is ordinary."""
-    if not answered or inbound.attachments or inbound.automatic:
+    questions (`answered`: Ticketing.status_questions), or only answers a bot's question
+    (`answers_bot`: a satisfaction rating, which must neither reopen the ticket nor open one);
+    else every message is ordinary."""
+    if inbound.attachments or inbound.automatic:
+        return False
+    if answers_bot:
+        return True
+    if not answered:
         return False
     return chosen_number(inbound.choice_id) is not None or status_question(inbound.text) is not None
 

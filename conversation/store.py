@@ -32,6 +32,7 @@ from conversation.areas.desk import Desk
 from conversation.areas.fields import FieldDefinitions
 from conversation.areas.inbox import Inbox
 from conversation.areas.knowledge import Knowledge
+from conversation.areas.quality import Quality
 from conversation.areas.records import Records
 from conversation.areas.reports import Reports
 from conversation.areas.roster import Roster
@@ -115,6 +116,7 @@ class Store(ABC):
     roster: Roster
     knowledge: Knowledge
     reports: Reports
+    quality: Quality
 
     @abstractmethod
     async def open(self) -> None:

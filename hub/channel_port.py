@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conversation.desk import Team
+from conversation.desk import Category, Team
 from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
 from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
@@ -62,6 +62,9 @@ class StoreReads:
 
     async def get_agent(self, agent_id: str) -> Agent | None:
         return await self._store.accounts.get_agent(agent_id)
+
+    async def get_category(self, category_id: str) -> Category | None:
+        return await self._store.desk.get_category(category_id) if category_id else None
 
 
 class ChannelPort:
@@ -161,6 +164,10 @@ class ChannelPort:
     def status_link(self, conversation: Conversation, language: str = "") -> str:
         links = self.status_links
         return links.url(conversation.number, language) if links is not None else ""
+
+    def rating_links(self, conversation: Conversation, language: str = "") -> dict[int, str]:
+        links = self.status_links
+        return links.rating_urls(conversation.number, language) if links is not None else {}
 
     async def team_name(self, team: str, language: str) -> str:
         found = await self.store.desk.get_team(team) if team else None

@@ -8,8 +8,11 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from conversation.faq_bot import ANSWER_KIND, stats_by_article
+from conversation.faq_bot import PLUGIN as FAQ_PLUGIN
 from conversation.model import ConversationQuery, Status
 from conversation.presence import PresenceRules, presence_of
+from conversation.records import RecordQuery
 from conversation.store import Store
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -103,6 +106,36 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.faq_answers = Gauge(
+            "helpline_faq_answers",
+            "The FAQ bot's answers per article by outcome (asked, deflected, helpful, not_helpful, unconfirmed),"
+            " counted from its records (the same in every hub process)",
+            ["article", "outcome"],
+            registry=self.registry,
+        )
+        self.faq_deflection = Gauge(
+            "helpline_faq_deflection_ratio",
+            "Share of the FAQ bot's answers with an article that resolved their ticket without a person",
+            ["article"],
+            registry=self.registry,
+        )
+        self.faq_not_helpful = Gauge(
+            "helpline_faq_not_helpful_ratio",
+            "Share of the FAQ bot's answers with an article that the customer said did not help",
+            ["article"],
+            registry=self.registry,
+        )
+
+    def set_faq(self, counts: Mapping[tuple[object, str], int]) -> None:
+        """The bot's answers counted by (article, outcome), as `faq_counts` reads them."""
+        for gauge in (self.faq_answers, self.faq_deflection, self.faq_not_helpful):
+            gauge.clear()
+        for (article, outcome), count in counts.items():
+            self.faq_answers.labels(str(article), outcome).set(count)
+        for article, stats in stats_by_article(dict(counts)).items():
+            self.faq_deflection.labels(article).set(stats.deflection_rate)
+            self.faq_not_helpful.labels(article).set(stats.not_helpful_rate)
+
     def set_team_queues(self, queues: Mapping[str, tuple[int, float]]) -> None:
         """Per team: (queue depth, oldest wait in seconds); a team whose queue drained drops to 0."""
         for gauge in (self.team_queue_depth, self.team_oldest_wait):
@@ -150,3 +183,9 @@ async def team_agents_online(store: Store, now: datetime, rules: PresenceRules) 
         rostered = {a for entry in await store.roster.list_entries(team.id) for a in entry.agents}
         counts[team.id] = len(online & ({*team.members} | rostered))
     return counts
+
+
+async def faq_counts(store: Store, article_id: str = "") -> dict[tuple[object, str], int]:
+    """The FAQ bot's answer records (of one article, or all) counted by (article id, outcome)."""
+    filters = {"article_id": article_id} if article_id else {}
+    return await store.records.count_records(RecordQuery(FAQ_PLUGIN, ANSWER_KIND, filters), "article_id")

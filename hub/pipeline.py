@@ -111,8 +111,11 @@ class Pipeline:
             raise
         # Before anything keeps it: the store, its search index, the inbox, webhooks, plugins.
         inbound, secrets = await self.secrets.inbound(inbound)
+        policy = self.ticketing
+        if await self._answers_bot(inbound):
+            policy = replace(policy, answers_bot=True)  # a rating: kept quietly, the ticket's status stays
         try:
-            record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=self.ticketing)
+            record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=policy)
         except StoreUnavailable as exc:
             log.warning("ingest on %s refused: store unavailable (%s)", inbound.channel, exc)
             raise IngestUnavailable("the message store is unavailable; retry") from exc
@@ -135,6 +138,21 @@ class Pipeline:
         if self.plugins:
             self._spawn(record.message, record.conversation, record.contact)
         return record
+
+    async def _answers_bot(self, inbound: Inbound) -> bool:
+        """Whether a plugin says this message only answers its question (Plugin.answers_quietly)."""
+        if self.port is None:
+            return False
+        for plugin in self.plugins:
+            if type(plugin).answers_quietly is Plugin.answers_quietly:
+                continue
+            try:
+                if await plugin.answers_quietly(inbound, self.port, self.runtime):
+                    return True
+            except Exception:  # the message is stored as usual; the plugin's error is logged
+                log.exception("plugin %s failed deciding whether a message answers it", plugin.name)
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+        return False
 
     async def _raise_priority(self, conversation: Conversation, contact: Contact) -> Conversation:
         """A new ticket whose customer's tier asks for more than it was opened with gets that

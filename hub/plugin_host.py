@@ -29,7 +29,7 @@ from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_de
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.platform import PLATFORM_TIMER, PlatformClient
-from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, ServiceContext, TimerContext
+from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, ServiceContext, SurveyActions, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
 from hub.told import mark_told
@@ -56,8 +56,10 @@ class PluginHost:
         language: str = SOURCE_LOCALE,
         port: HubPort | None = None,
         platform: PlatformClient | None = None,
+        surveys: SurveyActions | None = None,
     ) -> None:
         self._platform = platform  # the platform API's client ([platform]), shared by the plugins
+        self.surveys = surveys  # satisfaction surveys (PluginRuntime.surveys)
         self.store = store
         self.port = port  # what plugins read beyond their ticket (team names, status links)
         self.records = records

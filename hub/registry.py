@@ -36,6 +36,8 @@ BUILTIN_PLUGINS = {
     "progress": "plugins.progress:ProgressPlugin",
     "account": "plugins.account:AccountPlugin",
     "complaints": "plugins.complaints:ComplaintsPlugin",
+    "faq": "plugins.faq:FaqPlugin",
+    "csat": "plugins.csat:CsatPlugin",
 }
 
 

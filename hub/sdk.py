@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aiohttp import web
 
 from conversation.business_time import Calendar
-from conversation.desk import Team
+from conversation.desk import Category, Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
-from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, new_id
+from conversation.knowledge import Article
+from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
 from conversation.priority_rules import PrioritySource
+from conversation.quality import Survey
 from conversation.records import Record, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
 from conversation.ticket_changes import EVENT_KINDS, TicketChange
@@ -74,6 +76,9 @@ from hub.signing import (
 from hub.supervise import Supervisor
 from hub.text import split_text
 
+if TYPE_CHECKING:  # conversation.faq loads scikit-learn: only the matcher's thread imports it
+    from conversation.faq import Prediction
+
 __all__ = [
     "Done",
     "NotVerified",
@@ -96,7 +101,9 @@ __all__ = [
     "file_name",
     "LANG_PARAM",
     "Adapter",
+    "Article",
     "ChannelReads",
+    "KnowledgeReads",
     "Event",
     "InvalidJson",
     "PendingUploads",
@@ -153,6 +160,8 @@ __all__ = [
     "refused_response",
     "split_text",
     "texts",
+    "Survey",
+    "SurveyActions",
 ]
 
 
@@ -217,6 +226,21 @@ class ChannelReads(Protocol):
 
     async def get_agent(self, agent_id: str) -> Agent | None: ...
 
+    async def get_category(self, category_id: str) -> Category | None:
+        """A ticket category (its names, default team and priority); None if unknown."""
+        ...
+
+
+class KnowledgeReads(Protocol):
+    """The knowledge base as the hub's matcher knows it (hub.knowledge_model.KnowledgeModel),
+    kept in step with every change without a restart."""
+
+    articles: dict[str, Article]  # the published articles, by id
+
+    def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
+        """The k best published articles for a question, best first, with their confidence."""
+        ...
+
 
 class HubPort(Protocol):
     """What a running adapter may ask of the hub: reads through `reads`, and a few narrow
@@ -231,6 +255,11 @@ class HubPort(Protocol):
     @property
     def reads(self) -> ChannelReads:
         """The conversation history a channel shows its customer (read-only)."""
+        ...
+
+    @property
+    def knowledge(self) -> KnowledgeReads:
+        """Published articles and the FAQ matcher (the `faq` plugin answers with them)."""
         ...
 
     def agents_online(self) -> int:
@@ -330,6 +359,11 @@ class HubPort(Protocol):
         status page is off). Only ever give it to the ticket's own customer."""
         ...
 
+    def rating_links(self, conversation: Conversation, language: str = "") -> dict[int, str]:
+        """One-click links (score -> URL) that rate the ticket on its status page, signed like
+        `status_link`; empty when the status page is off. Only for the ticket's own customer."""
+        ...
+
     async def team_name(self, team: str, language: str) -> str:
         """A team's name in that language (its id when the team is unknown)."""
         ...
@@ -348,6 +382,7 @@ class Adapter:
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
     shows_choices: ClassVar[bool] = False  # True: `send` shows message.choices as buttons the customer taps
+    shows_html: ClassVar[bool] = False  # True: `send` shows message.html (sanitised) when a message has it
 
     @classmethod
     def check_settings(cls, prefix: str, settings: Any) -> None:
@@ -408,7 +443,7 @@ class ConversationActions(Protocol):
     """What the hub does on a plugin's behalf (implemented in hub.services.conversations)."""
 
     async def post_bot_message(
-        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
+        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
     ) -> Message: ...
 
     async def update_conversation(
@@ -465,10 +500,35 @@ class RecordActions(Protocol):
         limit: int = 50,
     ) -> list[Record]: ...
 
+    async def count(
+        self, plugin: str, kind: str, by: str, filters: dict[str, Any] | None = None
+    ) -> dict[tuple[Any, str], int]: ...
+
+
+class SurveyActions(Protocol):
+    """Satisfaction surveys as plugins reach them (hub.services.quality.QualityService): each
+    change leaves its thread event, is published live, and a low score tells the team lead."""
+
+    async def ask(self, ticket: Conversation, language: str, answer_for: timedelta | None = None) -> Survey | None:
+        """Open the ticket's survey (answers count for `answer_for`); None when it has one already."""
+        ...
+
+    async def rate(self, survey: Survey, score: int, *, via: str) -> Survey: ...
+
+    async def comment(self, survey: Survey, text: str) -> Survey: ...
+
+    async def latest(self, contact_id: str) -> Survey | None:
+        """The contact's most recently asked survey (on any ticket)."""
+        ...
+
+    async def of_ticket(self, conversation_id: str) -> Survey | None: ...
+
 
 class PluginRuntime(Protocol):
     """What the hub keeps for plugins beyond one message: records, durable timers and what
     each plugin told each ticket's customer (implemented by hub.plugin_host.PluginHost)."""
+
+    surveys: SurveyActions | None  # satisfaction surveys (the csat plugin); None in bare test runtimes
 
     @property
     def records(self) -> RecordActions: ...
@@ -551,6 +611,11 @@ class PluginRecords:
             status=status,
             limit=limit,
         )
+
+    async def count(self, kind: str, *, by: str, **filters: Any) -> dict[tuple[Any, str], int]:
+        """How many records of `kind` match `filters`, by the value of the query field `by` and
+        by status: {(value, status): count} (a report needs no limit)."""
+        return await self.runtime.records.count(self.plugin, kind, by, filters)
 
     async def of_ticket(self, kind: str, *, status: str = "") -> list[Record]:
         """This ticket's records of `kind`, newest first."""
@@ -674,19 +739,26 @@ class TicketTools(PluginTools):
             raise ValueError("this context has no ticket")
         return self.conversation
 
-    async def reply(self, text: str) -> Message:
-        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin)
+    async def reply(self, text: str, *, html: str = "") -> Message:
+        """Tell the customer `text`; `html` is the same words as HTML for channels that show it
+        (`Adapter.shows_html`), sanitised again before it is stored."""
+        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin, html=html)
 
-    async def ask(self, text: str, choices: Sequence[Choice | str]) -> Message:
+    async def ask(self, text: str, choices: Sequence[Choice | str], *, html: str = "") -> Message:
         """Ask with answer buttons; the customer's pick comes back as `chosen`."""
         options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
         if not options:
             raise ValueError("ask() needs at least one choice")
-        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin)
+        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin, html=html)
 
     async def set_team(self, team: str) -> None:
         """File the ticket under a team (an existing team's id)."""
         await self._update({"team": team})
+
+    async def set_status(self, status: Status | str) -> None:
+        """Resolve the ticket, or set it pending (the customer said the bot's answer solved it).
+        InvalidInput when the ticket cannot take it (a required field of its category is empty)."""
+        await self._update({"status": Status(status)})
 
     async def set_category(self, category: str) -> None:
         await self._update({"category": category})
@@ -828,6 +900,14 @@ class Plugin:
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         """A customer message was stored on a ticket the bots may answer."""
         return None
+
+    async def answers_quietly(self, inbound: Inbound, hub: HubPort, runtime: PluginRuntime | None) -> bool:
+        """Asked before a customer message is stored: True when it only answers this plugin's
+        question on the thread (a satisfaction rating), so it is kept in the thread's ticket
+        without reopening it, or in a quiet new one when that ticket is closed (routing
+        Route.QUESTION), and `on_message` then consumes it. Keep it cheap: it runs on every
+        message; an error counts as False (the message is stored as usual)."""
+        return False
 
     async def on_timer(self, ctx: TimerContext) -> None:
         """A timer this plugin scheduled came due; raise to have it tried again later."""

@@ -72,6 +72,12 @@ class StatusLinks:
         link = f"{self.public_url}/status/{self.token(number)}"
         return f"{link}?lang={quote(language)}" if language else link
 
+    def rating_urls(self, number: int, language: str = "") -> dict[int, str]:
+        """The status page's one-click rating links (hub/status_page.py, `/rate/<score>`): the
+        ticket's own signed token, so whoever may see the page may rate, and nobody else."""
+        token, query = self.token(number), f"?lang={quote(language)}" if language else ""
+        return {score: f"{self.public_url}/status/{token}/rate/{score}{query}" for score in (5, 4, 3, 2, 1)}
+
     def check(self, token: str) -> LinkCheck:
         """The ticket number a token names, or why it names none (tampered before expired:
         a forged expiry is a forgery)."""

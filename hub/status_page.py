@@ -54,6 +54,10 @@ def build_status_page() -> web.Application:
     sub = web.Application()
     sub.router.add_get("/{token}", show)
     sub.router.add_post("/{token}", reply)
+    from hub.status_rating import rate, show_rating  # the csat plugin's one-click rating links
+
+    sub.router.add_get("/{token}/rate/{score}", show_rating)
+    sub.router.add_post("/{token}/rate/{score}", rate)
     return sub
 
 

@@ -42,6 +42,7 @@ BODIES: dict[str, Any] = {
     "handoff": {"team": "finance", "reason": "wrong desk"},
     "add_callback": {"due_at": "2099-01-01T08:00:00+00:00"},
     "file_complaint": {"kind": "suggestion", "summary": "add a dark mode"},
+    "create_review": {"scorecard_id": "chat", "scores": {"greeting": 1}},
 }
 
 

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import TIMESTAMP, sign, signed_headers
 from conversation.kb_learning import proposal_id
-from conversation.model import ConversationQuery
+from conversation.model import Agent, ConversationQuery, Role, new_id
 from hub.agents import DEFAULT_ADMIN_EMAIL
 from hub.api.framework import Route
 from hub.api.routes import api
@@ -149,6 +149,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         "proposal_id": "nope",
         "complaint_id": "nope",
         "follow_up_id": "nope",
+        "scorecard_id": "nope",
     }
     yield Site(client, hub, {"Authorization": f"Bearer {secret}"}, ids, config.data_dir / "helpline.sqlite3")
     await client.close()
@@ -589,7 +590,13 @@ def valid_bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
             "owner": ids["agent_id"],
             "due": "2030-01-01T08:00:00Z",
         },
+        ("POST", "/v1/qa/scorecards"): SCORECARD,
+        ("PUT", "/v1/qa/scorecards/{scorecard_id}"): SCORECARD,
+        ("POST", "/v1/conversations/{conversation_id}/qa"): {"scorecard_id": ids["scorecard_id"], "scores": {"fix": 4}},
     }
+
+
+SCORECARD = {"name": "Chat", "criteria": [{"id": "fix", "label": "Solves it", "kind": "scale", "critical": True}]}
 
 
 UNIQUE = ("id", "shortcut", "key", "email")  # a create route's new object: each variant names its own
@@ -620,6 +627,7 @@ async def real_ids(site: Site) -> dict[str, str]:
     )
     await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})
+    article = await made("/v1/kb/articles", {"id": "pw", "title": "忘记密码", "answer": "点 **忘记密码**。"})
     await made(f"/v1/conversations/{other.conversation.id}/messages", {"text": "resolved: try again"})
     resolved = await site.client.patch(
         f"/api/v1/conversations/{other.conversation.id}", json={"status": "resolved"}, headers=site.bearer
@@ -636,6 +644,11 @@ async def real_ids(site: Site) -> dict[str, str]:
         headers=site.bearer,
     )
     follow_up = (await followed.json())["data"]["follow_ups"][0]["id"]
+    scorecard = await made("/v1/qa/scorecards", SCORECARD)
+    ticket = await site.hub.store.tickets.get_conversation(conversation)
+    assert ticket is not None  # another agent worked it: the admin's review of it reaches the store
+    worker = await site.hub.store.accounts.add_agent(Agent(new_id(), "worker@example.com", Role.AGENT, "-", "Worker"))
+    await site.hub.services.conversations.update_by(ticket, {"assignee_id": worker.id}, who="A", names={})
     return {
         **site.ids,
         "record_id": record["id"],
@@ -644,6 +657,8 @@ async def real_ids(site: Site) -> dict[str, str]:
         "entry_id": entry["id"],
         "complaint_id": filed[0]["id"],
         "follow_up_id": follow_up,
+        "article_id": article["id"],  # its versions and the FAQ bot's figures for it
+        "scorecard_id": scorecard["id"],
         "other_conversation": other.conversation.id,
         "other_contact": other.conversation.contact_id,
         "proposal_id": proposal_id(other.conversation.id),

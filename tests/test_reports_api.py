@@ -17,6 +17,8 @@ from openpyxl import load_workbook
 
 from conversation.inbound import Sender
 from conversation.model import Role, Status
+from conversation.quality import Review, Survey
+from conversation.records import Record
 from conversation.reports import TicketFact
 from hub.agents import add_agent
 from hub.app import Hub
@@ -109,6 +111,14 @@ async def known_data(hub: Hub, agent_ids: dict[str, str]) -> None:
     ]
     for fact in facts:
         await store.reports.save_fact(fact)
+    # Li Na's customer rated 4; a reviewer scored her 90; the bot answered ticket a, which it closed
+    rating = Survey("f4", 1, "p", "email", at(5), lina, "customer-service", score=4, rated_at=at(7))
+    assert await store.quality.add_survey(rating)
+    assert await store.quality.add_review(Review("q1", "f4", 1, "card", boss, lina, {}, at(8), 90.0, False))
+    ticket_a = (await store.tickets.get_conversation_by_number(POLICY.first_number)) or None
+    assert ticket_a is not None
+    answer = Record("ans-1", "faq", "answer", ticket_a.id, "", "deflected", {"article_id": "a1"}, created_at=at(1.5))
+    await store.records.create_record(answer)
 
 
 async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) -> None:
@@ -132,10 +142,10 @@ async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) ->
             "sla_met": 0.5,
             "reopen_rate": 0.5,
             "backlog": 3,  # a, b and d are open at the end; c was resolved
-            "deflection_rate": None,  # no FAQ bot or CSAT figures in this hub
-            "csat_average": None,
-            "csat_responses": 0,
-            "qa_average": None,
+            "deflection_rate": 1.0,  # the one ticket the bot answered, it closed
+            "csat_average": 4.0,
+            "csat_responses": 1,
+            "qa_average": 90.0,
         }
         assert {key: summary[key] for key in expected} == expected
 
@@ -158,6 +168,7 @@ async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) ->
         assert by_name["Li Na"]["first_response_p50_s"] == 60  # 60 and 600: the 1st
         assert (by_name["Li Na"]["resolution_p50_s"], by_name["Li Na"]["resolved"]) == (1000, 2)
         assert by_name["Boss"]["first_response_p50_s"] == 120
+        assert (by_name["Li Na"]["csat_average"], by_name["Boss"]["csat_average"]) == (4.0, None)
 
         backlog = await admin.call("GET", f"/api/v1/reports/backlog?{DAY}")
         assert backlog["total"] == 3
@@ -181,7 +192,7 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         assert rows[1][1] == "'=HYPERLINK(evil)"  # a name is data, never a formula
         summary_csv = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary")
         figures = dict(csv.reader(io.StringIO((await summary_csv.read()).decode("utf-8-sig"))))
-        assert figures["volume"] == "3" and figures["csat_average"] == ""
+        assert figures["volume"] == "3" and figures["csat_average"] == "4.0"
 
         resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai")
         assert resp.status == 200

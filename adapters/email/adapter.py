@@ -81,6 +81,7 @@ ORIGINAL_NAME = "original.eml"
 
 class EmailAdapter(Adapter):
     sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
+    shows_html: ClassVar[bool] = True  # a bot's article answer goes out as its (sanitised) HTML
 
     @dataclass(frozen=True)
     class Settings:
@@ -559,27 +560,30 @@ class EmailAdapter(Adapter):
             path = self.hub.blob_path(attachment.blob_ref)
             if path is not None:
                 files.append((attachment.name, attachment.content_type, await asyncio.to_thread(path.read_bytes)))
-        return await asyncio.to_thread(build_mail, headers, self._with_status_link(out, private=not cc), files)
+        footer = self._status_footer(out, private=not cc)
+        text = f"{message.text}\n\n-- \n{footer}" if footer else message.text
+        # A message with its own (sanitised) HTML, a bot's article answer, keeps it; else the text's.
+        html = (
+            message.html + (html_for_text(f"-- \n{footer}") if footer else "") if message.html else html_for_text(text)
+        )
+        return await asyncio.to_thread(build_mail, headers, text, files, html)
 
-    def _with_status_link(self, out: Outbound, *, private: bool) -> str:
-        """The reply's text with a footer linking to the ticket's status page (when it is on).
-        Only in mail to the customer alone: whoever holds the link reads the whole ticket, so a
-        mail that also goes to Cc'd people carries none."""
+    def _status_footer(self, out: Outbound, *, private: bool) -> str:
+        """A footer linking to the ticket's status page (when it is on), "" for none. Only in
+        mail to the customer alone: whoever holds the link reads the whole ticket, so a mail
+        that also goes to Cc'd people carries none."""
         language = best_locale(out.contact.language, self.hub.language)
         link = self.hub.status_link(out.conversation, language) if private else ""
-        if not link:
-            return out.message.text
-        words = texts("progress", language).get("progress.link", url=link)
-        return f"{out.message.text}\n\n-- \n{words}"
+        return texts("progress", language).get("progress.link", url=link) if link else ""
 
 
-def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]]) -> EmailMessage:
-    """A reply: its headers, the text with an HTML alternative, and its files."""
+def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]], html: str = "") -> EmailMessage:
+    """A reply: its headers, the text with an HTML alternative (`html`, else the text's), and its files."""
     mail = EmailMessage()
     for key, value in headers.items():
         mail[key] = value
     mail.set_content(text)
-    mail.add_alternative(html_for_text(text), subtype="html")
+    mail.add_alternative(html or html_for_text(text), subtype="html")
     for name, content_type, data in files:
         maintype, _, subtype = content_type.partition("/")
         mail.add_attachment(data, maintype=maintype or "application", subtype=subtype or "octet-stream", filename=name)

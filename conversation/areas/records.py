@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from conversation.records import Record, RecordKind, RecordQuery
 
@@ -31,3 +32,8 @@ class Records(ABC):
     @abstractmethod
     async def query_records(self, query: RecordQuery) -> list[Record]:
         """Records of one kind matching every filter, newest first, at most `query.limit`."""
+
+    @abstractmethod
+    async def count_records(self, query: RecordQuery, by: str) -> dict[tuple[Any, str], int]:
+        """How many records of one kind match the query's filters (its limit aside), by the
+        value of the declared query field `by` and by status: {(value, status): count}."""

@@ -39,6 +39,9 @@ class Ticketing:
     # transaction as its first message, so no ticket is ever seen at the lower priority.
     keywords: KeywordRules = KeywordRules()
     status_questions: bool = False  # a plugin answers "where is my ticket?" (routing.Route.QUESTION)
+    # This one message answers a bot's question on the thread (a CSAT rating or its comment,
+    # plugins/csat.py): set per message by the pipeline, routed like a status question.
+    answers_bot: bool = False
 
 
 class Tickets(ABC):

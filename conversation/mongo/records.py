@@ -72,13 +72,30 @@ class MongoRecords(Area, Records):
 
     @_unavailable_when_unreachable
     async def query_records(self, query: RecordQuery) -> list[Record]:
-        selector: dict[str, Any] = {"plugin": query.plugin, "kind": query.kind}
-        for column in ("conversation_id", "contact_id", "status"):
-            if value := getattr(query, column):
-                selector[column] = value
-        for name, value in query.filters.items():
-            if not NAME.match(name):
-                raise ValueError(f"not a query field name: {name!r}")
-            selector[f"data.{name}"] = value
-        cursor = self._db.records.find(selector).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+        cursor = self._db.records.find(_selector(query)).sort([("created_at", DESCENDING), ("_id", DESCENDING)])
         return [_record(doc) async for doc in cursor.limit(query.limit)]
+
+    @_unavailable_when_unreachable
+    async def count_records(self, query: RecordQuery, by: str) -> dict[tuple[Any, str], int]:
+        if not NAME.match(by):
+            raise ValueError(f"not a query field name: {by!r}")
+        pipeline = [
+            {"$match": _selector(query)},
+            {"$group": {"_id": {"value": f"$data.{by}", "status": "$status"}, "count": {"$sum": 1}}},
+        ]
+        counts: dict[tuple[Any, str], int] = {}
+        async for row in await self._db.records.aggregate(pipeline):
+            counts[(row["_id"].get("value"), row["_id"]["status"])] = row["count"]
+        return counts
+
+
+def _selector(query: RecordQuery) -> dict[str, Any]:
+    selector: dict[str, Any] = {"plugin": query.plugin, "kind": query.kind}
+    for column in ("conversation_id", "contact_id", "status"):
+        if value := getattr(query, column):
+            selector[column] = value
+    for name, value in query.filters.items():
+        if not NAME.match(name):
+            raise ValueError(f"not a query field name: {name!r}")
+        selector[f"data.{name}"] = value
+    return selector

@@ -275,7 +275,36 @@ class MongoReports(Area, Reports):
         ]
         docs = await self._aggregate(self._db.records, pipeline)
         bot = docs[0] if docs else {"answered": 0, "deflected": 0}
-        return QualityFigures(deflection_rate=ratio(bot["deflected"], bot["answered"]))
+        rated = {**_match(query.filters, "agent_id"), "score": {"$ne": None}}
+        average = {"$group": {"_id": None, "average": {"$avg": "$score"}, "count": {"$sum": 1}}}
+        csat = await self._aggregate(
+            self._db.csat_surveys, [{"$match": {**rated, "rated_at": _in(query.start, query.end)}}, average]
+        )
+        qa = await self._aggregate(
+            self._db.qa_reviews, [{"$match": {**rated, "created_at": _in(query.start, query.end)}}, average]
+        )
+        return QualityFigures(
+            _rounded(csat[0]["average"]) if csat else None,
+            csat[0]["count"] if csat else 0,
+            _rounded(qa[0]["average"]) if qa else None,
+            ratio(bot["deflected"], bot["answered"]),
+        )
 
+    @_unavailable_when_unreachable
     async def csat_by_agent(self, query: ReportQuery) -> dict[str, float]:
-        return {}
+        match = {
+            **_match(query.filters, "agent_id"),
+            "score": {"$ne": None},
+            "rated_at": _in(query.start, query.end),
+            "agent_id": {"$ne": ""},
+        }
+        if query.filters.agent:
+            match["agent_id"] = query.filters.agent
+        docs = await self._aggregate(
+            self._db.csat_surveys, [{"$match": match}, {"$group": {"_id": "$agent_id", "average": {"$avg": "$score"}}}]
+        )
+        return {doc["_id"]: round(doc["average"], 2) for doc in docs}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

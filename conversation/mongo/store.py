@@ -22,6 +22,7 @@ from conversation.mongo.desk import MongoDesk
 from conversation.mongo.fields import MongoFieldDefinitions
 from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.knowledge import MongoKnowledge
+from conversation.mongo.quality import MongoQuality, create_quality_indexes
 from conversation.mongo.records import MongoRecords, create_record_indexes
 from conversation.mongo.reports import MongoReports
 from conversation.mongo.roster import MongoRoster
@@ -58,6 +59,7 @@ class MongoStore(MongoStoreBase, Store):
         self.roster = MongoRoster(self._conn)
         self.knowledge = MongoKnowledge(self._conn)
         self.reports = MongoReports(self._conn)
+        self.quality = MongoQuality(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -139,6 +141,7 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.messages.create_index(
             [("author_type", ASCENDING), ("created_at", ASCENDING)], name="agent_replies"
         )
+        await create_quality_indexes(self._conn.db)
 
     async def close(self) -> None:
         await self._conn.client.close()

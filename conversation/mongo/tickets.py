@@ -351,7 +351,7 @@ class _Ingest(Area):
     ) -> tuple[Conversation, Route] | tuple[None, None]:
         thread_id = f"{inbound.channel}\x1f{inbound.thread_key}"
         pointer = await self._threads.find_one({"_id": thread_id})
-        question = asks_status(inbound, policy.status_questions)
+        question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
         if hinted is not None:  # the channel named the ticket; a new one follows on from it
             route = route_inbound(hinted, now, policy.reopen_window, question=question)
             if not opens_ticket(route):

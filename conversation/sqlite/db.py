@@ -209,9 +209,28 @@ CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
 CREATE INDEX IF NOT EXISTS records_created ON records (plugin, kind, created_at);
 CREATE INDEX IF NOT EXISTS conversations_backlog ON conversations (created_at)
     WHERE status IN ('open', 'pending', 'snoozed') AND merged_into = '';
-CREATE INDEX IF NOT EXISTS conversations_resolved ON conversations (resolved_at) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_backlog_resolved ON conversations (resolved_at) WHERE merged_into = '';
 CREATE INDEX IF NOT EXISTS messages_agent_replies ON messages (created_at, author_id, conversation_id)
     WHERE author_type = 'agent' AND kind = 'message';
+-- Service quality: one CSAT survey per ticket (who and what it rates kept as asked, so the
+-- figures group by columns), QA scorecards and reviews (one per ticket, reviewer and card).
+CREATE TABLE IF NOT EXISTS csat_surveys (
+    conversation_id TEXT PRIMARY KEY, contact_id TEXT NOT NULL, asked_at INTEGER NOT NULL,
+    rated_at INTEGER, score INTEGER, agent_id TEXT NOT NULL, team TEXT NOT NULL, channel TEXT NOT NULL,
+    category TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS csat_surveys_contact ON csat_surveys (contact_id, asked_at);
+CREATE INDEX IF NOT EXISTS csat_surveys_rated ON csat_surveys (rated_at) WHERE score IS NOT NULL;
+CREATE TABLE IF NOT EXISTS qa_scorecards (id TEXT PRIMARY KEY, name TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS qa_reviews (
+    id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, scorecard_id TEXT NOT NULL, reviewer_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL, team TEXT NOT NULL, channel TEXT NOT NULL, category TEXT NOT NULL,
+    score REAL NOT NULL, created_at INTEGER NOT NULL, doc TEXT NOT NULL,
+    UNIQUE (conversation_id, reviewer_id, scorecard_id));
+CREATE INDEX IF NOT EXISTS qa_reviews_agent ON qa_reviews (agent_id, created_at);
+CREATE INDEX IF NOT EXISTS qa_reviews_reviewer ON qa_reviews (reviewer_id, created_at);
+CREATE INDEX IF NOT EXISTS qa_reviews_created ON qa_reviews (created_at);
+-- the weekly QA sample: tickets resolved in a week that someone worked
+CREATE INDEX IF NOT EXISTS conversations_resolved ON conversations (resolved_at) WHERE assignee_id != '';
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

@@ -116,18 +116,34 @@ class SQLiteRecords(Area, Records):
         return await self._call(job, write=False)
 
     async def query_records(self, query: RecordQuery) -> list[Record]:
-        where = ["plugin = ?", "kind = ?"]
-        params: list[Any] = [query.plugin, query.kind]
-        for column in ("conversation_id", "contact_id", "status"):
-            if value := getattr(query, column):
-                where.append(f"{column} = ?")
-                params.append(value)
-        for name, value in query.filters.items():
-            where.append(f"{field_expression(name)} = ?")
-            params.append(json.dumps(value) if isinstance(value, dict | list) else value)
-        sql = f"SELECT {COLUMNS} FROM records WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT ?"
+        where, params = _where(query)
+        sql = f"SELECT {COLUMNS} FROM records WHERE {where} ORDER BY created_at DESC, id DESC LIMIT ?"
 
         def job(conn: sqlite3.Connection) -> list[Record]:
             return [_record(row) for row in conn.execute(sql, (*params, query.limit))]
 
         return await self._call(job, write=False)
+
+    async def count_records(self, query: RecordQuery, by: str) -> dict[tuple[Any, str], int]:
+        where, params = _where(query)
+        value = field_expression(by)
+        sql = f"SELECT {value} AS value, status, COUNT(*) FROM records WHERE {where} GROUP BY {value}, status"
+
+        def job(conn: sqlite3.Connection) -> dict[tuple[Any, str], int]:
+            return {(row[0], row[1]): row[2] for row in conn.execute(sql, params)}
+
+        return await self._call(job, write=False)
+
+
+def _where(query: RecordQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause of a query (without its limit), and its parameters."""
+    where = ["plugin = ?", "kind = ?"]
+    params: list[Any] = [query.plugin, query.kind]
+    for column in ("conversation_id", "contact_id", "status"):
+        if value := getattr(query, column):
+            where.append(f"{column} = ?")
+            params.append(value)
+    for name, value in query.filters.items():
+        where.append(f"{field_expression(name)} = ?")
+        params.append(json.dumps(value) if isinstance(value, dict | list) else value)
+    return " AND ".join(where), params

@@ -238,19 +238,40 @@ class SQLiteReports(Area, Reports):
         return await self._call(job, write=False)
 
     async def quality_figures(self, query: ReportQuery) -> QualityFigures:
+        """CSAT and QA from the quality area's tables (each keeps the ticket's agent, team,
+        channel and category as rated), the bot's deflection from its answer records."""
         where, params = _where(query.filters, "assignee_id", "c.")
-        sql = (
+        bot_sql = (
             "SELECT COUNT(DISTINCT r.conversation_id), "
             f"COUNT(DISTINCT CASE WHEN r.status = '{DEFLECTED}' THEN r.conversation_id END) "
             "FROM records r JOIN conversations c ON c.id = r.conversation_id "
             f"WHERE r.plugin = ? AND r.kind = ? AND r.created_at >= ? AND r.created_at < ?{where}"
         )
+        rated_where, rated_params = _where(query.filters, "agent_id")
+        csat_sql = (
+            "SELECT AVG(score), COUNT(*) FROM csat_surveys "
+            f"WHERE score IS NOT NULL AND rated_at >= ? AND rated_at < ?{rated_where}"
+        )
+        qa_sql = f"SELECT AVG(score) FROM qa_reviews WHERE created_at >= ? AND created_at < ?{rated_where}"
+        period = _period(query)
 
         def job(conn: sqlite3.Connection) -> QualityFigures:
-            answered, deflected = conn.execute(sql, [BOT_PLUGIN, BOT_ANSWER_KIND, *_period(query), *params]).fetchone()
-            return QualityFigures(deflection_rate=ratio(deflected, answered))
+            answered, deflected = conn.execute(bot_sql, [BOT_PLUGIN, BOT_ANSWER_KIND, *period, *params]).fetchone()
+            csat, rated = conn.execute(csat_sql, [*period, *rated_params]).fetchone()
+            (qa,) = conn.execute(qa_sql, [*period, *rated_params]).fetchone()
+            return QualityFigures(_rounded(csat), rated, _rounded(qa), ratio(deflected, answered))
 
         return await self._call(job, write=False)
 
     async def csat_by_agent(self, query: ReportQuery) -> dict[str, float]:
-        return {}
+        where, params = _where(query.filters, "agent_id")
+        sql = (
+            "SELECT agent_id, AVG(score) FROM csat_surveys "
+            f"WHERE score IS NOT NULL AND rated_at >= ? AND rated_at < ? AND agent_id != ''{where} GROUP BY agent_id"
+        )
+        rows = await self._call(lambda conn: conn.execute(sql, [*_period(query), *params]).fetchall(), write=False)
+        return {agent: round(average, 2) for agent, average in rows}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)

@@ -35,6 +35,7 @@ from conversation.sqlite.desk import SQLiteDesk
 from conversation.sqlite.fields import SQLiteFieldDefinitions
 from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.knowledge import SQLiteKnowledge
+from conversation.sqlite.quality import SQLiteQuality
 from conversation.sqlite.records import SQLiteRecords
 from conversation.sqlite.reports import SQLiteReports
 from conversation.sqlite.roster import SQLiteRoster
@@ -74,6 +75,7 @@ class SQLiteStore(Store):
         self.roster = SQLiteRoster(self._db)
         self.knowledge = SQLiteKnowledge(self._db)
         self.reports = SQLiteReports(self._db)
+        self.quality = SQLiteQuality(self._db)
 
     @property
     def search_seconds(self) -> float:

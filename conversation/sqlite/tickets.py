@@ -271,7 +271,7 @@ class _Ingest:
                 (inbound.channel, inbound.thread_key),
             ).fetchone()
             latest = _conversation(row) if row else None
-        question = asks_status(inbound, policy.status_questions)
+        question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
         route = route_inbound(latest, now, policy.reopen_window, question=question)
         if not opens_ticket(route):
             assert latest is not None

@@ -1111,8 +1111,10 @@ import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/.
 # Routes of their own modules join the table here, so every user of `api` sees them.
 from hub.api import audit_api, webhooks_api  # noqa: E402,F401
 from hub.api import complaints_api as _complaints_api  # noqa: E402,F401  (registers the complaints plugin's routes)
+from hub.api import faq_api as _faq_api  # noqa: E402,F401  (registers the FAQ bot's figures)
 from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (registers the hotline's routes on `api`)
 from hub.api import kb_api as _kb_api  # noqa: E402,F401  (registers the knowledge base's routes)
 from hub.api import kb_assist_api as _kb_assist_api  # noqa: E402,F401  (suggestions and the learning review queue)
+from hub.api import quality_api as _quality_api  # noqa: E402,F401  (registers CSAT and QA routes)
 from hub.api import reports_api as _reports_api  # noqa: E402,F401  (supervisors' reports and their export)
 from hub.api import roster as _roster  # noqa: E402, F401  (registers the roster, presence and page routes)

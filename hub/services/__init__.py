@@ -26,6 +26,7 @@ from hub.services.fields import FieldService
 from hub.services.hotline import HotlineService
 from hub.services.kb_learning import LearningService
 from hub.services.knowledge import KnowledgeService
+from hub.services.quality import QualityService
 from hub.services.records import RecordService
 from hub.services.roster import RosterService
 from hub.services.routing import RoutingRules, RoutingService
@@ -48,6 +49,7 @@ class Services:
     routing: RoutingService
     knowledge: KnowledgeService
     learning: LearningService
+    quality: QualityService
 
     @classmethod
     def build(
@@ -86,6 +88,14 @@ class Services:
         learning = LearningService(store, knowledge, clock=lambda: conversations.clock())
         learning.region = phone_region
         conversations.agent_resolved = learning.agent_resolved
+        routing_service = RoutingService(
+            store,
+            conversations,
+            roster,
+            rules=routing or RoutingRules(),
+            channel_types=channel_types or {},
+            owner=owner,
+        )
         return cls(
             conversations=conversations,
             contacts=ContactService(store, bus),
@@ -113,15 +123,9 @@ class Services:
                 wake_outbox=wake_outbox,
             ),
             roster=roster,
-            routing=RoutingService(
-                store,
-                conversations,
-                roster,
-                rules=routing or RoutingRules(),
-                channel_types=channel_types or {},
-                owner=owner,
-            ),
+            routing=routing_service,
             learning=learning,
+            quality=QualityService(store, bus, conversations, routing_service, clock=lambda: conversations.clock()),
         )
 
 

@@ -16,6 +16,7 @@ from conversation.calls import NoReplies, takes_replies
 from conversation.desk import category_defaults, handoff_changes
 from conversation.errors import InvalidInput
 from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
+from conversation.markdown_html import clean_html
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -77,11 +78,13 @@ class ConversationService:
         self.resolve_guard: ResolveGuard | None = None  # the plugin host: a plugin may hold a resolve back
 
     async def post_bot_message(
-        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str
+        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
     ) -> Message:
         if not takes_replies(conversation.channel):  # a logged call: the agents say it when they call back
             return await self.add_note(conversation, text, author=plugin)
-        return await self.send(conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices)
+        return await self.send(
+            conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices, html=clean_html(html)
+        )
 
     async def send(
         self,
@@ -93,9 +96,11 @@ class ConversationService:
         choices: Sequence[Choice] = (),
         attachments: Sequence[Attachment] = (),
         raw: dict[str, Any] | None = None,
+        html: str = "",
     ) -> Message:
         """Store a customer-visible message and queue it for delivery on the ticket's channel.
-        `raw` carries channel options the agent chose (an email's `cc`)."""
+        `raw` carries channel options the agent chose (an email's `cc`); `html` (sanitised) the
+        same words for channels that show HTML."""
         if not text.strip() and not attachments:
             raise InvalidInput("a message needs text")
         if not takes_replies(conversation.channel):
@@ -110,6 +115,7 @@ class ConversationService:
             author_type=author_type,
             author_id=author_id,
             text=self._kept_text(text, author_type),
+            html=html,
             choices=list(choices),
             attachments=list(attachments),
             created_at=now,

@@ -128,6 +128,15 @@ class RecordService:
         query = RecordQuery(plugin, kind, clean, conversation_id, contact_id, status, limit)
         return await self.store.records.query_records(query)
 
+    async def count(
+        self, plugin: str, kind: str, by: str, filters: dict[str, Any] | None = None
+    ) -> dict[tuple[Any, str], int]:
+        """How many records match `filters`, by the value of query field `by` and status."""
+        declared = self.kind(plugin, kind)
+        declared.filter_value(by, "")  # InvalidInput unless `by` is a declared query field
+        clean = {name: declared.filter_value(name, value) for name, value in (filters or {}).items()}
+        return await self.store.records.count_records(RecordQuery(plugin, kind, clean), by)
+
     async def of_conversation(self, conversation_id: str) -> list[Record]:
         """Every record of every kind on one ticket (the inbox's sidebar)."""
         found: list[Record] = []

@@ -326,14 +326,18 @@ class RoutingService:
             return await self._page_backup(team, reason, conversation, once)
 
     async def tell_lead(self, conversation: Conversation, clock: str, *, once: str = "") -> bool:
-        """A missed SLA target of the ticket's team is told to the team's lead: an event in
-        the thread naming them, and the same words on their page channel when they have one.
-        False when the team has no lead. `once`: the key of a step a retry may repeat (the
-        event and the message are made once for it)."""
+        """A missed SLA target of the ticket's team is told to the team's lead (see `tell_lead_event`)."""
+        return await self.tell_lead_event(conversation, "event.sla_lead_told", once=once, clock=clock)
+
+    async def tell_lead_event(self, conversation: Conversation, key: str, *, once: str = "", **params: str) -> bool:
+        """Tell the ticket's team lead something (a missed SLA target, a low CSAT score): the
+        thread event `key` naming them (`lead`), and the same words on their page channel when
+        they have one. False when the team has no lead. `once`: the key of a step a retry may
+        repeat (the event and the message are made once for it)."""
         team = await self.store.desk.get_team(conversation.team) if conversation.team else None
         if team is None or not team.lead:
             return False
-        event = ThreadEvent("event.sla_lead_told", {"lead": await self._name(team.lead), "clock": clock})
+        event = ThreadEvent(key, {"lead": await self._name(team.lead), **params})
         await self._thread_event(conversation, event, f"{once}:event" if once else "")
         profile = await self.store.roster.get_profile(team.lead)
         if profile is not None and profile.page_channel in self.channel_types:

@@ -91,3 +91,21 @@ async def test_queries_filter_by_declared_fields_ticket_contact_and_status(store
     assert ids(await store.records.query_records(query)) == [a.id]
     assert ids(await store.records.query_records(RecordQuery("disputes", "dispute", contact_id="contact-1", limit=1)))
     assert await store.records.query_records(RecordQuery("disputes", "dispute", {"order": "nope"})) == []
+
+
+async def test_records_are_counted_by_a_query_field_and_status(store: Store) -> None:
+    await store.records.ensure_indexes([DISPUTE])
+    assert await store.records.count_records(RecordQuery("disputes", "dispute"), "order") == {}
+    for order, status in (("A-1", "open"), ("A-1", "open"), ("A-1", "done"), ("B-2", "done"), ("B-2", "cancelled")):
+        await store.records.create_record(replace(dispute(order=order), status=status))
+    other_kind = replace(dispute(), id=new_id(), kind="other")
+    await store.records.create_record(other_kind)  # another kind is not counted
+
+    counts = await store.records.count_records(RecordQuery("disputes", "dispute"), "order")
+    assert counts == {("A-1", "open"): 2, ("A-1", "done"): 1, ("B-2", "done"): 1, ("B-2", "cancelled"): 1}
+    one = await store.records.count_records(RecordQuery("disputes", "dispute", {"order": "B-2"}), "order")
+    assert one == {("B-2", "done"): 1, ("B-2", "cancelled"): 1}
+    done = await store.records.count_records(RecordQuery("disputes", "dispute", status="done", limit=1), "order")
+    assert done == {("A-1", "done"): 1, ("B-2", "done"): 1}  # a count knows no limit
+    by_amount = await store.records.count_records(RecordQuery("disputes", "dispute"), "amount")
+    assert by_amount == {(100, "open"): 2, (100, "done"): 2, (100, "cancelled"): 1}

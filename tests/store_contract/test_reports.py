@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from conversation.areas.reports import QualityFigures
 from conversation.model import MessageKind, Status, new_id
+from conversation.quality import Review, Survey
 from conversation.records import Record
 from conversation.reports import ReportFilters, ReportQuery, TicketFact, fold_volume
 from conversation.store import Store
@@ -203,9 +204,37 @@ async def test_quality_figures_count_the_tickets_the_bot_deflected(store: Store)
         )
     await store.records.create_record(Record("other", "csat", "answer", ids[1], "", "deflected", {}, created_at=at(4)))
     figures = await store.reports.quality_figures(DAY)
-    # three tickets answered in the day, one of them deflected
+    # three tickets answered in the day, one of them deflected; no ratings or reviews yet
     assert figures == QualityFigures(csat_average=None, csat_responses=0, qa_average=None, deflection_rate=0.3333)
     sales = await store.reports.quality_figures(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(team="sales")))
     assert sales.deflection_rate == 0.5
     assert (await store.reports.quality_figures(ReportQuery(at(48), at(72)))).deflection_rate is None
-    assert await store.reports.csat_by_agent(DAY) == {}
+
+
+async def test_quality_figures_average_the_ratings_and_reviews_of_the_period(store: Store) -> None:
+    ratings = [  # (ticket, agent, team, channel, score, rated): 5 and 2 by agent-1 of sales, 4 by agent-2
+        ("r1", "agent-1", "sales", "email", 5, at(2)),
+        ("r2", "agent-1", "sales", "telegram", 2, at(3)),
+        ("r3", "agent-2", "support", "email", 4, at(4)),
+        ("r4", "agent-2", "support", "email", None, None),  # asked, not answered
+        ("r5", "agent-2", "support", "email", 1, at(30)),  # rated the day after
+    ]
+    for number, (ticket_id, agent, team, channel, score, rated) in enumerate(ratings):
+        survey = Survey(ticket_id, number, "p", channel, at(1), agent, team, score=score, rated_at=rated)
+        assert await store.quality.add_survey(survey)
+    for number, (agent, team, score, when) in enumerate(
+        [("agent-1", "sales", 80.0, at(5)), ("agent-2", "support", 50.0, at(6)), ("agent-2", "support", 0.0, at(-2))]
+    ):
+        review = Review(f"q{number}", f"r{number}", number, "card", "boss", agent, {}, when, score, False, team=team)
+        assert await store.quality.add_review(review)
+    figures = await store.reports.quality_figures(DAY)
+    # (5 + 2 + 4) / 3 = 3.67; QA (80 + 50) / 2 = 65
+    assert (figures.csat_average, figures.csat_responses, figures.qa_average) == (3.67, 3, 65.0)
+    sales = await store.reports.quality_figures(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(team="sales")))
+    assert (sales.csat_average, sales.csat_responses, sales.qa_average) == (3.5, 2, 80.0)
+    email = ReportQuery(DAY.start, DAY.end, filters=ReportFilters(channel="email", agent="agent-2"))
+    assert (await store.reports.quality_figures(email)).csat_average == 4.0
+    lead = ReportQuery(DAY.start, DAY.end, filters=ReportFilters(teams=("support",)))
+    assert (await store.reports.quality_figures(lead)).csat_responses == 1
+    assert await store.reports.csat_by_agent(DAY) == {"agent-1": 3.5, "agent-2": 4.0}
+    assert await store.reports.csat_by_agent(ReportQuery(at(24), at(48))) == {"agent-2": 1.0}

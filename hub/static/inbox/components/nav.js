@@ -82,6 +82,7 @@ export function Nav() {
     <${ComplaintsButton} />
     <button type="button" id="open-knowledge" class="link" onClick=${() => update({ dialog: "knowledge" })}>${t("nav.knowledge")}</button>
     ${s.me.role === "admin" || s.me.role === "supervisor" ? html`<button type="button" id="open-reports" class="link" onClick=${() => update({ dialog: "reports" })}>${t("nav.reports")}</button>` : null}
+    <button type="button" id="open-quality" class="link" onClick=${() => update({ dialog: "quality" })}>${t("nav.quality")}</button>
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}
     ${s.me.role === "admin" ? html`<button type="button" id="open-webhooks" class="link" onClick=${() => update({ dialog: "webhooks" })}>${t("nav.webhooks")}</button>
       <button type="button" id="open-audit" class="link" onClick=${() => update({ dialog: "audit" })}>${t("nav.audit")}</button>` : null}

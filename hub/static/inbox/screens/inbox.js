@@ -4,6 +4,7 @@ import { Attributes } from "../components/attributes.js";
 import { ContactPanel } from "../components/contact-panel.js";
 import { Records } from "../components/records.js";
 import { ComplaintPanel, ComplaintsDialog } from "../components/complaints.js";
+import { Quality } from "../components/quality.js";
 import { CallDialog, CallbacksDialog, ScheduleCallbackDialog, TicketCallbackButton } from "../components/hotline.js";
 import { ConversationList } from "../components/conversation-list.js";
 import { Suggestions } from "../components/suggestions.js";
@@ -21,6 +22,7 @@ import { Reports } from "./reports.js";
 import { Knowledge } from "./knowledge.js";
 import { Webhooks } from "./webhooks.js";
 import { Roster } from "./roster.js";
+import { QualityScreen } from "./quality.js";
 
 function focusRow(id) {
   document.querySelector(`#conversations li[data-id="${CSS.escape(id)}"] .open`)?.focus();
@@ -82,7 +84,7 @@ export function Inbox() {
     <section id="detail" class="detail" aria-label=${t("ticket.label")}>
       ${card
         ? html`<${TicketPane} key=${card.conversation.id} />
-            <aside class="side" aria-label=${t("ticket.details")}><${Suggestions} key=${`s-${card.conversation.id}`} conversationId=${card.conversation.id} messages=${s.ticket.messages} /><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ComplaintPanel} key=${`c-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /><${TicketCallbackButton} /></aside>`
+            <aside class="side" aria-label=${t("ticket.details")}><${Suggestions} key=${`s-${card.conversation.id}`} conversationId=${card.conversation.id} messages=${s.ticket.messages} /><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ComplaintPanel} key=${`c-${card.conversation.id}`} conversationId=${card.conversation.id} /><${Quality} key=${`q-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /><${TicketCallbackButton} /></aside>`
         : html`<div class="empty-pane"><p>${s.loadingId ? t("ticket.loading") : t("ticket.none")}</p><p class="hint">${t("ticket.none_hint")}</p></div>`}
     </section>
     <div class="notice ${s.notice?.kind || ""}" role=${s.notice?.kind === "error" ? "alert" : "status"} aria-live="polite">${s.notice?.text || ""}</div>
@@ -98,5 +100,6 @@ export function Inbox() {
     ${s.dialog === "knowledge" ? html`<${Knowledge} />` : null}
     ${s.dialog === "roster" ? html`<${Roster} />` : null}
     ${s.dialog === "complaints" ? html`<${ComplaintsDialog} />` : null}
+    ${s.dialog === "quality" ? html`<${QualityScreen} />` : null}
   </div>`;
 }

@@ -1,0 +1,341 @@
+"""The FAQ bot's decisions, as pure functions (plugins/faq.py words and acts on them).
+
+- Whether the bot may speak on a ticket at all: never once a person owns it (assigned, handed
+  off, or an agent already replied), never on automatic mail, only on a customer's message.
+- What a customer's reply means while the bot waits for one: yes / no to "did this answer
+  your question?", the number or button of an offered article, a request for a person.
+- What to do with a question: answer (confident), offer titles (unsure), hand off (neither),
+  never answering an article (or its translation) the ticket was already given.
+- The article's Markdown as plain text, for channels that show no HTML (Telegram, SMS...).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from enum import StrEnum
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
+
+CHOICE_PREFIX = "faq:"
+YES, NO, NONE = f"{CHOICE_PREFIX}yes", f"{CHOICE_PREFIX}no", f"{CHOICE_PREFIX}none"
+PICK = f"{CHOICE_PREFIX}pick:"  # + 1, 2, 3: short, as Telegram's 64-byte button data needs
+MAX_OFFERS = 3
+
+
+def _words(listed: str) -> frozenset[str]:
+    return frozenset(listed.split("|"))
+
+
+# Replies read as yes / no, whole messages once folded (case, width, outer punctuation).
+_YES_WORDS = _words(
+    "是|是的|对|对的|好|好的|解决了|有用|有帮助|可以了|谢谢|yes|y|yeah|yep|yup|ok|okay|solved|thanks|thank you"
+    "|it did|that helped|1"
+)
+_NO_WORDS = _words(
+    "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|no|n|nope|not really|it did not|it didn't"
+    "|didn't help|did not help|2"
+)
+# A request for a person. Bare words count only as the whole message ("agent", "人工"), so a
+# question that merely mentions an agent ("my agent account") is still a question.
+_PERSON_WORDS = _words(
+    "人工|转人工|人工客服|客服|真人|找客服|human|agent|person|operator|real person|a human|an agent|live agent"
+    "|representative"
+)
+_PERSON = re.compile(
+    r"转人工|人工客服|找人工|要人工|接人工|真人|活人|人工服务"
+    r"|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the|real)?\s*(?:real\s+)?"
+    r"(?:person|human|agent|operator|representative|someone)\b"
+    r"|\breal (?:person|people|human)\b|\blive (?:agent|person)\b|\bhuman (?:agent|being|support)\b"
+    r"|\b(?:want|need|get me)\s+(?:a|an)\s+(?:human|agent|person|operator)\b",
+    re.IGNORECASE,
+)
+_PUNCTUATION = re.compile(r"[\s\W_]+$|^[\s\W_]+")
+
+
+class Reply(StrEnum):
+    YES = "yes"
+    NO = "no"
+    PERSON = "person"
+    OTHER = "other"  # a new question, or words the bot does not read as an answer
+
+
+class Action(StrEnum):
+    ANSWER = "answer"
+    OFFER = "offer"
+    HAND_OFF = "hand_off"
+
+
+def _fold(text: str) -> str:
+    """Width- and case-folded, outer punctuation and spaces dropped ("是的！" -> "是的")."""
+    folded = unicodedata.normalize("NFKC", text).casefold().strip()
+    return " ".join(_PUNCTUATION.sub("", folded).split())
+
+
+def asks_for_person(text: str) -> bool:
+    """ "转人工", "人工", "human", "agent", "I want to talk to a real person"..."""
+    folded = _fold(text)
+    return folded in _PERSON_WORDS or bool(_PERSON.search(unicodedata.normalize("NFKC", text)))
+
+
+def read_reply(text: str, choice_id: str = "") -> Reply:
+    """What the customer's message says to "did this answer your question?"."""
+    if choice_id == YES:
+        return Reply.YES
+    if choice_id in (NO, NONE):
+        return Reply.NO
+    if asks_for_person(text):
+        return Reply.PERSON
+    folded = _fold(text)
+    if folded in _YES_WORDS:
+        return Reply.YES
+    if folded in _NO_WORDS:
+        return Reply.NO
+    return Reply.OTHER
+
+
+def picked(text: str, choice_id: str, offered: int) -> int | None:
+    """The index (0-based) of the offered article the customer chose by button or number; None
+    when the message picks none of them. "0" is "none of these" and reads as -1."""
+    if choice_id.startswith(PICK):
+        number = choice_id.removeprefix(PICK)
+    elif choice_id == NONE:
+        return -1
+    elif choice_id:
+        return None
+    else:
+        number = _fold(text).removeprefix("#")
+    if not number.isascii() or not number.isdigit() or len(number) > 2:
+        return None
+    index = int(number)
+    if index == 0:
+        return -1
+    return index - 1 if index <= offered else None
+
+
+def human_owns(conversation: Conversation) -> bool:
+    """Assigned to an agent, handed off by a bot, or an agent already replied: the bot is quiet."""
+    return conversation.human_owned or conversation.first_response_at is not None
+
+
+def may_answer(conversation: Conversation, message: Message) -> bool:
+    """Only a customer's own message (never an automatic one: an auto-reply, a bounce) on a
+    ticket no person owns."""
+    return (
+        message.direction is Direction.INBOUND
+        and message.kind is MessageKind.MESSAGE
+        and message.author_type is AuthorType.CONTACT
+        and not message.automatic
+        and not human_owns(conversation)
+    )
+
+
+@dataclass(frozen=True)
+class Guess:
+    """One article the matcher ranked, in the group of its translations."""
+
+    article_id: str
+    group: str
+    title: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    guesses: tuple[Guess, ...]  # what to answer (the first) or offer; for a hand-off, the note's guesses
+    reason: str = ""  # for a hand-off: "unsure", "repeat"
+
+
+def decide(
+    guesses: Sequence[Guess], *, answered: Sequence[str], answer_threshold: float, suggest_threshold: float
+) -> Decision:
+    """Answer the best guess when it reaches `answer_threshold`; offer the guesses that reach
+    `suggest_threshold` (up to three) when it does not; else hand off. Articles whose group
+    the ticket was already answered with are never given again: when the best guess is one,
+    the customer has had that answer, so a person takes over."""
+    ranked = _best_of_each_group(guesses)
+    fresh = tuple(g for g in ranked if g.group not in answered)
+    if ranked and ranked[0].confidence >= answer_threshold:
+        if ranked[0].group in answered:
+            return Decision(Action.HAND_OFF, ranked, "repeat")
+        return Decision(Action.ANSWER, (ranked[0],))
+    offers = tuple(g for g in fresh if g.confidence >= suggest_threshold)[:MAX_OFFERS]
+    if offers:
+        return Decision(Action.OFFER, offers)
+    return Decision(Action.HAND_OFF, ranked, "unsure")
+
+
+def _best_of_each_group(guesses: Sequence[Guess]) -> tuple[Guess, ...]:
+    """An article and its translation are one answer: the better ranked stands for both."""
+    seen: set[str] = set()
+    kept = []
+    for guess in guesses:
+        if guess.group not in seen:
+            seen.add(guess.group)
+            kept.append(guess)
+    return tuple(kept)
+
+
+# -- Markdown as plain text ---------------------------------------------------------------
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def markdown_text(markdown: str) -> str:
+    """An answer's Markdown for a channel that shows plain text: paragraphs and headings on
+    their own lines, list items as "• " (or "1. "), links as "text (url)", tables as rows of
+    cells joined by " | ", emphasis marks dropped. Nothing of it is markup any more."""
+    lines: list[str] = []
+    lists: list[list[int]] = []  # per open list: [next number] or [] for bullets
+    row: list[str] | None = None  # the cells of the table row being read
+    prefix = ""
+    for token in _MARKDOWN.parse(markdown):
+        kind = token.type
+        if kind == "bullet_list_open":
+            lists.append([])
+        elif kind == "ordered_list_open":
+            lists.append([int(token.attrGet("start") or 1)])
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+            if not lists:
+                lines.append("")
+        elif kind == "list_item_open":
+            indent = "  " * (len(lists) - 1)
+            counter = lists[-1]
+            if counter:
+                prefix = f"{indent}{counter[0]}. "
+                counter[0] += 1
+            else:
+                prefix = f"{indent}• "
+        elif kind == "inline":
+            text = _inline_text(token.children or [])
+            if row is not None:
+                row.append(text)
+            else:
+                lines.append(prefix + text)
+                prefix = ""
+        elif kind in ("paragraph_close", "heading_close") and not lists:
+            lines.append("")
+        elif kind in ("fence", "code_block"):
+            lines.extend([*token.content.rstrip("\n").split("\n"), ""])
+        elif kind == "hr":
+            lines.extend(["———", ""])
+        elif kind == "tr_open":
+            row = []
+        elif kind == "tr_close" and row is not None:
+            lines.append(" | ".join(row))
+            row = None
+        elif kind == "table_close":
+            lines.append("")
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _inline_text(children: list[Token]) -> str:
+    parts: list[str] = []
+    link: list[str] = []  # the href of the link being written, if any
+    label_start = 0
+    for child in children:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif child.type == "link_open":
+            link.append(str(child.attrGet("href") or ""))
+            label_start = len(parts)
+        elif child.type == "link_close" and link:
+            href = link.pop()
+            label = "".join(parts[label_start:])
+            if href and href != label and href.removeprefix("mailto:") != label:
+                parts.append(f" ({href})")
+        elif child.type == "image":
+            src = str(child.attrGet("src") or "")
+            alt = child.content or "".join(c.content for c in child.children or [])
+            parts.append(f"{alt} ({src})" if alt else src)
+    return "".join(parts)
+
+
+# -- what the bot answered, and how it went -------------------------------------------------
+PLUGIN = "faq"  # the plugin's name: its records are ("faq", "answer")
+ANSWER_KIND = "answer"
+HANDOFF_KIND = "handoff"
+# Why the bot handed a ticket to a person (faq.agent.reason.<reason> in the catalogs).
+HANDOFF_REASONS = ("person", "not_helpful", "unsure", "repeat", "none", "unresolved")
+
+
+class Outcome(StrEnum):
+    """The status of an `answer` record (one per article the bot gave a ticket)."""
+
+    ASKED = "asked"  # answered; the customer has not said whether it helped
+    DEFLECTED = "deflected"  # "yes": the bot resolved the ticket (or set it pending) and no person took it since
+    HELPFUL = "helpful"  # "yes", but a person took the ticket afterwards (or it could not be resolved)
+    NOT_HELPFUL = "not_helpful"  # "no", or asked for a person right after the answer
+    UNCONFIRMED = "unconfirmed"  # the customer wrote something else instead
+
+
+OUTCOMES = tuple(Outcome)
+
+
+@dataclass(frozen=True)
+class ArticleStats:
+    """How the bot's answers with one article went."""
+
+    answered: int = 0
+    deflected: int = 0
+    helpful: int = 0  # deflected ones included
+    not_helpful: int = 0
+    unconfirmed: int = 0
+    waiting: int = 0  # asked, no word yet
+
+    @property
+    def deflection_rate(self) -> float:
+        """Share of the answers that resolved their ticket without a person."""
+        return self.deflected / self.answered if self.answered else 0.0
+
+    @property
+    def not_helpful_rate(self) -> float:
+        """Share of the answers the customer said did not help."""
+        return self.not_helpful / self.answered if self.answered else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "answered": self.answered,
+            "deflected": self.deflected,
+            "helpful": self.helpful,
+            "not_helpful": self.not_helpful,
+            "unconfirmed": self.unconfirmed,
+            "waiting": self.waiting,
+            "deflection_rate": round(self.deflection_rate, 4),
+            "not_helpful_rate": round(self.not_helpful_rate, 4),
+        }
+
+
+def stats_of(counts: dict[str, int]) -> ArticleStats:
+    """One article's figures from its answer records counted by status."""
+    deflected = counts.get(Outcome.DEFLECTED, 0)
+    return ArticleStats(
+        answered=sum(counts.values()),
+        deflected=deflected,
+        helpful=deflected + counts.get(Outcome.HELPFUL, 0),
+        not_helpful=counts.get(Outcome.NOT_HELPFUL, 0),
+        unconfirmed=counts.get(Outcome.UNCONFIRMED, 0),
+        waiting=counts.get(Outcome.ASKED, 0),
+    )
+
+
+def stats_by_article(counts: dict[tuple[object, str], int]) -> dict[str, ArticleStats]:
+    """{article id: figures} from answer records counted by (article id, status)."""
+    by_article: dict[str, dict[str, int]] = {}
+    for (article_id, status), count in counts.items():
+        by_article.setdefault(str(article_id), {})[status] = count
+    return {article_id: stats_of(by_status) for article_id, by_status in by_article.items()}
+
+
+def total(stats: dict[str, ArticleStats]) -> ArticleStats:
+    """Every article's figures added up."""
+    return ArticleStats(**{f.name: sum(getattr(s, f.name) for s in stats.values()) for f in fields(ArticleStats)})

@@ -1,0 +1,218 @@
+"""Customer satisfaction (CSAT): a resolved ticket's customer is asked to rate the service 1-5.
+
+- When a ticket is resolved (`on_event`), a timer asks `delay_minutes` later (0: at once),
+  once per ticket, if it is still resolved and the rules of conversation/quality.survey_wanted
+  hold: its category is not turned off, a person of ours wrote to the customer (not a
+  bot-only ticket), it was not opened by an auto-reply, and this contact was not asked in
+  the last `cooldown_days`.
+- The question is in the customer's language: buttons where the channel shows them;
+  elsewhere the digits and words it takes ("1".."5", "很满意 / 满意 / 一般 / 不满意 / 很不满意",
+  "very good"...), and, when the status page is on, one-click rating links to it (email:
+  hub/status_rating.py explains why the link asks for one more click).
+- The answer is consumed here before it can do anything else: `answers_quietly` tells the
+  hub, before the message is stored, that it only answers the survey, so it is kept in the
+  ticket without reopening it (or in a quiet new ticket when that one is closed), and
+  `on_message` records it and stops later plugins. Answers count until `answer_days` after
+  the question, whatever became of the ticket meanwhile; a later answer replaces the score.
+- After a score the customer may write one comment (within `comment_minutes`).
+- A score of 2 or less reopens nothing but tells the team lead (hub/services/quality.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from conversation.inbound import Inbound
+from conversation.model import Choice, Conversation, Status, utcnow
+from conversation.progress import status_question
+from conversation.quality import (
+    SCORES,
+    Survey,
+    awaits_comment,
+    rating_choice,
+    rating_from_choice,
+    rating_from_text,
+    survey_wanted,
+    takes_answer,
+)
+from hub.sdk import (
+    ConfigError,
+    EventContext,
+    HubPort,
+    Outcome,
+    Plugin,
+    PluginContext,
+    PluginRuntime,
+    SurveyActions,
+    Texts,
+    TimerContext,
+    setting,
+    texts,
+)
+
+DOMAIN = "csat"
+ASK = "ask"  # the timer's name
+
+
+def catalog(language: str) -> Texts:
+    return texts(DOMAIN, language)
+
+
+class CsatPlugin(Plugin):
+    always_run: ClassVar[bool] = True  # resolved tickets are owned by people; the survey still goes out
+    events: ClassVar[frozenset[str]] = frozenset({"status"})
+
+    @dataclass(frozen=True)
+    class Settings:  # [plugins.csat]
+        delay_minutes: int = setting(
+            int, 10, "minutes after a ticket is resolved before the survey goes out; 0 at once"
+        )
+        cooldown_days: int = setting(int, 30, "at most one survey per contact in this many days")
+        answer_days: int = setting(int, 14, "days after the question in which a rating still counts")
+        comment_minutes: int = setting(int, 30, "minutes after a rating in which the next message is its comment")
+        categories: dict[str, Any] = setting(
+            dict, {}, "per category on/off, e.g. { spam = false }; a category not listed is surveyed"
+        )
+
+        @property
+        def delay(self) -> timedelta:
+            return timedelta(minutes=self.delay_minutes)
+
+    settings: Settings
+
+    def __init__(self, name: str, settings: Settings, *, clock: Callable[[], datetime] = utcnow) -> None:
+        super().__init__(name, settings)
+        self.clock = clock  # the hub's clock in tests (answers count until the survey's window ends)
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: Any) -> None:
+        for name in ("delay_minutes", "cooldown_days", "answer_days", "comment_minutes"):
+            if getattr(settings, name) < 0:
+                raise ConfigError(f"{prefix}.{name}: must be 0 or more")
+        for category, on in settings.categories.items():
+            if not isinstance(on, bool):
+                raise ConfigError(f"{prefix}.categories.{category}: true or false")
+
+    # -- asking -------------------------------------------------------------------------------------
+    async def on_event(self, ctx: EventContext) -> None:
+        ticket = ctx.conversation
+        if ctx.change.field != "status":
+            return
+        if ctx.change.after == Status.RESOLVED.value:
+            if self.settings.delay_minutes == 0:
+                await self._ask(ctx, ticket)
+            else:
+                at = (ticket.resolved_at or ticket.last_message_at) + self.settings.delay
+                await ctx.schedule(at, ASK, key=ticket.id)  # resolved again: moved, not doubled
+        elif ctx.change.before == Status.RESOLVED.value and ctx.change.after != Status.CLOSED.value:
+            await ctx.cancel(ticket.id)  # reopened before the survey went out: no survey now
+
+    async def on_timer(self, ctx: TimerContext) -> None:
+        if ctx.timer.name == ASK and ctx.conversation is not None:
+            await self._ask(ctx, ctx.conversation)
+
+    async def _ask(self, ctx: EventContext | TimerContext, ticket: Conversation) -> None:
+        surveys, hub = _surveys(ctx.runtime), ctx.hub
+        if hub is None:
+            return
+        fresh = await hub.reads.get_conversation(ticket.id)
+        if fresh is None:
+            return
+        latest = await surveys.latest(fresh.contact_id)
+        why_not = survey_wanted(
+            fresh,
+            await hub.reads.list_messages(fresh.id),
+            categories=self.settings.categories,
+            last_asked=latest.asked_at if latest else None,
+            cooldown=timedelta(days=self.settings.cooldown_days),
+            now=self.clock(),
+        )
+        if why_not is not None:
+            self.log.debug("ticket %s: no survey (%s)", fresh.number, why_not.value)
+            return
+        survey = await surveys.ask(fresh, ctx.language, timedelta(days=self.settings.answer_days))
+        if survey is None:
+            return  # asked already (a repeated timer, another hub)
+        ctx.conversation = fresh
+        t = catalog(ctx.language)
+        question = t.get("csat.ask", number=fresh.number)
+        adapter = hub.channel_adapter(fresh.channel)
+        if adapter is not None and adapter.shows_choices:
+            await ctx.ask(question, [Choice(rating_choice(s), t.get(f"csat.score.{s}")) for s in SCORES])
+            return
+        lines = [question]
+        links = hub.rating_links(fresh, t.locale)
+        if links:
+            lines += ["", t.get("csat.ask_links")]
+            lines += [t.get("csat.link_line", label=t.get(f"csat.score.{s}"), url=links[s]) for s in SCORES]
+        lines += ["", t.get("csat.ask_typed")]
+        await ctx.reply("\n".join(lines))
+
+    # -- answers ------------------------------------------------------------------------------------
+    async def answers_quietly(self, inbound: Inbound, hub: HubPort, runtime: PluginRuntime | None) -> bool:
+        if inbound.attachments or inbound.automatic or runtime is None or runtime.surveys is None:
+            return False
+        score = rating_from_choice(inbound.choice_id) or rating_from_text(inbound.text)
+        if score is None and not inbound.text.strip():
+            return False
+        contact = await hub.reads.find_identity_contact(inbound.channel, inbound.sender.address)
+        if contact is None:
+            return False
+        survey = await runtime.surveys.latest(contact.id)
+        if survey is None:
+            return False
+        # A rating button only ever answers a survey: kept quietly even after the survey closed
+        # (on_message says so), never a new ticket for the queue. Typed words are read as a
+        # rating only while the survey takes answers.
+        return (
+            rating_from_choice(inbound.choice_id) is not None
+            or self._answer(survey, score, inbound.channel, inbound.text, inbound.choice_id) is not None
+        )
+
+    def _answer(self, survey: Survey, score: int | None, channel: str, text: str, choice_id: str) -> str | None:
+        """What a message is to this survey: "score", "comment", or None (an ordinary message).
+        Only on the survey's own channel: a "5" on another channel is another conversation. A
+        comment is typed text, never another button nor a status question ("查询工单 1042")."""
+        now = self.clock()
+        if survey.channel != channel:
+            return None
+        if score is not None and takes_answer(survey, now):
+            return "score"
+        asks = choice_id != "" or status_question(text) is not None
+        if not asks and awaits_comment(survey, now, timedelta(minutes=self.settings.comment_minutes)):
+            return "comment"
+        return None
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if ctx.message.automatic or ctx.runtime is None or ctx.runtime.surveys is None:
+            return Outcome.CONTINUE
+        surveys = ctx.runtime.surveys
+        survey = await surveys.latest(ctx.contact.id)
+        if survey is None:
+            return Outcome.CONTINUE
+        t = catalog(ctx.language)
+        score = rating_from_choice(ctx.chosen) or rating_from_text(ctx.message.text)
+        answer = self._answer(survey, score, ctx.message.channel, ctx.message.text, ctx.chosen)
+        if answer is None:
+            if rating_from_choice(ctx.chosen) is not None:  # a button of a survey that has closed
+                await ctx.reply(t.get("csat.closed"))
+                ctx.stop()
+                return Outcome.STOP
+            return Outcome.CONTINUE
+        if answer == "score" and score is not None:
+            await surveys.rate(survey, score, via=ctx.message.channel)
+            await ctx.reply(t.get("csat.thanks_ask_comment"))
+        else:
+            await surveys.comment(survey, ctx.message.text)
+            await ctx.reply(t.get("csat.thanks_comment"))
+        ctx.stop()  # consumed: no greeting, no bot answers a rating
+        return Outcome.STOP
+
+
+def _surveys(runtime: PluginRuntime | None) -> SurveyActions:
+    if runtime is None or runtime.surveys is None:
+        raise RuntimeError("the csat plugin needs the hub's surveys (a running hub)")
+    return runtime.surveys

@@ -1,0 +1,359 @@
+"""The FAQ bot: answers what the knowledge base knows, offers choices when unsure, and
+hands the ticket to a person otherwise.
+
+- A question whose best article reaches `answer_threshold` is answered with that article,
+  in the customer's language (its linked translation when there is one), as plain text or,
+  where the channel shows HTML (email), as the sanitised HTML of its Markdown; then "did
+  this answer your question?", with buttons where the channel has them, else as a reply
+  word or digit ("是/否", "yes/no", "1/2").
+- Yes: the ticket is resolved (`pending_first`: set pending). No, a request for a person
+  ("转人工", "human", "agent"...) or a question no article reaches `suggest_threshold` for:
+  hand-off to the team of the ticket's (else the best article's) category, with the bot's
+  best guesses (titles and confidence) as a private note for the agent.
+- Between the thresholds it offers up to three article titles instead of guessing; a pick
+  answers with that article.
+- Quiet on a ticket a person owns (assigned, handed off, or an agent replied), on automatic
+  mail, and on anything but a customer's own message; never the same article (or its
+  translation) twice in one ticket.
+- Each article given is an `answer` record on the ticket (article id, confidence, the
+  question's message id, outcome as its status): the deflection and "not helpful" figures
+  per article (GET /api/v1/faq/stats, the `helpline_faq_*` metrics) are counted from them.
+  Each hand-off is a `handoff` record (reason, question's message id, guesses): what the
+  bot could not answer, for the agents' learning queue.
+
+The decisions are pure functions in conversation/faq_bot.py; this module words and acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from html import escape
+from typing import Any, ClassVar
+
+from conversation.errors import InvalidInput
+from conversation.faq_bot import (
+    ANSWER_KIND,
+    HANDOFF_KIND,
+    HANDOFF_REASONS,
+    NO,
+    NONE,
+    OUTCOMES,
+    PICK,
+    YES,
+    Action,
+    Guess,
+    Outcome,
+    Reply,
+    asks_for_person,
+    decide,
+    markdown_text,
+    may_answer,
+    picked,
+    read_reply,
+)
+from conversation.markdown_html import render_markdown
+from hub.sdk import (
+    Article,
+    Choice,
+    ConfigError,
+    EventContext,
+    HubPort,
+    Plugin,
+    PluginContext,
+    RecordKind,
+    Texts,
+    setting,
+    texts,
+)
+from hub.sdk import Outcome as Flow
+
+DOMAIN = "faq"
+# The matcher's default (conversation.faq.DEFAULT_THRESHOLD, which loads scikit-learn on
+# import: the hub imports plugins at start, the matcher trains in a thread). A test holds
+# them equal.
+MATCHER_THRESHOLD = 0.7
+GUESSES = 5  # asked of the matcher: translations of one article may take two places
+NOTE_GUESSES = 3
+
+ANSWER = RecordKind(
+    ANSWER_KIND,
+    {
+        "type": "object",
+        "title": "FAQ answer",
+        "x-title-zh-CN": "FAQ 机器人回答",
+        "properties": {
+            "article_id": {"type": "string", "title": "Article", "x-title-zh-CN": "文章"},
+            "group": {"type": "string", "title": "Article group", "x-title-zh-CN": "文章组"},
+            "confidence": {"type": "number", "title": "Confidence", "x-title-zh-CN": "置信度"},
+            "language": {"type": "string", "title": "Language", "x-title-zh-CN": "语言"},
+            "question_id": {"type": "string", "title": "Question message", "x-title-zh-CN": "问题消息"},
+            "answer_id": {"type": "string", "title": "Answer message", "x-title-zh-CN": "回答消息"},
+            "offered": {"type": "boolean", "title": "Picked from a list", "x-title-zh-CN": "客户从列表中选择"},
+        },
+        "required": ["article_id", "group", "confidence"],
+    },
+    queries=("article_id",),
+    statuses=OUTCOMES,
+)
+# What the bot could not answer, for the agents' learning queue: one per hand-off, with the
+# customer's question (a message id) and the bot's guesses.
+HANDOFF = RecordKind(
+    HANDOFF_KIND,
+    {
+        "type": "object",
+        "title": "FAQ hand-off",
+        "x-title-zh-CN": "FAQ 机器人转人工",
+        "properties": {
+            "reason": {"type": "string", "enum": list(HANDOFF_REASONS), "title": "Reason", "x-title-zh-CN": "原因"},
+            "question_id": {"type": "string", "title": "Question message", "x-title-zh-CN": "问题消息"},
+            "articles": {"type": "array", "items": {"type": "string"}, "title": "Guesses", "x-title-zh-CN": "猜测"},
+            "confidences": {
+                "type": "array",
+                "items": {"type": "number"},
+                "title": "Confidence",
+                "x-title-zh-CN": "置信度",
+            },
+        },
+        "required": ["reason", "question_id"],
+    },
+    queries=("reason",),
+    statuses=("handed_off",),
+)
+
+
+def catalog(language: str) -> Texts:
+    return texts(DOMAIN, language)
+
+
+class FaqPlugin(Plugin):
+    record_kinds: ClassVar[tuple[RecordKind, ...]] = (ANSWER, HANDOFF)
+    events: ClassVar[frozenset[str]] = frozenset({"assignment"})  # a person took a deflected ticket after all
+
+    @dataclass(frozen=True)
+    class Settings:  # [plugins.faq]
+        answer_threshold: float = setting(
+            float, MATCHER_THRESHOLD, "answer at or above this confidence (0-1; the matcher's default threshold)"
+        )
+        suggest_threshold: float = setting(
+            float, 0.4, "below answer_threshold and at or above this: offer up to three article titles instead"
+        )
+        pending_first: bool = setting(
+            bool, False, "when the customer says the answer helped, set the ticket pending instead of resolved"
+        )
+        team: str = setting(
+            str, "", "hand-offs go here when neither the ticket's nor the article's category names a team"
+        )
+
+    settings: Settings
+
+    @classmethod
+    def check_settings(cls, prefix: str, settings: Settings) -> None:
+        answer, suggest = settings.answer_threshold, settings.suggest_threshold
+        if not 0 < answer <= 1:
+            raise ConfigError(f"{prefix}.answer_threshold: must be above 0 and at most 1, not {answer!r}")
+        if not 0 < suggest <= 1:
+            raise ConfigError(f"{prefix}.suggest_threshold: must be above 0 and at most 1, not {suggest!r}")
+        if suggest >= answer:
+            raise ConfigError(
+                f"{prefix}.suggest_threshold: must be below answer_threshold ({answer!r}), not {suggest!r}"
+            )
+
+    # -- a customer's message ----------------------------------------------------------------
+    async def on_message(self, ctx: PluginContext) -> Flow | None:
+        if ctx.hub is None or not may_answer(ctx.conversation, ctx.message):
+            return Flow.CONTINUE
+        hub, text, chosen = ctx.hub, ctx.message.text, ctx.chosen
+        waiting = ctx.state.pop("waiting", None)
+        if waiting and waiting.get("for") == "confirm":
+            reply = read_reply(text, chosen)
+            if reply is Reply.YES:
+                await self._helped(ctx, hub, waiting)
+                return Flow.STOP
+            if reply in (Reply.NO, Reply.PERSON):
+                await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
+                reason = "person" if reply is Reply.PERSON else "not_helpful"
+                await self._hand_off(ctx, hub, reason, _guesses(waiting), tell=True, question=waiting["question"])
+                return Flow.STOP
+            await self._close(ctx, waiting["record"], Outcome.UNCONFIRMED)  # a new question, read below
+        elif waiting and waiting.get("for") == "pick":
+            offered = _guesses(waiting)
+            index = picked(text, chosen, len(offered))
+            if index == -1:
+                await self._hand_off(ctx, hub, "none", offered, tell=True, question=waiting["question"])
+                return Flow.STOP
+            if index is not None:
+                await self._answer(
+                    ctx, hub, offered[index], offered=True, guesses=offered, question=waiting["question"]
+                )
+                return Flow.STOP
+        if chosen == YES:  # a button of an answer confirmed (or overtaken) before: nothing to do
+            return Flow.STOP
+        if asks_for_person(text) or chosen in (NO, NONE) or chosen.startswith(PICK):
+            # "no" to an earlier answer, or an earlier list's pick: a person reads the thread
+            reason = "person" if asks_for_person(text) else "not_helpful"
+            await self._hand_off(ctx, hub, reason, self._guesses(hub, ctx, text), tell=True, question=ctx.message.id)
+            return Flow.STOP
+        await self._question(ctx, hub, text)
+        return Flow.STOP
+
+    async def _question(self, ctx: PluginContext, hub: HubPort, text: str) -> None:
+        guesses = self._guesses(hub, ctx, text)
+        decision = decide(
+            guesses,
+            answered=ctx.state.get("answered", []),
+            answer_threshold=self.settings.answer_threshold,
+            suggest_threshold=self.settings.suggest_threshold,
+        )
+        if decision.action is Action.ANSWER:
+            await self._answer(ctx, hub, decision.guesses[0], offered=False, guesses=guesses, question=ctx.message.id)
+        elif decision.action is Action.OFFER:
+            await self._offer(ctx, hub, list(decision.guesses))
+        else:
+            await self._hand_off(ctx, hub, decision.reason, guesses, tell=False, question=ctx.message.id)
+
+    def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
+        """The matcher's best articles, each as the customer's language has it (its translation)."""
+        found = []
+        for article, prediction in hub.knowledge.predict(text, GUESSES):
+            shown = _in_language(article, hub.knowledge.articles.values(), ctx.language)
+            found.append(Guess(shown.id, shown.group_id, shown.title, round(prediction.confidence, 4)))
+        return found
+
+    # -- answering -----------------------------------------------------------------------------
+    async def _answer(
+        self, ctx: PluginContext, hub: HubPort, guess: Guess, *, offered: bool, guesses: list[Guess], question: str
+    ) -> None:
+        """Answer with the article, and ask whether it helped; `question` is the customer's
+        message it answers (the one before a pick from a list)."""
+        article = hub.knowledge.articles.get(guess.article_id)
+        if article is None:  # unpublished since it was offered
+            await self._hand_off(ctx, hub, "unsure", guesses, tell=False, question=question)
+            return
+        t = catalog(ctx.language)
+        adapter = hub.channel_adapter(ctx.message.channel)
+        buttons = adapter is not None and adapter.shows_choices
+        confirm = t.get("faq.customer.confirm") + ("" if buttons else "\n" + t.get("faq.customer.confirm_hint"))
+        text = f"{article.title}\n\n{markdown_text(article.answer)}\n\n{confirm}"
+        html = ""
+        if adapter is not None and adapter.shows_html:
+            html = f"<p><strong>{escape(article.title)}</strong></p>{render_markdown(article.answer)}"
+            html += "".join(f"<p>{escape(line)}</p>" for line in confirm.split("\n"))
+        if buttons:
+            choices = [Choice(YES, t.get("faq.customer.yes")), Choice(NO, t.get("faq.customer.no"))]
+            said = await ctx.ask(text, choices, html=html)
+        else:
+            said = await ctx.reply(text, html=html)
+        record = await ctx.records.create(
+            ANSWER_KIND,
+            {
+                "article_id": article.id,
+                "group": article.group_id,
+                "confidence": guess.confidence,
+                "language": article.language,
+                "question_id": question,
+                "answer_id": said.id,
+                "offered": offered,
+            },
+        )
+        ctx.state["answered"] = [*ctx.state.get("answered", []), article.group_id]
+        ctx.state["waiting"] = {
+            "for": "confirm",
+            "record": record.id,
+            "question": question,
+            "guesses": [asdict(g) for g in guesses],
+        }
+        ctx.stop()
+
+    async def _offer(self, ctx: PluginContext, hub: HubPort, offers: list[Guess]) -> None:
+        t = catalog(ctx.language)
+        items = [t.get("faq.customer.offer_item", number=n, title=g.title) for n, g in enumerate(offers, 1)]
+        adapter = hub.channel_adapter(ctx.message.channel)
+        if adapter is not None and adapter.shows_choices:
+            choices = [Choice(f"{PICK}{n}", g.title[:60]) for n, g in enumerate(offers, 1)]
+            await ctx.ask(
+                "\n".join([t.get("faq.customer.offer"), *items]), [*choices, Choice(NONE, t.get("faq.customer.none"))]
+            )
+        else:
+            hint = t.get("faq.customer.offer_hint", count=len(offers))
+            await ctx.reply("\n".join([t.get("faq.customer.offer"), *items, "", hint]))
+        ctx.state["waiting"] = {"for": "pick", "question": ctx.message.id, "guesses": [asdict(g) for g in offers]}
+        ctx.stop()
+
+    async def _helped(self, ctx: PluginContext, hub: HubPort, waiting: dict[str, Any]) -> None:
+        """ "Yes": thanks, and the ticket is resolved (or pending) without a person."""
+        await ctx.reply(catalog(ctx.language).get("faq.customer.thanks"))
+        try:
+            await ctx.set_status("pending" if self.settings.pending_first else "resolved")
+        except InvalidInput:  # a required field of the ticket's category is empty: a person fills it in
+            await self._close(ctx, waiting["record"], Outcome.HELPFUL)
+            await self._hand_off(ctx, hub, "unresolved", _guesses(waiting), tell=False, question=waiting["question"])
+            return
+        await self._close(ctx, waiting["record"], Outcome.DEFLECTED)
+        ctx.stop()
+
+    async def _close(self, ctx: PluginContext, record_id: str, outcome: Outcome) -> None:
+        await ctx.records.update(ANSWER_KIND, record_id, status=outcome.value)
+
+    # -- handing off ---------------------------------------------------------------------------
+    async def _hand_off(
+        self, ctx: PluginContext, hub: HubPort, reason: str, guesses: list[Guess], *, tell: bool, question: str
+    ) -> None:
+        """To the team of the ticket's category, else of the best guess's category (when the
+        guess was at least worth offering; the ticket is then filed under it), else `team`;
+        the guesses go to the agents as a private note."""
+        if tell:
+            await ctx.reply(catalog(ctx.language).get("faq.customer.handing_off"))
+        said = catalog(hub.language)
+        lines = [
+            said.get(
+                "faq.agent.guess", number=n, title=g.title, article=g.article_id, confidence=round(g.confidence * 100)
+            )
+            for n, g in enumerate(guesses[:NOTE_GUESSES], 1)
+        ]
+        await ctx.note("\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess"))
+        await ctx.records.create(
+            HANDOFF_KIND,
+            {
+                "reason": reason,
+                "question_id": question,
+                "articles": [g.article_id for g in guesses[:NOTE_GUESSES]],
+                "confidences": [g.confidence for g in guesses[:NOTE_GUESSES]],
+            },
+        )
+        await ctx.hand_off(said.get(f"faq.agent.reason.{reason}"), team=await self._team(ctx, hub, guesses))
+
+    async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:
+        """The team the ticket goes to ("" keeps the one it has)."""
+        category = await hub.reads.get_category(ctx.conversation.category)
+        if category is None and guesses and guesses[0].confidence >= self.settings.suggest_threshold:
+            article = hub.knowledge.articles.get(guesses[0].article_id)
+            category = await hub.reads.get_category(article.category) if article is not None else None
+            if category is not None:
+                try:
+                    await ctx.set_category(category.id)  # brings its default team to a ticket with none
+                except InvalidInput:  # the category's required fields: the agent files it
+                    pass
+        if category is not None and category.default_team:
+            return category.default_team
+        return "" if ctx.conversation.team else self.settings.team
+
+    # -- a person took the ticket -------------------------------------------------------------
+    async def on_event(self, ctx: EventContext) -> None:
+        """An agent assigned to a ticket the bot resolved: it was not deflected after all."""
+        if ctx.change.after:
+            for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
+                await ctx.records.update(ANSWER_KIND, record.id, status=Outcome.HELPFUL.value)
+
+
+def _in_language(article: Article, published: Any, language: str) -> Article:
+    """The article's published translation in `language`, else the article itself."""
+    if article.language == language:
+        return article
+    for other in published:
+        if other.group_id == article.group_id and other.language == language:
+            return other
+    return article
+
+
+def _guesses(waiting: dict[str, Any]) -> list[Guess]:
+    return [Guess(**g) for g in waiting.get("guesses", [])]

@@ -1,0 +1,156 @@
+"""The FAQ bot's pure rules (conversation/faq_bot.py) and its settings, checked at start."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversation.faq_bot import (
+    Action,
+    Decision,
+    Guess,
+    Reply,
+    asks_for_person,
+    decide,
+    markdown_text,
+    may_answer,
+    picked,
+    read_reply,
+    stats_by_article,
+    total,
+)
+from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, utcnow
+from hub.config import parse_config
+from hub.settings import ConfigError
+
+
+def guess(article: str, confidence: float, group: str = "") -> Guess:
+    return Guess(article, group or article, article.title(), confidence)
+
+
+def test_replies_are_read_as_yes_no_or_a_request_for_a_person_in_both_languages() -> None:
+    for text in ("是", "是的！", "对", "好的", "yes", "Yes.", "YEP", "ｙｅｓ", "1", " 1 ", "thanks"):
+        assert read_reply(text) is Reply.YES, text
+    for text in ("否", "不是", "没有解决", "no", "No!", "nope", "2", "didn't help"):
+        assert read_reply(text) is Reply.NO, text
+    for text in ("转人工", "人工", "人工客服", "我要找真人", "human", "Agent", "real person", "talk to a human please",
+                 "Can I speak with an agent?", "I need a person", "I want to talk to a real person"):  # fmt: skip
+        assert read_reply(text) is Reply.PERSON, text
+        assert asks_for_person(text), text
+    for text in ("是不是要先绑定银行卡", "no idea how to reset my password", "my agent account is locked", "12"):
+        assert read_reply(text) is Reply.OTHER, text
+        assert not asks_for_person(text), text
+    assert read_reply("anything", "faq:yes") is Reply.YES and read_reply("是", "faq:no") is Reply.NO
+    assert read_reply("都不是", "faq:none") is Reply.NO
+
+
+def test_a_pick_is_a_button_or_the_number_of_an_offered_title() -> None:
+    assert picked("2", "", 3) == 1 and picked("#1", "", 2) == 0 and picked("３", "", 3) == 2
+    assert picked("", "faq:pick:3", 3) == 2 and picked("x", "faq:none", 3) == -1 and picked("0", "", 2) == -1
+    assert picked("4", "", 3) is None and picked("1", "progress:1000", 3) is None  # another plugin's button
+    assert picked("退款", "", 3) is None and picked("１２３", "", 3) is None and picked("١", "", 3) is None
+
+
+def test_answer_offer_or_hand_off_by_the_two_thresholds_and_never_the_same_article_twice() -> None:
+    limits = {"answer_threshold": 0.7, "suggest_threshold": 0.3}
+    sure = [guess("a", 0.9), guess("b", 0.05)]
+    assert decide(sure, answered=[], **limits) == Decision(Action.ANSWER, (sure[0],))
+    repeat = decide(sure, answered=["a"], **limits)
+    assert repeat.action is Action.HAND_OFF and repeat.reason == "repeat" and repeat.guesses == tuple(sure)
+
+    unsure = [guess("a", 0.6), guess("a-en", 0.5, group="a"), guess("b", 0.35), guess("c", 0.31), guess("d", 0.3)]
+    offer = decide(unsure, answered=[], **limits)
+    assert offer.action is Action.OFFER and [g.article_id for g in offer.guesses] == ["a", "b", "c"]  # one per group
+    assert [g.article_id for g in decide(unsure, answered=["a"], **limits).guesses] == ["b", "c", "d"]
+
+    weak = [guess("a", 0.29), guess("b", 0.1)]
+    assert decide(weak, answered=[], **limits) == Decision(Action.HAND_OFF, tuple(weak), "unsure")
+    assert decide([], answered=[], **limits) == Decision(Action.HAND_OFF, (), "unsure")
+
+
+def test_markdown_becomes_plain_text_a_channel_shows_as_is() -> None:
+    markdown = (
+        "# Reset\n\nTap **Forgot password**, then:\n\n1. enter your *phone*\n2. type the code\n   - within 5 min\n\n"
+        "- one\n- two\n\n| step | what |\n|---|---|\n| 1 | open |\n\n```\ncode  kept\n```\n\n---\n\n"
+        "See [the help centre](https://help.example.com/x), <https://x.example>, ![logo](https://x.example/l.png)"
+        " and `inline`.\n\n<script>alert(1)</script>"
+    )
+    assert markdown_text(markdown) == (
+        "Reset\n\nTap Forgot password, then:\n\n1. enter your phone\n2. type the code\n  • within 5 min\n\n"
+        "• one\n• two\n\nstep | what\n1 | open\n\ncode  kept\n\n———\n\n"
+        "See the help centre (https://help.example.com/x), https://x.example, logo (https://x.example/l.png)"
+        " and inline.\n\n<script>alert(1)</script>"
+    )  # raw HTML stays text: nothing of it is markup on a plain-text channel
+
+
+def conversation(**changes: object) -> Conversation:
+    return Conversation(id="c1", number=1000, channel="chat", thread_key="t", contact_id="p1", **changes)  # type: ignore[arg-type]
+
+
+def message(**changes: object) -> Message:
+    fields: dict[str, object] = {
+        "id": "m1",
+        "conversation_id": "c1",
+        "channel": "chat",
+        "direction": Direction.INBOUND,
+        "kind": MessageKind.MESSAGE,
+        "author_type": AuthorType.CONTACT,
+        "text": "忘记密码了怎么办",
+    }
+    return Message(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_the_bot_speaks_only_to_a_customers_own_message_on_a_ticket_no_person_owns() -> None:
+    assert may_answer(conversation(), message())
+    assert not may_answer(conversation(), message(automatic=True))  # an auto-reply, a bounce
+    assert not may_answer(conversation(), message(author_type=AuthorType.AGENT, direction=Direction.OUTBOUND))
+    assert not may_answer(conversation(), message(kind=MessageKind.NOTE))
+    assert not may_answer(conversation(assignee_id="a1"), message())
+    assert not may_answer(conversation(handed_off_at=utcnow()), message())
+    assert not may_answer(conversation(first_response_at=utcnow()), message())  # an agent replied
+
+
+def test_figures_per_article_and_in_total() -> None:
+    counts = {
+        ("a", "deflected"): 3, ("a", "not_helpful"): 1, ("a", "asked"): 1, ("a", "helpful"): 1,
+        ("b", "unconfirmed"): 2, ("b", "not_helpful"): 2,
+    }  # fmt: skip
+    stats = stats_by_article(counts)  # type: ignore[arg-type]
+    assert stats["a"].as_dict() == {
+        "answered": 6, "deflected": 3, "helpful": 4, "not_helpful": 1, "unconfirmed": 0, "waiting": 1,
+        "deflection_rate": 0.5, "not_helpful_rate": 0.1667,
+    }  # fmt: skip
+    assert stats["b"].deflection_rate == 0 and stats["b"].not_helpful_rate == 0.5
+    assert total(stats).answered == 10 and total(stats).not_helpful == 3 and total({}).deflection_rate == 0
+
+
+def test_the_default_answer_threshold_is_the_matchers() -> None:
+    from conversation.faq import DEFAULT_THRESHOLD
+    from plugins.faq import MATCHER_THRESHOLD, FaqPlugin
+
+    assert MATCHER_THRESHOLD == DEFAULT_THRESHOLD
+    [faq] = parse_config({"plugins": {"enabled": ["faq"]}}).plugins
+    assert isinstance(faq.settings, FaqPlugin.Settings)
+    assert (faq.settings.answer_threshold, faq.settings.suggest_threshold) == (DEFAULT_THRESHOLD, 0.4)
+    assert faq.settings.pending_first is False and faq.settings.team == ""
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"answer_threshold": 1.5}, r"plugins\.faq\.answer_threshold: must be above 0 and at most 1, not 1\.5"),
+        ({"answer_threshold": 0}, r"plugins\.faq\.answer_threshold: must be above 0 and at most 1, not 0"),
+        ({"suggest_threshold": -0.1}, r"plugins\.faq\.suggest_threshold: must be above 0 and at most 1"),
+        ({"suggest_threshold": 0.8}, r"plugins\.faq\.suggest_threshold: must be below answer_threshold \(0\.7\)"),
+        ({"answer_threshold": 0.5, "suggest_threshold": 0.5}, r"suggest_threshold: must be below answer_threshold"),
+        ({"answer_threshold": "high"}, r"plugins\.faq\.answer_threshold: expected number, got str"),
+        ({"pending_first": "yes"}, r"plugins\.faq\.pending_first: expected boolean"),
+        ({"threshold": 0.5}, r"plugins\.faq\.threshold: unknown key"),
+    ],
+)
+def test_bad_settings_stop_the_hub_with_the_key_named(settings: dict[str, object], error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        parse_config({"plugins": {"enabled": ["faq"], "faq": settings}})
+    [faq] = parse_config(
+        {"plugins": {"enabled": ["faq"], "faq": {"answer_threshold": 0.9, "suggest_threshold": 0.5}}}
+    ).plugins
+    assert faq.settings.answer_threshold == 0.9
