@@ -14,9 +14,9 @@ from hub.access import report_teams
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
 from hub.reports import TABLES, to_csv, to_xlsx
-from hub.schema import Str
+from hub.schema import Schema, Str
 
-FILTERS = {
+FILTERS: dict[str, Schema] = {
     "from": Str(max_length=40, description="start, inclusive: an ISO date (2026-01-01) or date-time"),
     "to": Str(max_length=40, description="end, exclusive: an ISO date or date-time; at most a year after from"),
     "tz": Str(max_length=64, description="zone of offset-less dates, days and hours ([reports] timezone)"),
