@@ -22,6 +22,9 @@ from hub.events import Event, EventBus, Subscription
 
 log = logging.getLogger(__name__)
 
+# Ticket changes that may stop or restart a clock: a status, or a first response given on a call.
+CLOCK_CHANGES = frozenset({"status", "first_response_at"})
+
 
 class ReportFacts:
     def __init__(
@@ -44,7 +47,7 @@ class ReportFacts:
             if message is None or message.author_type is not AuthorType.AGENT:
                 return
             responder = message.author_id
-        elif not (event.type == "conversation.updated" and "status" in event.data.get("changes", [])):
+        elif not (event.type == "conversation.updated" and CLOCK_CHANGES & set(event.data.get("changes", []))):
             return
         await self.update(event.conversation_id, responder_id=responder)
 

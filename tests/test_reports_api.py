@@ -23,6 +23,7 @@ from conversation.reports import TicketFact
 from hub.agents import add_agent
 from hub.app import Hub
 from hub.app_keys import HUB
+from hub.events import Event
 from hub.report_mail import DailyReport
 from tests.email_servers import start_sink
 from tests.helpers import customer_message, eventually, running_hub
@@ -299,6 +300,26 @@ async def test_facts_follow_a_ticket_through_reply_resolution_and_reopen(server:
         assert [(r["name"], r["replies"], r["tickets_handled"], r["resolved"]) for r in rows] == [("Li Na", 1, 1, 1)]
     finally:
         await admin.client.close()
+        await lina.client.close()
+
+
+async def test_a_first_response_on_a_call_is_counted_for_the_agent_who_took_it(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    lina = await sign_in(server, AGENT)
+    try:
+        record = await hub.ingest(customer_message("m1", "请回电", thread="t1", sender=Sender("u1")))
+        conv = record.conversation
+        spoke = conv.created_at + timedelta(minutes=3)
+        # the hotline service's change when an agent logs a call they answered (hub/services/hotline.py)
+        await hub.store.tickets.update_conversation(
+            conv.id, {"first_response_at": spoke, "assignee_id": lina.id}, now=spoke
+        )
+        await hub.report_facts.note(
+            Event("conversation.updated", conv.id, {"changes": ["assignee_id", "first_response_at"]})
+        )
+        fact = await hub.store.reports.get_fact(conv.id)
+        assert fact is not None and (fact.first_response_s, fact.first_responder_id) == (180.0, lina.id)
+    finally:
         await lina.client.close()
 
 
