@@ -40,6 +40,7 @@ from hub.sdk import (  # noqa: F401  (sign, signed_headers, SIGNATURE: what send
     ConfigError,
     HubPort,
     Inbound,
+    InboundLimits,
     InvalidInbound,
     InvalidJson,
     MalformedTimestamp,
@@ -77,12 +78,26 @@ def verify(secret: str, headers: Any, body: bytes, *, max_skew: float, clock: Ca
         raise SignatureError(str(exc)) from None
 
 
-def _text(payload: dict[str, Any], key: str, *, required: bool = False) -> str:
+# The hub checks every channel's message again (conversation/inbound.py), in its own field
+# names; these checks come first so a refusal names the field as the sender wrote it.
+MAX_KEY_CHARS = InboundLimits().max_key_chars
+
+
+def _text(payload: dict[str, Any], key: str, *, where: str = "", required: bool = False) -> str:
+    """The string at `key`; `where` is the object's path in the body ("sender.")."""
     value = payload.get(key, "")
     if not isinstance(value, str):
-        raise InvalidInbound(f"{key} must be a string")
+        raise InvalidInbound(f"{where}{key} must be a string")
     if required and not value.strip():
-        raise InvalidInbound(f"{key} is required")
+        raise InvalidInbound(f"{where}{key} is required")
+    return value
+
+
+def _key(payload: dict[str, Any], key: str, *, where: str = "", required: bool = False) -> str:
+    """An identifier (message id, thread, sender id): a string of at most MAX_KEY_CHARS."""
+    value = _text(payload, key, where=where, required=required)
+    if len(value) > MAX_KEY_CHARS:
+        raise InvalidInbound(f"{where}{key} is longer than {MAX_KEY_CHARS} characters")
     return value
 
 
@@ -91,16 +106,24 @@ def _email_verified(sender: dict[str, Any]) -> bool:
     it knows whether a guest typed the address or a user confirmed it). Default: a claim."""
     value = sender.get("email_verified", False)
     if not isinstance(value, bool):
-        raise InvalidInput("sender.email_verified must be true or false")
-    return value and bool(_text(sender, "email").strip())
+        raise InvalidInbound("sender.email_verified must be true or false")
+    return value and bool(_text(sender, "email", where="sender.").strip())
 
 
 def _language(sender: dict[str, Any]) -> str:
     """The sender's language as the platform knows it (a BCP 47 tag); bots answer in it."""
-    language = _text(sender, "language")
+    language = _text(sender, "language", where="sender.")
     if language and not canonical_tag(language):
-        raise ValueError("sender.language must be a language tag like en or zh-CN")
+        raise InvalidInbound("sender.language must be a language tag like en or zh-CN")
     return language
+
+
+def _thread(payload: dict[str, Any], sender_id: str) -> str:
+    """The conversation this continues: "thread", or by default the sender's id."""
+    thread = _key(payload, "thread")
+    if thread and not thread.strip():
+        raise InvalidInbound("thread must not be blank (leave it out for one conversation per sender)")
+    return thread or sender_id
 
 
 def parse_message(channel: str, payload: Any) -> Inbound:
@@ -109,20 +132,20 @@ def parse_message(channel: str, payload: Any) -> Inbound:
     sender = payload.get("sender")
     if not isinstance(sender, dict):
         raise InvalidInbound("sender must be an object with an id")
-    sender_id = _text(sender, "id", required=True)
+    sender_id = _key(sender, "id", where="sender.", required=True)
     sent_at = _text(payload, "sent_at")
     inbound = Inbound(
         channel=channel,
-        external_id=_text(payload, "id", required=True),
+        external_id=_key(payload, "id", required=True),
         sender=Sender(
             address=sender_id,
-            display_name=_text(sender, "name"),
-            email=_text(sender, "email"),
+            display_name=_text(sender, "name", where="sender."),
+            email=_text(sender, "email", where="sender."),
             verified=_email_verified(sender),
             language=_language(sender),
-            tier=_text(sender, "tier"),  # the customer's tier on the platform ([desk] tier_priorities)
+            tier=_text(sender, "tier", where="sender."),  # the customer's tier on the platform ([desk] tier_priorities)
         ),
-        thread_key=_text(payload, "thread") or sender_id,
+        thread_key=_thread(payload, sender_id),
         text=_text(payload, "text"),
         subject=_text(payload, "subject"),
         choice_id=_text(payload, "choice"),

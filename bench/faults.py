@@ -1,7 +1,7 @@
 """Crash safety: signed webhook messages and outbox replies through `kill -9` restarts.
 
     .venv/bin/python bench/faults.py [--messages 10000] [--per-thread 5] [--duplicates 0.3] [--kills 5]
-                                     [--replies 900] [--reply-kills 2]
+                                     [--replies 900] [--reply-kills 2] [--outage-seconds 30]
 
 Runs `helpline serve` as its own process on the embedded store with one webhook channel
 (its secret in the environment, as the README says) and acts as the platform behind it.
@@ -18,9 +18,16 @@ Runs `helpline serve` as its own process on the embedded store with one webhook 
    Delivery is at-least-once: a crash between the send and its record sends it again,
    so the receiver counts those (it can dedupe them by the message id the callback
    carries). Every reply must arrive at least once and none may be left failed.
+3. Store unavailable: this process takes SQLite's write lock on the hub's database file
+   (`BEGIN EXCLUSIVE` on its own connection, as another program or a stuck backup would)
+   and holds it for `--outage-seconds`, while more messages (with duplicates) come in
+   and replies are being delivered. The webhook answers 503 (the platform retries), the
+   outbox retries its claims; once the lock goes, every message is stored exactly once
+   and every reply arrives.
 
 The last line is one JSON object with the figures; the exit status is 1 when a message
-was lost or stored twice, a thread got two tickets, or a reply never arrived.
+was lost or stored twice, a thread got two tickets, a reply never arrived, or the outage
+answered no 503. `tests/test_fault_run.py` runs it at a small size in CI.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -195,7 +203,6 @@ def open_readonly(directory: Path) -> sqlite3.Connection:
 
 @dataclass
 class IngestStats:
-    acknowledged: int = 0  # distinct messages answered 200
     sends: int = 0  # requests that got 200 (originals and duplicates)
     answered_duplicate: int = 0
     retries: Counter[str] = field(default_factory=Counter)
@@ -231,62 +238,63 @@ async def send_until_ok(
         delay = min(delay * 2, 1.0)
 
 
-def ingest_payloads(n: int, per_thread: int) -> list[dict[str, Any]]:
+def ingest_payloads(n: int, per_thread: int, prefix: str = "") -> list[dict[str, Any]]:
     threads = max(1, n // per_thread)
     texts = ["我无法登录我的账户", "My order #5531 never arrived", "Please refund my payment", "密码重置链接过期了"]
     return [
         {
-            "id": f"msg-{i}",
-            "sender": {"id": f"user-{(i % threads) % max(1, threads // 2)}", "name": f"Customer {i % threads}"},
-            "thread": f"thread-{i % threads}",
+            "id": f"{prefix}msg-{i}",
+            "sender": {"id": f"{prefix}user-{(i % threads) % max(1, threads // 2)}", "name": f"Customer {i % threads}"},
+            "thread": f"{prefix}thread-{i % threads}",
             "text": f"{texts[i % len(texts)]} ({i})",
         }
         for i in range(n)
     ]
 
 
-async def run_ingest(
-    hub: HubProcess,
-    http: aiohttp.ClientSession,
-    secret: str,
-    args: argparse.Namespace,
-    rng: random.Random,
-) -> dict[str, Any]:
-    payloads = ingest_payloads(args.messages, args.per_thread)
-    rng.shuffle(payloads)  # a thread's messages arrive spread out, sometimes at once
-    duplicated = {
-        p["id"]: rng.choice(("race", "later")) for p in rng.sample(payloads, int(len(payloads) * args.duplicates))
-    }
-    url = f"{hub.base}/channels/{CHANNEL}/messages"
-    stats = IngestStats()
-    low, high = max(1, args.messages // 20), max(2, args.messages * 19 // 20)
-    killer = Killer(hub, http, rng.sample(range(low, high), min(args.kills, high - low)))
+async def send_all(
+    payloads: list[dict[str, Any]],
+    duplicated: dict[str, str],
+    send: Callable[[dict[str, Any]], Awaitable[Any]],
+    progress: Callable[[int], None],
+    concurrency: int,
+) -> None:
+    """Every payload sent until it is answered 200 (`send` retries), its duplicate too, over
+    `concurrency` connections; `progress` hears how many are done (a killer's cue)."""
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     for payload in payloads:
         queue.put_nowait(payload)
+    done = 0
 
     async def one(payload: dict[str, Any]) -> None:
+        nonlocal done
         mode = duplicated.get(payload["id"])
         if mode == "race":  # the platform retried before the first answer came back
-            await asyncio.gather(*(send_until_ok(http, url, secret, payload, stats, killer) for _ in range(2)))
+            await asyncio.gather(send(payload), send(payload))
         else:
-            await send_until_ok(http, url, secret, payload, stats, killer)
+            await send(payload)
             if mode == "later":
-                await send_until_ok(http, url, secret, payload, stats, killer)
-        stats.acknowledged += 1
-        killer.progress(stats.acknowledged)
+                await send(payload)
+        done += 1
+        progress(done)
 
     async def worker() -> None:
         while not queue.empty():
             await one(queue.get_nowait())
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
-    await killer.settle()
-    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
 
+
+def duplicates_of(payloads: list[dict[str, Any]], share: float, rng: random.Random) -> dict[str, str]:
+    """The ids sent twice: "race" (before the first answer) or "later" (after its 200)."""
+    return {p["id"]: rng.choice(("race", "later")) for p in rng.sample(payloads, int(len(payloads) * share))}
+
+
+def check_stored(directory: Path, payloads: list[dict[str, Any]], stats: IngestStats) -> dict[str, int]:
+    """What the database holds of these payloads (ids and threads are prefixed per phase)."""
     expected_thread = {p["id"]: p["thread"] for p in payloads}
-    with open_readonly(hub.directory) as db:
+    threads = set(expected_thread.values())
+    with open_readonly(directory) as db:
         stored = Counter(
             dict(
                 db.execute(
@@ -310,18 +318,49 @@ async def run_ingest(
                 " WHERE m.channel = ? AND m.direction = 'inbound'",
                 (CHANNEL,),
             )
+            if external_id in expected_thread
         )
-    threads = set(expected_thread.values())
-    lost = sum(1 for message_id in expected_thread if stored[message_id] == 0)
-    twice = sum(count - 1 for count in stored.values() if count > 1)
-    unexpected = sum(1 for message_id in stored if message_id not in expected_thread)
-    extra_tickets = sum(count - 1 for count in tickets_per_thread.values() if count > 1)
-    threads_without_ticket = len(threads - set(tickets_per_thread))
-    answered_two_tickets = sum(1 for numbers in stats.ticket_of_thread.values() if len(numbers) > 1)
+    tickets_per_thread = Counter({thread: n for thread, n in tickets_per_thread.items() if thread in threads})
+    prefix = os.path.commonprefix(list(expected_thread))
+    return {
+        "stored": sum(1 for message_id in expected_thread if stored[message_id]),
+        "rows": sum(stored[message_id] for message_id in expected_thread),
+        "lost": sum(1 for message_id in expected_thread if stored[message_id] == 0),
+        "twice": sum(stored[message_id] - 1 for message_id in expected_thread if stored[message_id] > 1),
+        "unexpected": sum(1 for m in stored if m.startswith(prefix) and m not in expected_thread),
+        "misfiled": misfiled,
+        "tickets": sum(tickets_per_thread.values()),
+        "threads": len(threads),
+        "extra_tickets": sum(count - 1 for count in tickets_per_thread.values() if count > 1)
+        + len(threads - set(tickets_per_thread))
+        + sum(1 for numbers in stats.ticket_of_thread.values() if len(numbers) > 1),
+    }
+
+
+async def run_ingest(
+    hub: HubProcess,
+    http: aiohttp.ClientSession,
+    secret: str,
+    args: argparse.Namespace,
+    rng: random.Random,
+) -> dict[str, Any]:
+    payloads = ingest_payloads(args.messages, args.per_thread)
+    rng.shuffle(payloads)  # a thread's messages arrive spread out, sometimes at once
+    duplicated = duplicates_of(payloads, args.duplicates, rng)
+    stats = IngestStats()
+    low, high = max(1, args.messages // 20), max(2, args.messages * 19 // 20)
+    killer = Killer(hub, http, rng.sample(range(low, high), min(args.kills, high - low)))
+    started = time.perf_counter()
+    url = f"{hub.base}/channels/{CHANNEL}/messages"
+    send = lambda p: send_until_ok(http, url, secret, p, stats, killer)  # noqa: E731
+    await send_all(payloads, duplicated, send, killer.progress, args.concurrency)
+    await killer.settle()
+    elapsed = time.perf_counter() - started
+    found = check_stored(hub.directory, payloads, stats)
     sends = len(payloads) + len(duplicated)
     print(
-        f"ingest: {len(payloads):,} messages in {len(threads):,} threads, {len(duplicated):,} sent again as duplicates"
-        f" ({sum(m == 'race' for m in duplicated.values()):,} racing the original), {sends:,} sends over"
+        f"ingest: {len(payloads):,} messages in {found['threads']:,} threads, {len(duplicated):,} sent again as"
+        f" duplicates ({sum(m == 'race' for m in duplicated.values()):,} racing the original), {sends:,} sends over"
         f" {args.concurrency} connections, {hub.kills} kill -9 in {elapsed:.1f}s"
     )
     print(
@@ -330,12 +369,12 @@ async def run_ingest(
         f" refused: {len(stats.rejected)}"
     )
     print(
-        f"  stored: {sum(stored.values()):,} rows for {len(stored):,} ids; lost {lost}, stored twice {twice},"
-        f" unknown {unexpected}, in the wrong ticket {misfiled}"
+        f"  stored: {found['rows']:,} rows for {found['stored']:,} ids; lost {found['lost']}, stored twice"
+        f" {found['twice']}, unknown {found['unexpected']}, in the wrong ticket {found['misfiled']}"
     )
     print(
-        f"  tickets: {sum(tickets_per_thread.values()):,} for {len(threads):,} threads; extra {extra_tickets},"
-        f" threads without one {threads_without_ticket}, answered two ticket numbers {answered_two_tickets}"
+        f"  tickets: {found['tickets']:,} for {found['threads']:,} threads; extra, missing or answered with two"
+        f" numbers: {found['extra_tickets']}"
     )
     for line in stats.rejected[:5]:
         print(f"  refused: {line}")
@@ -343,15 +382,15 @@ async def run_ingest(
         "sent": len(payloads),
         "sends": sends,
         "duplicates_sent": len(duplicated),
-        "stored": len(stored),
-        "lost": lost,
-        "duplicated": twice + unexpected,
-        "misfiled": misfiled,
+        "stored": found["stored"],
+        "lost": found["lost"],
+        "duplicated": found["twice"] + found["unexpected"],
+        "misfiled": found["misfiled"],
         "refused": len(stats.rejected),
         "retried": sum(stats.retries.values()),
-        "tickets": sum(tickets_per_thread.values()),
-        "threads": len(threads),
-        "extra_tickets": extra_tickets + threads_without_ticket + answered_two_tickets,
+        "tickets": found["tickets"],
+        "threads": found["threads"],
+        "extra_tickets": found["extra_tickets"],
         "kills": hub.kills,
         "seconds": round(elapsed, 1),
     }
@@ -392,16 +431,16 @@ class Receiver:
         return web.json_response({"id": f"platform-{message_id}"})
 
 
-async def run_replies(
-    hub: HubProcess,
-    http: aiohttp.ClientSession,
-    receiver: Receiver,
-    token: str,
-    args: argparse.Namespace,
-    rng: random.Random,
-) -> dict[str, Any]:
-    with open_readonly(hub.directory) as db:
-        conversations = [row[0] for row in db.execute("SELECT id FROM conversations WHERE channel = ?", (CHANNEL,))]
+def conversations_of(directory: Path) -> list[str]:
+    with open_readonly(directory) as db:
+        return [row[0] for row in db.execute("SELECT id FROM conversations WHERE channel = ?", (CHANNEL,))]
+
+
+async def queue_replies(
+    http: aiohttp.ClientSession, bases: list[str], token: str, conversations: list[str], n: int, label: str = "Reply"
+) -> list[str]:
+    """`n` agent replies queued through the REST API, spread over the tickets (and round robin
+    over the hubs at `bases`); their ids."""
     auth = {"Authorization": f"Bearer {token}"}
     queued: list[str] = []
     semaphore = asyncio.Semaphore(16)
@@ -411,8 +450,8 @@ async def run_replies(
         async with (
             semaphore,
             http.post(
-                f"{hub.base}/api/v1/conversations/{conversation}/messages",
-                json={"text": f"Reply {j}: we refunded your order. 已为您退款。"},
+                f"{bases[j % len(bases)]}/api/v1/conversations/{conversation}/messages",
+                json={"text": f"{label} {j}: we refunded your order. 已为您退款。"},
                 headers=auth,
             ) as resp,
         ):
@@ -420,23 +459,41 @@ async def run_replies(
                 raise RuntimeError(f"queueing reply {j} answered {resp.status}: {await resp.text()}")
             queued.append((await resp.json())["id"])
 
+    await asyncio.gather(*(reply(j) for j in range(n)))
+    return queued
+
+
+async def wait_outbox_empty(hub: HubProcess, killer: Killer, timeout: float) -> int:
+    """Until nothing is queued (and every planned kill happened) or `timeout`; how many are still queued."""
+    deadline = time.monotonic() + timeout
+    waiting = -1
+    while time.monotonic() < deadline:
+        await killer.settle()
+        with open_readonly(hub.directory) as db:
+            waiting = db.execute("SELECT COUNT(*) FROM messages WHERE d_status = 'queued'").fetchone()[0]
+        if waiting == 0 and not killer.thresholds:
+            break
+        await asyncio.sleep(0.2)
+    return waiting
+
+
+async def run_replies(
+    hub: HubProcess,
+    http: aiohttp.ClientSession,
+    receiver: Receiver,
+    token: str,
+    args: argparse.Namespace,
+    rng: random.Random,
+) -> dict[str, Any]:
     started = time.perf_counter()
-    await asyncio.gather(*(reply(j) for j in range(args.replies)))
+    queued = await queue_replies(http, [hub.base], token, conversations_of(hub.directory), args.replies)
     # Deliveries start once the receiver lets them through; the kills come while they run.
     receiver.on_accept = Killer(
         hub, http, rng.sample(range(1, args.replies), min(args.reply_kills, max(0, args.replies - 1)))
     )
     kills_before = hub.kills
     receiver.gate.set()
-    deadline = time.monotonic() + args.reply_timeout
-    waiting = len(queued)
-    while time.monotonic() < deadline:
-        await receiver.on_accept.settle()
-        with open_readonly(hub.directory) as db:
-            waiting = db.execute("SELECT COUNT(*) FROM messages WHERE d_status = 'queued'").fetchone()[0]
-        if waiting == 0 and not receiver.on_accept.thresholds:
-            break
-        await asyncio.sleep(0.2)
+    waiting = await wait_outbox_empty(hub, receiver.on_accept, args.reply_timeout)
     elapsed = time.perf_counter() - started
     with open_readonly(hub.directory) as db:
         statuses = Counter(
@@ -470,14 +527,103 @@ async def run_replies(
     }
 
 
+# ---------------------------------------------------------------------------- store outage
+
+
+async def hold_write_lock(database: Path, seconds: float, taken: asyncio.Event) -> float:
+    """Hold SQLite's write lock on the hub's database from this process for `seconds`
+    (the store unavailable to the hub: every write waits, then fails); how long it was held."""
+    loop = asyncio.get_running_loop()
+
+    def hold() -> float:
+        conn = sqlite3.connect(database, timeout=60, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")  # waits for the hub's write under way, then keeps it out
+            loop.call_soon_threadsafe(taken.set)
+            started = time.monotonic()
+            time.sleep(seconds)
+            conn.execute("ROLLBACK")
+            return time.monotonic() - started
+        finally:
+            conn.close()
+
+    return await asyncio.to_thread(hold)
+
+
+async def run_outage(
+    hub: HubProcess,
+    http: aiohttp.ClientSession,
+    receiver: Receiver,
+    secret: str,
+    token: str,
+    args: argparse.Namespace,
+    rng: random.Random,
+) -> dict[str, Any]:
+    """Messages coming in and replies going out while the store is unavailable."""
+    payloads = ingest_payloads(args.outage_messages, args.per_thread, prefix="outage-")
+    rng.shuffle(payloads)
+    duplicated = duplicates_of(payloads, args.duplicates, rng)
+    receiver.gate.clear()  # the replies' deliveries wait in the receiver until the store is gone
+    tickets = conversations_of(hub.directory)
+    queued = await queue_replies(http, [hub.base], token, tickets, args.outage_replies, label="Outage reply")
+    before = Counter(receiver.accepted)
+    stats, no_kills = IngestStats(), Killer(hub, http, [])
+    taken = asyncio.Event()
+    lock = asyncio.create_task(hold_write_lock(hub.directory / "data" / "helpline.sqlite3", args.outage_seconds, taken))
+    await taken.wait()
+    # accepted by the platform now: the hub cannot record them as sent until the store is back
+    asyncio.get_running_loop().call_later(args.outage_seconds / 3, receiver.gate.set)
+    started = time.perf_counter()
+    url = f"{hub.base}/channels/{CHANNEL}/messages"
+    send = lambda p: send_until_ok(http, url, secret, p, stats, no_kills)  # noqa: E731
+    await send_all(payloads, duplicated, send, no_kills.progress, min(args.concurrency, 8))
+    held = await lock
+    waiting = await wait_outbox_empty(hub, no_kills, args.reply_timeout)
+    elapsed = time.perf_counter() - started
+    found = check_stored(hub.directory, payloads, stats)
+    delivered = {m: receiver.accepted[m] - before[m] for m in queued}
+    lost_replies = sum(1 for m in queued if receiver.accepted[m] == 0)
+    print(
+        f"store unavailable: the write lock held for {held:.1f}s while {len(payloads)} messages"
+        f" (+{len(duplicated)} duplicates) came in and {len(queued)} replies went out; answered 503:"
+        f" {stats.retries['503']} (other failures {sum(stats.retries.values()) - stats.retries['503']}),"
+        f" all retried until 200 in {elapsed:.1f}s"
+    )
+    print(
+        f"  stored: {found['stored']} of {len(payloads)}; lost {found['lost']}, stored twice {found['twice']};"
+        f" replies delivered {sum(1 for n in delivered.values() if n)} of {len(queued)}"
+        f" ({sum(1 for n in delivered.values() if n > 1)} twice), lost {lost_replies}, still queued {waiting}"
+    )
+    return {
+        "seconds_unavailable": round(held, 1),
+        "sent": len(payloads),
+        "answered_503": stats.retries["503"],
+        "stored": found["stored"],
+        "lost": found["lost"],
+        "duplicated": found["twice"] + found["unexpected"],
+        "extra_tickets": found["extra_tickets"],
+        "refused": len(stats.rejected),
+        "replies": len(queued),
+        "replies_lost": lost_replies,
+        "replies_delivered_twice": sum(1 for n in delivered.values() if n > 1),
+        "still_queued": waiting,
+    }
+
+
 # ---------------------------------------------------------------------------- run
 
 
-def write_config(directory: Path, port: int, callback: str, lease: float) -> None:
+def write_config(
+    directory: Path, port: int, callback: str, lease: float, store_timeout: float = 5.0, storage: str = "sqlite://"
+) -> None:
+    """The hub's config: one webhook channel, its secret from the environment (bench/cluster.py shares it)."""
     (directory / "hub.toml").write_text(
         f"""[hub]
 port = {port}
 log_level = "warning"
+[storage]
+url = "{storage}"
+timeout_seconds = {store_timeout:g}
 [channels.{CHANNEL}]
 type = "webhook"
 secret = "env:{SECRET_ENV}"
@@ -494,20 +640,29 @@ enabled = []
     )
 
 
-async def run(args: argparse.Namespace) -> int:
+async def start_receiver(secret: str, fail_rate: float, rng: random.Random) -> tuple[Receiver, web.AppRunner, int]:
+    """The platform's callback endpoint on a free loopback port: (receiver, runner to clean up, port)."""
+    receiver = Receiver(secret, fail_rate, rng)
+    app = web.Application()
+    app.router.add_post("/callback", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return receiver, runner, port
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The three phases against one `helpline serve`; the figures (`ok` is the verdict)."""
     rng = random.Random(args.seed)
     secret = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        receiver = Receiver(secret, args.reply_fail_rate, rng)
-        app = web.Application()
-        app.router.add_post("/callback", receiver.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        receiver_port = free_port()
-        await web.TCPSite(runner, "127.0.0.1", receiver_port).start()
+        receiver, runner, receiver_port = await start_receiver(secret, args.reply_fail_rate, rng)
         hub_port = free_port()
-        write_config(directory, hub_port, f"http://127.0.0.1:{receiver_port}/callback", args.lease_seconds)
+        write_config(
+            directory, hub_port, f"http://127.0.0.1:{receiver_port}/callback", args.lease_seconds, args.store_timeout
+        )
         env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", SECRET_ENV: secret}
         hub = HubProcess(directory, hub_port, env)
         hub.cli("agent", "add", AGENT, "--role", "admin", stdin="bench password 1\n")
@@ -521,6 +676,7 @@ async def run(args: argparse.Namespace) -> int:
                 await hub.wait_ready(http)
                 ingest = await run_ingest(hub, http, secret, args, rng)
                 replies = await run_replies(hub, http, receiver, token, args, rng)
+                outage = await run_outage(hub, http, receiver, secret, token, args, rng) if args.outage_seconds else {}
         finally:
             hub.stop()
             await runner.cleanup()
@@ -542,33 +698,61 @@ async def run(args: argparse.Namespace) -> int:
         and replies["unknown"] == 0
         and replies["failed"] == 0
         and replies["still_queued"] == 0
+        and all(outage.get(key, 0) == 0 for key in ("lost", "duplicated", "extra_tickets", "refused", "replies_lost"))
+        and outage.get("still_queued", 0) == 0
+        and (not outage or outage["answered_503"] > 0)  # the outage was seen: channels were told to retry
     )
-    print(
-        json.dumps(
-            {"ingest": ingest, "replies": replies, "seconds": round(seconds, 1), "hub_log_errors": errors, "ok": ok},
-        )
-    )
-    return 0 if ok else 1
+    figures = {
+        "ingest": ingest,
+        "replies": replies,
+        "outage": outage,
+        "seconds": round(seconds, 1),
+        "hub_log_errors": errors,
+        "ok": ok,
+    }
+    print(json.dumps(figures))
+    return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=10_000)
+def add_run_arguments(
+    parser: argparse.ArgumentParser, *, messages: int, kills: int, concurrency: int, replies: int, reply_kills: int
+) -> None:
+    """The options this bench shares with bench/cluster.py (the load, the replies, the kills)."""
+    parser.add_argument("--messages", type=int, default=messages)
     parser.add_argument("--per-thread", type=int, default=5, help="messages per thread (threads = messages / this)")
     parser.add_argument("--duplicates", type=float, default=0.3, help="share of messages sent a second time")
-    parser.add_argument("--kills", type=int, default=5, help="kill -9 restarts during ingest")
-    parser.add_argument("--concurrency", type=int, default=32, help="concurrent webhook connections")
-    parser.add_argument("--replies", type=int, default=900)
-    parser.add_argument("--reply-kills", type=int, default=2, help="kill -9 restarts while delivering replies")
+    parser.add_argument("--kills", type=int, default=kills, help="kill -9 restarts during ingest")
+    parser.add_argument("--concurrency", type=int, default=concurrency, help="concurrent webhook connections")
+    parser.add_argument("--replies", type=int, default=replies)
+    parser.add_argument("--reply-kills", type=int, default=reply_kills, help="kill -9 restarts while delivering")
     parser.add_argument("--reply-fail-rate", type=float, default=0.05, help="share of callbacks answered 503")
     parser.add_argument("--lease-seconds", type=float, default=5, help="[outbox] lease_seconds for the run")
     parser.add_argument("--reply-timeout", type=float, default=300, help="longest wait for the outbox to empty")
     parser.add_argument("--seed", type=int, default=None, help="random seed (kill moments, order, duplicates)")
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_arguments(parser, messages=10_000, kills=5, concurrency=32, replies=900, reply_kills=2)
+    parser.add_argument("--outage-seconds", type=float, default=30, help="the store unavailable this long (0: skip)")
+    parser.add_argument("--outage-messages", type=int, default=300, help="messages sent while the store is unavailable")
+    parser.add_argument("--outage-replies", type=int, default=60, help="replies delivered while it is unavailable")
+    parser.add_argument("--store-timeout", type=float, default=5, help="[storage] timeout_seconds (before a 503)")
+    return parser
+
+
+def seeded(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The command line, with a random seed when none was given (printed, so a run can be repeated)."""
     args = parser.parse_args()
     if args.seed is None:
         args.seed = random.randrange(1 << 30)
     print(f"seed {args.seed}; Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs")
-    sys.exit(asyncio.run(run(args)))
+    return args
+
+
+def main() -> None:
+    args = seeded(arguments())
+    sys.exit(0 if asyncio.run(run(args))["ok"] else 1)
 
 
 if __name__ == "__main__":

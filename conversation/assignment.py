@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from conversation.errors import InvalidInput
+from conversation.model import Agent, Role
 
 STRATEGIES = ("least-loaded", "round-robin")
 MAIL_TYPES = frozenset({"email", "webhook"})
@@ -19,6 +20,13 @@ MAIL_TYPES = frozenset({"email", "webhook"})
 # queue when the agent goes offline. An email, a platform webhook or a phone ticket (a call an
 # agent logged, a callback they owe) stays with its agent.
 LIVE_CHAT_TYPES = frozenset({"webchat", "telegram", "slack"})
+
+
+def takes_tickets(agent: Agent) -> bool:
+    """Whether routing may give this account tickets (or page it to take them): an active
+    account whose role answers customers. A read-only account only reads, even when it is
+    rostered on a shift (a trainee shadowing it); a deactivated one is gone."""
+    return agent.active and agent.role is not Role.READ_ONLY
 
 
 # -- the agent's routing profile -----------------------------------------------------------

@@ -29,6 +29,12 @@ RESERVED_FILTERS = ("conversation_id", "contact_id", "status", "limit", "lang")
 MAX_TIMELINE = 200  # the oldest changes are dropped beyond this; the record keeps its current values
 
 
+class RecordChanged(InvalidInput):
+    """The record is not at the version the change was computed from: read it again and retry."""
+
+    code = "record_changed"
+
+
 @dataclass(frozen=True)
 class RecordKind:
     """A kind of record a plugin declares: its JSON Schema, the fields it is queried by,

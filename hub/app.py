@@ -33,7 +33,7 @@ from hub.api.auth import Authenticator
 from hub.api.framework import internal_error
 from hub.api.live import Presence
 from hub.app_keys import AUTH, HUB, SERVICES
-from hub.blobs import BlobStore
+from hub.blobs import open_blobs
 from hub.callbacks_due import raise_due_step
 from hub.channel_port import ChannelPort
 from hub.channels import ChannelSupervisor
@@ -196,7 +196,9 @@ class Hub(ChannelPort):
             clock=lambda: self.actions.clock(),  # one clock with the services (tests move it)
         )
         self.on_first_admin = on_first_admin
-        self.blobs = BlobStore(config.data_dir / "blobs")
+        self.blobs = open_blobs(  # beside the store: files by the embedded one, GridFS in MongoDB
+            config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
+        )
         self.inbound_limits = config.inbound_limits
         self.presence = Presence()
         self.shared_online = 0  # agents online in every hub process, refreshed by the routing sweep
@@ -319,7 +321,10 @@ class Hub(ChannelPort):
                 except Exception:
                     log.exception("shutdown: %s did not stop cleanly", what)
         finally:
-            await self.store.close()
+            try:
+                await self.blobs.close()
+            finally:
+                await self.store.close()
 
     async def _stop_background(self) -> None:
         for task in self._background:

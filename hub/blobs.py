@@ -1,24 +1,25 @@
-"""Attachment bytes, stored once by content hash in the data directory.
+"""Attachment bytes, stored once by content hash: the interface, and the backend chosen by
+the storage URL (`open_blobs`).
 
-A message keeps only the reference. (Several hub processes need this directory on
-shared storage; a GridFS store for MongoDB deployments would slot in here.)
+A message keeps only the reference. The embedded store keeps the bytes as files in the
+data directory (`hub.blob_files`); MongoDB keeps them in GridFS (`hub.blob_gridfs`), so
+every hub process on that database serves every attachment. Downloads are streamed a
+chunk at a time (`stream_blob`), never read whole.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
-import os
 import re
-import secrets
-import tempfile
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import filetype
+from aiohttp import web
 
 REF = re.compile(r"^[0-9a-f]{64}$")
 OPAQUE = "application/octet-stream"
@@ -26,47 +27,61 @@ OPAQUE = "application/octet-stream"
 EXTENSIONS = {"text/plain": ("txt",), "image/jpeg": ("jpg", "jpeg"), OPAQUE: ("bin",)}
 
 
-class BlobStore:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+def blob_ref(data: bytes) -> str:
+    """The reference of these bytes: their SHA-256, so the same content is kept once."""
+    return hashlib.sha256(data).hexdigest()
 
-    def _path(self, ref: str) -> Path:
-        if not REF.match(ref):
-            raise ValueError("not a blob reference")
-        return self.directory / ref[:2] / ref
 
+def checked_ref(ref: str) -> str:
+    if not REF.match(ref):
+        raise ValueError("not a blob reference")
+    return ref
+
+
+class StoredBlob(ABC):
+    """A kept attachment opened for reading: its size, then its bytes a chunk at a time."""
+
+    size: int
+
+    @abstractmethod
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    async def read(self) -> bytes:
+        """All its bytes (for a channel that must send the file whole, e.g. in a mail)."""
+        return b"".join([chunk async for chunk in self.chunks()])
+
+
+class BlobStore(ABC):
+    """Where attachment bytes are kept, by content hash."""
+
+    @abstractmethod
     async def put(self, data: bytes) -> str:
-        ref = hashlib.sha256(data).hexdigest()
-        path = self._path(ref)
+        """Keep the bytes (the same content twice is kept once); their ref."""
 
-        def write() -> None:
-            if path.exists():
-                return  # the same content is already stored: that is success
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Each writer has its own temporary file: concurrent writers of the same content
-            # (one logo in two mails at once) must not truncate or move each other's file.
-            fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{ref}.", suffix=".part")
-            try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
-                os.replace(partial, path)  # atomic: never a half-written blob under its final name
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(partial)
-                raise
+    @abstractmethod
+    async def open(self, ref: str) -> StoredBlob | None:
+        """The kept bytes of `ref`, to stream; None if there are none (or `ref` is no ref)."""
 
-        await asyncio.to_thread(write)
-        return ref
+    async def read(self, ref: str) -> bytes | None:
+        blob = await self.open(ref)
+        return await blob.read() if blob is not None else None
 
-    def path(self, ref: str) -> Path | None:
-        try:
-            path = self._path(ref)
-        except ValueError:
-            return None
-        return path if path.exists() else None
+    @abstractmethod
+    def uploads(self, area: str, ttl: float, clock: Callable[[], float] = time.time) -> PendingUploads:
+        """The pending uploads of one channel (or "_agents"), kept where this store keeps files."""
+
+    async def close(self) -> None:
+        """Let go of any connection (the hub is stopping); files need nothing."""
+        return None
 
 
-class PendingUploads:
+@dataclass(frozen=True, slots=True)
+class PendingFile:
+    data: bytes
+    at: float  # when it was (last) uploaded, by the uploads' clock
+
+
+class PendingUploads(ABC):
     """Uploads not yet sent in a message: filed per owner, apart from the BlobStore.
 
     An upload belongs to whoever made it: only that owner can attach it (its bytes are
@@ -74,45 +89,42 @@ class PendingUploads:
     file by its content hash. Attaching copies it into the BlobStore; what was never
     attached is deleted by `sweep` once it is older than `ttl` seconds. Stored blobs are
     never touched, so a pending copy of bytes another channel also stored is harmless.
+    A backend provides the three primitives below.
     """
 
-    def __init__(self, directory: Path, blobs: BlobStore, ttl: float, clock: Callable[[], float] = time.time) -> None:
-        self.directory, self.blobs, self.ttl, self.clock = directory, blobs, ttl, clock
+    def __init__(self, blobs: BlobStore, ttl: float, clock: Callable[[], float] = time.time) -> None:
+        self.blobs, self.ttl, self.clock = blobs, ttl, clock
 
-    def _path(self, owner: str, ref: str) -> Path:
-        if not REF.match(ref):
-            raise ValueError("not a blob reference")
-        return self.directory / hashlib.sha256(owner.encode()).hexdigest()[:32] / ref
+    @staticmethod
+    def key(owner: str, ref: str) -> str:
+        return f"{hashlib.sha256(owner.encode()).hexdigest()[:32]}/{checked_ref(ref)}"
+
+    @abstractmethod
+    async def _write(self, key: str, data: bytes, at: float) -> None:
+        """File the bytes under `key`, replacing (and restarting the expiry of) any there."""
+
+    @abstractmethod
+    async def _load(self, key: str) -> PendingFile | None: ...
+
+    @abstractmethod
+    async def _delete_older(self, cutoff: float) -> int:
+        """Delete what was uploaded before `cutoff`; how many."""
 
     async def put(self, owner: str, data: bytes) -> str:
-        ref = hashlib.sha256(data).hexdigest()
-        path = self._path(owner, ref)
-
-        def write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{ref}.{secrets.token_hex(8)}.part")  # unique: concurrent uploads
-            partial.write_bytes(data)
-            os.replace(partial, path)  # also restarts the expiry of a re-uploaded file
-
-        await asyncio.to_thread(write)
+        ref = blob_ref(data)
+        await self._write(self.key(owner, ref), data, self.clock())
         return ref
 
     async def read(self, owner: str, ref: str) -> bytes | None:
         """The bytes of the owner's unexpired upload, or None."""
         try:
-            path = self._path(owner, ref)
+            key = self.key(owner, ref)
         except ValueError:
             return None
-
-        def load() -> bytes | None:
-            try:
-                if path.stat().st_mtime < self.clock() - self.ttl:
-                    return None
-                return path.read_bytes()
-            except FileNotFoundError:
-                return None
-
-        return await asyncio.to_thread(load)
+        found = await self._load(key)
+        if found is None or found.at < self.clock() - self.ttl:
+            return None
+        return found.data
 
     async def claim(self, owner: str, ref: str) -> bytes | None:
         """Keep the owner's upload for good (it is being sent); its bytes, or None if it is
@@ -123,20 +135,35 @@ class PendingUploads:
             await self.blobs.put(data)
         return data
 
-    def sweep(self) -> int:
-        """Delete expired uploads (blocking: run it in a thread); how many were deleted."""
-        if not self.directory.is_dir():
-            return 0
-        cutoff, removed = self.clock() - self.ttl, 0
-        for folder in self.directory.iterdir():
-            for path in folder.iterdir():
-                with contextlib.suppress(FileNotFoundError):
-                    if path.stat().st_mtime < cutoff:
-                        path.unlink()
-                        removed += 1
-            with contextlib.suppress(OSError):
-                folder.rmdir()  # only succeeds once it is empty
-        return removed
+    async def sweep(self) -> int:
+        """Delete expired uploads; how many were deleted."""
+        return await self._delete_older(self.clock() - self.ttl)
+
+
+def open_blobs(url: str, *, data_dir: Path, timeout: float = 5.0) -> BlobStore:
+    """The attachment store that goes with `storage.url`: files in data_dir beside the
+    embedded database, GridFS in the same database as a MongoDB store."""
+    if urlsplit(url).scheme in ("mongodb", "mongodb+srv"):
+        from hub.blob_gridfs import GridFSBlobs
+
+        return GridFSBlobs(url, timeout=timeout)
+    from hub.blob_files import FileBlobs
+
+    return FileBlobs(data_dir / "blobs")
+
+
+async def stream_blob(request: web.Request, blob: StoredBlob, headers: dict[str, str]) -> web.StreamResponse:
+    """A download sent as the store reads it, one chunk at a time, with its length.
+
+    If the store fails halfway the connection is cut short of that length, so the
+    client sees an incomplete download, never a file silently truncated."""
+    response = web.StreamResponse(headers=headers)
+    response.content_length = blob.size
+    await response.prepare(request)
+    async for chunk in blob.chunks():
+        await response.write(chunk)
+    await response.write_eof()
+    return response
 
 
 def extensions_of(content_type: str) -> tuple[str, ...]:

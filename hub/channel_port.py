@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from conversation.desk import Category, Team
 from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
 from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
-from hub.blobs import BlobStore, PendingUploads
+from hub.blobs import BlobStore, PendingUploads, StoredBlob
 from hub.events import Event, EventBus, Subscription
 from hub.i18n import SOURCE_LOCALE, match_locale
 from hub.privacy import SecretsGuard
@@ -158,8 +157,8 @@ class ChannelPort:
     async def put_blob(self, data: bytes) -> str:
         return await self.blobs.put(data)
 
-    def blob_path(self, ref: str) -> Path | None:
-        return self.blobs.path(ref)
+    async def open_blob(self, ref: str) -> StoredBlob | None:
+        return await self.blobs.open(ref)
 
     def status_link(self, conversation: Conversation, language: str = "") -> str:
         links = self.status_links
@@ -180,7 +179,7 @@ class ChannelPort:
         return await self.store.desk.get_team(team_id) if team_id else None
 
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
-        return PendingUploads(self.blobs.directory.parent / "uploads" / channel, self.blobs, ttl)
+        return self.blobs.uploads(channel, ttl)
 
     def channel_adapter(self, name: str) -> Adapter | None:
         return self.adapters.get(name)

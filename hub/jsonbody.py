@@ -25,6 +25,11 @@ class InvalidJson(InvalidInput):
     """The body is not JSON the hub can accept; the message says why."""
 
 
+class InvalidText(InvalidJson):
+    """Well-formed JSON whose text cannot be kept (a lone UTF-16 surrogate): callers that
+    answer people (the widget) can say that, rather than "not JSON"."""
+
+
 def parse_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Decode strict UTF-8 JSON and check that every value in it can be stored."""
     try:
@@ -53,7 +58,7 @@ async def read_json(request: web.BaseRequest, *, max_depth: int = MAX_DEPTH) -> 
 def check_text(value: str, where: str) -> str:
     """Refuse a string that cannot be encoded as UTF-8 (a lone surrogate)."""
     if SURROGATE.search(value):
-        raise InvalidJson(f"{where} contains an invalid character (a lone UTF-16 surrogate)")
+        raise InvalidText(f"{where} contains an invalid character (a lone UTF-16 surrogate)")
     return value
 
 

@@ -38,6 +38,7 @@ BUILTIN_PLUGINS = {
     "complaints": "plugins.complaints:ComplaintsPlugin",
     "faq": "plugins.faq:FaqPlugin",
     "csat": "plugins.csat:CsatPlugin",
+    "disputes": "plugins.disputes:DisputesPlugin",
 }
 
 

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aiohttp import web
@@ -27,12 +26,12 @@ from conversation.knowledge import Article
 from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
 from conversation.priority_rules import PrioritySource
 from conversation.quality import Survey
-from conversation.records import Record, RecordKind
+from conversation.records import Record, RecordChanged, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
 from conversation.ticket_changes import EVENT_KINDS, TicketChange
 from conversation.timers import Timer, timer_key
 from hub.backoff import backoff
-from hub.blobs import PendingUploads, download_headers, name_for_type
+from hub.blobs import PendingUploads, StoredBlob, download_headers, name_for_type, stream_blob
 from hub.clientaddr import client_address
 from hub.events import Event, Subscription
 from hub.failures import logged_failure
@@ -49,7 +48,7 @@ from hub.i18n import (
     texts,
 )
 from hub.i18n_web import LANG_PARAM, request_locale
-from hub.jsonbody import InvalidJson, parse_json, read_json
+from hub.jsonbody import InvalidJson, InvalidText, parse_json, read_json
 from hub.platform import (
     Done,
     NotVerified,
@@ -106,8 +105,11 @@ __all__ = [
     "KnowledgeReads",
     "Event",
     "InvalidJson",
+    "InvalidText",
     "PendingUploads",
     "SlidingWindow",
+    "StoredBlob",
+    "stream_blob",
     "StoreUnavailable",
     "Subscription",
     "accept_language",
@@ -162,6 +164,7 @@ __all__ = [
     "texts",
     "Survey",
     "SurveyActions",
+    "RecordChanged",
 ]
 
 
@@ -322,8 +325,9 @@ class HubPort(Protocol):
         """Keep an attachment's bytes; its ref."""
         ...
 
-    def blob_path(self, ref: str) -> Path | None:
-        """Where a kept attachment's bytes are, to send or serve them; None if gone."""
+    async def open_blob(self, ref: str) -> StoredBlob | None:
+        """A kept attachment, to stream (`stream_blob`) or read whole; None if gone.
+        Wherever the store keeps it (files, or GridFS shared by every hub process)."""
         ...
 
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
@@ -484,6 +488,7 @@ class RecordActions(Protocol):
         status: str | None = None,
         deadline: datetime | None | bool = False,
         who: str,
+        expect_version: int | None = None,
     ) -> Record: ...
 
     async def get(self, plugin: str, kind: str, record_id: str) -> Record | None: ...
@@ -582,10 +587,20 @@ class PluginRecords:
         data: dict[str, Any] | None = None,
         status: str | None = None,
         deadline: datetime | None | bool = False,
+        expect_version: int | None = None,
     ) -> Record:
-        """Merge `data` (None removes a field), set status and deadline (False: unchanged)."""
+        """Merge `data` (None removes a field), set status and deadline (False: unchanged).
+        `expect_version`: only if the record is still at that version, else RecordChanged
+        (for a change computed from the record's values: read again and retry)."""
         return await self.runtime.records.update(
-            self.plugin, kind, record_id, data=data, status=status, deadline=deadline, who=self.plugin
+            self.plugin,
+            kind,
+            record_id,
+            data=data,
+            status=status,
+            deadline=deadline,
+            who=self.plugin,
+            expect_version=expect_version,
         )
 
     async def get(self, kind: str, record_id: str) -> Record | None:
@@ -802,7 +817,10 @@ class PluginContext(TicketTools):
         return self.message.choice_id
 
     async def hand_off(self, reason: str, *, team: str = "") -> None:
-        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it."""
+        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it.
+
+        Raises InvalidInput (a ValueError) naming `team` when no such team exists; nothing
+        changes then."""
         self.conversation = await self.actions.hand_off(self.conversation, reason=reason, team=team, plugin=self.plugin)
         self.stopped = True
 

@@ -68,7 +68,7 @@ class TriagePlugin(Plugin):
             await ctx.set_category("dispute")
             await ctx.set_priority("high")
             await ctx.add_tags("money")
-            await ctx.hand_off("refunds need a person", team="billing")
+            await ctx.hand_off("refunds need a person", team="finance")
             return None
         if not ctx.state.get("asked"):
             ctx.state["asked"] = True
@@ -132,6 +132,8 @@ def registry_with_doubles() -> Registry:
     ):
         registry.plugins.add(name, f"tests.helpers:{cls.__name__}", lambda cls=cls: cls)
     from tests.sdk_plugins import DisputesPlugin, FailingPlugin
+
+    registry.plugins.origins.pop("disputes", None)  # the SDK tests' small double stands in for the real plugin
 
     for name, cls in (("disputes", DisputesPlugin), ("failing", FailingPlugin)):
         registry.plugins.add(name, f"tests.sdk_plugins:{cls.__name__}", lambda cls=cls: cls)

@@ -157,6 +157,20 @@ async def new_ticket(agent: Agent, external_id: str = "m1", text: str = "我的�
     return record.conversation.id
 
 
+async def test_a_ticket_is_never_assigned_to_a_read_only_or_deactivated_account(admin: Agent) -> None:
+    hub = admin.client.server.app[HUB]
+    reader = await add_agent(hub.store, "reader@example.com", Role.READ_ONLY, "reader password 1", name="Reader")
+    gone = await add_agent(hub.store, "gone@example.com", Role.AGENT, "gone password 1", name="Gone")
+    await admin.call("PATCH", f"/api/v1/agents/{gone.id}", {"active": False})
+    conv = await new_ticket(admin)
+    for account, name in ((reader, "Reader"), (gone, "Gone")):
+        refused = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"assignee_id": account.id}, status=422)
+        assert refused["message"] == f"assignee_id: {name} cannot be given tickets (read-only or deactivated)"
+    stored = await hub.store.tickets.get_conversation(conv)
+    assert stored is not None and stored.assignee_id == ""
+    assert (await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"assignee_id": admin.id}))["assignee_id"]
+
+
 async def test_the_inbox_lists_filters_counts_and_marks_unread(agent: Agent) -> None:
     first = await new_ticket(agent, "m1", "refund please", thread="a")
     second = await new_ticket(agent, "m2", "登录失败", thread="b")

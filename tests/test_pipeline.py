@@ -87,7 +87,7 @@ async def test_plugins_ask_classify_hand_off_and_stop(tmp_path: Path) -> None:
         await eventually(handed_off)
         conv = await hub.store.tickets.get_conversation(conv_id)
         assert conv is not None
-        assert (conv.category, conv.priority, conv.tags, conv.team) == ("dispute", Priority.HIGH, ["money"], "billing")
+        assert (conv.category, conv.priority, conv.tags, conv.team) == ("dispute", Priority.HIGH, ["money"], "finance")
         thread = await hub.store.tickets.list_messages(conv_id)
         assert any(m.kind is MessageKind.EVENT and "refunds need a person" in m.text for m in thread)
         sent = "Category dispute sent this to team Finance / refunds"

@@ -470,3 +470,35 @@ async def test_filing_a_ticket_under_its_team_from_a_stale_copy_changes_nothing_
     after = await desk.store.tickets.get_conversation(stale.id)
     assert after is not None and (after.team, after.priority.value) == (TEAM, "urgent")
     assert await desk.store.tickets.list_messages(stale.id) == before  # no event of the filing's own
+
+
+async def test_read_only_and_deactivated_accounts_on_a_shift_are_never_given_tickets(desk: Desk) -> None:
+    # Rostered like everyone else (a trainee shadowing the early shift; a colleague who left)
+    for agent_id, role, active in (("reader", Role.READ_ONLY, True), ("gone", Role.AGENT, False)):
+        await desk.store.accounts.add_agent(
+            Agent(agent_id, f"{agent_id}@example.com", role, "x", name=agent_id.title(), active=active)
+        )
+    early = {"kind": "pattern", "label": "早班", "start": "08:00", "end": "16:00", "weekdays": "mon-sun"}
+    await desk.services.roster.create_entry(TEAM, {**early, "agents": ["reader", "gone"]})
+    await desk.services.roster.create_entry(TEAM, {**early, "duty": "backup", "agents": ["reader"]})
+    await desk.online("reader", "gone")
+    tickets = [await desk.ticket(customer=f"c{i}") for i in range(3)]  # more than page_queue = 2
+    assert [await desk.route(t) for t in tickets] == ["", "", ""]  # they wait for someone who can answer
+    await desk.services.routing.sweep()
+    assert {await desk.assignee(t) for t in tickets} == {""}
+    assert [p.agent_id for p in await desk.store.roster.list_pages(TEAM)] == ["chen"]  # the reader is not paged
+    await desk.online("li")
+    assert await desk.route(await desk.ticket(customer="later")) == "li"
+
+
+async def test_a_reopened_ticket_of_a_read_only_account_goes_to_who_can_answer(desk: Desk) -> None:
+    await desk.store.accounts.add_agent(Agent("reader", "reader@example.com", Role.READ_ONLY, "x", name="Reader"))
+    await desk.online("li")
+    ticket = await desk.ticket(customer="c1", assignee_id="reader", status=Status.RESOLVED)  # before the role changed
+    record = await desk.store.tickets.record_inbound(
+        inbound("again", thread=ticket.thread_key, channel="web", sender=Sender(address="c1")),
+        now=desk.now[0],
+        policy=POLICY,
+    )
+    await desk.services.routing.route(record.conversation, reopened=True)
+    assert await desk.assignee(ticket) == "li"  # not kept "by hand" by someone who cannot answer

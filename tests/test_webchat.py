@@ -193,6 +193,29 @@ async def test_limits_answer_with_error_frames_and_affect_no_one_else(client: Te
     assert len(await client.server.app[HUB].store.tickets.list_messages(stored.id)) == 5
 
 
+async def test_a_lone_surrogate_or_a_binary_frame_gets_a_clear_error_and_the_socket_stays_usable(
+    client: TestClient,
+) -> None:
+    me = await visitor(client)
+    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}") as ws:
+        await ws.send_str('{"type":"message","client_id":"s1","text":"\\ud800"}')  # JSON.stringify's escape
+        error = await frames_until(ws, "error")
+        assert error["code"] == "invalid_text" and error["client_id"] == "s1"  # the widget marks it unsent
+        assert "invalid text" in error["message"] and "surrogate" in error["message"]
+        await ws.send_bytes(b'{"type":"ping"}')
+        error = await frames_until(ws, "error")
+        assert error == {"type": "error", "code": "bad_frame", "message": "frames are JSON text, not binary"}
+        assert not ws.closed
+        assert (await say(ws, "still here", "s2"))["message"]["text"] == "still here"
+    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=zh-CN") as ws:
+        await ws.send_str('{"type":"message","client_id":"s3","text":"a\\udfffb"}')
+        error = await frames_until(ws, "error")
+        assert error["code"] == "invalid_text" and "代理字符" in error["message"]
+    stored = await client.server.app[HUB].store.tickets.get_conversation_by_number(1000)
+    texts = [m.text for m in await client.server.app[HUB].store.tickets.list_messages(stored.id)]
+    assert texts == ["still here"]
+
+
 async def test_attachments_are_checked_and_private(client: TestClient) -> None:
     me, other = await visitor(client), await visitor(client)
 

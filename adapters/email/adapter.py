@@ -557,9 +557,9 @@ class EmailAdapter(Adapter):
         headers["X-Helpline-Ticket"] = str(conversation.number)
         files: list[tuple[str, str, bytes]] = []
         for attachment in message.attachments:
-            path = self.hub.blob_path(attachment.blob_ref)
-            if path is not None:
-                files.append((attachment.name, attachment.content_type, await asyncio.to_thread(path.read_bytes)))
+            blob = await self.hub.open_blob(attachment.blob_ref)
+            if blob is not None:  # a mail carries its files whole
+                files.append((attachment.name, attachment.content_type, await blob.read()))
         footer = self._status_footer(out, private=not cc)
         text = f"{message.text}\n\n-- \n{footer}" if footer else message.text
         # A message with its own (sanitised) HTML, a bot's article answer, keeps it; else the text's.

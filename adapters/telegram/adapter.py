@@ -49,6 +49,7 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    StoredBlob,
     backoff,
     hub_texts,
     logged_failure,
@@ -396,8 +397,8 @@ class TelegramAdapter(Adapter):
         with logged_failure(self.log, f"recording that Telegram refuses delivery on {out.conversation.id}"):
             await self.hub.post_event(out.conversation.id, "event.telegram_blocked", params)
 
-    async def _send_file(self, chat_id: str, path: Any, attachment: Attachment) -> Any:
-        data = await asyncio.to_thread(path.read_bytes)
+    async def _send_file(self, chat_id: str, blob: StoredBlob, attachment: Attachment) -> Any:
+        data = await blob.read()  # the Bot API takes a file whole
         if attachment.content_type.startswith("image/"):
             return await self.bot.send_photo(chat_id, data)
         return await self.bot.send_document(chat_id, data, filename=attachment.name)
@@ -419,9 +420,9 @@ class TelegramAdapter(Adapter):
                 last = index == len(pieces) - 1
                 steps.append(partial(self.bot.send_message, chat_id, piece, reply_markup=markup if last else None))
             for attachment in out.message.attachments:
-                path = self.hub.blob_path(attachment.blob_ref)
-                if path is not None:
-                    steps.append(partial(self._send_file, chat_id, path, attachment))
+                blob = await self.hub.open_blob(attachment.blob_ref)
+                if blob is not None:
+                    steps.append(partial(self._send_file, chat_id, blob, attachment))
             for number, step in enumerate(steps, start=1):
                 if number <= out.parts_sent:
                     continue  # delivered by an earlier attempt: never twice

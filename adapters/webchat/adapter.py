@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -56,6 +57,7 @@ from hub.sdk import (
     IngestUnavailable,
     InvalidInbound,
     InvalidJson,
+    InvalidText,
     Outbound,
     PendingUploads,
     PermanentDeliveryError,
@@ -76,6 +78,7 @@ from hub.sdk import (
     read_json,
     request_locale,
     setting,
+    stream_blob,
 )
 
 STATIC = Path(__file__).parent / "static"
@@ -87,6 +90,10 @@ ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
 TYPING_EVERY_SECONDS = 2.0  # a conversation's typing events reach agents at most this often
 HELLOS_PER_10_SECONDS = 5  # per socket: a resync is a full history read
 SWEEP_EVERY_SECONDS = 300  # expired uploads are deleted this often
+# The frames a widget may send (README "Web chat" documents each, tests/test_webchat_protocol.py
+# keeps the two in step); anything else is answered with a bad_frame error.
+CLIENT_FRAMES = ("hello", "message", "choice", "typing", "ping")
+INVALID_TEXT = "invalid text: the frame contains a lone UTF-16 surrogate, which cannot be kept; nothing was stored"
 MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
 
 
@@ -240,7 +247,7 @@ class WebChatAdapter(Adapter):
         """Forget idle rate-limit keys and delete expired uploads; how many uploads went."""
         for limiter in self.limiters:
             limiter.sweep()
-        return await asyncio.to_thread(self.uploads.sweep) if self.uploads else 0
+        return await self.uploads.sweep() if self.uploads else 0
 
     async def _sweep_forever(self) -> None:
         while True:
@@ -397,19 +404,27 @@ class WebChatAdapter(Adapter):
         conversation_id = ""
         try:
             async for frame in ws:
+                if frame.type == WSMsgType.ERROR:
+                    break
+                if frame.type == WSMsgType.BINARY:  # answered, and the socket stays open (README: Web chat)
+                    await ws.send_json(_error_frame(request, "bad_frame", "frames are JSON text, not binary"))
+                    continue
                 if frame.type != WSMsgType.TEXT:
-                    if frame.type == WSMsgType.ERROR:
-                        break
                     continue
                 try:
                     data = parse_json(frame.data)
                     if not isinstance(data, dict):
                         raise InvalidJson("not an object")
+                except InvalidText:
+                    await ws.send_json(_invalid_text_frame(request, frame.data))
+                    continue
                 except InvalidJson:
                     await ws.send_json(_error_frame(request, "bad_frame", "frames are JSON objects"))
                     continue
                 kind = data.get("type")
-                if kind == "hello":
+                if kind not in CLIENT_FRAMES:
+                    await ws.send_json(_error_frame(request, "bad_frame", f"unknown type {kind!r}"))
+                elif kind == "hello":
                     wait = self.hellos.take(socket_key)
                     if wait is not None:
                         await ws.send_json(
@@ -425,8 +440,6 @@ class WebChatAdapter(Adapter):
                         self.hub.publish_typing(conversation_id)
                 elif kind == "ping":
                     await ws.send_json({"type": "pong"})
-                else:
-                    await ws.send_json(_error_frame(request, "bad_frame", f"unknown type {kind!r}"))
         finally:
             self.hellos.reset(socket_key)
             self.sockets_per_ip[ip] -= 1
@@ -718,12 +731,12 @@ class WebChatAdapter(Adapter):
             (a for m in messages if seen_by_customer(m, visitor.address) for a in m.attachments if a.blob_ref == ref),
             None,
         )
-        path = self.hub.blob_path(ref) if attachment else None
-        if attachment is None or path is None:
+        blob = await self.hub.open_blob(ref) if attachment else None
+        if attachment is None or blob is None:
             raise web.HTTPNotFound(text="no such attachment")
         # The type detected at upload; anything else this channel would not accept is opaque.
         content_type = attachment.content_type if attachment.content_type in self.settings.attachment_types else BINARY
-        return web.FileResponse(path, headers=download_headers(attachment.name, content_type))
+        return await stream_blob(request, blob, download_headers(attachment.name, content_type))
 
     async def _script(self, request: web.Request) -> web.FileResponse:
         return web.FileResponse(
@@ -891,6 +904,19 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
 def _error_frame(request: web.Request, code: str, message: str, **extra: Any) -> dict[str, Any]:
     """An error frame for the widget, its message in the visitor's language."""
     return {"type": "error", "code": code, **extra, "message": error_message(code, message, request_locale(request))}
+
+
+def _invalid_text_frame(request: web.Request, raw: str) -> dict[str, Any]:
+    """The frame is JSON, but its text cannot be kept (a lone surrogate): say so, naming the
+    frame's client_id when it has a usable one, so the widget marks that message unsent
+    instead of resending it for ever."""
+    with contextlib.suppress(ValueError, RecursionError):
+        data = json.loads(raw)
+        client_id = data.get("client_id") if isinstance(data, dict) else None
+        # ASCII, as the widget makes them: never itself the lone surrogate refused
+        if isinstance(client_id, str) and 0 < len(client_id) <= 64 and client_id.isascii():
+            return _error_frame(request, "invalid_text", INVALID_TEXT, client_id=client_id)
+    return _error_frame(request, "invalid_text", INVALID_TEXT)
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

@@ -3,7 +3,6 @@ named in the reply, which sends them through the ticket's channel if it can carr
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -21,7 +20,7 @@ def agent_uploads(hub: Any) -> PendingUploads:
     """The hub's store of agents' pending uploads (one, made on first use)."""
     uploads = getattr(hub, "_agent_uploads", None)
     if uploads is None:
-        uploads = PendingUploads(hub.blobs.directory.parent / "uploads" / "_agents", hub.blobs, UPLOAD_TTL_SECONDS)
+        uploads = hub.blobs.uploads("_agents", UPLOAD_TTL_SECONDS)
         hub._agent_uploads = uploads
     return uploads
 
@@ -51,7 +50,7 @@ async def receive_upload(request: web.Request, hub: Any, owner: str) -> dict[str
     if not data:
         raise ApiError(422, "invalid", "the file is empty")
     uploads = agent_uploads(hub)
-    await asyncio.to_thread(uploads.sweep)
+    await uploads.sweep()
     ref = await uploads.put(owner, bytes(data))
     return {
         "ref": ref,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from conversation.assignment import takes_tickets
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
 from conversation.calls import NoReplies, takes_replies
@@ -43,6 +44,7 @@ from hub.api.serialize import (
     token_json,
 )
 from hub.app_keys import AUTH, HUB, SERVICES
+from hub.blobs import stream_blob
 from hub.clientaddr import client_address
 from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Scalar, Str
 from hub.services import Services
@@ -528,8 +530,12 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     changes = dict(call.body)
     if "assignee_id" in changes:
         changes["assignee_id"] = changes["assignee_id"] or ""
-        if changes["assignee_id"] and await hub.store.accounts.get_agent(changes["assignee_id"]) is None:
+        assignee = await hub.store.accounts.get_agent(changes["assignee_id"]) if changes["assignee_id"] else None
+        if changes["assignee_id"] and assignee is None:
             raise ApiError(422, "invalid", "assignee_id: no such agent")
+        if assignee is not None and assignee.id != conv.assignee_id and not takes_tickets(assignee):
+            who = assignee.name or assignee.email
+            raise ApiError(422, "invalid", f"assignee_id: {who} cannot be given tickets (read-only or deactivated)")
     if changes.get("snoozed_until") is not None:
         changes["snoozed_until"] = parse_time(changes["snoozed_until"], "snoozed_until")
     conversations = services_of(call).conversations
@@ -1092,13 +1098,14 @@ async def attachment(call: Call) -> web.StreamResponse:
     if message is None or not any(a.blob_ref == ref for a in message.attachments):
         raise not_found("attachment")
     authorized(call, await hub.store.tickets.get_conversation(message.conversation_id), Access.READ)
-    path = hub.blobs.path(ref)
-    if path is None:
+    blob = await hub.blobs.open(ref)
+    if blob is None:
         raise not_found("attachment")
     # Never rendered inline: a customer's file must not run as a page of this origin.
-    return web.FileResponse(
-        path,
-        headers={
+    return await stream_blob(
+        call.request,
+        blob,
+        {
             "Content-Disposition": "attachment",
             "Content-Type": "application/octet-stream",
             "X-Content-Type-Options": "nosniff",
@@ -1111,6 +1118,7 @@ import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/.
 # Routes of their own modules join the table here, so every user of `api` sees them.
 from hub.api import audit_api, webhooks_api  # noqa: E402,F401
 from hub.api import complaints_api as _complaints_api  # noqa: E402,F401  (registers the complaints plugin's routes)
+from hub.api import disputes_api as _disputes_api  # noqa: E402, F401  (registers /v1/disputes: the disputes plugin's cases)
 from hub.api import faq_api as _faq_api  # noqa: E402,F401  (registers the FAQ bot's figures)
 from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (registers the hotline's routes on `api`)
 from hub.api import kb_api as _kb_api  # noqa: E402,F401  (registers the knowledge base's routes)

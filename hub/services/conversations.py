@@ -374,8 +374,12 @@ class ConversationService:
         self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))
 
     async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation:
+        """A plugin asks for a human, to `team` if given: a team that does not exist is
+        refused before anything changes (the ticket would sit where no one sees it)."""
         changes: dict[str, Any] = {"handed_off_at": self.clock()}
         if team:
+            if await self.store.desk.get_team(team) is None:
+                raise InvalidInput(f"team: {team!r} is not a team (plugin {plugin} asked to hand the ticket to it)")
             changes["team"] = team
         updated = await self.update_conversation(conversation, changes, priority_by=PrioritySource("plugin", plugin))
         if reason:

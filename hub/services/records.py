@@ -11,7 +11,7 @@ from typing import Any
 
 from conversation.errors import InvalidInput
 from conversation.model import Conversation, new_id, utcnow
-from conversation.records import Record, RecordKind, RecordQuery, changed
+from conversation.records import Record, RecordChanged, RecordKind, RecordQuery, changed
 from conversation.store import NotFound, Store
 from hub.events import Event, EventBus
 from hub.services import audit
@@ -86,9 +86,12 @@ class RecordService:
         status: str | None = None,
         deadline: datetime | None | bool = False,
         who: str,
+        expect_version: int | None = None,
     ) -> Record:
         """Merge `data` into the record (a None value removes a field), set status and deadline
-        (`deadline=False` leaves it); the whole result must pass the kind's schema."""
+        (`deadline=False` leaves it); the whole result must pass the kind's schema. With
+        `expect_version`, RecordChanged unless the record is still at that version (a change
+        computed from what the record held: an appended list, a status move)."""
         declared = self.kind(plugin, kind)
         if status is not None:
             declared.check_status(status)
@@ -96,6 +99,8 @@ class RecordService:
             record = await self.get(plugin, kind, record_id)
             if record is None:
                 raise NotFound(f"record {record_id}")
+            if expect_version is not None and record.version != expect_version:
+                raise RecordChanged(f"record {record_id} changed meanwhile (version {record.version})")
             after = changed(record, data=data, status=status, deadline=_aware(deadline), who=who, now=self.clock())
             if after is record:
                 return record

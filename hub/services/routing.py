@@ -25,6 +25,7 @@ from conversation.assignment import (
     qualifies,
     reassign_due,
     requeued_when_offline,
+    takes_tickets,
 )
 from conversation.business_time import is_open
 from conversation.model import (
@@ -123,11 +124,10 @@ class RoutingService:
         backup = set(on_duty_at(entries, settings.timezone, now, "backup")) & paged
         found = await self.store.desk.get_team(team)
         members = {*(found.members if found else ()), *(a for e in entries for a in e.agents)}
-        active = {a.id for a in await self.store.accounts.list_agents() if a.active}
         presence = {r.agent_id: r for r in await self.store.roster.list_presence()}
         profiles = {p.agent_id: p for p in await self.store.roster.list_profiles()}
         result = []
-        for agent_id in sorted(members & active):
+        for agent_id in sorted(members & await self._takers()):
             profile = profiles.get(agent_id)
             capacity = profile.capacity if profile and profile.capacity is not None else self.rules.default_capacity
             result.append(
@@ -143,6 +143,10 @@ class RoutingService:
                 )
             )
         return result
+
+    async def _takers(self) -> set[str]:
+        """The accounts that may be given tickets: rostered read-only or deactivated ones are not."""
+        return {a.id for a in await self.store.accounts.list_agents() if takes_tickets(a)}
 
     async def _need(self, conversation: Conversation) -> Need:
         contact = await self.store.contacts.get_contact(conversation.contact_id)
@@ -191,9 +195,12 @@ class RoutingService:
         need = await self._need(conversation)
         if conversation.assignee_id:
             mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)
+            if mine is None:
+                if conversation.assignee_id in await self._takers():
+                    return None  # an agent outside the roster keeps what they were given by hand
             # Their own ticket already counts in their load: only shift and presence matter.
-            if mine is None or qualifies(replace(mine, load=0.0, capacity=float("inf")), need, self.rules.weights):
-                return None  # an agent outside the roster keeps what they were given by hand
+            elif qualifies(replace(mine, load=0.0, capacity=float("inf")), need, self.rules.weights):
+                return None
         if not team or not candidates:
             return None
         if await self.closed(team):
@@ -356,7 +363,9 @@ class RoutingService:
     ) -> list[Page]:
         now = self.clock()
         settings = await self.roster.team_settings(team)
-        on_backup = on_duty_at(await self.store.roster.list_entries(team), settings.timezone, now, "backup")
+        on_duty = on_duty_at(await self.store.roster.list_entries(team), settings.timezone, now, "backup")
+        takers = await self._takers()
+        on_backup = [agent_id for agent_id in on_duty if agent_id in takers]  # paged to take tickets
         already = {p.agent_id for p in await self.store.roster.list_pages(team, active_only=True)}
         to_page, owner_left_out = backups_to_page(on_backup, already, conversation.assignee_id if conversation else "")
         if owner_left_out and conversation is not None:

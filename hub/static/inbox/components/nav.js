@@ -7,6 +7,7 @@ import { setPresence } from "../lib/presence.js";
 import { update, useStore } from "../lib/store.js";
 import { HotlineButtons } from "./hotline.js";
 import { ComplaintsButton } from "./complaints.js";
+import { DisputesButton } from "./disputes.js";
 import { PRIORITIES, VIEWS } from "../lib/views.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 
@@ -83,6 +84,7 @@ export function Nav() {
     <button type="button" id="open-knowledge" class="link" onClick=${() => update({ dialog: "knowledge" })}>${t("nav.knowledge")}</button>
     ${s.me.role === "admin" || s.me.role === "supervisor" ? html`<button type="button" id="open-reports" class="link" onClick=${() => update({ dialog: "reports" })}>${t("nav.reports")}</button>` : null}
     <button type="button" id="open-quality" class="link" onClick=${() => update({ dialog: "quality" })}>${t("nav.quality")}</button>
+    <${DisputesButton} />
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}
     ${s.me.role === "admin" ? html`<button type="button" id="open-webhooks" class="link" onClick=${() => update({ dialog: "webhooks" })}>${t("nav.webhooks")}</button>
       <button type="button" id="open-audit" class="link" onClick=${() => update({ dialog: "audit" })}>${t("nav.audit")}</button>` : null}

@@ -5,6 +5,7 @@ import { ContactPanel } from "../components/contact-panel.js";
 import { Records } from "../components/records.js";
 import { ComplaintPanel, ComplaintsDialog } from "../components/complaints.js";
 import { Quality } from "../components/quality.js";
+import { DisputeDialog, DisputesDialog, TicketDisputes } from "../components/disputes.js";
 import { CallDialog, CallbacksDialog, ScheduleCallbackDialog, TicketCallbackButton } from "../components/hotline.js";
 import { ConversationList } from "../components/conversation-list.js";
 import { Suggestions } from "../components/suggestions.js";
@@ -84,7 +85,7 @@ export function Inbox() {
     <section id="detail" class="detail" aria-label=${t("ticket.label")}>
       ${card
         ? html`<${TicketPane} key=${card.conversation.id} />
-            <aside class="side" aria-label=${t("ticket.details")}><${Suggestions} key=${`s-${card.conversation.id}`} conversationId=${card.conversation.id} messages=${s.ticket.messages} /><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ComplaintPanel} key=${`c-${card.conversation.id}`} conversationId=${card.conversation.id} /><${Quality} key=${`q-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /><${TicketCallbackButton} /></aside>`
+            <aside class="side" aria-label=${t("ticket.details")}><${Suggestions} key=${`s-${card.conversation.id}`} conversationId=${card.conversation.id} messages=${s.ticket.messages} /><${Attributes} key=${card.conversation.id} card=${card} /><${Records} key=${`r-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ComplaintPanel} key=${`c-${card.conversation.id}`} conversationId=${card.conversation.id} /><${Quality} key=${`q-${card.conversation.id}`} conversationId=${card.conversation.id} /><${TicketDisputes} key=${`d-${card.conversation.id}`} conversationId=${card.conversation.id} /><${ContactPanel} key=${card.contact?.id} card=${card} /><${TicketCallbackButton} /></aside>`
         : html`<div class="empty-pane"><p>${s.loadingId ? t("ticket.loading") : t("ticket.none")}</p><p class="hint">${t("ticket.none_hint")}</p></div>`}
     </section>
     <div class="notice ${s.notice?.kind || ""}" role=${s.notice?.kind === "error" ? "alert" : "status"} aria-live="polite">${s.notice?.text || ""}</div>
@@ -101,5 +102,7 @@ export function Inbox() {
     ${s.dialog === "roster" ? html`<${Roster} />` : null}
     ${s.dialog === "complaints" ? html`<${ComplaintsDialog} />` : null}
     ${s.dialog === "quality" ? html`<${QualityScreen} />` : null}
+    ${s.dialog === "disputes" ? html`<${DisputesDialog} />` : null}
+    ${s.dialog === "dispute" && s.disputeId ? html`<${DisputeDialog} key=${s.disputeId} />` : null}
   </div>`;
 }

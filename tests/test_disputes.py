@@ -1,0 +1,477 @@
+"""The `disputes` plugin end to end: the buyer by email, the seller on the platform's signed
+webhook channel, each in a ticket of their own; a missed deadline, a decision, a refund
+through the platform (retried, paid once), an appeal; the API's access and supervisor rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.webhook import signed_headers
+from conversation.model import Role, utcnow
+from hub.agents import add_agent
+from hub.app import Hub, build_app
+from hub.registry import discover
+from hub.sdk import Inbound, Sender
+from hub.settings import ConfigError
+from tests.conftest import free_port
+from tests.email_servers import Sink, start_sink
+from tests.fake_platform import FakePlatform
+from tests.helpers import RecordingAdapter, clear_proxies, customer_message, eventually, make_config, serve
+from tests.test_api import ADMIN, AGENT, sign_in
+
+SUPPORT = "help@shop.example"
+BUYER = "li.na@gmail.com"
+HOOK_SECRET = "platform-channel-secret-0123456789"
+PLATFORM_SECRET = "platform-api-secret-0123456789abcdef"
+BUYER_WORDS = "付款三天了还没收到货，也没有物流单号"
+SELLER_WORDS = "We shipped it late, sorry: tracking SF123"
+SUPERVISOR = ("wang@example.com", "supervisor password 1")
+
+
+def platform_fake() -> FakePlatform:
+    """The platform: Li Na bought earphones 9 days ago (no tracking) and a laptop 2 days ago."""
+    fake = FakePlatform(PLATFORM_SECRET)
+    fake.add_user("u-buyer", BUYER)
+    fake.add_user("u-seller", "seller@shop.example")
+    fake.users["u-buyer"]["language"], fake.users["u-seller"]["language"] = "zh-CN", "en"
+    ordered = (utcnow() - timedelta(days=9)).isoformat()
+    fake.add_order("A-1001", "u-buyer", "u-seller", "199.00", title="蓝牙耳机", created_at=ordered)
+    recent = (utcnow() - timedelta(days=2)).isoformat()
+    fake.add_order(
+        "A-2002", "u-buyer", "u-seller", "5000.00", title="笔记本电脑", created_at=recent, tracking_number="SF1"
+    )
+    return fake
+
+
+def platform_settings(url: str) -> dict[str, Any]:
+    return {
+        "base_url": url,
+        "secret": "env:HELPLINE_PLATFORM_SECRET",
+        "allow_http": True,  # the fake, on loopback
+        "base_delay_seconds": 0.01,
+        "max_delay_seconds": 0.02,
+        "max_attempts": 2,
+        "timeout_seconds": 2,
+    }
+
+
+class Seller:
+    """The platform's end of its webhook channel: receives what Helpline sends the seller."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+
+    def app(self) -> web.Application:
+        async def receive(request: web.Request) -> web.Response:
+            self.posts.append(json.loads(await request.read()))
+            return web.json_response({"id": f"p{len(self.posts)}"})
+
+        app = web.Application()
+        app.router.add_post("/helpline", receive)
+        return app
+
+    def texts(self) -> list[str]:
+        return [p["message"]["text"] for p in self.posts]
+
+
+def registry() -> Any:
+    found = discover()
+    found.adapters.add("recording", "tests.helpers:RecordingAdapter", lambda: RecordingAdapter)
+    return found
+
+
+def config(
+    tmp_path: Path,
+    smtp_port: int,
+    seller_url: str,
+    platform_url: str = "",
+    storage_url: str = "sqlite://",
+    **settings: Any,
+) -> Any:
+    return make_config(
+        tmp_path,
+        {
+            "storage": {"timeout_seconds": 10},
+            "platform": platform_settings(platform_url or "http://127.0.0.1:1"),
+            "channels": {
+                "email": {
+                    "address": SUPPORT,
+                    "listen_port": free_port(),
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": smtp_port,
+                    "smtp_tls": "none",
+                    "max_auto_replies_per_hour": 20,  # a dispute's dialogue is more than 3 bot mails
+                },
+                "platform": {"type": "webhook", "secret": "env:PLATFORM_HOOK_SECRET", "callback_url": seller_url},
+            },
+            "plugins": {
+                "enabled": ["disputes"],
+                "disputes": {
+                    "seller_channel": "platform",
+                    "respond_days": 3,
+                    "remind_hours": [2],
+                    "appeal_days": 7,
+                    "supervisor_above": {"CNY": "2000"},
+                    "rules": [
+                        {
+                            "name": "not received, no tracking after 7 days",
+                            "reason": "not_received",
+                            "no_tracking": True,
+                            "min_days": 7,
+                            "propose": "refund_buyer",
+                        }
+                    ],
+                    **settings,
+                },
+            },
+        },
+        registry=registry(),
+        storage_url=storage_url,
+    )
+
+
+@dataclass
+class Scene:
+    hub: Hub
+    server: TestServer
+    mails: Sink
+    seller: Seller
+    platform: FakePlatform
+    clock: list[datetime]
+
+
+@pytest.fixture
+async def scene(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Scene]:
+    """The hub on SQLite, or on MongoDB for a test parametrized with `scene="mongo"` (indirect)."""
+    storage = (
+        "sqlite://" if getattr(request, "param", "sqlite") == "sqlite" else request.getfixturevalue("mongo_db_uri")
+    )
+    clear_proxies(monkeypatch)
+    monkeypatch.setenv("PLATFORM_HOOK_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
+    sink, smtp, smtp_port = await start_sink()
+    seller = Seller()
+    runner, base = await serve(seller.app())
+    platform = platform_fake()
+    platform_runner, platform_url = await serve(platform.app())
+    hub = Hub(config(tmp_path, smtp_port, f"{base}/helpline", platform_url, storage))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
+    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    await add_agent(hub.store, SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], name="Wang")
+    plugin = hub.plugin_host.plugins["disputes"]
+    clock = [utcnow()]
+    plugin.clock = lambda: clock[0]  # type: ignore[attr-defined]
+    hub.actions.clock = hub.outbox.clock = lambda: clock[0]  # timers and deliveries in the test's time
+    yield Scene(hub, server, sink, seller, platform, clock)
+    await server.close()
+    await runner.cleanup()
+    await platform_runner.cleanup()
+    smtp.close()
+    await smtp.wait_closed()
+
+
+async def mail(scene: Scene, text: str, *, reply_to: EmailMessage | None = None, photo: bytes = b"") -> None:
+    message = EmailMessage()
+    message["From"] = f"Li Na <{BUYER}>"
+    message["To"] = SUPPORT
+    message["Subject"] = "Re: " + str(reply_to["Subject"]).removeprefix("Re: ") if reply_to else "订单纠纷"
+    message["Message-ID"] = make_msgid(domain="gmail.com")
+    if reply_to is not None:
+        message["In-Reply-To"] = reply_to["Message-ID"]
+        message["References"] = reply_to["Message-ID"]
+    message.set_content(text)
+    if photo:
+        message.add_attachment(photo, maintype="image", subtype="png", filename="parcel.png")
+    port = scene.hub.adapters["email"].listen_port  # type: ignore[attr-defined]
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=port, sender=BUYER, recipients=[SUPPORT])
+
+
+def body(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+async def next_mail(scene: Scene, count: int) -> EmailMessage:
+    await eventually(lambda: len(scene.mails.mails) >= count, timeout=15.0)
+    return scene.mails.mails[count - 1]
+
+
+async def seller_says(scene: Scene, client: TestClient, text: str, thread: str, n: int) -> None:
+    payload = {"id": f"s{n}", "sender": {"id": "u-seller", "language": "en"}, "thread": thread, "text": text}
+    raw = json.dumps(payload).encode()
+    resp = await client.post("/channels/platform/messages", data=raw, headers=signed_headers(HOOK_SECRET, raw))
+    assert resp.status == 200, await resp.text()
+
+
+async def the_case(scene: Scene) -> Any:
+    cases = await scene.hub.services.records.query("disputes", "case", {})
+    assert len(cases) == 1
+    return cases[0]
+
+
+async def settle(scene: Scene, at: datetime) -> None:
+    scene.clock[0] = at
+    await scene.hub.plugin_host.fire_due_timers()
+
+
+async def open_by_mail(scene: Scene) -> Any:
+    """The buyer opens a dispute by email: order, reason, statement with a photo."""
+    await mail(scene, "我要就订单发起纠纷")
+    listing = await next_mail(scene, 1)
+    assert "#A-1001" in body(listing) and "#A-2002" in body(listing)
+    await mail(scene, "A-1001", reply_to=listing)
+    reasons = await next_mail(scene, 2)
+    assert "1. 未收到货" in body(reasons)
+    await mail(scene, "1", reply_to=reasons)
+    ask = await next_mail(scene, 3)
+    await mail(scene, BUYER_WORDS, reply_to=ask, photo=b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    opened = await next_mail(scene, 4)
+    case = await the_case(scene)
+    assert case.data["reference"] in body(opened) and "A-1001" in body(opened)
+    return case
+
+
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
+async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_platform_channel(scene: Scene) -> None:
+    async with TestClient(scene.server) as client:
+        case = await open_by_mail(scene)
+        assert case.status == "awaiting_seller"
+        buyer_ticket = await scene.hub.store.tickets.get_conversation(case.conversation_id)
+        assert buyer_ticket is not None and buyer_ticket.channel == "email"
+        [statement, photo] = case.data["evidence"]
+        assert statement["party"] == "buyer" and BUYER_WORDS in statement["text"]
+        assert photo["type"] == "attachment" and photo["name"] == "parcel.png"
+        assert case.data["proposal"] == {"outcome": "refund_buyer", "rule": "not received, no tracking after 7 days"}
+
+        # The seller is asked on the platform's channel, in English, in a ticket of their own.
+        await eventually(lambda: len(scene.seller.posts) >= 1, timeout=15.0)
+        asked = scene.seller.posts[0]
+        assert asked["to"] == "u-seller" and case.data["reference"] in asked["message"]["text"]
+        assert "Not received" in asked["message"]["text"] and BUYER_WORDS not in asked["message"]["text"]
+        seller_ticket = await scene.hub.store.tickets.get_conversation(case.data["seller_conversation_id"])
+        assert seller_ticket is not None and seller_ticket.channel == "platform"
+        assert seller_ticket.id != buyer_ticket.id and asked["thread"] == seller_ticket.thread_key
+
+        # A reminder two hours before the deadline; then the deadline passes unanswered.
+        deadline = case.deadline
+        await settle(scene, deadline - timedelta(hours=1))
+        await eventually(lambda: len(scene.seller.posts) >= 2, timeout=15.0)
+        assert "Reminder" in scene.seller.posts[1]["message"]["text"]
+        await settle(scene, deadline + timedelta(seconds=1))
+        case = await the_case(scene)
+        assert case.status == "under_review" and case.deadline is None
+        assert [m["party"] for m in case.data["missed"]] == ["seller"]
+        told = await next_mail(scene, 5)
+        assert "卖家未在期限内答复" in body(told)
+        await settle(scene, deadline + timedelta(hours=1))  # a timer firing again changes nothing
+        assert (await the_case(scene)).version == case.version
+
+        # The seller answers late: kept as their evidence, never sent to the buyer.
+        await seller_says(scene, client, SELLER_WORDS, asked["thread"], 1)
+        await eventually(lambda: len(scene.seller.posts) >= 3, timeout=15.0)
+        case = await the_case(scene)
+        assert [e["party"] for e in case.data["evidence"]] == ["buyer", "buyer", "seller"]
+        assert case.status == "under_review"
+
+        # An agent decides (the platform is down at first: the refund is retried, paid once).
+        scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
+        lina = await sign_in(scene.server, AGENT)
+        try:
+            body_ = {"outcome": "refund_buyer", "grounds": "没有物流记录 / no tracking record"}
+            decided = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
+            assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "pending"
+            await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=422)  # decided once
+            await settle(scene, scene.clock[0] + timedelta(minutes=10))  # the hub repeats the stored refund
+            await eventually(lambda: len(scene.platform.refunds) == 1)
+            case = await the_case(scene)
+            assert case.data["refund"]["status"] == "refunded"
+            assert [(r["order_id"], r["amount"], r["currency"]) for r in scene.platform.refunds] == [
+                ("A-1001", "199.00", "CNY")
+            ]
+            assert len(set(scene.platform.keys)) == 1 and len(scene.platform.keys) == 3  # one key, paid once
+
+            decision = await next_mail(scene, 6)
+            assert "裁决" in body(decision) and "no tracking record" in body(decision) and "申诉" in body(decision)
+            await eventually(lambda: any("Decision on dispute" in t for t in scene.seller.texts()), timeout=15.0)
+
+            # The seller appeals on their channel; both are told; the case is appealed.
+            await seller_says(scene, client, "appeal", asked["thread"], 2)
+            await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
+            assert "卖家对纠纷" in body(await next_mail(scene, 7))
+            assert (await the_case(scene)).status == "appealed"
+
+            view = await lina.call("GET", f"/api/v1/disputes/{case.id}")
+            assert [m["text"] for m in view["seller"]["messages"] if m["direction"] == "inbound"][-2:] == [
+                SELLER_WORDS,
+                "appeal",
+            ]
+            assert any(BUYER_WORDS in m["text"] for m in view["buyer"]["messages"])
+        finally:
+            await lina.client.close()
+
+    # Each side only ever heard its own words and the shared facts.
+    assert not any(SELLER_WORDS in body(m) for m in scene.mails.mails)
+    assert not any(BUYER_WORDS in t for t in scene.seller.texts())
+
+
+async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_see_the_case(scene: Scene) -> None:
+    sender = Sender(BUYER, email=BUYER, verified=True)
+    buyer = await scene.hub.ingest(
+        customer_message("e1", "请帮我看看这个订单", channel="email", thread="t-1", sender=sender)
+    )
+    admin, lina, wang = [await sign_in(scene.server, who) for who in (ADMIN, AGENT, SUPERVISOR)]
+    try:
+        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["finance"]})
+        await admin.call("PATCH", f"/api/v1/agents/{wang.id}", {"teams": ["finance"]})
+        ticket = buyer.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "finance"})
+        opened = {
+            "conversation_id": ticket,
+            "order_id": "A-2002",
+            "reason": "not_as_described",
+            "statement": "屏幕有划痕",
+        }
+        await lina.call("POST", "/api/v1/disputes", {**opened, "order_id": "B-9"}, status=422)  # not their order
+        case = await lina.call("POST", "/api/v1/disputes", opened, status=201)
+        assert case["status"] == "awaiting_seller" and case["data"]["amount"] == "5000.00"
+        await lina.call("POST", "/api/v1/disputes", opened, status=422)  # one open case per order
+        seller_ticket = await scene.hub.store.tickets.get_conversation(case["data"]["seller_conversation_id"])
+        assert seller_ticket is not None and seller_ticket.team == "finance"  # seen by whoever sees the buyer's
+        listed = await lina.call("GET", "/api/v1/disputes?status=awaiting_seller")
+        assert [c["id"] for c in listed["items"]] == [case["id"]]
+        view = await lina.call("GET", f"/api/v1/disputes/{case['id']}")
+        assert view["needs_supervisor"] is True
+        # The generic records API cannot move a case past its rules (or around the supervisor).
+        await lina.call("PATCH", f"/api/v1/records/disputes/case/{case['id']}", {"status": "decided"}, status=409)
+
+        question = {"party": "buyer", "question": "请提供划痕的照片"}
+        asked = await lina.call("POST", f"/api/v1/disputes/{case['id']}/ask", question)
+        assert asked["status"] == "awaiting_buyer" and set(asked["data"]["deadlines"]) == {"seller", "buyer"}
+        assert "请提供划痕的照片" in body(await next_mail(scene, 1))  # to the buyer only
+        await eventually(lambda: len(scene.seller.posts) >= 1, timeout=15.0)
+        assert not any("划痕" in text for text in scene.seller.texts())
+
+        decide = {"outcome": "partial_refund", "grounds": "scratched screen", "refund": "800.00"}
+        refused = await lina.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide, status=403)
+        assert refused["error"] == "supervisor_needed" and (await the_case(scene)).status == "awaiting_buyer"
+        decided = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide)
+        assert decided["status"] == "decided" and decided["data"]["refund"]["amount"] == "800.00"
+        assert [r["amount"] for r in scene.platform.refunds] == ["800.00"]
+
+        # Another team's agent: the case does not exist for her, and nothing changes.
+        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["technical-support"]})
+        await lina.call("GET", f"/api/v1/disputes/{case['id']}", status=404)
+        appeal = {"party": "buyer", "grounds": "more than that"}
+        await lina.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal, status=404)
+        assert (await lina.call("GET", "/api/v1/disputes"))["items"] == []
+        await lina.call("GET", f"/api/v1/conversations/{ticket}/disputes", status=404)
+        assert (await the_case(scene)).status == "decided"
+        appealed = await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal)
+        assert appealed["status"] == "appealed"
+        await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal, status=422)  # once
+    finally:
+        for who in (admin, lina, wang):
+            await who.client.close()
+
+
+def test_bad_rules_and_limits_are_refused_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PLATFORM_HOOK_SECRET", HOOK_SECRET)
+    monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
+    with pytest.raises(ConfigError, match=r"plugins\.disputes\.rules\[0\]\.propose"):
+        config(tmp_path, 1, "http://127.0.0.1:1/x", rules=[{"reason": "not_received", "propose": "maybe"}])
+    with pytest.raises(ConfigError, match=r"plugins\.disputes\.supervisor_above\.CNY"):
+        config(tmp_path, 1, "http://127.0.0.1:1/x", supervisor_above={"CNY": 2000.5})
+
+
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
+async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: Scene) -> None:
+    """Two statements at once both stay; a late statement read before the decision never
+    moves the decided case back to review (each change is a compare-and-set on the case)."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    buyer = await hub.ingest(
+        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    ctx = await hub.plugin_host.context(hub.plugin_host.plugins["disputes"], buyer.conversation)
+    order = await ctx.platform.order_of("A-1001", user_id="u-buyer")
+    stale = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
+
+    async def seller_message(n: int, text: str) -> Any:  # kept on a thread of its own: only the test adds it
+        sender = Sender("u-seller")
+        return (await hub.ingest(Inbound("platform", f"x{n}", sender, f"other-{n}", text=text))).message
+
+    first, second = await seller_message(1, "photo of the parcel"), await seller_message(2, "and the receipt")
+    await asyncio.gather(*(plugin.add_evidence(ctx, stale, "seller", m) for m in (first, second)))
+    both = await the_case(scene)
+    assert sorted(e.get("text") for e in both.data["evidence"][1:]) == ["and the receipt", "photo of the parcel"]
+    assert both.status == "under_review"
+    await plugin.add_evidence(ctx, stale, "seller", first)  # again, from the old copy: nothing new
+    assert (await the_case(scene)).version == both.version
+
+    await plugin.decide(ctx, stale, outcome="favour_seller", grounds="tracked", refund=None, supervisor=False, who="x")
+    late = await seller_message(9, "one more thing")
+    await plugin.add_evidence(ctx, stale, "seller", late)  # read while it still waited for the seller
+    case = await the_case(scene)
+    assert case.status == "decided" and case.data["evidence"][-1]["text"] == "one more thing"
+
+    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))  # the appeal window closes
+    assert (await the_case(scene)).status == "closed"
+
+
+async def test_an_unverified_contact_is_told_how_to_verify_and_learns_nothing(scene: Scene) -> None:
+    chat = scene.hub.adapters["chat"]
+    await scene.hub.ingest(
+        customer_message("u1", "I want to open a dispute about my order A-1001", sender=Sender("anon"))
+    )
+    await eventually(lambda: len(chat.sent) >= 1)  # type: ignore[attr-defined]
+    answer = chat.sent[0].message  # type: ignore[attr-defined]
+    assert "sign in" in answer.text and not answer.choices
+    assert "A-1001" not in answer.text and "A-2002" not in answer.text
+    assert await scene.hub.services.records.query("disputes", "case", {}) == []
+
+
+async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with_buttons(scene: Scene) -> None:
+    async with TestClient(scene.server) as client:
+
+        async def buyer_says(n: int, *, text: str = "", choice: str = "") -> dict[str, Any]:
+            payload = {"id": f"b{n}", "sender": {"id": "u-buyer", "language": "zh-CN"}, "text": text, "choice": choice}
+            raw = json.dumps(payload).encode()
+            resp = await client.post("/channels/platform/messages", data=raw, headers=signed_headers(HOOK_SECRET, raw))
+            assert resp.status == 200, await resp.text()
+            await eventually(lambda: len([p for p in scene.seller.posts if p["to"] == "u-buyer"]) >= n, timeout=15.0)
+            return [p for p in scene.seller.posts if p["to"] == "u-buyer"][n - 1]["message"]
+
+        asked = await buyer_says(1, text="我要申请纠纷，耳机没收到货")
+        assert [c["id"] for c in asked["choices"]] == ["dispute:order:A-2002", "dispute:order:A-1001"]
+        reasons = await buyer_says(2, choice="dispute:order:A-1001")
+        assert [c["label"] for c in reasons["choices"]][:2] == ["未收到货", "货不对板"]
+        await buyer_says(3, choice="dispute:reason:not_received")
+        opened = await buyer_says(4, text=BUYER_WORDS)
+        case = await the_case(scene)
+        assert case.data["reference"] in opened["text"] and case.status == "awaiting_seller"
+        assert (case.data["order_id"], case.data["reason"]) == ("A-1001", "not_received")
+        assert [e["text"] for e in case.data["evidence"]] == [BUYER_WORDS]
+        asked_seller = [p for p in scene.seller.posts if p["to"] == "u-seller"]
+        assert len(asked_seller) == 1 and BUYER_WORDS not in asked_seller[0]["message"]["text"]
+        # Each platform call is in the buyer's ticket's timeline (the operation, never a value).
+        thread = await scene.hub.store.tickets.list_messages(case.conversation_id)
+        calls = [(m.raw or {}).get("event", {}).get("params", {}).get("platform_op") for m in thread]
+        assert {"find_user", "list_orders", "get_order"} <= set(calls)
+        assert not any("u-buyer" in m.text or "A-1001" in m.text for m in thread if m.kind.value == "event")

@@ -1,0 +1,68 @@
+"""The signed webhook channel's refusals name the fields as its sender wrote them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.webhook import signed_headers
+from hub.app import Hub, build_app
+from tests.helpers import make_config
+
+SECRET = "webhook-secret-for-field-names"
+BODY: dict[str, Any] = {"id": "p-1", "sender": {"id": "user-9", "name": "陈静"}, "thread": "order-1", "text": "hi"}
+
+
+@pytest.fixture
+async def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TestClient]:
+    monkeypatch.setenv("HELPLINE_API_SECRET", SECRET)
+    config = make_config(tmp_path, {"channels": {"api": {"type": "webhook", "secret": "env:HELPLINE_API_SECRET"}}})
+    client = TestClient(TestServer(build_app(Hub(config))))
+    await client.start_server()
+    yield client
+    await client.close()
+
+
+def with_field(path: str, value: Any) -> dict[str, Any]:
+    body = json.loads(json.dumps(BODY))
+    *parents, last = path.split(".")
+    target = body
+    for key in parents:
+        target = target[key]
+    target[last] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        ("id", "m" * 5000, "id is longer than 512 characters"),
+        ("thread", "t" * 5000, "thread is longer than 512 characters"),
+        ("thread", "   ", "thread must not be blank"),
+        ("sender.id", "u" * 5000, "sender.id is longer than 512 characters"),
+        ("sender.id", 7, "sender.id must be a string"),
+        ("sender.name", ["Li"], "sender.name must be a string"),
+        ("sender.email", 1, "sender.email must be a string"),
+        ("sender.tier", False, "sender.tier must be a string"),
+        ("sender.language", "not a tag!", "sender.language must be a language tag"),
+    ],
+)
+async def test_a_refused_field_is_named_as_the_sender_wrote_it(
+    client: TestClient, tmp_path: Path, path: str, value: Any, named: str
+) -> None:
+    body = json.dumps(with_field(path, value)).encode()
+    resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+    answer = await resp.json()
+    assert resp.status == 400, answer
+    assert answer["error"] == "invalid_message"
+    assert answer["message"].startswith(named), answer
+    for internal in ("external_id", "thread_key", "sender.address"):
+        assert internal not in answer["message"]
+    with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
