@@ -34,6 +34,7 @@ from conversation.areas.inbox import Inbox
 from conversation.areas.knowledge import Knowledge
 from conversation.areas.quality import Quality
 from conversation.areas.records import Records
+from conversation.areas.reports import Reports
 from conversation.areas.roster import Roster
 from conversation.areas.tickets import InboundRecord as InboundRecord
 from conversation.areas.tickets import Ticketing as Ticketing
@@ -114,6 +115,7 @@ class Store(ABC):
     webhooks: Webhooks
     roster: Roster
     knowledge: Knowledge
+    reports: Reports
     quality: Quality
 
     @abstractmethod

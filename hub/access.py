@@ -148,3 +148,14 @@ class AccessPolicy:
         """Whether `allows` can say no to this viewer's reading some ticket. When it cannot,
         hot paths (the live feed) skip looking up each ticket."""
         return self.reach(viewer, Access.READ) is not None
+
+
+def report_teams(viewer: Viewer) -> tuple[str, ...] | None:
+    """The teams whose figures the viewer may read in reports: None for every team (an admin
+    not narrowed to teams), a supervisor's own teams; PermissionError for agents and
+    read-only accounts, whose figures a report would compare with their colleagues'."""
+    if viewer.every_ticket and viewer.agent.role is Role.ADMIN:
+        return None
+    if viewer.agent.role in (Role.ADMIN, Role.SUPERVISOR):
+        return tuple(team.id for team in viewer.teams)
+    raise PermissionError("reports are for supervisors and admins")

@@ -52,11 +52,15 @@ from hub.platform import PlatformClient
 from hub.plugin_host import PluginHost
 from hub.privacy import SecretsGuard
 from hub.redact import install_log_redaction
+from hub.report_facts import ReportFacts
+from hub.report_mail import DailyReport, Sender
+from hub.reports import ReportService
 from hub.routing_loop import follow, sweep_step
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
 from hub.services.routing import RoutingRules
+from hub.settings import setting_value
 from hub.sla import SlaEngine
 from hub.snooze import wake_loop_step
 from hub.status_links import StatusLinks, master_key
@@ -177,6 +181,20 @@ class Hub(ChannelPort):
             owner=self.instance_id,
             on_breach=lambda team, clock, policy: self.metrics.sla_breaches.labels(team, clock, policy).inc(),
         )
+        self.report_facts = ReportFacts(self.store, self.bus, config.sla.rules, lambda: self.actions.clock())
+        self.reports = ReportService(self.store, clock=lambda: self.actions.clock())
+        self.daily_report = DailyReport(
+            self.store,
+            self.reports,
+            self._report_sender(),
+            recipients=config.reports.daily_to,
+            timezone=config.reports.timezone,
+            at=config.reports.daily_at,
+            language=config.hub.language,
+            link=f"{config.hub.public_url.rstrip('/')}/inbox/#/reports" if config.hub.public_url else "",
+            owner=self.instance_id,
+            clock=lambda: self.actions.clock(),  # one clock with the services (tests move it)
+        )
         self.on_first_admin = on_first_admin
         self.blobs = open_blobs(  # beside the store: files by the embedded one, GridFS in MongoDB
             config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds
@@ -257,6 +275,10 @@ class Hub(ChannelPort):
             self._background.append(
                 self.supervisor.run("sla-escalation", lambda: self.sla.loop_step(self.instance_id, check))
             )
+        self.report_facts.start_tracking()
+        self._background.append(self.supervisor.run("report-facts", self.report_facts.track_next))
+        if self.config.reports.daily_to:
+            self._background.append(self.supervisor.run("reports-daily", self.daily_report.step))
         self._background.append(self.supervisor.run("routing-sweep", self._routing_step))
         self._background.append(self.supervisor.run("routing-follow", lambda: follow(self.bus, self.services.routing)))
         log.info(
@@ -309,6 +331,7 @@ class Hub(ChannelPort):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self.sla.stop_tracking()
+        self.report_facts.stop_tracking()
 
     async def _stop_webhooks(self) -> None:
         if self._webhook_loop is not None:
@@ -329,6 +352,17 @@ class Hub(ChannelPort):
         except StoreUnavailable:
             return  # the count stays as it was
         self.shared_online = sum(1 for state in states.values() if state == "online")
+
+    def _report_sender(self) -> Sender | None:
+        """The daily summary's way out: `[reports] email_channel`, else the first email channel that can send."""
+        wanted = self.config.reports.email_channel
+        for name, adapter in self.adapters.items():
+            sends = getattr(adapter, "send_mail", None)
+            if sends is not None and (name == wanted or not wanted) and setting_value(adapter.settings, "smtp_host"):
+                return sends  # type: ignore[no-any-return]
+        if self.config.reports.daily_to:
+            log.warning("reports: daily_to is set but no email channel can send it (smtp_host)")
+        return None
 
     async def _routing_step(self) -> None:
         await self.refresh_online()

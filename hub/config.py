@@ -15,6 +15,7 @@ from conversation.inbound import InboundLimits
 from conversation.kb_learning import DEFAULT_ORDER_PATTERN, order_pattern
 from conversation.model import Priority
 from conversation.priority_rules import KeywordRules, tier_priorities
+from conversation.reports import daily_time
 from conversation.roster import zone
 from conversation.sla import SlaPolicy, policies_from_config
 from conversation.store import Ticketing
@@ -236,6 +237,16 @@ class KnowledgeSection:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportsSection:
+    """[reports]: supervisors' reports (README "For supervisors: reports") and their daily email."""
+
+    timezone: str = setting(str, "UTC", "days and hours of the reports and the daily email are counted in this zone")
+    daily_to: tuple[str, ...] = setting(list, [], "who gets the summary of the day before each morning (none: no mail)")
+    daily_at: str = setting(str, "08:00", "local time (HH:MM in timezone) the daily summary is sent")
+    email_channel: str = setting(str, "", "the email channel that sends it (default: the first that can send)")
+
+
+@dataclass(frozen=True, slots=True)
 class PrivacySection:
     """[privacy]: secrets customers type are always redacted before storage; the warning can be off."""
 
@@ -256,6 +267,7 @@ SECTION_TYPES: dict[str, type] = {
     "webhooks": WebhooksSection,
     "routing": RoutingSection,
     "knowledge": KnowledgeSection,
+    "reports": ReportsSection,
     "privacy": PrivacySection,
     "platform": PlatformSection,
 }
@@ -301,6 +313,7 @@ class Config:
     webhooks: WebhooksSection = field(default_factory=WebhooksSection)
     routing: RoutingSection = field(default_factory=RoutingSection)
     knowledge: KnowledgeSection = field(default_factory=KnowledgeSection)
+    reports: ReportsSection = field(default_factory=ReportsSection)
     privacy: PrivacySection = field(default_factory=PrivacySection)
     platform: PlatformSection = field(default_factory=PlatformSection)
 
@@ -370,6 +383,7 @@ def parse_config(
         webhooks=section_of(WebhooksSection, values["webhooks"]),
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
         knowledge=section_of(KnowledgeSection, _order_pattern_checked(values["knowledge"])),
+        reports=section_of(ReportsSection, _reports_checked(values["reports"])),
         privacy=section_of(PrivacySection, values["privacy"]),
         platform=section_of(PlatformSection, values["platform"]),
     )
@@ -418,6 +432,18 @@ def _sla_checked(values: dict[str, Any]) -> dict[str, Any]:
         policies_from_config(values["policies"])
     except ValueError as exc:
         raise ConfigError(f"sla.policies.{exc}") from None
+    return values
+
+
+def _reports_checked(values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        zone(values["timezone"])
+        daily_time(values["daily_at"])
+    except InvalidInput as exc:
+        raise ConfigError(f"reports.{exc}") from None
+    for index, address in enumerate(values["daily_to"]):
+        if not isinstance(address, str) or "@" not in address:
+            raise ConfigError(f"reports.daily_to[{index}]: expected an email address, got {address!r}")
     return values
 
 

@@ -324,6 +324,32 @@ async def test_a_ticket_an_agent_may_only_read_refuses_a_change_with_403_not_404
         await lina.client.close()
 
 
+async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents(server: TestServer, hub: Hub) -> None:
+    """Every report route: an agent is refused, a supervisor of customer-service counts only its
+    ticket (not the hidden technical-support one), an admin counts both."""
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    await add_agent(hub.store, "lead@example.com", Role.SUPERVISOR, "lead password 1", name="Lead")
+    lina, lead = await sign_in(server, AGENT), await sign_in(server, ("lead@example.com", "lead password 1"))
+    try:
+        await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": ["customer-service"]})
+        created = await hub.store.tickets.get_conversation(ids["visible"])
+        assert created is not None
+        day = created.created_at.date()
+        period = f"from={day.isoformat()}&to={day.isoformat()}T23:59:59%2B00:00"
+        reports = [r for r in api.routes if r.path.startswith("/v1/reports/")]
+        assert len(reports) >= 5
+        for route in reports:
+            resp = await lina.client.get(f"/api{route.path}?{period}&table=summary")
+            assert resp.status == 403, route.path
+            assert (await lead.client.get(f"/api{route.path}?{period}&table=summary")).status == 200, route.path
+        assert (await lead.call("GET", f"/api/v1/reports/summary?{period}"))["volume"] == 1
+        assert (await admin.call("GET", f"/api/v1/reports/summary?{period}"))["volume"] == 2
+    finally:
+        for who in (admin, lina, lead):
+            await who.client.close()
+
+
 async def test_a_supervisors_only_ticket_is_404_on_every_route_to_an_agent_it_is_assigned_to(
     server: TestServer, hub: Hub
 ) -> None:

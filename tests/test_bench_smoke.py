@@ -21,6 +21,7 @@ RUNS = {
     "simulate.py": (["--hours", "2", "--contacts", "600", "--seed", "3"], '"off_shift_assignments": 0'),
     "kb_retrain.py": (["--examples", "500", "--rounds", "1"], "retraining after a change: 5"),
     "ingest_job.py": (["--messages", "200", "--rounds", "1"], '"messages": 200'),
+    "reports.py": (["--tickets", "300", "--messages", "1500", "--rounds", "1"], '"bench": "reports"'),
 }
 
 

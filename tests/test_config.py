@@ -152,7 +152,11 @@ def test_every_commented_channel_example_in_the_sample_is_valid(monkeypatch: pyt
         monkeypatch.setenv(name, "from-the-environment")
     uncommented = "\n".join(
         m.group(1)
-        if (m := re.match(r"^# (\[(?:channels|sla)\..*\]|\[(?:desk|hotline|webhooks|platform)\]|[a-z_]+ = .*)$", line))
+        if (
+            m := re.match(
+                r"^# (\[(?:channels|sla)\..*\]|\[(?:desk|hotline|webhooks|platform|reports)\]|[a-z_]+ = .*)$", line
+            )
+        )
         else line
         for line in text.splitlines()
     )
@@ -164,6 +168,7 @@ def test_every_commented_channel_example_in_the_sample_is_valid(monkeypatch: pyt
     assert config.hotline.webhook_secret == "from-the-environment"
     assert config.webhooks.max_attempts == 20 and not config.webhooks.allow_private_destinations
     assert config.platform.base_url.startswith("https://") and config.platform.secret == "from-the-environment"
+    assert list(config.reports.daily_to) == ["lead@example.com"] and config.reports.timezone == "Asia/Shanghai"
 
 
 # -- secrets -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from conversation.mongo.inbox import MongoInbox
 from conversation.mongo.knowledge import MongoKnowledge
 from conversation.mongo.quality import MongoQuality, create_quality_indexes
 from conversation.mongo.records import MongoRecords, create_record_indexes
+from conversation.mongo.reports import MongoReports
 from conversation.mongo.roster import MongoRoster
 from conversation.mongo.tickets import MongoTickets
 from conversation.mongo.timers import MongoTimers, create_timer_indexes
@@ -57,6 +58,7 @@ class MongoStore(MongoStoreBase, Store):
         self.webhooks = MongoWebhooks(self._conn)
         self.roster = MongoRoster(self._conn)
         self.knowledge = MongoKnowledge(self._conn)
+        self.reports = MongoReports(self._conn)
         self.quality = MongoQuality(self._conn)
 
     @property
@@ -129,6 +131,15 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.pages.create_index([("team", ASCENDING), ("at", DESCENDING)], name="team_recent")
         await self._conn.db.kb_versions.create_index(
             [("article_id", ASCENDING), ("version", DESCENDING)], name="history"
+        )
+        await self._conn.db.conversations.create_index([("created_at", ASCENDING)], name="created")  # reports
+        await self._conn.db.records.create_index(
+            [("plugin", ASCENDING), ("kind", ASCENDING), ("created_at", ASCENDING)], name="created"
+        )
+        for field in ("first_response_at", "resolved_at", "first_resolved_at"):
+            await self._conn.db.report_facts.create_index([(field, ASCENDING)], name=field)
+        await self._conn.db.messages.create_index(
+            [("author_type", ASCENDING), ("created_at", ASCENDING)], name="agent_replies"
         )
         await create_quality_indexes(self._conn.db)
 

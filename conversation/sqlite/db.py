@@ -192,6 +192,26 @@ CREATE INDEX IF NOT EXISTS pages_team ON pages (team, at);
 CREATE TABLE IF NOT EXISTS kb_articles (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kb_versions (
     article_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (article_id, version));
+-- Reports: one fact per ticket (business-time durations kept when a clock stops; see
+-- conversation/reports.py), and the indexes each figure's period scan needs.
+CREATE TABLE IF NOT EXISTS report_facts (
+    conversation_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, team TEXT NOT NULL, channel TEXT NOT NULL,
+    category TEXT NOT NULL, agent_id TEXT NOT NULL, first_response_at INTEGER, first_response_s REAL,
+    first_responder_id TEXT NOT NULL, resolved_at INTEGER, first_resolved_at INTEGER, resolution_s REAL,
+    sla_met INTEGER, reopens INTEGER NOT NULL, resolved INTEGER NOT NULL);
+-- The period indexes cover what an unfiltered figure reads (a percentile sorts the index's values).
+CREATE INDEX IF NOT EXISTS report_facts_first_response
+    ON report_facts (first_response_at, first_response_s, first_responder_id);
+CREATE INDEX IF NOT EXISTS report_facts_resolved
+    ON report_facts (resolved_at, resolved, resolution_s, agent_id, sla_met);
+CREATE INDEX IF NOT EXISTS report_facts_first_resolved ON report_facts (first_resolved_at, reopens);
+CREATE INDEX IF NOT EXISTS conversations_created ON conversations (created_at);
+CREATE INDEX IF NOT EXISTS records_created ON records (plugin, kind, created_at);
+CREATE INDEX IF NOT EXISTS conversations_backlog ON conversations (created_at)
+    WHERE status IN ('open', 'pending', 'snoozed') AND merged_into = '';
+CREATE INDEX IF NOT EXISTS conversations_backlog_resolved ON conversations (resolved_at) WHERE merged_into = '';
+CREATE INDEX IF NOT EXISTS messages_agent_replies ON messages (created_at, author_id, conversation_id)
+    WHERE author_type = 'agent' AND kind = 'message';
 -- Service quality: one CSAT survey per ticket (who and what it rates kept as asked, so the
 -- figures group by columns), QA scorecards and reviews (one per ticket, reviewer and card).
 CREATE TABLE IF NOT EXISTS csat_surveys (

@@ -37,6 +37,7 @@ from conversation.sqlite.inbox import SQLiteInbox
 from conversation.sqlite.knowledge import SQLiteKnowledge
 from conversation.sqlite.quality import SQLiteQuality
 from conversation.sqlite.records import SQLiteRecords
+from conversation.sqlite.reports import SQLiteReports
 from conversation.sqlite.roster import SQLiteRoster
 from conversation.sqlite.tickets import SQLiteTickets
 from conversation.sqlite.timers import SQLiteTimers
@@ -73,6 +74,7 @@ class SQLiteStore(Store):
         self.webhooks = SQLiteWebhooks(self._db)
         self.roster = SQLiteRoster(self._db)
         self.knowledge = SQLiteKnowledge(self._db)
+        self.reports = SQLiteReports(self._db)
         self.quality = SQLiteQuality(self._db)
 
     @property

@@ -1124,4 +1124,5 @@ from hub.api import hotline_routes as _hotline_routes  # noqa: E402,F401  (regis
 from hub.api import kb_api as _kb_api  # noqa: E402,F401  (registers the knowledge base's routes)
 from hub.api import kb_assist_api as _kb_assist_api  # noqa: E402,F401  (suggestions and the learning review queue)
 from hub.api import quality_api as _quality_api  # noqa: E402,F401  (registers CSAT and QA routes)
+from hub.api import reports_api as _reports_api  # noqa: E402,F401  (supervisors' reports and their export)
 from hub.api import roster as _roster  # noqa: E402, F401  (registers the roster, presence and page routes)

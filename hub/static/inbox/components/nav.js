@@ -82,6 +82,7 @@ export function Nav() {
     <button type="button" id="open-roster" class="link" onClick=${() => update({ dialog: "roster" })}>${t("nav.roster")}</button>
     <${ComplaintsButton} />
     <button type="button" id="open-knowledge" class="link" onClick=${() => update({ dialog: "knowledge" })}>${t("nav.knowledge")}</button>
+    ${s.me.role === "admin" || s.me.role === "supervisor" ? html`<button type="button" id="open-reports" class="link" onClick=${() => update({ dialog: "reports" })}>${t("nav.reports")}</button>` : null}
     <button type="button" id="open-quality" class="link" onClick=${() => update({ dialog: "quality" })}>${t("nav.quality")}</button>
     <${DisputesButton} />
     ${s.me.role === "admin" ? html`<button type="button" id="open-admin" class="link" onClick=${() => update({ dialog: "admin" })}>${t("nav.admin")}</button>` : null}

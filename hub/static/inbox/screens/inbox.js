@@ -19,6 +19,7 @@ import { openTicket, patchTicket, shownId } from "../lib/inbox.js";
 import { canChange, state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
 import { Audit } from "./audit.js";
+import { Reports } from "./reports.js";
 import { Knowledge } from "./knowledge.js";
 import { Webhooks } from "./webhooks.js";
 import { Roster } from "./roster.js";
@@ -96,6 +97,7 @@ export function Inbox() {
     ${s.dialog === "schedule-callback" && card ? html`<${ScheduleCallbackDialog} card=${card} />` : null}
     ${s.dialog === "webhooks" ? html`<${Webhooks} />` : null}
     ${s.dialog === "audit" ? html`<${Audit} />` : null}
+    ${s.dialog === "reports" ? html`<${Reports} />` : null}
     ${s.dialog === "knowledge" ? html`<${Knowledge} />` : null}
     ${s.dialog === "roster" ? html`<${Roster} />` : null}
     ${s.dialog === "complaints" ? html`<${ComplaintsDialog} />` : null}

@@ -1,0 +1,156 @@
+"""Reports for supervisors and admins: GET /api/v1/reports/summary and one route per table
+(volume, agents, backlog), and their CSV/XLSX export. A supervisor reads the figures of
+their own teams; agents are refused (403). The figures are hub/reports.py's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from conversation.errors import InvalidInput
+from conversation.reports import ReportFilters, ReportQuery, parse_period
+from hub.access import report_teams
+from hub.api.framework import ApiError, Call
+from hub.api.routes import api, hub_of
+from hub.reports import TABLES, to_csv, to_xlsx
+from hub.schema import Schema, Str
+
+FILTERS: dict[str, Schema] = {
+    "from": Str(max_length=40, description="start, inclusive: an ISO date (2026-01-01) or date-time"),
+    "to": Str(max_length=40, description="end, exclusive: an ISO date or date-time; at most a year after from"),
+    "tz": Str(max_length=64, description="zone of offset-less dates, days and hours ([reports] timezone)"),
+    "team": Str(max_length=64, description="a team id"),
+    "channel": Str(max_length=64, description="a channel name"),
+    "category": Str(max_length=64, description="a category id"),
+    "agent": Str(max_length=64, description="an agent id"),
+}
+PERIOD = {
+    "from": {"type": "string"},
+    "to": {"type": "string"},
+    "timezone": {"type": "string"},
+    "filters": {"type": "object"},
+}
+NUMBER = {"type": ["number", "null"]}
+SUMMARY = api.schema(
+    "ReportSummary",
+    {
+        "type": "object",
+        "properties": {
+            **PERIOD,
+            "volume": {"type": "integer"},
+            "first_response_p50_s": NUMBER,
+            "first_response_p90_s": NUMBER,
+            "resolution_p50_s": NUMBER,
+            "resolution_p90_s": NUMBER,
+            "sla_met": NUMBER,
+            "reopen_rate": NUMBER,
+            "deflection_rate": NUMBER,
+            "csat_average": NUMBER,
+            "csat_responses": {"type": "integer"},
+            "qa_average": NUMBER,
+            "backlog": {"type": "integer"},
+        },
+    },
+)
+TABLE = api.schema("ReportTable", {"type": "object", "properties": PERIOD})
+
+
+def report_query(call: Call) -> ReportQuery:
+    """The period and filters asked for, narrowed to the teams the caller may read."""
+    try:
+        teams = report_teams(call.viewer)
+    except PermissionError as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    q = call.query
+    team = q.get("team", "")
+    if teams is not None and team and team not in teams:
+        raise ApiError(403, "forbidden", f"team {team!r} is not one of your teams")
+    zone = q.get("tz") or hub_of(call).config.reports.timezone
+    start, end, zone = parse_period(q.get("from", ""), q.get("to", ""), zone)
+    filters = ReportFilters(team, q.get("channel", ""), q.get("category", ""), q.get("agent", ""), teams)
+    return ReportQuery(start, end, zone, filters)
+
+
+@api.route(
+    "GET",
+    "/v1/reports/summary",
+    summary="A period's figures: volume, first-response and resolution percentiles (business time), SLA met, "
+    "reopen rate, deflection, CSAT, QA, backlog (supervisors: their teams; admins)",
+    tag="reports",
+    query=FILTERS,
+    response=SUMMARY,
+)
+async def report_summary(call: Call) -> dict[str, Any]:
+    return await hub_of(call).reports.summary(report_query(call))
+
+
+@api.route(
+    "GET",
+    "/v1/reports/volume",
+    summary="Tickets created per local hour of day and per local day",
+    tag="reports",
+    query=FILTERS,
+    response=TABLE,
+)
+async def report_volume(call: Call) -> dict[str, Any]:
+    return await hub_of(call).reports.volume(report_query(call))
+
+
+@api.route(
+    "GET",
+    "/v1/reports/agents",
+    summary="Per agent: tickets handled, replies, first-response and resolution medians, CSAT",
+    tag="reports",
+    query=FILTERS,
+    response=TABLE,
+)
+async def report_agents(call: Call) -> dict[str, Any]:
+    return await hub_of(call).reports.agents(report_query(call))
+
+
+@api.route(
+    "GET",
+    "/v1/reports/backlog",
+    summary="Tickets open at the period's end, by age",
+    tag="reports",
+    query=FILTERS,
+    response=TABLE,
+)
+async def report_backlog(call: Call) -> dict[str, Any]:
+    return await hub_of(call).reports.backlog(report_query(call))
+
+
+@api.route(
+    "GET",
+    "/v1/reports/export",
+    summary="A report table as CSV, or every table as an XLSX workbook (a sheet each)",
+    tag="reports",
+    query={
+        **FILTERS,
+        "table": Str(choices=TABLES, description="the table (CSV; XLSX: all of them when not given)"),
+        "format": Str(choices=("csv", "xlsx"), description="csv (default) or xlsx"),
+    },
+)
+async def report_export(call: Call) -> web.StreamResponse:
+    query = report_query(call)
+    reports = hub_of(call).reports
+    kind = call.query.get("format", "csv")
+    day = query.start.date().isoformat()
+    if kind == "csv":
+        if "table" not in call.query:
+            raise InvalidInput("table: a CSV holds one table; name it (or ask for format=xlsx)")
+        [table] = await reports.tables([call.query["table"]], query)
+        return _download(to_csv(table), "text/csv; charset=utf-8", f"{table.name}-{day}.csv")
+    names = [call.query["table"]] if "table" in call.query else list(TABLES)
+    tables = await reports.tables(names, query)
+    body = to_xlsx(tables, reports.period(query))
+    return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"reports-{day}.xlsx")
+
+
+def _download(body: bytes, content_type: str, filename: str) -> web.Response:
+    response = web.Response(body=body, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    response.content_type, _, charset = content_type.partition("; charset=")
+    if charset:
+        response.charset = charset
+    return response

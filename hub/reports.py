@@ -1,0 +1,211 @@
+"""Reports in the running hub: the figures of conversation/reports.py read from the store,
+shaped as the API's summary and tables, and the tables written as CSV or XLSX.
+
+Nothing here loads tickets: each figure is one store query (conversation/areas/reports.py);
+this module only joins the small answers (a few hundred volume buckets, one row per agent).
+CSAT, QA and the bot's deflection come from the reports area's `quality_figures`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from conversation.areas.reports import Backlog
+from conversation.model import utcnow
+from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
+from conversation.store import Store
+from hub.api.serialize import iso
+
+TABLES = ("summary", "volume_by_hour", "volume_by_day", "agents", "backlog")
+SUMMARY_FIGURES = (
+    "volume",
+    "first_response_p50_s",
+    "first_response_p90_s",
+    "resolution_p50_s",
+    "resolution_p90_s",
+    "sla_met",
+    "reopen_rate",
+    "deflection_rate",
+    "csat_average",
+    "csat_responses",
+    "qa_average",
+    "backlog",
+)
+
+
+AGENT_COLUMNS = (
+    "agent_id",
+    "name",
+    "tickets_handled",
+    "replies",
+    "first_response_p50_s",
+    "resolution_p50_s",
+    "resolved",
+    "csat_average",
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+class ReportService:
+    def __init__(self, store: Store, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def _backlog(self, query: ReportQuery) -> Backlog:
+        """Open at the period's end, or now when the period ends later (a backlog of the future is unknown)."""
+        return await self.store.reports.backlog(replace(query, end=min(query.end, self.clock())))
+
+    def period(self, query: ReportQuery) -> dict[str, Any]:
+        f = query.filters
+        filters = {"team": f.team, "channel": f.channel, "category": f.category, "agent": f.agent}
+        return {
+            "from": iso(query.start),
+            "to": iso(query.end),
+            "timezone": query.zone,
+            "filters": {k: v for k, v in filters.items() if v},
+        }
+
+    async def summary(self, query: ReportQuery) -> dict[str, Any]:
+        reports = self.store.reports
+        buckets = await reports.volume_buckets(query)
+        times = await reports.time_figures(query)
+        backlog = await self._backlog(query)
+        quality = await self.store.reports.quality_figures(query)
+        return {
+            **self.period(query),
+            "volume": sum(n for _, n in buckets),
+            "first_response_p50_s": _seconds(times.first_response_p50_s),
+            "first_response_p90_s": _seconds(times.first_response_p90_s),
+            "first_responses": times.first_responses,
+            "resolution_p50_s": _seconds(times.resolution_p50_s),
+            "resolution_p90_s": _seconds(times.resolution_p90_s),
+            "resolved": times.resolved,
+            "sla_met": ratio(times.sla_met, times.sla_counted),
+            "sla_counted": times.sla_counted,
+            "reopen_rate": ratio(times.reopened, times.first_resolved),
+            "deflection_rate": quality.deflection_rate,
+            "csat_average": quality.csat_average,
+            "csat_responses": quality.csat_responses,
+            "qa_average": quality.qa_average,
+            "backlog": backlog.total,
+        }
+
+    async def volume(self, query: ReportQuery) -> dict[str, Any]:
+        by_hour, by_day = fold_volume(await self.store.reports.volume_buckets(query), query.zone)
+        days = [
+            {"date": d.isoformat(), "tickets": by_day.get(d.isoformat(), 0)}
+            for d in days_of(query.start, query.end, query.zone)
+        ]
+        return {
+            **self.period(query),
+            "by_hour": [{"hour": hour, "tickets": n} for hour, n in enumerate(by_hour)],
+            "by_day": days,
+        }
+
+    async def agents(self, query: ReportQuery) -> dict[str, Any]:
+        rows = await self.store.reports.agent_figures(query)
+        csat = await self.store.reports.csat_by_agent(query)
+        names = {a.id: a.name or a.email for a in await self.store.accounts.list_agents()}
+        items = [
+            {
+                "agent_id": row.agent_id,
+                "name": names.get(row.agent_id, row.agent_id),
+                "tickets_handled": row.tickets_handled,
+                "replies": row.replies,
+                "first_response_p50_s": _seconds(row.first_response_p50_s),
+                "resolution_p50_s": _seconds(row.resolution_p50_s),
+                "resolved": row.resolved,
+                "csat_average": csat.get(row.agent_id),
+            }
+            for row in rows
+        ]
+        return {**self.period(query), "items": items}
+
+    async def backlog(self, query: ReportQuery) -> dict[str, Any]:
+        backlog = await self._backlog(query)
+        ages = [{"age": label, "tickets": backlog.by_age.get(label, 0)} for _, label in BACKLOG_AGES]
+        return {**self.period(query), "total": backlog.total, "by_age": ages}
+
+    async def tables(self, names: Sequence[str], query: ReportQuery) -> list[Table]:
+        """Reports as rows and columns (what the CSV and XLSX exports write); each report is
+        read once however many tables come from it."""
+        read: dict[str, dict[str, Any]] = {}
+
+        async def report(kind: str) -> dict[str, Any]:
+            if kind not in read:
+                read[kind] = await getattr(self, kind)(query)
+            return read[kind]
+
+        result = []
+        for name in names:
+            if name == "summary":
+                summary = await report("summary")
+                result.append(Table(name, ("figure", "value"), [(key, summary[key]) for key in SUMMARY_FIGURES]))
+            elif name == "volume_by_hour":
+                rows = [(r["hour"], r["tickets"]) for r in (await report("volume"))["by_hour"]]
+                result.append(Table(name, ("hour", "tickets"), rows))
+            elif name == "volume_by_day":
+                rows = [(r["date"], r["tickets"]) for r in (await report("volume"))["by_day"]]
+                result.append(Table(name, ("date", "tickets"), rows))
+            elif name == "agents":
+                items = (await report("agents"))["items"]
+                result.append(Table(name, AGENT_COLUMNS, [tuple(item[c] for c in AGENT_COLUMNS) for item in items]))
+            elif name == "backlog":
+                rows = [(r["age"], r["tickets"]) for r in (await report("backlog"))["by_age"]]
+                result.append(Table(name, ("age", "tickets"), rows))
+            else:
+                raise ValueError(f"unknown report table {name!r}")
+        return result
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _safe_text(value: Any) -> Any:
+    """A spreadsheet runs a cell that starts with = + - @ as a formula: an agent's name is data."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+def to_csv(table: Table) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(table.columns)
+    for row in table.rows:
+        writer.writerow([_safe_text(_cell(v)) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel reads Chinese names as UTF-8
+
+
+def to_xlsx(tables: Sequence[Table], period: dict[str, Any]) -> bytes:
+    """The tables as one workbook, a sheet each, and the period on the first rows of each."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for table in tables:
+        sheet = book.create_sheet(table.name[:31])
+        sheet.append(["from", period["from"], "to", period["to"], "timezone", period["timezone"]])
+        sheet.append([])
+        sheet.append(list(table.columns))
+        for row in table.rows:
+            sheet.append([_safe_text(_cell(v)) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

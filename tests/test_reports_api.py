@@ -1,0 +1,392 @@
+"""The reports API on both backends: the summary and each table on a small known data set
+(hand-computed values), its CSV and XLSX export, who may read which figures, bad periods,
+the facts kept as agents work a ticket, and the daily summary email."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from openpyxl import load_workbook
+
+from conversation.inbound import Sender
+from conversation.model import Role, Status
+from conversation.quality import Review, Survey
+from conversation.records import Record
+from conversation.reports import TicketFact
+from hub.agents import add_agent
+from hub.app import Hub
+from hub.app_keys import HUB
+from hub.events import Event
+from hub.report_mail import DailyReport
+from tests.email_servers import start_sink
+from tests.helpers import customer_message, eventually, running_hub
+from tests.store_contract.common import POLICY, inbound
+from tests.test_api import ADMIN, AGENT, sign_in
+from tests.test_email import email_config
+from tests.test_handoff import server
+
+__all__ = ["server"]
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)  # 08:00 in Shanghai
+DAY = "from=2026-03-01T00:00:00%2B00:00&to=2026-03-02T00:00:00%2B00:00"
+SUPERVISOR = ("wang.supervisor@example.com", "supervisor password 1")
+
+
+def at(hours: float) -> datetime:
+    return T0 + timedelta(hours=hours)
+
+
+async def known_data(hub: Hub, agent_ids: dict[str, str]) -> None:
+    """Tickets: a and b of customer-service (01:00, 01:10), c of technical-support (09:30, resolved 10:00),
+    d the day before (open); facts: first responses 60/120/600 s, resolutions 1000/3000 s."""
+    store = hub.store
+    for name, hours, team in (
+        ("a", 1, "customer-service"),
+        ("b", 1 + 1 / 6, "customer-service"),
+        ("c", 9.5, "technical-support"),
+        ("d", -48, ""),
+    ):
+        record = await store.tickets.record_inbound(
+            inbound(f"m-{name}", thread=f"t-{name}"), now=at(hours), policy=POLICY
+        )
+        if team:
+            await store.tickets.update_conversation(record.conversation.id, {"team": team}, now=at(hours))
+        if name == "c":
+            await store.tickets.update_conversation(record.conversation.id, {"status": Status.RESOLVED}, now=at(10))
+    lina, boss = agent_ids["lina"], agent_ids["boss"]
+    facts = [
+        TicketFact(
+            "f1",
+            at(0),
+            team="customer-service",
+            first_response_at=at(2),
+            first_response_s=60.0,
+            first_responder_id=lina,
+        ),
+        TicketFact(
+            "f2",
+            at(0),
+            team="customer-service",
+            first_response_at=at(3),
+            first_response_s=120.0,
+            first_responder_id=boss,
+        ),
+        TicketFact(
+            "f3",
+            at(0),
+            team="technical-support",
+            first_response_at=at(4),
+            first_response_s=600.0,
+            first_responder_id=lina,
+        ),
+        TicketFact(
+            "f4",
+            at(0),
+            team="customer-service",
+            agent_id=lina,
+            resolved=True,
+            resolved_at=at(5),
+            first_resolved_at=at(5),
+            resolution_s=1000.0,
+            sla_met=True,
+            reopens=1,
+        ),
+        TicketFact(
+            "f5",
+            at(0),
+            team="technical-support",
+            agent_id=lina,
+            resolved=True,
+            resolved_at=at(6),
+            first_resolved_at=at(6),
+            resolution_s=3000.0,
+            sla_met=False,
+        ),
+    ]
+    for fact in facts:
+        await store.reports.save_fact(fact)
+    # Li Na's customer rated 4; a reviewer scored her 90; the bot answered ticket a, which it closed
+    rating = Survey("f4", 1, "p", "email", at(5), lina, "customer-service", score=4, rated_at=at(7))
+    assert await store.quality.add_survey(rating)
+    assert await store.quality.add_review(Review("q1", "f4", 1, "card", boss, lina, {}, at(8), 90.0, False))
+    ticket_a = (await store.tickets.get_conversation_by_number(POLICY.first_number)) or None
+    assert ticket_a is not None
+    answer = Record("ans-1", "faq", "answer", ticket_a.id, "", "deflected", {"article_id": "a1"}, created_at=at(1.5))
+    await store.records.create_record(answer)
+
+
+async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        await known_data(hub, {"lina": lina.id, "boss": admin.id})
+        summary = await admin.call("GET", f"/api/v1/reports/summary?{DAY}&tz=Asia/Shanghai")
+        assert (summary["from"], summary["to"], summary["timezone"]) == (
+            "2026-03-01T00:00:00Z",
+            "2026-03-02T00:00:00Z",
+            "Asia/Shanghai",
+        )
+        # three first responses: p50 = 2nd = 120, p90 = 3rd = 600; two resolutions: p50 = 1st = 1000
+        expected = {
+            "volume": 3,
+            "first_response_p50_s": 120,
+            "first_response_p90_s": 600,
+            "resolution_p50_s": 1000,
+            "resolution_p90_s": 3000,
+            "sla_met": 0.5,
+            "reopen_rate": 0.5,
+            "backlog": 3,  # a, b and d are open at the end; c was resolved
+            "deflection_rate": 1.0,  # the one ticket the bot answered, it closed
+            "csat_average": 4.0,
+            "csat_responses": 1,
+            "qa_average": 90.0,
+        }
+        assert {key: summary[key] for key in expected} == expected
+
+        sales = await admin.call("GET", f"/api/v1/reports/summary?{DAY}&team=customer-service")
+        assert (sales["volume"], sales["first_response_p50_s"], sales["resolution_p50_s"], sales["backlog"]) == (
+            2,
+            60,
+            1000,
+            2,
+        )
+        assert sales["filters"] == {"team": "customer-service"}
+
+        volume = await admin.call("GET", f"/api/v1/reports/volume?{DAY}&tz=Asia/Shanghai")
+        hours = {row["hour"]: row["tickets"] for row in volume["by_hour"] if row["tickets"]}
+        assert hours == {9: 2, 17: 1}  # 01:00 and 01:10 UTC are 09:xx in Shanghai, 09:30 is 17:30
+        assert volume["by_day"] == [{"date": "2026-03-01", "tickets": 3}, {"date": "2026-03-02", "tickets": 0}]
+
+        agents = (await admin.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
+        by_name = {row["name"]: row for row in agents}
+        assert by_name["Li Na"]["first_response_p50_s"] == 60  # 60 and 600: the 1st
+        assert (by_name["Li Na"]["resolution_p50_s"], by_name["Li Na"]["resolved"]) == (1000, 2)
+        assert by_name["Boss"]["first_response_p50_s"] == 120
+        assert (by_name["Li Na"]["csat_average"], by_name["Boss"]["csat_average"]) == (4.0, None)
+
+        backlog = await admin.call("GET", f"/api/v1/reports/backlog?{DAY}")
+        assert backlog["total"] == 3
+        assert {row["age"]: row["tickets"] for row in backlog["by_age"] if row["tickets"]} == {"4h_1d": 2, "3d_7d": 1}
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    admin = await sign_in(server, ADMIN)
+    try:
+        await hub.store.accounts.update_agent(admin.id, {"name": "=HYPERLINK(evil)"})
+        await known_data(hub, {"lina": admin.id, "boss": admin.id})
+        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&format=csv")
+        assert resp.status == 200 and resp.content_type == "text/csv"
+        assert 'filename="agents-2026-03-01.csv"' in resp.headers["Content-Disposition"]
+        rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
+        assert rows[0][:4] == ["agent_id", "name", "tickets_handled", "replies"]
+        assert rows[1][1] == "'=HYPERLINK(evil)"  # a name is data, never a formula
+        summary_csv = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary")
+        figures = dict(csv.reader(io.StringIO((await summary_csv.read()).decode("utf-8-sig"))))
+        assert figures["volume"] == "3" and figures["csat_average"] == "4.0"
+
+        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai")
+        assert resp.status == 200
+        book = load_workbook(io.BytesIO(await resp.read()))
+        assert book.sheetnames == ["summary", "volume_by_hour", "volume_by_day", "agents", "backlog"]
+        hours = book["volume_by_hour"]
+        assert [c.value for c in hours[1]][:6] == [
+            "from",
+            "2026-03-01T00:00:00Z",
+            "to",
+            "2026-03-02T00:00:00Z",
+            "timezone",
+            "Asia/Shanghai",
+        ]
+        assert [c.value for c in hours[3]][:2] == ["hour", "tickets"]
+        assert [c.value for c in hours[3 + 1 + 9]][:2] == [9, 2]
+        assert [c.value for c in book["backlog"][3 + 1]][:2] == ["lt_1h", 0]
+
+        refused = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=csv")
+        assert refused.status == 422 and "table" in (await refused.json())["message"]
+    finally:
+        await admin.client.close()
+
+
+async def test_supervisors_read_their_teams_agents_are_refused(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    await add_agent(hub.store, SUPERVISOR[0], Role.SUPERVISOR, SUPERVISOR[1], name="Wang")
+    admin, lina, wang = await sign_in(server, ADMIN), await sign_in(server, AGENT), await sign_in(server, SUPERVISOR)
+    try:
+        await admin.call("PATCH", f"/api/v1/agents/{wang.id}", {"teams": ["customer-service"]})
+        await known_data(hub, {"lina": lina.id, "boss": admin.id})
+        for path in ("summary", "volume", "agents", "backlog", "export"):
+            refused = await lina.client.get(f"/api/v1/reports/{path}?{DAY}&table=summary")
+            assert refused.status == 403, path
+        mine = await wang.call("GET", f"/api/v1/reports/summary?{DAY}")
+        assert (mine["volume"], mine["backlog"], mine["first_response_p90_s"]) == (2, 2, 120)  # customer-service only
+        other = await wang.client.get(f"/api/v1/reports/summary?{DAY}&team=technical-support")
+        assert other.status == 403 and "not one of your teams" in (await other.json())["message"]
+        agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
+        assert {row["name"]: row["first_response_p50_s"] for row in agents} == {"Li Na": 60, "Boss": 120}
+    finally:
+        for who in (admin, lina, wang):
+            await who.client.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("from=2027-03-02&to=2027-03-01", "from must be before to"),
+        ("from=2027-03-01&to=2027-03-01", "from must be before to"),
+        ("from=2026-01-01&to=2027-03-01", "at most one year"),
+        ("from=last-week&to=2027-03-01", "not an ISO date"),
+        ("to=2027-03-01", "from is required"),
+        ("from=2027-03-01&to=2027-03-02&tz=Mars/Olympus", "unknown time zone"),
+    ],
+)
+async def test_a_bad_period_is_refused_with_a_clear_message(server: TestServer, query: str, words: str) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        resp = await admin.client.get(f"/api/v1/reports/summary?{query}")
+        assert resp.status == 422
+        assert words in (await resp.json())["message"]
+    finally:
+        await admin.client.close()
+
+
+async def fact_when(hub: Hub, conversation_id: str, holds: Callable[[TicketFact], bool]) -> TicketFact:
+    """The ticket's fact once `holds` is true of it (the facts follow live events in the background)."""
+
+    async def ready() -> bool:
+        fact = await hub.store.reports.get_fact(conversation_id)
+        return fact is not None and holds(fact)
+
+    await eventually(ready)
+    fact = await hub.store.reports.get_fact(conversation_id)
+    assert fact is not None
+    return fact
+
+
+async def test_facts_follow_a_ticket_through_reply_resolution_and_reopen(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        record = await hub.ingest(customer_message("m1", "我的订单没到", thread="t1", sender=Sender("u1")))
+        conv = record.conversation.id
+        assert await hub.store.reports.get_fact(conv) is None  # no clock stopped yet
+        await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "我们查一下"}, status=201)
+        fact = await fact_when(hub, conv, lambda f: f.first_response_s is not None)
+        assert fact.first_responder_id == lina.id
+        await lina.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "resolved", "assignee_id": lina.id})
+        first = await fact_when(hub, conv, lambda f: f.resolved)
+        assert first.agent_id == lina.id and first.reopens == 0
+        await hub.ingest(customer_message("m2", "还是没到", thread="t1", sender=Sender("u1")))  # reopens it
+        await fact_when(hub, conv, lambda f: f.reopens == 1 and not f.resolved)
+        await lina.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "resolved"})
+        final = await fact_when(hub, conv, lambda f: f.resolved)
+        assert final.first_resolved_at == first.first_resolved_at and final.reopens == 1
+        today = datetime.now(UTC).date()
+        period = f"from={today.isoformat()}&to={(today + timedelta(days=1)).isoformat()}"
+        summary = await admin.call("GET", f"/api/v1/reports/summary?{period}")
+        assert (summary["volume"], summary["reopen_rate"], summary["backlog"]) == (1, 1.0, 0)
+        assert summary["first_response_p50_s"] is not None and summary["resolution_p50_s"] is not None
+        rows = (await admin.call("GET", f"/api/v1/reports/agents?{period}"))["items"]
+        assert [(r["name"], r["replies"], r["tickets_handled"], r["resolved"]) for r in rows] == [("Li Na", 1, 1, 1)]
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_a_first_response_on_a_call_is_counted_for_the_agent_who_took_it(server: TestServer) -> None:
+    hub: Hub = server.app[HUB]
+    lina = await sign_in(server, AGENT)
+    try:
+        record = await hub.ingest(customer_message("m1", "请回电", thread="t1", sender=Sender("u1")))
+        conv = record.conversation
+        spoke = conv.created_at + timedelta(minutes=3)
+        # the hotline service's change when an agent logs a call they answered (hub/services/hotline.py)
+        await hub.store.tickets.update_conversation(
+            conv.id, {"first_response_at": spoke, "assignee_id": lina.id}, now=spoke
+        )
+        await hub.report_facts.note(
+            Event("conversation.updated", conv.id, {"changes": ["assignee_id", "first_response_at"]})
+        )
+        fact = await hub.store.reports.get_fact(conv.id)
+        assert fact is not None and (fact.first_response_s, fact.first_responder_id) == (180.0, lina.id)
+    finally:
+        await lina.client.close()
+
+
+async def test_the_daily_summary_goes_out_once_a_day_across_hubs(tmp_path: Path) -> None:
+    sink, smtp, port = await start_sink()
+    config = email_config(tmp_path, port)
+    from dataclasses import replace
+
+    from hub.config import ReportsSection
+
+    config = replace(
+        config,
+        hub=replace(config.hub, language="zh-CN", public_url="https://help.example.com"),
+        reports=ReportsSection(
+            timezone="Asia/Shanghai", daily_to=("lead@example.com", "boss@example.com"), daily_at="08:00"
+        ),
+    )
+    try:
+        async with running_hub(config) as hub:
+            yesterday = datetime(2027, 3, 1, 2, tzinfo=UTC)  # 10:00 in Shanghai
+            await hub.store.tickets.record_inbound(inbound("m-y", thread="t-y"), now=yesterday, policy=POLICY)
+            clock = [datetime(2027, 3, 1, 23, 59, tzinfo=UTC)]  # 07:59 on the 2nd in Shanghai: not yet
+            hub.actions.clock = lambda: clock[0]
+            other = DailyReport(  # a second hub on the same store
+                hub.store,
+                hub.reports,
+                hub.daily_report.sender,
+                recipients=config.reports.daily_to,
+                timezone="Asia/Shanghai",
+                at="08:00",
+                language="zh-CN",
+                link="",
+                owner="other-hub",
+                clock=lambda: clock[0],
+            )
+            assert not await hub.daily_report.send_if_due()
+            clock[0] = datetime(2027, 3, 2, 0, 1, tzinfo=UTC)  # 08:01
+            sent = await asyncio.gather(hub.daily_report.send_if_due(), other.send_if_due())
+            assert sorted(sent) == [False, True]
+            assert not await other.send_if_due() and not await hub.daily_report.send_if_due()
+            assert len(sink.mails) == 1
+            mail = sink.mails[0]
+            assert mail["Subject"] == "Helpline 每日汇总：2027-03-01"
+            assert sorted(sink.envelopes[0].rcpt_tos) == ["boss@example.com", "lead@example.com"]
+            body = mail.get_body(("plain",)).get_content()
+            assert "新工单: 1" in body and "满意度平均分（1-5）: 无数据" in body
+            assert "https://help.example.com/inbox/#/reports" in body
+            clock[0] = datetime(2027, 3, 3, 0, 1, tzinfo=UTC)  # the next morning: the next day's summary
+            assert await other.send_if_due()
+            assert len(sink.mails) == 2
+    finally:
+        smtp.close()
+        await smtp.wait_closed()
+
+
+async def test_the_report_routes_are_documented_in_openapi(server: TestServer) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        document = await admin.call("GET", "/api/openapi.json")
+    finally:
+        await admin.client.close()
+    for path in ("summary", "volume", "agents", "backlog", "export"):
+        operation = document["paths"][f"/api/v1/reports/{path}"]["get"]
+        names = {p["name"] for p in operation.get("parameters", [])}
+        assert {"from", "to", "tz", "team", "channel", "category", "agent"} <= names, path
+    summary = document["components"]["schemas"]["ReportSummary"]["properties"]
+    figures = ("volume", "first_response_p50_s", "first_response_p90_s", "resolution_p50_s", "sla_met", "reopen_rate")
+    assert set(figures + ("deflection_rate", "csat_average", "csat_responses", "qa_average", "from", "to")) <= set(
+        summary
+    )
