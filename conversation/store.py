@@ -25,6 +25,7 @@ from conversation.areas.audit import Audit
 from conversation.areas.calendars import Calendars
 from conversation.areas.callbacks import Callbacks
 from conversation.areas.calls import Calls
+from conversation.areas.cluster import Cluster
 from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
@@ -113,6 +114,7 @@ class Store(ABC):
     webhooks: Webhooks
     roster: Roster
     knowledge: Knowledge
+    cluster: Cluster
 
     @abstractmethod
     async def open(self) -> None:

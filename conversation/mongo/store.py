@@ -9,6 +9,7 @@ from conversation.mongo.audit import MongoAudit
 from conversation.mongo.calendars import MongoCalendars
 from conversation.mongo.callbacks import MongoCallbacks
 from conversation.mongo.calls import MongoCalls
+from conversation.mongo.cluster import MongoCluster, create_cluster_indexes
 from conversation.mongo.contacts import MongoContacts
 from conversation.mongo.coordination import MongoCoordination
 from conversation.mongo.db import (
@@ -56,6 +57,7 @@ class MongoStore(MongoStoreBase, Store):
         self.webhooks = MongoWebhooks(self._conn)
         self.roster = MongoRoster(self._conn)
         self.knowledge = MongoKnowledge(self._conn)
+        self.cluster = MongoCluster(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -111,6 +113,7 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
         await create_record_indexes(self._conn.db)
         await create_timer_indexes(self._conn.db)
+        await create_cluster_indexes(self._conn.db)
         await self._conn.db.callbacks.create_index(
             [("status", ASCENDING), ("due_at", ASCENDING)], name="due"
         )  # open tasks soonest due first: the inbox's list and the due check

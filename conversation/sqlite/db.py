@@ -192,6 +192,12 @@ CREATE INDEX IF NOT EXISTS pages_team ON pages (team, at);
 CREATE TABLE IF NOT EXISTS kb_articles (id TEXT PRIMARY KEY, version INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS kb_versions (
     article_id TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (article_id, version));
+-- Cluster: live events in order, who holds which socket, shared counters (conversation/areas/cluster.py).
+CREATE TABLE IF NOT EXISTS relay_events (
+    seq INTEGER PRIMARY KEY, origin TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS socket_holds (
+    key TEXT NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (key, holder));
+CREATE TABLE IF NOT EXISTS shared_counters (key TEXT PRIMARY KEY, total INTEGER NOT NULL, expires_at INTEGER NOT NULL);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

@@ -1,0 +1,74 @@
+"""The Store contract for what hub processes share: the event log, socket holders and
+counters (both backends)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from conversation.model import utcnow
+from conversation.store import Store
+
+
+async def test_events_are_read_in_order_after_a_sequence_number(store: Store) -> None:
+    now = utcnow()
+    start = await store.cluster.last_event_seq()
+    last = await store.cluster.append_events("hub-a", [{"type": "x", "n": 1}, {"type": "x", "n": 2}], now=now)
+    assert last == start + 2 == await store.cluster.last_event_seq()
+    await store.cluster.append_events("hub-b", [{"type": "y", "text": "你好"}], now=now)
+    events = await store.cluster.events_after(start, limit=10)
+    assert [(e.seq, e.origin, e.payload) for e in events] == [
+        (start + 1, "hub-a", {"type": "x", "n": 1}),
+        (start + 2, "hub-a", {"type": "x", "n": 2}),
+        (start + 3, "hub-b", {"type": "y", "text": "你好"}),
+    ]
+    assert [e.seq for e in await store.cluster.events_after(start + 1, limit=1)] == [start + 2]
+
+
+async def test_concurrent_writers_get_distinct_numbers(store: Store) -> None:
+    now = utcnow()
+    start = await store.cluster.last_event_seq()
+    await asyncio.gather(*(store.cluster.append_events(f"hub-{i}", [{"i": i}] * 3, now=now) for i in range(5)))
+    events = await store.cluster.events_after(start, limit=100)
+    assert [e.seq for e in events] == list(range(start + 1, start + 16))
+    for i in range(5):  # each writer's batch keeps its order
+        assert sum(1 for e in events if e.origin == f"hub-{i}") == 3
+
+
+async def test_pruning_drops_old_events_and_numbers_never_go_back(store: Store) -> None:
+    old, now = utcnow() - timedelta(minutes=30), utcnow()
+    await store.cluster.append_events("hub-a", [{"n": 1}, {"n": 2}], now=old)
+    last = await store.cluster.append_events("hub-a", [{"n": 3}], now=now)
+    assert await store.cluster.prune_events(now - timedelta(minutes=10)) == 2
+    assert [e.payload for e in await store.cluster.events_after(0, limit=10)] == [{"n": 3}]
+    await store.cluster.prune_events(now + timedelta(minutes=1))
+    assert await store.cluster.append_events("hub-a", [{"n": 4}], now=now) == last + 1
+
+
+async def test_socket_holders_expire_and_release(store: Store) -> None:
+    now = utcnow()
+    await store.cluster.hold("webchat:v_1", "hub-b", until=now + timedelta(seconds=60))
+    await store.cluster.hold("webchat:v_1", "hub-a", until=now + timedelta(seconds=60))
+    await store.cluster.hold("webchat:v_2", "hub-a", until=now + timedelta(seconds=1))
+    assert await store.cluster.holders("webchat:v_1", now=now) == ["hub-a", "hub-b"]
+    assert await store.cluster.holders("webchat:v_2", now=now + timedelta(seconds=2)) == []
+    await store.cluster.hold("webchat:v_2", "hub-a", until=now + timedelta(seconds=90))  # extended
+    assert await store.cluster.holders("webchat:v_2", now=now + timedelta(seconds=2)) == ["hub-a"]
+    await store.cluster.release("webchat:v_1", "hub-b")
+    assert await store.cluster.holders("webchat:v_1", now=now) == ["hub-a"]
+    assert await store.cluster.prune_counters(now + timedelta(seconds=120)) == 2
+    assert await store.cluster.holders("webchat:v_1", now=now) == []
+
+
+async def test_counters_add_atomically_and_expire(store: Store) -> None:
+    now = utcnow()
+    until = now + timedelta(minutes=1)
+    totals = await asyncio.gather(*(store.cluster.add_to_counter("signin:1", 1, expires_at=until) for _ in range(10)))
+    assert sorted(totals) == list(range(1, 11))  # no two callers saw the same total
+    assert await store.cluster.add_to_counter("signin:1", -1, expires_at=now) == 9  # given back
+    assert await store.cluster.counter("signin:1") == 9
+    assert await store.cluster.counter("signin:2") == 0
+    await store.cluster.add_to_counter("signin:2", 1, expires_at=now)
+    assert await store.cluster.prune_counters(now + timedelta(seconds=1)) == 1  # the later expiry was kept for 1
+    assert await store.cluster.counter("signin:1") == 9
+    assert await store.cluster.counter("signin:2") == 0
