@@ -51,6 +51,7 @@ from hub.pipeline import Pipeline
 from hub.plugin_host import PluginHost
 from hub.privacy import SecretsGuard
 from hub.redact import install_log_redaction
+from hub.relay import Relay
 from hub.routing_loop import follow, sweep_step
 from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
@@ -88,6 +89,10 @@ class Hub(ChannelPort):
         )
         self.metrics = Metrics()
         self.bus = EventBus()
+        # Several processes on one store: live events cross between them (hub/relay.py).
+        self.relay = Relay(self.store, self.bus, self.instance_id) if self.store.cluster.shared else None
+        if self.relay is not None:
+            self.bus.forward = self.relay.forward
         self.adapters: dict[str, Adapter] = {
             channel.name: channel.adapter_class(channel.name, channel.settings) for channel in config.channels
         }
@@ -249,6 +254,10 @@ class Hub(ChannelPort):
                 self.supervisor.run("sla-escalation", lambda: self.sla.loop_step(self.instance_id, check))
             )
         self._background.append(self.supervisor.run("routing-sweep", self._routing_step))
+        if self.relay is not None:
+            self._background.append(self.supervisor.run("relay-out", self.relay.write_step))
+            self._background.append(self.supervisor.run("relay-in", self.relay.read_step))
+            self._background.append(self.supervisor.run("relay-prune", self.relay.prune_step))
         self._background.append(self.supervisor.run("routing-follow", lambda: follow(self.bus, self.services.routing)))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
