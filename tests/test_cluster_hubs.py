@@ -96,6 +96,8 @@ async def test_a_reply_claimed_by_the_hub_without_the_visitors_window_reaches_it
             return stored is not None and stored.delivery is not None and stored.delivery.status.value == "sent"
 
         await eventually(sent)
+        hub(first).actions.typing(conversation.id, who="agent")  # the agent typing on the first hub: seen too
+        assert (await frames_until(ws, "typing"))["who"] == "agent"
         await ws.close()
 
 
