@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from conversation.areas.cluster import RelayedEvent
+from conversation.areas.cluster import RelayedBatch
 from conversation.model import utcnow
 from conversation.store import Store, StoreUnavailable
 from hub.events import Event, EventBus
@@ -40,8 +40,10 @@ POLL_SECONDS = 0.02  # how often a reader asks for new events when there were no
 GAP_GRACE_SECONDS = 2.0  # how long a missing number is waited for before it counts as lost
 BATCH = 500  # events written or read in one round trip
 MAX_PENDING = 10_000  # events waiting for the store; beyond, the oldest are dropped (logged)
-KEEP = timedelta(minutes=10)  # how long events stay in the log (a reader away longer sees a gap)
-PRUNE_SECONDS = 60.0
+# How long events stay in the log: they are hints for what is on screen, so a reader away
+# longer than this sees a gap (its views reload), and the log stays small.
+KEEP = timedelta(seconds=60)
+PRUNE_SECONDS = 10.0
 RESYNC = "resync"  # the event a gap turns into: what is shown must be reloaded
 HANDOVER, ANSWER = "relay.handover", "relay.answer"
 SOCKET_HOLD = timedelta(seconds=90)  # a socket hold lapses this long after its process stopped renewing it
@@ -65,6 +67,7 @@ class Relay:
     ) -> None:
         self.store, self.bus, self.origin, self.clock = store, bus, origin, clock
         self.poll, self.gap_grace = poll, gap_grace
+        self.keep, self.prune_every = KEEP, PRUNE_SECONDS
         self.takers: dict[str, Taker] = {}  # hand-over kind -> what delivers it here
         self.gaps = 0  # how many times events were lost to this reader (each told to reload)
         self.cursor: int | None = None  # the last number read (None: not started)
@@ -109,44 +112,45 @@ class Relay:
         except StoreUnavailable:
             await asyncio.sleep(self.poll * 25)  # resumed from the cursor once the store answers
             return
-        if not self.take(events):
+        self.take(events)
+        if len(events) < BATCH:  # caught up (or waiting for a missing number): ask again shortly
             await asyncio.sleep(self.poll)
 
-    def take(self, events: list[RelayedEvent]) -> bool:
-        """Deliver events in order up to the first missing number; whether any was taken."""
+    def take(self, batches: list[RelayedBatch]) -> bool:
+        """Deliver batches in order up to the first missing number; whether any was taken."""
         assert self.cursor is not None
         taken = False
-        for event in events:
-            if event.seq <= self.cursor:
+        for batch in batches:
+            if batch.seq <= self.cursor:
                 continue
-            if event.seq > self.cursor + 1:  # a hole before this one
+            if batch.seq > self.cursor + 1:  # a hole before this one
                 now = time.monotonic()
                 if self._hole_since is None:
                     self._hole_since = now
                 if now - self._hole_since < self.gap_grace:
                     break  # wait for it: its writer may be about to write it
-                self._lost(event.seq - self.cursor - 1)
+                self._lost(batch.seq - self.cursor - 1)
             self._hole_since = None
-            self.cursor = event.seq
+            self.cursor = batch.seq
             taken = True
-            if event.origin != self.origin:
-                self._deliver(event)
+            if batch.origin != self.origin:
+                for payload in batch.payloads:
+                    self._deliver(batch.origin, payload)
         return taken
 
     def _lost(self, count: int) -> None:
         self.gaps += 1
-        log.warning("live events: %d event(s) from other hub processes were lost; open views reload", count)
+        log.warning("live events: %d batch(es) from other hub processes were lost; open views reload", count)
         self.bus.publish_remote(Event(RESYNC, "", {"lost": count}))
 
-    def _deliver(self, event: RelayedEvent) -> None:
-        payload = event.payload
+    def _deliver(self, origin: str, payload: dict[str, Any]) -> None:
         kind = payload.get("type")
         if kind == HANDOVER:
             if self.origin in payload.get("to", ()):
-                self._spawn(self._take_handover(event.origin, payload))
+                self._spawn(self._take_handover(origin, payload))
         elif kind == ANSWER:
             if self.origin in payload.get("to", ()):
-                self._answered(payload.get("id", ""), event.origin, bool(payload.get("ok")))
+                self._answered(payload.get("id", ""), origin, bool(payload.get("ok")))
         elif isinstance(kind, str):
             data = payload.get("data")
             self.bus.publish_remote(
@@ -203,13 +207,13 @@ class Relay:
         now = self.clock()
         try:
             if await self.store.coordination.acquire_lease(
-                "relay-prune", self.origin, now=now, ttl=timedelta(seconds=PRUNE_SECONDS * 2)
+                "relay-prune", self.origin, now=now, ttl=timedelta(seconds=self.prune_every * 3)
             ):
-                await self.store.cluster.prune_events(now - KEEP)
+                await self.store.cluster.prune_events(now - self.keep)
                 await self.store.cluster.prune_counters(now)
         except StoreUnavailable:
             pass  # the next round does it
-        await asyncio.sleep(PRUNE_SECONDS)
+        await asyncio.sleep(self.prune_every)
 
 
 def jsonable(data: dict[str, Any]) -> dict[str, Any]:

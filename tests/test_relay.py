@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from conversation.areas.cluster import RelayedEvent
+from conversation.areas.cluster import RelayedBatch
 from conversation.model import utcnow
 from conversation.sqlite import SQLiteStore
 from conversation.store import StoreUnavailable
@@ -17,8 +17,8 @@ from hub.events import Event, EventBus
 from hub.relay import RESYNC, Relay
 
 
-def relayed(seq: int, origin: str, kind: str = "message.created", conversation: str = "c1") -> RelayedEvent:
-    return RelayedEvent(seq, origin, {"type": kind, "conversation_id": conversation, "data": {"n": seq}}, utcnow())
+def relayed(seq: int, origin: str, kind: str = "message.created", conversation: str = "c1") -> RelayedBatch:
+    return RelayedBatch(seq, origin, [{"type": kind, "conversation_id": conversation, "data": {"n": seq}}], utcnow())
 
 
 def drained(subscription: Any) -> list[tuple[str, Any]]:
@@ -60,7 +60,7 @@ class FlakyCluster:
         self._check()
         return await self.real.append_events(origin, payloads, now=now)
 
-    async def events_after(self, seq: int, *, limit: int) -> list[RelayedEvent]:
+    async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         self._check()
         return await self.real.events_after(seq, limit=limit)
 

@@ -10,10 +10,13 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
-class RelayedEvent:
-    seq: int  # the store's order: every hub reads the events in it
-    origin: str  # the hub process that published it (which skips its own)
-    payload: dict[str, Any]
+class RelayedBatch:
+    """Events one hub process wrote together, in its order: one row or document each
+    batch (not each event), so the log stays short and a write is one insert."""
+
+    seq: int  # the store's order: every hub reads the batches in it
+    origin: str  # the hub process that published them (which skips its own)
+    payloads: list[dict[str, Any]]
     at: datetime
 
 
@@ -26,11 +29,11 @@ class Cluster(ABC):
     # -- the event log ----------------------------------------------------------------------
     @abstractmethod
     async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
-        """Append events (JSON objects) in order; the sequence number of the last one."""
+        """Append events (JSON objects) as one batch; the batch's sequence number."""
 
     @abstractmethod
-    async def events_after(self, seq: int, *, limit: int) -> list[RelayedEvent]:
-        """The events after `seq`, in sequence order. A number may be missing for a moment
+    async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
+        """The batches after `seq`, in sequence order. A number may be missing for a moment
         (a writer between taking it and writing) or for good (that writer died)."""
 
     @abstractmethod

@@ -1,7 +1,7 @@
 """MongoDB: live events, socket holders and shared counters for hub processes on one database.
 
-Events go in `relay_events` keyed by a sequence number taken from `counters` with `$inc`
-(one round trip for a batch), so every hub reads them in one order with an indexed
+Events go in `relay_events`, one document per batch a hub writes, keyed by a sequence
+number taken from `counters` with `$inc`, so every hub reads them in one order with an
 `_id > last` query. Change streams would need a replica set (and the wire server the tests
 use has none); see ARCHITECTURE.md.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from conversation.areas.cluster import Cluster, RelayedEvent
+from conversation.areas.cluster import Cluster, RelayedBatch
 from conversation.mongo.db import Area, _unavailable_when_unreachable
 
 SEQUENCE = "relay_events"  # the counters document that hands out event numbers
@@ -25,24 +25,19 @@ class MongoCluster(Area, Cluster):
 
     @_unavailable_when_unreachable
     async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
-        if not payloads:
-            return await self.last_event_seq()
         counter = await self._counters.find_one_and_update(
-            {"_id": SEQUENCE}, {"$inc": {"value": len(payloads)}}, upsert=True, return_document=ReturnDocument.AFTER
+            {"_id": SEQUENCE}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
-        last = int(counter["value"])
-        first = last - len(payloads) + 1
-        docs = [
-            {"_id": first + i, "origin": origin, "at": now, "payload": json.dumps(payload)}
-            for i, payload in enumerate(payloads)
-        ]
-        await self._db.relay_events.insert_many(docs, ordered=True)
-        return last
+        seq = int(counter["value"])
+        await self._db.relay_events.insert_one(
+            {"_id": seq, "origin": origin, "at": now, "payload": json.dumps(payloads)}
+        )
+        return seq
 
     @_unavailable_when_unreachable
-    async def events_after(self, seq: int, *, limit: int) -> list[RelayedEvent]:
+    async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         cursor = self._db.relay_events.find({"_id": {"$gt": seq}}).sort("_id", 1).limit(limit)
-        return [RelayedEvent(int(d["_id"]), str(d["origin"]), json.loads(d["payload"]), d["at"]) async for d in cursor]
+        return [RelayedBatch(int(d["_id"]), str(d["origin"]), json.loads(d["payload"]), d["at"]) async for d in cursor]
 
     @_unavailable_when_unreachable
     async def last_event_seq(self) -> int:

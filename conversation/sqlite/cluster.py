@@ -8,7 +8,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
-from conversation.areas.cluster import Cluster, RelayedEvent
+from conversation.areas.cluster import Cluster, RelayedBatch
 from conversation.codec import from_epoch_ms, to_epoch_ms
 from conversation.sqlite.db import Area
 
@@ -17,22 +17,21 @@ class SQLiteCluster(Area, Cluster):
     shared = False
 
     async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
-        encoded = [json.dumps(p) for p in payloads]
+        encoded = json.dumps(payloads)
         at = to_epoch_ms(now)
 
         def job(conn: sqlite3.Connection) -> int:
-            for payload in encoded:
-                conn.execute("INSERT INTO relay_events (origin, at, payload) VALUES (?,?,?)", (origin, at, payload))
-            return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM relay_events").fetchone()[0])
+            sql = "INSERT INTO relay_events (origin, at, payload) VALUES (?,?,?) RETURNING seq"
+            return int(conn.execute(sql, (origin, at, encoded)).fetchone()[0])
 
         return await self._call(job)
 
-    async def events_after(self, seq: int, *, limit: int) -> list[RelayedEvent]:
-        def job(conn: sqlite3.Connection) -> list[RelayedEvent]:
+    async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
+        def job(conn: sqlite3.Connection) -> list[RelayedBatch]:
             rows = conn.execute(
                 "SELECT seq, origin, at, payload FROM relay_events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
             ).fetchall()
-            return [RelayedEvent(r[0], r[1], json.loads(r[3]), from_epoch_ms(r[2])) for r in rows]  # type: ignore[arg-type]
+            return [RelayedBatch(r[0], r[1], json.loads(r[3]), from_epoch_ms(r[2])) for r in rows]  # type: ignore[arg-type]
 
         return await self._call(job, write=False)
 

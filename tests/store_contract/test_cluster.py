@@ -10,37 +10,37 @@ from conversation.model import utcnow
 from conversation.store import Store
 
 
-async def test_events_are_read_in_order_after_a_sequence_number(store: Store) -> None:
+async def test_batches_of_events_are_read_in_order_after_a_sequence_number(store: Store) -> None:
     now = utcnow()
     start = await store.cluster.last_event_seq()
-    last = await store.cluster.append_events("hub-a", [{"type": "x", "n": 1}, {"type": "x", "n": 2}], now=now)
-    assert last == start + 2 == await store.cluster.last_event_seq()
-    await store.cluster.append_events("hub-b", [{"type": "y", "text": "你好"}], now=now)
-    events = await store.cluster.events_after(start, limit=10)
-    assert [(e.seq, e.origin, e.payload) for e in events] == [
-        (start + 1, "hub-a", {"type": "x", "n": 1}),
-        (start + 2, "hub-a", {"type": "x", "n": 2}),
-        (start + 3, "hub-b", {"type": "y", "text": "你好"}),
+    first = await store.cluster.append_events("hub-a", [{"type": "x", "n": 1}, {"type": "x", "n": 2}], now=now)
+    assert first == start + 1 == await store.cluster.last_event_seq()
+    assert await store.cluster.append_events("hub-b", [{"type": "y", "text": "你好"}], now=now) == start + 2
+    batches = await store.cluster.events_after(start, limit=10)
+    assert [(b.seq, b.origin, b.payloads) for b in batches] == [
+        (start + 1, "hub-a", [{"type": "x", "n": 1}, {"type": "x", "n": 2}]),
+        (start + 2, "hub-b", [{"type": "y", "text": "你好"}]),
     ]
-    assert [e.seq for e in await store.cluster.events_after(start + 1, limit=1)] == [start + 2]
+    assert [b.seq for b in await store.cluster.events_after(start, limit=1)] == [start + 1]
 
 
 async def test_concurrent_writers_get_distinct_numbers(store: Store) -> None:
     now = utcnow()
     start = await store.cluster.last_event_seq()
-    await asyncio.gather(*(store.cluster.append_events(f"hub-{i}", [{"i": i}] * 3, now=now) for i in range(5)))
-    events = await store.cluster.events_after(start, limit=100)
-    assert [e.seq for e in events] == list(range(start + 1, start + 16))
-    for i in range(5):  # each writer's batch keeps its order
-        assert sum(1 for e in events if e.origin == f"hub-{i}") == 3
+    batch = [{"n": n} for n in range(3)]
+    await asyncio.gather(*(store.cluster.append_events(f"hub-{i}", batch, now=now) for i in range(5)))
+    batches = await store.cluster.events_after(start, limit=100)
+    assert [b.seq for b in batches] == list(range(start + 1, start + 6))
+    assert sorted(b.origin for b in batches) == [f"hub-{i}" for i in range(5)]
+    assert all(b.payloads == batch for b in batches)  # each writer's batch keeps its order
 
 
 async def test_pruning_drops_old_events_and_numbers_never_go_back(store: Store) -> None:
     old, now = utcnow() - timedelta(minutes=30), utcnow()
     await store.cluster.append_events("hub-a", [{"n": 1}, {"n": 2}], now=old)
     last = await store.cluster.append_events("hub-a", [{"n": 3}], now=now)
-    assert await store.cluster.prune_events(now - timedelta(minutes=10)) == 2
-    assert [e.payload for e in await store.cluster.events_after(0, limit=10)] == [{"n": 3}]
+    assert await store.cluster.prune_events(now - timedelta(minutes=10)) == 1
+    assert [b.payloads for b in await store.cluster.events_after(0, limit=10)] == [[{"n": 3}]]
     await store.cluster.prune_events(now + timedelta(minutes=1))
     assert await store.cluster.append_events("hub-a", [{"n": 4}], now=now) == last + 1
 
