@@ -274,6 +274,7 @@ class Hub(ChannelPort):
         stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("channel retries", self.channels.stop),
             ("background loops", self._stop_background),
+            ("live events", self.relay.flush if self.relay is not None else _nothing),
             ("plugins", lambda: self.pipeline.drain(grace)),
             ("plugin events", lambda: self.plugin_host.settle(grace)),
             ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
@@ -326,6 +327,10 @@ class Hub(ChannelPort):
         except StoreUnavailable:
             pass  # the next round will do it
         await asyncio.sleep(RECOVERY_INTERVAL)
+
+
+async def _nothing() -> None:
+    pass
 
 
 def routing_settings(config: Config) -> dict[str, Any]:

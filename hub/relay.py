@@ -102,6 +102,15 @@ class Relay:
             self._wake.set()
             await asyncio.sleep(self.poll * 25)
 
+    async def flush(self) -> None:
+        """On the way down: what is still waiting goes out (if the store answers)."""
+        if self._pending:
+            batch, self._pending = list(self._pending), deque()
+            try:
+                await self.store.cluster.append_events(self.origin, batch, now=self.clock())
+            except StoreUnavailable:
+                log.warning("live events: %d event(s) not passed on to other hub processes at shutdown", len(batch))
+
     # -- in -------------------------------------------------------------------------------
     async def read_step(self) -> None:
         """Read and deliver the next events; wait a little when there are none."""

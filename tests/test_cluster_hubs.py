@@ -165,3 +165,15 @@ async def test_a_visitors_message_limit_holds_across_hubs(tmp_path: Path, mongo_
         assert refused["code"] == "rate_limited" and refused["retry_after"] > 0
         await ws_first.close()
         await ws_second.close()
+
+
+async def test_an_inbox_open_on_one_hub_shows_agents_online_to_a_visitor_of_the_other(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    raw = {"channels": WEBCHAT, "routing": {"sweep_seconds": 0.2}}
+    async with two_hubs(tmp_path, mongo_db_uri, raw) as (first, second):
+        assert (await sign_in(second)).status == 200
+        async with second.ws_connect("/api/v1/live"):  # presence is a heartbeat per process in the store
+            await eventually(lambda: hub(first).agents_online() > 0)  # what the first hub's widgets are told
+            resp = await first.post("/channels/webchat/session", json={})
+            assert (await resp.json())["agents_online"] is True

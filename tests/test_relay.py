@@ -98,3 +98,18 @@ async def test_a_writer_and_a_reader_that_lost_the_store_resume_without_loss(tmp
         assert [n for _, n in drained(sockets)] == [0, 1, 2, 3, 4] and reader.gaps == 0
     finally:
         await store.close()
+
+
+async def test_events_still_waiting_at_shutdown_are_passed_on(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    try:
+        bus = EventBus()
+        relay = Relay(store, bus, "a")
+        bus.forward = relay.forward
+        bus.publish(Event("conversation.updated", "c1", {"changes": ["status"]}))
+        await relay.flush()  # the writer loop was stopped before it wrote this
+        [batch] = await store.cluster.events_after(0, limit=10)
+        assert batch.origin == "a" and batch.payloads[0]["data"] == {"changes": ["status"]}
+    finally:
+        await store.close()
