@@ -36,7 +36,7 @@ from hub.supervise import log_task_failure
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.02  # how often a reader asks for new events when there were none
+POLL_SECONDS = 0.01  # how often a reader asks for new events when there were none
 GAP_GRACE_SECONDS = 2.0  # how long a missing number is waited for before it counts as lost
 BATCH = 500  # events written or read in one round trip
 MAX_PENDING = 10_000  # events waiting for the store; beyond, the oldest are dropped (logged)
@@ -75,7 +75,8 @@ class Relay:
         self._wake = asyncio.Event()
         self._hole_since: float | None = None
         self._answers: dict[str, tuple[asyncio.Future[bool], set[str]]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # hand-overs being delivered here
+        self._writes: set[asyncio.Task[None]] = set()  # numbered batches being written
 
     # -- out ------------------------------------------------------------------------------
     def forward(self, event: Event) -> None:
@@ -90,26 +91,49 @@ class Relay:
         self._wake.set()
 
     async def write_step(self) -> None:
-        """Write what is waiting, in order, in one round trip."""
+        """Number what is waiting as one batch and write it. One batch at a time: what comes
+        meanwhile waits and goes in the next batch, so a busy store gets fewer, larger writes."""
         await self._wake.wait()
         batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
         if not self._pending:
             self._wake.clear()
         try:
-            await self.store.cluster.append_events(self.origin, batch, now=self.clock())
+            seq = await self.store.cluster.reserve_event_seq()
         except StoreUnavailable:
             self._pending.extendleft(reversed(batch))  # kept, in order, for the next try
             self._wake.set()
             await asyncio.sleep(self.poll * 25)
+            return
+        await self._write(seq, batch)
+
+    async def _write(self, seq: int, batch: list[dict[str, Any]]) -> None:
+        """Write a numbered batch, again under the same number until the store has it (a write
+        whose answer was lost is not written twice); readers wait for it meanwhile."""
+        deadline = time.monotonic() + self.keep.total_seconds()
+        while True:
+            try:
+                await self.store.cluster.write_events(seq, self.origin, batch, now=self.clock())
+                return
+            except StoreUnavailable:
+                if time.monotonic() > deadline:  # the readers have reported it lost by now
+                    log.warning("live events: %d event(s) could not be passed on to other hub processes", len(batch))
+                    return
+                await asyncio.sleep(self.poll * 25)
 
     async def flush(self) -> None:
         """On the way down: what is still waiting goes out (if the store answers)."""
         if self._pending:
             batch, self._pending = list(self._pending), deque()
             try:
-                await self.store.cluster.append_events(self.origin, batch, now=self.clock())
+                seq = await self.store.cluster.reserve_event_seq()
             except StoreUnavailable:
                 log.warning("live events: %d event(s) not passed on to other hub processes at shutdown", len(batch))
+            else:
+                self._spawn(self._write(seq, batch), writes=True)
+        if self._writes:
+            await asyncio.wait(self._writes, timeout=self.gap_grace)
+            for task in tuple(self._writes):  # the store closes next
+                task.cancel()
 
     # -- in -------------------------------------------------------------------------------
     async def read_step(self) -> None:
@@ -204,10 +228,11 @@ class Relay:
                 log.exception("live events: a hand-over from %s could not be delivered here", asker)
         self._send({"type": ANSWER, "id": payload.get("id", ""), "to": [asker], "ok": ok})
 
-    def _spawn(self, work: Awaitable[None]) -> None:
+    def _spawn(self, work: Awaitable[None], *, writes: bool = False) -> None:
         task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        kept = self._writes if writes else self._tasks
+        kept.add(task)
+        task.add_done_callback(kept.discard)
         task.add_done_callback(log_task_failure)
 
     # -- housekeeping ---------------------------------------------------------------------

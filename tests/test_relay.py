@@ -45,20 +45,27 @@ async def test_events_come_in_order_without_this_hubs_own_and_a_lost_one_makes_v
 
 
 class FlakyCluster:
-    """The store's cluster area, down for the calls listed in `down`."""
+    """The store's cluster area, down for the next `down` calls (`write_down`: writes only)."""
 
     def __init__(self, store: SQLiteStore) -> None:
         self.real = store.cluster
         self.down = 0
+        self.write_down = 0
 
     def _check(self) -> None:
         if self.down:
             self.down -= 1
             raise StoreUnavailable("down")
 
-    async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
+    async def reserve_event_seq(self) -> int:
         self._check()
-        return await self.real.append_events(origin, payloads, now=now)
+        return await self.real.reserve_event_seq()
+
+    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
+        if self.write_down:
+            self.write_down -= 1
+            raise StoreUnavailable("down")
+        await self.real.write_events(seq, origin, payloads, now=now)
 
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         self._check()
@@ -89,9 +96,12 @@ async def test_a_writer_and_a_reader_that_lost_the_store_resume_without_loss(tmp
         flaky.cluster.down = 1
         await writer.write_step()  # the store is down: kept, in order
         await writer.write_step()
+        await writer.flush()
         for n in range(3, 5):
             writer_bus.publish(Event("message.created", "c1", {"n": n}))
+        flaky.cluster.write_down = 1  # numbered, then its write fails once: written again under that number
         await writer.write_step()
+        await writer.flush()
         flaky.cluster.down = 1
         await reader.read_step()  # down: the cursor stays
         await reader.read_step()

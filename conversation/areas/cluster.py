@@ -27,9 +27,20 @@ class Cluster(ABC):
     shared: bool = False  # True: several hub processes may use this store at once
 
     # -- the event log ----------------------------------------------------------------------
-    @abstractmethod
     async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
         """Append events (JSON objects) as one batch; the batch's sequence number."""
+        seq = await self.reserve_event_seq()
+        await self.write_events(seq, origin, payloads, now=now)
+        return seq
+
+    @abstractmethod
+    async def reserve_event_seq(self) -> int:
+        """Take the next sequence number for a batch (numbers never go back, even after pruning)."""
+
+    @abstractmethod
+    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
+        """Write the batch under the number taken for it; writing it again changes nothing (a
+        retry after a lost answer is not a second batch)."""
 
     @abstractmethod
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:

@@ -8,11 +8,13 @@ use has none); see ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from conversation.areas.cluster import Cluster, RelayedBatch
 from conversation.mongo.db import Area, _unavailable_when_unreachable
@@ -24,15 +26,18 @@ class MongoCluster(Area, Cluster):
     shared = True
 
     @_unavailable_when_unreachable
-    async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
+    async def reserve_event_seq(self) -> int:
         counter = await self._counters.find_one_and_update(
             {"_id": SEQUENCE}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
-        seq = int(counter["value"])
-        await self._db.relay_events.insert_one(
-            {"_id": seq, "origin": origin, "at": now, "payload": json.dumps(payloads)}
-        )
-        return seq
+        return int(counter["value"])
+
+    @_unavailable_when_unreachable
+    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # written already: the answer was lost on the way
+            await self._db.relay_events.insert_one(
+                {"_id": seq, "origin": origin, "at": now, "payload": json.dumps(payloads)}
+            )
 
     @_unavailable_when_unreachable
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:

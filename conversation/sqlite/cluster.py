@@ -16,15 +16,20 @@ from conversation.sqlite.db import Area
 class SQLiteCluster(Area, Cluster):
     shared = False
 
-    async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
-        encoded = json.dumps(payloads)
-        at = to_epoch_ms(now)
-
+    async def reserve_event_seq(self) -> int:
         def job(conn: sqlite3.Connection) -> int:
-            sql = "INSERT INTO relay_events (origin, at, payload) VALUES (?,?,?) RETURNING seq"
-            return int(conn.execute(sql, (origin, at, encoded)).fetchone()[0])
+            sql = (
+                "INSERT INTO counters (name, value) VALUES ('relay_events', 1)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
+            )
+            return int(conn.execute(sql).fetchone()[0])
 
         return await self._call(job)
+
+    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
+        encoded = json.dumps(payloads)
+        sql = "INSERT INTO relay_events (seq, origin, at, payload) VALUES (?,?,?,?) ON CONFLICT (seq) DO NOTHING"
+        await self._call(lambda conn: conn.execute(sql, (seq, origin, to_epoch_ms(now), encoded)))
 
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         def job(conn: sqlite3.Connection) -> list[RelayedBatch]:
@@ -36,14 +41,10 @@ class SQLiteCluster(Area, Cluster):
         return await self._call(job, write=False)
 
     async def last_event_seq(self) -> int:
-        def job(conn: sqlite3.Connection) -> int:
-            return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM relay_events").fetchone()[0])
-
-        return await self._call(job, write=False)
+        return int(await self._one("SELECT value FROM counters WHERE name = 'relay_events'", (), lambda r: r[0]) or 0)
 
     async def prune_events(self, before: datetime) -> int:
-        # The newest event stays, so the sequence never goes back (SQLite reuses a freed maximum).
-        sql = "DELETE FROM relay_events WHERE at < ? AND seq < (SELECT MAX(seq) FROM relay_events)"
+        sql = "DELETE FROM relay_events WHERE at < ?"
         return await self._call(lambda conn: conn.execute(sql, (to_epoch_ms(before),)).rowcount)
 
     async def hold(self, key: str, holder: str, *, until: datetime) -> None:

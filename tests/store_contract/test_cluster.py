@@ -24,6 +24,17 @@ async def test_batches_of_events_are_read_in_order_after_a_sequence_number(store
     assert [b.seq for b in await store.cluster.events_after(start, limit=1)] == [start + 1]
 
 
+async def test_a_batch_written_again_under_its_number_is_kept_once(store: Store) -> None:
+    now = utcnow()
+    start = await store.cluster.last_event_seq()
+    seq = await store.cluster.reserve_event_seq()
+    assert seq == start + 1 == await store.cluster.last_event_seq()  # taken, not yet written
+    assert await store.cluster.events_after(start, limit=10) == []
+    await store.cluster.write_events(seq, "hub-a", [{"n": 1}], now=now)
+    await store.cluster.write_events(seq, "hub-a", [{"n": 1}], now=now)  # a retry after a lost answer
+    assert [(b.seq, b.payloads) for b in await store.cluster.events_after(start, limit=10)] == [(seq, [{"n": 1}])]
+
+
 async def test_concurrent_writers_get_distinct_numbers(store: Store) -> None:
     now = utcnow()
     start = await store.cluster.last_event_seq()
