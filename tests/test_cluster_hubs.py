@@ -177,3 +177,19 @@ async def test_an_inbox_open_on_one_hub_shows_agents_online_to_a_visitor_of_the_
             await eventually(lambda: hub(first).agents_online() > 0)  # what the first hub's widgets are told
             resp = await first.post("/channels/webchat/session", json={})
             assert (await resp.json())["agents_online"] is True
+
+
+async def test_a_visitors_message_shows_in_their_window_open_on_the_other_hub(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    async with two_hubs(tmp_path, mongo_db_uri, {"channels": WEBCHAT}) as (first, second):
+        me, here = await visitor_window(first)
+        there = await second.ws_connect(f"/channels/webchat/ws?token={me['token']}")  # another tab, another hub
+        await there.send_json({"type": "hello", "after": ""})
+        await frames_until(there, "hello")
+        await here.send_json({"type": "message", "client_id": "c1", "text": "两个窗口"})
+        ack = await frames_until(here, "ack")
+        echoed = await frames_until(there, "message")
+        assert echoed["message"]["id"] == ack["message"]["id"] and echoed["message"]["text"] == "两个窗口"
+        await here.close()
+        await there.close()

@@ -554,7 +554,21 @@ class WebChatAdapter(Adapter):
         )
         for other in self.sockets.get(address, set()) - {ws}:  # the same visitor's other tabs
             await _send(other, {"type": "message", "message": payload})
+        # and their tabs open through other hub processes (not waited for: the ack is sent)
+        _echoes.add(task := asyncio.create_task(self._echo_elsewhere(address, conversation.id, payload)))
+        task.add_done_callback(_echoes.discard)
         return conversation.id
+
+    async def _echo_elsewhere(self, address: str, conversation_id: str, payload: dict[str, Any]) -> None:
+        with contextlib.suppress(StoreUnavailable):  # a tab elsewhere resumes the thread when it reconnects
+            elsewhere = await self.hub.sockets_elsewhere(self._socket_key(address))
+            if elsewhere:
+                body = {
+                    "address": address,
+                    "conversation_id": conversation_id,
+                    "frame": {"type": "message", "message": payload},
+                }
+                await self.hub.hand_over(elsewhere, self._handover_kind, body, timeout=self.handover_seconds)
 
     async def _author_name(self, message: Message) -> str:
         """The name the visitor sees on an agent's reply: the agent's display name (never
@@ -935,6 +949,7 @@ def visitor_message_json(message: Message, author_name: str = "") -> dict[str, A
 
 
 _releasing: set[asyncio.Task[None]] = set()  # holds of closed windows being released, kept until done
+_echoes: set[asyncio.Task[None]] = set()  # a visitor's message on its way to their tabs on other hubs
 
 
 async def _give_back(taken: list[tuple[RateLimit, str]]) -> None:
