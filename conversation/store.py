@@ -25,6 +25,7 @@ from conversation.areas.audit import Audit
 from conversation.areas.calendars import Calendars
 from conversation.areas.callbacks import Callbacks
 from conversation.areas.calls import Calls
+from conversation.areas.cluster import Cluster
 from conversation.areas.contacts import Contacts
 from conversation.areas.coordination import Coordination
 from conversation.areas.deliveries import Deliveries
@@ -117,6 +118,7 @@ class Store(ABC):
     knowledge: Knowledge
     reports: Reports
     quality: Quality
+    cluster: Cluster
 
     @abstractmethod
     async def open(self) -> None:

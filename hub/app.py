@@ -52,6 +52,7 @@ from hub.platform import PlatformClient
 from hub.plugin_host import PluginHost
 from hub.privacy import SecretsGuard
 from hub.redact import install_log_redaction
+from hub.relay import Relay
 from hub.report_facts import ReportFacts
 from hub.report_mail import DailyReport, Sender
 from hub.reports import ReportService
@@ -93,6 +94,10 @@ class Hub(ChannelPort):
         )
         self.metrics = Metrics()
         self.bus = EventBus()
+        # Several processes on one store: live events cross between them (hub/relay.py).
+        self.relay = Relay(self.store, self.bus, self.instance_id) if self.store.cluster.shared else None
+        if self.relay is not None:
+            self.bus.forward = self.relay.forward
         self.adapters: dict[str, Adapter] = {
             channel.name: channel.adapter_class(channel.name, channel.settings) for channel in config.channels
         }
@@ -280,6 +285,10 @@ class Hub(ChannelPort):
         if self.config.reports.daily_to:
             self._background.append(self.supervisor.run("reports-daily", self.daily_report.step))
         self._background.append(self.supervisor.run("routing-sweep", self._routing_step))
+        if self.relay is not None:
+            self._background.append(self.supervisor.run("relay-out", self.relay.write_step))
+            self._background.append(self.supervisor.run("relay-in", self.relay.read_step))
+            self._background.append(self.supervisor.run("relay-prune", self.relay.prune_step))
         self._background.append(self.supervisor.run("routing-follow", lambda: follow(self.bus, self.services.routing)))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",
@@ -306,6 +315,7 @@ class Hub(ChannelPort):
         stages: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("channel retries", self.channels.stop),
             ("background loops", self._stop_background),
+            ("live events", self.relay.flush if self.relay is not None else _nothing),
             ("plugins", lambda: self.pipeline.drain(grace)),
             ("plugin events", lambda: self.plugin_host.settle(grace)),
             ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
@@ -374,6 +384,10 @@ class Hub(ChannelPort):
         except StoreUnavailable:
             pass  # the next round will do it
         await asyncio.sleep(RECOVERY_INTERVAL)
+
+
+async def _nothing() -> None:
+    pass
 
 
 def routing_settings(config: Config) -> dict[str, Any]:

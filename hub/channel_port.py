@@ -19,6 +19,8 @@ from hub.blobs import BlobStore, PendingUploads, StoredBlob
 from hub.events import Event, EventBus, Subscription
 from hub.i18n import SOURCE_LOCALE, match_locale
 from hub.privacy import SecretsGuard
+from hub.ratelimit import RateLimit, limiter_for
+from hub.relay import SOCKET_HOLD, Relay, Taker
 from hub.sdk import Adapter, IngestUnavailable
 from hub.status_links import StatusLinks
 from hub.thread_events import ThreadEvent
@@ -77,6 +79,7 @@ class ChannelPort:
     adapters: dict[str, Adapter]
     secrets: SecretsGuard  # [privacy]: an edit's secrets go the way a message's do
     status_links: StatusLinks | None  # None: [status_page] is off (or the hub not started)
+    relay: Relay | None  # None: the store is this process's alone (embedded SQLite)
 
     @property
     def reads(self) -> StoreReads:
@@ -136,8 +139,8 @@ class ChannelPort:
     def publish_typing(self, conversation_id: str, *, who: str = "customer") -> None:
         self.services.conversations.typing(conversation_id, who=who)
 
-    def subscribe(self, maxsize: int = 1000) -> Subscription:
-        return self.bus.subscribe(maxsize)
+    def subscribe(self, maxsize: int = 1000, *, remote: bool = False) -> Subscription:
+        return self.bus.subscribe(maxsize, remote=remote)
 
     async def set_contact_email(self, contact_id: str, email: str) -> None:
         await self.services.contacts.update(contact_id, {"email": email})
@@ -186,3 +189,27 @@ class ChannelPort:
 
     def channel_type(self, name: str) -> str:
         return self.services.routing.channel_types.get(name, name)
+
+    # -- several hub processes on one store (hub/relay.py) ----------------------------------
+    async def hold_socket(self, key: str) -> None:
+        if self.relay is not None:  # alone on the store, no other process needs to know
+            await self.store.cluster.hold(key, self.instance_id, until=utcnow() + SOCKET_HOLD)
+
+    async def release_socket(self, key: str) -> None:
+        if self.relay is not None:
+            await self.store.cluster.release(key, self.instance_id)
+
+    async def sockets_elsewhere(self, key: str) -> list[str]:
+        if self.relay is None:
+            return []
+        return [h for h in await self.store.cluster.holders(key, now=utcnow()) if h != self.instance_id]
+
+    async def hand_over(self, to: list[str], kind: str, body: dict[str, Any], *, timeout: float) -> bool:
+        return await self.relay.hand_over(to, kind, body, timeout=timeout) if self.relay is not None else False
+
+    def take_handovers(self, kind: str, taker: Taker) -> None:
+        if self.relay is not None:
+            self.relay.takers[kind] = taker
+
+    def rate_limit(self, name: str, limit: int, window: float) -> RateLimit:
+        return limiter_for(self.store, name, limit, window)

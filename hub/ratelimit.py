@@ -1,10 +1,21 @@
-"""Sliding-window counters, kept in this process (one hub's view of its own traffic)."""
+"""Rate limits: sliding-window counters in this process, or shared through the store.
+
+`SlidingWindow` is one process's view of its own traffic (per socket, or for a store no
+other process uses); `limiter_for` gives the limit a hub applies to people: counted in
+the store's atomic counters when several hub processes share it, so a limit reached
+through one holds on all of them.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from conversation.store import Store
 
 
 class SlidingWindow:
@@ -69,3 +80,103 @@ class SlidingWindow:
 
     def reset(self, key: str) -> None:
         self._events.pop(key, None)
+
+
+class RateLimit(Protocol):
+    """A limit of `limit` events per key in a sliding `window` of seconds, asked with awaits
+    (it may be counted in the store, for every hub process together)."""
+
+    async def take(self, key: str) -> float | None:
+        """Count one event if allowed; otherwise how many seconds to wait."""
+        ...
+
+    async def give_back(self, key: str) -> None:
+        """Uncount one event of the key (counted in advance; it did not happen or costs nothing)."""
+        ...
+
+    async def reset(self, key: str) -> None: ...
+
+    def sweep(self) -> int:
+        """Forget idle keys held in this process; how many went."""
+        ...
+
+
+class LocalLimit:
+    """The in-process fast path: for a store that no other process shares (embedded SQLite)."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.counts = SlidingWindow(limit, window, clock)
+
+    async def take(self, key: str) -> float | None:
+        return self.counts.take(key)
+
+    async def give_back(self, key: str) -> None:
+        self.counts.give_back(key)
+
+    async def reset(self, key: str) -> None:
+        self.counts.reset(key)
+
+    def sweep(self) -> int:
+        return self.counts.sweep()
+
+
+class SharedLimit:
+    """Counted in the store's atomic counters, so a limit reached through one hub process
+    holds on the others. The window slides by estimate (as most shared limiters do): the
+    current fixed window's count plus the previous one's, weighted by how much of it the
+    sliding window still covers. Counts are taken before anything else happens, so parallel
+    requests through different processes cannot all pass."""
+
+    def __init__(
+        self, store: Store, name: str, limit: int, window: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store, self.name, self.limit, self.window, self.clock = store, name, limit, window, clock
+
+    def _key(self, key: str, index: int) -> str:
+        return f"{self.name}\x1f{key}\x1f{index}"
+
+    def _expiry(self, index: int) -> datetime:
+        return datetime.fromtimestamp((index + 2) * self.window, UTC)  # still read as the previous window
+
+    async def take(self, key: str) -> float | None:
+        now = self.clock()
+        index = int(now // self.window)
+        into = now / self.window - index  # how far into the current window, 0..1
+        current = await self.store.cluster.add_to_counter(self._key(key, index), 1, expires_at=self._expiry(index))
+        previous = await self.store.cluster.counter(self._key(key, index - 1))
+        if previous * (1 - into) + current <= self.limit:
+            return None
+        await self.store.cluster.add_to_counter(self._key(key, index), -1, expires_at=self._expiry(index))
+        return sliding_wait(previous, current - 1, self.limit, into) * self.window
+
+    async def give_back(self, key: str) -> None:
+        index = int(self.clock() // self.window)
+        counter = self._key(key, index)
+        if await self.store.cluster.add_to_counter(counter, -1, expires_at=self._expiry(index)) < 0:
+            await self.store.cluster.add_to_counter(counter, 1, expires_at=self._expiry(index))  # nothing to give
+
+    async def reset(self, key: str) -> None:
+        index = int(self.clock() // self.window)
+        for i in (index - 1, index):
+            total = await self.store.cluster.counter(self._key(key, i))
+            if total:
+                await self.store.cluster.add_to_counter(self._key(key, i), -total, expires_at=self._expiry(i))
+
+    def sweep(self) -> int:
+        return 0  # expired counters are pruned in the store (hub/relay.py)
+
+
+def sliding_wait(previous: int, current: int, limit: int, into: float) -> float:
+    """Windows (fractions of one) until one more event fits under `limit`, given the
+    previous and current windows' counts and how far into the current one it is."""
+    if current + 1 <= limit:  # the previous window's weight must fall far enough
+        needed = 1 - (limit - current - 1) / previous if previous else 0.0
+        return max(needed - into, 0.0) or 1 / 1000
+    # not before the next window, where this one's count is the previous one's
+    needed = max(0.0, 1 - (limit - 1) / current) if current else 0.0
+    return (1 - into) + needed
+
+
+def limiter_for(store: Store, name: str, limit: int, window: float) -> RateLimit:
+    """Counted in the store when several hub processes share it; in this process otherwise."""
+    return SharedLimit(store, name, limit, window) if store.cluster.shared else LocalLimit(limit, window)

@@ -61,7 +61,8 @@ from hub.platform import (
     PlatformUnavailable,
     PlatformUser,
 )
-from hub.ratelimit import SlidingWindow
+from hub.ratelimit import LocalLimit, RateLimit, SlidingWindow
+from hub.relay import SOCKET_RENEW_SECONDS
 from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting, setting_value
 from hub.signing import (
     SIGNATURE,
@@ -110,6 +111,9 @@ __all__ = [
     "SlidingWindow",
     "StoredBlob",
     "stream_blob",
+    "LocalLimit",
+    "RateLimit",
+    "SOCKET_RENEW_SECONDS",
     "StoreUnavailable",
     "Subscription",
     "accept_language",
@@ -299,8 +303,10 @@ class HubPort(Protocol):
 
     def publish_typing(self, conversation_id: str, *, who: str = "customer") -> None: ...
 
-    def subscribe(self, maxsize: int = 1000) -> Subscription:
-        """Live events (new messages, changes, typing) for a channel that shows them to customers."""
+    def subscribe(self, maxsize: int = 1000, *, remote: bool = False) -> Subscription:
+        """Live events (new messages, changes, typing) for a channel that shows them to customers;
+        `remote`: also those other hub processes on the same store published (for sockets only:
+        work an event starts is done by the process that published it)."""
         ...
 
     async def set_contact_email(self, contact_id: str, email: str) -> None:
@@ -332,6 +338,31 @@ class HubPort(Protocol):
 
     def pending_uploads(self, channel: str, ttl: float) -> PendingUploads:
         """The channel's uploads not yet sent in a message (see hub.blobs.PendingUploads)."""
+        ...
+
+    # -- several hub processes on one store ------------------------------------------------
+    async def hold_socket(self, key: str) -> None:
+        """Record that this process holds a connection for `key` (renew it every
+        SOCKET_RENEW_SECONDS; it lapses when the process stops renewing)."""
+        ...
+
+    async def release_socket(self, key: str) -> None: ...
+
+    async def sockets_elsewhere(self, key: str) -> list[str]:
+        """The other hub processes holding a connection for `key` ([] with one process)."""
+        ...
+
+    async def hand_over(self, to: list[str], kind: str, body: dict[str, Any], *, timeout: float) -> bool:
+        """Ask those processes to deliver `body` (their `take_handovers` taker of `kind`); True
+        once one confirms, False if none does in time."""
+        ...
+
+    def take_handovers(self, kind: str, taker: Callable[[dict[str, Any]], Awaitable[bool]]) -> None:
+        """What delivers another process's hand-overs of `kind` here (True: delivered)."""
+        ...
+
+    def rate_limit(self, name: str, limit: int, window: float) -> RateLimit:
+        """`limit` events per key in `window` seconds, counted for every hub process on the store."""
         ...
 
     def channel_adapter(self, name: str) -> Adapter | None:

@@ -293,7 +293,7 @@ class HeldBack:
     def __init__(self, allowed: int, waits: list[float]) -> None:
         self.allowed, self.waits = allowed, list(waits)
 
-    def take(self, key: str) -> float | None:
+    async def take(self, key: str) -> float | None:
         if self.allowed:
             self.allowed -= 1
             return None

@@ -50,6 +50,7 @@ from hub.sdk import (
     BINARY,
     LANG_PARAM,
     MIN_GENERATED_SECRET,
+    SOCKET_RENEW_SECONDS,
     Adapter,
     ConfigError,
     HubPort,
@@ -58,13 +59,16 @@ from hub.sdk import (
     InvalidInbound,
     InvalidJson,
     InvalidText,
+    LocalLimit,
     Outbound,
     PendingUploads,
     PermanentDeliveryError,
+    RateLimit,
     RetryableDeliveryError,
     Sender,
     Sent,
     SlidingWindow,
+    StoreUnavailable,
     Subscription,
     best_locale,
     client_address,
@@ -95,6 +99,7 @@ SWEEP_EVERY_SECONDS = 300  # expired uploads are deleted this often
 CLIENT_FRAMES = ("hello", "message", "choice", "typing", "ping")
 INVALID_TEXT = "invalid text: the frame contains a lone UTF-16 surrogate, which cannot be kept; nothing was stored"
 MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
+HANDOVER_SECONDS = 3.0  # how long a reply waits for the hub process holding the visitor's window
 
 
 class Refusal(Exception):
@@ -170,30 +175,33 @@ class WebChatAdapter(Adapter):
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
         self.tokens = URLSafeTimedSerializer(settings.secret, salt="helpline-webchat-visitor")
-        self.per_visitor = SlidingWindow(settings.messages_per_minute, 60)
-        self.per_address = SlidingWindow(settings.messages_per_minute_per_ip, 60)
-        self.new_visitors = SlidingWindow(settings.new_visitors_per_hour_per_ip, 3600)
-        self.uploads_per_visitor = SlidingWindow(settings.uploads_per_hour, 3600)
-        self.uploads_per_address = SlidingWindow(settings.uploads_per_hour_per_ip, 3600)
-        self.email_per_visitor = SlidingWindow(settings.email_requests_per_hour, 3600)
-        self.email_per_address = SlidingWindow(settings.email_requests_per_hour * 4, 3600)
-        self.email_per_recipient = SlidingWindow(settings.email_requests_per_hour, 24 * 3600)
-        self.code_attempts = SlidingWindow(10, 3600)  # per visitor, on top of the per-code limit
+        # What visitors and addresses may do: counted for every hub process on the store (a
+        # load balancer spreads one visitor's requests), in this process until start().
+        self.shared_limits: dict[str, tuple[int, float]] = {
+            "per_visitor": (settings.messages_per_minute, 60),
+            "per_address": (settings.messages_per_minute_per_ip, 60),
+            "new_visitors": (settings.new_visitors_per_hour_per_ip, 3600),
+            "uploads_per_visitor": (settings.uploads_per_hour, 3600),
+            "uploads_per_address": (settings.uploads_per_hour_per_ip, 3600),
+            "email_per_visitor": (settings.email_requests_per_hour, 3600),
+            "email_per_address": (settings.email_requests_per_hour * 4, 3600),
+            "email_per_recipient": (settings.email_requests_per_hour, 24 * 3600),
+            "code_attempts": (10, 3600),  # per visitor, on top of the per-code limit
+        }
+        self.per_visitor: RateLimit
+        self.per_address: RateLimit
+        self.new_visitors: RateLimit
+        self.uploads_per_visitor: RateLimit
+        self.uploads_per_address: RateLimit
+        self.email_per_visitor: RateLimit
+        self.email_per_address: RateLimit
+        self.email_per_recipient: RateLimit
+        self.code_attempts: RateLimit
+        for attribute, (limit, window) in self.shared_limits.items():
+            setattr(self, attribute, LocalLimit(limit, window))
+        # per socket and per conversation: this process's own
         self.hellos = SlidingWindow(HELLOS_PER_10_SECONDS, 10)  # per socket
         self.typing = SlidingWindow(1, TYPING_EVERY_SECONDS)  # per conversation: coalesced
-        self.limiters = (
-            self.per_visitor,
-            self.per_address,
-            self.new_visitors,
-            self.uploads_per_visitor,
-            self.uploads_per_address,
-            self.email_per_visitor,
-            self.email_per_address,
-            self.email_per_recipient,
-            self.code_attempts,
-            self.hellos,
-            self.typing,
-        )
         self.sockets_per_ip: Counter[str] = Counter()
         self.uploads: PendingUploads | None = None
         self.sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)  # visitor -> open sockets
@@ -202,6 +210,8 @@ class WebChatAdapter(Adapter):
         self._hub: HubPort | None = None
         self._router: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._holder: asyncio.Task[None] | None = None
+        self.handover_seconds = HANDOVER_SECONDS
         self._subscription: Subscription | None = None
 
     @property
@@ -229,13 +239,16 @@ class WebChatAdapter(Adapter):
         self.uploads = hub.pending_uploads(self.name, self.settings.upload_expiry_minutes * 60)
         # One subscription for all visitors, routed by conversation (not one per socket);
         # supervised, so an event that cannot be routed (the store is down) skips only itself.
-        subscription = hub.subscribe(maxsize=10_000)
+        subscription = hub.subscribe(maxsize=10_000, remote=True)  # other hub processes' changes too
         self._subscription = subscription
         self._router = hub.supervisor.run(f"{self.name}-events", lambda: self._route_next(hub, subscription))
         self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"helpline-{self.name}-sweep")
+        self._holder = hub.supervisor.run(f"{self.name}-sockets", self._renew_holds)
+        hub.take_handovers(self._handover_kind, self._take_handover)
+        self._share_limits(hub)
 
     async def stop(self) -> None:
-        for task in (self._router, self._sweeper):
+        for task in (self._router, self._sweeper, self._holder):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -243,9 +256,13 @@ class WebChatAdapter(Adapter):
         if self._subscription is not None:
             self._subscription.close()
 
+    def _share_limits(self, hub: HubPort) -> None:
+        for attribute, (limit, window) in self.shared_limits.items():
+            setattr(self, attribute, hub.rate_limit(f"webchat:{self.name}:{attribute}", limit, window))
+
     async def sweep(self) -> int:
         """Forget idle rate-limit keys and delete expired uploads; how many uploads went."""
-        for limiter in self.limiters:
+        for limiter in (*(getattr(self, a) for a in self.shared_limits), self.hellos, self.typing):
             limiter.sweep()
         return await self.uploads.sweep() if self.uploads else 0
 
@@ -292,9 +309,9 @@ class WebChatAdapter(Adapter):
             raise Refusal(403, "origin_not_allowed", "this site may not embed the widget")
         return table
 
-    def _new_visitor(self, request: web.Request) -> str:
+    async def _new_visitor(self, request: web.Request) -> str:
         """A fresh anonymous visitor id, within the address's allowance."""
-        wait = self.new_visitors.take(client_address(request))
+        wait = await self.new_visitors.take(client_address(request))
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many new chats from this address", retry_after=wait)
         return "v_" + secrets.token_urlsafe(16)
@@ -330,9 +347,9 @@ class WebChatAdapter(Adapter):
                 raise web.HTTPUnauthorized(text="the token belongs to another site")
             # A signed-in user is resumed only when the page presents them again (id and
             # hash): a token left in a shared browser after sign-out starts a new chat.
-            address = self._new_visitor(request) if known.address.startswith("user:") else known.address
+            address = await self._new_visitor(request) if known.address.startswith("user:") else known.address
         else:
-            address = self._new_visitor(request)
+            address = await self._new_visitor(request)
         token = self.tokens.dumps(
             {"v": address, "s": site, "n": name, "e": email if verified else "", "at": time.time()}
         )
@@ -400,6 +417,8 @@ class WebChatAdapter(Adapter):
             return ws
         self.sockets[address].add(ws)
         self.sockets_per_ip[ip] += 1
+        if len(self.sockets[address]) == 1:  # other hub processes hand this visitor's replies here
+            await self._hold(address)
         socket_key = f"{id(ws)}"
         conversation_id = ""
         try:
@@ -449,6 +468,9 @@ class WebChatAdapter(Adapter):
             if not self.sockets[address]:
                 del self.sockets[address]
                 self._unwatch(address)
+                # in a task: aiohttp may cancel this handler when the peer goes
+                _releasing.add(task := asyncio.create_task(self._release(address)))
+                task.add_done_callback(_releasing.discard)
         return ws
 
     async def _hello(self, ws: web.WebSocketResponse, address: str, after: str) -> str:
@@ -485,7 +507,7 @@ class WebChatAdapter(Adapter):
             await ws.send_json({"type": "error", "code": "too_long", "client_id": client_id, "message": said})
             return None
         for limiter, key in ((self.per_visitor, address), (self.per_address, client_address(request))):
-            wait = limiter.take(key)
+            wait = await limiter.take(key)
             if wait is not None:
                 await ws.send_json(
                     _error_frame(
@@ -545,7 +567,21 @@ class WebChatAdapter(Adapter):
         )
         for other in self.sockets.get(address, set()) - {ws}:  # the same visitor's other tabs
             await _send(other, {"type": "message", "message": payload})
+        # and their tabs open through other hub processes (not waited for: the ack is sent)
+        _echoes.add(task := asyncio.create_task(self._echo_elsewhere(address, conversation.id, payload)))
+        task.add_done_callback(_echoes.discard)
         return conversation.id
+
+    async def _echo_elsewhere(self, address: str, conversation_id: str, payload: dict[str, Any]) -> None:
+        with contextlib.suppress(StoreUnavailable):  # a tab elsewhere resumes the thread when it reconnects
+            elsewhere = await self.hub.sockets_elsewhere(self._socket_key(address))
+            if elsewhere:
+                body = {
+                    "address": address,
+                    "conversation_id": conversation_id,
+                    "frame": {"type": "message", "message": payload},
+                }
+                await self.hub.hand_over(elsewhere, self._handover_kind, body, timeout=self.handover_seconds)
 
     async def _author_name(self, message: Message) -> str:
         """The name the visitor sees on an agent's reply: the agent's display name (never
@@ -595,7 +631,7 @@ class WebChatAdapter(Adapter):
             (self.uploads_per_visitor, visitor.address),
             (self.uploads_per_address, client_address(request)),
         ):
-            wait = limiter.take(key or "?")
+            wait = await limiter.take(key or "?")
             if wait is not None:
                 raise Refusal(429, "rate_limited", "too many uploads; try again later", retry_after=wait)
         limit = self.settings.max_attachment_bytes
@@ -647,15 +683,15 @@ class WebChatAdapter(Adapter):
             return _error(409, "email_unavailable", "answers by email are not offered here")
         # Only a mail that was sent counts: every count taken here is given back when one
         # limit refuses or the mail cannot be sent.
-        taken: list[tuple[SlidingWindow, str]] = []
+        taken: list[tuple[RateLimit, str]] = []
         for limiter, key in (
             (self.email_per_visitor, visitor.address),
             (self.email_per_address, client_address(request)),
             (self.email_per_recipient, email),
         ):
-            wait = limiter.take(key)
+            wait = await limiter.take(key)
             if wait is not None:
-                _give_back(taken)
+                await _give_back(taken)
                 raise Refusal(429, "rate_limited", "too many addresses; try again later", retry_after=wait)
             taken.append((limiter, key))
         claim, code = new_claim(email, now)
@@ -676,7 +712,7 @@ class WebChatAdapter(Adapter):
         except (RetryableDeliveryError, PermanentDeliveryError) as exc:
             self.log.warning("the confirmation code for a visitor's address was not sent: %s", exc)
             await self.hub.set_state(self._email_key(visitor.address), None)
-            _give_back(taken)
+            await _give_back(taken)
             return _error(503, "unavailable", "we could not send the confirmation mail; try again later")
         return web.json_response({"ok": True, "status": "confirmation_sent"})
 
@@ -684,7 +720,7 @@ class WebChatAdapter(Adapter):
         body = await _json_object(request)
         visitor = await self.visitor_of(str(body.get("token", "")))
         self._site(visitor.site, request)
-        wait = self.code_attempts.take(visitor.address)
+        wait = await self.code_attempts.take(visitor.address)
         if wait is not None:
             raise Refusal(429, "rate_limited", "too many attempts; try again later", retry_after=wait)
         key = self._email_key(visitor.address)
@@ -760,10 +796,22 @@ class WebChatAdapter(Adapter):
             self._watch(out.address, out.conversation.id)
         for ws in connected:
             await _send(ws, payload)
+        # A window open through another hub process: that one pushes it, and says so. Not
+        # marked sent before it did: no answer (that process died) is retried, and once its
+        # hold lapses the visitor counts as away (and resumes the thread when back).
+        elsewhere = await self.hub.sockets_elsewhere(self._socket_key(out.address))
+        if elsewhere:
+            body = {"address": out.address, "conversation_id": out.conversation.id, "frame": payload}
+            taken = await self.hub.hand_over(elsewhere, self._handover_kind, body, timeout=self.handover_seconds)
+            if not taken and not connected:
+                raise RetryableDeliveryError(
+                    "the visitor's chat is open through another hub process, which did not confirm the reply"
+                )
         # Only to an address its owner confirmed (or the site vouched for): a visitor may
         # type anyone's address, and neither replies nor bot messages go to a stranger.
         if (
             not connected
+            and not elsewhere
             and out.contact.email
             and self.settings.email_channel
             and await self._confirmed_email(out.address) == out.contact.email.lower()
@@ -779,6 +827,41 @@ class WebChatAdapter(Adapter):
         # Queued like any reply: the inboxes show it and the outbox sends it at once;
         # a retried delivery finds the copy made already.
         await self.hub.queue_copy(out.message, copy_id=copy_id, channel=self.settings.email_channel)
+
+    # -- several hub processes: which one holds the visitor's window ------------------------------
+    @property
+    def _handover_kind(self) -> str:
+        return f"webchat:{self.name}"
+
+    def _socket_key(self, address: str) -> str:
+        return f"webchat:{self.name}:{address}"
+
+    async def _hold(self, address: str) -> None:
+        try:
+            await self.hub.hold_socket(self._socket_key(address))
+        except StoreUnavailable:
+            self.log.warning("could not record where a visitor's window is open; renewed shortly")
+
+    async def _release(self, address: str) -> None:
+        if address not in self.sockets:  # not reopened meanwhile
+            with contextlib.suppress(StoreUnavailable):  # else the hold lapses by itself
+                await self.hub.release_socket(self._socket_key(address))
+
+    async def _renew_holds(self) -> None:
+        await asyncio.sleep(SOCKET_RENEW_SECONDS)
+        for address in list(self.sockets):
+            await self._hold(address)
+
+    async def _take_handover(self, body: dict[str, Any]) -> bool:
+        """Another hub process's reply for a visitor whose window is open here: True once pushed."""
+        address = str(body.get("address", ""))
+        sockets = [ws for ws in self.sockets.get(address, ()) if not ws.closed]
+        if not sockets:
+            return False
+        self._watch(address, str(body.get("conversation_id", "")))
+        for ws in sockets:
+            await _send(ws, body.get("frame") or {})
+        return True
 
     def _watch(self, address: str, conversation_id: str) -> None:
         """The visitor's widget shows this ticket now: the one it showed before stops updating it."""
@@ -878,10 +961,14 @@ def visitor_message_json(message: Message, author_name: str = "") -> dict[str, A
     }
 
 
-def _give_back(taken: list[tuple[SlidingWindow, str]]) -> None:
+_releasing: set[asyncio.Task[None]] = set()  # holds of closed windows being released, kept until done
+_echoes: set[asyncio.Task[None]] = set()  # a visitor's message on its way to their tabs on other hubs
+
+
+async def _give_back(taken: list[tuple[RateLimit, str]]) -> None:
     """Uncount what was counted for an action that did not happen."""
     for limiter, key in taken:
-        limiter.give_back(key)
+        await limiter.give_back(key)
 
 
 async def _send(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from conversation.mongo.audit import MongoAudit
 from conversation.mongo.calendars import MongoCalendars
 from conversation.mongo.callbacks import MongoCallbacks
 from conversation.mongo.calls import MongoCalls
+from conversation.mongo.cluster import MongoCluster, create_cluster_indexes
 from conversation.mongo.contacts import MongoContacts
 from conversation.mongo.coordination import MongoCoordination
 from conversation.mongo.db import (
@@ -60,6 +61,7 @@ class MongoStore(MongoStoreBase, Store):
         self.knowledge = MongoKnowledge(self._conn)
         self.reports = MongoReports(self._conn)
         self.quality = MongoQuality(self._conn)
+        self.cluster = MongoCluster(self._conn)
 
     @property
     def search_seconds(self) -> float:
@@ -115,6 +117,7 @@ class MongoStore(MongoStoreBase, Store):
         await self._conn.db.agents.create_index([("email_key", ASCENDING)], unique=True, name="email")
         await create_record_indexes(self._conn.db)
         await create_timer_indexes(self._conn.db)
+        await create_cluster_indexes(self._conn.db)
         await self._conn.db.callbacks.create_index(
             [("status", ASCENDING), ("due_at", ASCENDING)], name="due"
         )  # open tasks soonest due first: the inbox's list and the due check

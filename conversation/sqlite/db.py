@@ -231,6 +231,12 @@ CREATE INDEX IF NOT EXISTS qa_reviews_reviewer ON qa_reviews (reviewer_id, creat
 CREATE INDEX IF NOT EXISTS qa_reviews_created ON qa_reviews (created_at);
 -- the weekly QA sample: tickets resolved in a week that someone worked
 CREATE INDEX IF NOT EXISTS conversations_resolved ON conversations (resolved_at) WHERE assignee_id != '';
+-- Cluster: live events in order, who holds which socket, shared counters (conversation/areas/cluster.py).
+CREATE TABLE IF NOT EXISTS relay_events (
+    seq INTEGER PRIMARY KEY, origin TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS socket_holds (
+    key TEXT NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (key, holder));
+CREATE TABLE IF NOT EXISTS shared_counters (key TEXT PRIMARY KEY, total INTEGER NOT NULL, expires_at INTEGER NOT NULL);
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.

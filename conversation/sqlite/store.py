@@ -16,6 +16,7 @@ from conversation.sqlite.audit import SQLiteAudit
 from conversation.sqlite.calendars import SQLiteCalendars
 from conversation.sqlite.callbacks import SQLiteCallbacks
 from conversation.sqlite.calls import SQLiteCalls
+from conversation.sqlite.cluster import SQLiteCluster
 from conversation.sqlite.contacts import SQLiteContacts
 from conversation.sqlite.coordination import SQLiteCoordination
 from conversation.sqlite.db import (
@@ -76,6 +77,7 @@ class SQLiteStore(Store):
         self.knowledge = SQLiteKnowledge(self._db)
         self.reports = SQLiteReports(self._db)
         self.quality = SQLiteQuality(self._db)
+        self.cluster = SQLiteCluster(self._db)
 
     @property
     def search_seconds(self) -> float:

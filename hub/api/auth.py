@@ -31,7 +31,7 @@ from hub.access import VIEWER, Viewer, viewer_for
 from hub.agents import hash_password_off_loop, verify_password_off_loop
 from hub.api.framework import PUBLIC, ApiError
 from hub.clientaddr import client_address
-from hub.ratelimit import SlidingWindow
+from hub.ratelimit import limiter_for
 from hub.services.accounts import hash_secret, new_secret
 
 SESSION: web.RequestKey[Session] = web.RequestKey("session")
@@ -55,8 +55,9 @@ class Authenticator:
         self.secure_cookies = secure_cookies
         self.public_netloc = urlsplit(public_url).netloc
         self.clock = clock
-        self.by_address = SlidingWindow(limit=20, window=900)
-        self.by_account = SlidingWindow(limit=5, window=900)  # key: email and address together
+        # counted for every hub process on the store: guesses spread over processes add up
+        self.by_address = limiter_for(store, "signin:address", 20, 900)
+        self.by_account = limiter_for(store, "signin:account", 5, 900)  # key: email and address together
         self._dummy_hash = ""  # verified against when the email is unknown, so both answers take as long
         self._changed = asyncio.Event()
 
@@ -159,22 +160,25 @@ class Authenticator:
         self.check_login_request(request)
         address = client_address(request)
         account = f"{email.strip().lower()}\n{address}"
-        wait = max(self.by_address.retry_after(address) or 0, self.by_account.retry_after(account) or 0)
-        if wait:
+        # Counted before checking (an atomic count in the store when it is shared), so
+        # parallel guesses, through this process or another, see each other.
+        wait = await self.by_address.take(address)
+        if wait is None:
+            wait = await self.by_account.take(account)
+            if wait is not None:
+                await self.by_address.give_back(address)  # refused: this attempt is not counted
+        if wait is not None:
             raise ApiError(
                 429, "rate_limited", "too many failed sign-ins; try again later", {"Retry-After": str(int(wait) + 1)}
             )
-        # Counted before checking (no await in between), so parallel guesses see each other.
-        self.by_address.hit(address)
-        self.by_account.hit(account)
         agent = await self.store.accounts.get_agent_by_email(email.strip().lower())
         if not self._dummy_hash:
             self._dummy_hash = await hash_password_off_loop(secrets.token_hex(16))
         ok = await verify_password_off_loop(agent.password_hash if agent else self._dummy_hash, password)
         if agent is None or not ok or not agent.active:
             raise ApiError(401, "bad_credentials", "wrong email or password")
-        self.by_account.reset(account)
-        self.by_address.give_back(address)  # a right password costs the address nothing
+        await self.by_account.reset(account)
+        await self.by_address.give_back(address)  # a right password costs the address nothing
         token = new_secret()
         now = self.clock()
         session = Session(hash_secret(token), agent.id, new_secret(), created_at=now, expires_at=now + SESSION_TTL)

@@ -20,6 +20,7 @@ from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
 from hub.app_keys import AUTH
 from hub.events import Event
+from hub.relay import RESYNC
 
 if TYPE_CHECKING:
     from hub.app import Hub
@@ -103,7 +104,7 @@ async def live(call: Call) -> web.StreamResponse:
     hub = hub_of(call)
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS)
     await ws.prepare(request)
-    subscription = hub.bus.subscribe()
+    subscription = hub.bus.subscribe(remote=True)  # other hub processes' events too (hub/relay.py)
     hub.presence.join(call.me.id)
     hub.live_sockets.add(ws)
 
@@ -113,9 +114,11 @@ async def live(call: Call) -> web.StreamResponse:
 
     async def forward() -> None:
         async for event in subscription:
-            if subscription.overflowed:
-                await ws.send_json({"type": "resync"})  # too far behind: reload what is shown
+            if subscription.overflowed or event.type == RESYNC:
+                await ws.send_json({"type": "resync"})  # too far behind, or events lost: reload what is shown
                 subscription.overflowed = False
+                if event.type == RESYNC:
+                    continue
             if event.type in RESCOPING:  # who sees what may have changed: ask again before filtering
                 with contextlib.suppress(StoreUnavailable):
                     seen_as["viewer"] = await auth.current_viewer(request)
