@@ -211,6 +211,9 @@ CREATE INDEX IF NOT EXISTS qa_reviews_reviewer ON qa_reviews (reviewer_id, creat
 CREATE INDEX IF NOT EXISTS qa_reviews_created ON qa_reviews (created_at);
 -- the weekly QA sample: tickets resolved in a week that someone worked
 CREATE INDEX IF NOT EXISTS conversations_resolved ON conversations (resolved_at) WHERE assignee_id != '';
+-- the outbox claims a reply only when no earlier queued one of its ticket and channel holds it back
+CREATE INDEX IF NOT EXISTS messages_queued_order ON messages (conversation_id, channel, seq)
+    WHERE d_status = 'queued';
 """
 
 # Migrations from version N to N+1, each a script run in one transaction.
