@@ -12,11 +12,14 @@ channels, are independent and still go out in parallel.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
+
+# Times as datetimes (MongoDB) or as the epoch milliseconds SQLite stores, all of one kind:
+# SQLite calls the rule on its columns as they are, for every earlier queued reply it looks at.
+Moment = TypeVar("Moment", datetime, int)
 
 
-def holds_back_later(
-    attempts: int, next_attempt_at: datetime | None, lease_until: datetime | None, now: datetime
-) -> bool:
+def holds_back_later(attempts: int, next_attempt_at: Moment | None, lease_until: Moment | None, now: Moment) -> bool:
     """Whether a queued delivery keeps the later deliveries of its conversation and channel waiting.
 
     It does while it has not been attempted yet (it goes first), while it is in flight (a

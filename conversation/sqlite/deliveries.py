@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from conversation.areas.deliveries import Deliveries
 from conversation.codec import (
-    from_epoch_ms,
     to_epoch_ms,
 )
 from conversation.delivery_order import holds_back_later
@@ -29,7 +28,7 @@ from conversation.store import (
 class SQLiteDeliveries(Area, Deliveries):
     async def claim_deliveries(self, owner: str, *, now: datetime, lease: timedelta, limit: int) -> list[Message]:
         def job(conn: sqlite3.Connection) -> list[Message]:
-            conn.create_function("holds_back_later", 4, _holds_back_later, deterministic=True)
+            conn.create_function("holds_back_later", 4, holds_back_later, deterministic=True)
             claimed: list[Message] = []
             # A quarantined row no longer holds back the replies after it: claim again for them.
             while len(claimed) < limit:
@@ -130,13 +129,6 @@ class SQLiteDeliveries(Area, Deliveries):
             return _message(row) if row else None
 
         return await self._call(job)
-
-
-def _holds_back_later(attempts: int | None, next_attempt_ms: int | None, lease_ms: int | None, now_ms: int) -> bool:
-    """conversation.delivery_order's rule, called by SQLite on stored (epoch ms) values."""
-    now = from_epoch_ms(now_ms)
-    assert now is not None
-    return holds_back_later(attempts or 0, from_epoch_ms(next_attempt_ms), from_epoch_ms(lease_ms), now)
 
 
 def _claim(conn: sqlite3.Connection, owner: str, now: datetime, lease: timedelta, limit: int) -> list[sqlite3.Row]:
