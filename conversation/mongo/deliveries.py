@@ -57,8 +57,10 @@ class MongoDeliveries(Area, Deliveries):
         first_holding: dict[tuple[str, str], str] = {}
         claimed: list[Message] = []
         quarantined = 0
+        # In the outbox index's order; whichever of one ticket's replies comes first, the earlier
+        # queued one is found by _first_holding_back.
         candidates = self._messages.find(due, {"conversation_id": 1, "channel": 1}).sort(
-            [("delivery.next_attempt_at", ASCENDING), ("_id", ASCENDING)]
+            "delivery.next_attempt_at", ASCENDING
         )
         async for candidate in candidates:
             pair = (candidate.get("conversation_id", ""), candidate.get("channel", ""))
