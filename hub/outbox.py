@@ -5,7 +5,9 @@ database exactly one sends each message), calls the channel adapter's `send`, an
 records the outcome: sent; retry later with exponential backoff that honours the
 channel's retry-after; or failed, with the error kept on the message, once the
 attempts run out or the channel says never. Pending deliveries survive a restart
-because they are rows, not tasks.
+because they are rows, not tasks. Replies of one ticket on one channel are sent one after
+another in the order written (the store's claim holds a reply back behind an earlier one,
+conversation/delivery_order.py); those of different tickets go at once, up to `concurrency`.
 
 Other durable queues (outbound webhooks) plug in as an `OutboxQueue`: the same worker
 claims from them with the slots left, under the same leases, wake-ups and shutdown.

@@ -9,6 +9,11 @@ with backoff, or failed when the attempts run out. Deliveries are rows, so they 
 restarts; the schedule ([webhooks]) is long enough that a receiver down for hours loses
 nothing.
 
+Unlike replies to a customer (conversation/delivery_order.py), deliveries are not held in
+order: a receiver down for an hour would otherwise get that hour one event at a time, and
+a retried event arrives after newer ones anyway. Each event carries its `created_at` and an
+id that sorts by creation time, which receivers order by (the README says so).
+
 Destinations are checked twice: the URL when it is saved and before each attempt (its host a
 valid name, or an address in any numeric form), and every
 address a host name resolves to, at connection time (so a name that later points at a

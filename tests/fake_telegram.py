@@ -1,11 +1,14 @@
 """A fake Telegram Bot API on loopback, answering as the documented API does.
 
 The real `telegram.Bot` talks to it (base_url/base_file_url). Every call is recorded;
-`fail_next` scripts error answers (429 with retry_after, 403 blocked, 502).
+`fail_next` scripts error answers (429 with retry_after, 403 blocked, 502); `slow_next`
+delays the next answers of a method, and `shown` lists the messages in the order the chat
+showed them (answered), which is what a customer reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -33,6 +36,8 @@ class FakeTelegram:
     fail_next: dict[str, list[tuple[int, dict[str, Any]]]] = field(default_factory=dict)
     confirmed_offset: int = 0
     next_message_id: int = 100
+    slow_next: dict[str, list[float]] = field(default_factory=dict)  # seconds before answering
+    shown: list[dict[str, Any]] = field(default_factory=list)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=50 * 1024 * 1024)
@@ -57,7 +62,12 @@ class FakeTelegram:
         handler = getattr(self, f"m_{name}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        return web.json_response({"ok": True, "result": await handler(params)})
+        if self.slow_next.get(name):
+            await asyncio.sleep(self.slow_next[name].pop(0))
+        result = await handler(params)
+        if isinstance(result, dict) and "message_id" in result:
+            self.shown.append(result)
+        return web.json_response({"ok": True, "result": result})
 
     async def m_getMe(self, params: dict[str, Any]) -> Any:
         return BOT

@@ -100,6 +100,12 @@ class MongoStore(MongoStoreBase, Store):
             [("plugins_done", ASCENDING), ("created_at", ASCENDING)], name="plugins"
         )
         await self._conn.db.messages.create_index([("text", TEXT)], name="search")
+        # the outbox claims a reply only when no earlier queued one of its ticket and channel holds it back
+        await self._conn.db.messages.create_index(
+            [("conversation_id", ASCENDING), ("channel", ASCENDING), ("_id", ASCENDING)],
+            partialFilterExpression={"delivery.status": "queued"},
+            name="queued_order",
+        )
         await self._conn.db.conversations.create_index([("number", ASCENDING)], unique=True, name="number")
         await self._conn.db.conversations.create_index([("last_message_at", DESCENDING)], name="recent")
         for field in ("status", "assignee_id", "team", "channel", "priority", "category", "tags", "contact_id"):

@@ -9,6 +9,7 @@ from conversation.areas.deliveries import Deliveries
 from conversation.codec import (
     to_epoch_ms,
 )
+from conversation.delivery_order import holds_back_later
 from conversation.model import (
     Message,
 )
@@ -27,26 +28,15 @@ from conversation.store import (
 class SQLiteDeliveries(Area, Deliveries):
     async def claim_deliveries(self, owner: str, *, now: datetime, lease: timedelta, limit: int) -> list[Message]:
         def job(conn: sqlite3.Connection) -> list[Message]:
-            now_ms = to_epoch_ms(now)
-            rows = conn.execute(
-                "UPDATE messages SET d_lease_owner = ?, d_lease_until = ? WHERE seq IN ("
-                " SELECT seq FROM messages WHERE d_status = 'queued' AND d_next_attempt_at <= ?"
-                " AND (d_lease_until IS NULL OR d_lease_until < ?) ORDER BY d_next_attempt_at LIMIT ?)"
-                " RETURNING *",
-                (owner, to_epoch_ms(now + lease), now_ms, now_ms, limit),
-            ).fetchall()
-            claimed = []
-            for row in rows:
-                try:
-                    claimed.append(_message(row))
-                except Exception as exc:  # one unreadable row must not stop every delivery behind it
-                    error = quarantine_error(exc)
-                    log.error("outbox: message %s %s", row["id"], error)
-                    conn.execute(
-                        "UPDATE messages SET d_status = 'failed', d_error = ?, d_lease_owner = '',"
-                        " d_lease_until = NULL WHERE seq = ?",
-                        (error, row["seq"]),
-                    )
+            conn.create_function("holds_back_later", 4, holds_back_later, deterministic=True)
+            claimed: list[Message] = []
+            # A quarantined row no longer holds back the replies after it: claim again for them.
+            while len(claimed) < limit:
+                rows = _claim(conn, owner, now, lease, limit - len(claimed))
+                readable = _quarantine_unreadable(conn, rows)
+                claimed += readable
+                if len(readable) == len(rows):
+                    break
             return sorted(claimed, key=lambda m: m.id)
 
         return await self._call(job)
@@ -139,3 +129,39 @@ class SQLiteDeliveries(Area, Deliveries):
             return _message(row) if row else None
 
         return await self._call(job)
+
+
+def _claim(conn: sqlite3.Connection, owner: str, now: datetime, lease: timedelta, limit: int) -> list[sqlite3.Row]:
+    """Lease up to `limit` due deliveries, the soonest due first, none that an earlier queued
+    delivery of its conversation and channel holds back (the partial index messages_queued_order
+    finds those)."""
+    now_ms = to_epoch_ms(now)
+    return conn.execute(
+        "UPDATE messages SET d_lease_owner = ?, d_lease_until = ? WHERE seq IN ("
+        " SELECT m.seq FROM messages m WHERE m.d_status = 'queued' AND m.d_next_attempt_at <= ?"
+        " AND (m.d_lease_until IS NULL OR m.d_lease_until < ?)"
+        " AND NOT EXISTS (SELECT 1 FROM messages e WHERE e.conversation_id = m.conversation_id"
+        " AND e.channel = m.channel AND e.d_status = 'queued' AND e.seq < m.seq"
+        " AND holds_back_later(e.d_attempts, e.d_next_attempt_at, e.d_lease_until, ?))"
+        " ORDER BY m.d_next_attempt_at LIMIT ?)"
+        " RETURNING *",
+        (owner, to_epoch_ms(now + lease), now_ms, now_ms, now_ms, limit),
+    ).fetchall()
+
+
+def _quarantine_unreadable(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Message]:
+    """The claimed rows as messages; one that cannot be read is failed with the reason, so it
+    does not stop every delivery behind it."""
+    claimed = []
+    for row in rows:
+        try:
+            claimed.append(_message(row))
+        except Exception as exc:
+            error = quarantine_error(exc)
+            log.error("outbox: message %s %s", row["id"], error)
+            conn.execute(
+                "UPDATE messages SET d_status = 'failed', d_error = ?, d_lease_owner = '',"
+                " d_lease_until = NULL WHERE seq = ?",
+                (error, row["seq"]),
+            )
+    return claimed

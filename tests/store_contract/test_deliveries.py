@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -32,8 +33,7 @@ async def test_agent_reply_sets_first_response_and_enters_the_outbox(store: Stor
 
 
 async def test_each_delivery_is_claimed_by_one_owner(store: Store) -> None:
-    conv = (await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)).conversation
-    ids = {(await store.tickets.add_message(outbound(conv.id, f"r{i}"))).id for i in range(6)}
+    ids = {(await store.tickets.add_message(outbound(conv_id, "r"))).id for conv_id in await tickets(store, 6)}
 
     now = utcnow()
     batches = await asyncio.gather(
@@ -51,6 +51,78 @@ async def test_each_delivery_is_claimed_by_one_owner(store: Store) -> None:
         len(await store.deliveries.claim_deliveries("hub-9", now=after_expiry, lease=timedelta(seconds=30), limit=6))
         == 6
     )
+
+
+async def tickets(store: Store, count: int) -> list[str]:
+    """`count` tickets, each on its own Telegram chat."""
+    ids = []
+    for i in range(count):
+        record = await store.tickets.record_inbound(inbound(f"in-{i}", thread=f"chat-{i}"), now=utcnow(), policy=POLICY)
+        ids.append(record.conversation.id)
+    return ids
+
+
+async def claim_ids(store: Store, owner: str = "hub-a", *, now: datetime | None = None) -> list[str]:
+    claimed = await store.deliveries.claim_deliveries(owner, now=now or utcnow(), lease=timedelta(seconds=30), limit=10)
+    return [m.id for m in claimed]
+
+
+async def test_replies_of_one_ticket_on_one_channel_are_claimed_one_at_a_time_in_order(store: Store) -> None:
+    [conv_id] = await tickets(store, 1)
+    greeting, answer, question = [
+        (await store.tickets.add_message(outbound(conv_id, text))).id
+        for text in ("Hello, Wang Fang", "Your refund was sent today", "Did this answer your question?")
+    ]
+
+    assert await claim_ids(store) == [greeting]
+    assert await claim_ids(store, "hub-b") == []  # the greeting is in flight: the answer waits
+    # Its lease ran out before an attempt was recorded: it is claimed again, still alone.
+    assert await claim_ids(store, "hub-b", now=utcnow() + timedelta(seconds=31)) == [greeting]
+
+    assert await store.deliveries.finish_delivery(greeting, "hub-b", sent_at=utcnow())
+    assert await claim_ids(store) == [answer]
+    assert await store.deliveries.finish_delivery(answer, "hub-a", error="blocked by the user")  # failed for good
+    assert await claim_ids(store) == [question]
+
+
+async def test_a_reply_waiting_to_be_retried_does_not_hold_back_the_ones_after_it(store: Store) -> None:
+    [conv_id] = await tickets(store, 1)
+    first, second, third = [(await store.tickets.add_message(outbound(conv_id, f"r{i}"))).id for i in range(3)]
+    assert await claim_ids(store) == [first]
+    retry_at = utcnow() + timedelta(hours=1)
+    assert await store.deliveries.finish_delivery(first, "hub-a", error="502 Bad Gateway", retry_at=retry_at)
+
+    assert await claim_ids(store) == [second]  # the first is attempted and waits an hour: the next goes on
+    assert await store.deliveries.finish_delivery(second, "hub-a", sent_at=utcnow())
+    # When its retry is due, the first goes before the ones still waiting.
+    assert await claim_ids(store, now=retry_at) == [first]
+    assert await claim_ids(store, now=retry_at) == []
+    assert await store.deliveries.finish_delivery(first, "hub-a", sent_at=retry_at)
+    assert await claim_ids(store, now=retry_at) == [third]
+
+
+async def test_replies_of_other_tickets_and_channels_are_claimed_together(store: Store) -> None:
+    convs = await tickets(store, 3)
+    firsts = [(await store.tickets.add_message(outbound(conv_id, "first"))).id for conv_id in convs]
+    for conv_id in convs:
+        await store.tickets.add_message(outbound(conv_id, "second"))
+    by_email = await store.tickets.add_message(replace(outbound(convs[0], "a copy by email"), channel="email"))
+
+    assert sorted(await claim_ids(store)) == sorted([*firsts, by_email.id])
+
+
+async def test_racing_claimers_never_take_two_replies_of_one_ticket(store: Store) -> None:
+    convs = await tickets(store, 6)
+    rounds = [[(await store.tickets.add_message(outbound(c, f"reply {n}"))).id for c in convs] for n in range(3)]
+
+    for expected in rounds:
+        now = utcnow()
+        batches = await asyncio.gather(*(claim_ids(store, f"hub-{n}", now=now) for n in range(4)))
+        claimed = [message_id for batch in batches for message_id in batch]
+        assert sorted(claimed) == sorted(expected)  # the next of every ticket, each once
+        for batch, owner in zip(batches, [f"hub-{n}" for n in range(4)], strict=True):
+            for message_id in batch:
+                assert await store.deliveries.finish_delivery(message_id, owner, sent_at=now)
 
 
 async def test_an_unreadable_delivery_is_quarantined_and_its_batch_still_claimed(store: Store) -> None:
