@@ -36,6 +36,8 @@ class Redacted:
     def html(self, markup: str) -> str:
         """The markup with its secrets replaced; "" when one is still readable once the tags
         are gone (a card number split by tags or written with entities): the text part shows."""
+        if not markup:  # most messages have no HTML part
+            return markup
         cleaned, kinds = redact(markup, lambda kind: html.escape(self.placeholder(kind)))
         self.kinds |= kinds
         left = find_secrets(visible_text(cleaned))

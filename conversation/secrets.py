@@ -96,6 +96,11 @@ _PASSWORD = re.compile(
     rf"(?P<sep>(?:{_SEPARATOR})+\s*|\s+|)"
     r"(?P<value>[!-~\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]{1,64})"
 )
+# Cheap scans that rule most messages out before the patterns above run.
+_ANY_DIGIT = re.compile(_DIGIT)
+# A password's word starts with one of these (no other letter is "p" ignoring case); a scan
+# for them is ten times quicker than one for the words ignoring case.
+_PASSWORD_WORD = re.compile(r"[Pp密口](?:(?i:ass|wd|in)|[码碼令])")
 # What follows "password is" in sentences about a password rather than in one.
 # fmt: off
 _NOT_A_PASSWORD = frozenset((
@@ -171,8 +176,12 @@ def resident_id_valid(text: str) -> bool:
 def find_secrets(text: str) -> list[Finding]:
     """The secrets in `text`, in order, none overlapping (a resident ID before a card number,
     a card before a CVV, a one-time code before a password)."""
+    # Every message is read: the common ones (no digits, no password word) in a scan or two.
+    if not _ANY_DIGIT.search(text):  # every kind but a password is digits
+        return list(_passwords(text)) if _PASSWORD_WORD.search(text) else []
     found: list[Finding] = []
-    for candidates in (_resident_ids(text), _cards(text), _cvvs(text), _codes(text), _passwords(text)):
+    passwords = _passwords(text) if _PASSWORD_WORD.search(text) else ()
+    for candidates in (_resident_ids(text), _cards(text), _cvvs(text), _codes(text), passwords):
         _add(found, candidates)
     return sorted(found, key=lambda f: f.start)
 
