@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from conversation import secrets
+from conversation import redaction, secrets
 from conversation.inbound import Inbound, Sender
 from hub import privacy
 from hub.privacy import SecretsGuard
@@ -48,3 +48,11 @@ def test_a_message_with_no_secret_loads_no_catalog(monkeypatch: pytest.MonkeyPat
     )
     cleaned, kinds = asyncio.run(SecretsGuard("en").inbound(inbound))
     assert cleaned is inbound and kinds == frozenset()
+
+
+def test_a_message_with_no_secret_is_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redaction, "replace", _refuse)
+    inbound = Inbound(
+        channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="order 5531", subject="late"
+    )
+    assert redaction.redact_inbound(inbound, lambda kind: "[removed]") == (inbound, frozenset())
