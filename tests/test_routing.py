@@ -470,3 +470,20 @@ async def test_filing_a_ticket_under_its_team_from_a_stale_copy_changes_nothing_
     after = await desk.store.tickets.get_conversation(stale.id)
     assert after is not None and (after.team, after.priority.value) == (TEAM, "urgent")
     assert await desk.store.tickets.list_messages(stale.id) == before  # no event of the filing's own
+
+
+async def test_a_sweep_reads_an_empty_queue_once(desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    elsewhere = await desk.ticket(customer="c1", team="")  # no team: looked at, and not this team's
+    reads: list[str] = []
+    list_conversations = desk.store.inbox.list_conversations
+
+    async def counted(query: Any) -> Any:
+        reads.append(query.team)
+        return await list_conversations(query)
+
+    monkeypatch.setattr(desk.store.inbox, "list_conversations", counted)
+    await desk.services.routing.sweep()
+    teams = len(await desk.store.desk.list_teams())
+    # Per team: its own tickets, and those without a team, each read once.
+    assert reads.count(TEAM) == 1 and reads.count("") == teams
+    assert await desk.assignee(elsewhere) == ""
