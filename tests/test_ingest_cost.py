@@ -7,11 +7,18 @@ how many SQL statements storing a message takes.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from conversation import redaction, secrets
+from conversation.areas.tickets import Ticketing
 from conversation.inbound import Inbound, Sender
+from conversation.model import utcnow
+from conversation.sqlite import SQLiteStore
+from conversation.sqlite.worker import SQLiteWorker
 from hub import privacy
 from hub.privacy import SecretsGuard
 
@@ -56,3 +63,33 @@ def test_a_message_with_no_secret_is_not_copied(monkeypatch: pytest.MonkeyPatch)
         channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="order 5531", subject="late"
     )
     assert redaction.redact_inbound(inbound, lambda kind: "[removed]") == (inbound, frozenset())
+
+
+async def test_a_known_senders_message_on_an_open_ticket_takes_six_statements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    connect = SQLiteWorker._connect
+
+    def traced(self: SQLiteWorker) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(SQLiteWorker, "_connect", traced)
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    policy = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
+    try:
+        for n in (1, 2):
+            statements.clear()
+            message = Inbound(channel="chat", external_id=f"m{n}", sender=Sender("u1"), thread_key="k", text="hi")
+            record = await store.tickets.record_inbound(message, now=utcnow(), policy=policy)
+    finally:
+        await store.close()
+    ingest = statements[: statements.index("COMMIT")]  # the search index is filled by a later job
+    work = [s.split()[0] for s in ingest if not s.startswith(("SAVEPOINT", "RELEASE", "BEGIN", "--"))]
+    # Is it a copy; who sent it; which ticket; the message; the ticket's times; the contact as
+    # it is now (with its identities, in one read).
+    assert work == ["SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT"]
+    assert record.contact.identities[0].address == "u1" and not record.duplicate
