@@ -36,6 +36,12 @@ def test_a_message_without_digits_or_a_password_word_skips_every_pattern(
     assert secrets.find_secrets(text) == []
 
 
+def test_a_number_without_a_word_for_a_code_skips_the_code_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
+    for scan in ("_cvvs", "_codes", "_passwords"):
+        monkeypatch.setattr(secrets, scan, _refuse)
+    assert secrets.find_secrets("My order #5531 never arrived (123), 我无法登录我的账户") == []
+
+
 def test_without_digits_only_the_password_pattern_reads_a_password() -> None:
     text = "my password is Hunter-two please"
     assert [(f.kind, text[f.start : f.end]) for f in secrets.find_secrets(text)] == [
