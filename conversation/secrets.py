@@ -47,7 +47,6 @@ class Finding:
 # Customers on Chinese input methods type full-width digits and letters as often as ASCII ones.
 _DIGIT = "[0-9\uff10-\uff19]"
 _ALNUM = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
-_LEFT = rf"(?<![{_ALNUM}])"  # CJK characters are \w in Python, so \b would not separate 卡号4111...
 _RIGHT = rf"(?![{_ALNUM}])"
 _SEP = "[ \\-\u3000\uff0d]"  # a space or dash, full-width ones too
 
@@ -55,6 +54,7 @@ _SEP = "[ \\-\u3000\uff0d]"  # a space or dash, full-width ones too
 # number or a phone number written with "+". Possessive: a run is never cut short to fit.
 # The first digit comes first and what precedes it is checked by looking behind it (_FIRST):
 # a search then jumps from digit to digit instead of trying every position of the text.
+# (Not \b: CJK characters are \w in Python, so \b would not separate 卡号4111...)
 _FIRST = rf"{_DIGIT}(?<![{_ALNUM}]{_DIGIT})(?<!{_DIGIT}{_SEP}{_DIGIT})"
 _DIGIT_RUN = re.compile(
     rf"{_FIRST}(?<![+\uff0b]{_DIGIT})(?<!{_DIGIT}[.,]{_DIGIT})"
