@@ -351,6 +351,12 @@ def _insert_sql(table: str, names: tuple[str, ...]) -> str:
     return f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
 
 
+@functools.lru_cache(maxsize=256)
+def _update_sql(table: str, names: tuple[str, ...]) -> str:
+    """UPDATE of these columns by id; the few sets of columns the ingest changes are built once."""
+    return f"UPDATE {table} SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?"
+
+
 def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
     conn.execute(_insert_sql(table, tuple(row)), tuple(row.values()))
 
