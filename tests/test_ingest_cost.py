@@ -99,3 +99,14 @@ async def test_a_known_senders_message_on_an_open_ticket_takes_six_statements(
     # it is now (with its identities, in one read).
     assert work == ["SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT"]
     assert record.contact.identities[0].address == "u1" and not record.duplicate
+
+
+def test_a_bot_replys_html_is_cleaned_by_a_sanitiser_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nh3
+
+    from conversation.markdown_html import clean_html
+
+    monkeypatch.setattr(nh3, "clean", _refuse)  # builds its sanitiser on every call
+    assert clean_html('<p onclick="x()">Hi <a href="javascript:y()">there</a></p><script>z()</script>') == (
+        '<p>Hi <a rel="noopener noreferrer nofollow">there</a></p>'
+    )
