@@ -502,3 +502,21 @@ async def test_a_reopened_ticket_of_a_read_only_account_goes_to_who_can_answer(d
     )
     await desk.services.routing.route(record.conversation, reopened=True)
     assert await desk.assignee(ticket) == "li"  # not kept "by hand" by someone who cannot answer
+
+
+async def test_a_sweep_reads_an_empty_queue_once_and_unteamed_tickets_once_a_round(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = await desk.ticket(customer="c1", team="")  # no team: looked at, and not this team's
+    reads: list[str] = []
+    list_conversations = desk.store.inbox.list_conversations
+
+    async def counted(query: Any) -> Any:
+        reads.append(query.team)
+        return await list_conversations(query)
+
+    monkeypatch.setattr(desk.store.inbox, "list_conversations", counted)
+    await desk.services.routing.sweep()
+    # The team's own tickets once, and those without a team once for all teams of the round.
+    assert reads.count(TEAM) == 1 and reads.count("") == 1
+    assert await desk.assignee(elsewhere) == ""

@@ -250,8 +250,14 @@ class RoutingService:
             if not await self._hold_lease():
                 return
             await self._requeue_offline()
+            # The tickets without a team are looked at by every team's queue: read once a round
+            # (up to QUEUE_LIMIT tickets), and again only after a team's queue was routed.
+            unteamed: list[Conversation] | None = None
             for team in await self.store.desk.list_teams():
-                await self._sweep_team(team.id)
+                if unteamed is None:
+                    unteamed = await self._unassigned("")
+                if await self._sweep_team(team.id, unteamed):
+                    unteamed = None
 
     async def page_for(self, conversation: Conversation, code: str, *, once: str = "", **params: str) -> list[Page]:
         """Page the backup of the ticket's team, with a reason code (and its figures) that the
@@ -275,11 +281,14 @@ class RoutingService:
                 if requeued_when_offline(self._type(ticket.channel)):  # live chats only
                     await self._requeue(ticket)
 
-    async def queue(self, team: str) -> list[Conversation]:
+    async def queue(self, team: str, unteamed: list[Conversation] | None = None) -> list[Conversation]:
         """The team's open tickets without an agent, longest waiting first: those filed under
-        the team, and those without a team that would go to it (by category, or `default_team`)."""
+        the team, and those without a team that would go to it (by category, or `default_team`).
+        `unteamed`: the open tickets without a team or agent, when the caller has just read them."""
         tickets = await self._unassigned(team)
-        tickets += [t for t in await self._unassigned("") if await self.team_of(t) == team]
+        if unteamed is None:
+            unteamed = await self._unassigned("")
+        tickets += [t for t in unteamed if await self.team_of(t) == team]
         return sorted(tickets, key=lambda t: (waiting_since(t), t.number))
 
     async def _unassigned(self, team: str) -> list[Conversation]:
@@ -288,19 +297,21 @@ class RoutingService:
         )
         return tickets
 
-    async def _sweep_team(self, team: str) -> None:
-        waiting = await self.queue(team)
+    async def _sweep_team(self, team: str, unteamed: list[Conversation]) -> bool:
+        """One team's part of a round; whether its queue was routed (tickets may have changed)."""
+        waiting = await self.queue(team, unteamed)
+        routed = bool(waiting)
         if waiting:
             await self._route_all(team, waiting)
-        waiting = await self.queue(team)
+            waiting = await self.queue(team)  # what is left (an empty queue is not read twice: up to 2,000 tickets)
         now = self.clock()
         queue = Queue(len(waiting), waiting_since(waiting[0]) if waiting else None)
         if release_backup(queue):
             for page in await self.store.roster.release_pages(team, now=now):
                 log.info("backup %s released: the queue of team %s is empty", page.agent_id, team)
-            return
+            return routed
         if await self.closed(team):
-            return  # a closed team's queue waits for the opening: nobody is paged for it
+            return routed  # a closed team's queue waits for the opening: nobody is paged for it
         settings = await self.roster.team_settings(team)
         reason = page_reason(
             queue, now, threshold=settings.page_queue, max_wait=timedelta(minutes=settings.page_wait_minutes)
@@ -309,6 +320,7 @@ class RoutingService:
             pages = await self._page_backup(team, reason, waiting[0])
             if pages:
                 await self._route_all(team, waiting)  # the backup just called in takes what waits
+        return routed
 
     async def _route_all(self, team: str, waiting: list[Conversation]) -> None:
         candidates = await self.candidates(team)
