@@ -226,7 +226,7 @@ async def the_case(scene: Scene) -> Any:
 
 
 async def nothing_in_flight(scene: Scene) -> bool:
-    """No delivery queued or being sent (the refund queue's included)."""
+    """No message queued or being sent, and no webhook delivery under way."""
     return not scene.hub.outbox._in_flight and await scene.hub.store.deliveries.count_queued() == 0
 
 
