@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conversation.sqlite.worker import SQLiteWorker
+from tests.helpers import eventually
 
 
 async def test_a_full_queue_answers_busy_and_jobs_past_their_deadline_are_not_run(tmp_path: Path) -> None:
@@ -37,6 +38,9 @@ async def test_a_full_queue_answers_busy_and_jobs_past_their_deadline_are_not_ru
         assert not slow.done()
 
         await slow
+        # The thread skips the two given-up jobs just after the slow one: their places in the
+        # queue are free once it has taken them, which may be a moment after `slow` returns.
+        await eventually(worker._jobs.empty)
         rows = await worker.call(lambda conn: conn.execute("SELECT COUNT(*) FROM t").fetchone()[0], write=False)
         assert rows == 0  # their callers had given up: they never ran
     finally:
