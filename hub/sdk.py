@@ -23,7 +23,18 @@ from conversation.business_time import Calendar
 from conversation.desk import Category, Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.knowledge import Article
-from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
+from conversation.model import (
+    Agent,
+    Attachment,
+    Choice,
+    Contact,
+    Conversation,
+    Message,
+    Priority,
+    Status,
+    new_id,
+    utcnow,
+)
 from conversation.priority_rules import PrioritySource
 from conversation.quality import Survey
 from conversation.records import Record, RecordChanged, RecordKind
@@ -565,6 +576,7 @@ class PluginRuntime(Protocol):
     each plugin told each ticket's customer (implemented by hub.plugin_host.PluginHost)."""
 
     surveys: SurveyActions | None  # satisfaction surveys (the csat plugin); None in bare test runtimes
+    clock: Callable[[], datetime]  # the clock timers are claimed by: what is stored to come due follows it
 
     @property
     def records(self) -> RecordActions: ...
@@ -738,6 +750,7 @@ class PluginTools:
             address=address,
             hub=self.hub,
             runtime=self.runtime,
+            clock=self.runtime.clock if self.runtime is not None else utcnow,
         )
 
     async def schedule(self, at: datetime, name: str, data: dict[str, Any] | None = None, *, key: str = "") -> str:
