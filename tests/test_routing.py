@@ -502,3 +502,24 @@ async def test_a_reopened_ticket_of_a_read_only_account_goes_to_who_can_answer(d
     )
     await desk.services.routing.route(record.conversation, reopened=True)
     assert await desk.assignee(ticket) == "li"  # not kept "by hand" by someone who cannot answer
+
+
+async def test_closing_the_inbox_keeps_the_agents_chats_for_the_grace_period_and_a_reload_keeps_them(
+    desk: Desk,
+) -> None:
+    await desk.online("li", "wang")
+    chat = await desk.ticket(customer="c1")
+    assert await desk.route(chat) == "li"
+    desk.tick(minutes=5)  # li reads for a while: heartbeats, no action
+    await desk.services.roster.socket_heartbeat("li", "hub-1")
+    await desk.services.roster.socket_heartbeat("wang", "hub-1")
+    await desk.services.roster.socket_closed("li", "hub-1")  # the tab closes (a reload, a blip)
+    await desk.services.routing.sweep()
+    assert await desk.assignee(chat) == "li"  # the grace counts from the close, not the last action
+    desk.tick(seconds=30)
+    await desk.services.roster.socket_heartbeat("li", "hub-1", opened=True)  # the reload is back
+    await desk.services.roster.socket_heartbeat("wang", "hub-1")
+    desk.tick(seconds=100)
+    await desk.services.routing.sweep()
+    assert await desk.assignee(chat) == "li"
+    assert "event.requeued" not in [key for key, _ in await desk.events(chat)]
