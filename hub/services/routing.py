@@ -261,7 +261,8 @@ class RoutingService:
         team = await self.team_of(conversation)
         if not team:
             return []
-        return await self.page_backup(team, PageReason(code, params), conversation, once=once)
+        async with self._turn:
+            return await self._page_backup(team, PageReason(code, params), conversation, once, explain=True)
 
     async def _requeue_offline(self) -> None:
         now = self.clock()
@@ -333,8 +334,13 @@ class RoutingService:
             return await self._page_backup(team, reason, conversation, once)
 
     async def tell_lead(self, conversation: Conversation, clock: str, *, once: str = "") -> bool:
-        """A missed SLA target of the ticket's team is told to the team's lead (see `tell_lead_event`)."""
-        return await self.tell_lead_event(conversation, "event.sla_lead_told", once=once, clock=clock)
+        """A missed SLA target of the ticket's team is told to the team's lead (see `tell_lead_event`);
+        without a lead the thread says nobody was told."""
+        if await self.tell_lead_event(conversation, "event.sla_lead_told", once=once, clock=clock):
+            return True
+        event = ThreadEvent("event.no_lead", {"team": await self._team_name(conversation.team)})
+        await self._thread_event(conversation, event, f"{once}:none" if once else "")
+        return False
 
     async def tell_lead_event(self, conversation: Conversation, key: str, *, once: str = "", **params: str) -> bool:
         """Tell the ticket's team lead something (a missed SLA target, a low CSAT score): the
@@ -359,8 +365,11 @@ class RoutingService:
             await self.actions.add_thread_event(conversation, event)
 
     async def _page_backup(
-        self, team: str, reason: PageReason, conversation: Conversation | None, once: str = ""
+        self, team: str, reason: PageReason, conversation: Conversation | None, once: str = "", *, explain: bool = False
     ) -> list[Page]:
+        """`explain`: when nobody new is paged, the ticket's thread says why (nobody on backup
+        duty, or who was already paged and for which ticket): an SLA breach's thread says only
+        what happened."""
         now = self.clock()
         settings = await self.roster.team_settings(team)
         on_duty = on_duty_at(await self.store.roster.list_entries(team), settings.timezone, now, "backup")
@@ -397,7 +406,26 @@ class RoutingService:
             if await self.store.roster.add_page(page):
                 pages.append(page)
                 log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))
+        if explain and not to_page and not owner_left_out and conversation is not None:
+            event = await self._why_nobody_paged(team, conversation, [a for a in on_backup if a in already])
+            if event is not None:
+                await self._thread_event(conversation, event, f"{once}:nobody:event" if once else "")
         return pages
+
+    async def _why_nobody_paged(self, team: str, conversation: Conversation, paged: list[str]) -> ThreadEvent | None:
+        """None: the backup was paged for this very ticket (a step retried), as its thread says."""
+        if not paged:
+            return ThreadEvent("event.backup_none_on_duty", {"team": await self._team_name(team)})
+        active = [p for p in await self.store.roster.list_pages(team, active_only=True) if p.agent_id in paged]
+        if any(p.conversation_id == conversation.id for p in active):
+            return None
+        numbers = []
+        for page in active:
+            ticket = await self.store.tickets.get_conversation(page.conversation_id) if page.conversation_id else None
+            if ticket is not None and f"#{ticket.number}" not in numbers:
+                numbers.append(f"#{ticket.number}")
+        names = ", ".join([await self._name(agent_id) for agent_id in paged])
+        return ThreadEvent("event.backup_already_paged", {"agents": names, "tickets": ", ".join(numbers) or "-"})
 
     async def _send_page(
         self, conversation: Conversation, event: ThreadEvent, agent_id: str, where: tuple[str, str], *, once: str = ""
