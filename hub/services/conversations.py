@@ -147,6 +147,14 @@ class ConversationService:
         """A private note for the agents; never delivered to the customer."""
         return await self._internal(self._message(conversation, text, MessageKind.NOTE, author_type, author))
 
+    async def add_note_once(self, conversation: Conversation, text: str, *, author: str, key: str) -> bool:
+        """An agent's note that may arrive twice (a mail delivered again): stored once per `key`."""
+        note = self._message(conversation, text, MessageKind.NOTE, AuthorType.AGENT, author)
+        stored, new = await self.store.tickets.add_message_once(note, key)
+        if new:
+            self._published("message.created", stored)
+        return new
+
     async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
         """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
         return await self.add_thread_event(conversation, ThreadEvent(key, params))

@@ -434,7 +434,14 @@ class RoutingService:
         channel, address = where
         agent = await self.store.accounts.get_agent(agent_id)
         language = agent.language if agent and agent.language else self.actions.language
-        text = ThreadEvent("page.text", {"event": event.text(language), "number": str(conversation.number)})
+        # A summary only: the customer's words never go to a personal address.
+        summary = {
+            "event": event.text(language),
+            "number": str(conversation.number),
+            "team": await self._team_name(conversation.team) if conversation.team else "-",
+            "priority": conversation.priority.value,
+        }
+        text = ThreadEvent("page.text", summary)
         now = self.clock()
         message = Message(
             id=new_id(),
@@ -447,7 +454,7 @@ class RoutingService:
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=address,  # the agent's own address on the page channel
-            raw={"page": {"agent_id": agent_id}, "cc": []},  # to the agent alone
+            raw={"page": {"agent_id": agent_id, "language": language}, "cc": []},  # to the agent alone
         )
         if once:
             await self.actions.queue_once(message, once)
