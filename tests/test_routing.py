@@ -271,10 +271,13 @@ async def test_backup_is_paged_on_a_long_queue_becomes_routable_and_is_released_
 
 
 async def test_backup_is_paged_when_the_oldest_ticket_waits_too_long(desk: Desk) -> None:
+    await desk.services.roster.update_profile("li", {"channels": ["mail"]})  # there, but not for this chat
+    await desk.online("li")
     ticket = await desk.ticket()
     await desk.services.routing.sweep()
     assert await desk.store.roster.list_pages(TEAM) == []
     desk.tick(minutes=16)
+    await desk.services.roster.socket_heartbeat("li", "hub-1", opened=True)
     await desk.services.routing.sweep()
     (page,) = await desk.store.roster.list_pages(TEAM)
     assert (page.reason, page.params["minutes"], page.conversation_id) == ("wait", "16", ticket.id)
@@ -523,3 +526,24 @@ async def test_closing_the_inbox_keeps_the_agents_chats_for_the_grace_period_and
     await desk.services.routing.sweep()
     assert await desk.assignee(chat) == "li"
     assert "event.requeued" not in [key for key, _ in await desk.events(chat)]
+
+
+async def test_a_team_without_a_roster_routes_to_its_online_members(desk: Desk) -> None:
+    await desk.services.desk.update_team("technical-support", {"members": ["zhao"]})
+    await desk.online("zhao")  # zhao's roster shift is another team's: this team has no roster
+    escalated = await desk.ticket(customer="c1", team="technical-support")
+    assert await desk.route(escalated) == "zhao"
+
+
+async def test_a_team_with_nobody_on_shift_there_pages_backup_at_once_else_tells_the_lead(desk: Desk) -> None:
+    waiting = await desk.ticket(customer="c1")  # li and wang are on shift but offline
+    await desk.services.routing.sweep()
+    pages = await desk.store.roster.list_pages(TEAM)
+    assert [(p.agent_id, p.reason) for p in pages] == [("chen", "nobody")]  # not after page_wait_minutes
+    await desk.store.roster.release_pages(TEAM, now=desk.now[0])
+    await desk.services.desk.update_team(TEAM, {"lead": "zhao"})
+    desk.tick(hours=8)  # 18:00: nobody on backup duty now either
+    await desk.services.routing.sweep()
+    await desk.services.routing.sweep()
+    told = [p for key, p in await desk.events(waiting) if key == "event.lead_nobody_there"]
+    assert told == [{"lead": "Zhao"}]  # once

@@ -124,6 +124,8 @@ class RoutingService:
         backup = set(on_duty_at(entries, settings.timezone, now, "backup")) & paged
         found = await self.store.desk.get_team(team)
         members = {*(found.members if found else ()), *(a for e in entries for a in e.agents)}
+        if not entries:  # a team without a roster has no shift model: its members are always on
+            on_shift = set(members)
         presence = {r.agent_id: r for r in await self.store.roster.list_presence()}
         profiles = {p.agent_id: p for p in await self.store.roster.list_profiles()}
         result = []
@@ -306,10 +308,14 @@ class RoutingService:
         reason = page_reason(
             queue, now, threshold=settings.page_queue, max_wait=timedelta(minutes=settings.page_wait_minutes)
         )
+        nobody_there = not any(c.on_shift and c.presence == "online" for c in await self.candidates(team))
+        reason = reason or (PageReason("nobody", {}) if nobody_there else None)
         if reason is not None and not await self.store.roster.list_pages(team, active_only=True, limit=1):
             pages = await self._page_backup(team, reason, waiting[0])
             if pages:
                 await self._route_all(team, waiting)  # the backup just called in takes what waits
+            elif nobody_there:  # nobody on shift and no backup to call: the lead hears of it, once per ticket
+                await self.tell_lead_event(waiting[0], "event.lead_nobody_there", once=f"nobody:{waiting[0].id}")
 
     async def _route_all(self, team: str, waiting: list[Conversation]) -> None:
         candidates = await self.candidates(team)
