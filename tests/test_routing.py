@@ -547,3 +547,39 @@ async def test_a_team_with_nobody_on_shift_there_pages_backup_at_once_else_tells
     await desk.services.routing.sweep()
     told = [p for key, p in await desk.events(waiting) if key == "event.lead_nobody_there"]
     assert told == [{"lead": "Zhao"}]  # once
+
+
+async def test_a_category_set_later_moves_a_ticket_that_only_had_the_default_team(desk: Desk) -> None:
+    desk.services.routing.rules = replace(desk.services.routing.rules, default_team=TEAM)
+    await desk.online("li")
+    conversations = desk.services.conversations
+    arrived = []
+    for n in (1, 2):
+        record = await desk.store.tickets.record_inbound(
+            inbound(f"d{n}", thread=f"d{n}", channel="web"), now=desk.now[0], policy=POLICY
+        )
+        await desk.services.routing.route(record.conversation)
+        arrived.append(await desk.store.tickets.get_conversation(record.conversation.id))
+    first, second = arrived
+    assert first is not None and (first.team, first.assignee_id) == (TEAM, "li")
+    moved = await conversations.update_conversation(first, {"category": "dispute"})
+    assert (moved.team, moved.assignee_id) == ("finance", "")  # li is not in finance: its queue
+
+    assert second is not None
+    chosen = await conversations.update_conversation(second, {"team": "complaints"})  # an agent's choice
+    kept = await conversations.update_conversation(chosen, {"category": "dispute"})
+    assert kept.team == "complaints"
+
+
+def test_the_team_source_rule() -> None:
+    from conversation.desk import team_follows_category, team_source
+
+    assert team_source({}, "") == "" and team_follows_category("")
+    assert team_source({"team": "cs", "source": "default"}, "cs") == "default"
+    assert team_source({"team": "cs", "source": "default"}, "finance") == "manual"  # changed since
+    assert [team_follows_category(s) for s in ("default", "category", "manual", "handoff")] == [
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -194,6 +194,9 @@ class RoutingService:
             fresh = await self.store.tickets.get_conversation(conversation.id)
             if fresh is not None and fresh.team != team:
                 conversation = await self.actions.update_conversation(fresh, {"team": team})
+                # a category set later may still move it, unless a person chose the team
+                source = "category" if team != self.rules.default_team else "default"
+                await self.actions.record_team_source(conversation, source)
         need = await self._need(conversation)
         if conversation.assignee_id:
             mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)
