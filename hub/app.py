@@ -352,6 +352,7 @@ def routing_settings(config: Config) -> dict[str, Any]:
             default_capacity=section.default_capacity,
             weights=Weights(chat=section.chat_weight, mail=section.email_weight),
             offline_grace=timedelta(seconds=section.offline_grace_seconds),
+            page_coalesce=timedelta(seconds=section.page_coalesce_seconds),
         ),
         "presence": PresenceRules(idle_away=timedelta(minutes=section.idle_away_minutes)),
         "presence_ttl": timedelta(seconds=section.presence_seconds),

@@ -289,7 +289,7 @@ async def test_one_call_pages_backup_for_a_missed_sla(desk: Desk) -> None:
     assert [p.agent_id for p in pages] == ["chen"]
     assert (
         "event.backup_paged.sla",
-        {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)},
+        {"agent": "Chen", "team": "Customer service", "number": str(ticket.number), "clock": "sla"},
     ) in await desk.events(ticket)
     assert await desk.services.routing.page_backup(TEAM, PageReason("sla"), ticket) == []  # already paged
 
@@ -400,9 +400,8 @@ async def test_a_missed_sla_pages_backup_through_the_routing_service(desk: Desk)
     assert await engine.check_due() == 2  # warn and breach
     (page,) = await desk.store.roster.list_pages(TEAM)
     assert (page.agent_id, page.reason, page.conversation_id) == ("chen", "sla", ticket.id)
-    assert ("event.backup_paged.sla", {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)}) in (
-        await desk.events(ticket)
-    )
+    paged = {"agent": "Chen", "team": "Customer service", "number": str(ticket.number), "clock": "first_response"}
+    assert ("event.backup_paged.sla", paged) in (await desk.events(ticket))
     await desk.online("chen")
     assert await desk.route(ticket) == "chen"  # paged in: routable
 
@@ -583,3 +582,46 @@ def test_the_team_source_rule() -> None:
         False,
         False,
     ]
+
+
+async def test_pages_to_one_person_are_coalesced_into_a_digest(desk: Desk) -> None:
+    await desk.services.desk.update_team(TEAM, {"lead": "wang"})
+    await desk.services.roster.update_profile("wang", {"page_channel": "mail", "page_address": "wang@x.cn"})
+    tickets = [await desk.ticket(customer=f"c{n}") for n in range(3)]
+    routing = desk.services.routing
+    for n, ticket in enumerate(tickets):
+        await routing.tell_lead(ticket, "first_response", once=f"breach-{n}")
+        await routing.tell_lead(ticket, "first_response", once=f"breach-{n}")  # a step retried: once
+
+    async def mails() -> list[str]:
+        found = []
+        for ticket in tickets:
+            found += [m.text for m in await desk.store.tickets.list_messages(ticket.id) if "page" in (m.raw or {})]
+        return found
+
+    assert len(await mails()) == 1  # the first goes out, the next two are held
+    desk.tick(seconds=200)
+    await routing.sweep()
+    assert len(await mails()) == 1  # still within page_coalesce
+    desk.tick(seconds=101)
+    await routing.sweep()
+    sent = await mails()
+    assert len(sent) == 2 and f"#{tickets[1].number}" in sent[1] and f"#{tickets[2].number}" in sent[1]
+    await routing.sweep()
+    assert len(await mails()) == 2  # the digest goes once
+
+
+def test_sla_pages_name_their_clock_and_ticket() -> None:
+    from hub.thread_events import ThreadEvent
+
+    said = {
+        clock: ThreadEvent(
+            "event.backup_paged.sla", {"agent": "Chen", "team": "CS", "number": "1000", "clock": clock}
+        ).text(language)
+        for clock in ("first_response", "resolution")
+        for language in ("en",)
+    }
+    assert said["first_response"] != said["resolution"]
+    assert "first response" in said["first_response"] and "#1000" in said["resolution"]
+    zh = ThreadEvent("event.backup_paged.sla", {"agent": "陈", "number": "1000", "clock": "resolution"}).text("zh-CN")
+    assert "#1000" in zh

@@ -39,7 +39,17 @@ from conversation.model import (
     Status,
     new_id,
 )
-from conversation.paging import Page, PageReason, Queue, backups_to_page, page_id, page_reason, release_backup
+from conversation.paging import (
+    Page,
+    PageDigest,
+    PageReason,
+    Queue,
+    backups_to_page,
+    page_held,
+    page_id,
+    page_reason,
+    release_backup,
+)
 from conversation.presence import PresenceRules, offline_since, presence_of
 from conversation.roster import on_duty_at
 from conversation.store import Store
@@ -53,6 +63,8 @@ LEASE = "routing"
 QUEUE_LIMIT = 1000  # tickets one sweep looks at per team
 OPEN_LIMIT = 200  # open tickets counted per agent
 CLOSED = "team closed"  # the decision for a ticket whose team's calendar is closed now
+DIGEST_KEY = "paging:digest:{agent}"  # a person's pages held for their next digest
+DIGEST_INDEX = "paging:digests"  # who has (or had) pages held
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,7 @@ class RoutingRules:
     weights: Weights = field(default_factory=Weights)
     offline_grace: timedelta = timedelta(minutes=2)
     lease: timedelta = timedelta(seconds=60)
+    page_coalesce: timedelta = timedelta(minutes=5)  # pages to one person within this go out as one digest
 
 
 class RoutingService:
@@ -255,6 +268,7 @@ class RoutingService:
             if not await self._hold_lease():
                 return
             await self._requeue_offline()
+            await self.flush_page_digests()
             for team in await self.store.desk.list_teams():
                 await self._sweep_team(team.id)
 
@@ -266,6 +280,7 @@ class RoutingService:
         team = await self.team_of(conversation)
         if not team:
             return []
+        params = {"number": str(conversation.number), **({"clock": "sla"} if code == "sla" else {}), **params}
         async with self._turn:
             return await self._page_backup(team, PageReason(code, params), conversation, once, explain=True)
 
@@ -439,8 +454,9 @@ class RoutingService:
     async def _send_page(
         self, conversation: Conversation, event: ThreadEvent, agent_id: str, where: tuple[str, str], *, once: str = ""
     ) -> None:
-        """A private note on the ticket, delivered to the agent (never the customer) by the outbox."""
-        channel, address = where
+        """A private note on the ticket, delivered to the agent (never the customer) by the outbox.
+        Pages to one person within `page_coalesce` of their last one are held and go out
+        together as one digest (`flush_page_digests`, run by the sweep)."""
         agent = await self.store.accounts.get_agent(agent_id)
         language = agent.language if agent and agent.language else self.actions.language
         # A summary only: the customer's words never go to a personal address.
@@ -450,16 +466,31 @@ class RoutingService:
             "team": await self._team_name(conversation.team) if conversation.team else "-",
             "priority": conversation.priority.value,
         }
-        text = ThreadEvent("page.text", summary)
+        text = ThreadEvent("page.text", summary).text(language)
+        now = self.clock()
+        key = DIGEST_KEY.format(agent=agent_id)
+        digest = PageDigest.from_json(await self.store.coordination.get_value(key))
+        if page_held(digest.last_sent, now, self.rules.page_coalesce):
+            held = digest.hold(once or new_id(), conversation.id, text, where, language)
+            await self.store.coordination.set_value(key, held.to_json())
+            await self._index_digest(agent_id)
+            return
+        await self.store.coordination.set_value(key, replace(digest, last_sent=now).to_json())
+        await self._queue_page(conversation.id, text, agent_id, where, language, once)
+
+    async def _queue_page(
+        self, conversation_id: str, text: str, agent_id: str, where: tuple[str, str], language: str, once: str
+    ) -> None:
+        channel, address = where
         now = self.clock()
         message = Message(
             id=new_id(),
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             channel=channel,
             direction=Direction.OUTBOUND,
             kind=MessageKind.NOTE,
             author_type=AuthorType.SYSTEM,
-            text=text.text(language),
+            text=text,
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=address,  # the agent's own address on the page channel
@@ -469,6 +500,26 @@ class RoutingService:
             await self.actions.queue_once(message, once)
         else:
             await self.actions.queue(message)
+
+    async def _index_digest(self, agent_id: str) -> None:
+        agents = list(await self.store.coordination.get_value(DIGEST_INDEX) or [])
+        if agent_id not in agents:
+            await self.store.coordination.set_value(DIGEST_INDEX, [*agents, agent_id])
+
+    async def flush_page_digests(self) -> None:
+        """Send each person's held pages as one mail once their coalescing window has passed."""
+        now = self.clock()
+        for agent_id in list(await self.store.coordination.get_value(DIGEST_INDEX) or []):
+            key = DIGEST_KEY.format(agent=agent_id)
+            digest = PageDigest.from_json(await self.store.coordination.get_value(key))
+            if not digest.held or page_held(digest.last_sent, now, self.rules.page_coalesce):
+                continue
+            lines = "\n".join(f"- {item['text']}" for item in digest.held)
+            text = ThreadEvent("page.digest", {"count": str(len(digest.held)), "lines": lines}).text(digest.language)
+            first = digest.held[0]
+            once = f"digest:{agent_id}:{first['key']}"
+            await self._queue_page(first["conversation_id"], text, agent_id, digest.where, digest.language, once)
+            await self.store.coordination.set_value(key, PageDigest(last_sent=now).to_json())
 
 
 def waiting_since(conversation: Conversation) -> datetime:
