@@ -361,6 +361,7 @@ def routing_settings(config: Config) -> dict[str, Any]:
             weights=Weights(chat=section.chat_weight, mail=section.email_weight),
             offline_grace=timedelta(seconds=section.offline_grace_seconds),
             page_coalesce=timedelta(seconds=section.page_coalesce_seconds),
+            inbox_url=f"{config.hub.public_url.rstrip('/')}/inbox/" if config.hub.public_url else "",
         ),
         "presence": PresenceRules(idle_away=timedelta(minutes=section.idle_away_minutes)),
         "presence_ttl": timedelta(seconds=section.presence_seconds),

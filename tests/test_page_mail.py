@@ -6,6 +6,7 @@ Neither reopens the ticket, starts a clock or makes a contact."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,9 @@ LEAD = "lead.wang@corp.example"
 
 @pytest.fixture
 async def hub(tmp_path: Path, sink: tuple[Sink, int]) -> AsyncIterator[Hub]:  # noqa: F811
-    async with running_hub(email_config(tmp_path, sink[1])) as hub:
+    config = email_config(tmp_path, sink[1])
+    config = replace(config, hub=replace(config.hub, public_url="https://help.example.com"))
+    async with running_hub(config) as hub:
         yield hub
 
 
@@ -45,7 +48,7 @@ async def test_a_page_mail_stands_apart_and_a_reply_to_it_is_a_note_never_a_cust
     body = page.get_body(("plain",)).get_content()
     assert "[#1000]" not in page["Subject"] and "订单" not in page["Subject"]
     assert "秘密内容" not in body and "订单没有到" not in body  # a summary, not the customer's words
-    assert "#1000" in body and "Customer service" in body
+    assert "#1000" in body and "Customer service" in body and "https://help.example.com/inbox/" in body
     assert page["Message-ID"].startswith("<page.") and page["In-Reply-To"] is None and page["References"] is None
 
     reply = customer_mail(
@@ -65,4 +68,5 @@ async def test_a_page_mail_stands_apart_and_a_reply_to_it_is_a_note_never_a_cust
     assert len(inbound) == 1  # only the customer's first mail
     assert await hub.store.tickets.get_conversation_by_number(1001) is None
     assert await hub.store.contacts.find_identity_contact("email", LEAD) is None  # no contact for the lead
-    assert hub.adapters["email"].page_replies_dropped == 1  # type: ignore[attr-defined]
+    metrics = hub.metrics.render().decode()
+    assert 'helpline_updates_ignored_total{channel="email",kind="page_reply"} 1.0' in metrics

@@ -164,7 +164,6 @@ class EmailAdapter(Adapter):
         self._hub: HubPort | None = None
         self._server: asyncio.base_events.Server | None = None
         self._poller: ImapPoller | None = None
-        self.page_replies_dropped = 0  # answers to pages from someone other than the paged agent
         self._failed_once: dict[str, None] = {}  # digests of mails whose processing raised, oldest first
 
     @property
@@ -422,7 +421,7 @@ class EmailAdapter(Adapter):
             return "451 4.3.0 Temporary failure: please retry later"
         if kept:
             return "250 2.0.0 OK: kept as the agent's note"
-        self.page_replies_dropped += 1
+        self.hub.note_ignored(self.name, "page_reply")  # helpline_updates_ignored_total{kind="page_reply"}
         self.log.info("a reply to page %s from %s is not from the paged agent: dropped", page_id, mail.from_address)
         return "250 2.0.0 OK: a reply to a page, not kept"
 

@@ -76,6 +76,7 @@ class RoutingRules:
     offline_grace: timedelta = timedelta(minutes=2)
     lease: timedelta = timedelta(seconds=60)
     page_coalesce: timedelta = timedelta(minutes=5)  # pages to one person within this go out as one digest
+    inbox_url: str = ""  # the inbox's address ([hub] public_url), given in page mails; "" none
 
 
 class RoutingService:
@@ -467,6 +468,8 @@ class RoutingService:
             "priority": conversation.priority.value,
         }
         text = ThreadEvent("page.text", summary).text(language)
+        if self.rules.inbox_url:
+            text = f"{text}\n{self.rules.inbox_url}"
         now = self.clock()
         key = DIGEST_KEY.format(agent=agent_id)
         digest = PageDigest.from_json(await self.store.coordination.get_value(key))
