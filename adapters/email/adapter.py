@@ -600,7 +600,8 @@ class EmailAdapter(Adapter):
         Message-ID form, no References, no ticket token or customer's subject), so a reply
         to it comes back as a page reply, never as the customer's message."""
         message = out.message
-        language = best_locale(str(message.raw["page"].get("language") or ""), self.hub.language)
+        page = (message.raw or {}).get("page") or {}
+        language = best_locale(str(page.get("language") or ""), self.hub.language)
         headers = {
             "From": formataddr((self.settings.from_name, self.address)),
             "To": to,

@@ -432,9 +432,9 @@ class RoutingService:
                 pages.append(page)
                 log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))
         if explain and not to_page and not owner_left_out and conversation is not None:
-            event = await self._why_nobody_paged(team, conversation, [a for a in on_backup if a in already])
-            if event is not None:
-                await self._thread_event(conversation, event, f"{once}:nobody:event" if once else "")
+            why = await self._why_nobody_paged(team, conversation, [a for a in on_backup if a in already])
+            if why is not None:
+                await self._thread_event(conversation, why, f"{once}:nobody:event" if once else "")
         return pages
 
     async def _why_nobody_paged(self, team: str, conversation: Conversation, paged: list[str]) -> ThreadEvent | None:
