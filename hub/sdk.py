@@ -299,6 +299,13 @@ class HubPort(Protocol):
         language); `raw` keeps the channel's own bookkeeping beside it."""
         ...
 
+    async def page_reply(self, page_message_id: str, *, sender: str, text: str, external_id: str) -> bool:
+        """An answer to a page (a note the hub sent to an agent's own address): kept as an
+        internal note on the ticket from that agent when `sender` is the paged agent's page
+        address (once per `external_id`); False (nothing kept) from anyone else. Never a
+        customer message."""
+        ...
+
     async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
         """Queue a copy of a reply for delivery on another channel (web chat's reply by email);
         `copy_id` makes it idempotent: False when that copy exists already."""
