@@ -387,7 +387,8 @@ async def get_conversation(call: Call) -> dict[str, Any]:
 async def list_messages(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
     messages = await hub_of(call).store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
-    return {"items": [message_json(m) for m in messages]}
+    reader = call.me.language or hub_of(call).language  # system events said in the reader's language
+    return {"items": [message_json(m, reader) for m in messages]}
 
 
 @api.route(

@@ -45,6 +45,19 @@ function WeekTable({ week, days }) {
   </table>`;
 }
 
+// One roster entry as a line; its parts apart (" · "), since the template drops the line break
+// between them, and a swap says whose shift, which one, and on which day.
+function entryLine(e, entries) {
+  if (e.kind === "swap") {
+    const pattern = entries.find((x) => x.id === e.pattern);
+    const shift = pattern ? pattern.label || `${pattern.start}–${pattern.end}` : e.pattern;
+    return t("roster.swap_line", { date: e.date || "", to: e.agents.map(agentName).join(", "), from: agentName(e.replaces), shift });
+  }
+  const when = `${e.date || ""}${e.until ? `–${e.until}` : ""}`;
+  return [t(`roster.kind.${e.kind}`), e.label, e.start ? `${e.start}–${e.end}` : "", when, e.agents.map(agentName).join(", ")]
+    .filter(Boolean).join(" · ");
+}
+
 function EntryForm({ team, entries, onSaved }) {
   const [kind, setKind] = useState("pattern");
   async function submit(event) {
@@ -149,8 +162,7 @@ export function Roster() {
           ${p.released_at ? html` <span class="tag">${t("roster.page_released")}</span>` : null}</li>`)}</ul>`
       : html`<p id="roster-no-pages">${t("roster.no_pages")}</p>`}
     ${manages && week ? html`<h3>${t("roster.entries")}</h3>
-      <ul id="roster-entries">${week.entries.map((e) => html`<li data-id=${e.id}>${t(`roster.kind.${e.kind}`)} ${e.label} ${e.start ? `${e.start}–${e.end}` : ""} ${e.date || ""}${e.until ? `–${e.until}` : ""}
-        ${e.agents.map(agentName).join(", ")} <button type="button" class="link" onClick=${remove(e.id)}>${t("admin.delete")}</button></li>`)}</ul>
+      <ul id="roster-entries">${week.entries.map((e) => html`<li data-id=${e.id}>${entryLine(e, week.entries)} <button type="button" class="link" onClick=${remove(e.id)}>${t("admin.delete")}</button></li>`)}</ul>
       <${EntryForm} team=${team} entries=${week.entries} onSaved=${reload} />
       <h3>${t("roster.csv")}</h3>
       <p><a id="roster-export" href=${`/api/v1/roster/export?team=${encodeURIComponent(team)}`} download>${t("roster.export")}</a></p>
