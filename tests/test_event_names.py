@@ -66,3 +66,19 @@ async def test_a_failed_delivery_names_its_cause_by_code_for_the_inbox(agent: Ag
         "回调地址"
         in json.loads((ROOT / "hub/static/inbox/i18n/zh-CN.json").read_text("utf-8"))["delivery.error.no_callback_url"]
     )
+
+
+async def test_an_sla_escalation_names_the_team_it_moves_to_or_stays_with(admin: Agent) -> None:
+    """ "升级至 技术支持", not "升级至 technical-support": events stored once (the SLA ladder's)
+    get the names too."""
+    from hub.app_keys import HUB
+    from hub.thread_events import ThreadEvent
+
+    hub = admin.client.server.app[HUB]
+    conversation = await hub.store.tickets.get_conversation(await new_ticket(admin))
+    for key in ("event.sla_escalated", "event.sla_already_with"):
+        event = ThreadEvent(key, {"clock": "resolution", "team": "technical-support"})
+        stored, _ = await hub.services.conversations.add_thread_event_once(conversation, event, f"once-{key}")
+        named = ThreadEvent(key, stored.raw["event"]["params"], stored.raw["event"]["names"])
+        assert "技术支持" in named.text("zh-CN") and "technical-support" not in named.text("zh-CN")
+        assert "Technical support" in named.text("en")
