@@ -177,6 +177,14 @@ def shares_team(viewer: Viewer, agent_id: str, teams: Iterable[Team]) -> bool:
     return any(t.id in mine for t in teams_of(agent_id, teams))
 
 
+def sees_presence_of(viewer: Viewer, agent_id: str) -> bool:
+    """`shares_team` from the viewer's own teams alone (their members), for hot paths such as
+    the live feed's presence frames."""
+    if viewer.every_ticket or agent_id == viewer.agent.id:
+        return True
+    return any(agent_id in t.members for t in viewer.teams)
+
+
 def sees_contact_fields(viewer: Viewer, agent_id: str, teams: Iterable[Team]) -> bool:
     """Whether `viewer` may read how the agent is reached privately (page channel and address):
     admins, the agent, and supervisors of one of the agent's teams."""

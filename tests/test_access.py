@@ -418,3 +418,26 @@ async def test_an_agent_sees_no_operations_data_of_another_team(server: TestServ
     finally:
         for who in (admin, lina, tech):
             await who.client.close()
+
+
+async def test_presence_is_shown_for_the_members_of_ones_teams_only(server: TestServer, hub: Hub) -> None:
+    """Names stay for everyone (the assignee picker), but who is online or away, in the agent
+    list and on the live feed, only for the viewer's teams' members (admins: all)."""
+    admin = await sign_in(server, ADMIN)
+    await scene(hub, admin)
+    lina, tech = await sign_in(server, AGENT), await sign_in(server, TECH)
+    roster = hub.services.roster
+    try:
+        await roster.socket_heartbeat(tech.id, "inbox-of-tech", opened=True)
+        listed = await lina.call("GET", "/api/v1/agents")
+        assert tech.id in {a["id"] for a in listed["items"]} and tech.id not in listed["online"]
+        assert tech.id in (await admin.call("GET", "/api/v1/agents"))["online"]
+        async with lina.client.ws_connect("/api/v1/live") as ws:
+            await roster.set_status(tech.id, "away")  # another team's agent: not for her
+            await roster.set_status(lina.id, "away")  # her own: she sees it
+            while (frame := await ws.receive_json(timeout=5))["type"] != "presence.changed":
+                pass
+            assert frame["agent_id"] == lina.id, frame
+    finally:
+        for who in (admin, lina, tech):
+            await who.client.close()
