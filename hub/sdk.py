@@ -192,7 +192,15 @@ class RetryableDeliveryError(Exception):
 
 
 class PermanentDeliveryError(Exception):
-    """The channel will never take this message (blocked bot, unknown chat, 4xx)."""
+    """The channel will never take this message (blocked bot, unknown chat, 4xx).
+
+    `code` (optional, e.g. "no_callback_url"): a stable name of the cause, which the inbox
+    says in the agent's language (`delivery.error.<code>`); the English reason stays in the
+    log and beside it for admins."""
+
+    def __init__(self, reason: str = "", code: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 class IngestUnavailable(Exception):

@@ -163,6 +163,7 @@ class ConversationService:
         self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
     ) -> Message:
         """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
+        event = await self.named(event)
         text = event.text(self.language)
         raw = {**(raw or {}), **event.as_raw()}
         return await self._internal(self._message(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "", raw))
@@ -172,6 +173,7 @@ class ConversationService:
     ) -> tuple[Message, bool]:
         """`add_thread_event` for an effect a retry may repeat: stored and published once per
         `key`; (the stored event, whether this call stored it)."""
+        event = await self.named(event)
         message = self._message(
             conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", event.as_raw()
         )
@@ -292,6 +294,17 @@ class ConversationService:
             event = ThreadEvent("event.category_team", {"category": category.id, "team": updated.team})
             await self.add_thread_event(updated, named_teams(event, teams))
         return updated
+
+    async def named(self, event: ThreadEvent) -> ThreadEvent:
+        """The event with the names of the teams and categories it mentions by id, so each
+        reader (the inbox, the API's text, a channel) sees them in their own language."""
+        if any(p in TEAM_PARAMS and p not in event.names for p in event.params):
+            event = named_teams(event, await self.team_labels())
+        if any(p in CATEGORY_PARAMS and p not in event.names for p in event.params):
+            categories = {c.id: dict(c.names) for c in await self.store.desk.list_categories()}
+            names = {p: categories[v] for p, v in event.params.items() if p in CATEGORY_PARAMS and v in categories}
+            event = ThreadEvent(event.key, event.params, {**event.names, **names}) if names else event
+        return event
 
     async def team_labels(self) -> dict[str, dict[str, str]]:
         """Each team's names by language: thread events name teams, not their ids."""
@@ -532,6 +545,7 @@ def describe_changes(
 
 
 TEAM_PARAMS = ("team", "source")  # the event parameters that hold a team's id
+CATEGORY_PARAMS = ("category",)  # the event parameters that hold a category's id
 
 
 def named_teams(event: ThreadEvent, teams: Mapping[str, Mapping[str, str]]) -> ThreadEvent:
