@@ -136,6 +136,14 @@ class Relay:
                 task.cancel()
 
     # -- in -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Where reading begins, taken before the hub serves its first socket: an event
+        numbered after a socket opened is then never mistaken for one from before."""
+        try:
+            self.cursor = await self.store.cluster.last_event_seq()
+        except StoreUnavailable:
+            pass  # the first read takes it (the store being down, no socket sees events anyway)
+
     async def read_step(self) -> None:
         """Read and deliver the next events; wait a little when there are none."""
         try:
