@@ -221,3 +221,19 @@ async def test_an_event_numbered_after_a_hub_started_reaches_its_sockets_when_th
         assert (event.type, event.conversation_id) == ("message.created", "c1")
     finally:
         await started.stop()
+
+
+async def test_a_hub_process_starting_tells_the_inboxes_open_on_the_others_to_reload(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    # the events a killed hub published but had not yet written are gone with it; its
+    # replacement starting is the others' cue to reload what they show (from the store)
+    async with two_hubs(tmp_path, mongo_db_uri) as (first, _second):
+        assert (await sign_in(first)).status == 200
+        async with first.ws_connect("/api/v1/live") as inbox:
+            replacement = Hub(make_config(tmp_path, storage_url=mongo_db_uri))
+            await replacement.start()
+            try:
+                assert await frames_until(inbox, "resync") == {"type": "resync"}
+            finally:
+                await replacement.stop()
