@@ -294,6 +294,7 @@ class Hub(ChannelPort):
             self._background.append(self.supervisor.run("reports-daily", self.daily_report.step))
         self._background.append(self.supervisor.run("routing-sweep", self._routing_step))
         if self.relay is not None:
+            await self.relay.start()
             self._background.append(self.supervisor.run("relay-out", self.relay.write_step))
             self._background.append(self.supervisor.run("relay-in", self.relay.read_step))
             self._background.append(self.supervisor.run("relay-prune", self.relay.prune_step))
