@@ -565,16 +565,7 @@ class DisputesPlugin(Plugin):
             await self._refund(ctx, case)
             return
         if ctx.timer.name == "close":
-            now = self.clock()
-            await self.change(
-                ctx,
-                case.id,
-                lambda c: (
-                    Edit(status=Status.CLOSED.value, deadline=None)
-                    if c.status == Status.DECIDED and c.deadline is not None and now >= c.deadline
-                    else None
-                ),
-            )
+            await self._close_unappealed(ctx, case)
             return
         party, deadline = str(ctx.timer.data.get("party", "")), str(ctx.timer.data.get("deadline", ""))
         if not self._still_waiting(case, party, deadline):  # answered, decided, or a newer deadline: stale
@@ -585,6 +576,21 @@ class DisputesPlugin(Plugin):
             await self._tell(ctx, ticket, "disputes.reminder", case, deadline=when(moment) if moment else "-")
         elif ctx.timer.name == "deadline":
             await self._missed(ctx, case, party, deadline)
+
+    async def _close_unappealed(self, ctx: TimerContext, case: Record) -> None:
+        """The appeal window closed without an appeal: the decision is final, the case closes and
+        its held refund is paid now (a retried timer finds it closed and pays nothing again)."""
+        now = self.clock()
+
+        def edit(c: Record) -> Edit | None:
+            if c.status != Status.DECIDED or c.deadline is None or now < c.deadline:
+                return None
+            released = rules.release_held(c.data.get("refund") or {})
+            return Edit(data={"refund": released} if released else None, status=Status.CLOSED.value, deadline=None)
+
+        case, _ = await self.change(ctx, case.id, edit)
+        if (case.data.get("refund") or {}).get("status") == rules.PENDING:
+            await self._refund(ctx, case)
 
     @staticmethod
     def _still_waiting(case: Record, party: str, deadline: str) -> bool:
@@ -654,13 +660,17 @@ class DisputesPlugin(Plugin):
         self, ctx: Any, case: Record, *, outcome: str, grounds: str, refund: str | None, supervisor: bool, who: str
     ) -> Record:
         """An agent's decision with grounds: recorded first (so a retry or another hub sees it),
-        then the refund paid, both parties told, and the appeal window opened (after an
-        appeal, the decision is final and the case closes)."""
+        both parties told, and the appeal window opened, its refund held until the window closes
+        unappealed. After an appeal the decision is final: its refund is paid at once and the
+        case closes."""
         now = self.clock()
         closes = rules.appeal_closes(now, self.settings.appeal_days)
         made: dict[str, Any] = {}
 
         def edit(current: Record) -> Edit:
+            earlier = current.data.get("decisions", [])
+            appealed = bool(current.data.get("appeal"))
+            waited = rules.waited_party(current.status)
             decision = rules.check_decision(
                 status=current.status,
                 outcome=outcome,
@@ -670,8 +680,15 @@ class DisputesPlugin(Plugin):
                 refund=refund,
                 supervisor=supervisor,
                 limits=self.limits,
+                waiting=rules.Waiting(
+                    _iso(current.data.get("deadlines", {}).get(waited, "")),
+                    any(e.get("party") == waited for e in current.data.get("evidence", [])),
+                    now,
+                )
+                if waited
+                else None,
+                appealed=rules.Appealed(str(earlier[-1].get("by", "")) if earlier else "", who) if appealed else None,
             )
-            earlier = current.data.get("decisions", [])
             number = len(earlier) + 1
             entry: dict[str, Any] = {
                 "number": number,
@@ -682,16 +699,16 @@ class DisputesPlugin(Plugin):
                 "at": now.isoformat(),
                 "proposal": current.data.get("proposal"),
             }
-            appealed = bool(current.data.get("appeal"))
-            pay = decision.refund > 0
-            made.update(entry=entry, appealed=appealed, pay=pay)
-            key = rules.refund_key(current.id, number)
+            made.update(entry=entry, appealed=appealed)
             return Edit(
                 data={
                     "decisions": [*earlier, entry],
-                    "refund": {"key": key, "amount": entry["refund"], "status": "pending"}
-                    if pay
-                    else current.data.get("refund", {}),
+                    "refund": rules.refund_after_decision(
+                        current.data.get("refund") or {},
+                        key=rules.refund_key(current.id, number),
+                        refund=decision.refund,
+                        appeal_decision=appealed,
+                    ),
                     "appeal_until": None if appealed else closes.isoformat(),
                 },
                 status=rules.check_move(current.status, Status.DECIDED).value,
@@ -701,7 +718,7 @@ class DisputesPlugin(Plugin):
         case, _ = await self.change(ctx, case.id, edit)
         for party in rules.PARTIES:
             await self._cancel_timers(ctx, case, party)
-        if made["pay"]:
+        if (case.data.get("refund") or {}).get("status") == rules.PENDING:
             case = await self._refund(ctx, case)
         for party in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, party)
@@ -719,7 +736,7 @@ class DisputesPlugin(Plugin):
         """Pay the decided refund through the platform under the decision's idempotency key: a
         call that failed for now is retried by a timer, and the platform pays a key once."""
         state = dict(case.data.get("refund") or {})
-        if state.get("status") != "pending":
+        if state.get("status") != rules.PENDING:
             return case
         outcome: dict[str, Any]
         try:
@@ -838,4 +855,6 @@ class DisputesPlugin(Plugin):
         outcome = t.get(f"disputes.outcome.{entry['outcome']}", refund=entry["refund"], currency=shared["currency"])
         lines = [t.get("disputes.decided", **shared, outcome=outcome, grounds=entry["grounds"])]
         lines.append(t.get("disputes.final") if appealed else t.get("disputes.may_appeal", until=when(closes)))
+        if (case.data.get("refund") or {}).get("status") == rules.HELD:  # paid only once it is final
+            lines.append(t.get("disputes.refund_held", until=when(closes)))
         await ctx.actions.post_bot_message(ticket, "\n".join(lines), plugin=self.name)

@@ -289,14 +289,35 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         assert [e["party"] for e in case.data["evidence"]] == ["buyer", "buyer", "seller"]
         assert case.status == "under_review"
 
-        # An agent decides (the platform is down at first: the refund is retried, paid once).
-        scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
-        lina = await sign_in(scene.server, AGENT)
+        # An agent decides: the refund is held while the decision can still be appealed.
+        lina, wang = await sign_in(scene.server, AGENT), await sign_in(scene.server, SUPERVISOR)
         try:
             body_ = {"outcome": "refund_buyer", "grounds": "没有物流记录 / no tracking record"}
             decided = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
-            assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "pending"
+            assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "held"
             await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=422)  # decided once
+            assert scene.platform.refunds == []
+
+            decision = await next_mail(scene, 6)
+            assert "裁决" in body(decision) and "no tracking record" in body(decision) and "申诉" in body(decision)
+            assert "执行退款" in body(decision)  # when the refund is paid
+            await eventually(lambda: any("Decision on dispute" in t for t in scene.seller.texts()), timeout=15.0)
+
+            # The seller appeals on their channel; both are told; the case is appealed.
+            await seller_says(scene, client, "appeal", asked["thread"], 2)
+            await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
+            assert "卖家对纠纷" in body(await next_mail(scene, 7))
+            assert (await the_case(scene)).status == "appealed"
+            await settle(scene, scene.clock[0] + timedelta(days=8))  # the old window's end pays nothing
+            assert scene.platform.refunds == []
+
+            # Not the agent whose decision is appealed: a supervisor upholds it, and it is paid
+            # (the platform is down at first: the refund is retried, paid once).
+            refused = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=403)
+            assert refused["error"] == "another_supervisor_needed"
+            scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
+            upheld = await wang.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
+            assert upheld["status"] == "closed" and upheld["data"]["refund"]["status"] == "pending"
             await settle(scene, scene.clock[0] + timedelta(minutes=10))  # the hub repeats the stored refund
             await eventually(lambda: len(scene.platform.refunds) == 1)
             case = await the_case(scene)
@@ -306,16 +327,6 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             ]
             assert len(set(scene.platform.keys)) == 1 and len(scene.platform.keys) == 3  # one key, paid once
 
-            decision = await next_mail(scene, 6)
-            assert "裁决" in body(decision) and "no tracking record" in body(decision) and "申诉" in body(decision)
-            await eventually(lambda: any("Decision on dispute" in t for t in scene.seller.texts()), timeout=15.0)
-
-            # The seller appeals on their channel; both are told; the case is appealed.
-            await seller_says(scene, client, "appeal", asked["thread"], 2)
-            await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
-            assert "卖家对纠纷" in body(await next_mail(scene, 7))
-            assert (await the_case(scene)).status == "appealed"
-
             view = await lina.call("GET", f"/api/v1/disputes/{case.id}")
             assert [m["text"] for m in view["seller"]["messages"] if m["direction"] == "inbound"][-2:] == [
                 SELLER_WORDS,
@@ -324,6 +335,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             assert any(BUYER_WORDS in m["text"] for m in view["buyer"]["messages"])
         finally:
             await lina.client.close()
+            await wang.client.close()
 
     # Each side only ever heard its own words and the shared facts.
     assert not any(SELLER_WORDS in body(m) for m in scene.mails.mails)
@@ -360,6 +372,9 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         # The generic records API cannot move a case past its rules (or around the supervisor).
         await lina.call("PATCH", f"/api/v1/records/disputes/case/{case['id']}", {"status": "decided"}, status=409)
 
+        decide = {"outcome": "partial_refund", "grounds": "scratched screen", "refund": "800.00"}
+        early = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide, status=422)
+        assert "the seller has until their deadline" in early["message"]  # they were promised until then
         question = {"party": "buyer", "question": "请提供划痕的照片"}
         asked = await lina.call("POST", f"/api/v1/disputes/{case['id']}/ask", question)
         assert asked["status"] == "awaiting_buyer" and set(asked["data"]["deadlines"]) == {"seller", "buyer"}
@@ -372,7 +387,7 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         assert refused["error"] == "supervisor_needed" and (await the_case(scene)).status == "awaiting_buyer"
         decided = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide)
         assert decided["status"] == "decided" and decided["data"]["refund"]["amount"] == "800.00"
-        assert [r["amount"] for r in scene.platform.refunds] == ["800.00"]
+        assert scene.platform.refunds == []  # held: the decision may still be appealed
 
         # Another team's agent: the case does not exist for her, and nothing changes.
         await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["technical-support"]})
@@ -385,6 +400,14 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         appealed = await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal)
         assert appealed["status"] == "appealed"
         await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal, status=422)  # once
+
+        # The appeal reverses the decision: the held refund is cancelled, nothing was ever paid.
+        reverse = {"outcome": "favour_seller", "grounds": "the scratch is on the box"}
+        await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", reverse, status=403)  # his own decision
+        final = await admin.call("POST", f"/api/v1/disputes/{case['id']}/decide", reverse)
+        assert final["status"] == "closed" and final["data"]["refund"]["status"] == "cancelled"
+        await settle(scene, scene.clock[0] + timedelta(days=30))
+        assert scene.platform.refunds == []
     finally:
         for who in (admin, lina, wang):
             await who.client.close()
@@ -425,14 +448,19 @@ async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: S
     await plugin.add_evidence(ctx, stale, "seller", first)  # again, from the old copy: nothing new
     assert (await the_case(scene)).version == both.version
 
-    await plugin.decide(ctx, stale, outcome="favour_seller", grounds="tracked", refund=None, supervisor=False, who="x")
+    await plugin.decide(ctx, stale, outcome="refund_buyer", grounds="untracked", refund=None, supervisor=False, who="x")
     late = await seller_message(9, "one more thing")
     await plugin.add_evidence(ctx, stale, "seller", late)  # read while it still waited for the seller
     case = await the_case(scene)
     assert case.status == "decided" and case.data["evidence"][-1]["text"] == "one more thing"
 
-    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))  # the appeal window closes
-    assert (await the_case(scene)).status == "closed"
+    assert scene.platform.refunds == []  # held while it may be appealed
+    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))  # the appeal window closes unappealed
+    await eventually(lambda: len(scene.platform.refunds) == 1)
+    case = await the_case(scene)
+    assert case.status == "closed" and case.data["refund"]["status"] == "refunded"
+    await settle(scene, scene.clock[0] + timedelta(days=1))  # the timer again: paid once
+    assert len(scene.platform.refunds) == 1
 
 
 async def test_an_unverified_contact_is_told_how_to_verify_and_learns_nothing(scene: Scene) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conversation.disputes import OUTCOMES, PARTIES, REASONS, STATUSES, needs_supervisor
+from conversation.disputes import OUTCOMES, PARTIES, REASONS, STATUSES, OwnDecision, needs_supervisor
 from conversation.disputes import amount as parse_amount
 from conversation.model import Conversation, Role
 from conversation.records import Record
@@ -235,6 +235,8 @@ async def decide_dispute(call: Call) -> dict[str, Any]:
             supervisor=_supervisor(call),
             who=call.who,
         )
+    except OwnDecision as exc:
+        raise ApiError(403, "another_supervisor_needed", str(exc)) from None
     except PermissionError as exc:
         raise ApiError(403, "supervisor_needed", str(exc)) from None
     return record_json(decided)
