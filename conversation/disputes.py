@@ -387,13 +387,21 @@ def refund_key(case_id: str, decision_number: int) -> str:
 
 
 # -- what the customer says --------------------------------------------------------------
-CHOICE_PREFIX = "dispute:"  # a button's id: "dispute:order:A-1", "dispute:reason:not_received", "dispute:appeal"
+CHOICE_PREFIX = (
+    "dispute:"  # a button's id: "dispute:order:A-1", "dispute:reason:not_received", "dispute:appeal:<case id>"
+)
 _OPEN_WORDS = re.compile(
     r"(纠纷|申请退款|要求退款|没收到货|未收到货|货不对板|仲裁|盗刷|\bdispute\b|\bopen a case\b|\bnot received\b"
     r"|\bnever arrived\b|\bunauthori[sz]ed charge\b)",
     re.IGNORECASE,
 )
-_APPEAL_WORDS = re.compile(r"^\s*(appeal|i appeal|上诉|申诉|我要申诉|我要上诉)\s*[.!。！]?\s*$", re.IGNORECASE)
+# The appeal word alone, or followed by a separator (or a space) and the grounds: "申诉：屏幕没有坏点",
+# "appeal: the screen was fine". Only at the start: "I will not appeal this" is no appeal.
+_APPEAL_WORDS = re.compile(
+    r"^\s*(?:i appeal|appeal|我要申诉|我要上诉|上诉|申诉)"
+    r"(?:\s*[.!。！]?\s*$|\s*[:：,，;；\-—]\s*(?P<grounds>.*)$|\s+(?P<rest>\S.*)$)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def asks_for_dispute(text: str) -> bool:
@@ -401,9 +409,17 @@ def asks_for_dispute(text: str) -> bool:
     return bool(_OPEN_WORDS.search(text or ""))
 
 
+def appeal_grounds(text: str) -> str | None:
+    """The grounds of a message that asks to appeal ("" for the bare word); None for any other message."""
+    found = _APPEAL_WORDS.match(text or "")
+    if found is None:
+        return None
+    return (found.group("grounds") or found.group("rest") or "").strip()
+
+
 def asks_to_appeal(text: str, choice_id: str = "") -> bool:
-    """The whole message asks to appeal a decision (a word, or the appeal button)."""
-    return choice_id == f"{CHOICE_PREFIX}appeal" or bool(_APPEAL_WORDS.match(text or ""))
+    """The message asks to appeal a decision (the word, with or without grounds, or an appeal button)."""
+    return choice_id.startswith(f"{CHOICE_PREFIX}appeal") or appeal_grounds(text) is not None
 
 
 def picked(choice_id: str, what: str) -> str:

@@ -222,6 +222,9 @@ class DisputesPlugin(Plugin):
         if seller_case is not None:
             await self._from_party(ctx, seller_case, "seller")
             return Outcome.STOP
+        # the buyer said which of their cases they appeal
+        if ctx.state.get("step") == "appeal" and await self._appeal_picked(ctx):
+            return Outcome.STOP
         if ctx.conversation.human_owned and not ctx.state.get("step"):
             live = [c for c in await ctx.records.of_ticket(KIND) if c.status in LIVE]
             if live:  # the buyer's words still join their case, quietly
@@ -253,10 +256,7 @@ class DisputesPlugin(Plugin):
         """A party wrote on their own ticket: an appeal, or their side (kept as evidence)."""
         t = catalog(ctx.language)
         if self._appeal(ctx):
-            try:
-                await self.appeal(ctx, case, party=party, grounds=ctx.message.text, who=f"{party}:{ctx.contact.id}")
-            except InvalidInput:
-                await ctx.reply(t.get("disputes.appeal_refused", case=case.data.get("reference", "")))
+            await self._appeal_from_chat(ctx, case, party)
             return
         if case.status in (Status.DECIDED, Status.CLOSED):
             await ctx.reply(t.get("disputes.already_decided", case=case.data.get("reference", "")))
@@ -264,6 +264,63 @@ class DisputesPlugin(Plugin):
         await self.add_evidence(ctx, case, party, ctx.message)
         if not ctx.conversation.human_owned:  # a person talking with them says it in their own words
             await ctx.reply(t.get("disputes.received", case=case.data.get("reference", "")))
+
+    def _appealable(self, case: Record) -> bool:
+        decided = case.data.get("decisions", [])
+        return rules.may_appeal(
+            case.status,
+            _iso(decided[-1]["at"]) if decided else None,
+            self.clock(),
+            self.settings.appeal_days,
+            appealed=bool(case.data.get("appeal")),
+        )
+
+    async def _appeal_from_chat(self, ctx: PluginContext, case: Record, party: str) -> None:
+        """ "申诉：理由" / "appeal: reasons" (or the button): the words after it are the grounds. A
+        buyer's ticket may hold several cases: the one whose appeal window is open is appealed,
+        and with several open the buyer is asked which (buttons, or its number)."""
+        t = catalog(ctx.language)
+        grounds = rules.appeal_grounds(ctx.message.text) or ""
+        cases = [case]
+        if party == "buyer":
+            cases = [c for c in await ctx.records.of_ticket(KIND) if c.status in LIVE] or [case]
+        picked = rules.picked(ctx.chosen, "appeal")
+        open_ = [c for c in cases if self._appealable(c) and (not picked or c.id == picked)]
+        if len(open_) > 1:
+            ctx.state.clear()
+            ctx.state.update(step="appeal", cases=[c.id for c in open_], grounds=grounds)
+            lines = [t.get("disputes.pick_appeal")]
+            lines += [
+                f"{i}. {c.data.get('reference', '')} (#{c.data.get('order_id', '')})" for i, c in enumerate(open_, 1)
+            ]
+            buttons = [Button(f"{rules.CHOICE_PREFIX}appeal:{c.id}", c.data.get("reference", "")) for c in open_]
+            await ctx.ask("\n".join(lines), buttons)
+            return
+        target = open_[0] if open_ else next((c for c in cases if c.id == picked), cases[0])
+        await self._appeal_case(ctx, target, party, grounds)
+
+    async def _appeal_picked(self, ctx: PluginContext) -> bool:
+        """The answer to "which case do you appeal?": a button or a listed number. Anything else
+        ends the question (False: the message is handled as usual)."""
+        ids = [str(i) for i in ctx.state.get("cases", [])]
+        grounds = str(ctx.state.get("grounds", ""))
+        chosen = rules.picked(ctx.chosen, "appeal")
+        word = ctx.message.text.strip().strip(".。")
+        if not chosen and word.isdigit() and 1 <= int(word) <= len(ids):
+            chosen = ids[int(word) - 1]
+        ctx.state.clear()
+        case = await ctx.records.get(KIND, chosen) if chosen in ids else None
+        if case is None:
+            return False
+        await self._appeal_case(ctx, case, "buyer", grounds)
+        return True
+
+    async def _appeal_case(self, ctx: PluginContext, case: Record, party: str, grounds: str) -> None:
+        try:
+            await self.appeal(ctx, case, party=party, grounds=grounds, who=f"{party}:{ctx.contact.id}")
+        except InvalidInput:
+            t = catalog(ctx.language)
+            await ctx.reply(t.get("disputes.appeal_refused", case=case.data.get("reference", "")))
 
     async def change(self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None]) -> tuple[Record, bool]:
         """Apply `edit` to the case as it is now, by compare-and-set on its version: a change

@@ -303,11 +303,12 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             assert "执行退款" in body(decision)  # when the refund is paid
             await eventually(lambda: any("Decision on dispute" in t for t in scene.seller.texts()), timeout=15.0)
 
-            # The seller appeals on their channel; both are told; the case is appealed.
-            await seller_says(scene, client, "appeal", asked["thread"], 2)
+            # The seller appeals on their channel, with reasons; both are told; the case is appealed.
+            await seller_says(scene, client, "Appeal: the parcel left on time", asked["thread"], 2)
             await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
             assert "卖家对纠纷" in body(await next_mail(scene, 7))
-            assert (await the_case(scene)).status == "appealed"
+            appealed = await the_case(scene)
+            assert appealed.status == "appealed" and appealed.data["appeal"]["grounds"] == "the parcel left on time"
             await settle(scene, scene.clock[0] + timedelta(days=8))  # the old window's end pays nothing
             assert scene.platform.refunds == []
 
@@ -330,7 +331,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             view = await lina.call("GET", f"/api/v1/disputes/{case.id}")
             assert [m["text"] for m in view["seller"]["messages"] if m["direction"] == "inbound"][-2:] == [
                 SELLER_WORDS,
-                "appeal",
+                "Appeal: the parcel left on time",
             ]
             assert any(BUYER_WORDS in m["text"] for m in view["buyer"]["messages"])
         finally:
@@ -503,3 +504,47 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
         calls = [(m.raw or {}).get("event", {}).get("params", {}).get("platform_op") for m in thread]
         assert {"find_user", "list_orders", "get_order"} <= set(calls)
         assert not any("u-buyer" in m.text or "A-1001" in m.text for m in thread if m.kind.value == "event")
+
+
+async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_open(scene: Scene) -> None:
+    """Two cases on one buyer ticket: "申诉：理由" is asked about when both may be appealed (a
+    number answers), and goes straight to the only one still open afterwards."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+
+    async def buyer_says(n: int, text: str) -> Any:
+        inbound = Inbound("platform", f"b{n}", Sender("u-buyer", language="zh-CN"), "u-buyer", text=text)
+        record = await hub.ingest(inbound)
+        await eventually(lambda: not hub.pipeline._tasks)
+        return record.conversation
+
+    def to_buyer() -> list[dict[str, Any]]:
+        return [p["message"] for p in scene.seller.posts if p["to"] == "u-buyer"]
+
+    ticket = await buyer_says(1, "你好")
+    ctx = await hub.plugin_host.context(plugin, ticket)
+    cases = [
+        await plugin.open_case(ctx, await ctx.platform.order_of(order, user_id="u-buyer"), "other", text="x", who="x")
+        for order in ("A-1001", "A-2002")
+    ]
+    await settle(scene, scene.clock[0] + timedelta(days=3, seconds=1))  # the seller never answers
+    for case in cases:
+        await plugin.decide(ctx, case, outcome="favour_seller", grounds="签收", refund=None, supervisor=True, who="W")
+    asked_before = len(to_buyer())
+
+    await buyer_says(2, "申诉：我从未收到包裹")
+    await eventually(lambda: len(to_buyer()) > asked_before, timeout=15.0)
+    question = to_buyer()[-1]
+    listed = [c["id"].removeprefix("dispute:appeal:") for c in question["choices"]]
+    assert sorted(listed) == sorted(c.id for c in cases) and "2." in question["text"]
+    assert {(await hub.services.records.get("disputes", "case", c.id)).status for c in cases} == {"decided"}
+
+    await buyer_says(3, "2")
+    second = await hub.services.records.get("disputes", "case", listed[1])
+    assert second.status == "appealed" and second.data["appeal"]["grounds"] == "我从未收到包裹"
+    first = await hub.services.records.get("disputes", "case", listed[0])
+    assert first.status == "decided"
+
+    await buyer_says(4, "appeal: the seller never shipped")  # only the other one is open now
+    first = await hub.services.records.get("disputes", "case", listed[0])
+    assert first.status == "appealed" and first.data["appeal"]["grounds"] == "the seller never shipped"

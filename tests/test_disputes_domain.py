@@ -220,3 +220,12 @@ def test_a_refund_waits_for_the_decision_to_be_final() -> None:
     upheld = d.refund_after_decision(held, key="k2", refund=Decimal("300"), appeal_decision=True)
     assert upheld == {"key": "k2", "amount": "300", "status": "pending"}
     assert d.refund_after_decision({}, key="k1", refund=Decimal(0), appeal_decision=False) == {}
+
+
+def test_an_appeal_keeps_the_reasons_written_after_the_word() -> None:
+    assert d.appeal_grounds("申诉：屏幕没有坏点，是买家摔坏的") == "屏幕没有坏点，是买家摔坏的"
+    assert d.appeal_grounds("Appeal: the parcel was delivered\non time") == "the parcel was delivered\non time"
+    assert d.appeal_grounds("我要申诉 物流显示已签收") == "物流显示已签收"
+    assert d.appeal_grounds("申诉") == "" and d.appeal_grounds("appeal.") == ""
+    assert d.appeal_grounds("I will not appeal this") is None and d.appeal_grounds("申诉期多久？") is None
+    assert d.asks_to_appeal("申诉：理由") and d.asks_to_appeal("", "dispute:appeal:c1")
