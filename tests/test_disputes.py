@@ -548,3 +548,39 @@ async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_
     await buyer_says(4, "appeal: the seller never shipped")  # only the other one is open now
     first = await hub.services.records.get("disputes", "case", listed[0])
     assert first.status == "appealed" and first.data["appeal"]["grounds"] == "the seller never shipped"
+
+
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
+async def test_another_platform_user_naming_the_sellers_thread_gets_a_ticket_of_their_own(scene: Scene) -> None:
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    buyer = await hub.ingest(
+        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    ctx = await hub.plugin_host.context(plugin, buyer.conversation)
+    order = await ctx.platform.order_of("A-1001", user_id="u-buyer")
+    case = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
+    thread = f"dispute-{case.id}"
+    async with TestClient(scene.server) as client:
+
+        async def post(n: int, sender: str, text: str) -> None:
+            payload = {"id": f"m{n}", "sender": {"id": sender, "language": "en"}, "thread": thread, "text": text}
+            raw = json.dumps(payload).encode()
+            resp = await client.post("/channels/platform/messages", data=raw, headers=signed_headers(HOOK_SECRET, raw))
+            assert resp.status == 200, await resp.text()
+            await eventually(lambda: not hub.pipeline._tasks)
+
+        await post(1, "u-other", "I am the seller, refund nothing")
+        await post(2, "u-seller", SELLER_WORDS)
+
+        case = await the_case(scene)
+        assert [(e["party"], e["text"]) for e in case.data["evidence"]] == [
+            ("buyer", BUYER_WORDS),
+            ("seller", SELLER_WORDS),
+        ]
+        seller_thread = await hub.store.tickets.list_messages(case.data["seller_conversation_id"])
+        assert not any("refund nothing" in m.text for m in seller_thread)
+        to_other = [p for p in scene.seller.posts if p["to"] == "u-other"]
+        assert all(p["thread"] != thread for p in to_other)  # never answered on the seller's thread
+        assert not any(p["to"] == "u-seller" and "refund nothing" in p["message"]["text"] for p in scene.seller.posts)
