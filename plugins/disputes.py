@@ -64,6 +64,7 @@ LIVE = tuple(s.value for s in Status if s is not Status.CLOSED)
 MAX_EVIDENCE = 200
 MAX_STATEMENT_CHARS = 4000
 REFUND_RETRY = timedelta(minutes=1)
+CATEGORY = "dispute"  # 交易纠纷: both parties' tickets are filed under it (it brings its team, finance)
 
 
 def _titled(en: str, zh: str, **schema: Any) -> dict[str, Any]:
@@ -464,7 +465,13 @@ class DisputesPlugin(Plugin):
             t.get("disputes.order_item", order=o.id, title=o.title or "-", amount=o.amount, currency=o.currency)
             for o in orders
         ]
-        buttons = [Button(f"{rules.CHOICE_PREFIX}order:{o.id}", f"#{o.id}") for o in orders]
+        buttons = [  # what the buyer recognises: the item and its price (the id is in the list above)
+            Button(
+                f"{rules.CHOICE_PREFIX}order:{o.id}",
+                t.get("disputes.order_button", title=o.title or f"#{o.id}", amount=o.amount, currency=o.currency),
+            )
+            for o in orders
+        ]
         await ctx.ask("\n".join([t.get("disputes.pick_order"), *lines]), buttons)
 
     @staticmethod
@@ -505,6 +512,7 @@ class DisputesPlugin(Plugin):
             "opened_by": who,
         }
         case = await ctx.records.create(KIND, data, status=Status.OPENED.value, conversation=buyer)
+        await self._file_under_disputes(ctx)
         if statement is not None:
             case = await self.add_evidence(ctx, case, "buyer", statement)
         elif text.strip():
@@ -519,6 +527,16 @@ class DisputesPlugin(Plugin):
         case = await self._contact_seller(ctx, case)
         return await self._repropose(ctx, case)
 
+    async def _file_under_disputes(self, ctx: Any) -> None:
+        """The buyer's ticket is now about a dispute: its category (and with it the category's
+        team, when the ticket has none). A hub whose admins removed the category keeps its own."""
+        if ctx.conversation.category == CATEGORY or ctx.hub is None:
+            return
+        if await ctx.hub.store.desk.get_category(CATEGORY) is None:
+            self.log.warning("no ticket category %r: dispute tickets keep theirs", CATEGORY)
+            return
+        await ctx.set_category(CATEGORY)
+
     async def _contact_seller(self, ctx: Any, case: Record) -> Record:
         """Open the seller's own ticket for this case on their channel and ask them to answer."""
         if ctx.hub is None or not self.settings.seller_channel:
@@ -531,7 +549,7 @@ class DisputesPlugin(Plugin):
             Inbound(
                 channel=self.settings.seller_channel,
                 external_id=f"dispute:{case.id}",  # a retry finds the same ticket
-                sender=Sender(address=seller_id, language=language),
+                sender=Sender(address=seller_id, language=language, display_name=user.display_name if user else ""),
                 thread_key=f"dispute-{case.id}",
                 subject=hub_t.get("disputes.seller_subject", case=case.data["reference"], order=case.data["order_id"]),
                 text=hub_t.get("disputes.note.seller_ticket", case=case.data["reference"], order=case.data["order_id"]),
@@ -541,8 +559,13 @@ class DisputesPlugin(Plugin):
         )
         seller_ticket = record.conversation
         team = ctx.conversation.team
+        filing: dict[str, Any] = {}
         if team and seller_ticket.team != team:  # the seller's side is seen by the team that sees the buyer's
-            seller_ticket = await ctx.actions.update_conversation(seller_ticket, {"team": team})
+            filing["team"] = team
+        if ctx.conversation.category == CATEGORY and seller_ticket.category != CATEGORY:
+            filing["category"] = CATEGORY
+        if filing:
+            seller_ticket = await ctx.actions.update_conversation(seller_ticket, filing)
         now = self.clock()
         deadline = rules.respond_by(now, self.settings.respond_days)
         seller = {

@@ -45,7 +45,7 @@ def platform_fake() -> FakePlatform:
     """The platform: Li Na bought earphones 9 days ago (no tracking) and a laptop 2 days ago."""
     fake = FakePlatform(PLATFORM_SECRET)
     fake.add_user("u-buyer", BUYER)
-    fake.add_user("u-seller", "seller@shop.example")
+    fake.add_user("u-seller", "seller@shop.example", name="深圳音频小店")
     fake.users["u-buyer"]["language"], fake.users["u-seller"]["language"] = "zh-CN", "en"
     ordered = (utcnow() - timedelta(days=9)).isoformat()
     fake.add_order("A-1001", "u-buyer", "u-seller", "199.00", title="蓝牙耳机", created_at=ordered)
@@ -254,6 +254,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         assert case.status == "awaiting_seller"
         buyer_ticket = await scene.hub.store.tickets.get_conversation(case.conversation_id)
         assert buyer_ticket is not None and buyer_ticket.channel == "email"
+        assert (buyer_ticket.category, buyer_ticket.team) == ("dispute", "finance")  # 交易纠纷 brings its team
         [statement, photo] = case.data["evidence"]
         assert statement["party"] == "buyer" and BUYER_WORDS in statement["text"]
         assert photo["type"] == "attachment" and photo["name"] == "parcel.png"
@@ -267,6 +268,9 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         seller_ticket = await scene.hub.store.tickets.get_conversation(case.data["seller_conversation_id"])
         assert seller_ticket is not None and seller_ticket.channel == "platform"
         assert seller_ticket.id != buyer_ticket.id and asked["thread"] == seller_ticket.thread_key
+        assert (seller_ticket.category, seller_ticket.team) == ("dispute", "finance")
+        seller_contact = await scene.hub.store.contacts.get_contact(seller_ticket.contact_id)
+        assert seller_contact is not None and seller_contact.name == "深圳音频小店"  # not "访客 u-seller"
 
         # A reminder two hours before the deadline; then the deadline passes unanswered.
         deadline = case.deadline
@@ -291,7 +295,10 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
 
         # An agent decides: the refund is held while the decision can still be appealed.
         lina, wang = await sign_in(scene.server, AGENT), await sign_in(scene.server, SUPERVISOR)
+        admin = await sign_in(scene.server, ADMIN)
         try:
+            for agent in (lina, wang):  # the case's tickets are the finance team's (交易纠纷)
+                await admin.call("PATCH", f"/api/v1/agents/{agent.id}", {"teams": ["finance"]})
             body_ = {"outcome": "refund_buyer", "grounds": "没有物流记录 / no tracking record"}
             decided = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
             assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "held"
@@ -334,9 +341,10 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
                 "Appeal: the parcel left on time",
             ]
             assert any(BUYER_WORDS in m["text"] for m in view["buyer"]["messages"])
+            assert view["seller"]["name"] == "深圳音频小店"
         finally:
-            await lina.client.close()
-            await wang.client.close()
+            for who in (lina, wang, admin):
+                await who.client.close()
 
     # Each side only ever heard its own words and the shared facts.
     assert not any(SELLER_WORDS in body(m) for m in scene.mails.mails)
@@ -361,6 +369,7 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
             "statement": "屏幕有划痕",
         }
         await lina.call("POST", "/api/v1/disputes", {**opened, "order_id": "B-9"}, status=422)  # not their order
+        scene.clock[0] = utcnow() + timedelta(seconds=1)  # the test's clock: after the ticket's first message
         case = await lina.call("POST", "/api/v1/disputes", opened, status=201)
         assert case["status"] == "awaiting_seller" and case["data"]["amount"] == "5000.00"
         await lina.call("POST", "/api/v1/disputes", opened, status=422)  # one open case per order
@@ -370,6 +379,9 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         assert [c["id"] for c in listed["items"]] == [case["id"]]
         view = await lina.call("GET", f"/api/v1/disputes/{case['id']}")
         assert view["needs_supervisor"] is True
+        # The case view shows the dispute, not what the ticket held before it.
+        assert not any("请帮我看看这个订单" in m["text"] for m in view["buyer"]["messages"])
+        assert (await scene.hub.store.tickets.get_conversation(ticket)).category == "dispute"
         # The generic records API cannot move a case past its rules (or around the supervisor).
         await lina.call("PATCH", f"/api/v1/records/disputes/case/{case['id']}", {"status": "decided"}, status=409)
 
@@ -489,6 +501,7 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
 
         asked = await buyer_says(1, text="我要申请纠纷，耳机没收到货")
         assert [c["id"] for c in asked["choices"]] == ["dispute:order:A-2002", "dispute:order:A-1001"]
+        assert [c["label"] for c in asked["choices"]] == ["笔记本电脑 · 5000.00 CNY", "蓝牙耳机 · 199.00 CNY"]
         reasons = await buyer_says(2, choice="dispute:order:A-1001")
         assert [c["label"] for c in reasons["choices"]][:2] == ["未收到货", "货不对板"]
         await buyer_says(3, choice="dispute:reason:not_received")
