@@ -826,6 +826,7 @@ class DisputesPlugin(Plugin):
                 currency=case.data["currency"],
                 decision=case.data["reference"],
                 occasion=state["key"],  # one refund per decision, however often asked
+                outcome=self._decided_outcome(case),
             )
             outcome = (
                 {"error": "retrying"}  # the platform did not answer yet: the hub repeats it (on_platform_done)
@@ -848,6 +849,12 @@ class DisputesPlugin(Plugin):
 
         updated, _ = await self.change(ctx, case.id, edit)
         return updated
+
+    @staticmethod
+    def _decided_outcome(case: Record) -> str:
+        """The outcome of the decision whose refund is paid (refund_buyer or partial_refund)."""
+        decided = case.data.get("decisions", [])
+        return str(decided[-1].get("outcome", "")) if decided else ""
 
     async def appeal(self, ctx: Any, case: Record, *, party: str, grounds: str, who: str) -> Record:
         """A party's appeal within the window (once per case); both parties are told."""

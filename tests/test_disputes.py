@@ -334,6 +334,8 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
                 ("A-1001", "199.00", "CNY")
             ]
             assert len(set(scene.platform.keys)) == 1 and len(scene.platform.keys) == 3  # one key, paid once
+            [paid] = scene.platform.refunds  # the decision, as the platform's books name it, and its outcome
+            assert (paid["decision"], paid["outcome"]) == (case.data["reference"], "refund_buyer")
 
             view = await lina.call("GET", f"/api/v1/disputes/{case.id}")
             assert [m["text"] for m in view["seller"]["messages"] if m["direction"] == "inbound"][-2:] == [
