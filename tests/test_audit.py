@@ -222,6 +222,7 @@ ICS = (
     "DTSTART;VALUE=DATE:20270501\r\nSUMMARY:Labour Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 ROSTER_CSV = "kind,label,duty,agents,weekdays,start,end\npattern,early,shift,{agent_email},mon-fri,08:00,16:00\n"
+GREETS = {"id": "greets", "label": "Greets the customer", "kind": "yes_no", "weight": 1}
 ADMIN_WALK: list[tuple[str, str, str, Any]] = [
     ("add_canned", "POST", "/api/v1/canned", {"shortcut": "hi", "title": "Hi", "text": "Hello"}),
     ("delete_canned", "DELETE", "/api/v1/canned/{canned}", None),
@@ -274,6 +275,13 @@ ADMIN_WALK: list[tuple[str, str, str, Any]] = [
     ("retry_webhook_delivery", "POST", "/api/v1/webhooks/{webhook}/deliveries/{delivery}/retry", None),
     ("delete_webhook", "DELETE", "/api/v1/webhooks/{webhook}", None),
     ("delete_team", "DELETE", "/api/v1/teams/night", None),
+    ("create_scorecard", "POST", "/api/v1/qa/scorecards", {"name": "Basics", "criteria": [GREETS]}),
+    (
+        "replace_scorecard",
+        "PUT",
+        "/api/v1/qa/scorecards/{scorecard}",
+        {"name": "Basics", "criteria": [GREETS], "active": False},
+    ),
 ]
 TEAM_MANAGED = {
     "add_roster_entry",
@@ -288,6 +296,7 @@ LEARNED = {
     "create_token": "token",
     "add_webhook": "webhook",
     "add_roster_entry": "roster_entry",
+    "create_scorecard": "scorecard",
 }
 
 
