@@ -265,11 +265,14 @@ class DisputesPlugin(Plugin):
         if not ctx.conversation.human_owned:  # a person talking with them says it in their own words
             await ctx.reply(t.get("disputes.received", case=case.data.get("reference", "")))
 
-    async def change(self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None]) -> tuple[Record, bool]:
+    async def change(
+        self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None], *, action: str = ""
+    ) -> tuple[Record, bool]:
         """Apply `edit` to the case as it is now, by compare-and-set on its version: a change
         computed from the case's values (an appended statement, a status move) never undoes
         one another writer (a deadline timer, another hub, an agent) made meanwhile. `edit`
-        answers None when there is nothing to do; whether the case changed."""
+        answers None when there is nothing to do; whether the case changed. `action`: the
+        audit log's name for an agent's change (`dispute.decide`)."""
         for _ in range(MAX_CHANGE_TRIES):
             current = await ctx.records.get(KIND, case_id)
             if current is None:
@@ -285,6 +288,7 @@ class DisputesPlugin(Plugin):
                     status=wanted.status,
                     deadline=wanted.deadline,
                     expect_version=current.version,
+                    action=action,
                 )
             except RecordChanged:
                 continue
@@ -447,7 +451,9 @@ class DisputesPlugin(Plugin):
             "decisions": [],
             "opened_by": who,
         }
-        case = await ctx.records.create(KIND, data, status=Status.OPENED.value, conversation=buyer)
+        case = await ctx.records.create(
+            KIND, data, status=Status.OPENED.value, conversation=buyer, action="dispute.open"
+        )
         if statement is not None:
             case = await self.add_evidence(ctx, case, "buyer", statement)
         elif text.strip():
@@ -698,7 +704,7 @@ class DisputesPlugin(Plugin):
                 deadline=None if appealed else closes,
             )
 
-        case, _ = await self.change(ctx, case.id, edit)
+        case, _ = await self.change(ctx, case.id, edit, action="dispute.decide")
         for party in rules.PARTIES:
             await self._cancel_timers(ctx, case, party)
         if made["pay"]:
@@ -769,7 +775,7 @@ class DisputesPlugin(Plugin):
                 data={"appeal": entry}, status=rules.check_move(current.status, Status.APPEALED).value, deadline=None
             )
 
-        case, _ = await self.change(ctx, case.id, edit)
+        case, _ = await self.change(ctx, case.id, edit, action="dispute.appeal")
         await ctx.cancel(f"{case.id}:close")
         for side in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, side)
@@ -796,6 +802,7 @@ class DisputesPlugin(Plugin):
                 status=rules.check_move(c.status, rules.awaiting(party)).value,
                 deadline=deadline,
             ),
+            action="dispute.ask",
         )
         await self._tell(
             ctx, ticket, "disputes.asked", case, question=text[:MAX_STATEMENT_CHARS], deadline=when(deadline)
