@@ -628,13 +628,15 @@ class PluginRecords:
         status: str = "",
         deadline: datetime | None = None,
         conversation: Conversation | None = None,
+        action: str = "",
     ) -> Record:
-        """A new record on this context's ticket (or `conversation`); InvalidInput if the schema refuses it."""
+        """A new record on this context's ticket (or `conversation`); InvalidInput if the schema refuses it.
+        `action`: the audit log's name for it when an agent made it (`complaint.file`)."""
         ticket = conversation or self.conversation
         if ticket is None:
             raise ValueError("records.create() needs a ticket: pass conversation=")
         return await self.runtime.records.create(
-            self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin
+            self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin, action=action
         )
 
     async def update(
@@ -646,10 +648,12 @@ class PluginRecords:
         status: str | None = None,
         deadline: datetime | None | bool = False,
         expect_version: int | None = None,
+        action: str = "",
     ) -> Record:
         """Merge `data` (None removes a field), set status and deadline (False: unchanged).
         `expect_version`: only if the record is still at that version, else RecordChanged
-        (for a change computed from the record's values: read again and retry)."""
+        (for a change computed from the record's values: read again and retry). `action`:
+        the audit log's name for the change when an agent made it (`dispute.decide`)."""
         return await self.runtime.records.update(
             self.plugin,
             kind,
@@ -659,6 +663,7 @@ class PluginRecords:
             deadline=deadline,
             who=self.plugin,
             expect_version=expect_version,
+            action=action,
         )
 
     async def get(self, kind: str, record_id: str) -> Record | None:

@@ -323,11 +323,14 @@ class DisputesPlugin(Plugin):
             t = catalog(ctx.language)
             await ctx.reply(t.get("disputes.appeal_refused", case=case.data.get("reference", "")))
 
-    async def change(self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None]) -> tuple[Record, bool]:
+    async def change(
+        self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None], *, action: str = ""
+    ) -> tuple[Record, bool]:
         """Apply `edit` to the case as it is now, by compare-and-set on its version: a change
         computed from the case's values (an appended statement, a status move) never undoes
         one another writer (a deadline timer, another hub, an agent) made meanwhile. `edit`
-        answers None when there is nothing to do; whether the case changed."""
+        answers None when there is nothing to do; whether the case changed. `action`: the
+        audit log's name for an agent's change (`dispute.decide`)."""
         for _ in range(MAX_CHANGE_TRIES):
             current = await ctx.records.get(KIND, case_id)
             if current is None:
@@ -343,6 +346,7 @@ class DisputesPlugin(Plugin):
                     status=wanted.status,
                     deadline=wanted.deadline,
                     expect_version=current.version,
+                    action=action,
                 )
             except RecordChanged:
                 continue
@@ -511,7 +515,9 @@ class DisputesPlugin(Plugin):
             "decisions": [],
             "opened_by": who,
         }
-        case = await ctx.records.create(KIND, data, status=Status.OPENED.value, conversation=buyer)
+        case = await ctx.records.create(
+            KIND, data, status=Status.OPENED.value, conversation=buyer, action="dispute.open"
+        )
         await self._file_under_disputes(ctx)
         if statement is not None:
             case = await self.add_evidence(ctx, case, "buyer", statement)
@@ -795,7 +801,7 @@ class DisputesPlugin(Plugin):
                 deadline=None if appealed else closes,
             )
 
-        case, _ = await self.change(ctx, case.id, edit)
+        case, _ = await self.change(ctx, case.id, edit, action="dispute.decide")
         for party in rules.PARTIES:
             await self._cancel_timers(ctx, case, party)
         if (case.data.get("refund") or {}).get("status") == rules.PENDING:
@@ -873,7 +879,7 @@ class DisputesPlugin(Plugin):
                 data={"appeal": entry}, status=rules.check_move(current.status, Status.APPEALED).value, deadline=None
             )
 
-        case, _ = await self.change(ctx, case.id, edit)
+        case, _ = await self.change(ctx, case.id, edit, action="dispute.appeal")
         await ctx.cancel(f"{case.id}:close")
         for side in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, side)
@@ -900,6 +906,7 @@ class DisputesPlugin(Plugin):
                 status=rules.check_move(c.status, rules.awaiting(party)).value,
                 deadline=deadline,
             ),
+            action="dispute.ask",
         )
         await self._tell(
             ctx, ticket, "disputes.asked", case, question=text[:MAX_STATEMENT_CHARS], deadline=when(deadline)
