@@ -176,6 +176,15 @@ def with_language(inbound: Inbound) -> Inbound:
     return replace(inbound, sender=replace(inbound.sender, language=tag))
 
 
+class _KeepMissing(dict[str, Any]):
+    """Format parameters where one a text names but the caller did not give shows itself
+    (`{clock}`) instead of raising: an event written before its text gained a parameter
+    must still read."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 class Texts:
     """One catalog domain in one locale. Plural forms are kept by CLDR category and chosen
     by Babel's CLDR rules: the same rules `Intl.PluralRules` applies in the browser."""
@@ -192,7 +201,7 @@ class Texts:
         text = self.messages.get(key, key)  # a missing key shows itself (gettext's way), never crashes
         if isinstance(text, dict):
             text = text["other"]
-        return text.format(**params) if params else text
+        return text.format_map(_KeepMissing(params)) if params else text
 
     def plural(self, key: str, count: int, **params: Any) -> str:
         forms = self.messages.get(key, key)
