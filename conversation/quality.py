@@ -252,6 +252,24 @@ def awaits_comment(survey: Survey, now: datetime, window: timedelta) -> bool:
     return survey.status is SurveyStatus.RATED and survey.rated_at is not None and now - survey.rated_at <= window
 
 
+COMMENT_LOOKS_MAX_CHARS = 280  # longer than this after a rating reads as a new request, not a remark
+# Words that ask for something: a message with one of them (or a question mark) goes to the
+# queue as an ordinary message, even on the survey's thread right after a rating. A lost
+# request costs far more than a comment kept as a message.
+_ASKS = re.compile(
+    r"[?？]|帮|请问|怎么|如何|为什么|为何|能不能|能否|可以吗|是否|还没|没有收到|问题"
+    r"|\b(help|how|why|when|where|what|can you|could you|would you|need|still|issue|problem)\b",
+    re.IGNORECASE,
+)
+
+
+def reads_as_comment(text: str) -> bool:
+    """Whether a typed message right after a rating reads as a remark on the service ("态度不错，
+    就是太慢了") rather than a new request: short, no question mark, no asking words."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    return 0 < len(folded) <= COMMENT_LOOKS_MAX_CHARS and _ASKS.search(folded) is None
+
+
 @dataclass(frozen=True)
 class Figure:
     """An average and its count for one group (an agent, team, channel or category; "" for all)."""

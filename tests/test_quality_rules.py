@@ -24,6 +24,7 @@ from conversation.quality import (
     rated,
     rating_from_choice,
     rating_from_text,
+    reads_as_comment,
     review_score,
     scorecard_from_doc,
     survey_wanted,
@@ -212,3 +213,20 @@ def test_weeks_are_iso_weeks_in_utc() -> None:
     for bad in ("2027-W54", "2027-1", "W01"):
         with pytest.raises(InvalidInput):
             parse_week(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "comment"),
+    [
+        ("态度不错，就是太慢了", True),
+        ("Quick and kind.", True),
+        ("退款什么时候到账？", False),
+        ("怎么修改收货地址", False),
+        ("How do I change my address", False),
+        ("I still have a problem with the app", False),
+        ("好" * 281, False),
+        ("   ", False),
+    ],
+)
+def test_only_a_short_remark_without_a_question_reads_as_a_surveys_comment(text: str, comment: bool) -> None:
+    assert reads_as_comment(text) is comment
