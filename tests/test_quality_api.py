@@ -19,6 +19,7 @@ from tests.test_api import ADMIN, AGENT, Agent, admin, agent, new_ticket, server
 
 SUPERVISOR = ("zhao.lei@example.com", "supervisor password 1")
 OTHER = ("wang.fang@example.com", "agent password 2")
+TEAM = "customer-service"  # the supervisor's team: the figures they read are its tickets'
 CARD = {
     "name": "在线客服质检",
     "criteria": [
@@ -34,7 +35,7 @@ def hub(who: Agent) -> Any:
 
 async def worked_ticket(admin: Agent, agent: Agent, external_id: str = "m1", thread: str = "t1") -> str:
     conversation_id = await new_ticket(agent, external_id, "我的订单还没到", thread=thread)
-    await admin.call("PATCH", f"/api/v1/conversations/{conversation_id}", {"assignee_id": agent.id})
+    await admin.call("PATCH", f"/api/v1/conversations/{conversation_id}", {"assignee_id": agent.id, "team": TEAM})
     await admin.call("PATCH", f"/api/v1/conversations/{conversation_id}", {"status": "resolved"})
     return conversation_id
 
@@ -62,6 +63,8 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
     await add_agent(hub(admin).store, OTHER[0], Role.AGENT, OTHER[1], name="Wang Fang")
     supervisor, other = await sign_in(server, SUPERVISOR), await sign_in(server, OTHER)
     try:
+        for member in (supervisor, other, agent):
+            await admin.call("PATCH", f"/api/v1/agents/{member.id}", {"teams": [TEAM]})
         card = await admin.call("POST", "/api/v1/qa/scorecards", CARD, status=201)
         ticket = await worked_ticket(admin, agent)
         path = f"/api/v1/conversations/{ticket}/qa"

@@ -30,7 +30,7 @@ from conversation.quality import (
     survey_to_doc,
     week_of,
 )
-from hub.access import Access
+from hub.access import Access, report_teams
 from hub.api.framework import ADMIN, ApiError, Call
 from hub.api.routes import ANY, api, conversation_or_404, hub_of, parse_time, services_of
 from hub.api.serialize import iso
@@ -265,7 +265,7 @@ async def ticket_csat(call: Call) -> dict[str, Any]:
     "GET",
     "/v1/quality/figures",
     summary="CSAT and QA averages with their counts for a period, per agent_id, team, channel or category "
-    "(or for all), computed by the store (supervisors and admins)",
+    "(or for all), computed by the store (supervisors: their own teams' tickets only; admins)",
     tag="quality",
     query={
         "from": Str(max_length=64, description="ISO 8601; default 30 days before `to`"),
@@ -275,7 +275,10 @@ async def ticket_csat(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def figures(call: Call) -> dict[str, Any]:
-    _require_reviewer(call)
+    try:  # a supervisor reads their own teams' figures only, like reports (hub/access.report_teams)
+        teams = report_teams(call.viewer)
+    except PermissionError:
+        raise ApiError(403, "forbidden", "figures are for supervisors and admins") from None
     hub = hub_of(call)
     until = parse_time(call.query["to"], "to") if "to" in call.query else hub.actions.clock()
     since = parse_time(call.query["from"], "from") if "from" in call.query else until - timedelta(days=30)
@@ -286,6 +289,6 @@ async def figures(call: Call) -> dict[str, Any]:
         "from": iso(since),
         "to": iso(until),
         "by": by,
-        "csat": [figure_json(f) for f in await hub.store.quality.csat_figures(since, until, by=by)],
-        "qa": [figure_json(f) for f in await hub.store.quality.qa_figures(since, until, by=by)],
+        "csat": [figure_json(f) for f in await hub.store.quality.csat_figures(since, until, by=by, teams=teams)],
+        "qa": [figure_json(f) for f in await hub.store.quality.qa_figures(since, until, by=by, teams=teams)],
     }
