@@ -328,15 +328,21 @@ async def test_a_ticket_an_agent_may_only_read_refuses_a_change_with_403_not_404
         await lina.client.close()
 
 
-async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents(server: TestServer, hub: Hub) -> None:
-    """Every report route: an agent is refused, a supervisor of customer-service counts only its
-    ticket (not the hidden technical-support one), an admin counts both."""
+async def scene_with_lead(server: TestServer, hub: Hub) -> tuple[Agent, dict[str, str], Agent, Agent]:
+    """The scene, with Li Na and a supervisor of customer-service signed in: (admin, ids, lina, lead)."""
     admin = await sign_in(server, ADMIN)
     ids = await scene(hub, admin)
     await add_agent(hub.store, "lead@example.com", Role.SUPERVISOR, "lead password 1", name="Lead")
     lina, lead = await sign_in(server, AGENT), await sign_in(server, ("lead@example.com", "lead password 1"))
+    await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": ["customer-service"]})
+    return admin, ids, lina, lead
+
+
+async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents(server: TestServer, hub: Hub) -> None:
+    """Every report route: an agent is refused, a supervisor of customer-service counts only its
+    ticket (not the hidden technical-support one), an admin counts both."""
+    admin, ids, lina, lead = await scene_with_lead(server, hub)
     try:
-        await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": ["customer-service"]})
         created = await hub.store.tickets.get_conversation(ids["visible"])
         assert created is not None
         day = created.created_at.date()
@@ -357,12 +363,8 @@ async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents
 async def test_quality_figures_count_only_a_supervisors_teams_and_refuse_agents(server: TestServer, hub: Hub) -> None:
     """CSAT figures per agent: the customer-service supervisor sees Li Na's rating, not the
     technical-support agent's; an admin sees both; an agent is told who figures are for."""
-    admin = await sign_in(server, ADMIN)
-    ids = await scene(hub, admin)
-    await add_agent(hub.store, "lead@example.com", Role.SUPERVISOR, "lead password 1", name="Lead")
-    lina, lead = await sign_in(server, AGENT), await sign_in(server, ("lead@example.com", "lead password 1"))
+    admin, ids, lina, lead = await scene_with_lead(server, hub)
     try:
-        await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": ["customer-service"]})
         tech_id = await agent_id(hub, TECH[0])
         now = datetime.now(UTC)
         for ticket, team, who, score in (
