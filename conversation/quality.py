@@ -465,11 +465,29 @@ def _fails(c: Criterion, value: int) -> bool:
     return c.critical and (value == 0 if c.kind is CriterionKind.YES_NO else value == 1)
 
 
+class TicketNotDone(InvalidInput):
+    """A review of a ticket still being worked: only resolved or closed tickets are reviewed."""
+
+    code = "ticket_not_resolved"
+
+
+def check_reviewable(ticket: Conversation) -> None:
+    """TicketNotDone unless the ticket is resolved or closed (its work is finished)."""
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        raise TicketNotDone(
+            f"ticket #{ticket.number} is {ticket.status.value}: only resolved or closed tickets are reviewed"
+        )
+
+
 def review_score(card: Scorecard, scores: Mapping[str, int]) -> tuple[float, bool]:
-    """The weighted score (0-100, one decimal) and whether a critical criterion failed it."""
+    """The weighted score (0-100, one decimal) and whether a critical criterion failed it.
+    A failed review scores 0, whatever the other criteria earned: so every average of
+    reviews (figures, reports) counts it as the fail it is, not as its points."""
+    failed = any(_fails(c, scores[c.id]) for c in card.criteria)
+    if failed:
+        return 0.0, True
     total = sum(c.weight for c in card.criteria)
     earned = sum(c.weight * _share(c, scores[c.id]) for c in card.criteria)
-    failed = any(_fails(c, scores[c.id]) for c in card.criteria)
     return round(100 * earned / total, 1), failed
 
 

@@ -75,14 +75,14 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
         first = await supervisor.call("POST", path, {**body, "notes": {"solution": "步骤清楚"}}, status=201)
         assert (first["score"], first["failed"], first["agent_id"]) == (81.2, False, agent.id)  # (1 + 3*0.75)/4
         await supervisor.call("POST", path, body, status=422)  # once per reviewer
-        second = await admin.call("POST", path, {**body, "scores": {"greeting": 0, "solution": 1}}, status=201)
-        assert (second["score"], second["failed"]) == (0.0, True)  # a critical criterion failed
+        second = await admin.call("POST", path, {**body, "scores": {"greeting": 1, "solution": 1}}, status=201)
+        assert (second["score"], second["failed"]) == (0.0, True)  # a critical criterion failed: 0, not 25 points
 
         seen = await supervisor.call("GET", path)
         [calibration] = seen["scorecards"]
         assert len(calibration["reviews"]) == 2
         assert calibration["disagreements"] == [
-            {"criterion": "greeting", "scores": [1, 0], "spread": 1.0},
+            {"criterion": "greeting", "scores": [1, 1], "spread": 0.0},
             {"criterion": "solution", "scores": [4, 1], "spread": 0.75},
         ]
         mine = await agent.call("GET", path)
@@ -98,6 +98,11 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
         own = await worked_ticket(admin, agent, "m2", "t2")
         await admin.call("PATCH", f"/api/v1/conversations/{own}", {"assignee_id": supervisor.id})
         await supervisor.call("POST", f"/api/v1/conversations/{own}/qa", body, status=422)  # not their own work
+        still_open = await new_ticket(agent, "m3", "还有一个问题", thread="t3")
+        await admin.call("PATCH", f"/api/v1/conversations/{still_open}", {"assignee_id": agent.id, "team": TEAM})
+        refused = await supervisor.call("POST", f"/api/v1/conversations/{still_open}/qa", body, status=422)
+        assert refused["error"] == "ticket_not_resolved" and "only resolved or closed" in refused["message"]
+        assert (await supervisor.call("GET", "/api/v1/quality/figures?by=agent_id"))["qa"][0]["count"] == 2
         await agent.call("GET", "/api/v1/quality/figures", status=403)
     finally:
         await supervisor.client.close()

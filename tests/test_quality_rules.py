@@ -171,7 +171,7 @@ def test_a_bad_scorecard_is_refused_naming_the_problem(doc: dict[str, object], p
 def test_a_review_is_weighted_and_a_failed_critical_criterion_fails_it() -> None:
     assert review_score(CARD, {"greeting": 1, "solution": 5}) == (100.0, False)
     assert review_score(CARD, {"greeting": 0, "solution": 3}) == (37.5, False)  # 3 * 0.5 / 4
-    assert review_score(CARD, {"greeting": 1, "solution": 1}) == (25.0, True)
+    assert review_score(CARD, {"greeting": 1, "solution": 1}) == (0.0, True)  # failed: 0, not its 25 points
     assert check_scores(CARD, {"greeting": True, "solution": 2}) == {"greeting": 1, "solution": 2}
     for bad in ({"greeting": 2, "solution": 3}, {"greeting": 1, "solution": 0}, {"greeting": 1}, {"x": 1}):
         with pytest.raises(InvalidInput):

@@ -61,7 +61,8 @@ SCORECARD = api.schema(
     "Scorecard",
     {
         "type": "object",
-        "description": "weighted criteria, yes_no (1 yes, 0 no) or scale (1-5); a failed critical one fails a review",
+        "description": "weighted criteria, yes_no (1 yes, 0 no) or scale (1-5); a failed critical one fails "
+        "a review, which then scores 0 (in every average too)",
     },
 )
 REVIEW = api.schema("Review", {"type": "object", "description": "one reviewer's review of one ticket (score 0-100)"})
@@ -204,7 +205,8 @@ async def ticket_reviews(call: Call) -> dict[str, Any]:
 @api.route(
     "POST",
     "/v1/conversations/{conversation_id}/qa",
-    summary="Review the ticket's agent on a scorecard: every criterion scored (yes_no 0/1, scale 1-5), "
+    summary="Review the agent of a resolved or closed ticket on a scorecard (422 ticket_not_resolved "
+    "otherwise): every criterion scored (yes_no 0/1, scale 1-5), "
     "an optional note per criterion and a comment (reviewers; one review per reviewer and scorecard)",
     tag="quality",
     body=Obj(
