@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -531,15 +531,22 @@ LOW_CSAT_WEIGHT = 4.0  # a ticket rated low is this many times likelier to be pi
 BREACH_WEIGHT = 3.0  # and one whose SLA was breached
 
 
-def week_of(day: date) -> tuple[datetime, datetime]:
-    """The ISO week (Monday 00:00 UTC to the next Monday) holding `day`."""
+def week_of(day: date, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The ISO week (Monday 00:00 to the next Monday in `zone`, as UTC instants) holding `day`."""
     monday = day - timedelta(days=day.weekday())
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
-    return start, start + timedelta(days=7)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+    end = start + timedelta(days=7)  # wall-clock arithmetic: a DST change keeps Monday 00:00
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def parse_week(text: str) -> tuple[datetime, datetime]:
-    """ "2027-W05" -> that ISO week; InvalidInput otherwise."""
+def week_name(day: date) -> str:
+    """ "2027-W05": the ISO week holding `day`."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(text: str, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """ "2027-W05" -> that ISO week in `zone`; InvalidInput otherwise."""
     match = re.fullmatch(r"(\d{4})-W(\d{2})", text)
     if not match:
         raise InvalidInput("week: like 2027-W05")
@@ -547,7 +554,7 @@ def parse_week(text: str) -> tuple[datetime, datetime]:
         monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         raise InvalidInput("week: no such ISO week") from None
-    return week_of(monday)
+    return week_of(monday, zone)
 
 
 def candidate_weight(candidate: Candidate) -> float:

@@ -128,6 +128,15 @@ async def test_the_weekly_sample_is_per_agent_seeded_and_leans_to_low_csat(admin
     assert len({frozenset(p) for p in picks}) > 1  # another seed, another sample
     # 3 of 8 unbiased: 15 of 40 expected; weighted (x4) about 32: at least 24 fails about once in 10,000 runs
     assert sum(tickets[5] in p for p in picks) >= 24
+    # by default this week's sample (the tickets were resolved today), with the caller's reviews marked
+    this_week = await admin.call("GET", "/api/v1/qa/sample?size=8")
+    assert this_week["week"] == f"{week.year}-W{week.week:02d}" and len(this_week["items"]) == 8
+    assert not any(i["reviewed"] for i in this_week["items"])
+    card = await admin.call("POST", "/api/v1/qa/scorecards", CARD, status=201)
+    body = {"scorecard_id": card["id"], "scores": {"greeting": 1, "solution": 4}}
+    await admin.call("POST", f"/api/v1/conversations/{tickets[2]}/qa", body, status=201)
+    marked = await admin.call("GET", "/api/v1/qa/sample?size=8")
+    assert [i["conversation_id"] for i in marked["items"] if i["reviewed"]] == [tickets[2]]
     empty = await admin.call("GET", "/api/v1/qa/sample?week=2020-W01")
     assert empty["items"] == [] and empty["from"] == "2019-12-30T00:00:00Z"
     await admin.call("GET", "/api/v1/qa/sample?week=2020-W99", status=422)

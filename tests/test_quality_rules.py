@@ -5,7 +5,8 @@ disagreement of two reviewers, and the seeded, biased weekly sample."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -29,6 +30,8 @@ from conversation.quality import (
     scorecard_from_doc,
     survey_wanted,
     takes_answer,
+    week_name,
+    week_of,
     weekly_sample,
 )
 
@@ -230,3 +233,13 @@ def test_weeks_are_iso_weeks_in_utc() -> None:
 )
 def test_only_a_short_remark_without_a_question_reads_as_a_surveys_comment(text: str, comment: bool) -> None:
     assert reads_as_comment(text) is comment
+
+
+def test_a_week_starts_on_monday_midnight_in_the_reports_time_zone() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert week_of(date(2026, 11, 26), shanghai) == (
+        datetime(2026, 11, 22, 16, tzinfo=UTC),
+        datetime(2026, 11, 29, 16, tzinfo=UTC),
+    )
+    assert parse_week("2026-W48", shanghai) == week_of(date(2026, 11, 23), shanghai)
+    assert week_name(date(2026, 11, 26)) == "2026-W48" and week_name(date(2027, 1, 1)) == "2026-W53"

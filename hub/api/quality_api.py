@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conversation.model import Role
 from conversation.quality import (
@@ -28,7 +29,7 @@ from conversation.quality import (
     review_to_doc,
     scorecard_to_doc,
     survey_to_doc,
-    week_of,
+    week_name,
 )
 from hub.access import Access, report_teams
 from hub.api.framework import ADMIN, ApiError, Call
@@ -143,7 +144,7 @@ async def replace_scorecard(call: Call) -> dict[str, Any]:
     "biased to low CSAT and SLA breaches; the same `seed` gives the same sample (reviewers)",
     tag="quality",
     query={
-        "week": Str(max_length=8, description="ISO week like 2027-W05; default: last week"),
+        "week": Str(max_length=8, description="ISO week like 2027-W05 ([reports] timezone); default: this week"),
         "size": Int(minimum=1, maximum=MAX_SAMPLE),
         "seed": Str(max_length=64),
     },
@@ -152,12 +153,9 @@ async def replace_scorecard(call: Call) -> dict[str, Any]:
 async def sample(call: Call) -> dict[str, Any]:
     _require_reviewer(call)
     hub = hub_of(call)
-    if "week" in call.query:
-        since, until = parse_week(call.query["week"])
-    else:
-        today = hub.actions.clock().date()
-        since, until = week_of(today - timedelta(days=7))
-    week = f"{since.isocalendar().year}-W{since.isocalendar().week:02d}"
+    zone = ZoneInfo(hub.config.reports.timezone or "UTC")  # weeks start on Monday where reports count them
+    week = call.query.get("week") or week_name(hub.actions.clock().astimezone(zone).date())
+    since, until = parse_week(week, zone)
     picked = await services_of(call).quality.sample(
         since, until, size=call.query.get("size", 5), seed=call.query.get("seed", week)
     )
@@ -165,7 +163,11 @@ async def sample(call: Call) -> dict[str, Any]:
     for candidate in picked:
         ticket = await hub.store.tickets.get_conversation(candidate.conversation_id)
         if ticket is not None and hub.access.allows(call.viewer, ticket, Access.READ):
-            items.append({**_candidate_json(candidate), "number": ticket.number, "subject": ticket.subject})
+            reviews = await hub.store.quality.list_reviews(conversation_id=ticket.id)
+            reviewed = any(r.reviewer_id == call.me.id for r in reviews)  # by the caller: what is done
+            items.append(
+                {**_candidate_json(candidate), "number": ticket.number, "subject": ticket.subject, "reviewed": reviewed}
+            )
     return {"week": week, "from": iso(since), "to": iso(until), "items": items}
 
 
