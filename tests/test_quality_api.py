@@ -161,6 +161,13 @@ async def test_a_tickets_survey_is_shown_to_who_may_see_the_ticket_and_csat_figu
     )
     figures = await admin.call("GET", "/api/v1/quality/figures?by=channel")
     assert figures["csat"] == [{"key": "chat", "average": 2.0, "count": 1}]  # the ticket's channel
+    day = now.date()  # dates and times without an offset are read in the [reports] timezone, as reports do
+    period = f"from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}T00:00"
+    assert (await admin.call("GET", f"/api/v1/quality/figures?{period}"))["csat"] == [
+        {"key": "", "average": 2.0, "count": 1}
+    ]
+    bad = await admin.call("GET", "/api/v1/quality/figures?from=yesterday", status=422)
+    assert bad["message"] == "from: 'yesterday' is not an ISO date or date-time"
     await admin.call("GET", "/api/v1/quality/figures?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z", status=422)
     await admin.call("GET", "/api/v1/quality/figures?by=score", status=422)
 

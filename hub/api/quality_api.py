@@ -31,9 +31,10 @@ from conversation.quality import (
     survey_to_doc,
     week_name,
 )
+from conversation.reports import read_moment
 from hub.access import Access, report_teams
 from hub.api.framework import ADMIN, ApiError, Call
-from hub.api.routes import ANY, api, conversation_or_404, hub_of, parse_time, services_of
+from hub.api.routes import ANY, api, conversation_or_404, hub_of, services_of
 from hub.api.serialize import iso
 from hub.schema import Arr, Bool, Int, Map, Obj, Str
 from hub.services.quality import Calibration
@@ -272,8 +273,12 @@ async def ticket_csat(call: Call) -> dict[str, Any]:
     "(or for all), computed by the store (supervisors: their own teams' tickets only; admins)",
     tag="quality",
     query={
-        "from": Str(max_length=64, description="ISO 8601; default 30 days before `to`"),
-        "to": Str(max_length=64, description="ISO 8601; default now"),
+        "from": Str(
+            max_length=64,
+            description="ISO date (2026-11-01) or date-time; without an offset in the [reports] timezone; "
+            "default 30 days before `to`",
+        ),
+        "to": Str(max_length=64, description="ISO date or date-time, as `from`; default now"),
         "by": Str(choices=["", *GROUPS]),
     },
     response=ANY,
@@ -284,10 +289,12 @@ async def figures(call: Call) -> dict[str, Any]:
     except PermissionError:
         raise ApiError(403, "forbidden", "figures are for supervisors and admins") from None
     hub = hub_of(call)
-    until = parse_time(call.query["to"], "to") if "to" in call.query else hub.actions.clock()
-    since = parse_time(call.query["from"], "from") if "from" in call.query else until - timedelta(days=30)
+    zone = hub.config.reports.timezone  # a date or a time without offset is read there, as in reports
+    q = call.query
+    until = read_moment("to", q["to"], zone) if "to" in q else hub.actions.clock()
+    since = read_moment("from", q["from"], zone) if "from" in q else until - timedelta(days=30)
     if since >= until:
-        raise ApiError(422, "invalid", "from: must be before to")
+        raise ApiError(422, "invalid", "from must be before to")
     by = call.query.get("by", "")
     return {
         "from": iso(since),
