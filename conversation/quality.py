@@ -444,7 +444,9 @@ def check_scores(card: Scorecard, scores: Mapping[str, Any]) -> dict[str, int]:
         raise InvalidInput(f"scores.{extra[0]}: not a criterion of this scorecard")
     checked: dict[str, int] = {}
     for c in card.criteria:
-        value = scores.get(c.id)
+        if c.id not in scores:
+            raise InvalidInput(f"scores.{c.id}: missing (every criterion is scored)")
+        value = scores[c.id]
         allowed = (0, 1) if c.kind is CriterionKind.YES_NO else (1, 2, 3, 4, 5)
         if isinstance(value, bool) and c.kind is CriterionKind.YES_NO:
             value = int(value)

@@ -179,6 +179,10 @@ def test_a_review_is_weighted_and_a_failed_critical_criterion_fails_it() -> None
     for bad in ({"greeting": 2, "solution": 3}, {"greeting": 1, "solution": 0}, {"greeting": 1}, {"x": 1}):
         with pytest.raises(InvalidInput):
             check_scores(CARD, {**bad} if "x" not in bad else {"greeting": 1, "solution": 3, **bad})
+    with pytest.raises(InvalidInput, match=r"^scores\.solution: missing"):  # not "1 to 5": it was not given
+        check_scores(CARD, {"greeting": 1})
+    with pytest.raises(InvalidInput, match=r"^scores\.solution: 1 to 5$"):
+        check_scores(CARD, {"greeting": 1, "solution": 9})
 
 
 def review(reviewer: str, scores: dict[str, int]) -> Review:
