@@ -93,8 +93,7 @@ function MyResults() {
   return html`<section class="qa-mine" aria-labelledby="qa-mine-title">
     <h3 id="qa-mine-title">${t("quality.mine")}</h3>
     ${items.length ? html`<ul>${items.map((r) => html`<li data-id=${r.id}>
-      <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(r.conversation_id); }}>#${r.number}</button>
-      ${r.scorecard?.name || ""}: <strong>${t("quality.score", { score: r.score })}</strong>${r.failed ? html` <span class="badge failed">${t("quality.failed")}</span>` : null}
+      <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(r.conversation_id); }}>#${r.number}</button>${" · "}${r.scorecard?.name || ""}: <strong>${t("quality.score", { score: r.score })}</strong>${r.failed ? html` <span class="badge failed">${t("quality.failed")}</span>` : null}
       <span class="hint"> ${formatFull(r.created_at)}</span>${r.comment ? html`<blockquote>${r.comment}</blockquote>` : null}</li>`)}</ul>`
       : html`<p class="hint">${t("quality.mine_empty")}</p>`}
   </section>`;
