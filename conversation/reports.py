@@ -254,3 +254,13 @@ def daily_due(now: datetime, zone_name: str, at: time, last_sent: str) -> tuple[
     start = datetime.combine(today - timedelta(days=1), time(), zone).astimezone(UTC)
     end = datetime.combine(today, time(), zone).astimezone(UTC)
     return today.isoformat(), start, end
+
+
+def read_moment(name: str, text: str, zone_name: str = "UTC") -> datetime:
+    """One ISO date or date-time read as reports read `from`/`to` (no offset: in `zone_name`),
+    for other routes that take a time (/quality/figures), with the same wording."""
+    try:
+        zone = ZoneInfo(zone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"tz: unknown time zone {zone_name!r}") from None
+    return _moment(name, text, zone)
