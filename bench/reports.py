@@ -90,7 +90,7 @@ def add_facts(path: Path, agents: list[str]) -> int:
             )
         )
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO report_facts VALUES ({','.join('?' * 15)})", rows)
+    conn.executemany(f"INSERT INTO report_facts VALUES ({','.join('?' * 15)}, '')", rows)  # resolver: none kept
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()

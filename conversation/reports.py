@@ -129,6 +129,7 @@ class TicketFact:
     sla_met: bool | None = None  # every stopped clock of the policy in time; None without a policy
     reopens: int = 0
     resolved: bool = False  # resolved or closed now (a later reopen counts)
+    resolver_id: str = ""  # who resolved it last (the agent who did; else the assignee then): per-agent resolutions
 
 
 def _business_seconds(kind: str, conversation: Conversation, state: SlaState, calendar: Calendar) -> float:
@@ -152,9 +153,12 @@ def fact_after(
     now: datetime,
     *,
     responder_id: str = "",
+    resolver_id: str = "",
 ) -> TicketFact:
     """The ticket's fact after a change: a first response or resolution not yet counted is
-    measured now; a ticket worked again after its resolution counts one more reopen."""
+    measured now; a ticket worked again after its resolution counts one more reopen.
+    `resolver_id`: the agent whose change resolved it (the resolution is theirs, whoever is
+    assigned); without one (a rule, the system) the assignee at that moment."""
     fact = previous or TicketFact(conversation.id, conversation.created_at)
     fact = replace(
         fact,
@@ -181,6 +185,7 @@ def fact_after(
             first_resolved_at=fact.first_resolved_at or resolved_at,
             resolution_s=_business_seconds(RESOLUTION, conversation, state, calendar),
             sla_met=_sla_met(conversation, state, calendar, policy, now),
+            resolver_id=resolver_id or conversation.assignee_id,
         )
     elif not done and conversation.status is not Status.CLOSED and fact.resolved:
         fact = replace(fact, resolved=False, reopens=fact.reopens + 1)

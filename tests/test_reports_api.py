@@ -303,6 +303,27 @@ async def test_facts_follow_a_ticket_through_reply_resolution_and_reopen(server:
         await lina.client.close()
 
 
+async def test_a_resolution_is_the_resolvers_even_when_nobody_is_assigned(server: TestServer) -> None:
+    """Review 18 #3: routing unassigned the reopened ticket, then Li Na resolved it: hers."""
+    hub: Hub = server.app[HUB]
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        record = await hub.ingest(customer_message("m1", "我的订单没到", thread="t1", sender=Sender("u1")))
+        conv = record.conversation.id
+        await lina.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "resolved"})  # nobody assigned
+        fact = await fact_when(hub, conv, lambda f: f.resolved)
+        assert fact.resolver_id == lina.id
+        today = datetime.now(UTC).date()
+        period = f"from={today.isoformat()}&to={(today + timedelta(days=1)).isoformat()}"
+        summary = await admin.call("GET", f"/api/v1/reports/summary?{period}")
+        rows = (await admin.call("GET", f"/api/v1/reports/agents?{period}"))["items"]
+        assert [(r["name"], r["resolved"]) for r in rows] == [("Li Na", 1)]
+        assert sum(r["resolved"] for r in rows) == summary["resolved"] == 1
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
 async def test_a_first_response_on_a_call_is_counted_for_the_agent_who_took_it(server: TestServer) -> None:
     hub: Hub = server.app[HUB]
     lina = await sign_in(server, AGENT)

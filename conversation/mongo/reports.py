@@ -24,6 +24,8 @@ from conversation.reports import (
     ratio,
 )
 
+# Resolutions are the resolver's (older facts, written before it was kept: the assignee's).
+RESOLVER = {"$ifNull": [{"$cond": [{"$in": ["$resolver_id", ["", None]]}, "$agent_id", "$resolver_id"]}, ""]}
 TIMES = ("created_at", "first_response_at", "resolved_at", "first_resolved_at")
 
 
@@ -38,6 +40,14 @@ def _match(filters: ReportFilters, agent_field: str, prefix: str = "") -> dict[s
         match.setdefault(prefix + "team", {"$in": list(filters.teams)})
         if filters.team and filters.team not in filters.teams:
             match[prefix + "team"] = {"$in": []}
+    return match
+
+
+def _resolved_by(filters: ReportFilters) -> dict[str, Any]:
+    """The filters over the resolutions: the agent filter is the resolver's."""
+    match = _match(filters, "")
+    if filters.agent:
+        match["$expr"] = {"$eq": [RESOLVER, filters.agent]}
     return match
 
 
@@ -120,7 +130,7 @@ class MongoReports(Area, Reports):
             "first_response_s",
             (50, 90),
         )
-        resolved_match = {"resolved_at": period, "resolved": True, **_match(query.filters, "agent_id")}
+        resolved_match = {"resolved_at": period, "resolved": True, **_resolved_by(query.filters)}
         resolution = await self._percentiles(
             {**resolved_match, "resolution_s": {"$ne": None}}, "resolution_s", (50, 90)
         )
@@ -236,11 +246,12 @@ class MongoReports(Area, Reports):
             "resolved_at": period,
             "resolved": True,
             "resolution_s": {"$ne": None},
-            "agent_id": {"$ne": ""},
-            **_match(filters, "agent_id"),
+            **_resolved_by(filters),
         }
+        by_resolver = {"$match": {"$expr": {"$ne": [RESOLVER, ""]}}}
         for doc in await self._aggregate(
-            self._facts, [{"$match": resolved_match}, *_percentile_stages("resolution_s", (50,), "$agent_id")]
+            self._facts,
+            [{"$match": resolved_match}, by_resolver, *_percentile_stages("resolution_s", (50,), RESOLVER)],
         ):
             rows.setdefault(doc["_id"], {}).update(resolution_p50_s=doc["p50"], resolved=doc["n"])
         return [AgentFigures(agent_id, **values) for agent_id, values in sorted(rows.items())]

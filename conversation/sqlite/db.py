@@ -198,7 +198,7 @@ CREATE TABLE IF NOT EXISTS report_facts (
     conversation_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, team TEXT NOT NULL, channel TEXT NOT NULL,
     category TEXT NOT NULL, agent_id TEXT NOT NULL, first_response_at INTEGER, first_response_s REAL,
     first_responder_id TEXT NOT NULL, resolved_at INTEGER, first_resolved_at INTEGER, resolution_s REAL,
-    sla_met INTEGER, reopens INTEGER NOT NULL, resolved INTEGER NOT NULL);
+    sla_met INTEGER, reopens INTEGER NOT NULL, resolved INTEGER NOT NULL, resolver_id TEXT NOT NULL DEFAULT '');
 -- The period indexes cover what an unfiltered figure reads (a percentile sorts the index's values).
 CREATE INDEX IF NOT EXISTS report_facts_first_response
     ON report_facts (first_response_at, first_response_s, first_responder_id);
@@ -263,6 +263,7 @@ ADDED_COLUMNS = (
     ("conversations", "fields", "TEXT NOT NULL DEFAULT '{}'"),  # custom field values (JSON)
     ("conversations", "priority_set_by", "TEXT NOT NULL DEFAULT ''"),
     ("contacts", "tier", "TEXT NOT NULL DEFAULT ''"),
+    ("report_facts", "resolver_id", "TEXT NOT NULL DEFAULT ''"),  # who resolved (per-agent resolutions)
 )
 
 

@@ -39,7 +39,10 @@ FACT_COLUMNS = (
     "sla_met",
     "reopens",
     "resolved",
+    "resolver_id",
 )
+# Resolutions are the resolver's (older facts, written before it was kept: the assignee's).
+RESOLVER = "COALESCE(NULLIF(resolver_id, ''), agent_id)"
 TIMES = {"created_at", "first_response_at", "resolved_at", "first_resolved_at"}
 
 
@@ -119,6 +122,7 @@ class SQLiteReports(Area, Reports):
     async def time_figures(self, query: ReportQuery) -> TimeFigures:
         first_where, first_params = _where(query.filters, "first_responder_id")
         where, params = _where(query.filters, "agent_id")
+        resolved_where, resolved_params = _where(query.filters, RESOLVER)
         period = _period(query)
 
         def job(conn: sqlite3.Connection) -> TimeFigures:
@@ -135,15 +139,15 @@ class SQLiteReports(Area, Reports):
                 _percentiles_sql(
                     "resolution_s",
                     "report_facts WHERE resolved_at >= ? AND resolved_at < ? AND resolution_s IS NOT NULL"
-                    f" AND resolved = 1{where}",
+                    f" AND resolved = 1{resolved_where}",
                     (50, 90),
                 ),
-                [*period, *params],
+                [*period, *resolved_params],
             ).fetchone()
             sla = conn.execute(
                 "SELECT COUNT(sla_met), COALESCE(SUM(sla_met), 0) FROM report_facts "
-                f"WHERE resolved_at >= ? AND resolved_at < ? AND resolved = 1{where}",
-                [*period, *params],
+                f"WHERE resolved_at >= ? AND resolved_at < ? AND resolved = 1{resolved_where}",
+                [*period, *resolved_params],
             ).fetchone()
             reopen = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(reopens > 0), 0) FROM report_facts "
@@ -198,7 +202,7 @@ class SQLiteReports(Area, Reports):
             ReportFilters(filters.team, filters.channel, filters.category, "", filters.teams), "", "c."
         )
         first_where, first_params = _where(filters, "first_responder_id")
-        where, params = _where(filters, "agent_id")
+        where, params = _where(filters, RESOLVER)
         join = " JOIN conversations c ON c.id = m.conversation_id" if conv_where else ""
         agent = " AND m.author_id = ?" if filters.agent else ""
 
@@ -226,9 +230,9 @@ class SQLiteReports(Area, Reports):
                 _percentiles_sql(
                     "resolution_s",
                     "report_facts WHERE resolved_at >= ? AND resolved_at < ? AND resolution_s IS NOT NULL "
-                    f"AND resolved = 1 AND agent_id != ''{where}",
+                    f"AND resolved = 1 AND {RESOLVER} != ''{where}",
                     (50,),
-                    group="agent_id",
+                    group=RESOLVER,
                 ),
                 [*period, *params],
             ):

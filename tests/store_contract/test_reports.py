@@ -189,6 +189,28 @@ async def test_agent_figures_join_replies_and_percentiles_per_agent(store: Store
     assert [(r.agent_id, r.replies, r.first_response_p50_s) for r in only] == [("agent-2", 1, 120)]
 
 
+async def test_resolutions_are_counted_for_the_agent_who_resolved(store: Store) -> None:
+    """Review 18 #3: a ticket resolved by agent-3 while agent-1 (or nobody) was assigned is agent-3's."""
+    await store.reports.save_fact(
+        TicketFact(
+            "r1", at(0), agent_id="agent-1", resolved_at=at(5), resolution_s=100.0, resolved=True, resolver_id="agent-3"
+        )
+    )
+    await store.reports.save_fact(
+        TicketFact("r2", at(0), resolved_at=at(6), resolution_s=300.0, resolved=True, resolver_id="agent-3")
+    )
+    await store.reports.save_fact(  # written before the resolver was kept: the assignee's
+        TicketFact("r3", at(0), agent_id="agent-1", resolved_at=at(6), resolution_s=50.0, resolved=True)
+    )
+    rows = {r.agent_id: (r.resolved, r.resolution_p50_s) for r in await store.reports.agent_figures(DAY)}
+    assert rows == {"agent-3": (2, 100), "agent-1": (1, 50)}
+    times = await store.reports.time_figures(DAY)
+    assert times.resolved == sum(n for n, _ in rows.values()) == 3
+    three = await store.reports.time_figures(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(agent="agent-3")))
+    assert (three.resolved, three.resolution_p50_s) == (2, 100)
+    assert (await store.reports.get_fact("r1")).resolver_id == "agent-3"  # type: ignore[union-attr]
+
+
 async def test_quality_figures_count_the_tickets_the_bot_deflected(store: Store) -> None:
     ids = await tickets_and_replies(store)  # a, b of sales; c, d, e of no team
     answers = [  # (ticket, outcome, when): a deflected after a first "not helpful"; b not helpful; c still asked
