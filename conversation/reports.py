@@ -130,6 +130,9 @@ class TicketFact:
     reopens: int = 0
     resolved: bool = False  # resolved or closed now (a later reopen counts)
     resolver_id: str = ""  # who resolved it last (the agent who did; else the assignee then): per-agent resolutions
+    # (resolved_at, reopened_at) of each resolution that a reopen ended: the ticket was done
+    # between them, so it is not in the backlog of a moment in between (resolved_at is the latest only)
+    done_spans: tuple[tuple[datetime, datetime], ...] = ()
 
 
 def _business_seconds(kind: str, conversation: Conversation, state: SlaState, calendar: Calendar) -> float:
@@ -188,7 +191,8 @@ def fact_after(
             resolver_id=resolver_id or conversation.assignee_id,
         )
     elif not done and conversation.status is not Status.CLOSED and fact.resolved:
-        fact = replace(fact, resolved=False, reopens=fact.reopens + 1)
+        spans = fact.done_spans + ((fact.resolved_at, now),) if fact.resolved_at is not None else fact.done_spans
+        fact = replace(fact, resolved=False, reopens=fact.reopens + 1, done_spans=spans)
     return fact
 
 

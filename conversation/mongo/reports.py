@@ -89,12 +89,15 @@ class MongoReports(Area, Reports):
         doc["conversation_id"] = doc.pop("_id")
         for name in TIMES:
             doc[name] = as_utc(doc.get(name))
+        spans = doc.pop("done_spans", [])
+        doc["done_spans"] = tuple((as_utc(span["resolved_at"]), as_utc(span["reopened_at"])) for span in spans)
         return TicketFact(**doc)
 
     @_unavailable_when_unreachable
     async def save_fact(self, fact: TicketFact) -> None:
         doc = asdict(fact)
         doc["_id"] = doc.pop("conversation_id")
+        doc["done_spans"] = [{"resolved_at": a, "reopened_at": b} for a, b in fact.done_spans]
         await self._facts.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     @_unavailable_when_unreachable
@@ -195,6 +198,33 @@ class MongoReports(Area, Reports):
         )
         by_age = {label: 0 for _, label in BACKLOG_AGES}
         by_age.update({d["_id"]: d["n"] for d in docs})
+        # Of those, the ones done at the end and reopened since (one span at most each): out.
+        span = {"resolved_at": {"$lt": query.end}, "reopened_at": {"$gte": query.end}}
+        c_age = {"$subtract": [query.end, "$c.created_at"]}
+        c_branches = [{"case": {"$lt": [c_age, b["case"]["$lt"][1]]}, "then": b["then"]} for b in branches]
+        done = await self._aggregate(
+            self._facts,
+            [
+                {"$match": {"done_spans": {"$elemMatch": span}, "created_at": {"$lt": query.end}}},
+                {"$lookup": {"from": "conversations", "localField": "_id", "foreignField": "_id", "as": "c"}},
+                {"$unwind": "$c"},
+                {
+                    "$match": {
+                        "c.merged_into": "",
+                        "c.created_at": {"$lt": query.end},
+                        **_match(query.filters, "assignee_id", "c."),
+                    }
+                },
+                {
+                    "$group": {
+                        "_id": {"$switch": {"branches": c_branches, "default": BACKLOG_AGES[-1][1]}},
+                        "n": {"$sum": 1},
+                    }
+                },
+            ],
+        )
+        for d in done:
+            by_age[d["_id"]] -= d["n"]
         return Backlog(sum(by_age.values()), by_age)
 
     @_unavailable_when_unreachable

@@ -91,6 +91,11 @@ class SQLiteReports(Area, Reports):
                 values[name] = from_epoch_ms(values[name])
             values["sla_met"] = None if values["sla_met"] is None else bool(values["sla_met"])
             values["resolved"] = bool(values["resolved"])
+            spans = conn.execute(
+                "SELECT resolved_at, reopened_at FROM report_done_spans WHERE conversation_id = ? ORDER BY resolved_at",
+                (conversation_id,),
+            ).fetchall()
+            values["done_spans"] = tuple((from_epoch_ms(a), from_epoch_ms(b)) for a, b in spans)
             return TicketFact(**values)
 
         return await self._call(job, write=False)
@@ -103,7 +108,14 @@ class SQLiteReports(Area, Reports):
             f"INSERT OR REPLACE INTO report_facts ({', '.join(FACT_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
         )
-        await self._call(lambda conn: conn.execute(sql, row))
+        spans = [(fact.conversation_id, to_epoch_ms(a), to_epoch_ms(b)) for a, b in fact.done_spans]
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, row)
+            conn.execute("DELETE FROM report_done_spans WHERE conversation_id = ?", (fact.conversation_id,))
+            conn.executemany("INSERT INTO report_done_spans VALUES (?, ?, ?)", spans)
+
+        await self._call(job)
 
     async def volume_buckets(self, query: ReportQuery) -> list[tuple[datetime, int]]:
         where, params = _where(query.filters, "assignee_id")
@@ -187,10 +199,21 @@ class SQLiteReports(Area, Reports):
             f"AND status IN ('resolved', 'closed') AND created_at < ?{where}) GROUP BY age"
         )
 
+        # Of those, the ones done at the end and reopened since (one span at most each): out.
+        c_where, c_params = _where(query.filters, "assignee_id", "c.")
+        done_sql = (
+            f"SELECT CASE {cases.replace('created_at', 'c.created_at')} ELSE '{BACKLOG_AGES[-1][1]}' END AS age, "
+            "COUNT(*) FROM report_done_spans s JOIN conversations c ON c.id = s.conversation_id "
+            f"WHERE s.reopened_at >= ? AND s.resolved_at < ? AND c.created_at < ? AND c.merged_into = ''{c_where} "
+            "GROUP BY age"
+        )
+
         def job(conn: sqlite3.Connection) -> Backlog:
             rows = conn.execute(sql, [*([end] * bounded), end, *params, end, end, *params]).fetchall()
             by_age = {label: 0 for _, label in BACKLOG_AGES}
             by_age.update({label: n for label, n in rows})
+            for label, n in conn.execute(done_sql, [*([end] * bounded), end, end, end, *c_params]):
+                by_age[label] -= n
             return Backlog(sum(by_age.values()), by_age)
 
         return await self._call(job, write=False)

@@ -87,6 +87,22 @@ async def test_backlog_is_the_tickets_open_at_the_end_by_age(store: Store) -> No
     assert sales.total == 2
 
 
+async def test_a_ticket_done_at_the_end_and_reopened_later_is_not_in_that_backlog(store: Store) -> None:
+    """Review 18 #4: c, resolved at 10:00, is reopened the next day (30:00) and resolved again at 40:00."""
+    ids = await tickets_and_replies(store)
+    c = ids[2]
+    await store.tickets.update_conversation(c, {"status": Status.OPEN}, now=at(30))
+    await store.reports.save_fact(TicketFact(c, at(9.5), resolved_at=at(10), reopens=1, done_spans=((at(10), at(30)),)))
+    assert (await store.reports.backlog(DAY)).total == 3  # a, b, d: c was done at the day's end
+    assert (await store.reports.backlog(ReportQuery(T0, at(9.75)))).total == 4  # c not yet resolved
+    assert (await store.reports.backlog(ReportQuery(T0, at(31)))).total == 5  # c open again; e created at 25:00
+    await store.tickets.update_conversation(c, {"status": Status.RESOLVED}, now=at(40))
+    assert (await store.reports.backlog(DAY)).total == 3  # resolved again since: still done at the end
+    sales = await store.reports.backlog(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(team="sales")))
+    assert sales.total == 2
+    assert (await store.reports.get_fact(c)).done_spans == ((at(10), at(30)),)  # type: ignore[union-attr]
+
+
 def fact(number: int, **kw: object) -> TicketFact:
     values: dict[str, object] = {"team": "sales", "channel": "telegram", "created_at": at(0)}
     values.update(kw)
