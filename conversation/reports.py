@@ -26,7 +26,6 @@ from conversation.errors import InvalidInput
 from conversation.model import Conversation, Status
 from conversation.sla import FIRST_RESPONSE, RESOLUTION, SlaPolicy, SlaState, clocks
 
-MAX_PERIOD = timedelta(days=366)
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # the stores keep times from the epoch; a year's period ends before 9999
 BUCKET_SECONDS = 900  # volume is counted by the store in 15-minute UTC buckets: every zone's offset is a multiple
 # Backlog ages (seconds, label): a ticket falls in the first bucket whose bound exceeds its age.
@@ -87,9 +86,17 @@ def parse_period(start_text: str, end_text: str, zone_name: str = "UTC") -> tupl
     end = _moment("to", end_text, zone)
     if start >= end:
         raise InvalidInput("from must be before to")
-    if end - start > MAX_PERIOD:
-        raise InvalidInput("the period may be at most one year")
+    if end > _a_year_after(start.astimezone(zone)):
+        raise InvalidInput("the period may be at most one year (e.g. from=2026-01-01&to=2027-01-01)")
     return start, end, zone.key
+
+
+def _a_year_after(start: datetime) -> datetime:
+    """The same local date and time a year later (29 February: 1 March): a year is 365 or 366 days."""
+    try:
+        return start.replace(year=start.year + 1)
+    except ValueError:
+        return (start + timedelta(days=1)).replace(year=start.year + 1)
 
 
 def _moment(name: str, text: str, zone: ZoneInfo) -> datetime:
@@ -98,7 +105,10 @@ def _moment(name: str, text: str, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{name}: {text!r} is not an ISO date or date-time") from None
+        hint = ""
+        if " " in text.strip():  # "…T00:00 08:00": a "+" in a URL reads as a space
+            hint = "; a '+' in a URL must be written %2B (e.g. T00:00%2B08:00)"
+        raise InvalidInput(f"{name}: {text!r} is not an ISO date or date-time{hint}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     try:

@@ -234,6 +234,12 @@ async def test_supervisors_read_their_teams_agents_are_refused(server: TestServe
         assert other.status == 403 and "not one of your teams" in (await other.json())["message"]
         agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
         assert {row["name"]: row["first_response_p50_s"] for row in agents} == {"Li Na": 60, "Boss": 120}
+        # review 18 #11: the page's filters offer only their teams and those teams' members
+        team = await hub.store.desk.get_team("customer-service")
+        assert team is not None
+        assert mine["scope"] == {"teams": ["customer-service"], "agents": sorted(team.members)}
+        assert wang.id in mine["scope"]["agents"]
+        assert (await admin.call("GET", f"/api/v1/reports/summary?{DAY}"))["scope"] == {"teams": None, "agents": None}
     finally:
         for who in (admin, lina, wang):
             await who.client.close()
@@ -245,6 +251,9 @@ async def test_supervisors_read_their_teams_agents_are_refused(server: TestServe
         ("from=2027-03-02&to=2027-03-01", "from must be before to"),
         ("from=2027-03-01&to=2027-03-01", "from must be before to"),
         ("from=2026-01-01&to=2027-03-01", "at most one year"),
+        ("from=2026-01-01&to=2027-01-02", "at most one year"),  # 366 days, not a leap year (review 18 #11)
+        ("from=2026-03-01T00:00+08:00&to=2026-03-02", "must be written %2B"),  # the "+" read as a space
+        ("from=2026-03-01&to=2026-03-02&agnet=x&team=", "unknown query parameter(s): agnet"),
         ("from=last-week&to=2027-03-01", "not an ISO date"),
         ("to=2027-03-01", "from is required"),
         ("from=2027-03-01&to=2027-03-02&tz=Mars/Olympus", "unknown time zone"),
@@ -256,6 +265,17 @@ async def test_a_bad_period_is_refused_with_a_clear_message(server: TestServer, 
         resp = await admin.client.get(f"/api/v1/reports/summary?{query}")
         assert resp.status == 422
         assert words in (await resp.json())["message"]
+    finally:
+        await admin.client.close()
+
+
+async def test_a_year_is_the_longest_period_leap_years_included(server: TestServer) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        for period in ("from=2026-01-01&to=2027-01-01", "from=2028-01-01&to=2029-01-01"):  # 365 and 366 days
+            assert (await admin.call("GET", f"/api/v1/reports/summary?{period}"))["volume"] == 0
+        resp = await admin.client.get("/api/v1/reports/export?from=2026-01-01&to=2026-01-02&table=agents&sheet=x")
+        assert resp.status == 422 and "sheet" in (await resp.json())["message"]
     finally:
         await admin.client.close()
 
