@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conversation.areas.reports import Backlog
 from conversation.model import utcnow
@@ -73,9 +74,13 @@ class ReportService:
     def period(self, query: ReportQuery) -> dict[str, Any]:
         f = query.filters
         filters = {"team": f.team, "channel": f.channel, "category": f.category, "agent": f.agent}
+        zone = ZoneInfo(query.zone)
         return {
             "from": iso(query.start),
             "to": iso(query.end),
+            # the same instants in the report's zone, with their offset (what a reader's calendar says)
+            "from_local": query.start.astimezone(zone).isoformat(),
+            "to_local": query.end.astimezone(zone).isoformat(),
             "timezone": query.zone,
             "filters": {k: v for k, v in filters.items() if v},
         }
@@ -201,7 +206,8 @@ def to_xlsx(tables: Sequence[Table], period: dict[str, Any]) -> bytes:
     book.remove(book.active)
     for table in tables:
         sheet = book.create_sheet(table.name[:31])
-        sheet.append(["from", period["from"], "to", period["to"], "timezone", period["timezone"]])
+        local = ["from", period["from_local"], "to", period["to_local"], "timezone", period["timezone"]]
+        sheet.append([*local, "from (UTC)", period["from"], "to (UTC)", period["to"]])
         sheet.append([])
         sheet.append(list(table.columns))
         for row in table.rows:

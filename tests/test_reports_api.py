@@ -133,6 +133,11 @@ async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) ->
             "2026-03-02T00:00:00Z",
             "Asia/Shanghai",
         )
+        # review 18 #7: the period also in the report's zone, with its offset
+        assert (summary["from_local"], summary["to_local"]) == (
+            "2026-03-01T08:00:00+08:00",
+            "2026-03-02T08:00:00+08:00",
+        )
         # three first responses: p50 = 2nd = 120, p90 = 3rd = 600; two resolutions: p50 = 1st = 1000
         expected = {
             "volume": 3,
@@ -188,6 +193,10 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&format=csv")
         assert resp.status == 200 and resp.content_type == "text/csv"
         assert 'filename="agents-2026-03-01.csv"' in resp.headers["Content-Disposition"]
+        local = await admin.client.get(
+            "/api/v1/reports/export?from=2026-03-01&to=2026-03-02&tz=Asia/Shanghai&table=agents"
+        )
+        assert 'filename="agents-2026-03-01.csv"' in local.headers["Content-Disposition"]  # not 02-28 (UTC)
         rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
         assert rows[0][:4] == ["agent_id", "name", "tickets_handled", "replies"]
         assert rows[1][1] == "'=HYPERLINK(evil)"  # a name is data, never a formula
@@ -200,13 +209,17 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         book = load_workbook(io.BytesIO(await resp.read()))
         assert book.sheetnames == ["summary", "volume_by_hour", "volume_by_day", "agents", "backlog"]
         hours = book["volume_by_hour"]
-        assert [c.value for c in hours[1]][:6] == [
+        assert [c.value for c in hours[1]][:10] == [  # local with the offset, then UTC (review 18 #7)
             "from",
-            "2026-03-01T00:00:00Z",
+            "2026-03-01T08:00:00+08:00",
             "to",
-            "2026-03-02T00:00:00Z",
+            "2026-03-02T08:00:00+08:00",
             "timezone",
             "Asia/Shanghai",
+            "from (UTC)",
+            "2026-03-01T00:00:00Z",
+            "to (UTC)",
+            "2026-03-02T00:00:00Z",
         ]
         assert [c.value for c in hours[3]][:2] == ["hour", "tickets"]
         assert [c.value for c in hours[3 + 1 + 9]][:2] == [9, 2]
@@ -408,12 +421,23 @@ async def test_the_daily_summary_goes_out_once_a_day_across_hubs(tmp_path: Path)
             body = mail.get_body(("plain",)).get_content()
             assert "新工单: 1" in body and "满意度平均分（1-5）: 无数据" in body
             assert "https://help.example.com/inbox/#/reports" in body
+            assert "2027-03-01T00:00:00+08:00 至 2027-03-02T00:00:00+08:00" in body  # local, offset shown (#7)
             clock[0] = datetime(2027, 3, 3, 0, 1, tzinfo=UTC)  # the next morning: the next day's summary
             assert await other.send_if_due()
             assert len(sink.mails) == 2
     finally:
         smtp.close()
         await smtp.wait_closed()
+
+
+def test_the_daily_summary_language_is_its_own_setting(tmp_path: Path) -> None:
+    """Review 18 #10: [reports] daily_language (default: the hub's language)."""
+    from hub.config import parse_config
+
+    base = {"hub": {"data_dir": str(tmp_path), "language": "zh-CN"}, "plugins": {"enabled": []}}
+    assert Hub(parse_config(base)).daily_report.language == "zh-CN"
+    chosen = Hub(parse_config({**base, "reports": {"daily_language": "en"}}))
+    assert chosen.daily_report.language == "en"
 
 
 async def test_the_report_routes_are_documented_in_openapi(server: TestServer) -> None:

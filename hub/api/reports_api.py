@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -32,6 +33,8 @@ FILTERS: dict[str, Schema] = {
 PERIOD = {
     "from": {"type": "string"},
     "to": {"type": "string"},
+    "from_local": {"type": "string", "description": "from in the report's time zone (ISO 8601 with its offset)"},
+    "to_local": {"type": "string", "description": "to in the report's time zone (ISO 8601 with its offset)"},
     "timezone": {"type": "string"},
     "filters": {"type": "object"},
 }
@@ -161,7 +164,7 @@ async def report_export(call: Call) -> web.StreamResponse:
     query = report_query(call, {**FILTERS, **EXPORT_OPTIONS})
     reports = hub_of(call).reports
     kind = call.query.get("format", "csv")
-    day = query.start.date().isoformat()
+    day = query.start.astimezone(ZoneInfo(query.zone)).date().isoformat()  # the local first day, as the page shows
     if kind == "csv":
         if "table" not in call.query:
             raise InvalidInput("table: a CSV holds one table; name it (or ask for format=xlsx)")
