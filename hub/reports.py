@@ -21,6 +21,7 @@ from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
 from conversation.store import Store
 from hub.api.serialize import iso
+from hub.i18n import texts
 
 TABLES = ("summary", "volume_by_hour", "volume_by_day", "agents", "backlog")
 SUMMARY_FIGURES = (
@@ -189,16 +190,30 @@ def _safe_text(value: Any) -> Any:
     return value
 
 
-def to_csv(table: Table) -> bytes:
+KEYS = "keys"  # ?lang=keys: the machine-readable column keys as headers
+
+
+def headers(table: Table, language: str) -> list[str]:
+    """The table's column headers in `language` (a figure's own name where it is one), or its keys."""
+    if language == KEYS:
+        return list(table.columns)
+    words = texts("reports", language)
+    return [
+        words.get(f"reports.figure.{c}") if c in SUMMARY_FIGURES else words.get(f"reports.column.{c}")
+        for c in table.columns
+    ]
+
+
+def to_csv(table: Table, language: str = KEYS) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(table.columns)
+    writer.writerow(headers(table, language))
     for row in table.rows:
         writer.writerow([_safe_text(_cell(v)) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel reads Chinese names as UTF-8
 
 
-def to_xlsx(tables: Sequence[Table], period: dict[str, Any]) -> bytes:
+def to_xlsx(tables: Sequence[Table], period: dict[str, Any], language: str = KEYS) -> bytes:
     """The tables as one workbook, a sheet each, and the period on the first rows of each."""
     from openpyxl import Workbook
 
@@ -209,7 +224,7 @@ def to_xlsx(tables: Sequence[Table], period: dict[str, Any]) -> bytes:
         local = ["from", period["from_local"], "to", period["to_local"], "timezone", period["timezone"]]
         sheet.append([*local, "from (UTC)", period["from"], "to (UTC)", period["to"]])
         sheet.append([])
-        sheet.append(list(table.columns))
+        sheet.append(headers(table, language))
         for row in table.rows:
             sheet.append([_safe_text(_cell(v)) for v in row])
     out = io.BytesIO()

@@ -190,7 +190,7 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
     try:
         await hub.store.accounts.update_agent(admin.id, {"name": "=HYPERLINK(evil)"})
         await known_data(hub, {"lina": admin.id, "boss": admin.id})
-        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&format=csv")
+        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&format=csv&lang=keys")
         assert resp.status == 200 and resp.content_type == "text/csv"
         assert 'filename="agents-2026-03-01.csv"' in resp.headers["Content-Disposition"]
         local = await admin.client.get(
@@ -200,11 +200,19 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
         assert rows[0][:4] == ["agent_id", "name", "tickets_handled", "replies"]
         assert rows[1][1] == "'=HYPERLINK(evil)"  # a name is data, never a formula
-        summary_csv = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary")
+        summary_csv = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary&lang=keys")
         figures = dict(csv.reader(io.StringIO((await summary_csv.read()).decode("utf-8-sig"))))
         assert figures["volume"] == "3" and figures["csat_average"] == "4.0"
 
-        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai")
+        # review 18 #10: headers in the caller's language by default, in another with lang=, keys with lang=keys
+        chinese = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&lang=zh-CN")
+        header = next(csv.reader(io.StringIO((await chinese.read()).decode("utf-8-sig"))))
+        assert header[:4] == ["客服 ID", "客服", "处理工单", "回复数"]
+        assert header[4] == "首次响应时间中位数（工作时间）"
+        await hub.store.accounts.update_agent(admin.id, {"language": "zh-CN"})
+        mine = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=volume_by_hour")
+        assert next(csv.reader(io.StringIO((await mine.read()).decode("utf-8-sig")))) == ["小时", "工单数"]
+        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai&lang=keys")
         assert resp.status == 200
         book = load_workbook(io.BytesIO(await resp.read()))
         assert book.sheetnames == ["summary", "volume_by_hour", "volume_by_day", "agents", "backlog"]

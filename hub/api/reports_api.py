@@ -70,6 +70,11 @@ TABLE = api.schema("ReportTable", {"type": "object", "properties": PERIOD})
 EXPORT_OPTIONS: dict[str, Schema] = {
     "table": Str(choices=TABLES, description="the table (CSV; XLSX: all of them when not given)"),
     "format": Str(choices=("csv", "xlsx"), description="csv (default) or xlsx"),
+    "lang": Str(
+        max_length=35,
+        description="column headers: keys (machine-readable) or a language such as zh-CN or en "
+        "(default: the caller's language)",
+    ),
 }
 
 
@@ -164,15 +169,16 @@ async def report_export(call: Call) -> web.StreamResponse:
     query = report_query(call, {**FILTERS, **EXPORT_OPTIONS})
     reports = hub_of(call).reports
     kind = call.query.get("format", "csv")
+    language = call.query.get("lang") or call.me.language or hub_of(call).config.hub.language
     day = query.start.astimezone(ZoneInfo(query.zone)).date().isoformat()  # the local first day, as the page shows
     if kind == "csv":
         if "table" not in call.query:
             raise InvalidInput("table: a CSV holds one table; name it (or ask for format=xlsx)")
         [table] = await reports.tables([call.query["table"]], query)
-        return _download(to_csv(table), "text/csv; charset=utf-8", f"{table.name}-{day}.csv")
+        return _download(to_csv(table, language), "text/csv; charset=utf-8", f"{table.name}-{day}.csv")
     names = [call.query["table"]] if "table" in call.query else list(TABLES)
     tables = await reports.tables(names, query)
-    body = to_xlsx(tables, reports.period(query))
+    body = to_xlsx(tables, reports.period(query), language)
     return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"reports-{day}.xlsx")
 
 
