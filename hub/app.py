@@ -203,7 +203,7 @@ class Hub(ChannelPort):
             recipients=config.reports.daily_to,
             timezone=config.reports.timezone,
             at=config.reports.daily_at,
-            language=config.hub.language,
+            language=config.reports.daily_language or config.hub.language,
             link=f"{config.hub.public_url.rstrip('/')}/inbox/#/reports" if config.hub.public_url else "",
             owner=self.instance_id,
             clock=lambda: self.actions.clock(),  # one clock with the services (tests move it)

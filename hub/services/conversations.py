@@ -225,7 +225,8 @@ class ConversationService:
             after={k: getattr(updated, k) for k in changes if k not in BOOKKEEPING} | dict(why or {}),
             at=self.clock(),
         )
-        self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
+        actor = {"actor": priority_by.name} if priority_by.kind == "agent" else {}  # who resolved (reports)
+        self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes), **actor}))
         # only a change that set the priority says so (a stale `conversation` must not look like one)
         if "priority" in changes and updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
