@@ -533,6 +533,7 @@ class RecordActions(Protocol):
         status: str = "",
         deadline: datetime | None = None,
         who: str,
+        action: str = "",
     ) -> Record: ...
 
     async def update(
@@ -546,6 +547,7 @@ class RecordActions(Protocol):
         deadline: datetime | None | bool = False,
         who: str,
         expect_version: int | None = None,
+        action: str = "",
     ) -> Record: ...
 
     async def get(self, plugin: str, kind: str, record_id: str) -> Record | None: ...

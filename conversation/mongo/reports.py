@@ -175,7 +175,7 @@ class MongoReports(Area, Reports):
     @_unavailable_when_unreachable
     async def backlog(self, query: ReportQuery) -> Backlog:
         age = {"$subtract": [query.end, "$created_at"]}  # milliseconds
-        branches = [
+        branches: list[dict[str, Any]] = [
             {"case": {"$lt": [age, bound * 1000]}, "then": label} for bound, label in BACKLOG_AGES if bound is not None
         ]
         match = {
