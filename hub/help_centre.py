@@ -2,7 +2,8 @@
 
 - `/help/` sends the reader to `/help/zh-CN/` or `/help/en/` (Accept-Language).
 - `/help/<lang>/` lists the published articles of that language by category;
-  `?q=` searches them (the same rule as the inbox's search).
+  `?q=` searches them: the articles the matcher takes the words to ask (as customers ask
+  them, at least SEARCH_CONFIDENCE sure), then those with every word in them (the inbox's rule).
 - `/help/sitemap.xml` lists every published article's URL for search engines.
 - `/help/<lang>/articles/<id>-<slug>` shows one; a wrong or missing slug redirects (301) to
   the canonical URL, so links stay good when a title changes. Drafts are never shown.
@@ -29,6 +30,10 @@ from hub.i18n_web import request_locale
 
 PATH_LANGUAGES = {"zh-CN": "zh-CN", "en": "en"}
 MAX_QUERY = 200
+# The matcher's guesses at least this sure are search results (ranked first); below it a
+# question is not taken as asking that article, so nonsense finds nothing.
+SEARCH_CONFIDENCE = 0.3
+SEARCH_GUESSES = 5
 STYLE = """
 body{font:16px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
 header{display:flex;justify-content:space-between;align-items:baseline;gap:1rem;flex-wrap:wrap}
@@ -123,6 +128,9 @@ async def index(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "")[:MAX_QUERY].strip()
     articles = await _published(request, t)
     found = kb.search(articles, query=query, language=lang)
+    if query:
+        found = _matched(request, articles, query, lang) + found
+        found = list({a.id: a for a in found}.values())  # each once, the matcher's ranking first
     body = _search_form(t, query)
     if query:
         body += f"<h1>{html.escape(t.get('help.results', query=query))}</h1>"
@@ -139,6 +147,24 @@ async def index(request: web.Request) -> web.StreamResponse:
     alternates = "".join(f'<link rel="alternate" hreflang="{code}" href="/help/{code}/">' for code in PATH_LANGUAGES)
     head = alternates + ('<meta name="robots" content="noindex">' if query else "")
     return _page(t, t.get("help.title"), body, head=head)
+
+
+def _matched(request: web.Request, articles: list[Article], query: str, lang: str) -> list[Article]:
+    """The published articles of `lang` the matcher takes `query` to ask (as a customer asks:
+    "退款没到账" finds 退款多久到账 with no word of the title in it), surest first; an article
+    of the other language counts as its translation in `lang`."""
+    found = []
+    for article, prediction in request.config_dict[HUB].knowledge.predict(query, SEARCH_GUESSES):
+        if prediction.confidence < SEARCH_CONFIDENCE:
+            continue
+        shown = (
+            article
+            if article.language == lang
+            else next((a for a in kb.translations(article, articles) if a.language == lang), None)
+        )
+        if shown is not None:
+            found.append(shown)
+    return found
 
 
 async def show(request: web.Request) -> web.StreamResponse:

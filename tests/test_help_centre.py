@@ -3,11 +3,14 @@ canonical URLs, escaped, and no script."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app_keys import HUB
 from hub.services.knowledge import KnowledgeService
 from tests.conftest import ROOT
+from tests.helpers import eventually
 from tests.test_api import server
 
 __all__ = ["server"]
@@ -84,3 +87,37 @@ async def test_the_web_chat_widget_links_to_the_help_centre_in_its_language(serv
         'href: `${hubRoot}help/${locale.startsWith("zh") ? "zh-CN" : "en"}/`' in script
         and "helpLink, closeButton" in script
     )
+
+
+SEARCHED = [
+    ("refund-late", "退款多久到账", ["退款什么时候到账", "钱还没退回来", "退款一直没收到"]),
+    ("refund-rejected", "退款申请被驳回怎么办", ["为什么不给我退款", "退款审核不通过", "卖家拒绝退款"]),
+    ("withdraw", "提现到账时间", ["提现几天到", "钱提出来要等多久", "提现一直在处理中"]),
+    ("sms-code", "收不到短信验证码", ["验证码没收到", "短信一直不来", "手机收不到code"]),
+    ("address", "如何修改收货地址", ["地址写错了", "换个收货地址", "能改地址吗"]),
+    ("fees", "平台收费标准", ["要收多少钱", "服务费怎么算", "提现收费吗"]),
+]
+
+
+async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_nonsense(server: TestServer) -> None:
+    hub = server.app[HUB]
+    for article_id, title, examples in SEARCHED:
+        await hub.services.knowledge.create(
+            {"id": article_id, "title": title, "answer": f"{title}：请见说明。", "examples": examples,
+             "status": "published"}
+        )  # fmt: skip
+    await eventually(lambda: hub.knowledge.trained is not None and len(hub.knowledge.articles) == len(SEARCHED))
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        for query, title in (("退款没到账", "退款多久到账"), ("提现要多久", "提现到账时间"), ("验证码收不到", "收不到短信验证码"),
+                             ("怎么改地址", "如何修改收货地址"), ("手续费多少", "平台收费标准"),
+                             ("退款被拒绝了", "退款申请被驳回怎么办")):  # fmt: skip
+            page = await (await client.get("/help/zh-CN/", params={"q": query})).text()
+            first = re.search(r'<ul><li><a href="[^"]+">([^<]+)</a>', page)
+            assert first is not None and first.group(1) == title, query  # the best result first
+        for nonsense in ("asdfghjkl", "今天天气怎么样", "量子力学"):
+            page = await (await client.get("/help/zh-CN/", params={"q": nonsense})).text()
+            assert "没有找到" in page, nonsense
+    finally:
+        await client.close()
