@@ -97,6 +97,8 @@ SEARCHED = [
     ("address", "如何修改收货地址", ["地址写错了", "换个收货地址", "能改地址吗"]),
     ("fees", "平台收费标准", ["要收多少钱", "服务费怎么算", "提现收费吗"]),
 ]
+ASKED = [("退款没到账", "退款多久到账"), ("提现要多久", "提现到账时间"), ("验证码收不到", "收不到短信验证码"),
+         ("怎么改地址", "如何修改收货地址"), ("手续费多少", "平台收费标准"), ("退款被拒绝了", "退款申请被驳回怎么办")]  # fmt: skip
 
 
 async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_nonsense(server: TestServer) -> None:
@@ -110,9 +112,7 @@ async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_n
     client = TestClient(server)
     await client.start_server()
     try:
-        for query, title in (("退款没到账", "退款多久到账"), ("提现要多久", "提现到账时间"), ("验证码收不到", "收不到短信验证码"),
-                             ("怎么改地址", "如何修改收货地址"), ("手续费多少", "平台收费标准"),
-                             ("退款被拒绝了", "退款申请被驳回怎么办")):  # fmt: skip
+        for query, title in ASKED:
             page = await (await client.get("/help/zh-CN/", params={"q": query})).text()
             first = re.search(r'<ul><li><a href="[^"]+">([^<]+)</a>', page)
             assert first is not None and first.group(1) == title, query  # the best result first
