@@ -27,6 +27,7 @@ from conversation.store import StoreUnavailable
 from hub.app_keys import HUB
 from hub.i18n import Texts, texts
 from hub.i18n_web import request_locale
+from hub.thread_events import name_in
 
 PATH_LANGUAGES = {"zh-CN": "zh-CN", "en": "en"}
 MAX_QUERY = 200
@@ -93,6 +94,15 @@ async def _published(request: web.Request, t: Texts) -> list[Article]:
     return [a for a in articles if a.published]
 
 
+async def _category_names(request: web.Request, lang: str) -> dict[str, str]:
+    """The desk's categories by id, each named in `lang` (交易纠纷, not "dispute")."""
+    try:
+        categories = await request.config_dict[HUB].store.desk.list_categories()
+    except StoreUnavailable:
+        return {}
+    return {c.id: name_in(c.names, lang) or c.id for c in categories}
+
+
 def _unavailable(t: Texts) -> web.HTTPException:
     page = _page(t, t.get("help.title"), f"<p>{html.escape(t.get('help.unavailable'))}</p>", status=503)
     return web.HTTPServiceUnavailable(body=page.body, headers=page.headers)
@@ -139,11 +149,13 @@ async def index(request: web.Request) -> web.StreamResponse:
         body += f"<h1>{html.escape(t.get('help.title'))}</h1><p>{html.escape(t.get('help.empty'))}</p>"
     else:
         body += f"<h1>{html.escape(t.get('help.title'))}</h1>"
+        names = await _category_names(request, lang)
         categories: dict[str, list[Article]] = {}
         for article in sorted(found, key=lambda a: (a.category or "\uffff", a.title)):
             categories.setdefault(article.category, []).append(article)
         for category, items in categories.items():
-            body += f"<h2>{html.escape(category or t.get('help.other'))}</h2><ul>{''.join(map(_item, items))}</ul>"
+            heading = names.get(category, category) or t.get("help.other")
+            body += f"<h2>{html.escape(heading)}</h2><ul>{''.join(map(_item, items))}</ul>"
     alternates = "".join(f'<link rel="alternate" hreflang="{code}" href="/help/{code}/">' for code in PATH_LANGUAGES)
     head = alternates + ('<meta name="robots" content="noindex">' if query else "")
     return _page(t, t.get("help.title"), body, head=head)

@@ -19,11 +19,11 @@ __all__ = ["server"]
 async def fill(service: KnowledgeService) -> None:
     await service.create(
         {"id": "refund", "title": "如何申请退款", "answer": "打开**订单**，点击退款。<script>alert(1)</script>",
-         "category": "订单", "status": "published"}
+         "category": "dispute", "status": "published"}
     )  # fmt: skip
     await service.create(
         {"id": "refund-en", "title": "How to <b>get</b> a refund", "answer": "Open the *order*.", "group": "refund",
-         "language": "en", "status": "published"}
+         "language": "en", "category": "dispute", "status": "published"}
     )  # fmt: skip
     await service.create({"id": "secret-plan", "title": "内部草稿 退款", "answer": "draft", "status": "draft"})
 
@@ -37,12 +37,13 @@ async def test_published_articles_are_listed_searched_and_shown_without_script(s
         assert resp.status == 302 and resp.headers["Location"] == "/help/en/"
 
         page = await (await client.get("/help/zh-CN/")).text()
-        assert "帮助中心" in page and "如何申请退款" in page and "<h2>订单</h2>" in page
+        assert "帮助中心" in page and "如何申请退款" in page and "<h2>交易纠纷</h2>" in page  # the category's name
         assert "内部草稿" not in page and "<script" not in page
         assert (
             'href="/help/zh-CN/articles/refund-如何申请退款"' in page or "/help/zh-CN/articles/refund-%E5%A6%82" in page
         )
 
+        assert "<h2>Transaction dispute</h2>" in await (await client.get("/help/en/")).text()
         found = await (await client.get("/help/zh-CN/", params={"q": "退款"})).text()
         assert "如何申请退款" in found and "内部草稿" not in found
         nothing = await (await client.get("/help/zh-CN/", params={"q": '"><script>x</script>'})).text()
@@ -97,8 +98,14 @@ SEARCHED = [
     ("address", "如何修改收货地址", ["地址写错了", "换个收货地址", "能改地址吗"]),
     ("fees", "平台收费标准", ["要收多少钱", "服务费怎么算", "提现收费吗"]),
 ]
-ASKED = [("退款没到账", "退款多久到账"), ("提现要多久", "提现到账时间"), ("验证码收不到", "收不到短信验证码"),
-         ("怎么改地址", "如何修改收货地址"), ("手续费多少", "平台收费标准"), ("退款被拒绝了", "退款申请被驳回怎么办")]  # fmt: skip
+ASKED = [
+    ("退款没到账", "退款多久到账"),
+    ("提现要多久", "提现到账时间"),
+    ("验证码收不到", "收不到短信验证码"),
+    ("怎么改地址", "如何修改收货地址"),
+    ("手续费多少", "平台收费标准"),
+    ("退款被拒绝了", "退款申请被驳回怎么办"),
+]
 
 
 async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_nonsense(server: TestServer) -> None:
