@@ -59,15 +59,18 @@ def article_path(article: Article) -> str:
     return f"/help/{article.language}/articles/{article.id}-{quote(kb.slug(article.title))}"
 
 
-def _page(t: Texts, title: str, body: str, *, status: int = 200, head: str = "") -> web.Response:
+def _page(t: Texts, title: str, body: str, *, status: int = 200, head: str = "", other_page: str = "") -> web.Response:
+    """`other_page`: this page in the other language (an article's translation), else its home."""
     nonce = secrets.token_urlsafe(12)
     other = "en" if t.locale == "zh-CN" else "zh-CN"
+    other_page = other_page or f"/help/{other}/"
     document = (
         f'<!doctype html><html lang="{t.locale}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{html.escape(title)}</title>{head}<style nonce="{nonce}">{STYLE}</style></head><body>'
         f'<header><a href="/help/{t.locale}/"><strong>{html.escape(t.get("help.title"))}</strong></a>'
-        f'<a href="/help/{other}/" hreflang="{other}" lang="{other}">{html.escape(t.get("help.language"))}</a></header>'
+        f'<a href="{html.escape(other_page)}" hreflang="{other}" lang="{other}">{html.escape(t.get("help.language"))}</a>'
+        "</header>"
         f"{body}</body></html>"
     )
     response = web.Response(text=document, content_type="text/html", charset="utf-8", status=status)
@@ -197,7 +200,7 @@ async def show(request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently(canonical)
     others = [a for a in kb.translations(article, articles) if a.published]
     head = (
-        f'<link rel="canonical" href="{html.escape(canonical)}">'
+        f'<link rel="canonical" href="{html.escape(_origin(request) + canonical)}">'
         f'<meta name="description" content="{html.escape(plain_text(article.answer, 160))}">'
         + "".join(
             f'<link rel="alternate" hreflang="{html.escape(o.language)}" href="{html.escape(article_path(o))}">'
@@ -214,13 +217,18 @@ async def show(request: web.Request) -> web.StreamResponse:
         f"<article><h1>{html.escape(article.title)}</h1>{render_markdown(article.answer)}</article>{links}"
         f"{_search_form(t, '')}"
     )
-    return _page(t, article.title, body, head=head)
+    other_page = next((article_path(o) for o in others if o.language != lang), "")
+    return _page(t, article.title, body, head=head, other_page=other_page)
+
+
+def _origin(request: web.Request) -> str:
+    """The hub's [hub] public_url without its trailing slash ("" when not set)."""
+    return (request.config_dict[HUB].config.hub.public_url or "").rstrip("/")
 
 
 async def sitemap(request: web.Request) -> web.StreamResponse:
     """Every published article's canonical URL (absolute: the hub's public_url, else this host)."""
-    hub = request.config_dict[HUB]
-    origin = (hub.config.hub.public_url or f"{request.scheme}://{request.host}").rstrip("/")
+    origin = _origin(request) or f"{request.scheme}://{request.host}"
     articles = await _published(request, texts("help", request_locale(request)))
     urls = "".join(
         f"<url><loc>{html.escape(origin + article_path(a))}</loc>"

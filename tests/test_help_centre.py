@@ -4,13 +4,15 @@ canonical URLs, escaped, and no script."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.services.knowledge import KnowledgeService
 from tests.conftest import ROOT
-from tests.helpers import eventually
+from tests.helpers import eventually, make_config
 from tests.test_api import server
 
 __all__ = ["server"]
@@ -128,3 +130,22 @@ async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_n
             assert "没有找到" in page, nonsense
     finally:
         await client.close()
+
+
+async def test_the_canonical_link_is_absolute_and_the_language_link_goes_to_the_translation(tmp_path: Path) -> None:
+    hub = Hub(make_config(tmp_path, {"hub": {"public_url": "https://help.example.com/"}}))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await fill(hub.services.knowledge)
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        zh = await (await client.get("/help/zh-CN/articles/refund", allow_redirects=True)).text()
+        english = "/help/en/articles/refund-en-how-to-b-get-b-a-refund"
+        assert '<link rel="canonical" href="https://help.example.com/help/zh-CN/articles/refund-' in zh
+        assert f'<header><a href="/help/zh-CN/"><strong>帮助中心</strong></a><a href="{english}" hreflang="en"' in zh
+        home = await (await client.get("/help/zh-CN/")).text()
+        assert '<a href="/help/en/" hreflang="en"' in home  # no article: the other language's home
+    finally:
+        await client.close()
+        await server.close()
