@@ -69,8 +69,8 @@ def _page(t: Texts, title: str, body: str, *, status: int = 200, head: str = "",
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{html.escape(title)}</title>{head}<style nonce="{nonce}">{STYLE}</style></head><body>'
         f'<header><a href="/help/{t.locale}/"><strong>{html.escape(t.get("help.title"))}</strong></a>'
-        f'<a href="{html.escape(other_page)}" hreflang="{other}" lang="{other}">{html.escape(t.get("help.language"))}</a>'
-        "</header>"
+        f'<a href="{html.escape(other_page)}" hreflang="{other}" lang="{other}">'
+        f"{html.escape(t.get('help.language'))}</a></header>"
         f"{body}</body></html>"
     )
     response = web.Response(text=document, content_type="text/html", charset="utf-8", status=status)
