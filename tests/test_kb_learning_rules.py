@@ -167,3 +167,9 @@ def test_the_question_is_the_first_since_the_agents_answer_before_or_the_latest_
     pair = question_and_answer(asked_back)
     assert pair is not None and pair.question == "退款没到账"
     assert question_and_answer([customer("你好"), customer("转人工"), agent("您好，请问有什么可以帮您？")]) is None
+
+
+def test_the_readme_documents_the_preview_body_and_what_masking_leaves() -> None:
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert '`POST /api/v1/kb/preview` (body `{"answer": "<Markdown>"}`' in readme
+    assert "Names, WeChat IDs and street addresses are **not** masked: reviewers must check" in readme
