@@ -4,6 +4,7 @@ when it is on (review 16 #11: no /complaints call answered 409 on every load).""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from aiohttp.test_utils import TestServer
 
@@ -13,6 +14,10 @@ from hub.app import Hub, build_app
 from tests.conftest import ROOT
 from tests.helpers import make_config
 from tests.test_api import AGENT, sign_in
+from tests.test_inbox_browser import browser, hub_url
+from tests.test_inbox_browser import sign_in as sign_in_browser
+
+__all__ = ["browser", "hub_url"]
 
 
 async def enabled_plugins(tmp_path: Path, plugins: list[str]) -> list[str]:
@@ -34,3 +39,21 @@ async def test_me_names_the_enabled_plugins_and_the_inbox_asks_for_complaints_on
     assert (
         'includes("complaints")' in button and 'if (enabled && !open) api("GET", "/complaints?overdue=true")' in button
     )
+
+
+async def test_the_inbox_does_not_ask_for_complaints_when_the_plugin_is_off(
+    hub_url: tuple[Hub, str],
+    browser: Any,
+) -> None:
+    from playwright.async_api import expect
+
+    _hub, url = hub_url
+    page = await sign_in_browser(browser, url, "zh-CN")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    await page.reload()
+    await expect(page.locator("#open-knowledge")).to_be_visible()
+    await page.wait_for_load_state("networkidle")
+    assert any("/api/v1/me" in u for u in asked)
+    assert not [u for u in asked if "/api/v1/complaints" in u]
+    await expect(page.locator("#open-complaints")).to_have_count(0)
