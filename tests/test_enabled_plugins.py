@@ -34,10 +34,6 @@ async def enabled_plugins(tmp_path: Path, plugins: list[str]) -> list[str]:
 async def test_me_names_the_enabled_plugins(tmp_path: Path) -> None:
     assert await enabled_plugins(tmp_path / "off", []) == []
     assert await enabled_plugins(tmp_path / "on", ["faq"]) == ["faq"]
-    button = (ROOT / "hub" / "static" / "inbox" / "components" / "complaints.js").read_text(encoding="utf-8")
-    assert (
-        'includes("complaints")' in button and 'if (enabled && !open) api("GET", "/complaints?overdue=true")' in button
-    )
 
 
 async def test_the_inbox_does_not_ask_for_complaints_when_the_plugin_is_off(
