@@ -11,7 +11,7 @@ adapter" and "Writing a plugin".
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -51,6 +51,7 @@ from hub.i18n import (
     SOURCE_LOCALE,
     Texts,
     accept_language,
+    available_locales,
     best_locale,
     canonical_tag,
     error_message,
@@ -177,6 +178,7 @@ __all__ = [
     "refused_response",
     "split_text",
     "texts",
+    "in_every_language",
     "Survey",
     "SurveyActions",
     "RecordChanged",
@@ -513,7 +515,15 @@ class ConversationActions(Protocol):
 
     async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message: ...
 
-    async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation: ...
+    async def hand_off(
+        self,
+        conversation: Conversation,
+        *,
+        reason: str,
+        team: str,
+        plugin: str,
+        reasons: Mapping[str, str] | None = None,
+    ) -> Conversation: ...
 
     async def team_calendar(self, team: str) -> Calendar | None:
         """The team's calendar (conversation.business_time), None when it has none (or no team is given)."""
@@ -704,6 +714,11 @@ class PluginRecords:
         return await self.query(kind, conversation_id=self.conversation.id, status=status)
 
 
+def in_every_language(domain: str, key: str, **params: Any) -> dict[str, str]:
+    """`key` of a plugin's catalog in each language the hub has catalogs for (locale -> text)."""
+    return {locale: texts(domain, locale).get(key, **params) for locale in available_locales()}
+
+
 def pick_template(value: Any, contact_language: str, language: str) -> str | None:
     """A per-language setting's text for this reader: a plain string is for everyone; in a
     table (`{en = "...", zh-CN = "..."}`) the contact's own language first, then the catalog
@@ -882,12 +897,16 @@ class PluginContext(TicketTools):
         """The id of the option the customer picked, or "" for a typed message."""
         return self.message.choice_id
 
-    async def hand_off(self, reason: str, *, team: str = "") -> None:
-        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it.
+    async def hand_off(self, reason: str, *, team: str = "", reasons: Mapping[str, str] | None = None) -> None:
+        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it. `reasons`:
+        the reason in each language (`in_every_language`), so each agent reads the thread's
+        event in theirs; `reason` is the hub language's.
 
         Raises InvalidInput (a ValueError) naming `team` when no such team exists; nothing
         changes then."""
-        self.conversation = await self.actions.hand_off(self.conversation, reason=reason, team=team, plugin=self.plugin)
+        self.conversation = await self.actions.hand_off(
+            self.conversation, reason=reason, team=team, plugin=self.plugin, reasons=reasons
+        )
         self.stopped = True
 
     def stop(self) -> None:

@@ -409,9 +409,18 @@ class ConversationService:
     def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:
         self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))
 
-    async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation:
+    async def hand_off(
+        self,
+        conversation: Conversation,
+        *,
+        reason: str,
+        team: str,
+        plugin: str,
+        reasons: Mapping[str, str] | None = None,
+    ) -> Conversation:
         """A plugin asks for a human, to `team` if given: a team that does not exist is
-        refused before anything changes (the ticket would sit where no one sees it)."""
+        refused before anything changes (the ticket would sit where no one sees it).
+        `reasons` (locale -> text) lets each reader see the reason in their language."""
         changes: dict[str, Any] = {"handed_off_at": self.clock()}
         if team:
             if await self.store.desk.get_team(team) is None:
@@ -419,7 +428,9 @@ class ConversationService:
             changes["team"] = team
         updated = await self.update_conversation(conversation, changes, priority_by=PrioritySource("plugin", plugin))
         if reason:
-            await self.add_event(updated, "event.handed_off_because", plugin=plugin, reason=reason)
+            names = {"reason": dict(reasons)} if reasons else {}
+            event = ThreadEvent("event.handed_off_because", {"plugin": plugin, "reason": reason}, names)
+            await self.add_thread_event(updated, event)
         else:
             await self.add_event(updated, "event.handed_off", plugin=plugin)
         return updated
