@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
@@ -21,6 +20,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
+from conversation.person_request import asks_for_person, words
+from conversation.person_request import fold as _fold
 
 CHOICE_PREFIX = "faq:"
 YES, NO, NONE = f"{CHOICE_PREFIX}yes", f"{CHOICE_PREFIX}no", f"{CHOICE_PREFIX}none"
@@ -28,34 +29,15 @@ PICK = f"{CHOICE_PREFIX}pick:"  # + 1, 2, 3: short, as Telegram's 64-byte button
 MAX_OFFERS = 3
 
 
-def _words(listed: str) -> frozenset[str]:
-    return frozenset(listed.split("|"))
-
-
 # Replies read as yes / no, whole messages once folded (case, width, outer punctuation).
-_YES_WORDS = _words(
+_YES_WORDS = words(
     "是|是的|对|对的|好|好的|解决了|有用|有帮助|可以了|谢谢|yes|y|yeah|yep|yup|ok|okay|solved|thanks|thank you"
     "|it did|that helped|1"
 )
-_NO_WORDS = _words(
+_NO_WORDS = words(
     "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|no|n|nope|not really|it did not|it didn't"
     "|didn't help|did not help|2"
 )
-# A request for a person. Bare words count only as the whole message ("agent", "人工"), so a
-# question that merely mentions an agent ("my agent account") is still a question.
-_PERSON_WORDS = _words(
-    "人工|转人工|人工客服|客服|真人|找客服|human|agent|person|operator|real person|a human|an agent|live agent"
-    "|representative"
-)
-_PERSON = re.compile(
-    r"转人工|人工客服|找人工|要人工|接人工|真人|活人|人工服务"
-    r"|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the|real)?\s*(?:real\s+)?"
-    r"(?:person|human|agent|operator|representative|someone)\b"
-    r"|\breal (?:person|people|human)\b|\blive (?:agent|person)\b|\bhuman (?:agent|being|support)\b"
-    r"|\b(?:want|need|get me)\s+(?:a|an)\s+(?:human|agent|person|operator)\b",
-    re.IGNORECASE,
-)
-_PUNCTUATION = re.compile(r"[\s\W_]+$|^[\s\W_]+")
 
 
 class Reply(StrEnum):
@@ -69,18 +51,6 @@ class Action(StrEnum):
     ANSWER = "answer"
     OFFER = "offer"
     HAND_OFF = "hand_off"
-
-
-def _fold(text: str) -> str:
-    """Width- and case-folded, outer punctuation and spaces dropped ("是的！" -> "是的")."""
-    folded = unicodedata.normalize("NFKC", text).casefold().strip()
-    return " ".join(_PUNCTUATION.sub("", folded).split())
-
-
-def asks_for_person(text: str) -> bool:
-    """ "转人工", "人工", "human", "agent", "I want to talk to a real person"..."""
-    folded = _fold(text)
-    return folded in _PERSON_WORDS or bool(_PERSON.search(unicodedata.normalize("NFKC", text)))
 
 
 def read_reply(text: str, choice_id: str = "") -> Reply:

@@ -280,8 +280,10 @@ async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_
 
 
 @pytest.mark.parametrize(
-    "text", ["转人工", "人工", "我要人工客服", "agent", "Human!", "I want to talk to a real person"]
-)
+    "text",
+    ["转人工", "人工", "我要人工客服", "agent", "Human!", "I want to talk to a real person", "客服在吗",
+     "请帮我接通客服", "customer service please", "agent please", "contact support"],
+)  # fmt: skip
 async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> None:
     ticket_id = await ask(hub, text)
     said = await bot_said(hub, ticket_id)

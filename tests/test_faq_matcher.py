@@ -116,6 +116,18 @@ def test_a_request_for_a_person_or_about_one_order_is_never_auto_answered(
     assert plain.confidence > 0.5 > handed_off.confidence
 
 
+def test_a_request_for_customer_service_is_withheld_but_a_complaint_about_it_is_answered() -> None:
+    complaint = ["我要投诉你们客服", "客服态度太差了", "客服一直不回消息 投诉", "怎么投诉客服人员",
+                 "I want to complain about customer service", "your support agent was rude"]  # fmt: skip
+    trained = default_matcher().train([*examples(), *(Example(t, "complain_service") for t in complaint)])
+    for question in ("如何投诉客服", "customer service was rude to me"):
+        top = trained.predict(question, k=1)[0]
+        assert top.article_id == "complain_service" and top.confidence >= DEFAULT_THRESHOLD, question
+    requests = ("客服在吗", "联系客服", "我要找客服", "请帮我接通客服", "customer service please", "contact support")
+    for request in requests:
+        assert trained.predict(request, k=1)[0].confidence < DEFAULT_THRESHOLD, request
+
+
 @pytest.mark.parametrize(
     "question",
     ["where is my package", "how do i delete my account", "我的快递到哪了", "my phone number 13800138000 changed"],

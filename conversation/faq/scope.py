@@ -1,7 +1,8 @@
 """Questions no knowledge-base article can answer however close their words are: a request
-for a person ("转人工", "live agent", the hotline's number) and a question about one
-specific order, named by its number. A matcher keeps ranking articles for them (agents
-still see suggestions) but lowers their confidence below any auto-answer threshold.
+for a person ("转人工", "客服在吗", "agent please", the hotline's number; the bot's own rule
+is conversation/person_request.py) and a question about one specific order, named by its
+number. A matcher keeps ranking articles for them (agents still see suggestions) but lowers
+their confidence below any auto-answer threshold.
 
 Why rules: such questions share most of their words with real articles ("客服" with the
 complaint about customer service, "order ... tracking" with shipment tracking), so on the
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from conversation.person_request import asks_for_person
 
 # "人工" and "真人" (a human), "转人工", the hotline's number, "live/real agent", "talk to a
 # person/human", "customer service number/hotline".
@@ -35,6 +38,6 @@ OUT_OF_SCOPE_FACTOR = 0.5
 def needs_person(text: str) -> bool:
     """True for a request for a human or a question about one specific order by number."""
     text = unicodedata.normalize("NFKC", text)
-    if _PERSON.search(text):
+    if _PERSON.search(text) or asks_for_person(text):
         return True
     return bool(_CASE_NUMBER.search(text) and _CASE_WORD.search(text))
