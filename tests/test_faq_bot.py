@@ -308,6 +308,13 @@ async def test_a_question_below_the_suggest_threshold_goes_to_the_configured_tea
         assert note.splitlines()[1].startswith("1. How to request a refund (request_refund_en), confidence ")
 
 
+async def test_a_one_word_message_gets_choices_not_an_answer(hub: Hub) -> None:
+    ticket_id = await ask(hub, "退款")  # a topic: which refund question?
+    [offer] = await bot_said(hub, ticket_id)
+    assert offer.text.startswith("我不太确定您想问的是哪一个") and "如何申请退款" in offer.text
+    assert await answers(hub, ticket_id) == []
+
+
 # -- unsure: offers -------------------------------------------------------------------------
 async def test_unsure_offers_titles_as_numbers_where_there_are_no_buttons_and_a_number_answers(hub: Hub) -> None:
     ticket_id = await ask(hub, "退款多久到账")  # withdrawal or refund: neither is sure
