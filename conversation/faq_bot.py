@@ -29,15 +29,38 @@ PICK = f"{CHOICE_PREFIX}pick:"  # + 1, 2, 3: short, as Telegram's 64-byte button
 MAX_OFFERS = 3
 
 
-# Replies read as yes / no, whole messages once folded (case, width, outer punctuation).
+# Replies read as yes / no once folded (case, width, outer punctuation). A reply may be
+# several of them with thanks ("yes thanks", "好的，解决了，谢谢", "解决了谢谢", "no thanks"):
+# each phrase is peeled off its start, longest first, and all must be of one kind.
 _YES_WORDS = words(
-    "是|是的|对|对的|好|好的|解决了|有用|有帮助|可以了|谢谢|yes|y|yeah|yep|yup|ok|okay|solved|thanks|thank you"
-    "|it did|that helped|1"
+    "是|是的|对|对的|好|好的|好了|解决了|已解决|有用|有帮助|可以了|可以|行了|嗯|嗯嗯|恩|ok了|没问题了"
+    "|yes|y|yeah|yep|yup|ok|okay|solved|it did|that helped|it helped|it worked|perfect|great|1"
 )
 _NO_WORDS = words(
-    "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|no|n|nope|not really|it did not|it didn't"
-    "|didn't help|did not help|2"
+    "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|还是不行|还不行|依然不行|还是没用|不好使|还是不好使"
+    "|no|n|nope|not really|it did not|it didn't|didn't help|did not help|doesn't work|still not working"
+    "|still doesn't work|2"
 )
+_THANKS = words("谢谢|谢谢你|谢谢您|谢啦|多谢|感谢|thanks|thank you|thx|ty|cheers")
+_YES_WORDS |= _THANKS  # thanks alone says it helped
+_SEPARATORS = re.compile(r"[\s,，。.!！~～、;；]+")
+
+
+def _all_of(text: str, kind: frozenset[str]) -> bool:
+    """Whether the text is nothing but phrases of `kind` and thanks."""
+    phrases = sorted(kind | _THANKS, key=len, reverse=True)
+    rest = _SEPARATORS.sub(" ", text).strip()
+    while rest:
+        found = next((p for p in phrases if rest.startswith(p) and _ends_word(rest, len(p))), None)
+        if found is None:
+            return False
+        rest = rest[len(found) :].strip()
+    return True
+
+
+def _ends_word(text: str, end: int) -> bool:
+    """A Latin phrase must end at a word's end ("no" is not the start of "nothing")."""
+    return end == len(text) or not (text[end - 1].isascii() and text[end].isascii() and text[end].isalnum())
 
 
 class Reply(StrEnum):
@@ -62,9 +85,9 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
     if asks_for_person(text):
         return Reply.PERSON
     folded = _fold(text)
-    if folded in _YES_WORDS:
+    if folded and _all_of(folded, _YES_WORDS):
         return Reply.YES
-    if folded in _NO_WORDS:
+    if folded and _all_of(folded, _NO_WORDS) and not _all_of(folded, _THANKS):
         return Reply.NO
     return Reply.OTHER
 

@@ -44,6 +44,32 @@ def test_replies_are_read_as_yes_no_or_a_request_for_a_person_in_both_languages(
     assert read_reply("都不是", "faq:none") is Reply.NO
 
 
+def test_yes_or_no_with_thanks_and_everyday_words_is_still_an_answer() -> None:
+    for text in (
+        "yes thanks",
+        "yes it did",
+        "好的，解决了，谢谢",
+        "解决了谢谢",
+        "嗯",
+        "可以了",
+        "ok thanks",
+        "Yes, thank you!",
+    ):
+        assert read_reply(text) is Reply.YES, text
+    for text in ("还是不行", "没用", "not really", "no thanks", "No, it didn't.", "还是不行，谢谢"):
+        assert read_reply(text) is Reply.NO, text
+    # a new question that starts like an answer is a question; "12" is neither 1 nor 2
+    for text in (
+        "ok but where is my refund",
+        "好的但是退款呢",
+        "可以用apple pay吗",
+        "不是这个问题",
+        "nothing",
+        "yesterday",
+    ):
+        assert read_reply(text) is Reply.OTHER, text
+
+
 PERSON_REQUESTS = (
     "客服在吗", "客服在吗？", "联系客服", "我要找客服", "请帮我接通客服", "人工客服", "真人", "客服", "客服！",
     "有没有客服", "帮我转接一下人工客服", "叫你们客服来", "customer service please", "Customer service, please!",
