@@ -2,7 +2,8 @@
 hands the ticket to a person otherwise.
 
 - A question whose best article reaches `answer_threshold` is answered with that article,
-  in the customer's language (its linked translation when there is one), as plain text or,
+  in the language of the question when it is clearly Chinese or English, else the one the
+  bot spoke on the ticket so far, else the contact's (its linked translation when there is one), as plain text or,
   where the channel shows HTML (email), as the sanitised HTML of its Markdown; then "did
   this answer your question?", with buttons where the channel has them, else as a reply
   word or digit ("是/否", "yes/no", "1/2").
@@ -52,6 +53,7 @@ from conversation.faq_bot import (
     read_reply,
 )
 from conversation.markdown_html import render_markdown
+from conversation.text_language import clear_language
 from hub.sdk import (
     Article,
     Choice,
@@ -163,6 +165,10 @@ class FaqPlugin(Plugin):
         if ctx.hub is None or not may_answer(ctx.conversation, ctx.message):
             return Flow.CONTINUE
         hub, text, chosen = ctx.hub, ctx.message.text, ctx.chosen
+        # The language the bot speaks on this ticket: the message's when it is clear, else the
+        # one it spoke in so far, else the contact's. A tapped button's text is the channel's
+        # (a label, or its data on some channels), not the customer's words.
+        ctx.state["language"] = (None if chosen else clear_language(text)) or _language(ctx)
         waiting = ctx.state.pop("waiting", None)
         if waiting and waiting.get("for") == "confirm":
             reply = read_reply(text, chosen)
@@ -215,7 +221,7 @@ class FaqPlugin(Plugin):
         """The matcher's best articles, each as the customer's language has it (its translation)."""
         found = []
         for article, prediction in hub.knowledge.predict(text, GUESSES):
-            shown = _in_language(article, hub.knowledge.articles.values(), ctx.language)
+            shown = _in_language(article, hub.knowledge.articles.values(), _language(ctx))
             found.append(Guess(shown.id, shown.group_id, shown.title, round(prediction.confidence, 4)))
         return found
 
@@ -229,7 +235,7 @@ class FaqPlugin(Plugin):
         if article is None:  # unpublished since it was offered
             await self._hand_off(ctx, hub, "unsure", guesses, tell=False, question=question)
             return
-        t = catalog(ctx.language)
+        t = catalog(_language(ctx))
         adapter = hub.channel_adapter(ctx.message.channel)
         buttons = adapter is not None and adapter.shows_choices
         confirm = t.get("faq.customer.confirm") + ("" if buttons else "\n" + t.get("faq.customer.confirm_hint"))
@@ -265,7 +271,7 @@ class FaqPlugin(Plugin):
         ctx.stop()
 
     async def _offer(self, ctx: PluginContext, hub: HubPort, offers: list[Guess]) -> None:
-        t = catalog(ctx.language)
+        t = catalog(_language(ctx))
         items = [t.get("faq.customer.offer_item", number=n, title=g.title) for n, g in enumerate(offers, 1)]
         adapter = hub.channel_adapter(ctx.message.channel)
         if adapter is not None and adapter.shows_choices:
@@ -281,7 +287,7 @@ class FaqPlugin(Plugin):
 
     async def _helped(self, ctx: PluginContext, hub: HubPort, waiting: dict[str, Any]) -> None:
         """ "Yes": thanks, and the ticket is resolved (or pending) without a person."""
-        await ctx.reply(catalog(ctx.language).get("faq.customer.thanks"))
+        await ctx.reply(catalog(_language(ctx)).get("faq.customer.thanks"))
         try:
             await ctx.set_status("pending" if self.settings.pending_first else "resolved")
         except InvalidInput:  # a required field of the ticket's category is empty: a person fills it in
@@ -302,7 +308,7 @@ class FaqPlugin(Plugin):
         guess was at least worth offering; the ticket is then filed under it), else `team`;
         the guesses go to the agents as a private note."""
         if tell:
-            await ctx.reply(catalog(ctx.language).get("faq.customer.handing_off"))
+            await ctx.reply(catalog(_language(ctx)).get("faq.customer.handing_off"))
         said = catalog(hub.language)
         lines = [
             said.get(
@@ -353,6 +359,11 @@ def _in_language(article: Article, published: Any, language: str) -> Article:
         if other.group_id == article.group_id and other.language == language:
             return other
     return article
+
+
+def _language(ctx: PluginContext) -> str:
+    """What the bot says things in on this ticket (see on_message)."""
+    return str(ctx.state.get("language") or ctx.language)
 
 
 def _guesses(waiting: dict[str, Any]) -> list[Guess]:

@@ -246,13 +246,30 @@ async def test_buttons_where_the_channel_has_them_and_pending_first_instead_of_r
         assert await answers(hub, ticket_id) == [("track_shipping_en", "deflected")]
 
 
-async def test_the_answer_is_the_translation_in_the_contacts_language(hub: Hub) -> None:
+async def test_the_answer_is_in_the_language_of_the_question_both_ways(hub: Hub) -> None:
+    chinese = Sender(address="user-8", display_name="李娜", language="zh-CN")
+    ticket_id = await ask(hub, "how do i track my order", thread="t8", sender=chinese)  # a zh-CN browser, in English
+    [answer] = await bot_said(hub, ticket_id)
+    assert answer.text.startswith("Track your shipment\n\n") and answer.text.endswith(
+        "Please reply yes or no (or 1 / 2)."
+    )
+    assert await answers(hub, ticket_id) == [("track_shipping_en", "asked")]
+    await ask(hub, "1", thread="t8", sender=chinese)  # says nothing of its language: the ticket's so far
+    assert (await bot_said(hub, ticket_id))[-1].text == "Glad that helped! If there is anything else, just write to us."
+
     english = Sender(address="user-9", display_name="Sam", language="en")
     ticket_id = await ask(hub, "忘记密码了怎么办", thread="t9", sender=english)  # an English reader, in Chinese
     [answer] = await bot_said(hub, ticket_id)
+    assert answer.text.startswith("忘记密码怎么找回\n\n") and answer.text.endswith("请回复“是”或“否”（或 1 / 2）。")
+    assert await answers(hub, ticket_id) == [("forgot_password", "asked")]
+
+
+async def test_an_unclear_question_is_answered_in_the_contacts_language(hub: Hub) -> None:
+    english = Sender(address="user-10", display_name="Sam", language="en")
+    ticket_id = await ask(hub, "忘记了 my password", thread="t10", sender=english)  # neither clearly
+    [answer] = await bot_said(hub, ticket_id)
     assert answer.text.startswith("Forgot your password\n\nTap Forgot password on the login screen")
     assert "• enter your phone number" in answer.text and "reply yes or no" in answer.text
-    assert await answers(hub, ticket_id) == [("forgot_password_en", "asked")]
 
 
 async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_note(hub: Hub) -> None:
