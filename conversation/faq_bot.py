@@ -269,6 +269,9 @@ class Outcome(StrEnum):
     HELPFUL = "helpful"  # "yes", but a person took the ticket afterwards (or it could not be resolved)
     NOT_HELPFUL = "not_helpful"  # "no", or asked for a person right after the answer
     UNCONFIRMED = "unconfirmed"  # the customer wrote something else instead
+    # "yes", the bot resolved the ticket, and the customer came back to it within the reopen
+    # window ("还是不行", or a question that went to a person): not a deflection after all
+    REOPENED = "reopened"
 
 
 OUTCOMES = tuple(Outcome)
@@ -284,6 +287,7 @@ class ArticleStats:
     not_helpful: int = 0
     unconfirmed: int = 0
     waiting: int = 0  # asked, no word yet
+    reopened: int = 0  # resolved by the bot, then the customer came back and a person took it
 
     @property
     def deflection_rate(self) -> float:
@@ -303,6 +307,7 @@ class ArticleStats:
             "not_helpful": self.not_helpful,
             "unconfirmed": self.unconfirmed,
             "waiting": self.waiting,
+            "reopened": self.reopened,
             "deflection_rate": round(self.deflection_rate, 4),
             "not_helpful_rate": round(self.not_helpful_rate, 4),
         }
@@ -318,6 +323,7 @@ def stats_of(counts: dict[str, int]) -> ArticleStats:
         not_helpful=counts.get(Outcome.NOT_HELPFUL, 0),
         unconfirmed=counts.get(Outcome.UNCONFIRMED, 0),
         waiting=counts.get(Outcome.ASKED, 0),
+        reopened=counts.get(Outcome.REOPENED, 0),
     )
 
 

@@ -11,6 +11,9 @@ hands the ticket to a person otherwise.
   ("转人工", "human", "agent"...) or a question no article reaches `suggest_threshold` for:
   hand-off to the team of the ticket's (else the best article's) category, with the bot's
   best guesses (titles and confidence) as a private note for the agent.
+- A ticket the bot resolved is no deflection once the customer comes back to it: "还是不行"
+  ("no" in any form) hands it off at once, and any hand-off of it marks the answer
+  `reopened` (the metrics and API count those apart).
 - Between the thresholds it offers up to three article titles instead of guessing; a pick
   answers with that article.
 - Quiet on a ticket a person owns (assigned, handed off, or an agent replied), on automatic
@@ -170,6 +173,12 @@ class FaqPlugin(Plugin):
         # (a label, or its data on some channels), not the customer's words.
         ctx.state["language"] = (None if chosen else clear_language(text)) or _language(ctx)
         waiting = ctx.state.pop("waiting", None)
+        resolved = ctx.state.pop("resolved", None)  # the bot resolved the ticket: the customer is back
+        if resolved and read_reply(text, chosen) in (Reply.NO, Reply.PERSON):  # "还是不行", "still doesn't work"
+            await self._close(ctx, resolved["record"], Outcome.NOT_HELPFUL)
+            reason = "person" if asks_for_person(text) else "not_helpful"
+            await self._hand_off(ctx, hub, reason, _guesses(resolved), tell=True, question=resolved["question"])
+            return Flow.STOP
         if waiting and waiting.get("for") == "confirm":
             reply = read_reply(text, chosen)
             if reply is Reply.YES:
@@ -295,6 +304,7 @@ class FaqPlugin(Plugin):
             await self._hand_off(ctx, hub, "unresolved", _guesses(waiting), tell=False, question=waiting["question"])
             return
         await self._close(ctx, waiting["record"], Outcome.DEFLECTED)
+        ctx.state["resolved"] = waiting
         ctx.stop()
 
     async def _close(self, ctx: PluginContext, record_id: str, outcome: Outcome) -> None:
@@ -309,6 +319,9 @@ class FaqPlugin(Plugin):
         the guesses go to the agents as a private note."""
         if tell:
             await ctx.reply(catalog(_language(ctx)).get("faq.customer.handing_off"))
+        # A ticket the bot resolved that now reaches a person was reopened: not deflected.
+        for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
+            await self._close(ctx, record.id, Outcome.REOPENED)
         said = catalog(hub.language)
         lines = [
             said.get(

@@ -430,7 +430,7 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
     assert resp.status == 200
     figures = await resp.json()
     assert figures["totals"] == {
-        "answered": 4, "deflected": 1, "helpful": 2, "not_helpful": 1, "unconfirmed": 0, "waiting": 1,
+        "answered": 4, "deflected": 1, "helpful": 2, "not_helpful": 1, "unconfirmed": 0, "waiting": 1, "reopened": 0,
         "deflection_rate": 0.25, "not_helpful_rate": 0.25,
     }  # fmt: skip
     first, second = figures["items"]
@@ -455,6 +455,35 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
     assert 'helpline_faq_deflection_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_not_helpful_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_deflection_ratio{article="track_shipping"} 0.0' in metrics
+
+
+async def test_a_bot_resolved_ticket_the_customer_reopens_is_no_deflection(served: tuple[TestClient, Hub]) -> None:
+    client, hub = served
+    still = await ask(hub, "忘记密码了怎么办", thread="still")
+    await ask(hub, "是", thread="still")
+    assert (await ticket(hub, still)).status is Status.RESOLVED
+    assert await answers(hub, still) == [("forgot_password", "deflected")]
+    await ask(hub, "还是不行", thread="still")  # reopens the ticket: it did not help after all
+    assert (await bot_said(hub, still))[-1].text == "好的，正在为您转接人工客服，请稍候。"
+    assert (await ticket(hub, still)).handed_off_at is not None
+    assert await answers(hub, still) == [("forgot_password", "not_helpful")]
+
+    other = await ask(hub, "快递到哪了", thread="other")
+    await ask(hub, "1", thread="other")
+    await ask(hub, "I can't log in", thread="other")  # back with a question no article answers: a person takes it
+    assert (await ticket(hub, other)).handed_off_at is not None
+    assert await answers(hub, other) == [("track_shipping", "reopened")]
+
+    agent = await add_agent(hub.store, "wang.wei@example.com", Role.AGENT, "agent password 1")
+    _token, secret = await hub.services.accounts.issue_token(agent.id, "figures")
+    figures = await (await client.get("/api/v1/faq/stats", headers={"Authorization": f"Bearer {secret}"})).json()
+    assert (figures["totals"]["deflected"], figures["totals"]["not_helpful"], figures["totals"]["reopened"]) == (
+        0,
+        1,
+        1,
+    )
+    metrics = await (await client.get("/metrics")).text()
+    assert 'helpline_faq_answers{article="track_shipping",outcome="reopened"} 1.0' in metrics
 
 
 async def _outcome_is(hub: Hub, conversation_id: str, outcome: str) -> bool:
