@@ -15,7 +15,9 @@ hands the ticket to a person otherwise.
   ("no" in any form) hands it off at once, and any hand-off of it marks the answer
   `reopened` (the metrics and API count those apart).
 - Between the thresholds it offers up to three article titles instead of guessing; a pick
-  answers with that article.
+  answers with that article. One title is asked as "did you mean ...?" with yes / no.
+- Below `suggest_threshold` the customer is told a colleague has the question, in words true
+  in and out of hours (the greeting plugin tells when the team is back).
 - Quiet on a ticket a person owns (assigned, handed off, or an agent replied), on automatic
   mail, and on anything but a customer's own message; never the same article (or its
   translation) twice in one ticket.
@@ -193,6 +195,8 @@ class FaqPlugin(Plugin):
         elif waiting and waiting.get("for") == "pick":
             offered = _guesses(waiting)
             index = picked(text, chosen, len(offered))
+            if index is None and len(offered) == 1:  # "did you mean ...?": yes or no
+                index = {Reply.YES: 0, Reply.NO: -1}.get(read_reply(text, chosen))
             if index == -1:
                 await self._hand_off(ctx, hub, "none", offered, tell=True, question=waiting["question"])
                 return Flow.STOP
@@ -223,8 +227,8 @@ class FaqPlugin(Plugin):
             await self._answer(ctx, hub, decision.guesses[0], offered=False, guesses=guesses, question=ctx.message.id)
         elif decision.action is Action.OFFER:
             await self._offer(ctx, hub, list(decision.guesses))
-        else:
-            await self._hand_off(ctx, hub, decision.reason, guesses, tell=False, question=ctx.message.id)
+        else:  # the customer is told: a neutral text, true in and out of hours (the greeting says when)
+            await self._hand_off(ctx, hub, decision.reason, guesses, tell="passing_on", question=ctx.message.id)
 
     def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
         """The matcher's best articles, each as the customer's language has it (its translation)."""
@@ -242,7 +246,7 @@ class FaqPlugin(Plugin):
         message it answers (the one before a pick from a list)."""
         article = hub.knowledge.articles.get(guess.article_id)
         if article is None:  # unpublished since it was offered
-            await self._hand_off(ctx, hub, "unsure", guesses, tell=False, question=question)
+            await self._hand_off(ctx, hub, "unsure", guesses, tell="passing_on", question=question)
             return
         t = catalog(_language(ctx))
         adapter = hub.channel_adapter(ctx.message.channel)
@@ -281,6 +285,9 @@ class FaqPlugin(Plugin):
 
     async def _offer(self, ctx: PluginContext, hub: HubPort, offers: list[Guess]) -> None:
         t = catalog(_language(ctx))
+        if len(offers) == 1:
+            await self._did_you_mean(ctx, hub, offers[0])
+            return
         items = [t.get("faq.customer.offer_item", number=n, title=g.title) for n, g in enumerate(offers, 1)]
         adapter = hub.channel_adapter(ctx.message.channel)
         if adapter is not None and adapter.shows_choices:
@@ -292,6 +299,20 @@ class FaqPlugin(Plugin):
             hint = t.get("faq.customer.offer_hint", count=len(offers))
             await ctx.reply("\n".join([t.get("faq.customer.offer"), *items, "", hint]))
         ctx.state["waiting"] = {"for": "pick", "question": ctx.message.id, "guesses": [asdict(g) for g in offers]}
+        ctx.stop()
+
+    async def _did_you_mean(self, ctx: PluginContext, hub: HubPort, guess: Guess) -> None:
+        """One title worth offering: "did you mean ...?", answered yes (the article) or no (a person)."""
+        t = catalog(_language(ctx))
+        question = t.get("faq.customer.did_you_mean", title=guess.title)
+        adapter = hub.channel_adapter(ctx.message.channel)
+        if adapter is not None and adapter.shows_choices:
+            await ctx.ask(
+                question, [Choice(f"{PICK}1", t.get("faq.customer.yes")), Choice(NONE, t.get("faq.customer.no"))]
+            )
+        else:
+            await ctx.reply(f"{question}\n{t.get('faq.customer.confirm_hint')}")
+        ctx.state["waiting"] = {"for": "pick", "question": ctx.message.id, "guesses": [asdict(guess)]}
         ctx.stop()
 
     async def _helped(self, ctx: PluginContext, hub: HubPort, waiting: dict[str, Any]) -> None:
@@ -312,13 +333,21 @@ class FaqPlugin(Plugin):
 
     # -- handing off ---------------------------------------------------------------------------
     async def _hand_off(
-        self, ctx: PluginContext, hub: HubPort, reason: str, guesses: list[Guess], *, tell: bool, question: str
+        self,
+        ctx: PluginContext,
+        hub: HubPort,
+        reason: str,
+        guesses: list[Guess],
+        *,
+        tell: bool | str,
+        question: str,
     ) -> None:
         """To the team of the ticket's category, else of the best guess's category (when the
         guess was at least worth offering; the ticket is then filed under it), else `team`;
         the guesses go to the agents as a private note."""
-        if tell:
-            await ctx.reply(catalog(_language(ctx)).get("faq.customer.handing_off"))
+        if tell:  # True: "all right, passing you on" after the customer asked; or the text's key
+            text = tell if isinstance(tell, str) else "handing_off"
+            await ctx.reply(catalog(_language(ctx)).get(f"faq.customer.{text}"))
         # A ticket the bot resolved that now reaches a person was reopened: not deflected.
         for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
             await self._close(ctx, record.id, Outcome.REOPENED)

@@ -312,11 +312,12 @@ async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> 
     assert await answers(hub, ticket_id) == []
 
 
-async def test_a_question_below_the_suggest_threshold_goes_to_the_configured_team_quietly(tmp_path: Path) -> None:
+async def test_below_the_suggest_threshold_the_configured_team_takes_it_and_the_customer_knows(tmp_path: Path) -> None:
     async with running_hub(faq_config(tmp_path, team="customer-service")) as running:
         hub = await with_articles(running)
         ticket_id = await ask(hub, "I can't log in")  # the best guess, the refund article, is far from sure
-        assert await bot_said(hub, ticket_id) == []  # no guessing, no "please wait"
+        [told] = await bot_said(hub, ticket_id)  # no guessing; the customer knows a person has it
+        assert told.text == "I've passed your question to a colleague, who will reply as soon as they can."
         handed = await ticket(hub, ticket_id)
         assert handed.handed_off_at is not None
         # a guess this weak does not file the ticket under its article's category (dispute: finance)
@@ -328,7 +329,7 @@ async def test_a_question_below_the_suggest_threshold_goes_to_the_configured_tea
 async def test_a_one_word_message_gets_choices_not_an_answer(hub: Hub) -> None:
     ticket_id = await ask(hub, "退款")  # a topic: which refund question?
     [offer] = await bot_said(hub, ticket_id)
-    assert offer.text.startswith("我不太确定您想问的是哪一个") and "如何申请退款" in offer.text
+    assert offer.text.startswith("您是想问“如何申请退款”吗？")  # a choice, not an answer
     assert await answers(hub, ticket_id) == []
 
 
@@ -362,12 +363,43 @@ async def test_unsure_offers_buttons_where_the_channel_has_them_and_none_of_thes
     assert "提现多久到账" in note and "如何申请退款" in note
 
 
+async def test_a_single_title_is_asked_as_did_you_mean_and_yes_answers_it(hub: Hub) -> None:
+    ticket_id = await ask(hub, "提现", thread="dym")  # one article worth offering
+    [question] = await bot_said(hub, ticket_id)
+    assert question.text == "您是想问“提现多久到账”吗？\n请回复“是”或“否”（或 1 / 2）。"
+    await ask(hub, "嗯", thread="dym")
+    said = await bot_said(hub, ticket_id)
+    assert said[-1].text.startswith("提现多久到账\n\n提现一般在")
+    assert await answers(hub, ticket_id) == [("withdrawal_time", "asked")]
+
+
+async def test_did_you_mean_has_yes_no_buttons_and_no_hands_off(hub: Hub) -> None:
+    ticket_id = await ask(hub, "password", channel="webchat", thread="dym2")
+    [question] = await bot_said(hub, ticket_id)
+    assert question.text == "Did you mean “Forgot your password”?"
+    assert [(c.id, c.label) for c in question.choices] == [("faq:pick:1", "Yes"), ("faq:none", "No")]
+    await ask(hub, "No", channel="webchat", thread="dym2", choice="faq:none")
+    assert (await ticket(hub, ticket_id)).handed_off_at is not None
+    assert await answers(hub, ticket_id) == []
+
+
+async def test_old_buttons_after_a_hand_off_are_ignored_by_the_bot(hub: Hub) -> None:
+    ticket_id = await ask(hub, "how do i track my order", channel="webchat", thread="old")
+    await ask(hub, "No", channel="webchat", thread="old", choice="faq:no")  # handed off
+    said, noted = len(await bot_said(hub, ticket_id)), len(await notes(hub, ticket_id))
+    for choice, label in (("faq:yes", "Yes"), ("faq:no", "No"), ("faq:pick:1", "Track your shipment")):
+        await ask(hub, label, channel="webchat", thread="old", choice=choice)  # a stale button, tapped later
+    assert len(await bot_said(hub, ticket_id)) == said and len(await notes(hub, ticket_id)) == noted
+    assert len(await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)) == 1
+    assert await answers(hub, ticket_id) == [("track_shipping_en", "not_helpful")]
+
+
 # -- never twice, never where a person is ---------------------------------------------------
 async def test_never_the_same_article_twice_in_one_ticket(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办")
     await ask(hub, "how do i reset my password")  # the same article's translation: the answer was given
     said = await bot_said(hub, ticket_id)
-    assert len(said) == 1  # no second answer
+    assert len(said) == 2 and said[1].text.startswith("I've passed your question to a colleague")  # no second answer
     handed = await ticket(hub, ticket_id)
     assert handed.handed_off_at is not None
     assert await answers(hub, ticket_id) == [("forgot_password", "unconfirmed")]
