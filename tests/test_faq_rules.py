@@ -166,15 +166,16 @@ def test_the_bot_speaks_only_to_a_customers_own_message_on_a_ticket_no_person_ow
 def test_figures_per_article_and_in_total() -> None:
     counts = {
         ("a", "deflected"): 3, ("a", "not_helpful"): 1, ("a", "asked"): 1, ("a", "helpful"): 1,
-        ("b", "unconfirmed"): 2, ("b", "not_helpful"): 2,
+        ("b", "unconfirmed"): 2, ("b", "not_helpful"): 2, ("a", "reopened"): 1,
     }  # fmt: skip
     stats = stats_by_article(counts)  # type: ignore[arg-type]
     assert stats["a"].as_dict() == {
-        "answered": 6, "deflected": 3, "helpful": 4, "not_helpful": 1, "unconfirmed": 0, "waiting": 1,
-        "deflection_rate": 0.5, "not_helpful_rate": 0.1667,
+        "answered": 7, "deflected": 3, "helpful": 4, "not_helpful": 1, "unconfirmed": 0, "waiting": 1, "reopened": 1,
+        "deflection_rate": 0.4286, "not_helpful_rate": 0.1429,
     }  # fmt: skip
     assert stats["b"].deflection_rate == 0 and stats["b"].not_helpful_rate == 0.5
-    assert total(stats).answered == 10 and total(stats).not_helpful == 3 and total({}).deflection_rate == 0
+    assert total(stats).answered == 11 and total(stats).reopened == 1 and total(stats).not_helpful == 3
+    assert total({}).deflection_rate == 0
 
 
 def test_the_default_answer_threshold_is_the_matchers() -> None:
