@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
@@ -21,6 +20,8 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
+from conversation.person_request import asks_for_person, words
+from conversation.person_request import fold as _fold
 
 CHOICE_PREFIX = "faq:"
 YES, NO, NONE = f"{CHOICE_PREFIX}yes", f"{CHOICE_PREFIX}no", f"{CHOICE_PREFIX}none"
@@ -28,34 +29,38 @@ PICK = f"{CHOICE_PREFIX}pick:"  # + 1, 2, 3: short, as Telegram's 64-byte button
 MAX_OFFERS = 3
 
 
-def _words(listed: str) -> frozenset[str]:
-    return frozenset(listed.split("|"))
+# Replies read as yes / no once folded (case, width, outer punctuation). A reply may be
+# several of them with thanks ("yes thanks", "好的，解决了，谢谢", "解决了谢谢", "no thanks"):
+# each phrase is peeled off its start, longest first, and all must be of one kind.
+_YES_WORDS = words(
+    "是|是的|对|对的|好|好的|好了|解决了|已解决|有用|有帮助|可以了|可以|行了|嗯|嗯嗯|恩|ok了|没问题了"
+    "|yes|y|yeah|yep|yup|ok|okay|solved|it did|that helped|it helped|it worked|perfect|great|1"
+)
+_NO_WORDS = words(
+    "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|还是不行|还不行|依然不行|还是没用|不好使|还是不好使"
+    "|no|n|nope|not really|it did not|it didn't|didn't help|did not help|doesn't work|still not working"
+    "|still doesn't work|2"
+)
+_THANKS = words("谢谢|谢谢你|谢谢您|谢啦|多谢|感谢|thanks|thank you|thx|ty|cheers")
+_YES_WORDS |= _THANKS  # thanks alone says it helped
+_SEPARATORS = re.compile(r"[\s,，。.!！~～、;；]+")
 
 
-# Replies read as yes / no, whole messages once folded (case, width, outer punctuation).
-_YES_WORDS = _words(
-    "是|是的|对|对的|好|好的|解决了|有用|有帮助|可以了|谢谢|yes|y|yeah|yep|yup|ok|okay|solved|thanks|thank you"
-    "|it did|that helped|1"
-)
-_NO_WORDS = _words(
-    "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|no|n|nope|not really|it did not|it didn't"
-    "|didn't help|did not help|2"
-)
-# A request for a person. Bare words count only as the whole message ("agent", "人工"), so a
-# question that merely mentions an agent ("my agent account") is still a question.
-_PERSON_WORDS = _words(
-    "人工|转人工|人工客服|客服|真人|找客服|human|agent|person|operator|real person|a human|an agent|live agent"
-    "|representative"
-)
-_PERSON = re.compile(
-    r"转人工|人工客服|找人工|要人工|接人工|真人|活人|人工服务"
-    r"|\b(?:talk|speak|chat)\s+(?:to|with)\s+(?:a|an|some|your|the|real)?\s*(?:real\s+)?"
-    r"(?:person|human|agent|operator|representative|someone)\b"
-    r"|\breal (?:person|people|human)\b|\blive (?:agent|person)\b|\bhuman (?:agent|being|support)\b"
-    r"|\b(?:want|need|get me)\s+(?:a|an)\s+(?:human|agent|person|operator)\b",
-    re.IGNORECASE,
-)
-_PUNCTUATION = re.compile(r"[\s\W_]+$|^[\s\W_]+")
+def _all_of(text: str, kind: frozenset[str]) -> bool:
+    """Whether the text is nothing but phrases of `kind` and thanks."""
+    phrases = sorted(kind | _THANKS, key=len, reverse=True)
+    rest = _SEPARATORS.sub(" ", text).strip()
+    while rest:
+        found = next((p for p in phrases if rest.startswith(p) and _ends_word(rest, len(p))), None)
+        if found is None:
+            return False
+        rest = rest[len(found) :].strip()
+    return True
+
+
+def _ends_word(text: str, end: int) -> bool:
+    """A Latin phrase must end at a word's end ("no" is not the start of "nothing")."""
+    return end == len(text) or not (text[end - 1].isascii() and text[end].isascii() and text[end].isalnum())
 
 
 class Reply(StrEnum):
@@ -71,18 +76,6 @@ class Action(StrEnum):
     HAND_OFF = "hand_off"
 
 
-def _fold(text: str) -> str:
-    """Width- and case-folded, outer punctuation and spaces dropped ("是的！" -> "是的")."""
-    folded = unicodedata.normalize("NFKC", text).casefold().strip()
-    return " ".join(_PUNCTUATION.sub("", folded).split())
-
-
-def asks_for_person(text: str) -> bool:
-    """ "转人工", "人工", "human", "agent", "I want to talk to a real person"..."""
-    folded = _fold(text)
-    return folded in _PERSON_WORDS or bool(_PERSON.search(unicodedata.normalize("NFKC", text)))
-
-
 def read_reply(text: str, choice_id: str = "") -> Reply:
     """What the customer's message says to "did this answer your question?"."""
     if choice_id == YES:
@@ -92,9 +85,9 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
     if asks_for_person(text):
         return Reply.PERSON
     folded = _fold(text)
-    if folded in _YES_WORDS:
+    if folded and _all_of(folded, _YES_WORDS):
         return Reply.YES
-    if folded in _NO_WORDS:
+    if folded and _all_of(folded, _NO_WORDS) and not _all_of(folded, _THANKS):
         return Reply.NO
     return Reply.OTHER
 
@@ -276,6 +269,9 @@ class Outcome(StrEnum):
     HELPFUL = "helpful"  # "yes", but a person took the ticket afterwards (or it could not be resolved)
     NOT_HELPFUL = "not_helpful"  # "no", or asked for a person right after the answer
     UNCONFIRMED = "unconfirmed"  # the customer wrote something else instead
+    # "yes", the bot resolved the ticket, and the customer came back to it within the reopen
+    # window ("还是不行", or a question that went to a person): not a deflection after all
+    REOPENED = "reopened"
 
 
 OUTCOMES = tuple(Outcome)
@@ -291,6 +287,7 @@ class ArticleStats:
     not_helpful: int = 0
     unconfirmed: int = 0
     waiting: int = 0  # asked, no word yet
+    reopened: int = 0  # resolved by the bot, then the customer came back and a person took it
 
     @property
     def deflection_rate(self) -> float:
@@ -310,6 +307,7 @@ class ArticleStats:
             "not_helpful": self.not_helpful,
             "unconfirmed": self.unconfirmed,
             "waiting": self.waiting,
+            "reopened": self.reopened,
             "deflection_rate": round(self.deflection_rate, 4),
             "not_helpful_rate": round(self.not_helpful_rate, 4),
         }
@@ -325,6 +323,7 @@ def stats_of(counts: dict[str, int]) -> ArticleStats:
         not_helpful=counts.get(Outcome.NOT_HELPFUL, 0),
         unconfirmed=counts.get(Outcome.UNCONFIRMED, 0),
         waiting=counts.get(Outcome.ASKED, 0),
+        reopened=counts.get(Outcome.REOPENED, 0),
     )
 
 

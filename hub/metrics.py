@@ -126,7 +126,8 @@ class Metrics:
 
         self.faq_answers = Gauge(
             "helpline_faq_answers",
-            "The FAQ bot's answers per article by outcome (asked, deflected, helpful, not_helpful, unconfirmed),"
+            "The FAQ bot's answers per article by outcome (asked, deflected, helpful, not_helpful, unconfirmed,"
+            " reopened),"
             " counted from its records (the same in every hub process)",
             ["article", "outcome"],
             registry=self.registry,

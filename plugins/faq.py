@@ -2,7 +2,8 @@
 hands the ticket to a person otherwise.
 
 - A question whose best article reaches `answer_threshold` is answered with that article,
-  in the customer's language (its linked translation when there is one), as plain text or,
+  in the language of the question when it is clearly Chinese or English, else the one the
+  bot spoke on the ticket so far, else the contact's (its linked translation when there is one), as plain text or,
   where the channel shows HTML (email), as the sanitised HTML of its Markdown; then "did
   this answer your question?", with buttons where the channel has them, else as a reply
   word or digit ("是/否", "yes/no", "1/2").
@@ -10,8 +11,13 @@ hands the ticket to a person otherwise.
   ("转人工", "human", "agent"...) or a question no article reaches `suggest_threshold` for:
   hand-off to the team of the ticket's (else the best article's) category, with the bot's
   best guesses (titles and confidence) as a private note for the agent.
+- A ticket the bot resolved is no deflection once the customer comes back to it: "还是不行"
+  ("no" in any form) hands it off at once, and any hand-off of it marks the answer
+  `reopened` (the metrics and API count those apart).
 - Between the thresholds it offers up to three article titles instead of guessing; a pick
-  answers with that article.
+  answers with that article. One title is asked as "did you mean ...?" with yes / no.
+- Below `suggest_threshold` the customer is told a colleague has the question, in words true
+  in and out of hours (the greeting plugin tells when the team is back).
 - Quiet on a ticket a person owns (assigned, handed off, or an agent replied), on automatic
   mail, and on anything but a customer's own message; never the same article (or its
   translation) twice in one ticket.
@@ -52,6 +58,7 @@ from conversation.faq_bot import (
     read_reply,
 )
 from conversation.markdown_html import render_markdown
+from conversation.text_language import clear_language
 from hub.sdk import (
     Article,
     Choice,
@@ -164,7 +171,17 @@ class FaqPlugin(Plugin):
         if ctx.hub is None or not may_answer(ctx.conversation, ctx.message):
             return Flow.CONTINUE
         hub, text, chosen = ctx.hub, ctx.message.text, ctx.chosen
+        # The language the bot speaks on this ticket: the message's when it is clear, else the
+        # one it spoke in so far, else the contact's. A tapped button's text is the channel's
+        # (a label, or its data on some channels), not the customer's words.
+        ctx.state["language"] = (None if chosen else clear_language(text)) or _language(ctx)
         waiting = ctx.state.pop("waiting", None)
+        resolved = ctx.state.pop("resolved", None)  # the bot resolved the ticket: the customer is back
+        if resolved and read_reply(text, chosen) in (Reply.NO, Reply.PERSON):  # "还是不行", "still doesn't work"
+            await self._close(ctx, resolved["record"], Outcome.NOT_HELPFUL)
+            reason = "person" if asks_for_person(text) else "not_helpful"
+            await self._hand_off(ctx, hub, reason, _guesses(resolved), tell=True, question=resolved["question"])
+            return Flow.STOP
         if waiting and waiting.get("for") == "confirm":
             reply = read_reply(text, chosen)
             if reply is Reply.YES:
@@ -179,6 +196,8 @@ class FaqPlugin(Plugin):
         elif waiting and waiting.get("for") == "pick":
             offered = _guesses(waiting)
             index = picked(text, chosen, len(offered))
+            if index is None and len(offered) == 1:  # "did you mean ...?": yes or no
+                index = {Reply.YES: 0, Reply.NO: -1}.get(read_reply(text, chosen))
             if index == -1:
                 await self._hand_off(ctx, hub, "none", offered, tell=True, question=waiting["question"])
                 return Flow.STOP
@@ -209,14 +228,14 @@ class FaqPlugin(Plugin):
             await self._answer(ctx, hub, decision.guesses[0], offered=False, guesses=guesses, question=ctx.message.id)
         elif decision.action is Action.OFFER:
             await self._offer(ctx, hub, list(decision.guesses))
-        else:
-            await self._hand_off(ctx, hub, decision.reason, guesses, tell=False, question=ctx.message.id)
+        else:  # the customer is told: a neutral text, true in and out of hours (the greeting says when)
+            await self._hand_off(ctx, hub, decision.reason, guesses, tell="passing_on", question=ctx.message.id)
 
     def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
         """The matcher's best articles, each as the customer's language has it (its translation)."""
         found = []
         for article, prediction in hub.knowledge.predict(text, GUESSES):
-            shown = _in_language(article, hub.knowledge.articles.values(), ctx.language)
+            shown = _in_language(article, hub.knowledge.articles.values(), _language(ctx))
             found.append(Guess(shown.id, shown.group_id, shown.title, round(prediction.confidence, 4)))
         return found
 
@@ -228,9 +247,9 @@ class FaqPlugin(Plugin):
         message it answers (the one before a pick from a list)."""
         article = hub.knowledge.articles.get(guess.article_id)
         if article is None:  # unpublished since it was offered
-            await self._hand_off(ctx, hub, "unsure", guesses, tell=False, question=question)
+            await self._hand_off(ctx, hub, "unsure", guesses, tell="passing_on", question=question)
             return
-        t = catalog(ctx.language)
+        t = catalog(_language(ctx))
         adapter = hub.channel_adapter(ctx.message.channel)
         buttons = adapter is not None and adapter.shows_choices
         confirm = t.get("faq.customer.confirm") + ("" if buttons else "\n" + t.get("faq.customer.confirm_hint"))
@@ -266,7 +285,10 @@ class FaqPlugin(Plugin):
         ctx.stop()
 
     async def _offer(self, ctx: PluginContext, hub: HubPort, offers: list[Guess]) -> None:
-        t = catalog(ctx.language)
+        t = catalog(_language(ctx))
+        if len(offers) == 1:
+            await self._did_you_mean(ctx, hub, offers[0])
+            return
         items = [t.get("faq.customer.offer_item", number=n, title=g.title) for n, g in enumerate(offers, 1)]
         adapter = hub.channel_adapter(ctx.message.channel)
         if adapter is not None and adapter.shows_choices:
@@ -280,9 +302,23 @@ class FaqPlugin(Plugin):
         ctx.state["waiting"] = {"for": "pick", "question": ctx.message.id, "guesses": [asdict(g) for g in offers]}
         ctx.stop()
 
+    async def _did_you_mean(self, ctx: PluginContext, hub: HubPort, guess: Guess) -> None:
+        """One title worth offering: "did you mean ...?", answered yes (the article) or no (a person)."""
+        t = catalog(_language(ctx))
+        question = t.get("faq.customer.did_you_mean", title=guess.title)
+        adapter = hub.channel_adapter(ctx.message.channel)
+        if adapter is not None and adapter.shows_choices:
+            await ctx.ask(
+                question, [Choice(f"{PICK}1", t.get("faq.customer.yes")), Choice(NONE, t.get("faq.customer.no"))]
+            )
+        else:
+            await ctx.reply(f"{question}\n{t.get('faq.customer.confirm_hint')}")
+        ctx.state["waiting"] = {"for": "pick", "question": ctx.message.id, "guesses": [asdict(guess)]}
+        ctx.stop()
+
     async def _helped(self, ctx: PluginContext, hub: HubPort, waiting: dict[str, Any]) -> None:
         """ "Yes": thanks, and the ticket is resolved (or pending) without a person."""
-        await ctx.reply(catalog(ctx.language).get("faq.customer.thanks"))
+        await ctx.reply(catalog(_language(ctx)).get("faq.customer.thanks"))
         try:
             await ctx.set_status("pending" if self.settings.pending_first else "resolved")
         except InvalidInput:  # a required field of the ticket's category is empty: a person fills it in
@@ -290,6 +326,7 @@ class FaqPlugin(Plugin):
             await self._hand_off(ctx, hub, "unresolved", _guesses(waiting), tell=False, question=waiting["question"])
             return
         await self._close(ctx, waiting["record"], Outcome.DEFLECTED)
+        ctx.state["resolved"] = waiting
         ctx.stop()
 
     async def _close(self, ctx: PluginContext, record_id: str, outcome: Outcome) -> None:
@@ -297,13 +334,24 @@ class FaqPlugin(Plugin):
 
     # -- handing off ---------------------------------------------------------------------------
     async def _hand_off(
-        self, ctx: PluginContext, hub: HubPort, reason: str, guesses: list[Guess], *, tell: bool, question: str
+        self,
+        ctx: PluginContext,
+        hub: HubPort,
+        reason: str,
+        guesses: list[Guess],
+        *,
+        tell: bool | str,
+        question: str,
     ) -> None:
         """To the team of the ticket's category, else of the best guess's category (when the
         guess was at least worth offering; the ticket is then filed under it), else `team`;
         the guesses go to the agents as a private note."""
-        if tell:
-            await ctx.reply(catalog(ctx.language).get("faq.customer.handing_off"))
+        if tell:  # True: "all right, passing you on" after the customer asked; or the text's key
+            text = tell if isinstance(tell, str) else "handing_off"
+            await ctx.reply(catalog(_language(ctx)).get(f"faq.customer.{text}"))
+        # A ticket the bot resolved that now reaches a person was reopened: not deflected.
+        for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
+            await self._close(ctx, record.id, Outcome.REOPENED)
         said = catalog(hub.language)
         lines = [
             said.get(
@@ -356,6 +404,11 @@ def _in_language(article: Article, published: Any, language: str) -> Article:
         if other.group_id == article.group_id and other.language == language:
             return other
     return article
+
+
+def _language(ctx: PluginContext) -> str:
+    """What the bot says things in on this ticket (see on_message)."""
+    return str(ctx.state.get("language") or ctx.language)
 
 
 def _guesses(waiting: dict[str, Any]) -> list[Guess]:

@@ -246,13 +246,30 @@ async def test_buttons_where_the_channel_has_them_and_pending_first_instead_of_r
         assert await answers(hub, ticket_id) == [("track_shipping_en", "deflected")]
 
 
-async def test_the_answer_is_the_translation_in_the_contacts_language(hub: Hub) -> None:
+async def test_the_answer_is_in_the_language_of_the_question_both_ways(hub: Hub) -> None:
+    chinese = Sender(address="user-8", display_name="李娜", language="zh-CN")
+    ticket_id = await ask(hub, "how do i track my order", thread="t8", sender=chinese)  # a zh-CN browser, in English
+    [answer] = await bot_said(hub, ticket_id)
+    assert answer.text.startswith("Track your shipment\n\n") and answer.text.endswith(
+        "Please reply yes or no (or 1 / 2)."
+    )
+    assert await answers(hub, ticket_id) == [("track_shipping_en", "asked")]
+    await ask(hub, "1", thread="t8", sender=chinese)  # says nothing of its language: the ticket's so far
+    assert (await bot_said(hub, ticket_id))[-1].text == "Glad that helped! If there is anything else, just write to us."
+
     english = Sender(address="user-9", display_name="Sam", language="en")
     ticket_id = await ask(hub, "忘记密码了怎么办", thread="t9", sender=english)  # an English reader, in Chinese
     [answer] = await bot_said(hub, ticket_id)
+    assert answer.text.startswith("忘记密码怎么找回\n\n") and answer.text.endswith("请回复“是”或“否”（或 1 / 2）。")
+    assert await answers(hub, ticket_id) == [("forgot_password", "asked")]
+
+
+async def test_an_unclear_question_is_answered_in_the_contacts_language(hub: Hub) -> None:
+    english = Sender(address="user-10", display_name="Sam", language="en")
+    ticket_id = await ask(hub, "忘记了 my password", thread="t10", sender=english)  # neither clearly
+    [answer] = await bot_said(hub, ticket_id)
     assert answer.text.startswith("Forgot your password\n\nTap Forgot password on the login screen")
     assert "• enter your phone number" in answer.text and "reply yes or no" in answer.text
-    assert await answers(hub, ticket_id) == [("forgot_password_en", "asked")]
 
 
 async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_note(hub: Hub) -> None:
@@ -280,8 +297,10 @@ async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_
 
 
 @pytest.mark.parametrize(
-    "text", ["转人工", "人工", "我要人工客服", "agent", "Human!", "I want to talk to a real person"]
-)
+    "text",
+    ["转人工", "人工", "我要人工客服", "agent", "Human!", "I want to talk to a real person", "客服在吗",
+     "请帮我接通客服", "customer service please", "agent please", "contact support"],
+)  # fmt: skip
 async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> None:
     ticket_id = await ask(hub, text)
     said = await bot_said(hub, ticket_id)
@@ -293,17 +312,25 @@ async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> 
     assert await answers(hub, ticket_id) == []
 
 
-async def test_a_question_below_the_suggest_threshold_goes_to_the_configured_team_quietly(tmp_path: Path) -> None:
+async def test_below_the_suggest_threshold_the_configured_team_takes_it_and_the_customer_knows(tmp_path: Path) -> None:
     async with running_hub(faq_config(tmp_path, team="customer-service")) as running:
         hub = await with_articles(running)
         ticket_id = await ask(hub, "I can't log in")  # the best guess, the refund article, is far from sure
-        assert await bot_said(hub, ticket_id) == []  # no guessing, no "please wait"
+        [told] = await bot_said(hub, ticket_id)  # no guessing; the customer knows a person has it
+        assert told.text == "I've passed your question to a colleague, who will reply as soon as they can."
         handed = await ticket(hub, ticket_id)
         assert handed.handed_off_at is not None
         # a guess this weak does not file the ticket under its article's category (dispute: finance)
         assert (handed.category, handed.team) == ("", "customer-service")
         [note] = await notes(hub, ticket_id)
         assert note.splitlines()[1].startswith("1. How to request a refund (")
+
+
+async def test_a_one_word_message_gets_choices_not_an_answer(hub: Hub) -> None:
+    ticket_id = await ask(hub, "退款")  # a topic: which refund question?
+    [offer] = await bot_said(hub, ticket_id)
+    assert offer.text.startswith("您是想问“如何申请退款”吗？")  # a choice, not an answer
+    assert await answers(hub, ticket_id) == []
 
 
 # -- unsure: offers -------------------------------------------------------------------------
@@ -336,12 +363,43 @@ async def test_unsure_offers_buttons_where_the_channel_has_them_and_none_of_thes
     assert "提现多久到账" in note and "如何申请退款" in note
 
 
+async def test_a_single_title_is_asked_as_did_you_mean_and_yes_answers_it(hub: Hub) -> None:
+    ticket_id = await ask(hub, "提现", thread="dym")  # one article worth offering
+    [question] = await bot_said(hub, ticket_id)
+    assert question.text == "您是想问“提现多久到账”吗？\n请回复“是”或“否”（或 1 / 2）。"
+    await ask(hub, "嗯", thread="dym")
+    said = await bot_said(hub, ticket_id)
+    assert said[-1].text.startswith("提现多久到账\n\n提现一般在")
+    assert await answers(hub, ticket_id) == [("withdrawal_time", "asked")]
+
+
+async def test_did_you_mean_has_yes_no_buttons_and_no_hands_off(hub: Hub) -> None:
+    ticket_id = await ask(hub, "password", channel="webchat", thread="dym2")
+    [question] = await bot_said(hub, ticket_id)
+    assert question.text == "Did you mean “Forgot your password”?"
+    assert [(c.id, c.label) for c in question.choices] == [("faq:pick:1", "Yes"), ("faq:none", "No")]
+    await ask(hub, "No", channel="webchat", thread="dym2", choice="faq:none")
+    assert (await ticket(hub, ticket_id)).handed_off_at is not None
+    assert await answers(hub, ticket_id) == []
+
+
+async def test_old_buttons_after_a_hand_off_are_ignored_by_the_bot(hub: Hub) -> None:
+    ticket_id = await ask(hub, "how do i track my order", channel="webchat", thread="old")
+    await ask(hub, "No", channel="webchat", thread="old", choice="faq:no")  # handed off
+    said, noted = len(await bot_said(hub, ticket_id)), len(await notes(hub, ticket_id))
+    for choice, label in (("faq:yes", "Yes"), ("faq:no", "No"), ("faq:pick:1", "Track your shipment")):
+        await ask(hub, label, channel="webchat", thread="old", choice=choice)  # a stale button, tapped later
+    assert len(await bot_said(hub, ticket_id)) == said and len(await notes(hub, ticket_id)) == noted
+    assert len(await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)) == 1
+    assert await answers(hub, ticket_id) == [("track_shipping_en", "not_helpful")]
+
+
 # -- never twice, never where a person is ---------------------------------------------------
 async def test_never_the_same_article_twice_in_one_ticket(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办")
     await ask(hub, "how do i reset my password")  # the same article's translation: the answer was given
     said = await bot_said(hub, ticket_id)
-    assert len(said) == 1  # no second answer
+    assert len(said) == 2 and said[1].text.startswith("I've passed your question to a colleague")  # no second answer
     handed = await ticket(hub, ticket_id)
     assert handed.handed_off_at is not None
     assert await answers(hub, ticket_id) == [("forgot_password", "unconfirmed")]
@@ -404,7 +462,7 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
     assert resp.status == 200
     figures = await resp.json()
     assert figures["totals"] == {
-        "answered": 4, "deflected": 1, "helpful": 2, "not_helpful": 1, "unconfirmed": 0, "waiting": 1,
+        "answered": 4, "deflected": 1, "helpful": 2, "not_helpful": 1, "unconfirmed": 0, "waiting": 1, "reopened": 0,
         "deflection_rate": 0.25, "not_helpful_rate": 0.25,
     }  # fmt: skip
     first, second = figures["items"]
@@ -429,6 +487,35 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
     assert 'helpline_faq_deflection_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_not_helpful_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_deflection_ratio{article="track_shipping"} 0.0' in metrics
+
+
+async def test_a_bot_resolved_ticket_the_customer_reopens_is_no_deflection(served: tuple[TestClient, Hub]) -> None:
+    client, hub = served
+    still = await ask(hub, "忘记密码了怎么办", thread="still")
+    await ask(hub, "是", thread="still")
+    assert (await ticket(hub, still)).status is Status.RESOLVED
+    assert await answers(hub, still) == [("forgot_password", "deflected")]
+    await ask(hub, "还是不行", thread="still")  # reopens the ticket: it did not help after all
+    assert (await bot_said(hub, still))[-1].text == "好的，正在为您转接人工客服，请稍候。"
+    assert (await ticket(hub, still)).handed_off_at is not None
+    assert await answers(hub, still) == [("forgot_password", "not_helpful")]
+
+    other = await ask(hub, "快递到哪了", thread="other")
+    await ask(hub, "1", thread="other")
+    await ask(hub, "I can't log in", thread="other")  # back with a question no article answers: a person takes it
+    assert (await ticket(hub, other)).handed_off_at is not None
+    assert await answers(hub, other) == [("track_shipping", "reopened")]
+
+    agent = await add_agent(hub.store, "wang.wei@example.com", Role.AGENT, "agent password 1")
+    _token, secret = await hub.services.accounts.issue_token(agent.id, "figures")
+    figures = await (await client.get("/api/v1/faq/stats", headers={"Authorization": f"Bearer {secret}"})).json()
+    assert (figures["totals"]["deflected"], figures["totals"]["not_helpful"], figures["totals"]["reopened"]) == (
+        0,
+        1,
+        1,
+    )
+    metrics = await (await client.get("/metrics")).text()
+    assert 'helpline_faq_answers{article="track_shipping",outcome="reopened"} 1.0' in metrics
 
 
 async def _outcome_is(hub: Hub, conversation_id: str, outcome: str) -> bool:

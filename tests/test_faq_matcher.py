@@ -22,7 +22,7 @@ from conversation.faq.dataset import (
     training_examples,
 )
 from conversation.faq.evaluate import evaluate
-from conversation.faq.scope import needs_person
+from conversation.faq.scope import is_vague, needs_person
 
 ARTICLES = {
     "forgot_password": [
@@ -114,6 +114,32 @@ def test_a_request_for_a_person_or_about_one_order_is_never_auto_answered(
     plain, handed_off = model.predict(question, k=1)[0], model.predict(asking_for_a_person, k=1)[0]
     assert handed_off.article_id == plain.article_id
     assert plain.confidence > 0.5 > handed_off.confidence
+
+
+@pytest.mark.parametrize("short", ["退款", "密码", "我的账号", "快递", "my account", "refund", "my package"])
+def test_a_one_or_two_word_message_is_never_confident_enough_to_answer(model, short: str) -> None:
+    assert is_vague(short)
+    top = model.predict(short, k=1)[0]
+    assert top.confidence < DEFAULT_THRESHOLD  # offered as a choice at most, never answered
+
+
+@pytest.mark.parametrize(
+    "sentence", ["退款怎么还没到", "怎么追踪包裹", "cancel my order", "可以用apple pay吗", "我的订单怎么样了"]
+)
+def test_a_question_of_three_words_or_more_is_not_vague(sentence: str) -> None:
+    assert not is_vague(sentence)
+
+
+def test_a_request_for_customer_service_is_withheld_but_a_complaint_about_it_is_answered() -> None:
+    complaint = ["我要投诉你们客服", "客服态度太差了", "客服一直不回消息 投诉", "怎么投诉客服人员",
+                 "I want to complain about customer service", "your support agent was rude"]  # fmt: skip
+    trained = default_matcher().train([*examples(), *(Example(t, "complain_service") for t in complaint)])
+    for question in ("如何投诉客服", "customer service was rude to me"):
+        top = trained.predict(question, k=1)[0]
+        assert top.article_id == "complain_service" and top.confidence >= DEFAULT_THRESHOLD, question
+    requests = ("客服在吗", "联系客服", "我要找客服", "请帮我接通客服", "customer service please", "contact support")
+    for request in requests:
+        assert trained.predict(request, k=1)[0].confidence < DEFAULT_THRESHOLD, request
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conversation.faq.scope import needs_person
 from conversation.faq_bot import (
     Action,
     Decision,
@@ -41,6 +42,59 @@ def test_replies_are_read_as_yes_no_or_a_request_for_a_person_in_both_languages(
         assert not asks_for_person(text), text
     assert read_reply("anything", "faq:yes") is Reply.YES and read_reply("是", "faq:no") is Reply.NO
     assert read_reply("都不是", "faq:none") is Reply.NO
+
+
+def test_yes_or_no_with_thanks_and_everyday_words_is_still_an_answer() -> None:
+    for text in (
+        "yes thanks",
+        "yes it did",
+        "好的，解决了，谢谢",
+        "解决了谢谢",
+        "嗯",
+        "可以了",
+        "ok thanks",
+        "Yes, thank you!",
+    ):
+        assert read_reply(text) is Reply.YES, text
+    for text in ("还是不行", "没用", "not really", "no thanks", "No, it didn't.", "还是不行，谢谢"):
+        assert read_reply(text) is Reply.NO, text
+    # a new question that starts like an answer is a question; "12" is neither 1 nor 2
+    for text in (
+        "ok but where is my refund",
+        "好的但是退款呢",
+        "可以用apple pay吗",
+        "不是这个问题",
+        "nothing",
+        "yesterday",
+    ):
+        assert read_reply(text) is Reply.OTHER, text
+
+
+PERSON_REQUESTS = (
+    "客服在吗", "客服在吗？", "联系客服", "我要找客服", "请帮我接通客服", "人工客服", "真人", "客服", "客服！",
+    "有没有客服", "帮我转接一下人工客服", "叫你们客服来", "customer service please", "Customer service, please!",
+    "agent please", "contact support", "talk to someone", "speak to a human", "connect me to an agent",
+    "I need to speak to someone", "can I please be transferred to a live agent",
+    "stop with the canned replies, I need an actual person to look at my case",
+)  # fmt: skip
+# Questions that mention customer service or support but ask something an article answers.
+ABOUT_SERVICE = (
+    "如何投诉客服", "我要投诉你们客服", "在线客服骂人", "客服态度太差了", "刚才那个客服敷衍我", "客服一直不回消息 投诉",
+    "customer service was rude to me", "how do I complain about customer service", "怎么联系卖家",
+    "how do I contact the seller", "does support for apple pay exist", "my agent account is locked",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("text", PERSON_REQUESTS)
+def test_requests_for_a_person_are_read_as_such_in_both_languages(text: str) -> None:
+    assert asks_for_person(text) and read_reply(text) is Reply.PERSON
+    assert needs_person(text)  # and the matcher keeps their confidence below any answer threshold
+
+
+@pytest.mark.parametrize("text", ABOUT_SERVICE)
+def test_questions_about_customer_service_are_not_requests_for_a_person(text: str) -> None:
+    assert not asks_for_person(text) and read_reply(text) is Reply.OTHER
+    assert not needs_person(text)
 
 
 def test_a_pick_is_a_button_or_the_number_of_an_offered_title() -> None:
@@ -112,15 +166,16 @@ def test_the_bot_speaks_only_to_a_customers_own_message_on_a_ticket_no_person_ow
 def test_figures_per_article_and_in_total() -> None:
     counts = {
         ("a", "deflected"): 3, ("a", "not_helpful"): 1, ("a", "asked"): 1, ("a", "helpful"): 1,
-        ("b", "unconfirmed"): 2, ("b", "not_helpful"): 2,
+        ("b", "unconfirmed"): 2, ("b", "not_helpful"): 2, ("a", "reopened"): 1,
     }  # fmt: skip
     stats = stats_by_article(counts)  # type: ignore[arg-type]
     assert stats["a"].as_dict() == {
-        "answered": 6, "deflected": 3, "helpful": 4, "not_helpful": 1, "unconfirmed": 0, "waiting": 1,
-        "deflection_rate": 0.5, "not_helpful_rate": 0.1667,
+        "answered": 7, "deflected": 3, "helpful": 4, "not_helpful": 1, "unconfirmed": 0, "waiting": 1, "reopened": 1,
+        "deflection_rate": 0.4286, "not_helpful_rate": 0.1429,
     }  # fmt: skip
     assert stats["b"].deflection_rate == 0 and stats["b"].not_helpful_rate == 0.5
-    assert total(stats).answered == 10 and total(stats).not_helpful == 3 and total({}).deflection_rate == 0
+    assert total(stats).answered == 11 and total(stats).reopened == 1 and total(stats).not_helpful == 3
+    assert total({}).deflection_rate == 0
 
 
 def test_the_default_answer_threshold_is_the_matchers() -> None:

@@ -18,7 +18,8 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
   right. A question about something no article covers has no close example and a small
   margin, so its confidence stays low: that is how out-of-scope questions are withheld.
   Requests for a person and questions about one numbered order share their words with
-  real articles, so scope.py recognises them and halves their confidence.
+  real articles, so scope.py recognises them and halves their confidence; one- and
+  two-word messages ("退款", "my account") name a topic, not a question, and lose 40 %.
 - Measured against richer features (CJK character trigrams, word trigrams and skip-grams,
   character 2-5-grams, across-word character n-grams) and other SVM strengths: none
   raised BANKING77 10-shot above 71 % or the FAQ sets' precision (README "FAQ matching").
@@ -38,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from conversation.faq.matcher import Example, MatchedExample, Prediction
-from conversation.faq.scope import OUT_OF_SCOPE_FACTOR, needs_person
+from conversation.faq.scope import confidence_factor
 
 # Auto-answer at or above this confidence. Chosen on the shared faq-zh and faq-en dev sets
 # (of 0.6-0.9, the best precision on both with every out-of-scope question withheld; README
@@ -186,8 +187,8 @@ class NgramModel:
         else:
             rows = _calibration_rows(scores, margins, closest).reshape(-1, 3)
             confidence = self.calibrator.predict_proba(rows)[:, 1].reshape(scores.shape)
-        out_of_scope = np.array([needs_person(text) for text in texts])
-        return np.where(out_of_scope[:, None], confidence * OUT_OF_SCOPE_FACTOR, confidence), similarities
+        factors = np.array([confidence_factor(text) for text in texts], dtype=confidence.dtype)
+        return confidence * factors[:, None], similarities
 
     def predict(self, text: str, k: int = 3) -> list[Prediction]:
         confidence, similarities = self.confidences([text])

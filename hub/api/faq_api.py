@@ -17,7 +17,8 @@ STATS = api.schema(
     {
         "type": "object",
         "description": "answered, deflected (resolved by the bot, no person since), helpful (deflected included),"
-        " not_helpful, unconfirmed, waiting (no word yet), deflection_rate and not_helpful_rate (of answered)",
+        " not_helpful, unconfirmed, waiting (no word yet), reopened (resolved by the bot, then the customer came"
+        " back and a person took it: not deflected), deflection_rate and not_helpful_rate (of answered)",
     },
 )
 
