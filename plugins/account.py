@@ -118,7 +118,15 @@ class AccountPlugin(Plugin):
 
     async def _ask_lock(self, ctx: PluginContext, *, again: bool = False) -> None:
         t = catalog(ctx.language)
-        question = t.get("account.theft.ask_again" if again else "account.theft.confirm")
+        adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub is not None else None
+        buttons = adapter is not None and adapter.shows_choices  # an email has none: say the word to reply
+        question = t.get(
+            "account.theft.ask_again"
+            if again
+            else "account.theft.confirm"
+            if buttons
+            else "account.theft.confirm_typed"
+        )
         choices = [Choice(LOCK, t.get("account.theft.choice.lock")), Choice(KEEP, t.get("account.theft.choice.keep"))]
         asked = await ctx.ask(question, choices)
         ctx.state[QUESTION] = asked.id  # a mailed yes must reply to this very message

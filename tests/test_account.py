@@ -43,7 +43,7 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Desk]:
+async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
     clear_proxies(monkeypatch)
     monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
     monkeypatch.setenv("HELPLINE_SITE_SECRET", IDENTITY_SECRET)
@@ -74,6 +74,7 @@ async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
                     "smtp_host": "127.0.0.1",
                     "smtp_port": smtp_port,
                     "smtp_tls": "none",
+                    **getattr(request, "param", {}),  # a test's own email settings
                 },
             },
             "plugins": {"enabled": ["account"]},
@@ -212,7 +213,7 @@ async def test_theft_by_email_is_locked_after_a_typed_yes_and_a_no_locks_nothing
     await mail_in(desk.hub, first)
     await eventually(lambda: len(desk.sink.mails) >= 1, timeout=15)
     question = desk.sink.mails[0]
-    assert EN.get("account.theft.confirm") in question.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert EN.get("account.theft.confirm_typed") in question.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert desk.platform.locks == []
     answer = customer_mail("Re: Help", "Yes", sender="Li Na <li.na@example.com>", In_Reply_To=question["Message-ID"])
     await mail_in(desk.hub, answer)
@@ -235,6 +236,25 @@ async def test_theft_by_email_is_locked_after_a_typed_yes_and_a_no_locks_nothing
     assert desk.platform.locks == ["u-1"]
     other = await desk.hub.store.tickets.get_conversation_by_number(1001)
     assert other is not None and other.team == "security" and other.priority is Priority.URGENT
+
+
+@pytest.mark.parametrize("desk", [{"max_auto_replies_per_hour": 2}], indirect=True)
+async def test_theft_by_email_tells_the_customer_the_lock_whatever_the_bot_said_before(desk: Desk) -> None:
+    """The loop budget counts rounds: the warning and the question one mail of the customer's
+    prompts are one; the lock notice answering their yes is the second, and it goes out."""
+    first = customer_mail(
+        "Help", "Someone logged into my account! password: Hunter2secret", sender="Li Na <li.na@example.com>"
+    )
+    await mail_in(desk.hub, first)
+    await eventually(lambda: len(desk.sink.mails) >= 2, timeout=15)  # the secrets warning, the question
+    question = desk.sink.mails[-1]
+    body = question.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert EN.get("account.theft.confirm_typed") in body
+    answer = customer_mail("Re: Help", "Yes", sender="Li Na <li.na@example.com>", In_Reply_To=question["Message-ID"])
+    await mail_in(desk.hub, answer)
+    await eventually(lambda: len(desk.sink.mails) >= 3, timeout=15)
+    told = desk.sink.mails[-1].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert EN.get("account.theft.locked", number=1000) in told and desk.platform.locks == ["u-1"]
 
 
 async def test_a_forged_mailed_yes_locks_nothing(desk: Desk) -> None:
