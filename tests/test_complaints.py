@@ -342,6 +342,29 @@ async def test_a_complaint_about_an_agent_is_never_visible_to_that_agent_and_goe
             await who.client.close()
 
 
+async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that_agent(
+    server: TestServer, hub: Hub
+) -> None:
+    admin, lina, sam = await sign_in(server, ADMIN), await sign_in(server, AGENT), await sign_in(server, SUPERVISOR)
+    try:
+        first = await hub.ingest(customer_message("m1", "where is my parcel", thread="t1", sender=Sender("u1")))
+        conv = first.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"assignee_id": lina.id})
+        await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "Please wait."}, status=201)
+        await hub.ingest(customer_message("m2", "I want to complain about the agent", thread="t1", sender=Sender("u1")))
+        complaint = await complaint_of(hub, conv)
+        assert complaint["about_agent"] == lina.id
+        body = {"text": "talk to the agent", "owner": lina.id, "due": "2030-01-01T00:00:00Z"}
+        refused = await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/follow-ups", body, status=422)
+        assert refused["error"] == "owner_is_subject" and "about this agent" in refused["message"]
+        assert (await complaint_of(hub, conv)).get("follow_ups", []) == []  # nothing was added
+        body["owner"] = sam.id
+        await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/follow-ups", body, status=201)
+    finally:
+        for who in (admin, lina, sam):
+            await who.client.close()
+
+
 async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_once_a_month(
     server: TestServer, hub: Hub, sink: tuple[Sink, int]
 ) -> None:

@@ -191,6 +191,10 @@ async def add_follow_up(call: Call) -> dict[str, Any]:
     owner = await hub_of(call).store.accounts.get_agent(call.body["owner"])
     if owner is None or not owner.active:
         raise ApiError(422, "invalid", "owner: not an active agent")
+    if not rules.may_see(str(record.data.get("about_agent", "")), owner.id):
+        raise ApiError(
+            422, "owner_is_subject", "owner: the complaint is about this agent, who may never see it; choose another"
+        )
     due: datetime = parse_time(call.body["due"], "due")
     return record_json(await plugin.add_follow_up(ctx, record, text=call.body["text"], owner=owner.id, due=due))
 
