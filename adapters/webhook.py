@@ -233,7 +233,9 @@ class WebhookAdapter(Adapter):
     async def send(self, out: Outbound) -> Sent:
         url = self.settings.callback_url
         if not url:
-            raise PermanentDeliveryError(f"channel {self.name} has no callback_url: it cannot send replies")
+            raise PermanentDeliveryError(
+                f"channel {self.name} has no callback_url: it cannot send replies", code="no_callback_url"
+            )
         assert self._session is not None, "send() before start()"
         body = json.dumps(
             {

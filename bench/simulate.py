@@ -188,6 +188,16 @@ def roster_entries() -> list[dict[str, Any]]:
     return entries
 
 
+def role_of(agent: str) -> str:
+    """The agent's place on the sample roster, for the utilisation table."""
+    for label, (start, end, agents) in SHIFTS.items():
+        if agent in agents:
+            return f"{label} {start}-{end}" + (", absent" if agent == ABSENT else "")
+    shift = next(label for label, backup in BACKUPS.items() if backup == agent)
+    start, end, _ = SHIFTS[shift]
+    return f"{shift}备班 {start}-{end} backup"
+
+
 def everyone() -> list[str]:
     return sorted({a for _, _, agents in SHIFTS.values() for a in agents} | set(BACKUPS.values()))
 
@@ -636,11 +646,14 @@ def report(day: Day, seconds: float) -> dict[str, Any]:
         detail = ", ".join(f"{k}={v}" for k, v in page.items() if k not in ("when", "at", "agent", "reason"))
         out(f"  {page['at']}  {page['agent']:<10} {page['reason']:<6} {detail}")
     out("")
-    out("utilisation (handling time / time online)   hub       round-robin")
+    out("utilisation (handling time / time online)        hub  (online)   round-robin")
     for agent in everyone():
         h = hub.busy[agent] / hub.online[agent] if hub.online.get(agent) else 0.0
         r = rr.busy[agent] / rr.online[agent] if rr.online.get(agent) else 0.0
-        out(f"  {agent:<12}                              {h:6.1%}    {r:6.1%}")
+        paged = sum(1 for page in hub.pages if page["agent"] == agent)
+        role = role_of(agent) + (f", paged {paged}x" if paged else "")
+        online = f"{hub.online.get(agent, 0.0) / 3600:5.1f}h"
+        out(f"  {agent:<11} {role:<34} {h:6.1%} {online}    {r:6.1%}")
     out("")
     hub_values, rr_values = hub.frt_values(arrivals, end), rr.frt_values(arrivals, end)
     met = [m for values in hub.met.values() for m in values]

@@ -7,7 +7,7 @@ facts (the roster, presence records, open tickets) and acts on the answer.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -135,7 +135,7 @@ class Need:
 @dataclass(frozen=True)
 class Decision:
     agent_id: str  # "" nobody qualifies
-    reason: str  # sticky, least-loaded, round-robin, or why nobody
+    reason: str  # sticky, least-loaded, round-robin, backup (a paged backup), or why nobody
 
 
 def _speaks(candidate: Candidate, language: str) -> bool:
@@ -171,9 +171,16 @@ def choose_agent(
         return Decision(need.previous_agent, "sticky")
     if strategy == "round-robin":
         following = [c for c in able if c.agent_id > after]
-        return Decision((following or able)[0].agent_id, "round-robin")
+        return _as_backup(Decision((following or able)[0].agent_id, "round-robin"), able)
     best = min(able, key=lambda c: (c.load / c.capacity if c.capacity else float("inf"), c.load, c.agent_id))
-    return Decision(best.agent_id, "least-loaded")
+    return _as_backup(Decision(best.agent_id, "least-loaded"), able)
+
+
+def _as_backup(decision: Decision, able: Sequence[Candidate]) -> Decision:
+    """A paged backup agent who is not on shift was chosen as backup, not as the least-loaded
+    of the shift: the thread says so ("backup")."""
+    chosen = next(c for c in able if c.agent_id == decision.agent_id)
+    return replace(decision, reason="backup") if chosen.backup_called and not chosen.on_shift else decision
 
 
 def _nobody_reason(candidates: Sequence[Candidate]) -> str:

@@ -192,13 +192,42 @@ def category_from_doc(doc: Mapping[str, Any]) -> Category:
     )
 
 
-def category_defaults(category: Category, *, team: str, priority: Priority, chosen: Iterable[str]) -> dict[str, Any]:
-    """What filing a ticket under `category` changes: its default team when the ticket has no
-    team, its default priority while the ticket's is still the untouched `normal`. A field the
-    same change sets (`chosen`) is the agent's choice and wins."""
+# How a ticket got its team: `[routing] default_team`, a category's default team, or a
+# person's choice (an agent setting it, a hand-off, an escalation: all "manual" here).
+TEAM_SOURCE_STATE = "team_source"  # the coordination area's per-ticket state that records it
+
+
+def team_source(recorded: Mapping[str, Any], team: str) -> str:
+    """The source of the ticket's current `team`: the one recorded with that very team
+    ("default" or "category"), else "manual" (the team changed since, by someone's choice);
+    "" for a ticket without a team."""
+    if not team:
+        return ""
+    return str(recorded.get("source") or "manual") if recorded.get("team") == team else "manual"
+
+
+def team_follows_category(source: str) -> bool:
+    """Whether a newly set category may move the ticket to its default team: when the ticket
+    has none, or got its team only from `[routing] default_team` or an earlier category;
+    never over a person's choice (an agent's, a hand-off)."""
+    return source in ("", "default", "category")
+
+
+def category_defaults(
+    category: Category, *, team: str, priority: Priority, chosen: Iterable[str], source: str = "manual"
+) -> dict[str, Any]:
+    """What filing a ticket under `category` changes: its default team when the ticket's team
+    follows categories (`source`, see team_follows_category), its default priority while the
+    ticket's is still the untouched `normal`. A field the same change sets (`chosen`) is the
+    agent's choice and wins."""
     chosen = set(chosen)
     changes: dict[str, Any] = {}
-    if category.default_team and not team and "team" not in chosen:
+    if (
+        category.default_team
+        and category.default_team != team
+        and team_follows_category(source if team else "")
+        and "team" not in chosen
+    ):
         changes["team"] = category.default_team
     if (
         category.default_priority is not None

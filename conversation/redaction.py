@@ -36,6 +36,8 @@ class Redacted:
     def html(self, markup: str) -> str:
         """The markup with its secrets replaced; "" when one is still readable once the tags
         are gone (a card number split by tags or written with entities): the text part shows."""
+        if not markup:  # most messages have no HTML part
+            return markup
         cleaned, kinds = redact(markup, lambda kind: html.escape(self.placeholder(kind)))
         self.kinds |= kinds
         left = find_secrets(visible_text(cleaned))
@@ -63,14 +65,17 @@ def visible_text(markup: str) -> str:
 def redact_inbound(inbound: Inbound, placeholder: Placeholder) -> tuple[Inbound, frozenset[SecretKind]]:
     """The inbound with every secret in every kept part replaced, and the kinds found."""
     redacted = Redacted(placeholder)
+    text, markup, subject = redacted.text(inbound.text), redacted.html(inbound.html), redacted.text(inbound.subject)
+    names = [redacted.text(a.name) for a in inbound.attachments]
+    raw = redacted.value(inbound.raw) if inbound.raw is not None else None
+    if not redacted.kinds:  # most messages: no copy made
+        return inbound, frozenset()
     cleaned = replace(
         inbound,
-        text=redacted.text(inbound.text),
-        html=redacted.html(inbound.html),
-        subject=redacted.text(inbound.subject),
-        attachments=tuple(replace(a, name=redacted.text(a.name)) for a in inbound.attachments),
-        raw=redacted.value(inbound.raw) if inbound.raw is not None else None,
+        text=text,
+        html=markup,
+        subject=subject,
+        attachments=tuple(replace(a, name=name) for a, name in zip(inbound.attachments, names, strict=True)),
+        raw=raw,
     )
-    if not redacted.kinds:
-        return inbound, frozenset()
     return cleaned, frozenset(redacted.kinds)

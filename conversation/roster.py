@@ -3,7 +3,8 @@
 A team's roster is a list of entries, in the team's time zone:
 
 - `pattern`: a recurring shift (早班 08:00-16:00 on Mon-Fri) for some agents; an end before
-  the start runs over midnight into the next day, an end equal to it makes a 24-hour duty;
+  the start runs over midnight into the next day, an end equal to it makes a 24-hour duty
+  ("00:00"-"00:00", or "00:00"-"24:00" as calendars write a whole day);
 - `extra`: a one-off shift on one date;
 - `swap`: on one date, `replaces` gives their occurrence of the pattern `pattern` to `agents`;
 - `leave`: the agents are on no duty from `date` to `until` (whole days, inclusive).
@@ -99,9 +100,14 @@ def zone(name: str) -> ZoneInfo:
         raise InvalidInput(f"timezone: {name!r} is not a time zone (e.g. Asia/Shanghai)") from None
 
 
-def parse_hhmm(key: str, value: Any) -> str:
+def parse_hhmm(key: str, value: Any, *, end: bool = False) -> str:
+    """A wall-clock time; an `end` may be "24:00", the end of the day as calendars write it
+    ("00:00-24:00"), kept as "00:00": an end at or before the start is the next day's."""
+    if end and isinstance(value, str) and value.strip() == "24:00":
+        return "00:00"
     if not isinstance(value, str) or not HHMM.match(value.strip()):
-        raise InvalidInput(f"{key}: {value!r} is not a time (HH:MM, 00:00-23:59)")
+        ends = ", or 24:00 for the end of the day" if end else ""
+        raise InvalidInput(f"{key}: {value!r} is not a time (HH:MM, 00:00-23:59{ends})")
     return value.strip()
 
 
@@ -162,7 +168,10 @@ def entry_from_input(data: Mapping[str, Any], *, entry_id: str, team: str) -> Ro
         if duty not in DUTIES:
             raise InvalidInput(f"duty: must be shift or backup, not {duty!r}")
         entry = replace(
-            entry, duty=duty, start=parse_hhmm("start", data.get("start")), end=parse_hhmm("end", data.get("end"))
+            entry,
+            duty=duty,
+            start=parse_hhmm("start", data.get("start")),
+            end=parse_hhmm("end", data.get("end"), end=True),
         )
     if kind == "pattern":
         entry = replace(entry, weekdays=parse_weekdays(data.get("weekdays")))

@@ -47,19 +47,22 @@ class Finding:
 # Customers on Chinese input methods type full-width digits and letters as often as ASCII ones.
 _DIGIT = "[0-9\uff10-\uff19]"
 _ALNUM = "0-9A-Za-z\uff10-\uff19\uff21-\uff3a\uff41-\uff5a"
-_LEFT = rf"(?<![{_ALNUM}])"  # CJK characters are \w in Python, so \b would not separate 卡号4111...
 _RIGHT = rf"(?![{_ALNUM}])"
 _SEP = "[ \\-\u3000\uff0d]"  # a space or dash, full-width ones too
 
 # A run of digits with single spaces or dashes between them; not part of a word, a decimal
 # number or a phone number written with "+". Possessive: a run is never cut short to fit.
+# The first digit comes first and what precedes it is checked by looking behind it (_FIRST):
+# a search then jumps from digit to digit instead of trying every position of the text.
+# (Not \b: CJK characters are \w in Python, so \b would not separate 卡号4111...)
+_FIRST = rf"{_DIGIT}(?<![{_ALNUM}]{_DIGIT})(?<!{_DIGIT}{_SEP}{_DIGIT})"
 _DIGIT_RUN = re.compile(
-    rf"{_LEFT}(?<![+\uff0b])(?<!{_DIGIT}[.,])(?<!{_DIGIT}{_SEP})"
-    rf"{_DIGIT}(?:{_SEP}?{_DIGIT})*+"
+    rf"{_FIRST}(?<![+\uff0b]{_DIGIT})(?<!{_DIGIT}[.,]{_DIGIT})"
+    rf"(?:{_SEP}?{_DIGIT})*+"
     rf"{_RIGHT}(?![.,]{_DIGIT})"
 )
 _RESIDENT_ID = re.compile(
-    rf"{_LEFT}(?<!{_DIGIT}{_SEP})({_DIGIT}{{6}}{_SEP}?{_DIGIT}{{8}}{_SEP}?{_DIGIT}{{3}}[0-9\uff10-\uff19Xx\uff38\uff58])"
+    rf"({_FIRST}{_DIGIT}{{5}}{_SEP}?{_DIGIT}{{8}}{_SEP}?{_DIGIT}{{3}}[0-9\uff10-\uff19Xx\uff38\uff58])"
     rf"{_RIGHT}"
 )
 # A number right after one of these labels is the order's, whatever its checksum says.
@@ -96,6 +99,15 @@ _PASSWORD = re.compile(
     rf"(?P<sep>(?:{_SEPARATOR})+\s*|\s+|)"
     r"(?P<value>[!-~\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]{1,64})"
 )
+# Cheap scans that rule most messages out before the patterns above run.
+_ANY_DIGIT = re.compile(_DIGIT)
+# The words a CVV or a one-time code follows all contain one of these ("security code" has
+# "code"; 验证码 has 码). Neither c, o, d, e nor v has another letter equal to it ignoring case.
+_CVV_WORD = re.compile(r"[Cc](?i:v[vcn]|ode)|安全|背面")
+_CODE_WORD = re.compile(r"[Cc](?i:ode)|[Oo](?i:tp|ne)|[码碼]")
+# A password's word starts with one of these (no other letter is "p" ignoring case); a scan
+# for them is ten times quicker than one for the words ignoring case.
+_PASSWORD_WORD = re.compile(r"[Pp密口](?:(?i:ass|wd|in)|[码碼令])")
 # What follows "password is" in sentences about a password rather than in one.
 # fmt: off
 _NOT_A_PASSWORD = frozenset((
@@ -171,8 +183,14 @@ def resident_id_valid(text: str) -> bool:
 def find_secrets(text: str) -> list[Finding]:
     """The secrets in `text`, in order, none overlapping (a resident ID before a card number,
     a card before a CVV, a one-time code before a password)."""
+    # Every message is read: the common ones (no digits, no password word) in a scan or two.
+    if not _ANY_DIGIT.search(text):  # every kind but a password is digits
+        return list(_passwords(text)) if _PASSWORD_WORD.search(text) else []
     found: list[Finding] = []
-    for candidates in (_resident_ids(text), _cards(text), _cvvs(text), _codes(text), _passwords(text)):
+    cvvs = _cvvs(text) if _CVV_WORD.search(text) else ()
+    codes = _codes(text) if _CODE_WORD.search(text) else ()
+    passwords = _passwords(text) if _PASSWORD_WORD.search(text) else ()
+    for candidates in (_resident_ids(text), _cards(text), cvvs, codes, passwords):
         _add(found, candidates)
     return sorted(found, key=lambda f: f.start)
 

@@ -159,3 +159,46 @@ def report_teams(viewer: Viewer) -> tuple[str, ...] | None:
     if viewer.agent.role in (Role.ADMIN, Role.SUPERVISOR):
         return tuple(team.id for team in viewer.teams)
     raise PermissionError("reports are for supervisors and admins")
+
+
+# -- a team's operations data: roster, coverage, roster CSV, page log, presence, contact fields --
+# Not tickets, but the same viewer decides: who works when, who was paged about what and how
+# to reach an agent privately are for the team itself, its supervisors and admins.
+def sees_team(viewer: Viewer, team: str) -> bool:
+    """Whether `viewer` may read `team`'s roster, coverage, roster CSV, settings and page log:
+    its members (any role) and admins."""
+    return viewer.every_ticket or any(t.id == team for t in viewer.teams)
+
+
+def manages_team(viewer: Viewer, team: str) -> bool:
+    """Whether `viewer` may change `team`'s roster (entries, patterns, swaps, leave, CSV import)
+    and its operational settings: admins, and supervisors of that team."""
+    role = viewer.agent.role
+    if role is Role.ADMIN and viewer.every_ticket:
+        return True
+    return role in (Role.SUPERVISOR, Role.ADMIN) and any(t.id == team for t in viewer.teams)
+
+
+def shares_team(viewer: Viewer, agent_id: str, teams: Iterable[Team]) -> bool:
+    """Whether `viewer` sees the agent `agent_id` at work (presence): admins see everyone,
+    others themselves and the members of their teams."""
+    if viewer.every_ticket or agent_id == viewer.agent.id:
+        return True
+    mine = {t.id for t in viewer.teams}
+    return any(t.id in mine for t in teams_of(agent_id, teams))
+
+
+def sees_presence_of(viewer: Viewer, agent_id: str) -> bool:
+    """`shares_team` from the viewer's own teams alone (their members), for hot paths such as
+    the live feed's presence frames."""
+    if viewer.every_ticket or agent_id == viewer.agent.id:
+        return True
+    return any(agent_id in t.members for t in viewer.teams)
+
+
+def sees_contact_fields(viewer: Viewer, agent_id: str, teams: Iterable[Team]) -> bool:
+    """Whether `viewer` may read how the agent is reached privately (page channel and address):
+    admins, the agent, and supervisors of one of the agent's teams."""
+    if (viewer.every_ticket and viewer.agent.role is Role.ADMIN) or agent_id == viewer.agent.id:
+        return True
+    return viewer.agent.role is Role.SUPERVISOR and shares_team(viewer, agent_id, teams)

@@ -9,10 +9,12 @@ Anything else unprintable is escaped too.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from hub.clientaddr import client_address
 
@@ -30,7 +32,31 @@ def loggable_path(request: web.BaseRequest) -> str:
     return UNPRINTABLE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), path)
 
 
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (a duplicate Content-Type, a bad header line)
+    as an ERROR with a traceback, though the client already got its 400: the fault is the
+    client's, not the hub's. Such a record becomes one INFO line without the traceback, so
+    an alert on ERROR lines fires for the hub's faults only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and 400 <= error.code < 500:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = "%s: %s", (record.getMessage(), str(error.message).strip())
+            record.exc_info = record.exc_text = None
+        return True
+
+
+MALFORMED_REQUESTS = MalformedRequestFilter()
+
+
 class SafeAccessLogger(AbstractAccessLogger):
+    def __init__(self, logger: logging.Logger, log_format: str) -> None:
+        super().__init__(logger, log_format)
+        server_log = logging.getLogger("aiohttp.server")
+        if MALFORMED_REQUESTS not in server_log.filters:
+            server_log.addFilter(MALFORMED_REQUESTS)
+
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         self.logger.info(
             '%s "%s %s" %d %.1fms',

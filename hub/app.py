@@ -45,7 +45,15 @@ from hub.help_centre import build_help_centre
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
 from hub.knowledge_model import KnowledgeModel
-from hub.metrics import CONTENT_TYPE, Metrics, faq_counts, team_agents_online, team_queues
+from hub.metrics import (
+    CONTENT_TYPE,
+    Metrics,
+    faq_counts,
+    team_agents_on_shift,
+    team_agents_online,
+    team_oldest_business_wait,
+    team_queues,
+)
 from hub.outbox import Outbox
 from hub.pipeline import Pipeline
 from hub.platform import PlatformClient
@@ -400,6 +408,8 @@ def routing_settings(config: Config) -> dict[str, Any]:
             default_capacity=section.default_capacity,
             weights=Weights(chat=section.chat_weight, mail=section.email_weight),
             offline_grace=timedelta(seconds=section.offline_grace_seconds),
+            page_coalesce=timedelta(seconds=section.page_coalesce_seconds),
+            inbox_url=f"{config.hub.public_url.rstrip('/')}/inbox/" if config.hub.public_url else "",
         ),
         "presence": PresenceRules(idle_away=timedelta(minutes=section.idle_away_minutes)),
         "presence_ttl": timedelta(seconds=section.presence_seconds),
@@ -614,6 +624,10 @@ async def metrics(request: web.Request) -> web.Response:
         hub.metrics.queue_depth.set(await hub.store.deliveries.count_queued())
         hub.metrics.set_team_queues(await team_queues(hub.store, hub.actions.clock()))
         hub.metrics.set_team_online(await team_agents_online(hub.store, hub.actions.clock(), hub.services.roster.rules))
+        now = hub.actions.clock()
+        hub.metrics.set_team_duty(
+            await team_agents_on_shift(hub.services.routing), await team_oldest_business_wait(hub.store, now)
+        )
         hub.metrics.set_faq(await faq_counts(hub.store))
         up = not await hub.store.write_failure()  # it answers reads; do its commits still work?
     except StoreUnavailable:

@@ -118,6 +118,20 @@ class ChannelPort:
             raise LookupError(f"no conversation {conversation_id}")
         return await self.services.conversations.add_thread_event(conversation, ThreadEvent(key, params), raw=raw)
 
+    async def page_reply(self, page_message_id: str, *, sender: str, text: str, external_id: str) -> bool:
+        page = await self.store.tickets.get_message(page_message_id)
+        agent_id = str(((page.raw or {}).get("page") or {}).get("agent_id", "")) if page is not None else ""
+        profile = await self.store.roster.get_profile(agent_id) if agent_id else None
+        if page is None or profile is None or not sender or profile.page_address.lower() != sender.lower():
+            return False
+        conversation = await self.store.tickets.get_conversation(page.conversation_id)
+        if conversation is None or not text.strip():
+            return False
+        await self.services.conversations.add_note_once(
+            conversation, text, author=agent_id, key=f"page-reply:{external_id}"
+        )
+        return True
+
     async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
         if await self.store.tickets.get_message(copy_id) is not None:
             return False  # a retried delivery: the copy exists already

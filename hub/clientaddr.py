@@ -13,7 +13,8 @@ the client. Whatever a client wrote further left is never used.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -43,7 +44,7 @@ def trusted_networks(key: str, values: Iterable[object]) -> tuple[Network, ...]:
 def client_address(request: web.BaseRequest) -> str:
     """The client's address: the TCP peer, or what trusted proxies say they received from."""
     peer = request.remote or "?"
-    settings = getattr(request, "config_dict", {})  # a bare BaseRequest (the access log of a 400) has none
+    settings = _settings(request)
     trusted: tuple[Network, ...] = settings.get(TRUSTED_PROXIES, ())
     if not trusted or not _is_trusted(_address(peer), trusted):
         return peer
@@ -59,6 +60,19 @@ def client_address(request: web.BaseRequest) -> str:
         if not _is_trusted(address, trusted):
             break
     return client
+
+
+def _settings(request: web.BaseRequest) -> Mapping[Any, Any]:
+    """The application's settings, or none for a request that was never routed.
+
+    A bare BaseRequest has no config_dict, and a request whose head could not be parsed
+    (a duplicate Content-Type, a bad header) reaches the access log unrouted: asking it
+    for config_dict fails an assertion inside aiohttp. Its address is then the TCP peer.
+    """
+    try:
+        return request.config_dict  # type: ignore[attr-defined]
+    except (AttributeError, AssertionError):
+        return {}
 
 
 def _is_trusted(address: Address | None, trusted: Sequence[Network]) -> bool:

@@ -222,6 +222,9 @@ class RoutingSection:
         float, 15.0, "how often the queue, presence and backup paging are checked", minimum=0.1
     )
     timezone: str = setting(str, "UTC", "time zone of a team whose roster settings name none")
+    page_coalesce_seconds: float = setting(
+        float, 300.0, "pages to one person within this of their last go out together as one digest", minimum=0
+    )
 
 
 @dataclass(frozen=True, slots=True)

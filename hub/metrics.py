@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from conversation.business_time import ALWAYS_OPEN, business_time_between
 from conversation.faq_bot import ANSWER_KIND, stats_by_article
 from conversation.faq_bot import PLUGIN as FAQ_PLUGIN
 from conversation.model import ConversationQuery, Status
 from conversation.presence import PresenceRules, presence_of
 from conversation.records import RecordQuery
 from conversation.store import Store
+
+if TYPE_CHECKING:
+    from hub.services.routing import RoutingService
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -93,6 +98,19 @@ class Metrics:
             ["team"],
             registry=self.registry,
         )
+        self.team_agents_on_shift = Gauge(
+            "helpline_team_agents_on_shift",
+            "Agents routing may give the team's tickets now: online and on shift (or paged-in backup); "
+            "a team without a roster counts its online members",
+            ["team"],
+            registry=self.registry,
+        )
+        self.team_oldest_wait_business = Gauge(
+            "helpline_team_oldest_wait_business_seconds",
+            "The team's longest wait counted in its calendar's open hours only (no growth while closed)",
+            ["team"],
+            registry=self.registry,
+        )
         self.webhook_attempts = Counter(
             "helpline_webhook_attempts",
             "Webhook delivery attempts by outcome (sent, retrying, failed)",
@@ -149,6 +167,13 @@ class Metrics:
         for team, count in online.items():
             self.team_agents_online.labels(team).set(count)
 
+    def set_team_duty(self, on_shift: Mapping[str, int], business_wait: Mapping[str, float]) -> None:
+        """Per team: agents routable now, and the oldest wait in business time."""
+        for gauge, values in ((self.team_agents_on_shift, on_shift), (self.team_oldest_wait_business, business_wait)):
+            gauge.clear()
+            for team, value in values.items():
+                gauge.labels(team).set(value)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -182,6 +207,31 @@ async def team_agents_online(store: Store, now: datetime, rules: PresenceRules) 
     for team in await store.desk.list_teams():
         rostered = {a for entry in await store.roster.list_entries(team.id) for a in entry.agents}
         counts[team.id] = len(online & ({*team.members} | rostered))
+    return counts
+
+
+async def team_oldest_business_wait(store: Store, now: datetime) -> dict[str, float]:
+    """Per team: the longest wait of its unassigned open tickets counted only in the team
+    calendar's open hours (a team without a calendar is always open: wall time)."""
+    waiting, _ = await store.inbox.list_conversations(
+        ConversationQuery(status=Status.OPEN, assignee_id="", limit=QUEUE_SCAN)
+    )
+    calendars = await store.calendars.list_calendars()
+    oldest: dict[str, float] = {team.id: 0.0 for team in await store.desk.list_teams()}
+    for conv in waiting:
+        since = conv.last_inbound_at or conv.created_at
+        calendar = calendars.get(conv.team, ALWAYS_OPEN)
+        waited = business_time_between(calendar, since, now).total_seconds() if since < now else 0.0
+        oldest[conv.team] = max(oldest.get(conv.team, 0.0), waited)
+    return oldest
+
+
+async def team_agents_on_shift(routing: RoutingService) -> dict[str, int]:
+    """Per team: the agents routing may give its tickets now (on shift or paged-in backup, online)."""
+    counts: dict[str, int] = {}
+    for team in await routing.store.desk.list_teams():
+        candidates = await routing.candidates(team.id)
+        counts[team.id] = sum(1 for c in candidates if (c.on_shift or c.backup_called) and c.presence == "online")
     return counts
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conversation.delivery_errors import coded_error
 from conversation.identity import reply_address
 from conversation.model import Contact, Conversation, Message, utcnow
 from conversation.paging import page_recipient
@@ -209,7 +210,7 @@ class Outbox:
         try:
             sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)
         except PermanentDeliveryError as exc:
-            await self._fail(message, str(exc) or exc.__class__.__name__)
+            await self._fail(message, coded_error(getattr(exc, "code", ""), str(exc) or exc.__class__.__name__))
         except RetryableDeliveryError as exc:
             await self._retry(message, attempt, str(exc), exc.retry_after)
         except TimeoutError:

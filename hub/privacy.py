@@ -37,8 +37,8 @@ AGENT_KINDS = frozenset({SecretKind.CARD_NUMBER, SecretKind.RESIDENT_ID})
 
 def placeholders(language: str, fallback: str) -> Placeholder:
     """The words a secret leaves in a text in `language` (`secret.<kind>` in the hub catalog)."""
-    catalog = hub_texts(best_locale(language, fallback))
-    return lambda kind: catalog.get(f"secret.{kind.value}")
+    # The catalog is looked up only when a secret is found: most messages have none.
+    return lambda kind: hub_texts(best_locale(language, fallback)).get(f"secret.{kind.value}")
 
 
 def redact_agent_text(text: str, fallback: str) -> str:

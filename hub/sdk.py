@@ -23,7 +23,18 @@ from conversation.business_time import Calendar
 from conversation.desk import Category, Team
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.knowledge import Article
-from conversation.model import Agent, Attachment, Choice, Contact, Conversation, Message, Priority, Status, new_id
+from conversation.model import (
+    Agent,
+    Attachment,
+    Choice,
+    Contact,
+    Conversation,
+    Message,
+    Priority,
+    Status,
+    new_id,
+    utcnow,
+)
 from conversation.priority_rules import PrioritySource
 from conversation.quality import Survey
 from conversation.records import Record, RecordChanged, RecordKind
@@ -181,7 +192,15 @@ class RetryableDeliveryError(Exception):
 
 
 class PermanentDeliveryError(Exception):
-    """The channel will never take this message (blocked bot, unknown chat, 4xx)."""
+    """The channel will never take this message (blocked bot, unknown chat, 4xx).
+
+    `code` (optional, e.g. "no_callback_url"): a stable name of the cause, which the inbox
+    says in the agent's language (`delivery.error.<code>`); the English reason stays in the
+    log and beside it for admins."""
+
+    def __init__(self, reason: str = "", code: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
 
 
 class IngestUnavailable(Exception):
@@ -286,6 +305,13 @@ class HubPort(Protocol):
     ) -> Message:
         """A system event in the ticket's thread, kept by catalog key (each agent reads it in their
         language); `raw` keeps the channel's own bookkeeping beside it."""
+        ...
+
+    async def page_reply(self, page_message_id: str, *, sender: str, text: str, external_id: str) -> bool:
+        """An answer to a page (a note the hub sent to an agent's own address): kept as an
+        internal note on the ticket from that agent when `sender` is the paged agent's page
+        address (once per `external_id`); False (nothing kept) from anyone else. Never a
+        customer message."""
         ...
 
     async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
@@ -565,6 +591,7 @@ class PluginRuntime(Protocol):
     each plugin told each ticket's customer (implemented by hub.plugin_host.PluginHost)."""
 
     surveys: SurveyActions | None  # satisfaction surveys (the csat plugin); None in bare test runtimes
+    clock: Callable[[], datetime]  # the clock timers are claimed by: what is stored to come due follows it
 
     @property
     def records(self) -> RecordActions: ...
@@ -738,6 +765,7 @@ class PluginTools:
             address=address,
             hub=self.hub,
             runtime=self.runtime,
+            clock=self.runtime.clock if self.runtime is not None else utcnow,
         )
 
     async def schedule(self, at: datetime, name: str, data: dict[str, Any] | None = None, *, key: str = "") -> str:

@@ -239,7 +239,7 @@ class SlaEngine:
             new = (await self.actions.add_thread_event_once(conv, event, once("event")))[1]
             if self.routing is not None:
                 await self.routing.tell_lead(conv, clock.kind, once=once("lead"))
-                await self.routing.page_for(conv, "sla", once=once("page"), number=str(conv.number))
+                await self.routing.page_for(conv, "sla", once=once("page"), number=str(conv.number), clock=clock.kind)
             if new:
                 self.bus.publish(Event(SLA_BREACHED_EVENT, conv.id, data))
                 self.bus.publish(Event(PAGE_BACKUP_EVENT, conv.id, {**data, "reason": "sla_breach"}))

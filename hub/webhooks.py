@@ -131,7 +131,7 @@ class WebhookDispatcher:
         """On shutdown, after the plugins: queue what was published and not yet dispatched."""
         done = 0
         while self._pending is not None or not self._subscription.queue.empty():
-            event, event_id = self._pending or (self._subscription.queue.get_nowait(), new_id())
+            event, event_id = self._pending or (self._subscription.queue.get_nowait(), "")
             self._pending = None
             try:
                 await self.dispatch(event, event_id=event_id)
@@ -152,8 +152,9 @@ class WebhookDispatcher:
             self._subscription.overflowed = False
             log.error("webhooks: more than %d events waited; some were not delivered as webhooks", BUS_QUEUE)
         if self._pending is None:
-            # Its id is fixed now: if queuing is tried again, receivers still see one event.
-            self._pending = (await self._subscription.queue.get(), new_id())
+            # Its id is given when a subscription wants it (_event_id) and kept: if queuing is
+            # tried again, receivers still see one event.
+            self._pending = (await self._subscription.queue.get(), "")
         event, event_id = self._pending
         try:
             await self.dispatch(event, event_id=event_id)
@@ -177,7 +178,7 @@ class WebhookDispatcher:
         if data is None:
             return []
         now = self.clock()
-        event_id = event_id or new_id()
+        event_id = event_id or self._event_id(event)
         payload = {"id": event_id, "type": event_type, "created_at": iso(now), "data": data}
         deliveries = [
             WebhookDelivery(
@@ -194,6 +195,14 @@ class WebhookDispatcher:
         await self.store.webhooks.enqueue(deliveries)
         self.wake_outbox()
         return deliveries
+
+    def _event_id(self, event: Event) -> str:
+        """A new id for an event some subscription wants (most events no subscription does,
+        and an id costs a system call); the pending event keeps it for a retry."""
+        event_id = new_id()
+        if self._pending is not None and self._pending[0] is event:
+            self._pending = (event, event_id)
+        return event_id
 
     async def _data(self, event: Event, event_type: str) -> dict[str, Any] | None:
         """What a receiver gets: the ticket or message as the REST API shows it."""

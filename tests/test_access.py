@@ -7,6 +7,7 @@ here: the walk takes the routes from the table, not from a list in this file."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestServer
 
 from conversation.inbound import Sender
 from conversation.model import Attachment, Role
+from conversation.paging import PageReason
 from hub.agents import add_agent
 from hub.api.framework import SAFE
 from hub.api.routes import api
@@ -385,3 +387,83 @@ async def test_a_supervisors_only_ticket_is_404_on_every_route_to_an_agent_it_is
     finally:
         await admin.client.close()
         await lina.client.close()
+
+
+# -- a team's operations data (roster, coverage, CSV, page log, presence, contact fields) ------
+PAGE_ADDRESS = "tech.private@example.net"
+
+
+def operations_routes() -> list[Any]:
+    """Every GET of the roster area, from the route table: a new one is walked too."""
+    return [r for r in api.routes if r.tag == "roster" and r.method == "GET"]
+
+
+async def test_an_agent_sees_no_operations_data_of_another_team(server: TestServer, hub: Hub) -> None:
+    """Li Na (customer-service) walks every roster-area GET aimed at technical-support: no
+    roster, coverage, CSV, settings, pages, presence or page address of Tech's team, and the
+    page log of her own team leaves out the page about a ticket she may not read."""
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina, tech = await sign_in(server, AGENT), await sign_in(server, TECH)
+    try:
+        shift = {"kind": "pattern", "duty": "backup", "start": "00:00", "end": "00:00", "weekdays": ["mon-sun"]}
+        for team, who in (("technical-support", tech), ("customer-service", lina)):
+            await admin.call("POST", "/api/v1/roster/entries", {"team": team, **shift, "agents": [who.id]}, status=201)
+        await hub.store.roster.save_profile(
+            replace(await hub.services.roster.profile(tech.id), page_channel="email", page_address=PAGE_ADDRESS)
+        )
+        hidden = await hub.store.tickets.get_conversation(ids["conversation_id"])
+        assert hidden is not None
+        number = {"number": str(hidden.number)}
+        for team in ("technical-support", "customer-service"):  # a CS page about the hidden ticket too
+            assert await hub.services.routing.page_backup(team, PageReason("sla", number), hidden)
+        routes = operations_routes()
+        assert len(routes) >= 7
+        for route in routes:
+            path = "/api" + route.path.replace("{team_id}", "technical-support").replace("{agent_id}", tech.id)
+            if "team" in route.query:
+                path += "?team=technical-support"
+            resp = await lina.client.get(path)
+            text = await resp.text()
+            for secret in (TECH[0], PAGE_ADDRESS, ids["conversation_id"], f'"number": "{hidden.number}"'):
+                assert secret not in text, (route.path, secret)
+            if "team" in route.query or "{team_id}" in route.path:
+                assert resp.status == 403 and (await resp.json())["error"] == "team_only", (route.path, text)
+            elif "{agent_id}" not in route.path:
+                assert tech.id not in text, route.path  # presence: the members of her teams only
+        assert (await lina.call("GET", "/api/v1/pages?team=customer-service"))["items"] == []
+        assert (await lina.call("GET", "/api/v1/pages"))["items"] == []
+        # the team itself sees it all, and so does the admin
+        assert len((await tech.call("GET", "/api/v1/pages?team=technical-support"))["items"]) == 1
+        assert (await tech.call("GET", f"/api/v1/agents/{tech.id}/profile"))["page_address"] == PAGE_ADDRESS
+        assert (await admin.call("GET", f"/api/v1/agents/{tech.id}/profile"))["page_address"] == PAGE_ADDRESS
+        assert tech.id in (await tech.call("GET", "/api/v1/presence"))["items"]
+        assert len((await admin.call("GET", "/api/v1/pages"))["items"]) == 2
+        export = await tech.client.get("/api/v1/roster/export?team=technical-support")
+        assert export.status == 200 and TECH[0] in await export.text()
+    finally:
+        for who in (admin, lina, tech):
+            await who.client.close()
+
+
+async def test_presence_is_shown_for_the_members_of_ones_teams_only(server: TestServer, hub: Hub) -> None:
+    """Names stay for everyone (the assignee picker), but who is online or away, in the agent
+    list and on the live feed, only for the viewer's teams' members (admins: all)."""
+    admin = await sign_in(server, ADMIN)
+    await scene(hub, admin)
+    lina, tech = await sign_in(server, AGENT), await sign_in(server, TECH)
+    roster = hub.services.roster
+    try:
+        await roster.socket_heartbeat(tech.id, "inbox-of-tech", opened=True)
+        listed = await lina.call("GET", "/api/v1/agents")
+        assert tech.id in {a["id"] for a in listed["items"]} and tech.id not in listed["online"]
+        assert tech.id in (await admin.call("GET", "/api/v1/agents"))["online"]
+        async with lina.client.ws_connect("/api/v1/live") as ws:
+            await roster.set_status(tech.id, "away")  # another team's agent: not for her
+            await roster.set_status(lina.id, "away")  # her own: she sees it
+            while (frame := await ws.receive_json(timeout=5))["type"] != "presence.changed":
+                pass
+            assert frame["agent_id"] == lina.id, frame
+    finally:
+        for who in (admin, lina, tech):
+            await who.client.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import aiohttp
@@ -48,3 +49,34 @@ def test_a_status_page_token_never_reaches_the_log() -> None:
     request = make_mocked_request("GET", "/status/1000.1798317796.XNHgSecretSignature/reply?lang=zh-CN")
     assert loggable_path(request) == "/status/[token]/reply"
     assert loggable_path(make_mocked_request("GET", "/api/v1/conversations/abc")) == "/api/v1/conversations/abc"
+
+
+async def test_a_malformed_request_is_a_clean_400_without_an_error_log(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A duplicate Content-Type is the client's fault: a 400, one INFO line, no ERROR or traceback."""
+    clear_proxies(monkeypatch)
+    runner = web.AppRunner(
+        web.Application(), access_log_class=SafeAccessLogger, access_log=logging.getLogger("helpline.access")
+    )
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        with caplog.at_level(logging.DEBUG):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                b"POST /api/v1/tickets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Type: text/plain\r\nContent-Length: 0\r\n\r\n"
+            )
+            await writer.drain()
+            answer = await reader.read()
+            writer.close()
+            await eventually(lambda: any(r.name == "helpline.access" for r in caplog.records))
+    finally:
+        await runner.cleanup()
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert not any(r.exc_info for r in caplog.records)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "helpline.access"]
+    assert line.startswith("127.0.0.1 ") and " 400 " in line

@@ -170,3 +170,12 @@ def test_the_chosen_agent_always_qualifies_and_nobody_is_chosen_only_when_nobody
         assert choice.agent_id == need.previous_agent
     elif strategy == "least-loaded":
         assert chosen.load / chosen.capacity == min(c.load / c.capacity for c in able)
+
+
+def test_a_paged_backup_is_said_to_be_chosen_as_backup_not_as_least_loaded() -> None:
+    """The thread's "routed to X (how)" names a paged backup agent as such (event.how.backup)."""
+    backup = agent("b", on_shift=False, backup_called=True)
+    assert choose_agent(CHAT, [backup], W).reason == "backup"
+    assert choose_agent(CHAT, [backup], W, strategy="round-robin").reason == "backup"
+    assert choose_agent(CHAT, [agent("a", load=1.0), backup], W).reason == "backup"  # b: less loaded
+    assert choose_agent(CHAT, [agent("a")], W).reason == "least-loaded"

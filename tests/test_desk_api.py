@@ -77,8 +77,9 @@ async def test_a_category_brings_its_default_team_and_priority_with_events(admin
     changed = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "dispute"})
     assert (changed["category"], changed["team"], changed["priority"]) == ("dispute", "finance", "high")
     events = await thread_events(admin, ticket)
-    assert "Category dispute sent this to team Finance / refunds" in events  # the team's name, not its id
-    assert "Category dispute set the priority to high" in events
+    # the category's and the team's names, not their ids
+    assert "Category Transaction dispute sent this to team Finance / refunds" in events
+    assert "Category Transaction dispute set the priority to high" in events
 
 
 async def test_what_the_agent_chose_is_kept(admin: Agent) -> None:

@@ -225,7 +225,15 @@ async def the_case(scene: Scene) -> Any:
     return cases[0]
 
 
+async def nothing_in_flight(scene: Scene) -> bool:
+    """No message queued or being sent, and no webhook delivery under way."""
+    return not scene.hub.outbox._in_flight and await scene.hub.store.deliveries.count_queued() == 0
+
+
 async def settle(scene: Scene, at: datetime) -> None:
+    # The outbox runs on the test's clock: moving it hours ahead while a mail is being sent
+    # would make that delivery's lease look expired and send the mail a second time.
+    await eventually(lambda: nothing_in_flight(scene), timeout=15.0)
     scene.clock[0] = at
     await scene.hub.plugin_host.fire_due_timers()
 
@@ -284,9 +292,12 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
 
         # The seller answers late: kept as their evidence, never sent to the buyer.
         await seller_says(scene, client, SELLER_WORDS, asked["thread"], 1)
-        await eventually(lambda: len(scene.seller.posts) >= 3, timeout=15.0)
+
+        async def seller_evidence_kept() -> bool:
+            return [e["party"] for e in (await the_case(scene)).data["evidence"]] == ["buyer", "buyer", "seller"]
+
+        await eventually(seller_evidence_kept, timeout=15.0)
         case = await the_case(scene)
-        assert [e["party"] for e in case.data["evidence"]] == ["buyer", "buyer", "seller"]
         assert case.status == "under_review"
 
         # An agent decides (the platform is down at first: the refund is retried, paid once).
@@ -298,7 +309,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "pending"
             await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=422)  # decided once
             await settle(scene, scene.clock[0] + timedelta(minutes=10))  # the hub repeats the stored refund
-            await eventually(lambda: len(scene.platform.refunds) == 1)
+            await eventually(lambda: len(scene.platform.refunds) == 1, timeout=15.0)
             case = await the_case(scene)
             assert case.data["refund"]["status"] == "refunded"
             assert [(r["order_id"], r["amount"], r["currency"]) for r in scene.platform.refunds] == [

@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable
-from email import message_from_bytes, policy
+from email import contentmanager, message_from_bytes, policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from conversation.model import Attachment, AuthorType, Direction, Message, MessageKind, new_id, utcnow
@@ -58,7 +61,9 @@ async def test_hostile_mail_is_read_without_stalling_the_hub(tmp_path: Path, sin
             await mail_in(hub, blank)
             await mail_in(hub, nested)
 
-        assert await worst_latency(client, send_both()) < 1.0
+        # Generous on purpose: a loaded machine may deschedule the process for a while, but
+        # reading either mail on the loop held every answer back for 5.8 s to 13.8 s.
+        assert await worst_latency(client, send_both()) < 4.0
         first, second = [(await hub.store.tickets.list_messages((await ticket(hub, n)).id))[0] for n in (1000, 1001)]
         assert first.text == "hello\n\nbye"
         assert second.text == "deep inside" and "deep inside" in second.html
@@ -114,15 +119,19 @@ async def test_the_bot_answers_the_sender_alone_and_participants_are_capped(
         assert sorted(outbox.envelopes[1].rcpt_tos) == sorted(["li.na@gmail.com", *conv.participants])
 
 
-async def test_a_big_reply_is_composed_without_stalling_the_loop(tmp_path: Path, sink: tuple[Sink, int]) -> None:
-    """Composing and flattening a 10 MiB reply stalled the event loop for 263 ms."""
+async def test_a_big_reply_is_composed_off_the_loop(
+    tmp_path: Path, sink: tuple[Sink, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Composing and flattening a 10 MiB reply stalled the event loop for 263 ms. Where the MIME
+    work runs is asserted, not how long the loop waited: a loaded machine may deschedule the
+    whole process, which no code controls."""
     async with running_hub(email_config(tmp_path, sink[1])) as hub:
         hub.plugins.clear()
         await mail_in(hub, customer_mail("Logs please", "Can you send the logs?"))
         conv = await ticket(hub, 1000)
         contact = await hub.store.contacts.get_contact(conv.contact_id)
         assert contact is not None
-        data = bytes(range(256)) * (64 * 1024)  # 16 MiB: ~0.4 s of work, in steps of a few ms
+        data = bytes(range(256)) * (4 * 1024)  # 1 MiB
         ref = await hub.blobs.put(data)
         reply = Message(
             id=new_id(),
@@ -138,22 +147,31 @@ async def test_a_big_reply_is_composed_without_stalling_the_loop(tmp_path: Path,
             ],
             created_at=utcnow(),
         )
+        ran_on = mime_work_threads(monkeypatch, len(data), reply.id)
         out = Outbound(message=reply, conversation=conv, contact=contact, address="li.na@gmail.com")
-        rendering = asyncio.ensure_future(channel(hub).render(out, "li.na@gmail.com"))
-        stalls = await loop_stalls(rendering)
-        assert max(stalls) < 0.2, sorted(stalls)[-5:]
-        _mail, raw = rendering.result()
+        _mail, raw = await channel(hub).render(out, "li.na@gmail.com")
+        assert set(ran_on) == {"encode", "flatten"}, ran_on  # both steps seen: the check can fail
+        assert threading.get_ident() not in ran_on.values(), "MIME work ran on the event loop's thread"
         [attachment] = list(message_from_bytes(raw, policy=policy.default).iter_attachments())
         assert attachment.get_content() == data
 
 
-async def loop_stalls(work: Awaitable[Any]) -> list[float]:
-    """How late a 5 ms timer fired, again and again, while `work` ran."""
-    task = asyncio.ensure_future(work)
-    stalls = [0.0]
-    while not task.done():
-        started = time.perf_counter()
-        await asyncio.sleep(0.005)
-        stalls.append(time.perf_counter() - started - 0.005)
-    await task
-    return stalls
+def mime_work_threads(monkeypatch: pytest.MonkeyPatch, size: int, message_id: str) -> dict[str, int]:
+    """Record the thread that base64-encodes an attachment of `size` bytes and the thread that
+    flattens the mail of `message_id` (the two long CPU steps of a big reply)."""
+    ran_on: dict[str, int] = {}
+    encode, flatten = contentmanager._encode_base64, BytesGenerator.flatten  # type: ignore[attr-defined]
+
+    def recording_encode(data: bytes, max_line_length: int) -> str:
+        if len(data) == size:
+            ran_on["encode"] = threading.get_ident()
+        return encode(data, max_line_length)
+
+    def recording_flatten(self: BytesGenerator, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if message_id in str(msg.get("Message-ID", "")):
+            ran_on["flatten"] = threading.get_ident()
+        flatten(self, msg, *args, **kwargs)
+
+    monkeypatch.setattr(contentmanager, "_encode_base64", recording_encode)
+    monkeypatch.setattr(BytesGenerator, "flatten", recording_flatten)
+    return ran_on

@@ -114,6 +114,7 @@ async def test_every_priority_change_records_who_set_it_with_an_event(store: Sto
         {
             "key": "event.category_priority",
             "params": {"priority": "high", "set_by": "rule:category", "category": "dispute"},
+            "names": {"category": {"zh-CN": "交易纠纷", "en": "Transaction dispute"}},  # said in each reader's language
         },
         {
             "key": "event.priority_changed",

@@ -75,3 +75,32 @@ def test_every_key_the_inbox_code_asks_for_is_in_the_catalogs() -> None:
     assert sorted(asked - set(english)) == []
     for prefix in ("view", "status", "priority", "channel", "delivery", "role", "language"):  # t(`prefix.${x}`)
         assert any(key.startswith(prefix + ".") for key in english), prefix
+
+
+ROOT = INBOX.parent.parent.parent
+ERROR_CODE = re.compile(
+    r'(?:ApiError|error_response)\(\s*\d{3},\s*"(\w+)"|getattr\(exc, "code", "(\w+)"\)|^\s+code(?:: str)? = "(\w+)"',
+    re.M,
+)
+
+
+def api_error_codes() -> set[str]:
+    """Every error code the API answers with, read from the sources (a new one is checked too)."""
+    codes = set()
+    for folder in ("hub", "conversation", "plugins"):
+        for source in (ROOT / folder).rglob("*.py"):
+            for match in ERROR_CODE.finditer(source.read_text(encoding="utf-8")):
+                codes.add(next(group for group in match.groups() if group))
+    return codes
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_the_inbox_says_every_api_error_code_in_the_agents_language(language: str) -> None:
+    """The inbox shows a refusal from its catalog by code (lib/inbox.js codeText), not the hub's
+    English message: a 403 "supervisor_needed" reads 需要该组的主管或管理员。 in zh-CN."""
+    codes = api_error_codes()
+    assert {"forbidden", "supervisor_needed", "team_only", "invalid", "not_found"} <= codes
+    catalog = load(language)
+    missing = sorted(code for code in codes if f"error.{code}" not in catalog)
+    assert missing == [], f"add error.<code> to the inbox catalogs: {missing}"
+    assert "codeText(e)" in (INBOX / "lib" / "inbox.js").read_text(encoding="utf-8")

@@ -147,7 +147,7 @@ async def test_shutdown_releases_sends_that_outlast_the_grace(tmp_path: Path) ->
         await eventually(lambda: hub.adapters["chat"].attempts)
     async with running_hub(config) as hub:
         # released, not left leased for 10 minutes, and the cut-short try is not counted
-        await eventually(lambda: hub.adapters["chat"].sent, timeout=3)
+        await eventually(lambda: hub.adapters["chat"].sent, timeout=15)  # well under the 600 s lease
         assert (await delivery_of(hub, message.id))[:2] == (DeliveryStatus.SENT, 1)
 
 

@@ -90,7 +90,7 @@ async def test_plugins_ask_classify_hand_off_and_stop(tmp_path: Path) -> None:
         assert (conv.category, conv.priority, conv.tags, conv.team) == ("dispute", Priority.HIGH, ["money"], "finance")
         thread = await hub.store.tickets.list_messages(conv_id)
         assert any(m.kind is MessageKind.EVENT and "refunds need a person" in m.text for m in thread)
-        sent = "Category dispute sent this to team Finance / refunds"
+        sent = "Category Transaction dispute sent this to team Finance / refunds"
         assert any(m.kind is MessageKind.EVENT and m.text == sent for m in thread)
         # echo ran neither time: triage stopped it first, then handed off (which stops too)
         assert all(not m.text.startswith("echo") for m in thread)

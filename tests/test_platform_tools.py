@@ -14,6 +14,7 @@ import pytest
 from conversation.inbound import Sender
 from conversation.model import Contact, Conversation, Identity, MessageKind, utcnow
 from conversation.platform_identity import PlatformIdentity, platform_identity
+from conversation.timers import timer_key
 from hub.app import Hub
 from hub.sdk import Done, NotVerified, Outcome, PlatformTools, Plugin, PluginContext, TimerContext
 from hub.thread_events import event_of
@@ -165,6 +166,21 @@ async def test_a_platform_that_is_down_gets_the_effect_later_exactly_once(
         ("password_reset", "replayed"),
     ]
     assert await hub.plugin_host.fire_due_timers() == 0
+
+
+async def test_a_stored_intent_is_due_by_the_hubs_clock(hub: Hub, platform: tuple[FakePlatform, str]) -> None:
+    """The repeat of an effect the platform did not answer is scheduled on the clock the hub's
+    timers are claimed by (not the wall clock): with the hub's clock ahead, it must not come due
+    at once and run beside the call still under way."""
+    fake, _ = platform
+    fake.fail_next["password_reset"] = [503, 503]
+    ahead = utcnow() + timedelta(days=3)
+    hub.actions.clock = lambda: ahead
+    await write(hub, "m1", VERIFIED)
+    await eventually(lambda: len(HEARD) == 2, timeout=10)
+    assert HEARD[1] == ("reset", None)
+    stored = await hub.store.timers.get_timer(timer_key("probe", fake.keys[0]))
+    assert stored is not None and ahead < stored.due_at < ahead + timedelta(minutes=1)
 
 
 async def test_a_refused_effect_is_not_repeated(hub: Hub, platform: tuple[FakePlatform, str]) -> None:

@@ -4,8 +4,11 @@ the moment its team is known to the agent whose inbox is open, on shift."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
+from conversation.model import Role
 from conversation.paging import PageReason
 from hub.app_keys import HUB
 from tests.helpers import eventually
@@ -54,6 +57,7 @@ async def test_admins_build_a_roster_agents_read_the_week(admin: Agent, agent: A
 
 
 async def test_coverage_shows_the_hours_below_the_minimum(admin: Agent, agent: Agent) -> None:
+    await admin.call("PATCH", f"/api/v1/agents/{agent.id}", {"teams": [TEAM]})  # a team's roster is its members'
     await admin.call("PATCH", f"/api/v1/roster/settings/{TEAM}", {"min_on_shift": 1})
     empty = await agent.call("GET", f"/api/v1/roster/coverage?team={TEAM}&days=14")
     assert len(empty["gaps"]) == 14 * 24 and empty["minimum"] == 1
@@ -64,6 +68,7 @@ async def test_coverage_shows_the_hours_below_the_minimum(admin: Agent, agent: A
 
 
 async def test_csv_import_replaces_the_roster_and_an_error_names_its_line(admin: Agent, agent: Agent) -> None:
+    await admin.call("PATCH", f"/api/v1/agents/{agent.id}", {"teams": [TEAM]})
     csv = (
         "kind,label,duty,agents,weekdays,start,end,date,until,pattern,replaces\n"
         "pattern,早班,shift,agent@example.com,mon-fri,08:00,16:00,,,,\n"
@@ -93,8 +98,13 @@ async def test_csv_import_replaces_the_roster_and_an_error_names_its_line(admin:
     refused = await admin.call(
         "POST", "/api/v1/roster/import", {"team": TEAM, "csv": csv.replace("16:00", "16h", 1)}, status=422
     )
-    assert refused["message"] == "line 2: end: '16h' is not a time (HH:MM, 00:00-23:59)"
-    assert (refused["line"], refused["reason"]) == (2, "end: '16h' is not a time (HH:MM, 00:00-23:59)")
+    assert (
+        refused["message"] == "line 2: end: '16h' is not a time (HH:MM, 00:00-23:59, or 24:00 for the end of the day)"
+    )
+    assert (refused["line"], refused["reason"]) == (
+        2,
+        "end: '16h' is not a time (HH:MM, 00:00-23:59, or 24:00 for the end of the day)",
+    )
     header = await admin.call("POST", "/api/v1/roster/import", {"team": TEAM, "csv": "who,when\nx,y\n"}, status=422)
     assert (header["error"], header["line"]) == ("csv_line", 1)
     assert len((await agent.call("GET", f"/api/v1/roster?team={TEAM}"))["entries"]) == 4  # nothing changed
@@ -227,3 +237,106 @@ async def test_an_agent_put_on_a_teams_roster_joins_the_team_and_sees_the_ticket
     assert [c["id"] for c in queue["items"]] == [ticket]  # the queue her shifts work from
     joined = (await admin.call("GET", "/api/v1/audit?action=team.update"))["items"][0]
     assert agent.id in joined["after"]["members"] and agent.id not in joined["before"]["members"]
+
+
+async def test_a_supervisor_runs_their_own_teams_roster_and_no_other(admin: Agent, agent: Agent) -> None:
+    """Supervisors edit their team's roster (entries, swaps, leave, CSV) and its operational
+    settings; the time zone stays with admins, other teams' rosters are refused."""
+    from hub.agents import add_agent
+    from tests.test_api import sign_in
+
+    lead = await add_agent(hub(admin).store, "lead@example.com", Role.SUPERVISOR, "lead password 1", name="Lead")
+    await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": [TEAM]})
+    supervisor = await sign_in(admin.client.server, ("lead@example.com", "lead password 1"))
+    try:
+        body = {"team": TEAM, **ALL_DAY, "agents": [agent.id]}
+        pattern = await supervisor.call("POST", "/api/v1/roster/entries", body, status=201)
+        swap = {"team": TEAM, "kind": "swap", "agents": [lead.id], "pattern": pattern["id"], "replaces": agent.id}
+        await supervisor.call("POST", "/api/v1/roster/entries", {**swap, "date": "2026-12-01"}, status=201)
+        leave = {"team": TEAM, "kind": "leave", "agents": [agent.id], "date": "2026-12-05"}
+        await supervisor.call("POST", "/api/v1/roster/entries", leave, status=201)
+        await supervisor.call("PATCH", f"/api/v1/roster/entries/{pattern['id']}", {"label": "白班"})
+        settings = {"min_on_shift": 2, "page_queue": 3, "page_wait_minutes": 5, "strategy": "round-robin"}
+        assert (await supervisor.call("PATCH", f"/api/v1/roster/settings/{TEAM}", settings))["min_on_shift"] == 2
+        refused = await supervisor.call("PATCH", f"/api/v1/roster/settings/{TEAM}", {"timezone": "UTC"}, status=403)
+        assert refused["error"] == "forbidden" and refused["message"].startswith("timezone")
+        csv = "kind,agents,label,duty,weekdays,start,end,date,until,pattern,replaces\n"
+        csv += "pattern,li.na@example.com,早班,shift,mon-fri,08:00,16:00,,,,\n"
+        imported = await supervisor.call("POST", "/api/v1/roster/import", {"team": TEAM, "csv": csv})
+        assert [e["kind"] for e in imported["items"]] == ["pattern"]
+        # another team's roster: refused, and nothing changes
+        for method, path, data in (
+            ("POST", "/api/v1/roster/entries", {**body, "team": "finance"}),
+            ("POST", "/api/v1/roster/import", {"team": "finance", "csv": csv}),
+            ("PATCH", "/api/v1/roster/settings/finance", {"min_on_shift": 3}),
+        ):
+            assert (await supervisor.call(method, path, data, status=403))["error"] in (
+                "supervisor_needed",
+                "team_only",
+            )
+        finance = await admin.call("POST", "/api/v1/roster/entries", {**body, "team": "finance"}, status=201)
+        await supervisor.call("DELETE", f"/api/v1/roster/entries/{finance['id']}", status=404)
+        assert (await admin.call("GET", "/api/v1/roster/settings/finance"))["min_on_shift"] == 1
+        # an agent of the team reads it but does not change it
+        refused = await agent.call("POST", "/api/v1/roster/entries", body, status=403)
+        assert refused["error"] == "supervisor_needed"
+    finally:
+        await supervisor.client.close()
+
+
+def readme_week_changes() -> list[tuple[str, str, str]]:
+    """The calls of README's "Changes to the week" example, as written there."""
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("Changes to the week", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    calls = re.findall(r"^api -X (\w+) \$API(\S+) -d '(.+)'$", block, re.M)
+    assert len(calls) == 5, block
+    return calls
+
+
+async def test_the_readme_examples_of_extra_swap_leave_profile_and_import(admin: Agent, agent: Agent) -> None:
+    """Each body posted as README writes it: an extra shift ending at "24:00", a swap, leave,
+    a profile's capacity and skills, and a CSV import whose swap names its pattern by label."""
+    from hub.agents import add_agent
+
+    wang = await add_agent(hub(admin).store, "wang@example.com", Role.AGENT, "wang password 1", name="王强")
+    pattern = await admin.call(
+        "POST",
+        "/api/v1/roster/entries",
+        {"team": TEAM, "kind": "pattern", "label": "早班", "agents": [agent.id], "weekdays": ["mon-sun"]}
+        | {"start": "07:00", "end": "15:00"},
+        status=201,
+    )
+    names = {"AGENT_ID_1": agent.id, "AGENT_ID_2": wang.id, "AGENT_ID_3": admin.id, "PATTERN_ID": pattern["id"]}
+    answers = []
+    for method, path, text in readme_week_changes():
+        for placeholder, value in names.items():
+            text, path = text.replace(placeholder, value), path.replace(placeholder, value)
+        status = 201 if path == "/roster/entries" else 200
+        answers.append(await admin.call(method, "/api/v1" + path, json.loads(text), status=status))
+        if len(answers) == 1:  # the extra shift, before the import replaces the roster
+            week = await admin.call(
+                "GET", f"/api/v1/roster?team={TEAM}&from=2027-02-10T00:00:00Z&to=2027-02-11T00:00:00Z"
+            )
+            (late,) = [d for d in week["duties"] if d["agent_id"] == admin.id]
+            assert (late["start"], late["end"]) == ("2027-02-10T18:00:00+00:00", "2027-02-11T00:00:00+00:00")
+    extra, swap, leave, profile, imported = answers
+    assert (extra["kind"], extra["start"], extra["end"]) == ("extra", "18:00", "00:00")  # 24:00: the day's end
+    assert (swap["kind"], swap["replaces"], swap["agents"]) == ("swap", agent.id, [wang.id])
+    assert (leave["kind"], leave["until"]) == ("leave", "2027-10-07")
+    assert (profile["capacity"], profile["languages"], profile["channels"]) == (
+        6,
+        ["zh", "en"],
+        ["webchat", "telegram"],
+    )
+    assert [e["kind"] for e in imported["items"]] == ["pattern", "swap"]
+    assert imported["items"][1]["pattern"] == imported["items"][0]["id"]
+    whole_day = {"team": TEAM, "kind": "extra", "agents": [agent.id], "date": "2027-02-12", "start": "00:00"}
+    assert (await admin.call("POST", "/api/v1/roster/entries", {**whole_day, "end": "24:00"}, status=201))[
+        "end"
+    ] == "00:00"
+    refused = await admin.call(
+        "POST", "/api/v1/roster/entries", {**whole_day, "start": "24:00", "end": "08:00"}, status=422
+    )
+    assert refused["message"].startswith("start: '24:00' is not a time")

@@ -62,7 +62,7 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
     await page.click("#open-roster")
     dialog = page.locator("dialog#roster")
     await expect(dialog.locator("h2")).to_have_text("排班表")
-    await expect(page.locator("#roster-team option")).to_have_count(4)
+    await expect(page.locator(f'#roster-team option[value="{TEAM}"]')).to_have_count(1)  # an admin: every team
     await page.select_option("#roster-team", TEAM)
     week = page.locator("#roster-week")
     await expect(week.locator("th")).to_have_count(7)
@@ -81,7 +81,7 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
     gaps = page.locator("#roster-gaps li")
     await expect(gaps.first).to_contain_text("当班 0 人（最少 1 人）")
     await expect(page.locator("#roster-pages li")).to_contain_text(
-        "已呼叫备班 王芳：客服 组有 12 个工单在等待（超过 10）"
+        "已呼叫备班 王芳：客服组有 12 个工单在等待（超过 10）"  # no space before 组
     )
     await page.screenshot(path=str(ARTIFACTS / "roster-week-zh-CN.png"), full_page=True)
     assert await serious_accessibility_problems(page) == []
@@ -109,6 +109,11 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
     swapped = week.locator(f'td[data-day="{wednesday.isoformat()}"] li.duty.shift', has_text="早班")
     await expect(swapped).to_contain_text("王芳")
     await expect(week.locator("li.duty.shift", has_text="早班").filter(has_text="Li Na")).to_have_count(6)
+    # the entry list says whose shift the swap takes, and keeps its parts apart
+    await expect(page.locator("#roster-entries li", has_text="换班")).to_contain_text(
+        f"换班 {wednesday.isoformat()}：王芳 替 Li Na 上「早班」"
+    )
+    await expect(page.locator("#roster-entries li", has_text="夜班")).to_contain_text("夜班 · 16:00–08:00 · 王芳")
     await page.click("#roster-next")
     await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
 
@@ -153,3 +158,28 @@ async def test_a_refused_roster_csv_says_which_line_and_why_beside_the_form(
     await form.locator("button[type=submit]").click()
     await expect(error).to_have_count(0)  # the next try clears it
     await expect(page.locator("#roster-entries li")).to_have_count(1)
+
+
+async def test_the_roster_opens_on_the_team_a_supervisor_leads_and_lists_only_their_teams(
+    hub_url: tuple[Hub, str],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """Not the first team by name: the one they lead; other teams' rosters are not offered, and
+    the supervisor edits their own team's roster."""
+    from playwright.async_api import expect
+
+    from conversation.model import Role
+    from hub.agents import add_agent
+    from tests.test_inbox_browser import PASSWORD
+
+    hub, url = hub_url
+    lead = await add_agent(hub.store, "lead@example.com", Role.SUPERVISOR, PASSWORD, name="组长")
+    await hub.services.desk.add_member("technical-support", lead.id)
+    await hub.services.desk.add_member("finance", lead.id)
+    await hub.services.desk.update_team("technical-support", {"lead": lead.id})  # after finance by name
+    page = await sign_in(browser, url, "zh-CN", email="lead@example.com")
+    await page.click("#open-roster")
+    await expect(page.locator("#roster-team")).to_have_value("technical-support")
+    options = page.locator("#roster-team option")
+    await expect(options).to_have_count(2)
+    await expect(page.locator("#roster-entry-form")).to_be_visible()  # a supervisor of the team: edits it

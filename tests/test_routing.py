@@ -271,10 +271,13 @@ async def test_backup_is_paged_on_a_long_queue_becomes_routable_and_is_released_
 
 
 async def test_backup_is_paged_when_the_oldest_ticket_waits_too_long(desk: Desk) -> None:
+    await desk.services.roster.update_profile("li", {"channels": ["mail"]})  # there, but not for this chat
+    await desk.online("li")
     ticket = await desk.ticket()
     await desk.services.routing.sweep()
     assert await desk.store.roster.list_pages(TEAM) == []
     desk.tick(minutes=16)
+    await desk.services.roster.socket_heartbeat("li", "hub-1", opened=True)
     await desk.services.routing.sweep()
     (page,) = await desk.store.roster.list_pages(TEAM)
     assert (page.reason, page.params["minutes"], page.conversation_id) == ("wait", "16", ticket.id)
@@ -286,7 +289,7 @@ async def test_one_call_pages_backup_for_a_missed_sla(desk: Desk) -> None:
     assert [p.agent_id for p in pages] == ["chen"]
     assert (
         "event.backup_paged.sla",
-        {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)},
+        {"agent": "Chen", "team": "Customer service", "number": str(ticket.number), "clock": "sla"},
     ) in await desk.events(ticket)
     assert await desk.services.routing.page_backup(TEAM, PageReason("sla"), ticket) == []  # already paged
 
@@ -397,9 +400,8 @@ async def test_a_missed_sla_pages_backup_through_the_routing_service(desk: Desk)
     assert await engine.check_due() == 2  # warn and breach
     (page,) = await desk.store.roster.list_pages(TEAM)
     assert (page.agent_id, page.reason, page.conversation_id) == ("chen", "sla", ticket.id)
-    assert ("event.backup_paged.sla", {"agent": "Chen", "team": "Customer service", "number": str(ticket.number)}) in (
-        await desk.events(ticket)
-    )
+    paged = {"agent": "Chen", "team": "Customer service", "number": str(ticket.number), "clock": "first_response"}
+    assert ("event.backup_paged.sla", paged) in (await desk.events(ticket))
     await desk.online("chen")
     assert await desk.route(ticket) == "chen"  # paged in: routable
 
@@ -502,3 +504,142 @@ async def test_a_reopened_ticket_of_a_read_only_account_goes_to_who_can_answer(d
     )
     await desk.services.routing.route(record.conversation, reopened=True)
     assert await desk.assignee(ticket) == "li"  # not kept "by hand" by someone who cannot answer
+
+
+async def test_a_sweep_reads_an_empty_queue_once_and_unteamed_tickets_once_a_round(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = await desk.ticket(customer="c1", team="")  # no team: looked at, and not this team's
+    reads: list[str] = []
+    list_conversations = desk.store.inbox.list_conversations
+
+    async def counted(query: Any) -> Any:
+        reads.append(query.team)
+        return await list_conversations(query)
+
+    monkeypatch.setattr(desk.store.inbox, "list_conversations", counted)
+    await desk.services.routing.sweep()
+    # The team's own tickets once, and those without a team once for all teams of the round.
+    assert reads.count(TEAM) == 1 and reads.count("") == 1
+    assert await desk.assignee(elsewhere) == ""
+
+
+async def test_closing_the_inbox_keeps_the_agents_chats_for_the_grace_period_and_a_reload_keeps_them(
+    desk: Desk,
+) -> None:
+    await desk.online("li", "wang")
+    chat = await desk.ticket(customer="c1")
+    assert await desk.route(chat) == "li"
+    desk.tick(minutes=5)  # li reads for a while: heartbeats, no action
+    await desk.services.roster.socket_heartbeat("li", "hub-1")
+    await desk.services.roster.socket_heartbeat("wang", "hub-1")
+    await desk.services.roster.socket_closed("li", "hub-1")  # the tab closes (a reload, a blip)
+    await desk.services.routing.sweep()
+    assert await desk.assignee(chat) == "li"  # the grace counts from the close, not the last action
+    desk.tick(seconds=30)
+    await desk.services.roster.socket_heartbeat("li", "hub-1", opened=True)  # the reload is back
+    await desk.services.roster.socket_heartbeat("wang", "hub-1")
+    desk.tick(seconds=100)
+    await desk.services.routing.sweep()
+    assert await desk.assignee(chat) == "li"
+    assert "event.requeued" not in [key for key, _ in await desk.events(chat)]
+
+
+async def test_a_team_without_a_roster_routes_to_its_online_members(desk: Desk) -> None:
+    await desk.services.desk.update_team("technical-support", {"members": ["zhao"]})
+    await desk.online("zhao")  # zhao's roster shift is another team's: this team has no roster
+    escalated = await desk.ticket(customer="c1", team="technical-support")
+    assert await desk.route(escalated) == "zhao"
+
+
+async def test_a_team_with_nobody_on_shift_there_pages_backup_at_once_else_tells_the_lead(desk: Desk) -> None:
+    waiting = await desk.ticket(customer="c1")  # li and wang are on shift but offline
+    await desk.services.routing.sweep()
+    pages = await desk.store.roster.list_pages(TEAM)
+    assert [(p.agent_id, p.reason) for p in pages] == [("chen", "nobody")]  # not after page_wait_minutes
+    await desk.store.roster.release_pages(TEAM, now=desk.now[0])
+    await desk.services.desk.update_team(TEAM, {"lead": "zhao"})
+    desk.tick(hours=8)  # 18:00: nobody on backup duty now either
+    await desk.services.routing.sweep()
+    await desk.services.routing.sweep()
+    told = [p for key, p in await desk.events(waiting) if key == "event.lead_nobody_there"]
+    assert told == [{"lead": "Zhao"}]  # once
+
+
+async def test_a_category_set_later_moves_a_ticket_that_only_had_the_default_team(desk: Desk) -> None:
+    desk.services.routing.rules = replace(desk.services.routing.rules, default_team=TEAM)
+    await desk.online("li")
+    conversations = desk.services.conversations
+    arrived = []
+    for n in (1, 2):
+        record = await desk.store.tickets.record_inbound(
+            inbound(f"d{n}", thread=f"d{n}", channel="web"), now=desk.now[0], policy=POLICY
+        )
+        await desk.services.routing.route(record.conversation)
+        arrived.append(await desk.store.tickets.get_conversation(record.conversation.id))
+    first, second = arrived
+    assert first is not None and (first.team, first.assignee_id) == (TEAM, "li")
+    moved = await conversations.update_conversation(first, {"category": "dispute"})
+    assert (moved.team, moved.assignee_id) == ("finance", "")  # li is not in finance: its queue
+
+    assert second is not None
+    chosen = await conversations.update_conversation(second, {"team": "complaints"})  # an agent's choice
+    kept = await conversations.update_conversation(chosen, {"category": "dispute"})
+    assert kept.team == "complaints"
+
+
+def test_the_team_source_rule() -> None:
+    from conversation.desk import team_follows_category, team_source
+
+    assert team_source({}, "") == "" and team_follows_category("")
+    assert team_source({"team": "cs", "source": "default"}, "cs") == "default"
+    assert team_source({"team": "cs", "source": "default"}, "finance") == "manual"  # changed since
+    assert [team_follows_category(s) for s in ("default", "category", "manual", "handoff")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
+
+
+async def test_pages_to_one_person_are_coalesced_into_a_digest(desk: Desk) -> None:
+    await desk.services.desk.update_team(TEAM, {"lead": "wang"})
+    await desk.services.roster.update_profile("wang", {"page_channel": "mail", "page_address": "wang@x.cn"})
+    tickets = [await desk.ticket(customer=f"c{n}") for n in range(3)]
+    routing = desk.services.routing
+    for n, ticket in enumerate(tickets):
+        await routing.tell_lead(ticket, "first_response", once=f"breach-{n}")
+        await routing.tell_lead(ticket, "first_response", once=f"breach-{n}")  # a step retried: once
+
+    async def mails() -> list[str]:
+        found = []
+        for ticket in tickets:
+            found += [m.text for m in await desk.store.tickets.list_messages(ticket.id) if "page" in (m.raw or {})]
+        return found
+
+    assert len(await mails()) == 1  # the first goes out, the next two are held
+    desk.tick(seconds=200)
+    await routing.sweep()
+    assert len(await mails()) == 1  # still within page_coalesce
+    desk.tick(seconds=101)
+    await routing.sweep()
+    sent = await mails()
+    assert len(sent) == 2 and f"#{tickets[1].number}" in sent[1] and f"#{tickets[2].number}" in sent[1]
+    await routing.sweep()
+    assert len(await mails()) == 2  # the digest goes once
+
+
+def test_sla_pages_name_their_clock_and_ticket() -> None:
+    from hub.thread_events import ThreadEvent
+
+    said = {
+        clock: ThreadEvent(
+            "event.backup_paged.sla", {"agent": "Chen", "team": "CS", "number": "1000", "clock": clock}
+        ).text(language)
+        for clock in ("first_response", "resolution")
+        for language in ("en",)
+    }
+    assert said["first_response"] != said["resolution"]
+    assert "first response" in said["first_response"] and "#1000" in said["resolution"]
+    zh = ThreadEvent("event.backup_paged.sla", {"agent": "陈", "number": "1000", "clock": "resolution"}).text("zh-CN")
+    assert "#1000" in zh

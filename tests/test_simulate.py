@@ -48,3 +48,10 @@ def test_the_off_shift_count_sees_a_routing_blind_to_shifts_and_presence(monkeyp
     )
     day = sim.simulate(3, hours=1, contacts=900, start_hour=6, drain=timedelta(minutes=20))
     assert day.hub.off_shift > 0
+
+
+def test_each_agents_row_says_their_shift_or_backup_duty() -> None:
+    sim = simulation()
+    assert sim.role_of("zhang-wei") == "早班 07:00-15:00"
+    assert sim.role_of(sim.ABSENT) == "中班 15:00-23:00, absent"
+    assert sim.role_of("ma-lin") == "中班备班 15:00-23:00 backup"

@@ -399,3 +399,25 @@ async def test_changing_a_calendars_hours_keeps_its_imported_holidays(admin: Age
     assert changed["holidays"] == imported["holidays"] and changed["workdays"] == imported["workdays"]
     cleared = await admin.call("PUT", path, {"timezone": "Asia/Shanghai", "hours": longer, "holidays": {}})
     assert cleared["calendar"]["holidays"] == {} and cleared["calendar"]["workdays"] == imported["workdays"]
+
+
+async def test_team_metrics_count_agents_on_shift_and_waits_in_business_time(server: TestServer, admin: Agent) -> None:
+    hub = hub_of(server)
+    await admin.call("PUT", "/api/v1/teams/customer-service/calendar", SHANGHAI_OFFICE)
+    friday_evening = datetime(2027, 3, 5, 9, 30, tzinfo=UTC)  # 17:30 in Shanghai, closing at 18:00
+    at(hub, friday_evening)
+    await new_ticket(hub, "c1")
+    li_na = await hub.store.accounts.get_agent_by_email(AGENT[0])
+    assert li_na is not None
+    night = {"kind": "pattern", "label": "夜班", "agents": [li_na.id], "weekdays": "mon-sun"}
+    await hub.services.roster.create_entry("customer-service", {**night, "start": "23:00", "end": "07:00"})
+    later = friday_evening + timedelta(minutes=61)  # closed since 18:00: 30 business minutes waited
+    at(hub, later)
+    hub.services.roster.clock = lambda: later
+    await hub.services.roster.socket_heartbeat(li_na.id, "hub-x", opened=True)
+    metrics = await (await admin.client.get("/metrics")).text()
+    assert 'helpline_team_agents_online{team="customer-service"} 1.0' in metrics  # online, off shift
+    assert 'helpline_team_agents_on_shift{team="customer-service"} 0.0' in metrics
+    assert 'helpline_team_agents_on_shift{team="technical-support"} 1.0' in metrics  # no roster: always on
+    assert 'helpline_team_oldest_wait_seconds{team="customer-service"} 3660.0' in metrics
+    assert 'helpline_team_oldest_wait_business_seconds{team="customer-service"} 1800.0' in metrics

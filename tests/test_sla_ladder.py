@@ -357,3 +357,28 @@ async def test_a_hub_restarted_after_dying_in_a_step_finishes_it_once(tmp_path: 
         assert await again.sla.check_due() == 0
     finally:
         await again.stop()
+
+
+async def test_a_breachs_thread_says_only_what_happened_for_each_ticket(desk: Desk) -> None:
+    """No lead: the thread says so; two tickets breaching at once: the first pages the backup,
+    the second names who was already paged and for which ticket; a team without anyone on
+    backup duty: the thread says nobody was paged."""
+    sla = engine(desk, "hub-a")
+    first, second = await desk.ticket(customer="c1"), await desk.ticket(customer="c2")
+    other = await desk.ticket(customer="c3", team="technical-support")
+    desk.tick(minutes=11)
+    await sla.check_due()
+    events = {t.number: await desk.events(t) for t in (first, second, other)}
+    breached = {"clock": "first_response"}
+    for number in events:
+        assert ("event.sla_breached", breached) in events[number]
+        assert "event.sla_lead_told" not in [key for key, _ in events[number]]
+    assert ("event.no_lead", {"team": "Customer service"}) in events[first.number]
+    paged = [n for n in (first.number, second.number) if "event.backup_paged.sla" in dict(events[n])]
+    assert len(paged) == 1  # one backup on duty: paged once, for one of the two
+    [unpaged] = {first.number, second.number} - set(paged)
+    assert [p["agent"] for key, p in events[paged[0]] if key == "event.backup_paged.sla"] == ["Chen"]
+    assert ("event.backup_already_paged", {"agents": "Chen", "tickets": f"#{paged[0]}"}) in events[unpaged]
+    assert ("event.backup_none_on_duty", {"team": "Technical support"}) in events[other.number]
+    text = next(m.text for m in await desk.store.tickets.list_messages(first.id) if "event" in (m.raw or {}))
+    assert "paged" not in text and "呼叫" not in text  # the breach event says only that the target was missed

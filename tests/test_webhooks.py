@@ -501,6 +501,22 @@ async def test_an_event_waits_while_the_store_is_down_and_is_queued_once_with_on
     assert calls == [queued.event_id, queued.event_id]
 
 
+async def test_an_event_no_subscription_wants_is_given_no_id(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hub import webhooks as webhooks_module
+    from hub.events import Event, EventBus
+    from hub.webhooks import WebhookDispatcher
+
+    def no_id() -> str:
+        raise AssertionError("an id is a system call: only for an event some subscription wants")
+
+    bus = EventBus()
+    dispatcher = WebhookDispatcher(store, bus, lambda: None)
+    monkeypatch.setattr(webhooks_module, "new_id", no_id)
+    bus.publish(Event("message.created", "c-1", {"message_id": "m-1", "kind": "message"}))
+    await dispatcher.step()
+    assert dispatcher._pending is None  # done with it
+
+
 def test_errors_about_a_url_leave_out_its_query() -> None:
     from hub.webhooks import without_query
 

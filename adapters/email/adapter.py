@@ -33,7 +33,14 @@ from adapters.email.parse import (
     without_surrogates,
 )
 from adapters.email.parse_pool import MailReader, ParseFailed
-from adapters.email.threading import OUR_ID, find_thread, our_message_id, token_pattern
+from adapters.email.threading import (
+    OUR_ID,
+    answered_page,
+    find_thread,
+    our_message_id,
+    page_message_id,
+    token_pattern,
+)
 from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.redaction import visible_text
 from conversation.secrets import find_secrets
@@ -291,6 +298,9 @@ class EmailAdapter(Adapter):
             return "250 2.0.0 OK: our own mail, not a customer's"
         if mail.report is not None:
             return await self._report(mail)
+        page = answered_page([*mail.in_reply_to, *reversed(mail.references)], self.domain)
+        if page:
+            return await self._page_reply(page, mail)
         return await self._store(await self._inbound(raw, mail, unreadable=unreadable))
 
     async def _store(self, inbound: Inbound) -> str:
@@ -402,6 +412,21 @@ class EmailAdapter(Adapter):
                 "references": mail.references[-20:],
             },
         )
+
+    async def _page_reply(self, page_id: str, mail: ParsedMail) -> str:
+        """An answer to a page: the paged agent's is a note on the ticket; anyone else's is
+        dropped (logged and counted). Neither is a customer message: no reopen, no clock."""
+        text = without_surrogates(mail.visible_text or mail.text).strip()
+        external_id = mail.message_id or hashlib.sha256(text.encode()).hexdigest()
+        try:
+            kept = await self.hub.page_reply(page_id, sender=mail.from_address, text=text, external_id=external_id)
+        except StoreUnavailable:
+            return "451 4.3.0 Temporary failure: please retry later"
+        if kept:
+            return "250 2.0.0 OK: kept as the agent's note"
+        self.hub.note_ignored(self.name, "page_reply")  # helpline_updates_ignored_total{kind="page_reply"}
+        self.log.info("a reply to page %s from %s is not from the paged agent: dropped", page_id, mail.from_address)
+        return "250 2.0.0 OK: a reply to a page, not kept"
 
     async def _report(self, mail: ParsedMail) -> str:
         """A bounce marks the reply it is about failed; a read receipt notes it was read.
@@ -533,6 +558,8 @@ class EmailAdapter(Adapter):
         """The reply as a mail. What needs the store or disk is read here; the MIME work
         (encoding attachments) runs in a thread, off the event loop."""
         conversation, message = out.conversation, out.message
+        if "page" in (message.raw or {}):
+            return await asyncio.to_thread(self._compose_page, out, to)
         thread = await self.hub.reads.list_messages(conversation.id)
         ids: list[str] = []
         last_inbound = ""
@@ -585,6 +612,23 @@ class EmailAdapter(Adapter):
             message.html + (html_for_text(f"-- \n{footer}") if footer else "") if message.html else html_for_text(text)
         )
         return await asyncio.to_thread(build_mail, headers, text, files, html)
+
+    def _compose_page(self, out: Outbound, to: str) -> EmailMessage:
+        """A page to an agent's own address: not part of the customer's thread (its own
+        Message-ID form, no References, no ticket token or customer's subject), so a reply
+        to it comes back as a page reply, never as the customer's message."""
+        message = out.message
+        page = (message.raw or {}).get("page") or {}
+        language = best_locale(str(page.get("language") or ""), self.hub.language)
+        headers = {
+            "From": formataddr((self.settings.from_name, self.address)),
+            "To": to,
+            "Subject": hub_texts(language).get("page.subject", number=str(out.conversation.number)),
+            "Message-ID": page_message_id(message.id, self.domain),
+            "Date": formatdate(localtime=False),
+            "Auto-Submitted": "auto-generated",  # RFC 3834: no auto-reply to a page
+        }
+        return build_mail(headers, message.text, [])
 
     def _status_footer(self, out: Outbound, *, private: bool) -> str:
         """A footer linking to the ticket's status page (when it is on), "" for none. Only in

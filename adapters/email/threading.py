@@ -23,6 +23,24 @@ def our_message_id(message_id: str, domain: str) -> str:
     return f"<{message_id}@{domain}>"
 
 
+# A page (a note the hub mails to an agent's own address) has a Message-ID of its own form:
+# a reply to it must never be threaded into the customer's ticket as a customer's message.
+PAGE_ID = re.compile(r"^<page\.([0-9a-f]{24})@([^>]+)>$")
+
+
+def page_message_id(message_id: str, domain: str) -> str:
+    return f"<page.{message_id}@{domain}>"
+
+
+def answered_page(message_ids: list[str], domain: str) -> str:
+    """The id of the page a mail answers (In-Reply-To or References name one of ours), or ""."""
+    for candidate in message_ids:
+        found = PAGE_ID.match(candidate)
+        if found and found.group(2) == domain:
+            return found.group(1)
+    return ""
+
+
 def token_pattern(token_format: str) -> re.Pattern[str]:
     """A regex finding the ticket number in a subject from a format like `[#{number}]`."""
     before, _, after = token_format.partition("{number}")

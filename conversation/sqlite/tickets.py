@@ -48,6 +48,7 @@ from conversation.sqlite.db import (
     _resolve_contact,
     _row,
     _time_limited,
+    _update_sql,
 )
 from conversation.store import (
     InboundRecord,
@@ -311,10 +312,7 @@ class _Ingest:
             changes["participants"] = conversation.participants = participants
         if changes:
             row = _row(changes)
-            self.conn.execute(
-                f"UPDATE conversations SET {', '.join(f'{name} = ?' for name in row)} WHERE id = ?",
-                (*row.values(), conversation.id),
-            )
+            self.conn.execute(_update_sql("conversations", tuple(row)), (*row.values(), conversation.id))
         return conversation
 
 

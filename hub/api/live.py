@@ -14,7 +14,7 @@ from aiohttp import WSMsgType, web
 
 from conversation.model import Conversation
 from conversation.store import Store, StoreUnavailable
-from hub.access import Access, Viewer
+from hub.access import Access, Viewer, sees_presence_of
 from hub.api.auth import Authenticator
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of
@@ -83,6 +83,8 @@ _lookups: weakref.WeakKeyDictionary[Hub, TicketLookups] = weakref.WeakKeyDiction
 async def may_see(call: Call, viewer: Viewer, event: Event) -> bool:
     """The live feed's filter: the same check as every ticket route (hub/access.py)."""
     hub = hub_of(call)
+    if event.type == "presence.changed":  # who is at work: for the members of the agent's teams
+        return sees_presence_of(viewer, str(event.data.get("agent_id", "")))
     if not event.conversation_id or not hub.access.restricts(viewer):
         return True  # not about a ticket (teams and categories changed), or the viewer sees all
     lookups = _lookups.get(hub) or _lookups.setdefault(hub, TicketLookups(hub.store))

@@ -29,7 +29,7 @@ from conversation.model import (
 )
 from conversation.search_text import SearchRejected
 from conversation.snooze import snooze_changes
-from hub.access import Access
+from hub.access import Access, shares_team
 from hub.api.agent_files import channel_sends_files, claim_attachments, receive_upload
 from hub.api.auth import SESSION, Authenticator
 from hub.api.confirm import require_confirmation, require_contact_confirmation
@@ -387,7 +387,8 @@ async def get_conversation(call: Call) -> dict[str, Any]:
 async def list_messages(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
     messages = await hub_of(call).store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
-    return {"items": [message_json(m) for m in messages]}
+    reader = call.me.language or hub_of(call).language  # system events said in the reader's language
+    return {"items": [message_json(m, reader) for m in messages]}
 
 
 @api.route(
@@ -968,7 +969,8 @@ async def list_agents(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     teams = await hub.store.desk.list_teams()
     states = await services_of(call).roster.presence()  # shared by every hub process
-    online = sorted(agent for agent, state in states.items() if state == "online")
+    # names for everyone (the assignee picker); who is online only of the caller's teams' members
+    online = sorted(a for a, state in states.items() if state == "online" and shares_team(call.viewer, a, teams))
     return {
         "items": [
             {**agent_json(a), "teams": [t.id for t in teams_of(a.id, teams)]}

@@ -6,8 +6,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from conversation.delivery_errors import split_coded_error
 from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
 from conversation.visitors import anonymous_id
+from hub.i18n import hub_texts
+from hub.thread_events import event_of
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -65,7 +68,9 @@ def conversation_json(
     }
 
 
-def message_json(msg: Message) -> dict[str, Any]:
+def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
+    """`locale`: the reader's language, in which a system event's `text` is said (events written
+    by the store's pure rules, such as the keyword-priority line, are stored in English)."""
     delivery = msg.delivery
     return {
         "id": msg.id,
@@ -75,7 +80,7 @@ def message_json(msg: Message) -> dict[str, Any]:
         "kind": msg.kind.value,
         "author_type": msg.author_type.value,
         "author_id": msg.author_id or None,
-        "text": msg.text,
+        "text": event_text(msg, locale) if locale and msg.kind is MessageKind.EVENT else msg.text,
         "html": msg.html or None,  # sanitised by the adapter before it was stored
         **channel_details(msg),
         "attachments": [
@@ -102,11 +107,22 @@ def message_json(msg: Message) -> dict[str, Any]:
         else {
             "status": delivery.status.value,
             "attempts": delivery.attempts,
-            "error": delivery.error or None,
+            # the cause's stable code (the inbox says it in the agent's language) and the detail
+            "error": split_coded_error(delivery.error)[1] or None,
+            "error_code": split_coded_error(delivery.error)[0] or None,
             "next_attempt_at": iso(delivery.next_attempt_at),
             "sent_at": iso(delivery.sent_at),
         },
     }
+
+
+def event_text(msg: Message, locale: str) -> str:
+    """A system event's line in `locale` from its key and parameters; its stored text when the
+    catalog does not know the key (an event stored before keys, a plugin's own line)."""
+    event = event_of(msg.raw)
+    if event is None or not hub_texts(locale).has(event.key):
+        return msg.text
+    return event.text(locale)
 
 
 def channel_details(msg: Message) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from conversation.business_time import Calendar
 from conversation.calls import NoReplies, takes_replies
-from conversation.desk import category_defaults, handoff_changes
+from conversation.desk import TEAM_SOURCE_STATE, category_defaults, handoff_changes, team_source
 from conversation.errors import InvalidInput
 from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
 from conversation.markdown_html import clean_html
@@ -147,6 +147,14 @@ class ConversationService:
         """A private note for the agents; never delivered to the customer."""
         return await self._internal(self._message(conversation, text, MessageKind.NOTE, author_type, author))
 
+    async def add_note_once(self, conversation: Conversation, text: str, *, author: str, key: str) -> bool:
+        """An agent's note that may arrive twice (a mail delivered again): stored once per `key`."""
+        note = self._message(conversation, text, MessageKind.NOTE, AuthorType.AGENT, author)
+        stored, new = await self.store.tickets.add_message_once(note, key)
+        if new:
+            self._published("message.created", stored)
+        return new
+
     async def add_event(self, conversation: Conversation, key: str, **params: str) -> Message:
         """A system event in the thread, kept by catalog key and parameters (see thread_events)."""
         return await self.add_thread_event(conversation, ThreadEvent(key, params))
@@ -155,6 +163,7 @@ class ConversationService:
         self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
     ) -> Message:
         """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
+        event = await self.named(event)
         text = event.text(self.language)
         raw = {**(raw or {}), **event.as_raw()}
         return await self._internal(self._message(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "", raw))
@@ -164,6 +173,7 @@ class ConversationService:
     ) -> tuple[Message, bool]:
         """`add_thread_event` for an effect a retry may repeat: stored and published once per
         `key`; (the stored event, whether this call stored it)."""
+        event = await self.named(event)
         message = self._message(
             conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", event.as_raw()
         )
@@ -252,6 +262,11 @@ class ConversationService:
             raise FieldsRequired(missing)
         return changes
 
+    async def record_team_source(self, conversation: Conversation, source: str) -> None:
+        """Remember that the ticket's current team came from `source` ("default", "category")."""
+        state = {"team": conversation.team, "source": source}
+        await self.store.coordination.set_plugin_state(conversation.id, TEAM_SOURCE_STATE, state)
+
     async def _apply_category_defaults(
         self, before: Conversation, updated: Conversation, changes: dict[str, Any]
     ) -> Conversation:
@@ -261,15 +276,35 @@ class ConversationService:
         category = await self.store.desk.get_category(updated.category)
         if category is None:
             return updated
-        defaults = category_defaults(category, team=updated.team, priority=updated.priority, chosen=changes)
+        recorded = await self.store.coordination.get_plugin_state(updated.id, TEAM_SOURCE_STATE)
+        source = team_source(recorded, updated.team)
+        defaults = category_defaults(
+            category, team=updated.team, priority=updated.priority, chosen=changes, source=source
+        )
+        if "team" in defaults and updated.assignee_id:
+            team = await self.store.desk.get_team(defaults["team"])
+            if team is not None and updated.assignee_id not in team.members:
+                defaults["assignee_id"] = ""  # it waits in the new team's queue (as after a hand-off)
         if not defaults:
             return updated
         updated = await self._store_changes(updated, defaults, PrioritySource("rule", "category", category.id))
         if "team" in defaults:
+            await self.record_team_source(updated, "category")
             teams = await self.team_labels()
             event = ThreadEvent("event.category_team", {"category": category.id, "team": updated.team})
             await self.add_thread_event(updated, named_teams(event, teams))
         return updated
+
+    async def named(self, event: ThreadEvent) -> ThreadEvent:
+        """The event with the names of the teams and categories it mentions by id, so each
+        reader (the inbox, the API's text, a channel) sees them in their own language."""
+        if any(p in TEAM_PARAMS and p not in event.names for p in event.params):
+            event = named_teams(event, await self.team_labels())
+        if any(p in CATEGORY_PARAMS and p not in event.names for p in event.params):
+            categories = {c.id: dict(c.names) for c in await self.store.desk.list_categories()}
+            names = {p: categories[v] for p, v in event.params.items() if p in CATEGORY_PARAMS and v in categories}
+            event = ThreadEvent(event.key, event.params, {**event.names, **names}) if names else event
+        return event
 
     async def team_labels(self) -> dict[str, dict[str, str]]:
         """Each team's names by language: thread events name teams, not their ids."""
@@ -510,6 +545,7 @@ def describe_changes(
 
 
 TEAM_PARAMS = ("team", "source")  # the event parameters that hold a team's id
+CATEGORY_PARAMS = ("category",)  # the event parameters that hold a category's id
 
 
 def named_teams(event: ThreadEvent, teams: Mapping[str, Mapping[str, str]]) -> ThreadEvent:

@@ -283,8 +283,15 @@ class RosterService:
         )
 
     async def socket_closed(self, agent_id: str, instance_id: str) -> None:
-        """The last inbox of the agent in this process closed."""
-        await self._changing(agent_id, lambda: self.store.roster.drop_socket(agent_id, socket_key(instance_id)))
+        """The last inbox of the agent in this process closed. The socket is kept, expiring
+        now, rather than dropped: the offline grace period ([routing] offline_grace_seconds)
+        counts from this moment, not from the agent's last action minutes ago (which would
+        put their chats back in the queue at once, on a mere reload)."""
+        now = self.clock()
+        await self._changing(
+            agent_id,
+            lambda: self.store.roster.touch_presence(agent_id, socket=socket_key(instance_id), until=now),
+        )
 
     async def activity(self, agent_id: str) -> str:
         return await self._changing(

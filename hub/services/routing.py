@@ -39,7 +39,17 @@ from conversation.model import (
     Status,
     new_id,
 )
-from conversation.paging import Page, PageReason, Queue, backups_to_page, page_id, page_reason, release_backup
+from conversation.paging import (
+    Page,
+    PageDigest,
+    PageReason,
+    Queue,
+    backups_to_page,
+    page_held,
+    page_id,
+    page_reason,
+    release_backup,
+)
 from conversation.presence import PresenceRules, offline_since, presence_of
 from conversation.roster import on_duty_at
 from conversation.store import Store
@@ -53,6 +63,8 @@ LEASE = "routing"
 QUEUE_LIMIT = 1000  # tickets one sweep looks at per team
 OPEN_LIMIT = 200  # open tickets counted per agent
 CLOSED = "team closed"  # the decision for a ticket whose team's calendar is closed now
+DIGEST_KEY = "paging:digest:{agent}"  # a person's pages held for their next digest
+DIGEST_INDEX = "paging:digests"  # who has (or had) pages held
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,8 @@ class RoutingRules:
     weights: Weights = field(default_factory=Weights)
     offline_grace: timedelta = timedelta(minutes=2)
     lease: timedelta = timedelta(seconds=60)
+    page_coalesce: timedelta = timedelta(minutes=5)  # pages to one person within this go out as one digest
+    inbox_url: str = ""  # the inbox's address ([hub] public_url), given in page mails; "" none
 
 
 class RoutingService:
@@ -124,6 +138,8 @@ class RoutingService:
         backup = set(on_duty_at(entries, settings.timezone, now, "backup")) & paged
         found = await self.store.desk.get_team(team)
         members = {*(found.members if found else ()), *(a for e in entries for a in e.agents)}
+        if not entries:  # a team without a roster has no shift model: its members are always on
+            on_shift = set(members)
         presence = {r.agent_id: r for r in await self.store.roster.list_presence()}
         profiles = {p.agent_id: p for p in await self.store.roster.list_profiles()}
         result = []
@@ -192,6 +208,9 @@ class RoutingService:
             fresh = await self.store.tickets.get_conversation(conversation.id)
             if fresh is not None and fresh.team != team:
                 conversation = await self.actions.update_conversation(fresh, {"team": team})
+                # a category set later may still move it, unless a person chose the team
+                source = "category" if team != self.rules.default_team else "default"
+                await self.actions.record_team_source(conversation, source)
         need = await self._need(conversation)
         if conversation.assignee_id:
             mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)
@@ -250,8 +269,15 @@ class RoutingService:
             if not await self._hold_lease():
                 return
             await self._requeue_offline()
+            # The tickets without a team are looked at by every team's queue: read once a round
+            # (up to QUEUE_LIMIT tickets), and again only after a team's queue was routed.
+            unteamed: list[Conversation] | None = None
+            await self.flush_page_digests()
             for team in await self.store.desk.list_teams():
-                await self._sweep_team(team.id)
+                if unteamed is None:
+                    unteamed = await self._unassigned("")
+                if await self._sweep_team(team.id, unteamed):
+                    unteamed = None
 
     async def page_for(self, conversation: Conversation, code: str, *, once: str = "", **params: str) -> list[Page]:
         """Page the backup of the ticket's team, with a reason code (and its figures) that the
@@ -261,7 +287,9 @@ class RoutingService:
         team = await self.team_of(conversation)
         if not team:
             return []
-        return await self.page_backup(team, PageReason(code, params), conversation, once=once)
+        params = {"number": str(conversation.number), **({"clock": "sla"} if code == "sla" else {}), **params}
+        async with self._turn:
+            return await self._page_backup(team, PageReason(code, params), conversation, once, explain=True)
 
     async def _requeue_offline(self) -> None:
         now = self.clock()
@@ -275,11 +303,14 @@ class RoutingService:
                 if requeued_when_offline(self._type(ticket.channel)):  # live chats only
                     await self._requeue(ticket)
 
-    async def queue(self, team: str) -> list[Conversation]:
+    async def queue(self, team: str, unteamed: list[Conversation] | None = None) -> list[Conversation]:
         """The team's open tickets without an agent, longest waiting first: those filed under
-        the team, and those without a team that would go to it (by category, or `default_team`)."""
+        the team, and those without a team that would go to it (by category, or `default_team`).
+        `unteamed`: the open tickets without a team or agent, when the caller has just read them."""
         tickets = await self._unassigned(team)
-        tickets += [t for t in await self._unassigned("") if await self.team_of(t) == team]
+        if unteamed is None:
+            unteamed = await self._unassigned("")
+        tickets += [t for t in unteamed if await self.team_of(t) == team]
         return sorted(tickets, key=lambda t: (waiting_since(t), t.number))
 
     async def _unassigned(self, team: str) -> list[Conversation]:
@@ -288,27 +319,34 @@ class RoutingService:
         )
         return tickets
 
-    async def _sweep_team(self, team: str) -> None:
-        waiting = await self.queue(team)
+    async def _sweep_team(self, team: str, unteamed: list[Conversation]) -> bool:
+        """One team's part of a round; whether its queue was routed (tickets may have changed)."""
+        waiting = await self.queue(team, unteamed)
+        routed = bool(waiting)
         if waiting:
             await self._route_all(team, waiting)
-        waiting = await self.queue(team)
+            waiting = await self.queue(team)  # what is left (an empty queue is not read twice: up to 2,000 tickets)
         now = self.clock()
         queue = Queue(len(waiting), waiting_since(waiting[0]) if waiting else None)
         if release_backup(queue):
             for page in await self.store.roster.release_pages(team, now=now):
                 log.info("backup %s released: the queue of team %s is empty", page.agent_id, team)
-            return
+            return routed
         if await self.closed(team):
-            return  # a closed team's queue waits for the opening: nobody is paged for it
+            return routed  # a closed team's queue waits for the opening: nobody is paged for it
         settings = await self.roster.team_settings(team)
         reason = page_reason(
             queue, now, threshold=settings.page_queue, max_wait=timedelta(minutes=settings.page_wait_minutes)
         )
+        nobody_there = not any(c.on_shift and c.presence == "online" for c in await self.candidates(team))
+        reason = reason or (PageReason("nobody", {}) if nobody_there else None)
         if reason is not None and not await self.store.roster.list_pages(team, active_only=True, limit=1):
             pages = await self._page_backup(team, reason, waiting[0])
             if pages:
                 await self._route_all(team, waiting)  # the backup just called in takes what waits
+            elif nobody_there:  # nobody on shift and no backup to call: the lead hears of it, once per ticket
+                await self.tell_lead_event(waiting[0], "event.lead_nobody_there", once=f"nobody:{waiting[0].id}")
+        return routed
 
     async def _route_all(self, team: str, waiting: list[Conversation]) -> None:
         candidates = await self.candidates(team)
@@ -333,8 +371,13 @@ class RoutingService:
             return await self._page_backup(team, reason, conversation, once)
 
     async def tell_lead(self, conversation: Conversation, clock: str, *, once: str = "") -> bool:
-        """A missed SLA target of the ticket's team is told to the team's lead (see `tell_lead_event`)."""
-        return await self.tell_lead_event(conversation, "event.sla_lead_told", once=once, clock=clock)
+        """A missed SLA target of the ticket's team is told to the team's lead (see `tell_lead_event`);
+        without a lead the thread says nobody was told."""
+        if await self.tell_lead_event(conversation, "event.sla_lead_told", once=once, clock=clock):
+            return True
+        event = ThreadEvent("event.no_lead", {"team": await self._team_name(conversation.team)})
+        await self._thread_event(conversation, event, f"{once}:none" if once else "")
+        return False
 
     async def tell_lead_event(self, conversation: Conversation, key: str, *, once: str = "", **params: str) -> bool:
         """Tell the ticket's team lead something (a missed SLA target, a low CSAT score): the
@@ -359,8 +402,11 @@ class RoutingService:
             await self.actions.add_thread_event(conversation, event)
 
     async def _page_backup(
-        self, team: str, reason: PageReason, conversation: Conversation | None, once: str = ""
+        self, team: str, reason: PageReason, conversation: Conversation | None, once: str = "", *, explain: bool = False
     ) -> list[Page]:
+        """`explain`: when nobody new is paged, the ticket's thread says why (nobody on backup
+        duty, or who was already paged and for which ticket): an SLA breach's thread says only
+        what happened."""
         now = self.clock()
         settings = await self.roster.team_settings(team)
         on_duty = on_duty_at(await self.store.roster.list_entries(team), settings.timezone, now, "backup")
@@ -397,34 +443,98 @@ class RoutingService:
             if await self.store.roster.add_page(page):
                 pages.append(page)
                 log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))
+        if explain and not to_page and not owner_left_out and conversation is not None:
+            why = await self._why_nobody_paged(team, conversation, [a for a in on_backup if a in already])
+            if why is not None:
+                await self._thread_event(conversation, why, f"{once}:nobody:event" if once else "")
         return pages
+
+    async def _why_nobody_paged(self, team: str, conversation: Conversation, paged: list[str]) -> ThreadEvent | None:
+        """None: the backup was paged for this very ticket (a step retried), as its thread says."""
+        if not paged:
+            return ThreadEvent("event.backup_none_on_duty", {"team": await self._team_name(team)})
+        active = [p for p in await self.store.roster.list_pages(team, active_only=True) if p.agent_id in paged]
+        if any(p.conversation_id == conversation.id for p in active):
+            return None
+        numbers = []
+        for page in active:
+            ticket = await self.store.tickets.get_conversation(page.conversation_id) if page.conversation_id else None
+            if ticket is not None and f"#{ticket.number}" not in numbers:
+                numbers.append(f"#{ticket.number}")
+        names = ", ".join([await self._name(agent_id) for agent_id in paged])
+        return ThreadEvent("event.backup_already_paged", {"agents": names, "tickets": ", ".join(numbers) or "-"})
 
     async def _send_page(
         self, conversation: Conversation, event: ThreadEvent, agent_id: str, where: tuple[str, str], *, once: str = ""
     ) -> None:
-        """A private note on the ticket, delivered to the agent (never the customer) by the outbox."""
-        channel, address = where
+        """A private note on the ticket, delivered to the agent (never the customer) by the outbox.
+        Pages to one person within `page_coalesce` of their last one are held and go out
+        together as one digest (`flush_page_digests`, run by the sweep)."""
         agent = await self.store.accounts.get_agent(agent_id)
         language = agent.language if agent and agent.language else self.actions.language
-        text = ThreadEvent("page.text", {"event": event.text(language), "number": str(conversation.number)})
+        # A summary only: the customer's words never go to a personal address.
+        summary = {
+            "event": event.text(language),
+            "number": str(conversation.number),
+            "team": await self._team_name(conversation.team) if conversation.team else "-",
+            "priority": conversation.priority.value,
+        }
+        text = ThreadEvent("page.text", summary).text(language)
+        if self.rules.inbox_url:
+            text = f"{text}\n{self.rules.inbox_url}"
+        now = self.clock()
+        key = DIGEST_KEY.format(agent=agent_id)
+        digest = PageDigest.from_json(await self.store.coordination.get_value(key))
+        if page_held(digest.last_sent, now, self.rules.page_coalesce):
+            held = digest.hold(once or new_id(), conversation.id, text, where, language)
+            await self.store.coordination.set_value(key, held.to_json())
+            await self._index_digest(agent_id)
+            return
+        await self.store.coordination.set_value(key, replace(digest, last_sent=now).to_json())
+        await self._queue_page(conversation.id, text, agent_id, where, language, once)
+
+    async def _queue_page(
+        self, conversation_id: str, text: str, agent_id: str, where: tuple[str, str], language: str, once: str
+    ) -> None:
+        channel, address = where
         now = self.clock()
         message = Message(
             id=new_id(),
-            conversation_id=conversation.id,
+            conversation_id=conversation_id,
             channel=channel,
             direction=Direction.OUTBOUND,
             kind=MessageKind.NOTE,
             author_type=AuthorType.SYSTEM,
-            text=text.text(language),
+            text=text,
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=address,  # the agent's own address on the page channel
-            raw={"page": {"agent_id": agent_id}, "cc": []},  # to the agent alone
+            raw={"page": {"agent_id": agent_id, "language": language}, "cc": []},  # to the agent alone
         )
         if once:
             await self.actions.queue_once(message, once)
         else:
             await self.actions.queue(message)
+
+    async def _index_digest(self, agent_id: str) -> None:
+        agents = list(await self.store.coordination.get_value(DIGEST_INDEX) or [])
+        if agent_id not in agents:
+            await self.store.coordination.set_value(DIGEST_INDEX, [*agents, agent_id])
+
+    async def flush_page_digests(self) -> None:
+        """Send each person's held pages as one mail once their coalescing window has passed."""
+        now = self.clock()
+        for agent_id in list(await self.store.coordination.get_value(DIGEST_INDEX) or []):
+            key = DIGEST_KEY.format(agent=agent_id)
+            digest = PageDigest.from_json(await self.store.coordination.get_value(key))
+            if not digest.held or page_held(digest.last_sent, now, self.rules.page_coalesce):
+                continue
+            lines = "\n".join(f"- {item['text']}" for item in digest.held)
+            text = ThreadEvent("page.digest", {"count": str(len(digest.held)), "lines": lines}).text(digest.language)
+            first = digest.held[0]
+            once = f"digest:{agent_id}:{first['key']}"
+            await self._queue_page(first["conversation_id"], text, agent_id, digest.where, digest.language, once)
+            await self.store.coordination.set_value(key, PageDigest(last_sent=now).to_json())
 
 
 def waiting_since(conversation: Conversation) -> datetime:

@@ -2,7 +2,7 @@
 // assignee, tags, the category's custom fields, snooze. Each change goes to the ticket this
 // sidebar was drawn for.
 import { html, useEffect, useState } from "../lib/html.js";
-import { formatFull, t } from "../lib/i18n.js";
+import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { patchTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
@@ -30,11 +30,16 @@ function Snooze({ c }) {
   const tomorrow = new Date(Date.now() + 86400000);
   tomorrow.setHours(9, 0, 0, 0);
   const [until, setUntil] = useState(localInputValue(tomorrow));
+  // The browser draws the picker in its own locale ("11/27/2026, 09:00 AM"): the time chosen is
+  // also said in the inbox's language beneath it.
+  const picked = new Date(until);
+  const chosen = until && !Number.isNaN(picked.getTime()) ? picked.toISOString() : "";
   const snooze = () => { const at = new Date(until); if (!Number.isNaN(at.getTime())) patchTicket(c.id, { snoozed_until: at.toISOString() }); };
   return html`<div class="snooze">
     ${c.status === "snoozed" && c.snoozed_until ? html`<p class="snoozed-until">${t("attr.snoozed_until", { time: formatFull(c.snoozed_until) })}</p>` : null}
     <label class="field">${t("attr.snooze_until")}
-      <input type="datetime-local" id="snooze-until" value=${until} onInput=${(e) => setUntil(e.target.value)} /></label>
+      <input type="datetime-local" id="snooze-until" lang=${currentLanguage()} value=${until} onInput=${(e) => setUntil(e.target.value)} /></label>
+    ${chosen ? html`<p class="snooze-preview" id="snooze-preview">${formatFull(chosen)}</p>` : null}
     <button type="button" id="snooze" onClick=${snooze}>${t("attr.snooze")}</button>
   </div>`;
 }

@@ -5,7 +5,7 @@
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
-import { failed, notify, openTicket } from "../lib/inbox.js";
+import { codeText, failed, notify, openTicket } from "../lib/inbox.js";
 import { canChange, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
 
@@ -27,7 +27,7 @@ function NewDispute({ conversationId, onOpened }) {
     const data = Object.fromEntries(new FormData(event.target));
     const body = { conversation_id: conversationId, order_id: data.order_id.trim(), reason: data.reason };
     if (data.statement.trim()) body.statement = data.statement.trim();
-    try { onOpened(await api("POST", "/disputes", body)); setOpen(false); setError(""); } catch (e) { setError(e.message); }
+    try { onOpened(await api("POST", "/disputes", body)); setOpen(false); setError(""); } catch (e) { setError(codeText(e)); }
   }
   return html`<form id="dispute-new-form" class="call-form" onSubmit=${submit}>
     <label class="field">${t("dispute.order")}<input id="dispute-new-order" name="order_id" required maxlength="128" /></label>
@@ -80,7 +80,7 @@ function DecideForm({ view, onDone }) {
     const data = Object.fromEntries(new FormData(event.target));
     const body = { outcome, grounds: data.grounds };
     if (outcome === "partial_refund") body.refund = data.refund;
-    try { onDone(await api("POST", `/disputes/${view.case.id}/decide`, body)); notify(t("dispute.decided_notice")); } catch (e) { setError(e.message); }
+    try { onDone(await api("POST", `/disputes/${view.case.id}/decide`, body)); notify(t("dispute.decided_notice")); } catch (e) { setError(codeText(e)); }
   }
   return html`<form id="dispute-decide" class="call-form" onSubmit=${submit}>
     <h3>${t("dispute.decide")}</h3>

@@ -3,7 +3,7 @@
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { categoryOptions } from "../lib/desk.js";
-import { openTicket } from "../lib/inbox.js";
+import { codeText, openTicket } from "../lib/inbox.js";
 import {
   closeCallback, isoFromLocal, loadCallbacks, localInputValue, logCall, scheduleCallback, setCallbackScope,
 } from "../lib/hotline.js";
@@ -64,7 +64,7 @@ export function CallDialog({ card }) {
     if (outcome === "callback") body.callback = callbackBody(data);
     setBusy(true);
     setError("");
-    try { await logCall(body); } catch (e) { setError(e.message); } finally { setBusy(false); }
+    try { await logCall(body); } catch (e) { setError(codeText(e)); } finally { setBusy(false); }
   }
   const phoneCaller = ticket?.channel === "phone" ? ticket.customer_address || "" : "";
   return html`<${Dialog} id="call-dialog" title=${t("call.title")}>
@@ -103,7 +103,7 @@ export function ScheduleCallbackDialog({ card }) {
     const data = Object.fromEntries(new FormData(event.target));
     const body = callbackBody(data);
     if (data.number?.trim()) body.number = data.number.trim();
-    try { await scheduleCallback(ticket.id, body); } catch (e) { setError(e.message); }
+    try { await scheduleCallback(ticket.id, body); } catch (e) { setError(codeText(e)); }
   }
   const caller = ticket.channel === "phone" ? ticket.customer_address || "" : "";
   return html`<${Dialog} id="schedule-callback" title=${t("callbacks.schedule")}>

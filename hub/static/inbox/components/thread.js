@@ -52,6 +52,13 @@ function flagLabel(flag) {
   return label === `flag.${flag}` ? flag : label;
 }
 
+// Why a reply was not delivered, in the agent's language when the hub names the cause by
+// code (delivery.error.<code>); the channel's own words otherwise.
+function deliveryError(delivery) {
+  const key = `delivery.error.${delivery.error_code}`;
+  return delivery.error_code && t(key) !== key ? t(key) : delivery.error;
+}
+
 function Message({ m, conversationId }) {
   const kind = m.kind === "message" ? m.direction : m.kind;
   if (m.kind === "event") {
@@ -66,12 +73,12 @@ function Message({ m, conversationId }) {
       <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time>
       ${m.kind === "note" ? html`<span class="tag-note">${t("message.note")}</span>` : null}
       ${m.deleted_at ? html`<span class="deleted">${t("message.deleted")}</span>` : null}
-      ${m.delivery ? html`<span class="delivery ${m.delivery.status}" title=${m.delivery.error || ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}
+      ${m.delivery ? html`<span class="delivery ${m.delivery.status}" title=${m.delivery.error ? deliveryError(m.delivery) : ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}
       ${m.delivery?.status === "failed" && canChange() ? html`<button type="button" class="link" aria-describedby=${m.delivery.error ? `why-${m.id}` : null} onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
       ${m.kind === "message" && canChange() ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
     </div>
     <div class="text">${m.text}</div>
-    ${m.delivery?.status === "failed" && m.delivery.error ? html`<p class="delivery-error" id="why-${m.id}">${t("delivery.failed_reason", { reason: m.delivery.error })}</p>` : null}
+    ${m.delivery?.status === "failed" && m.delivery.error ? html`<p class="delivery-error" id="why-${m.id}">${t("delivery.failed_reason", { reason: deliveryError(m.delivery) })}</p>` : null}
     ${m.flags?.length ? html`<div class="meta flags">${m.flags.map((f) => html`<span class="flag" data-flag=${f}>${flagLabel(f)}</span>`)}</div>` : null}
     ${quoted(m) ? html`<details class="quoted"><summary>${t("message.quoted")}</summary><pre>${m.full_text}</pre></details>` : null}
     ${m.html ? html`<${MailBody} body=${m.full_html || m.html} />` : null}

@@ -37,7 +37,20 @@ function errorText(e) {
     const definition = (state.ticket?.card.field_definitions || []).find((d) => d.key === details.field);
     return t(`field_error.${details.reason}`, { ...details.params, field: definition ? pickLabel(definition.labels) : details.field });
   }
-  return e.message;
+  return codeText(e);
+}
+
+// Refusals whose message names what was refused (a field, a line): the catalog's text leads,
+// the hub's detail follows, since only it says which field.
+const DETAILED_ERRORS = new Set(["bad_request", "conflict", "csv_line", "error", "in_use", "invalid", "refused", "resolve_refused", "search_rejected"]);
+
+// An error in the agent's language, from the catalog by its code (error.<code>); the hub's
+// English message only for a code the catalog does not know.
+export function codeText(e) {
+  const key = `error.${e.code}`;
+  const text = e.code ? t(key) : key;
+  if (text === key) return e.message;
+  return DETAILED_ERRORS.has(e.code) && e.message ? `${text}: ${e.message}` : text;
 }
 
 // -- the list ----------------------------------------------------------------------------

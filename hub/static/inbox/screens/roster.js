@@ -1,6 +1,6 @@
 // The roster: a team's week (shifts and backup duty by day, in the team's time zone), the
-// hours of the coming 14 days below the team's minimum, and, for admins, adding entries,
-// deleting them and CSV import/export.
+// hours of the coming 14 days below the team's minimum, and, for the team's supervisors and
+// admins, adding entries, deleting them and CSV import/export.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, eventText, formatFull, t } from "../lib/i18n.js";
@@ -45,6 +45,19 @@ function WeekTable({ week, days }) {
   </table>`;
 }
 
+// One roster entry as a line; its parts apart (" · "), since the template drops the line break
+// between them, and a swap says whose shift, which one, and on which day.
+function entryLine(e, entries) {
+  if (e.kind === "swap") {
+    const pattern = entries.find((x) => x.id === e.pattern);
+    const shift = pattern ? pattern.label || `${pattern.start}–${pattern.end}` : e.pattern;
+    return t("roster.swap_line", { date: e.date || "", to: e.agents.map(agentName).join(", "), from: agentName(e.replaces), shift });
+  }
+  const when = `${e.date || ""}${e.until ? `–${e.until}` : ""}`;
+  return [t(`roster.kind.${e.kind}`), e.label, e.start ? `${e.start}–${e.end}` : "", when, e.agents.map(agentName).join(", ")]
+    .filter(Boolean).join(" · ");
+}
+
 function EntryForm({ team, entries, onSaved }) {
   const [kind, setKind] = useState("pattern");
   async function submit(event) {
@@ -86,9 +99,12 @@ export function Roster() {
   const admin = state.me.role === "admin";
   useEffect(() => {
     api("GET", "/teams").then((r) => {
-      setTeams(r.items);
-      const mine = r.items.find((x) => x.members.includes(state.me.id)); // the agent's own team first
-      setTeam((now) => now || mine?.id || r.items[0]?.id || "");
+      // A team's roster is for its members (admins: every team); it opens on the team the
+      // agent leads, else the first they belong to, never merely the first by name.
+      const own = r.items.filter((x) => x.members.includes(state.me.id));
+      setTeams(admin ? r.items : own);
+      const mine = own.find((x) => x.lead === state.me.id) || own[0];
+      setTeam((now) => now || mine?.id || (admin ? r.items[0]?.id : "") || "");
     }).catch(failed);
   }, []);
   async function reload() {
@@ -120,7 +136,10 @@ export function Roster() {
   }
   const remove = (id) => async () => { try { await api("DELETE", `/roster/entries/${encodeURIComponent(id)}`); reload(); } catch (e) { failed(e); } };
   const teamName = (x) => x.names[currentLanguage()] || x.names.en || x.names["zh-CN"] || x.id;
-  const shownTeam = teams.find((x) => x.id === team) ? teamName(teams.find((x) => x.id === team)) : team;
+  const current = teams.find((x) => x.id === team);
+  const shownTeam = current ? teamName(current) : team;
+  // Its supervisors and admins change a team's roster (hub/access.py manages_team).
+  const manages = admin || (state.me.role === "supervisor" && Boolean(current?.members.includes(state.me.id)));
   return html`<${Dialog} id="roster" title=${t("roster.title")} wide=${true}>
     <div class="roster-bar">
       <label>${t("roster.team")} <select id="roster-team" value=${team} onChange=${(e) => { setTeam(e.target.value); setOffset(0); }}>
@@ -142,9 +161,8 @@ export function Roster() {
           ${formatFull(p.at)} — ${eventText({ key: `event.backup_paged.${p.reason}`, params: { ...p.params, agent: agentName(p.agent_id), team: shownTeam } }, p.reason)}
           ${p.released_at ? html` <span class="tag">${t("roster.page_released")}</span>` : null}</li>`)}</ul>`
       : html`<p id="roster-no-pages">${t("roster.no_pages")}</p>`}
-    ${admin && week ? html`<h3>${t("roster.entries")}</h3>
-      <ul id="roster-entries">${week.entries.map((e) => html`<li data-id=${e.id}>${t(`roster.kind.${e.kind}`)} ${e.label} ${e.start ? `${e.start}–${e.end}` : ""} ${e.date || ""}${e.until ? `–${e.until}` : ""}
-        ${e.agents.map(agentName).join(", ")} <button type="button" class="link" onClick=${remove(e.id)}>${t("admin.delete")}</button></li>`)}</ul>
+    ${manages && week ? html`<h3>${t("roster.entries")}</h3>
+      <ul id="roster-entries">${week.entries.map((e) => html`<li data-id=${e.id}>${entryLine(e, week.entries)} <button type="button" class="link" onClick=${remove(e.id)}>${t("admin.delete")}</button></li>`)}</ul>
       <${EntryForm} team=${team} entries=${week.entries} onSaved=${reload} />
       <h3>${t("roster.csv")}</h3>
       <p><a id="roster-export" href=${`/api/v1/roster/export?team=${encodeURIComponent(team)}`} download>${t("roster.export")}</a></p>

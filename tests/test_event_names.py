@@ -1,0 +1,84 @@
+"""System events in the reader's language (review 15, #9): teams and categories by name, not
+id, in the inbox's event parameters and in the API's `text`, and the keyword-priority line."""
+
+# ruff: noqa: F811  (the fixtures of tests/test_api.py are imported by name)
+from __future__ import annotations
+
+from hub.i18n import hub_texts
+from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401  (fixtures)
+
+
+async def test_category_and_team_events_name_them_in_the_readers_language(admin: Agent) -> None:
+    await admin.call("PATCH", "/api/v1/me", {"language": "zh-CN"})
+    ticket = await new_ticket(admin, text="有人诈骗我")  # an urgent keyword of the defaults
+    await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"category": "dispute"})
+    await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "technical-support"})
+    events = [m for m in (await admin.call("GET", f"/api/v1/conversations/{ticket}/messages"))["items"] if m["event"]]
+    said = {m["event"]["key"]: m for m in events}
+    assert said["event.keyword_priority"]["text"] == "关键词「诈骗」将优先级提高为「紧急」"
+    changed = said["event.category_changed"]
+    assert "交易纠纷" in changed["text"] and "dispute" not in changed["text"]
+    assert changed["event"]["names"]["category"]["zh-CN"] == "交易纠纷"  # for the inbox's own catalog
+    moved = said["event.category_team"]
+    assert "交易纠纷" in moved["text"] and "财务/退款" in moved["text"] and "finance" not in moved["text"]
+    # an English reader reads the same events in English
+    await admin.call("PATCH", "/api/v1/me", {"language": "en"})
+    events = (await admin.call("GET", f"/api/v1/conversations/{ticket}/messages"))["items"]
+    text = {m["event"]["key"]: m["text"] for m in events if m["event"]}
+    assert "Transaction dispute" in text["event.category_changed"]
+
+
+def test_the_zh_cn_team_lines_have_no_space_before_zu_and_a_paged_backup_is_named() -> None:
+    zh, en = hub_texts("zh-CN"), hub_texts("en")
+    for key in ("event.backup_paged.queue", "event.backup_paged.wait"):
+        assert "} 组" not in zh.get(key), key
+    assert zh.get("event.how.backup") == "作为备班被呼叫" and en.get("event.how.backup") == "paged as backup"
+
+
+async def test_a_failed_delivery_names_its_cause_by_code_for_the_inbox(agent: Agent) -> None:
+    """The inbox says "no callback address" in the agent's language (delivery.error.<code>);
+    the channel's English detail stays beside it for the log and admins."""
+    import json
+
+    from hub.app_keys import HUB
+    from hub.sdk import PermanentDeliveryError
+    from tests.conftest import ROOT
+    from tests.helpers import eventually
+
+    conv = await new_ticket(agent)
+    hub = agent.client.server.app[HUB]
+    detail = "channel webhook has no callback_url: it cannot send replies"
+    hub.adapters["chat"].script = [PermanentDeliveryError(detail, code="no_callback_url")]
+    reply = await agent.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "hello"}, status=201)
+
+    async def delivery() -> dict[str, str] | None:
+        thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+        found = [m for m in thread if m["id"] == reply["id"]][0]["delivery"]
+        return found if found["status"] == "failed" else None
+
+    await eventually(delivery)
+    failed = await delivery()
+    assert failed is not None and (failed["error_code"], failed["error"]) == ("no_callback_url", detail)
+    for language in ("en", "zh-CN"):
+        catalog = json.loads((ROOT / "hub" / "static" / "inbox" / "i18n" / f"{language}.json").read_text("utf-8"))
+        assert "callback" in catalog["delivery.error.no_callback_url"]
+    assert (
+        "回调地址"
+        in json.loads((ROOT / "hub/static/inbox/i18n/zh-CN.json").read_text("utf-8"))["delivery.error.no_callback_url"]
+    )
+
+
+async def test_an_sla_escalation_names_the_team_it_moves_to_or_stays_with(admin: Agent) -> None:
+    """ "升级至 技术支持", not "升级至 technical-support": events stored once (the SLA ladder's)
+    get the names too."""
+    from hub.app_keys import HUB
+    from hub.thread_events import ThreadEvent
+
+    hub = admin.client.server.app[HUB]
+    conversation = await hub.store.tickets.get_conversation(await new_ticket(admin))
+    for key in ("event.sla_escalated", "event.sla_already_with"):
+        event = ThreadEvent(key, {"clock": "resolution", "team": "technical-support"})
+        stored, _ = await hub.services.conversations.add_thread_event_once(conversation, event, f"once-{key}")
+        named = ThreadEvent(key, stored.raw["event"]["params"], stored.raw["event"]["names"])
+        assert "技术支持" in named.text("zh-CN") and "technical-support" not in named.text("zh-CN")
+        assert "Technical support" in named.text("en")

@@ -1,0 +1,112 @@
+"""What each message costs on the common path: work skipped when a message cannot need it.
+
+Counted, not timed (the machine may be busy): which scans run, which catalogs load, and
+how many SQL statements storing a message takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from conversation import redaction, secrets
+from conversation.areas.tickets import Ticketing
+from conversation.inbound import Inbound, Sender
+from conversation.model import utcnow
+from conversation.sqlite import SQLiteStore
+from conversation.sqlite.worker import SQLiteWorker
+from hub import privacy
+from hub.privacy import SecretsGuard
+
+
+def _refuse(*_args: object, **_kwargs: object) -> object:
+    raise AssertionError("not needed for this message")
+
+
+@pytest.mark.parametrize("text", ["Please refund my payment", "我无法登录我的账户", ""])
+def test_a_message_without_digits_or_a_password_word_skips_every_pattern(
+    monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    for scan in ("_resident_ids", "_cards", "_cvvs", "_codes", "_passwords"):
+        monkeypatch.setattr(secrets, scan, _refuse)
+    assert secrets.find_secrets(text) == []
+
+
+def test_a_number_without_a_word_for_a_code_skips_the_code_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
+    for scan in ("_cvvs", "_codes", "_passwords"):
+        monkeypatch.setattr(secrets, scan, _refuse)
+    assert secrets.find_secrets("My order #5531 never arrived (123), 我无法登录我的账户") == []
+
+
+def test_without_digits_only_the_password_pattern_reads_a_password() -> None:
+    text = "my password is Hunter-two please"
+    assert [(f.kind, text[f.start : f.end]) for f in secrets.find_secrets(text)] == [
+        (secrets.SecretKind.PASSWORD, "Hunter-two")
+    ]
+
+
+def test_a_message_with_no_secret_loads_no_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(privacy, "hub_texts", _refuse)
+    monkeypatch.setattr(privacy, "best_locale", _refuse)
+    inbound = Inbound(
+        channel="chat",
+        external_id="m1",
+        sender=Sender("u1", language="de"),
+        thread_key="k",
+        text="order 5531 is late",
+    )
+    cleaned, kinds = asyncio.run(SecretsGuard("en").inbound(inbound))
+    assert cleaned is inbound and kinds == frozenset()
+
+
+def test_a_message_with_no_secret_is_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(redaction, "replace", _refuse)
+    inbound = Inbound(
+        channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="order 5531", subject="late"
+    )
+    assert redaction.redact_inbound(inbound, lambda kind: "[removed]") == (inbound, frozenset())
+
+
+async def test_a_known_senders_message_on_an_open_ticket_takes_six_statements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    connect = SQLiteWorker._connect
+
+    def traced(self: SQLiteWorker) -> sqlite3.Connection:
+        conn = connect(self)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(SQLiteWorker, "_connect", traced)
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    policy = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
+    try:
+        for n in (1, 2):
+            statements.clear()
+            message = Inbound(channel="chat", external_id=f"m{n}", sender=Sender("u1"), thread_key="k", text="hi")
+            record = await store.tickets.record_inbound(message, now=utcnow(), policy=policy)
+    finally:
+        await store.close()
+    ingest = statements[: statements.index("COMMIT")]  # the search index is filled by a later job
+    work = [s.split()[0] for s in ingest if not s.startswith(("SAVEPOINT", "RELEASE", "BEGIN", "--"))]
+    # Is it a copy; who sent it; which ticket; the message; the ticket's times; the contact as
+    # it is now (with its identities, in one read).
+    assert work == ["SELECT", "SELECT", "SELECT", "INSERT", "UPDATE", "SELECT"]
+    assert record.contact.identities[0].address == "u1" and not record.duplicate
+
+
+def test_a_bot_replys_html_is_cleaned_by_a_sanitiser_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import nh3
+
+    from conversation.markdown_html import clean_html
+
+    monkeypatch.setattr(nh3, "clean", _refuse)  # builds its sanitiser on every call
+    assert clean_html('<p onclick="x()">Hi <a href="javascript:y()">there</a></p><script>z()</script>') == (
+        '<p>Hi <a rel="noopener noreferrer nofollow">there</a></p>'
+    )
