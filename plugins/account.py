@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from conversation.account_intents import account_intent, answers_mail, confirmation
+from conversation.errors import InvalidInput
 from conversation.model import Choice
 from hub.sdk import (
     Done,
@@ -63,6 +64,9 @@ class AccountPlugin(Plugin):
         security_team: str = setting(str, "security", "team (id) that takes suspected account theft")
         team: str = setting(str, "", "team (id) for phone/email changes, deletions, registration; empty: unchanged")
         offer_lock: bool = setting(bool, True, "offer to lock a stolen account through the platform")
+        category: str = setting(
+            str, "account", "category (id) a ticket gets once a reset link went out (and its team); empty: none"
+        )
 
     settings: Settings
 
@@ -182,6 +186,18 @@ class AccountPlugin(Plugin):
             await ctx.reply(
                 t.get("account.password.sent", address=self._address(t, done.sent_to_hint or user.email_hint))
             )
+        await self._file_as_account(ctx)
+
+    async def _file_as_account(self, ctx: PluginContext) -> None:
+        """The ticket stays open (the customer may say the link never came) but is filed: the
+        account category, and with it the category's team, or `team` when one is set."""
+        if self.settings.category and not ctx.conversation.category:
+            try:
+                await ctx.set_category(self.settings.category)
+            except InvalidInput as exc:  # no such category, or its required fields: the agents file it
+                self.log.warning("reset ticket #%s not filed: %s", ctx.conversation.number, exc)
+        if self.settings.team and not ctx.conversation.team:
+            await ctx.set_team(self.settings.team)
 
     async def _login(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)

@@ -155,6 +155,21 @@ async def test_password_recovery_in_web_chat_sends_the_platforms_link_and_nothin
     assert any("password-reset link: done" in e for e in events)  # the call is in the ticket's timeline
 
 
+async def test_a_reset_ticket_is_filed_under_account_and_the_lookup_is_in_its_timeline_once(desk: Desk) -> None:
+    me = await chat_session(desk, "u-1")
+    async with desk.client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=zh-CN") as ws:
+        await ws.send_json({"type": "message", "client_id": "c1", "text": "忘记密码了，怎么找回？"})
+        await bot_frames(ws, 1)
+        await ws.send_json({"type": "message", "client_id": "c2", "text": "还是没收到，我忘记密码了"})
+        await bot_frames(ws, 1)
+    ticket = await the_ticket(desk.hub)
+    assert (ticket.category, ticket.team) == ("account", "customer-service")  # not open with no team
+    events = [m.text for m in await desk.hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.EVENT]
+    assert len(desk.platform.called("find_user")) == 2  # asked each time: an account may change
+    assert sum("looked up the customer's account" in e for e in events) == 1
+    assert sum("password-reset link" in e for e in events) == 2  # each side effect is logged
+
+
 async def test_password_recovery_by_email_goes_to_the_registered_address_and_a_stranger_learns_nothing(
     desk: Desk,
 ) -> None:
