@@ -492,7 +492,8 @@ class EmailAdapter(Adapter):
             return ""  # this round already paid
         if self.auto_replies.take(to) is not None:
             raise PermanentDeliveryError(
-                f"not sent: more than {self.settings.max_auto_replies_per_hour} automatic replies to {to} in an hour"
+                f"not sent: more than {self.settings.max_auto_replies_per_hour} automatic replies to {to} in an hour",
+                code="auto_reply_budget",
             )
         self._rounds[round_key] = None
         while len(self._rounds) > MAX_ROUNDS_KEPT:  # oldest first: memory stays bounded
