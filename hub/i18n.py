@@ -288,6 +288,17 @@ def plural_categories(locale: str) -> tuple[str, ...]:
     return tuple(c for c in CLDR_PLURALS if c in tags)
 
 
+def catalog_names(domain: str, key: str, **params: Any) -> dict[str, str]:
+    """One text in every language that has it (language -> text): for a thread event's
+    `names`, so each reader sees it in theirs; empty when no catalog has the key."""
+    found = {}
+    for locale in available_locales():
+        catalog = texts(domain, locale)
+        if catalog.has(key):
+            found[locale] = catalog.get(key, **params)
+    return found
+
+
 def hub_texts(locale: str) -> Texts:
     return texts("hub", locale)
 

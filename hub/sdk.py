@@ -11,7 +11,7 @@ adapter" and "Writing a plugin".
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
@@ -53,6 +53,7 @@ from hub.i18n import (
     accept_language,
     best_locale,
     canonical_tag,
+    catalog_names,
     error_message,
     hub_texts,
     match_locale,
@@ -513,7 +514,15 @@ class ConversationActions(Protocol):
 
     async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message: ...
 
-    async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation: ...
+    async def hand_off(
+        self,
+        conversation: Conversation,
+        *,
+        reason: str,
+        team: str,
+        plugin: str,
+        reason_names: Mapping[str, str] | None = None,
+    ) -> Conversation: ...
 
     async def team_calendar(self, team: str) -> Calendar | None:
         """The team's calendar (conversation.business_time), None when it has none (or no team is given)."""
@@ -875,12 +884,17 @@ class PluginContext(TicketTools):
         """The id of the option the customer picked, or "" for a typed message."""
         return self.message.choice_id
 
-    async def hand_off(self, reason: str, *, team: str = "") -> None:
+    async def hand_off(self, reason: str, *, team: str = "", reason_key: str = "") -> None:
         """Ask for a human: the ticket goes to the inbox and bots stay quiet on it.
+        `reason_key`: the reason as a catalog key ("account.handoff.theft": the domain is its
+        first part), so each agent reads it in their language; `reason` is kept beside it.
 
         Raises InvalidInput (a ValueError) naming `team` when no such team exists; nothing
         changes then."""
-        self.conversation = await self.actions.hand_off(self.conversation, reason=reason, team=team, plugin=self.plugin)
+        names = catalog_names(reason_key.split(".", 1)[0], reason_key) if reason_key else None
+        self.conversation = await self.actions.hand_off(
+            self.conversation, reason=reason, team=team, plugin=self.plugin, reason_names=names
+        )
         self.stopped = True
 
     def stop(self) -> None:

@@ -99,7 +99,11 @@ class AccountPlugin(Plugin):
             await self._ask_lock(ctx, again=True)
             return Outcome.STOP
         self._forget_question(ctx)
-        await ctx.hand_off("suspected account theft (lock not confirmed)", team=self.settings.security_team)
+        await ctx.hand_off(
+            "suspected account theft (lock not confirmed)",
+            team=self.settings.security_team,
+            reason_key="account.handoff.theft_not_confirmed",
+        )
         return Outcome.CONTINUE
 
     @staticmethod
@@ -114,7 +118,9 @@ class AccountPlugin(Plugin):
         user = await self._user(ctx) if self.settings.offer_lock else None
         if user is None:  # not verified, unknown, or the platform is down: people take it at once
             await ctx.reply(t.get("account.theft.to_security", number=ctx.conversation.number))
-            await ctx.hand_off("suspected account theft", team=self.settings.security_team)
+            await ctx.hand_off(
+                "suspected account theft", team=self.settings.security_team, reason_key="account.handoff.theft"
+            )
             return
         await ctx.set_team(self.settings.security_team)  # seen by the security team before any answer
         ctx.state[AWAITING] = "lock"
@@ -163,11 +169,17 @@ class AccountPlugin(Plugin):
         else:
             key = "account.theft.locked" if done is not None else "account.theft.locking"
         await ctx.reply(t.get(key, number=number))
-        await ctx.hand_off("suspected account theft", team=self.settings.security_team)
+        await ctx.hand_off(
+            "suspected account theft", team=self.settings.security_team, reason_key="account.handoff.theft"
+        )
 
     async def _keep(self, ctx: PluginContext) -> None:
         await ctx.reply(catalog(ctx.language).get("account.theft.not_locked", number=ctx.conversation.number))
-        await ctx.hand_off("suspected account theft (not locked)", team=self.settings.security_team)
+        await ctx.hand_off(
+            "suspected account theft (not locked)",
+            team=self.settings.security_team,
+            reason_key="account.handoff.theft_not_locked",
+        )
 
     async def _password(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)
@@ -178,7 +190,11 @@ class AccountPlugin(Plugin):
             done = await ctx.platform.send_password_reset(user)
         except PlatformError:
             await ctx.reply(t.get("account.unavailable"))
-            await ctx.hand_off("the password-reset link could not be sent", team=self.settings.team)
+            await ctx.hand_off(
+                "the password-reset link could not be sent",
+                team=self.settings.team,
+                reason_key="account.handoff.reset_failed",
+            )
             return
         if done is None:
             await ctx.reply(t.get("account.password.pending"))
@@ -204,26 +220,30 @@ class AccountPlugin(Plugin):
         user = await self._user(ctx) if ctx.platform.identity() is not None else None
         if user is not None and user.status == "locked":
             await ctx.reply(t.get("account.login.locked", number=ctx.conversation.number))
-            await ctx.hand_off("the customer's account is locked", team=self.settings.security_team)
+            await ctx.hand_off(
+                "the customer's account is locked",
+                team=self.settings.security_team,
+                reason_key="account.handoff.locked",
+            )
             return
         await ctx.reply(t.get("account.login.help"))
 
     async def _registration(self, ctx: PluginContext) -> None:
         await ctx.reply(catalog(ctx.language).get("account.registration.help", number=ctx.conversation.number))
-        await ctx.hand_off("registration problem", team=self.settings.team)
+        await ctx.hand_off("registration problem", team=self.settings.team, reason_key="account.handoff.registration")
 
     async def _contact_change(self, ctx: PluginContext) -> None:
-        await self._for_people(ctx, "account.contact_change.next", "phone or email change")
+        await self._for_people(ctx, "account.contact_change.next", "phone or email change", "contact_change")
 
     async def _deletion(self, ctx: PluginContext) -> None:
-        await self._for_people(ctx, "account.deletion.next", "account deletion request")
+        await self._for_people(ctx, "account.deletion.next", "account deletion request", "deletion")
 
-    async def _for_people(self, ctx: PluginContext, key: str, reason: str) -> None:
+    async def _for_people(self, ctx: PluginContext, key: str, reason: str, why: str) -> None:
         """A change people make once they know it is the customer: only a verified customer's goes on."""
         if await self._user(ctx, tell=True) is None:
             return
         await ctx.reply(catalog(ctx.language).get(key, number=ctx.conversation.number))
-        await ctx.hand_off(reason, team=self.settings.team)
+        await ctx.hand_off(reason, team=self.settings.team, reason_key=f"account.handoff.{why}")
 
     # -- the platform ------------------------------------------------------------------------
     async def _user(self, ctx: PluginContext, *, tell: bool = False) -> PlatformUser | None:
@@ -244,7 +264,11 @@ class AccountPlugin(Plugin):
         if user is None and tell:
             await ctx.reply(t.get(reason))
             if reason == "account.unavailable":
-                await ctx.hand_off("the platform could not be asked", team=self.settings.team)
+                await ctx.hand_off(
+                    "the platform could not be asked",
+                    team=self.settings.team,
+                    reason_key="account.handoff.platform_unavailable",
+                )
         return user
 
     @staticmethod

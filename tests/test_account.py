@@ -22,6 +22,7 @@ from conversation.model import AuthorType, Conversation, Direction, MessageKind,
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.i18n import texts
+from hub.thread_events import event_of
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
 from tests.fake_platform import FakePlatform
@@ -300,6 +301,11 @@ async def test_theft_from_an_unverified_visitor_goes_to_security_without_touchin
     assert desk.platform.calls == [] and desk.platform.locks == []
     ticket = await the_ticket(desk.hub)
     assert (ticket.team, ticket.priority) == ("security", Priority.URGENT)
+    # the hand-off names the plugin and the reason in each agent's language
+    messages = await desk.hub.store.tickets.list_messages(ticket.id)
+    [handed] = [e for m in messages if (e := event_of(m.raw)) and e.key == "event.handed_off_because"]
+    assert handed.text("zh-CN") == "账户助手 已转交人工处理：疑似账号被盗"
+    assert handed.text("en").endswith("suspected account theft") and "Account help" in handed.text("en")
 
 
 async def lock_by_chat(desk: Desk, user_id: str) -> tuple[dict[str, Any], aiohttp.ClientWebSocketResponse]:

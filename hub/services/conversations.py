@@ -36,7 +36,7 @@ from conversation.priority_rules import SYSTEM, PrioritySource
 from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
-from hub.i18n import SOURCE_LOCALE
+from hub.i18n import SOURCE_LOCALE, catalog_names
 from hub.privacy import redact_agent_text
 from hub.services import audit
 from hub.services.fields import ticket_definitions
@@ -408,19 +408,32 @@ class ConversationService:
     def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:
         self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))
 
-    async def hand_off(self, conversation: Conversation, *, reason: str, team: str, plugin: str) -> Conversation:
+    async def hand_off(
+        self,
+        conversation: Conversation,
+        *,
+        reason: str,
+        team: str,
+        plugin: str,
+        reason_names: Mapping[str, str] | None = None,
+    ) -> Conversation:
         """A plugin asks for a human, to `team` if given: a team that does not exist is
-        refused before anything changes (the ticket would sit where no one sees it)."""
+        refused before anything changes (the ticket would sit where no one sees it). The
+        event names the plugin and `reason` in each reader's language (`reason_names`:
+        language -> text; the hub catalog's `plugin.<name>`)."""
         changes: dict[str, Any] = {"handed_off_at": self.clock()}
         if team:
             if await self.store.desk.get_team(team) is None:
                 raise InvalidInput(f"team: {team!r} is not a team (plugin {plugin} asked to hand the ticket to it)")
             changes["team"] = team
         updated = await self.update_conversation(conversation, changes, priority_by=PrioritySource("plugin", plugin))
+        names = {"plugin": catalog_names("hub", f"plugin.{plugin}")}
         if reason:
-            await self.add_event(updated, "event.handed_off_because", plugin=plugin, reason=reason)
+            names["reason"] = dict(reason_names or {})
+            event = ThreadEvent("event.handed_off_because", {"plugin": plugin, "reason": reason}, names)
         else:
-            await self.add_event(updated, "event.handed_off", plugin=plugin)
+            event = ThreadEvent("event.handed_off", {"plugin": plugin}, names)
+        await self.add_thread_event(updated, event)
         return updated
 
     async def team_calendar(self, team: str) -> Calendar | None:
