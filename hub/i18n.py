@@ -299,6 +299,12 @@ def catalog_names(domain: str, key: str, **params: Any) -> dict[str, str]:
     return found
 
 
+def plugin_name(name: str, locale: str) -> str:
+    """A plugin's name for people (hub catalog `plugin.<name>`); anything else as given."""
+    catalog = hub_texts(locale)
+    return catalog.get(f"plugin.{name}") if catalog.has(f"plugin.{name}") else name
+
+
 def hub_texts(locale: str) -> Texts:
     return texts("hub", locale)
 

@@ -43,6 +43,7 @@ from hub.sdk import (
     ServiceContext,
     Texts,
     TimerContext,
+    plugin_name,
     setting,
     texts,
 )
@@ -153,6 +154,12 @@ class MailSender(Protocol):
     """What the report needs of a channel (the email channel's `send_mail`)."""
 
     async def send_mail(self, recipients: list[str], subject: str, text: str) -> None: ...
+
+
+def topic_label(t: Texts, topic: str) -> str:
+    """A topic's name in the catalog's language; a topic of the settings' own is its id."""
+    key = f"complaints.topic.{topic}"
+    return t.get(key) if t.has(key) else topic
 
 
 def catalog(language: str) -> Texts:
@@ -276,10 +283,15 @@ class ComplaintsPlugin(Plugin):
             "summary": filing.summary,
         }
         record = await ctx.records.create(COMPLAINT, data)
-        hub_texts = catalog(ctx.hub.language if ctx.hub else "en")
-        await ctx.note(
-            hub_texts.get(
-                "complaints.note.filed", number=number, subject=filing.subject, severity=filing.severity, who=who
+        language = ctx.hub.language if ctx.hub else "en"
+        said = catalog(language)
+        await ctx.note(  # every value by its name in the agents' language, never an id
+            said.get(
+                "complaints.note.filed",
+                number=number,
+                subject=said.get(f"complaints.subject.{filing.subject}"),
+                severity=said.get(f"complaints.severity.{filing.severity}"),
+                who=plugin_name(who, language),
             )
         )
         team = await ctx.hub.team_name(route.team, ctx.language) if ctx.hub else route.team
@@ -451,7 +463,7 @@ class ComplaintsPlugin(Plugin):
         t = catalog(language)
         lines = [t.get("complaints.report.head", month=month, total=report.total), ""]
         for line in report.topics:
-            lines.append(t.get("complaints.report.topic", topic=line.topic, count=line.count))
+            lines.append(t.get("complaints.report.topic", topic=topic_label(t, line.topic), count=line.count))
             lines += [f"  - {example}" for example in line.examples]
         if report.groups:
             lines += ["", t.get("complaints.report.groups")]

@@ -28,6 +28,7 @@ from hub.api.framework import SAFE
 from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
+from hub.i18n import hub_texts, texts
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
 from tests.helpers import clear_proxies, customer_message, eventually, make_config, running_hub, serve
@@ -354,6 +355,13 @@ async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that
         await hub.ingest(customer_message("m2", "I want to complain about the agent", thread="t1", sender=Sender("u1")))
         complaint = await complaint_of(hub, conv)
         assert complaint["about_agent"] == lina.id
+        notes = [m.text for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.NOTE]
+        said = texts("complaints", hub.language)  # the note names subject, severity and plugin, never their ids
+        subject, severity = said.get("complaints.subject.agent"), said.get("complaints.severity.normal")
+        who = hub_texts(hub.language).get("plugin.complaints")
+        assert {subject, severity, who}.isdisjoint({"agent", "normal", "complaints"})
+        number = complaint["number"]
+        assert said.get("complaints.note.filed", number=number, who=who, subject=subject, severity=severity) in notes
         body = {"text": "talk to the agent", "owner": lina.id, "due": "2030-01-01T00:00:00Z"}
         refused = await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/follow-ups", body, status=422)
         assert refused["error"] == "owner_is_subject" and "about this agent" in refused["message"]
@@ -409,7 +417,7 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
     month = rules.month_of(now)
     assert report["Subject"] == f"Suggestions report {month}: 5 suggestions"
     body = report.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "app: 2" in body and "delivery: 2" in body and "price: 1" in body
+    assert "App & website: 2" in body and "Delivery: 2" in body and "Prices: 1" in body  # topics by name
     groups = body.split("Similar suggestions:")[1]
     night, dark = groups.index("夜间配送"), groups.index("dark mode")
     assert groups.count("2 alike:") == 2 and "优惠券" not in groups

@@ -43,6 +43,9 @@ function FileForm({ conversationId, onFiled }) {
   </div>`;
 }
 
+// a topic of the defaults by its name in the agent's language; a topic of the settings' own as written
+const topicLabels = (topics) => topics.map((x) => (t(`complaints.topic.${x}`) === `complaints.topic.${x}` ? x : t(`complaints.topic.${x}`))).join(", ");
+
 const agentName = (s, id) => { const a = (s.agents || []).find((x) => x.id === id); return a ? a.name || a.email : id; };
 
 function FollowUps({ record, onSaved }) {
@@ -108,7 +111,7 @@ export function ComplaintPanel({ conversationId }) {
     <h2 id="complaints-title">${t("complaints.title")}</h2>
     <fieldset class="plain" disabled=${!canChange()}>
       ${complaints.map((r) => html`<${ComplaintCard} key=${r.id + r.version} record=${r} onSaved=${saved} />`)}
-      ${mine.filter((r) => r.kind === "suggestion").map((r) => html`<p class="suggestion" data-id=${r.id}>${t("complaints.kind.suggestion")}: ${r.data.text} <span class="badge">${r.data.topics.join(", ")}</span></p>`)}
+      ${mine.filter((r) => r.kind === "suggestion").map((r) => html`<p class="suggestion" data-id=${r.id}>${t("complaints.kind.suggestion")}: ${r.data.text} <span class="badge">${topicLabels(r.data.topics)}</span></p>`)}
       ${!complaints.length && canChange() ? html`<${FileForm} conversationId=${conversationId} onFiled=${saved} />` : null}
     </fieldset>
   </section>`;
@@ -139,7 +142,7 @@ export function ComplaintsDialog() {
         ${r.kind === "complaint" ? html`<span class="number">${r.data.number}</span>
           <span class="badge">${t(`complaints.status.${r.status}`)}</span><span>${t(`complaints.subject.${r.data.subject}`)}</span>
           ${r.deadline ? html`<time datetime=${r.deadline}>${formatFull(r.deadline)}</time>` : null}`
-          : html`<span class="badge">${r.data.topics.join(", ")}</span><span>${r.data.text}</span>`}
+          : html`<span class="badge">${topicLabels(r.data.topics)}</span><span>${r.data.text}</span>`}
         <button type="button" class="link" onClick=${() => go(r)}>${t("complaints.open")}</button>
       </li>`)}</ul>` : html`<p class="hint">${t("complaints.none")}</p>`}
   <//>`;
