@@ -437,9 +437,7 @@ class ComplaintsPlugin(Plugin):
         if sender is None or not hasattr(sender, "send_mail"):
             raise RuntimeError(f"the report needs the email channel {self.settings.report_channel!r}")
         mailer: MailSender = sender  # type: ignore[assignment]
-        found = await ctx.records.query(SUGGESTION, month=month, limit=200)
-        suggestions = [(r.data["text"], list(r.data["topics"])) for r in reversed(found)]
-        body = self.render_report(month, suggestions, ctx.hub.language if ctx.hub else "en")
+        body = await self.report_for(ctx, month)
         runtime = ctx.runtime
         assert runtime is not None
         sent = 0
@@ -454,6 +452,12 @@ class ComplaintsPlugin(Plugin):
                 raise
             sent += 1
         return sent
+
+    async def report_for(self, ctx: TimerContext | ServiceContext, month: str) -> tuple[str, str]:
+        """`month`'s report (subject, text) in the hub's language, as it is mailed (a preview)."""
+        found = await ctx.records.query(SUGGESTION, month=month, limit=200)
+        suggestions = [(r.data["text"], list(r.data["topics"])) for r in reversed(found)]
+        return self.render_report(month, suggestions, ctx.hub.language if ctx.hub else "en")
 
     def render_report(self, month: str, suggestions: list[tuple[str, list[str]]], language: str) -> tuple[str, str]:
         """The report's subject and text in `language` (the hub's: it is read by staff)."""

@@ -10,6 +10,7 @@ schedules follow-up timers; with the plugin off the routes answer 409.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +18,10 @@ from conversation import complaints as rules
 from conversation.model import utcnow
 from conversation.records import Record
 from hub.access import Access
-from hub.api.framework import ApiError, Call, not_found
+from hub.api.framework import ADMIN, ApiError, Call, not_found
 from hub.api.records import RECORD, RECORD_PAGE, record_json
 from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time
-from hub.schema import Arr, Obj, Str
+from hub.schema import Arr, Int, Obj, Str
 from hub.sdk import ServiceContext
 from plugins.complaints import COMPLAINT, SUGGESTION, ComplaintsPlugin, Filing, complaints_plugin
 
@@ -146,6 +147,59 @@ async def list_suggestions(call: Call) -> dict[str, Any]:
     filters = {k: call.query[k] for k in ("topic", "month") if call.query.get(k)}
     found = await hub.services.records.query(plugin.name, SUGGESTION, filters, limit=200)
     return {"items": [record_json(r) for r in await _visible(call, found)]}
+
+
+MONTH = Str(max_length=7, min_length=7, description="YYYY-MM")
+MONTH_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str) -> str:
+    if not MONTH_FORMAT.match(value):
+        raise ApiError(422, "invalid", f"month: {value!r} is not a month (YYYY-MM)")
+    return value
+
+
+REPORT = Obj({"month": Str(), "subject": Str(), "text": Str(), "sent": Int()})
+
+
+@api.route(
+    "GET",
+    "/v1/suggestions/report",
+    summary="Preview a month's suggestions report (YYYY-MM) as the departments get it by mail",
+    tag="complaints",
+    auth=ADMIN,
+    query={"month": MONTH},
+    response=REPORT,
+)
+async def preview_suggestions_report(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    plugin = _plugin(hub)
+    month = _month(call.query.get("month") or rules.month_of(utcnow()))
+    subject, text = await plugin.report_for(await hub.plugin_host.context(plugin, None), month)
+    return {"month": month, "subject": subject, "text": text, "sent": 0}
+
+
+@api.route(
+    "POST",
+    "/v1/suggestions/report",
+    summary="Mail a month's suggestions report to the departments now; a department that has "
+    "that month's report already is not mailed again (`sent` says how many were)",
+    tag="complaints",
+    auth=ADMIN,
+    body=Obj({"month": MONTH}, required=("month",)),
+    response=REPORT,
+)
+async def send_suggestions_report(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    plugin = _plugin(hub)
+    month = _month(call.body["month"])
+    ctx = await hub.plugin_host.context(plugin, None)
+    try:
+        sent = await plugin.send_reports(ctx, month)
+    except RuntimeError as exc:  # no email channel to send it through
+        raise ApiError(409, "no_report_channel", str(exc)) from exc
+    subject, text = await plugin.report_for(ctx, month)
+    return {"month": month, "subject": subject, "text": text, "sent": sent}
 
 
 @api.route(
