@@ -171,6 +171,13 @@ async def test_a_complaint_on_telegram_is_numbered_moved_and_answered_and_its_ti
         # the ticket cannot be resolved before the outcome is sent: refused, nothing changed
         answer = await admin.call("PATCH", f"/api/v1/conversations/{ticket.id}", {"status": "resolved"}, status=422)
         assert answer["error"] == "resolve_refused" and "C-1000" in answer["message"]
+        zh = await admin.client.patch(  # said in the caller's language
+            f"/api/v1/conversations/{ticket.id}?lang=zh-CN",
+            json={"status": "resolved"},
+            headers={"X-CSRF-Token": admin.csrf},
+        )
+        message = (await zh.json())["message"]
+        assert zh.status == 422 and message == hub_texts("zh-CN").get("error.resolve_refused") and "投诉" in message
         assert (await by_number(hub, 1000)).status is Status.OPEN
         # nor can the generic records API mark the outcome sent behind the plugin's back
         skipped = await admin.call(
