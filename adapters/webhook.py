@@ -10,7 +10,9 @@ Inbound: POST /channels/<name>/messages with
     {"id": "msg-1", "sender": {"id": "user-7", "name": "Li Na", "email": "...", "email_verified": false,
                                "tier": "vip"},
      "thread": "order-5531", "text": "...", "subject": "...", "choice": "..."}
-"thread" defaults to the sender's id (one running conversation per person). The email is
+"thread" defaults to the sender's id (one running conversation per person). A thread belongs
+to the sender who started it: another sender naming it gets a conversation of their own
+(thread "<thread>~<their id>"), never joins that one. The email is
 a claim unless the platform sets "email_verified": true (it confirmed the address itself);
 only a verified email joins the sender to a contact known on another channel. "tier" is the
 customer's tier on the platform: it replaces the contact's, and `[desk] tier_priorities` gives
@@ -149,6 +151,7 @@ def parse_message(channel: str, payload: Any) -> Inbound:
         text=_text(payload, "text"),
         subject=_text(payload, "subject"),
         choice_id=_text(payload, "choice"),
+        own_threads=True,  # a thread is its sender's: another user naming it gets one of their own
         raw=payload,
     )
     if sent_at:

@@ -60,7 +60,7 @@ def add_facts(path: Path, agents: list[str]) -> int:
     rng = random.Random(11)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA synchronous=OFF")
-    rows = []
+    rows, spans = [], []
     for conv_id, created, team, channel, category, assignee, status in conn.execute(
         "SELECT id, created_at, team, channel, category, assignee_id, status FROM conversations"
     ):
@@ -70,6 +70,8 @@ def add_facts(path: Path, agents: list[str]) -> int:
         resolved = status in ("resolved", "closed")
         resolved_at = first + rng.randrange(60_000, 48 * 3_600_000) if resolved else None
         reopens = 1 if rng.random() < 0.08 else 0
+        if reopens and resolved_at is not None:  # done once before: resolved, then reopened
+            spans.append((conv_id, (first + resolved_at) // 2, (first + 3 * resolved_at) // 4))
         rows.append(
             (
                 conv_id,
@@ -90,7 +92,8 @@ def add_facts(path: Path, agents: list[str]) -> int:
             )
         )
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO report_facts VALUES ({','.join('?' * 15)})", rows)
+    conn.executemany(f"INSERT INTO report_facts VALUES ({','.join('?' * 15)}, '')", rows)  # resolver: none kept
+    conn.executemany("INSERT INTO report_done_spans VALUES (?, ?, ?)", spans)
     conn.execute("COMMIT")
     conn.execute("ANALYZE")
     conn.close()

@@ -8,7 +8,12 @@ and the inbox's case view share. Pure functions: no store, no channel, no clock 
 - The platform's rules are configuration (`Rule.from_table`): the first rule that matches a
   case's facts proposes the decision and is named with it (`propose`). Amounts above a limit
   per currency need a supervisor to decide (`needs_supervisor`, `check_decision`).
-- After a decision either party may appeal within a window (`may_appeal`).
+- After a decision either party may appeal within a window (`may_appeal`). A refund is paid
+  only once the decision is final (`refund_now`): when the window closes unappealed, or at
+  once for the appeal's decision (`refund_after_decision`, `release_held`).
+- A case awaited from a party is not decided before their deadline unless they have
+  answered (`check_decision`'s `waiting`), and an appeal is decided by another supervisor
+  than the one whose decision is appealed: nobody reviews their own decision, admins included.
 
 Amounts are decimal strings ("199.00"), never floats: money is compared exactly.
 """
@@ -266,6 +271,27 @@ class Decision:
     refund: Decimal  # what goes back to the buyer (0 when the seller is favoured)
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """What deciding now would cut short: the awaited party's deadline and whether they answered."""
+
+    deadline: datetime | None
+    answered: bool
+    now: datetime
+
+
+class OwnDecision(PermissionError):
+    """An appeal put to the one who made the decision under appeal (or to a non-supervisor)."""
+
+
+@dataclass(frozen=True)
+class Appealed:
+    """Who made the decision under appeal, and who decides now."""
+
+    decided_by: str
+    deciding: str
+
+
 def check_decision(
     *,
     status: str,
@@ -276,10 +302,27 @@ def check_decision(
     refund: str | None,
     supervisor: bool,
     limits: Mapping[str, Decimal],
+    waiting: Waiting | None = None,
+    appealed: Appealed | None = None,
 ) -> Decision:
-    """A decision an agent may take now; InvalidInput (or PermissionError for the limit) otherwise."""
+    """A decision an agent may take now; InvalidInput (or PermissionError for who decides) otherwise.
+
+    Refused: a case waiting for a party whose deadline has not passed and who has not answered
+    (the party was promised until then); an appeal decided by anyone but a supervisor other
+    than the one whose decision is appealed."""
     if status not in DECIDABLE:
         raise InvalidInput(f"a dispute that is {status} cannot be decided")
+    party = waited_party(status)
+    if party and waiting is not None and not waiting.answered and not missed(waiting.deadline, waiting.now):
+        until = f" ({waiting.deadline:%Y-%m-%d %H:%M} UTC)" if waiting.deadline else ""
+        raise InvalidInput(
+            f"the {party} has until their deadline{until} to answer: decide after they answer or the deadline passes"
+        )
+    if appealed is not None:
+        if not supervisor:
+            raise OwnDecision("an appeal is decided by a supervisor")
+        if appealed.decided_by and appealed.decided_by == appealed.deciding:
+            raise OwnDecision("an appeal is decided by another supervisor than the one who made the decision")
     if outcome not in OUTCOMES:
         raise InvalidInput(f"outcome must be one of {', '.join(OUTCOMES)}")
     text = grounds.strip() if isinstance(grounds, str) else ""
@@ -311,6 +354,28 @@ def may_appeal(status: str, decided_at: datetime | None, now: datetime, days: fl
     return now < decided_at + timedelta(days=days)
 
 
+HELD, PENDING, CANCELLED = "held", "pending", "cancelled"  # a refund's states before the platform's own
+
+
+def refund_after_decision(
+    previous: Mapping[str, Any], *, key: str, refund: Decimal, appeal_decision: bool
+) -> dict[str, Any]:
+    """The case's refund after a decision. A first decision may still be appealed and reversed,
+    and money paid cannot be taken back: its refund is `held` until the appeal window closes
+    unappealed (`release_held`). The appeal's decision is final: its refund is `pending`, paid
+    at once; one that pays nothing cancels a held refund (nothing ever reached the platform)."""
+    if refund > 0:
+        return {"key": key, "amount": str(refund), "status": PENDING if appeal_decision else HELD}
+    if previous.get("status") == HELD:
+        return {**previous, "status": CANCELLED}
+    return dict(previous)
+
+
+def release_held(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The refund to pay now that the appeal window closed unappealed; None when none is held."""
+    return {**state, "status": PENDING} if state.get("status") == HELD else None
+
+
 def appeal_closes(decided_at: datetime, days: float) -> datetime:
     return decided_at + timedelta(days=days)
 
@@ -322,13 +387,21 @@ def refund_key(case_id: str, decision_number: int) -> str:
 
 
 # -- what the customer says --------------------------------------------------------------
-CHOICE_PREFIX = "dispute:"  # a button's id: "dispute:order:A-1", "dispute:reason:not_received", "dispute:appeal"
+CHOICE_PREFIX = (
+    "dispute:"  # a button's id: "dispute:order:A-1", "dispute:reason:not_received", "dispute:appeal:<case id>"
+)
 _OPEN_WORDS = re.compile(
     r"(纠纷|申请退款|要求退款|没收到货|未收到货|货不对板|仲裁|盗刷|\bdispute\b|\bopen a case\b|\bnot received\b"
     r"|\bnever arrived\b|\bunauthori[sz]ed charge\b)",
     re.IGNORECASE,
 )
-_APPEAL_WORDS = re.compile(r"^\s*(appeal|i appeal|上诉|申诉|我要申诉|我要上诉)\s*[.!。！]?\s*$", re.IGNORECASE)
+# The appeal word alone, or followed by a separator (or a space) and the grounds: "申诉：屏幕没有坏点",
+# "appeal: the screen was fine". Only at the start: "I will not appeal this" is no appeal.
+_APPEAL_WORDS = re.compile(
+    r"^\s*(?:i appeal|appeal|我要申诉|我要上诉|上诉|申诉)"
+    r"(?:\s*[.!。！]?\s*$|\s*[:：,，;；\-—]\s*(?P<grounds>.*)$|\s+(?P<rest>\S.*)$)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def asks_for_dispute(text: str) -> bool:
@@ -336,9 +409,17 @@ def asks_for_dispute(text: str) -> bool:
     return bool(_OPEN_WORDS.search(text or ""))
 
 
+def appeal_grounds(text: str) -> str | None:
+    """The grounds of a message that asks to appeal ("" for the bare word); None for any other message."""
+    found = _APPEAL_WORDS.match(text or "")
+    if found is None:
+        return None
+    return (found.group("grounds") or found.group("rest") or "").strip()
+
+
 def asks_to_appeal(text: str, choice_id: str = "") -> bool:
-    """The whole message asks to appeal a decision (a word, or the appeal button)."""
-    return choice_id == f"{CHOICE_PREFIX}appeal" or bool(_APPEAL_WORDS.match(text or ""))
+    """The message asks to appeal a decision (the word, with or without grounds, or an appeal button)."""
+    return choice_id.startswith(f"{CHOICE_PREFIX}appeal") or appeal_grounds(text) is not None
 
 
 def picked(choice_id: str, what: str) -> str:

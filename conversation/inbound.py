@@ -45,6 +45,10 @@ class Inbound:
     # Not the customer's words but the hub's record of a contact with them (a logged phone
     # call): it opens or joins the ticket like a message, and is kept as a system event.
     record_only: bool = False
+    # The channel's threads belong to the sender who started them (the signed webhook channel,
+    # whose senders are the platform's users): another sender naming that thread gets a ticket
+    # of their own instead of joining (routing.own_thread), never answered as its owner.
+    own_threads: bool = False
     sent_at: datetime = field(default_factory=utcnow)
     raw: dict[str, Any] | None = None
 

@@ -11,6 +11,7 @@ same code on both.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Generator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -23,6 +24,8 @@ from conversation.routing import (
     Route,
     inbound_message,
     keyword_priority_event,
+    opens_ticket,
+    own_thread,
     reopen_event,
     status_after_customer_message,
 )
@@ -72,6 +75,9 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
     if hinted is not None and hinted.merged_into:
         hinted = (yield p.get_conversation(hinted.merged_into)) or hinted
     conversation, route = yield p.route(inbound, contact_id, now, policy, hinted)
+    if not opens_ticket(route) and (thread := own_thread(inbound, conversation)):
+        inbound = replace(inbound, thread_key=thread)  # another sender's thread: one of their own
+        conversation, route = yield p.route(inbound, contact_id, now, policy, None)
     # Only the copy that reopened the ticket says so: a racing second copy writes no second event.
     if route is Route.REOPEN and (yield p.reopen(conversation)):
         yield p.insert_message(reopen_event(conversation, now))

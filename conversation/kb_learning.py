@@ -10,12 +10,14 @@ is proposed, so a reviewer never copies it into the knowledge base by accident.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
 
+from conversation import faq_bot
 from conversation.errors import InvalidInput
 from conversation.knowledge import Article, translations
 from conversation.model import AuthorType, Direction, Message, MessageKind
@@ -30,6 +32,9 @@ MAX_ANSWER = 5000
 # The best match must be at least this sure to be proposed as an example of that article;
 # below it the pair is proposed as a new draft article (the reviewer may choose either way).
 EXAMPLE_CONFIDENCE = 0.3
+# Only a match at least this sure is preselected in the review queue; below it the reviewer
+# must choose the article (or "new draft") themselves, so a hurried approval teaches nothing wrong.
+PRESELECT_CONFIDENCE = 0.7
 
 # A platform's order numbers by default: 8 to 24 digits, optionally after up to four capital
 # letters and a dash (DD20231126001234, 2023112612345678); [knowledge] order_number_pattern.
@@ -88,34 +93,183 @@ def _said(message: Message) -> bool:
     return message.kind is MessageKind.MESSAGE and bool(message.text.strip())
 
 
+# Messages that say nothing to learn from: greetings, thanks, yes / no, acknowledgements
+# (matched as a whole message, possibly several of them: "好的，谢谢", "yes thanks").
+_META_WORDS = sorted(
+    [
+        "你好",
+        "您好",
+        "在吗",
+        "在不在",
+        "hi",
+        "hello",
+        "hey",
+        "hallo",
+        "good morning",
+        "谢谢",
+        "谢谢你",
+        "谢谢您",
+        "多谢",
+        "感谢",
+        "thanks",
+        "thank you",
+        "thx",
+        "ty",
+        "是",
+        "是的",
+        "对",
+        "对的",
+        "好",
+        "好的",
+        "行",
+        "可以",
+        "可以了",
+        "嗯",
+        "嗯嗯",
+        "哦",
+        "噢",
+        "啊",
+        "收到",
+        "明白",
+        "知道了",
+        "解决了",
+        "没问题",
+        "ok",
+        "okay",
+        "k",
+        "yes",
+        "y",
+        "yeah",
+        "yep",
+        "sure",
+        "great",
+        "cool",
+        "got it",
+        "solved",
+        "it did",
+        "that helped",
+        "否",
+        "不是",
+        "不",
+        "没有",
+        "没",
+        "不对",
+        "不行",
+        "没用",
+        "没解决",
+        "no",
+        "n",
+        "nope",
+        "not really",
+        "it did not",
+        "it didn't",
+        "人工",
+        "转人工",
+        "人工客服",
+        "客服",
+        "human",
+        "agent",
+        "person",
+        "please",
+        "请",
+        "麻烦了",
+        "bye",
+        "再见",
+        "so much",
+        "very much",
+        "a lot",
+    ],
+    key=len,
+    reverse=True,
+)
+_SEPARATORS = re.compile(r"[\s\W_]+")
+_LETTER = re.compile(r"[^\W\d_]")
+MAX_META = 40  # a longer message is a question, whatever words it is made of
+
+
+def _latin_letter(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def _covered(text: str, at: int) -> bool:
+    """Whether text[at:] is a run of meta words (a Latin word not cut off in the middle)."""
+    while at < len(text) and text[at] == " ":
+        at += 1
+    if at == len(text):
+        return True
+    for word in _META_WORDS:
+        end = at + len(word)
+        whole = not (_latin_letter(word[-1]) and end < len(text) and _latin_letter(text[end]))
+        if text.startswith(word, at) and whole and _covered(text, end):
+            return True
+    return False
+
+
+def _meta_words_only(folded: str) -> bool:
+    """Whether `folded` is nothing but meta words, separated by spaces or punctuation."""
+    parts = [p for p in _SEPARATORS.split(folded) if p]
+    return bool(parts) and _covered(" ".join(parts), 0)
+
+
+def is_meta_message(text: str) -> bool:
+    """A message that asks nothing: yes / no, a request for a person, a greeting, thanks, an
+    acknowledgement ("好的谢谢", "yes thanks", "转人工", "嗯"), or no words at all (a number)."""
+    folded = unicodedata.normalize("NFKC", text).casefold().strip()
+    if len(_LETTER.findall(folded)) < 2:
+        return True
+    if faq_bot.read_reply(text) is not faq_bot.Reply.OTHER:
+        return True
+    return len(folded) <= MAX_META and _meta_words_only(folded)
+
+
+def _agent_answer(message: Message) -> bool:
+    return _said(message) and message.direction is Direction.OUTBOUND and message.author_type is AuthorType.AGENT
+
+
+def _customer_said(message: Message) -> bool:
+    return _said(message) and message.direction is Direction.INBOUND and not message.automatic
+
+
 def question_and_answer(messages: Sequence[Message]) -> LearnedPair | None:
-    """The pair a resolved ticket teaches: the agent's last answer to the customer, and what
-    the customer wrote since the message before it (several short messages are one question).
-    None when no agent answered (the bot, or nobody, resolved it) or no question preceded."""
-    answer_at = next(
-        (
-            i
-            for i in range(len(messages) - 1, -1, -1)
-            if _said(messages[i])
-            and messages[i].direction is Direction.OUTBOUND
-            and messages[i].author_type is AuthorType.AGENT
-        ),
-        None,
-    )
+    """The pair a resolved ticket teaches: the agent's last answer to the customer, and the
+    customer's question it answers: the first substantive message the customer wrote since the
+    agent's answer before (with the customer's messages straight after it: several short
+    messages are one question), skipping greetings, thanks, yes / no and requests for a
+    person. When there is none since, the latest substantive one before (the agent asked
+    back, the customer only gave a number). None when no agent answered (the bot, or nobody,
+    resolved it) or the customer asked nothing."""
+    answer_at = next((i for i in range(len(messages) - 1, -1, -1) if _agent_answer(messages[i])), None)
     if answer_at is None:
         return None
+    before = next((i for i in range(answer_at - 1, -1, -1) if _agent_answer(messages[i])), -1)
+    question = _first_question(messages, before + 1, answer_at) or _latest_question(messages, answer_at)
+    if not question:
+        return None
+    return LearnedPair(question[:MAX_TEXT], messages[answer_at].text.strip()[:MAX_ANSWER])
+
+
+def _first_question(messages: Sequence[Message], start: int, end: int) -> str:
     asked: list[str] = []
-    for message in reversed(messages[:answer_at]):
+    for message in messages[start:end]:
         if not _said(message):
             continue
-        if message.direction is not Direction.INBOUND or message.automatic:
+        if not _customer_said(message) or is_meta_message(message.text):
             if asked:
                 break
-            continue  # the agent's or bot's messages just before the answer: keep looking for the question
+            continue
         asked.append(message.text.strip())
-    if not asked:
-        return None
-    return LearnedPair("\n".join(reversed(asked))[:MAX_TEXT], messages[answer_at].text.strip()[:MAX_ANSWER])
+    return "\n".join(asked)
+
+
+def _latest_question(messages: Sequence[Message], end: int) -> str:
+    return next(
+        (
+            m.text.strip()
+            for m in reversed(messages[:end])
+            if _said(m) and _customer_said(m) and not is_meta_message(m.text)
+        ),
+        "",
+    )
 
 
 def latest_question(messages: Iterable[Message]) -> str:

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Any
 
@@ -252,6 +252,24 @@ def awaits_comment(survey: Survey, now: datetime, window: timedelta) -> bool:
     return survey.status is SurveyStatus.RATED and survey.rated_at is not None and now - survey.rated_at <= window
 
 
+COMMENT_LOOKS_MAX_CHARS = 280  # longer than this after a rating reads as a new request, not a remark
+# Words that ask for something: a message with one of them (or a question mark) goes to the
+# queue as an ordinary message, even on the survey's thread right after a rating. A lost
+# request costs far more than a comment kept as a message.
+_ASKS = re.compile(
+    r"[?？]|帮|请问|怎么|如何|为什么|为何|能不能|能否|可以吗|是否|还没|没有收到|问题"
+    r"|\b(help|how|why|when|where|what|can you|could you|would you|need|still|issue|problem)\b",
+    re.IGNORECASE,
+)
+
+
+def reads_as_comment(text: str) -> bool:
+    """Whether a typed message right after a rating reads as a remark on the service ("态度不错，
+    就是太慢了") rather than a new request: short, no question mark, no asking words."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    return 0 < len(folded) <= COMMENT_LOOKS_MAX_CHARS and _ASKS.search(folded) is None
+
+
 @dataclass(frozen=True)
 class Figure:
     """An average and its count for one group (an agent, team, channel or category; "" for all)."""
@@ -426,7 +444,9 @@ def check_scores(card: Scorecard, scores: Mapping[str, Any]) -> dict[str, int]:
         raise InvalidInput(f"scores.{extra[0]}: not a criterion of this scorecard")
     checked: dict[str, int] = {}
     for c in card.criteria:
-        value = scores.get(c.id)
+        if c.id not in scores:
+            raise InvalidInput(f"scores.{c.id}: missing (every criterion is scored)")
+        value = scores[c.id]
         allowed = (0, 1) if c.kind is CriterionKind.YES_NO else (1, 2, 3, 4, 5)
         if isinstance(value, bool) and c.kind is CriterionKind.YES_NO:
             value = int(value)
@@ -447,11 +467,29 @@ def _fails(c: Criterion, value: int) -> bool:
     return c.critical and (value == 0 if c.kind is CriterionKind.YES_NO else value == 1)
 
 
+class TicketNotDone(InvalidInput):
+    """A review of a ticket still being worked: only resolved or closed tickets are reviewed."""
+
+    code = "ticket_not_resolved"
+
+
+def check_reviewable(ticket: Conversation) -> None:
+    """TicketNotDone unless the ticket is resolved or closed (its work is finished)."""
+    if ticket.status not in (Status.RESOLVED, Status.CLOSED):
+        raise TicketNotDone(
+            f"ticket #{ticket.number} is {ticket.status.value}: only resolved or closed tickets are reviewed"
+        )
+
+
 def review_score(card: Scorecard, scores: Mapping[str, int]) -> tuple[float, bool]:
-    """The weighted score (0-100, one decimal) and whether a critical criterion failed it."""
+    """The weighted score (0-100, one decimal) and whether a critical criterion failed it.
+    A failed review scores 0, whatever the other criteria earned: so every average of
+    reviews (figures, reports) counts it as the fail it is, not as its points."""
+    failed = any(_fails(c, scores[c.id]) for c in card.criteria)
+    if failed:
+        return 0.0, True
     total = sum(c.weight for c in card.criteria)
     earned = sum(c.weight * _share(c, scores[c.id]) for c in card.criteria)
-    failed = any(_fails(c, scores[c.id]) for c in card.criteria)
     return round(100 * earned / total, 1), failed
 
 
@@ -495,15 +533,22 @@ LOW_CSAT_WEIGHT = 4.0  # a ticket rated low is this many times likelier to be pi
 BREACH_WEIGHT = 3.0  # and one whose SLA was breached
 
 
-def week_of(day: date) -> tuple[datetime, datetime]:
-    """The ISO week (Monday 00:00 UTC to the next Monday) holding `day`."""
+def week_of(day: date, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """The ISO week (Monday 00:00 to the next Monday in `zone`, as UTC instants) holding `day`."""
     monday = day - timedelta(days=day.weekday())
-    start = datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
-    return start, start + timedelta(days=7)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+    end = start + timedelta(days=7)  # wall-clock arithmetic: a DST change keeps Monday 00:00
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def parse_week(text: str) -> tuple[datetime, datetime]:
-    """ "2027-W05" -> that ISO week; InvalidInput otherwise."""
+def week_name(day: date) -> str:
+    """ "2027-W05": the ISO week holding `day`."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(text: str, zone: tzinfo = UTC) -> tuple[datetime, datetime]:
+    """ "2027-W05" -> that ISO week in `zone`; InvalidInput otherwise."""
     match = re.fullmatch(r"(\d{4})-W(\d{2})", text)
     if not match:
         raise InvalidInput("week: like 2027-W05")
@@ -511,7 +556,7 @@ def parse_week(text: str) -> tuple[datetime, datetime]:
         monday = date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         raise InvalidInput("week: no such ISO week") from None
-    return week_of(monday)
+    return week_of(monday, zone)
 
 
 def candidate_weight(candidate: Candidate) -> float:

@@ -26,7 +26,6 @@ from conversation.errors import InvalidInput
 from conversation.model import Conversation, Status
 from conversation.sla import FIRST_RESPONSE, RESOLUTION, SlaPolicy, SlaState, clocks
 
-MAX_PERIOD = timedelta(days=366)
 FIRST_YEAR, LAST_YEAR = 1970, 9998  # the stores keep times from the epoch; a year's period ends before 9999
 BUCKET_SECONDS = 900  # volume is counted by the store in 15-minute UTC buckets: every zone's offset is a multiple
 # Backlog ages (seconds, label): a ticket falls in the first bucket whose bound exceeds its age.
@@ -87,9 +86,17 @@ def parse_period(start_text: str, end_text: str, zone_name: str = "UTC") -> tupl
     end = _moment("to", end_text, zone)
     if start >= end:
         raise InvalidInput("from must be before to")
-    if end - start > MAX_PERIOD:
-        raise InvalidInput("the period may be at most one year")
+    if end > _a_year_after(start.astimezone(zone)):
+        raise InvalidInput("the period may be at most one year (e.g. from=2026-01-01&to=2027-01-01)")
     return start, end, zone.key
+
+
+def _a_year_after(start: datetime) -> datetime:
+    """The same local date and time a year later (29 February: 1 March): a year is 365 or 366 days."""
+    try:
+        return start.replace(year=start.year + 1)
+    except ValueError:
+        return (start + timedelta(days=1)).replace(year=start.year + 1)
 
 
 def _moment(name: str, text: str, zone: ZoneInfo) -> datetime:
@@ -98,7 +105,10 @@ def _moment(name: str, text: str, zone: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{name}: {text!r} is not an ISO date or date-time") from None
+        hint = ""
+        if " " in text.strip():  # "…T00:00 08:00": a "+" in a URL reads as a space
+            hint = "; a '+' in a URL must be written %2B (e.g. T00:00%2B08:00)"
+        raise InvalidInput(f"{name}: {text!r} is not an ISO date or date-time{hint}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     try:
@@ -129,6 +139,10 @@ class TicketFact:
     sla_met: bool | None = None  # every stopped clock of the policy in time; None without a policy
     reopens: int = 0
     resolved: bool = False  # resolved or closed now (a later reopen counts)
+    resolver_id: str = ""  # who resolved it last (the agent who did; else the assignee then): per-agent resolutions
+    # (resolved_at, reopened_at) of each resolution that a reopen ended: the ticket was done
+    # between them, so it is not in the backlog of a moment in between (resolved_at is the latest only)
+    done_spans: tuple[tuple[datetime, datetime], ...] = ()
 
 
 def _business_seconds(kind: str, conversation: Conversation, state: SlaState, calendar: Calendar) -> float:
@@ -152,9 +166,12 @@ def fact_after(
     now: datetime,
     *,
     responder_id: str = "",
+    resolver_id: str = "",
 ) -> TicketFact:
     """The ticket's fact after a change: a first response or resolution not yet counted is
-    measured now; a ticket worked again after its resolution counts one more reopen."""
+    measured now; a ticket worked again after its resolution counts one more reopen.
+    `resolver_id`: the agent whose change resolved it (the resolution is theirs, whoever is
+    assigned); without one (a rule, the system) the assignee at that moment."""
     fact = previous or TicketFact(conversation.id, conversation.created_at)
     fact = replace(
         fact,
@@ -181,9 +198,11 @@ def fact_after(
             first_resolved_at=fact.first_resolved_at or resolved_at,
             resolution_s=_business_seconds(RESOLUTION, conversation, state, calendar),
             sla_met=_sla_met(conversation, state, calendar, policy, now),
+            resolver_id=resolver_id or conversation.assignee_id,
         )
     elif not done and conversation.status is not Status.CLOSED and fact.resolved:
-        fact = replace(fact, resolved=False, reopens=fact.reopens + 1)
+        spans = fact.done_spans + ((fact.resolved_at, now),) if fact.resolved_at is not None else fact.done_spans
+        fact = replace(fact, resolved=False, reopens=fact.reopens + 1, done_spans=spans)
     return fact
 
 
@@ -254,3 +273,13 @@ def daily_due(now: datetime, zone_name: str, at: time, last_sent: str) -> tuple[
     start = datetime.combine(today - timedelta(days=1), time(), zone).astimezone(UTC)
     end = datetime.combine(today, time(), zone).astimezone(UTC)
     return today.isoformat(), start, end
+
+
+def read_moment(name: str, text: str, zone_name: str = "UTC") -> datetime:
+    """One ISO date or date-time read as reports read `from`/`to` (no offset: in `zone_name`),
+    for other routes that take a time (/quality/figures), with the same wording."""
+    try:
+        zone = ZoneInfo(zone_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"tz: unknown time zone {zone_name!r}") from None
+    return _moment(name, text, zone)

@@ -60,6 +60,17 @@ def route_inbound(
     return Route.APPEND
 
 
+def own_thread(inbound: Inbound, conversation: Conversation) -> str:
+    """The thread key a message goes to instead of `conversation` when it names a thread that
+    belongs to another sender (Inbound.own_threads): one of its sender's own, so a platform user
+    naming a seller's dispute thread neither joins that ticket nor is answered as the seller.
+    "" when the message may join."""
+    owner = conversation.customer_address
+    if not inbound.own_threads or not owner or owner == inbound.sender.address:
+        return ""
+    return f"{inbound.thread_key}~{inbound.sender.address}"
+
+
 def opens_ticket(route: Route) -> bool:
     return route in (Route.OPEN_NEW, Route.QUESTION_NEW)
 

@@ -203,7 +203,7 @@ class Hub(ChannelPort):
             recipients=config.reports.daily_to,
             timezone=config.reports.timezone,
             at=config.reports.daily_at,
-            language=config.hub.language,
+            language=config.reports.daily_language or config.hub.language,
             link=f"{config.hub.public_url.rstrip('/')}/inbox/#/reports" if config.hub.public_url else "",
             owner=self.instance_id,
             clock=lambda: self.actions.clock(),  # one clock with the services (tests move it)
@@ -294,6 +294,7 @@ class Hub(ChannelPort):
             self._background.append(self.supervisor.run("reports-daily", self.daily_report.step))
         self._background.append(self.supervisor.run("routing-sweep", self._routing_step))
         if self.relay is not None:
+            await self.relay.start()
             self._background.append(self.supervisor.run("relay-out", self.relay.write_step))
             self._background.append(self.supervisor.run("relay-in", self.relay.read_step))
             self._background.append(self.supervisor.run("relay-prune", self.relay.prune_step))

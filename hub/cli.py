@@ -18,7 +18,7 @@ from hub import agents, services
 from hub.actor import Actor, set_actor
 from hub.app import Hub, build_app, tune_gc_for_serving
 from hub.config import Config, load_config
-from hub.server import serve
+from hub.server import CannotListen, serve
 from hub.settings import ConfigError
 
 EXIT_CONFIG = 2
@@ -110,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_agent_add(config, args.email, Role(args.role), args.name))
     except ConfigError as exc:
         print(f"helpline: {args.config}: {exc}" if "config" in args else f"helpline: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except CannotListen as exc:  # another hub or program has the port: say which, not a traceback
+        print(f"helpline: {exc} (choose another with --port or [hub] port)", file=sys.stderr)
         return EXIT_CONFIG
     except (StoreUnavailable, SchemaMismatch) as exc:
         url = mask_url(config.storage.url)

@@ -247,6 +247,7 @@ class ReportsSection:
     daily_to: tuple[str, ...] = setting(list, [], "who gets the summary of the day before each morning (none: no mail)")
     daily_at: str = setting(str, "08:00", "local time (HH:MM in timezone) the daily summary is sent")
     email_channel: str = setting(str, "", "the email channel that sends it (default: the first that can send)")
+    daily_language: str = setting(str, "", "language of the daily summary (zh-CN, en; default: [hub] language)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 - `/help/` sends the reader to `/help/zh-CN/` or `/help/en/` (Accept-Language).
 - `/help/<lang>/` lists the published articles of that language by category;
-  `?q=` searches them (the same rule as the inbox's search).
+  `?q=` searches them: the articles the matcher takes the words to ask (as customers ask
+  them, at least SEARCH_CONFIDENCE sure), then those with every word in them (the inbox's rule).
 - `/help/sitemap.xml` lists every published article's URL for search engines.
 - `/help/<lang>/articles/<id>-<slug>` shows one; a wrong or missing slug redirects (301) to
   the canonical URL, so links stay good when a title changes. Drafts are never shown.
@@ -26,9 +27,14 @@ from conversation.store import StoreUnavailable
 from hub.app_keys import HUB
 from hub.i18n import Texts, texts
 from hub.i18n_web import request_locale
+from hub.thread_events import name_in
 
 PATH_LANGUAGES = {"zh-CN": "zh-CN", "en": "en"}
 MAX_QUERY = 200
+# The matcher's guesses at least this sure are search results (ranked first); below it a
+# question is not taken as asking that article, so nonsense finds nothing.
+SEARCH_CONFIDENCE = 0.3
+SEARCH_GUESSES = 5
 STYLE = """
 body{font:16px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
 header{display:flex;justify-content:space-between;align-items:baseline;gap:1rem;flex-wrap:wrap}
@@ -53,15 +59,18 @@ def article_path(article: Article) -> str:
     return f"/help/{article.language}/articles/{article.id}-{quote(kb.slug(article.title))}"
 
 
-def _page(t: Texts, title: str, body: str, *, status: int = 200, head: str = "") -> web.Response:
+def _page(t: Texts, title: str, body: str, *, status: int = 200, head: str = "", other_page: str = "") -> web.Response:
+    """`other_page`: this page in the other language (an article's translation), else its home."""
     nonce = secrets.token_urlsafe(12)
     other = "en" if t.locale == "zh-CN" else "zh-CN"
+    other_page = other_page or f"/help/{other}/"
     document = (
         f'<!doctype html><html lang="{t.locale}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<title>{html.escape(title)}</title>{head}<style nonce="{nonce}">{STYLE}</style></head><body>'
         f'<header><a href="/help/{t.locale}/"><strong>{html.escape(t.get("help.title"))}</strong></a>'
-        f'<a href="/help/{other}/" hreflang="{other}" lang="{other}">{html.escape(t.get("help.language"))}</a></header>'
+        f'<a href="{html.escape(other_page)}" hreflang="{other}" lang="{other}">'
+        f"{html.escape(t.get('help.language'))}</a></header>"
         f"{body}</body></html>"
     )
     response = web.Response(text=document, content_type="text/html", charset="utf-8", status=status)
@@ -86,6 +95,15 @@ async def _published(request: web.Request, t: Texts) -> list[Article]:
     except StoreUnavailable:
         raise _unavailable(t) from None
     return [a for a in articles if a.published]
+
+
+async def _category_names(request: web.Request, lang: str) -> dict[str, str]:
+    """The desk's categories by id, each named in `lang` (交易纠纷, not "dispute")."""
+    try:
+        categories = await request.config_dict[HUB].store.desk.list_categories()
+    except StoreUnavailable:
+        return {}
+    return {c.id: name_in(c.names, lang) or c.id for c in categories}
 
 
 def _unavailable(t: Texts) -> web.HTTPException:
@@ -123,6 +141,9 @@ async def index(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "")[:MAX_QUERY].strip()
     articles = await _published(request, t)
     found = kb.search(articles, query=query, language=lang)
+    if query:
+        found = _matched(request, articles, query, lang) + found
+        found = list({a.id: a for a in found}.values())  # each once, the matcher's ranking first
     body = _search_form(t, query)
     if query:
         body += f"<h1>{html.escape(t.get('help.results', query=query))}</h1>"
@@ -131,14 +152,34 @@ async def index(request: web.Request) -> web.StreamResponse:
         body += f"<h1>{html.escape(t.get('help.title'))}</h1><p>{html.escape(t.get('help.empty'))}</p>"
     else:
         body += f"<h1>{html.escape(t.get('help.title'))}</h1>"
+        names = await _category_names(request, lang)
         categories: dict[str, list[Article]] = {}
         for article in sorted(found, key=lambda a: (a.category or "\uffff", a.title)):
             categories.setdefault(article.category, []).append(article)
         for category, items in categories.items():
-            body += f"<h2>{html.escape(category or t.get('help.other'))}</h2><ul>{''.join(map(_item, items))}</ul>"
+            heading = names.get(category, category) or t.get("help.other")
+            body += f"<h2>{html.escape(heading)}</h2><ul>{''.join(map(_item, items))}</ul>"
     alternates = "".join(f'<link rel="alternate" hreflang="{code}" href="/help/{code}/">' for code in PATH_LANGUAGES)
     head = alternates + ('<meta name="robots" content="noindex">' if query else "")
     return _page(t, t.get("help.title"), body, head=head)
+
+
+def _matched(request: web.Request, articles: list[Article], query: str, lang: str) -> list[Article]:
+    """The published articles of `lang` the matcher takes `query` to ask (as a customer asks:
+    "退款没到账" finds 退款多久到账 with no word of the title in it), surest first; an article
+    of the other language counts as its translation in `lang`."""
+    found = []
+    for article, prediction in request.config_dict[HUB].knowledge.predict(query, SEARCH_GUESSES):
+        if prediction.confidence < SEARCH_CONFIDENCE:
+            continue
+        shown = (
+            article
+            if article.language == lang
+            else next((a for a in kb.translations(article, articles) if a.language == lang), None)
+        )
+        if shown is not None:
+            found.append(shown)
+    return found
 
 
 async def show(request: web.Request) -> web.StreamResponse:
@@ -159,7 +200,7 @@ async def show(request: web.Request) -> web.StreamResponse:
         raise web.HTTPMovedPermanently(canonical)
     others = [a for a in kb.translations(article, articles) if a.published]
     head = (
-        f'<link rel="canonical" href="{html.escape(canonical)}">'
+        f'<link rel="canonical" href="{html.escape(_origin(request) + canonical)}">'
         f'<meta name="description" content="{html.escape(plain_text(article.answer, 160))}">'
         + "".join(
             f'<link rel="alternate" hreflang="{html.escape(o.language)}" href="{html.escape(article_path(o))}">'
@@ -176,13 +217,18 @@ async def show(request: web.Request) -> web.StreamResponse:
         f"<article><h1>{html.escape(article.title)}</h1>{render_markdown(article.answer)}</article>{links}"
         f"{_search_form(t, '')}"
     )
-    return _page(t, article.title, body, head=head)
+    other_page = next((article_path(o) for o in others if o.language != lang), "")
+    return _page(t, article.title, body, head=head, other_page=other_page)
+
+
+def _origin(request: web.Request) -> str:
+    """The hub's [hub] public_url without its trailing slash ("" when not set)."""
+    return (request.config_dict[HUB].config.hub.public_url or "").rstrip("/")
 
 
 async def sitemap(request: web.Request) -> web.StreamResponse:
     """Every published article's canonical URL (absolute: the hub's public_url, else this host)."""
-    hub = request.config_dict[HUB]
-    origin = (hub.config.hub.public_url or f"{request.scheme}://{request.host}").rstrip("/")
+    origin = _origin(request) or f"{request.scheme}://{request.host}"
     articles = await _published(request, texts("help", request_locale(request)))
     urls = "".join(
         f"<url><loc>{html.escape(origin + article_path(a))}</loc>"

@@ -176,6 +176,15 @@ def with_language(inbound: Inbound) -> Inbound:
     return replace(inbound, sender=replace(inbound.sender, language=tag))
 
 
+class _KeepMissing(dict[str, Any]):
+    """Format parameters where one a text names but the caller did not give shows itself
+    (`{clock}`) instead of raising: an event written before its text gained a parameter
+    must still read."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 class Texts:
     """One catalog domain in one locale. Plural forms are kept by CLDR category and chosen
     by Babel's CLDR rules: the same rules `Intl.PluralRules` applies in the browser."""
@@ -192,7 +201,7 @@ class Texts:
         text = self.messages.get(key, key)  # a missing key shows itself (gettext's way), never crashes
         if isinstance(text, dict):
             text = text["other"]
-        return text.format(**params) if params else text
+        return text.format_map(_KeepMissing(params)) if params else text
 
     def plural(self, key: str, count: int, **params: Any) -> str:
         forms = self.messages.get(key, key)
@@ -288,21 +297,11 @@ def plural_categories(locale: str) -> tuple[str, ...]:
     return tuple(c for c in CLDR_PLURALS if c in tags)
 
 
-def catalog_names(domain: str, key: str, **params: Any) -> dict[str, str]:
-    """One text in every language that has it (language -> text): for a thread event's
-    `names`, so each reader sees it in theirs; empty when no catalog has the key."""
-    found = {}
-    for locale in available_locales():
-        catalog = texts(domain, locale)
-        if catalog.has(key):
-            found[locale] = catalog.get(key, **params)
-    return found
-
-
 def plugin_name(name: str, locale: str) -> str:
-    """A plugin's name for people (hub catalog `plugin.<name>`); anything else as given."""
+    """A plugin's name for people (hub catalog `event.plugin.<name>`, as thread events name
+    it); anything else (an agent's name) as given."""
     catalog = hub_texts(locale)
-    return catalog.get(f"plugin.{name}") if catalog.has(f"plugin.{name}") else name
+    return catalog.get(f"event.plugin.{name}") if catalog.has(f"event.plugin.{name}") else name
 
 
 def hub_texts(locale: str) -> Texts:

@@ -136,6 +136,19 @@ class Relay:
                 task.cancel()
 
     # -- in -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Where reading begins, taken before the hub serves its first socket: an event
+        numbered after a socket opened is then never mistaken for one from before.
+
+        The other processes' open views are told to reload: a hub killed while its last
+        events waited for their write took them along (the tickets and messages are in the
+        store, only their live events are gone), and this may be the process that replaces it."""
+        try:
+            self.cursor = await self.store.cluster.last_event_seq()
+        except StoreUnavailable:
+            pass  # the first read takes it (the store being down, no socket sees events anyway)
+        self._send({"type": RESYNC, "conversation_id": "", "data": {"started": self.origin}})
+
     async def read_step(self) -> None:
         """Read and deliver the next events; wait a little when there are none."""
         try:

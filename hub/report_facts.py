@@ -38,7 +38,7 @@ class ReportFacts:
 
     async def note(self, event: Event) -> None:
         """Bring the ticket's fact up to date after one live event that may stop or restart a clock."""
-        responder = ""
+        responder, resolver = "", ""
         if event.type == "message.created" and event.data.get("kind") == "message":
             fact = await self.store.reports.get_fact(event.conversation_id)
             if fact is not None and fact.first_response_s is not None:
@@ -49,9 +49,11 @@ class ReportFacts:
             responder = message.author_id
         elif not (event.type == "conversation.updated" and CLOCK_CHANGES & set(event.data.get("changes", []))):
             return
-        await self.update(event.conversation_id, responder_id=responder)
+        else:
+            resolver = event.data.get("actor", "")  # the agent whose change it was (none: a rule, the system)
+        await self.update(event.conversation_id, responder_id=responder, resolver_id=resolver)
 
-    async def update(self, conversation_id: str, *, responder_id: str = "") -> None:
+    async def update(self, conversation_id: str, *, responder_id: str = "", resolver_id: str = "") -> None:
         conv = await self.store.tickets.get_conversation(conversation_id)
         if conv is None:
             return
@@ -59,7 +61,9 @@ class ReportFacts:
         state = SlaState.from_json(await self.store.coordination.get_plugin_state(conv.id, STATE_PLUGIN))
         calendar = await self.store.calendars.get_calendar(conv.team) or ALWAYS_OPEN
         policy = policy_for(self.policies, conv)
-        fact = fact_after(previous, conv, state, calendar, policy, self.clock(), responder_id=responder_id)
+        fact = fact_after(
+            previous, conv, state, calendar, policy, self.clock(), responder_id=responder_id, resolver_id=resolver_id
+        )
         if fact != previous and (previous is not None or fact.first_response_s is not None or fact.resolved):
             await self.store.reports.save_fact(fact)
 

@@ -49,7 +49,7 @@ def figure_text(words: Texts, key: str, value: Any) -> str:
 def summary_text(summary: dict[str, Any], language: str, link: str = "") -> tuple[str, str]:
     """The mail's subject and text in `language`."""
     words = texts("reports", language)
-    start, end = summary["from"], summary["to"]
+    start, end = summary["from_local"], summary["to_local"]  # the recipients' calendar, offset shown
     lines = [words.get("reports.daily.intro", start=start, end=end, zone=summary["timezone"]), ""]
     for key in SUMMARY_FIGURES:
         lines.append(f"- {words.get('reports.figure.' + key)}: {figure_text(words, key, summary[key])}")

@@ -14,12 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conversation.areas.reports import Backlog
 from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
 from conversation.store import Store
 from hub.api.serialize import iso
+from hub.i18n import texts
 
 TABLES = ("summary", "volume_by_hour", "volume_by_day", "agents", "backlog")
 SUMMARY_FIGURES = (
@@ -73,9 +75,13 @@ class ReportService:
     def period(self, query: ReportQuery) -> dict[str, Any]:
         f = query.filters
         filters = {"team": f.team, "channel": f.channel, "category": f.category, "agent": f.agent}
+        zone = ZoneInfo(query.zone)
         return {
             "from": iso(query.start),
             "to": iso(query.end),
+            # the same instants in the report's zone, with their offset (what a reader's calendar says)
+            "from_local": query.start.astimezone(zone).isoformat(),
+            "to_local": query.end.astimezone(zone).isoformat(),
             "timezone": query.zone,
             "filters": {k: v for k, v in filters.items() if v},
         }
@@ -184,16 +190,30 @@ def _safe_text(value: Any) -> Any:
     return value
 
 
-def to_csv(table: Table) -> bytes:
+KEYS = "keys"  # ?lang=keys: the machine-readable column keys as headers
+
+
+def headers(table: Table, language: str) -> list[str]:
+    """The table's column headers in `language` (a figure's own name where it is one), or its keys."""
+    if language == KEYS:
+        return list(table.columns)
+    words = texts("reports", language)
+    return [
+        words.get(f"reports.figure.{c}") if c in SUMMARY_FIGURES else words.get(f"reports.column.{c}")
+        for c in table.columns
+    ]
+
+
+def to_csv(table: Table, language: str = KEYS) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(table.columns)
+    writer.writerow(headers(table, language))
     for row in table.rows:
         writer.writerow([_safe_text(_cell(v)) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel reads Chinese names as UTF-8
 
 
-def to_xlsx(tables: Sequence[Table], period: dict[str, Any]) -> bytes:
+def to_xlsx(tables: Sequence[Table], period: dict[str, Any], language: str = KEYS) -> bytes:
     """The tables as one workbook, a sheet each, and the period on the first rows of each."""
     from openpyxl import Workbook
 
@@ -201,9 +221,10 @@ def to_xlsx(tables: Sequence[Table], period: dict[str, Any]) -> bytes:
     book.remove(book.active)
     for table in tables:
         sheet = book.create_sheet(table.name[:31])
-        sheet.append(["from", period["from"], "to", period["to"], "timezone", period["timezone"]])
+        local = ["from", period["from_local"], "to", period["to_local"], "timezone", period["timezone"]]
+        sheet.append([*local, "from (UTC)", period["from"], "to (UTC)", period["to"]])
         sheet.append([])
-        sheet.append(list(table.columns))
+        sheet.append(headers(table, language))
         for row in table.rows:
             sheet.append([_safe_text(_cell(v)) for v in row])
     out = io.BytesIO()

@@ -51,9 +51,9 @@ from hub.i18n import (
     SOURCE_LOCALE,
     Texts,
     accept_language,
+    available_locales,
     best_locale,
     canonical_tag,
-    catalog_names,
     error_message,
     hub_texts,
     match_locale,
@@ -180,6 +180,7 @@ __all__ = [
     "split_text",
     "texts",
     "plugin_name",
+    "in_every_language",
     "Survey",
     "SurveyActions",
     "RecordChanged",
@@ -523,7 +524,7 @@ class ConversationActions(Protocol):
         reason: str,
         team: str,
         plugin: str,
-        reason_names: Mapping[str, str] | None = None,
+        reasons: Mapping[str, str] | None = None,
     ) -> Conversation: ...
 
     async def team_calendar(self, team: str) -> Calendar | None:
@@ -544,6 +545,7 @@ class RecordActions(Protocol):
         status: str = "",
         deadline: datetime | None = None,
         who: str,
+        action: str = "",
     ) -> Record: ...
 
     async def update(
@@ -557,6 +559,7 @@ class RecordActions(Protocol):
         deadline: datetime | None | bool = False,
         who: str,
         expect_version: int | None = None,
+        action: str = "",
     ) -> Record: ...
 
     async def get(self, plugin: str, kind: str, record_id: str) -> Record | None: ...
@@ -639,13 +642,15 @@ class PluginRecords:
         status: str = "",
         deadline: datetime | None = None,
         conversation: Conversation | None = None,
+        action: str = "",
     ) -> Record:
-        """A new record on this context's ticket (or `conversation`); InvalidInput if the schema refuses it."""
+        """A new record on this context's ticket (or `conversation`); InvalidInput if the schema refuses it.
+        `action`: the audit log's name for it when an agent made it (`complaint.file`)."""
         ticket = conversation or self.conversation
         if ticket is None:
             raise ValueError("records.create() needs a ticket: pass conversation=")
         return await self.runtime.records.create(
-            self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin
+            self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin, action=action
         )
 
     async def update(
@@ -657,10 +662,12 @@ class PluginRecords:
         status: str | None = None,
         deadline: datetime | None | bool = False,
         expect_version: int | None = None,
+        action: str = "",
     ) -> Record:
         """Merge `data` (None removes a field), set status and deadline (False: unchanged).
         `expect_version`: only if the record is still at that version, else RecordChanged
-        (for a change computed from the record's values: read again and retry)."""
+        (for a change computed from the record's values: read again and retry). `action`:
+        the audit log's name for the change when an agent made it (`dispute.decide`)."""
         return await self.runtime.records.update(
             self.plugin,
             kind,
@@ -670,6 +677,7 @@ class PluginRecords:
             deadline=deadline,
             who=self.plugin,
             expect_version=expect_version,
+            action=action,
         )
 
     async def get(self, kind: str, record_id: str) -> Record | None:
@@ -706,6 +714,11 @@ class PluginRecords:
         if self.conversation is None:
             return []
         return await self.query(kind, conversation_id=self.conversation.id, status=status)
+
+
+def in_every_language(domain: str, key: str, **params: Any) -> dict[str, str]:
+    """`key` of a plugin's catalog in each language the hub has catalogs for (locale -> text)."""
+    return {locale: texts(domain, locale).get(key, **params) for locale in available_locales()}
 
 
 def pick_template(value: Any, contact_language: str, language: str) -> str | None:
@@ -886,16 +899,15 @@ class PluginContext(TicketTools):
         """The id of the option the customer picked, or "" for a typed message."""
         return self.message.choice_id
 
-    async def hand_off(self, reason: str, *, team: str = "", reason_key: str = "") -> None:
-        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it.
-        `reason_key`: the reason as a catalog key ("account.handoff.theft": the domain is its
-        first part), so each agent reads it in their language; `reason` is kept beside it.
+    async def hand_off(self, reason: str, *, team: str = "", reasons: Mapping[str, str] | None = None) -> None:
+        """Ask for a human: the ticket goes to the inbox and bots stay quiet on it. `reasons`:
+        the reason in each language (`in_every_language`), so each agent reads the thread's
+        event in theirs; `reason` is the hub language's.
 
         Raises InvalidInput (a ValueError) naming `team` when no such team exists; nothing
         changes then."""
-        names = catalog_names(reason_key.split(".", 1)[0], reason_key) if reason_key else None
         self.conversation = await self.actions.hand_off(
-            self.conversation, reason=reason, team=team, plugin=self.plugin, reason_names=names
+            self.conversation, reason=reason, team=team, plugin=self.plugin, reasons=reasons
         )
         self.stopped = True
 

@@ -108,6 +108,10 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
             content.set_exception(TimeoutError())
 
 
+class CannotListen(Exception):
+    """The hub could not open its port (`helpline serve` says so in one line and exits 2)."""
+
+
 def make_runner(app: web.Application) -> web.AppRunner:
     settings = app[HUB].config.hub
     return web.AppRunner(
@@ -128,7 +132,10 @@ async def serve(
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:  # the port taken, or an address this machine does not have
+            raise CannotListen(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         if on_listening is not None:
             on_listening()
         await stop.wait()

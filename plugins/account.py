@@ -37,6 +37,7 @@ from hub.sdk import (
     Texts,
     TimerContext,
     hub_texts,
+    in_every_language,
     setting,
     texts,
 )
@@ -102,7 +103,7 @@ class AccountPlugin(Plugin):
         await ctx.hand_off(
             "suspected account theft (lock not confirmed)",
             team=self.settings.security_team,
-            reason_key="account.handoff.theft_not_confirmed",
+            reasons=in_every_language(DOMAIN, "account.handoff.theft_not_confirmed"),
         )
         return Outcome.CONTINUE
 
@@ -119,7 +120,9 @@ class AccountPlugin(Plugin):
         if user is None:  # not verified, unknown, or the platform is down: people take it at once
             await ctx.reply(t.get("account.theft.to_security", number=ctx.conversation.number))
             await ctx.hand_off(
-                "suspected account theft", team=self.settings.security_team, reason_key="account.handoff.theft"
+                "suspected account theft",
+                team=self.settings.security_team,
+                reasons=in_every_language(DOMAIN, "account.handoff.theft"),
             )
             return
         await ctx.set_team(self.settings.security_team)  # seen by the security team before any answer
@@ -170,7 +173,9 @@ class AccountPlugin(Plugin):
             key = "account.theft.locked" if done is not None else "account.theft.locking"
         await ctx.reply(t.get(key, number=number))
         await ctx.hand_off(
-            "suspected account theft", team=self.settings.security_team, reason_key="account.handoff.theft"
+            "suspected account theft",
+            team=self.settings.security_team,
+            reasons=in_every_language(DOMAIN, "account.handoff.theft"),
         )
 
     async def _keep(self, ctx: PluginContext) -> None:
@@ -178,7 +183,7 @@ class AccountPlugin(Plugin):
         await ctx.hand_off(
             "suspected account theft (not locked)",
             team=self.settings.security_team,
-            reason_key="account.handoff.theft_not_locked",
+            reasons=in_every_language(DOMAIN, "account.handoff.theft_not_locked"),
         )
 
     async def _password(self, ctx: PluginContext) -> None:
@@ -193,7 +198,7 @@ class AccountPlugin(Plugin):
             await ctx.hand_off(
                 "the password-reset link could not be sent",
                 team=self.settings.team,
-                reason_key="account.handoff.reset_failed",
+                reasons=in_every_language(DOMAIN, "account.handoff.reset_failed"),
             )
             return
         if done is None:
@@ -223,14 +228,18 @@ class AccountPlugin(Plugin):
             await ctx.hand_off(
                 "the customer's account is locked",
                 team=self.settings.security_team,
-                reason_key="account.handoff.locked",
+                reasons=in_every_language(DOMAIN, "account.handoff.locked"),
             )
             return
         await ctx.reply(t.get("account.login.help"))
 
     async def _registration(self, ctx: PluginContext) -> None:
         await ctx.reply(catalog(ctx.language).get("account.registration.help", number=ctx.conversation.number))
-        await ctx.hand_off("registration problem", team=self.settings.team, reason_key="account.handoff.registration")
+        await ctx.hand_off(
+            "registration problem",
+            team=self.settings.team,
+            reasons=in_every_language(DOMAIN, "account.handoff.registration"),
+        )
 
     async def _contact_change(self, ctx: PluginContext) -> None:
         await self._for_people(ctx, "account.contact_change.next", "phone or email change", "contact_change")
@@ -243,7 +252,7 @@ class AccountPlugin(Plugin):
         if await self._user(ctx, tell=True) is None:
             return
         await ctx.reply(catalog(ctx.language).get(key, number=ctx.conversation.number))
-        await ctx.hand_off(reason, team=self.settings.team, reason_key=f"account.handoff.{why}")
+        await ctx.hand_off(reason, team=self.settings.team, reasons=in_every_language(DOMAIN, f"account.handoff.{why}"))
 
     # -- the platform ------------------------------------------------------------------------
     async def _user(self, ctx: PluginContext, *, tell: bool = False) -> PlatformUser | None:
@@ -267,7 +276,7 @@ class AccountPlugin(Plugin):
                 await ctx.hand_off(
                     "the platform could not be asked",
                     team=self.settings.team,
-                    reason_key="account.handoff.platform_unavailable",
+                    reasons=in_every_language(DOMAIN, "account.handoff.platform_unavailable"),
                 )
         return user
 

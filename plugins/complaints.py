@@ -282,7 +282,7 @@ class ComplaintsPlugin(Plugin):
             "about_agent": route.about_agent,
             "summary": filing.summary,
         }
-        record = await ctx.records.create(COMPLAINT, data)
+        record = await ctx.records.create(COMPLAINT, data, action="complaint.file")
         language = ctx.hub.language if ctx.hub else "en"
         said = catalog(language)
         await ctx.note(  # every value by its name in the agents' language, never an id
@@ -337,7 +337,7 @@ class ComplaintsPlugin(Plugin):
 
     async def move(self, ctx: ServiceContext, record: Record, status: str) -> Record:
         rules.check_move(record.status, status)
-        moved = await ctx.records.update(COMPLAINT, record.id, status=status)
+        moved = await ctx.records.update(COMPLAINT, record.id, status=status, action="complaint.move")
         number = record.data["number"]
         await self._tell(ctx, moved, status, catalog(ctx.language).get(f"complaints.moved.{status}", number=number))
         return moved
@@ -348,7 +348,9 @@ class ComplaintsPlugin(Plugin):
         await self._tell(
             ctx, record, "outcome", catalog(ctx.language).get("complaints.outcome", number=number, outcome=text)
         )
-        return await ctx.records.update(COMPLAINT, record.id, data={"outcome": text}, status="outcome_sent")
+        return await ctx.records.update(
+            COMPLAINT, record.id, data={"outcome": text}, status="outcome_sent", action="complaint.outcome"
+        )
 
     async def _tell(self, ctx: PluginContext | ServiceContext, record: Record, key: str, text: str) -> None:
         """Tell the customer once per complaint, news and version (a retried request tells nothing twice)."""
@@ -369,6 +371,7 @@ class ComplaintsPlugin(Plugin):
             record.id,
             data={"follow_ups": [rules.follow_up_doc(f) for f in items]},
             deadline=rules.next_due(items),
+            action="complaint.follow_up_add",
         )
         await ctx.schedule(due, "follow_up", {"record": record.id, "follow_up": item.id}, key=f"follow-up-{item.id}")
         return updated
@@ -384,6 +387,7 @@ class ComplaintsPlugin(Plugin):
             record.id,
             data={"follow_ups": [rules.follow_up_doc(f) for f in items]},
             deadline=rules.next_due(items),
+            action="complaint.follow_up_done",
         )
 
     async def resolve_refusal(self, ctx: ServiceContext) -> str:
@@ -394,7 +398,7 @@ class ComplaintsPlugin(Plugin):
     async def suggest(self, ctx: PluginContext | ServiceContext, text: str, topics: list[str] | None = None) -> Record:
         topics = topics or rules.topics_of(text, self.settings.topics)
         data = {"text": text[:4000], "topics": topics, "topic": topics[0], "month": rules.month_of(datetime.now(UTC))}
-        return await ctx.records.create(SUGGESTION, data)
+        return await ctx.records.create(SUGGESTION, data, action="suggestion.file")
 
     # -- timers ----------------------------------------------------------------------------
     async def on_start(self, ctx: ServiceContext) -> None:

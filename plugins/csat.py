@@ -14,7 +14,10 @@
   ticket without reopening it (or in a quiet new ticket when that one is closed), and
   `on_message` records it and stops later plugins. Answers count until `answer_days` after
   the question, whatever became of the ticket meanwhile; a later answer replaces the score.
-- After a score the customer may write one comment (within `comment_minutes`).
+- After a score the customer may write one comment: the next message within `comment_minutes`,
+  on the survey's own thread (the same ticket, or the thread its answer was kept on), that
+  reads as a remark (conversation/quality.reads_as_comment: short, no question). Anything
+  else — another thread, a question, a long message — is an ordinary message for the queue.
 - A score of 2 or less reopens nothing but tells the team lead (hub/services/quality.py).
 """
 
@@ -35,6 +38,7 @@ from conversation.quality import (
     rating_choice,
     rating_from_choice,
     rating_from_text,
+    reads_as_comment,
     survey_wanted,
     takes_answer,
 )
@@ -167,10 +171,21 @@ class CsatPlugin(Plugin):
         # A rating button only ever answers a survey: kept quietly even after the survey closed
         # (on_message says so), never a new ticket for the queue. Typed words are read as a
         # rating only while the survey takes answers.
-        return (
-            rating_from_choice(inbound.choice_id) is not None
-            or self._answer(survey, score, inbound.channel, inbound.text, inbound.choice_id) is not None
-        )
+        if rating_from_choice(inbound.choice_id) is not None:
+            return True
+        answer = self._answer(survey, score, inbound.channel, inbound.text, inbound.choice_id)
+        if answer == "comment":
+            return await self._on_survey_thread(survey, inbound, hub)
+        return answer is not None
+
+    @staticmethod
+    async def _on_survey_thread(survey: Survey, inbound: Inbound, hub: HubPort) -> bool:
+        """Whether the message continues the surveyed ticket's thread: an email answering it,
+        or the same thread on its channel (web chat visitor, webhook "thread", chat)."""
+        if inbound.conversation_hint:
+            return inbound.conversation_hint == survey.conversation_id
+        surveyed = await hub.reads.get_conversation(survey.conversation_id)
+        return surveyed is not None and surveyed.thread_key == inbound.thread_key
 
     def _answer(self, survey: Survey, score: int | None, channel: str, text: str, choice_id: str) -> str | None:
         """What a message is to this survey: "score", "comment", or None (an ordinary message).
@@ -181,7 +196,7 @@ class CsatPlugin(Plugin):
             return None
         if score is not None and takes_answer(survey, now):
             return "score"
-        asks = choice_id != "" or status_question(text) is not None
+        asks = choice_id != "" or status_question(text) is not None or not reads_as_comment(text)
         if not asks and awaits_comment(survey, now, timedelta(minutes=self.settings.comment_minutes)):
             return "comment"
         return None
@@ -196,6 +211,9 @@ class CsatPlugin(Plugin):
         t = catalog(ctx.language)
         score = rating_from_choice(ctx.chosen) or rating_from_text(ctx.message.text)
         answer = self._answer(survey, score, ctx.message.channel, ctx.message.text, ctx.chosen)
+        if answer == "comment" and ctx.conversation.status not in (Status.RESOLVED, Status.CLOSED):
+            # answers_quietly did not keep it (another thread): the queue has it as a new request
+            answer = None
         if answer is None:
             if rating_from_choice(ctx.chosen) is not None:  # a button of a survey that has closed
                 await ctx.reply(t.get("csat.closed"))

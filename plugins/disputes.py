@@ -64,6 +64,7 @@ LIVE = tuple(s.value for s in Status if s is not Status.CLOSED)
 MAX_EVIDENCE = 200
 MAX_STATEMENT_CHARS = 4000
 REFUND_RETRY = timedelta(minutes=1)
+CATEGORY = "dispute"  # 交易纠纷: both parties' tickets are filed under it (it brings its team, finance)
 
 
 def _titled(en: str, zh: str, **schema: Any) -> dict[str, Any]:
@@ -222,6 +223,9 @@ class DisputesPlugin(Plugin):
         if seller_case is not None:
             await self._from_party(ctx, seller_case, "seller")
             return Outcome.STOP
+        # the buyer said which of their cases they appeal
+        if ctx.state.get("step") == "appeal" and await self._appeal_picked(ctx):
+            return Outcome.STOP
         if ctx.conversation.human_owned and not ctx.state.get("step"):
             live = [c for c in await ctx.records.of_ticket(KIND) if c.status in LIVE]
             if live:  # the buyer's words still join their case, quietly
@@ -253,10 +257,7 @@ class DisputesPlugin(Plugin):
         """A party wrote on their own ticket: an appeal, or their side (kept as evidence)."""
         t = catalog(ctx.language)
         if self._appeal(ctx):
-            try:
-                await self.appeal(ctx, case, party=party, grounds=ctx.message.text, who=f"{party}:{ctx.contact.id}")
-            except InvalidInput:
-                await ctx.reply(t.get("disputes.appeal_refused", case=case.data.get("reference", "")))
+            await self._appeal_from_chat(ctx, case, party)
             return
         if case.status in (Status.DECIDED, Status.CLOSED):
             await ctx.reply(t.get("disputes.already_decided", case=case.data.get("reference", "")))
@@ -265,11 +266,71 @@ class DisputesPlugin(Plugin):
         if not ctx.conversation.human_owned:  # a person talking with them says it in their own words
             await ctx.reply(t.get("disputes.received", case=case.data.get("reference", "")))
 
-    async def change(self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None]) -> tuple[Record, bool]:
+    def _appealable(self, case: Record) -> bool:
+        decided = case.data.get("decisions", [])
+        return rules.may_appeal(
+            case.status,
+            _iso(decided[-1]["at"]) if decided else None,
+            self.clock(),
+            self.settings.appeal_days,
+            appealed=bool(case.data.get("appeal")),
+        )
+
+    async def _appeal_from_chat(self, ctx: PluginContext, case: Record, party: str) -> None:
+        """ "申诉：理由" / "appeal: reasons" (or the button): the words after it are the grounds. A
+        buyer's ticket may hold several cases: the one whose appeal window is open is appealed,
+        and with several open the buyer is asked which (buttons, or its number)."""
+        t = catalog(ctx.language)
+        grounds = rules.appeal_grounds(ctx.message.text) or ""
+        cases = [case]
+        if party == "buyer":
+            cases = [c for c in await ctx.records.of_ticket(KIND) if c.status in LIVE] or [case]
+        picked = rules.picked(ctx.chosen, "appeal")
+        open_ = [c for c in cases if self._appealable(c) and (not picked or c.id == picked)]
+        if len(open_) > 1:
+            ctx.state.clear()
+            ctx.state.update(step="appeal", cases=[c.id for c in open_], grounds=grounds)
+            lines = [t.get("disputes.pick_appeal")]
+            lines += [
+                f"{i}. {c.data.get('reference', '')} (#{c.data.get('order_id', '')})" for i, c in enumerate(open_, 1)
+            ]
+            buttons = [Button(f"{rules.CHOICE_PREFIX}appeal:{c.id}", c.data.get("reference", "")) for c in open_]
+            await ctx.ask("\n".join(lines), buttons)
+            return
+        target = open_[0] if open_ else next((c for c in cases if c.id == picked), cases[0])
+        await self._appeal_case(ctx, target, party, grounds)
+
+    async def _appeal_picked(self, ctx: PluginContext) -> bool:
+        """The answer to "which case do you appeal?": a button or a listed number. Anything else
+        ends the question (False: the message is handled as usual)."""
+        ids = [str(i) for i in ctx.state.get("cases", [])]
+        grounds = str(ctx.state.get("grounds", ""))
+        chosen = rules.picked(ctx.chosen, "appeal")
+        word = ctx.message.text.strip().strip(".。")
+        if not chosen and word.isdigit() and 1 <= int(word) <= len(ids):
+            chosen = ids[int(word) - 1]
+        ctx.state.clear()
+        case = await ctx.records.get(KIND, chosen) if chosen in ids else None
+        if case is None:
+            return False
+        await self._appeal_case(ctx, case, "buyer", grounds)
+        return True
+
+    async def _appeal_case(self, ctx: PluginContext, case: Record, party: str, grounds: str) -> None:
+        try:
+            await self.appeal(ctx, case, party=party, grounds=grounds, who=f"{party}:{ctx.contact.id}")
+        except InvalidInput:
+            t = catalog(ctx.language)
+            await ctx.reply(t.get("disputes.appeal_refused", case=case.data.get("reference", "")))
+
+    async def change(
+        self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None], *, action: str = ""
+    ) -> tuple[Record, bool]:
         """Apply `edit` to the case as it is now, by compare-and-set on its version: a change
         computed from the case's values (an appended statement, a status move) never undoes
         one another writer (a deadline timer, another hub, an agent) made meanwhile. `edit`
-        answers None when there is nothing to do; whether the case changed."""
+        answers None when there is nothing to do; whether the case changed. `action`: the
+        audit log's name for an agent's change (`dispute.decide`)."""
         for _ in range(MAX_CHANGE_TRIES):
             current = await ctx.records.get(KIND, case_id)
             if current is None:
@@ -285,6 +346,7 @@ class DisputesPlugin(Plugin):
                     status=wanted.status,
                     deadline=wanted.deadline,
                     expect_version=current.version,
+                    action=action,
                 )
             except RecordChanged:
                 continue
@@ -407,7 +469,13 @@ class DisputesPlugin(Plugin):
             t.get("disputes.order_item", order=o.id, title=o.title or "-", amount=o.amount, currency=o.currency)
             for o in orders
         ]
-        buttons = [Button(f"{rules.CHOICE_PREFIX}order:{o.id}", f"#{o.id}") for o in orders]
+        buttons = [  # what the buyer recognises: the item and its price (the id is in the list above)
+            Button(
+                f"{rules.CHOICE_PREFIX}order:{o.id}",
+                t.get("disputes.order_button", title=o.title or f"#{o.id}", amount=o.amount, currency=o.currency),
+            )
+            for o in orders
+        ]
         await ctx.ask("\n".join([t.get("disputes.pick_order"), *lines]), buttons)
 
     @staticmethod
@@ -447,7 +515,10 @@ class DisputesPlugin(Plugin):
             "decisions": [],
             "opened_by": who,
         }
-        case = await ctx.records.create(KIND, data, status=Status.OPENED.value, conversation=buyer)
+        case = await ctx.records.create(
+            KIND, data, status=Status.OPENED.value, conversation=buyer, action="dispute.open"
+        )
+        await self._file_under_disputes(ctx)
         if statement is not None:
             case = await self.add_evidence(ctx, case, "buyer", statement)
         elif text.strip():
@@ -462,6 +533,16 @@ class DisputesPlugin(Plugin):
         case = await self._contact_seller(ctx, case)
         return await self._repropose(ctx, case)
 
+    async def _file_under_disputes(self, ctx: Any) -> None:
+        """The buyer's ticket is now about a dispute: its category (and with it the category's
+        team, when the ticket has none). A hub whose admins removed the category keeps its own."""
+        if ctx.conversation.category == CATEGORY or ctx.hub is None:
+            return
+        if await ctx.hub.store.desk.get_category(CATEGORY) is None:
+            self.log.warning("no ticket category %r: dispute tickets keep theirs", CATEGORY)
+            return
+        await ctx.set_category(CATEGORY)
+
     async def _contact_seller(self, ctx: Any, case: Record) -> Record:
         """Open the seller's own ticket for this case on their channel and ask them to answer."""
         if ctx.hub is None or not self.settings.seller_channel:
@@ -474,7 +555,7 @@ class DisputesPlugin(Plugin):
             Inbound(
                 channel=self.settings.seller_channel,
                 external_id=f"dispute:{case.id}",  # a retry finds the same ticket
-                sender=Sender(address=seller_id, language=language),
+                sender=Sender(address=seller_id, language=language, display_name=user.display_name if user else ""),
                 thread_key=f"dispute-{case.id}",
                 subject=hub_t.get("disputes.seller_subject", case=case.data["reference"], order=case.data["order_id"]),
                 text=hub_t.get("disputes.note.seller_ticket", case=case.data["reference"], order=case.data["order_id"]),
@@ -484,8 +565,13 @@ class DisputesPlugin(Plugin):
         )
         seller_ticket = record.conversation
         team = ctx.conversation.team
+        filing: dict[str, Any] = {}
         if team and seller_ticket.team != team:  # the seller's side is seen by the team that sees the buyer's
-            seller_ticket = await ctx.actions.update_conversation(seller_ticket, {"team": team})
+            filing["team"] = team
+        if ctx.conversation.category == CATEGORY and seller_ticket.category != CATEGORY:
+            filing["category"] = CATEGORY
+        if filing:
+            seller_ticket = await ctx.actions.update_conversation(seller_ticket, filing)
         now = self.clock()
         deadline = rules.respond_by(now, self.settings.respond_days)
         seller = {
@@ -565,16 +651,7 @@ class DisputesPlugin(Plugin):
             await self._refund(ctx, case)
             return
         if ctx.timer.name == "close":
-            now = self.clock()
-            await self.change(
-                ctx,
-                case.id,
-                lambda c: (
-                    Edit(status=Status.CLOSED.value, deadline=None)
-                    if c.status == Status.DECIDED and c.deadline is not None and now >= c.deadline
-                    else None
-                ),
-            )
+            await self._close_unappealed(ctx, case)
             return
         party, deadline = str(ctx.timer.data.get("party", "")), str(ctx.timer.data.get("deadline", ""))
         if not self._still_waiting(case, party, deadline):  # answered, decided, or a newer deadline: stale
@@ -585,6 +662,21 @@ class DisputesPlugin(Plugin):
             await self._tell(ctx, ticket, "disputes.reminder", case, deadline=when(moment) if moment else "-")
         elif ctx.timer.name == "deadline":
             await self._missed(ctx, case, party, deadline)
+
+    async def _close_unappealed(self, ctx: TimerContext, case: Record) -> None:
+        """The appeal window closed without an appeal: the decision is final, the case closes and
+        its held refund is paid now (a retried timer finds it closed and pays nothing again)."""
+        now = self.clock()
+
+        def edit(c: Record) -> Edit | None:
+            if c.status != Status.DECIDED or c.deadline is None or now < c.deadline:
+                return None
+            released = rules.release_held(c.data.get("refund") or {})
+            return Edit(data={"refund": released} if released else None, status=Status.CLOSED.value, deadline=None)
+
+        case, _ = await self.change(ctx, case.id, edit)
+        if (case.data.get("refund") or {}).get("status") == rules.PENDING:
+            await self._refund(ctx, case)
 
     @staticmethod
     def _still_waiting(case: Record, party: str, deadline: str) -> bool:
@@ -654,13 +746,17 @@ class DisputesPlugin(Plugin):
         self, ctx: Any, case: Record, *, outcome: str, grounds: str, refund: str | None, supervisor: bool, who: str
     ) -> Record:
         """An agent's decision with grounds: recorded first (so a retry or another hub sees it),
-        then the refund paid, both parties told, and the appeal window opened (after an
-        appeal, the decision is final and the case closes)."""
+        both parties told, and the appeal window opened, its refund held until the window closes
+        unappealed. After an appeal the decision is final: its refund is paid at once and the
+        case closes."""
         now = self.clock()
         closes = rules.appeal_closes(now, self.settings.appeal_days)
         made: dict[str, Any] = {}
 
         def edit(current: Record) -> Edit:
+            earlier = current.data.get("decisions", [])
+            appealed = bool(current.data.get("appeal"))
+            waited = rules.waited_party(current.status)
             decision = rules.check_decision(
                 status=current.status,
                 outcome=outcome,
@@ -670,8 +766,15 @@ class DisputesPlugin(Plugin):
                 refund=refund,
                 supervisor=supervisor,
                 limits=self.limits,
+                waiting=rules.Waiting(
+                    _iso(current.data.get("deadlines", {}).get(waited, "")),
+                    any(e.get("party") == waited for e in current.data.get("evidence", [])),
+                    now,
+                )
+                if waited
+                else None,
+                appealed=rules.Appealed(str(earlier[-1].get("by", "")) if earlier else "", who) if appealed else None,
             )
-            earlier = current.data.get("decisions", [])
             number = len(earlier) + 1
             entry: dict[str, Any] = {
                 "number": number,
@@ -682,26 +785,26 @@ class DisputesPlugin(Plugin):
                 "at": now.isoformat(),
                 "proposal": current.data.get("proposal"),
             }
-            appealed = bool(current.data.get("appeal"))
-            pay = decision.refund > 0
-            made.update(entry=entry, appealed=appealed, pay=pay)
-            key = rules.refund_key(current.id, number)
+            made.update(entry=entry, appealed=appealed)
             return Edit(
                 data={
                     "decisions": [*earlier, entry],
-                    "refund": {"key": key, "amount": entry["refund"], "status": "pending"}
-                    if pay
-                    else current.data.get("refund", {}),
+                    "refund": rules.refund_after_decision(
+                        current.data.get("refund") or {},
+                        key=rules.refund_key(current.id, number),
+                        refund=decision.refund,
+                        appeal_decision=appealed,
+                    ),
                     "appeal_until": None if appealed else closes.isoformat(),
                 },
                 status=rules.check_move(current.status, Status.DECIDED).value,
                 deadline=None if appealed else closes,
             )
 
-        case, _ = await self.change(ctx, case.id, edit)
+        case, _ = await self.change(ctx, case.id, edit, action="dispute.decide")
         for party in rules.PARTIES:
             await self._cancel_timers(ctx, case, party)
-        if made["pay"]:
+        if (case.data.get("refund") or {}).get("status") == rules.PENDING:
             case = await self._refund(ctx, case)
         for party in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, party)
@@ -719,7 +822,7 @@ class DisputesPlugin(Plugin):
         """Pay the decided refund through the platform under the decision's idempotency key: a
         call that failed for now is retried by a timer, and the platform pays a key once."""
         state = dict(case.data.get("refund") or {})
-        if state.get("status") != "pending":
+        if state.get("status") != rules.PENDING:
             return case
         outcome: dict[str, Any]
         try:
@@ -729,6 +832,7 @@ class DisputesPlugin(Plugin):
                 currency=case.data["currency"],
                 decision=case.data["reference"],
                 occasion=state["key"],  # one refund per decision, however often asked
+                outcome=self._decided_outcome(case),
             )
             outcome = (
                 {"error": "retrying"}  # the platform did not answer yet: the hub repeats it (on_platform_done)
@@ -752,6 +856,12 @@ class DisputesPlugin(Plugin):
         updated, _ = await self.change(ctx, case.id, edit)
         return updated
 
+    @staticmethod
+    def _decided_outcome(case: Record) -> str:
+        """The outcome of the decision whose refund is paid (refund_buyer or partial_refund)."""
+        decided = case.data.get("decisions", [])
+        return str(decided[-1].get("outcome", "")) if decided else ""
+
     async def appeal(self, ctx: Any, case: Record, *, party: str, grounds: str, who: str) -> Record:
         """A party's appeal within the window (once per case); both parties are told."""
         if party not in rules.PARTIES:
@@ -769,7 +879,7 @@ class DisputesPlugin(Plugin):
                 data={"appeal": entry}, status=rules.check_move(current.status, Status.APPEALED).value, deadline=None
             )
 
-        case, _ = await self.change(ctx, case.id, edit)
+        case, _ = await self.change(ctx, case.id, edit, action="dispute.appeal")
         await ctx.cancel(f"{case.id}:close")
         for side in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, side)
@@ -796,6 +906,7 @@ class DisputesPlugin(Plugin):
                 status=rules.check_move(c.status, rules.awaiting(party)).value,
                 deadline=deadline,
             ),
+            action="dispute.ask",
         )
         await self._tell(
             ctx, ticket, "disputes.asked", case, question=text[:MAX_STATEMENT_CHARS], deadline=when(deadline)
@@ -838,4 +949,6 @@ class DisputesPlugin(Plugin):
         outcome = t.get(f"disputes.outcome.{entry['outcome']}", refund=entry["refund"], currency=shared["currency"])
         lines = [t.get("disputes.decided", **shared, outcome=outcome, grounds=entry["grounds"])]
         lines.append(t.get("disputes.final") if appealed else t.get("disputes.may_appeal", until=when(closes)))
+        if (case.data.get("refund") or {}).get("status") == rules.HELD:  # paid only once it is final
+            lines.append(t.get("disputes.refund_held", until=when(closes)))
         await ctx.actions.post_bot_message(ticket, "\n".join(lines), plugin=self.name)

@@ -62,6 +62,7 @@ from hub.sdk import (
     PluginContext,
     RecordKind,
     Texts,
+    in_every_language,
     setting,
     texts,
 )
@@ -320,7 +321,9 @@ class FaqPlugin(Plugin):
                 "confidences": [g.confidence for g in guesses[:NOTE_GUESSES]],
             },
         )
-        await ctx.hand_off(said.get(f"faq.agent.reason.{reason}"), team=await self._team(ctx, hub, guesses))
+        why = f"faq.agent.reason.{reason}"
+        team = await self._team(ctx, hub, guesses)
+        await ctx.hand_off(said.get(why), team=team, reasons=in_every_language(DOMAIN, why))
 
     async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:
         """The team the ticket goes to ("" keeps the one it has)."""

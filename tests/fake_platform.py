@@ -58,8 +58,8 @@ class FakePlatform:
     keys: list[str] = field(default_factory=list)  # the Idempotency-Key of each side-effect request
     _kept: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)  # key -> (body, status, answer)
 
-    def add_user(self, user_id: str, email: str, *, phone: str = "", status: str = "active") -> None:
-        self.users[user_id] = {"email": email.lower(), "phone": phone, "status": status, "language": ""}
+    def add_user(self, user_id: str, email: str, *, phone: str = "", status: str = "active", name: str = "") -> None:
+        self.users[user_id] = {"email": email.lower(), "phone": phone, "status": status, "language": "", "name": name}
 
     def add_order(self, order_id: str, buyer: str, seller: str, amount: str = "99.00", **extra: Any) -> None:
         self.orders[order_id] = {
@@ -143,6 +143,7 @@ class FakePlatform:
             "email_hint": mask(user["email"]),
             "phone_hint": ("*" * 7 + user["phone"][-4:]) if user["phone"] else "",
             "language": user["language"],
+            "display_name": user.get("name", ""),
         }
 
     def op_find_user(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:

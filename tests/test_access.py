@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from aiohttp.test_utils import TestServer
 from conversation.inbound import Sender
 from conversation.model import Attachment, Role
 from conversation.paging import PageReason
+from conversation.quality import Survey, rated
 from hub.agents import add_agent
 from hub.api.framework import SAFE
 from hub.api.routes import api
@@ -326,15 +328,21 @@ async def test_a_ticket_an_agent_may_only_read_refuses_a_change_with_403_not_404
         await lina.client.close()
 
 
-async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents(server: TestServer, hub: Hub) -> None:
-    """Every report route: an agent is refused, a supervisor of customer-service counts only its
-    ticket (not the hidden technical-support one), an admin counts both."""
+async def scene_with_lead(server: TestServer, hub: Hub) -> tuple[Agent, dict[str, str], Agent, Agent]:
+    """The scene, with Li Na and a supervisor of customer-service signed in: (admin, ids, lina, lead)."""
     admin = await sign_in(server, ADMIN)
     ids = await scene(hub, admin)
     await add_agent(hub.store, "lead@example.com", Role.SUPERVISOR, "lead password 1", name="Lead")
     lina, lead = await sign_in(server, AGENT), await sign_in(server, ("lead@example.com", "lead password 1"))
+    await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": ["customer-service"]})
+    return admin, ids, lina, lead
+
+
+async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents(server: TestServer, hub: Hub) -> None:
+    """Every report route: an agent is refused, a supervisor of customer-service counts only its
+    ticket (not the hidden technical-support one), an admin counts both."""
+    admin, ids, lina, lead = await scene_with_lead(server, hub)
     try:
-        await admin.call("PATCH", f"/api/v1/agents/{lead.id}", {"teams": ["customer-service"]})
         created = await hub.store.tickets.get_conversation(ids["visible"])
         assert created is not None
         day = created.created_at.date()
@@ -347,6 +355,31 @@ async def test_reports_count_only_the_teams_a_supervisor_leads_and_refuse_agents
             assert (await lead.client.get(f"/api{route.path}?{period}&table=summary")).status == 200, route.path
         assert (await lead.call("GET", f"/api/v1/reports/summary?{period}"))["volume"] == 1
         assert (await admin.call("GET", f"/api/v1/reports/summary?{period}"))["volume"] == 2
+    finally:
+        for who in (admin, lina, lead):
+            await who.client.close()
+
+
+async def test_quality_figures_count_only_a_supervisors_teams_and_refuse_agents(server: TestServer, hub: Hub) -> None:
+    """CSAT figures per agent: the customer-service supervisor sees Li Na's rating, not the
+    technical-support agent's; an admin sees both; an agent is told who figures are for."""
+    admin, ids, lina, lead = await scene_with_lead(server, hub)
+    try:
+        tech_id = await agent_id(hub, TECH[0])
+        now = datetime.now(UTC)
+        for ticket, team, who, score in (
+            (ids["visible"], "customer-service", lina.id, 5),
+            (ids["conversation_id"], "technical-support", tech_id, 1),
+        ):
+            survey = Survey(ticket, 1, "c", "chat", now - timedelta(hours=1), agent_id=who, team=team)
+            await hub.store.quality.add_survey(survey)
+            await hub.store.quality.save_survey(rated(survey, score, now - timedelta(minutes=5), "chat"))
+        seen = await lead.call("GET", "/api/v1/quality/figures?by=agent_id")
+        assert seen["csat"] == [{"key": lina.id, "average": 5.0, "count": 1}]
+        everyone = await admin.call("GET", "/api/v1/quality/figures?by=agent_id")
+        assert sorted(f["key"] for f in everyone["csat"]) == sorted([lina.id, tech_id])
+        refused = await lina.call("GET", "/api/v1/quality/figures", status=403)
+        assert refused == {"error": "forbidden", "message": "figures are for supervisors and admins"}
     finally:
         for who in (admin, lina, lead):
             await who.client.close()

@@ -8,26 +8,31 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 
+from conversation import kb_learning as learn
 from conversation.audit import AuditEntry, AuditQuery
 from conversation.inbound import Sender
 from conversation.model import Role, new_id, utcnow
+from conversation.records import Record
 from conversation.webhooks import WebhookDelivery, WebhookStatus
 from hub.agents import add_agent
 from hub.api.framework import ADMIN as ADMIN_ONLY
 from hub.api.framework import SAFE
 from hub.api.routes import api
-from hub.app import Hub
+from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.cli import main
 from hub.sdk import RecordKind
-from tests.helpers import customer_message, make_config
+from tests.helpers import clear_proxies, customer_message, make_config, serve
 from tests.test_api import ADMIN, AGENT, Agent, admin, agent, server, sign_in  # noqa: F401  (fixtures)
+from tests.test_disputes import BUYER, PLATFORM_SECRET, platform_fake, platform_settings, registry
 
 
 def hub_of(agent: Agent) -> Hub:
@@ -222,6 +227,7 @@ ICS = (
     "DTSTART;VALUE=DATE:20270501\r\nSUMMARY:Labour Day\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 )
 ROSTER_CSV = "kind,label,duty,agents,weekdays,start,end\npattern,early,shift,{agent_email},mon-fri,08:00,16:00\n"
+GREETS = {"id": "greets", "label": "Greets the customer", "kind": "yes_no", "weight": 1}
 ADMIN_WALK: list[tuple[str, str, str, Any]] = [
     ("add_canned", "POST", "/api/v1/canned", {"shortcut": "hi", "title": "Hi", "text": "Hello"}),
     ("delete_canned", "DELETE", "/api/v1/canned/{canned}", None),
@@ -274,6 +280,13 @@ ADMIN_WALK: list[tuple[str, str, str, Any]] = [
     ("retry_webhook_delivery", "POST", "/api/v1/webhooks/{webhook}/deliveries/{delivery}/retry", None),
     ("delete_webhook", "DELETE", "/api/v1/webhooks/{webhook}", None),
     ("delete_team", "DELETE", "/api/v1/teams/night", None),
+    ("create_scorecard", "POST", "/api/v1/qa/scorecards", {"name": "Basics", "criteria": [GREETS]}),
+    (
+        "replace_scorecard",
+        "PUT",
+        "/api/v1/qa/scorecards/{scorecard}",
+        {"name": "Basics", "criteria": [GREETS], "active": False},
+    ),
 ]
 TEAM_MANAGED = {
     "add_roster_entry",
@@ -288,6 +301,7 @@ LEARNED = {
     "create_token": "token",
     "add_webhook": "webhook",
     "add_roster_entry": "roster_entry",
+    "create_scorecard": "scorecard",
 }
 
 
@@ -410,14 +424,132 @@ AGENT_WALK: list[tuple[str, str, str, Any]] = [
     ("create_article", "POST", "/api/v1/kb/articles", {"title": "Invoices", "answer": "In the order page."}),
     ("change_article", "PATCH", "/api/v1/kb/articles/{article}", {"version": 1, "answer": "Order page, Invoice."}),
     ("import_articles", "POST", "/api/v1/kb/import", {"format": "jsonl", "text": KB_LINE}),
+    (
+        "create_review",
+        "POST",
+        "/api/v1/conversations/{worked}/qa",
+        {"scorecard_id": "{scorecard}", "scores": {"greets": 1}},
+    ),
+    ("approve_proposal", "POST", "/api/v1/kb/proposals/{proposal}/approve", {"question": "how do I get an invoice"}),
+    ("reject_proposal", "POST", "/api/v1/kb/proposals/{other_proposal}/reject", None),
+    ("file_complaint", "POST", "/api/v1/conversations/{ticket}/complaint", {"kind": "complaint", "subject": "order"}),
+    ("move_complaint", "POST", "/api/v1/complaints/{complaint}/move", {"status": "investigating"}),
+    (
+        "add_follow_up",
+        "POST",
+        "/api/v1/complaints/{complaint}/follow-ups",
+        {"text": "ask the courier", "owner": "{lina}", "due": "2099-01-01T08:00:00Z"},
+    ),
+    ("finish_follow_up", "POST", "/api/v1/complaints/{complaint}/follow-ups/{follow_up}/done", None),
+    ("complaint_outcome", "POST", "/api/v1/complaints/{complaint}/outcome", {"outcome": "It arrives tomorrow."}),
+    (
+        "open_dispute",
+        "POST",
+        "/api/v1/disputes",
+        {
+            "conversation_id": "{buyer_ticket}",
+            "order_id": "A-1001",
+            "reason": "not_received",
+            "statement": "never came",
+        },
+    ),
+    (
+        "ask_dispute_party",
+        "POST",
+        "/api/v1/disputes/{case}/ask",
+        {"party": "buyer", "question": "A photo of the parcel?"},
+    ),
+    ("decide_dispute", "POST", "/api/v1/disputes/{case}/decide", {"outcome": "favour_seller", "grounds": "tracked"}),
+    ("appeal_dispute", "POST", "/api/v1/disputes/{case}/appeal", {"party": "buyer", "grounds": "it never came"}),
     ("move_message", "POST", "/api/v1/messages/{message}/move", {"conversation_id": "{other}", "confirm": True}),
     ("merge_conversation", "POST", "/api/v1/conversations/{ticket}/merge", {"into": "{other}", "confirm": True}),
     ("merge_contact", "POST", "/api/v1/contacts/{contact}/merge", {"into": "{other_contact}", "confirm": True}),
 ]
-LEARNED.update({"create_record": "record", "add_callback": "callback", "create_article": "article"})
+# Decisions supervisors trace are named for what they are, not "record.update".
+NAMED = {
+    "create_review": "review.create",
+    "approve_proposal": "kb.proposal.approved",
+    "reject_proposal": "kb.proposal.rejected",
+    "file_complaint": "complaint.file",
+    "move_complaint": "complaint.move",
+    "add_follow_up": "complaint.follow_up_add",
+    "finish_follow_up": "complaint.follow_up_done",
+    "complaint_outcome": "complaint.outcome",
+    "open_dispute": "dispute.open",
+    "ask_dispute_party": "dispute.ask",
+    "decide_dispute": "dispute.decide",
+    "appeal_dispute": "dispute.appeal",
+}
+LEARNED.update(
+    {
+        "create_record": "record",
+        "add_callback": "callback",
+        "create_article": "article",
+        "file_complaint": "complaint",
+        "open_dispute": "case",
+    }
+)
 
 
-async def test_every_agent_route_that_changes_a_ticket_or_record_leaves_an_audit_entry(admin: Agent) -> None:
+@pytest.fixture
+async def plugged_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Agent]:
+    """The admin of a hub with the complaints and disputes plugins on, the platform the fake
+    one (tests/fake_platform.py) configured as the README says, sellers on the chat channel."""
+    clear_proxies(monkeypatch)
+    monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
+    platform = platform_fake()
+    runner, platform_url = await serve(platform.app())
+    raw = {
+        "platform": platform_settings(platform_url),
+        "plugins": {"enabled": ["complaints", "disputes"], "disputes": {"seller_channel": "chat"}},
+    }
+    hub = Hub(make_config(tmp_path, raw, registry=registry()))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
+    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    admin = await sign_in(server, ADMIN)
+    yield admin
+    await admin.client.close()
+    await server.close()
+    await runner.cleanup()
+
+
+async def reviewable_setup(hub: Hub) -> dict[str, str]:
+    """What the walk's QA, proposal and dispute steps act on, made by the hub itself (not audited):
+    a scorecard, a ticket Li Na worked, two pending proposals, a verified buyer's ticket."""
+    card = await hub.services.quality.save_scorecard({"name": "Basics", "criteria": [GREETS]})
+    lina = await hub.store.accounts.get_agent_by_email(AGENT[0])
+    assert lina is not None
+    worked = (await hub.ingest(customer_message("m-4", "where is my parcel", thread="c"))).conversation
+    await hub.services.conversations.update_conversation(worked, {"assignee_id": lina.id})
+    ids = {"scorecard": card.id, "worked": worked.id, "lina": lina.id}
+    for name, thread in (("proposal", "d"), ("other_proposal", "e")):
+        asked = (
+            await hub.ingest(customer_message(f"m-{thread}", "how do I get an invoice", thread=thread))
+        ).conversation
+        now = utcnow()
+        proposal = Record(
+            learn.proposal_id(asked.id),
+            learn.PLUGIN,
+            learn.KIND,
+            asked.id,
+            asked.contact_id,
+            learn.PENDING,
+            {"number": asked.number, "question": "how do I get an invoice", "answer": "On the order page."},
+            created_at=now,
+            updated_at=now,
+        )
+        await hub.store.records.create_record(proposal)
+        ids[name] = proposal.id
+    buyer = Sender(BUYER, email=BUYER, verified=True)
+    bought = await hub.ingest(customer_message("m-f", "my earphones never came", thread="f", sender=buyer))
+    ids["buyer_ticket"] = bought.conversation.id
+    return ids
+
+
+async def test_every_agent_route_that_changes_a_ticket_or_record_leaves_an_audit_entry(plugged_admin: Agent) -> None:
+    admin = plugged_admin
     writes = {r.handler.__name__ for r in api.routes if r.auth == "agent" and r.method not in SAFE and not r.personal}
     writes -= TEAM_MANAGED  # walked by the admin walk above
     walked = {name for name, *_ in AGENT_WALK}
@@ -433,6 +565,13 @@ async def test_every_agent_route_that_changes_a_ticket_or_record_leaves_an_audit
         "message": second.message.id,
         "other": other.conversation.id,
         "other_contact": other.contact.id,
+        **await reviewable_setup(hub),
     }
     for step in AGENT_WALK:
-        await audited_step(admin, step, ids)
+        if step[0] == "finish_follow_up":  # the follow-up the step before added
+            complaint = await hub.services.records.get("complaints", "complaint", ids["complaint"])
+            assert complaint is not None
+            ids["follow_up"] = complaint.data["follow_ups"][-1]["id"]
+        new = await audited_step(admin, step, ids)
+        if step[0] in NAMED:
+            assert NAMED[step[0]] in [e.action for e in new], (step, [e.action for e in new])

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -292,3 +293,16 @@ def test_the_readme_names_every_role_agent_add_takes_and_tokens_narrow_by_team(t
     assert kept.returncode == 0 and kept.stdout.strip().startswith("hl_")
     wider = run("token", "create", "audit@example.com", "--role", "agent", cwd=tmp_path)
     assert wider.returncode == 1 and "a token cannot do more than its agent (read-only)" in wider.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", str(port), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"helpline: cannot listen on 127.0.0.1:{port}: ") and "in use" in last, result.stderr
+    assert "Traceback" not in result.stderr

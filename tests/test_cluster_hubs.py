@@ -5,6 +5,8 @@ unseen), and limits counted through one hub hold on the other."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -193,3 +195,45 @@ async def test_a_visitors_message_shows_in_their_window_open_on_the_other_hub(
         assert echoed["message"]["id"] == ack["message"]["id"] and echoed["message"]["text"] == "两个窗口"
         await here.close()
         await there.close()
+
+
+async def test_an_event_numbered_after_a_hub_started_reaches_its_sockets_when_the_store_answers_slowly(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    started = Hub(make_config(tmp_path, storage_url=mongo_db_uri))
+    assert started.relay is not None
+    cluster = started.store.cluster
+    written = asyncio.Event()
+    first_read = cluster.last_event_seq
+
+    async def slow_first_read() -> int:  # a loaded machine: the hub's first look at the log comes late
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(written.wait(), 0.5)
+        return await first_read()
+
+    cluster.last_event_seq = slow_first_read  # type: ignore[method-assign]
+    await started.start()  # from here the hub serves sockets
+    try:
+        socket = started.bus.subscribe(remote=True)
+        await cluster.append_events("another-hub", [{"type": "message.created", "conversation_id": "c1"}], now=utcnow())
+        written.set()
+        event = await asyncio.wait_for(socket.queue.get(), 5)
+        assert (event.type, event.conversation_id) == ("message.created", "c1")
+    finally:
+        await started.stop()
+
+
+async def test_a_hub_process_starting_tells_the_inboxes_open_on_the_others_to_reload(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    # the events a killed hub published but had not yet written are gone with it; its
+    # replacement starting is the others' cue to reload what they show (from the store)
+    async with two_hubs(tmp_path, mongo_db_uri) as (first, _second):
+        assert (await sign_in(first)).status == 200
+        async with first.ws_connect("/api/v1/live") as inbox:
+            replacement = Hub(make_config(tmp_path, storage_url=mongo_db_uri))
+            await replacement.start()
+            try:
+                assert await frames_until(inbox, "resync") == {"type": "resync"}
+            finally:
+                await replacement.stop()

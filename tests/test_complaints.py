@@ -365,7 +365,7 @@ async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that
         notes = [m.text for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.NOTE]
         said = texts("complaints", hub.language)  # the note names subject, severity and plugin, never their ids
         subject, severity = said.get("complaints.subject.agent"), said.get("complaints.severity.normal")
-        who = hub_texts(hub.language).get("plugin.complaints")
+        who = hub_texts(hub.language).get("event.plugin.complaints")
         assert {subject, severity, who}.isdisjoint({"agent", "normal", "complaints"})
         number = complaint["number"]
         assert said.get("complaints.note.filed", number=number, who=who, subject=subject, severity=severity) in notes

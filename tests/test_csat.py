@@ -19,6 +19,7 @@ import aiosmtplib
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.webhook import parse_message
 from conversation.desk import Team
 from conversation.model import AuthorType, Conversation, MessageKind, Role, Status, utcnow
 from hub.agents import add_agent
@@ -42,7 +43,7 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
     await server.wait_closed()
 
 
-def csat_config(tmp_path: Path, smtp_port: int, **settings: Any) -> Any:
+def csat_config(tmp_path: Path, smtp_port: int, *, more_channels: dict[str, Any] | None = None, **settings: Any) -> Any:
     return make_config(
         tmp_path,
         {
@@ -58,6 +59,7 @@ def csat_config(tmp_path: Path, smtp_port: int, **settings: Any) -> Any:
                     "smtp_port": smtp_port,
                     "smtp_tls": "none",
                 },
+                **(more_channels or {}),
             },
             "plugins": {"enabled": ["csat", "greeting"], "csat": {"delay_minutes": 0, **settings}},
         },
@@ -414,3 +416,59 @@ async def test_a_status_question_after_a_rating_is_not_taken_for_its_comment(des
     survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)
     assert survey is not None and (survey.score, survey.comment) == (4, "")
     await ws.close()
+
+
+@pytest.fixture
+async def with_webhook(
+    tmp_path: Path, sink: tuple[Sink, int], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[TestClient, Hub]]:
+    monkeypatch.setenv("HELPLINE_STATUS_SECRET", "status-links-secret-0123456789")
+    webhook = {"secret": "webhook-secret-0123456789", "callback_url": "http://127.0.0.1:9/replies"}
+    hub = Hub(csat_config(tmp_path, sink[1], more_channels={"webhook": webhook}))
+    plugin = next(p for p in hub.plugins if isinstance(p, CsatPlugin))
+    plugin.clock = lambda: hub.actions.clock()
+    async with TestClient(TestServer(build_app(hub))) as client:
+        lead = await add_agent(hub.store, "lead@example.com", Role.SUPERVISOR, "lead password 1", name="Zhao Lei")
+        await add_agent(hub.store, "li.na@example.com", Role.AGENT, "agent password 1", name="Li Na")
+        await hub.store.desk.save_team(Team("care", {"en": "Care", "zh-CN": "客服组"}, lead=lead.id))
+        yield client, hub
+
+
+async def webhook_says(hub: Hub, key: str, text: str, *, thread: str) -> Conversation:
+    payload = {"id": key, "sender": {"id": "cust-7", "language": "zh-CN"}, "thread": thread, "text": text}
+    record = await hub.ingest(parse_message("webhook", payload))
+    await hub.plugin_host.settle()
+    return record.conversation
+
+
+async def rated_on_thread(hub: Hub, thread: str) -> None:
+    """Ticket #1000 on the webhook thread, resolved and rated 4 on that thread."""
+    await webhook_says(hub, "m1", "我的订单还没到", thread=thread)
+    await work_and_resolve(hub, 1000)
+    await webhook_says(hub, "m2", "4", thread=thread)
+    await bot_said(hub, 1000, "感谢您的评分")
+
+
+async def test_a_new_question_on_another_thread_after_a_rating_is_a_new_ticket_not_a_comment(
+    with_webhook: tuple[TestClient, Hub],
+) -> None:
+    _, hub = with_webhook
+    await rated_on_thread(hub, "order-1")
+
+    new = await webhook_says(hub, "m3", "另外，我想改一下收货地址", thread="order-2")  # within comment_minutes
+    assert (new.number, new.status) == (1001, Status.OPEN)  # in the queue
+    said = [m.text for m in await hub.store.tickets.list_messages(new.id) if m.author_id == "csat"]
+    assert said == []
+    survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)
+    assert survey is not None and (survey.score, survey.comment) == (4, "")
+
+
+async def test_a_question_on_the_surveys_thread_right_after_a_rating_goes_to_the_queue(
+    with_webhook: tuple[TestClient, Hub],
+) -> None:
+    _, hub = with_webhook
+    await rated_on_thread(hub, "order-1")
+    again = await webhook_says(hub, "m3", "退款什么时候到账？", thread="order-1")
+    assert (again.number, again.status) == (1000, Status.OPEN)  # reopened for an agent, not a comment
+    survey = await hub.store.quality.get_survey(again.id)
+    assert survey is not None and survey.comment == ""

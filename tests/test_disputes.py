@@ -45,7 +45,7 @@ def platform_fake() -> FakePlatform:
     """The platform: Li Na bought earphones 9 days ago (no tracking) and a laptop 2 days ago."""
     fake = FakePlatform(PLATFORM_SECRET)
     fake.add_user("u-buyer", BUYER)
-    fake.add_user("u-seller", "seller@shop.example")
+    fake.add_user("u-seller", "seller@shop.example", name="深圳音频小店")
     fake.users["u-buyer"]["language"], fake.users["u-seller"]["language"] = "zh-CN", "en"
     ordered = (utcnow() - timedelta(days=9)).isoformat()
     fake.add_order("A-1001", "u-buyer", "u-seller", "199.00", title="蓝牙耳机", created_at=ordered)
@@ -262,6 +262,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         assert case.status == "awaiting_seller"
         buyer_ticket = await scene.hub.store.tickets.get_conversation(case.conversation_id)
         assert buyer_ticket is not None and buyer_ticket.channel == "email"
+        assert (buyer_ticket.category, buyer_ticket.team) == ("dispute", "finance")  # 交易纠纷 brings its team
         [statement, photo] = case.data["evidence"]
         assert statement["party"] == "buyer" and BUYER_WORDS in statement["text"]
         assert photo["type"] == "attachment" and photo["name"] == "parcel.png"
@@ -275,6 +276,9 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         seller_ticket = await scene.hub.store.tickets.get_conversation(case.data["seller_conversation_id"])
         assert seller_ticket is not None and seller_ticket.channel == "platform"
         assert seller_ticket.id != buyer_ticket.id and asked["thread"] == seller_ticket.thread_key
+        assert (seller_ticket.category, seller_ticket.team) == ("dispute", "finance")
+        seller_contact = await scene.hub.store.contacts.get_contact(seller_ticket.contact_id)
+        assert seller_contact is not None and seller_contact.name == "深圳音频小店"  # not "访客 u-seller"
 
         # A reminder two hours before the deadline; then the deadline passes unanswered.
         deadline = case.deadline
@@ -300,14 +304,39 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         case = await the_case(scene)
         assert case.status == "under_review"
 
-        # An agent decides (the platform is down at first: the refund is retried, paid once).
-        scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
-        lina = await sign_in(scene.server, AGENT)
+        # An agent decides: the refund is held while the decision can still be appealed.
+        lina, wang = await sign_in(scene.server, AGENT), await sign_in(scene.server, SUPERVISOR)
+        admin = await sign_in(scene.server, ADMIN)
         try:
+            for agent in (lina, wang):  # the case's tickets are the finance team's (交易纠纷)
+                await admin.call("PATCH", f"/api/v1/agents/{agent.id}", {"teams": ["finance"]})
             body_ = {"outcome": "refund_buyer", "grounds": "没有物流记录 / no tracking record"}
             decided = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
-            assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "pending"
+            assert decided["status"] == "decided" and decided["data"]["refund"]["status"] == "held"
             await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=422)  # decided once
+            assert scene.platform.refunds == []
+
+            decision = await next_mail(scene, 6)
+            assert "裁决" in body(decision) and "no tracking record" in body(decision) and "申诉" in body(decision)
+            assert "执行退款" in body(decision)  # when the refund is paid
+            await eventually(lambda: any("Decision on dispute" in t for t in scene.seller.texts()), timeout=15.0)
+
+            # The seller appeals on their channel, with reasons; both are told; the case is appealed.
+            await seller_says(scene, client, "Appeal: the parcel left on time", asked["thread"], 2)
+            await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
+            assert "卖家对纠纷" in body(await next_mail(scene, 7))
+            appealed = await the_case(scene)
+            assert appealed.status == "appealed" and appealed.data["appeal"]["grounds"] == "the parcel left on time"
+            await settle(scene, scene.clock[0] + timedelta(days=8))  # the old window's end pays nothing
+            assert scene.platform.refunds == []
+
+            # Not the agent whose decision is appealed: a supervisor upholds it, and it is paid
+            # (the platform is down at first: the refund is retried, paid once).
+            refused = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=403)
+            assert refused["error"] == "another_supervisor_needed"
+            scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
+            upheld = await wang.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
+            assert upheld["status"] == "closed" and upheld["data"]["refund"]["status"] == "pending"
             await settle(scene, scene.clock[0] + timedelta(minutes=10))  # the hub repeats the stored refund
             await eventually(lambda: len(scene.platform.refunds) == 1, timeout=15.0)
             case = await the_case(scene)
@@ -316,25 +345,19 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
                 ("A-1001", "199.00", "CNY")
             ]
             assert len(set(scene.platform.keys)) == 1 and len(scene.platform.keys) == 3  # one key, paid once
-
-            decision = await next_mail(scene, 6)
-            assert "裁决" in body(decision) and "no tracking record" in body(decision) and "申诉" in body(decision)
-            await eventually(lambda: any("Decision on dispute" in t for t in scene.seller.texts()), timeout=15.0)
-
-            # The seller appeals on their channel; both are told; the case is appealed.
-            await seller_says(scene, client, "appeal", asked["thread"], 2)
-            await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
-            assert "卖家对纠纷" in body(await next_mail(scene, 7))
-            assert (await the_case(scene)).status == "appealed"
+            [paid] = scene.platform.refunds  # the decision, as the platform's books name it, and its outcome
+            assert (paid["decision"], paid["outcome"]) == (case.data["reference"], "refund_buyer")
 
             view = await lina.call("GET", f"/api/v1/disputes/{case.id}")
             assert [m["text"] for m in view["seller"]["messages"] if m["direction"] == "inbound"][-2:] == [
                 SELLER_WORDS,
-                "appeal",
+                "Appeal: the parcel left on time",
             ]
             assert any(BUYER_WORDS in m["text"] for m in view["buyer"]["messages"])
+            assert view["seller"]["name"] == "深圳音频小店"
         finally:
-            await lina.client.close()
+            for who in (lina, wang, admin):
+                await who.client.close()
 
     # Each side only ever heard its own words and the shared facts.
     assert not any(SELLER_WORDS in body(m) for m in scene.mails.mails)
@@ -359,6 +382,7 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
             "statement": "屏幕有划痕",
         }
         await lina.call("POST", "/api/v1/disputes", {**opened, "order_id": "B-9"}, status=422)  # not their order
+        scene.clock[0] = utcnow() + timedelta(seconds=1)  # the test's clock: after the ticket's first message
         case = await lina.call("POST", "/api/v1/disputes", opened, status=201)
         assert case["status"] == "awaiting_seller" and case["data"]["amount"] == "5000.00"
         await lina.call("POST", "/api/v1/disputes", opened, status=422)  # one open case per order
@@ -368,9 +392,15 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         assert [c["id"] for c in listed["items"]] == [case["id"]]
         view = await lina.call("GET", f"/api/v1/disputes/{case['id']}")
         assert view["needs_supervisor"] is True
+        # The case view shows the dispute, not what the ticket held before it.
+        assert not any("请帮我看看这个订单" in m["text"] for m in view["buyer"]["messages"])
+        assert (await scene.hub.store.tickets.get_conversation(ticket)).category == "dispute"
         # The generic records API cannot move a case past its rules (or around the supervisor).
         await lina.call("PATCH", f"/api/v1/records/disputes/case/{case['id']}", {"status": "decided"}, status=409)
 
+        decide = {"outcome": "partial_refund", "grounds": "scratched screen", "refund": "800.00"}
+        early = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide, status=422)
+        assert "the seller has until their deadline" in early["message"]  # they were promised until then
         question = {"party": "buyer", "question": "请提供划痕的照片"}
         asked = await lina.call("POST", f"/api/v1/disputes/{case['id']}/ask", question)
         assert asked["status"] == "awaiting_buyer" and set(asked["data"]["deadlines"]) == {"seller", "buyer"}
@@ -383,7 +413,7 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         assert refused["error"] == "supervisor_needed" and (await the_case(scene)).status == "awaiting_buyer"
         decided = await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", decide)
         assert decided["status"] == "decided" and decided["data"]["refund"]["amount"] == "800.00"
-        assert [r["amount"] for r in scene.platform.refunds] == ["800.00"]
+        assert scene.platform.refunds == []  # held: the decision may still be appealed
 
         # Another team's agent: the case does not exist for her, and nothing changes.
         await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["technical-support"]})
@@ -396,6 +426,14 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         appealed = await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal)
         assert appealed["status"] == "appealed"
         await wang.call("POST", f"/api/v1/disputes/{case['id']}/appeal", appeal, status=422)  # once
+
+        # The appeal reverses the decision: the held refund is cancelled, nothing was ever paid.
+        reverse = {"outcome": "favour_seller", "grounds": "the scratch is on the box"}
+        await wang.call("POST", f"/api/v1/disputes/{case['id']}/decide", reverse, status=403)  # his own decision
+        final = await admin.call("POST", f"/api/v1/disputes/{case['id']}/decide", reverse)
+        assert final["status"] == "closed" and final["data"]["refund"]["status"] == "cancelled"
+        await settle(scene, scene.clock[0] + timedelta(days=30))
+        assert scene.platform.refunds == []
     finally:
         for who in (admin, lina, wang):
             await who.client.close()
@@ -436,14 +474,19 @@ async def test_changes_computed_from_a_stale_copy_never_undo_newer_ones(scene: S
     await plugin.add_evidence(ctx, stale, "seller", first)  # again, from the old copy: nothing new
     assert (await the_case(scene)).version == both.version
 
-    await plugin.decide(ctx, stale, outcome="favour_seller", grounds="tracked", refund=None, supervisor=False, who="x")
+    await plugin.decide(ctx, stale, outcome="refund_buyer", grounds="untracked", refund=None, supervisor=False, who="x")
     late = await seller_message(9, "one more thing")
     await plugin.add_evidence(ctx, stale, "seller", late)  # read while it still waited for the seller
     case = await the_case(scene)
     assert case.status == "decided" and case.data["evidence"][-1]["text"] == "one more thing"
 
-    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))  # the appeal window closes
-    assert (await the_case(scene)).status == "closed"
+    assert scene.platform.refunds == []  # held while it may be appealed
+    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))  # the appeal window closes unappealed
+    await eventually(lambda: len(scene.platform.refunds) == 1)
+    case = await the_case(scene)
+    assert case.status == "closed" and case.data["refund"]["status"] == "refunded"
+    await settle(scene, scene.clock[0] + timedelta(days=1))  # the timer again: paid once
+    assert len(scene.platform.refunds) == 1
 
 
 async def test_an_unverified_contact_is_told_how_to_verify_and_learns_nothing(scene: Scene) -> None:
@@ -471,6 +514,7 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
 
         asked = await buyer_says(1, text="我要申请纠纷，耳机没收到货")
         assert [c["id"] for c in asked["choices"]] == ["dispute:order:A-2002", "dispute:order:A-1001"]
+        assert [c["label"] for c in asked["choices"]] == ["笔记本电脑 · 5000.00 CNY", "蓝牙耳机 · 199.00 CNY"]
         reasons = await buyer_says(2, choice="dispute:order:A-1001")
         assert [c["label"] for c in reasons["choices"]][:2] == ["未收到货", "货不对板"]
         await buyer_says(3, choice="dispute:reason:not_received")
@@ -486,3 +530,83 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
         calls = [(m.raw or {}).get("event", {}).get("params", {}).get("platform_op") for m in thread]
         assert {"find_user", "list_orders", "get_order"} <= set(calls)
         assert not any("u-buyer" in m.text or "A-1001" in m.text for m in thread if m.kind.value == "event")
+
+
+async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_open(scene: Scene) -> None:
+    """Two cases on one buyer ticket: "申诉：理由" is asked about when both may be appealed (a
+    number answers), and goes straight to the only one still open afterwards."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+
+    async def buyer_says(n: int, text: str) -> Any:
+        inbound = Inbound("platform", f"b{n}", Sender("u-buyer", language="zh-CN"), "u-buyer", text=text)
+        record = await hub.ingest(inbound)
+        await eventually(lambda: not hub.pipeline._tasks)
+        return record.conversation
+
+    def to_buyer() -> list[dict[str, Any]]:
+        return [p["message"] for p in scene.seller.posts if p["to"] == "u-buyer"]
+
+    ticket = await buyer_says(1, "你好")
+    ctx = await hub.plugin_host.context(plugin, ticket)
+    cases = [
+        await plugin.open_case(ctx, await ctx.platform.order_of(order, user_id="u-buyer"), "other", text="x", who="x")
+        for order in ("A-1001", "A-2002")
+    ]
+    await settle(scene, scene.clock[0] + timedelta(days=3, seconds=1))  # the seller never answers
+    for case in cases:
+        await plugin.decide(ctx, case, outcome="favour_seller", grounds="签收", refund=None, supervisor=True, who="W")
+    asked_before = len(to_buyer())
+
+    await buyer_says(2, "申诉：我从未收到包裹")
+    await eventually(lambda: len(to_buyer()) > asked_before, timeout=15.0)
+    question = to_buyer()[-1]
+    listed = [c["id"].removeprefix("dispute:appeal:") for c in question["choices"]]
+    assert sorted(listed) == sorted(c.id for c in cases) and "2." in question["text"]
+    assert {(await hub.services.records.get("disputes", "case", c.id)).status for c in cases} == {"decided"}
+
+    await buyer_says(3, "2")
+    second = await hub.services.records.get("disputes", "case", listed[1])
+    assert second.status == "appealed" and second.data["appeal"]["grounds"] == "我从未收到包裹"
+    first = await hub.services.records.get("disputes", "case", listed[0])
+    assert first.status == "decided"
+
+    await buyer_says(4, "appeal: the seller never shipped")  # only the other one is open now
+    first = await hub.services.records.get("disputes", "case", listed[0])
+    assert first.status == "appealed" and first.data["appeal"]["grounds"] == "the seller never shipped"
+
+
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
+async def test_another_platform_user_naming_the_sellers_thread_gets_a_ticket_of_their_own(scene: Scene) -> None:
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    buyer = await hub.ingest(
+        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    ctx = await hub.plugin_host.context(plugin, buyer.conversation)
+    order = await ctx.platform.order_of("A-1001", user_id="u-buyer")
+    case = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
+    thread = f"dispute-{case.id}"
+    async with TestClient(scene.server) as client:
+
+        async def post(n: int, sender: str, text: str) -> None:
+            payload = {"id": f"m{n}", "sender": {"id": sender, "language": "en"}, "thread": thread, "text": text}
+            raw = json.dumps(payload).encode()
+            resp = await client.post("/channels/platform/messages", data=raw, headers=signed_headers(HOOK_SECRET, raw))
+            assert resp.status == 200, await resp.text()
+            await eventually(lambda: not hub.pipeline._tasks)
+
+        await post(1, "u-other", "I am the seller, refund nothing")
+        await post(2, "u-seller", SELLER_WORDS)
+
+        case = await the_case(scene)
+        assert [(e["party"], e["text"]) for e in case.data["evidence"]] == [
+            ("buyer", BUYER_WORDS),
+            ("seller", SELLER_WORDS),
+        ]
+        seller_thread = await hub.store.tickets.list_messages(case.data["seller_conversation_id"])
+        assert not any("refund nothing" in m.text for m in seller_thread)
+        to_other = [p for p in scene.seller.posts if p["to"] == "u-other"]
+        assert all(p["thread"] != thread for p in to_other)  # never answered on the seller's thread
+        assert not any(p["to"] == "u-seller" and "refund nothing" in p["message"]["text"] for p in scene.seller.posts)

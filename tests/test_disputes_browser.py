@@ -113,9 +113,11 @@ async def test_the_case_view_shows_both_sides_and_takes_a_decision_in_chinese(
     view = page.locator("#dispute")
     await expect(view.locator("#dispute-status")).to_have_text("审核中")
     await expect(view.locator(".dispute-side[data-party=seller]")).to_contain_text(SELLER_WORDS)
-    await expect(view.locator(".dispute-side[data-party=buyer]")).to_contain_text(BUYER_WORDS)
+    # The buyer's words are the agent-typed statement (evidence); the thread before the case is no part of it.
+    await expect(view.locator("#dispute-evidence li[data-party=buyer]")).to_contain_text(f"买家 · {BUYER_WORDS}")
+    await expect(view.locator(".dispute-side[data-party=buyer]")).not_to_contain_text(BUYER_WORDS)
     await expect(view.locator(".dispute-side[data-party=seller]")).not_to_contain_text(BUYER_WORDS)
-    await expect(view.locator("#dispute-evidence li[data-party=seller]")).to_contain_text(SELLER_WORDS)
+    await expect(view.locator("#dispute-evidence li[data-party=seller]")).to_contain_text(f"卖家 · {SELLER_WORDS}")
     await expect(view.locator("#dispute-proposal")).to_contain_text("7 天无物流退款")
     await expect(view.locator("#dispute-proposal")).to_contain_text("向买家全额退款")
     await expect(view.locator(".dispute-deadline")).to_have_count(1)
@@ -124,7 +126,7 @@ async def test_the_case_view_shows_both_sides_and_takes_a_decision_in_chinese(
     await view.locator("#dispute-grounds").fill("卖家未提供物流单号")
     await view.locator("#dispute-decide-submit").click()
     await expect(view.locator("#dispute-status")).to_have_text("已裁决")
-    await expect(view.locator("#dispute-refund-status")).to_contain_text("refunded")
+    await expect(view.locator("#dispute-refund-status")).to_contain_text("held")  # until the appeal window closes
     await expect(view.locator(".dispute-decision")).to_contain_text("卖家未提供物流单号")
 
     await view.locator(".dispute-side[data-party=buyer] h3 button").click()  # to the buyer's ticket

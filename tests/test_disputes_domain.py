@@ -172,3 +172,60 @@ def test_what_the_customer_says_opens_appeals_or_cancels() -> None:
     )
     assert d.picked("dispute:order:A-1", "order") == "A-1" and d.picked("progress:1", "order") == ""
     assert d.asks_to_cancel("取消") and not d.asks_to_cancel("cancel my order A-1")
+
+
+def test_a_case_awaiting_a_party_is_not_decided_before_their_deadline_unless_they_answered() -> None:
+    common = {
+        "outcome": "refund_buyer",
+        "grounds": "x",
+        "refund": None,
+        "case_amount": Decimal("100"),
+        "case_currency": "CNY",
+        "supervisor": True,
+        "limits": {},
+    }
+    early = d.Waiting(NOW + timedelta(days=1), answered=False, now=NOW)
+    with pytest.raises(InvalidInput, match="the seller has until their deadline"):
+        d.check_decision(status="awaiting_seller", waiting=early, **common)
+    answered = d.Waiting(NOW + timedelta(days=1), answered=True, now=NOW)
+    assert d.check_decision(status="awaiting_seller", waiting=answered, **common).refund == Decimal("100")
+    late = d.Waiting(NOW - timedelta(seconds=1), answered=False, now=NOW)
+    assert d.check_decision(status="awaiting_seller", waiting=late, **common).refund == Decimal("100")
+
+
+def test_an_appeal_is_decided_by_another_supervisor() -> None:
+    common = {
+        "status": "appealed",
+        "outcome": "favour_seller",
+        "grounds": "x",
+        "refund": None,
+        "case_amount": Decimal("100"),
+        "case_currency": "CNY",
+        "limits": {},
+    }
+    with pytest.raises(d.OwnDecision, match="another supervisor"):
+        d.check_decision(supervisor=True, appealed=d.Appealed("Wang", "Wang"), **common)
+    with pytest.raises(d.OwnDecision, match="by a supervisor"):
+        d.check_decision(supervisor=False, appealed=d.Appealed("Wang", "Li Na"), **common)
+    assert d.check_decision(supervisor=True, appealed=d.Appealed("Wang", "Boss"), **common).refund == 0
+
+
+def test_a_refund_waits_for_the_decision_to_be_final() -> None:
+    held = d.refund_after_decision({}, key="k1", refund=Decimal("500"), appeal_decision=False)
+    assert held == {"key": "k1", "amount": "500", "status": "held"}
+    assert d.release_held(held) == {**held, "status": "pending"}
+    # The appeal reverses it: nothing was paid, nothing is.
+    reversed_ = d.refund_after_decision(held, key="k2", refund=Decimal(0), appeal_decision=True)
+    assert reversed_["status"] == "cancelled" and d.release_held(reversed_) is None
+    upheld = d.refund_after_decision(held, key="k2", refund=Decimal("300"), appeal_decision=True)
+    assert upheld == {"key": "k2", "amount": "300", "status": "pending"}
+    assert d.refund_after_decision({}, key="k1", refund=Decimal(0), appeal_decision=False) == {}
+
+
+def test_an_appeal_keeps_the_reasons_written_after_the_word() -> None:
+    assert d.appeal_grounds("申诉：屏幕没有坏点，是买家摔坏的") == "屏幕没有坏点，是买家摔坏的"
+    assert d.appeal_grounds("Appeal: the parcel was delivered\non time") == "the parcel was delivered\non time"
+    assert d.appeal_grounds("我要申诉 物流显示已签收") == "物流显示已签收"
+    assert d.appeal_grounds("申诉") == "" and d.appeal_grounds("appeal.") == ""
+    assert d.appeal_grounds("I will not appeal this") is None and d.appeal_grounds("申诉期多久？") is None
+    assert d.asks_to_appeal("申诉：理由") and d.asks_to_appeal("", "dispute:appeal:c1")

@@ -3,11 +3,16 @@ canonical URLs, escaped, and no script."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from aiohttp.test_utils import TestClient, TestServer
 
+from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.services.knowledge import KnowledgeService
 from tests.conftest import ROOT
+from tests.helpers import eventually, make_config
 from tests.test_api import server
 
 __all__ = ["server"]
@@ -16,11 +21,11 @@ __all__ = ["server"]
 async def fill(service: KnowledgeService) -> None:
     await service.create(
         {"id": "refund", "title": "如何申请退款", "answer": "打开**订单**，点击退款。<script>alert(1)</script>",
-         "category": "订单", "status": "published"}
+         "category": "dispute", "status": "published"}
     )  # fmt: skip
     await service.create(
         {"id": "refund-en", "title": "How to <b>get</b> a refund", "answer": "Open the *order*.", "group": "refund",
-         "language": "en", "status": "published"}
+         "language": "en", "category": "dispute", "status": "published"}
     )  # fmt: skip
     await service.create({"id": "secret-plan", "title": "内部草稿 退款", "answer": "draft", "status": "draft"})
 
@@ -34,12 +39,13 @@ async def test_published_articles_are_listed_searched_and_shown_without_script(s
         assert resp.status == 302 and resp.headers["Location"] == "/help/en/"
 
         page = await (await client.get("/help/zh-CN/")).text()
-        assert "帮助中心" in page and "如何申请退款" in page and "<h2>订单</h2>" in page
+        assert "帮助中心" in page and "如何申请退款" in page and "<h2>交易纠纷</h2>" in page  # the category's name
         assert "内部草稿" not in page and "<script" not in page
         assert (
             'href="/help/zh-CN/articles/refund-如何申请退款"' in page or "/help/zh-CN/articles/refund-%E5%A6%82" in page
         )
 
+        assert "<h2>Transaction dispute</h2>" in await (await client.get("/help/en/")).text()
         found = await (await client.get("/help/zh-CN/", params={"q": "退款"})).text()
         assert "如何申请退款" in found and "内部草稿" not in found
         nothing = await (await client.get("/help/zh-CN/", params={"q": '"><script>x</script>'})).text()
@@ -84,3 +90,62 @@ async def test_the_web_chat_widget_links_to_the_help_centre_in_its_language(serv
         'href: `${hubRoot}help/${locale.startsWith("zh") ? "zh-CN" : "en"}/`' in script
         and "helpLink, closeButton" in script
     )
+
+
+SEARCHED = [
+    ("refund-late", "退款多久到账", ["退款什么时候到账", "钱还没退回来", "退款一直没收到"]),
+    ("refund-rejected", "退款申请被驳回怎么办", ["为什么不给我退款", "退款审核不通过", "卖家拒绝退款"]),
+    ("withdraw", "提现到账时间", ["提现几天到", "钱提出来要等多久", "提现一直在处理中"]),
+    ("sms-code", "收不到短信验证码", ["验证码没收到", "短信一直不来", "手机收不到code"]),
+    ("address", "如何修改收货地址", ["地址写错了", "换个收货地址", "能改地址吗"]),
+    ("fees", "平台收费标准", ["要收多少钱", "服务费怎么算", "提现收费吗"]),
+]
+ASKED = [
+    ("退款没到账", "退款多久到账"),
+    ("提现要多久", "提现到账时间"),
+    ("验证码收不到", "收不到短信验证码"),
+    ("怎么改地址", "如何修改收货地址"),
+    ("手续费多少", "平台收费标准"),
+    ("退款被拒绝了", "退款申请被驳回怎么办"),
+]
+
+
+async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_nonsense(server: TestServer) -> None:
+    hub = server.app[HUB]
+    for article_id, title, examples in SEARCHED:
+        await hub.services.knowledge.create(
+            {"id": article_id, "title": title, "answer": f"{title}：请见说明。", "examples": examples,
+             "status": "published"}
+        )  # fmt: skip
+    await eventually(lambda: hub.knowledge.trained is not None and len(hub.knowledge.articles) == len(SEARCHED))
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        for query, title in ASKED:
+            page = await (await client.get("/help/zh-CN/", params={"q": query})).text()
+            first = re.search(r'<ul><li><a href="[^"]+">([^<]+)</a>', page)
+            assert first is not None and first.group(1) == title, query  # the best result first
+        for nonsense in ("asdfghjkl", "今天天气怎么样", "量子力学"):
+            page = await (await client.get("/help/zh-CN/", params={"q": nonsense})).text()
+            assert "没有找到" in page, nonsense
+    finally:
+        await client.close()
+
+
+async def test_the_canonical_link_is_absolute_and_the_language_link_goes_to_the_translation(tmp_path: Path) -> None:
+    hub = Hub(make_config(tmp_path, {"hub": {"public_url": "https://help.example.com/"}}))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await fill(hub.services.knowledge)
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        zh = await (await client.get("/help/zh-CN/articles/refund", allow_redirects=True)).text()
+        english = "/help/en/articles/refund-en-how-to-b-get-b-a-refund"
+        assert '<link rel="canonical" href="https://help.example.com/help/zh-CN/articles/refund-' in zh
+        assert f'<header><a href="/help/zh-CN/"><strong>帮助中心</strong></a><a href="{english}" hreflang="en"' in zh
+        home = await (await client.get("/help/zh-CN/")).text()
+        assert '<a href="/help/en/" hreflang="en"' in home  # no article: the other language's home
+    finally:
+        await client.close()
+        await server.close()

@@ -213,3 +213,10 @@ def test_a_platforms_webhook_may_say_the_senders_language_and_junk_is_refused() 
     assert parse_message("webhook", payload).sender.language == "zh-Hans"
     with pytest.raises(ValueError, match="sender.language must be a language tag"):
         parse_message("webhook", {**payload, "sender": {"id": "u1", "language": "中文!"}})
+
+
+def test_a_parameter_the_caller_did_not_give_shows_itself_instead_of_raising() -> None:
+    """A thread event stored before its text gained a parameter must still read."""
+    zh = i18n.texts("hub", "zh-CN")
+    text = zh.get("event.backup_paged.sla", agent="王强", number="1000")
+    assert "王强" in text and "1000" in text and "{clock}" in text

@@ -104,6 +104,8 @@ async def test_a_ticket_an_agent_resolves_is_proposed_once_with_personal_data_ma
         assert proposal["question"] == "退款怎么还没到？订单[order]，电话[phone]，邮箱[email]，卡号[银行卡号已隐藏]"
         assert proposal["answer"] == "退款3天内原路退回，请留意[phone]的短信"
         assert proposal["article_id"] == "refund" and 0 < proposal["confidence"] <= 1
+        # preselected in the review queue only when the match is sure (else the reviewer chooses)
+        assert proposal["preselected"] is (proposal["confidence"] >= 0.7)
         for secret in ("2023112612345678", "13812345678", "zw@example.com", "4111"):
             assert secret not in str(queue)
         await lina.call("GET", "/api/v1/kb/proposals", status=403)  # reviewers are admins and supervisors

@@ -10,6 +10,7 @@ import pytest
 from conversation.errors import InvalidInput
 from conversation.kb_learning import (
     in_language,
+    is_meta_message,
     kb_language,
     luhn_valid,
     mask_personal_data,
@@ -127,3 +128,48 @@ def test_an_answer_becomes_the_plain_text_of_a_reply() -> None:
     assert reply_text(answer) == (
         "退款步骤\n\n1. 打开订单\n2. 点击退款 (https://shop.example.com/r)\n\n- 3 天内到账\n- 原路退回\n\n<b>x</b>"
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["No", "yes thanks", "转人工", "好的，解决了，谢谢", "嗯", "你好", "在吗？", "12345678"]
+)
+def test_meta_messages_are_no_questions(text: str) -> None:
+    assert is_meta_message(text)
+
+
+@pytest.mark.parametrize("text", ["退款没到账", "发票", "no refund yet", "not received", "how do I cancel?"])
+def test_questions_are_not_meta_messages(text: str) -> None:
+    assert not is_meta_message(text)
+
+
+def test_the_question_skips_yes_no_and_requests_for_a_person_after_the_bots_answer() -> None:
+    thread = [
+        customer("你好"),
+        customer("退款怎么还没到账"),
+        bot("退款将在 3 天内原路退回。"),
+        bot("这解决了您的问题吗？"),
+        customer("No"),
+        customer("转人工"),
+        bot("好的，正在为您转接人工客服，请稍候。"),
+        agent("已为您加急，今天到账。"),
+        customer("yes thanks"),
+    ]
+    pair = question_and_answer(thread)
+    assert pair is not None and pair.question == "退款怎么还没到账" and pair.answer == "已为您加急，今天到账。"
+
+
+def test_the_question_is_the_first_since_the_agents_answer_before_or_the_latest_substantive_one() -> None:
+    reopened = [customer("怎么开发票"), agent("在订单详情申请。"), customer("还是不行，找不到按钮"), customer("好的"),
+                agent("请更新到最新版本。")]  # fmt: skip
+    pair = question_and_answer(reopened)
+    assert pair is not None and pair.question == "还是不行，找不到按钮"
+    asked_back = [customer("退款没到账"), agent("请提供订单号"), customer("2023112612345678"), agent("已退回。")]
+    pair = question_and_answer(asked_back)
+    assert pair is not None and pair.question == "退款没到账"
+    assert question_and_answer([customer("你好"), customer("转人工"), agent("您好，请问有什么可以帮您？")]) is None
+
+
+def test_the_readme_documents_the_preview_body_and_what_masking_leaves() -> None:
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    assert '`POST /api/v1/kb/preview` (body `{"answer": "<Markdown>"}`' in readme
+    assert "Names, WeChat IDs and street addresses are **not** masked: reviewers must check" in readme

@@ -17,7 +17,7 @@ ARTICLE = {
     "id": "invoice",
     "title": "如何开发票",
     "answer": "在**订单详情**申请。<script>alert(1)</script> [x](javascript:alert(1))",
-    "category": "订单",
+    "category": "faq",
     "tags": ["发票"],
     "examples": ["发票怎么开", "能开增值税发票吗"],
     "status": "published",
@@ -37,8 +37,15 @@ async def test_admins_write_agents_read_and_answers_are_rendered_safely(server: 
         read = await agent.call("GET", "/api/v1/kb/articles/invoice")
         assert read["translations"] == [{"id": "invoice-en", "language": "en", "title": "Invoices"}]
 
+        # the category is one of the desk's (its team takes the article's hand-offs), or nothing changes
+        unknown = await admin.call(
+            "PATCH", "/api/v1/kb/articles/invoice", {"version": 1, "category": "订单"}, status=422
+        )
+        assert "订单" in unknown["message"]
+        await admin.call("POST", "/api/v1/kb/articles", {**ARTICLE, "id": "x", "category": "nope"}, status=422)
+        await admin.call("GET", "/api/v1/kb/articles/x", status=404)
         changed = await admin.call("PATCH", "/api/v1/kb/articles/invoice", {"version": 1, "title": "开发票"})
-        assert changed["version"] == 2 and changed["updated_by"] == "Boss"
+        assert changed["version"] == 2 and changed["category"] == "faq" and changed["updated_by"] == "Boss"
         stale = await admin.call("PATCH", "/api/v1/kb/articles/invoice", {"version": 1, "title": "x"}, status=409)
         assert stale["error"] == "conflict"
         await agent.call("PATCH", "/api/v1/kb/articles/invoice", {"version": 2, "title": "y"}, status=403)

@@ -23,7 +23,7 @@ async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], br
     hub, url = hub_url
     kb = hub.services.knowledge
     await kb.create({"id": "refund", "title": "如何申请退款", "answer": "打开订单，点击退款。", "status": "published",
-                     "category": "订单", "examples": ["怎么退钱"]})  # fmt: skip
+                     "category": "faq", "examples": ["怎么退钱"]})  # fmt: skip
     await kb.create({"id": "invoice", "title": "如何开发票", "answer": "在订单详情申请。", "status": "published"})
 
     page = await sign_in(browser, url, "zh-CN")
@@ -36,6 +36,9 @@ async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], br
     await expect(page.locator("#kb-articles li")).to_have_count(1)
     await page.locator("#kb-articles li button").click()
     await expect(page.locator("#kb-title")).to_have_value("如何申请退款")
+    # the category is one of the desk's, chosen by its name in the agent's language
+    await expect(page.locator("#kb-category")).to_have_value("faq")
+    await page.select_option("#kb-category", label="交易纠纷")
 
     await page.fill("#kb-answer", "## 退款步骤\n\n1. 打开**订单**\n2. 点击退款 <script>window.hacked=1</script>")
     preview = page.locator("#kb-preview")
@@ -51,6 +54,7 @@ async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], br
 
     saved = await hub.store.knowledge.get_article("refund")
     assert saved is not None and saved.version == 2 and saved.examples == ("怎么退钱", "退款要多久")
+    assert saved.category == "dispute"
     assert saved.updated_by == "王芳"
 
     await page.click("#kb-tab-history")

@@ -49,3 +49,23 @@ def test_the_worked_signature_example_verifies() -> None:
     for body, signature in pairs:
         headers = {"X-Helpline-Timestamp": timestamp, "X-Helpline-Signature": signature}
         check_signature(secret, headers, body.encode(), now=float(timestamp), max_skew=300)
+
+
+def test_the_refund_and_its_answers_are_documented_without_ambiguity() -> None:
+    refund = SPEC["paths"]["/v1/refunds"]["post"]
+    body = refund["requestBody"]["content"]["application/json"]
+    # The example is what Helpline sends: a dispute's reference, and whose favour the decision was.
+    assert re.fullmatch(r"D-\d+-[0-9A-Z]+", body["example"]["decision"])
+    assert set(body["schema"]["properties"]["outcome"]["enum"]) == {"refund_buyer", "partial_refund"}
+    assert body["example"]["outcome"] == "refund_buyer"
+    text = SPEC["info"]["description"]
+    assert "repeat's (new) `X-Request-Id`" in text  # a replayed answer: the kept result, the new request id
+    assert "404 is a refusal" in text and "never retried" in text
+    lookups = {p for p in SPEC["paths"] if PATHS[p] not in EFFECTS}
+    assert all("Idempotent-Replayed" not in SPEC["paths"][p]["post"]["responses"]["200"]["headers"] for p in lookups)
+    assert all(SPEC["paths"][p]["post"]["responses"]["200"]["description"].startswith("Found") for p in lookups)
+    refused = SPEC["components"]["responses"]["Conflict"]["content"]["application/json"]["examples"]
+    assert {e["value"]["error"] for e in refused.values()} == {"idempotency_conflict", "invalid_amount"}
+    order = SPEC["components"]["schemas"]["Order"]["properties"]
+    assert "no_tracking" in order["tracking_number"]["description"]
+    assert "min_days" in order["created_at"]["description"]

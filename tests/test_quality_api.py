@@ -19,6 +19,7 @@ from tests.test_api import ADMIN, AGENT, Agent, admin, agent, new_ticket, server
 
 SUPERVISOR = ("zhao.lei@example.com", "supervisor password 1")
 OTHER = ("wang.fang@example.com", "agent password 2")
+TEAM = "customer-service"  # the supervisor's team: the figures they read are its tickets'
 CARD = {
     "name": "在线客服质检",
     "criteria": [
@@ -34,7 +35,7 @@ def hub(who: Agent) -> Any:
 
 async def worked_ticket(admin: Agent, agent: Agent, external_id: str = "m1", thread: str = "t1") -> str:
     conversation_id = await new_ticket(agent, external_id, "我的订单还没到", thread=thread)
-    await admin.call("PATCH", f"/api/v1/conversations/{conversation_id}", {"assignee_id": agent.id})
+    await admin.call("PATCH", f"/api/v1/conversations/{conversation_id}", {"assignee_id": agent.id, "team": TEAM})
     await admin.call("PATCH", f"/api/v1/conversations/{conversation_id}", {"status": "resolved"})
     return conversation_id
 
@@ -62,6 +63,8 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
     await add_agent(hub(admin).store, OTHER[0], Role.AGENT, OTHER[1], name="Wang Fang")
     supervisor, other = await sign_in(server, SUPERVISOR), await sign_in(server, OTHER)
     try:
+        for member in (supervisor, other, agent):
+            await admin.call("PATCH", f"/api/v1/agents/{member.id}", {"teams": [TEAM]})
         card = await admin.call("POST", "/api/v1/qa/scorecards", CARD, status=201)
         ticket = await worked_ticket(admin, agent)
         path = f"/api/v1/conversations/{ticket}/qa"
@@ -72,14 +75,14 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
         first = await supervisor.call("POST", path, {**body, "notes": {"solution": "步骤清楚"}}, status=201)
         assert (first["score"], first["failed"], first["agent_id"]) == (81.2, False, agent.id)  # (1 + 3*0.75)/4
         await supervisor.call("POST", path, body, status=422)  # once per reviewer
-        second = await admin.call("POST", path, {**body, "scores": {"greeting": 0, "solution": 1}}, status=201)
-        assert (second["score"], second["failed"]) == (0.0, True)  # a critical criterion failed
+        second = await admin.call("POST", path, {**body, "scores": {"greeting": 1, "solution": 1}}, status=201)
+        assert (second["score"], second["failed"]) == (0.0, True)  # a critical criterion failed: 0, not 25 points
 
         seen = await supervisor.call("GET", path)
         [calibration] = seen["scorecards"]
         assert len(calibration["reviews"]) == 2
         assert calibration["disagreements"] == [
-            {"criterion": "greeting", "scores": [1, 0], "spread": 1.0},
+            {"criterion": "greeting", "scores": [1, 1], "spread": 0.0},
             {"criterion": "solution", "scores": [4, 1], "spread": 0.75},
         ]
         mine = await agent.call("GET", path)
@@ -95,6 +98,11 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
         own = await worked_ticket(admin, agent, "m2", "t2")
         await admin.call("PATCH", f"/api/v1/conversations/{own}", {"assignee_id": supervisor.id})
         await supervisor.call("POST", f"/api/v1/conversations/{own}/qa", body, status=422)  # not their own work
+        still_open = await new_ticket(agent, "m3", "还有一个问题", thread="t3")
+        await admin.call("PATCH", f"/api/v1/conversations/{still_open}", {"assignee_id": agent.id, "team": TEAM})
+        refused = await supervisor.call("POST", f"/api/v1/conversations/{still_open}/qa", body, status=422)
+        assert refused["error"] == "ticket_not_resolved" and "only resolved or closed" in refused["message"]
+        assert (await supervisor.call("GET", "/api/v1/quality/figures?by=agent_id"))["qa"][0]["count"] == 2
         await agent.call("GET", "/api/v1/quality/figures", status=403)
     finally:
         await supervisor.client.close()
@@ -120,6 +128,15 @@ async def test_the_weekly_sample_is_per_agent_seeded_and_leans_to_low_csat(admin
     assert len({frozenset(p) for p in picks}) > 1  # another seed, another sample
     # 3 of 8 unbiased: 15 of 40 expected; weighted (x4) about 32: at least 24 fails about once in 10,000 runs
     assert sum(tickets[5] in p for p in picks) >= 24
+    # by default this week's sample (the tickets were resolved today), with the caller's reviews marked
+    this_week = await admin.call("GET", "/api/v1/qa/sample?size=8")
+    assert this_week["week"] == f"{week.year}-W{week.week:02d}" and len(this_week["items"]) == 8
+    assert not any(i["reviewed"] for i in this_week["items"])
+    card = await admin.call("POST", "/api/v1/qa/scorecards", CARD, status=201)
+    body = {"scorecard_id": card["id"], "scores": {"greeting": 1, "solution": 4}}
+    await admin.call("POST", f"/api/v1/conversations/{tickets[2]}/qa", body, status=201)
+    marked = await admin.call("GET", "/api/v1/qa/sample?size=8")
+    assert [i["conversation_id"] for i in marked["items"] if i["reviewed"]] == [tickets[2]]
     empty = await admin.call("GET", "/api/v1/qa/sample?week=2020-W01")
     assert empty["items"] == [] and empty["from"] == "2019-12-30T00:00:00Z"
     await admin.call("GET", "/api/v1/qa/sample?week=2020-W99", status=422)
@@ -144,8 +161,16 @@ async def test_a_tickets_survey_is_shown_to_who_may_see_the_ticket_and_csat_figu
     )
     figures = await admin.call("GET", "/api/v1/quality/figures?by=channel")
     assert figures["csat"] == [{"key": "chat", "average": 2.0, "count": 1}]  # the ticket's channel
+    day = now.date()  # dates and times without an offset are read in the [reports] timezone, as reports do
+    period = f"from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}T00:00"
+    assert (await admin.call("GET", f"/api/v1/quality/figures?{period}"))["csat"] == [
+        {"key": "", "average": 2.0, "count": 1}
+    ]
+    bad = await admin.call("GET", "/api/v1/quality/figures?from=yesterday", status=422)
+    assert bad["message"] == "from: 'yesterday' is not an ISO date or date-time"
     await admin.call("GET", "/api/v1/quality/figures?from=2030-01-01T00:00:00Z&to=2029-01-01T00:00:00Z", status=422)
-    await admin.call("GET", "/api/v1/quality/figures?by=score", status=422)
+    refused = await admin.call("GET", "/api/v1/quality/figures?by=score", status=422)
+    assert refused["message"].endswith("must be one of agent_id, team, channel, category")  # no empty option
 
 
 async def test_the_openapi_document_lists_the_quality_routes(agent: Agent) -> None:

@@ -75,12 +75,11 @@ async def test_a_reviewer_reviews_a_sampled_ticket_in_chinese_and_the_agent_read
     await page.click("#open-quality")
     dialog = page.locator("#quality-dialog")
     await expect(dialog.locator("h2")).to_have_text("质检")
-    await expect(dialog.locator(".qa-sample")).to_contain_text("该周没有")  # last week (the default): nothing
     week = hub.actions.clock().isocalendar()
-    await dialog.locator("#qa-week").fill(f"{week.year}-W{week.week:02d}")
-    await dialog.locator("#qa-draw").click()
+    await expect(dialog.locator("#qa-week")).to_have_value(f"{week.year}-W{week.week:02d}")  # this week by default
     row = dialog.locator(f".qa-sample tr[data-id='{ticket_id}']")
     await expect(row).to_contain_text("李娜")
+    await expect(row.locator(".qa-reviewed")).to_have_text("")  # not reviewed by this admin yet
     await row.locator(".open-sampled").click()
 
     panel = page.locator("#quality")
@@ -108,6 +107,14 @@ async def test_a_reviewer_reviews_a_sampled_ticket_in_chinese_and_the_agent_read
     await panel.screenshot(path=str(ARTIFACTS / "qa-review-zh-CN.png"))
     await page.screenshot(path=str(ARTIFACTS / "qa-review-zh-CN-page.png"))
 
+    await page.click("#open-quality")  # the sample marks the ticket this reviewer has reviewed
+    await expect(dialog.locator(f".qa-sample tr[data-id='{ticket_id}'] .qa-reviewed")).to_contain_text("您已质检")
+    await dialog.locator(".qa-scorecards button", has_text="编辑").first.click()
+    active = dialog.locator(".scorecard-form .field.checkbox")
+    box, label = await active.locator("input").bounding_box(), await active.bounding_box()
+    assert box is not None and label is not None and box["width"] < 30  # a box beside 启用, not a stretched field
+    assert abs((box["y"] + box["height"] / 2) - (label["y"] + label["height"] / 2)) < 4
+
     reviews = await hub.store.quality.list_reviews(conversation_id=ticket_id)
     mine = next(r for r in reviews if r.comment == "请先核对地址再补发")
     assert (mine.scores, mine.failed, mine.notes) == (
@@ -123,6 +130,7 @@ async def test_a_reviewer_reviews_a_sampled_ticket_in_chinese_and_the_agent_read
     await expect(mine.locator("h3")).to_have_text("Reviews of my work")
     await expect(mine.locator("li")).to_have_count(2)
     await expect(mine).to_contain_text("请先核对地址再补发")
+    await expect(mine.locator("li").first).to_contain_text("#1000 · 在线客服质检")  # number and scorecard apart
     await expect(agent_page.locator("#quality-dialog .qa-sample")).to_have_count(0)  # no sample for agents
     await mine.locator("li button").first.click()
     side = agent_page.locator("#quality")

@@ -5,7 +5,8 @@ disagreement of two reviewers, and the seeded, biased weekly sample."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -24,10 +25,13 @@ from conversation.quality import (
     rated,
     rating_from_choice,
     rating_from_text,
+    reads_as_comment,
     review_score,
     scorecard_from_doc,
     survey_wanted,
     takes_answer,
+    week_name,
+    week_of,
     weekly_sample,
 )
 
@@ -170,11 +174,15 @@ def test_a_bad_scorecard_is_refused_naming_the_problem(doc: dict[str, object], p
 def test_a_review_is_weighted_and_a_failed_critical_criterion_fails_it() -> None:
     assert review_score(CARD, {"greeting": 1, "solution": 5}) == (100.0, False)
     assert review_score(CARD, {"greeting": 0, "solution": 3}) == (37.5, False)  # 3 * 0.5 / 4
-    assert review_score(CARD, {"greeting": 1, "solution": 1}) == (25.0, True)
+    assert review_score(CARD, {"greeting": 1, "solution": 1}) == (0.0, True)  # failed: 0, not its 25 points
     assert check_scores(CARD, {"greeting": True, "solution": 2}) == {"greeting": 1, "solution": 2}
     for bad in ({"greeting": 2, "solution": 3}, {"greeting": 1, "solution": 0}, {"greeting": 1}, {"x": 1}):
         with pytest.raises(InvalidInput):
             check_scores(CARD, {**bad} if "x" not in bad else {"greeting": 1, "solution": 3, **bad})
+    with pytest.raises(InvalidInput, match=r"^scores\.solution: missing"):  # not "1 to 5": it was not given
+        check_scores(CARD, {"greeting": 1})
+    with pytest.raises(InvalidInput, match=r"^scores\.solution: 1 to 5$"):
+        check_scores(CARD, {"greeting": 1, "solution": 9})
 
 
 def review(reviewer: str, scores: dict[str, int]) -> Review:
@@ -212,3 +220,30 @@ def test_weeks_are_iso_weeks_in_utc() -> None:
     for bad in ("2027-W54", "2027-1", "W01"):
         with pytest.raises(InvalidInput):
             parse_week(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "comment"),
+    [
+        ("态度不错，就是太慢了", True),
+        ("Quick and kind.", True),
+        ("退款什么时候到账？", False),
+        ("怎么修改收货地址", False),
+        ("How do I change my address", False),
+        ("I still have a problem with the app", False),
+        ("好" * 281, False),
+        ("   ", False),
+    ],
+)
+def test_only_a_short_remark_without_a_question_reads_as_a_surveys_comment(text: str, comment: bool) -> None:
+    assert reads_as_comment(text) is comment
+
+
+def test_a_week_starts_on_monday_midnight_in_the_reports_time_zone() -> None:
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert week_of(date(2026, 11, 26), shanghai) == (
+        datetime(2026, 11, 22, 16, tzinfo=UTC),
+        datetime(2026, 11, 29, 16, tzinfo=UTC),
+    )
+    assert parse_week("2026-W48", shanghai) == week_of(date(2026, 11, 23), shanghai)
+    assert week_name(date(2026, 11, 26)) == "2026-W48" and week_name(date(2027, 1, 1)) == "2026-W53"

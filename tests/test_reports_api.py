@@ -133,6 +133,11 @@ async def test_the_summary_and_tables_on_a_known_data_set(server: TestServer) ->
             "2026-03-02T00:00:00Z",
             "Asia/Shanghai",
         )
+        # review 18 #7: the period also in the report's zone, with its offset
+        assert (summary["from_local"], summary["to_local"]) == (
+            "2026-03-01T08:00:00+08:00",
+            "2026-03-02T08:00:00+08:00",
+        )
         # three first responses: p50 = 2nd = 120, p90 = 3rd = 600; two resolutions: p50 = 1st = 1000
         expected = {
             "volume": 3,
@@ -185,28 +190,44 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
     try:
         await hub.store.accounts.update_agent(admin.id, {"name": "=HYPERLINK(evil)"})
         await known_data(hub, {"lina": admin.id, "boss": admin.id})
-        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&format=csv")
+        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&format=csv&lang=keys")
         assert resp.status == 200 and resp.content_type == "text/csv"
         assert 'filename="agents-2026-03-01.csv"' in resp.headers["Content-Disposition"]
+        local = await admin.client.get(
+            "/api/v1/reports/export?from=2026-03-01&to=2026-03-02&tz=Asia/Shanghai&table=agents"
+        )
+        assert 'filename="agents-2026-03-01.csv"' in local.headers["Content-Disposition"]  # not 02-28 (UTC)
         rows = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
         assert rows[0][:4] == ["agent_id", "name", "tickets_handled", "replies"]
         assert rows[1][1] == "'=HYPERLINK(evil)"  # a name is data, never a formula
-        summary_csv = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary")
+        summary_csv = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary&lang=keys")
         figures = dict(csv.reader(io.StringIO((await summary_csv.read()).decode("utf-8-sig"))))
         assert figures["volume"] == "3" and figures["csat_average"] == "4.0"
 
-        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai")
+        # review 18 #10: headers in the caller's language by default, in another with lang=, keys with lang=keys
+        chinese = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&lang=zh-CN")
+        header = next(csv.reader(io.StringIO((await chinese.read()).decode("utf-8-sig"))))
+        assert header[:4] == ["客服 ID", "客服", "处理工单", "回复数"]
+        assert header[4] == "首次响应时间中位数（工作时间）"
+        await hub.store.accounts.update_agent(admin.id, {"language": "zh-CN"})
+        mine = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=volume_by_hour")
+        assert next(csv.reader(io.StringIO((await mine.read()).decode("utf-8-sig")))) == ["小时", "工单数"]
+        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai&lang=keys")
         assert resp.status == 200
         book = load_workbook(io.BytesIO(await resp.read()))
         assert book.sheetnames == ["summary", "volume_by_hour", "volume_by_day", "agents", "backlog"]
         hours = book["volume_by_hour"]
-        assert [c.value for c in hours[1]][:6] == [
+        assert [c.value for c in hours[1]][:10] == [  # local with the offset, then UTC (review 18 #7)
             "from",
-            "2026-03-01T00:00:00Z",
+            "2026-03-01T08:00:00+08:00",
             "to",
-            "2026-03-02T00:00:00Z",
+            "2026-03-02T08:00:00+08:00",
             "timezone",
             "Asia/Shanghai",
+            "from (UTC)",
+            "2026-03-01T00:00:00Z",
+            "to (UTC)",
+            "2026-03-02T00:00:00Z",
         ]
         assert [c.value for c in hours[3]][:2] == ["hour", "tickets"]
         assert [c.value for c in hours[3 + 1 + 9]][:2] == [9, 2]
@@ -234,6 +255,12 @@ async def test_supervisors_read_their_teams_agents_are_refused(server: TestServe
         assert other.status == 403 and "not one of your teams" in (await other.json())["message"]
         agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
         assert {row["name"]: row["first_response_p50_s"] for row in agents} == {"Li Na": 60, "Boss": 120}
+        # review 18 #11: the page's filters offer only their teams and those teams' members
+        team = await hub.store.desk.get_team("customer-service")
+        assert team is not None
+        assert mine["scope"] == {"teams": ["customer-service"], "agents": sorted(team.members)}
+        assert wang.id in mine["scope"]["agents"]
+        assert (await admin.call("GET", f"/api/v1/reports/summary?{DAY}"))["scope"] == {"teams": None, "agents": None}
     finally:
         for who in (admin, lina, wang):
             await who.client.close()
@@ -245,6 +272,9 @@ async def test_supervisors_read_their_teams_agents_are_refused(server: TestServe
         ("from=2027-03-02&to=2027-03-01", "from must be before to"),
         ("from=2027-03-01&to=2027-03-01", "from must be before to"),
         ("from=2026-01-01&to=2027-03-01", "at most one year"),
+        ("from=2026-01-01&to=2027-01-02", "at most one year"),  # 366 days, not a leap year (review 18 #11)
+        ("from=2026-03-01T00:00+08:00&to=2026-03-02", "must be written %2B"),  # the "+" read as a space
+        ("from=2026-03-01&to=2026-03-02&agnet=x&team=", "unknown query parameter(s): agnet"),
         ("from=last-week&to=2027-03-01", "not an ISO date"),
         ("to=2027-03-01", "from is required"),
         ("from=2027-03-01&to=2027-03-02&tz=Mars/Olympus", "unknown time zone"),
@@ -256,6 +286,17 @@ async def test_a_bad_period_is_refused_with_a_clear_message(server: TestServer, 
         resp = await admin.client.get(f"/api/v1/reports/summary?{query}")
         assert resp.status == 422
         assert words in (await resp.json())["message"]
+    finally:
+        await admin.client.close()
+
+
+async def test_a_year_is_the_longest_period_leap_years_included(server: TestServer) -> None:
+    admin = await sign_in(server, ADMIN)
+    try:
+        for period in ("from=2026-01-01&to=2027-01-01", "from=2028-01-01&to=2029-01-01"):  # 365 and 366 days
+            assert (await admin.call("GET", f"/api/v1/reports/summary?{period}"))["volume"] == 0
+        resp = await admin.client.get("/api/v1/reports/export?from=2026-01-01&to=2026-01-02&table=agents&sheet=x")
+        assert resp.status == 422 and "sheet" in (await resp.json())["message"]
     finally:
         await admin.client.close()
 
@@ -298,6 +339,27 @@ async def test_facts_follow_a_ticket_through_reply_resolution_and_reopen(server:
         assert summary["first_response_p50_s"] is not None and summary["resolution_p50_s"] is not None
         rows = (await admin.call("GET", f"/api/v1/reports/agents?{period}"))["items"]
         assert [(r["name"], r["replies"], r["tickets_handled"], r["resolved"]) for r in rows] == [("Li Na", 1, 1, 1)]
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_a_resolution_is_the_resolvers_even_when_nobody_is_assigned(server: TestServer) -> None:
+    """Review 18 #3: routing unassigned the reopened ticket, then Li Na resolved it: hers."""
+    hub: Hub = server.app[HUB]
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        record = await hub.ingest(customer_message("m1", "我的订单没到", thread="t1", sender=Sender("u1")))
+        conv = record.conversation.id
+        await lina.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "resolved"})  # nobody assigned
+        fact = await fact_when(hub, conv, lambda f: f.resolved)
+        assert fact.resolver_id == lina.id
+        today = datetime.now(UTC).date()
+        period = f"from={today.isoformat()}&to={(today + timedelta(days=1)).isoformat()}"
+        summary = await admin.call("GET", f"/api/v1/reports/summary?{period}")
+        rows = (await admin.call("GET", f"/api/v1/reports/agents?{period}"))["items"]
+        assert [(r["name"], r["resolved"]) for r in rows] == [("Li Na", 1)]
+        assert sum(r["resolved"] for r in rows) == summary["resolved"] == 1
     finally:
         await admin.client.close()
         await lina.client.close()
@@ -367,12 +429,23 @@ async def test_the_daily_summary_goes_out_once_a_day_across_hubs(tmp_path: Path)
             body = mail.get_body(("plain",)).get_content()
             assert "新工单: 1" in body and "满意度平均分（1-5）: 无数据" in body
             assert "https://help.example.com/inbox/#/reports" in body
+            assert "2027-03-01T00:00:00+08:00 至 2027-03-02T00:00:00+08:00" in body  # local, offset shown (#7)
             clock[0] = datetime(2027, 3, 3, 0, 1, tzinfo=UTC)  # the next morning: the next day's summary
             assert await other.send_if_due()
             assert len(sink.mails) == 2
     finally:
         smtp.close()
         await smtp.wait_closed()
+
+
+def test_the_daily_summary_language_is_its_own_setting(tmp_path: Path) -> None:
+    """Review 18 #10: [reports] daily_language (default: the hub's language)."""
+    from hub.config import parse_config
+
+    base = {"hub": {"data_dir": str(tmp_path), "language": "zh-CN"}, "plugins": {"enabled": []}}
+    assert Hub(parse_config(base)).daily_report.language == "zh-CN"
+    chosen = Hub(parse_config({**base, "reports": {"daily_language": "en"}}))
+    assert chosen.daily_report.language == "en"
 
 
 async def test_the_report_routes_are_documented_in_openapi(server: TestServer) -> None:

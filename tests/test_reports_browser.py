@@ -57,7 +57,13 @@ async def test_a_supervisor_reads_the_reports_in_chinese(hub_url: Any, browser: 
     await expect(figures.locator("[data-figure=volume] dt")).to_have_text("新工单")
     await expect(figures.locator("[data-figure=volume] dd")).to_have_text("2")
     await expect(figures.locator("[data-figure=sla_met] dd")).to_have_text("100%")
-    await expect(figures.locator("[data-figure=resolution_p50_s] dd")).to_contain_text("2")
+    # review 18 #8: durations as precise as they need (90 s: 1.5 minutes; 7200 s: 2 hours)
+    await expect(figures.locator("[data-figure=first_response_p50_s] dd")).to_have_text("1.5分钟")
+    await expect(figures.locator("[data-figure=resolution_p50_s] dd")).to_have_text("2小时")
+    # review 18 #7: the hub's [reports] timezone, not the browser's
+    await expect(dialog.locator("#report-zone")).to_contain_text(hub.config.reports.timezone)
+    # review 18 #10: channels named as the inbox's filter names them
+    await expect(dialog.locator("#report-channel option[value=webchat]")).to_have_text("网页聊天")
     await expect(figures.locator("[data-figure=csat_average] dd")).to_have_text("—")
     await expect(dialog.locator("#report-agents tr[data-agent]")).to_contain_text("Li Na")
     for chart in ("#chart-hours", "#chart-days", "#chart-backlog"):
@@ -67,7 +73,7 @@ async def test_a_supervisor_reads_the_reports_in_chinese(hub_url: Any, browser: 
     assert await serious_accessibility_problems(page) == []
 
     href = await dialog.locator("a.export[data-table=agents]").get_attribute("href")
-    assert href is not None and "format=csv" in href and "tz=Asia%2FShanghai" in href
+    assert href is not None and "format=csv" in href and "tz=" not in href  # the hub's zone
     download = await page.request.get(f"{url}{href}")
     assert download.status == 200 and "Li Na" in (await download.body()).decode("utf-8-sig")
 

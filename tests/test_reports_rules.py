@@ -94,10 +94,12 @@ def test_a_reopen_counts_once_and_the_next_resolution_is_measured_again() -> Non
         done, ticket(first_response_at=local(8, 9, 30), status=Status.OPEN), SlaState(), OFFICE, None, local(8, 13)
     )
     assert (reopened.reopens, reopened.resolved) == (1, False)
+    assert reopened.done_spans == ((local(8, 12), local(8, 13)),)  # done from 12:00 to 13:00 (review 18 #4)
     again = fact_after(
         reopened, ticket(status=Status.OPEN, first_response_at=local(8, 9, 30)), SlaState(), OFFICE, None, local(8, 14)
     )
     assert again.reopens == 1  # still open: not a second reopen
+    assert again.done_spans == reopened.done_spans
     closed = ticket(first_response_at=local(8, 9, 30), status=Status.CLOSED, resolved_at=local(8, 15))
     final = fact_after(again, closed, SlaState(), OFFICE, None, local(8, 15))
     assert (final.resolved, final.resolved_at, final.first_resolved_at, final.reopens) == (

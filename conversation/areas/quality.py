@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime
 
 from conversation.quality import Candidate, Figure, Review, Scorecard, Survey
@@ -26,9 +27,12 @@ class Quality(ABC):
         """The contact's most recently asked survey, on any ticket."""
 
     @abstractmethod
-    async def csat_figures(self, since: datetime, until: datetime, *, by: str = "") -> list[Figure]:
+    async def csat_figures(
+        self, since: datetime, until: datetime, *, by: str = "", teams: Sequence[str] | None = None
+    ) -> list[Figure]:
         """Average score and count of the ratings given in [since, until), per `by` (one of
-        quality.GROUPS; "" one figure for all), computed by the database; groups by key."""
+        quality.GROUPS; "" one figure for all), computed by the database; groups by key.
+        `teams`: only the ratings of tickets of these teams (None: every team)."""
 
     # -- QA ----------------------------------------------------------------------------------------
     @abstractmethod
@@ -52,8 +56,11 @@ class Quality(ABC):
         """Newest first, narrowed by whichever of the filters are given."""
 
     @abstractmethod
-    async def qa_figures(self, since: datetime, until: datetime, *, by: str = "") -> list[Figure]:
-        """Average review score (0-100) and count of the reviews made in [since, until), per `by`."""
+    async def qa_figures(
+        self, since: datetime, until: datetime, *, by: str = "", teams: Sequence[str] | None = None
+    ) -> list[Figure]:
+        """Average review score (0-100) and count of the reviews made in [since, until), per `by`;
+        `teams` as for csat_figures."""
 
     @abstractmethod
     async def review_candidates(self, since: datetime, until: datetime, *, limit: int = 5000) -> list[Candidate]:

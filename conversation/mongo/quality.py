@@ -3,6 +3,7 @@ aggregation pipelines ($match on the period, $group per key), never Python loops
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,9 +43,14 @@ async def create_quality_indexes(db: Any) -> None:
     await db.conversations.create_index([("resolved_at", ASCENDING)], name="resolved")
 
 
-async def _figures(collection: Any, at: str, by: str, since: datetime, until: datetime) -> list[Figure]:
+async def _figures(
+    collection: Any, at: str, by: str, since: datetime, until: datetime, teams: Sequence[str] | None
+) -> list[Figure]:
+    match: dict[str, Any] = {"score": {"$ne": None}, at: {"$gte": since, "$lt": until}}
+    if teams is not None:
+        match["team"] = {"$in": list(teams)}
     pipeline = [
-        {"$match": {"score": {"$ne": None}, at: {"$gte": since, "$lt": until}}},
+        {"$match": match},
         {"$group": {"_id": f"${by}" if by else "", "average": {"$avg": "$score"}, "count": {"$sum": 1}}},
         {"$sort": {"_id": ASCENDING}},
     ]
@@ -80,8 +86,10 @@ class MongoQuality(Area, Quality):
         return survey_from_doc(docs[0]) if docs else None
 
     @_unavailable_when_unreachable
-    async def csat_figures(self, since: datetime, until: datetime, *, by: str = "") -> list[Figure]:
-        return await _figures(self._db.csat_surveys, "rated_at", check_group(by), since, until)
+    async def csat_figures(
+        self, since: datetime, until: datetime, *, by: str = "", teams: Sequence[str] | None = None
+    ) -> list[Figure]:
+        return await _figures(self._db.csat_surveys, "rated_at", check_group(by), since, until, teams)
 
     @_unavailable_when_unreachable
     async def save_scorecard(self, card: Scorecard) -> None:
@@ -118,8 +126,10 @@ class MongoQuality(Area, Quality):
         return [review_from_doc(doc) async for doc in cursor.limit(limit)]
 
     @_unavailable_when_unreachable
-    async def qa_figures(self, since: datetime, until: datetime, *, by: str = "") -> list[Figure]:
-        return await _figures(self._db.qa_reviews, "created_at", check_group(by), since, until)
+    async def qa_figures(
+        self, since: datetime, until: datetime, *, by: str = "", teams: Sequence[str] | None = None
+    ) -> list[Figure]:
+        return await _figures(self._db.qa_reviews, "created_at", check_group(by), since, until, teams)
 
     @_unavailable_when_unreachable
     async def review_candidates(self, since: datetime, until: datetime, *, limit: int = 5000) -> list[Candidate]:

@@ -24,6 +24,8 @@ from conversation.reports import (
     ratio,
 )
 
+# Resolutions are the resolver's (older facts, written before it was kept: the assignee's).
+RESOLVER = {"$ifNull": [{"$cond": [{"$in": ["$resolver_id", ["", None]]}, "$agent_id", "$resolver_id"]}, ""]}
 TIMES = ("created_at", "first_response_at", "resolved_at", "first_resolved_at")
 
 
@@ -38,6 +40,14 @@ def _match(filters: ReportFilters, agent_field: str, prefix: str = "") -> dict[s
         match.setdefault(prefix + "team", {"$in": list(filters.teams)})
         if filters.team and filters.team not in filters.teams:
             match[prefix + "team"] = {"$in": []}
+    return match
+
+
+def _resolved_by(filters: ReportFilters) -> dict[str, Any]:
+    """The filters over the resolutions: the agent filter is the resolver's."""
+    match = _match(filters, "")
+    if filters.agent:
+        match["$expr"] = {"$eq": [RESOLVER, filters.agent]}
     return match
 
 
@@ -79,12 +89,15 @@ class MongoReports(Area, Reports):
         doc["conversation_id"] = doc.pop("_id")
         for name in TIMES:
             doc[name] = as_utc(doc.get(name))
+        spans = doc.pop("done_spans", [])
+        doc["done_spans"] = tuple((as_utc(span["resolved_at"]), as_utc(span["reopened_at"])) for span in spans)
         return TicketFact(**doc)
 
     @_unavailable_when_unreachable
     async def save_fact(self, fact: TicketFact) -> None:
         doc = asdict(fact)
         doc["_id"] = doc.pop("conversation_id")
+        doc["done_spans"] = [{"resolved_at": a, "reopened_at": b} for a, b in fact.done_spans]
         await self._facts.replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
     @_unavailable_when_unreachable
@@ -120,7 +133,7 @@ class MongoReports(Area, Reports):
             "first_response_s",
             (50, 90),
         )
-        resolved_match = {"resolved_at": period, "resolved": True, **_match(query.filters, "agent_id")}
+        resolved_match = {"resolved_at": period, "resolved": True, **_resolved_by(query.filters)}
         resolution = await self._percentiles(
             {**resolved_match, "resolution_s": {"$ne": None}}, "resolution_s", (50, 90)
         )
@@ -162,7 +175,7 @@ class MongoReports(Area, Reports):
     @_unavailable_when_unreachable
     async def backlog(self, query: ReportQuery) -> Backlog:
         age = {"$subtract": [query.end, "$created_at"]}  # milliseconds
-        branches = [
+        branches: list[dict[str, Any]] = [
             {"case": {"$lt": [age, bound * 1000]}, "then": label} for bound, label in BACKLOG_AGES if bound is not None
         ]
         match = {
@@ -185,6 +198,33 @@ class MongoReports(Area, Reports):
         )
         by_age = {label: 0 for _, label in BACKLOG_AGES}
         by_age.update({d["_id"]: d["n"] for d in docs})
+        # Of those, the ones done at the end and reopened since (one span at most each): out.
+        span = {"resolved_at": {"$lt": query.end}, "reopened_at": {"$gte": query.end}}
+        c_age = {"$subtract": [query.end, "$c.created_at"]}
+        c_branches = [{"case": {"$lt": [c_age, b["case"]["$lt"][1]]}, "then": b["then"]} for b in branches]
+        done = await self._aggregate(
+            self._facts,
+            [
+                {"$match": {"done_spans": {"$elemMatch": span}, "created_at": {"$lt": query.end}}},
+                {"$lookup": {"from": "conversations", "localField": "_id", "foreignField": "_id", "as": "c"}},
+                {"$unwind": "$c"},
+                {
+                    "$match": {
+                        "c.merged_into": "",
+                        "c.created_at": {"$lt": query.end},
+                        **_match(query.filters, "assignee_id", "c."),
+                    }
+                },
+                {
+                    "$group": {
+                        "_id": {"$switch": {"branches": c_branches, "default": BACKLOG_AGES[-1][1]}},
+                        "n": {"$sum": 1},
+                    }
+                },
+            ],
+        )
+        for d in done:
+            by_age[d["_id"]] -= d["n"]
         return Backlog(sum(by_age.values()), by_age)
 
     @_unavailable_when_unreachable
@@ -236,11 +276,12 @@ class MongoReports(Area, Reports):
             "resolved_at": period,
             "resolved": True,
             "resolution_s": {"$ne": None},
-            "agent_id": {"$ne": ""},
-            **_match(filters, "agent_id"),
+            **_resolved_by(filters),
         }
+        by_resolver = {"$match": {"$expr": {"$ne": [RESOLVER, ""]}}}
         for doc in await self._aggregate(
-            self._facts, [{"$match": resolved_match}, *_percentile_stages("resolution_s", (50,), "$agent_id")]
+            self._facts,
+            [{"$match": resolved_match}, by_resolver, *_percentile_stages("resolution_s", (50,), RESOLVER)],
         ):
             rows.setdefault(doc["_id"], {}).update(resolution_p50_s=doc["p50"], resolved=doc["n"])
         return [AgentFigures(agent_id, **values) for agent_id, values in sorted(rows.items())]

@@ -147,6 +147,9 @@ class MongoStore(MongoStoreBase, Store):
         )
         for field in ("first_response_at", "resolved_at", "first_resolved_at"):
             await self._conn.db.report_facts.create_index([(field, ASCENDING)], name=field)
+        await self._conn.db.report_facts.create_index(  # the backlog of a past moment
+            [("done_spans.reopened_at", ASCENDING)], name="done_spans"
+        )
         await self._conn.db.messages.create_index(
             [("author_type", ASCENDING), ("created_at", ASCENDING)], name="agent_replies"
         )

@@ -198,7 +198,13 @@ CREATE TABLE IF NOT EXISTS report_facts (
     conversation_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL, team TEXT NOT NULL, channel TEXT NOT NULL,
     category TEXT NOT NULL, agent_id TEXT NOT NULL, first_response_at INTEGER, first_response_s REAL,
     first_responder_id TEXT NOT NULL, resolved_at INTEGER, first_resolved_at INTEGER, resolution_s REAL,
-    sla_met INTEGER, reopens INTEGER NOT NULL, resolved INTEGER NOT NULL);
+    sla_met INTEGER, reopens INTEGER NOT NULL, resolved INTEGER NOT NULL, resolver_id TEXT NOT NULL DEFAULT '');
+-- A fact's done spans (resolved, then reopened): the backlog of a past moment leaves out the
+-- tickets done at that moment though open again now (conversation/reports.py TicketFact.done_spans).
+CREATE TABLE IF NOT EXISTS report_done_spans (
+    conversation_id TEXT NOT NULL, resolved_at INTEGER NOT NULL, reopened_at INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, resolved_at));
+CREATE INDEX IF NOT EXISTS report_done_spans_reopened ON report_done_spans (reopened_at, resolved_at);
 -- The period indexes cover what an unfiltered figure reads (a percentile sorts the index's values).
 CREATE INDEX IF NOT EXISTS report_facts_first_response
     ON report_facts (first_response_at, first_response_s, first_responder_id);
@@ -263,6 +269,7 @@ ADDED_COLUMNS = (
     ("conversations", "fields", "TEXT NOT NULL DEFAULT '{}'"),  # custom field values (JSON)
     ("conversations", "priority_set_by", "TEXT NOT NULL DEFAULT ''"),
     ("contacts", "tier", "TEXT NOT NULL DEFAULT ''"),
+    ("report_facts", "resolver_id", "TEXT NOT NULL DEFAULT ''"),  # who resolved (per-agent resolutions)
 )
 
 

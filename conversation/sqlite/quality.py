@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -52,17 +53,25 @@ def _survey_row(s: Survey) -> tuple[Any, ...]:
 
 
 def _figures(
-    conn: sqlite3.Connection, table: str, score: str, at: str, by: str, since: int | None, until: int | None
+    conn: sqlite3.Connection,
+    table: str,
+    score: str,
+    at: str,
+    by: str,
+    since: int | None,
+    until: int | None,
+    teams: Sequence[str] | None,
 ) -> list[Figure]:
     """AVG and COUNT per group; `table`, `score`, `at` and `by` are this module's own names (checked)."""
     key = by or "''"
+    in_teams = "" if teams is None else f" AND team IN ({', '.join('?' * len(teams)) or 'NULL'})"
     sql = (
         f"SELECT {key}, AVG({score}), COUNT(*) FROM {table}"  # noqa: S608 - fixed names, values bound
-        f" WHERE {score} IS NOT NULL AND {at} >= ? AND {at} < ? GROUP BY {key} ORDER BY {key}"
+        f" WHERE {score} IS NOT NULL AND {at} >= ? AND {at} < ?{in_teams} GROUP BY {key} ORDER BY {key}"
     )
     return [
         Figure(row[0], round(row[1], 2) if row[1] is not None else None, row[2])
-        for row in conn.execute(sql, (since, until))
+        for row in conn.execute(sql, (since, until, *(teams or ())))
     ]
 
 
@@ -88,11 +97,13 @@ class SQLiteQuality(Area, Quality):
         sql = "SELECT doc FROM csat_surveys WHERE contact_id = ? ORDER BY asked_at DESC LIMIT 1"
         return await self._one(sql, (contact_id,), lambda row: survey_from_doc(_doc(row[0])))  # type: ignore[no-any-return]
 
-    async def csat_figures(self, since: datetime, until: datetime, *, by: str = "") -> list[Figure]:
+    async def csat_figures(
+        self, since: datetime, until: datetime, *, by: str = "", teams: Sequence[str] | None = None
+    ) -> list[Figure]:
         by = check_group(by)
         a, b = to_epoch_ms(since), to_epoch_ms(until)
         return await self._call(  # type: ignore[no-any-return]
-            lambda conn: _figures(conn, "csat_surveys", "score", "rated_at", by, a, b), write=False
+            lambda conn: _figures(conn, "csat_surveys", "score", "rated_at", by, a, b, teams), write=False
         )
 
     async def save_scorecard(self, card: Scorecard) -> None:
@@ -150,11 +161,13 @@ class SQLiteQuality(Area, Quality):
 
         return await self._call(job, write=False)  # type: ignore[no-any-return]
 
-    async def qa_figures(self, since: datetime, until: datetime, *, by: str = "") -> list[Figure]:
+    async def qa_figures(
+        self, since: datetime, until: datetime, *, by: str = "", teams: Sequence[str] | None = None
+    ) -> list[Figure]:
         by = check_group(by)
         a, b = to_epoch_ms(since), to_epoch_ms(until)
         return await self._call(  # type: ignore[no-any-return]
-            lambda conn: _figures(conn, "qa_reviews", "score", "created_at", by, a, b), write=False
+            lambda conn: _figures(conn, "qa_reviews", "score", "created_at", by, a, b, teams), write=False
         )
 
     async def review_candidates(self, since: datetime, until: datetime, *, limit: int = 5000) -> list[Candidate]:

@@ -39,7 +39,10 @@ FACT_COLUMNS = (
     "sla_met",
     "reopens",
     "resolved",
+    "resolver_id",
 )
+# Resolutions are the resolver's (older facts, written before it was kept: the assignee's).
+RESOLVER = "COALESCE(NULLIF(resolver_id, ''), agent_id)"
 TIMES = {"created_at", "first_response_at", "resolved_at", "first_resolved_at"}
 
 
@@ -88,6 +91,11 @@ class SQLiteReports(Area, Reports):
                 values[name] = from_epoch_ms(values[name])
             values["sla_met"] = None if values["sla_met"] is None else bool(values["sla_met"])
             values["resolved"] = bool(values["resolved"])
+            spans = conn.execute(
+                "SELECT resolved_at, reopened_at FROM report_done_spans WHERE conversation_id = ? ORDER BY resolved_at",
+                (conversation_id,),
+            ).fetchall()
+            values["done_spans"] = tuple((from_epoch_ms(a), from_epoch_ms(b)) for a, b in spans)
             return TicketFact(**values)
 
         return await self._call(job, write=False)
@@ -100,7 +108,14 @@ class SQLiteReports(Area, Reports):
             f"INSERT OR REPLACE INTO report_facts ({', '.join(FACT_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
         )
-        await self._call(lambda conn: conn.execute(sql, row))
+        spans = [(fact.conversation_id, to_epoch_ms(a), to_epoch_ms(b)) for a, b in fact.done_spans]
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, row)
+            conn.execute("DELETE FROM report_done_spans WHERE conversation_id = ?", (fact.conversation_id,))
+            conn.executemany("INSERT INTO report_done_spans VALUES (?, ?, ?)", spans)
+
+        await self._call(job)
 
     async def volume_buckets(self, query: ReportQuery) -> list[tuple[datetime, int]]:
         where, params = _where(query.filters, "assignee_id")
@@ -119,6 +134,7 @@ class SQLiteReports(Area, Reports):
     async def time_figures(self, query: ReportQuery) -> TimeFigures:
         first_where, first_params = _where(query.filters, "first_responder_id")
         where, params = _where(query.filters, "agent_id")
+        resolved_where, resolved_params = _where(query.filters, RESOLVER)
         period = _period(query)
 
         def job(conn: sqlite3.Connection) -> TimeFigures:
@@ -135,15 +151,15 @@ class SQLiteReports(Area, Reports):
                 _percentiles_sql(
                     "resolution_s",
                     "report_facts WHERE resolved_at >= ? AND resolved_at < ? AND resolution_s IS NOT NULL"
-                    f" AND resolved = 1{where}",
+                    f" AND resolved = 1{resolved_where}",
                     (50, 90),
                 ),
-                [*period, *params],
+                [*period, *resolved_params],
             ).fetchone()
             sla = conn.execute(
                 "SELECT COUNT(sla_met), COALESCE(SUM(sla_met), 0) FROM report_facts "
-                f"WHERE resolved_at >= ? AND resolved_at < ? AND resolved = 1{where}",
-                [*period, *params],
+                f"WHERE resolved_at >= ? AND resolved_at < ? AND resolved = 1{resolved_where}",
+                [*period, *resolved_params],
             ).fetchone()
             reopen = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(reopens > 0), 0) FROM report_facts "
@@ -183,10 +199,21 @@ class SQLiteReports(Area, Reports):
             f"AND status IN ('resolved', 'closed') AND created_at < ?{where}) GROUP BY age"
         )
 
+        # Of those, the ones done at the end and reopened since (one span at most each): out.
+        c_where, c_params = _where(query.filters, "assignee_id", "c.")
+        done_sql = (
+            f"SELECT CASE {cases.replace('created_at', 'c.created_at')} ELSE '{BACKLOG_AGES[-1][1]}' END AS age, "
+            "COUNT(*) FROM report_done_spans s JOIN conversations c ON c.id = s.conversation_id "
+            f"WHERE s.reopened_at >= ? AND s.resolved_at < ? AND c.created_at < ? AND c.merged_into = ''{c_where} "
+            "GROUP BY age"
+        )
+
         def job(conn: sqlite3.Connection) -> Backlog:
             rows = conn.execute(sql, [*([end] * bounded), end, *params, end, end, *params]).fetchall()
             by_age = {label: 0 for _, label in BACKLOG_AGES}
             by_age.update({label: n for label, n in rows})
+            for label, n in conn.execute(done_sql, [*([end] * bounded), end, end, end, *c_params]):
+                by_age[label] -= n
             return Backlog(sum(by_age.values()), by_age)
 
         return await self._call(job, write=False)
@@ -198,7 +225,7 @@ class SQLiteReports(Area, Reports):
             ReportFilters(filters.team, filters.channel, filters.category, "", filters.teams), "", "c."
         )
         first_where, first_params = _where(filters, "first_responder_id")
-        where, params = _where(filters, "agent_id")
+        where, params = _where(filters, RESOLVER)
         join = " JOIN conversations c ON c.id = m.conversation_id" if conv_where else ""
         agent = " AND m.author_id = ?" if filters.agent else ""
 
@@ -226,9 +253,9 @@ class SQLiteReports(Area, Reports):
                 _percentiles_sql(
                     "resolution_s",
                     "report_facts WHERE resolved_at >= ? AND resolved_at < ? AND resolution_s IS NOT NULL "
-                    f"AND resolved = 1 AND agent_id != ''{where}",
+                    f"AND resolved = 1 AND {RESOLVER} != ''{where}",
                     (50,),
-                    group="agent_id",
+                    group=RESOLVER,
                 ),
                 [*period, *params],
             ):

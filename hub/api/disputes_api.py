@@ -10,9 +10,10 @@ supervisor (or an admin).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from conversation.disputes import OUTCOMES, PARTIES, REASONS, STATUSES, needs_supervisor
+from conversation.disputes import OUTCOMES, PARTIES, REASONS, STATUSES, OwnDecision, needs_supervisor
 from conversation.disputes import amount as parse_amount
 from conversation.model import Conversation, Role
 from conversation.records import Record
@@ -27,6 +28,15 @@ from hub.sdk import ServiceContext
 PLUGIN = "disputes"
 KIND = "case"
 ID = Str(max_length=64, min_length=1)
+SIDE = {
+    "type": "object",
+    "description": "one party's ticket: the buyer's shows only the dispute's messages (from its opening statement on)",
+    "properties": {
+        "ticket": {"type": "object"},
+        "name": {"type": "string", "description": "the party's name (a seller's, from the platform)"},
+        "messages": {"type": "array"},
+    },
+}
 DISPUTE_VIEW = api.schema(
     "DisputeView",
     {
@@ -34,8 +44,8 @@ DISPUTE_VIEW = api.schema(
         "description": "one dispute with both sides: the case record, each party's ticket and thread",
         "properties": {
             "case": RECORD.json_schema(),
-            "buyer": {"type": "object", "properties": {"ticket": {"type": "object"}, "messages": {"type": "array"}}},
-            "seller": {"type": "object", "properties": {"ticket": {"type": "object"}, "messages": {"type": "array"}}},
+            "buyer": SIDE,
+            "seller": SIDE,
             "needs_supervisor": {"type": "boolean"},
         },
     },
@@ -107,14 +117,32 @@ def case_summary(case: Record) -> dict[str, Any]:
     }
 
 
-async def _side(call: Call, ticket_id: str) -> dict[str, Any] | None:
+def dispute_began(case: Record) -> datetime:
+    """Where the dispute starts in the buyer's ticket: when the case was opened, or earlier for
+    a statement it keeps (the buyer's words that opened it). What the ticket held before (a
+    password reset, other questions) is no part of the case."""
+    times = [case.created_at]
+    for item in case.data.get("evidence", []):
+        if not item.get("message_id"):  # typed by an agent: no message of the ticket's
+            continue
+        try:
+            times.append(datetime.fromisoformat(str(item.get("at", ""))))
+        except ValueError:
+            continue
+    return min(t for t in times if t.tzinfo is not None)
+
+
+async def _side(call: Call, ticket_id: str, since: datetime | None = None) -> dict[str, Any] | None:
     store = hub_of(call).store
     ticket = await store.tickets.get_conversation(ticket_id) if ticket_id else None
     if ticket is None:
         return None
+    contact = await store.contacts.get_contact(ticket.contact_id)
+    messages = await store.tickets.list_messages(ticket.id)
     return {
         "ticket": conversation_json(ticket),
-        "messages": [message_json(m) for m in await store.tickets.list_messages(ticket.id)],
+        "name": contact.name if contact else "",
+        "messages": [message_json(m) for m in messages if since is None or m.created_at >= since],
     }
 
 
@@ -169,7 +197,7 @@ async def get_dispute(call: Call) -> dict[str, Any]:
     value = parse_amount(case.data["amount"])
     return {
         "case": record_json(case),
-        "buyer": await _side(call, case.conversation_id),
+        "buyer": await _side(call, case.conversation_id, since=dispute_began(case)),
         "seller": await _side(call, case.data.get("seller_conversation_id", "")),
         "needs_supervisor": needs_supervisor(value, case.data["currency"], _plugin(call).limits),
     }
@@ -235,6 +263,8 @@ async def decide_dispute(call: Call) -> dict[str, Any]:
             supervisor=_supervisor(call),
             who=call.who,
         )
+    except OwnDecision as exc:
+        raise ApiError(403, "another_supervisor_needed", str(exc)) from None
     except PermissionError as exc:
         raise ApiError(403, "supervisor_needed", str(exc)) from None
     return record_json(decided)

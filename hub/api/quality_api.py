@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from conversation.model import Role
 from conversation.quality import (
@@ -28,11 +29,12 @@ from conversation.quality import (
     review_to_doc,
     scorecard_to_doc,
     survey_to_doc,
-    week_of,
+    week_name,
 )
-from hub.access import Access
+from conversation.reports import read_moment
+from hub.access import Access, report_teams
 from hub.api.framework import ADMIN, ApiError, Call
-from hub.api.routes import ANY, api, conversation_or_404, hub_of, parse_time, services_of
+from hub.api.routes import ANY, api, conversation_or_404, hub_of, services_of
 from hub.api.serialize import iso
 from hub.schema import Arr, Bool, Int, Map, Obj, Str
 from hub.services.quality import Calibration
@@ -61,7 +63,8 @@ SCORECARD = api.schema(
     "Scorecard",
     {
         "type": "object",
-        "description": "weighted criteria, yes_no (1 yes, 0 no) or scale (1-5); a failed critical one fails a review",
+        "description": "weighted criteria, yes_no (1 yes, 0 no) or scale (1-5); a failed critical one fails "
+        "a review, which then scores 0 (in every average too)",
     },
 )
 REVIEW = api.schema("Review", {"type": "object", "description": "one reviewer's review of one ticket (score 0-100)"})
@@ -142,7 +145,7 @@ async def replace_scorecard(call: Call) -> dict[str, Any]:
     "biased to low CSAT and SLA breaches; the same `seed` gives the same sample (reviewers)",
     tag="quality",
     query={
-        "week": Str(max_length=8, description="ISO week like 2027-W05; default: last week"),
+        "week": Str(max_length=8, description="ISO week like 2027-W05 ([reports] timezone); default: this week"),
         "size": Int(minimum=1, maximum=MAX_SAMPLE),
         "seed": Str(max_length=64),
     },
@@ -151,12 +154,9 @@ async def replace_scorecard(call: Call) -> dict[str, Any]:
 async def sample(call: Call) -> dict[str, Any]:
     _require_reviewer(call)
     hub = hub_of(call)
-    if "week" in call.query:
-        since, until = parse_week(call.query["week"])
-    else:
-        today = hub.actions.clock().date()
-        since, until = week_of(today - timedelta(days=7))
-    week = f"{since.isocalendar().year}-W{since.isocalendar().week:02d}"
+    zone = ZoneInfo(hub.config.reports.timezone or "UTC")  # weeks start on Monday where reports count them
+    week = call.query.get("week") or week_name(hub.actions.clock().astimezone(zone).date())
+    since, until = parse_week(week, zone)
     picked = await services_of(call).quality.sample(
         since, until, size=call.query.get("size", 5), seed=call.query.get("seed", week)
     )
@@ -164,7 +164,11 @@ async def sample(call: Call) -> dict[str, Any]:
     for candidate in picked:
         ticket = await hub.store.tickets.get_conversation(candidate.conversation_id)
         if ticket is not None and hub.access.allows(call.viewer, ticket, Access.READ):
-            items.append({**_candidate_json(candidate), "number": ticket.number, "subject": ticket.subject})
+            reviews = await hub.store.quality.list_reviews(conversation_id=ticket.id)
+            reviewed = any(r.reviewer_id == call.me.id for r in reviews)  # by the caller: what is done
+            items.append(
+                {**_candidate_json(candidate), "number": ticket.number, "subject": ticket.subject, "reviewed": reviewed}
+            )
     return {"week": week, "from": iso(since), "to": iso(until), "items": items}
 
 
@@ -204,7 +208,8 @@ async def ticket_reviews(call: Call) -> dict[str, Any]:
 @api.route(
     "POST",
     "/v1/conversations/{conversation_id}/qa",
-    summary="Review the ticket's agent on a scorecard: every criterion scored (yes_no 0/1, scale 1-5), "
+    summary="Review the agent of a resolved or closed ticket on a scorecard (422 ticket_not_resolved "
+    "otherwise): every criterion scored (yes_no 0/1, scale 1-5), "
     "an optional note per criterion and a comment (reviewers; one review per reviewer and scorecard)",
     tag="quality",
     body=Obj(
@@ -265,27 +270,36 @@ async def ticket_csat(call: Call) -> dict[str, Any]:
     "GET",
     "/v1/quality/figures",
     summary="CSAT and QA averages with their counts for a period, per agent_id, team, channel or category "
-    "(or for all), computed by the store (supervisors and admins)",
+    "(or for all), computed by the store (supervisors: their own teams' tickets only; admins)",
     tag="quality",
     query={
-        "from": Str(max_length=64, description="ISO 8601; default 30 days before `to`"),
-        "to": Str(max_length=64, description="ISO 8601; default now"),
-        "by": Str(choices=["", *GROUPS]),
+        "from": Str(
+            max_length=64,
+            description="ISO date (2026-11-01) or date-time; without an offset in the [reports] timezone; "
+            "default 30 days before `to`",
+        ),
+        "to": Str(max_length=64, description="ISO date or date-time, as `from`; default now"),
+        "by": Str(choices=list(GROUPS), description="group by this; left out: one figure for all"),
     },
     response=ANY,
 )
 async def figures(call: Call) -> dict[str, Any]:
-    _require_reviewer(call)
+    try:  # a supervisor reads their own teams' figures only, like reports (hub/access.report_teams)
+        teams = report_teams(call.viewer)
+    except PermissionError:
+        raise ApiError(403, "forbidden", "figures are for supervisors and admins") from None
     hub = hub_of(call)
-    until = parse_time(call.query["to"], "to") if "to" in call.query else hub.actions.clock()
-    since = parse_time(call.query["from"], "from") if "from" in call.query else until - timedelta(days=30)
+    zone = hub.config.reports.timezone  # a date or a time without offset is read there, as in reports
+    q = call.query
+    until = read_moment("to", q["to"], zone) if "to" in q else hub.actions.clock()
+    since = read_moment("from", q["from"], zone) if "from" in q else until - timedelta(days=30)
     if since >= until:
-        raise ApiError(422, "invalid", "from: must be before to")
+        raise ApiError(422, "invalid", "from must be before to")
     by = call.query.get("by", "")
     return {
         "from": iso(since),
         "to": iso(until),
         "by": by,
-        "csat": [figure_json(f) for f in await hub.store.quality.csat_figures(since, until, by=by)],
-        "qa": [figure_json(f) for f in await hub.store.quality.qa_figures(since, until, by=by)],
+        "csat": [figure_json(f) for f in await hub.store.quality.csat_figures(since, until, by=by, teams=teams)],
+        "qa": [figure_json(f) for f in await hub.store.quality.qa_figures(since, until, by=by, teams=teams)],
     }

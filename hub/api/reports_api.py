@@ -4,7 +4,9 @@ their own teams; agents are refused (403). The figures are hub/reports.py's."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -18,7 +20,10 @@ from hub.schema import Schema, Str
 
 FILTERS: dict[str, Schema] = {
     "from": Str(max_length=40, description="start, inclusive: an ISO date (2026-01-01) or date-time"),
-    "to": Str(max_length=40, description="end, exclusive: an ISO date or date-time; at most a year after from"),
+    "to": Str(
+        max_length=40,
+        description="end, exclusive: an ISO date or date-time (offset '+' as %2B); at most a year after from",
+    ),
     "tz": Str(max_length=64, description="zone of offset-less dates, days and hours ([reports] timezone)"),
     "team": Str(max_length=64, description="a team id"),
     "channel": Str(max_length=64, description="a channel name"),
@@ -28,6 +33,8 @@ FILTERS: dict[str, Schema] = {
 PERIOD = {
     "from": {"type": "string"},
     "to": {"type": "string"},
+    "from_local": {"type": "string", "description": "from in the report's time zone (ISO 8601 with its offset)"},
+    "to_local": {"type": "string", "description": "to in the report's time zone (ISO 8601 with its offset)"},
     "timezone": {"type": "string"},
     "filters": {"type": "object"},
 }
@@ -50,18 +57,37 @@ SUMMARY = api.schema(
             "csat_responses": {"type": "integer"},
             "qa_average": NUMBER,
             "backlog": {"type": "integer"},
+            "scope": {
+                "type": "object",
+                "description": "the teams and agents the caller's filters may offer (null: every one)",
+            },
         },
     },
 )
 TABLE = api.schema("ReportTable", {"type": "object", "properties": PERIOD})
 
 
-def report_query(call: Call) -> ReportQuery:
-    """The period and filters asked for, narrowed to the teams the caller may read."""
+EXPORT_OPTIONS: dict[str, Schema] = {
+    "table": Str(choices=TABLES, description="the table (CSV; XLSX: all of them when not given)"),
+    "format": Str(choices=("csv", "xlsx"), description="csv (default) or xlsx"),
+    "lang": Str(
+        max_length=35,
+        description="column headers: keys (machine-readable) or a language such as zh-CN or en "
+        "(default: the caller's language)",
+    ),
+}
+
+
+def report_query(call: Call, known: Collection[str] = FILTERS) -> ReportQuery:
+    """The period and filters asked for, narrowed to the teams the caller may read. A query
+    parameter the route does not know is refused: a misspelt filter must not widen a report."""
     try:
         teams = report_teams(call.viewer)
     except PermissionError as exc:
         raise ApiError(403, "forbidden", str(exc)) from None
+    unknown = sorted(set(call.request.query) - set(known))
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s): {', '.join(unknown)} (known: {', '.join(known)})")
     q = call.query
     team = q.get("team", "")
     if teams is not None and team and team not in teams:
@@ -82,7 +108,18 @@ def report_query(call: Call) -> ReportQuery:
     response=SUMMARY,
 )
 async def report_summary(call: Call) -> dict[str, Any]:
-    return await hub_of(call).reports.summary(report_query(call))
+    hub = hub_of(call)
+    summary = await hub.reports.summary(report_query(call))
+    return summary | {"scope": await report_scope(call)}
+
+
+async def report_scope(call: Call) -> dict[str, list[str] | None]:
+    """What the caller's filters may offer: their teams and those teams' members (None: every one)."""
+    teams = report_teams(call.viewer)
+    if teams is None:
+        return {"teams": None, "agents": None}
+    members = {m for team in call.viewer.teams if team.id in teams for m in team.members}
+    return {"teams": list(teams), "agents": sorted(members)}
 
 
 @api.route(
@@ -126,25 +163,22 @@ async def report_backlog(call: Call) -> dict[str, Any]:
     "/v1/reports/export",
     summary="A report table as CSV, or every table as an XLSX workbook (a sheet each)",
     tag="reports",
-    query={
-        **FILTERS,
-        "table": Str(choices=TABLES, description="the table (CSV; XLSX: all of them when not given)"),
-        "format": Str(choices=("csv", "xlsx"), description="csv (default) or xlsx"),
-    },
+    query={**FILTERS, **EXPORT_OPTIONS},
 )
 async def report_export(call: Call) -> web.StreamResponse:
-    query = report_query(call)
+    query = report_query(call, {**FILTERS, **EXPORT_OPTIONS})
     reports = hub_of(call).reports
     kind = call.query.get("format", "csv")
-    day = query.start.date().isoformat()
+    language = call.query.get("lang") or call.me.language or hub_of(call).config.hub.language
+    day = query.start.astimezone(ZoneInfo(query.zone)).date().isoformat()  # the local first day, as the page shows
     if kind == "csv":
         if "table" not in call.query:
             raise InvalidInput("table: a CSV holds one table; name it (or ask for format=xlsx)")
         [table] = await reports.tables([call.query["table"]], query)
-        return _download(to_csv(table), "text/csv; charset=utf-8", f"{table.name}-{day}.csv")
+        return _download(to_csv(table, language), "text/csv; charset=utf-8", f"{table.name}-{day}.csv")
     names = [call.query["table"]] if "table" in call.query else list(TABLES)
     tables = await reports.tables(names, query)
-    body = to_xlsx(tables, reports.period(query))
+    body = to_xlsx(tables, reports.period(query), language)
     return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"reports-{day}.xlsx")
 
 

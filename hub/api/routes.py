@@ -166,6 +166,8 @@ async def me(call: Call) -> dict[str, Any]:
         "agent": agent_json(call.me),
         "csrf_token": session.csrf_token if session else None,
         "languages": inbox_languages(),
+        # what the inbox shows depends on them (the complaints lists: only with "complaints" on)
+        "plugins": sorted(hub_of(call).plugin_host.plugins),
     }
 
 

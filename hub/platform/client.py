@@ -136,11 +136,16 @@ class PlatformClient:
     async def unlock_account(self, user_id: str, *, key: str) -> Done:
         return await self._effect("unlock_account", "/v1/users/unlock", {"user_id": user_id}, key)
 
-    async def execute_refund(self, order_id: str, *, amount: Decimal, currency: str, decision: str, key: str) -> Done:
-        """Refund `amount` of the order to its buyer, as decided (`decision`: the ticket's reference)."""
+    async def execute_refund(
+        self, order_id: str, *, amount: Decimal, currency: str, decision: str, key: str, outcome: str = ""
+    ) -> Done:
+        """Refund `amount` of the order to its buyer, as decided (`decision`: the dispute's reference,
+        `outcome`: refund_buyer or partial_refund, so an escrow platform releases the rest to the seller)."""
         if amount <= 0:
             raise ValueError("execute_refund(): the amount must be positive")
         body = {"order_id": order_id, "amount": str(amount), "currency": currency.upper(), "decision": decision}
+        if outcome:
+            body["outcome"] = outcome
         return await self._effect("refund", "/v1/refunds", body, key)
 
     async def _effect(self, operation: str, path: str, body: dict[str, Any], key: str) -> Done:

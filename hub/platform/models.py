@@ -73,6 +73,7 @@ class PlatformUser:
     email_hint: str = ""  # masked by the platform ("l***@example.com"): what the customer may be shown
     phone_hint: str = ""
     language: str = ""
+    display_name: str = ""  # the public name (a seller's shop): how agents see them
 
     @classmethod
     def parse(cls, payload: Any) -> PlatformUser:
@@ -86,6 +87,7 @@ class PlatformUser:
             email_hint=_text(data, "email_hint", required=False),
             phone_hint=_text(data, "phone_hint", required=False),
             language=_text(data, "language", required=False),
+            display_name=_text(data, "display_name", required=False),
         )
 
 

@@ -144,10 +144,12 @@ class PlatformTools:
         return await self._effect("unlock_account", user.id, {"user_id": user.id}, occasion)
 
     async def execute_refund(
-        self, order_id: str, *, amount: Decimal, currency: str, decision: str, occasion: str = ""
+        self, order_id: str, *, amount: Decimal, currency: str, decision: str, occasion: str = "", outcome: str = ""
     ) -> Done | None:
         """Refund as decided on this ticket; one refund per ticket, order and occasion, however often asked."""
         args = {"order_id": order_id, "amount": str(amount), "currency": currency, "decision": decision}
+        if outcome:
+            args["outcome"] = outcome
         return await self._effect("refund", order_id, args, occasion)
 
     async def _effect(self, operation: str, target: str, args: dict[str, str], occasion: str) -> Done | None:
@@ -254,6 +256,7 @@ async def perform(client: PlatformClient, operation: str, args: dict[str, str], 
             currency=args["currency"],
             decision=args["decision"],
             key=key,
+            outcome=args.get("outcome", ""),  # a refund stored before outcomes were sent has none
         )
     raise PlatformRefused(400, "unknown_operation", operation)
 

@@ -36,7 +36,7 @@ from conversation.priority_rules import SYSTEM, PrioritySource
 from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
-from hub.i18n import SOURCE_LOCALE, catalog_names
+from hub.i18n import SOURCE_LOCALE
 from hub.privacy import redact_agent_text
 from hub.services import audit
 from hub.services.fields import ticket_definitions
@@ -225,7 +225,8 @@ class ConversationService:
             after={k: getattr(updated, k) for k in changes if k not in BOOKKEEPING} | dict(why or {}),
             at=self.clock(),
         )
-        self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes)}))
+        actor = {"actor": priority_by.name} if priority_by.kind == "agent" else {}  # who resolved (reports)
+        self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes), **actor}))
         # only a change that set the priority says so (a stale `conversation` must not look like one)
         if "priority" in changes and updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
@@ -415,25 +416,23 @@ class ConversationService:
         reason: str,
         team: str,
         plugin: str,
-        reason_names: Mapping[str, str] | None = None,
+        reasons: Mapping[str, str] | None = None,
     ) -> Conversation:
         """A plugin asks for a human, to `team` if given: a team that does not exist is
-        refused before anything changes (the ticket would sit where no one sees it). The
-        event names the plugin and `reason` in each reader's language (`reason_names`:
-        language -> text; the hub catalog's `plugin.<name>`)."""
+        refused before anything changes (the ticket would sit where no one sees it).
+        `reasons` (locale -> text) lets each reader see the reason in their language."""
         changes: dict[str, Any] = {"handed_off_at": self.clock()}
         if team:
             if await self.store.desk.get_team(team) is None:
                 raise InvalidInput(f"team: {team!r} is not a team (plugin {plugin} asked to hand the ticket to it)")
             changes["team"] = team
         updated = await self.update_conversation(conversation, changes, priority_by=PrioritySource("plugin", plugin))
-        names = {"plugin": catalog_names("hub", f"plugin.{plugin}")}
         if reason:
-            names["reason"] = dict(reason_names or {})
+            names = {"reason": dict(reasons)} if reasons else {}
             event = ThreadEvent("event.handed_off_because", {"plugin": plugin, "reason": reason}, names)
+            await self.add_thread_event(updated, event)
         else:
-            event = ThreadEvent("event.handed_off", {"plugin": plugin}, names)
-        await self.add_thread_event(updated, event)
+            await self.add_event(updated, "event.handed_off", plugin=plugin)
         return updated
 
     async def team_calendar(self, team: str) -> Calendar | None:

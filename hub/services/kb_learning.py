@@ -85,6 +85,7 @@ class LearningService:
                 "article_id": target[0].id if target else "",
                 "article_title": target[0].title if target else "",
                 "confidence": round(target[1].confidence, 4) if target else 0.0,
+                "preselected": bool(target and target[1].confidence >= learn.PRESELECT_CONFIDENCE),
             },
             created_at=now,
             updated_at=now,

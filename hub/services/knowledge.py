@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from conversation.errors import InvalidInput
 from conversation.knowledge import (
     Article,
     ArticleVersion,
@@ -60,14 +61,26 @@ class KnowledgeService:
         article_id = check_id(data["id"]) if data.get("id") else new_id()
         if await self.store.knowledge.get_article(article_id) is not None:
             raise AlreadyExists(f"an article with id {article_id!r} exists")
-        return await self._save(None, article_from_input(data, article_id=article_id))
+        article = article_from_input(data, article_id=article_id)
+        await self._check_category(article, None)
+        return await self._save(None, article)
 
     async def update(self, article_id: str, data: Mapping[str, Any], *, version: int) -> Article:
         """Change the fields given; `version` is the one the editor started from."""
         current = await self.article(article_id)
         if current.version != version:
             raise EditConflict(f"article {article_id} is at version {current.version} now, not {version}: reload it")
-        return await self._save(current, article_from_input(data, article_id=article_id, base=current))
+        article = article_from_input(data, article_id=article_id, base=current)
+        await self._check_category(article, current)
+        return await self._save(current, article)
+
+    async def _check_category(self, article: Article, current: Article | None) -> None:
+        """A category an agent gives must be one of the desk's (its team is where the bot hands
+        the article's questions); one kept unchanged from before is left alone."""
+        if current is not None and current.category == article.category:
+            return
+        if article.category and await self.store.desk.get_category(article.category) is None:
+            raise InvalidInput(f"category: {article.category!r} is not a category of this desk")
 
     async def import_articles(self, lines: list[ImportLine]) -> ImportReport:
         """Create or update each article (all were checked before this is called); an article

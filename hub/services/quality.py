@@ -25,6 +25,7 @@ from conversation.quality import (
     Review,
     Scorecard,
     Survey,
+    check_reviewable,
     check_scores,
     commented,
     disagreement,
@@ -159,6 +160,7 @@ class QualityService:
         card = await self.scorecard(scorecard_id)
         if not card.active:
             raise InvalidInput("scorecard_id: this scorecard is retired")
+        check_reviewable(ticket)
         if not ticket.assignee_id:
             raise InvalidInput("the ticket has no agent to review")
         if ticket.assignee_id == reviewer_id:

@@ -56,7 +56,10 @@ class RecordService:
         status: str = "",
         deadline: datetime | None = None,
         who: str,
+        action: str = "",
     ) -> Record:
+        """A new record; audited (when an agent acts) as `action`, a name that says what the
+        record is to the people reading the log (`complaint.file`), or "record.create"."""
         declared = self.kind(plugin, kind)
         now = self.clock()
         record = Record(
@@ -72,7 +75,7 @@ class RecordService:
             updated_at=now,
         )
         await self.store.records.create_record(record)
-        await audit.record(self.store, "record.create", "record", record.id, after=_audited(record), at=now)
+        await audit.record(self.store, action or "record.create", "record", record.id, after=_audited(record), at=now)
         self._published("record.created", record, who)
         return record
 
@@ -87,11 +90,13 @@ class RecordService:
         deadline: datetime | None | bool = False,
         who: str,
         expect_version: int | None = None,
+        action: str = "",
     ) -> Record:
         """Merge `data` into the record (a None value removes a field), set status and deadline
         (`deadline=False` leaves it); the whole result must pass the kind's schema. With
         `expect_version`, RecordChanged unless the record is still at that version (a change
-        computed from what the record held: an appended list, a status move)."""
+        computed from what the record held: an appended list, a status move). Audited as
+        `action` (`dispute.decide`), or "record.update"."""
         declared = self.kind(plugin, kind)
         if status is not None:
             declared.check_status(status)
@@ -107,7 +112,12 @@ class RecordService:
             declared.validate(after.data)
             if await self.store.records.replace_record(after, version=record.version):
                 await audit.record(
-                    self.store, "record.update", "record", record.id, before=_audited(record), after=_audited(after)
+                    self.store,
+                    action or "record.update",
+                    "record",
+                    record.id,
+                    before=_audited(record),
+                    after=_audited(after),
                 )
                 self._published("record.updated", after, who)
                 return after

@@ -89,6 +89,10 @@ async def test_csat_figures_are_averages_and_counts_per_group_in_the_period(stor
         Figure("login", 2.5, 2),
     ]
     assert await store.quality.csat_figures(T0 + timedelta(days=30), T0 + timedelta(days=31)) == []
+    # a supervisor's scope: only the ratings of their teams' tickets
+    assert await store.quality.csat_figures(T0, until, by="agent_id", teams=("tech",)) == [Figure("a2", 1.0, 1)]
+    assert await store.quality.csat_figures(T0, until, teams=("care", "tech")) == [Figure("", 3.0, 4)]
+    assert await store.quality.csat_figures(T0, until, teams=()) == []
     with pytest.raises(InvalidInput):
         await store.quality.csat_figures(T0, until, by="score; DROP TABLE csat_surveys")
 
@@ -149,6 +153,8 @@ async def test_reviews_are_one_per_reviewer_and_ticket_listed_newest_first_with_
     assert await store.quality.qa_figures(T0, until) == [Figure("", 76.67, 3)]
     assert await store.quality.qa_figures(T0, until, by="agent_id") == [Figure("a1", 70.0, 2), Figure("a2", 90.0, 1)]
     assert await store.quality.qa_figures(T0, until, by="team") == [Figure("care", 70.0, 2), Figure("tech", 90.0, 1)]
+    assert await store.quality.qa_figures(T0, until, by="agent_id", teams=("care",)) == [Figure("a1", 70.0, 2)]
+    assert await store.quality.qa_figures(T0, until, teams=()) == []
 
 
 async def test_review_candidates_are_resolved_worked_tickets_of_the_period_with_their_rating(store: Store) -> None:

@@ -87,6 +87,22 @@ async def test_backlog_is_the_tickets_open_at_the_end_by_age(store: Store) -> No
     assert sales.total == 2
 
 
+async def test_a_ticket_done_at_the_end_and_reopened_later_is_not_in_that_backlog(store: Store) -> None:
+    """Review 18 #4: c, resolved at 10:00, is reopened the next day (30:00) and resolved again at 40:00."""
+    ids = await tickets_and_replies(store)
+    c = ids[2]
+    await store.tickets.update_conversation(c, {"status": Status.OPEN}, now=at(30))
+    await store.reports.save_fact(TicketFact(c, at(9.5), resolved_at=at(10), reopens=1, done_spans=((at(10), at(30)),)))
+    assert (await store.reports.backlog(DAY)).total == 3  # a, b, d: c was done at the day's end
+    assert (await store.reports.backlog(ReportQuery(T0, at(9.75)))).total == 4  # c not yet resolved
+    assert (await store.reports.backlog(ReportQuery(T0, at(31)))).total == 5  # c open again; e created at 25:00
+    await store.tickets.update_conversation(c, {"status": Status.RESOLVED}, now=at(40))
+    assert (await store.reports.backlog(DAY)).total == 3  # resolved again since: still done at the end
+    sales = await store.reports.backlog(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(team="sales")))
+    assert sales.total == 2
+    assert (await store.reports.get_fact(c)).done_spans == ((at(10), at(30)),)  # type: ignore[union-attr]
+
+
 def fact(number: int, **kw: object) -> TicketFact:
     values: dict[str, object] = {"team": "sales", "channel": "telegram", "created_at": at(0)}
     values.update(kw)
@@ -187,6 +203,28 @@ async def test_agent_figures_join_replies_and_percentiles_per_agent(store: Store
     assert [(r.agent_id, r.replies) for r in email] == [("agent-2", 1)]
     only = await store.reports.agent_figures(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(agent="agent-2")))
     assert [(r.agent_id, r.replies, r.first_response_p50_s) for r in only] == [("agent-2", 1, 120)]
+
+
+async def test_resolutions_are_counted_for_the_agent_who_resolved(store: Store) -> None:
+    """Review 18 #3: a ticket resolved by agent-3 while agent-1 (or nobody) was assigned is agent-3's."""
+    await store.reports.save_fact(
+        TicketFact(
+            "r1", at(0), agent_id="agent-1", resolved_at=at(5), resolution_s=100.0, resolved=True, resolver_id="agent-3"
+        )
+    )
+    await store.reports.save_fact(
+        TicketFact("r2", at(0), resolved_at=at(6), resolution_s=300.0, resolved=True, resolver_id="agent-3")
+    )
+    await store.reports.save_fact(  # written before the resolver was kept: the assignee's
+        TicketFact("r3", at(0), agent_id="agent-1", resolved_at=at(6), resolution_s=50.0, resolved=True)
+    )
+    rows = {r.agent_id: (r.resolved, r.resolution_p50_s) for r in await store.reports.agent_figures(DAY)}
+    assert rows == {"agent-3": (2, 100), "agent-1": (1, 50)}
+    times = await store.reports.time_figures(DAY)
+    assert times.resolved == sum(n for n, _ in rows.values()) == 3
+    three = await store.reports.time_figures(ReportQuery(DAY.start, DAY.end, filters=ReportFilters(agent="agent-3")))
+    assert (three.resolved, three.resolution_p50_s) == (2, 100)
+    assert (await store.reports.get_fact("r1")).resolver_id == "agent-3"  # type: ignore[union-attr]
 
 
 async def test_quality_figures_count_the_tickets_the_bot_deflected(store: Store) -> None:

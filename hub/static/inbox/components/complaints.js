@@ -152,10 +152,14 @@ export function ComplaintsDialog() {
 export function ComplaintsButton() {
   const s = useStore();
   const [overdue, setOverdue] = useState(null);
+  const [enabled, setEnabled] = useState(false);
   const open = s.dialog === "complaints";
+  useEffect(() => { // asked once: with the plugin off the lists' routes answer 409 (a console error)
+    api("GET", "/me").then((me) => setEnabled((me.plugins || []).includes("complaints"))).catch(() => setEnabled(false));
+  }, []);
   useEffect(() => { // on start and after the lists were open: not on every record change (a scan of the complaints)
-    if (!open) api("GET", "/complaints?overdue=true").then((r) => setOverdue(r.items.length)).catch(() => setOverdue(null));
-  }, [open]);
+    if (enabled && !open) api("GET", "/complaints?overdue=true").then((r) => setOverdue(r.items.length)).catch(() => setOverdue(null));
+  }, [open, enabled]);
   if (overdue === null) return null;
   return html`<button type="button" id="open-complaints" class="link" onClick=${() => update({ dialog: "complaints" })}>
     ${t("complaints.lists")}${overdue ? html` <span class="count">${overdue}</span>` : null}</button>`;

@@ -65,7 +65,7 @@ function Side({ party, side }) {
   if (!side) return html`<section class="dispute-side" data-party=${party}><h3>${t(`dispute.party.${party}`)}</h3><p class="hint">${t("dispute.no_ticket")}</p></section>`;
   const said = side.messages.filter((m) => m.kind === "message" || m.kind === "event");
   return html`<section class="dispute-side" data-party=${party} aria-label=${t(`dispute.party.${party}`)}>
-    <h3>${t(`dispute.party.${party}`)} <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(side.ticket.id); }}>#${side.ticket.number}</button>
+    <h3>${t(`dispute.party.${party}`)}${side.name ? html` <span class="dispute-name">${side.name}</span>` : null} <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(side.ticket.id); }}>#${side.ticket.number}</button>
       <span class="hint">${side.ticket.channel}</span></h3>
     <ol class="dispute-thread">${said.map((m) => html`<li class=${`${m.direction} ${m.kind}`}>
       <time datetime=${m.created_at}>${formatFull(m.created_at)}</time> <span class="text">${m.text}</span></li>`)}</ol>
@@ -121,8 +121,7 @@ export function DisputeDialog() {
         ${d.refund?.status ? html`<dt>${t("dispute.refund_status")}</dt><dd id="dispute-refund-status">${d.refund.amount} ${d.currency}: ${d.refund.status}</dd>` : null}
       </dl>
       <h3>${t("dispute.evidence")}</h3>
-      <ul id="dispute-evidence">${(d.evidence || []).map((e) => html`<li data-party=${e.party}><strong>${t(`dispute.party.${e.party}`)}</strong>
-        ${e.type === "attachment" && e.ref && e.message_id
+      <ul id="dispute-evidence">${(d.evidence || []).map((e) => html`<li data-party=${e.party}><strong>${t(`dispute.party.${e.party}`)}</strong><span class="dispute-sep"> · </span>${e.type === "attachment" && e.ref && e.message_id
           ? html`<a href=${`/api/v1/attachments/${encodeURIComponent(e.ref)}?message=${e.message_id}`} target="_blank" rel="noopener">📎 ${e.name}</a>`
           : e.type === "attachment" ? html`📎 ${e.name}` : e.text}</li>`)}</ul>
       ${(d.decisions || []).map((x) => html`<p class="dispute-decision">${t("dispute.decision", { outcome: t(`dispute.outcome.${x.outcome}`), who: x.by, time: formatFull(x.at) })}: ${x.grounds}</p>`)}

@@ -8,9 +8,30 @@ import { formatFull, formatPercent, t } from "../lib/i18n.js";
 import { failed, notify, openTicket } from "../lib/inbox.js";
 import { update } from "../lib/store.js";
 
+const NEW = "new"; // the select's value for "a new draft article" ("" is "not chosen yet")
+
+// The articles to choose from: those in the proposal's language first, each followed by its
+// translations (indented), so the reviewer finds the right one without scanning the other language.
+export function targetOptions(articles, language) {
+  const groups = new Map();
+  for (const a of articles) {
+    const key = a.group || a.id;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(a);
+  }
+  const ordered = [...groups.values()].map((members) => {
+    members.sort((a, b) => (a.language === language ? 0 : 1) - (b.language === language ? 0 : 1) || a.language.localeCompare(b.language));
+    return members;
+  });
+  ordered.sort((a, b) => (a[0].language === language ? 0 : 1) - (b[0].language === language ? 0 : 1) || a[0].title.localeCompare(b[0].title));
+  return ordered.flatMap((members) => members.map((a, i) => ({ article: a, translation: i > 0 })));
+}
+
 function Proposal({ proposal, articles, onDone }) {
   const [question, setQuestion] = useState(proposal.question);
-  const [target, setTarget] = useState(proposal.article_id || "");
+  // Only a sure match is preselected; otherwise the reviewer chooses (article or new draft).
+  const [choice, setChoice] = useState(proposal.preselected && proposal.article_id ? proposal.article_id : "");
+  const target = choice === NEW ? "" : choice;
   const [title, setTitle] = useState(proposal.question.split("\n")[0]);
   const [answer, setAnswer] = useState(proposal.answer);
   const [busy, setBusy] = useState(false);
@@ -30,15 +51,16 @@ function Proposal({ proposal, articles, onDone }) {
     <fieldset disabled=${busy}><legend>${t("kb.review.ticket", { number: proposal.number })} · ${formatFull(proposal.created_at)}</legend>
     <p><button type="button" class="link open-ticket" onClick=${() => { update({ dialog: null }); openTicket(proposal.conversation_id); }}>${t("kb.review.open_ticket", { number: proposal.number })}</button></p>
     <label class="field">${t("kb.review.question")}<textarea class="proposal-question" rows="3" value=${question} onInput=${(e) => setQuestion(e.target.value)}></textarea></label>
-    <label class="field">${t("kb.review.target")}<select class="proposal-target" value=${target} onChange=${(e) => setTarget(e.target.value)}>
-      <option value="">${t("kb.review.new_article")}</option>
-      ${articles.map((a) => html`<option value=${a.id}>${a.title} (${a.language})</option>`)}</select></label>
+    <label class="field">${t("kb.review.target")}<select class="proposal-target" value=${choice} onChange=${(e) => setChoice(e.target.value)}>
+      <option value="" disabled>${t("kb.review.choose")}</option>
+      <option value=${NEW}>${t("kb.review.new_article")}</option>
+      ${targetOptions(articles, proposal.language).map(({ article: a, translation }) => html`<option value=${a.id} class=${translation ? "translation" : ""}>${translation ? "\u00a0\u00a0↳ " : ""}${a.title} (${a.language})</option>`)}</select></label>
     ${best ? html`<p class="hint">${t("kb.review.suggested", { title: best.title, percent: formatPercent(proposal.confidence) })}</p>` : null}
-    ${target ? html`<div class="field"><span>${t("kb.review.answer")}</span><p class="proposal-answer">${proposal.answer}</p></div>` : html`
+    ${choice !== NEW ? html`<div class="field"><span>${t("kb.review.answer")}</span><p class="proposal-answer">${proposal.answer}</p></div>` : html`
       <label class="field">${t("kb.review.title_field")}<input class="proposal-title" value=${title} onInput=${(e) => setTitle(e.target.value)} /></label>
       <label class="field">${t("kb.review.draft_answer")}<textarea class="proposal-draft-answer" rows="4" value=${answer} onInput=${(e) => setAnswer(e.target.value)}></textarea></label>`}
     <div class="row">
-      <button type="button" class="approve" onClick=${() => decide("approve")}>${t("kb.review.approve")}</button>
+      <button type="button" class="approve" disabled=${!choice} onClick=${() => decide("approve")}>${t("kb.review.approve")}</button>
       <button type="button" class="reject" onClick=${() => decide("reject")}>${t("kb.review.reject")}</button>
     </div></fieldset>
   </li>`;

@@ -12,7 +12,7 @@ import { PRIORITIES, VIEWS } from "../lib/views.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 
 // A channel the inbox knows by kind in the agent's language; one named otherwise in config, as named.
-function channelLabel(name) {
+export function channelLabel(name) {
   const said = t(`channel.${name}`);
   return said === `channel.${name}` ? name : said;
 }

@@ -7,6 +7,7 @@ import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
 import { useStore } from "../lib/store.js";
+import { categoryLabel, categoryOptions } from "../lib/desk.js";
 import { Dialog } from "../components/dialog.js";
 import { ReviewQueue } from "../components/kb-review.js";
 
@@ -40,6 +41,7 @@ function History({ article }) {
 }
 
 function Editor({ article, canWrite, onSaved }) {
+  const { categories } = useStore(); // the desk's: an article's questions go to its category's team
   const [draft, setDraft] = useState({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") });
   const [tab, setTab] = useState("edit");
   useEffect(() => setDraft({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") }), [article.id, article.version]);
@@ -74,7 +76,10 @@ function Editor({ article, canWrite, onSaved }) {
         <option value="zh-CN">中文 (zh-CN)</option><option value="en">English (en)</option></select></label>
       <label class="field">${t("kb.field.status")} <select id="kb-status" value=${draft.status} onChange=${set("status")} disabled=${readOnly}>
         <option value="draft">${t("kb.status.draft")}</option><option value="published">${t("kb.status.published")}</option></select></label>
-      <label class="field">${t("kb.field.category")} <input id="kb-category" value=${draft.category} onInput=${set("category")} readOnly=${readOnly} /></label>
+      <label class="field">${t("kb.field.category")} <select id="kb-category" value=${draft.category} onChange=${set("category")} disabled=${readOnly}>
+        <option value="">${t("kb.category.none")}</option>
+        ${categoryOptions(categories).map(([id, label]) => html`<option value=${id}>${label}</option>`)}
+        ${draft.category && !categories.some((c) => c.id === draft.category) ? html`<option value=${draft.category}>${draft.category}</option>` : null}</select></label>
       <label class="field">${t("kb.field.group")} <input id="kb-group" value=${draft.group} onInput=${set("group")} readOnly=${readOnly} placeholder=${t("kb.group_hint")} /></label>
     </div>
     <label class="field">${t("kb.field.tags")} <input id="kb-tags" value=${draft.tagsText} onInput=${set("tagsText")} readOnly=${readOnly} /></label>
@@ -119,7 +124,7 @@ export function Knowledge() {
         ${canWrite ? html`<button type="button" id="kb-new" onClick=${() => setOpen({ ...EMPTY })}>${t("kb.new")}</button>` : null}
         ${items.length === 0 ? html`<p class="hint">${t("kb.empty")}</p>` : html`<ul id="kb-articles">${items.map((a) => html`<li data-id=${a.id}>
           <button type="button" class=${open && open.id === a.id ? "link active" : "link"} onClick=${() => pick(a.id)}>${a.title}</button>
-          <span class="hint"> ${a.language} · ${t(`kb.status.${a.status}`)}${a.category ? ` · ${a.category}` : ""}</span></li>`)}</ul>`}
+          <span class="hint"> ${a.language} · ${t(`kb.status.${a.status}`)}${a.category ? ` · ${categoryLabel(a.category)}` : ""}</span></li>`)}</ul>`}
       </div>
       ${open ? html`<${Editor} article=${open} canWrite=${canWrite} onSaved=${(saved) => { setOpen(saved); load(); }} />` : html`<p class="hint">${t("kb.pick")}</p>`}
     </div>

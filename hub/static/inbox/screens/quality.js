@@ -34,10 +34,11 @@ function Sample() {
       <button type="button" id="qa-draw" onClick=${load}>${t("quality.draw")}</button>
     </div>
     ${found && !found.items.length ? html`<p class="hint">${t("quality.sample_empty")}</p>` : null}
-    ${found && found.items.length ? html`<table class="log"><thead><tr><th>#</th><th>${t("quality.agent")}</th><th>${t("quality.csat")}</th><th>SLA</th><th></th></tr></thead>
+    ${found && found.items.length ? html`<table class="log"><thead><tr><th>#</th><th>${t("quality.agent")}</th><th>${t("quality.csat")}</th><th>SLA</th><th></th><th></th></tr></thead>
       <tbody>${found.items.map((i) => html`<tr data-id=${i.conversation_id}>
         <td>#${i.number} ${i.subject}</td><td>${agentName(s.agents, i.agent_id)}</td>
         <td>${i.csat ?? "—"}</td><td>${i.sla_breached ? t("quality.breached") : ""}</td>
+        <td class="qa-reviewed">${i.reviewed ? html`<span class="tag">✓ ${t("quality.reviewed_by_me")}</span>` : ""}</td>
         <td><button type="button" class="link open-sampled" onClick=${() => open(i.conversation_id)}>${t("quality.open")}</button></td></tr>`)}</tbody></table>` : null}
   </section>`;
 }
@@ -92,8 +93,7 @@ function MyResults() {
   return html`<section class="qa-mine" aria-labelledby="qa-mine-title">
     <h3 id="qa-mine-title">${t("quality.mine")}</h3>
     ${items.length ? html`<ul>${items.map((r) => html`<li data-id=${r.id}>
-      <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(r.conversation_id); }}>#${r.number}</button>
-      ${r.scorecard?.name || ""}: <strong>${t("quality.score", { score: r.score })}</strong>${r.failed ? html` <span class="badge failed">${t("quality.failed")}</span>` : null}
+      <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(r.conversation_id); }}>#${r.number}</button>${" · "}${r.scorecard?.name || ""}: <strong>${t("quality.score", { score: r.score })}</strong>${r.failed ? html` <span class="badge failed">${t("quality.failed")}</span>` : null}
       <span class="hint"> ${formatFull(r.created_at)}</span>${r.comment ? html`<blockquote>${r.comment}</blockquote>` : null}</li>`)}</ul>`
       : html`<p class="hint">${t("quality.mine_empty")}</p>`}
   </section>`;

@@ -1,16 +1,16 @@
-// Supervisors' reports: a period (the agent's own days and time zone), team, channel,
+// Supervisors' reports: a period (days in the hub's [reports] timezone, which the API reports), team, channel,
 // category and agent filters; the summary figures, charts (Apache ECharts, vendored, loaded
 // only here), the per-agent table and CSV/XLSX export. Every number comes from the hub
 // (GET /api/v1/reports/...); this screen only draws them.
 import { api } from "../lib/api.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
-import { currentLanguage, formatCount, formatPercent, formatSpan, t } from "../lib/i18n.js";
+import { currentLanguage, formatCount, formatPercent, t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 import { useStore } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
+import { channelLabel } from "../components/nav.js";
 
-const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
 const TABLES = ["summary", "volume_by_hour", "volume_by_day", "agents", "backlog"];
 
 function isoDay(date) {
@@ -24,11 +24,12 @@ function daysFromToday(days) {
   return isoDay(d);
 }
 
-// The API's period: from the first day's start to the day after the last (exclusive).
+// The API's period: from the first day's start to the day after the last (exclusive), as
+// dates the hub reads in its [reports] timezone: the page, the API and the daily email agree.
 function queryOf(filters) {
   const next = new Date(`${filters.last}T00:00:00`);
   next.setDate(next.getDate() + 1);
-  const query = new URLSearchParams({ from: filters.first, to: isoDay(next), tz: ZONE });
+  const query = new URLSearchParams({ from: filters.first, to: isoDay(next) });
   for (const name of ["team", "channel", "category", "agent"]) if (filters[name]) query.set(name, filters[name]);
   return query;
 }
@@ -60,18 +61,30 @@ function Chart({ id, option }) {
 }
 
 function bars(title, labels, values, type = "bar") {
+  const rotated = labels.length > 24 || labels.some((label) => label.length > 4);
   return {
     animation: false, // drawn at once: what a screenshot or a quick look shows is the data
     title: { text: title, textStyle: { fontSize: 13 } },
     tooltip: { trigger: "axis" },
-    grid: { left: 40, right: 10, top: 36, bottom: 24 },
-    xAxis: { type: "category", data: labels, axisLabel: { interval: labels.length <= 8 ? 0 : "auto", fontSize: 11 } },
+    grid: { left: 40, right: 10, top: 36, bottom: rotated ? 56 : 24 },
+    // every label shown, turned when they are many or long (the backlog's ages) so none overlap
+    xAxis: { type: "category", data: labels, axisLabel: { interval: labels.length <= 8 ? 0 : "auto", fontSize: 11, rotate: rotated ? 30 : 0 } },
     yAxis: { type: "value", minInterval: 1 },
     series: [{ type, data: values, name: t("reports.tickets") }],
   };
 }
 
-const seconds = (value) => (value == null ? "—" : formatSpan(value));
+// A duration as precise as it needs: "18 秒", "1.5 分钟", "2 小时 5 分钟" (the agent's language).
+export function formatDuration(value) {
+  const unit = (n, name, digits = 0) => new Intl.NumberFormat(currentLanguage(), { style: "unit", unit: name, unitDisplay: "short", maximumFractionDigits: digits }).format(n);
+  const total = Math.max(0, value);
+  if (total < 60) return unit(Math.round(total), "second");
+  if (total < 3600) return unit(Math.round(total / 6) / 10, "minute", 1);
+  const minutes = Math.round(total / 60);
+  const [hours, rest] = [Math.floor(minutes / 60), minutes % 60];
+  return rest ? `${unit(hours, "hour")} ${unit(rest, "minute")}` : unit(hours, "hour");
+}
+const seconds = (value) => (value == null ? "—" : formatDuration(value));
 const share = (value) => (value == null ? "—" : formatPercent(value));
 const number = (value, digits = 2) => (value == null ? "—" : new Intl.NumberFormat(currentLanguage(), { maximumFractionDigits: digits }).format(value));
 
@@ -108,7 +121,9 @@ export function Reports() {
   async function load(wanted = filters) {
     // Said here in the agent's language; the hub refuses the same periods (422)
     if (!wanted.first || !wanted.last || wanted.first > wanted.last) { setProblem(t("reports.bad_period")); return; }
-    if (new Date(wanted.last) - new Date(wanted.first) >= 366 * 86400000) { setProblem(t("reports.too_long")); return; }
+    const yearOn = new Date(`${wanted.first}T00:00:00`);
+    yearOn.setFullYear(yearOn.getFullYear() + 1);
+    if (new Date(`${wanted.last}T00:00:00`) >= yearOn) { setProblem(t("reports.too_long")); return; }
     const query = queryOf(wanted);
     try {
       const [summary, volume, agents, backlog] = await Promise.all(["summary", "volume", "agents", "backlog"].map((name) => api("GET", `/reports/${name}?${query}`)));
@@ -120,21 +135,26 @@ export function Reports() {
   }
   useEffect(() => { load(); }, []);
   const set = (name) => (event) => { const next = { ...filters, [name]: event.target.value }; setFilters(next); load(next); };
+  // a supervisor is offered their own teams and those teams' members (the summary's scope)
+  const scope = data?.summary.scope || { teams: null, agents: null };
+  const teams = teamOptions().filter(([id]) => scope.teams === null || scope.teams.includes(id));
+  const agents = s.agents.filter((a) => scope.agents === null || scope.agents.includes(a.id));
+  const zone = data?.summary.timezone || "";
   const exportLink = (table, format) => `/api/v1/reports/export?${data.query}&format=${format}${table ? `&table=${table}` : ""}`;
   return html`<${Dialog} id="reports" title=${t("reports.title")} wide=${true}>
     <div class="row filters report-filters" role="search">
       <label>${t("reports.from")} <input id="report-from" type="date" value=${filters.first} onChange=${set("first")} /></label>
       <label>${t("reports.to")} <input id="report-to" type="date" value=${filters.last} onChange=${set("last")} /></label>
       <label>${t("filter.team")} <select id="report-team" value=${filters.team} onChange=${set("team")}>
-        <option value="">${t("filter.any_team")}</option>${teamOptions().map(([id, label]) => html`<option value=${id}>${label}</option>`)}</select></label>
+        <option value="">${t("filter.any_team")}</option>${teams.map(([id, label]) => html`<option value=${id}>${label}</option>`)}</select></label>
       <label>${t("filter.channel")} <select id="report-channel" value=${filters.channel} onChange=${set("channel")}>
-        <option value="">${t("filter.any_channel")}</option>${s.channels.map((c) => html`<option value=${c}>${c}</option>`)}</select></label>
+        <option value="">${t("filter.any_channel")}</option>${s.channels.map((c) => html`<option value=${c}>${channelLabel(c)}</option>`)}</select></label>
       <label>${t("filter.category")} <select id="report-category" value=${filters.category} onChange=${set("category")}>
         <option value="">${t("filter.any_category")}</option>${categoryOptions().map(([id, label]) => html`<option value=${id}>${label}</option>`)}</select></label>
       <label>${t("reports.agent")} <select id="report-agent" value=${filters.agent} onChange=${set("agent")}>
-        <option value="">${t("reports.any_agent")}</option>${s.agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
+        <option value="">${t("reports.any_agent")}</option>${agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
     </div>
-    <p class="hint">${t("reports.zone", { zone: ZONE })}</p>
+    ${zone ? html`<p class="hint" id="report-zone">${t("reports.zone", { zone })}</p>` : null}
     ${problem ? html`<p id="report-problem" class="error" role="alert">${problem}</p>` : data ? html`
       <${Figures} summary=${data.summary} />
       <div class="charts">
