@@ -21,7 +21,7 @@ from hub.access import Access
 from hub.api.framework import ADMIN, ApiError, Call, not_found
 from hub.api.records import RECORD, RECORD_PAGE, record_json
 from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time
-from hub.schema import Arr, Int, Obj, Str
+from hub.schema import Arr, Obj, Str
 from hub.sdk import ServiceContext
 from plugins.complaints import COMPLAINT, SUGGESTION, ComplaintsPlugin, Filing, complaints_plugin
 
@@ -159,7 +159,7 @@ def _month(value: str) -> str:
     return value
 
 
-REPORT = Obj({"month": Str(), "subject": Str(), "text": Str(), "sent": Int()})
+REPORT = Obj({"month": Str(), "subject": Str(), "text": Str()})
 
 
 @api.route(
@@ -176,30 +176,7 @@ async def preview_suggestions_report(call: Call) -> dict[str, Any]:
     plugin = _plugin(hub)
     month = _month(call.query.get("month") or rules.month_of(utcnow()))
     subject, text = await plugin.report_for(await hub.plugin_host.context(plugin, None), month)
-    return {"month": month, "subject": subject, "text": text, "sent": 0}
-
-
-@api.route(
-    "POST",
-    "/v1/suggestions/report",
-    summary="Mail a month's suggestions report to the departments now; a department that has "
-    "that month's report already is not mailed again (`sent` says how many were)",
-    tag="complaints",
-    auth=ADMIN,
-    body=Obj({"month": MONTH}, required=("month",)),
-    response=REPORT,
-)
-async def send_suggestions_report(call: Call) -> dict[str, Any]:
-    hub = hub_of(call)
-    plugin = _plugin(hub)
-    month = _month(call.body["month"])
-    ctx = await hub.plugin_host.context(plugin, None)
-    try:
-        sent = await plugin.send_reports(ctx, month)
-    except RuntimeError as exc:  # no email channel to send it through
-        raise ApiError(409, "no_report_channel", str(exc)) from exc
-    subject, text = await plugin.report_for(ctx, month)
-    return {"month": month, "subject": subject, "text": text, "sent": sent}
+    return {"month": month, "subject": subject, "text": text}
 
 
 @api.route(
