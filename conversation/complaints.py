@@ -62,6 +62,8 @@ _SUGGESTION_WORDS = (
     "我有一个建议",
     "我的建议",
     "提个建议",
+    "建议:",  # "建议：…" (NFKC folds the full-width colon): a suggestion written out
+    "我建议",
     "提一个建议",
     "提建议",
     "建议你们",

@@ -20,6 +20,9 @@ import re
 
 CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 WORD = re.compile(r"\w+")
+# A complaint number or a dispute reference ("C-1002", "D-1000-1203"): one piece, matched as
+# the phrase of its parts, so its one-letter start is no word too short to search.
+REFERENCE = re.compile(r"(?<![\w-])[A-Za-z]{1,3}(?:-\d+)+(?![\w-])")
 INDEX_FORMAT = "2"  # bump when index_text changes: the stores then rebuild their index
 
 MAX_WORDS = 8  # words (and CJK runs) in one search
@@ -45,8 +48,11 @@ def _bigrams(run: str) -> list[str]:
 
 
 def _pieces(term: str) -> list[str]:
-    """A term's CJK runs and other words, each searched on its own."""
-    return CJK_RUN.findall(term) + [word for part in CJK_RUN.split(term) for word in WORD.findall(part)]
+    """A term's CJK runs, references and other words, each searched on its own."""
+    rest = " ".join(CJK_RUN.split(term))
+    references = REFERENCE.findall(rest)
+    words = [word for part in REFERENCE.split(rest) for word in WORD.findall(part)]
+    return CJK_RUN.findall(term) + references + words
 
 
 def search_terms(query: str) -> list[str]:
@@ -90,6 +96,8 @@ def match_expression(terms: list[str]) -> str:
                 grams = _bigrams(piece)
                 # One character: any piece starting with it; otherwise the bigrams in order.
                 parts.append(f'"{grams[0]}"*' if len(piece) == 1 else '"' + " ".join(grams) + '"')
+            elif REFERENCE.fullmatch(piece):
+                parts.append(f'"{piece}"')  # whole: C-1002 is not C-10023
             else:
                 parts.append(f'"{piece}"*' if len(piece) >= MIN_PREFIX_CHARS else f'"{piece}"')
     return " AND ".join(parts)

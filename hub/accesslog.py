@@ -42,7 +42,10 @@ class MalformedRequestFilter(logging.Filter):
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError) and 400 <= error.code < 500:
             record.levelno, record.levelname = logging.INFO, "INFO"
-            record.msg, record.args = "%s: %s", (record.getMessage(), str(error.message).strip())
+            # The reason's first line only: aiohttp goes on to quote the request line, which
+            # holds the query string (an unencoded search, a visitor token) the log never keeps.
+            reason = str(error.message).strip().split("\n", 1)[0].rstrip(": ")
+            record.msg, record.args = "%s: %s", (record.getMessage(), reason)
             record.exc_info = record.exc_text = None
         return True
 

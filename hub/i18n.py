@@ -297,6 +297,13 @@ def plural_categories(locale: str) -> tuple[str, ...]:
     return tuple(c for c in CLDR_PLURALS if c in tags)
 
 
+def plugin_name(name: str, locale: str) -> str:
+    """A plugin's name for people (hub catalog `event.plugin.<name>`, as thread events name
+    it); anything else (an agent's name) as given."""
+    catalog = hub_texts(locale)
+    return catalog.get(f"event.plugin.{name}") if catalog.has(f"event.plugin.{name}") else name
+
+
 def hub_texts(locale: str) -> Texts:
     return texts("hub", locale)
 

@@ -41,6 +41,13 @@ def placeholders(language: str, fallback: str) -> Placeholder:
     return lambda kind: hub_texts(best_locale(language, fallback)).get(f"secret.{kind.value}")
 
 
+def placeholder_language(inbound: Inbound) -> str:
+    """The language a customer's ticket reads in: the text's own when its script says so
+    (Chinese typed on a client set to English), else what the channel says."""
+    written = detect_language(inbound.text)
+    return written if written not in ("", "en") else inbound.sender.language
+
+
 def redact_agent_text(text: str, fallback: str) -> str:
     """An agent's reply or note with any card or resident ID number in it replaced."""
     return redact(text, placeholders(detect_language(text), fallback), only=AGENT_KINDS)[0]
@@ -56,7 +63,7 @@ class SecretsGuard:
     async def inbound(self, inbound: Inbound) -> tuple[Inbound, frozenset[SecretKind]]:
         """The message as it may be stored, and the kinds of secret taken out of it. A long
         one (an email's whole text and HTML) is read off the event loop: about 0.3 s a MB."""
-        words = placeholders(inbound.sender.language, self.language)
+        words = placeholders(placeholder_language(inbound), self.language)
         if len(inbound.text) + len(inbound.html) + len(str(inbound.raw or "")) < LONG_MESSAGE_CHARS:
             return redact_inbound(inbound, words)
         return await asyncio.to_thread(redact_inbound, inbound, words)

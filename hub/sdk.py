@@ -57,6 +57,7 @@ from hub.i18n import (
     error_message,
     hub_texts,
     match_locale,
+    plugin_name,
     texts,
 )
 from hub.i18n_web import LANG_PARAM, request_locale
@@ -178,6 +179,7 @@ __all__ = [
     "refused_response",
     "split_text",
     "texts",
+    "plugin_name",
     "in_every_language",
     "Survey",
     "SurveyActions",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from conversation.account_intents import account_intent, answers_mail, confirmation
+from conversation.errors import InvalidInput
 from conversation.model import Choice
 from hub.sdk import (
     Done,
@@ -36,6 +37,7 @@ from hub.sdk import (
     Texts,
     TimerContext,
     hub_texts,
+    in_every_language,
     setting,
     texts,
 )
@@ -63,6 +65,9 @@ class AccountPlugin(Plugin):
         security_team: str = setting(str, "security", "team (id) that takes suspected account theft")
         team: str = setting(str, "", "team (id) for phone/email changes, deletions, registration; empty: unchanged")
         offer_lock: bool = setting(bool, True, "offer to lock a stolen account through the platform")
+        category: str = setting(
+            str, "account", "category (id) a ticket gets once a reset link went out (and its team); empty: none"
+        )
 
     settings: Settings
 
@@ -95,7 +100,11 @@ class AccountPlugin(Plugin):
             await self._ask_lock(ctx, again=True)
             return Outcome.STOP
         self._forget_question(ctx)
-        await ctx.hand_off("suspected account theft (lock not confirmed)", team=self.settings.security_team)
+        await ctx.hand_off(
+            "suspected account theft (lock not confirmed)",
+            team=self.settings.security_team,
+            reasons=in_every_language(DOMAIN, "account.handoff.theft_not_confirmed"),
+        )
         return Outcome.CONTINUE
 
     @staticmethod
@@ -110,7 +119,11 @@ class AccountPlugin(Plugin):
         user = await self._user(ctx) if self.settings.offer_lock else None
         if user is None:  # not verified, unknown, or the platform is down: people take it at once
             await ctx.reply(t.get("account.theft.to_security", number=ctx.conversation.number))
-            await ctx.hand_off("suspected account theft", team=self.settings.security_team)
+            await ctx.hand_off(
+                "suspected account theft",
+                team=self.settings.security_team,
+                reasons=in_every_language(DOMAIN, "account.handoff.theft"),
+            )
             return
         await ctx.set_team(self.settings.security_team)  # seen by the security team before any answer
         ctx.state[AWAITING] = "lock"
@@ -118,7 +131,15 @@ class AccountPlugin(Plugin):
 
     async def _ask_lock(self, ctx: PluginContext, *, again: bool = False) -> None:
         t = catalog(ctx.language)
-        question = t.get("account.theft.ask_again" if again else "account.theft.confirm")
+        adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub is not None else None
+        buttons = adapter is not None and adapter.shows_choices  # an email has none: say the word to reply
+        question = t.get(
+            "account.theft.ask_again"
+            if again
+            else "account.theft.confirm"
+            if buttons
+            else "account.theft.confirm_typed"
+        )
         choices = [Choice(LOCK, t.get("account.theft.choice.lock")), Choice(KEEP, t.get("account.theft.choice.keep"))]
         asked = await ctx.ask(question, choices)
         ctx.state[QUESTION] = asked.id  # a mailed yes must reply to this very message
@@ -151,11 +172,19 @@ class AccountPlugin(Plugin):
         else:
             key = "account.theft.locked" if done is not None else "account.theft.locking"
         await ctx.reply(t.get(key, number=number))
-        await ctx.hand_off("suspected account theft", team=self.settings.security_team)
+        await ctx.hand_off(
+            "suspected account theft",
+            team=self.settings.security_team,
+            reasons=in_every_language(DOMAIN, "account.handoff.theft"),
+        )
 
     async def _keep(self, ctx: PluginContext) -> None:
         await ctx.reply(catalog(ctx.language).get("account.theft.not_locked", number=ctx.conversation.number))
-        await ctx.hand_off("suspected account theft (not locked)", team=self.settings.security_team)
+        await ctx.hand_off(
+            "suspected account theft (not locked)",
+            team=self.settings.security_team,
+            reasons=in_every_language(DOMAIN, "account.handoff.theft_not_locked"),
+        )
 
     async def _password(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)
@@ -166,7 +195,11 @@ class AccountPlugin(Plugin):
             done = await ctx.platform.send_password_reset(user)
         except PlatformError:
             await ctx.reply(t.get("account.unavailable"))
-            await ctx.hand_off("the password-reset link could not be sent", team=self.settings.team)
+            await ctx.hand_off(
+                "the password-reset link could not be sent",
+                team=self.settings.team,
+                reasons=in_every_language(DOMAIN, "account.handoff.reset_failed"),
+            )
             return
         if done is None:
             await ctx.reply(t.get("account.password.pending"))
@@ -174,32 +207,52 @@ class AccountPlugin(Plugin):
             await ctx.reply(
                 t.get("account.password.sent", address=self._address(t, done.sent_to_hint or user.email_hint))
             )
+        await self._file_as_account(ctx)
+
+    async def _file_as_account(self, ctx: PluginContext) -> None:
+        """The ticket stays open (the customer may say the link never came) but is filed: the
+        account category, and with it the category's team, or `team` when one is set."""
+        if self.settings.category and not ctx.conversation.category:
+            try:
+                await ctx.set_category(self.settings.category)
+            except InvalidInput as exc:  # no such category, or its required fields: the agents file it
+                self.log.warning("reset ticket #%s not filed: %s", ctx.conversation.number, exc)
+        if self.settings.team and not ctx.conversation.team:
+            await ctx.set_team(self.settings.team)
 
     async def _login(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)
         user = await self._user(ctx) if ctx.platform.identity() is not None else None
         if user is not None and user.status == "locked":
             await ctx.reply(t.get("account.login.locked", number=ctx.conversation.number))
-            await ctx.hand_off("the customer's account is locked", team=self.settings.security_team)
+            await ctx.hand_off(
+                "the customer's account is locked",
+                team=self.settings.security_team,
+                reasons=in_every_language(DOMAIN, "account.handoff.locked"),
+            )
             return
         await ctx.reply(t.get("account.login.help"))
 
     async def _registration(self, ctx: PluginContext) -> None:
         await ctx.reply(catalog(ctx.language).get("account.registration.help", number=ctx.conversation.number))
-        await ctx.hand_off("registration problem", team=self.settings.team)
+        await ctx.hand_off(
+            "registration problem",
+            team=self.settings.team,
+            reasons=in_every_language(DOMAIN, "account.handoff.registration"),
+        )
 
     async def _contact_change(self, ctx: PluginContext) -> None:
-        await self._for_people(ctx, "account.contact_change.next", "phone or email change")
+        await self._for_people(ctx, "account.contact_change.next", "phone or email change", "contact_change")
 
     async def _deletion(self, ctx: PluginContext) -> None:
-        await self._for_people(ctx, "account.deletion.next", "account deletion request")
+        await self._for_people(ctx, "account.deletion.next", "account deletion request", "deletion")
 
-    async def _for_people(self, ctx: PluginContext, key: str, reason: str) -> None:
+    async def _for_people(self, ctx: PluginContext, key: str, reason: str, why: str) -> None:
         """A change people make once they know it is the customer: only a verified customer's goes on."""
         if await self._user(ctx, tell=True) is None:
             return
         await ctx.reply(catalog(ctx.language).get(key, number=ctx.conversation.number))
-        await ctx.hand_off(reason, team=self.settings.team)
+        await ctx.hand_off(reason, team=self.settings.team, reasons=in_every_language(DOMAIN, f"account.handoff.{why}"))
 
     # -- the platform ------------------------------------------------------------------------
     async def _user(self, ctx: PluginContext, *, tell: bool = False) -> PlatformUser | None:
@@ -220,7 +273,11 @@ class AccountPlugin(Plugin):
         if user is None and tell:
             await ctx.reply(t.get(reason))
             if reason == "account.unavailable":
-                await ctx.hand_off("the platform could not be asked", team=self.settings.team)
+                await ctx.hand_off(
+                    "the platform could not be asked",
+                    team=self.settings.team,
+                    reasons=in_every_language(DOMAIN, "account.handoff.platform_unavailable"),
+                )
         return user
 
     @staticmethod

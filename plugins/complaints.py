@@ -43,6 +43,7 @@ from hub.sdk import (
     ServiceContext,
     Texts,
     TimerContext,
+    plugin_name,
     setting,
     texts,
 )
@@ -153,6 +154,12 @@ class MailSender(Protocol):
     """What the report needs of a channel (the email channel's `send_mail`)."""
 
     async def send_mail(self, recipients: list[str], subject: str, text: str) -> None: ...
+
+
+def topic_label(t: Texts, topic: str) -> str:
+    """A topic's name in the catalog's language; a topic of the settings' own is its id."""
+    key = f"complaints.topic.{topic}"
+    return t.get(key) if t.has(key) else topic
 
 
 def catalog(language: str) -> Texts:
@@ -276,10 +283,15 @@ class ComplaintsPlugin(Plugin):
             "summary": filing.summary,
         }
         record = await ctx.records.create(COMPLAINT, data, action="complaint.file")
-        hub_texts = catalog(ctx.hub.language if ctx.hub else "en")
-        await ctx.note(
-            hub_texts.get(
-                "complaints.note.filed", number=number, subject=filing.subject, severity=filing.severity, who=who
+        language = ctx.hub.language if ctx.hub else "en"
+        said = catalog(language)
+        await ctx.note(  # every value by its name in the agents' language, never an id
+            said.get(
+                "complaints.note.filed",
+                number=number,
+                subject=said.get(f"complaints.subject.{filing.subject}"),
+                severity=said.get(f"complaints.severity.{filing.severity}"),
+                who=plugin_name(who, language),
             )
         )
         team = await ctx.hub.team_name(route.team, ctx.language) if ctx.hub else route.team
@@ -429,9 +441,7 @@ class ComplaintsPlugin(Plugin):
         if sender is None or not hasattr(sender, "send_mail"):
             raise RuntimeError(f"the report needs the email channel {self.settings.report_channel!r}")
         mailer: MailSender = sender  # type: ignore[assignment]
-        found = await ctx.records.query(SUGGESTION, month=month, limit=200)
-        suggestions = [(r.data["text"], list(r.data["topics"])) for r in reversed(found)]
-        body = self.render_report(month, suggestions, ctx.hub.language if ctx.hub else "en")
+        body = await self.report_for(ctx, month)
         runtime = ctx.runtime
         assert runtime is not None
         sent = 0
@@ -447,6 +457,12 @@ class ComplaintsPlugin(Plugin):
             sent += 1
         return sent
 
+    async def report_for(self, ctx: TimerContext | ServiceContext, month: str) -> tuple[str, str]:
+        """`month`'s report (subject, text) in the hub's language, as it is mailed (a preview)."""
+        found = await ctx.records.query(SUGGESTION, month=month, limit=200)
+        suggestions = [(r.data["text"], list(r.data["topics"])) for r in reversed(found)]
+        return self.render_report(month, suggestions, ctx.hub.language if ctx.hub else "en")
+
     def render_report(self, month: str, suggestions: list[tuple[str, list[str]]], language: str) -> tuple[str, str]:
         """The report's subject and text in `language` (the hub's: it is read by staff)."""
         matrix = text_similarities([text for text, _ in suggestions]).tolist()
@@ -455,7 +471,7 @@ class ComplaintsPlugin(Plugin):
         t = catalog(language)
         lines = [t.get("complaints.report.head", month=month, total=report.total), ""]
         for line in report.topics:
-            lines.append(t.get("complaints.report.topic", topic=line.topic, count=line.count))
+            lines.append(t.get("complaints.report.topic", topic=topic_label(t, line.topic), count=line.count))
             lines += [f"  - {example}" for example in line.examples]
         if report.groups:
             lines += ["", t.get("complaints.report.groups")]

@@ -80,3 +80,34 @@ async def test_a_malformed_request_is_a_clean_400_without_an_error_log(
     assert not any(r.exc_info for r in caplog.records)
     [line] = [r.getMessage() for r in caplog.records if r.name == "helpline.access"]
     assert line.startswith("127.0.0.1 ") and " 400 " in line
+
+
+async def test_a_raw_non_ascii_query_is_a_clean_400_and_its_value_never_logged(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unencoded search sent over a socket: aiohttp refuses the request line and would
+    log it whole, query value included; the log keeps the reason, never the value."""
+    clear_proxies(monkeypatch)
+    runner = web.AppRunner(
+        web.Application(), access_log_class=SafeAccessLogger, access_log=logging.getLogger("helpline.access")
+    )
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        with caplog.at_level(logging.DEBUG):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write("GET /api/v1/search?q=密码Hunter2 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            await writer.drain()
+            answer = await reader.read()
+            writer.close()
+            await eventually(lambda: any(r.name == "helpline.access" for r in caplog.records))
+    finally:
+        await runner.cleanup()
+    assert answer.split(b"\r\n", 1)[0].endswith(b"400 Bad Request")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    logged = "\n".join(r.getMessage() + str(r.exc_info or "") for r in caplog.records)
+    assert "Hunter2" not in logged and "q=" not in logged and "\\xe5\\xaf\\x86" not in logged
+    assert "Invalid char in url query" in logged  # the reason stays
+    [line] = [r.getMessage() for r in caplog.records if r.name == "helpline.access"]
+    assert line.startswith("127.0.0.1 ") and " 400 " in line

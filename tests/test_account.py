@@ -22,6 +22,7 @@ from conversation.model import AuthorType, Conversation, Direction, MessageKind,
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.i18n import texts
+from hub.thread_events import event_of
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
 from tests.fake_platform import FakePlatform
@@ -43,7 +44,7 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Desk]:
+async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AsyncIterator[Desk]:
     clear_proxies(monkeypatch)
     monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", PLATFORM_SECRET)
     monkeypatch.setenv("HELPLINE_SITE_SECRET", IDENTITY_SECRET)
@@ -74,6 +75,7 @@ async def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
                     "smtp_host": "127.0.0.1",
                     "smtp_port": smtp_port,
                     "smtp_tls": "none",
+                    **getattr(request, "param", {}),  # a test's own email settings
                 },
             },
             "plugins": {"enabled": ["account"]},
@@ -154,6 +156,21 @@ async def test_password_recovery_in_web_chat_sends_the_platforms_link_and_nothin
     assert any("password-reset link: done" in e for e in events)  # the call is in the ticket's timeline
 
 
+async def test_a_reset_ticket_is_filed_under_account_and_the_lookup_is_in_its_timeline_once(desk: Desk) -> None:
+    me = await chat_session(desk, "u-1")
+    async with desk.client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=zh-CN") as ws:
+        await ws.send_json({"type": "message", "client_id": "c1", "text": "忘记密码了，怎么找回？"})
+        await bot_frames(ws, 1)
+        await ws.send_json({"type": "message", "client_id": "c2", "text": "还是没收到，我忘记密码了"})
+        await bot_frames(ws, 1)
+    ticket = await the_ticket(desk.hub)
+    assert (ticket.category, ticket.team) == ("account", "customer-service")  # not open with no team
+    events = [m.text for m in await desk.hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.EVENT]
+    assert len(desk.platform.called("find_user")) == 2  # asked each time: an account may change
+    assert sum("looked up the customer's account" in e for e in events) == 1
+    assert sum("password-reset link" in e for e in events) == 2  # each side effect is logged
+
+
 async def test_password_recovery_by_email_goes_to_the_registered_address_and_a_stranger_learns_nothing(
     desk: Desk,
 ) -> None:
@@ -212,7 +229,7 @@ async def test_theft_by_email_is_locked_after_a_typed_yes_and_a_no_locks_nothing
     await mail_in(desk.hub, first)
     await eventually(lambda: len(desk.sink.mails) >= 1, timeout=15)
     question = desk.sink.mails[0]
-    assert EN.get("account.theft.confirm") in question.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert EN.get("account.theft.confirm_typed") in question.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert desk.platform.locks == []
     answer = customer_mail("Re: Help", "Yes", sender="Li Na <li.na@example.com>", In_Reply_To=question["Message-ID"])
     await mail_in(desk.hub, answer)
@@ -235,6 +252,25 @@ async def test_theft_by_email_is_locked_after_a_typed_yes_and_a_no_locks_nothing
     assert desk.platform.locks == ["u-1"]
     other = await desk.hub.store.tickets.get_conversation_by_number(1001)
     assert other is not None and other.team == "security" and other.priority is Priority.URGENT
+
+
+@pytest.mark.parametrize("desk", [{"max_auto_replies_per_hour": 2}], indirect=True)
+async def test_theft_by_email_tells_the_customer_the_lock_whatever_the_bot_said_before(desk: Desk) -> None:
+    """The loop budget counts rounds: the warning and the question one mail of the customer's
+    prompts are one; the lock notice answering their yes is the second, and it goes out."""
+    first = customer_mail(
+        "Help", "Someone logged into my account! password: Hunter2secret", sender="Li Na <li.na@example.com>"
+    )
+    await mail_in(desk.hub, first)
+    await eventually(lambda: len(desk.sink.mails) >= 2, timeout=15)  # the secrets warning, the question
+    question = desk.sink.mails[-1]
+    body = question.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert EN.get("account.theft.confirm_typed") in body
+    answer = customer_mail("Re: Help", "Yes", sender="Li Na <li.na@example.com>", In_Reply_To=question["Message-ID"])
+    await mail_in(desk.hub, answer)
+    await eventually(lambda: len(desk.sink.mails) >= 3, timeout=15)
+    told = desk.sink.mails[-1].get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert EN.get("account.theft.locked", number=1000) in told and desk.platform.locks == ["u-1"]
 
 
 async def test_a_forged_mailed_yes_locks_nothing(desk: Desk) -> None:
@@ -265,6 +301,11 @@ async def test_theft_from_an_unverified_visitor_goes_to_security_without_touchin
     assert desk.platform.calls == [] and desk.platform.locks == []
     ticket = await the_ticket(desk.hub)
     assert (ticket.team, ticket.priority) == ("security", Priority.URGENT)
+    # the hand-off names the plugin and the reason in each agent's language
+    messages = await desk.hub.store.tickets.list_messages(ticket.id)
+    [handed] = [e for m in messages if (e := event_of(m.raw)) and e.key == "event.handed_off_because"]
+    assert handed.text("zh-CN") == "账户助手 已转交人工处理：疑似账号被盗"
+    assert handed.text("en").endswith("suspected account theft") and "Account help" in handed.text("en")
 
 
 async def lock_by_chat(desk: Desk, user_id: str) -> tuple[dict[str, Any], aiohttp.ClientWebSocketResponse]:

@@ -28,6 +28,7 @@ from hub.api.framework import SAFE
 from hub.api.routes import api
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
+from hub.i18n import hub_texts, texts
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
 from tests.helpers import clear_proxies, customer_message, eventually, make_config, running_hub, serve
@@ -170,6 +171,13 @@ async def test_a_complaint_on_telegram_is_numbered_moved_and_answered_and_its_ti
         # the ticket cannot be resolved before the outcome is sent: refused, nothing changed
         answer = await admin.call("PATCH", f"/api/v1/conversations/{ticket.id}", {"status": "resolved"}, status=422)
         assert answer["error"] == "resolve_refused" and "C-1000" in answer["message"]
+        zh = await admin.client.patch(  # said in the caller's language
+            f"/api/v1/conversations/{ticket.id}?lang=zh-CN",
+            json={"status": "resolved"},
+            headers={"X-CSRF-Token": admin.csrf},
+        )
+        message = (await zh.json())["message"]
+        assert zh.status == 422 and message == hub_texts("zh-CN").get("error.resolve_refused") and "投诉" in message
         assert (await by_number(hub, 1000)).status is Status.OPEN
         # nor can the generic records API mark the outcome sent behind the plugin's back
         skipped = await admin.call(
@@ -342,6 +350,36 @@ async def test_a_complaint_about_an_agent_is_never_visible_to_that_agent_and_goe
             await who.client.close()
 
 
+async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that_agent(
+    server: TestServer, hub: Hub
+) -> None:
+    admin, lina, sam = await sign_in(server, ADMIN), await sign_in(server, AGENT), await sign_in(server, SUPERVISOR)
+    try:
+        first = await hub.ingest(customer_message("m1", "where is my parcel", thread="t1", sender=Sender("u1")))
+        conv = first.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"assignee_id": lina.id})
+        await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "Please wait."}, status=201)
+        await hub.ingest(customer_message("m2", "I want to complain about the agent", thread="t1", sender=Sender("u1")))
+        complaint = await complaint_of(hub, conv)
+        assert complaint["about_agent"] == lina.id
+        notes = [m.text for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.NOTE]
+        said = texts("complaints", hub.language)  # the note names subject, severity and plugin, never their ids
+        subject, severity = said.get("complaints.subject.agent"), said.get("complaints.severity.normal")
+        who = hub_texts(hub.language).get("event.plugin.complaints")
+        assert {subject, severity, who}.isdisjoint({"agent", "normal", "complaints"})
+        number = complaint["number"]
+        assert said.get("complaints.note.filed", number=number, who=who, subject=subject, severity=severity) in notes
+        body = {"text": "talk to the agent", "owner": lina.id, "due": "2030-01-01T00:00:00Z"}
+        refused = await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/follow-ups", body, status=422)
+        assert refused["error"] == "owner_is_subject" and "about this agent" in refused["message"]
+        assert (await complaint_of(hub, conv)).get("follow_ups", []) == []  # nothing was added
+        body["owner"] = sam.id
+        await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/follow-ups", body, status=201)
+    finally:
+        for who in (admin, lina, sam):
+            await who.client.close()
+
+
 async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_once_a_month(
     server: TestServer, hub: Hub, sink: tuple[Sink, int]
 ) -> None:
@@ -386,7 +424,7 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
     month = rules.month_of(now)
     assert report["Subject"] == f"Suggestions report {month}: 5 suggestions"
     body = report.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "app: 2" in body and "delivery: 2" in body and "price: 1" in body
+    assert "App & website: 2" in body and "Delivery: 2" in body and "Prices: 1" in body  # topics by name
     groups = body.split("Similar suggestions:")[1]
     night, dark = groups.index("夜间配送"), groups.index("dark mode")
     assert groups.count("2 alike:") == 2 and "优惠券" not in groups
@@ -397,6 +435,17 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
         await hub.plugin_host.context(hub.plugin_host.plugins["complaints"], None), month
     )
     assert sent == 0 and len(mails.mails) == 1
+
+    # an admin previews the report on demand, as the departments get it
+    admin = await sign_in(server, ADMIN)
+    try:
+        preview = await admin.call("GET", f"/api/v1/suggestions/report?month={month}")
+        assert preview["text"].split() == body.split()  # the mailed text (the mail has CRLF line ends)
+        assert preview["subject"] == report["Subject"] and "Delivery: 2" in preview["text"]
+        refused = await admin.call("GET", "/api/v1/suggestions/report?month=2026-13", status=422)
+        assert "YYYY-MM" in refused["message"]
+    finally:
+        await admin.client.close()
 
 
 @pytest.mark.parametrize(

@@ -84,3 +84,27 @@ async def test_an_agent_files_moves_and_answers_a_complaint_from_the_sidebar_in_
     await expect(page.locator("#complaint-list li")).to_have_count(1)
     await expect(page.locator("#complaint-list li .number")).to_have_text(f"C-{ticket.number}")
     await page.screenshot(path=str(ARTIFACTS / "complaints-zh-CN.png"))
+
+
+async def test_a_complaint_about_an_agent_names_them_and_its_follow_ups_are_never_theirs(
+    hub_url: tuple[Hub, str],
+    browser: Any,  # noqa: F811
+) -> None:
+    from playwright.async_api import expect
+
+    from plugins.complaints import Filing, complaints_plugin
+
+    hub, url = hub_url
+    lina = await add_agent(hub.store, "lina@example.com", Role.AGENT, PASSWORD, name="李娜")
+    record = await customer_writes(hub, "v2", "你好")
+    plugin = complaints_plugin(hub.plugin_host.plugins)
+    assert plugin is not None
+    ctx = await hub.plugin_host.context(plugin, record.conversation)
+    await plugin.file(ctx, Filing("agent", about_agent=lina.id), who="test")
+
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.locator(".open").click()
+    card = page.locator("section.complaints .complaint")
+    await expect(card.locator(".complaint-about-agent")).to_have_text("被投诉的客服：李娜")
+    owners = card.locator("#follow-up-owner option")
+    await expect(owners).to_have_text(["Administrator", "王芳"])  # the agent complained about is left out

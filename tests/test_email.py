@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -15,10 +16,11 @@ import aiosmtplib
 import pytest
 
 from adapters.email.adapter import EmailAdapter
+from conversation.delivery_errors import split_coded_error
 from conversation.model import AuthorType, DeliveryStatus, MessageKind, Status
 from hub.app import Hub
 from tests import mail_corpus as corpus
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 from tests.email_servers import Sink, make_certificate, start_sink
 from tests.helpers import eventually, make_config, running_hub
 
@@ -187,7 +189,10 @@ async def test_loops_are_prevented(hub: Hub, sink: tuple[Sink, int]) -> None:
         return len(failed) == 1
 
     await eventually(one_failed)
-    assert "automatic replies" in failed[0]
+    code, detail = split_coded_error(failed[0])
+    assert code == "auto_reply_budget" and "automatic replies" in detail  # the inbox says it in the agent's language
+    zh = json.loads((ROOT / "hub/static/inbox/i18n/zh-CN.json").read_text("utf-8"))
+    assert "自动回复已达上限" in zh["delivery.error.auto_reply_budget"]
 
 
 async def test_our_own_mail_is_never_a_customer_message(hub: Hub) -> None:

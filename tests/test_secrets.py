@@ -277,3 +277,19 @@ def test_a_message_without_secrets_is_returned_as_it_is() -> None:
         channel="c", external_id="1", sender=Sender(address="a"), thread_key="t", text="订单 2024061812345678"
     )
     assert redact_inbound(inbound, marked) == (inbound, frozenset())
+
+
+async def test_a_secret_in_chinese_words_leaves_a_chinese_placeholder_whatever_the_channel_says() -> None:
+    """A Telegram or mail client set to English, a customer writing Chinese: the ticket reads
+    in Chinese, so the words left in place of a secret are Chinese too."""
+    from conversation.inbound import Sender
+    from hub.privacy import SecretsGuard
+    from tests.helpers import customer_message
+
+    guard = SecretsGuard("en")
+    said = customer_message("m1", "我的密码是 Hunter2secret 请帮我查", sender=Sender("u1", language="en"))
+    cleaned, _kinds = await guard.inbound(said)
+    assert "Hunter2secret" not in cleaned.text and "[密码已隐藏]" in cleaned.text
+    english = customer_message("m2", "my password: Hunter2secret", sender=Sender("u1", language="zh-CN"))
+    cleaned, _kinds = await guard.inbound(english)
+    assert "[密码已隐藏]" in cleaned.text  # English words of a Chinese customer: their language still

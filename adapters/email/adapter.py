@@ -21,6 +21,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from adapters.email.imap import ImapPoller
+from adapters.email.loops import budget_round
 from adapters.email.parse import (
     ParsedMail,
     UnreadableMail,
@@ -79,6 +80,7 @@ NOTES = {
 # How many failed mails are remembered, so that the second failure of the same mail stores
 # it raw instead of asking the sender to retry for days.
 REMEMBERED_FAILURES = 1000
+MAX_ROUNDS_KEPT = 10_000  # budget rounds remembered; an older round's later replies pay again
 # At DEBUG these log every line of every mail, received or fetched, in whatever transfer
 # encoding it came (base64 included): customers' words and secrets the hub's log redaction
 # cannot read. They are kept at INFO whatever `hub.log_level` says.
@@ -159,6 +161,7 @@ class EmailAdapter(Adapter):
         self.accepted = {normalise_address(a) for a in settings.accepted_recipients} or self.own
         self.token = token_pattern(settings.subject_token)
         self.auto_replies = SlidingWindow(settings.max_auto_replies_per_hour, 3600)
+        self._rounds: dict[str, None] = {}  # rounds (answered messages) that took a budget slot, oldest first
         self._client_tls = ssl.create_default_context(cafile=settings.smtp_ca_file) if settings.smtp_ca_file else None
         self.reader = MailReader(workers=settings.parse_workers, budget_seconds=settings.parse_timeout_seconds)
         self._hub: HubPort | None = None
@@ -469,17 +472,33 @@ class EmailAdapter(Adapter):
         to = out.address if "@" in out.address else out.contact.email
         if not to:
             raise PermanentDeliveryError("the customer has no email address")
-        automatic = out.message.author_type is AuthorType.BOT
-        if automatic and self.auto_replies.take(to) is not None:
-            raise PermanentDeliveryError(
-                f"not sent: more than {self.settings.max_auto_replies_per_hour} automatic replies to {to} in an hour"
-            )
+        charged = await self._charge_auto_reply(out, to)
         try:
             return await self._send_mail(out, to)
         except BaseException:
-            if automatic:  # the budget counts mail that left: a relay outage spends none of it
+            if charged:  # the budget counts mail that left: a relay outage spends none of it
                 self.auto_replies.give_back(to)
+                self._rounds.pop(charged, None)
             raise
+
+    async def _charge_auto_reply(self, out: Outbound, to: str) -> str:
+        """Take a slot of the loop budget for a bot's mail (see adapters/email/loops.py):
+        one per round, so a customer's own mail may get several bot replies; the round's
+        key when a slot was taken, "" when none was needed."""
+        if out.message.author_type is not AuthorType.BOT:
+            return ""
+        round_key = budget_round(await self.hub.reads.list_messages(out.conversation.id), out.message)
+        if round_key in self._rounds:
+            return ""  # this round already paid
+        if self.auto_replies.take(to) is not None:
+            raise PermanentDeliveryError(
+                f"not sent: more than {self.settings.max_auto_replies_per_hour} automatic replies to {to} in an hour",
+                code="auto_reply_budget",
+            )
+        self._rounds[round_key] = None
+        while len(self._rounds) > MAX_ROUNDS_KEPT:  # oldest first: memory stays bounded
+            del self._rounds[next(iter(self._rounds))]
+        return round_key
 
     async def _send_mail(self, out: Outbound, to: str) -> Sent:
         mail, data = await self.render(out, to)

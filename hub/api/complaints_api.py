@@ -10,6 +10,7 @@ schedules follow-up timers; with the plugin off the routes answer 409.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from conversation import complaints as rules
 from conversation.model import utcnow
 from conversation.records import Record
 from hub.access import Access
-from hub.api.framework import ApiError, Call, not_found
+from hub.api.framework import ADMIN, ApiError, Call, not_found
 from hub.api.records import RECORD, RECORD_PAGE, record_json
 from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time
 from hub.schema import Arr, Obj, Str
@@ -148,6 +149,36 @@ async def list_suggestions(call: Call) -> dict[str, Any]:
     return {"items": [record_json(r) for r in await _visible(call, found)]}
 
 
+MONTH = Str(max_length=7, min_length=7, description="YYYY-MM")
+MONTH_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str) -> str:
+    if not MONTH_FORMAT.match(value):
+        raise ApiError(422, "invalid", f"month: {value!r} is not a month (YYYY-MM)")
+    return value
+
+
+REPORT = Obj({"month": Str(), "subject": Str(), "text": Str()})
+
+
+@api.route(
+    "GET",
+    "/v1/suggestions/report",
+    summary="Preview a month's suggestions report (YYYY-MM) as the departments get it by mail",
+    tag="complaints",
+    auth=ADMIN,
+    query={"month": MONTH},
+    response=REPORT,
+)
+async def preview_suggestions_report(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    plugin = _plugin(hub)
+    month = _month(call.query.get("month") or rules.month_of(utcnow()))
+    subject, text = await plugin.report_for(await hub.plugin_host.context(plugin, None), month)
+    return {"month": month, "subject": subject, "text": text}
+
+
 @api.route(
     "POST",
     "/v1/complaints/{complaint_id}/move",
@@ -191,6 +222,10 @@ async def add_follow_up(call: Call) -> dict[str, Any]:
     owner = await hub_of(call).store.accounts.get_agent(call.body["owner"])
     if owner is None or not owner.active:
         raise ApiError(422, "invalid", "owner: not an active agent")
+    if not rules.may_see(str(record.data.get("about_agent", "")), owner.id):
+        raise ApiError(
+            422, "owner_is_subject", "owner: the complaint is about this agent, who may never see it; choose another"
+        )
     due: datetime = parse_time(call.body["due"], "due")
     return record_json(await plugin.add_follow_up(ctx, record, text=call.body["text"], owner=owner.id, due=due))
 

@@ -51,6 +51,13 @@ PLATFORM_TIMER = "platform.retry"  # a plugin timer of this name is a side effec
 RETRY_MARGIN = timedelta(seconds=30)
 EVENT = "event.platform_call"  # "Platform: {platform_op}: {platform_result}" in the hub catalog
 EFFECTS = ("password_reset", "lock_account", "unlock_account", "refund")
+LOOKUP_MARK = "platform_lookup"  # in a lookup event's raw: its lookup_mark
+
+
+def lookup_mark(operation: str, outcome: str, target: str) -> str:
+    """What a lookup's timeline event is kept under: the same lookup with the same outcome is
+    shown once per ticket; hashed, so it names no user or order."""
+    return f"{operation}:{outcome}:{hashlib.sha256(target.encode()).hexdigest()[:16]}"
 
 
 def idempotency_key(conversation_id: str, operation: str, target: str, occasion: str = "") -> str:
@@ -93,26 +100,30 @@ class PlatformTools:
         if identity is None:
             await self._log("find_user", NotVerified.code)
             raise NotVerified("the customer has not proved who they are")
-        return await self._logged("find_user", lambda c: c.find_user(user_id=identity.user_id, email=identity.email))
+        return await self._logged(
+            "find_user",
+            lambda c: c.find_user(user_id=identity.user_id, email=identity.email),
+            target=f"{identity.user_id}|{identity.email}",
+        )
 
     async def order(self, order_id: str) -> Order | None:
         """One of the verified customer's orders (None: unknown, or not theirs)."""
         user = await self._required_user()
-        return await self._logged("get_order", lambda c: c.get_order(order_id, user_id=user.id))
+        return await self._logged("get_order", lambda c: c.get_order(order_id, user_id=user.id), target=order_id)
 
     async def orders(self, *, limit: int = 10) -> list[Order]:
         """The verified customer's orders, newest first (for a picker)."""
         user = await self._required_user()
-        return await self._logged("list_orders", lambda c: c.list_orders(user.id, limit=limit))
+        return await self._logged("list_orders", lambda c: c.list_orders(user.id, limit=limit), target=user.id)
 
     async def account(self, user_id: str) -> PlatformUser | None:
         """A platform account by an id the hub already trusts (an order's seller, a party an
         agent named): never with an id a customer typed. Logged like every call."""
-        return await self._logged("find_user", lambda c: c.find_user(user_id=user_id))
+        return await self._logged("find_user", lambda c: c.find_user(user_id=user_id), target=user_id)
 
     async def order_of(self, order_id: str, *, user_id: str) -> Order | None:
         """An order of a user the hub already trusts (see `account`); None: unknown or not theirs."""
-        return await self._logged("get_order", lambda c: c.get_order(order_id, user_id=user_id))
+        return await self._logged("get_order", lambda c: c.get_order(order_id, user_id=user_id), target=order_id)
 
     async def _required_user(self) -> PlatformUser:
         user = await self.user()
@@ -180,22 +191,31 @@ class PlatformTools:
         return done
 
     # -- helpers -----------------------------------------------------------------------------
-    async def _logged(self, operation: str, call: Callable[[PlatformClient], Any]) -> Any:
+    async def _logged(self, operation: str, call: Callable[[PlatformClient], Any], *, target: str) -> Any:
+        """A lookup: a failure is in the timeline each time; an answer once per ticket, what
+        and outcome (every message of a ticket may look the customer up again)."""
         try:
             result = await call(self._client())
         except PlatformError as exc:
             await self._log(operation, exc.code, exc)
             raise
-        await self._log(operation, "ok" if result is not None else "not_found")
+        outcome = "ok" if result is not None else "not_found"
+        await self._log(operation, outcome, once=lookup_mark(operation, outcome, target))
         return result
 
-    async def _log(self, operation: str, outcome: str, exc: Exception | None = None) -> None:
-        """The call in the ticket's timeline (operation and outcome only) and the hub's log."""
+    async def _log(self, operation: str, outcome: str, exc: Exception | None = None, *, once: str = "") -> None:
+        """The call in the ticket's timeline (operation and outcome only) and the hub's log;
+        with `once`, not when the timeline has that mark already."""
         if exc is not None:
             log.warning("platform %s for plugin %s: %s (%s)", operation, self.plugin, outcome, exc.__class__.__name__)
         if self.hub is None or self.conversation is None:
             return
-        await self.hub.post_event(self.conversation.id, EVENT, {"platform_op": operation, "platform_result": outcome})
+        if once and any(
+            (m.raw or {}).get(LOOKUP_MARK) == once for m in await self.hub.reads.list_messages(self.conversation.id)
+        ):
+            return
+        params = {"platform_op": operation, "platform_result": outcome}
+        await self.hub.post_event(self.conversation.id, EVENT, params, raw={LOOKUP_MARK: once} if once else None)
 
     def _client(self) -> PlatformClient:
         if self.client is None or not self.client.enabled:

@@ -47,6 +47,19 @@ async def test_one_cjk_character_finds_the_words_it_is_part_of(store: Store) -> 
     assert [m.text for m in await store.tickets.search_messages("单 5531")] == [texts[1]]
 
 
+async def test_complaint_and_dispute_references_are_found_whole(store: Store) -> None:
+    """ "C-1002" or "D-1000-1203" is one reference, not a one-letter word to refuse."""
+    texts = ["投诉 C-1002 已由 complaints 登记", "纠纷 D-1000-1203 已裁决", "Your complaint C-1003 is closed"]
+    for i, text in enumerate(texts):
+        await store.tickets.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+    assert [m.text for m in await store.tickets.search_messages("C-1002")] == [texts[0]]
+    assert [m.text for m in await store.tickets.search_messages("c-1003")] == [texts[2]]
+    assert [m.text for m in await store.tickets.search_messages("D-1000-1203")] == [texts[1]]
+    assert await store.tickets.search_messages("D-1002") == []
+    items, _ = await store.inbox.list_conversations(ConversationQuery(search="C-1002"))
+    assert len(items) == 1
+
+
 async def test_searches_over_the_limits_are_refused_clearly(store: Store) -> None:
     await store.tickets.record_inbound(inbound("m1", text="the parcel arrived broken"), now=utcnow(), policy=POLICY)
     with pytest.raises(SearchRejected, match="at most 8 words"):

@@ -43,17 +43,24 @@ function FileForm({ conversationId, onFiled }) {
   </div>`;
 }
 
+// a topic of the defaults by its name in the agent's language; a topic of the settings' own as written
+const topicLabels = (topics) => topics.map((x) => (t(`complaints.topic.${x}`) === `complaints.topic.${x}` ? x : t(`complaints.topic.${x}`))).join(", ");
+
+const agentName = (s, id) => { const a = (s.agents || []).find((x) => x.id === id); return a ? a.name || a.email : id; };
+
 function FollowUps({ record, onSaved }) {
   const s = useStore();
   const [text, setText] = useState("");
-  const [owner, setOwner] = useState(s.me.id);
+  const [owner, setOwner] = useState(s.me.id === record.data.about_agent ? "" : s.me.id);
   const [due, setDue] = useState(localInputValue(new Date(Date.now() + 86400000)));
   const base = `/complaints/${record.id}/follow-ups`;
   const add = async () => {
     try { onSaved(await api("POST", base, { text, owner, due: new Date(due).toISOString() })); setText(""); } catch (e) { failed(e); }
   };
   const done = async (id) => { try { onSaved(await api("POST", `${base}/${id}/done`)); } catch (e) { failed(e); } };
-  const name = (id) => { const a = (s.agents || []).find((x) => x.id === id); return a ? a.name || a.email : id; };
+  const name = (id) => agentName(s, id);
+  // the agent a complaint is about may never see it: never its follow-up's owner (the hub refuses it too)
+  const owners = (s.agents || []).filter((a) => a.id !== record.data.about_agent);
   const now = Date.now();
   return html`<div class="follow-ups">
     <h3>${t("complaints.follow_ups")}</h3>
@@ -63,19 +70,21 @@ function FollowUps({ record, onSaved }) {
     </li>`)}</ul>
     <label class="field">${t("complaints.follow_up.text")}<input id="follow-up-text" value=${text} onInput=${(e) => setText(e.target.value)} /></label>
     <label class="field">${t("complaints.follow_up.owner")}<select id="follow-up-owner" value=${owner} onChange=${(e) => setOwner(e.target.value)}>
-      ${(s.agents || []).map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
+      ${owners.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
     <label class="field">${t("complaints.follow_up.due")}<input id="follow-up-due" type="datetime-local" value=${due} onChange=${(e) => setDue(e.target.value)} /></label>
     <button type="button" id="follow-up-add" onClick=${add}>${t("complaints.follow_up.add")}</button>
   </div>`;
 }
 
 function ComplaintCard({ record, onSaved }) {
+  const s = useStore();
   const [outcome, setOutcome] = useState("");
   const call = async (path, body) => { try { onSaved(await api("POST", `/complaints/${record.id}/${path}`, body)); } catch (e) { failed(e); } };
   const open = ["received", "investigating", "awaiting_outcome"].includes(record.status);
   return html`<div class="complaint" data-id=${record.id} data-status=${record.status}>
     <p><strong class="complaint-number">${record.data.number}</strong> <span class="badge complaint-status">${t(`complaints.status.${record.status}`)}</span></p>
     <p class="hint">${t(`complaints.subject.${record.data.subject}`)} · ${t(`complaints.severity.${record.data.severity}`)}</p>
+    ${record.data.about_agent ? html`<p class="complaint-about-agent">${t("complaints.about_agent", { name: agentName(s, record.data.about_agent) })}</p>` : null}
     ${record.data.summary ? html`<p>${record.data.summary}</p>` : null}
     <div class="row">${(MOVES[record.status] || []).map((to) => html`<button type="button" class="complaint-move" data-to=${to} onClick=${() => call("move", { status: to })}>${t(`complaints.move.${to}`)}</button>`)}</div>
     ${open ? html`<label class="field">${t("complaints.outcome")}<textarea id="complaint-outcome" value=${outcome} onInput=${(e) => setOutcome(e.target.value)}></textarea></label>
@@ -102,7 +111,7 @@ export function ComplaintPanel({ conversationId }) {
     <h2 id="complaints-title">${t("complaints.title")}</h2>
     <fieldset class="plain" disabled=${!canChange()}>
       ${complaints.map((r) => html`<${ComplaintCard} key=${r.id + r.version} record=${r} onSaved=${saved} />`)}
-      ${mine.filter((r) => r.kind === "suggestion").map((r) => html`<p class="suggestion" data-id=${r.id}>${t("complaints.kind.suggestion")}: ${r.data.text} <span class="badge">${r.data.topics.join(", ")}</span></p>`)}
+      ${mine.filter((r) => r.kind === "suggestion").map((r) => html`<p class="suggestion" data-id=${r.id}>${t("complaints.kind.suggestion")}: ${r.data.text} <span class="badge">${topicLabels(r.data.topics)}</span></p>`)}
       ${!complaints.length && canChange() ? html`<${FileForm} conversationId=${conversationId} onFiled=${saved} />` : null}
     </fieldset>
   </section>`;
@@ -133,7 +142,7 @@ export function ComplaintsDialog() {
         ${r.kind === "complaint" ? html`<span class="number">${r.data.number}</span>
           <span class="badge">${t(`complaints.status.${r.status}`)}</span><span>${t(`complaints.subject.${r.data.subject}`)}</span>
           ${r.deadline ? html`<time datetime=${r.deadline}>${formatFull(r.deadline)}</time>` : null}`
-          : html`<span class="badge">${r.data.topics.join(", ")}</span><span>${r.data.text}</span>`}
+          : html`<span class="badge">${topicLabels(r.data.topics)}</span><span>${r.data.text}</span>`}
         <button type="button" class="link" onClick=${() => go(r)}>${t("complaints.open")}</button>
       </li>`)}</ul>` : html`<p class="hint">${t("complaints.none")}</p>`}
   <//>`;
