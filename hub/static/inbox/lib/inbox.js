@@ -46,10 +46,16 @@ const DETAILED_ERRORS = new Set(["bad_request", "conflict", "csv_line", "error",
 
 // An error in the agent's language, from the catalog by its code (error.<code>); the hub's
 // English message only for a code the catalog does not know.
+const HAN = /[\u3400-\u9fff]/;
+
 export function codeText(e) {
   const key = `error.${e.code}`;
   const text = e.code ? t(key) : key;
   if (text === key) return e.message;
+  // The hub words some errors in the agent's language itself, often in more detail than the
+  // code's catalog text ("这不是有效的电话号码。不带 + 的号码……"): a message in the same script as
+  // the catalog's is already the agent's language, so it is kept as it is.
+  if (e.message && HAN.test(e.message) === HAN.test(text)) return e.message;
   return DETAILED_ERRORS.has(e.code) && e.message ? `${text}: ${e.message}` : text;
 }
 
