@@ -522,7 +522,8 @@ async def reviewable_setup(hub: Hub) -> dict[str, str]:
     lina = await hub.store.accounts.get_agent_by_email(AGENT[0])
     assert lina is not None
     worked = (await hub.ingest(customer_message("m-4", "where is my parcel", thread="c"))).conversation
-    await hub.services.conversations.update_conversation(worked, {"assignee_id": lina.id})
+    worked = await hub.services.conversations.update_conversation(worked, {"assignee_id": lina.id})
+    await hub.services.conversations.update_conversation(worked, {"status": "resolved"})  # QA reviews resolved work
     ids = {"scorecard": card.id, "worked": worked.id, "lina": lina.id}
     for name, thread in (("proposal", "d"), ("other_proposal", "e")):
         asked = (

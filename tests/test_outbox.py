@@ -157,7 +157,9 @@ async def test_hubs_sharing_mongodb_deliver_each_message_once(tmp_path: Path, mo
     async with running_hub(config) as first, running_hub(config) as second:
         first.outbox.concurrency = 0  # queue everything before either hub may claim
         second.outbox.concurrency = 0
-        ids = [(await queue_reply(first, f"reply {i}", thread=f"chat-{i % 3}")).id for i in range(12)]
+        # Twelve tickets, one reply each: replies of one ticket go out one at a time, in order,
+        # so only replies of different tickets can be shared between the hubs.
+        ids = [(await queue_reply(first, f"reply {i}", thread=f"chat-{i}")).id for i in range(12)]
         first.outbox.concurrency = second.outbox.concurrency = 4
         first.outbox.wake()
         second.outbox.wake()

@@ -79,6 +79,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
             "webhook-log": {"status": "running", "failures": 0},  # the delivery log's retention
             "routing-sweep": {"status": "running", "failures": 0},  # shifts, presence, queue, backup pages
             "routing-follow": {"status": "running", "failures": 0},  # new tickets routed as their team is known
+            "report-facts": {"status": "running", "failures": 0},  # durations kept as clocks stop (reports)
         },
     }
     assert body["channels"]["api"]["state"] == "up" and body["channels_degraded"] == []

@@ -282,7 +282,8 @@ class ConversationService:
         defaults = category_defaults(
             category, team=updated.team, priority=updated.priority, chosen=changes, source=source
         )
-        if "team" in defaults and updated.assignee_id:
+        # Its holder stays when the same change names them (an agent logging the call they took).
+        if "team" in defaults and updated.assignee_id and "assignee_id" not in changes:
             team = await self.store.desk.get_team(defaults["team"])
             if team is not None and updated.assignee_id not in team.members:
                 defaults["assignee_id"] = ""  # it waits in the new team's queue (as after a hand-off)
