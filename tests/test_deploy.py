@@ -76,6 +76,9 @@ def test_the_proxy_passes_websockets_to_every_hub(compose: dict[str, Any]) -> No
     assert "proxy_set_header Upgrade $http_upgrade;" in nginx
     assert "proxy_set_header Connection $connection_upgrade;" in nginx
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in nginx  # replaced: the hub trusts only this proxy
+    # The Host the browser sent, port included ($host drops it): sign-in compares the request's
+    # origin with it, so a proxy on another port than 80 would refuse every sign-in.
+    assert "proxy_set_header Host $http_host;" in nginx
     listen = re.search(r"listen (\d+);", nginx)
     assert listen is not None and proxy["ports"] == [f"{listen[1]}:{listen[1]}"]
     # the published proxy port is the public_url's
