@@ -84,11 +84,18 @@ class DailyReport:
         self.owner = owner
         self.clock = clock
         self.check_seconds = CHECK_SECONDS
+        # The lease tells hubs apart, not callers within one hub: a renewal by the same
+        # owner succeeds, so the loop and a direct call could both send. One at a time here.
+        self._sending = asyncio.Lock()
 
     async def send_if_due(self) -> bool:
         """Send today's summary (of yesterday) when it is due and no hub sent it; True when this one did."""
         if not self.recipients or self.sender is None:
             return False
+        async with self._sending:
+            return await self._send_if_due()
+
+    async def _send_if_due(self) -> bool:
         now = self.clock()
         if daily_due(now, self.timezone, self.at, await self.store.coordination.get_value(SENT_KEY) or "") is None:
             return False

@@ -399,41 +399,45 @@ async def test_the_daily_summary_goes_out_once_a_day_across_hubs(tmp_path: Path)
             timezone="Asia/Shanghai", daily_to=("lead@example.com", "boss@example.com"), daily_at="08:00"
         ),
     )
+    clock = [datetime(2027, 3, 1, 23, 59, tzinfo=UTC)]  # 07:59 on the 2nd in Shanghai: not yet
+    hub = Hub(config)
+    # before start: the hub's own loop checks at once, and by the wall clock it may be past 08:00
+    hub.actions.clock = lambda: clock[0]
+    await hub.start()
     try:
-        async with running_hub(config) as hub:
-            yesterday = datetime(2027, 3, 1, 2, tzinfo=UTC)  # 10:00 in Shanghai
-            await hub.store.tickets.record_inbound(inbound("m-y", thread="t-y"), now=yesterday, policy=POLICY)
-            clock = [datetime(2027, 3, 1, 23, 59, tzinfo=UTC)]  # 07:59 on the 2nd in Shanghai: not yet
-            hub.actions.clock = lambda: clock[0]
-            other = DailyReport(  # a second hub on the same store
-                hub.store,
-                hub.reports,
-                hub.daily_report.sender,
-                recipients=config.reports.daily_to,
-                timezone="Asia/Shanghai",
-                at="08:00",
-                language="zh-CN",
-                link="",
-                owner="other-hub",
-                clock=lambda: clock[0],
-            )
-            assert not await hub.daily_report.send_if_due()
-            clock[0] = datetime(2027, 3, 2, 0, 1, tzinfo=UTC)  # 08:01
-            sent = await asyncio.gather(hub.daily_report.send_if_due(), other.send_if_due())
-            assert sorted(sent) == [False, True]
-            assert not await other.send_if_due() and not await hub.daily_report.send_if_due()
-            assert len(sink.mails) == 1
-            mail = sink.mails[0]
-            assert mail["Subject"] == "Helpline 每日汇总：2027-03-01"
-            assert sorted(sink.envelopes[0].rcpt_tos) == ["boss@example.com", "lead@example.com"]
-            body = mail.get_body(("plain",)).get_content()
-            assert "新工单: 1" in body and "满意度平均分（1-5）: 无数据" in body
-            assert "https://help.example.com/inbox/#/reports" in body
-            assert "2027-03-01T00:00:00+08:00 至 2027-03-02T00:00:00+08:00" in body  # local, offset shown (#7)
-            clock[0] = datetime(2027, 3, 3, 0, 1, tzinfo=UTC)  # the next morning: the next day's summary
-            assert await other.send_if_due()
-            assert len(sink.mails) == 2
+        yesterday = datetime(2027, 3, 1, 2, tzinfo=UTC)  # 10:00 in Shanghai
+        await hub.store.tickets.record_inbound(inbound("m-y", thread="t-y"), now=yesterday, policy=POLICY)
+        other = DailyReport(  # a second hub on the same store
+            hub.store,
+            hub.reports,
+            hub.daily_report.sender,
+            recipients=config.reports.daily_to,
+            timezone="Asia/Shanghai",
+            at="08:00",
+            language="zh-CN",
+            link="",
+            owner="other-hub",
+            clock=lambda: clock[0],
+        )
+        assert not await hub.daily_report.send_if_due()
+        clock[0] = datetime(2027, 3, 2, 0, 1, tzinfo=UTC)  # 08:01
+        # two hubs, and two callers within one hub (its loop and this call share the lease's owner)
+        sent = await asyncio.gather(hub.daily_report.send_if_due(), hub.daily_report.send_if_due(), other.send_if_due())
+        assert sorted(sent) == [False, False, True]
+        assert not await other.send_if_due() and not await hub.daily_report.send_if_due()
+        assert len(sink.mails) == 1, [(m["Subject"], m["To"]) for m in sink.mails]
+        mail = sink.mails[0]
+        assert mail["Subject"] == "Helpline 每日汇总：2027-03-01"
+        assert sorted(sink.envelopes[0].rcpt_tos) == ["boss@example.com", "lead@example.com"]
+        body = mail.get_body(("plain",)).get_content()
+        assert "新工单: 1" in body and "满意度平均分（1-5）: 无数据" in body
+        assert "https://help.example.com/inbox/#/reports" in body
+        assert "2027-03-01T00:00:00+08:00 至 2027-03-02T00:00:00+08:00" in body  # local, offset shown (#7)
+        clock[0] = datetime(2027, 3, 3, 0, 1, tzinfo=UTC)  # the next morning: the next day's summary
+        assert await other.send_if_due()
+        assert len(sink.mails) == 2
     finally:
+        await hub.stop()
         smtp.close()
         await smtp.wait_closed()
 
