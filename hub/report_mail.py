@@ -93,9 +93,9 @@ class DailyReport:
         if not self.recipients or self.sender is None:
             return False
         async with self._sending:
-            return await self._send_if_due()
+            return await self._send_if_due(self.sender)
 
-    async def _send_if_due(self) -> bool:
+    async def _send_if_due(self, sender: Sender) -> bool:
         now = self.clock()
         if daily_due(now, self.timezone, self.at, await self.store.coordination.get_value(SENT_KEY) or "") is None:
             return False
@@ -110,7 +110,7 @@ class DailyReport:
             summary = await self.reports.summary(ReportQuery(start, end, self.timezone))
             summary["day"] = start.astimezone(ZoneInfo(self.timezone)).date().isoformat()
             subject, text = summary_text(summary, self.language, self.link)
-            await self.sender(self.recipients, subject, text)
+            await sender(self.recipients, subject, text)
             await self.store.coordination.set_value(SENT_KEY, today)
             log.info("reports: the daily summary of %s went to %d address(es)", summary["day"], len(self.recipients))
             return True
