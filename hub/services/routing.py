@@ -77,7 +77,7 @@ class RoutingRules:
     offline_grace: timedelta = timedelta(minutes=2)
     lease: timedelta = timedelta(seconds=60)
     page_coalesce: timedelta = timedelta(minutes=5)  # pages to one person within this go out as one digest
-    inbox_url: str = ""  # the inbox's address ([hub] public_url), given in page mails; "" none
+    inbox_url: str = ""  # the inbox's address ([hub] public_url); page mails link to the ticket in it; "" none
 
 
 class RoutingService:
@@ -481,8 +481,8 @@ class RoutingService:
             "priority": conversation.priority.value,
         }
         text = ThreadEvent("page.text", summary).text(language)
-        if self.rules.inbox_url:
-            text = f"{text}\n{self.rules.inbox_url}"
+        if self.rules.inbox_url:  # straight to the ticket (the inbox opens /inbox/#/tickets/<id>)
+            text = f"{text}\n{self.rules.inbox_url}#/tickets/{conversation.id}"
         now = self.clock()
         key = DIGEST_KEY.format(agent=agent_id)
         coordination = self.store.coordination
