@@ -74,6 +74,7 @@ ERRORS = {
     "not_amount": '{field}: expected an amount like "12.50" (text, never a float) with a currency',
     "too_many_places": "{field}: at most {places} decimal places",
     "bad_currency": "{field}: currency must be one of {currencies}",
+    "no_such_field": "{field}: no category has a field with this key",  # a list filter's key
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -207,6 +207,17 @@ def check_translation(article: Article, others: Iterable[Article]) -> None:
     for other in others:
         if other.id != article.id and other.group_id == article.group_id and other.language == article.language:
             raise InvalidInput(f"group {article.group_id} already has a {article.language} article: {other.id}")
+
+
+def foreign_category(article: Article, current: Article | None, desk_categories: Collection[str]) -> str | None:
+    """The category `article` gives anew that is not one of the desk's (its team is where the
+    bot hands the article's questions), else None. One kept unchanged from `current` is left
+    alone, so an article whose category was removed since can still be saved or re-imported."""
+    if not article.category or article.category in desk_categories:
+        return None
+    if current is not None and current.category == article.category:
+        return None
+    return article.category
 
 
 def _fold(text: str) -> str:

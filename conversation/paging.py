@@ -75,6 +75,9 @@ class PageDigest:
     held: tuple[Mapping[str, str], ...] = ()  # each: key, conversation_id, text
     where: tuple[str, str] = ("", "")  # the page channel and address
     language: str = ""
+    # Taken for a digest mail that may not be queued yet (its hub may have died between):
+    # whoever reads it queues it again under the same key (once), then lets it go.
+    sending: tuple[Mapping[str, str], ...] = ()
 
     def hold(self, key: str, conversation_id: str, text: str, where: tuple[str, str], language: str) -> PageDigest:
         """With one more page held (a page a retry repeats, by its key, is held once)."""
@@ -83,12 +86,17 @@ class PageDigest:
         item = {"key": key, "conversation_id": conversation_id, "text": text}
         return replace(self, held=(*self.held, item), where=where, language=language)
 
+    def take(self, now: datetime) -> PageDigest:
+        """The held pages taken for one digest mail, sent `now`."""
+        return replace(self, held=(), sending=self.held, last_sent=now)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "last_sent": to_iso_text(self.last_sent),
             "held": [dict(item) for item in self.held],
             "where": list(self.where),
             "language": self.language,
+            "sending": [dict(item) for item in self.sending],
         }
 
     @classmethod
@@ -101,6 +109,7 @@ class PageDigest:
             held=tuple(dict(item) for item in doc.get("held") or ()),
             where=(str(where[0]), str(where[1])),
             language=str(doc.get("language") or ""),
+            sending=tuple(dict(item) for item in doc.get("sending") or ()),
         )
 
 

@@ -17,7 +17,7 @@ better than English) until a Traditional catalog is added, which then wins by it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import cache, lru_cache
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from conversation.inbound import Inbound
@@ -288,6 +289,40 @@ def catalog_problems(domain: str, root: Path = LOCALES_DIR) -> list[str]:
             problems.append(f"{domain}: {key} is missing in {', '.join(missing)}")
         elif len(set(seen.values())) > 1:
             problems.append(f"{domain}: {key} differs in plural form or placeholders: {seen}")
+    return problems
+
+
+# Header fields gettext's `msgfmt --check` wants, and the value Babel fills in for each when
+# the file has none (a field still at its template value is as good as missing).
+_HEADER_DEFAULTS: dict[str, Callable[[Catalog], bool]] = {
+    "Project-Id-Version": lambda c: c.project == "PROJECT",
+    "PO-Revision-Date": lambda c: isinstance(c.revision_date, str),  # "YEAR-MO-DA HO:MI+ZONE"
+    "Last-Translator": lambda c: c.last_translator == "FULL NAME <EMAIL@ADDRESS>",
+    "Language-Team": lambda c: c.language_team == "LANGUAGE <LL@li.org>",
+}
+
+
+def po_file_problems(path: Path) -> list[str]:
+    """What gettext's `msgfmt --check` would refuse in one catalog file, found with Babel (so
+    no gettext install is needed): a missing header field, a message whose translation does
+    not begin and end with a newline as its id does, and what Babel's own checkers find
+    (placeholders of python-format messages, the number of plural forms)."""
+    with path.open("rb") as po:
+        catalog = read_po(po)
+    problems = [
+        f"{path.name}: header field {name} missing" for name, unset in _HEADER_DEFAULTS.items() if unset(catalog)
+    ]
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in (str(s or "") for s in strings):
+            for edge, has in (("begin", str.startswith), ("end", str.endswith)):
+                if text and has(text, "\n") != has(str(ids[0]), "\n"):
+                    problems.append(f"{path.name}: {ids[0]}: msgid and msgstr do not both {edge} with a newline")
+    for message, errors in catalog.check():
+        problems.extend(f"{path.name}: {message.id}: {error}" for error in errors)
     return problems
 
 

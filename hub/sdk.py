@@ -531,6 +531,10 @@ class ConversationActions(Protocol):
         """The team's calendar (conversation.business_time), None when it has none (or no team is given)."""
         ...
 
+    async def set_team(self, conversation: Conversation, team: str, *, plugin: str) -> Conversation:
+        """File the ticket under `team` ("" takes its team away); InvalidInput when no such team exists."""
+        ...
+
 
 class RecordActions(Protocol):
     """The hub's record service as plugins reach it (hub.services.records.RecordService)."""
@@ -850,8 +854,11 @@ class TicketTools(PluginTools):
         return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin, html=html)
 
     async def set_team(self, team: str) -> None:
-        """File the ticket under a team (an existing team's id)."""
-        await self._update({"team": team})
+        """File the ticket under a team (an existing team's id; "" takes its team away).
+
+        Raises InvalidInput (a ValueError) naming `team` when no such team exists; nothing
+        changes then (as for `hand_off`)."""
+        self.conversation = await self.actions.set_team(self._ticket(), team, plugin=self.plugin)
 
     async def set_status(self, status: Status | str) -> None:
         """Resolve the ticket, or set it pending (the customer said the bot's answer solved it).

@@ -18,6 +18,9 @@ hands the ticket to a person otherwise.
   answers with that article. One title is asked as "did you mean ...?" with yes / no.
 - Below `suggest_threshold` the customer is told a colleague has the question, in words true
   in and out of hours (the greeting plugin tells when the team is back).
+- The "yes" button only ever answers the bot's question, so a press is kept quietly in the
+  thread's ticket (`answers_quietly`): one tapped late, on a ticket an agent (or the bot)
+  has resolved since, agrees with it and neither reopens it nor reaches a queue.
 - Quiet on a ticket a person owns (assigned, handed off, or an agent replied), on automatic
   mail, and on anything but a customer's own message; never the same article (or its
   translation) twice in one ticket.
@@ -65,8 +68,10 @@ from hub.sdk import (
     ConfigError,
     EventContext,
     HubPort,
+    Inbound,
     Plugin,
     PluginContext,
+    PluginRuntime,
     RecordKind,
     Texts,
     in_every_language,
@@ -167,10 +172,18 @@ class FaqPlugin(Plugin):
             )
 
     # -- a customer's message ----------------------------------------------------------------
+    async def answers_quietly(self, inbound: Inbound, hub: HubPort, runtime: PluginRuntime | None) -> bool:
+        """A tap of the "yes" button says the answer solved it: that changes no ticket's status
+        by itself (on_message resolves the ticket when the bot is still asking), so a press on a
+        ticket resolved since does not reopen it, nor open one on a closed thread."""
+        return inbound.choice_id == YES and not inbound.attachments and not inbound.automatic
+
     async def on_message(self, ctx: PluginContext) -> Flow | None:
         if ctx.hub is None or not may_answer(ctx.conversation, ctx.message):
             return Flow.CONTINUE
         hub, text, chosen = ctx.hub, ctx.message.text, ctx.chosen
+        if chosen == YES and (ctx.state.get("waiting") or {}).get("for") != "confirm":
+            return Flow.STOP  # an answer's button confirmed (or overtaken) before: kept, nothing to do
         # The language the bot speaks on this ticket: the message's when it is clear, else the
         # one it spoke in so far, else the contact's. A tapped button's text is the channel's
         # (a label, or its data on some channels), not the customer's words.
@@ -206,8 +219,6 @@ class FaqPlugin(Plugin):
                     ctx, hub, offered[index], offered=True, guesses=offered, question=waiting["question"]
                 )
                 return Flow.STOP
-        if chosen == YES:  # a button of an answer confirmed (or overtaken) before: nothing to do
-            return Flow.STOP
         if asks_for_person(text) or chosen in (NO, NONE) or chosen.startswith(PICK):
             # "no" to an earlier answer, or an earlier list's pick: a person reads the thread
             reason = "person" if asks_for_person(text) else "not_helpful"

@@ -394,6 +394,30 @@ async def test_old_buttons_after_a_hand_off_are_ignored_by_the_bot(hub: Hub) -> 
     assert await answers(hub, ticket_id) == [("track_shipping_en", "not_helpful")]
 
 
+async def test_an_old_yes_button_tapped_after_the_ticket_was_resolved_does_not_reopen_it(hub: Hub) -> None:
+    """ "Yes, this solved it" agrees with a resolved ticket: the press is kept in its thread (the
+    agents can read it) and nobody's queue grows. The bot does not answer it either."""
+    by_agent = await ask(hub, "how do i track my order", channel="webchat", thread="later")
+    await hub.services.conversations.update_conversation(await ticket(hub, by_agent), {"assignee_id": "a1"})
+    await hub.services.conversations.update_conversation(await ticket(hub, by_agent), {"status": "resolved"})
+    said = len(await bot_said(hub, by_agent))
+    await ask(hub, "Yes", channel="webchat", thread="later", choice="faq:yes")  # the bot's old button
+    after = await ticket(hub, by_agent)
+    assert after.status is Status.RESOLVED and len(await bot_said(hub, by_agent)) == said
+    last = await thread(hub, by_agent)
+    assert (last[-1].author_type, last[-1].choice_id) == (AuthorType.CONTACT, "faq:yes")
+    assert not [m for m in last if m.kind is MessageKind.EVENT and "reopened" in m.text]
+
+    by_bot = await ask(hub, "how do i track my order", channel="webchat", thread="twice")
+    await ask(hub, "Yes", channel="webchat", thread="twice", choice="faq:yes")
+    await ask(hub, "Yes", channel="webchat", thread="twice", choice="faq:yes")  # tapped again
+    assert (await ticket(hub, by_bot)).status is Status.RESOLVED
+    assert await answers(hub, by_bot) == [("track_shipping_en", "deflected")]
+    await ask(hub, "still doesn't work", channel="webchat", thread="twice")  # the bot still knows it answered
+    assert (await ticket(hub, by_bot)).handed_off_at is not None
+    assert await answers(hub, by_bot) == [("track_shipping_en", "not_helpful")]
+
+
 # -- never twice, never where a person is ---------------------------------------------------
 async def test_never_the_same_article_twice_in_one_ticket(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办")

@@ -149,6 +149,16 @@ async def test_search_and_the_list_filter_find_a_ticket_by_a_field_value(desk: t
     await agent.call("GET", "/api/v1/conversations?" + "&".join(f"field.f{i}=x" for i in range(11)), status=422)
 
 
+async def test_a_list_filter_on_a_field_no_category_has_is_a_422_naming_it(desk: tuple[Agent, Agent]) -> None:
+    """A mistyped key is an error, not an empty inbox that looks like "no such tickets"."""
+    admin, agent = desk
+    await define_dispute_fields(admin)
+    await dispute_ticket(admin)
+    refused = await agent.call("GET", "/api/v1/conversations?field.order_no=AB20240917&field.nope=1", status=422)
+    assert (refused["error"], refused["field"], refused["reason"]) == ("invalid_field", "field.nope", "no_such_field")
+    assert refused["message"] == "field.nope: no category has a field with this key"
+
+
 async def test_resolving_without_required_fields_is_a_422_naming_them(desk: tuple[Agent, Agent]) -> None:
     admin, agent = desk
     await define_dispute_fields(admin)

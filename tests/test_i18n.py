@@ -3,7 +3,9 @@ catalogs served as JSON, and API errors in the reader's language."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -220,3 +222,28 @@ def test_a_parameter_the_caller_did_not_give_shows_itself_instead_of_raising() -
     zh = i18n.texts("hub", "zh-CN")
     text = zh.get("event.backup_paged.sla", agent="王强", number="1000")
     assert "王强" in text and "1000" in text and "{clock}" in text
+
+
+@pytest.mark.parametrize(
+    "path", sorted(i18n.LOCALES_DIR.glob("*/LC_MESSAGES/*.po")), ids=lambda p: f"{p.parent.parent.name}/{p.name}"
+)
+def test_every_catalog_file_passes_gettexts_check(path: Path) -> None:
+    """Translators' tools (Poedit, msgfmt) must take the files as they are. Checked with Babel
+    everywhere, and with gettext's own msgfmt where it is installed."""
+    assert i18n.po_file_problems(path) == []
+    msgfmt = shutil.which("msgfmt")
+    if msgfmt is not None:
+        checked = subprocess.run([msgfmt, "--check", "-o", os.devnull, str(path)], capture_output=True, text=True)
+        assert (checked.returncode, checked.stderr) == (0, "")
+
+
+def test_the_catalog_check_names_a_missing_header_field_and_a_lost_newline(tmp_path: Path) -> None:
+    po = tmp_path / "x.po"
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Language: en\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "a"\nmsgstr "text\\n"\n',
+        encoding="utf-8",
+    )
+    problems = i18n.po_file_problems(po)
+    assert "x.po: header field Project-Id-Version missing" in problems
+    assert "x.po: a: msgid and msgstr do not both end with a newline" in problems

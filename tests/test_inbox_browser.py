@@ -71,7 +71,9 @@ async def browser() -> AsyncIterator[Any]:
             await launched.close()
 
 
-async def sign_in(browser: Any, url: str, language: str = "en", *, email: str = "wang@example.com") -> Any:
+async def sign_in(
+    browser: Any, url: str, language: str = "en", *, email: str = "wang@example.com", path: str = "/inbox/"
+) -> Any:
     from playwright.async_api import expect
 
     context = await browser.new_context(
@@ -81,7 +83,7 @@ async def sign_in(browser: Any, url: str, language: str = "en", *, email: str = 
     errors: list[str] = []
     SCRIPT_ERRORS[page] = errors
     page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(f"{url}/inbox/")
+    await page.goto(f"{url}{path}")
     await page.fill("input[name=email]", email)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
@@ -311,6 +313,22 @@ async def test_at_least_14_tickets_fit_on_a_1280_by_800_screen(hub_url: tuple[Hu
     row = page.locator("#conversations li").first
     await expect(row).to_contain_text("⏱")  # the customer is waiting: how long
     await expect(row).to_contain_text("ticket number 19")
+
+
+async def test_links_to_a_ticket_and_to_the_reports_open_them(hub_url: tuple[Hub, str], browser: Any) -> None:
+    """The links the hub sends agents: a page mail's /inbox/#/tickets/<id> (followed through the
+    sign-in form, and in an open inbox), the daily report's /inbox/#/reports."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    first = await customer_writes(hub, "l1", "first ticket")
+    paged = await customer_writes(hub, "l2", "the ticket a page is about")
+    page = await sign_in(browser, url, path=f"/inbox/#/tickets/{paged.conversation.id}")
+    await expect(shown_number(page)).to_contain_text(f"#{paged.conversation.number}")
+    await page.evaluate(f"location.hash = '#/tickets/{first.conversation.id}'")  # another link, same tab
+    await expect(shown_number(page)).to_contain_text(f"#{first.conversation.number}")
+    await page.evaluate("location.hash = '#/reports'")
+    await expect(page.locator("dialog#reports")).to_be_visible()
 
 
 async def test_edits_and_event_times_are_shown(hub_url: tuple[Hub, str], browser: Any) -> None:

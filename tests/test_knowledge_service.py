@@ -128,3 +128,35 @@ async def test_every_hub_process_retrains_when_an_article_changes(store: Store) 
     await kb.update("invoice_help", {"status": "draft"}, version=2)  # unpublished: no longer suggested
     await elsewhere.watch_step()
     assert all(article.id != "invoice_help" for article, _ in elsewhere.predict(question))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "line"),
+    [
+        (
+            "jsonl",
+            '{"id": "a", "title": "t", "answer": "x", "category": "faq"}\n'
+            '{"id": "b", "title": "t", "answer": "y", "category": "订单"}\n',
+            2,
+        ),
+        ("csv", "id,title,answer,category\na,t,x,faq\nb,t,y,订单\n", 3),
+    ],
+)
+async def test_an_import_naming_a_category_the_desk_lacks_names_the_line_and_imports_nothing(
+    store: Store, fmt: str, text: str, line: int
+) -> None:
+    await store.desk.create_defaults()
+    with pytest.raises(InvalidInput, match=f"line {line}: category '订单' is not a category of this desk"):
+        await service(store).import_articles(read_articles(text, fmt))
+    assert await store.knowledge.list_articles() == []
+
+
+async def test_an_import_keeps_a_category_an_article_already_had(store: Store) -> None:
+    """Re-importing an export changes nothing even when a category was removed since: only a
+    category an import gives anew must be the desk's (as for an edit in the editor)."""
+    await store.desk.create_defaults()
+    kb = service(store)
+    await kb.create({"id": "a", "title": "t", "answer": "x", "category": "faq"})
+    await store.desk.delete_category("faq")
+    exported = write_articles(await store.knowledge.list_articles(), "jsonl")
+    assert (await kb.import_articles(read_articles(exported, "jsonl"))).as_dict()["unchanged"] == 1

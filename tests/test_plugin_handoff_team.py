@@ -1,4 +1,5 @@
-"""A plugin's `ctx.hand_off(team=...)` only hands a ticket to a team that exists."""
+"""A plugin's `ctx.hand_off(team=...)` and `ctx.set_team(...)` only give a ticket to a team
+that exists."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import ClassVar
 
 import pytest
 
+from conversation.errors import InvalidInput
 from conversation.inbound import Sender
 from conversation.model import MessageKind
 from hub.app import Hub
@@ -16,7 +18,8 @@ from tests.helpers import customer_message, eventually, make_config, registry_wi
 
 
 class HandToPlugin(Plugin):
-    """ "to <team>" hands the ticket to that team; what the hand-off raised is kept."""
+    """ "to <team>" hands the ticket to that team, "file <team>" files it there; what either
+    raised is kept."""
 
     refused: ClassVar[list[Exception]] = []
 
@@ -25,6 +28,11 @@ class HandToPlugin(Plugin):
         if len(words) == 2 and words[0] == "to":
             try:
                 await ctx.hand_off("the customer asked", team=words[1])
+            except ValueError as exc:
+                HandToPlugin.refused.append(exc)
+        if len(words) == 2 and words[0] == "file":
+            try:
+                await ctx.set_team(words[1])
             except ValueError as exc:
                 HandToPlugin.refused.append(exc)
         return None
@@ -62,3 +70,19 @@ async def test_a_hand_off_to_a_team_that_exists_moves_the_ticket(hub: Hub) -> No
     assert HandToPlugin.refused == []
     stored = await hub.store.tickets.get_conversation(record.conversation.id)
     assert stored is not None and stored.team == "finance" and stored.handed_off_at is not None
+
+
+async def test_filing_a_ticket_under_a_team_that_does_not_exist_is_refused_and_changes_nothing(hub: Hub) -> None:
+    record = await hub.ingest(customer_message("m1", "file no-such-team", sender=Sender("u1")))
+    await settled(hub)
+    [refusal] = HandToPlugin.refused
+    assert isinstance(refusal, InvalidInput) and "team: 'no-such-team' is not a team" in str(refusal)
+    stored = await hub.store.tickets.get_conversation(record.conversation.id)
+    assert stored is not None and stored.team == ""
+    assert [m.kind for m in await hub.store.tickets.list_messages(stored.id)] == [MessageKind.MESSAGE]
+
+    filed = await hub.ingest(customer_message("m2", "file finance", sender=Sender("u2")))
+    await settled(hub)
+    assert len(HandToPlugin.refused) == 1
+    stored = await hub.store.tickets.get_conversation(filed.conversation.id)
+    assert stored is not None and stored.team == "finance" and stored.handed_off_at is None

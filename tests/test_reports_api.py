@@ -26,7 +26,7 @@ from hub.app_keys import HUB
 from hub.events import Event
 from hub.report_mail import DailyReport
 from tests.email_servers import start_sink
-from tests.helpers import customer_message, eventually, running_hub
+from tests.helpers import customer_message, eventually
 from tests.store_contract.common import POLICY, inbound
 from tests.test_api import ADMIN, AGENT, sign_in
 from tests.test_email import email_config

@@ -17,7 +17,7 @@ from conversation.assignment import Weights
 from conversation.errors import InvalidInput
 from conversation.inbound import Sender
 from conversation.model import Agent, Conversation, MessageKind, Role, Status
-from conversation.paging import PageReason
+from conversation.paging import PageDigest, PageReason
 from conversation.presence import PresenceRules
 from conversation.routing import Route
 from conversation.store import Store, Ticketing
@@ -602,31 +602,53 @@ def test_the_team_source_rule() -> None:
     ]
 
 
-async def test_pages_to_one_person_are_coalesced_into_a_digest(desk: Desk) -> None:
+async def lead_paged_three_times(desk: Desk, *, retried: bool = False) -> list[Conversation]:
+    """Three tickets whose missed target is told to their lead Wang, paged by mail (`retried`:
+    each step twice, as a retry repeats it)."""
     await desk.services.desk.update_team(TEAM, {"lead": "wang"})
     await desk.services.roster.update_profile("wang", {"page_channel": "mail", "page_address": "wang@x.cn"})
     tickets = [await desk.ticket(customer=f"c{n}") for n in range(3)]
-    routing = desk.services.routing
     for n, ticket in enumerate(tickets):
-        await routing.tell_lead(ticket, "first_response", once=f"breach-{n}")
-        await routing.tell_lead(ticket, "first_response", once=f"breach-{n}")  # a step retried: once
+        for _ in range(2 if retried else 1):
+            await desk.services.routing.tell_lead(ticket, "first_response", once=f"breach-{n}")
+    return tickets
 
-    async def mails() -> list[str]:
-        found = []
-        for ticket in tickets:
-            found += [m.text for m in await desk.store.tickets.list_messages(ticket.id) if "page" in (m.raw or {})]
-        return found
 
-    assert len(await mails()) == 1  # the first goes out, the next two are held
+async def page_mails(desk: Desk, tickets: list[Conversation]) -> list[str]:
+    found = []
+    for ticket in tickets:
+        found += [m.text for m in await desk.store.tickets.list_messages(ticket.id) if "page" in (m.raw or {})]
+    return found
+
+
+async def test_pages_to_one_person_are_coalesced_into_a_digest(desk: Desk) -> None:
+    tickets = await lead_paged_three_times(desk, retried=True)  # a step retried: paged once
+    routing = desk.services.routing
+    assert len(await page_mails(desk, tickets)) == 1  # the first goes out, the next two are held
     desk.tick(seconds=200)
     await routing.sweep()
-    assert len(await mails()) == 1  # still within page_coalesce
+    assert len(await page_mails(desk, tickets)) == 1  # still within page_coalesce
     desk.tick(seconds=101)
     await routing.sweep()
-    sent = await mails()
+    sent = await page_mails(desk, tickets)
     assert len(sent) == 2 and f"#{tickets[1].number}" in sent[1] and f"#{tickets[2].number}" in sent[1]
     await routing.sweep()
-    assert len(await mails()) == 2  # the digest goes once
+    assert len(await page_mails(desk, tickets)) == 2  # the digest goes once
+
+
+async def test_a_digest_taken_by_a_hub_that_died_before_queueing_it_goes_out_once(desk: Desk) -> None:
+    tickets = await lead_paged_three_times(desk)
+    desk.tick(seconds=301)
+    # Another hub took the two held pages for a digest and died before queueing it.
+    coordination = desk.store.coordination
+    stored, version = await coordination.load_shared("paging:digest:wang")
+    taken = PageDigest.from_json(stored).take(desk.now[0])
+    assert await coordination.save_shared("paging:digest:wang", taken.to_json(), version=version)
+    for _ in range(2):  # this hub's sweeps: queued once, then let go
+        await desk.services.routing.sweep()
+    sent = await page_mails(desk, tickets)
+    assert len(sent) == 2 and f"#{tickets[1].number}" in sent[1] and f"#{tickets[2].number}" in sent[1]
+    assert PageDigest.from_json((await coordination.load_shared("paging:digest:wang"))[0]).sending == ()
 
 
 def test_sla_pages_name_their_clock_and_ticket() -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from conversation.model import Agent, MessageKind, Role
+from conversation.assignment import AgentProfile
+from conversation.model import Agent, Conversation, MessageKind, Role, utcnow
 from hub.app import Hub
 from tests.helpers import customer_message, eventually, make_config, running_hub
 
@@ -50,3 +51,58 @@ async def routed_events(hub: Hub, conversation_id: str) -> int:
         for m in messages
         if m.kind is MessageKind.EVENT and (m.raw or {}).get("event", {}).get("key") == "event.routed"
     )
+
+
+@pytest.mark.mongo
+async def test_two_hubs_paging_one_person_at_once_send_one_page_then_one_digest_of_the_rest(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    """Each hub reads the person's page digest and writes it back: without compare-and-set both
+    saw "nothing sent lately" and each sent a page at once, or one hub's held page was written
+    over by the other's and never went out."""
+    config = make_config(
+        tmp_path,
+        {
+            "routing": {"sweep_seconds": 0.1, "page_coalesce_seconds": 1},
+            "channels": {"chat": {"type": "recording"}, "pager": {"type": "recording"}},
+        },
+        storage_url=mongo_db_uri,
+    )
+    async with running_hub(config) as first, running_hub(config) as second:
+        await first.store.accounts.add_agent(Agent("wang", "wang@example.com", Role.AGENT, "x", name="Wang"))
+        await first.services.desk.update_team(TEAM, {"lead": "wang"})
+        # a recording channel stands in for the page channel (email, Slack or Telegram in use)
+        await first.store.roster.save_profile(AgentProfile("wang", page_channel="pager", page_address="wang"))
+        records = [await first.ingest(customer_message(f"m{i}", thread=f"t{i}")) for i in range(6)]
+        tickets = [
+            await first.store.tickets.update_conversation(
+                r.conversation.id, {"team": TEAM, "assignee_id": "wang"}, now=utcnow()
+            )
+            for r in records
+        ]
+        hubs = [first, second] * 3
+        await asyncio.gather(
+            *(
+                hub.services.routing.tell_lead(ticket, "first_response", once=f"breach-{n}")
+                for n, (hub, ticket) in enumerate(zip(hubs, tickets, strict=True))
+            )
+        )
+        assert len(await pages(first, tickets)) == 1  # the first went out; the rest wait for the digest
+
+        async def digest_sent() -> bool:
+            return len(await pages(first, tickets)) >= 2
+
+        await eventually(digest_sent, timeout=10)
+        await asyncio.sleep(1.5)  # more sweeps in both hubs, past another window: nothing goes twice
+        sent = await pages(first, tickets)
+        assert len(sent) == 2
+        for ticket in tickets:  # each ticket in exactly one of them: none lost, none twice
+            assert sum(f"#{ticket.number}" in text for text in sent) == 1
+
+
+async def pages(hub: Hub, tickets: list[Conversation]) -> list[str]:
+    """The page messages (to the lead's page address) on these tickets."""
+    found = []
+    for ticket in tickets:
+        found += [m.text for m in await hub.store.tickets.list_messages(ticket.id) if "page" in (m.raw or {})]
+    return found

@@ -6,9 +6,23 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timedelta
 from typing import Any
 
+# Hub-wide values written by compare-and-set are kept beside plugin state under this scope,
+# which no ticket id takes (ids are hex), so both backends keep them with no table of their own.
+SHARED_SCOPE = "~shared"
+
 
 class Coordination(ABC):
     """Work shared by hub processes: leases, small key-value state, per-plugin state."""
+
+    async def load_shared(self, key: str) -> tuple[dict[str, Any], int]:
+        """A hub-wide value and its version (0: none stored yet), for a change that several hub
+        processes may make at once: read it, change it, `save_shared` with this version."""
+        return await self.load_plugin_state(SHARED_SCOPE, key)
+
+    async def save_shared(self, key: str, value: dict[str, Any], *, version: int) -> bool:
+        """Store `value` only if the stored version is still `version` (compare-and-set). False
+        when another process wrote first: nothing is written; read again and redo the change."""
+        return await self.set_plugin_state(SHARED_SCOPE, key, value, version=version)
 
     async def get_plugin_state(self, conversation_id: str, plugin: str) -> dict[str, Any]:
         return (await self.load_plugin_state(conversation_id, plugin))[0]

@@ -424,8 +424,7 @@ class ConversationService:
         `reasons` (locale -> text) lets each reader see the reason in their language."""
         changes: dict[str, Any] = {"handed_off_at": self.clock()}
         if team:
-            if await self.store.desk.get_team(team) is None:
-                raise InvalidInput(f"team: {team!r} is not a team (plugin {plugin} asked to hand the ticket to it)")
+            await self._check_team(team, f"plugin {plugin} asked to hand the ticket to it")
             changes["team"] = team
         updated = await self.update_conversation(conversation, changes, priority_by=PrioritySource("plugin", plugin))
         if reason:
@@ -435,6 +434,17 @@ class ConversationService:
         else:
             await self.add_event(updated, "event.handed_off", plugin=plugin)
         return updated
+
+    async def set_team(self, conversation: Conversation, team: str, *, plugin: str) -> Conversation:
+        """A plugin files the ticket under `team`: one that does not exist is refused before
+        anything changes, as for a hand-off."""
+        if team:
+            await self._check_team(team, f"plugin {plugin} asked to file the ticket under it")
+        return await self.update_conversation(conversation, {"team": team})
+
+    async def _check_team(self, team: str, why: str) -> None:
+        if await self.store.desk.get_team(team) is None:
+            raise InvalidInput(f"team: {team!r} is not a team ({why})")
 
     async def team_calendar(self, team: str) -> Calendar | None:
         """The team's working calendar for plugins (the greeting's out-of-hours notice)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from conversation.fields import (
     FieldDefinition,
+    FieldError,
     definition_from_input,
     definition_to_doc,
     definitions_for,
@@ -30,11 +31,15 @@ async def ticket_definitions(store: Store, category_id: str) -> list[FieldDefini
 
 async def list_filters(store: Store, query: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """The `field.<key>=<value>` parameters of a list request, as the store compares them
-    (canonical for the field's type when a definition of that key says how)."""
+    (canonical for the field's type when a definition of that key says how). A key no
+    category defines is a FieldError naming it: a typo must not look like an empty inbox."""
     wanted = {name[len(FILTER_PREFIX) :]: value for name, value in query.items() if name.startswith(FILTER_PREFIX)}
     if not wanted:
         return ()
     by_key = {d.key: d for d in await store.fields.list_definitions()}
+    unknown = sorted(set(wanted) - set(by_key))
+    if unknown:
+        raise FieldError(f"{FILTER_PREFIX}{unknown[0]}", "no_such_field")
     return tuple(sorted((key, filter_value(by_key.get(key), value)) for key, value in wanted.items()))
 
 

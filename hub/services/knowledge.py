@@ -19,6 +19,7 @@ from conversation.knowledge import (
     changed_fields,
     check_id,
     check_translation,
+    foreign_category,
 )
 from conversation.knowledge_io import ImportLine, import_target
 from conversation.model import new_id, utcnow
@@ -74,18 +75,28 @@ class KnowledgeService:
         await self._check_category(article, current)
         return await self._save(current, article)
 
+    async def _desk_categories(self) -> set[str]:
+        return {c.id for c in await self.store.desk.list_categories()}
+
     async def _check_category(self, article: Article, current: Article | None) -> None:
-        """A category an agent gives must be one of the desk's (its team is where the bot hands
-        the article's questions); one kept unchanged from before is left alone."""
-        if current is not None and current.category == article.category:
-            return
-        if article.category and await self.store.desk.get_category(article.category) is None:
-            raise InvalidInput(f"category: {article.category!r} is not a category of this desk")
+        foreign = foreign_category(article, current, await self._desk_categories())
+        if foreign is not None:
+            raise InvalidInput(f"category: {foreign!r} is not a category of this desk")
+
+    async def _check_import_categories(self, lines: list[ImportLine], existing: dict[str, Article]) -> None:
+        """Every line's category before anything is stored: one the desk lacks refuses the file."""
+        desk = await self._desk_categories()
+        for line in lines:
+            foreign = foreign_category(line.article, existing.get(import_target(line.article, existing).id), desk)
+            if foreign is not None:
+                raise InvalidInput(f"line {line.line}: category {foreign!r} is not a category of this desk")
 
     async def import_articles(self, lines: list[ImportLine]) -> ImportReport:
-        """Create or update each article (all were checked before this is called); an article
-        whose content is the same is left alone, so importing a file again changes nothing."""
+        """Create or update each article (all were checked before this is called, their
+        categories here); an article whose content is the same is left alone, so importing a
+        file again changes nothing."""
         existing = {a.id: a for a in await self.store.knowledge.list_articles()}
+        await self._check_import_categories(lines, existing)
         created = updated = unchanged = 0
         for line in lines:
             incoming = import_target(line.article, existing)

@@ -52,7 +52,7 @@ from conversation.paging import (
 )
 from conversation.presence import PresenceRules, offline_since, presence_of
 from conversation.roster import on_duty_at
-from conversation.store import Store
+from conversation.store import Store, StoreUnavailable
 from hub.services.conversations import ConversationService
 from hub.services.roster import RosterService
 from hub.thread_events import ThreadEvent
@@ -65,6 +65,7 @@ OPEN_LIMIT = 200  # open tickets counted per agent
 CLOSED = "team closed"  # the decision for a ticket whose team's calendar is closed now
 DIGEST_KEY = "paging:digest:{agent}"  # a person's pages held for their next digest
 DIGEST_INDEX = "paging:digests"  # who has (or had) pages held
+CAS_ATTEMPTS = 20  # reads and compare-and-set writes of one shared value before giving up
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class RoutingRules:
     offline_grace: timedelta = timedelta(minutes=2)
     lease: timedelta = timedelta(seconds=60)
     page_coalesce: timedelta = timedelta(minutes=5)  # pages to one person within this go out as one digest
-    inbox_url: str = ""  # the inbox's address ([hub] public_url), given in page mails; "" none
+    inbox_url: str = ""  # the inbox's address ([hub] public_url); page mails link to the ticket in it; "" none
 
 
 class RoutingService:
@@ -480,17 +481,25 @@ class RoutingService:
             "priority": conversation.priority.value,
         }
         text = ThreadEvent("page.text", summary).text(language)
-        if self.rules.inbox_url:
-            text = f"{text}\n{self.rules.inbox_url}"
+        if self.rules.inbox_url:  # straight to the ticket (the inbox opens /inbox/#/tickets/<id>)
+            text = f"{text}\n{self.rules.inbox_url}#/tickets/{conversation.id}"
         now = self.clock()
         key = DIGEST_KEY.format(agent=agent_id)
-        digest = PageDigest.from_json(await self.store.coordination.get_value(key))
-        if page_held(digest.last_sent, now, self.rules.page_coalesce):
-            held = digest.hold(once or new_id(), conversation.id, text, where, language)
-            await self.store.coordination.set_value(key, held.to_json())
-            await self._index_digest(agent_id)
-            return
-        await self.store.coordination.set_value(key, replace(digest, last_sent=now).to_json())
+        coordination = self.store.coordination
+        # Read, decide, write by compare-and-set: another hub paging this person at the same
+        # instant makes the write fail, and the page is decided again on what that hub wrote.
+        for _ in range(CAS_ATTEMPTS):
+            stored, version = await coordination.load_shared(key)
+            digest = PageDigest.from_json(stored)
+            if page_held(digest.last_sent, now, self.rules.page_coalesce):
+                held = digest.hold(once or new_id(), conversation.id, text, where, language)
+                await self._index_digest(agent_id)  # first: a held page is always in a flush's list
+                if held is digest or await coordination.save_shared(key, held.to_json(), version=version):
+                    return
+            elif await coordination.save_shared(key, replace(digest, last_sent=now).to_json(), version=version):
+                break
+        else:  # never won in CAS_ATTEMPTS: a page not coalesced beats a page lost
+            log.warning("pages to %s: the digest kept changing; this page goes out on its own", agent_id)
         await self._queue_page(conversation.id, text, agent_id, where, language, once)
 
     async def _queue_page(
@@ -517,24 +526,48 @@ class RoutingService:
             await self.actions.queue(message)
 
     async def _index_digest(self, agent_id: str) -> None:
-        agents = list(await self.store.coordination.get_value(DIGEST_INDEX) or [])
-        if agent_id not in agents:
-            await self.store.coordination.set_value(DIGEST_INDEX, [*agents, agent_id])
+        """Who has pages held (the flush's list); added to by compare-and-set, as hubs add at once."""
+        for _ in range(CAS_ATTEMPTS):
+            stored, version = await self.store.coordination.load_shared(DIGEST_INDEX)
+            agents = list(stored.get("agents", []))
+            if agent_id in agents:
+                return
+            if await self.store.coordination.save_shared(
+                DIGEST_INDEX, {"agents": [*agents, agent_id]}, version=version
+            ):
+                return
+        raise StoreUnavailable(f"the page digest index kept changing; {agent_id}'s held pages wait for the next page")
 
     async def flush_page_digests(self) -> None:
         """Send each person's held pages as one mail once their coalescing window has passed."""
-        now = self.clock()
-        for agent_id in list(await self.store.coordination.get_value(DIGEST_INDEX) or []):
-            key = DIGEST_KEY.format(agent=agent_id)
-            digest = PageDigest.from_json(await self.store.coordination.get_value(key))
-            if not digest.held or page_held(digest.last_sent, now, self.rules.page_coalesce):
-                continue
-            lines = "\n".join(f"- {item['text']}" for item in digest.held)
-            text = ThreadEvent("page.digest", {"count": str(len(digest.held)), "lines": lines}).text(digest.language)
-            first = digest.held[0]
-            once = f"digest:{agent_id}:{first['key']}"
-            await self._queue_page(first["conversation_id"], text, agent_id, digest.where, digest.language, once)
-            await self.store.coordination.set_value(key, PageDigest(last_sent=now).to_json())
+        stored, _version = await self.store.coordination.load_shared(DIGEST_INDEX)
+        for agent_id in stored.get("agents", []):
+            await self._flush_digest(agent_id, self.clock())
+
+    async def _flush_digest(self, agent_id: str, now: datetime) -> None:
+        """Once across hubs and crashes: the held pages are taken by compare-and-set (one hub
+        wins; a page held meanwhile makes it read again), then queued under a key of their own
+        (queued once, whoever queues them), then let go."""
+        key = DIGEST_KEY.format(agent=agent_id)
+        coordination = self.store.coordination
+        for _ in range(CAS_ATTEMPTS):
+            stored, version = await coordination.load_shared(key)
+            digest = PageDigest.from_json(stored)
+            if digest.sending:
+                await self._queue_digest(agent_id, digest)
+                await coordination.save_shared(key, replace(digest, sending=()).to_json(), version=version)
+            elif not digest.held or page_held(digest.last_sent, now, self.rules.page_coalesce):
+                return
+            else:
+                await coordination.save_shared(key, digest.take(now).to_json(), version=version)
+            # read again: queue what was just taken, or see what another hub wrote meanwhile
+
+    async def _queue_digest(self, agent_id: str, digest: PageDigest) -> None:
+        lines = "\n".join(f"- {item['text']}" for item in digest.sending)
+        text = ThreadEvent("page.digest", {"count": str(len(digest.sending)), "lines": lines}).text(digest.language)
+        first = digest.sending[0]
+        once = f"digest:{agent_id}:{first['key']}"
+        await self._queue_page(first["conversation_id"], text, agent_id, digest.where, digest.language, once)
 
 
 def waiting_since(conversation: Conversation) -> datetime:

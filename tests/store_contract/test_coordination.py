@@ -46,6 +46,19 @@ async def test_plugin_state_is_written_by_compare_and_set(store: Store) -> None:
     assert await store.coordination.load_plugin_state(conv_id, "greeting") == ({"forced": True}, 3)
 
 
+async def test_a_shared_value_is_written_by_compare_and_set(store: Store) -> None:
+    """Hub-wide state two processes may change at once (a person's page digest)."""
+    coordination = store.coordination
+    assert await coordination.load_shared("paging:digest:li") == ({}, 0)
+    assert await coordination.save_shared("paging:digest:li", {"held": ["a"]}, version=0)
+    assert not await coordination.save_shared("paging:digest:li", {"held": ["b"]}, version=0)  # read the same
+    assert await coordination.load_shared("paging:digest:li") == ({"held": ["a"]}, 1)
+    assert await coordination.save_shared("paging:digest:li", {"held": ["a", "b"]}, version=1)
+    assert not await coordination.save_shared("paging:digest:li", {"held": []}, version=1)
+    assert await coordination.load_shared("paging:digest:li") == ({"held": ["a", "b"]}, 2)
+    assert await coordination.load_shared("paging:digest:wang") == ({}, 0)  # one value per key
+
+
 async def test_a_lease_has_one_holder_until_it_expires(store: Store) -> None:
     now = utcnow()
     ttl = timedelta(seconds=30)

@@ -5,7 +5,7 @@ import { api, setSession } from "./lib/api.js";
 import { html, render } from "./lib/html.js";
 import { loadLanguages, pickLanguage, setLanguage } from "./lib/i18n.js";
 import { loadChannels, loadDesk } from "./lib/desk.js";
-import { live, loadCounts, loadList, onSignedOut, signedOut, startCountsTimer } from "./lib/inbox.js";
+import { failed, live, loadCounts, loadList, onSignedOut, openTicket, signedOut, startCountsTimer } from "./lib/inbox.js";
 import { startActivity } from "./lib/presence.js";
 import { state, update, useStore } from "./lib/store.js";
 import { Inbox } from "./screens/inbox.js";
@@ -29,7 +29,19 @@ async function signedIn(agent, csrf) {
   startCountsTimer();
   live.start(); // one socket per page, however often the agent signs in
   startActivity();
+  followLink();
 }
+
+// Links the hub sends agents (a page mail, the daily report): /inbox/#/tickets/<id> opens that
+// ticket, /inbox/#/reports the reports; followed once signed in, and when the hash changes.
+const TICKET_LINK = /^#\/tickets\/([A-Za-z0-9_-]{1,64})$/;
+function followLink() {
+  if (!state.me) return;
+  const ticket = TICKET_LINK.exec(location.hash);
+  if (ticket) openTicket(ticket[1]).catch(failed); // one the agent may not see: "not found", as anywhere
+  else if (location.hash === "#/reports" && ["admin", "supervisor"].includes(state.me.role)) update({ dialog: "reports" });
+}
+window.addEventListener("hashchange", followLink);
 
 onSignedOut(() => update({ me: null, ticket: null, dialog: null }));
 setSession("", signedOut); // a 401 from any call: the sign-in form, and no live socket
