@@ -21,7 +21,7 @@ from conversation.model import Contact, Conversation, Message, Priority, utcnow
 from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
-from hub.events import Event, EventBus
+from hub.events import Event, EventBus, Hold
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
 from hub.privacy import SecretsGuard
@@ -44,6 +44,9 @@ class TicketBusy(Exception):
     """Another hub process is running plugins on this ticket; the message waits for recovery."""
 
 
+# The longest a message's live events wait for its plugins (Plugin.holds_live): a plugin run
+# that hangs must not silence its ticket's live feed; the events then go out as the ticket is.
+MAX_HOLD = timedelta(seconds=30)
 RECOVERY_LEASE_TTL = timedelta(minutes=5)  # renewed before each message of a round
 RECOVERY_BATCH = 500
 MAX_PLUGIN_ATTEMPTS = 5  # recovery rounds on one message before it is parked
@@ -124,20 +127,41 @@ class Pipeline:
             return record
         self.metrics.ingested.labels(inbound.channel).inc()
         conv_id = record.conversation.id
-        # A ticket opened only to keep a status question is no news to agents, routing or
-        # webhooks (no ticket.created): it is stored and answered, and left out of the views.
-        if record.route is Route.OPEN_NEW:
-            self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
-            record.conversation = await self._raise_priority(record.conversation, record.contact)
-        elif record.route is Route.REOPEN:
-            self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
-        self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
-        if secrets and not inbound.automatic and not inbound.record_only:
-            language = best_locale(record.contact.language or inbound.sender.language, self.language)
-            await self.secrets.warn_once(self.store, self.actions, record.conversation, language)
-        if self.plugins:
-            self._spawn(record.message, record.conversation, record.contact)
+        # Before any event of it goes out: the plugins put this message's ticket where it
+        # belongs first (a complaint about an agent), and its events follow (Plugin.holds_live).
+        hold = self.bus.hold(conv_id) if self._holds_live(inbound) else None
+        try:
+            # A ticket opened only to keep a status question is no news to agents, routing or
+            # webhooks (no ticket.created): it is stored and answered, and left out of the views.
+            if record.route is Route.OPEN_NEW:
+                self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
+                record.conversation = await self._raise_priority(record.conversation, record.contact)
+            elif record.route is Route.REOPEN:
+                self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
+            self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
+            if secrets and not inbound.automatic and not inbound.record_only:
+                language = best_locale(record.contact.language or inbound.sender.language, self.language)
+                await self.secrets.warn_once(self.store, self.actions, record.conversation, language)
+            if self.plugins:
+                self._spawn(record.message, record.conversation, record.contact, hold)
+                hold = None  # the plugin run releases it
+        finally:
+            if hold is not None:
+                hold.release()
         return record
+
+    def _holds_live(self, inbound: Inbound) -> bool:
+        if inbound.record_only or not self.plugins:
+            return False
+        for plugin in self.plugins:
+            try:
+                if plugin.holds_live(inbound):
+                    return True
+            except Exception:  # kept back rather than shown to the wrong agent
+                log.exception("plugin %s failed deciding whether to hold a message's live events", plugin.name)
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+                return True
+        return False
 
     async def _answers_bot(self, inbound: Inbound) -> bool:
         """Whether a plugin says this message only answers its question (Plugin.answers_quietly)."""
@@ -168,8 +192,10 @@ class Pipeline:
             log.warning("ticket %s: tier priority not set, store unavailable (%s)", conversation.number, exc)
             return conversation
 
-    def _spawn(self, message: Message, conversation: Conversation, contact: Contact) -> None:
-        if len(self._tasks) >= self.concurrency + self.backlog:
+    def _spawn(self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None) -> None:
+        if hold is not None:  # its events wait for this run: never deferred to recovery, and never for ever
+            asyncio.get_running_loop().call_later(MAX_HOLD.total_seconds(), hold.release)
+        elif len(self._tasks) >= self.concurrency + self.backlog:
             # Stored and marked plugins_done = false: recovery runs it once the burst is over.
             self.metrics.plugins_deferred.inc()
             now = asyncio.get_running_loop().time()
@@ -178,17 +204,23 @@ class Pipeline:
                 self._deferral_logged_at = now
             return
         task = asyncio.create_task(
-            self._run_pooled(message, conversation, contact), name=f"helpline-plugins-{message.id}"
+            self._run_pooled(message, conversation, contact, hold), name=f"helpline-plugins-{message.id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(log_task_failure)
 
-    async def _run_pooled(self, message: Message, conversation: Conversation, contact: Contact) -> None:
-        async with self._slots:
-            if self._draining:
-                return  # not started before shutdown: recovery runs it
-            await self.run_plugins(message, conversation, contact)
+    async def _run_pooled(
+        self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None
+    ) -> None:
+        try:
+            async with self._slots:
+                if self._draining:
+                    return  # not started before shutdown: recovery runs it
+                await self.run_plugins(message, conversation, contact)
+        finally:
+            if hold is not None:
+                hold.release()
 
     @contextlib.asynccontextmanager
     async def _ticket(self, conversation_id: str) -> AsyncIterator[bool]:

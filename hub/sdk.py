@@ -548,6 +548,20 @@ class RecordActions(Protocol):
         action: str = "",
     ) -> Record: ...
 
+    async def create_once(
+        self,
+        plugin: str,
+        kind: str,
+        conversation: Conversation,
+        data: dict[str, Any],
+        *,
+        key: str,
+        status: str = "",
+        deadline: datetime | None = None,
+        who: str,
+        action: str = "",
+    ) -> tuple[Record, bool]: ...
+
     async def update(
         self,
         plugin: str,
@@ -651,6 +665,27 @@ class PluginRecords:
             raise ValueError("records.create() needs a ticket: pass conversation=")
         return await self.runtime.records.create(
             self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin, action=action
+        )
+
+    async def create_once(
+        self,
+        kind: str,
+        key: str,
+        data: dict[str, Any],
+        *,
+        status: str = "",
+        deadline: datetime | None = None,
+        conversation: Conversation | None = None,
+        action: str = "",
+    ) -> tuple[Record, bool]:
+        """The one record of `kind` with `key` (one complaint per ticket: key = the ticket's id):
+        (the new record, True), or (the record made before, False), also when another writer
+        made it at the same instant. Use it instead of checking first and then creating."""
+        ticket = conversation or self.conversation
+        if ticket is None:
+            raise ValueError("records.create_once() needs a ticket: pass conversation=")
+        return await self.runtime.records.create_once(
+            self.plugin, kind, ticket, data, key=key, status=status, deadline=deadline, who=self.plugin, action=action
         )
 
     async def update(
@@ -1012,6 +1047,14 @@ class Plugin:
         without reopening it, or in a quiet new one when that ticket is closed (routing
         Route.QUESTION), and `on_message` then consumes it. Keep it cheap: it runs on every
         message; an error counts as False (the message is stored as usual)."""
+        return False
+
+    def holds_live(self, inbound: Inbound) -> bool:
+        """Asked after a customer message is stored, before anyone hears of it: True when its
+        ticket's live events (the message, the new ticket, what the plugins do with it) must
+        wait until the plugins have run on it, so they go out where the plugins put the ticket
+        (a complaint about an agent: filed with the supervisors, never in that agent's feed).
+        Pure and cheap: it runs on every message; an error counts as True."""
         return False
 
     async def on_timer(self, ctx: TimerContext) -> None:

@@ -143,6 +143,7 @@ class Edit:
 
 
 MAX_CHANGE_TRIES = 20  # compare-and-set rounds lost to other writers of the same case
+MAX_CASES_PER_ORDER = 200  # closed cases of one order counted for the next one's key (a query's most)
 
 
 class DisputesPlugin(Plugin):
@@ -489,7 +490,8 @@ class DisputesPlugin(Plugin):
         """A new case on the context's (buyer's) ticket, and the seller asked on their channel."""
         if reason not in rules.REASONS:
             raise InvalidInput(f"reason must be one of {', '.join(rules.REASONS)}")
-        for existing in await ctx.records.query(KIND, order_id=order.id, limit=10):
+        earlier = await ctx.records.query(KIND, order_id=order.id, limit=MAX_CASES_PER_ORDER)
+        for existing in earlier:
             if existing.status in LIVE:
                 raise InvalidInput(f"order {order.id} has an open dispute already ({existing.data.get('reference')})")
         buyer = ctx.conversation
@@ -515,9 +517,18 @@ class DisputesPlugin(Plugin):
             "decisions": [],
             "opened_by": who,
         }
-        case = await ctx.records.create(
-            KIND, data, status=Status.OPENED.value, conversation=buyer, action="dispute.open"
+        # The order's next case, made in one atomic step: two openings at the same instant (the
+        # buyer's bot dialogue and an agent) both found no open case, and only one makes it.
+        case, made = await ctx.records.create_once(
+            KIND,
+            rules.case_key(order.id, len(earlier)),
+            data,
+            status=Status.OPENED.value,
+            conversation=buyer,
+            action="dispute.open",
         )
+        if not made:
+            raise InvalidInput(f"order {order.id} has an open dispute already ({case.data.get('reference')})")
         await self._file_under_disputes(ctx)
         if statement is not None:
             case = await self.add_evidence(ctx, case, "buyer", statement)

@@ -26,6 +26,7 @@ from hub.app import Hub, build_app
 from hub.registry import discover
 from hub.sdk import Inbound, Sender
 from hub.settings import ConfigError
+from plugins.disputes import Edit
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
 from tests.fake_platform import FakePlatform
@@ -610,3 +611,34 @@ async def test_another_platform_user_naming_the_sellers_thread_gets_a_ticket_of_
         to_other = [p for p in scene.seller.posts if p["to"] == "u-other"]
         assert all(p["thread"] != thread for p in to_other)  # never answered on the seller's thread
         assert not any(p["to"] == "u-seller" and "refund nothing" in p["message"]["text"] for p in scene.seller.posts)
+
+
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
+async def test_two_openings_of_one_order_at_the_same_instant_make_one_case(scene: Scene) -> None:
+    """An agent opens a case while the buyer's bot dialogue opens one for the same order: each
+    found no open case for it; only one is made, and only it asks the seller."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    buyer = await hub.ingest(
+        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    contexts = [await hub.plugin_host.context(plugin, buyer.conversation) for _ in range(2)]
+    order = await contexts[0].platform.order_of("A-1001", user_id="u-buyer")
+    results = await asyncio.gather(
+        plugin.open_case(contexts[0], order, "not_received", text=BUYER_WORDS, who="王芳"),
+        plugin.open_case(contexts[1], order, "not_as_described", text="broken", who=plugin.name),
+        return_exceptions=True,
+    )
+    case = await the_case(scene)  # exactly one
+    [opened] = [r for r in results if not isinstance(r, BaseException)]
+    [refused] = [r for r in results if isinstance(r, BaseException)]
+    assert opened.id == case.id and "has an open dispute already" in str(refused)
+    await eventually(lambda: len(scene.seller.posts) >= 1, timeout=15.0)
+    await eventually(lambda: nothing_in_flight(scene), timeout=15.0)
+    assert len(scene.seller.posts) == 1  # the seller is asked once
+
+    # Once that case is closed, the order may be disputed again: a new case, not the old one.
+    await plugin.change(contexts[0], case.id, lambda c: Edit(status="closed"))
+    again = await plugin.open_case(contexts[0], order, "other", text="again", who="王芳")
+    assert again.id != case.id and again.status == "awaiting_seller"
