@@ -63,6 +63,7 @@ from hub.i18n import (
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, InvalidText, parse_json, read_json
 from hub.platform import (
+    DecisionNotice,
     Done,
     NotVerified,
     Order,
@@ -93,6 +94,7 @@ if TYPE_CHECKING:  # conversation.faq loads scikit-learn: only the matcher's thr
     from conversation.faq import Prediction
 
 __all__ = [
+    "DecisionNotice",
     "Done",
     "NotVerified",
     "Order",

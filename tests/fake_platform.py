@@ -5,7 +5,7 @@ secret, echoing the request's X-Request-Id; side effects honour Idempotency-Key 
 gets the first answer with `Idempotent-Replayed: true` and changes nothing; the same key
 with another body is 422). Tests script trouble per operation with `fail_next` (a status,
 "timeout", "unsigned", "wrong_request", or a raw odd payload) and read what happened in
-`calls`, `resets`, `locks` and `refunds`.
+`calls`, `resets`, `locks`, `refunds` and `decisions`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ PATHS = {
     "/v1/users/lock": "lock_account",
     "/v1/users/unlock": "unlock_account",
     "/v1/refunds": "refund",
+    "/v1/disputes/decisions": "dispute_decision",
 }
-EFFECTS = {"password_reset", "lock_account", "unlock_account", "refund"}
+EFFECTS = {"password_reset", "lock_account", "unlock_account", "refund", "dispute_decision"}
+OUTCOMES = {"refund_buyer", "partial_refund", "favour_seller"}
 
 
 def mask(email: str) -> str:
@@ -55,6 +57,7 @@ class FakePlatform:
     locks: list[str] = field(default_factory=list)
     unlocks: list[str] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # dispute decisions recorded (once per key)
     keys: list[str] = field(default_factory=list)  # the Idempotency-Key of each side-effect request
     _kept: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)  # key -> (body, status, answer)
 
@@ -73,6 +76,10 @@ class FakePlatform:
             "created_at": "2026-11-01T10:00:00Z",
             **extra,
         }
+
+    def calls_of_effects(self) -> list[tuple[str, dict[str, Any]]]:
+        """The side-effect requests, in order: `keys[i]` is the Idempotency-Key of the i-th."""
+        return [(name, body) for name, body in self.calls if name in EFFECTS]
 
     def called(self, operation: str) -> list[dict[str, Any]]:
         return [body for name, body in self.calls if name == operation]
@@ -205,3 +212,21 @@ class FakePlatform:
             return 422, {"error": "invalid_amount", "message": "more than the order, or another currency"}
         self.refunds.append(body)
         return 200, {"result": {"id": f"refund-{len(self.refunds)}", "status": "refunded"}}
+
+    def op_dispute_decision(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        order = self.orders.get(str(body.get("order_id", "")))
+        if order is None:
+            return 404, {"error": "not_found"}
+        number = body.get("number")
+        if (
+            body.get("outcome") not in OUTCOMES
+            or not isinstance(body.get("final"), bool)
+            or not isinstance(number, int)
+            or number < 1
+            or body.get("currency") != order["currency"]
+            or float(body.get("refund_amount", -1)) > float(order["amount"])
+            or (body.get("outcome") == "favour_seller") != (float(body.get("refund_amount", -1)) == 0)
+        ):
+            return 422, {"error": "invalid_decision", "message": "outcome, number, final or refund_amount"}
+        self.decisions.append(body)
+        return 200, {"result": {"id": f"decision-{len(self.decisions)}", "status": "recorded"}}

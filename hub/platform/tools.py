@@ -32,6 +32,7 @@ from conversation.platform_identity import PlatformIdentity, platform_identity
 from conversation.timers import MAX_TIMER_ATTEMPTS, Timer, timer_key
 from hub.platform.client import PlatformClient
 from hub.platform.models import (
+    DecisionNotice,
     Done,
     NotVerified,
     Order,
@@ -50,7 +51,7 @@ log = logging.getLogger(__name__)
 PLATFORM_TIMER = "platform.retry"  # a plugin timer of this name is a side effect to repeat
 RETRY_MARGIN = timedelta(seconds=30)
 EVENT = "event.platform_call"  # "Platform: {platform_op}: {platform_result}" in the hub catalog
-EFFECTS = ("password_reset", "lock_account", "unlock_account", "refund")
+EFFECTS = ("password_reset", "lock_account", "unlock_account", "refund", "dispute_decision")
 LOOKUP_MARK = "platform_lookup"  # in a lookup event's raw: its lookup_mark
 
 
@@ -151,6 +152,11 @@ class PlatformTools:
         if outcome:
             args["outcome"] = outcome
         return await self._effect("refund", order_id, args, occasion)
+
+    async def record_decision(self, notice: DecisionNotice, *, occasion: str) -> Done | None:
+        """Tell the platform a dispute's decision, durably: one call per ticket, order and
+        occasion (the decision, or its becoming final), repeated until the platform answers."""
+        return await self._effect("dispute_decision", notice.order_id, notice.args(), occasion)
 
     async def _effect(self, operation: str, target: str, args: dict[str, str], occasion: str) -> Done | None:
         ticket = self._ticket()
@@ -258,6 +264,8 @@ async def perform(client: PlatformClient, operation: str, args: dict[str, str], 
             key=key,
             outcome=args.get("outcome", ""),  # a refund stored before outcomes were sent has none
         )
+    if operation == "dispute_decision":
+        return await client.record_decision(DecisionNotice.from_args(args), key=key)
     raise PlatformRefused(400, "unknown_operation", operation)
 
 
