@@ -18,12 +18,15 @@ from datetime import datetime, timedelta
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
+from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.events import Event, EventBus, Hold
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
+from hub.platform.tools import EVENT as PLATFORM_EVENT
+from hub.platform.verification import CodeVerifications
 from hub.privacy import SecretsGuard
 from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
@@ -72,7 +75,9 @@ class Pipeline:
         runtime: PluginRuntime | None = None,
         port: HubPort | None = None,
         secrets: SecretsGuard | None = None,
+        codes: CodeVerifications | None = None,
     ) -> None:
+        self.codes = codes  # one-time codes awaited from senders (hub/platform/verification.py)
         self.runtime = runtime  # records and timers for the plugins' contexts
         self.port = port  # what plugins may read and ask of the hub (PluginContext.hub)
         self.store = store
@@ -112,6 +117,8 @@ class Pipeline:
         except InvalidInbound:
             self.metrics.rejected.labels(getattr(inbound, "channel", "?")).inc()
             raise
+        # A one-time code the sender was asked for: taken out like a secret, kept for its check in memory only.
+        inbound, code = await self._awaited_code(inbound)
         # Before anything keeps it: the store, its search index, the inbox, webhooks, plugins.
         inbound, secrets = await self.secrets.inbound(inbound)
         policy = self.ticketing
@@ -143,12 +150,33 @@ class Pipeline:
                 language = best_locale(record.contact.language or inbound.sender.language, self.language)
                 await self.secrets.warn_once(self.store, self.actions, record.conversation, language)
             if self.plugins:
-                self._spawn(record.message, record.conversation, record.contact, hold)
+                self._spawn(record.message, record.conversation, record.contact, hold, code)
                 hold = None  # the plugin run releases it
         finally:
             if hold is not None:
                 hold.release()
         return record
+
+    async def _awaited_code(self, inbound: Inbound) -> tuple[Inbound, str]:
+        """The message without the one-time code its sender was asked for (ctx.platform.send_code),
+        and that code; ("", unchanged) when none is awaited (read only for a message with a digit)."""
+        if self.codes is None or not self.codes.available or inbound.record_only or not might_hold_code(inbound.text):
+            return inbound, ""
+        try:
+            if not await self.codes.awaiting(inbound.channel, inbound.sender.address):
+                return inbound, ""
+        except StoreUnavailable as exc:
+            raise IngestUnavailable("the message store is unavailable; retry") from exc
+        return self.secrets.take_code(inbound)
+
+    async def _check_code(self, message: Message, conversation: Conversation, code: str) -> str:
+        """The typed code checked with the platform; its outcome (never the code) in the timeline."""
+        assert self.codes is not None
+        outcome = await self.codes.check(message.channel, message.customer_address, code)
+        if outcome != "none" and self.port is not None:
+            params = {"platform_op": "verify_code", "platform_result": outcome}
+            await self.port.post_event(conversation.id, PLATFORM_EVENT, params)
+        return outcome
 
     def _holds_live(self, inbound: Inbound) -> bool:
         if inbound.record_only or not self.plugins:
@@ -192,7 +220,9 @@ class Pipeline:
             log.warning("ticket %s: tier priority not set, store unavailable (%s)", conversation.number, exc)
             return conversation
 
-    def _spawn(self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None) -> None:
+    def _spawn(
+        self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None, code: str = ""
+    ) -> None:
         if hold is not None:  # its events wait for this run: never deferred to recovery, and never for ever
             asyncio.get_running_loop().call_later(MAX_HOLD.total_seconds(), hold.release)
         elif len(self._tasks) >= self.concurrency + self.backlog:
@@ -204,20 +234,20 @@ class Pipeline:
                 self._deferral_logged_at = now
             return
         task = asyncio.create_task(
-            self._run_pooled(message, conversation, contact, hold), name=f"helpline-plugins-{message.id}"
+            self._run_pooled(message, conversation, contact, hold, code), name=f"helpline-plugins-{message.id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(log_task_failure)
 
     async def _run_pooled(
-        self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None
+        self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None, code: str = ""
     ) -> None:
         try:
             async with self._slots:
                 if self._draining:
                     return  # not started before shutdown: recovery runs it
-                await self.run_plugins(message, conversation, contact)
+                await self.run_plugins(message, conversation, contact, code=code)
         finally:
             if hold is not None:
                 hold.release()
@@ -256,7 +286,12 @@ class Pipeline:
             lock.release()
 
     async def run_plugins(
-        self, message: Message, conversation: Conversation | None = None, contact: Contact | None = None
+        self,
+        message: Message,
+        conversation: Conversation | None = None,
+        contact: Contact | None = None,
+        *,
+        code: str = "",
     ) -> None:
         """Run the enabled plugins in order on one stored customer message; one run per ticket at a time."""
         try:
@@ -271,14 +306,17 @@ class Pipeline:
                 if conversation is None or contact is None:
                     log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
                     return
-                await self._run_each(message, conversation, contact)
+                verification = await self._check_code(message, conversation, code) if code else ""
+                await self._run_each(message, conversation, contact, verification)
                 await self.store.tickets.mark_plugins_done(message.id)
         except StoreUnavailable as exc:
             log.warning("plugins on message %s postponed: store unavailable (%s)", message.id, exc)
         except TicketBusy:
             log.info("plugins on message %s postponed: another hub is running plugins on its ticket", message.id)
 
-    async def _run_each(self, message: Message, conversation: Conversation, contact: Contact) -> None:
+    async def _run_each(
+        self, message: Message, conversation: Conversation, contact: Contact, verification: str = ""
+    ) -> None:
         for plugin in self.plugins:
             if (conversation.human_owned or message.automatic) and not plugin.always_run:
                 continue  # a person owns it, or a machine wrote it: no bot answers
@@ -294,6 +332,7 @@ class Pipeline:
                 language=best_locale(contact.language, self.language),
                 runtime=self.runtime,
                 hub=self.port,
+                verification=verification,
             )
             try:
                 outcome = await plugin.on_message(ctx)

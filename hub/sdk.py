@@ -826,6 +826,7 @@ class PluginTools:
             address=address,
             hub=self.hub,
             runtime=self.runtime,
+            codes=getattr(self.runtime, "codes", None),  # one-time codes through the platform
             clock=self.runtime.clock if self.runtime is not None else utcnow,
         )
 
@@ -929,6 +930,10 @@ class PluginContext(TicketTools):
     language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
     runtime: PluginRuntime | None = None  # records and timers (set by the hub)
     hub: HubPort | None = None  # reads of other tickets, status links, channels (None in bare unit tests)
+    # The check of a one-time code this message answered (`ctx.platform.send_code`): "verified",
+    # "wrong", "too_many", "expired", "unavailable"; "" when it answered none. The code itself
+    # was taken out before the message was stored and is never given to plugins.
+    verification: str = ""
     stopped: bool = field(default=False, init=False)
 
     @property

@@ -30,8 +30,11 @@ PATHS = {
     "/v1/users/unlock": "unlock_account",
     "/v1/refunds": "refund",
     "/v1/disputes/decisions": "dispute_decision",
+    "/v1/users/verification-code": "send_code",
+    "/v1/users/verification-code/check": "verify_code",
 }
-EFFECTS = {"password_reset", "lock_account", "unlock_account", "refund", "dispute_decision"}
+EFFECTS = {"password_reset", "lock_account", "unlock_account", "refund", "dispute_decision", "send_code"}
+MAX_CODE_ATTEMPTS = 5  # the platform's own limit per code, above the hub's
 OUTCOMES = {"refund_buyer", "partial_refund", "favour_seller"}
 
 
@@ -58,6 +61,8 @@ class FakePlatform:
     unlocks: list[str] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
     decisions: list[dict[str, Any]] = field(default_factory=list)  # dispute decisions recorded (once per key)
+    sent_codes: list[tuple[str, str]] = field(default_factory=list)  # (user id, code): the texts the platform sent
+    challenges: dict[str, dict[str, Any]] = field(default_factory=dict)  # challenge -> {"user", "code", "attempts"}
     keys: list[str] = field(default_factory=list)  # the Idempotency-Key of each side-effect request
     _kept: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)  # key -> (body, status, answer)
 
@@ -230,3 +235,33 @@ class FakePlatform:
             return 422, {"error": "invalid_decision", "message": "outcome, number, final or refund_amount"}
         self.decisions.append(body)
         return 200, {"result": {"id": f"decision-{len(self.decisions)}", "status": "recorded"}}
+
+    def _login_user(self, login: str) -> str | None:
+        login = login.strip().lower()
+        return next((uid for uid, u in self.users.items() if login and login in (u["email"], u["phone"])), None)
+
+    def op_send_code(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A code to the account's registered phone (else email). An unknown login gets the same
+        answer, with a challenge no code passes: the chat cannot probe which accounts exist."""
+        login = str(body.get("login", ""))
+        user_id = self._login_user(login)
+        challenge = f"ch-{secrets.token_hex(6)}"
+        code = f"{secrets.randbelow(10**6):06d}"
+        self.challenges[challenge] = {"user": user_id, "code": code, "attempts": 0}
+        if user_id is not None:
+            self.sent_codes.append((user_id, code))
+            user = self.users[user_id]
+            hint = ("*" * 7 + user["phone"][-4:]) if user["phone"] else mask(user["email"])
+        else:
+            hint = ("*" * 7 + login[-4:]) if "@" not in login else mask(login)
+        return 200, {"result": {"id": challenge, "status": "sent", "sent_to_hint": hint}}
+
+    def op_verify_code(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        found = self.challenges.get(str(body.get("challenge", "")))
+        if found is None or found["user"] is None or found["attempts"] >= MAX_CODE_ATTEMPTS:
+            return 200, {"result": {"status": "wrong"}}
+        found["attempts"] += 1
+        if body.get("code") != found["code"]:
+            return 200, {"result": {"status": "wrong"}}
+        del self.challenges[str(body["challenge"])]  # a code passes once
+        return 200, {"result": {"status": "verified", "user": self._user_json(found["user"])}}

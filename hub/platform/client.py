@@ -31,6 +31,7 @@ import aiohttp
 
 from hub.backoff import backoff
 from hub.platform.models import (
+    CodeCheck,
     DecisionNotice,
     Done,
     Order,
@@ -59,6 +60,8 @@ PATHS = {  # operation -> its path (docs/platform-openapi.json)
     "unlock_account": "/v1/users/unlock",
     "refund": "/v1/refunds",
     "dispute_decision": "/v1/disputes/decisions",
+    "send_code": "/v1/users/verification-code",
+    "verify_code": "/v1/users/verification-code/check",
 }
 MAX_ORDERS = 50
 RETRY_AFTER_CAP = 30.0  # seconds: a longer wait is the durable retry's job, not this call's
@@ -160,6 +163,19 @@ class PlatformClient:
     async def record_decision(self, notice: DecisionNotice, *, key: str) -> Done:
         """Tell the platform a dispute's decision (every one, for either party; see DecisionNotice)."""
         return await self._effect("dispute_decision", notice.body(), key)
+
+    async def send_code(self, login: str, *, key: str) -> Done:
+        """The platform sends a one-time code to the phone or email registered on the account
+        `login` (a phone number or email the customer typed) names. `Done.reference` is the
+        challenge to check the code against; the answer is the same for an unknown login."""
+        return await self._effect("send_code", {"login": login}, key)
+
+    async def verify_code(self, challenge: str, code: str) -> CodeCheck:
+        """Whether `code` is the one sent for `challenge` (no retry by Idempotency-Key: a
+        check is not carried out twice, the platform counts each)."""
+        answer = await self._call("verify_code", {"challenge": challenge, "code": code})
+        assert answer is not None
+        return CodeCheck.parse(answer.get("result"))
 
     async def _effect(self, operation: str, body: dict[str, Any], key: str) -> Done:
         if not key:

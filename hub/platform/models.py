@@ -217,3 +217,22 @@ class DecisionNotice:
             appeal_until=args.get("appeal_until", ""),
             supersedes=int(args.get("supersedes", "0")),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeCheck:
+    """The platform's answer to a typed one-time code (`verify_code`): right, with the user it
+    proves; or wrong (a wrong, expired or unknown code: the same answer, so nothing is probed)."""
+
+    verified: bool
+    user: PlatformUser | None = None
+
+    @classmethod
+    def parse(cls, payload: Any) -> CodeCheck:
+        data = _object(payload, "result")
+        status = _text(data, "status")
+        if status not in ("verified", "wrong"):
+            raise PlatformBadAnswer("a code check's status must be verified or wrong")
+        if status == "wrong":
+            return cls(False)
+        return cls(True, PlatformUser.parse(data.get("user")))
