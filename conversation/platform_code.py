@@ -94,9 +94,19 @@ def with_pending(state: dict[str, Any], pending: Pending | None) -> dict[str, An
     return {**rest, "pending": {**entry, **extra}}
 
 
+MAX_SENDS = 3  # codes sent for one identity within SEND_WINDOW: a chat cannot flood a phone with texts
+SEND_WINDOW = timedelta(hours=1)
+
+
+def may_send(state: dict[str, Any], now: datetime) -> bool:
+    """Whether another code may be sent for this identity now (at most MAX_SENDS an hour)."""
+    return len([at for at in state.get("sends", []) if now - at < SEND_WINDOW]) < MAX_SENDS
+
+
 def started(state: dict[str, Any], challenge: str, now: datetime, valid: timedelta, hint: str) -> dict[str, Any]:
     """A new check replaces any pending one (a new code was sent: the old one is void)."""
-    return with_pending(state, Pending(challenge, 0, now + valid, hint, valid=valid))
+    sends = [at for at in state.get("sends", []) if now - at < SEND_WINDOW] + [now]
+    return {**with_pending(state, Pending(challenge, 0, now + valid, hint, valid=valid)), "sends": sends}
 
 
 def awaited(pending: Pending | None, now: datetime) -> bool:

@@ -82,7 +82,7 @@ class AccountPlugin(Plugin):
         if ctx.verification:  # the message held the one-time code we asked for (taken out before storing)
             await self._code_checked(ctx)
             return Outcome.STOP
-        if ctx.state.get(CODE_STEP) == "login" and not ctx.conversation.human_owned:
+        if ctx.state.get(CODE_STEP) in ("login", "code") and not ctx.conversation.human_owned:  # (again: a new code)
             login = login_in(ctx.message.text)
             if login:
                 await self._send_code(ctx, login)
@@ -277,8 +277,8 @@ class AccountPlugin(Plugin):
         t = catalog(ctx.language)
         try:
             done = await ctx.platform.send_code(login)
-        except PlatformError:
-            await ctx.reply(t.get("account.unavailable"))
+        except PlatformError as exc:  # refused, down, or enough codes for now
+            await ctx.reply(t.get("account.code.limited" if exc.code == "limited" else "account.unavailable"))
             return
         ctx.state[CODE_STEP] = "code"
         minutes = int(ctx.platform.code_minutes)

@@ -223,3 +223,20 @@ def test_no_code_text_asks_for_a_password() -> None:
     for catalog in (EN, ZH):
         for key in ("account.verify_how_code", "account.code.sent", "account.code.too_many"):
             assert not asks_for_a_secret(catalog.get(key, address="x", minutes=10)), key
+
+
+async def test_a_chat_cannot_have_more_than_three_codes_an_hour_sent_to_a_phone(desk: Desk) -> None:
+    resp = await desk.client.post("/channels/webchat/session", json={"site": "default"})
+    token = (await resp.json())["token"]
+    async with desk.client.ws_connect(f"/channels/webchat/ws?token={token}&lang=en") as ws:
+
+        async def says(n: int, text: str) -> str:
+            await ws.send_json({"type": "message", "client_id": f"c{n}", "text": text})
+            [answer] = await bot_frames(ws, 1)
+            return str(answer["text"])
+
+        assert await says(1, "I forgot my password") == EN.get("account.verify_how_code")
+        for n in range(2, 5):
+            assert await says(n, PHONE) == EN.get("account.code.sent", address="*******5678", minutes=10)
+        assert await says(5, PHONE) == EN.get("account.code.limited")
+    assert len(desk.platform.sent_codes) == 3

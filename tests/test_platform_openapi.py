@@ -113,3 +113,22 @@ def test_every_decision_is_documented_with_examples_the_client_sends() -> None:
         assert notice.body() == example_body
         assert DecisionNotice.from_args(notice.args()) == notice  # as the stored intent repeats it
     assert "Act on a decision only once it is final" in post["description"]
+
+
+def test_the_one_time_code_operations_are_documented_as_the_client_uses_them() -> None:
+    """Sending a code is a side effect (an SMS: Idempotency-Key); checking one is not, and its
+    documented answer is what the client accepts; the description says the code is never kept."""
+    from hub.platform.models import CodeCheck
+
+    send = SPEC["paths"]["/v1/users/verification-code"]["post"]
+    assert any(p.get("$ref", "").endswith("IdempotencyKey") for p in send["parameters"])
+    assert send["requestBody"]["content"]["application/json"]["example"] == {"login": "+8613812345678"}
+    sent = Done.parse("send_code", example("/v1/users/verification-code")["result"], replayed=False)
+    assert sent.reference and sent.sent_to_hint.endswith("5678")
+    assert "never to a number or address that is not registered" in send["description"]
+    assert "never stores, logs or shows the code" in send["description"]
+    check = SPEC["paths"]["/v1/users/verification-code/check"]["post"]
+    assert not any(p.get("$ref", "").endswith("IdempotencyKey") for p in check["parameters"])
+    checked = CodeCheck.parse(example("/v1/users/verification-code/check")["result"])
+    assert checked.verified and checked.user is not None and checked.user.id == "u-1001"
+    assert not CodeCheck.parse({"status": "wrong"}).verified

@@ -25,6 +25,13 @@ from hub.platform.models import Done, PlatformError, PlatformNotConfigured
 
 log = logging.getLogger(__name__)
 
+
+class CodesLimited(PlatformError):
+    """Enough codes were sent for this identity for now: none is sent (a chat must not flood a phone)."""
+
+    code = "limited"
+
+
 MAX_ROUNDS = 5  # compare-and-set rounds against another writer of the same identity's state
 
 
@@ -62,7 +69,11 @@ class CodeVerifications:
         return rules.verified_identity(state, self.clock())
 
     async def start(self, channel: str, address: str, login: str, *, key: str) -> Done:
-        """Have the platform send a code for the account `login` names; the check waits for it."""
+        """Have the platform send a code for the account `login` names; the check waits for it.
+        CodesLimited after rules.MAX_SENDS codes within an hour for this identity."""
+        state, _ = await self._state(channel, address)
+        if not rules.may_send(state, self.clock()):
+            raise CodesLimited(f"{rules.MAX_SENDS} codes were sent for this identity within the hour")
         done = await self._client().send_code(login, key=key)
         valid = timedelta(minutes=self._client().settings.code_minutes)
         for _ in range(MAX_ROUNDS):
@@ -117,4 +128,4 @@ class CodeVerifications:
         return self.client.settings.code_attempts if self.client is not None else 3
 
 
-__all__ = ["CodeVerifications"]
+__all__ = ["CodeVerifications", "CodesLimited"]
