@@ -5,7 +5,8 @@ secret, echoing the request's X-Request-Id; side effects honour Idempotency-Key 
 gets the first answer with `Idempotent-Replayed: true` and changes nothing; the same key
 with another body is 422). Tests script trouble per operation with `fail_next` (a status,
 "timeout", "unsigned", "wrong_request", or a raw odd payload) and read what happened in
-`calls`, `resets`, `locks`, `refunds` and `decisions`.
+`calls`, `resets`, `locks`, `refunds`, `decisions` and `sent_codes` (the one-time codes it
+"texted": a test types them like a customer).
 """
 
 from __future__ import annotations
