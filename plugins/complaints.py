@@ -235,12 +235,15 @@ class ComplaintsPlugin(Plugin):
             ctx.stop()
             return Outcome.STOP
         wanted = rules.recognise(ctx.message.text)
+        filed = await ctx.records.of_ticket(COMPLAINT) if wanted == COMPLAINT else []
         if wanted == SUGGESTION:
             await self.suggest(ctx, ctx.message.text)
             await ctx.reply(catalog(ctx.language).get("complaints.suggestion.thanks"))
-        elif wanted == COMPLAINT and not await self._has_complaint(ctx):
+        elif wanted == COMPLAINT and not filed:
             await self._complaint_from(ctx)
         else:
+            if filed:
+                await self._kept_from_its_agent(ctx, filed[0])
             return Outcome.CONTINUE
         ctx.stop()  # answered: no greeting on top of it
         return Outcome.STOP
@@ -306,6 +309,21 @@ class ComplaintsPlugin(Plugin):
             ctx, record, "received", catalog(ctx.language).get("complaints.received", number=number, team=team)
         )
         return record
+
+    async def _kept_from_its_agent(self, ctx: PluginContext, record: Record) -> None:
+        """A complaint about an agent whose ticket is not with its department (a hub that
+        stopped between filing and moving it, and runs the message again): moved there now,
+        unless it is in another team its agents cannot see."""
+        data = record.data
+        if data.get("subject") != "agent" or ctx.conversation.team == data.get("department"):
+            return
+        team = await ctx.hub.team(ctx.conversation.team) if ctx.hub and ctx.conversation.team else None
+        if team is not None and team.visibility == SUPERVISORS_ONLY:
+            return  # supervisors moved it on among themselves: theirs to decide
+        route = rules.route(
+            "agent", data["severity"], self.settings.departments, about_agent=data.get("about_agent", "")
+        )
+        await self._route(ctx, ctx.conversation, rules.Route(data["department"], route.priority, route.about_agent))
 
     async def _route(self, ctx: PluginContext | ServiceContext, ticket: Conversation, route: rules.Route) -> None:
         """The ticket to the complaint's department at its severity's priority, and off the

@@ -598,3 +598,34 @@ async def test_the_agent_complained_about_never_gets_the_complaint_in_their_live
     finally:
         for who in (admin, lina):
             await who.client.close()
+
+
+async def test_a_complaint_filed_by_a_hub_that_stopped_before_moving_the_ticket_is_moved_when_run_again(
+    server: TestServer, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filing makes the complaint first (once, atomically) and then moves the ticket: a hub that
+    stops in between leaves the message to recovery, whose run moves it to the supervisors."""
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        conv, _other = await her_ticket_and_another(hub, admin, lina)
+        plugin: Any = hub.plugin_host.plugins["complaints"]
+
+        async def stopped(*args: Any) -> None:
+            raise asyncio.CancelledError  # the hub went down here
+
+        monkeypatch.setattr(plugin, "_route", stopped)
+        record = await hub.ingest(customer_message("m2", "我要投诉客服，态度太差", thread="t1", sender=Sender("u1")))
+        await asyncio.gather(*hub.pipeline._tasks, return_exceptions=True)
+        assert (await complaint_of(hub, conv))["about_agent"] == lina.id
+        ticket = await hub.store.tickets.get_conversation(conv)
+        assert ticket is not None and ticket.team == "customer-service"  # not moved yet
+        monkeypatch.undo()
+
+        await hub.pipeline.run_plugins(record.message)  # recovery runs the message again
+        ticket = await hub.store.tickets.get_conversation(conv)
+        assert ticket is not None and (ticket.team, ticket.assignee_id) == ("supervisors", "")
+        assert len(await hub.services.records.query("complaints", "complaint", conversation_id=conv)) == 1
+        await lina.call("GET", f"/api/v1/conversations/{conv}", status=404)
+    finally:
+        for who in (admin, lina):
+            await who.client.close()
