@@ -14,7 +14,9 @@
 - The platform's rules (`[[plugins.disputes.rules]]`) propose a decision, naming the rule;
   an agent decides with grounds (a supervisor above `supervisor_above`); both parties are
   told in their language; a refund goes through the platform API under an idempotency key
-  (a failed call is retried by a timer, never paid twice); an appeal window follows.
+  (a failed call is retried by a timer, never paid twice); an appeal window follows. Every
+  decision, for the seller too, is told to the platform the same durable way (`record_decision`):
+  when made, again once final, and the appeal's decision naming the one it replaces.
 
 The rules are pure functions in conversation/disputes.py; this module words and sequences them.
 """
