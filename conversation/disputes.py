@@ -380,6 +380,13 @@ def appeal_closes(decided_at: datetime, days: float) -> datetime:
     return decided_at + timedelta(days=days)
 
 
+def case_key(order_id: str, earlier_cases: int) -> str:
+    """The unique key of an order's next case: an order has one open case at a time and a new
+    one only after the last closed, so the count of its cases so far names the next. Two
+    openings at once count the same and race for one key (the store makes one)."""
+    return f"order:{order_id}:{earlier_cases + 1}"
+
+
 def refund_key(case_id: str, decision_number: int) -> str:
     """The idempotency key of a decision's refund: a retried call never pays twice, and a new
     decision after an appeal is a new refund."""

@@ -8,6 +8,7 @@ a valid record is, what a query may filter by, and what one change adds to the t
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -150,6 +151,15 @@ class RecordQuery:
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_QUERY_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_QUERY_LIMIT}")
+
+
+def keyed_id(plugin: str, kind: str, key: str) -> str:
+    """The id of the one record of a kind with this key (`create_record_once`): the same
+    plugin, kind and key give the same id, so of two writers racing to make it, one does.
+    24 hex digits, like `new_id` (hashed: the key may name an order or a ticket)."""
+    if not key:
+        raise ValueError("a keyed record needs a key")
+    return hashlib.sha256("\x1f".join((plugin, kind, key)).encode()).hexdigest()[:24]
 
 
 def changed(

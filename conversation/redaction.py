@@ -79,3 +79,29 @@ def redact_inbound(inbound: Inbound, placeholder: Placeholder) -> tuple[Inbound,
         raw=raw,
     )
     return cleaned, frozenset(redacted.kinds)
+
+
+def take_out(inbound: Inbound, start: int, end: int, placeholder: str) -> tuple[Inbound, str]:
+    """A value the hub awaits in this message (a one-time code for a pending check) taken out
+    of every kept part, as a secret is: the text's [start:end] and each copy of it in the
+    HTML, subject, attachment names and raw record; with the value itself, for memory only."""
+    value = inbound.text[start:end]
+
+    def scrub(part: Any) -> Any:
+        if isinstance(part, str):
+            return part.replace(value, html.escape(placeholder) if "<" in part else placeholder)
+        if isinstance(part, dict):
+            return {k: scrub(v) for k, v in part.items()}
+        if isinstance(part, list | tuple):
+            return [scrub(v) for v in part]
+        return part
+
+    cleaned = replace(
+        inbound,
+        text=scrub(inbound.text[:start]) + placeholder + scrub(inbound.text[end:]),
+        html=scrub(inbound.html),
+        subject=scrub(inbound.subject),
+        attachments=tuple(replace(a, name=scrub(a.name)) for a in inbound.attachments),
+        raw=scrub(inbound.raw) if inbound.raw is not None else None,
+    )
+    return cleaned, value

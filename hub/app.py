@@ -184,6 +184,7 @@ class Hub(ChannelPort):
             runtime=self.plugin_host,
             port=self,
             secrets=self.secrets,
+            codes=self.plugin_host.codes,
         )
         self.sla = SlaEngine(
             self.store,

@@ -46,10 +46,43 @@ class Subscription:
             yield await self.queue.get()
 
 
+class Hold:
+    """A ticket's live events kept back (`EventBus.hold`) until `release`; releasing twice is once."""
+
+    def __init__(self, bus: EventBus, conversation_id: str) -> None:
+        self._bus = bus
+        self.conversation_id = conversation_id
+        self.released = False
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._bus._release(self.conversation_id)
+
+
 class EventBus:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
         self.forward: Callable[[Event], None] | None = None  # to the other hub processes, when shared
+        # ticket -> (holds open, events kept back in order): see `hold`
+        self._held: dict[str, tuple[int, list[Event]]] = {}
+
+    def hold(self, conversation_id: str) -> Hold:
+        """Keep back every event of this ticket, for every subscriber and the other hub
+        processes, until each hold is released; then they go out in order. For a message the
+        plugins must act on before anyone sees it (a complaint about an agent: the ticket
+        moves to the supervisors first, and the live feed filters by where it is then)."""
+        count, kept = self._held.get(conversation_id, (0, []))
+        self._held[conversation_id] = (count + 1, kept)
+        return Hold(self, conversation_id)
+
+    def _release(self, conversation_id: str) -> None:
+        count, kept = self._held.pop(conversation_id, (1, []))
+        if count > 1:
+            self._held[conversation_id] = (count - 1, kept)
+            return
+        for event in kept:
+            self.publish(event)
 
     def subscribe(self, maxsize: int = 1000, *, remote: bool = False) -> Subscription:
         subscription = Subscription(self, maxsize, remote)
@@ -60,6 +93,10 @@ class EventBus:
         self._subscriptions.discard(subscription)
 
     def publish(self, event: Event) -> None:
+        held = self._held.get(event.conversation_id) if event.conversation_id else None
+        if held is not None:
+            held[1].append(event)
+            return
         for subscription in tuple(self._subscriptions):
             subscription.offer(event)
         if self.forward is not None:

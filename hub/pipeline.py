@@ -18,12 +18,15 @@ from datetime import datetime, timedelta
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
+from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
-from hub.events import Event, EventBus
+from hub.events import Event, EventBus, Hold
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
+from hub.platform.tools import EVENT as PLATFORM_EVENT
+from hub.platform.verification import CodeVerifications
 from hub.privacy import SecretsGuard
 from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
@@ -44,6 +47,9 @@ class TicketBusy(Exception):
     """Another hub process is running plugins on this ticket; the message waits for recovery."""
 
 
+# The longest a message's live events wait for its plugins (Plugin.holds_live): a plugin run
+# that hangs must not silence its ticket's live feed; the events then go out as the ticket is.
+MAX_HOLD = timedelta(seconds=30)
 RECOVERY_LEASE_TTL = timedelta(minutes=5)  # renewed before each message of a round
 RECOVERY_BATCH = 500
 MAX_PLUGIN_ATTEMPTS = 5  # recovery rounds on one message before it is parked
@@ -69,7 +75,9 @@ class Pipeline:
         runtime: PluginRuntime | None = None,
         port: HubPort | None = None,
         secrets: SecretsGuard | None = None,
+        codes: CodeVerifications | None = None,
     ) -> None:
+        self.codes = codes  # one-time codes awaited from senders (hub/platform/verification.py)
         self.runtime = runtime  # records and timers for the plugins' contexts
         self.port = port  # what plugins may read and ask of the hub (PluginContext.hub)
         self.store = store
@@ -109,6 +117,8 @@ class Pipeline:
         except InvalidInbound:
             self.metrics.rejected.labels(getattr(inbound, "channel", "?")).inc()
             raise
+        # A one-time code the sender was asked for: taken out like a secret, kept for its check in memory only.
+        inbound, code = await self._awaited_code(inbound)
         # Before anything keeps it: the store, its search index, the inbox, webhooks, plugins.
         inbound, secrets = await self.secrets.inbound(inbound)
         policy = self.ticketing
@@ -124,20 +134,62 @@ class Pipeline:
             return record
         self.metrics.ingested.labels(inbound.channel).inc()
         conv_id = record.conversation.id
-        # A ticket opened only to keep a status question is no news to agents, routing or
-        # webhooks (no ticket.created): it is stored and answered, and left out of the views.
-        if record.route is Route.OPEN_NEW:
-            self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
-            record.conversation = await self._raise_priority(record.conversation, record.contact)
-        elif record.route is Route.REOPEN:
-            self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
-        self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
-        if secrets and not inbound.automatic and not inbound.record_only:
-            language = best_locale(record.contact.language or inbound.sender.language, self.language)
-            await self.secrets.warn_once(self.store, self.actions, record.conversation, language)
-        if self.plugins:
-            self._spawn(record.message, record.conversation, record.contact)
+        # Before any event of it goes out: the plugins put this message's ticket where it
+        # belongs first (a complaint about an agent), and its events follow (Plugin.holds_live).
+        hold = self.bus.hold(conv_id) if self._holds_live(inbound) else None
+        try:
+            # A ticket opened only to keep a status question is no news to agents, routing or
+            # webhooks (no ticket.created): it is stored and answered, and left out of the views.
+            if record.route is Route.OPEN_NEW:
+                self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
+                record.conversation = await self._raise_priority(record.conversation, record.contact)
+            elif record.route is Route.REOPEN:
+                self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
+            self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
+            if secrets and not inbound.automatic and not inbound.record_only:
+                language = best_locale(record.contact.language or inbound.sender.language, self.language)
+                await self.secrets.warn_once(self.store, self.actions, record.conversation, language)
+            if self.plugins:
+                self._spawn(record.message, record.conversation, record.contact, hold, code)
+                hold = None  # the plugin run releases it
+        finally:
+            if hold is not None:
+                hold.release()
         return record
+
+    async def _awaited_code(self, inbound: Inbound) -> tuple[Inbound, str]:
+        """The message without the one-time code its sender was asked for (ctx.platform.send_code),
+        and that code; ("", unchanged) when none is awaited (read only for a message with a digit)."""
+        if self.codes is None or not self.codes.available or inbound.record_only or not might_hold_code(inbound.text):
+            return inbound, ""
+        try:
+            if not await self.codes.awaiting(inbound.channel, inbound.sender.address):
+                return inbound, ""
+        except StoreUnavailable as exc:
+            raise IngestUnavailable("the message store is unavailable; retry") from exc
+        return self.secrets.take_code(inbound)
+
+    async def _check_code(self, message: Message, conversation: Conversation, code: str) -> str:
+        """The typed code checked with the platform; its outcome (never the code) in the timeline."""
+        assert self.codes is not None
+        outcome = await self.codes.check(message.channel, message.customer_address, code)
+        if outcome != "none" and self.port is not None:
+            params = {"platform_op": "verify_code", "platform_result": outcome}
+            await self.port.post_event(conversation.id, PLATFORM_EVENT, params)
+        return outcome
+
+    def _holds_live(self, inbound: Inbound) -> bool:
+        if inbound.record_only or not self.plugins:
+            return False
+        for plugin in self.plugins:
+            try:
+                if plugin.holds_live(inbound):
+                    return True
+            except Exception:  # kept back rather than shown to the wrong agent
+                log.exception("plugin %s failed deciding whether to hold a message's live events", plugin.name)
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+                return True
+        return False
 
     async def _answers_bot(self, inbound: Inbound) -> bool:
         """Whether a plugin says this message only answers its question (Plugin.answers_quietly)."""
@@ -168,8 +220,12 @@ class Pipeline:
             log.warning("ticket %s: tier priority not set, store unavailable (%s)", conversation.number, exc)
             return conversation
 
-    def _spawn(self, message: Message, conversation: Conversation, contact: Contact) -> None:
-        if len(self._tasks) >= self.concurrency + self.backlog:
+    def _spawn(
+        self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None, code: str = ""
+    ) -> None:
+        if hold is not None:  # its events wait for this run: never deferred to recovery, and never for ever
+            asyncio.get_running_loop().call_later(MAX_HOLD.total_seconds(), hold.release)
+        elif len(self._tasks) >= self.concurrency + self.backlog:
             # Stored and marked plugins_done = false: recovery runs it once the burst is over.
             self.metrics.plugins_deferred.inc()
             now = asyncio.get_running_loop().time()
@@ -178,17 +234,23 @@ class Pipeline:
                 self._deferral_logged_at = now
             return
         task = asyncio.create_task(
-            self._run_pooled(message, conversation, contact), name=f"helpline-plugins-{message.id}"
+            self._run_pooled(message, conversation, contact, hold, code), name=f"helpline-plugins-{message.id}"
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(log_task_failure)
 
-    async def _run_pooled(self, message: Message, conversation: Conversation, contact: Contact) -> None:
-        async with self._slots:
-            if self._draining:
-                return  # not started before shutdown: recovery runs it
-            await self.run_plugins(message, conversation, contact)
+    async def _run_pooled(
+        self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None, code: str = ""
+    ) -> None:
+        try:
+            async with self._slots:
+                if self._draining:
+                    return  # not started before shutdown: recovery runs it
+                await self.run_plugins(message, conversation, contact, code=code)
+        finally:
+            if hold is not None:
+                hold.release()
 
     @contextlib.asynccontextmanager
     async def _ticket(self, conversation_id: str) -> AsyncIterator[bool]:
@@ -224,7 +286,12 @@ class Pipeline:
             lock.release()
 
     async def run_plugins(
-        self, message: Message, conversation: Conversation | None = None, contact: Contact | None = None
+        self,
+        message: Message,
+        conversation: Conversation | None = None,
+        contact: Contact | None = None,
+        *,
+        code: str = "",
     ) -> None:
         """Run the enabled plugins in order on one stored customer message; one run per ticket at a time."""
         try:
@@ -239,14 +306,17 @@ class Pipeline:
                 if conversation is None or contact is None:
                     log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
                     return
-                await self._run_each(message, conversation, contact)
+                verification = await self._check_code(message, conversation, code) if code else ""
+                await self._run_each(message, conversation, contact, verification)
                 await self.store.tickets.mark_plugins_done(message.id)
         except StoreUnavailable as exc:
             log.warning("plugins on message %s postponed: store unavailable (%s)", message.id, exc)
         except TicketBusy:
             log.info("plugins on message %s postponed: another hub is running plugins on its ticket", message.id)
 
-    async def _run_each(self, message: Message, conversation: Conversation, contact: Contact) -> None:
+    async def _run_each(
+        self, message: Message, conversation: Conversation, contact: Contact, verification: str = ""
+    ) -> None:
         for plugin in self.plugins:
             if (conversation.human_owned or message.automatic) and not plugin.always_run:
                 continue  # a person owns it, or a machine wrote it: no bot answers
@@ -262,6 +332,7 @@ class Pipeline:
                 language=best_locale(contact.language, self.language),
                 runtime=self.runtime,
                 hub=self.port,
+                verification=verification,
             )
             try:
                 outcome = await plugin.on_message(ctx)

@@ -29,6 +29,7 @@ from conversation.timers import MAX_TIMER_ATTEMPTS, TIMER_LEASE, Timer, retry_de
 from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.platform import PLATFORM_TIMER, PlatformClient
+from hub.platform.verification import CodeVerifications
 from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, ServiceContext, SurveyActions, TimerContext
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
@@ -59,6 +60,7 @@ class PluginHost:
         surveys: SurveyActions | None = None,
     ) -> None:
         self._platform = platform  # the platform API's client ([platform]), shared by the plugins
+        self.codes = CodeVerifications(store, platform, clock)  # one-time codes through the platform
         self.surveys = surveys  # satisfaction surveys (PluginRuntime.surveys)
         self.store = store
         self.port = port  # what plugins read beyond their ticket (team names, status links)

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from conversation.inbound import Inbound
 from conversation.model import Conversation
-from conversation.redaction import redact_inbound
+from conversation.platform_code import code_span
+from conversation.redaction import redact_inbound, take_out
 from conversation.secrets import Placeholder, SecretKind, redact
 from conversation.store import Store, StoreUnavailable
 from hub.i18n import best_locale, detect_language, hub_texts
@@ -67,6 +68,16 @@ class SecretsGuard:
         if len(inbound.text) + len(inbound.html) + len(str(inbound.raw or "")) < LONG_MESSAGE_CHARS:
             return redact_inbound(inbound, words)
         return await asyncio.to_thread(redact_inbound, inbound, words)
+
+    def take_code(self, inbound: Inbound) -> tuple[Inbound, str]:
+        """A one-time code the hub awaits from this sender (conversation/platform_code.py) out of
+        the message, replaced as any code is; the code for the check, in memory only ("" when
+        the message holds none)."""
+        span = code_span(inbound.text)
+        if span is None:
+            return inbound, ""
+        words = placeholders(placeholder_language(inbound), self.language)(SecretKind.ONE_TIME_CODE)
+        return take_out(inbound, span[0], span[1], words)
 
     def text(self, text: str) -> tuple[str, frozenset[SecretKind]]:
         """A text with no sender's language at hand (an edit): its placeholders in the text's."""

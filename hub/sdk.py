@@ -63,6 +63,7 @@ from hub.i18n import (
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, InvalidText, parse_json, read_json
 from hub.platform import (
+    DecisionNotice,
     Done,
     NotVerified,
     Order,
@@ -93,6 +94,7 @@ if TYPE_CHECKING:  # conversation.faq loads scikit-learn: only the matcher's thr
     from conversation.faq import Prediction
 
 __all__ = [
+    "DecisionNotice",
     "Done",
     "NotVerified",
     "Order",
@@ -552,6 +554,20 @@ class RecordActions(Protocol):
         action: str = "",
     ) -> Record: ...
 
+    async def create_once(
+        self,
+        plugin: str,
+        kind: str,
+        conversation: Conversation,
+        data: dict[str, Any],
+        *,
+        key: str,
+        status: str = "",
+        deadline: datetime | None = None,
+        who: str,
+        action: str = "",
+    ) -> tuple[Record, bool]: ...
+
     async def update(
         self,
         plugin: str,
@@ -655,6 +671,27 @@ class PluginRecords:
             raise ValueError("records.create() needs a ticket: pass conversation=")
         return await self.runtime.records.create(
             self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin, action=action
+        )
+
+    async def create_once(
+        self,
+        kind: str,
+        key: str,
+        data: dict[str, Any],
+        *,
+        status: str = "",
+        deadline: datetime | None = None,
+        conversation: Conversation | None = None,
+        action: str = "",
+    ) -> tuple[Record, bool]:
+        """The one record of `kind` with `key` (one complaint per ticket: key = the ticket's id):
+        (the new record, True), or (the record made before, False), also when another writer
+        made it at the same instant. Use it instead of checking first and then creating."""
+        ticket = conversation or self.conversation
+        if ticket is None:
+            raise ValueError("records.create_once() needs a ticket: pass conversation=")
+        return await self.runtime.records.create_once(
+            self.plugin, kind, ticket, data, key=key, status=status, deadline=deadline, who=self.plugin, action=action
         )
 
     async def update(
@@ -793,6 +830,7 @@ class PluginTools:
             address=address,
             hub=self.hub,
             runtime=self.runtime,
+            codes=getattr(self.runtime, "codes", None),  # one-time codes through the platform
             clock=self.runtime.clock if self.runtime is not None else utcnow,
         )
 
@@ -899,6 +937,10 @@ class PluginContext(TicketTools):
     language: str = SOURCE_LOCALE  # the catalog locale this customer reads (`hub.i18n.texts`), e.g. "zh-CN"
     runtime: PluginRuntime | None = None  # records and timers (set by the hub)
     hub: HubPort | None = None  # reads of other tickets, status links, channels (None in bare unit tests)
+    # The check of a one-time code this message answered (`ctx.platform.send_code`): "verified",
+    # "wrong", "too_many", "expired", "unavailable"; "" when it answered none. The code itself
+    # was taken out before the message was stored and is never given to plugins.
+    verification: str = ""
     stopped: bool = field(default=False, init=False)
 
     @property
@@ -1019,6 +1061,14 @@ class Plugin:
         without reopening it, or in a quiet new one when that ticket is closed (routing
         Route.QUESTION), and `on_message` then consumes it. Keep it cheap: it runs on every
         message; an error counts as False (the message is stored as usual)."""
+        return False
+
+    def holds_live(self, inbound: Inbound) -> bool:
+        """Asked after a customer message is stored, before anyone hears of it: True when its
+        ticket's live events (the message, the new ticket, what the plugins do with it) must
+        wait until the plugins have run on it, so they go out where the plugins put the ticket
+        (a complaint about an agent: filed with the supervisors, never in that agent's feed).
+        Pure and cheap: it runs on every message; an error counts as True."""
         return False
 
     async def on_timer(self, ctx: TimerContext) -> None:

@@ -26,6 +26,7 @@ from typing import ClassVar
 from conversation.account_intents import account_intent, answers_mail, confirmation
 from conversation.errors import InvalidInput
 from conversation.model import Choice
+from conversation.platform_code import login_in
 from hub.sdk import (
     Done,
     NotVerified,
@@ -49,6 +50,9 @@ AWAITING = "awaiting"  # the state key while a lock waits for the customer's yes
 ASKED = "asked"  # how often the lock question was asked
 QUESTION = "question"  # the id of the message that asked it
 MAX_ASKS = 2
+CODE_STEP = "code_step"  # verification by a one-time code: "login" (asked for the account), "code" (sent)
+RESUME = "resume"  # the matter a right code takes up again
+MATTERS = ("password", "contact_change", "deletion")  # those that need a verified customer to go on
 
 
 def catalog(language: str) -> Texts:
@@ -68,12 +72,21 @@ class AccountPlugin(Plugin):
         category: str = setting(
             str, "account", "category (id) a ticket gets once a reset link went out (and its team); empty: none"
         )
+        offer_code: bool = setting(bool, True, "offer an unverified customer a one-time code sent through the platform")
 
     settings: Settings
 
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         if ctx.message.automatic:
             return Outcome.CONTINUE
+        if ctx.verification:  # the message held the one-time code we asked for (taken out before storing)
+            await self._code_checked(ctx)
+            return Outcome.STOP
+        if ctx.state.get(CODE_STEP) in ("login", "code") and not ctx.conversation.human_owned:  # (again: a new code)
+            login = login_in(ctx.message.text)
+            if login:
+                await self._send_code(ctx, login)
+                return Outcome.STOP
         awaiting = ctx.state.get(AWAITING) == "lock"
         if ctx.conversation.human_owned and not awaiting:
             return Outcome.CONTINUE  # people have it; only our own open question is still ours to hear
@@ -188,7 +201,7 @@ class AccountPlugin(Plugin):
 
     async def _password(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)
-        user = await self._user(ctx, tell=True)
+        user = await self._user(ctx, tell=True, matter="password")
         if user is None:
             return
         try:
@@ -222,7 +235,7 @@ class AccountPlugin(Plugin):
 
     async def _login(self, ctx: PluginContext) -> None:
         t = catalog(ctx.language)
-        user = await self._user(ctx) if ctx.platform.identity() is not None else None
+        user = await self._user(ctx) if await ctx.platform.verified_identity() is not None else None
         if user is not None and user.status == "locked":
             await ctx.reply(t.get("account.login.locked", number=ctx.conversation.number))
             await ctx.hand_off(
@@ -249,15 +262,53 @@ class AccountPlugin(Plugin):
 
     async def _for_people(self, ctx: PluginContext, key: str, reason: str, why: str) -> None:
         """A change people make once they know it is the customer: only a verified customer's goes on."""
-        if await self._user(ctx, tell=True) is None:
+        if await self._user(ctx, tell=True, matter=why) is None:
             return
         await ctx.reply(catalog(ctx.language).get(key, number=ctx.conversation.number))
         await ctx.hand_off(reason, team=self.settings.team, reasons=in_every_language(DOMAIN, f"account.handoff.{why}"))
 
+    # -- verification by a one-time code ------------------------------------------------------
+    def _offers_code(self, ctx: PluginContext) -> bool:
+        return self.settings.offer_code and ctx.platform.offers_code
+
+    async def _send_code(self, ctx: PluginContext, login: str) -> None:
+        """The platform sends a code to the account's registered phone or email; the customer's
+        next message with a code is checked by the hub (never stored, never given to us)."""
+        t = catalog(ctx.language)
+        try:
+            done = await ctx.platform.send_code(login)
+        except PlatformError as exc:  # refused, down, or enough codes for now
+            await ctx.reply(t.get("account.code.limited" if exc.code == "limited" else "account.unavailable"))
+            return
+        ctx.state[CODE_STEP] = "code"
+        minutes = int(ctx.platform.code_minutes)
+        await ctx.reply(t.get("account.code.sent", address=self._address(t, done.sent_to_hint), minutes=minutes))
+
+    async def _code_checked(self, ctx: PluginContext) -> None:
+        """What the hub's check of the typed code said; a right code resumes the matter it was for."""
+        t = catalog(ctx.language)
+        outcome = ctx.verification
+        if outcome == "verified":
+            matter = str(ctx.state.pop(RESUME, ""))
+            ctx.state.pop(CODE_STEP, None)
+            await ctx.reply(t.get("account.code.verified"))
+            if matter in MATTERS:
+                await getattr(self, f"_{matter}")(ctx)
+        elif outcome == "wrong":
+            await ctx.reply(t.get("account.code.wrong"))
+        elif outcome == "used":  # a code again after a right one: taken out, nothing to say
+            return
+        elif outcome in ("too_many", "expired"):
+            ctx.state[CODE_STEP] = "login"  # a new code for the same account
+            await ctx.reply(t.get(f"account.code.{outcome}"))
+        else:  # the platform could not say: the customer may try again
+            await ctx.reply(t.get("account.unavailable"))
+
     # -- the platform ------------------------------------------------------------------------
-    async def _user(self, ctx: PluginContext, *, tell: bool = False) -> PlatformUser | None:
+    async def _user(self, ctx: PluginContext, *, tell: bool = False, matter: str = "") -> PlatformUser | None:
         """The verified customer's account; None (told why when `tell`) when unverified,
-        unknown, or the platform cannot be asked now."""
+        unknown, or the platform cannot be asked now. Unverified, the customer is offered a
+        one-time code, and `matter` is taken up again once the code is right."""
         t = catalog(ctx.language)
         if not ctx.platform.available:
             reason = "account.unavailable"
@@ -270,7 +321,10 @@ class AccountPlugin(Plugin):
                 user, reason = None, "account.verify_how"
             except PlatformError:  # down, refused or an answer we cannot trust: people take it
                 user, reason = None, "account.unavailable"
-        if user is None and tell:
+        if user is None and tell and reason == "account.verify_how" and self._offers_code(ctx):
+            ctx.state[CODE_STEP], ctx.state[RESUME] = "login", matter
+            await ctx.reply(t.get("account.verify_how_code"))
+        elif user is None and tell:
             await ctx.reply(t.get(reason))
             if reason == "account.unavailable":
                 await ctx.hand_off(

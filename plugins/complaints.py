@@ -35,6 +35,7 @@ from conversation.model import AuthorType, Choice, Conversation, Direction, Role
 from conversation.priority_rules import PrioritySource
 from hub.sdk import (
     ConfigError,
+    Inbound,
     Outcome,
     Plugin,
     PluginContext,
@@ -217,6 +218,13 @@ class ComplaintsPlugin(Plugin):
             raise ConfigError(f"{prefix}.group_similarity: between 0 and 1")
 
     # -- the customer's messages -----------------------------------------------------------
+    def holds_live(self, inbound: Inbound) -> bool:
+        """A complaint (or the subject picked for one) goes out live only once it is filed:
+        one about an agent is then with the supervisors, and never in that agent's feed."""
+        if inbound.automatic or not self.settings.recognise:
+            return False
+        return inbound.choice_id.startswith(CHOICE_PREFIX) or rules.recognise(inbound.text) == COMPLAINT
+
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         if ctx.message.automatic or not self.settings.recognise:
             return Outcome.CONTINUE
@@ -227,12 +235,15 @@ class ComplaintsPlugin(Plugin):
             ctx.stop()
             return Outcome.STOP
         wanted = rules.recognise(ctx.message.text)
+        filed = await ctx.records.of_ticket(COMPLAINT) if wanted == COMPLAINT else []
         if wanted == SUGGESTION:
             await self.suggest(ctx, ctx.message.text)
             await ctx.reply(catalog(ctx.language).get("complaints.suggestion.thanks"))
-        elif wanted == COMPLAINT and not await self._has_complaint(ctx):
+        elif wanted == COMPLAINT and not filed:
             await self._complaint_from(ctx)
         else:
+            if filed:
+                await self._kept_from_its_agent(ctx, filed[0])
             return Outcome.CONTINUE
         ctx.stop()  # answered: no greeting on top of it
         return Outcome.STOP
@@ -267,12 +278,6 @@ class ComplaintsPlugin(Plugin):
         if filing.subject == "agent" and ctx.hub is not None:
             for problem in await self.unsafe_teams(ctx):
                 self.log.error("complaint on ticket #%s: [plugins.complaints] %s", ticket.number, problem)
-        changes: dict[str, Any] = {"team": route.team, "priority": route.priority}
-        if route.about_agent and ticket.assignee_id == route.about_agent:
-            changes["assignee_id"] = ""  # taken off the agent it is about: they must not see it again
-        ctx.conversation = await ctx.actions.update_conversation(
-            ticket, changes, priority_by=PrioritySource("plugin", self.name)
-        )
         number = rules.complaint_number(ticket.number)
         data = {
             "number": number,
@@ -282,7 +287,12 @@ class ComplaintsPlugin(Plugin):
             "about_agent": route.about_agent,
             "summary": filing.summary,
         }
-        record = await ctx.records.create(COMPLAINT, data, action="complaint.file")
+        # One complaint per ticket, made in one atomic step: of two filings at the same
+        # instant (the bot and an agent, two agents) one files; the other routes nothing.
+        record, made = await ctx.records.create_once(COMPLAINT, ticket.id, data, action="complaint.file")
+        if not made:
+            raise InvalidInput(f"ticket #{ticket.number} has a complaint already")
+        await self._route(ctx, ticket, route)
         language = ctx.hub.language if ctx.hub else "en"
         said = catalog(language)
         await ctx.note(  # every value by its name in the agents' language, never an id
@@ -299,6 +309,31 @@ class ComplaintsPlugin(Plugin):
             ctx, record, "received", catalog(ctx.language).get("complaints.received", number=number, team=team)
         )
         return record
+
+    async def _kept_from_its_agent(self, ctx: PluginContext, record: Record) -> None:
+        """A complaint about an agent whose ticket is not with its department (a hub that
+        stopped between filing and moving it, and runs the message again): moved there now,
+        unless it is in another team its agents cannot see."""
+        data = record.data
+        if data.get("subject") != "agent" or ctx.conversation.team == data.get("department"):
+            return
+        team = await ctx.hub.team(ctx.conversation.team) if ctx.hub and ctx.conversation.team else None
+        if team is not None and team.visibility == SUPERVISORS_ONLY:
+            return  # supervisors moved it on among themselves: theirs to decide
+        route = rules.route(
+            "agent", data["severity"], self.settings.departments, about_agent=data.get("about_agent", "")
+        )
+        await self._route(ctx, ctx.conversation, rules.Route(data["department"], route.priority, route.about_agent))
+
+    async def _route(self, ctx: PluginContext | ServiceContext, ticket: Conversation, route: rules.Route) -> None:
+        """The ticket to the complaint's department at its severity's priority, and off the
+        agent it is about (they must not see it again)."""
+        changes: dict[str, Any] = {"team": route.team, "priority": route.priority}
+        if route.about_agent and ticket.assignee_id == route.about_agent:
+            changes["assignee_id"] = ""
+        ctx.conversation = await ctx.actions.update_conversation(
+            ticket, changes, priority_by=PrioritySource("plugin", self.name)
+        )
 
     async def _kept_from_subject(self, ctx: PluginContext | ServiceContext, route: rules.Route) -> rules.Route:
         """A "supervisors" team shows its tickets to its supervisors: a complaint about one of

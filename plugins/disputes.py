@@ -14,7 +14,9 @@
 - The platform's rules (`[[plugins.disputes.rules]]`) propose a decision, naming the rule;
   an agent decides with grounds (a supervisor above `supervisor_above`); both parties are
   told in their language; a refund goes through the platform API under an idempotency key
-  (a failed call is retried by a timer, never paid twice); an appeal window follows.
+  (a failed call is retried by a timer, never paid twice); an appeal window follows. Every
+  decision, for the seller too, is told to the platform the same durable way (`record_decision`):
+  when made, again once final, and the appeal's decision naming the one it replaces.
 
 The rules are pure functions in conversation/disputes.py; this module words and sequences them.
 """
@@ -34,6 +36,7 @@ from conversation.model import Conversation, Message, MessageKind, new_id, utcno
 from hub.sdk import Choice as Button
 from hub.sdk import (
     ConfigError,
+    DecisionNotice,
     Done,
     Inbound,
     NotVerified,
@@ -108,6 +111,8 @@ CASE = RecordKind(
             "decisions": {"type": "array", "items": {"type": "object"}},
             "refund": {"type": "object"},
             "appeal": {"type": "object"},
+            # each decision as told to the platform: "<number>" when made, "<number>-final" once final
+            "platform_decisions": {"type": "object"},
         },
         required=["order_id", "amount", "currency", "reason"],
     ),
@@ -143,6 +148,7 @@ class Edit:
 
 
 MAX_CHANGE_TRIES = 20  # compare-and-set rounds lost to other writers of the same case
+MAX_CASES_PER_ORDER = 200  # closed cases of one order counted for the next one's key (a query's most)
 
 
 class DisputesPlugin(Plugin):
@@ -489,7 +495,8 @@ class DisputesPlugin(Plugin):
         """A new case on the context's (buyer's) ticket, and the seller asked on their channel."""
         if reason not in rules.REASONS:
             raise InvalidInput(f"reason must be one of {', '.join(rules.REASONS)}")
-        for existing in await ctx.records.query(KIND, order_id=order.id, limit=10):
+        earlier = await ctx.records.query(KIND, order_id=order.id, limit=MAX_CASES_PER_ORDER)
+        for existing in earlier:
             if existing.status in LIVE:
                 raise InvalidInput(f"order {order.id} has an open dispute already ({existing.data.get('reference')})")
         buyer = ctx.conversation
@@ -515,9 +522,18 @@ class DisputesPlugin(Plugin):
             "decisions": [],
             "opened_by": who,
         }
-        case = await ctx.records.create(
-            KIND, data, status=Status.OPENED.value, conversation=buyer, action="dispute.open"
+        # The order's next case, made in one atomic step: two openings at the same instant (the
+        # buyer's bot dialogue and an agent) both found no open case, and only one makes it.
+        case, made = await ctx.records.create_once(
+            KIND,
+            rules.case_key(order.id, len(earlier)),
+            data,
+            status=Status.OPENED.value,
+            conversation=buyer,
+            action="dispute.open",
         )
+        if not made:
+            raise InvalidInput(f"order {order.id} has an open dispute already ({case.data.get('reference')})")
         await self._file_under_disputes(ctx)
         if statement is not None:
             case = await self.add_evidence(ctx, case, "buyer", statement)
@@ -650,6 +666,9 @@ class DisputesPlugin(Plugin):
         if ctx.timer.name == "refund":
             await self._refund(ctx, case)
             return
+        if ctx.timer.name == "decision":
+            await self._retell_platform(ctx, case)
+            return
         if ctx.timer.name == "close":
             await self._close_unappealed(ctx, case)
             return
@@ -675,6 +694,9 @@ class DisputesPlugin(Plugin):
             return Edit(data={"refund": released} if released else None, status=Status.CLOSED.value, deadline=None)
 
         case, _ = await self.change(ctx, case.id, edit)
+        decided = case.data.get("decisions", [])
+        if case.status == Status.CLOSED and decided and not case.data.get("appeal"):
+            case = await self._tell_platform(ctx, case, decided[-1], final=True, appeal_until=None)
         if (case.data.get("refund") or {}).get("status") == rules.PENDING:
             await self._refund(ctx, case)
 
@@ -683,13 +705,26 @@ class DisputesPlugin(Plugin):
         return rules.waited_party(case.status) == party and case.data.get("deadlines", {}).get(party) == deadline
 
     async def on_platform_done(self, ctx: TimerContext, done: Done) -> None:
-        """A refund the platform did not answer at once is done (the hub repeated it)."""
+        """A refund or a decision the platform did not answer at once is done (the hub repeated it)."""
+        if ctx.timer.data.get("operation") == "dispute_decision":
+            await self._decision_settled(ctx, {"status": str(done.status), "reference": str(done.reference)})
+            return
         await self._refund_settled(ctx, {"status": str(done.status), "reference": str(done.reference), "error": None})
 
     async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
-        """A refund the platform refused, or that the hub gave up repeating: agents see it failed."""
+        """A refund or a decision the platform refused, or that the hub gave up repeating: agents see it failed."""
         if operation == "refund":
             await self._refund_settled(ctx, {"status": "failed", "error": "platform"})
+        elif operation == "dispute_decision":
+            await self._decision_settled(ctx, {"status": "failed", "error": "platform"})
+
+    async def _decision_settled(self, ctx: TimerContext, outcome: dict[str, Any]) -> None:
+        args = dict(ctx.timer.data.get("args") or {})
+        for case in await ctx.records.query(KIND, order_id=str(args.get("order_id", "")), limit=MAX_CASES_PER_ORDER):
+            if case.data.get("reference") == args.get("decision"):
+                await self._note_told(
+                    ctx, case, self._occasion(int(args["number"]), args.get("final") == "true"), outcome
+                )
 
     async def _refund_settled(self, ctx: TimerContext, outcome: dict[str, Any]) -> None:
         args = dict(ctx.timer.data.get("args") or {})
@@ -804,6 +839,7 @@ class DisputesPlugin(Plugin):
         case, _ = await self.change(ctx, case.id, edit, action="dispute.decide")
         for party in rules.PARTIES:
             await self._cancel_timers(ctx, case, party)
+        case = await self._tell_platform(ctx, case, made["entry"], final=made["appealed"], appeal_until=closes)
         if (case.data.get("refund") or {}).get("status") == rules.PENDING:
             case = await self._refund(ctx, case)
         for party in rules.PARTIES:
@@ -817,6 +853,70 @@ class DisputesPlugin(Plugin):
         else:
             await ctx.schedule(closes, "close", {"case": case.id}, key=f"{case.id}:close")
         return case
+
+    @staticmethod
+    def _occasion(number: int, final: bool) -> str:
+        return f"{number}-final" if final else str(number)
+
+    async def _tell_platform(
+        self, ctx: Any, case: Record, entry: dict[str, Any], *, final: bool, appeal_until: datetime | None
+    ) -> Record:
+        """Tell the platform this decision, for whichever party, through the durable path of
+        side effects (stored first, retried with its Idempotency-Key, in the ticket's timeline):
+        when it is made, and once more when it becomes final. The appeal's decision is final at
+        once and names the one it replaces."""
+        number = int(entry["number"])
+        occasion = self._occasion(number, final)
+        notice = DecisionNotice(
+            decision=case.data["reference"],
+            number=number,
+            order_id=case.data["order_id"],
+            outcome=entry["outcome"],
+            refund_amount=Decimal(entry.get("refund") or "0"),
+            currency=case.data["currency"],
+            decided_at=entry["at"],
+            final=final,
+            appeal_until=appeal_until.isoformat() if appeal_until and not final else "",
+            supersedes=number - 1 if number > 1 else 0,
+        )
+        outcome: dict[str, Any]
+        try:
+            done = await self._platform(ctx).record_decision(notice, occasion=f"{case.id}:{occasion}")
+            outcome = (
+                {"status": "retrying"}  # stored: the hub repeats it (on_platform_done)
+                if done is None
+                else {"status": str(done.status), "reference": str(done.reference)}
+            )
+        except PlatformError as exc:  # refused (4xx), or no platform configured: agents see it
+            outcome = {"status": "failed", "error": exc.code}
+        except Exception as exc:  # a bug or an outage below the client: tried again by our own timer
+            self.log.warning("decision of case %s not told to the platform yet (%s)", case.id, type(exc).__name__)
+            outcome = {"status": "retrying"}
+            data = {"case": case.id, "number": number, "final": final}
+            await ctx.schedule(self.clock() + REFUND_RETRY, "decision", data, key=f"{case.id}:decision:{occasion}")
+        return await self._note_told(ctx, case, occasion, {"final": final, **outcome})
+
+    async def _note_told(self, ctx: Any, case: Record, occasion: str, outcome: dict[str, Any]) -> Record:
+        """What the platform answered about one decision, kept on the case for agents."""
+
+        def edit(current: Record) -> Edit | None:
+            told = dict(current.data.get("platform_decisions") or {})
+            before = dict(told.get(occasion) or {})
+            if before.get("status") not in (None, "retrying") and outcome.get("status") == "retrying":
+                return None  # answered already: a late "retrying" must not hide it
+            now = {k: v for k, v in {**before, **outcome}.items() if k != "error" or outcome.get("status") == "failed"}
+            return None if before == now else Edit(data={"platform_decisions": {**told, occasion: now}})
+
+        updated, _ = await self.change(ctx, case.id, edit)
+        return updated
+
+    async def _retell_platform(self, ctx: TimerContext, case: Record) -> None:
+        """Our own retry of a decision the client could not even store (see `_tell_platform`)."""
+        number, final = int(ctx.timer.data.get("number", 0)), bool(ctx.timer.data.get("final"))
+        entry = next((d for d in case.data.get("decisions", []) if int(d.get("number", 0)) == number), None)
+        if entry is not None:
+            until = _iso(case.data.get("appeal_until") or "")
+            await self._tell_platform(ctx, case, entry, final=final, appeal_until=until)
 
     async def _refund(self, ctx: Any, case: Record) -> Record:
         """Pay the decided refund through the platform under the decision's idempotency key: a

@@ -5,7 +5,8 @@ secret, echoing the request's X-Request-Id; side effects honour Idempotency-Key 
 gets the first answer with `Idempotent-Replayed: true` and changes nothing; the same key
 with another body is 422). Tests script trouble per operation with `fail_next` (a status,
 "timeout", "unsigned", "wrong_request", or a raw odd payload) and read what happened in
-`calls`, `resets`, `locks` and `refunds`.
+`calls`, `resets`, `locks`, `refunds`, `decisions` and `sent_codes` (the one-time codes it
+"texted": a test types them like a customer).
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ PATHS = {
     "/v1/users/lock": "lock_account",
     "/v1/users/unlock": "unlock_account",
     "/v1/refunds": "refund",
+    "/v1/disputes/decisions": "dispute_decision",
+    "/v1/users/verification-code": "send_code",
+    "/v1/users/verification-code/check": "verify_code",
 }
-EFFECTS = {"password_reset", "lock_account", "unlock_account", "refund"}
+EFFECTS = {"password_reset", "lock_account", "unlock_account", "refund", "dispute_decision", "send_code"}
+MAX_CODE_ATTEMPTS = 5  # the platform's own limit per code, above the hub's
+OUTCOMES = {"refund_buyer", "partial_refund", "favour_seller"}
 
 
 def mask(email: str) -> str:
@@ -55,6 +61,9 @@ class FakePlatform:
     locks: list[str] = field(default_factory=list)
     unlocks: list[str] = field(default_factory=list)
     refunds: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # dispute decisions recorded (once per key)
+    sent_codes: list[tuple[str, str]] = field(default_factory=list)  # (user id, code): the texts the platform sent
+    challenges: dict[str, dict[str, Any]] = field(default_factory=dict)  # challenge -> {"user", "code", "attempts"}
     keys: list[str] = field(default_factory=list)  # the Idempotency-Key of each side-effect request
     _kept: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)  # key -> (body, status, answer)
 
@@ -73,6 +82,10 @@ class FakePlatform:
             "created_at": "2026-11-01T10:00:00Z",
             **extra,
         }
+
+    def calls_of_effects(self) -> list[tuple[str, dict[str, Any]]]:
+        """The side-effect requests, in order: `keys[i]` is the Idempotency-Key of the i-th."""
+        return [(name, body) for name, body in self.calls if name in EFFECTS]
 
     def called(self, operation: str) -> list[dict[str, Any]]:
         return [body for name, body in self.calls if name == operation]
@@ -205,3 +218,51 @@ class FakePlatform:
             return 422, {"error": "invalid_amount", "message": "more than the order, or another currency"}
         self.refunds.append(body)
         return 200, {"result": {"id": f"refund-{len(self.refunds)}", "status": "refunded"}}
+
+    def op_dispute_decision(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        order = self.orders.get(str(body.get("order_id", "")))
+        if order is None:
+            return 404, {"error": "not_found"}
+        number = body.get("number")
+        if (
+            body.get("outcome") not in OUTCOMES
+            or not isinstance(body.get("final"), bool)
+            or not isinstance(number, int)
+            or number < 1
+            or body.get("currency") != order["currency"]
+            or float(body.get("refund_amount", -1)) > float(order["amount"])
+            or (body.get("outcome") == "favour_seller") != (float(body.get("refund_amount", -1)) == 0)
+        ):
+            return 422, {"error": "invalid_decision", "message": "outcome, number, final or refund_amount"}
+        self.decisions.append(body)
+        return 200, {"result": {"id": f"decision-{len(self.decisions)}", "status": "recorded"}}
+
+    def _login_user(self, login: str) -> str | None:
+        login = login.strip().lower()
+        return next((uid for uid, u in self.users.items() if login and login in (u["email"], u["phone"])), None)
+
+    def op_send_code(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """A code to the account's registered phone (else email). An unknown login gets the same
+        answer, with a challenge no code passes: the chat cannot probe which accounts exist."""
+        login = str(body.get("login", ""))
+        user_id = self._login_user(login)
+        challenge = f"ch-{secrets.token_hex(6)}"
+        code = f"{secrets.randbelow(10**6):06d}"
+        self.challenges[challenge] = {"user": user_id, "code": code, "attempts": 0}
+        if user_id is not None:
+            self.sent_codes.append((user_id, code))
+            user = self.users[user_id]
+            hint = ("*" * 7 + user["phone"][-4:]) if user["phone"] else mask(user["email"])
+        else:
+            hint = ("*" * 7 + login[-4:]) if "@" not in login else mask(login)
+        return 200, {"result": {"id": challenge, "status": "sent", "sent_to_hint": hint}}
+
+    def op_verify_code(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        found = self.challenges.get(str(body.get("challenge", "")))
+        if found is None or found["user"] is None or found["attempts"] >= MAX_CODE_ATTEMPTS:
+            return 200, {"result": {"status": "wrong"}}
+        found["attempts"] += 1
+        if body.get("code") != found["code"]:
+            return 200, {"result": {"status": "wrong"}}
+        del self.challenges[str(body["challenge"])]  # a code passes once
+        return 200, {"result": {"status": "verified", "user": self._user_json(found["user"])}}

@@ -280,18 +280,24 @@ async def ticket_frames(ws: Any, seconds: float) -> list[str]:
         return seen
 
 
+async def her_ticket_and_another(hub: Hub, admin: Any, lina: Any) -> tuple[str, Any]:
+    """Li Na's ticket (assigned to her, her answer in it) and another of her team's."""
+    await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["customer-service"]})
+    first = await hub.ingest(customer_message("m1", "where is my parcel", thread="t1", sender=Sender("u1")))
+    conv = first.conversation.id
+    await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "customer-service", "assignee_id": lina.id})
+    await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "Please wait."}, status=201)
+    other = await hub.ingest(customer_message("o1", "hello", thread="t2", sender=Sender("u2")))
+    await admin.call("PATCH", f"/api/v1/conversations/{other.conversation.id}", {"team": "customer-service"})
+    return conv, other
+
+
 async def test_a_complaint_about_an_agent_is_never_visible_to_that_agent_and_goes_to_the_supervisors(
     server: TestServer, hub: Hub
 ) -> None:
     admin, lina, sam = await sign_in(server, ADMIN), await sign_in(server, AGENT), await sign_in(server, SUPERVISOR)
     try:
-        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["customer-service"]})
-        first = await hub.ingest(customer_message("m1", "where is my parcel", thread="t1", sender=Sender("u1")))
-        conv = first.conversation.id
-        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "customer-service", "assignee_id": lina.id})
-        await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "Please wait."}, status=201)
-        other = await hub.ingest(customer_message("o1", "hello", thread="t2", sender=Sender("u2")))
-        await admin.call("PATCH", f"/api/v1/conversations/{other.conversation.id}", {"team": "customer-service"})
+        conv, other = await her_ticket_and_another(hub, admin, lina)
 
         await hub.ingest(
             customer_message("m2", "I want to complain about the agent, she was rude", thread="t1", sender=Sender("u1"))
@@ -539,3 +545,87 @@ async def test_a_team_for_complaints_about_agents_that_would_not_hide_them_is_an
             ]
             default = await hub.store.desk.get_team("supervisors")  # a new hub has the safe one
             assert default is not None and default.visibility == "supervisors" and default.members == []
+
+
+async def test_two_filings_of_one_ticket_at_the_same_instant_make_one_complaint(server: TestServer, hub: Hub) -> None:
+    """The bot and an agent (or two agents) filing at once: each checked that the ticket had
+    none, and each filed one. Now one files, routes and tells; the other is refused."""
+    from plugins.complaints import Filing
+
+    first = await hub.ingest(customer_message("r1", "where is my parcel", thread="race", sender=Sender("u9")))
+    await eventually(lambda: not hub.pipeline._tasks)
+    plugin: Any = hub.plugin_host.plugins["complaints"]
+    contexts = [await hub.plugin_host.context(plugin, first.conversation) for _ in range(2)]
+    results = await asyncio.gather(
+        plugin.file(contexts[0], Filing("seller", summary="late"), who="agent-1"),
+        plugin.file(contexts[1], Filing("order", summary="late"), who="agent-2"),
+        return_exceptions=True,
+    )
+    filed = await hub.services.records.query("complaints", "complaint", conversation_id=first.conversation.id)
+    assert len(filed) == 1
+    [won] = [r for r in results if not isinstance(r, BaseException)]
+    [lost] = [r for r in results if isinstance(r, BaseException)]
+    assert won.id == filed[0].id and "has a complaint already" in str(lost)
+    ticket = await hub.store.tickets.get_conversation(first.conversation.id)
+    assert ticket is not None and ticket.team == filed[0].data["department"]  # routed by the one filed
+    notes = [m for m in await hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.NOTE]
+    assert len(notes) == 1  # told and noted once
+
+
+async def test_the_agent_complained_about_never_gets_the_complaint_in_their_live_feed(
+    server: TestServer, hub: Hub
+) -> None:
+    """Her inbox is open on her own ticket when the customer complains about her in it: the
+    message, the move and the bot's answer never reach her socket, not even before the
+    plugin has filed the ticket with the supervisors."""
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        conv, other = await her_ticket_and_another(hub, admin, lina)
+        await eventually(lambda: not hub.pipeline._tasks)
+
+        async with lina.client.ws_connect("/api/v1/live") as ws:
+            complained = await hub.ingest(
+                customer_message("m2", "我要投诉客服，态度太差了", thread="t1", sender=Sender("u1"))
+            )
+            await hub.ingest(customer_message("o2", "hello again", thread="t2", sender=Sender("u2")))
+            frames = await ticket_frames(ws, 1.5)
+        assert other.conversation.id in frames  # her feed is live
+        assert conv not in frames  # and says nothing of the ticket she is complained about in
+        complaint = await complaint_of(hub, conv)
+        assert complaint["subject"] == "agent" and complaint["about_agent"] == lina.id
+        await lina.call("GET", f"/api/v1/conversations/{conv}/messages", status=404)
+        assert complained.message.conversation_id == conv
+    finally:
+        for who in (admin, lina):
+            await who.client.close()
+
+
+async def test_a_complaint_filed_by_a_hub_that_stopped_before_moving_the_ticket_is_moved_when_run_again(
+    server: TestServer, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Filing makes the complaint first (once, atomically) and then moves the ticket: a hub that
+    stops in between leaves the message to recovery, whose run moves it to the supervisors."""
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        conv, _other = await her_ticket_and_another(hub, admin, lina)
+        plugin: Any = hub.plugin_host.plugins["complaints"]
+
+        async def stopped(*args: Any) -> None:
+            raise asyncio.CancelledError  # the hub went down here
+
+        monkeypatch.setattr(plugin, "_route", stopped)
+        record = await hub.ingest(customer_message("m2", "我要投诉客服，态度太差", thread="t1", sender=Sender("u1")))
+        await asyncio.gather(*hub.pipeline._tasks, return_exceptions=True)
+        assert (await complaint_of(hub, conv))["about_agent"] == lina.id
+        ticket = await hub.store.tickets.get_conversation(conv)
+        assert ticket is not None and ticket.team == "customer-service"  # not moved yet
+        monkeypatch.undo()
+
+        await hub.pipeline.run_plugins(record.message)  # recovery runs the message again
+        ticket = await hub.store.tickets.get_conversation(conv)
+        assert ticket is not None and (ticket.team, ticket.assignee_id) == ("supervisors", "")
+        assert len(await hub.services.records.query("complaints", "complaint", conversation_id=conv)) == 1
+        await lina.call("GET", f"/api/v1/conversations/{conv}", status=404)
+    finally:
+        for who in (admin, lina):
+            await who.client.close()

@@ -26,6 +26,7 @@ from hub.app import Hub, build_app
 from hub.registry import discover
 from hub.sdk import Inbound, Sender
 from hub.settings import ConfigError
+from plugins.disputes import Edit
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
 from tests.fake_platform import FakePlatform
@@ -255,6 +256,17 @@ async def open_by_mail(scene: Scene) -> Any:
     return case
 
 
+async def buyer_on_the_platform(scene: Scene) -> tuple[Any, Any, Any]:
+    """The disputes plugin, the buyer's ticket on the platform's channel, and a context on it."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    buyer = await hub.ingest(
+        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    return plugin, buyer, await hub.plugin_host.context(plugin, buyer.conversation)
+
+
 @pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
 async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_platform_channel(scene: Scene) -> None:
     async with TestClient(scene.server) as client:
@@ -344,7 +356,14 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             assert [(r["order_id"], r["amount"], r["currency"]) for r in scene.platform.refunds] == [
                 ("A-1001", "199.00", "CNY")
             ]
-            assert len(set(scene.platform.keys)) == 1 and len(scene.platform.keys) == 3  # one key, paid once
+            refund_keys = [
+                key
+                for key, (name, _) in zip(scene.platform.keys, scene.platform.calls_of_effects(), strict=True)
+                if name == "refund"
+            ]
+            assert len(set(refund_keys)) == 1 and len(refund_keys) == 3  # one key, paid once
+            # both decisions went to the platform: the first, then the appeal's, final, replacing it
+            assert [(d["number"], d["final"]) for d in scene.platform.decisions] == [(1, False), (2, True)]
             [paid] = scene.platform.refunds  # the decision, as the platform's books name it, and its outcome
             assert (paid["decision"], paid["outcome"]) == (case.data["reference"], "refund_buyer")
 
@@ -579,12 +598,7 @@ async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_
 @pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
 async def test_another_platform_user_naming_the_sellers_thread_gets_a_ticket_of_their_own(scene: Scene) -> None:
     hub = scene.hub
-    plugin: Any = hub.plugin_host.plugins["disputes"]
-    buyer = await hub.ingest(
-        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
-    )
-    await eventually(lambda: not hub.pipeline._tasks)
-    ctx = await hub.plugin_host.context(plugin, buyer.conversation)
+    plugin, buyer, ctx = await buyer_on_the_platform(scene)
     order = await ctx.platform.order_of("A-1001", user_id="u-buyer")
     case = await plugin.open_case(ctx, order, "not_received", text=BUYER_WORDS, who="王芳")
     thread = f"dispute-{case.id}"
@@ -610,3 +624,108 @@ async def test_another_platform_user_naming_the_sellers_thread_gets_a_ticket_of_
         to_other = [p for p in scene.seller.posts if p["to"] == "u-other"]
         assert all(p["thread"] != thread for p in to_other)  # never answered on the seller's thread
         assert not any(p["to"] == "u-seller" and "refund nothing" in p["message"]["text"] for p in scene.seller.posts)
+
+
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
+async def test_two_openings_of_one_order_at_the_same_instant_make_one_case(scene: Scene) -> None:
+    """An agent opens a case while the buyer's bot dialogue opens one for the same order: each
+    found no open case for it; only one is made, and only it asks the seller."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+    buyer = await hub.ingest(
+        Inbound(channel="platform", external_id="b1", thread_key="u-buyer", sender=Sender("u-buyer"), text="hi")
+    )
+    await eventually(lambda: not hub.pipeline._tasks)
+    contexts = [await hub.plugin_host.context(plugin, buyer.conversation) for _ in range(2)]
+    order = await contexts[0].platform.order_of("A-1001", user_id="u-buyer")
+    results = await asyncio.gather(
+        plugin.open_case(contexts[0], order, "not_received", text=BUYER_WORDS, who="王芳"),
+        plugin.open_case(contexts[1], order, "not_as_described", text="broken", who=plugin.name),
+        return_exceptions=True,
+    )
+    case = await the_case(scene)  # exactly one
+    [opened] = [r for r in results if not isinstance(r, BaseException)]
+    [refused] = [r for r in results if isinstance(r, BaseException)]
+    assert opened.id == case.id and "has an open dispute already" in str(refused)
+    await eventually(lambda: len(scene.seller.posts) >= 1, timeout=15.0)
+    await eventually(lambda: nothing_in_flight(scene), timeout=15.0)
+    assert len(scene.seller.posts) == 1  # the seller is asked once
+
+    # Once that case is closed, the order may be disputed again: a new case, not the old one.
+    await plugin.change(contexts[0], case.id, lambda c: Edit(status="closed"))
+    again = await plugin.open_case(contexts[0], order, "other", text="again", who="王芳")
+    assert again.id != case.id and again.status == "awaiting_seller"
+
+
+def decision_calls(scene: Scene, order: str) -> list[dict[str, Any]]:
+    return [d for d in scene.platform.decisions if d["order_id"] == order]
+
+
+@pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
+async def test_every_decision_for_either_party_is_told_to_the_platform_durably(scene: Scene) -> None:
+    """An escrow platform must hear a decision for the seller too: each decision goes to the
+    platform as a stored, signed side effect (retried with its key while the platform is
+    down, in the buyer's ticket's timeline); again once it is final; and a decision reversed
+    on appeal is followed by the appeal's decision, naming the one it replaces."""
+    hub = scene.hub
+    plugin, buyer, ctx = await buyer_on_the_platform(scene)
+    appealed, unappealed = [
+        await plugin.open_case(ctx, await ctx.platform.order_of(order, user_id="u-buyer"), "other", text="x", who="x")
+        for order in ("A-1001", "A-2002")
+    ]
+    await settle(scene, scene.clock[0] + timedelta(days=3, seconds=1))  # the seller never answers
+
+    # For the seller, with the platform down: stored and repeated later under one key.
+    scene.platform.fail_next["dispute_decision"] = [503, 503]  # both attempts of the first call
+    for case in (appealed, unappealed):
+        await plugin.decide(
+            ctx, case, outcome="favour_seller", grounds="签收记录", refund=None, supervisor=True, who="W"
+        )
+    assert decision_calls(scene, "A-1001") == []
+    stored = await hub.services.records.get("disputes", "case", appealed.id)
+    assert stored.data["platform_decisions"]["1"]["status"] == "retrying"
+    await settle(scene, scene.clock[0] + timedelta(minutes=10))  # the hub repeats the stored call
+    await eventually(lambda: len(decision_calls(scene, "A-1001")) == 1, timeout=15.0)
+    [first] = decision_calls(scene, "A-1001")
+    reference = stored.data["reference"]
+    assert (first["decision"], first["number"], first["outcome"], first["refund_amount"]) == (
+        reference,
+        1,
+        "favour_seller",
+        "0",
+    )
+    assert first["final"] is False and first["appeal_until"] and "supersedes" not in first
+    keys = [
+        k
+        for k, (name, body) in zip(scene.platform.keys, scene.platform.calls_of_effects(), strict=True)
+        if name == "dispute_decision" and body["order_id"] == "A-1001"
+    ]
+    assert len(keys) == 3 and len(set(keys)) == 1  # two failed attempts and the repeat: one key
+    stored = await hub.services.records.get("disputes", "case", appealed.id)
+    told_1 = stored.data["platform_decisions"]["1"]
+    assert (told_1["final"], told_1["status"]) == (False, "recorded") and told_1["reference"].startswith("decision-")
+
+    # The buyer appeals the first; another supervisor reverses it: told at once, final.
+    await plugin.appeal(ctx, stored, party="buyer", grounds="never arrived", who="buyer")
+    stored = await hub.services.records.get("disputes", "case", appealed.id)
+    await plugin.decide(ctx, stored, outcome="refund_buyer", grounds="no proof", refund=None, supervisor=True, who="Z")
+    second = decision_calls(scene, "A-1001")[-1]
+    assert (second["number"], second["outcome"], second["refund_amount"]) == (2, "refund_buyer", "199.00")
+    assert second["final"] is True and second["supersedes"] == 1 and "appeal_until" not in second
+    await eventually(lambda: len(scene.platform.refunds) == 1, timeout=15.0)  # its refund, by its own call
+
+    # The other decision's window closes unappealed: the platform hears it is final now.
+    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))
+    await eventually(lambda: len(decision_calls(scene, "A-2002")) == 2, timeout=15.0)
+    made, final = decision_calls(scene, "A-2002")
+    assert (made["final"], final["final"], final["number"], final["outcome"]) == (False, True, 1, "favour_seller")
+    assert [d["final"] for d in decision_calls(scene, "A-1001")] == [False, True]  # the reversed one never final
+    await settle(scene, scene.clock[0] + timedelta(days=1))  # timers again: nothing more is sent
+    assert len(scene.platform.decisions) == 4
+
+    # Each call is in the buyer's ticket's timeline: the operation and its outcome, no value.
+    thread = await hub.store.tickets.list_messages(buyer.conversation.id)
+    events = [(m.raw or {}).get("event", {}).get("params", {}) for m in thread]
+    told = [e["platform_result"] for e in events if e.get("platform_op") == "dispute_decision"]
+    assert told.count("retrying") >= 1 and told.count("ok") == 4
+    assert not any(reference in m.text for m in thread if m.kind.value == "event")

@@ -261,7 +261,7 @@ async def test_a_plugin_task_that_fails_unexpectedly_is_logged(
 ) -> None:
     async with running_hub(make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})) as hub:
 
-        async def bug(*args: object) -> None:
+        async def bug(*args: object, **kwargs: object) -> None:
             raise RuntimeError("bookkeeping bug")
 
         hub.pipeline.run_plugins = bug  # type: ignore[method-assign]

@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from hub.cli import main
-from tests.fake_platform import FakePlatform
+from tests.fake_platform import PATHS, FakePlatform
 from tests.helpers import clear_proxies, serve
 
 SECRET = "platform-secret-0123456789abcdef"
@@ -51,8 +52,30 @@ async def test_a_conforming_platform_passes(
     monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", SECRET)
     code, out = await check(hub_toml(tmp_path, url), capsys)
     assert code == 0, out
-    assert out.count("ok ") == 3 and "FAILED" not in out and SECRET not in out
-    assert fake.refused == 1 and fake.resets == fake.locks == []  # the wrongly signed probe; no side effect
+    assert "FAILED" not in out and SECRET not in out
+    assert out.count("ok ") == 2 + len(PATHS)  # two signed lookups; every operation refuses a wrong key
+    assert "ok      dispute_decision (/v1/disputes/decisions) refuses" in out
+    assert fake.refused == len(PATHS)  # the wrongly signed probes, and no side effect carried out
+    assert fake.resets == fake.locks == fake.refunds == fake.decisions == []
+
+
+async def test_a_platform_without_the_decision_operation_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A platform team that implemented everything but the dispute decision learns it here."""
+    clear_proxies(monkeypatch)
+    fake = FakePlatform(SECRET)
+    app = web.Application()
+    for path in PATHS:
+        if path != "/v1/disputes/decisions":
+            app.router.add_post(path, fake.handle)
+    runner, url = await serve(app)
+    try:
+        monkeypatch.setenv("HELPLINE_PLATFORM_SECRET", SECRET)
+        code, out = await check(hub_toml(tmp_path, url), capsys)
+    finally:
+        await runner.cleanup()
+    assert code == 1 and "FAILED  dispute_decision (/v1/disputes/decisions) answered 404" in out
 
 
 async def test_a_wrong_secret_or_a_platform_that_answers_anyone_fails(

@@ -36,7 +36,13 @@ def test_the_documented_answers_are_what_the_client_accepts() -> None:
     assert PlatformUser.parse(example("/v1/users/lookup")["user"]).email_hint == "l***@example.com"
     assert Order.parse(example("/v1/orders/get")["order"]).concerns("u-1001")
     assert [Order.parse(o).id for o in example("/v1/orders/list")["orders"]] == ["o-5531"]
-    for path in ("/v1/users/password-reset", "/v1/users/lock", "/v1/users/unlock", "/v1/refunds"):
+    for path in (
+        "/v1/users/password-reset",
+        "/v1/users/lock",
+        "/v1/users/unlock",
+        "/v1/refunds",
+        "/v1/disputes/decisions",
+    ):
         assert Done.parse(PATHS[path], example(path)["result"], replayed=False).status
 
 
@@ -65,7 +71,64 @@ def test_the_refund_and_its_answers_are_documented_without_ambiguity() -> None:
     assert all("Idempotent-Replayed" not in SPEC["paths"][p]["post"]["responses"]["200"]["headers"] for p in lookups)
     assert all(SPEC["paths"][p]["post"]["responses"]["200"]["description"].startswith("Found") for p in lookups)
     refused = SPEC["components"]["responses"]["Conflict"]["content"]["application/json"]["examples"]
-    assert {e["value"]["error"] for e in refused.values()} == {"idempotency_conflict", "invalid_amount"}
+    assert {e["value"]["error"] for e in refused.values()} == {
+        "idempotency_conflict",
+        "invalid_amount",
+        "invalid_decision",
+    }
     order = SPEC["components"]["schemas"]["Order"]["properties"]
     assert "no_tracking" in order["tracking_number"]["description"]
     assert "min_days" in order["created_at"]["description"]
+
+
+def test_every_decision_is_documented_with_examples_the_client_sends() -> None:
+    """For the seller, for the buyer, partial; final or not; the appeal's decision replacing the
+    first: each documented example is a body DecisionNotice writes, and the fake accepts."""
+    from decimal import Decimal
+
+    from hub.platform.models import DecisionNotice
+
+    post = SPEC["paths"]["/v1/disputes/decisions"]["post"]
+    content = post["requestBody"]["content"]["application/json"]
+    schema = content["schema"]
+    assert set(schema["properties"]["outcome"]["enum"]) == {"refund_buyer", "partial_refund", "favour_seller"}
+    examples = {name: e["value"] for name, e in content["examples"].items()}
+    assert {e["outcome"] for e in examples.values()} >= {"favour_seller", "partial_refund"}
+    assert {e["final"] for e in examples.values()} == {True, False}
+    assert any(e.get("supersedes") == 1 for e in examples.values())
+    for example_body in examples.values():
+        assert set(example_body) <= set(schema["properties"]) and set(schema["required"]) <= set(example_body)
+        notice = DecisionNotice(
+            decision=example_body["decision"],
+            number=example_body["number"],
+            order_id=example_body["order_id"],
+            outcome=example_body["outcome"],
+            refund_amount=Decimal(example_body["refund_amount"]),
+            currency=example_body["currency"],
+            decided_at=example_body["decided_at"],
+            final=example_body["final"],
+            appeal_until=example_body.get("appeal_until", ""),
+            supersedes=example_body.get("supersedes", 0),
+        )
+        assert notice.body() == example_body
+        assert DecisionNotice.from_args(notice.args()) == notice  # as the stored intent repeats it
+    assert "Act on a decision only once it is final" in post["description"]
+
+
+def test_the_one_time_code_operations_are_documented_as_the_client_uses_them() -> None:
+    """Sending a code is a side effect (an SMS: Idempotency-Key); checking one is not, and its
+    documented answer is what the client accepts; the description says the code is never kept."""
+    from hub.platform.models import CodeCheck
+
+    send = SPEC["paths"]["/v1/users/verification-code"]["post"]
+    assert any(p.get("$ref", "").endswith("IdempotencyKey") for p in send["parameters"])
+    assert send["requestBody"]["content"]["application/json"]["example"] == {"login": "+8613812345678"}
+    sent = Done.parse("send_code", example("/v1/users/verification-code")["result"], replayed=False)
+    assert sent.reference and sent.sent_to_hint.endswith("5678")
+    assert "never to a number or address that is not registered" in send["description"]
+    assert "never stores, logs or shows the code" in send["description"]
+    check = SPEC["paths"]["/v1/users/verification-code/check"]["post"]
+    assert not any(p.get("$ref", "").endswith("IdempotencyKey") for p in check["parameters"])
+    checked = CodeCheck.parse(example("/v1/users/verification-code/check")["result"])
+    assert checked.verified and checked.user is not None and checked.user.id == "u-1001"
+    assert not CodeCheck.parse({"status": "wrong"}).verified

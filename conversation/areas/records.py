@@ -22,6 +22,12 @@ class Records(ABC):
         """Store a new record (AlreadyExists for a used id)."""
 
     @abstractmethod
+    async def create_record_once(self, record: Record) -> tuple[Record, bool]:
+        """Store the record unless one with its id exists, in one atomic step: (the stored
+        record, True) when this call made it, (the one already there, False) otherwise. Two
+        writers racing with the same id (`records.keyed_id`) make exactly one record."""
+
+    @abstractmethod
     async def replace_record(self, record: Record, *, version: int) -> bool:
         """Store the record's new state if the stored one still has `version` (compare-and-set);
         False when another writer changed it first (the caller reads it again)."""

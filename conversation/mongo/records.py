@@ -59,6 +59,18 @@ class MongoRecords(Area, Records):
             raise AlreadyExists(f"record {record.id} exists") from None
 
     @_unavailable_when_unreachable
+    async def create_record_once(self, record: Record) -> tuple[Record, bool]:
+        # The unique `_id` decides: of two inserts with one id exactly one succeeds.
+        try:
+            await self._db.records.insert_one(_doc(record))
+        except DuplicateKeyError:
+            doc = await self._db.records.find_one({"_id": record.id, "plugin": record.plugin, "kind": record.kind})
+            if doc is None:  # the id is another kind's: keyed ids name their kind, so never
+                raise AlreadyExists(f"record {record.id} exists") from None
+            return _record(doc), False
+        return record, True
+
+    @_unavailable_when_unreachable
     async def replace_record(self, record: Record, *, version: int) -> bool:
         result = await self._db.records.replace_one(
             {"_id": record.id, "plugin": record.plugin, "kind": record.kind, "version": version}, _doc(record)

@@ -97,6 +97,24 @@ class SQLiteRecords(Area, Records):
 
         await self._call(job)
 
+    async def create_record_once(self, record: Record) -> tuple[Record, bool]:
+        row = _row(record)
+
+        def job(conn: sqlite3.Connection) -> tuple[Record, bool]:
+            # One job on the writer thread: nothing runs between the insert and the read.
+            insert = f"INSERT INTO records ({COLUMNS}) VALUES ({', '.join('?' * 12)}) ON CONFLICT (id) DO NOTHING"
+            if conn.execute(insert, row).rowcount == 1:
+                return record, True
+            stored = conn.execute(
+                f"SELECT {COLUMNS} FROM records WHERE id = ? AND plugin = ? AND kind = ?",
+                (record.id, record.plugin, record.kind),
+            ).fetchone()
+            if stored is None:  # the id is another kind's: keyed ids name their kind, so never
+                raise AlreadyExists(f"record {record.id} exists")
+            return _record(stored), False
+
+        return await self._call(job)  # type: ignore[no-any-return]
+
     async def replace_record(self, record: Record, *, version: int) -> bool:
         row = _row(record)
         sql = (

@@ -106,7 +106,11 @@ async def file_complaint(call: Call) -> dict[str, Any]:
     filing = Filing(
         body["subject"], body.get("severity", "normal"), body.get("summary", ""), body.get("about_agent", "")
     )
-    return record_json(await plugin.file(ctx, filing, who=call.who))
+    hold = hub.bus.hold(ticket.id)  # the complaint goes out live only where it is filed (Plugin.holds_live)
+    try:
+        return record_json(await plugin.file(ctx, filing, who=call.who))
+    finally:
+        hold.release()
 
 
 @api.route(

@@ -4,6 +4,7 @@ platform integration", docs/platform-openapi.json). Plugins reach it as `ctx.pla
 
 from hub.platform.client import PlatformClient, check_section
 from hub.platform.models import (
+    DecisionNotice,
     Done,
     NotVerified,
     Order,
@@ -19,6 +20,7 @@ from hub.platform.tools import PLATFORM_TIMER, PlatformTools, idempotency_key
 
 __all__ = [
     "PLATFORM_TIMER",
+    "DecisionNotice",
     "Done",
     "NotVerified",
     "Order",

@@ -2,8 +2,9 @@
 
 For a platform team implementing docs/platform-openapi.json: the hub asks for an account
 that does not exist and for its orders (answers must be signed with the shared secret and
-echo the request id), then sends a request signed with a wrong key, which must be refused
-with 401. Nothing is changed on the platform: no side effect is called.
+echo the request id), then sends each documented operation (side effects included) a request
+signed with a wrong key, which must be refused with 401: a missing operation answers 404.
+Nothing is changed on the platform: no side effect is carried out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from hub.platform.client import PlatformClient, check_section
+from hub.platform.client import PATHS, PlatformClient, check_section
 from hub.platform.models import PlatformError
 from hub.platform.settings import PlatformSection
 from hub.settings import ConfigError, fields_of, section_of, validate_table
@@ -56,23 +57,32 @@ async def check_platform(section: PlatformSection, say: Callable[[str], None]) -
                 passed = False
                 continue
             say(f"ok      {what}: {'not found' if answer is None else 'answered'}, signed, for this request")
-        status = await _wrongly_signed(section, nobody)
-        if status == 401:
-            say("ok      a request signed with a wrong key is refused (401)")
-        else:
-            say(f"FAILED  a request signed with a wrong key was answered {status}: the platform must check signatures")
-            passed = False
+        # Every operation, side effects included: a wrong key is refused before anything is
+        # done, so this calls no effect, and a path the platform lacks shows up (404).
+        for operation, path in PATHS.items():
+            status = await _wrongly_signed(section, nobody, path)
+            if status == 401:
+                say(f"ok      {operation} ({path}) refuses a request signed with a wrong key (401)")
+            elif status == 404:
+                say(f"FAILED  {operation} ({path}) answered 404: the operation is not implemented")
+                passed = False
+            else:
+                say(f"FAILED  {operation} ({path}) answered {status} to a wrong key: it must check signatures")
+                passed = False
     finally:
         await client.close()
-    say("Side effects (reset, lock, unlock, refund) are not called: test their Idempotency-Key handling yourself.")
+    say(
+        "Side effects (reset, lock, unlock, refund, dispute decision) are not carried out:"
+        " test their Idempotency-Key handling yourself."
+    )
     return passed
 
 
-async def _wrongly_signed(section: PlatformSection, nobody: str) -> int | str:
+async def _wrongly_signed(section: PlatformSection, nobody: str, path: str) -> int | str:
     body = json.dumps({"user_id": nobody}).encode()
     headers = signed_headers("not-the-shared-secret-" + secrets.token_hex(8), body)
     headers["X-Request-Id"] = secrets.token_hex(12)
-    url = section.base_url.rstrip("/") + "/v1/users/lookup"
+    url = section.base_url.rstrip("/") + path
     timeout = aiohttp.ClientTimeout(total=section.timeout_seconds)
     try:
         async with (

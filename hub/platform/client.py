@@ -31,6 +31,8 @@ import aiohttp
 
 from hub.backoff import backoff
 from hub.platform.models import (
+    CodeCheck,
+    DecisionNotice,
     Done,
     Order,
     PlatformBadAnswer,
@@ -49,6 +51,18 @@ log = logging.getLogger(__name__)
 REQUEST_ID = "X-Request-Id"
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"  # "true" on an answer the platform kept for a repeated key
+PATHS = {  # operation -> its path (docs/platform-openapi.json)
+    "find_user": "/v1/users/lookup",
+    "get_order": "/v1/orders/get",
+    "list_orders": "/v1/orders/list",
+    "password_reset": "/v1/users/password-reset",
+    "lock_account": "/v1/users/lock",
+    "unlock_account": "/v1/users/unlock",
+    "refund": "/v1/refunds",
+    "dispute_decision": "/v1/disputes/decisions",
+    "send_code": "/v1/users/verification-code",
+    "verify_code": "/v1/users/verification-code/check",
+}
 MAX_ORDERS = 50
 RETRY_AFTER_CAP = 30.0  # seconds: a longer wait is the durable retry's job, not this call's
 
@@ -102,14 +116,12 @@ class PlatformClient:
         query = {k: v for k, v in (("user_id", user_id), ("email", email)) if v}
         if len(query) != 1:
             raise ValueError("find_user(): give exactly one of user_id or email")
-        answer = await self._call("find_user", "/v1/users/lookup", query, missing_ok=True)
+        answer = await self._call("find_user", query, missing_ok=True)
         return None if answer is None else PlatformUser.parse(answer.get("user"))
 
     async def get_order(self, order_id: str, *, user_id: str) -> Order | None:
         """The order when `user_id` is its buyer or seller; None otherwise (or unknown)."""
-        answer = await self._call(
-            "get_order", "/v1/orders/get", {"order_id": order_id, "user_id": user_id}, missing_ok=True
-        )
+        answer = await self._call("get_order", {"order_id": order_id, "user_id": user_id}, missing_ok=True)
         if answer is None:
             return None
         order = Order.parse(answer.get("order"))
@@ -118,7 +130,7 @@ class PlatformClient:
     async def list_orders(self, user_id: str, *, limit: int = 10) -> list[Order]:
         """The user's orders (as buyer or seller), newest first: for a picker."""
         limit = max(1, min(limit, MAX_ORDERS))
-        answer = await self._call("list_orders", "/v1/orders/list", {"user_id": user_id, "limit": limit})
+        answer = await self._call("list_orders", {"user_id": user_id, "limit": limit})
         assert answer is not None
         orders = answer.get("orders")
         if not isinstance(orders, list):
@@ -128,13 +140,13 @@ class PlatformClient:
     # -- side effects (each with its Idempotency-Key) -----------------------------------------
     async def send_password_reset(self, user_id: str, *, key: str) -> Done:
         """The platform sends its reset link to the account's registered address."""
-        return await self._effect("password_reset", "/v1/users/password-reset", {"user_id": user_id}, key)
+        return await self._effect("password_reset", {"user_id": user_id}, key)
 
     async def lock_account(self, user_id: str, *, reason: str, key: str) -> Done:
-        return await self._effect("lock_account", "/v1/users/lock", {"user_id": user_id, "reason": reason}, key)
+        return await self._effect("lock_account", {"user_id": user_id, "reason": reason}, key)
 
     async def unlock_account(self, user_id: str, *, key: str) -> Done:
-        return await self._effect("unlock_account", "/v1/users/unlock", {"user_id": user_id}, key)
+        return await self._effect("unlock_account", {"user_id": user_id}, key)
 
     async def execute_refund(
         self, order_id: str, *, amount: Decimal, currency: str, decision: str, key: str, outcome: str = ""
@@ -146,13 +158,30 @@ class PlatformClient:
         body = {"order_id": order_id, "amount": str(amount), "currency": currency.upper(), "decision": decision}
         if outcome:
             body["outcome"] = outcome
-        return await self._effect("refund", "/v1/refunds", body, key)
+        return await self._effect("refund", body, key)
 
-    async def _effect(self, operation: str, path: str, body: dict[str, Any], key: str) -> Done:
+    async def record_decision(self, notice: DecisionNotice, *, key: str) -> Done:
+        """Tell the platform a dispute's decision (every one, for either party; see DecisionNotice)."""
+        return await self._effect("dispute_decision", notice.body(), key)
+
+    async def send_code(self, login: str, *, key: str) -> Done:
+        """The platform sends a one-time code to the phone or email registered on the account
+        `login` (a phone number or email the customer typed) names. `Done.reference` is the
+        challenge to check the code against; the answer is the same for an unknown login."""
+        return await self._effect("send_code", {"login": login}, key)
+
+    async def verify_code(self, challenge: str, code: str) -> CodeCheck:
+        """Whether `code` is the one sent for `challenge` (no retry by Idempotency-Key: a
+        check is not carried out twice, the platform counts each)."""
+        answer = await self._call("verify_code", {"challenge": challenge, "code": code})
+        assert answer is not None
+        return CodeCheck.parse(answer.get("result"))
+
+    async def _effect(self, operation: str, body: dict[str, Any], key: str) -> Done:
         if not key:
             raise ValueError(f"{operation}: a side effect needs an idempotency key")
         holder: dict[str, bool] = {}
-        answer = await self._call(operation, path, body, key=key, replayed=holder)
+        answer = await self._call(operation, body, key=key, replayed=holder)
         assert answer is not None
         return Done.parse(operation, answer.get("result"), replayed=holder.get("replayed", False))
 
@@ -160,7 +189,6 @@ class PlatformClient:
     async def _call(
         self,
         operation: str,
-        path: str,
         body: dict[str, Any],
         *,
         key: str = "",
@@ -170,7 +198,7 @@ class PlatformClient:
         if not self.enabled:
             raise PlatformNotConfigured("no [platform] base_url is configured")
         try:
-            answer = await self._attempts(operation, path, body, key=key, missing_ok=missing_ok, replayed=replayed)
+            answer = await self._attempts(operation, body, key=key, missing_ok=missing_ok, replayed=replayed)
         except PlatformError as exc:
             self.on_call(operation, exc.code)
             raise
@@ -180,7 +208,6 @@ class PlatformClient:
     async def _attempts(
         self,
         operation: str,
-        path: str,
         body: dict[str, Any],
         *,
         key: str,
@@ -192,7 +219,7 @@ class PlatformClient:
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
-                status, answer, was_replayed = await self._attempt(path, raw, key)
+                status, answer, was_replayed = await self._attempt(PATHS[operation], raw, key)
             except PlatformUnavailable as exc:
                 log.warning("platform %s: attempt %d of %d failed: %s", operation, attempt, attempts, exc)
                 if attempt == attempts:

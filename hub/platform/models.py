@@ -150,3 +150,89 @@ class Done:
             sent_to_hint=_text(data, "sent_to_hint", required=False),
             replayed=replayed,
         )
+
+
+DECISION_OUTCOMES = ("refund_buyer", "partial_refund", "favour_seller")
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionNotice:
+    """A dispute's decision as the platform hears it (`record_decision`): every decision, for
+    the buyer or the seller, when it is made (`final` false while it may be appealed), again
+    once it is final (its appeal window closed unappealed), and the appeal's decision, which
+    is final and names the decision it replaces (`supersedes`). A refund is paid by its own
+    call; an escrow platform releases the payment to the seller on a final `favour_seller`
+    (or the rest of it on a final `partial_refund`)."""
+
+    decision: str  # the case's reference, e.g. D-1000-1203
+    number: int  # the decision's number in its case: 1, then 2 for the appeal's
+    order_id: str
+    outcome: str  # refund_buyer, partial_refund or favour_seller
+    refund_amount: Decimal  # what goes back to the buyer: the whole amount, part of it, or 0
+    currency: str
+    decided_at: str  # ISO 8601
+    final: bool
+    appeal_until: str = ""  # ISO 8601: while `final` is false, when the window closes
+    supersedes: int = 0  # the appeal's decision: the number of the decision it replaces
+
+    def __post_init__(self) -> None:
+        if self.outcome not in DECISION_OUTCOMES:
+            raise ValueError(f"a decision's outcome is one of {', '.join(DECISION_OUTCOMES)}")
+        if self.number < 1 or self.refund_amount < 0:
+            raise ValueError("a decision has a number from 1 and a refund of 0 or more")
+
+    def body(self) -> dict[str, Any]:
+        """The request's JSON body (docs/platform-openapi.json, /v1/disputes/decisions)."""
+        body: dict[str, Any] = {
+            "decision": self.decision,
+            "number": self.number,
+            "order_id": self.order_id,
+            "outcome": self.outcome,
+            "refund_amount": str(self.refund_amount),
+            "currency": self.currency.upper(),
+            "decided_at": self.decided_at,
+            "final": self.final,
+        }
+        if self.appeal_until and not self.final:
+            body["appeal_until"] = self.appeal_until
+        if self.supersedes:
+            body["supersedes"] = self.supersedes
+        return body
+
+    def args(self) -> dict[str, str]:
+        """As the stored intent keeps it (text values), for `from_args` on a repeat."""
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in self.body().items()}
+
+    @classmethod
+    def from_args(cls, args: dict[str, str]) -> DecisionNotice:
+        return cls(
+            decision=args["decision"],
+            number=int(args["number"]),
+            order_id=args["order_id"],
+            outcome=args["outcome"],
+            refund_amount=Decimal(args["refund_amount"]),
+            currency=args["currency"],
+            decided_at=args["decided_at"],
+            final=args["final"] == "true",
+            appeal_until=args.get("appeal_until", ""),
+            supersedes=int(args.get("supersedes", "0")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeCheck:
+    """The platform's answer to a typed one-time code (`verify_code`): right, with the user it
+    proves; or wrong (a wrong, expired or unknown code: the same answer, so nothing is probed)."""
+
+    verified: bool
+    user: PlatformUser | None = None
+
+    @classmethod
+    def parse(cls, payload: Any) -> CodeCheck:
+        data = _object(payload, "result")
+        status = _text(data, "status")
+        if status not in ("verified", "wrong"):
+            raise PlatformBadAnswer("a code check's status must be verified or wrong")
+        if status == "wrong":
+            return cls(False)
+        return cls(True, PlatformUser.parse(data.get("user")))

@@ -22,6 +22,11 @@ class PlatformSection:
     max_delay_seconds: float = setting(float, 5.0, "longest delay between attempts of one call", minimum=0)
     max_skew_seconds: float = setting(float, 300.0, "a signed answer's timestamp must be this close to now", minimum=1)
     allow_http: bool = setting(bool, False, "allow an http:// base_url (only for a platform on your own network)")
+    code_attempts: int = setting(int, 3, "typed one-time codes one check allows before a new code is needed", minimum=1)
+    code_minutes: float = setting(float, 10.0, "minutes a one-time code may be typed after it was sent", minimum=1)
+    verified_hours: float = setting(
+        float, 24.0, "hours a right one-time code keeps the chat identity verified", minimum=0.1
+    )
 
     @property
     def enabled(self) -> bool:

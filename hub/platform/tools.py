@@ -32,6 +32,7 @@ from conversation.platform_identity import PlatformIdentity, platform_identity
 from conversation.timers import MAX_TIMER_ATTEMPTS, Timer, timer_key
 from hub.platform.client import PlatformClient
 from hub.platform.models import (
+    DecisionNotice,
     Done,
     NotVerified,
     Order,
@@ -43,6 +44,7 @@ from hub.platform.models import (
 )
 
 if TYPE_CHECKING:
+    from hub.platform.verification import CodeVerifications
     from hub.sdk import HubPort, PluginRuntime
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ log = logging.getLogger(__name__)
 PLATFORM_TIMER = "platform.retry"  # a plugin timer of this name is a side effect to repeat
 RETRY_MARGIN = timedelta(seconds=30)
 EVENT = "event.platform_call"  # "Platform: {platform_op}: {platform_result}" in the hub catalog
-EFFECTS = ("password_reset", "lock_account", "unlock_account", "refund")
+EFFECTS = ("password_reset", "lock_account", "unlock_account", "refund", "dispute_decision", "send_code")
 LOOKUP_MARK = "platform_lookup"  # in a lookup event's raw: its lookup_mark
 
 
@@ -80,6 +82,7 @@ class PlatformTools:
     address: str
     hub: HubPort | None
     runtime: PluginRuntime | None
+    codes: CodeVerifications | None = None  # verification by a one-time code (hub/platform/verification.py)
     clock: Callable[[], datetime] = utcnow
 
     @property
@@ -92,11 +95,45 @@ class PlatformTools:
         channel_type = self.hub.channel_type(self.channel) if self.hub is not None else self.channel
         return platform_identity(channel_type, self.address, self.contact)
 
+    async def verified_identity(self) -> PlatformIdentity | None:
+        """`identity()`, or the platform user a one-time code proved this writer to be."""
+        identity = self.identity()
+        if identity is None and self.codes is not None:
+            identity = await self.codes.identity(self.channel, self.address)
+        return identity
+
+    @property
+    def offers_code(self) -> bool:
+        """Whether a customer may verify with a one-time code sent through the platform."""
+        return self.available and self.codes is not None and self.conversation is not None
+
+    @property
+    def code_minutes(self) -> float:
+        """How long a code sent now may be typed ([platform] code_minutes)."""
+        return self.client.settings.code_minutes if self.client is not None else 0.0
+
+    async def send_code(self, login: str) -> Done:
+        """Have the platform send a one-time code to the phone or email registered on the
+        account `login` (a phone number or email the customer typed) names; the writer's next
+        message with a code is checked (the hub takes it out before storing the message).
+        Logged in the timeline (never the login); PlatformError when it could not be sent."""
+        if self.codes is None:
+            raise PlatformNotConfigured("one-time codes need a running hub")
+        ticket = self._ticket()
+        key = idempotency_key(ticket.id, "send_code", login, self.clock().isoformat())
+        try:
+            done = await self.codes.start(self.channel, self.address, login, key=key)
+        except PlatformError as exc:
+            await self._log("send_code", exc.code, exc)
+            raise
+        await self._log("send_code", "ok")
+        return done
+
     # -- lookups -----------------------------------------------------------------------------
     async def user(self) -> PlatformUser | None:
         """The verified writer's platform account; None when the platform knows no such user.
         NotVerified without a verified identity: nothing is asked of the platform then."""
-        identity = self.identity()
+        identity = await self.verified_identity()
         if identity is None:
             await self._log("find_user", NotVerified.code)
             raise NotVerified("the customer has not proved who they are")
@@ -151,6 +188,11 @@ class PlatformTools:
         if outcome:
             args["outcome"] = outcome
         return await self._effect("refund", order_id, args, occasion)
+
+    async def record_decision(self, notice: DecisionNotice, *, occasion: str) -> Done | None:
+        """Tell the platform a dispute's decision, durably: one call per ticket, order and
+        occasion (the decision, or its becoming final), repeated until the platform answers."""
+        return await self._effect("dispute_decision", notice.order_id, notice.args(), occasion)
 
     async def _effect(self, operation: str, target: str, args: dict[str, str], occasion: str) -> Done | None:
         ticket = self._ticket()
@@ -258,6 +300,8 @@ async def perform(client: PlatformClient, operation: str, args: dict[str, str], 
             key=key,
             outcome=args.get("outcome", ""),  # a refund stored before outcomes were sent has none
         )
+    if operation == "dispute_decision":
+        return await client.record_decision(DecisionNotice.from_args(args), key=key)
     raise PlatformRefused(400, "unknown_operation", operation)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from conversation.errors import InvalidInput
 from conversation.model import Conversation, new_id, utcnow
-from conversation.records import Record, RecordChanged, RecordKind, RecordQuery, changed
+from conversation.records import Record, RecordChanged, RecordKind, RecordQuery, changed, keyed_id
 from conversation.store import NotFound, Store
 from hub.events import Event, EventBus
 from hub.services import audit
@@ -60,10 +60,48 @@ class RecordService:
     ) -> Record:
         """A new record; audited (when an agent acts) as `action`, a name that says what the
         record is to the people reading the log (`complaint.file`), or "record.create"."""
+        record = self._new(plugin, kind, conversation, data, status, deadline, new_id())
+        await self.store.records.create_record(record)
+        await self._created(record, who, action)
+        return record
+
+    async def create_once(
+        self,
+        plugin: str,
+        kind: str,
+        conversation: Conversation,
+        data: dict[str, Any],
+        *,
+        key: str,
+        status: str = "",
+        deadline: datetime | None = None,
+        who: str,
+        action: str = "",
+    ) -> tuple[Record, bool]:
+        """The one record of this kind with `key` (a ticket's complaint, an order's case):
+        made now, (record, True), or the one made before, also by a racing writer in this
+        hub or another, (that record, False). Creating is one atomic step in the store, so
+        a check-then-create race never makes two."""
+        record = self._new(plugin, kind, conversation, data, status, deadline, keyed_id(plugin, kind, key))
+        stored, made = await self.store.records.create_record_once(record)
+        if made:
+            await self._created(stored, who, action)
+        return stored, made
+
+    def _new(
+        self,
+        plugin: str,
+        kind: str,
+        conversation: Conversation,
+        data: dict[str, Any],
+        status: str,
+        deadline: datetime | None,
+        record_id: str,
+    ) -> Record:
         declared = self.kind(plugin, kind)
         now = self.clock()
-        record = Record(
-            id=new_id(),
+        return Record(
+            id=record_id,
             plugin=plugin,
             kind=kind,
             conversation_id=conversation.id,
@@ -74,10 +112,11 @@ class RecordService:
             created_at=now,
             updated_at=now,
         )
-        await self.store.records.create_record(record)
-        await audit.record(self.store, action or "record.create", "record", record.id, after=_audited(record), at=now)
+
+    async def _created(self, record: Record, who: str, action: str) -> None:
+        at = record.created_at
+        await audit.record(self.store, action or "record.create", "record", record.id, after=_audited(record), at=at)
         self._published("record.created", record, who)
-        return record
 
     async def update(
         self,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from conversation.model import new_id, utcnow
-from conversation.records import Record, RecordKind, RecordQuery, changed
+from conversation.records import Record, RecordKind, RecordQuery, changed, keyed_id
 from conversation.store import AlreadyExists, Store
 
 DISPUTE = RecordKind(
@@ -109,3 +110,23 @@ async def test_records_are_counted_by_a_query_field_and_status(store: Store) -> 
     assert done == {("A-1", "done"): 1, ("B-2", "done"): 1}  # a count knows no limit
     by_amount = await store.records.count_records(RecordQuery("disputes", "dispute"), "amount")
     assert by_amount == {(100, "open"): 2, (100, "done"): 2, (100, "cancelled"): 1}
+
+
+async def test_a_keyed_record_is_made_once_when_two_writers_race(store: Store) -> None:
+    """Check-then-create lets two writers both find nothing and both create; a keyed create
+    is one atomic step: of many at the same instant, one makes the record, the rest get it."""
+    key = keyed_id("disputes", "dispute", "order:A-1")
+    attempts = [replace(dispute(order="A-1", amount=n), id=key) for n in range(6)]
+    results = await asyncio.gather(*(store.records.create_record_once(r) for r in attempts))
+    assert sum(made for _, made in results) == 1
+    [winner] = [record for record, made in results if made]
+    assert {record.id for record, _ in results} == {key}
+    assert all(record.data == winner.data for record, _ in results)  # the losers get the winner's record
+    assert len(await store.records.query_records(RecordQuery("disputes", "dispute", {"order": "A-1"}))) == 1
+    stored = await store.records.get_record("disputes", "dispute", key)
+    assert stored is not None and stored.data == winner.data
+
+    again, made = await store.records.create_record_once(replace(dispute(order="A-1", amount=999), id=key))
+    assert not made and again.data == winner.data  # later too: the first stays, unchanged
+    other, made = await store.records.create_record_once(replace(dispute(), id=keyed_id("disputes", "dispute", "B")))
+    assert made and other.id != key  # another key is another record

@@ -1,0 +1,160 @@
+"""Verification by a one-time code the platform sends (pure rules, no I/O).
+
+A contact with no verified identity may ask the platform to send a code to the phone or
+email registered on their account; they type it in the chat. While such a check is
+pending for the writing identity (channel and address), the code in their next message is
+taken out before the message is stored (`code_span`), handed in memory to the check, and
+never kept anywhere: the stored message shows a placeholder, as for any secret.
+
+The state of one identity (`state`, kept by the hub under `holder`): a pending check
+(`pending`: the platform's challenge id, the attempts used, when the code expires) and,
+after a right code, the platform user it proved (`verified`: user id, until when).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from conversation.platform_identity import PlatformIdentity
+from conversation.secrets import SecretKind, find_secrets
+
+PLUGIN = "platform-code"  # the plugin-state name the hub keeps an identity's state under
+_DIGIT = "[0-9\uff10-\uff19]"
+# A code typed alone ("583920", "验证码583920" is found by the secrets rules): 4 to 8 digits,
+# not part of a longer number or word.
+_BARE_CODE = re.compile(rf"(?<![0-9A-Za-z\uff10-\uff19])({_DIGIT}{{4,8}})(?![0-9A-Za-z\uff10-\uff19])")
+_ANY_DIGIT = re.compile(_DIGIT)
+
+
+def holder(channel: str, address: str) -> str:
+    """Whose state it is: the writing identity, not the contact (contacts may be merged by hand)."""
+    return f"verify:{channel}:{address}"
+
+
+def might_hold_code(text: str) -> bool:
+    """Cheap: only a message with a digit may hold a code (the hub reads the state only then)."""
+    return bool(_ANY_DIGIT.search(text))
+
+
+def code_span(text: str) -> tuple[int, int] | None:
+    """Where the code is in a message that answers a pending check: a one-time code the
+    secrets rules find ("验证码 583920"), else the first number of 4 to 8 digits on its own."""
+    for finding in find_secrets(text):
+        if finding.kind is SecretKind.ONE_TIME_CODE:
+            return finding.start, finding.end
+    found = _BARE_CODE.search(text)
+    return (found.start(1), found.end(1)) if found else None
+
+
+def normalised(code: str) -> str:
+    """Full-width digits (Chinese input methods) as ASCII: what the platform sent."""
+    return unicodedata.normalize("NFKC", code)
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    challenge: str
+    attempts: int
+    expires: datetime
+    sent_to_hint: str = ""
+    used: bool = False  # a right code was typed: the check is over, the code spent
+    valid: timedelta = timedelta(minutes=10)  # how long the code was given
+
+    @property
+    def kept_until(self) -> datetime:
+        """Codes are still taken out of this identity's messages until then, after the check
+        ended (spent, expired or out of tries): a late or repeated code is no less a secret."""
+        return self.expires + self.valid
+
+
+def pending_of(state: dict[str, Any]) -> Pending | None:
+    found = state.get("pending")
+    if not isinstance(found, dict):
+        return None
+    return Pending(
+        str(found["challenge"]),
+        int(found["attempts"]),
+        found["expires"],
+        str(found.get("hint", "")),
+        bool(found.get("used", False)),
+        timedelta(seconds=float(found.get("valid_seconds", 600))),
+    )
+
+
+def with_pending(state: dict[str, Any], pending: Pending | None) -> dict[str, Any]:
+    rest = {k: v for k, v in state.items() if k != "pending"}
+    if pending is None:
+        return rest
+    entry = {"challenge": pending.challenge, "attempts": pending.attempts, "expires": pending.expires}
+    extra = {"hint": pending.sent_to_hint, "used": pending.used, "valid_seconds": pending.valid.total_seconds()}
+    return {**rest, "pending": {**entry, **extra}}
+
+
+MAX_SENDS = 3  # codes sent for one identity within SEND_WINDOW: a chat cannot flood a phone with texts
+SEND_WINDOW = timedelta(hours=1)
+
+
+def may_send(state: dict[str, Any], now: datetime) -> bool:
+    """Whether another code may be sent for this identity now (at most MAX_SENDS an hour)."""
+    return len([at for at in state.get("sends", []) if now - at < SEND_WINDOW]) < MAX_SENDS
+
+
+def started(state: dict[str, Any], challenge: str, now: datetime, valid: timedelta, hint: str) -> dict[str, Any]:
+    """A new check replaces any pending one (a new code was sent: the old one is void)."""
+    sends = [at for at in state.get("sends", []) if now - at < SEND_WINDOW] + [now]
+    return {**with_pending(state, Pending(challenge, 0, now + valid, hint, valid=valid)), "sends": sends}
+
+
+def awaited(pending: Pending | None, now: datetime) -> bool:
+    """Whether a code in this identity's next message is taken out and checked."""
+    return pending is not None and now < pending.kept_until
+
+
+def may_try(pending: Pending, now: datetime, max_attempts: int) -> str:
+    """ "ok" to check one more code with the platform; else the check's end: "used" (a right
+    code came already), "expired" past its time, "too_many" once the attempts are used."""
+    if pending.used:
+        return "used"
+    if now >= pending.expires:
+        return "expired"
+    if pending.attempts >= max_attempts:
+        return "too_many"
+    return "ok"
+
+
+def verified(state: dict[str, Any], pending: Pending, user_id: str, now: datetime, lasts: timedelta) -> dict[str, Any]:
+    """A right code: the check is over (its code spent) and the identity is the platform
+    user's until `lasts` has passed."""
+    spent = with_pending(state, replace(pending, used=True))
+    return {**spent, "verified": {"user_id": user_id, "at": now, "until": now + lasts}}
+
+
+def verified_identity(state: dict[str, Any], now: datetime) -> PlatformIdentity | None:
+    """The identity a right code proved, while it lasts."""
+    found = state.get("verified")
+    if not isinstance(found, dict) or not found.get("user_id") or now >= found["until"]:
+        return None
+    return PlatformIdentity("code", user_id=str(found["user_id"]))
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(\+?[0-9][0-9 \-]{5,18}[0-9])(?![0-9A-Za-z])")
+
+
+def login_in(text: str) -> str:
+    """The phone number or email address a customer typed to name their account ("" when
+    none): what the platform sends a code for. An email lower-cased, a phone's digits (and +)."""
+    text = unicodedata.normalize("NFKC", text)
+    email = _EMAIL.search(text)
+    if email:
+        return email.group().lower()
+    phone = _PHONE.search(text)
+    if phone:
+        digits = re.sub(r"[ \-]", "", phone.group(1))
+        if 7 <= len(digits.lstrip("+")) <= 15:
+            return digits
+    return ""
