@@ -425,3 +425,58 @@ def test_text_similarities_group_what_no_model_was_trained_on() -> None:
     assert sims[0, 1] > 0.3 and sims[2, 3] > 0.5
     assert sims[0, 2] < 0.1 and sims[1, 3] < 0.1 and sims[4, :4].max() == 0
     assert text_similarities([]).shape == (0, 0)
+
+
+def test_retraining_after_one_change_analyses_only_the_new_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conversation.faq import ngram
+    from conversation.faq.vectorize import FeatureCache
+
+    cache = FeatureCache(ngram.features)
+    monkeypatch.setattr(ngram, "FEATURES", cache)
+    default_matcher().train(examples())
+    assert cache.analyzed == len(examples())
+    changed = [*examples(), Example("where can i see my refund", "refund_not_received")]
+    retrained = default_matcher().train(changed)
+    assert cache.analyzed == len(examples()) + 1  # the other texts' features were kept
+    assert retrained.predict("where can i see my refund", k=1)[0].article_id == "refund_not_received"
+
+
+def test_a_model_does_not_depend_on_what_the_process_trained_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same examples, same model, whether or not other texts were seen first (their
+    features got lower ids): columns follow the features' names."""
+    from conversation.faq import ngram
+    from conversation.faq.vectorize import FeatureCache
+
+    monkeypatch.setattr(ngram, "FEATURES", FeatureCache(ngram.features))
+    fresh = default_matcher().train(examples())
+    seasoned = FeatureCache(ngram.features)
+    seasoned.fit_transform([*PAYMENT, "zebra crossing", "银行卡 解绑", *reversed([e.text for e in examples()])])
+    monkeypatch.setattr(ngram, "FEATURES", seasoned)
+    again = default_matcher().train(examples())
+    for question in ("怎么查物流", "i forgot my pw", "close my account"):
+        assert [(p.article_id, p.confidence) for p in again.predict(question, k=4)] == [
+            (p.article_id, p.confidence) for p in fresh.predict(question, k=4)
+        ]
+
+
+def test_the_feature_cache_weighs_like_scikit_learn_and_forgets_the_oldest_text() -> None:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from conversation.faq.ngram import features
+    from conversation.faq.vectorize import FeatureCache
+
+    texts = [text for texts in ARTICLES.values() for text in texts]
+    cache = FeatureCache(features, max_texts=len(texts))
+    weights, vectors = cache.fit_transform(texts)
+    reference = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float32)
+    expected = reference.fit_transform(texts)
+    assert weights.vocabulary == reference.vocabulary_
+    assert abs(vectors - expected).max() < 1e-6
+    questions = ["退款 refund 到哪了", "nothing known here qqq", ""]
+    assert abs(weights.transform(questions) - reference.transform(questions)).max() < 1e-6
+    cache.fit_transform(["one new text"])  # over the bound: the least recently used text goes
+    cache.fit_transform(texts[1:])
+    assert cache.analyzed == len(texts) + 1
+    cache.fit_transform(texts[:1])
+    assert cache.analyzed == len(texts) + 2
