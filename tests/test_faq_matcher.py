@@ -439,6 +439,9 @@ def test_retraining_after_one_change_analyses_only_the_new_text(monkeypatch: pyt
     retrained = default_matcher().train(changed)
     assert cache.analyzed == len(examples()) + 1  # the other texts' features were kept
     assert retrained.predict("where can i see my refund", k=1)[0].article_id == "refund_not_received"
+    cache.clear()  # as in a new process (bench/faq.py's first training)
+    default_matcher().train(examples())
+    assert cache.analyzed == 2 * len(examples()) + 1
 
 
 def test_a_model_does_not_depend_on_what_the_process_trained_before(monkeypatch: pytest.MonkeyPatch) -> None:

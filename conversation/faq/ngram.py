@@ -103,6 +103,13 @@ def _character_grams(token: str) -> tuple[str, ...]:
 FEATURES = FeatureCache(features)
 
 
+def forget_features() -> None:
+    """As in a new process: no text's or word's features known (for measuring)."""
+    FEATURES.clear()
+    _word_feature.cache_clear()
+    _character_grams.cache_clear()
+
+
 def _centred(dense: np.ndarray, center: np.ndarray | None) -> np.ndarray:
     if center is None:
         return dense

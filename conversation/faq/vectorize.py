@@ -79,9 +79,7 @@ class FeatureCache:
         """Fit the IDF on these texts; their vectors, one a row."""
         with self._lock:
             if len(self._names) > self.max_features:
-                self._ids.clear()
-                self._names.clear()
-                self._texts.clear()
+                self._forget()
             rows = [self._features(text) for text in texts]
             while len(self._texts) > self.max_texts:
                 self._texts.popitem(last=False)
@@ -101,6 +99,16 @@ class FeatureCache:
         idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
         weights = TfidfWeights(self.analyzer, vocabulary, idf)
         return weights, _weighted(columns.astype(np.int32), counts, indptr, idf, len(texts))
+
+    def clear(self) -> None:
+        """Forget every text and feature (the next training analyses all its texts)."""
+        with self._lock:
+            self._forget()
+
+    def _forget(self) -> None:
+        self._ids.clear()
+        self._names.clear()
+        self._texts.clear()
 
     def _features(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         cached = self._texts.get(text)
