@@ -483,3 +483,61 @@ def test_the_feature_cache_weighs_like_scikit_learn_and_forgets_the_oldest_text(
     assert cache.analyzed == len(texts) + 1
     cache.fit_transform(texts[:1])
     assert cache.analyzed == len(texts) + 2
+
+
+@pytest.fixture
+def updates_allowed(monkeypatch: pytest.MonkeyPatch):
+    """The tiny knowledge base here has 24 examples of 4 articles: allow updating one
+    article with a few examples in place (a real one has thousands of examples)."""
+    from conversation.faq import ngram
+
+    monkeypatch.setattr(ngram, "INCREMENTAL_SHARE", 0.15)
+    monkeypatch.setattr(ngram, "INCREMENTAL_ARTICLES", 0.5)
+    fits: list[int] = []
+    fitted = ngram._Linear.fitted.__func__
+
+    def counted(cls, vectors, labels, tolerance):
+        fits.append(len(set(labels.tolist())))
+        return fitted(cls, vectors, labels, tolerance)
+
+    monkeypatch.setattr(ngram._Linear, "fitted", classmethod(counted))
+    return fits
+
+
+def test_a_small_change_refits_only_the_changed_articles_classifier(updates_allowed: list[int]) -> None:
+    base = default_matcher().train(examples())
+    updates_allowed.clear()
+    learned = default_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
+    assert updates_allowed == [2]  # one binary classifier (refund or not), no calibration folds
+    assert learned.drift == 1 and learned.calibrator is base.calibrator
+    assert learned.predict("my money back has not come yet", k=1)[0].article_id == "refund_not_received"
+    # an article that did not change keeps its weights, whatever its features' columns now are
+    old, new = base.scorer, learned.scorer
+    for feature in ("w:password", "z:密", "b:delete_my"):
+        row_old, row_new = old.labels.index("forgot_password"), new.labels.index("forgot_password")
+        column_old, column_new = old.encoder.vectorizer.vocabulary[feature], new.encoder.vectorizer.vocabulary[feature]
+        assert old.svm.coef[row_old, column_old] == new.svm.coef[row_new, column_new]
+    for question, article in (("怎么找回密码", "forgot_password"), ("how do i delete my account", "delete_account")):
+        assert learned.predict(question, k=1)[0].article_id == article
+
+
+def test_a_new_article_is_learned_in_place_and_too_many_changes_train_everything(updates_allowed: list[int]) -> None:
+    base = default_matcher().train(examples())
+    with_payment = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT[:2])])
+    assert with_payment.drift == 2 and "payment_methods" in with_payment.article_ids
+    assert with_payment.predict("可以用花呗付款吗", k=1)[0].article_id == "payment_methods"
+    updates_allowed.clear()
+    # Three more changed examples: five since the last full training, over 15 % of 29.
+    everything = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT)])
+    assert everything.drift == 0 and everything.calibrator is not base.calibrator
+    assert updates_allowed[0] == 5  # one classifier for all five articles, then the calibration folds
+    assert len(updates_allowed) > 1
+
+
+def test_a_model_no_one_answers_with_is_not_updated(updates_allowed: list[int]) -> None:
+    import gc
+
+    default_matcher().train(examples())  # dropped at once
+    gc.collect()
+    learned = default_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
+    assert learned.drift == 0  # trained from scratch
