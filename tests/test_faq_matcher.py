@@ -541,3 +541,25 @@ def test_a_model_no_one_answers_with_is_not_updated(updates_allowed: list[int]) 
     gc.collect()
     learned = default_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
     assert learned.drift == 0  # trained from scratch
+
+
+def test_a_model_with_an_embedding_is_updated_in_place_with_its_centre(updates_allowed: list[int]) -> None:
+    import numpy as np
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = np.array([[1.0, len(t) % 5, "密码" in t or "password" in t] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def matcher(embedder=embed) -> NgramMatcher:
+        return NgramMatcher(embedder=embedder, embedder_name="fake", center_embeddings=True)
+
+    base = matcher().train(examples())
+    changed = [*examples(), Example("my money back has not come yet", "refund_not_received")]
+    learned = matcher().train(changed)
+    assert learned.drift == 1 and learned.scorer.encoder.center is base.scorer.encoder.center
+    old, new = base.scorer, learned.scorer
+    row_old, row_new = old.labels.index("forgot_password"), new.labels.index("forgot_password")
+    assert (old.svm.coef[row_old, -3:] == new.svm.coef[row_new, -3:]).all()  # the embedding's columns
+    assert learned.predict("my money back has not come yet", k=1)[0].article_id == "refund_not_received"
+    other = matcher(lambda texts: embed(texts)[:, ::-1].copy()).train(changed)  # another embedder
+    assert other.drift == 0

@@ -315,29 +315,32 @@ class NgramMatcher:
         index = {name: i for i, name in enumerate(label_names)}
         texts = [e.text for e in examples]
         labels = np.array([index[e.article_id] for e in examples])
+        order = np.argsort(labels, kind="stable")
+        sorted_texts = tuple(texts[i] for i in order)
+        previous = _previous_model()
+        change = None
+        if previous is not None and previous.name == self.name and previous.scorer.encoder.embedder is self.embedder:
+            change = _change(previous, sorted_texts, labels[order], label_names)
         vectorizer, tfidf = FEATURES.fit_transform(texts)
         embedded = center = None
         if self.embedder is not None:
             embedded = np.asarray(self.embedder(texts), dtype=np.float32)
-            center = embedded.mean(axis=0) if self.center_embeddings else None
+            if change is not None:  # the columns the previous classifiers were trained on
+                center = previous.scorer.encoder.center
+            elif self.center_embeddings:
+                center = embedded.mean(axis=0)
             embedded = _centred(embedded, center)
         encoder = _Encoder(vectorizer, self.embedder, self.embedding_weight, center)
         vectors = encoder.encode(texts, tfidf, embedded)
-        order = np.argsort(labels, kind="stable")
-        sorted_texts = tuple(texts[i] for i in order)
-        previous = _previous_model() if self.embedder is None else None
-        if previous is not None:
-            updated = _updated(previous, encoder, vectors, labels, label_names, sorted_texts)
-            if updated is not None:
-                _remember(updated)
-                return updated
-        # One after the other, never in two threads: liblinear draws from one random
-        # generator per process, so concurrent fits would make training nondeterministic.
-        scorer = _fit_scorer(encoder, vectors, labels, label_names)
-        calibrator = self._calibrate(encoder, vectors, labels, label_names)
-        model = NgramModel(scorer, calibrator, sorted_texts, self.name)
-        if self.embedder is None:
-            _remember(model)
+        if change is not None:
+            model = _updated(previous, encoder, vectors, labels, label_names, sorted_texts, *change)
+        else:
+            # One after the other, never in two threads: liblinear draws from one random
+            # generator per process, so concurrent fits would make training nondeterministic.
+            scorer = _fit_scorer(encoder, vectors, labels, label_names)
+            calibrator = self._calibrate(encoder, vectors, labels, label_names)
+            model = NgramModel(scorer, calibrator, sorted_texts, self.name)
+        _remember(model)
         return model
 
     def _calibrate(
@@ -398,6 +401,25 @@ def _remember(model: NgramModel) -> None:
     _last = weakref.ref(model)
 
 
+def _change(
+    previous: NgramModel, sorted_texts: tuple[str, ...], sorted_labels: np.ndarray, label_names: tuple[str, ...]
+) -> tuple[set[str], int] | None:
+    """The articles whose examples differ from the previous model's, and the examples
+    changed since its last full training; None when that is too much to update in place."""
+    if previous.scorer.svm is None or previous.calibrator is None or len(label_names) < 3:
+        return None
+    before = previous.examples_by_article()
+    now: dict[str, list[str]] = {name: [] for name in label_names}
+    for text, label in zip(sorted_texts, sorted_labels, strict=True):
+        now[label_names[label]].append(text)
+    after = {name: tuple(sorted(texts)) for name, texts in now.items()}
+    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
+    drift = previous.drift + sum(len(set(before.get(n, ())) ^ set(after.get(n, ()))) for n in changed)
+    if drift > INCREMENTAL_SHARE * len(sorted_texts) or len(changed) > INCREMENTAL_ARTICLES * len(label_names):
+        return None
+    return changed, drift
+
+
 def _updated(
     previous: NgramModel,
     encoder: _Encoder,
@@ -405,27 +427,23 @@ def _updated(
     labels: np.ndarray,
     label_names: tuple[str, ...],
     sorted_texts: tuple[str, ...],
-) -> NgramModel | None:
-    """The previous model with the changed articles' classifiers refitted, or None when the
-    change is too large (or the models are not comparable) to update in place."""
-    if previous.scorer.svm is None or previous.calibrator is None or len(label_names) < 3:
-        return None
-    before = previous.examples_by_article()
-    now: dict[str, list[str]] = {name: [] for name in label_names}
-    for text, label in zip(sorted_texts, np.sort(labels), strict=True):
-        now[label_names[label]].append(text)
-    after = {name: tuple(sorted(texts)) for name, texts in now.items()}
-    changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
-    drift = previous.drift + sum(len(set(before.get(n, ())) ^ set(after.get(n, ()))) for n in changed)
-    if drift > INCREMENTAL_SHARE * len(sorted_texts) or len(changed) > INCREMENTAL_ARTICLES * len(label_names):
-        return None
+    changed: set[str],
+    drift: int,
+) -> NgramModel:
+    """The previous model with the changed articles' classifiers refitted on every example
+    (one binary SVM each), the others' weights moved to their features' new columns."""
+    assert previous.scorer.svm is not None
     old_vocabulary = previous.scorer.encoder.vectorizer.vocabulary
     new_vocabulary = encoder.vectorizer.vocabulary
     kept = [feature for feature in old_vocabulary if feature in new_vocabulary]
-    old_columns = np.fromiter(map(old_vocabulary.__getitem__, kept), np.int64, len(kept))
-    new_columns = np.fromiter(map(new_vocabulary.__getitem__, kept), np.int64, len(kept))
+    # An embedding's columns follow the n-grams' in both (same embedder, same centre).
+    dense = previous.scorer.svm.coef.shape[1] - len(old_vocabulary)
+    old_columns, new_columns = (
+        np.concatenate([np.fromiter(map(v.__getitem__, kept), np.int64, len(kept)), len(v) + np.arange(dense)])
+        for v in (old_vocabulary, new_vocabulary)
+    )
     old_rows = {name: i for i, name in enumerate(previous.scorer.labels)}
-    coef = np.zeros((len(label_names), len(new_vocabulary)), np.float32)
+    coef = np.zeros((len(label_names), vectors.shape[1]), np.float32)
     intercept = np.zeros(len(label_names), np.float32)
     for row, name in enumerate(label_names):
         if name in changed:
