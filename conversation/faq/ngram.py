@@ -326,7 +326,7 @@ class NgramMatcher:
         sorted_texts = tuple(texts[i] for i in order)
         previous = _previous_model()
         change = None
-        if previous is not None and previous.name == self.name and previous.scorer.encoder.embedder is self.embedder:
+        if previous is not None and self._trains_like(previous):
             change = _change(previous, sorted_texts, labels[order], label_names)
         vectorizer, tfidf = FEATURES.fit_transform(texts)
         embedded = center = None
@@ -349,6 +349,16 @@ class NgramMatcher:
             model = NgramModel(scorer, calibrator, sorted_texts, self.name)
         _remember(model)
         return model
+
+    def _trains_like(self, model: NgramModel) -> bool:
+        """Whether the model came from a matcher like this one (so it may be updated)."""
+        encoder = model.scorer.encoder
+        return (
+            model.name == self.name
+            and encoder.embedder is self.embedder
+            and (self.embedder is None or encoder.weight == self.embedding_weight)
+            and (encoder.center is not None) == (self.embedder is not None and self.center_embeddings)
+        )
 
     def _calibrate(
         self, encoder: _Encoder, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
