@@ -425,3 +425,141 @@ def test_text_similarities_group_what_no_model_was_trained_on() -> None:
     assert sims[0, 1] > 0.3 and sims[2, 3] > 0.5
     assert sims[0, 2] < 0.1 and sims[1, 3] < 0.1 and sims[4, :4].max() == 0
     assert text_similarities([]).shape == (0, 0)
+
+
+def test_retraining_after_one_change_analyses_only_the_new_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conversation.faq import ngram
+    from conversation.faq.vectorize import FeatureCache
+
+    cache = FeatureCache(ngram.features)
+    monkeypatch.setattr(ngram, "FEATURES", cache)
+    default_matcher().train(examples())
+    assert cache.analyzed == len(examples())
+    changed = [*examples(), Example("where can i see my refund", "refund_not_received")]
+    retrained = default_matcher().train(changed)
+    assert cache.analyzed == len(examples()) + 1  # the other texts' features were kept
+    assert retrained.predict("where can i see my refund", k=1)[0].article_id == "refund_not_received"
+    cache.clear()  # as in a new process (bench/faq.py's first training)
+    default_matcher().train(examples())
+    assert cache.analyzed == 2 * len(examples()) + 1
+
+
+def test_a_model_does_not_depend_on_what_the_process_trained_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same examples, same model, whether or not other texts were seen first (their
+    features got lower ids): columns follow the features' names."""
+    from conversation.faq import ngram
+    from conversation.faq.vectorize import FeatureCache
+
+    monkeypatch.setattr(ngram, "FEATURES", FeatureCache(ngram.features))
+    fresh = default_matcher().train(examples())
+    seasoned = FeatureCache(ngram.features)
+    seasoned.fit_transform([*PAYMENT, "zebra crossing", "银行卡 解绑", *reversed([e.text for e in examples()])])
+    monkeypatch.setattr(ngram, "FEATURES", seasoned)
+    again = default_matcher().train(examples())
+    for question in ("怎么查物流", "i forgot my pw", "close my account"):
+        assert [(p.article_id, p.confidence) for p in again.predict(question, k=4)] == [
+            (p.article_id, p.confidence) for p in fresh.predict(question, k=4)
+        ]
+
+
+def test_the_feature_cache_weighs_like_scikit_learn_and_forgets_the_oldest_text() -> None:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from conversation.faq.ngram import features
+    from conversation.faq.vectorize import FeatureCache
+
+    texts = [text for texts in ARTICLES.values() for text in texts]
+    cache = FeatureCache(features, max_texts=len(texts))
+    weights, vectors = cache.fit_transform(texts)
+    reference = TfidfVectorizer(analyzer=features, sublinear_tf=True, dtype=np.float32)
+    expected = reference.fit_transform(texts)
+    assert weights.vocabulary == reference.vocabulary_
+    assert abs(vectors - expected).max() < 1e-6
+    questions = ["退款 refund 到哪了", "nothing known here qqq", ""]
+    assert abs(weights.transform(questions) - reference.transform(questions)).max() < 1e-6
+    cache.fit_transform(["one new text"])  # over the bound: the least recently used text goes
+    cache.fit_transform(texts[1:])
+    assert cache.analyzed == len(texts) + 1
+    cache.fit_transform(texts[:1])
+    assert cache.analyzed == len(texts) + 2
+
+
+@pytest.fixture
+def updates_allowed(monkeypatch: pytest.MonkeyPatch):
+    """The tiny knowledge base here has 24 examples of 4 articles: allow updating one
+    article with a few examples in place (a real one has thousands of examples)."""
+    from conversation.faq import ngram
+
+    monkeypatch.setattr(ngram, "INCREMENTAL_SHARE", 0.15)
+    monkeypatch.setattr(ngram, "INCREMENTAL_ARTICLES", 0.5)
+    fits: list[int] = []
+    fitted = ngram._Linear.fitted.__func__
+
+    def counted(cls, vectors, labels, tolerance):
+        fits.append(len(set(labels.tolist())))
+        return fitted(cls, vectors, labels, tolerance)
+
+    monkeypatch.setattr(ngram._Linear, "fitted", classmethod(counted))
+    return fits
+
+
+def test_a_small_change_refits_only_the_changed_articles_classifier(updates_allowed: list[int]) -> None:
+    base = default_matcher().train(examples())
+    updates_allowed.clear()
+    learned = default_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
+    assert updates_allowed == [2]  # one binary classifier (refund or not), no calibration folds
+    assert learned.drift == 1 and learned.calibrator is base.calibrator
+    assert learned.predict("my money back has not come yet", k=1)[0].article_id == "refund_not_received"
+    # an article that did not change keeps its weights, whatever its features' columns now are
+    old, new = base.scorer, learned.scorer
+    for feature in ("w:password", "z:密", "b:delete_my"):
+        row_old, row_new = old.labels.index("forgot_password"), new.labels.index("forgot_password")
+        column_old, column_new = old.encoder.vectorizer.vocabulary[feature], new.encoder.vectorizer.vocabulary[feature]
+        assert old.svm.coef[row_old, column_old] == new.svm.coef[row_new, column_new]
+    for question, article in (("怎么找回密码", "forgot_password"), ("how do i delete my account", "delete_account")):
+        assert learned.predict(question, k=1)[0].article_id == article
+
+
+def test_a_new_article_is_learned_in_place_and_too_many_changes_train_everything(updates_allowed: list[int]) -> None:
+    base = default_matcher().train(examples())
+    with_payment = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT[:2])])
+    assert with_payment.drift == 2 and "payment_methods" in with_payment.article_ids
+    assert with_payment.predict("可以用花呗付款吗", k=1)[0].article_id == "payment_methods"
+    updates_allowed.clear()
+    # Three more changed examples: five since the last full training, over 15 % of 29.
+    everything = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT)])
+    assert everything.drift == 0 and everything.calibrator is not base.calibrator
+    assert updates_allowed[0] == 5  # one classifier for all five articles, then the calibration folds
+    assert len(updates_allowed) > 1
+
+
+def test_a_model_no_one_answers_with_is_not_updated(updates_allowed: list[int]) -> None:
+    import gc
+
+    default_matcher().train(examples())  # dropped at once
+    gc.collect()
+    learned = default_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
+    assert learned.drift == 0  # trained from scratch
+
+
+def test_a_model_with_an_embedding_is_updated_in_place_with_its_centre(updates_allowed: list[int]) -> None:
+    import numpy as np
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = np.array([[1.0, len(t) % 5, "密码" in t or "password" in t] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    def matcher(embedder=embed) -> NgramMatcher:
+        return NgramMatcher(embedder=embedder, embedder_name="fake", center_embeddings=True)
+
+    base = matcher().train(examples())
+    changed = [*examples(), Example("my money back has not come yet", "refund_not_received")]
+    learned = matcher().train(changed)
+    assert learned.drift == 1 and learned.scorer.encoder.center is base.scorer.encoder.center
+    old, new = base.scorer, learned.scorer
+    row_old, row_new = old.labels.index("forgot_password"), new.labels.index("forgot_password")
+    assert (old.svm.coef[row_old, -3:] == new.svm.coef[row_new, -3:]).all()  # the embedding's columns
+    assert learned.predict("my money back has not come yet", k=1)[0].article_id == "refund_not_received"
+    other = matcher(lambda texts: embed(texts)[:, ::-1].copy()).train(changed)  # another embedder
+    assert other.drift == 0
