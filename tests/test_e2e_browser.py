@@ -392,7 +392,7 @@ async def test_merging_two_customers_tickets_asks_first_saying_who_sees_what(ser
 async def greeting_site(tmp_path: Path) -> AsyncIterator[str]:
     """A hub whose greeting bot answers, and a website with a Chinese and an English page."""
     require_browser()
-    always_open = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-23:59"}
+    always_open = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-24:00"}
     config = make_config(
         tmp_path,
         {

@@ -31,7 +31,7 @@ from tests.helpers import clear_proxies, customer_message, eventually, make_conf
 
 CHINESE = "感谢您联系我们。您的工单号是 #1000"
 ENGLISH = "Thanks for contacting us. Your ticket number is #1000"
-ALWAYS_OPEN = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-23:59"}
+ALWAYS_OPEN = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-24:00"}
 
 
 def config(tmp_path: Path, channels: dict[str, Any], **greeting: Any) -> Any:
