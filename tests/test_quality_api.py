@@ -111,12 +111,14 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
 
 async def test_the_weekly_sample_is_per_agent_seeded_and_leans_to_low_csat(admin: Agent, agent: Agent) -> None:
     store = hub(admin).store
+    now = datetime.now(UTC)
+    hub(admin).actions.clock = lambda: now  # one moment: a run across Sunday midnight keeps its week
     tickets = [await worked_ticket(admin, agent, f"m{i}", f"t{i}") for i in range(8)]
     low = await store.tickets.get_conversation(tickets[5])
-    survey = new_survey(low, datetime.now(UTC), "zh-CN")
+    survey = new_survey(low, now, "zh-CN")
     await store.quality.add_survey(survey)
-    await store.quality.save_survey(rated(survey, 1, datetime.now(UTC), "webchat"))
-    week = datetime.now(UTC).isocalendar()
+    await store.quality.save_survey(rated(survey, 1, now, "webchat"))
+    week = now.isocalendar()
     query = f"/api/v1/qa/sample?week={week.year}-W{week.week:02d}&size=3"
     await agent.call("GET", query, status=403)
     picks = []
