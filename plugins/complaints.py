@@ -432,7 +432,7 @@ class ComplaintsPlugin(Plugin):
     # -- suggestions -----------------------------------------------------------------------
     async def suggest(self, ctx: PluginContext | ServiceContext, text: str, topics: list[str] | None = None) -> Record:
         topics = topics or rules.topics_of(text, self.settings.topics)
-        data = {"text": text[:4000], "topics": topics, "topic": topics[0], "month": rules.month_of(datetime.now(UTC))}
+        data = {"text": text[:4000], "topics": topics, "topic": topics[0], "month": rules.month_of(_now(ctx))}
         return await ctx.records.create(SUGGESTION, data, action="suggestion.file")
 
     # -- timers ----------------------------------------------------------------------------
@@ -441,7 +441,7 @@ class ComplaintsPlugin(Plugin):
             for problem in await self.unsafe_teams(ctx):  # complaints about agents would reach them
                 self.log.error("[plugins.complaints] %s", problem)
         if self.settings.report_recipients:
-            await ctx.schedule(rules.next_month_start(datetime.now(UTC)), "report", key=REPORT_TIMER)
+            await ctx.schedule(rules.next_month_start(_now(ctx)), "report", key=REPORT_TIMER)
 
     async def on_timer(self, ctx: TimerContext) -> None:
         if ctx.timer.name == "follow_up":
@@ -537,3 +537,8 @@ async def _agent_name(ctx: TimerContext, agent_id: str) -> str:
 def complaints_plugin(plugins: Mapping[str, Plugin]) -> ComplaintsPlugin | None:
     found = plugins.get("complaints")
     return found if isinstance(found, ComplaintsPlugin) else None
+
+
+def _now(ctx: PluginContext | ServiceContext) -> datetime:
+    """The hub's clock, which timers come due by (tests move it); the wall clock without a hub."""
+    return ctx.runtime.clock() if ctx.runtime is not None else datetime.now(UTC)

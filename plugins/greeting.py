@@ -27,14 +27,24 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PLACEHOLDERS = {"greeting": ("number",), "out_of_hours": ("days", "hours", "timezone")}
 
 
-def parse_hours(text: str) -> tuple[time, time]:
+END_OF_DAY = "24:00"  # as team calendars and rosters write the day's end: "00:00-24:00" is all day
+DAY_SECONDS = 24 * 3600
+
+
+def parse_hours(text: str) -> tuple[float, float]:
+    """ "09:00-18:00" -> seconds of the day (32400, 64800); "00:00-24:00" is the whole day."""
     start, sep, end = text.partition("-")
     if not sep:
         raise ValueError("expected HH:MM-HH:MM")
-    opens, closes = time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    opens = _seconds(time.fromisoformat(start.strip()))
+    closes = DAY_SECONDS if end.strip() == END_OF_DAY else _seconds(time.fromisoformat(end.strip()))
     if opens >= closes:
         raise ValueError("the opening time must come before the closing time")
     return opens, closes
+
+
+def _seconds(moment: time) -> float:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6
 
 
 class GreetingPlugin(Plugin):
@@ -53,7 +63,7 @@ class GreetingPlugin(Plugin):
             "or empty for the catalog's text",
         )
         timezone: str = setting(str, "UTC", "IANA zone of the opening hours, e.g. Asia/Shanghai")
-        hours: str = setting(str, "09:00-18:00", "opening hours, HH:MM-HH:MM")
+        hours: str = setting(str, "09:00-18:00", "opening hours, HH:MM-HH:MM (24:00: the end of the day)")
         days: tuple[str, ...] = setting(list, ["mon", "tue", "wed", "thu", "fri"], "open days")
         holidays: tuple[str, ...] = setting(list, [], "closed dates, YYYY-MM-DD")
         team: str = setting(str, "", "the team whose calendar applies to a ticket without a team yet")
@@ -93,7 +103,7 @@ class GreetingPlugin(Plugin):
         return (
             local.weekday() in self.days
             and local.date() not in self.holidays
-            and self.opens <= local.time() < self.closes
+            and self.opens <= _seconds(local.time()) < self.closes
         )
 
     async def opening(self, ctx: PluginContext, now: datetime) -> Opening:

@@ -140,6 +140,11 @@ def registry_with_doubles() -> Registry:
     return registry
 
 
+# The greeting plugin's settings for tests about something else: open around the clock, so
+# no run (at night, at a weekend, across closing time) adds the out-of-hours notice.
+GREETING_ALWAYS_OPEN = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-24:00"}
+
+
 def make_config(
     tmp_path: Path,
     raw: dict[str, Any] | None = None,

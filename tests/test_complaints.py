@@ -59,7 +59,10 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, bot: FakeTelegram, sink: tuple[Sink, int]) -> AsyncIterator[TestServer]:
+async def server(
+    request: pytest.FixtureRequest, tmp_path: Path, bot: FakeTelegram, sink: tuple[Sink, int]
+) -> AsyncIterator[TestServer]:
+    """`request.param` (indirect): the hub's clock, a fixed moment, set before the hub starts."""
     from tests.conftest import free_port
 
     config = make_config(
@@ -94,6 +97,9 @@ async def server(tmp_path: Path, bot: FakeTelegram, sink: tuple[Sink, int]) -> A
         },
     )
     hub = Hub(config)
+    moment: datetime | None = getattr(request, "param", None)
+    if moment is not None:  # before the start: the plugin sets its monthly timer by the hub's clock then
+        hub.actions.clock = lambda: moment  # type: ignore[method-assign]
     server = TestServer(build_app(hub))
     await server.start_server()
     await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
@@ -386,9 +392,15 @@ async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that
             await who.client.close()
 
 
+MONTH_END = datetime(2026, 3, 31, 23, 59, 50, tzinfo=UTC)  # the last seconds of March (UTC)
+
+
+@pytest.mark.parametrize("server", [MONTH_END], indirect=True)
 async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_once_a_month(
     server: TestServer, hub: Hub, sink: tuple[Sink, int]
 ) -> None:
+    """By the hub's clock, not the wall clock: a run at any time (even across a month's end)
+    files the suggestions in the month the timer reports."""
     mails, _ = sink
     said = [
         ("s1", "建议增加夜间配送服务"),
@@ -412,8 +424,9 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
     assert found["Suggestion: please add a dark mode to the app"] == ["app"]
 
     # the standing timer, at the start of next month; fired then, it reports this month
-    now = datetime.now(UTC)
+    now = MONTH_END
     due = rules.next_month_start(now)
+    assert due == datetime(2026, 4, 1, tzinfo=UTC)
     timer = await hub.store.timers.get_timer(timer_key("complaints", "monthly-report"))
     assert timer is not None and (timer.name, timer.due_at) == ("report", due)
     mails.script = ["451 4.3.0 try again later"]  # the relay is busy at first: the report is tried again

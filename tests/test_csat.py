@@ -28,7 +28,7 @@ from hub.settings import ConfigError
 from plugins.csat import CsatPlugin
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
-from tests.helpers import eventually, make_config
+from tests.helpers import GREETING_ALWAYS_OPEN, eventually, make_config
 from tests.test_email import SUPPORT
 from tests.test_webchat import frames_until, visitor
 
@@ -61,7 +61,11 @@ def csat_config(tmp_path: Path, smtp_port: int, *, more_channels: dict[str, Any]
                 },
                 **(more_channels or {}),
             },
-            "plugins": {"enabled": ["csat", "greeting"], "csat": {"delay_minutes": 0, **settings}},
+            "plugins": {
+                "enabled": ["csat", "greeting"],
+                "csat": {"delay_minutes": 0, **settings},
+                "greeting": GREETING_ALWAYS_OPEN,
+            },
         },
     )
 

@@ -19,7 +19,7 @@ from hub.app import Hub, build_app
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
-from tests.helpers import clear_proxies, eventually, make_config, serve
+from tests.helpers import GREETING_ALWAYS_OPEN, clear_proxies, eventually, make_config, serve
 from tests.test_email import SUPPORT, customer_mail
 
 WEBHOOK_SECRET = "telegram-webhook-secret-e2e"
@@ -76,7 +76,7 @@ async def desk(
                     "smtp_tls": "none",
                 },
             },
-            "plugins": {"enabled": ["progress", "greeting"]},
+            "plugins": {"enabled": ["progress", "greeting"], "greeting": GREETING_ALWAYS_OPEN},
         },
         storage_url=storage_url,
     )

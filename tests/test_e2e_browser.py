@@ -19,7 +19,7 @@ from conversation.model import Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from tests.conftest import IN_CI, ROOT
-from tests.helpers import eventually, make_config, serve
+from tests.helpers import GREETING_ALWAYS_OPEN, eventually, make_config, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -392,12 +392,11 @@ async def test_merging_two_customers_tickets_asks_first_saying_who_sees_what(ser
 async def greeting_site(tmp_path: Path) -> AsyncIterator[str]:
     """A hub whose greeting bot answers, and a website with a Chinese and an English page."""
     require_browser()
-    always_open = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-23:59"}
     config = make_config(
         tmp_path,
         {
             "channels": {"webchat": {"secret": "e2e-visitor-secret", "messages_per_minute": 1}},
-            "plugins": {"enabled": ["greeting"], "greeting": always_open},
+            "plugins": {"enabled": ["greeting"], "greeting": GREETING_ALWAYS_OPEN},
         },
     )
     hub_runner, hub_url = await serve(build_app(Hub(config)))

@@ -102,3 +102,16 @@ async def test_the_team_calendar_decides_out_of_hours_over_the_plugin_settings(t
         await hub.ingest(customer_message("m1", "refund"))
         [text] = await replies(hub, 1)
         assert "away now (open Mon, Thu, 08:00-20:00, Asia/Shanghai)" in text
+
+
+async def test_opening_hours_to_24_00_run_to_midnight(tmp_path: Path) -> None:
+    """ "00:00-24:00" is the whole day (as calendars write it): a customer writing in the day's last
+    minute is not told the team is away (with "23:59" as the end, they were)."""
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    async with running_hub(greeting_config(tmp_path, hours="00:00-24:00", days=every_day)) as hub:
+        at(hub, datetime(2026, 11, 28, 23, 59, 30, tzinfo=UTC))  # a Saturday, half a minute before midnight
+        await hub.ingest(customer_message("m1", "still open?"))
+        [text] = await replies(hub, 1)
+        assert "#1000" in text and "away" not in text
+    plugin = GreetingPlugin("greeting", GreetingPlugin.Settings(hours="00:00-24:00", days=tuple(every_day)))
+    assert plugin.is_open(datetime(2026, 11, 29, 0, 0, tzinfo=UTC)) and plugin.is_open(SATURDAY_NOON)

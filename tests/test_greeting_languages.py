@@ -27,15 +27,22 @@ from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
 from tests.fake_slack import FakeSlack, message_event
 from tests.fake_telegram import FakeTelegram, text_update
-from tests.helpers import clear_proxies, customer_message, eventually, make_config, running_hub, serve
+from tests.helpers import (
+    GREETING_ALWAYS_OPEN,
+    clear_proxies,
+    customer_message,
+    eventually,
+    make_config,
+    running_hub,
+    serve,
+)
 
 CHINESE = "感谢您联系我们。您的工单号是 #1000"
 ENGLISH = "Thanks for contacting us. Your ticket number is #1000"
-ALWAYS_OPEN = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "hours": "00:00-23:59"}
 
 
 def config(tmp_path: Path, channels: dict[str, Any], **greeting: Any) -> Any:
-    plugins = {"enabled": ["greeting"], "greeting": {**ALWAYS_OPEN, **greeting}}
+    plugins = {"enabled": ["greeting"], "greeting": {**GREETING_ALWAYS_OPEN, **greeting}}
     return make_config(tmp_path, {"channels": channels, "plugins": plugins})
 
 
@@ -215,7 +222,7 @@ async def test_hub_toml_gives_the_greeting_per_language_and_the_catalog_fills_th
 
 
 async def test_a_customer_of_unknown_language_gets_the_hubs_default_language(tmp_path: Path) -> None:
-    raw = {"hub": {"language": "zh-CN"}, "plugins": {"enabled": ["greeting"], "greeting": ALWAYS_OPEN}}
+    raw = {"hub": {"language": "zh-CN"}, "plugins": {"enabled": ["greeting"], "greeting": GREETING_ALWAYS_OPEN}}
     async with running_hub(make_config(tmp_path, raw)) as hub:
         await hub.ingest(customer_message("m1", "12345", sender=_sender("u1", "")))
         [text] = await replies(hub, 1)

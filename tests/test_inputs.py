@@ -572,7 +572,7 @@ def valid_bodies(ids: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
         ("PATCH", "/v1/webhooks/{webhook_id}"): {"active": False},
         ("POST", "/v1/calls"): {"number": "+8613812345678", "direction": "in"},
         ("POST", "/v1/conversations/{conversation_id}/callbacks"): {
-            "due_at": "2030-01-01T08:00:00Z",
+            "due_at": "2099-01-01T08:00:00Z",  # a callback must be due in the future
             "number": "+8613812345678",
         },
         ("PATCH", "/v1/callbacks/{callback_id}"): {"status": "done"},
@@ -624,7 +624,7 @@ async def real_ids(site: Site) -> dict[str, str]:
     record = await made("/v1/records/disputes/dispute", {"conversation_id": conversation, "data": {"order": "A1"}})
     webhook = await made("/v1/webhooks", {"url": "https://hooks.example.com/in", "events": ["ticket.*"]})
     callback = await made(
-        f"/v1/conversations/{conversation}/callbacks", {"due_at": "2030-01-01T08:00:00Z", "number": "+8613812345678"}
+        f"/v1/conversations/{conversation}/callbacks", {"due_at": "2099-01-01T08:00:00Z", "number": "+8613812345678"}
     )
     await made("/v1/categories/faq/fields", {"key": "order_no", "type": "text", "labels": {"en": "Order"}})
     entry = await made("/v1/roster/entries", {"team": "finance", "agents": [site.ids["agent_id"]], **SHIFT})

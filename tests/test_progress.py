@@ -17,7 +17,7 @@ from conversation.model import AuthorType, Conversation, Status
 from hub.app import Hub, build_app
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
-from tests.helpers import clear_proxies, eventually, make_config, serve
+from tests.helpers import GREETING_ALWAYS_OPEN, clear_proxies, eventually, make_config, serve
 from tests.test_email import SUPPORT, customer_mail
 
 SECRET = "telegram-webhook-secret"
@@ -67,7 +67,7 @@ def progress_config(tmp_path: Path, bot: tuple[FakeTelegram, str], smtp_port: in
                     "smtp_tls": "none",
                 },
             },
-            "plugins": {"enabled": ["progress", "greeting"], "progress": settings},
+            "plugins": {"enabled": ["progress", "greeting"], "progress": settings, "greeting": GREETING_ALWAYS_OPEN},
         },
     )
 

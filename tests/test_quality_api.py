@@ -5,6 +5,7 @@ criterion, an agent sees only the reviews of their own work, and the CSAT and QA
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from hub.app_keys import HUB
 from tests.test_api import ADMIN, AGENT, Agent, admin, agent, new_ticket, server, sign_in  # noqa: F401
 
 SUPERVISOR = ("zhao.lei@example.com", "supervisor password 1")
+WEDNESDAY = datetime(2026, 11, 25, 12, tzinfo=UTC)  # in 2026-W48
 OTHER = ("wang.fang@example.com", "agent password 2")
 TEAM = "customer-service"  # the supervisor's team: the figures they read are its tickets'
 CARD = {
@@ -111,12 +113,17 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
 
 async def test_the_weekly_sample_is_per_agent_seeded_and_leans_to_low_csat(admin: Agent, agent: Agent) -> None:
     store = hub(admin).store
+    # The hub's week, whenever the test runs (on the wall clock a run across Sunday midnight
+    # resolved its tickets in one week and asked for the next): a Wednesday, a millisecond a reading.
+    ticks = itertools.count()
+    hub(admin).actions.clock = hub(admin).pipeline.clock = lambda: WEDNESDAY + timedelta(milliseconds=next(ticks))
+    now = WEDNESDAY
     tickets = [await worked_ticket(admin, agent, f"m{i}", f"t{i}") for i in range(8)]
     low = await store.tickets.get_conversation(tickets[5])
-    survey = new_survey(low, datetime.now(UTC), "zh-CN")
+    survey = new_survey(low, now, "zh-CN")
     await store.quality.add_survey(survey)
-    await store.quality.save_survey(rated(survey, 1, datetime.now(UTC), "webchat"))
-    week = datetime.now(UTC).isocalendar()
+    await store.quality.save_survey(rated(survey, 1, now, "webchat"))
+    week = now.isocalendar()
     query = f"/api/v1/qa/sample?week={week.year}-W{week.week:02d}&size=3"
     await agent.call("GET", query, status=403)
     picks = []

@@ -82,3 +82,32 @@ async def test_a_supervisor_reads_the_reports_in_chinese(hub_url: Any, browser: 
     await dialog.locator("#report-from").fill("2099-01-01")
     await expect(dialog.locator("#report-problem")).to_have_text("开始日期不能晚于结束日期。")
     await expect(figures).to_have_count(0)  # no figures of a period that does not exist
+
+
+async def test_the_default_week_ends_on_the_hubs_today_not_the_browsers(hub_url: Any, browser: Any) -> None:
+    """A supervisor in Los Angeles at 19:00 on 1 March reads a hub that counts days in UTC, where
+    it is already 2 March: the default period ends on the hub's today, so a ticket of 2 March
+    (UTC) is counted (it ended on the browser's date, the hub's yesterday, leaving it out)."""
+    from playwright.async_api import expect
+
+    from tests.store_contract.common import POLICY, inbound
+    from tests.test_inbox_browser import PASSWORD
+
+    hub, url = hub_url
+    assert hub.config.reports.timezone == "UTC"
+    await hub.store.tickets.record_inbound(
+        inbound("m-la", thread="t-la"), now=datetime(2027, 3, 2, 2, tzinfo=UTC), policy=POLICY
+    )
+    context = await browser.new_context(locale="en", timezone_id="America/Los_Angeles")
+    page = await context.new_page()
+    await page.clock.set_fixed_time(datetime(2027, 3, 2, 3, tzinfo=UTC))  # 19:00 on 1 March in Los Angeles
+    await page.goto(f"{url}/inbox/")
+    await page.fill("input[name=email]", "wang@example.com")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.click("#open-reports")
+    dialog = page.locator("dialog#reports")
+    await expect(dialog.locator("#report-to")).to_have_value("2027-03-02")
+    await expect(dialog.locator("#report-from")).to_have_value("2027-02-24")
+    await expect(dialog.locator("#report-figures [data-figure=volume] dd")).to_have_text("1")
+    await context.close()

@@ -18,7 +18,7 @@ from hub.app import Hub, build_app
 from hub.settings import ConfigError
 from tests.conftest import free_port
 from tests.email_servers import start_sink
-from tests.helpers import customer_message, eventually, make_config
+from tests.helpers import GREETING_ALWAYS_OPEN, customer_message, eventually, make_config
 from tests.test_email import SUPPORT, customer_mail
 
 PUBLIC = "https://help.example.com"
@@ -30,7 +30,7 @@ def page_config(tmp_path: Path, **page: Any) -> Any:
         {
             "hub": {"public_url": PUBLIC},
             "status_page": {"enabled": True, "secret": "env:HELPLINE_STATUS_SECRET", **page},
-            "plugins": {"enabled": ["progress", "greeting"]},
+            "plugins": {"enabled": ["progress", "greeting"], "greeting": GREETING_ALWAYS_OPEN},
         },
     )
 

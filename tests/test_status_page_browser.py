@@ -12,7 +12,7 @@ import pytest
 
 from conversation.model import AuthorType, Direction
 from hub.app import Hub, build_app
-from tests.helpers import customer_message, eventually, make_config, serve
+from tests.helpers import GREETING_ALWAYS_OPEN, customer_message, eventually, make_config, serve
 from tests.test_e2e_browser import require_browser
 from tests.test_inbox_browser import ARTIFACTS, browser
 
@@ -30,7 +30,7 @@ async def hub_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
         {
             "hub": {"public_url": PUBLIC},
             "status_page": {"enabled": True, "secret": "env:HELPLINE_STATUS_SECRET"},
-            "plugins": {"enabled": ["progress", "greeting"]},
+            "plugins": {"enabled": ["progress", "greeting"], "greeting": GREETING_ALWAYS_OPEN},
         },
     )
     hub = Hub(config)

@@ -18,10 +18,18 @@ function isoDay(date) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
-function daysFromToday(days) {
-  const d = new Date();
+// Days from today in `timeZone` (the hub's [reports] zone, the days the API counts; the
+// browser's own zone until the hub said which): a browser behind the hub's zone would
+// otherwise end the default period on the hub's yesterday, leaving today's tickets out.
+function daysFromToday(days, timeZone = undefined) {
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date());
+  const d = new Date(`${today}T00:00:00`);
   d.setDate(d.getDate() + days);
   return isoDay(d);
+}
+
+function lastWeek(timeZone = undefined) {
+  return { first: daysFromToday(-6, timeZone), last: daysFromToday(0, timeZone) };
 }
 
 // The API's period: from the first day's start to the day after the last (exclusive), as
@@ -115,10 +123,10 @@ function AgentTable({ items }) {
 
 export function Reports() {
   const s = useStore();
-  const [filters, setFilters] = useState({ first: daysFromToday(-6), last: daysFromToday(0), team: "", channel: "", category: "", agent: "" });
+  const [filters, setFilters] = useState({ ...lastWeek(), team: "", channel: "", category: "", agent: "" });
   const [data, setData] = useState(null);
   const [problem, setProblem] = useState("");
-  async function load(wanted = filters) {
+  async function load(wanted = filters, opening = false) {
     // Said here in the agent's language; the hub refuses the same periods (422)
     if (!wanted.first || !wanted.last || wanted.first > wanted.last) { setProblem(t("reports.bad_period")); return; }
     const yearOn = new Date(`${wanted.first}T00:00:00`);
@@ -127,13 +135,19 @@ export function Reports() {
     const query = queryOf(wanted);
     try {
       const [summary, volume, agents, backlog] = await Promise.all(["summary", "volume", "agents", "backlog"].map((name) => api("GET", `/reports/${name}?${query}`)));
+      const week = lastWeek(summary.timezone);
+      if (opening && (week.first !== wanted.first || week.last !== wanted.last)) {  // the hub's days, not the browser's
+        const next = { ...wanted, ...week };
+        setFilters(next);
+        return load(next);
+      }
       setProblem("");
       setData({ summary, volume, agents, backlog, query: query.toString() });
     } catch (e) {
       if (e.status === 422 || e.status === 403) setProblem(e.message); else failed(e);
     }
   }
-  useEffect(() => { load(); }, []);
+  useEffect(() => { load(filters, true); }, []);
   const set = (name) => (event) => { const next = { ...filters, [name]: event.target.value }; setFilters(next); load(next); };
   // a supervisor is offered their own teams and those teams' members (the summary's scope)
   const scope = data?.summary.scope || { teams: null, agents: null };
