@@ -101,3 +101,43 @@ async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(
     assert imported is not None and len(imported.holidays) > 20 and imported.workdays
     await page.screenshot(path=str(ARTIFACTS / "team-calendar-zh-CN.png"))
     assert await serious_accessibility_problems(page) == []
+
+
+async def test_what_an_admin_types_into_a_calendar_survives_the_inbox_updating(
+    hub_url: tuple[Hub, str],
+    browser: Any,  # noqa: F811
+) -> None:
+    """A message arriving re-renders the whole inbox; the calendar form keeps the admin's typing
+    (its fields were bound to the saved calendar, so any update wiped them: a flaky test found it)."""
+    from playwright.async_api import expect
+
+    from tests.helpers import customer_message
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, "en")
+    await page.click("#open-admin")
+    form = page.locator("#team-calendars #calendar-form")
+    await expect(form).to_be_visible()
+    await form.locator("input[name=hours-tue]").fill("10:00-16:00")
+    await form.locator("select[name=makeup_weekday]").select_option("sat")
+    await hub.ingest(customer_message("m-calendar", "hello", thread="t-calendar"))
+    await expect(page.locator("#conversations li").first).to_contain_text("hello")  # the inbox re-rendered
+    await expect(form.locator("input[name=hours-tue]")).to_have_value("10:00-16:00")
+    await expect(form.locator("select[name=makeup_weekday]")).to_have_value("sat")
+
+
+async def test_a_search_being_typed_survives_a_message_arriving(
+    hub_url: tuple[Hub, str],
+    browser: Any,  # noqa: F811
+) -> None:
+    """The search box kept only the committed query: a live message mid-word wiped the typing."""
+    from playwright.async_api import expect
+
+    from tests.helpers import customer_message
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, "en")
+    await page.locator("#search").type("refund ord")  # not committed yet: no Enter
+    await hub.ingest(customer_message("m-typing", "hello", thread="t-typing"))
+    await expect(page.locator("#conversations li").first).to_contain_text("hello")
+    await expect(page.locator("#search")).to_have_value("refund ord")

@@ -10,6 +10,7 @@ import { formatFull, t } from "../lib/i18n.js";
 import { failed, notify, openTicket } from "../lib/inbox.js";
 import { canChange, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
+import { DraftInput } from "./draft-input.js";
 
 const SUBJECTS = ["seller", "order", "agent", "feature", "other"];
 const SEVERITIES = ["low", "normal", "high", "critical"];
@@ -136,7 +137,7 @@ export function ComplaintsDialog() {
       ${LISTS.map((l) => html`<button type="button" id="complaints-${l}" aria-pressed=${list === l} onClick=${() => setList(l)}>${t(`complaints.list.${l}`)}</button>`)}
     </div>
     ${list === "status" ? html`<${Choice} id="complaints-by-status" name="status" value=${status} options=${STATUSES} onValue=${setStatus} />` : null}
-    ${list === "suggestions" ? html`<label class="field">${t("complaints.topic")}<input id="suggestions-topic" value=${topic} onChange=${(e) => setTopic(e.target.value.trim())} /></label>` : null}
+    ${list === "suggestions" ? html`<label class="field">${t("complaints.topic")}<${DraftInput} id="suggestions-topic" value=${topic} onCommit=${(v) => setTopic(v.trim())} /></label>` : null}
     ${items === null ? null : items.length ? html`<ul id="complaint-list" class="callback-list">
       ${items.map((r) => html`<li data-id=${r.id}>
         ${r.kind === "complaint" ? html`<span class="number">${r.data.number}</span>

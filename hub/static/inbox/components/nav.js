@@ -10,6 +10,7 @@ import { ComplaintsButton } from "./complaints.js";
 import { DisputesButton } from "./disputes.js";
 import { PRIORITIES, VIEWS } from "../lib/views.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
+import { DraftInput } from "./draft-input.js";
 
 // A channel the inbox knows by kind in the agent's language; one named otherwise in config, as named.
 export function channelLabel(name) {
@@ -38,7 +39,7 @@ function Filter({ name, label, children }) {
   return html`<label class="field">${label}
     ${children
       ? html`<select id="filter-${name}" value=${s.filters[name]} onChange=${(e) => setFilter(name, e.target.value)}>${children}</select>`
-      : html`<input id="filter-${name}" value=${s.filters[name]} onChange=${(e) => setFilter(name, e.target.value)} />`}
+      : html`<${DraftInput} id="filter-${name}" value=${s.filters[name]} onCommit=${(v) => setFilter(name, v)} />`}
   </label>`;
 }
 
@@ -67,7 +68,7 @@ export function Nav() {
     </ul>
     <div class="filters" role="search">
       <label class="field">${t("filter.search")}
-        <input id="search" type="search" value=${s.filters.q} placeholder=${t("filter.search_hint")} onChange=${(e) => setFilter("q", e.target.value)} /></label>
+        <${DraftInput} id="search" type="search" value=${s.filters.q} placeholder=${t("filter.search_hint")} onCommit=${(v) => setFilter("q", v)} /></label>
       <${Filter} name="channel" label=${t("filter.channel")}>
         <option value="">${t("filter.any_channel")}</option>${withChosen(s.channels, s.filters.channel).map((c) => html`<option value=${c}>${channelLabel(c)}</option>`)}<//>
       <${Filter} name="priority" label=${t("filter.priority")}>

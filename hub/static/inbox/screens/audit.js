@@ -6,6 +6,7 @@ import { formatFull, t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
 import { useStore } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
+import { DraftInput } from "../components/draft-input.js";
 
 const PER_PAGE = 50;
 
@@ -52,7 +53,8 @@ export function Audit() {
     try { setResult(await api("GET", `/audit?${query}`)); } catch (e) { failed(e); }
   }
   useEffect(() => { load(); }, []);
-  const set = (name) => (event) => { const next = { ...filters, [name]: event.target.value }; setFilters(next); load(1, next); };
+  const setValue = (name, value) => { const next = { ...filters, [name]: value }; setFilters(next); load(1, next); };
+  const set = (name) => (event) => setValue(name, event.target.value);
   return html`<${Dialog} id="audit" title=${t("audit.title")} wide=${true}>
     <div class="row filters" role="search">
       <label>${t("audit.actor")} <select id="audit-actor" value=${filters.actor} onChange=${set("actor")}>
@@ -60,7 +62,7 @@ export function Audit() {
       <label>${t("audit.action")} <select id="audit-action" value=${filters.action} onChange=${set("action")}>
         <option value="">${t("audit.any_action")}</option>
         ${["ticket", "contact", "message", "record", "call", "callback", "agent", "token", "team", "category", "field", "calendar", "roster", "canned", "webhook", "kb", "auth"].map((family) => html`<option value=${`${family}.*`}>${t(`audit.family.${family}`)}</option>`)}</select></label>
-      <label>${t("audit.target")} <input id="audit-target" value=${filters.target} onChange=${set("target")} /></label>
+      <label>${t("audit.target")} <${DraftInput} id="audit-target" value=${filters.target} onCommit=${(v) => setValue("target", v)} /></label>
       <label>${t("audit.since")} <input id="audit-since" type="date" value=${filters.since} onChange=${set("since")} /></label>
       <label>${t("audit.until")} <input id="audit-until" type="date" value=${filters.until} onChange=${set("until")} /></label>
     </div>
