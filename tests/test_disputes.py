@@ -552,6 +552,14 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
         assert not any("u-buyer" in m.text or "A-1001" in m.text for m in thread if m.kind.value == "event")
 
 
+async def buyer_writes(hub: Hub, n: int, text: str) -> Any:
+    """The buyer (Chinese) writes on their platform ticket; returns it once the plugins ran."""
+    inbound = Inbound("platform", f"b{n}", Sender("u-buyer", language="zh-CN"), "u-buyer", text=text)
+    record = await hub.ingest(inbound)
+    await eventually(lambda: not hub.pipeline._tasks)
+    return record.conversation
+
+
 async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_open(scene: Scene) -> None:
     """Two cases on one buyer ticket: "申诉：理由" is asked about when both may be appealed (a
     number answers), and goes straight to the only one still open afterwards."""
@@ -559,10 +567,7 @@ async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_
     plugin: Any = hub.plugin_host.plugins["disputes"]
 
     async def buyer_says(n: int, text: str) -> Any:
-        inbound = Inbound("platform", f"b{n}", Sender("u-buyer", language="zh-CN"), "u-buyer", text=text)
-        record = await hub.ingest(inbound)
-        await eventually(lambda: not hub.pipeline._tasks)
-        return record.conversation
+        return await buyer_writes(hub, n, text)
 
     def to_buyer() -> list[dict[str, Any]]:
         return [p["message"] for p in scene.seller.posts if p["to"] == "u-buyer"]
@@ -752,10 +757,7 @@ async def test_a_late_appeal_is_told_the_window_closed_and_both_hear_the_decisio
     plugin: Any = hub.plugin_host.plugins["disputes"]
 
     async def buyer_says(n: int, text: str) -> Any:
-        inbound = Inbound("platform", f"b{n}", Sender("u-buyer", language="zh-CN"), "u-buyer", text=text)
-        record = await hub.ingest(inbound)
-        await eventually(lambda: not hub.pipeline._tasks)
-        return record.conversation
+        return await buyer_writes(hub, n, text)
 
     def told(to: str) -> list[str]:
         return [p["message"]["text"] for p in scene.seller.posts if p["to"] == to]
