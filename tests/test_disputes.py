@@ -347,6 +347,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             # (the platform is down at first: the refund is retried, paid once).
             refused = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=403)
             assert refused["error"] == "another_supervisor_needed"
+            assert "a supervisor of team finance, or an admin" in refused["message"]  # who sees the case
             scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
             upheld = await wang.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
             assert upheld["status"] == "closed" and upheld["data"]["refund"]["status"] == "pending"
