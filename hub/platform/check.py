@@ -105,8 +105,8 @@ def _served(operation: str, path: str, probe: Probe, section: PlatformSection, s
         say(f"FAILED  {where}: {probe.problem}: is the platform running at {section.base_url}?")
     elif probe.status == 404:
         say(
-            f"FAILED  {where} answered 404: the operation is not implemented (an implemented one refuses"
-            " a request without its required fields with 400 before looking anything up)"
+            f"FAILED  {where} answered 404: the operation is not implemented (or it looks a request up"
+            " before checking its fields: one without its required fields must be answered 400 invalid_request)"
         )
     elif probe.status == 401:
         say(f"FAILED  {where} refused a correctly signed request (401): does it use the same shared secret?")
