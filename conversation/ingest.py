@@ -22,6 +22,7 @@ from conversation.model import Contact, Conversation, Message, Priority, Status
 from conversation.priority_rules import priority_from_keywords
 from conversation.routing import (
     Route,
+    held_team,
     inbound_message,
     keyword_priority_event,
     opens_ticket,
@@ -63,6 +64,9 @@ class IngestPrimitives(Protocol):
 
     def get_contact(self, contact_id: str) -> Contact | None | Awaitable[Contact | None]: ...
 
+    def put_in_team(self, conversation: Conversation, team: str) -> Conversation | Awaitable[Conversation]:
+        """Set the ticket's team (a held complaint's, `routing.held_team`)."""
+
 
 def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy: Ticketing) -> Steps[InboundRecord]:
     """identity -> contact -> conversation -> message; idempotent on (channel, external id)."""
@@ -78,6 +82,9 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
     if not opens_ticket(route) and (thread := own_thread(inbound, conversation)):
         inbound = replace(inbound, thread_key=thread)  # another sender's thread: one of their own
         conversation, route = yield p.route(inbound, contact_id, now, policy, None)
+    # Kept to supervisors before the message is stored: no agent reads it before its plugins ran.
+    if not opens_ticket(route) and (team := held_team(conversation.team, policy.hold_team, policy.held_teams)):
+        conversation = yield p.put_in_team(conversation, team)
     # Only the copy that reopened the ticket says so: a racing second copy writes no second event.
     if route is Route.REOPEN and (yield p.reopen(conversation)):
         yield p.insert_message(reopen_event(conversation, now))

@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from conversation.platform_identity import PlatformIdentity
-from conversation.secrets import SecretKind, find_secrets
+from conversation.secrets import CODE_VALUE, SecretKind, code_digits, code_end, find_secrets
 
 PLUGIN = "platform-code"  # the plugin-state name the hub keeps an identity's state under
 _DIGIT = "[0-9\uff10-\uff19]"
-# A code typed alone ("583920", "验证码583920" is found by the secrets rules): 4 to 8 digits,
+# A code typed alone ("583920", "583 920", "583-920", "验证码583920" is found by the secrets rules): 4 to 8 digits,
 # not part of a longer number or word.
-_BARE_CODE = re.compile(rf"(?<![0-9A-Za-z\uff10-\uff19])({_DIGIT}{{4,8}})(?![0-9A-Za-z\uff10-\uff19])")
+_BARE_CODE = re.compile(rf"(?<![0-9A-Za-z\uff10-\uff19])({CODE_VALUE})(?![0-9A-Za-z\uff10-\uff19])")
 _ANY_DIGIT = re.compile(_DIGIT)
 
 
@@ -46,13 +46,16 @@ def code_span(text: str) -> tuple[int, int] | None:
     for finding in find_secrets(text):
         if finding.kind is SecretKind.ONE_TIME_CODE:
             return finding.start, finding.end
-    found = _BARE_CODE.search(text)
-    return (found.start(1), found.end(1)) if found else None
+    for found in _BARE_CODE.finditer(text):
+        if (end := code_end(text, found.start(1), found.end(1))) is not None:
+            return found.start(1), end
+    return None
 
 
 def normalised(code: str) -> str:
-    """Full-width digits (Chinese input methods) as ASCII: what the platform sent."""
-    return unicodedata.normalize("NFKC", code)
+    """Full-width digits (Chinese input methods) as ASCII, without the spaces or dashes it was
+    typed in groups with: what the platform sent."""
+    return unicodedata.normalize("NFKC", code_digits(code))
 
 
 @dataclass(frozen=True, slots=True)

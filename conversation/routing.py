@@ -86,10 +86,12 @@ def new_conversation(
     previous: Conversation | None,
     route: Route = Route.OPEN_NEW,
     keywords: KeywordRules | None = None,
+    team: str = "",
 ) -> Conversation:
     """The ticket a message opens; `previous` is the one before it on the thread (linked).
     A status question's is resolved from the start (Route.QUESTION_NEW); otherwise a
-    configured keyword in the message sets its priority from the start."""
+    configured keyword in the message sets its priority from the start. `team`: the team it
+    is opened in (a held complaint's, `held_team`)."""
     answered = route is Route.QUESTION_NEW
     match = priority_from_keywords(inbound.text, keywords, Priority.NORMAL) if keywords and not answered else None
     return Conversation(
@@ -109,7 +111,17 @@ def new_conversation(
         priority_set_by=KEYWORD_RULE.recorded if match else "",
         status=Status.RESOLVED if answered else Status.OPEN,
         resolved_at=now if answered else None,
+        team=team,
     )
+
+
+def held_team(current: str, hold_team: str, held_teams: frozenset[str]) -> str:
+    """The team a ticket must be in while a message that may complain about its agent waits
+    for its plugins ("" when it may stay where it is): the hold team, unless the ticket is
+    already in one kept to supervisors."""
+    if not hold_team or current == hold_team or current in held_teams:
+        return ""
+    return hold_team
 
 
 def merged_participants(current: list[str], new: tuple[str, ...]) -> list[str]:

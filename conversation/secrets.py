@@ -80,12 +80,16 @@ _CVV = re.compile(
     r"(?![A-Za-z])(?:\s*(?:码|碼|number|code|no\.?))?"
     rf"(?:{_SEPARATOR})*\s*({_DIGIT}{{3,4}}){_RIGHT}(?![.,]{_DIGIT})"
 )
+# A one-time code's value: 4 to 8 digits, run together or in groups as it is read out
+# ("482 913", "837-854", "48 29 13"); `code_length` rules out groups of more digits.
+CODE_VALUE = rf"{_DIGIT}{{2,4}}(?:{_SEP}{_DIGIT}{{2,4}}){{1,3}}|{_DIGIT}{{4,8}}"
+_CODE_SEPS = re.compile(_SEP)
 _CODE = re.compile(
     r"(?i)(?<![A-Za-z])"
     r"(验证码|驗證碼|校验码|校驗碼|动态码|動態碼|动态密码|動態密碼|短信码|確認碼|确认码|登录码|"
     r"otp|one[- ]?time (?:code|password|passcode|pin)|(?:verification|confirmation|security|login|sms|2fa|"
     r"auth|authentication|access) code|passcode|code)"
-    rf"(?![A-Za-z])(?:{_SEPARATOR})*\s*({_DIGIT}{{4,8}}){_RIGHT}(?![.,]{_DIGIT})"
+    rf"(?![A-Za-z])(?:{_SEPARATOR})*\s*({CODE_VALUE}){_RIGHT}(?![.,]{_DIGIT})"
 )
 # "code" alone is a secret unless a word before it says which code: these are not secrets.
 _NOT_A_SECRET_CODE = re.compile(
@@ -258,7 +262,23 @@ def _codes(text: str) -> Iterable[Finding]:
         before = text[max(0, match.start() - 20) : match.start()]
         if match.group(1).lower() == "code" and _NOT_A_SECRET_CODE.search(before):
             continue
-        yield Finding(SecretKind.ONE_TIME_CODE, match.start(2), match.end(2))
+        if (end := code_end(text, match.start(2), match.end(2))) is not None:
+            yield Finding(SecretKind.ONE_TIME_CODE, match.start(2), end)
+
+
+def code_digits(value: str) -> str:
+    """A code as the platform sent it: the digits typed, without the spaces or dashes between
+    groups (full-width digits stay; the check normalises them)."""
+    return _CODE_SEPS.sub("", value)
+
+
+def code_end(text: str, start: int, end: int) -> int | None:
+    """Where a code matched at text[start:end] (CODE_VALUE) ends: all of it when it has 4 to
+    8 digits; else the first group when that is one (longer groups are another number)."""
+    if 4 <= len(code_digits(text[start:end])) <= 8:
+        return end
+    first = _CODE_SEPS.search(text, start, end)
+    return first.start() if first is not None and first.start() - start >= 4 else None
 
 
 def _passwords(text: str) -> Iterable[Finding]:

@@ -22,6 +22,7 @@ from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import Route
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
+from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
@@ -124,6 +125,9 @@ class Pipeline:
         policy = self.ticketing
         if await self._answers_bot(inbound):
             policy = replace(policy, answers_bot=True)  # a rating: kept quietly, the ticket's status stays
+        holds = self._holds_live(inbound)
+        if holds and (team := self._hold_team()):
+            policy = replace(policy, hold_team=team, held_teams=await self._held_teams())
         try:
             record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=policy)
         except StoreUnavailable as exc:
@@ -136,7 +140,7 @@ class Pipeline:
         conv_id = record.conversation.id
         # Before any event of it goes out: the plugins put this message's ticket where it
         # belongs first (a complaint about an agent), and its events follow (Plugin.holds_live).
-        hold = self.bus.hold(conv_id) if self._holds_live(inbound) else None
+        hold = self.bus.hold(conv_id) if holds else None
         try:
             # A ticket opened only to keep a status question is no news to agents, routing or
             # webhooks (no ticket.created): it is stored and answered, and left out of the views.
@@ -190,6 +194,18 @@ class Pipeline:
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 return True
         return False
+
+    def _hold_team(self) -> str:
+        """The team a held message's ticket is stored in (Plugin.hold_team); "" for none."""
+        return next((team for plugin in self.plugins if (team := plugin.hold_team())), "")
+
+    async def _held_teams(self) -> frozenset[str]:
+        """The teams kept to supervisors: a held message's ticket in one of them stays there."""
+        try:
+            teams = await self.store.desk.list_teams()
+        except StoreUnavailable as exc:
+            raise IngestUnavailable("the message store is unavailable; retry") from exc
+        return frozenset(t.id for t in teams if t.visibility == SUPERVISORS_ONLY)
 
     async def _answers_bot(self, inbound: Inbound) -> bool:
         """Whether a plugin says this message only answers its question (Plugin.answers_quietly)."""

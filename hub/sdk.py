@@ -1071,6 +1071,13 @@ class Plugin:
         Pure and cheap: it runs on every message; an error counts as True."""
         return False
 
+    def hold_team(self) -> str:
+        """The team (visibility "supervisors") a message this plugin holds (`holds_live`) is
+        stored in, in the same step as the message: no agent reads it through any path (API,
+        lists, search, counts, other hub processes) before the plugins have run; they then put
+        the ticket where it belongs. "" keeps the ticket where it is."""
+        return ""
+
     async def on_timer(self, ctx: TimerContext) -> None:
         """A timer this plugin scheduled came due; raise to have it tried again later."""
 

@@ -225,6 +225,9 @@ class ComplaintsPlugin(Plugin):
             return False
         return inbound.choice_id.startswith(CHOICE_PREFIX) or rules.recognise(inbound.text) == COMPLAINT
 
+    def hold_team(self) -> str:
+        return self.settings.departments.get("agent") or rules.DEFAULT_DEPARTMENTS["agent"]
+
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         if ctx.message.automatic or not self.settings.recognise:
             return Outcome.CONTINUE
@@ -311,19 +314,25 @@ class ComplaintsPlugin(Plugin):
         return record
 
     async def _kept_from_its_agent(self, ctx: PluginContext, record: Record) -> None:
-        """A complaint about an agent whose ticket is not with its department (a hub that
-        stopped between filing and moving it, and runs the message again): moved there now,
-        unless it is in another team its agents cannot see."""
-        data = record.data
-        if data.get("subject") != "agent" or ctx.conversation.team == data.get("department"):
+        """A complaint's ticket that is not with its department: one held with the supervisors
+        while a later message waited for its plugins goes back; one about an agent (a hub that
+        stopped between filing and moving it, and runs the message again) is moved there now and
+        taken off that agent, unless supervisors moved it to another team its agents cannot see."""
+        data, ticket = record.data, ctx.conversation
+        department = data.get("department", "")
+        if data.get("subject") != "agent":
+            if ticket.team == self.hold_team() != department:
+                await self._route(ctx, ticket, rules.Route(department, ticket.priority.value, ""))
             return
-        team = await ctx.hub.team(ctx.conversation.team) if ctx.hub and ctx.conversation.team else None
-        if team is not None and team.visibility == SUPERVISORS_ONLY:
+        about = data.get("about_agent", "")
+        theirs = bool(about) and ticket.assignee_id == about
+        if ticket.team == department and not theirs:
+            return
+        team = await ctx.hub.team(ticket.team) if ctx.hub and ticket.team else None
+        if team is not None and team.visibility == SUPERVISORS_ONLY and ticket.team != department and not theirs:
             return  # supervisors moved it on among themselves: theirs to decide
-        route = rules.route(
-            "agent", data["severity"], self.settings.departments, about_agent=data.get("about_agent", "")
-        )
-        await self._route(ctx, ctx.conversation, rules.Route(data["department"], route.priority, route.about_agent))
+        route = rules.route("agent", data["severity"], self.settings.departments, about_agent=about)
+        await self._route(ctx, ticket, rules.Route(department, route.priority, route.about_agent))
 
     async def _route(self, ctx: PluginContext | ServiceContext, ticket: Conversation, route: rules.Route) -> None:
         """The ticket to the complaint's department at its severity's priority, and off the

@@ -244,6 +244,10 @@ class DisputesPlugin(Plugin):
         if live:
             await self._from_party(ctx, live[0], "buyer")
             return Outcome.STOP
+        if self._appeal(ctx) and (ended := [c for c in await ctx.records.of_ticket(KIND) if c.data.get("decisions")]):
+            # every case here is closed: told why it cannot be appealed, not greeted
+            await self._appeal_case(ctx, max(ended, key=lambda c: c.data["decisions"][-1]["at"]), "buyer", "")
+            return Outcome.STOP
         if rules.asks_for_dispute(ctx.message.text):
             await self._opening(ctx)
             return Outcome.STOP
@@ -326,8 +330,23 @@ class DisputesPlugin(Plugin):
         try:
             await self.appeal(ctx, case, party=party, grounds=grounds, who=f"{party}:{ctx.contact.id}")
         except InvalidInput:
-            t = catalog(ctx.language)
-            await ctx.reply(t.get("disputes.appeal_refused", case=case.data.get("reference", "")))
+            await ctx.reply(self._why_not_appealed(catalog(ctx.language), case))
+
+    def _why_not_appealed(self, t: Texts, case: Record) -> str:
+        """Why this case's appeal is refused, in the party's language: appealed once already (the
+        appeal's decision is final), or its window has closed (the decision is final)."""
+        reference = case.data.get("reference", "")
+        decided = case.data.get("decisions", [])
+        decided_at = _iso(decided[-1]["at"]) if decided else None
+        if case.data.get("appeal"):
+            return t.get("disputes.appealed_once", case=reference)
+        if decided_at is not None and case.status in (Status.DECIDED, Status.CLOSED):
+            return t.get(
+                "disputes.appeal_closed",
+                case=reference,
+                until=when(rules.appeal_closes(decided_at, self.settings.appeal_days)),
+            )
+        return t.get("disputes.appeal_refused", case=reference)
 
     async def change(
         self, ctx: Any, case_id: str, edit: Callable[[Record], Edit | None], *, action: str = ""
@@ -693,8 +712,12 @@ class DisputesPlugin(Plugin):
             released = rules.release_held(c.data.get("refund") or {})
             return Edit(data={"refund": released} if released else None, status=Status.CLOSED.value, deadline=None)
 
-        case, _ = await self.change(ctx, case.id, edit)
+        case, closed = await self.change(ctx, case.id, edit)
         decided = case.data.get("decisions", [])
+        if closed:  # once: a retried timer finds the case closed and changes nothing
+            for side in rules.PARTIES:
+                if (ticket := await self._party_ticket(ctx, case, side)) is not None:
+                    await self._tell(ctx, ticket, "disputes.now_final", case)
         if case.status == Status.CLOSED and decided and not case.data.get("appeal"):
             case = await self._tell_platform(ctx, case, decided[-1], final=True, appeal_until=None)
         if (case.data.get("refund") or {}).get("status") == rules.PENDING:
@@ -741,7 +764,16 @@ class DisputesPlugin(Plugin):
                 merged = {k: v for k, v in {**state, **outcome}.items() if v is not None}
                 return Edit(data={"refund": merged})
 
-            await self.change(ctx, case.id, edit)
+            updated, changed = await self.change(ctx, case.id, edit)
+            await self._tell_refund_paid(ctx, updated, changed)
+
+    async def _tell_refund_paid(self, ctx: Any, case: Record, changed: bool) -> None:
+        """The buyer hears once that the platform paid their refund (the change that recorded it)."""
+        refund = case.data.get("refund") or {}
+        if not changed or refund.get("status") != "refunded":
+            return
+        if (ticket := await self._party_ticket(ctx, case, "buyer")) is not None:
+            await self._tell(ctx, ticket, "disputes.refund_paid", case, refund=refund.get("amount", ""))
 
     async def _missed(self, ctx: TimerContext, case: Record, party: str, deadline: str) -> None:
         """No answer by the deadline: recorded, and the case moves on to review (once: a timer
@@ -953,7 +985,8 @@ class DisputesPlugin(Plugin):
             merged = {k: v for k, v in {**now_state, "error": None, **outcome}.items() if v is not None}
             return Edit(data={"refund": merged})
 
-        updated, _ = await self.change(ctx, case.id, edit)
+        updated, changed = await self.change(ctx, case.id, edit)
+        await self._tell_refund_paid(ctx, updated, changed)
         return updated
 
     @staticmethod
@@ -984,7 +1017,10 @@ class DisputesPlugin(Plugin):
         for side in rules.PARTIES:
             ticket = await self._party_ticket(ctx, case, side)
             if ticket is not None:
-                await self._tell(ctx, ticket, f"disputes.appealed_by_{party}", case)
+                # the appellant hears of their own appeal as theirs ("you"), the other party by who made it
+                await self._tell(
+                    ctx, ticket, "disputes.appealed_by_you" if side == party else f"disputes.appealed_by_{party}", case
+                )
         return case
 
     async def ask(self, ctx: Any, case: Record, *, party: str, question: str, who: str) -> Record:

@@ -37,6 +37,28 @@ PATHS = {
 EFFECTS = {"password_reset", "lock_account", "unlock_account", "refund", "dispute_decision", "send_code"}
 MAX_CODE_ATTEMPTS = 5  # the platform's own limit per code, above the hub's
 OUTCOMES = {"refund_buyer", "partial_refund", "favour_seller"}
+# Each operation's required fields (docs/platform-openapi.json): a request without them is
+# refused 400 invalid_request before anything is looked up or done (the lookup needs one of two).
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "get_order": ("order_id", "user_id"),
+    "list_orders": ("user_id",),
+    "password_reset": ("user_id",),
+    "lock_account": ("user_id",),
+    "unlock_account": ("user_id",),
+    "refund": ("order_id", "amount", "currency", "decision"),
+    "dispute_decision": (
+        "decision",
+        "number",
+        "order_id",
+        "outcome",
+        "refund_amount",
+        "currency",
+        "decided_at",
+        "final",
+    ),
+    "send_code": ("login",),
+    "verify_code": ("challenge", "code"),
+}
 
 
 def mask(email: str) -> str:
@@ -51,6 +73,7 @@ class FakePlatform:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the order as the API answers it
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (operation, body) of signed requests
     refused: int = 0  # requests refused for their signature
+    invalid: int = 0  # requests refused for missing fields (400 invalid_request)
     # operation -> scripted trouble, first first: a status (503, 429, 400...), "timeout" (carried
     # out, answered after timeout_seconds), "unsigned", "wrong_request", or a dict: an odd answer
     fail_next: dict[str, list[Any]] = field(default_factory=dict)
@@ -108,6 +131,9 @@ class FakePlatform:
             self.refused += 1
             return self._answer(request_id, 401, {"error": "bad_signature", "message": str(exc)})
         body = json.loads(raw)
+        if missing := self._missing(operation, body):
+            self.invalid += 1
+            return self._answer(request_id, 400, {"error": "invalid_request", "message": f"{missing} is required"})
         self.calls.append((operation, body))
         key = request.headers.get("Idempotency-Key", "")
         if operation in EFFECTS:
@@ -129,6 +155,15 @@ class FakePlatform:
         if trouble == "timeout":  # done, but the answer comes too late for the caller
             await asyncio.sleep(self.timeout_seconds)
         return self._answer(request_id, status, answer)
+
+    @staticmethod
+    def _missing(operation: str, body: Any) -> str:
+        """The first required field the request lacks ("" when none)."""
+        if not isinstance(body, dict):
+            return "a JSON object"
+        if operation == "find_user":
+            return "" if body.get("user_id") or body.get("email") else "user_id or email"
+        return next((name for name in REQUIRED.get(operation, ()) if name not in body), "")
 
     def _trouble(self, trouble: Any, request_id: str) -> web.Response:
         if trouble == "unsigned":

@@ -631,7 +631,7 @@ async def test_a_complaint_filed_by_a_hub_that_stopped_before_moving_the_ticket_
         await asyncio.gather(*hub.pipeline._tasks, return_exceptions=True)
         assert (await complaint_of(hub, conv))["about_agent"] == lina.id
         ticket = await hub.store.tickets.get_conversation(conv)
-        assert ticket is not None and ticket.team == "customer-service"  # not moved yet
+        assert ticket is not None and ticket.team == "supervisors"  # kept from her as it was stored
         monkeypatch.undo()
 
         await hub.pipeline.run_plugins(record.message)  # recovery runs the message again
@@ -642,3 +642,60 @@ async def test_a_complaint_filed_by_a_hub_that_stopped_before_moving_the_ticket_
     finally:
         for who in (admin, lina):
             await who.client.close()
+
+
+async def test_the_agent_complained_about_never_reads_the_complaint_through_the_api_before_it_is_filed(
+    server: TestServer, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the plugin is still filing (made slow here), she polls her ticket's messages, the
+    ticket, her list, a search and the counts: the complaint is never in any answer. The ticket
+    is kept to the supervisors in the same step as the message is stored."""
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        conv, _other = await her_ticket_and_another(hub, admin, lina)
+        await eventually(lambda: not hub.pipeline._tasks)
+        plugin: Any = hub.plugin_host.plugins["complaints"]
+        filing = plugin.file
+
+        async def slow_file(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(0.6)
+            return await filing(*args, **kwargs)
+
+        monkeypatch.setattr(plugin, "file", slow_file)
+        paths = (
+            f"/api/v1/conversations/{conv}/messages",
+            f"/api/v1/conversations/{conv}",
+            "/api/v1/conversations",
+            "/api/v1/conversations?q=rude",
+            "/api/v1/conversations/counts",
+        )
+        answers: list[str] = []
+        await hub.ingest(
+            customer_message("m2", "I want to complain about the agent, rude", thread="t1", sender=Sender("u1"))
+        )
+        while hub.pipeline._tasks:
+            for path in paths:
+                answers.append(await (await lina.client.get(path)).text())
+        assert len(answers) >= 10  # she asked all along the filing
+        assert not [a for a in answers if "rude" in a or conv in a]
+        assert (await complaint_of(hub, conv))["about_agent"] == lina.id
+        ticket = await hub.store.tickets.get_conversation(conv)
+        assert ticket is not None and (ticket.team, ticket.assignee_id) == ("supervisors", "")
+    finally:
+        for who in (admin, lina):
+            await who.client.close()
+
+
+async def test_a_second_complaint_message_on_a_ticket_filed_with_a_department_leaves_it_there(
+    server: TestServer, hub: Hub
+) -> None:
+    """A complaint about the seller is with customer service; the customer complains again: the
+    message is held with the supervisors while the plugin runs, and the ticket goes back."""
+    conv = (
+        await hub.ingest(customer_message("s1", "我要投诉卖家，一直不发货", thread="s", sender=Sender("s")))
+    ).conversation
+    assert (await complaint_of(hub, conv.id))["department"] == "customer-service"
+    await eventually(lambda: not hub.pipeline._tasks)
+    await hub.ingest(customer_message("s2", "我要投诉卖家，还是没有发货", thread="s", sender=Sender("s")))
+    await eventually(lambda: not hub.pipeline._tasks)
+    assert (await by_number(hub, conv.number)).team == "customer-service"

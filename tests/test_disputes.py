@@ -23,6 +23,7 @@ from adapters.webhook import signed_headers
 from conversation.model import Role, utcnow
 from hub.agents import add_agent
 from hub.app import Hub, build_app
+from hub.i18n import texts
 from hub.registry import discover
 from hub.sdk import Inbound, Sender
 from hub.settings import ConfigError
@@ -335,7 +336,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
 
             # The seller appeals on their channel, with reasons; both are told; the case is appealed.
             await seller_says(scene, client, "Appeal: the parcel left on time", asked["thread"], 2)
-            await eventually(lambda: any("seller appealed" in t for t in scene.seller.texts()), timeout=15.0)
+            await eventually(lambda: any("You appealed the decision" in t for t in scene.seller.texts()), timeout=15.0)
             assert "卖家对纠纷" in body(await next_mail(scene, 7))
             appealed = await the_case(scene)
             assert appealed.status == "appealed" and appealed.data["appeal"]["grounds"] == "the parcel left on time"
@@ -346,6 +347,7 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
             # (the platform is down at first: the refund is retried, paid once).
             refused = await lina.call("POST", f"/api/v1/disputes/{case.id}/decide", body_, status=403)
             assert refused["error"] == "another_supervisor_needed"
+            assert "a supervisor of team finance, or an admin" in refused["message"]  # who sees the case
             scene.platform.fail_next["refund"] = [503, 503]  # every attempt of the first call
             upheld = await wang.call("POST", f"/api/v1/disputes/{case.id}/decide", body_)
             assert upheld["status"] == "closed" and upheld["data"]["refund"]["status"] == "pending"
@@ -551,6 +553,14 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
         assert not any("u-buyer" in m.text or "A-1001" in m.text for m in thread if m.kind.value == "event")
 
 
+async def buyer_writes(hub: Hub, n: int, text: str) -> Any:
+    """The buyer (Chinese) writes on their platform ticket; returns it once the plugins ran."""
+    inbound = Inbound("platform", f"b{n}", Sender("u-buyer", language="zh-CN"), "u-buyer", text=text)
+    record = await hub.ingest(inbound)
+    await eventually(lambda: not hub.pipeline._tasks)
+    return record.conversation
+
+
 async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_open(scene: Scene) -> None:
     """Two cases on one buyer ticket: "申诉：理由" is asked about when both may be appealed (a
     number answers), and goes straight to the only one still open afterwards."""
@@ -558,10 +568,7 @@ async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_
     plugin: Any = hub.plugin_host.plugins["disputes"]
 
     async def buyer_says(n: int, text: str) -> Any:
-        inbound = Inbound("platform", f"b{n}", Sender("u-buyer", language="zh-CN"), "u-buyer", text=text)
-        record = await hub.ingest(inbound)
-        await eventually(lambda: not hub.pipeline._tasks)
-        return record.conversation
+        return await buyer_writes(hub, n, text)
 
     def to_buyer() -> list[dict[str, Any]]:
         return [p["message"] for p in scene.seller.posts if p["to"] == "u-buyer"]
@@ -589,6 +596,13 @@ async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_
     assert second.status == "appealed" and second.data["appeal"]["grounds"] == "我从未收到包裹"
     first = await hub.services.records.get("disputes", "case", listed[0])
     assert first.status == "decided"
+    # the buyer hears of their own appeal as theirs; the seller hears the buyer appealed
+    ref = second.data["reference"]
+    assert DISPUTES_ZH.get("disputes.appealed_by_you", case=ref) in [m["text"] for m in to_buyer()]
+    assert "买家" not in to_buyer()[-1]["text"]
+    to_seller = [p["message"]["text"] for p in scene.seller.posts if p["to"] == "u-seller"]
+    by_buyer = {t.get("disputes.appealed_by_buyer", case=ref) for t in (DISPUTES_ZH, texts("disputes", "en"))}
+    assert [m for m in to_seller if m in by_buyer]
 
     await buyer_says(4, "appeal: the seller never shipped")  # only the other one is open now
     first = await hub.services.records.get("disputes", "case", listed[0])
@@ -729,3 +743,53 @@ async def test_every_decision_for_either_party_is_told_to_the_platform_durably(s
     told = [e["platform_result"] for e in events if e.get("platform_op") == "dispute_decision"]
     assert told.count("retrying") >= 1 and told.count("ok") == 4
     assert not any(reference in m.text for m in thread if m.kind.value == "event")
+
+
+DISPUTES_ZH = texts("disputes", "zh-CN")
+
+
+async def test_a_late_appeal_is_told_the_window_closed_and_both_hear_the_decision_final_and_the_refund_paid(
+    scene: Scene,
+) -> None:
+    """After the appeal window: the decision becomes final (both parties told), the held refund
+    is paid (the buyer told), and "申诉：…" then gets a clear answer that the window has closed
+    (no greeting, no appeal)."""
+    hub = scene.hub
+    plugin: Any = hub.plugin_host.plugins["disputes"]
+
+    async def buyer_says(n: int, text: str) -> Any:
+        return await buyer_writes(hub, n, text)
+
+    def told(to: str) -> list[str]:
+        return [p["message"]["text"] for p in scene.seller.posts if p["to"] == to]
+
+    ticket = await buyer_says(1, "你好")
+    ctx = await hub.plugin_host.context(plugin, ticket)
+    order = await ctx.platform.order_of("A-1001", user_id="u-buyer")
+    case = await plugin.open_case(ctx, order, "other", text="x", who="x")
+    await settle(scene, scene.clock[0] + timedelta(days=3, seconds=1))  # the seller never answers
+    case = await plugin.decide(
+        ctx, case, outcome="refund_buyer", grounds="无签收", refund=None, supervisor=True, who="W"
+    )
+    ref = case.data["reference"]
+    decided_at = scene.clock[0]
+    before = len(told("u-buyer")), len(told("u-seller"))
+
+    await settle(scene, scene.clock[0] + timedelta(days=7, seconds=1))  # the window closes unappealed
+    await eventually(lambda: len(scene.platform.refunds) == 1, timeout=15.0)
+    await eventually(lambda: len(told("u-buyer")) >= before[0] + 2, timeout=15.0)
+    final_zh = DISPUTES_ZH.get("disputes.now_final", case=ref)
+    assert told("u-buyer")[before[0] :] == [
+        final_zh,
+        DISPUTES_ZH.get("disputes.refund_paid", case=ref, refund="199.00", currency="CNY", order="A-1001"),
+    ]
+    seller_final = {t.get("disputes.now_final", case=ref) for t in (DISPUTES_ZH, texts("disputes", "en"))}
+    assert [m for m in told("u-seller")[before[1] :] if m in seller_final]  # in their language
+    await settle(scene, scene.clock[0] + timedelta(days=1))  # the timer again: told once
+    assert told("u-buyer").count(final_zh) == 1
+
+    await buyer_says(2, "申诉：我从未收到包裹")
+    until = f"{decided_at + timedelta(days=7):%Y-%m-%d %H:%M} UTC"
+    assert told("u-buyer")[-1] == DISPUTES_ZH.get("disputes.appeal_closed", case=ref, until=until)
+    closed = await hub.services.records.get("disputes", "case", case.id)
+    assert closed.status == "closed" and not closed.data.get("appeal")

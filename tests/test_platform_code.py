@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from conversation import platform_code as rules
 from conversation.model import Direction, MessageKind
+from conversation.secrets import find_secrets
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.i18n import hub_texts, texts
@@ -203,6 +204,34 @@ async def test_in_web_chat_wrong_codes_are_limited_and_an_unverified_visitor_lea
     await kept_nowhere(desk.hub, caplog, [code, wrong(code)])
 
 
+async def test_in_web_chat_a_code_typed_in_groups_is_taken_out_and_checked(
+    desk: Desk, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A code read out from a text message is often typed in groups ("573 153", "837-854",
+    "my verification code is 482 913"): each is taken out before it is stored and checked."""
+    resp = await desk.client.post("/channels/webchat/session", json={"site": "default"})
+    token = (await resp.json())["token"]
+    async with desk.client.ws_connect(f"/channels/webchat/ws?token={token}&lang=en") as ws:
+
+        async def says(n: int, text: str, frames: int = 1) -> list[str]:
+            await ws.send_json({"type": "message", "client_id": f"c{n}", "text": text})
+            return [str(f["text"]) for f in await bot_frames(ws, frames)]
+
+        assert await says(1, "I forgot my password") == [EN.get("account.verify_how_code")]
+        assert await says(2, "li.na@example.com") == [EN.get("account.code.sent", address="*******5678", minutes=10)]
+        [(_, code)] = desk.platform.sent_codes
+        bad = wrong(code)
+        typed = [f"{bad[:3]} {bad[3:]}", f"{bad[:3]}-{bad[3:]}", f"my verification code is {code[:3]} {code[3:]}"]
+        assert await says(3, typed[0]) == [EN.get("account.code.wrong")]
+        assert await says(4, typed[1]) == [EN.get("account.code.wrong")]
+        verified = await says(5, typed[2], frames=2)
+    assert verified[0] == EN.get("account.code.verified")
+    await eventually(lambda: desk.platform.resets == ["u-1"], timeout=15)
+    assert [c["code"] for c in desk.platform.called("verify_code")] == [bad, bad, code]
+    await kept_nowhere(desk.hub, caplog, [code, bad, *typed, f"{code[:3]} {code[3:]}"])
+    assert not any(bad[:3] in text or code[:3] in text for text in await customer_texts(desk.hub, "webchat"))
+
+
 async def all_bot(hub: Hub) -> list[Any]:
     ticket = await hub.store.tickets.get_conversation_by_number(1000)
     assert ticket is not None
@@ -214,6 +243,10 @@ def test_what_a_customer_types_is_read_as_the_code_or_the_account() -> None:
     assert rules.code_span("验证码：５８３９２０") is not None  # full-width digits, as typed
     assert rules.normalised("５８３９２０") == "583920"
     assert rules.code_span("order 12345678901 arrived") is None  # a longer number is no code
+    assert rules.code_span("573 153") == (0, 7) and rules.code_span("837-854") == (0, 7)  # in groups
+    assert rules.normalised("837－854") == "837854" and rules.normalised("573 153") == "573153"
+    assert rules.code_span("call me on 138 0013 8000") is None  # a phone number is no code
+    assert [(f.start, f.end) for f in find_secrets("my verification code is 482 913")] == [(24, 31)]
     assert rules.login_in("my phone is 138 1234 5678") == "13812345678"
     assert rules.login_in("Li.Na@Example.com please") == "li.na@example.com"
     assert rules.login_in("I forgot it") == ""

@@ -132,3 +132,10 @@ def test_the_one_time_code_operations_are_documented_as_the_client_uses_them() -
     checked = CodeCheck.parse(example("/v1/users/verification-code/check")["result"])
     assert checked.verified and checked.user is not None and checked.user.id == "u-1001"
     assert not CodeCheck.parse({"status": "wrong"}).verified
+
+
+def test_the_intro_says_what_helpline_does_with_a_one_time_code() -> None:
+    """The check call carries the typed code: the intro must not say Helpline never receives one."""
+    intro = SPEC["info"]["description"]
+    assert "receives a password or a one-time code" not in intro
+    assert "/v1/users/verification-code/check" in intro and "stored nowhere" in intro

@@ -42,6 +42,12 @@ class Ticketing:
     # This one message answers a bot's question on the thread (a CSAT rating or its comment,
     # plugins/csat.py): set per message by the pipeline, routed like a status question.
     answers_bot: bool = False
+    # This one message may be a complaint about an agent (Plugin.hold_team, set per message by
+    # the pipeline): its ticket is stored in this team (visibility "supervisors") in the same
+    # step as the message, so no agent reads it before the plugins filed it; a ticket already
+    # in one of `held_teams` (teams kept to supervisors) stays where it is.
+    hold_team: str = ""
+    held_teams: frozenset[str] = frozenset()
 
 
 class Tickets(ABC):

@@ -262,6 +262,11 @@ class _Ingest(Area):
             return False
         return True
 
+    async def put_in_team(self, conversation: Conversation, team: str) -> Conversation:
+        await self._conversations.update_one({"_id": conversation.id}, {"$set": {"team": team}})
+        conversation.team = team
+        return conversation
+
     async def touch(self, conversation: Conversation, inbound: Inbound, now: datetime, status: Status) -> Conversation:
         update: dict[str, Any] = {
             "$max": {"last_message_at": now, "last_inbound_at": now},
@@ -376,7 +381,9 @@ class _Ingest(Area):
         )
         assert counter is not None
         number = policy.first_number - 1 + counter["value"]
-        draft = new_conversation(inbound, contact_id, now, number, previous, route, policy.keywords)
+        draft = new_conversation(
+            inbound, contact_id, now, number, previous, route, policy.keywords, team=policy.hold_team
+        )
         draft_doc = conversation_to_doc(draft)
         expected = pointer["conversation_id"] if pointer is not None else None
         try:

@@ -278,7 +278,9 @@ class _Ingest:
             assert latest is not None
             return latest, route
         number = _next_number(self.conn, policy.first_number)
-        conversation = new_conversation(inbound, contact_id, now, number, latest, route, policy.keywords)
+        conversation = new_conversation(
+            inbound, contact_id, now, number, latest, route, policy.keywords, team=policy.hold_team
+        )
         _insert_conversation(self.conn, conversation)
         return conversation, route
 
@@ -298,6 +300,11 @@ class _Ingest:
                 return False
             raise
         return True
+
+    def put_in_team(self, conversation: Conversation, team: str) -> Conversation:
+        self.conn.execute("UPDATE conversations SET team = ? WHERE id = ?", (team, conversation.id))
+        conversation.team = team
+        return conversation
 
     def touch(self, conversation: Conversation, inbound: Inbound, now: datetime, status: Status) -> Conversation:
         changes: dict[str, Any] = {}

@@ -264,7 +264,9 @@ async def decide_dispute(call: Call) -> dict[str, Any]:
             who=call.who,
         )
     except OwnDecision as exc:
-        raise ApiError(403, "another_supervisor_needed", str(exc)) from None
+        # who may: a supervisor of the case's team (only they see it; an admin sees every team)
+        team = f" of team {ticket.team}" if ticket.team else ""
+        raise ApiError(403, "another_supervisor_needed", f"{exc} (a supervisor{team}, or an admin)") from None
     except PermissionError as exc:
         raise ApiError(403, "supervisor_needed", str(exc)) from None
     return record_json(decided)

@@ -23,7 +23,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +44,7 @@ from hub.platform.models import (
 )
 from hub.platform.settings import PlatformSection
 from hub.settings import ConfigError
-from hub.signing import BadSignature, check_signature, signed_headers
+from hub.signing import SIGNATURE, TIMESTAMP, BadSignature, check_signature, signed_headers
 
 log = logging.getLogger(__name__)
 
@@ -268,24 +268,36 @@ class PlatformClient:
             error = PlatformUnavailable(f"the platform answered {status}")
             error.retry_after = _seconds(answer_headers.get("Retry-After", ""))  # type: ignore[attr-defined]
             raise error
-        try:
-            check_signature(
-                self.settings.secret, answer_headers, body, now=self.clock(), max_skew=self.settings.max_skew_seconds
-            )
-        except BadSignature as exc:
-            raise PlatformBadAnswer(f"the answer's signature does not verify ({exc})") from None
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            raise PlatformBadAnswer("the answer is not JSON") from None
-        if not isinstance(answer, dict) or answer.get("request_id") != request_id:
-            raise PlatformBadAnswer("the answer is not for this request (request_id)")
-        return status, answer, answer_headers.get(REPLAYED, "") == "true"
+        if problem := answer_problem(self.settings, answer_headers, body, request_id, now=self.clock()):
+            raise PlatformBadAnswer(problem)
+        return status, json.loads(body), answer_headers.get(REPLAYED, "") == "true"
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.settings.timeout_seconds))
         return self._session
+
+
+def answer_problem(
+    settings: PlatformSection, headers: Mapping[str, str], body: bytes, request_id: str, *, now: float | None = None
+) -> str:
+    """Why a platform's answer cannot be trusted ("" when it can): not signed with the shared
+    secret, not a JSON object, or for another request (its request_id)."""
+    if not headers.get(TIMESTAMP) or not headers.get(SIGNATURE):
+        return f"the answer is not signed (it has no {TIMESTAMP} and {SIGNATURE})"
+    try:
+        check_signature(
+            settings.secret, headers, body, now=time.time() if now is None else now, max_skew=settings.max_skew_seconds
+        )
+    except BadSignature as exc:
+        return f"the answer's signature does not verify ({exc})"
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return "the answer is not JSON"
+    if not isinstance(answer, dict) or answer.get("request_id") != request_id:
+        return "the answer is not for this request (request_id)"
+    return ""
 
 
 def _seconds(value: str) -> float | None:

@@ -402,3 +402,25 @@ async def test_a_message_stored_once_by_key_is_not_stored_again_even_by_racing_c
     assert other_stored
     texts = [m.text for m in await store.tickets.list_messages(conv_id) if m.kind is MessageKind.EVENT]
     assert texts[0] == "first" and len(texts) == 3 and texts[2] == "other"
+
+
+async def test_a_held_message_stores_its_ticket_in_the_hold_team_unless_kept_to_supervisors_already(
+    store: Store,
+) -> None:
+    """A message that may complain about an agent (Ticketing.hold_team): its ticket is opened in,
+    or moved to, the hold team in the same step as it is stored; one already in a team kept to
+    supervisors (held_teams) stays there."""
+    held = replace(POLICY, hold_team="supervisors", held_teams=frozenset({"supervisors", "managers"}))
+    opened = await store.tickets.record_inbound(inbound("h1", thread="h1"), now=utcnow(), policy=held)
+    assert opened.conversation.team == "supervisors"
+    assert (await store.tickets.get_conversation(opened.conversation.id)).team == "supervisors"  # type: ignore[union-attr]
+
+    first = await store.tickets.record_inbound(inbound("h2", thread="h2"), now=utcnow(), policy=POLICY)
+    await store.tickets.update_conversation(first.conversation.id, {"team": "sales"}, now=utcnow())
+    again = await store.tickets.record_inbound(inbound("h3", thread="h2", text="complaint"), now=utcnow(), policy=held)
+    assert again.conversation.id == first.conversation.id and again.conversation.team == "supervisors"
+    assert (await store.tickets.get_conversation(first.conversation.id)).team == "supervisors"  # type: ignore[union-attr]
+
+    await store.tickets.update_conversation(first.conversation.id, {"team": "managers"}, now=utcnow())
+    await store.tickets.record_inbound(inbound("h4", thread="h2", text="again"), now=utcnow(), policy=held)
+    assert (await store.tickets.get_conversation(first.conversation.id)).team == "managers"  # type: ignore[union-attr]
