@@ -325,22 +325,24 @@ class NgramMatcher:
         order = np.argsort(labels, kind="stable")
         sorted_texts = tuple(texts[i] for i in order)
         previous = _previous_model()
-        change = None
+        updating = None  # (the previous model, what changed) when only the changed articles are refitted
         if previous is not None and self._trains_like(previous):
             change = _change(previous, sorted_texts, labels[order], label_names)
+            if change is not None:
+                updating = (previous, change)
         vectorizer, tfidf = FEATURES.fit_transform(texts)
         embedded = center = None
         if self.embedder is not None:
             embedded = np.asarray(self.embedder(texts), dtype=np.float32)
-            if change is not None:  # the columns the previous classifiers were trained on
-                center = previous.scorer.encoder.center
+            if updating is not None:  # the columns the previous classifiers were trained on
+                center = updating[0].scorer.encoder.center
             elif self.center_embeddings:
                 center = embedded.mean(axis=0)
             embedded = _centred(embedded, center)
         encoder = _Encoder(vectorizer, self.embedder, self.embedding_weight, center)
         vectors = encoder.encode(texts, tfidf, embedded)
-        if change is not None:
-            model = _updated(previous, encoder, vectors, labels, label_names, sorted_texts, *change)
+        if updating is not None:
+            model = _updated(updating[0], encoder, vectors, labels, label_names, sorted_texts, *updating[1])
         else:
             # One after the other, never in two threads: liblinear draws from one random
             # generator per process, so concurrent fits would make training nondeterministic.

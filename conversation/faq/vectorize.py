@@ -39,7 +39,9 @@ class TfidfWeights:
 
     def transform(self, texts: Sequence[str]) -> sparse.csr_matrix:
         """Rows of unit length; features no training example had are left out."""
-        indptr, columns, counts = [0], [], []
+        indptr: list[int] = [0]
+        columns: list[int] = []
+        counts: list[int] = []
         vocabulary = self.vocabulary
         for text in texts:
             found = Counter(f for f in self.analyzer(text) if f in vocabulary)
