@@ -46,10 +46,14 @@ KEEP = timedelta(seconds=60)
 PRUNE_SECONDS = 10.0
 RESYNC = "resync"  # the event a gap turns into: what is shown must be reloaded
 HANDOVER, ANSWER = "relay.handover", "relay.answer"
-SOCKET_HOLD = timedelta(seconds=90)  # a socket hold lapses this long after its process stopped renewing it
+SOCKET_HOLD = timedelta(seconds=90)  # a socket hold is deleted this long after its process stopped renewing it
 SOCKET_RENEW_SECONDS = SOCKET_HOLD.total_seconds() / 3
+# A process's holds count only while it beats: one killed is no longer handed its visitors'
+# replies this soon after its last beat ([storage] hub_lapse_seconds), beating 3 times as often.
+HUB_LAPSE = timedelta(seconds=6)
 
 Taker = Callable[[dict[str, Any]], Awaitable[bool]]
+Catcher = Callable[[], Awaitable[None]]
 
 
 class Relay:
@@ -64,9 +68,12 @@ class Relay:
         clock: Callable[[], datetime] = utcnow,
         poll: float = POLL_SECONDS,
         gap_grace: float = GAP_GRACE_SECONDS,
+        lapse: timedelta = HUB_LAPSE,
     ) -> None:
         self.store, self.bus, self.origin, self.clock = store, bus, origin, clock
-        self.poll, self.gap_grace = poll, gap_grace
+        self.poll, self.gap_grace, self.lapse = poll, gap_grace, lapse
+        self.catchers: list[Catcher] = []  # what puts this process's windows right after its beat lapsed
+        self._beaten: float | None = None  # when (monotonic) the last beat was written
         self.keep, self.prune_every = KEEP, PRUNE_SECONDS
         self.takers: dict[str, Taker] = {}  # hand-over kind -> what delivers it here
         self.gaps = 0  # how many times events were lost to this reader (each told to reload)
@@ -143,6 +150,7 @@ class Relay:
         The other processes' open views are told to reload: a hub killed while its last
         events waited for their write took them along (the tickets and messages are in the
         store, only their live events are gone), and this may be the process that replaces it."""
+        await self.beat()  # its windows' holds count from the first
         try:
             self.cursor = await self.store.cluster.last_event_seq()
         except StoreUnavailable:
@@ -247,6 +255,31 @@ class Relay:
         kept.add(task)
         task.add_done_callback(kept.discard)
         task.add_done_callback(log_task_failure)
+
+    # -- being alive ----------------------------------------------------------------------
+    async def beat_step(self) -> None:
+        """Say this process is alive for `lapse` more, three times per lapse.
+
+        A beat that comes too late (the store was out of reach) means the others counted this
+        process as gone meanwhile, and a reply to a visitor whose window is open here may have
+        been kept for their return instead of handed over: the windows catch up (`catchers`)."""
+        await self.beat()
+        await asyncio.sleep(self.lapse.total_seconds() / 3)
+
+    async def beat(self) -> None:
+        started = time.monotonic()
+        try:
+            await self.store.cluster.beat(self.origin, until=self.clock() + self.lapse)
+        except StoreUnavailable:
+            return  # the next step tries again
+        lapsed = self._beaten is not None and time.monotonic() - self._beaten > self.lapse.total_seconds()
+        self._beaten = started
+        if lapsed:
+            log.warning(
+                "live events: this hub process could not say it was alive in time; its web-chat windows catch up"
+            )
+            for catch_up in self.catchers:
+                await catch_up()
 
     # -- housekeeping ---------------------------------------------------------------------
     async def prune_step(self) -> None:

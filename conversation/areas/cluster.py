@@ -57,6 +57,11 @@ class Cluster(ABC):
 
     # -- socket holders -----------------------------------------------------------------------
     @abstractmethod
+    async def beat(self, holder: str, *, until: datetime) -> None:
+        """`holder` (a hub process) is alive until then: its holds count only while it beats,
+        so a process that was killed stops being asked within seconds, not when its holds end."""
+
+    @abstractmethod
     async def hold(self, key: str, holder: str, *, until: datetime) -> None:
         """Record (or extend) that `holder` keeps a connection for `key` until then."""
 
@@ -65,7 +70,8 @@ class Cluster(ABC):
 
     @abstractmethod
     async def holders(self, key: str, *, now: datetime) -> list[str]:
-        """Who holds a connection for `key` now (unexpired), sorted."""
+        """Who holds a connection for `key` now (the hold unexpired and its holder still
+        beating), sorted."""
 
     # -- counters -----------------------------------------------------------------------------
     @abstractmethod
@@ -79,4 +85,4 @@ class Cluster(ABC):
 
     @abstractmethod
     async def prune_counters(self, now: datetime) -> int:
-        """Delete expired counters and socket holds; how many went."""
+        """Delete expired counters, socket holds and beats; how many went."""

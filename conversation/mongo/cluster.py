@@ -54,6 +54,10 @@ class MongoCluster(Area, Cluster):
         return (await self._db.relay_events.delete_many({"at": {"$lt": before}})).deleted_count
 
     @_unavailable_when_unreachable
+    async def beat(self, holder: str, *, until: datetime) -> None:
+        await self._db.hub_beats.update_one({"_id": holder}, {"$set": {"until": until}}, upsert=True)
+
+    @_unavailable_when_unreachable
     async def hold(self, key: str, holder: str, *, until: datetime) -> None:
         await self._db.socket_holds.update_one(
             {"_id": f"{key}\x1f{holder}"}, {"$set": {"key": key, "holder": holder, "until": until}}, upsert=True
@@ -66,7 +70,11 @@ class MongoCluster(Area, Cluster):
     @_unavailable_when_unreachable
     async def holders(self, key: str, *, now: datetime) -> list[str]:
         cursor = self._db.socket_holds.find({"key": key, "until": {"$gt": now}})
-        return sorted([str(d["holder"]) async for d in cursor])
+        held = [str(d["holder"]) async for d in cursor]
+        if not held:
+            return []
+        beating = self._db.hub_beats.find({"_id": {"$in": held}, "until": {"$gt": now}})
+        return sorted([str(d["_id"]) async for d in beating])
 
     @_unavailable_when_unreachable
     async def add_to_counter(self, key: str, amount: int, *, expires_at: datetime) -> int:
@@ -86,7 +94,8 @@ class MongoCluster(Area, Cluster):
     @_unavailable_when_unreachable
     async def prune_counters(self, now: datetime) -> int:
         gone = (await self._db.shared_counters.delete_many({"expires_at": {"$lt": now}})).deleted_count
-        return gone + (await self._db.socket_holds.delete_many({"until": {"$lt": now}})).deleted_count
+        gone += (await self._db.socket_holds.delete_many({"until": {"$lt": now}})).deleted_count
+        return gone + (await self._db.hub_beats.delete_many({"until": {"$lt": now}})).deleted_count
 
 
 async def create_cluster_indexes(db: Any) -> None:

@@ -47,6 +47,10 @@ class SQLiteCluster(Area, Cluster):
         sql = "DELETE FROM relay_events WHERE at < ?"
         return await self._call(lambda conn: conn.execute(sql, (to_epoch_ms(before),)).rowcount)
 
+    async def beat(self, holder: str, *, until: datetime) -> None:
+        sql = "INSERT INTO hub_beats VALUES (?,?) ON CONFLICT (holder) DO UPDATE SET until = excluded.until"
+        await self._call(lambda conn: conn.execute(sql, (holder, to_epoch_ms(until))))
+
     async def hold(self, key: str, holder: str, *, until: datetime) -> None:
         sql = "INSERT INTO socket_holds VALUES (?,?,?) ON CONFLICT (key, holder) DO UPDATE SET until = excluded.until"
         await self._call(lambda conn: conn.execute(sql, (key, holder, to_epoch_ms(until))))
@@ -57,8 +61,12 @@ class SQLiteCluster(Area, Cluster):
 
     async def holders(self, key: str, *, now: datetime) -> list[str]:
         def job(conn: sqlite3.Connection) -> list[str]:
-            sql = "SELECT holder FROM socket_holds WHERE key = ? AND until > ? ORDER BY holder"
-            return [r[0] for r in conn.execute(sql, (key, to_epoch_ms(now))).fetchall()]
+            sql = (
+                "SELECT h.holder FROM socket_holds h JOIN hub_beats b ON b.holder = h.holder"
+                " WHERE h.key = ? AND h.until > ? AND b.until > ? ORDER BY h.holder"
+            )
+            moment = to_epoch_ms(now)
+            return [r[0] for r in conn.execute(sql, (key, moment, moment)).fetchall()]
 
         return await self._call(job, write=False)
 
@@ -86,6 +94,7 @@ class SQLiteCluster(Area, Cluster):
 
         def job(conn: sqlite3.Connection) -> int:
             gone = conn.execute("DELETE FROM shared_counters WHERE expires_at < ?", (moment,)).rowcount
-            return gone + conn.execute("DELETE FROM socket_holds WHERE until < ?", (moment,)).rowcount
+            gone += conn.execute("DELETE FROM socket_holds WHERE until < ?", (moment,)).rowcount
+            return gone + conn.execute("DELETE FROM hub_beats WHERE until < ?", (moment,)).rowcount
 
         return await self._call(job)

@@ -58,6 +58,8 @@ async def test_pruning_drops_old_events_and_numbers_never_go_back(store: Store) 
 
 async def test_socket_holders_expire_and_release(store: Store) -> None:
     now = utcnow()
+    for alive in ("hub-a", "hub-b"):
+        await store.cluster.beat(alive, until=now + timedelta(minutes=5))
     await store.cluster.hold("webchat:v_1", "hub-b", until=now + timedelta(seconds=60))
     await store.cluster.hold("webchat:v_1", "hub-a", until=now + timedelta(seconds=60))
     await store.cluster.hold("webchat:v_2", "hub-a", until=now + timedelta(seconds=1))
@@ -69,6 +71,20 @@ async def test_socket_holders_expire_and_release(store: Store) -> None:
     assert await store.cluster.holders("webchat:v_1", now=now) == ["hub-a"]
     assert await store.cluster.prune_counters(now + timedelta(seconds=120)) == 2
     assert await store.cluster.holders("webchat:v_1", now=now) == []
+
+
+async def test_a_hold_counts_only_while_its_holder_beats(store: Store) -> None:
+    now = utcnow()
+    await store.cluster.beat("hub-a", until=now + timedelta(seconds=6))
+    await store.cluster.beat("hub-b", until=now + timedelta(seconds=6))
+    await store.cluster.hold("webchat:v_3", "hub-a", until=now + timedelta(seconds=90))
+    await store.cluster.hold("webchat:v_3", "hub-b", until=now + timedelta(seconds=90))
+    await store.cluster.hold("webchat:v_3", "hub-never-beat", until=now + timedelta(seconds=90))
+    assert await store.cluster.holders("webchat:v_3", now=now) == ["hub-a", "hub-b"]
+    await store.cluster.beat("hub-b", until=now + timedelta(seconds=12))  # hub-a was killed: only hub-b beats on
+    assert await store.cluster.holders("webchat:v_3", now=now + timedelta(seconds=7)) == ["hub-b"]
+    assert await store.cluster.prune_counters(now + timedelta(seconds=7)) == 1  # hub-a's beat; the holds stay
+    assert await store.cluster.holders("webchat:v_3", now=now + timedelta(seconds=13)) == []
 
 
 async def test_counters_add_atomically_and_expire(store: Store) -> None:
