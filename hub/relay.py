@@ -274,8 +274,8 @@ class Relay:
             log.warning(
                 "live events: this hub process could not say it was alive in time; its web-chat windows catch up"
             )
-            for catch_up in self.catchers:
-                await catch_up()
+            for catch_up in self.catchers:  # not waited for: the beats go on meanwhile
+                self._spawn(catch_up())
 
     # -- housekeeping ---------------------------------------------------------------------
     async def prune_step(self) -> None:

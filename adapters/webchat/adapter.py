@@ -866,9 +866,8 @@ class WebChatAdapter(Adapter):
     async def _reconnect_all(self) -> None:
         """This process's holds lapsed for a while: replies meanwhile were kept for visitors
         counted as away. Each window reconnects and resumes from the last message it showed."""
-        for sockets in list(self.sockets.values()):
-            for ws in list(sockets):
-                await ws.close(code=SERVICE_RESTART, message=b"catch up")
+        windows = [ws for sockets in list(self.sockets.values()) for ws in sockets]
+        await asyncio.gather(*(ws.close(code=SERVICE_RESTART, message=b"catch up") for ws in windows))
 
     async def _take_handover(self, body: dict[str, Any]) -> bool:
         """Another hub process's reply for a visitor whose window is open here: True once pushed."""
