@@ -5,13 +5,11 @@ into the store's event log (`store.cluster`, numbered in one order for everyone)
 reads the other processes' events back, in that order, for the sockets it holds. An
 event carries its origin, so a process skips its own (it delivered them already).
 
-A batch is numbered by its write (the next number after the highest written), so no
-number is ever taken without its batch: a writer killed mid-way leaves nothing to wait for.
-A number is missing only when its batch was pruned while this process could not read (or,
-during an upgrade, an older hub took it from the counter numbers once came from): it is
-waited for up to `gap_grace`, then it is a gap: the watching sockets are told to reload
-(`resync`), and reading goes on. A reader that lost the store resumes from the last
-number it read.
+A number can be missing for a moment (another process took it and has not written yet):
+the reader waits for it before going on, so events keep their order. One still missing
+after `gap_grace` (its writer died, or the events were pruned while this process could
+not read) is a gap: the watching sockets are told to reload (`resync`), and reading goes
+on. A reader that lost the store resumes from the last number it read.
 
 Hand-overs ride on the same log: a process that must deliver to a socket held by another
 asks that one (`hand_over`) and waits for its answer, so nothing is marked delivered
@@ -85,8 +83,7 @@ class Relay:
         self._hole_since: float | None = None
         self._answers: dict[str, tuple[asyncio.Future[bool], set[str]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # hand-overs being delivered here
-        self._writes: set[asyncio.Task[None]] = set()  # batches being written at shutdown
-        self._written = 0  # the number of the last batch this process wrote
+        self._writes: set[asyncio.Task[None]] = set()  # numbered batches being written
 
     # -- out ------------------------------------------------------------------------------
     def forward(self, event: Event) -> None:
@@ -101,26 +98,28 @@ class Relay:
         self._wake.set()
 
     async def write_step(self) -> None:
-        """Write what is waiting as one batch. One batch at a time: what comes meanwhile waits
-        and goes in the next batch, so a busy store gets fewer, larger writes."""
+        """Number what is waiting as one batch and write it. One batch at a time: what comes
+        meanwhile waits and goes in the next batch, so a busy store gets fewer, larger writes."""
         await self._wake.wait()
         batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
         if not self._pending:
             self._wake.clear()
-        await self._write(batch)
+        try:
+            seq = await self.store.cluster.reserve_event_seq()
+        except StoreUnavailable:
+            self._pending.extendleft(reversed(batch))  # kept, in order, for the next try
+            self._wake.set()
+            await asyncio.sleep(self.poll * 25)
+            return
+        await self._write(seq, batch)
 
-    async def _write(self, batch: list[dict[str, Any]]) -> None:
-        """Number and write a batch in one step (a killed writer leaves no number without its
-        batch), again under the same id until the store has it: a write whose answer was lost
-        is found, not written twice."""
-        ident = secrets.token_hex(8)
+    async def _write(self, seq: int, batch: list[dict[str, Any]]) -> None:
+        """Write a numbered batch, again under the same number until the store has it (a write
+        whose answer was lost is not written twice); readers wait for it meanwhile."""
         deadline = time.monotonic() + self.keep.total_seconds()
         while True:
             try:
-                newest = None if self.cursor is None else max(self.cursor, self._written)  # None: the store looks
-                self._written = await self.store.cluster.append_events(
-                    self.origin, batch, now=self.clock(), batch=ident, after=newest
-                )
+                await self.store.cluster.write_events(seq, self.origin, batch, now=self.clock())
                 return
             except StoreUnavailable:
                 if time.monotonic() > deadline:  # the readers have reported it lost by now
@@ -132,7 +131,12 @@ class Relay:
         """On the way down: what is still waiting goes out (if the store answers)."""
         if self._pending:
             batch, self._pending = list(self._pending), deque()
-            self._spawn(self._write(batch), writes=True)
+            try:
+                seq = await self.store.cluster.reserve_event_seq()
+            except StoreUnavailable:
+                log.warning("live events: %d event(s) not passed on to other hub processes at shutdown", len(batch))
+            else:
+                self._spawn(self._write(seq, batch), writes=True)
         if self._writes:
             await asyncio.wait(self._writes, timeout=self.gap_grace)
             for task in tuple(self._writes):  # the store closes next

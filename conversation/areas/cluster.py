@@ -27,32 +27,33 @@ class Cluster(ABC):
     shared: bool = False  # True: several hub processes may use this store at once
 
     # -- the event log ----------------------------------------------------------------------
-    @abstractmethod
-    async def append_events(
-        self, origin: str, payloads: list[dict[str, Any]], *, now: datetime, batch: str = "", after: int | None = None
-    ) -> int:
-        """Append events (JSON objects) as one batch, numbered by the write itself (the next
-        number after the highest written), and return its number. No number is ever taken
-        without its batch, so a writer that dies leaves no gap for readers to wait on.
+    async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
+        """Append events (JSON objects) as one batch; the batch's sequence number."""
+        seq = await self.reserve_event_seq()
+        await self.write_events(seq, origin, payloads, now=now)
+        return seq
 
-        `after`: the highest number the writer has seen (one round trip when it is still the
-        highest; None: look it up). `batch`: the batch's id; calling again with it after a lost
-        answer returns the number it was written under rather than writing it twice ("": a
-        new id)."""
+    @abstractmethod
+    async def reserve_event_seq(self) -> int:
+        """Take the next sequence number for a batch (numbers never go back, even after pruning)."""
+
+    @abstractmethod
+    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
+        """Write the batch under the number taken for it; writing it again changes nothing (a
+        retry after a lost answer is not a second batch)."""
 
     @abstractmethod
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
-        """The batches after `seq`, in sequence order. A number is missing only when its
-        batch was pruned (a reader away longer than events are kept)."""
+        """The batches after `seq`, in sequence order. A number may be missing for a moment
+        (a writer between taking it and writing) or for good (that writer died)."""
 
     @abstractmethod
     async def last_event_seq(self) -> int:
-        """The highest sequence number written so far (0 when none): a new reader starts there."""
+        """The highest sequence number taken so far (0 when none): a new reader starts there."""
 
     @abstractmethod
     async def prune_events(self, before: datetime) -> int:
-        """Delete events older than `before`, but never the newest batch (numbers go on from
-        it, never back); how many went."""
+        """Delete events older than `before`; how many went."""
 
     # -- socket holders -----------------------------------------------------------------------
     @abstractmethod

@@ -1,16 +1,15 @@
 """MongoDB: live events, socket holders and shared counters for hub processes on one database.
 
 Events go in `relay_events`, one document per batch a hub writes, keyed by a sequence
-number the insert itself takes (the next after the highest; `_id` is unique), so every hub
-reads them in one order with an `_id > last` query and a writer killed leaves no hole.
-Change streams would need a replica set (and the wire server the tests use has none); see
-ARCHITECTURE.md.
+number taken from `counters` with `$inc`, so every hub reads them in one order with an
+`_id > last` query. Change streams would need a replica set (and the wire server the tests
+use has none); see ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -20,34 +19,25 @@ from pymongo.errors import DuplicateKeyError
 from conversation.areas.cluster import Cluster, RelayedBatch
 from conversation.mongo.db import Area, _unavailable_when_unreachable
 
-SEQUENCE = "relay_events"  # the counters document that handed out event numbers before (a floor now)
+SEQUENCE = "relay_events"  # the counters document that hands out event numbers
 
 
 class MongoCluster(Area, Cluster):
     shared = True
 
     @_unavailable_when_unreachable
-    async def append_events(
-        self, origin: str, payloads: list[dict[str, Any]], *, now: datetime, batch: str = "", after: int | None = None
-    ) -> int:
-        # The insert takes the number: `_id` is unique, so of two writers trying one number
-        # one fails and tries after the highest written. A number exists only with its batch,
-        # and one is written only after every lower one was (so readers never meet a hole).
-        batch = batch or secrets.token_hex(8)
-        document = {"origin": origin, "at": now, "payload": json.dumps(payloads), "batch": batch}
-        seq = (await self.last_event_seq() if after is None else after) + 1
-        while True:
-            try:
-                await self._db.relay_events.insert_one({"_id": seq, **document})
-                return seq
-            except DuplicateKeyError:
-                taken = self._db.relay_events.find({"_id": {"$gte": seq}}, {"batch": 1}).sort("_id", 1)
-                numbers = []
-                async for found in taken:
-                    if found.get("batch") == batch:  # written by an earlier call whose answer was lost
-                        return int(found["_id"])
-                    numbers.append(int(found["_id"]))
-                seq = (numbers[-1] if numbers else seq) + 1
+    async def reserve_event_seq(self) -> int:
+        counter = await self._counters.find_one_and_update(
+            {"_id": SEQUENCE}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return int(counter["value"])
+
+    @_unavailable_when_unreachable
+    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # written already: the answer was lost on the way
+            await self._db.relay_events.insert_one(
+                {"_id": seq, "origin": origin, "at": now, "payload": json.dumps(payloads)}
+            )
 
     @_unavailable_when_unreachable
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
@@ -56,17 +46,12 @@ class MongoCluster(Area, Cluster):
 
     @_unavailable_when_unreachable
     async def last_event_seq(self) -> int:
-        newest = await self._db.relay_events.find_one({}, {"_id": 1}, sort=[("_id", -1)])
-        counter = await self._counters.find_one({"_id": SEQUENCE})  # a floor: numbers a counter handed out before
-        return max(int(newest["_id"]) if newest else 0, int(counter["value"]) if counter else 0)
+        doc = await self._counters.find_one({"_id": SEQUENCE})
+        return int(doc["value"]) if doc else 0
 
     @_unavailable_when_unreachable
     async def prune_events(self, before: datetime) -> int:
-        newest = await self._db.relay_events.find_one({}, {"_id": 1}, sort=[("_id", -1)])
-        if newest is None:
-            return 0
-        old = {"at": {"$lt": before}, "_id": {"$lt": newest["_id"]}}  # the newest stays: numbers go on from it
-        return (await self._db.relay_events.delete_many(old)).deleted_count
+        return (await self._db.relay_events.delete_many({"at": {"$lt": before}})).deleted_count
 
     @_unavailable_when_unreachable
     async def beat(self, holder: str, *, until: datetime) -> None:

@@ -4,7 +4,6 @@ the hub keeps its events in memory; the contract is kept all the same)."""
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -17,24 +16,20 @@ from conversation.sqlite.db import Area
 class SQLiteCluster(Area, Cluster):
     shared = False
 
-    async def append_events(
-        self, origin: str, payloads: list[dict[str, Any]], *, now: datetime, batch: str = "", after: int | None = None
-    ) -> int:
-        batch = batch or secrets.token_hex(8)
-        encoded = json.dumps(payloads)
-
-        def job(conn: sqlite3.Connection) -> int:  # one transaction: numbered and written at once
-            written = conn.execute("SELECT seq FROM relay_events WHERE batch = ?", (batch,)).fetchone()
-            if written:  # an earlier call's answer was lost
-                return int(written[0])
-            seq = _newest(conn) + 1
-            conn.execute(
-                "INSERT INTO relay_events (seq, origin, at, payload, batch) VALUES (?,?,?,?,?)",
-                (seq, origin, to_epoch_ms(now), encoded, batch),
+    async def reserve_event_seq(self) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            sql = (
+                "INSERT INTO counters (name, value) VALUES ('relay_events', 1)"
+                " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
             )
-            return seq
+            return int(conn.execute(sql).fetchone()[0])
 
         return await self._call(job)
+
+    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
+        encoded = json.dumps(payloads)
+        sql = "INSERT INTO relay_events (seq, origin, at, payload) VALUES (?,?,?,?) ON CONFLICT (seq) DO NOTHING"
+        await self._call(lambda conn: conn.execute(sql, (seq, origin, to_epoch_ms(now), encoded)))
 
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         def job(conn: sqlite3.Connection) -> list[RelayedBatch]:
@@ -46,10 +41,10 @@ class SQLiteCluster(Area, Cluster):
         return await self._call(job, write=False)
 
     async def last_event_seq(self) -> int:
-        return int(await self._call(_newest, write=False))
+        return int(await self._one("SELECT value FROM counters WHERE name = 'relay_events'", (), lambda r: r[0]) or 0)
 
     async def prune_events(self, before: datetime) -> int:
-        sql = "DELETE FROM relay_events WHERE at < ? AND seq < (SELECT MAX(seq) FROM relay_events)"  # numbers go on
+        sql = "DELETE FROM relay_events WHERE at < ?"
         return await self._call(lambda conn: conn.execute(sql, (to_epoch_ms(before),)).rowcount)
 
     async def beat(self, holder: str, *, until: datetime) -> None:
@@ -103,12 +98,3 @@ class SQLiteCluster(Area, Cluster):
             return gone + conn.execute("DELETE FROM hub_beats WHERE until < ?", (moment,)).rowcount
 
         return await self._call(job)
-
-
-def _newest(conn: sqlite3.Connection) -> int:
-    """The highest batch number written (or handed out by the counter numbers once came from)."""
-    row = conn.execute(
-        "SELECT MAX(COALESCE((SELECT MAX(seq) FROM relay_events), 0),"
-        " COALESCE((SELECT value FROM counters WHERE name = 'relay_events'), 0))"
-    ).fetchone()
-    return int(row[0])

@@ -239,8 +239,7 @@ CREATE INDEX IF NOT EXISTS qa_reviews_created ON qa_reviews (created_at);
 CREATE INDEX IF NOT EXISTS conversations_resolved ON conversations (resolved_at) WHERE assignee_id != '';
 -- Cluster: live events in order, who holds which socket, shared counters (conversation/areas/cluster.py).
 CREATE TABLE IF NOT EXISTS relay_events (
-    seq INTEGER PRIMARY KEY, origin TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL,
-    batch TEXT NOT NULL DEFAULT '');
+    seq INTEGER PRIMARY KEY, origin TEXT NOT NULL, at INTEGER NOT NULL, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS socket_holds (
     key TEXT NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (key, holder));
 CREATE TABLE IF NOT EXISTS shared_counters (key TEXT PRIMARY KEY, total INTEGER NOT NULL, expires_at INTEGER NOT NULL);
@@ -272,7 +271,6 @@ ADDED_COLUMNS = (
     ("conversations", "priority_set_by", "TEXT NOT NULL DEFAULT ''"),
     ("contacts", "tier", "TEXT NOT NULL DEFAULT ''"),
     ("report_facts", "resolver_id", "TEXT NOT NULL DEFAULT ''"),  # who resolved (per-agent resolutions)
-    ("relay_events", "batch", "TEXT NOT NULL DEFAULT ''"),  # the writer's id of a batch (a retry finds it)
 )
 
 
