@@ -12,24 +12,34 @@ from conversation.areas.cluster import Cluster, RelayedBatch
 from conversation.codec import from_epoch_ms, to_epoch_ms
 from conversation.sqlite.db import Area
 
+INSERT_BATCH = "INSERT INTO relay_events (seq, origin, at, payload) VALUES (?,?,?,?) ON CONFLICT (seq) DO NOTHING"
+
 
 class SQLiteCluster(Area, Cluster):
     shared = False
 
-    async def reserve_event_seq(self) -> int:
-        def job(conn: sqlite3.Connection) -> int:
+    async def take_event_seq(
+        self, origin: str, payloads: list[dict[str, Any]], *, now: datetime
+    ) -> tuple[int, RelayedBatch | None]:
+        encoded = json.dumps(payloads)
+
+        def job(conn: sqlite3.Connection) -> int:  # one transaction: numbered and written at once
             sql = (
                 "INSERT INTO counters (name, value) VALUES ('relay_events', 1)"
                 " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
             )
-            return int(conn.execute(sql).fetchone()[0])
+            seq = int(conn.execute(sql).fetchone()[0])
+            conn.execute(INSERT_BATCH, (seq, origin, to_epoch_ms(now), encoded))
+            return seq
 
-        return await self._call(job)
+        return await self._call(job), None  # nothing can be left unwritten
 
-    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
-        encoded = json.dumps(payloads)
-        sql = "INSERT INTO relay_events (seq, origin, at, payload) VALUES (?,?,?,?) ON CONFLICT (seq) DO NOTHING"
-        await self._call(lambda conn: conn.execute(sql, (seq, origin, to_epoch_ms(now), encoded)))
+    async def write_events(self, batch: RelayedBatch, *, carry: RelayedBatch | None = None) -> None:
+        row = (batch.seq, batch.origin, to_epoch_ms(batch.at), json.dumps(batch.payloads))
+        await self._call(lambda conn: conn.execute(INSERT_BATCH, row))  # no carry: nothing is left unwritten
+
+    async def carried(self, seq: int) -> RelayedBatch | None:
+        return None
 
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         def job(conn: sqlite3.Connection) -> list[RelayedBatch]:
