@@ -103,7 +103,16 @@ class Hub(ChannelPort):
         self.metrics = Metrics()
         self.bus = EventBus()
         # Several processes on one store: live events cross between them (hub/relay.py).
-        self.relay = Relay(self.store, self.bus, self.instance_id) if self.store.cluster.shared else None
+        self.relay = (
+            Relay(
+                self.store,
+                self.bus,
+                self.instance_id,
+                lapse=timedelta(seconds=config.storage.hub_lapse_seconds),
+            )
+            if self.store.cluster.shared
+            else None
+        )
         if self.relay is not None:
             self.bus.forward = self.relay.forward
         self.adapters: dict[str, Adapter] = {
@@ -299,6 +308,7 @@ class Hub(ChannelPort):
             self._background.append(self.supervisor.run("relay-out", self.relay.write_step))
             self._background.append(self.supervisor.run("relay-in", self.relay.read_step))
             self._background.append(self.supervisor.run("relay-prune", self.relay.prune_step))
+            self._background.append(self.supervisor.run("relay-beat", self.relay.beat_step))
         self._background.append(self.supervisor.run("routing-follow", lambda: follow(self.bus, self.services.routing)))
         log.info(
             "hub %s started: store %s, channels %s, plugins %s",

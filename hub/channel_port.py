@@ -20,7 +20,7 @@ from hub.events import Event, EventBus, Subscription
 from hub.i18n import SOURCE_LOCALE, match_locale
 from hub.privacy import SecretsGuard
 from hub.ratelimit import RateLimit, limiter_for
-from hub.relay import SOCKET_HOLD, Relay, Taker
+from hub.relay import SOCKET_HOLD, Catcher, Relay, Taker
 from hub.sdk import Adapter, IngestUnavailable
 from hub.status_links import StatusLinks
 from hub.thread_events import ThreadEvent
@@ -207,7 +207,7 @@ class ChannelPort:
     # -- several hub processes on one store (hub/relay.py) ----------------------------------
     async def hold_socket(self, key: str) -> None:
         if self.relay is not None:  # alone on the store, no other process needs to know
-            await self.store.cluster.hold(key, self.instance_id, until=utcnow() + SOCKET_HOLD)
+            await self.store.cluster.hold(key, self.instance_id, until=self.relay.clock() + SOCKET_HOLD)
 
     async def release_socket(self, key: str) -> None:
         if self.relay is not None:
@@ -216,7 +216,7 @@ class ChannelPort:
     async def sockets_elsewhere(self, key: str) -> list[str]:
         if self.relay is None:
             return []
-        return [h for h in await self.store.cluster.holders(key, now=utcnow()) if h != self.instance_id]
+        return [h for h in await self.store.cluster.holders(key, now=self.relay.clock()) if h != self.instance_id]
 
     async def hand_over(self, to: list[str], kind: str, body: dict[str, Any], *, timeout: float) -> bool:
         return await self.relay.hand_over(to, kind, body, timeout=timeout) if self.relay is not None else False
@@ -224,6 +224,10 @@ class ChannelPort:
     def take_handovers(self, kind: str, taker: Taker) -> None:
         if self.relay is not None:
             self.relay.takers[kind] = taker
+
+    def on_hold_lapse(self, catch_up: Catcher) -> None:
+        if self.relay is not None:
+            self.relay.catchers.append(catch_up)
 
     def rate_limit(self, name: str, limit: int, window: float) -> RateLimit:
         return limiter_for(self.store, name, limit, window)

@@ -71,6 +71,9 @@ class StorageSection:
 
     url: str = setting(str, "sqlite://", "sqlite:// (file in data_dir), sqlite:///path/file, or mongodb://...")
     timeout_seconds: float = setting(float, 5.0, "how long to wait for the database before answering 503", minimum=0.1)
+    hub_lapse_seconds: float = setting(
+        float, 6.0, "several hubs on MongoDB: a hub that stopped beating this long counts as gone", minimum=0.5
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,14 @@ into the store's event log (`store.cluster`, numbered in one order for everyone)
 reads the other processes' events back, in that order, for the sockets it holds. An
 event carries its origin, so a process skips its own (it delivered them already).
 
-A number can be missing for a moment (another process took it and has not written yet):
-the reader waits for it before going on, so events keep their order. One still missing
-after `gap_grace` (its writer died, or the events were pruned while this process could
-not read) is a gap: the watching sockets are told to reload (`resync`), and reading goes
-on. A reader that lost the store resumes from the last number it read.
+A number can be missing for a moment (another process took it and has not written yet,
+or died in between): each batch carries a copy of the batch numbered just before it (the
+store hands it to the next taker), so a reader takes the missing one from the next at
+once instead of waiting. One missing with nothing carrying it is waited for up to
+`gap_grace`; still missing then (the events were pruned while this process could not read,
+or two writers in a row died) it is a gap: the watching sockets are told to reload
+(`resync`), and reading goes on. A reader that lost the store resumes from the last
+number it read.
 
 Hand-overs ride on the same log: a process that must deliver to a socket held by another
 asks that one (`hand_over`) and waits for its answer, so nothing is marked delivered
@@ -46,10 +49,14 @@ KEEP = timedelta(seconds=60)
 PRUNE_SECONDS = 10.0
 RESYNC = "resync"  # the event a gap turns into: what is shown must be reloaded
 HANDOVER, ANSWER = "relay.handover", "relay.answer"
-SOCKET_HOLD = timedelta(seconds=90)  # a socket hold lapses this long after its process stopped renewing it
+SOCKET_HOLD = timedelta(seconds=90)  # a socket hold is deleted this long after its process stopped renewing it
 SOCKET_RENEW_SECONDS = SOCKET_HOLD.total_seconds() / 3
+# A process's holds count only while it beats: one killed is no longer handed its visitors'
+# replies this soon after its last beat ([storage] hub_lapse_seconds), beating 3 times as often.
+HUB_LAPSE = timedelta(seconds=6)
 
 Taker = Callable[[dict[str, Any]], Awaitable[bool]]
+Catcher = Callable[[], Awaitable[None]]
 
 
 class Relay:
@@ -64,9 +71,12 @@ class Relay:
         clock: Callable[[], datetime] = utcnow,
         poll: float = POLL_SECONDS,
         gap_grace: float = GAP_GRACE_SECONDS,
+        lapse: timedelta = HUB_LAPSE,
     ) -> None:
         self.store, self.bus, self.origin, self.clock = store, bus, origin, clock
-        self.poll, self.gap_grace = poll, gap_grace
+        self.poll, self.gap_grace, self.lapse = poll, gap_grace, lapse
+        self.catchers: list[Catcher] = []  # what puts this process's windows right after its beat lapsed
+        self._beaten: float | None = None  # when (monotonic) the last beat was written
         self.keep, self.prune_every = KEEP, PRUNE_SECONDS
         self.takers: dict[str, Taker] = {}  # hand-over kind -> what delivers it here
         self.gaps = 0  # how many times events were lost to this reader (each told to reload)
@@ -97,26 +107,35 @@ class Relay:
         batch = [self._pending.popleft() for _ in range(min(BATCH, len(self._pending)))]
         if not self._pending:
             self._wake.clear()
+        now = self.clock()
         try:
-            seq = await self.store.cluster.reserve_event_seq()
+            seq, before = await self.store.cluster.take_event_seq(self.origin, batch, now=now)
         except StoreUnavailable:
             self._pending.extendleft(reversed(batch))  # kept, in order, for the next try
             self._wake.set()
             await asyncio.sleep(self.poll * 25)
             return
-        await self._write(seq, batch)
+        await self._write(RelayedBatch(seq, self.origin, batch, now), self._carry(before, now))
 
-    async def _write(self, seq: int, batch: list[dict[str, Any]]) -> None:
+    def _carry(self, before: RelayedBatch | None, now: datetime) -> RelayedBatch | None:
+        """The batch that took the number before this one, carried with it: should its own
+        writer have died between taking the number and writing, readers take it from here
+        rather than wait. Not when older than the log keeps (written and pruned long ago)."""
+        return before if before is not None and before.at >= now - self.keep else None
+
+    async def _write(self, batch: RelayedBatch, carry: RelayedBatch | None) -> None:
         """Write a numbered batch, again under the same number until the store has it (a write
         whose answer was lost is not written twice); readers wait for it meanwhile."""
         deadline = time.monotonic() + self.keep.total_seconds()
         while True:
             try:
-                await self.store.cluster.write_events(seq, self.origin, batch, now=self.clock())
+                await self.store.cluster.write_events(batch, carry=carry)
                 return
             except StoreUnavailable:
                 if time.monotonic() > deadline:  # the readers have reported it lost by now
-                    log.warning("live events: %d event(s) could not be passed on to other hub processes", len(batch))
+                    log.warning(
+                        "live events: %d event(s) could not be passed on to other hub processes", len(batch.payloads)
+                    )
                     return
                 await asyncio.sleep(self.poll * 25)
 
@@ -124,12 +143,14 @@ class Relay:
         """On the way down: what is still waiting goes out (if the store answers)."""
         if self._pending:
             batch, self._pending = list(self._pending), deque()
+            now = self.clock()
             try:
-                seq = await self.store.cluster.reserve_event_seq()
+                seq, before = await self.store.cluster.take_event_seq(self.origin, batch, now=now)
             except StoreUnavailable:
                 log.warning("live events: %d event(s) not passed on to other hub processes at shutdown", len(batch))
             else:
-                self._spawn(self._write(seq, batch), writes=True)
+                written = self._write(RelayedBatch(seq, self.origin, batch, now), self._carry(before, now))
+                self._spawn(written, writes=True)
         if self._writes:
             await asyncio.wait(self._writes, timeout=self.gap_grace)
             for task in tuple(self._writes):  # the store closes next
@@ -143,6 +164,7 @@ class Relay:
         The other processes' open views are told to reload: a hub killed while its last
         events waited for their write took them along (the tickets and messages are in the
         store, only their live events are gone), and this may be the process that replaces it."""
+        await self.beat()  # its windows' holds count from the first
         try:
             self.cursor = await self.store.cluster.last_event_seq()
         except StoreUnavailable:
@@ -155,6 +177,10 @@ class Relay:
             if self.cursor is None:
                 self.cursor = await self.store.cluster.last_event_seq()  # what came before is not ours to show
             events = await self.store.cluster.events_after(self.cursor, limit=BATCH)
+            if events and events[0].seq == self.cursor + 2:  # one number missing: the next batch carries it
+                carried = await self.store.cluster.carried(events[0].seq)
+                if carried is not None and carried.seq == self.cursor + 1:
+                    events.insert(0, carried)
         except StoreUnavailable:
             await asyncio.sleep(self.poll * 25)  # resumed from the cursor once the store answers
             return
@@ -247,6 +273,31 @@ class Relay:
         kept.add(task)
         task.add_done_callback(kept.discard)
         task.add_done_callback(log_task_failure)
+
+    # -- being alive ----------------------------------------------------------------------
+    async def beat_step(self) -> None:
+        """Say this process is alive for `lapse` more, three times per lapse.
+
+        A beat that comes too late (the store was out of reach) means the others counted this
+        process as gone meanwhile, and a reply to a visitor whose window is open here may have
+        been kept for their return instead of handed over: the windows catch up (`catchers`)."""
+        await self.beat()
+        await asyncio.sleep(self.lapse.total_seconds() / 3)
+
+    async def beat(self) -> None:
+        started = time.monotonic()
+        try:
+            await self.store.cluster.beat(self.origin, until=self.clock() + self.lapse)
+        except StoreUnavailable:
+            return  # the next step tries again
+        lapsed = self._beaten is not None and time.monotonic() - self._beaten > self.lapse.total_seconds()
+        self._beaten = started
+        if lapsed:
+            log.warning(
+                "live events: this hub process could not say it was alive in time; its web-chat windows catch up"
+            )
+            for catch_up in self.catchers:  # not waited for: the beats go on meanwhile
+                self._spawn(catch_up())
 
     # -- housekeeping ---------------------------------------------------------------------
     async def prune_step(self) -> None:

@@ -393,6 +393,11 @@ class HubPort(Protocol):
         """What delivers another process's hand-overs of `kind` here (True: delivered)."""
         ...
 
+    def on_hold_lapse(self, catch_up: Callable[[], Awaitable[None]]) -> None:
+        """What to do when this process's holds lapsed for a while (it could not reach the
+        store): other processes counted its windows as closed and kept their replies."""
+        ...
+
     def rate_limit(self, name: str, limit: int, window: float) -> RateLimit:
         """`limit` events per key in `window` seconds, counted for every hub process on the store."""
         ...

@@ -114,7 +114,8 @@ async def test_a_reply_for_a_window_whose_hub_does_not_answer_is_retried_not_mar
             customer_message("w1", channel="webchat", thread="v_gone", sender=_sender("v_gone"))
         )
         store = hub(first).store
-        # a hub process that died with the visitor's window open: its hold has not lapsed yet
+        # a hub process that died with the visitor's window open: its beat has not lapsed yet
+        await store.cluster.beat("a-hub-that-died", until=utcnow() + timedelta(minutes=1))
         await store.cluster.hold("webchat:webchat:v_gone", "a-hub-that-died", until=utcnow() + timedelta(minutes=1))
         reply = await hub(first).actions.send(
             record.conversation, "还在吗？", author_type=AuthorType.AGENT, author_id=""
@@ -128,8 +129,8 @@ async def test_a_reply_for_a_window_whose_hub_does_not_answer_is_retried_not_mar
         stored = await store.tickets.get_message(reply.id)
         assert stored is not None and stored.delivery is not None
         assert stored.delivery.status.value == "queued" and "another hub process" in stored.delivery.error
-        # the hold lapses (released here): a visitor with no window anywhere gets it when back, as before
-        await store.cluster.release("webchat:webchat:v_gone", "a-hub-that-died")
+        # its beat lapses: a visitor with no window anywhere gets it when back, as before
+        await store.cluster.beat("a-hub-that-died", until=utcnow() - timedelta(seconds=1))
         hub(first).outbox.wake()
 
         async def sent() -> bool:

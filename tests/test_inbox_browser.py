@@ -6,6 +6,7 @@ per defect of the old front end. Screenshots go to test-artifacts/inbox/.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -424,6 +425,12 @@ async def test_live_updates_keep_the_reply_draft_and_append_messages(hub_url: tu
     assert await page.evaluate("document.querySelector('.thread .msg.inbound').dataset.marked") == "kept"
 
 
+async def steady_traffic(hub: Hub, tickets: int, *, every: float) -> None:
+    for n in range(tickets):
+        await customer_writes(hub, f"t{n}", f"busy {n}")
+        await asyncio.sleep(every)
+
+
 async def test_the_list_keeps_refreshing_under_steady_traffic(hub_url: tuple[Hub, str], browser: Any) -> None:
     from playwright.async_api import expect
 
@@ -431,15 +438,37 @@ async def test_the_list_keeps_refreshing_under_steady_traffic(hub_url: tuple[Hub
     page = await sign_in(browser, url)
     await expect(page.locator(".empty")).to_be_visible()
 
-    async def traffic() -> None:
-        for n in range(100):  # a new ticket every 50 ms for 5 s
-            await customer_writes(hub, f"t{n}", f"busy {n}")
-            await asyncio.sleep(0.05)
-
-    task = asyncio.create_task(traffic())
+    task = asyncio.create_task(steady_traffic(hub, 100, every=0.05))  # a new ticket every 50 ms for 5 s
     try:
         await expect(page.locator("#conversations li").first).to_be_visible(timeout=15_000)
         assert not task.done()  # it showed up while the traffic went on (what is tested, not a 3 s bound)
+    finally:
+        task.cancel()
+
+
+async def test_the_list_updates_under_steady_traffic_when_each_load_is_slower_than_events_come(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    # A loaded hub (after a reconnect under load) answered the list more slowly than live events
+    # asked for it again: each refresh aborted the load before it, and the list stopped changing
+    # while the counts (on their own timer) went on.
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url)
+    await expect(page.locator(".empty")).to_be_visible()
+
+    async def slow(route: Any) -> None:
+        await asyncio.sleep(1.5)  # longer than the list refreshes' longest wait (1 s)
+        with contextlib.suppress(Exception):  # the page may have aborted it meanwhile
+            await route.continue_()
+
+    await page.route(lambda address: "/api/v1/conversations?" in address, slow)
+
+    task = asyncio.create_task(steady_traffic(hub, 80, every=0.1))  # a new ticket every 100 ms for 8 s
+    try:
+        await expect(page.locator("#conversations li").first).to_be_visible(timeout=6_000)
+        assert not task.done()  # shown while the traffic went on, not only once it stopped
     finally:
         task.cancel()
 

@@ -89,6 +89,7 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_MAX_AGE = 180 * 24 * 3600
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
 POLICY_VIOLATION = 4008  # WebSocket close code: the client broke a rule
+SERVICE_RESTART = 1012  # WebSocket close code: reconnect (and resume)
 SIGNED_OUT = 4001  # WebSocket close code: the visitor's token was revoked (logout)
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 503: "unavailable"}
 TYPING_EVERY_SECONDS = 2.0  # a conversation's typing events reach agents at most this often
@@ -245,6 +246,7 @@ class WebChatAdapter(Adapter):
         self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"helpline-{self.name}-sweep")
         self._holder = hub.supervisor.run(f"{self.name}-sockets", self._renew_holds)
         hub.take_handovers(self._handover_kind, self._take_handover)
+        hub.on_hold_lapse(self._reconnect_all)
         self._share_limits(hub)
 
     async def stop(self) -> None:
@@ -583,6 +585,13 @@ class WebChatAdapter(Adapter):
                 }
                 await self.hub.hand_over(elsewhere, self._handover_kind, body, timeout=self.handover_seconds)
 
+    def _pass_on(self, elsewhere: list[str], body: dict[str, Any]) -> None:
+        """To the visitor's tabs open through other hub processes, not waited for (the visitor
+        saw it here: a process that died meanwhile must not hold the delivery up)."""
+        handed = self.hub.hand_over(elsewhere, self._handover_kind, body, timeout=self.handover_seconds)
+        _echoes.add(task := asyncio.ensure_future(handed))
+        task.add_done_callback(_echoes.discard)
+
     async def _author_name(self, message: Message) -> str:
         """The name the visitor sees on an agent's reply: the agent's display name (never
         their email address); "" for others, whom the widget names itself (bot, system)."""
@@ -797,13 +806,15 @@ class WebChatAdapter(Adapter):
         for ws in connected:
             await _send(ws, payload)
         # A window open through another hub process: that one pushes it, and says so. Not
-        # marked sent before it did: no answer (that process died) is retried, and once its
-        # hold lapses the visitor counts as away (and resumes the thread when back).
+        # marked sent before it did: no answer is retried, and a process that died stops
+        # counting once its beat lapses (`[storage] hub_lapse_seconds`): the visitor is then
+        # away, or back through another process, which is asked instead.
         elsewhere = await self.hub.sockets_elsewhere(self._socket_key(out.address))
         if elsewhere:
             body = {"address": out.address, "conversation_id": out.conversation.id, "frame": payload}
-            taken = await self.hub.hand_over(elsewhere, self._handover_kind, body, timeout=self.handover_seconds)
-            if not taken and not connected:
+            if connected:
+                self._pass_on(elsewhere, body)
+            elif not await self.hub.hand_over(elsewhere, self._handover_kind, body, timeout=self.handover_seconds):
                 raise RetryableDeliveryError(
                     "the visitor's chat is open through another hub process, which did not confirm the reply"
                 )
@@ -851,6 +862,12 @@ class WebChatAdapter(Adapter):
         await asyncio.sleep(SOCKET_RENEW_SECONDS)
         for address in list(self.sockets):
             await self._hold(address)
+
+    async def _reconnect_all(self) -> None:
+        """This process's holds lapsed for a while: replies meanwhile were kept for visitors
+        counted as away. Each window reconnects and resumes from the last message it showed."""
+        windows = [ws for sockets in list(self.sockets.values()) for ws in sockets]
+        await asyncio.gather(*(ws.close(code=SERVICE_RESTART, message=b"catch up") for ws in windows))
 
     async def _take_handover(self, body: dict[str, Any]) -> bool:
         """Another hub process's reply for a visitor whose window is open here: True once pushed."""
@@ -962,7 +979,7 @@ def visitor_message_json(message: Message, author_name: str = "") -> dict[str, A
 
 
 _releasing: set[asyncio.Task[None]] = set()  # holds of closed windows being released, kept until done
-_echoes: set[asyncio.Task[None]] = set()  # a visitor's message on its way to their tabs on other hubs
+_echoes: set[asyncio.Future[Any]] = set()  # messages and replies on their way to the visitor's tabs on other hubs
 
 
 async def _give_back(taken: list[tuple[RateLimit, str]]) -> None:

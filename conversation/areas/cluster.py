@@ -29,23 +29,35 @@ class Cluster(ABC):
     # -- the event log ----------------------------------------------------------------------
     async def append_events(self, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> int:
         """Append events (JSON objects) as one batch; the batch's sequence number."""
-        seq = await self.reserve_event_seq()
-        await self.write_events(seq, origin, payloads, now=now)
+        seq, before = await self.take_event_seq(origin, payloads, now=now)
+        await self.write_events(RelayedBatch(seq, origin, payloads, now), carry=before)
         return seq
 
     @abstractmethod
-    async def reserve_event_seq(self) -> int:
-        """Take the next sequence number for a batch (numbers never go back, even after pruning)."""
+    async def take_event_seq(
+        self, origin: str, payloads: list[dict[str, Any]], *, now: datetime
+    ) -> tuple[int, RelayedBatch | None]:
+        """Take the next sequence number for this batch (numbers never go back, even after
+        pruning), leaving the batch with it. Returns the number and the batch that took the
+        number before (None when there is nothing to carry: written at once), which this
+        batch carries (`write_events`), so a writer killed between taking its number and
+        writing leaves no hole that readers wait for: the next batch brings it (`carried`)."""
 
     @abstractmethod
-    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
-        """Write the batch under the number taken for it; writing it again changes nothing (a
-        retry after a lost answer is not a second batch)."""
+    async def write_events(self, batch: RelayedBatch, *, carry: RelayedBatch | None = None) -> None:
+        """Write the batch under the number taken for it, with a copy of the batch numbered
+        just before; writing it again changes nothing (a retry after a lost answer is not a
+        second batch)."""
 
     @abstractmethod
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         """The batches after `seq`, in sequence order. A number may be missing for a moment
-        (a writer between taking it and writing) or for good (that writer died)."""
+        (a writer between taking it and writing; the next batch carries it), or for good
+        (pruned, or its writer and the next one both died)."""
+
+    @abstractmethod
+    async def carried(self, seq: int) -> RelayedBatch | None:
+        """The copy batch `seq` carries of the batch numbered just before it (None: none)."""
 
     @abstractmethod
     async def last_event_seq(self) -> int:
@@ -57,6 +69,11 @@ class Cluster(ABC):
 
     # -- socket holders -----------------------------------------------------------------------
     @abstractmethod
+    async def beat(self, holder: str, *, until: datetime) -> None:
+        """`holder` (a hub process) is alive until then: its holds count only while it beats,
+        so a process that was killed stops being asked within seconds, not when its holds end."""
+
+    @abstractmethod
     async def hold(self, key: str, holder: str, *, until: datetime) -> None:
         """Record (or extend) that `holder` keeps a connection for `key` until then."""
 
@@ -65,7 +82,8 @@ class Cluster(ABC):
 
     @abstractmethod
     async def holders(self, key: str, *, now: datetime) -> list[str]:
-        """Who holds a connection for `key` now (unexpired), sorted."""
+        """Who holds a connection for `key` now (the hold unexpired and its holder still
+        beating), sorted."""
 
     # -- counters -----------------------------------------------------------------------------
     @abstractmethod
@@ -79,4 +97,4 @@ class Cluster(ABC):
 
     @abstractmethod
     async def prune_counters(self, now: datetime) -> int:
-        """Delete expired counters and socket holds; how many went."""
+        """Delete expired counters, socket holds and beats; how many went."""

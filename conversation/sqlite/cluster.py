@@ -12,24 +12,34 @@ from conversation.areas.cluster import Cluster, RelayedBatch
 from conversation.codec import from_epoch_ms, to_epoch_ms
 from conversation.sqlite.db import Area
 
+INSERT_BATCH = "INSERT INTO relay_events (seq, origin, at, payload) VALUES (?,?,?,?) ON CONFLICT (seq) DO NOTHING"
+
 
 class SQLiteCluster(Area, Cluster):
     shared = False
 
-    async def reserve_event_seq(self) -> int:
-        def job(conn: sqlite3.Connection) -> int:
+    async def take_event_seq(
+        self, origin: str, payloads: list[dict[str, Any]], *, now: datetime
+    ) -> tuple[int, RelayedBatch | None]:
+        encoded = json.dumps(payloads)
+
+        def job(conn: sqlite3.Connection) -> int:  # one transaction: numbered and written at once
             sql = (
                 "INSERT INTO counters (name, value) VALUES ('relay_events', 1)"
                 " ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"
             )
-            return int(conn.execute(sql).fetchone()[0])
+            seq = int(conn.execute(sql).fetchone()[0])
+            conn.execute(INSERT_BATCH, (seq, origin, to_epoch_ms(now), encoded))
+            return seq
 
-        return await self._call(job)
+        return await self._call(job), None  # nothing can be left unwritten
 
-    async def write_events(self, seq: int, origin: str, payloads: list[dict[str, Any]], *, now: datetime) -> None:
-        encoded = json.dumps(payloads)
-        sql = "INSERT INTO relay_events (seq, origin, at, payload) VALUES (?,?,?,?) ON CONFLICT (seq) DO NOTHING"
-        await self._call(lambda conn: conn.execute(sql, (seq, origin, to_epoch_ms(now), encoded)))
+    async def write_events(self, batch: RelayedBatch, *, carry: RelayedBatch | None = None) -> None:
+        row = (batch.seq, batch.origin, to_epoch_ms(batch.at), json.dumps(batch.payloads))
+        await self._call(lambda conn: conn.execute(INSERT_BATCH, row))  # no carry: nothing is left unwritten
+
+    async def carried(self, seq: int) -> RelayedBatch | None:
+        return None
 
     async def events_after(self, seq: int, *, limit: int) -> list[RelayedBatch]:
         def job(conn: sqlite3.Connection) -> list[RelayedBatch]:
@@ -47,6 +57,10 @@ class SQLiteCluster(Area, Cluster):
         sql = "DELETE FROM relay_events WHERE at < ?"
         return await self._call(lambda conn: conn.execute(sql, (to_epoch_ms(before),)).rowcount)
 
+    async def beat(self, holder: str, *, until: datetime) -> None:
+        sql = "INSERT INTO hub_beats VALUES (?,?) ON CONFLICT (holder) DO UPDATE SET until = excluded.until"
+        await self._call(lambda conn: conn.execute(sql, (holder, to_epoch_ms(until))))
+
     async def hold(self, key: str, holder: str, *, until: datetime) -> None:
         sql = "INSERT INTO socket_holds VALUES (?,?,?) ON CONFLICT (key, holder) DO UPDATE SET until = excluded.until"
         await self._call(lambda conn: conn.execute(sql, (key, holder, to_epoch_ms(until))))
@@ -57,8 +71,12 @@ class SQLiteCluster(Area, Cluster):
 
     async def holders(self, key: str, *, now: datetime) -> list[str]:
         def job(conn: sqlite3.Connection) -> list[str]:
-            sql = "SELECT holder FROM socket_holds WHERE key = ? AND until > ? ORDER BY holder"
-            return [r[0] for r in conn.execute(sql, (key, to_epoch_ms(now))).fetchall()]
+            sql = (
+                "SELECT h.holder FROM socket_holds h JOIN hub_beats b ON b.holder = h.holder"
+                " WHERE h.key = ? AND h.until > ? AND b.until > ? ORDER BY h.holder"
+            )
+            moment = to_epoch_ms(now)
+            return [r[0] for r in conn.execute(sql, (key, moment, moment)).fetchall()]
 
         return await self._call(job, write=False)
 
@@ -86,6 +104,7 @@ class SQLiteCluster(Area, Cluster):
 
         def job(conn: sqlite3.Connection) -> int:
             gone = conn.execute("DELETE FROM shared_counters WHERE expires_at < ?", (moment,)).rowcount
-            return gone + conn.execute("DELETE FROM socket_holds WHERE until < ?", (moment,)).rowcount
+            gone += conn.execute("DELETE FROM socket_holds WHERE until < ?", (moment,)).rowcount
+            return gone + conn.execute("DELETE FROM hub_beats WHERE until < ?", (moment,)).rowcount
 
         return await self._call(job)

@@ -243,6 +243,7 @@ CREATE TABLE IF NOT EXISTS relay_events (
 CREATE TABLE IF NOT EXISTS socket_holds (
     key TEXT NOT NULL, holder TEXT NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (key, holder));
 CREATE TABLE IF NOT EXISTS shared_counters (key TEXT PRIMARY KEY, total INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hub_beats (holder TEXT PRIMARY KEY, until INTEGER NOT NULL);
 -- the outbox claims a reply only when no earlier queued one of its ticket and channel holds it back
 CREATE INDEX IF NOT EXISTS messages_queued_order ON messages (conversation_id, channel, seq)
     WHERE d_status = 'queued';

@@ -67,19 +67,46 @@ export function listParams() {
   return params;
 }
 
+// The list load on its way ({ params, since }), and whether live events asked for another
+// meanwhile. A refresh never aborts a load of the same list: on a loaded hub (say, after a
+// reconnect under load) a load takes longer than events come, each refresh aborted the one
+// before, and the list stopped changing while the counts (their own timer) went on.
+let listLoading = null;
+let listAgain = false;
+const LIST_STUCK_MS = 15000; // a load on its way longer than this is given up for a new one
+
 export async function loadList() {
-  const loaded = await listLoads((signal) => api("GET", `/conversations?${listParams()}`, undefined, { signal }));
-  if (!loaded) return;
-  const ids = new Set(loaded.result.items.map((c) => c.id));
-  const selected = new Set([...state.selected].filter((id) => ids.has(id)));
-  update({ list: { ...loaded.result, loaded: true }, selected });
+  const params = listParams().toString();
+  const loading = { params, since: Date.now() };
+  listLoading = loading;
+  try {
+    const loaded = await listLoads((signal) => api("GET", `/conversations?${params}`, undefined, { signal }));
+    if (!loaded) return;
+    const ids = new Set(loaded.result.items.map((c) => c.id));
+    const selected = new Set([...state.selected].filter((id) => ids.has(id)));
+    update({ list: { ...loaded.result, loaded: true }, selected });
+  } finally {
+    if (listLoading === loading) {
+      listLoading = null;
+      if (listAgain) { listAgain = false; refreshListSoon(); } // what changed while it loaded
+    }
+  }
+}
+
+function refreshList() {
+  const loading = listLoading;
+  if (loading && loading.params === listParams().toString() && Date.now() - loading.since < LIST_STUCK_MS) {
+    listAgain = true; // once it lands
+    return;
+  }
+  loadList().catch(() => {});
 }
 
 export async function loadCounts() {
   try { update({ counts: await api("GET", "/conversations/counts") }); } catch (e) { /* the timer tries again */ }
 }
 
-export const refreshListSoon = throttle(() => loadList().catch(() => {}), LIST_WAIT_MS, LIST_MAX_WAIT_MS);
+export const refreshListSoon = throttle(refreshList, LIST_WAIT_MS, LIST_MAX_WAIT_MS);
 const refreshCountsSoon = throttle(loadCounts, COUNTS_WAIT_MS, COUNTS_MAX_WAIT_MS);
 
 // A changed ticket's row is replaced in place from its own fresh copy.
