@@ -131,7 +131,10 @@ class Pipeline:
             record.conversation = await self._raise_priority(record.conversation, record.contact)
         elif record.route is Route.REOPEN:
             self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
-        self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
+        message = record.message
+        self.bus.publish(
+            Event("message.created", conv_id, {"message_id": message.id, "kind": "message"}, message.author_type)
+        )
         if secrets and not inbound.automatic and not inbound.record_only:
             language = best_locale(record.contact.language or inbound.sender.language, self.language)
             await self.secrets.warn_once(self.store, self.actions, record.conversation, language)

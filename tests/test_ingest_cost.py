@@ -20,6 +20,9 @@ from conversation.model import utcnow
 from conversation.sqlite import SQLiteStore
 from conversation.sqlite.worker import SQLiteWorker
 from hub import privacy
+from hub.app import Hub
+from hub.config import parse_config
+from hub.events import Event, Subscription
 from hub.privacy import SecretsGuard
 
 
@@ -110,3 +113,30 @@ def test_a_bot_replys_html_is_cleaned_by_a_sanitiser_built_once(monkeypatch: pyt
     assert clean_html('<p onclick="x()">Hi <a href="javascript:y()">there</a></p><script>z()</script>') == (
         '<p>Hi <a rel="noopener noreferrer nofollow">there</a></p>'
     )
+
+
+async def test_a_customers_message_is_queued_for_no_worker_that_would_drop_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routing, report facts and webhooks each follow the bus; none acts on a customer's
+    message (routing takes the new ticket; the facts wait for an agent's reply; no webhook is
+    subscribed), so none is handed one to take off its queue and drop."""
+    offered: list[str] = []
+    offer = Subscription.offer
+
+    def recorded(self: Subscription, event: Event) -> None:
+        offered.append(event.type)
+        offer(self, event)
+
+    monkeypatch.setattr(Subscription, "offer", recorded)
+    hub = Hub(parse_config({"hub": {"data_dir": str(tmp_path)}}))
+    await hub.start()
+    try:
+        assert await hub.webhooks.dispatch(Event("conversation.updated", "c0", {})) == []  # reads: none subscribed
+        for n in (1, 2):
+            await hub.ingest(
+                Inbound(channel="chat", external_id=f"m{n}", sender=Sender("u1"), thread_key="k", text="hi")
+            )
+    finally:
+        await hub.stop()
+    assert offered == ["conversation.created"]  # to routing
