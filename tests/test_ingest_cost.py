@@ -45,6 +45,15 @@ def test_a_number_without_a_word_for_a_code_skips_the_code_patterns(monkeypatch:
     assert secrets.find_secrets("My order #5531 never arrived (123), 我无法登录我的账户") == []
 
 
+def test_a_text_with_fewer_digits_than_a_card_skips_the_card_and_id_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
+    for scan in ("_resident_ids", "_cards"):
+        monkeypatch.setattr(secrets, scan, _refuse)
+    text = "My order #5531 never arrived (123), code ５５３１"
+    assert [(f.kind, text[f.start : f.end]) for f in secrets.find_secrets(text)] == [
+        (secrets.SecretKind.ONE_TIME_CODE, "５５３１")
+    ]
+
+
 def test_without_digits_only_the_password_pattern_reads_a_password() -> None:
     text = "my password is Hunter-two please"
     assert [(f.kind, text[f.start : f.end]) for f in secrets.find_secrets(text)] == [
@@ -64,6 +73,27 @@ def test_a_message_with_no_secret_loads_no_catalog(monkeypatch: pytest.MonkeyPat
     )
     cleaned, kinds = asyncio.run(SecretsGuard("en").inbound(inbound))
     assert cleaned is inbound and kinds == frozenset()
+
+
+def test_a_message_with_no_secret_has_no_language_guessed_for_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(privacy, "detect_language", _refuse)  # the pipeline gave the sender's already
+    inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="order 5531 is late")
+    cleaned, kinds = asyncio.run(SecretsGuard("en").inbound(inbound))
+    assert cleaned is inbound and kinds == frozenset()
+
+
+def test_an_empty_subject_is_not_scanned(monkeypatch: pytest.MonkeyPatch) -> None:
+    scanned: list[str] = []
+    redact = redaction.redact
+
+    def recorded(text: str, placeholder: secrets.Placeholder) -> tuple[str, frozenset[secrets.SecretKind]]:
+        scanned.append(text)
+        return redact(text, placeholder)
+
+    monkeypatch.setattr(redaction, "redact", recorded)
+    inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="my card 4111")
+    assert redaction.redact_inbound(inbound, lambda kind: "[removed]") == (inbound, frozenset())
+    assert scanned == ["my card 4111"]
 
 
 def test_a_message_with_no_secret_is_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
