@@ -7,19 +7,24 @@ how many SQL statements storing a message takes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
+import sys
+from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
 from conversation import redaction, secrets
 from conversation.areas.tickets import Ticketing
-from conversation.inbound import Inbound, Sender
-from conversation.model import utcnow
+from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound, with_changes
+from conversation.model import Attachment, utcnow
 from conversation.sqlite import SQLiteStore
 from conversation.sqlite.worker import SQLiteWorker
-from hub import privacy
+from hub import i18n, privacy
 from hub.app import Hub
 from hub.config import parse_config
 from hub.events import Event, Subscription
@@ -170,3 +175,79 @@ async def test_a_customers_message_is_queued_for_no_worker_that_would_drop_it(
     finally:
         await hub.stop()
     assert offered == ["conversation.created"]  # to routing
+
+
+def calls_during(action: Callable[[], object]) -> Counter[str]:
+    """The functions `action` calls, by name: Python ones as they are, built-in ones in
+    brackets (a count, not a time)."""
+    counted: Counter[str] = Counter()
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call" and frame.f_back is not None and frame.f_back.f_code is not calls_during.__code__:
+            counted[frame.f_code.co_name] += 1  # not `action` itself
+        elif event == "c_call":
+            counted[f"[{getattr(arg, '__name__', '?')}]"] += 1
+
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    del counted["[setprofile]"]
+    return counted
+
+
+def python_calls(counted: Counter[str]) -> int:
+    return sum(n for name, n in counted.items() if not name.startswith("["))
+
+
+def test_checking_a_message_makes_no_call_per_check() -> None:
+    inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="hi")
+    limits = InboundLimits()
+    counted = calls_during(lambda: validate_inbound(inbound, limits))
+    assert validate_inbound(inbound, limits) is inbound
+    # validate_inbound, its checks, the limit on HTML and the time normalised: not one call per check
+    assert python_calls(counted) <= 4, counted
+
+
+def test_an_ascii_texts_language_is_guessed_in_one_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Refused:
+        def findall(self, _text: str) -> list[str]:
+            raise AssertionError("no Han, kana or Hangul to count in ASCII")
+
+    monkeypatch.setattr(i18n, "_SCRIPTS", dict.fromkeys(("han", "kana", "hangul", "latin"), Refused()))
+    assert [i18n.detect_language(t) for t in ("Please refund my payment", "#5531 (42)", "")] == ["en", "", ""]
+
+
+def test_the_senders_language_is_set_reading_each_field_once() -> None:
+    inbound = Inbound(
+        channel="mail", external_id="m1", sender=Sender("u1", "Ann", tier="gold"), thread_key="k", text="My order"
+    )
+    counted = calls_during(lambda: i18n.with_language(inbound))
+    expected = dataclasses.replace(inbound, sender=dataclasses.replace(inbound.sender, language="en"))
+    assert i18n.with_language(inbound) == expected
+    assert counted["[getattr]"] == 0 and python_calls(counted) <= 8, counted  # dataclasses.replace: a getattr a field
+
+
+def test_with_changes_copies_like_dataclasses_replace() -> None:
+    sender = Sender("u1", "Ann", "ann@example.com", verified=True, language="de", tier="gold")
+    inbound = Inbound(
+        channel="mail",
+        external_id="m1",
+        sender=sender,
+        thread_key="k",
+        text="t",
+        html="<p>t</p>",
+        subject="s",
+        attachments=(Attachment("a.txt", "text/plain", 1, "ref"),),
+        choice_id="c",
+        conversation_hint="h",
+        participants=("cc@example.com",),
+        automatic=True,
+        record_only=True,
+        own_threads=True,
+        raw={"x": 1},
+    )
+    assert with_changes(inbound, text="u") == dataclasses.replace(inbound, text="u")
+    assert with_changes(sender, language="fr") == dataclasses.replace(sender, language="fr")
+    assert with_changes(inbound) == inbound and with_changes(inbound) is not inbound
