@@ -20,9 +20,13 @@ import pytest
 
 from conversation import redaction, secrets
 from conversation.areas.tickets import Ticketing
+from conversation.codec import contact_from_doc, conversation_from_doc, conversation_to_doc, identity_from_doc
 from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound, with_changes
-from conversation.model import Attachment, utcnow
+from conversation.model import Attachment, Conversation, Priority, utcnow
+from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
+from conversation.routing import inbound_message
 from conversation.sqlite import SQLiteStore
+from conversation.sqlite.db import _insert_message
 from conversation.sqlite.worker import SQLiteWorker
 from hub import i18n, privacy
 from hub.app import Hub
@@ -251,3 +255,89 @@ def test_with_changes_copies_like_dataclasses_replace() -> None:
     assert with_changes(inbound, text="u") == dataclasses.replace(inbound, text="u")
     assert with_changes(sender, language="fr") == dataclasses.replace(sender, language="fr")
     assert with_changes(inbound) == inbound and with_changes(inbound) is not inbound
+
+
+def test_a_ticket_document_is_read_without_a_lookup_call_per_field() -> None:
+    stored = conversation_to_doc(Conversation(id="c1", number=1, channel="chat", thread_key="k", contact_id="p1"))
+    counted = calls_during(lambda: conversation_from_doc(stored))
+    assert conversation_from_doc(stored) == Conversation(
+        id="c1",
+        number=1,
+        channel="chat",
+        thread_key="k",
+        contact_id="p1",
+        created_at=stored["created_at"],
+        last_message_at=stored["last_message_at"],
+    )
+    assert counted["[get]"] == 0, counted
+
+
+def test_a_document_written_before_its_optional_fields_reads_as_before() -> None:
+    now = utcnow()
+    sparse = {"_id": "c1", "number": 1, "channel": "chat", "thread_key": "k", "contact_id": "p1"}
+    conversation = conversation_from_doc({**sparse, "status": "open", "priority": "normal", "created_at": now,
+                                          "last_message_at": now})  # fmt: skip
+    assert (conversation.subject, conversation.tags, conversation.fields, conversation.last_inbound_at) == (
+        "",
+        [],
+        {},
+        None,
+    )
+    identity = identity_from_doc({"channel": "chat", "address": "u1", "contact_id": "p1", "created_at": now})
+    contact = contact_from_doc({"_id": "p1", "created_at": now}, [identity])
+    assert (identity.display_name, identity.verified, contact.name, contact.email_verified, contact.tier) == (
+        "",
+        False,
+        "",
+        False,
+        "",
+    )
+
+
+def test_a_customers_message_becomes_its_row_in_a_few_calls() -> None:
+    message = inbound_message(
+        Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="hi"),
+        "c1",
+        "p1",
+        utcnow(),
+        plugins_pending=True,
+    )
+    written: list[tuple[str, tuple[object, ...]]] = []
+
+    class Connection:
+        def execute(self, sql: str, params: tuple[object, ...]) -> None:
+            written.append((sql, params))
+
+    conn = Connection()
+    counted = calls_during(lambda: _insert_message(conn, message))  # type: ignore[arg-type]
+    sql, params = written[0]
+    row = dict(zip(sql[sql.index("(") + 1 : sql.index(")")].split(", "), params, strict=True))
+    assert (row["direction"], row["kind"], row["author_type"], row["plugins_done"], row["raw"]) == (
+        "inbound",
+        "message",
+        "contact",
+        0,
+        None,
+    )
+    assert not any(name.startswith("d_") for name in row)  # no delivery: a customer's message is not sent
+    # The document and its lists, the row (a time, two empty lists), the statement: no enum
+    # property read, no row for a delivery it does not have.
+    assert python_calls(counted) <= 12, counted
+
+
+def test_keywords_are_folded_once_not_on_every_new_tickets_text() -> None:
+    folds: list[str] = []
+
+    class Keyword(str):
+        def casefold(self) -> str:
+            folds.append(self)
+            return str.casefold(self)
+
+    rules = KeywordRules(urgent=(Keyword("FRAUD"),), high=(Keyword("Refund"),))
+    folds.clear()
+    assert [priority_from_keywords(t, rules, Priority.NORMAL) for t in ("a fraud!", "refund", "hello")] == [
+        KeywordMatch(Priority.URGENT, "FRAUD"),
+        KeywordMatch(Priority.HIGH, "Refund"),
+        None,
+    ]
+    assert folds == []

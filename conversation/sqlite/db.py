@@ -356,9 +356,8 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, value in doc.items():
         kind = type(value)
-        if kind not in _STORED_AS_IS:
-            write = _WRITE.get(kind)
-            value = write(value) if write is not None else _column_value(value)
+        if kind not in _STORED_AS_IS:  # `in` and [], not .get: no call for the lookup
+            value = _WRITE[kind](value) if kind in _WRITE else _column_value(value)
         row["id" if name == "_id" else name] = value
     return row
 
@@ -399,12 +398,13 @@ def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
 
 def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
     doc = message_to_doc(msg)
-    delivery = doc.pop("delivery") or {}
+    delivery = doc.pop("delivery")
     row = _row(doc)
     row["raw"] = json.dumps(msg.raw) if msg.raw is not None else None  # NULL, not the JSON text "null"
     row["idem_key"] = doc.get("idem_key")
-    for name, value in _row(delivery).items():
-        row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
+    if delivery:  # a customer's message has none
+        for name, value in _row(delivery).items():
+            row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
     _insert(conn, "messages", row)
 
 
