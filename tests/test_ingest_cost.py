@@ -341,3 +341,16 @@ def test_keywords_are_folded_once_not_on_every_new_tickets_text() -> None:
         None,
     ]
     assert folds == []
+
+
+async def test_a_store_call_waits_on_a_timer_not_a_timeout_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = SQLiteWorker(tmp_path / "w.sqlite3", timeout=5.0)
+    await worker.start()
+    try:
+        monkeypatch.setattr(asyncio, "wait_for", _refuse)
+        monkeypatch.setattr(asyncio, "timeout", _refuse)
+        assert await worker.call(lambda conn: conn.execute("SELECT 1").fetchone()[0], write=False) == 1
+    finally:
+        await worker.stop()
