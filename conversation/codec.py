@@ -35,10 +35,6 @@ from conversation.model import (
 
 R = TypeVar("R")
 
-# The documents written on every message (a message, a ticket, a delivery) read an enum
-# member's value as `_value_`, the attribute `.value` returns: the property costs two Python
-# calls per read, a few per message.
-
 
 def to_epoch_ms(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp() * 1000 + 0.5)
@@ -71,6 +67,10 @@ def choices_from_list(items: list[dict[str, str]] | None) -> list[Choice]:
     return [Choice(**item) for item in items or []]
 
 
+# The documents written on every message (a message, a ticket, a delivery) read an enum
+# member's value as `_value_`, the attribute `.value` returns: the property is two Python
+# calls a read. (Reading stays doc.get(key, default): a C method call is cheaper than any
+# way around it, a merge with defaults included.)
 def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
     return {
         "_id": conv.id,
@@ -101,57 +101,33 @@ def conversation_to_doc(conv: Conversation) -> dict[str, Any]:
     }
 
 
-# What a stored document may lack (written before the field existed), with what reading it
-# gives then. Read as `(DEFAULTS | doc)[key]`: one merge in C instead of a .get call per field,
-# and a ticket and a contact are read on every message.
-_CONVERSATION_DEFAULTS: dict[str, Any] = {
-    "subject": "",
-    "category": "",
-    "tags": None,
-    "team": "",
-    "assignee_id": "",
-    "handed_off_at": None,
-    "first_response_at": None,
-    "resolved_at": None,
-    "previous_id": "",
-    "last_inbound_at": None,
-    "merged_into": "",
-    "participants": None,
-    "customer_address": None,
-    "snoozed_until": None,
-    "fields": None,
-    "priority_set_by": None,
-}
-
-
 def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
-    doc = _CONVERSATION_DEFAULTS | doc
     return Conversation(
         id=doc["_id"],
         number=doc["number"],
         channel=doc["channel"],
         thread_key=doc["thread_key"],
         contact_id=doc["contact_id"],
-        subject=doc["subject"],
+        subject=doc.get("subject", ""),
         status=Status(doc["status"]),
         priority=Priority(doc["priority"]),
-        category=doc["category"],
-        tags=list(doc["tags"] or []),
-        team=doc["team"],
-        assignee_id=doc["assignee_id"],
-        handed_off_at=as_utc(doc["handed_off_at"]),
+        category=doc.get("category", ""),
+        tags=list(doc.get("tags") or []),
+        team=doc.get("team", ""),
+        assignee_id=doc.get("assignee_id", ""),
+        handed_off_at=as_utc(doc.get("handed_off_at")),
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
         last_message_at=as_utc(doc["last_message_at"]),  # type: ignore[arg-type]
-        first_response_at=as_utc(doc["first_response_at"]),
-        resolved_at=as_utc(doc["resolved_at"]),
-        previous_id=doc["previous_id"],
-        last_inbound_at=as_utc(doc["last_inbound_at"]),
-        merged_into=doc["merged_into"],
-        participants=list(doc["participants"] or []),
-        customer_address=doc["customer_address"] or "",
-        snoozed_until=as_utc(doc["snoozed_until"]),
-        fields=dict(doc["fields"] or {}),
-        priority_set_by=doc["priority_set_by"] or "",
+        first_response_at=as_utc(doc.get("first_response_at")),
+        resolved_at=as_utc(doc.get("resolved_at")),
+        previous_id=doc.get("previous_id", ""),
+        last_inbound_at=as_utc(doc.get("last_inbound_at")),
+        merged_into=doc.get("merged_into", ""),
+        participants=list(doc.get("participants") or []),
+        customer_address=doc.get("customer_address") or "",
+        snoozed_until=as_utc(doc.get("snoozed_until")),
+        fields=dict(doc.get("fields") or {}),
+        priority_set_by=doc.get("priority_set_by") or "",
     )
 
 
@@ -238,43 +214,28 @@ def message_from_doc(doc: dict[str, Any]) -> Message:
     )
 
 
-_IDENTITY_DEFAULTS: dict[str, Any] = {"display_name": None, "verified": None}
-
-
 def identity_from_doc(doc: dict[str, Any]) -> Identity:
-    doc = _IDENTITY_DEFAULTS | doc
     return Identity(
         channel=doc["channel"],
         address=doc["address"],
         contact_id=doc["contact_id"],
-        display_name=doc["display_name"] or "",
-        verified=bool(doc["verified"]),
+        display_name=doc.get("display_name") or "",
+        verified=bool(doc.get("verified")),
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
     )
 
 
-_CONTACT_DEFAULTS: dict[str, Any] = {
-    "name": None,
-    "email": None,
-    "email_verified": None,
-    "merged_into": None,
-    "language": None,
-    "tier": None,
-}
-
-
 def contact_from_doc(doc: dict[str, Any], identities: list[Identity]) -> Contact:
-    doc = _CONTACT_DEFAULTS | doc
     return Contact(
         id=doc["_id"],
-        name=doc["name"] or "",
-        email=doc["email"] or "",
-        email_verified=bool(doc["email_verified"]),
+        name=doc.get("name") or "",
+        email=doc.get("email") or "",
+        email_verified=bool(doc.get("email_verified")),
         identities=identities,
         created_at=as_utc(doc["created_at"]),  # type: ignore[arg-type]
-        merged_into=doc["merged_into"] or "",
-        language=doc["language"] or "",
-        tier=doc["tier"] or "",
+        merged_into=doc.get("merged_into") or "",
+        language=doc.get("language") or "",
+        tier=doc.get("tier") or "",
     )
 
 

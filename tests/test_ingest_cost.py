@@ -20,9 +20,8 @@ import pytest
 
 from conversation import redaction, secrets
 from conversation.areas.tickets import Ticketing
-from conversation.codec import contact_from_doc, conversation_from_doc, conversation_to_doc, identity_from_doc
 from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound, with_changes
-from conversation.model import Attachment, Conversation, Priority, utcnow
+from conversation.model import Attachment, Priority, utcnow
 from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
 from conversation.routing import inbound_message
 from conversation.sqlite import SQLiteStore
@@ -256,43 +255,6 @@ def test_with_changes_copies_like_dataclasses_replace() -> None:
     assert with_changes(inbound, text="u") == dataclasses.replace(inbound, text="u")
     assert with_changes(sender, language="fr") == dataclasses.replace(sender, language="fr")
     assert with_changes(inbound) == inbound and with_changes(inbound) is not inbound
-
-
-def test_a_ticket_document_is_read_without_a_lookup_call_per_field() -> None:
-    stored = conversation_to_doc(Conversation(id="c1", number=1, channel="chat", thread_key="k", contact_id="p1"))
-    counted = calls_during(lambda: conversation_from_doc(stored))
-    assert conversation_from_doc(stored) == Conversation(
-        id="c1",
-        number=1,
-        channel="chat",
-        thread_key="k",
-        contact_id="p1",
-        created_at=stored["created_at"],
-        last_message_at=stored["last_message_at"],
-    )
-    assert counted["[get]"] == 0, counted
-
-
-def test_a_document_written_before_its_optional_fields_reads_as_before() -> None:
-    now = utcnow()
-    sparse = {"_id": "c1", "number": 1, "channel": "chat", "thread_key": "k", "contact_id": "p1"}
-    conversation = conversation_from_doc({**sparse, "status": "open", "priority": "normal", "created_at": now,
-                                          "last_message_at": now})  # fmt: skip
-    assert (conversation.subject, conversation.tags, conversation.fields, conversation.last_inbound_at) == (
-        "",
-        [],
-        {},
-        None,
-    )
-    identity = identity_from_doc({"channel": "chat", "address": "u1", "contact_id": "p1", "created_at": now})
-    contact = contact_from_doc({"_id": "p1", "created_at": now}, [identity])
-    assert (identity.display_name, identity.verified, contact.name, contact.email_verified, contact.tier) == (
-        "",
-        False,
-        "",
-        False,
-        "",
-    )
 
 
 def test_a_customers_message_becomes_its_row_in_a_few_calls() -> None:
