@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter
+
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
 from conversation.priority_rules import PrioritySource, priority_from_tier
@@ -100,6 +102,8 @@ class Pipeline:
         self._deferral_logged_at = float("-inf")
         # One plugin run per ticket at a time in this process (held only while in use).
         self._ticket_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Each channel's count of ingested messages, labelled once: labels() costs more than the count.
+        self._ingested: dict[str, Counter] = {}
 
     async def ingest(self, inbound: Inbound) -> InboundRecord:
         if not self.accepting:
@@ -122,7 +126,10 @@ class Pipeline:
         if record.duplicate:
             self.metrics.duplicates.labels(inbound.channel).inc()
             return record
-        self.metrics.ingested.labels(inbound.channel).inc()
+        ingested = self._ingested.get(inbound.channel)
+        if ingested is None:
+            ingested = self._ingested[inbound.channel] = self.metrics.ingested.labels(inbound.channel)
+        ingested.inc()
         conv_id = record.conversation.id
         # A ticket opened only to keep a status question is no news to agents, routing or
         # webhooks (no ticket.created): it is stored and answered, and left out of the views.

@@ -357,7 +357,10 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
     for name, value in doc.items():
         kind = type(value)
         if kind not in _STORED_AS_IS:  # `in` and [], not .get: no call for the lookup
-            value = _WRITE[kind](value) if kind in _WRITE else _column_value(value)
+            if not value and kind in _EMPTY_JSON:  # most lists and dicts (a message's attachments)
+                value = _EMPTY_JSON[kind]
+            else:
+                value = _WRITE[kind](value) if kind in _WRITE else _column_value(value)
         row["id" if name == "_id" else name] = value
     return row
 
@@ -367,6 +370,7 @@ def _json_column(value: list[Any] | dict[str, Any]) -> str:
 
 
 _STORED_AS_IS = frozenset({str, int, float, type(None)})
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
 _WRITE: dict[type, Any] = {datetime: to_epoch_ms, bool: int, list: _json_column, dict: _json_column}
 
 
@@ -691,13 +695,13 @@ class Area:
 
     def __init__(self, db: SQLiteDB) -> None:
         self._db = db
+        # Run a job: the shared connection's own call, not a coroutine passing it on (every
+        # store call, several a message, went through both).
+        self._call = db.call
 
     @property
     def search_seconds(self) -> float:
         return self._db.search_seconds
-
-    async def _call(self, job: Any, *, write: bool = True, deadline: bool = True) -> Any:
-        return await self._db.call(job, write=write, deadline=deadline)
 
     async def _one(self, sql: str, params: tuple[Any, ...], build: Any) -> Any:
         return await self._db.one(sql, params, build)

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from conversation import ingest
@@ -62,13 +63,10 @@ from conversation.store import (
 
 class SQLiteTickets(Area, Tickets):
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
-        def job(conn: sqlite3.Connection, *, new: bool) -> InboundRecord:
-            return ingest.run_sync(ingest.record_inbound(_Ingest(conn, new=new), inbound, now, policy))
-
         try:  # most messages are new: taken so, and a copy is learnt of at its insert
-            return await self._call(lambda conn: job(conn, new=True))
+            return await self._call(partial(_record_inbound, inbound=inbound, now=now, policy=policy, new=True))
         except _StoredBefore:  # the job's writes were rolled back with it; a copy's record, looked up first
-            return await self._call(lambda conn: job(conn, new=False))
+            return await self._call(partial(_record_inbound, inbound=inbound, now=now, policy=policy, new=False))
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return await self._call(lambda conn: _get_conversation(conn, conversation_id), write=False)
@@ -241,6 +239,12 @@ class SQLiteTickets(Area, Tickets):
             return _message(conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone())
 
         return await self._call(job)
+
+
+def _record_inbound(
+    conn: sqlite3.Connection, *, inbound: Inbound, now: datetime, policy: Ticketing, new: bool
+) -> InboundRecord:
+    return ingest.run_sync(ingest.record_inbound(_Ingest(conn, new=new), inbound, now, policy))
 
 
 class _StoredBefore(Exception):
