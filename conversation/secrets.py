@@ -106,8 +106,11 @@ _ANY_DIGIT = re.compile(_DIGIT)
 _CARD_DIGITS = re.compile(rf"(?:[^0-9\uff10-\uff19]*+{_DIGIT}){{13}}")
 # The words a CVV or a one-time code follows all contain one of these ("security code" has
 # "code"; 验证码 has 码). Neither c, o, d, e nor v has another letter equal to it ignoring case.
-_CVV_WORD = re.compile(r"[Cc](?i:v[vcn]|ode)|安全|背面")
-_CODE_WORD = re.compile(r"[Cc](?i:ode)|[Oo](?i:tp|ne)|[码碼]")
+# Each starts with one set of first characters and then looks back at which it was: a search
+# then skips from candidate to candidate (as _PASSWORD_WORD does) instead of trying each
+# alternative at every position, twice as quick on a message with a number in it.
+_CVV_WORD = re.compile(r"[Cc安背](?:(?<=[Cc])(?i:v[vcn]|ode)|(?<=安)全|(?<=背)面)")
+_CODE_WORD = re.compile(r"[CcOo码碼](?:(?<=[Cc])(?i:ode)|(?<=[Oo])(?i:tp|ne)|(?<=[码碼]))")
 # A password's word starts with one of these (no other letter is "p" ignoring case); a scan
 # for them is ten times quicker than one for the words ignoring case.
 _PASSWORD_WORD = re.compile(r"[Pp密口](?:(?i:ass|wd|in)|[码碼令])")

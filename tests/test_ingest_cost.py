@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import sqlite3
 import sys
 from collections import Counter
@@ -341,3 +342,32 @@ async def test_a_channels_count_of_messages_is_labelled_once(tmp_path: Path, mon
         await hub.stop()
     assert labelled == ["chat"]  # prometheus_client's labels() costs more than the count it returns
     assert labels("chat")._value.get() == 3
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My order #5531 never arrived",
+        "my code is 5531",
+        "CODE: 5531",
+        "OTP 5531",
+        "one time 5531",
+        "验证码 5531",
+        "驗證碼5531",
+        "CVV 123",
+        "cvc2 123",
+        "安全码 123",
+        "卡背面三位 123",
+        "coder, clone, Ode to joy 5",
+        "安 全 背 面 5",
+    ],
+)
+def test_the_word_scans_find_what_their_words_did(text: str) -> None:
+    """The CVV and one-time-code word scans start from a set of first characters; each finds
+    the same word at the same place as the alternation of words it replaced."""
+    for scan, words in (
+        (secrets._CVV_WORD, r"[Cc](?i:v[vcn]|ode)|安全|背面"),
+        (secrets._CODE_WORD, r"[Cc](?i:ode)|[Oo](?i:tp|ne)|[码碼]"),
+    ):
+        found, expected = scan.search(text), re.search(words, text)
+        assert (found and found.span()) == (expected and expected.span()), (scan.pattern, text)
