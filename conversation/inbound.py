@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from conversation.errors import InvalidInput
 from conversation.model import Attachment, to_ms, utcnow
@@ -12,6 +13,9 @@ from conversation.model import Attachment, to_ms, utcnow
 
 class InvalidInbound(InvalidInput):
     """The payload cannot become a message; the channel gets a clear 4xx, nothing is stored."""
+
+
+V = TypeVar("V", "Inbound", "Sender")
 
 
 @dataclass(slots=True, frozen=True)
@@ -66,28 +70,9 @@ class InboundLimits:
 
 def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
     """Check an inbound value before anything is written; return it with times normalised."""
-
-    def need(condition: bool, problem: str) -> None:
-        if not condition:
-            raise InvalidInbound(problem)
-
-    for name in ("channel", "external_id", "thread_key"):
-        value = getattr(inbound, name)
-        need(isinstance(value, str) and value.strip() != "", f"{name} is required")
-        need(len(value) <= limits.max_key_chars, f"{name} is longer than {limits.max_key_chars} characters")
-    need(isinstance(inbound.sender, Sender), "sender is required")
-    need(bool(inbound.sender.address.strip()), "sender.address is required")
-    need(len(inbound.sender.address) <= limits.max_key_chars, "sender.address is too long")
-    need(len(inbound.sender.tier) <= 40, "sender.tier is too long (40 characters at most)")
-    need(isinstance(inbound.text, str) and isinstance(inbound.html, str), "text and html must be strings")
-    need(len(inbound.text) <= limits.max_text_chars, f"text is longer than {limits.max_text_chars} characters")
-    need(len(inbound.html) <= limits.max_html_chars, f"html is longer than {limits.max_html_chars} characters")
-    need(len(inbound.subject) <= 1000, "subject is longer than 1000 characters")
-    need(len(inbound.attachments) <= limits.max_attachments, f"more than {limits.max_attachments} attachments")
-    need(
-        bool(inbound.text.strip() or inbound.html.strip() or inbound.attachments or inbound.choice_id),
-        "message has no text, attachment or choice",
-    )
+    problem = _problem(inbound, limits)
+    if problem:
+        raise InvalidInbound(problem)
     try:
         sent_at = to_ms(inbound.sent_at)
     except (AttributeError, ValueError, OverflowError) as exc:  # OverflowError: year 1 or 9999 moved to UTC
@@ -95,3 +80,58 @@ def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
     if sent_at == inbound.sent_at:
         return inbound
     return replace(inbound, sent_at=sent_at)
+
+
+def _problem(inbound: Inbound, limits: InboundLimits) -> str:
+    """The first thing wrong with an inbound value, or "". Checked in line, not through a
+    helper taking each condition and its text: every message passes here, and a call and a
+    formatted text per check were most of its cost."""
+    for name, value in (
+        ("channel", inbound.channel),
+        ("external_id", inbound.external_id),
+        ("thread_key", inbound.thread_key),
+    ):
+        if not (isinstance(value, str) and value.strip() != ""):
+            return f"{name} is required"
+        if len(value) > limits.max_key_chars:
+            return f"{name} is longer than {limits.max_key_chars} characters"
+    sender = inbound.sender
+    if not isinstance(sender, Sender):
+        return "sender is required"
+    if not sender.address.strip():
+        return "sender.address is required"
+    if len(sender.address) > limits.max_key_chars:
+        return "sender.address is too long"
+    if len(sender.tier) > 40:
+        return "sender.tier is too long (40 characters at most)"
+    if not (isinstance(inbound.text, str) and isinstance(inbound.html, str)):
+        return "text and html must be strings"
+    if len(inbound.text) > limits.max_text_chars:
+        return f"text is longer than {limits.max_text_chars} characters"
+    if len(inbound.html) > limits.max_html_chars:
+        return f"html is longer than {limits.max_html_chars} characters"
+    if len(inbound.subject) > 1000:
+        return "subject is longer than 1000 characters"
+    if len(inbound.attachments) > limits.max_attachments:
+        return f"more than {limits.max_attachments} attachments"
+    if not (inbound.text.strip() or inbound.html.strip() or inbound.attachments or inbound.choice_id):
+        return "message has no text, attachment or choice"
+    return ""
+
+
+def with_changes(value: V, **changes: Any) -> V:
+    """dataclasses.replace for an Inbound or its Sender, which the pipeline copies on most
+    messages (the sender's language): the same copy, with every field read in one call
+    instead of one getattr each (a fifth of the calls)."""
+    names, read = _READERS[type(value)]
+    values = dict(zip(names, read(value), strict=True))
+    values.update(changes)
+    return type(value)(**values)
+
+
+def _reader(cls: type) -> tuple[tuple[str, ...], attrgetter[Any]]:
+    names = tuple(f.name for f in fields(cls))  # every field of these is an __init__ argument
+    return names, attrgetter(*names)
+
+
+_READERS = {cls: _reader(cls) for cls in (Inbound, Sender)}

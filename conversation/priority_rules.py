@@ -4,7 +4,7 @@ tier raise it (pure, shared by every hub); and who set a priority."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from conversation.model import Priority
 
@@ -15,6 +15,12 @@ RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 
 class KeywordRules:
     urgent: Sequence[str] = ()
     high: Sequence[str] = ()
+    # Each list ignoring case, folded once here rather than on every new ticket's text.
+    folded: tuple[tuple[str, ...], tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        folded = tuple(k.casefold() for k in self.urgent), tuple(k.casefold() for k in self.high)
+        object.__setattr__(self, "folded", folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +34,12 @@ def priority_from_keywords(text: str, rules: KeywordRules, current: Priority) ->
     than `current`; None otherwise. Matching ignores case ("Fraud" matches "fraud") and
     needs no word boundaries, since Chinese text has none."""
     folded = text.casefold()
-    for priority, keywords in ((Priority.URGENT, rules.urgent), (Priority.HIGH, rules.high)):
+    urgent, high = rules.folded
+    for priority, keywords, keys in ((Priority.URGENT, rules.urgent, urgent), (Priority.HIGH, rules.high, high)):
         if RANK[priority] <= RANK[current]:
             continue
-        for keyword in keywords:
-            if keyword.casefold() in folded:
+        for keyword, key in zip(keywords, keys, strict=True):
+            if key in folded:
                 return KeywordMatch(priority, keyword)
     return None
 

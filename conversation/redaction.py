@@ -29,6 +29,8 @@ class Redacted:
         self.kinds: set[SecretKind] = set()
 
     def text(self, text: str) -> str:
+        if not text:  # most messages have no subject
+            return text
         cleaned, kinds = redact(text, self.placeholder)
         self.kinds |= kinds
         return cleaned

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from babel.dates import get_day_names
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
-from conversation.inbound import Inbound
+from conversation.inbound import Inbound, with_changes
 from hub.settings import ConfigError
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -152,11 +151,16 @@ _SCRIPTS = {  # the writing systems a guess can go by, as character classes (cou
 }
 
 
+_ASCII_LETTER = re.compile("[A-Za-z]")
+
+
 def detect_language(text: str) -> str:
     """A guess from the writing system when the channel says nothing: Han -> zh-CN,
     kana -> ja, Hangul -> ko, Latin -> en; "" when there are no letters to go by.
     The first 300 characters are enough, and keep this cheap on every message."""
     head = text[:300]
+    if head.isascii():  # no Han, kana or Hangul: Latin letters or nothing to go by (one scan)
+        return "en" if _ASCII_LETTER.search(head) else ""
     counts = {script: len(pattern.findall(head)) for script, pattern in _SCRIPTS.items()}
     if counts["kana"]:
         return "ja"
@@ -174,7 +178,7 @@ def with_language(inbound: Inbound) -> Inbound:
     tag = canonical_tag(inbound.sender.language) or detect_language(inbound.text)
     if tag == inbound.sender.language:
         return inbound
-    return replace(inbound, sender=replace(inbound.sender, language=tag))
+    return with_changes(inbound, sender=with_changes(inbound.sender, language=tag))
 
 
 class _KeepMissing(dict[str, Any]):

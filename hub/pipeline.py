@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter
+
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
 from conversation.platform_code import might_hold_code
@@ -109,6 +111,8 @@ class Pipeline:
         self._deferral_logged_at = float("-inf")
         # One plugin run per ticket at a time in this process (held only while in use).
         self._ticket_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Each channel's count of ingested messages, labelled once: labels() costs more than the count.
+        self._ingested: dict[str, Counter] = {}
 
     async def ingest(self, inbound: Inbound) -> InboundRecord:
         if not self.accepting:
@@ -136,7 +140,10 @@ class Pipeline:
         if record.duplicate:
             self.metrics.duplicates.labels(inbound.channel).inc()
             return record
-        self.metrics.ingested.labels(inbound.channel).inc()
+        ingested = self._ingested.get(inbound.channel)
+        if ingested is None:
+            ingested = self._ingested[inbound.channel] = self.metrics.ingested.labels(inbound.channel)
+        ingested.inc()
         conv_id = record.conversation.id
         # Before any event of it goes out: the plugins put this message's ticket where it
         # belongs first (a complaint about an agent), and its events follow (Plugin.holds_live).
@@ -149,7 +156,10 @@ class Pipeline:
                 record.conversation = await self._raise_priority(record.conversation, record.contact)
             elif record.route is Route.REOPEN:
                 self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
-            self.bus.publish(Event("message.created", conv_id, {"message_id": record.message.id, "kind": "message"}))
+            message = record.message
+            self.bus.publish(
+                Event("message.created", conv_id, {"message_id": message.id, "kind": "message"}, message.author_type)
+            )
             if secrets and not inbound.automatic and not inbound.record_only:
                 language = best_locale(record.contact.language or inbound.sender.language, self.language)
                 await self.secrets.warn_once(self.store, self.actions, record.conversation, language)

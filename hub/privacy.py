@@ -42,6 +42,12 @@ def placeholders(language: str, fallback: str) -> Placeholder:
     return lambda kind: hub_texts(best_locale(language, fallback)).get(f"secret.{kind.value}")
 
 
+def inbound_placeholders(inbound: Inbound, fallback: str) -> Placeholder:
+    """The words a secret leaves in a customer's message, in its ticket's language; that
+    language is worked out only when a secret is found: most messages have none."""
+    return lambda kind: placeholders(placeholder_language(inbound), fallback)(kind)
+
+
 def placeholder_language(inbound: Inbound) -> str:
     """The language a customer's ticket reads in: the text's own when its script says so
     (Chinese typed on a client set to English), else what the channel says."""
@@ -64,7 +70,7 @@ class SecretsGuard:
     async def inbound(self, inbound: Inbound) -> tuple[Inbound, frozenset[SecretKind]]:
         """The message as it may be stored, and the kinds of secret taken out of it. A long
         one (an email's whole text and HTML) is read off the event loop: about 0.3 s a MB."""
-        words = placeholders(placeholder_language(inbound), self.language)
+        words = inbound_placeholders(inbound, self.language)
         if len(inbound.text) + len(inbound.html) + len(str(inbound.raw or "")) < LONG_MESSAGE_CHARS:
             return redact_inbound(inbound, words)
         return await asyncio.to_thread(redact_inbound, inbound, words)

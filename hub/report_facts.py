@@ -24,6 +24,16 @@ log = logging.getLogger(__name__)
 
 # Ticket changes that may stop or restart a clock: a status, or a first response given on a call.
 CLOCK_CHANGES = frozenset({"status", "first_response_at"})
+# Messages that may be a first response: an agent's, or one whose author the event does not name.
+RESPONDERS = frozenset({"", AuthorType.AGENT.value})
+
+
+def may_change_fact(event: Event) -> bool:
+    """Whether a live event may change a ticket's fact: the bus queues nothing else for the
+    tracker (a customer's message, most often, which would cost it two reads to drop)."""
+    if event.type == "message.created":
+        return event.data.get("kind") == "message" and event.author_type in RESPONDERS
+    return event.type == "conversation.updated" and bool(CLOCK_CHANGES & set(event.data.get("changes", [])))
 
 
 class ReportFacts:
@@ -69,7 +79,7 @@ class ReportFacts:
 
     def start_tracking(self) -> Subscription:
         """Subscribe to this process's live events (before anything is published)."""
-        self._subscription = self.bus.subscribe(maxsize=10_000)
+        self._subscription = self.bus.subscribe(maxsize=10_000, wants=may_change_fact)
         return self._subscription
 
     def stop_tracking(self) -> None:

@@ -17,14 +17,27 @@ log = logging.getLogger(__name__)
 
 # A change to one of these may change who should have the ticket.
 ROUTED_CHANGES = frozenset({"status", "team", "category"})
+FOLLOWED_TYPES = frozenset({"conversation.created", "conversation.updated", "presence.changed"})
 
 
 def wants_routing(event: Event) -> bool:
     """A new ticket, or one whose status, team or category changed (not routing's own assignment)."""
     if event.type == "conversation.created":
         return True
+    if event.type != "conversation.updated":
+        return False
     changes = set(event.data.get("changes", ()))
-    return event.type == "conversation.updated" and bool(changes & ROUTED_CHANGES) and "assignee_id" not in changes
+    return bool(changes & ROUTED_CHANGES) and "assignee_id" not in changes
+
+
+def comes_online(event: Event) -> bool:
+    """An agent came online: they may pull from the queue."""
+    return event.type == "presence.changed" and event.data.get("presence") == "online"
+
+
+def follows(event: Event) -> bool:
+    """What the routing loop acts on; the bus queues nothing else for it (a message, most often)."""
+    return event.type in FOLLOWED_TYPES and (wants_routing(event) or comes_online(event))
 
 
 async def handle(event: Event, routing: RoutingService) -> None:
@@ -33,13 +46,13 @@ async def handle(event: Event, routing: RoutingService) -> None:
         conversation = await routing.store.tickets.get_conversation(event.conversation_id)
         if conversation is not None:
             await routing.route(conversation, reopened="status" in event.data.get("changes", ()))
-    elif event.type == "presence.changed" and event.data.get("presence") == "online":
+    elif comes_online(event):
         await routing.sweep()
 
 
 async def follow(bus: EventBus, routing: RoutingService) -> None:
     """Route each ticket the moment it needs it; an agent coming online pulls from the queue."""
-    subscription = bus.subscribe()
+    subscription = bus.subscribe(wants=follows)
     try:
         async for event in subscription:
             try:

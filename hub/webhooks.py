@@ -119,8 +119,8 @@ class WebhookDispatcher:
         self.bus = bus
         self.wake_outbox = wake_outbox
         self.clock = clock
-        self._subscription = bus.subscribe(maxsize=BUS_QUEUE)
         self._cached: tuple[float, list[Subscription]] | None = None
+        self._subscription = bus.subscribe(maxsize=BUS_QUEUE, wants=self._may_want)
         # Taken from the bus, not yet queued (the store was down, or a stop cut it short).
         self._pending: tuple[Event, str] | None = None
 
@@ -140,6 +140,15 @@ class WebhookDispatcher:
             done += 1
         self._subscription.close()
         return done
+
+    def _may_want(self, event: Event) -> bool:
+        """Whether a subscription may want the event: not while the subscriptions read less
+        than SUBSCRIPTIONS_TTL ago are none (then it would only be taken off the queue and
+        dropped; most hubs have no webhooks). A change made here is seen at once."""
+        cached = self._cached
+        if cached is not None and not cached[1] and time.monotonic() - cached[0] <= SUBSCRIPTIONS_TTL:
+            return False
+        return webhook_event(event) is not None
 
     async def _subscriptions(self) -> list[Subscription]:
         if self._cached is None or time.monotonic() - self._cached[0] > SUBSCRIPTIONS_TTL:

@@ -357,9 +357,11 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, value in doc.items():
         kind = type(value)
-        if kind not in _STORED_AS_IS:
-            write = _WRITE.get(kind)
-            value = write(value) if write is not None else _column_value(value)
+        if kind not in _STORED_AS_IS:  # `in` and [], not .get: no call for the lookup
+            if not value and kind in _EMPTY_JSON:  # most lists and dicts (a message's attachments)
+                value = _EMPTY_JSON[kind]
+            else:
+                value = _WRITE[kind](value) if kind in _WRITE else _column_value(value)
         row["id" if name == "_id" else name] = value
     return row
 
@@ -369,6 +371,7 @@ def _json_column(value: list[Any] | dict[str, Any]) -> str:
 
 
 _STORED_AS_IS = frozenset({str, int, float, type(None)})
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
 _WRITE: dict[type, Any] = {datetime: to_epoch_ms, bool: int, list: _json_column, dict: _json_column}
 
 
@@ -400,12 +403,13 @@ def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
 
 def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
     doc = message_to_doc(msg)
-    delivery = doc.pop("delivery") or {}
+    delivery = doc.pop("delivery")
     row = _row(doc)
     row["raw"] = json.dumps(msg.raw) if msg.raw is not None else None  # NULL, not the JSON text "null"
     row["idem_key"] = doc.get("idem_key")
-    for name, value in _row(delivery).items():
-        row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
+    if delivery:  # a customer's message has none
+        for name, value in _row(delivery).items():
+            row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
     _insert(conn, "messages", row)
 
 
@@ -692,13 +696,13 @@ class Area:
 
     def __init__(self, db: SQLiteDB) -> None:
         self._db = db
+        # Run a job: the shared connection's own call, not a coroutine passing it on (every
+        # store call, several a message, went through both).
+        self._call = db.call
 
     @property
     def search_seconds(self) -> float:
         return self._db.search_seconds
-
-    async def _call(self, job: Any, *, write: bool = True, deadline: bool = True) -> Any:
-        return await self._db.call(job, write=write, deadline=deadline)
 
     async def _one(self, sql: str, params: tuple[Any, ...], build: Any) -> Any:
         return await self._db.one(sql, params, build)

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from conversation import ingest
@@ -62,9 +63,10 @@ from conversation.store import (
 
 class SQLiteTickets(Area, Tickets):
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
-        return await self._call(
-            lambda conn: ingest.run_sync(ingest.record_inbound(_Ingest(conn), inbound, now, policy))
-        )
+        try:  # most messages are new: taken so, and a copy is learnt of at its insert
+            return await self._call(partial(_record_inbound, inbound=inbound, now=now, policy=policy, new=True))
+        except _StoredBefore:  # the job's writes were rolled back with it; a copy's record, looked up first
+            return await self._call(partial(_record_inbound, inbound=inbound, now=now, policy=policy, new=False))
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return await self._call(lambda conn: _get_conversation(conn, conversation_id), write=False)
@@ -239,13 +241,32 @@ class SQLiteTickets(Area, Tickets):
         return await self._call(job)
 
 
-class _Ingest:
-    """record_inbound's primitives (conversation/ingest.py), all in the caller's one transaction."""
+def _record_inbound(
+    conn: sqlite3.Connection, *, inbound: Inbound, now: datetime, policy: Ticketing, new: bool
+) -> InboundRecord:
+    return ingest.run_sync(ingest.record_inbound(_Ingest(conn, new=new), inbound, now, policy))
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+
+class _StoredBefore(Exception):
+    """The message taken for new was stored before (a channel's retry): its job is undone."""
+
+
+class _Ingest:
+    """record_inbound's primitives (conversation/ingest.py), all in the caller's one transaction.
+
+    With `new`, the message is taken for new without a lookup (a read a message, and almost
+    every one is new): the idempotency key's unique index finds a copy at the insert, which
+    raises _StoredBefore, so the job and all it wrote are undone (its savepoint) and the
+    record is made again the usual way, looking first."""
+
+    def __init__(self, conn: sqlite3.Connection, *, new: bool = False) -> None:
         self.conn = conn
+        self.new = new
 
     def find_by_key(self, key: str) -> Message | None:
+        return None if self.new else self._stored(key)
+
+    def _stored(self, key: str) -> Message | None:
         row = self.conn.execute("SELECT * FROM messages WHERE idem_key = ?", (key,)).fetchone()
         return _message(row) if row else None
 
@@ -296,7 +317,9 @@ class _Ingest:
         try:
             _insert_message(self.conn, message)
         except sqlite3.IntegrityError:
-            if message.external_id and self.find_by_key(idempotency_key(message.channel, message.external_id)):
+            if message.external_id and self._stored(idempotency_key(message.channel, message.external_id)):
+                if self.new:
+                    raise _StoredBefore from None
                 return False
             raise
         return True

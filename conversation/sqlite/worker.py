@@ -83,10 +83,14 @@ class SQLiteWorker:
             raise sqlite3.OperationalError("the database is busy: too many operations are waiting") from None
         if timeout is None:
             return await future
+        # One timer that fails the future, not asyncio.wait_for: that wraps every store call
+        # (several per message) in a timeout context of a dozen calls. Cancelling the caller
+        # still cancels the future, as awaiting it directly does.
+        timer = loop.call_later(timeout, _expire, future, timeout)
         try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
-            raise sqlite3.OperationalError(f"the database did not answer within {timeout:g}s") from None
+            return await future
+        finally:
+            timer.cancel()
 
     async def checkpoint(self) -> None:
         """Move the WAL into the database file from another connection, beside the writer."""
@@ -208,8 +212,13 @@ def _settle_all(results: list[tuple[asyncio.Future[Any], Any, BaseException | No
         _settle(future, result, error)
 
 
+def _expire(future: asyncio.Future[Any], timeout: float) -> None:
+    if not future.done():
+        future.set_exception(sqlite3.OperationalError(f"the database did not answer within {timeout:g}s"))
+
+
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
+    if future.done():  # its caller gave up (cancelled, or past its deadline)
         return
     if error is not None:
         future.set_exception(error)

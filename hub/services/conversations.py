@@ -511,7 +511,8 @@ class ConversationService:
         return redact_agent_text(text, self.language) if author_type is AuthorType.AGENT else text
 
     def _published(self, kind: str, message: Message) -> None:
-        self.bus.publish(Event(kind, message.conversation_id, {"message_id": message.id, "kind": message.kind.value}))
+        data = {"message_id": message.id, "kind": message.kind.value}
+        self.bus.publish(Event(kind, message.conversation_id, data, message.author_type))
 
 
 def describe_changes(

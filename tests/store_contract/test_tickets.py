@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conversation.errors import InvalidInput
+from conversation.inbound import Sender
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -75,6 +76,20 @@ async def test_a_retried_message_is_stored_once(store: Store) -> None:
     assert retry.duplicate and retry.route is None
     assert retry.message.id == first.message.id
     assert len(await store.tickets.list_messages(first.conversation.id)) == 1
+
+
+async def test_a_retry_after_its_ticket_closed_is_a_copy_and_changes_nothing(store: Store) -> None:
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "closed"}, now=utcnow())
+    # As new, it would open a ticket and rename and rank its sender: as a copy, none of it.
+    renamed = Sender(address="user-42", display_name="Fang W.", tier="gold")
+    retry = await store.tickets.record_inbound(inbound("m1", sender=renamed), now=utcnow(), policy=POLICY)
+
+    assert retry.duplicate and retry.message.id == first.message.id
+    assert retry.conversation.id == first.conversation.id and retry.conversation.status is Status.CLOSED
+    assert await store.tickets.get_conversation_by_number(1001) is None
+    contact = await store.contacts.get_contact(first.contact.id)
+    assert contact is not None and contact.tier == "" and contact.identities[0].display_name == "Wang Fang"
 
 
 async def test_concurrent_copies_of_one_message_store_it_once(store: Store) -> None:
