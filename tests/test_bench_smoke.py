@@ -17,7 +17,7 @@ RUNS = {
         ["--mails", "60", "--connections", "2"],
         '"threading_accuracy_percent": 100.0, "no_auto_reply_to_machines_percent": 100.0',
     ),
-    "faq.py": (["--folds", "2", "--rows", "1000", "--limit", "50"], "retrain on 1000 examples (best of 3)"),
+    "faq.py": (["--folds", "2", "--rows", "1000", "--limit", "50"], "retrain after one example changed (best of 3)"),
     "simulate.py": (["--hours", "2", "--contacts", "600", "--seed", "3"], '"off_shift_assignments": 0'),
     "kb_retrain.py": (["--examples", "500", "--rounds", "1"], "retraining after a change: 5"),
     "ingest_job.py": (["--messages", "200", "--rounds", "1"], '"messages": 200'),
