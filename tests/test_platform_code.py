@@ -8,7 +8,7 @@ index; wrong codes are limited; until the code is right, nothing of the account 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,18 @@ from tests.fake_telegram import FakeTelegram, text_update
 from tests.helpers import clear_proxies, eventually, make_config, serve
 from tests.test_account import asks_for_a_secret, bot_frames
 from tests.test_secrets_channels import everything_stored, logged
+
+
+def visitor_says(ws: Any) -> Callable[[int, str], Awaitable[str]]:
+    """A web-chat visitor's message n on `ws`, answered by the bot's one frame (its text)."""
+
+    async def says(n: int, text: str) -> str:
+        await ws.send_json({"type": "message", "client_id": f"c{n}", "text": text})
+        [answer] = await bot_frames(ws, 1)
+        return str(answer["text"])
+
+    return says
+
 
 PLATFORM_SECRET = "platform-secret-0123456789abcdef"
 TELEGRAM_SECRET = "telegram-webhook-secret-codes"
@@ -182,11 +194,7 @@ async def test_in_web_chat_wrong_codes_are_limited_and_an_unverified_visitor_lea
     resp = await desk.client.post("/channels/webchat/session", json={"site": "default"})
     token = (await resp.json())["token"]
     async with desk.client.ws_connect(f"/channels/webchat/ws?token={token}&lang=en") as ws:
-
-        async def says(n: int, text: str) -> str:
-            await ws.send_json({"type": "message", "client_id": f"c{n}", "text": text})
-            [answer] = await bot_frames(ws, 1)
-            return str(answer["text"])
+        says = visitor_says(ws)
 
         assert await says(1, "please delete my account") == EN.get("account.verify_how_code")
         assert await says(2, "li.na@example.com") == EN.get("account.code.sent", address="*******5678", minutes=10)
@@ -262,11 +270,7 @@ async def test_a_chat_cannot_have_more_than_three_codes_an_hour_sent_to_a_phone(
     resp = await desk.client.post("/channels/webchat/session", json={"site": "default"})
     token = (await resp.json())["token"]
     async with desk.client.ws_connect(f"/channels/webchat/ws?token={token}&lang=en") as ws:
-
-        async def says(n: int, text: str) -> str:
-            await ws.send_json({"type": "message", "client_id": f"c{n}", "text": text})
-            [answer] = await bot_frames(ws, 1)
-            return str(answer["text"])
+        says = visitor_says(ws)
 
         assert await says(1, "I forgot my password") == EN.get("account.verify_how_code")
         for n in range(2, 5):
