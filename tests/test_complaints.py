@@ -258,10 +258,13 @@ async def test_a_complaint_by_email_is_told_in_english_and_an_agent_converts_ano
         assert converted is not None and converted.priority.value == "urgent"
         assert converted.team == "technical-support"
         await admin.call("POST", f"/api/v1/conversations/{other.conversation.id}/complaint", body, status=422)
-        due = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-        body = {"text": "call the search team", "owner": admin.id, "due": due}
+        due = datetime.now(UTC) + timedelta(hours=1)
+        body = {"text": "call the search team", "owner": admin.id, "due": due.isoformat()}
         followed = await admin.call("POST", f"/api/v1/complaints/{filed['id']}/follow-ups", body, status=201)
         assert followed["deadline"] is not None
+        assert (await admin.call("GET", "/api/v1/complaints?overdue=true"))["items"] == []
+        # overdue by the hub's clock (the one its timers fire by), not the wall clock
+        hub.actions.clock = lambda: due + timedelta(minutes=1)  # type: ignore[method-assign]
         overdue = await admin.call("GET", "/api/v1/complaints?overdue=true")
         assert [c["id"] for c in overdue["items"]] == [filed["id"]]
         assert await hub.plugin_host.fire_due_timers() == 1
@@ -461,6 +464,8 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
         preview = await admin.call("GET", f"/api/v1/suggestions/report?month={month}")
         assert preview["text"].split() == body.split()  # the mailed text (the mail has CRLF line ends)
         assert preview["subject"] == report["Subject"] and "Delivery: 2" in preview["text"]
+        by_default = await admin.call("GET", "/api/v1/suggestions/report")
+        assert by_default["month"] == "2026-04"  # the month of the hub's clock (moved on above), not the wall clock's
         refused = await admin.call("GET", "/api/v1/suggestions/report?month=2026-13", status=422)
         assert "YYYY-MM" in refused["message"]
     finally:
