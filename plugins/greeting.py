@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversation.calendars import Opening, opening_of
 from conversation.model import utcnow
+from conversation.progress import only_a_question
 from hub.sdk import ConfigError, Outcome, Plugin, PluginContext, check_texts, setting, texts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -115,6 +116,10 @@ class GreetingPlugin(Plugin):
         return Opening(self.is_open(now), self.zone.key, days, self.settings.hours)
 
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if only_a_question(ctx.conversation):
+            # Kept only for an answer to a bot ("yes" on a closed ticket's old answer) or a status
+            # question: no new ticket to the customer, so nothing to greet or warn about.
+            return Outcome.CONTINUE
         now = self.clock()
         parts = []
         if not ctx.state.get("greeted"):

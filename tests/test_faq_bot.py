@@ -418,6 +418,30 @@ async def test_an_old_yes_button_tapped_after_the_ticket_was_resolved_does_not_r
     assert await answers(hub, by_bot) == [("track_shipping_en", "not_helpful")]
 
 
+async def test_an_old_yes_button_on_a_closed_ticket_is_kept_quietly_even_with_the_greeting_first(
+    tmp_path: Path,
+) -> None:
+    """The README's plugin order: the greeting runs before the bot. A "yes" tapped on a closed
+    ticket's old answer is kept in a ticket of its own that no view lists; nobody greets it as
+    a new ticket or answers it."""
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {"chat": {"type": "recording"}, "webchat": {"secret": WIDGET_SECRET}},
+            "plugins": {"enabled": ["progress", "greeting", "faq"], "faq": {"answer_threshold": 0.8}},
+        },
+    )
+    async with running_hub(config) as hub:
+        await with_articles(hub)
+        first = await ask(hub, "how do i track my order", channel="webchat", thread="gone")
+        await ask(hub, "Yes", channel="webchat", thread="gone", choice="faq:yes")
+        await hub.services.conversations.update_conversation(await ticket(hub, first), {"status": "closed"})
+        kept = await ask(hub, "Yes", channel="webchat", thread="gone", choice="faq:yes")  # tapped days later
+        assert kept != first and (await ticket(hub, kept)).status is Status.RESOLVED
+        assert [m.text for m in await bot_said(hub, kept)] == []  # no greeting, no answer
+        assert [m.choice_id for m in await thread(hub, kept)] == ["faq:yes"]
+
+
 # -- never twice, never where a person is ---------------------------------------------------
 async def test_never_the_same_article_twice_in_one_ticket(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办")
