@@ -32,6 +32,16 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
   and more calibrator signals (the question's words the article's examples cover, the
   closest example's margin, unknown words counted in the vector's length): none raised
   BANKING77 10-shot above 71 % or both FAQ sets' precision (README "FAQ matching").
+  Nor, on BANKING77's 5-fold split (90.1 %), did NB-SVM's log-count ratios (89.7 %),
+  multinomial logistic regression (90.6 %, 6 s a fit), its or complement naive Bayes'
+  scores beside the SVM's, word, pair and character blocks weighted apart, plain or binary
+  counts, no IDF (89.6 - 90.5 %); and for the faq-en precision, calibrator inputs for the
+  question's language (CJK share; constant within a one-language knowledge base), its
+  length, the best score, fewer candidates a question or a threshold chosen on held-out
+  folds (0.75) (README "FAQ matching").
+- Memory: a training's temporary arrays are given back to the operating system when it
+  ends (memory.py), and an optional embedding is appended to the n-grams without scipy's
+  copies and kept dense in the model.
 """
 
 from __future__ import annotations
