@@ -624,3 +624,40 @@ def test_a_model_keeps_its_examples_embeddings_dense_and_scores_them_as_one_vect
         model.similarity("how do i reset my password", best.matched[0].text), abs=1e-5
     )
     assert NgramMatcher().train(examples()).scorer.dense_t is None  # the default has no embedding
+
+
+def test_wordllama_is_loaded_once_so_a_retraining_updates_the_previous_model(
+    monkeypatch: pytest.MonkeyPatch, updates_allowed: list[int]
+) -> None:
+    import sys
+    import types
+
+    import numpy as np
+
+    from conversation.faq.embeddings import wordllama_embedder, wordllama_matcher
+
+    loads: list[object] = []
+
+    class FakeWordLlama:
+        @staticmethod
+        def load(cache_dir, disable_download):
+            assert disable_download
+            loads.append(cache_dir)
+            return FakeWordLlama()
+
+        def embed(self, texts, norm):
+            rows = np.array([[1.0, len(t) % 5, "密码" in t or "password" in t] for t in texts], dtype=np.float32)
+            return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    fake = types.SimpleNamespace(WordLlama=FakeWordLlama, __file__="/nowhere/wordllama/__init__.py")
+    monkeypatch.setitem(sys.modules, "wordllama", fake)
+    wordllama_embedder.cache_clear()
+    try:
+        base = wordllama_matcher().train(examples())
+        learned = wordllama_matcher().train(
+            [*examples(), Example("my money back has not come yet", "refund_not_received")]
+        )
+        assert len(loads) == 1
+        assert learned.drift == 1 and learned.calibrator is base.calibrator  # updated in place
+    finally:
+        wordllama_embedder.cache_clear()
