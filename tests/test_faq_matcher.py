@@ -661,3 +661,34 @@ def test_wordllama_is_loaded_once_so_a_retraining_updates_the_previous_model(
         assert learned.drift == 1 and learned.calibrator is base.calibrator  # updated in place
     finally:
         wordllama_embedder.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("text", "cjk"),
+    [("我的app登录不了", True), ("退款", True), ("my 微信 pay failed", False), ("refund please", False), ("", False)],
+)
+def test_a_question_is_taken_as_chinese_when_it_has_more_cjk_characters_than_latin_words(text: str, cjk: bool) -> None:
+    from conversation.faq.ngram import written_in_cjk
+
+    assert written_in_cjk(text) is cjk
+
+
+def test_a_bilingual_knowledge_base_gets_a_calibrator_per_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same score means less in English (words shared by many articles) than in Chinese:
+    with enough held-out questions in both scripts each gets its own calibrator; a
+    one-language knowledge base (or too few questions of a script) keeps one."""
+    import numpy as np
+
+    from conversation.faq import ngram
+
+    monkeypatch.setattr(ngram, "SCRIPT_CALIBRATION_QUESTIONS", 3)
+    bilingual = default_matcher().train(examples()).calibrator
+    assert set(bilingual.by_script) == {False, True}
+    rows = np.array([[[0.2, 0.1, 0.5], [-0.8, -1.0, 0.1]]] * 2, dtype=np.float32)
+    chinese, english = bilingual.probabilities(rows, np.array([True, False]))
+    assert not np.allclose(chinese, english)
+    assert np.allclose(chinese, bilingual.by_script[True].predict_proba(rows[0])[:, 1])
+    english_only = [e for e in examples() if not ngram.written_in_cjk(e.text)]
+    assert default_matcher().train(english_only).calibrator.by_script == {}
+    monkeypatch.setattr(ngram, "SCRIPT_CALIBRATION_QUESTIONS", 50)  # the tiny base has 24 examples
+    assert default_matcher().train(examples()).calibrator.by_script == {}

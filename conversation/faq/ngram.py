@@ -278,12 +278,63 @@ def _calibration_rows(scores: np.ndarray, margins: np.ndarray, closest: np.ndarr
     return np.stack([scores, margins, closest], axis=-1)
 
 
+def written_in_cjk(text: str) -> bool:
+    """Whether a question is written mostly in Chinese (Japanese, Korean): more CJK
+    characters than Latin words, so "我的app登录不了" is and "my 微信 pay failed" is not."""
+    tokens = TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+    cjk = sum(1 for token in tokens if IS_CJK.match(token))
+    return cjk > len(tokens) - cjk
+
+
+# Held-out questions a script (CJK or Latin) needs in the calibration folds before it gets a
+# calibrator of its own; below that its questions share the other's.
+SCRIPT_CALIBRATION_QUESTIONS = 50
+
+
+@dataclass(frozen=True)
+class _Calibrator:
+    """P(article is right | score, margin, closest example): a logistic model fitted on the
+    calibration folds' held-out questions. A knowledge base with questions in both scripts
+    gets one model per script: the same score means less in English, whose words are shared
+    by more articles, than in Chinese, whose character pairs rarely are (README "FAQ
+    matching"); a one-language knowledge base gets one model, as before."""
+
+    pooled: LogisticRegression
+    by_script: dict[bool, LogisticRegression]  # keyed by written_in_cjk
+
+    @classmethod
+    def fitted(cls, rows: np.ndarray, right: np.ndarray, scripts: list[np.ndarray]) -> _Calibrator:
+        """rows and right: one per held-out question and candidate; scripts: per fold,
+        questions x candidates, whether each question is written in CJK."""
+        pooled = LogisticRegression(C=1.0).fit(rows, right)
+        by_script: dict[bool, LogisticRegression] = {}
+        cjk = np.concatenate([fold.reshape(-1) for fold in scripts])
+        chinese = sum(int(fold[:, 0].sum()) for fold in scripts)
+        questions = sum(len(fold) for fold in scripts)
+        if min(chinese, questions - chinese) >= SCRIPT_CALIBRATION_QUESTIONS:
+            for script in (False, True):
+                mine = cjk == script
+                if right[mine].any() and not right[mine].all():
+                    by_script[script] = LogisticRegression(C=1.0).fit(rows[mine], right[mine])
+        return cls(pooled, by_script)
+
+    def probabilities(self, rows: np.ndarray, cjk: np.ndarray) -> np.ndarray:
+        """rows: questions x articles x signals; cjk: per question. Questions x articles."""
+        out = np.empty(rows.shape[:2], np.float64)
+        for script in (False, True):
+            mine = cjk == script
+            if mine.any():
+                model = self.by_script.get(script, self.pooled)
+                out[mine] = model.predict_proba(rows[mine].reshape(-1, rows.shape[2]))[:, 1].reshape(mine.sum(), -1)
+        return out
+
+
 @dataclass(frozen=True)
 class NgramModel:
     """A trained n-gram matcher (immutable: retraining builds a new one)."""
 
     scorer: _Scorer
-    calibrator: LogisticRegression | None
+    calibrator: _Calibrator | None
     example_texts: tuple[str, ...]  # in the scorer's sorted order
     name: str = "ngram-svm"
     # Examples changed since the classifier was last trained on all articles (see `_updated`).
@@ -307,8 +358,8 @@ class NgramModel:
         if self.calibrator is None:
             confidence = closest  # too few examples to fit one: the plain similarity
         else:
-            rows = _calibration_rows(scores, margins, closest).reshape(-1, 3)
-            confidence = self.calibrator.predict_proba(rows)[:, 1].reshape(scores.shape)
+            rows = _calibration_rows(scores, margins, closest)
+            confidence = self.calibrator.probabilities(rows, np.array([written_in_cjk(t) for t in texts], bool))
         factors = np.array([confidence_factor(text) for text in texts], dtype=confidence.dtype)
         return confidence * factors[:, None], similarities
 
@@ -401,7 +452,7 @@ class NgramMatcher:
             # One after the other, never in two threads: liblinear draws from one random
             # generator per process, so concurrent fits would make training nondeterministic.
             scorer = _fit_scorer(encoder, vectors, labels, label_names)
-            calibrator = self._calibrate(encoder, vectors, labels, label_names)
+            calibrator = self._calibrate(encoder, vectors, labels, label_names, texts)
             model = NgramModel(scorer, calibrator, sorted_texts, self.name)
         _remember(model)
         return model
@@ -417,8 +468,13 @@ class NgramMatcher:
         )
 
     def _calibrate(
-        self, encoder: _Encoder, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
-    ) -> LogisticRegression | None:
+        self,
+        encoder: _Encoder,
+        vectors: sparse.csr_matrix,
+        labels: np.ndarray,
+        label_names: tuple[str, ...],
+        texts: Sequence[str],
+    ) -> _Calibrator | None:
         """Fit P(article is right | signals) on k-fold held-out predictions. The folds reuse
         the vocabulary and IDF weights fitted on all examples: refitting them per fold
         would cost more time than the retraining budget allows for a negligible difference."""
@@ -430,6 +486,7 @@ class NgramMatcher:
         unseen = rng.permutation(len(label_names))
         rows: list[np.ndarray] = []
         right: list[np.ndarray] = []
+        scripts: list[np.ndarray] = []  # per question and candidate: whether the question is in CJK
         for fold in range(CALIBRATION_FOLDS):
             held = sample[fold::CALIBRATION_FOLDS]
             left_out = unseen[fold :: max(CALIBRATION_FOLDS, round(1 / LEFT_OUT_ARTICLES))]
@@ -444,12 +501,13 @@ class NgramMatcher:
             names = np.array(scorer.labels)[top]
             rows.append(candidates.reshape(-1, 3))
             right.append((names == np.array(label_names)[labels[held]][:, None]).reshape(-1))
+            scripts.append(np.repeat([written_in_cjk(texts[i]) for i in held], top.shape[1]).reshape(len(held), -1))
         if not rows:
             return None
         x, y = np.vstack(rows), np.concatenate(right)
         if y.all() or not y.any():
             return None
-        return LogisticRegression(C=1.0).fit(x, y)
+        return _Calibrator.fitted(x, y, scripts)
 
 
 # Retraining after a small change refits only the classifiers of the articles whose examples
