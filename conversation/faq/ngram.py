@@ -23,6 +23,9 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
   training examples), so a confidence of 0.9 means about nine in ten such answers were
   right. A question about something no article covers has no close example and a small
   margin, so its confidence stays low: that is how out-of-scope questions are withheld.
+  A knowledge base with enough questions in both scripts (Chinese and English articles
+  in one model, as a hub trains them) gets one such model per script: English words are
+  shared by more articles than Chinese character pairs, so the same score is worth less.
   Requests for a person and questions about one numbered order share their words with
   real articles, so scope.py recognises them and halves their confidence; one- and
   two-word messages ("退款", "my account") name a topic, not a question, and lose 40 %.
