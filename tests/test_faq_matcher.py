@@ -563,3 +563,132 @@ def test_a_model_with_an_embedding_is_updated_in_place_with_its_centre(updates_a
     assert learned.predict("my money back has not come yet", k=1)[0].article_id == "refund_not_received"
     other = matcher(lambda texts: embed(texts)[:, ::-1].copy()).train(changed)  # another embedder
     assert other.drift == 0
+
+
+def test_an_embedding_is_appended_to_the_ngrams_in_place_like_scipys_hstack() -> None:
+    """The optional models' vectors: n-grams then embedding, as one float32 CSR matrix built
+    without scipy's 64-bit intermediate copies (they kept e5's hub about 150 MB larger)."""
+    import numpy as np
+    from scipy import sparse
+
+    from conversation.faq.ngram import _appended
+
+    rng = np.random.default_rng(0)
+    tfidf = sparse.random(40, 200, density=0.05, format="csr", dtype=np.float32, random_state=1)
+    tfidf = sparse.vstack([tfidf[:5], sparse.csr_matrix((1, 200), dtype=np.float32), tfidf[5:]], format="csr")
+    dense = rng.standard_normal((41, 6)).astype(np.float32)
+    expected = sparse.hstack([tfidf * 0.5, sparse.csr_matrix(dense * 2.0)], format="csr")
+    combined = _appended(tfidf, dense, 2.0, 0.5)
+    assert combined.shape == (41, 206) and combined.dtype == np.float32 and combined.indices.dtype == np.int32
+    assert combined.has_sorted_indices
+    assert abs(combined - expected).max() < 1e-6
+
+
+def test_each_training_gives_its_freed_memory_back_once_it_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    """glibc keeps a training's freed temporary arrays in the heap (100 - 150 MB for 10,000
+    examples): the matcher asks it to return them after every training."""
+    import platform
+
+    from conversation.faq import memory, ngram
+
+    trims: list[str] = []
+    monkeypatch.setattr(ngram, "release_freed_memory", lambda: trims.append("trim") or True)
+    model = default_matcher().train(examples())
+    default_matcher().train([*examples(), Example("where can i see my refund", "refund_not_received")])
+    assert trims == ["trim", "trim"]
+    assert model.predict("怎么查物流", k=1)[0].article_id == "track_shipping"
+    assert memory.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_a_model_keeps_its_examples_embeddings_dense_and_scores_them_as_one_vector() -> None:
+    """The examples' embedding columns are kept as a dense float32 array beside the sparse
+    n-grams (half the memory of sparse storage); similarities are the same as if they were
+    one vector."""
+    import numpy as np
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = np.array([[1.0, len(t) % 5, "密码" in t or "password" in t] for t in texts], dtype=np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    model = NgramMatcher(embedder=embed, embedder_name="fake").train(examples())
+    scorer = model.scorer
+    ngrams = len(scorer.encoder.vectorizer.vocabulary)
+    assert scorer.vectors_t.shape == (ngrams, len(examples()))
+    assert scorer.dense_t.shape == (3, len(examples())) and scorer.dense_t.dtype == np.float32
+    question = scorer.encoder.encode(["how do i reset my password"])
+    whole = np.hstack([scorer.vectors_t.T.toarray(), scorer.dense_t.T])
+    assert np.allclose(scorer.similarities(question), question.toarray() @ whole.T, atol=1e-6)
+    best = model.predict("how do i reset my password", k=1)[0]
+    assert best.article_id == "forgot_password"
+    assert best.matched[0].similarity == pytest.approx(
+        model.similarity("how do i reset my password", best.matched[0].text), abs=1e-5
+    )
+    assert NgramMatcher().train(examples()).scorer.dense_t is None  # the default has no embedding
+
+
+def test_wordllama_is_loaded_once_so_a_retraining_updates_the_previous_model(
+    monkeypatch: pytest.MonkeyPatch, updates_allowed: list[int]
+) -> None:
+    import sys
+    import types
+
+    import numpy as np
+
+    from conversation.faq.embeddings import wordllama_embedder, wordllama_matcher
+
+    loads: list[object] = []
+
+    class FakeWordLlama:
+        @staticmethod
+        def load(cache_dir, disable_download):
+            assert disable_download
+            loads.append(cache_dir)
+            return FakeWordLlama()
+
+        def embed(self, texts, norm):
+            rows = np.array([[1.0, len(t) % 5, "密码" in t or "password" in t] for t in texts], dtype=np.float32)
+            return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    fake = types.SimpleNamespace(WordLlama=FakeWordLlama, __file__="/nowhere/wordllama/__init__.py")
+    monkeypatch.setitem(sys.modules, "wordllama", fake)
+    wordllama_embedder.cache_clear()
+    try:
+        base = wordllama_matcher().train(examples())
+        learned = wordllama_matcher().train(
+            [*examples(), Example("my money back has not come yet", "refund_not_received")]
+        )
+        assert len(loads) == 1
+        assert learned.drift == 1 and learned.calibrator is base.calibrator  # updated in place
+    finally:
+        wordllama_embedder.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("text", "cjk"),
+    [("我的app登录不了", True), ("退款", True), ("my 微信 pay failed", False), ("refund please", False), ("", False)],
+)
+def test_a_question_is_taken_as_chinese_when_it_has_more_cjk_characters_than_latin_words(text: str, cjk: bool) -> None:
+    from conversation.faq.ngram import written_in_cjk
+
+    assert written_in_cjk(text) is cjk
+
+
+def test_a_bilingual_knowledge_base_gets_a_calibrator_per_script(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same score means less in English (words shared by many articles) than in Chinese:
+    with enough held-out questions in both scripts each gets its own calibrator; a
+    one-language knowledge base (or too few questions of a script) keeps one."""
+    import numpy as np
+
+    from conversation.faq import ngram
+
+    monkeypatch.setattr(ngram, "SCRIPT_CALIBRATION_QUESTIONS", 3)
+    bilingual = default_matcher().train(examples()).calibrator
+    assert set(bilingual.by_script) == {False, True}
+    rows = np.array([[[0.2, 0.1, 0.5], [-0.8, -1.0, 0.1]]] * 2, dtype=np.float32)
+    chinese, english = bilingual.probabilities(rows, np.array([True, False]))
+    assert not np.allclose(chinese, english)
+    assert np.allclose(chinese, bilingual.by_script[True].predict_proba(rows[0])[:, 1])
+    english_only = [e for e in examples() if not ngram.written_in_cjk(e.text)]
+    assert default_matcher().train(english_only).calibrator.by_script == {}
+    monkeypatch.setattr(ngram, "SCRIPT_CALIBRATION_QUESTIONS", 50)  # the tiny base has 24 examples
+    assert default_matcher().train(examples()).calibrator.by_script == {}

@@ -23,6 +23,9 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
   training examples), so a confidence of 0.9 means about nine in ten such answers were
   right. A question about something no article covers has no close example and a small
   margin, so its confidence stays low: that is how out-of-scope questions are withheld.
+  A knowledge base with enough questions in both scripts (Chinese and English articles
+  in one model, as a hub trains them) gets one such model per script: English words are
+  shared by more articles than Chinese character pairs, so the same score is worth less.
   Requests for a person and questions about one numbered order share their words with
   real articles, so scope.py recognises them and halves their confidence; one- and
   two-word messages ("退款", "my account") name a topic, not a question, and lose 40 %.
@@ -32,6 +35,16 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
   and more calibrator signals (the question's words the article's examples cover, the
   closest example's margin, unknown words counted in the vector's length): none raised
   BANKING77 10-shot above 71 % or both FAQ sets' precision (README "FAQ matching").
+  Nor, on BANKING77's 5-fold split (90.1 %), did NB-SVM's log-count ratios (89.7 %),
+  multinomial logistic regression (90.6 %, 6 s a fit), its or complement naive Bayes'
+  scores beside the SVM's, word, pair and character blocks weighted apart, plain or binary
+  counts, no IDF (89.6 - 90.5 %); and for the faq-en precision, calibrator inputs for the
+  question's language (CJK share; constant within a one-language knowledge base), its
+  length, the best score, fewer candidates a question or a threshold chosen on held-out
+  folds (0.75) (README "FAQ matching").
+- Memory: a training's temporary arrays are given back to the operating system when it
+  ends (memory.py), and an optional embedding is appended to the n-grams without scipy's
+  copies and kept dense in the model.
 """
 
 from __future__ import annotations
@@ -50,6 +63,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from conversation.faq.matcher import Example, MatchedExample, Prediction
+from conversation.faq.memory import release_freed_memory
 from conversation.faq.scope import confidence_factor
 from conversation.faq.vectorize import FeatureCache, TfidfWeights
 
@@ -150,9 +164,28 @@ class _Encoder:
             tfidf = self.vectorizer.transform(list(texts))
         if self.embedder is None:
             return tfidf
-        dense = (self.embed(texts) if embedded is None else embedded) * self.weight
-        combined = sparse.hstack([tfidf, sparse.csr_matrix(dense)], format="csr")
-        return (combined / np.sqrt(1 + self.weight**2)).astype(np.float32).tocsr()
+        dense = self.embed(texts) if embedded is None else embedded
+        scale = 1 / np.sqrt(1 + self.weight**2)
+        return _appended(tfidf, dense, self.weight * scale, scale)
+
+
+def _appended(tfidf: sparse.csr_matrix, dense: np.ndarray, dense_scale: float, scale: float) -> sparse.csr_matrix:
+    """Each row of `tfidf` times `scale` followed by the same row of `dense` times
+    `dense_scale`, as one float32 CSR matrix, written in place: scipy's hstack goes through
+    64-bit coordinates and copies, which for 10,000 examples of e5 (384 columns each) left
+    the process about 150 MB larger (README "FAQ matching")."""
+    rows, width = dense.shape
+    lengths = np.diff(tfidf.indptr)
+    indptr = np.asarray(tfidf.indptr, np.int64) + np.arange(rows + 1, dtype=np.int64) * width
+    indices = np.empty(indptr[-1], np.int32)
+    data = np.empty(indptr[-1], np.float32)
+    # Where each n-gram entry lands: its old position plus the dense columns of the rows before it.
+    sparse_at = np.arange(tfidf.nnz, dtype=np.int64) + np.repeat(np.arange(rows, dtype=np.int64) * width, lengths)
+    indices[sparse_at], data[sparse_at] = tfidf.indices, tfidf.data * np.float32(scale)
+    dense_at = (indptr[:-1] + lengths)[:, None] + np.arange(width)
+    indices[dense_at] = tfidf.shape[1] + np.arange(width, dtype=np.int32)
+    data[dense_at] = dense * np.float32(dense_scale)
+    return sparse.csr_matrix((data, indices, indptr), shape=(rows, tfidf.shape[1] + width))
 
 
 @dataclass(frozen=True)
@@ -182,13 +215,26 @@ class _Scorer:
     encoder: _Encoder
     svm: _Linear | None  # None when there is a single article: nothing to tell apart
     labels: tuple[str, ...]  # article ids, in the classifier's column order
-    vectors_t: sparse.csr_matrix  # the training examples' vectors, transposed, sorted by article
+    # The training examples' vectors, transposed, sorted by article: the n-gram columns
+    # sparse, an embedding's columns (when there is one) dense. In one sparse matrix the
+    # embedding took twice the memory: 8 bytes a value instead of 4 (31 MB for e5 on
+    # 10,000 examples instead of 15).
+    vectors_t: sparse.csr_matrix
     starts: np.ndarray  # where each article's examples begin in that order
+    dense_t: np.ndarray | None = None
+
+    def similarities(self, vectors: sparse.csr_matrix) -> np.ndarray:
+        """Cosine of each question to each training example (questions x examples)."""
+        if self.dense_t is None:
+            return (vectors @ self.vectors_t).toarray()
+        ngrams = self.vectors_t.shape[0]
+        found = (vectors[:, :ngrams] @ self.vectors_t).toarray()
+        return found + vectors[:, ngrams:].toarray() @ self.dense_t
 
     def signals(self, vectors: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per question and article: score, margin over the best other, closest-example
         similarity; and the raw similarities to every example."""
-        similarities = (vectors @ self.vectors_t).toarray()
+        similarities = self.similarities(vectors)
         closest = np.maximum.reduceat(similarities, self.starts, axis=1)
         if self.svm is None:
             scores = closest * 2 - 1
@@ -223,11 +269,67 @@ def _sorted_scorer(
     order = np.argsort(labels, kind="stable")
     starts = np.searchsorted(labels[order], present)
     names = tuple(label_names[i] for i in present)
-    return _Scorer(encoder, svm, names, vectors[order].T.tocsr(), starts)
+    ordered = vectors[order]
+    if encoder.embedder is None:
+        return _Scorer(encoder, svm, names, ordered.T.tocsr(), starts)
+    ngrams = len(encoder.vectorizer.vocabulary)
+    dense_t = np.ascontiguousarray(ordered[:, ngrams:].toarray().T)
+    return _Scorer(encoder, svm, names, ordered[:, :ngrams].T.tocsr(), starts, dense_t)
 
 
 def _calibration_rows(scores: np.ndarray, margins: np.ndarray, closest: np.ndarray) -> np.ndarray:
     return np.stack([scores, margins, closest], axis=-1)
+
+
+def written_in_cjk(text: str) -> bool:
+    """Whether a question is written mostly in Chinese (Japanese, Korean): more CJK
+    characters than Latin words, so "我的app登录不了" is and "my 微信 pay failed" is not."""
+    tokens = TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
+    cjk = sum(1 for token in tokens if IS_CJK.match(token))
+    return cjk > len(tokens) - cjk
+
+
+# Held-out questions a script (CJK or Latin) needs in the calibration folds before it gets a
+# calibrator of its own; below that its questions share the other's.
+SCRIPT_CALIBRATION_QUESTIONS = 50
+
+
+@dataclass(frozen=True)
+class _Calibrator:
+    """P(article is right | score, margin, closest example): a logistic model fitted on the
+    calibration folds' held-out questions. A knowledge base with questions in both scripts
+    gets one model per script: the same score means less in English, whose words are shared
+    by more articles, than in Chinese, whose character pairs rarely are (README "FAQ
+    matching"); a one-language knowledge base gets one model, as before."""
+
+    pooled: LogisticRegression
+    by_script: dict[bool, LogisticRegression]  # keyed by written_in_cjk
+
+    @classmethod
+    def fitted(cls, rows: np.ndarray, right: np.ndarray, scripts: list[np.ndarray]) -> _Calibrator:
+        """rows and right: one per held-out question and candidate; scripts: per fold,
+        questions x candidates, whether each question is written in CJK."""
+        pooled = LogisticRegression(C=1.0).fit(rows, right)
+        by_script: dict[bool, LogisticRegression] = {}
+        cjk = np.concatenate([fold.reshape(-1) for fold in scripts])
+        chinese = sum(int(fold[:, 0].sum()) for fold in scripts)
+        questions = sum(len(fold) for fold in scripts)
+        if min(chinese, questions - chinese) >= SCRIPT_CALIBRATION_QUESTIONS:
+            for script in (False, True):
+                mine = cjk == script
+                if right[mine].any() and not right[mine].all():
+                    by_script[script] = LogisticRegression(C=1.0).fit(rows[mine], right[mine])
+        return cls(pooled, by_script)
+
+    def probabilities(self, rows: np.ndarray, cjk: np.ndarray) -> np.ndarray:
+        """rows: questions x articles x signals; cjk: per question. Questions x articles."""
+        out = np.empty(rows.shape[:2], np.float64)
+        for script in (False, True):
+            mine = cjk == script
+            if mine.any():
+                model = self.by_script.get(script, self.pooled)
+                out[mine] = model.predict_proba(rows[mine].reshape(-1, rows.shape[2]))[:, 1].reshape(mine.sum(), -1)
+        return out
 
 
 @dataclass(frozen=True)
@@ -235,7 +337,7 @@ class NgramModel:
     """A trained n-gram matcher (immutable: retraining builds a new one)."""
 
     scorer: _Scorer
-    calibrator: LogisticRegression | None
+    calibrator: _Calibrator | None
     example_texts: tuple[str, ...]  # in the scorer's sorted order
     name: str = "ngram-svm"
     # Examples changed since the classifier was last trained on all articles (see `_updated`).
@@ -259,8 +361,8 @@ class NgramModel:
         if self.calibrator is None:
             confidence = closest  # too few examples to fit one: the plain similarity
         else:
-            rows = _calibration_rows(scores, margins, closest).reshape(-1, 3)
-            confidence = self.calibrator.predict_proba(rows)[:, 1].reshape(scores.shape)
+            rows = _calibration_rows(scores, margins, closest)
+            confidence = self.calibrator.probabilities(rows, np.array([written_in_cjk(t) for t in texts], bool))
         factors = np.array([confidence_factor(text) for text in texts], dtype=confidence.dtype)
         return confidence * factors[:, None], similarities
 
@@ -277,7 +379,7 @@ class NgramModel:
     def explain(self, text: str, article_id: str, n: int = 3) -> list[MatchedExample]:
         if article_id not in self.article_ids:
             return []
-        similarities = (self.scorer.encoder.encode([text]) @ self.scorer.vectors_t).toarray()[0]
+        similarities = self.scorer.similarities(self.scorer.encoder.encode([text]))[0]
         return list(self._closest(similarities, self.scorer.labels.index(article_id), n))
 
     def similarity(self, a: str, b: str) -> float:
@@ -315,6 +417,12 @@ class NgramMatcher:
         self.name = f"ngram-svm+{embedder_name or 'embedding'}" if embedder else "ngram-svm"
 
     def train(self, examples: Sequence[Example]) -> NgramModel:
+        model = self._train(examples)
+        # Once the training's temporary arrays are gone (they were this method's locals).
+        release_freed_memory()
+        return model
+
+    def _train(self, examples: Sequence[Example]) -> NgramModel:
         examples = [e for e in examples if e.text.strip()]
         if not examples:
             raise ValueError("no example questions to learn from")
@@ -347,7 +455,7 @@ class NgramMatcher:
             # One after the other, never in two threads: liblinear draws from one random
             # generator per process, so concurrent fits would make training nondeterministic.
             scorer = _fit_scorer(encoder, vectors, labels, label_names)
-            calibrator = self._calibrate(encoder, vectors, labels, label_names)
+            calibrator = self._calibrate(encoder, vectors, labels, label_names, texts)
             model = NgramModel(scorer, calibrator, sorted_texts, self.name)
         _remember(model)
         return model
@@ -363,8 +471,13 @@ class NgramMatcher:
         )
 
     def _calibrate(
-        self, encoder: _Encoder, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
-    ) -> LogisticRegression | None:
+        self,
+        encoder: _Encoder,
+        vectors: sparse.csr_matrix,
+        labels: np.ndarray,
+        label_names: tuple[str, ...],
+        texts: Sequence[str],
+    ) -> _Calibrator | None:
         """Fit P(article is right | signals) on k-fold held-out predictions. The folds reuse
         the vocabulary and IDF weights fitted on all examples: refitting them per fold
         would cost more time than the retraining budget allows for a negligible difference."""
@@ -376,6 +489,7 @@ class NgramMatcher:
         unseen = rng.permutation(len(label_names))
         rows: list[np.ndarray] = []
         right: list[np.ndarray] = []
+        scripts: list[np.ndarray] = []  # per question and candidate: whether the question is in CJK
         for fold in range(CALIBRATION_FOLDS):
             held = sample[fold::CALIBRATION_FOLDS]
             left_out = unseen[fold :: max(CALIBRATION_FOLDS, round(1 / LEFT_OUT_ARTICLES))]
@@ -390,12 +504,13 @@ class NgramMatcher:
             names = np.array(scorer.labels)[top]
             rows.append(candidates.reshape(-1, 3))
             right.append((names == np.array(label_names)[labels[held]][:, None]).reshape(-1))
+            scripts.append(np.repeat([written_in_cjk(texts[i]) for i in held], top.shape[1]).reshape(len(held), -1))
         if not rows:
             return None
         x, y = np.vstack(rows), np.concatenate(right)
         if y.all() or not y.any():
             return None
-        return LogisticRegression(C=1.0).fit(x, y)
+        return _Calibrator.fitted(x, y, scripts)
 
 
 # Retraining after a small change refits only the classifiers of the articles whose examples
