@@ -22,11 +22,12 @@ import pytest
 from conversation import redaction, secrets
 from conversation.areas.tickets import Ticketing
 from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound, with_changes
-from conversation.model import Attachment, Priority, utcnow
+from conversation.codec import conversation_to_doc, to_epoch_ms
+from conversation.model import Attachment, Priority, Status, utcnow
 from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
-from conversation.routing import inbound_message
+from conversation.routing import inbound_message, new_conversation
 from conversation.sqlite import SQLiteStore
-from conversation.sqlite.db import _insert_message
+from conversation.sqlite.db import _insert_message, _row
 from conversation.sqlite.worker import SQLiteWorker
 from hub import i18n, privacy
 from hub.app import Hub
@@ -371,3 +372,60 @@ def test_the_word_scans_find_what_their_words_did(text: str) -> None:
     ):
         found, expected = scan.search(text), re.search(words, text)
         assert (found and found.span()) == (expected and expected.span()), (scan.pattern, text)
+
+
+def opcodes_in(function: Callable[..., object], action: Callable[[], object]) -> int:
+    """Bytecode instructions `action` runs in `function`'s own frames (a count, not a time)."""
+    counted = [0]
+
+    def trace(frame: FrameType, event: str, arg: object) -> Callable[..., object] | None:
+        if frame.f_code is not function.__code__:
+            return None
+        if event == "opcode":
+            counted[0] += 1
+        frame.f_trace_opcodes = True  # takes effect from the frame's first line event
+        return trace
+
+    sys.settrace(trace)
+    try:
+        action()
+    finally:
+        sys.settrace(None)
+    return counted[0]
+
+
+def test_a_tickets_row_takes_no_python_step_per_field() -> None:
+    """A document's shape (its fields and their types) is worked out once: then only the
+    values not stored as they are (times, lists, flags) take a step of their own."""
+    inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="hi")
+    doc = conversation_to_doc(new_conversation(inbound, "c1", utcnow(), 1000, None))
+    row = _row(doc)
+    assert len(doc) >= 25 and _row(doc) == row
+    assert (row["id"], row["tags"], row["fields"], row["created_at"]) == (
+        doc["_id"],
+        "[]",
+        "{}",
+        to_epoch_ms(doc["created_at"]),
+    )
+    assert opcodes_in(_row, lambda: _row(doc)) <= 150  # a step a field was over 550
+
+
+def test_a_rows_values_are_written_by_their_type_whatever_the_shape() -> None:
+    moment = utcnow()
+    assert _row({"_id": "x", "at": moment, "on": True, "tags": ["a"], "data": {}, "n": None}) == {
+        "id": "x",
+        "at": to_epoch_ms(moment),
+        "on": 1,
+        "tags": '["a"]',
+        "data": "{}",
+        "n": None,
+    }
+    assert _row({"_id": "x", "at": None, "on": False, "tags": [], "data": {"k": 1}, "n": 2}) == {
+        "id": "x",
+        "at": None,
+        "on": 0,
+        "tags": "[]",
+        "data": '{"k": 1}',
+        "n": 2,
+    }
+    assert _row({"status": Status.OPEN}) == {"status": Status.OPEN}  # a StrEnum member: a str to SQLite

@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -352,18 +352,44 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
     which fields are stored; here only how each type is written (times as epoch ms,
     lists and dicts as JSON, booleans as 0/1).
 
-    Looked up by exact type first: the ingest path converts a few dozen values a message and
-    this loop was a tenth of the writer thread's time with isinstance alone."""
-    row: dict[str, Any] = {}
-    for name, value in doc.items():
-        kind = type(value)
-        if kind not in _STORED_AS_IS:  # `in` and [], not .get: no call for the lookup
-            if not value and kind in _EMPTY_JSON:  # most lists and dicts (a message's attachments)
-                value = _EMPTY_JSON[kind]
-            else:
-                value = _WRITE[kind](value) if kind in _WRITE else _column_value(value)
-        row["id" if name == "_id" else name] = value
-    return row
+    How a document of one shape (its fields, and the type of each value) is written is
+    worked out once (`_plan`): a row is then a few C calls and one step per value that is
+    not written as it is (a time, a list, a flag), not a Python step per field, which was
+    the writer thread's largest Python cost on the ingest path."""
+    plan = _PLANS.get((names := tuple(doc), tuple(map(type, doc.values()))))
+    if plan is None:
+        plan = _plan(names, tuple(map(type, doc.values())))
+    columns, converts, jsons = plan
+    if not converts and not jsons:
+        return dict(zip(columns, doc.values(), strict=True))
+    values = list(doc.values())
+    for index, convert in converts:
+        values[index] = convert(values[index])
+    for index, empty in jsons:  # most lists and dicts (a message's attachments) are empty: no call
+        value = values[index]
+        values[index] = json.dumps(value) if value else empty
+    return dict(zip(columns, values, strict=True))
+
+
+# A shape's columns; (index, converter) of its values written otherwise; (index, empty JSON) of its lists and dicts.
+Plan = tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...], tuple[tuple[int, str], ...]]
+_PLANS: dict[tuple[tuple[str, ...], tuple[type, ...]], Plan] = {}
+MAX_PLANS = 1024  # shapes seen; a document's optional fields make a few of each kind
+
+
+def _plan(names: tuple[str, ...], kinds: tuple[type, ...]) -> Plan:
+    """The columns of a document's fields, and how each value not stored as it is gets written."""
+    columns = tuple("id" if name == "_id" else name for name in names)
+    jsons = tuple((index, _EMPTY_JSON[kind]) for index, kind in enumerate(kinds) if kind in _EMPTY_JSON)
+    converts = tuple(
+        (index, _WRITE.get(kind, _column_value))
+        for index, kind in enumerate(kinds)
+        if kind not in _STORED_AS_IS and kind not in _EMPTY_JSON
+    )
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    plan = _PLANS[names, kinds] = (columns, converts, jsons)
+    return plan
 
 
 def _json_column(value: list[Any] | dict[str, Any]) -> str:
@@ -372,7 +398,7 @@ def _json_column(value: list[Any] | dict[str, Any]) -> str:
 
 _STORED_AS_IS = frozenset({str, int, float, type(None)})
 _EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
-_WRITE: dict[type, Any] = {datetime: to_epoch_ms, bool: int, list: _json_column, dict: _json_column}
+_WRITE: dict[type, Callable[[Any], Any]] = {datetime: to_epoch_ms, bool: int}
 
 
 def _column_value(value: Any) -> Any:
