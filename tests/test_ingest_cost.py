@@ -21,8 +21,8 @@ import pytest
 
 from conversation import redaction, secrets
 from conversation.areas.tickets import Ticketing
-from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound, with_changes
 from conversation.codec import conversation_to_doc, to_epoch_ms
+from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound, with_changes
 from conversation.model import Attachment, Priority, Status, utcnow
 from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
 from conversation.routing import inbound_message, new_conversation
