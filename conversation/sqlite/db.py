@@ -11,7 +11,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from conversation.model import (
     ApiToken,
     Contact,
     Conversation,
+    Identity,
     Message,
     new_id,
 )
@@ -450,18 +451,31 @@ def _get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Convers
 
 # A contact and its identities in one statement: every ingest reads them, and a second
 # statement was a tenth of the ingest's SQL. One row per identity (one, with NULLs, for none).
-CONTACT_WITH_IDENTITIES = (
-    "SELECT c.*, i.channel AS i_channel, i.address AS i_address, i.display_name AS i_display_name,"
+_IDENTITY_FIELDS = (
+    "i.channel AS i_channel, i.address AS i_address, i.display_name AS i_display_name,"
     " i.verified AS i_verified, i.created_at AS i_created_at"
-    " FROM contacts c LEFT JOIN identities i ON i.contact_id = c.id WHERE c.id = ? ORDER BY i.created_at"
+)
+CONTACT_WITH_IDENTITIES = (
+    f"SELECT c.*, {_IDENTITY_FIELDS} FROM contacts c LEFT JOIN identities i ON i.contact_id = c.id"
+    " WHERE c.id = ? ORDER BY i.created_at, i.rowid"
+)
+# The same, found by one of its identities: what a known sender's message reads of its contact.
+CONTACT_OF_IDENTITY = (
+    f"SELECT c.*, {_IDENTITY_FIELDS} FROM identities s JOIN contacts c ON c.id = s.contact_id"
+    " JOIN identities i ON i.contact_id = c.id WHERE s.channel = ? AND s.address = ? ORDER BY i.created_at, i.rowid"
 )
 _IDENTITY_COLUMNS = tuple(f"i_{name}" for name in ("channel", "address", "display_name", "verified", "created_at"))
 
 
 def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
-    rows = [_fields(row) for row in conn.execute(CONTACT_WITH_IDENTITIES, (contact_id,))]
+    return _contact_of_rows(conn.execute(CONTACT_WITH_IDENTITIES, (contact_id,)))
+
+
+def _contact_of_rows(found: Iterable[sqlite3.Row]) -> Contact | None:
+    rows = [_fields(row) for row in found]
     if not rows:
         return None
+    contact_id = rows[0]["id"]
     identities = [
         identity_from_doc(
             {
@@ -499,15 +513,13 @@ def _next_number(conn: sqlite3.Connection, first: int) -> int:
     return int(row[0])
 
 
-def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) -> str:
+def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) -> tuple[str, Contact | None]:
+    """The sender's contact id, and the contact as it is now when this step knows it whole
+    (a known sender's, read once and changed here in step with its row; a new one's): the
+    ingest then returns it without reading it again."""
     sender = inbound.sender
-    # One read answers everything a known sender's message may change on the contact.
-    row = conn.execute(
-        "SELECT i.contact_id, i.display_name, c.language, c.email, c.email_verified"
-        " FROM identities i JOIN contacts c ON c.id = i.contact_id WHERE i.channel = ? AND i.address = ?",
-        (inbound.channel, sender.address),
-    ).fetchone()
-    if row is None:
+    contact = _contact_of_rows(conn.execute(CONTACT_OF_IDENTITY, (inbound.channel, sender.address)))
+    if contact is None:
         known = None
         email = joining_email(sender)
         if email:  # the same person, already known on another channel by the same verified email
@@ -517,44 +529,58 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
                 (email,),
             ).fetchone()
         contact_id = known[0] if known else new_id()
+        created = to_epoch_ms(now)
+        identity = Identity(
+            inbound.channel,
+            sender.address,
+            contact_id,
+            sender.display_name,
+            bool(sender.verified),
+            from_epoch_ms(created),
+        )
         if known is None:
             first = email_after_message(ContactEmail(), sender)
+            contact = Contact(
+                contact_id,
+                sender.display_name,
+                first.address,
+                first.verified,
+                [identity],
+                identity.created_at,
+                language=language_after_message("", sender),
+            )
             conn.execute(
                 "INSERT INTO contacts (id, name, email, email_verified, created_at, language) VALUES (?,?,?,?,?,?)",
-                (
-                    contact_id,
-                    sender.display_name,
-                    first.address,
-                    int(first.verified),
-                    to_epoch_ms(now),
-                    language_after_message("", sender),
-                ),
+                (contact_id, contact.name, contact.email, int(contact.email_verified), created, contact.language),
             )
         conn.execute(
             "INSERT INTO identities VALUES (?,?,?,?,?,?)",
-            (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), to_epoch_ms(now)),
+            (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), created),
         )
         if known is not None:
             _fill_language(conn, contact_id, sender)
-        return contact_id
-    contact_id = row["contact_id"]
-    language = language_after_message(row["language"], sender)
-    if language != row["language"]:
-        conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (language, contact_id))
-    if sender.display_name and sender.display_name != row["display_name"]:
+        return contact_id, contact
+    language = language_after_message(contact.language, sender)
+    if language != contact.language:
+        conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (language, contact.id))
+        contact.language = language
+    own = next(i for i in contact.identities if i.channel == inbound.channel and i.address == sender.address)
+    if sender.display_name and sender.display_name != own.display_name:
         conn.execute(
             "UPDATE identities SET display_name = ? WHERE channel = ? AND address = ?",
             (sender.display_name, inbound.channel, sender.address),
         )
+        own.display_name = sender.display_name
     if sender.email:
-        before = ContactEmail(row["email"], bool(row["email_verified"]))
+        before = ContactEmail(contact.email, contact.email_verified)
         after = email_after_message(before, sender)
         if after != before:
             conn.execute(
                 "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
-                (after.address, int(after.verified), contact_id),
+                (after.address, int(after.verified), contact.id),
             )
-    return contact_id
+            contact.email, contact.email_verified = after.address, after.verified
+    return contact.id, contact
 
 
 def _fill_language(conn: sqlite3.Connection, contact_id: str, sender: Sender) -> None:

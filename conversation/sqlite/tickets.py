@@ -262,6 +262,7 @@ class _Ingest:
     def __init__(self, conn: sqlite3.Connection, *, new: bool = False) -> None:
         self.conn = conn
         self.new = new
+        self.contact: Contact | None = None  # the sender's, as it is now, when resolve_contact knew it whole
 
     def find_by_key(self, key: str) -> Message | None:
         return None if self.new else self._stored(key)
@@ -271,16 +272,20 @@ class _Ingest:
         return _message(row) if row else None
 
     def resolve_contact(self, inbound: Inbound, now: datetime) -> str:
-        contact_id = _resolve_contact(self.conn, inbound, now)
+        contact_id, self.contact = _resolve_contact(self.conn, inbound, now)
         if inbound.sender.tier:  # the platform's word: before the ticket is ranked by it
             tier = inbound.sender.tier.strip().casefold()
             self.conn.execute("UPDATE contacts SET tier = ? WHERE id = ? AND tier != ?", (tier, contact_id, tier))
+            if self.contact is not None:
+                self.contact.tier = tier
         return contact_id
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         return _get_conversation(self.conn, conversation_id)
 
     def get_contact(self, contact_id: str) -> Contact | None:
+        if self.contact is not None and self.contact.id == contact_id:
+            return self.contact  # nothing in this transaction changed it since: not read again
         return _get_contact(self.conn, contact_id)
 
     def route(
