@@ -311,7 +311,8 @@ def _conversation(row: sqlite3.Row) -> Conversation:
     doc["participants"] = _json_list(doc["participants"])
     doc["fields"] = {} if doc["fields"] == "{}" else json.loads(doc["fields"])
     for name in CONVERSATION_TIMES:
-        doc[name] = from_epoch_ms(doc[name])
+        if doc[name] is not None:  # most are unset: no call for those
+            doc[name] = from_epoch_ms(doc[name])
     return conversation_from_doc(doc)
 
 
@@ -351,7 +352,12 @@ DELIVERY_COLUMNS = {"parts_sent": "d_parts"}
 def _row(doc: dict[str, Any]) -> dict[str, Any]:
     """A codec document (conversation/codec.py) as SQLite column values: the codec decides
     which fields are stored; here only how each type is written (times as epoch ms,
-    lists and dicts as JSON, booleans as 0/1).
+    lists and dicts as JSON, booleans as 0/1)."""
+    return dict(zip(*_columns(doc), strict=True))
+
+
+def _columns(doc: dict[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
+    """A codec document's columns and their values, in its order (see `_row`).
 
     How a document of one shape (its fields, and the type of each value) is written is
     worked out once (`_plan`): a row is then a few C calls and one step per value that is
@@ -361,15 +367,13 @@ def _row(doc: dict[str, Any]) -> dict[str, Any]:
     if plan is None:
         plan = _plan(names, tuple(map(type, doc.values())))
     columns, converts, jsons = plan
-    if not converts and not jsons:
-        return dict(zip(columns, doc.values(), strict=True))
     values = list(doc.values())
     for index, convert in converts:
         values[index] = convert(values[index])
     for index, empty in jsons:  # most lists and dicts (a message's attachments) are empty: no call
         value = values[index]
         values[index] = json.dumps(value) if value else empty
-    return dict(zip(columns, values, strict=True))
+    return columns, values
 
 
 # A shape's columns; (index, converter) of its values written otherwise; (index, empty JSON) of its lists and dicts.
@@ -431,17 +435,19 @@ def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
 def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
     doc = message_to_doc(msg)
     delivery = doc.pop("delivery")
-    row = _row(doc)
-    row["raw"] = json.dumps(msg.raw) if msg.raw is not None else None  # NULL, not the JSON text "null"
-    row["idem_key"] = doc.get("idem_key")
+    # `raw` is written as JSON (NULL for none) and `idem_key` only when the codec gives one,
+    # as every list, dict and missing column is.
+    columns, values = _columns(doc)
     if delivery:  # a customer's message has none
-        for name, value in _row(delivery).items():
-            row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
-    _insert(conn, "messages", row)
+        names, delivered = _columns(delivery)
+        columns += tuple(DELIVERY_COLUMNS.get(name, f"d_{name}") for name in names)
+        values += delivered
+    conn.execute(_insert_sql("messages", columns), values)
 
 
 def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
-    _insert(conn, "conversations", _row(conversation_to_doc(conv)))
+    columns, values = _columns(conversation_to_doc(conv))
+    conn.execute(_insert_sql("conversations", columns), values)
 
 
 def _get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
