@@ -27,7 +27,16 @@ from conversation.model import Attachment, Priority, Status, utcnow
 from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
 from conversation.routing import inbound_message, new_conversation
 from conversation.sqlite import SQLiteStore
-from conversation.sqlite.db import CONVERSATION_TIMES, _columns, _conversation, _insert_message, _row
+from conversation.sqlite.db import (
+    CONTACT_OF_IDENTITY,
+    CONTACT_WITH_IDENTITIES,
+    CONVERSATION_TIMES,
+    SCHEMA,
+    _columns,
+    _conversation,
+    _insert_message,
+    _row,
+)
 from conversation.sqlite.worker import SQLiteWorker
 from hub import i18n, privacy
 from hub.app import Hub
@@ -476,3 +485,32 @@ async def test_a_tickets_row_is_read_without_an_enum_call_or_a_call_per_unset_ti
     assert _conversation(rows[0]) == record.conversation
     times = sum(getattr(record.conversation, name) is not None for name in CONVERSATION_TIMES)
     assert (counted["from_epoch_ms"], counted["__call__"], counted["__new__"]) == (times, 0, 0), counted
+
+
+@pytest.mark.parametrize("query", [CONTACT_OF_IDENTITY, CONTACT_WITH_IDENTITIES])
+def test_a_contacts_identities_are_read_without_a_temporary_sort(tmp_path: Path, query: str) -> None:
+    conn = sqlite3.connect(tmp_path / "plan.sqlite3")
+    conn.executescript(SCHEMA)
+    plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", ("chat", "u1")[: query.count("?")])]
+    assert not [step for step in plan if "TEMP B-TREE" in step], plan
+
+
+async def test_a_contacts_identities_come_oldest_first_then_as_written(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    try:
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO contacts (id, name, email, created_at) VALUES ('c1', 'Ann', '', 1)")
+            for address, at in (("late", 3000), ("early", 1000), ("tie-a", 2000), ("tie-b", 2000)):
+                conn.execute("INSERT INTO identities VALUES ('chat', ?, 'c1', '', 0, ?)", (address, at))
+
+        await store._worker.call(write)
+        contact = await store.contacts.get_contact("c1")
+        policy = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
+        inbound = Inbound(channel="chat", external_id="m1", sender=Sender("late"), thread_key="k", text="hi")
+        record = await store.tickets.record_inbound(inbound, now=utcnow(), policy=policy)
+    finally:
+        await store.close()
+    assert contact is not None and [i.address for i in contact.identities] == ["early", "tie-a", "tie-b", "late"]
+    assert record.contact == contact
