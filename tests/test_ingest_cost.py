@@ -441,32 +441,6 @@ def test_a_rows_values_are_written_by_their_type_whatever_the_shape() -> None:
     assert _row({"status": Status.OPEN}) == {"status": Status.OPEN}  # a StrEnum member: a str to SQLite
 
 
-@pytest.mark.parametrize(
-    "senders",
-    [
-        [Sender("u1", "Ann")],  # a new contact
-        [Sender("u1", "Ann"), Sender("u1", "Ann")],  # known, nothing changes
-        [Sender("u1", "Ann"), Sender("u1", "Ann B.", language="de", tier=" Gold ")],  # name, language, tier
-        [Sender("u1"), Sender("u1", email="ann@example.com")],  # a claimed email fills the empty one
-        [Sender("u1", email="a@example.com"), Sender("u1", email="ann@example.com", verified=True)],
-        [Sender("u1", email="ann@example.com", verified=True), Sender("u2", email="ann@example.com", verified=True)],
-    ],
-)
-async def test_the_contact_an_ingest_returns_is_the_one_stored(tmp_path: Path, senders: list[Sender]) -> None:
-    """record_inbound returns the contact it read and changed without reading it again: as
-    a fresh read finds it, identities in order included."""
-    store = SQLiteStore(tmp_path / "helpline.sqlite3")
-    await store.open()
-    policy = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
-    try:
-        for n, sender in enumerate(senders):
-            message = Inbound(channel="chat", external_id=f"m{n}", sender=sender, thread_key=sender.address, text="hi")
-            record = await store.tickets.record_inbound(message, now=utcnow(), policy=policy)
-            assert record.contact == await store.contacts.get_contact(record.contact.id)
-    finally:
-        await store.close()
-
-
 async def test_a_tickets_row_is_read_without_an_enum_call_or_a_call_per_unset_time(tmp_path: Path) -> None:
     """Every message reads its ticket: its status and priority are looked up by value (an
     enum's own lookup is two Python calls), and only the times it has are converted."""
