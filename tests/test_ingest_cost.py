@@ -36,6 +36,7 @@ from conversation.sqlite.db import (
     _conversation,
     _insert_message,
     _row,
+    named_rows,
 )
 from conversation.sqlite.worker import SQLiteWorker
 from hub import i18n, privacy
@@ -488,3 +489,24 @@ async def test_a_contacts_identities_come_oldest_first_then_as_written(tmp_path:
         await store.close()
     assert contact is not None and [i.address for i in contact.identities] == ["early", "tie-a", "tie-b", "late"]
     assert record.contact == contact
+
+
+async def test_a_reads_column_names_are_kept_per_statement_and_follow_a_new_column(tmp_path: Path) -> None:
+    """Every message reads its ticket and contact: their dicts take the names this connection
+    kept for the statement (strings whose hashes are known, matched by identity), not new
+    ones from the cursor; a column another hub process adds is a new shape, read in full."""
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    sql = "SELECT * FROM conversations WHERE channel = ? LIMIT 1"
+    try:
+        inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="hi")
+        await store.tickets.record_inbound(inbound, now=utcnow(), policy=Ticketing(reopen_window=timedelta(days=3)))
+        first, second = [await store._worker.call(lambda c: named_rows(c, sql, ("chat",)), write=False) for _ in "12"]
+        assert all(a is b for a, b in zip(first[0], second[0], strict=True))
+        other = sqlite3.connect(tmp_path / "helpline.sqlite3")
+        other.execute("ALTER TABLE conversations ADD COLUMN later TEXT NOT NULL DEFAULT 'x'")
+        other.close()
+        widened = await store._worker.call(lambda c: named_rows(c, sql, ("chat",)), write=False)
+    finally:
+        await store.close()
+    assert widened[0]["later"] == "x" and widened[0]["id"] == first[0]["id"]

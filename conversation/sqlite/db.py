@@ -11,8 +11,9 @@ import json
 import logging
 import operator
 import sqlite3
+import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -305,8 +306,26 @@ def _fields(row: sqlite3.Row) -> dict[str, Any]:
     return dict(zip(row.keys(), row, strict=True))
 
 
+def named_rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The rows of a read as dicts, keyed by the column names this connection keeps for the
+    statement (worker.Connection; on another connection, the cursor's own)."""
+    cursor = conn.execute(sql, params)
+    kept = getattr(conn, "column_names", None)
+    names = kept.get(sql) if kept is not None else None
+    # A column added by another hub process since (a newer version sharing the file) is a new shape.
+    if names is None or len(names) != len(cursor.description):
+        names = tuple(column[0] for column in cursor.description)
+        if kept is not None:
+            names = kept[sql] = tuple(map(sys.intern, names))
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
 def _conversation(row: sqlite3.Row) -> Conversation:
-    doc = _fields(row)
+    return _conversation_of(_fields(row))
+
+
+def _conversation_of(doc: dict[str, Any]) -> Conversation:
+    """A conversations row's fields (changed in place) as the ticket."""
     doc["_id"] = doc.pop("id")
     doc["tags"] = _json_list(doc["tags"])
     doc["participants"] = _json_list(doc["participants"])
@@ -452,8 +471,8 @@ def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
 
 
 def _get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
-    row = conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-    return _conversation(row) if row else None
+    rows = named_rows(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+    return _conversation_of(rows[0]) if rows else None
 
 
 # A contact and its identities in one statement: every ingest reads them, and a second
@@ -479,11 +498,11 @@ _IDENTITY_ORDER = operator.itemgetter("i_created_at", "i_rowid")  # oldest first
 
 
 def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
-    return _contact_of_rows(conn.execute(CONTACT_WITH_IDENTITIES, (contact_id,)))
+    return _contact_of_rows(named_rows(conn, CONTACT_WITH_IDENTITIES, (contact_id,)))
 
 
-def _contact_of_rows(found: Iterable[sqlite3.Row]) -> Contact | None:
-    rows = [_fields(row) for row in found]
+def _contact_of_rows(rows: list[dict[str, Any]]) -> Contact | None:
+    """A contact read with its identities, one row each (CONTACT_WITH_IDENTITIES); rows changed in place."""
     if not rows:
         return None
     if len(rows) > 1:
@@ -531,7 +550,7 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
     (a known sender's, read once and changed here in step with its row; a new one's): the
     ingest then returns it without reading it again."""
     sender = inbound.sender
-    contact = _contact_of_rows(conn.execute(CONTACT_OF_IDENTITY, (inbound.channel, sender.address)))
+    contact = _contact_of_rows(named_rows(conn, CONTACT_OF_IDENTITY, (inbound.channel, sender.address)))
     if contact is None:
         known = None
         email = joining_email(sender)

@@ -37,6 +37,7 @@ from conversation.rules import check_merge, conversation_update, is_activity, is
 from conversation.sqlite.db import (
     Area,
     _conversation,
+    _conversation_of,
     _get_contact,
     _get_conversation,
     _index_for_search,
@@ -50,6 +51,7 @@ from conversation.sqlite.db import (
     _row,
     _time_limited,
     _update_sql,
+    named_rows,
 )
 from conversation.store import (
     InboundRecord,
@@ -293,11 +295,12 @@ class _Ingest:
     ) -> tuple[Conversation, Route]:
         latest = hinted
         if latest is None:
-            row = self.conn.execute(
+            rows = named_rows(
+                self.conn,
                 "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
                 (inbound.channel, inbound.thread_key),
-            ).fetchone()
-            latest = _conversation(row) if row else None
+            )
+            latest = _conversation_of(rows[0]) if rows else None
         question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
         route = route_inbound(latest, now, policy.reopen_window, question=question)
         if not opens_ticket(route):
