@@ -510,3 +510,20 @@ async def test_a_reads_column_names_are_kept_per_statement_and_follow_a_new_colu
     finally:
         await store.close()
     assert widened[0]["later"] == "x" and widened[0]["id"] == first[0]["id"]
+
+
+def test_the_cost_harness_counts_a_trees_statements_a_message() -> None:
+    """bench/ingest_cost.py (the counted cost of a message) runs against a checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "ingest_cost.py"), str(root), "70", "sql"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    first = done.stdout.splitlines()[0]
+    assert re.fullmatch(rf"{root.name}: \d+\.\d\d statements/msg", first), done.stdout
+    assert 4 <= float(first.split()[1]) <= 12  # a message, its ticket, contact and search index
