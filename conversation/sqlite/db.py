@@ -308,7 +308,7 @@ def _fields(row: sqlite3.Row) -> dict[str, Any]:
 
 def named_rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
     """The rows of a read as dicts, keyed by the column names this connection keeps for the
-    statement (worker.Connection; on another connection, the cursor's own)."""
+    statement (worker.KeptNamesConnection; on another connection, the cursor's own)."""
     cursor = conn.execute(sql, params)
     kept = getattr(conn, "column_names", None)
     names = kept.get(sql) if kept is not None else None

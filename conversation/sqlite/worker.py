@@ -34,7 +34,7 @@ Job = tuple[Callable[[sqlite3.Connection], Any], bool, asyncio.AbstractEventLoop
 MAX_GROUP = 256
 
 
-class Connection(sqlite3.Connection):
+class KeptNamesConnection(sqlite3.Connection):
     """The writer's connection, which keeps the column names of the statements read through
     db.named_rows: each read's dict then has keys whose hashes are known and which the
     codec's names match by identity, not new strings to hash and compare on every message.
@@ -126,7 +126,7 @@ class SQLiteWorker:
 
     def _connect(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, factory=Connection)
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, factory=KeptNamesConnection)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
