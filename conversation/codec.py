@@ -67,6 +67,13 @@ def choices_from_list(items: list[dict[str, str]] | None) -> list[Choice]:
     return [Choice(**item) for item in items or []]
 
 
+# Members by value, for the documents read on every message: Status(value) is two Python
+# calls (the enum's __call__ and __new__), a dict lookup none. An unknown value still goes
+# to the enum, which raises.
+_STATUS_OF = {member.value: member for member in Status}
+_PRIORITY_OF = {member.value: member for member in Priority}
+
+
 # The documents written on every message (a message, a ticket, a delivery) read an enum
 # member's value as `_value_`, the attribute `.value` returns: the property is two Python
 # calls a read. (Reading stays doc.get(key, default): a C method call is cheaper than any
@@ -109,8 +116,8 @@ def conversation_from_doc(doc: dict[str, Any]) -> Conversation:
         thread_key=doc["thread_key"],
         contact_id=doc["contact_id"],
         subject=doc.get("subject", ""),
-        status=Status(doc["status"]),
-        priority=Priority(doc["priority"]),
+        status=_STATUS_OF.get(doc["status"]) or Status(doc["status"]),
+        priority=_PRIORITY_OF.get(doc["priority"]) or Priority(doc["priority"]),
         category=doc.get("category", ""),
         tags=list(doc.get("tags") or []),
         team=doc.get("team", ""),

@@ -21,12 +21,23 @@ import pytest
 
 from conversation import redaction, secrets
 from conversation.areas.tickets import Ticketing
+from conversation.codec import conversation_to_doc, to_epoch_ms
 from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound, with_changes
-from conversation.model import Attachment, Priority, utcnow
+from conversation.model import Attachment, Priority, Status, utcnow
 from conversation.priority_rules import KeywordMatch, KeywordRules, priority_from_keywords
-from conversation.routing import inbound_message
+from conversation.routing import inbound_message, new_conversation
 from conversation.sqlite import SQLiteStore
-from conversation.sqlite.db import _insert_message
+from conversation.sqlite.db import (
+    CONTACT_OF_IDENTITY,
+    CONTACT_WITH_IDENTITIES,
+    CONVERSATION_TIMES,
+    SCHEMA,
+    _columns,
+    _conversation,
+    _insert_message,
+    _row,
+    named_rows,
+)
 from conversation.sqlite.worker import SQLiteWorker
 from hub import i18n, privacy
 from hub.app import Hub
@@ -113,7 +124,7 @@ def test_a_message_with_no_secret_is_not_copied(monkeypatch: pytest.MonkeyPatch)
     assert redaction.redact_inbound(inbound, lambda kind: "[removed]") == (inbound, frozenset())
 
 
-async def test_a_known_senders_message_on_an_open_ticket_takes_five_statements(
+async def test_a_known_senders_message_on_an_open_ticket_takes_four_statements(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     statements: list[str] = []
@@ -137,10 +148,10 @@ async def test_a_known_senders_message_on_an_open_ticket_takes_five_statements(
         await store.close()
     ingest = statements[: statements.index("COMMIT")]  # the search index is filled by a later job
     work = [s.split()[0] for s in ingest if not s.startswith(("SAVEPOINT", "RELEASE", "BEGIN", "--"))]
-    # Who sent it; which ticket; the message (a copy of one stored before is found by its
-    # unique key here, and undone); the ticket's times; the contact as it is now (with its
-    # identities, in one read).
-    assert work == ["SELECT", "SELECT", "INSERT", "UPDATE", "SELECT"]
+    # Who sent it (the contact with its identities, in one read, kept current as the message
+    # changes it: not read again at the end); which ticket; the message (a copy of one stored
+    # before is found by its unique key here, and undone); the ticket's times.
+    assert work == ["SELECT", "SELECT", "INSERT", "UPDATE"]
     assert record.contact.identities[0].address == "u1" and not record.duplicate
 
 
@@ -371,3 +382,148 @@ def test_the_word_scans_find_what_their_words_did(text: str) -> None:
     ):
         found, expected = scan.search(text), re.search(words, text)
         assert (found and found.span()) == (expected and expected.span()), (scan.pattern, text)
+
+
+def opcodes_in(functions: tuple[Callable[..., object], ...], action: Callable[[], object]) -> int:
+    """Bytecode instructions `action` runs in these functions' own frames (a count, not a time)."""
+    counted = [0]
+    codes = {function.__code__ for function in functions}
+
+    def trace(frame: FrameType, event: str, arg: object) -> Callable[..., object] | None:
+        if frame.f_code not in codes:
+            return None
+        if event == "opcode":
+            counted[0] += 1
+        frame.f_trace_opcodes = True  # takes effect from the frame's first line event
+        return trace
+
+    sys.settrace(trace)
+    try:
+        action()
+    finally:
+        sys.settrace(None)
+    return counted[0]
+
+
+def test_a_tickets_row_takes_no_python_step_per_field() -> None:
+    """A document's shape (its fields and their types) is worked out once: then only the
+    values not stored as they are (times, lists, flags) take a step of their own."""
+    inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="hi")
+    doc = conversation_to_doc(new_conversation(inbound, "c1", utcnow(), 1000, None))
+    row = _row(doc)
+    assert len(doc) >= 25 and _row(doc) == row
+    assert (row["id"], row["tags"], row["fields"], row["created_at"]) == (
+        doc["_id"],
+        "[]",
+        "{}",
+        to_epoch_ms(doc["created_at"]),
+    )
+    assert opcodes_in((_row, _columns), lambda: _row(doc)) <= 150  # a step a field was over 550
+
+
+def test_a_rows_values_are_written_by_their_type_whatever_the_shape() -> None:
+    moment = utcnow()
+    assert _row({"_id": "x", "at": moment, "on": True, "tags": ["a"], "data": {}, "n": None}) == {
+        "id": "x",
+        "at": to_epoch_ms(moment),
+        "on": 1,
+        "tags": '["a"]',
+        "data": "{}",
+        "n": None,
+    }
+    assert _row({"_id": "x", "at": None, "on": False, "tags": [], "data": {"k": 1}, "n": 2}) == {
+        "id": "x",
+        "at": None,
+        "on": 0,
+        "tags": "[]",
+        "data": '{"k": 1}',
+        "n": 2,
+    }
+    assert _row({"status": Status.OPEN}) == {"status": Status.OPEN}  # a StrEnum member: a str to SQLite
+
+
+async def test_a_tickets_row_is_read_without_an_enum_call_or_a_call_per_unset_time(tmp_path: Path) -> None:
+    """Every message reads its ticket: its status and priority are looked up by value (an
+    enum's own lookup is two Python calls), and only the times it has are converted."""
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    policy = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
+    try:
+        inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="hi")
+        record = await store.tickets.record_inbound(inbound, now=utcnow(), policy=policy)
+        rows = await store._worker.call(
+            lambda conn: conn.execute("SELECT * FROM conversations").fetchall(), write=False
+        )
+    finally:
+        await store.close()
+    counted = calls_during(lambda: _conversation(rows[0]))
+    assert _conversation(rows[0]) == record.conversation
+    times = sum(getattr(record.conversation, name) is not None for name in CONVERSATION_TIMES)
+    assert (counted["from_epoch_ms"], counted["__call__"], counted["__new__"]) == (times, 0, 0), counted
+
+
+@pytest.mark.parametrize("query", [CONTACT_OF_IDENTITY, CONTACT_WITH_IDENTITIES])
+def test_a_contacts_identities_are_read_without_a_temporary_sort(tmp_path: Path, query: str) -> None:
+    conn = sqlite3.connect(tmp_path / "plan.sqlite3")
+    conn.executescript(SCHEMA)
+    plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}", ("chat", "u1")[: query.count("?")])]
+    assert not [step for step in plan if "TEMP B-TREE" in step], plan
+
+
+async def test_a_contacts_identities_come_oldest_first_then_as_written(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    try:
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("INSERT INTO contacts (id, name, email, created_at) VALUES ('c1', 'Ann', '', 1)")
+            for address, at in (("late", 3000), ("early", 1000), ("tie-a", 2000), ("tie-b", 2000)):
+                conn.execute("INSERT INTO identities VALUES ('chat', ?, 'c1', '', 0, ?)", (address, at))
+
+        await store._worker.call(write)
+        contact = await store.contacts.get_contact("c1")
+        policy = Ticketing(reopen_window=timedelta(days=3), first_number=1000)
+        inbound = Inbound(channel="chat", external_id="m1", sender=Sender("late"), thread_key="k", text="hi")
+        record = await store.tickets.record_inbound(inbound, now=utcnow(), policy=policy)
+    finally:
+        await store.close()
+    assert contact is not None and [i.address for i in contact.identities] == ["early", "tie-a", "tie-b", "late"]
+    assert record.contact == contact
+
+
+async def test_a_reads_column_names_are_kept_per_statement_and_follow_a_new_column(tmp_path: Path) -> None:
+    """Every message reads its ticket and contact: their dicts take the names this connection
+    kept for the statement (strings whose hashes are known, matched by identity), not new
+    ones from the cursor; a column another hub process adds is a new shape, read in full."""
+    store = SQLiteStore(tmp_path / "helpline.sqlite3")
+    await store.open()
+    sql = "SELECT * FROM conversations WHERE channel = ? LIMIT 1"
+    try:
+        inbound = Inbound(channel="chat", external_id="m1", sender=Sender("u1"), thread_key="k", text="hi")
+        await store.tickets.record_inbound(inbound, now=utcnow(), policy=Ticketing(reopen_window=timedelta(days=3)))
+        first, second = [await store._worker.call(lambda c: named_rows(c, sql, ("chat",)), write=False) for _ in "12"]
+        assert all(a is b for a, b in zip(first[0], second[0], strict=True))
+        other = sqlite3.connect(tmp_path / "helpline.sqlite3")
+        other.execute("ALTER TABLE conversations ADD COLUMN later TEXT NOT NULL DEFAULT 'x'")
+        other.close()
+        widened = await store._worker.call(lambda c: named_rows(c, sql, ("chat",)), write=False)
+    finally:
+        await store.close()
+    assert widened[0]["later"] == "x" and widened[0]["id"] == first[0]["id"]
+
+
+def test_the_cost_harness_counts_a_trees_statements_a_message() -> None:
+    """bench/ingest_cost.py (the counted cost of a message) runs against a checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "ingest_cost.py"), str(root), "70", "sql"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    first = done.stdout.splitlines()[0]
+    assert re.fullmatch(rf"{root.name}: \d+\.\d\d statements/msg", first), done.stdout
+    assert 4 <= float(first.split()[1]) <= 12  # a message, its ticket, contact and search index

@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import operator
 import sqlite3
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +38,7 @@ from conversation.model import (
     ApiToken,
     Contact,
     Conversation,
+    Identity,
     Message,
     new_id,
 )
@@ -303,14 +306,33 @@ def _fields(row: sqlite3.Row) -> dict[str, Any]:
     return dict(zip(row.keys(), row, strict=True))
 
 
+def named_rows(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """The rows of a read as dicts, keyed by the column names this connection keeps for the
+    statement (worker.KeptNamesConnection; on another connection, the cursor's own)."""
+    cursor = conn.execute(sql, params)
+    kept = getattr(conn, "column_names", None)
+    names = kept.get(sql) if kept is not None else None
+    # A column added by another hub process since (a newer version sharing the file) is a new shape.
+    if names is None or len(names) != len(cursor.description):
+        names = tuple(column[0] for column in cursor.description)
+        if kept is not None:
+            names = kept[sql] = tuple(map(sys.intern, names))
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
 def _conversation(row: sqlite3.Row) -> Conversation:
-    doc = _fields(row)
+    return _conversation_of(_fields(row))
+
+
+def _conversation_of(doc: dict[str, Any]) -> Conversation:
+    """A conversations row's fields (changed in place) as the ticket."""
     doc["_id"] = doc.pop("id")
     doc["tags"] = _json_list(doc["tags"])
     doc["participants"] = _json_list(doc["participants"])
     doc["fields"] = {} if doc["fields"] == "{}" else json.loads(doc["fields"])
     for name in CONVERSATION_TIMES:
-        doc[name] = from_epoch_ms(doc[name])
+        if doc[name] is not None:  # most are unset: no call for those
+            doc[name] = from_epoch_ms(doc[name])
     return conversation_from_doc(doc)
 
 
@@ -350,20 +372,49 @@ DELIVERY_COLUMNS = {"parts_sent": "d_parts"}
 def _row(doc: dict[str, Any]) -> dict[str, Any]:
     """A codec document (conversation/codec.py) as SQLite column values: the codec decides
     which fields are stored; here only how each type is written (times as epoch ms,
-    lists and dicts as JSON, booleans as 0/1).
+    lists and dicts as JSON, booleans as 0/1)."""
+    return dict(zip(*_columns(doc), strict=True))
 
-    Looked up by exact type first: the ingest path converts a few dozen values a message and
-    this loop was a tenth of the writer thread's time with isinstance alone."""
-    row: dict[str, Any] = {}
-    for name, value in doc.items():
-        kind = type(value)
-        if kind not in _STORED_AS_IS:  # `in` and [], not .get: no call for the lookup
-            if not value and kind in _EMPTY_JSON:  # most lists and dicts (a message's attachments)
-                value = _EMPTY_JSON[kind]
-            else:
-                value = _WRITE[kind](value) if kind in _WRITE else _column_value(value)
-        row["id" if name == "_id" else name] = value
-    return row
+
+def _columns(doc: dict[str, Any]) -> tuple[tuple[str, ...], list[Any]]:
+    """A codec document's columns and their values, in its order (see `_row`).
+
+    How a document of one shape (its fields, and the type of each value) is written is
+    worked out once (`_plan`): a row is then a few C calls and one step per value that is
+    not written as it is (a time, a list, a flag), not a Python step per field, which was
+    the writer thread's largest Python cost on the ingest path."""
+    plan = _PLANS.get((names := tuple(doc), tuple(map(type, doc.values()))))
+    if plan is None:
+        plan = _plan(names, tuple(map(type, doc.values())))
+    columns, converts, jsons = plan
+    values = list(doc.values())
+    for index, convert in converts:
+        values[index] = convert(values[index])
+    for index, empty in jsons:  # most lists and dicts (a message's attachments) are empty: no call
+        value = values[index]
+        values[index] = json.dumps(value) if value else empty
+    return columns, values
+
+
+# A shape's columns; (index, converter) of its values written otherwise; (index, empty JSON) of its lists and dicts.
+Plan = tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...], tuple[tuple[int, str], ...]]
+_PLANS: dict[tuple[tuple[str, ...], tuple[type, ...]], Plan] = {}
+MAX_PLANS = 1024  # shapes seen; a document's optional fields make a few of each kind
+
+
+def _plan(names: tuple[str, ...], kinds: tuple[type, ...]) -> Plan:
+    """The columns of a document's fields, and how each value not stored as it is gets written."""
+    columns = tuple("id" if name == "_id" else name for name in names)
+    jsons = tuple((index, _EMPTY_JSON[kind]) for index, kind in enumerate(kinds) if kind in _EMPTY_JSON)
+    converts = tuple(
+        (index, _WRITE.get(kind, _column_value))
+        for index, kind in enumerate(kinds)
+        if kind not in _STORED_AS_IS and kind not in _EMPTY_JSON
+    )
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    plan = _PLANS[names, kinds] = (columns, converts, jsons)
+    return plan
 
 
 def _json_column(value: list[Any] | dict[str, Any]) -> str:
@@ -372,7 +423,7 @@ def _json_column(value: list[Any] | dict[str, Any]) -> str:
 
 _STORED_AS_IS = frozenset({str, int, float, type(None)})
 _EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
-_WRITE: dict[type, Any] = {datetime: to_epoch_ms, bool: int, list: _json_column, dict: _json_column}
+_WRITE: dict[type, Callable[[Any], Any]] = {datetime: to_epoch_ms, bool: int}
 
 
 def _column_value(value: Any) -> Any:
@@ -404,38 +455,59 @@ def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
 def _insert_message(conn: sqlite3.Connection, msg: Message) -> None:
     doc = message_to_doc(msg)
     delivery = doc.pop("delivery")
-    row = _row(doc)
-    row["raw"] = json.dumps(msg.raw) if msg.raw is not None else None  # NULL, not the JSON text "null"
-    row["idem_key"] = doc.get("idem_key")
+    # `raw` is written as JSON (NULL for none) and `idem_key` only when the codec gives one,
+    # as every list, dict and missing column is.
+    columns, values = _columns(doc)
     if delivery:  # a customer's message has none
-        for name, value in _row(delivery).items():
-            row[DELIVERY_COLUMNS.get(name, f"d_{name}")] = value
-    _insert(conn, "messages", row)
+        names, delivered = _columns(delivery)
+        columns += tuple(DELIVERY_COLUMNS.get(name, f"d_{name}") for name in names)
+        values += delivered
+    conn.execute(_insert_sql("messages", columns), values)
 
 
 def _insert_conversation(conn: sqlite3.Connection, conv: Conversation) -> None:
-    _insert(conn, "conversations", _row(conversation_to_doc(conv)))
+    columns, values = _columns(conversation_to_doc(conv))
+    conn.execute(_insert_sql("conversations", columns), values)
 
 
 def _get_conversation(conn: sqlite3.Connection, conversation_id: str) -> Conversation | None:
-    row = conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
-    return _conversation(row) if row else None
+    rows = named_rows(conn, "SELECT * FROM conversations WHERE id = ?", (conversation_id,))
+    return _conversation_of(rows[0]) if rows else None
 
 
 # A contact and its identities in one statement: every ingest reads them, and a second
-# statement was a tenth of the ingest's SQL. One row per identity (one, with NULLs, for none).
-CONTACT_WITH_IDENTITIES = (
-    "SELECT c.*, i.channel AS i_channel, i.address AS i_address, i.display_name AS i_display_name,"
-    " i.verified AS i_verified, i.created_at AS i_created_at"
-    " FROM contacts c LEFT JOIN identities i ON i.contact_id = c.id WHERE c.id = ? ORDER BY i.created_at"
+# statement was a tenth of the ingest's SQL. One row per identity (one, with NULLs, for none),
+# put in order here (`_contact_of_rows`): an ORDER BY sorted the one row of almost every
+# contact in a temporary b-tree on every message.
+_IDENTITY_FIELDS = (
+    "i.channel AS i_channel, i.address AS i_address, i.display_name AS i_display_name,"
+    " i.verified AS i_verified, i.created_at AS i_created_at, i.rowid AS i_rowid"
 )
-_IDENTITY_COLUMNS = tuple(f"i_{name}" for name in ("channel", "address", "display_name", "verified", "created_at"))
+CONTACT_WITH_IDENTITIES = (
+    f"SELECT c.*, {_IDENTITY_FIELDS} FROM contacts c LEFT JOIN identities i ON i.contact_id = c.id WHERE c.id = ?"
+)
+# The same, found by one of its identities: what a known sender's message reads of its contact.
+CONTACT_OF_IDENTITY = (
+    f"SELECT c.*, {_IDENTITY_FIELDS} FROM identities s JOIN contacts c ON c.id = s.contact_id"
+    " JOIN identities i ON i.contact_id = c.id WHERE s.channel = ? AND s.address = ?"
+)
+_IDENTITY_COLUMNS = tuple(
+    f"i_{name}" for name in ("channel", "address", "display_name", "verified", "created_at", "rowid")
+)
+_IDENTITY_ORDER = operator.itemgetter("i_created_at", "i_rowid")  # oldest first, then as written
 
 
 def _get_contact(conn: sqlite3.Connection, contact_id: str) -> Contact | None:
-    rows = [_fields(row) for row in conn.execute(CONTACT_WITH_IDENTITIES, (contact_id,))]
+    return _contact_of_rows(named_rows(conn, CONTACT_WITH_IDENTITIES, (contact_id,)))
+
+
+def _contact_of_rows(rows: list[dict[str, Any]]) -> Contact | None:
+    """A contact read with its identities, one row each (CONTACT_WITH_IDENTITIES); rows changed in place."""
     if not rows:
         return None
+    if len(rows) > 1:
+        rows.sort(key=_IDENTITY_ORDER)
+    contact_id = rows[0]["id"]
     identities = [
         identity_from_doc(
             {
@@ -473,15 +545,13 @@ def _next_number(conn: sqlite3.Connection, first: int) -> int:
     return int(row[0])
 
 
-def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) -> str:
+def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) -> tuple[str, Contact | None]:
+    """The sender's contact id, and the contact as it is now when this step knows it whole
+    (a known sender's, read once and changed here in step with its row; a new one's): the
+    ingest then returns it without reading it again."""
     sender = inbound.sender
-    # One read answers everything a known sender's message may change on the contact.
-    row = conn.execute(
-        "SELECT i.contact_id, i.display_name, c.language, c.email, c.email_verified"
-        " FROM identities i JOIN contacts c ON c.id = i.contact_id WHERE i.channel = ? AND i.address = ?",
-        (inbound.channel, sender.address),
-    ).fetchone()
-    if row is None:
+    contact = _contact_of_rows(named_rows(conn, CONTACT_OF_IDENTITY, (inbound.channel, sender.address)))
+    if contact is None:
         known = None
         email = joining_email(sender)
         if email:  # the same person, already known on another channel by the same verified email
@@ -491,44 +561,58 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
                 (email,),
             ).fetchone()
         contact_id = known[0] if known else new_id()
+        created = to_epoch_ms(now)
+        identity = Identity(
+            inbound.channel,
+            sender.address,
+            contact_id,
+            sender.display_name,
+            bool(sender.verified),
+            from_epoch_ms(created),
+        )
         if known is None:
             first = email_after_message(ContactEmail(), sender)
+            contact = Contact(
+                contact_id,
+                sender.display_name,
+                first.address,
+                first.verified,
+                [identity],
+                identity.created_at,
+                language=language_after_message("", sender),
+            )
             conn.execute(
                 "INSERT INTO contacts (id, name, email, email_verified, created_at, language) VALUES (?,?,?,?,?,?)",
-                (
-                    contact_id,
-                    sender.display_name,
-                    first.address,
-                    int(first.verified),
-                    to_epoch_ms(now),
-                    language_after_message("", sender),
-                ),
+                (contact_id, contact.name, contact.email, int(contact.email_verified), created, contact.language),
             )
         conn.execute(
             "INSERT INTO identities VALUES (?,?,?,?,?,?)",
-            (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), to_epoch_ms(now)),
+            (inbound.channel, sender.address, contact_id, sender.display_name, int(sender.verified), created),
         )
         if known is not None:
             _fill_language(conn, contact_id, sender)
-        return contact_id
-    contact_id = row["contact_id"]
-    language = language_after_message(row["language"], sender)
-    if language != row["language"]:
-        conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (language, contact_id))
-    if sender.display_name and sender.display_name != row["display_name"]:
+        return contact_id, contact
+    language = language_after_message(contact.language, sender)
+    if language != contact.language:
+        conn.execute("UPDATE contacts SET language = ? WHERE id = ?", (language, contact.id))
+        contact.language = language
+    own = next(i for i in contact.identities if i.channel == inbound.channel and i.address == sender.address)
+    if sender.display_name and sender.display_name != own.display_name:
         conn.execute(
             "UPDATE identities SET display_name = ? WHERE channel = ? AND address = ?",
             (sender.display_name, inbound.channel, sender.address),
         )
+        own.display_name = sender.display_name
     if sender.email:
-        before = ContactEmail(row["email"], bool(row["email_verified"]))
+        before = ContactEmail(contact.email, contact.email_verified)
         after = email_after_message(before, sender)
         if after != before:
             conn.execute(
                 "UPDATE contacts SET email = ?, email_verified = ? WHERE id = ?",
-                (after.address, int(after.verified), contact_id),
+                (after.address, int(after.verified), contact.id),
             )
-    return contact_id
+            contact.email, contact.email_verified = after.address, after.verified
+    return contact.id, contact
 
 
 def _fill_language(conn: sqlite3.Connection, contact_id: str, sender: Sender) -> None:

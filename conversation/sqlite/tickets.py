@@ -37,6 +37,7 @@ from conversation.rules import check_merge, conversation_update, is_activity, is
 from conversation.sqlite.db import (
     Area,
     _conversation,
+    _conversation_of,
     _get_contact,
     _get_conversation,
     _index_for_search,
@@ -50,6 +51,7 @@ from conversation.sqlite.db import (
     _row,
     _time_limited,
     _update_sql,
+    named_rows,
 )
 from conversation.store import (
     InboundRecord,
@@ -262,6 +264,7 @@ class _Ingest:
     def __init__(self, conn: sqlite3.Connection, *, new: bool = False) -> None:
         self.conn = conn
         self.new = new
+        self.contact: Contact | None = None  # the sender's, as it is now, when resolve_contact knew it whole
 
     def find_by_key(self, key: str) -> Message | None:
         return None if self.new else self._stored(key)
@@ -271,16 +274,20 @@ class _Ingest:
         return _message(row) if row else None
 
     def resolve_contact(self, inbound: Inbound, now: datetime) -> str:
-        contact_id = _resolve_contact(self.conn, inbound, now)
+        contact_id, self.contact = _resolve_contact(self.conn, inbound, now)
         if inbound.sender.tier:  # the platform's word: before the ticket is ranked by it
             tier = inbound.sender.tier.strip().casefold()
             self.conn.execute("UPDATE contacts SET tier = ? WHERE id = ? AND tier != ?", (tier, contact_id, tier))
+            if self.contact is not None:
+                self.contact.tier = tier
         return contact_id
 
     def get_conversation(self, conversation_id: str) -> Conversation | None:
         return _get_conversation(self.conn, conversation_id)
 
     def get_contact(self, contact_id: str) -> Contact | None:
+        if self.contact is not None and self.contact.id == contact_id:
+            return self.contact  # nothing in this transaction changed it since: not read again
         return _get_contact(self.conn, contact_id)
 
     def route(
@@ -288,11 +295,12 @@ class _Ingest:
     ) -> tuple[Conversation, Route]:
         latest = hinted
         if latest is None:
-            row = self.conn.execute(
+            rows = named_rows(
+                self.conn,
                 "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
                 (inbound.channel, inbound.thread_key),
-            ).fetchone()
-            latest = _conversation(row) if row else None
+            )
+            latest = _conversation_of(rows[0]) if rows else None
         question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
         route = route_inbound(latest, now, policy.reopen_window, question=question)
         if not opens_ticket(route):

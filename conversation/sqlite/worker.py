@@ -32,6 +32,19 @@ T = TypeVar("T")
 Job = tuple[Callable[[sqlite3.Connection], Any], bool, asyncio.AbstractEventLoop, asyncio.Future[Any], float | None]
 
 MAX_GROUP = 256
+
+
+class KeptNamesConnection(sqlite3.Connection):
+    """The writer's connection, which keeps the column names of the statements read through
+    db.named_rows: each read's dict then has keys whose hashes are known and which the
+    codec's names match by identity, not new strings to hash and compare on every message.
+    Per connection: an upgraded database may order a table's columns otherwise than a new one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.column_names: dict[str, tuple[str, ...]] = {}
+
+
 MAX_QUEUED = 10_000  # jobs waiting for the thread; beyond that callers are told "busy" at once
 
 # Errors that mean the database cannot take writes (as opposed to a busy lock).
@@ -113,7 +126,7 @@ class SQLiteWorker:
 
     def _connect(self) -> sqlite3.Connection:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, factory=KeptNamesConnection)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")

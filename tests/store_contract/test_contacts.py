@@ -157,3 +157,24 @@ async def test_a_contact_keeps_the_first_language_known_until_an_agent_corrects_
         inbound("m6", sender=Sender(address="u10")), now=utcnow(), policy=POLICY
     )
     assert (await store.contacts.merge_contacts(silent.contact.id, unknown.contact.id)).language == "en-GB"
+
+
+@pytest.mark.parametrize(
+    "senders",
+    [
+        [Sender("u1", "Ann")],  # a new contact
+        [Sender("u1", "Ann"), Sender("u1", "Ann")],  # known, nothing changes
+        [Sender("u1", "Ann"), Sender("u1", "Ann B.", language="de", tier=" Gold ")],  # name, language, tier
+        [Sender("u1"), Sender("u1", email="ann@example.com")],  # a claimed email fills the empty one
+        [Sender("u1", email="a@example.com"), Sender("u1", email="ann@example.com", verified=True)],
+        [Sender("u1", email="ann@example.com", verified=True), Sender("u2", email="ann@example.com", verified=True)],
+    ],
+)
+async def test_the_contact_an_ingest_returns_is_the_one_stored(store: Store, senders: list[Sender]) -> None:
+    """record_inbound returns the sender's contact as a fresh read finds it (SQLite keeps the
+    one it read and changed rather than reading it again): identities in order included."""
+    for n, sender in enumerate(senders):
+        record = await store.tickets.record_inbound(
+            inbound(f"m{n}", thread=sender.address, sender=sender), now=utcnow(), policy=POLICY
+        )
+        assert record.contact == await store.contacts.get_contact(record.contact.id)
