@@ -1,12 +1,14 @@
 """A testing kit for plugin and adapter authors: a real hub in a temporary directory.
 
-    from hub.testing import customer_message, eventually, make_config, running_hub, said_to_customer
+    from hub.testing import customer_message, make_config, replies, running_hub
 
     async def test_it(tmp_path):
         config = make_config(tmp_path, {"plugins": {"enabled": ["mine"]}}, plugins={"mine": MyPlugin})
         async with running_hub(config) as hub:
             record = await hub.ingest(customer_message("m1", "hello"))
-            await eventually(lambda: said_to_customer(hub, record.conversation.id))
+            [said] = await replies(hub, record.conversation.id, 1)
+
+README.md, "Testing a plugin", has a complete example.
 
 The hub runs on the embedded SQLite store under `tmp_path`, with one channel "chat" of
 type "recording" (`RecordingAdapter`: no buttons, keeps what it was asked to send). What
@@ -35,6 +37,7 @@ __all__ = [
     "eventually",
     "make_config",
     "registry_with",
+    "replies",
     "running_hub",
     "said_to_customer",
     "ticket",
@@ -159,6 +162,17 @@ async def said_to_customer(hub: Hub, conversation_id: str) -> list[Message]:
         for m in await hub.reads.list_messages(conversation_id)
         if m.direction is Direction.OUTBOUND and m.kind is MessageKind.MESSAGE and m.author_type is AuthorType.BOT
     ]
+
+
+async def replies(hub: Hub, conversation_id: str, count: int, timeout: float = 5.0) -> list[Message]:
+    """What the bots said to the customer on a ticket, once there are at least `count` messages
+    (plugins run after a message is acknowledged); AssertionError if they do not come in time."""
+
+    async def enough() -> list[Message]:
+        said = await said_to_customer(hub, conversation_id)
+        return said if len(said) >= count else []
+
+    return await eventually(enough, timeout)
 
 
 async def ticket(hub: Hub, conversation_id: str) -> Conversation:

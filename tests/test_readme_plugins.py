@@ -10,8 +10,11 @@ import types
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from hub import sdk
 from hub.sdk import Choice, Outcome, Plugin, PluginContext, Sender
-from hub.testing import customer_message, eventually, make_config, running_hub, said_to_customer, ticket
+from hub.testing import customer_message, eventually, make_config, replies, running_hub, said_to_customer, ticket
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 RESET_URL = "https://example.com/reset"
@@ -67,11 +70,7 @@ def hub_config(tmp_path: Path, plugins: dict[str, type[Plugin]], settings: dict[
 
 
 async def said(hub: Any, conversation_id: str, count: int) -> list[str]:
-    async def enough() -> list[str]:
-        texts = [m.text for m in await said_to_customer(hub, conversation_id)]
-        return texts if len(texts) >= count else []
-
-    return await eventually(enough)
+    return [m.text for m in await replies(hub, conversation_id, count)]
 
 
 async def test_the_readme_password_help_works_on_a_fresh_hub_without_buttons(tmp_path: Path) -> None:
@@ -161,3 +160,20 @@ async def test_a_bare_context_without_a_hub_asks_with_buttons_as_before() -> Non
     await ctx.ask("Which one?", ["a", "b"])
     assert posted == [("Which one?", [Choice("a", "a"), Choice("b", "b")])]
     assert ctx.state == {}
+
+
+def test_the_readmes_testing_example_passes_as_written(tmp_path: Path) -> None:
+    """README "Testing a plugin": its test file, run by pytest, against the README's plugin."""
+    password_help()  # importable as the pyproject snippet names it, as if installed
+    [code] = code_blocks(readme_section("### Testing a plugin"), "python")
+    test_file = tmp_path / "test_password_help.py"
+    test_file.write_text(code, encoding="utf-8")
+    outcome = pytest.main(
+        [str(test_file), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(tmp_path)]
+    )
+    assert outcome == pytest.ExitCode.OK
+
+
+def test_the_sdk_exports_the_types_a_plugin_reads() -> None:
+    assert {"Contact", "Conversation", "Message", "Priority", "Status", "MissingText"} <= set(sdk.__all__)
+    assert all(hasattr(sdk, name) for name in sdk.__all__)
