@@ -144,6 +144,7 @@ __all__ = [
     "Attachment",
     "Choice",
     "ASK_STATE_KEY",
+    "typed_choice",
     "MissingText",
     "Contact",
     "Conversation",

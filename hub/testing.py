@@ -19,7 +19,7 @@ Plugins run after a message is acknowledged, so their effects are awaited (`even
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,7 +28,7 @@ from conversation.inbound import Inbound, Sender
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
 from hub.app import Hub
 from hub.config import Config, parse_config
-from hub.registry import Registry, discover
+from hub.registry import Kind, Registry, discover
 from hub.sdk import Adapter, Field, Outbound, Plugin, Sent
 
 __all__ = [
@@ -84,11 +84,19 @@ def registry_with(
     (a plugin under test needs no installed entry point)."""
     registry = discover()
     registry.adapters.add("recording", "hub.testing:RecordingAdapter", lambda: RecordingAdapter)
-    for kind, classes in ((registry.adapters, adapters or {}), (registry.plugins, plugins or {})):
+    chosen: list[tuple[Kind, Mapping[str, type]]] = [
+        (registry.adapters, adapters or {}),
+        (registry.plugins, plugins or {}),
+    ]
+    for kind, classes in chosen:
         for name, cls in classes.items():
             kind.origins.pop(name, None)  # the class under test stands in for an installed one
-            kind.add(name, f"{cls.__module__}:{cls.__qualname__}", lambda cls=cls: cls)
+            kind.add(name, f"{cls.__module__}:{cls.__qualname__}", _loader(cls))
     return registry
+
+
+def _loader(cls: type) -> Callable[[], type]:
+    return lambda: cls
 
 
 def make_config(
