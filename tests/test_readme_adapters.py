@@ -21,13 +21,11 @@ SECRET = "webhook-secret-for-the-readme-payload"
 
 
 def test_the_adapter_entry_point_snippet_names_the_group_and_the_channel_type() -> None:
-    [snippet] = code_blocks(readme_section("## Writing a channel adapter"), "toml")
-    parsed = tomllib.loads(snippet)
-    [(name, target)] = parsed["project"]["entry-points"][ADAPTER_GROUP].items()
+    section = readme_section("## Writing a channel adapter")
+    [snippet] = code_blocks(section, "toml")
+    [(name, target)] = tomllib.loads(snippet)["project"]["entry-points"][ADAPTER_GROUP].items()
     assert target.endswith(":SmsAdapter")
-    [channel] = parsed["channels"].values()
-    assert channel["type"] == name
-    assert channel["api_key"].startswith("env:")  # the field the example declares secret=True
+    assert f'`type = "{name}"`' in section
 
 
 async def test_the_documented_webhook_payload_sets_the_contacts_language_and_tier(
