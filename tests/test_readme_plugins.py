@@ -7,6 +7,7 @@ import re
 import sys
 import tomllib
 import types
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +178,23 @@ def test_the_readmes_testing_example_passes_as_written(tmp_path: Path) -> None:
 def test_the_sdk_exports_the_types_a_plugin_reads() -> None:
     assert {"Contact", "Conversation", "Message", "Priority", "Status", "MissingText"} <= set(sdk.__all__)
     assert all(hasattr(sdk, name) for name in sdk.__all__)
+
+
+async def test_the_readme_survey_speaks_its_default_texts_when_hub_toml_sets_none(tmp_path: Path) -> None:
+    """The README's way to ship texts (a setting's default table by language) works unconfigured."""
+    from tests.test_plugin_sdk import move_clock, readme_example
+
+    code, _ = readme_example()
+    survey = readme_module("helpline_survey_example", code).Survey
+    async with running_hub(
+        make_config(tmp_path, {"plugins": {"enabled": ["survey"]}}, plugins={"survey": survey})
+    ) as hub:
+        record = await hub.ingest(
+            customer_message("m1", "where is my refund?", sender=Sender(address="u-en", language="en"))
+        )
+        resolved = await hub.actions.update_conversation(record.conversation, {"status": "resolved"})
+        await hub.plugin_host.settle()
+        move_clock(hub, timedelta(days=1, minutes=1))
+        assert await hub.plugin_host.fire_due_timers() == 1
+        [asked] = await replies(hub, resolved.id, 1)
+        assert asked.text == survey.Settings().ask["en"].format(number=resolved.number)
