@@ -996,6 +996,10 @@ class TicketTools(PluginTools):
         )
 
     async def add_tags(self, *tags: str) -> None:
+        """Add tags to the ticket, each its own argument: `add_tags("vip", "refund")`."""
+        wrong = [tag for tag in tags if not isinstance(tag, str)]
+        if wrong:
+            raise TypeError(f"add_tags() takes each tag as its own argument (add_tags('vip', 'refund')), got {wrong!r}")
         await self._update({"tags": [*self._ticket().tags, *tags]})
 
     async def note(self, text: str) -> Message:

@@ -198,3 +198,14 @@ async def test_the_readme_survey_speaks_its_default_texts_when_hub_toml_sets_non
         assert await hub.plugin_host.fire_due_timers() == 1
         [asked] = await replies(hub, resolved.id, 1)
         assert asked.text == survey.Settings().ask["en"].format(number=resolved.number)
+
+
+async def test_add_tags_given_a_list_says_how_to_call_it() -> None:
+    class Actions:
+        async def update_conversation(self, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("nothing is stored for a wrong call")
+
+    conversation = types.SimpleNamespace(tags=[])
+    ctx = PluginContext("p", conversation, types.SimpleNamespace(choice_id=""), None, None, {}, Actions())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"each tag as its own argument \(add_tags\('vip', 'refund'\)\)"):
+        await ctx.add_tags(["vip"])  # type: ignore[arg-type]
