@@ -11,10 +11,12 @@ adapter" and "Writing a plugin".
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from html import escape
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from aiohttp import web
@@ -141,6 +143,14 @@ __all__ = [
     "request_locale",
     "Attachment",
     "Choice",
+    "ASK_STATE_KEY",
+    "typed_choice",
+    "MissingText",
+    "Contact",
+    "Conversation",
+    "Message",
+    "Priority",
+    "Status",
     "ConfigError",
     "Field",
     "setting",
@@ -762,6 +772,34 @@ class PluginRecords:
         return await self.query(kind, conversation_id=self.conversation.id, status=status)
 
 
+ASK_STATE_KEY = "_hub.ask"  # reserved in a plugin's per-ticket state: the typed choices `ask` offered
+
+
+class MissingText(LookupError):
+    """`ctx.text` found no text: the plugin's setting is unset and no catalog has the key.
+    Raised (the plugin's run is logged and counted as an error) rather than sending the key."""
+
+    def __init__(self, plugin: str, key: str, setting: str, domain: str) -> None:
+        where = f"set [plugins.{plugin}] {setting}" if setting else "pass setting= to read a text setting"
+        super().__init__(
+            f"plugin {plugin}: no text for {key!r}: {where}, or ship a default"
+            f" (a setting's default, or catalog {domain!r} with the key)"
+        )
+        self.plugin, self.key, self.setting, self.domain = plugin, key, setting, domain
+
+
+def typed_choice(text: str, choices: Sequence[Sequence[str]]) -> str:
+    """The id of the choice a typed answer names: its number in the list (full-width digits
+    too) or exactly its label (case-insensitive); "" when it names none."""
+    answer = unicodedata.normalize("NFKC", text).strip()
+    if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(choices):
+        return str(choices[int(answer) - 1][0])
+    for choice_id, label in choices:
+        if answer.casefold() == unicodedata.normalize("NFKC", label).strip().casefold():
+            return str(choice_id)
+    return ""
+
+
 def in_every_language(domain: str, key: str, **params: Any) -> dict[str, str]:
     """`key` of a plugin's catalog in each language the hub has catalogs for (locale -> text)."""
     return {locale: texts(domain, locale).get(key, **params) for locale in available_locales()}
@@ -857,13 +895,19 @@ class PluginTools:
     def template(self, key: str, *, setting: str = "", domain: str = "hub") -> str:
         """The text for this contact: the plugin's per-language `setting` (see `pick_template`),
         else catalog `key` of `domain` in the contact's catalog locale (theirs, else the hub's,
-        else English)."""
+        else English). MissingText when neither has it: a key is never sent as the text."""
         contact_language = self.contact.language if self.contact is not None else ""
         if setting:
             chosen = pick_template(setting_value(self.settings, setting), contact_language, self.language)
             if chosen is not None:
                 return chosen
-        return self.catalog(domain).get(key)
+        try:
+            catalog = self.catalog(domain)
+        except KeyError:
+            catalog = None
+        if catalog is None or not catalog.has(key):
+            raise MissingText(self.plugin, key, setting, domain)
+        return catalog.get(key)
 
     def catalog(self, domain: str = "hub") -> Texts:
         """The catalog `domain` in this contact's catalog locale (plurals, day names)."""
@@ -889,12 +933,46 @@ class TicketTools(PluginTools):
         (`Adapter.shows_html`), sanitised again before it is stored."""
         return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin, html=html)
 
-    async def ask(self, text: str, choices: Sequence[Choice | str], *, html: str = "") -> Message:
-        """Ask with answer buttons; the customer's pick comes back as `chosen`."""
+    async def ask(
+        self, text: str, choices: Sequence[Choice | str], *, html: str = "", numbered: bool = True
+    ) -> Message:
+        """Ask with answer buttons; the customer's pick comes back as `chosen`.
+
+        On a channel without buttons (`Adapter.shows_choices` false: email, SMS) the choices
+        are written under the question as a numbered list with a hint in the customer's
+        language; their next typed reply that is one of the numbers (or a label) comes back
+        as `chosen` too (`PluginContext` keeps the offer in `state` under ASK_STATE_KEY).
+        `numbered=False`: the plugin words the question for such channels itself."""
         options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
         if not options:
             raise ValueError("ask() needs at least one choice")
-        return await self.actions.post_bot_message(self._ticket(), text, choices=options, plugin=self.plugin, html=html)
+        if not numbered or self._shows_choices():
+            return await self.actions.post_bot_message(
+                self._ticket(), text, choices=options, plugin=self.plugin, html=html
+            )
+        t = self.catalog()
+        lines = [t.get("ask.choice_item", number=n, label=c.label) for n, c in enumerate(options, 1)]
+        hint = t.get("ask.choice_hint", count=len(options))
+        if html:
+            html += "".join(f"<p>{escape(line)}</p>" for line in [*lines, hint])
+        # Kept on the message too: the inbox shows agents what was offered.
+        said = await self.actions.post_bot_message(
+            self._ticket(), "\n".join([text, "", *lines, "", hint]), choices=options, plugin=self.plugin, html=html
+        )
+        self._offered(said, options)
+        return said
+
+    def _shows_choices(self) -> bool:
+        """Whether the ticket's channel shows buttons (True without a hub: bare unit tests)."""
+        if self.hub is None:
+            return True
+        message = getattr(self, "message", None)
+        channel = message.channel if message is not None else self._ticket().channel
+        adapter = self.hub.channel_adapter(channel)
+        return adapter is not None and adapter.shows_choices
+
+    def _offered(self, said: Message, options: Sequence[Choice]) -> None:
+        """Keep a question's typed-answer choices (only a context with per-ticket `state` can)."""
 
     async def set_team(self, team: str) -> None:
         """File the ticket under a team (an existing team's id; "" takes its team away).
@@ -918,6 +996,10 @@ class TicketTools(PluginTools):
         )
 
     async def add_tags(self, *tags: str) -> None:
+        """Add tags to the ticket, each its own argument: `add_tags("vip", "refund")`."""
+        wrong = [tag for tag in tags if not isinstance(tag, str)]
+        if wrong:
+            raise TypeError(f"add_tags() takes each tag as its own argument (add_tags('vip', 'refund')), got {wrong!r}")
         await self._update({"tags": [*self._ticket().tags, *tags]})
 
     async def note(self, text: str) -> Message:
@@ -947,11 +1029,23 @@ class PluginContext(TicketTools):
     # was taken out before the message was stored and is never given to plugins.
     verification: str = ""
     stopped: bool = field(default=False, init=False)
+    _typed_choice: str = field(default="", init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # An offer of typed choices answers only the next message this plugin sees: taken
+        # out of the state now (and saved so), whether this message picks one or not.
+        offer = self.state.pop(ASK_STATE_KEY, None)
+        if offer is not None and not self.message.choice_id:
+            self._typed_choice = typed_choice(self.message.text, offer.get("choices", []))
 
     @property
     def chosen(self) -> str:
-        """The id of the option the customer picked, or "" for a typed message."""
-        return self.message.choice_id
+        """The id of the option the customer picked: a tapped button, or on a channel without
+        buttons the number (or label) they typed in answer to `ask`; "" otherwise."""
+        return self.message.choice_id or self._typed_choice
+
+    def _offered(self, said: Message, options: Sequence[Choice]) -> None:
+        self.state[ASK_STATE_KEY] = {"message": said.id, "choices": [[c.id, c.label] for c in options]}
 
     async def hand_off(self, reason: str, *, team: str = "", reasons: Mapping[str, str] | None = None) -> None:
         """Ask for a human: the ticket goes to the inbox and bots stay quiet on it. `reasons`:

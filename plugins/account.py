@@ -154,7 +154,7 @@ class AccountPlugin(Plugin):
             else "account.theft.confirm_typed"
         )
         choices = [Choice(LOCK, t.get("account.theft.choice.lock")), Choice(KEEP, t.get("account.theft.choice.keep"))]
-        asked = await ctx.ask(question, choices)
+        asked = await ctx.ask(question, choices, numbered=False)  # confirm_typed words it for email
         ctx.state[QUESTION] = asked.id  # a mailed yes must reply to this very message
 
     @staticmethod

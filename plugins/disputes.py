@@ -305,7 +305,7 @@ class DisputesPlugin(Plugin):
                 f"{i}. {c.data.get('reference', '')} (#{c.data.get('order_id', '')})" for i, c in enumerate(open_, 1)
             ]
             buttons = [Button(f"{rules.CHOICE_PREFIX}appeal:{c.id}", c.data.get("reference", "")) for c in open_]
-            await ctx.ask("\n".join(lines), buttons)
+            await ctx.ask("\n".join(lines), buttons, numbered=False)
             return
         target = open_[0] if open_ else next((c for c in cases if c.id == picked), cases[0])
         await self._appeal_case(ctx, target, party, grounds)
@@ -463,7 +463,7 @@ class DisputesPlugin(Plugin):
             listed = [
                 f"{i}. {label}" for i, label in enumerate(labels, 1)
             ]  # a channel without buttons: type the number
-            await ctx.ask("\n".join([t.get("disputes.pick_reason", order=order.id), *listed]), buttons)
+            await ctx.ask("\n".join([t.get("disputes.pick_reason", order=order.id), *listed]), buttons, numbered=False)
             return
         if reason and step == "reason" and reason in rules.REASONS:
             ctx.state.update(step="statement", reason=reason)
@@ -501,7 +501,7 @@ class DisputesPlugin(Plugin):
             )
             for o in orders
         ]
-        await ctx.ask("\n".join([t.get("disputes.pick_order"), *lines]), buttons)
+        await ctx.ask("\n".join([t.get("disputes.pick_order"), *lines]), buttons, numbered=False)
 
     @staticmethod
     def _deadline_text(case: Record) -> str:

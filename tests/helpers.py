@@ -3,52 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from conversation.inbound import Inbound, Sender
-from hub.app import Hub
-from hub.config import Config, parse_config
-from hub.registry import Registry, discover
-from hub.sdk import (
-    Adapter,
-    Field,
-    Outbound,
-    Outcome,
-    Plugin,
-    PluginContext,
-    Sent,
-)
+from hub import testing
+from hub.config import Config
+from hub.registry import Registry
+from hub.sdk import Outcome, Plugin, PluginContext
 
+# The public testing kit (hub.testing), which the project's own tests use too.
+from hub.testing import RecordingAdapter, customer_message, eventually, running_hub
 
-class RecordingAdapter(Adapter):
-    """A channel whose `send` follows a script of outcomes and records every call."""
-
-    config_fields: ClassVar[dict[str, Field]] = {"token": Field(str, "t", secret=True)}
-
-    def __init__(self, name: str, settings: dict[str, Any]) -> None:
-        super().__init__(name, settings)
-        self.sent: list[Outbound] = []
-        self.attempts: list[Outbound] = []
-        self.script: list[BaseException | float] = []  # per attempt: raise it, or sleep that long
-        self.started = False
-        self.delivered = asyncio.Event()
-
-    async def start(self, hub: Any) -> None:
-        self.started = True
-
-    async def send(self, out: Outbound) -> Sent:
-        self.attempts.append(out)
-        if self.script:
-            step = self.script.pop(0)
-            if isinstance(step, BaseException):
-                raise step
-            await asyncio.sleep(step)
-        self.sent.append(out)
-        self.delivered.set()
-        return Sent(external_id=f"ext-{len(self.sent)}")
+__all__ = ["RecordingAdapter", "customer_message", "eventually", "running_hub"]
 
 
 class EchoPlugin(Plugin):
@@ -120,8 +86,7 @@ class AlwaysPlugin(Plugin):
 
 
 def registry_with_doubles() -> Registry:
-    registry = discover()
-    registry.adapters.add("recording", "tests.helpers:RecordingAdapter", lambda: RecordingAdapter)
+    registry = testing.registry_with()
     for name, cls in (
         ("echo", EchoPlugin),
         ("triage", TriagePlugin),
@@ -152,54 +117,7 @@ def make_config(
     storage_url: str = "sqlite://",
     registry: Registry | None = None,
 ) -> Config:
-    base: dict[str, Any] = {
-        "hub": {"data_dir": str(tmp_path / "data"), "shutdown_grace_seconds": 2},
-        "storage": {"url": storage_url, "timeout_seconds": 2},
-        "outbox": {"base_delay_seconds": 0.01, "max_delay_seconds": 0.05, "poll_seconds": 0.02, "max_attempts": 4},
-        "channels": {"chat": {"type": "recording"}},
-        "plugins": {"enabled": []},
-    }
-    for section, values in (raw or {}).items():
-        if isinstance(values, dict) and section in base:
-            base[section] = {**base[section], **values}
-        else:
-            base[section] = values
-    return parse_config(base, path=tmp_path / "hub.toml", registry=registry or registry_with_doubles())
-
-
-@asynccontextmanager
-async def running_hub(config: Config) -> AsyncIterator[Hub]:
-    hub = Hub(config)
-    await hub.start()
-    try:
-        yield hub
-    finally:
-        await hub.stop()
-
-
-def customer_message(external_id: str, text: str = "I cannot log in", *, thread: str = "chat-1", **kw: Any) -> Inbound:
-    return Inbound(
-        channel=kw.pop("channel", "chat"),
-        external_id=external_id,
-        sender=kw.pop("sender", Sender(address="user-1", display_name="Zhang Wei")),
-        thread_key=thread,
-        text=text,
-        **kw,
-    )
-
-
-async def eventually(predicate: Any, timeout: float = 5.0) -> None:
-    """Wait until an async or plain predicate holds; fail with its last value otherwise."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = predicate()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
+    return testing.make_config(tmp_path, raw, storage_url=storage_url, registry=registry or registry_with_doubles())
 
 
 async def serve(app: Any) -> tuple[Any, str]:

@@ -365,7 +365,7 @@ def test_a_component_with_a_config_fields_table_still_reads_a_dict() -> None:
     from tests.helpers import RecordingAdapter
 
     fields = declared_fields(RecordingAdapter)
-    assert set(fields) == {"token"}
+    assert set(fields) == {"token", "buttons"}
     assert settings_for(RecordingAdapter, {"token": "t"}) == {"token": "t"}
 
 

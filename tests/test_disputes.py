@@ -91,7 +91,7 @@ class Seller:
 
 def registry() -> Any:
     found = discover()
-    found.adapters.add("recording", "tests.helpers:RecordingAdapter", lambda: RecordingAdapter)
+    found.adapters.add("recording", "hub.testing:RecordingAdapter", lambda: RecordingAdapter)
     return found
 
 

@@ -69,7 +69,8 @@ async def test_invalid_input_is_refused_and_nothing_is_stored(tmp_path: Path, in
 
 
 async def test_plugins_ask_classify_hand_off_and_stop(tmp_path: Path) -> None:
-    config = make_config(tmp_path, {"plugins": {"enabled": ["triage", "echo"]}})
+    channels = {"chat": {"type": "recording", "buttons": True}}
+    config = make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["triage", "echo"]}})
     async with running_hub(config) as hub:
         record = await hub.ingest(customer_message("m1", "hello"))
         await eventually(lambda: hub.adapters["chat"].sent)

@@ -493,7 +493,7 @@ async def test_the_readme_example_plugin_works_as_documented(tmp_path: Path, sto
         move_clock(hub, timedelta(days=1, minutes=1))
         assert await hub.plugin_host.fire_due_timers() == 1
         asked = [m.text for m in await hub.store.tickets.list_messages(ticket.id) if m.author_type.value == "bot"]
-        assert asked == [f"您对工单 #{resolved.number} 的处理满意吗？请回复 1（很差）到 5（很好）。"]
+        assert asked == [settings["plugins"]["survey"]["ask"]["zh-CN"].format(number=resolved.number)]
         [survey] = await hub.services.records.query("survey", "survey", conversation_id=ticket.id)
         assert survey.status == "sent"
 
