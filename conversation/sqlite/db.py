@@ -219,6 +219,10 @@ CREATE INDEX IF NOT EXISTS records_created ON records (plugin, kind, created_at)
 CREATE INDEX IF NOT EXISTS conversations_backlog ON conversations (created_at)
     WHERE status IN ('open', 'pending', 'snoozed') AND merged_into = '';
 CREATE INDEX IF NOT EXISTS conversations_backlog_resolved ON conversations (resolved_at) WHERE merged_into = '';
+-- The tickets that only keep a status question (inbox.ONLY_A_QUESTION; few): the view counts
+-- take them off the status index's totals instead of reading every resolved ticket's row.
+CREATE INDEX IF NOT EXISTS conversations_questions ON conversations (status)
+    WHERE merged_into = '' AND status = 'resolved' AND resolved_at IS created_at;
 CREATE INDEX IF NOT EXISTS messages_agent_replies ON messages (created_at, author_id, conversation_id)
     WHERE author_type = 'agent' AND kind = 'message';
 -- Service quality: one CSAT survey per ticket (who and what it rates kept as asked, so the
