@@ -572,7 +572,7 @@ def _resolve_contact(conn: sqlite3.Connection, inbound: Inbound, now: datetime) 
             contact_id,
             sender.display_name,
             bool(sender.verified),
-            from_epoch_ms(created),
+            from_epoch_ms(created) or now,  # as stored: to the millisecond
         )
         if known is None:
             first = email_after_message(ContactEmail(), sender)
