@@ -55,6 +55,7 @@ async def test_an_admin_subscribes_a_url_and_finds_it_in_the_audit_log(
     await dialog.locator("input[name=url]").fill(receiver.url)
     await dialog.locator("button[type=submit]").click()
     hook = dialog.locator("#webhook-list li", has_text=receiver.url)
+    await expect(hook).to_be_visible()  # subscribed before the message comes (a slow browser's POST lands late)
     receiver.status = 503
     await hub.ingest(customer_message("m-1", "我的订单还没到"))
     await eventually(lambda: len(receiver.received) == 1)
