@@ -30,7 +30,6 @@ from typing import Any, ClassVar, Protocol
 
 from conversation import complaints as rules
 from conversation.errors import InvalidInput
-from conversation.faq import text_similarities
 from conversation.model import AuthorType, Choice, Conversation, Direction, Role, new_id
 from conversation.priority_rules import PrioritySource
 from hub.sdk import (
@@ -509,6 +508,8 @@ class ComplaintsPlugin(Plugin):
 
     def render_report(self, month: str, suggestions: list[tuple[str, list[str]]], language: str) -> tuple[str, str]:
         """The report's subject and text in `language` (the hub's: it is read by staff)."""
+        from conversation.faq import text_similarities  # scikit-learn: loaded when a report is made, not at start
+
         matrix = text_similarities([text for text, _ in suggestions]).tolist()
         similar = rules.groups(matrix, self.settings.group_similarity)
         report = rules.report(month, suggestions, similar)

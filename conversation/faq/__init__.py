@@ -5,10 +5,25 @@ benchmark share one implementation. `Matcher` is the interface; `default_matcher
 model that installs from PyPI alone and runs offline on CPU (see ngram.py).
 """
 
+from typing import TYPE_CHECKING, Any
+
 from conversation.faq.matcher import Example, MatchedExample, Matcher, Prediction, TrainedMatcher
-from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher, text_similarities
+
+if TYPE_CHECKING:
+    from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher, text_similarities
 
 MODELS = ("ngram", "e5", "wordllama")
+# The n-gram model's names load scikit-learn and SciPy (about 100 MB and half a second): only
+# when first used, so a hub, a plugin or a CLI command that never matches a question does not.
+_NGRAM_NAMES = frozenset({"DEFAULT_THRESHOLD", "NgramMatcher", "default_matcher", "text_similarities"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NGRAM_NAMES:
+        from conversation.faq import ngram
+
+        return getattr(ngram, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def matcher_named(name: str) -> Matcher:
@@ -16,6 +31,8 @@ def matcher_named(name: str) -> Matcher:
     faq-embeddings extra); a missing extra raises embeddings.EmbeddingsUnavailable with the
     install command."""
     if name == "ngram":
+        from conversation.faq.ngram import default_matcher
+
         return default_matcher()
     if name == "e5":
         from conversation.faq.embeddings import e5_matcher
