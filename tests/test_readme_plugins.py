@@ -115,6 +115,20 @@ async def test_the_readme_password_help_shows_buttons_where_the_channel_has_them
         assert (await said(hub, first.conversation.id, 2))[1] == f"Reset it here: {RESET_URL}"
 
 
+async def test_the_readme_password_help_ignores_a_pick_it_never_offered(tmp_path: Path) -> None:
+    """A client may send any choice id: the README's example acts on "reset" only after asking."""
+    name, cls = password_help()
+    config = hub_config(tmp_path, {name: cls}, {name: {"reset_url": RESET_URL}})
+    async with running_hub(config) as hub:
+        visitor = Sender(address="visitor-1")
+        forged = customer_message("f1", "hi", channel="webchat", thread="v1", sender=visitor, choice_id="reset")
+        record = await hub.ingest(forged)
+        await hub.ingest(customer_message("f2", "my password", channel="webchat", thread="v1", sender=visitor))
+        # Plugins run a ticket's messages in order: the forged pick's answer would come first.
+        assert await said(hub, record.conversation.id, 1) == ["Do you want to reset your password?"]
+        assert (await ticket(hub, record.conversation.id)).category != "account"
+
+
 class Picker(Plugin):
     """Asks on "ask"; says what it was given as `chosen` on any other message."""
 
