@@ -18,7 +18,7 @@ from hub.app import Hub, build_app
 from hub.registry import ADAPTER_GROUP
 from hub.sdk import signed_headers
 from hub.testing import make_config, registry_with
-from tests.test_readme_plugins import README, code_blocks, readme_module, readme_section
+from tests.test_readme_plugins import README, code_blocks, readme_module, readme_section, run_readme_test
 
 SECRET = "webhook-secret-for-the-readme-payload"
 
@@ -83,10 +83,4 @@ async def test_the_readme_adapter_refuses_a_body_that_is_not_json_with_400(
 def test_the_readmes_adapter_test_passes_as_written(tmp_path: Path) -> None:
     """README "Testing an adapter": its test file, run by pytest, against the README's adapter."""
     sms_adapter()  # importable as the pyproject snippet names it, as if installed
-    [code] = code_blocks(readme_section("### Testing an adapter"), "python")
-    test_file = tmp_path / "test_sms.py"
-    test_file.write_text(code, encoding="utf-8")
-    outcome = pytest.main(
-        [str(test_file), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(tmp_path)]
-    )
-    assert outcome == pytest.ExitCode.OK
+    assert run_readme_test(tmp_path, "### Testing an adapter", "test_sms.py") == pytest.ExitCode.OK

@@ -180,13 +180,15 @@ async def test_a_bare_context_without_a_hub_asks_with_buttons_as_before() -> Non
 def test_the_readmes_testing_example_passes_as_written(tmp_path: Path) -> None:
     """README "Testing a plugin": its test file, run by pytest, against the README's plugin."""
     password_help()  # importable as the pyproject snippet names it, as if installed
-    [code] = code_blocks(readme_section("### Testing a plugin"), "python")
-    test_file = tmp_path / "test_password_help.py"
+    assert run_readme_test(tmp_path, "### Testing a plugin", "test_password_help.py") == pytest.ExitCode.OK
+
+
+def run_readme_test(tmp_path: Path, heading: str, file_name: str) -> int | pytest.ExitCode:
+    """The one test file under a README heading, written out and run by pytest as an author would."""
+    [code] = code_blocks(readme_section(heading), "python")
+    test_file = tmp_path / file_name
     test_file.write_text(code, encoding="utf-8")
-    outcome = pytest.main(
-        [str(test_file), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(tmp_path)]
-    )
-    assert outcome == pytest.ExitCode.OK
+    return pytest.main([str(test_file), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(tmp_path)])
 
 
 def test_the_sdk_exports_the_types_a_plugin_reads() -> None:
