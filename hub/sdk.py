@@ -10,6 +10,7 @@ adapter" and "Writing a plugin".
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -79,7 +80,7 @@ from hub.platform import (
 )
 from hub.ratelimit import LocalLimit, RateLimit, SlidingWindow
 from hub.relay import SOCKET_RENEW_SECONDS
-from hub.settings import MIN_GENERATED_SECRET, ConfigError, Field, setting, setting_value
+from hub.settings import MIN_GENERATED_SECRET, REQUIRED, ConfigError, Field, fields_of, setting, setting_value
 from hub.signing import (
     SIGNATURE,
     TIMESTAMP,
@@ -176,6 +177,7 @@ __all__ = [
     "TimerContext",
     "pick_template",
     "check_texts",
+    "shipped_default",
     "setting_value",
     "RetryableDeliveryError",
     "Sender",
@@ -776,16 +778,22 @@ ASK_STATE_KEY = "_hub.ask"  # reserved in a plugin's per-ticket state: the typed
 
 
 class MissingText(LookupError):
-    """`ctx.text` found no text: the plugin's setting is unset and no catalog has the key.
+    """`ctx.text` found no text: the plugin's setting has none for the reader's language
+    (neither the operator's value nor the plugin's shipped default) and no catalog has the key.
     Raised (the plugin's run is logged and counted as an error) rather than sending the key."""
 
-    def __init__(self, plugin: str, key: str, setting: str, domain: str) -> None:
-        where = f"set [plugins.{plugin}] {setting}" if setting else "pass setting= to read a text setting"
+    def __init__(
+        self, plugin: str, key: str, setting: str, domain: str, language: str = "", *, table: bool = False
+    ) -> None:
+        # A table by language lacks this reader's language: name the exact key to add.
+        name = f"{setting}.{language}" if table and language else setting
+        where = f"set [plugins.{plugin}] {name}" if setting else "pass setting= to read a text setting"
+        reader = f" in {language!r}" if language else ""
         super().__init__(
-            f"plugin {plugin}: no text for {key!r}: {where}, or ship a default"
+            f"plugin {plugin}: no text for {key!r}{reader}: {where}, or ship a default"
             f" (a setting's default, or catalog {domain!r} with the key)"
         )
-        self.plugin, self.key, self.setting, self.domain = plugin, key, setting, domain
+        self.plugin, self.key, self.setting, self.domain, self.language = plugin, key, setting, domain, language
 
 
 def typed_choice(text: str, choices: Sequence[Sequence[str]]) -> str:
@@ -805,33 +813,75 @@ def in_every_language(domain: str, key: str, **params: Any) -> dict[str, str]:
     return {locale: texts(domain, locale).get(key, **params) for locale in available_locales()}
 
 
-def pick_template(value: Any, contact_language: str, language: str) -> str | None:
+def pick_template(value: Any, contact_language: str, language: str, default: Any = None) -> str | None:
     """A per-language setting's text for this reader: a plain string is for everyone; in a
     table (`{en = "...", zh-CN = "..."}`) the contact's own language first, then the catalog
-    locale chosen for them (`language`: theirs, else the hub's). None: the catalog decides."""
+    locale chosen for them (`language`: theirs, else the hub's). A language the operator's
+    `value` lacks (their table may list only some) comes from `default`, the plugin's shipped
+    value, for each of those two languages in turn. A blank text counts as none. None: the
+    catalog decides."""
+    for tag in (contact_language, language):
+        for given in (value, default):
+            text = _text_for(given, tag)
+            if text:
+                return text
+    return None
+
+
+def _text_for(value: Any, tag: str) -> str:
+    """A setting's text for readers of `tag` ("" when it has none): a plain string is everyone's."""
     if isinstance(value, dict):
-        chosen = match_locale(contact_language, value) or match_locale(language, value)
-        return str(value[chosen]) if chosen is not None else None
-    return str(value) if value else None
+        chosen = match_locale(tag, value)
+        text = str(value[chosen]) if chosen is not None else ""
+    else:
+        text = str(value) if value else ""
+    return text if text.strip() else ""
+
+
+def shipped_default(settings: Any, name: str) -> Any:
+    """The plugin's own default of setting `name` (its typed `Settings` field's); None when
+    it declares none (a required field, or a `config_fields` dict, which keeps no defaults)."""
+    if isinstance(settings, Mapping) or not dataclasses.is_dataclass(settings):
+        return None
+    declared = fields_of(type(settings)).get(name)
+    return None if declared is None or declared.default is REQUIRED else declared.default
 
 
 def check_texts(prefix: str, settings: Any, placeholders: dict[str, tuple[str, ...]]) -> None:
-    """At start: each per-language text setting (`key`: a text, or a table by language tag)
-    names real languages and only its known `{placeholders}`; ConfigError naming the key.
-    `settings` is either kind: a plugin's typed `Settings` or a `config_fields` dict."""
+    """At start: each per-language text setting (`key`: a text, or a table by language tag),
+    the operator's and the plugin's shipped default alike, names real languages and only its
+    known `{placeholders}`; an empty table is refused. A setting whose default is a table (the
+    plugin ships its texts, no catalog stands behind them) must give a text in at least one
+    language the hub has catalogs for. ConfigError naming the key. `settings` is either kind:
+    a plugin's typed `Settings` or a `config_fields` dict."""
     for key, allowed in placeholders.items():
         value = setting_value(settings, key, "")
-        by_language = value.items() if isinstance(value, dict) else [("", value)]
-        for language, text in by_language:
-            where = f"{prefix}.{key}" + (f".{language}" if language else "")
-            if language and not canonical_tag(language):
-                raise ConfigError(f"{where}: {language!r} is not a language tag (like en or zh-CN)")
-            if not isinstance(text, str):
-                raise ConfigError(f"{where}: expected a string, got {type(text).__name__}")
-            try:
-                text.format(**dict.fromkeys(allowed, ""))
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ConfigError(f"{where}: unknown placeholder {exc}") from None
+        default = shipped_default(settings, key)
+        _check_text_value(f"{prefix}.{key}", value, allowed)
+        _check_text_value(f"{prefix}.{key} (the plugin's default)", default, allowed)
+        if isinstance(default, dict) and not any(
+            pick_template(value, locale, locale, default) for locale in available_locales()
+        ):
+            spoken = ", ".join(available_locales())
+            raise ConfigError(f"{prefix}.{key}: no text in any language the hub speaks ({spoken})")
+
+
+def _check_text_value(where: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value is None:
+        return
+    if isinstance(value, dict) and not value:
+        raise ConfigError(f'{where}: an empty table has no text in any language; give one by language (en = "...")')
+    by_language = value.items() if isinstance(value, dict) else [("", value)]
+    for language, text in by_language:
+        named = f"{where}.{language}" if language else where
+        if language and not canonical_tag(language):
+            raise ConfigError(f"{named}: {language!r} is not a language tag (like en or zh-CN)")
+        if not isinstance(text, str):
+            raise ConfigError(f"{named}: expected a string, got {type(text).__name__}")
+        try:
+            text.format(**dict.fromkeys(allowed, ""))
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigError(f"{named}: unknown placeholder {exc}") from None
 
 
 class PluginTools:
@@ -897,8 +947,10 @@ class PluginTools:
         else catalog `key` of `domain` in the contact's catalog locale (theirs, else the hub's,
         else English). MissingText when neither has it: a key is never sent as the text."""
         contact_language = self.contact.language if self.contact is not None else ""
+        value = default = None
         if setting:
-            chosen = pick_template(setting_value(self.settings, setting), contact_language, self.language)
+            value, default = setting_value(self.settings, setting), shipped_default(self.settings, setting)
+            chosen = pick_template(value, contact_language, self.language, default)
             if chosen is not None:
                 return chosen
         try:
@@ -906,7 +958,8 @@ class PluginTools:
         except KeyError:
             catalog = None
         if catalog is None or not catalog.has(key):
-            raise MissingText(self.plugin, key, setting, domain)
+            table = isinstance(value, dict) or isinstance(default, dict)
+            raise MissingText(self.plugin, key, setting, domain, self.language, table=table)
         return catalog.get(key)
 
     def catalog(self, domain: str = "hub") -> Texts:

@@ -1,8 +1,11 @@
 """The README's adapter docs against the code: the entry-point snippet names the group the hub
-reads, and the webhook channel's documented payload (sender.language, sender.tier) works."""
+reads, its SmsAdapter and its adapter test run verbatim, and the webhook channel's documented
+payload (sender.language, sender.tier) works."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 import tomllib
@@ -14,8 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hub.app import Hub, build_app
 from hub.registry import ADAPTER_GROUP
 from hub.sdk import signed_headers
-from hub.testing import make_config
-from tests.test_readme_plugins import README, code_blocks, readme_section
+from hub.testing import make_config, registry_with
+from tests.test_readme_plugins import README, code_blocks, readme_module, readme_section, run_readme_test
 
 SECRET = "webhook-secret-for-the-readme-payload"
 
@@ -46,3 +49,38 @@ async def test_the_documented_webhook_payload_sets_the_contacts_language_and_tie
         contact = await hub.reads.get_contact(ticket.contact_id)
         assert contact is not None
         assert (contact.language, contact.tier) == ("zh-CN", "vip")
+
+
+def sms_adapter() -> type:
+    """The README's SmsAdapter, importable under the module its entry-point snippet names."""
+    section = readme_section("## Writing a channel adapter")
+    [snippet] = code_blocks(section, "toml")
+    [target] = tomllib.loads(snippet)["project"]["entry-points"][ADAPTER_GROUP].values()
+    module_name, _, class_name = target.partition(":")
+    return getattr(readme_module(module_name, code_blocks(section, "python")[0]), class_name)
+
+
+async def test_the_readme_adapter_refuses_a_body_that_is_not_json_with_400(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMS_API_KEY", "sms-provider-key")
+    config = make_config(
+        tmp_path,
+        {"channels": {"sms": {"type": "sms", "api_key": "env:SMS_API_KEY"}}},
+        registry=registry_with(adapters={"sms": sms_adapter()}),
+    )
+    hub = Hub(config)  # started and stopped by the app, as `helpline run` does
+    async with TestClient(TestServer(build_app(hub))) as client:
+        body = b"<xml>not json</xml>"
+        signature = hmac.new(b"sms-provider-key", body, hashlib.sha256).hexdigest()
+        resp = await client.post("/channels/sms/inbound", data=body, headers={"X-Sms-Signature": signature})
+        assert resp.status == 400
+        answer = await resp.json()
+        assert answer["error"] == "malformed" and "not valid JSON" in answer["message"]
+        assert hub.metrics.refused.labels("sms", "malformed")._value.get() == 1
+
+
+def test_the_readmes_adapter_test_passes_as_written(tmp_path: Path) -> None:
+    """README "Testing an adapter": its test file, run by pytest, against the README's adapter."""
+    sms_adapter()  # importable as the pyproject snippet names it, as if installed
+    assert run_readme_test(tmp_path, "### Testing an adapter", "test_sms.py") == pytest.ExitCode.OK

@@ -115,6 +115,20 @@ async def test_the_readme_password_help_shows_buttons_where_the_channel_has_them
         assert (await said(hub, first.conversation.id, 2))[1] == f"Reset it here: {RESET_URL}"
 
 
+async def test_the_readme_password_help_ignores_a_pick_it_never_offered(tmp_path: Path) -> None:
+    """A client may send any choice id: the README's example acts on "reset" only after asking."""
+    name, cls = password_help()
+    config = hub_config(tmp_path, {name: cls}, {name: {"reset_url": RESET_URL}})
+    async with running_hub(config) as hub:
+        visitor = Sender(address="visitor-1")
+        forged = customer_message("f1", "hi", channel="webchat", thread="v1", sender=visitor, choice_id="reset")
+        record = await hub.ingest(forged)
+        await hub.ingest(customer_message("f2", "my password", channel="webchat", thread="v1", sender=visitor))
+        # Plugins run a ticket's messages in order: the forged pick's answer would come first.
+        assert await said(hub, record.conversation.id, 1) == ["Do you want to reset your password?"]
+        assert (await ticket(hub, record.conversation.id)).category != "account"
+
+
 class Picker(Plugin):
     """Asks on "ask"; says what it was given as `chosen` on any other message."""
 
@@ -166,13 +180,15 @@ async def test_a_bare_context_without_a_hub_asks_with_buttons_as_before() -> Non
 def test_the_readmes_testing_example_passes_as_written(tmp_path: Path) -> None:
     """README "Testing a plugin": its test file, run by pytest, against the README's plugin."""
     password_help()  # importable as the pyproject snippet names it, as if installed
-    [code] = code_blocks(readme_section("### Testing a plugin"), "python")
-    test_file = tmp_path / "test_password_help.py"
+    assert run_readme_test(tmp_path, "### Testing a plugin", "test_password_help.py") == pytest.ExitCode.OK
+
+
+def run_readme_test(tmp_path: Path, heading: str, file_name: str) -> int | pytest.ExitCode:
+    """The one test file under a README heading, written out and run by pytest as an author would."""
+    [code] = code_blocks(readme_section(heading), "python")
+    test_file = tmp_path / file_name
     test_file.write_text(code, encoding="utf-8")
-    outcome = pytest.main(
-        [str(test_file), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(tmp_path)]
-    )
-    assert outcome == pytest.ExitCode.OK
+    return pytest.main([str(test_file), "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "--rootdir", str(tmp_path)])
 
 
 def test_the_sdk_exports_the_types_a_plugin_reads() -> None:
