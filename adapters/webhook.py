@@ -175,6 +175,12 @@ class WebhookAdapter(Adapter):
         )
         callback_url: str = setting(str, "", "where replies are POSTed; empty: this channel only receives")
         max_skew_seconds: int = setting(int, 300, "how old a signed request may be", minimum=1)
+        buttons: bool = setting(
+            bool,
+            True,
+            "the platform's app shows a question's choices as buttons; false: they come as a numbered"
+            " list in the text, and the customer's typed number answers",
+        )
 
     settings: Settings
 
@@ -186,6 +192,7 @@ class WebhookAdapter(Adapter):
 
     def __init__(self, name: str, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(name, settings)
+        self.shows_choices = settings.buttons  # type: ignore[misc]  # per channel: the platform's app decides
         self.clock = clock
         self._hub: HubPort | None = None
         self._session: aiohttp.ClientSession | None = None

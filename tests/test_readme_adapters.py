@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import Hub, build_app
 from hub.registry import ADAPTER_GROUP
-from hub.sdk import signed_headers
-from hub.testing import make_config, registry_with
+from hub.sdk import Choice, Outcome, Plugin, PluginContext, signed_headers
+from hub.testing import eventually, make_config, registry_with, replies, said_to_customer
 from tests.test_readme_plugins import README, code_blocks, readme_module, readme_section, run_readme_test
 
 SECRET = "webhook-secret-for-the-readme-payload"
@@ -84,3 +84,49 @@ def test_the_readmes_adapter_test_passes_as_written(tmp_path: Path) -> None:
     """README "Testing an adapter": its test file, run by pytest, against the README's adapter."""
     sms_adapter()  # importable as the pyproject snippet names it, as if installed
     assert run_readme_test(tmp_path, "### Testing an adapter", "test_sms.py") == pytest.ExitCode.OK
+
+
+class AsksTheWay(Plugin):
+    """Asks once, then says which choice came back."""
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if ctx.chosen:
+            await ctx.reply(f"chosen: {ctx.chosen}")
+        elif not ctx.state.get("asked"):
+            ctx.state["asked"] = True
+            await ctx.ask("Which way?", [Choice("left", "Left"), Choice("right", "Right")])
+        return Outcome.STOP
+
+
+@pytest.mark.parametrize("buttons", [True, False])
+async def test_a_webhook_channel_whose_app_has_no_buttons_gets_a_numbered_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buttons: bool
+) -> None:
+    monkeypatch.setenv("HELPLINE_API_SECRET", SECRET)
+    channel = {"type": "webhook", "secret": "env:HELPLINE_API_SECRET", "buttons": buttons}
+    config = make_config(
+        tmp_path, {"channels": {"api": channel}, "plugins": {"enabled": ["ways"]}}, plugins={"ways": AsksTheWay}
+    )
+    hub = Hub(config)
+    async with TestClient(TestServer(build_app(hub))) as client:
+
+        async def says(message_id: str, text: str, **extra: str) -> str:
+            payload = {"id": message_id, "thread": "t1", "text": text, "sender": {"id": "u1"}, **extra}
+            body = json.dumps(payload).encode()
+            resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+            assert resp.status == 200, await resp.text()
+            await eventually(lambda: not hub.pipeline._tasks)  # the plugins ran on it
+            ticket = await hub.reads.get_conversation_by_number((await resp.json())["ticket"])
+            assert ticket is not None
+            return ticket.id
+
+        ticket_id = await says("m1", "hello")
+        [question] = await replies(hub, ticket_id, 1)
+        assert [c.id for c in question.choices] == ["left", "right"]  # kept for the inbox either way
+        assert ("1. Left" in question.text) is (not buttons)
+        await says("m2", "2")
+        if buttons:  # where the app shows buttons a typed "2" is only text; a tap answers
+            assert len(await said_to_customer(hub, ticket_id)) == 1
+            await says("m3", "Right", choice="right")
+        said = await replies(hub, ticket_id, 2)
+        assert said[-1].text == "chosen: right"
