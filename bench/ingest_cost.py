@@ -101,7 +101,8 @@ def main() -> None:
         active[0] = False
 
     Hub.stop = stopped  # type: ignore[method-assign]
-    elapsed, _latencies = asyncio.run(bench.bench_pipeline(n, 16, [], Path(tempfile.mkdtemp())))
+    with tempfile.TemporaryDirectory() as data:  # the store goes with the run
+        elapsed, _latencies = asyncio.run(bench.bench_pipeline(n, 16, [], Path(data)))
     before, after = usage["from"], usage["to"]
     if mode == "cpu":
         user, system = (after.ru_utime - before.ru_utime) / n * 1e6, (after.ru_stime - before.ru_stime) / n * 1e6
