@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -166,7 +166,7 @@ def parse_message(channel: str, payload: Any) -> Inbound:
 
 
 class WebhookAdapter(Adapter):
-    shows_choices: ClassVar[bool] = True  # a plugin's question comes with buttons
+    shows_choices = True  # a plugin's question comes with buttons
 
     @dataclass(frozen=True)
     class Settings:
@@ -192,7 +192,7 @@ class WebhookAdapter(Adapter):
 
     def __init__(self, name: str, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
         super().__init__(name, settings)
-        self.shows_choices = settings.buttons  # type: ignore[misc]  # per channel: the platform's app decides
+        self.shows_choices = settings.buttons  # per channel: the platform's app decides
         self.clock = clock
         self._hub: HubPort | None = None
         self._session: aiohttp.ClientSession | None = None

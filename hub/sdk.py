@@ -465,7 +465,9 @@ class Adapter:
     Settings: ClassVar[type | None] = None
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
-    shows_choices: ClassVar[bool] = False  # True: `send` shows message.choices as buttons the customer taps
+    # True: `send` shows message.choices as buttons the customer taps (a class default; a channel
+    # whose app decides, as the webhook channel's `buttons`, sets it on the instance)
+    shows_choices: bool = False
     shows_html: ClassVar[bool] = False  # True: `send` shows message.html (sanitised) when a message has it
 
     @classmethod
@@ -671,6 +673,13 @@ class PluginRecords:
     runtime: PluginRuntime
     conversation: Conversation | None
 
+    def _ticket_of(self, conversation: Conversation | None, call: str) -> Conversation:
+        """The ticket a new record goes on: `conversation`, else this context's."""
+        ticket = conversation or self.conversation
+        if ticket is None:
+            raise ValueError(f"records.{call}() needs a ticket: pass conversation=")
+        return ticket
+
     async def create(
         self,
         kind: str,
@@ -683,9 +692,7 @@ class PluginRecords:
     ) -> Record:
         """A new record on this context's ticket (or `conversation`); InvalidInput if the schema refuses it.
         `action`: the audit log's name for it when an agent made it (`complaint.file`)."""
-        ticket = conversation or self.conversation
-        if ticket is None:
-            raise ValueError("records.create() needs a ticket: pass conversation=")
+        ticket = self._ticket_of(conversation, "create")
         return await self.runtime.records.create(
             self.plugin, kind, ticket, data, status=status, deadline=deadline, who=self.plugin, action=action
         )
@@ -704,9 +711,7 @@ class PluginRecords:
         """The one record of `kind` with `key` (one complaint per ticket: key = the ticket's id):
         (the new record, True), or (the record made before, False), also when another writer
         made it at the same instant. Use it instead of checking first and then creating."""
-        ticket = conversation or self.conversation
-        if ticket is None:
-            raise ValueError("records.create_once() needs a ticket: pass conversation=")
+        ticket = self._ticket_of(conversation, "create_once")
         return await self.runtime.records.create_once(
             self.plugin, kind, ticket, data, key=key, status=status, deadline=deadline, who=self.plugin, action=action
         )

@@ -55,7 +55,7 @@ class RecordingAdapter(Adapter):
 
     def __init__(self, name: str, settings: dict[str, Any]) -> None:
         super().__init__(name, settings)
-        self.shows_choices = bool(settings.get("buttons", False))  # type: ignore[misc]  # per channel here
+        self.shows_choices = bool(settings.get("buttons", False))  # per channel here
         self.sent: list[Outbound] = []
         self.attempts: list[Outbound] = []
         self.script: list[BaseException | float] = []  # per attempt: raise it, or sleep that long

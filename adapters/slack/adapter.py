@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -73,7 +73,7 @@ def escape(text: str) -> str:
 
 
 class SlackAdapter(Adapter):
-    shows_choices: ClassVar[bool] = True  # a plugin's question comes with buttons
+    shows_choices = True  # a plugin's question comes with buttons
 
     @dataclass(frozen=True)
     class Settings:

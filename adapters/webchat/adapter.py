@@ -129,7 +129,7 @@ NO_SITE_SETTINGS = SiteSettings()  # no [sites] configured: any page, anonymous 
 
 class WebChatAdapter(Adapter):
     sends_attachments: ClassVar[bool] = True  # an agent's files go out with the reply
-    shows_choices: ClassVar[bool] = True  # a plugin's question comes with buttons
+    shows_choices = True  # a plugin's question comes with buttons
 
     @dataclass(frozen=True)
     class Settings:
