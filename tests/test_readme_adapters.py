@@ -130,3 +130,24 @@ async def test_a_webhook_channel_whose_app_has_no_buttons_gets_a_numbered_questi
             await says("m3", "Right", choice="right")
         said = await replies(hub, ticket_id, 2)
         assert said[-1].text == "chosen: right"
+
+
+async def test_a_webhook_thread_belongs_to_the_sender_who_started_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As README's webhook section says: another sender naming a thread gets a ticket of their own,
+    on the thread "<thread>~<their id>"."""
+    monkeypatch.setenv("HELPLINE_API_SECRET", SECRET)
+    hub = Hub(make_config(tmp_path, {"channels": {"api": {"type": "webhook", "secret": "env:HELPLINE_API_SECRET"}}}))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        tickets = []
+        for message_id, sender in (("m1", "u1"), ("m2", "u2"), ("m3", "u1")):
+            body = json.dumps({"id": message_id, "thread": "t1", "text": "hello", "sender": {"id": sender}}).encode()
+            resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+            assert resp.status == 200, await resp.text()
+            ticket = await hub.reads.get_conversation_by_number((await resp.json())["ticket"])
+            assert ticket is not None
+            tickets.append(ticket)
+        first, other, again = tickets
+        assert again.id == first.id and other.id != first.id
+        assert (first.thread_key, other.thread_key) == ("t1", "t1~u2")
