@@ -64,7 +64,9 @@ async def test_an_agent_edits_a_plugins_record_in_the_sidebar_in_chinese(
     assert stored is not None and stored.data == {"order": "A-1", "amount": 30, "refund": True}
     assert {c.who for c in stored.timeline} == {"王芳"}
 
-    # a value the schema refuses: the agent reads why, nothing changes
+    # a value the schema refuses: the agent reads why, nothing changes (typed once the sidebar
+    # shows the last save: under load its re-render could otherwise land after the typing)
+    await expect(page.get_by_role("status").filter(has_text="已保存")).to_be_visible()
     await form.locator(f"#record-{dispute.id}-amount").fill("-5")
     await form.locator(f"#record-{dispute.id}-amount").press("Tab")
     await expect(page.locator(".notice.error")).to_be_visible()
