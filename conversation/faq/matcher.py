@@ -40,6 +40,11 @@ class Prediction:
     matched: tuple[MatchedExample, ...] = field(default=())
 
 
+class EmbeddingsUnavailable(RuntimeError):
+    """An optional model's package or weights are missing or unreadable; the message says
+    which, and how to install it."""
+
+
 class TrainedMatcher(Protocol):
     @property
     def name(self) -> str:
