@@ -153,7 +153,7 @@ class Hub(ChannelPort):
         # The FAQ matcher ([knowledge] model), retrained when articles change
         self.knowledge = KnowledgeModel(self.store, matcher=matcher_factory(config.knowledge))
         self.services.knowledge.saved = self.knowledge.changed
-        self.services.learning.predict = self.knowledge.predict  # proposals name the best-matching article
+        self.services.learning.match = self.knowledge.match  # proposals name the best-matching article
         self.services.learning.enabled = config.knowledge.learn_from_resolved
         self.services.learning.order_numbers = config.knowledge.order_number_pattern
         self._webhook_loop: asyncio.Task[None] | None = None

@@ -142,7 +142,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     articles = await _published(request, t)
     found = kb.search(articles, query=query, language=lang)
     if query:
-        found = _matched(request, articles, query, lang) + found
+        found = await _matched(request, articles, query, lang) + found
         found = list({a.id: a for a in found}.values())  # each once, the matcher's ranking first
     body = _search_form(t, query)
     if query:
@@ -164,12 +164,12 @@ async def index(request: web.Request) -> web.StreamResponse:
     return _page(t, t.get("help.title"), body, head=head)
 
 
-def _matched(request: web.Request, articles: list[Article], query: str, lang: str) -> list[Article]:
+async def _matched(request: web.Request, articles: list[Article], query: str, lang: str) -> list[Article]:
     """The published articles of `lang` the matcher takes `query` to ask (as a customer asks:
     "退款没到账" finds 退款多久到账 with no word of the title in it), surest first; an article
     of the other language counts as its translation in `lang`."""
     found = []
-    for article, prediction in request.config_dict[HUB].knowledge.predict(query, SEARCH_GUESSES):
+    for article, prediction in await request.config_dict[HUB].knowledge.match(query, SEARCH_GUESSES):
         if prediction.confidence < SEARCH_CONFIDENCE:
             continue
         shown = (

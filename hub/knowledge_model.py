@@ -137,6 +137,13 @@ class KnowledgeModel:
         self._wake.clear()
         await self.refresh()
 
+    async def match(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
+        """`predict`, off the event loop: the e5 model embeds each question (milliseconds,
+        tens under load), which on the loop would hold every socket of this hub meanwhile."""
+        if self.trained is None or not text.strip():
+            return []
+        return await asyncio.to_thread(self.predict, text, k)
+
     def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
         """The k best published articles for a question, with their confidence."""
         trained = self.trained

@@ -281,8 +281,14 @@ class KnowledgeReads(Protocol):
 
     articles: dict[str, Article]  # the published articles, by id
 
+    async def match(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
+        """The k best published articles for a question, best first, with their confidence,
+        computed off the event loop (the e5 model takes milliseconds a question): what a
+        handler calls."""
+        ...
+
     def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
-        """The k best published articles for a question, best first, with their confidence."""
+        """The same, computed in the calling thread (for code already off the loop)."""
         ...
 
 

@@ -222,13 +222,15 @@ class FaqPlugin(Plugin):
         if asks_for_person(text) or chosen in (NO, NONE) or chosen.startswith(PICK):
             # "no" to an earlier answer, or an earlier list's pick: a person reads the thread
             reason = "person" if asks_for_person(text) else "not_helpful"
-            await self._hand_off(ctx, hub, reason, self._guesses(hub, ctx, text), tell=True, question=ctx.message.id)
+            await self._hand_off(
+                ctx, hub, reason, await self._guesses(hub, ctx, text), tell=True, question=ctx.message.id
+            )
             return Flow.STOP
         await self._question(ctx, hub, text)
         return Flow.STOP
 
     async def _question(self, ctx: PluginContext, hub: HubPort, text: str) -> None:
-        guesses = self._guesses(hub, ctx, text)
+        guesses = await self._guesses(hub, ctx, text)
         decision = decide(
             guesses,
             answered=ctx.state.get("answered", []),
@@ -242,10 +244,10 @@ class FaqPlugin(Plugin):
         else:  # the customer is told: a neutral text, true in and out of hours (the greeting says when)
             await self._hand_off(ctx, hub, decision.reason, guesses, tell="passing_on", question=ctx.message.id)
 
-    def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
+    async def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
         """The matcher's best articles, each as the customer's language has it (its translation)."""
         found = []
-        for article, prediction in hub.knowledge.predict(text, GUESSES):
+        for article, prediction in await hub.knowledge.match(text, GUESSES):
             shown = _in_language(article, hub.knowledge.articles.values(), _language(ctx))
             found.append(Guess(shown.id, shown.group_id, shown.title, round(prediction.confidence, 4)))
         return found

@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 import subprocess
+import threading
 import sys
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,27 @@ def test_faq_eval_takes_a_model_file_and_says_when_it_holds_no_model(tmp_path: P
     assert bundled.returncode == 0, bundled.stderr
     result = json.loads(bundled.stdout.strip().splitlines()[-1])
     assert result["model"] == "ngram-svm+e5" and result["accuracy"] == 1.0
+
+
+async def test_the_bot_matches_questions_off_the_event_loop(tmp_path: Path) -> None:
+    """e5 embeds each question (milliseconds, tens under load): the bot, the help centre and
+    the agents' suggestions ask through `match`, which runs the model in a worker thread, so
+    the hub's sockets are served meanwhile."""
+    async with running_hub(knowledge_config(tmp_path)) as hub:
+        await learned(hub)
+        trained = hub.knowledge.trained
+        assert trained is not None
+        threads: list[int] = []
+
+        class Recording:
+            name = trained.name
+            article_ids = trained.article_ids
+
+            def predict(self, text: str, k: int = 3) -> Any:
+                threads.append(threading.get_ident())
+                return trained.predict(text, k)
+
+        hub.knowledge.trained = Recording()  # type: ignore[assignment]
+        [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
+        assert answer.startswith("忘记密码怎么找回")
+        assert threads and threading.get_ident() not in threads

@@ -13,6 +13,7 @@ Measured beside the default in README "FAQ matching".
 from __future__ import annotations
 
 import functools
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -75,20 +76,25 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
     except (FileNotFoundError, OSError, RuntimeError) as exc:
         raise EmbeddingsUnavailable(f"the e5 model could not be loaded: {exc}") from None
     cache: OrderedDict[str, np.ndarray] = OrderedDict()
+    # Trainings (a worker thread) and questions (other threads) embed at once: the cache
+    # is read and changed under the lock, the model runs outside it (its C engine keeps no
+    # state between calls, so two embeddings may run together).
+    lock = threading.Lock()
 
     def embed(texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in cache]
+        with lock:
+            known = {t: cache[t] for t in texts if t in cache}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
-            for text, row in zip(
-                missing, np.asarray(model.query(missing), dtype=np.float32).reshape(len(missing), -1), strict=True
-            ):
-                cache[text] = row
-        rows = np.stack([cache[t] for t in texts]) if texts else np.zeros((0, model.dim), np.float32)
-        for text in texts:
-            cache.move_to_end(text)
-        while len(cache) > cache_texts:
-            cache.popitem(last=False)
-        return rows
+            rows = np.asarray(model.query(missing), dtype=np.float32).reshape(len(missing), -1)
+            known.update(zip(missing, rows, strict=True))
+        with lock:
+            for text in texts:
+                cache[text] = known[text]
+                cache.move_to_end(text)
+            while len(cache) > cache_texts:
+                cache.popitem(last=False)
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, model.dim), np.float32)
 
     return embed
 

@@ -181,7 +181,7 @@ async def preview(call: Call) -> dict[str, Any]:
 )
 async def suggestions(call: Call) -> dict[str, Any]:
     model = hub_of(call).knowledge
-    found = model.predict(call.query.get("q", ""), call.query.get("k", 3))
+    found = await model.match(call.query.get("q", ""), call.query.get("k", 3))
     return {
         "revision": model.revision,
         "items": [{"id": a.id, "title": a.title, "confidence": round(p.confidence, 4)} for a, p in found],

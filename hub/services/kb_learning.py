@@ -10,7 +10,7 @@ resolve (reopened, resolved again) never proposes twice."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +26,11 @@ from hub.services.knowledge import EditConflict, KnowledgeService
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # compare-and-set rounds when the article or the proposal changes meanwhile
-Predict = Callable[[str, int], Sequence[tuple[Article, Any]]]  # hub.knowledge_model.KnowledgeModel.predict
+Match = Callable[[str, int], Awaitable[Sequence[tuple[Article, Any]]]]  # hub.knowledge_model.KnowledgeModel.match
+
+
+async def _no_match(_text: str, _k: int) -> Sequence[tuple[Article, Any]]:
+    return []
 
 
 class ProposalDecided(AlreadyExists):
@@ -38,7 +42,7 @@ class LearningService:
         self.store = store
         self.knowledge = knowledge
         self.clock = clock
-        self.predict: Predict = lambda _text, _k: []  # the hub's matcher (set by the hub)
+        self.match: Match = _no_match  # the hub's matcher (set by the hub)
         self.enabled = True  # [knowledge] learn_from_resolved
         self.order_numbers = learn.DEFAULT_ORDER_PATTERN  # [knowledge] order_number_pattern
         self.region = "CN"  # [hotline] default_region: numbers written without +
@@ -65,7 +69,7 @@ class LearningService:
         if pair is None:
             return None
         question, answer = self.mask(pair.question), self.mask(pair.answer)
-        best = next(iter(self.predict(question, 1)), None)
+        best = next(iter(await self.match(question, 1)), None)
         target = best if best is not None and best[1].confidence >= learn.EXAMPLE_CONFIDENCE else None
         contact = await self.store.contacts.get_contact(conversation.contact_id)
         language = contact.language if contact and contact.language in LANGUAGES else guess_language(question)
