@@ -107,7 +107,7 @@ export function ComplaintPanel({ conversationId }) {
   if (!loaded || !loaded.kinds.some((k) => k.plugin === "complaints")) return null;
   const mine = loaded.items.filter((r) => r.plugin === "complaints");
   const complaints = mine.filter((r) => r.kind === "complaint");
-  const saved = (record) => setLoaded({ ...loaded, items: [record, ...loaded.items.filter((r) => r.id !== record.id)] });
+  const saved = (record) => setLoaded((now) => ({ ...now, items: [record, ...now.items.filter((r) => r.id !== record.id)] }));
   return html`<section class="complaints card" aria-labelledby="complaints-title">
     <h2 id="complaints-title">${t("complaints.title")}</h2>
     <fieldset class="plain" disabled=${!canChange()}>

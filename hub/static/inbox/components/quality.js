@@ -60,9 +60,9 @@ function ReviewForm({ conversationId, cards, onSaved }) {
       <select id="qa-scorecard" value=${cardId} onChange=${(e) => { setCardId(e.target.value); setScores({}); }}>
         ${active.map((c) => html`<option value=${c.id}>${c.name}</option>`)}</select></label>
     ${card.criteria.map((c) => html`<div class="criterion-row" key=${c.id}>
-      <${CriterionInput} criterion=${c} value=${scores[c.id]} onValue=${(v) => setScores({ ...scores, [c.id]: v })} />
+      <${CriterionInput} criterion=${c} value=${scores[c.id]} onValue=${(v) => setScores((now) => ({ ...now, [c.id]: v }))} />
       <input class="criterion-note" aria-label=${t("quality.note_for", { criterion: c.label })} placeholder=${t("quality.note")}
-        value=${notes[c.id] || ""} onInput=${(e) => setNotes({ ...notes, [c.id]: e.target.value })} />
+        value=${notes[c.id] || ""} onInput=${(e) => { const value = e.target.value; setNotes((now) => ({ ...now, [c.id]: value })); }} />
     </div>`)}
     <label class="field">${t("quality.comment")}<textarea id="qa-comment" value=${comment} onInput=${(e) => setComment(e.target.value)}></textarea></label>
     <button type="submit" id="qa-submit" disabled=${!complete}>${t("quality.submit")}</button>

@@ -84,7 +84,7 @@ function NewRecord({ kind, conversationId, onSaved }) {
   return html`<fieldset class="record new-record" data-kind=${kind.kind}>
     <legend>${label(kind.schema, kind.kind)}</legend>
     ${Object.entries(kind.schema.properties || {}).map(([name, schema]) => html`<${FieldInput} id=${`new-${kind.kind}-${name}`} name=${name} schema=${schema}
-      value=${data[name]} onValue=${(v) => setData({ ...data, [name]: v })} />`)}
+      value=${data[name]} onValue=${(v) => setData((now) => ({ ...now, [name]: v }))} />`)}
     <button type="button" class="create-record" onClick=${create}>${t("records.create")}</button>
   </fieldset>`;
 }
@@ -99,7 +99,7 @@ export function Records({ conversationId }) {
   }, [conversationId, s.recordsChanged]);
   const kinds = loaded ? loaded.kinds.filter((k) => !k.managed) : [];
   if (!kinds.length) return null;
-  const replace = (record) => setLoaded({ ...loaded, items: [record, ...loaded.items.filter((r) => r.id !== record.id)] });
+  const replace = (record) => setLoaded((now) => ({ ...now, items: [record, ...now.items.filter((r) => r.id !== record.id)] }));
   return html`<section class="records card" aria-labelledby="records-title">
     <h2 id="records-title">${t("records.title")}</h2>
     <fieldset class="plain" disabled=${!canChange()}>

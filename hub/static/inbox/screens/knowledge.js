@@ -45,7 +45,9 @@ function Editor({ article, canWrite, onSaved }) {
   const [draft, setDraft] = useState({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") });
   const [tab, setTab] = useState("edit");
   useEffect(() => setDraft({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") }), [article.id, article.version]);
-  const set = (name) => (event) => setDraft({ ...draft, [name]: event.target.value });
+  // Each change applies to the draft as it is then, not as this render saw it: two events
+  // before the next render (a choice, then typing) would otherwise undo the first.
+  const set = (name) => (event) => { const value = event.target.value; setDraft((d) => ({ ...d, [name]: value })); };
   async function save(event) {
     event.preventDefault();
     const body = {
