@@ -54,9 +54,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0, help="test at most this many BANKING77 questions a run")
-    parser.add_argument(
-        "--model", default="ngram", help="ngram (default), e5 (faq-e5 extra) or wordllama (faq-embeddings)"
-    )
+    parser.add_argument("--model", default="e5", help="e5 (default), ngram or wordllama (the faq-embeddings extra)")
     parser.add_argument("--rows", type=int, default=0, help="use only this many train.jsonl rows (smoke runs)")
     args = parser.parse_args()
     rss_start = rss_mb()

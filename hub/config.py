@@ -243,7 +243,10 @@ class KnowledgeSection:
         str, DEFAULT_ORDER_PATTERN, "regular expression of the platform's order numbers (masked in proposals)"
     )
     model: str = setting(
-        str, "ngram", "the FAQ matcher: ngram (built in), e5 or wordllama (optional extras)", choices=FAQ_MODELS
+        str,
+        "e5",
+        "the FAQ matcher: e5 (n-grams and a sentence embedding), ngram (n-grams only) or wordllama",
+        choices=FAQ_MODELS,
     )
     model_path: str = setting(
         str, "", "the optional model's weights on disk instead of its wheel's (relative to hub.toml)"

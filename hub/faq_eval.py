@@ -1,4 +1,4 @@
-"""`helpline faq eval`: train the default matcher on JSONL files and score it on a test file.
+"""`helpline faq eval`: train a matcher (the hub's default, e5, unless told) on JSONL files and score it on a test file.
 
 Needs no hub.toml and no store: it reads only the files it is given.
 """
@@ -20,7 +20,7 @@ def run_eval(
     train: Path | None,
     test: Path,
     threshold: float | None,
-    model_name: str = "ngram",
+    model_name: str = "e5",
     model_path: Path | None = None,
 ) -> int:
     try:

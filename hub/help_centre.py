@@ -4,6 +4,9 @@
 - `/help/<lang>/` lists the published articles of that language by category;
   `?q=` searches them: the articles the matcher takes the words to ask (as customers ask
   them, at least SEARCH_CONFIDENCE sure), then those with every word in them (the inbox's rule).
+  The matcher's part costs milliseconds of CPU a search (the e5 model embeds the words), so
+  one client address gets it MATCHED_SEARCHES_PER_MINUTE times a minute; beyond that its
+  searches find the articles with every word in them only, and the page still answers.
 - `/help/sitemap.xml` lists every published article's URL for search engines.
 - `/help/<lang>/articles/<id>-<slug>` shows one; a wrong or missing slug redirects (301) to
   the canonical URL, so links stay good when a title changes. Drafts are never shown.
@@ -25,8 +28,10 @@ from conversation.knowledge import Article
 from conversation.markdown_html import plain_text, render_markdown
 from conversation.store import StoreUnavailable
 from hub.app_keys import HUB
+from hub.clientaddr import client_address
 from hub.i18n import Texts, texts
 from hub.i18n_web import request_locale
+from hub.ratelimit import SlidingWindow
 from hub.thread_events import name_in
 
 PATH_LANGUAGES = {"zh-CN": "zh-CN", "en": "en"}
@@ -35,6 +40,8 @@ MAX_QUERY = 200
 # question is not taken as asking that article, so nonsense finds nothing.
 SEARCH_CONFIDENCE = 0.3
 SEARCH_GUESSES = 5
+MATCHED_SEARCHES_PER_MINUTE = 20  # a person types a few a minute; a script gets the word search
+MATCHED_SEARCHES: web.AppKey[SlidingWindow] = web.AppKey("help_matched_searches", SlidingWindow)
 STYLE = """
 body{font:16px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
 header{display:flex;justify-content:space-between;align-items:baseline;gap:1rem;flex-wrap:wrap}
@@ -47,6 +54,7 @@ pre{overflow:auto;background:#f5f5f5;padding:.5rem}
 
 def build_help_centre() -> web.Application:
     sub = web.Application()
+    sub[MATCHED_SEARCHES] = SlidingWindow(MATCHED_SEARCHES_PER_MINUTE, 60.0)  # per hub process, as the CPU it guards
     sub.router.add_get("/", choose_language)
     sub.router.add_get("/sitemap.xml", sitemap)
     sub.router.add_get("/{lang}", to_index)
@@ -141,7 +149,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     query = request.query.get("q", "")[:MAX_QUERY].strip()
     articles = await _published(request, t)
     found = kb.search(articles, query=query, language=lang)
-    if query:
+    if query and request.app[MATCHED_SEARCHES].take(client_address(request)) is None:
         found = await _matched(request, articles, query, lang) + found
         found = list({a.id: a for a in found}.values())  # each once, the matcher's ranking first
     body = _search_form(t, query)

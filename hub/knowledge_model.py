@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,12 +36,16 @@ class KnowledgeSettings(Protocol):
 
 
 CHECK_SECONDS = 5.0
+# Questions matched at once by one hub process: e5's engine already uses every core for one
+# question, so more threads would only queue; their own pool keeps a burst of questions
+# from taking the threads the rest of the hub hands work to.
+MATCH_THREADS = 2
 
 
 def default_matcher() -> Matcher:
-    from conversation.faq import default_matcher as matcher
+    from conversation.faq import DEFAULT_MODEL, matcher_named
 
-    return matcher()
+    return matcher_named(DEFAULT_MODEL)
 
 
 def matcher_factory(settings: KnowledgeSettings) -> Callable[[], Matcher]:
@@ -80,6 +85,8 @@ class KnowledgeModel:
         self.trainings = 0  # how many times the matcher was trained (for tests and logs)
         self._examples: list[tuple[str, str]] | None = None  # what the current model learned
         self._wake = asyncio.Event()
+        self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="faq-match")
+        self._closed = False
 
     def _train(self, articles: list[Article]) -> TrainedMatcher:
         return self._matcher().train(training_examples(articles))
@@ -142,7 +149,14 @@ class KnowledgeModel:
         tens under load), which on the loop would hold every socket of this hub meanwhile."""
         if self.trained is None or not text.strip():
             return []
-        return await asyncio.to_thread(self.predict, text, k)
+        if self._closed:  # a request served while the hub stops
+            return self.predict(text, k)
+        return await asyncio.get_running_loop().run_in_executor(self._matching, self.predict, text, k)
+
+    async def close(self) -> None:
+        """At shutdown, after the plugins: the matching threads end once idle."""
+        self._closed = True
+        self._matching.shutdown(wait=False)
 
     def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
         """The k best published articles for a question, with their confidence."""

@@ -10,7 +10,7 @@ from conversation.faq import (
     Matcher,
     NgramMatcher,
     Prediction,
-    default_matcher,
+    ngram_matcher,
     text_similarities,
 )
 from conversation.faq.dataset import (
@@ -66,7 +66,7 @@ def examples() -> list[Example]:
 
 @pytest.fixture(scope="module")
 def model():
-    return default_matcher().train(examples())
+    return ngram_matcher().train(examples())
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_a_question_of_three_words_or_more_is_not_vague(sentence: str) -> None:
 def test_a_request_for_customer_service_is_withheld_but_a_complaint_about_it_is_answered() -> None:
     complaint = ["我要投诉你们客服", "客服态度太差了", "客服一直不回消息 投诉", "怎么投诉客服人员",
                  "I want to complain about customer service", "your support agent was rude"]  # fmt: skip
-    trained = default_matcher().train([*examples(), *(Example(t, "complain_service") for t in complaint)])
+    trained = ngram_matcher().train([*examples(), *(Example(t, "complain_service") for t in complaint)])
     for question in ("如何投诉客服", "customer service was rude to me"):
         top = trained.predict(question, k=1)[0]
         assert top.article_id == "complain_service" and top.confidence >= DEFAULT_THRESHOLD, question
@@ -162,7 +162,7 @@ def test_predictions_and_explain_show_the_examples_that_matched(model) -> None:
 
 
 def test_retraining_builds_a_new_model_and_leaves_the_old_one_answering(model) -> None:
-    learned = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT)])
+    learned = ngram_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT)])
     assert learned.predict("支持花呗付款吗", k=1)[0].article_id == "payment_methods"
     assert "payment_methods" in learned.article_ids
     assert "payment_methods" not in model.article_ids
@@ -178,8 +178,8 @@ PAYMENT = [
 ]
 
 
-def test_the_default_matcher_satisfies_the_interface() -> None:
-    matcher: Matcher = default_matcher()
+def test_the_ngram_matcher_satisfies_the_interface() -> None:
+    matcher: Matcher = ngram_matcher()
     assert isinstance(matcher, NgramMatcher)
     assert matcher.name == "ngram-svm"
 
@@ -187,7 +187,7 @@ def test_the_default_matcher_satisfies_the_interface() -> None:
 @pytest.mark.parametrize("articles", [1, 2])
 def test_one_or_two_articles_still_rank_and_stay_in_range(articles: int) -> None:
     chosen = examples()[: 6 * articles]
-    model = default_matcher().train(chosen)
+    model = ngram_matcher().train(chosen)
     predictions = model.predict("忘记密码了", k=5)
     assert len(predictions) == articles
     assert predictions[0].article_id == "forgot_password"
@@ -196,7 +196,7 @@ def test_one_or_two_articles_still_rank_and_stay_in_range(articles: int) -> None
 
 def test_nothing_to_learn_from_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="no example"):
-        default_matcher().train([Example("   ", "a")])
+        ngram_matcher().train([Example("   ", "a")])
 
 
 def test_article_and_example_lines_build_one_training_set() -> None:
@@ -436,14 +436,14 @@ def test_retraining_after_one_change_analyses_only_the_new_text(monkeypatch: pyt
 
     cache = FeatureCache(ngram.features)
     monkeypatch.setattr(ngram, "FEATURES", cache)
-    default_matcher().train(examples())
+    ngram_matcher().train(examples())
     assert cache.analyzed == len(examples())
     changed = [*examples(), Example("where can i see my refund", "refund_not_received")]
-    retrained = default_matcher().train(changed)
+    retrained = ngram_matcher().train(changed)
     assert cache.analyzed == len(examples()) + 1  # the other texts' features were kept
     assert retrained.predict("where can i see my refund", k=1)[0].article_id == "refund_not_received"
     cache.clear()  # as in a new process (bench/faq.py's first training)
-    default_matcher().train(examples())
+    ngram_matcher().train(examples())
     assert cache.analyzed == 2 * len(examples()) + 1
 
 
@@ -454,11 +454,11 @@ def test_a_model_does_not_depend_on_what_the_process_trained_before(monkeypatch:
     from conversation.faq.vectorize import FeatureCache
 
     monkeypatch.setattr(ngram, "FEATURES", FeatureCache(ngram.features))
-    fresh = default_matcher().train(examples())
+    fresh = ngram_matcher().train(examples())
     seasoned = FeatureCache(ngram.features)
     seasoned.fit_transform([*PAYMENT, "zebra crossing", "银行卡 解绑", *reversed([e.text for e in examples()])])
     monkeypatch.setattr(ngram, "FEATURES", seasoned)
-    again = default_matcher().train(examples())
+    again = ngram_matcher().train(examples())
     for question in ("怎么查物流", "i forgot my pw", "close my account"):
         assert [(p.article_id, p.confidence) for p in again.predict(question, k=4)] == [
             (p.article_id, p.confidence) for p in fresh.predict(question, k=4)
@@ -508,9 +508,9 @@ def updates_allowed(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_a_small_change_refits_only_the_changed_articles_classifier(updates_allowed: list[int]) -> None:
-    base = default_matcher().train(examples())
+    base = ngram_matcher().train(examples())
     updates_allowed.clear()
-    learned = default_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
+    learned = ngram_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
     assert updates_allowed == [2]  # one binary classifier (refund or not), no calibration folds
     assert learned.drift == 1 and learned.calibrator is base.calibrator
     assert learned.predict("my money back has not come yet", k=1)[0].article_id == "refund_not_received"
@@ -525,13 +525,13 @@ def test_a_small_change_refits_only_the_changed_articles_classifier(updates_allo
 
 
 def test_a_new_article_is_learned_in_place_and_too_many_changes_train_everything(updates_allowed: list[int]) -> None:
-    base = default_matcher().train(examples())
-    with_payment = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT[:2])])
+    base = ngram_matcher().train(examples())
+    with_payment = ngram_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT[:2])])
     assert with_payment.drift == 2 and "payment_methods" in with_payment.article_ids
     assert with_payment.predict("可以用花呗付款吗", k=1)[0].article_id == "payment_methods"
     updates_allowed.clear()
     # Three more changed examples: five since the last full training, over 15 % of 29.
-    everything = default_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT)])
+    everything = ngram_matcher().train([*examples(), *(Example(t, "payment_methods") for t in PAYMENT)])
     assert everything.drift == 0 and everything.calibrator is not base.calibrator
     assert updates_allowed[0] == 5  # one classifier for all five articles, then the calibration folds
     assert len(updates_allowed) > 1
@@ -540,9 +540,9 @@ def test_a_new_article_is_learned_in_place_and_too_many_changes_train_everything
 def test_a_model_no_one_answers_with_is_not_updated(updates_allowed: list[int]) -> None:
     import gc
 
-    default_matcher().train(examples())  # dropped at once
+    ngram_matcher().train(examples())  # dropped at once
     gc.collect()
-    learned = default_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
+    learned = ngram_matcher().train([*examples(), Example("my money back has not come yet", "refund_not_received")])
     assert learned.drift == 0  # trained from scratch
 
 
@@ -596,8 +596,8 @@ def test_each_training_gives_its_freed_memory_back_once_it_is_done(monkeypatch: 
 
     trims: list[str] = []
     monkeypatch.setattr(ngram, "release_freed_memory", lambda: trims.append("trim") or True)
-    model = default_matcher().train(examples())
-    default_matcher().train([*examples(), Example("where can i see my refund", "refund_not_received")])
+    model = ngram_matcher().train(examples())
+    ngram_matcher().train([*examples(), Example("where can i see my refund", "refund_not_received")])
     assert trims == ["trim", "trim"]
     assert model.predict("怎么查物流", k=1)[0].article_id == "track_shipping"
     assert memory.release_freed_memory() is (platform.libc_ver()[0] == "glibc")
@@ -685,13 +685,13 @@ def test_a_bilingual_knowledge_base_gets_a_calibrator_per_script(monkeypatch: py
     from conversation.faq import ngram
 
     monkeypatch.setattr(ngram, "SCRIPT_CALIBRATION_QUESTIONS", 3)
-    bilingual = default_matcher().train(examples()).calibrator
+    bilingual = ngram_matcher().train(examples()).calibrator
     assert set(bilingual.by_script) == {False, True}
     rows = np.array([[[0.2, 0.1, 0.5], [-0.8, -1.0, 0.1]]] * 2, dtype=np.float32)
     chinese, english = bilingual.probabilities(rows, np.array([True, False]))
     assert not np.allclose(chinese, english)
     assert np.allclose(chinese, bilingual.by_script[True].predict_proba(rows[0])[:, 1])
     english_only = [e for e in examples() if not ngram.written_in_cjk(e.text)]
-    assert default_matcher().train(english_only).calibrator.by_script == {}
+    assert ngram_matcher().train(english_only).calibrator.by_script == {}
     monkeypatch.setattr(ngram, "SCRIPT_CALIBRATION_QUESTIONS", 50)  # the tiny base has 24 examples
-    assert default_matcher().train(examples()).calibrator.by_script == {}
+    assert ngram_matcher().train(examples()).calibrator.by_script == {}

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
+from hub.help_centre import MATCHED_SEARCHES_PER_MINUTE
 from hub.services.knowledge import KnowledgeService
 from tests.conftest import ROOT
 from tests.helpers import eventually, make_config
@@ -110,14 +111,19 @@ ASKED = [
 ]
 
 
-async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_nonsense(server: TestServer) -> None:
-    hub = server.app[HUB]
+async def searched_articles(hub: Hub) -> None:
+    """SEARCHED, published and learned by the hub's matcher."""
     for article_id, title, examples in SEARCHED:
         await hub.services.knowledge.create(
             {"id": article_id, "title": title, "answer": f"{title}：请见说明。", "examples": examples,
              "status": "published"}
         )  # fmt: skip
     await eventually(lambda: hub.knowledge.trained is not None and len(hub.knowledge.articles) == len(SEARCHED))
+
+
+async def test_the_search_finds_articles_for_how_customers_ask_and_nothing_for_nonsense(server: TestServer) -> None:
+    hub = server.app[HUB]
+    await searched_articles(hub)
     client = TestClient(server)
     await client.start_server()
     try:
@@ -146,6 +152,34 @@ async def test_the_canonical_link_is_absolute_and_the_language_link_goes_to_the_
         assert f'<header><a href="/help/zh-CN/"><strong>帮助中心</strong></a><a href="{english}" hreflang="en"' in zh
         home = await (await client.get("/help/zh-CN/")).text()
         assert '<a href="/help/en/" hreflang="en"' in home  # no article: the other language's home
+    finally:
+        await client.close()
+        await server.close()
+
+
+async def test_one_address_gets_the_matcher_twenty_times_a_minute_then_the_word_search(tmp_path: Path) -> None:
+    """The matcher's part of a search costs milliseconds of CPU (e5 embeds the words): a
+    script hammering the public search from one address gets the plain word search after
+    MATCHED_SEARCHES_PER_MINUTE, and every other address keeps the matcher."""
+    hub = Hub(make_config(tmp_path, {"hub": {"trusted_proxies": ["127.0.0.1"]}}))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await searched_articles(hub)
+    client = TestClient(server)
+    await client.start_server()
+
+    async def first_result(query: str, address: str) -> str | None:
+        resp = await client.get("/help/zh-CN/", params={"q": query}, headers={"X-Forwarded-For": address})
+        assert resp.status == 200
+        first = re.search(r'<ul><li><a href="[^"]+">([^<]+)</a>', await resp.text())
+        return first.group(1) if first else None
+
+    try:
+        for _ in range(MATCHED_SEARCHES_PER_MINUTE):
+            assert await first_result("退款没到账", "203.0.113.5") == "退款多久到账"  # no title has these words
+        assert await first_result("退款没到账", "203.0.113.5") is None  # the word search alone finds nothing
+        assert await first_result("退款", "203.0.113.5") in {"退款多久到账", "退款申请被驳回怎么办"}  # words still work
+        assert await first_result("退款没到账", "203.0.113.6") == "退款多久到账"  # another visitor: the matcher
     finally:
         await client.close()
         await server.close()

