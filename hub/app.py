@@ -44,7 +44,7 @@ from hub.failures import logged_failure
 from hub.help_centre import build_help_centre
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
-from hub.knowledge_model import KnowledgeModel, matcher_factory
+from hub.knowledge_model import KnowledgeModel, matcher_factory, stand_in_factory
 from hub.metrics import (
     CONTENT_TYPE,
     Metrics,
@@ -151,7 +151,9 @@ class Hub(ChannelPort):
         )
         self.webhooks = WebhookDispatcher(self.store, self.bus, self.outbox.wake)
         # The FAQ matcher ([knowledge] model), retrained when articles change
-        self.knowledge = KnowledgeModel(self.store, matcher=matcher_factory(config.knowledge))
+        self.knowledge = KnowledgeModel(
+            self.store, matcher=matcher_factory(config.knowledge), stand_in=stand_in_factory(config.knowledge)
+        )
         self.services.knowledge.saved = self.knowledge.changed
         self.services.learning.match = self.knowledge.match  # proposals name the best-matching article
         self.services.learning.enabled = config.knowledge.learn_from_resolved

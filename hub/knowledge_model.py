@@ -40,6 +40,11 @@ CHECK_SECONDS = 5.0
 # question, so more threads would only queue; their own pool keeps a burst of questions
 # from taking the threads the rest of the hub hands work to.
 MATCH_THREADS = 2
+# e5's first training embeds every title and example (7 - 14 ms each here: minutes for
+# 10,000). From this many examples on, a hub that has no model yet first trains the n-grams
+# alone (about a second) and answers with them meanwhile, rather than handing every
+# question to a person.
+STAND_IN_EXAMPLES = 1000
 
 
 def default_matcher() -> Matcher:
@@ -55,6 +60,14 @@ def matcher_factory(settings: KnowledgeSettings) -> Callable[[], Matcher]:
 
     path = Path(settings.model_path) if settings.model_path else None
     return lambda: matcher_named(settings.model, path)
+
+
+def stand_in_factory(settings: KnowledgeSettings) -> Callable[[], Matcher] | None:
+    """What answers while a slow first training runs: the n-grams alone, for a model that
+    adds an embedding to them; None for the n-gram model itself."""
+    from conversation.faq import matcher_named
+
+    return None if settings.model == "ngram" else lambda: matcher_named("ngram")
 
 
 def training_pairs(articles: list[Article]) -> list[tuple[str, str]]:
@@ -73,10 +86,18 @@ def training_examples(articles: list[Article]) -> list[Example]:
 
 class KnowledgeModel:
     def __init__(
-        self, store: Store, *, matcher: Callable[[], Matcher] = default_matcher, check_seconds: float = CHECK_SECONDS
+        self,
+        store: Store,
+        *,
+        matcher: Callable[[], Matcher] = default_matcher,
+        check_seconds: float = CHECK_SECONDS,
+        stand_in: Callable[[], Matcher] | None = None,
+        stand_in_examples: int = STAND_IN_EXAMPLES,
     ) -> None:
         self.store = store
         self._matcher = matcher
+        self._stand_in = stand_in
+        self.stand_in_examples = stand_in_examples
         self.check_seconds = check_seconds
         self.trained: TrainedMatcher | None = None
         self.articles: dict[str, Article] = {}
@@ -110,6 +131,8 @@ class KnowledgeModel:
         started = time.perf_counter()
         trained: TrainedMatcher | None = None
         if len({article_id for _text, article_id in examples}) >= 2:
+            if self.trained is None and self._stand_in is not None and len(examples) >= self.stand_in_examples:
+                await self._answer_meanwhile(self._stand_in, articles)
             try:
                 # In a thread, imports included: scikit-learn and numpy take over a second to
                 # import, which on the loop would hold every socket and webhook of this hub.
@@ -133,6 +156,16 @@ class KnowledgeModel:
             self.training_seconds,
         )
         return True
+
+    async def _answer_meanwhile(self, stand_in: Callable[[], Matcher], articles: list[Article]) -> None:
+        def train() -> TrainedMatcher:
+            return stand_in().train(training_examples(articles))
+
+        try:
+            self.trained, self.articles = await asyncio.to_thread(train), {a.id: a for a in articles}
+        except ValueError:
+            return
+        log.info("knowledge base: answering with %s until the first training ends", self.trained.name)
 
     async def watch_step(self) -> None:
         """One round of the hub's `kb-retrain` loop: wait for a change or the next check."""

@@ -193,3 +193,44 @@ async def test_the_bot_matches_questions_off_the_event_loop(tmp_path: Path) -> N
         [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
         assert answer.startswith("忘记密码怎么找回")
         assert threads and all(name.startswith("faq-match") for name in threads)  # its own pool, not the loop's
+
+
+async def test_while_a_slow_first_training_runs_the_ngrams_alone_answer(tmp_path: Path) -> None:
+    """e5's first training embeds every text (minutes for 10,000): a hub with that many
+    examples and no model yet trains the n-grams alone first and answers with them."""
+    release = threading.Event()
+
+    class SlowFirstTraining:
+        name = "slow"
+
+        def train(self, examples: Any) -> Any:
+            from conversation.faq import ngram_matcher
+
+            release.wait(30)  # as e5 embedding thousands of texts
+            trained = ngram_matcher().train(examples)
+            return type("Trained", (), {"name": "slow", "predict": staticmethod(trained.predict)})()
+
+    async with running_hub(knowledge_config(tmp_path)) as hub:
+        hub.knowledge._matcher = SlowFirstTraining
+        hub.knowledge.stand_in_examples = 50  # the fixture's 56 examples stand for thousands
+        saved, hub.services.knowledge.saved = hub.services.knowledge.saved, lambda: None
+        try:
+            for article in ARTICLES:  # one training of the whole set, as an import makes
+                await hub.services.knowledge.create(article)
+            hub.services.knowledge.saved = saved
+            hub.knowledge.changed()
+            await eventually(lambda: hub.knowledge.trained is not None, timeout=30)
+            assert hub.knowledge.trained is not None and hub.knowledge.trained.name == "ngram-svm"
+            [answer] = await bot_answers(hub, "忘记密码了怎么办", "meanwhile")
+            assert answer.startswith("忘记密码怎么找回")
+        finally:
+            release.set()
+        await eventually(lambda: hub.knowledge.trained is not None and hub.knowledge.trained.name == "slow", timeout=30)
+
+
+async def test_a_knowledge_base_below_the_stand_in_size_waits_for_its_own_model(tmp_path: Path) -> None:
+    async with running_hub(knowledge_config(tmp_path)) as hub:
+        assert hub.knowledge.stand_in_examples == 1000
+        await learned(hub)  # 56 examples: e5 embeds them in well under a second
+        assert hub.knowledge.trainings >= 1 and hub.knowledge.trained is not None
+        assert hub.knowledge.trained.name == "ngram-svm+e5"
