@@ -30,7 +30,7 @@ from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
 from hub.platform.tools import EVENT as PLATFORM_EVENT
 from hub.platform.verification import CodeVerifications
-from hub.privacy import SecretsGuard
+from hub.privacy import SecretsGuard, placeholder_language
 from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
@@ -161,7 +161,9 @@ class Pipeline:
                 Event("message.created", conv_id, {"message_id": message.id, "kind": "message"}, message.author_type)
             )
             if secrets and not inbound.automatic and not inbound.record_only:
-                language = best_locale(record.contact.language or inbound.sender.language, self.language)
+                # The language the message's placeholders were written in (its own script,
+                # else what its channel says), so the warning reads like the text it explains.
+                language = best_locale(placeholder_language(inbound) or record.contact.language, self.language)
                 await self.secrets.warn_once(self.store, self.actions, record.conversation, language)
             if self.plugins:
                 self._spawn(record.message, record.conversation, record.contact, hold, code)

@@ -333,3 +333,18 @@ async def test_the_warning_can_be_turned_off_but_not_the_redaction(tmp_path: Pat
         assert told == ([hub_texts("en").get("bot.secrets_warning")] if warn else [])
         if warn:
             await eventually(lambda: hub.adapters["chat"].sent)  # type: ignore[attr-defined]
+
+
+async def test_the_warning_is_in_the_language_of_the_message_that_held_the_secret(tmp_path: Path) -> None:
+    """A customer known in English who writes this time from a zh-CN client (or in Chinese):
+    the warning reads like the placeholder it explains, not in the contact's language."""
+    async with running_hub(make_config(tmp_path)) as hub:
+        english = Sender(address="u", language="en")
+        first = await hub.ingest(customer_message("m1", "hello, where is my order", sender=english))
+        contact = await hub.store.contacts.get_contact(first.conversation.contact_id)
+        assert contact is not None and contact.language == "en"
+        chinese_client = Sender(address="u", language="zh-CN")
+        record = await hub.ingest(customer_message("m2", f"card {CARD}", sender=chinese_client))
+        assert record.conversation.id == first.conversation.id and record.message.text == "card [银行卡号已隐藏]"
+        thread = await hub.store.tickets.list_messages(record.conversation.id)
+        assert [m.text for m in thread if m.author_id == "privacy"] == [WARNING_ZH]
