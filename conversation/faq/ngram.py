@@ -400,9 +400,9 @@ class NgramModel:
 
 
 class NgramMatcher:
-    """The default `Matcher` (see the module docstring). With an `embedder` (a function from
-    texts to L2-normalised rows, e.g. embeddings.wordllama_embedder()) the classifier also
-    sees a sentence embedding of each text: the stronger optional model."""
+    """The n-gram `Matcher` (see the module docstring). With an `embedder` (a function from
+    texts to L2-normalised rows, e.g. embeddings.e5_embedder()) the classifier also sees a
+    sentence embedding of each text: the hub's default model, e5, is this with e5's."""
 
     def __init__(
         self,
