@@ -10,7 +10,8 @@
   knowledge base (as a hub trains them), scored on each dev set.
 Also: the first training on 10,000 examples (no text's features known yet) and retraining
 after one of them changed (best of three), wall and CPU; the pickled model's size, and RSS growth of
-this process from before the matcher is imported to after the largest model is trained.
+this process from before the matcher is imported to after the largest model is trained,
+and at its highest meanwhile (the trainings' transient arrays included).
 The last line is one JSON object with every figure.
 """
 
@@ -29,10 +30,16 @@ import json
 import os
 import pickle
 import random
+import resource
 import time
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def peak_rss_mb() -> float:
+    """The most this process has held so far (a training's transient arrays included)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_mb() -> float:
@@ -57,7 +64,7 @@ def main() -> None:
     parser.add_argument("--model", default="e5", help="e5 (default), ngram or wordllama (the faq-embeddings extra)")
     parser.add_argument("--rows", type=int, default=0, help="use only this many train.jsonl rows (smoke runs)")
     args = parser.parse_args()
-    rss_start = rss_mb()
+    rss_start, peak_start = rss_mb(), peak_rss_mb()
 
     from conversation.faq import DEFAULT_THRESHOLD, Example, matcher_named
     from conversation.faq.dataset import LabelledQuestion, parse_articles, parse_test, training_examples
@@ -122,11 +129,13 @@ def main() -> None:
     except (TypeError, AttributeError, pickle.PicklingError):  # an embedder may hold unpicklable parts
         figures["model_bytes"] = None
     figures["rss_growth_mb"] = round(rss_mb() - rss_start, 1)
+    figures["rss_peak_growth_mb"] = round(peak_rss_mb() - peak_start, 1)
     print(
         f"first training on {len(all_examples)} examples: {figures['train_10k_cold_s']:.2f} s"
         f" ({figures['train_10k_cold_cpu_s']:.2f} s CPU); retrain after one example changed (best of 3):"
         f" {figures['retrain_10k_s']:.2f} s ({figures['retrain_10k_cpu_s']:.2f} s CPU);"
         f" model {_megabytes(figures['model_bytes'])} pickled; RSS growth {figures['rss_growth_mb']:.0f} MB"
+        f" (at the peak of the trainings {figures['rss_peak_growth_mb']:.0f} MB)"
     )
 
     for name in ("faq-zh", "faq-en"):

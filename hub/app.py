@@ -341,12 +341,12 @@ class Hub(ChannelPort):
             ("live events", self.relay.flush if self.relay is not None else _nothing),
             ("plugins", lambda: self.pipeline.drain(grace)),
             ("plugin events", lambda: self.plugin_host.settle(grace)),
-            ("FAQ matcher", self.knowledge.close),
             ("webhook events", self._stop_webhooks),  # after the plugins: their events are queued too
             ("outbox", lambda: self.outbox.stop(grace)),  # in-flight sends still need their adapters
             ("webhook client", self.webhook_sender.close),
             ("platform client", self._close_platform),
             *((f"channel {name}", adapter.stop) for name, adapter in self.adapters.items()),
+            ("FAQ matcher", self.knowledge.close),  # last: a plugin that outlived its grace may still ask
         ]
         try:
             for what, stage in stages:

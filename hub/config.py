@@ -12,7 +12,7 @@ from typing import Any
 from conversation.calls import valid_region
 from conversation.errors import InvalidInput
 from conversation.faq import MODELS as FAQ_MODELS
-from conversation.faq import missing_model_package, unreadable_weights
+from conversation.faq import missing_model_package
 from conversation.inbound import InboundLimits
 from conversation.kb_learning import DEFAULT_ORDER_PATTERN, order_pattern
 from conversation.model import Priority
@@ -23,6 +23,7 @@ from conversation.sla import SlaPolicy, policies_from_config
 from conversation.store import Ticketing
 from hub.access import NO_TEAM_CHOICES
 from hub.clientaddr import HEADERS, Network, trusted_networks
+from hub.faq_weights import unreadable_weights
 from hub.i18n import require_catalog
 from hub.platform.client import check_section as check_platform
 from hub.platform.settings import PlatformSection

