@@ -246,3 +246,27 @@ async def test_while_a_slow_first_training_runs_the_ngrams_alone_answer(tmp_path
         finally:
             release.set()
         await eventually(lambda: hub.knowledge.trained is not None and hub.knowledge.trained.name == "slow", timeout=30)
+
+
+async def test_the_matcher_is_closed_last_when_the_hub_stops(tmp_path: Path) -> None:
+    """A plugin that outlived its grace may still ask the matcher while channels stop."""
+    stopped: list[str] = []
+    hub = Hub(knowledge_config(tmp_path, model="ngram"))
+    await hub.start()
+    for name, adapter in hub.adapters.items():
+        stop = adapter.stop
+
+        async def recorded(stop: Any = stop, name: str = name) -> None:
+            stopped.append(f"channel {name}")
+            await stop()
+
+        adapter.stop = recorded  # type: ignore[method-assign]
+    close = hub.knowledge.close
+
+    async def closed() -> None:
+        stopped.append("matcher")
+        await close()
+
+    hub.knowledge.close = closed  # type: ignore[method-assign]
+    await hub.stop()
+    assert stopped[-1] == "matcher" and "channel chat" in stopped
