@@ -152,7 +152,7 @@ def decide(
     `suggest_threshold` (up to three) when it does not; else hand off. Articles whose group
     the ticket was already answered with are never given again: when the best guess is one,
     the customer has had that answer, so a person takes over."""
-    ranked = _best_of_each_group(guesses)
+    ranked = best_of_each_group(guesses)
     fresh = tuple(g for g in ranked if g.group not in answered)
     if ranked and ranked[0].confidence >= answer_threshold:
         if ranked[0].group in answered:
@@ -164,7 +164,7 @@ def decide(
     return Decision(Action.HAND_OFF, ranked, "unsure")
 
 
-def _best_of_each_group(guesses: Sequence[Guess]) -> tuple[Guess, ...]:
+def best_of_each_group(guesses: Sequence[Guess]) -> tuple[Guess, ...]:
     """An article and its translation are one answer: the better ranked stands for both."""
     seen: set[str] = set()
     kept = []

@@ -54,6 +54,7 @@ from conversation.faq_bot import (
     Outcome,
     Reply,
     asks_for_person,
+    best_of_each_group,
     decide,
     markdown_text,
     may_answer,
@@ -245,12 +246,14 @@ class FaqPlugin(Plugin):
             await self._hand_off(ctx, hub, decision.reason, guesses, tell="passing_on", question=ctx.message.id)
 
     async def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
-        """The matcher's best articles, each as the customer's language has it (its translation)."""
+        """The matcher's best articles, each as the customer's language has it (its translation),
+        an article and its translation once: every use (answer, offers, the hand-off note) sees
+        one answer once."""
         found = []
         for article, prediction in await hub.knowledge.match(text, GUESSES):
             shown = _in_language(article, hub.knowledge.articles.values(), _language(ctx))
             found.append(Guess(shown.id, shown.group_id, shown.title, round(prediction.confidence, 4)))
-        return found
+        return list(best_of_each_group(found))
 
     # -- answering -----------------------------------------------------------------------------
     async def _answer(

@@ -570,3 +570,15 @@ async def test_a_bot_resolved_ticket_the_customer_reopens_is_no_deflection(serve
 
 async def _outcome_is(hub: Hub, conversation_id: str, outcome: str) -> bool:
     return [o for _a, o in await answers(hub, conversation_id)] == [outcome]
+
+
+async def test_the_hand_off_note_lists_an_article_and_its_translation_once(hub: Hub) -> None:
+    """A weak question ranks an article and its translation side by side; both are shown in
+    the customer's language, so the note gave one title two of its three places."""
+    ticket_id = await ask(hub, "随便问问")  # track_shipping_en, then track_shipping
+    [note] = await notes(hub, ticket_id)
+    titles = [line.split(". ", 1)[1].rsplit(" (", 1)[0] for line in note.splitlines()[1:] if ". " in line]
+    assert titles and len(titles) == len(set(titles)), note
+    [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
+    groups = [hub.knowledge.articles[a].group_id for a in handoff.data["articles"]]
+    assert len(groups) == len(set(groups)), handoff.data
