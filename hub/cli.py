@@ -156,8 +156,20 @@ def _announce_admin(email: str, password: str) -> None:
     )
 
 
+# Libraries whose debug lines say nothing about the hub: markdown-it logs each block rule it
+# tries on every article it renders (hundreds of lines a help-centre page).
+CHATTY_LIBRARIES = ("markdown_it",)
+
+
+def configure_logging(level: str) -> None:
+    """`[hub] log_level` for the hub's own loggers; chatty libraries at info at most."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+
+
 def _serve(config: Config, host: str | None, port: int | None) -> int:
-    logging.basicConfig(level=config.hub.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(config.hub.log_level)
     return asyncio.run(_run_server(config, host or config.hub.host, port if port is not None else config.hub.port))
 
 

@@ -306,3 +306,20 @@ def test_serve_on_a_port_in_use_says_so_in_one_line_and_exits_2(tmp_path: Path) 
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"helpline: cannot listen on 127.0.0.1:{port}: ") and "in use" in last, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_debug_logging_leaves_out_markdown_its_rule_by_rule_lines() -> None:
+    """`log_level = "debug"` is for the hub's own lines: markdown-it logged each block rule
+    it tried on every article rendered, hundreds of lines a help-centre page."""
+    script = (
+        "import logging\n"
+        "from hub.cli import configure_logging\n"
+        "configure_logging('debug')\n"
+        "from conversation.markdown_html import render_markdown\n"
+        "render_markdown('# 退款\\n\\n- one\\n- two\\n\\n> quoted')\n"
+        "logging.getLogger('hub.knowledge_model').debug('hub line')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "hub line" in done.stderr  # the hub's own debug lines are kept
+    assert "markdown_it" not in done.stderr
