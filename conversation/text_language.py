@@ -1,14 +1,18 @@
 """Which of the hub's customer languages a message is clearly written in, by its letters.
 
-The FAQ bot answers in the language of the question when it is clear ("how do I cancel my
-order" gets the English article even from a contact whose browser says zh-CN), and falls
-back to the contact's language otherwise ("1", "ok", a mixed or other-script message).
+The FAQ bot and the status answers reply in the language of the question when it is clear
+("how do I cancel my order" gets the English article even from a contact whose browser says
+zh-CN), and otherwise ("1", "ok", a tapped button, a mixed or other-script message) in that
+of the customer's latest message on the ticket that was clear, else the contact's.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+
+from conversation.model import AuthorType, Direction, Message, MessageKind
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -31,4 +35,39 @@ def clear_language(text: str) -> str | None:
         return "zh-CN"
     if not han and latin >= MIN_ENGLISH_LETTERS:
         return "en"
+    return None
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+# Words (a Han character or a run of Latin letters) a text needs before its majority says anything.
+MIN_MAJORITY_WORDS = 8
+
+
+def main_language(text: str) -> str | None:
+    """`clear_language`, else for a longer text that mixes both (an English list quoting
+    Chinese subjects) the one most of its words are in (a Latin word counts one, two Han
+    characters one: most Chinese words have two); None for a short or other-script text."""
+    clear = clear_language(text)
+    if clear or _OTHER_CJK.search(text):
+        return clear
+    text = unicodedata.normalize("NFKC", text)
+    chinese, english = len(_HAN.findall(text)) / 2, len(_LATIN_WORD.findall(text))
+    if chinese + english < MIN_MAJORITY_WORDS or chinese == english:
+        return None
+    return "zh-CN" if chinese > english else "en"
+
+
+def latest_clear_language(messages: Sequence[Message]) -> str | None:
+    """The language of the newest message a customer wrote (not a machine's auto-reply) that
+    is clearly written in one; `messages` in thread order."""
+    for message in reversed(messages):
+        if (
+            message.direction is Direction.INBOUND
+            and message.author_type is AuthorType.CONTACT
+            and message.kind is MessageKind.MESSAGE
+            and not message.automatic
+        ):
+            language = clear_language(message.text)
+            if language:
+                return language
     return None

@@ -41,6 +41,7 @@ from conversation.progress import (
     snippet,
     status_question,
 )
+from conversation.text_language import latest_clear_language
 from hub.sdk import EventContext, HubPort, Outcome, Plugin, PluginContext, Texts, setting, texts
 
 DOMAIN = "progress"
@@ -98,7 +99,8 @@ class ProgressPlugin(Plugin):
         question = await self.question(ctx, ctx.hub)
         if question is None:
             return Outcome.CONTINUE
-        await self.answer(ctx, ctx.hub, question)
+        language = latest_clear_language(await ctx.hub.reads.list_messages(ctx.message.conversation_id))
+        await self.answer(ctx, ctx.hub, question, language or ctx.language)
         ctx.stop()  # answered: no greeting of a ticket that only holds a question, no other bot
         return Outcome.STOP
 
@@ -121,15 +123,18 @@ class ProgressPlugin(Plugin):
         said = [m for m in earlier if m.kind is MessageKind.MESSAGE and m.direction is Direction.OUTBOUND]
         return bool(said) and said[-1].author_type is AuthorType.BOT and said[-1].author_id == GREETING_PLUGIN
 
-    async def answer(self, ctx: PluginContext, hub: HubPort, question: StatusQuestion) -> None:
+    async def answer(self, ctx: PluginContext, hub: HubPort, question: StatusQuestion, language: str) -> None:
+        """In `language`: the question's own when it is clearly written in one ("status of
+        #1042" from a contact whose client says zh-CN), else the customer's latest clear
+        message's on the ticket, else the contact's (conversation/text_language.py)."""
         channel, address = ctx.message.channel, ctx.message.customer_address
-        t = catalog(ctx.language)
+        t = catalog(language)
         if question.number is not None:
             ticket = await hub.reads.get_conversation_by_number(question.number)
             if ticket is None or not may_see(ticket, ctx.contact, channel, address):
                 await ctx.reply(t.get("progress.neutral"))  # the same words whether it exists or not
                 return
-            await ctx.reply(await self._describe(ctx, hub, ticket))
+            await ctx.reply(await self._describe(ctx, hub, ticket, language))
             return
         mine = listed(await hub.reads.conversations_of(ctx.contact.id, limit=100), ctx.contact, channel, address)
         here = ctx.conversation  # nothing live: the ticket asked in, when it is a real one (resolved, say)
@@ -138,7 +143,7 @@ class ProgressPlugin(Plugin):
         if not mine:
             await ctx.reply(t.get("progress.none"))
         elif len(mine) == 1:
-            await ctx.reply(await self._describe(ctx, hub, mine[0]))
+            await ctx.reply(await self._describe(ctx, hub, mine[0], language))
         else:
             await self._offer(ctx, hub, mine, t)
 
@@ -161,7 +166,7 @@ class ProgressPlugin(Plugin):
             hint = t.get("progress.reply_with_number", number=tickets[0].number)
             await ctx.reply("\n".join([t.get("progress.several"), *items, "", hint]))
 
-    async def _describe(self, ctx: PluginContext, hub: HubPort, ticket: Conversation) -> str:
+    async def _describe(self, ctx: PluginContext, hub: HubPort, ticket: Conversation, language: str) -> str:
         """The answer, given in the ticket the question arrived in. When that is another ticket,
         it is filed under the described ticket's team (so only agents who may see that ticket see
         the answer), and the status-page link is left out: whoever can read the answer's ticket
@@ -169,15 +174,19 @@ class ProgressPlugin(Plugin):
         here = ctx.conversation
         if here.id != ticket.id and ticket.team and here.team != ticket.team:
             await ctx.set_team(ticket.team)
-        return await describe(hub, ticket, ctx.language, with_link=here.id == ticket.id)
+        return await describe(hub, ticket, language, with_link=here.id == ticket.id)
 
     async def on_event(self, ctx: EventContext) -> None:
         notice = notice_for(ctx.change)
         if notice is None or not self.settings.notifies(notice.event):
             return
         ticket = ctx.conversation
-        team = await ctx.hub.team_name(ticket.team, ctx.language) if ctx.hub else ticket.team
-        written = last_update(await ctx.hub.reads.list_messages(ticket.id), ticket) if ctx.hub else None
+        thread = await ctx.hub.reads.list_messages(ticket.id) if ctx.hub else []
+        # The customer's latest clear language, as a reply to them: a "thanks" in English that
+        # the FAQ bot answered in English is not followed by the "resolved" notice in Chinese.
+        language = latest_clear_language(thread) or ctx.language
+        team = await ctx.hub.team_name(ticket.team, language) if ctx.hub else ticket.team
+        written = last_update(thread, ticket)
         key = notice_key(notice, agent_wrote=written is not None)
-        text = catalog(ctx.language).get(key, number=ticket.number, team=team)
+        text = catalog(language).get(key, number=ticket.number, team=team)
         await ctx.tell_once(notice.event, text, mark=notice.mark)

@@ -228,7 +228,9 @@ async def test_by_email_a_verified_address_of_the_contact_gets_the_status_and_a_
     await mail("Where", "where is my ticket")  # no number, two open tickets, no buttons in mail
     await eventually(lambda: len(mails.mails) >= 3)
     listing = mails.mails[-1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert "#1000" in listing and "#1001" in listing and "查询工单 1001" in listing
+    assert "#1000" in listing and "#1001" in listing and '"status of #1001"' in listing
+    # Asked in English: answered in English, its footer too, though the contact writes Chinese.
+    assert "You have several open tickets" in listing and "工单" not in listing.replace("查询工单 1000", "")
 
     await mail("查询", "查询工单 1000", sender="Someone <someone@example.org>")
     await eventually(lambda: len(mails.mails) >= 4)

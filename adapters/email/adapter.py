@@ -44,6 +44,7 @@ from adapters.email.threading import (
 from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.redaction import visible_text
 from conversation.secrets import find_secrets
+from conversation.text_language import main_language
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     Adapter,
@@ -635,7 +636,9 @@ class EmailAdapter(Adapter):
         """A footer linking to the ticket's status page (when it is on), "" for none. Only in
         mail to the customer alone: whoever holds the link reads the whole ticket, so a mail
         that also goes to Cc'd people carries none."""
-        language = best_locale(out.contact.language, self.hub.language)
+        # In the language of the mail it ends (an agent's English reply to a contact whose
+        # client says zh-CN), else the contact's.
+        language = best_locale(main_language(out.message.text) or out.contact.language, self.hub.language)
         link = self.hub.status_link(out.conversation, language) if private else ""
         return texts("progress", language).get("progress.link", url=link) if link else ""
 
