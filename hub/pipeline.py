@@ -20,6 +20,7 @@ from prometheus_client import Counter
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
+from conversation.offers import was_offered
 from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import Route
@@ -342,9 +343,22 @@ class Pipeline:
         except TicketBusy:
             log.info("plugins on message %s postponed: another hub is running plugins on its ticket", message.id)
 
+    async def _with_offered_choice(self, message: Message, conversation: Conversation) -> Message:
+        """The message as plugins see it: a tapped button's id only when a bot offered that
+        button on this ticket (or the one it follows on from, resolved meanwhile); else its
+        text alone (conversation/offers.py). The stored message keeps what the channel sent."""
+        if not message.choice_id:
+            return message
+        for ticket_id in (conversation.id, conversation.previous_id):
+            if ticket_id and was_offered(message.choice_id, await self.store.tickets.list_messages(ticket_id)):
+                return message
+        log.info("message %s: button %r was never offered on its ticket; read as text", message.id, message.choice_id)
+        return replace(message, choice_id="")
+
     async def _run_each(
         self, message: Message, conversation: Conversation, contact: Contact, verification: str = ""
     ) -> None:
+        message = await self._with_offered_choice(message, conversation)
         for plugin in self.plugins:
             if (conversation.human_owned or message.automatic) and not plugin.always_run:
                 continue  # a person owns it, or a machine wrote it: no bot answers

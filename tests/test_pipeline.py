@@ -270,3 +270,27 @@ async def test_a_plugin_task_that_fails_unexpectedly_is_logged(
         await eventually(lambda: not hub.pipeline._tasks)
         [failure] = [r for r in caplog.records if r.levelno == logging.ERROR]
         assert record.message.id in failure.getMessage() and "bookkeeping bug" in str(failure.exc_info[1])
+
+
+async def test_a_button_no_bot_offered_on_the_ticket_is_read_as_its_text(tmp_path: Path) -> None:
+    """Any client can send any button id (the webhook's `choice`, a forged widget frame):
+    one no bot offered must not answer a question never asked."""
+    channels = {"chat": {"type": "recording", "buttons": True}}
+    config = make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["triage"]}})
+    async with running_hub(config) as hub:
+        record = await hub.ingest(customer_message("m1", "refund", choice_id="refund"))  # before any question
+        await eventually(lambda: hub.adapters["chat"].sent)
+        [question] = hub.adapters["chat"].sent
+        assert question.message.text == "What is it about?"  # asked, not handed off as a refund
+        conv = await hub.store.tickets.get_conversation(record.conversation.id)
+        assert conv is not None and conv.handed_off_at is None and conv.category == ""
+        stored = await hub.store.tickets.get_message(record.message.id)
+        assert stored is not None and stored.choice_id == "refund"  # kept as the channel sent it
+
+        await hub.ingest(customer_message("m2", "refund", choice_id="refund"))  # now it was offered
+
+        async def handed_off() -> bool:
+            conv = await hub.store.tickets.get_conversation(record.conversation.id)
+            return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"
+
+        await eventually(handed_off)
