@@ -294,3 +294,25 @@ async def test_a_button_no_bot_offered_on_the_ticket_is_read_as_its_text(tmp_pat
             return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"
 
         await eventually(handed_off)
+
+
+async def test_a_button_offered_before_the_ticket_was_closed_still_counts_on_the_ticket_that_follows(
+    tmp_path: Path,
+) -> None:
+    """A closed ticket never reopens: the customer's late tap opens a new ticket linked to
+    it, and the button was offered there."""
+    channels = {"chat": {"type": "recording", "buttons": True}}
+    config = make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["triage"]}})
+    async with running_hub(config) as hub:
+        first = await hub.ingest(customer_message("m1", "hello"))
+        await eventually(lambda: hub.adapters["chat"].sent)  # "What is it about?"
+        await hub.actions.update_conversation(first.conversation, {"status": "closed"})
+        late = await hub.ingest(customer_message("m2", "refund", choice_id="refund"))
+        assert late.conversation.id != first.conversation.id
+        assert late.conversation.previous_id == first.conversation.id
+
+        async def handed_off() -> bool:
+            conv = await hub.store.tickets.get_conversation(late.conversation.id)
+            return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"
+
+        await eventually(handed_off)
