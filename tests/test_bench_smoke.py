@@ -20,6 +20,7 @@ RUNS = {
     "faq.py": (["--folds", "2", "--rows", "1000", "--limit", "50"], "retrain after one example changed (best of 3)"),
     "simulate.py": (["--hours", "2", "--contacts", "600", "--seed", "3"], '"off_shift_assignments": 0'),
     "kb_retrain.py": (["--examples", "500", "--rounds", "1"], "retraining after a change: 5"),
+    "faq_first_training.py": (["--examples", "300", "--model", "ngram"], '"examples": 300'),
     "ingest_job.py": (["--messages", "200", "--rounds", "1"], '"messages": 200'),
     "reports.py": (["--tickets", "300", "--messages", "1500", "--rounds", "1"], '"bench": "reports"'),
 }
