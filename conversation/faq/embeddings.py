@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from conversation.faq.matcher import EmbeddingsUnavailable
+from conversation.faq.matcher import EmbeddingsUnavailable, raise_if_training_stopped
 from conversation.faq.ngram import Embedder, NgramMatcher
 
 __all__ = ["EmbeddingsUnavailable", "e5_embedder", "e5_matcher", "wordllama_embedder", "wordllama_matcher"]
@@ -98,13 +98,12 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
             known = {t: c[t] for t in read for c in (trained_texts, questions) if t in c}
         missing = [t for t in dict.fromkeys(read) if t not in known]
         if missing:
-            rows = np.concatenate(
-                [
-                    np.asarray(model.query(missing[at : at + E5_BATCH]), dtype=np.float32).reshape(-1, model.dim)
-                    for at in range(0, len(missing), E5_BATCH)
-                ]
-            )
-            known.update(zip(missing, rows, strict=True))
+            batches = []
+            for at in range(0, len(missing), E5_BATCH):
+                raise_if_training_stopped()  # a hub stopping does not wait for thousands of texts
+                batch = np.asarray(model.query(missing[at : at + E5_BATCH]), dtype=np.float32)
+                batches.append(batch.reshape(-1, model.dim))
+            known.update(zip(missing, np.concatenate(batches), strict=True))
         with lock:
             for text in read:
                 cache[text] = known[text]

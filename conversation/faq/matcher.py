@@ -8,7 +8,9 @@ answered with the previous model.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -43,6 +45,23 @@ class Prediction:
 class EmbeddingsUnavailable(RuntimeError):
     """An optional model's package or weights are missing or unreadable; the message says
     which, and how to install it."""
+
+
+class TrainingStopped(Exception):
+    """The training gave up because whoever started it is stopping (a hub shutting down)."""
+
+
+# The stop signal of the training running in this context: the hub sets it in the thread it
+# trains in. A first training with e5 embeds every text, minutes for 10,000, and a thread
+# cannot be interrupted from outside: without this a hub stopping meanwhile waited for it.
+TRAINING_STOP: ContextVar[threading.Event | None] = ContextVar("faq_training_stop", default=None)
+
+
+def raise_if_training_stopped() -> None:
+    """Called between the slow steps of a training (e5's batches of texts)."""
+    stop = TRAINING_STOP.get()
+    if stop is not None and stop.is_set():
+        raise TrainingStopped("the training was stopped")
 
 
 class TrainedMatcher(Protocol):
