@@ -4,7 +4,9 @@ A channel reports a tap as the button's id (the webhook's `choice`, the widget's
 frame, Telegram's callback data, Slack's action value), and any client can send any id. A
 plugin reads `ctx.chosen` as the answer to its question, so an id no bot offered on the
 ticket would answer a question never asked (a triage plugin's "refund" button tapped before
-it asked anything). The hub keeps such a message's text and drops the id.
+it asked anything), and routing would file it quietly as an answer to a bot (a "yes" that
+opened no ticket agents see). The hub drops such an id as the message arrives, before
+routing: the message is its text alone.
 """
 
 from __future__ import annotations

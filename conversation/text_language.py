@@ -58,14 +58,16 @@ def main_language(text: str) -> str | None:
 
 
 def latest_clear_language(messages: Sequence[Message]) -> str | None:
-    """The language of the newest message a customer wrote (not a machine's auto-reply) that
-    is clearly written in one; `messages` in thread order."""
+    """The language of the newest message a customer wrote (not a machine's auto-reply, nor a
+    tapped button, whose text is the bot's own label or the button's id) that is clearly
+    written in one; `messages` in thread order."""
     for message in reversed(messages):
         if (
             message.direction is Direction.INBOUND
             and message.author_type is AuthorType.CONTACT
             and message.kind is MessageKind.MESSAGE
             and not message.automatic
+            and not message.choice_id
         ):
             language = clear_language(message.text)
             if language:

@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
-from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound
+from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound, with_changes
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
 from conversation.offers import was_offered
 from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
-from conversation.routing import Route
+from conversation.routing import Route, own_thread
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
@@ -37,6 +37,8 @@ from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
 
 log = logging.getLogger(__name__)
+# Tickets merged one into the next that a tapped button's offer is looked for along.
+MERGE_HOPS = 5
 
 RECOVERY_AGE = timedelta(minutes=2)  # younger messages may still be in another hub's hands
 RECOVERY_LEASE = "plugins:recovery"
@@ -123,6 +125,10 @@ class Pipeline:
         except InvalidInbound:
             self.metrics.rejected.labels(getattr(inbound, "channel", "?")).inc()
             raise
+        try:
+            inbound = await self._offered_choice_only(inbound)
+        except StoreUnavailable as exc:
+            raise IngestUnavailable("the message store is unavailable; retry") from exc
         # A one-time code the sender was asked for: taken out like a secret, kept for its check in memory only.
         inbound, code = await self._awaited_code(inbound)
         # Before anything keeps it: the store, its search index, the inbox, webhooks, plugins.
@@ -343,22 +349,41 @@ class Pipeline:
         except TicketBusy:
             log.info("plugins on message %s postponed: another hub is running plugins on its ticket", message.id)
 
-    async def _with_offered_choice(self, message: Message, conversation: Conversation) -> Message:
-        """The message as plugins see it: a tapped button's id only when a bot offered that
-        button on this ticket (or the one it follows on from, resolved meanwhile); else its
-        text alone (conversation/offers.py). The stored message keeps what the channel sent."""
-        if not message.choice_id:
-            return message
-        for ticket_id in (conversation.id, conversation.previous_id):
-            if ticket_id and was_offered(message.choice_id, await self.store.tickets.list_messages(ticket_id)):
-                return message
-        log.info("message %s: button %r was never offered on its ticket; read as text", message.id, message.choice_id)
-        return replace(message, choice_id="")
+    async def _offered_choice_only(self, inbound: Inbound) -> Inbound:
+        """The inbound with its tapped button's id only when a bot offered that button on its
+        thread's newest ticket (or the one that follows on from, closed meanwhile, or a ticket
+        either was merged into, which holds their messages now); else its text alone
+        (conversation/offers.py), before routing reads the id (a tap answering a bot is filed
+        quietly) and before anything keeps it."""
+        if not inbound.choice_id:
+            return inbound
+        latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
+        if latest is not None and (elsewhere := own_thread(inbound, latest)):  # another sender's thread
+            latest = await self.store.tickets.latest_on_thread(inbound.channel, elsewhere)
+        if latest is not None:
+            async for ticket_id in self._tickets_holding_offers(latest):
+                if was_offered(inbound.choice_id, await self.store.tickets.list_messages(ticket_id)):
+                    return inbound
+        log.info(
+            "%s message: button %r was never offered on its thread; read as text", inbound.channel, inbound.choice_id
+        )
+        return with_changes(inbound, choice_id="")
+
+    async def _tickets_holding_offers(self, conversation: Conversation) -> AsyncIterator[str]:
+        """The ticket, then the ticket it follows on from; each followed by the tickets it was
+        merged into (a few at most: merges do not loop, but a broken row must not hang this)."""
+        for start in (conversation, await self._conversation(conversation.previous_id)):
+            ticket, hops = start, 0
+            while ticket is not None and hops < MERGE_HOPS:
+                yield ticket.id
+                ticket, hops = await self._conversation(ticket.merged_into), hops + 1
+
+    async def _conversation(self, conversation_id: str) -> Conversation | None:
+        return await self.store.tickets.get_conversation(conversation_id) if conversation_id else None
 
     async def _run_each(
         self, message: Message, conversation: Conversation, contact: Contact, verification: str = ""
     ) -> None:
-        message = await self._with_offered_choice(message, conversation)
         for plugin in self.plugins:
             if (conversation.human_owned or message.automatic) and not plugin.always_run:
                 continue  # a person owns it, or a machine wrote it: no bot answers

@@ -285,15 +285,10 @@ async def test_a_button_no_bot_offered_on_the_ticket_is_read_as_its_text(tmp_pat
         conv = await hub.store.tickets.get_conversation(record.conversation.id)
         assert conv is not None and conv.handed_off_at is None and conv.category == ""
         stored = await hub.store.tickets.get_message(record.message.id)
-        assert stored is not None and stored.choice_id == "refund"  # kept as the channel sent it
+        assert stored is not None and (stored.text, stored.choice_id) == ("refund", "")  # its text alone
 
         await hub.ingest(customer_message("m2", "refund", choice_id="refund"))  # now it was offered
-
-        async def handed_off() -> bool:
-            conv = await hub.store.tickets.get_conversation(record.conversation.id)
-            return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"
-
-        await eventually(handed_off)
+        await eventually(lambda: handed_to_finance(hub, record.conversation.id))
 
 
 async def test_a_button_offered_before_the_ticket_was_closed_still_counts_on_the_ticket_that_follows(
@@ -310,9 +305,36 @@ async def test_a_button_offered_before_the_ticket_was_closed_still_counts_on_the
         late = await hub.ingest(customer_message("m2", "refund", choice_id="refund"))
         assert late.conversation.id != first.conversation.id
         assert late.conversation.previous_id == first.conversation.id
+        await eventually(lambda: handed_to_finance(hub, late.conversation.id))
 
-        async def handed_off() -> bool:
-            conv = await hub.store.tickets.get_conversation(late.conversation.id)
-            return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"
 
-        await eventually(handed_off)
+async def test_a_button_offered_on_a_ticket_merged_away_still_counts(tmp_path: Path) -> None:
+    """A merge moves a ticket's messages into the other one: a later tap on the merged
+    ticket's thread opens a new ticket following on from it, and the offer is in the other."""
+    channels = {"chat": {"type": "recording", "buttons": True}}
+    config = make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["triage"]}})
+    async with running_hub(config) as hub:
+        asked = await hub.ingest(customer_message("m1", "hello", thread="a"))
+        await eventually(lambda: hub.adapters["chat"].sent)  # "What is it about?" on thread a
+        other = await hub.ingest(customer_message("m2", "another thing", thread="b"))
+        await eventually(lambda: len(hub.adapters["chat"].sent) >= 2)
+        await hub.services.conversations.merge(asked.conversation, other.conversation, who="Li Na")
+        late = await hub.ingest(customer_message("m3", "refund", thread="a", choice_id="refund"))
+        assert late.conversation.previous_id == asked.conversation.id
+        await eventually(lambda: handed_to_finance(hub, late.conversation.id))
+
+
+async def test_a_forged_yes_tap_opens_an_ordinary_ticket_not_a_hidden_one(tmp_path: Path) -> None:
+    """A tap answering a bot is filed quietly (no reopened or new open ticket): a "yes" id
+    that no bot offered, as a new thread's first message, must open a ticket agents see."""
+    channels = {"chat": {"type": "recording", "buttons": True}}
+    config = make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["faq"]}})
+    async with running_hub(config) as hub:
+        record = await hub.ingest(customer_message("m1", "Yes", thread="new", choice_id="faq:yes"))
+        assert record.conversation.status is Status.OPEN and record.message.choice_id == ""
+
+
+async def handed_to_finance(hub: Hub, conversation_id: str) -> bool:
+    """Whether the triage plugin took the "refund" tap: handed off as a dispute."""
+    conv = await hub.store.tickets.get_conversation(conversation_id)
+    return conv is not None and conv.handed_off_at is not None and conv.category == "dispute"

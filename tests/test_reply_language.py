@@ -35,9 +35,13 @@ def test_a_texts_language_is_said_only_when_its_letters_say_so(text: str, clear:
     assert main_language(text) == main
 
 
-def _message(text: str, *, direction: Direction = Direction.INBOUND, automatic: bool = False) -> Message:
+def _message(
+    text: str, *, direction: Direction = Direction.INBOUND, automatic: bool = False, choice_id: str = ""
+) -> Message:
     author = AuthorType.CONTACT if direction is Direction.INBOUND else AuthorType.BOT
-    return Message("m", "c", "chat", direction, MessageKind.MESSAGE, author, text=text, automatic=automatic)
+    return Message(
+        "m", "c", "chat", direction, MessageKind.MESSAGE, author, text=text, automatic=automatic, choice_id=choice_id
+    )
 
 
 def test_the_latest_clear_customer_message_gives_the_language() -> None:
@@ -50,6 +54,9 @@ def test_the_latest_clear_customer_message_gives_the_language() -> None:
     ]
     assert latest_clear_language(thread) == "en"
     assert latest_clear_language(thread[:2]) == "zh-CN"
+    # A tapped button's text is the bot's label (or the button's id): not the customer's words.
+    tapped = [*thread[:2], _message("progress:1001", choice_id="progress:1001"), _message("Refund", choice_id="r")]
+    assert latest_clear_language(tapped) == "zh-CN"
     assert latest_clear_language([_message("ok")]) is None
 
 

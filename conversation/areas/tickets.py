@@ -67,6 +67,11 @@ class Tickets(ABC):
     async def get_conversation_by_number(self, number: int) -> Conversation | None: ...
 
     @abstractmethod
+    async def latest_on_thread(self, channel: str, thread_key: str) -> Conversation | None:
+        """The newest ticket on a channel's thread, which a message there is routed by; None
+        when the thread has none yet."""
+
+    @abstractmethod
     async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
         """The thread, oldest first; with `after`, only messages newer than that message id."""
 

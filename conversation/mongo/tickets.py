@@ -55,6 +55,11 @@ from conversation.store import (
 )
 
 
+def thread_id(channel: str, thread_key: str) -> str:
+    """A thread's pointer document's id: the newest ticket on it (see `_route`)."""
+    return f"{channel}\x1f{thread_key}"
+
+
 class MongoTickets(Area, Tickets):
     async def search_messages(self, query: str, *, limit: int = 50) -> list[Message]:
         return await self._search_messages(query, limit=limit)
@@ -65,6 +70,11 @@ class MongoTickets(Area, Tickets):
     @_unavailable_when_unreachable
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
         return await ingest.run_async(ingest.record_inbound(_Ingest(self._conn), inbound, now, policy))
+
+    @_unavailable_when_unreachable
+    async def latest_on_thread(self, channel: str, thread_key: str) -> Conversation | None:
+        pointer = await self._threads.find_one({"_id": thread_id(channel, thread_key)})
+        return await self._get_conversation(pointer["conversation_id"]) if pointer else None
 
     @_unavailable_when_unreachable
     async def get_conversation_by_number(self, number: int) -> Conversation | None:
@@ -354,8 +364,8 @@ class _Ingest(Area):
     async def _route(
         self, inbound: Inbound, contact_id: str, now: datetime, policy: Ticketing, hinted: Conversation | None
     ) -> tuple[Conversation, Route] | tuple[None, None]:
-        thread_id = f"{inbound.channel}\x1f{inbound.thread_key}"
-        pointer = await self._threads.find_one({"_id": thread_id})
+        thread = thread_id(inbound.channel, inbound.thread_key)
+        pointer = await self._threads.find_one({"_id": thread})
         question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
         if hinted is not None:  # the channel named the ticket; a new one follows on from it
             route = route_inbound(hinted, now, policy.reopen_window, question=question)
@@ -388,7 +398,7 @@ class _Ingest(Area):
         expected = pointer["conversation_id"] if pointer is not None else None
         try:
             swapped = await self._threads.update_one(
-                {"_id": thread_id, "conversation_id": expected},
+                {"_id": thread, "conversation_id": expected},
                 {"$set": {"conversation_id": draft.id, "draft": draft_doc}},
                 upsert=pointer is None,
             )

@@ -62,6 +62,8 @@ from conversation.store import (
     validate_changes,
 )
 
+LATEST_ON_THREAD = "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1"
+
 
 class SQLiteTickets(Area, Tickets):
     async def record_inbound(self, inbound: Inbound, *, now: datetime, policy: Ticketing) -> InboundRecord:
@@ -75,6 +77,9 @@ class SQLiteTickets(Area, Tickets):
 
     async def get_conversation_by_number(self, number: int) -> Conversation | None:
         return await self._one("SELECT * FROM conversations WHERE number = ?", (number,), _conversation)
+
+    async def latest_on_thread(self, channel: str, thread_key: str) -> Conversation | None:
+        return await self._one(LATEST_ON_THREAD, (channel, thread_key), _conversation)
 
     async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
         def job(conn: sqlite3.Connection) -> list[Message]:
@@ -295,11 +300,7 @@ class _Ingest:
     ) -> tuple[Conversation, Route]:
         latest = hinted
         if latest is None:
-            rows = named_rows(
-                self.conn,
-                "SELECT * FROM conversations WHERE channel = ? AND thread_key = ? ORDER BY number DESC LIMIT 1",
-                (inbound.channel, inbound.thread_key),
-            )
+            rows = named_rows(self.conn, LATEST_ON_THREAD, (inbound.channel, inbound.thread_key))
             latest = _conversation_of(rows[0]) if rows else None
         question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
         route = route_inbound(latest, now, policy.reopen_window, question=question)

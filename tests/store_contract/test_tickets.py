@@ -142,6 +142,17 @@ async def test_after_the_window_a_new_ticket_links_the_old_one(store: Store) -> 
     assert (await store.tickets.get_conversation(first.conversation.id)).status is Status.RESOLVED  # type: ignore[union-attr]
 
 
+async def test_the_newest_ticket_on_a_thread_is_the_one_its_next_message_is_routed_by(store: Store) -> None:
+    assert await store.tickets.latest_on_thread("telegram", "chat-1") is None
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.tickets.record_inbound(inbound("m2", thread="chat-2"), now=utcnow(), policy=POLICY)
+    assert (await store.tickets.latest_on_thread("telegram", "chat-1")).id == first.conversation.id  # type: ignore[union-attr]
+    await store.tickets.update_conversation(first.conversation.id, {"status": Status.CLOSED}, now=utcnow())
+    again = await store.tickets.record_inbound(inbound("m3"), now=utcnow(), policy=POLICY)
+    assert (await store.tickets.latest_on_thread("telegram", "chat-1")).id == again.conversation.id  # type: ignore[union-attr]
+    assert await store.tickets.latest_on_thread("slack", "chat-1") is None  # threads are per channel
+
+
 async def test_a_closed_ticket_never_reopens(store: Store) -> None:
     first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
     await store.tickets.update_conversation(first.conversation.id, {"status": Status.CLOSED}, now=utcnow())
