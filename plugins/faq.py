@@ -62,7 +62,7 @@ from conversation.faq_bot import (
     read_reply,
 )
 from conversation.markdown_html import render_markdown
-from conversation.text_language import clear_language
+from conversation.text_language import clear_language, latest_clear_language
 from hub.sdk import (
     Article,
     Choice,
@@ -185,10 +185,14 @@ class FaqPlugin(Plugin):
         hub, text, chosen = ctx.hub, ctx.message.text, ctx.chosen
         if chosen == YES and (ctx.state.get("waiting") or {}).get("for") != "confirm":
             return Flow.STOP  # an answer's button confirmed (or overtaken) before: kept, nothing to do
-        # The language the bot speaks on this ticket: the message's when it is clear, else the
-        # one it spoke in so far, else the contact's. A tapped button's text is the channel's
-        # (a label, or its data on some channels), not the customer's words.
-        ctx.state["language"] = (None if chosen else clear_language(text)) or _language(ctx)
+        # The language the bot speaks on this ticket: the message's when it is clear, else that
+        # of the customer's latest clear message on the ticket (one another bot answered, a
+        # status question, included), else the one it spoke in so far, else the contact's. A
+        # tapped button's text is the channel's (a label, or its data), not the customer's words.
+        language = None if chosen else clear_language(text)
+        if language is None:
+            language = latest_clear_language(await hub.reads.list_messages(ctx.message.conversation_id))
+        ctx.state["language"] = language or _language(ctx)
         waiting = ctx.state.pop("waiting", None)
         resolved = ctx.state.pop("resolved", None)  # the bot resolved the ticket: the customer is back
         if resolved and read_reply(text, chosen) in (Reply.NO, Reply.PERSON):  # "还是不行", "still doesn't work"

@@ -99,3 +99,26 @@ async def test_a_chinese_customer_is_still_told_the_news_in_chinese(tmp_path: Pa
         await hub.services.conversations.update_by(ticket, {"status": "resolved"}, who="Li Na", names={})
         notice = (await _said(hub, 2))[-1]
         assert "#1000" in notice and "已解决" in notice
+
+
+async def test_the_faq_bot_follows_a_status_question_the_other_bot_answered(tmp_path: Path) -> None:
+    """A Chinese question, the FAQ bot's Chinese answer, then a status question in English
+    (the progress bot's), then "no": the hand-off is said in English, the customer's latest
+    clear language, not in the language the FAQ bot spoke so far."""
+    from tests.test_faq_bot import with_articles
+
+    raw = {
+        "channels": {"chat": {"type": "recording"}},
+        "plugins": {"enabled": ["progress", "faq"], "faq": {"answer_threshold": 0.7, "suggest_threshold": 0.4}},
+    }
+    chinese_client = Sender(address="u1", display_name="Zhang Wei", language="zh-CN")
+    async with running_hub(make_config(tmp_path, raw)) as hub:
+        await with_articles(hub)
+        await hub.ingest(customer_message("m1", "怎么申请退款", thread="t1", sender=chinese_client))
+        answer = (await _said(hub, 1))[-1]
+        assert answer.startswith("如何申请退款")
+        await hub.ingest(customer_message("m2", "what is the status of my ticket", thread="t1", sender=chinese_client))
+        assert "#1000" in (await _said(hub, 2))[-1]
+        await hub.ingest(customer_message("m3", "no", thread="t1", sender=chinese_client))
+        handed = (await _said(hub, 3))[-1]
+        assert handed.isascii() and "colleague" in handed
