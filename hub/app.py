@@ -361,6 +361,7 @@ class Hub(ChannelPort):
                 await self.store.close()
 
     async def _stop_background(self) -> None:
+        self.knowledge.stop_training()  # its thread outlives the retraining loop's task
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)

@@ -121,6 +121,8 @@ class KnowledgeModel:
         """Catch up with the knowledge base; True when it changed since the last look. The
         matcher is retrained only when what it learns changed (titles, examples, which
         articles are published), so fixing an answer's wording costs no training."""
+        if self._stopping.is_set():  # the hub is stopping: no training starts
+            return False
         revision = await self.store.knowledge.revision()  # read first: a change saved meanwhile is caught next time
         if revision == self.revision:
             return False
@@ -197,11 +199,15 @@ class KnowledgeModel:
             return self.predict(text, k)
         return await asyncio.get_running_loop().run_in_executor(self._matching, self.predict, text, k)
 
-    async def close(self) -> None:
-        """At shutdown, after the plugins: the matching threads end once idle, and a training
-        under way stops at its next batch of texts (else the process waited for it to end)."""
-        self._closed = True
+    def stop_training(self) -> None:
+        """At the start of a shutdown: a training under way stops at its next batch of texts
+        (else the process waited for it to end), and none starts; questions are still matched."""
         self._stopping.set()
+
+    async def close(self) -> None:
+        """At shutdown, after the plugins: the matching threads end once idle."""
+        self._closed = True
+        self.stop_training()
         self._matching.shutdown(wait=False)
 
     def predict(self, text: str, k: int = 3) -> list[tuple[Article, Prediction]]:

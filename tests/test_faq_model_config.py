@@ -317,3 +317,21 @@ async def test_a_hub_stopping_during_a_first_e5_training_does_not_wait_for_it(
         assert SlowE5.calls <= stopped_at + 1 < texts  # at most the batch under way when it stopped
     finally:
         embeddings.e5_embedder.cache_clear()
+
+
+async def test_a_stopping_hub_stops_its_training_before_it_waits_for_plugins(tmp_path: Path) -> None:
+    """The plugins' grace and the outbox's come after: a training running meanwhile would
+    go on embedding through them, and the last stage may never run if the stop is cut short."""
+    hub = Hub(knowledge_config(tmp_path, model="ngram"))
+    await hub.start()
+    seen: list[bool] = []
+    drain = hub.pipeline.drain
+
+    async def recorded(grace: float) -> None:
+        seen.append(hub.knowledge._stopping.is_set())
+        await drain(grace)
+
+    hub.pipeline.drain = recorded  # type: ignore[method-assign]
+    await hub.stop()
+    assert seen == [True]
+    assert not await hub.knowledge.refresh()  # and no training starts any more
