@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from conversation.model import Conversation, utcnow
 from conversation.store import Store, StoreUnavailable
@@ -30,7 +31,16 @@ from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.platform import PLATFORM_TIMER, PlatformClient
 from hub.platform.verification import CodeVerifications
-from hub.sdk import ConversationActions, EventContext, HubPort, Plugin, ServiceContext, SurveyActions, TimerContext
+from hub.sdk import (
+    ASK_STATE_KEY,
+    ConversationActions,
+    EventContext,
+    HubPort,
+    Plugin,
+    ServiceContext,
+    SurveyActions,
+    TimerContext,
+)
 from hub.services.records import RecordService
 from hub.supervise import log_task_failure
 from hub.told import mark_told
@@ -39,6 +49,8 @@ log = logging.getLogger(__name__)
 
 TIMER_CHECK_SECONDS = 5.0
 TIMER_BATCH = 100
+# Compare-and-set rounds `keep_offer` may lose to other writers of the same state.
+MAX_OFFER_ATTEMPTS = 10
 
 
 class PluginHost:
@@ -190,6 +202,18 @@ class PluginHost:
             await asyncio.sleep(interval)
 
     # -- what plugins told customers ------------------------------------------------------
+    async def keep_offer(self, conversation_id: str, plugin: str, offer: dict[str, Any]) -> None:
+        """See PluginRuntime.keep_offer: by compare-and-set, so a message's plugin run that
+        saves the same state meanwhile loses nothing (one of the two writes is retried)."""
+        for _ in range(MAX_OFFER_ATTEMPTS):
+            state, version = await self.store.coordination.load_plugin_state(conversation_id, plugin)
+            kept = {**state, ASK_STATE_KEY: offer}
+            if await self.store.coordination.set_plugin_state(conversation_id, plugin, kept, version=version):
+                return
+        log.warning(
+            "plugin %s: its question's choices on %s were not kept (the state kept changing)", plugin, conversation_id
+        )
+
     async def mark_told(self, conversation_id: str, plugin: str, key: str, mark: str) -> bool:
         """Record `key` told at `mark` on the ticket for `plugin` (see `mark_told`)."""
         return await mark_told(self.store, conversation_id, plugin, key, mark)

@@ -669,6 +669,12 @@ class PluginRuntime(Protocol):
         False when it was told already (the same mark), by this hub or another."""
         ...
 
+    async def keep_offer(self, conversation_id: str, plugin: str, offer: dict[str, Any]) -> None:
+        """Keep the typed-answer choices a question asked outside `on_message` (a timer, an
+        event) offered, in the plugin's state of that ticket under ASK_STATE_KEY, so the
+        customer's typed "2" comes back as `ctx.chosen`."""
+        ...
+
 
 @dataclass
 class PluginRecords:
@@ -805,6 +811,11 @@ class MissingText(LookupError):
             f" (a setting's default, or catalog {domain!r} with the key)"
         )
         self.plugin, self.key, self.setting, self.domain, self.language = plugin, key, setting, domain, language
+
+
+def _offer(said: Message, options: Sequence[Choice]) -> dict[str, Any]:
+    """What `ask` keeps of a numbered question for the typed answer (ASK_STATE_KEY's value)."""
+    return {"message": said.id, "choices": [[c.id, c.label] for c in options]}
 
 
 def typed_choice(text: str, choices: Sequence[Sequence[str]]) -> str:
@@ -1023,7 +1034,7 @@ class TicketTools(PluginTools):
         said = await self.actions.post_bot_message(
             self._ticket(), "\n".join([text, "", *lines, "", hint]), choices=options, plugin=self.plugin, html=html
         )
-        self._offered(said, options)
+        await self._offered(said, _offer(said, options))
         return said
 
     def _shows_choices(self) -> bool:
@@ -1035,8 +1046,11 @@ class TicketTools(PluginTools):
         adapter = self.hub.channel_adapter(channel)
         return adapter is not None and adapter.shows_choices
 
-    def _offered(self, said: Message, options: Sequence[Choice]) -> None:
-        """Keep a question's typed-answer choices (only a context with per-ticket `state` can)."""
+    async def _offered(self, said: Message, offer: dict[str, Any]) -> None:
+        """Keep a question's typed-answer choices for the customer's next message: stored in
+        this plugin's state of the ticket (a message's context keeps it in its own `state`)."""
+        if self.runtime is not None:
+            await self.runtime.keep_offer(said.conversation_id, self.plugin, offer)
 
     async def set_team(self, team: str) -> None:
         """File the ticket under a team (an existing team's id; "" takes its team away).
@@ -1108,8 +1122,8 @@ class PluginContext(TicketTools):
         buttons the number (or label) they typed in answer to `ask`; "" otherwise."""
         return self.message.choice_id or self._typed_choice
 
-    def _offered(self, said: Message, options: Sequence[Choice]) -> None:
-        self.state[ASK_STATE_KEY] = {"message": said.id, "choices": [[c.id, c.label] for c in options]}
+    async def _offered(self, said: Message, offer: dict[str, Any]) -> None:
+        self.state[ASK_STATE_KEY] = offer  # saved with the rest of the state after on_message
 
     async def hand_off(self, reason: str, *, team: str = "", reasons: Mapping[str, str] | None = None) -> None:
         """Ask for a human: the ticket goes to the inbox and bots stay quiet on it. `reasons`:

@@ -225,3 +225,32 @@ async def test_add_tags_given_a_list_says_how_to_call_it() -> None:
     ctx = PluginContext("p", conversation, types.SimpleNamespace(choice_id=""), None, None, {}, Actions())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"each tag as its own argument \(add_tags\('vip', 'refund'\)\)"):
         await ctx.add_tags(["vip"])  # type: ignore[arg-type]
+
+
+class FollowUp(Plugin):
+    """Asks from a timer (as a follow-up a day later would) and reads the typed answer."""
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        if ctx.chosen:
+            await ctx.reply(f"picked {ctx.chosen}")
+        elif not ctx.state.get("scheduled"):
+            ctx.state["scheduled"] = True
+            await ctx.schedule(ctx.runtime.clock(), "follow-up")  # type: ignore[union-attr]
+        return None
+
+    async def on_timer(self, ctx: sdk.TimerContext) -> None:
+        await ctx.ask("Is it solved?", [Choice("solved", "Solved"), Choice("open", "Not yet")])
+
+
+async def test_a_typed_answer_to_a_question_asked_from_a_timer_comes_back_as_chosen(tmp_path: Path) -> None:
+    """Only a message's context has the plugin's `state`: a question asked from `on_timer`
+    (or `on_event`) keeps its offer in the plugin's stored state instead."""
+    async with running_hub(
+        make_config(tmp_path, {"plugins": {"enabled": ["follow"]}}, plugins={"follow": FollowUp})
+    ) as hub:
+        first = await hub.ingest(customer_message("m1", "my parcel is late"))
+        await eventually(lambda: hub.plugin_host.fire_due_timers())
+        [question] = await said(hub, first.conversation.id, 1)
+        assert question.startswith("Is it solved?\n\n1. Solved\n2. Not yet")
+        await hub.ingest(customer_message("m2", "2"))
+        assert (await said(hub, first.conversation.id, 2))[1] == "picked open"
