@@ -106,7 +106,7 @@ class KnowledgeModel:
         self._wake = asyncio.Event()
         self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="faq-match")
         self._closed = False
-        self._stopping = threading.Event()  # set at close: a training under way gives up
+        self._stopping = threading.Event()  # set as the hub stops: a training under way gives up
 
     def _train(self, matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
         """In a worker thread (asyncio.to_thread: its own copy of the context)."""

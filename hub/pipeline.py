@@ -370,13 +370,20 @@ class Pipeline:
         return with_changes(inbound, choice_id="")
 
     async def _tickets_holding_offers(self, conversation: Conversation) -> AsyncIterator[str]:
-        """The ticket, then the ticket it follows on from; each followed by the tickets it was
-        merged into (a few at most: merges do not loop, but a broken row must not hang this)."""
-        for start in (conversation, await self._conversation(conversation.previous_id)):
-            ticket, hops = start, 0
-            while ticket is not None and hops < MERGE_HOPS:
-                yield ticket.id
-                ticket, hops = await self._conversation(ticket.merged_into), hops + 1
+        """The ticket and the tickets it was merged into, then (read only if none held the
+        offer) the ticket it follows on from and those it was merged into."""
+        async for ticket_id in self._merged_chain(conversation):
+            yield ticket_id
+        async for ticket_id in self._merged_chain(await self._conversation(conversation.previous_id)):
+            yield ticket_id
+
+    async def _merged_chain(self, ticket: Conversation | None) -> AsyncIterator[str]:
+        """A ticket, then each it was merged into (a few at most: merges do not loop, but a
+        broken row must not hang this)."""
+        hops = 0
+        while ticket is not None and hops < MERGE_HOPS:
+            yield ticket.id
+            ticket, hops = await self._conversation(ticket.merged_into), hops + 1
 
     async def _conversation(self, conversation_id: str) -> Conversation | None:
         return await self.store.tickets.get_conversation(conversation_id) if conversation_id else None
