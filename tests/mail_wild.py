@@ -44,6 +44,23 @@ def raw_8bit_cp1252_headers() -> bytes:
     return head.replace("\n", "\r\n").encode("cp1252")
 
 
+def raw_8bit_gbk_headers() -> bytes:
+    """A Chinese client writing GBK everywhere and declaring it nowhere: the name and subject
+    alone are too short to tell GBK from Korean."""
+    head = (
+        "From: 王五 <wangwu@example.org>\n"
+        f"To: {HELPDESK}\n"
+        "Subject: 密码忘了\n"
+        "Message-ID: <8bit-gbk-1@example.org>\n"
+        "Date: Thu, 26 Nov 2026 09:00:00 +0800\n"
+        "MIME-Version: 1.0\n"
+        "Content-Type: text/plain\n"
+        "Content-Transfer-Encoding: 8bit\n\n"
+        "我的密码忘了，登录不上去，请帮我重置一下。谢谢！\n"
+    )
+    return head.replace("\n", "\r\n").encode("gbk")
+
+
 def big5_name_with_brackets() -> bytes:
     """A Taiwanese Outlook: the name encoded in big5 decodes to brackets."""
     name = base64.b64encode("Stanley Chang[昌育德]".encode("big5")).decode()

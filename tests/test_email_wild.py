@@ -63,6 +63,7 @@ async def our_reply(hub: Hub, outbox: Sink, text: str = "Hello!") -> str:
     [
         (wild.raw_8bit_utf8_headers(), "José Müller", "Rückerstattung für Bestellung 1042 – dringend"),
         (wild.raw_8bit_cp1252_headers(), "Zoë Lefèvre", "Problème de facture – «urgent»"),
+        (wild.raw_8bit_gbk_headers(), "王五", "密码忘了"),
     ],
 )
 async def test_raw_8bit_headers_are_decoded_and_stored_at_once(hub: Hub, raw: bytes, name: str, subject: str) -> None:

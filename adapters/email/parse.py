@@ -170,23 +170,46 @@ def raw_header_text(value: str, charset: str = "cp1252") -> str:
         return data.decode(charset, errors="replace")
 
 
+# Bytes of a mail's text read beside its raw headers to tell their charset.
+HEADER_CHARSET_SAMPLE = 4096
+
+
 def header_charset(msg: Message, raw_values: list[str]) -> str:
     """The charset of a mail's raw 8-bit headers (those not UTF-8): the charset its text
     declares if that reads them, else what charset-normalizer detects in all of them
-    together (a single header is too short to tell), else cp1252, which maps every byte;
-    "" when the headers are ASCII."""
+    together with the start of the mail's undeclared text (a mail client that leaves its
+    headers unencoded writes its text in the same charset, and a name and a subject are too
+    short to tell: "王五" and "密码忘了" in GBK read as Korean), else cp1252, which maps every
+    byte; "" when the headers are ASCII."""
     data = b"\n".join(v.encode("utf-8", "surrogateescape") for v in raw_values if SURROGATES.search(v))
     if not data:
         return ""
     declared = next((p.get_content_charset() for p in _leaves(msg)[:5] if p.get_content_charset()), None)
-    for candidate in [SUPERSETS.get(declared, declared)] if declared else []:
-        try:
-            data.decode(candidate)
-            return candidate
-        except (LookupError, UnicodeDecodeError):
-            pass
-    best = from_bytes(data).best()
-    return best.encoding if best is not None else "cp1252"
+    if declared and _reads(data, charset := SUPERSETS.get(declared, declared)):
+        return charset
+    for sample in (data + b"\n" + _undeclared_text(msg), data):
+        best = from_bytes(sample).best()
+        if best is not None and _reads(data, best.encoding):
+            return best.encoding
+    return "cp1252"
+
+
+def _undeclared_text(msg: Message) -> bytes:
+    """The start of the mail's first text part that declares no charset and is not ASCII."""
+    for part in _leaves(msg)[:5]:
+        if part.get_content_maintype() == "text" and not part.get_content_charset():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes) and not payload.isascii():
+                return payload[:HEADER_CHARSET_SAMPLE]
+    return b""
+
+
+def _reads(data: bytes, charset: str) -> bool:
+    try:
+        data.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        return False
+    return True
 
 
 def without_surrogates(text: str) -> str:
