@@ -290,7 +290,7 @@ async def test_the_bare_number_answers_the_greeting_only(
     answer = (await said_count(fake, 2))[-1]
     assert (
         answer.startswith("Ticket #1000: open")
-        and "Last update: none yet, we have not replied to you so far." in answer
+        and "Last update: none yet, no one from our team has replied to you so far." in answer
     )
     assert "Next: an agent will pick it up." in answer
 

@@ -35,7 +35,7 @@ async def test_a_ticket_nobody_replied_to_yet_is_described_in_a_plain_sentence_i
     await said_count(fake, 1, chat=999)
     await telegram(client, text_update(4, "status of #1001", message_id=2, **english))
     answer = (await said_count(fake, 2, chat=999))[-1]
-    assert "Last update: none yet, we have not replied to you so far." in answer
+    assert "Last update: none yet, no one from our team has replied to you so far." in answer
     assert "(-)" not in answer
 
 
