@@ -81,3 +81,37 @@ async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], br
     await public.goto(f"{url}/help/zh-CN/articles/refund")
     await expect(public.locator("article h2")).to_have_text("退款步骤")
     await public.close()
+
+
+async def test_an_edit_made_as_the_editor_appears_is_kept(hub_url: tuple[Hub, str], browser: Any) -> None:  # noqa: F811
+    """An agent on a loaded machine may type before the editor's first effects ran: the
+    draft was reset after the first render, undoing a category just picked (a CI failure)."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await hub.services.knowledge.create(
+        {
+            "id": "refund",
+            "title": "如何申请退款",
+            "answer": "打开订单，点击退款。",
+            "status": "published",
+            "category": "faq",
+        }
+    )
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-knowledge")
+    await expect(page.locator("#kb-articles li")).to_have_count(1)
+    # The moment the editor is in the page (a microtask after its render, before any effect),
+    # the title is changed as a typing agent would.
+    await page.evaluate(
+        """() => new MutationObserver((changes, observer) => {
+             const title = document.querySelector("#kb-title");
+             if (!title) return;
+             observer.disconnect();
+             title.value = "如何申请退款？";
+             title.dispatchEvent(new Event("input", { bubbles: true }));
+           }).observe(document.body, { childList: true, subtree: true })"""
+    )
+    await page.locator("#kb-articles li button").click()
+    await page.wait_for_timeout(300)  # the effects have run by now
+    await expect(page.locator("#kb-title")).to_have_value("如何申请退款？")

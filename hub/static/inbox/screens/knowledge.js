@@ -40,11 +40,13 @@ function History({ article }) {
       <div class="kb-preview" dangerouslySetInnerHTML=${{ __html: shown.article.html }}></div></section>` : null}</div>`;
 }
 
+// Keyed by the article's id and version (see Knowledge): another article, or this one saved,
+// is a new Editor with a fresh draft. An effect that reset the draft ran after the first
+// render, so a choice made before it (a category picked on a loaded machine) was undone.
 function Editor({ article, canWrite, onSaved }) {
   const { categories } = useStore(); // the desk's: an article's questions go to its category's team
   const [draft, setDraft] = useState({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") });
   const [tab, setTab] = useState("edit");
-  useEffect(() => setDraft({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") }), [article.id, article.version]);
   // Each change applies to the draft as it is then, not as this render saw it: two events
   // before the next render (a choice, then typing) would otherwise undo the first.
   const set = (name) => (event) => { const value = event.target.value; setDraft((d) => ({ ...d, [name]: value })); };
@@ -128,7 +130,7 @@ export function Knowledge() {
           <button type="button" class=${open && open.id === a.id ? "link active" : "link"} onClick=${() => pick(a.id)}>${a.title}</button>
           <span class="hint"> ${a.language} · ${t(`kb.status.${a.status}`)}${a.category ? ` · ${categoryLabel(a.category)}` : ""}</span></li>`)}</ul>`}
       </div>
-      ${open ? html`<${Editor} article=${open} canWrite=${canWrite} onSaved=${(saved) => { setOpen(saved); load(); }} />` : html`<p class="hint">${t("kb.pick")}</p>`}
+      ${open ? html`<${Editor} key=${`${open.id}:${open.version}`} article=${open} canWrite=${canWrite} onSaved=${(saved) => { setOpen(saved); load(); }} />` : html`<p class="hint">${t("kb.pick")}</p>`}
     </div>
   <//>`;
 }
