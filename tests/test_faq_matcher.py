@@ -741,6 +741,26 @@ def test_a_model_keeps_its_examples_embeddings_dense_and_scores_them_as_one_vect
     assert NgramMatcher().train(examples()).scorer.dense_t is None  # the default has no embedding
 
 
+def test_the_examples_kept_by_a_model_are_the_rows_its_classifier_was_trained_on() -> None:
+    """The model's sorted copies of its examples are cut from the n-grams and the centred
+    embedding apart (float32), not from the classifier's float64 rows: the same values."""
+    import numpy as np
+
+    def embed(texts: list[str]) -> np.ndarray:
+        rows = np.array([[1.0, len(t) % 5, "密码" in t or "password" in t, len(t) % 3] for t in texts], np.float32)
+        return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+    for matcher in (NgramMatcher(embedder=embed, embedder_name="fake", center_embeddings=True), NgramMatcher()):
+        model = matcher.train(examples())
+        scorer = model.scorer
+        rows = scorer.encoder.encode(list(model.example_texts)).toarray().astype(np.float32)
+        kept = scorer.vectors_t.T.toarray()
+        if scorer.dense_t is not None:
+            kept = np.hstack([kept, scorer.dense_t.T])
+        assert scorer.vectors_t.dtype == np.float32
+        assert np.array_equal(kept, rows)
+
+
 def test_wordllama_is_loaded_once_so_a_retraining_updates_the_previous_model(
     monkeypatch: pytest.MonkeyPatch, updates_allowed: list[int]
 ) -> None:

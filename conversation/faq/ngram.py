@@ -187,6 +187,11 @@ class _Encoder:
         assert self.embedder is not None
         return _centred(np.asarray(self.embedder(list(texts)), dtype=np.float32), self.center, self.basis)
 
+    def scales(self) -> tuple[float, float]:
+        """What the n-grams' and the embedding's values are multiplied by in a row."""
+        scale = 1 / np.sqrt(1 + self.weight**2)
+        return scale, self.weight * scale
+
     def encode(
         self, texts: Sequence[str], tfidf: sparse.csr_matrix | None = None, embedded: np.ndarray | None = None
     ) -> sparse.csr_matrix:
@@ -195,8 +200,27 @@ class _Encoder:
         if self.embedder is None:
             return tfidf
         dense = self.embed(texts) if embedded is None else embedded
-        scale = 1 / np.sqrt(1 + self.weight**2)
-        return _appended(tfidf, dense, self.weight * scale, scale)
+        scale, dense_scale = self.scales()
+        return _appended(tfidf, dense, dense_scale, scale)
+
+    def training(self, texts: Sequence[str], tfidf: sparse.csr_matrix, embedded: np.ndarray | None) -> _Training:
+        return _Training(self.encode(texts, tfidf, embedded), tfidf, embedded if self.embedder else None)
+
+
+@dataclass(frozen=True)
+class _Training:
+    """The training examples' rows as the classifier is given them (float64, both parts in
+    one matrix) and, apart, the two parts they were made of (float32, before weighting). The
+    model's sorted copies are cut from the parts: cut from the float64 matrix they took about
+    13 MB more at the peak of a first training on 10,000 examples (README "FAQ matching")."""
+
+    vectors: sparse.csr_matrix
+    tfidf: sparse.csr_matrix
+    embedded: np.ndarray | None
+
+    def rows(self, index: np.ndarray) -> _Training:
+        embedded = None if self.embedded is None else self.embedded[index]
+        return _Training(self.vectors[index], self.tfidf[index], embedded)
 
 
 def _appended(tfidf: sparse.csr_matrix, dense: np.ndarray, dense_scale: float, scale: float) -> sparse.csr_matrix:
@@ -282,30 +306,31 @@ class _Scorer:
 
 def _fit_scorer(
     encoder: _Encoder,
-    vectors: sparse.csr_matrix,
+    training: _Training,
     labels: np.ndarray,
     label_names: tuple[str, ...],
     tolerance: float = SVM_TOLERANCE,
 ) -> _Scorer:
     present = np.unique(labels)
     # A loose tolerance: same accuracy on BANKING77 (measured), a third less training time.
-    svm = _Linear.fitted(vectors, labels, tolerance) if len(present) > 1 else None
-    return _sorted_scorer(encoder, svm, vectors, labels, label_names)
+    svm = _Linear.fitted(training.vectors, labels, tolerance) if len(present) > 1 else None
+    return _sorted_scorer(encoder, svm, training, labels, label_names)
 
 
 def _sorted_scorer(
-    encoder: _Encoder, svm: _Linear | None, vectors: sparse.csr_matrix, labels: np.ndarray, label_names: tuple[str, ...]
+    encoder: _Encoder, svm: _Linear | None, training: _Training, labels: np.ndarray, label_names: tuple[str, ...]
 ) -> _Scorer:
     present = np.unique(labels)
     order = np.argsort(labels, kind="stable")
     starts = np.searchsorted(labels[order], present)
     names = tuple(label_names[i] for i in present)
-    ordered = vectors[order]
-    if encoder.embedder is None:
+    ordered = training.tfidf[order]
+    if training.embedded is None:
         return _Scorer(encoder, svm, names, ordered.T.tocsr(), starts)
-    ngrams = len(encoder.vectorizer.vocabulary)
-    dense_t = np.ascontiguousarray(ordered[:, ngrams:].toarray().T, np.float32)
-    return _Scorer(encoder, svm, names, ordered[:, :ngrams].T.tocsr().astype(np.float32), starts, dense_t)
+    # The classifier's values (float64 products), kept in float32.
+    scale, dense_scale = encoder.scales()
+    dense_t = np.ascontiguousarray((training.embedded[order] * dense_scale).T, np.float32)
+    return _Scorer(encoder, svm, names, (ordered * scale).T.tocsr().astype(np.float32), starts, dense_t)
 
 
 def _calibration_rows(scores: np.ndarray, margins: np.ndarray, closest: np.ndarray) -> np.ndarray:
@@ -481,14 +506,15 @@ class NgramMatcher:
                     basis = _main_directions(_centred(embedded, center), PROJECTED_DIMENSIONS)
             embedded = _centred(embedded, center, basis)
         encoder = _Encoder(vectorizer, self.embedder, self.embedding_weight, center, basis)
-        vectors = encoder.encode(texts, tfidf, embedded)
+        training = encoder.training(texts, tfidf, embedded)
+        del tfidf, embedded  # (held by `training`)
         if updating is not None:
-            model = _updated(updating[0], encoder, vectors, labels, label_names, sorted_texts, *updating[1])
+            model = _updated(updating[0], encoder, training, labels, label_names, sorted_texts, *updating[1])
         else:
             # One after the other, never in two threads: liblinear draws from one random
             # generator per process, so concurrent fits would make training nondeterministic.
-            scorer = _fit_scorer(encoder, vectors, labels, label_names)
-            calibrator = self._calibrate(encoder, vectors, labels, label_names, texts)
+            scorer = _fit_scorer(encoder, training, labels, label_names)
+            calibrator = self._calibrate(encoder, training, labels, label_names, texts)
             model = NgramModel(scorer, calibrator, sorted_texts, self.name)
         _remember(model)
         return model
@@ -506,7 +532,7 @@ class NgramMatcher:
     def _calibrate(
         self,
         encoder: _Encoder,
-        vectors: sparse.csr_matrix,
+        training: _Training,
         labels: np.ndarray,
         label_names: tuple[str, ...],
         texts: Sequence[str],
@@ -515,7 +541,7 @@ class NgramMatcher:
         the vocabulary and IDF weights fitted on all examples: refitting them per fold
         would cost more time than the retraining budget allows for a negligible difference."""
         rng = np.random.default_rng(self.seed)
-        sample = rng.permutation(vectors.shape[0])[:CALIBRATION_SAMPLE]
+        sample = rng.permutation(training.vectors.shape[0])[:CALIBRATION_SAMPLE]
         # Each fold also leaves some articles out of training altogether: their held-out
         # questions then stand for questions no article answers, so the calibrator learns
         # what out-of-scope looks like (it never sees a real one in the examples).
@@ -530,8 +556,8 @@ class NgramMatcher:
             kept = kept[~np.isin(labels[kept], left_out)] if len(label_names) > 2 else kept
             if len(held) == 0 or len(np.unique(labels[kept])) < 2:
                 continue
-            scorer = _fit_scorer(encoder, vectors[kept], labels[kept], label_names, CALIBRATION_TOLERANCE)
-            scores, margins, closest, _ = scorer.signals(vectors[held])
+            scorer = _fit_scorer(encoder, training.rows(kept), labels[kept], label_names, CALIBRATION_TOLERANCE)
+            scores, margins, closest, _ = scorer.signals(training.vectors[held])
             top = np.argsort(-scores, axis=1)[:, :CALIBRATION_CANDIDATES]
             candidates = np.take_along_axis(_calibration_rows(scores, margins, closest), top[..., None], axis=1)
             names = np.array(scorer.labels)[top]
@@ -590,7 +616,7 @@ def _change(
 def _updated(
     previous: NgramModel,
     encoder: _Encoder,
-    vectors: sparse.csr_matrix,
+    training: _Training,
     labels: np.ndarray,
     label_names: tuple[str, ...],
     sorted_texts: tuple[str, ...],
@@ -610,16 +636,16 @@ def _updated(
         for v in (old_vocabulary, new_vocabulary)
     )
     old_rows = {name: i for i, name in enumerate(previous.scorer.labels)}
-    coef = np.zeros((len(label_names), vectors.shape[1]), np.float32)
+    coef = np.zeros((len(label_names), training.vectors.shape[1]), np.float32)
     intercept = np.zeros(len(label_names), np.float32)
     for row, name in enumerate(label_names):
         if name in changed:
-            binary = _Linear.fitted(vectors, labels == row, SVM_TOLERANCE)
+            binary = _Linear.fitted(training.vectors, labels == row, SVM_TOLERANCE)
             coef[row], intercept[row] = binary.coef[1], binary.intercept[1]
         else:
             coef[row, new_columns] = previous.scorer.svm.coef[old_rows[name], old_columns]
             intercept[row] = previous.scorer.svm.intercept[old_rows[name]]
-    scorer = _sorted_scorer(encoder, _Linear(coef, intercept), vectors, labels, label_names)
+    scorer = _sorted_scorer(encoder, _Linear(coef, intercept), training, labels, label_names)
     return NgramModel(scorer, previous.calibrator, sorted_texts, previous.name, drift)
 
 
