@@ -195,6 +195,7 @@ __all__ = [
     "texts",
     "plugin_name",
     "in_every_language",
+    "said_in_every_language",
     "Survey",
     "SurveyActions",
     "RecordChanged",
@@ -542,7 +543,9 @@ class ConversationActions(Protocol):
         self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
     ) -> Conversation: ...
 
-    async def add_note(self, conversation: Conversation, text: str, *, author: str) -> Message: ...
+    async def add_note(
+        self, conversation: Conversation, text: str, *, author: str, texts: Mapping[str, str] | None = None
+    ) -> Message: ...
 
     async def hand_off(
         self,
@@ -832,7 +835,13 @@ def typed_choice(text: str, choices: Sequence[Sequence[str]]) -> str:
 
 def in_every_language(domain: str, key: str, **params: Any) -> dict[str, str]:
     """`key` of a plugin's catalog in each language the hub has catalogs for (locale -> text)."""
-    return {locale: texts(domain, locale).get(key, **params) for locale in available_locales()}
+    return said_in_every_language(lambda locale: texts(domain, locale).get(key, **params))
+
+
+def said_in_every_language(say: Callable[[str], str]) -> dict[str, str]:
+    """`say(locale)` for each language the hub has catalogs for (locale -> text): a text made
+    of several catalog entries, such as a note for `ctx.note(..., texts=...)`."""
+    return {locale: say(locale) for locale in available_locales()}
 
 
 def pick_template(value: Any, contact_language: str, language: str, default: Any = None) -> str | None:
@@ -1080,9 +1089,11 @@ class TicketTools(PluginTools):
             raise TypeError(f"add_tags() takes each tag as its own argument (add_tags('vip', 'refund')), got {wrong!r}")
         await self._update({"tags": [*self._ticket().tags, *tags]})
 
-    async def note(self, text: str) -> Message:
-        """A private note for the agents; never sent to the customer."""
-        return await self.actions.add_note(self._ticket(), text, author=self.plugin)
+    async def note(self, text: str, *, texts: Mapping[str, str] | None = None) -> Message:
+        """A private note for the agents; never sent to the customer. `texts`: the note in
+        each language (locale -> text, as `in_every_language` gives), so each agent's inbox
+        shows it in theirs; `text` is the hub language's (API clients, search)."""
+        return await self.actions.add_note(self._ticket(), text, author=self.plugin, texts=texts)
 
     async def _update(self, changes: dict[str, Any]) -> None:
         self.conversation = await self.actions.update_conversation(self._ticket(), changes)

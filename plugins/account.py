@@ -39,6 +39,7 @@ from hub.sdk import (
     TimerContext,
     hub_texts,
     in_every_language,
+    said_in_every_language,
     setting,
     texts,
 )
@@ -347,12 +348,16 @@ class AccountPlugin(Plugin):
             await ctx.reply(t.get("account.theft.locked_later", number=ctx.conversation.number))
 
     async def on_platform_failed(self, ctx: TimerContext, operation: str) -> None:
-        """The agents do it by hand: a note in the hub's language says what did not happen."""
+        """The agents do it by hand: a note (in each agent's language) says what did not happen."""
         if ctx.conversation is None:
             return
         language = ctx.hub.language if ctx.hub is not None else ctx.language
-        what = hub_texts(language).get(f"event.platform_op.{operation}")  # the timeline's name for it
-        await ctx.note(catalog(language).get("account.note.failed", operation=what))
+
+        def note(locale: str) -> str:  # the operation by the timeline's name for it
+            what = hub_texts(locale).get(f"event.platform_op.{operation}")
+            return catalog(locale).get("account.note.failed", operation=what)
+
+        await ctx.note(note(language), texts=said_in_every_language(note))
 
 
 __all__ = ["AccountPlugin"]

@@ -43,7 +43,9 @@ from hub.sdk import (
     ServiceContext,
     Texts,
     TimerContext,
+    in_every_language,
     plugin_name,
+    said_in_every_language,
     setting,
     texts,
 )
@@ -295,17 +297,18 @@ class ComplaintsPlugin(Plugin):
         if not made:
             raise InvalidInput(f"ticket #{ticket.number} has a complaint already")
         await self._route(ctx, ticket, route)
-        language = ctx.hub.language if ctx.hub else "en"
-        said = catalog(language)
-        await ctx.note(  # every value by its name in the agents' language, never an id
-            said.get(
+
+        def note(locale: str) -> str:  # every value by its name in the agent's language, never an id
+            said = catalog(locale)
+            return said.get(
                 "complaints.note.filed",
                 number=number,
                 subject=said.get(f"complaints.subject.{filing.subject}"),
                 severity=said.get(f"complaints.severity.{filing.severity}"),
-                who=plugin_name(who, language),
+                who=plugin_name(who, locale),
             )
-        )
+
+        await ctx.note(note(ctx.hub.language if ctx.hub else "en"), texts=said_in_every_language(note))
         team = await ctx.hub.team_name(route.team, ctx.language) if ctx.hub else route.team
         await self._tell(
             ctx, record, "received", catalog(ctx.language).get("complaints.received", number=number, team=team)
@@ -465,17 +468,15 @@ class ComplaintsPlugin(Plugin):
         # the store keeps a timer's time to the millisecond: a second's leeway for the one it was set for
         for item in rules.overdue(rules.follow_ups(record.data), ctx.timer.due_at + timedelta(seconds=1)):
             if item.id == ctx.timer.data.get("follow_up"):
-                t = catalog(ctx.hub.language if ctx.hub else "en")
-                owner = await _agent_name(ctx, item.owner)
-                await ctx.note(
-                    t.get(
-                        "complaints.note.overdue",
-                        number=record.data["number"],
-                        text=item.text,
-                        owner=owner,
-                        due=f"{item.due:%Y-%m-%d %H:%M} UTC",
-                    )
-                )
+                values = {
+                    "number": record.data["number"],
+                    "text": item.text,
+                    "owner": await _agent_name(ctx, item.owner),
+                    "due": f"{item.due:%Y-%m-%d %H:%M} UTC",
+                }
+                notes = in_every_language(DOMAIN, "complaints.note.overdue", **values)
+                language = ctx.hub.language if ctx.hub else "en"
+                await ctx.note(catalog(language).get("complaints.note.overdue", **values), texts=notes)
 
     async def send_reports(self, ctx: TimerContext | ServiceContext, month: str) -> int:
         """Mail `month`'s report to each department once (marked before sending, so two hubs

@@ -76,6 +76,7 @@ from hub.sdk import (
     RecordKind,
     Texts,
     in_every_language,
+    said_in_every_language,
     setting,
     texts,
 )
@@ -372,14 +373,8 @@ class FaqPlugin(Plugin):
         # A ticket the bot resolved that now reaches a person was reopened: not deflected.
         for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
             await self._close(ctx, record.id, Outcome.REOPENED)
-        said = catalog(hub.language)
-        lines = [
-            said.get(
-                "faq.agent.guess", number=n, title=g.title, article=g.article_id, confidence=round(g.confidence * 100)
-            )
-            for n, g in enumerate(guesses[:NOTE_GUESSES], 1)
-        ]
-        await ctx.note("\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess"))
+        notes = said_in_every_language(lambda locale: _guesses_note(catalog(locale), guesses))
+        await ctx.note(_guesses_note(catalog(hub.language), guesses), texts=notes)
         await ctx.records.create(
             HANDOFF_KIND,
             {
@@ -391,7 +386,7 @@ class FaqPlugin(Plugin):
         )
         why = f"faq.agent.reason.{reason}"
         team = await self._team(ctx, hub, guesses)
-        await ctx.hand_off(said.get(why), team=team, reasons=in_every_language(DOMAIN, why))
+        await ctx.hand_off(catalog(hub.language).get(why), team=team, reasons=in_every_language(DOMAIN, why))
 
     async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:
         """The team the ticket goes to ("" keeps the one it has)."""
@@ -414,6 +409,15 @@ class FaqPlugin(Plugin):
         if ctx.change.after:
             for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
                 await ctx.records.update(ANSWER_KIND, record.id, status=Outcome.HELPFUL.value)
+
+
+def _guesses_note(said: Texts, guesses: list[Guess]) -> str:
+    """The agents' note of a hand-off: the bot's best guesses with their confidence."""
+    lines = [
+        said.get("faq.agent.guess", number=n, title=g.title, article=g.article_id, confidence=round(g.confidence * 100))
+        for n, g in enumerate(guesses[:NOTE_GUESSES], 1)
+    ]
+    return "\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess")
 
 
 def _in_language(article: Article, published: Any, language: str) -> Article:

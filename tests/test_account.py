@@ -20,8 +20,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from conversation.model import AuthorType, Conversation, Direction, MessageKind, Priority, Role, utcnow
 from hub.agents import add_agent
+from hub.api.serialize import shown_text
 from hub.app import Hub, build_app
-from hub.i18n import texts
+from hub.i18n import hub_texts, texts
 from hub.thread_events import event_of
 from tests.conftest import free_port
 from tests.email_servers import Sink, start_sink
@@ -337,8 +338,12 @@ async def test_a_lock_refused_on_its_repeat_leaves_the_agents_a_note(desk: Desk)
     desk.hub.actions.clock = lambda: utcnow() + timedelta(minutes=5)
     assert await desk.hub.plugin_host.fire_due_timers() == 1
     ticket = await the_ticket(desk.hub)
-    notes = [m.text for m in await desk.hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.NOTE]
-    assert notes == [EN.get("account.note.failed", operation="lock the account")]
+    [note] = [m for m in await desk.hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.NOTE]
+    assert note.text == EN.get("account.note.failed", operation="lock the account")
+    # each agent's inbox says it in theirs (hub/api/serialize.py)
+    operation = hub_texts("zh-CN").get("event.platform_op.lock_account")
+    assert shown_text(note, "zh-CN") == texts("account", "zh-CN").get("account.note.failed", operation=operation)
+    assert "平台" in shown_text(note, "zh-CN") and shown_text(note, "en") == note.text
     assert desk.platform.locks == [] and ticket.team == "security"
     assert await desk.hub.plugin_host.fire_due_timers() == 0  # not repeated after a refusal
 

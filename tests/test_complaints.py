@@ -26,6 +26,7 @@ from conversation.timers import timer_key
 from hub.agents import add_agent
 from hub.api.framework import SAFE
 from hub.api.routes import api
+from hub.api.serialize import shown_text
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from hub.i18n import hub_texts, texts
@@ -384,6 +385,15 @@ async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that
         assert {subject, severity, who}.isdisjoint({"agent", "normal", "complaints"})
         number = complaint["number"]
         assert said.get("complaints.note.filed", number=number, who=who, subject=subject, severity=severity) in notes
+        [filed] = [m for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.NOTE]
+        zh = texts("complaints", "zh-CN")  # and so to an agent reading Chinese
+        assert shown_text(filed, "zh-CN") == zh.get(
+            "complaints.note.filed",
+            number=number,
+            who=hub_texts("zh-CN").get("event.plugin.complaints"),
+            subject=zh.get("complaints.subject.agent"),
+            severity=zh.get("complaints.severity.normal"),
+        )
         body = {"text": "talk to the agent", "owner": lina.id, "due": "2030-01-01T00:00:00Z"}
         refused = await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/follow-ups", body, status=422)
         assert refused["error"] == "owner_is_subject" and "about this agent" in refused["message"]

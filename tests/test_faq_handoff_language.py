@@ -1,9 +1,13 @@
-"""The bot's hand-off as agents read it (review 16 #8): a short note in the hub's language,
-and the thread's event with the plugin's name and the reason in each reader's language."""
+"""The bot's hand-off as agents read it (review 16 #8): a short note, and the thread's event
+with the plugin's name and the reason, each in the reader's language (the note's stored text
+in the hub's, for API clients and search)."""
 
 from __future__ import annotations
 
-from conversation.model import MessageKind
+from aiohttp.test_utils import TestClient
+
+from conversation.model import MessageKind, Role
+from hub.agents import add_agent
 from hub.app import Hub
 from hub.thread_events import event_of
 from tests.test_faq_bot import ask, hub, notes, served, thread
@@ -22,3 +26,35 @@ async def test_the_handoff_note_is_short_and_the_event_reads_in_each_readers_lan
     keyed = event_of(event.raw)
     assert keyed is not None
     assert keyed.text("zh-CN") == "FAQ 机器人 已转交人工处理：客户表示机器人的回答没有解决问题"
+
+
+async def test_each_agent_reads_the_bots_note_in_their_language_in_the_thread_and_the_list(
+    served: tuple[TestClient, Hub],
+) -> None:
+    """A trial's zh-CN agent read the FAQ bot's guesses in English (the hub's language) in the
+    thread and the inbox list, beside events in Chinese."""
+    client, hub = served
+    ticket_id = await ask(hub, "怎么申请退款")
+    await ask(hub, "否")
+    for address, language, heading in (
+        ("li.na@example.com", "zh-CN", "机器人猜测："),
+        ("sam@example.com", "en", "FAQ bot's guesses:"),
+    ):
+        agent = await add_agent(hub.store, address, Role.ADMIN, "agent password 1")  # reads every team's
+        _token, secret = await hub.services.accounts.issue_token(agent.id, "inbox")
+        bearer = {"Authorization": f"Bearer {secret}"}
+        assert (await client.patch("/api/v1/me", json={"language": language}, headers=bearer)).status == 200
+        got = await client.get(f"/api/v1/conversations/{ticket_id}/messages", headers=bearer)
+        messages = await got.json()
+        assert got.status == 200, messages
+        [note] = [m for m in messages["items"] if m["kind"] == "note"]
+        assert note["text"].splitlines()[0] == heading, language
+        assert note["text"].splitlines()[1].startswith("1. 如何申请退款")
+        listed = await (await client.get("/api/v1/conversations?status=open", headers=bearer)).json()
+        [row] = [c for c in listed["items"] if c["id"] == ticket_id]
+        # The list previews the newest message (the note or the hand-off's event, written in the
+        # same millisecond) as the thread says it to this reader.
+        said = {m["kind"]: " ".join(m["text"].split())[:140] for m in messages["items"]}
+        assert row["preview"]["kind"] in ("note", "event") and row["preview"]["text"] == said[row["preview"]["kind"]]
+    [stored] = await notes(hub, ticket_id)
+    assert stored.startswith("FAQ bot's guesses:")  # the hub's language, for API clients and search

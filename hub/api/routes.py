@@ -243,6 +243,7 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     names = await contact_names(hub, items)
     latest = await hub.store.inbox.latest_messages([c.id for c in items])
     sla = await hub.sla.views(items)
+    reader = call.me.language or hub.language  # a bot's note or an event previewed in the reader's language
     return {
         "items": [
             conversation_json(
@@ -250,6 +251,7 @@ async def list_conversations(call: Call) -> dict[str, Any]:
                 contact_name=names.get(c.contact_id, ""),
                 unread=is_unread(c, reads.get(c.id)),
                 latest=latest.get(c.id),
+                locale=reader,
             )
             | {"sla": sla[c.id]}
             for c in items
@@ -370,7 +372,9 @@ async def get_conversation(call: Call) -> dict[str, Any]:
         }
         if contact
         else None,
-        "other_conversations": [conversation_json(c, latest=latest.get(c.id)) for c in visible],
+        "other_conversations": [
+            conversation_json(c, latest=latest.get(c.id), locale=call.me.language or hub.language) for c in visible
+        ],
         "sends_files": channel_sends_files(hub, conv),  # replies on this channel can carry files
         "takes_replies": takes_replies(conv.channel),  # a phone ticket takes notes and callbacks only
         # the custom fields this ticket's category gives it: the sidebar is drawn from them

@@ -10,7 +10,7 @@ from conversation.delivery_errors import split_coded_error
 from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
 from conversation.visitors import anonymous_id
 from hub.i18n import hub_texts
-from hub.thread_events import event_of
+from hub.thread_events import event_of, name_in
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -20,12 +20,12 @@ def iso(moment: datetime | None) -> str | None:
 PREVIEW_CHARS = 140
 
 
-def preview_json(msg: Message | None) -> dict[str, Any] | None:
+def preview_json(msg: Message | None, locale: str = "") -> dict[str, Any] | None:
     """The start of a ticket's newest message, for the inbox list and the contact panel."""
     if msg is None:
         return None
     return {
-        "text": " ".join(msg.text.split())[:PREVIEW_CHARS],
+        "text": " ".join(shown_text(msg, locale).split())[:PREVIEW_CHARS],
         "kind": msg.kind.value,
         "author_type": msg.author_type.value,
         "attachments": len(msg.attachments),
@@ -34,7 +34,12 @@ def preview_json(msg: Message | None) -> dict[str, Any] | None:
 
 
 def conversation_json(
-    conv: Conversation, *, contact_name: str = "", unread: bool = False, latest: Message | None = None
+    conv: Conversation,
+    *,
+    contact_name: str = "",
+    unread: bool = False,
+    latest: Message | None = None,
+    locale: str = "",
 ) -> dict[str, Any]:
     return {
         "id": conv.id,
@@ -64,7 +69,7 @@ def conversation_json(
         "snoozed_until": iso(conv.snoozed_until),
         "fields": dict(conv.fields),  # custom field values by key, canonical text ("12.50 CNY")
         "priority_set_by": conv.priority_set_by or None,  # "agent:<id>", "rule:<name>", "plugin:<name>"
-        "preview": preview_json(latest),
+        "preview": preview_json(latest, locale),
     }
 
 
@@ -80,7 +85,7 @@ def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
         "kind": msg.kind.value,
         "author_type": msg.author_type.value,
         "author_id": msg.author_id or None,
-        "text": event_text(msg, locale) if locale and msg.kind is MessageKind.EVENT else msg.text,
+        "text": shown_text(msg, locale),
         "html": msg.html or None,  # sanitised by the adapter before it was stored
         **channel_details(msg),
         "attachments": [
@@ -114,6 +119,19 @@ def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
             "sent_at": iso(delivery.sent_at),
         },
     }
+
+
+def shown_text(msg: Message, locale: str) -> str:
+    """The message's text for a reader of `locale` ("": as stored): a system event said in
+    that language, a bot's note in that language when it was written in several."""
+    if not locale:
+        return msg.text
+    if msg.kind is MessageKind.EVENT:
+        return event_text(msg, locale)
+    texts = (msg.raw or {}).get("texts") if msg.kind is MessageKind.NOTE else None
+    if isinstance(texts, dict):
+        return name_in({str(k): str(v) for k, v in texts.items()}, locale) or msg.text
+    return msg.text
 
 
 def event_text(msg: Message, locale: str) -> str:

@@ -142,10 +142,18 @@ class ConversationService:
         return new
 
     async def add_note(
-        self, conversation: Conversation, text: str, *, author: str, author_type: AuthorType = AuthorType.BOT
+        self,
+        conversation: Conversation,
+        text: str,
+        *,
+        author: str,
+        author_type: AuthorType = AuthorType.BOT,
+        texts: Mapping[str, str] | None = None,
     ) -> Message:
-        """A private note for the agents; never delivered to the customer."""
-        return await self._internal(self._message(conversation, text, MessageKind.NOTE, author_type, author))
+        """A private note for the agents; never delivered to the customer. `texts`: a bot's
+        note in each language (locale -> text), kept so each agent reads it in theirs."""
+        raw = {"texts": {str(k): self._kept_text(v, author_type) for k, v in texts.items()}} if texts else None
+        return await self._internal(self._message(conversation, text, MessageKind.NOTE, author_type, author, raw))
 
     async def add_note_once(self, conversation: Conversation, text: str, *, author: str, key: str) -> bool:
         """An agent's note that may arrive twice (a mail delivered again): stored once per `key`."""
