@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conversation.inbound import Inbound, Sender
-from conversation.model import Attachment, AuthorType, DeliveryStatus, Role, Status
+from conversation.model import Attachment, AuthorType, DeliveryStatus, MessageKind, Role, Status
 from conversation.visitors import visitor_name
 from hub.agents import add_agent
 from hub.api.auth import hash_secret
@@ -199,8 +199,9 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
         resolved = await hub.store.tickets.get_conversation_by_number(number)
         assert resolved is not None and resolved.status is Status.RESOLVED
 
-    # merge with a search and a preview; the pane then shows the target
-    await customer_writes(hub, "v1", "还有一个问题", thread="v1-second")
+    # merge with a search and a preview listing every message that moves; the pane then shows the target
+    for text in ("还有一个问题", "订单号 12345", "还是没收到", "请尽快处理"):
+        await customer_writes(hub, "v1", text, thread="v1-second")
     await page.click("[data-view=all]")
     await rows.filter(has_text="#1003").locator(".open").click()
     await expect(shown_number(page)).to_contain_text("#1003")
@@ -210,6 +211,12 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     preview = page.locator(".merge-preview")
     await expect(preview).to_contain_text("#1003")
     await expect(preview).to_contain_text("#1000")
+    source = await hub.store.tickets.get_conversation_by_number(1003)
+    assert source is not None
+    moving = [m for m in await hub.store.tickets.list_messages(source.id) if m.kind is not MessageKind.EVENT]
+    assert len(moving) >= 4
+    await expect(preview.locator("li")).to_have_count(len(moving))
+    await expect(preview.locator("li").first).to_contain_text("还有一个问题")
     await page.screenshot(path=str(ARTIFACTS / f"merge-{language}.png"))
     assert await serious_accessibility_problems(page) == []
     await page.click("#merge-confirm")

@@ -18,6 +18,12 @@ async function findTargets(query, sourceId) {
   return page.items.filter((c) => c.id !== sourceId && !c.merged_into);
 }
 
+// One line of the preview: every message that moves is listed (the count above counts them all).
+function moved(message) {
+  const text = message.text || (message.attachments || []).map((a) => a.name).join(", ");
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
+}
+
 export function MergeDialog({ card, messages }) {
   const source = card.conversation;
   const [query, setQuery] = useState("");
@@ -44,7 +50,7 @@ export function MergeDialog({ card, messages }) {
     ${target ? html`<section class="merge-preview" aria-live="polite" aria-labelledby="merge-preview-title">
       <h3 id="merge-preview-title">${t("merge.preview")}</h3>
       <p>${t("merge.moves", { count: moving.length, notes, source: source.number, target: target.number })}</p>
-      <ul>${moving.slice(-3).map((m) => html`<li><time datetime=${m.created_at}>${formatTime(m.created_at)}</time> ${m.text.slice(0, 80)}</li>`)}</ul>
+      <ul class="moving" tabindex="0" aria-label=${t("merge.preview")}>${moving.map((m) => html`<li><time datetime=${m.created_at}>${formatTime(m.created_at)}</time> ${moved(m)}</li>`)}</ul>
       <p>${t("merge.source_closed", { source: source.number })}</p>
       ${target.contact_id !== source.contact_id ? html`<p class="warning">${t("merge.other_customer")}</p>` : null}
     </section>` : null}
