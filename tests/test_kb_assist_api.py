@@ -160,6 +160,7 @@ async def test_approving_adds_the_edited_example_and_the_matcher_learns_it_at_on
         await lina.call("POST", f"/api/v1/kb/proposals/{pid}/approve", body, status=403)
         approved = await admin.call("POST", f"/api/v1/kb/proposals/{pid}/approve", body)
         assert approved["status"] == "approved" and approved["learned_article_id"] == "refund"
+        assert approved["example"] == "钱什么时候退回来"  # what was learned, beside what was proposed
         article = await hub.store.knowledge.get_article("refund")
         assert article is not None and article.examples[-1] == "钱什么时候退回来" and article.version == 2
         assert (await hub.store.knowledge.list_versions("refund"))[0].changed == ("examples",)

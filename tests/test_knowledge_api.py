@@ -49,6 +49,13 @@ async def test_admins_write_agents_read_and_answers_are_rendered_safely(server: 
         stale = await admin.call("PATCH", "/api/v1/kb/articles/invoice", {"version": 1, "title": "x"}, status=409)
         assert stale["error"] == "conflict"
         await agent.call("PATCH", "/api/v1/kb/articles/invoice", {"version": 2, "title": "y"}, status=403)
+        # an agent is refused before the body is read: a bad one is no 422 telling its rules
+        refused = await agent.call("PATCH", "/api/v1/kb/articles/invoice", {"title": "y"}, status=403)
+        assert refused["message"] == "knowledge-base articles are changed by admins and supervisors"
+        await agent.call("POST", "/api/v1/kb/import", {"format": "xml"}, status=403)
+        exported = await agent.call("GET", "/api/v1/kb/export?format=pdf", status=403)
+        assert exported["message"] == "the knowledge base is exported by admins and supervisors"
+        await agent.call("GET", "/api/v1/kb/proposals?limit=0", status=403)
         history = (await agent.call("GET", "/api/v1/kb/articles/invoice/versions"))["items"]
         assert [(v["version"], v["changed"]) for v in history] == [(2, ["title"]), (1, history[1]["changed"])]
         old = await agent.call("GET", "/api/v1/kb/articles/invoice/versions/1")

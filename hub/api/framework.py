@@ -92,6 +92,10 @@ class Route:
     status: int
     tag: str
     personal: bool = False  # changes only the caller's own state: open to read-only accounts
+    # The roles that may call it, and what the others are told (403): checked before the
+    # query and body are read, so a caller without the role learns nothing of their rules.
+    roles: tuple[Role, ...] = ()
+    refusal: str = ""
 
 
 @dataclass
@@ -116,10 +120,26 @@ class Api:
         response: Schema | None = None,
         status: int = 200,
         personal: bool = False,
+        roles: tuple[Role, ...] = (),
+        refusal: str = "",
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
-                Route(method, path, handler, summary, auth, body, query or {}, response, status, tag, personal)
+                Route(
+                    method,
+                    path,
+                    handler,
+                    summary,
+                    auth,
+                    body,
+                    query or {},
+                    response,
+                    status,
+                    tag,
+                    personal=personal,
+                    roles=roles,
+                    refusal=refusal,
+                )
             )
             return handler
 
@@ -143,6 +163,8 @@ class Api:
                     set_actor(Actor(agent.id, agent.name or agent.email, "session" if via_session else "token"))
                 if route.auth == ADMIN and (agent is None or agent.role is not Role.ADMIN):
                     raise admin_needed(request)
+                if route.roles and (agent is None or agent.role not in route.roles):
+                    raise ApiError(403, "forbidden", route.refusal or "your role may not do this")
                 changes = request.method not in SAFE and not route.personal
                 if agent is not None and changes and not changes_allowed(agent):  # read-only: whatever the route
                     raise ApiError(403, "read_only", "this account may read but not change anything")

@@ -12,7 +12,7 @@ from conversation.knowledge import Article, ArticleStatus, ArticleVersion
 from conversation.knowledge_io import FORMATS, read_articles, write_articles
 from conversation.markdown_html import render_markdown
 from conversation.model import Role
-from hub.api.framework import ApiError, Call, not_found
+from hub.api.framework import Call, not_found
 from hub.api.routes import ANY, api, hub_of, services_of
 from hub.api.serialize import iso
 from hub.schema import Arr, Int, Obj, Str
@@ -32,9 +32,8 @@ FIELDS = {
 }
 
 
-def writer(call: Call) -> None:
-    if call.viewer.agent.role not in WRITERS:
-        raise ApiError(403, "forbidden", "knowledge-base articles are changed by admins and supervisors")
+# What an agent of another role is told, before the body is read (Api.route's `roles`).
+WRITES = "knowledge-base articles are changed by admins and supervisors"
 
 
 def article_json(article: Article, others: list[Article] | None = None, *, rendered: bool = True) -> dict[str, Any]:
@@ -93,13 +92,14 @@ async def list_articles(call: Call) -> dict[str, Any]:
     "POST",
     "/v1/kb/articles",
     summary="Write an article (admins and supervisors)",
+    roles=WRITERS,
+    refusal=WRITES,
     tag="knowledge",
     body=Obj({"id": Str(max_length=80), **FIELDS}, required=("title", "answer")),
     response=ARTICLE,
     status=201,
 )
 async def create_article(call: Call) -> dict[str, Any]:
-    writer(call)
     return await _with_translations(call, await services_of(call).knowledge.create(dict(call.body)))
 
 
@@ -112,6 +112,8 @@ async def get_article(call: Call) -> dict[str, Any]:
     "PATCH",
     "/v1/kb/articles/{article_id}",
     summary="Change an article: a new version (admins and supervisors); 409 when it changed since `version`",
+    roles=WRITERS,
+    refusal=WRITES,
     tag="knowledge",
     body=Obj(
         {"version": Int(minimum=1, description="the version the edit started from"), **FIELDS}, required=("version",)
@@ -119,7 +121,6 @@ async def get_article(call: Call) -> dict[str, Any]:
     response=ARTICLE,
 )
 async def change_article(call: Call) -> dict[str, Any]:
-    writer(call)
     data = dict(call.body)
     version = data.pop("version")
     saved = await services_of(call).knowledge.update(call.path["article_id"], data, version=version)
@@ -193,6 +194,8 @@ async def suggestions(call: Call) -> dict[str, Any]:
     "/v1/kb/import",
     summary="Import articles from JSONL or CSV text; all lines are checked first, an error names the line;"
     " importing the same file again changes nothing (admins and supervisors)",
+    roles=WRITERS,
+    refusal=WRITES,
     tag="knowledge",
     body=Obj(
         {
@@ -205,7 +208,6 @@ async def suggestions(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def import_articles(call: Call) -> dict[str, Any]:
-    writer(call)
     lines = read_articles(call.body["text"], call.body["format"], default_status=call.body.get("status", "published"))
     return (await services_of(call).knowledge.import_articles(lines)).as_dict()
 
@@ -214,11 +216,12 @@ async def import_articles(call: Call) -> dict[str, Any]:
     "GET",
     "/v1/kb/export",
     summary="Every article as JSONL or CSV (admins and supervisors)",
+    roles=WRITERS,
+    refusal="the knowledge base is exported by admins and supervisors",
     tag="knowledge",
     query={"format": Str(choices=FORMATS)},
 )
 async def export_articles(call: Call) -> web.Response:
-    writer(call)
     fmt = call.query.get("format", "jsonl")
     text = write_articles(await hub_of(call).store.knowledge.list_articles(), fmt)
     kind = "application/x-ndjson" if fmt == "jsonl" else "text/csv"

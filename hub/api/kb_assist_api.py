@@ -12,12 +12,13 @@ from conversation.markdown_html import render_markdown, reply_text
 from conversation.records import Record
 from hub.access import Access
 from hub.api.framework import Call, not_found
-from hub.api.kb_api import writer
+from hub.api.kb_api import WRITERS
 from hub.api.routes import ANY, api, conversation_or_404, hub_of, services_of
 from hub.api.serialize import iso
 from hub.schema import Int, Obj, Str
 
 SUGGESTIONS = 3
+REVIEWS = "proposals are reviewed by admins and supervisors"
 
 
 @api.route(
@@ -74,7 +75,6 @@ async def _visible(call: Call, record: Record) -> bool:
 
 
 async def _proposal(call: Call) -> Record:
-    writer(call)
     record = await hub_of(call).store.records.get_record(learn.PLUGIN, learn.KIND, call.path["proposal_id"])
     if record is None or not await _visible(call, record):
         raise not_found("proposal")
@@ -88,10 +88,11 @@ async def _proposal(call: Call) -> Record:
     " (admins and supervisors)",
     tag="knowledge",
     query={"limit": Int(minimum=1, maximum=200)},
+    roles=WRITERS,
+    refusal=REVIEWS,
     response=ANY,
 )
 async def list_proposals(call: Call) -> dict[str, Any]:
-    writer(call)
     found = await services_of(call).learning.pending(call.query.get("limit", 100))
     return {"items": [proposal_json(r) for r in found if await _visible(call, r)]}
 
@@ -102,6 +103,8 @@ async def list_proposals(call: Call) -> dict[str, Any]:
     summary="Approve a proposal, as edited: an example of `article_id`, or without one a draft article"
     " (admins and supervisors); the matcher learns it at once; 409 when decided already",
     tag="knowledge",
+    roles=WRITERS,
+    refusal=REVIEWS,
     body=Obj(
         {
             "question": Str(max_length=MAX_EXAMPLE, min_length=1, description="the example, as the reviewer edited it"),
@@ -132,6 +135,8 @@ async def approve_proposal(call: Call) -> dict[str, Any]:
     "/v1/kb/proposals/{proposal_id}/reject",
     summary="Discard a proposal (admins and supervisors); 409 when decided already",
     tag="knowledge",
+    roles=WRITERS,
+    refusal=REVIEWS,
     response=ANY,
 )
 async def reject_proposal(call: Call) -> dict[str, Any]:
