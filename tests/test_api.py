@@ -282,6 +282,20 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
     assert [m for m in thread if m["id"] == reply["id"]][0]["delivery"]["status"] == "sent"
 
 
+async def test_an_agents_reply_or_note_is_at_most_20000_characters_and_a_longer_one_changes_nothing(
+    agent: Agent,
+) -> None:
+    """README `[tickets] max_text_chars`: customers' messages have their own, larger limit."""
+    conv = await new_ticket(agent, text="x" * 30_000)  # a customer's long message is taken
+    before = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+    for kind in ("reply", "note"):
+        body = {"text": "好" * 20_001, "kind": kind}
+        refused = await agent.call("POST", f"/api/v1/conversations/{conv}/messages", body, status=422)
+        assert refused["message"] == "text: longer than 20000 characters"
+    assert (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"] == before
+    await agent.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "好" * 20_000}, status=201)
+
+
 async def test_a_failed_reply_shows_its_error_and_can_be_retried(agent: Agent) -> None:
     conv = await new_ticket(agent)
     hub = agent.client.server.app[HUB]

@@ -323,6 +323,41 @@ async def test_at_least_14_tickets_fit_on_a_1280_by_800_screen(hub_url: tuple[Hu
     await expect(row).to_contain_text("ticket number 19")
 
 
+@pytest.mark.parametrize("width", [1280, 1500, 1920])
+async def test_an_open_ticket_fits_the_window_and_loading_the_inbox_asks_for_nothing_missing(
+    hub_url: tuple[Hub, str], browser: Any, width: int
+) -> None:
+    """A trial saw a 404 for /favicon.ico on every load and the ticket's sidebar cut off at
+    1500 px: the inbox names its icon, and nothing of an open ticket lies beyond the window."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "w1", "我的订单三天了还没有到，订单号 12345678901，请帮我查一下物流到哪里了")
+    context = await browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    page = await context.new_page()
+    missing: list[str] = []
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
+    await page.goto(f"{url}/inbox/")
+    await page.fill("input[name=email]", "wang@example.com")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.locator("#conversations li .open").first.click()
+    await expect(shown_number(page)).to_contain_text("#1000")
+    await page.wait_for_load_state("networkidle")
+    assert missing == []
+    icon = await page.evaluate("fetch(document.querySelector('link[rel=icon]').href).then((r) => r.status)")
+    assert icon == 200
+    beyond = await page.evaluate(
+        """() => [...document.querySelectorAll('main *, aside *, nav *')].filter((e) => {
+          const r = e.getBoundingClientRect();
+          return r.width > 0 && r.right > document.documentElement.clientWidth + 1;
+        }).map((e) => e.tagName + '.' + e.className)"""
+    )
+    assert beyond == [], beyond
+    assert await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    await context.close()
+
+
 async def test_links_to_a_ticket_and_to_the_reports_open_them(hub_url: tuple[Hub, str], browser: Any) -> None:
     """The links the hub sends agents: a page mail's /inbox/#/tickets/<id> (followed through the
     sign-in form, and in an open inbox), the daily report's /inbox/#/reports."""
