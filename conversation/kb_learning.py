@@ -273,12 +273,11 @@ def _latest_question(messages: Sequence[Message], end: int) -> str:
 
 
 def latest_question(messages: Iterable[Message]) -> str:
-    """The latest message the customer wrote (what the inbox suggests articles for)."""
-    latest = ""
-    for message in messages:
-        if _said(message) and message.direction is Direction.INBOUND and not message.automatic:
-            latest = message.text
-    return latest
+    """What the inbox suggests articles for: the customer's latest message that asks something
+    (after "no, that did not help, I want a person" the question before it); the latest one
+    when none does."""
+    said = [m.text for m in messages if _customer_said(m)]
+    return next((text for text in reversed(said) if not is_meta_message(text)), said[-1] if said else "")
 
 
 def proposal_id(conversation_id: str) -> str:

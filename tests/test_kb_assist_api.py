@@ -62,6 +62,11 @@ async def test_suggestions_are_the_top_three_for_the_latest_customer_message_in_
         later = await admin.call("GET", f"/api/v1/conversations/{conv}/suggestions?k=1")
         assert [item["id"] for item in later["items"]] == ["refund"]  # the latest message counts
         assert later["items"][0]["answer"].startswith("打开**订单**")
+        # "no, I want a person" asks nothing: the suggestions stay on the question before it
+        await hub.ingest(customer_message("s2b", "不对，我要找人工客服", thread="t-s", sender=Sender("u-s")))
+        await hub.ingest(customer_message("s2c", "谢谢", thread="t-s", sender=Sender("u-s")))
+        still = await admin.call("GET", f"/api/v1/conversations/{conv}/suggestions?k=1")
+        assert still["question"] == "还有，我想退款" and [item["id"] for item in still["items"]] == ["refund"]
 
         # the agent corrects the contact's language: the answer comes from the English translation
         await admin.call("PATCH", f"/api/v1/contacts/{record.contact.id}", {"language": "en"})
