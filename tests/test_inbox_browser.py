@@ -358,6 +358,36 @@ async def test_an_open_ticket_fits_the_window_and_loading_the_inbox_asks_for_not
     await context.close()
 
 
+async def test_words_typed_into_the_search_the_moment_it_appears_are_kept(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    """The search field (DraftInput) set its draft to the committed value in an effect, which
+    runs after the first render: what was typed before it ran (a loaded machine) was undone."""
+    from playwright.async_api import expect
+
+    _hub, url = hub_url
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en")
+    page = await context.new_page()
+    await page.goto(f"{url}/inbox/")
+    # The moment the search field is in the page (before any effect), it is typed into.
+    await page.evaluate(
+        """() => new MutationObserver((changes, observer) => {
+             const search = document.querySelector("#search");
+             if (!search) return;
+             observer.disconnect();
+             search.value = "退款";
+             search.dispatchEvent(new Event("input", { bubbles: true }));
+           }).observe(document.body, { childList: true, subtree: true })"""
+    )
+    await page.fill("input[name=email]", "wang@example.com")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#me-name")).to_be_visible()
+    await page.wait_for_timeout(300)  # the effects have run by now
+    await expect(page.locator("#search")).to_have_value("退款")
+    await context.close()
+
+
 async def test_links_to_a_ticket_and_to_the_reports_open_them(hub_url: tuple[Hub, str], browser: Any) -> None:
     """The links the hub sends agents: a page mail's /inbox/#/tickets/<id> (followed through the
     sign-in form, and in an open inbox), the daily report's /inbox/#/reports."""
