@@ -42,6 +42,7 @@ from hub.sdk import (
     TimerContext,
 )
 from hub.services.records import RecordService
+from hub.settings import declared_fields, setting_value
 from hub.supervise import log_task_failure
 from hub.told import mark_told
 
@@ -112,12 +113,33 @@ class PluginHost:
 
     async def start_plugins(self) -> None:
         """Each plugin's `on_start`; a failure is logged and counted and does not stop the hub."""
+        await self.check_team_settings()
         for plugin in self.plugins.values():
             try:
                 await plugin.on_start(await self.context(plugin, None))
             except Exception:
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception("plugin %s failed to start; its standing timers may be missing", plugin.name)
+
+    async def check_team_settings(self) -> list[str]:
+        """Log each plugin setting declared `team=True` whose value names no team: otherwise it
+        shows only when a customer's message first reaches that hand-off. Teams are data (the
+        inbox makes them), so a team named before it exists does not stop the hub."""
+        teams = {team.id for team in await self.store.desk.list_teams()}
+        wrong = []
+        for plugin in self.plugins.values():
+            for name, declared in declared_fields(type(plugin)).items():
+                value = setting_value(plugin.settings, name, "")
+                if declared.team and isinstance(value, str) and value and value not in teams:
+                    wrong.append(f"plugins.{plugin.name}.{name}")
+                    log.error(
+                        "plugins.%s.%s: %r is not a team (teams: %s); hand-offs to it fail until it is made",
+                        plugin.name,
+                        name,
+                        value,
+                        ", ".join(sorted(teams)),
+                    )
+        return wrong
 
     async def resolve_refusal(self, conversation: Conversation) -> str:
         """The first plugin's reason this ticket may not be resolved yet ("" when none objects)."""

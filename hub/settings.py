@@ -49,6 +49,9 @@ class Field:
     min_length: int = 0  # for secrets Helpline's operator generates: refuse weak ones
     entries: Mapping[str, Field] | None = None  # a table of named tables, each checked against these fields
     entry_type: builtins.type | None = None  # the section each of those tables becomes (see `setting(entries=...)`)
+    # Names a team by id: the hub checks it against the desk's teams when it starts (teams are
+    # data, made in the inbox, so one named before it exists is an error in the log, not a refusal).
+    team: bool = False
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:

@@ -67,8 +67,10 @@ class AccountPlugin(Plugin):
 
     @dataclass(frozen=True)
     class Settings:  # [plugins.account]
-        security_team: str = setting(str, "security", "team (id) that takes suspected account theft")
-        team: str = setting(str, "", "team (id) for phone/email changes, deletions, registration; empty: unchanged")
+        security_team: str = setting(str, "security", "team (id) that takes suspected account theft", team=True)
+        team: str = setting(
+            str, "", "team (id) for phone/email changes, deletions, registration; empty: unchanged", team=True
+        )
         offer_lock: bool = setting(bool, True, "offer to lock a stolen account through the platform")
         category: str = setting(
             str, "account", "category (id) a ticket gets once a reset link went out (and its team); empty: none"

@@ -200,6 +200,7 @@ class ComplaintsPlugin(Plugin):
             str,
             "",
             "team for complaints about a supervisor of the agent department (visibility supervisors, without them)",
+            team=True,
         )
 
     settings: Settings

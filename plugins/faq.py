@@ -156,7 +156,7 @@ class FaqPlugin(Plugin):
             bool, False, "when the customer says the answer helped, set the ticket pending instead of resolved"
         )
         team: str = setting(
-            str, "", "hand-offs go here when neither the ticket's nor the article's category names a team"
+            str, "", "hand-offs go here when neither the ticket's nor the article's category names a team", team=True
         )
 
     settings: Settings

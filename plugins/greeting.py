@@ -67,7 +67,7 @@ class GreetingPlugin(Plugin):
         hours: str = setting(str, "09:00-18:00", "opening hours, HH:MM-HH:MM (24:00: the end of the day)")
         days: tuple[str, ...] = setting(list, ["mon", "tue", "wed", "thu", "fri"], "open days")
         holidays: tuple[str, ...] = setting(list, [], "closed dates, YYYY-MM-DD")
-        team: str = setting(str, "", "the team whose calendar applies to a ticket without a team yet")
+        team: str = setting(str, "", "the team whose calendar applies to a ticket without a team yet", team=True)
 
     settings: Settings
 

@@ -1,0 +1,54 @@
+"""A plugin setting that names a team (`setting(..., team=True)`) is checked when the hub
+starts: a README-only trial's `[plugins.faq] team = "nosuch"` started silently and failed only
+when a customer's message first reached the hand-off."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from hub.testing import running_hub
+from tests.test_faq_bot import faq_config
+
+
+async def test_a_team_setting_naming_no_team_is_an_error_in_the_log_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="hub.plugin_host")
+    async with running_hub(faq_config(tmp_path, team="nosuch")) as hub:
+        assert await hub.plugin_host.check_team_settings() == ["plugins.faq.team"]
+    [said] = {r.getMessage() for r in caplog.records if "plugins.faq.team" in r.getMessage()}
+    assert said.startswith("plugins.faq.team: 'nosuch' is not a team (teams: complaints, customer-service,")
+    assert "hand-offs to it fail until it is made" in said
+
+
+async def test_team_settings_naming_teams_or_none_are_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR, logger="hub.plugin_host")
+    for team in ("customer-service", ""):
+        async with running_hub(faq_config(tmp_path / (team or "none"), team=team)) as hub:
+            assert await hub.plugin_host.check_team_settings() == []
+    assert not [r for r in caplog.records if "is not a team" in r.getMessage()]
+
+
+def test_the_built_in_plugins_declare_their_team_settings() -> None:
+    from hub.settings import declared_fields
+    from plugins.account import AccountPlugin
+    from plugins.complaints import ComplaintsPlugin
+    from plugins.faq import FaqPlugin
+    from plugins.greeting import GreetingPlugin
+
+    declared = {
+        f"{plugin.__name__}.{name}"
+        for plugin in (AccountPlugin, ComplaintsPlugin, FaqPlugin, GreetingPlugin)
+        for name, field in declared_fields(plugin).items()
+        if field.team
+    }
+    assert declared == {
+        "AccountPlugin.security_team",
+        "AccountPlugin.team",
+        "ComplaintsPlugin.escalation_team",
+        "FaqPlugin.team",
+        "GreetingPlugin.team",
+    }
