@@ -187,10 +187,14 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
         assert len(received) == 2  # the 429, then the retry
         payload, headers = received[-1]
         assert payload["ticket"] == 1000 and payload["to"] == "user-9" and payload["thread"] == "order-5531"
-        assert payload["message"]["text"] == "已为您退款"
+        assert payload["message"]["text"] == "已为您退款" and payload["message"]["author"] == "agent"
         assert headers["X-Helpline-Signature"].startswith("v1=")
         message = await hub.store.tickets.get_message(reply.id)
         assert message is not None and message.external_id == "platform-msg-1"
+        # a plugin's reply says so (README: `author` is agent, bot or system)
+        await hub.actions.send(conv, "您好", author_type=AuthorType.BOT, author_id="faq")
+        await eventually(lambda: len(received) == 3)
+        assert received[-1][0]["message"]["author"] == "bot"
     finally:
         await client.close()
         await platform_server.close()
