@@ -21,6 +21,7 @@ from conversation import faq_bot
 from conversation.errors import InvalidInput
 from conversation.knowledge import Article, translations
 from conversation.model import AuthorType, Direction, Message, MessageKind
+from conversation.person_request import without_person_request
 from conversation.secrets import luhn_valid
 
 PLUGIN = "kb"  # proposals are kept as records of this (hub-owned) namespace
@@ -213,13 +214,37 @@ def _meta_words_only(folded: str) -> bool:
 
 def is_meta_message(text: str) -> bool:
     """A message that asks nothing: yes / no, a request for a person, a greeting, thanks, an
-    acknowledgement ("好的谢谢", "yes thanks", "转人工", "嗯"), or no words at all (a number)."""
+    acknowledgement ("好的谢谢", "yes thanks", "转人工", "嗯"), or no words at all (a number).
+    A request for a person that also says what it is about ("转人工，我的退款三天还没到账") asks."""
     folded = unicodedata.normalize("NFKC", text).casefold().strip()
     if len(_LETTER.findall(folded)) < 2:
         return True
-    if faq_bot.read_reply(text) is not faq_bot.Reply.OTHER:
+    reply = faq_bot.read_reply(text)
+    if reply is faq_bot.Reply.PERSON:
+        return not _says_more(without_person_request(text))
+    if reply is not faq_bot.Reply.OTHER:
         return True
     return len(folded) <= MAX_META and _meta_words_only(folded)
+
+
+# What is left of a request for a person that still says nothing ("no, that did not help, I
+# want [to talk to someone]", "不对，我要[找人工客服]"): these words, meta words and punctuation.
+_REQUEST_FILLER = re.compile(
+    r"\b(?:no|not|that|this|it|did|didn't|does|doesn't|help|helpful|i|i'd|i'm|want|need|would|like|to|with"
+    r"|a|an|the|please|pls|can|could|you|me|let|just|now|again|about|for|and|but|so|ok|okay)\b"
+    r"|我要|我想|我需要|请|帮我|给我|让|不对|不行|没用|没有用|一下|处理|客服|人工|吧|啊|呢|吗|可以|能|的|了|我|你们|您"
+)
+_SAYS_MORE_CJK = 3  # characters of Chinese left over: "退款没到" says what it is about
+_SAYS_MORE_WORDS = 2  # Latin words left over: "refund arrived"
+
+
+def _says_more(rest: str) -> bool:
+    """Whether the rest of a request for a person names what it is about."""
+    left = _REQUEST_FILLER.sub(" ", rest)
+    words = [w for w in _SEPARATORS.split(left) if w and not _meta_words_only(w)]
+    cjk = sum(1 for w in words for c in w if not c.isascii() and c.isalpha())
+    latin = sum(1 for w in words if w.isascii() and _LETTER.search(w))
+    return cjk >= _SAYS_MORE_CJK or latin >= _SAYS_MORE_WORDS
 
 
 def _agent_answer(message: Message) -> bool:

@@ -61,3 +61,10 @@ def asks_for_person(text: str) -> bool:
     """ "转人工", "客服在吗", "联系客服", "human", "agent please", "I want to talk to a real person"..."""
     folded = fold(text)
     return folded in _WHOLE or bool(_PERSON.search(folded))
+
+
+def without_person_request(text: str) -> str:
+    """The message (folded) with its requests for a person taken out: "转人工，我的退款没到" ->
+    "， 我的退款没到"; "" when the whole message is one."""
+    folded = fold(text)
+    return "" if folded in _WHOLE else _PERSON.sub(" ", folded)

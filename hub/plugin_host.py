@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -113,7 +113,10 @@ class PluginHost:
 
     async def start_plugins(self) -> None:
         """Each plugin's `on_start`; a failure is logged and counted and does not stop the hub."""
-        await self.check_team_settings()
+        try:
+            await self.check_team_settings()
+        except Exception:  # the store briefly away: the check is advice, the hub starts anyway
+            log.exception("the plugins' team settings could not be checked")
         for plugin in self.plugins.values():
             try:
                 await plugin.on_start(await self.context(plugin, None))
@@ -122,23 +125,28 @@ class PluginHost:
                 log.exception("plugin %s failed to start; its standing timers may be missing", plugin.name)
 
     async def check_team_settings(self) -> list[str]:
-        """Log each plugin setting declared `team=True` whose value names no team: otherwise it
-        shows only when a customer's message first reaches that hand-off. Teams are data (the
-        inbox makes them), so a team named before it exists does not stop the hub."""
+        """Log each plugin setting declared `team=True` (a table: each of its values) that names
+        no team: otherwise it shows only when a customer's message first reaches that hand-off.
+        Teams are data (the inbox makes them), so a team named before it exists does not stop
+        the hub. The keys named, as `plugins.<plugin>.<setting>[.<entry>]`."""
         teams = {team.id for team in await self.store.desk.list_teams()}
         wrong = []
         for plugin in self.plugins.values():
             for name, declared in declared_fields(type(plugin)).items():
+                if not declared.team:
+                    continue
                 value = setting_value(plugin.settings, name, "")
-                if declared.team and isinstance(value, str) and value and value not in teams:
-                    wrong.append(f"plugins.{plugin.name}.{name}")
-                    log.error(
-                        "plugins.%s.%s: %r is not a team (teams: %s); hand-offs to it fail until it is made",
-                        plugin.name,
-                        name,
-                        value,
-                        ", ".join(sorted(teams)),
-                    )
+                named = value.items() if isinstance(value, Mapping) else [("", value)]
+                for entry, team in named:
+                    if isinstance(team, str) and team and team not in teams:
+                        key = f"plugins.{plugin.name}.{name}" + (f".{entry}" if entry else "")
+                        wrong.append(key)
+                        log.error(
+                            "%s: %r is not a team (teams: %s); what uses it fails or is skipped until it is made",
+                            key,
+                            team,
+                            ", ".join(sorted(teams)),
+                        )
         return wrong
 
     async def resolve_refusal(self, conversation: Conversation) -> str:

@@ -185,7 +185,10 @@ class ComplaintsPlugin(Plugin):
     @dataclass(frozen=True)
     class Settings:  # [plugins.complaints]
         departments: dict[str, str] = setting(
-            dict, dict(rules.DEFAULT_DEPARTMENTS), "team per complaint subject (seller, order, agent, feature, other)"
+            dict,
+            dict(rules.DEFAULT_DEPARTMENTS),
+            "team per complaint subject (seller, order, agent, feature, other)",
+            team=True,
         )
         topics: dict[str, Any] = setting(
             dict, {k: list(v) for k, v in rules.DEFAULT_TOPICS.items()}, "suggestion topic -> keywords (zh and en)"
@@ -199,8 +202,8 @@ class ComplaintsPlugin(Plugin):
         escalation_team: str = setting(
             str,
             "",
+            # (checked at start by `unsafe_teams`, with the visibility it needs)
             "team for complaints about a supervisor of the agent department (visibility supervisors, without them)",
-            team=True,
         )
 
     settings: Settings

@@ -58,3 +58,31 @@ async def test_each_agent_reads_the_bots_note_in_their_language_in_the_thread_an
         assert row["preview"]["kind"] in ("note", "event") and row["preview"]["text"] == said[row["preview"]["kind"]]
     [stored] = await notes(hub, ticket_id)
     assert stored.startswith("FAQ bot's guesses:")  # the hub's language, for API clients and search
+
+
+def test_a_note_is_shown_in_the_readers_language_else_its_stored_text() -> None:
+    """Its tag, else its language; never a third language (the stored text, the hub's, then)."""
+    import dataclasses
+
+    from conversation.model import AuthorType, Direction, Message, utcnow
+    from hub.api.serialize import preview_json, shown_text
+
+    note = Message(
+        id="n1",
+        conversation_id="c1",
+        channel="chat",
+        direction=Direction.OUTBOUND,
+        kind=MessageKind.NOTE,
+        author_type=AuthorType.BOT,
+        text="机器人猜测：",  # a zh-CN hub's
+        created_at=utcnow(),
+        raw={"texts": {"en": "FAQ bot's guesses:", "zh-CN": "机器人猜测："}},
+    )
+    assert shown_text(note, "en-GB") == "FAQ bot's guesses:"
+    assert shown_text(note, "zh-TW") == "机器人猜测："
+    assert shown_text(note, "fr") == "机器人猜测："  # the stored text, not English
+    assert shown_text(note, "") == "机器人猜测："
+    english_only = dataclasses.replace(note, raw={"texts": {"en": "FAQ bot's guesses:"}})
+    assert shown_text(english_only, "zh-CN") == "机器人猜测："  # a locale the plugin did not write
+    preview = preview_json(note, "en")
+    assert preview is not None and preview["text"] == "FAQ bot's guesses:"

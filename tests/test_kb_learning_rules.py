@@ -131,13 +131,27 @@ def test_an_answer_becomes_the_plain_text_of_a_reply() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["No", "yes thanks", "转人工", "好的，解决了，谢谢", "嗯", "你好", "在吗？", "12345678"]
+    "text",
+    [
+        *("No", "yes thanks", "转人工", "好的，解决了，谢谢", "嗯", "你好", "在吗？", "12345678"),
+        # requests for a person that say nothing more
+        *("no, that did not help, I want to talk to someone", "不对，我要找人工客服", "请帮我转人工客服，谢谢"),
+        *("I need a real person now", "human please", "我要找人工客服处理一下"),
+    ],
 )
 def test_meta_messages_are_no_questions(text: str) -> None:
     assert is_meta_message(text)
 
 
-@pytest.mark.parametrize("text", ["退款没到账", "发票", "no refund yet", "not received", "how do I cancel?"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("退款没到账", "发票", "no refund yet", "not received", "how do I cancel?"),
+        # a request for a person that says what it is about is a question (a review found these skipped)
+        *("转人工，我的退款三天还没到账", "I want to talk to a person about my refund that never arrived"),
+        "Can I talk to a human? My card was charged twice",
+    ],
+)
 def test_questions_are_not_meta_messages(text: str) -> None:
     assert not is_meta_message(text)
 
@@ -156,6 +170,15 @@ def test_the_question_skips_yes_no_and_requests_for_a_person_after_the_bots_answ
     ]
     pair = question_and_answer(thread)
     assert pair is not None and pair.question == "退款怎么还没到账" and pair.answer == "已为您加急，今天到账。"
+
+
+def test_the_inbox_suggests_for_the_latest_message_that_asks_else_the_latest() -> None:
+    from conversation.kb_learning import latest_question
+
+    assert latest_question([customer("发票怎么开"), customer("不对，我要找人工客服"), customer("谢谢")]) == "发票怎么开"
+    assert latest_question([customer("发票怎么开"), customer("转人工，退款三天没到")]) == "转人工，退款三天没到"
+    assert latest_question([customer("你好"), bot("您好"), customer("转人工")]) == "转人工"  # none asks
+    assert latest_question([bot("您好")]) == ""
 
 
 def test_the_question_is_the_first_since_the_agents_answer_before_or_the_latest_substantive_one() -> None:

@@ -21,7 +21,7 @@ async def test_a_team_setting_naming_no_team_is_an_error_in_the_log_at_start(
         assert await hub.plugin_host.check_team_settings() == ["plugins.faq.team"]
     [said] = {r.getMessage() for r in caplog.records if "plugins.faq.team" in r.getMessage()}
     assert said.startswith("plugins.faq.team: 'nosuch' is not a team (teams: complaints, customer-service,")
-    assert "hand-offs to it fail until it is made" in said
+    assert "what uses it fails or is skipped until it is made" in said
 
 
 async def test_team_settings_naming_teams_or_none_are_quiet(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -48,7 +48,27 @@ def test_the_built_in_plugins_declare_their_team_settings() -> None:
     assert declared == {
         "AccountPlugin.security_team",
         "AccountPlugin.team",
-        "ComplaintsPlugin.escalation_team",
+        "ComplaintsPlugin.departments",  # (escalation_team: checked by the plugin, with its visibility)
         "FaqPlugin.team",
         "GreetingPlugin.team",
     }
+
+
+async def test_a_table_of_teams_is_checked_entry_by_entry_and_a_failed_check_does_not_stop_the_hub(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.helpers import make_config
+
+    config = make_config(
+        tmp_path, {"plugins": {"enabled": ["complaints"], "complaints": {"departments": {"order": "nosuch"}}}}
+    )
+    async with running_hub(config) as hub:
+        assert await hub.plugin_host.check_team_settings() == ["plugins.complaints.departments.order"]
+
+        async def unreachable() -> list[object]:
+            raise ConnectionError("the store is away")
+
+        monkeypatch.setattr(hub.store.desk, "list_teams", unreachable)
+        caplog.set_level(logging.ERROR, logger="hub.plugin_host")
+        await hub.plugin_host.start_plugins()  # logged, not raised
+    assert any("could not be checked" in r.getMessage() for r in caplog.records)

@@ -191,7 +191,7 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
         assert headers["X-Helpline-Signature"].startswith("v1=")
         message = await hub.store.tickets.get_message(reply.id)
         assert message is not None and message.external_id == "platform-msg-1"
-        # a plugin's reply says so (README: `author` is agent, bot or system)
+        # a plugin's reply says so (README: `author` is agent or bot)
         await hub.actions.send(conv, "您好", author_type=AuthorType.BOT, author_id="faq")
         await eventually(lambda: len(received) == 3)
         assert received[-1][0]["message"]["author"] == "bot"

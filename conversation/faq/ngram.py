@@ -204,7 +204,11 @@ class _Encoder:
         return _appended(tfidf, dense, dense_scale, scale)
 
     def training(self, texts: Sequence[str], tfidf: sparse.csr_matrix, embedded: np.ndarray | None) -> _Training:
-        return _Training(self.encode(texts, tfidf, embedded), tfidf, embedded if self.embedder else None)
+        if self.embedder is None:
+            return _Training(tfidf, tfidf, None)
+        if embedded is None:
+            embedded = self.embed(texts)
+        return _Training(self.encode(texts, tfidf, embedded), tfidf, embedded)
 
 
 @dataclass(frozen=True)
@@ -219,8 +223,10 @@ class _Training:
     embedded: np.ndarray | None
 
     def rows(self, index: np.ndarray) -> _Training:
-        embedded = None if self.embedded is None else self.embedded[index]
-        return _Training(self.vectors[index], self.tfidf[index], embedded)
+        tfidf = self.tfidf[index]
+        if self.embedded is None:  # the classifier's rows are the n-grams themselves
+            return _Training(tfidf, tfidf, None)
+        return _Training(self.vectors[index], tfidf, self.embedded[index])
 
 
 def _appended(tfidf: sparse.csr_matrix, dense: np.ndarray, dense_scale: float, scale: float) -> sparse.csr_matrix:
@@ -327,7 +333,7 @@ def _sorted_scorer(
     ordered = training.tfidf[order]
     if training.embedded is None:
         return _Scorer(encoder, svm, names, ordered.T.tocsr(), starts)
-    # The classifier's values (float64 products), kept in float32.
+    # The classifier's values (the same products as `_appended`'s), kept in float32.
     scale, dense_scale = encoder.scales()
     dense_t = np.ascontiguousarray((training.embedded[order] * dense_scale).T, np.float32)
     return _Scorer(encoder, svm, names, (ordered * scale).T.tocsr().astype(np.float32), starts, dense_t)
