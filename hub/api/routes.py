@@ -43,6 +43,7 @@ from hub.api.serialize import (
     message_json,
     token_json,
 )
+from hub.api.shapes import CONVERSATION_SHAPE, MESSAGE_SHAPE
 from hub.app_keys import AUTH, HUB, SERVICES
 from hub.blobs import stream_blob
 from hub.clientaddr import client_address
@@ -65,8 +66,11 @@ STATUSES = tuple(s.value for s in Status)
 PRIORITIES = tuple(p.value for p in Priority)
 ROLES = tuple(r.value for r in Role)
 
-CONVERSATION = api.schema("Conversation", {"type": "object", "description": "a ticket"})
-MESSAGE = api.schema("Message", {"type": "object", "description": "one message, note or system event"})
+CONVERSATION = api.schema("Conversation", CONVERSATION_SHAPE)
+MESSAGE = api.schema("Message", MESSAGE_SHAPE)
+MESSAGE_PAGE = api.schema(
+    "MessagePage", {"type": "object", "properties": {"items": {"type": "array", "items": MESSAGE.json_schema()}}}
+)
 CONTACT = api.schema("Contact", {"type": "object", "description": "a person with their channel identities"})
 AGENT_SCHEMA = api.schema("Agent", {"type": "object"})
 TOKEN = api.schema("ApiToken", {"type": "object"})
@@ -388,7 +392,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     summary="The whole thread, oldest first (reading changes nothing: POST .../read marks it read)",
     tag="conversations",
     query={"after": Str(max_length=64, description="only messages after this message id")},
-    response=ANY,
+    response=MESSAGE_PAGE,
 )
 async def list_messages(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
