@@ -545,12 +545,16 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     answer = sink.mails[1]
     assert answer["To"] == "victim@example.org" and str(answer["Subject"]) == "Your request [#1000]"
     assert "Here is your answer." in answer.get_body(("plain",)).get_content()
+    # the hub's own subject is in the language of the mail it heads, whatever the contact's
+    await hub.actions.send(conversation, "您的退款已经处理好了。", author_type=AuthorType.AGENT, author_id="a")
+    await eventually(lambda: len(sink.mails) == 3)
+    assert str(sink.mails[2]["Subject"]) == "您的咨询 [#1000]"
     del reply
 
     # a visitor cannot make the hub mail address after address
     assert (await client.post("/channels/webchat/email", json={**leave, "email": "two@example.org"})).status == 200
     resp = await client.post("/channels/webchat/email", json={**leave, "email": "three@example.org"})
-    assert resp.status == 429 and len(sink.mails) == 3
+    assert resp.status == 429 and len(sink.mails) == 4 and sink.mails[3]["To"] == "two@example.org"
 
 
 async def test_uploads_have_their_own_body_limit_not_max_body_bytes(tmp_path: Path) -> None:

@@ -588,9 +588,9 @@ class EmailAdapter(Adapter):
             headers["Reply-To"] = self.settings.reply_to
         token = self.settings.subject_token.format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
-        # put that in a mail from the support address.
+        # put that in a mail from the support address; the hub's own is in the mail's language.
         subject = (conversation.subject if conversation.channel == self.name else "") or hub_texts(
-            best_locale(out.contact.language, self.hub.language)
+            self._mail_language(out)
         ).get("email.subject")
         headers["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         headers["Message-ID"] = our_message_id(message.id, self.domain)
@@ -632,13 +632,17 @@ class EmailAdapter(Adapter):
         }
         return build_mail(headers, message.text, [])
 
+    def _mail_language(self, out: Outbound) -> str:
+        """What the hub adds to a mail (its subject when it has none, the status footer) is in
+        the language of the mail's text (an agent's English reply to a contact whose client
+        says zh-CN), else the contact's, else the hub's."""
+        return best_locale(main_language(out.message.text) or out.contact.language, self.hub.language)
+
     def _status_footer(self, out: Outbound, *, private: bool) -> str:
         """A footer linking to the ticket's status page (when it is on), "" for none. Only in
         mail to the customer alone: whoever holds the link reads the whole ticket, so a mail
         that also goes to Cc'd people carries none."""
-        # In the language of the mail it ends (an agent's English reply to a contact whose
-        # client says zh-CN), else the contact's.
-        language = best_locale(main_language(out.message.text) or out.contact.language, self.hub.language)
+        language = self._mail_language(out)
         link = self.hub.status_link(out.conversation, language) if private else ""
         return texts("progress", language).get("progress.link", url=link) if link else ""
 
