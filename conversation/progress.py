@@ -5,9 +5,9 @@ What counts as a status question is deliberately narrow: the whole message must 
 of a few phrasings ("查询工单 1042", "工单进度", "status of #1042", "where is my ticket",
 "my ticket status"), with at most one ticket number. A message that says anything more
 ("where is my ticket, the refund is wrong") is an ordinary message: it reopens, it opens a
-ticket, an agent reads it. A bare number counts only as the answer to the greeting, which
-the plugin alone can tell (routing never treats a bare number as a question: it may be an
-order number an agent asked for).
+ticket, an agent reads it. A bare number counts only as the answer to the greeting, and only
+when it is one of the customer's own tickets, which the plugin alone can tell (routing never
+treats a bare number as a question: it may be an order number an agent asked for).
 """
 
 from __future__ import annotations

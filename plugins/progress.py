@@ -113,7 +113,12 @@ class ProgressPlugin(Plugin):
             return asked
         number = bare_number(ctx.message.text)
         if number is not None and await self._answers_greeting(hub, ctx.message):
-            return StatusQuestion(number)
+            # Only a number of the customer's own tickets: a bare "1" is as likely a rating, a
+            # quantity or the answer to some question. The same silence for a ticket that is not
+            # theirs as for none, so nothing tells whether a number exists.
+            ticket = await hub.reads.get_conversation_by_number(number)
+            if ticket is not None and may_see(ticket, ctx.contact, ctx.message.channel, ctx.message.customer_address):
+                return StatusQuestion(number)
         return None
 
     @staticmethod

@@ -307,3 +307,18 @@ async def test_the_bare_number_answers_the_greeting_only(
 
     await eventually(processed)
     assert len(said(fake)) == 3
+
+    # Another customer's bare "1" or "1000" after their greeting is no status question: a
+    # number of none of their tickets gets no bot answer (the same for one that exists).
+    await telegram(client, text_update(10, "my parcel is late", chat_id=888, user_id=888, message_id=10))
+    await said_count(fake, 1, chat=888)
+    theirs = await number(hub, 1001)
+    for n, text in enumerate(("1", "1000"), 11):
+        await telegram(client, text_update(n, text, chat_id=888, user_id=888, message_id=n))
+
+        async def stored(text: str = text) -> bool:
+            thread = await hub.store.tickets.list_messages(theirs.id)
+            return any(m.text == text and m.plugins_done for m in thread)
+
+        await eventually(stored)
+    assert len(said(fake, 888)) == 1
