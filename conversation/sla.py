@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from conversation.business_time import Calendar, add_business_time, business_time_between
+from conversation.business_time import ALWAYS_OPEN, Calendar, add_business_time, business_time_between
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Priority, Status
 
 FIRST_RESPONSE, NEXT_RESPONSE, RESOLUTION = "first_response", "next_response", "resolution"
@@ -122,6 +122,10 @@ class SlaState:
     awaiting_since: datetime | None = None  # a customer message waits for an agent reply since then
     fired: Mapping[str, datetime] = field(default_factory=dict)  # step_key -> when it was done
     claims: Mapping[str, StepClaim] = field(default_factory=dict)  # step_key -> claimed, not done yet
+    # The ticket's teams once it moved (since when, team id), the first from its creation: each
+    # stretch of a clock counts in the business hours of the team that had the ticket then.
+    # Empty: the current team all along (a ticket that never moved).
+    teams: tuple[tuple[datetime, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -129,6 +133,7 @@ class SlaState:
             "awaiting_since": self.awaiting_since,
             "fired": dict(self.fired),
             "claims": {key: {"owner": c.owner, "until": c.until} for key, c in self.claims.items()},
+            "teams": [[since, team] for since, team in self.teams],
         }
 
     @classmethod
@@ -138,6 +143,7 @@ class SlaState:
             data.get("awaiting_since"),
             dict(data.get("fired", {})),
             {key: StepClaim(c["owner"], c["until"]) for key, c in data.get("claims", {}).items()},
+            tuple((since, str(team)) for since, team in data.get("teams", [])),
         )
 
 
@@ -150,6 +156,15 @@ def state_after_status(state: SlaState, status: Status, now: datetime) -> SlaSta
         start = state.pauses[-1][0]
         return replace(state, pauses=(*state.pauses[:-1], (start, max(start, now))))
     return state
+
+
+def state_after_team(state: SlaState, before: str, after: str, *, at: datetime, created_at: datetime) -> SlaState:
+    """The ticket moved from team `before` to `after` at `at` (its first move also records
+    `before` from the ticket's creation)."""
+    spans = state.teams or ((created_at, before),)
+    if spans[-1][1] == after:
+        return state
+    return replace(state, teams=(*spans, (max(at, spans[-1][0]), after)))
 
 
 def state_after_message(state: SlaState, message: Message, conversation: Conversation) -> SlaState:
@@ -218,22 +233,42 @@ def _active_windows(
     return windows
 
 
+# Which calendar counts when: the teams' stretches (since, calendar), the first from the start.
+Stretches = tuple[tuple[datetime, Calendar], ...]
+
+
+def _by_calendar(
+    windows: Iterable[tuple[datetime, datetime | None]], stretches: Stretches
+) -> list[tuple[datetime, datetime | None, Calendar]]:
+    """The windows cut where the ticket changed team, each piece with its team's calendar."""
+    pieces: list[tuple[datetime, datetime | None, Calendar]] = []
+    for w_start, w_end in windows:
+        for i, (since, calendar) in enumerate(stretches):
+            stretch_end = stretches[i + 1][0] if i + 1 < len(stretches) else None
+            low = w_start if i == 0 else max(w_start, since)
+            ends = [e for e in (w_end, stretch_end) if e is not None]
+            high = min(ends) if ends else None
+            if high is None or low < high:
+                pieces.append((low, high, calendar))
+    return pieces
+
+
 def _clock(
     kind: str,
     target: timedelta,
     start: datetime,
     stop: datetime | None,
     state: SlaState,
-    calendar: Calendar,
+    stretches: Stretches,
     now: datetime,
 ) -> Clock:
     until = stop if stop is not None else now
     elapsed = timedelta(0)
-    for w_start, w_end in _active_windows(start, until, state.pauses):
+    for w_start, w_end, calendar in _by_calendar(_active_windows(start, until, state.pauses), stretches):
         elapsed += business_time_between(calendar, w_start, w_end or until)
     due_at = None
     left = target
-    for w_start, w_end in _active_windows(start, None, state.pauses):
+    for w_start, w_end, calendar in _by_calendar(_active_windows(start, None, state.pauses), stretches):
         if w_end is None:
             due_at = add_business_time(calendar, w_start, left)
             break
@@ -249,9 +284,23 @@ def _clock(
 
 
 def clocks(
-    conversation: Conversation, state: SlaState, policy: SlaPolicy, calendar: Calendar, now: datetime
+    conversation: Conversation,
+    state: SlaState,
+    policy: SlaPolicy,
+    calendar: Calendar,
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> list[Clock]:
-    """The ticket's clocks under the policy, as of `now`, in the owning team's business time."""
+    """The ticket's clocks under the policy, as of `now`, in business time: `calendar` (the
+    owning team's); with the teams' `calendars`, each stretch since the ticket moved (the SLA
+    state's `teams`) in the calendar of the team that had it then, so a move to a team that is
+    closed does not take back the time already spent, nor a missed target."""
+    stretches: Stretches = ((conversation.created_at, calendar),)
+    if calendars is not None and state.teams:
+        teams = list(state.teams)
+        if teams[-1][1] != conversation.team:  # a move not tracked yet: counted from now
+            teams.append((now, conversation.team))
+        stretches = tuple((since, calendars.get(team, ALWAYS_OPEN)) for since, team in teams)
     result = []
     targets = policy.targets
     if FIRST_RESPONSE in targets:
@@ -262,15 +311,15 @@ def clocks(
                 conversation.created_at,
                 conversation.first_response_at,
                 state,
-                calendar,
+                stretches,
                 now,
             )
         )
     if NEXT_RESPONSE in targets and state.awaiting_since is not None:
-        result.append(_clock(NEXT_RESPONSE, targets[NEXT_RESPONSE], state.awaiting_since, None, state, calendar, now))
+        result.append(_clock(NEXT_RESPONSE, targets[NEXT_RESPONSE], state.awaiting_since, None, state, stretches, now))
     if RESOLUTION in targets:
         resolved = conversation.resolved_at if conversation.status in (Status.RESOLVED, Status.CLOSED) else None
-        result.append(_clock(RESOLUTION, targets[RESOLUTION], conversation.created_at, resolved, state, calendar, now))
+        result.append(_clock(RESOLUTION, targets[RESOLUTION], conversation.created_at, resolved, state, stretches, now))
     return result
 
 

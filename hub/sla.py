@@ -2,7 +2,7 @@
 shows its clocks, and climbs the escalation ladder when a step comes due.
 
 The rules are conversation/sla.py; this module only reads, stores and acts:
-- `track` follows the live events of this process (status changes, messages) into the
+- `track` follows the live events of this process (status changes, team moves, messages) into the
   ticket's SLA state, stored with compare-and-set in the coordination area's per-ticket state;
 - `check_due` is the due-check job (like the snooze waker): run by one hub at a time under
   the lease `sla-escalation`. Each step happens exactly once across hubs and restarts
@@ -51,6 +51,7 @@ from conversation.sla import (
     policy_for,
     state_after_message,
     state_after_status,
+    state_after_team,
     step_key,
 )
 from conversation.store import Store, StoreUnavailable
@@ -125,11 +126,19 @@ class SlaEngine:
 
     async def track(self, event: Event) -> None:
         """Follow one live event into the ticket's SLA state."""
-        if event.type == "conversation.updated" and "status" in event.data.get("changes", []):
+        changes = event.data.get("changes", []) if event.type == "conversation.updated" else []
+        if "status" in changes or "team_before" in event.data:
             conv = await self.store.tickets.get_conversation(event.conversation_id)
             if conv is not None:
-                status, now = conv.status, self.now()
-                await self._change_state(conv.id, lambda s: state_after_status(s, status, now))
+                status, now, ticket = conv.status, self.now(), conv
+                before = event.data.get("team_before")
+                if "status" in changes:
+                    await self._change_state(conv.id, lambda s: state_after_status(s, status, now))
+                if isinstance(before, str):
+                    await self._change_state(
+                        conv.id,
+                        lambda s: state_after_team(s, before, ticket.team, at=now, created_at=ticket.created_at),
+                    )
         elif event.type == "message.created" and event.data.get("kind") == "message":
             message = await self.store.tickets.get_message(event.data.get("message_id", ""))
             conv = await self.store.tickets.get_conversation(event.conversation_id)
@@ -170,7 +179,7 @@ class SlaEngine:
         state = state_after_status(state, conversation.status, now)  # a status change not yet tracked
         calendar = calendars.get(conversation.team, ALWAYS_OPEN)
         try:
-            return policy, clocks(conversation, state, policy, calendar, now)
+            return policy, clocks(conversation, state, policy, calendar, now, calendars)
         except NeverOpen:  # a team calendar without hours: no deadline can be given
             return policy, []
 

@@ -23,6 +23,7 @@ from conversation.sla import (
     policy_for,
     state_after_message,
     state_after_status,
+    state_after_team,
     step_key,
 )
 
@@ -72,6 +73,32 @@ def test_first_response_counts_business_time_only() -> None:
     assert not first.breached and first.met is None and first.percent == 50.0
     # the same ticket under a 24/7 calendar is long overdue: clocks follow the calendar they are given
     assert by_kind(clocks(conv, SlaState(), POLICY, ALWAYS_OPEN, utc(2027, 3, 6, 12)))[FIRST_RESPONSE].breached
+
+
+def test_a_ticket_that_moved_counts_each_stretch_in_the_hours_of_the_team_that_had_it() -> None:
+    """A supervisor's trial: a ticket escalated to a team closed until Monday showed its missed
+    first response as "1 min left" (its whole life recounted in the new team's hours)."""
+    created = utc(2027, 3, 1, 2)  # Monday 10:00 in Shanghai
+    sundays = Calendar("UTC", weekly_hours({WEEKDAYS[6]: ["00:00-01:00"]}))  # tier 2: an hour on Sundays
+    moved_at = created + timedelta(minutes=90)
+    state = state_after_team(SlaState(), "customer-service", "tier2", at=moved_at, created_at=created)
+    assert state.teams == ((created, "customer-service"), (moved_at, "tier2"))
+    assert SlaState.from_json(state.to_json()) == state
+    conv = ticket(created, team="tier2")
+    calendars = {"customer-service": SHANGHAI_OFFICE, "tier2": sundays}
+    now = created + timedelta(hours=3)
+    moved = by_kind(clocks(conv, state, POLICY, sundays, now, calendars))
+    assert moved[FIRST_RESPONSE].elapsed == timedelta(minutes=90) and moved[FIRST_RESPONSE].breached
+    assert moved[RESOLUTION].elapsed == timedelta(minutes=90) and not moved[RESOLUTION].breached
+    # the 6.5 hours left, in tier 2's one hour a week: the seventh Sunday, half an hour in
+    assert moved[RESOLUTION].due_at == utc(2027, 4, 18, 0, 30)
+    # without the stretches, tier 2's hours all along: nothing spent, nothing missed
+    recounted = by_kind(clocks(conv, SlaState(), POLICY, sundays, now, calendars))
+    assert recounted[FIRST_RESPONSE].elapsed == timedelta(0) and not recounted[FIRST_RESPONSE].breached
+    # a move back and forth is kept in order; a "move" to the team it has changes nothing
+    back = state_after_team(state, "tier2", "customer-service", at=now, created_at=created)
+    assert [team for _, team in back.teams] == ["customer-service", "tier2", "customer-service"]
+    assert state_after_team(back, "customer-service", "customer-service", at=now, created_at=created) == back
 
 
 def test_a_reply_stops_the_first_response_clock_met_or_not() -> None:

@@ -353,6 +353,33 @@ async def test_the_ladder_follows_the_calendar_and_a_calendar_change_moves_it(se
     assert await sla_events(hub, conv.id) == ["event.sla_warning", "event.sla_breached"]
 
 
+async def test_a_ticket_escalated_to_a_closed_team_keeps_its_missed_target(server: TestServer, admin: Agent) -> None:
+    """A supervisor's trial: after the move to a team closed until Monday the ticket showed a
+    missed first response as not missed, "1 min left" (recounted in the new team's hours)."""
+    hub = hub_of(server)
+    sundays = {"timezone": "UTC", "hours": {"sun": ["00:00-01:00"]}}  # technical support: an hour a week
+    await admin.call("PUT", "/api/v1/teams/technical-support/calendar", sundays)
+    monday = datetime(2027, 3, 1, 2, tzinfo=UTC)
+    at(hub, monday)
+    conv = await new_ticket(hub, "m1")  # customer service works around the clock
+    for minutes in (46, 61, 91):  # warned, missed, moved on at 150 %
+        at(hub, monday + timedelta(minutes=minutes))
+        await hub.sla.check_due()
+    moved = await hub.store.tickets.get_conversation(conv.id)
+    assert moved is not None and moved.team == "technical-support"
+
+    async def tracked() -> bool:
+        teams = (await hub.sla.state(conv.id)).teams
+        return bool(teams) and teams[-1][1] == "technical-support"
+
+    await eventually(tracked)
+    at(hub, monday + timedelta(minutes=120))
+    detail = (await admin.call("GET", f"/api/v1/conversations/{conv.id}"))["conversation"]
+    first = clocks_by_kind(detail)["first_response"]
+    assert first["breached"] is True and first["elapsed_seconds"] == 91 * 60 and first["remaining_seconds"] < 0
+    assert await hub.sla.check_due() == 0  # nothing fires again
+
+
 async def test_agents_online_per_team(server: TestServer, agent: Agent) -> None:
     hub = hub_of(server)
     li_na = await hub.store.accounts.get_agent_by_email(AGENT[0])
