@@ -60,6 +60,12 @@ async def known_data(hub: Hub, agent_ids: dict[str, str]) -> None:
             await store.tickets.update_conversation(record.conversation.id, {"team": team}, now=at(hours))
         if name == "c":
             await store.tickets.update_conversation(record.conversation.id, {"status": Status.RESOLVED}, now=at(10))
+    # a ticket that only holds a status question (resolved the moment it opened) is no contact:
+    # the volume leaves it out, as the inbox does (a supervisor's trial saw it counted)
+    question = await store.tickets.record_inbound(inbound("m-q", thread="t-q"), now=at(2), policy=POLICY)
+    await store.tickets.update_conversation(
+        question.conversation.id, {"team": "customer-service", "status": Status.RESOLVED}, now=at(2)
+    )
     lina, boss = agent_ids["lina"], agent_ids["boss"]
     facts = [
         TicketFact(

@@ -12,6 +12,7 @@ from typing import Any
 from conversation.areas.reports import AgentFigures, Backlog, QualityFigures, Reports, TimeFigures
 from conversation.codec import as_utc
 from conversation.mongo.db import Area, _unavailable_when_unreachable
+from conversation.mongo.inbox import NOT_ONLY_A_QUESTION
 from conversation.reports import (
     BACKLOG_AGES,
     BOT_ANSWER_KIND,
@@ -104,6 +105,7 @@ class MongoReports(Area, Reports):
     async def volume_buckets(self, query: ReportQuery) -> list[tuple[datetime, int]]:
         width = BUCKET_SECONDS * 1000
         match = {"created_at": _in(query.start, query.end), "merged_into": "", **_match(query.filters, "assignee_id")}
+        match |= NOT_ONLY_A_QUESTION  # a ticket that only holds a status question is no contact to count
         epoch_ms = {"$toLong": "$created_at"}
         docs = await self._aggregate(
             self._conversations,

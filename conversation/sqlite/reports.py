@@ -22,6 +22,7 @@ from conversation.reports import (
     ratio,
 )
 from conversation.sqlite.db import Area
+from conversation.sqlite.inbox import NOT_ONLY_A_QUESTION
 
 FACT_COLUMNS = (
     "conversation_id",
@@ -123,8 +124,9 @@ class SQLiteReports(Area, Reports):
 
         def job(conn: sqlite3.Connection) -> list[tuple[datetime, int]]:
             rows = conn.execute(
-                f"SELECT created_at / {width} AS b, COUNT(*) FROM conversations "
-                f"WHERE created_at >= ? AND created_at < ? AND merged_into = ''{where} GROUP BY b ORDER BY b",
+                # a ticket that only holds a status question is no contact to count (the inbox hides it too)
+                f"SELECT created_at / {width} AS b, COUNT(*) FROM conversations c WHERE created_at >= ? "
+                f"AND created_at < ? AND merged_into = '' AND {NOT_ONLY_A_QUESTION}{where} GROUP BY b ORDER BY b",
                 [*_period(query), *params],
             ).fetchall()
             return [(from_epoch_ms(b * width), n) for b, n in rows]  # type: ignore[misc]
