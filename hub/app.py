@@ -290,7 +290,8 @@ class Hub(ChannelPort):
             self.supervisor.run("snooze-wake", lambda: wake_loop_step(self.actions, self.instance_id))
         )
         self._background.append(self.supervisor.run("plugin-timers", self.plugin_host.timer_loop_step))
-        await self.plugin_host.start_plugins()  # their standing timers (a monthly report)
+        # their standing timers (a monthly report); the settings naming a team are checked first
+        await self.plugin_host.start_plugins({"routing.default_team": self.config.routing.default_team})
         self._background.append(
             self.supervisor.run("callbacks-due", lambda: raise_due_step(self.services.hotline, self.instance_id))
         )

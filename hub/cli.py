@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_token_create(config, args.email, args.name, role=role, teams=args.teams))
         return asyncio.run(_agent_add(config, args.email, Role(args.role), args.name))
     except ConfigError as exc:
-        print(f"helpline: {args.config}: {exc}" if "config" in args else f"helpline: {exc}", file=sys.stderr)
+        said = str(exc)
+        named = "config" not in args or said.startswith(f"{args.config}:")  # "hub.toml: not valid TOML"
+        print(f"helpline: {said}" if named else f"helpline: {args.config}: {said}", file=sys.stderr)
         return EXIT_CONFIG
     except CannotListen as exc:  # another hub or program has the port: say which, not a traceback
         print(f"helpline: {exc} (choose another with --port or [hub] port)", file=sys.stderr)

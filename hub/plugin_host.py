@@ -111,10 +111,11 @@ class PluginHost:
             hub=self.port,
         )
 
-    async def start_plugins(self) -> None:
-        """Each plugin's `on_start`; a failure is logged and counted and does not stop the hub."""
+    async def start_plugins(self, team_settings: Mapping[str, str] | None = None) -> None:
+        """Each plugin's `on_start`; a failure is logged and counted and does not stop the hub.
+        `team_settings`: the hub's own settings that name a team (key -> team id), checked too."""
         try:
-            await self.check_team_settings()
+            await self.check_team_settings(team_settings)
         except Exception:  # the store briefly away: the check is advice, the hub starts anyway
             log.exception("the plugins' team settings could not be checked")
         for plugin in self.plugins.values():
@@ -124,29 +125,31 @@ class PluginHost:
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception("plugin %s failed to start; its standing timers may be missing", plugin.name)
 
-    async def check_team_settings(self) -> list[str]:
+    async def check_team_settings(self, also: Mapping[str, str] | None = None) -> list[str]:
         """Log each plugin setting declared `team=True` (a table: each of its values) that names
         no team: otherwise it shows only when a customer's message first reaches that hand-off.
         Teams are data (the inbox makes them), so a team named before it exists does not stop
         the hub. The keys named, as `plugins.<plugin>.<setting>[.<entry>]`."""
         teams = {team.id for team in await self.store.desk.list_teams()}
-        wrong = []
+        named = [(key, team) for key, team in (also or {}).items()]
         for plugin in self.plugins.values():
             for name, declared in declared_fields(type(plugin)).items():
                 if not declared.team:
                     continue
                 value = setting_value(plugin.settings, name, "")
-                named = value.items() if isinstance(value, Mapping) else [("", value)]
-                for entry, team in named:
-                    if isinstance(team, str) and team and team not in teams:
-                        key = f"plugins.{plugin.name}.{name}" + (f".{entry}" if entry else "")
-                        wrong.append(key)
-                        log.error(
-                            "%s: %r is not a team (teams: %s); what uses it fails or is skipped until it is made",
-                            key,
-                            team,
-                            ", ".join(sorted(teams)),
-                        )
+                key = f"plugins.{plugin.name}.{name}"
+                entries = value.items() if isinstance(value, Mapping) else [("", value)]
+                named += [(f"{key}.{entry}" if entry else key, team) for entry, team in entries]
+        wrong = []
+        for key, team in named:
+            if isinstance(team, str) and team and team not in teams:
+                wrong.append(key)
+                log.error(
+                    "%s: %r is not a team (teams: %s); what uses it fails or is skipped until it is made",
+                    key,
+                    team,
+                    ", ".join(sorted(teams)),
+                )
         return wrong
 
     async def resolve_refusal(self, conversation: Conversation) -> str:

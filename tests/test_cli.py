@@ -101,6 +101,13 @@ def test_an_invalid_configuration_exits_2_naming_the_key(tmp_path: Path) -> None
     assert result.returncode == 2 and "channels.webhook.secret: missing" in result.stderr
 
 
+def test_a_file_that_is_not_toml_is_named_once(tmp_path: Path) -> None:
+    (tmp_path / "hub.toml").write_text("[hub\nport = 1\n")
+    result = run("serve", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.startswith("helpline: hub.toml: not valid TOML")
+    assert result.stderr.count("hub.toml") == 1
+
+
 def test_init_writes_the_starter_file_and_will_not_overwrite(tmp_path: Path) -> None:
     assert run("init", cwd=tmp_path).returncode == 0
     assert (tmp_path / "hub.toml").read_text() == (ROOT / "hub.toml").read_text()

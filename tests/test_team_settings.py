@@ -72,3 +72,14 @@ async def test_a_table_of_teams_is_checked_entry_by_entry_and_a_failed_check_doe
         caplog.set_level(logging.ERROR, logger="hub.plugin_host")
         await hub.plugin_host.start_plugins()  # logged, not raised
     assert any("could not be checked" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_routing_default_team_is_checked_at_start_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.helpers import make_config
+
+    caplog.set_level(logging.ERROR, logger="hub.plugin_host")
+    async with running_hub(make_config(tmp_path, {"routing": {"default_team": "frontline"}})):
+        pass
+    assert any(r.getMessage().startswith("routing.default_team: 'frontline' is not a team") for r in caplog.records)
