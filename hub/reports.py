@@ -21,7 +21,7 @@ from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
 from conversation.store import Store
 from hub.api.serialize import iso
-from hub.i18n import texts
+from hub.i18n import Texts, texts
 
 TABLES = ("summary", "volume_by_hour", "volume_by_day", "agents", "backlog")
 SUMMARY_FIGURES = (
@@ -193,22 +193,38 @@ def _safe_text(value: Any) -> Any:
 KEYS = "keys"  # ?lang=keys: the machine-readable column keys as headers
 
 
+def _named(words: Texts, key: str) -> str:
+    """A figure or column by its name, with the unit of a duration (its key ends in _s)."""
+    name = words.get(f"reports.figure.{key}") if key in SUMMARY_FIGURES else words.get(f"reports.column.{key}")
+    return name + words.get("reports.unit.seconds") if key.endswith("_s") else name
+
+
 def headers(table: Table, language: str) -> list[str]:
     """The table's column headers in `language` (a figure's own name where it is one), or its keys."""
     if language == KEYS:
         return list(table.columns)
     words = texts("reports", language)
-    return [
-        words.get(f"reports.figure.{c}") if c in SUMMARY_FIGURES else words.get(f"reports.column.{c}")
-        for c in table.columns
-    ]
+    return [_named(words, c) for c in table.columns]
+
+
+def shown_rows(table: Table, language: str) -> list[tuple[Any, ...]]:
+    """The rows as a reader of `language` reads them: the summary's figures and the backlog's
+    ages by name (with `lang=keys`, their keys)."""
+    if language == KEYS:
+        return table.rows
+    words = texts("reports", language)
+    if table.name == "summary":
+        return [(_named(words, key), *rest) for key, *rest in table.rows]
+    if table.name == "backlog":
+        return [(words.get(f"reports.age.{age}"), *rest) for age, *rest in table.rows]
+    return table.rows
 
 
 def to_csv(table: Table, language: str = KEYS) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(headers(table, language))
-    for row in table.rows:
+    for row in shown_rows(table, language):
         writer.writerow([_safe_text(_cell(v)) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel reads Chinese names as UTF-8
 
@@ -225,7 +241,7 @@ def to_xlsx(tables: Sequence[Table], period: dict[str, Any], language: str = KEY
         sheet.append([*local, "from (UTC)", period["from"], "to (UTC)", period["to"]])
         sheet.append([])
         sheet.append(headers(table, language))
-        for row in table.rows:
+        for row in shown_rows(table, language):
             sheet.append([_safe_text(_cell(v)) for v in row])
     out = io.BytesIO()
     book.save(out)

@@ -214,7 +214,14 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         chinese = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&lang=zh-CN")
         header = next(csv.reader(io.StringIO((await chinese.read()).decode("utf-8-sig"))))
         assert header[:4] == ["客服 ID", "客服", "处理工单", "回复数"]
-        assert header[4] == "首次响应时间中位数（工作时间）"
+        assert header[4] == "首次响应时间中位数（工作时间）（秒）"  # durations say their unit
+        # the rows too: the summary's figures and the backlog's ages by name (a supervisor's trial)
+        zh_summary = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary&lang=zh-CN")
+        named = dict(list(csv.reader(io.StringIO((await zh_summary.read()).decode("utf-8-sig"))))[1:])
+        assert named["新工单"] == "3" and named["首次响应时间 90 分位（工作时间）（秒）"] == "600.0"
+        zh_backlog = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=backlog&lang=zh-CN")
+        ages = [row[0] for row in csv.reader(io.StringIO((await zh_backlog.read()).decode("utf-8-sig")))]
+        assert ages == ["时长", "< 1 小时", "1–4 小时", "4 小时–1 天", "1–3 天", "3–7 天", "≥ 7 天"]
         await hub.store.accounts.update_agent(admin.id, {"language": "zh-CN"})
         mine = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=volume_by_hour")
         assert next(csv.reader(io.StringIO((await mine.read()).decode("utf-8-sig")))) == ["小时", "工单数"]
