@@ -362,6 +362,6 @@ def error_message(code: str, detail: str, locale: str) -> str:
 
 
 # Codes whose English detail is the substance (who will see what after a merge, what still
-# uses a team or category an admin would delete): kept under the translated sentence until
-# the detail itself is translated at its source.
-DETAIL_KEPT = frozenset({"confirm_needed", "in_use"})
+# uses a team or category an admin would delete, which field or parameter is wrong and why):
+# kept under the translated sentence until the detail itself is translated at its source.
+DETAIL_KEPT = frozenset({"confirm_needed", "in_use", "invalid"})

@@ -174,6 +174,17 @@ async def test_api_errors_speak_the_readers_language_and_keep_their_code(client:
     }
 
 
+def test_a_translated_invalid_input_error_still_names_what_is_wrong() -> None:
+    """A supervisor's trial got "提交的内容有误，请检查后重试。" for an unknown parameter, without
+    its name: the call site's words (the field or parameter and why) stay under the sentence."""
+    from hub.i18n import error_message
+
+    said = error_message("invalid", "lang: unknown query parameter", "zh-CN")
+    assert said == "提交的内容有误，请检查后重试。\nlang: unknown query parameter"
+    assert error_message("invalid", "lang: unknown query parameter", "en") == "lang: unknown query parameter"
+    assert error_message("not_found", "no such conversation", "zh-CN") == "找不到该对象（可能已被删除）。"
+
+
 async def test_the_widgets_errors_reach_a_chinese_visitor_in_chinese(client: TestClient) -> None:
     refused = await client.post(
         "/channels/webchat/session", json={"site": "elsewhere"}, headers={"Accept-Language": "zh-CN"}
