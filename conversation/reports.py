@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -145,13 +145,19 @@ class TicketFact:
     done_spans: tuple[tuple[datetime, datetime], ...] = ()
 
 
-def _business_seconds(kind: str, conversation: Conversation, state: SlaState, calendar: Calendar) -> float:
+def _business_seconds(
+    kind: str,
+    conversation: Conversation,
+    state: SlaState,
+    calendar: Calendar,
+    calendars: Mapping[str, Calendar] | None = None,
+) -> float:
     """The stopped clock's business time (the SLA clock's own rule, with a target no ticket reaches)."""
     stop = conversation.first_response_at if kind == FIRST_RESPONSE else conversation.resolved_at
     assert stop is not None
     policy = SlaPolicy("report", targets={kind: timedelta(days=36500)})
     try:
-        (clock,) = clocks(conversation, state, policy, calendar, stop)
+        (clock,) = clocks(conversation, state, policy, calendar, stop, calendars)
     except NeverOpen:
         return 0.0
     return clock.elapsed.total_seconds()
@@ -167,9 +173,11 @@ def fact_after(
     *,
     responder_id: str = "",
     resolver_id: str = "",
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> TicketFact:
     """The ticket's fact after a change: a first response or resolution not yet counted is
-    measured now; a ticket worked again after its resolution counts one more reopen.
+    measured now (a ticket that moved: each stretch in its team's `calendars`, as its SLA
+    clocks); a ticket worked again after its resolution counts one more reopen.
     `resolver_id`: the agent whose change resolved it (the resolution is theirs, whoever is
     assigned); without one (a rule, the system) the assignee at that moment."""
     fact = previous or TicketFact(conversation.id, conversation.created_at)
@@ -184,7 +192,7 @@ def fact_after(
         fact = replace(
             fact,
             first_response_at=conversation.first_response_at,
-            first_response_s=_business_seconds(FIRST_RESPONSE, conversation, state, calendar),
+            first_response_s=_business_seconds(FIRST_RESPONSE, conversation, state, calendar, calendars),
             first_responder_id=responder_id or conversation.assignee_id,
         )
     done = conversation.status in DONE and conversation.resolved_at is not None
@@ -196,8 +204,8 @@ def fact_after(
             resolved=True,
             resolved_at=resolved_at,
             first_resolved_at=fact.first_resolved_at or resolved_at,
-            resolution_s=_business_seconds(RESOLUTION, conversation, state, calendar),
-            sla_met=_sla_met(conversation, state, calendar, policy, now),
+            resolution_s=_business_seconds(RESOLUTION, conversation, state, calendar, calendars),
+            sla_met=_sla_met(conversation, state, calendar, policy, now, calendars),
             resolver_id=resolver_id or conversation.assignee_id,
         )
     elif not done and conversation.status is not Status.CLOSED and fact.resolved:
@@ -207,7 +215,12 @@ def fact_after(
 
 
 def _sla_met(
-    conversation: Conversation, state: SlaState, calendar: Calendar, policy: SlaPolicy | None, now: datetime
+    conversation: Conversation,
+    state: SlaState,
+    calendar: Calendar,
+    policy: SlaPolicy | None,
+    now: datetime,
+    calendars: Mapping[str, Calendar] | None = None,
 ) -> bool | None:
     if policy is None:
         return None
@@ -215,7 +228,7 @@ def _sla_met(
     if not targets:
         return None
     try:
-        measured = clocks(conversation, state, replace(policy, targets=targets), calendar, now)
+        measured = clocks(conversation, state, replace(policy, targets=targets), calendar, now, calendars)
     except NeverOpen:
         return None
     return all(c.met if c.stopped_at is not None else not c.breached for c in measured)

@@ -70,9 +70,18 @@ class ReportFacts:
         previous = await self.store.reports.get_fact(conv.id)
         state = SlaState.from_json(await self.store.coordination.get_plugin_state(conv.id, STATE_PLUGIN))
         calendar = await self.store.calendars.get_calendar(conv.team) or ALWAYS_OPEN
+        calendars = await self.store.calendars.list_calendars() if state.teams else None  # it moved: each team's
         policy = policy_for(self.policies, conv)
         fact = fact_after(
-            previous, conv, state, calendar, policy, self.clock(), responder_id=responder_id, resolver_id=resolver_id
+            previous,
+            conv,
+            state,
+            calendar,
+            policy,
+            self.clock(),
+            responder_id=responder_id,
+            resolver_id=resolver_id,
+            calendars=calendars,
         )
         if fact != previous and (previous is not None or fact.first_response_s is not None or fact.resolved):
             await self.store.reports.save_fact(fact)

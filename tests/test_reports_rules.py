@@ -61,7 +61,7 @@ def test_a_period_is_read_in_its_zone_and_checked() -> None:
 
 def ticket(**kw: object) -> Conversation:
     values: dict[str, object] = {"id": "c1", "number": 1, "channel": "email", "thread_key": "t", "contact_id": "p"}
-    values.update(created_at=local(5, 17), team="support", assignee_id="agent-1", **kw)
+    values.update({"created_at": local(5, 17), "team": "support", "assignee_id": "agent-1", **kw})
     return Conversation(**values)  # type: ignore[arg-type]
 
 
@@ -85,6 +85,21 @@ def test_first_response_and_resolution_are_business_time_without_pauses() -> Non
     kind = SlaPolicy("kind", targets={"first_response": timedelta(minutes=120), "resolution": timedelta(hours=4)})
     assert fact_after(fact, resolved, pauses, OFFICE, kind, local(8, 12)).sla_met is True
     assert done.first_resolved_at == done.resolved_at == local(8, 12)
+
+
+def test_a_ticket_that_moved_team_is_measured_per_stretch_as_its_sla_clocks() -> None:
+    """Created Friday 17:00 in the office's team, moved to a 24/7 team at 18:00, answered Saturday
+    10:00: one office hour, then 16 hours around the clock (its SLA clocks count the same)."""
+    from conversation.business_time import ALWAYS_OPEN
+    from conversation.sla import state_after_team
+
+    moved = state_after_team(SlaState(), "support", "night", at=local(5, 18), created_at=local(5, 17))
+    answered = ticket(first_response_at=local(6, 10), team="night")
+    calendars = {"support": OFFICE, "night": ALWAYS_OPEN}
+    fact = fact_after(None, answered, moved, ALWAYS_OPEN, None, local(6, 10), calendars=calendars)
+    assert fact.first_response_s == 3600 + 16 * 3600
+    # without the teams' calendars, the whole wait in the night team's hours
+    assert fact_after(None, answered, moved, ALWAYS_OPEN, None, local(6, 10)).first_response_s == 17 * 3600
 
 
 def test_a_reopen_counts_once_and_the_next_resolution_is_measured_again() -> None:
