@@ -18,6 +18,7 @@ from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.events import Event
 from hub.sla import PAGE_BACKUP_EVENT, SLA_BREACHED_EVENT, SLA_WARNING_EVENT
+from hub.thread_events import event_of
 from tests.conftest import ROOT
 from tests.helpers import customer_message, eventually, make_config
 from tests.test_api import ADMIN, AGENT, Agent, sign_in
@@ -413,6 +414,15 @@ async def test_a_missed_target_is_told_to_the_team_lead_by_name(server: TestServ
     assert "Li Na" in (await told())[0]
     other = await new_ticket(hub, "lead2", team="finance")  # a team without a lead: nothing to tell
     assert not await hub.services.routing.tell_lead(other, "first_response")
+    # a ticket with no team: the thread says so, not "team  has none" (a trial saw the blank name)
+    record = await hub.ingest(customer_message("lead3", thread="t-lead3"))
+    unteamed = await hub.store.tickets.get_conversation(record.conversation.id)
+    assert unteamed is not None and unteamed.team == ""
+    assert not await hub.services.routing.tell_lead(unteamed, "first_response")
+    assert await hub.services.routing.page_for(unteamed, "sla") == []
+    said = [m for m in await hub.store.tickets.list_messages(unteamed.id) if m.kind.value == "event"]
+    [event] = [e for m in said if (e := event_of(m.raw)) is not None and e.key.startswith("event.no_")]
+    assert event.key == "event.no_team_to_tell" and event.text("zh-CN") == "未通知组长，也未呼叫备班：该工单没有所属组"
 
 
 async def test_changing_a_calendars_hours_keeps_its_imported_holidays(admin: Agent) -> None:

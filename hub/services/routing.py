@@ -376,7 +376,10 @@ class RoutingService:
         without a lead the thread says nobody was told."""
         if await self.tell_lead_event(conversation, "event.sla_lead_told", once=once, clock=clock):
             return True
-        event = ThreadEvent("event.no_lead", {"team": await self._team_name(conversation.team)})
+        if conversation.team:
+            event = ThreadEvent("event.no_lead", {"team": await self._team_name(conversation.team)})
+        else:  # no team: no lead to tell and no backup to page (`page_for` pages nobody)
+            event = ThreadEvent("event.no_team_to_tell", {})
         await self._thread_event(conversation, event, f"{once}:none" if once else "")
         return False
 
