@@ -227,6 +227,18 @@ def is_meta_message(text: str) -> bool:
     return len(folded) <= MAX_META and _meta_words_only(folded)
 
 
+def only_greets_or_thanks(text: str) -> bool:
+    """A greeting, thanks or an acknowledgement and nothing more ("你好", "在吗", "hello",
+    "好的谢谢", "ok"): with nothing asked before it, no question for a bot to answer or to
+    hand on. Not a "no" (a complaint about something), a request for a person, nor a bare
+    number (it may be an order or ticket number someone should read)."""
+    folded = unicodedata.normalize("NFKC", text).casefold().strip()
+    if len(_LETTER.findall(folded)) < 2:
+        return False
+    reply = faq_bot.read_reply(text)
+    return reply in (faq_bot.Reply.OTHER, faq_bot.Reply.YES) and is_meta_message(text)
+
+
 # What is left of a request for a person that still says nothing ("no, that did not help, I
 # want [to talk to someone]", "不对，我要[找人工客服]"): these words, meta words and punctuation.
 _REQUEST_FILLER = re.compile(

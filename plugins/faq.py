@@ -61,6 +61,7 @@ from conversation.faq_bot import (
     picked,
     read_reply,
 )
+from conversation.kb_learning import only_greets_or_thanks
 from conversation.markdown_html import render_markdown
 from conversation.text_language import clear_language, latest_clear_language
 from hub.sdk import (
@@ -232,6 +233,10 @@ class FaqPlugin(Plugin):
                 ctx, hub, reason, await self._guesses(hub, ctx, text), tell=True, question=ctx.message.id
             )
             return Flow.STOP
+        if not chosen and waiting is None and resolved is None and only_greets_or_thanks(text):
+            # "你好", "在吗", "thanks" with nothing asked before: no question to answer or hand
+            # on (handing it on would keep the bot off the question that follows)
+            return Flow.CONTINUE
         await self._question(ctx, hub, text)
         return Flow.STOP
 

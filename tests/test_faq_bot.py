@@ -274,6 +274,22 @@ async def test_an_unclear_question_is_answered_in_the_contacts_language(hub: Hub
     assert "• enter your phone number" in answer.text and "reply yes or no" in answer.text
 
 
+async def test_a_greeting_or_thanks_with_nothing_asked_gets_no_answer_and_keeps_the_bot_for_the_question(
+    hub: Hub,
+) -> None:
+    """A re-trial: "你好" was handed to a person as an unsure match, so the bot never answered
+    the question after it (nor was a ticket number after the greeting a status question)."""
+    ticket_id = await ask(hub, "你好")
+    await ask(hub, "在吗？")
+    assert await bot_said(hub, ticket_id) == []
+    assert (await ticket(hub, ticket_id)).handed_off_at is None
+    await ask(hub, "怎么申请退款")
+    assert await answers(hub, ticket_id) == [("request_refund", "asked")]
+    # "no" or a bare number with nothing asked is still read by a person
+    other = await ask(hub, "no", thread="t2")
+    assert (await ticket(hub, other)).handed_off_at is not None
+
+
 async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_note(hub: Hub) -> None:
     ticket_id = await ask(hub, "怎么申请退款")
     assert await answers(hub, ticket_id) == [("request_refund", "asked")]

@@ -42,7 +42,13 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
     await server.wait_closed()
 
 
-def progress_config(tmp_path: Path, bot: tuple[FakeTelegram, str], smtp_port: int, **settings: Any) -> Any:
+def progress_config(
+    tmp_path: Path,
+    bot: tuple[FakeTelegram, str],
+    smtp_port: int,
+    enabled: tuple[str, ...] = ("progress", "greeting"),
+    **settings: Any,
+) -> Any:
     fake, base = bot
     from tests.conftest import free_port
 
@@ -67,7 +73,7 @@ def progress_config(tmp_path: Path, bot: tuple[FakeTelegram, str], smtp_port: in
                     "smtp_tls": "none",
                 },
             },
-            "plugins": {"enabled": ["progress", "greeting"], "progress": settings, "greeting": GREETING_ALWAYS_OPEN},
+            "plugins": {"enabled": list(enabled), "progress": settings, "greeting": GREETING_ALWAYS_OPEN},
         },
     )
 
@@ -322,3 +328,19 @@ async def test_the_bare_number_answers_the_greeting_only(
 
         await eventually(stored)
     assert len(said(fake, 888)) == 1
+
+
+async def test_with_the_faq_bot_a_hello_then_the_own_tickets_number_is_answered(
+    tmp_path: Path, bot: tuple[FakeTelegram, str], sink: tuple[Sink, int]
+) -> None:
+    """A re-trial with `enabled = ["progress", "greeting", "faq"]`: the FAQ bot handed "你好" on,
+    so the number after the greeting was no longer its answer and got nothing."""
+    fake, _ = bot
+    hub = Hub(progress_config(tmp_path, bot, sink[1], enabled=("progress", "greeting", "faq")))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        await telegram(client, text_update(1, "你好"))
+        [greeting] = await said_count(fake, 1)
+        assert "#1000" in greeting
+        await telegram(client, text_update(2, "1000", message_id=2))
+        answer = (await said_count(fake, 2))[-1]
+        assert answer.startswith("工单 #1000") and len(said(fake)) == 2
