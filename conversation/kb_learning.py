@@ -317,6 +317,17 @@ def latest_question(messages: Iterable[Message]) -> str:
     return next((text for text in reversed(said) if not is_meta_message(text)), said[-1] if said else "")
 
 
+def matched_words(question: str) -> str:
+    """What the agents' suggestions match a question by: without its request for a person
+    ("转人工，我的退款三天还没到账" -> the refund question), whose words would pull the match
+    toward complaints and lower it (conversation/faq/scope.py halves a request's confidence,
+    right for the bot, which hands it on, not for an agent who must answer it)."""
+    if faq_bot.read_reply(question) is not faq_bot.Reply.PERSON:
+        return question
+    rest = without_person_request(question)
+    return rest if _says_more(rest) else question
+
+
 def proposal_id(conversation_id: str) -> str:
     """One proposal per ticket, whatever happens to it later: the id is the ticket's."""
     return f"kb-proposal-{conversation_id}"

@@ -65,6 +65,6 @@ def asks_for_person(text: str) -> bool:
 
 def without_person_request(text: str) -> str:
     """The message (folded) with its requests for a person taken out: "转人工，我的退款没到" ->
-    "， 我的退款没到"; "" when the whole message is one."""
+    "我的退款没到"; "" when the whole message is one."""
     folded = fold(text)
-    return "" if folded in _WHOLE else _PERSON.sub(" ", folded)
+    return "" if folded in _WHOLE else fold(_PERSON.sub(" ", folded))

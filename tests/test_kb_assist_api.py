@@ -67,6 +67,12 @@ async def test_suggestions_are_the_top_three_for_the_latest_customer_message_in_
         await hub.ingest(customer_message("s2c", "谢谢", thread="t-s", sender=Sender("u-s")))
         still = await admin.call("GET", f"/api/v1/conversations/{conv}/suggestions?k=1")
         assert still["question"] == "还有，我想退款" and [item["id"] for item in still["items"]] == ["refund"]
+        # a request for a person that says what it is about is matched by what it is about
+        alone = await admin.call("GET", "/api/v1/kb/suggestions?q=退款三天还没到账")
+        await hub.ingest(customer_message("s2d", "转人工，退款三天还没到账", thread="t-s", sender=Sender("u-s")))
+        asked = await admin.call("GET", f"/api/v1/conversations/{conv}/suggestions?k=1")
+        assert asked["question"] == "转人工，退款三天还没到账" and asked["items"][0]["id"] == "refund"
+        assert asked["items"][0]["confidence"] == alone["items"][0]["confidence"]  # not halved by "转人工"
 
         # the agent corrects the contact's language: the answer comes from the English translation
         await admin.call("PATCH", f"/api/v1/contacts/{record.contact.id}", {"language": "en"})

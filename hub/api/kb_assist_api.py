@@ -39,7 +39,7 @@ async def conversation_suggestions(call: Call) -> dict[str, Any]:
     model = hub.knowledge
     articles = list(model.articles.values())
     items = []
-    for article, prediction in await model.match(question, call.query.get("k", SUGGESTIONS)):
+    for article, prediction in await model.match(learn.matched_words(question), call.query.get("k", SUGGESTIONS)):
         shown = learn.in_language(article, articles, language)
         items.append(
             {
