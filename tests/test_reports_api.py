@@ -222,6 +222,8 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         zh_backlog = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=backlog&lang=zh-CN")
         ages = [row[0] for row in csv.reader(io.StringIO((await zh_backlog.read()).decode("utf-8-sig")))]
         assert ages == ["时长", "< 1 小时", "1–4 小时", "4 小时–1 天", "1–3 天", "3–7 天", "≥ 7 天"]
+        french = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=backlog&lang=fr")
+        assert next(csv.reader(io.StringIO((await french.read()).decode("utf-8-sig"))))[0] == "Age"  # English
         await hub.store.accounts.update_agent(admin.id, {"language": "zh-CN"})
         mine = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=volume_by_hour")
         assert next(csv.reader(io.StringIO((await mine.read()).decode("utf-8-sig")))) == ["小时", "工单数"]
