@@ -107,6 +107,19 @@ _META_WORDS = sorted(
         "hey",
         "hallo",
         "good morning",
+        "good afternoon",
+        "good evening",
+        "there",
+        "all",
+        "team",
+        "嗨",
+        "哈喽",
+        "早",
+        "早上好",
+        "上午好",
+        "下午好",
+        "晚上好",
+        "早安",
         "谢谢",
         "谢谢你",
         "谢谢您",
@@ -233,10 +246,12 @@ def only_greets_or_thanks(text: str) -> bool:
     hand on. Not a "no" (a complaint about something), a request for a person, nor a bare
     number (it may be an order or ticket number someone should read)."""
     folded = unicodedata.normalize("NFKC", text).casefold().strip()
-    if len(_LETTER.findall(folded)) < 2:
+    if not _LETTER.search(folded):  # a number, an emoji: someone should read it
         return False
     reply = faq_bot.read_reply(text)
-    return reply in (faq_bot.Reply.OTHER, faq_bot.Reply.YES) and is_meta_message(text)
+    return reply in (faq_bot.Reply.OTHER, faq_bot.Reply.YES) and (
+        reply is faq_bot.Reply.YES or _meta_words_only(folded)
+    )
 
 
 # What is left of a request for a person that still says nothing ("no, that did not help, I

@@ -299,7 +299,7 @@ def clocks(
     if calendars is not None and state.teams:
         teams = list(state.teams)
         if teams[-1][1] != conversation.team:  # a move not tracked yet: counted from now
-            teams.append((now, conversation.team))
+            teams.append((max(now, teams[-1][0]), conversation.team))
         stretches = tuple((since, calendars.get(team, ALWAYS_OPEN)) for since, team in teams)
     result = []
     targets = policy.targets

@@ -347,7 +347,7 @@ def hub_texts(locale: str) -> Texts:
     return texts("hub", locale)
 
 
-def error_message(code: str, detail: str, locale: str) -> str:
+def error_message(code: str, detail: str, locale: str, *, kept: frozenset[str] | None = None) -> str:
     """The `message` of an API error for a reader of `locale`.
 
     In the source language the call site's own words stay (they name the field or the
@@ -358,10 +358,13 @@ def error_message(code: str, detail: str, locale: str) -> str:
     catalog = hub_texts(locale)
     key = f"error.{code}"
     sentence = catalog.get(key) if catalog.has(key) else catalog.get("error.unknown", code=code)
-    return f"{sentence}\n{detail}" if code in DETAIL_KEPT and detail else sentence
+    return f"{sentence}\n{detail}" if code in (DETAIL_KEPT if kept is None else kept) and detail else sentence
 
 
 # Codes whose English detail is the substance (who will see what after a merge, what still
-# uses a team or category an admin would delete, which field or parameter is wrong and why):
-# kept under the translated sentence until the detail itself is translated at its source.
-DETAIL_KEPT = frozenset({"confirm_needed", "in_use", "invalid"})
+# uses a team or category an admin would delete): kept under the translated sentence until
+# the detail itself is translated at its source.
+DETAIL_KEPT = frozenset({"confirm_needed", "in_use"})
+# For agents and developers (the /api routes) also which field or parameter is wrong and why;
+# a visitor of the chat widget reads the sentence alone.
+API_DETAIL_KEPT = DETAIL_KEPT | {"invalid"}

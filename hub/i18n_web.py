@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hub.i18n import SOURCE_LOCALE, best_locale, domains, error_message, negotiate, texts
+from hub.i18n import API_DETAIL_KEPT, DETAIL_KEPT, SOURCE_LOCALE, best_locale, domains, error_message, negotiate, texts
 
 # An explicit choice (the widget's data-lang) beats the browser's Accept-Language.
 LANG_PARAM = "lang"
@@ -40,7 +40,8 @@ async def localized_errors(
         return response
     if not isinstance(body, dict) or not isinstance(body.get("error"), str) or "message" not in body:
         return response
-    body["message"] = error_message(body["error"], str(body["message"]), locale)
+    kept = API_DETAIL_KEPT if request.path.startswith("/api/") else DETAIL_KEPT
+    body["message"] = error_message(body["error"], str(body["message"]), locale, kept=kept)
     response.body = json.dumps(body, ensure_ascii=False).encode()
     response.headers["Content-Language"] = locale
     return response

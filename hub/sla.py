@@ -130,14 +130,14 @@ class SlaEngine:
         if "status" in changes or "team_before" in event.data:
             conv = await self.store.tickets.get_conversation(event.conversation_id)
             if conv is not None:
-                status, now, ticket = conv.status, self.now(), conv
-                before = event.data.get("team_before")
+                status, now, created = conv.status, self.now(), conv.created_at
+                # the move as the event says it (the ticket may have moved on since)
+                before, after = event.data.get("team_before"), event.data.get("team_after")
                 if "status" in changes:
                     await self._change_state(conv.id, lambda s: state_after_status(s, status, now))
-                if isinstance(before, str):
+                if isinstance(before, str) and isinstance(after, str):
                     await self._change_state(
-                        conv.id,
-                        lambda s: state_after_team(s, before, ticket.team, at=now, created_at=ticket.created_at),
+                        conv.id, lambda s: state_after_team(s, before, after, at=now, created_at=created)
                     )
         elif event.type == "message.created" and event.data.get("kind") == "message":
             message = await self.store.tickets.get_message(event.data.get("message_id", ""))

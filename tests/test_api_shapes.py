@@ -17,9 +17,12 @@ from tests.test_api import Agent, admin, new_ticket, server  # noqa: F401  (fixt
 
 
 def _json_schema(schema: Any) -> Any:
-    """OpenAPI 3.0's `nullable: true` as JSON Schema's `[type, "null"]` (and `$ref`s kept)."""
+    """OpenAPI 3.0's `nullable: true` as JSON Schema's `[type, "null"]` (and `$ref`s kept); an
+    object with declared members takes no others here (the document itself allows them)."""
     if isinstance(schema, dict):
         converted = {k: _json_schema(v) for k, v in schema.items() if k != "nullable"}
+        if "properties" in converted and "additionalProperties" not in converted:
+            converted["additionalProperties"] = False
         if schema.get("nullable"):
             if "type" in converted:
                 converted["type"] = [converted["type"], "null"]

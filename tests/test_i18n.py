@@ -177,10 +177,12 @@ async def test_api_errors_speak_the_readers_language_and_keep_their_code(client:
 def test_a_translated_invalid_input_error_still_names_what_is_wrong() -> None:
     """A supervisor's trial got "提交的内容有误，请检查后重试。" for an unknown parameter, without
     its name: the call site's words (the field or parameter and why) stay under the sentence."""
-    from hub.i18n import error_message
+    from hub.i18n import API_DETAIL_KEPT, error_message
 
-    said = error_message("invalid", "lang: unknown query parameter", "zh-CN")
+    said = error_message("invalid", "lang: unknown query parameter", "zh-CN", kept=API_DETAIL_KEPT)
     assert said == "提交的内容有误，请检查后重试。\nlang: unknown query parameter"
+    # a chat visitor reads the sentence alone, no English detail
+    assert error_message("invalid", "that is not an email address", "zh-CN") == "提交的内容有误，请检查后重试。"
     assert error_message("invalid", "lang: unknown query parameter", "en") == "lang: unknown query parameter"
     assert error_message("not_found", "no such conversation", "zh-CN") == "找不到该对象（可能已被删除）。"
 
@@ -191,6 +193,18 @@ async def test_the_widgets_errors_reach_a_chinese_visitor_in_chinese(client: Tes
     )
     assert refused.status == 403
     assert await refused.json() == {"error": "unknown_site", "message": "此网站未开通在线客服。"}
+    session = await (await client.post("/channels/webchat/session", json={})).json()
+    async with client.ws_connect(f"/channels/webchat/ws?token={session['token']}&lang=zh-CN") as ws:
+        await ws.send_json({"type": "message", "client_id": "c0", "text": "hi"})
+        while (await ws.receive_json(timeout=5))["type"] != "ack":
+            pass
+    wrong = await client.post(
+        "/channels/webchat/email",
+        json={"token": session["token"], "email": "not an address"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    said = await wrong.json()  # the sentence alone: no English detail for a visitor
+    assert said == {"error": "invalid", "message": "提交的内容有误，请检查后重试。"}
     session = await (await client.post("/channels/webchat/session", json={})).json()
     async with client.ws_connect(f"/channels/webchat/ws?token={session['token']}&lang=zh-CN") as ws:
         await ws.send_str("not json")

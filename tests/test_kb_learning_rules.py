@@ -172,6 +172,19 @@ def test_the_question_skips_yes_no_and_requests_for_a_person_after_the_bots_answ
     assert pair is not None and pair.question == "退款怎么还没到账" and pair.answer == "已为您加急，今天到账。"
 
 
+@pytest.mark.parametrize(
+    ("text", "quiet"),
+    [
+        *((t, True) for t in ("你好", "在吗？", "好", "嗯", "嗨", "早上好", "Hello!", "hi there", "OK.", "好的谢谢")),
+        *((t, False) for t in ("no", "不对", "1000", "👋", "转人工", "怎么申请退款", "嗨，怎么退款")),
+    ],
+)
+def test_a_greeting_thanks_or_acknowledgement_alone_asks_nothing_of_the_bot(text: str, quiet: bool) -> None:
+    from conversation.kb_learning import only_greets_or_thanks
+
+    assert only_greets_or_thanks(text) is quiet
+
+
 def test_the_inbox_suggests_for_the_latest_message_that_asks_else_the_latest() -> None:
     from conversation.kb_learning import latest_question
 

@@ -95,6 +95,14 @@ def test_a_ticket_that_moved_counts_each_stretch_in_the_hours_of_the_team_that_h
     # without the stretches, tier 2's hours all along: nothing spent, nothing missed
     recounted = by_kind(clocks(conv, SlaState(), POLICY, sundays, now, calendars))
     assert recounted[FIRST_RESPONSE].elapsed == timedelta(0) and not recounted[FIRST_RESPONSE].breached
+    # time with no team (waiting to be filed) counts around the clock, as it was shown then
+    friday_night = utc(2027, 3, 5, 14)  # 22:00 in Shanghai: the office is closed
+    filed = state_after_team(SlaState(), "", "support", at=friday_night + timedelta(hours=2), created_at=friday_night)
+    waited = by_kind(
+        clocks(ticket(friday_night, team="support"), filed, POLICY, SHANGHAI_OFFICE, friday_night + timedelta(hours=3),
+               {"support": SHANGHAI_OFFICE})
+    )[FIRST_RESPONSE]  # fmt: skip
+    assert waited.elapsed == timedelta(hours=2) and waited.breached
     # a move back and forth is kept in order; a "move" to the team it has changes nothing
     back = state_after_team(state, "tier2", "customer-service", at=now, created_at=created)
     assert [team for _, team in back.teams] == ["customer-service", "tier2", "customer-service"]

@@ -381,6 +381,24 @@ async def test_a_ticket_escalated_to_a_closed_team_keeps_its_missed_target(serve
     assert await hub.sla.check_due() == 0  # nothing fires again
 
 
+async def test_moves_back_and_forth_are_kept_in_order_as_each_move_said(server: TestServer) -> None:
+    """Each move is recorded as its event says it, not as the ticket is when the event is read
+    (a review: A -> B -> A read late lost B, and recorded the ticket in B's hours from its start)."""
+    hub = hub_of(server)
+    conv = await new_ticket(hub, "b1")  # "" -> customer-service
+    conv = await hub.actions.update_conversation(conv, {"team": "finance"})
+    conv = await hub.actions.update_conversation(conv, {"team": "customer-service"})
+
+    async def teams() -> list[str]:
+        return [team for _, team in (await hub.sla.state(conv.id)).teams]
+
+    await eventually(lambda: _has(teams, ["", "customer-service", "finance", "customer-service"]))
+
+
+async def _has(read: Any, expected: list[str]) -> bool:
+    return await read() == expected
+
+
 async def test_agents_online_per_team(server: TestServer, agent: Agent) -> None:
     hub = hub_of(server)
     li_na = await hub.store.accounts.get_agent_by_email(AGENT[0])

@@ -235,7 +235,11 @@ class ConversationService:
         )
         actor = {"actor": priority_by.name} if priority_by.kind == "agent" else {}  # who resolved (reports)
         # the team it leaves: its SLA clocks count the time before in that team's business hours
-        moved = {"team_before": conversation.team} if "team" in changes and updated.team != conversation.team else {}
+        moved = (
+            {"team_before": conversation.team, "team_after": updated.team}
+            if "team" in changes and updated.team != conversation.team
+            else {}
+        )
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes), **actor, **moved}))
         # only a change that set the priority says so (a stale `conversation` must not look like one)
         if "priority" in changes and updated.priority is not conversation.priority and priority_by.kind != "agent":
