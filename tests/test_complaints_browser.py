@@ -4,6 +4,7 @@ follow-up, and finds it in the lists."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -78,9 +79,18 @@ async def test_an_agent_files_moves_and_answers_a_complaint_from_the_sidebar_in_
     assert said[-1] == f"您的投诉 C-{ticket.number} 的处理结果：卖家已补发正确颜色的商品。"
     assert f"您的投诉 C-{ticket.number} 正在调查中。" in said
 
+    # The list asked for first ("received", none) answers late, after the one picked next: the
+    # later answer stands (a loaded CI machine showed the stale, empty list).
+    async def slowly(route: Any) -> None:
+        await asyncio.sleep(1.0)
+        await route.continue_()
+
+    await page.route("**/api/v1/complaints?status=received", slowly)
     await page.locator("#open-complaints").click()
     await page.locator("#complaints-status").click()
     await page.locator("#complaints-by-status").select_option("outcome_sent")
+    await expect(page.locator("#complaint-list li")).to_have_count(1)
+    await page.wait_for_timeout(1500)  # the late answer has come
     await expect(page.locator("#complaint-list li")).to_have_count(1)
     await expect(page.locator("#complaint-list li .number")).to_have_text(f"C-{ticket.number}")
     await page.screenshot(path=str(ARTIFACTS / "complaints-zh-CN.png"))

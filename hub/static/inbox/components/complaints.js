@@ -129,7 +129,12 @@ export function ComplaintsDialog() {
     const path = list === "overdue" ? "/complaints?overdue=true" : list === "status" ? `/complaints?status=${status}`
       : `/suggestions${topic ? `?topic=${encodeURIComponent(topic)}` : ""}`;
     setItems(null);
-    api("GET", path).then((r) => setItems(r.items)).catch((e) => { failed(e); setItems([]); });
+    // Only the list last asked for is shown: an earlier one answering late (a slow server) is dropped.
+    let current = true;
+    api("GET", path)
+      .then((r) => { if (current) setItems(r.items); })
+      .catch((e) => { if (current) { failed(e); setItems([]); } });
+    return () => { current = false; };
   }, [list, status, topic]);
   const go = (r) => { update({ dialog: null }); openTicket(r.conversation_id); };
   return html`<${Dialog} id="complaints" title=${t("complaints.lists")} wide=${true}>
