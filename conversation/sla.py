@@ -268,15 +268,18 @@ def _clock(
         elapsed += business_time_between(calendar, w_start, w_end or until)
     due_at = None
     left = target
-    for w_start, w_end, calendar in _by_calendar(_active_windows(start, None, state.pauses), stretches):
-        if w_end is None:
-            due_at = add_business_time(calendar, w_start, left)
-            break
-        span = business_time_between(calendar, w_start, w_end)
-        if span >= left:
-            due_at = add_business_time(calendar, w_start, left)
-            break
-        left -= span
+    try:
+        for w_start, w_end, calendar in _by_calendar(_active_windows(start, None, state.pauses), stretches):
+            if w_end is None:
+                due_at = add_business_time(calendar, w_start, left)
+                break
+            span = business_time_between(calendar, w_start, w_end)
+            if span >= left:
+                due_at = add_business_time(calendar, w_start, left)
+                break
+            left -= span
+    except OverflowError:  # beyond the last date there is (a calendar open minutes a week, a report's endless target)
+        due_at = None
     paused = stop is None and bool(state.pauses) and state.pauses[-1][1] is None and state.pauses[-1][0] <= now
     if paused and due_at is not None and due_at > state.pauses[-1][0]:
         due_at = None  # the deadline lies beyond the open pause: unknown until the ticket is worked again

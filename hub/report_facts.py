@@ -16,7 +16,7 @@ from datetime import datetime
 from conversation.business_time import ALWAYS_OPEN
 from conversation.model import AuthorType
 from conversation.reports import fact_after
-from conversation.sla import STATE_PLUGIN, SlaPolicy, SlaState, policy_for
+from conversation.sla import STATE_PLUGIN, SlaPolicy, SlaState, policy_for, state_after_team
 from conversation.store import Store, StoreUnavailable
 from hub.events import Event, EventBus, Subscription
 
@@ -61,14 +61,27 @@ class ReportFacts:
             return
         else:
             resolver = event.data.get("actor", "")  # the agent whose change it was (none: a rule, the system)
-        await self.update(event.conversation_id, responder_id=responder, resolver_id=resolver)
+        before, after = event.data.get("team_before"), event.data.get("team_after")
+        move = (before, after) if isinstance(before, str) and isinstance(after, str) else None
+        await self.update(event.conversation_id, responder_id=responder, resolver_id=resolver, move=move)
 
-    async def update(self, conversation_id: str, *, responder_id: str = "", resolver_id: str = "") -> None:
+    async def update(
+        self,
+        conversation_id: str,
+        *,
+        responder_id: str = "",
+        resolver_id: str = "",
+        move: tuple[str, str] | None = None,
+    ) -> None:
+        """`move`: the team change (from, to) of the event that asked, which the SLA tracker,
+        following the same event, may not have recorded yet: counted here all the same (once)."""
         conv = await self.store.tickets.get_conversation(conversation_id)
         if conv is None:
             return
         previous = await self.store.reports.get_fact(conv.id)
         state = SlaState.from_json(await self.store.coordination.get_plugin_state(conv.id, STATE_PLUGIN))
+        if move is not None and (not state.teams or state.teams[-1][1] == move[0]):  # not recorded, nor overtaken
+            state = state_after_team(state, *move, at=self.clock(), created_at=conv.created_at)
         calendar = await self.store.calendars.get_calendar(conv.team) or ALWAYS_OPEN
         calendars = await self.store.calendars.list_calendars() if state.teams else None  # it moved: each team's
         policy = policy_for(self.policies, conv)

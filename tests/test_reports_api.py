@@ -365,6 +365,29 @@ async def test_facts_follow_a_ticket_through_reply_resolution_and_reopen(server:
         await lina.client.close()
 
 
+async def test_a_ticket_moved_and_resolved_in_one_change_counts_its_time_before_the_move(server: TestServer) -> None:
+    """The fact is written from the same event the SLA tracker follows, maybe first: the move
+    that event says is counted all the same (a review), so the two hours the ticket spent in a
+    team working around the clock are not recounted in the new team's (closed) hours."""
+    hub: Hub = server.app[HUB]
+    admin = await sign_in(server, ADMIN)
+    try:
+        closed = {"timezone": "UTC", "hours": {"sun": ["00:00-00:01"]}}
+        await admin.call("PUT", "/api/v1/teams/finance/calendar", closed)
+        record = await hub.ingest(customer_message("m1", "退款没到", thread="t1", sender=Sender("u1")))
+        conv = record.conversation
+        assert conv.team != "finance" and await hub.store.calendars.get_calendar(conv.team) is None  # 24/7
+        later = conv.created_at + timedelta(hours=2)
+        hub.actions.clock = lambda: later
+        await hub.store.tickets.update_conversation(conv.id, {"team": "finance", "status": Status.RESOLVED}, now=later)
+        moved = {"changes": ["status", "team"], "team_before": conv.team, "team_after": "finance"}
+        await hub.report_facts.note(Event("conversation.updated", conv.id, moved))
+        fact = await hub.store.reports.get_fact(conv.id)
+        assert fact is not None and fact.resolved and fact.resolution_s == 7200.0
+    finally:
+        await admin.client.close()
+
+
 async def test_a_resolution_is_the_resolvers_even_when_nobody_is_assigned(server: TestServer) -> None:
     """Review 18 #3: routing unassigned the reopened ticket, then Li Na resolved it: hers."""
     hub: Hub = server.app[HUB]

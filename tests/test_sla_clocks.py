@@ -109,6 +109,16 @@ def test_a_ticket_that_moved_counts_each_stretch_in_the_hours_of_the_team_that_h
     assert state_after_team(back, "customer-service", "customer-service", at=now, created_at=created) == back
 
 
+def test_a_deadline_beyond_the_last_date_is_none_not_an_error() -> None:
+    """A calendar open a minute a week and a report's endless target reached past year 9999:
+    OverflowError, which stopped the ticket's report fact from being written (found by a test)."""
+    minute = Calendar("UTC", weekly_hours({WEEKDAYS[6]: ["00:00-00:01"]}))
+    endless = SlaPolicy("report", targets={RESOLUTION: timedelta(days=36500)})
+    created = utc(2027, 3, 1)
+    [clock] = clocks(ticket(created), SlaState(), endless, minute, created + timedelta(hours=2))
+    assert clock.due_at is None and clock.elapsed == timedelta(0) and not clock.breached
+
+
 def test_a_reply_stops_the_first_response_clock_met_or_not() -> None:
     created = utc(2027, 3, 1, 2)  # Monday 10:00 local
     met = by_kind(
