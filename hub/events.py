@@ -73,6 +73,13 @@ class Hold:
             self._bus._release(self.conversation_id)
 
 
+def team_move(event: Event) -> tuple[str, str] | None:
+    """The ticket's move (from team, to team) a `conversation.updated` event says, if any:
+    as it was published, whatever the ticket holds by the time a subscriber reads it."""
+    before, after = event.data.get("team_before"), event.data.get("team_after")
+    return (before, after) if isinstance(before, str) and isinstance(after, str) else None
+
+
 class EventBus:
     def __init__(self) -> None:
         self._subscriptions: tuple[Subscription, ...] = ()  # replaced, never changed: publish may iterate it

@@ -18,7 +18,7 @@ from conversation.model import AuthorType
 from conversation.reports import fact_after
 from conversation.sla import STATE_PLUGIN, SlaPolicy, SlaState, policy_for, state_after_team
 from conversation.store import Store, StoreUnavailable
-from hub.events import Event, EventBus, Subscription
+from hub.events import Event, EventBus, Subscription, team_move
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ class ReportFacts:
             return
         else:
             resolver = event.data.get("actor", "")  # the agent whose change it was (none: a rule, the system)
-        before, after = event.data.get("team_before"), event.data.get("team_after")
-        move = (before, after) if isinstance(before, str) and isinstance(after, str) else None
-        await self.update(event.conversation_id, responder_id=responder, resolver_id=resolver, move=move)
+        await self.update(event.conversation_id, responder_id=responder, resolver_id=resolver, move=team_move(event))
 
     async def update(
         self,

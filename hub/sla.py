@@ -56,7 +56,7 @@ from conversation.sla import (
 )
 from conversation.store import Store, StoreUnavailable
 from hub.api.serialize import iso
-from hub.events import Event, EventBus, Subscription
+from hub.events import Event, EventBus, Subscription, team_move
 from hub.services.conversations import ConversationService
 from hub.thread_events import ThreadEvent
 
@@ -127,15 +127,15 @@ class SlaEngine:
     async def track(self, event: Event) -> None:
         """Follow one live event into the ticket's SLA state."""
         changes = event.data.get("changes", []) if event.type == "conversation.updated" else []
-        if "status" in changes or "team_before" in event.data:
+        move = team_move(event)
+        if "status" in changes or move is not None:
             conv = await self.store.tickets.get_conversation(event.conversation_id)
             if conv is not None:
                 status, now, created = conv.status, self.now(), conv.created_at
-                # the move as the event says it (the ticket may have moved on since)
-                before, after = event.data.get("team_before"), event.data.get("team_after")
                 if "status" in changes:
                     await self._change_state(conv.id, lambda s: state_after_status(s, status, now))
-                if isinstance(before, str) and isinstance(after, str):
+                if move is not None:
+                    before, after = move
                     await self._change_state(
                         conv.id, lambda s: state_after_team(s, before, after, at=now, created_at=created)
                     )

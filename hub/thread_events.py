@@ -42,14 +42,15 @@ class ThreadEvent:
         return {"event": event}
 
 
-def name_in(names: Mapping[str, str], locale: str) -> str:
-    """A record's name in `locale`: the same tag, else the same language, else English, else any."""
+def name_in(names: Mapping[str, str], locale: str, *, any_language: bool = True) -> str:
+    """A record's name in `locale`: the same tag, else the same language, else (with
+    `any_language`) English, else any; "" when none fits."""
     language = locale.replace("_", "-").split("-")[0].lower()
     near = [tag for tag in names if tag.split("-")[0].lower() == language]
-    for tag in (locale.replace("_", "-"), *near, "en"):
+    for tag in (locale.replace("_", "-"), *near, *(("en",) if any_language else ())):
         if names.get(tag):
             return names[tag]
-    return next((n for n in names.values() if n), "")
+    return next((n for n in names.values() if n), "") if any_language else ""
 
 
 def event_of(raw: dict[str, Any] | None) -> ThreadEvent | None:

@@ -92,6 +92,21 @@ async def sign_in(
     return page
 
 
+async def type_the_moment_it_appears(page: Any, selector: str, text: str) -> None:
+    """Type `text` into the field `selector` the moment it is in the page (a microtask after its
+    render, before any effect runs), as an agent on a loaded machine may."""
+    await page.evaluate(
+        """([selector, text]) => new MutationObserver((changes, observer) => {
+             const field = document.querySelector(selector);
+             if (!field) return;
+             observer.disconnect();
+             field.value = text;
+             field.dispatchEvent(new Event("input", { bubbles: true }));
+           }).observe(document.body, { childList: true, subtree: true })""",
+        [selector, text],
+    )
+
+
 async def customer_writes(
     hub: Hub, visitor: str, text: str, *, message_id: str = "", thread: str = "", name: str = "", **details: Any
 ) -> Any:
@@ -369,16 +384,7 @@ async def test_words_typed_into_the_search_the_moment_it_appears_are_kept(
     context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="en")
     page = await context.new_page()
     await page.goto(f"{url}/inbox/")
-    # The moment the search field is in the page (before any effect), it is typed into.
-    await page.evaluate(
-        """() => new MutationObserver((changes, observer) => {
-             const search = document.querySelector("#search");
-             if (!search) return;
-             observer.disconnect();
-             search.value = "退款";
-             search.dispatchEvent(new Event("input", { bubbles: true }));
-           }).observe(document.body, { childList: true, subtree: true })"""
-    )
+    await type_the_moment_it_appears(page, "#search", "退款")
     await page.fill("input[name=email]", "wang@example.com")
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")

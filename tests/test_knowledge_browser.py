@@ -14,6 +14,7 @@ from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
     no_script_errors,
     serious_accessibility_problems,
     sign_in,
+    type_the_moment_it_appears,
 )
 
 
@@ -101,17 +102,7 @@ async def test_an_edit_made_as_the_editor_appears_is_kept(hub_url: tuple[Hub, st
     page = await sign_in(browser, url, "zh-CN")
     await page.click("#open-knowledge")
     await expect(page.locator("#kb-articles li")).to_have_count(1)
-    # The moment the editor is in the page (a microtask after its render, before any effect),
-    # the title is changed as a typing agent would.
-    await page.evaluate(
-        """() => new MutationObserver((changes, observer) => {
-             const title = document.querySelector("#kb-title");
-             if (!title) return;
-             observer.disconnect();
-             title.value = "如何申请退款？";
-             title.dispatchEvent(new Event("input", { bubbles: true }));
-           }).observe(document.body, { childList: true, subtree: true })"""
-    )
+    await type_the_moment_it_appears(page, "#kb-title", "如何申请退款？")
     await page.locator("#kb-articles li button").click()
     await page.wait_for_timeout(300)  # the effects have run by now
     await expect(page.locator("#kb-title")).to_have_value("如何申请退款？")

@@ -10,7 +10,7 @@ from conversation.delivery_errors import split_coded_error
 from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
 from conversation.visitors import anonymous_id
 from hub.i18n import hub_texts
-from hub.thread_events import event_of
+from hub.thread_events import event_of, name_in
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -129,20 +129,10 @@ def shown_text(msg: Message, locale: str) -> str:
     if msg.kind is MessageKind.EVENT:
         return event_text(msg, locale)
     texts = (msg.raw or {}).get("texts") if msg.kind is MessageKind.NOTE else None
-    if isinstance(texts, dict):
-        return _said_in(texts, locale) or msg.text
+    if isinstance(texts, dict):  # its tag, else its language; else the stored text, never a third language
+        said = {str(k): str(v) for k, v in texts.items()}
+        return name_in(said, locale, any_language=False) or msg.text
     return msg.text
-
-
-def _said_in(texts: dict[Any, Any], locale: str) -> str:
-    """The text of `locale`'s tag, else of its language ("zh" for zh-TW); "" when neither is
-    there: the stored text (the hub's language) then, not some other language's."""
-    tag = locale.replace("_", "-")
-    language = tag.split("-")[0].lower()
-    for key in sorted(texts, key=lambda k: str(k) != tag):
-        if (str(key) == tag or str(key).split("-")[0].lower() == language) and texts[key]:
-            return str(texts[key])
-    return ""
 
 
 def event_text(msg: Message, locale: str) -> str:
