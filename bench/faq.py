@@ -32,6 +32,7 @@ import pickle
 import random
 import resource
 import time
+from collections import defaultdict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +46,18 @@ def peak_rss_mb() -> float:
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def banking77_by_intent(data: Path, limit: int) -> dict[str, list[str]]:
+    """The first `limit` questions of BANKING77's training split, by intent (sorted)."""
+    by_intent: dict[str, list[str]] = defaultdict(list)
+    with (data / "banking77" / "train.jsonl").open(encoding="utf-8") as lines:
+        for n, line in enumerate(lines):
+            if n >= limit:
+                break
+            row = json.loads(line)
+            by_intent[row["intent"]].append(row["text"])
+    return dict(sorted(by_intent.items()))
 
 
 def _megabytes(size: object) -> str:

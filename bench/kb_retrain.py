@@ -23,13 +23,13 @@ import json
 import os
 import tempfile
 import time
-from collections import defaultdict
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
 async def measure(data: Path, limit: int, rounds: int) -> dict[str, object]:
+    from bench.faq import banking77_by_intent
     from conversation.knowledge import Article, ArticleStatus
     from conversation.knowledge_io import ImportLine
     from conversation.sqlite import SQLiteStore
@@ -37,17 +37,10 @@ async def measure(data: Path, limit: int, rounds: int) -> dict[str, object]:
     from hub.knowledge_model import KnowledgeModel, training_examples
     from hub.services.knowledge import KnowledgeService
 
-    by_intent: dict[str, list[str]] = defaultdict(list)
-    with (data / "banking77" / "train.jsonl").open(encoding="utf-8") as lines:
-        for n, line in enumerate(lines):
-            if n >= limit:
-                break
-            row = json.loads(line)
-            by_intent[row["intent"]].append(row["text"])
     articles = [
         ImportLine(i, Article(id=intent, title=intent.replace("_", " "), answer="…", language="en",
                               examples=tuple(texts), status=ArticleStatus.PUBLISHED))
-        for i, (intent, texts) in enumerate(sorted(by_intent.items()), start=1)
+        for i, (intent, texts) in enumerate(banking77_by_intent(data, limit).items(), start=1)
     ]  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         store = SQLiteStore(Path(folder) / "kb.sqlite3")

@@ -30,32 +30,44 @@ MAX_OFFERS = 3
 
 
 # Replies read as yes / no once folded (case, width, outer punctuation). A reply may be
-# several of them with thanks ("yes thanks", "好的，解决了，谢谢", "解决了谢谢", "no thanks"):
-# each phrase is peeled off its start, longest first, and all must be of one kind.
+# several of them with thanks ("yes thanks", "好的，解决了，谢谢", "解决了谢谢", "no thanks")
+# and words pointing at the answer ("yes that one", "不是这个"): each phrase is peeled off its
+# start, longest first; all must be such phrases, and one must say yes (or no).
 _YES_WORDS = words(
-    "是|是的|对|对的|好|好的|好了|解决了|已解决|有用|有帮助|可以了|可以|行了|嗯|嗯嗯|恩|ok了|没问题了"
-    "|yes|y|yeah|yep|yup|ok|okay|solved|it did|that helped|it helped|it worked|perfect|great|1"
+    "是|是的|对|对的|好|好的|好了|解决了|已解决|有用|有帮助|可以了|可以|行了|嗯|嗯嗯|恩|ok了|没问题了|就是|没错|正是"
+    "|yes|y|yeah|yep|yup|ok|okay|solved|it did|that helped|it helped|it worked|perfect|great|exactly|correct"
+    "|right|that's it|that’s it|that is it|that's the one|that’s the one|that is the one|1"
 )
 _NO_WORDS = words(
     "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|还是不行|还不行|依然不行|还是没用|不好使|还是不好使"
-    "|no|n|nope|not really|it did not|it didn't|didn't help|did not help|doesn't work|still not working"
-    "|still doesn't work|2"
+    "|不是我要的|不是我想问的|不是我问的|答非所问|没帮助|没有帮助|没帮上|没帮到|错了"
+    "|no|n|nope|nah|not really|it did not|it didn't|didn't help|did not help|doesn't work|still not working"
+    "|still doesn't work|wrong|not that|not this|that's not it|that’s not it|that is not it|not what i asked"
+    "|not what i meant|not what i was asking|2"
 )
 _THANKS = words("谢谢|谢谢你|谢谢您|谢啦|多谢|感谢|thanks|thank you|thx|ty|cheers")
 _YES_WORDS |= _THANKS  # thanks alone says it helped
+# Words that only point at the answer or ask politely: neither yes nor no on their own.
+_POINTING = words(
+    "这个|那个|这条|这篇|这个问题|这个答案|这个回答|问题|答案|回答|请"
+    "|that one|this one|one|answer|the answer|that answer|this answer|please|pls"
+)
 _SEPARATORS = re.compile(r"[\s,，。.!！~～、;；]+")
 
 
-def _all_of(text: str, kind: frozenset[str]) -> bool:
-    """Whether the text is nothing but phrases of `kind` and thanks."""
-    phrases = sorted(kind | _THANKS, key=len, reverse=True)
+def _says(text: str, kind: frozenset[str]) -> bool:
+    """Whether the text is nothing but phrases of `kind`, thanks and pointing words, with at
+    least one of `kind` (thanks alone is one of yes's phrases)."""
+    phrases = sorted(kind | _THANKS | _POINTING, key=len, reverse=True)
     rest = _SEPARATORS.sub(" ", text).strip()
+    said = False
     while rest:
         found = next((p for p in phrases if rest.startswith(p) and _ends_word(rest, len(p))), None)
         if found is None:
             return False
+        said = said or found in kind
         rest = rest[len(found) :].strip()
-    return True
+    return said
 
 
 def _ends_word(text: str, end: int) -> bool:
@@ -85,9 +97,9 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
     if asks_for_person(text):
         return Reply.PERSON
     folded = _fold(text)
-    if folded and _all_of(folded, _YES_WORDS):
+    if folded and _says(folded, _YES_WORDS):
         return Reply.YES
-    if folded and _all_of(folded, _NO_WORDS) and not _all_of(folded, _THANKS):
+    if folded and _says(folded, _NO_WORDS):
         return Reply.NO
     return Reply.OTHER
 

@@ -90,6 +90,9 @@ DOMAIN = "faq"
 MATCHER_THRESHOLD = 0.7
 GUESSES = 5  # asked of the matcher: translations of one article may take two places
 NOTE_GUESSES = 3
+# A guess under this confidence is noise to an agent ("忘记密码怎么找回 (0%)"): the note leaves
+# it out (the hand-off record keeps every guess).
+NOTE_MIN_CONFIDENCE = 0.05
 
 ANSWER = RecordKind(
     ANSWER_KIND,
@@ -420,7 +423,7 @@ def _guesses_note(said: Texts, guesses: list[Guess]) -> str:
     """The agents' note of a hand-off: the bot's best guesses with their confidence."""
     lines = [
         said.get("faq.agent.guess", number=n, title=g.title, article=g.article_id, confidence=round(g.confidence * 100))
-        for n, g in enumerate(guesses[:NOTE_GUESSES], 1)
+        for n, g in enumerate([g for g in guesses[:NOTE_GUESSES] if g.confidence >= NOTE_MIN_CONFIDENCE], 1)
     ]
     return "\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess")
 

@@ -391,6 +391,25 @@ async def test_a_single_title_is_asked_as_did_you_mean_and_yes_answers_it(hub: H
     assert await answers(hub, ticket_id) == [("withdrawal_time", "asked")]
 
 
+async def test_a_yes_that_points_at_the_title_answers_it_and_a_no_with_words_is_not_helpful(hub: Hub) -> None:
+    """ "yes that one" to "did you mean ...?" was read as a new question (another title was
+    offered), and "不是这个" after an answer as a new unsure question: the answer was counted
+    as unconfirmed, and the note listed unrelated guesses instead of the answered article."""
+    ticket_id = await ask(hub, "password", channel="webchat", thread="dym3")
+    assert (await bot_said(hub, ticket_id))[-1].text == "Did you mean “Forgot your password”?"
+    await ask(hub, "yes that one", channel="webchat", thread="dym3")
+    assert (await bot_said(hub, ticket_id))[-1].text.startswith("Forgot your password")
+    assert await answers(hub, ticket_id) == [("forgot_password_en", "asked")]
+
+    ticket_id = await ask(hub, "怎么申请退款", thread="nope")
+    await ask(hub, "不是这个", thread="nope")
+    assert await answers(hub, ticket_id) == [("request_refund", "not_helpful")]
+    [note] = await notes(hub, ticket_id)
+    assert note.splitlines()[1].startswith("1. 如何申请退款 (")
+    [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
+    assert handoff.data["reason"] == "not_helpful"
+
+
 async def test_did_you_mean_has_yes_no_buttons_and_no_hands_off(hub: Hub) -> None:
     ticket_id = await ask(hub, "password", channel="webchat", thread="dym2")
     [question] = await bot_said(hub, ticket_id)
@@ -550,6 +569,7 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
 
     metrics = await (await client.get("/metrics")).text()
     assert 'helpline_faq_answers{article="forgot_password",outcome="deflected"} 1.0' in metrics
+    assert 'helpline_faq_answers{article="forgot_password",outcome="asked"} 1.0' in metrics  # the API's "waiting"
     assert 'helpline_faq_deflection_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_not_helpful_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_deflection_ratio{article="track_shipping"} 0.0' in metrics
@@ -598,3 +618,15 @@ async def test_the_hand_off_note_lists_an_article_and_its_translation_once(hub: 
     [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
     groups = [hub.knowledge.articles[a].group_id for a in handoff.data["articles"]]
     assert len(groups) == len(set(groups)), handoff.data
+
+
+def test_the_hand_off_note_leaves_out_guesses_an_agent_cannot_use() -> None:
+    """A guess the matcher gives under 5 % (shown as "(0%)") is noise: the note leaves it out,
+    and says there is no matching article when no guess is left."""
+    from conversation.faq_bot import Guess
+    from plugins.faq import _guesses_note, catalog
+
+    said = catalog("zh-CN")
+    note = _guesses_note(said, [Guess("a", "a", "提现多久到账", 0.42), Guess("b", "b", "忘记密码怎么找回", 0.004)])
+    assert note.splitlines() == ["机器人猜测：", "1. 提现多久到账（42%）"]
+    assert _guesses_note(said, [Guess("b", "b", "忘记密码怎么找回", 0.01)]) == "FAQ 机器人没有找到相关文章。"

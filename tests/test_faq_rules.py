@@ -58,12 +58,20 @@ def test_yes_or_no_with_thanks_and_everyday_words_is_still_an_answer() -> None:
         assert read_reply(text) is Reply.YES, text
     for text in ("还是不行", "没用", "not really", "no thanks", "No, it didn't.", "还是不行，谢谢"):
         assert read_reply(text) is Reply.NO, text
+    # words pointing at the answer ("that one", "这个") go with a yes or a no, never alone
+    for text in ("yes that one", "Yes, that's the one!", "exactly", "就是这个", "对，就是这个", "是这个", "没错"):
+        assert read_reply(text) is Reply.YES, text
+    for text in ("不是这个", "不是这个问题", "不是我要的答案", "答非所问", "no not that one", "wrong answer",
+                 "That's not it", "not what I asked"):  # fmt: skip
+        assert read_reply(text) is Reply.NO, text
+    for text in ("这个", "that one", "please", "这个问题怎么办"):
+        assert read_reply(text) is Reply.OTHER, text
     # a new question that starts like an answer is a question; "12" is neither 1 nor 2
     for text in (
         "ok but where is my refund",
         "好的但是退款呢",
         "可以用apple pay吗",
-        "不是这个问题",
+        "不是这个问题，是退款的问题",
         "nothing",
         "yesterday",
     ):

@@ -44,9 +44,9 @@ it needs nothing but scikit-learn from PyPI (no weights to ship or download), tr
   question's language (CJK share; constant within a one-language knowledge base), its
   length, the best score, fewer candidates a question or a threshold chosen on held-out
   folds (0.75) (README "FAQ matching").
-- Memory: a training's temporary arrays are given back to the operating system when it
-  ends (memory.py), and an optional embedding is appended to the n-grams without scipy's
-  copies and kept dense in the model.
+- Memory: a training's large temporary arrays each get a mapping of their own, its freed
+  heap is given back to the operating system when it ends (memory.py), and an optional
+  embedding is appended to the n-grams without scipy's copies and kept dense in the model.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from conversation.faq.matcher import Example, MatchedExample, Prediction
-from conversation.faq.memory import release_freed_memory
+from conversation.faq.memory import keep_large_blocks_apart, release_freed_memory
 from conversation.faq.scope import confidence_factor
 from conversation.faq.vectorize import FeatureCache, TfidfWeights
 
@@ -479,6 +479,7 @@ class NgramMatcher:
         self.name = f"ngram-svm+{embedder_name or 'embedding'}" if embedder else "ngram-svm"
 
     def train(self, examples: Sequence[Example]) -> NgramModel:
+        keep_large_blocks_apart()  # so the training's large arrays are returned when freed
         model = self._train(examples)
         # Once the training's temporary arrays are gone (they were this method's locals).
         release_freed_memory()
