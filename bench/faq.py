@@ -74,12 +74,20 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0, help="test at most this many BANKING77 questions a run")
-    parser.add_argument("--model", default="e5", help="e5 (default), ngram or wordllama (the faq-embeddings extra)")
+    parser.add_argument(
+        "--model",
+        default="e5",
+        help="e5 (default), ngram, wordllama (the faq-embeddings extra) or a package's (helpline.matchers)",
+    )
     parser.add_argument("--rows", type=int, default=0, help="use only this many train.jsonl rows (smoke runs)")
     args = parser.parse_args()
     rss_start, peak_start = rss_mb(), peak_rss_mb()
 
-    from conversation.faq import DEFAULT_THRESHOLD, Example, matcher_named
+    from conversation.faq import DEFAULT_THRESHOLD, Example
+    from hub.registry import discover
+
+    # A built-in model, or one an installed package declares (entry point group helpline.matchers).
+    make = discover().matchers.load(args.model, "--model")
     from conversation.faq.dataset import LabelledQuestion, parse_articles, parse_test, training_examples
     from conversation.faq.evaluate import evaluate
 
@@ -99,7 +107,7 @@ def main() -> None:
     chosen = {(r["text"], r["intent"]) for r in shot}
     held_out = [r for r in full if (r["text"], r["intent"]) not in chosen]
     random.Random(0).shuffle(held_out)
-    model = matcher_named(args.model).train(examples(shot))
+    model = make(None).train(examples(shot))
     result = evaluate(model, items(held_out), DEFAULT_THRESHOLD)
     figures["banking77_10shot"] = result
     print(f"BANKING77 10-shot ({len(shot)} train, {result['n']} held out): top-1 {result['accuracy']:.2%}")
@@ -111,7 +119,7 @@ def main() -> None:
     for fold in range(args.folds):
         test = shuffled[fold :: args.folds]
         train = [r for i, r in enumerate(shuffled) if i % args.folds != fold]
-        result = evaluate(matcher_named(args.model).train(examples(train)), items(test), DEFAULT_THRESHOLD)
+        result = evaluate(make(None).train(examples(train)), items(test), DEFAULT_THRESHOLD)
         accuracies.append(result["accuracy"])
         print(f"BANKING77 full, fold {fold + 1}/{args.folds} ({len(train)} train): top-1 {result['accuracy']:.2%}")
     figures["banking77_full_cv"] = {"folds": args.folds, "accuracy": round(sum(accuracies) / len(accuracies), 4)}
@@ -124,7 +132,7 @@ def main() -> None:
     # one example changed reuses the others' (conversation/faq/vectorize.py).
     ngram.forget_features()
     started, cpu_started = time.perf_counter(), time.process_time()
-    model = matcher_named(args.model).train(all_examples)
+    model = make(None).train(all_examples)
     figures["train_10k_cold_s"] = round(time.perf_counter() - started, 3)
     figures["train_10k_cold_cpu_s"] = round(time.process_time() - cpu_started, 3)
     walls, cpus = [], []
@@ -132,7 +140,7 @@ def main() -> None:
         changed = all_examples[:]
         changed[round_] = Example(f"{changed[round_].text} (edited {round_})", changed[round_].article_id)
         started, cpu_started = time.perf_counter(), time.process_time()
-        model = matcher_named(args.model).train(changed)
+        model = make(None).train(changed)
         walls.append(time.perf_counter() - started)
         cpus.append(time.process_time() - cpu_started)
     figures["retrain_10k_s"] = round(min(walls), 3)
@@ -153,7 +161,7 @@ def main() -> None:
 
     for name in ("faq-zh", "faq-en"):
         articles = parse_articles(read(args.data / name / "articles.jsonl"))
-        model = matcher_named(args.model).train(training_examples(articles))
+        model = make(None).train(training_examples(articles))
         result = evaluate(model, parse_test(read(args.data / name / "dev.jsonl")), DEFAULT_THRESHOLD)
         figures[name] = result
         print(
@@ -168,7 +176,7 @@ def main() -> None:
         for lang in ("zh", "en")
         for article_id, article in parse_articles(read(args.data / f"faq-{lang}" / "articles.jsonl")).items()
     }
-    model = matcher_named(args.model).train(training_examples(both))
+    model = make(None).train(training_examples(both))
     for lang in ("zh", "en"):
         items = [
             LabelledQuestion(item.text, item.expected and f"{lang}/{item.expected}")

@@ -34,12 +34,13 @@ def main() -> None:
     args = parser.parse_args()
     rss_start, peak_start = rss_mb(), peak_rss_mb()
 
-    from conversation.faq import Example, matcher_named
+    from conversation.faq import Example
+    from hub.registry import discover
 
     lines = (args.data / "banking77" / "train.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines if line.strip()][: args.examples]
     started = time.perf_counter()
-    model = matcher_named(args.model).train([Example(r["text"], r["intent"]) for r in rows])
+    model = discover().matchers.load(args.model, "--model")(None).train([Example(r["text"], r["intent"]) for r in rows])
     figures = {
         "model": model.name,
         "examples": len(rows),

@@ -99,12 +99,22 @@ def main() -> None:
             if imported.returncode != 0:
                 raise SystemExit(f"helpline kb import failed: {imported.stderr.strip()}")
             model_name = "ngram-svm" if args.model == "ngram" else f"ngram-svm+{args.model}"
-            final = re.compile(rf"matcher {re.escape(model_name)} trained on")
+            # The import saves article after article: a training started meanwhile learns
+            # only some of them. Done means the model trained on all of them.
+            intents = len(banking77_by_intent(args.data, args.examples))
+            final = re.compile(rf"matcher {re.escape(model_name)} trained on \d+ examples of {intents} articles")
+            failed = re.compile(r"could not load its model|failed to train")
             anon_peak = [idle_anon]
 
             def trained() -> bool:  # and the highest anonymous memory seen meanwhile (sampled)
+                if hub.poll() is not None:
+                    said = log.read_text(errors="replace")[-2000:]
+                    raise SystemExit(f"the hub stopped (exit {hub.returncode}): {said}")
                 anon_peak[0] = max(anon_peak[0], _status_mb(hub.pid, "RssAnon"))
-                return bool(final.search(log.read_text(errors="replace")))
+                said = log.read_text(errors="replace")
+                if failed.search(said):
+                    raise SystemExit(f"the hub's training failed: {said[-2000:]}")
+                return bool(final.search(said))
 
             _wait_for(trained, 900, "the hub's training", every=0.02)
             seconds = time.monotonic() - started
@@ -114,7 +124,7 @@ def main() -> None:
                 "examples": args.examples,
                 "idle_rss_mb": round(idle, 1),
                 "matcher_libraries_loaded_at_idle": libraries_at_idle,
-                "seconds_to_trained": round(seconds, 1),
+                "seconds_to_trained": round(seconds, 1),  # from `helpline kb import` to the log line
                 "rss_growth_mb": round(_status_mb(hub.pid, "VmRSS") - idle, 1),
                 "rss_peak_growth_mb": round(_status_mb(hub.pid, "VmHWM") - idle, 1),
                 "idle_peak_rss_mb": round(idle_peak, 1),
@@ -126,7 +136,11 @@ def main() -> None:
             }
         finally:
             hub.terminate()
-            hub.wait(30)
+            try:
+                hub.wait(30)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+                hub.wait()
     print(
         f"hub with {figures['model']}: idle {figures['idle_rss_mb']:.0f} MB; after learning {args.examples}"
         f" examples ({figures['seconds_to_trained']} s) RSS growth {figures['rss_growth_mb']:.0f} MB,"

@@ -35,21 +35,23 @@ MAX_OFFERS = 3
 # start, longest first; all must be such phrases, and one must say yes (or no).
 _YES_WORDS = words(
     "是|是的|对|对的|好|好的|好了|解决了|已解决|有用|有帮助|可以了|可以|行了|嗯|嗯嗯|恩|ok了|没问题了|就是|没错|正是"
+    "|没问题|没有问题|不是问题|没什么问题"
     "|yes|y|yeah|yep|yup|ok|okay|solved|it did|that helped|it helped|it worked|perfect|great|exactly|correct"
     "|right|that's it|that’s it|that is it|that's the one|that’s the one|that is the one|1"
 )
 _NO_WORDS = words(
     "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|还是不行|还不行|依然不行|还是没用|不好使|还是不好使"
-    "|不是我要的|不是我想问的|不是我问的|答非所问|没帮助|没有帮助|没帮上|没帮到|错了"
+    "|不是我要的|不是我要的答案|不是我想问的|不是我问的|答非所问|没帮助|没有帮助|没帮上|没帮到|错了"
     "|no|n|nope|nah|not really|it did not|it didn't|didn't help|did not help|doesn't work|still not working"
-    "|still doesn't work|wrong|not that|not this|that's not it|that’s not it|that is not it|not what i asked"
+    "|still doesn't work|wrong|not right|not correct|not that|not this|that's not it|that’s not it|that is not it"
+    "|not what i asked"
     "|not what i meant|not what i was asking|2"
 )
 _THANKS = words("谢谢|谢谢你|谢谢您|谢啦|多谢|感谢|thanks|thank you|thx|ty|cheers")
 _YES_WORDS |= _THANKS  # thanks alone says it helped
 # Words that only point at the answer or ask politely: neither yes nor no on their own.
 _POINTING = words(
-    "这个|那个|这条|这篇|这个问题|这个答案|这个回答|问题|答案|回答|请"
+    "这个|那个|这条|这篇|这个问题|这个答案|这个回答|请"
     "|that one|this one|one|answer|the answer|that answer|this answer|please|pls"
 )
 _SEPARATORS = re.compile(r"[\s,，。.!！~～、;；]+")
@@ -97,7 +99,8 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
     if asks_for_person(text):
         return Reply.PERSON
     folded = _fold(text)
-    if folded and _says(folded, _YES_WORDS):
+    # "right?", "that's it?", "可以？": asked back, not a yes (folding drops the question mark)
+    if folded and _says(folded, _YES_WORDS) and not text.rstrip().endswith(("?", "？")):
         return Reply.YES
     if folded and _says(folded, _NO_WORDS):
         return Reply.NO

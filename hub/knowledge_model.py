@@ -50,12 +50,14 @@ def default_matcher() -> Matcher:
 
 
 def matcher_factory(settings: KnowledgeSettings) -> Callable[[], Matcher]:
-    """The matcher `[knowledge] model` names (the configuration checked it is installed),
-    made at each training, so the model's packages load then, in the training thread."""
-    from conversation.faq import matcher_named
+    """The matcher `[knowledge] model` names, built in or a package's (the configuration
+    checked it is installed), made at each training, so the model's packages load then, in
+    the training thread."""
+    from hub.registry import discover
 
+    make = discover().matchers.load(settings.model, "knowledge.model")
     path = Path(settings.model_path) if settings.model_path else None
-    return lambda: matcher_named(settings.model, path)
+    return lambda: make(path)
 
 
 def stand_in_factory(settings: KnowledgeSettings) -> Callable[[], Matcher] | None:
@@ -154,6 +156,12 @@ class KnowledgeModel:
                 log.error(
                     "knowledge base: the matcher could not load its model (%s); answering with %s",
                     exc,
+                    trained.name if trained else "none: every question goes to a person",
+                )
+            except Exception:  # a defect of the model's own (a package's matcher): the same, with its traceback
+                trained = stand_in or await self._stand_in_trained(articles)
+                log.exception(
+                    "knowledge base: the matcher failed to train; answering with %s",
                     trained.name if trained else "none: every question goes to a person",
                 )
         self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision

@@ -1,4 +1,4 @@
-"""Finds adapters and plugins by name: built-ins, then the entry-point groups.
+"""Finds adapters, plugins and FAQ matchers by name: built-ins, then the entry-point groups.
 
 Third-party packages declare, in their pyproject.toml:
 
@@ -7,6 +7,9 @@ Third-party packages declare, in their pyproject.toml:
 
     [project.entry-points."helpline.plugins"]
     surveys = "helpline_surveys:SurveyPlugin"
+
+    [project.entry-points."helpline.matchers"]
+    bge = "helpline_bge:make_matcher"      # (model_path: Path | None) -> conversation.faq.Matcher
 
 Nothing is imported until a configuration names it.
 """
@@ -17,12 +20,21 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hub.settings import ConfigError
 
+if TYPE_CHECKING:
+    from conversation.faq import Matcher
+
+# What a `helpline.matchers` entry point names: the FAQ matcher for `[knowledge] model_path`
+# (None when unset), made once per training.
+MatcherMaker = Callable[[Path | None], "Matcher"]
+
 ADAPTER_GROUP = "helpline.adapters"
 PLUGIN_GROUP = "helpline.plugins"
+MATCHER_GROUP = "helpline.matchers"
 
 BUILTIN_ADAPTERS = {
     "webhook": "adapters.webhook:WebhookAdapter",
@@ -40,6 +52,17 @@ BUILTIN_PLUGINS = {
     "csat": "plugins.csat:CsatPlugin",
     "disputes": "plugins.disputes:DisputesPlugin",
 }
+
+
+def _builtin_matcher(name: str) -> Callable[[], MatcherMaker]:
+    """The built-in FAQ models (conversation/faq), made as an entry point's matcher is."""
+
+    def load() -> MatcherMaker:
+        from conversation.faq import matcher_named
+
+        return lambda model_path: matcher_named(name, model_path)
+
+    return load
 
 
 def _import(target: str) -> Callable[[], Any]:
@@ -78,9 +101,12 @@ class Kind:
 class Registry:
     adapters: Kind
     plugins: Kind
+    matchers: Kind = field(default_factory=lambda: Kind("FAQ model"))
 
 
 def discover() -> Registry:
+    from conversation.faq import MODELS
+
     registry = Registry(adapters=Kind("adapter"), plugins=Kind("plugin"))
     for kind, builtins, group in (
         (registry.adapters, BUILTIN_ADAPTERS, ADAPTER_GROUP),
@@ -90,4 +116,8 @@ def discover() -> Registry:
             kind.add(name, target, _import(target))
         for entry in entry_points(group=group):
             kind.add(entry.name, entry.value, entry.load)
+    for name in MODELS:
+        registry.matchers.add(name, f"conversation.faq ({name})", _builtin_matcher(name))
+    for entry in entry_points(group=MATCHER_GROUP):
+        registry.matchers.add(entry.name, entry.value, entry.load)
     return registry

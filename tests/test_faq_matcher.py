@@ -722,12 +722,13 @@ def test_each_training_gives_its_freed_memory_back_once_it_is_done(monkeypatch: 
 # Run in a fresh interpreter: the setting is for the whole process, and the test process's
 # heap has a history of its own.
 _LARGE_BLOCKS_SCRIPT = """
+import os
 import sys
 from conversation.faq.memory import keep_large_blocks_apart
 
 def rss_mb():
     with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 if sys.argv[1] == "apart":
     assert keep_large_blocks_apart() and keep_large_blocks_apart()
@@ -747,14 +748,18 @@ print(round(before - rss_mb()))
 def test_after_a_large_array_was_freed_the_next_large_ones_are_still_returned_when_freed() -> None:
     """glibc raises its limit for a block's own mapping to the size of each large block freed,
     so the training's next arrays came from the heap and stayed there once freed, among
-    long-lived objects (the hub kept 284 MB after a first training instead of 227 MB)."""
+    long-lived objects (the hub kept 284 MB after a first training instead of 226 MB)."""
+    import os
     import subprocess
     import sys
+
+    # glibc's own defaults: no allocator settings from the environment
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
 
     def returned_mb(mode: str) -> int:
         run = subprocess.run(
             [sys.executable, "-c", _LARGE_BLOCKS_SCRIPT, mode],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent, env=env,
         )  # fmt: skip
         return int(run.stdout.strip())
 

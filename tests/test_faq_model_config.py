@@ -67,7 +67,10 @@ def test_e5_is_the_default_model(tmp_path: Path) -> None:
 
 
 def test_an_unknown_model_is_refused_naming_the_choices(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^knowledge\.model: must be one of 'ngram', 'e5', 'wordllama', not 'bert'$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^knowledge\.model: no FAQ model named 'bert' is installed \(available: e5, ngram, wordllama\)$",
+    ):
         make_config(tmp_path, {"knowledge": {"model": "bert"}})
 
 

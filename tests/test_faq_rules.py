@@ -64,7 +64,12 @@ def test_yes_or_no_with_thanks_and_everyday_words_is_still_an_answer() -> None:
     for text in ("不是这个", "不是这个问题", "不是我要的答案", "答非所问", "no not that one", "wrong answer",
                  "That's not it", "not what I asked"):  # fmt: skip
         assert read_reply(text) is Reply.NO, text
-    for text in ("这个", "that one", "please", "这个问题怎么办"):
+    for text in ("没问题", "没问题，谢谢", "没有问题", "不是问题"):  # "no problem" says it helped
+        assert read_reply(text) is Reply.YES, text
+    for text in ("not right", "Not correct."):
+        assert read_reply(text) is Reply.NO, text
+    # asked back, or pointing at nothing: not an answer
+    for text in ("这个", "that one", "please", "这个问题怎么办", "right?", "That's it?", "可以？", "问题是", "答案是"):
         assert read_reply(text) is Reply.OTHER, text
     # a new question that starts like an answer is a question; "12" is neither 1 nor 2
     for text in (

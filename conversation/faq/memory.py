@@ -15,7 +15,7 @@ own way):
   size (up to 32 MB). After a training's first large array is freed, the next ones of up to
   32 MB came from the heap, where they stayed scattered among long-lived objects that a
   trim cannot move. A fixed limit keeps every large array in its own mapping: a hub's growth
-  after a first training on 10,000 examples with e5 fell from 284 to 227 MB
+  after a first training on 10,000 examples with e5 fell from 284 to 226 MB
   (`bench/faq_hub_memory.py`; README "FAQ matching").
 """
 

@@ -1,0 +1,130 @@
+"""The README's FAQ matcher example ("Writing an FAQ matcher"), installed as its pyproject
+snippet declares it (an entry point of group helpline.matchers): the configuration accepts
+it, `helpline faq eval` measures it, a hub answers with it, and a matcher that fails to
+train leaves the n-grams answering."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from hub.cli import main
+from hub.settings import ConfigError
+from tests.helpers import running_hub
+from tests.test_faq_bot import ARTICLES
+from tests.test_faq_model_config import bot_answers, knowledge_config, learned
+from tests.test_readme_plugins import code_blocks, readme_section
+
+BROKEN_MODULE = """
+from conversation.faq import NgramMatcher
+
+
+class Broken(NgramMatcher):
+    def train(self, examples):
+        raise RuntimeError("the model server is down")
+
+
+def make_matcher(model_path):
+    return Broken()
+"""
+
+
+def install_readme_matcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The README's module and entry point as an installed distribution (plus a broken
+    matcher beside it); the entry point's name."""
+    section = readme_section("## Writing an FAQ matcher")
+    entries = tomllib.loads(code_blocks(section, "toml")[0])["project"]["entry-points"]["helpline.matchers"]
+    [(name, target)] = entries.items()
+    module = target.partition(":")[0]
+    (tmp_path / f"{module}.py").write_text(code_blocks(section, "python")[0], encoding="utf-8")
+    (tmp_path / "helpline_broken_matcher.py").write_text(BROKEN_MODULE, encoding="utf-8")
+    info = tmp_path / "helpline_hashed-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: helpline-hashed\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        f"[helpline.matchers]\n{name} = {target}\nbroken = helpline_broken_matcher:make_matcher\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for loaded in (module, "helpline_broken_matcher"):
+        monkeypatch.delitem(sys.modules, loaded, raising=False)
+    importlib.invalidate_caches()
+    return name
+
+
+def test_the_configuration_takes_a_packages_matcher_and_names_the_models_there_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = install_readme_matcher(tmp_path, monkeypatch)
+    assert name == "hashed"
+    assert knowledge_config(tmp_path, model=name).knowledge.model == name
+    with pytest.raises(
+        ConfigError,
+        match=r"^knowledge\.model: no FAQ model named 'bert' is installed"
+        r" \(available: broken, e5, hashed, ngram, wordllama\)$",
+    ):
+        knowledge_config(tmp_path, model="bert")
+    with pytest.raises(ConfigError, match=r"^knowledge\.model_path: .*/models/mine does not exist$"):
+        knowledge_config(tmp_path, model=name, model_path="models/mine")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "mine").write_text("weights")
+    # relative to hub.toml (make_config's is in tmp_path)
+    assert knowledge_config(tmp_path, model=name, model_path="models/mine").knowledge.model_path.endswith("models/mine")
+
+
+def test_faq_eval_measures_a_packages_matcher(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = install_readme_matcher(tmp_path, monkeypatch)
+    articles = tmp_path / "articles.jsonl"
+    articles.write_text(
+        "\n".join(
+            json.dumps({k: a[k] for k in ("id", "title", "answer", "examples")}, ensure_ascii=False) for a in ARTICLES
+        ),
+        encoding="utf-8",
+    )
+    test = tmp_path / "test.jsonl"
+    test.write_text(
+        json.dumps({"text": "忘记密码了怎么办", "expected": "forgot_password"}, ensure_ascii=False), encoding="utf-8"
+    )
+    assert main(["faq", "eval", "--model", name, "--articles", str(articles), "--test", str(test)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["model"] == "ngram-svm+hashed" and result["accuracy"] == 1.0
+
+    assert main(["faq", "eval", "--model", "bert", "--articles", str(articles), "--test", str(test)]) == 1
+    assert "--model: no FAQ model named 'bert' is installed" in capsys.readouterr().err
+
+
+async def test_a_hub_answers_with_a_packages_matcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = install_readme_matcher(tmp_path, monkeypatch)
+    async with running_hub(knowledge_config(tmp_path, model=name)) as hub:
+        await learned(hub)
+        await _trained_by(hub, "ngram-svm+hashed")
+        [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
+        assert answer.startswith("忘记密码怎么找回")
+
+
+async def test_a_matcher_that_fails_to_train_leaves_the_ngrams_answering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_readme_matcher(tmp_path, monkeypatch)
+    caplog.set_level(logging.ERROR, logger="hub.knowledge_model")
+    async with running_hub(knowledge_config(tmp_path, model="broken")) as hub:
+        await learned(hub)
+        await _trained_by(hub, "ngram-svm")
+        assert "the matcher failed to train; answering with ngram-svm" in caplog.text
+        assert "RuntimeError: the model server is down" in caplog.text  # its traceback
+        [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
+        assert answer.startswith("忘记密码怎么找回")
+
+
+async def _trained_by(hub: object, name: str) -> None:
+    from tests.helpers import eventually
+
+    knowledge = hub.knowledge  # type: ignore[attr-defined]
+    await eventually(lambda: knowledge.trained is not None and knowledge.trained.name == name, timeout=60)
