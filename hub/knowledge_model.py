@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:  # scikit-learn and numpy load at the first training, not when
     from conversation.faq import Example, Matcher, Prediction, TrainedMatcher
 
 log = logging.getLogger(__name__)
+PREDICT_FAILURE_LOG_SECONDS = 60.0
 
 
 class KnowledgeSettings(Protocol):
@@ -109,6 +112,8 @@ class KnowledgeModel:
         self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="faq-match")
         self._closed = False
         self._stopping = threading.Event()  # set as the hub stops: a training under way gives up
+        self.failed_predictions = 0  # questions the model raised on (they matched nothing)
+        self._failure_logged_at = -PREDICT_FAILURE_LOG_SECONDS
 
     def _train(self, matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
         """In a worker thread (asyncio.to_thread: its own copy of the context)."""
@@ -225,4 +230,32 @@ class KnowledgeModel:
         trained, articles = self.trained, self.articles
         if trained is None or not text.strip():
             return []
-        return [(articles[p.article_id], p) for p in trained.predict(text, k) if p.article_id in articles]
+        try:
+            predictions = trained.predict(text, k)
+        except Exception:  # a defect of the model's own (a package's matcher): this question matches nothing
+            self._prediction_failed(trained.name)
+            return []
+        return [
+            (articles[p.article_id], replace(p, confidence=_probability(p.confidence)))
+            for p in predictions
+            if p.article_id in articles
+        ]
+
+    def _prediction_failed(self, model: str) -> None:
+        """Logged with its traceback at most once a minute: a model that fails on every
+        question would otherwise write a traceback per customer message."""
+        self.failed_predictions += 1
+        now = time.monotonic()
+        if now - self._failure_logged_at >= PREDICT_FAILURE_LOG_SECONDS:
+            self._failure_logged_at = now
+            log.exception(
+                "knowledge base: the matcher %s failed on a question (%d so far); it matches nothing,"
+                " so the bot hands it to a person",
+                model,
+                self.failed_predictions,
+            )
+
+
+def _probability(confidence: float) -> float:
+    """A model's confidence as the bot's thresholds read it: within 0..1, NaN as 0."""
+    return min(1.0, max(0.0, confidence)) if math.isfinite(confidence) else 0.0

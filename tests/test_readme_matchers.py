@@ -22,6 +22,8 @@ from tests.test_faq_model_config import bot_answers, knowledge_config, learned
 from tests.test_readme_plugins import code_blocks, readme_section
 
 BROKEN_MODULE = """
+from dataclasses import replace
+
 from conversation.faq import NgramMatcher
 
 
@@ -32,6 +34,38 @@ class Broken(NgramMatcher):
 
 def make_matcher(model_path):
     return Broken()
+
+
+class AnswersBadly:
+    # Trained, it raises on questions with "崩溃" and is more than sure of the rest.
+
+    name = "answers-badly"
+
+    def __init__(self, trained):
+        self.trained = trained
+        self.article_ids = trained.article_ids
+
+    def predict(self, text, k=3):
+        if "崩溃" in text:
+            raise ZeroDivisionError("a bug in the model")
+        return [replace(p, confidence=p.confidence * 5) for p in self.trained.predict(text, k)]
+
+    def explain(self, text, article_id, n=3):
+        return self.trained.explain(text, article_id, n)
+
+    def similarity(self, a, b):
+        return self.trained.similarity(a, b)
+
+
+class BadPredictions:
+    name = "answers-badly"
+
+    def train(self, examples):
+        return AnswersBadly(NgramMatcher().train(examples))
+
+
+def make_bad_predictions(model_path):
+    return BadPredictions()
 """
 
 
@@ -49,6 +83,7 @@ def install_readme_matcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> s
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: helpline-hashed\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         f"[helpline.matchers]\n{name} = {target}\nbroken = helpline_broken_matcher:make_matcher\n"
+        "bad-predictions = helpline_broken_matcher:make_bad_predictions\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     for loaded in (module, "helpline_broken_matcher"):
@@ -66,7 +101,7 @@ def test_the_configuration_takes_a_packages_matcher_and_names_the_models_there_a
     with pytest.raises(
         ConfigError,
         match=r"^knowledge\.model: no FAQ model named 'bert' is installed"
-        r" \(available: broken, e5, hashed, ngram, wordllama\)$",
+        r" \(available: bad-predictions, broken, e5, hashed, ngram, wordllama\)$",
     ):
         knowledge_config(tmp_path, model="bert")
     with pytest.raises(ConfigError, match=r"^knowledge\.model_path: .*/models/mine does not exist$"):
@@ -128,3 +163,27 @@ async def _trained_by(hub: object, name: str) -> None:
 
     knowledge = hub.knowledge  # type: ignore[attr-defined]
     await eventually(lambda: knowledge.trained is not None and knowledge.trained.name == name, timeout=60)
+
+
+async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_stay_within_0_and_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A model that raises on a question: the bot hands that question to a person, the
+    traceback is logged at most once a minute, and other questions are answered; a confidence
+    above 1 is read as 1."""
+    install_readme_matcher(tmp_path, monkeypatch)
+    caplog.set_level(logging.ERROR, logger="hub.knowledge_model")
+    async with running_hub(knowledge_config(tmp_path, model="bad-predictions")) as hub:
+        await learned(hub)
+        await _trained_by(hub, "answers-badly")
+        handed_on = ["您的问题已转给同事，他们会尽快回复您。"]
+        assert await bot_answers(hub, "密码忘了，app崩溃了", "crash") == handed_on
+        assert hub.knowledge.failed_predictions == 1
+        assert await bot_answers(hub, "又崩溃了", "crash2") == handed_on
+        assert hub.knowledge.failed_predictions == 2
+        assert caplog.text.count("ZeroDivisionError: a bug in the model") == 1  # once a minute, not per question
+        assert "the matcher answers-badly failed on a question (1 so far)" in caplog.text
+        [(article, prediction)] = await hub.knowledge.match("忘记密码了怎么办", 1)
+        assert article.id == "forgot_password" and prediction.confidence == 1.0
+        [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
+        assert answer.startswith("忘记密码怎么找回")
