@@ -647,6 +647,10 @@ async def metrics(request: web.Request) -> web.Response:
             await team_agents_on_shift(hub.services.routing), await team_oldest_business_wait(hub.store, now)
         )
         hub.metrics.set_faq(await faq_counts(hub.store))
+        trained = hub.knowledge.trained
+        hub.metrics.set_faq_matcher(
+            trained.name if trained else "", hub.knowledge.failed_trainings, hub.knowledge.failed_predictions
+        )
         up = not await hub.store.write_failure()  # it answers reads; do its commits still work?
     except StoreUnavailable:
         up = False

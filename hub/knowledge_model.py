@@ -72,10 +72,17 @@ def stand_in_factory(settings: KnowledgeSettings) -> Callable[[], Matcher] | Non
 
 
 def training_pairs(articles: list[Article]) -> list[tuple[str, str]]:
-    """What the matcher learns, as (question, article id): each published article's title
-    and example questions. Plain pairs, so deciding whether to train imports nothing."""
+    """What the matcher learns, as (text, article id): each published article's example
+    questions, title and answer sentences, as `helpline faq eval` measures it
+    (`conversation.faq.dataset.article_texts`). Plain pairs, so deciding whether to train
+    loads no model."""
+    from conversation.faq.dataset import article_texts
+
     return [
-        (text, article.id) for article in articles if article.published for text in (article.title, *article.examples)
+        (text, article.id)
+        for article in articles
+        if article.published
+        for text in article_texts(article.title, article.examples, article.answer)
     ]
 
 
@@ -113,6 +120,7 @@ class KnowledgeModel:
         self._closed = False
         self._stopping = threading.Event()  # set as the hub stops: a training under way gives up
         self.failed_predictions = 0  # questions the model raised on (they matched nothing)
+        self.failed_trainings = 0  # trainings that raised (the n-grams answered instead)
         self._failure_logged_at = -PREDICT_FAILURE_LOG_SECONDS
 
     def _train(self, matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
@@ -157,6 +165,7 @@ class KnowledgeModel:
             except EmbeddingsUnavailable as exc:  # e.g. the model file was replaced by a bad one
                 # The next training loads the file again (a load that failed is not kept);
                 # meanwhile the n-grams alone answer rather than nobody.
+                self.failed_trainings += 1
                 trained = stand_in or await self._stand_in_trained(articles)
                 log.error(
                     "knowledge base: the matcher could not load its model (%s); answering with %s",
@@ -164,6 +173,7 @@ class KnowledgeModel:
                     trained.name if trained else "none: every question goes to a person",
                 )
             except Exception:  # a defect of the model's own (a package's matcher): the same, with its traceback
+                self.failed_trainings += 1
                 trained = stand_in or await self._stand_in_trained(articles)
                 log.exception(
                     "knowledge base: the matcher failed to train; answering with %s",
@@ -233,7 +243,14 @@ class KnowledgeModel:
         try:
             predictions = trained.predict(text, k)
         except Exception:  # a defect of the model's own (a package's matcher): this question matches nothing
-            self._prediction_failed(trained.name)
+            self.failed_predictions += 1
+            if self._time_to_log_a_failure():
+                log.exception(
+                    "knowledge base: the matcher %s failed on a question (%d so far); it matches nothing,"
+                    " so the bot hands it to a person",
+                    trained.name,
+                    self.failed_predictions,
+                )
             return []
         return [
             (articles[p.article_id], replace(p, confidence=_probability(p.confidence)))
@@ -241,19 +258,14 @@ class KnowledgeModel:
             if p.article_id in articles
         ]
 
-    def _prediction_failed(self, model: str) -> None:
-        """Logged with its traceback at most once a minute: a model that fails on every
-        question would otherwise write a traceback per customer message."""
-        self.failed_predictions += 1
+    def _time_to_log_a_failure(self) -> bool:
+        """At most once a minute: a model that fails on every question would otherwise write
+        a traceback per customer message."""
         now = time.monotonic()
-        if now - self._failure_logged_at >= PREDICT_FAILURE_LOG_SECONDS:
-            self._failure_logged_at = now
-            log.exception(
-                "knowledge base: the matcher %s failed on a question (%d so far); it matches nothing,"
-                " so the bot hands it to a person",
-                model,
-                self.failed_predictions,
-            )
+        if now - self._failure_logged_at < PREDICT_FAILURE_LOG_SECONDS:
+            return False
+        self._failure_logged_at = now
+        return True
 
 
 def _probability(confidence: float) -> float:

@@ -132,6 +132,20 @@ class Metrics:
             ["article", "outcome"],
             registry=self.registry,
         )
+        self.faq_matcher = Gauge(
+            "helpline_faq_matcher",
+            "1 for the FAQ model this hub process answers with now (none: not trained; ngram-svm while a"
+            " first training of another runs, or after it failed)",
+            ["model"],
+            registry=self.registry,
+        )
+        self.faq_matcher_failures = Gauge(
+            "helpline_faq_matcher_failures",
+            "Trainings and questions the FAQ model raised on in this hub process since it started (logged"
+            " with their traceback; the n-grams answered instead, or the question matched nothing)",
+            ["stage"],
+            registry=self.registry,
+        )
         self.faq_deflection = Gauge(
             "helpline_faq_deflection_ratio",
             "Share of the FAQ bot's answers with an article that resolved their ticket without a person",
@@ -144,6 +158,13 @@ class Metrics:
             ["article"],
             registry=self.registry,
         )
+
+    def set_faq_matcher(self, model: str, failed_trainings: int, failed_questions: int) -> None:
+        """What this process answers with now, and how often its model failed since it started."""
+        self.faq_matcher.clear()
+        self.faq_matcher.labels(model or "none").set(1)
+        self.faq_matcher_failures.labels("training").set(failed_trainings)
+        self.faq_matcher_failures.labels("question").set(failed_questions)
 
     def set_faq(self, counts: Mapping[tuple[object, str], int]) -> None:
         """The bot's answers counted by (article, outcome), as `faq_counts` reads them."""

@@ -143,7 +143,7 @@ async def test_a_hub_trains_e5_by_default_and_answers_what_the_ngram_model_gets_
     async with running_hub(knowledge_config(tmp_path / "e5")) as hub:  # no [knowledge] model: the default
         await learned(hub)
         assert hub.knowledge.trained is not None and hub.knowledge.trained.name == "ngram-svm+e5"
-        assert "matcher ngram-svm+e5 trained on 56 examples of 8 articles" in caplog.text  # the log names it
+        assert "matcher ngram-svm+e5 trained on 70 examples of 8 articles" in caplog.text  # the log names it
         [(article, prediction)] = hub.knowledge.predict(PARAPHRASE, k=1)
         assert article.id == "track_shipping" and prediction.confidence >= 0.75
         [answer] = await bot_answers(hub, PARAPHRASE, "parcel")

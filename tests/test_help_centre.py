@@ -49,8 +49,10 @@ async def test_published_articles_are_listed_searched_and_shown_without_script(s
         assert "<h2>Transaction dispute</h2>" in await (await client.get("/help/en/")).text()
         found = await (await client.get("/help/zh-CN/", params={"q": "退款"})).text()
         assert "如何申请退款" in found and "内部草稿" not in found
-        nothing = await (await client.get("/help/zh-CN/", params={"q": '"><script>x</script>'})).text()
-        assert "没有找到" in nothing and "<script>x" not in nothing and "&lt;script&gt;x" in nothing
+        # The query is shown escaped. (What it finds is not asked here: with two articles, no
+        # query is far from both; nonsense finding nothing is tested on a real knowledge base below.)
+        injected = await (await client.get("/help/zh-CN/", params={"q": '"><script>x</script>'})).text()
+        assert "<script>x" not in injected and "&lt;script&gt;x" in injected and "&quot;&gt;" in injected
 
         resp = await client.get("/help/zh-CN/articles/refund", allow_redirects=False)
         assert resp.status == 301 and resp.headers["Location"].startswith("/help/zh-CN/articles/refund-")

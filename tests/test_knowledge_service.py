@@ -14,7 +14,7 @@ from conversation.knowledge_io import read_articles, write_articles
 from conversation.store import Store
 from hub.actor import Actor, acting_as
 from hub.events import EventBus
-from hub.knowledge_model import KnowledgeModel
+from hub.knowledge_model import KnowledgeModel, training_pairs
 from hub.services.knowledge import EditConflict, KnowledgeService
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -123,9 +123,14 @@ async def test_every_hub_process_retrains_when_an_article_changes(store: Store) 
     trainings = elsewhere.trainings
     await kb.update("invoice_help", {"answer": "在**订单详情页**申请电子发票。"}, version=1)
     await elsewhere.watch_step()
-    assert elsewhere.trainings == trainings  # the wording of an answer teaches the matcher nothing
+    assert elsewhere.trainings == trainings  # emphasis in an answer teaches the matcher nothing
     assert elsewhere.articles["invoice_help"].answer.startswith("在**订单详情页**")  # but the answer given is new
-    await kb.update("invoice_help", {"status": "draft"}, version=2)  # unpublished: no longer suggested
+    # its sentences do: a question asked in the answer's own words now finds it
+    await kb.update("invoice_help", {"answer": "在**订单详情页**申请电子发票。纸质发票随包裹寄出。"}, version=2)
+    await elsewhere.watch_step()
+    assert elsewhere.trainings == trainings + 1
+    assert ("纸质发票随包裹寄出", "invoice_help") in training_pairs(list(elsewhere.articles.values()))
+    await kb.update("invoice_help", {"status": "draft"}, version=3)  # unpublished: no longer suggested
     await elsewhere.watch_step()
     assert all(article.id != "invoice_help" for article, _ in elsewhere.predict(question))
 
@@ -160,3 +165,17 @@ async def test_an_import_keeps_a_category_an_article_already_had(store: Store) -
     await store.desk.delete_category("faq")
     exported = write_articles(await store.knowledge.list_articles(), "jsonl")
     assert (await kb.import_articles(read_articles(exported, "jsonl"))).as_dict()["unchanged"] == 1
+
+
+def test_a_hub_learns_what_faq_eval_measures_of_each_article() -> None:
+    """One rule for both: `helpline faq eval` learned the answers' sentences, the hub only
+    titles and examples, so the README's figures were not the hub's."""
+    from conversation.faq.dataset import parse_articles, training_examples
+
+    lines = ZH.read_text(encoding="utf-8").splitlines()
+    evaluated = [(e.text, e.article_id) for e in training_examples(parse_articles(lines, "zh"))]
+    articles = [line.article for line in read_articles(ZH.read_text(encoding="utf-8"), "jsonl")]
+    assert all(a.published for a in articles)  # published by default
+    hub_learns = training_pairs(articles)
+    assert sorted(hub_learns) == sorted(evaluated)
+    assert len(hub_learns) > sum(1 + len(a.examples) for a in articles)  # answer sentences included

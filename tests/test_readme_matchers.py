@@ -13,7 +13,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from hub.app import Hub, build_app
+from hub.app_keys import HUB
 from hub.cli import main
 from hub.settings import ConfigError
 from tests.helpers import running_hub
@@ -133,6 +136,25 @@ def test_faq_eval_measures_a_packages_matcher(
 
     assert main(["faq", "eval", "--model", "bert", "--articles", str(articles), "--test", str(test)]) == 1
     assert "--model: no FAQ model named 'bert' is installed" in capsys.readouterr().err
+    missing = tmp_path / "weights.bin"
+    assert (
+        main(
+            [
+                "faq",
+                "eval",
+                "--model",
+                name,
+                "--model-path",
+                str(missing),
+                "--articles",
+                str(articles),
+                "--test",
+                str(test),
+            ]
+        )
+        == 1
+    )
+    assert f"{missing} does not exist" in capsys.readouterr().err
 
 
 async def test_a_hub_answers_with_a_packages_matcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,13 +171,18 @@ async def test_a_matcher_that_fails_to_train_leaves_the_ngrams_answering(
 ) -> None:
     install_readme_matcher(tmp_path, monkeypatch)
     caplog.set_level(logging.ERROR, logger="hub.knowledge_model")
-    async with running_hub(knowledge_config(tmp_path, model="broken")) as hub:
+    async with TestClient(TestServer(build_app(Hub(knowledge_config(tmp_path, model="broken"))))) as client:
+        hub = client.server.app[HUB]
         await learned(hub)
         await _trained_by(hub, "ngram-svm")
         assert "the matcher failed to train; answering with ngram-svm" in caplog.text
         assert "RuntimeError: the model server is down" in caplog.text  # its traceback
         [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
         assert answer.startswith("忘记密码怎么找回")
+        metrics = await (await client.get("/metrics")).text()  # where an operator sees it, besides the log
+        assert 'helpline_faq_matcher{model="ngram-svm"} 1.0' in metrics
+        failed = hub.knowledge.failed_trainings  # one a training: the articles arrived one by one
+        assert failed >= 1 and f'helpline_faq_matcher_failures{{stage="training"}} {failed}.0' in metrics
 
 
 async def _trained_by(hub: object, name: str) -> None:
@@ -173,7 +200,8 @@ async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_
     above 1 is read as 1."""
     install_readme_matcher(tmp_path, monkeypatch)
     caplog.set_level(logging.ERROR, logger="hub.knowledge_model")
-    async with running_hub(knowledge_config(tmp_path, model="bad-predictions")) as hub:
+    async with TestClient(TestServer(build_app(Hub(knowledge_config(tmp_path, model="bad-predictions"))))) as client:
+        hub = client.server.app[HUB]
         await learned(hub)
         await _trained_by(hub, "answers-badly")
         handed_on = ["您的问题已转给同事，他们会尽快回复您。"]
@@ -187,3 +215,6 @@ async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_
         assert article.id == "forgot_password" and prediction.confidence == 1.0
         [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
         assert answer.startswith("忘记密码怎么找回")
+        metrics = await (await client.get("/metrics")).text()
+        assert 'helpline_faq_matcher{model="answers-badly"} 1.0' in metrics
+        assert 'helpline_faq_matcher_failures{stage="question"} 2.0' in metrics
