@@ -103,7 +103,7 @@ class KnowledgeModel:
     ) -> None:
         self.store = store
         self._matcher = matcher
-        # e5's first training in a process embeds every title and example (7 - 14 ms each
+        # e5's first training in a process embeds every title, example and answer sentence (7 - 14 ms each
         # here: seconds for a few hundred, minutes for 10,000): a process with no model yet
         # first trains the n-grams alone (under a second for most knowledge bases) and
         # answers with them meanwhile, rather than handing every question to a person.
