@@ -100,7 +100,7 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
         return Reply.PERSON
     folded = _fold(text)
     # "right?", "that's it?", "可以？": asked back, not a yes (folding drops the question mark)
-    if folded and _says(folded, _YES_WORDS) and not text.rstrip().endswith(("?", "？")):
+    if folded and _says(folded, _YES_WORDS) and not ("?" in text or "？" in text):
         return Reply.YES
     if folded and _says(folded, _NO_WORDS):
         return Reply.NO

@@ -455,7 +455,11 @@ def _model_checked(values: dict[str, Any], config_path: Path | None, registry: R
     training, when the hub would already be answering customers without it."""
     model, weights = values["model"], values["model_path"]
     if model not in FAQ_MODELS:  # a package's (helpline.matchers): it must import; its weights exist
-        registry.matchers.load(model, "knowledge.model")
+        if not callable(registry.matchers.load(model, "knowledge.model")):
+            raise ConfigError(
+                f"knowledge.model: the entry point of {model!r} must name a function of the model path"
+                ' that returns a Matcher (README "Writing an FAQ matcher")'
+            )
         if weights:
             found = _relative_to(config_path, weights)
             if not found.exists():

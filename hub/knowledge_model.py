@@ -27,6 +27,10 @@ if TYPE_CHECKING:  # scikit-learn and numpy load at the first training, not when
 
 log = logging.getLogger(__name__)
 PREDICT_FAILURE_LOG_SECONDS = 60.0
+# A training that raised is tried again after this long (a model server that was down, a
+# model file being replaced), then after twice as long each time, up to the maximum.
+TRAINING_RETRY_SECONDS = 60.0
+TRAINING_RETRY_MAX_SECONDS = 1800.0
 
 
 class KnowledgeSettings(Protocol):
@@ -54,8 +58,8 @@ def default_matcher() -> Matcher:
 
 def matcher_factory(settings: KnowledgeSettings) -> Callable[[], Matcher]:
     """The matcher `[knowledge] model` names, built in or a package's (the configuration
-    checked it is installed), made at each training, so the model's packages load then, in
-    the training thread."""
+    checked it is installed), made at each training, in the training thread: a built-in
+    model's packages load then; a package's module was imported at start, to check it."""
     from hub.registry import discover
 
     make = discover().matchers.load(settings.model, "knowledge.model")
@@ -100,8 +104,10 @@ class KnowledgeModel:
         matcher: Callable[[], Matcher] = default_matcher,
         check_seconds: float = CHECK_SECONDS,
         stand_in: Callable[[], Matcher] | None = None,
+        clock: Callable[[], float] = time.monotonic,  # when to retry a failed training, or log a failure
     ) -> None:
         self.store = store
+        self._clock = clock
         self._matcher = matcher
         # e5's first training in a process embeds every title, example and answer sentence (7 - 14 ms each
         # here: seconds for a few hundred, minutes for 10,000): a process with no model yet
@@ -121,6 +127,9 @@ class KnowledgeModel:
         self._stopping = threading.Event()  # set as the hub stops: a training under way gives up
         self.failed_predictions = 0  # questions the model raised on (they matched nothing)
         self.failed_trainings = 0  # trainings that raised (the n-grams answered instead)
+        self._retry_at: float | None = None  # when a training that raised is tried again (monotonic)
+        self._retry_after = TRAINING_RETRY_SECONDS
+        self._fallback_examples: list[tuple[str, str]] | None = None  # what the n-grams answering for it learned
         self._failure_logged_at = -PREDICT_FAILURE_LOG_SECONDS
 
     def _train(self, matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
@@ -139,7 +148,8 @@ class KnowledgeModel:
         if self._stopping.is_set():  # the hub is stopping: no training starts
             return False
         revision = await self.store.knowledge.revision()  # read first: a change saved meanwhile is caught next time
-        if revision == self.revision:
+        retrying = self._retry_at is not None and self._clock() >= self._retry_at
+        if revision == self.revision and not retrying:
             return False
         articles = [a for a in await self.store.knowledge.list_articles() if a.published]
         examples = training_pairs(articles)
@@ -148,6 +158,7 @@ class KnowledgeModel:
             return True
         started = time.perf_counter()
         trained: TrainedMatcher | None = None
+        failed = False
         if len({article_id for _text, article_id in examples}) >= 2:
             stand_in = await self._stand_in_trained(articles) if self.trained is None else None
             if stand_in is not None:
@@ -157,30 +168,39 @@ class KnowledgeModel:
                 # In a thread, imports included: scikit-learn and numpy take over a second to
                 # import, which on the loop would hold every socket and webhook of this hub.
                 trained = await asyncio.to_thread(self._train, self._matcher, articles)
-            except ValueError as exc:  # nothing the model can learn from (yet)
-                log.warning("knowledge base: the matcher was not trained: %s", exc)
             except TrainingStopped:  # the hub is stopping: nothing more to answer
                 log.info("knowledge base: training stopped, the hub is stopping")
                 return False
             except EmbeddingsUnavailable as exc:  # e.g. the model file was replaced by a bad one
-                # The next training loads the file again (a load that failed is not kept);
-                # meanwhile the n-grams alone answer rather than nobody.
-                self.failed_trainings += 1
-                trained = stand_in or await self._stand_in_trained(articles)
+                # A load that failed is not kept: the retry loads the file again. Meanwhile the
+                # n-grams alone answer rather than nobody.
+                trained = await self._fallback(articles, examples, stand_in)
                 log.error(
-                    "knowledge base: the matcher could not load its model (%s); answering with %s",
+                    "knowledge base: the matcher could not load its model (%s); answering with %s;"
+                    " trying again in %.0f s",
                     exc,
                     trained.name if trained else "none: every question goes to a person",
+                    self._retry_after,
                 )
+                failed = True
             except Exception:  # a defect of the model's own (a package's matcher): the same, with its traceback
-                self.failed_trainings += 1
-                trained = stand_in or await self._stand_in_trained(articles)
+                trained = await self._fallback(articles, examples, stand_in)
                 log.exception(
-                    "knowledge base: the matcher failed to train; answering with %s",
+                    "knowledge base: the matcher failed to train; answering with %s; trying again in %.0f s",
                     trained.name if trained else "none: every question goes to a person",
+                    self._retry_after,
                 )
+                failed = True
         self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision
-        self._examples = examples
+        # After a failure nothing counts as learned: the same articles are trained again,
+        # at the retry or at the next change, whichever comes first.
+        self._examples = None if failed else examples
+        if failed:
+            self.failed_trainings += 1
+            self._retry_at = self._clock() + self._retry_after
+            self._retry_after = min(self._retry_after * 2, TRAINING_RETRY_MAX_SECONDS)
+        else:
+            self._retry_at, self._retry_after, self._fallback_examples = None, TRAINING_RETRY_SECONDS, None
         self.trainings += 1
         self.training_seconds = time.perf_counter() - started
         log.info(
@@ -192,6 +212,17 @@ class KnowledgeModel:
             self.training_seconds,
         )
         return True
+
+    async def _fallback(
+        self, articles: list[Article], examples: list[tuple[str, str]], stand_in: TrainedMatcher | None
+    ) -> TrainedMatcher | None:
+        """The n-grams alone for these articles while the model fails: the stand-in just
+        trained, the one answering already when it learned the same (a retry), else trained now."""
+        if stand_in is None and self._fallback_examples == examples and self.trained is not None:
+            return self.trained
+        trained = stand_in or await self._stand_in_trained(articles)
+        self._fallback_examples = examples if trained is not None else None
+        return trained
 
     async def _stand_in_trained(self, articles: list[Article]) -> TrainedMatcher | None:
         """The n-grams alone trained on the articles (None without a stand-in, or with
@@ -241,7 +272,11 @@ class KnowledgeModel:
         if trained is None or not text.strip():
             return []
         try:
-            predictions = trained.predict(text, k)
+            return [
+                (articles[p.article_id], replace(p, confidence=_probability(p.confidence)))
+                for p in list(trained.predict(text, k))[:k]
+                if p.article_id in articles
+            ]
         except Exception:  # a defect of the model's own (a package's matcher): this question matches nothing
             self.failed_predictions += 1
             if self._time_to_log_a_failure():
@@ -252,16 +287,11 @@ class KnowledgeModel:
                     self.failed_predictions,
                 )
             return []
-        return [
-            (articles[p.article_id], replace(p, confidence=_probability(p.confidence)))
-            for p in predictions
-            if p.article_id in articles
-        ]
 
     def _time_to_log_a_failure(self) -> bool:
         """At most once a minute: a model that fails on every question would otherwise write
         a traceback per customer message."""
-        now = time.monotonic()
+        now = self._clock()
         if now - self._failure_logged_at < PREDICT_FAILURE_LOG_SECONDS:
             return False
         self._failure_logged_at = now

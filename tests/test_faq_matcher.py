@@ -879,3 +879,16 @@ def test_a_bilingual_knowledge_base_gets_a_calibrator_per_script(monkeypatch: py
     assert ngram_matcher().train(english_only).calibrator.by_script == {}
     monkeypatch.setattr(ngram, "SCRIPT_CALIBRATION_QUESTIONS", 50)  # the tiny base has 24 examples
     assert ngram_matcher().train(examples()).calibrator.by_script == {}
+
+
+def test_an_articles_texts_are_its_examples_title_and_first_answer_sentences_without_link_addresses() -> None:
+    """What a hub and `helpline faq eval` learn of an article (one rule): a 300-sentence guide
+    would outnumber every other article's examples, and a link's address is no wording."""
+    from conversation.faq.dataset import MAX_ANSWER_SENTENCES, article_texts
+
+    answer = "在登录页点击**忘记密码**。见[帮助中心](https://help.example.com/pw?step=1)。" + "".join(
+        f"第{n}步请按提示操作。" for n in range(1, 300)
+    )
+    texts = article_texts("忘记密码怎么找回", ["忘记密码了怎么办"], answer)
+    assert texts[:4] == ["忘记密码了怎么办", "忘记密码怎么找回", "在登录页点击忘记密码", "见帮助中心"]
+    assert len(texts) == 2 + MAX_ANSWER_SENTENCES and not any("http" in t for t in texts)

@@ -69,7 +69,8 @@ def test_yes_or_no_with_thanks_and_everyday_words_is_still_an_answer() -> None:
     for text in ("not right", "Not correct."):
         assert read_reply(text) is Reply.NO, text
     # asked back, or pointing at nothing: not an answer
-    for text in ("这个", "that one", "please", "这个问题怎么办", "right?", "That's it?", "可以？", "问题是", "答案是"):
+    for text in ("这个", "that one", "please", "这个问题怎么办", "right?", "That's it?", "可以？", "right? 🙂",
+                 "问题是", "答案是"):  # fmt: skip
         assert read_reply(text) is Reply.OTHER, text
     # a new question that starts like an answer is a question; "12" is neither 1 nor 2
     for text in (
