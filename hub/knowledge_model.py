@@ -127,6 +127,7 @@ class KnowledgeModel:
         self._stopping = threading.Event()  # set as the hub stops: a training under way gives up
         self.failed_predictions = 0  # questions the model raised on (they matched nothing)
         self.failed_trainings = 0  # trainings that raised (the n-grams answered instead)
+        self.training_model = ""  # the name of the model trained last (for the logs)
         self._retry_at: float | None = None  # when a training that raised is tried again (monotonic)
         self._retry_after = TRAINING_RETRY_SECONDS
         self._fallback_examples: list[tuple[str, str]] | None = None  # what the n-grams answering for it learned
@@ -135,7 +136,10 @@ class KnowledgeModel:
     def _train(self, matcher: Callable[[], Matcher], articles: list[Article]) -> TrainedMatcher:
         """In a worker thread (asyncio.to_thread: its own copy of the context)."""
         TRAINING_STOP.set(self._stopping)
-        return matcher().train(training_examples(articles))
+        self.training_model = ""
+        made = matcher()
+        self.training_model = made.name
+        return made.train(training_examples(articles))
 
     def changed(self) -> None:
         """A change was saved in this process: retrain now rather than at the next check."""
@@ -186,7 +190,8 @@ class KnowledgeModel:
             except Exception:  # a defect of the model's own (a package's matcher): the same, with its traceback
                 trained = await self._fallback(articles, examples, stand_in)
                 log.exception(
-                    "knowledge base: the matcher failed to train; answering with %s; trying again in %.0f s",
+                    "knowledge base: the matcher %s failed to train; answering with %s; trying again in %.0f s",
+                    self.training_model or "(its maker failed)",
                     trained.name if trained else "none: every question goes to a person",
                     self._retry_after,
                 )

@@ -570,6 +570,9 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
     metrics = await (await client.get("/metrics")).text()
     assert 'helpline_faq_answers{article="forgot_password",outcome="deflected"} 1.0' in metrics
     assert 'helpline_faq_answers{article="forgot_password",outcome="asked"} 1.0' in metrics  # the API's "waiting"
+    # each answer once by its own outcome: the API's "helpful" (every yes) counts the deflected one too
+    assert 'helpline_faq_answers{article="track_shipping",outcome="helpful"} 1.0' in metrics
+    assert 'article="forgot_password",outcome="helpful"' not in metrics
     assert 'helpline_faq_deflection_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_not_helpful_ratio{article="forgot_password"} 0.333' in metrics
     assert 'helpline_faq_deflection_ratio{article="track_shipping"} 0.0' in metrics

@@ -188,7 +188,7 @@ async def test_a_matcher_that_fails_to_train_leaves_the_ngrams_answering(
         hub = client.server.app[HUB]
         await learned(hub)
         await _trained_by(hub, "ngram-svm")
-        assert "the matcher failed to train; answering with ngram-svm" in caplog.text
+        assert "the matcher ngram-svm failed to train; answering with ngram-svm" in caplog.text  # Broken's name
         assert "RuntimeError: the model server is down" in caplog.text  # its traceback
         [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
         assert answer.startswith("忘记密码怎么找回")
