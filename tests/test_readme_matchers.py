@@ -87,9 +87,12 @@ def install_readme_matcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, more
     """The README's module and entry point as an installed distribution (plus a broken
     matcher beside it); the entry point's name."""
     section = readme_section("## Writing an FAQ matcher")
-    entries = tomllib.loads(code_blocks(section, "toml")[0])["project"]["entry-points"]["helpline.matchers"]
-    [(name, target)] = entries.items()
+    pyproject = tomllib.loads(code_blocks(section, "toml")[0])
+    [(name, target)] = pyproject["project"]["entry-points"]["helpline.matchers"].items()
     module = target.partition(":")[0]
+    # a whole pyproject, as `pip install` needs it (built into a wheel by hand once: the entry point was in it)
+    assert pyproject["build-system"]["build-backend"] == "setuptools.build_meta"
+    assert pyproject["tool"]["setuptools"]["py-modules"] == [module] and pyproject["project"]["name"]
     (tmp_path / f"{module}.py").write_text(code_blocks(section, "python")[0], encoding="utf-8")
     (tmp_path / "helpline_broken_matcher.py").write_text(BROKEN_MODULE, encoding="utf-8")
     info = tmp_path / "helpline_hashed-1.0.dist-info"
