@@ -12,7 +12,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from conversation.desk import Category, Team
-from conversation.model import Agent, Contact, Conversation, ConversationQuery, Delivery, Message, utcnow
+from conversation.model import (
+    Agent,
+    Contact,
+    Conversation,
+    ConversationQuery,
+    Delivery,
+    DeliveryStatus,
+    Message,
+    utcnow,
+)
 from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
 from hub.blobs import BlobStore, PendingUploads, StoredBlob
@@ -26,6 +35,7 @@ from hub.status_links import StatusLinks
 from hub.thread_events import ThreadEvent
 
 if TYPE_CHECKING:
+    from hub.metrics import Metrics
     from hub.services import Services
 
 
@@ -80,6 +90,7 @@ class ChannelPort:
     secrets: SecretsGuard  # [privacy]: an edit's secrets go the way a message's do
     status_links: StatusLinks | None  # None: [status_page] is off (or the hub not started)
     relay: Relay | None  # None: the store is this process's alone (embedded SQLite)
+    metrics: Metrics
 
     @property
     def reads(self) -> StoreReads:
@@ -142,9 +153,17 @@ class ChannelPort:
         return True
 
     async def mark_undelivered(self, message_id: str, reason: str) -> Message | None:
+        before = await self.store.tickets.get_message(message_id)
         message = await self.store.deliveries.mark_undelivered(message_id, reason)
         if message is not None:
             self.message_changed(message.conversation_id, message.id, delivery="failed")
+            if (
+                before is not None
+                and before.delivery is not None
+                and before.delivery.status is not DeliveryStatus.FAILED
+            ):
+                # a reply that left and bounced later is failed too (counted once, however often it bounces)
+                self.metrics.failed.labels(message.channel).inc()
         return message
 
     def message_changed(self, conversation_id: str, message_id: str, **details: Any) -> None:

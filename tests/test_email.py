@@ -211,6 +211,9 @@ async def test_a_bounce_marks_the_message_failed_and_opens_nothing(hub: Hub, sin
     assert message is not None and message.delivery is not None
     assert message.delivery.status is DeliveryStatus.FAILED and "Recipient address rejected" in message.delivery.error
     assert await hub.store.tickets.get_conversation_by_number(1001) is None
+    # alerts on failed deliveries see it, once however often it bounces
+    await mail_in(hub, corpus.bounce(f"<{reply.id}@support.example.com>"), sender="MAILER-DAEMON@mx.example.com")
+    assert 'helpline_deliveries_failed_total{channel="email"} 1.0' in hub.metrics.render().decode()
 
 
 async def test_outbound_4xx_is_retried_and_5xx_fails_visibly(hub: Hub, sink: tuple[Sink, int]) -> None:

@@ -73,6 +73,7 @@ async def test_raw_8bit_headers_are_decoded_and_stored_at_once(hub: Hub, raw: by
     assert contact is not None and contact.name == name
     assert conv.subject == subject and message.raw["subject"] == subject
     assert "\ufffd" not in contact.name + conv.subject
+    assert "raw_8bit_headers" in message.raw["flags"]  # however they were read (README)
 
 
 async def test_a_mail_that_fails_twice_is_stored_raw_instead_of_retried_for_days(

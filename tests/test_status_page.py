@@ -201,11 +201,17 @@ async def test_every_email_reply_to_the_customer_alone_links_the_page(
             assert body.startswith("We are on it.") and link is not None
             assert (await client.get(link.group(1))).status == 200
 
+            # a text that links to the page already (the greeting plugin's) gets no second link
+            await send(ticket, f"See {PUBLIC}{link.group(1)}", author_type=AuthorType.AGENT, author_id="a1")
+            await eventually(lambda: len(sink.mails) >= 2)
+            linked = sink.mails[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            assert linked.count("/status/") == 1 and "\n-- \n" not in linked
+
             await send(
                 ticket, "Adding finance.", author_type=AuthorType.AGENT, author_id="a1", raw={"cc": ["cfo@x.cn"]}
             )
-            await eventually(lambda: len(sink.mails) >= 2)
-            copied = sink.mails[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+            await eventually(lambda: len(sink.mails) >= 3)
+            copied = sink.mails[2].get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "/status/" not in copied  # whoever holds the link reads the ticket: not for a Cc
     finally:
         server.close()

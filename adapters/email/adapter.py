@@ -639,9 +639,11 @@ class EmailAdapter(Adapter):
         return best_locale(main_language(out.message.text) or out.contact.language, self.hub.language)
 
     def _status_footer(self, out: Outbound, *, private: bool) -> str:
-        """A footer linking to the ticket's status page (when it is on), "" for none. Only in
-        mail to the customer alone: whoever holds the link reads the whole ticket, so a mail
-        that also goes to Cc'd people carries none."""
+        """A footer linking to the ticket's status page (when it is on and the text does not link
+        to it already), "" for none. Only in mail to the customer alone: whoever holds the link
+        reads the whole ticket, so a mail that also goes to Cc'd people carries none."""
+        if f"/status/{out.conversation.number}." in out.message.text:
+            return ""  # the text links to it already (the greeting does): once is enough
         language = self._mail_language(out)
         link = self.hub.status_link(out.conversation, language) if private else ""
         return texts("progress", language).get("progress.link", url=link) if link else ""
