@@ -139,13 +139,16 @@ class Metrics:
             ["model"],
             registry=self.registry,
         )
-        self.faq_matcher_failures = Gauge(
+        self.faq_matcher_failures = Counter(
             "helpline_faq_matcher_failures",
-            "Trainings and questions the FAQ model raised on in this hub process since it started (logged"
-            " with their traceback; the n-grams answered instead, or the question matched nothing)",
+            "Trainings and questions the FAQ model raised on in this hub process (logged with their"
+            " traceback; the n-grams answered instead, or the question matched nothing)",
             ["stage"],
             registry=self.registry,
         )
+        self._faq_failures_counted = {"training": 0, "question": 0}
+        for stage in self._faq_failures_counted:
+            self.faq_matcher_failures.labels(stage)  # 0 from the start: an alert's rate() sees the first one
         self.faq_deflection = Gauge(
             "helpline_faq_deflection_ratio",
             "Share of the FAQ bot's answers with an article that resolved their ticket without a person",
@@ -163,8 +166,12 @@ class Metrics:
         """What this process answers with now, and how often its model failed since it started."""
         self.faq_matcher.clear()
         self.faq_matcher.labels(model or "none").set(1)
-        self.faq_matcher_failures.labels("training").set(failed_trainings)
-        self.faq_matcher_failures.labels("question").set(failed_questions)
+        # The model keeps counting since the process started; the counter takes what is new.
+        for stage, failed in (("training", failed_trainings), ("question", failed_questions)):
+            new = failed - self._faq_failures_counted[stage]
+            if new > 0:
+                self.faq_matcher_failures.labels(stage).inc(new)
+                self._faq_failures_counted[stage] = failed
 
     def set_faq(self, counts: Mapping[tuple[object, str], int]) -> None:
         """The bot's answers counted by (article, outcome), as `faq_counts` reads them."""

@@ -213,7 +213,7 @@ async def test_a_matcher_that_fails_to_train_leaves_the_ngrams_answering(
         metrics = await (await client.get("/metrics")).text()  # where an operator sees it, besides the log
         assert 'helpline_faq_matcher{model="ngram-svm"} 1.0' in metrics
         failed = hub.knowledge.failed_trainings  # one a training: the articles arrived one by one
-        assert failed >= 1 and f'helpline_faq_matcher_failures{{stage="training"}} {failed}.0' in metrics
+        assert failed >= 1 and f'helpline_faq_matcher_failures_total{{stage="training"}} {failed}.0' in metrics
 
 
 async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_stay_within_0_and_1(
@@ -238,7 +238,10 @@ async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_
         assert answer.startswith("忘记密码怎么找回")
         metrics = await (await client.get("/metrics")).text()
         assert 'helpline_faq_matcher{model="answers-badly"} 1.0' in metrics
-        assert 'helpline_faq_matcher_failures{stage="question"} 2.0' in metrics
+        assert 'helpline_faq_matcher_failures_total{stage="question"} 2.0' in metrics
+        assert 'helpline_faq_matcher_failures_total{stage="training"} 0.0' in metrics  # there before the first
+        again = await (await client.get("/metrics")).text()  # a counter: each scrape adds only what is new
+        assert 'helpline_faq_matcher_failures_total{stage="question"} 2.0' in again
 
 
 def test_the_model_path_reaches_the_maker_and_an_entry_point_must_be_a_maker_with_a_name_of_its_own(
