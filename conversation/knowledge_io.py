@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conversation.errors import InvalidInput
@@ -24,7 +24,9 @@ MAX_IMPORT_LINES = 20_000
 @dataclass(frozen=True)
 class ImportLine:
     line: int
-    article: Article  # version and authorship are the service's to set
+    article: Article  # the line as a new article; version and authorship are the service's to set
+    # The fields the line names, as read: an article it updates keeps the others as they are.
+    given: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _article(line: int, data: Any, default_status: str) -> ImportLine:
@@ -32,9 +34,9 @@ def _article(line: int, data: Any, default_status: str) -> ImportLine:
         raise InvalidInput(f"line {line}: expected a JSON object")
     try:
         article_id = check_id(data.get("id"))
-        fields = {k: v for k, v in data.items() if k != "id"}
-        fields.setdefault("status", default_status)
-        return ImportLine(line, article_from_input(fields, article_id=article_id))
+        given = {k: v for k, v in data.items() if k != "id"}
+        fields = {"status": default_status, **given}
+        return ImportLine(line, article_from_input(fields, article_id=article_id), given)
     except InvalidInput as exc:
         raise InvalidInput(f"line {line}: {exc}") from None
 
@@ -141,3 +143,20 @@ def import_target(incoming: Article, existing: dict[str, Article]) -> Article:
     if same is None or same.language == incoming.language:
         return incoming
     return replace(incoming, id=f"{incoming.id}-{incoming.language}", group=incoming.group or same.group_id)
+
+
+def imported_over(item: ImportLine, target: Article, current: Article | None) -> Article:
+    """What importing a line makes of the article it goes to (`target`: the line's article at
+    the id `import_target` chose). A new one is the line's article. An existing one takes the
+    fields the line names and keeps the others (a category or status set in the inbox, an
+    empty CSV cell), and keeps its example questions after the line's: examples learned from
+    the review queue or added in the inbox are not in the file, and an import never removes
+    one (the editor and the API do). Raises InvalidInput naming the line when the result is
+    not a valid article (too many examples, say)."""
+    if current is None:
+        return target
+    fields = {**item.given, "examples": list(dict.fromkeys([*target.examples, *current.examples]))}
+    try:
+        return article_from_input(fields, article_id=current.id, base=current)
+    except InvalidInput as exc:
+        raise InvalidInput(f"line {item.line}: {exc}") from None

@@ -72,7 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     kb_import = kb.add_parser("import", help="create or update articles from a JSONL or CSV file (idempotent by id)")
     kb_import.add_argument("file", type=Path)
     kb_import.add_argument(
-        "--status", choices=["draft", "published"], default="published", help="for lines naming none"
+        "--status",
+        choices=["draft", "published"],
+        default="published",
+        help="for new articles whose line names none (an existing one keeps its own)",
     )
     kb_export = kb.add_parser("export", help="write every article as JSONL or CSV (to stdout without a file)")
     kb_export.add_argument("file", type=Path, nargs="?")

@@ -167,6 +167,58 @@ async def test_an_import_keeps_a_category_an_article_already_had(store: Store) -
     assert (await kb.import_articles(read_articles(exported, "jsonl"))).as_dict()["unchanged"] == 1
 
 
+async def test_importing_the_file_again_keeps_what_was_done_in_the_hub_since(store: Store) -> None:
+    """A trial re-imported faq-zh after working in the hub: the category set in the inbox was
+    cleared, the example learned from the review queue was lost (the bot no longer answered
+    that wording) and an unpublished article was published again. A line's fields replace
+    the article's; what it leaves out stays; examples are only ever added."""
+    await store.desk.create_defaults()
+    kb = service(store)
+    zh = ZH.read_text(encoding="utf-8")
+    await kb.import_articles(read_articles(zh, "jsonl"))
+    frozen = await kb.update("account_frozen", {"category": "account"}, version=1)
+    learned = await kb.update(
+        "withdrawal_time", {"examples": [*_file_examples("withdrawal_time"), "钱包的钱转出来要多久？"]}, version=1
+    )
+    await kb.update("block_user", {"status": "draft"}, version=1)
+
+    assert (await kb.import_articles(read_articles(zh, "jsonl"))).as_dict() == {
+        "created": 0, "updated": 0, "unchanged": 30
+    }  # fmt: skip
+    assert (await store.knowledge.get_article("account_frozen")) == frozen
+    assert "钱包的钱转出来要多久？" in (await store.knowledge.get_article("withdrawal_time")).examples  # type: ignore[union-attr]
+    assert (await store.knowledge.get_article("block_user")).status.value == "draft"  # type: ignore[union-attr]
+
+    # A line that names a field changes it; the line's examples come first, the article's others after.
+    line = {"id": "withdrawal_time", "title": "提现多久到账？", "answer": learned.answer}
+    line |= {"examples": ["提现要等几天"], "category": "dispute", "status": "published"}
+    changed = json.dumps(line, ensure_ascii=False)
+    assert (await kb.import_articles(read_articles(changed, "jsonl"))).as_dict()["updated"] == 1
+    after = await store.knowledge.get_article("withdrawal_time")
+    assert after is not None and (after.title, after.category) == ("提现多久到账？", "dispute")
+    assert after.examples == ("提现要等几天", *learned.examples)
+    assert list(frozen.examples) == _file_examples("account_frozen")  # nothing added twice
+
+
+async def test_an_import_whose_examples_would_overflow_an_article_names_the_line_and_changes_nothing(
+    store: Store,
+) -> None:
+    from conversation.knowledge import MAX_EXAMPLES
+
+    kb = service(store)
+    await kb.create({"id": "a", "title": "t", "answer": "x", "examples": [f"old {n}" for n in range(MAX_EXAMPLES)]})
+    lines = [{"id": "b", "title": "t", "answer": "y"}, {"id": "a", "title": "t", "answer": "x", "examples": ["new"]}]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    with pytest.raises(InvalidInput, match="line 2: examples"):
+        await kb.import_articles(read_articles(text, "jsonl"))
+    assert [a.id for a in await store.knowledge.list_articles()] == ["a"]  # b was not stored either
+
+
+def _file_examples(article_id: str) -> list[str]:
+    lines = [json.loads(line) for line in ZH.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return next(line["examples"] for line in lines if line["id"] == article_id)
+
+
 def test_a_hub_learns_what_faq_eval_measures_of_each_article() -> None:
     """One rule for both: `helpline faq eval` learned the answers' sentences, the hub only
     titles and examples, so the README's figures were not the hub's."""

@@ -201,7 +201,10 @@ async def suggestions(call: Call) -> dict[str, Any]:
         {
             "format": Str(choices=FORMATS),
             "text": Str(max_length=MAX_IMPORT_CHARS),
-            "status": Str(choices=tuple(s.value for s in ArticleStatus), description="for lines that name none"),
+            "status": Str(
+                choices=tuple(s.value for s in ArticleStatus),
+                description="for new articles whose line names none (an existing one keeps its own)",
+            ),
         },
         required=("format", "text"),
     ),
