@@ -73,3 +73,11 @@ def latest_clear_language(messages: Sequence[Message]) -> str | None:
             if language:
                 return language
     return None
+
+
+def reply_language(text: str | None, messages: Sequence[Message], fallback: str) -> str:
+    """The language to answer a customer's `text` in (the FAQ bot's, and the agent's
+    suggested answers): the text's own when it is clearly Chinese or English, else that of
+    the customer's latest clear message on the ticket (`messages`, in thread order), else
+    `fallback` (the contact's). `text` None: a tapped button, whose words are not the customer's."""
+    return (clear_language(text) if text else None) or latest_clear_language(messages) or fallback

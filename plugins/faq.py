@@ -61,11 +61,10 @@ from conversation.faq_bot import (
     picked,
     read_reply,
 )
-from conversation.kb_learning import only_greets_or_thanks
+from conversation.kb_learning import in_language, only_greets_or_thanks
 from conversation.markdown_html import render_markdown
-from conversation.text_language import clear_language, latest_clear_language
+from conversation.text_language import clear_language, reply_language
 from hub.sdk import (
-    Article,
     Choice,
     ConfigError,
     EventContext,
@@ -195,9 +194,10 @@ class FaqPlugin(Plugin):
         # status question, included), else the one it spoke in so far, else the contact's. A
         # tapped button's text is the channel's (a label, or its data), not the customer's words.
         language = None if chosen else clear_language(text)
-        if language is None:
-            language = latest_clear_language(await hub.reads.list_messages(ctx.message.conversation_id))
-        ctx.state["language"] = language or _language(ctx)
+        if language is None:  # reply_language's rule, the thread read only when it is needed
+            messages = await hub.reads.list_messages(ctx.message.conversation_id)
+            language = reply_language(None, messages, _language(ctx))
+        ctx.state["language"] = language
         waiting = ctx.state.pop("waiting", None)
         resolved = ctx.state.pop("resolved", None)  # the bot resolved the ticket: the customer is back
         if resolved and read_reply(text, chosen) in (Reply.NO, Reply.PERSON):  # "还是不行", "still doesn't work"
@@ -264,7 +264,7 @@ class FaqPlugin(Plugin):
         one answer once."""
         found = []
         for article, prediction in await hub.knowledge.match(text, GUESSES):
-            shown = _in_language(article, hub.knowledge.articles.values(), _language(ctx))
+            shown = in_language(article, hub.knowledge.articles.values(), _language(ctx))
             found.append(Guess(shown.id, shown.group_id, shown.title, round(prediction.confidence, 4)))
         return list(best_of_each_group(found))
 
@@ -426,16 +426,6 @@ def _guesses_note(said: Texts, guesses: list[Guess]) -> str:
         for n, g in enumerate([g for g in guesses[:NOTE_GUESSES] if g.confidence >= NOTE_MIN_CONFIDENCE], 1)
     ]
     return "\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess")
-
-
-def _in_language(article: Article, published: Any, language: str) -> Article:
-    """The article's published translation in `language`, else the article itself."""
-    if article.language == language:
-        return article
-    for other in published:
-        if other.group_id == article.group_id and other.language == language:
-            return other
-    return article
 
 
 def _language(ctx: PluginContext) -> str:

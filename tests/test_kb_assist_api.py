@@ -74,13 +74,29 @@ async def test_suggestions_are_the_top_three_for_the_latest_customer_message_in_
         assert asked["question"] == "转人工，退款三天还没到账" and asked["items"][0]["id"] == "refund"
         assert asked["items"][0]["confidence"] == alone["items"][0]["confidence"]  # not halved by "转人工"
 
-        # the agent corrects the contact's language: the answer comes from the English translation
+        # The customer writes Chinese: the answers are Chinese, whatever the contact's language says.
         await admin.call("PATCH", f"/api/v1/contacts/{record.contact.id}", {"language": "en"})
-        english = (await admin.call("GET", f"/api/v1/conversations/{conv}/suggestions?k=1"))["items"][0]
-        assert english["id"] == "refund" and english["article_id"] == "refund-en" and english["language"] == "en"
+        chinese = (await admin.call("GET", f"/api/v1/conversations/{conv}/suggestions?k=1"))["items"][0]
+        assert chinese["article_id"] == "refund" and chinese["language"] == "zh-CN"
+
+        # English on a contact whose browser said zh-CN (a trial's): the bot answered in English
+        # while the panel offered the Chinese article, twice (it and its translation's match).
+        asked_en = await hub.ingest(
+            customer_message("s4", "refund please, how do I get my money back", thread="t-en", sender=Sender("u-en"))
+        )
+        await admin.call("PATCH", f"/api/v1/contacts/{asked_en.contact.id}", {"language": "zh-CN"})
+        listed = await admin.call("GET", f"/api/v1/conversations/{asked_en.conversation.id}/suggestions")
+        assert listed["language"] == "en" and len(listed["items"]) == 3
+        shown = [item["article_id"] for item in listed["items"]]
+        assert shown[0] == "refund-en" and "refund" not in shown  # one answer per article and translation
+        english = listed["items"][0]
         assert english["answer"] == "Open the **order** and tap Refund."
         assert english["html"] == "<p>Open the <strong>order</strong> and tap Refund.</p>\n"
         assert english["text"] == "Open the order and tap Refund."  # what the reply box gets
+        # A message in neither language ("1", "ok") keeps the customer's latest clear one.
+        await hub.ingest(customer_message("s5", "ok?", thread="t-en", sender=Sender("u-en")))
+        again = await admin.call("GET", f"/api/v1/conversations/{asked_en.conversation.id}/suggestions?k=1")
+        assert again["language"] == "en"
 
         photo = Attachment("photo.png", "image/png", 8, await hub.blobs.put(b"\x89PNG\r\n\x1a\n"))
         quiet = await hub.ingest(customer_message("s3", "", thread="t-q", sender=Sender("u-q"), attachments=(photo,)))
@@ -129,6 +145,29 @@ async def test_a_ticket_an_agent_resolves_is_proposed_once_with_personal_data_ma
         assert [p["id"] for p in (await admin.call("GET", "/api/v1/kb/proposals"))["items"]] == [proposal["id"]]
         assert await hub.store.knowledge.get_article("refund") is not None
         assert (await hub.store.knowledge.get_article("refund")).examples == tuple(ARTICLES[0]["examples"])  # type: ignore[union-attr]
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
+async def test_a_proposal_is_in_the_language_of_its_question_not_the_contacts(server: TestServer) -> None:
+    """The review queue lists the articles of a proposal's language first: an English question
+    from a contact whose browser said zh-CN was proposed as Chinese (a trial's)."""
+    hub: Hub = server.app[HUB]
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["customer-service"]})
+        await knowledge_base(hub, admin)
+        record = await hub.ingest(
+            customer_message("l-q", "I can't receive the SMS code", thread="t-l", sender=Sender("u-l"))
+        )
+        await admin.call("PATCH", f"/api/v1/contacts/{record.contact.id}", {"language": "zh-CN"})
+        conv = record.conversation.id
+        await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"team": "customer-service", "assignee_id": lina.id})
+        await lina.call("POST", f"/api/v1/conversations/{conv}/messages", {"text": "Please wait 60 s."}, status=201)
+        await lina.call("PATCH", f"/api/v1/conversations/{conv}", {"status": "resolved"})
+        [proposal] = (await admin.call("GET", "/api/v1/kb/proposals"))["items"]
+        assert proposal["question"] == "I can't receive the SMS code" and proposal["language"] == "en"
     finally:
         await admin.client.close()
         await lina.client.close()

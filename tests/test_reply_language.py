@@ -11,7 +11,7 @@ import pytest
 
 from conversation.inbound import Sender
 from conversation.model import AuthorType, Direction, Message, MessageKind
-from conversation.text_language import clear_language, latest_clear_language, main_language
+from conversation.text_language import clear_language, latest_clear_language, main_language, reply_language
 from hub.app import Hub
 from tests.helpers import GREETING_ALWAYS_OPEN, customer_message, eventually, make_config, running_hub
 
@@ -58,6 +58,15 @@ def test_the_latest_clear_customer_message_gives_the_language() -> None:
     tapped = [*thread[:2], _message("progress:1001", choice_id="progress:1001"), _message("Refund", choice_id="r")]
     assert latest_clear_language(tapped) == "zh-CN"
     assert latest_clear_language([_message("ok")]) is None
+
+
+def test_an_answer_is_in_the_questions_language_else_the_latest_clear_one_else_the_contacts() -> None:
+    """One rule for the bot's answer and the agent's suggested answers (they disagreed)."""
+    thread = [_message("我的订单一直没到"), _message("ok?")]
+    assert reply_language("where is my order", thread, "zh-CN") == "en"
+    assert reply_language("ok?", thread, "en") == "zh-CN"
+    assert reply_language(None, thread, "en") == "zh-CN"  # a tapped button: the thread says
+    assert reply_language("ok?", [_message("ok?")], "en") == "en"
 
 
 def _config(tmp_path: Path) -> object:

@@ -10,6 +10,7 @@ from conversation import kb_learning as learn
 from conversation.knowledge import MAX_ANSWER, MAX_EXAMPLE, MAX_TITLE
 from conversation.markdown_html import render_markdown, reply_text
 from conversation.records import Record
+from conversation.text_language import reply_language
 from hub.access import Access
 from hub.api.framework import Call, not_found
 from hub.api.kb_api import WRITERS
@@ -25,7 +26,8 @@ REVIEWS = "proposals are reviewed by admins and supervisors"
     "GET",
     "/v1/conversations/{conversation_id}/suggestions",
     summary="The published articles that best answer the ticket's latest customer message, with the matcher's"
-    " confidence; each answer in the contact's language where a translation exists",
+    " confidence; an article and its translation once, in the language the bot would answer in (the question's,"
+    " else the customer's latest clear one, else the contact's) where a translation exists",
     tag="knowledge",
     query={"k": Int(minimum=1, maximum=10)},
     response=ANY,
@@ -33,13 +35,22 @@ REVIEWS = "proposals are reviewed by admins and supervisors"
 async def conversation_suggestions(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
     hub = hub_of(call)
-    question = learn.latest_question(await hub.store.tickets.list_messages(conv.id))
+    messages = await hub.store.tickets.list_messages(conv.id)
+    question = learn.latest_question(messages)
     contact = await hub.store.contacts.get_contact(conv.contact_id)
-    language = contact.language if contact else ""
+    # The language the bot would answer in: the question's own, else the customer's latest clear one.
+    language = reply_language(question, messages, contact.language if contact else "")
     model = hub.knowledge
     articles = list(model.articles.values())
-    items = []
-    for article, prediction in await model.match(learn.matched_words(question), call.query.get("k", SUGGESTIONS)):
+    wanted = call.query.get("k", SUGGESTIONS)
+    items: list[dict[str, Any]] = []
+    groups: set[str] = set()
+    # An article and its translation are one answer (shown once, in that language): ask for
+    # more than wanted so that k different answers remain.
+    for article, prediction in await model.match(learn.matched_words(question), 2 * wanted):
+        if article.group_id in groups or len(items) == wanted:
+            continue
+        groups.add(article.group_id)
         shown = learn.in_language(article, articles, language)
         items.append(
             {

@@ -20,6 +20,7 @@ from conversation.knowledge import LANGUAGES, MAX_EXAMPLE, MAX_TITLE, Article, g
 from conversation.model import Conversation, utcnow
 from conversation.records import Record, RecordQuery, changed
 from conversation.store import AlreadyExists, NotFound, Store
+from conversation.text_language import clear_language
 from hub.services import audit
 from hub.services.knowledge import EditConflict, KnowledgeService
 
@@ -72,7 +73,9 @@ class LearningService:
         best = next(iter(await self.match(question, 1)), None)
         target = best if best is not None and best[1].confidence >= learn.EXAMPLE_CONFIDENCE else None
         contact = await self.store.contacts.get_contact(conversation.contact_id)
-        language = contact.language if contact and contact.language in LANGUAGES else guess_language(question)
+        # The question's own language first: it becomes an example of an article in that language.
+        contact_language = contact.language if contact and contact.language in LANGUAGES else None
+        language = clear_language(question) or contact_language or guess_language(question)
         now = self.clock()
         record = Record(
             id=record_id,
