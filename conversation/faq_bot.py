@@ -107,6 +107,22 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
     return Reply.OTHER
 
 
+_CLAUSE_END = re.compile(r"[,.!;:，。！；：]")
+
+
+def after_a_no(text: str) -> str | None:
+    """What follows a no that leads the message ("不是这个，我问的是发票" -> "我问的是发票",
+    "no, I meant the fee" -> "i meant the fee"): the answer did not help, and the rest says
+    what the customer meant. None when the message does not lead with a no: a yes with a "but"
+    ("对，但是还是不行") is neither, and "2.5元…" is an amount, not the digit for no."""
+    folded = _fold(text)
+    end = _CLAUSE_END.search(folded)
+    if end is None or not folded[end.end() :].strip():
+        return None
+    head = folded[: end.start()]
+    return folded[end.end() :].strip() if not head.isdigit() and _says(head, _NO_WORDS) else None
+
+
 def picked(text: str, choice_id: str, offered: int) -> int | None:
     """The index (0-based) of the offered article the customer chose by button or number; None
     when the message picks none of them. "0" is "none of these" and reads as -1."""

@@ -35,6 +35,7 @@ The decisions are pure functions in conversation/faq_bot.py; this module words a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from html import escape
 from typing import Any, ClassVar
@@ -53,6 +54,7 @@ from conversation.faq_bot import (
     Guess,
     Outcome,
     Reply,
+    after_a_no,
     asks_for_person,
     best_of_each_group,
     decide,
@@ -215,6 +217,11 @@ class FaqPlugin(Plugin):
                 reason = "person" if reply is Reply.PERSON else "not_helpful"
                 await self._hand_off(ctx, hub, reason, _guesses(waiting), tell=True, question=waiting["question"])
                 return Flow.STOP
+            meant = None if chosen else after_a_no(text)
+            if meant is not None:  # "不是这个，我问的是发票": it did not help, and what they meant is asked anew
+                await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
+                await self._question(ctx, hub, meant, turned_down=_guesses(waiting))
+                return Flow.STOP
             await self._close(ctx, waiting["record"], Outcome.UNCONFIRMED)  # a new question, read below
         elif waiting and waiting.get("for") == "pick":
             offered = _guesses(waiting)
@@ -243,7 +250,11 @@ class FaqPlugin(Plugin):
         await self._question(ctx, hub, text)
         return Flow.STOP
 
-    async def _question(self, ctx: PluginContext, hub: HubPort, text: str) -> None:
+    async def _question(
+        self, ctx: PluginContext, hub: HubPort, text: str, *, turned_down: Sequence[Guess] = ()
+    ) -> None:
+        """Answer, offer titles or hand on; `turned_down`: the answer the customer just said no
+        to (first in the agents' note when this one is handed on too)."""
         guesses = await self._guesses(hub, ctx, text)
         decision = decide(
             guesses,
@@ -256,7 +267,9 @@ class FaqPlugin(Plugin):
         elif decision.action is Action.OFFER:
             await self._offer(ctx, hub, list(decision.guesses))
         else:  # the customer is told: a neutral text, true in and out of hours (the greeting says when)
-            await self._hand_off(ctx, hub, decision.reason, guesses, tell="passing_on", question=ctx.message.id)
+            reason = "not_helpful" if turned_down else decision.reason
+            noted = list(best_of_each_group([*turned_down, *guesses]))
+            await self._hand_off(ctx, hub, reason, noted, tell="passing_on", question=ctx.message.id)
 
     async def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
         """The matcher's best articles, each as the customer's language has it (its translation),

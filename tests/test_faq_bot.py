@@ -492,6 +492,23 @@ async def test_never_the_same_article_twice_in_one_ticket(hub: Hub) -> None:
     assert any("the bot already gave this answer" in e for e in events)
 
 
+async def test_a_no_with_what_the_customer_meant_is_not_helpful_and_the_rest_is_asked_anew(hub: Hub) -> None:
+    """ "不是这个，我问的是…" (a trial's) was read as a new question only: the answer counted as
+    unconfirmed, not as unhelpful, and a hand-off listed it at 14 % among the guesses."""
+    ticket_id = await ask(hub, "怎么申请退款")
+    await ask(hub, "不是这个，我问的是快递到哪了")
+    assert await answers(hub, ticket_id) == [("request_refund", "not_helpful"), ("track_shipping", "asked")]
+
+    other = await ask(hub, "怎么申请退款", thread="t-invoice")
+    await ask(hub, "不是这个，我问的是明天天气怎么样", thread="t-invoice")  # nothing the KB answers
+    assert await answers(hub, other) == [("request_refund", "not_helpful")]
+    [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=other)
+    assert handoff.data["reason"] == "not_helpful" and handoff.data["articles"][0] == "request_refund"
+    [note] = await notes(hub, other)
+    assert note.splitlines()[1].startswith("1. 如何申请退款 (")  # the answer turned down comes first
+    assert (await bot_said(hub, other))[-1].text == "您的问题已转给同事，他们会尽快回复您。"
+
+
 async def test_a_new_question_after_an_answer_gets_its_own_answer(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办")
     await ask(hub, "快递到哪了")

@@ -10,6 +10,7 @@ from conversation.faq_bot import (
     Decision,
     Guess,
     Reply,
+    after_a_no,
     asks_for_person,
     decide,
     markdown_text,
@@ -42,6 +43,30 @@ def test_replies_are_read_as_yes_no_or_a_request_for_a_person_in_both_languages(
         assert not asks_for_person(text), text
     assert read_reply("anything", "faq:yes") is Reply.YES and read_reply("是", "faq:no") is Reply.NO
     assert read_reply("都不是", "faq:none") is Reply.NO
+
+
+def test_a_no_that_leads_a_message_is_told_from_what_follows_it() -> None:
+    """ "不是这个，我问的是发票": the answer did not help, and the rest is what the customer meant
+    (the bot tries it as a new question: read_reply keeps it apart from a bare no)."""
+    said = {
+        "不是这个，我问的是发票": "我问的是发票",
+        "No, I meant the withdrawal fee": "i meant the withdrawal fee",
+        "没解决。还是收不到验证码": "还是收不到验证码",
+        "不是这个问题，是退款的问题": "是退款的问题",
+    }
+    for text, rest in said.items():
+        assert after_a_no(text) == rest, text
+        assert read_reply(text) is Reply.OTHER, text
+    for text in (
+        "对，但是还是不行",
+        "yes, but it still fails",
+        "不能登录，怎么办",
+        "2.5元手续费是什么",
+        "不是这个",
+        "no.",
+        "不是这个吗",
+    ):
+        assert after_a_no(text) is None, text
 
 
 def test_yes_or_no_with_thanks_and_everyday_words_is_still_an_answer() -> None:
