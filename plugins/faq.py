@@ -63,7 +63,7 @@ from conversation.faq_bot import (
     picked,
     read_reply,
 )
-from conversation.kb_learning import in_language, only_greets_or_thanks
+from conversation.kb_learning import in_language, matched_words, only_greets_or_thanks
 from conversation.markdown_html import render_markdown
 from conversation.text_language import clear_language, reply_language
 from hub.sdk import (
@@ -239,9 +239,10 @@ class FaqPlugin(Plugin):
         if asks_for_person(text) or chosen in (NO, NONE) or chosen.startswith(PICK):
             # "no" to an earlier answer, or an earlier list's pick: a person reads the thread
             reason = "person" if asks_for_person(text) else "not_helpful"
-            await self._hand_off(
-                ctx, hub, reason, await self._guesses(hub, ctx, text), tell=True, question=ctx.message.id
-            )
+            # The note is for the person who answers: "转人工，退款三天还没到账" is matched by what
+            # it is about, as the suggestions panel does (the request itself halves a match).
+            guesses = await self._guesses(hub, ctx, matched_words(text))
+            await self._hand_off(ctx, hub, reason, guesses, tell=True, question=ctx.message.id)
             return Flow.STOP
         if not chosen and waiting is None and resolved is None and only_greets_or_thanks(text):
             # "你好", "在吗", "thanks" with nothing asked before: no question to answer or hand
