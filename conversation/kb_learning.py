@@ -37,14 +37,18 @@ EXAMPLE_CONFIDENCE = 0.3
 # must choose the article (or "new draft") themselves, so a hurried approval teaches nothing wrong.
 PRESELECT_CONFIDENCE = 0.7
 
-# A platform's order numbers by default: 8 to 24 digits, optionally after up to four capital
-# letters and a dash (DD20231126001234, 2023112612345678); [knowledge] order_number_pattern.
-DEFAULT_ORDER_PATTERN = r"(?<![A-Za-z0-9])(?:[A-Z]{1,4}-?)?\d{8,24}(?![A-Za-z0-9])"
+# A platform's order numbers by default: 8 to 24 digits, optionally after up to four letters
+# and a dash (DD20231126001234, so20241127000123 as customers type it, 2023112612345678);
+# [knowledge] order_number_pattern.
+DEFAULT_ORDER_PATTERN = r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}-?)?\d{8,24}(?![A-Za-z0-9])"
 PHONE_MASK, EMAIL_MASK, ORDER_MASK, CARD_MASK = "[phone]", "[email]", "[order]", "[card]"
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-# 13 to 19 digits, possibly grouped by single spaces or dashes (4111 1111 1111 1111).
-_CARD = re.compile(r"(?<![\d+])\d(?:[ -]?\d){12,18}(?!\d)")
+# An ASCII local part (it never swallows the Chinese before it), a domain in any script
+# (user@例子.公司); an ASCII top-level domain ends at the first other letter ("…com请回复").
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[\w-]+(?:\.[\w-]+)*\.(?:[A-Za-z]{2,}(?![A-Za-z])|[^\W\d_]{2,})")
+# 13 to 19 digits, possibly grouped by single spaces or dashes (4111 1111 1111 1111), not
+# after a Latin letter: DD2024112712345678 is an order number whose digits pass Luhn's check.
+_CARD = re.compile(r"(?<![A-Za-z\d+])\d(?:[ -]?\d){12,18}(?!\d)")
 
 
 def _cards(text: str) -> str:

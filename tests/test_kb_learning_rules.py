@@ -39,6 +39,12 @@ from tests.helpers import make_config
         ("order DD-20231126001 is late", "order [order] is late"),
         ("card 4111 1111 1111 1111 was charged", "card [card] was charged"),
         ("卡号6222021234567890128扣款两次", "卡号[card]扣款两次"),
+        # a trial's: a lowercase prefix was left, a prefixed order whose digits pass Luhn became
+        # "DD[card]", an address under a Chinese domain was left
+        ("订单so20241127000123没到", "订单[order]没到"),
+        ("订单DD2024112712345678退款", "订单[order]退款"),
+        ("发到user@例子.公司", "发到[email]"),
+        ("请发到zw@example.com请回复", "请发到[email]请回复"),
     ],
 )
 def test_personal_data_is_masked(text: str, masked: str) -> None:
