@@ -41,7 +41,7 @@ from hub.clientaddr import FORWARDED_HEADER, TRUSTED_PROXIES
 from hub.config import Config
 from hub.events import Event, EventBus
 from hub.failures import logged_failure
-from hub.help_centre import build_help_centre
+from hub.help_centre import build_help_centre, to_help_centre
 from hub.i18n_web import add_routes as add_catalog_routes
 from hub.i18n_web import localized_errors
 from hub.knowledge_model import KnowledgeModel, matcher_factory, stand_in_factory
@@ -471,6 +471,7 @@ def build_app(hub: Hub) -> web.Application:
     app.add_subapp("/inbox/", build_inbox())
     if hub.config.status_page.enabled:
         app.add_subapp("/status/", build_status_page())
+    app.router.add_get("/help", to_help_centre)  # before the sub-app, which would answer it with a 404
     app.add_subapp("/help/", build_help_centre())  # the public help centre (published articles only)
     for name, adapter in hub.adapters.items():
         sub = adapter.web_app()

@@ -60,7 +60,14 @@ def build_help_centre() -> web.Application:
     sub.router.add_get("/{lang}", to_index)
     sub.router.add_get("/{lang}/", index)
     sub.router.add_get("/{lang}/articles/{ref}", show)
+    sub.router.add_get("/{lang}/articles/{ref}/", without_slash)
+    sub.router.add_get("/{tail:.*}", page_not_found)  # last: any other address gets a page, not JSON
     return sub
+
+
+async def to_help_centre(request: web.Request) -> web.StreamResponse:
+    """/help, without its slash (mounted on the main application)."""
+    raise web.HTTPMovedPermanently("/help/")
 
 
 def article_path(article: Article) -> str:
@@ -90,11 +97,21 @@ def _page(t: Texts, title: str, body: str, *, status: int = 200, head: str = "",
     return response
 
 
-def _language(request: web.Request) -> str:
-    lang = PATH_LANGUAGES.get(request.match_info["lang"])
-    if lang is None:
-        raise web.HTTPNotFound(text="no such language")
-    return lang
+def _language(request: web.Request) -> str | None:
+    """The address's language; None for another (/help/fr/, /help/zh/: `page_not_found`)."""
+    return PATH_LANGUAGES.get(request.match_info["lang"])
+
+
+async def page_not_found(request: web.Request) -> web.StreamResponse:
+    """A page in the reader's language (returned: a raised error would be answered as the API's JSON)."""
+    t = texts("help", request_locale(request))
+    text = t.get("help.page_not_found")
+    body = f'<h1>{html.escape(text)}</h1><p><a href="/help/{t.locale}/">{html.escape(t.get("help.back"))}</a></p>'
+    return _page(t, text, body, status=404)
+
+
+async def without_slash(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPMovedPermanently(request.path.rstrip("/"))
 
 
 async def _published(request: web.Request, t: Texts) -> list[Article]:
@@ -120,11 +137,15 @@ def _unavailable(t: Texts) -> web.HTTPException:
 
 
 async def choose_language(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPFound(f"/help/{request_locale(request)}/")
+    # Caches keep one answer per Accept-Language: readers of the other language are sent right.
+    raise web.HTTPFound(f"/help/{request_locale(request)}/", headers={"Vary": "Accept-Language"})
 
 
 async def to_index(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPMovedPermanently(f"/help/{_language(request)}/")
+    lang = _language(request)
+    if lang is None:
+        return await page_not_found(request)
+    raise web.HTTPMovedPermanently(f"/help/{lang}/")
 
 
 def _search_form(t: Texts, query: str) -> str:
@@ -145,6 +166,8 @@ def _item(article: Article) -> str:
 
 async def index(request: web.Request) -> web.StreamResponse:
     lang = _language(request)
+    if lang is None:
+        return await page_not_found(request)
     t = texts("help", lang)
     query = request.query.get("q", "")[:MAX_QUERY].strip()
     articles = await _published(request, t)
@@ -192,15 +215,19 @@ async def _matched(request: web.Request, articles: list[Article], query: str, la
 
 async def show(request: web.Request) -> web.StreamResponse:
     lang = _language(request)
+    if lang is None:
+        return await page_not_found(request)
     t = texts("help", lang)
     article_id = request.match_info["ref"]
     articles = await _published(request, t)
-    by_id = {a.id: a for a in articles if a.language == lang}
-    article = by_id.get(article_id)  # an id without a slug
-    if article is None:  # <id>-<slug>: the longest published id the reference starts with
-        candidates = [a for i, a in by_id.items() if article_id.startswith(i + "-")]
-        article = max(candidates, key=lambda a: len(a.id), default=None)
+    article = _referenced({a.id: a for a in articles if a.language == lang}, article_id)
     if article is None:
+        # An article of the other language (a link shared across languages): its translation
+        # in this one, else the article itself.
+        elsewhere = _referenced({a.id: a for a in articles}, article_id)
+        if elsewhere is not None:
+            here = [o for o in kb.translations(elsewhere, articles) if o.published and o.language == lang]
+            raise web.HTTPFound(article_path(here[0] if here else elsewhere))
         text = t.get("help.not_found")
         return _page(t, text, f"<h1>{html.escape(text)}</h1>", status=404)
     canonical = article_path(article)
@@ -227,6 +254,14 @@ async def show(request: web.Request) -> web.StreamResponse:
     )
     other_page = next((article_path(o) for o in others if o.language != lang), "")
     return _page(t, article.title, body, head=head, other_page=other_page)
+
+
+def _referenced(by_id: dict[str, Article], reference: str) -> Article | None:
+    """The article an address names: its id alone, or <id>-<slug> (the longest id it starts with)."""
+    if reference in by_id:
+        return by_id[reference]
+    candidates = [a for i, a in by_id.items() if reference.startswith(i + "-")]
+    return max(candidates, key=lambda a: len(a.id), default=None)
 
 
 def _origin(request: web.Request) -> str:

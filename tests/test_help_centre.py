@@ -79,6 +79,37 @@ async def test_published_articles_are_listed_searched_and_shown_without_script(s
         await client.close()
 
 
+async def test_every_help_centre_address_answers_with_a_page_and_links_cross_languages(server: TestServer) -> None:
+    """A trial's: an English address of a Chinese article was a 404, and /help, /help/fr/ or an
+    article's address with a trailing slash answered with JSON (the API's errors)."""
+    await fill(server.app[HUB].services.knowledge)
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        resp = await client.get("/help/en/articles/refund", allow_redirects=False)  # a zh-CN id, shared in English
+        assert resp.status == 302 and resp.headers["Location"].startswith("/help/en/articles/refund-en-")
+        resp = await client.get("/help/zh-CN/articles/refund-en", allow_redirects=False)
+        assert resp.status in (301, 302) and resp.headers["Location"].startswith("/help/zh-CN/articles/refund-")
+        resp = await client.get("/help/en/articles/secret-plan", allow_redirects=False)  # a draft: in no language
+        assert resp.status == 404 and resp.content_type == "text/html"
+
+        resp = await client.get("/help", allow_redirects=False)
+        assert resp.status == 301 and resp.headers["Location"] == "/help/"
+        resp = await client.get("/help/", headers={"Accept-Language": "zh-CN"}, allow_redirects=False)
+        assert resp.headers["Vary"] == "Accept-Language"  # caches keep one redirect per language
+        resp = await client.get("/help/en/articles/refund-en-how-to-b-get-b-a-refund/", allow_redirects=False)
+        assert resp.status == 301 and resp.headers["Location"] == "/help/en/articles/refund-en-how-to-b-get-b-a-refund"
+        missing = [("/help/fr/", "zh-CN", "该页面不存在"), ("/help/zh/", "zh-CN", "该页面不存在"),
+                   ("/help/en/nothing/here", "en", "This page does not exist")]  # fmt: skip
+        for address, language, words in missing:
+            resp = await client.get(address, headers={"Accept-Language": language})
+            page = await resp.text()
+            assert resp.status == 404 and resp.content_type == "text/html", address
+            assert words in page and f'href="/help/{language}/"' in page, address
+    finally:
+        await client.close()
+
+
 async def test_the_web_chat_widget_links_to_the_help_centre_in_its_language(server: TestServer) -> None:
     client = TestClient(server)
     await client.start_server()
