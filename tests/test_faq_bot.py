@@ -295,7 +295,7 @@ async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_
     assert await answers(hub, ticket_id) == [("request_refund", "asked")]
     await ask(hub, "否")
     said = await bot_said(hub, ticket_id)
-    assert said[-1].text == "好的，正在为您转接人工客服，请稍候。"
+    assert said[-1].text == "好的，已为您转接人工客服，同事会尽快回复您。"
     handed = await ticket(hub, ticket_id)
     assert handed.human_owned and handed.handed_off_at is not None
     assert (handed.category, handed.team) == ("dispute", "finance")  # the article's category, and its team
@@ -323,8 +323,8 @@ async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> 
     ticket_id = await ask(hub, text)
     said = await bot_said(hub, ticket_id)
     assert len(said) == 1 and said[0].text in (
-        "好的，正在为您转接人工客服，请稍候。",
-        "All right, I'm passing you to a colleague. Please wait a moment.",
+        "好的，已为您转接人工客服，同事会尽快回复您。",
+        "All right, I'm passing you to a colleague, who will reply as soon as they can.",
     )
     assert (await ticket(hub, ticket_id)).handed_off_at is not None
     assert await answers(hub, ticket_id) == []
@@ -612,7 +612,7 @@ async def test_a_bot_resolved_ticket_the_customer_reopens_is_no_deflection(serve
     assert (await ticket(hub, still)).status is Status.RESOLVED
     assert await answers(hub, still) == [("forgot_password", "deflected")]
     await ask(hub, "还是不行", thread="still")  # reopens the ticket: it did not help after all
-    assert (await bot_said(hub, still))[-1].text == "好的，正在为您转接人工客服，请稍候。"
+    assert (await bot_said(hub, still))[-1].text == "好的，已为您转接人工客服，同事会尽快回复您。"
     assert (await ticket(hub, still)).handed_off_at is not None
     assert await answers(hub, still) == [("forgot_password", "not_helpful")]
 

@@ -28,6 +28,8 @@ from tests.test_webchat import frames_until, visitor
 
 SECRET = "telegram-webhook-secret"
 
+HANDING_OFF = "All right, I'm passing you to a colleague, who will reply as soon as they can."
+
 
 @pytest.fixture
 async def bot(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[FakeTelegram, str]]:
@@ -105,7 +107,7 @@ async def test_web_chat_in_english_a_tapped_no_hands_off_to_the_articles_team(de
         assert answer["text"].startswith("How to request a refund\n\nOpen the order under My orders, tap Request")
         assert [c["label"] for c in answer["choices"]] == ["Yes", "No"]
         await ws.send_json({"type": "choice", "client_id": "c2", "choice_id": "faq:no", "text": "No"})
-        assert (await bot_frame(ws))["text"] == "All right, I'm passing you to a colleague. Please wait a moment."
+        assert (await bot_frame(ws))["text"] == HANDING_OFF
     await eventually(lambda: _handed_off(hub))
     assert (await ticket_of(hub)).team == "finance"  # the article's category's team
 
@@ -161,7 +163,7 @@ async def test_telegram_in_english_answers_and_a_typed_request_for_a_person_hand
     assert answer.startswith("Track your shipment\n\nOpen the order details and tap Track shipment")
     assert keyboard(fake.sent("sendMessage")[-1]) == [("faq:yes", "Yes"), ("faq:no", "No")]
     await telegram(client, text_update(2, "I want to talk to a real person", message_id=2))
-    assert (await said_count(fake, 2))[-1] == "All right, I'm passing you to a colleague. Please wait a moment."
+    assert (await said_count(fake, 2))[-1] == HANDING_OFF
     await eventually(lambda: _handed_off(hub))
     handed = await ticket_of(hub)
     notes = [m.text for m in await hub.store.tickets.list_messages(handed.id) if m.kind.value == "note"]
