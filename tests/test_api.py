@@ -157,6 +157,28 @@ async def new_ticket(agent: Agent, external_id: str = "m1", text: str = "我的�
     return record.conversation.id
 
 
+async def test_a_change_answers_with_the_ticket_as_the_list_shows_it(admin: Agent) -> None:
+    """A trial's PATCH answered `contact_name` "" and `contact_anonymous` null where the list
+    named the visitor: an inbox that redraws from the answer lost the customer's name."""
+    from conversation.visitors import visitor_name
+
+    hub = admin.client.server.app[HUB]
+    address = "v_l5WmVCq2"  # a web-chat visitor who did not sign in
+    record = await hub.ingest(
+        customer_message("anon-1", "在吗", sender=Sender(address, display_name=visitor_name(address)))
+    )
+    conv = record.conversation.id
+    [listed] = [c for c in (await admin.call("GET", "/api/v1/conversations"))["items"] if c["id"] == conv]
+    assert listed["contact_name"] and listed["contact_anonymous"]
+    changed = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"priority": "high"})
+    handed = await admin.call("POST", f"/api/v1/conversations/{conv}/handoff", {"team": "finance", "reason": "退款"})
+    for answer in (changed, handed):
+        assert (answer["contact_name"], answer["contact_anonymous"]) == (
+            listed["contact_name"],
+            listed["contact_anonymous"],
+        )
+
+
 async def test_a_ticket_is_never_assigned_to_a_read_only_or_deactivated_account(admin: Agent) -> None:
     hub = admin.client.server.app[HUB]
     reader = await add_agent(hub.store, "reader@example.com", Role.READ_ONLY, "reader password 1", name="Reader")

@@ -287,6 +287,13 @@ async def contact_names(hub: Hub, conversations: list[Conversation]) -> dict[str
     return await hub.store.contacts.contact_labels(sorted({c.contact_id for c in conversations}))
 
 
+async def named_conversation_json(hub: Hub, conv: Conversation) -> dict[str, Any]:
+    """A ticket's JSON as the list gives it, its contact named: what a change answers with too
+    (a PATCH answered `contact_name` "" where the list said "Visitor l5WmVC")."""
+    names = await contact_names(hub, [conv])
+    return conversation_json(conv, contact_name=names.get(conv.contact_id, ""))
+
+
 @api.route(
     "GET",
     "/v1/conversations/by-number/{number}",
@@ -301,8 +308,7 @@ async def conversation_by_number(call: Call) -> dict[str, Any]:
     conv = authorized(
         call, await hub_of(call).store.tickets.get_conversation_by_number(int(number)) if valid else None, Access.READ
     )
-    names = await contact_names(hub_of(call), [conv])
-    return conversation_json(conv, contact_name=names.get(conv.contact_id, "")) | await sla_of(call, conv)
+    return await named_conversation_json(hub_of(call), conv) | await sla_of(call, conv)
 
 
 async def sla_of(call: Call, conv: Conversation) -> dict[str, Any]:
@@ -553,7 +559,7 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     changes = snooze_changes(conv, changes, conversations.clock())
     names = {a.id: a.name or a.email for a in await hub.store.accounts.list_agents()}
     updated = await conversations.update_by(conv, changes, who=call.who, names=names, agent_id=call.me.id)
-    return conversation_json(updated) | await sla_of(call, updated)
+    return await named_conversation_json(hub, updated) | await sla_of(call, updated)
 
 
 @api.route(
@@ -570,7 +576,7 @@ async def merge_conversation(call: Call) -> dict[str, Any]:
     target = authorized(call, await hub.store.tickets.get_conversation(call.body["into"]), Access.WRITE)
     await require_confirmation(hub.store, source, target, moving_one=False, confirmed=call.body.get("confirm", False))
     merged = await services_of(call).conversations.merge(source, target, who=call.who)
-    return conversation_json(merged)
+    return await named_conversation_json(hub, merged)
 
 
 @api.route(
@@ -627,7 +633,7 @@ async def handoff(call: Call) -> dict[str, Any]:
     updated = await services_of(call).conversations.hand_over(
         conv, team=call.body["team"], reason=call.body["reason"], who=call.who, agent_id=call.me.id
     )
-    return conversation_json(updated)
+    return await named_conversation_json(hub_of(call), updated)
 
 
 # -- contacts ---------------------------------------------------------------------------
