@@ -117,7 +117,10 @@ def write_jsonl(articles: Iterable[Article]) -> str:
 
 
 def write_csv(articles: Iterable[Article]) -> str:
+    """With a byte-order mark first: Excel reads a CSV without one in the system's code page,
+    which garbles Chinese (read_csv drops it)."""
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for article in articles:

@@ -83,7 +83,7 @@ async def test_import_export_and_suggestions_follow_the_changes(server: TestServ
         again = await admin.call("POST", "/api/v1/kb/import", {"format": "jsonl", "text": text})
         assert again == {"created": 0, "updated": 0, "unchanged": 30}
         resp = await admin.client.get("/api/v1/kb/export?format=csv")
-        assert resp.status == 200 and (await resp.text()).startswith("id,language,group,status")
+        assert resp.status == 200 and (await resp.text()).startswith("\ufeffid,language,group,status")
 
         hub = server.app[HUB]
         await eventually(lambda: hub.knowledge.trained is not None)  # retrained without a restart

@@ -74,6 +74,7 @@ async def test_the_shared_faq_files_import_as_translations_and_again_change_noth
     exported = write_articles(await store.knowledge.list_articles(), "jsonl")
     for fmt in ("jsonl", "csv"):  # an export imports back unchanged
         text = exported if fmt == "jsonl" else write_articles(await store.knowledge.list_articles(), "csv")
+        assert text.startswith("\ufeff") is (fmt == "csv")  # Excel reads UTF-8 CSV by its mark
         again = await kb.import_articles(read_articles(text, fmt))
         assert again.as_dict() == {"created": 0, "updated": 0, "unchanged": 60}
     assert json.loads(exported.splitlines()[0])["id"] == "account_frozen"
