@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from conversation.errors import InvalidInput
-from conversation.knowledge import Article, article_from_input, article_to_input, check_id
+from conversation.knowledge import Article, article_from_input, article_to_input, check_id, check_translation
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("id", "language", "group", "status", "category", "tags", "title", "answer", "examples")
@@ -163,3 +163,26 @@ def imported_over(item: ImportLine, target: Article, current: Article | None) ->
         return article_from_input(fields, article_id=current.id, base=current)
     except InvalidInput as exc:
         raise InvalidInput(f"line {item.line}: {exc}") from None
+
+
+def plan_import(lines: Iterable[ImportLine], existing: Mapping[str, Article]) -> list[tuple[Article, Article | None]]:
+    """Every line's article as it will be stored, with the version it replaces (None: new),
+    checked as a whole before anything is stored: InvalidInput naming the line when two lines
+    go to one article (an id and the translation id another line takes) or when a line's
+    result would give a group two articles in one language."""
+    after = dict(existing)
+    taken: dict[str, int] = {}
+    planned = []
+    for item in lines:
+        target = import_target(item.article, after)
+        if target.id in taken:
+            raise InvalidInput(f"line {item.line}: goes to article {target.id}, as line {taken[target.id]} does")
+        taken[target.id] = item.line
+        result = imported_over(item, target, after.get(target.id))
+        try:
+            check_translation(result, after.values())
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {item.line}: {exc}") from None
+        after[result.id] = result
+        planned.append((result, existing.get(result.id)))
+    return planned

@@ -215,6 +215,31 @@ async def test_an_import_whose_examples_would_overflow_an_article_names_the_line
     assert [a.id for a in await store.knowledge.list_articles()] == ["a"]  # b was not stored either
 
 
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        # a second English article for one group: stored the first line, then failed (a review's)
+        ([{"id": "a", "title": "A", "answer": "x", "language": "en", "group": "g"},
+          {"id": "b", "title": "B", "answer": "y", "language": "en", "group": "g"}],
+         "line 2: group g already has a en article: a"),
+        # the translation id "z-en" that line 1 goes to, named again by line 2: line 1's lost
+        ([{"id": "z", "title": "Refunds", "answer": "x", "language": "en", "examples": ["e1"]},
+          {"id": "z-en", "title": "Refund", "answer": "y", "language": "en"}],
+         "line 2: goes to article z-en, as line 1 does"),
+    ],
+)  # fmt: skip
+async def test_an_import_that_would_clash_with_itself_names_the_line_and_stores_nothing(
+    store: Store, lines: list[dict[str, object]], message: str
+) -> None:
+    kb = service(store)
+    await kb.create({"id": "z", "title": "如何退款", "answer": "在订单页退款。", "group": "g"})
+    before = await store.knowledge.list_articles()
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    with pytest.raises(InvalidInput, match=message):
+        await kb.import_articles(read_articles(text, "jsonl"))
+    assert await store.knowledge.list_articles() == before
+
+
 def _file_examples(article_id: str) -> list[str]:
     lines = [json.loads(line) for line in ZH.read_text(encoding="utf-8").splitlines() if line.strip()]
     return next(line["examples"] for line in lines if line["id"] == article_id)

@@ -21,7 +21,7 @@ from conversation.knowledge import (
     check_translation,
     foreign_category,
 )
-from conversation.knowledge_io import ImportLine, import_target, imported_over
+from conversation.knowledge_io import ImportLine, import_target, plan_import
 from conversation.model import new_id, utcnow
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.actor import current_actor
@@ -97,14 +97,9 @@ class KnowledgeService:
         file again changes nothing."""
         existing = {a.id: a for a in await self.store.knowledge.list_articles()}
         await self._check_import_categories(lines, existing)
-        planned = []  # every line's result before anything is stored: a wrong one changes nothing
-        for line in lines:
-            target = import_target(line.article, existing)
-            current = existing.get(target.id)
-            planned.append((imported_over(line, target, current), current))
+        planned = plan_import(lines, existing)  # every line checked before anything is stored
         created = updated = unchanged = 0
         for incoming, current in planned:
-            current = existing.get(incoming.id, current)
             if current is not None and article_to_input(current) == article_to_input(
                 replace(incoming, version=current.version)
             ):
