@@ -43,16 +43,32 @@ PRESELECT_CONFIDENCE = 0.7
 DEFAULT_ORDER_PATTERN = r"(?<![A-Za-z0-9])(?:[A-Za-z]{1,4}-?)?\d{8,24}(?![A-Za-z0-9])"
 PHONE_MASK, EMAIL_MASK, ORDER_MASK, CARD_MASK = "[phone]", "[email]", "[order]", "[card]"
 
-# An ASCII local part (it never swallows the Chinese before it), a domain in any script
-# (user@例子.公司); an ASCII top-level domain ends at the first other letter ("…com请回复").
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[\w-]+(?:\.[\w-]+)*\.(?:[A-Za-z]{2,}(?![A-Za-z])|[^\W\d_]{2,})")
-# 13 to 19 digits, possibly grouped by single spaces or dashes (4111 1111 1111 1111), not
-# after a Latin letter: DD2024112712345678 is an order number whose digits pass Luhn's check.
-_CARD = re.compile(r"(?<![A-Za-z\d+])\d(?:[ -]?\d){12,18}(?!\d)")
+# The top-level domains of Chinese addresses (user@例子.公司): a list, since nothing marks
+# where one ends and the customer's next words begin ("…公司请回复").
+_CHINESE_TLDS = (
+    "公司|中国|中國|网络|網絡|在线|网址|网站|网店|商城|商店|集团|集團|企业|信息|手机|移动|游戏|娱乐|购物"
+    "|香港|台湾|台灣|澳门|澳門|新加坡"
+)
+# An ASCII local part that starts a run of its characters (so the search stays linear on long
+# runs, and never takes the Chinese before it), a domain in any script; an ASCII top-level
+# domain ends at the first other letter ("…com请回复").
+_EMAIL = re.compile(
+    rf"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[\w-]+(?:\.[\w-]+)*\.(?:[A-Za-z]{{2,}}(?![A-Za-z])|{_CHINESE_TLDS})"
+)
+# 13 to 19 digits, possibly grouped by single spaces or dashes (4111 1111 1111 1111).
+_CARD = re.compile(r"(?<![\d+])\d(?:[ -]?\d){12,18}(?!\d)")
 
 
-def _cards(text: str) -> str:
+def _cards(text: str, orders: re.Pattern[str]) -> str:
+    """Luhn-valid digit runs as [card], but for one that is part of a longer order number
+    (DD2024112712345678, whose 16 digits pass the check): the order pattern masks it, whole.
+    A bare run of digits that the order pattern also takes is a card."""
+    order_spans = [found.span() for found in orders.finditer(text)]
+
     def masked(found: re.Match[str]) -> str:
+        inside = [(start, end) for start, end in order_spans if start <= found.start() and found.end() <= end]
+        if any((start, end) != found.span() for start, end in inside):
+            return found.group()
         digits = re.sub(r"\D", "", found.group())
         return CARD_MASK if luhn_valid(digits) else found.group()
 
@@ -82,10 +98,11 @@ def mask_personal_data(text: str, *, order_numbers: str = DEFAULT_ORDER_PATTERN,
     """`text` with emails, card numbers (Luhn-checked), phone numbers and order numbers
     replaced by [email], [card], [phone] and [order]. Cards go before phones and orders
     (a card number is also a run of digits); emails first (they may hold digits)."""
+    orders = order_pattern(order_numbers)
     text = _EMAIL.sub(EMAIL_MASK, text)
-    text = _cards(text)
+    text = _cards(text, orders)
     text = _phones(text, region)
-    return order_pattern(order_numbers).sub(ORDER_MASK, text)
+    return orders.sub(ORDER_MASK, text)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,11 @@ from tests.helpers import make_config
         ("订单DD2024112712345678退款", "订单[order]退款"),
         ("发到user@例子.公司", "发到[email]"),
         ("请发到zw@example.com请回复", "请发到[email]请回复"),
+        # a review's: what follows a Chinese domain stays, and a card straight after a word is a card
+        ("user@例子.公司请回复", "[email]请回复"),
+        ("user@example.com.谢谢", "[email].谢谢"),
+        ("Card4111 1111 1111 1111", "Card[card]"),
+        ("mastercard4111111111111111 charged twice", "mastercard[card] charged twice"),
     ],
 )
 def test_personal_data_is_masked(text: str, masked: str) -> None:
