@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
@@ -107,20 +108,21 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
     return Reply.OTHER
 
 
-_CLAUSE_END = re.compile(r"[,.!;:，。！；：]")
+_CLAUSE_END = re.compile(r"[,.!;:?，。！；：？\n]")
 
 
 def after_a_no(text: str) -> str | None:
     """What follows a no that leads the message ("不是这个，我问的是发票" -> "我问的是发票",
-    "no, I meant the fee" -> "i meant the fee"): the answer did not help, and the rest says
-    what the customer meant. None when the message does not lead with a no: a yes with a "but"
-    ("对，但是还是不行") is neither, and "2.5元…" is an amount, not the digit for no."""
-    folded = _fold(text)
-    end = _CLAUSE_END.search(folded)
-    if end is None or not folded[end.end() :].strip():
+    "No, I meant the fee" -> "I meant the fee"; a line break or "不对？" end the no too): the
+    answer did not help, and the rest says what the customer meant. None when the message does
+    not lead with a no: a yes with a "but" ("对，但是还是不行") is neither, and "2.5元…" is an
+    amount, not the digit for no."""
+    said = unicodedata.normalize("NFKC", text).strip()
+    end = _CLAUSE_END.search(said)
+    if end is None:
         return None
-    head = folded[: end.start()]
-    return folded[end.end() :].strip() if not head.isdigit() and _says(head, _NO_WORDS) else None
+    head, rest = _fold(said[: end.start()]), said[end.end() :].strip()
+    return rest if rest and not head.isdigit() and _says(head, _NO_WORDS) else None
 
 
 def picked(text: str, choice_id: str, offered: int) -> int | None:

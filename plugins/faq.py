@@ -220,7 +220,7 @@ class FaqPlugin(Plugin):
             meant = None if chosen else after_a_no(text)
             if meant is not None:  # "不是这个，我问的是发票": it did not help, and what they meant is asked anew
                 await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
-                await self._question(ctx, hub, meant, turned_down=_guesses(waiting))
+                await self._question(ctx, hub, meant, turned_down=_guesses(waiting)[:1])  # the answer given
                 return Flow.STOP
             await self._close(ctx, waiting["record"], Outcome.UNCONFIRMED)  # a new question, read below
         elif waiting and waiting.get("for") == "pick":
@@ -270,7 +270,9 @@ class FaqPlugin(Plugin):
         else:  # the customer is told: a neutral text, true in and out of hours (the greeting says when)
             reason = "not_helpful" if turned_down else decision.reason
             noted = list(best_of_each_group([*turned_down, *guesses]))
-            await self._hand_off(ctx, hub, reason, noted, tell="passing_on", question=ctx.message.id)
+            await self._hand_off(
+                ctx, hub, reason, noted, tell="passing_on", question=ctx.message.id, route_by=guesses
+            )  # filed by what the customer meant, not by the answer they turned down
 
     async def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
         """The matcher's best articles, each as the customer's language has it (its translation),
@@ -385,10 +387,12 @@ class FaqPlugin(Plugin):
         *,
         tell: bool | str,
         question: str,
+        route_by: list[Guess] | None = None,
     ) -> None:
         """To the team of the ticket's category, else of the best guess's category (when the
         guess was at least worth offering; the ticket is then filed under it), else `team`;
-        the guesses go to the agents as a private note."""
+        the guesses go to the agents as a private note; `route_by`: the guesses that choose the
+        team instead (default: the same)."""
         if tell:  # True: "all right, passing you on" after the customer asked; or the text's key
             text = tell if isinstance(tell, str) else "handing_off"
             await ctx.reply(catalog(_language(ctx)).get(f"faq.customer.{text}"))
@@ -407,7 +411,7 @@ class FaqPlugin(Plugin):
             },
         )
         why = f"faq.agent.reason.{reason}"
-        team = await self._team(ctx, hub, guesses)
+        team = await self._team(ctx, hub, guesses if route_by is None else route_by)
         await ctx.hand_off(catalog(hub.language).get(why), team=team, reasons=in_every_language(DOMAIN, why))
 
     async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:

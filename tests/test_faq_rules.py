@@ -50,7 +50,9 @@ def test_a_no_that_leads_a_message_is_told_from_what_follows_it() -> None:
     (the bot tries it as a new question: read_reply keeps it apart from a bare no)."""
     said = {
         "不是这个，我问的是发票": "我问的是发票",
-        "No, I meant the withdrawal fee": "i meant the withdrawal fee",
+        "No, I meant the withdrawal fee": "I meant the withdrawal fee",
+        "不是这个\n我问的是发票": "我问的是发票",
+        "不对？我问的是发票": "我问的是发票",
         "没解决。还是收不到验证码": "还是收不到验证码",
         "不是这个问题，是退款的问题": "是退款的问题",
     }
