@@ -103,15 +103,25 @@ def _language(request: web.Request) -> str | None:
 
 
 async def page_not_found(request: web.Request) -> web.StreamResponse:
-    """A page in the reader's language (returned: a raised error would be answered as the API's JSON)."""
-    t = texts("help", request_locale(request))
+    """A page in the address's language (/help/en/…), else the reader's (returned: a raised
+    error would be answered as the API's JSON)."""
+    first = request.path.removeprefix("/help/").split("/", 1)[0]
+    lang = PATH_LANGUAGES.get(first)
+    t = texts("help", lang or request_locale(request))
     text = t.get("help.page_not_found")
     body = f'<h1>{html.escape(text)}</h1><p><a href="/help/{t.locale}/">{html.escape(t.get("help.back"))}</a></p>'
-    return _page(t, text, body, status=404)
+    page = _page(t, text, body, status=404)
+    if lang is None:
+        page.headers["Vary"] = "Accept-Language"
+    return page
 
 
 async def without_slash(request: web.Request) -> web.StreamResponse:
-    raise web.HTTPMovedPermanently(request.path.rstrip("/"))
+    """An article's address with a trailing slash: the address without it, built again from its
+    parts, quoted (the decoded path would turn "..%2F" into a step up the site)."""
+    lang, ref = request.match_info["lang"], request.match_info["ref"]
+    query = f"?{request.query_string}" if request.query_string else ""
+    raise web.HTTPMovedPermanently(f"/help/{quote(lang, safe='')}/articles/{quote(ref, safe='')}{query}")
 
 
 async def _published(request: web.Request, t: Texts) -> list[Article]:

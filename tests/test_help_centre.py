@@ -99,13 +99,20 @@ async def test_every_help_centre_address_answers_with_a_page_and_links_cross_lan
         assert resp.headers["Vary"] == "Accept-Language"  # caches keep one redirect per language
         resp = await client.get("/help/en/articles/refund-en-how-to-b-get-b-a-refund/", allow_redirects=False)
         assert resp.status == 301 and resp.headers["Location"] == "/help/en/articles/refund-en-how-to-b-get-b-a-refund"
+        # a review's: the decoded path made "..%2F" a step up the site in the redirect
+        resp = await client.get("/help/en/articles/..%2F..%2F..%2Fapi%2Fv1%2Fme/?x=1", allow_redirects=False)
+        assert resp.status == 301
+        assert resp.headers["Location"] == "/help/en/articles/..%2F..%2F..%2Fapi%2Fv1%2Fme?x=1"
+
         missing = [("/help/fr/", "zh-CN", "该页面不存在"), ("/help/zh/", "zh-CN", "该页面不存在"),
-                   ("/help/en/nothing/here", "en", "This page does not exist")]  # fmt: skip
-        for address, language, words in missing:
-            resp = await client.get(address, headers={"Accept-Language": language})
+                   ("/help/en/nothing/here", "zh-CN", "This page does not exist")]  # fmt: skip
+        for address, reader, words in missing:
+            resp = await client.get(address, headers={"Accept-Language": reader})
             page = await resp.text()
+            language = "en" if address.startswith("/help/en/") else reader  # the address's, else the reader's
             assert resp.status == 404 and resp.content_type == "text/html", address
             assert words in page and f'href="/help/{language}/"' in page, address
+            assert ("Vary" in resp.headers) is (language == reader), address  # chosen by Accept-Language
     finally:
         await client.close()
 
