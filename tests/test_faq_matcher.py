@@ -786,6 +786,7 @@ def test_a_read_only_mapping_of_a_file_lets_its_pages_go_and_reads_the_same_byte
     """The pages of a read-only file mapping are the page cache's: let go, they leave the
     process's RSS and the next read finds the same bytes. A writable mapping may hold the
     process's own changes, which would be lost: it is never touched."""
+    import ctypes
     import mmap
 
     from conversation.faq.memory import release_file_pages
@@ -800,6 +801,14 @@ def test_a_read_only_mapping_of_a_file_lets_its_pages_go_and_reads_the_same_byte
         assert read_only[:256] == bytes(range(256)) and read_only[-1] == 255  # read back from the file
     with weights.open("r+b") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_COPY) as private:
         private[0] = 7  # the process's own copy of that page
+        assert release_file_pages(weights) == 0
+        assert private[0] == 7
+        # Written, then made read-only (as a library's relocated data is): still its own copy.
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        start = ctypes.c_char.from_buffer(private)
+        assert libc.mprotect(ctypes.addressof(start), len(private), mmap.PROT_READ) == 0
+        del start  # (a buffer export keeps the mapping from closing)
         assert release_file_pages(weights) == 0
         assert private[0] == 7
     assert release_file_pages(tmp_path / "missing.bin") == 0

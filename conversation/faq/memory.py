@@ -85,22 +85,25 @@ def _madvise() -> Callable[[int, int, int], int] | None:
     return madvise  # type: ignore[no-any-return]
 
 
-def release_file_pages(path: str | os.PathLike[str], maps: Path = Path("/proc/self/maps")) -> int:
+def release_file_pages(path: str | os.PathLike[str], smaps: Path = Path("/proc/self/smaps")) -> int:
     """Let go of the resident pages of this process's read-only mappings of the file at
-    `path` (MADV_DONTNEED): without write access nothing in them is the process's own, so the
-    next access reads the same bytes back from the page cache. Returns the bytes of mapping
-    advised; 0 when nothing maps the file, or where there is no /proc or madvise."""
+    `path` that hold none of its own pages (MADV_DONTNEED): the next access reads the same
+    bytes back from the page cache. A mapping written to before it was made read-only holds
+    private copies (its `Anonymous` pages), which would be lost: it is left alone, as is any
+    writable one. The caller must keep the mapping alive meanwhile (e5's lives as long as the
+    process). Returns the bytes of mapping advised; 0 when nothing maps the file, or where
+    there is no /proc or madvise."""
     madvise = _madvise()
     try:
         wanted = os.stat(path)
-        lines = maps.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = smaps.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return 0
     name = os.path.realpath(path)
     released = 0
-    for line in lines:
-        fields = line.split(maxsplit=5)
-        if madvise is None or len(fields) < 6 or "w" in fields[1]:
+    for header, anonymous_kb in _mappings(text):
+        fields = header.split(maxsplit=5)
+        if madvise is None or len(fields) < 6 or "w" in fields[1] or anonymous_kb:
             continue
         # By name, or by device and inode (overlay file systems may show either differently).
         major, minor = (int(part, 16) for part in fields[3].split(":"))
@@ -111,3 +114,14 @@ def release_file_pages(path: str | os.PathLike[str], maps: Path = Path("/proc/se
         if madvise(start, end - start, _MADV_DONTNEED) == 0:
             released += end - start
     return released
+
+
+def _mappings(smaps: str) -> list[tuple[str, int]]:
+    """Each mapping of /proc/self/smaps: its header line and its `Anonymous` kB (private copies)."""
+    found: list[tuple[str, int]] = []
+    for line in smaps.splitlines():
+        if line and not line.split(maxsplit=1)[0].endswith(":"):  # "start-end perms ...": a new mapping
+            found.append((line, 0))
+        elif line.startswith("Anonymous:") and found:
+            found[-1] = (found[-1][0], int(line.split()[1]))
+    return found
