@@ -54,7 +54,7 @@ def _unique(lines: list[ImportLine]) -> list[ImportLine]:
 
 def read_jsonl(text: str, *, default_status: str = "published") -> list[ImportLine]:
     lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):  # a byte-order mark
         if not raw.strip():
             continue
         try:

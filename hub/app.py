@@ -639,6 +639,11 @@ async def metrics(request: web.Request) -> web.Response:
             status=401,
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
+    # This process's own figures first: they need no store, so an outage does not freeze them.
+    trained = hub.knowledge.trained
+    hub.metrics.set_faq_matcher(
+        trained.name if trained else "", hub.knowledge.failed_trainings, hub.knowledge.failed_predictions
+    )
     try:
         hub.metrics.queue_depth.set(await hub.store.deliveries.count_queued())
         hub.metrics.set_team_queues(await team_queues(hub.store, hub.actions.clock()))
@@ -648,10 +653,6 @@ async def metrics(request: web.Request) -> web.Response:
             await team_agents_on_shift(hub.services.routing), await team_oldest_business_wait(hub.store, now)
         )
         hub.metrics.set_faq(await faq_counts(hub.store))
-        trained = hub.knowledge.trained
-        hub.metrics.set_faq_matcher(
-            trained.name if trained else "", hub.knowledge.failed_trainings, hub.knowledge.failed_predictions
-        )
         up = not await hub.store.write_failure()  # it answers reads; do its commits still work?
     except StoreUnavailable:
         up = False

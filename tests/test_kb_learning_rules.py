@@ -9,6 +9,7 @@ import pytest
 
 from conversation.errors import InvalidInput
 from conversation.kb_learning import (
+    DEFAULT_ORDER_PATTERN,
     in_language,
     is_meta_message,
     kb_language,
@@ -19,6 +20,7 @@ from conversation.kb_learning import (
     with_example,
 )
 from conversation.knowledge import Article, ArticleStatus
+from conversation.knowledge_io import read_articles
 from conversation.markdown_html import reply_text
 from conversation.model import AuthorType, Direction, Message, MessageKind
 from hub.app import Hub
@@ -62,6 +64,21 @@ def test_ordinary_numbers_and_digit_runs_failing_luhn_are_not_cards() -> None:
     # a 16-digit run that is no card number is still an order number by the default pattern
     assert mask_personal_data("4111 1111 1111 1112") == "4111 1111 1111 1112"
     assert mask_personal_data("2023112612345671") == "[order]"
+
+
+def test_the_readme_gives_the_default_order_pattern_as_toml_that_reads_back_to_it() -> None:
+    """Pasted into hub.toml, a double-quoted "\\d" is no TOML at all (a review's)."""
+    import tomllib
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    cell = next(line for line in readme.splitlines() if line.startswith("| `order_number_pattern` |"))
+    value = cell.split("`")[3]
+    assert tomllib.loads(f"order_number_pattern = {value}")["order_number_pattern"] == DEFAULT_ORDER_PATTERN
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_imports() -> None:
+    [line] = read_articles('\ufeff{"id": "a", "title": "t", "answer": "x"}\n', "jsonl")
+    assert line.article.id == "a"
 
 
 def test_the_order_number_pattern_is_a_setting() -> None:

@@ -242,6 +242,12 @@ async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_
         assert 'helpline_faq_matcher_failures_total{stage="training"} 0.0' in metrics  # there before the first
         again = await (await client.get("/metrics")).text()  # a counter: each scrape adds only what is new
         assert 'helpline_faq_matcher_failures_total{stage="question"} 2.0' in again
+        # the process's own figures move on while the store is down (they were read after it)
+        assert await bot_answers(hub, "又崩溃了，第三次", "crash3") == handed_on
+        monkeypatch.setattr(hub.store.deliveries, "count_queued", _store_down)
+        down = await (await client.get("/metrics")).text()
+        assert "helpline_store_up 0.0" in down
+        assert 'helpline_faq_matcher_failures_total{stage="question"} 3.0' in down
 
 
 def test_the_model_path_reaches_the_maker_and_an_entry_point_must_be_a_maker_with_a_name_of_its_own(
@@ -281,3 +287,9 @@ def test_the_readme_example_scores_what_the_readme_says_on_faq_zh() -> None:
     hashed = evaluate(module.make_matcher(None).train(examples), items, 0.7)
     ngram = evaluate(matcher_named("ngram").train(examples), items, 0.7)
     assert (hashed["accuracy"], ngram["accuracy"]) == (0.4167, 0.8333)
+
+
+async def _store_down() -> int:
+    from conversation.store import StoreUnavailable
+
+    raise StoreUnavailable("the database is down")
