@@ -43,11 +43,26 @@ def run_eval(
         print(f"helpline faq eval: {problem}", file=sys.stderr)
         return 1
     try:
-        matcher = discover().matchers.load(model_name, "--model")(model_path)
+        maker = discover().matchers.load(model_name, "--model")
+        if not callable(maker):  # a package's entry point naming something else (as the hub checks)
+            raise ConfigError(
+                f"--model: the entry point of {model_name!r} must name a function of the model path"
+                ' that returns a Matcher (README "Writing an FAQ matcher")'
+            )
+        matcher = maker(model_path)
+        if not callable(getattr(matcher, "train", None)):
+            raise ConfigError(f"--model: {model_name!r} made {type(matcher).__name__}, not a Matcher (no train method)")
     except (EmbeddingsUnavailable, ConfigError, OSError, ValueError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
-    model = matcher.train(examples)
+    try:
+        model = matcher.train(examples)
+    except Exception as exc:  # a package's model: said in one line, as a hub logs it (and falls back)
+        print(
+            f"helpline faq eval: the matcher {model_name!r} failed to train: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
     result = evaluate(model, items, DEFAULT_THRESHOLD if threshold is None else threshold)
     print(
         f"{len(found)} articles, {len(examples)} examples; {len(items)} test questions"
@@ -58,4 +73,7 @@ def run_eval(
 
 
 def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None

@@ -95,12 +95,14 @@ def test_eval_needs_no_config_and_prints_the_figures_last(tmp_path: Path) -> Non
         (["--articles", "missing.jsonl", "--test", "t.jsonl"], "missing.jsonl"),
         (["--articles", "kb.jsonl", "--test", "bad.jsonl"], "bad.jsonl:2: needs 'expected'"),
         (["--articles", "kb.jsonl", "--test", "t.jsonl", "--threshold", "1.5"], "between 0 and 1"),
+        (["--articles", "kb.jsonl", "--test", "latin1.jsonl"], "latin1.jsonl: not UTF-8 text"),  # a trial's traceback
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path: Path, args: list[str], message: str) -> None:
     write(tmp_path / "kb.jsonl", [{"id": "pw", "title": "忘记密码", "answer": "", "examples": ["忘记密码了"]}])
     write(tmp_path / "t.jsonl", [{"text": "密码忘了", "expected": "pw"}])
     write(tmp_path / "bad.jsonl", [{"text": "密码忘了", "expected": "pw"}, {"text": "no label"}])
+    (tmp_path / "latin1.jsonl").write_bytes('{"text": "café", "expected": "pw"}\n'.encode("latin-1"))
     result = faq_eval(*args, cwd=tmp_path)
     assert result.returncode != 0
     assert message in result.stderr

