@@ -18,7 +18,14 @@ from hub.app import Hub, build_app
 from hub.registry import ADAPTER_GROUP
 from hub.sdk import Choice, Outcome, Plugin, PluginContext, signed_headers
 from hub.testing import eventually, make_config, registry_with, replies, said_to_customer
-from tests.test_readme_plugins import README, code_blocks, readme_module, readme_section, run_readme_test
+from tests.test_readme_plugins import (
+    README,
+    code_blocks,
+    installable,
+    readme_module,
+    readme_section,
+    run_readme_test,
+)
 
 SECRET = "webhook-secret-for-the-readme-payload"
 
@@ -28,6 +35,7 @@ def test_the_adapter_entry_point_snippet_names_the_group_and_the_channel_type() 
     [snippet] = code_blocks(section, "toml")
     [(name, target)] = tomllib.loads(snippet)["project"]["entry-points"][ADAPTER_GROUP].items()
     assert target.endswith(":SmsAdapter")
+    installable(tomllib.loads(snippet))
     assert f'`type = "{name}"`' in section
 
 

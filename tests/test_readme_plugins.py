@@ -49,6 +49,20 @@ def readme_module(name: str, code: str) -> types.ModuleType:
     return module
 
 
+def installable(pyproject: dict[str, Any]) -> None:
+    """A README's pyproject snippet is a whole one that `pip install` takes (a developer's trial
+    copied the plugin's, an entry-point table alone, and pip refused it: no name, no version)."""
+    assert pyproject["build-system"]["build-backend"] == "setuptools.build_meta"
+    assert pyproject["project"]["name"] and pyproject["project"]["version"]
+    [group] = pyproject["project"]["entry-points"].values()
+    [target] = group.values()
+    assert pyproject["tool"]["setuptools"]["py-modules"] == [target.partition(":")[0]]
+
+
+def test_the_plugin_snippet_is_a_whole_pyproject() -> None:
+    installable(tomllib.loads(code_blocks(readme_section("## Writing a plugin"), "toml")[0]))
+
+
 def password_help() -> tuple[str, type[Plugin]]:
     """The README's PasswordHelp plugin under the entry-point name its pyproject snippet gives."""
     section = readme_section("## Writing a plugin")
