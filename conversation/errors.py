@@ -10,3 +10,15 @@ from __future__ import annotations
 
 class InvalidInput(ValueError):
     """Input the caller must correct; the message says what and is shown to them."""
+
+
+class InvalidLine(InvalidInput):
+    """A file's line the caller must correct: the message starts "line N:", and an API answer
+    carries the number as `line` too, for a client that points at it."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+    def details(self) -> dict[str, int]:
+        return {"line": self.line}

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from conversation.errors import InvalidInput
+from conversation.errors import InvalidInput, InvalidLine
 from conversation.knowledge import Article, article_from_input, article_to_input, check_id, check_translation
 
 FORMATS = ("jsonl", "csv")
@@ -31,21 +31,21 @@ class ImportLine:
 
 def _article(line: int, data: Any, default_status: str) -> ImportLine:
     if not isinstance(data, dict):
-        raise InvalidInput(f"line {line}: expected a JSON object")
+        raise InvalidLine(line, "expected a JSON object")
     try:
         article_id = check_id(data.get("id"))
         given = {k: v for k, v in data.items() if k != "id"}
         fields = {"status": default_status, **given}
         return ImportLine(line, article_from_input(fields, article_id=article_id), given)
     except InvalidInput as exc:
-        raise InvalidInput(f"line {line}: {exc}") from None
+        raise InvalidLine(line, str(exc)) from None
 
 
 def _unique(lines: list[ImportLine]) -> list[ImportLine]:
     seen: dict[str, int] = {}
     for item in lines:
         if item.article.id in seen:
-            raise InvalidInput(f"line {item.line}: id {item.article.id} is already on line {seen[item.article.id]}")
+            raise InvalidLine(item.line, f"id {item.article.id} is already on line {seen[item.article.id]}")
         seen[item.article.id] = item.line
     if len(lines) > MAX_IMPORT_LINES:
         raise InvalidInput(f"at most {MAX_IMPORT_LINES} articles at a time")
@@ -60,7 +60,7 @@ def read_jsonl(text: str, *, default_status: str = "published") -> list[ImportLi
         try:
             data = json.loads(raw)
         except ValueError as exc:
-            raise InvalidInput(f"line {number}: not JSON ({exc.args[0] if exc.args else exc})") from None
+            raise InvalidLine(number, f"not JSON ({exc.args[0] if exc.args else exc})") from None
         lines.append(_article(number, data, default_status))
     return _unique(lines)
 
@@ -73,22 +73,22 @@ def read_csv(text: str, *, default_status: str = "published") -> list[ImportLine
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = {"id", "title", "answer"} - set(reader.fieldnames or ())
     if missing:
-        raise InvalidInput(f"line 1: the header needs the columns {', '.join(sorted(missing))}")
+        raise InvalidLine(1, f"the header needs the columns {', '.join(sorted(missing))}")
     unknown = sorted(set(reader.fieldnames or ()) - set(CSV_COLUMNS))
     if unknown:
-        raise InvalidInput(f"line 1: unknown column {unknown[0]}")
+        raise InvalidLine(1, f"unknown column {unknown[0]}")
     lines = []
     try:
         for row in reader:
             if None in row:
-                raise InvalidInput(f"line {reader.line_num}: more cells than columns")
+                raise InvalidLine(reader.line_num, "more cells than columns")
             data: dict[str, Any] = {k: v for k, v in row.items() if v is not None and (v != "" or k == "id")}
             for key in ("tags", "examples"):
                 if key in data:
                     data[key] = _cell_list(data[key])
             lines.append(_article(reader.line_num, data, default_status))
     except csv.Error as exc:
-        raise InvalidInput(f"line {reader.line_num}: {exc}") from None
+        raise InvalidLine(reader.line_num, str(exc)) from None
     return _unique(lines)
 
 
@@ -162,7 +162,7 @@ def imported_over(item: ImportLine, target: Article, current: Article | None) ->
     try:
         return article_from_input(fields, article_id=current.id, base=current)
     except InvalidInput as exc:
-        raise InvalidInput(f"line {item.line}: {exc}") from None
+        raise InvalidLine(item.line, str(exc)) from None
 
 
 def plan_import(lines: Iterable[ImportLine], existing: Mapping[str, Article]) -> list[tuple[Article, Article | None]]:
@@ -176,13 +176,13 @@ def plan_import(lines: Iterable[ImportLine], existing: Mapping[str, Article]) ->
     for item in lines:
         target = import_target(item.article, after)
         if target.id in taken:
-            raise InvalidInput(f"line {item.line}: goes to article {target.id}, as line {taken[target.id]} does")
+            raise InvalidLine(item.line, f"goes to article {target.id}, as line {taken[target.id]} does")
         taken[target.id] = item.line
         result = imported_over(item, target, after.get(target.id))
         try:
             check_translation(result, after.values())
         except InvalidInput as exc:
-            raise InvalidInput(f"line {item.line}: {exc}") from None
+            raise InvalidLine(item.line, str(exc)) from None
         after[result.id] = result
         planned.append((result, existing.get(result.id)))
     return planned

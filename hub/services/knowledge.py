@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from conversation.errors import InvalidInput
+from conversation.errors import InvalidInput, InvalidLine
 from conversation.knowledge import (
     Article,
     ArticleVersion,
@@ -89,7 +89,7 @@ class KnowledgeService:
         for line in lines:
             foreign = foreign_category(line.article, existing.get(import_target(line.article, existing).id), desk)
             if foreign is not None:
-                raise InvalidInput(f"line {line.line}: category {foreign!r} is not a category of this desk")
+                raise InvalidLine(line.line, f"category {foreign!r} is not a category of this desk")
 
     async def import_articles(self, lines: list[ImportLine]) -> ImportReport:
         """Create or update each article (all were checked before this is called, their
