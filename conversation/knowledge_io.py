@@ -54,7 +54,9 @@ def _unique(lines: list[ImportLine]) -> list[ImportLine]:
 
 def read_jsonl(text: str, *, default_status: str = "published") -> list[ImportLine]:
     lines = []
-    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):  # a byte-order mark
+    # Lines end at "\n" only: splitlines() also breaks at U+2028 and the like, which JSON keeps
+    # unescaped inside a string (an export with one did not import back).
+    for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):  # a byte-order mark
         if not raw.strip():
             continue
         try:
@@ -71,24 +73,28 @@ def _cell_list(value: str) -> list[str]:
 
 def read_csv(text: str, *, default_status: str = "published") -> list[ImportLine]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    missing = {"id", "title", "answer"} - set(reader.fieldnames or ())
-    if missing:
-        raise InvalidLine(1, f"the header needs the columns {', '.join(sorted(missing))}")
-    unknown = sorted(set(reader.fieldnames or ()) - set(CSV_COLUMNS))
-    if unknown:
-        raise InvalidLine(1, f"unknown column {unknown[0]}")
     lines = []
+    start = 1  # the line a record starts on: a quoted cell may run over several
     try:
+        fields = reader.fieldnames or ()
+        missing = {"id", "title", "answer"} - set(fields)
+        if missing:
+            raise InvalidLine(1, f"the header needs the columns {', '.join(sorted(missing))}")
+        unknown = sorted(set(fields) - set(CSV_COLUMNS))
+        if unknown:
+            raise InvalidLine(1, f"unknown column {unknown[0]}")
+        start = reader.line_num + 1
         for row in reader:
             if None in row:
-                raise InvalidLine(reader.line_num, "more cells than columns")
+                raise InvalidLine(start, "more cells than columns")
             data: dict[str, Any] = {k: v for k, v in row.items() if v is not None and (v != "" or k == "id")}
             for key in ("tags", "examples"):
                 if key in data:
                     data[key] = _cell_list(data[key])
-            lines.append(_article(reader.line_num, data, default_status))
+            lines.append(_article(start, data, default_status))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise InvalidLine(reader.line_num, str(exc)) from None
+        raise InvalidLine(start, str(exc)) from None
     return _unique(lines)
 
 

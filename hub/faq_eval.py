@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from conversation.faq import DEFAULT_THRESHOLD, EmbeddingsUnavailable
@@ -49,21 +50,24 @@ def run_eval(
                 f"--model: the entry point of {model_name!r} must name a function of the model path"
                 ' that returns a Matcher (README "Writing an FAQ matcher")'
             )
-        matcher = maker(model_path)
-        if not callable(getattr(matcher, "train", None)):
-            raise ConfigError(f"--model: {model_name!r} made {type(matcher).__name__}, not a Matcher (no train method)")
     except (EmbeddingsUnavailable, ConfigError, OSError, ValueError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
-    try:
+    stage = "load"
+    try:  # a package's model may fail anywhere: one line naming the stage and where (the hub logs it and falls back)
+        matcher = maker(model_path)
+        if not callable(getattr(matcher, "train", None)):
+            raise TypeError(f"{model_name!r} made {type(matcher).__name__}, not a Matcher (no train method)")
+        stage = "train"
         model = matcher.train(examples)
-    except Exception as exc:  # a package's model: said in one line, as a hub logs it (and falls back)
-        print(
-            f"helpline faq eval: the matcher {model_name!r} failed to train: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
+        stage = "answer"
+        result = evaluate(model, items, DEFAULT_THRESHOLD if threshold is None else threshold)
+    except EmbeddingsUnavailable as exc:
+        print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
-    result = evaluate(model, items, DEFAULT_THRESHOLD if threshold is None else threshold)
+    except Exception as exc:
+        print(f"helpline faq eval: the matcher {model_name!r} failed to {stage}: {_said(exc)}", file=sys.stderr)
+        return 1
     print(
         f"{len(found)} articles, {len(examples)} examples; {len(items)} test questions"
         f" at threshold {DEFAULT_THRESHOLD if threshold is None else threshold:g}"
@@ -72,8 +76,16 @@ def run_eval(
     return 0
 
 
+def _said(exc: BaseException) -> str:
+    """The exception in one line, with where it was raised (the innermost frame)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
 def _lines(path: Path) -> list[str]:
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        # "\n" only: splitlines() also breaks at U+2028 and the like, which JSON leaves unescaped
+        return [line.rstrip("\r") for line in path.read_text(encoding="utf-8-sig").split("\n")]
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None

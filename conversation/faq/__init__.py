@@ -53,7 +53,7 @@ def missing_model_package(name: str) -> str | None:
 def install_command(extra: str) -> str:
     """The pip command for an extra, for an installed Helpline and for a checkout (where
     "helpline[...]" would fetch PyPI's instead of adding the extra to this one)."""
-    return f"pip install 'helpline[{extra}]' (in a checkout: pip install -e '.[{extra}]')"
+    return f"pip install 'helpline[{extra}]' (in a checkout, from its folder: .venv/bin/pip install -e '.[{extra}]')"
 
 
 def matcher_named(name: str, path: Path | None = None) -> Matcher:
