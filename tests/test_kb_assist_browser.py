@@ -109,7 +109,9 @@ async def test_a_reviewer_edits_and_approves_what_a_resolved_ticket_proposes(
     hub, url = hub_url
     await knowledge_base(hub)
     page = await sign_in(browser, url, "zh-CN")
-    await customer_writes(hub, "v2", "钱什么时候能退回来？我的电话13812345678")
+    # matched to the refund article well below the 70 % that preselects it, with e5 (32 %) and the
+    # n-grams (59 %): "钱什么时候能退回来" was 69 – 70 %, on the line
+    await customer_writes(hub, "v2", "钱还没回到我卡上？我的电话13812345678")
     await page.locator("#conversations li .open").first.click()
     await page.locator("#composer-text").fill("退款会在3天内原路退回。")
     await page.locator("#composer-text").press("Control+Enter")
@@ -125,7 +127,7 @@ async def test_a_reviewer_edits_and_approves_what_a_resolved_ticket_proposes(
     proposal = page.locator("#kb-proposals li.proposal")
     await expect(proposal).to_have_count(1)
     question = proposal.locator(".proposal-question")
-    await expect(question).to_have_value("钱什么时候能退回来？我的电话[phone]")  # masked before anyone sees it
+    await expect(question).to_have_value("钱还没回到我卡上？我的电话[phone]")  # masked before anyone sees it
     # the match is not sure enough to be preselected: the reviewer must choose before approving
     target = proposal.locator(".proposal-target")
     await expect(target).to_have_value("")
