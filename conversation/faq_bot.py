@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from typing import TypeVar
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
@@ -24,6 +25,7 @@ from conversation.model import AuthorType, Conversation, Direction, Message, Mes
 from conversation.person_request import asks_for_person, words
 from conversation.person_request import fold as _fold
 
+_T = TypeVar("_T")
 CHOICE_PREFIX = "faq:"
 YES, NO, NONE = f"{CHOICE_PREFIX}yes", f"{CHOICE_PREFIX}no", f"{CHOICE_PREFIX}none"
 PICK = f"{CHOICE_PREFIX}pick:"  # + 1, 2, 3: short, as Telegram's 64-byte button data needs
@@ -199,12 +201,19 @@ def decide(
 
 def best_of_each_group(guesses: Sequence[Guess]) -> tuple[Guess, ...]:
     """An article and its translation are one answer: the better ranked stands for both."""
+    return one_per_group(guesses, lambda guess: guess.group)
+
+
+def one_per_group(ranked: Iterable[_T], group: Callable[[_T], str]) -> tuple[_T, ...]:
+    """The first of each group, in the order given (best first): an article and its
+    translation (one `group`) are one answer, for the bot's guesses as for the agents'
+    suggestions."""
     seen: set[str] = set()
     kept = []
-    for guess in guesses:
-        if guess.group not in seen:
-            seen.add(guess.group)
-            kept.append(guess)
+    for item in ranked:
+        if group(item) not in seen:
+            seen.add(group(item))
+            kept.append(item)
     return tuple(kept)
 
 

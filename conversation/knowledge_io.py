@@ -52,11 +52,16 @@ def _unique(lines: list[ImportLine]) -> list[ImportLine]:
     return lines
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """A JSONL text's lines, a byte-order mark dropped. They end at "\n" only: splitlines()
+    also breaks at U+2028 and the like, which JSON keeps unescaped inside a string (an export
+    with one did not import back)."""
+    return [line.removesuffix("\r") for line in text.removeprefix("\ufeff").split("\n")]
+
+
 def read_jsonl(text: str, *, default_status: str = "published") -> list[ImportLine]:
     lines = []
-    # Lines end at "\n" only: splitlines() also breaks at U+2028 and the like, which JSON keeps
-    # unescaped inside a string (an export with one did not import back).
-    for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):  # a byte-order mark
+    for number, raw in enumerate(jsonl_lines(text), start=1):
         if not raw.strip():
             continue
         try:

@@ -457,11 +457,8 @@ def _model_checked(values: dict[str, Any], config_path: Path | None, registry: R
     if model in FAQ_MODELS:
         if install := missing_model_package(model):
             raise ConfigError(f"knowledge.model: {model!r} needs its package: {install}")
-    elif not callable(registry.matchers.load(model, "knowledge.model")):  # a package's: it must import
-        raise ConfigError(
-            f"knowledge.model: the entry point of {model!r} must name a function of the model path"
-            ' that returns a Matcher (README "Writing an FAQ matcher")'
-        )
+    else:  # a package's: it must import, and name a maker
+        registry.matcher_maker(model, "knowledge.model")
     if weights:
         if model == "ngram":
             raise ConfigError("knowledge.model_path: only for the e5 or wordllama model (ngram has no weights)")

@@ -13,6 +13,7 @@ from pathlib import Path
 from conversation.faq import DEFAULT_THRESHOLD, EmbeddingsUnavailable
 from conversation.faq.dataset import DatasetError, add_examples, parse_articles, parse_test, training_examples
 from conversation.faq.evaluate import evaluate
+from conversation.knowledge_io import jsonl_lines
 from hub.faq_weights import unreadable_weights
 from hub.registry import discover
 from hub.settings import ConfigError
@@ -44,12 +45,7 @@ def run_eval(
         print(f"helpline faq eval: {problem}", file=sys.stderr)
         return 1
     try:
-        maker = discover().matchers.load(model_name, "--model")
-        if not callable(maker):  # a package's entry point naming something else (as the hub checks)
-            raise ConfigError(
-                f"--model: the entry point of {model_name!r} must name a function of the model path"
-                ' that returns a Matcher (README "Writing an FAQ matcher")'
-            )
+        maker = discover().matcher_maker(model_name, "--model")
     except (EmbeddingsUnavailable, ConfigError, OSError, ValueError) as exc:
         print(f"helpline faq eval: {exc}", file=sys.stderr)
         return 1
@@ -85,7 +81,6 @@ def _said(exc: BaseException) -> str:
 
 def _lines(path: Path) -> list[str]:
     try:
-        # "\n" only: splitlines() also breaks at U+2028 and the like, which JSON leaves unescaped
-        return [line.rstrip("\r") for line in path.read_text(encoding="utf-8-sig").split("\n")]
+        return jsonl_lines(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise DatasetError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None

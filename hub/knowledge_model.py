@@ -62,7 +62,7 @@ def matcher_factory(settings: KnowledgeSettings) -> Callable[[], Matcher]:
     model's packages load then; a package's module was imported at start, to check it."""
     from hub.registry import discover
 
-    make = discover().matchers.load(settings.model, "knowledge.model")
+    make = discover().matcher_maker(settings.model, "knowledge.model")
     path = Path(settings.model_path) if settings.model_path else None
     return lambda: make(path)
 

@@ -103,6 +103,17 @@ class Registry:
     plugins: Kind
     matchers: Kind = field(default_factory=lambda: Kind("FAQ model"))
 
+    def matcher_maker(self, name: str, key: str) -> MatcherMaker:
+        """The FAQ model `name`'s maker, imported and checked to be a function (ConfigError
+        naming `key` otherwise): for the hub's configuration and `helpline faq eval` alike."""
+        maker = self.matchers.load(name, key)
+        if not callable(maker):  # a package's entry point naming something else
+            raise ConfigError(
+                f"{key}: the entry point of {name!r} must name a function of the model path"
+                ' that returns a Matcher (README "Writing an FAQ matcher")'
+            )
+        return maker  # type: ignore[no-any-return]
+
 
 def discover() -> Registry:
     from conversation.faq import MODELS

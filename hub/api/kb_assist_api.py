@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from conversation import kb_learning as learn
+from conversation.faq_bot import one_per_group
 from conversation.knowledge import MAX_ANSWER, MAX_EXAMPLE, MAX_TITLE
 from conversation.markdown_html import render_markdown, reply_text
 from conversation.records import Record
@@ -43,14 +44,11 @@ async def conversation_suggestions(call: Call) -> dict[str, Any]:
     model = hub.knowledge
     articles = list(model.articles.values())
     wanted = call.query.get("k", SUGGESTIONS)
-    items: list[dict[str, Any]] = []
-    groups: set[str] = set()
     # An article and its translation are one answer (shown once, in that language): ask for
     # more than wanted so that k different answers remain.
-    for article, prediction in await model.match(learn.matched_words(question), 2 * wanted):
-        if article.group_id in groups or len(items) == wanted:
-            continue
-        groups.add(article.group_id)
+    matched = await model.match(learn.matched_words(question), 2 * wanted)
+    items = []
+    for article, prediction in one_per_group(matched, lambda pair: pair[0].group_id)[:wanted]:
         shown = learn.in_language(article, articles, language)
         items.append(
             {
