@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from operator import attrgetter
@@ -16,6 +17,10 @@ class InvalidInbound(InvalidInput):
 
 
 V = TypeVar("V", "Inbound", "Sender")
+
+# Control characters no one types and no screen shows (a NUL from a webhook's JSON, a bell in
+# a mail subject): taken out of what is kept. Tab, line feed and carriage return stay.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,7 +74,14 @@ class InboundLimits:
 
 
 def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
-    """Check an inbound value before anything is written; return it with times normalised."""
+    """Check an inbound value before anything is written; return it with times normalised
+    and invisible control characters taken out of its text, subject and sender's name."""
+    find = CONTROL_CHARACTERS.search
+    try:
+        if find(inbound.text) or find(inbound.html) or find(inbound.subject) or find(inbound.sender.display_name):
+            inbound = _without_control_characters(inbound)
+    except (TypeError, AttributeError):
+        pass  # not strings, or no sender: _problem names what is wrong
     problem = _problem(inbound, limits)
     if problem:
         raise InvalidInbound(problem)
@@ -80,6 +92,20 @@ def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
     if sent_at == inbound.sent_at:
         return inbound
     return replace(inbound, sent_at=sent_at)
+
+
+def _without_control_characters(inbound: Inbound) -> Inbound:
+    """The inbound value with the control characters taken out of its text, HTML, subject and
+    sender's name (called only when one of them holds one)."""
+    clean = CONTROL_CHARACTERS.sub
+    sender = replace(inbound.sender, display_name=clean("", inbound.sender.display_name))
+    return replace(
+        inbound,
+        text=clean("", inbound.text),
+        html=clean("", inbound.html),
+        subject=clean("", inbound.subject),
+        sender=sender,
+    )
 
 
 def _problem(inbound: Inbound, limits: InboundLimits) -> str:

@@ -66,3 +66,27 @@ async def test_a_refused_field_is_named_as_the_sender_wrote_it(
         assert internal not in answer["message"]
     with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+
+
+async def test_control_characters_are_taken_out_of_what_is_kept(client: TestClient, tmp_path: Path) -> None:
+    # A NUL or bell no one typed and no screen shows: the words around it are kept, it is not.
+    body = json.dumps(
+        {**with_field("sender.name", "陈\x00静\x07"), "text": "退款\x00还没到\x1b\n第二行\tend", "id": "p-nul"}
+    ).encode()
+    resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+    assert resp.status in (200, 202), await resp.text()
+    with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
+        (text,) = db.execute("SELECT text FROM messages").fetchone()
+        (name,) = db.execute("SELECT name FROM contacts").fetchone()
+    assert text == "退款还没到\n第二行\tend"
+    assert name == "陈静"
+
+
+async def test_a_message_of_control_characters_only_is_refused(client: TestClient, tmp_path: Path) -> None:
+    body = json.dumps(with_field("text", "\x00\x00\x07")).encode()
+    resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+    answer = await resp.json()
+    assert resp.status == 400, answer
+    assert "no text" in answer["message"]
+    with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
