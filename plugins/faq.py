@@ -35,7 +35,7 @@ The decisions are pure functions in conversation/faq_bot.py; this module words a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from html import escape
 from typing import Any, ClassVar
@@ -203,9 +203,7 @@ class FaqPlugin(Plugin):
         waiting = ctx.state.pop("waiting", None)
         resolved = ctx.state.pop("resolved", None)  # the bot resolved the ticket: the customer is back
         if resolved and read_reply(text, chosen) in (Reply.NO, Reply.PERSON):  # "还是不行", "still doesn't work"
-            await self._close(ctx, resolved["record"], Outcome.NOT_HELPFUL)
-            reason = "person" if asks_for_person(text) else "not_helpful"
-            await self._hand_off(ctx, hub, reason, _guesses(resolved), tell=True, question=resolved["question"])
+            await self._not_helped(ctx, hub, resolved, "person" if asks_for_person(text) else "not_helpful")
             return Flow.STOP
         if waiting and waiting.get("for") == "confirm":
             reply = read_reply(text, chosen)
@@ -213,14 +211,12 @@ class FaqPlugin(Plugin):
                 await self._helped(ctx, hub, waiting)
                 return Flow.STOP
             if reply in (Reply.NO, Reply.PERSON):
-                await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
-                reason = "person" if reply is Reply.PERSON else "not_helpful"
-                await self._hand_off(ctx, hub, reason, _guesses(waiting), tell=True, question=waiting["question"])
+                await self._not_helped(ctx, hub, waiting, "person" if reply is Reply.PERSON else "not_helpful")
                 return Flow.STOP
             meant = None if chosen else after_a_no(text)
             if meant is not None:  # "不是这个，我问的是发票": it did not help, and what they meant is asked anew
                 await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
-                await self._question(ctx, hub, meant, turned_down=_guesses(waiting)[:1])  # the answer given
+                await self._question(ctx, hub, meant, turned_down=_answered(waiting))
                 return Flow.STOP
             await self._close(ctx, waiting["record"], Outcome.UNCONFIRMED)  # a new question, read below
         elif waiting and waiting.get("for") == "pick":
@@ -269,10 +265,9 @@ class FaqPlugin(Plugin):
             await self._offer(ctx, hub, list(decision.guesses))
         else:  # the customer is told: a neutral text, true in and out of hours (the greeting says when)
             reason = "not_helpful" if turned_down else decision.reason
-            noted = list(best_of_each_group([*turned_down, *guesses]))
             await self._hand_off(
-                ctx, hub, reason, noted, tell="passing_on", question=ctx.message.id, route_by=guesses
-            )  # filed by what the customer meant, not by the answer they turned down
+                ctx, hub, reason, guesses, tell="passing_on", question=ctx.message.id, turned_down=turned_down
+            )
 
     async def _guesses(self, hub: HubPort, ctx: PluginContext, text: str) -> list[Guess]:
         """The matcher's best articles, each as the customer's language has it (its translation),
@@ -326,6 +321,7 @@ class FaqPlugin(Plugin):
             "record": record.id,
             "question": question,
             "guesses": [asdict(g) for g in guesses],
+            "answered": asdict(guess),
         }
         ctx.stop()
 
@@ -374,6 +370,13 @@ class FaqPlugin(Plugin):
         ctx.state["resolved"] = waiting
         ctx.stop()
 
+    async def _not_helped(self, ctx: PluginContext, hub: HubPort, answer: dict[str, Any], reason: str) -> None:
+        """A "no" to the answer kept in `answer` (the waiting or resolved state): it did not
+        help, and a person takes the ticket, told which answer the customer turned down."""
+        await self._close(ctx, answer["record"], Outcome.NOT_HELPFUL)
+        guesses, question = _guesses(answer), answer["question"]
+        await self._hand_off(ctx, hub, reason, guesses, tell=True, question=question, turned_down=_answered(answer))
+
     async def _close(self, ctx: PluginContext, record_id: str, outcome: Outcome) -> None:
         await ctx.records.update(ANSWER_KIND, record_id, status=outcome.value)
 
@@ -387,31 +390,33 @@ class FaqPlugin(Plugin):
         *,
         tell: bool | str,
         question: str,
-        route_by: list[Guess] | None = None,
+        turned_down: Sequence[Guess] = (),
     ) -> None:
         """To the team of the ticket's category, else of the best guess's category (when the
         guess was at least worth offering; the ticket is then filed under it), else `team`;
-        the guesses go to the agents as a private note; `route_by`: the guesses that choose the
-        team instead (default: the same)."""
+        the guesses go to the agents as a private note, after the answer the customer turned
+        down (`turned_down`, labelled so); the ticket is filed by the guesses, not by that."""
         if tell:  # True: "all right, passing you on" after the customer asked; or the text's key
             text = tell if isinstance(tell, str) else "handing_off"
             await ctx.reply(catalog(_language(ctx)).get(f"faq.customer.{text}"))
         # A ticket the bot resolved that now reaches a person was reopened: not deflected.
         for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
             await self._close(ctx, record.id, Outcome.REOPENED)
-        notes = said_in_every_language(lambda locale: _guesses_note(catalog(locale), guesses))
-        await ctx.note(_guesses_note(catalog(hub.language), guesses), texts=notes)
+        noted = list(best_of_each_group([*turned_down, *guesses]))
+        declined = {g.group for g in turned_down}
+        notes = said_in_every_language(lambda locale: _guesses_note(catalog(locale), noted, declined))
+        await ctx.note(_guesses_note(catalog(hub.language), noted, declined), texts=notes)
         await ctx.records.create(
             HANDOFF_KIND,
             {
                 "reason": reason,
                 "question_id": question,
-                "articles": [g.article_id for g in guesses[:NOTE_GUESSES]],
-                "confidences": [g.confidence for g in guesses[:NOTE_GUESSES]],
+                "articles": [g.article_id for g in noted[:NOTE_GUESSES]],
+                "confidences": [g.confidence for g in noted[:NOTE_GUESSES]],
             },
         )
         why = f"faq.agent.reason.{reason}"
-        team = await self._team(ctx, hub, guesses if route_by is None else route_by)
+        team = await self._team(ctx, hub, guesses)
         await ctx.hand_off(catalog(hub.language).get(why), team=team, reasons=in_every_language(DOMAIN, why))
 
     async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:
@@ -437,11 +442,20 @@ class FaqPlugin(Plugin):
                 await ctx.records.update(ANSWER_KIND, record.id, status=Outcome.HELPFUL.value)
 
 
-def _guesses_note(said: Texts, guesses: list[Guess]) -> str:
-    """The agents' note of a hand-off: the bot's best guesses with their confidence."""
+def _guesses_note(said: Texts, guesses: list[Guess], turned_down: Collection[str] = ()) -> str:
+    """The agents' note of a hand-off: the bot's best guesses with their confidence; an answer
+    the customer turned down (its group in `turned_down`) is listed as such, whatever it scored."""
     lines = [
-        said.get("faq.agent.guess", number=n, title=g.title, article=g.article_id, confidence=round(g.confidence * 100))
-        for n, g in enumerate([g for g in guesses[:NOTE_GUESSES] if g.confidence >= NOTE_MIN_CONFIDENCE], 1)
+        said.get(
+            "faq.agent.guess_turned_down" if g.group in turned_down else "faq.agent.guess",
+            number=n,
+            title=g.title,
+            article=g.article_id,
+            confidence=round(g.confidence * 100),
+        )
+        for n, g in enumerate(
+            [g for g in guesses[:NOTE_GUESSES] if g.confidence >= NOTE_MIN_CONFIDENCE or g.group in turned_down], 1
+        )
     ]
     return "\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess")
 
@@ -453,3 +467,10 @@ def _language(ctx: PluginContext) -> str:
 
 def _guesses(waiting: dict[str, Any]) -> list[Guess]:
     return [Guess(**g) for g in waiting.get("guesses", [])]
+
+
+def _answered(waiting: dict[str, Any]) -> list[Guess]:
+    """The answer the bot gave (the best guess, or the title picked from its list): one article.
+    A state saved before "answered" was kept names it first among its guesses."""
+    answered = waiting.get("answered")
+    return [Guess(**answered)] if answered else _guesses(waiting)[:1]

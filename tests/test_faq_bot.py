@@ -302,6 +302,8 @@ async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_
     [note] = await notes(hub, ticket_id)
     assert note.splitlines()[0] == "FAQ bot's guesses:"  # the hub's language
     assert note.splitlines()[1].startswith("1. 如何申请退款 (")
+    assert note.splitlines()[1].endswith("%): answered, the customer said it did not help")
+    assert not any(line.endswith("did not help") for line in note.splitlines()[2:])  # only the answer given
     assert await answers(hub, ticket_id) == [("request_refund", "not_helpful")]
     [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
     question = next(m for m in await thread(hub, ticket_id) if m.text == "怎么申请退款")
@@ -415,7 +417,7 @@ async def test_a_yes_that_points_at_the_title_answers_it_and_a_no_with_words_is_
     await ask(hub, "不是这个", thread="nope")
     assert await answers(hub, ticket_id) == [("request_refund", "not_helpful")]
     [note] = await notes(hub, ticket_id)
-    assert note.splitlines()[1].startswith("1. 如何申请退款 (")
+    assert note.splitlines()[1].startswith("1. 如何申请退款 (") and note.splitlines()[1].endswith("did not help")
     [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
     assert handoff.data["reason"] == "not_helpful"
 
@@ -518,10 +520,25 @@ async def test_a_no_with_what_the_customer_meant_is_not_helpful_and_the_rest_is_
     assert handoff.data["reason"] == "not_helpful"
     assert handoff.data["articles"] == ["request_refund", *list(dict.fromkeys(meant))[:2]]
     [note] = await notes(hub, other)
-    assert note.splitlines()[1].startswith("1. 如何申请退款 (")
+    assert note.splitlines()[1].startswith("1. 如何申请退款 (") and note.splitlines()[1].endswith("did not help")
     handed = await ticket(hub, other)  # filed by what was meant, not under the refund article's category
     assert (handed.category, handed.team) != ("dispute", "finance")
     assert (await bot_said(hub, other))[-1].text == "您的问题已转给同事，他们会尽快回复您。"
+
+
+async def test_a_no_to_a_title_picked_from_the_list_notes_that_title_as_turned_down(hub: Hub) -> None:
+    """The note named the list's first title as the answer turned down, whichever was picked."""
+    ticket_id = await ask(hub, "退款多久到账", thread="picked")  # 1. 提现多久到账 2. 如何申请退款
+    await ask(hub, "2", thread="picked")
+    [(picked, _)] = await answers(hub, ticket_id)
+    assert picked == "request_refund"
+    await ask(hub, "否", thread="picked")
+    [note] = await notes(hub, ticket_id)
+    title = hub.knowledge.articles[picked].title
+    turned_down = [line for line in note.splitlines() if line.endswith("did not help")]
+    assert turned_down == [note.splitlines()[1]] and turned_down[0].startswith(f"1. {title} ("), note
+    [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
+    assert handoff.data["articles"][0] == picked
 
 
 async def test_a_new_question_after_an_answer_gets_its_own_answer(hub: Hub) -> None:
