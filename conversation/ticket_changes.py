@@ -24,15 +24,21 @@ class TicketChange:
     before: Any  # plain values (an enum's value), as an API client would see them
     after: Any
     conversation: Conversation  # the ticket after the change
+    # Whoever made the change told the customer about it in their own words, in the same
+    # step (the FAQ bot's "glad that helped" as it resolves): no other plugin announces it.
+    told: bool = False
 
 
-def ticket_changes(before: Conversation, after: Conversation, fields: Iterable[str]) -> list[TicketChange]:
-    """One change per field in `fields` whose value differs between `before` and `after`."""
+def ticket_changes(
+    before: Conversation, after: Conversation, fields: Iterable[str], *, told: bool = False
+) -> list[TicketChange]:
+    """One change per field in `fields` whose value differs between `before` and `after`;
+    `told`: the one who made them told the customer (TicketChange.told)."""
     found = []
     for name in sorted(set(fields) - BOOKKEEPING):
         old, new = _plain(getattr(before, name, None)), _plain(getattr(after, name, None))
         if old != new:
-            found.append(TicketChange(KINDS.get(name, "field"), name, old, new, after))
+            found.append(TicketChange(KINDS.get(name, "field"), name, old, new, after, told))
     return found
 
 

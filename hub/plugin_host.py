@@ -252,9 +252,9 @@ class PluginHost:
         return await mark_told(self.store, conversation_id, plugin, key, mark)
 
     # -- ticket events ---------------------------------------------------------------------
-    def ticket_changed(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
-        """Called by the conversation service once a change is stored."""
-        changes = ticket_changes(before, after, fields)
+    def ticket_changed(self, before: Conversation, after: Conversation, fields: list[str], told: bool = False) -> None:
+        """Called by the conversation service once a change is stored (`told`: TicketChange.told)."""
+        changes = ticket_changes(before, after, fields, told=told)
         for change in changes:
             for plugin in self.plugins.values():
                 if change.kind in plugin.events:

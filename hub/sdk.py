@@ -540,7 +540,12 @@ class ConversationActions(Protocol):
     ) -> Message: ...
 
     async def update_conversation(
-        self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
+        self,
+        conversation: Conversation,
+        changes: dict[str, Any],
+        *,
+        priority_by: PrioritySource | None = None,
+        told: bool = False,
     ) -> Conversation: ...
 
     async def add_note(
@@ -1068,10 +1073,14 @@ class TicketTools(PluginTools):
         changes then (as for `hand_off`)."""
         self.conversation = await self.actions.set_team(self._ticket(), team, plugin=self.plugin)
 
-    async def set_status(self, status: Status | str) -> None:
+    async def set_status(self, status: Status | str, *, told: bool = False) -> None:
         """Resolve the ticket, or set it pending (the customer said the bot's answer solved it).
-        InvalidInput when the ticket cannot take it (a required field of its category is empty)."""
-        await self._update({"status": Status(status)})
+        InvalidInput when the ticket cannot take it (a required field of its category is empty).
+        `told=True`: this plugin has just told the customer in its own words (the FAQ bot's
+        "glad that helped"), so plugins that announce changes (progress) stay quiet about it."""
+        self.conversation = await self.actions.update_conversation(
+            self._ticket(), {"status": Status(status)}, told=told
+        )
 
     async def set_category(self, category: str) -> None:
         await self._update({"category": category})

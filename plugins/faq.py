@@ -361,7 +361,7 @@ class FaqPlugin(Plugin):
         """ "Yes": thanks, and the ticket is resolved (or pending) without a person."""
         await ctx.reply(catalog(_language(ctx)).get("faq.customer.thanks"))
         try:
-            await ctx.set_status("pending" if self.settings.pending_first else "resolved")
+            await ctx.set_status("pending" if self.settings.pending_first else "resolved", told=True)
         except InvalidInput:  # a required field of the ticket's category is empty: a person fills it in
             await self._close(ctx, waiting["record"], Outcome.HELPFUL)
             await self._hand_off(ctx, hub, "unresolved", _guesses(waiting), tell=False, question=waiting["question"])

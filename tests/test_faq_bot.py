@@ -491,6 +491,34 @@ async def test_an_old_yes_button_on_a_closed_ticket_is_kept_quietly_even_with_th
         assert [m.choice_id for m in await thread(hub, kept)] == ["faq:yes"]
 
 
+async def test_a_yes_gets_one_message_with_progress_notices_on_and_an_agents_resolve_still_one(
+    tmp_path: Path,
+) -> None:
+    """A trial's customer got two messages after "yes": the bot's thanks, then progress's
+    "your ticket has been resolved". The bot told them; an agent's resolve is still announced."""
+    config = make_config(
+        tmp_path,
+        {
+            "channels": {"chat": {"type": "recording"}, "webchat": {"secret": WIDGET_SECRET}},
+            "plugins": {"enabled": ["progress", "faq"], "faq": {"answer_threshold": 0.8}},
+        },
+    )
+    async with running_hub(config) as hub:
+        await with_articles(hub)
+        ticket_id = await ask(hub, "how do i track my order", channel="webchat", thread="one")
+        answered = len(await bot_said(hub, ticket_id))
+        await ask(hub, "Yes", channel="webchat", thread="one", choice="faq:yes")
+        await eventually(lambda: not hub.plugin_host._tasks)
+        assert (await ticket(hub, ticket_id)).status is Status.RESOLVED
+        after_yes = [m.text for m in (await bot_said(hub, ticket_id))[answered:]]
+        assert after_yes == ["Glad that helped! If there is anything else, just write to us."]
+
+        by_agent = await ask(hub, "my parcel is damaged, who pays", channel="webchat", thread="two")
+        await hub.services.conversations.update_conversation(await ticket(hub, by_agent), {"status": "resolved"})
+        await eventually(lambda: not hub.plugin_host._tasks)
+        assert (await bot_said(hub, by_agent))[-1].text.startswith("Your ticket #")
+
+
 # -- never twice, never where a person is ---------------------------------------------------
 async def test_never_the_same_article_twice_in_one_ticket(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办")

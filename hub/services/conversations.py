@@ -44,9 +44,10 @@ from hub.thread_events import ThreadEvent
 
 log = logging.getLogger(__name__)
 
-# Told of every stored ticket change: (before, after, the fields changed). The hub's plugin
-# runtime delivers them to the plugins that subscribe (`on_event`).
-TicketChanged = Callable[[Conversation, Conversation, list[str]], None]
+# Told of every stored ticket change: (before, after, the fields changed, whether its maker
+# told the customer: TicketChange.told). The hub's plugin runtime delivers them to the
+# plugins that subscribe (`on_event`).
+TicketChanged = Callable[[Conversation, Conversation, list[str], bool], None]
 # Asked before a ticket is resolved or closed: why not yet ("" when it may). The plugin host's
 # `resolve_refusal` (a complaint whose outcome is not sent holds its ticket open).
 ResolveGuard = Callable[[Conversation], Awaitable[str]]
@@ -191,12 +192,18 @@ class ConversationService:
         return stored, new
 
     async def update_conversation(
-        self, conversation: Conversation, changes: dict[str, Any], *, priority_by: PrioritySource | None = None
+        self,
+        conversation: Conversation,
+        changes: dict[str, Any],
+        *,
+        priority_by: PrioritySource | None = None,
+        told: bool = False,
     ) -> Conversation:
         """`priority_by`: who or what sets a priority in `changes` (a plugin, a rule); it is
         kept on the ticket and said in the thread. `changes["fields"]` holds only the custom
-        fields to change (key -> value, null clears), checked against the category's definitions."""
-        updated = await self._store_changes(conversation, changes, priority_by or SYSTEM)
+        fields to change (key -> value, null clears), checked against the category's definitions.
+        `told`: the caller has just told the customer about the change (TicketChange.told)."""
+        updated = await self._store_changes(conversation, changes, priority_by or SYSTEM, told=told)
         return await self._apply_category_defaults(conversation, updated, changes)
 
     async def _store_changes(
@@ -208,6 +215,7 @@ class ConversationService:
         action: str = "ticket.update",
         why: Mapping[str, Any] | None = None,
         tell_plugins: bool = True,
+        told: bool = False,
     ) -> Conversation:
         """Check, store and publish; nothing is written when a check fails. The audit entry is
         `action`, with `why` (a hand-over's reason) beside the new values. `tell_plugins=False`:
@@ -245,15 +253,17 @@ class ConversationService:
         if "priority" in changes and updated.priority is not conversation.priority and priority_by.kind != "agent":
             await self.add_thread_event(updated, priority_event(priority_by, updated.priority))
         if tell_plugins:
-            self._tell_plugins(conversation, updated, list(changes))
+            self._tell_plugins(conversation, updated, list(changes), told=told)
         return updated
 
-    def _tell_plugins(self, before: Conversation, after: Conversation, fields: list[str]) -> None:
+    def _tell_plugins(
+        self, before: Conversation, after: Conversation, fields: list[str], *, told: bool = False
+    ) -> None:
         """After the store: a listener's failure is logged and never undoes or fails the change."""
         if self.ticket_listener is None:
             return
         try:
-            self.ticket_listener(before, after, fields)
+            self.ticket_listener(before, after, fields, told)
         except Exception:
             log.exception("telling plugins about the change of conversation %s failed", after.id)
 
