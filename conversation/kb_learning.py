@@ -9,6 +9,7 @@ is proposed, so a reviewer never copies it into the knowledge base by accident.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -370,8 +371,11 @@ def proposal_id(conversation_id: str) -> str:
 
 
 def learned_article_id(conversation_id: str) -> str:
-    """A draft article made from a ticket has a fixed id, so approving twice creates it once."""
-    return f"learned-{conversation_id}"[:80]
+    """A draft article made from a ticket has a fixed id, so approving twice creates it once.
+    A digest of the ticket's id, not the id: the article's id is in its public help-centre
+    address once published, and an internal ticket id has no business there."""
+    digest = hashlib.sha256(conversation_id.encode()).hexdigest()[:16]
+    return f"learned-{digest}"
 
 
 def with_example(examples: Sequence[str], example: str) -> tuple[str, ...] | None:

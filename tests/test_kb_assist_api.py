@@ -248,6 +248,7 @@ async def test_a_proposal_without_an_article_becomes_a_draft_and_a_rejected_one_
         done = await admin.call("POST", f"/api/v1/kb/proposals/{proposal_id(new)}/approve", body)
         draft = await hub.store.knowledge.get_article(done["learned_article_id"])
         assert draft is not None and draft.status is ArticleStatus.DRAFT and draft.language == "zh-CN"
+        assert new not in draft.id  # its id goes in a public address once published: not the ticket's
         assert (draft.title, draft.examples) == ("电子发票发到邮箱", ("能开发票到邮箱吗",))
         assert draft.answer == "可以，在发票页填写邮箱 [email]。"  # masked even after the edit
 
