@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -430,6 +431,26 @@ async def test_the_listener_can_require_starttls_and_auth(
             password="relay-secret-0123456789",
         )
         assert (await ticket(hub, 1000)).subject == "Hello"
+
+
+async def test_a_listener_without_listen_user_offers_no_auth_and_logs_no_addresses(
+    tmp_path: Path, sink: tuple[Sink, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A trial's mail client saw AUTH offered by a listener with no listen_user (every login
+    then 535), and each SMTP command, addresses and all, was in the log at info."""
+    caplog.set_level(logging.INFO)
+    async with running_hub(email_config(tmp_path, sink[1])) as hub:
+        smtp = aiosmtplib.SMTP(hostname="127.0.0.1", port=channel(hub).listen_port)
+        await smtp.connect()
+        await smtp.ehlo()
+        assert "auth" not in smtp.esmtp_extensions and "size" in smtp.esmtp_extensions
+        code, _ = await smtp.execute_command(b"AUTH", b"PLAIN", b"AHVzZXIAcGFzcw==")
+        assert code == 504  # not offered: no such mechanism, not "wrong password"
+        await smtp.sendmail("li.na@gmail.com", [SUPPORT], customer_mail("Hi", "still taken").as_bytes())
+        await smtp.quit()
+        assert (await ticket(hub, 1000)).subject == "Hi"
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "mail.log")
+    assert "li.na@gmail.com" not in logged and "MAIL FROM" not in logged.upper()
 
 
 async def test_outbound_uses_starttls_and_authenticates(tmp_path: Path, certificate: tuple[str, str]) -> None:

@@ -85,7 +85,9 @@ MAX_ROUNDS_KEPT = 10_000  # budget rounds remembered; an older round's later rep
 # At DEBUG these log every line of every mail, received or fetched, in whatever transfer
 # encoding it came (base64 included): customers' words and secrets the hub's log redaction
 # cannot read. They are kept at INFO whatever `hub.log_level` says.
-MAIL_LIBRARY_LOGGERS = ("mail.log", "aioimaplib")
+# The least each mail library logs at: aiosmtpd ("mail.log") logs every SMTP command line,
+# senders' and recipients' addresses in them, at info.
+MAIL_LIBRARY_LOGGERS = {"mail.log": logging.WARNING, "aioimaplib": logging.INFO}
 ORIGINAL_NAME = "original.eml"
 
 
@@ -231,6 +233,8 @@ class EmailAdapter(Adapter):
                     auth_required=auth_required,
                     auth_require_tls=tls is not None,
                     authenticator=authenticate if auth_required else None,
+                    # no listen_user: no AUTH to offer (every login would fail), see _Handler.handle_EHLO
+                    auth_exclude_mechanism=None if auth_required else ["LOGIN", "PLAIN"],
                 ),
                 host=host,
                 port=port,
@@ -680,6 +684,16 @@ class _Handler:
     def __init__(self, adapter: EmailAdapter) -> None:
         self.adapter = adapter
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """aiosmtpd's EHLO answer, without its AUTH line when the channel has no listen_user:
+        a sender offered AUTH tries it, and every login would fail (535)."""
+        session.host_name = hostname  # what aiosmtpd does itself when no handler answers EHLO
+        if self.adapter.settings.listen_user:
+            return responses
+        return [line for line in responses if not line.startswith("250-AUTH")]
+
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
@@ -703,10 +717,10 @@ class _Handler:
 
 
 def quiet_mail_libraries() -> None:
-    for name in MAIL_LIBRARY_LOGGERS:
+    for name, least in MAIL_LIBRARY_LOGGERS.items():
         logger = logging.getLogger(name)
-        if logger.getEffectiveLevel() < logging.INFO:
-            logger.setLevel(logging.INFO)
+        if logger.getEffectiveLevel() < least:
+            logger.setLevel(least)
 
 
 def holds_secrets(raw: bytes, mail: ParsedMail) -> bool:
