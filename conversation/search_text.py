@@ -43,7 +43,8 @@ def timed_out(seconds: float) -> SearchTimedOut:
     return SearchTimedOut(f"the search took longer than {seconds:g} s: use longer or more specific words")
 
 
-def _bigrams(run: str) -> list[str]:
+def bigrams(run: str) -> list[str]:
+    """A CJK run as its overlapping two-character pieces (one character: itself)."""
     return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
 
 
@@ -83,7 +84,7 @@ def index_text(text: str) -> str:
 
 
 def _indexed(run: str) -> list[str]:
-    grams = _bigrams(run)
+    grams = bigrams(run)
     return grams if len(run) == 1 else [*grams, run[-1]]
 
 
@@ -93,7 +94,7 @@ def match_expression(terms: list[str]) -> str:
     for term in terms:
         for piece in _pieces(term):
             if CJK_RUN.fullmatch(piece):
-                grams = _bigrams(piece)
+                grams = bigrams(piece)
                 # One character: any piece starting with it; otherwise the bigrams in order.
                 parts.append(f'"{grams[0]}"*' if len(piece) == 1 else '"' + " ".join(grams) + '"')
             elif REFERENCE.fullmatch(piece):

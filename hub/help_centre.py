@@ -3,10 +3,10 @@
 - `/help/` sends the reader to `/help/zh-CN/` or `/help/en/` (Accept-Language).
 - `/help/<lang>/` lists the published articles of that language by category;
   `?q=` searches them: the articles the matcher takes the words to ask (as customers ask
-  them, at least SEARCH_CONFIDENCE sure), then those with every word in them (the inbox's rule).
+  them, at least SEARCH_CONFIDENCE sure), then those the words find (conversation/help_search.py).
   The matcher's part costs milliseconds of CPU a search (the e5 model embeds the words), so
   one client address gets it MATCHED_SEARCHES_PER_MINUTE times a minute; beyond that its
-  searches find the articles with every word in them only, and the page still answers.
+  searches are the word search only, and the page still answers.
 - `/help/sitemap.xml` lists every published article's URL for search engines.
 - `/help/<lang>/articles/<id>-<slug>` shows one; a wrong or missing slug redirects (301) to
   the canonical URL, so links stay good when a title changes. Drafts are never shown.
@@ -24,6 +24,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from conversation import knowledge as kb
+from conversation.help_search import help_search
 from conversation.knowledge import Article
 from conversation.markdown_html import plain_text, render_markdown
 from conversation.store import StoreUnavailable
@@ -181,7 +182,9 @@ async def index(request: web.Request) -> web.StreamResponse:
     t = texts("help", lang)
     query = request.query.get("q", "")[:MAX_QUERY].strip()
     articles = await _published(request, t)
-    found = kb.search(articles, query=query, language=lang)
+    found = (
+        help_search([a for a in articles if a.language == lang], query) if query else kb.search(articles, language=lang)
+    )
     if query and request.app[MATCHED_SEARCHES].take(client_address(request)) is None:
         found = await _matched(request, articles, query, lang) + found
         found = list({a.id: a for a in found}.values())  # each once, the matcher's ranking first

@@ -216,10 +216,13 @@ async def test_one_address_gets_the_matcher_twenty_times_a_minute_then_the_word_
 
     try:
         for _ in range(MATCHED_SEARCHES_PER_MINUTE):
-            assert await first_result("退款没到账", "203.0.113.5") == "退款多久到账"  # no title has these words
-        assert await first_result("退款没到账", "203.0.113.5") is None  # the word search alone finds nothing
+            assert await first_result("手续费多少", "203.0.113.5") == "平台收费标准"  # one pair of words in common
+        assert await first_result("手续费多少", "203.0.113.5") is None  # the word search alone finds nothing
         assert await first_result("退款", "203.0.113.5") in {"退款多久到账", "退款申请被驳回怎么办"}  # words still work
-        assert await first_result("退款没到账", "203.0.113.6") == "退款多久到账"  # another visitor: the matcher
+        half = await first_result("退款 refund", "203.0.113.5")  # one word of two will do
+        assert half in {"退款多久到账", "退款申请被驳回怎么办"}
+        assert await first_result("退款没到账", "203.0.113.5") == "退款多久到账"  # character pairs: 退款, 到账
+        assert await first_result("手续费多少", "203.0.113.6") == "平台收费标准"  # another visitor: the matcher
     finally:
         await client.close()
         await server.close()
