@@ -394,7 +394,8 @@ class Hub(ChannelPort):
         wanted = self.config.reports.email_channel
         for name, adapter in self.adapters.items():
             sends = getattr(adapter, "send_mail", None)
-            if sends is not None and (name == wanted or not wanted) and setting_value(adapter.settings, "smtp_host"):
+            can_send = setting_value(adapter.settings, "smtp_host") or setting_value(adapter.settings, "relay_channel")
+            if sends is not None and (name == wanted or not wanted) and can_send:
                 return sends  # type: ignore[no-any-return]
         if self.config.reports.daily_to:
             log.warning("reports: daily_to is set but no email channel can send it (smtp_host)")

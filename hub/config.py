@@ -533,21 +533,26 @@ def _channels(raw: dict[str, Any], registry: Registry) -> list[ChannelConfig]:
 
 
 def _check_email_channels(channels: list[ChannelConfig], registry: Registry) -> None:
-    """A channel that promises replies by email (web chat's `email_channel`) must name an
-    enabled email channel that can send; otherwise every such reply would fail."""
+    """A channel that sends mail through another (web chat's `email_channel`, an email
+    channel's `relay_channel`) must name an enabled email channel that can send; otherwise
+    every such mail would fail. A relay is a channel with its own smtp_host (no chains)."""
     by_name = {channel.name: channel for channel in channels}
     for channel in channels:
-        target = setting_value(channel.settings, "email_channel")
-        if not target:
-            continue
-        key = f"channels.{channel.name}.email_channel"
-        other = by_name.get(target)
-        if other is None:
-            raise ConfigError(f"{key}: no enabled channel named {target!r} (enable it, or leave {key} empty)")
-        if not issubclass(other.adapter_class, registry.adapters.load("email", key)):
-            raise ConfigError(f"{key}: channel {target!r} is not an email channel")
-        if not setting_value(other.settings, "smtp_host"):
-            raise ConfigError(f"{key}: channel {target!r} has no smtp_host, so it cannot send mail")
+        for name, needs in (("email_channel", ("smtp_host", "relay_channel")), ("relay_channel", ("smtp_host",))):
+            target = setting_value(channel.settings, name)
+            if not target:
+                continue
+            email = registry.adapters.load("email", "channels")  # only now: it imports the mail libraries
+            if name == "relay_channel" and not issubclass(channel.adapter_class, email):
+                continue  # another adapter's setting of that name is its own business
+            key = f"channels.{channel.name}.{name}"
+            other = by_name.get(target)
+            if other is None:
+                raise ConfigError(f"{key}: no enabled channel named {target!r} (enable it, or leave {key} empty)")
+            if not issubclass(other.adapter_class, email):
+                raise ConfigError(f"{key}: channel {target!r} is not an email channel")
+            if not any(setting_value(other.settings, field) for field in needs):
+                raise ConfigError(f"{key}: channel {target!r} has no smtp_host, so it cannot send mail")
 
 
 def _plugins(raw: dict[str, Any], registry: Registry) -> tuple[list[PluginConfig], PluginsSection]:

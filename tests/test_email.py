@@ -37,7 +37,13 @@ async def sink() -> AsyncIterator[tuple[Sink, int]]:
 
 
 def email_config(tmp_path: Path, smtp_port: int, **extra: Any) -> Any:
-    settings = {
+    settings = email_settings(smtp_port, **extra)
+    return make_config(tmp_path, {"channels": {"email": settings}, "plugins": {"enabled": ["echo"]}})
+
+
+def email_settings(smtp_port: int, **extra: Any) -> dict[str, Any]:
+    """An email channel's table: the support address, a listener, the loopback relay."""
+    return {
         "type": "email",
         "address": SUPPORT,
         "listen_port": free_port(),
@@ -47,9 +53,6 @@ def email_config(tmp_path: Path, smtp_port: int, **extra: Any) -> Any:
         "max_message_bytes": 300_000,
         **extra,
     }
-    plugins = extra.pop("plugins", None) if "plugins" in extra else None
-    del plugins
-    return make_config(tmp_path, {"channels": {"email": settings}, "plugins": {"enabled": ["echo"]}})
 
 
 @pytest.fixture

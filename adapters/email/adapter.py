@@ -124,6 +124,9 @@ class EmailAdapter(Adapter):
         imap_move_to: str = setting(str, "", "folder for processed mail; empty: mark it \\Seen")
         imap_poll_seconds: float = setting(float, 30.0, minimum=0.05)
         smtp_host: str = setting(str, "", "relay for outgoing mail")
+        relay_channel: str = setting(
+            str, "", "with no smtp_host: the email channel whose relay sends this one's mail, from its address"
+        )
         smtp_port: int = setting(int, 587, minimum=1)
         smtp_tls: str = setting(str, "starttls", choices=TLS_MODES)
         smtp_user: str = setting(str, "")
@@ -155,6 +158,8 @@ class EmailAdapter(Adapter):
             raise ConfigError(f"{prefix}.listen_password: set both listen_user and listen_password, or neither")
         if bool(settings.tls_cert) != bool(settings.tls_key):
             raise ConfigError(f"{prefix}.tls_key: set both tls_cert and tls_key, or neither")
+        if settings.smtp_host and settings.relay_channel:
+            raise ConfigError(f"{prefix}.relay_channel: set smtp_host or relay_channel, not both")
 
     def __init__(self, name: str, settings: Settings) -> None:
         super().__init__(name, settings)
@@ -190,6 +195,11 @@ class EmailAdapter(Adapter):
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
         quiet_mail_libraries()
+        if not (self.settings.smtp_host or self.settings.relay_channel):
+            self.log.warning(
+                "channel %s only receives mail (no smtp_host, no relay_channel): replies to its tickets are not sent",
+                self.name,
+            )
         if self.settings.listen_port:
             await self._start_listener()
         if self.settings.imap_host:
@@ -472,8 +482,7 @@ class EmailAdapter(Adapter):
 
     # -- outbound -------------------------------------------------------------------------
     async def send(self, out: Outbound) -> Sent:
-        if not self.settings.smtp_host:
-            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
+        self._sender()  # a channel that cannot send says so before anything is charged
         to = out.address if "@" in out.address else out.contact.email
         if not to:
             raise PermanentDeliveryError("the customer has no email address")
@@ -513,8 +522,7 @@ class EmailAdapter(Adapter):
     async def send_mail(self, recipients: list[str], subject: str, text: str) -> None:
         """A plain mail from the channel's address to staff (a plugin's report), through the
         same relay as replies; RetryableDeliveryError / PermanentDeliveryError as `send`."""
-        if not self.settings.smtp_host:
-            raise PermanentDeliveryError(f"channel {self.name} has no smtp_host: it cannot send mail")
+        self._sender()
         mail = EmailMessage()
         mail["From"] = self.address
         mail["To"] = ", ".join(recipients)
@@ -524,21 +532,37 @@ class EmailAdapter(Adapter):
         mail.set_content(text)
         await self._relay(mail.as_bytes(), recipients)
 
+    def _sender(self) -> EmailAdapter:
+        """The channel whose relay sends this one's mail: itself when it has an smtp_host, else
+        its relay_channel; PermanentDeliveryError when there is none (a receive-only channel)."""
+        if self.settings.smtp_host:
+            return self
+        if self.settings.relay_channel:
+            relay = self.hub.channel_adapter(self.settings.relay_channel)
+            if isinstance(relay, EmailAdapter) and relay.settings.smtp_host:
+                return relay
+        raise PermanentDeliveryError(
+            f"channel {self.name} has no smtp_host and no relay_channel: it only receives mail", code="receive_only"
+        )
+
     async def _relay(self, data: bytes, recipients: list[str]) -> None:
-        """Hand a mail to the SMTP relay; a refusal or an outage as a delivery error."""
+        """Hand a mail to the SMTP relay (this channel's, or its relay_channel's: the mail and
+        its envelope stay from this channel's address); a refusal or an outage as a delivery error."""
+        relay = self._sender()
+        settings = relay.settings
         try:
             await aiosmtplib.send(
                 data,
                 sender=self.address,
                 recipients=recipients,
-                hostname=self.settings.smtp_host,
-                port=self.settings.smtp_port,
-                username=self.settings.smtp_user or None,
-                password=self.settings.smtp_password or None,
-                use_tls=self.settings.smtp_tls == "tls",
-                start_tls=self.settings.smtp_tls == "starttls",
-                tls_context=self._client_tls,
-                timeout=self.settings.smtp_timeout_seconds,
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_user or None,
+                password=settings.smtp_password or None,
+                use_tls=settings.smtp_tls == "tls",
+                start_tls=settings.smtp_tls == "starttls",
+                tls_context=relay._client_tls,
+                timeout=settings.smtp_timeout_seconds,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [error.code for error in exc.recipients]

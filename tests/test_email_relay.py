@@ -1,0 +1,100 @@
+"""An email channel without an smtp_host: its mail goes out through another email channel's
+relay (`relay_channel`), from its own address; with neither it only receives, says so at
+start, and a reply fails at once with a reason the inbox names (a trial's receive-only channel
+queued bot replies that failed as relay errors)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+import pytest
+
+from adapters.email.adapter import EmailAdapter
+from conversation.delivery_errors import split_coded_error
+from conversation.model import AuthorType, DeliveryStatus
+from hub.app import Hub
+from hub.settings import ConfigError
+from tests.conftest import free_port
+from tests.email_servers import Sink
+from tests.helpers import eventually, make_config, running_hub
+from tests.test_email import customer_mail, email_settings, sink
+
+__all__ = ["sink"]
+
+BILLING = "billing@support.example.com"
+
+
+def channels(smtp_port: int, **billing: Any) -> dict[str, Any]:
+    return {
+        "support": email_settings(smtp_port),
+        "billing": {"type": "email", "address": BILLING, "listen_port": free_port(), **billing},
+    }
+
+
+async def mail_billing(hub: Hub, subject: str) -> Any:
+    billing = hub.adapters["billing"]
+    assert isinstance(billing, EmailAdapter)
+    mail = customer_mail(subject, "Where is my invoice?")
+    mail.replace_header("To", BILLING)
+    await aiosmtplib.send(mail, hostname="127.0.0.1", port=billing.listen_port, recipients=[BILLING])
+    await eventually(lambda: hub.store.tickets.get_conversation_by_number(1000))
+    conversation = await hub.store.tickets.get_conversation_by_number(1000)
+    assert conversation is not None and conversation.channel == "billing"
+    return conversation
+
+
+async def test_a_channel_with_a_relay_channel_sends_through_it_from_its_own_address(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    outbox, port = sink
+    config = make_config(tmp_path, {"channels": channels(port, relay_channel="support")})
+    async with running_hub(config) as hub:
+        conversation = await mail_billing(hub, "Invoice")
+        await hub.actions.send(conversation, "Attached again.", author_type=AuthorType.AGENT, author_id="a1")
+        await eventually(lambda: outbox.mails)
+    [sent] = outbox.mails
+    assert BILLING in str(sent["From"]) and sent["Subject"] == "Re: Invoice [#1000]"  # not support's address
+    assert outbox.envelopes[0].mail_from == BILLING
+
+
+async def test_a_receive_only_channel_warns_at_start_and_a_reply_fails_at_once_naming_why(
+    tmp_path: Path, sink: tuple[Sink, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox, port = sink
+    caplog.set_level(logging.WARNING)
+    async with running_hub(make_config(tmp_path, {"channels": channels(port)})) as hub:
+        assert any("billing only receives mail" in r.getMessage() for r in caplog.records)
+        conversation = await mail_billing(hub, "Invoice")
+        reply = await hub.actions.send(conversation, "Hello", author_type=AuthorType.AGENT, author_id="a1")
+
+        async def failed() -> Any:
+            stored = await hub.store.tickets.get_message(reply.id)
+            return stored if stored and stored.delivery.status is DeliveryStatus.FAILED else None
+
+        stored = await eventually(failed)
+        code, detail = split_coded_error(stored.delivery.error)
+        assert code == "receive_only" and "only receives mail" in detail
+        assert stored.delivery.attempts <= 1  # not retried: it fails the same way every time
+    assert outbox.mails == []
+
+
+@pytest.mark.parametrize(
+    ("billing", "support", "problem"),
+    [
+        ({"relay_channel": "nope"}, {}, "channels.billing.relay_channel: no enabled channel named 'nope'"),
+        ({"relay_channel": "chat"}, {}, "channels.billing.relay_channel: channel 'chat' is not an email channel"),
+        ({"relay_channel": "support"}, {"smtp_host": ""}, "channel 'support' has no smtp_host"),
+        ({"relay_channel": "support", "smtp_host": "127.0.0.1"}, {}, "set smtp_host or relay_channel, not both"),
+    ],
+)
+def test_a_relay_channel_must_be_an_email_channel_that_sends(
+    tmp_path: Path, billing: dict[str, Any], support: dict[str, Any], problem: str
+) -> None:
+    table = channels(2525, **billing)
+    table["support"].update(support)
+    table["chat"] = {"type": "recording"}
+    with pytest.raises(ConfigError, match=problem.replace("(", r"\(")):
+        make_config(tmp_path, {"channels": table})
