@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from conversation.knowledge import Article
 from conversation.search_text import CJK_RUN, bigrams
@@ -27,6 +27,9 @@ from conversation.search_text import CJK_RUN, bigrams
 WORD = re.compile(r"[^\W_]+")
 MIN_ARTICLES_FOR_COMMON = 4  # below this, "more than half of the articles" is one or two
 COMMON_SHARE = 0.5
+# A query's terms looked for, the first ones: each is a pass over every article's text, and a
+# customer's question has fewer (a 200-character query of Latin words has about 40).
+MAX_TERMS = 24
 
 
 def _fold(text: str) -> str:
@@ -34,8 +37,8 @@ def _fold(text: str) -> str:
 
 
 def query_terms(query: str) -> list[str]:
-    """The query's terms, each once, in order: Latin words of two or more characters and the
-    character pairs of Chinese runs."""
+    """The query's terms, each once, in order (MAX_TERMS at most): Chinese runs' character
+    pairs, then Latin words of two or more characters."""
     terms: list[str] = []
     folded = _fold(query)
     for run in CJK_RUN.findall(folded):
@@ -43,13 +46,15 @@ def query_terms(query: str) -> list[str]:
     for word in WORD.findall(CJK_RUN.sub(" ", folded)):
         if len(word) >= 2:
             terms.append(word)
-    return list(dict.fromkeys(terms))
+    return list(dict.fromkeys(terms))[:MAX_TERMS]
 
 
-def _has(text: str, term: str) -> bool:
+def _finder(term: str) -> Callable[[str], bool]:
+    """Whether a folded text has the term: a Chinese pair anywhere, a word at a word's start."""
     if CJK_RUN.match(term):
-        return term in text
-    return re.search(rf"(?<![^\W_]){re.escape(term)}", text) is not None
+        return lambda text: term in text
+    at_start = re.compile(rf"(?<![^\W_]){re.escape(term)}")
+    return lambda text: at_start.search(text) is not None
 
 
 def help_search(articles: Sequence[Article], query: str) -> list[Article]:
@@ -58,7 +63,8 @@ def help_search(articles: Sequence[Article], query: str) -> list[Article]:
     if not terms or not articles:
         return []
     texts = [_fold("\n".join((a.title, a.answer, a.category, *a.tags, *a.examples))) for a in articles]
-    found_in = {term: {i for i, text in enumerate(texts) if _has(text, term)} for term in terms}
+    finders = {term: _finder(term) for term in terms}
+    found_in = {term: {i for i, text in enumerate(texts) if has(text)} for term, has in finders.items()}
     common = len(articles) >= MIN_ARTICLES_FOR_COMMON
     selecting = [t for t in terms if not (common and len(found_in[t]) > COMMON_SHARE * len(articles))]
     if not selecting:
@@ -69,7 +75,7 @@ def help_search(articles: Sequence[Article], query: str) -> list[Article]:
         if hits * 2 < len(selecting) or hits == 0:
             continue
         title = _fold(article.title)
-        in_title = all(_has(title, t) for t in selecting)
+        in_title = all(finders[t](title) for t in selecting)
         all_hits = sum(i in found_in[t] for t in terms)
         ranked.append(((-hits, -all_hits, not in_title, title, article.id), article))
     return [article for _key, article in sorted(ranked, key=lambda pair: pair[0])]
