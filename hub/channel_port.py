@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from conversation.desk import Category, Team
+from conversation.inbound import plain_text
 from conversation.model import (
     Agent,
     Contact,
@@ -98,8 +99,8 @@ class ChannelPort:
 
     async def record_edit(self, channel: str, external_id: str, *, text: str | None, deleted: bool = False) -> bool:
         secrets: frozenset[SecretKind] = frozenset()
-        if text is not None:  # an edit is kept like the message it changes: without secrets
-            text, secrets = self.secrets.text(text)
+        if text is not None:  # an edit is kept like the message it changes: without secrets or controls
+            text, secrets = self.secrets.text(plain_text(text))
         try:
             message = await self.store.tickets.edit_inbound(
                 channel, external_id, text=text, deleted=deleted, at=utcnow()

@@ -137,7 +137,7 @@ async def test_a_reply_cannot_attach_what_this_agent_did_not_upload(server: Test
 async def test_message_edits_previews_and_contact_notes_reach_the_inbox(agent: Agent) -> None:
     hub = hub_of(agent.client.server)
     cid = (await ticket(agent, "e1", "my order 1234"))["conversation"]["id"]
-    assert await hub.record_edit("chat", "e1", text="my order 1243")
+    assert await hub.record_edit("chat", "e1", text="my order\x00 1243")  # an edit keeps no control character
     message = (await agent.call("GET", f"/api/v1/conversations/{cid}/messages"))["items"][0]
     assert message["text"] == "my order 1243"
     assert [e["previous_text"] for e in message["edits"]] == ["my order 1234"]

@@ -90,3 +90,27 @@ async def test_a_message_of_control_characters_only_is_refused(client: TestClien
     assert "no text" in answer["message"]
     with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
         assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
+
+
+def test_sanitised_html_is_kept_as_the_adapter_left_it_and_names_lose_overrides() -> None:
+    """A control character taken out of sanitised HTML could join "java\x01script:" into a
+    link the sanitiser never saw (a review); names lose bidirectional overrides, which show
+    another name in a list ("\u202egnp.exe" reads "exe.png"); a form feed still parts words."""
+    from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound
+    from conversation.model import Attachment
+
+    html = '<a href="java\x01script:alert(1)">x</a>'
+    inbound = Inbound(
+        channel="mail",
+        external_id="m1",
+        sender=Sender("a@b.cn", "Ann\u202e nnA"),
+        thread_key="k",
+        text="page one\x0cpage two\x1fend\x07",
+        html=html,
+        subject="Hi\x00",
+        attachments=(Attachment("\u202egnp.exe\x00", "application/octet-stream", 3, "ref"),),
+    )
+    checked = validate_inbound(inbound, InboundLimits())
+    assert checked.html == html
+    assert checked.text == "page one\npage two end" and checked.subject == "Hi"
+    assert checked.sender.display_name == "Ann nnA" and checked.attachments[0].name == "gnp.exe"
