@@ -5,21 +5,32 @@ agents looking for an id or a phrase they remember. A customer's query is a ques
 words: "how do I get a refund", "退款没到账", "退款 refund". Here:
 
 - Latin words and numbers are matched at the start of a word ("refund" finds "refunded",
-  "a" is not in "paid"); one letter alone is no term. A Chinese run is its overlapping
-  character pairs ("退款没到账" -> 退款 款没 没到 到账), as search engines for Chinese do.
+  "ank" is not in "bank"; a Chinese character next to a word parts it: "App" in
+  "在App里申请"); one letter alone is no term. A Chinese run is its overlapping character
+  pairs ("退款没到账" -> 退款 款没 没到 到账), as search engines for Chinese do.
 - A term found in more than half of the articles ("the", "how", "我的" in a big enough
-  knowledge base) tells nothing apart: it ranks, it does not select. A query of such terms
-  only finds nothing here (the matcher's part of the search still reads it as a question).
-- An article is found with at least half of the other terms, most terms first, then those
-  with all of them in the title. So "退款 refund" on the Chinese pages still finds the
+  knowledge base) tells nothing apart: it does not select. A query of such terms only finds
+  nothing here (the matcher's part of the search still reads it as a question).
+- An article is found with half of the other terms, or three of them for a long question
+  (a customer's whole paragraph finds the article three of its word pairs name); the rarer
+  a term is among the articles, the more it counts in the ranking, then the articles with
+  every term in the title come first. So "退款 refund" on the Chinese pages still finds the
   refund articles, and a typo in one word of four does not empty the page.
+
+Each article's words are indexed once per version (`_indexed`): a search is then set and
+sorted-list lookups, a few milliseconds for a thousand articles, cheap enough that every
+visitor gets it (the matcher's part is the one rate-limited).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from conversation.knowledge import Article
 from conversation.search_text import CJK_RUN, bigrams
@@ -27,34 +38,70 @@ from conversation.search_text import CJK_RUN, bigrams
 WORD = re.compile(r"[^\W_]+")
 MIN_ARTICLES_FOR_COMMON = 4  # below this, "more than half of the articles" is one or two
 COMMON_SHARE = 0.5
-# A query's terms looked for, the first ones: each is a pass over every article's text, and a
-# customer's question has fewer (a 200-character query of Latin words has about 40).
+MAX_NEEDED = 3  # terms an article needs at most, however long the question
+# Terms read from one query (a 200-character query has at most about 200): the rarest
+# MAX_TERMS of those the articles have are the ones looked up.
+MAX_QUERY_TERMS = 200
 MAX_TERMS = 24
+INDEX_CACHE = 20_000  # articles' indexes kept (by id and version)
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    words: tuple[str, ...]  # its Latin words and numbers, sorted, each once
+    pairs: frozenset[str]  # its Chinese character pairs, and each Chinese character alone
+
+    def has(self, term: str) -> bool:
+        if CJK_RUN.match(term):
+            return term in self.pairs
+        at = bisect_left(self.words, term)
+        return at < len(self.words) and self.words[at].startswith(term)
 
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+def _index(text: str) -> _Index:
+    folded = _fold(text)
+    words = {w for w in WORD.findall(CJK_RUN.sub(" ", folded))}
+    pairs: set[str] = set()
+    for run in CJK_RUN.findall(folded):
+        pairs.update(bigrams(run))
+        pairs.update(run)
+    return _Index(tuple(sorted(words)), frozenset(pairs))
+
+
+_CACHE: OrderedDict[tuple[str, int, object], tuple[_Index, _Index]] = OrderedDict()
+
+
+def _indexed(article: Article) -> tuple[_Index, _Index]:
+    """The article's index and its title's: kept for a stored version (its id, version and
+    time name its content), made anew for an article that was never stored."""
+    key = (article.id, article.version, article.updated_at)
+    if article.updated_at is not None and key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    made = (
+        _index("\n".join((article.title, article.answer, article.category, *article.tags, *article.examples))),
+        _index(article.title),
+    )
+    if article.updated_at is not None:
+        _CACHE[key] = made
+        while len(_CACHE) > INDEX_CACHE:
+            _CACHE.popitem(last=False)
+    return made
+
+
 def query_terms(query: str) -> list[str]:
-    """The query's terms, each once, in order (MAX_TERMS at most): Chinese runs' character
-    pairs, then Latin words of two or more characters."""
+    """The query's terms, each once, in order: Chinese runs' character pairs, then Latin
+    words and numbers of two or more characters."""
     terms: list[str] = []
     folded = _fold(query)
     for run in CJK_RUN.findall(folded):
         terms += bigrams(run)
-    for word in WORD.findall(CJK_RUN.sub(" ", folded)):
-        if len(word) >= 2:
-            terms.append(word)
-    return list(dict.fromkeys(terms))[:MAX_TERMS]
-
-
-def _finder(term: str) -> Callable[[str], bool]:
-    """Whether a folded text has the term: a Chinese pair anywhere, a word at a word's start."""
-    if CJK_RUN.match(term):
-        return lambda text: term in text
-    at_start = re.compile(rf"(?<![^\W_]){re.escape(term)}")
-    return lambda text: at_start.search(text) is not None
+    terms += [word for word in WORD.findall(CJK_RUN.sub(" ", folded)) if len(word) >= 2]
+    return list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]
 
 
 def help_search(articles: Sequence[Article], query: str) -> list[Article]:
@@ -62,20 +109,25 @@ def help_search(articles: Sequence[Article], query: str) -> list[Article]:
     terms = query_terms(query)
     if not terms or not articles:
         return []
-    texts = [_fold("\n".join((a.title, a.answer, a.category, *a.tags, *a.examples))) for a in articles]
-    finders = {term: _finder(term) for term in terms}
-    found_in = {term: {i for i, text in enumerate(texts) if has(text)} for term, has in finders.items()}
+    indexes = [_indexed(a) for a in articles]
+    found_in = {term: [i for i, (index, _title) in enumerate(indexes) if index.has(term)] for term in terms}
     common = len(articles) >= MIN_ARTICLES_FOR_COMMON
-    selecting = [t for t in terms if not (common and len(found_in[t]) > COMMON_SHARE * len(articles))]
-    if not selecting:
+    telling = [t for t in terms if not (common and len(found_in[t]) > COMMON_SHARE * len(articles))]
+    needed = min(math.ceil(len(telling) / 2), MAX_NEEDED)
+    # the rarest terms the articles have: each counts log(1 + articles / articles with it)
+    looked_up = sorted((t for t in telling if found_in[t]), key=lambda t: len(found_in[t]))[:MAX_TERMS]
+    if not looked_up:
         return []
+    hits: dict[int, list[str]] = {}
+    for term in looked_up:
+        for i in found_in[term]:
+            hits.setdefault(i, []).append(term)
     ranked = []
-    for i, article in enumerate(articles):
-        hits = sum(i in found_in[t] for t in selecting)
-        if hits * 2 < len(selecting) or hits == 0:
+    for i, matched in hits.items():
+        if len(matched) < needed:
             continue
-        title = _fold(article.title)
-        in_title = all(finders[t](title) for t in selecting)
-        all_hits = sum(i in found_in[t] for t in terms)
-        ranked.append(((-hits, -all_hits, not in_title, title, article.id), article))
+        score = sum(math.log1p(len(articles) / len(found_in[t])) for t in matched)
+        title = indexes[i][1]
+        in_title = all(title.has(t) for t in looked_up)
+        ranked.append(((-score, not in_title, _fold(articles[i].title), articles[i].id), articles[i]))
     return [article for _key, article in sorted(ranked, key=lambda pair: pair[0])]

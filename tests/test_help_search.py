@@ -57,3 +57,26 @@ def test_a_small_knowledge_base_has_no_common_words_to_drop() -> None:
     two = ENGLISH[:2]
     assert set(ids(help_search(two, "refund"))) == {"refund", "late"}
     assert help_search([], "refund") == []
+
+
+def test_a_word_next_to_a_chinese_character_is_a_word() -> None:
+    app = Article(id="app", title="在App里申请退款", answer="打开App，点“我的订单”。", language="zh-CN")
+    assert ids(help_search([app], "app")) == ["app"]  # the characters around it part it
+
+
+def test_a_long_question_finds_the_article_three_of_its_word_pairs_name() -> None:
+    """A customer's paragraph: half of its thirty pairs is more than any article has."""
+    question = "你好我上周在你们网站买了一件衣服但是尺码不合适现在想申请退款"
+    assert ids(help_search(CHINESE, question))[0] == "zh-refund"
+    assert ids(help_search(CHINESE, question + " refund please"))[0] == "zh-refund"  # Latin words kept too
+
+
+def test_a_stored_articles_index_is_made_once_per_version() -> None:
+    from datetime import UTC, datetime
+
+    stored = Article(
+        id="s", title="Refunds", answer="Paid back in 5 days.", updated_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    assert ids(help_search([stored], "refund")) == ["s"]
+    changed = Article(id="s", title="Invoices", answer="Sent by mail.", version=2, updated_at=stored.updated_at)
+    assert help_search([changed], "refund") == [] and ids(help_search([changed], "invoice")) == ["s"]
