@@ -159,8 +159,6 @@ def notice_for(change: TicketChange) -> Notice | None:
     after: the same change seen twice (a double click, a retried request, two hubs) has the
     same mark, while a move back, or a resolve after the customer wrote again, is a new event."""
     ticket = change.conversation
-    if change.told:  # its maker told the customer already ("glad that helped" as the bot resolves)
-        return None
     if change.kind == "team" and change.before and change.after:
         return Notice("team", str(change.after))
     if change.kind == "status" and change.after == Status.RESOLVED.value:

@@ -398,7 +398,7 @@ class Hub(ChannelPort):
             if sends is not None and (name == wanted or not wanted) and can_send:
                 return sends  # type: ignore[no-any-return]
         if self.config.reports.daily_to:
-            log.warning("reports: daily_to is set but no email channel can send it (smtp_host)")
+            log.warning("reports: daily_to is set but no email channel can send it (smtp_host or relay_channel)")
         return None
 
     async def _routing_step(self) -> None:

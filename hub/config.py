@@ -552,7 +552,7 @@ def _check_email_channels(channels: list[ChannelConfig], registry: Registry) -> 
             if not issubclass(other.adapter_class, email):
                 raise ConfigError(f"{key}: channel {target!r} is not an email channel")
             if not any(setting_value(other.settings, field) for field in needs):
-                raise ConfigError(f"{key}: channel {target!r} has no smtp_host, so it cannot send mail")
+                raise ConfigError(f"{key}: channel {target!r} has no {' or '.join(needs)}, so it cannot send mail")
 
 
 def _plugins(raw: dict[str, Any], registry: Registry) -> tuple[list[PluginConfig], PluginsSection]:

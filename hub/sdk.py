@@ -1225,6 +1225,11 @@ class EventContext(TicketTools):
         await self.reply(text)
         return True
 
+    async def mark_told(self, key: str, mark: str = "") -> None:
+        """Record `key` as told at `mark`, saying nothing: someone else told the customer (the
+        change's maker, `change.told`), and a later `tell_once` of the same mark stays quiet."""
+        await self._runtime().mark_told(self._ticket().id, self.plugin, key, mark)
+
 
 class Plugin:
     """Base of every plugin. Subclasses declare a `Settings` section (a frozen dataclass of

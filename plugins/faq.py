@@ -216,7 +216,7 @@ class FaqPlugin(Plugin):
             meant = None if chosen else after_a_no(text)
             if meant is not None:  # "不是这个，我问的是发票": it did not help, and what they meant is asked anew
                 await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
-                await self._question(ctx, hub, meant, turned_down=_answered(waiting))
+                await self._question(ctx, hub, meant, turned_down=await _answered(ctx, waiting))
                 return Flow.STOP
             await self._close(ctx, waiting["record"], Outcome.UNCONFIRMED)  # a new question, read below
         elif waiting and waiting.get("for") == "pick":
@@ -374,8 +374,8 @@ class FaqPlugin(Plugin):
         """A "no" to the answer kept in `answer` (the waiting or resolved state): it did not
         help, and a person takes the ticket, told which answer the customer turned down."""
         await self._close(ctx, answer["record"], Outcome.NOT_HELPFUL)
-        guesses, question = _guesses(answer), answer["question"]
-        await self._hand_off(ctx, hub, reason, guesses, tell=True, question=question, turned_down=_answered(answer))
+        guesses, question, turned_down = _guesses(answer), answer["question"], await _answered(ctx, answer)
+        await self._hand_off(ctx, hub, reason, guesses, tell=True, question=question, turned_down=turned_down)
 
     async def _close(self, ctx: PluginContext, record_id: str, outcome: Outcome) -> None:
         await ctx.records.update(ANSWER_KIND, record_id, status=outcome.value)
@@ -469,8 +469,16 @@ def _guesses(waiting: dict[str, Any]) -> list[Guess]:
     return [Guess(**g) for g in waiting.get("guesses", [])]
 
 
-def _answered(waiting: dict[str, Any]) -> list[Guess]:
+async def _answered(ctx: PluginContext, waiting: dict[str, Any]) -> list[Guess]:
     """The answer the bot gave (the best guess, or the title picked from its list): one article.
-    A state saved before "answered" was kept names it first among its guesses."""
-    answered = waiting.get("answered")
-    return [Guess(**answered)] if answered else _guesses(waiting)[:1]
+    A state saved before "answered" was kept in it: the answer's record names the article
+    (its list's first title may not be the one picked)."""
+    if answered := waiting.get("answered"):
+        return [Guess(**answered)]
+    record = await ctx.records.get(ANSWER_KIND, waiting["record"])
+    if record is None:
+        return []
+    data = record.data
+    named = {g.article_id: g for g in _guesses(waiting)}
+    title = named[data["article_id"]].title if data["article_id"] in named else data["article_id"]
+    return [Guess(data["article_id"], data.get("group") or data["article_id"], title, float(data["confidence"]))]

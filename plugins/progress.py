@@ -185,6 +185,9 @@ class ProgressPlugin(Plugin):
         notice = notice_for(ctx.change)
         if notice is None or not self.settings.notifies(notice.event):
             return
+        if ctx.change.told:  # its maker told the customer ("glad that helped" as the bot resolves)
+            await ctx.mark_told(notice.event, notice.mark)  # so a resolve again, nothing said since, is no news
+            return
         ticket = ctx.conversation
         thread = await ctx.hub.reads.list_messages(ticket.id) if ctx.hub else []
         # The customer's latest clear language, as a reply to them: a "thanks" in English that

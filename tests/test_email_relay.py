@@ -16,6 +16,7 @@ from adapters.email.adapter import EmailAdapter
 from conversation.delivery_errors import split_coded_error
 from conversation.model import AuthorType, DeliveryStatus
 from hub.app import Hub
+from hub.sdk import RetryableDeliveryError
 from hub.settings import ConfigError
 from tests.conftest import free_port
 from tests.email_servers import Sink
@@ -98,3 +99,12 @@ def test_a_relay_channel_must_be_an_email_channel_that_sends(
     table["chat"] = {"type": "recording"}
     with pytest.raises(ConfigError, match=problem.replace("(", r"\(")):
         make_config(tmp_path, {"channels": table})
+
+
+def test_before_the_channels_start_a_relayed_reply_waits_instead_of_failing(tmp_path: Path) -> None:
+    """The outbox starts before the channels: a reply left from before a restart comes first."""
+    config = make_config(tmp_path, {"channels": channels(2525, relay_channel="support")})
+    billing = Hub(config).adapters["billing"]
+    assert isinstance(billing, EmailAdapter)
+    with pytest.raises(RetryableDeliveryError, match="has not started yet"):
+        billing._sender()

@@ -512,6 +512,10 @@ async def test_a_yes_gets_one_message_with_progress_notices_on_and_an_agents_res
         assert (await ticket(hub, ticket_id)).status is Status.RESOLVED
         after_yes = [m.text for m in (await bot_said(hub, ticket_id))[answered:]]
         assert after_yes == ["Glad that helped! If there is anything else, just write to us."]
+        for status in ("open", "resolved"):  # an agent's slip undone: the customer wrote nothing since
+            await hub.services.conversations.update_conversation(await ticket(hub, ticket_id), {"status": status})
+            await eventually(lambda: not hub.plugin_host._tasks)
+        assert len(await bot_said(hub, ticket_id)) == answered + 1
 
         by_agent = await ask(hub, "my parcel is damaged, who pays", channel="webchat", thread="two")
         await hub.services.conversations.update_conversation(await ticket(hub, by_agent), {"status": "resolved"})
@@ -567,6 +571,16 @@ async def test_a_no_to_a_title_picked_from_the_list_notes_that_title_as_turned_d
     assert turned_down == [note.splitlines()[1]] and turned_down[0].startswith(f"1. {title} ("), note
     [handoff] = await hub.services.records.query("faq", "handoff", conversation_id=ticket_id)
     assert handoff.data["articles"][0] == picked
+
+    # the same with a state saved before the answer was kept in it: the answer's record names it
+    other = await ask(hub, "退款多久到账", thread="picked-before")
+    await ask(hub, "2", thread="picked-before")
+    state, version = await hub.store.coordination.load_plugin_state(other, "faq")
+    del state["waiting"]["answered"]
+    assert await hub.store.coordination.set_plugin_state(other, "faq", state, version=version)
+    await ask(hub, "否", thread="picked-before")
+    [note] = await notes(hub, other)
+    assert note.splitlines()[1].startswith(f"1. {title} (") and note.splitlines()[1].endswith("did not help"), note
 
 
 async def test_a_new_question_after_an_answer_gets_its_own_answer(hub: Hub) -> None:

@@ -538,9 +538,13 @@ class EmailAdapter(Adapter):
         if self.settings.smtp_host:
             return self
         if self.settings.relay_channel:
-            relay = self.hub.channel_adapter(self.settings.relay_channel)
+            # The outbox starts before the channels: a reply left from before a restart may come first.
+            relay = self._hub.channel_adapter(self.settings.relay_channel) if self._hub is not None else None
             if isinstance(relay, EmailAdapter) and relay.settings.smtp_host:
                 return relay
+            raise RetryableDeliveryError(
+                f"channel {self.name}: its relay_channel {self.settings.relay_channel!r} has not started yet"
+            )
         raise PermanentDeliveryError(
             f"channel {self.name} has no smtp_host and no relay_channel: it only receives mail", code="receive_only"
         )
