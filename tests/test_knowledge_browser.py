@@ -106,3 +106,65 @@ async def test_an_edit_made_as_the_editor_appears_is_kept(hub_url: tuple[Hub, st
     await page.locator("#kb-articles li button").click()
     await page.wait_for_timeout(300)  # the effects have run by now
     await expect(page.locator("#kb-title")).to_have_value("如何申请退款？")
+
+
+async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hub, str], browser: Any) -> None:  # noqa: F811
+    """A trial's admin lost an edit twice: another article clicked in the list, and one Esc in
+    the answer box closed the whole knowledge base. Esc in a field now only leaves it (as the
+    README's shortcuts say); leaving an edit asks first, in the agent's language."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    kb = hub.services.knowledge
+    await kb.create({"id": "refund", "title": "如何申请退款", "answer": "打开订单，点击退款。", "status": "published"})
+    await kb.create({"id": "refund-en", "title": "How to get a refund", "answer": "Open the order.", "language": "en",
+                     "group": "refund", "status": "published"})  # fmt: skip
+    await kb.create({"id": "invoice", "title": "如何开发票", "answer": "在订单详情申请。", "status": "published"})
+    page = await sign_in(browser, url, "zh-CN")
+    asked: list[str] = []
+
+    async def answer(dialog: Any, accept: bool) -> None:
+        asked.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    await page.click("#open-knowledge")
+    await page.fill("#kb-search", "退款")  # the list follows the typing, no Enter needed
+    await expect(page.locator("#kb-articles li")).to_have_count(1)
+    await page.locator("#kb-articles li[data-id='refund'] button").click()
+    await page.fill("#kb-answer", "新的答案")
+
+    page.once("dialog", lambda d: answer(d, accept=False))
+    await page.locator("#kb-search").fill("")
+    await expect(page.locator("#kb-articles li")).to_have_count(3)
+    await page.locator("#kb-articles li[data-id='invoice'] button").click()
+    await expect(page.locator("#kb-answer")).to_have_value("新的答案")  # kept: the agent said no
+    assert asked == ["放弃未保存的修改？"]
+
+    await page.locator("#kb-answer").press("Escape")  # leaves the field, the dialog stays
+    await expect(page.locator("dialog#knowledge")).to_be_visible()
+    await expect(page.locator("#kb-answer")).not_to_be_focused()
+    page.once("dialog", lambda d: answer(d, accept=False))
+    await page.keyboard.press("Escape")  # now the dialog would close: it asks, and stays
+    await expect(page.locator("dialog#knowledge")).to_be_visible()
+    await expect(page.locator("#kb-answer")).to_have_value("新的答案")
+    assert len(asked) == 2
+
+    # the translation is a link to it; leaving for it, said yes to, drops the edit
+    page.once("dialog", lambda d: answer(d, accept=True))
+    await page.locator("#kb-translations button[data-id='refund-en']").click()
+    await expect(page.locator("#kb-title")).to_have_value("How to get a refund")
+    assert len(asked) == 3
+    stored = await hub.store.knowledge.get_article("refund")
+    assert stored is not None and stored.answer == "打开订单，点击退款。"
+    await page.fill("#kb-answer", "Open the order, then tap Refund.")
+    page.once("dialog", lambda d: answer(d, accept=True))
+    await page.keyboard.press("Escape")
+    await page.keyboard.press("Escape")  # asked once, said yes to: closed
+    await expect(page.locator("dialog#knowledge")).to_have_count(0)
+    assert len(asked) == 4
+
+    await page.click("#open-knowledge")
+    await page.locator("#kb-articles li[data-id='invoice'] button").click()
+    await page.keyboard.press("Escape")  # nothing unsaved: closes without asking
+    await expect(page.locator("dialog#knowledge")).to_have_count(0)
+    assert len(asked) == 4

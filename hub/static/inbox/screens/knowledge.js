@@ -43,9 +43,16 @@ function History({ article }) {
 // Keyed by the article's id and version (see Knowledge): another article, or this one saved,
 // is a new Editor with a fresh draft. An effect that reset the draft ran after the first
 // render, so a choice made before it (a category picked on a loaded machine) was undone.
-function Editor({ article, canWrite, onSaved }) {
+// What the editor shows of an article: a draft compares with it to tell an unsaved edit.
+const editable = (a) => ({ ...a, tagsText: a.tags.join(", "), examplesText: a.examples.join("\n") });
+const EDITED = ["id", "title", "answer", "language", "group", "category", "status", "tagsText", "examplesText"];
+
+function Editor({ article, canWrite, onSaved, unsaved, onOpen }) {
   const { categories } = useStore(); // the desk's: an article's questions go to its category's team
-  const [draft, setDraft] = useState({ ...article, tagsText: article.tags.join(", "), examplesText: article.examples.join("\n") });
+  const [draft, setDraft] = useState(editable(article));
+  // Read by the list and the dialog before they drop this editor (another article, Esc, ×).
+  const original = editable(article);
+  unsaved.current = canWrite && EDITED.some((name) => draft[name] !== original[name]);
   const [tab, setTab] = useState("edit");
   // Each change applies to the draft as it is then, not as this render saw it: two events
   // before the next render (a choice, then typing) would otherwise undo the first.
@@ -92,7 +99,8 @@ function Editor({ article, canWrite, onSaved }) {
       <div><span class="field">${t("kb.preview")}</span><${Preview} answer=${draft.answer} /></div>
     </div>
     <label class="field">${t("kb.field.examples")} <textarea id="kb-examples" rows="6" value=${draft.examplesText} onInput=${set("examplesText")} readOnly=${readOnly}></textarea></label>
-    ${article.translations?.length ? html`<p class="hint">${t("kb.translations")}: ${article.translations.map((x) => `${x.title} (${x.language})`).join(", ")}</p>` : null}
+    ${article.translations?.length ? html`<p class="hint" id="kb-translations">${t("kb.translations")}${t("kb.colon")}${article.translations.map((x, i) => html`${i ? t("kb.comma") : ""}<button type="button" class="link" data-id=${x.id}
+      onClick=${() => onOpen(x.id)}>${x.title} (${x.language})</button>`)}</p>` : null}
     ${canWrite ? html`<p><button type="submit" id="kb-save">${t("kb.save")}</button></p>` : html`<p class="hint">${t("kb.read_only")}</p>`}`}
   </form>`;
 }
@@ -105,32 +113,42 @@ export function Knowledge() {
   const [open, setOpen] = useState(null);
   const [reviewing, setReviewing] = useState(false);
   const [waiting, setWaiting] = useState(null); // proposals in the review queue
+  const unsaved = useRef(false); // the open editor's draft differs from its article
+  const searching = useRef(null);
+  const leave = () => !unsaved.current || window.confirm(t("dialog.discard"));
   async function load(q = query) {
     try { setItems((await api("GET", `/kb/articles?${new URLSearchParams(q ? { q } : {})}`)).items); } catch (e) { failed(e); }
+  }
+  function typed(q) { // the list follows the words as they are typed, a moment after the last key
+    setQuery(q);
+    clearTimeout(searching.current);
+    searching.current = setTimeout(() => load(q), 250);
   }
   useEffect(() => {
     load();
     if (canWrite) api("GET", "/kb/proposals?limit=200").then((r) => setWaiting(r.items.length), () => {});
   }, []);
   async function pick(id) {
-    try { setOpen(await api("GET", `/kb/articles/${encodeURIComponent(id)}`)); } catch (e) { failed(e); }
+    if (!leave()) return;
+    try { const article = await api("GET", `/kb/articles/${encodeURIComponent(id)}`); unsaved.current = false; setOpen(article); } catch (e) { failed(e); }
   }
   const toggle = canWrite ? html`<p class="row"><button type="button" id="kb-toggle-review"
-    onClick=${() => setReviewing(!reviewing)}>${reviewing ? t("kb.review.back") : t("kb.review.open")}${waiting && !reviewing ? ` (${waiting})` : ""}</button></p>` : null;
+    onClick=${() => leave() && (unsaved.current = false, setReviewing(!reviewing))}>${reviewing ? t("kb.review.back") : t("kb.review.open")}${waiting && !reviewing ? ` (${waiting})` : ""}</button></p>` : null;
   if (reviewing) {
     return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>${toggle}<h3>${t("kb.review.open")}</h3><${ReviewQueue} onCount=${setWaiting} /><//>`;
   }
-  return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>${toggle}
+  return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true} unsaved=${() => unsaved.current}>${toggle}
     <div class="kb">
       <div class="kb-list">
         <div class="row" role="search"><input id="kb-search" type="search" autofocus value=${query} placeholder=${t("kb.search")} aria-label=${t("kb.search")}
-          onInput=${(e) => setQuery(e.target.value)} onChange=${(e) => load(e.target.value)} /></div>
-        ${canWrite ? html`<button type="button" id="kb-new" onClick=${() => setOpen({ ...EMPTY })}>${t("kb.new")}</button>` : null}
+          onInput=${(e) => typed(e.target.value)} /></div>
+        ${canWrite ? html`<button type="button" id="kb-new" onClick=${() => leave() && (unsaved.current = false, setOpen({ ...EMPTY }))}>${t("kb.new")}</button>` : null}
         ${items.length === 0 ? html`<p class="hint">${t("kb.empty")}</p>` : html`<ul id="kb-articles">${items.map((a) => html`<li data-id=${a.id}>
           <button type="button" class=${open && open.id === a.id ? "link active" : "link"} onClick=${() => pick(a.id)}>${a.title}</button>
           <span class="hint"> ${a.language} · ${t(`kb.status.${a.status}`)}${a.category ? ` · ${categoryLabel(a.category)}` : ""}</span></li>`)}</ul>`}
       </div>
-      ${open ? html`<${Editor} key=${`${open.id}:${open.version}`} article=${open} canWrite=${canWrite} onSaved=${(saved) => { setOpen(saved); load(); }} />` : html`<p class="hint">${t("kb.pick")}</p>`}
+      ${open ? html`<${Editor} key=${`${open.id}:${open.version}`} article=${open} canWrite=${canWrite} unsaved=${unsaved} onOpen=${pick}
+        onSaved=${(saved) => { unsaved.current = false; setOpen(saved); load(); }} />` : html`<p class="hint">${t("kb.pick")}</p>`}
     </div>
   <//>`;
 }
