@@ -114,6 +114,9 @@ ANSWER = RecordKind(
     },
     queries=("article_id",),
     statuses=OUTCOMES,
+    # The bot's bookkeeping (its figures come from them): kept out of the ticket sidebar's
+    # record forms, where a trial's agent met them as raw ids to edit, and the generic API's writes.
+    managed=True,
 )
 # What the bot could not answer, for the agents' learning queue: one per hand-off, with the
 # customer's question (a message id) and the bot's guesses.
@@ -138,6 +141,7 @@ HANDOFF = RecordKind(
     },
     queries=("reason",),
     statuses=("handed_off",),
+    managed=True,  # as ANSWER: the agents read the hand-off as the bot's note in the thread
 )
 
 

@@ -658,6 +658,21 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
     for path in ("/api/v1/faq/stats", "/api/v1/kb/articles/forgot_password/stats"):
         assert (await client.get(path)).status == 401  # signed-in accounts only
 
+    # The bot's records are its bookkeeping: no form in the ticket sidebar (a trial's agent met
+    # raw ids and confidences there to edit), and the generic API does not change them.
+    admin = await add_agent(hub.store, "wang@example.com", Role.ADMIN, "admin password 1")  # sees every ticket
+    bearer = {"Authorization": f"Bearer {(await hub.services.accounts.issue_token(admin.id, 'sidebar'))[1]}"}
+    sidebar = await (await client.get(f"/api/v1/conversations/{not_helpful}/records", headers=bearer)).json()
+    assert {k["kind"]: k["managed"] for k in sidebar["kinds"] if k["plugin"] == "faq"} == {
+        "answer": True,
+        "handoff": True,
+    }
+    record = next(r for r in sidebar["items"] if r["kind"] == "answer")
+    changed = await client.patch(
+        f"/api/v1/records/faq/answer/{record['id']}", json={"status": "helpful"}, headers=bearer
+    )
+    assert changed.status == 409 and (await changed.json())["error"] == "managed_record"
+
     metrics = await (await client.get("/metrics")).text()
     assert 'helpline_faq_answers{article="forgot_password",outcome="deflected"} 1.0' in metrics
     assert 'helpline_faq_answers{article="forgot_password",outcome="asked"} 1.0' in metrics  # the API's "waiting"
