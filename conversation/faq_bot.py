@@ -298,6 +298,9 @@ def _inline_text(children: list[Token]) -> str:
 # -- what the bot answered, and how it went -------------------------------------------------
 PLUGIN = "faq"  # the plugin's name: its records are ("faq", "answer")
 ANSWER_KIND = "answer"
+# A guess under this confidence is noise to an agent ("忘记密码怎么找回 (0%)"): the bot's
+# hand-off note and the agents' suggestions leave it out (the hand-off record keeps it).
+SHOWN_MIN_CONFIDENCE = 0.05
 HANDOFF_KIND = "handoff"
 # Why the bot handed a ticket to a person (faq.agent.reason.<reason> in the catalogs).
 HANDOFF_REASONS = ("person", "not_helpful", "unsure", "repeat", "none", "unresolved")

@@ -49,6 +49,7 @@ from conversation.faq_bot import (
     NONE,
     OUTCOMES,
     PICK,
+    SHOWN_MIN_CONFIDENCE,
     YES,
     Action,
     Guess,
@@ -91,9 +92,7 @@ DOMAIN = "faq"
 MATCHER_THRESHOLD = 0.7
 GUESSES = 5  # asked of the matcher: translations of one article may take two places
 NOTE_GUESSES = 3
-# A guess under this confidence is noise to an agent ("忘记密码怎么找回 (0%)"): the note leaves
-# it out (the hand-off record keeps every guess).
-NOTE_MIN_CONFIDENCE = 0.05
+NOTE_MIN_CONFIDENCE = SHOWN_MIN_CONFIDENCE
 
 ANSWER = RecordKind(
     ANSWER_KIND,

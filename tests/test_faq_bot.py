@@ -658,10 +658,15 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
     for path in ("/api/v1/faq/stats", "/api/v1/kb/articles/forgot_password/stats"):
         assert (await client.get(path)).status == 401  # signed-in accounts only
 
-    # The bot's records are its bookkeeping: no form in the ticket sidebar (a trial's agent met
-    # raw ids and confidences there to edit), and the generic API does not change them.
     admin = await add_agent(hub.store, "wang@example.com", Role.ADMIN, "admin password 1")  # sees every ticket
     bearer = {"Authorization": f"Bearer {(await hub.services.accounts.issue_token(admin.id, 'sidebar'))[1]}"}
+    # The agents' suggestions mark the answer the customer turned down, and list it last.
+    suggested = await (await client.get(f"/api/v1/conversations/{not_helpful}/suggestions", headers=bearer)).json()
+    marked = [(item["article_id"], item["turned_down"]) for item in suggested["items"]]
+    assert marked[-1] == ("forgot_password", True) and all(not down for _, down in marked[:-1]), marked
+
+    # The bot's records are its bookkeeping: no form in the ticket sidebar (a trial's agent met
+    # raw ids and confidences there to edit), and the generic API does not change them.
     sidebar = await (await client.get(f"/api/v1/conversations/{not_helpful}/records", headers=bearer)).json()
     assert {k["kind"]: k["managed"] for k in sidebar["kinds"] if k["plugin"] == "faq"} == {
         "answer": True,

@@ -53,9 +53,13 @@ async def test_suggestions_are_the_top_three_for_the_latest_customer_message_in_
         conv = record.conversation.id
         first = await admin.call("GET", f"/api/v1/conversations/{conv}/suggestions")
         assert first["question"] == "发票怎么开？" and first["language"] == "zh-CN"
-        assert len(first["items"]) == 3 and first["items"][0]["id"] == "invoice"
+        assert 1 <= len(first["items"]) <= 3 and first["items"][0]["id"] == "invoice"
         confidences = [item["confidence"] for item in first["items"]]
         assert confidences == sorted(confidences, reverse=True) and 0 < confidences[0] <= 1
+        assert min(confidences) >= 0.05  # a trial's panel padded three with 0 - 4 % matches
+        unlimited = await admin.call("GET", f"/api/v1/kb/suggestions?q={first['question']}&k=5")
+        worth = [i["id"] for i in unlimited["items"] if i["confidence"] >= 0.05 and i["id"] != "refund-en"]
+        assert [item["id"] for item in first["items"]] == worth[:3]
         assert first["items"][0]["answer"] == "在订单详情申请发票。"
 
         await hub.ingest(customer_message("s2", "还有，我想退款", thread="t-s", sender=Sender("u-s")))
@@ -86,7 +90,7 @@ async def test_suggestions_are_the_top_three_for_the_latest_customer_message_in_
         )
         await admin.call("PATCH", f"/api/v1/contacts/{asked_en.contact.id}", {"language": "zh-CN"})
         listed = await admin.call("GET", f"/api/v1/conversations/{asked_en.conversation.id}/suggestions")
-        assert listed["language"] == "en" and len(listed["items"]) == 3
+        assert listed["language"] == "en" and len(listed["items"]) >= 1
         shown = [item["article_id"] for item in listed["items"]]
         assert shown[0] == "refund-en" and "refund" not in shown  # one answer per article and translation
         english = listed["items"][0]

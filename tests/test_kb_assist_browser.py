@@ -62,8 +62,7 @@ async def test_the_suggestion_panel_inserts_an_answer_the_agent_edits_and_sends(
     panel = page.locator("#suggestions")
     await expect(panel.locator("h2")).to_have_text(words["suggest.title"])
     items = panel.locator("li")
-    await expect(items).to_have_count(3)
-    await expect(items.first).to_have_attribute("data-id", "invoice")
+    await expect(items.first).to_have_attribute("data-id", "invoice")  # then those at least 5 % sure, 3 at most
     percent = re.escape(words["suggest.confidence"]).replace(re.escape("{percent}"), r"\d{1,3}\s?%")
     await expect(items.first.locator(".confidence")).to_have_text(re.compile(f"^{percent}$"))
     await expect(items.first.locator(".suggest-text")).to_have_text("在订单详情页点击“申请发票”。")

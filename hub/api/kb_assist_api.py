@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from conversation import kb_learning as learn
-from conversation.faq_bot import one_per_group
+from conversation.faq_bot import ANSWER_KIND, PLUGIN, SHOWN_MIN_CONFIDENCE, Outcome, one_per_group
 from conversation.knowledge import MAX_ANSWER, MAX_EXAMPLE, MAX_TITLE
 from conversation.markdown_html import render_markdown, reply_text
-from conversation.records import Record
+from conversation.records import Record, RecordQuery
+from conversation.store import Store
 from conversation.text_language import reply_language
 from hub.access import Access
 from hub.api.framework import Call, not_found
@@ -27,8 +28,9 @@ REVIEWS = "proposals are reviewed by admins and supervisors"
     "GET",
     "/v1/conversations/{conversation_id}/suggestions",
     summary="The published articles that best answer the ticket's latest customer message, with the matcher's"
-    " confidence; an article and its translation once, in the language the bot would answer in (the question's,"
-    " else the customer's latest clear one, else the contact's) where a translation exists",
+    " confidence (at least 5 %); an article and its translation once, in the language the bot would answer in (the"
+    " question's, else the customer's latest clear one, else the contact's) where a translation exists; an answer"
+    " the customer told the FAQ bot did not help is marked `turned_down` and listed last",
     tag="knowledge",
     query={"k": Int(minimum=1, maximum=10)},
     response=ANY,
@@ -47,8 +49,10 @@ async def conversation_suggestions(call: Call) -> dict[str, Any]:
     # An article and its translation are one answer (shown once, in that language): ask for
     # more than wanted so that k different answers remain.
     matched = await model.match(learn.matched_words(question), 2 * wanted)
+    said_no = await _turned_down(hub.store, conv.id)
+    worth = [(a, p) for a, p in matched if p.confidence >= SHOWN_MIN_CONFIDENCE]
     items = []
-    for article, prediction in one_per_group(matched, lambda pair: pair[0].group_id)[:wanted]:
+    for article, prediction in one_per_group(worth, lambda pair: pair[0].group_id)[:wanted]:
         shown = learn.in_language(article, articles, language)
         items.append(
             {
@@ -60,9 +64,17 @@ async def conversation_suggestions(call: Call) -> dict[str, Any]:
                 "html": render_markdown(shown.answer),
                 "text": reply_text(shown.answer),  # what "insert" puts in the reply box
                 "confidence": round(prediction.confidence, 4),
+                "turned_down": article.group_id in said_no,
             }
         )
+    items.sort(key=lambda item: bool(item["turned_down"]))  # stable: the rest keep the matcher's order
     return {"question": question, "language": learn.kb_language(language), "items": items}
+
+
+async def _turned_down(store: Store, conversation_id: str) -> set[str]:
+    """The article groups the FAQ bot answered on this ticket that the customer said did not help."""
+    query = RecordQuery(PLUGIN, ANSWER_KIND, conversation_id=conversation_id, status=Outcome.NOT_HELPFUL.value)
+    return {str(r.data.get("group", "")) for r in await store.records.query_records(query)}
 
 
 def proposal_json(record: Record) -> dict[str, Any]:

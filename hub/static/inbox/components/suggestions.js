@@ -39,6 +39,7 @@ export function Suggestions({ conversationId, messages }) {
       : !found.items.length ? html`<p class="hint">${t("suggest.none")}</p>`
       : html`<ol class="suggest-list">${found.items.map((item) => html`<li data-id=${item.id} data-article=${item.article_id}>
         <div class="suggest-head"><span class="suggest-title">${item.title}</span>
+          ${item.turned_down ? html`<span class="badge turned-down">${t("suggest.turned_down")}</span>` : null}
           <span class="confidence" title=${t("suggest.confidence_hint")}>${t("suggest.confidence", { percent: formatPercent(item.confidence) })}</span></div>
         <p class="suggest-text">${item.text}</p>
         ${canChange() ? html`<button type="button" class="insert" aria-label=${t("suggest.insert_label", { title: item.title })}
