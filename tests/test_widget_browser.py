@@ -133,6 +133,19 @@ async def say(page: Any, text: str) -> None:
     await page.keyboard.press("Enter")
 
 
+async def first_ticket(shop: Shop, page: Any, text: str) -> Any:
+    """The visitor opens the chat and writes `text`: the ticket it opened, once acknowledged."""
+    from playwright.async_api import expect
+
+    assert shop.hub is not None
+    await page.click("button.launcher")
+    await say(page, text)
+    await expect(shown(page, text)).to_have_count(1)
+    conversation = await shop.hub.store.tickets.get_conversation_by_number(1000)
+    assert conversation is not None
+    return conversation
+
+
 def shown(page: Any, text: str) -> Any:
     """The visitor's bubbles with this text that the hub acknowledged (they carry its id)."""
     return page.locator(".msg.visitor[data-id]", has_text=text)
@@ -231,11 +244,7 @@ async def test_the_open_widget_has_no_serious_accessibility_problems(shop: Shop,
     from playwright.async_api import expect
 
     assert shop.hub is not None
-    await visitor.click("button.launcher")
-    await say(visitor, "你好")
-    await expect(shown(visitor, "你好")).to_have_count(1)
-    conversation = await shop.hub.store.tickets.get_conversation_by_number(1000)
-    assert conversation is not None
+    conversation = await first_ticket(shop, visitor, "你好")
     agent = await shop.hub.store.accounts.get_agent_by_email("agent@example.com")
     assert agent is not None
     await shop.hub.actions.send(conversation, "您好", author_type=AuthorType.AGENT, author_id=agent.id)
@@ -361,3 +370,23 @@ async def test_addresses_in_the_teams_messages_are_links_and_nothing_else_is_mar
     assert await bubble.locator("img").count() == 0
     assert await visitor.evaluate("window.pwned") is None
     await expect(visitor.locator(".msg.visitor a")).to_have_count(0)  # the visitor's words stay text
+
+
+async def test_a_questions_buttons_go_once_the_visitor_answers_it_in_words(shop: Shop, visitor: Any) -> None:
+    """A trial's visitor still saw 是/否 under an answer they had turned down by typing 否."""
+    from playwright.async_api import expect
+
+    from conversation.model import Choice
+
+    assert shop.hub is not None
+    conversation = await first_ticket(shop, visitor, "怎么申请退款")
+    choices = (Choice("faq:yes", "是"), Choice("faq:no", "否"))
+    await shop.hub.actions.post_bot_message(conversation, "这解决了您的问题吗？", choices=choices, plugin="faq")
+    buttons = visitor.locator(".msg.bot .choices button")
+    await expect(buttons).to_have_count(2)
+    await say(visitor, "否")  # in words, not a tap
+    await expect(buttons).to_have_count(0)
+    await visitor.reload()  # the history replayed: still none
+    await visitor.click("button.launcher")
+    await expect(visitor.locator(".msg.bot", has_text="这解决了您的问题吗？")).to_have_count(1)
+    await expect(buttons).to_have_count(0)
