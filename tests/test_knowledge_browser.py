@@ -136,6 +136,8 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     page.once("dialog", lambda d: answer(d, accept=False))
     await page.locator("#kb-search").fill("")
     await expect(page.locator("#kb-articles li")).to_have_count(3)
+    # the agent's own language first (the server sorts "How to..." before the Chinese titles)
+    await expect(page.locator("#kb-articles li").last).to_have_attribute("data-id", "refund-en")
     await page.locator("#kb-articles li[data-id='invoice'] button").click()
     await expect(page.locator("#kb-answer")).to_have_value("新的答案")  # kept: the agent said no
     assert asked == ["放弃未保存的修改？"]

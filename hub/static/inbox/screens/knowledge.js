@@ -4,7 +4,7 @@
 // meanwhile by someone else is refused (409) instead of overwritten.
 import { api } from "../lib/api.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
-import { formatFull, t } from "../lib/i18n.js";
+import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
 import { useStore } from "../lib/store.js";
 import { categoryLabel, categoryOptions } from "../lib/desk.js";
@@ -13,6 +13,12 @@ import { ReviewQueue } from "../components/kb-review.js";
 
 const EMPTY = { id: "", title: "", answer: "", language: "zh-CN", group: "", category: "", tags: [], examples: [], status: "draft", version: 0 };
 const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
+// The articles in the agent's own language first (a zh-CN desk met thirty English titles
+// before its own), each language in the server's order.
+const mineFirst = (items) => {
+  const mine = currentLanguage().split("-")[0];
+  return [...items].sort((a, b) => (a.language.split("-")[0] !== mine) - (b.language.split("-")[0] !== mine));
+};
 
 // The sanitised HTML comes from the server (markdown-it, then nh3): the only HTML put in the page.
 function Preview({ answer }) {
@@ -35,7 +41,7 @@ function History({ article }) {
   useEffect(() => { api("GET", `/kb/articles/${encodeURIComponent(article.id)}/versions`).then((r) => setVersions(r.items), failed); }, [article.id, article.version]);
   return html`<div id="kb-history"><ol class="kb-versions">${versions.map((v) => html`<li data-version=${v.version}>
       <button type="button" class="link" onClick=${() => setShown(v)}>${t("kb.version", { version: v.version })}</button>
-      ${" "}${formatFull(v.article.updated_at)} · ${v.article.updated_by || "—"} · ${v.changed.map((f) => t(`kb.field.${f}`)).join(", ")}</li>`)}</ol>
+      ${" "}${formatFull(v.article.updated_at)} · ${v.article.updated_by || "—"} · ${v.changed.map((f) => t(`kb.field.${f}`)).join(t("kb.comma"))}</li>`)}</ol>
     ${shown ? html`<section id="kb-old-version" class="kb-old"><h3>${t("kb.version", { version: shown.version })}: ${shown.article.title}</h3>
       <div class="kb-preview" dangerouslySetInnerHTML=${{ __html: shown.article.html }}></div></section>` : null}</div>`;
 }
@@ -117,7 +123,7 @@ export function Knowledge() {
   const searching = useRef(null);
   const leave = () => !unsaved.current || window.confirm(t("dialog.discard"));
   async function load(q = query) {
-    try { setItems((await api("GET", `/kb/articles?${new URLSearchParams(q ? { q } : {})}`)).items); } catch (e) { failed(e); }
+    try { setItems(mineFirst((await api("GET", `/kb/articles?${new URLSearchParams(q ? { q } : {})}`)).items)); } catch (e) { failed(e); }
   }
   function typed(q) { // the list follows the words as they are typed, a moment after the last key
     setQuery(q);
