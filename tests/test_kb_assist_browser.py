@@ -44,6 +44,24 @@ async def knowledge_base(hub: Hub) -> None:
     await eventually(lambda: len(hub.knowledge.articles) == len(ARTICLES) and hub.knowledge.trained is not None)
 
 
+@pytest.mark.parametrize(("language", "label"), [("zh-CN", "机器人（FAQ 机器人）"), ("en", "Bot (FAQ bot)")])
+async def test_the_bots_messages_name_the_plugin_as_people_call_it(
+    hub_url: tuple[Hub, str],  # noqa: F811
+    browser: Any,  # noqa: F811
+    language: str,
+    label: str,
+) -> None:
+    """A trial's agent read "机器人（faq）": the plugin's id, not its name."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, language)
+    record = await customer_writes(hub, "v1", "请问发票怎么开？")
+    await hub.actions.post_bot_message(record.conversation, "在订单详情页申请。", plugin="faq")
+    await page.locator("#conversations li .open").first.click()
+    await expect(page.locator(".msg.by-bot .author")).to_have_text(label)
+
+
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
 async def test_the_suggestion_panel_inserts_an_answer_the_agent_edits_and_sends(
     hub_url: tuple[Hub, str],  # noqa: F811

@@ -2,7 +2,7 @@
 // carry their time; edited messages say so and keep what they said before.
 import { api, withConfirmation } from "../lib/api.js";
 import { html, useEffect, useRef } from "../lib/html.js";
-import { eventText, formatFull, formatSize, formatTime, t } from "../lib/i18n.js";
+import { eventText, formatFull, formatSize, formatTime, pluginName, t } from "../lib/i18n.js";
 import { failed, openTicket } from "../lib/inbox.js";
 import { canChange, state } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
@@ -13,7 +13,7 @@ function author(m) {
     const agent = state.agents.find((a) => a.id === m.author_id);
     return agent ? agent.name || agent.email : t("author.agent");
   }
-  if (m.author_type === "bot") return t("author.bot", { name: m.author_id || "" });
+  if (m.author_type === "bot") return t("author.bot", { name: pluginName(m.author_id || "") });
   return t("author.system");
 }
 

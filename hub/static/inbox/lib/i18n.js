@@ -61,6 +61,13 @@ export function t(key, vars = {}) {
   return entry.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
 }
 
+// A plugin's name for people in the agent's language (the hub's catalog, as thread events
+// name it: "FAQ 机器人", not "faq"); a plugin the catalog does not know by its own name.
+export function pluginName(id) {
+  const name = hubMessages[`event.plugin.${id}`];
+  return typeof name === "string" ? name : id;
+}
+
 // A system event ({key, params}) in the agent's language; `fallbackText` (the hub's) when
 // the catalog does not know the key. A parameter naming a value with its own entry
 // (event.status.resolved) is shown through it, and one with names of its own (a team, in
