@@ -70,18 +70,29 @@ async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], br
     assert saved.tags == ("退款", "售后") and saved.title == "如何申请退款？"
     assert saved.updated_by == "王芳"
 
+    public = await browser.new_page()
+    await public.goto(f"{url}/help/zh-CN/articles/refund")
+    await expect(public.locator("article h2")).to_have_text("退款步骤")
+    await public.close()
+
     await page.click("#kb-tab-history")
     versions = page.locator("#kb-history li")
     await expect(versions).to_have_count(2)
     await expect(versions.first).to_contain_text("王芳")
     await expect(versions.first).to_contain_text("答案（Markdown）")
     await page.locator("#kb-history li[data-version='1'] button").click()
-    await expect(page.locator("#kb-old-version")).to_contain_text("打开订单，点击退款。")
-
-    public = await browser.new_page()
-    await public.goto(f"{url}/help/zh-CN/articles/refund")
-    await expect(public.locator("article h2")).to_have_text("退款步骤")
-    await public.close()
+    old = page.locator("#kb-old-version")
+    await expect(old).to_contain_text("打开订单，点击退款。")
+    await expect(old.locator("dd").nth(3)).to_contain_text("怎么退钱")  # every field, not only the text
+    # taken back: into the editor, saved as the newest version (history is never rewritten)
+    await page.click("#kb-restore")
+    await expect(page.locator("#kb-answer")).to_have_value("打开订单，点击退款。")
+    await expect(page.locator("#kb-title")).to_have_value("如何申请退款")
+    await page.click("#kb-save")
+    await expect(page.locator("[role=status]").first).to_contain_text("已保存为第 3 版")
+    restored = await hub.store.knowledge.get_article("refund")
+    assert restored is not None and restored.version == 3 and restored.answer == "打开订单，点击退款。"
+    assert restored.examples == ("怎么退钱",) and restored.tags == () and restored.category == "faq"
 
 
 async def test_an_edit_made_as_the_editor_appears_is_kept(hub_url: tuple[Hub, str], browser: Any) -> None:  # noqa: F811

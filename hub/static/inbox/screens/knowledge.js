@@ -35,15 +35,30 @@ function Preview({ answer }) {
   return html`<div id="kb-preview" class="kb-preview" aria-live="polite" dangerouslySetInnerHTML=${{ __html: rendered }}></div>`;
 }
 
-function History({ article }) {
+// An old version as a reader needs it to decide what to take back: every field, not only its text.
+function OldVersion({ version, canWrite, onRestore }) {
+  const a = version.article;
+  const list = (items) => (items.length ? items.join(t("kb.comma")) : "—");
+  return html`<section id="kb-old-version" class="kb-old"><h3>${t("kb.version", { version: version.version })}${t("kb.colon")}${a.title}</h3>
+    <dl class="kb-old-fields">
+      <dt>${t("kb.field.status")}</dt><dd>${t(`kb.status.${a.status}`)}</dd>
+      <dt>${t("kb.field.category")}</dt><dd>${a.category ? categoryLabel(a.category) : t("kb.category.none")}</dd>
+      <dt>${t("kb.field.tags")}</dt><dd>${list(a.tags)}</dd>
+      <dt>${t("kb.field.examples")}</dt><dd><ul>${a.examples.map((x) => html`<li>${x}</li>`)}</ul></dd>
+    </dl>
+    <div class="kb-preview" dangerouslySetInnerHTML=${{ __html: a.html }}></div>
+    ${canWrite ? html`<p><button type="button" id="kb-restore" onClick=${() => onRestore(a)}>${t("kb.restore")}</button>
+      <span class="hint">${t("kb.restore_hint")}</span></p>` : null}</section>`;
+}
+
+function History({ article, canWrite, onRestore }) {
   const [versions, setVersions] = useState([]);
   const [shown, setShown] = useState(null);
   useEffect(() => { api("GET", `/kb/articles/${encodeURIComponent(article.id)}/versions`).then((r) => setVersions(r.items), failed); }, [article.id, article.version]);
   return html`<div id="kb-history"><ol class="kb-versions">${versions.map((v) => html`<li data-version=${v.version}>
       <button type="button" class="link" onClick=${() => setShown(v)}>${t("kb.version", { version: v.version })}</button>
       ${" "}${formatFull(v.article.updated_at)} · ${v.article.updated_by || "—"} · ${v.changed.map((f) => t(`kb.field.${f}`)).join(t("kb.comma"))}</li>`)}</ol>
-    ${shown ? html`<section id="kb-old-version" class="kb-old"><h3>${t("kb.version", { version: shown.version })}: ${shown.article.title}</h3>
-      <div class="kb-preview" dangerouslySetInnerHTML=${{ __html: shown.article.html }}></div></section>` : null}</div>`;
+    ${shown ? html`<${OldVersion} version=${shown} canWrite=${canWrite} onRestore=${onRestore} />` : null}</div>`;
 }
 
 // Keyed by the article's id and version (see Knowledge): another article, or this one saved,
@@ -63,6 +78,13 @@ function Editor({ article, canWrite, onSaved, unsaved, onOpen }) {
   // Each change applies to the draft as it is then, not as this render saw it: two events
   // before the next render (a choice, then typing) would otherwise undo the first.
   const set = (name) => (event) => { const value = event.target.value; setDraft((d) => ({ ...d, [name]: value })); };
+  // An old version's fields into the draft, back on the edit tab: a save makes it the newest
+  // version (history is never rewritten); the id, language and group stay this article's.
+  function restore(old) {
+    const o = editable(old);
+    setDraft((d) => ({ ...d, title: o.title, answer: o.answer, category: o.category, status: o.status, tagsText: o.tagsText, examplesText: o.examplesText }));
+    setTab("edit");
+  }
   async function save(event) {
     event.preventDefault();
     const body = {
@@ -85,7 +107,7 @@ function Editor({ article, canWrite, onSaved, unsaved, onOpen }) {
       ${article.version ? html`<button type="button" role="tab" id="kb-tab-history" aria-selected=${tab === "history"} onClick=${() => setTab("history")}>${t("kb.history")}</button>` : null}</div>
       ${article.version && article.status === "published" ? html`<a href=${`/help/${article.language}/articles/${article.id}-${article.slug}`} target="_blank" rel="noopener">${t("kb.public_page")}</a>` : null}
     </div>
-    ${tab === "history" ? html`<${History} article=${article} />` : html`
+    ${tab === "history" ? html`<${History} article=${article} canWrite=${canWrite} onRestore=${restore} />` : html`
     ${article.version ? null : html`<label class="field">${t("kb.id")} <input id="kb-id" value=${draft.id} onInput=${set("id")} placeholder=${t("kb.id_hint")} /></label>`}
     <label class="field">${t("kb.field.title")} <input id="kb-title" required value=${draft.title} onInput=${set("title")} readOnly=${readOnly} /></label>
     <div class="row">
