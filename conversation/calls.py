@@ -28,6 +28,16 @@ def takes_replies(channel: str) -> bool:
     return channel != PHONE_CHANNEL
 
 
+class ReceiveOnly(InvalidInput):
+    """A reply on a ticket whose channel only receives (an email channel with no relay: API
+    code `receive_only`, said in the agent's language): refused at once, nothing stored."""
+
+    code = "receive_only"
+
+    def __init__(self, channel: str) -> None:
+        super().__init__(f"channel {channel} only receives (no smtp_host, no relay_channel); reply on another channel")
+
+
 class NoReplies(InvalidInput):
     """A reply on a ticket whose channel carries none back (API code `phone_reply`, said in
     the agent's language): refused at once rather than failed later in the outbox."""

@@ -476,6 +476,9 @@ class Adapter:
     # whose app decides, as the webhook channel's `buttons`, sets it on the instance)
     shows_choices: bool = False
     shows_html: ClassVar[bool] = False  # True: `send` shows message.html (sanitised) when a message has it
+    # False: this channel only receives (an email channel with no relay): replies on its tickets
+    # are refused at once and bots' messages there become notes (a property where settings decide).
+    sends_replies: bool = True
 
     @classmethod
     def check_settings(cls, prefix: str, settings: Any) -> None:

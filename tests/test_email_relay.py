@@ -13,8 +13,8 @@ import aiosmtplib
 import pytest
 
 from adapters.email.adapter import EmailAdapter
-from conversation.delivery_errors import split_coded_error
-from conversation.model import AuthorType, DeliveryStatus
+from conversation.calls import ReceiveOnly
+from conversation.model import AuthorType, Direction, Message, MessageKind
 from hub.app import Hub
 from hub.sdk import RetryableDeliveryError
 from hub.settings import ConfigError
@@ -61,24 +61,30 @@ async def test_a_channel_with_a_relay_channel_sends_through_it_from_its_own_addr
     assert outbox.envelopes[0].mail_from == BILLING
 
 
-async def test_a_receive_only_channel_warns_at_start_and_a_reply_fails_at_once_naming_why(
+async def test_a_receive_only_channel_warns_at_start_refuses_replies_and_bots_write_notes(
     tmp_path: Path, sink: tuple[Sink, int], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A trial's receive-only channel queued every bot reply and agent reply, each then failed
+    as a relay error: now a reply is refused at once, nothing stored, and the bots' words
+    are notes for the agents (as on a phone ticket)."""
     outbox, port = sink
     caplog.set_level(logging.WARNING)
-    async with running_hub(make_config(tmp_path, {"channels": channels(port)})) as hub:
+    config = make_config(tmp_path, {"channels": channels(port), "plugins": {"enabled": ["echo"]}})
+    async with running_hub(config) as hub:
         assert any("billing only receives mail" in r.getMessage() for r in caplog.records)
         conversation = await mail_billing(hub, "Invoice")
-        reply = await hub.actions.send(conversation, "Hello", author_type=AuthorType.AGENT, author_id="a1")
+        with pytest.raises(ReceiveOnly, match="only receives"):
+            await hub.actions.send(conversation, "Hello", author_type=AuthorType.AGENT, author_id="a1")
 
-        async def failed() -> Any:
-            stored = await hub.store.tickets.get_message(reply.id)
-            return stored if stored and stored.delivery.status is DeliveryStatus.FAILED else None
+        async def echoed() -> list[Message]:
+            thread = await hub.store.tickets.list_messages(conversation.id)
+            return [m for m in thread if m.author_type is AuthorType.BOT]
 
-        stored = await eventually(failed)
-        code, detail = split_coded_error(stored.delivery.error)
-        assert code == "receive_only" and "only receives mail" in detail
-        assert stored.delivery.attempts <= 1  # not retried: it fails the same way every time
+        [said] = await eventually(echoed)
+        assert said.kind is MessageKind.NOTE and said.delivery is None  # the bot's reply, kept for the agents
+        thread = await hub.store.tickets.list_messages(conversation.id)
+        assert [m.direction for m in thread if m.kind is MessageKind.MESSAGE] == [Direction.INBOUND]
+        assert not hub.actions.takes_replies("billing") and hub.actions.takes_replies("support")
     assert outbox.mails == []
 
 

@@ -183,6 +183,10 @@ class EmailAdapter(Adapter):
         return self._hub
 
     @property
+    def sends_replies(self) -> bool:  # type: ignore[override]
+        return bool(self.settings.smtp_host or self.settings.relay_channel)
+
+    @property
     def listen_port(self) -> int:
         """The listener's port (the configured one, or the one the OS gave for 0 in tests)."""
         assert self._server is not None

@@ -15,7 +15,6 @@ from aiohttp import web
 from conversation.assignment import takes_tickets
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
-from conversation.calls import NoReplies, takes_replies
 from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
 from conversation.fields import FieldType
 from conversation.model import (
@@ -386,7 +385,8 @@ async def get_conversation(call: Call) -> dict[str, Any]:
             conversation_json(c, latest=latest.get(c.id), locale=call.me.language or hub.language) for c in visible
         ],
         "sends_files": channel_sends_files(hub, conv),  # replies on this channel can carry files
-        "takes_replies": takes_replies(conv.channel),  # a phone ticket takes notes and callbacks only
+        # a phone ticket takes notes and callbacks only, nor does a channel that only receives
+        "takes_replies": services_of(call).conversations.takes_replies(conv.channel),
         # the custom fields this ticket's category gives it: the sidebar is drawn from them
         "field_definitions": [definition_json(d) for d in await ticket_definitions(hub.store, conv.category)],
     }
@@ -450,8 +450,8 @@ async def post_message(call: Call) -> dict[str, Any]:
         raise ApiError(409, "merged", "this ticket was merged into another; write there")
     text, files = call.body["text"], call.body.get("attachments", [])
     note = call.body.get("kind", "reply") == "note"
-    if not note and not takes_replies(conv.channel):  # before any upload is claimed
-        raise NoReplies()
+    if not note:  # before any upload is claimed
+        services_of(call).conversations.check_replies(conv.channel)
     if files and (note or not channel_sends_files(hub, conv)):
         raise ApiError(
             422,

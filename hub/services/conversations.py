@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from conversation.business_time import Calendar
-from conversation.calls import NoReplies, takes_replies
+from conversation.calls import NoReplies, ReceiveOnly, takes_replies
 from conversation.desk import TEAM_SOURCE_STATE, category_defaults, handoff_changes, team_source
 from conversation.errors import InvalidInput
 from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
@@ -74,14 +74,29 @@ class ConversationService:
         self.wake_outbox = wake_outbox
         self.clock = clock
         self.ticket_listener: TicketChanged | None = None  # the plugin host: subscribed plugins' on_event
+        # Channels whose adapter cannot send (an email channel with no smtp_host or relay):
+        # set by the hub from its adapters (Adapter.sends_replies).
+        self.receive_only: frozenset[str] = frozenset()
         # Told when an agent (a person, not a bot) resolves a ticket: the learning review queue.
         self.agent_resolved: Callable[[Conversation], Awaitable[object]] | None = None
         self.resolve_guard: ResolveGuard | None = None  # the plugin host: a plugin may hold a resolve back
 
+    def takes_replies(self, channel: str) -> bool:
+        """Whether a written reply can reach the customer on this channel."""
+        return takes_replies(channel) and channel not in self.receive_only
+
+    def check_replies(self, channel: str) -> None:
+        """NoReplies (a phone ticket) or ReceiveOnly when a reply cannot go out on `channel`."""
+        if not takes_replies(channel):
+            raise NoReplies()
+        if channel in self.receive_only:
+            raise ReceiveOnly(channel)
+
     async def post_bot_message(
         self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
     ) -> Message:
-        if not takes_replies(conversation.channel):  # a logged call: the agents say it when they call back
+        if not self.takes_replies(conversation.channel):
+            # a logged call (the agents say it when they call back), a channel that only receives
             return await self.add_note(conversation, text, author=plugin)
         return await self.send(
             conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices, html=clean_html(html)
@@ -104,8 +119,7 @@ class ConversationService:
         same words for channels that show HTML."""
         if not text.strip() and not attachments:
             raise InvalidInput("a message needs text")
-        if not takes_replies(conversation.channel):
-            raise NoReplies()
+        self.check_replies(conversation.channel)
         now = self.clock()
         message = Message(
             id=new_id(),
