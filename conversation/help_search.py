@@ -14,7 +14,8 @@ words: "how do I get a refund", "退款没到账", "退款 refund". Here:
 - An article is found with half of the other terms, or three of them for a long question
   (a customer's whole paragraph finds the article three of its word pairs name); the rarer
   a term is among the articles, the more it counts in the ranking, then the articles with
-  every term in the title come first. So "退款 refund" on the Chinese pages still finds the
+  every term in the title come first; one scoring under 60 % of the best is left out (it
+  shares only everyday words with the question). So "退款 refund" on the Chinese pages still finds the
   refund articles, and a typo in one word of four does not empty the page.
 
 Each article's words are indexed once per version (`_indexed`), and the published articles'
@@ -40,6 +41,7 @@ WORD = re.compile(r"[^\W_]+")
 MIN_ARTICLES_FOR_COMMON = 4  # below this, "more than half of the articles" is one or two
 COMMON_SHARE = 0.5
 MAX_NEEDED = 3  # terms an article needs at most, however long the question
+RELATIVE_CUT = 0.6  # an article scoring under this share of the best one's is left out
 # Terms read from one query (a 200-character query has at most about 200): the rarest
 # MAX_TERMS of those the articles have are the ones looked up.
 MAX_QUERY_TERMS = 200
@@ -184,4 +186,9 @@ def help_search(articles: Sequence[Article], query: str) -> list[Article]:
         score = sum(math.log1p(len(articles) / len(found_in[t])) for t in matched)
         in_title = all(collection.titles[i].has(t) for t in looked_up)
         ranked.append(((-score, not in_title, _fold(articles[i].title), articles[i].id), articles[i]))
-    return [article for _key, article in sorted(ranked, key=lambda pair: pair[0])]
+    if not ranked:
+        return []
+    best = -min(key[0] for key, _article in ranked)
+    # Far behind the best, an article shares only the question's everyday words ("get" of
+    # "how do I get a refund", "怎么办"): a trial's list of eleven for it had one answer.
+    return [a for key, a in sorted(ranked, key=lambda pair: pair[0]) if -key[0] >= RELATIVE_CUT * best]

@@ -12,6 +12,7 @@ ENGLISH = [
     Article(id="password", title="How do I reset my password?", answer="Tap 'Forgot password' on the login page."),
     Article(id="address", title="How do I change my address?", answer="Open the order and edit the address."),
     Article(id="fees", title="What are the fees?", answer="Withdrawals to a bank account are free."),
+    Article(id="invoice", title="How do I get an invoice?", answer="Open the order and tap Invoice."),
 ]
 CHINESE = [
     Article(id="zh-refund", title="如何申请退款", answer="在订单页点击“申请退款”。", language="zh-CN"),
@@ -31,10 +32,11 @@ def test_words_found_in_most_articles_select_nothing_by_themselves() -> None:
 
 
 def test_a_question_finds_the_articles_with_its_telling_words_best_first() -> None:
-    assert ids(help_search(ENGLISH, "how do I get a refund"))[0] == "refund"
+    # "get" is in two articles: alone it is no reason to list the invoice (a trial's eleven results)
+    assert ids(help_search(ENGLISH, "how do I get a refund")) == ["refund"]
     assert set(ids(help_search(ENGLISH, "refund"))) == {"refund", "late"}  # "refunded", "Refunds": word starts
     assert ids(help_search(ENGLISH, "refund not arrived")) == ["late"]  # one word of three is too few
-    assert ids(help_search(ENGLISH, "refund card")) == ["refund", "late"]  # most words first
+    assert ids(help_search(ENGLISH, "refund card")) == ["refund"]  # the other, one common word of two: far behind
 
 
 def test_a_letter_inside_a_word_is_no_match() -> None:
