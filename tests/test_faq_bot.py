@@ -583,6 +583,20 @@ async def test_a_no_to_a_title_picked_from_the_list_notes_that_title_as_turned_d
     assert note.splitlines()[1].startswith(f"1. {title} (") and note.splitlines()[1].endswith("did not help"), note
 
 
+async def test_the_agents_suggestions_move_the_answer_turned_down_to_the_end(served: tuple[TestClient, Hub]) -> None:
+    client, hub = served
+    ticket_id = await ask(hub, "退款多久到账", thread="moved")  # 1. 提现多久到账 2. 如何申请退款
+    await ask(hub, "1", thread="moved")
+    await ask(hub, "否", thread="moved")
+    admin = await add_agent(hub.store, "wang@example.com", Role.ADMIN, "admin password 1")
+    bearer = {"Authorization": f"Bearer {(await hub.services.accounts.issue_token(admin.id, 'panel'))[1]}"}
+    matched = await (await client.get("/api/v1/kb/suggestions?q=退款多久到账", headers=bearer)).json()
+    assert [item["id"] for item in matched["items"][:2]] == ["withdrawal_time", "request_refund"]  # the matcher's
+    suggested = await (await client.get(f"/api/v1/conversations/{ticket_id}/suggestions", headers=bearer)).json()
+    marked = [(item["article_id"], item["turned_down"]) for item in suggested["items"]]
+    assert marked[0] == ("request_refund", False) and marked[-1] == ("withdrawal_time", True), marked
+
+
 async def test_a_new_question_after_an_answer_gets_its_own_answer(hub: Hub) -> None:
     ticket_id = await ask(hub, "忘记密码了怎么办")
     await ask(hub, "快递到哪了")
@@ -660,10 +674,9 @@ async def test_deflection_and_not_helpful_figures_per_article_in_the_api_and_the
 
     admin = await add_agent(hub.store, "wang@example.com", Role.ADMIN, "admin password 1")  # sees every ticket
     bearer = {"Authorization": f"Bearer {(await hub.services.accounts.issue_token(admin.id, 'sidebar'))[1]}"}
-    # The agents' suggestions mark the answer the customer turned down, and list it last.
+    # The agents' suggestions mark the answer the customer turned down.
     suggested = await (await client.get(f"/api/v1/conversations/{not_helpful}/suggestions", headers=bearer)).json()
-    marked = [(item["article_id"], item["turned_down"]) for item in suggested["items"]]
-    assert marked[-1] == ("forgot_password", True) and all(not down for _, down in marked[:-1]), marked
+    assert [(item["article_id"], item["turned_down"]) for item in suggested["items"]] == [("forgot_password", True)]
 
     # The bot's records are its bookkeeping: no form in the ticket sidebar (a trial's agent met
     # raw ids and confidences there to edit), and the generic API does not change them.

@@ -153,6 +153,13 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     await expect(page.locator("#kb-answer")).to_have_value("新的答案")  # kept: the agent said no
     assert asked == ["放弃未保存的修改？"]
 
+    # Esc that closes a Chinese input method's candidates (composing) is the input method's
+    await page.locator("#kb-answer").focus()
+    await page.evaluate(
+        """() => document.querySelector("#kb-answer").dispatchEvent(new KeyboardEvent("keydown",
+             { key: "Escape", isComposing: true, bubbles: true, cancelable: true }))"""
+    )
+    await expect(page.locator("#kb-answer")).to_be_focused()
     await page.locator("#kb-answer").press("Escape")  # leaves the field, the dialog stays
     await expect(page.locator("dialog#knowledge")).to_be_visible()
     await expect(page.locator("#kb-answer")).not_to_be_focused()
@@ -162,11 +169,18 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     await expect(page.locator("#kb-answer")).to_have_value("新的答案")
     assert len(asked) == 2
 
+    # the same article clicked again, its edit discarded: the stored answer, not the edit
+    page.once("dialog", lambda d: answer(d, accept=True))
+    await page.locator("#kb-articles li[data-id='refund'] button").click()
+    await expect(page.locator("#kb-answer")).to_have_value("打开订单，点击退款。")
+    await page.fill("#kb-answer", "新的答案")
+    assert len(asked) == 3
+
     # the translation is a link to it; leaving for it, said yes to, drops the edit
     page.once("dialog", lambda d: answer(d, accept=True))
     await page.locator("#kb-translations button[data-id='refund-en']").click()
     await expect(page.locator("#kb-title")).to_have_value("How to get a refund")
-    assert len(asked) == 3
+    assert len(asked) == 4
     stored = await hub.store.knowledge.get_article("refund")
     assert stored is not None and stored.answer == "打开订单，点击退款。"
     await page.fill("#kb-answer", "Open the order, then tap Refund.")
@@ -174,10 +188,10 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     await page.keyboard.press("Escape")
     await page.keyboard.press("Escape")  # asked once, said yes to: closed
     await expect(page.locator("dialog#knowledge")).to_have_count(0)
-    assert len(asked) == 4
+    assert len(asked) == 5
 
     await page.click("#open-knowledge")
     await page.locator("#kb-articles li[data-id='invoice'] button").click()
     await page.keyboard.press("Escape")  # nothing unsaved: closes without asking
     await expect(page.locator("dialog#knowledge")).to_have_count(0)
-    assert len(asked) == 4
+    assert len(asked) == 5

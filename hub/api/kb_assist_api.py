@@ -30,7 +30,7 @@ REVIEWS = "proposals are reviewed by admins and supervisors"
     summary="The published articles that best answer the ticket's latest customer message, with the matcher's"
     " confidence (at least 5 %); an article and its translation once, in the language the bot would answer in (the"
     " question's, else the customer's latest clear one, else the contact's) where a translation exists; an answer"
-    " the customer told the FAQ bot did not help is marked `turned_down` and listed last",
+    " the customer told the FAQ bot did not help is marked `turned_down` and moved to the end",
     tag="knowledge",
     query={"k": Int(minimum=1, maximum=10)},
     response=ANY,

@@ -155,15 +155,23 @@
     parts.push(document.createTextNode(text.slice(at)));
     return parts;
   }
-  // A question's buttons stay only until the visitor answers it, by a tap or in words: later,
-  // "是/否" under an answer already turned down reads as a question still open.
-  function retireChoices() {
-    for (const row of log.querySelectorAll(".choices")) row.remove();
+  // A question's buttons stay only until the visitor answers it, by a tap or in words (a
+  // message the hub took, with text: a file alone answers nothing): later, "是/否" under an
+  // answer already turned down reads as a question still open. Only questions older than
+  // the answer lose them (a message echoed from another tab may arrive after a newer one).
+  function retireChoices(answer) {
+    if (!answer.text) return;
+    for (const row of log.querySelectorAll(".msg[data-id] .choices")) {
+      if (row.parentElement.getAttribute("data-id") >= answer.id) continue;
+      const focused = row.contains(root.activeElement);
+      row.remove();
+      if (focused) textarea.focus(); // the tapped button is gone: the visitor stays in the chat
+    }
   }
   function render(message, { failed = false } = {}) {
     if (!message || typeof message !== "object" || state.shown.has(message.id)) return; // never twice, whatever the socket replays
     state.shown.add(message.id);
-    if (message.from === "visitor") retireChoices();
+    if (message.from === "visitor") retireChoices(message);
     if (message.id > state.lastId) { state.lastId = message.id; persist(); }
     const bubble = el("div", { class: `msg ${message.from}${failed ? " failed" : ""}`, "data-id": message.id });
     // Who wrote it, shown by CSS before the text (as the time after it): an agent by name, the bot as the bot.
@@ -346,7 +354,6 @@
     frame.client_id = frame.client_id || `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     let bubble = null;
     if (frame.type === "message" || frame.type === "choice") {
-      retireChoices();
       bubble = el("div", { class: "msg visitor", "data-client": frame.client_id, text: frame.text || "" });
       log.append(bubble); log.scrollTop = log.scrollHeight;
     }

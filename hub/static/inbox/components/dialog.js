@@ -6,16 +6,19 @@ import { html, useEffect, useRef } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { update } from "../lib/store.js";
 
-const FIELD = /^(INPUT|TEXTAREA|SELECT)$/;
+// Where Esc leaves a field: a text to type in or a list to pick from (not a checkbox or a button).
+const isField = (el) => /^(TEXTAREA|SELECT)$/.test(el.tagName)
+  || (el.tagName === "INPUT" && !/^(checkbox|radio|button|submit|reset|file|image)$/.test(el.type));
 
 export function Dialog({ id, title, children, wide, unsaved }) {
   const ref = useRef(null);
   const mayClose = () => !unsaved?.() || window.confirm(t("dialog.discard"));
   // On keydown, before the browser's close request: a cancelled keydown sends none.
   function onKeyDown(event) {
-    if (event.key !== "Escape" || event.defaultPrevented) return; // a picker inside took it
+    // a picker inside took it; or it cancels an input method's candidates (pinyin), not the dialog
+    if (event.key !== "Escape" || event.defaultPrevented || event.isComposing || event.keyCode === 229) return;
     event.preventDefault(); // this dialog decides, not the browser's close request
-    if (FIELD.test(event.target.tagName)) ref.current.focus(); // out of the field, still in the dialog
+    if (isField(event.target)) ref.current.focus(); // out of the field, still in the dialog
     else if (mayClose()) ref.current.close();
   }
   // The browser's own close request (Esc with the focus outside the dialog's content).

@@ -5,7 +5,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatPercent, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
-import { canChange } from "../lib/store.js";
+import { canChange, useStore } from "../lib/store.js";
 import { insertIntoReply } from "./composer.js";
 
 // The newest customer message: the panel asks again only when another one arrives.
@@ -19,6 +19,9 @@ function latestQuestionId(messages) {
 
 export function Suggestions({ conversationId, messages }) {
   const latest = latestQuestionId(messages);
+  // The FAQ bot records a "no" in its own task, after the customer's message arrived: its
+  // record's live event asks again, so the answer turned down is marked once it is known.
+  const { recordsChanged } = useStore();
   const [found, setFound] = useState(null);
   useEffect(() => {
     if (!latest) { setFound({ items: [] }); return undefined; }
@@ -27,7 +30,7 @@ export function Suggestions({ conversationId, messages }) {
       .then((r) => { if (current) setFound(r); })
       .catch((e) => { if (current) { setFound({ items: [] }); failed(e); } });
     return () => { current = false; };
-  }, [conversationId, latest]);
+  }, [conversationId, latest, recordsChanged]);
 
   function insert(item) {
     if (insertIntoReply(conversationId, item.text)) notify(t("suggest.inserted", { title: item.title }));

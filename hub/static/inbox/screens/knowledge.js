@@ -143,9 +143,16 @@ export function Knowledge() {
   const [waiting, setWaiting] = useState(null); // proposals in the review queue
   const unsaved = useRef(false); // the open editor's draft differs from its article
   const searching = useRef(null);
+  const asked = useRef(0); // the latest list request: an older one answering late is dropped
+  const [opened, setOpened] = useState(0); // a new editor for the same article after "discard"
+  useEffect(() => () => clearTimeout(searching.current), []);
   const leave = () => !unsaved.current || window.confirm(t("dialog.discard"));
   async function load(q = query) {
-    try { setItems(mineFirst((await api("GET", `/kb/articles?${new URLSearchParams(q ? { q } : {})}`)).items)); } catch (e) { failed(e); }
+    const mine = ++asked.current;
+    try {
+      const found = await api("GET", `/kb/articles?${new URLSearchParams(q ? { q } : {})}`);
+      if (mine === asked.current) setItems(mineFirst(found.items));
+    } catch (e) { failed(e); }
   }
   function typed(q) { // the list follows the words as they are typed, a moment after the last key
     setQuery(q);
@@ -158,7 +165,12 @@ export function Knowledge() {
   }, []);
   async function pick(id) {
     if (!leave()) return;
-    try { const article = await api("GET", `/kb/articles/${encodeURIComponent(id)}`); unsaved.current = false; setOpen(article); } catch (e) { failed(e); }
+    try {
+      const article = await api("GET", `/kb/articles/${encodeURIComponent(id)}`);
+      unsaved.current = false;
+      setOpened((n) => n + 1); // the same article again (its edit discarded) is a fresh editor too
+      setOpen(article);
+    } catch (e) { failed(e); }
   }
   const toggle = canWrite ? html`<p class="row"><button type="button" id="kb-toggle-review"
     onClick=${() => leave() && (unsaved.current = false, setReviewing(!reviewing))}>${reviewing ? t("kb.review.back") : t("kb.review.open")}${waiting && !reviewing ? ` (${waiting})` : ""}</button></p>` : null;
@@ -175,7 +187,7 @@ export function Knowledge() {
           <button type="button" class=${open && open.id === a.id ? "link active" : "link"} onClick=${() => pick(a.id)}>${a.title}</button>
           <span class="hint"> ${a.language} · ${t(`kb.status.${a.status}`)}${a.category ? ` · ${categoryLabel(a.category)}` : ""}</span></li>`)}</ul>`}
       </div>
-      ${open ? html`<${Editor} key=${`${open.id}:${open.version}`} article=${open} canWrite=${canWrite} unsaved=${unsaved} onOpen=${pick}
+      ${open ? html`<${Editor} key=${`${open.id}:${open.version}:${opened}`} article=${open} canWrite=${canWrite} unsaved=${unsaved} onOpen=${pick}
         onSaved=${(saved) => { unsaved.current = false; setOpen(saved); load(); }} />` : html`<p class="hint">${t("kb.pick")}</p>`}
     </div>
   <//>`;
