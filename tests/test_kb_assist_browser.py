@@ -177,3 +177,41 @@ async def test_a_reviewer_edits_and_approves_what_a_resolved_ticket_proposes(
     assert article is not None and article.examples[-1] == "钱什么时候能退回来" and article.updated_by == "王芳"
     await eventually(lambda: hub.knowledge.trainings > trainings)  # learned without a restart
     assert "钱什么时候能退回来" in hub.knowledge.articles["refund"].examples
+
+
+async def test_the_panel_marks_an_answer_turned_down_once_the_bot_has_recorded_it(
+    tmp_path: Any,
+    browser: Any,  # noqa: F811
+) -> None:
+    """The bot records a "no" in its own task, after the customer's message reached the
+    inbox: the panel asks again on the record's live event (a review found it asked only
+    once, before the record changed, and kept the answer unmarked)."""
+    from playwright.async_api import expect
+
+    from hub.agents import add_agent
+    from hub.app import build_app
+    from tests.helpers import make_config, serve
+    from tests.test_inbox_browser import PASSWORD, require_browser
+
+    require_browser()
+    config = {"channels": {"webchat": {"secret": "e2e-visitor-secret"}}, "plugins": {"enabled": ["faq"]}}
+    hub = Hub(make_config(tmp_path, config))
+    runner, url = await serve(build_app(hub))
+    try:
+        from conversation.model import Role
+
+        await add_agent(hub.store, "wang@example.com", Role.ADMIN, PASSWORD, name="王芳")
+        await knowledge_base(hub)
+        record = await customer_writes(hub, "v1", "怎么申请退款")
+        [answer] = await eventually(
+            lambda: hub.services.records.query("faq", "answer", conversation_id=record.conversation.id)
+        )
+        page = await sign_in(browser, url, "zh-CN")
+        await page.locator("#conversations li .open").first.click()
+        refund = page.locator("#suggestions li[data-article='refund']")
+        await expect(refund).to_have_count(1)
+        await expect(refund.locator(".turned-down")).to_have_count(0)
+        await hub.services.records.update("faq", "answer", answer.id, status="not_helpful", who="faq")
+        await expect(refund.locator(".turned-down")).to_have_text("客户表示没有帮助")
+    finally:
+        await runner.cleanup()

@@ -195,3 +195,37 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     await page.keyboard.press("Escape")  # nothing unsaved: closes without asking
     await expect(page.locator("dialog#knowledge")).to_have_count(0)
     assert len(asked) == 5
+
+
+async def test_a_late_answer_to_an_older_search_does_not_replace_the_list(
+    hub_url: tuple[Hub, str],  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    """The list follows the typing: the answer for "如" arriving after the one for "如何开"
+    (a slow network) is dropped, not shown under the newer words (a review)."""
+    import asyncio
+    from urllib.parse import quote
+
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    kb = hub.services.knowledge
+    await kb.create({"id": "refund", "title": "如何申请退款", "answer": "打开订单，点击退款。", "status": "published"})
+    await kb.create({"id": "invoice", "title": "如何开发票", "answer": "在订单详情申请。", "status": "published"})
+    page = await sign_in(browser, url, "zh-CN")
+    older = f"q={quote('如')}"
+
+    async def slowly(route: Any) -> None:
+        await asyncio.sleep(1.5)
+        await route.continue_()
+
+    await page.route(lambda address: address.endswith(older), slowly)
+    await page.click("#open-knowledge")
+    await expect(page.locator("#kb-articles li")).to_have_count(2)
+    await page.locator("#kb-search").type("如")
+    await page.wait_for_timeout(400)  # its request is on its way (and slow)
+    await page.locator("#kb-search").type("何开")
+    await expect(page.locator("#kb-articles li")).to_have_count(1)
+    await page.wait_for_timeout(1800)  # the older answer has come by now
+    await expect(page.locator("#kb-articles li")).to_have_count(1)
+    await expect(page.locator("#kb-articles li")).to_have_attribute("data-id", "invoice")
