@@ -76,6 +76,20 @@ async def test_raw_8bit_headers_are_decoded_and_stored_at_once(hub: Hub, raw: by
     assert "raw_8bit_headers" in message.raw["flags"]  # however they were read (README)
 
 
+async def test_control_characters_in_a_mail_are_kept_nowhere_an_agent_reads(hub: Hub) -> None:
+    """A trial's mail with a bell and a NUL: the ticket and its text were clean, the message's
+    subject and full text (the API's, the inbox's "show the whole mail") kept both."""
+    raw = (
+        b"From: Li Na <li.na@example.cn>\r\nTo: help@support.example.com\r\nMessage-ID: <bell-1@example.cn>\r\n"
+        b"Subject: Bell\x07 and NUL\x00 here\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Body with bell\x07 and NUL\x00 end.\r\n"
+    )
+    assert "ticket #1000" in await smtp_in(hub, raw)
+    conv, message = await inbound(hub, 1000)
+    assert conv.subject == message.raw["subject"] == "Bell and NUL here"
+    assert message.text == "Body with bell and NUL end." and "Body with bell and NUL end." in message.raw["full_text"]
+
+
 async def test_a_mail_that_fails_twice_is_stored_raw_instead_of_retried_for_days(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

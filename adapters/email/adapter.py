@@ -41,6 +41,7 @@ from adapters.email.threading import (
     page_message_id,
     token_pattern,
 )
+from conversation.inbound import plain_text
 from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.redaction import visible_text
 from conversation.secrets import find_secrets
@@ -416,11 +417,11 @@ class EmailAdapter(Adapter):
             automatic=mail.automatic,
             raw={
                 "message_id": message_id,
-                "subject": subject,
+                "subject": plain_text(subject),  # the inbox shows it: no control characters (as in `text`)
                 "from": mail.from_address,
                 "to": mail.to,
                 "cc": mail.cc,
-                "full_text": without_surrogates(mail.text),
+                "full_text": plain_text(without_surrogates(mail.text)),
                 "full_html": without_surrogates(mail.html) if html != mail.html else "",
                 "threaded_by": match.how,
                 "flags": mail.flags,
