@@ -170,6 +170,18 @@ async def test_a_reviewer_edits_and_approves_what_a_resolved_ticket_proposes(
     await target.select_option("refund")
     await expect(proposal.locator(".proposal-answer")).to_have_text("退款会在3天内原路退回。")
     await question.fill("钱什么时候能退回来")
+    asked: list[str] = []
+
+    async def keep(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    page.once("dialog", keep)
+    await question.press("Escape")  # leaves the field
+    await page.keyboard.press("Escape")  # would close the knowledge base: the reviewer's words are kept
+    await expect(page.locator("dialog#knowledge")).to_be_visible()
+    await expect(question).to_have_value("钱什么时候能退回来")
+    assert asked == ["放弃未保存的修改？"]
     await proposal.locator("button.approve").click()
     await expect(page.locator(".notice")).to_contain_text("已批准：示例已添加")
     await expect(page.locator("#kb-review-empty")).to_have_text("没有待审核的内容。")

@@ -27,7 +27,7 @@ export function targetOptions(articles, language) {
   return ordered.flatMap((members) => members.map((a, i) => ({ article: a, translation: i > 0 })));
 }
 
-function Proposal({ proposal, articles, onDone }) {
+function Proposal({ proposal, articles, onDone, edited }) {
   const [question, setQuestion] = useState(proposal.question);
   // Only a sure match is preselected; otherwise the reviewer chooses (article or new draft).
   const [choice, setChoice] = useState(proposal.preselected && proposal.article_id ? proposal.article_id : "");
@@ -36,6 +36,10 @@ function Proposal({ proposal, articles, onDone }) {
   const [answer, setAnswer] = useState(proposal.answer);
   const [busy, setBusy] = useState(false);
   const key = proposal.id;
+  // Read by the dialog before the queue goes (Esc, x, back to the articles): a reviewer's
+  // wording of the question, title or answer is not dropped without asking.
+  if (question !== proposal.question || answer !== proposal.answer || title !== proposal.question.split("\n")[0]) edited.add(key);
+  else edited.delete(key);
   async function decide(action) {
     setBusy(true);
     try {
@@ -43,13 +47,17 @@ function Proposal({ proposal, articles, onDone }) {
       const body = action === "approve" ? (target ? { question, article_id: target } : { question, title, answer }) : undefined;
       await api("POST", path, body);
       notify(t(action === "reject" ? "kb.review.rejected" : target ? "kb.review.approved" : "kb.review.approved_draft"));
+      edited.delete(key);
       onDone(key);
     } catch (e) { failed(e); setBusy(false); }
   }
   const best = proposal.article_id ? articles.find((a) => a.id === proposal.article_id) : null;
   return html`<li class="proposal" data-id=${key}>
     <fieldset disabled=${busy}><legend>${t("kb.review.ticket", { number: proposal.number })} · ${formatFull(proposal.created_at)}</legend>
-    <p><button type="button" class="link open-ticket" onClick=${() => { update({ dialog: null }); openTicket(proposal.conversation_id); }}>${t("kb.review.open_ticket", { number: proposal.number })}</button></p>
+    <p><button type="button" class="link open-ticket" onClick=${() => {
+      if (edited.size && !window.confirm(t("dialog.discard"))) return;
+      edited.clear(); update({ dialog: null }); openTicket(proposal.conversation_id);
+    }}>${t("kb.review.open_ticket", { number: proposal.number })}</button></p>
     <label class="field">${t("kb.review.question")}<textarea class="proposal-question" rows="3" value=${question} onInput=${(e) => setQuestion(e.target.value)}></textarea></label>
     <label class="field">${t("kb.review.target")}<select class="proposal-target" value=${choice} onChange=${(e) => setChoice(e.target.value)}>
       <option value="" disabled>${t("kb.review.choose")}</option>
@@ -66,7 +74,7 @@ function Proposal({ proposal, articles, onDone }) {
   </li>`;
 }
 
-export function ReviewQueue({ onCount }) {
+export function ReviewQueue({ onCount, edited }) {
   const [items, setItems] = useState(null);
   const [articles, setArticles] = useState([]);
   useEffect(() => {
@@ -78,7 +86,7 @@ export function ReviewQueue({ onCount }) {
   const done = (id) => { const left = items.filter((p) => p.id !== id); setItems(left); onCount(left.length); };
   return html`<div id="kb-review" class="kb-review">
     <p class="hint">${t("kb.review.intro")}</p>
-    ${items.length ? html`<ul id="kb-proposals">${items.map((p) => html`<${Proposal} key=${p.id} proposal=${p} articles=${articles} onDone=${done} />`)}</ul>`
+    ${items.length ? html`<ul id="kb-proposals">${items.map((p) => html`<${Proposal} key=${p.id} proposal=${p} articles=${articles} onDone=${done} edited=${edited} />`)}</ul>`
       : html`<p class="hint" id="kb-review-empty">${t("kb.review.empty")}</p>`}
   </div>`;
 }

@@ -142,11 +142,18 @@ export function Knowledge() {
   const [reviewing, setReviewing] = useState(false);
   const [waiting, setWaiting] = useState(null); // proposals in the review queue
   const unsaved = useRef(false); // the open editor's draft differs from its article
+  const reviewed = useRef(new Set()); // the review queue's proposals with the reviewer's edits
+  const anyUnsaved = () => unsaved.current || reviewed.current.size > 0;
+  useEffect(() => { // a reload or a closed tab asks too (the browser's own question)
+    const ask = (event) => { if (anyUnsaved()) event.preventDefault(); };
+    window.addEventListener("beforeunload", ask);
+    return () => window.removeEventListener("beforeunload", ask);
+  }, []);
   const searching = useRef(null);
   const asked = useRef(0); // the latest list request: an older one answering late is dropped
   const [opened, setOpened] = useState(0); // a new editor for the same article after "discard"
   useEffect(() => () => clearTimeout(searching.current), []);
-  const leave = () => !unsaved.current || window.confirm(t("dialog.discard"));
+  const leave = () => !anyUnsaved() || window.confirm(t("dialog.discard"));
   async function load(q = query) {
     const mine = ++asked.current;
     try {
@@ -173,11 +180,11 @@ export function Knowledge() {
     } catch (e) { failed(e); }
   }
   const toggle = canWrite ? html`<p class="row"><button type="button" id="kb-toggle-review"
-    onClick=${() => leave() && (unsaved.current = false, setReviewing(!reviewing))}>${reviewing ? t("kb.review.back") : t("kb.review.open")}${waiting && !reviewing ? ` (${waiting})` : ""}</button></p>` : null;
+    onClick=${() => leave() && (unsaved.current = false, reviewed.current.clear(), setReviewing(!reviewing))}>${reviewing ? t("kb.review.back") : t("kb.review.open")}${waiting && !reviewing ? ` (${waiting})` : ""}</button></p>` : null;
   if (reviewing) {
-    return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true}>${toggle}<h3>${t("kb.review.open")}</h3><${ReviewQueue} onCount=${setWaiting} /><//>`;
+    return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true} unsaved=${anyUnsaved}>${toggle}<h3>${t("kb.review.open")}</h3><${ReviewQueue} onCount=${setWaiting} edited=${reviewed.current} /><//>`;
   }
-  return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true} unsaved=${() => unsaved.current}>${toggle}
+  return html`<${Dialog} id="knowledge" title=${t("kb.title")} wide=${true} unsaved=${anyUnsaved}>${toggle}
     <div class="kb">
       <div class="kb-list">
         <div class="row" role="search"><input id="kb-search" type="search" autofocus value=${query} placeholder=${t("kb.search")} aria-label=${t("kb.search")}
