@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.app import Hub
+from tests.helpers import eventually
 from tests.test_inbox_browser import (  # noqa: F401  (fixtures)
     ARTIFACTS,
     browser,
@@ -195,6 +196,20 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     await page.keyboard.press("Escape")  # nothing unsaved: closes without asking
     await expect(page.locator("dialog#knowledge")).to_have_count(0)
     assert len(asked) == 5
+
+    # closing the tab (or reloading) with an edit open: the browser's own question
+    await page.click("#open-knowledge")
+    await page.locator("#kb-articles li[data-id='invoice'] button").click()
+    await page.fill("#kb-answer", "未保存")
+    kinds: list[str] = []
+
+    async def leaving(dialog: Any) -> None:
+        kinds.append(dialog.type)
+        await dialog.dismiss()
+
+    page.once("dialog", leaving)
+    await page.close(run_before_unload=True)
+    await eventually(lambda: kinds == ["beforeunload"])
 
 
 async def test_a_late_answer_to_an_older_search_does_not_replace_the_list(
