@@ -75,13 +75,13 @@ def _index(text: str) -> _Index:
     return _Index(tuple(sorted(words)), frozenset(pairs))
 
 
-_CACHE: OrderedDict[tuple[str, int, object], tuple[_Index, _Index]] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str, int, object], tuple[_Index, _Index]] = OrderedDict()
 
 
 def _indexed(article: Article) -> tuple[_Index, _Index]:
     """The article's index and its title's: kept for a stored version (its id, version and
     time name its content), made anew for an article that was never stored."""
-    key = (article.id, article.version, article.updated_at)
+    key = (article.id, article.language, article.version, article.updated_at)
     if article.updated_at is not None and key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
@@ -126,14 +126,14 @@ class _Collection:
         return frozenset(found)
 
 
-_COLLECTIONS: OrderedDict[tuple[tuple[str, int, object], ...], _Collection] = OrderedDict()
+_COLLECTIONS: OrderedDict[tuple[tuple[str, str, int, object], ...], _Collection] = OrderedDict()
 COLLECTIONS_KEPT = 4  # both languages' published articles, and a change or two in flight
 
 
 def _collection(articles: Sequence[Article]) -> _Collection:
     """The articles' inverted index: made once per set of stored versions, so a search looks
     each term up once instead of in every article."""
-    key = tuple((a.id, a.version, a.updated_at) for a in articles)
+    key = tuple((a.id, a.language, a.version, a.updated_at) for a in articles)
     kept = all(a.updated_at is not None for a in articles)
     if kept and key in _COLLECTIONS:
         _COLLECTIONS.move_to_end(key)

@@ -23,6 +23,7 @@ RUNS = {
     "faq_first_training.py": (["--examples", "300", "--model", "ngram"], '"examples": 300'),
     "ingest_job.py": (["--messages", "200", "--rounds", "1"], '"messages": 200'),
     "reports.py": (["--tickets", "300", "--messages", "1500", "--rounds", "1"], '"bench": "reports"'),
+    "help_search.py": (["--copies", "2", "--rounds", "2"], '"bench": "help_search"'),
 }
 
 
