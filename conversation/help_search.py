@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from conversation.knowledge import Article
+from conversation.knowledge import Article, folded
 from conversation.search_text import CJK_RUN, bigrams
 
 WORD = re.compile(r"[^\W_]+")
@@ -61,15 +60,11 @@ class _Index:
         return at < len(self.words) and self.words[at].startswith(term)
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
-
-
 def _index(text: str) -> _Index:
-    folded = _fold(text)
-    words = {w for w in WORD.findall(CJK_RUN.sub(" ", folded))}
+    text = folded(text)
+    words = set(WORD.findall(CJK_RUN.sub(" ", text)))
     pairs: set[str] = set()
-    for run in CJK_RUN.findall(folded):
+    for run in CJK_RUN.findall(text):
         pairs.update(bigrams(run))
         pairs.update(run)
     return _Index(tuple(sorted(words)), frozenset(pairs))
@@ -100,10 +95,10 @@ def query_terms(query: str) -> list[str]:
     """The query's terms, each once, in order: Chinese runs' character pairs, then Latin
     words and numbers of two or more characters."""
     terms: list[str] = []
-    folded = _fold(query)
-    for run in CJK_RUN.findall(folded):
+    query = folded(query)
+    for run in CJK_RUN.findall(query):
         terms += bigrams(run)
-    terms += [word for word in WORD.findall(CJK_RUN.sub(" ", folded)) if len(word) >= 2]
+    terms += [word for word in WORD.findall(CJK_RUN.sub(" ", query)) if len(word) >= 2]
     return list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]
 
 
@@ -185,7 +180,7 @@ def help_search(articles: Sequence[Article], query: str) -> list[Article]:
             continue
         score = sum(math.log1p(len(articles) / len(found_in[t])) for t in matched)
         in_title = all(collection.titles[i].has(t) for t in looked_up)
-        ranked.append(((-score, not in_title, _fold(articles[i].title), articles[i].id), articles[i]))
+        ranked.append(((-score, not in_title, folded(articles[i].title), articles[i].id), articles[i]))
     if not ranked:
         return []
     best = -min(key[0] for key, _article in ranked)

@@ -220,17 +220,18 @@ def foreign_category(article: Article, current: Article | None, desk_categories:
     return article.category
 
 
-def _fold(text: str) -> str:
+def folded(text: str) -> str:
+    """Width- and case-folded (NFKC, casefold): how searches compare words."""
     return unicodedata.normalize("NFKC", text).casefold()
 
 
 def matches(article: Article, query: str) -> bool:
     """Whether every word of the query is in the article's title, answer, tags, category or
     examples (case- and width-insensitive; Chinese has no spaces, so a word is any run)."""
-    words = _fold(query).split()
+    words = folded(query).split()
     if not words:
         return True
-    haystack = _fold(
+    haystack = folded(
         "\n".join((article.id, article.title, article.answer, article.category, *article.tags, *article.examples))
     )
     return all(word in haystack for word in words)
@@ -253,14 +254,14 @@ def search(
         and (category is None or a.category == category)
         and matches(a, query)
     ]
-    words = _fold(query).split()
-    return sorted(found, key=lambda a: (not all(w in _fold(a.title) for w in words), _fold(a.title), a.id))
+    words = folded(query).split()
+    return sorted(found, key=lambda a: (not all(w in folded(a.title) for w in words), folded(a.title), a.id))
 
 
 def slug(title: str, limit: int = 60) -> str:
     """The readable part of an article's URL: words of the title joined by '-' (Chinese
     characters kept: browsers show them, search engines read them)."""
-    words = re.findall(r"\w+", _fold(title))
+    words = re.findall(r"\w+", folded(title))
     return "-".join(words)[:limit].strip("-") or "article"
 
 

@@ -69,7 +69,6 @@ from hub.sdk import Adapter, ConfigError, Plugin
 from hub.server import DRAIN, Drain, body_deadline, drain_guard
 from hub.services import Services
 from hub.services.routing import RoutingRules
-from hub.settings import setting_value
 from hub.sla import SlaEngine
 from hub.snooze import wake_loop_step
 from hub.status_links import StatusLinks, master_key
@@ -395,8 +394,7 @@ class Hub(ChannelPort):
         wanted = self.config.reports.email_channel
         for name, adapter in self.adapters.items():
             sends = getattr(adapter, "send_mail", None)
-            can_send = setting_value(adapter.settings, "smtp_host") or setting_value(adapter.settings, "relay_channel")
-            if sends is not None and (name == wanted or not wanted) and can_send:
+            if sends is not None and (name == wanted or not wanted) and adapter.sends_replies:
                 return sends  # type: ignore[no-any-return]
         if self.config.reports.daily_to:
             log.warning("reports: daily_to is set but no email channel can send it (smtp_host or relay_channel)")

@@ -1081,9 +1081,7 @@ class TicketTools(PluginTools):
         InvalidInput when the ticket cannot take it (a required field of its category is empty).
         `told=True`: this plugin has just told the customer in its own words (the FAQ bot's
         "glad that helped"), so plugins that announce changes (progress) stay quiet about it."""
-        self.conversation = await self.actions.update_conversation(
-            self._ticket(), {"status": Status(status)}, told=told
-        )
+        await self._update({"status": Status(status)}, told=told)
 
     async def set_category(self, category: str) -> None:
         await self._update({"category": category})
@@ -1107,8 +1105,8 @@ class TicketTools(PluginTools):
         shows it in theirs; `text` is the hub language's (API clients, search)."""
         return await self.actions.add_note(self._ticket(), text, author=self.plugin, texts=texts)
 
-    async def _update(self, changes: dict[str, Any]) -> None:
-        self.conversation = await self.actions.update_conversation(self._ticket(), changes)
+    async def _update(self, changes: dict[str, Any], *, told: bool = False) -> None:
+        self.conversation = await self.actions.update_conversation(self._ticket(), changes, told=told)
 
 
 @dataclass

@@ -92,7 +92,6 @@ DOMAIN = "faq"
 MATCHER_THRESHOLD = 0.7
 GUESSES = 5  # asked of the matcher: translations of one article may take two places
 NOTE_GUESSES = 3
-NOTE_MIN_CONFIDENCE = SHOWN_MIN_CONFIDENCE
 
 ANSWER = RecordKind(
     ANSWER_KIND,
@@ -457,7 +456,7 @@ def _guesses_note(said: Texts, guesses: list[Guess], turned_down: Collection[str
             confidence=round(g.confidence * 100),
         )
         for n, g in enumerate(
-            [g for g in guesses[:NOTE_GUESSES] if g.confidence >= NOTE_MIN_CONFIDENCE or g.group in turned_down], 1
+            [g for g in guesses[:NOTE_GUESSES] if g.confidence >= SHOWN_MIN_CONFIDENCE or g.group in turned_down], 1
         )
     ]
     return "\n".join([said.get("faq.agent.note"), *lines]) if lines else said.get("faq.agent.no_guess")

@@ -200,7 +200,7 @@ class EmailAdapter(Adapter):
     async def start(self, hub: HubPort) -> None:
         self._hub = hub
         quiet_mail_libraries()
-        if not (self.settings.smtp_host or self.settings.relay_channel):
+        if not self.sends_replies:
             self.log.warning(
                 "channel %s only receives mail (no smtp_host, no relay_channel): replies to its tickets are not sent",
                 self.name,

@@ -32,13 +32,14 @@ function Proposal({ proposal, articles, onDone, edited }) {
   // Only a sure match is preselected; otherwise the reviewer chooses (article or new draft).
   const [choice, setChoice] = useState(proposal.preselected && proposal.article_id ? proposal.article_id : "");
   const target = choice === NEW ? "" : choice;
-  const [title, setTitle] = useState(proposal.question.split("\n")[0]);
+  const firstLine = proposal.question.split("\n")[0]; // a new draft's title to start from
+  const [title, setTitle] = useState(firstLine);
   const [answer, setAnswer] = useState(proposal.answer);
   const [busy, setBusy] = useState(false);
   const key = proposal.id;
   // Read by the dialog before the queue goes (Esc, x, back to the articles): a reviewer's
   // wording of the question, title or answer is not dropped without asking.
-  if (question !== proposal.question || answer !== proposal.answer || title !== proposal.question.split("\n")[0]) edited.add(key);
+  if (question !== proposal.question || answer !== proposal.answer || title !== firstLine) edited.add(key);
   else edited.delete(key);
   async function decide(action) {
     setBusy(true);

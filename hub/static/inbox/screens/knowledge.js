@@ -61,12 +61,13 @@ function History({ article, canWrite, onRestore }) {
     ${shown ? html`<${OldVersion} version=${shown} canWrite=${canWrite} onRestore=${onRestore} />` : null}</div>`;
 }
 
-// Keyed by the article's id and version (see Knowledge): another article, or this one saved,
-// is a new Editor with a fresh draft. An effect that reset the draft ran after the first
-// render, so a choice made before it (a category picked on a loaded machine) was undone.
 // What the editor shows of an article: a draft compares with it to tell an unsaved edit.
 const editable = (a) => ({ ...a, tagsText: a.tags.join(", "), examplesText: a.examples.join("\n") });
 const EDITED = ["id", "title", "answer", "language", "group", "category", "status", "tagsText", "examplesText"];
+
+// Keyed by the article's id and version (see Knowledge): another article, or this one saved,
+// is a new Editor with a fresh draft. An effect that reset the draft ran after the first
+// render, so a choice made before it (a category picked on a loaded machine) was undone.
 
 function Editor({ article, canWrite, onSaved, unsaved, onOpen }) {
   const { categories } = useStore(); // the desk's: an article's questions go to its category's team
