@@ -44,6 +44,8 @@ async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], br
 
     await page.fill("#kb-answer", "## 退款步骤\n\n1. 打开**订单**\n2. 点击退款 <script>window.hacked=1</script>")
     preview = page.locator("#kb-preview")
+    # the answer box stays at the top of its cell beside a taller preview (a trial's dropped)
+    assert await page.evaluate("getComputedStyle(document.querySelector('.kb-split')).alignItems") == "start"
     await expect(preview.locator("h2")).to_have_text("退款步骤")
     await expect(preview.locator("strong")).to_have_text("订单")
     await expect(preview).to_contain_text("<script>window.hacked=1</script>")  # shown as text, never run
@@ -161,6 +163,12 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
              { key: "Escape", isComposing: true, bubbles: true, cancelable: true }))"""
     )
     await expect(page.locator("#kb-answer")).to_be_focused()
+    page.once("dialog", lambda d: answer(d, accept=False))
+    await page.click("dialog#knowledge button.close")  # x asks too
+    page.once("dialog", lambda d: answer(d, accept=False))
+    await page.click("#kb-new")  # and a new article
+    await expect(page.locator("#kb-answer")).to_have_value("新的答案")
+    assert len(asked) == 3
     await page.locator("#kb-answer").press("Escape")  # leaves the field, the dialog stays
     await expect(page.locator("dialog#knowledge")).to_be_visible()
     await expect(page.locator("#kb-answer")).not_to_be_focused()
@@ -168,20 +176,20 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     await page.keyboard.press("Escape")  # now the dialog would close: it asks, and stays
     await expect(page.locator("dialog#knowledge")).to_be_visible()
     await expect(page.locator("#kb-answer")).to_have_value("新的答案")
-    assert len(asked) == 2
+    assert len(asked) == 4
 
     # the same article clicked again, its edit discarded: the stored answer, not the edit
     page.once("dialog", lambda d: answer(d, accept=True))
     await page.locator("#kb-articles li[data-id='refund'] button").click()
     await expect(page.locator("#kb-answer")).to_have_value("打开订单，点击退款。")
     await page.fill("#kb-answer", "新的答案")
-    assert len(asked) == 3
+    assert len(asked) == 5
 
     # the translation is a link to it; leaving for it, said yes to, drops the edit
     page.once("dialog", lambda d: answer(d, accept=True))
     await page.locator("#kb-translations button[data-id='refund-en']").click()
     await expect(page.locator("#kb-title")).to_have_value("How to get a refund")
-    assert len(asked) == 4
+    assert len(asked) == 6
     stored = await hub.store.knowledge.get_article("refund")
     assert stored is not None and stored.answer == "打开订单，点击退款。"
     await page.fill("#kb-answer", "Open the order, then tap Refund.")
@@ -189,13 +197,25 @@ async def test_an_unsaved_edit_is_never_dropped_without_asking(hub_url: tuple[Hu
     await page.keyboard.press("Escape")
     await page.keyboard.press("Escape")  # asked once, said yes to: closed
     await expect(page.locator("dialog#knowledge")).to_have_count(0)
-    assert len(asked) == 5
+    assert len(asked) == 7
 
     await page.click("#open-knowledge")
     await page.locator("#kb-articles li[data-id='invoice'] button").click()
     await page.keyboard.press("Escape")  # nothing unsaved: closes without asking
     await expect(page.locator("dialog#knowledge")).to_have_count(0)
-    assert len(asked) == 5
+    assert len(asked) == 7
+
+    # Esc on a checkbox is not "leaving a field": the dialog closes at once
+    await page.click("#open-knowledge")
+    await expect(page.locator("#kb-articles li")).to_have_count(3)
+    await page.evaluate(
+        """() => { const box = document.createElement("input"); box.type = "checkbox"; box.id = "probe";
+                   document.querySelector("dialog#knowledge .dialog-head").append(box); }"""
+    )
+    await page.locator("#probe").focus()
+    await expect(page.locator("#probe")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(page.locator("dialog#knowledge")).to_have_count(0)
 
     # closing the tab (or reloading) with an edit open: the browser's own question
     await page.click("#open-knowledge")

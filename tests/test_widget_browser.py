@@ -400,3 +400,12 @@ async def test_a_questions_buttons_go_once_the_visitor_answers_it_in_words(shop:
     await buttons.first.press("Enter")
     await expect(buttons).to_have_count(0)
     await expect(visitor.locator("textarea")).to_be_focused()
+
+    # a file alone answers nothing: the question keeps its buttons
+    await shop.hub.actions.post_bot_message(conversation, "需要发票吗？", choices=choices, plugin="faq")
+    await expect(buttons).to_have_count(2)
+    await visitor.locator("input.file").set_input_files(
+        files=[{"name": "发票.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}]
+    )
+    await expect(visitor.locator(".msg.visitor[data-id] a", has_text="发票.pdf")).to_have_count(1)
+    await expect(buttons).to_have_count(2)
