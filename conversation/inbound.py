@@ -33,6 +33,8 @@ _PLAIN = {c: None for c in (*range(0x00, 0x09), *range(0x0E, 0x1C), 0x7F)} | {
 # customer writing Arabic or Hebrew may need them).
 NAME_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _NAME = _PLAIN | dict.fromkeys((*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+# Something a reader sees: a text of spaces and zero-width characters alone is no message.
+VISIBLE = re.compile(r"[^\s\u200b-\u200d\u2060\ufeff]")
 
 
 def plain_text(text: str) -> str:
@@ -167,7 +169,7 @@ def _problem(inbound: Inbound, limits: InboundLimits) -> str:
         return "subject is longer than 1000 characters"
     if len(inbound.attachments) > limits.max_attachments:
         return f"more than {limits.max_attachments} attachments"
-    if not (inbound.text.strip() or inbound.html.strip() or inbound.attachments or inbound.choice_id):
+    if not (VISIBLE.search(inbound.text) or inbound.html.strip() or inbound.attachments or inbound.choice_id):
         return "message has no text, attachment or choice"
     return ""
 

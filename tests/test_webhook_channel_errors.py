@@ -82,8 +82,11 @@ async def test_control_characters_are_taken_out_of_what_is_kept(client: TestClie
     assert name == "陈静"
 
 
-async def test_a_message_of_control_characters_only_is_refused(client: TestClient, tmp_path: Path) -> None:
-    body = json.dumps(with_field("text", "\x00\x00\x07")).encode()
+@pytest.mark.parametrize(
+    "text", ["\x00\x00\x07", "\u200b\u200b", " \ufeff\u2060 "]
+)  # zero-width: a trial's blank ticket
+async def test_a_message_of_control_characters_only_is_refused(client: TestClient, tmp_path: Path, text: str) -> None:
+    body = json.dumps(with_field("text", text)).encode()
     resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
     answer = await resp.json()
     assert resp.status == 400, answer
