@@ -300,6 +300,50 @@ async def test_the_owner_of_a_callback_sees_it_and_closes_it_whatever_the_ticket
             await who.client.close()
 
 
+async def test_a_call_from_the_caller_of_a_hidden_ticket_goes_on_a_ticket_of_the_agents_own(
+    server: TestServer, hub: Hub
+) -> None:
+    """An audit: logging a call from a number whose open phone ticket was another team's joined
+    that ticket, assigned it to the agent, resolved it and answered with it. Now the hidden ticket
+    is left alone and the call goes on a ticket of her own with that caller."""
+    admin = await sign_in(server, ADMIN)
+    await scene(hub, admin)
+    lina, tech = await sign_in(server, AGENT), await sign_in(server, TECH)
+    try:
+        number = "+8613812345678"
+        first = await tech.call(
+            "POST", "/api/v1/calls", {"number": number, "direction": "in", "call_id": "pbx-1"}, status=201
+        )
+        hidden = first["conversation"]["id"]
+        await admin.call("PATCH", f"/api/v1/conversations/{hidden}", {"team": "technical-support", "assignee_id": ""})
+        before = await hub.store.tickets.get_conversation(hidden)
+        messages_before = len(await hub.store.tickets.list_messages(hidden))
+        body = {
+            "number": number,
+            "direction": "in",
+            "outcome": "resolved",
+            "notes": "refund asked",
+            "callback": {"due_at": "2099-01-01T08:00:00+00:00"},
+        }
+        logged = await lina.call("POST", "/api/v1/calls", body, status=201)
+        mine = logged["conversation"]
+        assert mine["id"] != hidden and hidden not in str(logged)
+        assert mine["assignee_id"] == lina.id and mine["status"] == "resolved"
+        await lina.call("GET", f"/api/v1/conversations/{hidden}", status=404)  # no callback-owner way in either
+        after = await hub.store.tickets.get_conversation(hidden)
+        assert after == before and len(await hub.store.tickets.list_messages(hidden)) == messages_before
+        # Her next call with that caller joins her own ticket; the team's agent still joins theirs.
+        again = await lina.call("POST", "/api/v1/calls", {"number": number, "direction": "out"}, status=201)
+        assert again["conversation"]["id"] == mine["id"]
+        theirs = await tech.call("POST", "/api/v1/calls", {"number": number, "direction": "out"}, status=201)
+        assert theirs["conversation"]["id"] == hidden
+        # A retry of another agent's call id (they are guessable) does not answer with its ticket.
+        await lina.call("POST", "/api/v1/calls", {"number": number, "direction": "in", "call_id": "pbx-1"}, status=404)
+    finally:
+        for who in (admin, lina, tech):
+            await who.client.close()
+
+
 async def test_a_ticket_an_agent_may_only_read_refuses_a_change_with_403_not_404(server: TestServer, hub: Hub) -> None:
     """With her team's visibility "all", Li Na reads the technical-support ticket: a change to it
     says she may not change it (the ticket exists for her), and changes nothing."""

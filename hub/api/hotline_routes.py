@@ -135,7 +135,17 @@ async def log_call(call: ApiCall) -> dict[str, Any]:
         call_id=body.get("call_id", ""),
         callback=callback_request(body["callback"], asker=call.me.id) if "callback" in body else None,
     )
-    logged = await _number_errors_named(services_of(call).hotline.log_call(form, who=call.who, agent_id=call.me.id))
+    policy = hub_of(call).access
+    logged = await _number_errors_named(
+        services_of(call).hotline.log_call(
+            form,
+            who=call.who,
+            agent_id=call.me.id,
+            may_join=lambda ticket: policy.allows(call.viewer, ticket, Access.WRITE),
+        )
+    )
+    if logged.duplicate:  # a retry answers with its ticket only to someone who may see it (call ids are guessable)
+        authorized(call, logged.conversation, Access.READ)
     return logged_json(logged)
 
 

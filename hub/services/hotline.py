@@ -12,6 +12,7 @@ are the agent's private note.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +32,7 @@ from conversation.calls import (
 from conversation.errors import InvalidInput
 from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound
 from conversation.model import AuthorType, Conversation, Status, new_id, to_ms
-from conversation.routing import Route
+from conversation.routing import Route, opens_ticket, route_inbound
 from conversation.store import NotFound, Store, Ticketing
 from hub.events import Event, EventBus
 from hub.services import audit
@@ -82,6 +83,12 @@ def _timed(key: str, seconds: int | None) -> tuple[str, dict[str, str]]:
     return (f"{key}_untimed", {}) if seconds is None else (key, {"duration": str(seconds)})
 
 
+def agent_thread(number: str, agent_id: str) -> str:
+    """The phone thread of one agent's calls with a caller whose open ticket that agent may not
+    change (another team's): the call is theirs to log, the other ticket stays out of their sight."""
+    return f"{number}~{agent_id}"
+
+
 def _until(moment: datetime) -> str:
     return f"{moment:%Y-%m-%d %H:%M}"  # UTC, as the inbox's event times (it shows them in the agent's zone)
 
@@ -111,8 +118,18 @@ class HotlineService:
         return self.conversations.clock()
 
     # -- calls ------------------------------------------------------------------------
-    async def log_call(self, form: CallForm, *, who: str, agent_id: str) -> LoggedCall:
-        """An agent's call: validated whole before anything is written."""
+    async def log_call(
+        self,
+        form: CallForm,
+        *,
+        who: str,
+        agent_id: str,
+        may_join: Callable[[Conversation], bool] | None = None,
+    ) -> LoggedCall:
+        """An agent's call: validated whole before anything is written. `may_join`: whether the
+        agent may change the caller's open ticket; when not, the call goes on a ticket of the
+        agent's own with that caller (`agent_thread`), so logging a call never reveals or changes
+        a ticket the agent may not see."""
         number = normalise_number(form.number, self.default_region)
         now = self.clock()
         started_at = self._start_time(form.started_at, now)
@@ -127,7 +144,10 @@ class HotlineService:
         if form.conversation_id and await self.store.tickets.get_conversation(form.conversation_id) is None:
             raise NotFound(f"conversation {form.conversation_id}")
         state = CallState.MISSED if form.outcome is CallOutcome.MISSED else CallState.ENDED
-        call, conversation, fresh = await self._record(form, number, started_at, state, agent_id=agent_id)
+        thread = await self._phone_thread(form, number, agent_id, may_join)
+        call, conversation, fresh = await self._record(
+            form, number, started_at, state, agent_id=agent_id, thread=thread
+        )
         if not fresh:
             return LoggedCall(call, conversation, None, duplicate=True)
         logged = {
@@ -186,8 +206,27 @@ class HotlineService:
             raise InvalidInput("started_at is in the future")
         return to_ms(started_at)  # what every backend keeps
 
+    async def _phone_thread(
+        self, form: CallForm, number: str, agent_id: str, may_join: Callable[[Conversation], bool] | None
+    ) -> str:
+        """The thread a call without a ticket named joins: the caller's number, unless the ticket
+        open there is one the agent may not change."""
+        if form.conversation_id or may_join is None:
+            return number
+        latest = await self.store.tickets.latest_on_thread(PHONE_CHANNEL, number)
+        if latest is None or opens_ticket(route_inbound(latest, self.clock(), self.ticketing.reopen_window)):
+            return number
+        return number if may_join(latest) else agent_thread(number, agent_id)
+
     async def _record(
-        self, form: CallForm, number: str, started_at: datetime, state: CallState, *, agent_id: str
+        self,
+        form: CallForm,
+        number: str,
+        started_at: datetime,
+        state: CallState,
+        *,
+        agent_id: str,
+        thread: str = "",
     ) -> tuple[Call, Conversation, bool]:
         """The call's event in the thread and its record; (call, ticket, whether this wrote them)."""
         call_id = form.call_id or new_id()
@@ -196,7 +235,7 @@ class HotlineService:
             channel=PHONE_CHANNEL,
             external_id=f"call:{call_id}",
             sender=Sender(address=number, display_name=number),
-            thread_key=number,
+            thread_key=thread or number,
             text=summary.text(self.conversations.language),
             conversation_hint=form.conversation_id,
             sent_at=started_at,
