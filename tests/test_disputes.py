@@ -436,6 +436,21 @@ async def test_above_the_limit_only_a_supervisor_decides_and_other_teams_never_s
         assert decided["status"] == "decided" and decided["data"]["refund"]["amount"] == "800.00"
         assert scene.platform.refunds == []  # held: the decision may still be appealed
 
+        # The seller's ticket moved to another team: the case view no longer opens it to her (an
+        # audit: it showed that ticket's whole thread, notes included, to whoever read the buyer's).
+        seller_id = case["data"]["seller_conversation_id"]
+        note = {"text": "卖家内部备注 seller private note", "kind": "note"}
+        await admin.call("POST", f"/api/v1/conversations/{seller_id}/messages", note, status=201)
+        assert "seller private note" in str(await lina.call("GET", f"/api/v1/disputes/{case['id']}"))
+        await admin.call("PATCH", f"/api/v1/conversations/{seller_id}", {"team": "technical-support"})
+        view = await lina.call("GET", f"/api/v1/disputes/{case['id']}")
+        assert view["seller"] is None and view["seller_hidden"] is True and "seller private note" not in str(view)
+        assert view["buyer"]["ticket"]["id"] == ticket
+        sidebar = await lina.call("GET", f"/api/v1/conversations/{ticket}/disputes")
+        assert [(c["id"], c["seller_conversation_id"]) for c in sidebar["items"]] == [(case["id"], "")]
+        await admin.call("PATCH", f"/api/v1/conversations/{seller_id}", {"team": "finance"})
+        assert (await lina.call("GET", f"/api/v1/disputes/{case['id']}"))["seller_hidden"] is False
+
         # Another team's agent: the case does not exist for her, and nothing changes.
         await admin.call("PATCH", f"/api/v1/agents/{lina.id}", {"teams": ["technical-support"]})
         await lina.call("GET", f"/api/v1/disputes/{case['id']}", status=404)

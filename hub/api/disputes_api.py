@@ -46,6 +46,10 @@ DISPUTE_VIEW = api.schema(
             "case": RECORD.json_schema(),
             "buyer": SIDE,
             "seller": SIDE,
+            "seller_hidden": {
+                "type": "boolean",
+                "description": "true: the seller's ticket exists but the caller may not read it (seller is then null)",
+            },
             "needs_supervisor": {"type": "boolean"},
         },
     },
@@ -133,9 +137,12 @@ def dispute_began(case: Record) -> datetime:
 
 
 async def _side(call: Call, ticket_id: str, since: datetime | None = None) -> dict[str, Any] | None:
-    store = hub_of(call).store
+    """One side's ticket and thread; None when there is none or the caller may not read it (the
+    seller's ticket may be another team's: a buyer's case does not open it to them)."""
+    hub = hub_of(call)
+    store = hub.store
     ticket = await store.tickets.get_conversation(ticket_id) if ticket_id else None
-    if ticket is None:
+    if ticket is None or not hub.access.allows(call.viewer, ticket, Access.READ):
         return None
     contact = await store.contacts.get_contact(ticket.contact_id)
     messages = await store.tickets.list_messages(ticket.id)
@@ -186,7 +193,15 @@ async def ticket_disputes(call: Call) -> dict[str, Any]:
         *await records.query(PLUGIN, KIND, {}, conversation_id=ticket.id),
         *await records.query(PLUGIN, KIND, {"seller_conversation_id": ticket.id}),
     ]
-    return {"items": [case_summary(c) for c in cases], "enabled": True}
+    items = []
+    for case in cases:
+        summary = case_summary(case)
+        for side in ("conversation_id", "seller_conversation_id"):  # the other side's ticket, if the caller sees it
+            other = await hub.store.tickets.get_conversation(summary[side]) if summary[side] else None
+            if other is not None and not hub.access.allows(call.viewer, other, Access.READ):
+                summary[side] = ""
+        items.append(summary)
+    return {"items": items, "enabled": True}
 
 
 @api.route(
@@ -195,10 +210,16 @@ async def ticket_disputes(call: Call) -> dict[str, Any]:
 async def get_dispute(call: Call) -> dict[str, Any]:
     case, _ticket = await _case(call, Access.READ)
     value = parse_amount(case.data["amount"])
+    seller_id = case.data.get("seller_conversation_id", "")
+    seller = await _side(call, seller_id)
     return {
         "case": record_json(case),
         "buyer": await _side(call, case.conversation_id, since=dispute_began(case)),
-        "seller": await _side(call, case.data.get("seller_conversation_id", "")),
+        "seller": seller,
+        # The seller was asked, on a ticket the caller may not read: not "not contacted yet".
+        "seller_hidden": seller is None and await hub_of(call).store.tickets.get_conversation(seller_id) is not None
+        if seller_id
+        else False,
         "needs_supervisor": needs_supervisor(value, case.data["currency"], _plugin(call).limits),
     }
 

@@ -61,8 +61,8 @@ export function TicketDisputes({ conversationId }) {
   </section>`;
 }
 
-function Side({ party, side }) {
-  if (!side) return html`<section class="dispute-side" data-party=${party}><h3>${t(`dispute.party.${party}`)}</h3><p class="hint">${t("dispute.no_ticket")}</p></section>`;
+function Side({ party, side, hidden }) {
+  if (!side) return html`<section class="dispute-side" data-party=${party}><h3>${t(`dispute.party.${party}`)}</h3><p class="hint">${t(hidden ? "dispute.side_hidden" : "dispute.no_ticket")}</p></section>`;
   const said = side.messages.filter((m) => m.kind === "message" || m.kind === "event");
   return html`<section class="dispute-side" data-party=${party} aria-label=${t(`dispute.party.${party}`)}>
     <h3>${t(`dispute.party.${party}`)}${side.name ? html` <span class="dispute-name">${side.name}</span>` : null} <button type="button" class="link" onClick=${() => { update({ dialog: null }); openTicket(side.ticket.id); }}>#${side.ticket.number}</button>
@@ -126,7 +126,7 @@ export function DisputeDialog() {
           : e.type === "attachment" ? html`📎 ${e.name}` : e.text}</li>`)}</ul>
       ${(d.decisions || []).map((x) => html`<p class="dispute-decision">${t("dispute.decision", { outcome: t(`dispute.outcome.${x.outcome}`), who: x.by, time: formatFull(x.at) })}: ${x.grounds}</p>`)}
       ${d.appeal ? html`<p class="dispute-appeal">${t("dispute.appealed_by", { party: t(`dispute.party.${d.appeal.party}`) })}: ${d.appeal.grounds}</p>` : null}
-      <div class="dispute-sides"><${Side} party="buyer" side=${view.buyer} /><${Side} party="seller" side=${view.seller} /></div>
+      <div class="dispute-sides"><${Side} party="buyer" side=${view.buyer} /><${Side} party="seller" side=${view.seller} hidden=${view.seller_hidden} /></div>
       ${canChange() && DECIDABLE.has(c.status) ? html`<${DecideForm} view=${view} onDone=${() => setVersion(version + 1)} />` : null}
     </div>
   <//>`;
