@@ -250,7 +250,7 @@ class Reach:
     """The tickets an agent may see, as one rule the access policy asks and both stores turn
     into a filter (hub/access.py builds it; a query without one sees every ticket)."""
 
-    agent_id: str
+    agent_id: str  # the tickets assigned to this agent, whatever their team (but see assigned_teams)
     teams: frozenset[str] = frozenset()  # every ticket of these teams
     own_teams: frozenset[str] = frozenset()  # of these teams, the unassigned tickets (and the agent's own)
     no_team: bool = True  # tickets without a team (the queue nobody triaged yet)
@@ -258,17 +258,26 @@ class Reach:
     # Never these teams' tickets, whoever they are assigned to: teams whose visibility is
     # "supervisors" (complaints about agents) for anyone who is not one of their supervisors.
     hidden_teams: frozenset[str] = frozenset()
+    # Of the agent's assigned tickets, only those of these teams (None: of any team, or none):
+    # an API token kept to some teams acts only for them, also on what is assigned to its agent.
+    assigned_teams: frozenset[str] | None = None
+
+    @property
+    def assigned(self) -> bool:
+        """Whether the agent's assigned tickets count at all."""
+        return bool(self.agent_id) and (self.assigned_teams is None or bool(self.assigned_teams))
 
     @property
     def covers_none(self) -> bool:
-        return not (self.agent_id or self.teams or self.own_teams or self.no_team or self.every_team)
+        return not (self.assigned or self.teams or self.own_teams or self.no_team or self.every_team)
 
     def covers(self, conversation: Conversation) -> bool:
         if conversation.team and conversation.team in self.hidden_teams:
             return False
         if self.every_team:
             return True
-        if self.agent_id and conversation.assignee_id == self.agent_id:
+        mine = self.assigned and conversation.assignee_id == self.agent_id
+        if mine and (self.assigned_teams is None or conversation.team in self.assigned_teams):
             return True  # whoever assigned it to them meant them to work it
         if not conversation.team:
             return self.no_team

@@ -20,6 +20,8 @@ The rule, by role (an API token may narrow its agent's role and teams, never wid
 - A team whose visibility is "supervisors" (complaints about agents, kept from the agent
   they are about) is seen by its supervisors and admins only: its agents, agents of "all"
   teams, and anyone it is assigned to outside its supervisors never see its tickets.
+- An API token kept to some teams acts for those teams only: not on its agent's tickets of
+  other teams, nor on tickets without a team.
 - Tickets without a team are everyone's by default: a new ticket has none until a rule,
   its category or an agent gives it one, and hiding that queue would leave customers
   unanswered. `[desk] no_team_visible_to = "supervisors"` keeps them to supervisors and
@@ -56,6 +58,9 @@ class Viewer:
     every_ticket: bool = False  # an admin, or an admin's token narrowed in role only: no team limits it
     token_limits: str = ""  # an admin's token that narrows: how ("teams (finance)"), to say why admin routes refuse
     withheld: frozenset[str] = frozenset()  # "supervisors" teams this viewer does not supervise: never seen
+    # A token kept to these teams: none of the agent's tickets of other teams or of no team
+    # (None: a session, or a token kept to no teams).
+    kept_to: frozenset[str] | None = None
 
 
 VIEWER: web.RequestKey[Viewer] = web.RequestKey("viewer")
@@ -79,7 +84,10 @@ def viewer_for(agent: Agent, teams: Iterable[Team], token: ApiToken | None = Non
     every_ticket = agent.role is Role.ADMIN and (token is None or token.teams is None)
     supervised = {t.id for t in acting} if role in (Role.SUPERVISOR, Role.ADMIN) else set()
     withheld = frozenset(t.id for t in teams if t.visibility == SUPERVISORS_ONLY and t.id not in supervised)
-    return Viewer(replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token), withheld)
+    kept_to = frozenset(token.teams) if token is not None and token.teams is not None else None
+    return Viewer(
+        replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token), withheld, kept_to
+    )
 
 
 def admin_token_limits(agent: Agent, token: ApiToken | None) -> str:
@@ -123,9 +131,10 @@ class AccessPolicy:
             agent_id=agent.id if agent.role is not Role.READ_ONLY else "",
             teams=full,
             own_teams=own,
-            no_team=supervisor or self.no_team_visible_to == "everyone",
+            no_team=(supervisor or self.no_team_visible_to == "everyone") and viewer.kept_to is None,
             every_team=every_team,
             hidden_teams=viewer.withheld,
+            assigned_teams=viewer.kept_to,
         )
 
     def allows(self, viewer: Viewer, conversation: Conversation, access: Access) -> bool:
@@ -140,7 +149,8 @@ class AccessPolicy:
         agent = viewer.agent
         if conversation.team in viewer.withheld:
             return False  # a complaint about an agent: not even a callback task shows it to them
-        if owner_id and owner_id == agent.id and agent.active:
+        kept_out = viewer.kept_to is not None and conversation.team not in viewer.kept_to
+        if owner_id and owner_id == agent.id and agent.active and not kept_out:
             return access is Access.READ or changes_allowed(agent)
         return self.allows(viewer, conversation, access)
 

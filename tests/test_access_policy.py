@@ -86,6 +86,32 @@ def test_a_token_narrows_its_agents_role_and_teams_never_widens_them() -> None:
     assert AccessPolicy().allows(viewer, ticket("tech"), Access.WRITE)
 
 
+def test_a_token_kept_to_teams_acts_for_them_only_also_on_its_agents_assigned_tickets() -> None:
+    """An audit: a token kept to "cs" still reached its agent's assigned tickets of other teams
+    and the tickets without a team."""
+    kept = ApiToken(id="t", agent_id="me", name="bi", token_hash="h", teams=["cs"])
+    viewer, policy = viewer_for(agent(Role.AGENT), [CS, TECH], kept), AccessPolicy()
+    assert policy.allows(viewer, ticket("cs", "colleague"), Access.WRITE)
+    assert policy.allows(viewer, ticket("cs", "me"), Access.WRITE)
+    for outside in (ticket("tech", "me"), ticket("", "me"), ticket()):
+        assert not policy.allows(viewer, outside, Access.READ), outside
+        assert not policy.allows_callback(viewer, outside, Access.READ, owner_id="me"), outside
+    nothing = ApiToken(id="t", agent_id="me", name="x", token_hash="h", teams=[])
+    assert policy.reach(viewer_for(agent(Role.AGENT), [CS, TECH], nothing), Access.READ).covers_none  # type: ignore[union-attr]
+    # A session, or a token narrowed in role only, keeps the assignee's and the team-less tickets.
+    for unkept in (None, ApiToken(id="t", agent_id="me", name="r", token_hash="h", role=Role.AGENT)):
+        viewer = viewer_for(agent(Role.AGENT), [CS, TECH], unkept)
+        assert policy.allows(viewer, ticket("tech", "me"), Access.WRITE) and policy.allows(
+            viewer, ticket(), Access.READ
+        )
+    # An admin's token narrowed in role only still reaches every ticket, with that role's rights.
+    reader = ApiToken(id="t", agent_id="boss", name="bi", token_hash="h", role=Role.READ_ONLY)
+    viewer = viewer_for(agent(Role.ADMIN, "boss"), [CS, TECH], reader)
+    assert policy.allows(viewer, ticket("tech"), Access.READ) and not policy.allows(
+        viewer, ticket("tech"), Access.WRITE
+    )
+
+
 def test_a_supervisors_only_team_is_seen_by_its_supervisors_alone_whoever_it_is_assigned_to() -> None:
     board = Team("board", {"en": "Supervisors"}, ["me", "colleague"], "supervisors")
     wide = Team("cs", CS.names, CS.members, "all")

@@ -120,8 +120,10 @@ def _reach_condition(reach: Reach) -> dict[str, Any]:
     ors: list[dict[str, Any]] = []
     if reach.every_team:
         ors.append({})
-    if reach.agent_id:
+    if reach.assigned and reach.assigned_teams is None:
         ors.append({"assignee_id": reach.agent_id})
+    elif reach.assigned and reach.assigned_teams:
+        ors.append({"assignee_id": reach.agent_id, "team": {"$in": sorted(reach.assigned_teams)}})
     if reach.no_team:
         ors.append({"team": {"$in": unset}})
     if reach.teams:

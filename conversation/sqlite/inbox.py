@@ -184,9 +184,12 @@ def _reach_sql(reach: Reach) -> tuple[str, list[Any]]:
     ors, args = ["0"], []
     if reach.every_team:
         ors.append("1")
-    if reach.agent_id:
+    if reach.assigned and reach.assigned_teams is None:
         ors.append("c.assignee_id = ?")
         args.append(reach.agent_id)
+    elif reach.assigned and reach.assigned_teams:
+        ors.append(f"(c.assignee_id = ? AND c.team IN ({','.join('?' * len(reach.assigned_teams))}))")
+        args.extend([reach.agent_id, *sorted(reach.assigned_teams)])
     if reach.no_team:
         ors.append("c.team = ''")
     if reach.teams:

@@ -14,7 +14,17 @@ from conversation.store import Store
 from tests.store_contract.common import POLICY, inbound
 
 # (team, assignee) of each ticket: every case the rule tells apart
-TICKETS = [("", ""), ("", "ag1"), ("", "ag2"), ("a", ""), ("a", "ag1"), ("a", "ag2"), ("b", ""), ("b", "ag2")]
+TICKETS = [
+    ("", ""),
+    ("", "ag1"),
+    ("", "ag2"),
+    ("a", ""),
+    ("a", "ag1"),
+    ("a", "ag2"),
+    ("b", ""),
+    ("b", "ag1"),
+    ("b", "ag2"),
+]
 REACHES = [
     Reach("ag1", frozenset({"a"}), frozenset(), True),
     Reach("ag1", frozenset(), frozenset({"a"}), True),
@@ -26,6 +36,9 @@ REACHES = [
     Reach("ag1", frozenset({"b"}), frozenset(), True, hidden_teams=frozenset({"a"})),
     Reach("ag2", frozenset(), frozenset(), False, every_team=True, hidden_teams=frozenset({"a"})),
     Reach("", frozenset(), frozenset(), False, every_team=True, hidden_teams=frozenset({"a", "b"})),
+    # a token kept to team b: of the agent's assigned tickets only b's, no team-less ones
+    Reach("ag1", frozenset(), frozenset({"b"}), False, assigned_teams=frozenset({"b"})),
+    Reach("ag1", frozenset(), frozenset(), False, assigned_teams=frozenset()),  # kept to no team: nothing
 ]
 
 
