@@ -28,6 +28,11 @@ _DIGIT = "[0-9\uff10-\uff19]"
 # not part of a longer number or word.
 _BARE_CODE = re.compile(rf"(?<![0-9A-Za-z\uff10-\uff19])({CODE_VALUE})(?![0-9A-Za-z\uff10-\uff19])")
 _ANY_DIGIT = re.compile(_DIGIT)
+# A number named as something else is no code: "查询工单 1002", "ticket #1002", "order 20261127".
+_NAMED_NUMBER = re.compile(
+    r"(工单|订单|单号|编号|票号|ticket|order|case|no\.?|number|#)\s*(号|number|no\.?)?\s*[:：#＃]?\s*$", re.IGNORECASE
+)
+_ALONE = re.compile(r"\W*", re.UNICODE)  # what may stand beside a code typed alone: spaces, punctuation
 
 
 def holder(channel: str, address: str) -> str:
@@ -40,15 +45,22 @@ def might_hold_code(text: str) -> bool:
     return bool(_ANY_DIGIT.search(text))
 
 
-def code_span(text: str) -> tuple[int, int] | None:
+def code_span(text: str, *, alone: bool = False) -> tuple[int, int] | None:
     """Where the code is in a message that answers a pending check: a one-time code the
-    secrets rules find ("验证码 583920"), else the first number of 4 to 8 digits on its own."""
+    secrets rules find ("验证码 583920"), else the first number of 4 to 8 digits on its own
+    that is not named as another number ("工单 1002", "order #12345"). `alone`: only a code
+    typed by itself (after the check ended, a number in a sentence is the customer's words)."""
     for finding in find_secrets(text):
         if finding.kind is SecretKind.ONE_TIME_CODE:
             return finding.start, finding.end
     for found in _BARE_CODE.finditer(text):
-        if (end := code_end(text, found.start(1), found.end(1))) is not None:
-            return found.start(1), end
+        if _NAMED_NUMBER.search(text[: found.start(1)]):
+            continue
+        if (end := code_end(text, found.start(1), found.end(1))) is None:
+            continue
+        if alone and not (_ALONE.fullmatch(text[: found.start(1)]) and _ALONE.fullmatch(text[end:])):
+            return None
+        return found.start(1), end
     return None
 
 
@@ -66,6 +78,11 @@ class Pending:
     sent_to_hint: str = ""
     used: bool = False  # a right code was typed: the check is over, the code spent
     valid: timedelta = timedelta(minutes=10)  # how long the code was given
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Sent perhaps (the platform did not answer): nothing to check a code against."""
+        return not self.challenge
 
     @property
     def kept_until(self) -> datetime:
@@ -115,6 +132,19 @@ def started(state: dict[str, Any], challenge: str, now: datetime, valid: timedel
 def awaited(pending: Pending | None, now: datetime) -> bool:
     """Whether a code in this identity's next message is taken out and checked."""
     return pending is not None and now < pending.kept_until
+
+
+def check_open(pending: Pending | None, now: datetime, max_attempts: int) -> bool:
+    """Whether the check still takes codes: the number in a message is then its code (`code_span`);
+    once it ended (spent, expired, out of tries) only a code typed alone is taken out."""
+    return pending is not None and not pending.unconfirmed and may_try(pending, now, max_attempts) == "ok"
+
+
+def unconfirmed(state: dict[str, Any], now: datetime, valid: timedelta) -> dict[str, Any]:
+    """A send whose outcome is unknown (the platform did not answer in time): it may have sent
+    the code all the same, so a code the customer types is taken out as for a sent one. There is
+    no challenge to check it against: its check says "unavailable"."""
+    return started(state, "", now, valid, "")
 
 
 def may_try(pending: Pending, now: datetime, max_attempts: int) -> str:

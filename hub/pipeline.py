@@ -30,7 +30,7 @@ from hub.events import Event, EventBus, Hold
 from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
 from hub.platform.tools import EVENT as PLATFORM_EVENT
-from hub.platform.verification import CodeVerifications
+from hub.platform.verification import Awaited, CodeVerifications
 from hub.privacy import SecretsGuard, placeholder_language
 from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
@@ -186,11 +186,12 @@ class Pipeline:
         if self.codes is None or not self.codes.available or inbound.record_only or not might_hold_code(inbound.text):
             return inbound, ""
         try:
-            if not await self.codes.awaiting(inbound.channel, inbound.sender.address):
-                return inbound, ""
+            awaited = await self.codes.awaiting(inbound.channel, inbound.sender.address)
         except StoreUnavailable as exc:
             raise IngestUnavailable("the message store is unavailable; retry") from exc
-        return self.secrets.take_code(inbound)
+        if awaited is Awaited.NO:
+            return inbound, ""
+        return self.secrets.take_code(inbound, alone=awaited is Awaited.ALONE)
 
     async def _check_code(self, message: Message, conversation: Conversation, code: str) -> str:
         """The typed code checked with the platform; its outcome (never the code) in the timeline."""

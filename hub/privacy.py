@@ -75,11 +75,11 @@ class SecretsGuard:
             return redact_inbound(inbound, words)
         return await asyncio.to_thread(redact_inbound, inbound, words)
 
-    def take_code(self, inbound: Inbound) -> tuple[Inbound, str]:
+    def take_code(self, inbound: Inbound, *, alone: bool = False) -> tuple[Inbound, str]:
         """A one-time code the hub awaits from this sender (conversation/platform_code.py) out of
         the message, replaced as any code is; the code for the check, in memory only ("" when
         the message holds none)."""
-        span = code_span(inbound.text)
+        span = code_span(inbound.text, alone=alone)
         if span is None:
             return inbound, ""
         words = placeholders(placeholder_language(inbound), self.language)(SecretKind.ONE_TIME_CODE)

@@ -148,6 +148,8 @@ class FakePlatform:
                 kept_body, status, answer = self._kept[key]
                 if kept_body != raw.decode():
                     return self._answer(request_id, 422, {"error": "idempotency_conflict"})
+                if trouble == "timeout":  # a slow platform is slow for a repeat too
+                    await asyncio.sleep(self.timeout_seconds)
                 return self._answer(request_id, status, answer, replayed=True)
         status, answer = getattr(self, f"op_{operation}")(body)
         if operation in EFFECTS and status < 500:

@@ -15,13 +15,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from conversation import platform_code as rules
 from conversation.model import utcnow
 from conversation.platform_identity import PlatformIdentity
 from conversation.store import Store
 from hub.platform.client import PlatformClient
-from hub.platform.models import Done, PlatformError, PlatformNotConfigured
+from hub.platform.models import Done, PlatformError, PlatformNotConfigured, PlatformUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,14 @@ class CodesLimited(PlatformError):
     """Enough codes were sent for this identity for now: none is sent (a chat must not flood a phone)."""
 
     code = "limited"
+
+
+class Awaited(StrEnum):
+    """How a code is awaited from an identity."""
+
+    NO = ""
+    IN_WORDS = "in_words"  # the check is open: the number in the next message is its code
+    ALONE = "alone"  # the check ended (or its send had no answer): only a code typed by itself
 
 
 MAX_ROUNDS = 5  # compare-and-set rounds against another writer of the same identity's state
@@ -58,10 +67,13 @@ class CodeVerifications:
             rules.holder(channel, address), rules.PLUGIN, state, version=version
         )
 
-    async def awaiting(self, channel: str, address: str) -> bool:
-        """Whether a code is awaited from this identity now (read only for messages with digits)."""
+    async def awaiting(self, channel: str, address: str) -> Awaited:
+        """Whether a code is awaited from this identity now, and how (read only for messages with digits)."""
         state, _ = await self._state(channel, address)
-        return rules.awaited(rules.pending_of(state), self.clock())
+        pending, now = rules.pending_of(state), self.clock()
+        if not rules.awaited(pending, now):
+            return Awaited.NO
+        return Awaited.IN_WORDS if rules.check_open(pending, now, self._attempts()) else Awaited.ALONE
 
     async def identity(self, channel: str, address: str) -> PlatformIdentity | None:
         """The platform user a right code proved this identity to be, while it lasts."""
@@ -74,15 +86,26 @@ class CodeVerifications:
         state, _ = await self._state(channel, address)
         if not rules.may_send(state, self.clock()):
             raise CodesLimited(f"{rules.MAX_SENDS} codes were sent for this identity within the hour")
-        done = await self._client().send_code(login, key=key)
         valid = timedelta(minutes=self._client().settings.code_minutes)
+        try:
+            done = await self._client().send_code(login, key=key)
+        except PlatformUnavailable:
+            # No answer is not a no: the code may be on its way, and what the customer types
+            # next must not be stored. Kept as sent, with nothing to check a code against.
+            await self._update(channel, address, lambda s: rules.unconfirmed(s, self.clock(), valid))
+            raise
+        if await self._update(
+            channel, address, lambda s: rules.started(s, done.reference, self.clock(), valid, done.sent_to_hint)
+        ):
+            return done
+        raise PlatformError("the verification state kept changing")
+
+    async def _update(self, channel: str, address: str, change: Callable[[dict], dict]) -> bool:  # type: ignore[type-arg]
         for _ in range(MAX_ROUNDS):
             state, version = await self._state(channel, address)
-            if await self._save(
-                channel, address, rules.started(state, done.reference, self.clock(), valid, done.sent_to_hint), version
-            ):
-                return done
-        raise PlatformError("the verification state kept changing")
+            if await self._save(channel, address, change(state), version):
+                return True
+        return False
 
     async def check(self, channel: str, address: str, code: str) -> str:
         """One typed code: "verified", "wrong", "too_many" (no attempt left: a new code is
@@ -94,6 +117,8 @@ class CodeVerifications:
             pending = rules.pending_of(state)
             if pending is None:
                 return "none"
+            if pending.unconfirmed:
+                return "unavailable"  # the send had no answer: nothing to check the code against
             verdict = rules.may_try(pending, self.clock(), self._attempts())
             if verdict != "ok":
                 return verdict
@@ -128,4 +153,4 @@ class CodeVerifications:
         return self.client.settings.code_attempts if self.client is not None else 3
 
 
-__all__ = ["CodeVerifications", "CodesLimited"]
+__all__ = ["Awaited", "CodeVerifications", "CodesLimited"]
