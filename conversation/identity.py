@@ -110,6 +110,13 @@ def writes_on_in_merged(surviving: Conversation, address: str) -> bool:
     return (surviving.customer_address or surviving.thread_key) == address
 
 
+def follows_merge(merged: Conversation, surviving: Conversation, address: str) -> bool:
+    """Whether a message for `merged` (its reply token, status page, chat window) goes on in the
+    ticket it was merged into: when that is the same contact's, or the writer's own. Merged into
+    another customer's ticket, it would be answered to that customer: it opens a ticket instead."""
+    return merged.contact_id == surviving.contact_id or writes_on_in_merged(surviving, address)
+
+
 def same_customer(a: Conversation, b: Conversation) -> bool:
     """Whether two tickets belong to one customer: the same identity opened both.
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from conversation.areas.tickets import InboundRecord, Ticketing
 from conversation.codec import idempotency_key
+from conversation.identity import follows_merge
 from conversation.inbound import Inbound
 from conversation.model import Contact, Conversation, Message, Priority, Status
 from conversation.priority_rules import priority_from_keywords
@@ -68,6 +69,9 @@ class IngestPrimitives(Protocol):
         """Set the ticket's team (a held complaint's, `routing.held_team`)."""
 
 
+MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
+
+
 def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy: Ticketing) -> Steps[InboundRecord]:
     """identity -> contact -> conversation -> message; idempotent on (channel, external id)."""
     key = idempotency_key(inbound.channel, inbound.external_id)
@@ -77,7 +81,13 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
     contact_id = yield p.resolve_contact(inbound, now)
     hinted = (yield p.get_conversation(inbound.conversation_hint)) if inbound.conversation_hint else None
     if hinted is not None and hinted.merged_into:
-        hinted = (yield p.get_conversation(hinted.merged_into)) or hinted
+        surviving = hinted
+        for _ in range(MAX_MERGE_HOPS):
+            if not surviving.merged_into:
+                break
+            surviving = (yield p.get_conversation(surviving.merged_into)) or replace(surviving, merged_into="")
+        # Merged into someone else's ticket: not there (the thread's own rule opens a new one).
+        hinted = surviving if follows_merge(hinted, surviving, inbound.sender.address) else None
     conversation, route = yield p.route(inbound, contact_id, now, policy, hinted)
     if not opens_ticket(route) and (thread := own_thread(inbound, conversation)):
         inbound = replace(inbound, thread_key=thread)  # another sender's thread: one of their own

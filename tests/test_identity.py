@@ -194,6 +194,35 @@ async def test_a_reply_after_a_same_person_merge_goes_to_the_tickets_customer(tm
         assert [out.address for out in chat.sent] == ["user-b"]  # not user-a, the contact's oldest identity
 
 
+async def test_a_message_for_a_merged_ticket_follows_the_merge_only_into_the_same_customers_ticket(
+    tmp_path: Path,
+) -> None:
+    """What an email reply token or a status page names (the hint): merged into another
+    customer's ticket, the message opens one of its own (an audit: it joined that other ticket,
+    whose answers go to its customer); into the same contact's, it goes on there, through a
+    merge of a merge too."""
+    async with running_hub(make_config(tmp_path)) as hub:
+        a1 = await hub.ingest(customer_message("a1", "first", thread="t-a1", sender=Sender("user-a")))
+        a2 = await hub.ingest(customer_message("a2", "second", thread="t-a2", sender=Sender("user-a")))
+        a3 = await hub.ingest(customer_message("a3", "third", thread="t-a3", sender=Sender("user-a")))
+        b = await hub.ingest(customer_message("b1", "someone else", thread="t-b", sender=Sender("user-b")))
+        merge = hub.services.conversations.merge
+        await merge(a1.conversation, a2.conversation, who="an agent")
+        await merge(await hub.store.tickets.get_conversation(a2.conversation.id), a3.conversation, who="an agent")  # type: ignore[arg-type]
+        follows = await hub.ingest(
+            customer_message("a4", "more", thread="t-a1", sender=Sender("user-a"), conversation_hint=a1.conversation.id)
+        )
+        assert follows.conversation.id == a3.conversation.id
+        await merge(await hub.store.tickets.get_conversation(a3.conversation.id), b.conversation, who="an agent")  # type: ignore[arg-type]
+        own = await hub.ingest(
+            customer_message(
+                "a5", "private", thread="t-a3", sender=Sender("user-a"), conversation_hint=a3.conversation.id
+            )
+        )
+        assert own.conversation.id not in (b.conversation.id, a3.conversation.id)
+        assert own.conversation.customer_address == "user-a"
+
+
 @pytest.mark.parametrize("recorded", [True, False])
 async def test_an_old_ticket_without_a_recorded_customer_is_never_sent_to_a_guess(
     tmp_path: Path, recorded: bool

@@ -131,6 +131,33 @@ async def test_a_reply_is_ingested_once_whatever_the_retries(client: TestClient)
     assert "谢谢" in shown or "Thank you" in shown
 
 
+async def test_a_reply_on_a_ticket_merged_into_another_customers_opens_a_ticket_of_its_own(
+    client: TestClient,
+) -> None:
+    """An audit: the reply followed the merge into the other customer's ticket, whose agents'
+    answers go to that customer."""
+    from hub.sdk import Sender
+
+    hub = hub_of(client)
+    link = await greeted_link(client)  # customer A, ticket 1000
+    other = await hub.ingest(customer_message("b1", "where is my refund", thread="t-b", sender=Sender("user-b")))
+    mine = await hub.store.tickets.get_conversation_by_number(1000)
+    assert mine is not None and other.conversation.number == 1001
+    await hub.services.conversations.merge(mine, other.conversation, who="Boss")
+    page = await (await client.get(link)).text()
+    action = re.search(r'<form method="post" action="([^"]+)"', page)
+    assert action is not None
+    resp = await client.post(
+        action.group(1).replace("&amp;", "&"), data={**form_fields(page), "text": "A 的私事"}, allow_redirects=False
+    )
+    assert resp.status == 303
+    theirs = [m.text for m in await hub.store.tickets.list_messages(other.conversation.id)]
+    assert "A 的私事" not in theirs
+    new = await hub.store.tickets.get_conversation_by_number(1002)
+    assert new is not None and new.customer_address == "user-1"
+    assert "A 的私事" in [m.text for m in await hub.store.tickets.list_messages(new.id)]
+
+
 async def test_a_forged_or_cross_site_form_stores_nothing(client: TestClient) -> None:
     hub = hub_of(client)
     link = await greeted_link(client)
