@@ -71,6 +71,12 @@ def own_thread(inbound: Inbound, conversation: Conversation) -> str:
     return f"{inbound.thread_key}~{inbound.sender.address}"
 
 
+def team_for(own_team: str, category_team: str, default_team: str) -> str:
+    """The team a ticket is in, or will be routed to: its own, else its category's default team,
+    else `[routing] default_team` ("": it waits unrouted)."""
+    return own_team or category_team or default_team
+
+
 def opens_ticket(route: Route) -> bool:
     return route in (Route.OPEN_NEW, Route.QUESTION_NEW)
 

@@ -161,6 +161,7 @@ class Hub(ChannelPort):
         self.services.webhooks.subscriptions_changed = self.webhooks.subscriptions_changed
         self.actions = self.services.conversations  # what plugins act through (hub.sdk.ConversationActions)
         self.actions.receive_only = frozenset(name for name, a in self.adapters.items() if not a.sends_replies)
+        self.actions.default_team = config.routing.default_team
         try:  # records, timers and ticket events of the plugins
             self.plugin_host = PluginHost(
                 self.store,

@@ -565,6 +565,11 @@ class ConversationActions(Protocol):
         reasons: Mapping[str, str] | None = None,
     ) -> Conversation: ...
 
+    async def expected_team(self, conversation: Conversation) -> str:
+        """The ticket's team, or the one routing will give it (its category's, `[routing]
+        default_team`); "" when it will wait unrouted."""
+        ...
+
     async def team_calendar(self, team: str) -> Calendar | None:
         """The team's calendar (conversation.business_time), None when it has none (or no team is given)."""
         ...

@@ -108,8 +108,12 @@ class GreetingPlugin(Plugin):
         )
 
     async def opening(self, ctx: PluginContext, now: datetime) -> Opening:
-        """The ticket's team calendar when it has one (holidays, 调休 included); else these settings."""
-        calendar = await ctx.actions.team_calendar(ctx.conversation.team or self.settings.team)
+        """The calendar of the ticket's team (holidays, 调休 included), or of the team routing is
+        about to give it (a new ticket is greeted before the router's turn); else these settings.
+        `team` names the calendar for a ticket that will wait unrouted."""
+        ticket = ctx.conversation
+        team = ticket.team or await ctx.actions.expected_team(ticket) or self.settings.team
+        calendar = await ctx.actions.team_calendar(team)
         if calendar is not None:
             return opening_of(calendar, now)
         days = tuple(DAYS.index(d) for d in self.settings.days)

@@ -104,6 +104,29 @@ async def test_the_team_calendar_decides_out_of_hours_over_the_plugin_settings(t
         assert "away now (open Mon, Thu, 08:00-20:00, Asia/Shanghai)" in text
 
 
+async def test_a_new_ticket_is_greeted_by_the_calendar_of_the_team_routing_gives_it(tmp_path: Path) -> None:
+    """A trial: a 7x24 team's customers were told "we are offline" by the sample's weekday hours,
+    since a new ticket has no team until the router's turn ([routing] default_team)."""
+    from conversation.calendars import calendar_from_input
+
+    config = make_config(
+        tmp_path,
+        {
+            "routing": {"default_team": "customer-service"},
+            "plugins": {"enabled": ["greeting"], "greeting": {"hours": "09:00-18:00"}},  # closed on Sunday
+        },
+    )
+    every_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    async with running_hub(config) as hub:
+        await hub.store.calendars.save_calendar(
+            "customer-service", calendar_from_input({"timezone": "Asia/Shanghai", "hours": every_day})
+        )
+        at(hub, SUNDAY_NOON)
+        await hub.ingest(customer_message("m1", "refund"))
+        [text] = await replies(hub, 1)
+        assert "#1000" in text and "away" not in text
+
+
 async def test_opening_hours_to_24_00_run_to_midnight(tmp_path: Path) -> None:
     """ "00:00-24:00" is the whole day (as calendars write it): a customer writing in the day's last
     minute is not told the team is away (with "23:59" as the end, they were)."""

@@ -33,6 +33,7 @@ from conversation.model import (
     utcnow,
 )
 from conversation.priority_rules import SYSTEM, PrioritySource
+from conversation.routing import team_for
 from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
@@ -77,6 +78,7 @@ class ConversationService:
         # Channels whose adapter cannot send (an email channel with no smtp_host or relay):
         # set by the hub from its adapters (Adapter.sends_replies).
         self.receive_only: frozenset[str] = frozenset()
+        self.default_team = ""  # [routing] default_team, set by the hub: where an unrouted ticket goes
         # Told when an agent (a person, not a bot) resolves a ticket: the learning review queue.
         self.agent_resolved: Callable[[Conversation], Awaitable[object]] | None = None
         self.resolve_guard: ResolveGuard | None = None  # the plugin host: a plugin may hold a resolve back
@@ -483,6 +485,16 @@ class ConversationService:
     async def _check_team(self, team: str, why: str) -> None:
         if await self.store.desk.get_team(team) is None:
             raise InvalidInput(f"team: {team!r} is not a team ({why})")
+
+    async def expected_team(self, conversation: Conversation, *, default_team: str | None = None) -> str:
+        """The team the ticket is in or routing will put it in (routing.team_for): a new ticket
+        has none until the router's turn, but its customer is greeted before that.
+        `default_team`: the router's own rule (None: the hub's `[routing] default_team`)."""
+        if conversation.team:
+            return conversation.team
+        category = await self.store.desk.get_category(conversation.category) if conversation.category else None
+        fallback = self.default_team if default_team is None else default_team
+        return team_for("", (category.default_team if category else "") or "", fallback)
 
     async def team_calendar(self, team: str) -> Calendar | None:
         """The team's working calendar for plugins (the greeting's out-of-hours notice)."""

@@ -112,13 +112,7 @@ class RoutingService:
 
     # -- facts -----------------------------------------------------------------------------------
     async def team_of(self, conversation: Conversation) -> str:
-        if conversation.team:
-            return conversation.team
-        if conversation.category:
-            category = await self.store.desk.get_category(conversation.category)
-            if category is not None and category.default_team:
-                return category.default_team
-        return self.rules.default_team
+        return await self.actions.expected_team(conversation, default_team=self.rules.default_team)
 
     def _type(self, channel: str) -> str:
         return self.channel_types.get(channel, channel)
