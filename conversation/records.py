@@ -52,6 +52,9 @@ class RecordKind:
     # Changed only through the plugin's own routes (its rules, what it tells the customer):
     # the generic records API reads such records and refuses to create or change them.
     managed: bool = False
+    # Its record.* events reach only webhook subscriptions with include_private (as private
+    # notes do): a complaint about an agent is no business of every integration.
+    private: bool = False
 
     def check(self) -> None:
         """Raise ValueError naming what is wrong with the declaration (at start, not on first use)."""

@@ -129,6 +129,7 @@ COMPLAINT_KIND = RecordKind(
     queries=("number", "subject", "department"),
     statuses=rules.STATUSES,
     managed=True,  # moves and the outcome go through the plugin: the customer is told, the rules hold
+    private=True,  # about agents too: record.* events only to webhooks that take private events
 )
 SUGGESTION_KIND = RecordKind(
     SUGGESTION,

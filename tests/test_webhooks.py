@@ -30,6 +30,7 @@ from hub.config import WebhooksSection
 from hub.webhooks import GuardedResolver, RefusedDestination, WebhookSender, retry_window
 from tests.conftest import ROOT
 from tests.helpers import customer_message, eventually, make_config, serve
+from tests.store_contract.common import POLICY
 from tests.test_api import ADMIN, AGENT, Agent, admin, sign_in  # noqa: F401  (a fixture, on this module's server)
 
 LOOPBACK = {"allow_http": True, "allow_private_destinations": True, "base_delay_seconds": 0.01}
@@ -451,6 +452,38 @@ async def test_events_published_before_a_stop_are_still_queued(store: Store) -> 
     [queued] = await store.webhooks.list_deliveries(subscription.id)
     assert queued.event_type == "record.created" and queued.payload["data"]["plugin"] == "disputes"
     assert woken == [1]
+
+
+async def test_records_of_a_private_kind_reach_only_subscriptions_that_take_private_events(store: Store) -> None:
+    """An audit: README promised it, but nothing marked a record event private, so complaints
+    about agents went to every record.* subscription."""
+    from conversation.records import RecordKind
+    from hub.events import EventBus
+    from hub.services.records import RecordService
+    from hub.webhooks import WebhookDispatcher
+    from plugins.complaints import COMPLAINT_KIND, SUGGESTION_KIND
+
+    assert COMPLAINT_KIND.private and not SUGGESTION_KIND.private
+    bus = EventBus()
+    dispatcher = WebhookDispatcher(store, bus, lambda: None)
+    records = RecordService(store, bus)
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    records.register("desk", [RecordKind("memo", schema, private=True), RecordKind("order", schema)])
+    plain, private = (
+        Subscription(id=new_id(), url="https://hooks.example.com/x", events=["record.*"], secret="s" * 40, **extra)
+        for extra in ({}, {"include_private": True})
+    )
+    for subscription in (plain, private):
+        await store.webhooks.save_subscription(subscription)
+    ticket = (await store.tickets.record_inbound(customer_message("m-1"), now=utcnow(), policy=POLICY)).conversation
+    await records.create("desk", "memo", ticket, {"text": "about agent Li"}, who="Boss")
+    await records.create("desk", "order", ticket, {"text": "A-1"}, who="Boss")
+    await dispatcher.drain()
+    kinds = {
+        s.id: sorted(d.payload["data"]["kind"] for d in await store.webhooks.list_deliveries(s.id))
+        for s in (plain, private)
+    }
+    assert kinds == {plain.id: ["order"], private.id: ["memo", "order"]}
 
 
 async def test_the_log_keeps_finished_deliveries_for_keep_days(store: Store) -> None:

@@ -6,6 +6,7 @@ on the ticket)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -29,9 +30,7 @@ class RecordService:
     def register(self, plugin: str, kinds: Iterable[RecordKind]) -> None:
         """A plugin's declared kinds; ValueError naming what is wrong (the hub refuses to start)."""
         for declared in kinds:
-            kind = RecordKind(
-                declared.name, declared.schema, tuple(declared.queries), declared.statuses, plugin, declared.managed
-            )
+            kind = replace(declared, queries=tuple(declared.queries), plugin=plugin)
             kind.check()
             if (plugin, kind.name) in self.kinds:
                 raise ValueError(f"plugin {plugin} declares the record kind {kind.name!r} twice")
@@ -199,7 +198,10 @@ class RecordService:
         return found
 
     def _published(self, kind: str, record: Record, who: str) -> None:
-        data = {"plugin": record.plugin, "kind": record.kind, "record_id": record.id, "who": who}
+        declared = self.kinds.get((record.plugin, record.kind))
+        data: dict[str, Any] = {"plugin": record.plugin, "kind": record.kind, "record_id": record.id, "who": who}
+        if declared is not None and declared.private:
+            data["private"] = True  # hub/webhooks.py: for include_private subscriptions only
         self.bus.publish(Event(kind, record.conversation_id, data))
 
 
