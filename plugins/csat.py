@@ -42,6 +42,7 @@ from conversation.quality import (
     survey_wanted,
     takes_answer,
 )
+from conversation.text_language import latest_clear_language
 from hub.sdk import (
     ConfigError,
     EventContext,
@@ -126,9 +127,10 @@ class CsatPlugin(Plugin):
         if fresh is None:
             return
         latest = await surveys.latest(fresh.contact_id)
+        thread = await hub.reads.list_messages(fresh.id)
         why_not = survey_wanted(
             fresh,
-            await hub.reads.list_messages(fresh.id),
+            thread,
             categories=self.settings.categories,
             last_asked=latest.asked_at if latest else None,
             cooldown=timedelta(days=self.settings.cooldown_days),
@@ -137,11 +139,14 @@ class CsatPlugin(Plugin):
         if why_not is not None:
             self.log.debug("ticket %s: no survey (%s)", fresh.number, why_not.value)
             return
-        survey = await surveys.ask(fresh, ctx.language, timedelta(days=self.settings.answer_days))
+        # The customer's latest clear language, as progress's "resolved" notice just before it:
+        # not one message in English and the survey in Chinese.
+        language = latest_clear_language(thread) or ctx.language
+        survey = await surveys.ask(fresh, language, timedelta(days=self.settings.answer_days))
         if survey is None:
             return  # asked already (a repeated timer, another hub)
         ctx.conversation = fresh
-        t = catalog(ctx.language)
+        t = catalog(language)
         question = t.get("csat.ask", number=fresh.number)
         adapter = hub.channel_adapter(fresh.channel)
         if adapter is not None and adapter.shows_choices:

@@ -125,6 +125,33 @@ def events(messages: list[Any], key: str) -> list[Any]:
     return [m for m in messages if m.kind is MessageKind.EVENT and (m.raw or {}).get("event", {}).get("key") == key]
 
 
+async def test_the_survey_speaks_the_customers_latest_language_as_the_resolved_notice_before_it(
+    tmp_path: Path,
+) -> None:
+    """A trial: a zh-CN contact who wrote in English read "Your ticket #1002 has been resolved"
+    and then the survey in Chinese."""
+    from hub.sdk import Sender
+    from tests.helpers import customer_message, running_hub
+
+    config = make_config(tmp_path, {"plugins": {"enabled": ["progress", "csat"], "csat": {"delay_minutes": 0}}})
+    async with running_hub(config) as hub:
+        sender = Sender("user-7", language="zh-CN")
+        record = await hub.ingest(customer_message("m1", "My parcel never arrived, please help", sender=sender))
+        service = hub.services.conversations
+        await service.send(record.conversation, "Sent again today.", author_type=AuthorType.AGENT, author_id="ag")
+        await service.update_by(await ticket(hub, 1000), {"status": "resolved"}, who="Li", names={})
+        await hub.plugin_host.settle()
+
+        async def told() -> list[str]:
+            messages = await hub.store.tickets.list_messages(record.conversation.id)
+            said = [m.text for m in messages if m.author_id in ("progress", "csat")]
+            return said if len(said) == 2 else []
+
+        notice, survey = await eventually(told)
+        assert notice.startswith("Your ticket #1000 has been resolved")
+        assert survey.startswith("Your ticket #1000 is resolved. How satisfied are you")
+
+
 async def test_web_chat_rating_by_button_in_chinese_keeps_the_ticket_resolved_and_tells_the_lead(
     desk: tuple[TestClient, Hub],
 ) -> None:
