@@ -195,6 +195,11 @@ def fact_after(
             first_response_s=_business_seconds(FIRST_RESPONSE, conversation, state, calendar, calendars),
             first_responder_id=responder_id or conversation.assignee_id,
         )
+    if conversation.merged_into:
+        # Closed by a merge: its work goes on in the other ticket, so this is no resolution
+        # (a supervisor saw an agent "resolve" more tickets than she handled); a resolution
+        # before the merge stays as it was.
+        return fact
     done = conversation.status in DONE and conversation.resolved_at is not None
     if done and (not fact.resolved or fact.resolved_at != conversation.resolved_at):
         resolved_at = conversation.resolved_at

@@ -408,6 +408,30 @@ async def test_a_resolution_is_the_resolvers_even_when_nobody_is_assigned(server
         await lina.client.close()
 
 
+async def test_a_ticket_closed_by_a_merge_is_no_resolution(server: TestServer) -> None:
+    """A trial: after #1003 was merged into #1002 the reports said three resolved where two were,
+    and the agent resolved more tickets than she handled."""
+    hub: Hub = server.app[HUB]
+    admin, lina = await sign_in(server, ADMIN), await sign_in(server, AGENT)
+    try:
+        first = await hub.ingest(customer_message("m1", "我的订单没到", thread="t1", sender=Sender("u1")))
+        second = await hub.ingest(customer_message("m2", "订单还没到", thread="t2", sender=Sender("u1")))
+        body = {"into": first.conversation.id, "confirm": True}
+        await lina.call("POST", f"/api/v1/conversations/{second.conversation.id}/merge", body)
+        await lina.call("PATCH", f"/api/v1/conversations/{first.conversation.id}", {"status": "resolved"})
+        await fact_when(hub, first.conversation.id, lambda f: f.resolved)
+        await hub.report_facts.note(Event("conversation.updated", second.conversation.id, {"changes": ["status"]}))
+        merged = await hub.store.reports.get_fact(second.conversation.id)
+        assert merged is None or not merged.resolved
+        period = days_around(first.conversation.created_at)
+        summary = await admin.call("GET", f"/api/v1/reports/summary?{period}")
+        rows = (await admin.call("GET", f"/api/v1/reports/agents?{period}"))["items"]
+        assert summary["resolved"] == 1 and [(r["name"], r["resolved"]) for r in rows] == [("Li Na", 1)]
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
 async def test_a_first_response_on_a_call_is_counted_for_the_agent_who_took_it(server: TestServer) -> None:
     hub: Hub = server.app[HUB]
     lina = await sign_in(server, AGENT)
