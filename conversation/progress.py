@@ -35,11 +35,17 @@ _PHRASES = re.compile(
         (
             _ZH + r"工单(?:的)?(?:进度|状态|进展|处理情况)?(?:查询)?(?:怎么样了?|如何了?)?",
             _ZH + r"(?:工单)?(?:进度|进展)(?:查询)?",
+            _ZH + r"工单(?:有)?(?:进展|进度|结果|消息)(?:了)?吗",
+            _ZH + r"工单(?:处理)?(?:得)?(?:怎么样了?|如何了?)",
             r"(?:please )?(?:what(?: is|'s) )?(?:the )?status(?: of)?(?: my)?(?: ticket)?",
             r"(?:please )?(?:check|track)(?: my)?(?: ticket)?(?: status)?",
             r"(?:my )?ticket(?: status| progress)?",
             r"where(?: is|'s) my ticket",
             r"how(?: is|'s) my ticket(?: going| doing)?",
+            # the ticket named first: "my ticket, how is it going?", "ticket 1042: any update?"
+            r"(?:my )?ticket ?[,:]? (?:how(?: is|'s) it (?:going|doing)|any (?:news|updates?))",
+            r"(?:is there )?any (?:news|updates?) (?:on|about|for) my ticket",
+            r"what(?: is|'s) happening with my ticket",
         )
     )
 )

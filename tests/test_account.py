@@ -379,3 +379,38 @@ def test_no_account_text_asks_for_a_secret() -> None:
         assert len(catalog.messages) > 20
         for key in catalog.messages:
             assert not asks_for_a_secret(catalog.get(key)), key
+
+
+async def test_once_a_person_has_the_ticket_account_help_waits_and_status_questions_are_still_answered(
+    tmp_path: Path,
+) -> None:
+    """A trial found account help quiet after the FAQ bot's hand-off, and README silent about it:
+    the bots that answer in an agent's place wait for the agent; progress still answers."""
+    from hub.sdk import Sender
+    from tests.helpers import customer_message, running_hub
+
+    config = make_config(tmp_path, {"plugins": {"enabled": ["progress", "account"]}})
+    async with running_hub(config) as hub:
+        sender = Sender("user-9")
+        first = await hub.ingest(customer_message("m1", "I forgot my password", sender=sender))
+        ticket = first.conversation
+
+        async def bots() -> list[str]:
+            return [
+                m.author_id
+                for m in await hub.store.tickets.list_messages(ticket.id)
+                if m.author_id in ("account", "progress")
+            ]
+
+        await eventually(lambda: _count(bots, 1))
+        agent = await add_agent(hub.store, "li.na@example.com", Role.AGENT, "agent password 1", name="Li Na")
+        ticket = await hub.services.conversations.update_by(ticket, {"assignee_id": agent.id}, who="Li", names={})
+        await hub.ingest(customer_message("m2", "I forgot my password, please reset it", sender=sender))
+        await hub.ingest(customer_message("m3", "where is my ticket", sender=sender))
+        await eventually(lambda: _count(bots, 2))
+        await hub.plugin_host.settle()
+        assert await bots() == ["account", "progress"]
+
+
+async def _count(bots: Any, n: int) -> bool:
+    return len(await bots()) >= n

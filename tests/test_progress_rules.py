@@ -39,6 +39,13 @@ T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
         ("my ticket status", None),
         ("ticket 1042 status", 1042),
         ("What is the status of my ticket #1042", 1042),
+        ("my ticket, how is it going?", None),  # a trial's: greeted as a new ticket
+        ("Ticket 1042: any update?", 1042),
+        ("Is there any news on my ticket?", None),
+        ("what's happening with my ticket", None),
+        ("我的工单怎么样了", None),
+        ("工单 1042 有进展吗", 1042),
+        ("我的工单处理得怎么样了？", None),
     ],
 )
 def test_status_questions_are_recognised_in_both_languages(text: str, number: int | None) -> None:
@@ -54,6 +61,8 @@ def test_status_questions_are_recognised_in_both_languages(text: str, number: in
         "order 1042 never arrived",
         "1042",  # a bare number is an answer to the greeting only (the plugin decides)
         "status of 1042 and 1043",
+        "any update on my refund? it is wrong",
+        "my ticket, how is it going? I also need a new invoice",
         "hello",
         "",
     ],
