@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import re
@@ -423,6 +424,16 @@ async def test_the_listener_can_require_starttls_and_auth(
                 username="relay",
                 password="guess",
             )
+        # A login that is not UTF-8: refused as a wrong login (535), not an error of the session.
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=True, cert_bundle=cert)
+        await client.connect()
+        try:
+            await client.ehlo()
+            odd = base64.b64encode(b"\x00\xff\xfe-relay\x00relay-secret-0123456789").decode()
+            answer = await client.execute_command(b"AUTH", b"PLAIN", odd.encode())
+            assert answer.code == 535, answer
+        finally:
+            client.close()
         assert await hub.store.tickets.get_conversation_by_number(1000) is None
         await aiosmtplib.send(
             customer_mail("Hello", "over TLS"),

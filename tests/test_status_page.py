@@ -302,3 +302,20 @@ async def test_an_answer_given_in_another_ticket_carries_no_link_and_joins_the_d
     assert "/status/" not in answer.text
     question = await hub.store.tickets.get_conversation(asked.conversation.id)
     assert question is not None and question.team == "finance"
+
+
+async def test_an_unexpected_error_on_a_status_link_keeps_its_token_out_of_the_log(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An audit: the 500's log line named the request's raw path, the signed link included."""
+    hub = hub_of(client)
+    link = await greeted_link(client)
+    token = link.split("/status/", 1)[1].split("?", 1)[0]
+
+    async def broken(number: int) -> None:
+        raise RuntimeError("the store broke")
+
+    monkeypatch.setattr(hub.store.tickets, "get_conversation_by_number", broken)
+    resp = await client.get(link)
+    assert resp.status == 500
+    assert "internal error" in caplog.text and token not in caplog.text and "/status/[token]" in caplog.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import re
 import ssl
@@ -228,12 +229,13 @@ class EmailAdapter(Adapter):
         auth_required = bool(self.settings.listen_user)
 
         def authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
-            ok = (
-                isinstance(data, LoginPassword)
-                and data.login.decode() == self.settings.listen_user
-                and data.password.decode() == self.settings.listen_password
-            )
-            return AuthResult(success=ok, handled=False)
+            if not isinstance(data, LoginPassword):
+                return AuthResult(success=False, handled=False)
+            # Compared as bytes in constant time: no timing hint, and a login that is not UTF-8
+            # is a failed login, not an error inside the session.
+            user = hmac.compare_digest(data.login, self.settings.listen_user.encode())
+            password = hmac.compare_digest(data.password, self.settings.listen_password.encode())
+            return AuthResult(success=user and password, handled=False)
 
         loop = asyncio.get_running_loop()
         host, port = self.settings.listen_host, self.settings.listen_port

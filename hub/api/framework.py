@@ -17,6 +17,7 @@ from conversation.errors import InvalidInput
 from conversation.model import Agent, Role
 from conversation.store import AlreadyExists, NotFound, StoreUnavailable
 from hub.access import VIEWER, Viewer, changes_allowed
+from hub.accesslog import loggable_path
 from hub.actor import Actor, set_actor
 from hub.jsonbody import InvalidJson, read_json
 from hub.schema import Obj, Ref, Schema
@@ -285,7 +286,8 @@ def internal_error(request: web.BaseRequest, exc: BaseException) -> web.Response
     nothing else, so no internal detail reaches the caller.
     """
     error_id = secrets.token_hex(6)
-    log.error("internal error %s on %s %s", error_id, request.method, request.rel_url.raw_path, exc_info=exc)
+    # The path as the access log writes it: a status page's signed token never reaches the log.
+    log.error("internal error %s on %s %s", error_id, request.method, loggable_path(request), exc_info=exc)
     return web.json_response(
         {"error": "internal", "id": error_id, "message": f"an internal error occurred (id {error_id})"}, status=500
     )
