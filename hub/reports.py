@@ -229,6 +229,22 @@ def to_csv(table: Table, language: str = KEYS) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel reads Chinese names as UTF-8
 
 
+def sheet_name(table: Table, language: str) -> str:
+    """The table's sheet in `language` (its key with lang=keys); a sheet name is at most 31 characters."""
+    return (table.name if language == KEYS else texts("reports", language).get(f"reports.sheet.{table.name}"))[:31]
+
+
+def period_row(period: dict[str, Any], language: str) -> list[Any]:
+    """The period as the first row of each sheet: labels in `language` (keys with lang=keys)."""
+    labels: tuple[str, ...] = ("from", "to", "timezone", "from (UTC)", "to (UTC)")
+    if language != KEYS:
+        words = texts("reports", language)
+        keys = ("from", "to", "timezone", "from_utc", "to_utc")
+        labels = tuple(words.get(f"reports.period.{key}") for key in keys)
+    values = (period["from_local"], period["to_local"], period["timezone"], period["from"], period["to"])
+    return [cell for pair in zip(labels, values, strict=True) for cell in pair]
+
+
 def to_xlsx(tables: Sequence[Table], period: dict[str, Any], language: str = KEYS) -> bytes:
     """The tables as one workbook, a sheet each, and the period on the first rows of each."""
     from openpyxl import Workbook
@@ -236,9 +252,8 @@ def to_xlsx(tables: Sequence[Table], period: dict[str, Any], language: str = KEY
     book = Workbook()
     book.remove(book.active)
     for table in tables:
-        sheet = book.create_sheet(table.name[:31])
-        local = ["from", period["from_local"], "to", period["to_local"], "timezone", period["timezone"]]
-        sheet.append([*local, "from (UTC)", period["from"], "to (UTC)", period["to"]])
+        sheet = book.create_sheet(sheet_name(table, language))
+        sheet.append(period_row(period, language))
         sheet.append([])
         sheet.append(headers(table, language))
         for row in shown_rows(table, language):

@@ -247,6 +247,13 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         assert [c.value for c in hours[3]][:2] == ["hour", "tickets"]
         assert [c.value for c in hours[3 + 1 + 9]][:2] == [9, 2]
         assert [c.value for c in book["backlog"][3 + 1]][:2] == ["lt_1h", 0]
+        # In Chinese, the sheets and the period's labels too (a supervisor's trial read English there).
+        resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai&lang=zh-CN")
+        book = load_workbook(io.BytesIO(await resp.read()))
+        assert book.sheetnames == ["概览", "按小时工单量", "按日工单量", "客服", "积压工单"]
+        labels = [c.value for c in book["按小时工单量"][1]][:10:2]
+        assert labels == ["开始", "结束", "时区", "开始（UTC）", "结束（UTC）"]
+        assert [c.value for c in book["按小时工单量"][3]][:2] == ["小时", "工单数"]
 
         refused = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=csv")
         assert refused.status == 422 and "table" in (await refused.json())["message"]
