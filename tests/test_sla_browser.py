@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conversation.model import Role, utcnow
+from conversation.model import AuthorType, ConversationQuery, Role, utcnow
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from tests.helpers import make_config, serve
@@ -68,6 +68,16 @@ async def test_sla_clocks_in_the_list_and_the_header_in_chinese(hub_url: tuple[H
     await expect(clocks.locator("[data-kind=resolution]")).to_contain_text(zh["sla.kind.resolution"])
     await page.screenshot(path=str(ARTIFACTS / "sla-clocks-zh-CN.png"))
     assert await serious_accessibility_problems(page) == []
+
+    # An agent's reply: the header's first-response clock says met at once (a trial's header
+    # still counted down after the reply, while the list had moved on to the resolution clock).
+    ticket = (await hub.store.inbox.list_conversations(ConversationQuery(search="订单一直没到", limit=1)))[0][0]
+    agent = await hub.store.accounts.get_agent_by_email("wang@example.com")
+    assert agent is not None
+    await hub.services.conversations.send(ticket, "我们查一下", author_type=AuthorType.AGENT, author_id=agent.id)
+    await expect(clocks.locator("[data-kind=first_response]")).to_contain_text(zh["sla.met"])
+    # Twenty seconds overdue reads "1 分钟", not "0 分钟" (formatSpan rounds up).
+    assert await page.evaluate("async () => (await import('/inbox/assets/lib/i18n.js')).formatSpan(-20)") == "1分钟"
 
 
 async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(

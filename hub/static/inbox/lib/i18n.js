@@ -112,9 +112,12 @@ export function formatWaiting(iso, now = Date.now()) {
   return iso ? formatSpan((now - new Date(iso).getTime()) / 1000) : "";
 }
 
-// A length of time, compactly ("5 min", "3 hr", "2 days"); negative counts as its size.
+// A length of time, compactly ("5 min", "3 hr", "2 days"); negative counts as its size. Any
+// time at all is at least "1 min" (20 s overdue is not "overdue by 0 min"), whole minutes
+// rounded up (20 s left is "1 min left").
 export function formatSpan(seconds) {
-  const minutes = Math.max(0, Math.round(Math.abs(seconds) / 60));
+  const size = Math.abs(seconds);
+  const minutes = size === 0 ? 0 : Math.max(1, Math.ceil(size / 60 - 1e-9));
   const [value, unit] = minutes < 60 ? [minutes, "minute"] : minutes < 1440 ? [Math.floor(minutes / 60), "hour"] : [Math.floor(minutes / 1440), "day"];
   return new Intl.NumberFormat(language, { style: "unit", unit, unitDisplay: "short" }).format(value);
 }

@@ -10,6 +10,7 @@ import { VIEWS } from "./views.js";
 const LIST_WAIT_MS = 250; // a burst of events: one reload...
 const LIST_MAX_WAIT_MS = 1000; // ...but never later than this under steady traffic
 const COUNTS_EVERY_MS = 15000; // the view counts: on a timer, and soon after events
+const CLOCKS_EVERY_MS = 60000; // SLA clocks shown: fetched again on a timer (their minutes)
 const COUNTS_WAIT_MS = 2000;
 const COUNTS_MAX_WAIT_MS = 5000;
 const NOTICE_MS = 5000;
@@ -17,6 +18,7 @@ const NOTICE_MS = 5000;
 const listLoads = latestOnly();
 const ticketLoads = latestOnly();
 let countsTimer = null;
+let clocksTimer = null;
 
 let noticeTimer = null;
 export function notify(text, kind = "status") {
@@ -245,7 +247,10 @@ function onEvent(event) {
   if (event.type === "conversation.updated") {
     refreshCard(id).catch(() => {});
     appendMessages(id).catch(() => {}); // moved-in messages, or the change's system event
-  } else if (event.type === "message.created") appendMessages(id).catch(() => {});
+  } else if (event.type === "message.created") {
+    appendMessages(id).catch(() => {});
+    refreshCard(id).catch(() => {}); // an agent's reply stops the first-response clock in the header
+  }
   else if (event.type === "message.updated") reloadMessages(id).catch(() => {});
   else if (event.type.startsWith("record.")) update({ recordsChanged: Date.now() }); // the sidebar reloads them
 }
@@ -268,6 +273,18 @@ export const live = new LiveConnection({
 export function startCountsTimer() {
   clearInterval(countsTimer);
   countsTimer = setInterval(loadCounts, COUNTS_EVERY_MS);
+  clearInterval(clocksTimer);
+  clocksTimer = setInterval(refreshRunningClocks, CLOCKS_EVERY_MS);
+}
+
+// SLA clocks count down between events too: what shows a running clock is fetched again
+// each minute, so "5 min left" does not stay on screen after the deadline passed.
+const running = (sla) => (sla?.clocks || []).some((c) => c.met === null && !c.paused);
+function refreshRunningClocks() {
+  if (document.hidden) return;
+  if (state.list.items.some((c) => running(c.sla))) loadList().catch(() => {});
+  const id = shownId();
+  if (id && running(state.ticket.card.conversation.sla)) refreshCard(id).catch(() => {});
 }
 
 let signedOutHandler = () => {};
