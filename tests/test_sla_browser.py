@@ -151,3 +151,45 @@ async def test_a_search_being_typed_survives_a_message_arriving(
     await hub.ingest(customer_message("m-typing", "hello", thread="t-typing"))
     await expect(page.locator("#conversations li").first).to_contain_text("hello")
     await expect(page.locator("#search")).to_have_value("refund ord")
+
+
+async def test_a_busy_ticket_fits_a_1366_pixel_window_in_english(hub_url: tuple[Hub, str], browser: Any) -> None:  # noqa: F811
+    """A supervisor's trial at 1366x800 in English: the customer's name in the list shrank to
+    "u…" beside the priority and SLA badges, and the ticket's sidebar ran past the window."""
+    from hub.sdk import Sender
+    from tests.helpers import customer_message
+
+    hub, url = hub_url
+    sender = Sender("user-8", display_name="Visitor 5bc1")
+    hub.pipeline.clock = lambda: utcnow() - timedelta(minutes=50)
+    first = await hub.ingest(
+        customer_message("b1", "I want a refund for order 123456789012", thread="t-1", sender=sender)
+    )
+    second = await hub.ingest(customer_message("b2", "Also my coupon did not apply", thread="t-2", sender=sender))
+    greeting = "感谢您联系我们。您的工单号是 #1001，可以随时向我们询问进展。我们的客服团队现在不在线。"
+    await hub.services.conversations.send(second.conversation, greeting, author_type=AuthorType.AGENT, author_id="x")
+    boss = await hub.store.accounts.get_agent_by_email("wang@example.com")
+    assert boss is not None
+    changes = {"priority": "high", "assignee_id": boss.id}
+    await hub.services.conversations.update_by(first.conversation, changes, who="Li", names={})
+    context = await browser.new_context(viewport={"width": 1366, "height": 800}, locale="en")
+    page = await context.new_page()
+    await page.goto(f"{url}/inbox/")
+    await page.fill("input[name=email]", "wang@example.com")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    rows = page.locator("#conversations li")
+    await rows.filter(has_text="refund").locator("button.open").click()
+    await page.locator(".ticket-head .sla-clocks").wait_for()
+    await page.wait_for_load_state("networkidle")
+    await page.screenshot(path=str(ARTIFACTS / "busy-ticket-1366-en.png"))
+    names = await rows.locator(".who").evaluate_all("(es) => es.map((e) => e.getBoundingClientRect().width)")
+    assert min(names) >= 85, names  # "Visitor 5bc1" whole, not "Visitor 5…" or "u…"
+    beyond = await page.evaluate(
+        """() => [...document.querySelectorAll('main *, aside *, nav *')].filter((e) => {
+          const r = e.getBoundingClientRect();
+          return r.width > 0 && r.right > document.documentElement.clientWidth + 1;
+        }).map((e) => e.tagName + '.' + e.className)"""
+    )
+    assert beyond == [], beyond
+    await context.close()
