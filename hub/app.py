@@ -292,7 +292,9 @@ class Hub(ChannelPort):
         )
         self._background.append(self.supervisor.run("plugin-timers", self.plugin_host.timer_loop_step))
         # their standing timers (a monthly report); the settings naming a team are checked first
-        await self.plugin_host.start_plugins({"routing.default_team": self.config.routing.default_team})
+        named = {"routing.default_team": self.config.routing.default_team}
+        named |= {f"sla.policies.{p.name}.escalate_to_team": p.escalate_to_team for p in self.config.sla.rules}
+        await self.plugin_host.start_plugins(named)
         self._background.append(
             self.supervisor.run("callbacks-due", lambda: raise_due_step(self.services.hotline, self.instance_id))
         )

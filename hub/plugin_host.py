@@ -130,7 +130,8 @@ class PluginHost:
         no team: otherwise it shows only when a customer's message first reaches that hand-off.
         Teams are data (the inbox makes them), so a team named before it exists does not stop
         the hub. The keys named, as `plugins.<plugin>.<setting>[.<entry>]`."""
-        teams = {team.id for team in await self.store.desk.list_teams()}
+        known = {team.id: team for team in await self.store.desk.list_teams()}
+        teams = set(known)
         named = [(key, team) for key, team in (also or {}).items()]
         for plugin in self.plugins.values():
             for name, declared in declared_fields(type(plugin)).items():
@@ -149,6 +150,14 @@ class PluginHost:
                     key,
                     team,
                     ", ".join(sorted(teams)),
+                )
+            elif isinstance(team, str) and team and not known[team].members and not known[team].lead:
+                # A trial's escalation team had no one: tickets vanished from their agent's list into it.
+                log.warning(
+                    "%s: team %r has no members and no lead yet: tickets sent there wait for an admin or a "
+                    "supervisor of it to notice them",
+                    key,
+                    team,
                 )
         return wrong
 

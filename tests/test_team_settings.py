@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conversation.desk import Team
 from hub.testing import running_hub
 from tests.test_faq_bot import faq_config
 
@@ -83,3 +84,24 @@ async def test_the_routing_default_team_is_checked_at_start_too(
     async with running_hub(make_config(tmp_path, {"routing": {"default_team": "frontline"}})):
         pass
     assert any(r.getMessage().startswith("routing.default_team: 'frontline' is not a team") for r in caplog.records)
+
+
+async def test_an_escalation_team_without_members_is_a_warning_at_start(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A supervisor's trial escalated to README's "technical-support", a team with nobody in it:
+    the ticket left its agent's list and waited there, and the hub had said nothing."""
+    from tests.helpers import make_config
+
+    caplog.set_level(logging.WARNING, logger="hub.plugin_host")
+    policy = {"first_response_minutes": 5, "escalate_to_team": "technical-support"}
+    async with running_hub(make_config(tmp_path, {"sla": {"policies": {"standard": policy}}})) as hub:
+        said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(
+            m.startswith("sla.policies.standard.escalate_to_team: team 'technical-support' has no members")
+            for m in said
+        ), said
+        await hub.store.desk.save_team(Team("technical-support", {"en": "Technical support"}, members=["agent-1"]))
+        caplog.clear()
+        await hub.plugin_host.check_team_settings({"sla.policies.standard.escalate_to_team": "technical-support"})
+        assert not [r for r in caplog.records if "has no members" in r.getMessage()]
