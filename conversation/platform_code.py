@@ -28,10 +28,11 @@ _DIGIT = "[0-9\uff10-\uff19]"
 # not part of a longer number or word.
 _BARE_CODE = re.compile(rf"(?<![0-9A-Za-z\uff10-\uff19])({CODE_VALUE})(?![0-9A-Za-z\uff10-\uff19])")
 _ANY_DIGIT = re.compile(_DIGIT)
-# A number named as something else is no code: "查询工单 1002", "ticket #1002", "order 20261127".
-_NAMED_NUMBER = re.compile(
-    r"(工单|订单|单号|编号|票号|ticket|order|case|no\.?|number|#)\s*(号|number|no\.?)?\s*[:：#＃]?\s*$", re.IGNORECASE
-)
+# A number named as a ticket or an order is no code: "查询工单 1002", "ticket #1002", "order no. 2026".
+# Only these words: a bare "#" or "number" may stand before a code as well ("code number 583920").
+_NAMED_NUMBER = re.compile(r"(?:工单|订单|单号|\bticket|\border)\s*(?:号|number|no\.?)?\s*[:：#＃]?\s*$", re.IGNORECASE)
+# ... unless a code word comes first: "验证码 (订单) 583920" is the code.
+_CODE_WORD = re.compile(r"验证码|动态码|校验码|\bcode\b|\botp\b|\bverification\b", re.IGNORECASE)
 _ALONE = re.compile(r"\W*", re.UNICODE)  # what may stand beside a code typed alone: spaces, punctuation
 
 
@@ -54,7 +55,8 @@ def code_span(text: str, *, alone: bool = False) -> tuple[int, int] | None:
         if finding.kind is SecretKind.ONE_TIME_CODE:
             return finding.start, finding.end
     for found in _BARE_CODE.finditer(text):
-        if _NAMED_NUMBER.search(text[: found.start(1)]):
+        before = text[: found.start(1)]
+        if _NAMED_NUMBER.search(before) and not _CODE_WORD.search(before):
             continue
         if (end := code_end(text, found.start(1), found.end(1))) is None:
             continue
@@ -130,20 +132,32 @@ def started(state: dict[str, Any], challenge: str, now: datetime, valid: timedel
 
 
 def awaited(pending: Pending | None, now: datetime) -> bool:
-    """Whether a code in this identity's next message is taken out and checked."""
-    return pending is not None and now < pending.kept_until
+    """Whether a code in this identity's next message is taken out and checked. Not once the
+    right code came: a spent code is no secret, and a number then is the customer's words
+    (the ticket number the greeting asks for)."""
+    return pending is not None and not pending.used and now < pending.kept_until
 
 
 def check_open(pending: Pending | None, now: datetime, max_attempts: int) -> bool:
     """Whether the check still takes codes: the number in a message is then its code (`code_span`);
-    once it ended (spent, expired, out of tries) only a code typed alone is taken out."""
-    return pending is not None and not pending.unconfirmed and may_try(pending, now, max_attempts) == "ok"
+    once it ended (expired, out of tries) only a code typed alone is taken out. A send with no
+    answer counts as open until its code would expire: the code may well be on its way."""
+    if pending is None:
+        return False
+    if pending.unconfirmed:
+        return now < pending.expires
+    return may_try(pending, now, max_attempts) == "ok"
 
 
 def unconfirmed(state: dict[str, Any], now: datetime, valid: timedelta) -> dict[str, Any]:
     """A send whose outcome is unknown (the platform did not answer in time): it may have sent
     the code all the same, so a code the customer types is taken out as for a sent one. There is
-    no challenge to check it against: its check says "unavailable"."""
+    no challenge to check it against: its check says "unavailable". A code sent before and still
+    open stays checkable: the send is counted, the pending check kept."""
+    pending = pending_of(state)
+    if pending is not None and not pending.unconfirmed and not pending.used and now < pending.expires:
+        sends = [at for at in state.get("sends", []) if now - at < SEND_WINDOW] + [now]
+        return {**state, "sends": sends}
     return started(state, "", now, valid, "")
 
 

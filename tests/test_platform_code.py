@@ -276,6 +276,18 @@ def test_a_number_named_as_something_else_or_in_words_after_the_check_is_no_code
     the platform, unanswered)."""
     for named in ("查询工单 1002", "ticket #1002", "my order 20261127 never came", "工单号：1042", "订单 583920"):
         assert rules.code_span(named) is None, named
+    # A review: "#", "number", "No" and the like stand before real codes too.
+    for coded in (
+        "#583920",
+        "# 583920",
+        "code number 583920",
+        "verification number: 583920",
+        "验证码编号 583920",
+        "No 583920",
+        "order code 583920",
+        "验证码 订单 583920",
+    ):
+        assert rules.code_span(coded) is not None, coded
     assert rules.code_span("it is 583920, thanks") == (6, 12)  # while the check is open: its code
     assert rules.code_span("查询 1002", alone=True) is None and rules.code_span("  583 920 。", alone=True) == (2, 9)
     assert rules.code_span("验证码583920", alone=True) is not None  # named as a code: a code, alone or not
@@ -292,14 +304,13 @@ async def test_after_a_right_code_a_ticket_number_in_words_is_the_customers_mess
         await eventually(lambda: desk.platform.resets == ["u-1"], timeout=15)
         words = "查询工单 1000，另外 20261127 是订单号"
         await ws.send_json({"type": "message", "client_id": "c4", "text": words})
-        await ws.send_json({"type": "message", "client_id": "c5", "text": f" {code} "})  # the spent code, again
+        await ws.send_json({"type": "message", "client_id": "c5", "text": "1000"})  # the ticket number alone
 
         async def both_kept() -> bool:
             return len(await customer_texts(desk.hub, "webchat")) == 5
 
         await eventually(both_kept, timeout=15)
-    assert (await customer_texts(desk.hub, "webchat"))[3] == words
-    assert code not in "".join(await customer_texts(desk.hub, "webchat"))  # typed alone: still taken out
+    assert (await customer_texts(desk.hub, "webchat"))[3:] == [words, "1000"]  # the code is spent: words again
     assert len(desk.platform.called("verify_code")) == 1  # neither message was checked as a code
 
 
@@ -315,7 +326,7 @@ async def test_a_code_sent_without_an_answer_in_time_is_still_taken_out_of_the_n
         assert await says(1, "I forgot my password") == EN.get("account.verify_how_code")
         assert await says(2, "li.na@example.com") == EN.get("account.unavailable")
         [(_, code)] = desk.platform.sent_codes  # texted all the same
-        assert await says(3, code) == EN.get("account.unavailable")  # nothing to check it against
+        assert await says(3, f"I got it: {code} thanks") == EN.get("account.unavailable")  # nothing to check it by
     assert desk.platform.called("verify_code") == []
     await kept_nowhere(desk.hub, caplog, [code])
 
@@ -335,3 +346,19 @@ async def test_a_chat_cannot_have_more_than_three_codes_an_hour_sent_to_a_phone(
             assert await says(n, PHONE) == EN.get("account.code.sent", address="*******5678", minutes=10)
         assert await says(5, PHONE) == EN.get("account.code.limited")
     assert len(desk.platform.sent_codes) == 3
+
+
+def test_a_send_without_an_answer_keeps_a_code_sent_before_checkable_and_a_spent_code_frees_numbers() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now, valid = datetime(2026, 11, 27, 12, 0, tzinfo=UTC), timedelta(minutes=10)
+    sent = rules.started({}, "ch-1", now, valid, "****5678")
+    again = rules.unconfirmed(sent, now + timedelta(minutes=1), valid)
+    pending = rules.pending_of(again)
+    assert pending is not None and pending.challenge == "ch-1" and len(again["sends"]) == 2  # counted, still checkable
+    lost = rules.unconfirmed({}, now, valid)
+    assert rules.check_open(rules.pending_of(lost), now + timedelta(minutes=9), 3)  # codes in words taken out
+    assert not rules.check_open(rules.pending_of(lost), now + timedelta(minutes=11), 3)  # then only alone
+    assert rules.awaited(rules.pending_of(lost), now + timedelta(minutes=19))
+    spent = rules.verified(sent, rules.pending_of(sent), "u-1", now, timedelta(hours=24))  # type: ignore[arg-type]
+    assert not rules.awaited(rules.pending_of(spent), now + timedelta(minutes=1))
