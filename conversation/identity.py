@@ -112,9 +112,10 @@ def writes_on_in_merged(surviving: Conversation, address: str) -> bool:
 
 def follows_merge(merged: Conversation, surviving: Conversation, address: str) -> bool:
     """Whether a message for `merged` (its reply token, status page, chat window) goes on in the
-    ticket it was merged into: when that is the same contact's, or the writer's own. Merged into
-    another customer's ticket, it would be answered to that customer: it opens a ticket instead."""
-    return merged.contact_id == surviving.contact_id or writes_on_in_merged(surviving, address)
+    ticket it was merged into: when that is the same customer's (`same_customer`: one contact is
+    not enough, agents may have merged two people's) or the writer's own. Merged into another
+    customer's ticket, it would be answered to that customer: it opens a ticket instead."""
+    return same_customer(merged, surviving) or writes_on_in_merged(surviving, address)
 
 
 def same_customer(a: Conversation, b: Conversation) -> bool:

@@ -84,7 +84,8 @@ def viewer_for(agent: Agent, teams: Iterable[Team], token: ApiToken | None = Non
     every_ticket = agent.role is Role.ADMIN and (token is None or token.teams is None)
     supervised = {t.id for t in acting} if role in (Role.SUPERVISOR, Role.ADMIN) else set()
     withheld = frozenset(t.id for t in teams if t.visibility == SUPERVISORS_ONLY and t.id not in supervised)
-    kept_to = frozenset(token.teams) if token is not None and token.teams is not None else None
+    # The teams it acts for: those it names that its agent is in (an admin: any it names).
+    kept_to = frozenset(t.id for t in acting) if token is not None and token.teams is not None else None
     return Viewer(
         replace(agent, role=role), tuple(acting), every_ticket, admin_token_limits(agent, token), withheld, kept_to
     )
@@ -120,7 +121,11 @@ class AccessPolicy:
             return NOTHING
         if viewer.every_ticket:
             return None
-        every_team = access is Access.READ and any(t.visibility == "all" for t in viewer.teams)
+        # A team whose agents read every ticket ("all"): not through a token kept to teams,
+        # which acts for those teams only.
+        every_team = (
+            access is Access.READ and viewer.kept_to is None and any(t.visibility == "all" for t in viewer.teams)
+        )
         if every_team and not viewer.withheld:
             return None
         supervisor = agent.role is Role.SUPERVISOR

@@ -112,10 +112,11 @@ class GreetingPlugin(Plugin):
         about to give it (a new ticket is greeted before the router's turn); else these settings.
         `team` names the calendar for a ticket that will wait unrouted."""
         ticket = ctx.conversation
-        team = ticket.team or await ctx.actions.expected_team(ticket) or self.settings.team
-        calendar = await ctx.actions.team_calendar(team)
-        if calendar is not None:
-            return opening_of(calendar, now)
+        teams = [ticket.team] if ticket.team else [await ctx.actions.expected_team(ticket), self.settings.team]
+        for team in dict.fromkeys(t for t in teams if t):  # the routed team may have no calendar (or not exist)
+            calendar = await ctx.actions.team_calendar(team)
+            if calendar is not None:
+                return opening_of(calendar, now)
         days = tuple(DAYS.index(d) for d in self.settings.days)
         return Opening(self.is_open(now), self.zone.key, days, self.settings.hours)
 

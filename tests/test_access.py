@@ -339,6 +339,12 @@ async def test_a_call_from_the_caller_of_a_hidden_ticket_goes_on_a_ticket_of_the
         assert theirs["conversation"]["id"] == hidden
         # A retry of another agent's call id (they are guessable) does not answer with its ticket.
         await lina.call("POST", "/api/v1/calls", {"number": number, "direction": "in", "call_id": "pbx-1"}, status=404)
+        # Nor does naming her own ticket after it was merged into the hidden one (a review).
+        await admin.call("POST", f"/api/v1/conversations/{mine['id']}/merge", {"into": hidden, "confirm": True})
+        messages_now = len(await hub.store.tickets.list_messages(hidden))
+        named = {"number": "+8613900000000", "direction": "in", "conversation_id": mine["id"], "outcome": "resolved"}
+        await lina.call("POST", "/api/v1/calls", named, status=404)
+        assert len(await hub.store.tickets.list_messages(hidden)) == messages_now
     finally:
         for who in (admin, lina, tech):
             await who.client.close()

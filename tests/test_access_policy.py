@@ -98,6 +98,12 @@ def test_a_token_kept_to_teams_acts_for_them_only_also_on_its_agents_assigned_ti
         assert not policy.allows_callback(viewer, outside, Access.READ, owner_id="me"), outside
     nothing = ApiToken(id="t", agent_id="me", name="x", token_hash="h", teams=[])
     assert policy.reach(viewer_for(agent(Role.AGENT), [CS, TECH], nothing), Access.READ).covers_none  # type: ignore[union-attr]
+    # A review: not through a team whose agents read every ticket, nor in a team the agent is not in.
+    wide = Team("cs", CS.names, CS.members, "all")
+    viewer = viewer_for(agent(Role.AGENT), [wide, TECH], kept)
+    assert policy.allows(viewer, ticket("cs"), Access.READ) and not policy.allows(viewer, ticket("tech"), Access.READ)
+    elsewhere = ApiToken(id="t", agent_id="me", name="x", token_hash="h", teams=["tech"])  # she is not in tech
+    assert not policy.allows(viewer_for(agent(Role.AGENT), [CS, TECH], elsewhere), ticket("tech", "me"), Access.READ)
     # A session, or a token narrowed in role only, keeps the assignee's and the team-less tickets.
     for unkept in (None, ApiToken(id="t", agent_id="me", name="r", token_hash="h", role=Role.AGENT)):
         viewer = viewer_for(agent(Role.AGENT), [CS, TECH], unkept)

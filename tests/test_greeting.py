@@ -127,6 +127,29 @@ async def test_a_new_ticket_is_greeted_by_the_calendar_of_the_team_routing_gives
         assert "#1000" in text and "away" not in text
 
 
+async def test_a_routed_team_without_a_calendar_leaves_it_to_the_greetings_team(tmp_path: Path) -> None:
+    """A review: with [routing] default_team naming a team that has no calendar (or none at all),
+    the greeting's own `team` was skipped for its fallback hours."""
+    from conversation.calendars import calendar_from_input
+
+    config = make_config(
+        tmp_path,
+        {
+            "routing": {"default_team": "no-such-team"},
+            "plugins": {"enabled": ["greeting"], "greeting": {"team": "customer-service"}},
+        },
+    )
+    every_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    async with running_hub(config) as hub:
+        await hub.store.calendars.save_calendar(
+            "customer-service", calendar_from_input({"timezone": "Asia/Shanghai", "hours": every_day})
+        )
+        at(hub, SUNDAY_NOON)  # the greeting's own hours (weekdays) are closed
+        await hub.ingest(customer_message("m1", "refund"))
+        [text] = await replies(hub, 1)
+        assert "away" not in text
+
+
 async def test_opening_hours_to_24_00_run_to_midnight(tmp_path: Path) -> None:
     """ "00:00-24:00" is the whole day (as calendars write it): a customer writing in the day's last
     minute is not told the team is away (with "23:59" as the end, they were)."""

@@ -221,6 +221,14 @@ async def test_a_message_for_a_merged_ticket_follows_the_merge_only_into_the_sam
         )
         assert own.conversation.id not in (b.conversation.id, a3.conversation.id)
         assert own.conversation.customer_address == "user-a"
+        # One contact after agents merged two people's: still not the other person's ticket (a review).
+        await hub.actions.merge_contacts(b.contact.id, a1.contact.id, who="an agent")
+        await merge(own.conversation, await hub.store.tickets.get_conversation(b.conversation.id), who="an agent")  # type: ignore[arg-type]
+        hint = own.conversation.id
+        again = await hub.ingest(
+            customer_message("a6", "mine", thread="t-a3", sender=Sender("user-a"), conversation_hint=hint)
+        )
+        assert again.conversation.id != b.conversation.id and again.conversation.customer_address == "user-a"
 
 
 @pytest.mark.parametrize("recorded", [True, False])

@@ -35,7 +35,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
 from adapters.webchat.texts import confirmation_mail
-from conversation.identity import seen_by_customer, writes_on_in_merged
+from conversation.identity import follows_merge, seen_by_customer
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -525,10 +525,10 @@ class WebChatAdapter(Adapter):
             attachments = await self._attachments(address, data.get("attachments") or [])
             # After an agent merged the visitor's ticket into another of theirs, they go on
             # writing there (as an email reply to the old ticket does); into someone else's,
-            # their next message opens a new ticket (see writes_on_in_merged).
+            # their next message opens a new ticket (see follows_merge).
             own = await self._own_latest_conversation(address)
             surviving = await self._surviving(own) if own is not None and own.merged_into else None
-            if surviving is not None and not writes_on_in_merged(surviving, address):
+            if surviving is not None and own is not None and not follows_merge(own, surviving, address):
                 surviving = None
             record = await self.hub.ingest(
                 Inbound(

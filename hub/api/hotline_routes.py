@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from conversation.callbacks import Callback, CallbackStatus, callback_to_doc
 from conversation.calls import PHONE_CHANNEL, Call, CallDirection, CallOutcome, CallState, InvalidNumber, call_to_doc
+from conversation.ingest import MAX_MERGE_HOPS
 from hub.access import Access
 from hub.api.framework import PUBLIC, ApiError, not_found
 from hub.api.framework import Call as ApiCall
@@ -121,8 +122,7 @@ def callback_request(body: dict[str, Any], *, asker: str) -> CallbackRequest:
 )
 async def log_call(call: ApiCall) -> dict[str, Any]:
     body = call.body
-    if body.get("conversation_id"):
-        await conversation_or_404_by_id(call, body["conversation_id"])
+    ticket_id = await _call_ticket(call, body["conversation_id"]) if body.get("conversation_id") else ""
     form = CallForm(
         number=body["number"],
         direction=CallDirection(body["direction"]),
@@ -131,7 +131,7 @@ async def log_call(call: ApiCall) -> dict[str, Any]:
         outcome=CallOutcome(body["outcome"]) if "outcome" in body else None,
         category=body.get("category", ""),
         notes=body.get("notes", ""),
-        conversation_id=body.get("conversation_id", ""),
+        conversation_id=ticket_id,
         call_id=body.get("call_id", ""),
         callback=callback_request(body["callback"], asker=call.me.id) if "callback" in body else None,
     )
@@ -149,8 +149,17 @@ async def log_call(call: ApiCall) -> dict[str, Any]:
     return logged_json(logged)
 
 
-async def conversation_or_404_by_id(call: ApiCall, conversation_id: str) -> None:
-    authorized(call, await hub_of(call).store.tickets.get_conversation(conversation_id), Access.WRITE)
+async def _call_ticket(call: ApiCall, conversation_id: str) -> str:
+    """The ticket a call logged on `conversation_id` goes to: that one, or the one it was merged
+    into (a review: the merge took the call past the check, onto another team's ticket). The
+    caller must be able to change each, else 404 (403 for one they only read)."""
+    tickets = hub_of(call).store.tickets
+    ticket = authorized(call, await tickets.get_conversation(conversation_id), Access.WRITE)
+    for _ in range(MAX_MERGE_HOPS):
+        if not ticket.merged_into:
+            break
+        ticket = authorized(call, await tickets.get_conversation(ticket.merged_into), Access.WRITE)
+    return ticket.id
 
 
 @api.route(

@@ -279,13 +279,15 @@ export function startCountsTimer() {
 
 // SLA clocks count down between events too: what shows a running clock is fetched again
 // each minute, so "5 min left" does not stay on screen after the deadline passed.
+// A hidden tab skips the timer and catches up as soon as it is shown again.
 const running = (sla) => (sla?.clocks || []).some((c) => c.met === null && !c.paused);
 function refreshRunningClocks() {
   if (document.hidden) return;
-  if (state.list.items.some((c) => running(c.sla))) loadList().catch(() => {});
+  if (state.list.items.some((c) => running(c.sla))) refreshList(); // one list load at a time, as for events
   const id = shownId();
   if (id && running(state.ticket.card.conversation.sla)) refreshCard(id).catch(() => {});
 }
+document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshRunningClocks(); });
 
 let signedOutHandler = () => {};
 export function onSignedOut(handler) { signedOutHandler = handler; }
