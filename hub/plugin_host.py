@@ -125,6 +125,8 @@ class PluginHost:
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception("plugin %s failed to start; its standing timers may be missing", plugin.name)
 
+    ESCALATION = ".escalate_to_team"  # a setting that moves tickets away from their agent
+
     async def check_team_settings(self, also: Mapping[str, str] | None = None) -> list[str]:
         """Log each plugin setting declared `team=True` (a table: each of its values) that names
         no team: otherwise it shows only when a customer's message first reaches that hand-off.
@@ -151,8 +153,15 @@ class PluginHost:
                     team,
                     ", ".join(sorted(teams)),
                 )
-            elif isinstance(team, str) and team and not known[team].members and not known[team].lead:
-                # A trial's escalation team had no one: tickets vanished from their agent's list into it.
+            elif (
+                key.endswith(self.ESCALATION)
+                and isinstance(team, str)
+                and team
+                and not known[team].members
+                and not known[team].lead
+            ):
+                # A trial's escalation team had no one: tickets left their agent's list for it. (Only
+                # there: a new hub's default teams are empty until agents join them.)
                 log.warning(
                     "%s: team %r has no members and no lead yet: tickets sent there wait for an admin or a "
                     "supervisor of it to notice them",

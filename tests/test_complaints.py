@@ -714,3 +714,32 @@ async def test_a_second_complaint_message_on_a_ticket_filed_with_a_department_le
     await hub.ingest(customer_message("s2", "我要投诉卖家，还是没有发货", thread="s", sender=Sender("s")))
     await eventually(lambda: not hub.pipeline._tasks)
     assert (await by_number(hub, conv.number)).team == "customer-service"
+
+
+async def test_a_first_message_the_complaints_plugin_answers_gets_no_greeting_on_top(tmp_path: Path) -> None:
+    """One answer, with its number, not two messages: README says the greeting keeps out."""
+    from tests.helpers import GREETING_ALWAYS_OPEN, customer_message, eventually, make_config, running_hub
+
+    config = make_config(
+        tmp_path, {"plugins": {"enabled": ["complaints", "greeting"], "greeting": GREETING_ALWAYS_OPEN}}
+    )
+    async with running_hub(config) as hub:
+        filed = await hub.ingest(customer_message("c1", "我要投诉卖家，发错货还不理人"))
+        greeted = await hub.ingest(customer_message("g1", "你好，请问怎么改地址", thread="chat-2"))
+
+        async def bots(ticket_id: str) -> list[str]:
+            return [
+                m.author_id
+                for m in await hub.store.tickets.list_messages(ticket_id)
+                if m.kind is MessageKind.MESSAGE and m.author_id in ("complaints", "greeting")
+            ]
+
+        await eventually(lambda: _has(bots(greeted.conversation.id)))
+        await eventually(lambda: _has(bots(filed.conversation.id)), timeout=10)
+        await hub.plugin_host.settle()
+        assert await bots(filed.conversation.id) == ["complaints"]
+        assert await bots(greeted.conversation.id) == ["greeting"]
+
+
+async def _has(found: Any) -> bool:
+    return bool(await found)
