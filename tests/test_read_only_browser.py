@@ -51,3 +51,10 @@ async def test_a_read_only_account_sees_the_ticket_but_no_composer_or_actions(
     await agent_page.locator("#conversations li").first.click()
     await expect(agent_page.locator("#composer-text")).to_be_visible()
     await expect(agent_page.locator("#resolve")).to_have_text("解决 e")
+    # A trial: an agent could pick the read-only account as the assignee, and got a 422.
+    options = await agent_page.locator("#attr-assignee option").all_text_contents()
+    assert "杜审计" not in options and any("王芳" in o for o in options)
+    await agent_page.locator("#conversations li .tick").first.check()  # the bulk bar's assignees too
+    bulk = agent_page.locator("#bulk-assign option")
+    await expect(bulk.first).to_be_attached()
+    assert "杜审计" not in await bulk.all_text_contents()

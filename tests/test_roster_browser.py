@@ -97,6 +97,12 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
     await form.locator("button[type=submit]").click()
     await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
     await expect(page.locator("#roster-covered")).to_have_text("每个小时至少有 1 人当班。")
+    # A team with no roster is not "short every hour" (a trial): it has no shift model.
+    await page.select_option("#roster-team", "technical-support")
+    await expect(page.locator("#roster-unrostered")).to_have_text("该团队没有排班：在线的成员随时接单。")
+    await expect(page.locator("#roster-gaps")).to_have_count(0)
+    await page.select_option("#roster-team", TEAM)
+    await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
     # a swap: 王芳 takes Li Na's early shift on this week's Wednesday
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     wednesday = today - timedelta(days=today.weekday()) + timedelta(days=2)

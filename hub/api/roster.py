@@ -140,7 +140,8 @@ async def roster_coverage(call: Call) -> dict[str, Any]:
         "team": settings.team,
         "timezone": settings.timezone,
         "minimum": settings.min_on_shift,
-        "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat(), "on_shift": g.on_shift} for g in gaps],
+        "rostered": gaps is not None,  # false: no roster entries, its online members are always on
+        "gaps": [{"start": g.start.isoformat(), "end": g.end.isoformat(), "on_shift": g.on_shift} for g in gaps or []],
     }
 
 

@@ -177,11 +177,16 @@ class RosterService:
         settings = await self.team_settings(team)
         return expand(await self.store.roster.list_entries(team), settings.timezone, start, end)
 
-    async def coverage(self, team: str, days: int) -> tuple[TeamRoster, list[Gap]]:
+    async def coverage(self, team: str, days: int) -> tuple[TeamRoster, list[Gap] | None]:
+        """The team's settings and the coming hours short of `min_on_shift`; None for a team
+        without any roster entries: it has no shift model (its online members are always on),
+        so no hour of it is short (a trial read every hour of such a team as uncovered)."""
         if not 1 <= days <= MAX_COVERAGE_DAYS:
             raise InvalidInput(f"days: 1 to {MAX_COVERAGE_DAYS}")
         settings = await self.team_settings(team)
         entries = await self.store.roster.list_entries(team)
+        if not entries:
+            return settings, None
         return settings, coverage_gaps(entries, settings.timezone, settings.min_on_shift, self.clock(), days * 24)
 
     # -- CSV -----------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { patchTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
-import { canChange, state, useStore } from "../lib/store.js";
+import { assignableAgents, canChange, state, useStore } from "../lib/store.js";
 import { PRIORITIES, STATUSES } from "../lib/views.js";
 import { TicketFields } from "./ticket-fields.js";
 
@@ -61,7 +61,7 @@ export function Attributes({ card }) {
     ${select("attr-status", t("attr.status"), c.status, STATUSES.map((v) => [v, t(`status.${v}`)]), (v) => patchTicket(c.id, { status: v }))}
     ${select("attr-priority", t("attr.priority"), c.priority, PRIORITIES.map((v) => [v, t(`priority.${v}`)]), (v) => patchTicket(c.id, { priority: v }))}
     <div class="assignee">
-      ${select("attr-assignee", t("attr.assignee"), c.assignee_id || "", [["", t("attr.unassigned")], ...state.agents.map((a) => [a.id, a.id === me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email])], (v) => patchTicket(c.id, { assignee_id: v || null }))}
+      ${select("attr-assignee", t("attr.assignee"), c.assignee_id || "", [["", t("attr.unassigned")], ...assignableAgents(c.assignee_id).map((a) => [a.id, a.id === me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email])], (v) => patchTicket(c.id, { assignee_id: v || null }))}
       ${c.assignee_id !== me.id ? html`<button type="button" id="assign-me" class="link" onClick=${() => patchTicket(c.id, { assignee_id: me.id })}>${t("attr.assign_me")} <kbd>a</kbd></button>` : null}
     </div>
     ${select("attr-team", t("attr.team"), c.team || "", [["", t("attr.no_team")], ...withCurrent(teamOptions(), c.team)], (v) => patchTicket(c.id, { team: v }))}

@@ -3,7 +3,7 @@
 import { html } from "../lib/html.js";
 import { contactName, formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
 import { bulkPatch, clearFilters, openTicket, setPage } from "../lib/inbox.js";
-import { canChange, state, update, useStore } from "../lib/store.js";
+import { assignableAgents, canChange, state, update, useStore } from "../lib/store.js";
 import { ICONS, STATUSES } from "../lib/views.js";
 import { Avatar } from "./avatar.js";
 import { SlaBadge } from "./sla.js";
@@ -67,7 +67,7 @@ function BulkBar() {
     <strong>${t("bulk.selected", { count })}</strong>
     <label>${t("bulk.assign")} <select id="bulk-assign">
       <option value="">—</option><option value="none">${t("attr.unassigned")}</option>
-      ${s.agents.map((a) => html`<option value=${a.id}>${a.id === s.me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email}</option>`)}
+      ${assignableAgents().map((a) => html`<option value=${a.id}>${a.id === s.me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email}</option>`)}
     </select></label>
     <button type="button" onClick=${() => { const a = value("bulk-assign"); if (a) bulkPatch(() => ({ assignee_id: a === "none" ? null : a })); }}>${t("bulk.apply")}</button>
     <label>${t("bulk.status")} <select id="bulk-status">

@@ -8,7 +8,7 @@ import {
   closeCallback, isoFromLocal, loadCallbacks, localInputValue, logCall, scheduleCallback, setCallbackScope,
 } from "../lib/hotline.js";
 import { api } from "../lib/api.js";
-import { canChange, state, update, useStore } from "../lib/store.js";
+import { assignableAgents, canChange, state, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
 
 const OUTCOMES = ["follow_up", "resolved", "callback", "missed"];
@@ -31,7 +31,7 @@ function CallbackFields({ prefix }) {
     <label class="field">${t("callback.owner")}
       <select id="${prefix}-owner" name="owner_id">
         <option value="">${t("callback.nobody")}</option>
-        ${state.agents.map((a) => html`<option value=${a.id} selected=${a.id === state.me.id}>${a.name || a.email}</option>`)}
+        ${assignableAgents().map((a) => html`<option value=${a.id} selected=${a.id === state.me.id}>${a.name || a.email}</option>`)}
       </select></label>
     <label class="field">${t("callback.note")}<input id="${prefix}-note" name="callback_note" maxlength="2000" /></label>
   </div>`;
