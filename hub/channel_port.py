@@ -23,6 +23,7 @@ from conversation.model import (
     Message,
     utcnow,
 )
+from conversation.progress import COPY_OF
 from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
 from hub.blobs import BlobStore, PendingUploads, StoredBlob
@@ -148,7 +149,12 @@ class ChannelPort:
         if await self.store.tickets.get_message(copy_id) is not None:
             return False  # a retried delivery: the copy exists already
         copy = replace(
-            message, id=copy_id, channel=channel, external_id="", delivery=Delivery(next_attempt_at=message.created_at)
+            message,
+            id=copy_id,
+            channel=channel,
+            external_id="",
+            delivery=Delivery(next_attempt_at=message.created_at),
+            raw={**(message.raw or {}), COPY_OF: message.id},
         )
         await self.services.conversations.queue(copy)
         return True

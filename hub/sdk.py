@@ -226,6 +226,12 @@ class IngestUnavailable(Exception):
     """The hub cannot store messages right now; the channel should retry (HTTP 503)."""
 
 
+# In a message's `raw`: the channel adds no link to the ticket's status page (the web chat's
+# confirmation code goes to an address the visitor typed, maybe someone else's: a trial opened
+# the ticket, its chat and its reply box from that mail without ever confirming).
+NO_STATUS_LINK = "no_status_link"
+
+
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """One stored message to deliver to a customer through an adapter."""

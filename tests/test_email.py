@@ -352,6 +352,11 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
             ("email", "太好了，谢谢！"),
         ]
         assert await hub.store.tickets.get_conversation_by_number(1001) is None
+        # The customer's own history (status page) shows the reply once, not again as its copy (a trial).
+        from conversation.progress import public_history
+
+        shown = [m.text for m in public_history(thread, await ticket(hub, 1000)) if m.kind is MessageKind.MESSAGE]
+        assert shown.count("我们已经找到您的快递。") == 1
 
 
 async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink, int]) -> None:

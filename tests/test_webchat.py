@@ -474,6 +474,8 @@ async def with_email(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Sink]]:
     config = make_config(
         tmp_path,
         {
+            "hub": {"public_url": "https://help.example.com"},
+            "status_page": {"enabled": True, "secret": "status-links-secret-0123456789"},
             "channels": {
                 "email": {
                     "type": "email",
@@ -483,7 +485,7 @@ async def with_email(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Sink]]:
                     "smtp_tls": "none",
                 },
                 "webchat": {"secret": "visitor-token-secret", "email_channel": "email", "email_requests_per_hour": 2},
-            }
+            },
         },
     )
     client = TestClient(TestServer(build_app(Hub(config))))
@@ -520,6 +522,7 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     body = confirmation.get_body(("plain",)).get_content()
     assert confirmation["To"] == "victim@example.org" and confirmation["Auto-Submitted"] == "auto-replied"
     assert "WIN" not in str(confirmation["Subject"]) + body and "spam.example" not in body
+    assert "/status/" not in body  # a trial: the unconfirmed address got the ticket's page, chat and reply box
     contact = await hub.store.contacts.find_identity_contact("webchat", spammer["visitor"])
     assert contact is not None and contact.email == ""
 
@@ -545,6 +548,7 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     answer = sink.mails[1]
     assert answer["To"] == "victim@example.org" and str(answer["Subject"]) == "Your request [#1000]"
     assert "Here is your answer." in answer.get_body(("plain",)).get_content()
+    assert "/status/1000." in answer.get_body(("plain",)).get_content()  # confirmed: the page is theirs
     # the hub's own subject is in the language of the mail it heads, whatever the contact's
     await hub.actions.send(conversation, "您的退款已经处理好了。", author_type=AuthorType.AGENT, author_id="a")
     await eventually(lambda: len(sink.mails) == 3)

@@ -49,6 +49,7 @@ from conversation.secrets import find_secrets
 from conversation.text_language import main_language
 from hub.sdk import (
     MIN_GENERATED_SECRET,
+    NO_STATUS_LINK,
     Adapter,
     ConfigError,
     HubPort,
@@ -683,6 +684,8 @@ class EmailAdapter(Adapter):
         reads the whole ticket, so a mail that also goes to Cc'd people carries none."""
         if f"/status/{out.conversation.number}." in out.message.text:
             return ""  # the text links to it already (the greeting does): once is enough
+        if (out.message.raw or {}).get(NO_STATUS_LINK):
+            return ""  # to an address nobody has confirmed yet (a visitor's opt-in code)
         language = self._mail_language(out)
         link = self.hub.status_link(out.conversation, language) if private else ""
         return texts("progress", language).get("progress.link", url=link) if link else ""

@@ -50,6 +50,7 @@ from hub.sdk import (
     BINARY,
     LANG_PARAM,
     MIN_GENERATED_SECRET,
+    NO_STATUS_LINK,
     SOCKET_RENEW_SECONDS,
     Adapter,
     ConfigError,
@@ -712,6 +713,7 @@ class WebChatAdapter(Adapter):
             direction=Direction.OUTBOUND,
             kind=MessageKind.MESSAGE,
             author_type=AuthorType.SYSTEM,
+            raw={NO_STATUS_LINK: True},
             text=confirmation_mail(
                 best_locale(contact.language) if contact.language else request_locale(request), code
             ),
