@@ -240,6 +240,19 @@ async def test_every_email_reply_to_the_customer_alone_links_the_page(
             await eventually(lambda: len(sink.mails) >= 3)
             copied = sink.mails[2].get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "/status/" not in copied  # whoever holds the link reads the ticket: not for a Cc
+
+            # A reply on the page, then the agent's: the mail threads on the customer's own mail,
+            # not on the page reply's id (a trial's "In-Reply-To: status-page:…" lost the thread).
+            page = await (await client.get(link.group(1))).text()
+            action = re.search(r'<form method="post" action="([^"]+)"', page)
+            assert action is not None
+            target = action.group(1).replace("&amp;", "&")
+            await client.post(target, data={**form_fields(page), "text": "Still waiting"}, allow_redirects=False)
+            await send(ticket, "Sent today.", author_type=AuthorType.AGENT, author_id="a1")
+            await eventually(lambda: len(sink.mails) >= 4)
+            threaded = sink.mails[3]
+            assert threaded["In-Reply-To"] == mail["Message-ID"], threaded["In-Reply-To"]
+            assert "status-page:" not in str(threaded["References"])
     finally:
         server.close()
         await server.wait_closed()

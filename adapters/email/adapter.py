@@ -608,9 +608,12 @@ class EmailAdapter(Adapter):
         for earlier in thread:
             if earlier.kind is not MessageKind.MESSAGE or earlier.id == message.id:
                 continue
-            if earlier.direction is Direction.INBOUND and earlier.channel == self.name and earlier.external_id:
-                ids.append(earlier.external_id)
-                last_inbound = earlier.external_id
+            if earlier.direction is Direction.INBOUND and earlier.channel == self.name:
+                # Only a mail's own Message-ID: a reply through the status page ("status-page:…")
+                # or a mail that had none (a digest) is no mail to thread on (a trial's client lost it).
+                if _MESSAGE_ID.fullmatch(earlier.external_id):
+                    ids.append(earlier.external_id)
+                    last_inbound = earlier.external_id
             elif earlier.direction is Direction.OUTBOUND and earlier.channel == self.name:
                 ids.append(our_message_id(earlier.id, self.domain))
         headers: dict[str, str] = {"From": formataddr((self.settings.from_name, self.address)), "To": to}
@@ -689,6 +692,9 @@ class EmailAdapter(Adapter):
         language = self._mail_language(out)
         link = self.hub.status_link(out.conversation, language) if private else ""
         return texts("progress", language).get("progress.link", url=link) if link else ""
+
+
+_MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")  # RFC 5322 msg-id, as References and In-Reply-To take it
 
 
 def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]], html: str = "") -> EmailMessage:
