@@ -127,7 +127,8 @@ async def test_the_ticket_card_carries_its_category_fields_and_values_are_valida
     )
     assert changed["fields"] == {"amount": "199.00 USD", "order_no": "AB20240917"}
     messages = (await agent.call("GET", f"{path}/messages"))["items"]
-    assert "Li Na changed the fields amount, order_no" in [m["text"] for m in messages]
+    # by their labels, in the reader's language (a trial read "order_no")
+    assert "Li Na changed the fields Amount, Order number" in [m["text"] for m in messages]
 
 
 async def test_search_and_the_list_filter_find_a_ticket_by_a_field_value(desk: tuple[Agent, Agent]) -> None:

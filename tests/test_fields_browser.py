@@ -61,11 +61,15 @@ async def test_an_agent_edits_the_fields_in_the_sidebar_in_chinese(hub_url: tupl
     await page.fill("#field-order_no", "12345")
     await page.press("#field-order_no", "Tab")
     await expect(notice).to_have_text("订单号：订单号格式不正确")
-    await expect(fields.locator("#field-order_no")).to_have_value("")  # back to what is stored
+    # kept to be corrected, marked invalid (a trial's refused value vanished)
+    await expect(fields.locator("#field-order_no")).to_have_value("12345")
+    await expect(fields.locator("#field-order_no")).to_have_attribute("aria-invalid", "true")
     assert await stored_fields(hub, ticket) == {}
 
     await page.fill("#field-order_no", "AB20240917")
     await page.press("#field-order_no", "Tab")
+    await expect(fields.locator("#field-order_no")).not_to_have_attribute("aria-invalid", "true")
+    await expect(notice).not_to_have_text("订单号：订单号格式不正确")  # the refusal is put right: its notice goes
     await page.select_option("#field-reason", "not_received")
     await page.fill("#field-amount", "12.5")
     await page.press("#field-amount", "Tab")

@@ -49,9 +49,9 @@ async def test_field_values_are_checked_then_stored_and_said_in_the_thread(store
         conv, {"fields": {"amount": "5", "order_no": "20240917"}}, who="Li Na", names={}
     )
     assert updated.fields == {"amount": "5.00 CNY", "order_no": "20240917"}
-    assert {"key": "event.fields_changed", "params": {"who": "Li Na", "fields": "amount, order_no"}} in await events(
-        store, updated
-    )
+    [changed] = [e for e in await events(store, updated) if e["key"] == "event.fields_changed"]
+    assert changed["params"] == {"who": "Li Na", "fields": "amount, order_no"}  # keys kept; labels said
+    assert changed["names"]["fields"]["zh-CN"] == "金额, 订单号"
 
 
 async def test_resolving_without_the_required_fields_is_refused_and_changes_nothing(store: Store) -> None:

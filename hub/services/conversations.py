@@ -41,7 +41,7 @@ from hub.i18n import SOURCE_LOCALE
 from hub.privacy import redact_agent_text
 from hub.services import audit
 from hub.services.fields import ticket_definitions
-from hub.thread_events import ThreadEvent
+from hub.thread_events import ThreadEvent, name_in
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +346,9 @@ class ConversationService:
             categories = {c.id: dict(c.names) for c in await self.store.desk.list_categories()}
             names = {p: categories[v] for p, v in event.params.items() if p in CATEGORY_PARAMS and v in categories}
             event = ThreadEvent(event.key, event.params, {**event.names, **names}) if names else event
+        if event.params.get(FIELDS_PARAM) and FIELDS_PARAM not in event.names:
+            labels = {d.key: d.labels for d in await self.store.fields.list_definitions()}
+            event = named_fields(event, labels)
         return event
 
     async def team_labels(self) -> dict[str, dict[str, str]]:
@@ -620,6 +623,18 @@ def describe_changes(
 
 TEAM_PARAMS = ("team", "source")  # the event parameters that hold a team's id
 CATEGORY_PARAMS = ("category",)  # the event parameters that hold a category's id
+
+
+FIELDS_PARAM = "fields"  # event.fields_changed: the changed fields' keys, ", "-joined
+
+
+def named_fields(event: ThreadEvent, labels: Mapping[str, Mapping[str, str]]) -> ThreadEvent:
+    """The event with the changed fields by their labels in each language ("订单号", not
+    "order_no": a trial read the key); a field deleted since keeps its key."""
+    keys = event.params[FIELDS_PARAM].split(", ")
+    languages = {tag for key in keys for tag in labels.get(key, {})} | {"en", "zh-CN"}
+    joined = {tag: ", ".join(name_in(labels.get(key, {}), tag) or key for key in keys) for tag in sorted(languages)}
+    return ThreadEvent(event.key, event.params, {**event.names, FIELDS_PARAM: joined})
 
 
 def named_teams(event: ThreadEvent, teams: Mapping[str, Mapping[str, str]]) -> ThreadEvent:

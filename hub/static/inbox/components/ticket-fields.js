@@ -7,17 +7,20 @@ import { patchTicket } from "../lib/inbox.js";
 
 const INPUT_TYPES = { date: "date", number: "text", amount: "text" };
 
-// Takes fresh values from live updates, except while the agent is typing in it. What the
-// agent typed stays shown while it is saved; a value the hub refuses goes back to the stored one.
+// Takes fresh values from live updates, except while the agent is typing in it or a refused
+// value waits to be corrected. What the agent typed stays shown while it is saved; a value the
+// hub refuses stays too, marked invalid, so it can be corrected rather than typed again (a
+// trial's "ab2024091" vanished with the refusal).
 function Edited({ id, type, value, inputMode, onCommit }) {
   const [draft, setDraft] = useState(value);
+  const [refused, setRefused] = useState(false);
   const editing = useRef(false);
-  useEffect(() => { if (!editing.current) setDraft(value); }, [value]);
+  useEffect(() => { if (!editing.current && !refused) setDraft(value); }, [value, refused]);
   const commit = async (typed) => {
-    if (typed === value) return;
-    if (!(await onCommit(typed))) setDraft(value);
+    if (typed === value) { setRefused(false); return; }
+    setRefused(!(await onCommit(typed)));
   };
-  return html`<input id=${id} type=${type} inputmode=${inputMode} value=${draft}
+  return html`<input id=${id} type=${type} inputmode=${inputMode} value=${draft} aria-invalid=${refused ? "true" : null}
     onFocus=${() => { editing.current = true; }} onBlur=${() => { editing.current = false; }}
     onInput=${(e) => setDraft(e.target.value)} onChange=${(e) => commit(e.target.value.trim())} />`;
 }
