@@ -100,6 +100,11 @@ async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(
     await form.locator("textarea[name=holidays]").fill("2027-10-01 国庆节")
     await form.locator("button[type=submit]").click()
     await expect(section.locator("#calendar-status")).not_to_contain_text(zh["calendar.always_open"])
+    # The next opening is said in the team's zone, named (a trial in a UTC browser read "01:00").
+    said = await page.evaluate(
+        "async () => (await import('/inbox/assets/lib/i18n.js')).formatFull('2026-11-30T01:00:00Z', 'Asia/Shanghai')"
+    )
+    assert "09:00" in said and "GMT+8" in said, said
     saved = await hub.store.calendars.get_calendar("customer-service")
     assert saved is not None and saved.timezone == "Asia/Shanghai"
     assert [str(s) for s in saved.weekly[4]] == ["09:00-12:00", "22:00-06:00"]

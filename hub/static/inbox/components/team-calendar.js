@@ -72,7 +72,7 @@ export function TeamCalendars() {
     <h3 id="team-calendars-title">${t("calendar.title")}</h3>
     <label>${t("calendar.team")} <select id="calendar-team" value=${team} onChange=${(e) => load(e.target.value)}>
       ${teams.map((x) => html`<option value=${x.id}>${name(x)}</option>`)}</select></label>
-    ${found ? html`<p id="calendar-status" role="status">${cal ? "" : t("calendar.always_open") + " · "}${found.open_now ? t("calendar.open_now") : t("calendar.closed_now", { time: formatFull(found.next_opening) })}</p>` : null}
+    ${found ? html`<p id="calendar-status" role="status">${cal ? "" : t("calendar.always_open") + " · "}${found.open_now ? t("calendar.open_now") : t("calendar.closed_now", { time: formatFull(found.next_opening, cal?.timezone) })}</p>` : null}
     ${found ? html`<form id="calendar-form" key=${team + JSON.stringify(cal)} onSubmit=${save}>
       <label>${t("calendar.timezone")} <input name="timezone" required defaultValue=${cal?.timezone || "Asia/Shanghai"} /></label>
       <fieldset><legend>${t("calendar.hours")}</legend>

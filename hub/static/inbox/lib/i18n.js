@@ -103,8 +103,13 @@ export function formatTime(iso, now = new Date()) {
   return new Intl.DateTimeFormat(language, sameDay ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }).format(d);
 }
 
-export function formatFull(iso) {
-  return iso ? new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" }).format(new Date(iso)) : "";
+// `timeZone`: said in that zone, which it names ("09:00 GMT+8"), not the browser's (a team's
+// calendar opens at 09:00 in Shanghai: a trial in UTC read "01:00").
+export function formatFull(iso, timeZone) {
+  if (!iso) return "";
+  const zone = timeZone ? { timeZone, timeZoneName: "short" } : {};
+  const options = timeZone ? { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", ...zone } : { dateStyle: "medium", timeStyle: "short" };
+  return new Intl.DateTimeFormat(language, options).format(new Date(iso));
 }
 
 // How long ago, compactly ("5 min", "3 hr", "2 days"), in the agent's language.
