@@ -40,6 +40,9 @@ async def test_a_read_only_account_sees_the_ticket_but_no_composer_or_actions(
         await expect(page.locator(control)).to_have_count(0)
     await expect(page.locator("#attr-status")).to_be_disabled()
     await expect(page.locator("#assign-me")).to_be_disabled()
+    assert await page.locator("#assign-me").evaluate("(e) => Number(getComputedStyle(e).opacity)") < 1  # looks it
+    await expect(page.locator("#conversations li .tick")).to_have_count(0)  # no bulk changes to pick for
+    await expect(page.locator(".list-head .all")).to_have_count(0)
     for key in ("r", "e", "c"):  # the shortcuts of those controls do nothing either
         await page.locator(".thread").press(key)
     await expect(page.locator("#call-form")).to_have_count(0)

@@ -114,6 +114,9 @@ async def test_an_admin_sets_a_team_calendar_and_imports_holidays_in_chinese(
     await expect(section.locator("textarea[name=workdays]")).to_have_value(re.compile("2027-10-09 国庆节调休"))
     imported = await hub.store.calendars.get_calendar("customer-service")
     assert imported is not None and len(imported.holidays) > 20 and imported.workdays
+    # said, with the counts (an admin's trial saw the dates appear with no word)
+    notice = f"已导入：共 {len(imported.holidays)} 个节假日、{len(imported.workdays)} 个调休上班日"
+    await expect(page.locator(".notice")).to_contain_text(notice)
     await page.screenshot(path=str(ARTIFACTS / "team-calendar-zh-CN.png"))
     assert await serious_accessibility_problems(page) == []
 

@@ -33,7 +33,7 @@ function Row({ c, active, focused, ticked }) {
   const who = contactName(c.contact_name, c.contact_anonymous) || `#${c.number}`;
   const preview = c.preview ? (c.preview.text || (c.preview.attachments ? t("list.attachment") : "")) : "";
   return html`<li data-id=${c.id} class="row ${c.unread ? "unread" : ""} ${active ? "active" : ""} ${focused ? "focused" : ""} prio-${c.priority}">
-    <input type="checkbox" class="tick" checked=${ticked} aria-label=${t("list.select", { number: c.number })} onChange=${(e) => toggle(c.id, e.target.checked)} />
+    ${canChange() ? html`<input type="checkbox" class="tick" checked=${ticked} aria-label=${t("list.select", { number: c.number })} onChange=${(e) => toggle(c.id, e.target.checked)} />` : null}
     <button type="button" class="open" aria-current=${active ? "true" : null} onClick=${() => openTicket(c.id)} onFocus=${() => state.focusedId !== c.id && update({ focusedId: c.id })}>
       <span class="line">
         <span class="chan" role="img" aria-label=${t(`channel.${c.channel}`)} title=${t(`channel.${c.channel}`)}>${ICONS[c.channel] || "•"}</span>
@@ -88,7 +88,7 @@ export function ConversationList() {
   const allTicked = items.length > 0 && items.every((c) => s.selected.has(c.id));
   return html`
     <div class="list-head">
-      <label class="all"><input type="checkbox" checked=${allTicked} disabled=${!items.length} onChange=${(e) => update({ selected: e.target.checked ? new Set(items.map((c) => c.id)) : new Set() })} /> ${t("list.select_all")}</label>
+      ${canChange() ? html`<label class="all"><input type="checkbox" checked=${allTicked} disabled=${!items.length} onChange=${(e) => update({ selected: e.target.checked ? new Set(items.map((c) => c.id)) : new Set() })} /> ${t("list.select_all")}</label>` : null}
       <h1 class="view-title">${t(`view.${s.view}`)}</h1>
     </div>
     ${s.selected.size && canChange() ? html`<${BulkBar} />` : null}

@@ -3,7 +3,7 @@
 import { api } from "../lib/api.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
-import { failed } from "../lib/inbox.js";
+import { failed, notify } from "../lib/inbox.js";
 import { useStore } from "../lib/store.js";
 
 const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -61,7 +61,13 @@ export function TeamCalendars() {
   async function importIcs(event) {
     const file = event.target.files[0];
     if (!file) return;
-    try { setFound(await api("POST", `${path}/import`, { ics: await file.text() })); } catch (e) { failed(e); }
+    try {
+      const imported = await api("POST", `${path}/import`, { ics: await file.text() });
+      setFound(imported);
+      const count = (days) => Object.keys(days || {}).length;
+      // Said, with a reminder to check them: a published calendar may still move (README).
+      notify(t("calendar.imported", { holidays: count(imported.calendar?.holidays), workdays: count(imported.calendar?.workdays) }));
+    } catch (e) { failed(e); }
     event.target.value = "";
   }
   async function remove() {
