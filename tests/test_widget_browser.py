@@ -233,6 +233,9 @@ async def test_the_widget_is_usable_with_the_keyboard_alone(shop: Shop, visitor:
         files=[{"name": "发票.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}]
     )
     await expect(visitor.locator(".msg.visitor[data-id] a", has_text="发票.pdf")).to_have_count(1)
+    # a file sent alone starts on the bubble's first line (a trial saw a blank line above it)
+    alone = visitor.locator(".msg.visitor[data-id]", has=visitor.locator("a", has_text="发票.pdf"))
+    assert await alone.locator("br").count() == 0
 
     await visitor.keyboard.press("Escape")
     await expect(visitor.locator(".panel")).not_to_be_visible()

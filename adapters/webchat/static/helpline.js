@@ -183,9 +183,11 @@
       const at = new Date(message.created_at);
       bubble.setAttribute("data-time", clock.format(at)); bubble.title = at.toLocaleString(locale);
     }
-    for (const file of message.attachments || []) {
-      bubble.append(el("br"), el("a", { href: `${base}attachments/${encodeURIComponent(file.ref)}?token=${encodeURIComponent(state.token)}`, text: `📄 ${file.name}`, rel: "noopener" }));
-    }
+    (message.attachments || []).forEach((file, i) => {
+      // A line break between files, and after text: a file sent alone starts on the first line.
+      if (i > 0 || message.text) bubble.append(el("br"));
+      bubble.append(el("a", { href: `${base}attachments/${encodeURIComponent(file.ref)}?token=${encodeURIComponent(state.token)}`, text: `📄 ${file.name}`, rel: "noopener" }));
+    });
     if ((message.choices || []).length) {
       const row = el("div", { class: "choices" });
       for (const choice of message.choices) {
