@@ -89,13 +89,19 @@ def reply_address(message: Message, conversation: Conversation) -> str:
     return ""
 
 
+# In a message's `raw`: the id of the reply it repeats on another channel (a web-chat reply
+# also mailed to a visitor who left): the inbox shows both, the customer's history one.
+COPY_OF = "copy_of"
+
+
 def seen_by_customer(message: Message, address: str) -> bool:
     """Whether the customer at `address` may see this message in their history.
 
-    Only messages (never notes or system events) written by them or to them. A message
+    Only messages (never notes or system events) written by them or to them, and a reply
+    once, not again as its copy by email (a trial's status page listed it twice). A message
     stored before recipients were recorded has none and stays visible, as it was.
     """
-    if message.kind is not MessageKind.MESSAGE:
+    if message.kind is not MessageKind.MESSAGE or (message.raw or {}).get(COPY_OF):
         return False
     return message.customer_address in ("", address)
 

@@ -129,16 +129,10 @@ def next_step(ticket: Conversation) -> str:
     return f"progress.next.{ticket.status.value}"
 
 
-# In a message's `raw`: the id of the reply it repeats on another channel (a web-chat reply
-# also mailed to a visitor who left): the inbox shows both, the customer's history one.
-COPY_OF = "copy_of"
-
-
 def public_history(messages: Iterable[Message], ticket: Conversation) -> list[Message]:
     """What the ticket's customer may see of its thread: messages by or to them, never
-    notes or system events (the same rule as the channels' own history), and a reply once
-    (not again as its copy by email: a trial's status page showed it twice)."""
-    return [m for m in messages if seen_by_customer(m, ticket.customer_address) and not (m.raw or {}).get(COPY_OF)]
+    notes or system events (the same rule as the channels' own history)."""
+    return [m for m in messages if seen_by_customer(m, ticket.customer_address)]
 
 
 def last_update(messages: Sequence[Message], ticket: Conversation) -> Message | None:

@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from conversation.desk import Category, Team
+from conversation.identity import COPY_OF
 from conversation.inbound import plain_text
 from conversation.model import (
     Agent,
@@ -23,7 +24,6 @@ from conversation.model import (
     Message,
     utcnow,
 )
-from conversation.progress import COPY_OF
 from conversation.secrets import SecretKind
 from conversation.store import Store, StoreUnavailable
 from hub.blobs import BlobStore, PendingUploads, StoredBlob

@@ -90,6 +90,19 @@ async def ticket(hub: Hub, number: int) -> Any:
     return conversation
 
 
+async def test_a_mail_without_a_message_id_is_not_threaded_on_a_made_up_one(hub: Hub, sink: tuple[Sink, int]) -> None:
+    """A review: the key such a mail is stored under became the reply's In-Reply-To, naming a
+    message the customer's client never had."""
+    outbox, _port = sink
+    bare = customer_mail("发票", "请开发票")
+    del bare["Message-ID"]
+    await mail_in(hub, bare)
+    await eventually(lambda: outbox.mails)  # the echo bot's reply
+    reply = outbox.mails[0]
+    assert "In-Reply-To" not in reply and "no-message-id" not in str(reply.get("References", ""))
+    assert str(reply["Subject"]).endswith("[#1000]")
+
+
 async def test_mail_over_smtp_opens_a_ticket_and_the_reply_is_threaded(hub: Hub, sink: tuple[Sink, int]) -> None:
     outbox, _port = sink
     first = customer_mail("订单没有到", "我的订单三天了还没有到。", Cc="Wang Fang <fang@example.com>")
@@ -357,6 +370,13 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
 
         shown = [m.text for m in public_history(thread, await ticket(hub, 1000)) if m.kind is MessageKind.MESSAGE]
         assert shown.count("我们已经找到您的快递。") == 1
+        # ...and so does the chat window when the visitor comes back (a review)
+        async with client.ws_connect(f"/channels/webchat/ws?token={session['token']}") as ws:
+            await ws.send_json({"type": "hello", "after": ""})
+            hello = await ws.receive_json(timeout=5)
+            while hello["type"] != "hello":
+                hello = await ws.receive_json(timeout=5)
+        assert [m["text"] for m in hello["messages"]].count("我们已经找到您的快递。") == 1
 
 
 async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink, int]) -> None:

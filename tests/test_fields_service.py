@@ -138,3 +138,17 @@ async def test_a_deleted_category_takes_its_field_definitions_with_it(store: Sto
     await services.desk.create_category({"id": "refund", "names": {"en": "Refund"}})
     conv = await ticket(store, services, category="refund")
     assert await ticket_definitions(store, conv.category) == []
+
+
+async def test_a_changed_field_is_named_by_its_own_categorys_label(store: Store) -> None:
+    """A review: one key defined in two categories was named by whichever came first."""
+    services = await desk(store)
+    await services.fields.create("dispute", ORDER)
+    await services.fields.create("account", {**ORDER, "labels": {"zh-CN": "账户单号", "en": "Account reference"}})
+    for n, (category, label) in enumerate((("account", "账户单号"), ("dispute", "订单号"))):
+        now = services.conversations.clock()
+        record = await store.tickets.record_inbound(inbound(f"f{n}", thread=f"f{n}"), now=now, policy=POLICY)
+        conv = await services.conversations.update_conversation(record.conversation, {"category": category})
+        updated = await services.conversations.update_by(conv, {"fields": {"order_no": "20240917"}}, who="Li", names={})
+        [changed] = [e for e in await events(store, updated) if e["key"] == "event.fields_changed"]
+        assert changed["names"]["fields"]["zh-CN"] == label, category

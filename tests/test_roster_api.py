@@ -335,10 +335,11 @@ async def test_the_readme_examples_of_extra_swap_leave_profile_and_import(admin:
         ["webchat", "telegram"],
     )
     # a real swap (an admin's trial: wang was on the pattern too, so it only took li.na off)
-    assert [e["kind"] for e in imported["items"]] == ["pattern", "pattern", "swap"]
-    early, late, swapped = imported["items"]
+    assert [e["kind"] for e in imported["items"]] == ["pattern", "pattern", "swap", "swap"]
+    early, late, swapped, back = imported["items"]
     assert swapped["pattern"] == early["id"] and wang.id not in early["agents"] and wang.id in late["agents"]
     assert (swapped["replaces"], swapped["agents"]) == (agent.id, [wang.id])
+    assert (back["pattern"], back["replaces"], back["agents"]) == (late["id"], wang.id, [agent.id])
     whole_day = {"team": TEAM, "kind": "extra", "agents": [agent.id], "date": "2027-02-12", "start": "00:00"}
     assert (await admin.call("POST", "/api/v1/roster/entries", {**whole_day, "end": "24:00"}, status=201))[
         "end"

@@ -363,7 +363,7 @@ class EmailAdapter(Adapter):
             sender=mail.from_address,
             token=self.token,
         )
-        message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
+        message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}{MADE_UP_ID}>"
         attachments = []
         for item in mail.attachments:
             ref = await self.hub.put_blob(item.data)
@@ -611,7 +611,7 @@ class EmailAdapter(Adapter):
             if earlier.direction is Direction.INBOUND and earlier.channel == self.name:
                 # Only a mail's own Message-ID: a reply through the status page ("status-page:…")
                 # or a mail that had none (a digest) is no mail to thread on (a trial's client lost it).
-                if _MESSAGE_ID.fullmatch(earlier.external_id):
+                if _MESSAGE_ID.fullmatch(earlier.external_id) and not earlier.external_id.endswith(f"{MADE_UP_ID}>"):
                     ids.append(earlier.external_id)
                     last_inbound = earlier.external_id
             elif earlier.direction is Direction.OUTBOUND and earlier.channel == self.name:
@@ -694,7 +694,8 @@ class EmailAdapter(Adapter):
         return texts("progress", language).get("progress.link", url=link) if link else ""
 
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")  # RFC 5322 msg-id, as References and In-Reply-To take it
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")  # a msg-id as References and In-Reply-To take it (some lack "@")
+MADE_UP_ID = "@no-message-id"  # the domain of the key a mail without a Message-ID is stored under
 
 
 def build_mail(headers: dict[str, str], text: str, files: list[tuple[str, str, bytes]], html: str = "") -> EmailMessage:

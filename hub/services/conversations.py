@@ -188,7 +188,7 @@ class ConversationService:
         self, conversation: Conversation, event: ThreadEvent, *, raw: dict[str, Any] | None = None
     ) -> Message:
         """`raw` keeps a channel's bookkeeping beside the event (an email read receipt's message id)."""
-        event = await self.named(event)
+        event = await self.named(event, conversation)
         text = event.text(self.language)
         raw = {**(raw or {}), **event.as_raw()}
         return await self._internal(self._message(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "", raw))
@@ -198,7 +198,7 @@ class ConversationService:
     ) -> tuple[Message, bool]:
         """`add_thread_event` for an effect a retry may repeat: stored and published once per
         `key`; (the stored event, whether this call stored it)."""
-        event = await self.named(event)
+        event = await self.named(event, conversation)
         message = self._message(
             conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", event.as_raw()
         )
@@ -337,7 +337,7 @@ class ConversationService:
             await self.add_thread_event(updated, named_teams(event, teams))
         return updated
 
-    async def named(self, event: ThreadEvent) -> ThreadEvent:
+    async def named(self, event: ThreadEvent, conversation: Conversation | None = None) -> ThreadEvent:
         """The event with the names of the teams and categories it mentions by id, so each
         reader (the inbox, the API's text, a channel) sees them in their own language."""
         if any(p in TEAM_PARAMS and p not in event.names for p in event.params):
@@ -347,7 +347,11 @@ class ConversationService:
             names = {p: categories[v] for p, v in event.params.items() if p in CATEGORY_PARAMS and v in categories}
             event = ThreadEvent(event.key, event.params, {**event.names, **names}) if names else event
         if event.params.get(FIELDS_PARAM) and FIELDS_PARAM not in event.names:
-            labels = {d.key: d.labels for d in await self.store.fields.list_definitions()}
+            # The ticket's own definitions (its category's, nearer ones first) before any other
+            # category's field of the same key: one key may be labelled differently in two.
+            everywhere = await self.store.fields.list_definitions()
+            own = await ticket_definitions(self.store, conversation.category) if conversation else []
+            labels = {d.key: d.labels for d in [*everywhere, *own]}
             event = named_fields(event, labels)
         return event
 

@@ -13,14 +13,16 @@ const INPUT_TYPES = { date: "date", number: "text", amount: "text" };
 // trial's "ab2024091" vanished with the refusal).
 function Edited({ id, type, value, inputMode, onCommit }) {
   const [draft, setDraft] = useState(value);
-  const [refused, setRefused] = useState(false);
+  const [refused, setRefused] = useState(null); // the stored value when the hub refused the draft
   const editing = useRef(false);
-  useEffect(() => { if (!editing.current && !refused) setDraft(value); }, [value, refused]);
+  // A new stored value (another agent, a rule) replaces a refused draft: it is the news.
+  useEffect(() => { if (refused !== null && value !== refused) setRefused(null); }, [value]);
+  useEffect(() => { if (!editing.current && refused === null) setDraft(value); }, [value, refused]);
   const commit = async (typed) => {
-    if (typed === value) { setRefused(false); return; }
-    setRefused(!(await onCommit(typed)));
+    if (typed === value) { setRefused(null); return; }
+    setRefused((await onCommit(typed)) ? null : value);
   };
-  return html`<input id=${id} type=${type} inputmode=${inputMode} value=${draft} aria-invalid=${refused ? "true" : null}
+  return html`<input id=${id} type=${type} inputmode=${inputMode} value=${draft} aria-invalid=${refused !== null ? "true" : null}
     onFocus=${() => { editing.current = true; }} onBlur=${() => { editing.current = false; }}
     onInput=${(e) => setDraft(e.target.value)} onChange=${(e) => commit(e.target.value.trim())} />`;
 }
@@ -53,7 +55,7 @@ export function TicketFields({ card }) {
   const definitions = card.field_definitions || [];
   if (!definitions.length) return null;
   return html`<fieldset class="ticket-fields" id="ticket-fields"><legend>${t("fields.title")}</legend>
-    ${definitions.map((d) => html`<label class="field" data-field=${d.key}>
+    ${definitions.map((d) => html`<label class="field" key=${d.key} data-field=${d.key}>
       <span>${pickLabel(d.labels)}${d.required ? html` <abbr class="required" title=${t("fields.required")}>*</abbr>` : null}</span>
       <${FieldInput} c=${c} d=${d} /></label>`)}
   </fieldset>`;

@@ -174,7 +174,7 @@ export function shownId() { return state.ticket?.card.conversation.id || null; }
 export async function patchTicket(id, changes) {
   try {
     const updated = await api("PATCH", `/conversations/${id}`, changes);
-    if (state.notice?.kind === "error") update({ notice: null }); // what it said is put right now
+    if (changes.fields && state.notice?.kind === "error") update({ notice: null }); // a field's refusal, put right
     if (shownId() === id) { await refreshCard(id); await appendMessages(id); }
     replaceRow(updated);
     loadCounts();

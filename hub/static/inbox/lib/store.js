@@ -34,7 +34,7 @@ export function canChange() {
   return Boolean(state.me) && state.me.role !== "read-only";
 }
 
-// The agents a ticket, a callback or a shift may be given to: active, and not read-only (the
+// The agents a ticket or a callback may be given to: active, and not read-only (the
 // hub refuses those: a trial picked a read-only auditor and got a 422). `keep`: an id shown all
 // the same (the ticket's current assignee, whoever that is now).
 export function assignableAgents(keep = "") {

@@ -5,7 +5,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, eventText, formatFull, t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
-import { assignableAgents, state } from "../lib/store.js";
+import { state } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
 
 const DAY_MS = 86400000;
@@ -72,9 +72,9 @@ function EntryForm({ team, entries, onSaved }) {
   return html`<form id="roster-entry-form" class="roster-form" onSubmit=${submit}>
     <label>${t("roster.kind")} <select name="kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
       ${["pattern", "extra", "swap", "leave"].map((k) => html`<option value=${k}>${t(`roster.kind.${k}`)}</option>`)}</select></label>
-    <label>${t(kind === "swap" ? "roster.swap_to" : "roster.agents")} <select name="agents" multiple=${kind !== "swap"} required>${assignableAgents().map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
+    <label>${t(kind === "swap" ? "roster.swap_to" : "roster.agents")} <select name="agents" multiple=${kind !== "swap"} required>${state.agents.filter((a) => a.active !== false).map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
     ${kind === "swap" ? html`<label>${t("roster.swap_pattern")} <select name="pattern" required>${entries.filter((e) => e.kind === "pattern").map((e) => html`<option value=${e.id}>${e.label || `${e.start}–${e.end}`}</option>`)}</select></label>
-      <label>${t("roster.swap_from")} <select name="replaces" required>${assignableAgents().map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>` : null}
+      <label>${t("roster.swap_from")} <select name="replaces" required>${state.agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>` : null}
     ${timed ? html`<label>${t("roster.label")} <input name="label" maxlength="50" placeholder=${t("roster.label_hint")} /></label>
       <label>${t("roster.duty")} <select name="duty"><option value="shift">${t("roster.duty.shift")}</option><option value="backup">${t("roster.duty.backup")}</option></select></label>
       <label>${t("roster.start")} <input name="start" type="time" required /></label>
