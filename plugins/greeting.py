@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversation.calendars import Opening, opening_of
-from conversation.model import utcnow
+from conversation.model import Direction, MessageKind, utcnow
 from conversation.progress import only_a_question
 from hub.sdk import ConfigError, Outcome, Plugin, PluginContext, check_texts, setting, texts
 
@@ -120,6 +120,22 @@ class GreetingPlugin(Plugin):
         days = tuple(DAYS.index(d) for d in self.settings.days)
         return Opening(self.is_open(now), self.zone.key, days, self.settings.hours)
 
+    @staticmethod
+    async def _answered_already(ctx: PluginContext) -> bool:
+        """Whether the customer was answered on this ticket before this message: a complaint or
+        a dispute answered the first message and stopped the plugins after it, and a greeting on
+        the next one would come late and out of place (a review). A plugin's answer to this very
+        message (one listed before the greeting that lets it run) is no reason to keep quiet."""
+        if ctx.hub is None:
+            return False
+        thread = await ctx.hub.reads.list_messages(ctx.conversation.id)
+        return any(
+            m.direction is Direction.OUTBOUND
+            and m.kind is MessageKind.MESSAGE
+            and m.created_at < ctx.message.created_at
+            for m in thread
+        )
+
     async def on_message(self, ctx: PluginContext) -> Outcome | None:
         if only_a_question(ctx.conversation):
             # Kept only for an answer to a bot ("yes" on a closed ticket's old answer) or a status
@@ -127,6 +143,8 @@ class GreetingPlugin(Plugin):
             return Outcome.CONTINUE
         now = self.clock()
         parts = []
+        if not ctx.state.get("greeted") and await self._answered_already(ctx):
+            ctx.state["greeted"] = True  # a plugin before it answered the first message (a complaint's number)
         if not ctx.state.get("greeted"):
             parts.append(ctx.text("bot.greeting", setting="greeting", number=ctx.conversation.number))
             link = ctx.hub.status_link(ctx.conversation, ctx.language) if ctx.hub else ""

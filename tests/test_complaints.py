@@ -739,6 +739,16 @@ async def test_a_first_message_the_complaints_plugin_answers_gets_no_greeting_on
         await hub.plugin_host.settle()
         assert await bots(filed.conversation.id) == ["complaints"]
         assert await bots(greeted.conversation.id) == ["greeting"]
+        # nor on the customer's next message, late (a review)
+        second = await hub.ingest(customer_message("c2", "什么时候处理？"))
+
+        async def done() -> bool:
+            stored = await hub.store.tickets.get_message(second.message.id)
+            return stored is not None and stored.plugins_done
+
+        await eventually(done)
+        await hub.plugin_host.settle()
+        assert await bots(filed.conversation.id) == ["complaints"]
 
 
 async def _has(found: Any) -> bool:
