@@ -188,3 +188,29 @@ def test_configuration_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         check_section("platform", section_of(PlatformSection, {**read, "secret": ""}))
     with pytest.raises(ConfigError, match="platform.secret"):
         validate_table("platform", {"base_url": "https://p.example", "secret": "short"}, fields_of(PlatformSection))
+
+
+async def test_an_unavailable_platform_says_whether_an_effect_may_have_been_carried_out(
+    client: PlatformClient, platform: tuple[FakePlatform, str]
+) -> None:
+    """A one-time code the platform may have texted is kept out of the store (hub/platform/
+    verification.py); one that never reached it is no send to count against the hour's three."""
+    from tests.conftest import free_port
+
+    fake, _ = platform
+    fake.timeout_seconds = 1.0
+    fake.fail_next["send_code"] = ["timeout", 429, 429]  # the first attempt was carried out, late
+    with pytest.raises(PlatformUnavailable) as late:
+        await client.send_code("li.na@example.com", key="k-late")
+    assert late.value.maybe_done
+    fake.fail_next["send_code"] = [429, 429, 429]
+    with pytest.raises(PlatformUnavailable) as busy:
+        await client.send_code("li.na@example.com", key="k-busy")
+    assert not busy.value.maybe_done
+    closed = PlatformClient(section(f"http://127.0.0.1:{free_port()}"), sleep=no_sleep)
+    try:
+        with pytest.raises(PlatformUnavailable) as refused:
+            await closed.send_code("li.na@example.com", key="k-refused")
+        assert not refused.value.maybe_done
+    finally:
+        await closed.close()

@@ -216,13 +216,16 @@ class PlatformClient:
     ) -> dict[str, Any] | None:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         attempts = self.settings.max_attempts
+        maybe_done = False  # whether any failed attempt may have been carried out
         for attempt in range(1, attempts + 1):
             started = time.monotonic()
             try:
                 status, answer, was_replayed = await self._attempt(PATHS[operation], raw, key)
             except PlatformUnavailable as exc:
                 log.warning("platform %s: attempt %d of %d failed: %s", operation, attempt, attempts, exc)
+                maybe_done = maybe_done or exc.maybe_done
                 if attempt == attempts:
+                    exc.maybe_done = maybe_done
                     raise
                 await self.sleep(self._delay(attempt, getattr(exc, "retry_after", None)))
                 continue
@@ -262,11 +265,14 @@ class PlatformClient:
                 body = await resp.read()
                 status, answer_headers = resp.status, resp.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise PlatformUnavailable(f"{exc.__class__.__name__}: no answer") from exc
+            unreached = PlatformUnavailable(f"{exc.__class__.__name__}: no answer")
+            unreached.maybe_done = not isinstance(exc, aiohttp.ClientConnectorError)  # refused: never arrived
+            raise unreached from exc
         # 409: the platform is still carrying out this Idempotency-Key's first request.
         if status in (409, 429) or status >= 500:
             error = PlatformUnavailable(f"the platform answered {status}")
             error.retry_after = _seconds(answer_headers.get("Retry-After", ""))  # type: ignore[attr-defined]
+            error.maybe_done = status != 429  # too many requests: it did nothing
             raise error
         if problem := answer_problem(self.settings, answer_headers, body, request_id, now=self.clock()):
             raise PlatformBadAnswer(problem)

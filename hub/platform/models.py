@@ -26,6 +26,10 @@ class PlatformUnavailable(PlatformError):
     """Down, too slow, or answering 5xx/429 after the retries: try again later."""
 
     code = "unavailable"
+    # Whether some attempt may have been carried out all the same (no answer in time, a 5xx,
+    # an answer that failed its check); False when none reached the platform (connection
+    # refused) or it said it did nothing (429). A side effect's caller decides by it.
+    maybe_done: bool = True
 
 
 class PlatformBadAnswer(PlatformUnavailable):

@@ -89,10 +89,12 @@ class CodeVerifications:
         valid = timedelta(minutes=self._client().settings.code_minutes)
         try:
             done = await self._client().send_code(login, key=key)
-        except PlatformUnavailable:
+        except PlatformUnavailable as exc:
             # No answer is not a no: the code may be on its way, and what the customer types
             # next must not be stored. Kept as sent, with nothing to check a code against.
-            await self._update(channel, address, lambda s: rules.unconfirmed(s, self.clock(), valid))
+            # (A platform nothing reached, connection refused, sent nothing: no send counted.)
+            if exc.maybe_done:
+                await self._update(channel, address, lambda s: rules.unconfirmed(s, self.clock(), valid))
             raise
         if await self._update(
             channel, address, lambda s: rules.started(s, done.reference, self.clock(), valid, done.sent_to_hint)
