@@ -735,3 +735,28 @@ async def test_a_merged_ticket_is_reached_from_the_surviving_ones_thread(
     await page.locator(".thread .msg.event button.merged-source").click()
     await expect(shown_number(page)).to_contain_text("#1001")
     await expect(page.locator(".merged")).to_be_visible()
+
+
+async def test_a_reply_repeated_by_email_is_one_line_under_it_in_chinese(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    """A trial read one agent reply twice in the thread: the web-chat reply and its copy mailed
+    to the visitor who left. The copy is a line saying it went by email too, with its status."""
+    from playwright.async_api import expect
+
+    from conversation.model import AuthorType
+    from hub.api.serialize import message_json
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "cp1", "我的快递丢了")
+    reply = await hub.actions.send(
+        record.conversation, "我们已经找到您的快递。", author_type=AuthorType.AGENT, author_id="a"
+    )
+    copy_id = f"{int(reply.id, 16) + 1:024x}"
+    assert await hub.queue_copy(reply, copy_id=copy_id, channel="chat")
+    copy = await hub.store.tickets.get_message(copy_id)
+    assert copy is not None and message_json(copy)["copy_of"] == reply.id  # the API says which it repeats
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.locator(".open").click()
+    await expect(page.locator(".thread article.msg", has_text="我们已经找到您的快递。")).to_have_count(1)
+    await expect(page.locator(f'.thread .msg.copy[data-copy-of="{reply.id}"]')).to_contain_text("已同时通过")

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from conversation.delivery_errors import split_coded_error
+from conversation.identity import COPY_OF
 from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
 from conversation.visitors import anonymous_id
 from hub.i18n import hub_texts
@@ -105,6 +106,9 @@ def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
             {"at": e.get("at"), "previous_text": e.get("previous_text", "")} for e in (msg.raw or {}).get("edits", [])
         ],
         "deleted_at": (msg.raw or {}).get("deleted_at"),
+        # the reply this message repeats on another channel (a web-chat reply also mailed to a
+        # visitor who left); null for any other
+        "copy_of": (msg.raw or {}).get(COPY_OF),
         # A system event's catalog key and parameters: agents' inboxes say it in their language.
         "event": (msg.raw or {}).get("event") if msg.kind is MessageKind.EVENT else None,
         "delivery": None

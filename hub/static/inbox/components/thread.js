@@ -66,6 +66,11 @@ function Message({ m, conversationId }) {
     return html`<div class="msg event" data-id=${m.id}><span>${eventText(m.event, m.text)}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time>
       ${source ? html` <button type="button" class="link merged-source" onClick=${() => openByNumber(source)}>${t("message.open_merged", { number: source })}</button>` : null}</div>`;
   }
+  if (m.copy_of) { // the reply above, repeated by email to a visitor who left: one line, not a second bubble
+    return html`<div class="msg copy ${kind}" data-id=${m.id} data-copy-of=${m.copy_of}>
+      <span aria-hidden="true">${ICONS[m.channel] || ""}</span> ${t("message.copy", { channel: t(`channel.${m.channel}`) })}
+      ${m.delivery ? html` · <span class="delivery ${m.delivery.status}" title=${m.delivery.error ? deliveryError(m.delivery) : ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}</div>`;
+  }
   return html`<article class="msg ${kind} by-${m.author_type}" data-id=${m.id} aria-label=${author(m)}>
     <div class="meta">
       <span aria-hidden="true">${ICONS[m.channel] || ""}</span>
