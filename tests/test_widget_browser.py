@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from conversation.model import AuthorType, Direction, MessageKind, Role
+from conversation.model import AuthorType, ConversationQuery, Direction, MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.sdk import IngestUnavailable
@@ -273,6 +273,21 @@ async def test_the_code_form_waits_until_an_address_was_left(shop: Shop, visitor
     await visitor.locator("input[type=email]").press("Enter")
     await expect(code).to_be_visible()
     await expect(code).to_be_focused()
+    # the same address again: no second mail, and said so (a trial waited for one)
+    await visitor.locator("input[type=email]").press("Enter")
+    await expect(visitor.locator(".note")).to_contain_text("我们之前已向该邮箱发送过确认码")
+    # confirmed (as the mailed code does), the widget says where replies go and asks no more
+    from adapters.webchat.email_optin import confirmed_claim
+
+    assert shop.hub is not None
+    webchat = shop.hub.adapters["webchat"]
+    tickets, _ = await shop.hub.store.inbox.list_conversations(ConversationQuery(limit=10))
+    [address] = [t.customer_address for t in tickets if t.channel == "webchat"]
+    await shop.hub.set_state(webchat._email_key(address), confirmed_claim("li@example.com").to_json())  # type: ignore[attr-defined]
+    await visitor.reload()
+    await visitor.click("button.launcher")
+    await expect(visitor.locator(".offline")).to_contain_text("我们会通过邮件（l***@example.com）回复您")
+    await expect(visitor.locator("input[type=email]")).to_be_hidden()
 
 
 async def test_a_message_the_hub_cannot_take_is_resent_a_few_times_then_marked_unsent(

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from aiohttp import BodyPartReader, WSMsgType, web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, try_code
+from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, shown_address, try_code
 from adapters.webchat.texts import confirmation_mail
 from conversation.identity import follows_merge, seen_by_customer
 from conversation.model import (
@@ -492,6 +492,8 @@ class WebChatAdapter(Adapter):
                     if seen_by_customer(m, address)
                 ],
                 "agents_online": self.hub.agents_online() > 0,
+                # the address replies are mailed to, confirmed before (partly hidden): not asked again
+                "email": shown_address(await self._confirmed_email(address)) or None,
             }
         )
         return conversation.id if conversation else ""
@@ -687,7 +689,8 @@ class WebChatAdapter(Adapter):
         if claim is not None and claim.email == email and claim.confirmed:
             return web.json_response({"ok": True, "status": "confirmed"})
         if claim is not None and claim.awaiting(email, now):
-            return web.json_response({"ok": True, "status": "confirmation_sent"})  # mailed once, not again
+            # mailed once, not again: said so (a trial waited for a second mail that never came)
+            return web.json_response({"ok": True, "status": "confirmation_pending"})
         mailer = self._mailer()
         if mailer is None:
             return _error(409, "email_unavailable", "answers by email are not offered here")

@@ -66,3 +66,12 @@ def try_code(claim: AddressClaim, code: str, now: float) -> tuple[AddressClaim, 
     if hmac.compare_digest(claim.code_hash, _hash(code.strip())):
         return AddressClaim(email=claim.email, confirmed=True), "confirmed"
     return AddressClaim(claim.email, False, claim.code_hash, claim.expires_at, claim.attempts + 1), "wrong"
+
+
+def shown_address(email: str) -> str:
+    """A confirmed address as the widget shows it back to its visitor: enough to recognise,
+    not the whole of it on a shared screen ("l***@example.com"; "" for none)."""
+    if "@" not in email:
+        return ""
+    local, domain = email.split("@", 1)
+    return f"{local[:1]}***@{domain}"

@@ -124,7 +124,8 @@
   const emailForm = el("form", {}, emailInput, el("button", { type: "submit", text: t("save") }));
   const codeInput = el("input", { type: "text", inputmode: "numeric", autocomplete: "one-time-code", placeholder: t("code"), "aria-label": t("code"), required: "" });
   const codeForm = el("form", { hidden: "" }, codeInput, el("button", { type: "submit", text: t("confirm") }));
-  const offline = el("div", { class: "offline", role: "status" }, el("div", { text: t("offline") }), emailForm, codeForm);
+  const offlineText = el("div", { text: t("offline") });
+  const offline = el("div", { class: "offline", role: "status" }, offlineText, emailForm, codeForm);
   const alert = el("div", { class: "alert", role: "alert" });
   const textarea = el("textarea", { placeholder: t("placeholder"), "aria-label": t("placeholder"), maxlength: "4000" });
   const fileInput = el("input", { type: "file", class: "file", tabindex: "-1", "aria-hidden": "true" });
@@ -302,6 +303,10 @@
         state.failures = 0; note.textContent = ""; // the token works: the next failure starts over
         showTicket(frame.conversation);
         offline.classList.toggle("show", !frame.agents_online);
+        // An address confirmed before: said, not asked for again (a trial typed it twice).
+        emailForm.hidden = Boolean(frame.email);
+        if (frame.email) codeForm.hidden = true;
+        offlineText.textContent = frame.email ? t("offline_email", { email: frame.email }) : t("offline");
         if (!frame.conversation && !log.children.length) render({ id: "", from: "system", text: t("welcome") });
         for (const message of Array.isArray(frame.messages) ? frame.messages : []) render(message);
       } else if (frame.type === "ack") {
@@ -428,7 +433,8 @@
     event.preventDefault();
     const resp = await fetch(`${base}email`, { method: "POST", headers: sayHeaders, body: JSON.stringify({ token: state.token, email: emailInput.value }) });
     const answer = await answerOf(resp);
-    if (resp.ok && answer.status === "confirmation_sent") { codeForm.hidden = false; codeInput.focus(); note.textContent = t("code_sent"); return; }
+    const asked = { confirmation_sent: "code_sent", confirmation_pending: "code_sent_before" }[answer.status];
+    if (resp.ok && asked) { codeForm.hidden = false; codeInput.focus(); note.textContent = t(asked); return; }
     note.textContent = resp.ok ? t("saved") : explain(answer.error, answer.message);
   });
   codeForm.addEventListener("submit", async (event) => {
