@@ -63,6 +63,10 @@ MESSAGE_SHAPE: dict[str, Any] = {
             },
         },
         "deleted_at": MAYBE_STRING,
+        "copy_of": {
+            "type": ["string", "null"],
+            "description": "the reply this message repeats on another channel (a web-chat reply also mailed)",
+        },
         "event": _nullable(
             {
                 "type": "object",
