@@ -122,13 +122,17 @@ SEND_WINDOW = timedelta(hours=1)
 
 def may_send(state: dict[str, Any], now: datetime) -> bool:
     """Whether another code may be sent for this identity now (at most MAX_SENDS an hour)."""
-    return len([at for at in state.get("sends", []) if now - at < SEND_WINDOW]) < MAX_SENDS
+    return len(_recent_sends(state, now)) < MAX_SENDS
+
+
+def _recent_sends(state: dict[str, Any], now: datetime) -> list[datetime]:
+    return [at for at in state.get("sends", []) if now - at < SEND_WINDOW]
 
 
 def started(state: dict[str, Any], challenge: str, now: datetime, valid: timedelta, hint: str) -> dict[str, Any]:
     """A new check replaces any pending one (a new code was sent: the old one is void)."""
-    sends = [at for at in state.get("sends", []) if now - at < SEND_WINDOW] + [now]
-    return {**with_pending(state, Pending(challenge, 0, now + valid, hint, valid=valid)), "sends": sends}
+    pending = Pending(challenge, 0, now + valid, hint, valid=valid)
+    return {**with_pending(state, pending), "sends": [*_recent_sends(state, now), now]}
 
 
 def awaited(pending: Pending | None, now: datetime) -> bool:
@@ -156,8 +160,7 @@ def unconfirmed(state: dict[str, Any], now: datetime, valid: timedelta) -> dict[
     open stays checkable: the send is counted, the pending check kept."""
     pending = pending_of(state)
     if pending is not None and not pending.unconfirmed and not pending.used and now < pending.expires:
-        sends = [at for at in state.get("sends", []) if now - at < SEND_WINDOW] + [now]
-        return {**state, "sends": sends}
+        return {**state, "sends": [*_recent_sends(state, now), now]}
     return started(state, "", now, valid, "")
 
 

@@ -36,6 +36,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, shown_address, try_code
 from adapters.webchat.texts import confirmation_mail
 from conversation.identity import follows_merge, seen_by_customer
+from conversation.ingest import MAX_MERGE_HOPS
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -100,7 +101,6 @@ SWEEP_EVERY_SECONDS = 300  # expired uploads are deleted this often
 # keeps the two in step); anything else is answered with a bad_frame error.
 CLIENT_FRAMES = ("hello", "message", "choice", "typing", "ping")
 INVALID_TEXT = "invalid text: the frame contains a lone UTF-16 surrogate, which cannot be kept; nothing was stored"
-MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
 HANDOVER_SECONDS = 3.0  # how long a reply waits for the hub process holding the visitor's window
 
 

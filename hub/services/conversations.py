@@ -15,7 +15,14 @@ from conversation.business_time import Calendar
 from conversation.calls import NoReplies, ReceiveOnly, takes_replies
 from conversation.desk import TEAM_SOURCE_STATE, category_defaults, handoff_changes, team_source
 from conversation.errors import InvalidInput
-from conversation.fields import FieldsRequired, field_changes, missing_required, with_field_changes
+from conversation.fields import (
+    FieldDefinition,
+    FieldsRequired,
+    definitions_for,
+    field_changes,
+    missing_required,
+    with_field_changes,
+)
 from conversation.markdown_html import clean_html
 from conversation.model import (
     Attachment,
@@ -349,8 +356,11 @@ class ConversationService:
         if event.params.get(FIELDS_PARAM) and FIELDS_PARAM not in event.names:
             # The ticket's own definitions (its category's, nearer ones first) before any other
             # category's field of the same key: one key may be labelled differently in two.
-            everywhere = await self.store.fields.list_definitions()
-            own = await ticket_definitions(self.store, conversation.category) if conversation else []
+            everywhere = await self.store.fields.list_definitions()  # read once for both
+            own: list[FieldDefinition] = []
+            if conversation is not None and conversation.category:
+                parents = {c.id: c.parent_id for c in await self.store.desk.list_categories()}
+                own = definitions_for(conversation.category, parents, everywhere)
             labels = {d.key: d.labels for d in [*everywhere, *own]}
             event = named_fields(event, labels)
         return event
