@@ -201,3 +201,41 @@ async def test_a_busy_ticket_fits_a_1366_pixel_window_in_english(hub_url: tuple[
     )
     assert beyond == [], beyond
     await context.close()
+
+
+async def test_running_clocks_are_fetched_again_each_minute_and_when_a_hidden_tab_is_shown(
+    hub_url: tuple[Hub, str],
+    browser: Any,  # noqa: F811
+) -> None:
+    """A supervisor's trial read "0 min left" long after the deadline: shown running clocks
+    are asked for again each minute (the list and the open ticket), and at once when a tab that
+    was hidden is shown again."""
+    from playwright.async_api import expect
+
+    from tests.helpers import eventually
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "t1", "订单一直没到")
+    card = f"/api/v1/conversations/{record.conversation.id}"
+    context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = await context.new_page()
+    await page.clock.install()
+    await page.goto(f"{url}/inbox/")
+    await page.fill("input[name=email]", "wang@example.com")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.locator("#conversations li .open").first.click()
+    await expect(page.locator(".ticket-head .sla-clocks")).to_be_visible()
+    await page.wait_for_load_state("networkidle")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/v1/conversations" in r.url else None)
+    await page.clock.run_for(61_000)
+    await eventually(lambda: any("/api/v1/conversations?" in u for u in asked))  # the list
+    await eventually(lambda: any(u.endswith(card) for u in asked))  # the open ticket
+    asked.clear()
+    await page.evaluate(
+        """() => { Object.defineProperty(document, "hidden", { value: false, configurable: true });
+                   document.dispatchEvent(new Event("visibilitychange")); }"""
+    )
+    await eventually(lambda: any("/api/v1/conversations?" in u for u in asked))
+    await context.close()
