@@ -29,6 +29,12 @@ class KeywordMatch:
     keyword: str
 
 
+def raised(current: Priority, wanted: Priority) -> Priority:
+    """The higher of the two: a rule or a plugin raises a ticket's priority, never lowers what
+    another raised (a complaint's "normal" undid the 投诉 keyword's "high", a trial)."""
+    return wanted if RANK[wanted] > RANK[current] else current
+
+
 def priority_from_keywords(text: str, rules: KeywordRules, current: Priority) -> KeywordMatch | None:
     """The priority the first matching keyword (urgent ones first) asks for, when it is higher
     than `current`; None otherwise. Matching ignores case ("Fraud" matches "fraud") and

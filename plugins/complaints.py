@@ -30,8 +30,8 @@ from typing import Any, ClassVar, Protocol
 
 from conversation import complaints as rules
 from conversation.errors import InvalidInput
-from conversation.model import AuthorType, Choice, Conversation, Direction, Role, new_id
-from conversation.priority_rules import PrioritySource
+from conversation.model import AuthorType, Choice, Conversation, Direction, Priority, Role, new_id
+from conversation.priority_rules import PrioritySource, raised
 from hub.sdk import (
     ConfigError,
     Inbound,
@@ -344,7 +344,7 @@ class ComplaintsPlugin(Plugin):
     async def _route(self, ctx: PluginContext | ServiceContext, ticket: Conversation, route: rules.Route) -> None:
         """The ticket to the complaint's department at its severity's priority, and off the
         agent it is about (they must not see it again)."""
-        changes: dict[str, Any] = {"team": route.team, "priority": route.priority}
+        changes: dict[str, Any] = {"team": route.team, "priority": raised(ticket.priority, Priority(route.priority))}
         if route.about_agent and ticket.assignee_id == route.about_agent:
             changes["assignee_id"] = ""
         ctx.conversation = await ctx.actions.update_conversation(

@@ -739,6 +739,9 @@ async def test_a_first_message_the_complaints_plugin_answers_gets_no_greeting_on
         await hub.plugin_host.settle()
         assert await bots(filed.conversation.id) == ["complaints"]
         assert await bots(greeted.conversation.id) == ["greeting"]
+        # the 投诉 keyword raised it to high; filing the complaint (severity normal) does not lower it (a trial)
+        complaint_ticket = await hub.store.tickets.get_conversation(filed.conversation.id)
+        assert complaint_ticket is not None and complaint_ticket.priority.value == "high"
         # nor on the customer's next message, late (a review)
         second = await hub.ingest(customer_message("c2", "什么时候处理？"))
 

@@ -557,11 +557,15 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     await eventually(lambda: len(sink.mails) == 3)
     assert str(sink.mails[2]["Subject"]) == "您的咨询 [#1000]"
     del reply
+    # once confirmed, the bots' messages go by email too (README: replies, an agent's and the bots')
+    await hub.actions.post_bot_message(conversation, "我们会尽快处理。", plugin="greeting")
+    await eventually(lambda: len(sink.mails) == 4)
+    assert "我们会尽快处理。" in sink.mails[3].get_body(("plain",)).get_content()
 
     # a visitor cannot make the hub mail address after address
     assert (await client.post("/channels/webchat/email", json={**leave, "email": "two@example.org"})).status == 200
     resp = await client.post("/channels/webchat/email", json={**leave, "email": "three@example.org"})
-    assert resp.status == 429 and len(sink.mails) == 4 and sink.mails[3]["To"] == "two@example.org"
+    assert resp.status == 429 and len(sink.mails) == 5 and sink.mails[4]["To"] == "two@example.org"
 
 
 async def test_uploads_have_their_own_body_limit_not_max_body_bytes(tmp_path: Path) -> None:
