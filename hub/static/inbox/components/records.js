@@ -8,6 +8,7 @@ import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
 import { canChange, useStore } from "../lib/store.js";
+import { SavedInput } from "./draft-input.js";
 
 export function label(schema, fallback) {
   if (!schema) return fallback;
@@ -27,7 +28,8 @@ function localInput(iso) {
 }
 
 // One input for one property of the schema; `onValue` gets a JSON value (null: cleared) and
-// may answer false (the hub refused it): the input is then marked invalid until changed.
+// answers whether the hub took it. Text, numbers and dates keep the agent's typing through the
+// redraws a save or a live update causes (SavedInput); a refused value stays, marked invalid.
 function FieldInput({ id, name, schema, value, onValue }) {
   const title = label(schema, name);
   const [invalid, setInvalid] = useState(false);
@@ -43,11 +45,12 @@ function FieldInput({ id, name, schema, value, onValue }) {
   }
   const numeric = schema.type === "integer" || schema.type === "number";
   const parse = (text) => {
-    if (text.trim() === "") return null;
+    if (text === "") return null;
     return numeric ? Number(text) : text;
   };
-  return html`<label class="field">${title}<input id=${id} type=${numeric ? "number" : schema.format === "date" ? "date" : "text"}
-    step=${schema.type === "integer" ? "1" : "any"} value=${value ?? ""} aria-invalid=${invalid} onChange=${(e) => commit(parse(e.target.value))} /></label>`;
+  return html`<label class="field">${title}<${SavedInput} id=${id} type=${numeric ? "number" : schema.format === "date" ? "date" : "text"}
+    step=${schema.type === "integer" ? "1" : "any"} value=${value == null ? "" : String(value)}
+    onCommit=${async (typed) => (await onValue(parse(typed))) !== false} /></label>`;
 }
 
 function RecordForm({ kind, record, onSaved }) {
@@ -64,8 +67,8 @@ function RecordForm({ kind, record, onSaved }) {
       ${kind.statuses.map((s) => html`<option value=${s}>${statusLabel(kind, s)}</option>`)}</select></label>
     ${Object.entries(properties).map(([name, schema]) => html`<${FieldInput} id=${`record-${record.id}-${name}`} name=${name} schema=${schema}
       value=${record.data[name]} onValue=${(v) => save({ data: { [name]: v } })} />`)}
-    <label class="field">${t("records.deadline")}<input type="datetime-local" class="record-deadline" value=${localInput(record.deadline)}
-      onChange=${(e) => deadline(e.target.value)} /></label>
+    <label class="field">${t("records.deadline")}<${SavedInput} type="datetime-local" class="record-deadline" value=${localInput(record.deadline)}
+      onCommit=${deadline} /></label>
     ${last ? html`<p class="hint">${t("records.changed", { who: last.who, time: formatFull(last.at) })}</p>` : null}
   </fieldset>`;
 }
@@ -99,12 +102,16 @@ export function Records({ conversationId }) {
   }, [conversationId, s.recordsChanged]);
   const kinds = loaded ? loaded.kinds.filter((k) => !k.managed) : [];
   if (!kinds.length) return null;
-  const replace = (record) => setLoaded((now) => ({ ...now, items: [record, ...now.items.filter((r) => r.id !== record.id)] }));
+  // A saved record takes its place (the form the agent works in does not jump); a new one comes first.
+  const replace = (record) => setLoaded((now) => ({
+    ...now,
+    items: now.items.some((r) => r.id === record.id) ? now.items.map((r) => (r.id === record.id ? record : r)) : [record, ...now.items],
+  }));
   return html`<section class="records card" aria-labelledby="records-title">
     <h2 id="records-title">${t("records.title")}</h2>
     <fieldset class="plain" disabled=${!canChange()}>
     ${kinds.map((kind) => html`<div class="record-kind">
-      ${loaded.items.filter((r) => r.plugin === kind.plugin && r.kind === kind.kind).map((record) => html`<${RecordForm} key=${record.id + record.version} kind=${kind} record=${record} onSaved=${replace} />`)}
+      ${loaded.items.filter((r) => r.plugin === kind.plugin && r.kind === kind.kind).map((record) => html`<${RecordForm} key=${record.id} kind=${kind} record=${record} onSaved=${replace} />`)}
       ${canChange() ? html`<${NewRecord} kind=${kind} conversationId=${conversationId} onSaved=${replace} />` : null}
     </div>`)}
     </fieldset>
