@@ -120,6 +120,8 @@ async def test_visitor_and_agent_talk_live_through_widget_and_inbox(servers: tup
             # after a reload both still see the whole thread
             await visitor.reload()
             await expect(visitor.locator(".msg[data-id]")).to_have_count(2)
+            # the widget's own greeting still heads the chat (it is no stored message)
+            await expect(visitor.locator(".msg").first).to_have_text("您好！请问有什么可以帮您？")
             await expect(visitor.locator(".msg.agent")).to_have_text("您好，我们正在为您查询物流，请稍等。")
             await agent.reload()
             await agent.locator("#conversations li").first.click()

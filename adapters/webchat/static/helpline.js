@@ -169,6 +169,11 @@
       if (focused) textarea.focus(); // the tapped button is gone: the visitor stays in the chat
     }
   }
+  // The local greeting heads the chat, after a reload too (the hub does not store it, so the
+  // history it replays does not have it); no data-id: it is no message of the thread.
+  function welcome() {
+    if (!log.querySelector(".welcome")) log.prepend(el("div", { class: "msg system welcome", text: t("welcome") }));
+  }
   function render(message, { failed = false } = {}) {
     if (!message || typeof message !== "object" || state.shown.has(message.id)) return; // never twice, whatever the socket replays
     state.shown.add(message.id);
@@ -307,7 +312,7 @@
         emailForm.hidden = Boolean(frame.email);
         if (frame.email) codeForm.hidden = true;
         offlineText.textContent = frame.email ? t("offline_email", { email: frame.email }) : t("offline");
-        if (!frame.conversation && !log.children.length) render({ id: "", from: "system", text: t("welcome") });
+        welcome();
         for (const message of Array.isArray(frame.messages) ? frame.messages : []) render(message);
       } else if (frame.type === "ack") {
         state.pending.delete(frame.client_id); state.tries.delete(frame.client_id);
