@@ -175,6 +175,7 @@ class Hub(ChannelPort):
                 port=self,
                 platform=self._platform_client(config),
                 surveys=self.services.quality,
+                plugin_timeout=config.plugin_pool.timeout_seconds,
             )
         except ValueError as exc:  # a plugin's record kinds or events are declared wrong
             raise ConfigError(f"plugins: {exc}") from None
@@ -193,6 +194,7 @@ class Hub(ChannelPort):
             instance_id=self.instance_id,
             concurrency=config.plugin_pool.concurrency,
             backlog=config.plugin_pool.backlog,
+            plugin_timeout=config.plugin_pool.timeout_seconds,
             language=config.hub.language,
             runtime=self.plugin_host,
             port=self,

@@ -27,6 +27,7 @@ from hub.faq_weights import unreadable_weights
 from hub.i18n import require_catalog
 from hub.platform.client import check_section as check_platform
 from hub.platform.settings import PlatformSection
+from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, MAX_TIMEOUT_SECONDS
 from hub.registry import Registry, discover
 from hub.settings import (
     MIN_GENERATED_SECRET,
@@ -109,6 +110,13 @@ class PluginsSection:
     enabled: tuple[str, ...] = setting(list, ["greeting"], "plugins to run, in order")
     concurrency: int = setting(int, 8, "messages whose plugins run at once in one hub", minimum=1)
     backlog: int = setting(int, 1000, "messages waiting for a plugin run; more wait for recovery", minimum=0)
+    timeout_seconds: float = setting(
+        float,
+        DEFAULT_TIMEOUT_SECONDS,
+        "the longest one plugin call (a message, a timer, an event) may run before it is stopped",
+        minimum=1,
+        maximum=MAX_TIMEOUT_SECONDS,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,12 @@ class Metrics:
         self.plugin_errors = Counter(
             "helpline_plugin_errors", "Plugin runs that raised", ["plugin"], registry=self.registry
         )
+        self.plugin_timeouts = Counter(
+            "helpline_plugin_timeouts",
+            "Plugin calls stopped after [plugins] timeout_seconds (counted in helpline_plugin_errors too)",
+            ["plugin"],
+            registry=self.registry,
+        )
         self.plugins_deferred = Counter(
             "helpline_plugin_runs_deferred",
             "Messages whose plugins were left for recovery because the plugin pool was full",

@@ -31,6 +31,7 @@ from hub.i18n import SOURCE_LOCALE, best_locale, with_language
 from hub.metrics import Metrics
 from hub.platform.tools import EVENT as PLATFORM_EVENT
 from hub.platform.verification import Awaited, CodeVerifications
+from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, within_limit
 from hub.privacy import SecretsGuard, placeholder_language
 from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
@@ -50,7 +51,12 @@ TICKET_LEASE_POLL = 0.1
 
 
 class TicketBusy(Exception):
-    """Another hub process is running plugins on this ticket; the message waits for recovery."""
+    """Another plugin run holds this ticket (in this hub, or another hub process); the message
+    waits for recovery."""
+
+    def __init__(self, conversation_id: str, *, here: bool) -> None:
+        super().__init__(conversation_id)
+        self.here = here  # this hub's own earlier run (a slow plugin), not another process's
 
 
 # The longest a message's live events wait for its plugins (Plugin.holds_live): a plugin run
@@ -76,6 +82,7 @@ class Pipeline:
         instance_id: str,
         concurrency: int = 8,
         backlog: int = 1000,
+        plugin_timeout: float = DEFAULT_TIMEOUT_SECONDS,
         clock: Callable[[], datetime] = utcnow,
         language: str = SOURCE_LOCALE,
         runtime: PluginRuntime | None = None,
@@ -105,6 +112,7 @@ class Pipeline:
         self.accepting = True
         self.concurrency = concurrency
         self.backlog = backlog
+        self.plugin_timeout = plugin_timeout  # one plugin's call on one message (hub/plugin_limits.py)
         # A bounded pool: at most `concurrency` messages run their plugins at once, at most
         # `backlog` wait for a slot; beyond that a message keeps plugins_done = false and
         # recovery runs it later (a burst never turns into thousands of tasks).
@@ -303,14 +311,14 @@ class Pipeline:
         try:  # bounded: a plugin that hangs on one ticket must not hold pool slots for ever
             await asyncio.wait_for(lock.acquire(), TICKET_LEASE_WAIT)
         except TimeoutError:
-            raise TicketBusy(conversation_id) from None
+            raise TicketBusy(conversation_id, here=True) from None
         try:
             name = f"plugins:ticket:{conversation_id}"
             while not await self.store.coordination.acquire_lease(
                 name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL
             ):
                 if loop.time() > deadline:
-                    raise TicketBusy(conversation_id)
+                    raise TicketBusy(conversation_id, here=False)
                 waited = True
                 await asyncio.sleep(TICKET_LEASE_POLL)
             try:
@@ -347,8 +355,16 @@ class Pipeline:
                 await self.store.tickets.mark_plugins_done(message.id)
         except StoreUnavailable as exc:
             log.warning("plugins on message %s postponed: store unavailable (%s)", message.id, exc)
-        except TicketBusy:
-            log.info("plugins on message %s postponed: another hub is running plugins on its ticket", message.id)
+        except TicketBusy as busy:
+            # Another process's run is ordinary with several hubs; one of this hub's own is a slow plugin.
+            log.log(
+                logging.WARNING if busy.here else logging.INFO,
+                "plugins on message %s postponed for recovery (within a few minutes): %s",
+                message.id,
+                "this hub is still running plugins on an earlier message of its ticket (a slow plugin?)"
+                if busy.here
+                else "another hub process is running plugins on its ticket",
+            )
 
     async def _offered_choice_only(self, inbound: Inbound) -> Inbound:
         """The inbound with its tapped button's id only when a bot offered that button on its
@@ -410,10 +426,16 @@ class Pipeline:
                 verification=verification,
             )
             try:
-                outcome = await plugin.on_message(ctx)
+                outcome = await within_limit(
+                    plugin.on_message(ctx),
+                    plugin=plugin.name,
+                    seconds=self.plugin_timeout,
+                    metrics=self.metrics,
+                    what=f"ticket #{conversation.number}",
+                )
             except StoreUnavailable:
                 raise
-            except Exception:
+            except Exception:  # PluginTimedOut too: the plugins after it still run
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception(
                     "plugin %s failed on conversation %s (message %s); skipped",
@@ -452,16 +474,24 @@ class Pipeline:
                 before=now - RECOVERY_AGE, limit=RECOVERY_BATCH, max_attempts=MAX_PLUGIN_ATTEMPTS
             )
             for message in messages:
+                if self._draining:
+                    break  # shutting down: the rest wait for the next start
                 if not await self.store.coordination.acquire_lease(
                     RECOVERY_LEASE, self.instance_id, now=self.clock(), ttl=RECOVERY_LEASE_TTL
                 ):
                     log.warning("plugin recovery: the lease went to another hub; stopping this round")
                     break
                 attempts = await self.store.tickets.count_plugin_attempt(message.id)
-                try:
-                    await self.run_plugins(message)
-                except Exception:
-                    log.exception("plugin recovery failed on message %s (attempt %d)", message.id, attempts)
+                # One of the pool's runs, so a shutdown gives it the same grace (drain) even when
+                # the recovery loop itself is cancelled first.
+                run = asyncio.create_task(
+                    self.run_plugins(message), name=f"helpline-plugins-{message.id} (recovery, attempt {attempts})"
+                )
+                self._tasks.add(run)
+                run.add_done_callback(self._tasks.discard)
+                run.add_done_callback(log_task_failure)  # read there, whether or not this round still waits
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(run)
                 if attempts >= MAX_PLUGIN_ATTEMPTS and not await self._plugins_done(message.id):
                     log.error(
                         "plugin recovery: message %s (conversation %s) parked after %d failed attempts; "
@@ -489,3 +519,10 @@ class Pipeline:
             for task in pending:  # their messages stay marked for recovery
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+            if pending:
+                log.warning(
+                    "shutdown: %d plugin run(s) did not finish within %g s; stopped, their messages run"
+                    " again after the next start",
+                    len(pending),
+                    timeout,
+                )

@@ -31,6 +31,7 @@ from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.platform import PLATFORM_TIMER, PlatformClient
 from hub.platform.verification import CodeVerifications
+from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, within_limit
 from hub.sdk import (
     ASK_STATE_KEY,
     ConversationActions,
@@ -71,7 +72,9 @@ class PluginHost:
         port: HubPort | None = None,
         platform: PlatformClient | None = None,
         surveys: SurveyActions | None = None,
+        plugin_timeout: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
+        self.plugin_timeout = plugin_timeout  # one timer's or event's call (hub/plugin_limits.py)
         self._platform = platform  # the platform API's client ([platform]), shared by the plugins
         self.codes = CodeVerifications(store, platform, clock)  # one-time codes through the platform
         self.surveys = surveys  # satisfaction surveys (PluginRuntime.surveys)
@@ -217,10 +220,11 @@ class PluginHost:
             hub=self.port,
         )
         try:
-            if timer.name == PLATFORM_TIMER:
-                await self._platform_retry(plugin, ctx)
-            else:
-                await plugin.on_timer(ctx)
+            fired = self._platform_retry(plugin, ctx) if timer.name == PLATFORM_TIMER else plugin.on_timer(ctx)
+            # bounded: the timers after this one wait for it
+            await within_limit(
+                fired, plugin=plugin.name, seconds=self.plugin_timeout, metrics=self.metrics, what=f"timer {timer.key}"
+            )
         except StoreUnavailable:
             raise  # the lease runs out and the timer fires again
         except Exception:
@@ -295,7 +299,13 @@ class PluginHost:
                 language=best_locale(contact.language if contact else "", self.language),
                 hub=self.port,
             )
-            await plugin.on_event(ctx)
+            await within_limit(
+                plugin.on_event(ctx),
+                plugin=plugin.name,
+                seconds=self.plugin_timeout,
+                metrics=self.metrics,
+                what=f"the {change.field} change of ticket #{change.conversation.number}",
+            )
         except Exception:
             self.metrics.plugin_errors.labels(plugin.name).inc()
             log.exception(

@@ -46,6 +46,7 @@ class Field:
     secret: bool = False  # may be "env:NAME"; never shown or logged (required only without a default)
     choices: tuple[Any, ...] = ()
     minimum: float | None = None
+    maximum: float | None = None
     min_length: int = 0  # for secrets Helpline's operator generates: refuse weak ones
     entries: Mapping[str, Field] | None = None  # a table of named tables, each checked against these fields
     entry_type: builtins.type | None = None  # the section each of those tables becomes (see `setting(entries=...)`)
@@ -118,6 +119,8 @@ def validate_table(prefix: str, table: Mapping[str, Any], fields: Mapping[str, F
             raise ConfigError(f"{key}: must be one of {', '.join(map(repr, field.choices))}, not {value!r}")
         if field.minimum is not None and value < field.minimum:
             raise ConfigError(f"{key}: must be at least {field.minimum}, not {value!r}")
+        if field.maximum is not None and value > field.maximum:
+            raise ConfigError(f"{key}: must be at most {field.maximum}, not {value!r}")
         if field.secret:
             value = resolve_secret(key, value, required=field.default is REQUIRED, min_length=field.min_length)
         if field.entries is not None:
