@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSCloseCode, web
+from aiohttp.typedefs import Handler, Middleware
 
 from conversation.assignment import Weights
 from conversation.inbound import Inbound
@@ -79,6 +80,7 @@ from hub.webhooks import WebhookDispatcher, WebhookSender, prune_step
 log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL = 60.0
+NOT_STARTED_RETRY_AFTER = 30  # seconds; a channel's first start retry comes within a few
 
 
 class Hub(ChannelPort):
@@ -481,10 +483,29 @@ def build_app(hub: Hub) -> web.Application:
     for name, adapter in hub.adapters.items():
         sub = adapter.web_app()
         if sub is not None:
+            sub.middlewares.append(_until_started(hub, name))
             app.add_subapp(f"/channels/{name}/", sub)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_stop_accepting)
     return app
+
+
+def _until_started(hub: Hub, channel: str) -> Middleware:
+    """A channel whose start() has not completed (its provider unreachable at start, a start
+    that raised) answers 503 with Retry-After on its routes: the provider delivers again
+    later, where the adapter, half set up, would answer 500."""
+
+    @web.middleware
+    async def until_started(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if hub.channels.started(channel):
+            return await handler(request)
+        return web.json_response(
+            {"error": "unavailable", "message": f"channel {channel} has not started yet; try again later"},
+            status=503,
+            headers={"Retry-After": str(NOT_STARTED_RETRY_AFTER)},
+        )
+
+    return until_started
 
 
 def build_api(auth: Authenticator) -> web.Application:

@@ -35,6 +35,7 @@ class ChannelState:
     up: bool = False
     state: str = "starting"  # starting, up, degraded
     reason: str = ""
+    started: bool = False  # its start() completed (a started channel may be degraded later, and still receives)
     since: datetime | None = None
 
 
@@ -111,6 +112,7 @@ class ChannelSupervisor:
             reason = start_error_reason(adapter, exc)
             self.report(name, up=False, reason=f"not started (attempt {attempt}): {reason}")
             return False
+        self.states.setdefault(name, ChannelState()).started = True
         self.report(name, up=True)
         return True
 
@@ -130,6 +132,11 @@ class ChannelSupervisor:
         for task in self._retries.values():
             task.cancel()
         await asyncio.gather(*self._retries.values(), return_exceptions=True)  # cancelled: nothing to report
+
+    def started(self, channel: str) -> bool:
+        """Whether the channel's start() completed: before that its web routes answer 503."""
+        state = self.states.get(channel)
+        return state is not None and state.started
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         return {

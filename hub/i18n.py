@@ -52,6 +52,11 @@ def canonical_tag(tag: str) -> str:
     return "-".join(parts)
 
 
+def known_language(tag: str) -> bool:
+    """A tag naming a language there is (`zh-CN`, `yue`), not only one shaped like a tag (`xx-nonsense`)."""
+    return _parse(tag) is not None
+
+
 def _parse(tag: str) -> Locale | None:
     canonical = canonical_tag(tag)
     if not canonical:

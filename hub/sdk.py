@@ -24,6 +24,7 @@ from aiohttp import web
 
 from conversation.business_time import Calendar
 from conversation.desk import Category, Team
+from conversation.errors import InvalidInput
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
 from conversation.knowledge import Article
 from conversation.model import (
@@ -59,6 +60,7 @@ from hub.i18n import (
     canonical_tag,
     error_message,
     hub_texts,
+    known_language,
     match_locale,
     plugin_name,
     texts,
@@ -97,6 +99,7 @@ if TYPE_CHECKING:  # conversation.faq loads scikit-learn: only the matcher's thr
     from conversation.faq import Prediction
 
 __all__ = [
+    "InvalidInput",  # what hand_off, set_team and records raise for what they refuse
     "DecisionNotice",
     "Done",
     "NotVerified",
@@ -921,10 +924,11 @@ def _check_text_value(where: str, value: Any, allowed: tuple[str, ...]) -> None:
         return
     if isinstance(value, dict) and not value:
         raise ConfigError(f'{where}: an empty table has no text in any language; give one by language (en = "...")')
-    by_language = value.items() if isinstance(value, dict) else [("", value)]
+    by_language = value.items() if isinstance(value, dict) else [(None, value)]
     for language, text in by_language:
-        named = f"{where}.{language}" if language else where
-        if language and not canonical_tag(language):
+        named = where if language is None else f"{where}.{language}"
+        # A key no customer's language can match would leave its text unused without a word.
+        if language is not None and not (canonical_tag(language) and known_language(language)):
             raise ConfigError(f"{named}: {language!r} is not a language tag (like en or zh-CN)")
         if not isinstance(text, str):
             raise ConfigError(f"{named}: expected a string, got {type(text).__name__}")

@@ -34,6 +34,7 @@ from hub.sdk import Adapter, Field, Outbound, Plugin, Sent
 __all__ = [
     "RecordingAdapter",
     "customer_message",
+    "change_ticket",
     "eventually",
     "make_config",
     "registry_with",
@@ -189,3 +190,11 @@ async def ticket(hub: Hub, conversation_id: str) -> Conversation:
     if found is None:
         raise AssertionError(f"no ticket {conversation_id}")
     return found
+
+
+async def change_ticket(hub: Hub, conversation_id: str, **changes: Any) -> Conversation:
+    """Change a ticket as an agent or the API would (`status="resolved"`, `assignee_id=`, `team=`,
+    `priority=`, `tags=`), and wait for the plugins' `on_event` calls it causes; the ticket as stored."""
+    changed = await hub.actions.update_conversation(await ticket(hub, conversation_id), changes)
+    await hub.plugin_host.settle()
+    return changed

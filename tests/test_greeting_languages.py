@@ -243,6 +243,9 @@ async def test_an_agents_correction_of_the_language_is_what_bots_use(tmp_path: P
     [
         ({"zh-CN": "工单 #{numbr}"}, r"plugins.greeting.greeting.zh-CN: unknown placeholder 'numbr'"),
         ({"not a language": "Hi #{number}"}, r"'not a language' is not a language tag"),
+        # shaped like a tag, or empty: no customer's language could ever pick it (a developer's trial)
+        ({"xx-nonsense-tag": "Hi #{number}"}, r"greeting.xx-nonsense-tag: 'xx-nonsense-tag' is not a language tag"),
+        ({"": "Hi #{number}"}, r"plugins.greeting.greeting.: '' is not a language tag"),
         ({"en": 5}, r"plugins.greeting.greeting.en: expected a string, got int"),
         (["Hi"], r"plugins.greeting.greeting: expected string or table"),
     ],

@@ -507,3 +507,35 @@ async def test_the_readme_example_plugin_works_as_documented(tmp_path: Path, sto
         assert [r.id for r in await hub.services.records.query("survey", "survey", {"score": "5"})] == [survey.id]
     finally:
         await hub.stop()
+
+
+def test_what_plugins_are_told_they_may_catch_is_in_the_sdk() -> None:
+    """README: hand_off, set_team and records raise InvalidInput; a plugin imports only hub.sdk."""
+    import hub.sdk
+    from conversation.errors import InvalidInput
+
+    assert hub.sdk.InvalidInput is InvalidInput and "InvalidInput" in hub.sdk.__all__
+    assert issubclass(InvalidInput, ValueError)
+
+
+async def test_the_testing_kit_changes_a_ticket_and_waits_for_the_plugins_events(tmp_path: Path) -> None:
+    """README "Testing a plugin": change_ticket resolves a ticket as an agent would, and the
+    plugin's on_event has run when it returns (a developer had no documented way to test it)."""
+    from hub.sdk import EventContext, Plugin
+    from hub.testing import change_ticket, make_config, running_hub, ticket
+
+    heard: list[tuple[str, object]] = []
+
+    class Listens(Plugin):
+        events = frozenset({"status"})
+
+        async def on_event(self, ctx: EventContext) -> None:
+            await asyncio.sleep(0.05)  # slower than the change itself
+            heard.append((ctx.change.field, ctx.change.after))
+
+    config = make_config(tmp_path, {"plugins": {"enabled": ["listens"]}}, plugins={"listens": Listens})
+    async with running_hub(config) as hub:
+        record = await hub.ingest(customer_message("m1", "hello"))
+        changed = await change_ticket(hub, record.conversation.id, status="resolved")
+        assert changed.status.value == "resolved" == (await ticket(hub, record.conversation.id)).status.value
+        assert heard == [("status", "resolved")]

@@ -86,6 +86,12 @@ async def test_the_readme_adapter_refuses_a_body_that_is_not_json_with_400(
         answer = await resp.json()
         assert answer["error"] == "malformed" and "not valid JSON" in answer["message"]
         assert hub.metrics.refused.labels("sms", "malformed")._value.get() == 1
+        # a field of the wrong type is refused too, not stored as its Python text ("['a']")
+        body = json.dumps({"id": "m1", "from": "+8613800000000", "text": ["a"]}).encode()
+        signature = hmac.new(b"sms-provider-key", body, hashlib.sha256).hexdigest()
+        resp = await client.post("/channels/sms/inbound", data=body, headers={"X-Sms-Signature": signature})
+        assert resp.status == 400
+        assert (await resp.json())["message"] == "not an SMS notification: id, from and text must be strings"
 
 
 def test_the_readmes_adapter_test_passes_as_written(tmp_path: Path) -> None:
