@@ -301,7 +301,10 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
         {"key": "event.status_changed", "params": {"who": "Li Na", "status": "resolved"}},
         {"key": "event.assigned", "params": {"who": "Li Na", "assignee": "Li Na"}},
     ]
-    assert [m for m in thread if m["id"] == reply["id"]][0]["delivery"]["status"] == "sent"
+    [delivered] = [m["delivery"] for m in thread if m["id"] == reply["id"]]
+    # the channel's own id of what it delivered (the recording channel's Sent.external_id)
+    assert delivered["status"] == "sent" and delivered["external_id"] == "ext-1"
+    assert reply["delivery"]["external_id"] is None  # queued: the channel has given it none yet
 
 
 async def test_an_agents_reply_or_note_is_at_most_20000_characters_and_a_longer_one_changes_nothing(

@@ -121,6 +121,8 @@ def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
             "error_code": split_coded_error(delivery.error)[0] or None,
             "next_attempt_at": iso(delivery.next_attempt_at),
             "sent_at": iso(delivery.sent_at),
+            # the channel's own id of the delivered message (the adapter's Sent.external_id)
+            "external_id": msg.external_id or None,
         },
     }
 

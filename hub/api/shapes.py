@@ -84,6 +84,10 @@ MESSAGE_SHAPE: dict[str, Any] = {
                     "error_code": MAYBE_STRING,
                     "next_attempt_at": MAYBE_TIME,
                     "sent_at": MAYBE_TIME,
+                    "external_id": {
+                        "type": ["string", "null"],
+                        "description": "the channel's own id of the delivered message (an adapter's Sent.external_id)",
+                    },
                 },
             }
         ),
