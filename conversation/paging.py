@@ -72,19 +72,27 @@ class PageDigest:
     """A person's pages held since their last page mail, sent together when the window ends."""
 
     last_sent: datetime | None = None
-    held: tuple[Mapping[str, str], ...] = ()  # each: key, conversation_id, text
+    held: tuple[Mapping[str, Any], ...] = ()  # each: key, conversation_id, text, texts (by language)
     where: tuple[str, str] = ("", "")  # the page channel and address
     language: str = ""
     # Taken for a digest mail that may not be queued yet (its hub may have died between):
     # whoever reads it queues it again under the same key (once), then lets it go.
-    sending: tuple[Mapping[str, str], ...] = ()
+    sending: tuple[Mapping[str, Any], ...] = ()
 
-    def hold(self, key: str, conversation_id: str, text: str, where: tuple[str, str], language: str) -> PageDigest:
-        """With one more page held (a page a retry repeats, by its key, is held once)."""
+    def hold(
+        self, key: str, conversation_id: str, texts: Mapping[str, str], where: tuple[str, str], language: str
+    ) -> PageDigest:
+        """With one more page held (a page a retry repeats, by its key, is held once); `texts`:
+        the page by language, the paged person's `language` among them."""
         if any(item["key"] == key for item in self.held):
             return self
-        item = {"key": key, "conversation_id": conversation_id, "text": text}
+        item = {"key": key, "conversation_id": conversation_id, "text": texts[language], "texts": dict(texts)}
         return replace(self, held=(*self.held, item), where=where, language=language)
+
+    def lines(self, locale: str) -> list[str]:
+        """The pages being sent, each in `locale` when it was kept in it (pages held before
+        texts by language were kept have the paged person's only)."""
+        return [str((item.get("texts") or {}).get(locale) or item["text"]) for item in self.sending]
 
     def take(self, now: datetime) -> PageDigest:
         """The held pages taken for one digest mail, sent `now`."""

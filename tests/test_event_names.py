@@ -82,3 +82,51 @@ async def test_an_sla_escalation_names_the_team_it_moves_to_or_stays_with(admin:
         named = ThreadEvent(key, stored.raw["event"]["params"], stored.raw["event"]["names"])
         assert "技术支持" in named.text("zh-CN") and "technical-support" not in named.text("zh-CN")
         assert "Technical support" in named.text("en")
+
+
+async def test_an_agent_who_chose_no_language_reads_events_in_their_browsers(admin: Agent) -> None:
+    """The inbox shows itself in the browser's language when the agent chose none; the API
+    said events and bots' notes in the hub's (English) until 简体中文 was picked by hand (a trial)."""
+    ticket = await new_ticket(admin, text="有人诈骗我")
+    resp = await admin.client.get(
+        f"/api/v1/conversations/{ticket}/messages", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+    )
+    said = (await resp.json())["items"]
+    assert any("关键词「诈骗」将优先级提高为「紧急」" in m["text"] for m in said), said
+    english = await (await admin.client.get(f"/api/v1/conversations/{ticket}/messages")).json()
+    assert any("raised the priority" in m["text"] for m in english["items"] if m["event"])
+    # a language the agent chose wins over the browser's
+    await admin.call("PATCH", "/api/v1/me", {"language": "en"})
+    resp = await admin.client.get(f"/api/v1/conversations/{ticket}/messages", headers={"Accept-Language": "zh-CN"})
+    assert not any("关键词" in m["text"] for m in (await resp.json())["items"])
+
+
+async def test_a_backup_page_names_the_team_and_says_itself_in_each_readers_language(admin: Agent) -> None:
+    """The page's event and its note (mailed to the backup in their language) read 客服 and
+    Chinese in a Chinese inbox, "Customer service" in an English one; a digest of one page
+    says "1 page", not "1 pages"."""
+    from conversation.model import MessageKind
+    from hub.api.serialize import shown_text
+    from hub.app_keys import HUB
+    from hub.i18n import hub_texts
+
+    hub = admin.client.server.app[HUB]
+    conversation = await hub.store.tickets.get_conversation(await new_ticket(admin))
+    conversation = await hub.services.conversations.update_conversation(conversation, {"team": "customer-service"})
+    backup = admin.id
+    routing = hub.services.routing
+    event = await routing._team_event(
+        "event.backup_paged.wait", "customer-service", agent="Boss", minutes="7", limit="5"
+    )
+    await routing._send_page(conversation, event, backup, ("chat", "boss-pager"))
+    thread = await hub.store.tickets.list_messages(conversation.id)
+    [note] = [m for m in thread if m.kind is MessageKind.NOTE]
+    assert "客服" in shown_text(note, "zh-CN") and "工单" in shown_text(note, "zh-CN")
+    assert "Customer service" in shown_text(note, "en") and note.text == shown_text(note, "en")  # Boss has no language
+    assert "客服" in event.text("zh-CN") and "Customer service" not in event.text("zh-CN")
+    # the ticket list's preview of that note, for a Chinese browser whose agent chose no language
+    resp = await admin.client.get("/api/v1/conversations", headers={"Accept-Language": "zh-CN"})
+    [listed] = [c for c in (await resp.json())["items"] if c["id"] == conversation.id]
+    assert "客服" in listed["preview"]["text"], listed["preview"]
+    assert hub_texts("en").plural("page.digest", 1, lines="- x").startswith("1 page since")
+    assert hub_texts("en").plural("page.digest", 2, lines="- x").startswith("2 pages since")

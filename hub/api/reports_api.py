@@ -14,7 +14,7 @@ from conversation.errors import InvalidInput
 from conversation.reports import ReportFilters, ReportQuery, parse_period
 from hub.access import report_teams
 from hub.api.framework import ApiError, Call
-from hub.api.routes import api, hub_of
+from hub.api.routes import api, hub_of, reader_language
 from hub.reports import TABLES, to_csv, to_xlsx
 from hub.schema import Schema, Str
 
@@ -155,7 +155,7 @@ async def report_export(call: Call) -> web.StreamResponse:
     query = report_query(call, {**FILTERS, **EXPORT_OPTIONS})
     reports = hub_of(call).reports
     kind = call.query.get("format", "csv")
-    language = call.query.get("lang") or call.me.language or hub_of(call).config.hub.language
+    language = call.query.get("lang") or reader_language(call)
     day = query.start.astimezone(ZoneInfo(query.zone)).date().isoformat()  # the local first day, as the page shows
     if kind == "csv":
         if "table" not in call.query:

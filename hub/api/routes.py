@@ -46,6 +46,7 @@ from hub.api.shapes import CONVERSATION_SHAPE, MESSAGE_SHAPE
 from hub.app_keys import AUTH, HUB, SERVICES
 from hub.blobs import stream_blob
 from hub.clientaddr import client_address
+from hub.i18n import negotiate
 from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Scalar, Str
 from hub.services import Services
 from hub.services.calendars import calendar_json
@@ -120,6 +121,16 @@ def hub_of(call: Call) -> Hub:
 
 def services_of(call: Call) -> Services:
     return call.request.config_dict[SERVICES]
+
+
+def reader_language(call: Call) -> str:
+    """The language a caller reads system events, bots' notes and previews in: the one the
+    agent chose (their account's), else the one their browser asks for (Accept-Language: the
+    inbox shows itself in it when none is chosen), else the hub's. A zh-CN browser's inbox
+    read "FAQ bot's guesses" in English until its agent picked 简体中文 by hand (a trial)."""
+    if call.me.language:
+        return call.me.language
+    return negotiate(call.request.headers.get("Accept-Language", "")) or hub_of(call).language
 
 
 # -- sign-in ---------------------------------------------------------------------------
@@ -246,7 +257,7 @@ async def list_conversations(call: Call) -> dict[str, Any]:
     names = await contact_names(hub, items)
     latest = await hub.store.inbox.latest_messages([c.id for c in items])
     sla = await hub.sla.views(items)
-    reader = call.me.language or hub.language  # a bot's note or an event previewed in the reader's language
+    reader = reader_language(call)  # a bot's note or an event previewed in the reader's language
     return {
         "items": [
             conversation_json(
@@ -382,7 +393,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
         if contact
         else None,
         "other_conversations": [
-            conversation_json(c, latest=latest.get(c.id), locale=call.me.language or hub.language) for c in visible
+            conversation_json(c, latest=latest.get(c.id), locale=reader_language(call)) for c in visible
         ],
         "sends_files": channel_sends_files(hub, conv),  # replies on this channel can carry files
         # a phone ticket takes notes and callbacks only, nor does a channel that only receives
@@ -403,7 +414,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
 async def list_messages(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
     messages = await hub_of(call).store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
-    reader = call.me.language or hub_of(call).language  # system events said in the reader's language
+    reader = reader_language(call)  # system events said in the reader's language
     return {"items": [message_json(m, reader) for m in messages]}
 
 

@@ -53,9 +53,10 @@ from conversation.paging import (
 from conversation.presence import PresenceRules, offline_since, presence_of
 from conversation.roster import on_duty_at
 from conversation.store import Store, StoreUnavailable
+from hub.i18n import available_locales, hub_texts
 from hub.services.conversations import ConversationService
 from hub.services.roster import RosterService
-from hub.thread_events import ThreadEvent
+from hub.thread_events import ThreadEvent, name_in
 
 log = logging.getLogger(__name__)
 
@@ -246,10 +247,20 @@ class RoutingService:
         await self.actions.add_event(updated, "event.requeued", agent=agent)
 
     async def _team_name(self, team_id: str) -> str:
-        """The team as the hub's language names it (thread events keep one name)."""
-        team = await self.store.desk.get_team(team_id)
-        names = team.names if team else {}
+        """The team as the hub's language names it (the event's stored text, and its `team` parameter)."""
+        names = await self._team_names(team_id)
         return names.get(self.actions.language) or next(iter(names.values()), team_id)
+
+    async def _team_names(self, team_id: str) -> dict[str, str]:
+        team = await self.store.desk.get_team(team_id)
+        return dict(team.names) if team else {}
+
+    async def _team_event(self, key: str, team_id: str, **params: str) -> ThreadEvent:
+        """An event naming a team: each reader sees the team's name in their language (a
+        Chinese inbox read "Customer service组" when only the hub's name was kept)."""
+        names = await self._team_names(team_id)
+        shown = {"team": await self._team_name(team_id), **params}
+        return ThreadEvent(key, shown, names={"team": names} if names else {})
 
     async def _name(self, agent_id: str) -> str:
         agent = await self.store.accounts.get_agent(agent_id)
@@ -371,7 +382,7 @@ class RoutingService:
         if await self.tell_lead_event(conversation, "event.sla_lead_told", once=once, clock=clock):
             return True
         if conversation.team:
-            event = ThreadEvent("event.no_lead", {"team": await self._team_name(conversation.team)})
+            event = await self._team_event("event.no_lead", conversation.team)
         else:  # no team: no lead to tell and no backup to page (`page_for` pages nobody)
             event = ThreadEvent("event.no_team_to_tell", {})
         await self._thread_event(conversation, event, f"{once}:none" if once else "")
@@ -431,8 +442,7 @@ class RoutingService:
                 conversation.id if conversation else "",
             )
             name = await self._name(agent_id)
-            shown = {"agent": name, "team": await self._team_name(team), **reason.params}
-            event = ThreadEvent(f"event.backup_paged.{reason.code}", shown)
+            event = await self._team_event(f"event.backup_paged.{reason.code}", team, agent=name, **reason.params)
             if conversation is not None:  # before the page is logged: a retry skips an agent logged as paged
                 await self._thread_event(conversation, event, f"{key}:event" if key else "")
                 if channel and profile is not None:
@@ -450,7 +460,7 @@ class RoutingService:
     async def _why_nobody_paged(self, team: str, conversation: Conversation, paged: list[str]) -> ThreadEvent | None:
         """None: the backup was paged for this very ticket (a step retried), as its thread says."""
         if not paged:
-            return ThreadEvent("event.backup_none_on_duty", {"team": await self._team_name(team)})
+            return await self._team_event("event.backup_none_on_duty", team)
         active = [p for p in await self.store.roster.list_pages(team, active_only=True) if p.agent_id in paged]
         if any(p.conversation_id == conversation.id for p in active):
             return None
@@ -470,16 +480,7 @@ class RoutingService:
         together as one digest (`flush_page_digests`, run by the sweep)."""
         agent = await self.store.accounts.get_agent(agent_id)
         language = agent.language if agent and agent.language else self.actions.language
-        # A summary only: the customer's words never go to a personal address.
-        summary = {
-            "event": event.text(language),
-            "number": str(conversation.number),
-            "team": await self._team_name(conversation.team) if conversation.team else "-",
-            "priority": conversation.priority.value,
-        }
-        text = ThreadEvent("page.text", summary).text(language)
-        if self.rules.inbox_url:  # straight to the ticket (the inbox opens /inbox/#/tickets/<id>)
-            text = f"{text}\n{self.rules.inbox_url}#/tickets/{conversation.id}"
+        texts = await self._page_texts(conversation, event, language)
         now = self.clock()
         key = DIGEST_KEY.format(agent=agent_id)
         coordination = self.store.coordination
@@ -489,7 +490,7 @@ class RoutingService:
             stored, version = await coordination.load_shared(key)
             digest = PageDigest.from_json(stored)
             if page_held(digest.last_sent, now, self.rules.page_coalesce):
-                held = digest.hold(once or new_id(), conversation.id, text, where, language)
+                held = digest.hold(once or new_id(), conversation.id, texts, where, language)
                 await self._index_digest(agent_id)  # first: a held page is always in a flush's list
                 if held is digest or await coordination.save_shared(key, held.to_json(), version=version):
                     return
@@ -497,11 +498,37 @@ class RoutingService:
                 break
         else:  # never won in CAS_ATTEMPTS: a page not coalesced beats a page lost
             log.warning("pages to %s: the digest kept changing; this page goes out on its own", agent_id)
-        await self._queue_page(conversation.id, text, agent_id, where, language, once)
+        await self._queue_page(conversation.id, texts, agent_id, where, language, once)
+
+    async def _page_texts(self, conversation: Conversation, event: ThreadEvent, language: str) -> dict[str, str]:
+        """A page's words in the paged person's `language` and in each language of the hub's
+        catalogs (the note on the ticket is read by every agent in their own). A summary only:
+        the customer's words never go to a personal address."""
+        names = await self._team_names(conversation.team) if conversation.team else {}
+        texts = {}
+        for locale in dict.fromkeys((language, *available_locales())):
+            summary = {
+                "event": event.text(locale),
+                "number": str(conversation.number),
+                "team": name_in(names, locale) or conversation.team or "-",
+                "priority": conversation.priority.value,
+            }
+            text = ThreadEvent("page.text", summary).text(locale)
+            if self.rules.inbox_url:  # straight to the ticket (the inbox opens /inbox/#/tickets/<id>)
+                text = f"{text}\n{self.rules.inbox_url}#/tickets/{conversation.id}"
+            texts[locale] = text
+        return texts
 
     async def _queue_page(
-        self, conversation_id: str, text: str, agent_id: str, where: tuple[str, str], language: str, once: str
+        self,
+        conversation_id: str,
+        texts: Mapping[str, str],
+        agent_id: str,
+        where: tuple[str, str],
+        language: str,
+        once: str,
     ) -> None:
+        """`texts` by language: the message's text (the mail) is the paged person's `language`."""
         channel, address = where
         now = self.clock()
         message = Message(
@@ -511,11 +538,12 @@ class RoutingService:
             direction=Direction.OUTBOUND,
             kind=MessageKind.NOTE,
             author_type=AuthorType.SYSTEM,
-            text=text,
+            text=texts[language],
             created_at=now,
             delivery=Delivery(next_attempt_at=now),
             customer_address=address,  # the agent's own address on the page channel
-            raw={"page": {"agent_id": agent_id, "language": language}, "cc": []},  # to the agent alone
+            # to the agent alone; `texts`: the note in each reader's language (api.serialize.shown_text)
+            raw={"page": {"agent_id": agent_id, "language": language}, "cc": [], "texts": dict(texts)},
         )
         if once:
             await self.actions.queue_once(message, once)
@@ -560,11 +588,15 @@ class RoutingService:
             # read again: queue what was just taken, or see what another hub wrote meanwhile
 
     async def _queue_digest(self, agent_id: str, digest: PageDigest) -> None:
-        lines = "\n".join(f"- {item['text']}" for item in digest.sending)
-        text = ThreadEvent("page.digest", {"count": str(len(digest.sending)), "lines": lines}).text(digest.language)
+        texts = {
+            locale: hub_texts(locale).plural(
+                "page.digest", len(digest.sending), lines="\n".join(f"- {line}" for line in digest.lines(locale))
+            )
+            for locale in dict.fromkeys((digest.language, *available_locales()))
+        }
         first = digest.sending[0]
         once = f"digest:{agent_id}:{first['key']}"
-        await self._queue_page(first["conversation_id"], text, agent_id, digest.where, digest.language, once)
+        await self._queue_page(first["conversation_id"], texts, agent_id, digest.where, digest.language, once)
 
 
 def waiting_since(conversation: Conversation) -> datetime:
