@@ -237,6 +237,33 @@ async def test_the_live_feed_is_silent_about_tickets_of_other_teams(server: Test
         await lina.client.close()
 
 
+async def test_a_ticket_moved_out_of_an_agents_sight_is_said_to_have_left_and_no_more(
+    server: TestServer, hub: Hub
+) -> None:
+    """Li Na saw the ticket a moment ago: she is told it left (its id only: no team, no
+    words), so an inbox showing it stops offering a reply; Tech, who never saw it, hears nothing."""
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina, tech = await sign_in(server, AGENT), await sign_in(server, TECH)
+    try:
+        async with lina.client.ws_connect("/api/v1/live") as ws, tech.client.ws_connect("/api/v1/live") as tech_ws:
+            # (the router may have given it to her, online: it goes to finance unassigned)
+            await admin.call("PATCH", f"/api/v1/conversations/{ids['visible']}", {"team": "finance", "assignee_id": ""})
+            while (frame := await ticket_event(ws))["type"] != "conversation.left":
+                pass  # what she saw before the change
+            assert frame == {"type": "conversation.left", "conversation_id": ids["visible"]}
+            await hub.ingest(customer_message("b9", "hello?", thread="t-b", sender=Sender("user-b")))
+            await admin.call("PATCH", f"/api/v1/conversations/{ids['visible']}", {"priority": "high"})
+            later = await hub.ingest(customer_message("c1", "a new question", thread="t-c", sender=Sender("user-c")))
+            while (frame := await ticket_event(ws))["conversation_id"] != later.conversation.id:
+                assert frame["conversation_id"] != ids["visible"], frame  # nothing more of the finance ticket
+            while (frame := await ticket_event(tech_ws))["conversation_id"] != later.conversation.id:
+                assert frame["conversation_id"] != ids["visible"], frame  # Tech never saw it: never told
+    finally:
+        for who in (admin, lina, tech):
+            await who.client.close()
+
+
 async def test_the_live_feed_reads_an_events_ticket_once_for_all_sockets(
     server: TestServer, hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -665,3 +665,19 @@ def test_sla_pages_name_their_clock_and_ticket() -> None:
     assert "first response" in said["first_response"] and "#1000" in said["resolution"]
     zh = ThreadEvent("event.backup_paged.sla", {"agent": "陈", "number": "1000", "clock": "resolution"}).text("zh-CN")
     assert "#1000" in zh
+
+
+async def test_a_sweep_never_routes_a_ticket_moved_or_given_away_since_its_queue_was_read(desk: Desk) -> None:
+    """The sweep reads a team's queue, then routes its tickets one by one: one an agent moved to
+    another team meanwhile was given to a customer-service agent (a trial's finance ticket
+    went to Li Na), and one given to somebody by hand was given again."""
+    await desk.online("li", "wang")
+    moved, given = await desk.ticket(customer="c1"), await desk.ticket(customer="c2")
+    queued = [moved, given]  # the sweep's copies
+    await desk.services.conversations.update_conversation(moved, {"team": "finance"})
+    await desk.services.conversations.update_conversation(given, {"assignee_id": "zhao"})
+    await desk.services.routing._route_all(TEAM, queued)
+    assert await desk.assignee(moved) == ""
+    after = await desk.store.tickets.get_conversation(moved.id)
+    assert after is not None and after.team == "finance"
+    assert await desk.assignee(given) == "zhao"

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import weakref
 from collections import Counter, OrderedDict
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -95,6 +96,33 @@ async def may_see(call: Call, viewer: Viewer, event: Event) -> bool:
     return conversation is not None and hub.access.allows(viewer, conversation, Access.READ)
 
 
+async def shown_to(call: Call, viewer: Viewer, event: Event) -> dict[str, Any] | None:
+    """The event as this viewer gets it: whole when they may see its ticket; only
+    {"type": "conversation.left", "conversation_id"} when a change of team or assignee took
+    the ticket out of their sight (they saw it a moment ago: an inbox showing it says so
+    instead of offering a reply that would fail); nothing otherwise."""
+    if await may_see(call, viewer, event):
+        return event_json(event)
+    data = event.data
+    if event.type != "conversation.updated" or not ({"team_before", "assignee_before"} & data.keys()):
+        return None
+    lookups = _lookups.get(hub_of(call))
+    try:
+        now = await lookups.ticket_of(event) if lookups is not None else None
+    except StoreUnavailable:
+        return None
+    if now is None:
+        return None
+    before = replace(
+        now,
+        team=str(data.get("team_before", now.team)),
+        assignee_id=str(data.get("assignee_before", now.assignee_id)),
+    )
+    if not hub_of(call).access.allows(viewer, before, Access.READ):
+        return None
+    return {"type": "conversation.left", "conversation_id": event.conversation_id}
+
+
 @api.route(
     "GET", "/v1/live", summary="WebSocket: live events (new messages, changes, typing) for the inbox", tag="live"
 )
@@ -124,8 +152,9 @@ async def live(call: Call) -> web.StreamResponse:
             if event.type in RESCOPING:  # who sees what may have changed: ask again before filtering
                 with contextlib.suppress(StoreUnavailable):
                     seen_as["viewer"] = await auth.current_viewer(request)
-            if await may_see(call, seen_as["viewer"], event):
-                await ws.send_json(event_json(event))
+            shown = await shown_to(call, seen_as["viewer"], event)
+            if shown is not None:
+                await ws.send_json(shown)
 
     sender = asyncio.create_task(forward())
     guard = asyncio.create_task(_close_when_signed_out(auth, request, ws, seen_as))

@@ -271,6 +271,9 @@ class ConversationService:
             if "team" in changes and updated.team != conversation.team
             else {}
         )
+        if "assignee_id" in changes and updated.assignee_id != conversation.assignee_id:
+            # whom it was assigned to: their inbox is told it left (hub/api/live.py, "conversation.left")
+            moved["assignee_before"] = conversation.assignee_id
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes), **actor, **moved}))
         # only a change that set the priority says so (a stale `conversation` must not look like one)
         if "priority" in changes and updated.priority is not conversation.priority and priority_by.kind != "agent":

@@ -197,16 +197,22 @@ class RoutingService:
 
     async def _route(self, conversation: Conversation, found: tuple[str, list[Candidate]]) -> Decision | None:
         team, candidates = found
+        # Decided on the ticket as it is now: a sweep's queue was read before it routes its
+        # tickets one by one, and meanwhile a person may have moved one to another team or
+        # given it to someone (a ticket moved to finance was given to a customer-service agent).
+        fresh = await self.store.tickets.get_conversation(conversation.id)
+        if fresh is None or fresh.status is not Status.OPEN or fresh.merged_into or await self.team_of(fresh) != team:
+            return None
+        if fresh.assignee_id and fresh.assignee_id != conversation.assignee_id:
+            return None  # given to someone since the queue was read
+        conversation = fresh
         if team and conversation.team != team:
             # It waits in this team's queue: its SLA clocks (the team's calendar), the queue
-            # metrics and who may see it follow the team, not "no team", agent or none. Read
-            # afresh: the queue's copy may predate an agent's change (a category, a priority).
-            fresh = await self.store.tickets.get_conversation(conversation.id)
-            if fresh is not None and fresh.team != team:
-                conversation = await self.actions.update_conversation(fresh, {"team": team})
-                # a category set later may still move it, unless a person chose the team
-                source = "category" if team != self.rules.default_team else "default"
-                await self.actions.record_team_source(conversation, source)
+            # metrics and who may see it follow the team, not "no team", agent or none.
+            conversation = await self.actions.update_conversation(conversation, {"team": team})
+            # a category set later may still move it, unless a person chose the team
+            source = "category" if team != self.rules.default_team else "default"
+            await self.actions.record_team_source(conversation, source)
         need = await self._need(conversation)
         if conversation.assignee_id:
             mine = next((c for c in candidates if c.agent_id == conversation.assignee_id), None)

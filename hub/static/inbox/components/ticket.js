@@ -12,7 +12,8 @@ export function TicketPane() {
   const s = useStore();
   const { card, messages } = s.ticket;
   const c = card.conversation;
-  const changing = canChange() && !c.merged_into;
+  const gone = Boolean(s.ticket.gone); // out of this agent's sight now (lib/inbox.js lostSight)
+  const changing = canChange() && !c.merged_into && !gone;
   return html`<div class="ticket" data-id=${c.id} data-number=${c.number}>
     <header class="ticket-head">
       <h2><span role="img" aria-label=${t(`channel.${c.channel}`)}>${ICONS[c.channel] || ""}</span> #${c.number} ${c.subject}</h2>
@@ -21,6 +22,7 @@ export function TicketPane() {
         ${changing ? html`<button type="button" id="merge" onClick=${() => update({ dialog: "merge" })}>${t("ticket.merge")}</button>` : null}
       </div>
       <${SlaClocks} sla=${c.sla} />
+      ${gone ? html`<p class="merged gone" role="alert">${t("ticket.gone")}</p>` : null}
       ${c.merged_into ? html`<p class="merged" role="status">${t("ticket.merged_into")} <button type="button" class="link" onClick=${() => openTicket(c.merged_into)}>${t("ticket.open_target")}</button></p>` : null}
     </header>
     <${Thread} messages=${messages} conversationId=${c.id} />

@@ -86,7 +86,12 @@ export async function loadList() {
     if (!loaded) return;
     const ids = new Set(loaded.result.items.map((c) => c.id));
     const selected = new Set([...state.selected].filter((id) => ids.has(id)));
+    const shown = shownId();
+    const left = shown && !ids.has(shown) && state.list.items.some((c) => c.id === shown);
     update({ list: { ...loaded.result, loaded: true }, selected });
+    // The shown ticket left the list: moved on, or out of this agent's sight (no live event
+    // says the latter: events go to those who may see the ticket now).
+    if (left) refreshCard(shown).catch(() => {});
   } finally {
     if (listLoading === loading) {
       listLoading = null;
@@ -147,15 +152,26 @@ function markRead(id) {
 
 // The header and sidebar from a fresh copy; the thread and the composer are left alone.
 async function refreshCard(id) {
-  const card = await api("GET", `/conversations/${id}`);
-  if (state.ticket?.card.conversation.id === id) update({ ticket: { ...state.ticket, card } });
+  let card;
+  try { card = await api("GET", `/conversations/${id}`); } catch (e) { lostSight(id, e); throw e; }
+  if (state.ticket?.card.conversation.id === id) update({ ticket: { ...state.ticket, card, gone: false } });
+}
+
+// The ticket on screen is no longer this agent's to see (escalated to another team, moved by
+// a supervisor): the pane says so and offers nothing to do on it, instead of a live-looking
+// reply box whose every call now fails (a trial's agent kept answering it).
+function lostSight(id, e) {
+  if (e?.status === 404 && shownId() === id && !state.ticket.gone) update({ ticket: { ...state.ticket, gone: true } });
 }
 
 // New messages are appended (after= the last one shown); edits reload the thread only.
 async function appendMessages(id) {
   const shown = state.ticket?.messages || [];
   const last = shown[shown.length - 1];
-  const thread = await api("GET", `/conversations/${id}/messages${last ? `?after=${encodeURIComponent(last.id)}` : ""}`);
+  let thread;
+  try {
+    thread = await api("GET", `/conversations/${id}/messages${last ? `?after=${encodeURIComponent(last.id)}` : ""}`);
+  } catch (e) { lostSight(id, e); throw e; }
   if (state.ticket?.card.conversation.id !== id) return;
   const known = new Set(state.ticket.messages.map((m) => m.id));
   const fresh = thread.items.filter((m) => !known.has(m.id));
@@ -245,6 +261,7 @@ function onEvent(event) {
   const id = event.conversation_id;
   if (event.type === "conversation.updated") patchRow(id);
   if (id !== shownId()) return;
+  if (event.type === "conversation.left") { lostSight(id, { status: 404 }); return; } // moved out of this agent's sight
   if (event.type === "conversation.updated") {
     refreshCard(id).catch(() => {});
     appendMessages(id).catch(() => {}); // moved-in messages, or the change's system event
