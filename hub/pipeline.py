@@ -484,14 +484,13 @@ class Pipeline:
                 attempts = await self.store.tickets.count_plugin_attempt(message.id)
                 # One of the pool's runs, so a shutdown gives it the same grace (drain) even when
                 # the recovery loop itself is cancelled first.
-                run = asyncio.create_task(
-                    self.run_plugins(message), name=f"helpline-plugins-{message.id} (recovery, attempt {attempts})"
-                )
+                run = asyncio.create_task(self.run_plugins(message), name=f"helpline-plugins-{message.id}")
                 self._tasks.add(run)
                 run.add_done_callback(self._tasks.discard)
-                run.add_done_callback(log_task_failure)  # read there, whether or not this round still waits
-                with contextlib.suppress(Exception):
+                try:
                     await asyncio.shield(run)
+                except Exception:
+                    log.exception("plugin recovery failed on message %s (attempt %d)", message.id, attempts)
                 if attempts >= MAX_PLUGIN_ATTEMPTS and not await self._plugins_done(message.id):
                     log.error(
                         "plugin recovery: message %s (conversation %s) parked after %d failed attempts; "

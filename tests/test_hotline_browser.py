@@ -4,6 +4,8 @@ first: the form, its errors, the phone ticket it opens, and the callback task it
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +56,24 @@ async def test_an_agent_logs_a_call_in_chinese_with_a_callback(hub_url: tuple[Hu
     await page.screenshot(path=str(ARTIFACTS / "hotline-call-zh-CN.png"))
     assert await serious_accessibility_problems(page) == []
     await page.locator("#call-notes").press("Enter")  # a new line in the notes, not a submit
+
+    # The router gives the new phone ticket its team while the inbox is still opening it: the
+    # card read before that change is read again (a trial's sidebar said "无团队" until a reload).
+    served: list[str] = []
+
+    async def stale_card(route: Any) -> None:
+        if route.request.method != "GET" or served:
+            await route.continue_()
+            return
+        response = await route.fetch()  # the ticket as it was when the inbox asked
+        served.append(route.request.url)
+        opened = await hub.store.tickets.get_conversation_by_number(1000)
+        assert opened is not None
+        await hub.services.conversations.update_conversation(opened, {"team": "technical-support"})
+        await asyncio.sleep(0.5)  # its live event reaches the page before the answer does
+        await route.fulfill(response=response)
+
+    await page.route(re.compile(r".*/api/v1/conversations/[0-9a-f]+$"), stale_card)
     await page.click("#call-save")
 
     # The phone ticket opens with the call in the thread, said in Chinese.
@@ -70,6 +90,11 @@ async def test_an_agent_logs_a_call_in_chinese_with_a_callback(hub_url: tuple[Hu
     await expect(page.locator("#composer-notes-only")).to_contain_text("电话工单只能添加备注和回电任务")
     ticket = await hub.store.tickets.get_conversation_by_number(1000)
     assert ticket is not None and ticket.channel == "phone" and ticket.category == "dispute"
+    # the views count it, and the sidebar shows the team it was given while it opened
+    await expect(page.locator("#view-list [data-view=all] .count")).to_have_text("1")
+    await expect(page.locator("#attr-team")).to_have_value("technical-support")
+    assert served  # the card was read while the team changed
+    await page.unroute(re.compile(r".*/api/v1/conversations/[0-9a-f]+$"))
 
     # The task is the agent's: counted in the left column, listed with its due time, done once.
     await expect(page.locator("#open-callbacks .count")).to_have_text("1")

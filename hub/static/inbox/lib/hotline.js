@@ -2,7 +2,7 @@
 // the owner's notice when a task falls due, kept fresh by live events.
 import { api } from "./api.js";
 import { t } from "./i18n.js";
-import { failed, notify, onLiveEvent, openTicket } from "./inbox.js";
+import { failed, loadCounts, loadList, notify, onLiveEvent, openTicket } from "./inbox.js";
 import { state, update } from "./store.js";
 
 // A datetime-local field's value for a time (the agent's own zone).
@@ -43,6 +43,7 @@ export async function logCall(body) {
   update({ dialog: null });
   notify(t("call.logged", { number: logged.conversation.number }));
   openTicket(logged.conversation.id).catch(() => {});
+  loadList().catch(() => {}); loadCounts(); // a new phone ticket is in the views at once
   if (logged.callback) loadCallbacks().catch(() => {});
   return logged;
 }

@@ -131,8 +131,13 @@ export function clearFilters() { update({ filters: { q: "", channel: "", priorit
 export function setPage(page) { update({ page }); loadList().catch(failed); }
 
 // -- one ticket ---------------------------------------------------------------------------
+// Tickets that changed while being opened: their card and thread were read before the change
+// (a call logged on a new phone ticket, given its team a moment later), so they are read again.
+const changedWhileOpening = new Set();
+
 export async function openTicket(id) {
   update({ loadingId: id, focusedId: id });
+  changedWhileOpening.delete(id);
   const loaded = await ticketLoads(async (signal) => {
     const [card, thread] = await Promise.all([
       api("GET", `/conversations/${id}`, undefined, { signal }),
@@ -143,6 +148,7 @@ export async function openTicket(id) {
   if (!loaded) return; // a newer ticket was opened meanwhile
   update({ ticket: loaded.result, loadingId: null, list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, unread: false } : c)) } });
   markRead(id);
+  if (changedWhileOpening.delete(id)) { refreshCard(id).catch(() => {}); appendMessages(id).catch(() => {}); }
 }
 
 // Reading is a GET that changes nothing; having shown the thread, the inbox says so.
@@ -260,6 +266,7 @@ function onEvent(event) {
   refreshCountsSoon();
   const id = event.conversation_id;
   if (event.type === "conversation.updated") patchRow(id);
+  if (id && id === state.loadingId && id !== shownId()) changedWhileOpening.add(id);
   if (id !== shownId()) return;
   if (event.type === "conversation.left") { lostSight(id, { status: 404 }); return; } // moved out of this agent's sight
   if (event.type === "conversation.updated") {
