@@ -302,10 +302,17 @@ async def test_the_language_switch_is_kept_on_the_agent(hub_url: tuple[Hub, str]
     from playwright.async_api import expect
 
     hub, url = hub_url
+    record = await customer_writes(hub, "v1", "where is my order")
+    texts = {"en": "FAQ bot's guesses: 1. Shipping (21%)", "zh-CN": "机器人猜测：1. 物流 (21%)"}
+    await hub.services.conversations.add_note(record.conversation, texts["en"], author="faq", texts=texts)
     page = await sign_in(browser, url, "en")
     await expect(page.locator("[data-view=open]")).to_contain_text("Open")
+    await page.locator("#conversations li").first.locator(".open").click()
+    await expect(page.locator(".thread")).to_contain_text("FAQ bot's guesses")
     await page.select_option("#language", "zh-CN")
     await expect(page.locator("[data-view=open]")).to_contain_text("待处理")
+    # what the hub words in the reader's language is read again: the open thread's bot note too
+    await expect(page.locator(".thread")).to_contain_text("机器人猜测")
     assert await page.evaluate("document.documentElement.lang") == "zh-CN"
     agent = await hub.store.accounts.get_agent_by_email("wang@example.com")
     assert agent is not None and agent.language == "zh-CN"

@@ -2,7 +2,7 @@
 import { api } from "../lib/api.js";
 import { html } from "../lib/html.js";
 import { currentLanguage, formatCount, languages, setLanguage, t } from "../lib/i18n.js";
-import { failed, setFilter, setView, signedOut } from "../lib/inbox.js";
+import { failed, rereadInLanguage, setFilter, setView, signedOut } from "../lib/inbox.js";
 import { setPresence } from "../lib/presence.js";
 import { update, useStore } from "../lib/store.js";
 import { HotlineButtons } from "./hotline.js";
@@ -27,6 +27,7 @@ async function changeLanguage(language) {
     await setLanguage(agent.language || "");
     // The last notice was said in the old language: gone, rather than left untranslated.
     update((s) => ({ me: { ...s.me, language: agent.language }, notice: null }));
+    rereadInLanguage();
   } catch (e) { failed(e); }
 }
 

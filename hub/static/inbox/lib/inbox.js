@@ -280,6 +280,14 @@ function onEvent(event) {
   else if (event.type.startsWith("record.")) update({ recordsChanged: Date.now() }); // the sidebar reloads them
 }
 
+// Everything the hub words in the agent's language (events, bots' notes, previews) read again:
+// after the agent changed language, the thread on screen was still in the old one (a trial).
+export function rereadInLanguage() {
+  loadList().catch(() => {});
+  const id = shownId();
+  if (id) { refreshCard(id).catch(() => {}); reloadMessages(id).catch(() => {}); }
+}
+
 export function resync() {
   for (const handler of liveHandlers) handler({ type: "resync" });
   loadList().catch(() => {});
