@@ -36,6 +36,8 @@ async def test_an_agent_logs_a_call_in_chinese_with_a_callback(hub_url: tuple[Hu
     dialog = page.locator("#call-dialog")
     await expect(dialog).to_contain_text(words["call.title"])
     await expect(page.locator("#call-number")).to_be_focused()
+    # its times are read in the browser's zone, and the form says which
+    await expect(dialog.locator("label", has=page.locator("#call-started"))).to_contain_text("Asia/Shanghai 时间")
 
     # A number that is not one: the form says so and nothing is stored.
     await page.keyboard.type("12345")

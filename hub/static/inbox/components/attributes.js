@@ -9,6 +9,7 @@ import { categoryOptions, teamOptions } from "../lib/desk.js";
 import { assignableAgents, canChange, state, useStore } from "../lib/store.js";
 import { PRIORITIES, STATUSES } from "../lib/views.js";
 import { TicketFields } from "./ticket-fields.js";
+import { ZoneHint } from "./zone-hint.js";
 
 // A text field that takes fresh values from live updates, except while the agent edits it.
 function TextAttr({ id, label, value, onCommit, hint }) {
@@ -38,7 +39,7 @@ function Snooze({ c }) {
   return html`<div class="snooze">
     ${c.status === "snoozed" && c.snoozed_until ? html`<p class="snoozed-until">${t("attr.snoozed_until", { time: formatFull(c.snoozed_until) })}</p>` : null}
     <label class="field">${t("attr.snooze_until")}
-      <input type="datetime-local" id="snooze-until" lang=${currentLanguage()} value=${until} onInput=${(e) => setUntil(e.target.value)} /></label>
+      <input type="datetime-local" id="snooze-until" lang=${currentLanguage()} value=${until} onInput=${(e) => setUntil(e.target.value)} /><${ZoneHint} /></label>
     ${chosen ? html`<p class="snooze-preview" id="snooze-preview">${formatFull(chosen)}</p>` : null}
     <button type="button" id="snooze" onClick=${snooze}>${t("attr.snooze")}</button>
   </div>`;

@@ -11,6 +11,7 @@ import { failed, notify, openTicket } from "../lib/inbox.js";
 import { canChange, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
 import { DraftInput } from "./draft-input.js";
+import { ZoneHint } from "./zone-hint.js";
 
 const SUBJECTS = ["seller", "order", "agent", "feature", "other"];
 const SEVERITIES = ["low", "normal", "high", "critical"];
@@ -72,7 +73,7 @@ function FollowUps({ record, onSaved }) {
     <label class="field">${t("complaints.follow_up.text")}<input id="follow-up-text" value=${text} onInput=${(e) => setText(e.target.value)} /></label>
     <label class="field">${t("complaints.follow_up.owner")}<select id="follow-up-owner" value=${owner} onChange=${(e) => setOwner(e.target.value)}>
       ${owners.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
-    <label class="field">${t("complaints.follow_up.due")}<input id="follow-up-due" type="datetime-local" value=${due} onChange=${(e) => setDue(e.target.value)} /></label>
+    <label class="field">${t("complaints.follow_up.due")}<input id="follow-up-due" type="datetime-local" value=${due} onChange=${(e) => setDue(e.target.value)} /><${ZoneHint} /></label>
     <button type="button" id="follow-up-add" onClick=${add}>${t("complaints.follow_up.add")}</button>
   </div>`;
 }

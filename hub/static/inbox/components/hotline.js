@@ -10,6 +10,7 @@ import {
 import { api } from "../lib/api.js";
 import { assignableAgents, canChange, state, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
+import { ZoneHint } from "./zone-hint.js";
 
 const OUTCOMES = ["follow_up", "resolved", "callback", "missed"];
 
@@ -27,7 +28,7 @@ function inAnHour() {
 function CallbackFields({ prefix }) {
   return html`<div class="callback-fields">
     <label class="field">${t("callback.due_at")}
-      <input type="datetime-local" id="${prefix}-due" name="due_at" required defaultValue=${inAnHour()} /></label>
+      <input type="datetime-local" id="${prefix}-due" name="due_at" required defaultValue=${inAnHour()} /><${ZoneHint} /></label>
     <label class="field">${t("callback.owner")}
       <select id="${prefix}-owner" name="owner_id">
         <option value="">${t("callback.nobody")}</option>
@@ -77,7 +78,7 @@ export function CallDialog({ card }) {
         <label><input type="radio" name="direction" value="out" /> ${t("call.direction.out")}</label>
       </fieldset>
       <div class="pair">
-        <label class="field">${t("call.started_at")}<input type="datetime-local" id="call-started" name="started_at" defaultValue=${startedAt} /></label>
+        <label class="field">${t("call.started_at")}<input type="datetime-local" id="call-started" name="started_at" defaultValue=${startedAt} /><${ZoneHint} /></label>
         <label class="field">${t("call.duration")}<input type="number" id="call-duration" name="duration" min="0" max="1440" step="0.5" /></label>
       </div>
       <label class="field">${t("call.category")}

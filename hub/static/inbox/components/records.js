@@ -9,6 +9,7 @@ import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
 import { canChange, useStore } from "../lib/store.js";
 import { SavedInput } from "./draft-input.js";
+import { ZoneHint } from "./zone-hint.js";
 
 export function label(schema, fallback) {
   if (!schema) return fallback;
@@ -68,7 +69,7 @@ function RecordForm({ kind, record, onSaved }) {
     ${Object.entries(properties).map(([name, schema]) => html`<${FieldInput} id=${`record-${record.id}-${name}`} name=${name} schema=${schema}
       value=${record.data[name]} onValue=${(v) => save({ data: { [name]: v } })} />`)}
     <label class="field">${t("records.deadline")}<${SavedInput} type="datetime-local" class="record-deadline" value=${localInput(record.deadline)}
-      onCommit=${deadline} /></label>
+      onCommit=${deadline} /><${ZoneHint} /></label>
     ${last ? html`<p class="hint">${t("records.changed", { who: last.who, time: formatFull(last.at) })}</p>` : null}
   </fieldset>`;
 }

@@ -105,6 +105,10 @@ export function formatTime(iso, now = new Date()) {
 
 // `timeZone`: said in that zone, which it names ("09:00 GMT+8"), not the browser's (a team's
 // calendar opens at 09:00 in Shanghai: a trial in UTC read "01:00").
+// The zone a datetime-local field is read in: the browser's, which may not be the desk's
+// (a trial's agent could not tell in which zone the call form's times were).
+export function localZone() { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; }
+
 export function formatFull(iso, timeZone) {
   if (!iso) return "";
   const zone = timeZone ? { timeZone, timeZoneName: "short" } : {};
