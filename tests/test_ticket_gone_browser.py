@@ -57,5 +57,6 @@ async def test_a_ticket_moved_out_of_the_agents_sight_says_so_and_takes_no_reply
     await expect(page.get_by_role("alert").filter(has_text=said)).to_be_visible(timeout=10000)
     await expect(page.locator(".compose")).to_have_count(0)
     await expect(page.locator("#resolve")).to_have_count(0)
+    await expect(page.locator("#attr-team")).to_be_disabled()  # nor anything in the sidebar
     await expect(page.locator("#conversations li")).to_have_count(0)
     await page.screenshot(path=str(ARTIFACTS / f"ticket-gone-{language}.png"))

@@ -6,7 +6,7 @@ import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { patchTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
-import { assignableAgents, canChange, state, useStore } from "../lib/store.js";
+import { assignableAgents, canChangeTicket, state, useStore } from "../lib/store.js";
 import { PRIORITIES, STATUSES } from "../lib/views.js";
 import { TicketFields } from "./ticket-fields.js";
 import { ZoneHint } from "./zone-hint.js";
@@ -58,7 +58,7 @@ export function Attributes({ card }) {
       ${options.map(([v, text]) => html`<option value=${v}>${text}</option>`)}</select></label>`;
   return html`<section class="attributes" aria-labelledby="attributes-title">
     <h2 id="attributes-title">${t("attr.title")}</h2>
-    <fieldset class="plain" disabled=${!canChange()}>
+    <fieldset class="plain" disabled=${!canChangeTicket()}>
     ${select("attr-status", t("attr.status"), c.status, STATUSES.map((v) => [v, t(`status.${v}`)]), (v) => patchTicket(c.id, { status: v }))}
     ${select("attr-priority", t("attr.priority"), c.priority, PRIORITIES.map((v) => [v, t(`priority.${v}`)]), (v) => patchTicket(c.id, { priority: v }))}
     <div class="assignee">

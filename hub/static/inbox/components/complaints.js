@@ -8,7 +8,7 @@ import { localInputValue } from "../lib/hotline.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { failed, notify, openTicket } from "../lib/inbox.js";
-import { canChange, update, useStore } from "../lib/store.js";
+import { canChangeTicket, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
 import { DraftInput } from "./draft-input.js";
 import { ZoneHint } from "./zone-hint.js";
@@ -111,10 +111,10 @@ export function ComplaintPanel({ conversationId }) {
   const saved = (record) => setLoaded((now) => ({ ...now, items: [record, ...now.items.filter((r) => r.id !== record.id)] }));
   return html`<section class="complaints card" aria-labelledby="complaints-title">
     <h2 id="complaints-title">${t("complaints.title")}</h2>
-    <fieldset class="plain" disabled=${!canChange()}>
+    <fieldset class="plain" disabled=${!canChangeTicket()}>
       ${complaints.map((r) => html`<${ComplaintCard} key=${r.id + r.version} record=${r} onSaved=${saved} />`)}
       ${mine.filter((r) => r.kind === "suggestion").map((r) => html`<p class="suggestion" data-id=${r.id}>${t("complaints.kind.suggestion")}: ${r.data.text} <span class="badge">${topicLabels(r.data.topics)}</span></p>`)}
-      ${!complaints.length && canChange() ? html`<${FileForm} conversationId=${conversationId} onFiled=${saved} />` : null}
+      ${!complaints.length && canChangeTicket() ? html`<${FileForm} conversationId=${conversationId} onFiled=${saved} />` : null}
     </fieldset>
   </section>`;
 }

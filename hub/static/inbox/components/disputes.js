@@ -6,7 +6,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatFull, t } from "../lib/i18n.js";
 import { codeText, failed, notify, openTicket } from "../lib/inbox.js";
-import { canChange, update, useStore } from "../lib/store.js";
+import { canChangeTicket, update, useStore } from "../lib/store.js";
 import { Dialog } from "./dialog.js";
 
 const STATUSES = ["opened", "awaiting_seller", "awaiting_buyer", "under_review", "decided", "appealed", "closed"];
@@ -57,7 +57,7 @@ export function TicketDisputes({ conversationId }) {
       <button type="button" class="link open-dispute" onClick=${() => openCase(c.id)}>${c.reference}</button>
       <span class="badge">${status(c.status)}</span>
       ${c.deadline ? html`<span class="hint">${t("dispute.until", { time: formatFull(c.deadline) })}</span>` : null}</p>`)}
-    ${canChange() ? html`<${NewDispute} conversationId=${conversationId} onOpened=${() => setVersion(version + 1)} />` : null}
+    ${canChangeTicket() ? html`<${NewDispute} conversationId=${conversationId} onOpened=${() => setVersion(version + 1)} />` : null}
   </section>`;
 }
 
@@ -127,7 +127,7 @@ export function DisputeDialog() {
       ${(d.decisions || []).map((x) => html`<p class="dispute-decision">${t("dispute.decision", { outcome: t(`dispute.outcome.${x.outcome}`), who: x.by, time: formatFull(x.at) })}: ${x.grounds}</p>`)}
       ${d.appeal ? html`<p class="dispute-appeal">${t("dispute.appealed_by", { party: t(`dispute.party.${d.appeal.party}`) })}: ${d.appeal.grounds}</p>` : null}
       <div class="dispute-sides"><${Side} party="buyer" side=${view.buyer} /><${Side} party="seller" side=${view.seller} hidden=${view.seller_hidden} /></div>
-      ${canChange() && DECIDABLE.has(c.status) ? html`<${DecideForm} view=${view} onDone=${() => setVersion(version + 1)} />` : null}
+      ${canChangeTicket() && DECIDABLE.has(c.status) ? html`<${DecideForm} view=${view} onDone=${() => setVersion(version + 1)} />` : null}
     </div>
   <//>`;
 }

@@ -4,7 +4,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, t } from "../lib/i18n.js";
 import { failed, loadCounts, loadList, notify, openTicket } from "../lib/inbox.js";
-import { canChange, update } from "../lib/store.js";
+import { canChangeTicket, update } from "../lib/store.js";
 
 export function teamName(team) {
   return team.names[currentLanguage()] || team.names.en || team.names["zh-CN"] || team.id;
@@ -29,7 +29,7 @@ export function HandOff({ c }) {
       try { await openTicket(c.id); } catch { update({ ticket: null, loadingId: null }); } // no longer ours
     } catch (e) { failed(e); } finally { setBusy(false); }
   }
-  if (!canChange()) return null; // the hub would refuse it
+  if (!canChangeTicket()) return null; // the hub would refuse it
   return html`<details class="handoff" id="handoff">
     <summary>${t("handoff.open")}</summary>
     <form onSubmit=${submit}>

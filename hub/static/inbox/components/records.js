@@ -7,7 +7,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
-import { canChange, useStore } from "../lib/store.js";
+import { canChangeTicket, useStore } from "../lib/store.js";
 import { SavedInput } from "./draft-input.js";
 import { ZoneHint } from "./zone-hint.js";
 
@@ -110,10 +110,10 @@ export function Records({ conversationId }) {
   }));
   return html`<section class="records card" aria-labelledby="records-title">
     <h2 id="records-title">${t("records.title")}</h2>
-    <fieldset class="plain" disabled=${!canChange()}>
+    <fieldset class="plain" disabled=${!canChangeTicket()}>
     ${kinds.map((kind) => html`<div class="record-kind">
       ${loaded.items.filter((r) => r.plugin === kind.plugin && r.kind === kind.kind).map((record) => html`<${RecordForm} key=${record.id} kind=${kind} record=${record} onSaved=${replace} />`)}
-      ${canChange() ? html`<${NewRecord} kind=${kind} conversationId=${conversationId} onSaved=${replace} />` : null}
+      ${canChangeTicket() ? html`<${NewRecord} kind=${kind} conversationId=${conversationId} onSaved=${replace} />` : null}
     </div>`)}
     </fieldset>
   </section>`;

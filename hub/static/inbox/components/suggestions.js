@@ -5,7 +5,7 @@ import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { formatPercent, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
-import { canChange, useStore } from "../lib/store.js";
+import { canChangeTicket, useStore } from "../lib/store.js";
 import { insertIntoReply } from "./composer.js";
 
 // The newest customer message: the panel asks again only when another one arrives.
@@ -45,7 +45,7 @@ export function Suggestions({ conversationId, messages }) {
           ${item.turned_down ? html`<span class="badge turned-down">${t("suggest.turned_down")}</span>` : null}
           <span class="confidence" title=${t("suggest.confidence_hint")}>${t("suggest.confidence", { percent: formatPercent(item.confidence) })}</span></div>
         <p class="suggest-text">${item.text}</p>
-        ${canChange() ? html`<button type="button" class="insert" aria-label=${t("suggest.insert_label", { title: item.title })}
+        ${canChangeTicket() ? html`<button type="button" class="insert" aria-label=${t("suggest.insert_label", { title: item.title })}
           onClick=${() => insert(item)}>${t("suggest.insert")}</button>` : null}
       </li>`)}</ol>`}
   </section>`;

@@ -4,7 +4,7 @@ import { api, withConfirmation } from "../lib/api.js";
 import { html, useEffect, useRef } from "../lib/html.js";
 import { eventText, formatFull, formatSize, formatTime, pluginName, t } from "../lib/i18n.js";
 import { failed, openTicket } from "../lib/inbox.js";
-import { canChange, state } from "../lib/store.js";
+import { canChangeTicket, state } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
 
 function author(m) {
@@ -79,8 +79,8 @@ function Message({ m, conversationId }) {
       ${m.kind === "note" ? html`<span class="tag-note">${t("message.note")}</span>` : null}
       ${m.deleted_at ? html`<span class="deleted">${t("message.deleted")}</span>` : null}
       ${m.delivery ? html`<span class="delivery ${m.delivery.status}" title=${m.delivery.error ? deliveryError(m.delivery) : ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}
-      ${m.delivery?.status === "failed" && canChange() ? html`<button type="button" class="link" aria-describedby=${m.delivery.error ? `why-${m.id}` : null} onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
-      ${m.kind === "message" && canChange() ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
+      ${m.delivery?.status === "failed" && canChangeTicket() ? html`<button type="button" class="link" aria-describedby=${m.delivery.error ? `why-${m.id}` : null} onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
+      ${m.kind === "message" && canChangeTicket() ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
     </div>
     <div class="text">${m.text}</div>
     ${m.delivery?.status === "failed" && m.delivery.error ? html`<p class="delivery-error" id="why-${m.id}">${t("delivery.failed_reason", { reason: deliveryError(m.delivery) })}</p>` : null}

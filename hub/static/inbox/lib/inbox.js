@@ -160,7 +160,8 @@ function markRead(id) {
 async function refreshCard(id) {
   let card;
   try { card = await api("GET", `/conversations/${id}`); } catch (e) { lostSight(id, e); throw e; }
-  if (state.ticket?.card.conversation.id === id) update({ ticket: { ...state.ticket, card, gone: false } });
+  // (never clears `gone`: an answer asked for before the ticket left may come after; opening it again does)
+  if (state.ticket?.card.conversation.id === id) update({ ticket: { ...state.ticket, card } });
 }
 
 // The ticket on screen is no longer this agent's to see (escalated to another team, moved by

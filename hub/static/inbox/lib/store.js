@@ -34,6 +34,12 @@ export function canChange() {
   return Boolean(state.me) && state.me.role !== "read-only";
 }
 
+// Whether the ticket on screen may be changed: not by read-only accounts, and not once it left
+// the agent's sight (lib/inbox.js lostSight), when every change would be refused.
+export function canChangeTicket() {
+  return canChange() && !state.ticket?.gone;
+}
+
 // The agents a ticket or a callback may be given to: active, and not read-only (the
 // hub refuses those: a trial picked a read-only auditor and got a 422). `keep`: an id shown all
 // the same (the ticket's current assignee, whoever that is now).
