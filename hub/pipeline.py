@@ -27,11 +27,11 @@ from conversation.routing import Route, own_thread
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
-from hub.i18n import SOURCE_LOCALE, best_locale, with_language
+from hub.i18n import SOURCE_LOCALE, available_locales, best_locale, hub_texts, with_language
 from hub.metrics import Metrics
 from hub.platform.tools import EVENT as PLATFORM_EVENT
 from hub.platform.verification import Awaited, CodeVerifications
-from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, within_limit
+from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, PluginTimedOut, within_limit
 from hub.privacy import SecretsGuard, placeholder_language
 from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
 from hub.services.conversations import ConversationService
@@ -120,7 +120,9 @@ class Pipeline:
         self._tasks: set[asyncio.Task[None]] = set()
         self._draining = False
         self._deferral_logged_at = float("-inf")
-        # One plugin run per ticket at a time in this process (held only while in use).
+        # One plugin run per ticket at a time in this process (held only while in use), and the
+        # tickets whose run waits for another hub process's (TicketBusy says whose run is slow).
+        self._awaiting_lease: set[str] = set()
         self._ticket_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Each channel's count of ingested messages, labelled once: labels() costs more than the count.
         self._ingested: dict[str, Counter] = {}
@@ -311,23 +313,49 @@ class Pipeline:
         try:  # bounded: a plugin that hangs on one ticket must not hold pool slots for ever
             await asyncio.wait_for(lock.acquire(), TICKET_LEASE_WAIT)
         except TimeoutError:
-            raise TicketBusy(conversation_id, here=True) from None
+            # the run holding it is this hub's, unless it is itself waiting for another hub's
+            raise TicketBusy(conversation_id, here=conversation_id not in self._awaiting_lease) from None
         try:
             name = f"plugins:ticket:{conversation_id}"
-            while not await self.store.coordination.acquire_lease(
-                name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL
-            ):
-                if loop.time() > deadline:
-                    raise TicketBusy(conversation_id, here=False)
-                waited = True
-                await asyncio.sleep(TICKET_LEASE_POLL)
+            self._awaiting_lease.add(conversation_id)
+            try:
+                while not await self.store.coordination.acquire_lease(
+                    name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL
+                ):
+                    if loop.time() > deadline:
+                        raise TicketBusy(conversation_id, here=False)
+                    waited = True
+                    await asyncio.sleep(TICKET_LEASE_POLL)
+            finally:
+                self._awaiting_lease.discard(conversation_id)
+            # Renewed while the run lasts: its plugins may take longer than the lease together
+            # (each is bounded by [plugins] timeout_seconds), and another hub must not start
+            # on the ticket meanwhile.
+            keeper = asyncio.create_task(self._keep_lease(name), name=f"helpline-ticket-lease-{conversation_id}")
             try:
                 yield waited
             finally:
+                keeper.cancel()
+                await asyncio.gather(keeper, return_exceptions=True)
                 with contextlib.suppress(StoreUnavailable):  # otherwise it expires by itself
                     await self.store.coordination.release_lease(name, self.instance_id)
         finally:
             lock.release()
+
+    async def _keep_lease(self, name: str) -> None:
+        """Extend a held ticket lease every third of its time, until cancelled."""
+        while True:
+            await asyncio.sleep(TICKET_LEASE_TTL.total_seconds() / 3)
+            try:
+                kept = await self.store.coordination.acquire_lease(
+                    name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL
+                )
+            except StoreUnavailable as exc:
+                log.warning("%s: not renewed now (%s); tried again shortly", name, exc)
+                continue
+            if not kept:  # expired and taken (this process stalled longer than the lease)
+                log.warning("%s: lost to another hub process while its run went on", name)
+                return
 
     async def run_plugins(
         self,
@@ -435,7 +463,14 @@ class Pipeline:
                 )
             except StoreUnavailable:
                 raise
-            except Exception:  # PluginTimedOut too: the plugins after it still run
+            except PluginTimedOut:
+                # It may have stopped half-way (an account locked, no word said): a person takes
+                # the ticket, and the bots after it stay quiet rather than answer over it.
+                self.metrics.plugin_errors.labels(plugin.name).inc()
+                log.exception("plugin %s on message %s; the ticket goes to a person", plugin.name, message.id)
+                await self._hand_off_after_timeout(conversation, plugin.name)
+                break
+            except Exception:
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception(
                     "plugin %s failed on conversation %s (message %s); skipped",
@@ -456,6 +491,15 @@ class Pipeline:
             conversation = ctx.conversation
             if outcome is Outcome.STOP or ctx.stopped:
                 break
+
+    async def _hand_off_after_timeout(self, conversation: Conversation, plugin: str) -> None:
+        current = await self.store.tickets.get_conversation(conversation.id) or conversation
+        seconds = f"{self.plugin_timeout:g}"
+        reasons = {
+            locale: hub_texts(locale).get("handoff.plugin_timed_out", seconds=seconds) for locale in available_locales()
+        }
+        reason = hub_texts(self.language).get("handoff.plugin_timed_out", seconds=seconds)
+        await self.actions.hand_off(current, reason=reason, team="", plugin=plugin, reasons=reasons)
 
     async def recover(self) -> int:
         """Run plugins on messages a stopped hub left unprocessed; one hub at a time.

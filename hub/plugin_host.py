@@ -31,7 +31,7 @@ from hub.i18n import SOURCE_LOCALE, best_locale
 from hub.metrics import Metrics
 from hub.platform import PLATFORM_TIMER, PlatformClient
 from hub.platform.verification import CodeVerifications
-from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, within_limit
+from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, timer_limit, within_limit
 from hub.sdk import (
     ASK_STATE_KEY,
     ConversationActions,
@@ -220,11 +220,16 @@ class PluginHost:
             hub=self.port,
         )
         try:
-            fired = self._platform_retry(plugin, ctx) if timer.name == PLATFORM_TIMER else plugin.on_timer(ctx)
-            # bounded: the timers after this one wait for it
-            await within_limit(
-                fired, plugin=plugin.name, seconds=self.plugin_timeout, metrics=self.metrics, what=f"timer {timer.key}"
-            )
+            if timer.name == PLATFORM_TIMER:  # bounded by the platform client; it must report how it ended
+                await self._platform_retry(plugin, ctx)
+            else:  # bounded: the timers after this one wait for it
+                await within_limit(
+                    plugin.on_timer(ctx),
+                    plugin=plugin.name,
+                    seconds=timer_limit(self.plugin_timeout, TIMER_LEASE.total_seconds()),
+                    metrics=self.metrics,
+                    what=f"timer {timer.key}",
+                )
         except StoreUnavailable:
             raise  # the lease runs out and the timer fires again
         except Exception:

@@ -4,7 +4,10 @@ A handler that never returns would otherwise hold its ticket (the next messages 
 to recovery), stop every plugin's timers behind it (they fire one after another), or keep a
 task until shutdown, with nothing said. A call past `[plugins] timeout_seconds` is stopped
 and raises PluginTimedOut, which the callers log and count as a plugin's failure (its
-`helpline_plugin_errors_total`), counted in `helpline_plugin_timeouts_total` too.
+`helpline_plugin_errors_total`), counted in `helpline_plugin_timeouts_total` too. A timer's
+call is held to half its lease at most (`timer_limit`), so the next hub does not fire it
+again while it runs; the platform's retries of a stored side effect are not limited here
+(the platform client bounds each call, and the retry must end in a done or failed report).
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ from hub.metrics import Metrics
 
 T = TypeVar("T")
 
-# Below the ticket's hold for one plugin run (pipeline.TICKET_LEASE_TTL, a minute), so one
-# slow call never outlives the run's claim on its ticket; above a platform call's worst case
-# with its default settings (3 attempts of 10 s, 2 delays of 5 s).
-DEFAULT_TIMEOUT_SECONDS = 45.0
-MAX_TIMEOUT_SECONDS = 50.0
+# Above a platform call's worst case with its default settings (3 attempts of 10 s, 2 waits of
+# at most 30 s for a Retry-After: 90 s): a hang, not a slow platform, is what it stops. A
+# message's run keeps its ticket's lease while it lasts (pipeline._keep_lease).
+DEFAULT_TIMEOUT_SECONDS = 120.0
+MAX_TIMEOUT_SECONDS = 600.0
 
 
 class PluginTimedOut(Exception):
@@ -42,3 +45,8 @@ async def within_limit(call: Awaitable[T], *, plugin: str, seconds: float, metri
         raise PluginTimedOut(
             f"plugin {plugin} ran longer than {seconds:g} s on {what} and was stopped ([plugins] timeout_seconds)"
         ) from None
+
+
+def timer_limit(seconds: float, lease_seconds: float) -> float:
+    """A timer's call: `[plugins] timeout_seconds`, at most half the timer's lease."""
+    return min(seconds, lease_seconds / 2)

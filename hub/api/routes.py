@@ -383,6 +383,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     )
     visible = [c for c in others if c.id != conv.id]
     latest = await hub.store.inbox.latest_messages([c.id for c in visible])
+    reader = reader_language(call)
     return {
         "conversation": conversation_json(conv, contact_name=contact.name if contact else "")
         | await sla_of(call, conv),
@@ -392,9 +393,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
         }
         if contact
         else None,
-        "other_conversations": [
-            conversation_json(c, latest=latest.get(c.id), locale=reader_language(call)) for c in visible
-        ],
+        "other_conversations": [conversation_json(c, latest=latest.get(c.id), locale=reader) for c in visible],
         "sends_files": channel_sends_files(hub, conv),  # replies on this channel can carry files
         # a phone ticket takes notes and callbacks only, nor does a channel that only receives
         "takes_replies": services_of(call).conversations.takes_replies(conv.channel),

@@ -254,7 +254,9 @@ class RoutingService:
 
     async def _team_name(self, team_id: str) -> str:
         """The team as the hub's language names it (the event's stored text, and its `team` parameter)."""
-        names = await self._team_names(team_id)
+        return self._in_hub_language(await self._team_names(team_id), team_id)
+
+    def _in_hub_language(self, names: Mapping[str, str], team_id: str) -> str:
         return names.get(self.actions.language) or next(iter(names.values()), team_id)
 
     async def _team_names(self, team_id: str) -> dict[str, str]:
@@ -265,7 +267,7 @@ class RoutingService:
         """An event naming a team: each reader sees the team's name in their language (a
         Chinese inbox read "Customer service组" when only the hub's name was kept)."""
         names = await self._team_names(team_id)
-        shown = {"team": await self._team_name(team_id), **params}
+        shown = {"team": self._in_hub_language(names, team_id), **params}
         return ThreadEvent(key, shown, names={"team": names} if names else {})
 
     async def _name(self, agent_id: str) -> str:
