@@ -533,6 +533,9 @@ class Pipeline:
                 run.add_done_callback(self._tasks.discard)
                 try:
                     await asyncio.shield(run)
+                except asyncio.CancelledError:  # the round stops waiting (shutdown); the run goes on
+                    run.add_done_callback(log_task_failure)  # and its failure is still logged
+                    raise
                 except Exception:
                     log.exception("plugin recovery failed on message %s (attempt %d)", message.id, attempts)
                 if attempts >= MAX_PLUGIN_ATTEMPTS and not await self._plugins_done(message.id):

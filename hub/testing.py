@@ -193,8 +193,10 @@ async def ticket(hub: Hub, conversation_id: str) -> Conversation:
 
 
 async def change_ticket(hub: Hub, conversation_id: str, **changes: Any) -> Conversation:
-    """Change a ticket as an agent or the API would (`status="resolved"`, `assignee_id=`, `team=`,
-    `priority=`, `tags=`), and wait for the plugins' `on_event` calls it causes; the ticket as stored."""
-    changed = await hub.actions.update_conversation(await ticket(hub, conversation_id), changes)
+    """Change a ticket as an agent does through the API (`status="resolved"`, `assignee_id=`,
+    `team=`, `priority=`, `tags=`; checked, with the thread's "Test agent set the status..."
+    events), and wait for the plugins' `on_event` calls it causes; the ticket as stored."""
+    names = {a.id: a.name or a.email for a in await hub.store.accounts.list_agents()}  # assignees by name
+    changed = await hub.actions.update_by(await ticket(hub, conversation_id), changes, who="Test agent", names=names)
     await hub.plugin_host.settle()
     return changed

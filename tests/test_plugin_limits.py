@@ -247,3 +247,25 @@ async def test_a_platform_retry_runs_to_its_end_past_the_limit(tmp_path: Path, m
         await ctx.schedule(utcnow() - timedelta(minutes=1), PLATFORM_TIMER, {"operation": "refund"})
         assert await host.fire_due_timers() == 1
         assert reported == [PLATFORM_TIMER] and counted(hub, "answers") == (0, 0)
+
+
+async def test_a_recovery_run_that_fails_after_its_round_was_cancelled_is_still_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class SlowPoison(Plugin):
+        async def on_message(self, ctx: PluginContext) -> Outcome | None:
+            await asyncio.sleep(0.3)
+            ctx.state["bad"] = object()  # not JSON: saving the state raises after the plugin returns
+            return None
+
+    async with running_hub(config(tmp_path, timeout=5)) as hub:
+        hub.pipeline.plugins = [SlowPoison("poison", {})]
+        await leave_unprocessed(hub, "left by a crash")
+        hub.pipeline.clock = Clock(utcnow() + timedelta(minutes=5))
+        with caplog.at_level(logging.ERROR):
+            round_ = asyncio.create_task(hub.pipeline.recover())
+            await asyncio.sleep(0.1)
+            round_.cancel()  # as a shutdown cancels the recovery loop; the run goes on
+            await asyncio.gather(round_, return_exceptions=True)
+            await eventually(lambda: "background task helpline-plugins-" in caplog.text, timeout=3)
+        assert "cannot be stored in plugin or channel state" in caplog.text

@@ -539,3 +539,7 @@ async def test_the_testing_kit_changes_a_ticket_and_waits_for_the_plugins_events
         changed = await change_ticket(hub, record.conversation.id, status="resolved")
         assert changed.status.value == "resolved" == (await ticket(hub, record.conversation.id)).status.value
         assert heard == [("status", "resolved")]
+        thread = await hub.store.tickets.list_messages(record.conversation.id)
+        assert "Test agent set the status to resolved" in [m.text for m in thread]  # as the API's PATCH leaves it
+        with pytest.raises(ValueError, match="is not a team"):  # checked as an agent's change is
+            await change_ticket(hub, record.conversation.id, team="no-such-team")

@@ -681,3 +681,25 @@ async def test_a_sweep_never_routes_a_ticket_moved_or_given_away_since_its_queue
     after = await desk.store.tickets.get_conversation(moved.id)
     assert after is not None and after.team == "finance"
     assert await desk.assignee(given) == "zhao"
+
+
+async def test_routing_does_not_write_over_a_change_made_while_it_decided(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deciding takes several reads (the team's hours, settings, the last agent given one): a
+    person who moves the ticket meanwhile keeps their change (a review)."""
+    await desk.online("li", "wang")
+    ticket = await desk.ticket(customer="c1")
+    routing = desk.services.routing
+    real_closed = routing.closed
+
+    async def moved_while_deciding(team: str) -> bool:
+        current = await desk.store.tickets.get_conversation(ticket.id)
+        assert current is not None
+        await desk.services.conversations.update_conversation(current, {"team": "finance"})
+        return await real_closed(team)
+
+    monkeypatch.setattr(routing, "closed", moved_while_deciding)
+    await routing.route(ticket)
+    after = await desk.store.tickets.get_conversation(ticket.id)
+    assert after is not None and (after.team, after.assignee_id) == ("finance", "")

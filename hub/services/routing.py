@@ -235,6 +235,15 @@ class RoutingService:
                 await self._requeue(conversation)
             return choice
         changes = {"assignee_id": choice.agent_id, **({} if conversation.team == team else {"team": team})}
+        # Looked at once more just before the write: deciding took several reads, and a person
+        # may have moved or assigned the ticket meanwhile (the store has no conditional write).
+        latest = await self.store.tickets.get_conversation(conversation.id)
+        if latest is None or (latest.team, latest.assignee_id, latest.status) != (
+            conversation.team,
+            conversation.assignee_id,
+            conversation.status,
+        ):
+            return None
         updated = await self.actions.update_conversation(conversation, changes)
         await self.store.coordination.set_value(f"routing:last:{team}", choice.agent_id)
         await self.actions.add_event(
