@@ -264,6 +264,30 @@ async def test_a_ticket_moved_out_of_an_agents_sight_is_said_to_have_left_and_no
             await who.client.close()
 
 
+async def test_a_move_made_from_an_old_copy_tells_only_who_saw_the_ticket_as_stored(
+    server: TestServer, hub: Hub
+) -> None:
+    """The 'left' notice goes by the ticket as stored before the move, not by the copy the
+    change was made from: Li Na's team held it long ago, she is told nothing now (a review)."""
+    admin = await sign_in(server, ADMIN)
+    ids = await scene(hub, admin)
+    lina = await sign_in(server, AGENT)
+    try:
+        old_copy = await hub.store.tickets.get_conversation(ids["visible"])  # in customer-service
+        assert old_copy is not None
+        await admin.call(
+            "PATCH", f"/api/v1/conversations/{ids['visible']}", {"team": "technical-support", "assignee_id": ""}
+        )
+        async with lina.client.ws_connect("/api/v1/live") as ws:
+            await hub.services.conversations.update_conversation(old_copy, {"team": "finance"})
+            later = await hub.ingest(customer_message("c1", "a new question", thread="t-c", sender=Sender("user-c")))
+            while (frame := await ticket_event(ws))["conversation_id"] != later.conversation.id:
+                assert frame["conversation_id"] != ids["visible"], frame
+    finally:
+        await admin.client.close()
+        await lina.client.close()
+
+
 async def test_the_live_feed_reads_an_events_ticket_once_for_all_sockets(
     server: TestServer, hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -67,6 +67,10 @@ class ResolveRefused(InvalidInput):
     code = "resolve_refused"
 
 
+# Changes after which someone may no longer see the ticket.
+_MOVES = frozenset({"team", "assignee_id"})
+
+
 class ConversationService:
     def __init__(
         self,
@@ -254,6 +258,10 @@ class ConversationService:
                 raise ResolveRefused(reason)
         if "priority" in changes:
             changes = {**changes, "priority_set_by": priority_by.recorded}
+        # Who saw it before a move is told it left (hub/api/live.py): read from the store, as the
+        # caller's copy may be older than the ticket (a review).
+        stored = await self.store.tickets.get_conversation(conversation.id) if _MOVES & changes.keys() else None
+        before = stored or conversation
         updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
         await audit.record(
             self.store,
@@ -267,13 +275,13 @@ class ConversationService:
         actor = {"actor": priority_by.name} if priority_by.kind == "agent" else {}  # who resolved (reports)
         # the team it leaves: its SLA clocks count the time before in that team's business hours
         moved = (
-            {"team_before": conversation.team, "team_after": updated.team}
-            if "team" in changes and updated.team != conversation.team
+            {"team_before": before.team, "team_after": updated.team}
+            if "team" in changes and updated.team != before.team
             else {}
         )
-        if "assignee_id" in changes and updated.assignee_id != conversation.assignee_id:
+        if "assignee_id" in changes and updated.assignee_id != before.assignee_id:
             # whom it was assigned to: their inbox is told it left (hub/api/live.py, "conversation.left")
-            moved["assignee_before"] = conversation.assignee_id
+            moved["assignee_before"] = before.assignee_id
         self.bus.publish(Event("conversation.updated", updated.id, {"changes": sorted(changes), **actor, **moved}))
         # only a change that set the priority says so (a stale `conversation` must not look like one)
         if "priority" in changes and updated.priority is not conversation.priority and priority_by.kind != "agent":
