@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -78,6 +79,16 @@ def team_move(event: Event) -> tuple[str, str] | None:
     as it was published, whatever the ticket holds by the time a subscriber reads it."""
     before, after = event.data.get("team_before"), event.data.get("team_after")
     return (before, after) if isinstance(before, str) and isinstance(after, str) else None
+
+
+def moved_at(event: Event) -> datetime | None:
+    """When the move a `conversation.updated` event says was made (`team_moved_at`): a
+    subscriber that reads it later (under load) still dates it right."""
+    text = event.data.get("team_moved_at")
+    try:
+        return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
 
 
 class EventBus:

@@ -56,7 +56,7 @@ from conversation.sla import (
 )
 from conversation.store import Store, StoreUnavailable
 from hub.api.serialize import iso
-from hub.events import Event, EventBus, Subscription, team_move
+from hub.events import Event, EventBus, Subscription, moved_at, team_move
 from hub.services.conversations import ConversationService
 from hub.thread_events import ThreadEvent
 
@@ -136,8 +136,9 @@ class SlaEngine:
                     await self._change_state(conv.id, lambda s: state_after_status(s, status, now))
                 if move is not None:
                     before, after = move
+                    at = moved_at(event) or now  # when it was moved, however late this reads it
                     await self._change_state(
-                        conv.id, lambda s: state_after_team(s, before, after, at=now, created_at=created)
+                        conv.id, lambda s: state_after_team(s, before, after, at=at, created_at=created)
                     )
         elif event.type == "message.created" and event.data.get("kind") == "message":
             message = await self.store.tickets.get_message(event.data.get("message_id", ""))

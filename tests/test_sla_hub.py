@@ -476,3 +476,29 @@ async def test_team_metrics_count_agents_on_shift_and_waits_in_business_time(ser
     assert 'helpline_team_agents_on_shift{team="technical-support"} 1.0' in metrics  # no roster: always on
     assert 'helpline_team_oldest_wait_seconds{team="customer-service"} 3660.0' in metrics
     assert 'helpline_team_oldest_wait_business_seconds{team="customer-service"} 1800.0' in metrics
+
+
+async def test_a_team_move_read_late_is_dated_when_it_was_made(server: TestServer, admin: Agent) -> None:
+    """The SLA tracker follows events as they come: one read late (under load) dated the move
+    by its own clock, so the clocks counted the wrong team's hours for the lag (a flaky test
+    showed it once a move's change read one row more)."""
+    from hub.events import Event
+
+    hub = hub_of(server)
+    moment = datetime(2027, 3, 5, 9, 30, tzinfo=UTC)
+    at(hub, moment)
+    conv = await new_ticket(hub, "late1")
+    at(hub, moment + timedelta(hours=1))  # the tracker reads the move an hour later
+    event = Event(
+        "conversation.updated",
+        conv.id,
+        {
+            "changes": ["team"],
+            "team_before": "customer-service",
+            "team_after": "finance",
+            "team_moved_at": moment.isoformat(),
+        },
+    )
+    await hub.sla.track(event)
+    state = await hub.sla.state(conv.id)
+    assert state.teams[-1] == (moment, "finance")

@@ -262,7 +262,8 @@ class ConversationService:
         # caller's copy may be older than the ticket (a review).
         stored = await self.store.tickets.get_conversation(conversation.id) if _MOVES & changes.keys() else None
         before = stored or conversation
-        updated = await self.store.tickets.update_conversation(conversation.id, changes, now=self.clock())
+        changed_at = self.clock()
+        updated = await self.store.tickets.update_conversation(conversation.id, changes, now=changed_at)
         await audit.record(
             self.store,
             action,
@@ -275,7 +276,7 @@ class ConversationService:
         actor = {"actor": priority_by.name} if priority_by.kind == "agent" else {}  # who resolved (reports)
         # the team it leaves: its SLA clocks count the time before in that team's business hours
         moved = (
-            {"team_before": before.team, "team_after": updated.team}
+            {"team_before": before.team, "team_after": updated.team, "team_moved_at": changed_at.isoformat()}
             if "team" in changes and updated.team != before.team
             else {}
         )
