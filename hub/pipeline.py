@@ -299,15 +299,11 @@ class Pipeline:
                 hold.release()
 
     @contextlib.asynccontextmanager
-    async def _ticket(self, conversation_id: str) -> AsyncIterator[bool]:
-        """Hold the ticket for one plugin run, in this process and against other hub processes.
-
-        Yields whether another run on the ticket went first (what the caller knows may be stale).
-        """
+    async def _ticket(self, conversation_id: str) -> AsyncIterator[None]:
+        """Hold the ticket for one plugin run, in this process and against other hub processes."""
         lock = self._ticket_locks.get(conversation_id)
         if lock is None:
             lock = self._ticket_locks[conversation_id] = asyncio.Lock()
-        waited = lock.locked()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + TICKET_LEASE_WAIT
         try:  # bounded: a plugin that hangs on one ticket must not hold pool slots for ever
@@ -324,7 +320,6 @@ class Pipeline:
                 ):
                     if loop.time() > deadline:
                         raise TicketBusy(conversation_id, here=False)
-                    waited = True
                     await asyncio.sleep(TICKET_LEASE_POLL)
             finally:
                 self._awaiting_lease.discard(conversation_id)
@@ -333,7 +328,7 @@ class Pipeline:
             # on the ticket meanwhile.
             keeper = asyncio.create_task(self._keep_lease(name), name=f"helpline-ticket-lease-{conversation_id}")
             try:
-                yield waited
+                yield
             finally:
                 keeper.cancel()
                 await asyncio.gather(keeper, return_exceptions=True)
@@ -367,14 +362,16 @@ class Pipeline:
     ) -> None:
         """Run the enabled plugins in order on one stored customer message; one run per ticket at a time."""
         try:
-            async with self._ticket(message.conversation_id) as waited:
+            async with self._ticket(message.conversation_id):
                 if self.clock() - message.created_at > RECOVERY_AGE / 2:
                     current = await self.store.tickets.get_message(message.id)  # recovery may have run it meanwhile
                     if current is None or current.plugins_done:
                         return
-                if waited or conversation is None or contact is None:  # recovery, or an earlier run changed it
-                    conversation = await self.store.tickets.get_conversation(message.conversation_id)
-                    contact = await self.store.contacts.get_contact(message.author_id)
+                # Read now, under the ticket's hold: the copy taken at ingest may predate an earlier
+                # message's run that ended just before this one began (it handed the ticket to a
+                # person, and the FAQ bot answered the next question all the same: a trial).
+                conversation = await self.store.tickets.get_conversation(message.conversation_id)
+                contact = await self.store.contacts.get_contact(message.author_id)
                 if conversation is None or contact is None:
                     log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
                     return

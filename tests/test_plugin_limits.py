@@ -269,3 +269,33 @@ async def test_a_recovery_run_that_fails_after_its_round_was_cancelled_is_still_
             await asyncio.gather(round_, return_exceptions=True)
             await eventually(lambda: "background task helpline-plugins-" in caplog.text, timeout=3)
         assert "cannot be stored in plugin or channel state" in caplog.text
+
+
+async def test_a_message_whose_run_begins_after_an_earlier_hand_off_sees_it(tmp_path: Path) -> None:
+    """The next message was stored while the earlier one's run was handing the ticket to a
+    person; its own run began once that ended, on the copy read at ingest, and the bot
+    answered over the person (a trial: 4 tickets in 85)."""
+
+    class HandsOff(Plugin):
+        async def on_message(self, ctx: PluginContext) -> Outcome | None:
+            if ctx.message.text == "first":
+                await asyncio.sleep(0.3)
+                await ctx.hand_off("a person should answer")
+            else:
+                await ctx.reply(f"bot: {ctx.message.text}")
+            return None
+
+    raw = {"plugins": {"enabled": ["echo"], "concurrency": 1}}  # the second waits for a slot, not the ticket
+    async with running_hub(make_config(tmp_path, raw)) as hub:
+        hub.pipeline.plugins = [HandsOff("handsoff", {})]
+        await hub.ingest(customer_message("m1", "first"))
+        await asyncio.sleep(0.1)
+        second = await hub.ingest(customer_message("m2", "second"))
+        assert not second.conversation.human_owned  # the copy it was stored with
+
+        async def done() -> bool:
+            found = await hub.store.tickets.get_message(second.message.id)
+            return found is not None and found.plugins_done
+
+        await eventually(done)
+        assert [o.message.text for o in hub.adapters["chat"].sent] == []  # type: ignore[attr-defined]
