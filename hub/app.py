@@ -654,7 +654,15 @@ def channel_health(hub: Hub) -> dict[str, object]:
     """Each channel's state for /healthz. A degraded channel does not make the hub unhealthy:
     the inbox and the other channels work, and restarting the hub would not bring a provider back."""
     channels = hub.channels.snapshot()
-    return {"channels": channels, "channels_degraded": sorted(n for n, c in channels.items() if not c["up"])}
+    sending = hub.outbox.sending.report()
+    for name, state in channels.items():
+        state["sending"] = sending.get(name)  # whether this hub's replies on it get through (None: none sent yet)
+    return {
+        "channels": channels,
+        "channels_degraded": sorted(n for n, c in channels.items() if not c["up"]),
+        # started and answering, but no reply has got through for a minute or more (hub/send_health.py)
+        "channels_not_delivering": sorted(n for n, s in sending.items() if s["failing"]),
+    }
 
 
 async def metrics(request: web.Request) -> web.Response:

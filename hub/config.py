@@ -94,9 +94,11 @@ class TicketsSection:
 class OutboxSection:
     """[outbox]"""
 
-    max_attempts: int = setting(int, 8, "attempts before a delivery is marked failed", minimum=1)
+    # 20 attempts, delays doubling from 2 s to at most 30 min: a channel down for about five
+    # hours (a platform's callback receiver redeployed, a mail relay's night) loses no reply
+    max_attempts: int = setting(int, 20, "attempts before a delivery is marked failed", minimum=1)
     base_delay_seconds: float = setting(float, 2.0, "first retry delay; doubles each attempt", minimum=0)
-    max_delay_seconds: float = setting(float, 900.0, "longest delay between attempts", minimum=0)
+    max_delay_seconds: float = setting(float, 1800.0, "longest delay between attempts", minimum=0)
     lease_seconds: float = setting(float, 120.0, "how long one hub owns a claimed delivery", minimum=1)
     send_timeout_seconds: float = setting(float, 30.0, "one attempt's time limit", minimum=0.1)
     concurrency: int = setting(int, 8, "deliveries sent at once by one hub", minimum=1)

@@ -76,6 +76,12 @@ class Metrics:
             ["channel", "kind"],
             registry=self.registry,
         )
+        self.channel_sending = Gauge(
+            "helpline_channel_sending",
+            "0 when no reply on the channel has got through for a minute or more (this hub's attempts)",
+            ["channel"],
+            registry=self.registry,
+        )
         self.channel_up = Gauge(
             "helpline_channel_up",
             "1 when the channel is started and its provider answers",

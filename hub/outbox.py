@@ -29,6 +29,7 @@ from conversation.store import Store, StoreUnavailable
 from hub.backoff import backoff
 from hub.metrics import Metrics
 from hub.sdk import Adapter, Outbound, PermanentDeliveryError, RetryableDeliveryError
+from hub.send_health import SendHealth
 from hub.supervise import Supervisor, log_task_failure
 
 if TYPE_CHECKING:
@@ -105,6 +106,7 @@ class Outbox:
         self._queue_of: dict[asyncio.Task[None], str] = {}  # in-flight attempts of the other queues
         self._runner: asyncio.Task[None] | None = None
         self._unavailable_since: datetime | None = None
+        self.sending = SendHealth(metrics, lambda: self.clock())  # whether each channel's replies get through
 
     def wake(self) -> None:
         """A message was queued: look now rather than at the next poll."""
@@ -209,16 +211,21 @@ class Outbox:
         )
         try:
             sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)
-        except PermanentDeliveryError as exc:
+        except PermanentDeliveryError as exc:  # this message's fault (a blocked user), not the channel's
             await self._fail(message, coded_error(getattr(exc, "code", ""), str(exc) or exc.__class__.__name__))
         except RetryableDeliveryError as exc:
+            self.sending.failed(message.channel, str(exc))
             await self._retry(message, attempt, str(exc), exc.retry_after)
         except TimeoutError:
-            await self._retry(message, attempt, f"no answer from {message.channel} within {self.send_timeout:g}s", None)
+            error = f"no answer from {message.channel} within {self.send_timeout:g}s"
+            self.sending.failed(message.channel, error)
+            await self._retry(message, attempt, error, None)
         except Exception as exc:  # an adapter bug: retried, and visible if it persists
             log.exception("outbox: %s adapter raised on message %s", message.channel, message.id)
+            self.sending.failed(message.channel, f"{exc.__class__.__name__}: {exc}")
             await self._retry(message, attempt, f"{exc.__class__.__name__}: {exc}", None)
         else:
+            self.sending.delivered(message.channel)
             if await self.store.deliveries.finish_delivery(
                 message.id, self.owner, sent_at=self.clock(), external_id=sent.external_id
             ):

@@ -115,7 +115,7 @@ def test_invalid_toml_is_reported_with_its_position(tmp_path: Path) -> None:
 
 def test_defaults_fill_every_section() -> None:
     config = parse_config({})
-    assert config.hub.port == 8080 and config.outbox.max_attempts == 8
+    assert config.hub.port == 8080 and config.outbox.max_attempts == 20
     assert config.ticketing.first_number == 1000 and config.ticketing.reopen_window.days == 7
     assert tomllib.loads((ROOT / "hub.toml").read_text())["plugins"]["enabled"] == ["greeting"]
 
@@ -404,3 +404,18 @@ def test_the_readme_documents_every_key_of_every_section_where_it_is_read() -> N
     # tier_priorities is read from [desk] only (it once sat, unread, in [sla] too)
     with pytest.raises(ConfigError, match=r"^sla\.tier_priorities: unknown key"):
         parse_config({"sla": {"tier_priorities": {"vip": "high"}}})
+
+
+def test_by_default_a_reply_is_tried_for_about_five_hours_before_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """README [outbox]: a channel down that long (a callback receiver redeployed) loses no reply;
+    with 8 attempts it was under five minutes (an operator's trial lost 13 replies)."""
+    import random
+
+    from hub.backoff import backoff
+
+    monkeypatch.setattr(random, "uniform", lambda low, high: low)  # without the jitter, which only adds
+    outbox = parse_config({}).outbox
+    waited = sum(
+        backoff(n, base=outbox.base_delay_seconds, cap=outbox.max_delay_seconds) for n in range(1, outbox.max_attempts)
+    )
+    assert 4.5 * 3600 <= waited <= 5.5 * 3600
