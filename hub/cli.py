@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import signal
 import sys
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -154,13 +156,35 @@ def _init(path: Path, force: bool) -> int:
     return 0
 
 
-def _announce_admin(email: str, password: str) -> None:
-    # Printed once to the terminal, never logged: it is not stored anywhere in clear.
-    print(
-        f"\nCreated the first admin agent.\n  email:    {email}\n  password: {password}\n"
-        "Keep this password now; it is not shown again.\n",
-        flush=True,
-    )
+INITIAL_PASSWORD_FILE = "initial-admin-password"
+
+
+def admin_announcer(data_dir: Path) -> Callable[[str, str], None]:
+    """How the first admin's generated password reaches the operator, once: printed on a
+    terminal; otherwise (a service, whose output journald or a log file keeps for good) written
+    to a file in `data_dir` only the hub's user may read, and the output names the file."""
+
+    def announce(email: str, password: str) -> None:
+        if sys.stdout.isatty():
+            print(
+                f"\nCreated the first admin agent.\n  email:    {email}\n  password: {password}\n"
+                "Keep this password now; it is not shown again.\n",
+                flush=True,
+            )
+            return
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / INITIAL_PASSWORD_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"{email}\n{password}\n")
+        os.chmod(path, 0o600)  # an older file of another mode is narrowed too
+        print(
+            f"\nCreated the first admin agent {email}; its password is in {path.resolve()} (readable by this"
+            " user only). Sign in, change it, and delete the file.\n",
+            flush=True,
+        )
+
+    return announce
 
 
 # Libraries whose debug lines say nothing about the hub: markdown-it logs each block rule it
@@ -185,7 +209,7 @@ async def _run_server(config: Config, host: str, port: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    hub = Hub(config, on_first_admin=_announce_admin)
+    hub = Hub(config, on_first_admin=admin_announcer(config.data_dir))
 
     def listening() -> None:
         tune_gc_for_serving()

@@ -74,9 +74,11 @@ def test_serve_on_a_fresh_checkout_creates_the_first_admin_once(tmp_path: Path) 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as resp:
         assert resp.url.endswith("/inbox/")  # and the hub's own address leads there
     output = "".join(lines) + stop_server(process)
-    assert "email:    admin@helpline.local" in output
-    password = next(line.split(":", 1)[1].strip() for line in output.splitlines() if "password:" in line)
-    assert len(password) >= 16
+    # no terminal reads this output (a service's log keeps it): the password is in a private file
+    secret = tmp_path / "data" / "initial-admin-password"
+    assert "Created the first admin agent admin@helpline.local" in output and str(secret) in output
+    email, password = secret.read_text(encoding="utf-8").split()
+    assert email == "admin@helpline.local" and len(password) >= 16 and password not in output
     assert (tmp_path / "data" / "helpline.sqlite3").exists()
 
     process, lines = start_server(tmp_path, port)
@@ -330,3 +332,27 @@ def test_debug_logging_leaves_out_markdown_its_rule_by_rule_lines() -> None:
     assert done.returncode == 0, done.stderr
     assert "hub line" in done.stderr  # the hub's own debug lines are kept
     assert "markdown_it" not in done.stderr
+
+
+def test_the_first_admins_password_goes_to_a_private_file_when_no_terminal_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a service manager the output is kept for good (journald, nohup.out): the password
+    printed "once" stayed in the log (an operator's trial). It goes to a 0600 file instead."""
+    import stat
+    import sys
+
+    from hub.cli import INITIAL_PASSWORD_FILE, admin_announcer
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    admin_announcer(tmp_path / "data")("admin@helpline.local", "s3cret-Generated-1")
+    said = capsys.readouterr().out
+    path = tmp_path / "data" / INITIAL_PASSWORD_FILE
+    assert "s3cret-Generated-1" not in said and str(path) in said
+    assert path.read_text(encoding="utf-8") == "admin@helpline.local\ns3cret-Generated-1\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)  # `make run` in a terminal: shown there
+    admin_announcer(tmp_path / "other")("admin@helpline.local", "s3cret-Generated-2")
+    assert "password: s3cret-Generated-2" in capsys.readouterr().out
+    assert not (tmp_path / "other").exists()
