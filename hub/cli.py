@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from importlib.resources import files
@@ -85,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         kb_command.add_argument("--format", choices=["jsonl", "csv"], help="default: the file's extension, else jsonl")
         kb_command.add_argument("--config", type=Path, default=Path("hub.toml"))
 
+    backup = commands.add_parser("backup", help="copy the embedded store and its attachments (safe while it runs)")
+    backup.add_argument("destination", type=Path, help="a new (or empty) folder")
+    backup.add_argument("--config", type=Path, default=Path("hub.toml"))
     platform = commands.add_parser("platform", help="the platform API").add_subparsers(dest="action", required=True)
     platform_check = platform.add_parser("check", help="check that [platform] answers signed, as documented")
     platform_check.add_argument("--config", type=Path, default=Path("hub.toml"))
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config, store_only=args.command != "serve")
         if args.command == "serve":
             return _serve(config, args.host, args.port)
+        if args.command == "backup":
+            return _backup(config, args.destination)
         set_actor(cli_actor())  # the audit log names the command line (and the OS user) for what it changes
         if args.command == "kb":
             from hub import kb_cli
@@ -130,6 +136,21 @@ def main(argv: list[str] | None = None) -> int:
         url = mask_url(config.storage.url)
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
         return EXIT_STORE
+
+
+def _backup(config: Config, destination: Path) -> int:
+    from hub.backup import BackupRefused, backup
+
+    try:
+        copy, files = backup(config, destination)
+    except BackupRefused as exc:
+        print(f"helpline: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"helpline: the backup failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"backed up the store to {copy} and {files} attachment file(s) beside it")
+    return 0
 
 
 def _platform_check(path: Path) -> int:

@@ -356,3 +356,13 @@ def test_the_first_admins_password_goes_to_a_private_file_when_no_terminal_reads
     admin_announcer(tmp_path / "other")("admin@helpline.local", "s3cret-Generated-2")
     assert "password: s3cret-Generated-2" in capsys.readouterr().out
     assert not (tmp_path / "other").exists()
+
+
+def test_backup_copies_the_store_and_says_where_or_why_not(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    assert run("agent", "add", "li.na@example.com", cwd=tmp_path, stdin="correct horse battery\n").returncode == 0
+    done = run("backup", "saved", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("backed up the store to saved/helpline.sqlite3")
+    again = run("backup", "saved", cwd=tmp_path)
+    assert again.returncode == 1 and again.stderr.strip() == "helpline: saved is not empty: back up into a new folder"
