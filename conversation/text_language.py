@@ -21,8 +21,11 @@ _OTHER_CJK = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
 # Chinese when at least this share of its letters are Han characters: a Chinese sentence with
 # a brand name ("可以用apple pay吗", 4 of 12) is still Chinese.
 CHINESE_SHARE = 0.3
-# English only with no Han character and at least this many Latin letters ("ok" says nothing).
+# English only with no Han character, at least this many Latin letters ("ok" says nothing) and
+# words: one word alone is as often a name a Chinese customer types ("iPhone", "PayPal", an
+# order code) as English (a zh-CN sender's "nullbyte" was answered in English: a trial).
 MIN_ENGLISH_LETTERS = 4
+MIN_ENGLISH_WORDS = 2
 
 
 def clear_language(text: str) -> str | None:
@@ -33,7 +36,7 @@ def clear_language(text: str) -> str | None:
     han, latin = len(_HAN.findall(text)), len(_LATIN.findall(text))
     if han and han / (han + latin) >= CHINESE_SHARE:
         return "zh-CN"
-    if not han and latin >= MIN_ENGLISH_LETTERS:
+    if not han and latin >= MIN_ENGLISH_LETTERS and len(_LATIN_WORD.findall(text)) >= MIN_ENGLISH_WORDS:
         return "en"
     return None
 

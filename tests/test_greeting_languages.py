@@ -232,6 +232,7 @@ async def test_a_customer_of_unknown_language_gets_the_hubs_default_language(tmp
 async def test_an_agents_correction_of_the_language_is_what_bots_use(tmp_path: Path) -> None:
     async with running_hub(config(tmp_path, {"chat": {"type": "recording"}})) as hub:
         first = await hub.ingest(customer_message("m1", "hello", thread="t1", sender=_sender("u1", "")))
+        await replies(hub, 1)  # greeted as the message said; then an agent corrects the language
         await hub.store.contacts.update_contact(first.contact.id, language="zh-CN")
         await hub.ingest(customer_message("m2", "hello again", thread="t2", sender=_sender("u1", "en")))
         texts = await replies(hub, 2)

@@ -28,6 +28,10 @@ from tests.helpers import GREETING_ALWAYS_OPEN, customer_message, eventually, ma
         ("You have several open tickets: #1001 open (发票) #1000 open (我的订单一直没到)", None, "en"),
         ("您好，您的 iPhone 订单已经发货了", "zh-CN", "zh-CN"),
         ("ありがとうございます", None, None),
+        # one Latin word is as often a name as English: it says nothing (a trial's "nullbyte")
+        ("iPhone", None, None),
+        ("nullbyte", None, None),
+        ("refund please", "en", "en"),
     ],
 )
 def test_a_texts_language_is_said_only_when_its_letters_say_so(text: str, clear: str | None, main: str | None) -> None:
