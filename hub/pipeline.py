@@ -27,13 +27,13 @@ from conversation.routing import Route, own_thread
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
-from hub.i18n import SOURCE_LOCALE, available_locales, best_locale, hub_texts, with_language
+from hub.i18n import SOURCE_LOCALE, best_locale, hub_texts, with_language
 from hub.metrics import Metrics
 from hub.platform.tools import EVENT as PLATFORM_EVENT
 from hub.platform.verification import Awaited, CodeVerifications
 from hub.plugin_limits import DEFAULT_TIMEOUT_SECONDS, PluginTimedOut, within_limit
 from hub.privacy import SecretsGuard, placeholder_language
-from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime
+from hub.sdk import HubPort, IngestUnavailable, Outcome, Plugin, PluginContext, PluginRuntime, said_in_every_language
 from hub.services.conversations import ConversationService
 from hub.supervise import log_task_failure
 
@@ -345,8 +345,8 @@ class Pipeline:
                 kept = await self.store.coordination.acquire_lease(
                     name, self.instance_id, now=self.clock(), ttl=TICKET_LEASE_TTL
                 )
-            except StoreUnavailable as exc:
-                log.warning("%s: not renewed now (%s); tried again shortly", name, exc)
+            except Exception as exc:  # the store away, or an error of its own: tried again shortly
+                log.warning("%s: not renewed now (%r); tried again shortly", name, exc)
                 continue
             if not kept:  # expired and taken (this process stalled longer than the lease)
                 log.warning("%s: lost to another hub process while its run went on", name)
@@ -359,14 +359,19 @@ class Pipeline:
         contact: Contact | None = None,
         *,
         code: str = "",
+        attempts: list[int] | None = None,
     ) -> None:
-        """Run the enabled plugins in order on one stored customer message; one run per ticket at a time."""
+        """Run the enabled plugins in order on one stored customer message; one run per ticket at a time.
+        `attempts` (recovery): the message's attempts are counted, and the count appended, only
+        once the run holds the ticket: a ticket held by a long run is no failed attempt."""
         try:
             async with self._ticket(message.conversation_id):
                 if self.clock() - message.created_at > RECOVERY_AGE / 2:
                     current = await self.store.tickets.get_message(message.id)  # recovery may have run it meanwhile
                     if current is None or current.plugins_done:
                         return
+                if attempts is not None:
+                    attempts.append(await self.store.tickets.count_plugin_attempt(message.id))
                 # Read now, under the ticket's hold: the copy taken at ingest may predate an earlier
                 # message's run that ended just before this one began (it handed the ticket to a
                 # person, and the FAQ bot answered the next question all the same: a trial).
@@ -462,11 +467,12 @@ class Pipeline:
                 raise
             except PluginTimedOut:
                 # It may have stopped half-way (an account locked, no word said): a person takes
-                # the ticket, and the bots after it stay quiet rather than answer over it.
+                # the ticket, and the bots after it stay quiet rather than answer over it (those
+                # that always run, on a person's tickets too, still do).
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception("plugin %s on message %s; the ticket goes to a person", plugin.name, message.id)
-                await self._hand_off_after_timeout(conversation, plugin.name)
-                break
+                conversation = await self._hand_off_after_timeout(conversation, plugin.name)
+                continue
             except Exception:
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception(
@@ -489,14 +495,23 @@ class Pipeline:
             if outcome is Outcome.STOP or ctx.stopped:
                 break
 
-    async def _hand_off_after_timeout(self, conversation: Conversation, plugin: str) -> None:
+    async def _hand_off_after_timeout(self, conversation: Conversation, plugin: str) -> Conversation:
+        """The ticket as handed to a person (as it was, when a person has it already)."""
         current = await self.store.tickets.get_conversation(conversation.id) or conversation
+        if current.human_owned:
+            return current
         seconds = f"{self.plugin_timeout:g}"
-        reasons = {
-            locale: hub_texts(locale).get("handoff.plugin_timed_out", seconds=seconds) for locale in available_locales()
-        }
+        reasons = said_in_every_language(
+            lambda locale: hub_texts(locale).get("handoff.plugin_timed_out", seconds=seconds)
+        )
         reason = hub_texts(self.language).get("handoff.plugin_timed_out", seconds=seconds)
-        await self.actions.hand_off(current, reason=reason, team="", plugin=plugin, reasons=reasons)
+        try:
+            return await self.actions.hand_off(current, reason=reason, team="", plugin=plugin, reasons=reasons)
+        except StoreUnavailable:
+            raise
+        except Exception:  # the message is still marked done: the hanging plugin is not run again
+            log.exception("plugin %s timed out on %s and the ticket could not be handed off", plugin, current.id)
+            return current
 
     async def recover(self) -> int:
         """Run plugins on messages a stopped hub left unprocessed; one hub at a time.
@@ -522,10 +537,12 @@ class Pipeline:
                 ):
                     log.warning("plugin recovery: the lease went to another hub; stopping this round")
                     break
-                attempts = await self.store.tickets.count_plugin_attempt(message.id)
+                counted: list[int] = []  # set once the run holds the ticket (a held ticket is no attempt)
                 # One of the pool's runs, so a shutdown gives it the same grace (drain) even when
                 # the recovery loop itself is cancelled first.
-                run = asyncio.create_task(self.run_plugins(message), name=f"helpline-plugins-{message.id}")
+                run = asyncio.create_task(
+                    self.run_plugins(message, attempts=counted), name=f"helpline-plugins-{message.id}"
+                )
                 self._tasks.add(run)
                 run.add_done_callback(self._tasks.discard)
                 try:
@@ -534,7 +551,8 @@ class Pipeline:
                     run.add_done_callback(log_task_failure)  # and its failure is still logged
                     raise
                 except Exception:
-                    log.exception("plugin recovery failed on message %s (attempt %d)", message.id, attempts)
+                    log.exception("plugin recovery failed on message %s (attempt %s)", message.id, counted or "-")
+                attempts = counted[0] if counted else 0
                 if attempts >= MAX_PLUGIN_ATTEMPTS and not await self._plugins_done(message.id):
                     log.error(
                         "plugin recovery: message %s (conversation %s) parked after %d failed attempts; "

@@ -299,3 +299,49 @@ async def test_a_message_whose_run_begins_after_an_earlier_hand_off_sees_it(tmp_
 
         await eventually(done)
         assert [o.message.text for o in hub.adapters["chat"].sent] == []  # type: ignore[attr-defined]
+
+
+async def test_recovery_does_not_count_a_ticket_held_by_a_long_run_as_a_failed_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message waiting behind a long run was counted a failed attempt at each recovery round
+    and parked after five, its bots never answering (a review)."""
+    import hub.pipeline as pipeline_module
+    from hub.pipeline import MAX_PLUGIN_ATTEMPTS, RECOVERY_AGE
+
+    monkeypatch.setattr(pipeline_module, "TICKET_LEASE_WAIT", 0.1)
+    async with running_hub(config(tmp_path, timeout=60)) as hub:
+        hub.pipeline.plugins = [Hangs("hangs", {})]
+        await hub.ingest(customer_message("m1", "hang on", thread="t1"))  # its run holds the ticket
+        await asyncio.sleep(0.1)
+        waiting = await hub.store.tickets.record_inbound(
+            customer_message("m2", "still there?", thread="t1"), now=utcnow(), policy=hub.pipeline.ticketing
+        )
+        later = Clock(utcnow() + timedelta(minutes=5))
+        hub.pipeline.clock = later
+        for _ in range(MAX_PLUGIN_ATTEMPTS + 2):
+            await hub.pipeline.recover()
+        left = await hub.store.tickets.messages_awaiting_plugins(
+            before=later() - RECOVERY_AGE, limit=10, max_attempts=MAX_PLUGIN_ATTEMPTS
+        )
+        assert waiting.message.id in [m.id for m in left]  # still waiting its turn, not parked
+
+
+async def test_after_a_timeout_the_plugins_that_always_run_still_do_and_one_hand_off_is_said(tmp_path: Path) -> None:
+    """A review: the hand-off's `break` also skipped the plugins meant to run on a person's
+    tickets (status answers, surveys), and a ticket a person had was handed off again."""
+    from conversation.model import MessageKind
+
+    class AlwaysAnswers(Answers):
+        always_run = True
+
+    async with running_hub(config(tmp_path)) as hub:
+        hub.pipeline.plugins = [Hangs("hangs", {}), AlwaysAnswers("always", {})]
+        record = await hub.ingest(customer_message("m1", "please hang"))
+        sent = hub.adapters["chat"].sent  # type: ignore[attr-defined]
+        await eventually(lambda: [o.message.text for o in sent] == ["answered: please hang"], timeout=TIMEOUT + 4)
+        await hub.ingest(customer_message("m2", "hang again"))  # a person has it now: no second hand-off
+        await eventually(lambda: len(sent) == 2, timeout=TIMEOUT + 4)
+        thread = await hub.store.tickets.list_messages(record.conversation.id)
+        handed = [m for m in thread if m.kind is MessageKind.EVENT and "Handed to a person" in m.text]
+        assert len(handed) == 1
