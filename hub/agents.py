@@ -51,12 +51,20 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+MIN_PASSWORD_CHARS = 10
+
+
+def check_password(password: str) -> None:
+    """The one rule a new password meets (added agents, changed passwords)."""
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InvalidInput(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+
+
 async def add_agent(store: Store, email: str, role: Role, password: str, name: str = "") -> Agent:
     email = email.strip()
     if not EMAIL.match(email):
         raise InvalidInput(f"{email!r} is not an email address")
-    if len(password) < 10:
-        raise InvalidInput("a password needs at least 10 characters")
+    check_password(password)
     password_hash = await hash_password_off_loop(password)
     agent = Agent(id=new_id(), email=email, role=role, password_hash=password_hash, name=name)
     return await store.accounts.add_agent(agent)

@@ -37,10 +37,14 @@ def backup(config: Config, destination: Path) -> tuple[Path, int]:
     source = embedded_database(config)
     if not source.exists():
         raise BackupRefused(f"no database at {source}: nothing to back up")
-    if destination.exists() and any(destination.iterdir()):
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         raise BackupRefused(f"{destination} is not empty: back up into a new folder")
-    destination.mkdir(parents=True, exist_ok=True)
+    # Private: the copy holds customers' messages, password hashes and the hub's own signing
+    # keys (a status link's key when [status_page] secret is unset, webhook secrets).
+    destination.mkdir(mode=0o700, parents=True, exist_ok=True)
+    destination.chmod(0o700)
     copy = destination / DATABASE
+    copy.touch(mode=0o600)
     reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     writer = sqlite3.connect(copy)
     try:

@@ -10,13 +10,13 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
 
 from conversation.errors import InvalidInput
 from conversation.model import Role
-from conversation.store import AlreadyExists, SchemaMismatch, StoreUnavailable, mask_url, open_store
+from conversation.store import AlreadyExists, SchemaMismatch, Store, StoreUnavailable, mask_url, open_store
 from hub import agents, services
 from hub.actor import Actor, set_actor
 from hub.app import Hub, build_app, tune_gc_for_serving
@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
     add.add_argument("--name", default="")
     add.add_argument("--config", type=Path, default=Path("hub.toml"))
+    password = agent.add_parser("password", help="set an agent's password (prompted, or generated and printed once)")
+    password.add_argument("email")
+    password.add_argument("--config", type=Path, default=Path("hub.toml"))
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="create a personal API token for an agent; printed once")
@@ -123,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             role = Role(args.role) if args.role else None
             return asyncio.run(_token_create(config, args.email, args.name, role=role, teams=args.teams))
+        if args.action == "password":
+            return asyncio.run(_agent_password(config, args.email))
         return asyncio.run(_agent_add(config, args.email, Role(args.role), args.name))
     except ConfigError as exc:
         said = str(exc)
@@ -146,7 +151,7 @@ def _backup(config: Config, destination: Path) -> int:
     except BackupRefused as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:  # a folder it cannot write, a full disk (shutil.Error is one)
         print(f"helpline: the backup failed: {exc}", file=sys.stderr)
         return 1
     print(f"backed up the store to {copy} and {files} attachment file(s) beside it")
@@ -195,10 +200,11 @@ def admin_announcer(data_dir: Path) -> Callable[[str, str], None]:
             return
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / INITIAL_PASSWORD_FILE
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        path.unlink(missing_ok=True)  # a file (or link) left there is not written through
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        os.fchmod(fd, 0o600)  # whatever the umask, before a byte is written
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(f"{email}\n{password}\n")
-        os.chmod(path, 0o600)  # an older file of another mode is narrowed too
         print(
             f"\nCreated the first admin agent {email}; its password is in {path.resolve()} (readable by this"
             " user only). Sign in, change it, and delete the file.\n",
@@ -244,26 +250,56 @@ async def _run_server(config: Config, host: str, port: int) -> int:
     return 0
 
 
-async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
+def _new_password() -> tuple[str, bool]:
+    """Typed (hidden on a terminal, a line on stdin otherwise), or generated: (password, generated)."""
     if sys.stdin.isatty():
         password = getpass.getpass("Password (empty: generate one): ")
     else:
         password = sys.stdin.readline().rstrip("\n")
-    generated = not password
-    if generated:
-        password = agents.generate_password()
+    return (password, False) if password else (agents.generate_password(), True)
+
+
+async def _agent_password(config: Config, email: str) -> int:
+    """A forgotten password (the first admin's included) set anew; the agent's sessions end."""
+    password, generated = _new_password()
+
+    async def work(store: Store) -> str:
+        agent = await store.accounts.get_agent_by_email(email.strip().lower())
+        if agent is None:
+            raise InvalidInput(f"no agent with email {email}")
+        await services.store_only(store).accounts.set_password(agent.id, password)
+        return f"set the password of {agent.email}; their sessions have ended"
+
+    return await _with_store(config, work, ValueError, shown=password if generated else "")
+
+
+async def _agent_add(config: Config, email: str, role: Role, name: str) -> int:
+    password, generated = _new_password()
+
+    async def work(store: Store) -> str:
+        agent = await services.store_only(store).accounts.add_agent(email, role, password, name=name)
+        return f"added {agent.role.value} {agent.email}"
+
+    return await _with_store(config, work, ValueError, AlreadyExists, shown=password if generated else "")
+
+
+async def _with_store(
+    config: Config, work: Callable[[Store], Awaitable[str]], *refused: type[Exception], shown: str = ""
+) -> int:
+    """Open the store, do `work` and print what it says (and a generated password, once),
+    close it; a refusal is one line on stderr and exit 1."""
     store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
     try:
-        agent = await services.store_only(store).accounts.add_agent(email, role, password, name=name)
-    except (ValueError, AlreadyExists) as exc:
+        said = await work(store)
+    except refused as exc:
         print(f"helpline: {exc}", file=sys.stderr)
         return 1
     finally:
         await store.close()
-    print(f"added {agent.role.value} {agent.email}")
-    if generated:
-        print(f"password: {password}\n(shown once; it is stored only as a hash)")
+    print(said)
+    if shown:
+        print(f"password: {shown}\n(shown once; it is stored only as a hash)")
     return 0
 
 

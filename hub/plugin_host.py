@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -220,16 +220,17 @@ class PluginHost:
             hub=self.port,
         )
         try:
-            if timer.name == PLATFORM_TIMER:  # bounded by the platform client; it must report how it ended
-                await self._platform_retry(plugin, ctx)
-            else:  # bounded: the timers after this one wait for it
-                await within_limit(
-                    plugin.on_timer(ctx),
-                    plugin=plugin.name,
-                    seconds=timer_limit(self.plugin_timeout, TIMER_LEASE.total_seconds()),
-                    metrics=self.metrics,
-                    what=f"timer {timer.key}",
+
+            def bounded(call: Awaitable[None]) -> Awaitable[None]:  # the timers after this one wait for it
+                seconds = timer_limit(self.plugin_timeout, TIMER_LEASE.total_seconds())
+                return within_limit(
+                    call, plugin=plugin.name, seconds=seconds, metrics=self.metrics, what=f"timer {timer.key}"
                 )
+
+            if timer.name == PLATFORM_TIMER:  # the call bounded by the platform client; it must report how it ended
+                await self._platform_retry(plugin, ctx, bounded)
+            else:
+                await bounded(plugin.on_timer(ctx))
         except StoreUnavailable:
             raise  # the lease runs out and the timer fires again
         except Exception:
@@ -246,15 +247,18 @@ class PluginHost:
         await self.store.timers.finish_timer(timer)
 
     @staticmethod
-    async def _platform_retry(plugin: Plugin, ctx: TimerContext) -> None:
+    async def _platform_retry(
+        plugin: Plugin, ctx: TimerContext, bounded: Callable[[Awaitable[None]], Awaitable[None]]
+    ) -> None:
         """A platform side effect stored by `ctx.platform` (hub/platform/tools.py) came due:
         repeat it with its own Idempotency-Key; raises (to be tried later) while the platform
-        is unavailable, then tells the plugin how it ended."""
+        is unavailable, then tells the plugin how it ended. The call is bounded by the platform
+        client; the plugin's own hooks by `bounded` (the timers after this one wait for them)."""
         done = await ctx.platform.resume(ctx.timer)
         if done is None:
-            await plugin.on_platform_failed(ctx, str(ctx.timer.data.get("operation", "")))
+            await bounded(plugin.on_platform_failed(ctx, str(ctx.timer.data.get("operation", ""))))
         else:
-            await plugin.on_platform_done(ctx, done)
+            await bounded(plugin.on_platform_done(ctx, done))
 
     async def timer_loop_step(self, interval: float = TIMER_CHECK_SECONDS) -> None:
         """One round of the supervised loop: fire what is due, then wait (at once again after a full batch)."""

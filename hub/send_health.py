@@ -62,12 +62,16 @@ class SendHealth:
         return since is not None and self.clock() - since >= FAILING_AFTER
 
     def report(self) -> dict[str, dict[str, object]]:
-        """For /healthz: each channel this hub has sent on, whether replies get through."""
+        """For /healthz: each channel this hub has sent on, whether replies get through. Not the
+        error itself, which may quote a receiver's answer (and so a reply's words): the log has it."""
         return {
             channel: {
                 "failing": self.failing(channel),
                 "failing_since": sending.failing_since.isoformat() if sending.failing_since else None,
-                "last_error": sending.last_error or None,
             }
             for channel, sending in sorted(self._channels.items())
         }
+
+    def last_error(self, channel: str) -> str:
+        sending = self._channels.get(channel)
+        return sending.last_error if sending is not None else ""

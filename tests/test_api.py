@@ -429,3 +429,26 @@ async def test_a_replys_delivery_status_reaches_open_inboxes_live(agent: Agent) 
             if event["type"] == "message.updated" and event.get("message_id") == reply["id"]:
                 break
         assert event["conversation_id"] == conv and event["delivery"] == "sent"
+
+
+async def test_an_agent_changes_their_password_and_an_admin_resets_a_forgotten_one(
+    server: TestServer, agent: Agent, admin: Agent
+) -> None:
+    """README: sign in with the first admin's password, then change it (there was no way)."""
+    await agent.call(
+        "POST", "/api/v1/me/password", {"current_password": "wrong one", "new_password": "x" * 12}, status=403
+    )
+    await agent.call("POST", "/api/v1/me/password", {"current_password": AGENT[1], "new_password": "short"}, status=422)
+    await agent.call("POST", "/api/v1/me/password", {"current_password": AGENT[1], "new_password": "a brand new one"})
+    await agent.call("GET", "/api/v1/me", status=401)  # every session of theirs ended, this one too
+    with pytest.raises(AssertionError):
+        await sign_in(server, AGENT)  # the old password no longer signs in
+    again = await sign_in(server, (AGENT[0], "a brand new one"))
+    # an admin resets a forgotten password; only an admin may
+    await again.call("POST", f"/api/v1/agents/{admin.id}/password", {"new_password": "not mine to set"}, status=403)
+    await admin.call("POST", f"/api/v1/agents/{again.id}/password", {"new_password": "reset by the admin"})
+    await again.call("GET", "/api/v1/me", status=401)
+    assert (await sign_in(server, (AGENT[0], "reset by the admin"))).id == again.id
+    await admin.call("POST", "/api/v1/agents/no-such-agent/password", {"new_password": "whatever long"}, status=404)
+    entries = (await admin.call("GET", "/api/v1/audit?action=agent.password"))["items"]
+    assert len(entries) == 2 and all("password" not in str(e["after"]).replace("agent.password", "") for e in entries)

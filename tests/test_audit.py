@@ -254,6 +254,7 @@ ADMIN_WALK: list[tuple[str, str, str, Any]] = [
         {"email": "wang@example.com", "role": "agent", "password": "a long password", "teams": ["night"]},
     ),
     ("patch_agent", "PATCH", "/api/v1/agents/{new_agent}", {"teams": []}),
+    ("reset_agent_password", "POST", "/api/v1/agents/{new_agent}/password", {"new_password": "reset by an admin"}),
     ("change_agent_profile", "PATCH", "/api/v1/agents/{agent}/profile", {"capacity": 4}),
     ("create_token", "POST", "/api/v1/tokens", {"name": "ci", "teams": ["night"]}),
     ("revoke_token", "DELETE", "/api/v1/tokens/{token}", None),

@@ -31,6 +31,8 @@ async def test_a_backup_taken_while_the_hub_writes_opens_as_a_hub_with_everythin
         copy, files = await asyncio.to_thread(backup, config, tmp_path / "backup")
         await writing
         assert copy == tmp_path / "backup" / "helpline.sqlite3" and files == 1
+        # private: messages, password hashes and the hub's own keys are in it
+        assert (tmp_path / "backup").stat().st_mode & 0o777 == 0o700 and copy.stat().st_mode & 0o777 == 0o600
 
     restored = replace(config, hub=replace(config.hub, data_dir=str(tmp_path / "backup")))
     async with running_hub(restored) as again:
@@ -50,6 +52,8 @@ def test_a_backup_refuses_a_folder_in_use_and_mongodb(tmp_path: Path) -> None:
     (busy / "keep.txt").write_text("mine")
     with pytest.raises(BackupRefused, match="is not empty"):
         backup(config, busy)
+    with pytest.raises(BackupRefused, match="is not empty"):  # a file, not a folder
+        backup(config, busy / "keep.txt")
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
     mongo = replace(config, storage=replace(config.storage, url="mongodb://db/helpline"))
     with pytest.raises(BackupRefused, match="mongodump"):

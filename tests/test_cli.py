@@ -345,6 +345,8 @@ def test_the_first_admins_password_goes_to_a_private_file_when_no_terminal_reads
     from hub.cli import INITIAL_PASSWORD_FILE, admin_announcer
 
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / INITIAL_PASSWORD_FILE).write_text("left from before\n")  # world-readable, 0644
     admin_announcer(tmp_path / "data")("admin@helpline.local", "s3cret-Generated-1")
     said = capsys.readouterr().out
     path = tmp_path / "data" / INITIAL_PASSWORD_FILE
@@ -366,3 +368,16 @@ def test_backup_copies_the_store_and_says_where_or_why_not(tmp_path: Path) -> No
     assert done.stdout.startswith("backed up the store to saved/helpline.sqlite3")
     again = run("backup", "saved", cwd=tmp_path)
     assert again.returncode == 1 and again.stderr.strip() == "helpline: saved is not empty: back up into a new folder"
+
+
+def test_agent_password_sets_a_forgotten_one_and_ends_the_sessions(tmp_path: Path) -> None:
+    """The first admin's generated password was to be changed, and nothing could (a trial)."""
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    assert run("agent", "add", "li.na@example.com", cwd=tmp_path, stdin="correct horse battery\n").returncode == 0
+    done = run("agent", "password", "LI.NA@example.com", cwd=tmp_path, stdin="a new long password\n")
+    assert done.returncode == 0 and "set the password of li.na@example.com" in done.stdout, done.stderr
+    assert "a new long password" not in done.stdout
+    short = run("agent", "password", "li.na@example.com", cwd=tmp_path, stdin="short\n")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    unknown = run("agent", "password", "nobody@example.com", cwd=tmp_path, stdin="\n")
+    assert unknown.returncode == 1 and "no agent with email nobody@example.com" in unknown.stderr

@@ -235,9 +235,10 @@ async def test_a_platform_retry_runs_to_its_end_past_the_limit(tmp_path: Path, m
 
     reported: list[str] = []
 
-    async def slow_retry(plugin: Plugin, ctx: TimerContext) -> None:
+    async def slow_retry(plugin: Plugin, ctx: TimerContext, bounded: Any) -> None:
         await asyncio.sleep(TIMEOUT + 0.5)  # the platform answered late, within its own bounds
         reported.append(ctx.timer.name)
+        await bounded(plugin.on_timer(ctx))  # the plugin's report hook: bounded (Answers returns at once)
 
     monkeypatch.setattr(PluginHost, "_platform_retry", staticmethod(slow_retry))
     async with running_hub(config(tmp_path)) as hub:

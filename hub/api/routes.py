@@ -29,6 +29,7 @@ from conversation.model import (
 from conversation.search_text import SearchRejected
 from conversation.snooze import snooze_changes
 from hub.access import Access, shares_team
+from hub.agents import verify_password_off_loop
 from hub.api.agent_files import channel_sends_files, claim_attachments, receive_upload
 from hub.api.auth import SESSION, Authenticator
 from hub.api.confirm import require_confirmation, require_contact_confirmation
@@ -196,6 +197,21 @@ async def me(call: Call) -> dict[str, Any]:
 )
 async def patch_me(call: Call) -> dict[str, Any]:
     return agent_json(await services_of(call).accounts.update_agent(call.me.id, dict(call.body)))
+
+
+@api.route(
+    "POST",
+    "/v1/me/password",
+    summary="Change the signed-in agent's own password; every session of theirs ends (sign in again)",
+    tag="auth",
+    body=Obj({"current_password": Str(min_length=1, max_length=1000), "new_password": Str(max_length=1000)}),
+    response=AGENT_SCHEMA,
+    personal=True,
+)
+async def change_my_password(call: Call) -> dict[str, Any]:
+    if not await verify_password_off_loop(call.me.password_hash, call.body["current_password"]):
+        raise ApiError(403, "wrong_password", "current_password: this is not the agent's password")
+    return agent_json(await services_of(call).accounts.set_password(call.me.id, call.body["new_password"]))
 
 
 # -- conversations ----------------------------------------------------------------------
@@ -1038,6 +1054,22 @@ async def add_agent(call: Call) -> dict[str, Any]:
     )
     joined = await services.desk.set_agent_teams(agent.id, teams)
     return {**agent_json(agent), "teams": [t.id for t in joined]}
+
+
+@api.route(
+    "POST",
+    "/v1/agents/{agent_id}/password",
+    summary="Set an agent's password (admin: a forgotten one); every session of theirs ends",
+    tag="agents",
+    auth=ADMIN,
+    body=Obj({"new_password": Str(max_length=1000)}),
+    response=AGENT_SCHEMA,
+)
+async def reset_agent_password(call: Call) -> dict[str, Any]:
+    agent_id = call.path["agent_id"]
+    if await hub_of(call).store.accounts.get_agent(agent_id) is None:
+        raise not_found("agent")
+    return agent_json(await services_of(call).accounts.set_password(agent_id, call.body["new_password"]))
 
 
 @api.route(

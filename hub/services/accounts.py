@@ -77,6 +77,19 @@ class AccountService:
         self.credentials_changed()
         return agent
 
+    async def set_password(self, agent_id: str, password: str) -> Agent:
+        """A new password (the agent's own change, an admin's reset, the command line): every
+        session of the agent ends, so a stolen cookie stops working with the old password."""
+        agent_accounts.check_password(password)
+        password_hash = await agent_accounts.hash_password_off_loop(password)
+        agent = await self.store.accounts.update_agent(agent_id, {"password_hash": password_hash})
+        await self.store.accounts.delete_agent_sessions(agent.id)
+        await audit.record(
+            self.store, "agent.password", "agent", agent.id, after={"email": agent.email}, at=self.clock()
+        )
+        self.credentials_changed()
+        return agent
+
     async def signed_in(self, agent: Agent, *, address: str) -> None:
         """A successful sign-in, for the audit log (the request itself had no agent yet)."""
         actor = Actor(agent.id, agent.name or agent.email, "session")
