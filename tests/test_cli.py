@@ -368,6 +368,10 @@ def test_backup_copies_the_store_and_says_where_or_why_not(tmp_path: Path) -> No
     assert done.stdout.startswith("backed up the store to saved/helpline.sqlite3")
     again = run("backup", "saved", cwd=tmp_path)
     assert again.returncode == 1 and again.stderr.strip() == "helpline: saved is not empty: back up into a new folder"
+    (tmp_path / "a-file").write_text("not a folder")
+    unusable = run("backup", "a-file/inside", cwd=tmp_path)  # its parent is a file
+    assert unusable.returncode == 1 and unusable.stderr.startswith("helpline: the backup failed: ")
+    assert len(unusable.stderr.strip().splitlines()) == 1  # one line, no traceback
 
 
 def test_agent_password_sets_a_forgotten_one_and_ends_the_sessions(tmp_path: Path) -> None:

@@ -346,3 +346,24 @@ async def test_after_a_timeout_the_plugins_that_always_run_still_do_and_one_hand
         thread = await hub.store.tickets.list_messages(record.conversation.id)
         handed = [m for m in thread if m.kind is MessageKind.EVENT and "Handed to a person" in m.text]
         assert len(handed) == 1
+
+
+async def test_a_platform_retrys_plugin_hook_that_hangs_is_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The platform's call is bounded by its client; the plugin's report hook after it is not
+    the platform's, and a hanging one held every timer behind it (a review)."""
+    from hub.platform import PLATFORM_TIMER
+    from hub.plugin_host import PluginHost
+
+    async def quick_retry(plugin: Plugin, ctx: TimerContext, bounded: Any) -> None:
+        await bounded(plugin.on_timer(ctx))  # as on_platform_done would be called: Hangs never returns
+
+    monkeypatch.setattr(PluginHost, "_platform_retry", staticmethod(quick_retry))
+    async with running_hub(config(tmp_path)) as hub:
+        host = hub.plugin_host
+        host.plugins = {"hangs": Hangs("hangs", {})}
+        ctx = TimerContext("hangs", None, None, None, {}, hub.actions, host)  # type: ignore[arg-type]
+        await ctx.schedule(utcnow() - timedelta(minutes=1), PLATFORM_TIMER, {"operation": "refund"})
+        assert await asyncio.wait_for(host.fire_due_timers(), TIMEOUT + 4) == 1
+        assert counted(hub, "hangs") == (1, 1)
