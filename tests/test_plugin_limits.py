@@ -242,11 +242,7 @@ async def test_a_platform_retry_runs_to_its_end_past_the_limit(tmp_path: Path, m
 
     monkeypatch.setattr(PluginHost, "_platform_retry", staticmethod(slow_retry))
     async with running_hub(config(tmp_path)) as hub:
-        host = hub.plugin_host
-        host.plugins = {"answers": Answers("answers", {})}
-        ctx = TimerContext("answers", None, None, None, {}, hub.actions, host)  # type: ignore[arg-type]
-        await ctx.schedule(utcnow() - timedelta(minutes=1), PLATFORM_TIMER, {"operation": "refund"})
-        assert await host.fire_due_timers() == 1
+        assert await fire_a_platform_retry(hub, Answers("answers", {})) == 1
         assert reported == [PLATFORM_TIMER] and counted(hub, "answers") == (0, 0)
 
 
@@ -353,7 +349,6 @@ async def test_a_platform_retrys_plugin_hook_that_hangs_is_stopped(
 ) -> None:
     """The platform's call is bounded by its client; the plugin's report hook after it is not
     the platform's, and a hanging one held every timer behind it (a review)."""
-    from hub.platform import PLATFORM_TIMER
     from hub.plugin_host import PluginHost
 
     async def quick_retry(plugin: Plugin, ctx: TimerContext, bounded: Any) -> None:
@@ -361,9 +356,16 @@ async def test_a_platform_retrys_plugin_hook_that_hangs_is_stopped(
 
     monkeypatch.setattr(PluginHost, "_platform_retry", staticmethod(quick_retry))
     async with running_hub(config(tmp_path)) as hub:
-        host = hub.plugin_host
-        host.plugins = {"hangs": Hangs("hangs", {})}
-        ctx = TimerContext("hangs", None, None, None, {}, hub.actions, host)  # type: ignore[arg-type]
-        await ctx.schedule(utcnow() - timedelta(minutes=1), PLATFORM_TIMER, {"operation": "refund"})
-        assert await asyncio.wait_for(host.fire_due_timers(), TIMEOUT + 4) == 1
+        assert await asyncio.wait_for(fire_a_platform_retry(hub, Hangs("hangs", {})), TIMEOUT + 4) == 1
         assert counted(hub, "hangs") == (1, 1)
+
+
+async def fire_a_platform_retry(hub: Any, plugin: Plugin) -> int:
+    """A stored platform side effect of `plugin` come due, fired: the timers claimed."""
+    from hub.platform import PLATFORM_TIMER
+
+    host = hub.plugin_host
+    host.plugins = {plugin.name: plugin}
+    ctx = TimerContext(plugin.name, None, None, None, {}, hub.actions, host)
+    await ctx.schedule(utcnow() - timedelta(minutes=1), PLATFORM_TIMER, {"operation": "refund"})
+    return int(await host.fire_due_timers())
