@@ -54,6 +54,13 @@ async def test_an_admin_sets_an_agents_role_and_teams_and_a_teams_visibility(
     await page.click("#open-admin")
     row = page.locator(f"#agents li[data-agent='{li.id}']")
     await row.locator(".agent-role").select_option("read-only")
+
+    async def role_saved() -> bool:  # its answer redraws the row: a tick made before it could be undone
+        found = await hub.store.accounts.get_agent(li.id)
+        return found is not None and found.role.value == "read-only"
+
+    await eventually(role_saved)
+    await page.wait_for_timeout(200)  # the answer drawn
     await row.get_by_label("财务/退款").check()
     await expect(row.get_by_label("财务/退款")).to_be_checked()
     team = page.locator("#teams li[data-team=finance] .team-visibility")
