@@ -12,7 +12,9 @@ Inbound: POST /channels/<name>/messages with
      "thread": "order-5531", "text": "...", "subject": "...", "choice": "..."}
 "thread" defaults to the sender's id (one running conversation per person). A thread belongs
 to the sender who started it: another sender naming it gets a conversation of their own
-(thread "<thread>~<their id>"), never joins that one. The email is
+(thread "<thread>~<their id>", or a key only they reach when a third sender named that one
+first: routing.own_thread), never joins that one. Identifiers with control characters are
+refused: one taken out would name another sender or thread. The email is
 a claim unless the platform sets "email_verified": true (it confirmed the address itself);
 only a verified email joins the sender to a contact known on another channel. "tier" is the
 customer's tier on the platform: it replaces the contact's, and `[desk] tier_priorities` gives
@@ -33,6 +35,8 @@ from aiohttp import web
 
 from conversation.codec import choices_to_list
 from conversation.errors import InvalidInput
+from conversation.inbound import CONTROL_CHARACTERS
+from conversation.routing import shown_thread
 from hub.sdk import (  # noqa: F401  (sign, signed_headers, SIGNATURE: what senders and tests use)
     MIN_GENERATED_SECRET,
     SIGNATURE,
@@ -100,6 +104,9 @@ def _key(payload: dict[str, Any], key: str, *, where: str = "", required: bool =
     value = _text(payload, key, where=where, required=required)
     if len(value) > MAX_KEY_CHARS:
         raise InvalidInbound(f"{where}{key} is longer than {MAX_KEY_CHARS} characters")
+    # Refused, not taken out: "user-7\x00" cleaned to "user-7" would write as user-7.
+    if CONTROL_CHARACTERS.search(value):
+        raise InvalidInbound(f"{where}{key} must not contain control characters")
     return value
 
 
@@ -251,7 +258,7 @@ class WebhookAdapter(Adapter):
             {
                 "ticket": out.conversation.number,
                 "conversation_id": out.conversation.id,
-                "thread": out.conversation.thread_key,
+                "thread": shown_thread(out.conversation.thread_key),
                 "to": out.address,
                 "message": {
                     "id": out.message.id,

@@ -157,6 +157,12 @@ def _problem(inbound: Inbound, limits: InboundLimits) -> str:
         return "sender.address is required"
     if len(sender.address) > limits.max_key_chars:
         return "sender.address is too long"
+    # Own threads are keyed by thread and sender (routing.own_thread): a sealed key named
+    # by a sender would reach another's.
+    if inbound.own_threads and (
+        CONTROL_CHARACTERS.search(inbound.thread_key) or CONTROL_CHARACTERS.search(sender.address)
+    ):
+        return "thread_key and sender.address must not contain control characters"
     if len(sender.tier) > 40:
         return "sender.tier is too long (40 characters at most)"
     if not (isinstance(inbound.text, str) and isinstance(inbound.html, str)):

@@ -70,6 +70,9 @@ class IngestPrimitives(Protocol):
 
 
 MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
+# "<thread>~<sender>", then (when another sender took that one first) the sealed key no one
+# else can name: routing.own_thread never leads further.
+OWN_THREAD_STEPS = 2
 
 
 def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy: Ticketing) -> Steps[InboundRecord]:
@@ -89,7 +92,9 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
         # Merged into someone else's ticket: not there (the thread's own rule opens a new one).
         hinted = surviving if follows_merge(hinted, surviving, inbound.sender.address) else None
     conversation, route = yield p.route(inbound, contact_id, now, policy, hinted)
-    if not opens_ticket(route) and (thread := own_thread(inbound, conversation)):
+    for _ in range(OWN_THREAD_STEPS):
+        if opens_ticket(route) or not (thread := own_thread(inbound, conversation)):
+            break
         inbound = replace(inbound, thread_key=thread)  # another sender's thread: one of their own
         conversation, route = yield p.route(inbound, contact_id, now, policy, None)
     # Kept to supervisors before the message is stored: no agent reads it before its plugins ran.

@@ -60,15 +60,36 @@ def route_inbound(
     return Route.APPEND
 
 
+# Joins the thread and the sender in the sealed key below: a control character, which the
+# webhook refuses in every identifier and validate_inbound refuses in an own-threads channel's
+# thread and sender (conversation/inbound.py), so no sender can name that key themselves.
+THREAD_SEAL = "\x1f"
+
+
 def own_thread(inbound: Inbound, conversation: Conversation) -> str:
     """The thread key a message goes to instead of `conversation` when it names a thread that
     belongs to another sender (Inbound.own_threads): one of its sender's own, so a platform user
     naming a seller's dispute thread neither joins that ticket nor is answered as the seller.
-    "" when the message may join."""
+    "" when the message may join. First "<thread>~<sender>", the key the platform is told
+    (and may name back); when yet another sender holds that one (it named it first, to catch
+    this sender's messages), the sealed key only this sender's messages can reach."""
     owner = conversation.customer_address
     if not inbound.own_threads or not owner or owner == inbound.sender.address:
         return ""
-    return f"{inbound.thread_key}~{inbound.sender.address}"
+    if THREAD_SEAL in inbound.thread_key:
+        # Only this sender reaches its sealed key: a ticket there of someone else's (an agent
+        # changed its customer) is still no other sender's thread to join; it is theirs to keep.
+        return ""
+    thread, sender = inbound.thread_key, inbound.sender.address
+    if thread.endswith(f"~{sender}"):
+        return f"{thread.removesuffix(f'~{sender}')}{THREAD_SEAL}{sender}"
+    return f"{thread}~{sender}"
+
+
+def shown_thread(thread_key: str) -> str:
+    """A thread key as a channel's platform is told it: a sealed key reads as "<thread>~<sender>",
+    which leads back to it when named (own_thread)."""
+    return thread_key.replace(THREAD_SEAL, "~")
 
 
 def team_for(own_team: str, category_team: str, default_team: str) -> str:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from prometheus_client import Counter
 
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound, with_changes
+from conversation.ingest import OWN_THREAD_STEPS
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
 from conversation.offers import was_offered
 from conversation.platform_code import might_hold_code
@@ -405,7 +406,11 @@ class Pipeline:
         if not inbound.choice_id:
             return inbound
         latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
-        if latest is not None and (elsewhere := own_thread(inbound, latest)):  # another sender's thread
+        on_thread = inbound
+        for _ in range(OWN_THREAD_STEPS):  # another sender's thread: the one routing takes instead
+            if latest is None or not (elsewhere := own_thread(on_thread, latest)):
+                break
+            on_thread = with_changes(on_thread, thread_key=elsewhere)
             latest = await self.store.tickets.latest_on_thread(inbound.channel, elsewhere)
         if latest is not None:
             async for ticket_id in self._tickets_holding_offers(latest):

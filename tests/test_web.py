@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import signed_headers
-from conversation.model import AuthorType, DeliveryStatus
+from conversation.model import AuthorType, Choice, DeliveryStatus, Direction
 from hub.app import HUB, Hub, build_app
 from hub.config import Config
 from tests.conftest import MongoServer, database_uri, free_port
@@ -34,6 +35,23 @@ async def start_client(config: Config) -> TestClient:
     client = TestClient(TestServer(build_app(Hub(config))))
     await client.start_server()
     return client
+
+
+@asynccontextmanager
+async def hub_replying_to(
+    tmp_path: Path, callback: Callable[[web.Request], Awaitable[web.Response]]
+) -> AsyncIterator[TestClient]:
+    """A hub whose webhook channel posts its replies to a platform answering with `callback`."""
+    platform = web.Application()
+    platform.router.add_post("/replies", callback)
+    platform_server = TestServer(platform)
+    await platform_server.start_server()
+    client = await start_client(webhook_config(tmp_path, str(platform_server.make_url("/replies"))))
+    try:
+        yield client
+    finally:
+        await client.close()
+        await platform_server.close()
 
 
 @pytest.fixture
@@ -165,12 +183,7 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
         verify(SECRET, request.headers, body, max_skew=300, clock=time.time)  # raises if unsigned
         return answers.pop(0) if answers else web.json_response({"id": "platform-msg-1"})
 
-    platform = web.Application()
-    platform.router.add_post("/replies", callback)
-    platform_server = TestServer(platform)
-    await platform_server.start_server()
-    client = await start_client(webhook_config(tmp_path, str(platform_server.make_url("/replies"))))
-    try:
+    async with hub_replying_to(tmp_path, callback) as client:
         await post(client, body_of())
         hub = client.server.app[HUB]
         conv = await hub.store.tickets.get_conversation_by_number(1000)
@@ -195,9 +208,45 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
         await hub.actions.send(conv, "您好", author_type=AuthorType.BOT, author_id="faq")
         await eventually(lambda: len(received) == 3)
         assert received[-1][0]["message"]["author"] == "bot"
-    finally:
-        await client.close()
-        await platform_server.close()
+
+
+async def test_a_reply_on_a_thread_another_sender_took_first_goes_to_its_own_customer(tmp_path: Path) -> None:
+    """Mallory names "order-9~buyer" before the buyer writes on the seller's "order-9": the
+    buyer's message opens a ticket of their own, whose reply reaches the buyer on the thread
+    README promises, and mallory is told nothing of it."""
+    received: list[dict[str, Any]] = []
+
+    async def callback(request: web.Request) -> web.Response:
+        received.append(json.loads(await request.read()))
+        return web.json_response({})
+
+    async with hub_replying_to(tmp_path, callback) as client:
+        numbers = []
+        for message_id, thread, sender in (
+            ("s1", "order-9", "seller"),
+            ("x1", "order-9~buyer", "mallory"),
+            ("b1", "order-9", "buyer"),
+        ):
+            status, answer = await post(client, body_of(message_id, thread=thread, sender={"id": sender}))
+            assert status == 200, answer
+            numbers.append(answer["ticket"])
+        assert len(set(numbers)) == 3
+        hub = client.server.app[HUB]
+        buyers = await hub.store.tickets.get_conversation_by_number(numbers[2])
+        assert buyers is not None
+        choices = [Choice("got-it", "收到了")]
+        await hub.actions.send(buyers, "包裹已寄出", author_type=AuthorType.BOT, author_id="faq", choices=choices)
+        await eventually(lambda: len(received) == 1)
+        assert (received[0]["to"], received[0]["thread"]) == ("buyer", "order-9~buyer")
+        # The platform names that thread back: the buyer's ticket, not mallory's; and a tap on
+        # the button, sent on the seller's thread, is kept as one (it was offered there).
+        status, answer = await post(client, body_of("b2", thread="order-9~buyer", sender={"id": "buyer"}))
+        assert (status, answer["ticket"]) == (200, numbers[2])
+        tap = body_of("b3", text="收到了", thread="order-9", sender={"id": "buyer"}, choice="got-it")
+        status, answer = await post(client, tap)
+        assert (status, answer["ticket"]) == (200, numbers[2])
+        thread = await hub.store.tickets.list_messages(buyers.id)
+        assert [m.choice_id for m in thread if m.direction is Direction.INBOUND] == ["", "", "got-it"]
 
 
 @pytest.mark.mongo

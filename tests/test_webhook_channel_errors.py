@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import signed_headers
+from conversation.routing import THREAD_SEAL
 from hub.app import Hub, build_app
 from tests.helpers import make_config
 
@@ -51,6 +53,10 @@ def with_field(path: str, value: Any) -> dict[str, Any]:
         ("sender.email", 1, "sender.email must be a string"),
         ("sender.tier", False, "sender.tier must be a string"),
         ("sender.language", "not a tag!", "sender.language must be a language tag"),
+        # An identifier is refused, not cleaned: "user-9\x00" kept as "user-9" would write as user-9.
+        ("sender.id", "user-9\x00", "sender.id must not contain control characters"),
+        ("thread", "order-1\x1fuser-9", "thread must not contain control characters"),
+        ("id", "p-1\x07", "id must not contain control characters"),
     ],
 )
 async def test_a_refused_field_is_named_as_the_sender_wrote_it(
@@ -117,3 +123,19 @@ def test_sanitised_html_is_kept_as_the_adapter_left_it_and_names_lose_overrides(
     assert checked.html == html
     assert checked.text == "page one\npage two end" and checked.subject == "Hi"
     assert checked.sender.display_name == "Ann nnA" and checked.attachments[0].name == "gnp.exe"
+
+
+@pytest.mark.parametrize(
+    ("thread", "sender"), [(f"order-9{THREAD_SEAL}buyer", "mallory"), ("order-9", f"buyer{THREAD_SEAL}")]
+)
+def test_an_own_threads_channel_refuses_a_sealed_thread_whatever_adapter_sent_it(thread: str, sender: str) -> None:
+    """The key a squatted thread leads to (routing.own_thread) holds a control character: any
+    own-threads adapter's message naming one, as thread or sender, is refused before routing."""
+    from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender, validate_inbound
+
+    inbound = Inbound(
+        channel="api", external_id="m1", sender=Sender(sender), thread_key=thread, text="hi", own_threads=True
+    )
+    with pytest.raises(InvalidInbound, match="must not contain control characters"):
+        validate_inbound(inbound, InboundLimits())
+    assert validate_inbound(replace(inbound, own_threads=False), InboundLimits()).thread_key == thread

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conversation.errors import InvalidInput
-from conversation.inbound import Sender
+from conversation.inbound import Inbound, Sender
 from conversation.model import (
     Attachment,
     AuthorType,
@@ -26,7 +26,7 @@ from conversation.model import (
     utcnow,
 )
 from conversation.priority_rules import KeywordRules
-from conversation.routing import Route
+from conversation.routing import Route, shown_thread
 from conversation.store import (
     NotFound,
     Store,
@@ -67,6 +67,33 @@ async def test_messages_on_one_thread_share_a_ticket_other_threads_get_new_numbe
         "my order never arrived",
         "any news?",
     ]
+
+
+async def test_an_own_threads_sender_never_joins_another_senders_ticket(store: Store) -> None:
+    """A thread is its sender's (Inbound.own_threads): another sender naming it gets one of
+    their own. A third who named that sender's "<thread>~<id>" first, to catch their messages,
+    does not: the sender goes to a key no one else can name, and stays there."""
+
+    def says(external_id: str, thread: str, who: str) -> Inbound:
+        return inbound(external_id, thread=thread, sender=Sender(address=who), own_threads=True)
+
+    owner = await store.tickets.record_inbound(says("m1", "order-9", "seller"), now=utcnow(), policy=POLICY)
+    squat = await store.tickets.record_inbound(says("m2", "order-9~buyer", "mallory"), now=utcnow(), policy=POLICY)
+    buyer = await store.tickets.record_inbound(says("m3", "order-9", "buyer"), now=utcnow(), policy=POLICY)
+    # The platform names back the thread its callback said ("order-9~buyer"): the same ticket.
+    again = await store.tickets.record_inbound(says("m4", "order-9~buyer", "buyer"), now=utcnow(), policy=POLICY)
+    mallory = await store.tickets.record_inbound(says("m5", "order-9~buyer", "mallory"), now=utcnow(), policy=POLICY)
+
+    assert buyer.route is Route.OPEN_NEW
+    tickets = {owner.conversation.id, squat.conversation.id, buyer.conversation.id}
+    assert len(tickets) == 3
+    assert buyer.conversation.customer_address == "buyer"
+    assert shown_thread(buyer.conversation.thread_key) == "order-9~buyer"
+    assert again.conversation.id == buyer.conversation.id and again.route is Route.APPEND
+    assert mallory.conversation.id == squat.conversation.id
+    assert [m.text for m in await store.tickets.list_messages(squat.conversation.id)] == [
+        "my order never arrived"
+    ] * 2  # mallory's two, none of the buyer's
 
 
 async def test_a_retried_message_is_stored_once(store: Store) -> None:
