@@ -162,6 +162,42 @@ async def test_the_subject_token_joins_only_from_the_tickets_people(hub: Hub) ->
     assert (await ticket(hub, 1002)).id != conv.id
 
 
+async def test_a_message_id_joins_only_from_the_tickets_people(hub: Hub, sink: tuple[Sink, int]) -> None:
+    """A Message-ID is no secret: a stranger's mail naming one in In-Reply-To opens a ticket of
+    its own, and its Cc is never copied on the agents' replies to that ticket's customer. A
+    participant answering the same mail joins."""
+    outbox, _port = sink
+    first = customer_mail("订单没有到", "我的订单三天了还没有到。", Cc="Wang Fang <fang@example.com>")
+    await mail_in(hub, first)
+    conv = await ticket(hub, 1000)
+    forged = customer_mail(
+        "Re: 订单没有到",
+        "请把退款打到这个账户",
+        sender="eve@example.net",
+        In_Reply_To=first["Message-ID"],
+        References=first["Message-ID"],
+        Cc="eve.other@example.net",
+    )
+    await mail_in(hub, forged, sender="eve@example.net")
+    strangers = await ticket(hub, 1001)
+    assert strangers.customer_address == "eve@example.net"
+    conv = await ticket(hub, 1000)
+    assert conv.participants == ["fang@example.com"]
+    texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    assert "请把退款打到这个账户" not in texts
+    await hub.actions.send(conv, "已为您补发。", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: any(m["To"] == "li.na@gmail.com" and "Auto-Submitted" not in m for m in outbox.mails))
+    agents = [m for m in outbox.mails if m["To"] == "li.na@gmail.com" and "Auto-Submitted" not in m]
+    assert [m["Cc"] for m in agents] == ["fang@example.com"]
+    # Wang Fang, copied on the first mail, answers it: that ticket.
+    colleague = customer_mail(
+        "Re: 订单没有到", "我也没收到", sender="Wang Fang <fang@example.com>", In_Reply_To=first["Message-ID"]
+    )
+    await mail_in(hub, colleague, sender="fang@example.com")
+    texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    assert "我也没收到" in texts and await hub.store.tickets.get_conversation_by_number(1002) is None
+
+
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
     config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))

@@ -3,9 +3,13 @@ help desks, so the rule is narrow and in this order:
 
 1. In-Reply-To, then References (newest first): any Message-ID Helpline stored, ours
    (we generate `<message-id@domain>` from our own message ids) or a customer's;
-2. the ticket token in the subject (`[#1042]`), but only from an address that belongs
-   to that ticket's contact or its participants: a stranger's token attaches nothing;
+2. the ticket token in the subject (`[#1042]`);
 3. otherwise a new ticket. Subject similarity alone never joins two mails.
+
+Either match counts only from an address that belongs to that ticket's contact or its
+participants. A Message-ID is no secret (everyone on a thread has it, ours follow the clock):
+a stranger naming one would put words in another customer's ticket, and the Cc of that mail
+would be copied on the agents' replies to that customer.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ async def find_thread(
             conversation_id = message.conversation_id if message else ""
         if conversation_id:
             conversation = await reads.get_conversation(conversation_id)
-            if conversation is not None:
+            if conversation is not None and await _belongs(reads, conversation, sender):
                 return ThreadMatch(conversation, "references")
     for found in token.finditer(subject):
         conversation = await reads.get_conversation_by_number(int(found.group(1)))
