@@ -3,6 +3,7 @@ catalogs served as JSON, and API errors in the reader's language."""
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from hub import i18n
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.settings import ConfigError
+from tests.conftest import ROOT
 from tests.helpers import customer_message, make_config
 
 
@@ -157,6 +159,32 @@ async def test_any_catalog_domain_is_served_as_json_for_browsers(client: TestCli
     for missing in ("/i18n/nothing/en.json", "/i18n/..%2Fhub/en.json"):
         resp = await client.get(missing)
         assert resp.status == 404 and (await resp.json())["error"] == "not_found"
+
+
+def api_error_codes() -> set[str]:
+    """The codes of the ApiErrors the code raises with a literal code (`ApiError(403, "x", ...)`)."""
+    codes: set[str] = set()
+    for folder in ("hub", "plugins", "adapters"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", getattr(node.func, "attr", "")) == "ApiError"
+                    and len(node.args) >= 2
+                    and isinstance(node.args[1], ast.Constant)
+                ):
+                    codes.add(node.args[1].value)
+    return codes
+
+
+def test_every_api_error_code_has_a_sentence_in_each_language() -> None:
+    """A code missing from the hub's catalog reached a Chinese agent as "出现错误（wrong_password）。",
+    which the inbox showed instead of its own sentence for the code."""
+    codes = api_error_codes()
+    assert {"wrong_password", "not_found", "owner_is_subject"} <= codes  # the walk finds them
+    for locale in ("en", "zh-CN"):
+        catalog = i18n.hub_texts(locale)
+        assert sorted(c for c in codes if not catalog.has(f"error.{c}")) == [], locale
 
 
 async def test_api_errors_speak_the_readers_language_and_keep_their_code(client: TestClient) -> None:

@@ -73,7 +73,13 @@ async def browser() -> AsyncIterator[Any]:
 
 
 async def sign_in(
-    browser: Any, url: str, language: str = "en", *, email: str = "wang@example.com", path: str = "/inbox/"
+    browser: Any,
+    url: str,
+    language: str = "en",
+    *,
+    email: str = "wang@example.com",
+    password: str = PASSWORD,
+    path: str = "/inbox/",
 ) -> Any:
     from playwright.async_api import expect
 
@@ -86,7 +92,7 @@ async def sign_in(
     page.on("pageerror", lambda error: errors.append(str(error)))
     await page.goto(f"{url}{path}")
     await page.fill("input[name=email]", email)
-    await page.fill("input[name=password]", PASSWORD)
+    await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
     await expect(page.locator("#me-name")).to_be_visible()
     return page

@@ -49,6 +49,7 @@ export function Nav() {
   return html`<nav class="views" aria-label=${t("nav.label")}>
     <div class="me">
       <span id="me-name">${s.me.name || s.me.email}</span>
+      <button type="button" id="open-password" class="link" onClick=${() => update({ dialog: "password" })}>${t("nav.password")}</button>
       <button type="button" id="logout" class="link" onClick=${signOut}>${t("nav.sign_out")}</button>
     </div>
     <label class="field">${t("presence.label")}

@@ -22,9 +22,10 @@ export const state = {
   ticket: null, // { card, messages } of the ticket shown in the pane
   loadingId: null,
   connection: "open",
-  dialog: null, // "shortcuts" | "merge" | "admin" | "roster" | null
+  dialog: null, // "shortcuts" | "merge" | "admin" | "roster" | "password" | ... | null
   myStatus: "online", // the agent's own presence choice
   notice: null, // { text, kind: "status" | "error" }
+  loginNotice: "", // said above the sign-in form: why it is back (a changed password)
   composerMode: "reply",
 };
 

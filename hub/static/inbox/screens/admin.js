@@ -2,10 +2,11 @@
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
-import { failed } from "../lib/inbox.js";
+import { failed, notify } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
 import { TeamCalendars } from "../components/team-calendar.js";
+import { MIN_PASSWORD_CHARS } from "../components/password-dialog.js";
 
 const ROLES = ["admin", "supervisor", "agent", "read-only"];
 import { FieldAdmin } from "../components/field-admin.js";
@@ -20,6 +21,26 @@ function channelState(name) {
 }
 
 function agentName(id) { const a = state.agents.find((x) => x.id === id); return a ? a.name || a.email : id; }
+
+// An admin sets another agent's password (a forgotten one): the hub ends that agent's sessions.
+// Their own is changed with the current one ("Change password" under their name).
+function SetPassword({ agent }) {
+  const [open, setOpen] = useState(false);
+  const name = agent.name || agent.email;
+  async function submit(event) {
+    event.preventDefault();
+    const field = event.target.elements.new_password;
+    try {
+      await api("POST", `/agents/${agent.id}/password`, { new_password: field.value });
+      setOpen(false);
+      notify(t("admin.password_set", { name }));
+    } catch (e) { failed(e); }
+  }
+  if (!open) return html`<button type="button" class="link set-password" onClick=${() => setOpen(true)}>${t("admin.set_password")}</button>`;
+  return html`<form class="row agent-password" onSubmit=${submit}>
+    <label>${t("admin.new_password", { name })} <input name="new_password" type="password" autocomplete="new-password" minlength=${MIN_PASSWORD_CHARS} required autofocus /></label>
+    <button type="submit">${t("admin.save")}</button></form>`;
+}
 
 export function Admin() {
   const [tokens, setTokens] = useState([]);
@@ -52,7 +73,8 @@ export function Admin() {
     <ul id="agents">${state.agents.map((a) => html`<li data-agent=${a.id}>${a.name || ""} ${`<${a.email}>`}${a.active ? "" : ` (${t("admin.disabled")})`}
       ${a.id === state.me.id ? t(`role.${a.role}`) : html` <label>${t("admin.role")} <select class="agent-role" value=${a.role} onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { role: e.target.value }))()}>
         ${ROLES.map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
-        <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>`}
+        <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>
+        <${SetPassword} agent=${a} />`}
       <fieldset class="agent-teams row"><legend>${t("admin.member_of", { name: a.name || a.email })}</legend>
         ${state.teams.map((team) => html`<label><input type="checkbox" name="team" value=${team.id} checked=${(a.teams || []).includes(team.id)}
           onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { teams: e.target.checked ? [...(a.teams || []), team.id] : (a.teams || []).filter((x) => x !== team.id) }))()} /> ${teamLabel(team.id)}</label>`)}
@@ -61,7 +83,7 @@ export function Admin() {
       <label>${t("admin.email")} <input name="email" type="email" required /></label>
       <label>${t("admin.name")} <input name="name" /></label>
       <label>${t("admin.role")} <select name="role">${["agent", "supervisor", "read-only", "admin"].map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
-      <label>${t("admin.password")} <input name="password" type="password" minlength="10" required /></label>
+      <label>${t("admin.password")} <input name="password" type="password" minlength=${MIN_PASSWORD_CHARS} required /></label>
       <button type="submit">${t("admin.add")}</button>
     </form>
     <${TeamAdmin} onChanged=${reload} />

@@ -10,6 +10,7 @@ import { CallDialog, CallbacksDialog, ScheduleCallbackDialog, TicketCallbackButt
 import { ConversationList } from "../components/conversation-list.js";
 import { Suggestions } from "../components/suggestions.js";
 import { MergeDialog } from "../components/merge-dialog.js";
+import { PasswordDialog } from "../components/password-dialog.js";
 import { Nav } from "../components/nav.js";
 import { Shortcuts } from "../components/shortcuts.js";
 import { TicketPane } from "../components/ticket.js";
@@ -90,6 +91,7 @@ export function Inbox() {
     </section>
     <div class="notice ${s.notice?.kind || ""}" role=${s.notice?.kind === "error" ? "alert" : "status"} aria-live="polite">${s.notice?.text || ""}</div>
     ${s.dialog === "shortcuts" ? html`<${Shortcuts} />` : null}
+    ${s.dialog === "password" ? html`<${PasswordDialog} />` : null}
     ${s.dialog === "merge" && card ? html`<${MergeDialog} card=${card} messages=${s.ticket.messages} />` : null}
     ${s.dialog === "admin" ? html`<${Admin} />` : null}
     ${s.dialog === "call" ? html`<${CallDialog} card=${card} />` : null}
