@@ -80,6 +80,9 @@ class Kind:
     what: str
     loaders: dict[str, Callable[[], Any]] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    # How to install what a known name still needs (a built-in FAQ model's optional package),
+    # or None when it is ready: such a name is not offered as available.
+    missing: Callable[[str], str | None] = lambda name: None
 
     def add(self, name: str, origin: str, loader: Callable[[], Any]) -> None:
         if name in self.origins and self.origins[name] != origin:
@@ -87,10 +90,16 @@ class Kind:
         self.loaders[name] = loader
         self.origins[name] = origin
 
+    def _choices(self) -> str:
+        """The names ready to use, then those that need a package first and how to install it."""
+        needs = {name: self.missing(name) for name in sorted(self.loaders)}
+        ready = ", ".join(name for name, install in needs.items() if not install) or "none"
+        waiting = "".join(f"; {name} once installed: {install}" for name, install in needs.items() if install)
+        return f"available: {ready}{waiting}"
+
     def load(self, name: str, key: str) -> Any:
         if name not in self.loaders:
-            known = ", ".join(sorted(self.loaders)) or "none"
-            raise ConfigError(f"{key}: no {self.what} named {name!r} is installed (available: {known})")
+            raise ConfigError(f"{key}: no {self.what} named {name!r} is installed ({self._choices()})")
         try:
             return self.loaders[name]()
         except Exception as exc:
@@ -116,9 +125,11 @@ class Registry:
 
 
 def discover() -> Registry:
-    from conversation.faq import MODELS
+    from conversation.faq import MODELS, missing_model_package
 
-    registry = Registry(adapters=Kind("adapter"), plugins=Kind("plugin"))
+    registry = Registry(
+        adapters=Kind("adapter"), plugins=Kind("plugin"), matchers=Kind("FAQ model", missing=missing_model_package)
+    )
     for kind, builtins, group in (
         (registry.adapters, BUILTIN_ADAPTERS, ADAPTER_GROUP),
         (registry.plugins, BUILTIN_PLUGINS, PLUGIN_GROUP),

