@@ -107,6 +107,7 @@ class Outbox:
         self._runner: asyncio.Task[None] | None = None
         self._unavailable_since: datetime | None = None
         self.sending = SendHealth(metrics, lambda: self.clock())  # whether each channel's replies get through
+        self.sending.watch(adapters)
 
     def wake(self) -> None:
         """A message was queued: look now rather than at the next poll."""

@@ -6,7 +6,7 @@ operator watching /healthz saw "ok" while replies were being given up on (a tria
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +31,13 @@ class SendHealth:
         self.metrics = metrics
         self.clock = clock
         self._channels: dict[str, Sending] = {}
+
+    def watch(self, channels: Iterable[str]) -> None:
+        """Give each channel its `helpline_channel_sending` series from the start (1: nothing has
+        failed yet), so an alert on it sees a channel that has sent nothing so far."""
+        for channel in channels:
+            if channel not in self._channels:
+                self.metrics.channel_sending.labels(channel).set(1)
 
     def delivered(self, channel: str) -> None:
         sending = self._channels.get(channel)

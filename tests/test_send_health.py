@@ -23,6 +23,8 @@ async def test_a_channel_whose_replies_keep_failing_is_said_not_to_deliver_until
 ) -> None:
     async with TestClient(TestServer(build_app(Hub(make_config(tmp_path))))) as client:
         hub: Hub = client.server.app[HUB]
+        # Every channel has its series from the start: an alert on it sees one that sent nothing yet.
+        assert 'helpline_channel_sending{channel="chat"} 1.0' in await (await client.get("/metrics")).text()
         chat = hub.adapters["chat"]
         later = [timedelta(0)]
         hub.outbox.clock = lambda: utcnow() + later[0]
