@@ -113,6 +113,17 @@ async def test_an_agent_attaches_a_file_to_a_reply_on_a_channel_that_carries_fil
     assert [a.name for a in out.attachments] == ["发票.pdf"]
     path = hub.blobs.path(out.attachments[0].blob_ref)
     assert path is not None and path.read_bytes() == PDF
+    # Named by what it is: no bare "file" reaches the customer, no "notes.html" holding a PDF.
+    for given, kept in (("", "file.pdf"), ("notes.html", "notes.html.pdf")):
+        uploaded = await upload(agent, cid, PDF, given)
+        assert uploaded["name"] == kept
+        sent = await agent.call(
+            "POST",
+            f"/api/v1/conversations/{cid}/messages",
+            {"text": "", "attachments": [{"ref": uploaded["ref"], "name": given}]},
+            status=201,
+        )
+        assert [a["name"] for a in sent["attachments"]] == [kept]
 
 
 async def test_a_reply_cannot_attach_what_this_agent_did_not_upload(server: TestServer, agent: Agent) -> None:

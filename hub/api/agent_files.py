@@ -9,7 +9,7 @@ from aiohttp import BodyPartReader, web
 
 from conversation.model import Attachment, Conversation
 from hub.api.framework import ApiError
-from hub.blobs import PendingUploads
+from hub.blobs import PendingUploads, name_for_type
 from hub.filetypes import detect_type, file_name
 
 UPLOAD_TTL_SECONDS = 3600  # an upload not sent within the hour is swept
@@ -52,10 +52,11 @@ async def receive_upload(request: web.Request, hub: Any, owner: str) -> dict[str
     uploads = agent_uploads(hub)
     await uploads.sweep()
     ref = await uploads.put(owner, bytes(data))
+    content_type = detect_type(bytes(data))
     return {
         "ref": ref,
-        "name": file_name(part.filename or ""),
-        "content_type": detect_type(bytes(data)),
+        "name": name_for_type(file_name(part.filename or ""), content_type),
+        "content_type": content_type,
         "size": len(data),
     }
 
@@ -69,6 +70,9 @@ async def claim_attachments(hub: Any, owner: str, items: list[dict[str, Any]]) -
         data = await agent_uploads(hub).claim(owner, item["ref"])
         if data is None:
             raise ApiError(422, "invalid", "an attachment was not uploaded first, or its upload expired")
-        name = file_name(item.get("name", ""))
-        attachments.append(Attachment(name=name, content_type=detect_type(data), size=len(data), blob_ref=item["ref"]))
+        # The name the customer's mail or chat shows: with its type's extension ("file.png",
+        # never a bare "file" nor "invoice.html" holding a script), as the web chat keeps them.
+        content_type = detect_type(data)
+        name = name_for_type(file_name(item.get("name", "")), content_type)
+        attachments.append(Attachment(name=name, content_type=content_type, size=len(data), blob_ref=item["ref"]))
     return attachments
