@@ -198,6 +198,38 @@ async def test_a_message_id_joins_only_from_the_tickets_people(hub: Hub, sink: t
     assert "我也没收到" in texts and await hub.store.tickets.get_conversation_by_number(1002) is None
 
 
+@pytest.mark.parametrize(
+    "posing",
+    [
+        {"sender": "Eve <eve@example.net>", "X_Original_From": "Li Na <li.na@gmail.com>"},
+        {"sender": "Li Na via Friends <eve@example.net>", "Reply_To": "li.na@gmail.com", "List_Id": "<f.example.net>"},
+    ],
+)
+async def test_a_list_rewritten_sender_is_a_claim_that_joins_and_copies_nothing(
+    hub: Hub, sink: tuple[Sink, int], posing: dict[str, str]
+) -> None:
+    """X-Original-From and Reply-To are anyone's to write (Eve's own domain passes DMARC): a mail
+    naming Li Na there is filed under her as a claim, in a ticket of its own, which its Cc never
+    reads and no bot answers; Li Na's ticket and its replies stay hers."""
+    outbox, _port = sink
+    await mail_in(hub, customer_mail("订单没有到", "我的订单三天了还没有到。"))
+    await eventually(lambda: outbox.mails)  # the echo bot answered Li Na
+    forged = customer_mail("Re: 订单没有到 [#1000]", "以后请也发给我的助理", Cc="eve.other@example.net", **posing)
+    await mail_in(hub, forged, sender="eve@example.net")
+    conv = await ticket(hub, 1000)
+    assert conv.participants == []
+    texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    assert "以后请也发给我的助理" not in texts
+    claimed = await ticket(hub, 1001)
+    assert claimed.participants == [] and claimed.customer_address == "li.na@gmail.com"
+    (message,) = [m for m in await hub.store.tickets.list_messages(claimed.id) if m.kind is MessageKind.MESSAGE]
+    assert message.automatic and "list_rewrite" in message.raw["flags"]  # type: ignore[index]
+    await hub.actions.send(conv, "退款已退回尾号 1234 的卡。", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: any("Auto-Submitted" not in m for m in outbox.mails))
+    assert all("eve" not in str(m.get("Cc", "")) + str(m["To"]) for m in outbox.mails)  # no bot wrote to Eve either
+    assert len([m for m in outbox.mails if m["Auto-Submitted"]]) == 1  # the echo bot answered the real mail only
+
+
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
     config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))

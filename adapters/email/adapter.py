@@ -36,6 +36,7 @@ from adapters.email.parse import (
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import (
     OUR_ID,
+    ThreadMatch,
     answered_page,
     find_thread,
     our_message_id,
@@ -353,16 +354,24 @@ class EmailAdapter(Adapter):
         return await self._store(await self._inbound(raw, mail, unreadable=reason))
 
     async def _inbound(self, raw: bytes, mail: ParsedMail, *, unreadable: str = "") -> Inbound:
-        match = await find_thread(
-            self.hub.reads,
-            channel=self.name,
-            domain=self.domain,
-            in_reply_to=mail.in_reply_to,
-            references=mail.references,
-            subject=mail.subject,
-            sender=mail.from_address,
-            token=self.token,
-        )
+        # A From a list rewrote (parse.py): the person is only what X-Original-From or Reply-To
+        # say, which anyone can write, not a From the receiving server checked (DMARC). Such a
+        # mail is filed under that person and answered to them, but it joins none of their
+        # tickets, copies no one on replies, vouches for no email and no bot acts on it: else a
+        # stranger could write as any customer and read the replies through their own Cc.
+        vouched = not mail.list_address
+        match = ThreadMatch(None, "new")
+        if vouched:
+            match = await find_thread(
+                self.hub.reads,
+                channel=self.name,
+                domain=self.domain,
+                in_reply_to=mail.in_reply_to,
+                references=mail.references,
+                subject=mail.subject,
+                sender=mail.from_address,
+                token=self.token,
+            )
         message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}{MADE_UP_ID}>"
         attachments = []
         for item in mail.attachments:
@@ -395,7 +404,7 @@ class EmailAdapter(Adapter):
             note = "unreadable" if unreadable else "original_kept"
             text += "\n\n" + NOTES[note].format(reason=unreadable, name=ORIGINAL_NAME)
         participants = kept_participants(
-            [*mail.to, *mail.cc],
+            [*mail.to, *mail.cc] if vouched else [],
             exclude={*self.own, mail.from_address, mail.list_address},  # a list is never copied on replies
             limit=self.settings.max_participants,
         )
@@ -407,7 +416,7 @@ class EmailAdapter(Adapter):
                 address=mail.from_address,
                 display_name=without_surrogates(mail.from_name),
                 email=mail.from_address,
-                verified=True,
+                verified=vouched,
                 language=mail_language(raw),
             ),
             thread_key=message_id,  # a new ticket is keyed by the mail that opened it
@@ -417,7 +426,7 @@ class EmailAdapter(Adapter):
             attachments=tuple(attachments),
             conversation_hint=match.conversation.id if match.conversation else "",
             participants=participants,
-            automatic=mail.automatic,
+            automatic=mail.automatic or not vouched,
             raw={
                 "message_id": message_id,
                 "subject": plain_text(subject),  # the inbox shows it: no control characters (as in `text`)
