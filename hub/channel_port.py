@@ -204,12 +204,21 @@ class ChannelPort:
         return await self.blobs.open(ref)
 
     def status_link(self, conversation: Conversation, language: str = "") -> str:
-        links = self.status_links
+        links = self._links_for(conversation)
         return links.url(conversation.number, language) if links is not None else ""
 
     def rating_links(self, conversation: Conversation, language: str = "") -> dict[int, str]:
-        links = self.status_links
+        links = self._links_for(conversation)
         return links.rating_urls(conversation.number, language) if links is not None else {}
+
+    def _links_for(self, conversation: Conversation) -> StatusLinks | None:
+        """The status links, unless others read the ticket's thread (a Telegram group, a Slack
+        channel's thread): a link posted there would let any of them read the ticket and
+        write as its customer."""
+        adapter = self.adapters.get(conversation.channel)
+        if adapter is not None and adapter.shared_thread(conversation.thread_key):
+            return None
+        return self.status_links
 
     async def team_name(self, team: str, language: str) -> str:
         found = await self.store.desk.get_team(team) if team else None

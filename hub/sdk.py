@@ -456,12 +456,14 @@ class HubPort(Protocol):
 
     def status_link(self, conversation: Conversation, language: str = "") -> str:
         """A signed, expiring link to the ticket's status page for its customer ("" when the
-        status page is off). Only ever give it to the ticket's own customer."""
+        status page is off, or the ticket's thread is read by others: Adapter.shared_thread).
+        Only ever give it to the ticket's own customer."""
         ...
 
     def rating_links(self, conversation: Conversation, language: str = "") -> dict[int, str]:
         """One-click links (score -> URL) that rate the ticket on its status page, signed like
-        `status_link`; empty when the status page is off. Only for the ticket's own customer."""
+        `status_link`; empty when the status page is off or the thread is shared. Only for the
+        ticket's own customer."""
         ...
 
     async def team_name(self, team: str, language: str) -> str:
@@ -511,6 +513,12 @@ class Adapter:
     async def send(self, out: Outbound) -> Sent:
         """Deliver one message or raise RetryableDeliveryError / PermanentDeliveryError."""
         raise NotImplementedError
+
+    def shared_thread(self, thread_key: str) -> bool:
+        """True when people other than the ticket's customer read what is sent on this thread
+        (a group chat, a channel's thread): the hub then sends no status or rating link there,
+        since whoever holds one reads the ticket and writes as its customer."""
+        return False
 
 
 async def ingest_response(hub: HubPort, inbound: Inbound) -> web.Response:

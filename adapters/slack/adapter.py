@@ -419,6 +419,10 @@ class SlackAdapter(Adapter):
         return f"{parts.scheme}://{parts.netloc}".lower() in self.file_origins
 
     # -- outbound ---------------------------------------------------------------------------
+    def shared_thread(self, thread_key: str) -> bool:
+        # "team:channel" is a direct message; "team:channel:ts" a thread in a channel its members read.
+        return thread_key.count(":") >= 2
+
     async def send(self, out: Outbound) -> Sent:
         parts = out.conversation.thread_key.split(":")
         if len(parts) < 2:

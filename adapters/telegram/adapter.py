@@ -403,6 +403,10 @@ class TelegramAdapter(Adapter):
             return await self.bot.send_photo(chat_id, data)
         return await self.bot.send_document(chat_id, data, filename=attachment.name)
 
+    def shared_thread(self, thread_key: str) -> bool:
+        # "chat:<id>": a private chat's id is its user's (positive), a group's is negative.
+        return thread_key.removeprefix("chat:").startswith("-")
+
     async def send(self, out: Outbound) -> Sent:
         chat_id = out.conversation.thread_key.removeprefix("chat:") or out.address
         choices = out.message.choices
