@@ -106,6 +106,14 @@ def seen_by_customer(message: Message, address: str) -> bool:
     return message.customer_address in ("", address)
 
 
+def bystander(conversation: Conversation, writer: str, *, shared_thread: bool) -> bool:
+    """Whether `writer` is someone else than the ticket's customer on a thread others read too
+    (a Telegram group, a Slack channel's thread: Adapter.shared_thread). Their words are kept
+    for the agents, but no bot acts on them: a member must not answer the opener's "did this
+    solve it?", their account-lock question or their dispute for them."""
+    return shared_thread and bool(conversation.customer_address) and writer != conversation.customer_address
+
+
 def writes_on_in_merged(surviving: Conversation, address: str) -> bool:
     """Whether a customer whose ticket was merged into `surviving` goes on writing there.
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from prometheus_client import Counter
 
+from conversation.identity import bystander
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound, with_changes
 from conversation.ingest import OWN_THREAD_STEPS
 from conversation.model import Contact, Conversation, Message, Priority, utcnow
@@ -443,6 +444,11 @@ class Pipeline:
     async def _run_each(
         self, message: Message, conversation: Conversation, contact: Contact, verification: str = ""
     ) -> None:
+        adapter = self.port.channel_adapter(conversation.channel) if self.port is not None else None
+        shared = adapter is not None and adapter.shared_thread(conversation.thread_key)
+        if bystander(conversation, message.customer_address, shared_thread=shared):
+            log.info("ticket #%s: a message from another member of its thread: for the agents", conversation.number)
+            return
         for plugin in self.plugins:
             if (conversation.human_owned or message.automatic) and not plugin.always_run:
                 continue  # a person owns it, or a machine wrote it: no bot answers

@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack.adapter import SlackAdapter
+from conversation.model import Direction
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from tests.fake_telegram import FakeTelegram, text_update
@@ -64,3 +65,31 @@ async def test_a_telegram_group_is_greeted_without_the_openers_status_link(
 def test_a_slack_channels_thread_is_shared_and_a_direct_message_is_not(thread_key: str, shared: bool) -> None:
     adapter: Any = SlackAdapter.__new__(SlackAdapter)
     assert adapter.shared_thread(thread_key) is shared
+
+
+async def test_no_bot_acts_on_another_members_words_in_a_group(tmp_path: Path, fake: tuple[FakeTelegram, str]) -> None:
+    """A Telegram group is one ticket, its opener's: another member's message is kept for the
+    agents, but no bot answers it (nor, so, a question a bot asked the opener)."""
+    bot, base = fake
+    telegram = {"token": bot.token, "mode": "webhook", "webhook_secret": SECRET, "api_base_url": base}
+    config = make_config(tmp_path, {"channels": {"telegram": telegram}, "plugins": {"enabled": ["echo"]}})
+    async with TestClient(TestServer(build_app(Hub(config)))) as client:
+        hub: Hub = client.server.app[HUB]
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        for update_id, user_id, text in ((1, 777, "alice asks"), (2, 999, "bob says yes"), (3, 777, "alice again")):
+            update = text_update(
+                update_id, text, chat_id=-100555, chat_type="group", user_id=user_id, message_id=update_id
+            )
+            assert (await client.post("/channels/telegram/webhook", json=update, headers=headers)).status == 200
+
+            async def handled(n: int = update_id) -> bool:
+                ticket = await hub.reads.get_conversation_by_number(1000)
+                thread = await hub.reads.list_messages(ticket.id) if ticket else []
+                inbound = [m for m in thread if m.direction is Direction.INBOUND]
+                return len(inbound) >= n and all(m.plugins_done for m in inbound)
+
+            await eventually(handled)
+        ticket = await hub.reads.get_conversation_by_number(1000)
+        assert ticket is not None and ticket.customer_address == "777"
+        said = [m.text for m in await hub.reads.list_messages(ticket.id)]
+        assert said == ["alice asks", "echo 1: alice asks", "bob says yes", "alice again", "echo 2: alice again"]
