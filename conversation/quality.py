@@ -155,6 +155,13 @@ def new_survey(ticket: Conversation, now: datetime, language: str, answer_for: t
     )
 
 
+def asked_of(surveyed: Conversation | None, address: str) -> bool:
+    """Whether `address` may answer the survey of the ticket `surveyed`: the identity that
+    opened it, whom the survey asked. Surveys are found by contact, and after agents merged two
+    people's contacts one person's "1" must not rate the other's ticket."""
+    return surveyed is not None and surveyed.customer_address in ("", address)
+
+
 def rated(survey: Survey, score: int, now: datetime, via: str) -> Survey:
     """The survey with this score (a later answer replaces an earlier one: the customer changed their mind)."""
     if score not in SCORES:

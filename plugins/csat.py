@@ -34,6 +34,7 @@ from conversation.progress import status_question
 from conversation.quality import (
     SCORES,
     Survey,
+    asked_of,
     awaits_comment,
     rating_choice,
     rating_from_choice,
@@ -171,7 +172,9 @@ class CsatPlugin(Plugin):
         if contact is None:
             return False
         survey = await runtime.surveys.latest(contact.id)
-        if survey is None:
+        if survey is None or not asked_of(
+            await hub.reads.get_conversation(survey.conversation_id), inbound.sender.address
+        ):
             return False
         # A rating button only ever answers a survey: kept quietly even after the survey closed
         # (on_message says so), never a new ticket for the queue. Typed words are read as a
@@ -213,6 +216,10 @@ class CsatPlugin(Plugin):
         survey = await surveys.latest(ctx.contact.id)
         if survey is None:
             return Outcome.CONTINUE
+        if ctx.hub is not None and not asked_of(
+            await ctx.hub.reads.get_conversation(survey.conversation_id), ctx.message.customer_address
+        ):
+            return Outcome.CONTINUE  # another person's survey (their contacts were merged)
         t = catalog(ctx.language)
         score = rating_from_choice(ctx.chosen) or rating_from_text(ctx.message.text)
         answer = self._answer(survey, score, ctx.message.channel, ctx.message.text, ctx.chosen)

@@ -503,3 +503,37 @@ async def test_a_question_on_the_surveys_thread_right_after_a_rating_goes_to_the
     assert (again.number, again.status) == (1000, Status.OPEN)  # reopened for an agent, not a comment
     survey = await hub.store.quality.get_survey(again.id)
     assert survey is not None and survey.comment == ""
+
+
+async def test_after_a_contact_merge_each_person_answers_only_their_own_survey(desk: tuple[TestClient, Hub]) -> None:
+    """A security review: surveys were found by contact, so once agents merged two people's
+    contacts Alice's "1" rated Bob's ticket, and Bob (merged away) could no longer rate his."""
+    client, hub = desk
+    alice, bob = await visitor(client), await visitor(client)
+    sockets = []
+    for person, number in ((alice, 1000), (bob, 1001)):
+        ws = await client.ws_connect(f"/channels/webchat/ws?token={person['token']}&lang=en")
+        await ws.send_json({"type": "message", "client_id": "c1", "text": "where is my parcel"})
+        assert (await frames_until(ws, "ack"))["conversation"]["number"] == number
+        sockets.append(ws)
+    a_ws, b_ws = sockets
+    bobs = await work_and_resolve(hub, 1001)
+    await eventually(lambda: hub.store.quality.get_survey(bobs.id), timeout=10.0)
+    alices = await ticket(hub, 1000)
+    # Two people, one contact now (an agent confirmed the merge): Bob's merged into Alice's.
+    await hub.services.conversations.merge_contacts(bobs.contact_id, alices.contact_id, who="agent")
+    await a_ws.send_json({"type": "message", "client_id": "c2", "text": "1"})
+    await frames_until(a_ws, "ack")
+
+    async def alices_one_handled() -> bool:
+        thread = await hub.store.tickets.list_messages(alices.id)
+        return any(m.text == "1" and m.plugins_done for m in thread)
+
+    await eventually(alices_one_handled, timeout=10.0)
+    survey = await hub.store.quality.get_survey(bobs.id)
+    assert survey is not None and survey.score is None  # Alice's "1" is no answer to Bob's survey
+    await b_ws.send_json({"type": "message", "client_id": "c2", "text": "4"})
+    await frames_until(b_ws, "ack")
+    await eventually(lambda: _score(hub, bobs.id, 4), timeout=10.0)
+    for ws in sockets:
+        await ws.close()

@@ -82,6 +82,8 @@ class MongoContacts(Area, Contacts):
         await self._messages.update_many(
             {"author_id": source_id, "author_type": AuthorType.CONTACT.value}, {"$set": {"author_id": target_id}}
         )
+        # The person's surveys go with them, else one merged away could no longer answer theirs.
+        await self._db.csat_surveys.update_many({"contact_id": source_id}, {"$set": {"contact_id": target_id}})
         email = merged_email(
             ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)
         )

@@ -80,6 +80,12 @@ class SQLiteContacts(Area, Contacts):
                 "UPDATE messages SET author_id = ? WHERE author_id = ? AND author_type = 'contact'",
                 (target_id, source_id),
             )
+            # The person's surveys go with them (the doc keeps the contact too), else one
+            # merged away could no longer answer theirs.
+            conn.execute(
+                "UPDATE csat_surveys SET contact_id = ?, doc = json_set(doc, '$.contact_id', ?) WHERE contact_id = ?",
+                (target_id, target_id, source_id),
+            )
             conn.execute("UPDATE contacts SET merged_into = ? WHERE id = ?", (target_id, source_id))
             email = merged_email(
                 ContactEmail(target.email, target.email_verified), ContactEmail(source.email, source.email_verified)

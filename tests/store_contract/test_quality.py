@@ -62,6 +62,22 @@ async def test_the_latest_survey_of_a_contact_is_the_last_asked(store: Store) ->
     assert latest is not None and latest.conversation_id == "t2"
 
 
+async def test_a_contacts_surveys_go_with_it_when_it_is_merged(store: Store) -> None:
+    """Else a person merged away could no longer answer theirs (found by contact)."""
+    from conversation.inbound import Sender
+
+    a = await store.tickets.record_inbound(inbound("m1"), now=T0, policy=POLICY)
+    b = await store.tickets.record_inbound(
+        inbound("m2", thread="chat-2", sender=Sender(address="user-43")), now=T0, policy=POLICY
+    )
+    await store.quality.add_survey(survey(b.conversation.id, contact=b.contact.id))
+    await store.contacts.merge_contacts(b.contact.id, a.contact.id)
+    latest = await store.quality.latest_survey(a.contact.id)
+    assert latest is not None and latest.conversation_id == b.conversation.id
+    assert latest.contact_id == a.contact.id  # the document says so too
+    assert await store.quality.latest_survey(b.contact.id) is None
+
+
 async def test_csat_figures_are_averages_and_counts_per_group_in_the_period(store: Store) -> None:
     rows = [  # (ticket, agent, team, channel, category, score, hours after T0)
         ("t1", "a1", "care", "webchat", "billing", 5, 1),
