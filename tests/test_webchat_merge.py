@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from aiohttp.test_utils import TestClient
+from pathlib import Path
 
+from aiohttp.test_utils import TestClient, TestServer
+
+from hub.app import Hub, build_app
 from hub.app_keys import HUB
+from tests.conftest import free_port
+from tests.email_servers import Sink
+from tests.helpers import eventually, make_config
+from tests.test_email import SUPPORT, customer_mail, mail_in, sink
 from tests.test_identity import frames_before_pong
 from tests.test_webchat import (  # noqa: F401  (client: the fixture)
     PNG,
@@ -16,6 +23,8 @@ from tests.test_webchat import (  # noqa: F401  (client: the fixture)
     upload_file,
     visitor,
 )
+
+__all__ = ["client", "sink"]  # fixtures, used by name
 
 
 async def merge(chat: TestClient, source: int, target: int) -> None:
@@ -94,3 +103,42 @@ async def test_after_a_merge_into_their_own_ticket_a_visitor_writes_on_there(cli
         assert (await frames_until(ws, "ticket"))["conversation"]["number"] == 1000
         assert (await say(ws, "third", "b3"))["conversation"]["number"] == 1000
     assert await history(client, bob["token"]) == ["first question", "second question", "third"]
+
+
+async def test_a_merged_visitors_email_confirmation_carries_nothing_of_the_other_customers_ticket(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    """A security review: after an agent merged a visitor's chat ticket into another customer's
+    email ticket, the visitor's "answer me by email" confirmation went out as a reply on that
+    ticket: its subject ("Invoice for my divorce lawyer") and its Message-IDs."""
+    outbox, port = sink
+    email = {
+        "type": "email",
+        "address": SUPPORT,
+        "listen_port": free_port(),
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_tls": "none",
+    }
+    webchat = {"secret": "visitor-token-secret", "email_channel": "email"}
+    hub = Hub(make_config(tmp_path, {"channels": {"email": email, "webchat": webchat}}))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        bobs_mail = customer_mail("Invoice for my divorce lawyer", "please resend the invoice")
+        await mail_in(hub, bobs_mail)
+        bob = await hub.store.tickets.get_conversation_by_number(1000)
+        alice = await visitor(client)
+        ws = await client.ws_connect(f"/channels/webchat/ws?token={alice['token']}")
+        await ws.send_json({"type": "message", "client_id": "a1", "text": "is my parcel lost?"})
+        assert (await frames_until(ws, "ack"))["conversation"]["number"] == 1001
+        alices = await hub.store.tickets.get_conversation_by_number(1001)
+        assert bob is not None and alices is not None
+        await hub.services.conversations.merge(alices, bob, who="agent")  # into another customer's
+        resp = await client.post(
+            "/channels/webchat/email", json={"token": alice["token"], "email": "alice@example.org"}
+        )
+        assert resp.status == 200, await resp.text()
+        await eventually(lambda: any(m["To"] == "alice@example.org" for m in outbox.mails))
+        mail = next(m for m in outbox.mails if m["To"] == "alice@example.org")
+        assert "divorce" not in str(mail["Subject"]) and "[#1000]" not in str(mail["Subject"])
+        assert bobs_mail["Message-ID"] not in f"{mail['In-Reply-To']} {mail['References']}"
+        await ws.close()

@@ -681,7 +681,9 @@ class WebChatAdapter(Adapter):
         if not EMAIL.match(email):
             return _error(422, "invalid", "that is not an email address")
         contact = await self.hub.reads.find_identity_contact(self.name, visitor.address)
-        conversation = await self._latest_conversation(visitor.address)
+        # The visitor's own ticket, even when an agent merged it into another customer's: the
+        # confirmation mail takes its subject and thread from it, never from that customer's.
+        conversation = await self._own_latest_conversation(visitor.address)
         if contact is None or conversation is None:
             return _error(409, "no_conversation", "write your question first, then leave your address")
         now = time.time()
