@@ -8,10 +8,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
-from tests.conftest import free_port
 from tests.email_servers import Sink
 from tests.helpers import eventually, make_config
-from tests.test_email import SUPPORT, customer_mail, mail_in, sink
+from tests.test_email import customer_mail, email_settings, mail_in, sink
 from tests.test_identity import frames_before_pong
 from tests.test_webchat import (  # noqa: F401  (client: the fixture)
     PNG,
@@ -112,16 +111,8 @@ async def test_a_merged_visitors_email_confirmation_carries_nothing_of_the_other
     email ticket, the visitor's "answer me by email" confirmation went out as a reply on that
     ticket: its subject ("Invoice for my divorce lawyer") and its Message-IDs."""
     outbox, port = sink
-    email = {
-        "type": "email",
-        "address": SUPPORT,
-        "listen_port": free_port(),
-        "smtp_host": "127.0.0.1",
-        "smtp_port": port,
-        "smtp_tls": "none",
-    }
     webchat = {"secret": "visitor-token-secret", "email_channel": "email"}
-    hub = Hub(make_config(tmp_path, {"channels": {"email": email, "webchat": webchat}}))
+    hub = Hub(make_config(tmp_path, {"channels": {"email": email_settings(port), "webchat": webchat}}))
     async with TestClient(TestServer(build_app(hub))) as client:
         bobs_mail = customer_mail("Invoice for my divorce lawyer", "please resend the invoice")
         await mail_in(hub, bobs_mail)
