@@ -145,13 +145,14 @@ class ChannelPort:
         )
         return True
 
-    async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
+    async def queue_copy(self, message: Message, *, copy_id: str, channel: str, to: str = "") -> bool:
         if await self.store.tickets.get_message(copy_id) is not None:
             return False  # a retried delivery: the copy exists already
         copy = replace(
             message,
             id=copy_id,
             channel=channel,
+            customer_address=to or message.customer_address,
             external_id="",
             delivery=Delivery(next_attempt_at=message.created_at),
             raw={**(message.raw or {}), COPY_OF: message.id},

@@ -348,9 +348,10 @@ class HubPort(Protocol):
         customer message."""
         ...
 
-    async def queue_copy(self, message: Message, *, copy_id: str, channel: str) -> bool:
-        """Queue a copy of a reply for delivery on another channel (web chat's reply by email);
-        `copy_id` makes it idempotent: False when that copy exists already."""
+    async def queue_copy(self, message: Message, *, copy_id: str, channel: str, to: str = "") -> bool:
+        """Queue a copy of a reply for delivery on another channel (web chat's reply by email),
+        to `to` on that channel (else the reply's own recipient); `copy_id` makes it
+        idempotent: False when that copy exists already."""
         ...
 
     async def mark_undelivered(self, message_id: str, reason: str) -> Message | None:

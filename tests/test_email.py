@@ -420,6 +420,8 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
             if event.type == "message.created":
                 created.append(event.data["message_id"])
         assert len(created) == 2 and created[0] == reply.id  # the copy by email is shown live too
+        copy = await hub.store.tickets.get_message(created[1])
+        assert copy is not None and copy.customer_address == "ming@example.org"  # addressed when queued
         assert mail["To"] == "ming@example.org" and "[#1000]" in mail["Subject"]
         answer = customer_mail(
             "Re: " + str(mail["Subject"]), "太好了，谢谢！", sender="ming@example.org", In_Reply_To=mail["Message-ID"]

@@ -832,19 +832,21 @@ class WebChatAdapter(Adapter):
             and not elsewhere
             and out.contact.email
             and self.settings.email_channel
-            and await self._confirmed_email(out.address) == out.contact.email.lower()
+            and (confirmed := await self._confirmed_email(out.address)) == out.contact.email.lower()
         ):
-            await self._also_by_email(out)
+            await self._also_by_email(out, confirmed)
         return Sent(external_id=out.message.id)
 
-    async def _also_by_email(self, out: Outbound) -> None:
+    async def _also_by_email(self, out: Outbound, confirmed: str) -> None:
         """The visitor left and gave an address: the reply goes by email too, in the same
         conversation, so their emailed answer comes back to it (threaded by Message-ID)."""
         # Deterministic (a retried delivery finds it) and sorting right after the original.
         copy_id = f"{int(out.message.id, 16) + 1:024x}"
         # Queued like any reply: the inboxes show it and the outbox sends it at once;
-        # a retried delivery finds the copy made already.
-        await self.hub.queue_copy(out.message, copy_id=copy_id, channel=self.settings.email_channel)
+        # a retried delivery finds the copy made already. Addressed now, to the address the
+        # visitor confirmed: the contact's email may change before it is sent (a merge keeps
+        # the other person's verified one, an agent edits it).
+        await self.hub.queue_copy(out.message, copy_id=copy_id, channel=self.settings.email_channel, to=confirmed)
 
     # -- several hub processes: which one holds the visitor's window ------------------------------
     @property
