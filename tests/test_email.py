@@ -19,7 +19,7 @@ import pytest
 
 from adapters.email.adapter import EmailAdapter
 from conversation.delivery_errors import split_coded_error
-from conversation.model import AuthorType, DeliveryStatus, MessageKind, Status
+from conversation.model import AuthorType, DeliveryStatus, Direction, MessageKind, Status
 from hub.app import Hub
 from tests import mail_corpus as corpus
 from tests.conftest import ROOT, free_port
@@ -228,6 +228,29 @@ async def test_a_list_rewritten_sender_is_a_claim_that_joins_and_copies_nothing(
     await eventually(lambda: any("Auto-Submitted" not in m for m in outbox.mails))
     assert all("eve" not in str(m.get("Cc", "")) + str(m["To"]) for m in outbox.mails)  # no bot wrote to Eve either
     assert len([m for m in outbox.mails if m["Auto-Submitted"]]) == 1  # the echo bot answered the real mail only
+
+
+async def test_another_senders_mail_reusing_a_message_id_is_kept_and_learns_nothing(hub: Hub) -> None:
+    """A Message-ID is the sender's to choose: a stranger's mail reusing Li Na's is no retry of
+    hers (it was dropped, and the SMTP answer named her ticket), but a mail of its own."""
+    first = customer_mail("订单没有到", "我的订单三天了还没有到。")
+    await mail_in(hub, first)
+    again = await aiosmtplib.send(
+        first, hostname="127.0.0.1", port=channel(hub).listen_port, sender="li.na@gmail.com", recipients=[SUPPORT]
+    )
+    assert "ticket #1000" in again[1]  # her own retry: the same ticket, stored once
+    forged = customer_mail("hello", "someone else's words", sender="eve@example.net")
+    forged.replace_header("Message-ID", first["Message-ID"])
+    answer = await aiosmtplib.send(
+        forged, hostname="127.0.0.1", port=channel(hub).listen_port, sender="eve@example.net", recipients=[SUPPORT]
+    )
+    assert "#1000" not in answer[1] and "ticket #1001" in answer[1]
+    eves = await ticket(hub, 1001)
+    assert eves.customer_address == "eve@example.net"
+    hers = await hub.store.tickets.list_messages((await ticket(hub, 1000)).id)
+    assert [m.text for m in hers if m.direction is Direction.INBOUND] == ["我的订单三天了还没有到。"]
+    texts = [m.text for m in await hub.store.tickets.list_messages(eves.id) if m.kind is MessageKind.MESSAGE]
+    assert "someone else's words" in texts
 
 
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:

@@ -199,6 +199,24 @@ async def test_list_rewritten_senders_are_filed_under_the_person_and_answered_al
     assert outbox.envelopes[0].rcpt_tos == ["ann@example.com"]
 
 
+async def test_a_person_writing_on_through_the_list_stays_on_the_ticket_that_list_opened(hub: Hub) -> None:
+    """A list-rewritten mail joins a ticket only one of that same list's mails is on: Ann's
+    follow-up through the list joins hers; the same follow-up naming Ann through another
+    "list" (any sender's own address) opens a ticket of its own."""
+    await smtp_in(hub, wild.list_rewritten("ann@example.com", "Ann Berg", 1))
+    follow_up = wild.list_rewritten("ann@example.com", "Ann Berg", 2).replace(
+        b"Subject: Question 2 about the API", b"Subject: Re: Question 1 about the API [#1000]"
+    )
+    await smtp_in(hub, follow_up.replace(b"Date:", b"In-Reply-To: <list-1@lists.example.org>\r\nDate:", 1))
+    first = await ticket(hub, 1000)
+    assert len([m for m in await hub.store.tickets.list_messages(first.id) if m.kind is MessageKind.MESSAGE]) == 2
+    forged = wild.list_rewritten("ann@example.com", "Ann Berg", 3).replace(
+        b"users@lists.example.org", b"eve@example.net"
+    )
+    await smtp_in(hub, forged.replace(b"Date:", b"In-Reply-To: <list-1@lists.example.org>\r\nDate:", 1))
+    assert (await ticket(hub, 1001)).id != first.id
+
+
 # 11.8
 async def test_a_read_receipt_notes_the_reply_read_and_never_failed(hub: Hub, sink: tuple[Sink, int]) -> None:
     reply_id = await our_reply(hub, sink[0])

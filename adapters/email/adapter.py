@@ -36,7 +36,6 @@ from adapters.email.parse import (
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.threading import (
     OUR_ID,
-    ThreadMatch,
     answered_page,
     find_thread,
     our_message_id,
@@ -356,23 +355,29 @@ class EmailAdapter(Adapter):
     async def _inbound(self, raw: bytes, mail: ParsedMail, *, unreadable: str = "") -> Inbound:
         # A From a list rewrote (parse.py): the person is only what X-Original-From or Reply-To
         # say, which anyone can write, not a From the receiving server checked (DMARC). Such a
-        # mail is filed under that person and answered to them, but it joins none of their
-        # tickets, copies no one on replies, vouches for no email and no bot acts on it: else a
-        # stranger could write as any customer and read the replies through their own Cc.
+        # mail is filed under that person and answered to them, but it joins only a ticket that
+        # list's mail is on already (threading.py), copies no one on replies, vouches for no
+        # email and no bot acts on it: else a stranger could write as any customer and read the
+        # replies through their own Cc.
         vouched = not mail.list_address
-        match = ThreadMatch(None, "new")
-        if vouched:
-            match = await find_thread(
-                self.hub.reads,
-                channel=self.name,
-                domain=self.domain,
-                in_reply_to=mail.in_reply_to,
-                references=mail.references,
-                subject=mail.subject,
-                sender=mail.from_address,
-                token=self.token,
-            )
+        match = await find_thread(
+            self.hub.reads,
+            channel=self.name,
+            domain=self.domain,
+            in_reply_to=mail.in_reply_to,
+            references=mail.references,
+            subject=mail.subject,
+            sender=mail.from_address,
+            token=self.token,
+            via_list=mail.list_address,
+        )
         message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}{MADE_UP_ID}>"
+        taken = await self.hub.reads.find_inbound(self.name, message_id) if mail.message_id else None
+        if taken is not None and taken.customer_address not in ("", mail.from_address):
+            # A Message-ID is its sender's to choose: another sender's mail reusing one is no
+            # retry of that mail (dropped, and answered with its ticket's number) but a mail of
+            # its own, kept under the key of a mail that has none.
+            message_id = f"<{hashlib.sha256(raw).hexdigest()}{MADE_UP_ID}>"
         attachments = []
         for item in mail.attachments:
             ref = await self.hub.put_blob(item.data)

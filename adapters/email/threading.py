@@ -9,7 +9,9 @@ help desks, so the rule is narrow and in this order:
 Either match counts only from an address that belongs to that ticket's contact or its
 participants. A Message-ID is no secret (everyone on a thread has it, ours follow the clock):
 a stranger naming one would put words in another customer's ticket, and the Cc of that mail
-would be copied on the agents' replies to that customer.
+would be copied on the agents' replies to that customer. A mail whose From a list rewrote
+names its person only in headers anyone can write: it joins only a ticket that same list's
+mail is on already (the list's own From is what a receiving server checked).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conversation.model import Conversation
+from conversation.model import Conversation, Direction
 from hub.sdk import ChannelReads
 
 OUR_ID = re.compile(r"^<([0-9a-f]{24})@([^>]+)>$")
@@ -67,6 +69,7 @@ async def find_thread(
     subject: str,
     sender: str,
     token: re.Pattern[str],
+    via_list: str = "",
 ) -> ThreadMatch:
     for candidate in [*in_reply_to, *reversed(references)]:
         conversation_id = ""
@@ -79,16 +82,22 @@ async def find_thread(
             conversation_id = message.conversation_id if message else ""
         if conversation_id:
             conversation = await reads.get_conversation(conversation_id)
-            if conversation is not None and await _belongs(reads, conversation, sender):
+            if conversation is not None and await _belongs(reads, conversation, sender, via_list):
                 return ThreadMatch(conversation, "references")
     for found in token.finditer(subject):
         conversation = await reads.get_conversation_by_number(int(found.group(1)))
-        if conversation is not None and await _belongs(reads, conversation, sender):
+        if conversation is not None and await _belongs(reads, conversation, sender, via_list):
             return ThreadMatch(conversation, "subject token")
     return ThreadMatch(None, "new")
 
 
-async def _belongs(reads: ChannelReads, conversation: Conversation, sender: str) -> bool:
+async def _belongs(reads: ChannelReads, conversation: Conversation, sender: str, via_list: str = "") -> bool:
+    if via_list and not any(
+        (m.raw or {}).get("list") == via_list
+        for m in await reads.list_messages(conversation.id)
+        if m.direction is Direction.INBOUND
+    ):
+        return False  # the list's From is what a receiving server checked: its mail only
     if sender in conversation.participants:
         return True
     contact = await reads.get_contact(conversation.contact_id)
