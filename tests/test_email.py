@@ -253,6 +253,19 @@ async def test_another_senders_mail_reusing_a_message_id_is_kept_and_learns_noth
     assert "someone else's words" in texts
 
 
+async def test_a_contacts_claimed_email_does_not_let_that_address_join_its_tickets(hub: Hub) -> None:
+    """An email typed for a contact (by a visitor, by an agent) is a claim: mail from that
+    address with the contact's ticket token opens a ticket of its own (else its owner's words
+    joined a stranger's ticket, and were answered to the stranger)."""
+    await mail_in(hub, customer_mail("Refund", "Please refund", sender="eve@example.net"), sender="eve@example.net")
+    eves = await ticket(hub, 1000)
+    await hub.services.contacts.update(eves.contact_id, {"email": "li.na@gmail.com"})
+    await mail_in(hub, customer_mail("Re: Refund [#1000]", "my own words"))
+    assert (await ticket(hub, 1001)).customer_address == "li.na@gmail.com"
+    texts = [m.text for m in await hub.store.tickets.list_messages(eves.id) if m.kind is MessageKind.MESSAGE]
+    assert "my own words" not in texts
+
+
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
     config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))

@@ -92,16 +92,21 @@ async def find_thread(
 
 
 async def _belongs(reads: ChannelReads, conversation: Conversation, sender: str, via_list: str = "") -> bool:
-    if via_list and not any(
-        (m.raw or {}).get("list") == via_list
-        for m in await reads.list_messages(conversation.id)
-        if m.direction is Direction.INBOUND
-    ):
+    """Whether a mail from `sender` may join the ticket: its opener, a participant, an address
+    the hub wrote to on it (a web-chat visitor's confirmed one), or a proven one of its contact."""
+    thread = await reads.list_messages(conversation.id)
+    if via_list and not any((m.raw or {}).get("list") == via_list for m in thread if m.direction is Direction.INBOUND):
         return False  # the list's From is what a receiving server checked: its mail only
-    if sender in conversation.participants:
+    if sender in conversation.participants or sender == conversation.customer_address:
+        return True
+    if any(m.direction is Direction.OUTBOUND and m.customer_address == sender for m in thread):
         return True
     contact = await reads.get_contact(conversation.contact_id)
     if contact is None:
         return False
-    addresses = {contact.email.lower()} | {i.address.lower() for i in contact.identities if "@" in i.address}
-    return sender in addresses
+    # The contact's other addresses only when proven theirs: a web-chat visitor may type
+    # anyone's address, and that claim must not let its owner's mail into the visitor's ticket.
+    vouched = {i.address.lower() for i in contact.identities if "@" in i.address and i.verified}
+    if contact.email_verified:
+        vouched.add(contact.email.lower())
+    return sender in vouched
