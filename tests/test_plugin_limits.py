@@ -369,3 +369,33 @@ async def fire_a_platform_retry(hub: Any, plugin: Plugin) -> int:
     ctx = TimerContext(plugin.name, None, None, None, {}, hub.actions, host)
     await ctx.schedule(utcnow() - timedelta(minutes=1), PLATFORM_TIMER, {"operation": "refund"})
     return int(await host.fire_due_timers())
+
+
+async def test_timers_left_in_a_batch_past_half_its_lease_are_let_go_not_fired_late(tmp_path: Path) -> None:
+    """The timers of one claimed batch fire one after another under one lease: after slow ones,
+    a timer begun late could outlive the lease and be fired again by another hub (a review)."""
+    async with running_hub(config(tmp_path)) as hub:
+        loop = hub.supervisor.loops["plugin-timers"].task
+        assert loop is not None
+        loop.cancel()  # the hub's own rounds would claim the timers between this test's
+        await asyncio.wait([loop])
+        host = hub.plugin_host
+        clock = [utcnow()]
+        host.clock = lambda: clock[0]
+
+        class Slow(Answers):
+            async def on_timer(self, ctx: TimerContext) -> None:
+                await super().on_timer(ctx)
+                clock[0] += timedelta(seconds=70)  # more than half the two-minute lease
+
+        slow = Slow("slow", {})
+        host.plugins = {"slow": slow}
+        for minutes, name in ((3, "first"), (2, "second"), (1, "third")):
+            ctx = TimerContext("slow", None, None, None, {}, hub.actions, host)  # type: ignore[arg-type]
+            await ctx.schedule(clock[0] - timedelta(minutes=minutes), name)
+        assert await host.fire_due_timers() == 3
+        assert slow.fired == ["first"]  # the other two were let go, not fired past the lease
+        assert await host.fire_due_timers() == 2  # free at once: the next round claims them
+        assert slow.fired == ["first", "second"]
+        assert await host.fire_due_timers() == 1
+        assert slow.fired == ["first", "second", "third"]
