@@ -25,7 +25,7 @@ from conversation.model import Contact, Conversation, Message, Priority, utcnow
 from conversation.offers import was_offered
 from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
-from conversation.routing import Route, own_thread
+from conversation.routing import Route, opens_ticket, own_thread, route_inbound
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
@@ -146,9 +146,13 @@ class Pipeline:
         # Before anything keeps it: the store, its search index, the inbox, webhooks, plugins.
         inbound, secrets = await self.secrets.inbound(inbound)
         policy = self.ticketing
-        if await self._answers_bot(inbound):
-            policy = replace(policy, answers_bot=True)  # a rating: kept quietly, the ticket's status stays
-        holds = self._holds_live(inbound)
+        # No plugin acts on a bystander's message (_run_each): none may take it as an answer to
+        # its question, nor hold its ticket for the complaint only that plugin would then file.
+        holds = False
+        if not await self._from_bystander(inbound):
+            if await self._answers_bot(inbound):
+                policy = replace(policy, answers_bot=True)  # a rating: kept quietly, the ticket's status stays
+            holds = self._holds_live(inbound)
         if holds and (team := self._hold_team()):
             policy = replace(policy, hold_team=team, held_teams=await self._held_teams())
         try:
@@ -226,6 +230,20 @@ class Pipeline:
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 return True
         return False
+
+    async def _from_bystander(self, inbound: Inbound) -> bool:
+        """Whether someone else than the ticket's customer writes on a thread others read (a
+        Telegram group, a Slack channel's thread: identity.bystander) to its live ticket."""
+        adapter = self.port.channel_adapter(inbound.channel) if self.port is not None else None
+        if adapter is None or not adapter.shared_thread(inbound.thread_key):
+            return False
+        try:
+            latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
+        except StoreUnavailable as exc:
+            raise IngestUnavailable("the message store is unavailable; retry") from exc
+        if latest is None or opens_ticket(route_inbound(latest, self.clock(), self.ticketing.reopen_window)):
+            return False  # the message opens a ticket of its own: its writer is that one's customer
+        return bystander(latest, inbound.sender.address, shared_thread=True)
 
     def _hold_team(self) -> str:
         """The team a held message's ticket is stored in (Plugin.hold_team); "" for none."""

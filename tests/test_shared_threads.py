@@ -93,3 +93,26 @@ async def test_no_bot_acts_on_another_members_words_in_a_group(tmp_path: Path, f
         assert ticket is not None and ticket.customer_address == "777"
         said = [m.text for m in await hub.reads.list_messages(ticket.id)]
         assert said == ["alice asks", "echo 1: alice asks", "bob says yes", "alice again", "echo 2: alice again"]
+
+
+async def test_a_members_complaint_in_a_group_does_not_move_the_openers_ticket(
+    tmp_path: Path, fake: tuple[FakeTelegram, str]
+) -> None:
+    """Words that read as a complaint move a ticket to the supervisors until the complaints
+    plugin files them; it does not act on another member's message, so nothing may move it for
+    that message either (a review: the opener's ticket stayed with the supervisors for good)."""
+    bot, base = fake
+    telegram = {"token": bot.token, "mode": "webhook", "webhook_secret": SECRET, "api_base_url": base}
+    config = make_config(tmp_path, {"channels": {"telegram": telegram}, "plugins": {"enabled": ["complaints"]}})
+    async with TestClient(TestServer(build_app(Hub(config)))) as client:
+        hub: Hub = client.server.app[HUB]
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        said = ((1, 777, "my order is late"), (2, 999, "I want to complain about the agent"), (3, 777, "any news?"))
+        for update_id, user_id, text in said:
+            update = text_update(
+                update_id, text, chat_id=-100555, chat_type="group", user_id=user_id, message_id=update_id
+            )
+            assert (await client.post("/channels/telegram/webhook", json=update, headers=headers)).status == 200
+        ticket = await hub.reads.get_conversation_by_number(1000)
+        assert ticket is not None and ticket.team != "supervisors"
+        assert len([m for m in await hub.reads.list_messages(ticket.id) if m.direction is Direction.INBOUND]) == 3
