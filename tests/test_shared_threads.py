@@ -5,6 +5,8 @@ A security review found the greeting posting the opener's link to a whole group.
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.slack.adapter import SlackAdapter
-from conversation.model import Direction
+from conversation.model import Direction, Message
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from tests.fake_telegram import FakeTelegram, text_update
@@ -67,31 +69,50 @@ def test_a_slack_channels_thread_is_shared_and_a_direct_message_is_not(thread_ke
     assert adapter.shared_thread(thread_key) is shared
 
 
+@asynccontextmanager
+async def group_hub(tmp_path: Path, fake: tuple[FakeTelegram, str], plugins: list[str]) -> AsyncIterator[GroupChat]:
+    """A hub with one Telegram channel and `plugins`, and a way to write in group -100555."""
+    bot, base = fake
+    telegram = {"token": bot.token, "mode": "webhook", "webhook_secret": SECRET, "api_base_url": base}
+    config = make_config(tmp_path, {"channels": {"telegram": telegram}, "plugins": {"enabled": plugins}})
+    async with TestClient(TestServer(build_app(Hub(config)))) as client:
+        yield GroupChat(client)
+
+
+class GroupChat:
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.hub: Hub = client.server.app[HUB]
+        self.written = 0
+
+    async def says(self, user_id: int, text: str) -> None:
+        """User `user_id` writes in the group; returns once every plugin has run on it."""
+        self.written += 1
+        n = self.written
+        update = text_update(n, text, chat_id=-100555, chat_type="group", user_id=user_id, message_id=n)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        assert (await self.client.post("/channels/telegram/webhook", json=update, headers=headers)).status == 200
+
+        async def handled() -> bool:
+            inbound = [m for m in await self.thread() if m.direction is Direction.INBOUND]
+            return len(inbound) >= n and all(m.plugins_done for m in inbound)
+
+        await eventually(handled)
+
+    async def thread(self) -> list[Message]:
+        ticket = await self.hub.reads.get_conversation_by_number(1000)
+        return await self.hub.reads.list_messages(ticket.id) if ticket else []
+
+
 async def test_no_bot_acts_on_another_members_words_in_a_group(tmp_path: Path, fake: tuple[FakeTelegram, str]) -> None:
     """A Telegram group is one ticket, its opener's: another member's message is kept for the
     agents, but no bot answers it (nor, so, a question a bot asked the opener)."""
-    bot, base = fake
-    telegram = {"token": bot.token, "mode": "webhook", "webhook_secret": SECRET, "api_base_url": base}
-    config = make_config(tmp_path, {"channels": {"telegram": telegram}, "plugins": {"enabled": ["echo"]}})
-    async with TestClient(TestServer(build_app(Hub(config)))) as client:
-        hub: Hub = client.server.app[HUB]
-        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        for update_id, user_id, text in ((1, 777, "alice asks"), (2, 999, "bob says yes"), (3, 777, "alice again")):
-            update = text_update(
-                update_id, text, chat_id=-100555, chat_type="group", user_id=user_id, message_id=update_id
-            )
-            assert (await client.post("/channels/telegram/webhook", json=update, headers=headers)).status == 200
-
-            async def handled(n: int = update_id) -> bool:
-                ticket = await hub.reads.get_conversation_by_number(1000)
-                thread = await hub.reads.list_messages(ticket.id) if ticket else []
-                inbound = [m for m in thread if m.direction is Direction.INBOUND]
-                return len(inbound) >= n and all(m.plugins_done for m in inbound)
-
-            await eventually(handled)
-        ticket = await hub.reads.get_conversation_by_number(1000)
+    async with group_hub(tmp_path, fake, ["echo"]) as group:
+        for user_id, text in ((777, "alice asks"), (999, "bob says yes"), (777, "alice again")):
+            await group.says(user_id, text)
+        ticket = await group.hub.reads.get_conversation_by_number(1000)
         assert ticket is not None and ticket.customer_address == "777"
-        said = [m.text for m in await hub.reads.list_messages(ticket.id)]
+        said = [m.text for m in await group.thread()]
         assert said == ["alice asks", "echo 1: alice asks", "bob says yes", "alice again", "echo 2: alice again"]
 
 
@@ -101,18 +122,13 @@ async def test_a_members_complaint_in_a_group_does_not_move_the_openers_ticket(
     """Words that read as a complaint move a ticket to the supervisors until the complaints
     plugin files them; it does not act on another member's message, so nothing may move it for
     that message either (a review: the opener's ticket stayed with the supervisors for good)."""
-    bot, base = fake
-    telegram = {"token": bot.token, "mode": "webhook", "webhook_secret": SECRET, "api_base_url": base}
-    config = make_config(tmp_path, {"channels": {"telegram": telegram}, "plugins": {"enabled": ["complaints"]}})
-    async with TestClient(TestServer(build_app(Hub(config)))) as client:
-        hub: Hub = client.server.app[HUB]
-        headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-        said = ((1, 777, "my order is late"), (2, 999, "I want to complain about the agent"), (3, 777, "any news?"))
-        for update_id, user_id, text in said:
-            update = text_update(
-                update_id, text, chat_id=-100555, chat_type="group", user_id=user_id, message_id=update_id
-            )
-            assert (await client.post("/channels/telegram/webhook", json=update, headers=headers)).status == 200
-        ticket = await hub.reads.get_conversation_by_number(1000)
+    async with group_hub(tmp_path, fake, ["complaints"]) as group:
+        for user_id, text in (
+            (777, "my order is late"),
+            (999, "I want to complain about the agent"),
+            (777, "any news?"),
+        ):
+            await group.says(user_id, text)
+        ticket = await group.hub.reads.get_conversation_by_number(1000)
         assert ticket is not None and ticket.team != "supervisors"
-        assert len([m for m in await hub.reads.list_messages(ticket.id) if m.direction is Direction.INBOUND]) == 3
+        assert len([m for m in await group.thread() if m.direction is Direction.INBOUND]) == 3
