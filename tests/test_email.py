@@ -266,6 +266,48 @@ async def test_a_contacts_claimed_email_does_not_let_that_address_join_its_ticke
     assert "my own words" not in texts
 
 
+async def test_someone_an_agent_copied_answers_on_the_ticket(hub: Hub, sink: tuple[Sink, int]) -> None:
+    """The Cc an agent chose for a reply is someone the hub wrote to on the ticket: their answer
+    joins it (a review: it opened a ticket of its own once Message-IDs counted only from the
+    ticket's people). Mail from the address of a webhook user, no mailbox of theirs, does not."""
+    outbox, _port = sink
+    await mail_in(hub, customer_mail("发票", "请把发票也发给我的经理"))
+    conv = await ticket(hub, 1000)
+    await hub.actions.send(
+        conv, "已开票。", author_type=AuthorType.AGENT, author_id="agent-1", raw={"cc": ["boss@example.com"]}
+    )
+    await eventually(lambda: any(m["Cc"] == "boss@example.com" for m in outbox.mails))
+    sent = next(m for m in outbox.mails if m["Cc"] == "boss@example.com")
+    answer = customer_mail("Re: 发票", "收到，谢谢", sender="Boss <boss@example.com>", In_Reply_To=sent["Message-ID"])
+    await mail_in(hub, answer, sender="boss@example.com")
+    texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
+    assert "收到，谢谢" in texts and await hub.store.tickets.get_conversation_by_number(1001) is None
+
+
+async def test_a_webhook_user_id_that_looks_like_an_address_is_no_mailbox(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    """A platform's user id is its own string, however it looks: mail from "li.na@gmail.com"
+    with the token of that user's webhook ticket opens a ticket of its own (a review)."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from adapters.webhook import signed_headers
+    from hub.app import build_app
+
+    secret = "webhook-secret-for-mailbox-test"
+    channels = {"email": email_settings(sink[1]), "api": {"type": "webhook", "secret": secret}}
+    hub = Hub(make_config(tmp_path, {"channels": channels}))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        body = json.dumps({"id": "p1", "sender": {"id": "li.na@gmail.com"}, "text": "where is my refund?"}).encode()
+        resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(secret, body))
+        assert (await resp.json())["ticket"] == 1000
+        await mail_in(hub, customer_mail("Re: refund [#1000]", "words from the mailbox"))
+        assert (await ticket(hub, 1001)).channel == "email"
+        platform = await ticket(hub, 1000)
+        texts = [m.text for m in await hub.store.tickets.list_messages(platform.id)]
+        assert "words from the mailbox" not in texts
+
+
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
     config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))

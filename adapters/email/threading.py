@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conversation.model import Conversation, Direction
+from conversation.model import Conversation, Direction, Message, MessageKind
 from hub.sdk import ChannelReads
 
 OUR_ID = re.compile(r"^<([0-9a-f]{24})@([^>]+)>$")
@@ -82,31 +82,53 @@ async def find_thread(
             conversation_id = message.conversation_id if message else ""
         if conversation_id:
             conversation = await reads.get_conversation(conversation_id)
-            if conversation is not None and await _belongs(reads, conversation, sender, via_list):
+            if conversation is not None and await _belongs(reads, conversation, sender, channel, via_list):
                 return ThreadMatch(conversation, "references")
     for found in token.finditer(subject):
         conversation = await reads.get_conversation_by_number(int(found.group(1)))
-        if conversation is not None and await _belongs(reads, conversation, sender, via_list):
+        if conversation is not None and await _belongs(reads, conversation, sender, channel, via_list):
             return ThreadMatch(conversation, "subject token")
     return ThreadMatch(None, "new")
 
 
-async def _belongs(reads: ChannelReads, conversation: Conversation, sender: str, via_list: str = "") -> bool:
-    """Whether a mail from `sender` may join the ticket: its opener, a participant, an address
-    the hub wrote to on it (a web-chat visitor's confirmed one), or a proven one of its contact."""
-    thread = await reads.list_messages(conversation.id)
-    if via_list and not any((m.raw or {}).get("list") == via_list for m in thread if m.direction is Direction.INBOUND):
-        return False  # the list's From is what a receiving server checked: its mail only
-    if sender in conversation.participants or sender == conversation.customer_address:
+async def _belongs(
+    reads: ChannelReads, conversation: Conversation, sender: str, channel: str, via_list: str = ""
+) -> bool:
+    """Whether a mail from `sender` may join the ticket: its opener on this channel, a
+    participant, an address the hub mailed on it (a web-chat visitor's confirmed one, one an
+    agent copied), or a proven address of its contact on this channel."""
+    if not via_list and (
+        sender in conversation.participants
+        or (conversation.channel == channel and sender == conversation.customer_address)
+    ):
         return True
-    if any(m.direction is Direction.OUTBOUND and m.customer_address == sender for m in thread):
+    thread = await reads.list_messages(conversation.id)
+    if via_list:
+        if not any((m.raw or {}).get("list") == via_list for m in thread if m.direction is Direction.INBOUND):
+            return False  # the list's From is what a receiving server checked: its mail only
+        if sender in conversation.participants or sender == conversation.customer_address:
+            return True
+    if any(_mailed_to(m, sender, channel) for m in thread):
         return True
     contact = await reads.get_contact(conversation.contact_id)
     if contact is None:
         return False
     # The contact's other addresses only when proven theirs: a web-chat visitor may type
-    # anyone's address, and that claim must not let its owner's mail into the visitor's ticket.
-    vouched = {i.address.lower() for i in contact.identities if "@" in i.address and i.verified}
+    # anyone's address, and that claim must not let its owner's mail into the visitor's ticket;
+    # an identity on another channel (a webhook user id that looks like an address) is no mailbox.
+    vouched = {i.address.lower() for i in contact.identities if i.channel == channel and i.verified}
     if contact.email_verified:
         vouched.add(contact.email.lower())
     return sender in vouched
+
+
+def _mailed_to(message: Message, address: str, channel: str) -> bool:
+    """A reply this channel sent on the ticket to `address`, or with it in the Cc an agent chose.
+    Not a page (a note to an agent's own mailbox): the agent's mail is no customer's."""
+    if message.direction is not Direction.OUTBOUND or message.kind is not MessageKind.MESSAGE:
+        return False
+    if message.channel != channel or "page" in (message.raw or {}):
+        return False
+    chosen = (message.raw or {}).get("cc")
+    copied = chosen if isinstance(chosen, list) else []
+    return message.customer_address == address or address in (str(a).lower() for a in copied)
