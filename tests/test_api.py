@@ -431,6 +431,18 @@ async def test_a_replys_delivery_status_reaches_open_inboxes_live(agent: Agent) 
         assert event["conversation_id"] == conv and event["delivery"] == "sent"
 
 
+async def test_guessing_the_current_password_is_limited_like_signing_in(agent: Agent) -> None:
+    """A stolen session must not try passwords without end and then keep the account by
+    changing it (a review): five wrong guesses in 15 minutes, then 429 even for the right one."""
+    wrong = {"current_password": "wrong guess", "new_password": "a brand new one"}
+    for _ in range(5):
+        await agent.call("POST", "/api/v1/me/password", wrong, status=403)
+    right = {"current_password": AGENT[1], "new_password": "a brand new one"}
+    refused = await agent.call("POST", "/api/v1/me/password", right, status=429)
+    assert refused["error"] == "rate_limited"
+    await agent.call("GET", "/api/v1/me")  # nothing changed: the session still works
+
+
 async def test_an_agent_changes_their_password_and_an_admin_resets_a_forgotten_one(
     server: TestServer, agent: Agent, admin: Agent
 ) -> None:

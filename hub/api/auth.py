@@ -185,6 +185,20 @@ class Authenticator:
         await self.store.accounts.add_session(session)
         return agent, session, token
 
+    async def check_current_password(self, agent: Agent, password: str) -> None:
+        """The password an agent types to change theirs: wrong guesses count as failed sign-ins
+        do (five in 15 minutes), so a stolen session cannot try passwords without end and keep
+        the account by changing it; the right one clears the count."""
+        key = f"password-change\n{agent.id}"
+        wait = await self.by_account.take(key)
+        if wait is not None:
+            raise ApiError(
+                429, "rate_limited", "too many wrong passwords; try again later", {"Retry-After": str(int(wait) + 1)}
+            )
+        if not await verify_password_off_loop(agent.password_hash, password):
+            raise ApiError(403, "wrong_password", "current_password: this is not the agent's password")
+        await self.by_account.reset(key)
+
     def set_cookie(self, response: web.StreamResponse, request: web.Request, token: str) -> None:
         response.set_cookie(
             SESSION_COOKIE,

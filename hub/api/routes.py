@@ -29,7 +29,6 @@ from conversation.model import (
 from conversation.search_text import SearchRejected
 from conversation.snooze import snooze_changes
 from hub.access import Access, shares_team
-from hub.agents import verify_password_off_loop
 from hub.api.agent_files import channel_sends_files, claim_attachments, receive_upload
 from hub.api.auth import SESSION, Authenticator
 from hub.api.confirm import require_confirmation, require_contact_confirmation
@@ -209,8 +208,8 @@ async def patch_me(call: Call) -> dict[str, Any]:
     personal=True,
 )
 async def change_my_password(call: Call) -> dict[str, Any]:
-    if not await verify_password_off_loop(call.me.password_hash, call.body["current_password"]):
-        raise ApiError(403, "wrong_password", "current_password: this is not the agent's password")
+    auth: Authenticator = call.request.config_dict[AUTH]
+    await auth.check_current_password(call.me, call.body["current_password"])
     return agent_json(await services_of(call).accounts.set_password(call.me.id, call.body["new_password"]))
 
 
