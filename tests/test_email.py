@@ -181,6 +181,13 @@ async def test_a_message_id_joins_only_from_the_tickets_people(hub: Hub, sink: t
     await mail_in(hub, forged, sender="eve@example.net")
     strangers = await ticket(hub, 1001)
     assert strangers.customer_address == "eve@example.net"
+    # The agents are told which ticket it named, to merge it there if it belongs.
+    from hub.api.serialize import shown_text
+
+    events = [m for m in await hub.store.tickets.list_messages(strangers.id) if m.kind is MessageKind.EVENT]
+    [named] = [e for e in events if (e.raw or {}).get("event", {}).get("key") == "event.names_other_ticket"]
+    assert shown_text(named, "en").startswith("This mail names ticket #1000, but its sender is none of")
+    assert shown_text(named, "zh-CN").startswith("这封邮件提到了工单 #1000")
     conv = await ticket(hub, 1000)
     assert conv.participants == ["fang@example.com"]
     texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]

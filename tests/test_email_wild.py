@@ -334,8 +334,10 @@ async def test_a_customer_pasting_a_bounce_is_a_customer_not_a_bounce(hub: Hub, 
 
 
 async def api_thread(client: TestClient, number: int) -> list[dict[str, Any]]:
+    """The ticket's messages as the API lists them (not its system events)."""
     conversation = await (await client.get(f"/api/v1/conversations/by-number/{number}")).json()
-    return (await (await client.get(f"/api/v1/conversations/{conversation['id']}/messages")).json())["items"]
+    items = (await (await client.get(f"/api/v1/conversations/{conversation['id']}/messages")).json())["items"]
+    return [m for m in items if m["kind"] == "message"]
 
 
 async def test_the_api_offers_quoted_text_only_when_something_was_cut_and_flags_automatic_mail(

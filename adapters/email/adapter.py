@@ -45,6 +45,7 @@ from adapters.email.threading import (
 from conversation.inbound import plain_text
 from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
 from conversation.redaction import visible_text
+from conversation.routing import Route
 from conversation.secrets import find_secrets
 from conversation.text_language import main_language
 from hub.sdk import (
@@ -333,6 +334,11 @@ class EmailAdapter(Adapter):
             return "451 4.3.0 Temporary failure: please retry later"
         except InvalidInbound as exc:
             return f"550 5.6.0 {exc}"
+        named = (inbound.raw or {}).get("names_ticket")
+        if named and record.route is Route.OPEN_NEW:
+            # A colleague answering, the customer from another address: the agents decide, and
+            # merge it there when it belongs (it joins only from that ticket's people).
+            await self.hub.post_event(record.conversation.id, "event.names_other_ticket", {"number": str(named)})
         return f"250 2.0.0 OK: ticket #{record.conversation.number}"
 
     async def _keep_unreadable(self, raw: bytes, reason: str, envelope_sender: str) -> str:
@@ -441,6 +447,7 @@ class EmailAdapter(Adapter):
                 "full_text": plain_text(without_surrogates(mail.text)),
                 "full_html": without_surrogates(mail.html) if html != mail.html else "",
                 "threaded_by": match.how,
+                **({"names_ticket": match.named} if match.named else {}),
                 "flags": mail.flags,
                 **({"list": mail.list_address} if mail.list_address else {}),
                 **({"unreadable": unreadable} if unreadable else {}),

@@ -57,6 +57,7 @@ def token_pattern(token_format: str) -> re.Pattern[str]:
 class ThreadMatch:
     conversation: Conversation | None
     how: str  # "references", "subject token", "new"
+    named: int = 0  # the ticket a mail named but may not join (its sender is none of its people)
 
 
 async def find_thread(
@@ -71,6 +72,7 @@ async def find_thread(
     token: re.Pattern[str],
     via_list: str = "",
 ) -> ThreadMatch:
+    named = 0
     for candidate in [*in_reply_to, *reversed(references)]:
         conversation_id = ""
         ours = OUR_ID.match(candidate)
@@ -84,11 +86,13 @@ async def find_thread(
             conversation = await reads.get_conversation(conversation_id)
             if conversation is not None and await _belongs(reads, conversation, sender, channel, via_list):
                 return ThreadMatch(conversation, "references")
+            named = named or (conversation.number if conversation else 0)
     for found in token.finditer(subject):
         conversation = await reads.get_conversation_by_number(int(found.group(1)))
         if conversation is not None and await _belongs(reads, conversation, sender, channel, via_list):
             return ThreadMatch(conversation, "subject token")
-    return ThreadMatch(None, "new")
+        named = named or (conversation.number if conversation else 0)
+    return ThreadMatch(None, "new", named)
 
 
 async def _belongs(
