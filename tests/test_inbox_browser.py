@@ -243,6 +243,10 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await page.click("#merge-confirm")
     await expect(shown_number(page)).to_contain_text("#1000")
     await expect(page.locator(".thread")).to_contain_text("还有一个问题")
+    # each moved message says which ticket it came from, the target's own do not
+    came = page.locator(".thread .msg").filter(has_text="还有一个问题").locator(".merged-from")
+    await expect(came).to_have_text({"en": "from #1003", "zh-CN": "来自 #1003"}[language])
+    await expect(page.locator(".thread article.msg").first.locator(".merged-from")).to_have_count(0)
     merged = await hub.store.tickets.get_conversation_by_number(1003)
     assert merged is not None and merged.merged_into == conv.id
     await page.screenshot(path=str(ARTIFACTS / f"inbox-{language}.png"))

@@ -215,6 +215,11 @@ class MongoTickets(Area, Tickets):
         await self._conversations.update_one(
             {"_id": source_id}, {"$set": {"status": Status.CLOSED.value, "merged_into": target_id, "resolved_at": now}}
         )
+        # Each moved message says which ticket it came from (MERGED_FROM); one merged on from
+        # there keeps its first ticket's number. Marked before they move: a repeated merge marks the rest.
+        origin = {"$set": {"raw.merged_from": source.number}}
+        await self._messages.update_many({"conversation_id": source_id, "raw": None}, {"$set": {"raw": {}}})
+        await self._messages.update_many({"conversation_id": source_id, "raw.merged_from": {"$exists": False}}, origin)
         await self._messages.update_many({"conversation_id": source_id}, {"$set": {"conversation_id": target_id}})
         latest: dict[str, Any] = {"last_message_at": source.last_message_at}
         if source.last_inbound_at is not None:

@@ -218,7 +218,13 @@ class SQLiteTickets(Area, Tickets):
         def job(conn: sqlite3.Connection) -> Conversation:
             source, target = _get_conversation(conn, source_id), _get_conversation(conn, target_id)
             source, target = check_merge("conversation", source_id, target_id, source, target)
-            conn.execute("UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (target_id, source_id))
+            # Each moved message says which ticket it came from (MERGED_FROM); one merged on from
+            # there keeps its first ticket's number.
+            conn.execute(
+                "UPDATE messages SET conversation_id = ?,"
+                " raw = json_insert(COALESCE(raw, '{}'), '$.merged_from', ?) WHERE conversation_id = ?",
+                (target_id, source.number, source_id),
+            )
             conn.execute(
                 "UPDATE conversations SET status = 'closed', merged_into = ?, resolved_at = ? WHERE id = ?",
                 (target_id, to_epoch_ms(now), source_id),

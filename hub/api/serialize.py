@@ -109,6 +109,8 @@ def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
         # the reply this message repeats on another channel (a web-chat reply also mailed to a
         # visitor who left); null for any other
         "copy_of": (msg.raw or {}).get(COPY_OF),
+        # the number of the ticket it was on before a merge moved it here; null for its own
+        "merged_from": (msg.raw or {}).get("merged_from"),
         # A system event's catalog key and parameters: agents' inboxes say it in their language.
         "event": (msg.raw or {}).get("event") if msg.kind is MessageKind.EVENT else None,
         "delivery": None

@@ -221,11 +221,18 @@ async def test_update_conversation_validates_before_writing(store: Store) -> Non
 
 
 async def test_merging_conversations_moves_every_message_and_closes_the_source(store: Store) -> None:
-    first, second, _ = await three_tickets(store)
+    first, second, third = await three_tickets(store)
     merged = await store.tickets.merge_conversations(second, first, now=utcnow())
     assert merged.id == first
-    assert [m.text for m in await store.tickets.list_messages(first)] == ["refund please", "登录失败"]
+    moved = await store.tickets.list_messages(first)
+    assert [m.text for m in moved] == ["refund please", "登录失败"]
+    # each says where it came from, the first ticket's number kept when merged on again
+    numbers = {c: (await store.tickets.get_conversation(c)).number for c in (first, second)}  # type: ignore[union-attr]
+    assert [(m.raw or {}).get("merged_from") for m in moved] == [None, numbers[second]]
     assert await store.tickets.list_messages(second) == []
+    await store.tickets.merge_conversations(first, third, now=utcnow())
+    origins = {m.text: (m.raw or {}).get("merged_from") for m in await store.tickets.list_messages(third)}
+    assert origins == {"refund please": numbers[first], "登录失败": numbers[second], "hello": None}
     source = await store.tickets.get_conversation(second)
     assert source is not None and source.status is Status.CLOSED and source.merged_into == first
     assert [c.id for c in (await store.inbox.list_conversations(ConversationQuery()))[0]].count(second) == 0

@@ -64,6 +64,7 @@ function Message({ m, conversationId }) {
   if (m.kind === "event") {
     const source = m.event?.key === "event.merged_here" ? m.event.params?.source : null; // merged away: left the views
     return html`<div class="msg event" data-id=${m.id}><span>${eventText(m.event, m.text)}</span> <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time>
+      ${m.merged_from ? html` <span class="merged-from">${t("message.merged_from", { number: m.merged_from })}</span>` : null}
       ${source ? html` <button type="button" class="link merged-source" onClick=${() => openByNumber(source)}>${t("message.open_merged", { number: source })}</button>` : null}</div>`;
   }
   if (m.copy_of) { // the reply above, repeated by email to a visitor who left: one line, not a second bubble
@@ -77,6 +78,7 @@ function Message({ m, conversationId }) {
       <span class="author">${author(m)}</span>
       <time datetime=${m.created_at} title=${formatFull(m.created_at)}>${formatTime(m.created_at)}</time>
       ${m.kind === "note" ? html`<span class="tag-note">${t("message.note")}</span>` : null}
+      ${m.merged_from ? html`<span class="merged-from">${t("message.merged_from", { number: m.merged_from })}</span>` : null}
       ${m.deleted_at ? html`<span class="deleted">${t("message.deleted")}</span>` : null}
       ${m.delivery ? html`<span class="delivery ${m.delivery.status}" title=${m.delivery.error ? deliveryError(m.delivery) : ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}
       ${m.delivery?.status === "failed" && canChangeTicket() ? html`<button type="button" class="link" aria-describedby=${m.delivery.error ? `why-${m.id}` : null} onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
