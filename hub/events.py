@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from conversation.model import Status
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
@@ -87,6 +89,18 @@ def moved_at(event: Event) -> datetime | None:
     text = event.data.get("team_moved_at")
     try:
         return datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
+def status_change(event: Event) -> tuple[Status, datetime] | None:
+    """The status a `conversation.updated` event says the ticket took, and when: as published,
+    whatever the ticket holds (or the clock says) by the time a subscriber reads it."""
+    status, text = event.data.get("status_after"), event.data.get("status_changed_at")
+    if not isinstance(status, str) or not isinstance(text, str):
+        return None
+    try:
+        return Status(status), datetime.fromisoformat(text)
     except ValueError:
         return None
 

@@ -56,7 +56,7 @@ from conversation.sla import (
 )
 from conversation.store import Store, StoreUnavailable
 from hub.api.serialize import iso
-from hub.events import Event, EventBus, Subscription, moved_at, team_move
+from hub.events import Event, EventBus, Subscription, moved_at, status_change, team_move
 from hub.services.conversations import ConversationService
 from hub.thread_events import ThreadEvent
 
@@ -133,7 +133,9 @@ class SlaEngine:
             if conv is not None:
                 status, now, created = conv.status, self.now(), conv.created_at
                 if "status" in changes:
-                    await self._change_state(conv.id, lambda s: state_after_status(s, status, now))
+                    # the status it took and when, however late this reads it (else the ticket's now)
+                    status, when = status_change(event) or (status, now)
+                    await self._change_state(conv.id, lambda s: state_after_status(s, status, when))
                 if move is not None:
                     before, after = move
                     at = moved_at(event) or now  # when it was moved, however late this reads it

@@ -502,3 +502,29 @@ async def test_a_team_move_read_late_is_dated_when_it_was_made(server: TestServe
     await hub.sla.track(event)
     state = await hub.sla.state(conv.id)
     assert state.teams[-1] == (moment, "finance")
+
+
+async def test_a_status_change_read_late_is_dated_when_it_was_made(server: TestServer, admin: Agent) -> None:
+    """As a team move: a ticket set to pending (waiting on the customer) pauses its clocks from
+    that moment, not from when the tracker got to the event, nor as the ticket stands by then."""
+    from hub.events import Event
+
+    hub = hub_of(server)
+    moment = datetime(2027, 3, 5, 9, 30, tzinfo=UTC)
+    at(hub, moment)
+    conv = await new_ticket(hub, "late2")
+    at(hub, moment + timedelta(hours=1))  # read an hour later, the ticket open again by then
+    event = Event(
+        "conversation.updated",
+        conv.id,
+        {"changes": ["status"], "status_after": "pending", "status_changed_at": moment.isoformat()},
+    )
+    await hub.sla.track(event)
+    state = await hub.sla.state(conv.id)
+    assert state.pauses == ((moment, None),)
+    # and a change says so when it is published
+    events = hub.bus.subscribe()
+    await hub.services.conversations.update_by(conv, {"status": "pending"}, who="Li", names={})
+    published = [events.queue.get_nowait() for _ in range(events.queue.qsize())]
+    [said] = [e.data for e in published if e.type == "conversation.updated" and "status" in e.data["changes"]]
+    assert (said["status_after"], said["status_changed_at"]) == ("pending", (moment + timedelta(hours=1)).isoformat())

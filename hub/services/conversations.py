@@ -280,6 +280,10 @@ class ConversationService:
             if "team" in changes and updated.team != before.team
             else {}
         )
+        if "status" in changes and updated.status != before.status:
+            # the status it took and when: the SLA tracker may read the event late, or after
+            # another change (hub/events.py status_change)
+            moved |= {"status_after": updated.status.value, "status_changed_at": changed_at.isoformat()}
         if "assignee_id" in changes and updated.assignee_id != before.assignee_id:
             # whom it was assigned to: their inbox is told it left (hub/api/live.py, "conversation.left")
             moved["assignee_before"] = before.assignee_id
