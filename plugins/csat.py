@@ -171,10 +171,8 @@ class CsatPlugin(Plugin):
         contact = await hub.reads.find_identity_contact(inbound.channel, inbound.sender.address)
         if contact is None:
             return False
-        survey = await runtime.surveys.latest(contact.id)
-        if survey is None or not asked_of(
-            await hub.reads.get_conversation(survey.conversation_id), inbound.sender.address
-        ):
+        survey = await _survey_asked(runtime.surveys, hub, contact.id, inbound.channel, inbound.sender.address)
+        if survey is None:
             return False
         # A rating button only ever answers a survey: kept quietly even after the survey closed
         # (on_message says so), never a new ticket for the queue. Typed words are read as a
@@ -213,13 +211,13 @@ class CsatPlugin(Plugin):
         if ctx.message.automatic or ctx.runtime is None or ctx.runtime.surveys is None:
             return Outcome.CONTINUE
         surveys = ctx.runtime.surveys
-        survey = await surveys.latest(ctx.contact.id)
+        if ctx.hub is None:
+            survey = await surveys.latest(ctx.contact.id)
+        else:
+            address = ctx.message.customer_address
+            survey = await _survey_asked(surveys, ctx.hub, ctx.contact.id, ctx.message.channel, address)
         if survey is None:
             return Outcome.CONTINUE
-        if ctx.hub is not None and not asked_of(
-            await ctx.hub.reads.get_conversation(survey.conversation_id), ctx.message.customer_address
-        ):
-            return Outcome.CONTINUE  # another person's survey (their contacts were merged)
         t = catalog(ctx.language)
         score = rating_from_choice(ctx.chosen) or rating_from_text(ctx.message.text)
         answer = self._answer(survey, score, ctx.message.channel, ctx.message.text, ctx.chosen)
@@ -240,6 +238,21 @@ class CsatPlugin(Plugin):
             await ctx.reply(t.get("csat.thanks_comment"))
         ctx.stop()  # consumed: no greeting, no bot answers a rating
         return Outcome.STOP
+
+
+async def _survey_asked(
+    surveys: SurveyActions, hub: HubPort, contact_id: str, channel: str, address: str
+) -> Survey | None:
+    """The latest survey this identity was asked: the contact's latest when it asked them, else
+    (agents merged two people's contacts, the latest asked the other) the newest of their own
+    tickets on the channel that has one. Never another person's: their "1" is not this one's."""
+    survey = await surveys.latest(contact_id)
+    if survey is None or asked_of(await hub.reads.get_conversation(survey.conversation_id), address):
+        return survey
+    for ticket in await hub.reads.conversations_of(contact_id, channel=channel, limit=10):
+        if ticket.customer_address == address and (own := await surveys.of_ticket(ticket.id)) is not None:
+            return own
+    return None
 
 
 def _surveys(runtime: PluginRuntime | None) -> SurveyActions:
