@@ -76,14 +76,27 @@ def own_thread(inbound: Inbound, conversation: Conversation) -> str:
     owner = conversation.customer_address
     if not inbound.own_threads or not owner or owner == inbound.sender.address:
         return ""
-    if THREAD_SEAL in inbound.thread_key:
-        # Only this sender reaches its sealed key: a ticket there of someone else's (an agent
-        # changed its customer) is still no other sender's thread to join; it is theirs to keep.
+    return _next_own_key(inbound.thread_key, inbound.sender.address)
+
+
+def _next_own_key(thread: str, sender: str) -> str:
+    """Where `sender`'s message goes from `thread` when that is another's ("" from a sealed key:
+    only this sender reaches it, so a ticket there of someone else's, an agent changed its
+    customer, is still no other sender's thread to join)."""
+    if THREAD_SEAL in thread:
         return ""
-    thread, sender = inbound.thread_key, inbound.sender.address
     if thread.endswith(f"~{sender}"):
         return f"{thread.removesuffix(f'~{sender}')}{THREAD_SEAL}{sender}"
     return f"{thread}~{sender}"
+
+
+def own_thread_keys(inbound: Inbound) -> tuple[str, ...]:
+    """Every thread key a message may be routed to: its own, and on a channel of own threads
+    those `own_thread` leads its sender to when that thread is another's."""
+    keys = [inbound.thread_key]
+    while inbound.own_threads and len(keys) <= 2 and (following := _next_own_key(keys[-1], inbound.sender.address)):
+        keys.append(following)
+    return tuple(keys)
 
 
 def shown_thread(thread_key: str) -> str:

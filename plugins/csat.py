@@ -43,6 +43,7 @@ from conversation.quality import (
     survey_wanted,
     takes_answer,
 )
+from conversation.routing import own_thread_keys
 from conversation.text_language import latest_clear_language
 from hub.sdk import (
     ConfigError,
@@ -191,7 +192,8 @@ class CsatPlugin(Plugin):
         if inbound.conversation_hint:
             return inbound.conversation_hint == survey.conversation_id
         surveyed = await hub.reads.get_conversation(survey.conversation_id)
-        return surveyed is not None and surveyed.thread_key == inbound.thread_key
+        # a webhook user writing on a thread another started is answered on one of their own
+        return surveyed is not None and surveyed.thread_key in own_thread_keys(inbound)
 
     def _answer(self, survey: Survey, score: int | None, channel: str, text: str, choice_id: str) -> str | None:
         """What a message is to this survey: "score", "comment", or None (an ordinary message).

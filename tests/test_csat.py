@@ -465,8 +465,8 @@ async def with_webhook(
         yield client, hub
 
 
-async def webhook_says(hub: Hub, key: str, text: str, *, thread: str) -> Conversation:
-    payload = {"id": key, "sender": {"id": "cust-7", "language": "zh-CN"}, "thread": thread, "text": text}
+async def webhook_says(hub: Hub, key: str, text: str, *, thread: str, sender: str = "cust-7") -> Conversation:
+    payload = {"id": key, "sender": {"id": sender, "language": "zh-CN"}, "thread": thread, "text": text}
     record = await hub.ingest(parse_message("webhook", payload))
     await hub.plugin_host.settle()
     return record.conversation
@@ -503,6 +503,28 @@ async def test_a_question_on_the_surveys_thread_right_after_a_rating_goes_to_the
     assert (again.number, again.status) == (1000, Status.OPEN)  # reopened for an agent, not a comment
     survey = await hub.store.quality.get_survey(again.id)
     assert survey is not None and survey.comment == ""
+
+
+async def test_a_comment_on_a_thread_another_user_started_reaches_the_survey_of_ones_own_ticket(
+    with_webhook: tuple[TestClient, Hub],
+) -> None:
+    """A webhook user writing on a seller's thread has a ticket of their own ("<thread>~<id>"):
+    their comment on that same thread after a rating is kept as the comment (a review found the
+    survey's thread compared as written)."""
+    _, hub = with_webhook
+    await webhook_says(hub, "s1", "买家说没收到货", thread="order-9", sender="seller-1")  # #1000, the seller's
+    own = await webhook_says(hub, "m1", "我的订单还没到", thread="order-9")
+    assert (own.number, own.thread_key) == (1001, "order-9~cust-7")
+    await work_and_resolve(hub, 1001)
+    await webhook_says(hub, "m2", "4", thread="order-9")
+    await bot_said(hub, 1001, "感谢您的评分")
+    await webhook_says(hub, "m3", "送货员态度很好", thread="order-9")
+
+    async def commented() -> bool:
+        survey = await hub.store.quality.get_survey(own.id)
+        return survey is not None and (survey.score, survey.comment) == (4, "送货员态度很好")
+
+    await eventually(commented)
 
 
 async def test_after_a_contact_merge_each_person_answers_only_their_own_survey(desk: tuple[TestClient, Hub]) -> None:
