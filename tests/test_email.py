@@ -7,6 +7,7 @@ import base64
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from email.message import EmailMessage
@@ -532,6 +533,15 @@ async def test_a_visitor_who_left_gets_the_reply_by_email_and_can_answer_by_emai
             while hello["type"] != "hello":
                 hello = await ws.receive_json(timeout=5)
         assert [m["text"] for m in hello["messages"]].count("我们已经找到您的快递。") == 1
+        # A copy queued before copies were addressed names the visitor: an answer to it still joins.
+        with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
+            db.execute("UPDATE messages SET customer_address = ? WHERE id = ?", (conv.customer_address, created[1]))
+        again = customer_mail("Re: " + str(mail["Subject"]), "还有一个问题", sender="ming@example.org")
+        again.replace_header("Message-ID", make_msgid(domain="example.org"))
+        again["In-Reply-To"] = mail["Message-ID"]
+        await mail_in(hub, again, sender="ming@example.org")
+        assert "还有一个问题" in [m.text for m in await hub.store.tickets.list_messages(conv.id)]
+        assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
 async def test_end_to_end_through_the_inbox_api(tmp_path: Path, sink: tuple[Sink, int]) -> None:

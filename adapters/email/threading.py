@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from conversation.identity import COPY_OF
 from conversation.model import Conversation, Direction, Message, MessageKind
 from hub.sdk import ChannelReads
 
@@ -121,9 +122,21 @@ async def _belongs(
     # anyone's address, and that claim must not let its owner's mail into the visitor's ticket;
     # an identity on another channel (a webhook user id that looks like an address) is no mailbox.
     vouched = {i.address.lower() for i in contact.identities if i.channel == channel and i.verified}
-    if contact.email_verified:
+    if contact.email_verified or any(_unaddressed_copy(m, channel) for m in thread):
+        # A copy of a chat reply went only to an address its visitor confirmed, the contact's
+        # email then: one queued before copies were addressed names the visitor, not the mailbox.
         vouched.add(contact.email.lower())
     return sender in vouched
+
+
+def _unaddressed_copy(message: Message, channel: str) -> bool:
+    """A web-chat reply's copy this channel mailed, queued before copies carried their address."""
+    return (
+        message.direction is Direction.OUTBOUND
+        and message.channel == channel
+        and bool((message.raw or {}).get(COPY_OF))
+        and "@" not in message.customer_address
+    )
 
 
 def _mailed_to(message: Message, address: str, channel: str) -> bool:
