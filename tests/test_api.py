@@ -462,5 +462,11 @@ async def test_an_agent_changes_their_password_and_an_admin_resets_a_forgotten_o
     await again.call("GET", "/api/v1/me", status=401)
     assert (await sign_in(server, (AGENT[0], "reset by the admin"))).id == again.id
     await admin.call("POST", "/api/v1/agents/no-such-agent/password", {"new_password": "whatever long"}, status=404)
+    # a missing field is a 422 naming it, never a 500; an admin's own goes with the current one
+    await admin.call("POST", f"/api/v1/agents/{again.id}/password", {}, status=422)
+    await admin.call("POST", "/api/v1/me/password", {"new_password": "no current one"}, status=422)
+    await admin.call("POST", f"/api/v1/agents/{admin.id}/password", {"new_password": "taking it over"}, status=403)
+    same = {"current_password": ADMIN[1], "new_password": ADMIN[1]}
+    await admin.call("POST", "/api/v1/me/password", same, status=422)
     entries = (await admin.call("GET", "/api/v1/audit?action=agent.password"))["items"]
     assert len(entries) == 2 and all("password" not in str(e["after"]).replace("agent.password", "") for e in entries)

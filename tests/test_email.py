@@ -316,6 +316,27 @@ async def test_a_webhook_user_id_that_looks_like_an_address_is_no_mailbox(
         assert "words from the mailbox" not in texts
 
 
+async def test_a_stranger_whose_ticket_was_merged_into_a_customers_writes_on_in_one_of_their_own(
+    hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    """README: merged into another customer's ticket, the next message opens a ticket of its
+    own. A trial: by email the stranger went on writing into the customer's ticket (the bot's
+    mail to them, moved there by the merge, made them "written to on it")."""
+    outbox, _port = sink
+    await mail_in(hub, customer_mail("订单没有到", "我的订单三天了还没有到。"))
+    eves_first = customer_mail("Re: 订单没有到 [#1000]", "我也是", sender="eve@example.net")
+    await mail_in(hub, eves_first, sender="eve@example.net")
+    await eventually(lambda: any(m["To"] == "eve@example.net" for m in outbox.mails))  # the echo bot answered her
+    mei, eve = await ticket(hub, 1000), await ticket(hub, 1001)
+    await hub.services.conversations.merge(eve, mei, who="agent")  # an agent confirmed it
+    again = customer_mail("Re: 订单没有到 [#1000]", "请把退款打到我的账户", sender="eve@example.net")
+    again["In-Reply-To"] = eves_first["Message-ID"]
+    await mail_in(hub, again, sender="eve@example.net")
+    assert (await ticket(hub, 1002)).customer_address == "eve@example.net"
+    texts = [m.text for m in await hub.store.tickets.list_messages(mei.id) if m.kind is MessageKind.MESSAGE]
+    assert "请把退款打到我的账户" not in texts
+
+
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
     config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))

@@ -108,6 +108,9 @@ async def _belongs(
     ):
         return True
     thread = await reads.list_messages(conversation.id)
+    # What a merge brought from another ticket vouches for no one here: after agents merged a
+    # stranger's ticket into a customer's, the stranger was "mailed on it" and "its list's".
+    thread = [m for m in thread if not (m.raw or {}).get("merged_from")]
     if via_list:
         if not any((m.raw or {}).get("list") == via_list for m in thread if m.direction is Direction.INBOUND):
             return False  # the list's From is what a receiving server checked: its mail only

@@ -196,7 +196,7 @@ class Authenticator:
                 429, "rate_limited", "too many wrong passwords; try again later", {"Retry-After": str(int(wait) + 1)}
             )
         if not await verify_password_off_loop(agent.password_hash, password):
-            raise ApiError(403, "wrong_password", "current_password: this is not the agent's password")
+            raise ApiError(403, "wrong_password", "current_password: this is not your password")
         await self.by_account.reset(key)
 
     def set_cookie(self, response: web.StreamResponse, request: web.Request, token: str) -> None:

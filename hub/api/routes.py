@@ -203,13 +203,18 @@ async def patch_me(call: Call) -> dict[str, Any]:
     "/v1/me/password",
     summary="Change the signed-in agent's own password; every session of theirs ends (sign in again)",
     tag="auth",
-    body=Obj({"current_password": Str(min_length=1, max_length=1000), "new_password": Str(max_length=1000)}),
+    body=Obj(
+        {"current_password": Str(min_length=1, max_length=1000), "new_password": Str(max_length=1000)},
+        required=("current_password", "new_password"),
+    ),
     response=AGENT_SCHEMA,
     personal=True,
 )
 async def change_my_password(call: Call) -> dict[str, Any]:
     auth: Authenticator = call.request.config_dict[AUTH]
     await auth.check_current_password(call.me, call.body["current_password"])
+    if call.body["new_password"] == call.body["current_password"]:
+        raise ApiError(422, "invalid", "new_password: it is the current password")
     return agent_json(await services_of(call).accounts.set_password(call.me.id, call.body["new_password"]))
 
 
@@ -1061,11 +1066,13 @@ async def add_agent(call: Call) -> dict[str, Any]:
     summary="Set an agent's password (admin: a forgotten one); every session of theirs ends",
     tag="agents",
     auth=ADMIN,
-    body=Obj({"new_password": Str(max_length=1000)}),
+    body=Obj({"new_password": Str(max_length=1000)}, required=("new_password",)),
     response=AGENT_SCHEMA,
 )
 async def reset_agent_password(call: Call) -> dict[str, Any]:
     agent_id = call.path["agent_id"]
+    if agent_id == call.me.id:  # else a stolen admin session changes it without the current one, unlimited
+        raise ApiError(403, "forbidden", "an admin changes their own password with POST /api/v1/me/password")
     if await hub_of(call).store.accounts.get_agent(agent_id) is None:
         raise not_found("agent")
     return agent_json(await services_of(call).accounts.set_password(agent_id, call.body["new_password"]))
