@@ -35,7 +35,7 @@ from aiohttp import web
 
 from conversation.codec import choices_to_list
 from conversation.errors import InvalidInput
-from conversation.inbound import CONTROL_CHARACTERS
+from conversation.inbound import NOT_IN_IDENTIFIERS
 from conversation.routing import shown_thread
 from hub.sdk import (  # noqa: F401  (sign, signed_headers, SIGNATURE: what senders and tests use)
     MIN_GENERATED_SECRET,
@@ -105,8 +105,8 @@ def _key(payload: dict[str, Any], key: str, *, where: str = "", required: bool =
     if len(value) > MAX_KEY_CHARS:
         raise InvalidInbound(f"{where}{key} is longer than {MAX_KEY_CHARS} characters")
     # Refused, not taken out: "user-7\x00" cleaned to "user-7" would write as user-7.
-    if CONTROL_CHARACTERS.search(value):
-        raise InvalidInbound(f"{where}{key} must not contain control characters")
+    if NOT_IN_IDENTIFIERS.search(value):
+        raise InvalidInbound(f"{where}{key} must not contain control or invisible characters")
     return value
 
 

@@ -54,9 +54,15 @@ def with_field(path: str, value: Any) -> dict[str, Any]:
         ("sender.tier", False, "sender.tier must be a string"),
         ("sender.language", "not a tag!", "sender.language must be a language tag"),
         # An identifier is refused, not cleaned: "user-9\x00" kept as "user-9" would write as user-9.
-        ("sender.id", "user-9\x00", "sender.id must not contain control characters"),
-        ("thread", "order-1\x1fuser-9", "thread must not contain control characters"),
-        ("id", "p-1\x07", "id must not contain control characters"),
+        ("sender.id", "user-9\x00", "sender.id must not contain control or invisible characters"),
+        ("thread", "order-1\x1fuser-9", "thread must not contain control or invisible characters"),
+        ("id", "p-1\x07", "id must not contain control or invisible characters"),
+        # nor what makes another id look like user-9 in an agent's list (a trial)
+        ("sender.id", "user-9\t", "sender.id must not contain control or invisible characters"),
+        ("thread", "order-1\n", "thread must not contain control or invisible characters"),
+        ("thread", "order-1\u0085", "thread must not contain control or invisible characters"),
+        ("sender.id", "user-9\u200b", "sender.id must not contain control or invisible characters"),
+        ("sender.id", "user-\u202e9", "sender.id must not contain control or invisible characters"),
     ],
 )
 async def test_a_refused_field_is_named_as_the_sender_wrote_it(
