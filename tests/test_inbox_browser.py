@@ -777,3 +777,20 @@ async def test_a_reply_repeated_by_email_is_one_line_under_it_in_chinese(
     await page.locator("#conversations li").first.locator(".open").click()
     await expect(page.locator(".thread article.msg", has_text="我们已经找到您的快递。")).to_have_count(1)
     await expect(page.locator(f'.thread .msg.copy[data-copy-of="{reply.id}"]')).to_contain_text("已同时通过")
+
+
+async def test_someone_else_writing_on_a_customers_ticket_is_named_not_called_the_customer(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    """A trial could not tell the customer's mail from a Cc'd colleague's (or a stranger's, then):
+    every one read "Customer". A message from another identity on the ticket names it."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "ow1", "我的快递丢了")
+    await customer_writes(hub, "ow2", "我是她的同事", thread="ow1")  # another person on that ticket's thread
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.locator(".open").click()
+    thread = page.locator(".thread article.msg")
+    await expect(thread.filter(has_text="我的快递丢了").locator(".author")).to_have_text("客户")
+    await expect(thread.filter(has_text="我是她的同事").locator(".author")).to_have_text("ow2（非本工单客户）")

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from conversation.delivery_errors import split_coded_error
 from conversation.identity import COPY_OF
-from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Message, MessageKind
+from conversation.model import Agent, ApiToken, CannedResponse, Contact, Conversation, Direction, Message, MessageKind
 from conversation.visitors import anonymous_id
 from hub.i18n import hub_texts
 from hub.thread_events import event_of, name_in
@@ -111,6 +111,8 @@ def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
         "copy_of": (msg.raw or {}).get(COPY_OF),
         # the number of the ticket it was on before a merge moved it here; null for its own
         "merged_from": (msg.raw or {}).get("merged_from"),
+        # who wrote a customer's message: the inbox names one who is not the ticket's customer
+        "from": (msg.customer_address or None) if msg.direction is Direction.INBOUND else None,
         # A system event's catalog key and parameters: agents' inboxes say it in their language.
         "event": (msg.raw or {}).get("event") if msg.kind is MessageKind.EVENT else None,
         "delivery": None

@@ -67,6 +67,15 @@ MESSAGE_SHAPE: dict[str, Any] = {
             "type": ["string", "null"],
             "description": "the reply this message repeats on another channel (a web-chat reply also mailed)",
         },
+        "merged_from": {
+            "type": ["integer", "null"],
+            "description": "the number of the ticket it was on before a merge moved it here",
+        },
+        "from": {
+            "type": ["string", "null"],
+            "description": "a customer's message: the identity that wrote it on its channel (an email address,"
+            " a chat user id), which may be another than the ticket's customer (a Cc'd colleague, a group member)",
+        },
         "event": _nullable(
             {
                 "type": "object",

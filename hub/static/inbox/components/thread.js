@@ -8,7 +8,12 @@ import { canChangeTicket, state } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
 
 function author(m) {
-  if (m.author_type === "contact") return t("author.customer");
+  if (m.author_type === "contact") {
+    // Someone else on the ticket (a Cc'd colleague, another member of a group chat): named, so
+    // the agent never takes their words for the customer's.
+    const own = state.ticket?.card.conversation.customer_address;
+    return m.from && own && m.from !== own ? t("author.other_person", { who: m.from }) : t("author.customer");
+  }
   if (m.author_type === "agent") {
     const agent = state.agents.find((a) => a.id === m.author_id);
     return agent ? agent.name || agent.email : t("author.agent");
