@@ -73,8 +73,7 @@ export function Admin() {
     <ul id="agents">${state.agents.map((a) => html`<li data-agent=${a.id}>${a.name || ""} ${`<${a.email}>`}${a.active ? "" : ` (${t("admin.disabled")})`}
       ${a.id === state.me.id ? t(`role.${a.role}`) : html` <label>${t("admin.role")} <select class="agent-role" value=${a.role} onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { role: e.target.value }))()}>
         ${ROLES.map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
-        <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>
-        <${SetPassword} agent=${a} />`}
+        <button type="button" class="link" onClick=${act(() => api("PATCH", `/agents/${a.id}`, { active: !a.active }))}>${a.active ? t("admin.disable") : t("admin.enable")}</button>${" "}<${SetPassword} agent=${a} />`}
       <fieldset class="agent-teams row"><legend>${t("admin.member_of", { name: a.name || a.email })}</legend>
         ${state.teams.map((team) => html`<label><input type="checkbox" name="team" value=${team.id} checked=${(a.teams || []).includes(team.id)}
           onChange=${(e) => act(() => api("PATCH", `/agents/${a.id}`, { teams: e.target.checked ? [...(a.teams || []), team.id] : (a.teams || []).filter((x) => x !== team.id) }))()} /> ${teamLabel(team.id)}</label>`)}
