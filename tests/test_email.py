@@ -323,7 +323,8 @@ async def test_a_stranger_whose_ticket_was_merged_into_a_customers_writes_on_in_
     own. A trial: by email the stranger went on writing into the customer's ticket (the bot's
     mail to them, moved there by the merge, made them "written to on it")."""
     outbox, _port = sink
-    await mail_in(hub, customer_mail("订单没有到", "我的订单三天了还没有到。"))
+    meis = customer_mail("订单没有到", "我的订单三天了还没有到。")
+    await mail_in(hub, meis)
     eves_first = customer_mail("Re: 订单没有到 [#1000]", "我也是", sender="eve@example.net")
     await mail_in(hub, eves_first, sender="eve@example.net")
     await eventually(lambda: any(m["To"] == "eve@example.net" for m in outbox.mails))  # the echo bot answered her
@@ -335,6 +336,12 @@ async def test_a_stranger_whose_ticket_was_merged_into_a_customers_writes_on_in_
     assert (await ticket(hub, 1002)).customer_address == "eve@example.net"
     texts = [m.text for m in await hub.store.tickets.list_messages(mei.id) if m.kind is MessageKind.MESSAGE]
     assert "请把退款打到我的账户" not in texts
+    # The agent's reply to Mei threads on her mail; Eve's, merged in, are none of hers to see.
+    await hub.actions.send(await ticket(hub, 1000), "已补发。", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: any("Auto-Submitted" not in m and m["To"] == "li.na@gmail.com" for m in outbox.mails))
+    reply = next(m for m in outbox.mails if "Auto-Submitted" not in m and m["To"] == "li.na@gmail.com")
+    assert reply["In-Reply-To"] == meis["Message-ID"]
+    assert eves_first["Message-ID"] not in str(reply["References"])
 
 
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:

@@ -626,8 +626,13 @@ class EmailAdapter(Adapter):
         thread = await self.hub.reads.list_messages(conversation.id)
         ids: list[str] = []
         last_inbound = ""
+        # Only mails these people wrote or were sent: a merge may have brought another
+        # customer's onto the ticket, whose Message-IDs they never saw (nor should).
+        people = {to.lower(), *(p.lower() for p in conversation.participants), ""}
         for earlier in thread:
             if earlier.kind is not MessageKind.MESSAGE or earlier.id == message.id:
+                continue
+            if earlier.customer_address.lower() not in people:
                 continue
             if earlier.direction is Direction.INBOUND and earlier.channel == self.name:
                 # Only a mail's own Message-ID: a reply through the status page ("status-page:…")
