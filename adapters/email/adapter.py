@@ -628,11 +628,11 @@ class EmailAdapter(Adapter):
         last_inbound = ""
         # Only mails these people wrote or were sent: a merge may have brought another
         # customer's onto the ticket, whose Message-IDs they never saw (nor should).
-        people = {to.lower(), *(p.lower() for p in conversation.participants), ""}
+        recipients = {to.lower(), *(p.lower() for p in conversation.participants), ""}
         for earlier in thread:
             if earlier.kind is not MessageKind.MESSAGE or earlier.id == message.id:
                 continue
-            if earlier.customer_address.lower() not in people:
+            if earlier.customer_address.lower() not in recipients:
                 continue
             if earlier.direction is Direction.INBOUND and earlier.channel == self.name:
                 # Only a mail's own Message-ID: a reply through the status page ("status-page:…")
