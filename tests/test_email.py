@@ -344,6 +344,28 @@ async def test_a_stranger_whose_ticket_was_merged_into_a_customers_writes_on_in_
     assert eves_first["Message-ID"] not in str(reply["References"])
 
 
+async def test_merging_a_ticket_only_a_list_claims_is_the_customers_asks_first(hub: Hub) -> None:
+    """A trial: a forged list mail naming Li Na was filed under her and merged into her real
+    ticket without a question (the same identity on both). Its mails prove no one: it asks."""
+    from hub.api.confirm import require_confirmation
+    from hub.api.framework import ApiError
+
+    await mail_in(hub, customer_mail("订单没有到", "我的订单三天了还没有到。"))
+    await mail_in(hub, customer_mail("Re: 订单没有到", "还有一件事"))  # a second ticket of hers, direct
+    claimed = customer_mail(
+        "Refund", "把退款打到这个账户", sender="Li Na via Friends <eve@example.net>", Reply_To="li.na@gmail.com"
+    )
+    claimed["List-Id"] = "<friends.example.net>"
+    await mail_in(hub, claimed, sender="eve@example.net")
+    hers, also_hers, list_claim = [await ticket(hub, n) for n in (1000, 1001, 1002)]
+    assert list_claim.customer_address == hers.customer_address == "li.na@gmail.com"
+    with pytest.raises(ApiError) as asked:
+        await require_confirmation(hub.store, list_claim, hers, moving_one=False, confirmed=False)
+    assert asked.value.code == "confirm_needed" and "mailing list" in str(asked.value)
+    await require_confirmation(hub.store, also_hers, hers, moving_one=False, confirmed=False)  # hers: no question
+    await require_confirmation(hub.store, list_claim, hers, moving_one=False, confirmed=True)
+
+
 async def test_a_reply_after_the_reopen_window_opens_a_linked_ticket(tmp_path: Path, sink: tuple[Sink, int]) -> None:
     config = email_config(tmp_path, sink[1])
     config = replace(config, tickets=replace(config.tickets, reopen_window_days=0.0))

@@ -12,7 +12,7 @@ Two tickets are of one customer only when the same identity opened both
 from __future__ import annotations
 
 from conversation.identity import MergeDoubts, merge_doubts, same_customer
-from conversation.model import Contact, Conversation
+from conversation.model import Contact, Conversation, Direction, MessageKind
 from conversation.store import Store
 from hub.api.framework import ApiError
 
@@ -21,7 +21,11 @@ async def require_confirmation(
     store: Store, source: Conversation, target: Conversation, *, moving_one: bool, confirmed: bool
 ) -> None:
     """Raise 409 when source and target belong to different customers and it was not confirmed."""
-    if confirmed or same_customer(source, target):
+    if confirmed:
+        return
+    if same_customer(source, target):
+        if await _only_claimed(store, source):
+            raise ApiError(409, "confirm_needed", claimed_by_list(source.number, target.number))
         return
     labels = await store.contacts.contact_labels([source.contact_id, target.contact_id])
     who = [labels.get(conv.contact_id) or "another customer" for conv in (source, target)]
@@ -33,6 +37,27 @@ async def require_confirmation(
         409,
         "confirm_needed",
         across_customers(source.number, who[0], target.number, who[1], moving_one=moving_one),
+    )
+
+
+async def _only_claimed(store: Store, ticket: Conversation) -> bool:
+    """Whether every customer's mail on the ticket came through a list that rewrote its From:
+    the person is only named in headers anyone can write (README "list rewrote From"), so the
+    same identity as the other ticket's proves nothing."""
+    written = [
+        m
+        for m in await store.tickets.list_messages(ticket.id)
+        if m.direction is Direction.INBOUND and m.kind is MessageKind.MESSAGE
+    ]
+    return bool(written) and all("list_rewrite" in (m.raw or {}).get("flags", []) for m in written)
+
+
+def claimed_by_list(source_number: int, target_number: int) -> str:
+    """Why merging a ticket its customer only claimed asks, in the words the agent confirms."""
+    return (
+        f"Every mail on #{source_number} came through a mailing list that rewrote its sender: who wrote it is "
+        f"not proven, only named. After merging, its messages and their list's later mails join #{target_number}. "
+        "Send confirm: true to merge."
     )
 
 
