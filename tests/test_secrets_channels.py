@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -137,8 +138,11 @@ def logged(caplog: pytest.LogCaptureFixture) -> str:
 async def assert_kept_nowhere(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
     stored, logs = await everything_stored(hub), logged(caplog)
     for needle in NEEDLES:
-        assert needle.encode() not in stored, f"{needle!r} reached the store"
-        assert needle not in logs, f"{needle!r} reached the logs"
+        # A code of digits only counts as a number of its own: pymongo's random operation ids in
+        # the DEBUG log held "583920" inside "1435839208" once (a flaky CI run).
+        found = re.compile(rf"(?<!\d){re.escape(needle)}(?!\d)" if needle.isdigit() else re.escape(needle))
+        assert not re.search(found.pattern.encode(), stored), f"{needle!r} reached the store"
+        assert not found.search(logs), f"{needle!r} reached the logs"
     for term in (CARD.replace(" ", ""), "6222", RESIDENT_ID, PASSWORD, CODE, "739"):
         assert await hub.store.tickets.search_messages(term) == [], f"{term!r} is in the search index"
     assert await hub.store.tickets.search_messages("斑马"), "the message itself is indexed"
