@@ -36,7 +36,9 @@ _NAME = _PLAIN | dict.fromkeys((*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 # What an identifier (a webhook's message id, thread, sender id) may not hold: control
 # characters of any kind (tab and line breaks too), and the invisible and direction-changing
 # ones that make "user-\u202eB" or "user-B\u200b" look like user-B in an agent's list.
-NOT_IN_IDENTIFIERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+NOT_IN_IDENTIFIERS = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\xad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\u3164\ufeff]"
+)
 # Something a reader sees: a text of spaces and zero-width characters alone is no message.
 VISIBLE = re.compile(r"[^\s\u200b-\u200d\u2060\ufeff]")
 

@@ -21,11 +21,11 @@ from prometheus_client import Counter
 from conversation.identity import bystander
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound, with_changes
 from conversation.ingest import OWN_THREAD_STEPS
-from conversation.model import Contact, Conversation, Message, Priority, utcnow
+from conversation.model import Contact, Conversation, Message, Priority, Status, utcnow
 from conversation.offers import was_offered
 from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
-from conversation.routing import Route, opens_ticket, own_thread, route_inbound
+from conversation.routing import Route, asks_status, opens_ticket, own_thread, route_inbound
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
@@ -178,7 +178,11 @@ class Pipeline:
                 self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
                 record.conversation = await self._raise_priority(record.conversation, record.contact)
             elif record.route is Route.REOPEN:
-                self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"]}))
+                reopened = {
+                    "status_after": Status.OPEN.value,
+                    "status_changed_at": record.message.created_at.isoformat(),
+                }
+                self.bus.publish(Event("conversation.updated", conv_id, {"changes": ["status"], **reopened}))
             message = record.message
             self.bus.publish(
                 Event("message.created", conv_id, {"message_id": message.id, "kind": "message"}, message.author_type)
@@ -241,7 +245,10 @@ class Pipeline:
             latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
         except StoreUnavailable as exc:
             raise IngestUnavailable("the message store is unavailable; retry") from exc
-        if latest is None or opens_ticket(route_inbound(latest, self.clock(), self.ticketing.reopen_window)):
+        if latest is None:
+            return False
+        question = asks_status(inbound, self.ticketing.status_questions)  # as routing will read it
+        if opens_ticket(route_inbound(latest, self.clock(), self.ticketing.reopen_window, question=question)):
             return False  # the message opens a ticket of its own: its writer is that one's customer
         return bystander(latest, inbound.sender.address, shared_thread=True)
 

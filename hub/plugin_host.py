@@ -202,7 +202,7 @@ class PluginHost:
                 # run when the lease ends, and another hub would fire it a second time. They are
                 # let go at once, for the next round of whichever hub claims them first.
                 for rest in claimed[index:]:
-                    await self.store.timers.retry_timer(rest, at=self.clock())
+                    await self.store.timers.release_timer(rest, self.instance_id)
                 log.info("timers: %d let go for the next round (the ones before took long)", len(claimed) - index)
                 break
             await self._fire(timer)

@@ -290,6 +290,34 @@ async def test_someone_an_agent_copied_answers_on_the_ticket(hub: Hub, sink: tup
     await mail_in(hub, answer, sender="boss@example.com")
     texts = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.MESSAGE]
     assert "收到，谢谢" in texts and await hub.store.tickets.get_conversation_by_number(1001) is None
+    # the agent's next reply, copying the boss again, answers the boss's mail
+    await hub.actions.send(
+        conv, "不客气。", author_type=AuthorType.AGENT, author_id="agent-1", raw={"cc": ["boss@example.com"]}
+    )
+    await eventually(lambda: len([m for m in outbox.mails if m["Cc"] == "boss@example.com"]) == 2)
+    latest = [m for m in outbox.mails if m["Cc"] == "boss@example.com"][-1]
+    assert latest["In-Reply-To"] == answer["Message-ID"]
+
+
+async def test_someone_copied_on_a_customers_ticket_answers_on_after_it_is_merged_into_her_other(
+    hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    """What a merge brings from the same customer's other ticket still counts (a review: the boss
+    copied on Li Na's #1001 opened a ticket of their own once #1001 was merged into her #1000)."""
+    outbox, _port = sink
+    await mail_in(hub, customer_mail("订单没有到", "我的订单三天了还没有到。"))
+    await mail_in(hub, customer_mail("发票", "请开发票"))  # her second ticket
+    invoice = await ticket(hub, 1001)
+    await hub.actions.send(
+        invoice, "已开票。", author_type=AuthorType.AGENT, author_id="agent-1", raw={"cc": ["boss@example.com"]}
+    )
+    await eventually(lambda: any(m["Cc"] == "boss@example.com" for m in outbox.mails))
+    sent = next(m for m in outbox.mails if m["Cc"] == "boss@example.com")
+    await hub.services.conversations.merge(invoice, await ticket(hub, 1000), who="agent")
+    answer = customer_mail("Re: 发票", "收到", sender="Boss <boss@example.com>", In_Reply_To=sent["Message-ID"])
+    await mail_in(hub, answer, sender="boss@example.com")
+    texts = [m.text for m in await hub.store.tickets.list_messages((await ticket(hub, 1000)).id)]
+    assert "收到" in texts and await hub.store.tickets.get_conversation_by_number(1002) is None
 
 
 async def test_a_webhook_user_id_that_looks_like_an_address_is_no_mailbox(
@@ -359,9 +387,10 @@ async def test_merging_a_ticket_only_a_list_claims_is_the_customers_asks_first(h
     await mail_in(hub, claimed, sender="eve@example.net")
     hers, also_hers, list_claim = [await ticket(hub, n) for n in (1000, 1001, 1002)]
     assert list_claim.customer_address == hers.customer_address == "li.na@gmail.com"
-    with pytest.raises(ApiError) as asked:
-        await require_confirmation(hub.store, list_claim, hers, moving_one=False, confirmed=False)
-    assert asked.value.code == "confirm_needed" and "mailing list" in str(asked.value)
+    for source, target in ((list_claim, hers), (hers, list_claim)):  # either way round
+        with pytest.raises(ApiError) as asked:
+            await require_confirmation(hub.store, source, target, moving_one=False, confirmed=False)
+        assert asked.value.code == "confirm_needed" and "mailing list" in str(asked.value)
     await require_confirmation(hub.store, also_hers, hers, moving_one=False, confirmed=False)  # hers: no question
     await require_confirmation(hub.store, list_claim, hers, moving_one=False, confirmed=True)
 

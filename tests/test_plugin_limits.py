@@ -383,9 +383,12 @@ async def test_timers_left_in_a_batch_past_half_its_lease_are_let_go_not_fired_l
         clock = [utcnow()]
         host.clock = lambda: clock[0]
 
+        attempts: list[int] = []
+
         class Slow(Answers):
             async def on_timer(self, ctx: TimerContext) -> None:
                 await super().on_timer(ctx)
+                attempts.append(ctx.timer.attempts)
                 clock[0] += timedelta(seconds=70)  # more than half the two-minute lease
 
         slow = Slow("slow", {})
@@ -399,3 +402,4 @@ async def test_timers_left_in_a_batch_past_half_its_lease_are_let_go_not_fired_l
         assert slow.fired == ["first", "second"]
         assert await host.fire_due_timers() == 1
         assert slow.fired == ["first", "second", "third"]
+        assert attempts == [1, 1, 1]  # a claim given back was no attempt

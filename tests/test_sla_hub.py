@@ -528,3 +528,32 @@ async def test_a_status_change_read_late_is_dated_when_it_was_made(server: TestS
     published = [events.queue.get_nowait() for _ in range(events.queue.qsize())]
     [said] = [e.data for e in published if e.type == "conversation.updated" and "status" in e.data["changes"]]
     assert (said["status_after"], said["status_changed_at"]) == ("pending", (moment + timedelta(hours=1)).isoformat())
+
+
+async def test_a_customers_reopen_and_a_merges_close_say_their_status_and_moment_too(
+    server: TestServer, admin: Agent
+) -> None:
+    """The other two places a status changes publish it as an agent's change does (a review)."""
+    from tests.helpers import customer_message
+
+    hub = hub_of(server)
+    moment = datetime(2027, 3, 5, 9, 30, tzinfo=UTC)
+    at(hub, moment)
+    conv = await new_ticket(hub, "reopen1")
+    other = await new_ticket(hub, "reopen2")
+    await hub.services.conversations.update_by(conv, {"status": "resolved"}, who="Li", names={})
+    events = hub.bus.subscribe()
+    at(hub, moment + timedelta(minutes=5))
+    await hub.ingest(customer_message("reopen1-again", thread="t-reopen1"))
+    at(hub, moment + timedelta(minutes=7))
+    await hub.services.conversations.merge(other, conv, who="Li")
+    published = [events.queue.get_nowait() for _ in range(events.queue.qsize())]
+    said = {
+        e.conversation_id: (e.data["status_after"], e.data["status_changed_at"])
+        for e in published
+        if e.type == "conversation.updated" and "status" in e.data.get("changes", [])
+    }
+    assert said == {
+        conv.id: ("open", (moment + timedelta(minutes=5)).isoformat()),
+        other.id: ("closed", (moment + timedelta(minutes=7)).isoformat()),
+    }

@@ -626,13 +626,15 @@ class EmailAdapter(Adapter):
         thread = await self.hub.reads.list_messages(conversation.id)
         ids: list[str] = []
         last_inbound = ""
-        # Only mails these people wrote or were sent: a merge may have brought another
-        # customer's onto the ticket, whose Message-IDs they never saw (nor should).
-        recipients = {to.lower(), *(p.lower() for p in conversation.participants), ""}
+        # A merge may have brought another customer's mails onto the ticket: their Message-IDs
+        # are none of these recipients' to see, nor to thread on.
+        chosen_cc = (message.raw or {}).get("cc")
+        copied = [str(p) for p in chosen_cc] if isinstance(chosen_cc, list) else []
+        recipients = {to.lower(), *(p.lower() for p in [*conversation.participants, *copied]), ""}
         for earlier in thread:
             if earlier.kind is not MessageKind.MESSAGE or earlier.id == message.id:
                 continue
-            if earlier.customer_address.lower() not in recipients:
+            if (earlier.raw or {}).get("merged_from") and earlier.customer_address.lower() not in recipients:
                 continue
             if earlier.direction is Direction.INBOUND and earlier.channel == self.name:
                 # Only a mail's own Message-ID: a reply through the status page ("status-page:…")

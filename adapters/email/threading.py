@@ -108,9 +108,12 @@ async def _belongs(
     ):
         return True
     thread = await reads.list_messages(conversation.id)
-    # What a merge brought from another ticket vouches for no one here: after agents merged a
-    # stranger's ticket into a customer's, the stranger was "mailed on it" and "its list's".
-    thread = [m for m in thread if not (m.raw or {}).get("merged_from")]
+    # What a merge brought from another customer's ticket vouches for no one here: after agents
+    # merged a stranger's ticket into a customer's, the stranger was "mailed on it". What came
+    # from the same customer's other ticket (a colleague copied there, their list) still counts.
+    thread = [
+        m for m in thread if not (m.raw or {}).get("merged_from") or m.customer_address == conversation.customer_address
+    ]
     if via_list:
         if not any((m.raw or {}).get("list") == via_list for m in thread if m.direction is Direction.INBOUND):
             return False  # the list's From is what a receiving server checked: its mail only

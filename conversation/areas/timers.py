@@ -32,3 +32,8 @@ class Timers(ABC):
     @abstractmethod
     async def retry_timer(self, timer: Timer, *, at: datetime) -> None:
         """Release a claimed timer to fire again at `at` (its plugin failed)."""
+
+    @abstractmethod
+    async def release_timer(self, timer: Timer, owner: str) -> None:
+        """Give back a timer `owner` claimed, unfired and due as it was: its claim is no
+        attempt. Nothing when another holds it now."""

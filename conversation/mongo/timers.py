@@ -79,6 +79,13 @@ class MongoTimers(Area, Timers):
         return result.deleted_count == 1
 
     @_unavailable_when_unreachable
+    async def release_timer(self, timer: Timer, owner: str) -> None:
+        await self._db.timers.update_one(
+            {"_id": timer.key, "generation": timer.generation, "owner": owner},
+            {"$set": {"owner": "", "lease_until": EPOCH}, "$inc": {"attempts": -1}},
+        )
+
+    @_unavailable_when_unreachable
     async def retry_timer(self, timer: Timer, *, at: datetime) -> None:
         await self._db.timers.update_one(
             {"_id": timer.key, "generation": timer.generation},

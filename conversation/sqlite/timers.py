@@ -68,6 +68,13 @@ class SQLiteTimers(Area, Timers):
         sql = "DELETE FROM timers WHERE key = ? AND generation = ?"
         return bool(await self._call(lambda conn: conn.execute(sql, (timer.key, timer.generation)).rowcount))
 
+    async def release_timer(self, timer: Timer, owner: str) -> None:
+        sql = (
+            "UPDATE timers SET owner = '', lease_until = 0, attempts = MAX(attempts - 1, 0)"
+            " WHERE key = ? AND generation = ? AND owner = ?"
+        )
+        await self._call(lambda conn: conn.execute(sql, (timer.key, timer.generation, owner)))
+
     async def retry_timer(self, timer: Timer, *, at: datetime) -> None:
         sql = "UPDATE timers SET owner = '', lease_until = 0, due_at = ? WHERE key = ? AND generation = ?"
         await self._call(lambda conn: conn.execute(sql, (to_epoch_ms(at), timer.key, timer.generation)))

@@ -24,8 +24,9 @@ async def require_confirmation(
     if confirmed:
         return
     if same_customer(source, target):
-        if await _only_claimed(store, source):
-            raise ApiError(409, "confirm_needed", claimed_by_list(source.number, target.number))
+        for claimed, other in ((source, target), (target, source)):
+            if await _only_claimed(store, claimed):
+                raise ApiError(409, "confirm_needed", claimed_by_list(claimed.number, other.number))
         return
     labels = await store.contacts.contact_labels([source.contact_id, target.contact_id])
     who = [labels.get(conv.contact_id) or "another customer" for conv in (source, target)]
@@ -56,8 +57,8 @@ def claimed_by_list(source_number: int, target_number: int) -> str:
     """Why merging a ticket its customer only claimed asks, in the words the agent confirms."""
     return (
         f"Every mail on #{source_number} came through a mailing list that rewrote its sender: who wrote it is "
-        f"not proven, only named. After merging, its messages and their list's later mails join #{target_number}. "
-        "Send confirm: true to merge."
+        f"not proven, only named, and it is not shown to be the customer of #{target_number}. "
+        "Send confirm: true to go on."
     )
 
 

@@ -424,7 +424,8 @@ class ConversationService:
         if closed is not None:
             self._tell_plugins(source, closed, ["status", "merged_into"])
             await self.add_event(closed, "event.merged_away", who=who, target=str(target.number))
-        self.bus.publish(Event("conversation.updated", source.id, {"changes": ["merged_into", "status"]}))
+        closed_now = {"status_after": Status.CLOSED.value, "status_changed_at": self.clock().isoformat()}
+        self.bus.publish(Event("conversation.updated", source.id, {"changes": ["merged_into", "status"], **closed_now}))
         self.bus.publish(Event("conversation.updated", target.id, {"changes": ["messages"]}))
         return merged
 

@@ -62,6 +62,19 @@ async def test_cancel_and_retry(store: Store) -> None:
     assert retried.key == "survey:b" and retried.attempts == 2
 
 
+async def test_a_released_timer_is_due_as_it_was_and_its_claim_is_no_attempt(store: Store) -> None:
+    """A hub lets go of the timers left in a batch whose lease is half spent: another claims
+    them at once, as first attempts (a plugin reads attempts > 1 as a possible repeat)."""
+    now = utcnow()
+    await store.timers.schedule_timer(timer())
+    [claimed] = await store.timers.claim_due_timers("hub-1", now=now, lease=LEASE, limit=10)
+    await store.timers.release_timer(claimed, "hub-1")
+    [again] = await store.timers.claim_due_timers("hub-2", now=now, lease=LEASE, limit=10)
+    assert (again.key, again.attempts, again.due_at) == (claimed.key, 1, claimed.due_at)
+    await store.timers.release_timer(claimed, "hub-1")  # a late release by the first hub: not theirs now
+    assert await store.timers.claim_due_timers("hub-3", now=now, lease=LEASE, limit=10) == []
+
+
 async def test_claims_come_oldest_first_within_the_limit(store: Store) -> None:
     now = utcnow()
     for i in (3, 1, 2):

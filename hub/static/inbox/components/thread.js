@@ -10,9 +10,11 @@ import { ICONS } from "../lib/views.js";
 function author(m) {
   if (m.author_type === "contact") {
     // Someone else on the ticket (a Cc'd colleague, another member of a group chat): named, so
-    // the agent never takes their words for the customer's.
-    const own = state.ticket?.card.conversation.customer_address;
-    return m.from && own && m.from !== own ? t("author.other_person", { who: m.from }) : t("author.customer");
+    // the agent never takes their words for the customer's. The customer is any identity or the
+    // email of the ticket's contact (a second address of theirs, a chat visitor answering by mail).
+    const card = state.ticket?.card;
+    const theirs = new Set([card?.conversation.customer_address, card?.contact?.email, ...(card?.contact?.identities || []).map((i) => i.address)]);
+    return m.from && card && !theirs.has(m.from) ? t("author.other_person", { who: m.from }) : t("author.customer");
   }
   if (m.author_type === "agent") {
     const agent = state.agents.find((a) => a.id === m.author_id);
