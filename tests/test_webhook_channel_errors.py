@@ -63,6 +63,8 @@ def with_field(path: str, value: Any) -> dict[str, Any]:
         ("thread", "order-1\u0085", "thread must not contain control or invisible characters"),
         ("sender.id", "user-9\u200b", "sender.id must not contain control or invisible characters"),
         ("sender.id", "user-\u202e9", "sender.id must not contain control or invisible characters"),
+        ("thread", "order-1\u2028", "thread must not contain control or invisible characters"),
+        ("sender.id", "user-9\u3164", "sender.id must not contain control or invisible characters"),
     ],
 )
 async def test_a_refused_field_is_named_as_the_sender_wrote_it(
