@@ -793,7 +793,9 @@ async def test_someone_else_writing_on_a_customers_ticket_is_named_not_called_th
     await page.locator("#conversations li").first.locator(".open").click()
     thread = page.locator(".thread article.msg")
     await expect(thread.filter(has_text="我的快递丢了").locator(".author")).to_have_text("客户")
-    await expect(thread.filter(has_text="我是她的同事").locator(".author")).to_have_text("ow2（非本工单客户）")
+    await expect(thread.filter(has_text="我是她的同事").locator(".author")).to_have_text(
+        "Visitor ow2, ow2（非本工单客户）"
+    )
     # Once agents say the two are one person (their contacts merged), ow2 is an identity of the
     # ticket's contact: the customer, from another address of theirs.
     await hub.services.conversations.merge_contacts(other.contact.id, first.contact.id, who="Li Na")

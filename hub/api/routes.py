@@ -22,6 +22,7 @@ from conversation.model import (
     Contact,
     Conversation,
     ConversationQuery,
+    Direction,
     Priority,
     Role,
     Status,
@@ -432,9 +433,14 @@ async def get_conversation(call: Call) -> dict[str, Any]:
 )
 async def list_messages(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
-    messages = await hub_of(call).store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
+    store = hub_of(call).store
+    messages = await store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
     reader = reader_language(call)  # system events said in the reader's language
-    return {"items": [message_json(m, reader) for m in messages]}
+    # Who wrote the customers' messages that are not the ticket's customer's: named, not "Customer".
+    others = [m for m in messages if m.direction is Direction.INBOUND and m.customer_address != conv.customer_address]
+    names = await store.contacts.contact_labels(sorted({m.author_id for m in others})) if others else {}
+    writers = {m.id: names.get(m.author_id, "") for m in others}
+    return {"items": [message_json(m, reader, writers.get(m.id, "")) for m in messages]}
 
 
 @api.route(

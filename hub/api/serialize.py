@@ -74,9 +74,11 @@ def conversation_json(
     }
 
 
-def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
+def message_json(msg: Message, locale: str = "", writer: str = "") -> dict[str, Any]:
     """`locale`: the reader's language, in which a system event's `text` is said (events written
-    by the store's pure rules, such as the keyword-priority line, are stored in English)."""
+    by the store's pure rules, such as the keyword-priority line, are stored in English);
+    `writer`: the name of whoever wrote a customer's message when that is not the ticket's
+    customer (a Cc'd colleague, another member of a group chat)."""
     delivery = msg.delivery
     return {
         "id": msg.id,
@@ -113,6 +115,7 @@ def message_json(msg: Message, locale: str = "") -> dict[str, Any]:
         "merged_from": (msg.raw or {}).get("merged_from"),
         # who wrote a customer's message: the inbox names one who is not the ticket's customer
         "from": (msg.customer_address or None) if msg.direction is Direction.INBOUND else None,
+        "from_name": writer or None,
         # A system event's catalog key and parameters: agents' inboxes say it in their language.
         "event": (msg.raw or {}).get("event") if msg.kind is MessageKind.EVENT else None,
         "delivery": None

@@ -71,6 +71,11 @@ MESSAGE_SHAPE: dict[str, Any] = {
             "type": ["integer", "null"],
             "description": "the number of the ticket it was on before a merge moved it here",
         },
+        "from_name": {
+            "type": ["string", "null"],
+            "description": "in a thread's list: the name of whoever wrote a customer's message that is not the"
+            " ticket's customer's",
+        },
         "from": {
             "type": ["string", "null"],
             "description": "a customer's message: the identity that wrote it on its channel (an email address,"

@@ -14,7 +14,9 @@ function author(m) {
     // email of the ticket's contact (a second address of theirs, a chat visitor answering by mail).
     const card = state.ticket?.card;
     const theirs = new Set([card?.conversation.customer_address, card?.contact?.email, ...(card?.contact?.identities || []).map((i) => i.address)]);
-    return m.from && card && !theirs.has(m.from) ? t("author.other_person", { who: m.from }) : t("author.customer");
+    if (!m.from || !card || theirs.has(m.from)) return t("author.customer");
+    const who = m.from_name && m.from_name !== m.from ? `${m.from_name}, ${m.from}` : m.from;
+    return t("author.other_person", { who });
   }
   if (m.author_type === "agent") {
     const agent = state.agents.find((a) => a.id === m.author_id);
