@@ -22,6 +22,7 @@ from conversation.inbound import Inbound
 from conversation.model import Contact, Conversation, Message, Priority, Status
 from conversation.priority_rules import priority_from_keywords
 from conversation.routing import (
+    OWN_THREAD_STEPS,
     Route,
     held_team,
     inbound_message,
@@ -70,9 +71,6 @@ class IngestPrimitives(Protocol):
 
 
 MAX_MERGE_HOPS = 10  # a ticket merged into one that was merged in turn, and so on
-# "<thread>~<sender>", then (when another sender took that one first) the sealed key no one
-# else can name: routing.own_thread never leads further.
-OWN_THREAD_STEPS = 2
 
 
 def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy: Ticketing) -> Steps[InboundRecord]:

@@ -64,6 +64,9 @@ def route_inbound(
 # webhook refuses in every identifier and validate_inbound refuses in an own-threads channel's
 # thread and sender (conversation/inbound.py), so no sender can name that key themselves.
 THREAD_SEAL = "\x1f"
+# "<thread>~<sender>", then (when another sender took that one first) the sealed key no one
+# else can name: own_thread never leads further.
+OWN_THREAD_STEPS = 2
 
 
 def own_thread(inbound: Inbound, conversation: Conversation) -> str:
@@ -94,7 +97,9 @@ def own_thread_keys(inbound: Inbound) -> tuple[str, ...]:
     """Every thread key a message may be routed to: its own, and on a channel of own threads
     those `own_thread` leads its sender to when that thread is another's."""
     keys = [inbound.thread_key]
-    while inbound.own_threads and len(keys) <= 2 and (following := _next_own_key(keys[-1], inbound.sender.address)):
+    for _ in range(OWN_THREAD_STEPS if inbound.own_threads else 0):
+        if not (following := _next_own_key(keys[-1], inbound.sender.address)):
+            break
         keys.append(following)
     return tuple(keys)
 

@@ -20,12 +20,11 @@ from prometheus_client import Counter
 
 from conversation.identity import bystander
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound, with_changes
-from conversation.ingest import OWN_THREAD_STEPS
 from conversation.model import Contact, Conversation, Message, Priority, Status, utcnow
 from conversation.offers import was_offered
 from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
-from conversation.routing import Route, asks_status, opens_ticket, own_thread, route_inbound
+from conversation.routing import OWN_THREAD_STEPS, Route, asks_status, opens_ticket, own_thread, route_inbound
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
 from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
@@ -235,11 +234,15 @@ class Pipeline:
                 return True
         return False
 
+    def _shared(self, channel: str, thread_key: str) -> bool:
+        """Whether others than a ticket's customer read this thread (Adapter.shared_thread)."""
+        adapter = self.port.channel_adapter(channel) if self.port is not None else None
+        return adapter is not None and adapter.shared_thread(thread_key)
+
     async def _from_bystander(self, inbound: Inbound) -> bool:
         """Whether someone else than the ticket's customer writes on a thread others read (a
         Telegram group, a Slack channel's thread: identity.bystander) to its live ticket."""
-        adapter = self.port.channel_adapter(inbound.channel) if self.port is not None else None
-        if adapter is None or not adapter.shared_thread(inbound.thread_key):
+        if not self._shared(inbound.channel, inbound.thread_key):
             return False
         try:
             latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
@@ -469,8 +472,7 @@ class Pipeline:
     async def _run_each(
         self, message: Message, conversation: Conversation, contact: Contact, verification: str = ""
     ) -> None:
-        adapter = self.port.channel_adapter(conversation.channel) if self.port is not None else None
-        shared = adapter is not None and adapter.shared_thread(conversation.thread_key)
+        shared = self._shared(conversation.channel, conversation.thread_key)
         if bystander(conversation, message.customer_address, shared_thread=shared):
             log.info("ticket #%s: a message from another member of its thread: for the agents", conversation.number)
             return

@@ -626,10 +626,12 @@ class EmailAdapter(Adapter):
         thread = await self.hub.reads.list_messages(conversation.id)
         ids: list[str] = []
         last_inbound = ""
+        # People's replies keep the thread's participants unless the agent chose the Cc
+        # explicitly (the `cc` of the reply, kept in the message's raw dict; [] for none).
+        chosen = (message.raw or {}).get("cc")
+        copied = [str(p) for p in chosen] if isinstance(chosen, list) else []
         # A merge may have brought another customer's mails onto the ticket: their Message-IDs
         # are none of these recipients' to see, nor to thread on.
-        chosen_cc = (message.raw or {}).get("cc")
-        copied = [str(p) for p in chosen_cc] if isinstance(chosen_cc, list) else []
         recipients = {to.lower(), *(p.lower() for p in [*conversation.participants, *copied]), ""}
         for earlier in thread:
             if earlier.kind is not MessageKind.MESSAGE or earlier.id == message.id:
@@ -647,10 +649,7 @@ class EmailAdapter(Adapter):
         headers: dict[str, str] = {"From": formataddr((self.settings.from_name, self.address)), "To": to}
         automatic = message.author_type in (AuthorType.BOT, AuthorType.SYSTEM)
         # A robot answers the sender alone: a mail listing fifty addresses must not make the
-        # hub write to fifty strangers. People's replies keep the thread's Cc.
-        # People's replies keep the thread's participants unless the agent chose the Cc
-        # explicitly (the `cc` of the reply, kept in the message's raw dict; [] for none).
-        chosen = (message.raw or {}).get("cc")
+        # hub write to fifty strangers. People's replies keep the thread's Cc (or the agent's).
         people = chosen if isinstance(chosen, list) else conversation.participants
         cc = [] if automatic else [p for p in dict.fromkeys(people) if p != to and p not in self.own]
         if cc:

@@ -102,10 +102,10 @@ async def _belongs(
     """Whether a mail from `sender` may join the ticket: its opener on this channel, a
     participant, an address the hub mailed on it (a web-chat visitor's confirmed one, one an
     agent copied), or a proven address of its contact on this channel."""
-    if not via_list and (
-        sender in conversation.participants
-        or (conversation.channel == channel and sender == conversation.customer_address)
-    ):
+    named = sender in conversation.participants or (
+        conversation.channel == channel and sender == conversation.customer_address
+    )
+    if named and not via_list:
         return True
     thread = await reads.list_messages(conversation.id)
     # What a merge brought from another customer's ticket vouches for no one here: after agents
@@ -117,7 +117,7 @@ async def _belongs(
     if via_list:
         if not any((m.raw or {}).get("list") == via_list for m in thread if m.direction is Direction.INBOUND):
             return False  # the list's From is what a receiving server checked: its mail only
-        if sender in conversation.participants or sender == conversation.customer_address:
+        if named:
             return True
     if any(_mailed_to(m, sender, channel) for m in thread):
         return True
