@@ -247,6 +247,27 @@ async def test_bounces_that_are_not_dsns_mark_the_reply_failed(hub: Hub, sink: t
     assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
+async def test_a_bounce_naming_none_of_our_mails_is_kept_as_automatic_mail(hub: Hub, sink: tuple[Sink, int]) -> None:
+    """README: with no Message-ID of ours in it there is no reply to mark; an agent gets it, no bot."""
+    bounce = (
+        b"From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\n"
+        b"To: support@example.com\r\nSubject: Delivery Status Notification (Failure)\r\n"
+        b"Message-ID: <bounce-1@mx.google.com>\r\nAuto-Submitted: auto-replied\r\n\r\n"
+        b"Your message wasn't delivered to nobody@example.net because the address couldn't be found.\r\n"
+        b"550 5.1.1 The email account that you tried to reach does not exist.\r\n"
+    )
+    assert "ticket #1000" in await smtp_in(hub, bounce, sender="")
+    _conv, message = await inbound(hub, 1000)
+    assert message.automatic
+
+    async def handled() -> bool:
+        found = await hub.store.tickets.get_message(message.id)
+        return found is not None and found.plugins_done
+
+    await eventually(handled)  # the echo bot had its turn, and did not answer
+    assert sink[0].mails == []
+
+
 # 11.12
 async def test_a_reply_quoting_long_html_is_accepted_shortened_and_kept_whole(
     tmp_path: Path, sink: tuple[Sink, int]
