@@ -165,7 +165,7 @@ I am out of the office until Monday.
 """.encode()
 
 
-def bounce(original: str = "<m1@support.example.com>") -> bytes:
+def bounce(original: str = "<m1@support.example.com>", recipient: str = "nobody@example.com") -> bytes:
     return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.com>
 To: {HELPDESK}
 Subject: Undelivered Mail Returned to Sender
@@ -183,16 +183,16 @@ Content-Type: message/delivery-status
 
 Reporting-MTA: dns; mx.example.com
 
-Final-Recipient: rfc822; nobody@example.com
+Final-Recipient: rfc822; {recipient}
 Action: failed
 Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.com>: Recipient address rejected
+Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected
 
 --b
 Content-Type: text/rfc822-headers
 
 From: {HELPDESK}
-To: nobody@example.com
+To: {recipient}
 Subject: Your ticket [#1000]
 Message-ID: {original}
 

@@ -181,7 +181,7 @@ Content-Type: text/plain; charset=utf-8
 """)
 
 
-def gmail_text_bounce(original: str) -> bytes:
+def gmail_text_bounce(original: str, recipient: str = "nobody@gmail.com") -> bytes:
     """Gmail's plain-text bounce (no multipart/report), In-Reply-To the original."""
     return _crlf(f"""From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
 To: {HELPDESK}
@@ -195,20 +195,20 @@ Content-Type: text/plain; charset=UTF-8
 
 ** Address not found **
 
-Your message wasn't delivered to nobody@gmail.com because the address couldn't be found, or is unable to receive mail.
+Your message wasn't delivered to {recipient} because the address couldn't be found, or is unable to receive mail.
 
 The response from the remote server was:
 550 5.1.1 The email account that you tried to reach does not exist.
 """)
 
 
-def exim_text_bounce(original: str) -> bytes:
+def exim_text_bounce(original: str, recipient: str = "gone@example.net") -> bytes:
     return _crlf(f"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
 To: {HELPDESK}
 Subject: Mail delivery failed: returning message to sender
 Message-ID: <exim-bounce-1@mx.example.net>
 Date: Thu, 26 Nov 2026 09:00:00 +0000
-X-Failed-Recipients: gone@example.net
+X-Failed-Recipients: {recipient}
 Auto-Submitted: auto-replied
 MIME-Version: 1.0
 Content-Type: text/plain; charset=us-ascii
@@ -218,15 +218,15 @@ This message was created automatically by mail delivery software.
 A message that you sent could not be delivered to one or more of its
 recipients. This is a permanent error. The following address(es) failed:
 
-  gone@example.net
-    SMTP error from remote mail server after RCPT TO:<gone@example.net>:
-    550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown
+  {recipient}
+    SMTP error from remote mail server after RCPT TO:<{recipient}>:
+    550 5.1.1 <{recipient}>: Recipient address rejected: User unknown
 
 ------ This is a copy of the message, including all the headers. ------
 
 Return-path: <{HELPDESK}>
 From: Support <{HELPDESK}>
-To: gone@example.net
+To: {recipient}
 Subject: Re: Your request [#1000]
 Message-ID: {original}
 
@@ -234,10 +234,9 @@ Your parcel was shipped.
 """)
 
 
-def alimail_bounce(original: str) -> bytes:
+def alimail_bounce(original: str, recipient: str = "lost@example.cn") -> bytes:
     body = base64.b64encode(
-        f"您发送的邮件未能送达。\n收件人: lost@example.cn\n原因: 550 5.1.1 用户不存在\n\n"
-        f"Message-ID: {original}\n".encode()
+        f"您发送的邮件未能送达。\n收件人: {recipient}\n原因: 550 5.1.1 用户不存在\n\nMessage-ID: {original}\n".encode()
     ).decode()
     return _crlf(f"""From: =?utf-8?B?{base64.b64encode("系统退信".encode()).decode()}?= <postmaster@alibaba-inc.com>
 To: {HELPDESK}
@@ -253,7 +252,7 @@ Content-Transfer-Encoding: base64
 """)
 
 
-def read_receipt(original: str) -> bytes:
+def read_receipt(original: str, reader: str = "li.na@gmail.com") -> bytes:
     """An MDN (RFC 8098): multipart/report; report-type=disposition-notification."""
     return _crlf(f"""From: Li Na <li.na@gmail.com>
 To: {HELPDESK}
@@ -272,7 +271,7 @@ Your message was displayed on Thu, 26 Nov 2026 09:00:00 +0000.
 Content-Type: message/disposition-notification
 
 Reporting-UA: mail.example.com; Thunderbird
-Final-Recipient: rfc822;li.na@gmail.com
+Final-Recipient: rfc822;{reader}
 Original-Message-ID: {original}
 Disposition: manual-action/MDN-sent-manually; displayed
 

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from conversation.model import AuthorType, ConversationQuery, DeliveryStatus, Direction, MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
+from tests import mail_corpus as corpus
 from tests import mail_wild as wild
 from tests.conftest import free_port
 from tests.email_servers import Sink
@@ -220,8 +221,11 @@ async def test_a_person_writing_on_through_the_list_stays_on_the_ticket_that_lis
 # 11.8
 async def test_a_read_receipt_notes_the_reply_read_and_never_failed(hub: Hub, sink: tuple[Sink, int]) -> None:
     reply_id = await our_reply(hub, sink[0])
+    forged = wild.read_receipt(f"<{reply_id}@support.example.com>", "eve@example.net")
+    assert "names none of the mail's recipients" in await smtp_in(hub, forged)  # only its reader's receipt counts
     for _ in range(2):  # a retried receipt adds nothing
-        assert "read receipt" in await smtp_in(hub, wild.read_receipt(f"<{reply_id}@support.example.com>"))
+        receipt = wild.read_receipt(f"<{reply_id}@support.example.com>", "nobody@gmail.com")
+        assert "read receipt" in await smtp_in(hub, receipt)
     message = await hub.store.tickets.get_message(reply_id)
     assert message is not None and message.delivery is not None
     assert message.delivery.status is DeliveryStatus.SENT
@@ -239,12 +243,53 @@ async def test_a_read_receipt_notes_the_reply_read_and_never_failed(hub: Hub, si
 # 11.9
 @pytest.mark.parametrize("bounce", [wild.gmail_text_bounce, wild.exim_text_bounce, wild.alimail_bounce])
 async def test_bounces_that_are_not_dsns_mark_the_reply_failed(hub: Hub, sink: tuple[Sink, int], bounce: Any) -> None:
-    reply_id = await our_reply(hub, sink[0])
-    assert "bounce recorded" in await smtp_in(hub, bounce(f"<{reply_id}@support.example.com>"), sender="")
+    reply_id = await our_reply(hub, sink[0])  # to nobody@gmail.com
+    raw = bounce(f"<{reply_id}@support.example.com>", "nobody@gmail.com")
+    assert "bounce recorded" in await smtp_in(hub, raw, sender="")
     message = await hub.store.tickets.get_message(reply_id)
     assert message is not None and message.delivery is not None
     assert message.delivery.status is DeliveryStatus.FAILED and "550 5.1.1" in message.delivery.error
     assert await hub.store.tickets.get_conversation_by_number(1001) is None
+
+
+@pytest.mark.parametrize("bounce", [wild.gmail_text_bounce, wild.exim_text_bounce, wild.alimail_bounce, corpus.bounce])
+async def test_a_bounce_for_someone_the_reply_was_not_sent_to_changes_nothing(
+    hub: Hub, sink: tuple[Sink, int], bounce: Any
+) -> None:
+    """Anyone who has a reply's Message-ID can write a bounce for it: one naming an address
+    the reply never went to (forged, or about a forwarded copy) leaves the reply sent."""
+    reply_id = await our_reply(hub, sink[0])
+    answer = await smtp_in(hub, bounce(f"<{reply_id}@support.example.com>", "eve@example.net"), sender="")
+    assert "names none of the mail's recipients" in answer
+    message = await hub.store.tickets.get_message(reply_id)
+    assert message is not None and message.delivery is not None
+    assert message.delivery.status is DeliveryStatus.SENT
+    metrics = hub.metrics.render().decode()
+    assert 'helpline_updates_ignored_total{channel="email",kind="foreign_report"} 1.0' in metrics
+    assert 'helpline_deliveries_failed_total{channel="email"} 1.0' not in metrics
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None
+
+
+async def test_a_bounced_copy_is_noted_once_and_the_reply_stays_sent(hub: Hub, sink: tuple[Sink, int]) -> None:
+    outbox = sink[0]
+    await mail_in(hub, customer_mail("Invoice", "please", sender="nobody@gmail.com"), sender="nobody@gmail.com")
+    conv = await ticket(hub, 1000)
+    reply = await hub.actions.send(
+        conv, "Attached.", author_type=AuthorType.AGENT, author_id="agent-1", raw={"cc": ["Boss@Example.com"]}
+    )
+    message_id = f"<{reply.id}@support.example.com>"
+    await eventually(lambda: any(m["Message-ID"] == message_id for m in outbox.mails))
+    for _ in range(2):  # a retried report adds nothing
+        answer = await smtp_in(hub, corpus.bounce(message_id, "boss@example.com"), sender="")
+        assert "bounce of a copy recorded" in answer
+    message = await hub.store.tickets.get_message(reply.id)
+    assert message is not None and message.delivery is not None
+    assert message.delivery.status is DeliveryStatus.SENT
+    events = [m for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.EVENT]
+    bounced = [e for e in events if (e.raw or {}).get("event", {}).get("key") == "event.copy_bounced"]
+    assert (
+        len(bounced) == 1 and "boss@example.com" in bounced[0].text and "Recipient address rejected" in bounced[0].text
+    )
 
 
 async def test_a_bounce_naming_none_of_our_mails_is_kept_as_automatic_mail(hub: Hub, sink: tuple[Sink, int]) -> None:

@@ -147,7 +147,7 @@ async def test_a_bounce_that_cannot_be_recorded_is_retried_and_logged(
     async def fail(*args: Any, **kwargs: Any) -> Any:
         raise failure
 
-    monkeypatch.setattr(email_hub.store.deliveries, "mark_undelivered", fail)
+    monkeypatch.setattr(email_hub.store.tickets, "get_message", fail)  # the reply it is about cannot be read
     caplog.set_level(logging.WARNING)
     refused = await send_bounce(email_hub)
     assert refused.code == 451  # the reporting server tries again later

@@ -34,16 +34,18 @@ from adapters.email.parse import (
     without_surrogates,
 )
 from adapters.email.parse_pool import MailReader, ParseFailed
+from adapters.email.reports import DeliveryReport
 from adapters.email.threading import (
     OUR_ID,
     answered_page,
     find_thread,
     our_message_id,
     page_message_id,
+    sent_to,
     token_pattern,
 )
 from conversation.inbound import plain_text
-from conversation.model import Attachment, AuthorType, Direction, MessageKind, new_id
+from conversation.model import Attachment, AuthorType, Direction, Message, MessageKind, new_id
 from conversation.redaction import visible_text
 from conversation.routing import Route
 from conversation.secrets import find_secrets
@@ -474,7 +476,9 @@ class EmailAdapter(Adapter):
 
     async def _report(self, mail: ParsedMail) -> str:
         """A bounce marks the reply it is about failed; a read receipt notes it was read.
-        Neither opens a ticket."""
+        Neither opens a ticket. Anyone can write a report naming one of our Message-IDs (every
+        recipient of a reply has it), so it counts only for an address the reply was sent to:
+        the failure of its To fails the reply, a copy's adds a note that the copy bounced."""
         assert mail.report is not None
         report = mail.report
         ours = OUR_ID.match(report.original_message_id)
@@ -484,27 +488,69 @@ class EmailAdapter(Adapter):
             )
             return "250 2.0.0 OK: report noted"
         try:
+            reply = await self.hub.reads.get_message(ours.group(1))
+            if reply is None or reply.direction is not Direction.OUTBOUND:
+                return "250 2.0.0 OK: report noted"
+            to, copies = await self._sent_to(reply)
             if report.action in ("read", "deleted"):
-                return await self._read_receipt(ours.group(1), report.reason)
+                if to not in report.recipients:
+                    return self._report_of_stranger(report, reply)
+                return await self._read_receipt(reply, report.reason)
             if report.action not in ("failed", ""):
                 return "250 2.0.0 OK: report noted"
-            await self.hub.mark_undelivered(ours.group(1), f"bounced: {report.reason}")
+            if to in report.recipients:
+                await self.hub.mark_undelivered(reply.id, f"bounced: {report.reason}")
+                return "250 2.0.0 OK: bounce recorded"
+            bounced_copies = sorted(report.recipients & copies)
+            if not bounced_copies:
+                return self._report_of_stranger(report, reply)
+            return await self._copy_bounced(reply, bounced_copies, report.reason)
         except StoreUnavailable as exc:  # the reporting server retries; anything else is a bug handle_DATA logs
             self.log.warning("report for %s not recorded yet: %s", ours.group(1), exc)
             return "451 4.3.0 Temporary failure: please retry later"
-        return "250 2.0.0 OK: bounce recorded"
 
-    async def _read_receipt(self, message_id: str, disposition: str) -> str:
+    async def _sent_to(self, reply: Message) -> tuple[str, frozenset[str]]:
+        conversation = await self.hub.reads.get_conversation(reply.conversation_id)
+        contact = await self.hub.reads.get_contact(conversation.contact_id) if conversation else None
+        return sent_to(reply, conversation, contact.email if contact else "")
+
+    def _report_of_stranger(self, report: DeliveryReport, reply: Message) -> str:
+        """A report about one of our mails for none of its recipients: forged, or about a
+        forwarded copy. The reply's state is not anyone else's to change."""
+        self.hub.note_ignored(self.name, "foreign_report")  # helpline_updates_ignored_total{kind="foreign_report"}
+        self.log.info(
+            "a %s report about reply %s names none of its recipients (%s): noted",
+            report.action,
+            reply.id,
+            ", ".join(sorted(report.recipients)) or "no address",
+        )
+        return "250 2.0.0 OK: report noted, it names none of the mail's recipients"
+
+    async def _copy_bounced(self, reply: Message, addresses: list[str], reason: str) -> str:
+        """A copy (Cc) bounced: the reply reached its customer, so it stays sent; the agents
+        read whose copy failed, once per reply and address."""
+        earlier = await self.hub.reads.list_messages(reply.conversation_id)
+        noted = {
+            str(address)
+            for m in earlier
+            if m.kind is MessageKind.EVENT and (m.raw or {}).get("copy_bounced_for") == reply.id
+            for address in (m.raw or {}).get("addresses", [])
+        }
+        new = [address for address in addresses if address not in noted]
+        if new:
+            params = {"addresses": ", ".join(new), "reason": reason[:300]}
+            raw = {"copy_bounced_for": reply.id, "addresses": new}
+            await self.hub.post_event(reply.conversation_id, "event.copy_bounced", params, raw=raw)
+        return "250 2.0.0 OK: bounce of a copy recorded"
+
+    async def _read_receipt(self, message: Message, disposition: str) -> str:
         """An MDN: a system event on the ticket, once per reply (a retried MDN adds nothing)."""
-        message = await self.hub.reads.get_message(message_id)
-        if message is None or message.direction is not Direction.OUTBOUND:
-            return "250 2.0.0 OK: report noted"
         for earlier in await self.hub.reads.list_messages(message.conversation_id):
-            if earlier.kind is MessageKind.EVENT and (earlier.raw or {}).get("read_receipt_for") == message_id:
+            if earlier.kind is MessageKind.EVENT and (earlier.raw or {}).get("read_receipt_for") == message.id:
                 return "250 2.0.0 OK: read receipt already recorded"
         params = {"disposition": disposition[:200] or "displayed"}  # each agent's inbox says it in their language
         await self.hub.post_event(
-            message.conversation_id, "event.read_receipt", params, raw={"read_receipt_for": message_id}
+            message.conversation_id, "event.read_receipt", params, raw={"read_receipt_for": message.id}
         )
         self.hub.message_changed(message.conversation_id, message.id, read=True)
         return "250 2.0.0 OK: read receipt recorded"

@@ -46,6 +46,7 @@ BOUNCE_SUBJECT = re.compile(
     r"Mail delivery failed|Delivery Failure|failure notice|Returned mail|系统退信|退信|投递失败|未送达)",
     re.I,
 )
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 QUOTED_MESSAGE_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
 SMTP_REASON = re.compile(r"\b([45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*|[45]\d\d [^\n]{8,})")
 ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
@@ -59,6 +60,9 @@ class DeliveryReport:
     original_message_id: str
     action: str  # failed, delayed, delivered, read (a read receipt), ...
     reason: str
+    # The addresses the report is about (lowercased): whose delivery failed, or who read it.
+    # Anyone can write a report, so it counts only for a recipient of the mail it names.
+    recipients: frozenset[str] = frozenset()
 
 
 def walk(root: Message) -> Iterator[Message]:
@@ -113,12 +117,15 @@ def _read_receipt(msg: Message) -> DeliveryReport | None:
             disposition = fields.get("disposition", "")
             if found:
                 action = "deleted" if "deleted" in disposition.lower() else "read"
-                return DeliveryReport(found.group(0), action, disposition.strip())
+                reader = _addresses(fields.get("final-recipient", ""))
+                return DeliveryReport(found.group(0), action, disposition.strip(), reader)
     return None
 
 
 def _dsn(msg: Message) -> DeliveryReport | None:
+    """A DSN (RFC 3464): one block per recipient, each with its Final-Recipient and Action."""
     action, reason, original = "failed", "", ""
+    recipients: set[str] = set()
     for part in walk(msg):
         kind = part.get_content_type()
         if kind == "message/delivery-status":
@@ -126,11 +133,18 @@ def _dsn(msg: Message) -> DeliveryReport | None:
             for block in [b for b in payload if isinstance(b, Message)] if isinstance(payload, list) else []:
                 action = str(block.get("Action", action)).strip().lower() or action
                 reason = str(block.get("Diagnostic-Code", "") or block.get("Status", "") or reason).strip()
+                for field in ("Final-Recipient", "Original-Recipient"):
+                    recipients |= _addresses(str(block.get(field, "")))
         elif kind in ("message/rfc822", "text/rfc822-headers") and not original:
             original = _original_id(part)
     if not original:
         return None
-    return DeliveryReport(original_message_id=original, action=action, reason=reason or "the mail was not delivered")
+    return DeliveryReport(
+        original_message_id=original,
+        action=action,
+        reason=reason or "the mail was not delivered",
+        recipients=frozenset(recipients),
+    )
 
 
 def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[str]) -> DeliveryReport | None:
@@ -164,11 +178,21 @@ def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[s
     reason = SMTP_REASON.search(text)
     failed = b", ".join(sorted(permanent or temporary)).decode(errors="replace")
     why = reason.group(1).strip()[:300] if reason else "the mail was not delivered"
+    # Whom it failed for: the detectors' addresses, Exim's header, else any address the
+    # text names (Gmail's "wasn't delivered to ...", Alimail's "收件人: ..."); the adapter
+    # keeps only those the reply was sent to.
+    named = _addresses(failed) | _addresses(str(msg.get("X-Failed-Recipients", "")))
     return DeliveryReport(
         original_message_id=original,
         action="delayed" if temporary and not permanent else "failed",
         reason=f"{failed}: {why}" if failed else why,
+        recipients=frozenset(named or _addresses(text)),
     )
+
+
+def _addresses(text: str) -> frozenset[str]:
+    """The mail addresses in a report's field or text, lowercased."""
+    return frozenset(found.lower() for found in ADDRESS.findall(text))
 
 
 def _fields(part: Message) -> dict[str, str]:

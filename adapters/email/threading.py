@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from conversation.identity import COPY_OF
-from conversation.model import Conversation, Direction, Message, MessageKind
+from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
 from hub.sdk import ChannelReads
 
 OUR_ID = re.compile(r"^<([0-9a-f]{24})@([^>]+)>$")
@@ -143,6 +143,18 @@ def _unaddressed_copy(message: Message, channel: str) -> bool:
         and bool((message.raw or {}).get(COPY_OF))
         and "@" not in message.customer_address
     )
+
+
+def sent_to(message: Message, conversation: Conversation | None, contact_email: str = "") -> tuple[str, frozenset[str]]:
+    """Whom a reply of ours went to, lowercased: its To (the message's address, else the
+    contact's email, as `send` chose), and the addresses it copied: the Cc the agent chose,
+    else the ticket's participants (as they are now); a bot's mail copies no one."""
+    to = (message.customer_address if "@" in message.customer_address else contact_email).lower()
+    if message.author_type in (AuthorType.BOT, AuthorType.SYSTEM):
+        return to, frozenset()
+    chosen = (message.raw or {}).get("cc")
+    people = chosen if isinstance(chosen, list) else (conversation.participants if conversation else [])
+    return to, frozenset(str(p).lower() for p in people) - {to, ""}
 
 
 def _mailed_to(message: Message, address: str, channel: str) -> bool:
