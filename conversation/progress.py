@@ -121,6 +121,22 @@ def only_a_question(ticket: Conversation) -> bool:
     return ticket.status is Status.RESOLVED and ticket.resolved_at == ticket.created_at
 
 
+def unanswered_on_resolved(ticket: Conversation, reply: Message) -> bool:
+    """A bot's answer failed for good (refused, bounced, over the auto-reply budget) on a
+    resolved ticket the customer wrote to after it was resolved (a status question, a
+    question-only ticket's included): their message is unanswered and out of every view, so
+    the ticket must go back to the agents. Not a survey or notice sent after the customer's
+    last word, nor an agent's reply (the agent saw it fail)."""
+    return (
+        reply.author_type is AuthorType.BOT
+        and ticket.status is Status.RESOLVED
+        and not ticket.merged_into
+        and ticket.resolved_at is not None
+        and ticket.last_inbound_at is not None
+        and ticket.last_inbound_at >= ticket.resolved_at
+    )
+
+
 def next_step(ticket: Conversation) -> str:
     """The catalog key of what happens next on the ticket."""
     if ticket.status is Status.OPEN:

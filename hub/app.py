@@ -134,6 +134,7 @@ class Hub(ChannelPort):
             owner=self.instance_id,
             supervisor=self.supervisor,
             on_outcome=self._delivery_changed,
+            on_failed=self._reply_failed,
             queues=[self.webhook_sender],
         )
         self.services = Services.build(
@@ -387,6 +388,9 @@ class Hub(ChannelPort):
         self.bus.publish(
             Event("message.updated", message.conversation_id, {"message_id": message.id, "delivery": status})
         )
+
+    async def _reply_failed(self, message: Message, error: str) -> None:
+        await self.services.conversations.reply_failed(message, error)
 
     async def refresh_online(self) -> None:
         """Count the agents online in every hub process (after a change here, and each sweep)."""

@@ -172,6 +172,7 @@ class ChannelPort:
             ):
                 # a reply that left and bounced later is failed too (counted once, however often it bounces)
                 self.metrics.failed.labels(message.channel).inc()
+                await self.services.conversations.reply_failed(message, reason)
         return message
 
     def message_changed(self, conversation_id: str, message_id: str, **details: Any) -> None:

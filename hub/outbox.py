@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -81,6 +81,7 @@ class Outbox:
         supervisor: Supervisor | None = None,
         clock: Callable[[], datetime] = utcnow,
         on_outcome: Callable[[Message, str], None] | None = None,
+        on_failed: Callable[[Message, str], Awaitable[None]] | None = None,
         queues: Sequence[OutboxQueue] = (),
     ) -> None:
         self.store = store
@@ -88,6 +89,8 @@ class Outbox:
         # Told each recorded outcome ("sent", "retrying", "failed") so open inboxes see a
         # reply's delivery status change without reloading.
         self.on_outcome = on_outcome or (lambda _message, _status: None)
+        # Told a message that failed for good, once (the ticket may need its agents again).
+        self.on_failed = on_failed
         self.supervisor = supervisor or Supervisor()
         self.adapters = adapters
         self.metrics = metrics
@@ -253,6 +256,11 @@ class Outbox:
         if await self.store.deliveries.finish_delivery(message.id, self.owner, error=error):
             self.metrics.failed.labels(message.channel).inc()
             self.on_outcome(message, "failed")
+            if self.on_failed is not None:
+                try:
+                    await self.on_failed(message, error)
+                except Exception:  # the failure is recorded and shown; only its follow-up is lost
+                    log.exception("outbox: the follow-up of failed message %s did not run", message.id)
 
     async def stop(self, grace: float) -> None:
         """Stop claiming; let in-flight sends finish within `grace`, release the rest."""

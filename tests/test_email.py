@@ -446,6 +446,80 @@ async def test_loops_are_prevented(hub: Hub, sink: tuple[Sink, int]) -> None:
     assert "自动回复已达上限" in zh["delivery.error.auto_reply_budget"]
 
 
+def progress_config(tmp_path: Path, smtp_port: int, **extra: Any) -> Any:
+    """A hub whose bots answer status questions and tell the customer of a resolution."""
+    channels = {"email": email_settings(smtp_port, **extra)}
+    return make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["progress"]}})
+
+
+async def refund_ticket(hub: Hub) -> tuple[EmailMessage, Any]:
+    first = customer_mail("Refund", "Where is my refund?")
+    await mail_in(hub, first)
+    return first, await ticket(hub, 1000)
+
+
+async def test_a_status_answer_stopped_by_the_budget_reopens_the_resolved_ticket(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    """A trial: over the auto-reply budget, the bot's answer to a real person's status
+    question failed, and the question sat in a resolved ticket, out of every view."""
+    async with running_hub(progress_config(tmp_path, sink[1], max_auto_replies_per_hour=1)) as hub:
+        first, conv = await refund_ticket(hub)
+
+        async def bot_replies() -> list[Any]:
+            messages = await hub.store.tickets.list_messages(conv.id)
+            bot = [m for m in messages if m.author_type is AuthorType.BOT]
+            settled = all(m.plugins_done for m in messages) and all(
+                m.delivery and m.delivery.status is not DeliveryStatus.QUEUED for m in bot
+            )
+            return bot if settled else []
+
+        await hub.actions.update_conversation(conv, {"status": Status.RESOLVED})
+        [notice] = await eventually(bot_replies)  # "resolved": the hour's one automatic reply
+        assert notice.delivery.status is DeliveryStatus.SENT
+        assert (await ticket(hub, 1000)).status is Status.RESOLVED
+        await mail_in(hub, customer_mail("Re: Refund [#1000]", "工单进度", In_Reply_To=first["Message-ID"]))
+        _notice, answer = await eventually(lambda: _two(bot_replies()))
+        assert answer.delivery.status is DeliveryStatus.FAILED
+        reopened = await ticket(hub, 1000)
+        assert reopened.status is Status.OPEN  # back in the agents' queue
+        events = [m for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.EVENT]
+        failed = [e for e in events if (e.raw or {}).get("event", {}).get("key") == "event.bot_answer_failed"]
+        assert (
+            len(failed) == 1 and "automatic replies" in failed[0].text and "[auto_reply_budget]" not in failed[0].text
+        )
+
+
+async def test_a_bounced_status_answer_reopens_the_resolved_ticket_and_a_bounced_notice_does_not(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    async with running_hub(progress_config(tmp_path, sink[1])) as hub:
+        first, conv = await refund_ticket(hub)
+
+        async def sent_bot_replies() -> list[Any]:
+            messages = await hub.store.tickets.list_messages(conv.id)
+            return [m for m in messages if m.author_type is AuthorType.BOT and m.delivery.status is DeliveryStatus.SENT]
+
+        async def bounce(reply: Any) -> None:
+            raw = corpus.bounce(f"<{reply.id}@support.example.com>", "li.na@gmail.com")
+            await mail_in(hub, raw, sender="MAILER-DAEMON@mx.example.com")
+
+        await hub.actions.update_conversation(conv, {"status": Status.RESOLVED})
+        [notice] = await eventually(sent_bot_replies)
+        await bounce(notice)  # told after the customer's last word: nothing of theirs is unanswered
+        assert (await ticket(hub, 1000)).status is Status.RESOLVED
+        await mail_in(hub, customer_mail("Re: Refund [#1000]", "工单进度", In_Reply_To=first["Message-ID"]))
+        [answer] = await eventually(sent_bot_replies)
+        assert (await ticket(hub, 1000)).status is Status.RESOLVED  # asking does not reopen
+        await bounce(answer)
+        assert (await ticket(hub, 1000)).status is Status.OPEN
+
+
+async def _two(found: Any) -> list[Any]:
+    replies = await found
+    return replies if len(replies) == 2 else []
+
+
 async def test_our_own_mail_is_never_a_customer_message(hub: Hub) -> None:
     await mail_in(hub, customer_mail("loop?", "from ourselves", sender=f"Support <{SUPPORT}>"), sender=SUPPORT)
     assert await hub.store.tickets.get_conversation_by_number(1000) is None

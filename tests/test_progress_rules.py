@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conversation.model import Contact, Conversation, Identity, Status
+from conversation.model import AuthorType, Contact, Conversation, Direction, Identity, Message, MessageKind, Status
 from conversation.progress import (
     bare_number,
     chosen_number,
@@ -17,6 +17,7 @@ from conversation.progress import (
     next_step,
     notice_for,
     status_question,
+    unanswered_on_resolved,
 )
 from conversation.ticket_changes import ticket_changes, with_told
 
@@ -170,3 +171,18 @@ def test_a_change_its_maker_told_the_customer_about_says_so() -> None:
     [plain] = ticket_changes(before, resolved, ["status"])
     assert told.told and not plain.told
     assert notice_for(told) == notice_for(plain)  # the same news: the plugin marks it told, quietly
+
+
+def test_only_a_bots_failed_answer_to_a_customer_who_wrote_after_the_resolution_reopens() -> None:
+    def reply(author: AuthorType) -> Message:
+        return Message("m1", "c1", "email", Direction.OUTBOUND, MessageKind.MESSAGE, author)
+
+    resolved = ticket(status=Status.RESOLVED, resolved_at=T0, last_inbound_at=T0 + timedelta(minutes=5))
+    assert unanswered_on_resolved(resolved, reply(AuthorType.BOT))  # a status question after it
+    question_only = ticket(status=Status.RESOLVED, created_at=T0, resolved_at=T0, last_inbound_at=T0)
+    assert unanswered_on_resolved(question_only, reply(AuthorType.BOT))
+    assert not unanswered_on_resolved(resolved, reply(AuthorType.AGENT))  # its agent saw it fail
+    survey = replace(resolved, last_inbound_at=T0 - timedelta(minutes=1))  # sent after the customer's last word
+    assert not unanswered_on_resolved(survey, reply(AuthorType.BOT))
+    assert not unanswered_on_resolved(replace(resolved, status=Status.OPEN), reply(AuthorType.BOT))  # in view already
+    assert not unanswered_on_resolved(replace(resolved, merged_into="c2"), reply(AuthorType.BOT))

@@ -13,6 +13,7 @@ from typing import Any
 
 from conversation.business_time import Calendar
 from conversation.calls import NoReplies, ReceiveOnly, takes_replies
+from conversation.delivery_errors import split_coded_error
 from conversation.desk import TEAM_SOURCE_STATE, category_defaults, handoff_changes, team_source
 from conversation.errors import InvalidInput
 from conversation.fields import (
@@ -40,6 +41,7 @@ from conversation.model import (
     utcnow,
 )
 from conversation.priority_rules import SYSTEM, PrioritySource
+from conversation.progress import unanswered_on_resolved
 from conversation.routing import team_for
 from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
@@ -483,6 +485,16 @@ class ConversationService:
 
     def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:
         self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))
+
+    async def reply_failed(self, reply: Message, error: str) -> None:
+        """A reply failed for good (the outbox gave up, or it bounced later). When it was a
+        bot's answer to a customer on a resolved ticket, the ticket opens again for the agents,
+        with the reason in the thread (progress.unanswered_on_resolved)."""
+        ticket = await self.store.tickets.get_conversation(reply.conversation_id)
+        if ticket is None or not unanswered_on_resolved(ticket, reply):
+            return
+        updated = await self.update_conversation(ticket, {"status": Status.OPEN})
+        await self.add_event(updated, "event.bot_answer_failed", error=split_coded_error(error)[1][:300])
 
     async def hand_off(
         self,
