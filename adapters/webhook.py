@@ -23,6 +23,7 @@ their new tickets at least the priority it names.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from aiohttp import web
 
 from conversation.codec import choices_to_list
 from conversation.errors import InvalidInput
-from conversation.inbound import NOT_IN_IDENTIFIERS
+from conversation.inbound import EMAIL_ADDRESS, NOT_IN_IDENTIFIERS
 from conversation.routing import shown_thread
 from hub.sdk import (  # noqa: F401  (sign, signed_headers, SIGNATURE: what senders and tests use)
     MIN_GENERATED_SECRET,
@@ -55,6 +56,7 @@ from hub.sdk import (  # noqa: F401  (sign, signed_headers, SIGNATURE: what send
     RetryableDeliveryError,
     Sender,
     Sent,
+    StoreUnavailable,
     canonical_tag,
     check_signature,
     client_address,
@@ -87,6 +89,10 @@ def verify(secret: str, headers: Any, body: bytes, *, max_skew: float, clock: Ca
 # The hub checks every channel's message again (conversation/inbound.py), in its own field
 # names; these checks come first so a refusal names the field as the sender wrote it.
 MAX_KEY_CHARS = InboundLimits().max_key_chars
+MAX_NAME_CHARS = 200  # a person's name as the inbox shows it
+# Begins the key of a message whose `id` another sender used first: no `id` a sender writes
+# can begin so (identifiers refuse control characters).
+ID_SEAL = "\x1f"
 
 
 def _text(payload: dict[str, Any], key: str, *, where: str = "", required: bool = False) -> str:
@@ -119,6 +125,22 @@ def _email_verified(sender: dict[str, Any]) -> bool:
     return value and bool(_text(sender, "email", where="sender.").strip())
 
 
+def _name(sender: dict[str, Any]) -> str:
+    name = _text(sender, "name", where="sender.")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidInbound(f"sender.name is longer than {MAX_NAME_CHARS} characters")
+    return name
+
+
+def _email(sender: dict[str, Any]) -> str:
+    """A claimed (or, with email_verified, vouched) address: refused when it is none, rather
+    than kept where replies, threading and the contact card would read it."""
+    email = _text(sender, "email", where="sender.").strip()
+    if email and not EMAIL_ADDRESS.match(email):
+        raise InvalidInbound("sender.email must be a mail address like li@example.com")
+    return email
+
+
 def _language(sender: dict[str, Any]) -> str:
     """The sender's language as the platform knows it (a BCP 47 tag); bots answer in it."""
     language = _text(sender, "language", where="sender.")
@@ -148,8 +170,8 @@ def parse_message(channel: str, payload: Any) -> Inbound:
         external_id=_key(payload, "id", required=True),
         sender=Sender(
             address=sender_id,
-            display_name=_text(sender, "name", where="sender."),
-            email=_text(sender, "email", where="sender."),
+            display_name=_name(sender),
+            email=_email(sender),
             verified=_email_verified(sender),
             language=_language(sender),
             tier=_text(sender, "tier", where="sender."),  # the customer's tier on the platform ([desk] tier_priorities)
@@ -245,7 +267,23 @@ class WebhookAdapter(Adapter):
             return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
         if self._hub is None:
             return web.json_response({"error": "unavailable", "message": "starting"}, status=503)
+        try:
+            inbound = await self._own_id(self._hub, inbound)
+        except StoreUnavailable as exc:
+            return web.json_response(
+                {"error": "unavailable", "message": str(exc)}, status=503, headers={"Retry-After": "5"}
+            )
         return await ingest_response(self._hub, inbound)
+
+    async def _own_id(self, hub: HubPort, inbound: Inbound) -> Inbound:
+        """An `id` is used once, by its sender: another sender's message reusing one (an id an
+        app made up, a bug) is kept as its own under a key of its sender, not answered as the
+        first sender's retry with the number of their ticket. Its own retries find that key."""
+        earlier = await hub.reads.find_inbound(self.name, inbound.external_id)
+        if earlier is None or earlier.customer_address == inbound.sender.address:
+            return inbound
+        seal = hashlib.sha256(f"{inbound.sender.address}{ID_SEAL}{inbound.external_id}".encode()).hexdigest()
+        return replace(inbound, external_id=f"{ID_SEAL}{seal}")
 
     async def send(self, out: Outbound) -> Sent:
         url = self.settings.callback_url

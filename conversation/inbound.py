@@ -39,6 +39,9 @@ _NAME = _PLAIN | dict.fromkeys((*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 NOT_IN_IDENTIFIERS = re.compile(
     r"[\x00-\x1f\x7f-\x9f\xad\u061c\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2069\u3164\ufeff]"
 )
+# A mail address as people type it: one @, no spaces, a dot in the domain (whether it takes
+# mail is the mail server's to say).
+EMAIL_ADDRESS = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
 # Something a reader sees: a text of spaces and zero-width characters alone is no message.
 VISIBLE = re.compile(r"[^\s\u200b-\u200d\u2060\ufeff]")
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import signed_headers
-from conversation.model import AuthorType, Choice, DeliveryStatus, Direction
+from conversation.model import AuthorType, Choice, DeliveryStatus, Direction, MessageKind
 from hub.app import HUB, Hub, build_app
 from hub.config import Config
 from tests.conftest import MongoServer, database_uri, free_port
@@ -124,6 +124,21 @@ async def test_a_signed_message_opens_a_ticket_and_a_retry_is_acknowledged_once(
     assert contact is not None and contact.name == "陈静"
 
 
+async def test_an_id_another_sender_used_first_is_kept_as_their_own_message(client: TestClient) -> None:
+    """A trial: user-10's message reusing user-9's `id` was answered as user-9's retry, with
+    user-9's ticket number, and dropped."""
+    assert await post(client, body_of("dup-1")) == (200, {"ok": True, "duplicate": False, "ticket": 1000})
+    other = body_of("dup-1", "我的退款呢", sender={"id": "user-10"}, thread="refund-1")
+    assert await post(client, other) == (200, {"ok": True, "duplicate": False, "ticket": 1001})
+    assert await post(client, other) == (200, {"ok": True, "duplicate": True, "ticket": 1001})  # its own retry
+    assert await post(client, body_of("dup-1")) == (200, {"ok": True, "duplicate": True, "ticket": 1000})
+    hub = client.server.app[HUB]
+    second = await hub.store.tickets.get_conversation_by_number(1001)
+    messages = await hub.store.tickets.list_messages(second.id)
+    assert [m.text for m in messages if m.kind is MessageKind.MESSAGE] == ["我的退款呢"]
+    assert await stored_count(client) == 1
+
+
 @pytest.mark.parametrize(
     "headers",
     [
@@ -151,6 +166,16 @@ async def test_unverified_requests_are_refused_and_store_nothing(client: TestCli
         (json.dumps({"id": "x", "sender": {"id": "u"}, "text": 5}).encode(), "text must be a string"),
         (json.dumps({"id": "x", "sender": {"id": "u"}, "text": ""}).encode(), "no text"),
         (json.dumps({"id": "x", "sender": {"id": "u"}, "text": "a", "sent_at": "noon"}).encode(), "ISO 8601"),
+        # a trial: these were taken with 200 and went nowhere, without a word
+        (json.dumps({"id": "x", "sender": {"id": "u", "name": "n" * 201}, "text": "a"}).encode(), "sender.name"),
+        (
+            json.dumps({"id": "x", "sender": {"id": "u", "email": "not-an-address"}, "text": "a"}).encode(),
+            "mail address",
+        ),
+        (
+            json.dumps({"id": "x", "sender": {"id": "u", "email": "li na@example.com"}, "text": "a"}).encode(),
+            "mail address",
+        ),
     ],
 )
 async def test_malformed_messages_get_400_with_the_reason(client: TestClient, body: bytes, problem: str) -> None:

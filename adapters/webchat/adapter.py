@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import time
 from collections import Counter, defaultdict
@@ -36,6 +35,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from adapters.webchat.email_optin import AddressClaim, confirmed_claim, new_claim, shown_address, try_code
 from adapters.webchat.texts import confirmation_mail
 from conversation.identity import follows_merge, seen_by_customer
+from conversation.inbound import EMAIL_ADDRESS
 from conversation.ingest import MAX_MERGE_HOPS
 from conversation.model import (
     Attachment,
@@ -89,7 +89,6 @@ from hub.sdk import (
 
 STATIC = Path(__file__).parent / "static"
 TOKEN_MAX_AGE = 180 * 24 * 3600
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
 POLICY_VIOLATION = 4008  # WebSocket close code: the client broke a rule
 SERVICE_RESTART = 1012  # WebSocket close code: reconnect (and resume)
 SIGNED_OUT = 4001  # WebSocket close code: the visitor's token was revoked (logout)
@@ -678,7 +677,7 @@ class WebChatAdapter(Adapter):
         visitor = await self.visitor_of(str(body.get("token", "")))
         self._site(visitor.site, request)
         email = str(body.get("email", "")).strip().lower()
-        if not EMAIL.match(email):
+        if not EMAIL_ADDRESS.match(email):
             return _error(422, "invalid", "that is not an email address")
         contact = await self.hub.reads.find_identity_contact(self.name, visitor.address)
         # The visitor's own ticket, even when an agent merged it into another customer's: the
