@@ -583,6 +583,22 @@ async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub) -> No
     assert await hub.store.tickets.get_conversation_by_number(1000) is None
 
 
+async def test_refused_mail_is_counted_by_reason(hub: Hub) -> None:
+    """A trial: refused mail showed nowhere in /metrics."""
+    port = channel(hub).listen_port
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await aiosmtplib.send(
+            customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=["sales@else.example"]
+        )
+    nameless = b"To: help@support.example.com\r\nSubject: who am I\r\n\r\nno sender at all\r\n"
+    assert (await channel(hub).receive(nameless)).startswith("550 5.6.0")
+    assert (await channel(hub).receive(b"x" * 300_001)).startswith("552")  # as IMAP hands it over
+    metrics = hub.metrics.render().decode()
+    for reason in ("unknown_recipient", "unreadable", "too_large"):
+        assert f'helpline_requests_refused_total{{channel="email",reason="{reason}"}} 1.0' in metrics
+    assert await hub.store.tickets.get_conversation_by_number(1000) is None
+
+
 async def test_the_corpus_lands_where_it_should(hub: Hub) -> None:
     await mail_in(hub, corpus.qq_mail_gbk(), sender="123456@qq.com")
     conv = await ticket(hub, 1000)

@@ -277,7 +277,10 @@ class EmailAdapter(Adapter):
         null sender of bounces and auto-replies; None when unknown, as over IMAP).
         """
         try:
-            return await self._receive(raw, envelope_sender)
+            reply = await self._receive(raw, envelope_sender)
+            if reply.startswith("5"):  # refused for good: counted, as a webhook's refusals are
+                self.hub.note_refused(self.name, refusal_reason(reply))
+            return reply
         except StoreUnavailable as exc:  # not the mail's fault: the sender retries, nothing is counted
             self.log.warning("a mail of %d bytes not stored yet: %s", len(raw), exc)
             return "451 4.3.0 Temporary failure: please retry later"
@@ -768,6 +771,17 @@ class EmailAdapter(Adapter):
 
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")  # a msg-id as References and In-Reply-To take it (some lack "@")
+# helpline_requests_refused_total{channel="email",reason}: by the reply's enhanced status code.
+REFUSALS = {"5.3.4": "too_large", "5.6.0": "unreadable", "5.1.1": "unknown_recipient"}
+
+
+def refusal_reason(reply: str) -> str:
+    """The metric's reason for a 5xx answer to a mail: too_large, unreadable (no sender, headers
+    no parser reads, a message the hub refuses), unknown_recipient."""
+    code = reply.split(" ", 2)[1] if reply.count(" ") >= 1 else ""
+    return REFUSALS.get(code, "refused")
+
+
 MADE_UP_ID = "@no-message-id"  # the domain of the key a mail without a Message-ID is stored under
 
 
@@ -816,6 +830,7 @@ class _Handler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         if normalise_address(address) not in self.adapter.accepted:
+            self.adapter.hub.note_refused(self.adapter.name, "unknown_recipient")
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
