@@ -583,6 +583,25 @@ async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub) -> No
     assert await hub.store.tickets.get_conversation_by_number(1000) is None
 
 
+async def test_a_reply_to_a_mail_without_a_subject_takes_the_hubs_subject_not_its_first_line(
+    hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    """A trial: a photo sent with no subject and no text was answered "Re: (empty mail)"."""
+    outbox, _port = sink
+    photo = customer_mail("", "")
+    del photo["Subject"]
+    photo.add_attachment(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, maintype="image", subtype="png", filename="a.png")
+    await mail_in(hub, photo)
+    conv = await ticket(hub, 1000)
+    assert conv.subject == "(empty mail)"  # what the agents' list shows
+    await hub.actions.send(conv, "Thanks for the photo.", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: [m for m in outbox.mails if m["Subject"].startswith("Re: ")])
+    assert outbox.mails[-1]["Subject"] == "Re: Your request [#1000]"
+    renamed = await hub.actions.update_conversation(conv, {"subject": "Broken screen"})  # an agent's is theirs
+    await hub.actions.send(renamed, "Which model?", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: outbox.mails[-1]["Subject"] == "Re: Broken screen [#1000]")
+
+
 async def test_refused_mail_is_counted_by_reason(hub: Hub) -> None:
     """A trial: refused mail showed nowhere in /metrics."""
     port = channel(hub).listen_port

@@ -44,8 +44,9 @@ from adapters.email.threading import (
     sent_to,
     token_pattern,
 )
+from conversation.codec import subject_from
 from conversation.inbound import plain_text
-from conversation.model import Attachment, AuthorType, Direction, Message, MessageKind, new_id
+from conversation.model import Attachment, AuthorType, Conversation, Direction, Message, MessageKind, new_id
 from conversation.redaction import visible_text
 from conversation.routing import Route
 from conversation.secrets import find_secrets
@@ -708,9 +709,8 @@ class EmailAdapter(Adapter):
         token = self.settings.subject_token.format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
         # put that in a mail from the support address; the hub's own is in the mail's language.
-        subject = (conversation.subject if conversation.channel == self.name else "") or hub_texts(
-            self._mail_language(out)
-        ).get("email.subject")
+        own = conversation.channel == self.name and not _subject_made_up(conversation, thread, self.name)
+        subject = (conversation.subject if own else "") or hub_texts(self._mail_language(out)).get("email.subject")
         headers["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         headers["Message-ID"] = our_message_id(message.id, self.domain)
         headers["Date"] = formatdate(localtime=False)
@@ -771,6 +771,21 @@ class EmailAdapter(Adapter):
 
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")  # a msg-id as References and In-Reply-To take it (some lack "@")
+
+
+def _subject_made_up(conversation: Conversation, thread: list[Message], channel: str) -> bool:
+    """The ticket's subject is not one its customer wrote: the mail that opened it had none,
+    and the hub took its first line ("(empty mail)" for a photo alone), which no reply should
+    answer "Re:" to. A subject an agent gave the ticket since is theirs."""
+    for message in thread:
+        if message.direction is Direction.INBOUND and message.kind is MessageKind.MESSAGE:
+            if message.channel != channel:
+                return False
+            written = str((message.raw or {}).get("subject", "")).strip()
+            return not written and conversation.subject == subject_from("", message.text)
+    return False
+
+
 # helpline_requests_refused_total{channel="email",reason}: by the reply's enhanced status code.
 REFUSALS = {"5.3.4": "too_large", "5.6.0": "unreadable", "5.1.1": "unknown_recipient"}
 
