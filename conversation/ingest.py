@@ -91,10 +91,13 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
         hinted = surviving if follows_merge(hinted, surviving, inbound.sender.address) else None
     conversation, route = yield p.route(inbound, contact_id, now, policy, hinted)
     for _ in range(OWN_THREAD_STEPS):
-        if opens_ticket(route) or not (thread := own_thread(inbound, conversation)):
+        if route is not Route.ELSEWHERE:
             break
-        inbound = replace(inbound, thread_key=thread)  # another sender's thread: one of their own
+        # another sender's thread: one of their own
+        inbound = replace(inbound, thread_key=own_thread(inbound, conversation))
         conversation, route = yield p.route(inbound, contact_id, now, policy, None)
+    # own_thread leads to a sealed key within OWN_THREAD_STEPS, and never on from one
+    assert route is not Route.ELSEWHERE, "own_thread led further than OWN_THREAD_STEPS"
     # Kept to supervisors before the message is stored: no agent reads it before its plugins ran.
     if not opens_ticket(route) and (team := held_team(conversation.team, policy.hold_team, policy.held_teams)):
         conversation = yield p.put_in_team(conversation, team)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Protocol
 
 from conversation.codec import subject_from
 from conversation.inbound import Inbound
@@ -26,6 +27,11 @@ class Route(Enum):
     # the contact card (ConversationQuery.hide_questions) and is no ticket.created. Writing again
     # there within the window reopens it as usual, and it is then a ticket like any other.
     QUESTION_NEW = "question_new"
+    # The thread's newest ticket is another sender's (own_thread), open or closed: nothing is
+    # stored here, ingest routes the message on its sender's own thread instead. A closed one
+    # counts too, or the thread would pass to whoever wrote next, and its owner's next message
+    # would go elsewhere.
+    ELSEWHERE = "elsewhere"
 
 
 QUIET = (Route.QUESTION, Route.QUESTION_NEW)  # routes that change no ticket's status
@@ -43,6 +49,27 @@ def asks_status(inbound: Inbound, answered: bool, *, answers_bot: bool = False) 
     if not answered:
         return False
     return chosen_number(inbound.choice_id) is not None or status_question(inbound.text) is not None
+
+
+class RoutingPolicy(Protocol):
+    """What routing reads of the ticketing policy (areas.tickets.Ticketing)."""
+
+    @property
+    def reopen_window(self) -> timedelta: ...
+
+    @property
+    def status_questions(self) -> bool: ...
+
+    @property
+    def answers_bot(self) -> bool: ...
+
+
+def route_on_thread(inbound: Inbound, latest: Conversation | None, now: datetime, policy: RoutingPolicy) -> Route:
+    """Both stores' decision for a message on its thread, whose newest ticket is `latest`."""
+    if latest is not None and own_thread(inbound, latest):
+        return Route.ELSEWHERE
+    question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
+    return route_inbound(latest, now, policy.reopen_window, question=question)
 
 
 def route_inbound(

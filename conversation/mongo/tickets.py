@@ -43,6 +43,7 @@ from conversation.routing import (
     new_conversation,
     opens_ticket,
     route_inbound,
+    route_on_thread,
 )
 from conversation.rules import check_merge, conversation_update, is_activity, is_agent_reply
 from conversation.store import (
@@ -386,7 +387,7 @@ class _Ingest(Area):
                     # crashed): insert the same draft; whoever is second gets a duplicate key.
                     return await self._insert_draft(pointer["draft"]), Route.QUESTION if question else Route.APPEND
                 latest = conversation_from_doc(doc)
-            route = route_inbound(latest, now, policy.reopen_window, question=question)
+            route = route_on_thread(inbound, latest, now, policy)
             if not opens_ticket(route):
                 assert latest is not None
                 return latest, route

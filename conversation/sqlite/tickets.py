@@ -27,11 +27,10 @@ from conversation.model import (
 )
 from conversation.routing import (
     Route,
-    asks_status,
     merged_participants,
     new_conversation,
     opens_ticket,
-    route_inbound,
+    route_on_thread,
 )
 from conversation.rules import check_merge, conversation_update, is_activity, is_agent_reply
 from conversation.sqlite.db import (
@@ -308,8 +307,7 @@ class _Ingest:
         if latest is None:
             rows = named_rows(self.conn, LATEST_ON_THREAD, (inbound.channel, inbound.thread_key))
             latest = _conversation_of(rows[0]) if rows else None
-        question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
-        route = route_inbound(latest, now, policy.reopen_window, question=question)
+        route = route_on_thread(inbound, latest, now, policy)
         if not opens_ticket(route):
             assert latest is not None
             return latest, route

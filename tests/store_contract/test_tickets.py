@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -94,6 +95,36 @@ async def test_an_own_threads_sender_never_joins_another_senders_ticket(store: S
     assert [m.text for m in await store.tickets.list_messages(squat.conversation.id)] == [
         "my order never arrived"
     ] * 2  # mallory's two, none of the buyer's
+
+
+async def test_an_own_thread_stays_its_senders_after_their_ticket_is_closed(store: Store) -> None:
+    """A closed ticket still says whose thread it is: the buyer writing on the seller's thread
+    after the seller's ticket closed goes to their own, not to the thread's new ticket, and the
+    seller's next message opens theirs where it was; a squatter's closed ticket on
+    "<thread>~<buyer>" does not split the buyer's open ticket in two."""
+
+    def says(external_id: str, thread: str, who: str) -> Inbound:
+        return inbound(external_id, thread=thread, sender=Sender(address=who), own_threads=True)
+
+    async def record(external_id: str, thread: str, who: str) -> Any:
+        return await store.tickets.record_inbound(says(external_id, thread, who), now=utcnow(), policy=POLICY)
+
+    async def close(record: Any) -> None:
+        await store.tickets.update_conversation(record.conversation.id, {"status": Status.CLOSED}, now=utcnow())
+
+    seller = await record("m1", "order-9", "seller")
+    await close(seller)
+    buyer = await record("m2", "order-9", "buyer")
+    assert buyer.route is Route.OPEN_NEW and shown_thread(buyer.conversation.thread_key) == "order-9~buyer"
+    seller_again = await record("m3", "order-9", "seller")
+    assert seller_again.conversation.thread_key == "order-9" and seller_again.conversation.customer_address == "seller"
+
+    squat = await record("m4", "order-7~ann", "mallory")
+    await record("m5", "order-7", "owner")
+    ann = await record("m6", "order-7", "ann")  # sealed: mallory holds "order-7~ann"
+    await close(squat)
+    ann_again = await record("m7", "order-7", "ann")
+    assert ann_again.conversation.id == ann.conversation.id and ann_again.route is Route.APPEND
 
 
 async def test_a_retried_message_is_stored_once(store: Store) -> None:
