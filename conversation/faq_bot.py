@@ -21,6 +21,7 @@ from typing import TypeVar
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from conversation.markdown_html import without_script_links
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
 from conversation.person_request import asks_for_person, words
 from conversation.person_request import fold as _fold
@@ -276,7 +277,11 @@ def _inline_text(children: list[Token]) -> str:
     link: list[str] = []  # the href of the link being written, if any
     label_start = 0
     for child in children:
-        if child.type in ("text", "code_inline"):
+        if child.type == "text":
+            # markdown-it leaves a script's link as the characters typed: shown so, an app that
+            # renders Markdown would make it a link again. Its words stay.
+            parts.append(without_script_links(child.content))
+        elif child.type == "code_inline":
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append("\n")
@@ -284,15 +289,25 @@ def _inline_text(children: list[Token]) -> str:
             link.append(str(child.attrGet("href") or ""))
             label_start = len(parts)
         elif child.type == "link_close" and link:
-            href = link.pop()
+            href = _shown_address(link.pop())
             label = "".join(parts[label_start:])
             if href and href != label and href.removeprefix("mailto:") != label:
                 parts.append(f" ({href})")
         elif child.type == "image":
-            src = str(child.attrGet("src") or "")
+            src = _shown_address(str(child.attrGet("src") or ""))
             alt = child.content or "".join(c.content for c in child.children or [])
-            parts.append(f"{alt} ({src})" if alt else src)
+            parts.append(f"{alt} ({src})" if alt and src else alt or src)
     return "".join(parts)
+
+
+SHOWN_SCHEMES = frozenset({"http", "https", "mailto", "tel"})  # as markdown_html's cleaner keeps
+
+
+def _shown_address(href: str) -> str:
+    """A link's address as the plain text may show it: only the schemes the HTML keeps, so a
+    `javascript:` link reaches no app that makes links of what looks like one (its words stay)."""
+    scheme, colon, _rest = href.strip().partition(":")
+    return href if colon and scheme.lower() in SHOWN_SCHEMES else ""
 
 
 # -- what the bot answered, and how it went -------------------------------------------------

@@ -41,9 +41,19 @@ def clean_html(markup: str) -> str:
     return _CLEANER.clean(markup)
 
 
+# A link to a script, which markdown-it leaves as the characters typed ("[x](javascript:…)",
+# one level of brackets inside): shown so in plain text, an app that renders Markdown would
+# make a link of it again. without_script_links keeps its words.
+_SCRIPT_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?\s*(?:javascript|vbscript|data|file):(?:[^()]|\([^()]*\))*\)", re.I)
+
+
+def without_script_links(text: str) -> str:
+    return _SCRIPT_LINK.sub(r"\1", text)
+
+
 def plain_text(text: str, limit: int = 200) -> str:
     """The answer without markup, shortened: a summary for lists and the page description."""
-    words = " ".join(html.unescape(nh3.clean(_MARKDOWN.render(text), tags=set())).split())
+    words = " ".join(without_script_links(html.unescape(nh3.clean(_MARKDOWN.render(text), tags=set()))).split())
     return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
 
 

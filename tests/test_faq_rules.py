@@ -20,6 +20,7 @@ from conversation.faq_bot import (
     stats_by_article,
     total,
 )
+from conversation.markdown_html import plain_text as summary
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, utcnow
 from hub.config import parse_config
 from hub.settings import ConfigError
@@ -167,14 +168,16 @@ def test_markdown_becomes_plain_text_a_channel_shows_as_is() -> None:
         "# Reset\n\nTap **Forgot password**, then:\n\n1. enter your *phone*\n2. type the code\n   - within 5 min\n\n"
         "- one\n- two\n\n| step | what |\n|---|---|\n| 1 | open |\n\n```\ncode  kept\n```\n\n---\n\n"
         "See [the help centre](https://help.example.com/x), <https://x.example>, ![logo](https://x.example/l.png)"
-        " and `inline`.\n\n<script>alert(1)</script>"
+        " and `inline`.\n\n<script>alert(1)</script>\n\n[红包](javascript:alert(1)), ![x](JavaScript:alert(2))"
     )
     assert markdown_text(markdown) == (
         "Reset\n\nTap Forgot password, then:\n\n1. enter your phone\n2. type the code\n  • within 5 min\n\n"
         "• one\n• two\n\nstep | what\n1 | open\n\ncode  kept\n\n———\n\n"
         "See the help centre (https://help.example.com/x), https://x.example, logo (https://x.example/l.png)"
-        " and inline.\n\n<script>alert(1)</script>"
-    )  # raw HTML stays text: nothing of it is markup on a plain-text channel
+        " and inline.\n\n<script>alert(1)</script>\n\n红包, x"
+    )  # raw HTML stays text: nothing of it is markup on a plain-text channel; a script's address is left out
+    # the help centre's summaries and page descriptions too (a trial)
+    assert summary("[点这里领取红包](javascript:alert(1)) 或 [帮助](https://x.example)") == "点这里领取红包 或 帮助"
 
 
 def conversation(**changes: object) -> Conversation:
