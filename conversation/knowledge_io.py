@@ -15,6 +15,7 @@ from typing import Any
 
 from conversation.errors import InvalidInput, InvalidLine
 from conversation.knowledge import Article, article_from_input, article_to_input, check_id, check_translation
+from conversation.spreadsheet import read_cell, safe_cell
 
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ("id", "language", "group", "status", "category", "tags", "title", "answer", "examples")
@@ -92,7 +93,7 @@ def read_csv(text: str, *, default_status: str = "published") -> list[ImportLine
         for row in reader:
             if None in row:
                 raise InvalidLine(start, "more cells than columns")
-            data: dict[str, Any] = {k: v for k, v in row.items() if v is not None and (v != "" or k == "id")}
+            data: dict[str, Any] = {k: read_cell(v) for k, v in row.items() if v is not None and (v != "" or k == "id")}
             for key in ("tags", "examples"):
                 if key in data:
                     data[key] = _cell_list(data[key])
@@ -129,14 +130,15 @@ def write_jsonl(articles: Iterable[Article]) -> str:
 
 def write_csv(articles: Iterable[Article]) -> str:
     """With a byte-order mark first: Excel reads a CSV without one in the system's code page,
-    which garbles Chinese (read_csv drops it)."""
+    which garbles Chinese (read_csv drops it); no cell a spreadsheet would run (spreadsheet.py)."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for article in articles:
         doc = _export_doc(article)
-        writer.writerow({**doc, "tags": "\n".join(doc["tags"]), "examples": "\n".join(doc["examples"])})
+        cells = {**doc, "tags": "\n".join(doc["tags"]), "examples": "\n".join(doc["examples"])}
+        writer.writerow({key: safe_cell(value) for key, value in cells.items()})
     return out.getvalue()
 
 

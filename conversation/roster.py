@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conversation.errors import InvalidInput
+from conversation.spreadsheet import read_cell, safe_cell
 
 KINDS = ("pattern", "extra", "swap", "leave")
 DUTIES = ("shift", "backup")
@@ -446,7 +447,7 @@ def read_csv(text: str, *, max_rows: int = 5000) -> CsvRows:
         line = reader.line_num
         if None in row:
             raise CsvLineError(line, "more values than columns")
-        values = {k: (v or "").strip() for k, v in row.items() if (v or "").strip()}
+        values = {k: read_cell((v or "").strip()) for k, v in row.items() if (v or "").strip()}
         if not values:
             continue
         if len(result.rows) >= max_rows:
@@ -465,17 +466,20 @@ def write_csv(entries: Iterable[RosterEntry], agent_label: Mapping[str, str]) ->
     for e in sorted(entries, key=lambda e: (KINDS.index(e.kind), e.date or date.min, e.label, e.id)):
         writer.writerow(
             [
-                e.kind,
-                e.label,
-                e.duty if e.kind in ("pattern", "extra") else "",
-                " ".join(agent_label.get(a, a) for a in e.agents),
-                " ".join(WEEKDAYS[d] for d in e.weekdays),
-                e.start,
-                e.end,
-                e.date.isoformat() if e.date else "",
-                e.until.isoformat() if e.until else "",
-                pattern_names.get(e.pattern, e.pattern),
-                agent_label.get(e.replaces, e.replaces),
+                safe_cell(cell)
+                for cell in [
+                    e.kind,
+                    e.label,
+                    e.duty if e.kind in ("pattern", "extra") else "",
+                    " ".join(agent_label.get(a, a) for a in e.agents),
+                    " ".join(WEEKDAYS[d] for d in e.weekdays),
+                    e.start,
+                    e.end,
+                    e.date.isoformat() if e.date else "",
+                    e.until.isoformat() if e.until else "",
+                    pattern_names.get(e.pattern, e.pattern),
+                    agent_label.get(e.replaces, e.replaces),
+                ]
             ]
         )
     return out.getvalue()

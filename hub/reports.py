@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from conversation.areas.reports import Backlog
 from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
+from conversation.spreadsheet import safe_cell
 from conversation.store import Store
 from hub.api.serialize import iso
 from hub.i18n import Texts, texts
@@ -183,13 +184,6 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _safe_text(value: Any) -> Any:
-    """A spreadsheet runs a cell that starts with = + - @ as a formula: an agent's name is data."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
-
-
 KEYS = "keys"  # ?lang=keys: the machine-readable column keys as headers
 
 
@@ -225,7 +219,7 @@ def to_csv(table: Table, language: str = KEYS) -> bytes:
     writer = csv.writer(out)
     writer.writerow(headers(table, language))
     for row in shown_rows(table, language):
-        writer.writerow([_safe_text(_cell(v)) for v in row])
+        writer.writerow([safe_cell(_cell(v)) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM: Excel reads Chinese names as UTF-8
 
 
@@ -257,7 +251,7 @@ def to_xlsx(tables: Sequence[Table], period: dict[str, Any], language: str = KEY
         sheet.append([])
         sheet.append(headers(table, language))
         for row in shown_rows(table, language):
-            sheet.append([_safe_text(_cell(v)) for v in row])
+            sheet.append([safe_cell(_cell(v)) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

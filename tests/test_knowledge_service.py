@@ -3,6 +3,8 @@ import that changes nothing the second time, and retraining in every hub process
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -249,6 +251,28 @@ async def test_an_export_whose_answer_holds_a_line_separator_imports_back(store:
     await kb.create({"id": "a", "title": "t", "answer": "first\u2028second\u0085third", "status": "published"})
     exported = write_articles(await store.knowledge.list_articles(), "jsonl")
     assert (await kb.import_articles(read_articles(exported, "jsonl"))).as_dict()["unchanged"] == 1
+
+
+async def test_a_csv_export_runs_no_formula_in_a_spreadsheet_and_imports_back_the_same(store: Store) -> None:
+    """A trial: a title `=HYPERLINK(...)` (or an example learned from a customer) went into the
+    CSV as it was, and Excel runs a cell that starts with = + - @ as a formula."""
+    kb = service(store)
+    article = {
+        "id": "a",
+        "title": '=HYPERLINK("http://evil.example","点我")',
+        "answer": "- step one\n- step two",
+        "examples": ["@SUM(1+1)", "+1 测试", "'quoted already"],
+        "status": "published",
+    }
+    await kb.create(article)
+    exported = write_articles(await store.knowledge.list_articles(), "csv")
+    rows = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    assert "'=HYPERLINK" in exported and "'- step one" in exported
+    assert (await kb.import_articles(read_articles(exported, "csv"))).as_dict()["unchanged"] == 1
+    [stored] = await store.knowledge.list_articles()
+    assert stored.title == article["title"] and list(stored.examples) == article["examples"]
 
 
 def _file_examples(article_id: str) -> list[str]:

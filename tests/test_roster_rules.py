@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -216,6 +217,10 @@ def test_csv_round_trip_and_errors_name_the_line() -> None:
     with pytest.raises(InvalidInput, match="line 3: more values"):
         read_csv("kind,agents\nleave,a\nleave,a,b\n")
     assert read_csv("\ufeffkind,agents\n\n,\nleave,a\n").rows == [(4, {"kind": "leave", "agents": "a"})]
+    # a label a spreadsheet would run is written as text, and read back as it was
+    formula = replace(EARLY, label="=cmd|' /C calc'!A0")
+    written = write_csv([formula], {"li": "li@example.com"})
+    assert "'=cmd" in written and read_csv(written).rows[0][1]["label"] == formula.label
 
 
 def test_entries_without_a_date_keep_none() -> None:
