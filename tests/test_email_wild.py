@@ -6,8 +6,9 @@ read receipts, bounces that are not DSNs, long HTML, and what the API shows of a
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -270,15 +271,79 @@ async def test_a_bounce_for_someone_the_reply_was_not_sent_to_changes_nothing(
     assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
 
-async def test_a_bounced_copy_is_noted_once_and_the_reply_stays_sent(hub: Hub, sink: tuple[Sink, int]) -> None:
-    outbox = sink[0]
+def _dsn(original: str, blocks: list[tuple[str, str]], quoted_to: str) -> bytes:
+    """A DSN with one block per (recipient, action), quoting the original's To."""
+    codes = {"failed": ("5.1.1", "550 5.1.1 user unknown"), "delayed": ("4.4.1", "451 try later")}
+    status = "".join(
+        f"\r\nFinal-Recipient: rfc822; {who}\r\nAction: {action}\r\nStatus: {codes[action][0]}"
+        f"\r\nDiagnostic-Code: smtp; {codes[action][1]}\r\n"
+        for who, action in blocks
+    )
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: help@support.example.com\r\n"
+        "Subject: Delivery Status Notification\r\nMessage-ID: <dsn-mixed@mx.example.com>\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nReport.\r\n"
+        f"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n{status}"
+        f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nTo: {quoted_to}\r\nMessage-ID: {original}\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+async def test_real_bounces_in_odd_shapes_still_fail_the_reply(hub: Hub, sink: tuple[Sink, int]) -> None:
+    """A review: a Chinese bounce writing the address inside its sentence, a mailbox forwarded
+    elsewhere (the DSN names the forward's address and quotes ours), and a DSN whose To block
+    failed beside a delayed one."""
+    to = "nobody@gmail.com"
+    cases: list[Callable[[str], bytes]] = [
+        lambda about: _glued_chinese_bounce(about, to),
+        lambda about: _dsn(about, [("forwarded.to@other.example", "failed")], to),
+        lambda about: _dsn(about, [("someone@else.example", "delayed"), (to, "failed")], to),
+    ]
+    for number, bounce in enumerate(cases):
+        reply_id = await our_reply(hub, sink[0], text=f"reply {number}")
+        answer = await smtp_in(hub, bounce(f"<{reply_id}@support.example.com>"), sender="")
+        assert "bounce recorded" in answer, (number, answer)
+        message = await hub.store.tickets.get_message(reply_id)
+        assert message is not None and message.delivery is not None
+        assert message.delivery.status is DeliveryStatus.FAILED
+
+
+def _glued_chinese_bounce(original: str, recipient: str) -> bytes:
+    body = base64.b64encode(
+        f"您发送到{recipient}的邮件无法送达。\n原因：550 5.1.1 用户不存在\n\nMessage-ID: {original}\n".encode()
+    ).decode()
+    return (
+        "From: postmaster@163.com\r\nTo: help@support.example.com\r\n"
+        f"Subject: =?utf-8?B?{base64.b64encode('系统退信'.encode()).decode()}?=\r\n"
+        "Message-ID: <163-bounce@163.com>\r\nAuto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+async def reply_copied_to(hub: Hub, outbox: Sink, cc: str) -> tuple[Any, str]:
+    """An agent's reply to nobody@gmail.com with `cc` copied, once it left; it and its Message-ID."""
     await mail_in(hub, customer_mail("Invoice", "please", sender="nobody@gmail.com"), sender="nobody@gmail.com")
     conv = await ticket(hub, 1000)
     reply = await hub.actions.send(
-        conv, "Attached.", author_type=AuthorType.AGENT, author_id="agent-1", raw={"cc": ["Boss@Example.com"]}
+        conv, "Attached.", author_type=AuthorType.AGENT, author_id="agent-1", raw={"cc": [cc]}
     )
     message_id = f"<{reply.id}@support.example.com>"
     await eventually(lambda: any(m["Message-ID"] == message_id for m in outbox.mails))
+    return reply, message_id
+
+
+async def test_a_dsn_whose_to_is_only_delayed_leaves_the_reply_sent(hub: Hub, sink: tuple[Sink, int]) -> None:
+    reply, message_id = await reply_copied_to(hub, sink[0], "boss@example.com")
+    raw = _dsn(message_id, [("nobody@gmail.com", "delayed"), ("boss@example.com", "failed")], "nobody@gmail.com")
+    assert "bounce of a copy recorded" in await smtp_in(hub, raw, sender="")
+    message = await hub.store.tickets.get_message(reply.id)
+    assert message is not None and message.delivery is not None and message.delivery.status is DeliveryStatus.SENT
+
+
+async def test_a_bounced_copy_is_noted_once_and_the_reply_stays_sent(hub: Hub, sink: tuple[Sink, int]) -> None:
+    reply, message_id = await reply_copied_to(hub, sink[0], "Boss@Example.com")
+    conv = await ticket(hub, 1000)
     for _ in range(2):  # a retried report adds nothing
         answer = await smtp_in(hub, corpus.bounce(message_id, "boss@example.com"), sender="")
         assert "bounce of a copy recorded" in answer

@@ -502,10 +502,13 @@ class EmailAdapter(Adapter):
                 return await self._read_receipt(reply, report.reason)
             if report.action not in ("failed", ""):
                 return "250 2.0.0 OK: report noted"
-            if to in report.recipients:
+            bounced_copies = sorted(report.recipients & copies)
+            # A forwarded or aliased mailbox fails under its own address: a report naming none
+            # of the reply's recipients but quoting its To counts, when the To was all it had.
+            forwarded = not copies and not bounced_copies and to in report.mentioned
+            if to in report.recipients or forwarded:
                 await self.hub.mark_undelivered(reply.id, f"bounced: {report.reason}")
                 return "250 2.0.0 OK: bounce recorded"
-            bounced_copies = sorted(report.recipients & copies)
             if not bounced_copies:
                 return self._report_of_stranger(report, reply)
             return await self._copy_bounced(reply, bounced_copies, report.reason)

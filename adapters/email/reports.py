@@ -46,7 +46,8 @@ BOUNCE_SUBJECT = re.compile(
     r"Mail delivery failed|Delivery Failure|failure notice|Returned mail|系统退信|退信|投递失败|未送达)",
     re.I,
 )
-ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# ASCII: a Chinese bounce writes "发送到li@qq.com的邮件", and \w would take the words in.
+ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+", re.ASCII)
 QUOTED_MESSAGE_ID = re.compile(r"^[ \t>]*Message-ID:[ \t]*(<[^<>\s]+>)", re.I | re.M)
 SMTP_REASON = re.compile(r"\b([45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*|[45]\d\d [^\n]{8,})")
 ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
@@ -63,6 +64,9 @@ class DeliveryReport:
     # The addresses the report is about (lowercased): whose delivery failed, or who read it.
     # Anyone can write a report, so it counts only for a recipient of the mail it names.
     recipients: frozenset[str] = frozenset()
+    # Every address the report's text and quoted headers name: a forwarded or aliased mailbox
+    # fails under another address, and the bounce quotes the mail's To.
+    mentioned: frozenset[str] = frozenset()
 
 
 def walk(root: Message) -> Iterator[Message]:
@@ -123,27 +127,33 @@ def _read_receipt(msg: Message) -> DeliveryReport | None:
 
 
 def _dsn(msg: Message) -> DeliveryReport | None:
-    """A DSN (RFC 3464): one block per recipient, each with its Final-Recipient and Action."""
-    action, reason, original = "failed", "", ""
-    recipients: set[str] = set()
+    """A DSN (RFC 3464): one block per recipient, each with its Final-Recipient and Action.
+    Failed when any block failed, for those blocks' recipients only (another may be delayed)."""
+    blocks: list[tuple[str, str, frozenset[str]]] = []  # (action, reason, recipients)
+    original = ""
     for part in walk(msg):
         kind = part.get_content_type()
         if kind == "message/delivery-status":
             payload = part.get_payload()
             for block in [b for b in payload if isinstance(b, Message)] if isinstance(payload, list) else []:
-                action = str(block.get("Action", action)).strip().lower() or action
-                reason = str(block.get("Diagnostic-Code", "") or block.get("Status", "") or reason).strip()
-                for field in ("Final-Recipient", "Original-Recipient"):
-                    recipients |= _addresses(str(block.get(field, "")))
+                fields = ("Final-Recipient", "Original-Recipient")
+                recipients = frozenset().union(*(_addresses(str(block.get(f, ""))) for f in fields))
+                if not recipients:
+                    continue  # the per-message block (Reporting-MTA) names no one
+                reason = str(block.get("Diagnostic-Code", "") or block.get("Status", "")).strip()
+                blocks.append((str(block.get("Action", "failed")).strip().lower() or "failed", reason, recipients))
         elif kind in ("message/rfc822", "text/rfc822-headers") and not original:
             original = _original_id(part)
     if not original:
         return None
+    failed = [b for b in blocks if b[0] == "failed"]
+    chosen = failed or blocks[-1:] or [("failed", "", frozenset())]
     return DeliveryReport(
         original_message_id=original,
-        action=action,
-        reason=reason or "the mail was not delivered",
-        recipients=frozenset(recipients),
+        action=chosen[0][0],
+        reason=next((b[1] for b in chosen if b[1]), "") or "the mail was not delivered",
+        recipients=frozenset().union(*(b[2] for b in chosen)),
+        mentioned=_mentioned(msg, _text_of(msg)),
     )
 
 
@@ -182,12 +192,22 @@ def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[s
     # text names (Gmail's "wasn't delivered to ...", Alimail's "收件人: ..."); the adapter
     # keeps only those the reply was sent to.
     named = _addresses(failed) | _addresses(str(msg.get("X-Failed-Recipients", "")))
+    mentioned = _mentioned(msg, text)
     return DeliveryReport(
         original_message_id=original,
         action="delayed" if temporary and not permanent else "failed",
         reason=f"{failed}: {why}" if failed else why,
-        recipients=frozenset(named or _addresses(text)),
+        recipients=named or mentioned,
+        mentioned=mentioned,
     )
+
+
+def _mentioned(msg: Message, text: str) -> frozenset[str]:
+    """The addresses a report's text names, and the To and Cc of the mail it quotes."""
+    quoted = " ".join(
+        f"{part.get('To', '')} {part.get('Cc', '')}" for part in walk(msg) if part is not msg and part.get("To")
+    )
+    return _addresses(text) | _addresses(quoted)
 
 
 def _addresses(text: str) -> frozenset[str]:
