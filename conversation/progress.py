@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conversation.identity import seen_by_customer
-from conversation.model import AuthorType, Contact, Conversation, Direction, Message, Status
+from conversation.model import AuthorType, Contact, Conversation, Direction, Message, MessageKind, Status
 from conversation.ticket_changes import TicketChange
 
 CHOICE_PREFIX = "progress:"  # a button's id: "progress:1042"
@@ -121,20 +121,23 @@ def only_a_question(ticket: Conversation) -> bool:
     return ticket.status is Status.RESOLVED and ticket.resolved_at == ticket.created_at
 
 
-def unanswered_on_resolved(ticket: Conversation, reply: Message) -> bool:
+ANSWERS = "answers"  # a bot message's raw: the id of the customer's message it answers
+
+
+def unanswered_on_resolved(ticket: Conversation, reply: Message, thread: Sequence[Message]) -> bool:
     """A bot's answer failed for good (refused, bounced, over the auto-reply budget) on a
-    resolved ticket the customer wrote to after it was resolved (a status question, a
-    question-only ticket's included): their message is unanswered and out of every view, so
-    the ticket must go back to the agents. Not a survey or notice sent after the customer's
-    last word, nor an agent's reply (the agent saw it fail)."""
-    return (
-        reply.author_type is AuthorType.BOT
-        and ticket.status is Status.RESOLVED
-        and not ticket.merged_into
-        and ticket.resolved_at is not None
-        and ticket.last_inbound_at is not None
-        and ticket.last_inbound_at >= ticket.resolved_at
-    )
+    resolved ticket, and it answered the customer's latest message, written after the ticket
+    was resolved (a status question, a question-only ticket's included): that message is
+    unanswered and out of every view, so the ticket must go back to the agents. Not a notice
+    or survey (a bot says those of its own accord), nor an agent's reply (the agent saw it
+    fail), nor an answer to an earlier message (a later one got its own)."""
+    if reply.author_type is not AuthorType.BOT or ticket.status is not Status.RESOLVED or ticket.merged_into:
+        return False
+    if ticket.resolved_at is None or ticket.last_inbound_at is None or ticket.last_inbound_at < ticket.resolved_at:
+        return False
+    written = [m for m in thread if m.direction is Direction.INBOUND and m.kind is MessageKind.MESSAGE]
+    latest = max(written, key=lambda m: m.created_at, default=None)
+    return latest is not None and (reply.raw or {}).get(ANSWERS) == latest.id
 
 
 def next_step(ticket: Conversation) -> str:

@@ -557,8 +557,18 @@ class ConversationActions(Protocol):
     """What the hub does on a plugin's behalf (implemented in hub.services.conversations)."""
 
     async def post_bot_message(
-        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
-    ) -> Message: ...
+        self,
+        conversation: Conversation,
+        text: str,
+        *,
+        choices: Sequence[Choice] = (),
+        plugin: str,
+        html: str = "",
+        answers: str = "",
+    ) -> Message:
+        """`answers`: the id of the customer's message the plugin answers (its on_message), ""
+        for what it says of its own accord (a notice, a survey)."""
+        ...
 
     async def update_conversation(
         self,
@@ -1047,7 +1057,9 @@ class TicketTools(PluginTools):
     async def reply(self, text: str, *, html: str = "") -> Message:
         """Tell the customer `text`; `html` is the same words as HTML for channels that show it
         (`Adapter.shows_html`), sanitised again before it is stored."""
-        return await self.actions.post_bot_message(self._ticket(), text, plugin=self.plugin, html=html)
+        return await self.actions.post_bot_message(
+            self._ticket(), text, plugin=self.plugin, html=html, answers=self._answers()
+        )
 
     async def ask(
         self, text: str, choices: Sequence[Choice | str], *, html: str = "", numbered: bool = True
@@ -1064,7 +1076,7 @@ class TicketTools(PluginTools):
             raise ValueError("ask() needs at least one choice")
         if not numbered or self._shows_choices():
             return await self.actions.post_bot_message(
-                self._ticket(), text, choices=options, plugin=self.plugin, html=html
+                self._ticket(), text, choices=options, plugin=self.plugin, html=html, answers=self._answers()
             )
         t = self.catalog()
         lines = [t.get("ask.choice_item", number=n, label=c.label) for n, c in enumerate(options, 1)]
@@ -1073,10 +1085,19 @@ class TicketTools(PluginTools):
             html += "".join(f"<p>{escape(line)}</p>" for line in [*lines, hint])
         # Kept on the message too: the inbox shows agents what was offered.
         said = await self.actions.post_bot_message(
-            self._ticket(), "\n".join([text, "", *lines, "", hint]), choices=options, plugin=self.plugin, html=html
+            self._ticket(),
+            "\n".join([text, "", *lines, "", hint]),
+            choices=options,
+            plugin=self.plugin,
+            html=html,
+            answers=self._answers(),
         )
         await self._offered(said, _offer(said, options))
         return said
+
+    def _answers(self) -> str:
+        """The customer's message this context answers ("" for an event's or a timer's)."""
+        return str(getattr(getattr(self, "message", None), "id", "") or "")
 
     def _shows_choices(self) -> bool:
         """Whether the ticket's channel shows buttons (True without a hub: bare unit tests)."""

@@ -173,16 +173,26 @@ def test_a_change_its_maker_told_the_customer_about_says_so() -> None:
     assert notice_for(told) == notice_for(plain)  # the same news: the plugin marks it told, quietly
 
 
-def test_only_a_bots_failed_answer_to_a_customer_who_wrote_after_the_resolution_reopens() -> None:
-    def reply(author: AuthorType) -> Message:
-        return Message("m1", "c1", "email", Direction.OUTBOUND, MessageKind.MESSAGE, author)
+def test_only_a_bots_failed_answer_to_the_customers_latest_message_after_the_resolution_reopens() -> None:
+    def said(message_id: str, direction: Direction, author: AuthorType, at: datetime, **raw: str) -> Message:
+        return Message(
+            message_id, "c1", "email", direction, MessageKind.MESSAGE, author, created_at=at, raw=raw or None
+        )
 
-    resolved = ticket(status=Status.RESOLVED, resolved_at=T0, last_inbound_at=T0 + timedelta(minutes=5))
-    assert unanswered_on_resolved(resolved, reply(AuthorType.BOT))  # a status question after it
+    asked = said("q", Direction.INBOUND, AuthorType.CONTACT, T0 + timedelta(minutes=5))
+    answer = said("a", Direction.OUTBOUND, AuthorType.BOT, T0 + timedelta(minutes=5), answers="q")
+    thread = [said("first", Direction.INBOUND, AuthorType.CONTACT, T0 - timedelta(hours=1)), asked, answer]
+    resolved = ticket(status=Status.RESOLVED, resolved_at=T0, last_inbound_at=asked.created_at)
+    assert unanswered_on_resolved(resolved, answer, thread)  # a status question after it
     question_only = ticket(status=Status.RESOLVED, created_at=T0, resolved_at=T0, last_inbound_at=T0)
-    assert unanswered_on_resolved(question_only, reply(AuthorType.BOT))
-    assert not unanswered_on_resolved(resolved, reply(AuthorType.AGENT))  # its agent saw it fail
-    survey = replace(resolved, last_inbound_at=T0 - timedelta(minutes=1))  # sent after the customer's last word
-    assert not unanswered_on_resolved(survey, reply(AuthorType.BOT))
-    assert not unanswered_on_resolved(replace(resolved, status=Status.OPEN), reply(AuthorType.BOT))  # in view already
-    assert not unanswered_on_resolved(replace(resolved, merged_into="c2"), reply(AuthorType.BOT))
+    assert unanswered_on_resolved(question_only, answer, [replace(asked, created_at=T0), answer])
+    agent = replace(answer, author_type=AuthorType.AGENT)
+    assert not unanswered_on_resolved(resolved, agent, thread)  # its agent saw it fail
+    survey = said("s", Direction.OUTBOUND, AuthorType.BOT, T0 + timedelta(minutes=10))  # of its own accord
+    assert not unanswered_on_resolved(resolved, survey, [*thread, survey])
+    later = said("q2", Direction.INBOUND, AuthorType.CONTACT, T0 + timedelta(minutes=7))
+    assert not unanswered_on_resolved(replace(resolved, last_inbound_at=later.created_at), answer, [*thread, later])
+    before = replace(resolved, last_inbound_at=T0 - timedelta(minutes=1))  # nothing written since the resolution
+    assert not unanswered_on_resolved(before, answer, thread)
+    assert not unanswered_on_resolved(replace(resolved, status=Status.OPEN), answer, thread)  # in view already
+    assert not unanswered_on_resolved(replace(resolved, merged_into="c2"), answer, thread)

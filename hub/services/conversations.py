@@ -41,7 +41,7 @@ from conversation.model import (
     utcnow,
 )
 from conversation.priority_rules import SYSTEM, PrioritySource
-from conversation.progress import unanswered_on_resolved
+from conversation.progress import ANSWERS, unanswered_on_resolved
 from conversation.routing import team_for
 from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
@@ -108,13 +108,26 @@ class ConversationService:
             raise ReceiveOnly(channel)
 
     async def post_bot_message(
-        self, conversation: Conversation, text: str, *, choices: Sequence[Choice] = (), plugin: str, html: str = ""
+        self,
+        conversation: Conversation,
+        text: str,
+        *,
+        choices: Sequence[Choice] = (),
+        plugin: str,
+        html: str = "",
+        answers: str = "",
     ) -> Message:
         if not self.takes_replies(conversation.channel):
             # a logged call (the agents say it when they call back), a channel that only receives
             return await self.add_note(conversation, text, author=plugin)
         return await self.send(
-            conversation, text, author_type=AuthorType.BOT, author_id=plugin, choices=choices, html=clean_html(html)
+            conversation,
+            text,
+            author_type=AuthorType.BOT,
+            author_id=plugin,
+            choices=choices,
+            html=clean_html(html),
+            raw={ANSWERS: answers} if answers else None,
         )
 
     async def send(
@@ -491,7 +504,10 @@ class ConversationService:
         bot's answer to a customer on a resolved ticket, the ticket opens again for the agents,
         with the reason in the thread (progress.unanswered_on_resolved)."""
         ticket = await self.store.tickets.get_conversation(reply.conversation_id)
-        if ticket is None or not unanswered_on_resolved(ticket, reply):
+        if ticket is None or ticket.status is not Status.RESOLVED:
+            return
+        thread = await self.store.tickets.list_messages(ticket.id)
+        if not unanswered_on_resolved(ticket, reply, thread):
             return
         updated = await self.update_conversation(ticket, {"status": Status.OPEN})
         await self.add_event(updated, "event.bot_answer_failed", error=split_coded_error(error)[1][:300])
