@@ -23,7 +23,6 @@ their new tickets at least the priority it names.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -56,7 +55,6 @@ from hub.sdk import (  # noqa: F401  (sign, signed_headers, SIGNATURE: what send
     RetryableDeliveryError,
     Sender,
     Sent,
-    StoreUnavailable,
     canonical_tag,
     check_signature,
     client_address,
@@ -90,9 +88,6 @@ def verify(secret: str, headers: Any, body: bytes, *, max_skew: float, clock: Ca
 # names; these checks come first so a refusal names the field as the sender wrote it.
 MAX_KEY_CHARS = InboundLimits().max_key_chars
 MAX_NAME_CHARS = 200  # a person's name as the inbox shows it
-# Begins the key of a message whose `id` another sender used first: no `id` a sender writes
-# can begin so (identifiers refuse control characters).
-ID_SEAL = "\x1f"
 
 
 def _text(payload: dict[str, Any], key: str, *, where: str = "", required: bool = False) -> str:
@@ -267,23 +262,7 @@ class WebhookAdapter(Adapter):
             return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
         if self._hub is None:
             return web.json_response({"error": "unavailable", "message": "starting"}, status=503)
-        try:
-            inbound = await self._own_id(self._hub, inbound)
-        except StoreUnavailable as exc:
-            return web.json_response(
-                {"error": "unavailable", "message": str(exc)}, status=503, headers={"Retry-After": "5"}
-            )
-        return await ingest_response(self._hub, inbound)
-
-    async def _own_id(self, hub: HubPort, inbound: Inbound) -> Inbound:
-        """An `id` is used once, by its sender: another sender's message reusing one (an id an
-        app made up, a bug) is kept as its own under a key of its sender, not answered as the
-        first sender's retry with the number of their ticket. Its own retries find that key."""
-        earlier = await hub.reads.find_inbound(self.name, inbound.external_id)
-        if earlier is None or earlier.customer_address == inbound.sender.address:
-            return inbound
-        seal = hashlib.sha256(f"{inbound.sender.address}{ID_SEAL}{inbound.external_id}".encode()).hexdigest()
-        return replace(inbound, external_id=f"{ID_SEAL}{seal}")
+        return await ingest_response(self._hub, inbound, ids_per_sender=True)
 
     async def send(self, out: Outbound) -> Sent:
         url = self.settings.callback_url

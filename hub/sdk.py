@@ -11,10 +11,11 @@ adapter" and "Writing a plugin".
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from html import escape
@@ -522,10 +523,27 @@ class Adapter:
         return False
 
 
-async def ingest_response(hub: HubPort, inbound: Inbound) -> web.Response:
-    """Ingest and answer a webhook: 200 stored (or a retry of a stored one), 400, 503."""
+# Begins the key of a message whose id another sender used first (ingest_response's
+# `ids_per_sender`): no id a webhook's sender writes can begin so (identifiers refuse control
+# characters).
+ID_SEAL = "\x1f"
+
+
+def sender_scoped_id(inbound: Inbound) -> str:
+    """The key a message is kept under when another sender used its id first."""
+    digest = hashlib.sha256(f"{inbound.sender.address}{ID_SEAL}{inbound.external_id}".encode()).hexdigest()
+    return f"{ID_SEAL}{digest}"
+
+
+async def ingest_response(hub: HubPort, inbound: Inbound, *, ids_per_sender: bool = False) -> web.Response:
+    """Ingest and answer a webhook: 200 stored (or a retry of a stored one), 400, 503.
+    `ids_per_sender`: the senders choose the ids (a platform's users' apps), so an id is used
+    once by its sender: another sender's message with it is kept as its own, under
+    `sender_scoped_id`, not answered as the first sender's retry with their ticket's number."""
     try:
         record = await hub.ingest(inbound)
+        if ids_per_sender and record.duplicate and record.message.customer_address != inbound.sender.address:
+            record = await hub.ingest(replace(inbound, external_id=sender_scoped_id(inbound)))
     except InvalidInbound as exc:
         return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
     except IngestUnavailable as exc:

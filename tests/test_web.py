@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -137,6 +138,13 @@ async def test_an_id_another_sender_used_first_is_kept_as_their_own_message(clie
     messages = await hub.store.tickets.list_messages(second.id)
     assert [m.text for m in messages if m.kind is MessageKind.MESSAGE] == ["我的退款呢"]
     assert await stored_count(client) == 1
+    # at the same moment: each is its sender's whichever is stored first
+    answers = await asyncio.gather(
+        *(post(client, body_of("dup-2", f"第{n}条", sender={"id": f"racer-{n}"}, thread=f"r-{n}")) for n in range(4))
+    )
+    assert [status for status, _ in answers] == [200] * 4
+    assert not any(answer["duplicate"] for _, answer in answers)
+    assert len({answer["ticket"] for _, answer in answers}) == 4
 
 
 @pytest.mark.parametrize(
