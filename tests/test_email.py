@@ -597,6 +597,9 @@ async def test_a_reply_to_a_mail_without_a_subject_takes_the_hubs_subject_not_it
     await hub.actions.send(conv, "Thanks for the photo.", author_type=AuthorType.AGENT, author_id="agent-1")
     await eventually(lambda: [m for m in outbox.mails if m["Subject"].startswith("Re: ")])
     assert outbox.mails[-1]["Subject"] == "Re: Your request [#1000]"
+    await mail_in(hub, customer_mail("Fwd:", "屏幕坏了"))  # a subject of a prefix alone says nothing either
+    await hub.actions.send(await ticket(hub, 1001), "收到。", author_type=AuthorType.AGENT, author_id="agent-1")
+    await eventually(lambda: outbox.mails[-1]["Subject"] == "Re: 您的咨询 [#1001]")  # in the mail's language
     renamed = await hub.actions.update_conversation(conv, {"subject": "Broken screen"})  # an agent's is theirs
     await hub.actions.send(renamed, "Which model?", author_type=AuthorType.AGENT, author_id="agent-1")
     await eventually(lambda: outbox.mails[-1]["Subject"] == "Re: Broken screen [#1000]")

@@ -712,7 +712,7 @@ class EmailAdapter(Adapter):
         token = self.settings.subject_token.format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
         # put that in a mail from the support address; the hub's own is in the mail's language.
-        own = conversation.channel == self.name and not _subject_made_up(conversation, thread, self.name)
+        own = conversation.channel == self.name and not _subject_made_up(conversation, thread, self.name, self.token)
         subject = (conversation.subject if own else "") or hub_texts(self._mail_language(out)).get("email.subject")
         headers["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         headers["Message-ID"] = our_message_id(message.id, self.domain)
@@ -776,15 +776,16 @@ class EmailAdapter(Adapter):
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")  # a msg-id as References and In-Reply-To take it (some lack "@")
 
 
-def _subject_made_up(conversation: Conversation, thread: list[Message], channel: str) -> bool:
-    """The ticket's subject is not one its customer wrote: the mail that opened it had none,
-    and the hub took its first line ("(empty mail)" for a photo alone), which no reply should
-    answer "Re:" to. A subject an agent gave the ticket since is theirs."""
+def _subject_made_up(conversation: Conversation, thread: list[Message], channel: str, token: re.Pattern[str]) -> bool:
+    """The ticket's subject is not one its customer wrote: the mail that opened it had none
+    (or only "Re:", "Fwd:" or a ticket token), and the hub took its first line ("(empty mail)"
+    for a photo alone), which no reply should answer "Re:" to. A subject an agent gave the
+    ticket since is theirs."""
     for message in thread:
         if message.direction is Direction.INBOUND and message.kind is MessageKind.MESSAGE:
             if message.channel != channel:
                 return False
-            written = str((message.raw or {}).get("subject", "")).strip()
+            written = _strip_reply_prefix(token.sub("", str((message.raw or {}).get("subject", "")))).strip()
             return not written and conversation.subject == subject_from("", message.text)
     return False
 
