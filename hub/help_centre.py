@@ -36,6 +36,7 @@ from hub.ratelimit import SlidingWindow
 from hub.thread_events import name_in
 
 PATH_LANGUAGES = {"zh-CN": "zh-CN", "en": "en"}
+_LANGUAGES_ANY_CASE = {tag.lower(): tag for tag in PATH_LANGUAGES}
 MAX_QUERY = 200
 # The matcher's guesses at least this sure are search results (ranked first); below it a
 # question is not taken as asking that article, so nonsense finds nothing.
@@ -108,6 +109,10 @@ async def page_not_found(request: web.Request) -> web.StreamResponse:
     error would be answered as the API's JSON)."""
     first = request.path.removeprefix("/help/").split("/", 1)[0]
     lang = PATH_LANGUAGES.get(first)
+    written = _LANGUAGES_ANY_CASE.get(first.lower())
+    if lang is None and written is not None:  # /help/zh-cn/…: language tags ignore case (BCP 47)
+        _first, _slash, rest = request.raw_path.removeprefix("/help/").partition("/")
+        raise web.HTTPMovedPermanently(f"/help/{written}/{rest}")
     t = texts("help", lang or request_locale(request))
     text = t.get("help.page_not_found")
     body = f'<h1>{html.escape(text)}</h1><p><a href="/help/{t.locale}/">{html.escape(t.get("help.back"))}</a></p>'

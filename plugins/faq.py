@@ -149,7 +149,8 @@ def catalog(language: str) -> Texts:
 
 class FaqPlugin(Plugin):
     record_kinds: ClassVar[tuple[RecordKind, ...]] = (ANSWER, HANDOFF)
-    events: ClassVar[frozenset[str]] = frozenset({"assignment"})  # a person took a deflected ticket after all
+    # a person took a deflected ticket after all; a person resolved one whose answer had no word
+    events: ClassVar[frozenset[str]] = frozenset({"assignment", "status"})
 
     @dataclass(frozen=True)
     class Settings:  # [plugins.faq]
@@ -438,10 +439,17 @@ class FaqPlugin(Plugin):
 
     # -- a person took the ticket -------------------------------------------------------------
     async def on_event(self, ctx: EventContext) -> None:
-        """An agent assigned to a ticket the bot resolved: it was not deflected after all."""
-        if ctx.change.after:
+        """An agent assigned to a ticket the bot resolved: it was not deflected after all. The
+        ticket resolved or closed by someone else (not the bot's own "yes", which says it told
+        the customer) while an answer waited for the customer's word: that answer will get none,
+        and stops counting as waiting."""
+        change = ctx.change
+        if change.kind == "assignment" and change.after:
             for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
                 await ctx.records.update(ANSWER_KIND, record.id, status=Outcome.HELPFUL.value)
+        elif change.kind == "status" and change.after in ("resolved", "closed") and not change.told:
+            for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.ASKED.value):
+                await ctx.records.update(ANSWER_KIND, record.id, status=Outcome.UNCONFIRMED.value)
 
 
 def _guesses_note(said: Texts, guesses: list[Guess], turned_down: Collection[str] = ()) -> str:

@@ -77,7 +77,7 @@ def test_serve_on_a_fresh_checkout_creates_the_first_admin_once(tmp_path: Path) 
     # no terminal reads this output (a service's log keeps it): the password is in a private file
     secret = tmp_path / "data" / "initial-admin-password"
     assert "Created the first admin agent admin@helpline.local" in output and str(secret) in output
-    email, password = secret.read_text(encoding="utf-8").split()
+    email, password = secret.read_text(encoding="utf-8").splitlines()  # README: the email, then the password
     assert email == "admin@helpline.local" and len(password) >= 16 and password not in output
     assert (tmp_path / "data" / "helpline.sqlite3").exists()
 

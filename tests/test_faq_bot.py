@@ -4,6 +4,7 @@ its answers went (records, API, metrics)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -729,6 +730,24 @@ async def test_a_bot_resolved_ticket_the_customer_reopens_is_no_deflection(serve
     )
     metrics = await (await client.get("/metrics")).text()
     assert 'helpline_faq_answers{article="track_shipping",outcome="reopened"} 1.0' in metrics
+
+
+async def test_an_answer_still_waiting_when_a_person_resolves_the_ticket_stops_waiting(
+    served: tuple[TestClient, Hub],
+) -> None:
+    """A trial: an agent answered and resolved the ticket before the customer said a word
+    about the bot's answer, which then counted as waiting for good."""
+    _client, hub = served
+    asked = await ask(hub, "忘记密码了怎么办", thread="quiet")
+    assert await answers(hub, asked) == [("forgot_password", "asked")]
+    update = hub.services.conversations.update_by
+    await update(await ticket(hub, asked), {"status": Status.RESOLVED}, who="Li Na", names={}, agent_id="a1")
+    await eventually(lambda: _outcome_is(hub, asked, "unconfirmed"))
+    # the bot's own "yes" resolves with the customer told: its answer is a deflection, as before
+    helped = await ask(hub, "忘记密码了怎么办", thread="yes")
+    await ask(hub, "是", thread="yes")
+    await asyncio.sleep(0.2)  # the status change's event has run by then
+    assert await answers(hub, helped) == [("forgot_password", "deflected")]
 
 
 async def _outcome_is(hub: Hub, conversation_id: str, outcome: str) -> bool:

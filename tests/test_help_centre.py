@@ -104,6 +104,14 @@ async def test_every_help_centre_address_answers_with_a_page_and_links_cross_lan
         assert resp.status == 301
         assert resp.headers["Location"] == "/help/en/articles/..%2F..%2F..%2Fapi%2Fv1%2Fme?x=1"
 
+        # a trial: language tags ignore case (BCP 47), so /help/zh-cn/ is the zh-CN help centre
+        for written, canonical in [
+            ("/help/zh-cn/?q=%E9%80%80%E6%AC%BE", "/help/zh-CN/?q=%E9%80%80%E6%AC%BE"),
+            ("/help/EN", "/help/en/"),
+            ("/help/ZH-cn/articles/refund", "/help/zh-CN/articles/refund"),
+        ]:
+            resp = await client.get(written, allow_redirects=False)
+            assert (resp.status, resp.headers.get("Location")) == (301, canonical), written
         missing = [("/help/fr/", "zh-CN", "该页面不存在"), ("/help/zh/", "zh-CN", "该页面不存在"),
                    ("/help/en/nothing/here", "zh-CN", "This page does not exist")]  # fmt: skip
         for address, reader, words in missing:
