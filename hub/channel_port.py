@@ -124,12 +124,22 @@ class ChannelPort:
         await self.secrets.warn_once(self.store, self.services.conversations, conversation, language)
 
     async def post_event(
-        self, conversation_id: str, key: str, params: dict[str, str], *, raw: dict[str, Any] | None = None
+        self,
+        conversation_id: str,
+        key: str,
+        params: dict[str, str],
+        *,
+        raw: dict[str, Any] | None = None,
+        once: str = "",
     ) -> Message:
         conversation = await self.store.tickets.get_conversation(conversation_id)
         if conversation is None:
             raise LookupError(f"no conversation {conversation_id}")
-        return await self.services.conversations.add_thread_event(conversation, ThreadEvent(key, params), raw=raw)
+        event = ThreadEvent(key, params)
+        if once:
+            stored, _new = await self.services.conversations.add_thread_event_once(conversation, event, once, raw=raw)
+            return stored
+        return await self.services.conversations.add_thread_event(conversation, event, raw=raw)
 
     async def page_reply(self, page_message_id: str, *, sender: str, text: str, external_id: str) -> bool:
         page = await self.store.tickets.get_message(page_message_id)

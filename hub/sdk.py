@@ -336,10 +336,17 @@ class HubPort(Protocol):
         ...
 
     async def post_event(
-        self, conversation_id: str, key: str, params: dict[str, str], *, raw: dict[str, Any] | None = None
+        self,
+        conversation_id: str,
+        key: str,
+        params: dict[str, str],
+        *,
+        raw: dict[str, Any] | None = None,
+        once: str = "",
     ) -> Message:
         """A system event in the ticket's thread, kept by catalog key (each agent reads it in their
-        language); `raw` keeps the channel's own bookkeeping beside it."""
+        language); `raw` keeps the channel's own bookkeeping beside it; `once`: a key the event
+        is stored under once, whichever hub process posts it (a report a server sends twice)."""
         ...
 
     async def page_reply(self, page_message_id: str, *, sender: str, text: str, external_id: str) -> bool:

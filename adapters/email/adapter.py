@@ -536,18 +536,11 @@ class EmailAdapter(Adapter):
     async def _copy_bounced(self, reply: Message, addresses: list[str], reason: str) -> str:
         """A copy (Cc) bounced: the reply reached its customer, so it stays sent; the agents
         read whose copy failed, once per reply and address."""
-        earlier = await self.hub.reads.list_messages(reply.conversation_id)
-        noted = {
-            str(address)
-            for m in earlier
-            if m.kind is MessageKind.EVENT and (m.raw or {}).get("copy_bounced_for") == reply.id
-            for address in (m.raw or {}).get("addresses", [])
-        }
-        new = [address for address in addresses if address not in noted]
-        if new:
-            params = {"addresses": ", ".join(new), "reason": reason[:300]}
-            raw = {"copy_bounced_for": reply.id, "addresses": new}
-            await self.hub.post_event(reply.conversation_id, "event.copy_bounced", params, raw=raw)
+        for address in addresses:  # once per reply and address, whichever hub process reads a resent report
+            params = {"addresses": address, "reason": reason[:300]}
+            raw = {"copy_bounced_for": reply.id, "addresses": [address]}
+            once = f"copy_bounced:{reply.id}:{address}"
+            await self.hub.post_event(reply.conversation_id, "event.copy_bounced", params, raw=raw, once=once)
         return "250 2.0.0 OK: bounce of a copy recorded"
 
     async def _read_receipt(self, message: Message, disposition: str) -> str:
@@ -556,9 +549,8 @@ class EmailAdapter(Adapter):
             if earlier.kind is MessageKind.EVENT and (earlier.raw or {}).get("read_receipt_for") == message.id:
                 return "250 2.0.0 OK: read receipt already recorded"
         params = {"disposition": disposition[:200] or "displayed"}  # each agent's inbox says it in their language
-        await self.hub.post_event(
-            message.conversation_id, "event.read_receipt", params, raw={"read_receipt_for": message.id}
-        )
+        raw, once = {"read_receipt_for": message.id}, f"read_receipt:{message.id}"  # once, whichever hub reads it
+        await self.hub.post_event(message.conversation_id, "event.read_receipt", params, raw=raw, once=once)
         self.hub.message_changed(message.conversation_id, message.id, read=True)
         return "250 2.0.0 OK: read receipt recorded"
 

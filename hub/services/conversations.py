@@ -220,14 +220,13 @@ class ConversationService:
         return await self._internal(self._message(conversation, text, MessageKind.EVENT, AuthorType.SYSTEM, "", raw))
 
     async def add_thread_event_once(
-        self, conversation: Conversation, event: ThreadEvent, key: str
+        self, conversation: Conversation, event: ThreadEvent, key: str, *, raw: dict[str, Any] | None = None
     ) -> tuple[Message, bool]:
         """`add_thread_event` for an effect a retry may repeat: stored and published once per
         `key`; (the stored event, whether this call stored it)."""
         event = await self.named(event, conversation)
-        message = self._message(
-            conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", event.as_raw()
-        )
+        raw = {**(raw or {}), **event.as_raw()}
+        message = self._message(conversation, event.text(self.language), MessageKind.EVENT, AuthorType.SYSTEM, "", raw)
         stored, new = await self.store.tickets.add_message_once(message, key)
         if new:
             self._published("message.created", stored)
