@@ -277,11 +277,7 @@ def _inline_text(children: list[Token]) -> str:
     link: list[str] = []  # the href of the link being written, if any
     label_start = 0
     for child in children:
-        if child.type == "text":
-            # markdown-it leaves a script's link as the characters typed: shown so, an app that
-            # renders Markdown would make it a link again. Its words stay.
-            parts.append(without_script_links(child.content))
-        elif child.type == "code_inline":
+        if child.type in ("text", "code_inline"):
             parts.append(child.content)
         elif child.type in ("softbreak", "hardbreak"):
             parts.append("\n")
@@ -297,17 +293,20 @@ def _inline_text(children: list[Token]) -> str:
             src = _shown_address(str(child.attrGet("src") or ""))
             alt = child.content or "".join(c.content for c in child.children or [])
             parts.append(f"{alt} ({src})" if alt and src else alt or src)
-    return "".join(parts)
+    # markdown-it leaves a script's link as the characters typed (across several tokens when
+    # its words are emphasised): shown so, an app that renders Markdown would make it a link
+    # again. Its words stay.
+    return without_script_links("".join(parts))
 
 
-SHOWN_SCHEMES = frozenset({"http", "https", "mailto", "tel"})  # as markdown_html's cleaner keeps
+SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "file"})
 
 
 def _shown_address(href: str) -> str:
-    """A link's address as the plain text may show it: only the schemes the HTML keeps, so a
-    `javascript:` link reaches no app that makes links of what looks like one (its words stay)."""
+    """A link's address as the plain text shows it: any but a script's (relative help links,
+    `weixin://`, `www.…` stay), so no app that makes links of what looks like one runs it."""
     scheme, colon, _rest = href.strip().partition(":")
-    return href if colon and scheme.lower() in SHOWN_SCHEMES else ""
+    return "" if colon and scheme.strip().lower() in SCRIPT_SCHEMES else href
 
 
 # -- what the bot answered, and how it went -------------------------------------------------

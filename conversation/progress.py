@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conversation.identity import seen_by_customer
-from conversation.model import AuthorType, Contact, Conversation, Direction, Message, MessageKind, Status
+from conversation.model import (
+    AuthorType,
+    Contact,
+    Conversation,
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageKind,
+    Status,
+)
 from conversation.ticket_changes import TicketChange
 
 CHOICE_PREFIX = "progress:"  # a button's id: "progress:1042"
@@ -126,18 +135,25 @@ ANSWERS = "answers"  # a bot message's raw: the id of the customer's message it 
 
 def unanswered_on_resolved(ticket: Conversation, reply: Message, thread: Sequence[Message]) -> bool:
     """A bot's answer failed for good (refused, bounced, over the auto-reply budget) on a
-    resolved ticket, and it answered the customer's latest message, written after the ticket
-    was resolved (a status question, a question-only ticket's included): that message is
-    unanswered and out of every view, so the ticket must go back to the agents. Not a notice
-    or survey (a bot says those of its own accord), nor an agent's reply (the agent saw it
-    fail), nor an answer to an earlier message (a later one got its own)."""
+    resolved ticket: the customer's message it answered, written after the ticket was resolved
+    (a status question, a question-only ticket's included), is unanswered and out of every
+    view, unless the customer has been told something since. Then the ticket must go back to
+    the agents. Not a notice or survey (a bot says those of its own accord), nor an agent's
+    reply (the agent saw it fail), nor an answer to a message from before the resolution."""
     if reply.author_type is not AuthorType.BOT or ticket.status is not Status.RESOLVED or ticket.merged_into:
         return False
-    if ticket.resolved_at is None or ticket.last_inbound_at is None or ticket.last_inbound_at < ticket.resolved_at:
+    answered_id = (reply.raw or {}).get(ANSWERS)
+    answered = next((m for m in thread if m.id == answered_id and m.direction is Direction.INBOUND), None)
+    if answered is None or ticket.resolved_at is None or answered.created_at < ticket.resolved_at:
         return False
-    written = [m for m in thread if m.direction is Direction.INBOUND and m.kind is MessageKind.MESSAGE]
-    latest = max(written, key=lambda m: m.created_at, default=None)
-    return latest is not None and (reply.raw or {}).get(ANSWERS) == latest.id
+    return not any(
+        m.direction is Direction.OUTBOUND
+        and m.kind is MessageKind.MESSAGE
+        and m.created_at > reply.created_at
+        and m.delivery is not None
+        and m.delivery.status is DeliveryStatus.SENT
+        for m in thread
+    )
 
 
 def next_step(ticket: Conversation) -> str:

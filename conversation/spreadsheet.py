@@ -13,15 +13,21 @@ from typing import Any
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _escaped(value: str) -> bool:
+    """Whether safe_cell puts an apostrophe before `value`: a formula's start, or an
+    apostrophe before one (so that a value that really begins "'+86" comes back as it was)."""
+    return value.lstrip("'").startswith(FORMULA_STARTS)
+
+
 def safe_cell(value: Any) -> Any:
     """A value as a CSV cell no spreadsheet runs (other types as they are)."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and _escaped(value):
         return "'" + value
     return value
 
 
 def read_cell(value: str) -> str:
     """A cell as written by safe_cell, back to the value (other cells as they are)."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+    if value.startswith("'") and _escaped(value[1:]):
         return value[1:]
     return value

@@ -168,13 +168,14 @@ def test_markdown_becomes_plain_text_a_channel_shows_as_is() -> None:
         "# Reset\n\nTap **Forgot password**, then:\n\n1. enter your *phone*\n2. type the code\n   - within 5 min\n\n"
         "- one\n- two\n\n| step | what |\n|---|---|\n| 1 | open |\n\n```\ncode  kept\n```\n\n---\n\n"
         "See [the help centre](https://help.example.com/x), <https://x.example>, ![logo](https://x.example/l.png)"
-        " and `inline`.\n\n<script>alert(1)</script>\n\n[红包](javascript:alert(1)), ![x](JavaScript:alert(2))"
+        " and `inline`.\n\n<script>alert(1)</script>\n\n[红包](javascript:alert(1)), ![x](JavaScript:alert(2)),"
+        " [**点这里**](javascript:alert(3)), [退款说明](/help/zh-CN/refund)"
     )
     assert markdown_text(markdown) == (
         "Reset\n\nTap Forgot password, then:\n\n1. enter your phone\n2. type the code\n  • within 5 min\n\n"
         "• one\n• two\n\nstep | what\n1 | open\n\ncode  kept\n\n———\n\n"
         "See the help centre (https://help.example.com/x), https://x.example, logo (https://x.example/l.png)"
-        " and inline.\n\n<script>alert(1)</script>\n\n红包, x"
+        " and inline.\n\n<script>alert(1)</script>\n\n红包, x, 点这里, 退款说明 (/help/zh-CN/refund)"
     )  # raw HTML stays text: nothing of it is markup on a plain-text channel; a script's address is left out
     # the help centre's summaries and page descriptions too (a trial)
     assert summary("[点这里领取红包](javascript:alert(1)) 或 [帮助](https://x.example)") == "点这里领取红包 或 帮助"

@@ -261,7 +261,7 @@ async def test_a_csv_export_runs_no_formula_in_a_spreadsheet_and_imports_back_th
         "id": "a",
         "title": '=HYPERLINK("http://evil.example","点我")',
         "answer": "- step one\n- step two",
-        "examples": ["@SUM(1+1)", "+1 测试", "'quoted already"],
+        "examples": ["@SUM(1+1)", "+1 测试", "'quoted already", "'+86 号码怎么填", "''-1"],
         "status": "published",
     }
     await kb.create(article)

@@ -173,7 +173,9 @@ def test_a_change_its_maker_told_the_customer_about_says_so() -> None:
     assert notice_for(told) == notice_for(plain)  # the same news: the plugin marks it told, quietly
 
 
-def test_only_a_bots_failed_answer_to_the_customers_latest_message_after_the_resolution_reopens() -> None:
+def test_only_a_bots_failed_answer_to_a_message_after_the_resolution_reopens_unless_they_heard_since() -> None:
+    from conversation.model import Delivery, DeliveryStatus
+
     def said(message_id: str, direction: Direction, author: AuthorType, at: datetime, **raw: str) -> Message:
         return Message(
             message_id, "c1", "email", direction, MessageKind.MESSAGE, author, created_at=at, raw=raw or None
@@ -186,13 +188,16 @@ def test_only_a_bots_failed_answer_to_the_customers_latest_message_after_the_res
     assert unanswered_on_resolved(resolved, answer, thread)  # a status question after it
     question_only = ticket(status=Status.RESOLVED, created_at=T0, resolved_at=T0, last_inbound_at=T0)
     assert unanswered_on_resolved(question_only, answer, [replace(asked, created_at=T0), answer])
+    # a rating typed after it, kept quietly with no answer: the question is still unanswered (a review)
+    rating = said("r", Direction.INBOUND, AuthorType.CONTACT, T0 + timedelta(minutes=6))
+    assert unanswered_on_resolved(resolved, answer, [*thread, rating])
     agent = replace(answer, author_type=AuthorType.AGENT)
     assert not unanswered_on_resolved(resolved, agent, thread)  # its agent saw it fail
     survey = said("s", Direction.OUTBOUND, AuthorType.BOT, T0 + timedelta(minutes=10))  # of its own accord
     assert not unanswered_on_resolved(resolved, survey, [*thread, survey])
-    later = said("q2", Direction.INBOUND, AuthorType.CONTACT, T0 + timedelta(minutes=7))
-    assert not unanswered_on_resolved(replace(resolved, last_inbound_at=later.created_at), answer, [*thread, later])
-    before = replace(resolved, last_inbound_at=T0 - timedelta(minutes=1))  # nothing written since the resolution
-    assert not unanswered_on_resolved(before, answer, thread)
+    heard = replace(survey, delivery=Delivery(status=DeliveryStatus.SENT))  # told something since
+    assert not unanswered_on_resolved(resolved, answer, [*thread, heard])
+    early = replace(asked, created_at=T0 - timedelta(minutes=1))  # written before the resolution
+    assert not unanswered_on_resolved(resolved, answer, [early, answer])
     assert not unanswered_on_resolved(replace(resolved, status=Status.OPEN), answer, thread)  # in view already
     assert not unanswered_on_resolved(replace(resolved, merged_into="c2"), answer, thread)

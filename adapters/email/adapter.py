@@ -539,7 +539,7 @@ class EmailAdapter(Adapter):
         for address in addresses:  # once per reply and address, whichever hub process reads a resent report
             params = {"addresses": address, "reason": reason[:300]}
             raw = {"copy_bounced_for": reply.id, "addresses": [address]}
-            once = f"copy_bounced:{reply.id}:{address}"
+            once = f"copy_bounced:{reply.id}:{address.lower()}"
             await self.hub.post_event(reply.conversation_id, "event.copy_bounced", params, raw=raw, once=once)
         return "250 2.0.0 OK: bounce of a copy recorded"
 

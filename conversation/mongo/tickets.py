@@ -39,10 +39,8 @@ from conversation.mongo.db import (
 )
 from conversation.routing import (
     Route,
-    asks_status,
     new_conversation,
     opens_ticket,
-    route_inbound,
     route_on_thread,
 )
 from conversation.rules import check_merge, conversation_update, is_activity, is_agent_reply
@@ -372,9 +370,8 @@ class _Ingest(Area):
     ) -> tuple[Conversation, Route] | tuple[None, None]:
         thread = thread_id(inbound.channel, inbound.thread_key)
         pointer = await self._threads.find_one({"_id": thread})
-        question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
         if hinted is not None:  # the channel named the ticket; a new one follows on from it
-            route = route_inbound(hinted, now, policy.reopen_window, question=question)
+            route = route_on_thread(inbound, hinted, now, policy)
             if not opens_ticket(route):
                 return hinted, route
             previous: Conversation | None = hinted
@@ -385,7 +382,9 @@ class _Ingest(Area):
                 if doc is None:
                     # Its opener swapped the pointer but has not inserted the ticket yet (or
                     # crashed): insert the same draft; whoever is second gets a duplicate key.
-                    return await self._insert_draft(pointer["draft"]), Route.QUESTION if question else Route.APPEND
+                    # It is routed like any ticket: another sender's goes ELSEWHERE.
+                    draft = await self._insert_draft(pointer["draft"])
+                    return draft, route_on_thread(inbound, draft, now, policy)
                 latest = conversation_from_doc(doc)
             route = route_on_thread(inbound, latest, now, policy)
             if not opens_ticket(route):

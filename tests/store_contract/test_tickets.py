@@ -127,6 +127,35 @@ async def test_an_own_thread_stays_its_senders_after_their_ticket_is_closed(stor
     assert ann_again.conversation.id == ann.conversation.id and ann_again.route is Route.APPEND
 
 
+async def test_mongo_routes_a_thread_whose_ticket_is_not_inserted_yet_by_whose_it_is(mongo_db_uri: str) -> None:
+    """MongoDB swaps a thread's pointer to a draft before it inserts the ticket: a message
+    meeting that draft (its opener slow, or crashed) inserts it and is routed like any ticket,
+    so another sender's goes to one of their own (a review: it joined the seller's)."""
+    from conversation.mongo import MongoStore
+
+    store = MongoStore(mongo_db_uri, timeout=5)
+    await store.open()
+    try:
+
+        def says(external_id: str, who: str) -> Inbound:
+            return inbound(external_id, thread="order-9", sender=Sender(address=who), own_threads=True)
+
+        seller = await store.tickets.record_inbound(says("m1", "seller"), now=utcnow(), policy=POLICY)
+        db = store.tickets._conn.db  # the state between another process's pointer swap and its insert
+        await db.conversations.delete_one({"_id": seller.conversation.id})
+        await db.messages.delete_many({"conversation_id": seller.conversation.id})
+        buyer = await store.tickets.record_inbound(says("m2", "buyer"), now=utcnow(), policy=POLICY)
+        assert buyer.conversation.id != seller.conversation.id
+        assert (buyer.conversation.customer_address, shown_thread(buyer.conversation.thread_key)) == (
+            "buyer",
+            "order-9~buyer",
+        )
+        drafted = await store.tickets.get_conversation(seller.conversation.id)
+        assert drafted is not None and drafted.customer_address == "seller"  # the draft, inserted as it was
+    finally:
+        await store.close()
+
+
 async def test_a_retried_message_is_stored_once(store: Store) -> None:
     first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
     retry = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
