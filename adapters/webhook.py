@@ -91,8 +91,11 @@ MAX_NAME_CHARS = 200  # a person's name as the inbox shows it
 
 
 def _text(payload: dict[str, Any], key: str, *, where: str = "", required: bool = False) -> str:
-    """The string at `key`; `where` is the object's path in the body ("sender.")."""
+    """The string at `key`; `where` is the object's path in the body ("sender."). An optional
+    field sent as null is left out (many backends write null for "none")."""
     value = payload.get(key, "")
+    if value is None and not required:
+        return ""
     if not isinstance(value, str):
         raise InvalidInbound(f"{where}{key} must be a string")
     if required and not value.strip():
@@ -114,7 +117,8 @@ def _key(payload: dict[str, Any], key: str, *, where: str = "", required: bool =
 def _email_verified(sender: dict[str, Any]) -> bool:
     """The platform vouches that the sender proved this email (it signed the request; only
     it knows whether a guest typed the address or a user confirmed it). Default: a claim."""
-    value = sender.get("email_verified", False)
+    value = sender.get("email_verified")
+    value = False if value is None else value  # null: not vouched for, as when left out
     if not isinstance(value, bool):
         raise InvalidInbound("sender.email_verified must be true or false")
     return value and bool(_text(sender, "email", where="sender.").strip())

@@ -297,6 +297,15 @@ def once_key(key: str) -> str:
     return idempotency_key("", key)
 
 
+def ticket_subject(subject: str) -> str:
+    """A subject an agent gives a ticket: one line, spaces made single, control characters
+    out; InvalidInput when nothing is left."""
+    cleaned = " ".join("".join(c for c in subject if c.isprintable() or c.isspace()).split())
+    if not cleaned:
+        raise InvalidInput("subject: write a few words")
+    return cleaned[:200]
+
+
 def subject_from(subject: str, text: str) -> str:
     """A ticket's subject: the channel's own, or the first line of the first message."""
     if subject.strip():

@@ -548,9 +548,19 @@ async def ingest_response(hub: HubPort, inbound: Inbound, *, ids_per_sender: boo
     once by its sender: another sender's message with it is kept as its own, under
     `sender_scoped_id`, not answered as the first sender's retry with their ticket's number."""
     try:
+        if ids_per_sender:
+            # Looked up first, so that the other sender's copy is not counted as a duplicate;
+            # checked again after, for two senders posting one id at the same moment.
+            earlier = await hub.reads.find_inbound(inbound.channel, inbound.external_id)
+            if earlier is not None and earlier.customer_address != inbound.sender.address:
+                inbound = replace(inbound, external_id=sender_scoped_id(inbound))
         record = await hub.ingest(inbound)
         if ids_per_sender and record.duplicate and record.message.customer_address != inbound.sender.address:
             record = await hub.ingest(replace(inbound, external_id=sender_scoped_id(inbound)))
+    except StoreUnavailable as exc:  # the lookup's: as ingest's own
+        return web.json_response(
+            {"error": "unavailable", "message": str(exc)}, status=503, headers={"Retry-After": "5"}
+        )
     except InvalidInbound as exc:
         return web.json_response({"error": "invalid_message", "message": str(exc)}, status=400)
     except IngestUnavailable as exc:

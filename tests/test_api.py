@@ -11,7 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from conversation.inbound import Sender
-from conversation.model import Role
+from conversation.model import MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
@@ -177,6 +177,21 @@ async def test_a_change_answers_with_the_ticket_as_the_list_shows_it(admin: Agen
             listed["contact_name"],
             listed["contact_anonymous"],
         )
+
+
+async def test_an_agent_gives_a_ticket_its_subject(admin: Agent) -> None:
+    """Trials: a subject (a mail's first line, "(empty mail)") could not be changed."""
+    hub = admin.client.server.app[HUB]
+    conv = (await hub.ingest(customer_message("subj-1", "(empty mail)"))).conversation.id
+    for blank in (" \t ", "\u0000\u0007"):
+        refused = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": blank}, status=422)
+        assert "subject" in refused["message"]
+    await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": "x" * 201}, status=422)
+    changed = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": " Broken\tscreen\u0007 \n photo "})
+    assert changed["subject"] == "Broken screen photo"
+    events = [m for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.EVENT]
+    assert (events[-1].raw or {})["event"]["key"] == "event.subject_changed"
+    assert "changed the subject to “Broken screen photo”" in events[-1].text
 
 
 async def test_a_ticket_is_never_assigned_to_a_read_only_or_deactivated_account(admin: Agent) -> None:

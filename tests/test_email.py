@@ -600,24 +600,28 @@ async def test_a_reply_to_a_mail_without_a_subject_takes_the_hubs_subject_not_it
         return found[0] if found else None
 
     thanks = await hub.actions.send(conv, "Thanks.", author_type=AuthorType.AGENT, author_id="agent-1")
-    await mail_in(hub, customer_mail("Fwd:", "屏幕坏了"))  # a subject of a prefix alone says nothing either
-    got_it = await hub.actions.send(await ticket(hub, 1001), "收到。", author_type=AuthorType.AGENT, author_id="a1")
+    forwarded = customer_mail("Fwd:", "屏幕坏了", sender="Wang Fang <fang@example.cn>")  # a prefix alone says nothing
+    await mail_in(hub, forwarded, sender="fang@example.cn")
+    got_it = await hub.actions.send(await ticket(hub, 1001), "Got it.", author_type=AuthorType.AGENT, author_id="a1")
     await eventually(lambda: subject_of(thanks) and subject_of(got_it))
     assert subject_of(thanks) == "Re: Your request [#1000]"
-    assert subject_of(got_it) == "Re: 您的咨询 [#1001]"  # in the mail's language
+    # in the customer's language, as the bot's greeting was: not the English reply's (a trial)
+    assert subject_of(got_it) == "Re: 您的咨询 [#1001]"
     renamed = await hub.actions.update_conversation(conv, {"subject": "Broken screen"})  # an agent's is theirs
     which = await hub.actions.send(renamed, "Which model?", author_type=AuthorType.AGENT, author_id="agent-1")
     await eventually(lambda: subject_of(which))
     assert subject_of(which) == "Re: Broken screen [#1000]"
 
 
-async def test_refused_mail_is_counted_by_reason(hub: Hub) -> None:
-    """A trial: refused mail showed nowhere in /metrics."""
+async def test_refused_mail_is_counted_by_reason(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
+    """A trial: refused mail showed nowhere in /metrics, and a refused recipient in no log."""
+    caplog.set_level(logging.INFO)
     port = channel(hub).listen_port
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         await aiosmtplib.send(
             customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=["sales@else.example"]
         )
+    assert "refused mail for sales@else.example from li.na@gmail.com" in caplog.text
     nameless = b"To: help@support.example.com\r\nSubject: who am I\r\n\r\nno sender at all\r\n"
     assert (await channel(hub).receive(nameless)).startswith("550 5.6.0")
     assert (await channel(hub).receive(b"x" * 300_001)).startswith("552")  # as IMAP hands it over

@@ -307,11 +307,13 @@ async def test_real_bounces_in_odd_shapes_still_fail_the_reply(hub: Hub, sink: t
         message = await hub.store.tickets.get_message(reply_id)
         assert message is not None and message.delivery is not None
         assert message.delivery.status is DeliveryStatus.FAILED
+        assert not message.delivery.error.endswith("）")  # the sentence's closing bracket is not the reason's
 
 
 def _glued_chinese_bounce(original: str, recipient: str) -> bytes:
     body = base64.b64encode(
-        f"您发送到{recipient}的邮件无法送达。\n原因：550 5.1.1 用户不存在\n\nMessage-ID: {original}\n".encode()
+        f"您发送到{recipient}的邮件无法送达。\n退信原因：收件人地址不存在（550 5.1.1 Mailbox not found）\n\n"
+        f"Message-ID: {original}\n".encode()
     ).decode()
     return (
         "From: postmaster@163.com\r\nTo: help@support.example.com\r\n"
@@ -350,6 +352,10 @@ async def test_a_bounced_copy_is_noted_once_and_the_reply_stays_sent(hub: Hub, s
     answers = [*await asyncio.gather(*(channel(hub).receive(bounce, envelope_sender="") for _ in range(3)))]
     answers.append(await smtp_in(hub, bounce, sender=""))
     assert all("bounce of a copy recorded" in answer for answer in answers)
+    # the colleague's mail program says it was read: not the customer's reading, nor a stranger's report
+    receipt = wild.read_receipt(message_id, "boss@example.com")
+    assert "read receipt of a copy noted" in await smtp_in(hub, receipt)
+    assert "foreign_report" not in hub.metrics.render().decode()
     message = await hub.store.tickets.get_message(reply.id)
     assert message is not None and message.delivery is not None
     assert message.delivery.status is DeliveryStatus.SENT

@@ -680,6 +680,31 @@ async def test_the_merge_dialog_opens_with_the_focus_in_its_search(hub_url: tupl
     await expect(page.locator("#merge-search")).to_be_focused()
 
 
+async def test_an_agent_renames_a_ticket_in_place(hub_url: tuple[Hub, str], browser: Any) -> None:
+    """Two trials: a ticket's subject (a mail's first line, "(empty mail)", a phone call's) could
+    not be changed, though the README sent agents to change it."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    record = await customer_writes(hub, "r1", "(empty mail)")
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.click()
+    await page.click("#rename")
+    await expect(page.locator("#subject")).to_be_focused()
+    await page.fill("#subject", "  屏幕\n碎了  ")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#detail h2 .subject")).to_have_text("屏幕 碎了")
+    await expect(page.locator("#conversations li").first).to_contain_text("屏幕 碎了")
+    await expect(page.locator(".thread .msg.event").last).to_contain_text("将主题改为“屏幕 碎了”")
+    stored = await hub.store.tickets.get_conversation(record.conversation.id)
+    assert stored is not None and stored.subject == "屏幕 碎了"
+    await page.click("#rename")  # Escape leaves it as it was
+    await page.fill("#subject", "something else")
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#detail h2 .subject")).to_have_text("屏幕 碎了")
+    assert SCRIPT_ERRORS[page] == []
+
+
 async def test_anonymous_visitors_are_named_in_the_agents_language(hub_url: tuple[Hub, str], browser: Any) -> None:
     from playwright.async_api import expect
 

@@ -125,6 +125,16 @@ async def test_a_signed_message_opens_a_ticket_and_a_retry_is_acknowledged_once(
     assert contact is not None and contact.name == "陈静"
 
 
+async def test_optional_fields_sent_as_null_are_left_out(client: TestClient) -> None:
+    """A trial: many backends write null for "none"; `email: null` was refused with 400."""
+    sender = {"id": "user-9", "name": None, "email": None, "email_verified": None, "language": None, "tier": None}
+    body = body_of("null-1", sender=sender, subject=None, thread=None, choice=None)
+    assert await post(client, body) == (200, {"ok": True, "duplicate": False, "ticket": 1000})
+    hub = client.server.app[HUB]
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
+    assert conv is not None and conv.thread_key == "user-9"  # thread null: the sender's id, as left out
+
+
 async def test_an_id_another_sender_used_first_is_kept_as_their_own_message(client: TestClient) -> None:
     """A trial: user-10's message reusing user-9's `id` was answered as user-9's retry, with
     user-9's ticket number, and dropped."""
@@ -134,6 +144,8 @@ async def test_an_id_another_sender_used_first_is_kept_as_their_own_message(clie
     assert await post(client, other) == (200, {"ok": True, "duplicate": True, "ticket": 1001})  # its own retry
     assert await post(client, body_of("dup-1")) == (200, {"ok": True, "duplicate": True, "ticket": 1000})
     hub = client.server.app[HUB]
+    duplicates = 'helpline_messages_duplicate_total{channel="api"} 2.0'  # the two retries, not user-10's first
+    assert duplicates in hub.metrics.render().decode()
     second = await hub.store.tickets.get_conversation_by_number(1001)
     messages = await hub.store.tickets.list_messages(second.id)
     assert [m.text for m in messages if m.kind is MessageKind.MESSAGE] == ["我的退款呢"]
@@ -184,6 +196,8 @@ async def test_unverified_requests_are_refused_and_store_nothing(client: TestCli
             json.dumps({"id": "x", "sender": {"id": "u", "email": "li na@example.com"}, "text": "a"}).encode(),
             "mail address",
         ),
+        (json.dumps({"id": "x", "sender": {"id": "u", "email_verified": "yes"}, "text": "a"}).encode(), "true or"),
+        (json.dumps({"id": None, "sender": {"id": "u"}, "text": "a"}).encode(), "id must be a string"),
     ],
 )
 async def test_malformed_messages_get_400_with_the_reason(client: TestClient, body: bytes, problem: str) -> None:

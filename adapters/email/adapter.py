@@ -497,9 +497,11 @@ class EmailAdapter(Adapter):
                 return "250 2.0.0 OK: report noted"
             to, copies = await self._sent_to(reply)
             if report.action in ("read", "deleted"):
-                if to not in report.recipients:
-                    return self._report_of_stranger(report, reply)
-                return await self._read_receipt(reply, report.reason)
+                if to in report.recipients:
+                    return await self._read_receipt(reply, report.reason)
+                if report.recipients & copies:  # a Cc's mail program: not the customer's reading
+                    return "250 2.0.0 OK: read receipt of a copy noted"
+                return self._report_of_stranger(report, reply)
             if report.action not in ("failed", ""):
                 return "250 2.0.0 OK: report noted"
             bounced_copies = sorted(report.recipients & copies)
@@ -705,7 +707,9 @@ class EmailAdapter(Adapter):
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
         # put that in a mail from the support address; the hub's own is in the mail's language.
         own = conversation.channel == self.name and not _subject_made_up(conversation, thread, self.name, self.token)
-        subject = (conversation.subject if own else "") or hub_texts(self._mail_language(out)).get("email.subject")
+        subject = (conversation.subject if own else "") or hub_texts(self._subject_language(out, thread)).get(
+            "email.subject"
+        )
         headers["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         headers["Message-ID"] = our_message_id(message.id, self.domain)
         headers["Date"] = formatdate(localtime=False)
@@ -747,10 +751,17 @@ class EmailAdapter(Adapter):
         return build_mail(headers, message.text, [])
 
     def _mail_language(self, out: Outbound) -> str:
-        """What the hub adds to a mail (its subject when it has none, the status footer) is in
-        the language of the mail's text (an agent's English reply to a contact whose client
-        says zh-CN), else the contact's, else the hub's."""
+        """What the hub adds to a mail's text (the status footer) is in the language of that
+        text (an agent's English reply to a contact whose client says zh-CN), else the
+        contact's, else the hub's. The subject keeps one language: _subject_language."""
         return best_locale(main_language(out.message.text) or out.contact.language, self.hub.language)
+
+    def _subject_language(self, out: Outbound, thread: list[Message]) -> str:
+        """The hub's subject for a ticket with none stays one across its thread (mail programs
+        thread by it): in the contact's language, else that of the customer's first words,
+        else the hub's; not each reply's (a bot's Chinese greeting, an agent's English reply)."""
+        first = next((m.text for m in thread if m.direction is Direction.INBOUND and m.text.strip()), "")
+        return best_locale(out.contact.language or main_language(first), self.hub.language)
 
     def _status_footer(self, out: Outbound, *, private: bool) -> str:
         """A footer linking to the ticket's status page (when it is on and the text does not link
@@ -842,6 +853,8 @@ class _Handler:
     ) -> str:
         if normalise_address(address) not in self.adapter.accepted:
             self.adapter.hub.note_refused(self.adapter.name, "unknown_recipient")
+            # no Message-ID yet at this step: the envelope is all there is to name it by
+            self.adapter.log.info("refused mail for %s from %s: no such mailbox here", address, envelope.mail_from)
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"

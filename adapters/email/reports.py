@@ -187,7 +187,7 @@ def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[s
         return None
     reason = SMTP_REASON.search(text)
     failed = b", ".join(sorted(permanent or temporary)).decode(errors="replace")
-    why = reason.group(1).strip()[:300] if reason else "the mail was not delivered"
+    why = _balanced(reason.group(1).strip()[:300]) if reason else "the mail was not delivered"
     # Whom it failed for: the detectors' addresses, Exim's header, else any address the
     # text names (Gmail's "wasn't delivered to ...", Alimail's "收件人: ..."); the adapter
     # keeps only those the reply was sent to.
@@ -200,6 +200,15 @@ def _text_bounce(msg: Message, *, subject: str, sender: str, in_reply_to: list[s
         recipients=named or mentioned,
         mentioned=mentioned,
     )
+
+
+def _balanced(reason: str) -> str:
+    """A reason cut out of a sentence without the bracket that closed it there
+    ("收件人地址不存在（550 Mailbox not found）" gives "550 Mailbox not found）")."""
+    for opening, closing in (("(", ")"), ("（", "）")):
+        while reason.endswith(closing) and reason.count(closing) > reason.count(opening):
+            reason = reason[:-1].rstrip()
+    return reason
 
 
 def _mentioned(msg: Message, text: str) -> frozenset[str]:

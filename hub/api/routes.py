@@ -15,6 +15,7 @@ from aiohttp import web
 from conversation.assignment import takes_tickets
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
+from conversation.codec import ticket_subject
 from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
 from conversation.fields import FieldType
 from conversation.model import (
@@ -560,10 +561,11 @@ async def retry_message(call: Call) -> dict[str, Any]:
 @api.route(
     "PATCH",
     "/v1/conversations/{conversation_id}",
-    summary="Change status, priority, category, tags, team or assignee (each change leaves a system event)",
+    summary="Change subject, status, priority, category, tags, team or assignee (each change leaves a system event)",
     tag="conversations",
     body=Obj(
         {
+            "subject": Str(min_length=1, max_length=200, description="the ticket's title (and its mail subject)"),
             "status": Str(choices=STATUSES),
             "priority": Str(choices=PRIORITIES),
             "category": Str(max_length=100),
@@ -589,6 +591,8 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
         if assignee is not None and assignee.id != conv.assignee_id and not takes_tickets(assignee):
             who = assignee.name or assignee.email
             raise ApiError(422, "invalid", f"assignee_id: {who} cannot be given tickets (read-only or deactivated)")
+    if "subject" in changes:
+        changes["subject"] = ticket_subject(changes["subject"])
     if changes.get("snoozed_until") is not None:
         changes["snoozed_until"] = parse_time(changes["snoozed_until"], "snoozed_until")
     conversations = services_of(call).conversations

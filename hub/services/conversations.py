@@ -636,6 +636,8 @@ def describe_changes(
 ) -> list[ThreadEvent]:
     """One event per change, for the thread (said in each reader's language)."""
     events = []
+    if before.subject != after.subject:
+        events.append(ThreadEvent("event.subject_changed", {"who": who, "subject": after.subject}))
     if before.status is not after.status or before.snoozed_until != after.snoozed_until:
         until = after.snoozed_until
         events.append(

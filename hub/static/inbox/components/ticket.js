@@ -1,5 +1,5 @@
 // The open ticket: its title and main actions, the thread, the composer.
-import { html } from "../lib/html.js";
+import { html, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { openTicket, patchTicket } from "../lib/inbox.js";
 import { canChange, update, useStore } from "../lib/store.js";
@@ -16,7 +16,7 @@ export function TicketPane() {
   const changing = canChange() && !c.merged_into && !gone;
   return html`<div class="ticket" data-id=${c.id} data-number=${c.number}>
     <header class="ticket-head">
-      <h2><span role="img" aria-label=${t(`channel.${c.channel}`)}>${ICONS[c.channel] || ""}</span> #${c.number} ${c.subject}</h2>
+      <${Title} conversation=${c} changing=${changing} />
       <div class="actions">
         ${changing && c.status !== "resolved" ? html`<button type="button" id="resolve" onClick=${() => patchTicket(c.id, { status: "resolved" })}>${t("ticket.resolve")} <kbd>e</kbd></button>` : null}
         ${changing ? html`<button type="button" id="merge" onClick=${() => update({ dialog: "merge" })}>${t("ticket.merge")}</button>` : null}
@@ -28,4 +28,25 @@ export function TicketPane() {
     <${Thread} messages=${messages} conversationId=${c.id} />
     ${changing ? html`<${Composer} conversation=${c} sendsFiles=${card.sends_files} takesReplies=${card.takes_replies !== false} />` : null}
   </div>`;
+}
+
+// The ticket's title; an agent who may change the ticket renames it in place (its mail
+// subject follows: a mail with none was answered "Re: Your request").
+function Title({ conversation: c, changing }) {
+  const [draft, setDraft] = useState(null); // the subject being written, null when not renaming
+  const icon = html`<span role="img" aria-label=${t(`channel.${c.channel}`)}>${ICONS[c.channel] || ""}</span>`;
+  if (draft === null) {
+    return html`<h2>${icon} #${c.number} <span class="subject">${c.subject}</span>
+      ${changing ? html`<button type="button" class="link rename" id="rename" title=${t("ticket.rename")} aria-label=${t("ticket.rename")} onClick=${() => setDraft(c.subject)}>✎</button>` : null}</h2>`;
+  }
+  const save = async (event) => {
+    event.preventDefault();
+    if (await patchTicket(c.id, { subject: draft })) setDraft(null);
+  };
+  return html`<form class="rename-form" onSubmit=${save} onKeyDown=${(e) => { if (e.key === "Escape") setDraft(null); }}>
+    ${icon} #${c.number}
+    <input id="subject" aria-label=${t("ticket.subject")} value=${draft} maxlength="200" required autofocus onInput=${(e) => setDraft(e.target.value)} />
+    <button type="submit">${t("ticket.rename_save")}</button>
+    <button type="button" onClick=${() => setDraft(null)}>${t("ticket.rename_cancel")}</button>
+  </form>`;
 }
