@@ -53,6 +53,12 @@ class Metrics:
         self.failed = Counter(
             "helpline_deliveries_failed", "Outbound messages given up on", ["channel"], registry=self.registry
         )
+        self.withheld = Counter(
+            "helpline_auto_replies_withheld",
+            "Bot messages not sent on purpose (an email channel's max_auto_replies_per_hour), not counted as failed",
+            ["channel"],
+            registry=self.registry,
+        )
         self.plugin_errors = Counter(
             "helpline_plugin_errors", "Plugin runs that raised", ["plugin"], registry=self.registry
         )

@@ -69,6 +69,11 @@ class OutboxQueue(Protocol):
         ...
 
 
+# PermanentDeliveryError codes of messages a channel holds back on purpose (the email loop
+# budget), not because they could not be delivered.
+WITHHELD = frozenset({"auto_reply_budget"})
+
+
 class Outbox:
     def __init__(
         self,
@@ -216,7 +221,9 @@ class Outbox:
         try:
             sent = await asyncio.wait_for(adapter.send(outbound), timeout=self.send_timeout)
         except PermanentDeliveryError as exc:  # this message's fault (a blocked user), not the channel's
-            await self._fail(message, coded_error(getattr(exc, "code", ""), str(exc) or exc.__class__.__name__))
+            code = getattr(exc, "code", "")
+            error = coded_error(code, str(exc) or exc.__class__.__name__)
+            await self._fail(message, error, withheld=code in WITHHELD)
         except RetryableDeliveryError as exc:
             self.sending.failed(message.channel, str(exc))
             await self._retry(message, attempt, str(exc), exc.retry_after)
@@ -251,10 +258,19 @@ class Outbox:
             self.metrics.retried.labels(message.channel).inc()
             self.on_outcome(message, "retrying")
 
-    async def _fail(self, message: Message, error: str) -> None:
-        log.warning("outbox: delivery of %s on %s failed: %s", message.id, message.channel, error)
+    async def _fail(self, message: Message, error: str, *, withheld: bool = False) -> None:
+        """`withheld`: not sent on purpose (WITHHELD): the message is failed in the thread as
+        any, but counted apart, so that a customer who keeps a bot busy is no delivery outage."""
+        log.log(
+            logging.INFO if withheld else logging.WARNING,
+            "outbox: delivery of %s on %s %s: %s",
+            message.id,
+            message.channel,
+            "withheld" if withheld else "failed",
+            error,
+        )
         if await self.store.deliveries.finish_delivery(message.id, self.owner, error=error):
-            self.metrics.failed.labels(message.channel).inc()
+            (self.metrics.withheld if withheld else self.metrics.failed).labels(message.channel).inc()
             self.on_outcome(message, "failed")
             if self.on_failed is not None:
                 try:

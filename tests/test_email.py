@@ -484,6 +484,9 @@ async def test_a_status_answer_stopped_by_the_budget_reopens_the_resolved_ticket
         reopened = await ticket(hub, 1000)
         assert reopened.status is Status.OPEN  # back in the agents' queue
         events = [m for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.EVENT]
+        metrics = hub.metrics.render().decode()  # held back on purpose: no delivery outage to alert on
+        assert 'helpline_auto_replies_withheld_total{channel="email"} 1.0' in metrics
+        assert 'helpline_deliveries_failed_total{channel="email"} 0.0' in metrics
         failed = [e for e in events if (e.raw or {}).get("event", {}).get("key") == "event.bot_answer_failed"]
         assert (
             len(failed) == 1 and "automatic replies" in failed[0].text and "[auto_reply_budget]" not in failed[0].text
