@@ -297,10 +297,22 @@ def once_key(key: str) -> str:
     return idempotency_key("", key)
 
 
+# Control characters (line breaks become spaces) and the direction-changing ones that make a
+# subject read backwards; a zero-width joiner stays (it binds an emoji family together).
+_NOT_IN_SUBJECTS = {
+    **{c: " " for c in (0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x85, 0x2028, 0x2029)},
+    **{
+        c: None
+        for c in [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+        if c not in (0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x85)
+    },
+}
+
+
 def ticket_subject(subject: str) -> str:
     """A subject an agent gives a ticket: one line, spaces made single, control characters
     out; InvalidInput when nothing is left."""
-    cleaned = " ".join("".join(c for c in subject if c.isprintable() or c.isspace()).split())
+    cleaned = " ".join(subject.translate(_NOT_IN_SUBJECTS).split())
     if not cleaned:
         raise InvalidInput("subject: write a few words")
     return cleaned[:200]

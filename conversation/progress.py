@@ -146,14 +146,22 @@ def unanswered_on_resolved(ticket: Conversation, reply: Message, thread: Sequenc
     answered = next((m for m in thread if m.id == answered_id and m.direction is Direction.INBOUND), None)
     if answered is None or ticket.resolved_at is None or answered.created_at < ticket.resolved_at:
         return False
-    return not any(
-        m.direction is Direction.OUTBOUND
-        and m.kind is MessageKind.MESSAGE
-        and m.created_at > reply.created_at
-        and m.delivery is not None
-        and m.delivery.status is DeliveryStatus.SENT
-        for m in thread
-    )
+    since = {m.id for m in thread if m.direction is Direction.INBOUND and m.created_at >= answered.created_at}
+
+    def answers_them(m: Message) -> bool:
+        """Delivered after the failed answer: an agent's reply, or a bot's answer to this
+        message or a later one (a survey or notice answers nothing they asked)."""
+        if (
+            m.direction is not Direction.OUTBOUND
+            or m.kind is not MessageKind.MESSAGE
+            or m.created_at <= reply.created_at
+        ):
+            return False
+        if m.delivery is None or m.delivery.status is not DeliveryStatus.SENT:
+            return False
+        return m.author_type is AuthorType.AGENT or (m.raw or {}).get(ANSWERS) in since
+
+    return not any(answers_them(m) for m in thread)
 
 
 def next_step(ticket: Conversation) -> str:

@@ -120,7 +120,7 @@ class Hub(ChannelPort):
             channel.name: channel.adapter_class(channel.name, channel.settings) for channel in config.channels
         }
         for channel in self.adapters:  # export zeros, so a rate can be taken from the start
-            for counter in (self.metrics.ingested, self.metrics.delivered, self.metrics.failed):
+            for counter in (self.metrics.ingested, self.metrics.delivered, self.metrics.failed, self.metrics.withheld):
                 counter.labels(channel)
         self.channels = ChannelSupervisor(self.adapters, self.metrics)
         self.plugins: list[Plugin] = [p.plugin_class(p.name, p.settings) for p in config.plugins]

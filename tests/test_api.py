@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -192,6 +193,12 @@ async def test_an_agent_gives_a_ticket_its_subject(admin: Agent) -> None:
     events = [m for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.EVENT]
     assert (events[-1].raw or {})["event"]["key"] == "event.subject_changed"
     assert "changed the subject to “Broken screen photo”" in events[-1].text
+    # kept without a card number, as what agents write; the same subject again is no change
+    carded = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": "Card 4111 1111 1111 1111"})
+    assert "4111" not in carded["subject"] and "4111" not in json.dumps(await admin.call("GET", "/api/v1/audit"))
+    before = len(await hub.store.tickets.list_messages(conv))
+    await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": carded["subject"]})
+    assert len(await hub.store.tickets.list_messages(conv)) == before
 
 
 async def test_a_ticket_is_never_assigned_to_a_read_only_or_deactivated_account(admin: Agent) -> None:

@@ -610,7 +610,7 @@ async def test_a_reply_to_a_mail_without_a_subject_takes_the_hubs_subject_not_it
     assert subject_of(thanks) == "Re: Your request [#1000]"
     # in the customer's language, as the bot's greeting was: not the English reply's (a trial)
     assert subject_of(got_it) == "Re: 您的咨询 [#1001]"
-    renamed = await hub.actions.update_conversation(conv, {"subject": "Broken screen"})  # an agent's is theirs
+    renamed = await hub.services.conversations.update_by(conv, {"subject": "Broken screen"}, who="Li", names={})
     which = await hub.actions.send(renamed, "Which model?", author_type=AuthorType.AGENT, author_id="agent-1")
     await eventually(lambda: subject_of(which))
     assert subject_of(which) == "Re: Broken screen [#1000]"

@@ -698,10 +698,13 @@ async def test_an_agent_renames_a_ticket_in_place(hub_url: tuple[Hub, str], brow
     await expect(page.locator(".thread .msg.event").last).to_contain_text("将主题改为“屏幕 碎了”")
     stored = await hub.store.tickets.get_conversation(record.conversation.id)
     assert stored is not None and stored.subject == "屏幕 碎了"
+    await expect(page.locator("#rename")).to_be_focused()  # back where the agent was
     await page.click("#rename")  # Escape leaves it as it was
+    await expect(page.locator("#subject")).to_be_focused()  # the second time too (a review)
     await page.fill("#subject", "something else")
     await page.keyboard.press("Escape")
     await expect(page.locator("#detail h2 .subject")).to_have_text("屏幕 碎了")
+    await expect(page.locator("#rename")).to_be_focused()
     assert SCRIPT_ERRORS[page] == []
 
 

@@ -195,8 +195,15 @@ def test_only_a_bots_failed_answer_to_a_message_after_the_resolution_reopens_unl
     assert not unanswered_on_resolved(resolved, agent, thread)  # its agent saw it fail
     survey = said("s", Direction.OUTBOUND, AuthorType.BOT, T0 + timedelta(minutes=10))  # of its own accord
     assert not unanswered_on_resolved(resolved, survey, [*thread, survey])
-    heard = replace(survey, delivery=Delivery(status=DeliveryStatus.SENT))  # told something since
-    assert not unanswered_on_resolved(resolved, answer, [*thread, heard])
+    sent = Delivery(status=DeliveryStatus.SENT)
+    survey_sent = replace(survey, delivery=sent)  # a survey that reached them answers nothing they asked
+    assert unanswered_on_resolved(resolved, answer, [*thread, survey_sent])
+    agent_reply = replace(survey, author_type=AuthorType.AGENT, delivery=sent)  # an agent answered since
+    assert not unanswered_on_resolved(resolved, answer, [*thread, agent_reply])
+    asked_again = said("q2", Direction.INBOUND, AuthorType.CONTACT, T0 + timedelta(minutes=8))
+    answered_again = said("a2", Direction.OUTBOUND, AuthorType.BOT, T0 + timedelta(minutes=8), answers="q2")
+    answered_again = replace(answered_again, delivery=sent)  # a later question's answer reached them
+    assert not unanswered_on_resolved(resolved, answer, [*thread, asked_again, answered_again])
     early = replace(asked, created_at=T0 - timedelta(minutes=1))  # written before the resolution
     assert not unanswered_on_resolved(resolved, answer, [early, answer])
     assert not unanswered_on_resolved(replace(resolved, status=Status.OPEN), answer, thread)  # in view already

@@ -562,11 +562,16 @@ async def test_a_visitors_address_gets_nothing_but_one_fixed_confirmation_until_
     await hub.actions.post_bot_message(conversation, "我们会尽快处理。", plugin="greeting")
     await eventually(lambda: len(sink.mails) == 4)
     assert "我们会尽快处理。" in sink.mails[3].get_body(("plain",)).get_content()
+    # a subject an agent gave the ticket is the support's own: its copies by email take it (a review)
+    renamed = await hub.services.conversations.update_by(conversation, {"subject": "退款进度"}, who="Li", names={})
+    await hub.actions.send(renamed, "已退款。", author_type=AuthorType.AGENT, author_id="a")
+    await eventually(lambda: len(sink.mails) == 5)
+    assert str(sink.mails[4]["Subject"]) == "退款进度 [#1000]"
 
     # a visitor cannot make the hub mail address after address
     assert (await client.post("/channels/webchat/email", json={**leave, "email": "two@example.org"})).status == 200
     resp = await client.post("/channels/webchat/email", json={**leave, "email": "three@example.org"})
-    assert resp.status == 429 and len(sink.mails) == 5 and sink.mails[4]["To"] == "two@example.org"
+    assert resp.status == 429 and len(sink.mails) == 6 and sink.mails[5]["To"] == "two@example.org"
 
 
 async def test_uploads_have_their_own_body_limit_not_max_body_bytes(tmp_path: Path) -> None:

@@ -705,8 +705,11 @@ class EmailAdapter(Adapter):
             headers["Reply-To"] = self.settings.reply_to
         token = self.settings.subject_token.format(number=conversation.number)
         # A ticket from another channel (the web chat) has a subject a visitor wrote: never
-        # put that in a mail from the support address; the hub's own is in the mail's language.
-        own = conversation.channel == self.name and not _subject_made_up(conversation, thread, self.name, self.token)
+        # put that in a mail from the support address; the hub's own is in the customer's
+        # language. A subject an agent gave the ticket is the support's own, on any channel.
+        own = _renamed(thread) or (
+            conversation.channel == self.name and not _subject_made_up(conversation, thread, self.name, self.token)
+        )
         subject = (conversation.subject if own else "") or hub_texts(self._subject_language(out, thread)).get(
             "email.subject"
         )
@@ -779,11 +782,21 @@ class EmailAdapter(Adapter):
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")  # a msg-id as References and In-Reply-To take it (some lack "@")
 
 
+def _renamed(thread: list[Message]) -> bool:
+    """An agent gave the ticket its subject (the event a rename leaves in the thread)."""
+    return any(
+        m.kind is MessageKind.EVENT and ((m.raw or {}).get("event") or {}).get("key") == "event.subject_changed"
+        for m in thread
+    )
+
+
 def _subject_made_up(conversation: Conversation, thread: list[Message], channel: str, token: re.Pattern[str]) -> bool:
     """The ticket's subject is not one its customer wrote: the mail that opened it had none
     (or only "Re:", "Fwd:" or a ticket token), and the hub took its first line ("(empty mail)"
     for a photo alone), which no reply should answer "Re:" to. A subject an agent gave the
     ticket since is theirs."""
+    if _renamed(thread):
+        return False
     for message in thread:
         if message.direction is Direction.INBOUND and message.kind is MessageKind.MESSAGE:
             if message.channel != channel:

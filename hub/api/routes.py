@@ -565,7 +565,7 @@ async def retry_message(call: Call) -> dict[str, Any]:
     tag="conversations",
     body=Obj(
         {
-            "subject": Str(min_length=1, max_length=200, description="the ticket's title (and its mail subject)"),
+            "subject": Str(min_length=1, max_length=200, description="the ticket's title (its mail replies' subject)"),
             "status": Str(choices=STATUSES),
             "priority": Str(choices=PRIORITIES),
             "category": Str(max_length=100),

@@ -409,7 +409,15 @@ class ConversationService:
         names: dict[str, str],
         agent_id: str = "",
     ) -> Conversation:
-        """Apply an agent's changes and leave a system event saying who changed what."""
+        """Apply an agent's changes and leave a system event saying who changed what. A subject
+        is kept without card or resident ID numbers, as what agents write (hub/privacy.py);
+        one the ticket has already is no change."""
+        if "subject" in changes:
+            changes = {**changes, "subject": redact_agent_text(changes["subject"], self.language)}
+            if changes["subject"] == conversation.subject:
+                changes = {k: v for k, v in changes.items() if k != "subject"}
+                if not changes:
+                    return conversation
         by = PrioritySource("agent", agent_id or who)
         teams = await self.team_labels()
         if changes.get("team") and changes["team"] not in teams:  # "" takes the team away

@@ -1,5 +1,5 @@
 // The open ticket: its title and main actions, the thread, the composer.
-import { html, useState } from "../lib/html.js";
+import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
 import { openTicket, patchTicket } from "../lib/inbox.js";
 import { canChange, update, useStore } from "../lib/store.js";
@@ -31,21 +31,37 @@ export function TicketPane() {
 }
 
 // The ticket's title; an agent who may change the ticket renames it in place (its mail
-// subject follows: a mail with none was answered "Re: Your request").
+// replies take the new subject, whatever channel the ticket came from).
 function Title({ conversation: c, changing }) {
   const [draft, setDraft] = useState(null); // the subject being written, null when not renaming
+  const input = useRef(null);
+  const pencil = useRef(null);
+  const renaming = draft !== null && changing; // a ticket merged or gone meanwhile closes the form
+  const wasRenaming = useRef(false);
+  useEffect(() => {
+    if (renaming) input.current?.focus();
+    else if (wasRenaming.current) pencil.current?.focus(); // back where the agent was
+    wasRenaming.current = renaming;
+  }, [renaming]);
   const icon = html`<span role="img" aria-label=${t(`channel.${c.channel}`)}>${ICONS[c.channel] || ""}</span>`;
-  if (draft === null) {
+  if (!renaming) {
     return html`<h2>${icon} #${c.number} <span class="subject">${c.subject}</span>
-      ${changing ? html`<button type="button" class="link rename" id="rename" title=${t("ticket.rename")} aria-label=${t("ticket.rename")} onClick=${() => setDraft(c.subject)}>✎</button>` : null}</h2>`;
+      ${changing ? html`<button type="button" class="link rename" id="rename" ref=${pencil} title=${t("ticket.rename")} aria-label=${t("ticket.rename")} onClick=${() => setDraft(c.subject)}>✎</button>` : null}</h2>`;
   }
   const save = async (event) => {
     event.preventDefault();
+    if (draft.trim() === c.subject) { setDraft(null); return; } // nothing to change
     if (await patchTicket(c.id, { subject: draft })) setDraft(null);
   };
-  return html`<form class="rename-form" onSubmit=${save} onKeyDown=${(e) => { if (e.key === "Escape") setDraft(null); }}>
+  const cancel = (event) => {
+    // Escape also closes a Chinese input method's candidates: that one is not for us
+    if (event.key !== "Escape" || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    setDraft(null);
+  };
+  return html`<form class="rename-form" onSubmit=${save} onKeyDown=${cancel}>
     ${icon} #${c.number}
-    <input id="subject" aria-label=${t("ticket.subject")} value=${draft} maxlength="200" required autofocus onInput=${(e) => setDraft(e.target.value)} />
+    <input id="subject" ref=${input} aria-label=${t("ticket.subject")} value=${draft} maxlength="200" required onInput=${(e) => setDraft(e.target.value)} />
     <button type="submit">${t("ticket.rename_save")}</button>
     <button type="button" onClick=${() => setDraft(null)}>${t("ticket.rename_cancel")}</button>
   </form>`;
