@@ -21,7 +21,7 @@ from typing import TypeVar
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from conversation.markdown_html import without_script_links
+from conversation.markdown_html import SCRIPT_SCHEMES, without_script_links
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
 from conversation.person_request import asks_for_person, words
 from conversation.person_request import fold as _fold
@@ -297,9 +297,6 @@ def _inline_text(children: list[Token]) -> str:
     # its words are emphasised): shown so, an app that renders Markdown would make it a link
     # again. Its words stay.
     return without_script_links("".join(parts))
-
-
-SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "file"})
 
 
 def _shown_address(href: str) -> str:

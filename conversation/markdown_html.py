@@ -44,7 +44,10 @@ def clean_html(markup: str) -> str:
 # A link to a script, which markdown-it leaves as the characters typed ("[x](javascript:…)",
 # one level of brackets inside): shown so in plain text, an app that renders Markdown would
 # make a link of it again. without_script_links keeps its words.
-_SCRIPT_LINK = re.compile(r"!?\[([^\]]*)\]\(\s*<?\s*(?:javascript|vbscript|data|file):(?:[^()]|\([^()]*\))*\)", re.I)
+SCRIPT_SCHEMES = frozenset({"javascript", "vbscript", "data", "file"})  # a link's addresses that run something
+_SCRIPT_LINK = re.compile(
+    rf"!?\[([^\]]*)\]\(\s*<?\s*(?:{'|'.join(sorted(SCRIPT_SCHEMES))}):(?:[^()]|\([^()]*\))*\)", re.I
+)
 
 
 def without_script_links(text: str) -> str:

@@ -464,22 +464,18 @@ def write_csv(entries: Iterable[RosterEntry], agent_label: Mapping[str, str]) ->
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for e in sorted(entries, key=lambda e: (KINDS.index(e.kind), e.date or date.min, e.label, e.id)):
-        writer.writerow(
-            [
-                safe_cell(cell)
-                for cell in [
-                    e.kind,
-                    e.label,
-                    e.duty if e.kind in ("pattern", "extra") else "",
-                    " ".join(agent_label.get(a, a) for a in e.agents),
-                    " ".join(WEEKDAYS[d] for d in e.weekdays),
-                    e.start,
-                    e.end,
-                    e.date.isoformat() if e.date else "",
-                    e.until.isoformat() if e.until else "",
-                    pattern_names.get(e.pattern, e.pattern),
-                    agent_label.get(e.replaces, e.replaces),
-                ]
-            ]
-        )
+        row = [
+            e.kind,
+            e.label,
+            e.duty if e.kind in ("pattern", "extra") else "",
+            " ".join(agent_label.get(a, a) for a in e.agents),
+            " ".join(WEEKDAYS[d] for d in e.weekdays),
+            e.start,
+            e.end,
+            e.date.isoformat() if e.date else "",
+            e.until.isoformat() if e.until else "",
+            pattern_names.get(e.pattern, e.pattern),
+            agent_label.get(e.replaces, e.replaces),
+        ]
+        writer.writerow([safe_cell(cell) for cell in row])
     return out.getvalue()

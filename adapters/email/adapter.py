@@ -794,9 +794,7 @@ def _subject_made_up(conversation: Conversation, thread: list[Message], channel:
     """The ticket's subject is not one its customer wrote: the mail that opened it had none
     (or only "Re:", "Fwd:" or a ticket token), and the hub took its first line ("(empty mail)"
     for a photo alone), which no reply should answer "Re:" to. A subject an agent gave the
-    ticket since is theirs."""
-    if _renamed(thread):
-        return False
+    ticket since is theirs: the caller asks _renamed first."""
     for message in thread:
         if message.direction is Direction.INBOUND and message.kind is MessageKind.MESSAGE:
             if message.channel != channel:
