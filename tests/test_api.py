@@ -190,6 +190,9 @@ async def test_an_agent_gives_a_ticket_its_subject(admin: Agent) -> None:
     await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": "x" * 201}, status=422)
     changed = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": " Broken\tscreen\u0007 \n photo "})
     assert changed["subject"] == "Broken screen photo"
+    family = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": "👨\u200d👩\u200d👧 \u202egnp"})
+    assert family["subject"] == "👨\u200d👩\u200d👧 gnp"  # the joiner binds the emoji; the override goes
+    changed = await admin.call("PATCH", f"/api/v1/conversations/{conv}", {"subject": "Broken screen photo"})
     events = [m for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.EVENT]
     assert (events[-1].raw or {})["event"]["key"] == "event.subject_changed"
     assert "changed the subject to “Broken screen photo”" in events[-1].text

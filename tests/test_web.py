@@ -111,6 +111,7 @@ async def test_healthz_and_metrics(client: TestClient) -> None:
         'helpline_messages_ingested_total{channel="api"} 1.0',
         'helpline_deliveries_sent_total{channel="api"} 0.0',
         'helpline_deliveries_failed_total{channel="api"} 0.0',
+        'helpline_auto_replies_withheld_total{channel="api"} 0.0',  # a rate can be taken from the start
         "helpline_outbox_queue_depth 0.0",
     ):
         assert line in text

@@ -50,7 +50,8 @@ export function onShortcut(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || state.dialog) return;
   const target = event.target;
   if (target.closest?.("input, textarea, select, [contenteditable=true]")) {
-    if (event.key === "Escape") target.blur();
+    // leaves the field, unless it closes an input method's candidates (pinyin) there
+    if (event.key === "Escape" && !event.isComposing && event.keyCode !== 229) target.blur();
     return;
   }
   const inList = !target.closest || target === document.body || target.closest("#conversations");
