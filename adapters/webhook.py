@@ -35,7 +35,7 @@ from aiohttp import web
 
 from conversation.codec import choices_to_list
 from conversation.errors import InvalidInput
-from conversation.inbound import EMAIL_ADDRESS, NOT_IN_IDENTIFIERS
+from conversation.inbound import EMAIL_ADDRESS, MAX_NAME_CHARS, NOT_IN_IDENTIFIERS
 from conversation.routing import shown_thread
 from hub.sdk import (  # noqa: F401  (sign, signed_headers, SIGNATURE: what senders and tests use)
     MIN_GENERATED_SECRET,
@@ -87,7 +87,6 @@ def verify(secret: str, headers: Any, body: bytes, *, max_skew: float, clock: Ca
 # The hub checks every channel's message again (conversation/inbound.py), in its own field
 # names; these checks come first so a refusal names the field as the sender wrote it.
 MAX_KEY_CHARS = InboundLimits().max_key_chars
-MAX_NAME_CHARS = 200  # a person's name as the inbox shows it
 
 
 def _text(payload: dict[str, Any], key: str, *, where: str = "", required: bool = False) -> str:

@@ -51,6 +51,17 @@ def plain_text(text: str) -> str:
     return text.translate(_PLAIN) if CONTROL_CHARACTERS.search(text) else text
 
 
+# A person's name as the inbox shows it. The signed webhook refuses a longer one (its sender
+# can fix it); a mail's display name or a chat profile's is cut to this, since the person
+# writing cannot be asked.
+MAX_NAME_CHARS = 200
+
+
+def shown_name(name: str) -> str:
+    """A sender's name cut to MAX_NAME_CHARS characters (an ellipsis marks the cut)."""
+    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1].rstrip() + "…"
+
+
 def plain_name(name: str) -> str:
     """A sender's or a file's name without control or bidirectional-override characters."""
     return name.translate(_NAME) if NAME_CONTROLS.search(name) else name
@@ -120,6 +131,10 @@ def validate_inbound(inbound: Inbound, limits: InboundLimits) -> Inbound:
             or (inbound.attachments and any(NAME_CONTROLS.search(a.name) for a in inbound.attachments))
         ):
             inbound = _without_control_characters(inbound)
+        if len(inbound.sender.display_name) > MAX_NAME_CHARS:
+            inbound = replace(
+                inbound, sender=replace(inbound.sender, display_name=shown_name(inbound.sender.display_name))
+            )
     except (TypeError, AttributeError):
         pass  # not strings, or no sender: _problem names what is wrong
     problem = _problem(inbound, limits)

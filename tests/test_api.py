@@ -379,6 +379,10 @@ async def test_merge_move_and_contact_merge_leave_events_and_lose_nothing(agent:
     merged = (await agent.call("GET", f"/api/v1/conversations/{second}"))["conversation"]
     assert merged["status"] == "closed" and merged["merged_into"] == first
     await agent.call("POST", f"/api/v1/conversations/{second}/messages", {"text": "x"}, status=409)
+    for change in ({"subject": "renamed"}, {"status": "open"}, {"tags": ["x"]}):  # closed for good
+        refused = await agent.call("PATCH", f"/api/v1/conversations/{second}", change, status=409)
+        assert refused["error"] == "merged"
+    assert (await agent.call("GET", f"/api/v1/conversations/{second}"))["conversation"] == merged
 
     hub = agent.client.server.app[HUB]
     other = await hub.ingest(

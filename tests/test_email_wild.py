@@ -92,6 +92,22 @@ async def test_control_characters_in_a_mail_are_kept_nowhere_an_agent_reads(hub:
     assert message.text == "Body with bell and NUL end." and "Body with bell and NUL end." in message.raw["full_text"]
 
 
+async def test_a_display_name_of_any_length_is_cut_to_what_a_name_may_be(hub: Hub) -> None:
+    """A mail's display name had no limit where the webhook's is 200 characters: it is cut (the
+    person writing cannot be asked to shorten it), the address kept whole."""
+    name = "王" * 150 + " Very Long Display Name" * 10
+    raw = (
+        f"From: =?utf-8?b?{base64.b64encode(name.encode()).decode()}?= <long.name@example.cn>\r\n"
+        "To: help@support.example.com\r\nMessage-ID: <long-name-1@example.cn>\r\nSubject: Hi\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n\r\nHello.\r\n"
+    ).encode()
+    assert "ticket #1000" in await smtp_in(hub, raw)
+    conv, message = await inbound(hub, 1000)
+    contact = await hub.store.contacts.get_contact(conv.contact_id)
+    assert contact is not None and len(contact.name) == 200 and contact.name == name[:199] + "…"
+    assert contact.email == "long.name@example.cn"
+
+
 async def test_a_mail_that_fails_twice_is_stored_raw_instead_of_retried_for_days(
     hub: Hub, monkeypatch: pytest.MonkeyPatch
 ) -> None:

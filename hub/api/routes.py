@@ -582,6 +582,8 @@ async def retry_message(call: Call) -> dict[str, Any]:
 async def patch_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call, access=Access.WRITE)
+    if conv.merged_into:  # closed for good: its messages live on in the other ticket
+        raise ApiError(409, "merged", "this ticket was merged into another; change that one")
     changes = dict(call.body)
     if "assignee_id" in changes:
         changes["assignee_id"] = changes["assignee_id"] or ""
