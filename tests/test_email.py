@@ -22,6 +22,7 @@ from adapters.email.adapter import EmailAdapter
 from conversation.delivery_errors import split_coded_error
 from conversation.model import AuthorType, DeliveryStatus, Direction, MessageKind, Status
 from hub.app import Hub
+from hub.log_limit import LogLimit
 from tests import mail_corpus as corpus
 from tests.conftest import ROOT, free_port
 from tests.email_servers import Sink, make_certificate, start_sink
@@ -625,12 +626,28 @@ async def test_refused_mail_is_counted_by_reason(hub: Hub, caplog: pytest.LogCap
             customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=["sales@else.example"]
         )
     assert "refused mail for sales@else.example from li.na@gmail.com" in caplog.text
+    # an address-guessing sender: each guess counted, one log line a minute (a review)
+    now = [0.0]
+    channel(hub).refusal_log = LogLimit(60, clock=lambda: now[0])
+    for guess in ("a@else.example", "b@else.example", "c@else.example"):
+        with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+            await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=[guess])
+    now[0] = 61.0
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await aiosmtplib.send(customer_mail("x", "y"), hostname="127.0.0.1", port=port, recipients=["d@else.example"])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused mail for")]
+    assert lines[1:] == [
+        "refused mail for a@else.example from li.na@gmail.com: no such mailbox here",
+        "refused mail for d@else.example from li.na@gmail.com: no such mailbox here"
+        " (2 more refused since the last such line)",
+    ]
     nameless = b"To: help@support.example.com\r\nSubject: who am I\r\n\r\nno sender at all\r\n"
     assert (await channel(hub).receive(nameless)).startswith("550 5.6.0")
     assert (await channel(hub).receive(b"x" * 300_001)).startswith("552")  # as IMAP hands it over
     metrics = hub.metrics.render().decode()
     for reason in ("unknown_recipient", "unreadable", "too_large"):
-        assert f'helpline_requests_refused_total{{channel="email",reason="{reason}"}} 1.0' in metrics
+        count = 5 if reason == "unknown_recipient" else 1
+        assert f'helpline_requests_refused_total{{channel="email",reason="{reason}"}} {count}.0' in metrics
     assert await hub.store.tickets.get_conversation_by_number(1000) is None
 
 

@@ -51,6 +51,7 @@ from conversation.redaction import visible_text
 from conversation.routing import Route
 from conversation.secrets import find_secrets
 from conversation.text_language import main_language
+from hub.log_limit import LogLimit
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     NO_STATUS_LINK,
@@ -88,6 +89,7 @@ NOTES = {
 # How many failed mails are remembered, so that the second failure of the same mail stores
 # it raw instead of asking the sender to retry for days.
 REMEMBERED_FAILURES = 1000
+REFUSAL_LOG_SECONDS = 60  # one "refused mail for ..." line a minute at most; /metrics counts each
 MAX_ROUNDS_KEPT = 10_000  # budget rounds remembered; an older round's later replies pay again
 # At DEBUG these log every line of every mail, received or fetched, in whatever transfer
 # encoding it came (base64 included): customers' words and secrets the hub's log redaction
@@ -183,6 +185,7 @@ class EmailAdapter(Adapter):
         self._server: asyncio.base_events.Server | None = None
         self._poller: ImapPoller | None = None
         self._failed_once: dict[str, None] = {}  # digests of mails whose processing raised, oldest first
+        self.refusal_log = LogLimit(REFUSAL_LOG_SECONDS)  # anyone can guess addresses at the listener
 
     @property
     def hub(self) -> HubPort:
@@ -864,8 +867,12 @@ class _Handler:
     ) -> str:
         if normalise_address(address) not in self.adapter.accepted:
             self.adapter.hub.note_refused(self.adapter.name, "unknown_recipient")
-            # no Message-ID yet at this step: the envelope is all there is to name it by
-            self.adapter.log.info("refused mail for %s from %s: no such mailbox here", address, envelope.mail_from)
+            held = self.adapter.refusal_log.allow()
+            if held is not None:  # no Message-ID yet at this step: the envelope is all there is to name it by
+                more = f" ({held} more refused since the last such line)" if held else ""
+                self.adapter.log.info(
+                    "refused mail for %s from %s: no such mailbox here%s", address, envelope.mail_from, more
+                )
             return "550 5.1.1 No such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
