@@ -204,6 +204,14 @@ async def test_the_contact_card_lists_only_the_contacts_tickets_the_agent_may_se
         assert card["other_conversations"] == []  # the technical-support ticket of the same person stays hidden
         card = await admin.call("GET", f"/api/v1/conversations/{later.conversation.id}")
         assert [c["id"] for c in card["other_conversations"]] == [ids["conversation_id"]]
+        # the contact on their own (a trial missed it): the same rule for their tickets
+        contact = await lina.call("GET", f"/api/v1/contacts/{ids['contact_id']}")
+        assert contact["contact"]["id"] == ids["contact_id"] and contact["total"] == 1
+        assert [c["id"] for c in contact["conversations"]] == [later.conversation.id]
+        assert "still crashing" not in str(contact) and "invoice" not in str(contact)
+        contact = await admin.call("GET", f"/api/v1/contacts/{ids['contact_id']}")
+        assert [c["id"] for c in contact["conversations"]] == [later.conversation.id, ids["conversation_id"]]
+        assert contact["total"] == 2 and contact["conversations"][0]["preview"]["text"] == "new question"
     finally:
         await admin.client.close()
         await lina.client.close()

@@ -64,6 +64,7 @@ INBOX_CATALOGS = Path(__file__).parent.parent / "static" / "inbox" / "i18n"
 
 FIELD_VALUE = Scalar(max_length=1000, description="text, a whole number, {amount, currency} or null")
 MAX_FIELD_FILTERS = 10
+CONTACT_TICKETS = 50  # a contact's newest tickets shown with them; the total says how many more
 STATUSES = tuple(s.value for s in Status)
 PRIORITIES = tuple(p.value for p in Priority)
 ROLES = tuple(r.value for r in Role)
@@ -679,6 +680,29 @@ async def handoff(call: Call) -> dict[str, Any]:
 
 
 # -- contacts ---------------------------------------------------------------------------
+@api.route(
+    "GET",
+    "/v1/contacts/{contact_id}",
+    summary="One contact (their card and the agents' notes) with their tickets the caller may see, newest first",
+    tag="contacts",
+    response=ANY,
+)
+async def get_contact(call: Call) -> dict[str, Any]:
+    hub = hub_of(call)
+    contact = await contact_or_404(call, call.path["contact_id"], Access.READ)
+    reach = hub.access.reach(call.viewer, Access.READ)  # another team's tickets of theirs stay unseen
+    tickets, total = await hub.store.inbox.list_conversations(
+        ConversationQuery(contact_id=contact.id, hide_questions=True, reach=reach, limit=CONTACT_TICKETS)
+    )
+    latest = await hub.store.inbox.latest_messages([c.id for c in tickets])
+    reader = reader_language(call)
+    return {
+        "contact": {**contact_json(contact), "notes": await services_of(call).contacts.notes(contact.id)},
+        "conversations": [conversation_json(c, latest=latest.get(c.id), locale=reader) for c in tickets],
+        "total": total,
+    }
+
+
 @api.route(
     "PATCH",
     "/v1/contacts/{contact_id}",
