@@ -45,11 +45,12 @@ _YES_WORDS = words(
 )
 _NO_WORDS = words(
     "否|不是|不|没有|没|不对|没解决|没有解决|没用|没有用|不行|还是不行|还不行|依然不行|还是没用|不好使|还是不好使"
+    "|还是不对|也不对|都不对|也不是|还是没解决|还是没有解决|还是错的"
     "|不是我要的|不是我要的答案|不是我想问的|不是我问的|答非所问|没帮助|没有帮助|没帮上|没帮到|错了"
     "|no|n|nope|nah|not really|it did not|it didn't|didn't help|did not help|doesn't work|still not working"
     "|still doesn't work|wrong|not right|not correct|not that|not this|that's not it|that’s not it|that is not it"
     "|not what i asked"
-    "|not what i meant|not what i was asking|2"
+    "|not what i meant|not what i was asking|still wrong|still not right|still not solved|neither|2"
 )
 _THANKS = words("谢谢|谢谢你|谢谢您|谢啦|多谢|感谢|thanks|thank you|thx|ty|cheers")
 _YES_WORDS |= _THANKS  # thanks alone says it helped

@@ -247,6 +247,9 @@ def _meta_words_only(folded: str) -> bool:
     return bool(parts) and _covered(" ".join(parts), 0)
 
 
+_ASKED_BACK = re.compile(r"[吗吧嘛]?\s*[?？]")  # "对吗？": the particle asks too
+
+
 def is_meta_message(text: str) -> bool:
     """A message that asks nothing: yes / no, a request for a person, a greeting, thanks, an
     acknowledgement ("好的谢谢", "yes thanks", "转人工", "嗯"), or no words at all (a number).
@@ -258,6 +261,9 @@ def is_meta_message(text: str) -> bool:
     if reply is faq_bot.Reply.PERSON:
         return not _says_more(without_person_request(text))
     if reply is not faq_bot.Reply.OTHER:
+        return True
+    # A yes asked back ("yes, right?", "对吗？") is no yes to the bot, nor any new question.
+    if _ASKED_BACK.search(text) and faq_bot.read_reply(_ASKED_BACK.sub(" ", text)) is not faq_bot.Reply.OTHER:
         return True
     return len(folded) <= MAX_META and _meta_words_only(folded)
 

@@ -219,7 +219,7 @@ class FaqPlugin(Plugin):
             meant = None if chosen else after_a_no(text)
             if meant is not None:  # "不是这个，我问的是发票": it did not help, and what they meant is asked anew
                 await self._close(ctx, waiting["record"], Outcome.NOT_HELPFUL)
-                await self._question(ctx, hub, meant, turned_down=await _answered(ctx, waiting))
+                await self._question(ctx, hub, meant, turned_down=_turn_down(ctx, await _answered(ctx, waiting)))
                 return Flow.STOP
             await self._close(ctx, waiting["record"], Outcome.UNCONFIRMED)  # a new question, read below
         elif waiting and waiting.get("for") == "pick":
@@ -377,7 +377,8 @@ class FaqPlugin(Plugin):
         """A "no" to the answer kept in `answer` (the waiting or resolved state): it did not
         help, and a person takes the ticket, told which answer the customer turned down."""
         await self._close(ctx, answer["record"], Outcome.NOT_HELPFUL)
-        guesses, question, turned_down = _guesses(answer), answer["question"], await _answered(ctx, answer)
+        guesses, question = _guesses(answer), answer["question"]
+        turned_down = _turn_down(ctx, await _answered(ctx, answer))
         await self._hand_off(ctx, hub, reason, guesses, tell=True, question=question, turned_down=turned_down)
 
     async def _close(self, ctx: PluginContext, record_id: str, outcome: Outcome) -> None:
@@ -473,6 +474,16 @@ def _guesses_note(said: Texts, guesses: list[Guess], turned_down: Collection[str
 def _language(ctx: PluginContext) -> str:
     """What the bot says things in on this ticket (see on_message)."""
     return str(ctx.state.get("language") or ctx.language)
+
+
+def _turn_down(ctx: PluginContext, answers: Sequence[Guess]) -> list[Guess]:
+    """Every answer the customer turned down on this ticket, oldest first, `answers` added: a
+    hand-off after the second "no" names both (the agent should not offer the first again)."""
+    earlier = [Guess(**g) for g in ctx.state.get("turned_down", [])]
+    known = {g.group for g in earlier}
+    together = [*earlier, *(g for g in answers if g.group not in known)]
+    ctx.state["turned_down"] = [asdict(g) for g in together]
+    return together
 
 
 def _guesses(waiting: dict[str, Any]) -> list[Guess]:

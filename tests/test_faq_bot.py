@@ -542,6 +542,10 @@ async def test_a_no_with_what_the_customer_meant_is_not_helpful_and_the_rest_is_
     ticket_id = await ask(hub, "怎么申请退款")
     await ask(hub, "不是这个，我问的是快递到哪了")
     assert await answers(hub, ticket_id) == [("request_refund", "not_helpful"), ("track_shipping", "asked")]
+    await ask(hub, "还是不对")  # the second answer turned down too: the note names both (a trial)
+    [note] = await notes(hub, ticket_id)
+    turned_down = [line for line in note.splitlines() if line.endswith("did not help")]
+    assert [line.split(" (")[0] for line in turned_down] == ["1. 如何申请退款", "2. 如何查询物流信息"], note
 
     other = await ask(hub, "怎么申请退款", thread="t-invoice")
     await ask(hub, "不是这个，我问的是明天天气怎么样", thread="t-invoice")  # nothing the KB answers

@@ -84,7 +84,17 @@ def test_yes_or_no_with_thanks_and_everyday_words_is_still_an_answer() -> None:
         "Yes, thank you!",
     ):
         assert read_reply(text) is Reply.YES, text
-    for text in ("还是不行", "没用", "not really", "no thanks", "No, it didn't.", "还是不行，谢谢"):
+    for text in (
+        "还是不行",
+        "没用",
+        "not really",
+        "no thanks",
+        "No, it didn't.",
+        "还是不行，谢谢",
+        "还是不对",
+        "也不是",
+        "Still wrong.",
+    ):
         assert read_reply(text) is Reply.NO, text
     # words pointing at the answer ("that one", "这个") go with a yes or a no, never alone
     for text in ("yes that one", "Yes, that's the one!", "exactly", "就是这个", "对，就是这个", "是这个", "没错"):

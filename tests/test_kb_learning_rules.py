@@ -165,6 +165,8 @@ def test_an_answer_becomes_the_plain_text_of_a_reply() -> None:
         # requests for a person that say nothing more
         *("no, that did not help, I want to talk to someone", "不对，我要找人工客服", "请帮我转人工客服，谢谢"),
         *("I need a real person now", "human please", "我要找人工客服处理一下"),
+        # a yes asked back is no yes to the bot, nor a question of its own (a trial)
+        *("yes, right?", "对吗？", "是这个吗?"),
     ],
 )
 def test_meta_messages_are_no_questions(text: str) -> None:
