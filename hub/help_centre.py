@@ -232,7 +232,9 @@ async def _matched(request: web.Request, articles: list[Article], query: str, la
 
 
 async def show(request: web.Request) -> web.StreamResponse:
-    lang = _language(request)
+    # /help/zh-cn/articles/<id>: read as zh-CN here, so the one redirect below goes to the
+    # article's address (page_not_found's would be followed by that one)
+    lang = _language(request) or _LANGUAGES_ANY_CASE.get(request.match_info["lang"].lower())
     if lang is None:
         return await page_not_found(request)
     t = texts("help", lang)
