@@ -156,8 +156,34 @@ async def test_what_is_ignored(client: TestClient, caplog: pytest.LogCaptureFixt
     assert sum("ignoring reaction_added" in r.getMessage() for r in caplog.records) == 1
     await event(client, message_event("from our bot", ts="1.1", user="UBOT"))
     await event(client, message_event("another bot", ts="1.2", bot_id="B9"))
-    await event(client, message_event("not a support channel", ts="1.3", channel="C0RANDOM", channel_type="channel"))
+    with caplog.at_level(logging.INFO, logger="helpline.channel.slack"):
+        for ts in ("1.3", "1.4"):
+            await event(
+                client, message_event("not a support channel", ts=ts, channel="C0RANDOM", channel_type="channel")
+            )
+        await event(client, message_event("a group DM", ts="1.5", channel="G0GROUP", channel_type="mpim"))
     assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
+    # a trial: these vanished without a word; a mistyped id in `channels` now shows, once a channel
+    said = [r.getMessage() for r in caplog.records if "ignoring messages in" in r.getMessage()]
+    assert said == [
+        "ignoring messages in C0RANDOM: not in channels.slack.channels (C0SUPPORT);"
+        " add it there to take them as tickets",
+        "ignoring messages in the group DM G0GROUP: only direct messages to the app and channels.slack.channels"
+        " become tickets",
+    ]
+    ignored = hub_of(client).metrics.registry.get_sample_value
+    assert ignored("helpline_updates_ignored_total", {"channel": "slack", "kind": "message/not_a_support_channel"}) == 2
+    assert ignored("helpline_updates_ignored_total", {"channel": "slack", "kind": "message/group_dm"}) == 1
+
+
+async def test_mentions_channels_and_links_are_stored_as_slack_shows_them(client: TestClient) -> None:
+    """A trial: `<@U1>` and `<https://…|label>` reached the agents, the subject and the matcher raw."""
+    text = "<@U1> my <https://shop.example/o/1|order> &amp; <#C9|general> <!here> <mailto:a@b.example|a@b.example> <https://x.example>"
+    await event(client, message_event(text, ts="1700000003.000100"))
+    expected = "@Li Na my order (https://shop.example/o/1) & #general @here a@b.example https://x.example"
+    assert await inbound_texts(hub_of(client)) == [expected]
+    conv = await hub_of(client).store.tickets.get_conversation_by_number(1000)
+    assert conv is not None and "<" not in conv.subject and conv.subject.startswith("@Li Na my order")
 
 
 async def test_channel_threads_edits_deletions_and_files(client: TestClient, fake: FakeSlack) -> None:

@@ -27,6 +27,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from yarl import URL
 
+from adapters.slack.text import mentioned_users, readable
 from conversation.model import Attachment
 from hub.sdk import (
     Adapter,
@@ -61,6 +62,7 @@ PERMANENT = {
     "restricted_action",
 }
 PROFILE_TTL = 3600.0
+MAX_NAMED_MENTIONS = 5  # users.info lookups one message may cause; others keep their id
 SLACK_FILE_HOSTS = ("https://files.slack.com",)  # where url_private points; the bot token is sent nowhere else
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 MAX_REDIRECTS = 3
@@ -247,14 +249,15 @@ class SlackAdapter(Adapter):
         subtype = event.get("subtype")
         channel = str(event["channel"])
         if event.get("channel_type") != "im" and channel not in self.channels:
-            return  # a channel that is not a support channel
+            self._not_a_support_channel(channel, str(event.get("channel_type") or ""))
+            return
         if subtype == "message_changed":
             changed = event.get("message")
             if not isinstance(changed, dict) or not changed.get("ts") or changed.get("bot_id"):
                 self._ignore("message/message_changed/unknown_shape")
                 return
             if not await self.hub.record_edit(
-                self.name, f"{channel}:{changed['ts']}", text=_unescape(str(changed.get("text", "")))
+                self.name, f"{channel}:{changed['ts']}", text=await self._readable(str(changed.get("text", "")))
             ):
                 self._ignore("message/message_changed/unknown_message")
             return
@@ -279,7 +282,7 @@ class SlackAdapter(Adapter):
         name, email = await self._profile(user)
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
         attachments, not_kept = await self._files(files)  # what is not kept is named in the text
-        text = "\n".join([_unescape(str(event.get("text") or "")), *not_kept])
+        text = "\n".join([await self._readable(str(event.get("text") or "")), *not_kept])
         if not text.strip() and not attachments:
             text = _fallback_text(event)
         if not text.strip() and not attachments:
@@ -332,12 +335,43 @@ class SlackAdapter(Adapter):
             )
         )
 
+    def _not_a_support_channel(self, channel: str, channel_type: str) -> None:
+        """A message where the app is a member but that is not listed in `channels` (another
+        channel, a group DM): acknowledged, counted, and said once per channel, so a mistyped
+        id in `channels` shows in the log and in /metrics instead of customers going unheard."""
+        group_dm = channel_type == "mpim"
+        if self._hub is not None:
+            self._hub.note_ignored(self.name, "message/group_dm" if group_dm else "message/not_a_support_channel")
+        if channel in self._unsupported_logged:
+            return
+        self._unsupported_logged.add(channel)
+        if group_dm:
+            self.log.warning(
+                "ignoring messages in the group DM %s: only direct messages to the app and "
+                "channels.%s.channels become tickets",
+                channel,
+                self.name,
+            )
+        else:
+            self.log.warning(
+                "ignoring messages in %s: not in channels.%s.channels (%s); add it there to take them as tickets",
+                channel,
+                self.name,
+                ", ".join(sorted(self.channels)) or "none listed",
+            )
+
     def _ignore(self, kind: str, message: str = "") -> None:
         if self._hub is not None:
             self._hub.note_ignored(self.name, kind)
         if kind not in self._unsupported_logged:  # acknowledged, counted, and said once
             self._unsupported_logged.add(kind)
             self.log.info("%s", message or f"ignoring {kind} events: not supported")
+
+    async def _readable(self, text: str) -> str:
+        """The text as Slack shows it, people mentioned by their display names (users.info,
+        cached; a few at most, so a message naming many costs no more than a few lookups)."""
+        names = {user: (await self._profile(user))[0] for user in mentioned_users(text)[:MAX_NAMED_MENTIONS]}
+        return readable(text, names)
 
     async def _profile(self, user: str) -> tuple[str, str]:
         """Display name and email from users.info, cached for an hour."""
@@ -516,13 +550,9 @@ def _fallback_text(event: dict[str, Any]) -> str:
         if isinstance(a, dict) and (a.get("fallback") or a.get("text"))
     ]
     if fallbacks:
-        return _unescape("\n".join(fallbacks))
+        return readable("\n".join(fallbacks))
     if event.get("subtype") == "file_share" or event.get("files"):
         return "[shared a file]"
     if event.get("blocks"):
         return "[message with blocks only]"
     return ""
-
-
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
