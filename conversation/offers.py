@@ -13,14 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from conversation.model import Direction, Message
+from conversation.model import Choice, Direction, Message
 
 
-def was_offered(choice_id: str, thread: Iterable[Message]) -> bool:
-    """True when a message the hub sent on this thread offered a button with this id."""
-    return any(
-        choice.id == choice_id
-        for message in thread
-        if message.direction is Direction.OUTBOUND
-        for choice in message.choices
-    )
+def offered_choice(choice_id: str, thread: Iterable[Message]) -> Choice | None:
+    """The button with this id that a message the hub sent on this thread offered (the newest
+    such), or None."""
+    offered = None
+    for message in thread:
+        if message.direction is Direction.OUTBOUND:
+            offered = next((c for c in message.choices if c.id == choice_id), offered)
+    return offered
+
+
+def tap_text(text: str, choice: Choice) -> str:
+    """What a tap says in the thread: the channel's text, unless the channel knew no better
+    than the button's id (Telegram's callback for a message it no longer sends along, a client
+    sending the id alone): then the button's label, as the customer saw it."""
+    return choice.label if not text.strip() or text == choice.id else text

@@ -217,13 +217,20 @@ def admin_announcer(data_dir: Path) -> Callable[[str, str], None]:
 # Libraries whose debug lines say nothing about the hub: markdown-it logs each block rule it
 # tries on every article it renders (hundreds of lines a help-centre page).
 CHATTY_LIBRARIES = ("markdown_it",)
+# httpx logs every request at info: Telegram's long polling alone is a line every few seconds,
+# most of a day's log. Its lines show at debug.
+REQUEST_LOGGING_LIBRARIES = ("httpx",)
 
 
 def configure_logging(level: str) -> None:
-    """`[hub] log_level` for the hub's own loggers; chatty libraries at info at most."""
+    """`[hub] log_level` for the hub's own loggers; chatty libraries at info at most, libraries
+    that log each request only at debug."""
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger().level
     for name in CHATTY_LIBRARIES:
-        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+        logging.getLogger(name).setLevel(max(logging.INFO, root))
+    for name in REQUEST_LOGGING_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING if root > logging.DEBUG else root)
 
 
 def _serve(config: Config, host: str | None, port: int | None) -> int:

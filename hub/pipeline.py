@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from conversation.identity import bystander
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, validate_inbound, with_changes
 from conversation.model import Contact, Conversation, Message, Priority, Status, utcnow
-from conversation.offers import was_offered
+from conversation.offers import offered_choice, tap_text
 from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import OWN_THREAD_STEPS, Route, asks_status, opens_ticket, own_thread, route_inbound
@@ -427,7 +427,8 @@ class Pipeline:
             )
 
     async def _offered_choice_only(self, inbound: Inbound) -> Inbound:
-        """The inbound with its tapped button's id only when a bot offered that button on its
+        """The inbound with its tapped button's id (and, when the channel knew only the id, the
+        button's label as its text) only when a bot offered that button on its
         thread's newest ticket (or the one that follows on from, closed meanwhile, or a ticket
         either was merged into, which holds their messages now); else its text alone
         (conversation/offers.py), before routing reads the id (a tap answering a bot is filed
@@ -443,8 +444,9 @@ class Pipeline:
             latest = await self.store.tickets.latest_on_thread(inbound.channel, elsewhere)
         if latest is not None:
             async for ticket_id in self._tickets_holding_offers(latest):
-                if was_offered(inbound.choice_id, await self.store.tickets.list_messages(ticket_id)):
-                    return inbound
+                choice = offered_choice(inbound.choice_id, await self.store.tickets.list_messages(ticket_id))
+                if choice is not None:
+                    return with_changes(inbound, text=tap_text(inbound.text, choice))
         log.info(
             "%s message: button %r was never offered on its thread; read as text", inbound.channel, inbound.choice_id
         )

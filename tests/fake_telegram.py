@@ -65,8 +65,8 @@ class FakeTelegram:
         if self.slow_next.get(name):
             await asyncio.sleep(self.slow_next[name].pop(0))
         result = await handler(params)
-        if isinstance(result, dict) and "message_id" in result:
-            self.shown.append(result)
+        if isinstance(result, dict) and "message_id" in result and all(m is not result for m in self.shown):
+            self.shown.append(result)  # a new message (an edit returns one already shown)
         return web.json_response({"ok": True, "result": result})
 
     async def m_getMe(self, params: dict[str, Any]) -> Any:
@@ -87,6 +87,33 @@ class FakeTelegram:
 
     async def m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         return True
+
+    async def m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        """As Telegram answers it: the edited message, or 400 for a message it does not know or
+        one whose buttons are already what was asked."""
+        chat_id, message_id = int(params["chat_id"]), int(params["message_id"])
+        shown = next((m for m in self.shown if m["chat"]["id"] == chat_id and m["message_id"] == message_id), None)
+        if shown is None:
+            raise web.HTTPBadRequest(
+                text=json.dumps(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: message to edit not found"}
+                ),
+                content_type="application/json",
+            )
+        markup = params.get("reply_markup")
+        markup = json.loads(markup) if isinstance(markup, str) else markup
+        if (markup or None) == shown.get("reply_markup"):
+            raise web.HTTPBadRequest(
+                text=json.dumps(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: message is not modified"}
+                ),
+                content_type="application/json",
+            )
+        if markup:
+            shown["reply_markup"] = markup
+        else:
+            shown.pop("reply_markup", None)
+        return shown
 
     async def m_getFile(self, params: dict[str, Any]) -> Any:
         file_id = params["file_id"]

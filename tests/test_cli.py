@@ -334,6 +334,24 @@ def test_debug_logging_leaves_out_markdown_its_rule_by_rule_lines() -> None:
     assert "markdown_it" not in done.stderr
 
 
+@pytest.mark.parametrize(("level", "shown"), [("info", False), ("debug", True)])
+def test_each_http_request_of_a_library_is_logged_only_at_debug(level: str, shown: bool) -> None:
+    """A trial: httpx's "HTTP Request: POST …/getUpdates" line at info, every few seconds of
+    Telegram's long polling, was half the log."""
+    script = (
+        "import logging\n"
+        "from hub.cli import configure_logging\n"
+        f"configure_logging({level!r})\n"
+        "logging.getLogger('httpx').info('HTTP Request: POST /getUpdates')\n"
+        "logging.getLogger('httpx').warning('a warning of httpx')\n"
+        "logging.getLogger('hub.app').info('hub line')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "hub line" in done.stderr and "a warning of httpx" in done.stderr
+    assert ("getUpdates" in done.stderr) is shown
+
+
 def test_the_first_admins_password_goes_to_a_private_file_when_no_terminal_reads_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

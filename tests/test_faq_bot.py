@@ -248,6 +248,21 @@ async def test_buttons_where_the_channel_has_them_and_pending_first_instead_of_r
         assert await answers(hub, ticket_id) == [("track_shipping_en", "deflected")]
 
 
+async def test_a_tap_known_only_by_its_id_reads_as_the_buttons_label(tmp_path: Path) -> None:
+    """A trial: Telegram's tap on a message it no longer sends along came as "faq:yes", and the
+    agents read that; the label the customer saw is shown instead."""
+    async with running_hub(faq_config(tmp_path)) as running:
+        hub = await with_articles(running)
+        ticket_id = await ask(hub, "how do i track my order", channel="webchat")
+        await ask(hub, "faq:yes", channel="webchat", choice="faq:yes")
+        customer = [m for m in await thread(hub, ticket_id) if m.author_type is AuthorType.CONTACT]
+        assert [(m.text, m.choice_id) for m in customer][-1] == ("Yes", "faq:yes")
+        assert (await ticket(hub, ticket_id)).status is Status.RESOLVED
+        later = await ask(hub, "faq:no", channel="webchat", thread="never-offered", choice="faq:no")
+        [kept] = [m for m in await thread(hub, later) if m.author_type is AuthorType.CONTACT]
+        assert (kept.text, kept.choice_id) == ("faq:no", "")  # offered nowhere: its text, as it came
+
+
 async def test_the_answer_is_in_the_language_of_the_question_both_ways(hub: Hub) -> None:
     chinese = Sender(address="user-8", display_name="李娜", language="zh-CN")
     ticket_id = await ask(hub, "how do i track my order", thread="t8", sender=chinese)  # a zh-CN browser, in English

@@ -168,7 +168,7 @@ class TelegramAdapter(Adapter):
         expected = self.settings.webhook_secret
         if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
             self.hub.note_refused(self.name, "bad_signature")
-            return web.json_response({"error": "forbidden", "message": "wrong secret token"}, status=403)
+            return web.json_response({"error": "bad_signature", "message": "wrong secret token"}, status=401)
         try:
             data = parse_json(await request.read())
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
@@ -361,6 +361,18 @@ class TelegramAdapter(Adapter):
                 raw={"update_id": update.update_id},
             )
         )
+        if query.message is not None and query.message.chat.type == "private":
+            await self._without_buttons(chat_id, query.message.message_id)
+
+    async def _without_buttons(self, chat_id: int, message_id: int) -> None:
+        """Take a question's buttons away once one was tapped (and stored), as a person would
+        see it answered: a second tap would answer it twice. Only in a private chat: in a
+        group, a member who is not the ticket's customer may have tapped, and the customer
+        still needs them. Telegram refusing (a message too old, already without them) is fine."""
+        try:
+            await self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None)
+        except TelegramError as exc:
+            self.log.debug("buttons of message %s kept: %s", message_id, exc)
 
     async def _keep_files(self, content: Content) -> tuple[str, list[Attachment]]:
         """Download the message's files within max_file_bytes; say so in the text when one is not kept."""
