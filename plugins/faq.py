@@ -66,6 +66,7 @@ from conversation.faq_bot import (
 )
 from conversation.kb_learning import in_language, matched_words, only_greets_or_thanks
 from conversation.markdown_html import render_markdown
+from conversation.placeholders import customer_words
 from conversation.text_language import clear_language, reply_language
 from hub.sdk import (
     Choice,
@@ -191,7 +192,9 @@ class FaqPlugin(Plugin):
     async def on_message(self, ctx: PluginContext) -> Flow | None:
         if ctx.hub is None or not may_answer(ctx.conversation, ctx.message):
             return Flow.CONTINUE
-        hub, text, chosen = ctx.hub, ctx.message.text, ctx.chosen
+        hub, text, chosen = ctx.hub, customer_words(ctx.message.text), ctx.chosen
+        if not text and not chosen:  # a sticker, a photo, a file alone: nothing the bot can read
+            return Flow.CONTINUE
         if chosen == YES and (ctx.state.get("waiting") or {}).get("for") != "confirm":
             return Flow.STOP  # an answer's button confirmed (or overtaken) before: kept, nothing to do
         # The language the bot speaks on this ticket: the message's when it is clear, else that

@@ -378,6 +378,19 @@ async def test_a_one_word_message_gets_choices_not_an_answer(hub: Hub) -> None:
     assert await answers(hub, ticket_id) == []
 
 
+async def test_a_channels_placeholder_is_not_read_as_a_question(hub: Hub) -> None:
+    """A trial: a file not kept ("[not kept: dump.zip: …]") got the password article and its
+    buttons; a sticker or a file alone is nothing the bot can read, a person looks at it."""
+    placeholder = "[not kept: dump.zip: it is over the 20480 KiB limit; ask to reset the password]"
+    ticket_id = await ask(hub, placeholder, thread="placeholder")
+    assert await bot_said(hub, ticket_id) == [] and await answers(hub, ticket_id) == []
+    ticket_id = await ask(hub, "[sticker 👍]", thread="sticker")
+    assert await bot_said(hub, ticket_id) == []
+    # with words of the customer's beside it, the words are the question
+    ticket_id = await ask(hub, "怎么申请退款\n[photo not kept: it is over the limit]", thread="with-words")
+    assert await answers(hub, ticket_id) == [("request_refund", "asked")]
+
+
 # -- unsure: offers -------------------------------------------------------------------------
 async def test_unsure_offers_titles_as_numbers_where_there_are_no_buttons_and_a_number_answers(hub: Hub) -> None:
     ticket_id = await ask(hub, "退款多久到账")  # withdrawal or refund: neither is sure

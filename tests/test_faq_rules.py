@@ -22,6 +22,7 @@ from conversation.faq_bot import (
 )
 from conversation.markdown_html import plain_text as summary
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, utcnow
+from conversation.placeholders import customer_words
 from hub.config import parse_config
 from hub.settings import ConfigError
 
@@ -264,3 +265,18 @@ def test_bad_settings_stop_the_hub_with_the_key_named(settings: dict[str, object
         {"plugins": {"enabled": ["faq"], "faq": {"answer_threshold": 0.9, "suggest_threshold": 0.5}}}
     ).plugins
     assert faq.settings.answer_threshold == 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[sticker 👍]", ""),
+        ("[location 31.23, 121.47]\n", ""),
+        ("(empty mail)", ""),
+        ("my screen\n[not kept: shot.png: it is over the 20480 KiB limit]", "my screen"),
+        ("[urgent] refund please", "[urgent] refund please"),  # brackets within the words stay
+        ("退款 (订单 123)", "退款 (订单 123)"),
+    ],
+)
+def test_the_channels_placeholders_are_no_words_of_the_customers(text: str, words: str) -> None:
+    assert customer_words(text) == words

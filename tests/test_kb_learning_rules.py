@@ -167,6 +167,8 @@ def test_an_answer_becomes_the_plain_text_of_a_reply() -> None:
         *("I need a real person now", "human please", "我要找人工客服处理一下"),
         # a yes asked back is no yes to the bot, nor a question of its own (a trial)
         *("yes, right?", "对吗？", "是这个吗?"),
+        # a channel's placeholder for a sticker or a file is none of the customer's words
+        *("[sticker 👍]", "[not kept: dump.zip: it is over the 20480 KiB limit]"),
     ],
 )
 def test_meta_messages_are_no_questions(text: str) -> None:
