@@ -17,6 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 from adapters.slack.adapter import escape
 from conversation.model import AuthorType, DeliveryStatus, MessageKind, Role
 from hub.agents import add_agent
+from hub.api.serialize import event_text
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
 from tests.fake_slack import TEAM, FakeSlack, message_event
@@ -281,6 +282,10 @@ async def test_replies_go_to_the_dm_or_the_thread_escaped_split_and_retried(
     await eventually(failed)
     found = await hub.store.tickets.get_message(lost.id)
     assert found is not None and found.delivery is not None and found.delivery.error == "channel_not_found"
+    # a trial: nothing told the agents why, as Telegram's "blocked" does: an event in the thread
+    events = [m for m in await hub.store.tickets.list_messages(dm.id) if m.kind is MessageKind.EVENT]
+    assert events[-1].text.startswith("Slack refuses replies in this conversation: channel_not_found.")
+    assert event_text(events[-1], "zh-CN").startswith("Slack 拒绝在此会话中投递回复：channel_not_found。")
 
 
 async def test_buttons_and_the_verified_interaction(tmp_path: Path, fake: FakeSlack) -> None:

@@ -48,6 +48,8 @@ from hub.sdk import (
     split_text,
 )
 
+# Errors saying the conversation itself is closed to the app: the agents are told in the thread.
+UNREACHABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 LIMIT = 3900  # characters per message (Slack truncates long text; keep pieces readable)
 PERMANENT = {
     "channel_not_found",
@@ -478,10 +480,19 @@ class SlackAdapter(Adapter):
                 if len(pieces) > 1:
                     await out.part_delivered(index + 1)
         except SlackApiError as exc:
-            raise _delivery_error(exc) from exc
+            error = _delivery_error(exc)
+            if str(error) in UNREACHABLE:
+                await self._note_unreachable(out, str(error))
+            raise error from exc
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise RetryableDeliveryError(f"{exc.__class__.__name__}: {exc}") from exc
         return Sent(external_id=ts)
+
+    async def _note_unreachable(self, out: Outbound, error: str) -> None:
+        """Say it in the thread, as Telegram's "blocked" is: beside the failed reply, why no
+        reply will reach the customer in this conversation until the app is let back in."""
+        with logged_failure(self.log, f"recording that Slack refuses replies on {out.conversation.id}"):
+            await self.hub.post_event(out.conversation.id, "event.slack_unreachable", {"reason": error})
 
 
 def _choice_blocks(text: str, out: Outbound) -> list[dict[str, Any]]:
