@@ -81,6 +81,7 @@ class FakeSlack:
         if request.headers.get("Authorization") != f"Bearer {self.bot_token}":
             return web.Response(status=403)
         data = self.files[request.match_info["name"]]
+        self.calls.append(("file", {"name": request.match_info["name"]}))
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
         response.content_length = len(data)
         await response.prepare(request)

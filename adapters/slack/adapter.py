@@ -283,6 +283,9 @@ class SlackAdapter(Adapter):
             thread_key = f"{team}:{channel}:{event.get('thread_ts') or event['ts']}"
         name, email = await self._profile(user)
         files = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        external_id = f"{channel}:{event['ts']}"
+        if files and await self.hub.reads.find_inbound(self.name, external_id) is not None:
+            files = []  # Slack's retry of a message stored with its files: not fetched again (ingest counts it)
         attachments, not_kept = await self._files(files)  # what is not kept is named in the text
         text = "\n".join([await self._readable(str(event.get("text") or "")), *not_kept])
         if not text.strip() and not attachments:
@@ -293,7 +296,7 @@ class SlackAdapter(Adapter):
         await self.hub.ingest(
             Inbound(
                 channel=self.name,
-                external_id=f"{channel}:{event['ts']}",
+                external_id=external_id,
                 sender=self._sender(team, user, name, email),
                 thread_key=thread_key,
                 text=text.strip(),
