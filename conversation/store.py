@@ -99,6 +99,9 @@ class Store(ABC):
     together and keep one schema version; health is asked of the store itself."""
 
     url: str
+    # Only one hub process serves this store (the embedded SQLite file): what it finds
+    # unfinished at start was left by a process that has stopped, not one still working.
+    serves_one_process: bool = False
     tickets: Tickets
     contacts: Contacts
     deliveries: Deliveries

@@ -553,8 +553,12 @@ class Pipeline:
             log.exception("plugin %s timed out on %s and the ticket could not be handed off", plugin, current.id)
             return current
 
-    async def recover(self) -> int:
+    async def recover(self, *, left_before: datetime | None = None) -> int:
         """Run plugins on messages a stopped hub left unprocessed; one hub at a time.
+
+        A message is taken once it is RECOVERY_AGE old (another hub may still have it in hand),
+        or at once when stored before `left_before`: the start of this process, when no other
+        process serves the store, so what it finds at start was left by one that stopped.
 
         The lease is renewed before each message, so a long round keeps it; the least-tried
         messages come first and one that failed MAX_PLUGIN_ATTEMPTS rounds is parked (logged,
@@ -566,8 +570,9 @@ class Pipeline:
         ):
             return 0
         try:
+            before = now - RECOVERY_AGE if left_before is None else max(left_before, now - RECOVERY_AGE)
             messages = await self.store.tickets.messages_awaiting_plugins(
-                before=now - RECOVERY_AGE, limit=RECOVERY_BATCH, max_attempts=MAX_PLUGIN_ATTEMPTS
+                before=before, limit=RECOVERY_BATCH, max_attempts=MAX_PLUGIN_ATTEMPTS
             )
             for message in messages:
                 if self._draining:

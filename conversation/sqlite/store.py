@@ -52,6 +52,8 @@ from conversation.store import (
 
 
 class SQLiteStore(Store):
+    serves_one_process = True  # README: "The embedded SQLite store serves one process"
+
     def __init__(self, path: Path, *, timeout: float | None = 5.0) -> None:
         self._db = SQLiteDB(path, timeout=timeout)
         self.path = path
