@@ -127,7 +127,15 @@ async def test_unsupported_updates_are_acknowledged_and_logged_once(
         assert (await post(client, post_in_channel))[0] == 200
         assert (await post(client, {**post_in_channel, "update_id": 6}))[0] == 200
     assert sum("ignoring channel_post updates" in r.getMessage() for r in caplog.records) == 1
+    # another bot in a group is nobody writing to support (a trial: it was stored as a customer)
+    from_a_bot = text_update(7, "Daily digest", chat_id=-100555, chat_type="group", user_id=999)
+    from_a_bot["message"]["from"]["is_bot"] = True
+    assert (await post(client, from_a_bot))[0] == 200
     assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is None
+    ignored = hub_of(client).metrics.registry.get_sample_value(
+        "helpline_updates_ignored_total", {"channel": "telegram", "kind": "message/from_a_bot"}
+    )
+    assert ignored == 1
 
 
 async def test_edits_photos_documents_voice_and_stickers(client: TestClient, fake: tuple[FakeTelegram, str]) -> None:

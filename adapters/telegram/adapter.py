@@ -302,6 +302,9 @@ class TelegramAdapter(Adapter):
     async def ingest_message(self, update_id: int, message: dict[str, Any]) -> None:
         """Store one customer message, read from the Bot API's JSON (also when PTB cannot parse it)."""
         user, chat = message["from"], message["chat"]
+        if user.get("is_bot"):  # another bot in a group (ours never gets its own): no customer wrote it
+            self._ignored("message/from_a_bot", "ignoring messages from bots: nobody wrote to support")
+            return
         content = describe(message)
         if content.ignored:
             self._ignored(content.ignored, f"ignoring {content.ignored} messages: nobody wrote to support")
