@@ -68,6 +68,7 @@ from hub.i18n import (
 )
 from hub.i18n_web import LANG_PARAM, request_locale
 from hub.jsonbody import InvalidJson, InvalidText, parse_json, read_json
+from hub.log_limit import LogLimit
 from hub.platform import (
     DecisionNotice,
     Done,
@@ -142,6 +143,7 @@ __all__ = [
     "download_headers",
     "error_message",
     "logged_failure",
+    "LogLimit",
     "name_for_type",
     "parse_json",
     "read_json",

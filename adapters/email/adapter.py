@@ -51,7 +51,6 @@ from conversation.redaction import visible_text
 from conversation.routing import Route
 from conversation.secrets import find_secrets
 from conversation.text_language import main_language
-from hub.log_limit import LogLimit
 from hub.sdk import (
     MIN_GENERATED_SECRET,
     NO_STATUS_LINK,
@@ -61,6 +60,7 @@ from hub.sdk import (
     Inbound,
     IngestUnavailable,
     InvalidInbound,
+    LogLimit,
     Outbound,
     PermanentDeliveryError,
     RetryableDeliveryError,
