@@ -128,11 +128,11 @@ async def test_the_bot_token_goes_only_to_slacks_file_hosts(
     assert seen == []  # nothing was sent to the other host, least of all the token
     assert message.attachments == []
     assert message.text.startswith("here it is\n")
-    assert "[file not kept: a.pdf: not on Slack's file host]" in message.text
-    assert "[file not kept: b.pdf: not on Slack's file host]" in message.text
-    assert "[file not kept: c.pdf: not on Slack's file host]" in message.text  # another scheme, another origin
-    assert "[file not kept: Plan (Google Drive): an external file, not stored in Slack]" in message.text
-    assert "[file not kept: gone.txt: Slack gave no download link]" in message.text
+    assert "[not kept: a.pdf: not on Slack's file host]" in message.text
+    assert "[not kept: b.pdf: not on Slack's file host]" in message.text
+    assert "[not kept: c.pdf: not on Slack's file host]" in message.text  # another scheme, another origin
+    assert "[not kept: Plan (Google Drive): an external file, not stored in Slack]" in message.text
+    assert "[not kept: gone.txt: Slack gave no download link]" in message.text
 
 
 async def test_a_redirect_away_from_slacks_file_host_is_not_followed(
@@ -156,7 +156,7 @@ async def test_a_redirect_away_from_slacks_file_host_is_not_followed(
     finally:
         await runner.cleanup()
     assert seen == [] and message.attachments == []
-    assert "[file not kept: r.pdf: not on Slack's file host]" in message.text
+    assert "[not kept: r.pdf: not on Slack's file host]" in message.text
 
 
 @pytest.mark.parametrize(

@@ -68,6 +68,7 @@ from hub.sdk import (
     Sent,
     SlidingWindow,
     StoreUnavailable,
+    Texts,
     accept_language,
     best_locale,
     hub_texts,
@@ -78,14 +79,6 @@ from hub.sdk import (
 log = logging.getLogger(__name__)
 TLS_MODES = ("starttls", "tls", "none")
 # What agents read in a ticket about a mail the hub could not fully show (one place, for translation).
-NOTES = {
-    "not_kept": "[not kept: {reason}]",
-    "unreadable": "[This mail could not be read: {reason}. The original is attached as {name}.]",
-    "original_kept": "[The original mail is attached as {name}.]",
-    "shortened": "the text after its first {chars} characters",
-    "failed_twice": "it failed the same way twice ({error})",
-    "secret_original": "the original mail, because it held a card number, ID number, password or code",
-}
 # How many failed mails are remembered, so that the second failure of the same mail stores
 # it raw instead of asking the sender to retry for days.
 REMEMBERED_FAILURES = 1000
@@ -186,6 +179,11 @@ class EmailAdapter(Adapter):
         self._poller: ImapPoller | None = None
         self._failed_once: dict[str, None] = {}  # digests of mails whose processing raised, oldest first
         self.refusal_log = LogLimit(REFUSAL_LOG_SECONDS)  # anyone can guess addresses at the listener
+
+    @property
+    def _said(self) -> Texts:
+        """The hub's language: the notes the agents read about what a mail did not bring."""
+        return hub_texts(self.hub.language)
 
     @property
     def hub(self) -> HubPort:
@@ -297,7 +295,7 @@ class EmailAdapter(Adapter):
                     del self._failed_once[next(iter(self._failed_once))]
                 return "451 4.3.0 Temporary failure: please retry later"
             self.log.warning("a mail of %d bytes failed twice; stored raw for an agent", len(raw))
-            reason = NOTES["failed_twice"].format(error=exc.__class__.__name__)
+            reason = self._said.get("placeholder.mail.failed_twice", error=exc.__class__.__name__)
             reply = await self._keep_unreadable(raw, reason, envelope_sender or "")
             self._failed_once.pop(digest, None)
             return reply
@@ -403,7 +401,7 @@ class EmailAdapter(Adapter):
         limits = self.hub.inbound_limits
         room = limits.max_text_chars - 1000  # the notes below need a few lines
         if len(text) > room:  # never refuse a customer's mail for size: show its start, keep it whole
-            mail.skipped.append(NOTES["shortened"].format(chars=room))
+            mail.skipped.append(("text_cut", {"chars": room}))
             text, mail.keep_original = text[:room], True
         if len(html) > limits.max_html_chars:
             html = await asyncio.to_thread(sanitise_html, html[: limits.max_html_chars // 2])
@@ -413,16 +411,18 @@ class EmailAdapter(Adapter):
         if mail.keep_original and await asyncio.to_thread(holds_secrets, raw, mail):
             # The hub redacts the text it stores; the raw .eml cannot be, so it is not kept.
             mail.keep_original = False
-            mail.skipped.append(NOTES["secret_original"])
+            mail.skipped.append(("secret_original", {}))
         if mail.skipped:
-            text += "\n\n" + "\n".join(NOTES["not_kept"].format(reason=reason) for reason in mail.skipped)
+            said = self._said
+            reasons = [said.get(f"placeholder.mail.{key}", **params) for key, params in mail.skipped]
+            text += "\n\n" + "\n".join(said.get("placeholder.mail.not_kept", reason=reason) for reason in reasons)
         if mail.keep_original:
             ref = await self.hub.put_blob(raw)
             attachments.append(
                 Attachment(name=ORIGINAL_NAME, content_type="message/rfc822", size=len(raw), blob_ref=ref)
             )
             note = "unreadable" if unreadable else "original_kept"
-            text += "\n\n" + NOTES[note].format(reason=unreadable, name=ORIGINAL_NAME)
+            text += "\n\n" + self._said.get(f"placeholder.mail.{note}", reason=unreadable, name=ORIGINAL_NAME)
         participants = kept_participants(
             [*mail.to, *mail.cc] if vouched else [],
             exclude={*self.own, mail.from_address, mail.list_address},  # a list is never copied on replies
@@ -440,7 +440,7 @@ class EmailAdapter(Adapter):
                 language=mail_language(raw),
             ),
             thread_key=message_id,  # a new ticket is keyed by the mail that opened it
-            text=text.strip() or subject or "(empty mail)",
+            text=text.strip() or subject or self._said.get("placeholder.empty_mail"),
             html=html,
             subject=_strip_reply_prefix(self.token.sub("", subject))[:1000],
             attachments=tuple(attachments),

@@ -21,6 +21,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
+from typing import Any
 
 import nh3
 from charset_normalizer import from_bytes
@@ -80,6 +81,9 @@ BLANK_RUN = re.compile(r"\n(?:[ \t\r\f\v]*\n){2,}")
 MAX_REPLY_PARSE_CHARS = 20_000
 # HTML larger than this is not sanitised or shown (the original mail is kept instead);
 # deeper element nesting is flattened first, because nh3's parser slows with its square.
+# What was not kept of a mail, and why: the key of its sentence (hub.po, "placeholder.mail.<key>")
+# and the sentence's parameters; the adapter says it in the hub's language as the mail is stored.
+SkipNote = tuple[str, dict[str, Any]]
 MAX_HTML_CHARS = 1_000_000
 # What a ticket message can hold (below the hub's default limits of 64,000 characters of
 # text and four times that of HTML): a mail above them keeps its start and the raw mail.
@@ -119,7 +123,7 @@ class ParsedMail:
     visible_text: str  # without quoted history and signature
     html: str  # sanitised; remote images are blocked when it is shown
     attachments: list[MailAttachment] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # attachments not kept, and why
+    skipped: list[SkipNote] = field(default_factory=list)  # attachments not kept, and why
     keep_original: bool = False  # part of the mail could not be shown: keep the raw mail too
     automatic: bool = False  # an auto-reply, a list or bulk mail, a bounce: never answer it automatically
     report: DeliveryReport | None = None
@@ -407,7 +411,7 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
     text_parts: list[str] = []
     html_parts: list[str] = []
     attachments: list[MailAttachment] = []
-    skipped: list[str] = []
+    skipped: list[SkipNote] = []
     report = delivery_report(msg, subject=mail.subject, sender=mail.from_address, in_reply_to=mail.in_reply_to)
     for part in _leaves(msg):
         kind = part.get_content_type()
@@ -449,7 +453,7 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
     raw_html = "\n".join(html_parts)
     html_too_big = len(raw_html) > MAX_HTML_CHARS
     if html_too_big:
-        skipped.append(f"the HTML version ({len(raw_html) // 1024} KiB) is too large to show")
+        skipped.append(("html_too_large", {"kib": len(raw_html) // 1024}))
         raw_html, mail.keep_original = raw_html[:MAX_HTML_CHARS], True
     text = "\n".join(t.strip() for t in text_parts).strip() or text_from_html(raw_html)
     if len(text) > MAX_KEPT_TEXT_CHARS:  # the rest is in the original, kept as an attachment
@@ -457,12 +461,12 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
     mail.text = text[:MAX_KEPT_TEXT_CHARS]
     mail.visible_text = visible_part(text) if text else ""
     if len(mail.visible_text) > MAX_SHOWN_TEXT_CHARS:
-        skipped.append(f"the text after its first {MAX_SHOWN_TEXT_CHARS} characters")
+        skipped.append(("text_cut", {"chars": MAX_SHOWN_TEXT_CHARS}))
         mail.visible_text, mail.keep_original = mail.visible_text[:MAX_SHOWN_TEXT_CHARS], True
     mail.html = sanitise_html(raw_html) if raw_html and not html_too_big else ""
     if len(mail.html) > MAX_SHOWN_HTML_CHARS:
         # A long thread quoted in HTML: its start is shown, the whole mail kept beside it.
-        skipped.append(f"the HTML version after its first {MAX_SHOWN_HTML_CHARS // 1000}k characters")
+        skipped.append(("html_cut", {"thousands": MAX_SHOWN_HTML_CHARS // 1000}))
         shown = sanitise_html(raw_html[:MAX_SHOWN_HTML_CHARS])
         mail.html, mail.keep_original = (shown if len(shown) <= MAX_SHOWN_HTML_CHARS else ""), True
     if mail.keep_original:
@@ -592,7 +596,7 @@ def _leaves(root: Message) -> list[Message]:
 
 def _keep(
     attachments: list[MailAttachment],
-    skipped: list[str],
+    skipped: list[SkipNote],
     name: str,
     kind: str,
     data: bytes,
@@ -601,9 +605,9 @@ def _keep(
 ) -> None:
     name = name.replace("/", "_").replace("\\", "_")[:200] or "attachment"
     if len(data) > limit:
-        skipped.append(f"{name} ({len(data) // 1024} KiB) is over the {limit // 1024} KiB limit")
+        skipped.append(("file_too_large", {"name": name, "kib": len(data) // 1024, "limit": limit // 1024}))
     elif types and kind not in types and kind != "message/rfc822":
-        skipped.append(f"{name} is of a type that is not accepted ({kind})")
+        skipped.append(("file_type", {"name": name, "kind": kind}))
     else:
         attachments.append(MailAttachment(name=name, content_type=kind, data=data))
 

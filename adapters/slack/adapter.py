@@ -41,6 +41,8 @@ from hub.sdk import (
     RetryableDeliveryError,
     Sender,
     Sent,
+    Texts,
+    hub_texts,
     logged_failure,
     parse_json,
     refused_response,
@@ -289,7 +291,7 @@ class SlackAdapter(Adapter):
         attachments, not_kept = await self._files(files)  # what is not kept is named in the text
         text = "\n".join([await self._readable(str(event.get("text") or "")), *not_kept])
         if not text.strip() and not attachments:
-            text = _fallback_text(event)
+            text = _fallback_text(event, self._said)
         if not text.strip() and not attachments:
             self._ignore("message/empty")
             return
@@ -404,20 +406,21 @@ class SlackAdapter(Adapter):
             name = str(file.get("name") or file.get("title") or "file")[:200]
             url = str(file.get("url_private_download") or file.get("url_private") or "")
             if file.get("is_external") or file.get("mode") == "external":
-                not_kept.append(_not_kept(name, "an external file, not stored in Slack"))
+                not_kept.append(self._not_kept(name, self._said.get("placeholder.external_file")))
                 continue
             if not url:  # deleted ("tombstone") or hidden by the workspace's plan
-                not_kept.append(_not_kept(name, "Slack gave no download link"))
+                not_kept.append(self._not_kept(name, self._said.get("placeholder.no_download_link")))
                 continue
             size = file.get("size", 0)
             if not isinstance(size, int) or size > self.settings.max_file_bytes:
-                not_kept.append(_not_kept(name, f"over the {self.settings.max_file_bytes // 1024} KiB limit"))
+                too_large = self._said.get("placeholder.over_limit", kib=self.settings.max_file_bytes // 1024)
+                not_kept.append(self._not_kept(name, too_large))
                 continue
             try:
                 data = await self._download(url)
             except FileRefused as exc:
                 self.log.warning("file %s not kept: %s", file.get("id", ""), exc)
-                not_kept.append(_not_kept(name, str(exc)))
+                not_kept.append(self._not_kept(name, str(exc)))
                 continue
             ref = await self.hub.put_blob(data)
             content_type = str(file.get("mimetype") or "application/octet-stream")
@@ -442,16 +445,24 @@ class SlackAdapter(Adapter):
                     if resp.status != 200:
                         raise FileRefused(f"download failed: HTTP {resp.status}")
                     if (resp.content_length or 0) > limit:
-                        raise FileRefused(f"over the {limit // 1024} KiB limit")
+                        raise FileRefused(self._said.get("placeholder.over_limit", kib=limit // 1024))
                     data = bytearray()
                     async for chunk in resp.content.iter_chunked(CHUNK):
                         data += chunk
                         if len(data) > limit:
-                            raise FileRefused(f"over the {limit // 1024} KiB limit")
+                            raise FileRefused(self._said.get("placeholder.over_limit", kib=limit // 1024))
                     return bytes(data)
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise FileRefused(f"download failed: {exc.__class__.__name__}") from exc
         raise FileRefused("download failed: too many redirects")
+
+    @property
+    def _said(self) -> Texts:
+        """The hub's language: what the agents read in place of what is not text."""
+        return hub_texts(self.hub.language)
+
+    def _not_kept(self, name: str, why: str) -> str:
+        return self._said.get("placeholder.file_not_kept", name=name, reason=why)
 
     def _trusted(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -535,10 +546,6 @@ class FileRefused(Exception):
     """A shared file is not fetched; the message says why."""
 
 
-def _not_kept(name: str, why: str) -> str:
-    return f"[file not kept: {name}: {why}]"
-
-
 def _is_trusted_origin(origin: str) -> bool:
     """An https origin (scheme://host[:port], nothing else), or http on loopback for local fakes."""
     parts = urlsplit(origin.rstrip("/"))
@@ -556,7 +563,7 @@ def _kind_of(payload: Any) -> str:
     return str(payload.get("type") or "unknown")
 
 
-def _fallback_text(event: dict[str, Any]) -> str:
+def _fallback_text(event: dict[str, Any], said: Texts) -> str:
     """What a message without text of its own shows: its attachments' fallbacks, or what it is."""
     fallbacks = [
         str(a.get("fallback") or a.get("text") or "")
@@ -566,7 +573,7 @@ def _fallback_text(event: dict[str, Any]) -> str:
     if fallbacks:
         return readable("\n".join(fallbacks))
     if event.get("subtype") == "file_share" or event.get("files"):
-        return "[shared a file]"
+        return said.get("placeholder.shared_a_file")
     if event.get("blocks"):
-        return "[message with blocks only]"
+        return said.get("placeholder.blocks_only")
     return ""

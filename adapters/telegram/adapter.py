@@ -305,7 +305,7 @@ class TelegramAdapter(Adapter):
         if user.get("is_bot"):  # another bot in a group (ours never gets its own): no customer wrote it
             self._ignored("message/from_a_bot", "ignoring messages from bots: nobody wrote to support")
             return
-        content = describe(message)
+        content = describe(message, said=hub_texts(self.hub.language))
         if content.ignored:
             self._ignored(content.ignored, f"ignoring {content.ignored} messages: nobody wrote to support")
             return
@@ -336,7 +336,7 @@ class TelegramAdapter(Adapter):
     async def on_edit(self, update: Update) -> None:
         message = update.edited_message
         assert message is not None
-        content = describe(message.to_dict(), files=False)
+        content = describe(message.to_dict(), files=False, said=hub_texts(self.hub.language))
         if content.ignored or not (content.text or content.files):
             self._ignored(f"edit/{content.kind}", f"ignoring edits of {content.kind} messages")
             return
@@ -380,23 +380,25 @@ class TelegramAdapter(Adapter):
     async def _keep_files(self, content: Content) -> tuple[str, list[Attachment]]:
         """Download the message's files within max_file_bytes; say so in the text when one is not kept."""
         limit = self.settings.max_file_bytes
+        said = hub_texts(self.hub.language)  # the agents' notes in the hub's language
+        too_large = said.get("placeholder.over_limit", kib=limit // 1024)
         text, attachments = content.text, []
         for wanted in content.files:
             try:
                 if wanted.size > limit:
-                    raise _NotKept(f"it is over the {limit // 1024} KiB limit")
+                    raise _NotKept(too_large)
                 file = await self.bot.get_file(wanted.file_id)
                 if (file.file_size or 0) > limit:
-                    raise _NotKept(f"it is over the {limit // 1024} KiB limit")
+                    raise _NotKept(too_large)
                 data = bytes(await file.download_as_bytearray())
                 if len(data) > limit:
-                    raise _NotKept(f"it is over the {limit // 1024} KiB limit")
+                    raise _NotKept(too_large)
             except _NotKept as exc:
-                text += f"\n[not kept: {wanted.name}: {exc}]"
+                text += "\n" + said.get("placeholder.file_not_kept", name=wanted.name, reason=str(exc))
                 continue
             except TelegramError as exc:  # the message is kept either way; the agents see what is missing
                 self.log.warning("could not download %s: %s", wanted.name, exc)
-                text += f"\n[not kept: {wanted.name} could not be downloaded]"
+                text += "\n" + said.get("placeholder.file_not_downloaded", name=wanted.name)
                 continue
             ref = await self.hub.put_blob(data)
             attachments.append(

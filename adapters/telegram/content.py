@@ -10,8 +10,12 @@ the updates behind it.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from hub.sdk import Texts, hub_texts
 
 # Keys that describe a message rather than being its content.
 META = frozenset(
@@ -132,47 +136,65 @@ def _location(loc: dict[str, Any]) -> str:
     return f"{_number(loc.get('latitude'))}, {_number(loc.get('longitude'))}"
 
 
-def _poll(poll: dict[str, Any]) -> str:
+def _poll(poll: dict[str, Any], said: Texts) -> str:
     options = " / ".join(str(o.get("text", "")) for o in poll.get("options") or [])
-    return f"[poll {poll.get('question', '')}: {options}]" if options else f"[poll {poll.get('question', '')}]"
+    question = str(poll.get("question", ""))
+    if options:
+        return said.get("placeholder.poll_options", question=question, options=options)
+    return said.get("placeholder.poll", question=question)
 
 
-def _audio(audio: dict[str, Any]) -> str:
+def _audio(audio: dict[str, Any], said: Texts) -> str:
     title = " – ".join(str(p) for p in (audio.get("performer"), audio.get("title")) if p)
-    return f"[audio {title}]" if title else "[audio]"
+    return said.get("placeholder.audio", title=title)
 
 
-def _payment(payment: dict[str, Any]) -> str:
-    amount = payment.get("total_amount")
-    return f"[payment {amount} {payment.get('currency', '')}]".replace(" ]", "]")
+def _payment(payment: dict[str, Any], said: Texts) -> str:
+    return said.get("placeholder.payment", amount=payment.get("total_amount", ""), currency=payment.get("currency", ""))
 
 
-# kind -> placeholder shown to agents when the message has no text or caption of its own
-PLACEHOLDERS: dict[str, Any] = {
-    "location": lambda v: f"[location {_location(v)}]",
-    "venue": lambda v: f"[venue {_join(v.get('title'), v.get('address'))} ({_location(v.get('location') or {})})]",
-    "contact": lambda v: f"[contact {_join(v.get('first_name'), v.get('last_name'), v.get('phone_number'))}]",
+def tidy(placeholder: str) -> str:
+    """A placeholder whose empty parameters leave no gaps ("[sticker ]" -> "[sticker]")."""
+    return re.sub(r"\s+(?=[\])）])", "", re.sub(r" {2,}", " ", placeholder))
+
+
+def _said(key: str, **fields: str) -> Callable[[dict[str, Any], Texts], str]:
+    """A placeholder from the catalog key `placeholder.<key>`, each parameter read from the
+    value's field of that name."""
+    return lambda v, said: said.get(f"placeholder.{key}", **{p: v.get(f, "") or "" for p, f in fields.items()})
+
+
+# kind -> placeholder shown to agents when the message has no text or caption of its own, in
+# the hub's language (hub.po, "placeholder.*"); an empty parameter leaves no gap ("[sticker]").
+PLACEHOLDERS: dict[str, Callable[[dict[str, Any], Texts], str]] = {
+    "location": lambda v, said: said.get("placeholder.location", place=_location(v)),
+    "venue": lambda v, said: said.get(
+        "placeholder.venue", name=_join(v.get("title"), v.get("address")), place=_location(v.get("location") or {})
+    ),
+    "contact": lambda v, said: said.get(
+        "placeholder.contact", name=_join(v.get("first_name"), v.get("last_name"), v.get("phone_number"))
+    ),
     "poll": _poll,
-    "dice": lambda v: f"[dice {v.get('emoji', '')} {v.get('value', '')}]",
-    "sticker": lambda v: f"[sticker {v.get('emoji') or ''}]".replace(" ]", "]"),
-    "video": lambda v: "[video]",
-    "video_note": lambda v: "[video message]",
-    "animation": lambda v: "[animation]",
+    "dice": _said("dice", emoji="emoji", value="value"),
+    "sticker": _said("sticker", emoji="emoji"),
+    "video": _said("video"),
+    "video_note": _said("video_note"),
+    "animation": _said("animation"),
     "audio": _audio,
-    "voice": lambda v: "[voice message]",
-    "live_photo": lambda v: "[live photo]",
-    "story": lambda v: "[story]",
-    "game": lambda v: f"[game {v.get('title', '')}]",
-    "invoice": lambda v: f"[invoice {v.get('title', '')}]",
+    "voice": _said("voice"),
+    "live_photo": _said("live_photo"),
+    "story": _said("story"),
+    "game": _said("game", title="title"),
+    "invoice": _said("invoice", title="title"),
     "successful_payment": _payment,
-    "giveaway": lambda v: "[giveaway]",
-    "giveaway_winners": lambda v: "[giveaway winners]",
-    "paid_media": lambda v: "[paid media]",
-    "checklist": lambda v: f"[checklist {v.get('title', '')}]",
-    "web_app_data": lambda v: f"[web app data: {v.get('button_text', '')}]",
-    "users_shared": lambda v: "[shared users]",
-    "chat_shared": lambda v: "[shared chat]",
-    "passport_data": lambda v: "[passport data]",
+    "giveaway": _said("giveaway"),
+    "giveaway_winners": _said("giveaway_winners"),
+    "paid_media": _said("paid_media"),
+    "checklist": _said("checklist", title="title"),
+    "web_app_data": _said("web_app_data", button="button_text"),
+    "users_shared": _said("users_shared"),
+    "chat_shared": _said("chat_shared"),
+    "passport_data": _said("passport_data"),
 }
 
 # kind -> (default file name, default content type) for the files kept from it
@@ -217,8 +239,9 @@ def _is_service(kind: str) -> bool:
     return kind in SERVICE or kind.startswith(SERVICE_PREFIXES)
 
 
-def describe(message: dict[str, Any], *, files: bool = True) -> Content:
-    """The stored form of one message (a Bot API `Message` as a dict)."""
+def describe(message: dict[str, Any], *, files: bool = True, said: Texts | None = None) -> Content:
+    """The stored form of one message (a Bot API `Message` as a dict); placeholders in the
+    language of `said` (the hub's; English when not given)."""
     own = str(message.get("text") or message.get("caption") or "")
     # PTB writes service flags it did not receive as False: only what is there counts
     kinds = [k for k, v in message.items() if k not in META and v not in (None, False, "", [], {})]
@@ -232,7 +255,7 @@ def describe(message: dict[str, Any], *, files: bool = True) -> Content:
     if own:
         text = own
     elif kind in PLACEHOLDERS:
-        text = PLACEHOLDERS[kind](value if isinstance(value, dict) else {})
+        text = tidy(PLACEHOLDERS[kind](value if isinstance(value, dict) else {}, said or hub_texts("en")))
     elif kind in ("photo", "document"):
         text = ""  # the attachment speaks for itself
     elif kind:
