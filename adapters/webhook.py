@@ -267,6 +267,12 @@ class WebhookAdapter(Adapter):
             return web.json_response({"error": "unavailable", "message": "starting"}, status=503)
         return await ingest_response(self._hub, inbound, ids_per_sender=True)
 
+    @property
+    def sends_replies(self) -> bool:  # type: ignore[override]
+        """Without a callback_url the channel only receives: a reply is refused at once and a
+        bot's words become notes for the agents (a trial: each failed, and reopened its ticket)."""
+        return bool(self.settings.callback_url)
+
     async def send(self, out: Outbound) -> Sent:
         url = self.settings.callback_url
         if not url:

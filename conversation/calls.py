@@ -29,13 +29,17 @@ def takes_replies(channel: str) -> bool:
 
 
 class ReceiveOnly(InvalidInput):
-    """A reply on a ticket whose channel only receives (an email channel with no relay: API
-    code `receive_only`, said in the agent's language): refused at once, nothing stored."""
+    """A reply on a ticket whose channel only receives (an email channel with no relay, a
+    webhook channel with no callback_url: API code `receive_only`, said in the agent's
+    language): refused at once, nothing stored."""
 
     code = "receive_only"
 
     def __init__(self, channel: str) -> None:
-        super().__init__(f"channel {channel} only receives (no smtp_host, no relay_channel); reply on another channel")
+        super().__init__(
+            f"channel {channel} only receives (an email channel without smtp_host or relay_channel,"
+            " a webhook channel without callback_url); reply on another channel"
+        )
 
 
 class NoReplies(InvalidInput):

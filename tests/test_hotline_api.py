@@ -11,11 +11,12 @@ import pytest
 
 from conversation.calls import CallDirection, NoReplies
 from conversation.model import AuthorType, ConversationQuery, utcnow
+from conversation.reports import ReportQuery
 from hub.app_keys import HUB
 from hub.events import Event
 from hub.services.hotline import CallForm
 from hub.webhooks import webhook_event
-from tests.helpers import make_config, running_hub
+from tests.helpers import eventually, make_config, running_hub
 from tests.test_api import Agent, admin, agent, new_ticket, server  # noqa: F401  (fixtures)
 
 
@@ -70,6 +71,16 @@ async def test_a_logged_call_becomes_a_phone_ticket_with_the_caller_as_contact(a
     )
     assert again["conversation"]["id"] == ticket["id"] and again["conversation"]["status"] == "resolved"
     assert again["conversation"]["contact_id"] == ticket["contact_id"]
+    # the resolution is the agent's, by id (a trial: it was filed under their name, a row of its own)
+    hub = agent.client.server.app[HUB]
+    now = hub.actions.clock()
+    day = ReportQuery(start=now - timedelta(days=1), end=now + timedelta(days=1))
+
+    async def resolved_by_the_agent() -> bool:  # the figures follow the ticket's events
+        rows = (await hub.reports.agents(day))["items"]
+        return [(row["agent_id"], row["resolved"]) for row in rows] == [(agent.id, 1)]
+
+    await eventually(resolved_by_the_agent)
 
 
 async def test_a_retried_call_with_its_key_is_logged_once(agent: Agent) -> None:
@@ -161,6 +172,29 @@ async def test_a_callback_from_the_call_form_is_listed_closed_once_and_leaves_ev
     assert [t["id"] for t in (await agent.call("GET", "/api/v1/callbacks?status=done"))["items"]] == [task["id"]]
     keys = [(m.get("event") or {}).get("key") for m in await thread(agent, ticket)]
     assert keys.count("event.callback_created") == 2 and "event.callback_done" in keys
+
+
+async def test_a_ticket_a_call_opens_gets_routings_team_else_the_agents(tmp_path: Path) -> None:
+    """A trial: a call an agent logged opened a ticket with no team, although `[routing]
+    default_team` was set (routing skips a ticket someone owns): out of its team's reports and
+    SLA calendar."""
+    from conversation.model import Role
+    from hub.agents import add_agent
+
+    config = make_config(tmp_path, {"routing": {"default_team": "customer-service"}})
+    async with running_hub(config) as hub:
+        li = await add_agent(hub.store, "li@example.com", Role.AGENT, "a-long-password-1", name="Li")
+        await hub.services.desk.set_agent_teams(li.id, ["technical-support"])
+        form = CallForm(number="+8613812345678", direction=CallDirection.IN)
+        logged = await hub.services.hotline.log_call(form, who="Li", agent_id=li.id)
+        assert (logged.conversation.team, logged.conversation.assignee_id) == ("customer-service", li.id)
+    other = tmp_path / "no-default"
+    other.mkdir()
+    async with running_hub(make_config(other)) as hub:
+        li = await add_agent(hub.store, "li@example.com", Role.AGENT, "a-long-password-1", name="Li")
+        await hub.services.desk.set_agent_teams(li.id, ["technical-support"])
+        logged = await hub.services.hotline.log_call(form, who="Li", agent_id=li.id)
+        assert logged.conversation.team == "technical-support"  # the team of the agent who took it
 
 
 async def test_no_bot_answers_a_logged_call(tmp_path: Path) -> None:

@@ -147,3 +147,23 @@ def test_an_own_threads_channel_refuses_a_sealed_thread_whatever_adapter_sent_it
     with pytest.raises(InvalidInbound, match="must not contain control characters"):
         validate_inbound(inbound, InboundLimits())
     assert validate_inbound(replace(inbound, own_threads=False), InboundLimits()).thread_key == thread
+
+
+async def test_without_a_callback_url_the_channel_only_receives(client: TestClient) -> None:
+    """A trial: with no callback_url (which the README allows) each bot message was queued,
+    failed, and reopened its resolved ticket. The channel only receives, as an email channel
+    without a relay: an agent's reply is refused at once, and a bot's words are notes."""
+    from conversation.calls import ReceiveOnly
+    from conversation.model import AuthorType
+    from hub.app_keys import HUB
+
+    body = json.dumps(BODY).encode()
+    resp = await client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+    assert resp.status in (200, 201, 202), await resp.text()
+    hub = client.server.app[HUB]
+    assert not hub.actions.takes_replies("api")
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
+    assert conv is not None
+    with pytest.raises(ReceiveOnly, match="only receives"):
+        await hub.actions.send(conv, "Hello", author_type=AuthorType.AGENT, author_id="a1")
+    assert [m for m in await hub.store.tickets.list_messages(conv.id) if m.delivery is not None] == []

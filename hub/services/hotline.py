@@ -29,6 +29,7 @@ from conversation.calls import (
     normalise_number,
     reported_times,
 )
+from conversation.desk import teams_of
 from conversation.errors import InvalidInput
 from conversation.inbound import Inbound, InboundLimits, Sender, validate_inbound
 from conversation.model import AuthorType, Conversation, Status, new_id, to_ms
@@ -194,10 +195,26 @@ class HotlineService:
             changes["category"] = form.category
         if form.outcome is CallOutcome.RESOLVED and conversation.status is not Status.RESOLVED:
             changes["status"] = Status.RESOLVED
+        team = "" if conversation.team or "category" in changes else await self._call_team(conversation, agent_id)
+        if team:  # routing skips a ticket someone owns: without this it would stay teamless (a trial)
+            changes["team"] = team
         if not changes:
             return conversation
         names = {a.id: a.name or a.email for a in await self.store.accounts.list_agents()}
-        return await self.conversations.update_by(conversation, changes, who=who, names=names)
+        updated = await self.conversations.update_by(conversation, changes, who=who, names=names, agent_id=agent_id)
+        if team:  # as routing records it: a category set later may still move it
+            await self.conversations.record_team_source(updated, "default")
+        return updated
+
+    async def _call_team(self, conversation: Conversation, agent_id: str) -> str:
+        """The team of a ticket a call opened with none: routing's (its category's, else
+        `[routing] default_team`), else the first of the logging agent's teams. Its SLA clocks
+        follow that team's calendar, and its team's supervisors and reports see it."""
+        team = await self.conversations.expected_team(conversation)
+        if team or not agent_id:
+            return team
+        joined = teams_of(agent_id, await self.store.desk.list_teams())
+        return joined[0].id if joined else ""
 
     def _start_time(self, started_at: datetime | None, now: datetime) -> datetime:
         if started_at is None:
