@@ -251,7 +251,12 @@ def to_xlsx(tables: Sequence[Table], period: dict[str, Any], language: str = KEY
         sheet.append([])
         sheet.append(headers(table, language))
         for row in shown_rows(table, language):
-            sheet.append([safe_cell(_cell(v)) for v in row])
+            sheet.append([_cell(v) for v in row])
+            for cell in sheet[sheet.max_row]:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    # openpyxl reads "=…" as a formula; a name is text, shown as typed (the CSV
+                    # needs an apostrophe for that, a workbook only the cell's type)
+                    cell.data_type = "s"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

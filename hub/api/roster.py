@@ -221,7 +221,7 @@ async def export_roster(call: Call) -> web.Response:
     team = _seen_team(call, _team_or_422(call))
     text = await services_of(call).roster.export_csv(team)
     return web.Response(
-        text=text,
+        text="\ufeff" + text,  # the BOM, as the reports': Excel then reads 早班 and the names as UTF-8
         content_type="text/csv",
         charset="utf-8",
         headers={"Content-Disposition": f'attachment; filename="roster-{team}.csv"'},
