@@ -12,11 +12,15 @@ from hub.i18n import API_DETAIL_KEPT, DETAIL_KEPT, SOURCE_LOCALE, best_locale, d
 
 # An explicit choice (the widget's data-lang) beats the browser's Accept-Language.
 LANG_PARAM = "lang"
+# The language a signed-in agent chose for themselves (their account's), set on the request
+# once the API knows who asks: it beats the browser's, as for the events they read.
+CHOSEN_LANGUAGE = web.RequestKey("chosen_language", str)
 
 
 def request_locale(request: web.Request) -> str:
-    """The catalog locale for whoever made this request: `?lang=`, else Accept-Language."""
-    explicit = request.query.get(LANG_PARAM, "")
+    """The catalog locale for whoever made this request: `?lang=`, else the signed-in agent's
+    own choice, else Accept-Language."""
+    explicit = request.query.get(LANG_PARAM, "") or request.get(CHOSEN_LANGUAGE, "")
     if explicit:
         return best_locale(explicit)
     return negotiate(request.headers.get("Accept-Language", "")) or SOURCE_LOCALE

@@ -499,3 +499,16 @@ async def test_an_agent_changes_their_password_and_an_admin_resets_a_forgotten_o
     await admin.call("POST", "/api/v1/me/password", same, status=422)
     entries = (await admin.call("GET", "/api/v1/audit?action=agent.password"))["items"]
     assert len(entries) == 2 and all("password" not in str(e["after"]).replace("agent.password", "") for e in entries)
+
+
+async def test_an_agents_own_language_choice_names_their_errors(agent: Agent) -> None:
+    """A trial: with 简体中文 chosen for the account, API errors still came in English unless the
+    browser sent Accept-Language: the agent's choice comes first, as for the events they read."""
+    await agent.call("PATCH", "/api/v1/me", {"language": "zh-CN"})
+    refused = await agent.call("POST", "/api/v1/calls", {"number": "12345", "direction": "in"}, status=422)
+    assert refused["error"] == "invalid_number" and refused["message"].startswith("这不是有效的电话号码")
+    english = await agent.call("GET", "/api/v1/conversations/nope?lang=en", status=404)  # ?lang= still wins
+    assert not any("\u4e00" <= c <= "\u9fff" for c in english["message"])
+    await agent.call("PATCH", "/api/v1/me", {"language": ""})  # back to the browser's
+    refused = await agent.call("POST", "/api/v1/calls", {"number": "12345", "direction": "in"}, status=422)
+    assert not any("\u4e00" <= c <= "\u9fff" for c in refused["message"])

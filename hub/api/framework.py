@@ -19,6 +19,7 @@ from conversation.store import AlreadyExists, NotFound, StoreUnavailable
 from hub.access import VIEWER, Viewer, changes_allowed
 from hub.accesslog import loggable_path
 from hub.actor import Actor, set_actor
+from hub.i18n_web import CHOSEN_LANGUAGE
 from hub.jsonbody import InvalidJson, read_json
 from hub.schema import Obj, Ref, Schema
 
@@ -162,6 +163,7 @@ class Api:
                 agent, via_session = await authenticate(request, route.auth)
                 if agent is not None:  # who the audit log names for what this request changes
                     set_actor(Actor(agent.id, agent.name or agent.email, "session" if via_session else "token"))
+                    request[CHOSEN_LANGUAGE] = agent.language  # their errors in it (hub/i18n_web.py)
                 if route.auth == ADMIN and (agent is None or agent.role is not Role.ADMIN):
                     raise admin_needed(request)
                 if route.roles and (agent is None or agent.role not in route.roles):
