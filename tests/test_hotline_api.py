@@ -43,6 +43,8 @@ async def test_a_logged_call_becomes_a_phone_ticket_with_the_caller_as_contact(a
         status=201,
     )
     call, ticket = logged["call"], logged["conversation"]
+    # the caller by number, never an "anonymous" label of its first digits (shared by a whole area)
+    assert ticket["contact_anonymous"] is None and "8613812345678" in ticket["contact_name"]
     assert call["number"] == "+8613812345678" and call["state"] == "ended" and call["duration_seconds"] == 125
     assert ticket["channel"] == "phone" and ticket["category"] == "dispute" and ticket["team"] == "finance"
     me = await agent.call("GET", "/api/v1/me")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from conversation.callbacks import Callback, CallbackStatus, callback_to_doc
 from conversation.calls import PHONE_CHANNEL, Call, CallDirection, CallOutcome, CallState, InvalidNumber, call_to_doc
@@ -13,8 +13,15 @@ from conversation.ingest import MAX_MERGE_HOPS
 from hub.access import Access
 from hub.api.framework import PUBLIC, ApiError, not_found
 from hub.api.framework import Call as ApiCall
-from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time, services_of
-from hub.api.serialize import conversation_json
+from hub.api.routes import (
+    api,
+    authorized,
+    conversation_or_404,
+    hub_of,
+    named_conversation_json,
+    parse_time,
+    services_of,
+)
 from hub.jsonbody import parse_json
 from hub.schema import Int, Obj, Str
 from hub.services.hotline import CallbackRequest, CallForm, LoggedCall
@@ -56,6 +63,9 @@ TELEPHONY_EVENT = Obj(
 )
 api.schema("TelephonyEvent", TELEPHONY_EVENT.json_schema())
 
+if TYPE_CHECKING:
+    from hub.app import Hub
+
 
 def _json(doc: dict[str, Any]) -> dict[str, Any]:
     return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in doc.items()}
@@ -78,10 +88,10 @@ async def _number_errors_named(change: Awaitable[T]) -> T:
         raise ApiError(422, "invalid_number", str(exc)) from None
 
 
-def logged_json(logged: LoggedCall) -> dict[str, Any]:
+async def logged_json(hub: Hub, logged: LoggedCall) -> dict[str, Any]:
     return {
         "call": call_json(logged.call),
-        "conversation": conversation_json(logged.conversation),
+        "conversation": await named_conversation_json(hub, logged.conversation),  # as the list names it
         "callback": callback_json(logged.callback) if logged.callback else None,
         "duplicate": logged.duplicate,
     }
@@ -146,7 +156,7 @@ async def log_call(call: ApiCall) -> dict[str, Any]:
     )
     if logged.duplicate:  # a retry answers with its ticket only to someone who may see it (call ids are guessable)
         authorized(call, logged.conversation, Access.READ)
-    return logged_json(logged)
+    return await logged_json(hub_of(call), logged)
 
 
 async def _call_ticket(call: ApiCall, conversation_id: str) -> str:
@@ -276,4 +286,4 @@ async def telephony_event(call: ApiCall) -> dict[str, Any]:
             recording_url=body.get("recording_url", ""),
         )
     )
-    return logged_json(logged)
+    return await logged_json(hub_of(call), logged)
