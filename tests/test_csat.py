@@ -289,7 +289,7 @@ async def test_a_typed_rating_by_email_in_chinese_counts_and_a_late_one_after_cl
     assert "很满意" in text_of(survey_message)
     conv = await hub.services.conversations.update_by(await ticket(hub, 1000), {"status": "closed"}, who="Li", names={})
 
-    # answered above the quoted survey, as mail clients write it (a trial: it reopened the ticket)
+    # answered above the quoted survey, as mail clients write it (a trial reported a reopen; this holds)
     quoted = "\n".join(f"> {line}" for line in text_of(survey_message).splitlines())
     answer = f"很满意\n\n在 2026年11月28日 17:20，客服 <help@support.example.com> 写道：\n{quoted}\n"
     reply = mail(answer, subject="Re: 订单没到", In_Reply_To=survey_message["Message-ID"])
