@@ -139,15 +139,37 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def new_survey(ticket: Conversation, now: datetime, language: str, answer_for: timedelta | None = None) -> Survey:
-    """The survey asked now on a resolved ticket; answers count for `answer_for` (None: always)."""
+def credited_agent(ticket: Conversation, resolver_id: str, thread: Iterable[Message]) -> str:
+    """The agent a ticket's rating is theirs: its assignee, else the agent who resolved it,
+    else the last agent who answered the customer (an unassigned ticket an agent answered and
+    resolved was rated for nobody, a trial found)."""
+    if ticket.assignee_id or resolver_id:
+        return ticket.assignee_id or resolver_id
+    replies = [
+        m.author_id
+        for m in thread
+        if m.author_type is AuthorType.AGENT and m.kind is MessageKind.MESSAGE and m.direction is Direction.OUTBOUND
+    ]
+    return replies[-1] if replies else ""
+
+
+def new_survey(
+    ticket: Conversation,
+    now: datetime,
+    language: str,
+    answer_for: timedelta | None = None,
+    *,
+    agent_id: str | None = None,
+) -> Survey:
+    """The survey asked now on a resolved ticket; answers count for `answer_for` (None: always);
+    `agent_id`: whose the rating is (credited_agent; None: the assignee)."""
     return Survey(
         conversation_id=ticket.id,
         number=ticket.number,
         contact_id=ticket.contact_id,
         channel=ticket.channel,
         asked_at=now,
-        agent_id=ticket.assignee_id,
+        agent_id=ticket.assignee_id if agent_id is None else agent_id,
         team=ticket.team,
         category=ticket.category,
         language=language,

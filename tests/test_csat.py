@@ -102,10 +102,13 @@ async def work_and_resolve(hub: Hub, number: int, *, agent_reply: bool = True, *
     agent = await hub.store.accounts.get_agent_by_email("li.na@example.com")
     assert agent is not None
     service = hub.services.conversations
-    conv = await service.update_by(conv, {"assignee_id": agent.id, "team": "care", **changes}, who="Li", names={})
+    changes = {"assignee_id": agent.id, "team": "care", **changes}
+    conv = await service.update_by(conv, changes, who="Li", names={}, agent_id=agent.id)
     if agent_reply:
         await service.send(conv, "已为您处理好了。", author_type=AuthorType.AGENT, author_id=agent.id)
-    conv = await service.update_by(await ticket(hub, number), {"status": "resolved"}, who="Li", names={})
+    conv = await service.update_by(
+        await ticket(hub, number), {"status": "resolved"}, who="Li", names={}, agent_id=agent.id
+    )
     await hub.plugin_host.settle()
     return conv
 
@@ -284,9 +287,12 @@ async def test_a_typed_rating_by_email_in_chinese_counts_and_a_late_one_after_cl
     first = mail("我的订单一直没到，请帮忙查一下。", subject="订单没到")
     await mail_in(hub, first)
     await eventually(lambda: ticket(hub, 1000))
-    await work_and_resolve(hub, 1000)
+    await work_and_resolve(hub, 1000, assignee_id="")  # answered and resolved, never taken
     survey_message = await survey_mail(outbox, "您对这次服务满意吗")
     assert "很满意" in text_of(survey_message)
+    li = await hub.store.accounts.get_agent_by_email("li.na@example.com")
+    survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)
+    assert li is not None and survey is not None and survey.agent_id == li.id  # the rating is hers (a trial)
     conv = await hub.services.conversations.update_by(await ticket(hub, 1000), {"status": "closed"}, who="Li", names={})
 
     # answered above the quoted survey, as mail clients write it (a trial reported a reopen; this holds)

@@ -19,6 +19,7 @@ from conversation.quality import (
     awaits_comment,
     check_scores,
     commented,
+    credited_agent,
     disagreement,
     new_survey,
     parse_week,
@@ -247,3 +248,13 @@ def test_a_week_starts_on_monday_midnight_in_the_reports_time_zone() -> None:
     )
     assert parse_week("2026-W48", shanghai) == week_of(date(2026, 11, 23), shanghai)
     assert week_name(date(2026, 11, 26)) == "2026-W48" and week_name(date(2027, 1, 1)) == "2026-W53"
+
+
+def test_a_rating_is_the_assignees_else_the_resolvers_else_the_last_agent_who_answered() -> None:
+    """A trial: an unassigned ticket an agent answered and resolved was rated for nobody."""
+    li, wang = replace(AGENT, author_id="li"), replace(AGENT, author_id="wang")
+    assert credited_agent(ticket(assignee_id="zhou"), "li", [li]) == "zhou"
+    assert credited_agent(ticket(), "li", [wang]) == "li"
+    assert credited_agent(ticket(), "", [CUSTOMER, li, BOT, wang, CUSTOMER]) == "wang"
+    assert credited_agent(ticket(), "", [CUSTOMER, BOT]) == ""
+    assert new_survey(ticket(), NOW, "en", agent_id="wang").agent_id == "wang"

@@ -28,6 +28,7 @@ from conversation.quality import (
     check_reviewable,
     check_scores,
     commented,
+    credited_agent,
     disagreement,
     new_survey,
     rated,
@@ -78,7 +79,14 @@ class QualityService:
     async def ask(self, ticket: Conversation, language: str, answer_for: timedelta | None = None) -> Survey | None:
         """Open the ticket's survey (answers count for `answer_for`); None when it has one
         already (a repeated timer asks once)."""
-        survey = new_survey(ticket, self.clock(), language, answer_for)
+        fact = await self.store.reports.get_fact(ticket.id)
+        thread = (
+            []
+            if ticket.assignee_id or (fact and fact.resolver_id)
+            else await self.store.tickets.list_messages(ticket.id)
+        )
+        agent = credited_agent(ticket, fact.resolver_id if fact else "", thread)
+        survey = new_survey(ticket, self.clock(), language, answer_for, agent_id=agent)
         if not await self.store.quality.add_survey(survey):
             return None
         await self.conversations.add_event(ticket, "event.csat_asked")
