@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from conversation.areas.tickets import InboundRecord, Ticketing
+from conversation.calls import PHONE_CHANNEL
 from conversation.codec import idempotency_key
 from conversation.identity import follows_merge
 from conversation.inbound import Inbound
@@ -103,7 +104,7 @@ def record_inbound(p: IngestPrimitives, inbound: Inbound, now: datetime, policy:
         conversation = yield p.put_in_team(conversation, team)
     # Only the copy that reopened the ticket says so: a racing second copy writes no second event.
     if route is Route.REOPEN and (yield p.reopen(conversation)):
-        yield p.insert_message(reopen_event(conversation, now))
+        yield p.insert_message(reopen_event(conversation, now, call=inbound.channel == PHONE_CHANNEL))
     message = inbound_message(inbound, conversation.id, contact_id, now, plugins_pending=policy.plugins_enabled)
     if not (yield p.insert_message(message)):
         existing = yield p.find_by_key(key)

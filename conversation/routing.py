@@ -263,7 +263,12 @@ def keyword_priority_event(conversation: Conversation, match: KeywordMatch, now:
     )
 
 
-def reopen_event(conversation: Conversation, now: datetime) -> Message:
+def reopen_event(conversation: Conversation, now: datetime, *, call: bool = False) -> Message:
+    """The thread's note of a reopen: the customer wrote again, or (`call`) a call with them
+    was logged, which no customer "wrote" (a trial's supervisor read it so)."""
     number = str(conversation.number)
+    if call:
+        text = f"Ticket #{number} reopened: a call with the customer was logged"
+        return system_event(conversation, now, text, "event.reopened_by_call", Direction.INBOUND, number=number)
     text = f"Ticket #{number} reopened: the customer wrote again"
     return system_event(conversation, now, text, "event.reopened", Direction.INBOUND, number=number)

@@ -83,6 +83,11 @@ async def test_a_logged_call_becomes_a_phone_ticket_with_the_caller_as_contact(a
         return [(row["agent_id"], row["resolved"]) for row in rows] == [(agent.id, 1)]
 
     await eventually(resolved_by_the_agent)
+    # a later call reopens it, said as what it was: no customer "wrote again" (a trial)
+    await agent.call("POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in"}, status=201)
+    events = [m["text"] for m in await thread(agent, ticket["id"]) if m["kind"] == "event"]
+    assert "Ticket #1000 reopened: a call with the customer was logged" in events
+    assert not any("the customer wrote again" in e for e in events)
 
 
 async def test_a_retried_call_with_its_key_is_logged_once(agent: Agent) -> None:
