@@ -8,6 +8,7 @@ lands on the same contact and thread however the number was typed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -77,23 +78,46 @@ class CallState(StrEnum):
 FINAL_STATES = (CallState.ENDED, CallState.MISSED)
 
 
+# An extension as Chinese offices write it ("021-6288 8888 转 123", "分机 123"), or after a
+# hyphen when the number before it is whole ("021-62888888-123"): read as libphonenumber's
+# own "ext." so it is kept, not refused.
+_EXTENSION_WORD = re.compile(r"\s*(?:转|轉|分机|分機)\s*(?=\d{1,7}\s*$)")
+_HYPHENED_EXTENSION = re.compile(r"^(?P<number>.*\d)-(?P<ext>\d{1,5})$")
+
+
 def normalise_number(text: str, default_region: str) -> str:
-    """The number in E.164, or InvalidInput saying why it is not a phone number."""
+    """The number in E.164, with its extension as RFC 3966 writes it (`+862162888888;ext=123`),
+    or InvalidNumber saying why it is not a phone number."""
     cleaned = text.strip()
     if not cleaned:
         raise InvalidNumber("number: give the caller's phone number")
     if len(cleaned) > MAX_NUMBER_CHARS:
         raise InvalidNumber(f"number: longer than {MAX_NUMBER_CHARS} characters")
-    try:
-        parsed = phonenumbers.parse(cleaned, default_region.upper() or None)
-    except phonenumbers.NumberParseException:
-        raise InvalidNumber(f"number: {cleaned!r} is not a phone number") from None
+    region = default_region.upper() or None
+    parsed = _parsed(_EXTENSION_WORD.sub(" ext. ", cleaned), region)
+    if (parsed is None or not phonenumbers.is_valid_number(parsed)) and (
+        hyphened := _HYPHENED_EXTENSION.match(cleaned)
+    ):
+        whole = _parsed(hyphened["number"], region)
+        if whole is not None and phonenumbers.is_valid_number(whole):
+            whole.extension = hyphened["ext"]
+            parsed = whole
+    if parsed is None:
+        raise InvalidNumber(f"number: {cleaned!r} is not a phone number")
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidNumber(
             f"number: {cleaned!r} is not a valid phone number"
             f" (numbers without + are read as {default_region.upper()} numbers)"
         )
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return f"{e164};ext={parsed.extension}" if parsed.extension else e164
+
+
+def _parsed(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def check_recording_url(url: str) -> str:
