@@ -403,3 +403,30 @@ async def test_one_hub_of_several_polls(tmp_path: Path, fake: tuple[FakeTelegram
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_customer_blocking_the_bot_is_said_on_their_ticket(client: TestClient) -> None:
+    """A trial: Telegram's "kicked" my_chat_member update was only counted; the agents learned
+    the customer blocked the bot from their first failed reply."""
+    hub = hub_of(client)
+    await post(client, text_update(1, "hello"))
+    blocked = {
+        "update_id": 2,
+        "my_chat_member": {
+            "chat": {"id": 777, "type": "private", "first_name": "Li"},
+            "from": {"id": 777, "is_bot": False, "first_name": "Li"},
+            "date": 1,
+            "old_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "Bot"}, "status": "member"},
+            "new_chat_member": {"user": {"id": 1, "is_bot": True, "first_name": "Bot"}, "status": "kicked",
+                                "until_date": 0},
+        },
+    }  # fmt: skip
+    assert (await post(client, blocked))[0] == 200
+    assert (await post(client, blocked))[0] == 200  # Telegram's retry: said once
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
+    assert conv is not None
+    events = [m.text for m in await hub.store.tickets.list_messages(conv.id) if m.kind is MessageKind.EVENT]
+    assert [e for e in events if "blocked the bot" in e] == [
+        "Telegram refuses delivery to Li (@lina): they blocked the bot. Replies cannot reach them here until they"
+        " unblock the bot."
+    ]

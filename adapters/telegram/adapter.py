@@ -61,7 +61,7 @@ from hub.sdk import (
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what setWebhook accepts as secret_token
 LIMIT = 4096  # characters in one Telegram message
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 POLL_RETRY_BASE = 1.0  # seconds after the first failed getUpdates; doubles, with jitter
 POLL_RETRY_CAP = 300.0
 
@@ -295,6 +295,28 @@ class TelegramAdapter(Adapter):
         kind = next((k for k in update.to_dict() if k != "update_id"), "empty")
         self._ignored(kind, f"ignoring {kind} updates: not supported")
 
+    async def on_blocked(self, update: Update) -> None:
+        """A customer blocked the bot in their private chat: the agents are told on their latest
+        ticket here before they write a reply that cannot arrive (unblocking is the customer's
+        next message)."""
+        change = update.my_chat_member
+        assert change is not None
+        contact = await self.hub.reads.find_identity_contact(self.name, str(change.from_user.id))
+        found = await self.hub.reads.conversations_of(contact.id, channel=self.name, limit=5) if contact else []
+        tickets = [t for t in found if not t.merged_into]
+        if not tickets:
+            self._ignored("my_chat_member/kicked", "a user with no ticket here blocked the bot")
+            return
+        said = hub_texts(self.hub.language)
+        name = contact.name if contact and contact.name else said.get("event.this_customer")
+        reason = said.get("event.telegram_blocked_by_user")
+        await self.hub.post_event(
+            tickets[0].id,
+            "event.telegram_blocked",
+            {"name": name, "reason": reason},
+            once=f"blocked:{update.update_id}",
+        )
+
     async def on_message(self, update: Update) -> None:
         assert update.message is not None
         await self.ingest_message(update.update_id, update.message.to_dict())
@@ -498,7 +520,14 @@ def _label_of(query: Any) -> str:
     return str(query.data or "")
 
 
+def _blocked(update: Update) -> bool:
+    """The customer blocked the bot in a private chat (Telegram's `my_chat_member`, "kicked")."""
+    change = update.my_chat_member
+    return change is not None and change.chat.type == "private" and change.new_chat_member.status == "kicked"
+
+
 HANDLERS = [
+    UpdateHandler(_blocked, TelegramAdapter.on_blocked),
     UpdateHandler(lambda u: u.edited_message is not None, TelegramAdapter.on_edit),
     UpdateHandler(lambda u: u.callback_query is not None, TelegramAdapter.on_callback),
     UpdateHandler(lambda u: u.message is not None and u.message.from_user is not None, TelegramAdapter.on_message),
