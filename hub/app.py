@@ -80,6 +80,7 @@ from hub.webhooks import WebhookDispatcher, WebhookSender, prune_step
 log = logging.getLogger(__name__)
 
 RECOVERY_INTERVAL = 60.0
+FIRST_TRAINING_WAIT = 60.0  # at most, before the first recovery round runs the bots anyway
 NOT_STARTED_RETRY_AFTER = 30  # seconds; a channel's first start retry comes within a few
 
 
@@ -421,8 +422,14 @@ class Hub(ChannelPort):
 
     async def _recover_once(self) -> None:
         try:
+            if self._left_before is not None:
+                # what a stopped hub left is answered as a live message is: by a bot that has
+                # learned the knowledge base (before it, the FAQ bot would hand every question on)
+                await self.knowledge.answering(FIRST_TRAINING_WAIT)
+            rounds = self.pipeline.recovery_rounds
             await self.pipeline.recover(left_before=self._left_before)
-            self._left_before = None  # taken: later rounds wait for RECOVERY_AGE as usual
+            if self.pipeline.recovery_rounds > rounds:  # it held the lease: later rounds wait RECOVERY_AGE
+                self._left_before = None
         except StoreUnavailable:
             pass  # the next round will do it
         await asyncio.sleep(RECOVERY_INTERVAL)

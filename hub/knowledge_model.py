@@ -122,6 +122,9 @@ class KnowledgeModel:
         self.trainings = 0  # how many times the matcher was trained (for tests and logs)
         self._examples: list[tuple[str, str]] | None = None  # what the current model learned
         self._wake = asyncio.Event()
+        # Set once the matcher can answer: after the first look at the knowledge base, or as
+        # soon as a stand-in answers while the first training runs.
+        self._answering = asyncio.Event()
         self._matching = ThreadPoolExecutor(MATCH_THREADS, thread_name_prefix="faq-match")
         self._closed = False
         self._stopping = threading.Event()  # set as the hub stops: a training under way gives up
@@ -167,6 +170,7 @@ class KnowledgeModel:
             stand_in = await self._stand_in_trained(articles) if self.trained is None else None
             if stand_in is not None:
                 self.trained, self.articles = stand_in, {a.id: a for a in articles}
+                self._answering.set()
                 log.info("knowledge base: answering with %s until the first training ends", stand_in.name)
             try:
                 # In a thread, imports included: scikit-learn and numpy take over a second to
@@ -197,6 +201,7 @@ class KnowledgeModel:
                 )
                 failed = True
         self.trained, self.articles, self.revision = trained, {a.id: a for a in articles}, revision
+        self._answering.set()
         # After a failure nothing counts as learned: the same articles are trained again,
         # at the retry or at the next change, whichever comes first.
         self._examples = None if failed else examples
@@ -238,6 +243,15 @@ class KnowledgeModel:
             return await asyncio.to_thread(self._train, self._stand_in, articles)
         except ValueError:
             return None
+
+    async def answering(self, timeout: float) -> bool:
+        """Wait until the matcher can answer (see `_answering`); False when `timeout` seconds
+        passed first (a first training that hangs must not hold what waits on it for good)."""
+        try:
+            await asyncio.wait_for(self._answering.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def watch_step(self) -> None:
         """One round of the hub's `kb-retrain` loop: wait for a change or the next check."""

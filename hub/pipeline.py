@@ -108,6 +108,7 @@ class Pipeline:
         self.tier_priorities = dict(tier_priorities or {})
         self.instance_id = instance_id
         self.clock = clock
+        self.recovery_rounds = 0  # rounds that held the recovery lease
         self.language = language  # for customers whose language is unknown or has no catalog
         self.secrets = secrets or SecretsGuard(language)
         self.accepting = True
@@ -569,6 +570,7 @@ class Pipeline:
             RECOVERY_LEASE, self.instance_id, now=now, ttl=RECOVERY_LEASE_TTL
         ):
             return 0
+        self.recovery_rounds += 1
         try:
             before = now - RECOVERY_AGE if left_before is None else max(left_before, now - RECOVERY_AGE)
             messages = await self.store.tickets.messages_awaiting_plugins(

@@ -4,6 +4,7 @@ its answers went (records, API, metrics)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -807,3 +808,31 @@ def test_the_hand_off_note_leaves_out_guesses_an_agent_cannot_use() -> None:
     note = _guesses_note(said, [Guess("a", "a", "提现多久到账", 0.42), Guess("b", "b", "忘记密码怎么找回", 0.004)])
     assert note.splitlines() == ["机器人猜测：", "1. 提现多久到账（42%）"]
     assert _guesses_note(said, [Guess("b", "b", "忘记密码怎么找回", 0.01)]) == "FAQ 机器人没有找到相关文章。"
+
+
+async def test_a_question_a_stopped_hub_left_is_answered_after_the_next_start(tmp_path: Path) -> None:
+    """A review: the embedded store's restart now runs left messages at once, and they reached
+    the FAQ bot before it had learned the knowledge base, which handed every one to a person."""
+    async with running_hub(faq_config(tmp_path)) as running:
+        for article in ARTICLES:
+            await running.services.knowledge.create(article)
+    stopped_early = make_config(
+        tmp_path,
+        {
+            "channels": {"chat": {"type": "recording"}},
+            "plugins": {"enabled": ["hang"]},
+            "hub": {"shutdown_grace_seconds": 0.1},
+        },
+    )
+    async with running_hub(stopped_early) as stopping:
+        left = await stopping.ingest(customer_message("m-left", "忘记密码了怎么办"))
+        await asyncio.sleep(0.05)
+    async with running_hub(faq_config(tmp_path)) as hub:
+
+        async def ran() -> bool:
+            message = await hub.store.tickets.get_message(left.message.id)
+            return message is not None and message.plugins_done
+
+        await eventually(ran, timeout=20)
+        assert await answers(hub, left.conversation.id) == [("forgot_password", "asked")]
+        assert (await ticket(hub, left.conversation.id)).handed_off_at is None
