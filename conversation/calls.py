@@ -79,10 +79,13 @@ FINAL_STATES = (CallState.ENDED, CallState.MISSED)
 
 
 # An extension as Chinese offices write it ("021-6288 8888 转 123", "分机 123"), or after a
-# hyphen when the number before it is whole ("021-62888888-123"): read as libphonenumber's
-# own "ext." so it is kept, not refused.
+# hyphen when what comes before is a whole landline whose local number is written in one
+# piece ("021-62888888-123"): read as libphonenumber's own "ext." so it is kept, not refused.
+# A mobile number or a number in short groups with a digit more ("010-1234-5678-9") is a typo
+# the agent should see refused.
 _EXTENSION_WORD = re.compile(r"\s*(?:转|轉|分机|分機)\s*(?=\d{1,7}\s*$)")
-_HYPHENED_EXTENSION = re.compile(r"^(?P<number>.*\d)-(?P<ext>\d{1,5})$")
+_HYPHENED_EXTENSION = re.compile(r"^(?P<number>.*\D\d{7,8})-(?P<ext>\d{1,5})$")
+_LANDLINES = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
 
 
 def normalise_number(text: str, default_region: str) -> str:
@@ -99,7 +102,7 @@ def normalise_number(text: str, default_region: str) -> str:
         hyphened := _HYPHENED_EXTENSION.match(cleaned)
     ):
         whole = _parsed(hyphened["number"], region)
-        if whole is not None and phonenumbers.is_valid_number(whole):
+        if whole is not None and phonenumbers.is_valid_number(whole) and phonenumbers.number_type(whole) in _LANDLINES:
             whole.extension = hyphened["ext"]
             parsed = whole
     if parsed is None:

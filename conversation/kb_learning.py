@@ -339,14 +339,14 @@ def _first_question(messages: Sequence[Message], start: int, end: int) -> str:
             if asked:
                 break
             continue
-        asked.append(message.text.strip())
+        asked.append(customer_words(message.text).strip())
     return "\n".join(asked)
 
 
 def _latest_question(messages: Sequence[Message], end: int) -> str:
     return next(
         (
-            m.text.strip()
+            customer_words(m.text).strip()
             for m in reversed(messages[:end])
             if _said(m) and _customer_said(m) and not is_meta_message(m.text)
         ),
@@ -358,7 +358,7 @@ def latest_question(messages: Iterable[Message]) -> str:
     """What the inbox suggests articles for: the customer's latest message that asks something
     (after "no, that did not help, I want a person" the question before it); the latest one
     when none does."""
-    said = [m.text for m in messages if _customer_said(m)]
+    said = [words for m in messages if _customer_said(m) and (words := customer_words(m.text))]
     return next((text for text in reversed(said) if not is_meta_message(text)), said[-1] if said else "")
 
 

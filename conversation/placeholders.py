@@ -14,7 +14,8 @@ import re
 # A whole line in brackets: what the adapters write (adapters/telegram/content.py, the Slack
 # and email adapters). A customer rarely types one alone; if they do, it still stays in the
 # thread, only the bots read past it.
-PLACEHOLDER_LINE = re.compile(r"^[ \t]*(?:\[[^\[\]\n]{1,500}\]|\(empty mail\)|（空邮件）)[ \t]*$", re.MULTILINE)
+# A file's name may hold brackets of its own ("[not kept: report[1].pdf: …]").
+PLACEHOLDER_LINE = re.compile(r"^[ \t]*(?:\[[^\n]{1,500}\]|\(empty mail\)|（空邮件）)[ \t]*$", re.MULTILINE)
 
 
 def customer_words(text: str) -> str:

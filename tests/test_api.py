@@ -382,6 +382,10 @@ async def test_merge_move_and_contact_merge_leave_events_and_lose_nothing(agent:
     for change in ({"subject": "renamed"}, {"status": "open"}, {"tags": ["x"]}):  # closed for good
         refused = await agent.call("PATCH", f"/api/v1/conversations/{second}", change, status=409)
         assert refused["error"] == "merged"
+    # nor does it take a callback or a complaint (a review: only the PATCH refused)
+    callback = {"due_at": "2030-01-01T10:00:00+08:00", "number": "+8613812345678"}
+    refused = await agent.call("POST", f"/api/v1/conversations/{second}/callbacks", callback, status=409)
+    assert refused["error"] == "merged"
     assert (await agent.call("GET", f"/api/v1/conversations/{second}"))["conversation"] == merged
 
     hub = agent.client.server.app[HUB]

@@ -275,6 +275,7 @@ def test_bad_settings_stop_the_hub_with_the_key_named(settings: dict[str, object
         ("(empty mail)", ""),
         ("my screen\n[not kept: shot.png: it is over the 20480 KiB limit]", "my screen"),
         ("[urgent] refund please", "[urgent] refund please"),  # brackets within the words stay
+        ("[未保留：report[1].pdf：超过 1 KiB 的上限]", ""),  # a file name's own brackets (a review)
         ("退款 (订单 123)", "退款 (订单 123)"),
     ],
 )

@@ -195,11 +195,23 @@ async def test_a_ticket_a_call_opens_gets_routings_team_else_the_agents(tmp_path
         form = CallForm(number="+8613812345678", direction=CallDirection.IN)
         logged = await hub.services.hotline.log_call(form, who="Li", agent_id=li.id)
         assert (logged.conversation.team, logged.conversation.assignee_id) == ("customer-service", li.id)
+        # a category without a team of its own: routing's default too (a review); with one: its team
+        from conversation.desk import Category
+
+        await hub.store.desk.save_category(Category("billing", {"en": "Billing"}))
+        for number, category, team in (
+            ("+8613812345679", "billing", "customer-service"),
+            ("+8613812345670", "dispute", "finance"),
+        ):
+            form = CallForm(number=number, direction=CallDirection.IN, category=category)
+            logged = await hub.services.hotline.log_call(form, who="Li", agent_id=li.id)
+            assert (logged.conversation.category, logged.conversation.team) == (category, team)
     other = tmp_path / "no-default"
     other.mkdir()
     async with running_hub(make_config(other)) as hub:
         li = await add_agent(hub.store, "li@example.com", Role.AGENT, "a-long-password-1", name="Li")
         await hub.services.desk.set_agent_teams(li.id, ["technical-support"])
+        form = CallForm(number="+8613812345678", direction=CallDirection.IN)
         logged = await hub.services.hotline.log_call(form, who="Li", agent_id=li.id)
         assert logged.conversation.team == "technical-support"  # the team of the agent who took it
 

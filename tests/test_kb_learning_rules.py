@@ -13,6 +13,7 @@ from conversation.kb_learning import (
     in_language,
     is_meta_message,
     kb_language,
+    latest_question,
     luhn_valid,
     mask_personal_data,
     order_pattern,
@@ -241,3 +242,13 @@ def test_the_readme_documents_the_preview_body_and_what_masking_leaves() -> None
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert '`POST /api/v1/kb/preview` (body `{"answer": "<Markdown>"}`' in readme
     assert "Names, WeChat IDs and street addresses are **not** masked: reviewers must check" in readme
+
+
+def test_the_suggestions_question_leaves_the_channels_placeholders_out() -> None:
+    """A review: "[not kept: …]" went into the suggestions' query and a proposal's question."""
+    thread = [
+        customer("[sticker 👍]"),
+        customer("my invoice is wrong\n[not kept: inv.pdf: it is over the 20480 KiB limit]"),
+    ]
+    assert latest_question(thread) == "my invoice is wrong"
+    assert latest_question([customer("[贴纸 👍]")]) == ""

@@ -289,6 +289,11 @@ async def test_replies_go_to_the_dm_or_the_thread_escaped_split_and_retried(
     events = [m for m in await hub.store.tickets.list_messages(dm.id) if m.kind is MessageKind.EVENT]
     assert events[-1].text.startswith("Slack refuses replies in this conversation: channel_not_found.")
     assert event_text(events[-1], "zh-CN").startswith("Slack 拒绝在此会话中投递回复：channel_not_found。")
+    fake.fail_next["chat.postMessage"] = [(200, {"ok": False, "error": "channel_not_found"}, {})]
+    again = await hub.actions.send(dm, "still there?", author_type=AuthorType.AGENT, author_id="a")
+    await eventually(lambda: _failed(hub, again.id))
+    events = [m for m in await hub.store.tickets.list_messages(dm.id) if m.kind is MessageKind.EVENT]
+    assert sum(e.text.startswith("Slack refuses replies") for e in events) == 1  # said once (a review)
 
 
 async def test_buttons_and_the_verified_interaction(tmp_path: Path, fake: FakeSlack) -> None:
@@ -377,3 +382,8 @@ async def test_end_to_end_through_the_inbox_api(client: TestClient, fake: FakeSl
         "1700000050.000100",
         "In Settings → API.",
     )
+
+
+async def _failed(hub: Hub, message_id: str) -> bool:
+    found = await hub.store.tickets.get_message(message_id)
+    return found is not None and found.delivery is not None and found.delivery.status is DeliveryStatus.FAILED

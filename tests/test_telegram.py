@@ -136,6 +136,12 @@ async def test_unsupported_updates_are_acknowledged_and_logged_once(
         "helpline_updates_ignored_total", {"channel": "telegram", "kind": "message/from_a_bot"}
     )
     assert ignored == 1
+    # a person posting as their channel, or as an anonymous admin, comes as Telegram's own bot
+    as_channel = text_update(8, "我的订单呢", chat_id=-100555, chat_type="group", user_id=136817688)
+    as_channel["message"]["from"]["is_bot"] = True
+    as_channel["message"]["sender_chat"] = {"id": -1001234, "type": "channel", "title": "Li's shop"}
+    assert (await post(client, as_channel))[0] == 200
+    assert await hub_of(client).store.tickets.get_conversation_by_number(1000) is not None  # kept (a review)
 
 
 async def test_edits_photos_documents_voice_and_stickers(client: TestClient, fake: tuple[FakeTelegram, str]) -> None:

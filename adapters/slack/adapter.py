@@ -506,7 +506,9 @@ class SlackAdapter(Adapter):
         """Say it in the thread, as Telegram's "blocked" is: beside the failed reply, why no
         reply will reach the customer in this conversation until the app is let back in."""
         with logged_failure(self.log, f"recording that Slack refuses replies on {out.conversation.id}"):
-            await self.hub.post_event(out.conversation.id, "event.slack_unreachable", {"reason": error})
+            # once per ticket and error: every reply after it (a bot's too) fails the same way
+            once = f"slack-unreachable:{out.conversation.id}:{error}"
+            await self.hub.post_event(out.conversation.id, "event.slack_unreachable", {"reason": error}, once=once)
 
 
 def _choice_blocks(text: str, out: Outbound) -> list[dict[str, Any]]:

@@ -324,7 +324,9 @@ class TelegramAdapter(Adapter):
     async def ingest_message(self, update_id: int, message: dict[str, Any]) -> None:
         """Store one customer message, read from the Bot API's JSON (also when PTB cannot parse it)."""
         user, chat = message["from"], message["chat"]
-        if user.get("is_bot"):  # another bot in a group (ours never gets its own): no customer wrote it
+        # Another bot in a group (ours never gets its own): no customer wrote it. A person posting
+        # as their channel or as an anonymous admin comes as Telegram's bot with `sender_chat`.
+        if user.get("is_bot") and not message.get("sender_chat"):
             self._ignored("message/from_a_bot", "ignoring messages from bots: nobody wrote to support")
             return
         content = describe(message, said=hub_texts(self.hub.language))

@@ -19,7 +19,7 @@ from conversation.records import Record
 from hub.access import Access
 from hub.api.framework import ADMIN, ApiError, Call, not_found
 from hub.api.records import RECORD, RECORD_PAGE, record_json
-from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time
+from hub.api.routes import api, authorized, conversation_or_404, hub_of, parse_time, refuse_merged
 from hub.schema import Arr, Obj, Str
 from hub.sdk import ServiceContext
 from plugins.complaints import COMPLAINT, SUGGESTION, ComplaintsPlugin, Filing, complaints_plugin
@@ -89,6 +89,7 @@ async def _visible(call: Call, records: list[Record]) -> list[Record]:
 )
 async def file_complaint(call: Call) -> dict[str, Any]:
     ticket = await conversation_or_404(call, access=Access.WRITE)
+    refuse_merged(ticket, "file it there")
     hub = hub_of(call)
     plugin = _plugin(hub)
     ctx = await hub.plugin_host.context(plugin, ticket)

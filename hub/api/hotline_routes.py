@@ -20,6 +20,7 @@ from hub.api.routes import (
     hub_of,
     named_conversation_json,
     parse_time,
+    refuse_merged,
     services_of,
 )
 from hub.jsonbody import parse_json
@@ -212,6 +213,7 @@ async def list_callbacks(call: ApiCall) -> dict[str, Any]:
 )
 async def add_callback(call: ApiCall) -> dict[str, Any]:
     conversation = await conversation_or_404(call, access=Access.WRITE)
+    refuse_merged(conversation, "schedule the callback there")
     number = call.body.get("number") or (conversation.customer_address if conversation.channel == PHONE_CHANNEL else "")
     if not number:
         raise ApiError(422, "invalid", "number: this ticket has no phone caller; give the number to call")

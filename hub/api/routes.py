@@ -375,6 +375,13 @@ def authorized(call: Call, conv: Conversation | None, access: Access) -> Convers
     return conv
 
 
+def refuse_merged(conv: Conversation, what: str) -> None:
+    """A merged ticket is closed for good, its messages live on in the other: 409 `merged`,
+    saying what to do there instead (`what`)."""
+    if conv.merged_into:
+        raise ApiError(409, "merged", f"this ticket was merged into another; {what}")
+
+
 async def contact_or_404(call: Call, contact_id: str, access: Access) -> Contact:
     """A contact is reachable through a ticket of theirs the caller may `access`."""
     hub = hub_of(call)
@@ -484,8 +491,7 @@ async def mark_read(call: Call) -> dict[str, Any]:
 async def post_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call, access=Access.WRITE)
-    if conv.merged_into:
-        raise ApiError(409, "merged", "this ticket was merged into another; write there")
+    refuse_merged(conv, "write there")
     text, files = call.body["text"], call.body.get("attachments", [])
     note = call.body.get("kind", "reply") == "note"
     if not note:  # before any upload is claimed
@@ -583,8 +589,7 @@ async def retry_message(call: Call) -> dict[str, Any]:
 async def patch_conversation(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call, access=Access.WRITE)
-    if conv.merged_into:  # closed for good: its messages live on in the other ticket
-        raise ApiError(409, "merged", "this ticket was merged into another; change that one")
+    refuse_merged(conv, "change that one")
     changes = dict(call.body)
     if "assignee_id" in changes:
         changes["assignee_id"] = changes["assignee_id"] or ""
@@ -671,8 +676,7 @@ async def typing(call: Call) -> dict[str, Any]:
 )
 async def handoff(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call, access=Access.WRITE)
-    if conv.merged_into:
-        raise ApiError(409, "merged", "this ticket was merged into another; hand that one over")
+    refuse_merged(conv, "hand that one over")
     updated = await services_of(call).conversations.hand_over(
         conv, team=call.body["team"], reason=call.body["reason"], who=call.who, agent_id=call.me.id
     )

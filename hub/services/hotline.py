@@ -195,26 +195,31 @@ class HotlineService:
             changes["category"] = form.category
         if form.outcome is CallOutcome.RESOLVED and conversation.status is not Status.RESOLVED:
             changes["status"] = Status.RESOLVED
-        team = "" if conversation.team or "category" in changes else await self._call_team(conversation, agent_id)
+        planned = replace(conversation, category=changes.get("category", conversation.category))
+        team, source = ("", "") if conversation.team else await self._call_team(planned, agent_id)
         if team:  # routing skips a ticket someone owns: without this it would stay teamless (a trial)
             changes["team"] = team
         if not changes:
             return conversation
         names = {a.id: a.name or a.email for a in await self.store.accounts.list_agents()}
         updated = await self.conversations.update_by(conversation, changes, who=who, names=names, agent_id=agent_id)
-        if team:  # as routing records it: a category set later may still move it
-            await self.conversations.record_team_source(updated, "default")
+        if source:  # as routing records it: a category set later may still move it
+            await self.conversations.record_team_source(updated, source)
         return updated
 
-    async def _call_team(self, conversation: Conversation, agent_id: str) -> str:
-        """The team of a ticket a call opened with none: routing's (its category's, else
-        `[routing] default_team`), else the first of the logging agent's teams. Its SLA clocks
-        follow that team's calendar, and its team's supervisors and reports see it."""
+    async def _call_team(self, conversation: Conversation, agent_id: str) -> tuple[str, str]:
+        """The team of a ticket a call opened with none, and where it came from: its category's
+        ("category"), else `[routing] default_team` ("default"), else the first of the logging
+        agent's teams ("default": a category set later may still move it). Its SLA clocks follow
+        that team's calendar, and its team's supervisors and reports see it."""
+        category = await self.store.desk.get_category(conversation.category) if conversation.category else None
+        if category is not None and category.default_team:
+            return category.default_team, "category"
         team = await self.conversations.expected_team(conversation)
         if team or not agent_id:
-            return team
+            return team, "default" if team else ""
         joined = teams_of(agent_id, await self.store.desk.list_teams())
-        return joined[0].id if joined else ""
+        return (joined[0].id, "default") if joined else ("", "")
 
     def _start_time(self, started_at: datetime | None, now: datetime) -> datetime:
         if started_at is None:
