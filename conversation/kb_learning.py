@@ -24,6 +24,7 @@ from conversation.knowledge import Article, translations
 from conversation.model import AuthorType, Direction, Message, MessageKind
 from conversation.person_request import without_person_request
 from conversation.placeholders import customer_words
+from conversation.progress import status_question
 from conversation.secrets import luhn_valid
 
 PLUGIN = "kb"  # proposals are kept as records of this (hub-owned) namespace
@@ -252,12 +253,14 @@ _ASKED_BACK = re.compile(r"[吗吧嘛]?\s*[?？]")  # "对吗？": the particle 
 
 
 def is_meta_message(text: str) -> bool:
-    """A message that asks nothing: yes / no, a request for a person, a greeting, thanks, an
-    acknowledgement ("好的谢谢", "yes thanks", "转人工", "嗯"), or no words at all (a number).
+    """A message that asks nothing the knowledge base answers: yes / no, a request for a person,
+    a status question ("我的工单进度怎么样了"), a greeting, thanks, an acknowledgement ("好的谢谢", "yes thanks", "转人工", "嗯"), or no words at all (a number).
     A request for a person that also says what it is about ("转人工，我的退款三天还没到账") asks."""
     text = customer_words(text)  # a sticker or a file's placeholder asks nothing
     folded = unicodedata.normalize("NFKC", text).casefold().strip()
     if len(_LETTER.findall(folded)) < 2:
+        return True
+    if status_question(text) is not None:  # "进度?": the progress bot's, no question for the KB (a trial)
         return True
     reply = faq_bot.read_reply(text)
     if reply is faq_bot.Reply.PERSON:

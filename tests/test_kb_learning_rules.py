@@ -170,6 +170,8 @@ def test_an_answer_becomes_the_plain_text_of_a_reply() -> None:
         *("yes, right?", "对吗？", "是这个吗?"),
         # a channel's placeholder for a sticker or a file is none of the customer's words
         *("[sticker 👍]", "[not kept: dump.zip: it is over the 20480 KiB limit]"),
+        # a status question is the progress bot's (a trial: the suggestions matched it)
+        *("我的工单进度怎么样了", "进度", "any update on my ticket?"),
     ],
 )
 def test_meta_messages_are_no_questions(text: str) -> None:
