@@ -254,7 +254,8 @@ _ASKED_BACK = re.compile(r"[吗吧嘛]?\s*[?？]")  # "对吗？": the particle 
 
 def is_meta_message(text: str) -> bool:
     """A message that asks nothing the knowledge base answers: yes / no, a request for a person,
-    a status question ("我的工单进度怎么样了"), a greeting, thanks, an acknowledgement ("好的谢谢", "yes thanks", "转人工", "嗯"), or no words at all (a number).
+    a status question ("我的工单进度怎么样了"), a greeting, thanks, an acknowledgement ("好的谢谢",
+    "yes thanks", "转人工", "嗯"), or no words at all (a number).
     A request for a person that also says what it is about ("转人工，我的退款三天还没到账") asks."""
     text = customer_words(text)  # a sticker or a file's placeholder asks nothing
     folded = unicodedata.normalize("NFKC", text).casefold().strip()
