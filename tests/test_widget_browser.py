@@ -41,10 +41,13 @@ class Shop:
         self.site_url = ""
         self.smtp_port = 0  # the mail server confirmation codes go to (a sink on loopback)
 
-    async def start_hub(self, secret: str = "first webchat secret 1") -> Hub:
+    async def start_hub(
+        self, secret: str = "first webchat secret 1", *, email_answers: bool = True, max_message_chars: int = 4000
+    ) -> Hub:
         self.monkeypatch.setenv(SECRET_ENV, secret)  # as the README says: secrets from the environment
+        webchat = {"secret": f"env:{SECRET_ENV}", "max_message_chars": max_message_chars}
         channels = {
-            "webchat": {"secret": f"env:{SECRET_ENV}", "email_channel": "email"},
+            "webchat": {**webchat, "email_channel": "email"} if email_answers else webchat,
             "email": {
                 "type": "email",
                 "address": "help@shop.example.com",
@@ -250,13 +253,14 @@ async def test_the_open_widget_has_no_serious_accessibility_problems(shop: Shop,
     conversation = await first_ticket(shop, visitor, "你好")
     agent = await shop.hub.store.accounts.get_agent_by_email("agent@example.com")
     assert agent is not None
+    await expect(visitor.locator(".offline")).to_be_visible()  # no agent online: its form is scanned too
+    assert await serious_accessibility_problems(visitor) == []
     await shop.hub.actions.send(conversation, "您好", author_type=AuthorType.AGENT, author_id=agent.id)
     await shop.hub.actions.post_bot_message(conversation, "自动回复", plugin="greeting")
     # the agent by name, the bot as the bot: they look different, and both carry their time
     await expect(visitor.locator(".msg.agent")).to_have_attribute("data-author", "👤 王芳")
     await expect(visitor.locator(".msg.bot")).to_have_attribute("data-author", "🤖 智能助手")
     await expect(visitor.locator(".msg.agent")).to_have_attribute("data-time", re.compile(r"\d{2}:\d{2}"))
-    await expect(visitor.locator(".offline")).to_be_visible()  # no agent online: its form is scanned too
     assert await serious_accessibility_problems(visitor) == []
 
 
@@ -427,3 +431,45 @@ async def test_a_questions_buttons_go_once_the_visitor_answers_it_in_words(shop:
     )
     await expect(visitor.locator(".msg.visitor[data-id] a", has_text="发票.pdf")).to_have_count(1)
     await expect(buttons).to_have_count(2)
+
+
+async def test_without_email_answers_none_are_offered_and_an_agents_message_ends_the_offline_banner(
+    shop: Shop, visitor: Any
+) -> None:
+    """A trial with the README's webchat block (no email_channel) was offered answers by email,
+    then refused them; and the "nobody online" banner stayed while an agent answered."""
+    from playwright.async_api import expect
+
+    await shop.stop_hub()
+    hub = await shop.start_hub(email_answers=False)
+    await visitor.reload()
+    conversation = await first_ticket(shop, visitor, "有人吗")
+    banner = visitor.locator(".offline")
+    await expect(banner).to_contain_text("客服暂时不在线，上线后会在这里尽快回复您。")
+    await expect(banner.locator("form")).to_have_count(2)
+    for form in await banner.locator("form").all():
+        await expect(form).to_be_hidden()  # no address asked for
+    await hub.actions.send(conversation, "您好，我在。", author_type=AuthorType.AGENT, author_id="a1")
+    await expect(visitor.locator(".msg", has_text="您好，我在。")).to_have_count(1)
+    await expect(banner).to_be_hidden()
+
+
+async def test_a_message_longer_than_the_hub_takes_is_kept_and_said_not_cut(shop: Shop, visitor: Any) -> None:
+    """A trial pasted 5,004 characters and 4,000 were sent, the rest lost with a faint note."""
+    from playwright.async_api import expect
+
+    await shop.stop_hub()
+    await shop.start_hub(max_message_chars=50)
+    await visitor.reload()
+    await first_ticket(shop, visitor, "你好")
+    long = "退款" * 30  # 60 characters; this hub takes 50
+    await visitor.fill("textarea", long)
+    await expect(visitor.locator("textarea")).to_have_value(long)  # nothing cut
+    await expect(visitor.locator(".note")).to_contain_text("这条消息有 60 个字符，最多可发送 50 个")
+    await expect(visitor.locator("button.send")).to_be_disabled()
+    await visitor.keyboard.press("Enter")
+    await visitor.fill("textarea", long[:40])
+    await expect(visitor.locator("button.send")).to_be_enabled()
+    await visitor.keyboard.press("Enter")
+    await expect(shown(visitor, long[:40])).to_have_count(1)
+    assert shop.hub is not None and await inbound(shop.hub) == ["你好", long[:40]]  # the long one never went

@@ -362,6 +362,9 @@ class WebChatAdapter(Adapter):
                 "visitor": address,
                 "conversation": ticket_json(conversation),
                 "agents_online": self.hub.agents_online() > 0,
+                # answers by email exist only with an email channel to send them (a trial was
+                # offered them, and refused "no email answers here")
+                "email_answers": bool(self.settings.email_channel),
                 "limits": {
                     "max_message_chars": self.settings.max_message_chars,
                     "max_attachment_bytes": self.settings.max_attachment_bytes,
@@ -491,6 +494,7 @@ class WebChatAdapter(Adapter):
                     if seen_by_customer(m, address)
                 ],
                 "agents_online": self.hub.agents_online() > 0,
+                "email_answers": bool(self.settings.email_channel),
                 # the address replies are mailed to, confirmed before (partly hidden): not asked again
                 "email": shown_address(await self._confirmed_email(address)) or None,
             }

@@ -130,7 +130,8 @@
   const textarea = el("textarea", { placeholder: t("placeholder"), "aria-label": t("placeholder"), maxlength: "4000" });
   const fileInput = el("input", { type: "file", class: "file", tabindex: "-1", "aria-hidden": "true" });
   const attachButton = el("button", { type: "button", class: "attach", "aria-label": t("attach"), title: t("attach"), text: "📎" });
-  const compose = el("form", { class: "compose" }, attachButton, fileInput, textarea, el("button", { class: "send", type: "submit", text: t("send") }));
+  const sendButton = el("button", { class: "send", type: "submit", text: t("send") });
+  const compose = el("form", { class: "compose" }, attachButton, fileInput, textarea, sendButton);
   const panel = el("div", { class: "panel", id: "helpline-panel", role: "dialog", "aria-labelledby": "helpline-title" },
     el("header", {}, el("span", { class: "title", id: "helpline-title", text: data.title || t("title") }), ticketLabel, helpLink, closeButton), alert, offline, log, note, compose);
   root.append(style, launcher, panel);
@@ -245,10 +246,31 @@
     const answer = await answerOf(resp);
     if (!resp.ok) { const error = new Error(`session ${resp.status}`); error.status = resp.status; error.code = answer.error; error.said = answer.message; throw error; }
     state.token = answer.token; state.limits = answer.limits || {};
-    if (state.limits.max_message_chars) textarea.maxLength = state.limits.max_message_chars;
     persist();
     showTicket(answer.conversation);
-    offline.classList.toggle("show", !answer.agents_online);
+    showOffline(!answer.agents_online, answer.email_answers, null);
+  }
+  // Nobody online: said above the conversation, with the email form only when the hub can answer
+  // by email (an address asked for and then refused helped nobody).
+  function showOffline(away, emailAnswers, email) {
+    offline.classList.toggle("show", Boolean(away));
+    emailForm.hidden = !emailAnswers || Boolean(email);
+    if (email || !emailAnswers) codeForm.hidden = true;
+    offlineText.textContent = email ? t("offline_email", { email }) : t(emailAnswers ? "offline" : "offline_later");
+  }
+  // A message longer than the hub takes is kept in the box, said, and not sent: a paste cut at
+  // the limit lost its end without a word (a trial).
+  function tooLong() {
+    const max = state.limits.max_message_chars || 0;
+    return max > 0 && textarea.value.length > max;
+  }
+  function sayLength() {
+    const over = tooLong();
+    textarea.setAttribute("aria-invalid", over ? "true" : "false");
+    sendButton.disabled = over;
+    if (over) note.textContent = t("too_long_here", { count: textarea.value.length, max: state.limits.max_message_chars });
+    else if (note.dataset.length) note.textContent = "";
+    note.dataset.length = over ? "1" : "";
   }
   // -- the connection: one manager per page ---------------------------------------------------
   // Reconnects with exponential backoff and jitter (many widgets must not come back at once
@@ -307,11 +329,8 @@
       if (frame.type === "hello") {
         state.failures = 0; note.textContent = ""; // the token works: the next failure starts over
         showTicket(frame.conversation);
-        offline.classList.toggle("show", !frame.agents_online);
         // An address confirmed before: said, not asked for again (a trial typed it twice).
-        emailForm.hidden = Boolean(frame.email);
-        if (frame.email) codeForm.hidden = true;
-        offlineText.textContent = frame.email ? t("offline_email", { email: frame.email }) : t("offline");
+        showOffline(!frame.agents_online, frame.email_answers, frame.email);
         welcome();
         for (const message of Array.isArray(frame.messages) ? frame.messages : []) render(message);
       } else if (frame.type === "ack") {
@@ -323,6 +342,8 @@
         render(frame.message); showTicket(frame.conversation);
       } else if (frame.type === "message") {
         note.textContent = ""; render(frame.message);
+        // an agent wrote: someone is there, whatever the banner said when the page opened
+        if (frame.message && frame.message.from === "agent") offline.classList.remove("show");
       } else if (frame.type === "ticket") {
         if (frame.conversation) showTicket(frame.conversation); // an update (or the merged-into ticket); never a clear
       } else if (frame.type === "typing") {
@@ -408,16 +429,16 @@
   compose.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = textarea.value.trim();
-    if (!text) return;
+    if (!text || tooLong()) return;
     sendFrame({ type: "message", text });
-    textarea.value = "";
+    textarea.value = ""; sayLength();
   });
   textarea.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); compose.requestSubmit(); }
   });
   let lastTyping = 0;
   textarea.addEventListener("input", () => {
-    if (textarea.maxLength > 0 && textarea.value.length >= textarea.maxLength) note.textContent = t("limit_chars", { count: textarea.maxLength });
+    sayLength();
     if (Date.now() - lastTyping > 2000 && isOpen()) {
       lastTyping = Date.now(); state.ws.send(JSON.stringify({ type: "typing" }));
     }
