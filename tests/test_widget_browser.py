@@ -473,3 +473,55 @@ async def test_a_message_longer_than_the_hub_takes_is_kept_and_said_not_cut(shop
     await visitor.keyboard.press("Enter")
     await expect(shown(visitor, long[:40])).to_have_count(1)
     assert shop.hub is not None and await inbound(shop.hub) == ["你好", long[:40]]  # the long one never went
+
+
+async def test_the_readmes_web_chat_block_and_tag_as_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's [channels.webchat] block and its <script> tag, only the host names changed
+    to loopback: a Chinese browser gets the Chinese widget, titled in Chinese (the tag's
+    data-title="Support" titled it in English for everyone, a trial found)."""
+    import tomllib
+
+    from playwright.async_api import async_playwright, expect
+
+    from tests.test_readme_plugins import code_blocks, readme_section
+
+    require_browser()
+    section = readme_section("## Web chat")
+    block, tag = code_blocks(section, "toml")[0], code_blocks(section, "html")[0]
+    site_port = free_port()
+    site_url = f"http://127.0.0.1:{site_port}"
+    monkeypatch.setenv("HELPLINE_WEBCHAT_SECRET", "a webchat secret of enough length")
+    monkeypatch.setenv("HELPLINE_SHOP_IDENTITY_SECRET", "a shop identity secret of enough length")
+    channels = tomllib.loads(block.replace("https://shop.example.com", site_url))["channels"]
+    port = free_port()
+    hub = Hub(make_config(tmp_path, {"channels": channels}))
+    runner = web.AppRunner(build_app(hub))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    tag = tag.replace("https://help.example.com", f"http://127.0.0.1:{port}")
+    page_html = f"<!doctype html><html><head><meta charset='utf-8'><title>小店</title></head><body>{tag}</body></html>"
+
+    async def shop_page(request: web.Request) -> web.Response:
+        return web.Response(text=page_html, content_type="text/html")
+
+    site = web.Application()
+    site.router.add_get("/", shop_page)
+    site_runner = web.AppRunner(site)
+    await site_runner.setup()
+    await web.TCPSite(site_runner, "127.0.0.1", site_port).start()
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                page = await (await browser.new_context(locale="zh-CN")).new_page()
+                await page.goto(site_url)
+                await page.click("button.launcher")
+                await expect(page.locator("#helpline-title")).to_have_text("在线客服")
+                await say(page, "你好，我的订单还没到")
+                await expect(shown(page, "你好，我的订单还没到")).to_have_count(1)
+            finally:
+                await browser.close()
+        assert await hub.store.tickets.get_conversation_by_number(1000) is not None
+    finally:
+        await site_runner.cleanup()
+        await runner.cleanup()
