@@ -80,12 +80,12 @@ async def sign_in(
     email: str = "wang@example.com",
     password: str = PASSWORD,
     path: str = "/inbox/",
+    viewport: dict[str, int] | None = None,
 ) -> Any:
+    viewport = viewport or {"width": 1280, "height": 800}
     from playwright.async_api import expect
 
-    context = await browser.new_context(
-        viewport={"width": 1280, "height": 800}, locale=language, timezone_id=ZONES[language]
-    )
+    context = await browser.new_context(viewport=viewport, locale=language, timezone_id=ZONES[language])
     page = await context.new_page()
     errors: list[str] = []
     SCRIPT_ERRORS[page] = errors
@@ -94,7 +94,10 @@ async def sign_in(
     await page.fill("input[name=email]", email)
     await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
-    await expect(page.locator("#me-name")).to_be_visible()
+    if viewport["width"] > 900:
+        await expect(page.locator("#me-name")).to_be_visible()
+    else:  # a phone: the name is in the menu
+        await expect(page.locator("#narrow-menu")).to_be_visible()
     return page
 
 
@@ -833,3 +836,47 @@ async def test_someone_else_writing_on_a_customers_ticket_is_named_not_called_th
     await page.reload()
     await page.locator("#conversations li").first.locator(".open").click()
     await expect(thread.filter(has_text="我是她的同事").locator(".author")).to_have_text("客户")
+
+
+async def test_on_a_phone_the_inbox_shows_one_pane_at_a_time_and_every_control_is_reached(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    """A trial at 390 pixels: no way to the views, search or sign-out, the list's pager over the
+    rows, no way back from a ticket, and no assignee, team or tags."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "p1", "我的退款还没到")
+    page = await sign_in(browser, url, "zh-CN", viewport={"width": 390, "height": 844})
+    first = page.locator("#conversations li").first
+    await expect(first).to_be_visible()
+    await expect(page.locator(".views")).to_be_hidden()
+    await page.screenshot(path=str(ARTIFACTS / "phone-list.png"))
+    await page.click("#narrow-menu")  # the views, search and sign-out, over the list
+    await expect(page.locator(".views")).to_be_visible()
+    await expect(page.locator("#search")).to_be_visible()
+    await page.click("#narrow-menu")
+    await expect(page.locator(".views")).to_be_hidden()
+    await first.click()
+    await expect(page.locator("#detail h2 .subject")).to_be_visible()
+    await expect(page.locator(".list")).to_be_hidden()  # the ticket alone
+    await expect(page.locator(".side")).to_be_hidden()
+    await page.screenshot(path=str(ARTIFACTS / "phone-ticket.png"))
+    await page.click("#narrow-details")  # assignee, team, tags, the contact
+    await expect(page.locator(".side")).to_be_visible()
+    await page.screenshot(path=str(ARTIFACTS / "phone-details.png"))
+    await expect(page.locator(".side select").first).to_be_visible()
+    await page.click("#narrow-details")
+    await page.click("#narrow-back")
+    await expect(page.locator(".list")).to_be_visible()
+    await expect(page.locator("#detail")).to_be_hidden()
+    await first.click()
+    await expect(page.locator("#detail")).to_be_visible()
+    await page.locator("#detail h2 .subject").click()  # outside any field: Escape goes back to the list
+    await page.keyboard.press("Escape")
+    await expect(page.locator(".list")).to_be_visible()
+    # nothing covers the list's last row: the pager sits below it
+    pager, row = await page.locator(".pager").bounding_box(), await first.bounding_box()
+    assert pager is not None and row is not None and pager["y"] >= row["y"] + row["height"] - 1
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    assert SCRIPT_ERRORS[page] == []

@@ -125,7 +125,7 @@ async function patchRow(id) {
   } catch (e) { /* the throttled reload fixes it */ }
 }
 
-export function setView(view) { update({ view, page: 1, selected: new Set() }); loadList().catch(failed); }
+export function setView(view) { update({ view, page: 1, selected: new Set(), pane: "list", menuOpen: false }); loadList().catch(failed); }
 export function setFilter(name, value) { update({ filters: { ...state.filters, [name]: value }, page: 1 }); loadList().catch(failed); }
 export function clearFilters() { update({ filters: { q: "", channel: "", priority: "", team: "", category: "", tag: "" }, page: 1 }); loadList().catch(failed); }
 export function setPage(page) { update({ page }); loadList().catch(failed); }
@@ -136,7 +136,7 @@ export function setPage(page) { update({ page }); loadList().catch(failed); }
 const changedWhileOpening = new Set();
 
 export async function openTicket(id) {
-  update({ loadingId: id, focusedId: id });
+  update({ loadingId: id, focusedId: id, pane: "ticket", menuOpen: false, detailsOpen: false });
   changedWhileOpening.delete(id);
   const loaded = await ticketLoads(async (signal) => {
     const [card, thread] = await Promise.all([

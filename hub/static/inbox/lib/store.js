@@ -27,6 +27,11 @@ export const state = {
   notice: null, // { text, kind: "status" | "error" }
   loginNotice: "", // said above the sign-in form: why it is back (a changed password)
   composerMode: "reply",
+  // On a narrow screen (a phone) one pane shows at a time: the list, or the open ticket; the
+  // views menu and the ticket's details open over them.
+  pane: "list", // "list" | "ticket"
+  menuOpen: false,
+  detailsOpen: false,
 };
 
 // Whether the signed-in account may change tickets: a read-only one is shown no control the

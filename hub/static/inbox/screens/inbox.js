@@ -26,6 +26,9 @@ import { Webhooks } from "./webhooks.js";
 import { Roster } from "./roster.js";
 import { QualityScreen } from "./quality.js";
 
+// Whether the screen is narrow enough for one pane at a time (as app.css's media query).
+const narrow = () => window.matchMedia("(max-width: 900px)").matches;
+
 function focusRow(id) {
   document.querySelector(`#conversations li[data-id="${CSS.escape(id)}"] .open`)?.focus();
 }
@@ -64,6 +67,11 @@ export function onShortcut(event) {
     a: () => shownId() && patchTicket(shownId(), { assignee_id: state.me.id }),
     "/": () => document.getElementById("search")?.focus(),
     "?": () => update({ dialog: "shortcuts" }),
+    Escape: () => {
+      if (state.menuOpen || state.detailsOpen) update({ menuOpen: false, detailsOpen: false });
+      else if (state.pane === "ticket" && narrow()) update({ pane: "list" });
+      else return false;
+    },
     c: () => update({ dialog: "call" }),
   };
   const changes = new Set(["r", "n", "e", "a", "c"]); // a read-only account's keys do nothing here
@@ -73,6 +81,17 @@ export function onShortcut(event) {
   event.preventDefault();
 }
 
+// A phone's bar (shown on narrow screens only, app.css): the views menu, the way back from a
+// ticket to the list, and the ticket's details (assignee, team, suggestions, the contact).
+function NarrowBar({ pane, card }) {
+  const s = useStore();
+  return html`<div class="narrow-bar">
+    <button type="button" id="narrow-menu" aria-expanded=${s.menuOpen ? "true" : "false"} onClick=${() => update({ menuOpen: !s.menuOpen, detailsOpen: false })}>☰ ${t("narrow.menu")}</button>
+    ${pane === "ticket" ? html`<button type="button" id="narrow-back" onClick=${() => update({ pane: "list", detailsOpen: false })}>‹ ${t("narrow.back")}</button>` : null}
+    ${pane === "ticket" && card ? html`<button type="button" id="narrow-details" aria-expanded=${s.detailsOpen ? "true" : "false"} onClick=${() => update({ detailsOpen: !s.detailsOpen, menuOpen: false })}>${t("narrow.details")}</button>` : null}
+  </div>`;
+}
+
 export function Inbox() {
   const s = useStore();
   useEffect(() => {
@@ -80,8 +99,11 @@ export function Inbox() {
     return () => document.removeEventListener("keydown", onShortcut);
   }, []);
   const card = s.ticket?.card;
-  return html`<div id="app" class="app">
+  const pane = (card || s.loadingId) && s.pane === "ticket" ? "ticket" : "list";
+  const classes = ["app", s.menuOpen ? "menu-open" : "", s.detailsOpen && card ? "details-open" : ""].join(" ").trim();
+  return html`<div id="app" class=${classes} data-pane=${pane}>
     <a class="skip" href="#conversations">${t("a11y.skip_to_list")}</a>
+    <${NarrowBar} pane=${pane} card=${card} />
     <${Nav} />
     <main class="list" aria-label=${t("list.label")}><${ConversationList} /></main>
     <section id="detail" class="detail" aria-label=${t("ticket.label")}>
