@@ -725,6 +725,9 @@ async def test_anonymous_visitors_are_named_in_the_agents_language(hub_url: tupl
     await expect(row.locator(".who")).to_have_text("访客 V5U_n9")
     await row.locator(".open").click()
     await expect(page.locator("#contact-title")).to_have_text("访客 V5U_n9")
+    # the identity's line too (a trial read "Visitor V5U_n9" there)
+    await expect(page.locator(".identities li").first).to_contain_text("访客 V5U_n9")
+    await expect(page.locator(".identities li").first).not_to_contain_text("Visitor")
 
 
 async def test_the_admin_screen_says_a_channels_state_in_the_agents_language(

@@ -203,7 +203,14 @@ def contact_json(contact: Contact) -> dict[str, Any]:
         "tier": contact.tier or None,  # the platform's customer tier ([desk] tier_priorities)
         "created_at": iso(contact.created_at),
         "identities": [
-            {"channel": i.channel, "address": i.address, "display_name": i.display_name, "verified": i.verified}
+            {
+                "channel": i.channel,
+                "address": i.address,
+                "display_name": i.display_name,
+                # the hub's "Visitor …" name of an anonymous visitor: the inbox says it in the agent's language
+                "anonymous": anonymous_id(i.display_name, [i.address]),
+                "verified": i.verified,
+            }
             for i in contact.identities
         ],
     }

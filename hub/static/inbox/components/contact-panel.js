@@ -44,7 +44,7 @@ export function ContactPanel({ card }) {
     <h3>${t("contact.identities")}</h3>
     <ul class="identities">${contact.identities.map((i) => html`<li>
       <span role="img" aria-label=${t(`channel.${i.channel}`)}>${ICONS[i.channel] || ""}</span> <strong>${t(`channel.${i.channel}`)}</strong>:
-      ${i.display_name ? html`${i.display_name} ` : null}<code>${i.address}</code>
+      ${i.display_name ? html`${contactName(i.display_name, i.anonymous)} ` : null}<code>${i.address}</code>
       ${i.verified ? html` <span class="verified">✓ ${t("contact.verified")}</span>` : html` <span class="unverified">${t("contact.claimed")}</span>`}</li>`)}</ul>
     <h3>${t("contact.previous")}</h3>
     ${card.other_conversations.length
