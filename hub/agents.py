@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from conversation.errors import InvalidInput
 from conversation.model import Agent, Role, new_id
 from conversation.store import Store
+from hub.i18n import hub_texts
 
 DEFAULT_ADMIN_EMAIL = "admin@helpline.local"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -70,10 +71,13 @@ async def add_agent(store: Store, email: str, role: Role, password: str, name: s
     return await store.accounts.add_agent(agent)
 
 
-async def ensure_admin(store: Store) -> tuple[str, str] | None:
-    """On a fresh database, create an admin; returns (email, password) to show once."""
+async def ensure_admin(store: Store, language: str = "en") -> tuple[str, str] | None:
+    """On a fresh database, create an admin, named in the hub's `language` (customers read an
+    agent's name beside their replies: "管理员" on a zh-CN desk); returns (email, password) to
+    show once."""
     if await store.accounts.count_agents():
         return None
     password = generate_password()
-    await add_agent(store, DEFAULT_ADMIN_EMAIL, Role.ADMIN, password, name="Administrator")
+    name = hub_texts(language).get("agent.first_admin")
+    await add_agent(store, DEFAULT_ADMIN_EMAIL, Role.ADMIN, password, name=name)
     return DEFAULT_ADMIN_EMAIL, password

@@ -276,7 +276,7 @@ class Hub(ChannelPort):
                 lifetime=timedelta(days=page.link_days),
                 public_url=self.config.hub.public_url,
             )
-        created = await ensure_admin(self.store)
+        created = await ensure_admin(self.store, self.language)
         if created and self.on_first_admin:
             self.on_first_admin(*created)
         self.outbox.start()

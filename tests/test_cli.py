@@ -86,6 +86,19 @@ def test_serve_on_a_fresh_checkout_creates_the_first_admin_once(tmp_path: Path) 
     assert "password" not in output and password not in output  # shown once, never again
 
 
+def test_the_first_admin_is_named_in_the_hubs_language(tmp_path: Path) -> None:
+    """Customers read an agent's name beside a reply: a zh-CN desk's first admin answered as
+    "Administrator" (a trial)."""
+    import sqlite3
+
+    sample = (ROOT / "hub.toml").read_text(encoding="utf-8")
+    (tmp_path / "hub.toml").write_text(sample.replace('language = "en"', 'language = "zh-CN"', 1), encoding="utf-8")
+    process, _lines = start_server(tmp_path, free_port())
+    stop_server(process)
+    with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
+        assert db.execute("SELECT name FROM agents").fetchall() == [("管理员",)]
+
+
 def test_an_unreachable_store_exits_non_zero_with_one_masked_line(tmp_path: Path) -> None:
     dead = free_port()
     (tmp_path / "hub.toml").write_text(
