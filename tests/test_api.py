@@ -317,14 +317,14 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
     events = [m["text"] for m in thread if m["kind"] == "event"]
     assert events == [
         "Li Na set the status to resolved",
-        "Li Na assigned this to Li Na",
+        "Li Na took this ticket",  # not "assigned this to Li Na" (a trial)
         "Li Na moved this to team Finance / refunds",  # the team's name, not its id
         "Li Na set the tags to refund",
     ]
     # ... each kept by key and parameters, for every agent's inbox to say in their language
     assert [m["event"] for m in thread if m["kind"] == "event"][:2] == [
         {"key": "event.status_changed", "params": {"who": "Li Na", "status": "resolved"}},
-        {"key": "event.assigned", "params": {"who": "Li Na", "assignee": "Li Na"}},
+        {"key": "event.took", "params": {"who": "Li Na"}},
     ]
     [delivered] = [m["delivery"] for m in thread if m["id"] == reply["id"]]
     # the channel's own id of what it delivered (the recording channel's Sent.external_id)

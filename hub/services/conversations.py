@@ -655,11 +655,13 @@ def describe_changes(
         )
     if before.assignee_id != after.assignee_id:
         assignee = names.get(after.assignee_id, after.assignee_id)
-        events.append(
-            ThreadEvent("event.assigned", {"who": who, "assignee": assignee})
-            if after.assignee_id
-            else ThreadEvent("event.unassigned", {"who": who})
-        )
+        by_self = priority_by is not None and priority_by.kind == "agent" and priority_by.name == after.assignee_id
+        if not after.assignee_id:
+            events.append(ThreadEvent("event.unassigned", {"who": who}))
+        elif by_self:  # "Li assigned this ticket to Li" read oddly (a trial)
+            events.append(ThreadEvent("event.took", {"who": who}))
+        else:
+            events.append(ThreadEvent("event.assigned", {"who": who, "assignee": assignee}))
     if before.team != after.team:
         events.append(
             ThreadEvent("event.team_changed", {"who": who, "team": after.team})
