@@ -307,6 +307,8 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
     assert reply["delivery"]["status"] == "queued" and note["delivery"] is None
     await eventually(lambda: hub.adapters["chat"].sent)
     assert [o.message.text for o in hub.adapters["chat"].sent] == ["已退款"]
+    # answered, so hers (a trial: an unassigned ticket answered and resolved counted for nobody)
+    assert (await agent.call("GET", f"/api/v1/conversations/{conv}"))["conversation"]["assignee_id"] == agent.id
 
     await agent.call(
         "PATCH",
@@ -316,15 +318,15 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
     thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
     events = [m["text"] for m in thread if m["kind"] == "event"]
     assert events == [
-        "Li Na set the status to resolved",
         "Li Na took this ticket",  # not "assigned this to Li Na" (a trial)
+        "Li Na set the status to resolved",
         "Li Na moved this to team Finance / refunds",  # the team's name, not its id
         "Li Na set the tags to refund",
     ]
     # ... each kept by key and parameters, for every agent's inbox to say in their language
     assert [m["event"] for m in thread if m["kind"] == "event"][:2] == [
-        {"key": "event.status_changed", "params": {"who": "Li Na", "status": "resolved"}},
         {"key": "event.took", "params": {"who": "Li Na"}},
+        {"key": "event.status_changed", "params": {"who": "Li Na", "status": "resolved"}},
     ]
     [delivered] = [m["delivery"] for m in thread if m["id"] == reply["id"]]
     # the channel's own id of what it delivered (the recording channel's Sent.external_id)

@@ -518,7 +518,20 @@ async def post_message(call: Call) -> dict[str, Any]:
             attachments=attachments,
             raw=chosen_cc(call.body),
         )
+        await _answered_so_theirs(call, conv.id)
     return message_json(message)
+
+
+async def _answered_so_theirs(call: Call, conversation_id: str) -> None:
+    """An unassigned ticket an agent answers becomes theirs (as Zendesk does): who follows it up
+    is plain, and its rating and resolution count for them (a trial found both for nobody)."""
+    fresh = await hub_of(call).store.tickets.get_conversation(conversation_id)
+    if fresh is None or fresh.assignee_id or not takes_tickets(call.me):
+        return
+    names = {call.me.id: call.me.name or call.me.email}
+    await services_of(call).conversations.update_by(
+        fresh, {"assignee_id": call.me.id}, who=call.who, names=names, agent_id=call.me.id
+    )
 
 
 def chosen_cc(body: dict[str, Any]) -> dict[str, Any] | None:
