@@ -62,6 +62,7 @@ from hub.sdk import (
 
 DOMAIN = "csat"
 ASK = "ask"  # the timer's name
+GOOD_SCORE = 4  # a score at or above it is praise: its comment is thanked as such
 
 
 def catalog(language: str) -> Texts:
@@ -237,7 +238,10 @@ class CsatPlugin(Plugin):
             await ctx.reply(t.get("csat.thanks_ask_comment"))
         else:
             await surveys.comment(survey, ctx.message.text)
-            await ctx.reply(t.get("csat.thanks_comment"))
+            # after a good score the comment is praise more often than a complaint: "we will
+            # improve" answered a compliment (a trial)
+            praised = survey.score is not None and survey.score >= GOOD_SCORE
+            await ctx.reply(t.get("csat.thanks_praise" if praised else "csat.thanks_comment"))
         ctx.stop()  # consumed: no greeting, no bot answers a rating
         return Outcome.STOP
 

@@ -458,6 +458,22 @@ async def test_a_status_question_after_a_rating_is_not_taken_for_its_comment(des
     await ws.close()
 
 
+async def test_a_comment_after_a_good_score_is_thanked_as_praise(desk: tuple[TestClient, Hub]) -> None:
+    """A trial's compliment was answered "we will take it seriously and improve"."""
+    client, hub = desk
+    ws = await chat_ticket(client)
+    await work_and_resolve(hub, 1000)
+    await ws.send_json({"type": "choice", "client_id": "c2", "choice_id": "csat:5", "text": "很满意"})
+    await frames_until(ws, "ack")
+    await bot_said(hub, 1000, "感谢您的评分")
+    await ws.send_json({"type": "message", "client_id": "c3", "text": "客服小王态度特别好，谢谢"})
+    await frames_until(ws, "ack")
+    await bot_said(hub, 1000, "感谢您的肯定，很高兴能帮到您")
+    survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)
+    assert survey is not None and (survey.score, survey.comment) == (5, "客服小王态度特别好，谢谢")
+    await ws.close()
+
+
 @pytest.fixture
 async def with_webhook(
     tmp_path: Path, sink: tuple[Sink, int], monkeypatch: pytest.MonkeyPatch
