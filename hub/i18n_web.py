@@ -15,15 +15,19 @@ LANG_PARAM = "lang"
 # The language a signed-in agent chose for themselves (their account's), set on the request
 # once the API knows who asks: it beats the browser's, as for the events they read.
 CHOSEN_LANGUAGE = web.RequestKey("chosen_language", str)
+# The hub's `[hub] language`, for an agent's request that says no language at all (a script
+# with no Accept-Language): as the events they read, not the source language.
+HUB_LANGUAGE = web.RequestKey("hub_language", str)
 
 
 def request_locale(request: web.Request) -> str:
     """The catalog locale for whoever made this request: `?lang=`, else the signed-in agent's
-    own choice, else Accept-Language."""
+    own choice, else Accept-Language, else (an agent's request) the hub's language."""
     explicit = request.query.get(LANG_PARAM, "") or request.get(CHOSEN_LANGUAGE, "")
     if explicit:
         return best_locale(explicit)
-    return negotiate(request.headers.get("Accept-Language", "")) or SOURCE_LOCALE
+    said = negotiate(request.headers.get("Accept-Language", ""))
+    return said or best_locale(request.get(HUB_LANGUAGE, "") or SOURCE_LOCALE)
 
 
 @web.middleware

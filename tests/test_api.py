@@ -518,3 +518,25 @@ async def test_an_agents_own_language_choice_names_their_errors(agent: Agent) ->
     await agent.call("PATCH", "/api/v1/me", {"language": ""})  # back to the browser's
     refused = await agent.call("POST", "/api/v1/calls", {"number": "12345", "direction": "in"}, status=422)
     assert not any("\u4e00" <= c <= "\u9fff" for c in refused["message"])
+
+
+async def test_an_agents_errors_fall_back_to_the_hubs_language(tmp_path: Path) -> None:
+    """A trial's script (no Accept-Language, no language of the agent's own) on a zh-CN hub got
+    its errors in English, its events in Chinese: both follow [hub] language now."""
+    hub = Hub(make_config(tmp_path, {"hub": {"language": "zh-CN"}}))
+    server = TestServer(build_app(hub))
+    await server.start_server()
+    await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    agent = await sign_in(server, AGENT)
+    try:
+        refused = await agent.call("POST", "/api/v1/calls", {"number": "12345", "direction": "in"}, status=422)
+        assert refused["message"].startswith("这不是有效的电话号码")
+        resp = await agent.client.post(
+            "/api/v1/calls",
+            json={"number": "12345", "direction": "in"},
+            headers={"X-CSRF-Token": agent.csrf, "Accept-Language": "en"},
+        )
+        assert not any("\u4e00" <= c <= "\u9fff" for c in (await resp.json())["message"])  # the browser's still wins
+    finally:
+        await agent.client.close()
+        await server.close()

@@ -347,3 +347,17 @@ async def test_a_call_the_agent_took_is_the_tickets_first_response(agent: Agent)
         "POST", "/api/v1/calls", {"number": "+8613812345002", "direction": "in", "outcome": "missed"}, status=201
     )
     assert missed["conversation"]["first_response_at"] is None
+
+
+async def test_a_call_named_on_a_ticket_merged_into_another_callers_is_refused(agent: Agent) -> None:
+    """A trial: a call logged on a ticket merged into another caller's landed on that caller's
+    ticket. It follows a merge only into the same customer's ticket."""
+    first = await agent.call("POST", "/api/v1/calls", {"number": "+8613812345678", "direction": "in"}, status=201)
+    other = await agent.call("POST", "/api/v1/calls", {"number": "+8613812345670", "direction": "in"}, status=201)
+    source, target = first["conversation"]["id"], other["conversation"]["id"]
+    await agent.call("POST", f"/api/v1/conversations/{source}/merge", {"into": target, "confirm": True})
+    before = len(await thread(agent, target))
+    body = {"number": "+8613812345678", "direction": "in", "conversation_id": source}
+    refused = await agent.call("POST", "/api/v1/calls", body, status=409)
+    assert refused["error"] == "merged"
+    assert len(await thread(agent, target)) == before

@@ -300,3 +300,16 @@ def test_the_catalog_check_names_a_missing_header_field_and_a_lost_newline(tmp_p
     problems = i18n.po_file_problems(po)
     assert "x.po: header field Project-Id-Version missing" in problems
     assert "x.po: a: msgid and msgstr do not both end with a newline" in problems
+
+
+def test_the_receive_only_sentence_names_both_kinds_of_channel() -> None:
+    """A trial's webhook channel without callback_url was told, in Chinese, of an email channel."""
+    from hub.i18n import error_message
+
+    for locale, words in (("zh-CN", ("webhook", "callback_url", "邮件渠道")), ("en", ("webhook", "callback_url"))):
+        said = (
+            error_message("receive_only", "", locale)
+            if locale != "en"
+            else i18n.hub_texts("en").get("error.receive_only")
+        )
+        assert all(word in said for word in words), said

@@ -19,7 +19,8 @@ from conversation.store import AlreadyExists, NotFound, StoreUnavailable
 from hub.access import VIEWER, Viewer, changes_allowed
 from hub.accesslog import loggable_path
 from hub.actor import Actor, set_actor
-from hub.i18n_web import CHOSEN_LANGUAGE
+from hub.app_keys import HUB
+from hub.i18n_web import CHOSEN_LANGUAGE, HUB_LANGUAGE
 from hub.jsonbody import InvalidJson, read_json
 from hub.schema import Obj, Ref, Schema
 
@@ -164,6 +165,7 @@ class Api:
                 if agent is not None:  # who the audit log names for what this request changes
                     set_actor(Actor(agent.id, agent.name or agent.email, "session" if via_session else "token"))
                     request[CHOSEN_LANGUAGE] = agent.language  # their errors in it (hub/i18n_web.py)
+                    request[HUB_LANGUAGE] = request.config_dict[HUB].language
                 if route.auth == ADMIN and (agent is None or agent.role is not Role.ADMIN):
                     raise admin_needed(request)
                 if route.roles and (agent is None or agent.role not in route.roles):

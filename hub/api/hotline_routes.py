@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from conversation.callbacks import Callback, CallbackStatus, callback_to_doc
 from conversation.calls import PHONE_CHANNEL, Call, CallDirection, CallOutcome, CallState, InvalidNumber, call_to_doc
+from conversation.identity import same_customer
 from conversation.ingest import MAX_MERGE_HOPS
 from hub.access import Access
 from hub.api.framework import PUBLIC, ApiError, not_found
@@ -169,7 +170,12 @@ async def _call_ticket(call: ApiCall, conversation_id: str) -> str:
     for _ in range(MAX_MERGE_HOPS):
         if not ticket.merged_into:
             break
-        ticket = authorized(call, await tickets.get_conversation(ticket.merged_into), Access.WRITE)
+        surviving = authorized(call, await tickets.get_conversation(ticket.merged_into), Access.WRITE)
+        if not same_customer(ticket, surviving):  # a trial's call went onto another caller's ticket
+            raise ApiError(
+                409, "merged", "this ticket was merged into another customer's; log the call without a ticket"
+            )
+        ticket = surviving
     return ticket.id
 
 
