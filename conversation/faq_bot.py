@@ -112,6 +112,20 @@ def read_reply(text: str, choice_id: str = "") -> Reply:
     return Reply.OTHER
 
 
+# "对吗？", "yes, right?": a yes asked back, the particle asking too.
+_ASKED_BACK = re.compile(r"[吗吧嘛]?\s*[?？]")
+
+
+def asks_back(text: str) -> bool:
+    """A yes asked back ("yes, right?", "是这个吗？"): no yes to "did this answer your
+    question?", and no new question either; the customer is unsure."""
+    return (
+        read_reply(text) is Reply.OTHER
+        and _ASKED_BACK.search(text) is not None
+        and read_reply(_ASKED_BACK.sub(" ", text)) is Reply.YES
+    )
+
+
 _CLAUSE_END = re.compile(r"[,.!;:?，。！；：？\n]")
 
 

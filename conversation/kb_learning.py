@@ -249,9 +249,6 @@ def _meta_words_only(folded: str) -> bool:
     return bool(parts) and _covered(" ".join(parts), 0)
 
 
-_ASKED_BACK = re.compile(r"[吗吧嘛]?\s*[?？]")  # "对吗？": the particle asks too
-
-
 def is_meta_message(text: str) -> bool:
     """A message that asks nothing the knowledge base answers: yes / no, a request for a person,
     a status question ("我的工单进度怎么样了"), a greeting, thanks, an acknowledgement ("好的谢谢",
@@ -268,8 +265,7 @@ def is_meta_message(text: str) -> bool:
         return not _says_more(without_person_request(text))
     if reply is not faq_bot.Reply.OTHER:
         return True
-    # A yes asked back ("yes, right?", "对吗？") is no yes to the bot, nor any new question.
-    if _ASKED_BACK.search(text) and faq_bot.read_reply(_ASKED_BACK.sub(" ", text)) is not faq_bot.Reply.OTHER:
+    if faq_bot.asks_back(text):  # "yes, right?", "对吗？": no yes to the bot, nor any new question
         return True
     return len(folded) <= MAX_META and _meta_words_only(folded)
 

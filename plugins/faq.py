@@ -56,6 +56,7 @@ from conversation.faq_bot import (
     Outcome,
     Reply,
     after_a_no,
+    asks_back,
     asks_for_person,
     best_of_each_group,
     decide,
@@ -218,6 +219,10 @@ class FaqPlugin(Plugin):
                 return Flow.STOP
             if reply in (Reply.NO, Reply.PERSON):
                 await self._not_helped(ctx, hub, waiting, "person" if reply is Reply.PERSON else "not_helpful")
+                return Flow.STOP
+            if not chosen and asks_back(text):  # "对吗？": unsure, so asked again how to answer (a trial)
+                await ctx.reply(catalog(_language(ctx)).get("faq.customer.confirm_hint"))
+                ctx.state["waiting"] = waiting
                 return Flow.STOP
             meant = None if chosen else after_a_no(text)
             if meant is not None:  # "不是这个，我问的是发票": it did not help, and what they meant is asked anew

@@ -836,3 +836,14 @@ async def test_a_question_a_stopped_hub_left_is_answered_after_the_next_start(tm
         await eventually(ran, timeout=20)
         assert await answers(hub, left.conversation.id) == [("forgot_password", "asked")]
         assert (await ticket(hub, left.conversation.id)).handed_off_at is None
+
+
+async def test_a_yes_asked_back_is_asked_again_not_handed_on(hub: Hub) -> None:
+    """A trial's "yes, right?" after an answer was handed to a person as a new, weak question."""
+    ticket_id = await ask(hub, "怎么申请退款", thread="asked-back")
+    await ask(hub, "是这个吗？", thread="asked-back")
+    said = await bot_said(hub, ticket_id)
+    assert said[-1].text == "请回复“是”或“否”（或 1 / 2）。"
+    assert (await ticket(hub, ticket_id)).handed_off_at is None
+    await ask(hub, "是", thread="asked-back")
+    assert await answers(hub, ticket_id) == [("request_refund", "deflected")]

@@ -103,7 +103,11 @@ async def test_the_suggestion_panel_inserts_an_answer_the_agent_edits_and_sends(
     await box.press("Control+Enter")
     reply = page.locator(".thread .msg.outbound").last
     await expect(reply).to_contain_text("在订单详情页点击“申请发票”。如有问题请再联系我们。")
-    sent = [m for m in await hub.store.tickets.list_messages(conv.id) if m.direction.value == "outbound"]
+    sent = [
+        m
+        for m in await hub.store.tickets.list_messages(conv.id)
+        if m.direction.value == "outbound" and m.kind.value == "message"
+    ]
     assert [m.text for m in sent] == ["在订单详情页点击“申请发票”。如有问题请再联系我们。"]
 
     # the next customer message brings new suggestions, without a reload
