@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 
 from conversation.model import AuthorType, Direction, Message, MessageKind
+from conversation.placeholders import customer_words
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -29,8 +30,9 @@ MIN_ENGLISH_WORDS = 2
 
 
 def clear_language(text: str) -> str | None:
-    """ "zh-CN", "en", or None when the message does not say clearly."""
-    text = unicodedata.normalize("NFKC", text)
+    """ "zh-CN", "en", or None when the message does not say clearly. A channel's placeholder
+    line ("[not kept: x.pdf: …]", in the hub's language) says nothing of the customer's."""
+    text = unicodedata.normalize("NFKC", customer_words(text))
     if _OTHER_CJK.search(text):
         return None
     han, latin = len(_HAN.findall(text)), len(_LATIN.findall(text))

@@ -28,6 +28,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from conversation.inbound import Inbound, with_changes
+from conversation.placeholders import customer_words
 from hub.settings import ConfigError
 
 LOCALES_DIR = Path(__file__).parent / "locales"
@@ -180,7 +181,8 @@ def detect_language(text: str) -> str:
 def with_language(inbound: Inbound) -> Inbound:
     """The inbound with its sender's language as a clean tag: the channel's word, or a
     guess from the text when the channel said nothing (or something unreadable)."""
-    tag = canonical_tag(inbound.sender.language) or detect_language(inbound.text)
+    # a channel's placeholder line ("[not kept: …]", "[贴纸 👍]") is none of the customer's words
+    tag = canonical_tag(inbound.sender.language) or detect_language(customer_words(inbound.text))
     if tag == inbound.sender.language:
         return inbound
     return with_changes(inbound, sender=with_changes(inbound.sender, language=tag))

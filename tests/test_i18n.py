@@ -313,3 +313,18 @@ def test_the_receive_only_sentence_names_both_kinds_of_channel() -> None:
             else i18n.hub_texts("en").get("error.receive_only")
         )
         assert all(word in said for word in words), said
+
+
+def test_a_placeholder_alone_gives_the_sender_no_language() -> None:
+    """A trial's first message was a file not kept: the contact became English and the greeting
+    spoke English on a zh-CN desk."""
+    from conversation.inbound import Inbound, Sender
+
+    placeholder = Inbound(
+        channel="api", external_id="m1", sender=Sender("u1"), thread_key="t", text="[not kept: x.pdf: too large]"
+    )
+    assert i18n.with_language(placeholder).sender.language == ""
+    worded = Inbound(
+        channel="api", external_id="m2", sender=Sender("u1"), thread_key="t", text="我的发票\n[not kept: x.pdf]"
+    )
+    assert i18n.with_language(worded).sender.language == "zh-CN"

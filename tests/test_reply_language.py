@@ -32,6 +32,8 @@ from tests.helpers import GREETING_ALWAYS_OPEN, customer_message, eventually, ma
         ("iPhone", None, None),
         ("nullbyte", None, None),
         ("refund please", "en", "en"),
+        # a channel's placeholder is no word of the customer's (a trial's greeting came in English)
+        ("[not kept: x.pdf: it is over the 20480 KiB limit]", None, "en"),
     ],
 )
 def test_a_texts_language_is_said_only_when_its_letters_say_so(text: str, clear: str | None, main: str | None) -> None:
