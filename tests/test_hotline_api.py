@@ -95,6 +95,7 @@ async def test_a_retried_call_with_its_key_is_logged_once(agent: Agent) -> None:
     first = await agent.call("POST", "/api/v1/calls", body, status=201)
     second = await agent.call("POST", "/api/v1/calls", body, status=201)
     assert second["duplicate"] and second["call"] == first["call"]
+    assert first["call"]["outcome"] == "follow_up"  # no outcome given: the form's default, as the event says
     messages = await thread(agent, first["conversation"]["id"])
     assert sum((m.get("event") or {}).get("key") == "call.summary" for m in messages) == 1
     assert sum((m.get("event") or {}).get("key") == "event.call_logged_untimed" for m in messages) == 1

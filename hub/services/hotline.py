@@ -145,6 +145,8 @@ class HotlineService:
         if form.conversation_id and await self.store.tickets.get_conversation(form.conversation_id) is None:
             raise NotFound(f"conversation {form.conversation_id}")
         state = CallState.MISSED if form.outcome is CallOutcome.MISSED else CallState.ENDED
+        if form.outcome is None:  # the form's default, as its event says (a trial read null beside "follow-up")
+            form = replace(form, outcome=CallOutcome.FOLLOW_UP)
         thread = await self._phone_thread(form, number, agent_id, may_join)
         call, conversation, fresh = await self._record(
             form, number, started_at, state, agent_id=agent_id, thread=thread
@@ -167,7 +169,7 @@ class HotlineService:
             direction=call.direction.value,
             number=number,
             **timed,
-            outcome=(form.outcome or CallOutcome.FOLLOW_UP).value,
+            outcome=(form.outcome or CallOutcome.FOLLOW_UP).value,  # set above; kept for the type checker
         )
         if form.notes.strip():  # what the agent wrote is theirs: a private note, never the customer's text
             await self.conversations.add_note(
