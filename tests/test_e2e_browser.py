@@ -430,14 +430,14 @@ async def test_the_widget_and_its_bot_speak_the_visitors_language(greeting_site:
                     "zh-CN",
                     "输入消息…",
                     "感谢您联系我们。您的工单号是 #1000",
-                    "最多 4,000 个字符。",
+                    "这条消息有 4,001 个字符，最多可发送 4,000 个。请缩短或分几次发送。",
                     "请求太频繁，请稍后再试。",
                 ),
                 (
                     "en",
                     "Type a message…",
                     "Thanks for contacting us. Your ticket number is #1001",
-                    "At most 4,000 characters.",
+                    "This message has 4,001 characters; 4,000 at most can be sent. Shorten it or send it in parts.",
                     "Too many requests; please try again later.",  # the widget's catalog, as in Chinese
                 ),
             ):
@@ -450,7 +450,8 @@ async def test_the_widget_and_its_bot_speak_the_visitors_language(greeting_site:
                 await expect(page.locator(".msg.bot")).to_contain_text(greeting)
                 stamp = await page.locator(".msg.bot").get_attribute("data-time")  # shown after the text
                 assert stamp and stamp[:2].isdigit()  # its time, in the visitor's locale
-                await page.fill("textarea", "x" * 4000)  # max_message_chars: said with the locale's plural and digits
+                # over max_message_chars: kept, and said with the locale's digits (nothing is cut)
+                await page.fill("textarea", "x" * 4001)
                 await expect(page.locator(".note")).to_have_text(limit)
                 await page.fill("textarea", "hello again")  # over messages_per_minute: the hub says why
                 await page.keyboard.press("Enter")

@@ -30,6 +30,10 @@ from hub.signing import SIGNATURE
 from hub.signing import sign as telephony_signature
 from tests.helpers import customer_message, eventually, make_config
 
+# The platform's endpoint for replies (nothing listens: a reply is queued, as the tests need;
+# without a callback_url the channel only receives and refuses replies).
+REPLIES_URL = "http://127.0.0.1:9/replies"
+
 SECRET = "webhook-secret-for-input-tests"
 PBX_SECRET = "telephony-secret-for-input-tests"
 MARK = "\x00poison\x00"  # stands for the value that replaces a string in the JSON text
@@ -102,7 +106,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         tmp_path,
         {
             "channels": {
-                "api": {"type": "webhook", "secret": SECRET},
+                "api": {"type": "webhook", "secret": SECRET, "callback_url": REPLIES_URL},
                 # long messages: a socket frame may then be big enough to carry the deep poison
                 "web": {
                     "type": "webchat",

@@ -27,6 +27,10 @@ from tests.test_readme_plugins import (
     run_readme_test,
 )
 
+# The platform's endpoint for replies (nothing listens: a reply is queued, as the tests need;
+# without a callback_url the channel only receives and refuses replies).
+REPLIES_URL = "http://127.0.0.1:9/replies"
+
 SECRET = "webhook-secret-for-the-readme-payload"
 
 
@@ -117,7 +121,7 @@ async def test_a_webhook_channel_whose_app_has_no_buttons_gets_a_numbered_questi
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, buttons: bool
 ) -> None:
     monkeypatch.setenv("HELPLINE_API_SECRET", SECRET)
-    channel = {"type": "webhook", "secret": "env:HELPLINE_API_SECRET", "buttons": buttons}
+    channel = {"type": "webhook", "secret": "env:HELPLINE_API_SECRET", "buttons": buttons, "callback_url": REPLIES_URL}
     config = make_config(
         tmp_path, {"channels": {"api": channel}, "plugins": {"enabled": ["ways"]}}, plugins={"ways": AsksTheWay}
     )

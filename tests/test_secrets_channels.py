@@ -36,6 +36,10 @@ from tests.helpers import clear_proxies, customer_message, eventually, make_conf
 from tests.test_email import SUPPORT, customer_mail
 from tests.test_slack import signed
 
+# The platform's endpoint for replies (nothing listens: a reply is queued, as the tests need;
+# without a callback_url the channel only receives and refuses replies).
+REPLIES_URL = "http://127.0.0.1:9/replies"
+
 WEBHOOK_SECRET = "s3cret-for-the-webhook-channel"
 TELEGRAM_SECRET = "telegram-webhook-secret-redact"
 
@@ -84,7 +88,7 @@ async def desk(
             "hub": {"public_url": "https://help.example.com"},
             "tickets": {"max_text_chars": 3000},  # a longer mail is shortened, its original kept apart
             "channels": {
-                "api": {"type": "webhook", "secret": WEBHOOK_SECRET},
+                "api": {"type": "webhook", "secret": WEBHOOK_SECRET, "callback_url": REPLIES_URL},
                 "webchat": {"secret": "visitor-token-secret", "sites": {"default": {}}},
                 "email": {
                     "address": SUPPORT,

@@ -127,7 +127,7 @@
   const offlineText = el("div", { text: t("offline") });
   const offline = el("div", { class: "offline", role: "status" }, offlineText, emailForm, codeForm);
   const alert = el("div", { class: "alert", role: "alert" });
-  const textarea = el("textarea", { placeholder: t("placeholder"), "aria-label": t("placeholder"), maxlength: "4000" });
+  const textarea = el("textarea", { placeholder: t("placeholder"), "aria-label": t("placeholder") });  // no maxlength: a paste would be cut silently (sayLength says it instead)
   const fileInput = el("input", { type: "file", class: "file", tabindex: "-1", "aria-hidden": "true" });
   const attachButton = el("button", { type: "button", class: "attach", "aria-label": t("attach"), title: t("attach"), text: "📎" });
   const sendButton = el("button", { class: "send", type: "submit", text: t("send") });
