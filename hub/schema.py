@@ -58,7 +58,8 @@ class Str(Schema):
         if len(value.strip()) < self.min_length:
             raise ValidationError(path, "must not be empty" if self.min_length == 1 else "too short")
         if self.choices and value not in self.choices:
-            raise ValidationError(path, f"must be one of {', '.join(self.choices)}")
+            shown = ", ".join(choice or '""' for choice in self.choices)  # "" (none) shown, not a stray comma
+            raise ValidationError(path, f"must be one of {shown}")
         return value
 
 

@@ -515,6 +515,8 @@ async def test_an_agents_own_language_choice_names_their_errors(agent: Agent) ->
     assert refused["error"] == "invalid_number" and refused["message"].startswith("这不是有效的电话号码")
     english = await agent.call("GET", "/api/v1/conversations/nope?lang=en", status=404)  # ?lang= still wins
     assert not any("\u4e00" <= c <= "\u9fff" for c in english["message"])
+    refused = await agent.call("PATCH", "/api/v1/me", {"language": "fr"}, status=422)
+    assert 'language: must be one of "", en, zh-CN' in refused["message"]  # not ", en, zh-CN" (a trial)
     await agent.call("PATCH", "/api/v1/me", {"language": ""})  # back to the browser's
     refused = await agent.call("POST", "/api/v1/calls", {"number": "12345", "direction": "in"}, status=422)
     assert not any("\u4e00" <= c <= "\u9fff" for c in refused["message"])
