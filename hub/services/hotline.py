@@ -169,7 +169,7 @@ class HotlineService:
             direction=call.direction.value,
             number=number,
             **timed,
-            outcome=(form.outcome or CallOutcome.FOLLOW_UP).value,  # set above; kept for the type checker
+            outcome=(form.outcome or CallOutcome.FOLLOW_UP).value,
         )
         if form.notes.strip():  # what the agent wrote is theirs: a private note, never the customer's text
             await self.conversations.add_note(
@@ -210,17 +210,15 @@ class HotlineService:
         return updated
 
     async def _call_team(self, conversation: Conversation, agent_id: str) -> tuple[str, str]:
-        """The team of a ticket a call opened with none, and where it came from: its category's
-        ("category"), else `[routing] default_team` ("default"), else the first of the logging
-        agent's teams ("default": a category set later may still move it). Its SLA clocks follow
-        that team's calendar, and its team's supervisors and reports see it."""
-        category = await self.store.desk.get_category(conversation.category) if conversation.category else None
-        if category is not None and category.default_team:
-            return category.default_team, "category"
+        """The team of a ticket a call opened with none, and where it came from, as routing
+        gives it (`expected_team`: its category's, else `[routing] default_team`; the source as
+        routing records it), else the first of the logging agent's teams ("default": a category
+        set later may still move it). Its SLA clocks follow that team's calendar, and its team's
+        supervisors and reports see it."""
         team = await self.conversations.expected_team(conversation)
-        if team or not agent_id:
-            return team, "default" if team else ""
-        joined = teams_of(agent_id, await self.store.desk.list_teams())
+        if team:
+            return team, "category" if team != self.conversations.default_team else "default"
+        joined = teams_of(agent_id, await self.store.desk.list_teams()) if agent_id else []
         return (joined[0].id, "default") if joined else ("", "")
 
     def _start_time(self, started_at: datetime | None, now: datetime) -> datetime:

@@ -79,18 +79,21 @@ class QualityService:
     async def ask(self, ticket: Conversation, language: str, answer_for: timedelta | None = None) -> Survey | None:
         """Open the ticket's survey (answers count for `answer_for`); None when it has one
         already (a repeated timer asks once)."""
-        fact = await self.store.reports.get_fact(ticket.id)
-        thread = (
-            []
-            if ticket.assignee_id or (fact and fact.resolver_id)
-            else await self.store.tickets.list_messages(ticket.id)
-        )
-        agent = credited_agent(ticket, fact.resolver_id if fact else "", thread)
-        survey = new_survey(ticket, self.clock(), language, answer_for, agent_id=agent)
+        survey = new_survey(ticket, self.clock(), language, answer_for, agent_id=await self._credited(ticket))
         if not await self.store.quality.add_survey(survey):
             return None
         await self.conversations.add_event(ticket, "event.csat_asked")
         return survey
+
+    async def _credited(self, ticket: Conversation) -> str:
+        """Whose the ticket's rating is (credited_agent), reading the report's resolver and the
+        thread only for a ticket nobody is assigned."""
+        if ticket.assignee_id:
+            return ticket.assignee_id
+        fact = await self.store.reports.get_fact(ticket.id)
+        if fact is not None and fact.resolver_id:
+            return fact.resolver_id
+        return credited_agent(ticket, "", await self.store.tickets.list_messages(ticket.id))
 
     async def rate(self, survey: Survey, score: int, *, via: str) -> Survey:
         """Record the score (a later one replaces it); the thread says so, and a score that
