@@ -76,3 +76,12 @@ async def test_an_empty_mail_and_a_file_not_kept_are_noted_in_chinese_on_a_zh_cn
             texts.append(message.text)
     assert texts[0] == "（空邮件）" and customer_words(texts[0]) == ""
     assert texts[1] == "see the log\n\n[未保留：log.txt（4 KiB）超过 1 KiB 的上限]", texts[1]
+
+
+def test_slacks_placeholders_in_the_hubs_language() -> None:
+    from adapters.slack.adapter import _fallback_text
+
+    shared = {"subtype": "file_share", "files": [{"id": "F1"}]}
+    assert _fallback_text(shared, hub_texts("zh-CN")) == "[分享了一个文件]"
+    assert _fallback_text(shared, hub_texts("en")) == "[shared a file]"
+    assert _fallback_text({"blocks": [{"type": "section"}]}, hub_texts("zh-CN")) == "[仅含区块的消息]"

@@ -159,10 +159,36 @@ async def test_the_documented_close_codes_are_the_ones_the_channel_uses(client: 
     assert {webchat.POLICY_VIOLATION, webchat.SIGNED_OUT, 1001} <= documented
     token = (await session(client))["token"]
     async with client.ws_connect(f"/channels/webchat/ws?token={token}") as ws:  # the size limit: 1009
-        await ws.send_str('{"type": "ping", "pad": "' + "x" * (MAX_CHARS * 4 + 4096) + '"}')
+        await ws.send_str('{"type": "ping", "pad": "' + "x" * webchat.frame_limit(MAX_CHARS) + '"}')
         closing = await ws.receive(timeout=5)
         assert closing.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 1009
     assert documented == {webchat.POLICY_VIOLATION, webchat.SIGNED_OUT, 1001, 1009}
+
+
+async def test_a_message_at_the_limit_is_taken_however_its_json_is_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's client (Python's json.dumps, which writes every Chinese character as \\uXXXX)
+    had its valid 4,000-character message closed with 1009 and resent for ever."""
+
+    monkeypatch.setenv("HELPLINE_WEBCHAT_SECRET", "visitor-token-secret-for-protocol")
+    limit = 4000  # the default: its escaped JSON was over the old frame cap, 4 bytes a character
+    settings = {"secret": "env:HELPLINE_WEBCHAT_SECRET", "max_message_chars": limit, "messages_per_minute": 100}
+    hub = Hub(make_config(tmp_path, {"channels": {"webchat": settings}}))
+    async with TestClient(TestServer(build_app(hub))) as client:
+        await escaped_messages_are_taken(client, limit)
+
+
+async def escaped_messages_are_taken(client: TestClient, limit: int) -> None:
+    import json
+
+    token = (await session(client))["token"]
+    async with client.ws_connect(f"/channels/webchat/ws?token={token}") as ws:
+        for client_id, text in (("c1", "长" * limit), ("c2", "😀" * limit)):
+            await ws.send_str(json.dumps({"type": "message", "client_id": client_id, "text": text}))  # escaped
+            while (frame := await ws.receive_json(timeout=5))["type"] != "ack":
+                pass
+            assert frame["client_id"] == client_id
 
 
 async def test_uploads_are_refused_as_documented(client: TestClient) -> None:

@@ -103,6 +103,14 @@ INVALID_TEXT = "invalid text: the frame contains a lone UTF-16 surrogate, which 
 HANDOVER_SECONDS = 3.0  # how long a reply waits for the hub process holding the visitor's window
 
 
+def frame_limit(max_message_chars: int) -> int:
+    """The largest frame a visitor's socket takes: a message of `max_message_chars` characters
+    as any JSON encoder writes it, each escaped as `\\uXXXX` (an emoji as two, 12 bytes: Python's
+    json.dumps escapes all but ASCII), plus room for the frame's other fields. A valid message
+    must reach the length check (`too_long`), never close the socket (a trial's client did)."""
+    return max_message_chars * 12 + 4096
+
+
 class Refusal(Exception):
     """A request the widget can explain to the visitor: status, stable code, message."""
 
@@ -409,7 +417,7 @@ class WebChatAdapter(Adapter):
         visitor = await self.visitor_of(request.query.get("token", ""))
         self._site(visitor.site, request)
         address, token_data, ip = visitor.address, visitor.token, client_address(request)
-        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=self.settings.max_message_chars * 4 + 4096)
+        ws = web.WebSocketResponse(heartbeat=25.0, max_msg_size=frame_limit(self.settings.max_message_chars))
         await ws.prepare(request)
         if (
             len(self.sockets[address]) >= self.settings.max_connections_per_visitor
