@@ -243,6 +243,11 @@ async def test_the_inbox_lists_filters_counts_and_marks_unread(agent: Agent) -> 
     ]
     assert [c["id"] for c in (await agent.call("GET", "/api/v1/conversations?q=登录"))["items"]] == [second]
     assert (await agent.call("GET", "/api/v1/conversations?priority=high&per_page=1"))["total"] == 1
+    await agent.call("PATCH", f"/api/v1/conversations/{first}", {"status": "resolved"})
+    # "all", as the counts name it, is every status (a trial's script got a 422)
+    assert (await agent.call("GET", "/api/v1/conversations?status=all"))["total"] == 2
+    assert (await agent.call("GET", "/api/v1/conversations?status=open"))["total"] == 1
+    await agent.call("PATCH", f"/api/v1/conversations/{first}", {"status": "open"})
 
     await agent.call("POST", f"/api/v1/conversations/{second}/read")  # having read it
     page = await agent.call("GET", "/api/v1/conversations")
@@ -316,6 +321,8 @@ async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agen
         {"status": "resolved", "assignee_id": agent.id, "tags": ["refund"], "team": "finance"},
     )
     thread = (await agent.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+    # taken, then answered: the reply read as written before she took it (a trial)
+    assert [m["text"] for m in thread if m["kind"] != "note"][-5:-3] == ["Li Na took this ticket", "已退款"]
     events = [m["text"] for m in thread if m["kind"] == "event"]
     assert events == [
         "Li Na took this ticket",  # not "assigned this to Li Na" (a trial)

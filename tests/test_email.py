@@ -260,6 +260,21 @@ async def test_another_senders_mail_reusing_a_message_id_is_kept_and_learns_noth
     assert [m.text for m in hers if m.direction is Direction.INBOUND] == ["我的订单三天了还没有到。"]
     texts = [m.text for m in await hub.store.tickets.list_messages(eves.id) if m.kind is MessageKind.MESSAGE]
     assert "someone else's words" in texts
+    # Eve's own retry is one mail, and a reply to her own mail joins her ticket, not Li Na's
+    # (a trial's went to a new ticket "naming #1000")
+    retried = await aiosmtplib.send(
+        forged, hostname="127.0.0.1", port=channel(hub).listen_port, sender="eve@example.net", recipients=[SUPPORT]
+    )
+    assert "ticket #1001" in retried[1]
+    follow_up = customer_mail("Re: hello", "any news?", sender="eve@example.net", In_Reply_To=first["Message-ID"])
+    await mail_in(hub, follow_up, sender="eve@example.net")
+    eves_thread = await hub.store.tickets.list_messages(eves.id)
+    inbound = [m for m in eves_thread if m.direction is Direction.INBOUND]
+    assert [m.text for m in inbound] == ["someone else's words", "any news?"]
+    assert inbound[0].raw["message_id"] == first["Message-ID"]  # type: ignore[index]
+    assert "names_ticket" not in (inbound[1].raw or {})
+    assert await hub.store.tickets.get_conversation_by_number(1002) is None
+    assert [m.text for m in hers if m.direction is Direction.INBOUND] == ["我的订单三天了还没有到。"]
 
 
 async def test_a_contacts_claimed_email_does_not_let_that_address_join_its_tickets(hub: Hub) -> None:

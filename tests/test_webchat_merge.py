@@ -57,12 +57,24 @@ async def test_after_a_merge_across_customers_each_visitor_keeps_only_their_own_
         # Alice's frame comes from the last of the merge's events: by then Bob's were sent too.
         alices = [await frames_until(alice_ws, "ticket"), *await frames_before_pong(alice_ws)]
         bobs = await frames_before_pong(bob_ws)
-        for frames in (alices, bobs):  # the surviving ticket's number, never "no ticket"
+        # Alice's ticket lives on; Bob's widget shows his own ticket, closed, never Alice's
+        # number or status (a trial's Bob watched #1000 go from open to resolved)
+        for frames, shown in (
+            (alices, {"number": 1000, "status": "open"}),
+            (bobs, {"number": 1001, "status": "closed"}),
+        ):
             tickets = [f["conversation"] for f in frames if f["type"] == "ticket"]
-            assert tickets and all(t == {"number": 1000, "status": "open"} for t in tickets), frames
+            assert tickets and all(t == shown for t in tickets), frames
+        alices_ticket = await client.server.app[HUB].store.tickets.get_conversation_by_number(1000)
+        resolved = {"status": "resolved"}
+        await client.patch(
+            f"/api/v1/conversations/{alices_ticket.id}", json=resolved, headers=await agent_session(client)
+        )
+        assert (await frames_until(alice_ws, "ticket"))["conversation"] == {"number": 1000, "status": "resolved"}
+        assert [f for f in await frames_before_pong(bob_ws) if f["type"] == "ticket"] == []
 
     assert await history(client, alice["token"]) == ["alice: my parcel"]
-    assert (await visitor(client, token=bob["token"]))["conversation"]["number"] == 1000
+    assert (await visitor(client, token=bob["token"]))["conversation"] == {"number": 1001, "status": "closed"}
     assert await history(client, bob["token"]) == ["bob: my refund"]
     download = f"/channels/webchat/attachments/{bobs_file['ref']}"
     assert (await client.get(f"{download}?token={bob['token']}")).status == 200
@@ -75,14 +87,18 @@ async def test_after_a_merge_across_customers_each_visitor_keeps_only_their_own_
         client.ws_connect(f"/channels/webchat/ws?token={bob['token']}") as bob_ws,
     ):
         await bob_ws.send_json({"type": "hello", "after": ""})
-        await frames_until(bob_ws, "hello")
+        hello = await frames_until(bob_ws, "hello")
+        assert hello["conversation"] == {"number": 1001, "status": "closed"}
+        assert [m["text"] for m in hello["messages"]] == ["bob: my refund"]
         assert (await say(bob_ws, "bob: any news?", "b2"))["conversation"]["number"] == 1002
-        await say(alice_ws, "alice: still waiting", "a2")
+        await say(alice_ws, "alice: still waiting", "a2")  # reopens #1000
         alices_ticket = await client.server.app[HUB].store.tickets.get_conversation_by_number(1000)
         pending = {"status": "pending"}
         headers = await agent_session(client)
         await client.patch(f"/api/v1/conversations/{alices_ticket.id}", json=pending, headers=headers)
-        assert (await frames_until(alice_ws, "ticket"))["conversation"] == {"number": 1000, "status": "pending"}
+        while (shown := (await frames_until(alice_ws, "ticket"))["conversation"])["status"] == "open":
+            pass  # the reopening's frame
+        assert shown == {"number": 1000, "status": "pending"}
         assert [f for f in await frames_before_pong(bob_ws) if f["type"] == "ticket"] == []
     assert await history(client, bob["token"]) == ["bob: any news?"]
     assert await history(client, alice["token"]) == ["alice: my parcel", "alice: still waiting"]

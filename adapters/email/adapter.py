@@ -41,6 +41,7 @@ from adapters.email.threading import (
     find_thread,
     our_message_id,
     page_message_id,
+    reused_id_key,
     sent_to,
     token_pattern,
 )
@@ -385,12 +386,13 @@ class EmailAdapter(Adapter):
             via_list=mail.list_address,
         )
         message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}{MADE_UP_ID}>"
+        key = message_id
         taken = await self.hub.reads.find_inbound(self.name, message_id) if mail.message_id else None
         if taken is not None and taken.customer_address not in ("", mail.from_address):
             # A Message-ID is its sender's to choose: another sender's mail reusing one is no
             # retry of that mail (dropped, and answered with its ticket's number) but a mail of
-            # its own, kept under the key of a mail that has none.
-            message_id = f"<{hashlib.sha256(raw).hexdigest()}{MADE_UP_ID}>"
+            # its own, kept under a key of that sender's (their own retry is still one mail).
+            key = reused_id_key(message_id, mail.from_address)
         attachments = []
         for item in mail.attachments:
             ref = await self.hub.put_blob(item.data)
@@ -431,7 +433,7 @@ class EmailAdapter(Adapter):
         subject = without_surrogates(mail.subject)
         return Inbound(
             channel=self.name,
-            external_id=message_id,
+            external_id=key,
             sender=Sender(
                 address=mail.from_address,
                 display_name=without_surrogates(mail.from_name),
@@ -439,7 +441,7 @@ class EmailAdapter(Adapter):
                 verified=vouched,
                 language=mail_language(raw),
             ),
-            thread_key=message_id,  # a new ticket is keyed by the mail that opened it
+            thread_key=key,  # a new ticket is keyed by the mail that opened it
             text=text.strip() or subject or self._said.get("placeholder.empty_mail"),
             html=html,
             subject=_strip_reply_prefix(self.token.sub("", subject))[:1000],
@@ -691,9 +693,10 @@ class EmailAdapter(Adapter):
             if earlier.direction is Direction.INBOUND and earlier.channel == self.name:
                 # Only a mail's own Message-ID: a reply through the status page ("status-page:…")
                 # or a mail that had none (a digest) is no mail to thread on (a trial's client lost it).
-                if _MESSAGE_ID.fullmatch(earlier.external_id) and not earlier.external_id.endswith(f"{MADE_UP_ID}>"):
-                    ids.append(earlier.external_id)
-                    last_inbound = earlier.external_id
+                header_id = str((earlier.raw or {}).get("message_id") or earlier.external_id)
+                if _MESSAGE_ID.fullmatch(header_id) and not header_id.endswith(f"{MADE_UP_ID}>"):
+                    ids.append(header_id)
+                    last_inbound = header_id
             elif earlier.direction is Direction.OUTBOUND and earlier.channel == self.name:
                 ids.append(our_message_id(earlier.id, self.domain))
         headers: dict[str, str] = {"From": formataddr((self.settings.from_name, self.address)), "To": to}

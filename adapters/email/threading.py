@@ -48,6 +48,13 @@ def answered_page(message_ids: list[str], domain: str) -> str:
     return ""
 
 
+def reused_id_key(message_id: str, sender: str) -> str:
+    """The key a mail is stored under when another sender's mail took its Message-ID first: a
+    Message-ID is its sender's to choose, so theirs is no retry of that mail, and a reply
+    naming it (In-Reply-To) from this sender means this sender's own mail."""
+    return f"{message_id}~{sender}"
+
+
 def token_pattern(token_format: str) -> re.Pattern[str]:
     """A regex finding the ticket number in a subject from a format like `[#{number}]`."""
     before, _, after = token_format.partition("{number}")
@@ -82,6 +89,8 @@ async def find_thread(
             conversation_id = message.conversation_id if message else ""
         else:
             message = await reads.find_inbound(channel, candidate)
+            if message is not None and message.customer_address not in ("", sender):
+                message = await reads.find_inbound(channel, reused_id_key(candidate, sender)) or message
             conversation_id = message.conversation_id if message else ""
         if conversation_id:
             conversation = await reads.get_conversation(conversation_id)

@@ -382,9 +382,23 @@ class WebChatAdapter(Adapter):
         )
 
     async def _latest_conversation(self, address: str) -> Conversation | None:
-        """The visitor's ticket: the newest they opened, or, when an agent merged it, the
-        ticket it lives on in (where they still see only the messages written by or to them)."""
-        return await self._surviving(await self._own_latest_conversation(address))
+        """The ticket the visitor's widget shows: the newest they opened, or, when an agent
+        merged it into another of theirs, that one. Merged into another customer's ticket, it
+        stays their own (closed): that ticket's number and status are none of their business,
+        and their next message opens a ticket (see follows_merge)."""
+        own = await self._own_latest_conversation(address)
+        return await self._followed(own, address)
+
+    async def _followed(self, own: Conversation | None, address: str) -> Conversation | None:
+        surviving = await self._surviving(own)
+        if own is None or surviving is None or follows_merge(own, surviving, address):
+            return surviving
+        return own
+
+    async def _history_of(self, conversation: Conversation | None) -> Conversation | None:
+        """Where the shown ticket's messages are: a merge moved them to the surviving ticket
+        (whose list is cut to what the visitor wrote or was sent: seen_by_customer)."""
+        return await self._surviving(conversation)
 
     async def _own_latest_conversation(self, address: str) -> Conversation | None:
         contact = await self.hub.reads.find_identity_contact(self.name, address)
@@ -491,7 +505,8 @@ class WebChatAdapter(Adapter):
         messages: list[Message] = []
         if conversation is not None:
             self._watch(address, conversation.id)
-            messages = await self.hub.reads.list_messages(conversation.id, after=after)
+            held_in = await self._history_of(conversation) or conversation
+            messages = await self.hub.reads.list_messages(held_in.id, after=after)
         await ws.send_json(
             {
                 "type": "hello",
@@ -788,7 +803,7 @@ class WebChatAdapter(Adapter):
         if "Origin" in request.headers:
             self._site(visitor.site, request)
         ref = request.match_info["ref"]
-        conversation = await self._latest_conversation(visitor.address)
+        conversation = await self._history_of(await self._latest_conversation(visitor.address))
         messages = await self.hub.reads.list_messages(conversation.id) if conversation else []
         attachment = next(
             (a for m in messages if seen_by_customer(m, visitor.address) for a in m.attachments if a.blob_ref == ref),
@@ -926,18 +941,24 @@ class WebChatAdapter(Adapter):
         if event.type == "typing" and event.data.get("who") == "agent":
             frame: dict[str, Any] = {"type": "typing", "who": "agent"}
         elif event.type == "conversation.updated":
-            conversation = await self._surviving(await hub.reads.get_conversation(event.conversation_id))
-            if conversation is None:
+            updated = await hub.reads.get_conversation(event.conversation_id)
+            if updated is None:
                 return  # gone: the widget keeps showing the ticket it knows
-            if conversation.id != event.conversation_id:
-                for address in addresses:  # merged away: its visitors now follow the surviving ticket
-                    self._watch(address, conversation.id)
-            frame = {"type": "ticket", "conversation": ticket_json(conversation)}
+            for address in addresses:
+                # merged away: its visitors follow the surviving ticket when it is theirs
+                shown = await self._followed(updated, address) or updated
+                if shown.id != updated.id:
+                    self._watch(address, shown.id)
+                await self._push(address, {"type": "ticket", "conversation": ticket_json(shown)})
+            return
         else:
             return
         for address in addresses:
-            for ws in list(self.sockets.get(address, ())):
-                await _send(ws, frame)
+            await self._push(address, frame)
+
+    async def _push(self, address: str, frame: dict[str, Any]) -> None:
+        for ws in list(self.sockets.get(address, ())):
+            await _send(ws, frame)
 
 
 @web.middleware

@@ -223,7 +223,7 @@ async def change_my_password(call: Call) -> dict[str, Any]:
 
 # -- conversations ----------------------------------------------------------------------
 LIST_QUERY = {
-    "status": Str(choices=STATUSES),
+    "status": Str(choices=(*STATUSES, "all"), description="left out or all: every status"),
     "channel": Str(max_length=100),
     "assignee": Str(max_length=100, description="me, unassigned, or an agent id"),
     "team": Str(max_length=100),
@@ -242,7 +242,7 @@ def query_from(call: Call) -> ConversationQuery:
     assignee_id = {"me": call.me.id, "unassigned": ""}.get(assignee, assignee) if assignee else None
     per_page = q.get("per_page", 25)
     return ConversationQuery(
-        status=Status(q["status"]) if "status" in q else None,
+        status=Status(q["status"]) if q.get("status", "all") != "all" else None,
         channel=q.get("channel"),
         assignee_id=assignee_id,
         team=q.get("team"),
@@ -511,26 +511,25 @@ async def post_message(call: Call) -> dict[str, Any]:
     else:
         attachments = await claim_attachments(hub, f"agent:{call.me.id}", files)
         message = await services_of(call).conversations.send(
-            conv,
+            await _answered_so_theirs(call, conv),
             text,
             author_type=AuthorType.AGENT,
             author_id=call.me.id,
             attachments=attachments,
             raw=chosen_cc(call.body),
         )
-        await _answered_so_theirs(call, conv.id)
     return message_json(message)
 
 
-async def _answered_so_theirs(call: Call, conversation_id: str) -> None:
+async def _answered_so_theirs(call: Call, conv: Conversation) -> Conversation:
     """An unassigned ticket an agent answers becomes theirs (as Zendesk does): who follows it up
-    is plain, and its rating and resolution count for them (a trial found both for nobody)."""
-    fresh = await hub_of(call).store.tickets.get_conversation(conversation_id)
-    if fresh is None or fresh.assignee_id or not takes_tickets(call.me):
-        return
+    is plain, and its rating and resolution count for them (a trial found both for nobody).
+    Taken before the reply is stored, so the thread reads "took this ticket", then the answer."""
+    if conv.assignee_id or not takes_tickets(call.me):
+        return conv
     names = {call.me.id: call.me.name or call.me.email}
-    await services_of(call).conversations.update_by(
-        fresh, {"assignee_id": call.me.id}, who=call.who, names=names, agent_id=call.me.id
+    return await services_of(call).conversations.update_by(
+        conv, {"assignee_id": call.me.id}, who=call.who, names=names, agent_id=call.me.id
     )
 
 
