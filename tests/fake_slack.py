@@ -30,6 +30,10 @@ class FakeSlack:
     base: str = ""
     socket_envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     acks: list[str] = field(default_factory=list)
+    deleted_users: set[str] = field(default_factory=set)  # users.info answers user_not_found
+    users_info_delay: float = 0.0
+    lookups_in_flight: int = 0
+    most_lookups_at_once: int = 0
     ts: int = 1700000000
 
     def app(self) -> web.Application:
@@ -57,6 +61,8 @@ class FakeSlack:
         if self.fail_next.get(name):
             status, body, headers = self.fail_next[name].pop(0)
             return web.json_response(body, status=status, headers=headers)
+        if name == "users.info" and params.get("user") in self.deleted_users:
+            return web.json_response({"ok": False, "error": "user_not_found"})
         handler = getattr(self, "m_" + name.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
@@ -66,6 +72,10 @@ class FakeSlack:
         return {"user_id": BOT_USER, "team_id": TEAM, "bot_id": "BBOT", "team": "Partners", "user": "helpline"}
 
     async def m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.lookups_in_flight += 1
+        self.most_lookups_at_once = max(self.most_lookups_at_once, self.lookups_in_flight)
+        await asyncio.sleep(self.users_info_delay)
+        self.lookups_in_flight -= 1
         return {"user": self.users.get(params["user"], {"id": params["user"], "name": params["user"], "profile": {}})}
 
     async def m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:

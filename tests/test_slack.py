@@ -187,6 +187,20 @@ async def test_mentions_channels_and_links_are_stored_as_slack_shows_them(client
     assert conv is not None and "<" not in conv.subject and conv.subject.startswith("@Li Na my order")
 
 
+async def test_a_failed_name_lookup_is_not_repeated_for_every_message(client: TestClient, fake: FakeSlack) -> None:
+    """A deleted user, a rate limit: each message naming them waited on users.info again
+    before Slack's 3 s were up (a review). Their id stands in for the name meanwhile."""
+    fake.deleted_users.add("U404")
+    await event(client, message_event("<@U404> told me to write", ts="1700000004.000100"))
+    await event(client, message_event("and <@U404> again", ts="1700000005.000100"))
+    assert [p["user"] for p in fake.sent("users.info") if p["user"] == "U404"] == ["U404"]
+    assert await inbound_texts(hub_of(client)) == ["@U404 told me to write", "and @U404 again"]
+    # the people a message names are looked up at once, not one after another
+    fake.users_info_delay = 0.2
+    await event(client, message_event("<@U2> <@U3> <@U4> said so", ts="1700000006.000100"))
+    assert fake.most_lookups_at_once == 3
+
+
 async def test_channel_threads_edits_deletions_and_files(client: TestClient, fake: FakeSlack) -> None:
     fake.files["log.txt"] = b"error log"
     top = message_event("Our sync is broken", ts="1700000010.000100", channel=SUPPORT_CHANNEL, channel_type="channel")

@@ -9,6 +9,7 @@ is its idempotency key, so Slack's retries of one event store it once.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -66,6 +67,9 @@ PERMANENT = {
     "restricted_action",
 }
 PROFILE_TTL = 3600.0
+# A lookup that failed (a deleted user, a rate limit, Slack down) is not tried again for a
+# minute: every message naming them would wait on it again before Slack's 3 s for an answer.
+FAILED_PROFILE_TTL = 60.0
 MAX_NAMED_MENTIONS = 5  # users.info lookups one message may cause; others keep their id
 SLACK_FILE_HOSTS = ("https://files.slack.com",)  # where url_private points; the bot token is sent nowhere else
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -377,18 +381,20 @@ class SlackAdapter(Adapter):
     async def _readable(self, text: str) -> str:
         """The text as Slack shows it, people mentioned by their display names (users.info,
         cached; a few at most, so a message naming many costs no more than a few lookups)."""
-        names = {user: (await self._profile(user))[0] for user in mentioned_users(text)[:MAX_NAMED_MENTIONS]}
-        return readable(text, names)
+        users = mentioned_users(text)[:MAX_NAMED_MENTIONS]
+        profiles = await asyncio.gather(*(self._profile(user) for user in users))  # at once, not one by one
+        return readable(text, {user: name for user, (name, _email) in zip(users, profiles, strict=True)})
 
     async def _profile(self, user: str) -> tuple[str, str]:
         """Display name and email from users.info, cached for an hour."""
         cached = self._profiles.get(user)
-        if cached and time.monotonic() - cached[0] < PROFILE_TTL:
+        if cached and time.monotonic() - cached[0] < (PROFILE_TTL if cached[1] else FAILED_PROFILE_TTL):
             return cached[1], cached[2]
         try:
             info = (await self.client.users_info(user=user, include_locale=True))["user"]
         except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
             self.log.warning("users.info for %s failed: %s", user, exc)
+            self._profiles[user] = (time.monotonic(), "", "")
             return "", ""
         profile = info.get("profile") or {}
         name = profile.get("display_name") or profile.get("real_name") or info.get("real_name") or info.get("name", "")
