@@ -7,7 +7,7 @@ A team's roster is a list of entries, in the team's time zone:
   ("00:00"-"00:00", or "00:00"-"24:00" as calendars write a whole day);
 - `extra`: a one-off shift on one date;
 - `swap`: on one date, `replaces` gives their occurrence of the pattern `pattern` to `agents`;
-- `leave`: the agents are on no duty from `date` to `until` (whole days, inclusive).
+- `leave`: the agents work no shift that starts from `date` to `until` (whole days, inclusive).
 
 Each of `pattern` and `extra` is a `shift` or a `backup` duty. Everything here is pure:
 both store backends and the hub ask these functions, never their own copy of the rules.
@@ -351,35 +351,26 @@ def expand(entries: Iterable[RosterEntry], tz_name: str, start: datetime, end: d
         elif entry.kind == "extra" and entry.date is not None and first <= entry.date <= last:
             begin, finish = _span(entry.date, entry.start, entry.end, tz)
             duties += [Duty(begin, finish, a, entry.duty, entry.team, entry.label, entry.id) for a in entry.agents]
-    leave = _leave(entries, tz)
-    kept = [piece for duty in duties for piece in _minus_leave(duty, leave.get(duty.agent, []))]
+    leave = _leave(entries)
+    kept = [d for d in duties if not _on_leave(d.start.astimezone(tz).date(), leave.get(d.agent, []))]
     return sorted(d for d in kept if d.start < end and d.end > start)
 
 
-def _leave(entries: Iterable[RosterEntry], tz: ZoneInfo) -> dict[str, list[tuple[datetime, datetime]]]:
-    away: dict[str, list[tuple[datetime, datetime]]] = {}
+def _leave(entries: Iterable[RosterEntry]) -> dict[str, list[tuple[Day, Day]]]:
+    away: dict[str, list[tuple[Day, Day]]] = {}
     for entry in entries:
         if entry.kind == "leave" and entry.date and entry.until:
-            span = (_local(entry.date, "00:00", tz), _local(entry.until + timedelta(days=1), "00:00", tz))
             for agent in entry.agents:
-                away.setdefault(agent, []).append(span)
+                away.setdefault(agent, []).append((entry.date, entry.until))
     return away
 
 
-def _minus_leave(duty: Duty, leave: list[tuple[datetime, datetime]]) -> list[Duty]:
-    pieces = [duty]
-    for away_from, away_until in leave:
-        rest = []
-        for piece in pieces:
-            if away_until <= piece.start or away_from >= piece.end:
-                rest.append(piece)
-                continue
-            if piece.start < away_from:
-                rest.append(replace(piece, end=away_from))
-            if away_until < piece.end:
-                rest.append(replace(piece, start=away_until))
-        pieces = rest
-    return pieces
+def _on_leave(day: Day, leave: list[tuple[Day, Day]]) -> bool:
+    """Whether a shift starting on `day` (local) falls in the agent's leave. A shift is the day's
+    it starts on, whole: a night shift from the last day's evening is off, the one ending on the
+    first morning is worked (cutting both at midnight left an agent on leave alone on the
+    small hours of their own night shift, a trial)."""
+    return any(first <= day <= last for first, last in leave)
 
 
 def on_duty_at(entries: Iterable[RosterEntry], tz_name: str, moment: datetime, duty: str = "shift") -> list[str]:

@@ -112,10 +112,17 @@ def test_one_off_shifts_swaps_and_leave() -> None:
     assert on_duty_at(roster, SHANGHAI, cst(2026, 3, 6, 9)) == ["li"]  # back on Friday
 
 
-def test_leave_cuts_a_shift_that_runs_into_it() -> None:
+def test_leave_takes_the_shifts_that_start_on_its_days_whole() -> None:
+    """A night shift is the day's it starts on: leave on the 7th is the night from the 7th to
+    the 8th; the night from the 6th is worked to its end (both were cut at midnight, and the
+    agent on leave was on duty from 00:00 to 06:00 of the 8th, a trial)."""
     leave = entry_from_input({"kind": "leave", "agents": ["zhao"], "date": "2026-03-07"}, entry_id="l", team="cs")
-    duties = expand([NIGHT, leave], SHANGHAI, cst(2026, 3, 6, 12), cst(2026, 3, 7, 12))
-    assert [(d.start, d.end) for d in duties] == [(cst(2026, 3, 6, 22), cst(2026, 3, 7, 0))]
+    duties = expand([NIGHT, leave], SHANGHAI, cst(2026, 3, 6, 12), cst(2026, 3, 9, 12))
+    assert [(d.start, d.end) for d in duties] == [
+        (cst(2026, 3, 6, 22), cst(2026, 3, 7, 6)),
+        (cst(2026, 3, 8, 22), cst(2026, 3, 9, 6)),
+    ]
+    assert on_duty_at([NIGHT, leave], SHANGHAI, cst(2026, 3, 8, 3)) == []
 
 
 def test_a_shift_that_ends_when_it_starts_lasts_24_hours() -> None:
