@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -170,13 +171,31 @@ def human_owns(conversation: Conversation) -> bool:
 def may_answer(conversation: Conversation, message: Message) -> bool:
     """Only a customer's own message (never an automatic one: an auto-reply, a bounce) on a
     ticket no person owns."""
+    return _customers_own(message) and not human_owns(conversation)
+
+
+def _customers_own(message: Message) -> bool:
     return (
         message.direction is Direction.INBOUND
         and message.kind is MessageKind.MESSAGE
         and message.author_type is AuthorType.CONTACT
         and not message.automatic
-        and not human_owns(conversation)
     )
+
+
+REASSURE_EVERY = timedelta(minutes=30)
+
+
+def reassures(conversation: Conversation, message: Message, text: str, last_said: str = "") -> bool:
+    """Whether a customer asking for a person again ("转人工" twice) is told they are with the
+    team already: on a ticket handed to people that no agent has answered yet (once one has,
+    they are talking to a person), at most once in `REASSURE_EVERY` (`last_said`: when it was
+    said before, ISO). Without it, the second request went unanswered (a trial)."""
+    if not _customers_own(message) or not asks_for_person(text):
+        return False
+    if not conversation.human_owned or conversation.first_response_at is not None:
+        return False
+    return not last_said or message.created_at - datetime.fromisoformat(last_said) >= REASSURE_EVERY
 
 
 @dataclass(frozen=True)

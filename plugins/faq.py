@@ -64,6 +64,7 @@ from conversation.faq_bot import (
     may_answer,
     picked,
     read_reply,
+    reassures,
 )
 from conversation.kb_learning import in_language, matched_words, only_greets_or_thanks
 from conversation.markdown_html import render_markdown
@@ -151,6 +152,9 @@ def catalog(language: str) -> Texts:
 
 class FaqPlugin(Plugin):
     record_kinds: ClassVar[tuple[RecordKind, ...]] = (ANSWER, HANDOFF)
+    # on a ticket people own too, only to tell a customer asking for a person again that they
+    # are with the team (reassures); it answers nothing there (may_answer)
+    always_run: ClassVar[bool] = True
     # a person took a deflected ticket after all; a person resolved one whose answer had no word
     events: ClassVar[frozenset[str]] = frozenset({"assignment", "status"})
 
@@ -191,6 +195,13 @@ class FaqPlugin(Plugin):
         return inbound.choice_id == YES and not inbound.attachments and not inbound.automatic
 
     async def on_message(self, ctx: PluginContext) -> Flow | None:
+        if ctx.hub is not None and reassures(
+            ctx.conversation, ctx.message, customer_words(ctx.message.text), ctx.state.get("reassured_at", "")
+        ):
+            locale = clear_language(customer_words(ctx.message.text)) or _language(ctx)
+            await ctx.reply(catalog(locale).get("faq.customer.still_passed_on"))
+            ctx.state["reassured_at"] = ctx.message.created_at.isoformat()
+            return Flow.CONTINUE
         if ctx.hub is None or not may_answer(ctx.conversation, ctx.message):
             return Flow.CONTINUE
         hub, text, chosen = ctx.hub, customer_words(ctx.message.text), ctx.chosen

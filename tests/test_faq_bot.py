@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -346,6 +347,31 @@ async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> 
     )
     assert (await ticket(hub, ticket_id)).handed_off_at is not None
     assert await answers(hub, ticket_id) == []
+
+
+async def test_asking_for_a_person_again_while_waiting_for_one_is_answered_once(hub: Hub) -> None:
+    """A trial's second 转人工 got no answer at all: the customer is told they are with the team
+    already, once (not at every further request), and not once an agent has answered."""
+    ticket_id = await ask(hub, "转人工")
+    await ask(hub, "转人工！！")
+    await ask(hub, "人工")
+    said = [m.text for m in await bot_said(hub, ticket_id)]
+    assert said == [
+        "好的，已为您转接人工客服，同事会尽快回复您。",
+        "您已在人工客服的队列中，同事会尽快在这里回复您。您补充的信息他们都会看到。",
+    ]
+    await ask(hub, "I want a human")  # within the half hour: nothing more
+    assert len(await bot_said(hub, ticket_id)) == 2
+    hub.pipeline.clock = lambda: datetime.now(UTC) + timedelta(minutes=31)
+    await ask(hub, "I want a human")  # half an hour later, said again, in their language
+    said = [m.text for m in await bot_said(hub, ticket_id)]
+    assert len(said) == 3 and said[-1].startswith("You are already with our team: a colleague will reply here")
+    await hub.actions.send(
+        await ticket(hub, ticket_id), "您好，我是小王。", author_type=AuthorType.AGENT, author_id="a1"
+    )
+    hub.pipeline.clock = lambda: datetime.now(UTC) + timedelta(minutes=62)
+    await ask(hub, "转人工")
+    assert len(await bot_said(hub, ticket_id)) == 3  # talking to a person: nothing from the bot
 
 
 async def test_a_request_for_a_person_that_says_what_about_notes_the_articles_for_what_it_is_about(hub: Hub) -> None:
