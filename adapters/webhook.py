@@ -27,7 +27,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -155,14 +155,34 @@ def _thread(payload: dict[str, Any], sender_id: str) -> str:
     return thread or sender_id
 
 
+# "metadata": the platform's own fields (an order id, the app's version), kept with the message
+MESSAGE_FIELDS = ("id", "sender", "thread", "text", "subject", "choice", "sent_at", "metadata")
+SENDER_FIELDS = ("id", "name", "email", "email_verified", "language", "tier")
+
+
+def _known_fields(payload: dict[str, Any], known: tuple[str, ...], where: str = "") -> None:
+    """A field this channel does not read is refused, not dropped: a misspelt "threadd" put the
+    message in the sender's default thread, and "attachments" lost the customer's file, each
+    answered 200 (a trial)."""
+    unknown = sorted(set(payload) - set(known))
+    if "attachments" in unknown and not where:
+        raise InvalidInbound("attachments: this channel takes no files; put a link to the file in text")
+    if unknown:
+        raise InvalidInbound(f"{where}{unknown[0]}: unknown field (known: {', '.join(known)})")
+
+
 def parse_message(channel: str, payload: Any) -> Inbound:
     if not isinstance(payload, dict):
         raise InvalidInbound("the body must be a JSON object")
+    _known_fields(payload, MESSAGE_FIELDS)
     sender = payload.get("sender")
     if not isinstance(sender, dict):
         raise InvalidInbound("sender must be an object with an id")
+    _known_fields(sender, SENDER_FIELDS, "sender.")
     sender_id = _key(sender, "id", where="sender.", required=True)
     sent_at = _text(payload, "sent_at")
+    if not isinstance(payload.get("metadata", {}), dict):
+        raise InvalidInbound("metadata must be an object (your platform's own fields)")
     inbound = Inbound(
         channel=channel,
         external_id=_key(payload, "id", required=True),
@@ -291,6 +311,9 @@ class WebhookAdapter(Adapter):
                     "text": out.message.text,
                     "choices": choices_to_list(out.message.choices),
                     "author": out.message.author_type.value,
+                    # a reply waiting for its retry does not hold the later ones back: this
+                    # puts them in order again where that matters (a trial got R1 after R3)
+                    "created_at": out.message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
                 },
             },
             ensure_ascii=False,

@@ -249,6 +249,8 @@ async def test_replies_are_posted_signed_to_the_callback_and_429_is_retried(tmp_
         payload, headers = received[-1]
         assert payload["ticket"] == 1000 and payload["to"] == "user-9" and payload["thread"] == "order-5531"
         assert payload["message"]["text"] == "已为您退款" and payload["message"]["author"] == "agent"
+        # when it was written: a reply waiting for its retry lets later ones pass (README)
+        assert payload["message"]["created_at"] == reply.created_at.isoformat().replace("+00:00", "Z")
         assert headers["X-Helpline-Signature"].startswith("v1=")
         message = await hub.store.tickets.get_message(reply.id)
         assert message is not None and message.external_id == "platform-msg-1"

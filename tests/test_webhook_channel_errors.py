@@ -65,6 +65,20 @@ def with_field(path: str, value: Any) -> dict[str, Any]:
         ("sender.id", "user-\u202e9", "sender.id must not contain control or invisible characters"),
         ("thread", "order-1\u2028", "thread must not contain control or invisible characters"),
         ("sender.id", "user-9\u3164", "sender.id must not contain control or invisible characters"),
+        # a field the channel does not read is refused, not dropped (a trial's "threadd" went to
+        # the default thread and its "attachments" were lost, each answered 200)
+        (
+            "threadd",
+            "order-2",
+            "threadd: unknown field (known: id, sender, thread, text, subject, choice, sent_at, metadata)",
+        ),
+        ("metadata", ["order-2"], "metadata must be an object"),
+        (
+            "attachments",
+            [{"name": "x.png", "url": "https://x.example/x.png"}],
+            "attachments: this channel takes no files",
+        ),
+        ("sender.nick", "Li", "sender.nick: unknown field (known: id, name, email, email_verified, language, tier)"),
     ],
 )
 async def test_a_refused_field_is_named_as_the_sender_wrote_it(
