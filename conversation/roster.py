@@ -373,6 +373,22 @@ def _on_leave(day: Day, leave: list[tuple[Day, Day]]) -> bool:
     return any(first <= day <= last for first, last in leave)
 
 
+SHIFT_KINDS = ("pattern", "extra")
+
+
+def has_shifts(entries: Iterable[RosterEntry]) -> bool:
+    """Whether a team works in shifts: a pattern or a one-off shift. One without (no entries,
+    or only leave) has no shift model: its members are always on, but for their leave (one
+    leave entry took the whole team off duty for a fortnight, a trial)."""
+    return any(e.kind in SHIFT_KINDS for e in entries)
+
+
+def on_leave_at(entries: Iterable[RosterEntry], tz_name: str, moment: datetime) -> set[str]:
+    """The agents whose leave covers this instant's local day."""
+    today = moment.astimezone(zone(tz_name)).date()
+    return {agent for agent, spans in _leave(entries).items() if _on_leave(today, spans)}
+
+
 def on_duty_at(entries: Iterable[RosterEntry], tz_name: str, moment: datetime, duty: str = "shift") -> list[str]:
     """The agents on `duty` ("shift" or "backup") at this instant, sorted."""
     duties = expand(entries, tz_name, moment, moment + timedelta(microseconds=1))

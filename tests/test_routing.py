@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -550,6 +551,22 @@ async def test_a_team_without_a_roster_routes_to_its_online_members(desk: Desk) 
     await desk.online("zhao")  # zhao's roster shift is another team's: this team has no roster
     escalated = await desk.ticket(customer="c1", team="technical-support")
     assert await desk.route(escalated) == "zhao"
+
+
+async def test_a_team_without_shifts_still_routes_when_a_member_takes_leave(desk: Desk) -> None:
+    """One leave entry made a team "rostered" with nobody on shift: nothing was routed to the
+    members at work for a fortnight (a trial). Only the one on leave is left out."""
+    await desk.services.desk.update_team("technical-support", {"members": ["zhao", "wang"]})
+    today = START.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    leave = {"kind": "leave", "agents": ["zhao"], "date": today, "until": today}
+    await desk.services.roster.create_entry("technical-support", leave)
+    await desk.online("zhao")
+    await desk.online("wang")
+    first = await desk.ticket(customer="c1", team="technical-support")
+    second = await desk.ticket(customer="c2", team="technical-support")
+    assert [await desk.route(first), await desk.route(second)] == ["wang", "wang"]  # zhao is on leave
+    _settings, gaps = await desk.services.roster.coverage("technical-support", 1)
+    assert gaps is None  # no shift model: not every hour short
 
 
 async def test_a_team_with_nobody_on_shift_there_pages_backup_at_once_else_tells_the_lead(desk: Desk) -> None:

@@ -32,6 +32,7 @@ from conversation.roster import (
     entry_from_input,
     entry_to_doc,
     expand,
+    has_shifts,
     joining_members,
     read_csv,
     team_roster_from_input,
@@ -179,13 +180,13 @@ class RosterService:
 
     async def coverage(self, team: str, days: int) -> tuple[TeamRoster, list[Gap] | None]:
         """The team's settings and the coming hours short of `min_on_shift`; None for a team
-        without any roster entries: it has no shift model (its online members are always on),
+        without shifts (no entries, or only leave): it has no shift model (its online members are always on),
         so no hour of it is short (a trial read every hour of such a team as uncovered)."""
         if not 1 <= days <= MAX_COVERAGE_DAYS:
             raise InvalidInput(f"days: 1 to {MAX_COVERAGE_DAYS}")
         settings = await self.team_settings(team)
         entries = await self.store.roster.list_entries(team)
-        if not entries:
+        if not has_shifts(entries):
             return settings, None
         return settings, coverage_gaps(entries, settings.timezone, settings.min_on_shift, self.clock(), days * 24)
 

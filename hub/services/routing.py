@@ -51,7 +51,7 @@ from conversation.paging import (
     release_backup,
 )
 from conversation.presence import PresenceRules, offline_since, presence_of
-from conversation.roster import on_duty_at
+from conversation.roster import has_shifts, on_duty_at, on_leave_at
 from conversation.store import Store, StoreUnavailable
 from hub.i18n import available_locales, hub_texts
 from hub.services.conversations import ConversationService
@@ -134,8 +134,8 @@ class RoutingService:
         backup = set(on_duty_at(entries, settings.timezone, now, "backup")) & paged
         found = await self.store.desk.get_team(team)
         members = {*(found.members if found else ()), *(a for e in entries for a in e.agents)}
-        if not entries:  # a team without a roster has no shift model: its members are always on
-            on_shift = set(members)
+        if not has_shifts(entries):  # no shift model: its members are always on, but for their leave
+            on_shift = set(members) - on_leave_at(entries, settings.timezone, now)
         presence = {r.agent_id: r for r in await self.store.roster.list_presence()}
         profiles = {p.agent_id: p for p in await self.store.roster.list_profiles()}
         result = []
