@@ -47,6 +47,14 @@ def check_merge(what: str, source_id: str, target_id: str, source: M | None, tar
     return source, target
 
 
+def reopens_on_merge(source_status: Status, target_status: Status) -> bool:
+    """Whether a merge reopens the ticket merged into: it takes in a question still waiting
+    (open, pending, snoozed) while it is resolved or closed. Kept resolved, that question left
+    every waiting view and no one answered it (a trial)."""
+    waiting = source_status in (Status.OPEN, Status.PENDING, Status.SNOOZED)
+    return waiting and target_status in (Status.RESOLVED, Status.CLOSED)
+
+
 def agent_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """The agent fields an update may set, as stored (a role by its value); others are refused."""
     unknown = set(changes) - set(AGENT_FIELDS)

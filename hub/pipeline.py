@@ -156,6 +156,7 @@ class Pipeline:
         if holds and (team := self._hold_team()):
             policy = replace(policy, hold_team=team, held_teams=await self._held_teams())
         try:
+            inbound = await self._after_merge(inbound)
             record = await self.store.tickets.record_inbound(inbound, now=self.clock(), policy=policy)
         except StoreUnavailable as exc:
             log.warning("ingest on %s refused: store unavailable (%s)", inbound.channel, exc)
@@ -452,6 +453,19 @@ class Pipeline:
             "%s message: button %r was never offered on its thread; read as text", inbound.channel, inbound.choice_id
         )
         return with_changes(inbound, choice_id="")
+
+    async def _after_merge(self, inbound: Inbound) -> Inbound:
+        """A message on the thread of a ticket an agent merged away goes on in the ticket it was
+        merged into (record_inbound follows the merges, and only into the same customer's
+        ticket: follows_merge), as an email reply or the chat window does; it opened a new
+        ticket (a trial's webhook thread). Only the sender's own thread: another's is routed
+        to one of the sender's own (own_thread)."""
+        if inbound.conversation_hint:
+            return inbound
+        latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
+        if latest is None or not latest.merged_into or latest.customer_address not in ("", inbound.sender.address):
+            return inbound
+        return with_changes(inbound, conversation_hint=latest.id)
 
     async def _tickets_holding_offers(self, conversation: Conversation) -> AsyncIterator[str]:
         """The ticket and the tickets it was merged into, then (read only if none held the

@@ -315,7 +315,7 @@ async def test_a_button_offered_before_the_ticket_was_closed_still_counts_on_the
 
 async def test_a_button_offered_on_a_ticket_merged_away_still_counts(tmp_path: Path) -> None:
     """A merge moves a ticket's messages into the other one: a later tap on the merged
-    ticket's thread opens a new ticket following on from it, and the offer is in the other."""
+    ticket's thread goes on in that one (the same customer's), where the offer now is."""
     channels = {"chat": {"type": "recording", "buttons": True}}
     config = make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["triage"]}})
     async with running_hub(config) as hub:
@@ -325,8 +325,33 @@ async def test_a_button_offered_on_a_ticket_merged_away_still_counts(tmp_path: P
         await eventually(lambda: len(hub.adapters["chat"].sent) >= 2)
         await hub.services.conversations.merge(asked.conversation, other.conversation, who="Li Na")
         late = await hub.ingest(customer_message("m3", "refund", thread="a", choice_id="refund"))
-        assert late.conversation.previous_id == asked.conversation.id
+        assert late.conversation.id == other.conversation.id
         await eventually(lambda: handed_to_finance(hub, late.conversation.id))
+
+
+async def test_a_message_on_a_merged_tickets_thread_goes_on_in_the_ticket_it_was_merged_into(
+    tmp_path: Path,
+) -> None:
+    """As an email reply or the chat window does: a trial's follow-up on a merged webhook
+    thread opened a new ticket, which the agent had to merge again. Merged into another
+    customer's ticket, it opens one of its own (replies there go to that customer)."""
+    async with running_hub(make_config(tmp_path)) as hub:
+        merged = await hub.ingest(customer_message("m1", "改收货地址", thread="o-10"))
+        kept = await hub.ingest(customer_message("m2", "订单没到", thread="o-1"))
+        resolved = await hub.actions.update_conversation(kept.conversation, {"status": "resolved"})
+        # an open question merged into a resolved ticket reopens it (it left every waiting view, a trial)
+        survivor = await hub.services.conversations.merge(merged.conversation, resolved, who="Li Na")
+        assert survivor.status is Status.OPEN
+        await hub.actions.update_conversation(survivor, {"status": "resolved"})
+        follow_up = await hub.ingest(customer_message("m3", "地址改好了吗？", thread="o-10"))
+        assert follow_up.conversation.id == kept.conversation.id  # reopened there
+        assert follow_up.conversation.status is Status.OPEN
+
+        strangers = await hub.ingest(customer_message("m4", "退款", thread="s-1", sender=Sender(address="user-2")))
+        await hub.services.conversations.merge(strangers.conversation, kept.conversation, who="Li Na")
+        again = await hub.ingest(customer_message("m5", "还有问题", thread="s-1", sender=Sender(address="user-2")))
+        assert again.conversation.id not in (kept.conversation.id, strangers.conversation.id)
+        assert again.conversation.customer_address == "user-2"
 
 
 async def test_a_forged_yes_tap_opens_an_ordinary_ticket_not_a_hidden_one(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ from conversation.model import (
 from conversation.priority_rules import SYSTEM, PrioritySource
 from conversation.progress import ANSWERS, unanswered_on_resolved
 from conversation.routing import team_for
+from conversation.rules import reopens_on_merge
 from conversation.store import Store
 from conversation.ticket_changes import BOOKKEEPING
 from hub.events import Event, EventBus
@@ -442,6 +443,8 @@ class ConversationService:
             at=self.clock(),
         )
         await self.add_event(merged, "event.merged_here", who=who, source=str(source.number))
+        if reopens_on_merge(source.status, merged.status):
+            merged = await self.update_by(merged, {"status": Status.OPEN.value}, who=who, names={})
         closed = await self.store.tickets.get_conversation(source.id)
         if closed is not None:
             self._tell_plugins(source, closed, ["status", "merged_into"])
