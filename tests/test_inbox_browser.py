@@ -297,7 +297,19 @@ async def test_keyboard_alone_signs_in_moves_opens_and_picks_canned_answers(
     await page.keyboard.press("Escape")
     await page.keyboard.press("/")
     await expect(page.locator("#search")).to_be_focused()
+    await page.keyboard.type("k2")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#conversations li")).to_have_count(1)
+    # Esc leaves the search field and keeps the search (the browser's own Esc emptied it, and
+    # a trial answered and resolved the top ticket of the whole list instead)
     await page.keyboard.press("Escape")
+    await expect(page.locator("#search")).to_have_value("k2")
+    await expect(page.locator("#conversations li")).to_have_count(1)
+    await page.keyboard.press("/")
+    await page.keyboard.press("ArrowDown")  # from the search to its results
+    await expect(page.locator("#conversations li .open").first).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(shown_number(page)).to_contain_text("#1001")
     await page.keyboard.press("e")
     await eventually(lambda: resolved(hub, 1001))
     # focus is always visible: the focused control draws an outline

@@ -53,8 +53,18 @@ export function onShortcut(event) {
   if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || state.dialog) return;
   const target = event.target;
   if (target.closest?.("input, textarea, select, [contenteditable=true]")) {
-    // leaves the field, unless it closes an input method's candidates (pinyin) there
-    if (event.key === "Escape" && !event.isComposing && event.keyCode !== 229) target.blur();
+    const composing = event.isComposing || event.keyCode === 229; // an input method's candidates (pinyin)
+    if (event.key === "Escape" && !composing) {
+      // leaves the field; a search field's own Escape (the browser's) would empty it first, and
+      // the list was back to every ticket under the keys (a trial resolved the wrong one)
+      if (target.type === "search") event.preventDefault();
+      target.blur();
+    } else if (event.key === "ArrowDown" && target.id === "search" && !composing) {
+      event.preventDefault(); // from the search to its results
+      target.blur();
+      const first = state.list.items[0];
+      if (first) { update({ focusedId: first.id }); focusRow(first.id); }
+    }
     return;
   }
   const inList = !target.closest || target === document.body || target.closest("#conversations");
