@@ -12,11 +12,16 @@ from conversation.model import Conversation, Status
 def snooze_changes(current: Conversation, changes: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The changes with `snoozed_until` made consistent with the status they leave.
 
-    A wake-up time means snoozed (setting one snoozes the ticket); it must lie ahead.
+    A wake-up time means snoozed (setting one snoozes the ticket); it must lie ahead, and
+    snoozing needs one.
     Any other status drops the wake-up time, so an old one never reopens a ticket later.
     """
     result = dict(changes)
     until = result.get("snoozed_until")
+    snoozing = result.get("status") in (Status.SNOOZED, Status.SNOOZED.value)
+    if until is None and snoozing and current.status is not Status.SNOOZED:
+        # snoozed without a time slept for ever, its SLA running, until the customer wrote (a trial)
+        raise InvalidInput("status snoozed needs snoozed_until, the time the ticket wakes up")
     if until is not None:
         if until <= now:
             raise InvalidInput("snoozed_until must be in the future")

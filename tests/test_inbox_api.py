@@ -49,6 +49,9 @@ async def test_a_ticket_snoozed_until_a_time_opens_again_then(agent: Agent) -> N
     past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
     await agent.call("PATCH", f"/api/v1/conversations/{cid}", {"snoozed_until": past}, status=422)
     await agent.call("PATCH", f"/api/v1/conversations/{cid}", {"snoozed_until": "2030-01-01T09:00"}, status=422)
+    # snoozed without a time slept for ever, its SLA running (a trial's status menu did it)
+    refused = await agent.call("PATCH", f"/api/v1/conversations/{cid}", {"status": "snoozed"}, status=422)
+    assert refused["message"] == "status snoozed needs snoozed_until, the time the ticket wakes up"
     assert (await hub.store.tickets.get_conversation(cid)).status is Status.OPEN  # type: ignore[union-attr]
 
     until = datetime.now(UTC) + timedelta(hours=2)

@@ -216,6 +216,9 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await expect(rows).to_have_count(2)  # #1000 is snoozed: not in "open"
     for row in await rows.all():
         await row.locator("input.tick").check()
+    # snoozing needs a time: the snooze button's, never a status menu's (one slept for ever)
+    bulk_statuses = await page.locator("#bulk-status option").evaluate_all("os => os.map(o => o.value)")
+    assert bulk_statuses == ["", "open", "pending", "resolved", "closed"]
     await page.select_option("#bulk-status", "resolved")
     await page.click("#bulk-status-apply")
     await expect(page.locator(".empty")).to_contain_text(words["empty.open.why"])

@@ -7,7 +7,7 @@ import { patchTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 import { assignableAgents, canChangeTicket, state, useStore } from "../lib/store.js";
-import { PRIORITIES, STATUSES } from "../lib/views.js";
+import { PRIORITIES, SETTABLE_STATUSES, STATUSES } from "../lib/views.js";
 import { TicketFields } from "./ticket-fields.js";
 import { ZoneHint } from "./zone-hint.js";
 
@@ -59,7 +59,7 @@ export function Attributes({ card }) {
   return html`<section class="attributes" aria-labelledby="attributes-title">
     <h2 id="attributes-title">${t("attr.title")}</h2>
     <fieldset class="plain" disabled=${!canChangeTicket()}>
-    ${select("attr-status", t("attr.status"), c.status, STATUSES.map((v) => [v, t(`status.${v}`)]), (v) => patchTicket(c.id, { status: v }))}
+    ${select("attr-status", t("attr.status"), c.status, (c.status === "snoozed" ? STATUSES : SETTABLE_STATUSES).map((v) => [v, t(`status.${v}`)]), (v) => patchTicket(c.id, { status: v }))}
     ${select("attr-priority", t("attr.priority"), c.priority, PRIORITIES.map((v) => [v, t(`priority.${v}`)]), (v) => patchTicket(c.id, { priority: v }))}
     <div class="assignee">
       ${select("attr-assignee", t("attr.assignee"), c.assignee_id || "", [["", t("attr.unassigned")], ...assignableAgents(c.assignee_id).map((a) => [a.id, a.id === me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email])], (v) => patchTicket(c.id, { assignee_id: v || null }))}

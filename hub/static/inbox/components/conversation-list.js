@@ -4,7 +4,7 @@ import { html } from "../lib/html.js";
 import { contactName, formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
 import { bulkPatch, clearFilters, openTicket, setPage } from "../lib/inbox.js";
 import { assignableAgents, canChange, state, update, useStore } from "../lib/store.js";
-import { ICONS, STATUSES } from "../lib/views.js";
+import { ICONS, SETTABLE_STATUSES } from "../lib/views.js";
 import { Avatar } from "./avatar.js";
 import { SlaBadge } from "./sla.js";
 
@@ -71,7 +71,7 @@ function BulkBar() {
     </select></label>
     <button type="button" onClick=${() => { const a = value("bulk-assign"); if (a) bulkPatch(() => ({ assignee_id: a === "none" ? null : a })); }}>${t("bulk.apply")}</button>
     <label>${t("bulk.status")} <select id="bulk-status">
-      <option value="">—</option>${STATUSES.map((v) => html`<option value=${v}>${t(`status.${v}`)}</option>`)}
+      <option value="">—</option>${SETTABLE_STATUSES.map((v) => html`<option value=${v}>${t(`status.${v}`)}</option>`)}
     </select></label>
     <button type="button" id="bulk-status-apply" onClick=${() => { const status = value("bulk-status"); if (status) bulkPatch(() => ({ status })); }}>${t("bulk.apply")}</button>
     <label>${t("bulk.tag")} <input id="bulk-tag" size="8" /></label>

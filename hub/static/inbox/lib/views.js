@@ -11,6 +11,9 @@ export const VIEWS = [
   ["all", {}],
 ];
 export const STATUSES = ["open", "pending", "snoozed", "resolved", "closed"];
+// What a status menu sets: snoozing needs a time, so it is the snooze button's (one set from a
+// menu had none and slept for ever, a trial).
+export const SETTABLE_STATUSES = STATUSES.filter((s) => s !== "snoozed");
 export const PRIORITIES = ["low", "normal", "high", "urgent"];
 export const CHANNELS = ["webchat", "email", "telegram", "slack", "webhook", "phone"];
 export const ICONS = { webchat: "💬", email: "✉️", telegram: "✈️", slack: "#", webhook: "🔗", phone: "📞" };
