@@ -165,14 +165,20 @@ class AccessPolicy:
         return self.reach(viewer, Access.READ) is not None
 
 
+NO_TEAM = ""  # a report's team of the tickets without one
+
+
 def report_teams(viewer: Viewer) -> tuple[str, ...] | None:
     """The teams whose figures the viewer may read in reports: None for every team (an admin
-    not narrowed to teams), a supervisor's own teams; PermissionError for agents and
+    not narrowed to teams), a supervisor's own teams and NO_TEAM; PermissionError for agents and
     read-only accounts, whose figures a report would compare with their colleagues'."""
     if viewer.every_ticket and viewer.agent.role is Role.ADMIN:
         return None
     if viewer.agent.role in (Role.ADMIN, Role.SUPERVISOR):
-        return tuple(team.id for team in viewer.teams)
+        own = tuple(team.id for team in viewer.teams)
+        # and the tickets without a team, which they see and triage (reach): a trial's report
+        # said 1 new ticket while the supervisor's inbox held 16 of them
+        return own if viewer.kept_to is not None else (*own, NO_TEAM)
     raise PermissionError("reports are for supervisors and admins")
 
 

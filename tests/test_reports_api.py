@@ -275,7 +275,11 @@ async def test_supervisors_read_their_teams_agents_are_refused(server: TestServe
             refused = await lina.client.get(f"/api/v1/reports/{path}?{DAY}&table=summary")
             assert refused.status == 403, path
         mine = await wang.call("GET", f"/api/v1/reports/summary?{DAY}")
-        assert (mine["volume"], mine["backlog"], mine["first_response_p90_s"]) == (2, 2, 120)  # customer-service only
+        # customer-service's, and the tickets without a team, which a supervisor sees and triages
+        # (d: open, the day before): a trial's report left out most of the supervisor's inbox
+        assert (mine["volume"], mine["backlog"], mine["first_response_p90_s"]) == (2, 3, 120)
+        theirs = await wang.call("GET", f"/api/v1/reports/summary?{DAY}&team=customer-service")
+        assert (theirs["volume"], theirs["backlog"]) == (2, 2)
         other = await wang.client.get(f"/api/v1/reports/summary?{DAY}&team=technical-support")
         assert other.status == 403 and "not one of your teams" in (await other.json())["message"]
         agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
