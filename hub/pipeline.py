@@ -526,16 +526,19 @@ class Pipeline:
                 # that always run, on a person's tickets too, still do).
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception("plugin %s on message %s; the ticket goes to a person", plugin.name, message.id)
-                conversation = await self._hand_off_after_timeout(conversation, plugin.name)
+                conversation = await self._hand_off_after(conversation, plugin.name, "handoff.plugin_timed_out")
                 continue
             except Exception:
+                # As after a timeout: it may have failed half-way, and a customer whose message
+                # only a crashed bot read waited unseen, nothing said in the thread (a trial).
                 self.metrics.plugin_errors.labels(plugin.name).inc()
                 log.exception(
-                    "plugin %s failed on conversation %s (message %s); skipped",
+                    "plugin %s failed on conversation %s (message %s); the ticket goes to a person",
                     plugin.name,
                     conversation.id,
                     message.id,
                 )
+                conversation = await self._hand_off_after(conversation, plugin.name, "handoff.plugin_failed")
                 continue
             if ctx.state != state and not await self.store.coordination.set_plugin_state(
                 conversation.id, plugin.name, ctx.state, version=version
@@ -550,22 +553,21 @@ class Pipeline:
             if outcome is Outcome.STOP or ctx.stopped:
                 break
 
-    async def _hand_off_after_timeout(self, conversation: Conversation, plugin: str) -> Conversation:
-        """The ticket as handed to a person (as it was, when a person has it already)."""
+    async def _hand_off_after(self, conversation: Conversation, plugin: str, why: str) -> Conversation:
+        """The ticket as handed to a person after `plugin` timed out or raised (`why`: the
+        reason's key), or as it was when a person has it already."""
         current = await self.store.tickets.get_conversation(conversation.id) or conversation
         if current.human_owned:
             return current
         seconds = f"{self.plugin_timeout:g}"
-        reasons = said_in_every_language(
-            lambda locale: hub_texts(locale).get("handoff.plugin_timed_out", seconds=seconds)
-        )
-        reason = hub_texts(self.language).get("handoff.plugin_timed_out", seconds=seconds)
+        reasons = said_in_every_language(lambda locale: hub_texts(locale).get(why, seconds=seconds))
+        reason = hub_texts(self.language).get(why, seconds=seconds)
         try:
             return await self.actions.hand_off(current, reason=reason, team="", plugin=plugin, reasons=reasons)
         except StoreUnavailable:
             raise
-        except Exception:  # the message is still marked done: the hanging plugin is not run again
-            log.exception("plugin %s timed out on %s and the ticket could not be handed off", plugin, current.id)
+        except Exception:  # the message is still marked done: the failing plugin is not run again
+            log.exception("plugin %s stopped on %s and the ticket could not be handed off", plugin, current.id)
             return current
 
     async def recover(self, *, left_before: datetime | None = None) -> int:

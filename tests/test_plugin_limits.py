@@ -105,6 +105,40 @@ async def test_a_plugin_hanging_on_a_message_is_stopped_and_a_person_takes_the_t
         assert [o.message.text for o in sent] == []
 
 
+class Raises(Plugin):
+    """Fails on every message (a bug, a service answering what it never did)."""
+
+    async def on_message(self, ctx: PluginContext) -> Outcome | None:
+        raise KeyError("order")
+
+
+async def test_a_plugin_raising_on_a_message_hands_the_ticket_to_a_person(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As after a timeout: a customer whose message only a crashed bot read waited unseen, the
+    thread saying nothing (a developer's trial)."""
+    from conversation.model import MessageKind
+    from hub.api.serialize import shown_text
+
+    async with running_hub(config(tmp_path)) as hub:
+        hub.pipeline.plugins = [Raises("boom", {}), Answers("answers", {})]
+        with caplog.at_level(logging.ERROR, logger="hub.pipeline"):
+            record = await hub.ingest(customer_message("m1", "订单 12345 到哪了"))
+
+            async def handed_off() -> bool:
+                found = await hub.store.tickets.get_conversation(record.conversation.id)
+                return found is not None and found.human_owned
+
+            await eventually(handed_off)
+        assert counted(hub, "boom") == (0, 1)
+        assert "plugin boom failed on conversation" in caplog.text and "KeyError: 'order'" in caplog.text
+        thread = await hub.store.tickets.list_messages(record.conversation.id)
+        [event] = [m for m in thread if m.kind is MessageKind.EVENT and "boom" in m.text]
+        assert shown_text(event, "en") == "Handed to a person by boom: it failed (an error, in the hub's log)"
+        assert shown_text(event, "zh-CN") == "boom 已转交人工处理：运行出错（详见服务日志）"
+        assert hub.adapters["chat"].sent == []  # type: ignore[attr-defined]  # no bot answers over the person
+
+
 async def test_a_plugin_hanging_on_a_timer_does_not_hold_up_the_timers_after_it(tmp_path: Path) -> None:
     async with running_hub(config(tmp_path)) as hub:
         answers = Answers("answers", {})
