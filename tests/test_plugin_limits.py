@@ -62,6 +62,11 @@ def config(tmp_path: Path, timeout: float = TIMEOUT) -> Any:
     return make_config(tmp_path, {"plugins": {"enabled": ["echo"], "timeout_seconds": timeout}})
 
 
+async def handed_to_person(hub: Hub, conversation_id: str) -> bool:
+    found = await hub.store.tickets.get_conversation(conversation_id)
+    return found is not None and found.human_owned
+
+
 def counted(hub: Hub, name: str) -> tuple[float, float]:
     return (
         hub.metrics.plugin_timeouts.labels(name)._value.get(),
@@ -82,11 +87,7 @@ async def test_a_plugin_hanging_on_a_message_is_stopped_and_a_person_takes_the_t
         with caplog.at_level(logging.ERROR, logger="hub.pipeline"):
             record = await hub.ingest(customer_message("m1", "please hang"))
 
-            async def handed_off() -> bool:
-                found = await hub.store.tickets.get_conversation(record.conversation.id)
-                return found is not None and found.human_owned
-
-            await eventually(handed_off, timeout=TIMEOUT + 4)
+            await eventually(lambda: handed_to_person(hub, record.conversation.id), timeout=TIMEOUT + 4)
         assert counted(hub, "hangs") == (1, 1)
         assert "plugin hangs ran longer than 1 s on ticket #1000 and was stopped" in caplog.text
         thread = await hub.store.tickets.list_messages(record.conversation.id)
@@ -125,11 +126,7 @@ async def test_a_plugin_raising_on_a_message_hands_the_ticket_to_a_person(
         with caplog.at_level(logging.ERROR, logger="hub.pipeline"):
             record = await hub.ingest(customer_message("m1", "订单 12345 到哪了"))
 
-            async def handed_off() -> bool:
-                found = await hub.store.tickets.get_conversation(record.conversation.id)
-                return found is not None and found.human_owned
-
-            await eventually(handed_off)
+            await eventually(lambda: handed_to_person(hub, record.conversation.id))
         assert counted(hub, "boom") == (0, 1)
         assert "plugin boom failed on conversation" in caplog.text and "KeyError: 'order'" in caplog.text
         thread = await hub.store.tickets.list_messages(record.conversation.id)
