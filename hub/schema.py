@@ -88,9 +88,12 @@ class Int(Schema):
 
     def parse_text(self, text: str, path: str) -> int:
         try:
-            return self.parse(int(text), path)
+            number = int(text)
         except ValueError:
             raise ValidationError(path, "expected an integer") from None
+        # outside the try: a ValidationError is a ValueError, and "per_page=500" was told
+        # "expected an integer" instead of "must be at most 100" (a trial)
+        return self.parse(number, path)
 
 
 @dataclass

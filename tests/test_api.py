@@ -247,6 +247,15 @@ async def test_the_inbox_lists_filters_counts_and_marks_unread(agent: Agent) -> 
     # "all", as the counts name it, is every status (a trial's script got a 422)
     assert (await agent.call("GET", "/api/v1/conversations?status=all"))["total"] == 2
     assert (await agent.call("GET", "/api/v1/conversations?status=open"))["total"] == 1
+    # a parameter the list does not read is refused, not ignored (a trial's `statuss=closed`
+    # listed every ticket); ?lang= (the errors' language) and field.<key> are read
+    refused = await agent.call("GET", "/api/v1/conversations?statuss=closed", status=422)
+    assert refused["message"].startswith("unknown query parameter(s): statuss (known: assignee, category, channel")
+    assert (await agent.call("GET", "/api/v1/conversations?status=open&lang=zh-CN"))["total"] == 1
+    no_field = await agent.call("GET", "/api/v1/conversations?field.order_no=x", status=422)
+    assert no_field["error"] == "invalid_field"  # read, and this desk has no such field
+    too_many = await agent.call("GET", "/api/v1/conversations?per_page=500", status=422)
+    assert too_many["message"] == "per_page: must be at most 100"  # was "expected an integer"
     await agent.call("PATCH", f"/api/v1/conversations/{first}", {"status": "open"})
 
     await agent.call("POST", f"/api/v1/conversations/{second}/read")  # having read it

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from hub.access import VIEWER, Viewer, changes_allowed
 from hub.accesslog import loggable_path
 from hub.actor import Actor, set_actor
 from hub.app_keys import HUB
-from hub.i18n_web import CHOSEN_LANGUAGE, HUB_LANGUAGE
+from hub.i18n_web import CHOSEN_LANGUAGE, HUB_LANGUAGE, LANG_PARAM
 from hub.jsonbody import InvalidJson, read_json
 from hub.schema import Obj, Ref, Schema
 
@@ -99,6 +99,17 @@ class Route:
     # query and body are read, so a caller without the role learns nothing of their rules.
     roles: tuple[Role, ...] = ()
     refusal: str = ""
+    # query parameters beyond `query` it reads itself: those starting so ("field."), or any
+    open_query: tuple[str, ...] | bool = ()
+
+    def unknown_query(self, names: Iterable[str]) -> list[str]:
+        """The parameters this route does not read: refused, not ignored (a trial's misspelt
+        `statuss=closed` listed every ticket with 200)."""
+        if self.open_query is True:
+            return []
+        prefixes = self.open_query if isinstance(self.open_query, tuple) else ()
+        known = {*self.query, LANG_PARAM}
+        return sorted(n for n in set(names) if n not in known and not (prefixes and n.startswith(prefixes)))
 
 
 @dataclass
@@ -125,6 +136,7 @@ class Api:
         personal: bool = False,
         roles: tuple[Role, ...] = (),
         refusal: str = "",
+        open_query: tuple[str, ...] | bool = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.routes.append(
@@ -142,6 +154,7 @@ class Api:
                     personal=personal,
                     roles=roles,
                     refusal=refusal,
+                    open_query=open_query,
                 )
             )
             return handler
@@ -173,6 +186,12 @@ class Api:
                 changes = request.method not in SAFE and not route.personal
                 if agent is not None and changes and not changes_allowed(agent):  # read-only: whatever the route
                     raise ApiError(403, "read_only", "this account may read but not change anything")
+                unknown = route.unknown_query(request.query)
+                if unknown:
+                    known = ", ".join(sorted(route.query))
+                    raise ApiError(
+                        422, "invalid", f"unknown query parameter(s): {', '.join(unknown)} (known: {known or 'none'})"
+                    )
                 query = {}
                 for name, schema in route.query.items():
                     if name in request.query:

@@ -110,6 +110,7 @@ async def _ticket_of(call: Call, record: Record | None, access: Access) -> Recor
         "limit": Int(minimum=1, maximum=200),
     },
     response=RECORD_PAGE,
+    open_query=True,  # the kind's declared query fields, checked by the records service
 )
 async def list_records(call: Call) -> dict[str, Any]:
     services = services_of(call)

@@ -106,6 +106,7 @@ def report_query(call: Call, known: Collection[str] = FILTERS) -> ReportQuery:
     tag="reports",
     query=FILTERS,
     response=SUMMARY,
+    open_query=True,  # report_query refuses unknown ones, after the caller's role
 )
 async def report_summary(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
@@ -137,7 +138,9 @@ def _table_route(name: str, summary: str) -> None:
         return await read(report_query(call))
 
     report_table.__name__ = report_table.__qualname__ = f"report_{name}"  # the OpenAPI operationId
-    api.route("GET", f"/v1/reports/{name}", summary=summary, tag="reports", query=FILTERS, response=TABLE)(report_table)
+    api.route(
+        "GET", f"/v1/reports/{name}", summary=summary, tag="reports", query=FILTERS, response=TABLE, open_query=True
+    )(report_table)
 
 
 for _name, _summary in TABLE_ROUTES.items():
@@ -150,6 +153,7 @@ for _name, _summary in TABLE_ROUTES.items():
     summary="A report table as CSV, or every table as an XLSX workbook (a sheet each)",
     tag="reports",
     query={**FILTERS, **EXPORT_OPTIONS},
+    open_query=True,
 )
 async def report_export(call: Call) -> web.StreamResponse:
     query = report_query(call, {**FILTERS, **EXPORT_OPTIONS})

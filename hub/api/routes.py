@@ -264,6 +264,7 @@ def query_from(call: Call) -> ConversationQuery:
     tag="conversations",
     query=LIST_QUERY,
     response=PAGE,
+    open_query=("field.",),
 )
 async def list_conversations(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
