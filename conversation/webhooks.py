@@ -124,7 +124,7 @@ def check_url(url: str, *, allow_http: bool, allow_private: bool) -> str:
     except ValueError:
         raise InvalidInput("url: not a URL") from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise InvalidInput("url: give an https:// URL")
+        raise InvalidInput("url: give an https:// URL" + (" or http:// URL" if allow_http else ""))
     if parts.scheme == "http" and not allow_http:
         raise InvalidInput("url: must be https (allow http with [webhooks] allow_http)")
     if parts.username or parts.password:

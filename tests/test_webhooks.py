@@ -435,6 +435,17 @@ def test_odd_urls_are_refused_or_kept_never_a_crash(url: str) -> None:
     assert kept.startswith("https://")
 
 
+def test_a_url_of_another_scheme_is_told_which_ones_are_taken() -> None:
+    """A trial's ftp:// with allow_http on was told "give an https:// URL"."""
+    from conversation.errors import InvalidInput
+    from conversation.webhooks import check_url
+
+    for allow_http, said in ((False, "url: give an https:// URL"), (True, "url: give an https:// URL or http:// URL")):
+        with pytest.raises(InvalidInput) as refused:
+            check_url("ftp://files.example.com/in", allow_http=allow_http, allow_private=False)
+        assert str(refused.value) == said
+
+
 async def test_events_published_before_a_stop_are_still_queued(store: Store) -> None:
     """The dispatcher's loop may be stopped with events waiting; stopping drains them into the
     store, so the next start sends them."""
