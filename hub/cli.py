@@ -1,4 +1,4 @@
-"""The `helpline` command: serve, init, agent add, token create, faq eval, kb import/export, platform check."""
+"""The `helpline` command: serve, check, init, agent add, token create, faq eval, kb import/export, platform check."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--config", type=Path, default=Path("hub.toml"))
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+
+    check = commands.add_parser(
+        "check", help="check hub.toml (sections, channels, plugins, env: secrets) without starting or writing anything"
+    )
+    check.add_argument("--config", type=Path, default=Path("hub.toml"))
 
     init = commands.add_parser("init", help="write a starter hub.toml")
     init.add_argument("--path", type=Path, default=Path("hub.toml"))
@@ -111,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "platform":  # reads only [platform]: no other secret needs to be set
             return _platform_check(args.config)
         # agent add and token create need only the database: no channel secret has to be set for them
-        config = load_config(args.config, store_only=args.command != "serve")
+        config = load_config(args.config, store_only=args.command not in ("serve", "check"))
+        if args.command == "check":
+            return _check(config)
         if args.command == "serve":
             return _serve(config, args.host, args.port)
         if args.command == "backup":
@@ -141,6 +148,22 @@ def main(argv: list[str] | None = None) -> int:
         url = mask_url(config.storage.url)
         print(f"helpline: cannot use the store at {url}: {exc}", file=sys.stderr)
         return EXIT_STORE
+
+
+def _check(config: Config) -> int:
+    """What `serve` would start with, said without starting it: a config `serve` refuses fails
+    here with the same message and exit code, and nothing is created (no data folder, no store,
+    no first admin: a trial checked a config by serving it, and got both)."""
+    channels = ", ".join(f"{c.name} ({c.type or c.adapter_class.__name__})" for c in config.channels) or "none"
+    plugins = ", ".join(p.name for p in config.plugins) or "none"
+    url = config.storage.url
+    store = f"embedded, in {config.data_dir}" if url.startswith("sqlite://") and url == "sqlite://" else mask_url(url)
+    print(f"{config.path}: valid")
+    print(f"  listens on {config.hub.host}:{config.hub.port}, language {config.hub.language}")
+    print(f"  channels: {channels}")
+    print(f"  plugins: {plugins}")
+    print(f"  store: {store} (not opened)")
+    return 0
 
 
 def _backup(config: Config, destination: Path) -> int:

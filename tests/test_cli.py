@@ -116,6 +116,29 @@ def test_an_invalid_configuration_exits_2_naming_the_key(tmp_path: Path) -> None
     assert result.returncode == 2 and "channels.webhook.secret: missing" in result.stderr
 
 
+def test_check_says_what_serve_would_start_and_writes_nothing(tmp_path: Path) -> None:
+    """A developer's trial checked a config by serving it, which made the data folder, the
+    store and the first admin's password file."""
+    shutil.copy(ROOT / "hub.toml", tmp_path / "hub.toml")
+    with (tmp_path / "hub.toml").open("a", encoding="utf-8") as toml:
+        toml.write('\n[channels.platform]\ntype = "webhook"\nsecret = "env:PLATFORM_SECRET"\n')
+    missing = run("check", cwd=tmp_path)
+    assert missing.returncode == 2 and "channels.platform.secret" in missing.stderr
+    assert "PLATFORM_SECRET" in missing.stderr
+    os.environ["PLATFORM_SECRET"] = "s" * 32
+    try:
+        result = run("check", cwd=tmp_path)
+    finally:
+        del os.environ["PLATFORM_SECRET"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "hub.toml: valid"
+    assert "  channels: platform (webhook)" in result.stdout and "store: embedded" in result.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub.toml"]  # no data folder, no store, no admin
+    (tmp_path / "hub.toml").write_text('[channels.webhook]\ncallback_url = "https://example.org/r"\n')
+    bad = run("check", cwd=tmp_path)
+    assert bad.returncode == 2 and "channels.webhook.secret: missing" in bad.stderr
+
+
 def test_a_file_that_is_not_toml_is_named_once(tmp_path: Path) -> None:
     (tmp_path / "hub.toml").write_text("[hub\nport = 1\n")
     result = run("serve", cwd=tmp_path)
