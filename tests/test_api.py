@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from conversation.inbound import Sender
-from conversation.model import MessageKind, Role
+from conversation.model import AuthorType, MessageKind, Role
 from hub.agents import add_agent
 from hub.app import Hub, build_app
 from hub.app_keys import HUB
@@ -558,3 +558,30 @@ async def test_an_agents_errors_fall_back_to_the_hubs_language(tmp_path: Path) -
     finally:
         await agent.client.close()
         await server.close()
+
+
+async def test_a_reply_after_another_agents_answer_since_the_draft_began_asks_first(admin: Agent, agent: Agent) -> None:
+    """Two agents answered one customer 0.3 s apart (a trial): a reply naming the newest message
+    its writer had seen (`seen`) is refused 409 replied_meanwhile when another agent answered
+    since, until sent with `confirm`. Notes, bots' words and the writer's own replies never ask."""
+    conv = await new_ticket(agent)
+    path = f"/api/v1/conversations/{conv}/messages"
+    thread = (await agent.call("GET", path))["items"]
+    seen = thread[-1]["id"]
+    await agent.call("POST", path, {"text": "我来查一下"}, status=201)
+    await agent.call("POST", path, {"text": "内部：物流延误", "kind": "note"}, status=201)
+    hub = agent.client.server.app[HUB]
+    await hub.actions.send(
+        await hub.store.tickets.get_conversation(conv), "机器人：请稍候", author_type=AuthorType.BOT, author_id="faq"
+    )
+    await agent.call("POST", path, {"text": "我再补充一句", "seen": seen}, status=201)  # her own: no question
+    refused = await admin.call("POST", path, {"text": "订单明天到", "seen": seen}, status=409)
+    assert refused["error"] == "replied_meanwhile" and refused["agent"] == "Li Na"
+    assert refused["message"].startswith("Li Na replied to the customer meanwhile")
+    await admin.call("POST", path, {"text": "内部备注", "kind": "note", "seen": seen}, status=201)  # a note: never
+    texts = [m["text"] for m in (await admin.call("GET", path))["items"]]
+    assert "订单明天到" not in texts  # nothing stored
+    latest = (await admin.call("GET", path))["items"][-1]["id"]
+    await admin.call("POST", path, {"text": "订单明天到", "seen": latest}, status=201)  # read it: goes
+    await admin.call("POST", path, {"text": "再确认一次", "seen": seen, "confirm": True}, status=201)
+    await admin.call("POST", path, {"text": "脚本发送"}, status=201)  # without `seen`: as before

@@ -898,3 +898,57 @@ async def test_on_a_phone_the_inbox_shows_one_pane_at_a_time_and_every_control_i
     assert pager is not None and row is not None and pager["y"] >= row["y"] + row["height"] - 1
     assert await page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     assert SCRIPT_ERRORS[page] == []
+
+
+async def test_two_agents_on_one_ticket_see_each_other_and_a_second_answer_asks_first(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    """Zendesk's collision warning: a trial's two agents opened one ticket, neither saw the
+    other, and the customer got both their replies 0.3 s apart."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "c1", "我的订单还没到")
+    wang = await sign_in(browser, url, "zh-CN")
+    li = await sign_in(browser, url, "zh-CN", email="li@example.com", password="agent password 2")
+    for page in (wang, li):
+        await page.locator("#conversations li .open").first.click()
+        await expect(shown_number(page)).to_contain_text("#1000")
+    # whoever opened it first learns of the second at once, and the second of the first
+    await expect(wang.locator("#others")).to_have_text("Li Na 也在查看此工单")
+    await expect(li.locator("#others")).to_have_text("王芳 也在查看此工单")
+    await li.fill("#composer-text", "您好，我来查一下")
+    await expect(wang.locator("#others")).to_have_text("Li Na 正在回复客户…")
+    await wang.fill("#composer-text", "您好，订单明天到")  # written while Li Na was writing
+    await li.click("#composer-text")
+    await li.keyboard.press("Control+Enter")
+    await expect(li.locator("#composer-text")).to_have_value("")
+    asked: list[str] = []
+
+    async def decline(dialog: Any) -> None:
+        asked.append(dialog.message)
+        await dialog.dismiss()
+
+    wang.once("dialog", decline)
+    await wang.click("#composer-text")
+    await wang.keyboard.press("Control+Enter")
+    await eventually(lambda: asked)
+    assert asked == ["Li Na 刚刚已回复了客户（已显示在对话中）。仍要发送您的回复吗？"]
+    await expect(wang.locator(".thread")).to_contain_text("您好，我来查一下")  # her answer, shown to decide on
+    await expect(wang.locator("#composer-text")).to_have_value("您好，订单明天到")  # kept, not sent
+    conv = await hub.store.tickets.get_conversation_by_number(1000)
+    assert conv is not None
+    thread = await hub.store.tickets.list_messages(conv.id)
+    replies = [m.text for m in thread if m.author_type is AuthorType.AGENT and m.kind is MessageKind.MESSAGE]
+    assert replies == ["您好，我来查一下"]
+    await wang.keyboard.press("Control+Enter")  # her answer read now: sent without asking again
+    await expect(wang.locator("#composer-text")).to_have_value("")
+    assert len(asked) == 1
+    await eventually(lambda: agent_replies(hub, conv.id, 2))
+    for page in (wang, li):
+        await page.context.close()
+
+
+async def agent_replies(hub: Hub, conversation_id: str, count: int) -> bool:
+    thread = await hub.store.tickets.list_messages(conversation_id)
+    return len([m for m in thread if m.author_type is AuthorType.AGENT and m.kind is MessageKind.MESSAGE]) == count

@@ -31,9 +31,18 @@ SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        details: dict[str, Any] | None = None,  # more fields of the body, for a client to act on
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.details = details or {}
 
 
 def admin_needed(request: web.Request) -> ApiError:
@@ -201,7 +210,7 @@ class Api:
                     body = route.body.parse(await read_json(request))
                 result = await route.handler(Call(request, agent, body, query, dict(request.match_info), via_session))
             except ApiError as exc:
-                return error_response(exc.status, exc.code, exc.message, exc.headers)
+                return error_response(exc.status, exc.code, exc.message, exc.headers, details=exc.details)
             except InvalidJson as exc:
                 return error_response(400, "bad_json", str(exc))
             except InvalidInput as exc:  # a schema's ValidationError, or a domain rule the input breaks

@@ -16,6 +16,7 @@ from conversation.assignment import takes_tickets
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
 from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
 from conversation.codec import ticket_subject
+from conversation.collision import answered_by_another
 from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
 from conversation.fields import FieldType
 from conversation.model import (
@@ -483,6 +484,10 @@ async def mark_read(call: Call) -> dict[str, Any]:
             ),
             # email: who is copied; absent: the ticket's participants; []: nobody
             "cc": Arr(Str(max_length=254, min_length=3), max_items=50),
+            # the newest message the agent had seen: another agent's reply since then is a 409
+            # replied_meanwhile (two agents answering at once), unless `confirm` is true
+            "seen": Str(max_length=64),
+            "confirm": Bool(),
         },
         required=("text",),
     ),
@@ -497,6 +502,8 @@ async def post_message(call: Call) -> dict[str, Any]:
     note = call.body.get("kind", "reply") == "note"
     if not note:  # before any upload is claimed
         services_of(call).conversations.check_replies(conv.channel)
+        if "seen" in call.body and not call.body.get("confirm"):
+            await _refuse_a_second_answer(call, conv, call.body["seen"])
     if files and (note or not channel_sends_files(hub, conv)):
         raise ApiError(
             422,
@@ -520,6 +527,22 @@ async def post_message(call: Call) -> dict[str, Any]:
             raw=chosen_cc(call.body),
         )
     return message_json(message)
+
+
+async def _refuse_a_second_answer(call: Call, conv: Conversation, seen: str) -> None:
+    """Another agent answered the customer after the message this agent had last seen: they
+    are told before the customer gets two answers (a trial's two agents replied 0.3 s apart)."""
+    thread = await hub_of(call).store.tickets.list_messages(conv.id, after=seen) if seen else []
+    others = [m for m in thread if answered_by_another(m, call.me.id)]
+    if others:
+        author = await hub_of(call).store.accounts.get_agent(others[-1].author_id)
+        name = (author.name or author.email) if author else others[-1].author_id
+        raise ApiError(
+            409,
+            "replied_meanwhile",
+            f"{name} replied to the customer meanwhile: read it, then send yours with confirm",
+            details={"agent": name, "message_id": others[-1].id},
+        )
 
 
 async def _answered_so_theirs(call: Call, conv: Conversation) -> Conversation:
@@ -671,7 +694,22 @@ async def move_message(call: Call) -> dict[str, Any]:
 )
 async def typing(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call, access=Access.WRITE)
-    services_of(call).conversations.typing(conv.id, who="agent", name=call.me.name)
+    services_of(call).conversations.typing(conv.id, who="agent", name=call.me.name, agent_id=call.me.id)
+    return {"ok": True}
+
+
+@api.route(
+    "POST",
+    "/v1/conversations/{conversation_id}/viewing",
+    summary="Say this agent has the ticket open (the inbox sends it every 15 s): the other agents"
+    " showing it see who else is there (a `viewing` live event)",
+    tag="conversations",
+    response=ANY,
+    personal=True,  # changes nothing: a read-only account is seen reading too
+)
+async def viewing(call: Call) -> dict[str, Any]:
+    conv = await conversation_or_404(call, access=Access.READ)
+    services_of(call).conversations.viewing(conv.id, agent_id=call.me.id, name=call.me.name or call.me.email)
     return {"ok": True}
 
 

@@ -506,8 +506,13 @@ class ConversationService:
         if conversation.last_inbound_at is not None:
             await self.store.inbox.mark_read(agent_id, conversation.id, conversation.last_inbound_at)
 
-    def typing(self, conversation_id: str, *, who: str, name: str = "") -> None:
-        self.bus.publish(Event("typing", conversation_id, {"who": who, "name": name}))
+    def typing(self, conversation_id: str, *, who: str, name: str = "", agent_id: str = "") -> None:
+        data = {"who": who, "name": name, **({"agent_id": agent_id} if agent_id else {})}
+        self.bus.publish(Event("typing", conversation_id, data))
+
+    def viewing(self, conversation_id: str, *, agent_id: str, name: str) -> None:
+        """An agent has the ticket open: for the other agents showing it (never the customer)."""
+        self.bus.publish(Event("viewing", conversation_id, {"agent_id": agent_id, "name": name}))
 
     async def reply_failed(self, reply: Message, error: str) -> None:
         """A reply failed for good (the outbox gave up, or it bounced later). When it was a

@@ -3,10 +3,11 @@
 import { api } from "../lib/api.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
-import { failed, sendMessage, uploadFile } from "../lib/inbox.js";
+import { TYPING_SHOWN_MS, VIEWER_GONE_MS, failed, lastShownMessage, sendMessage, uploadFile } from "../lib/inbox.js";
 import { state, update, useStore } from "../lib/store.js";
 
 const drafts = new Map(); // ticket id -> unsent text
+const begunAfter = new Map(); // ticket id -> the newest message when its draft was begun
 const inserters = new Map(); // ticket id -> how its mounted composer takes inserted text
 
 // Put `text` into the ticket's reply box (after what is typed there) to edit before sending;
@@ -24,6 +25,19 @@ function cannedMatches(text) {
   return match ? state.canned.filter((x) => x.shortcut.startsWith(match[2].toLowerCase())) : [];
 }
 
+// Who else has this ticket open, and who of them is writing to the customer (Zendesk's
+// collision warning): two agents answered one customer 0.3 s apart, neither knowing (a trial).
+function OtherAgents({ others }) {
+  const [, tick] = useState(0);
+  useEffect(() => { const timer = setInterval(() => tick((n) => n + 1), 5000); return () => clearInterval(timer); }, []);
+  const now = Date.now();
+  const here = Object.values(others || {}).filter((o) => now - o.seen < VIEWER_GONE_MS);
+  const typing = here.filter((o) => now - o.typingAt < TYPING_SHOWN_MS);
+  const names = (list) => list.map((o) => o.name).join(", ");
+  const said = typing.length ? t("collision.typing", { names: names(typing) }) : here.length ? t("collision.viewing", { names: names(here) }) : "";
+  return html`<div class="others ${typing.length ? "warn" : ""}" id="others" role="status" aria-live="polite">${said}</div>`;
+}
+
 export function Composer({ conversation, sendsFiles, takesReplies = true }) {
   const s = useStore();
   const id = conversation.id;
@@ -39,6 +53,8 @@ export function Composer({ conversation, sendsFiles, takesReplies = true }) {
   function change(value) {
     setText(value);
     drafts.set(id, value);
+    if (!value.trim()) begunAfter.delete(id);
+    else if (!begunAfter.has(id)) begunAfter.set(id, lastShownMessage(id));
     setPicker(0);
     if (!note && Date.now() - lastTyping.current > TYPING_EVERY_MS) {
       lastTyping.current = Date.now();
@@ -77,8 +93,10 @@ export function Composer({ conversation, sendsFiles, takesReplies = true }) {
     if ((!text.trim() && !files.length) || busy) return;
     setBusy(true);
     try {
-      await sendMessage(id, { text: text.trim(), kind: note ? "note" : "reply", attachments: note ? [] : files.map((f) => ({ ref: f.ref, name: f.name })) });
-      setText(""); setFiles([]); drafts.delete(id);
+      const attachments = note ? [] : files.map((f) => ({ ref: f.ref, name: f.name }));
+      const sent = await sendMessage(id, { text: text.trim(), kind: note ? "note" : "reply", attachments, seen: begunAfter.get(id) || lastShownMessage(id) });
+      if (sent) { setText(""); setFiles([]); drafts.delete(id); begunAfter.delete(id); }
+      else begunAfter.set(id, lastShownMessage(id)); // kept: the other answer is read now, the next send goes
     } catch (e) { failed(e); } finally { setBusy(false); }
   }
 
@@ -101,6 +119,7 @@ export function Composer({ conversation, sendsFiles, takesReplies = true }) {
       ${found.map((x, i) => html`<li id="canned-${i}" role="option" aria-selected=${i === active ? "true" : "false"} class=${i === active ? "active" : ""} onMouseDown=${(e) => { e.preventDefault(); insert(x); }}>/${x.shortcut} — ${x.title}</li>`)}
     </ul>` : null}
     <div class="typing" id="typing" role="status" aria-live="polite">${s.typing ? t("composer.customer_typing") : ""}</div>
+    <${OtherAgents} others=${s.others} />
     <label class="sr-only" for="composer-text">${note ? t("composer.note_label") : t("composer.reply_label")}</label>
     <textarea id="composer-text" ref=${area} value=${text} placeholder=${note ? t("composer.note_hint") : t("composer.reply_hint")}
       aria-controls=${found.length ? "canned-picker" : null} aria-activedescendant=${found.length ? `canned-${active}` : null}

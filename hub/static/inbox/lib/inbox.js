@@ -146,8 +146,9 @@ export async function openTicket(id) {
     return { card, messages: thread.items };
   });
   if (!loaded) return; // a newer ticket was opened meanwhile
-  update({ ticket: loaded.result, loadingId: null, list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, unread: false } : c)) } });
+  update({ ticket: loaded.result, loadingId: null, others: {}, list: { ...state.list, items: state.list.items.map((c) => (c.id === id ? { ...c, unread: false } : c)) } });
   markRead(id);
+  sayViewing(id);
   if (changedWhileOpening.delete(id)) { refreshCard(id).catch(() => {}); appendMessages(id).catch(() => {}); }
 }
 
@@ -209,10 +210,52 @@ function replaceRow(conversation) {
   update({ list: { ...state.list, items: state.list.items.map((c) => (c.id === conversation.id ? { ...c, ...conversation, preview: c.preview, contact_name: c.contact_name, contact_anonymous: c.contact_anonymous } : c)) } });
 }
 
-export async function sendMessage(id, { text, kind, attachments }) {
-  const message = await api("POST", `/conversations/${id}/messages`, { text, kind, attachments });
+// The newest message of the shown thread: what an agent had read when they began a reply.
+export function lastShownMessage(id) {
+  const thread = shownId() === id ? state.ticket.messages : [];
+  return thread.length ? thread[thread.length - 1].id : "";
+}
+
+// A reply names the newest message there was when the agent began writing it (`seen`): when
+// another agent answered the customer since, the hub asks first (409 replied_meanwhile), the
+// thread shows that answer, and the agent decides; null when they kept theirs (two agents
+// replied 0.3 s apart, a trial).
+export async function sendMessage(id, { text, kind, attachments, seen = "" }) {
+  const body = { text, kind, attachments };
+  if (kind === "reply" && seen) body.seen = seen;
+  let message;
+  try {
+    message = await api("POST", `/conversations/${id}/messages`, body);
+  } catch (e) {
+    if (e.code !== "replied_meanwhile") throw e;
+    if (shownId() === id) await appendMessages(id);
+    if (!confirm(t("collision.replied", { agent: e.details?.agent || "" }))) return null;
+    message = await api("POST", `/conversations/${id}/messages`, { ...body, confirm: true });
+  }
   if (shownId() === id) await appendMessages(id);
   return message;
+}
+
+// -- who else has the shown ticket open ------------------------------------------------------
+export const VIEWING_EVERY_MS = 15000;
+export const VIEWER_GONE_MS = 40000; // two beats missed: they closed it
+export const TYPING_SHOWN_MS = 6000;
+
+function sayViewing(id) {
+  api("POST", `/conversations/${id}/viewing`).catch(() => {}); // a lost beat only hides this agent a while
+}
+
+let viewingTimer = null;
+function startViewingBeat() {
+  clearInterval(viewingTimer);
+  viewingTimer = setInterval(() => { if (shownId() && document.visibilityState === "visible") sayViewing(shownId()); }, VIEWING_EVERY_MS);
+}
+
+function noteOther(event, typing) {
+  const known = (state.others || {})[event.agent_id];
+  const now = Date.now();
+  update({ others: { ...(state.others || {}), [event.agent_id]: { name: event.name || known?.name || "", seen: now, typingAt: typing ? now : known?.typingAt || 0 } } });
+  if (!known && !typing) sayViewing(event.conversation_id); // they learn of this agent at once, not at its next beat
 }
 
 export async function uploadFile(id, file) {
@@ -254,12 +297,17 @@ export function onLiveEvent(handler) { liveHandlers.add(handler); }
 
 function onEvent(event) {
   if (event.type !== "resync") for (const handler of liveHandlers) handler(event);
+  const anotherAgent = event.conversation_id === shownId() && event.agent_id && event.agent_id !== state.me?.id;
+  if (event.type === "viewing") {
+    if (anotherAgent) noteOther(event, false);
+    return;
+  }
   if (event.type === "typing") {
     if (event.conversation_id === shownId() && event.who === "customer") {
       update({ typing: true });
       clearTimeout(typingTimer);
       typingTimer = setTimeout(() => update({ typing: false }), 4000);
-    }
+    } else if (anotherAgent && event.who === "agent") noteOther(event, true);
     return;
   }
   if (event.type === "resync") { resync(); return; }
@@ -309,6 +357,7 @@ export function startCountsTimer() {
   countsTimer = setInterval(loadCounts, COUNTS_EVERY_MS);
   clearInterval(clocksTimer);
   clocksTimer = setInterval(refreshRunningClocks, CLOCKS_EVERY_MS);
+  startViewingBeat();
 }
 
 // SLA clocks count down between events too: what shows a running clock is fetched again

@@ -27,6 +27,7 @@ export const state = {
   notice: null, // { text, kind: "status" | "error" }
   loginNotice: "", // said above the sign-in form: why it is back (a changed password)
   composerMode: "reply",
+  others: {}, // the other agents with the shown ticket open: id -> { name, seen, typingAt } (ms)
   // On a narrow screen (a phone) one pane shows at a time: the list, or the open ticket; the
   // views menu and the ticket's details open over them.
   pane: "list", // "list" | "ticket"
