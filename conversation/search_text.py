@@ -23,7 +23,13 @@ WORD = re.compile(r"\w+")
 # A complaint number or a dispute reference ("C-1002", "D-1000-1203"): one piece, matched as
 # the phrase of its parts, so its one-letter start is no word too short to search.
 REFERENCE = re.compile(r"(?<![\w-])[A-Za-z]{1,3}(?:-\d+)+(?![\w-])")
-INDEX_FORMAT = "2"  # bump when index_text changes: the stores then rebuild their index
+# A phone or account number written in groups ("139-0000-1111", "138 1234 5678", "+86 21
+# 6288 8888"): also indexed, and searched, as its digits alone, so either way of writing it
+# finds the other (a trial's 13900001111 found nothing). Dates ("2026-11-28") join too: harmless.
+GROUPED_NUMBER = re.compile(r"(?<![\w+-])\+?\d{1,5}(?:[ .-]\d{1,5}){1,5}(?![\w-])")
+JOINED_DIGITS = (7, 15)  # how many digits a grouped number has to be joined (a phone's range)
+DIGITS_TERM = re.compile(r"\+?\d{7,15}")
+INDEX_FORMAT = "3"  # bump when index_text changes: the stores then rebuild their index
 
 MAX_WORDS = 8  # words (and CJK runs) in one search
 MIN_WORD_CHARS = 2  # a shorter Latin word or number would match a large share of all messages
@@ -56,9 +62,22 @@ def _pieces(term: str) -> list[str]:
     return CJK_RUN.findall(term) + references + words
 
 
+def _joined(number: str) -> str:
+    """A grouped number's digits ("+86 21 6288 8888" -> "862162888888"), "" when too short or long."""
+    digits = re.sub(r"\D", "", number)
+    return digits if JOINED_DIGITS[0] <= len(digits) <= JOINED_DIGITS[1] else ""
+
+
+def grouped_numbers(text: str) -> list[str]:
+    """The digits of each number `text` writes in groups, joined (see GROUPED_NUMBER)."""
+    return [joined for m in GROUPED_NUMBER.finditer(text) if (joined := _joined(m.group())) and joined != m.group()]
+
+
 def search_terms(query: str) -> list[str]:
     """The whitespace-separated terms of a search, each matched as a substring (empty if
-    nothing searchable); SearchRejected if the search is over the limits."""
+    nothing searchable); SearchRejected if the search is over the limits. A number written in
+    groups is one term, its digits ("138 1234 5678" -> "13812345678")."""
+    query = GROUPED_NUMBER.sub(lambda m: _joined(m.group()) or m.group(), query)
     terms = [term for term in query.split() if _pieces(term)]
     words = [piece for term in terms for piece in _pieces(term)]
     if len(words) > MAX_WORDS:
@@ -77,10 +96,12 @@ def filters(query: str) -> bool:
 
 
 def index_text(text: str) -> str:
-    """The text as the index should see it: CJK runs as bigrams plus their last character."""
-    if not CJK_RUN.search(text):
-        return text
-    return CJK_RUN.sub(lambda m: " " + " ".join(_indexed(m.group())) + " ", text)
+    """The text as the index should see it: CJK runs as bigrams plus their last character,
+    and the digits of each number written in groups, joined, after it."""
+    numbers = grouped_numbers(text)
+    if CJK_RUN.search(text):
+        text = CJK_RUN.sub(lambda m: " " + " ".join(_indexed(m.group())) + " ", text)
+    return f"{text} {' '.join(numbers)}" if numbers else text
 
 
 def _indexed(run: str) -> list[str]:

@@ -35,7 +35,7 @@ from conversation.model import (
     Conversation,
     Message,
 )
-from conversation.search_text import SEARCH_SECONDS, timed_out
+from conversation.search_text import DIGITS_TERM, SEARCH_SECONDS, timed_out
 from conversation.store import (
     CJK,
     StoreUnavailable,
@@ -206,11 +206,16 @@ class Area(MongoStoreBase):
         # MongoDB's text index splits on spaces and punctuation, so it finds English or
         # Spanish words but not a word inside unspaced Chinese or Japanese: those terms
         # are matched as escaped substrings instead.
-        word_terms = [t for t in terms if not CJK.search(t) and re.search(r"\w", t)]
+        # A long number is matched however its digits were grouped ("139-0000-1111"), as the
+        # embedded store indexes it (search_text.GROUPED_NUMBER); the text index cannot.
+        numbers = [t for t in terms if DIGITS_TERM.fullmatch(t)]
+        word_terms = [t for t in terms if not CJK.search(t) and re.search(r"\w", t) and t not in numbers]
         condition: dict[str, Any] = {}
         if word_terms:  # each quoted: all of them must be present
             condition["$text"] = {"$search": " ".join(f'"{t}"' for t in word_terms)}
-        if substrings := [{"text": {"$regex": re.escape(t), "$options": "i"}} for t in terms if CJK.search(t)]:
+        substrings = [{"text": {"$regex": re.escape(t), "$options": "i"}} for t in terms if CJK.search(t)]
+        substrings += [{"text": {"$regex": r"[ .-]?".join(t.lstrip("+"))}} for t in numbers]
+        if substrings:
             condition["$and"] = substrings
         if not condition:
             return []  # nothing searchable: punctuation only

@@ -47,6 +47,25 @@ async def test_one_cjk_character_finds_the_words_it_is_part_of(store: Store) -> 
     assert [m.text for m in await store.tickets.search_messages("单 5531")] == [texts[1]]
 
 
+async def test_a_number_is_found_however_its_digits_are_grouped(store: Store) -> None:
+    """A trial's 13900001111 did not find "139-0000-1111", nor "138 1234 5678" 13812345678."""
+    texts = ["请打 139-0000-1111 找我", "我的手机 13812345678", "座机 +86 21 6288 8888", "订单 5531 没到"]
+    for i, text in enumerate(texts):
+        await store.tickets.record_inbound(inbound(f"m{i}", thread=f"t{i}", text=text), now=utcnow(), policy=POLICY)
+    for query, found in (
+        ("13900001111", texts[0]),
+        ("139-0000-1111", texts[0]),
+        ("138 1234 5678", texts[1]),
+        ("138-1234-5678", texts[1]),
+        ("+86 21 6288 8888", texts[2]),
+        ("862162888888", texts[2]),
+    ):
+        assert [m.text for m in await store.tickets.search_messages(query)] == [found], query
+    assert [m.text for m in await store.tickets.search_messages("5531")] == [texts[3]]  # a short number as before
+    items, _ = await store.inbox.list_conversations(ConversationQuery(search="138 1234 5678"))
+    assert len(items) == 1
+
+
 async def test_complaint_and_dispute_references_are_found_whole(store: Store) -> None:
     """ "C-1002" or "D-1000-1203" is one reference, not a one-letter word to refuse."""
     texts = ["投诉 C-1002 已由 complaints 登记", "纠纷 D-1000-1203 已裁决", "Your complaint C-1003 is closed"]
