@@ -741,8 +741,10 @@ async def test_anonymous_visitors_are_named_in_the_agents_language(hub_url: tupl
     await row.locator(".open").click()
     await expect(page.locator("#contact-title")).to_have_text("访客 V5U_n9")
     # the identity's line too (a trial read "Visitor V5U_n9" there)
-    await expect(page.locator(".identities li").first).to_contain_text("访客 V5U_n9")
+    await expect(page.locator(".identities li").first).to_contain_text("网页聊天:访客 V5U_n9")
     await expect(page.locator(".identities li").first).not_to_contain_text("Visitor")
+    # nor the visitor's whole id, which means nothing to an agent (kept in the name's title)
+    await expect(page.locator(".identities li").first).not_to_contain_text("v_V5U_n9xq")
 
 
 async def test_the_admin_screen_says_a_channels_state_in_the_agents_language(

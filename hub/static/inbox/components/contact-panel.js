@@ -2,7 +2,7 @@
 // their other tickets, and the agents' notes about them.
 import { api, withConfirmation } from "../lib/api.js";
 import { html, useState } from "../lib/html.js";
-import { contactName, formatTime, t } from "../lib/i18n.js";
+import { channelLabel, contactName, formatTime, t } from "../lib/i18n.js";
 import { failed, notify, openTicket } from "../lib/inbox.js";
 import { canChange } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
@@ -43,8 +43,8 @@ export function ContactPanel({ card }) {
     </dl>
     <h3>${t("contact.identities")}</h3>
     <ul class="identities">${contact.identities.map((i) => html`<li>
-      <span role="img" aria-label=${t(`channel.${i.channel}`)}>${ICONS[i.channel] || ""}</span> <strong>${t(`channel.${i.channel}`)}</strong>:
-      ${i.display_name ? html`${contactName(i.display_name, i.anonymous)} ` : null}<code>${i.address}</code>
+      <span role="img" aria-label=${channelLabel(i.channel)}>${ICONS[i.channel] || ""}</span> <strong>${channelLabel(i.channel)}</strong>:
+      ${i.display_name ? html`<span title=${i.anonymous ? i.address : null}>${contactName(i.display_name, i.anonymous)}</span> ` : null}${i.anonymous ? null : html`<code>${i.address}</code>`}
       ${i.verified ? html` <span class="verified">✓ ${t("contact.verified")}</span>` : html` <span class="unverified">${t("contact.claimed")}</span>`}</li>`)}</ul>
     <h3>${t("contact.previous")}</h3>
     ${card.other_conversations.length

@@ -1,7 +1,7 @@
 // The conversation list: compact rows (preview, channel, waiting time, priority,
 // assignee), ticks for bulk changes, a pager, and empty states that say why.
 import { html } from "../lib/html.js";
-import { contactName, formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
+import { channelLabel, contactName, formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
 import { bulkPatch, clearFilters, openTicket, setPage } from "../lib/inbox.js";
 import { assignableAgents, canChange, state, update, useStore } from "../lib/store.js";
 import { ICONS, SETTABLE_STATUSES } from "../lib/views.js";
@@ -36,7 +36,7 @@ function Row({ c, active, focused, ticked }) {
     ${canChange() ? html`<input type="checkbox" class="tick" checked=${ticked} aria-label=${t("list.select", { number: c.number })} onChange=${(e) => toggle(c.id, e.target.checked)} />` : null}
     <button type="button" class="open" aria-current=${active ? "true" : null} onClick=${() => openTicket(c.id)} onFocus=${() => state.focusedId !== c.id && update({ focusedId: c.id })}>
       <span class="line">
-        <span class="chan" role="img" aria-label=${t(`channel.${c.channel}`)} title=${t(`channel.${c.channel}`)}>${ICONS[c.channel] || "•"}</span>
+        <span class="chan" role="img" aria-label=${channelLabel(c.channel)} title=${channelLabel(c.channel)}>${ICONS[c.channel] || "•"}</span>
         ${c.unread ? html`<span class="dot" role="img" aria-label=${t("list.unread")}>●</span>` : null}
         <span class="who">${who}</span>
         ${c.priority === "urgent" || c.priority === "high" ? html`<span class="badge ${c.priority}">${t(`priority.${c.priority}`)}</span>` : null}

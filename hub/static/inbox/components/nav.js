@@ -1,7 +1,7 @@
 // Left column: who is signed in, language, views with their counts, filters.
 import { api } from "../lib/api.js";
 import { html } from "../lib/html.js";
-import { currentLanguage, formatCount, languages, setLanguage, t } from "../lib/i18n.js";
+import { channelLabel, currentLanguage, formatCount, languages, setLanguage, t } from "../lib/i18n.js";
 import { failed, rereadInLanguage, setFilter, setView, signedOut } from "../lib/inbox.js";
 import { setPresence } from "../lib/presence.js";
 import { update, useStore } from "../lib/store.js";
@@ -12,11 +12,6 @@ import { PRIORITIES, VIEWS } from "../lib/views.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 import { DraftInput } from "./draft-input.js";
 
-// A channel the inbox knows by kind in the agent's language; one named otherwise in config, as named.
-export function channelLabel(name) {
-  const said = t(`channel.${name}`);
-  return said === `channel.${name}` ? name : said;
-}
 
 // The filter chosen stays listed, even when its channel is no longer configured.
 function withChosen(values, chosen) { return !chosen || values.includes(chosen) ? values : [...values, chosen]; }

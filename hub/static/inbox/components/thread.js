@@ -2,7 +2,7 @@
 // carry their time; edited messages say so and keep what they said before.
 import { api, withConfirmation } from "../lib/api.js";
 import { html, useEffect, useRef } from "../lib/html.js";
-import { eventText, formatFull, formatSize, formatTime, pluginName, t } from "../lib/i18n.js";
+import { channelLabel, eventText, formatFull, formatSize, formatTime, pluginName, t } from "../lib/i18n.js";
 import { failed, openTicket } from "../lib/inbox.js";
 import { canChangeTicket, state } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
@@ -78,7 +78,7 @@ function Message({ m, conversationId }) {
   }
   if (m.copy_of) { // the reply above, repeated by email to a visitor who left: one line, not a second bubble
     return html`<div class="msg copy ${kind}" data-id=${m.id} data-copy-of=${m.copy_of}>
-      <span aria-hidden="true">${ICONS[m.channel] || ""}</span> ${t("message.copy", { channel: t(`channel.${m.channel}`) })}
+      <span aria-hidden="true">${ICONS[m.channel] || ""}</span> ${t("message.copy", { channel: channelLabel(m.channel) })}
       ${m.delivery ? html` · <span class="delivery ${m.delivery.status}" title=${m.delivery.error ? deliveryError(m.delivery) : ""}>${t(`delivery.${m.delivery.status}`)}</span>` : null}</div>`;
   }
   return html`<article class="msg ${kind} by-${m.author_type}" data-id=${m.id} aria-label=${author(m)}>

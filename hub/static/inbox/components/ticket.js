@@ -1,6 +1,6 @@
 // The open ticket: its title and main actions, the thread, the composer.
 import { html, useEffect, useRef, useState } from "../lib/html.js";
-import { t } from "../lib/i18n.js";
+import { channelLabel, t } from "../lib/i18n.js";
 import { openTicket, patchTicket } from "../lib/inbox.js";
 import { canChange, update, useStore } from "../lib/store.js";
 import { ICONS } from "../lib/views.js";
@@ -43,7 +43,7 @@ function Title({ conversation: c, changing }) {
     else if (wasRenaming.current) pencil.current?.focus(); // back where the agent was
     wasRenaming.current = renaming;
   }, [renaming]);
-  const icon = html`<span role="img" aria-label=${t(`channel.${c.channel}`)}>${ICONS[c.channel] || ""}</span>`;
+  const icon = html`<span role="img" aria-label=${channelLabel(c.channel)}>${ICONS[c.channel] || ""}</span>`;
   if (!renaming) {
     return html`<h2>${icon} #${c.number} <span class="subject">${c.subject}</span>
       ${changing ? html`<button type="button" class="link rename" id="rename" ref=${pencil} title=${t("ticket.rename")} aria-label=${t("ticket.rename")} onClick=${() => setDraft(c.subject)}>✎</button>` : null}</h2>`;

@@ -156,3 +156,10 @@ export function formatCount(n) { return new Intl.NumberFormat(language).format(n
 
 // A share (0.87) as the agent's language writes a percentage ("87%", "87%").
 export function formatPercent(share) { return new Intl.NumberFormat(language, { style: "percent" }).format(share); }
+
+// A channel the inbox knows by kind in the agent's language; one named otherwise in config, as
+// named (the contact card said "channel.platform" for a channel named so).
+export function channelLabel(name) {
+  const said = t(`channel.${name}`);
+  return said === `channel.${name}` ? name : said;
+}

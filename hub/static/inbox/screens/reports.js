@@ -4,12 +4,11 @@
 // (GET /api/v1/reports/...); this screen only draws them.
 import { api } from "../lib/api.js";
 import { html, useEffect, useRef, useState } from "../lib/html.js";
-import { currentLanguage, formatCount, formatPercent, t } from "../lib/i18n.js";
+import { channelLabel, currentLanguage, formatCount, formatPercent, t } from "../lib/i18n.js";
 import { failed } from "../lib/inbox.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 import { useStore } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
-import { channelLabel } from "../components/nav.js";
 
 const TABLES = ["summary", "volume_by_hour", "volume_by_day", "agents", "backlog"];
 
