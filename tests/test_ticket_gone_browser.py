@@ -60,3 +60,22 @@ async def test_a_ticket_moved_out_of_the_agents_sight_says_so_and_takes_no_reply
     await expect(page.locator("#attr-team")).to_be_disabled()  # nor anything in the sidebar
     await expect(page.locator("#conversations li")).to_have_count(0)
     await page.screenshot(path=str(ARTIFACTS / f"ticket-gone-{language}.png"))
+
+
+async def test_moving_a_ticket_out_of_ones_own_sight_says_so_without_an_error(
+    hub_url: tuple[Hub, str],
+    browser: Any,  # noqa: F811
+) -> None:
+    """A trial's agent filed a ticket under another team's category: beside the right banner, a
+    red "找不到该对象（可能已被删除）" said it might be deleted, and the sidebar kept the old team."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    await customer_writes(hub, "v1", "我的退款还没到")  # no team yet: everyone's, routed to no one
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li").first.locator(".open").click()
+    await page.select_option("#attr-team", "technical-support")
+    await expect(page.get_by_role("alert").filter(has_text="您已无法查看此工单")).to_be_visible(timeout=10000)
+    await expect(page.locator("#attr-team")).to_have_value("technical-support")  # as changed, greyed
+    await page.wait_for_timeout(500)  # the refused reads of the moved ticket have come back
+    assert await page.locator(".notice.error").count() == 0

@@ -199,7 +199,15 @@ export async function patchTicket(id, changes) {
   try {
     const updated = await api("PATCH", `/conversations/${id}`, changes);
     if (changes.fields && state.notice?.kind === "error") update({ notice: null }); // a field's refusal, put right
-    if (shownId() === id) { await refreshCard(id); await appendMessages(id); }
+    if (shownId() === id) {
+      try { await refreshCard(id); await appendMessages(id); } catch (e) {
+        // The change took the ticket out of this agent's sight (another team's category): the
+        // pane says so; "not found, perhaps deleted" beside it misled (a trial).
+        if (e.status !== 404) throw e;
+        const card = state.ticket?.card;
+        if (card && shownId() === id) update({ ticket: { ...state.ticket, card: { ...card, conversation: { ...card.conversation, ...updated } } } }); // as changed, greyed
+      }
+    }
     replaceRow(updated);
     loadCounts();
     return updated;
