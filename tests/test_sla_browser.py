@@ -27,7 +27,9 @@ from tests.test_inbox_browser import (
 from tests.test_inbox_browser import browser as browser  # noqa: F401  (the fixture, shared)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "hub" / "calendars" / "cn-public-holidays-2027.example.ics"
-SLA = {"policies": {"standard": {"first_response_minutes": 60, "resolution_minutes": 480}}}
+SLA = {
+    "policies": {"standard": {"first_response_minutes": 60, "next_response_minutes": 120, "resolution_minutes": 480}}
+}
 
 
 @pytest.fixture
@@ -76,6 +78,18 @@ async def test_sla_clocks_in_the_list_and_the_header_in_chinese(hub_url: tuple[H
     assert agent is not None
     await hub.services.conversations.send(ticket, "我们查一下", author_type=AuthorType.AGENT, author_id=agent.id)
     await expect(clocks.locator("[data-kind=first_response]")).to_contain_text(zh["sla.met"])
+    hub.pipeline.clock = utcnow
+    await customer_writes(hub, "s1", "还有一个问题")  # the next response is due now
+    await expect(clocks.locator("[data-kind=next_response]")).to_contain_text("剩余")
+    # Resolved without another answer: that clock stops, and is no longer shown as "paused"
+    # beside "resolution met" (a trial)
+    await hub.services.conversations.update_conversation(
+        await hub.store.tickets.get_conversation(ticket.id), {"status": "resolved"}
+    )
+    await expect(clocks.locator("[data-kind=resolution]")).to_contain_text(zh["sla.met"])
+    await expect(clocks.locator("[data-kind=next_response]")).to_have_count(0)
+    row = rows.filter(has_text="订单一直没到")
+    await expect(row).to_have_count(0)  # resolved: out of the open view
     # Twenty seconds overdue reads "1 分钟", not "0 分钟" (formatSpan rounds up).
     assert await page.evaluate("async () => (await import('/inbox/assets/lib/i18n.js')).formatSpan(-20)") == "1分钟"
 

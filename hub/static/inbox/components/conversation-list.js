@@ -41,7 +41,7 @@ function Row({ c, active, focused, ticked }) {
         <span class="who">${who}</span>
         ${c.priority === "urgent" || c.priority === "high" ? html`<span class="badge ${c.priority}">${t(`priority.${c.priority}`)}</span>` : null}
         ${c.status !== "open" ? html`<span class="badge">${t(`status.${c.status}`)}</span>` : null}
-        <${SlaBadge} sla=${c.sla} />
+        <${SlaBadge} sla=${c.sla} status=${c.status} />
         ${waiting ? html`<span class="wait ${long ? "long" : ""}" title=${t("list.waiting_title")}>⏱ ${formatWaiting(waiting)}</span>` : html`<time class="when" datetime=${c.last_message_at}>${formatTime(c.last_message_at)}</time>`}
         ${c.assignee_id ? html`<${Avatar} id=${c.assignee_id} name=${agentName(c.assignee_id)} label=${t("list.assigned_to", { name: agentName(c.assignee_id) })} />` : null}
       </span>

@@ -21,7 +21,7 @@ export function TicketPane() {
         ${changing && c.status !== "resolved" ? html`<button type="button" id="resolve" onClick=${() => patchTicket(c.id, { status: "resolved" })}>${t("ticket.resolve")} <kbd>e</kbd></button>` : null}
         ${changing ? html`<button type="button" id="merge" onClick=${() => update({ dialog: "merge" })}>${t("ticket.merge")}</button>` : null}
       </div>
-      <${SlaClocks} sla=${c.sla} />
+      <${SlaClocks} sla=${c.sla} status=${c.status} />
       ${gone ? html`<p class="merged gone" role="alert">${t("ticket.gone")}</p>` : null}
       ${c.merged_into ? html`<p class="merged" role="status">${t("ticket.merged_into")} <button type="button" class="link" onClick=${() => openTicket(c.merged_into)}>${t("ticket.open_target")}</button></p>` : null}
     </header>
