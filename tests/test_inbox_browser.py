@@ -947,6 +947,20 @@ async def test_two_agents_on_one_ticket_see_each_other_and_a_second_answer_asks_
     await expect(wang.locator("#composer-text")).to_have_value("")
     assert len(asked) == 1
     await eventually(lambda: agent_replies(hub, conv.id, 2))
+    # Li Na took it by answering: "assign to me" asks before taking it from her (one key did it silently)
+    taking: list[str] = []
+
+    async def keep_hers(dialog: Any) -> None:
+        taking.append(dialog.message)
+        await dialog.dismiss()
+
+    wang.once("dialog", keep_hers)
+    await wang.keyboard.press("Escape")
+    await wang.keyboard.press("a")
+    await eventually(lambda: taking)
+    assert taking == ["此工单当前由 Li Na 负责。要改为由您处理吗？"]
+    li_id = (await hub.store.accounts.get_agent_by_email("li@example.com")).id  # type: ignore[union-attr]
+    assert (await hub.store.tickets.get_conversation(conv.id)).assignee_id == li_id  # type: ignore[union-attr]
     for page in (wang, li):
         await page.context.close()
 

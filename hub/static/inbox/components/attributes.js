@@ -3,7 +3,7 @@
 // sidebar was drawn for.
 import { html, useEffect, useState } from "../lib/html.js";
 import { currentLanguage, formatFull, t } from "../lib/i18n.js";
-import { patchTicket } from "../lib/inbox.js";
+import { patchTicket, takeTicket } from "../lib/inbox.js";
 import { HandOff } from "./handoff.js";
 import { categoryOptions, teamOptions } from "../lib/desk.js";
 import { assignableAgents, canChangeTicket, state, useStore } from "../lib/store.js";
@@ -63,7 +63,7 @@ export function Attributes({ card }) {
     ${select("attr-priority", t("attr.priority"), c.priority, PRIORITIES.map((v) => [v, t(`priority.${v}`)]), (v) => patchTicket(c.id, { priority: v }))}
     <div class="assignee">
       ${select("attr-assignee", t("attr.assignee"), c.assignee_id || "", [["", t("attr.unassigned")], ...assignableAgents(c.assignee_id).map((a) => [a.id, a.id === me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email])], (v) => patchTicket(c.id, { assignee_id: v || null }))}
-      ${c.assignee_id !== me.id ? html`<button type="button" id="assign-me" class="link" onClick=${() => patchTicket(c.id, { assignee_id: me.id })}>${t("attr.assign_me")} <kbd>a</kbd></button>` : null}
+      ${c.assignee_id !== me.id ? html`<button type="button" id="assign-me" class="link" onClick=${() => takeTicket(c.id)}>${t("attr.assign_me")} <kbd>a</kbd></button>` : null}
     </div>
     ${select("attr-team", t("attr.team"), c.team || "", [["", t("attr.no_team")], ...withCurrent(teamOptions(), c.team)], (v) => patchTicket(c.id, { team: v }))}
     <${HandOff} c=${c} />

@@ -194,6 +194,17 @@ async function reloadMessages(id) {
 
 export function shownId() { return state.ticket?.card.conversation.id || null; }
 
+// "Assign to me" (a, the sidebar's link) on a ticket another agent has asks first: a supervisor
+// may have just given it to them, and one key took it away silently (a trial).
+export function takeTicket(id) {
+  const c = shownId() === id ? state.ticket.card.conversation : null;
+  if (c && c.assignee_id && c.assignee_id !== state.me.id) {
+    const owner = state.agents.find((a) => a.id === c.assignee_id);
+    if (!confirm(t("attr.take_from", { agent: owner?.name || owner?.email || c.assignee_id }))) return null;
+  }
+  return patchTicket(id, { assignee_id: state.me.id });
+}
+
 // Every change names the ticket it was rendered for, never "whatever is current now".
 export async function patchTicket(id, changes) {
   try {

@@ -16,7 +16,7 @@ import { Shortcuts } from "../components/shortcuts.js";
 import { TicketPane } from "../components/ticket.js";
 import { html, useEffect } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
-import { openTicket, patchTicket, shownId } from "../lib/inbox.js";
+import { openTicket, patchTicket, shownId, takeTicket } from "../lib/inbox.js";
 import { canChange, state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
 import { Audit } from "./audit.js";
@@ -74,7 +74,7 @@ export function onShortcut(event) {
     Enter: () => { if (target === document.body && state.focusedId) openTicket(state.focusedId); else return false; },
     r: () => focusComposer("reply"), n: () => focusComposer("note"),
     e: () => shownId() && patchTicket(shownId(), { status: "resolved" }),
-    a: () => shownId() && patchTicket(shownId(), { assignee_id: state.me.id }),
+    a: () => shownId() && takeTicket(shownId()),
     "/": () => document.getElementById("search")?.focus(),
     "?": () => update({ dialog: "shortcuts" }),
     Escape: () => {
