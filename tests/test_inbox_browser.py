@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conversation.inbound import Inbound, Sender
-from conversation.model import Attachment, AuthorType, DeliveryStatus, MessageKind, Role, Status
+from conversation.model import Attachment, AuthorType, DeliveryStatus, MessageKind, Priority, Role, Status
 from conversation.visitors import visitor_name
 from hub.agents import add_agent
 from hub.api.auth import hash_secret
@@ -219,6 +219,11 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     # snoozing needs a time: the snooze button's, never a status menu's (one slept for ever)
     bulk_statuses = await page.locator("#bulk-status option").evaluate_all("os => os.map(o => o.value)")
     assert bulk_statuses == ["", "open", "pending", "resolved", "closed"]
+    # a priority for both, and the ticks stay for the next change (a trial ticked the rows thrice)
+    await page.select_option("#bulk-priority", "high")
+    await page.click("#bulk-priority-apply")
+    await eventually(lambda: priorities(hub, (1001, 1002), Priority.HIGH))
+    await expect(page.locator("#conversations li input.tick:checked")).to_have_count(2)
     await page.select_option("#bulk-status", "resolved")
     await page.click("#bulk-status-apply")
     await expect(page.locator(".empty")).to_contain_text(words["empty.open.why"])
@@ -968,3 +973,8 @@ async def test_two_agents_on_one_ticket_see_each_other_and_a_second_answer_asks_
 async def agent_replies(hub: Hub, conversation_id: str, count: int) -> bool:
     thread = await hub.store.tickets.list_messages(conversation_id)
     return len([m for m in thread if m.author_type is AuthorType.AGENT and m.kind is MessageKind.MESSAGE]) == count
+
+
+async def priorities(hub: Hub, numbers: tuple[int, ...], priority: Priority) -> bool:
+    tickets = [await hub.store.tickets.get_conversation_by_number(n) for n in numbers]
+    return all(t is not None and t.priority is priority for t in tickets)

@@ -4,7 +4,8 @@ import { html } from "../lib/html.js";
 import { channelLabel, contactName, formatCount, formatTime, formatWaiting, t } from "../lib/i18n.js";
 import { bulkPatch, clearFilters, openTicket, setPage } from "../lib/inbox.js";
 import { assignableAgents, canChange, state, update, useStore } from "../lib/store.js";
-import { ICONS, SETTABLE_STATUSES } from "../lib/views.js";
+import { ICONS, PRIORITIES, SETTABLE_STATUSES } from "../lib/views.js";
+import { categoryOptions } from "../lib/desk.js";
 import { Avatar } from "./avatar.js";
 import { SlaBadge } from "./sla.js";
 
@@ -74,6 +75,14 @@ function BulkBar() {
       <option value="">—</option>${SETTABLE_STATUSES.map((v) => html`<option value=${v}>${t(`status.${v}`)}</option>`)}
     </select></label>
     <button type="button" id="bulk-status-apply" onClick=${() => { const status = value("bulk-status"); if (status) bulkPatch(() => ({ status })); }}>${t("bulk.apply")}</button>
+    <label>${t("bulk.priority")} <select id="bulk-priority">
+      <option value="">—</option>${PRIORITIES.map((v) => html`<option value=${v}>${t(`priority.${v}`)}</option>`)}
+    </select></label>
+    <button type="button" id="bulk-priority-apply" onClick=${() => { const priority = value("bulk-priority"); if (priority) bulkPatch(() => ({ priority })); }}>${t("bulk.apply")}</button>
+    <label>${t("bulk.category")} <select id="bulk-category">
+      <option value="">—</option>${categoryOptions().map(([v, label]) => html`<option value=${v}>${label}</option>`)}
+    </select></label>
+    <button type="button" id="bulk-category-apply" onClick=${() => { const category = value("bulk-category"); if (category) bulkPatch(() => ({ category })); }}>${t("bulk.apply")}</button>
     <label>${t("bulk.tag")} <input id="bulk-tag" size="8" /></label>
     <button type="button" onClick=${() => { const tag = value("bulk-tag").toLowerCase(); if (tag) bulkPatch((row) => ({ tags: [...new Set([...row.tags, tag])] })); }}>${t("bulk.add_tag")}</button>
     <button type="button" class="link" onClick=${() => update({ selected: new Set() })}>${t("bulk.clear")}</button>

@@ -302,7 +302,8 @@ export async function bulkPatch(changesFor) {
     try { await api("PATCH", `/conversations/${row.id}`, changesFor(row)); done += 1; } catch (e) { refused.push(`#${row.number}: ${errorText(e)}`); }
   }
   notify([t("bulk.done", { count: done }), ...refused].join(" — "), refused.length ? "error" : "status");
-  update({ selected: new Set() });
+  // The ticks stay on the tickets still listed: assigning, tagging and a priority are often one
+  // round of changes (a trial ticked the rows three times); loadList drops those that left.
   await loadList(); loadCounts();
   if (shownId() && ids.includes(shownId())) refreshCard(shownId()).catch(() => {});
 }
