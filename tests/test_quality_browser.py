@@ -139,3 +139,29 @@ async def test_a_reviewer_reviews_a_sampled_ticket_in_chinese_and_the_agent_read
     await expect(side.locator(".qa-review")).to_have_count(2)
     await expect(side.locator(".qa-calibration")).to_have_count(0)  # calibration is for reviewers
     await expect(side.locator(".qa-review-new")).to_have_count(0)  # agents do not review
+
+
+async def test_a_supervisor_without_a_scorecard_is_told_where_one_is_made(tmp_path: Path, browser: Any) -> None:
+    """A trial's supervisor drew a sample, opened a ticket, and found no scoring panel and no
+    word of why: no admin had made a scorecard yet."""
+    from playwright.async_api import expect
+
+    require_browser()
+    hub = Hub(make_config(tmp_path, {"channels": {"webchat": {"secret": "e2e-visitor-secret"}}}))
+    runner, url = await serve(build_app(hub))
+    try:
+        await add_agent(hub.store, "zhao@example.com", Role.SUPERVISOR, PASSWORD, name="赵磊")
+        agent = await add_agent(hub.store, "li@example.com", Role.AGENT, PASSWORD, name="李娜")
+        record = await customer_writes(hub, "v1", "我的订单一直没到")
+        service = hub.services.conversations
+        ticket = await service.update_by(record.conversation, {"assignee_id": agent.id}, who="赵磊", names={})
+        await service.send(ticket, "已为您补发。", author_type=AuthorType.AGENT, author_id=agent.id)
+        await service.update_by(ticket, {"status": "resolved"}, who="李娜", names={})
+        page = await sign_in(browser, url, "zh-CN", email="zhao@example.com")
+        await page.click("#open-quality")
+        said = "还没有评分表：管理员在「质检」页面的「评分表」中创建后，才能为工单评分。"
+        await expect(page.locator("#quality-dialog #qa-no-scorecard")).to_have_text(said)
+        await page.locator(f".qa-sample tr[data-id='{ticket.id}'] .open-sampled").click()
+        await expect(page.locator("#quality #qa-no-scorecard")).to_have_text(said)
+    finally:
+        await runner.cleanup()

@@ -112,7 +112,10 @@ export function Quality({ conversationId }) {
   const c = s.ticket?.card?.conversation;
   const reviewedBy = new Set(qa.scorecards.flatMap((x) => x.reviews.map((r) => `${x.scorecard.id}:${r.reviewer_id}`)));
   const open = cards.filter((card) => card.active && !reviewedBy.has(`${card.id}:${s.me.id}`));
-  if (!survey && !qa.scorecards.length && !(reviewer && c?.assignee_id && open.length)) return null;
+  // A reviewer sent here from the sample with no scorecard to score on is told why nothing
+  // can be scored, and where one is made (a trial's supervisor found no panel at all).
+  const noCard = reviewer && c?.assignee_id && !cards.some((card) => card.active);
+  if (!survey && !qa.scorecards.length && !noCard && !(reviewer && c?.assignee_id && open.length)) return null;
   return html`<section class="quality card" id="quality" aria-labelledby="quality-title">
     <h2 id="quality-title">${t("quality.title")}</h2>
     <${Csat} survey=${survey} />
@@ -121,6 +124,7 @@ export function Quality({ conversationId }) {
       ${x.reviews.map((r) => html`<${ReviewCard} key=${r.id} review=${r} card=${x.scorecard} agents=${s.agents} />`)}
       <${Disagreements} found=${x.disagreements} card=${x.scorecard} agents=${s.agents} reviews=${x.reviews} />
     </div>`)}
+    ${noCard ? html`<p class="hint" id="qa-no-scorecard">${t("quality.no_scorecard_yet")}</p>` : null}
     ${reviewer && c?.assignee_id && open.length
       ? html`<details class="qa-review-new" open=${!qa.scorecards.length}>
           <summary>${t("quality.review", { agent: agentName(s.agents, c.assignee_id) })}</summary>

@@ -20,11 +20,12 @@ function Sample() {
   const [week, setWeek] = useState("");
   const [size, setSize] = useState(5);
   const [found, setFound] = useState(null);
+  const [cards, setCards] = useState(null);
   const load = async () => {
     const query = new URLSearchParams({ size: String(size), ...(week ? { week } : {}) });
     try { setFound(await api("GET", `/qa/sample?${query}`)); } catch (e) { failed(e); }
   };
-  useEffect(() => { load(); }, []);
+  useEffect(() => { load(); api("GET", "/qa/scorecards").then((x) => setCards(x.items)).catch(() => {}); }, []);
   const open = (id) => { update({ dialog: null }); openTicket(id); };
   return html`<section class="qa-sample" aria-labelledby="qa-sample-title">
     <h3 id="qa-sample-title">${t("quality.sample")}</h3>
@@ -33,6 +34,7 @@ function Sample() {
       <label class="field">${t("quality.size")}<input id="qa-size" type="number" min="1" max="20" value=${size} onChange=${(e) => setSize(Number(e.target.value) || 5)} /></label>
       <button type="button" id="qa-draw" onClick=${load}>${t("quality.draw")}</button>
     </div>
+    ${cards && !cards.some((c) => c.active) ? html`<p class="hint warn" id="qa-no-scorecard">${t("quality.no_scorecard_yet")}</p>` : null}
     ${found && !found.items.length ? html`<p class="hint">${t("quality.sample_empty")}</p>` : null}
     ${found && found.items.length ? html`<table class="log"><thead><tr><th>#</th><th>${t("quality.agent")}</th><th>${t("quality.csat")}</th><th>SLA</th><th></th><th></th></tr></thead>
       <tbody>${found.items.map((i) => html`<tr data-id=${i.conversation_id}>
