@@ -29,11 +29,12 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from conversation.inbound import Inbound
-from conversation.model import Choice, Conversation, Status, utcnow
+from conversation.model import Choice, Conversation, Direction, Status, utcnow
 from conversation.progress import status_question
 from conversation.quality import (
     SCORES,
     Survey,
+    SurveyStatus,
     asked_of,
     awaits_comment,
     rating_choice,
@@ -182,9 +183,23 @@ class CsatPlugin(Plugin):
         if rating_from_choice(inbound.choice_id) is not None:
             return True
         answer = self._answer(survey, score, inbound.channel, inbound.text, inbound.choice_id)
+        if answer is None and score is None and await self._rating_in_hand(survey, inbound, hub):
+            answer = "comment"  # on_message reads it after the rating, which is rated by then
         if answer == "comment":
             return await self._on_survey_thread(survey, inbound, hub)
         return answer is not None
+
+    async def _rating_in_hand(self, survey: Survey, inbound: Inbound, hub: HubPort) -> bool:
+        """Whether a typed remark follows a rating tap whose plugins have not run yet: a comment
+        sent a few milliseconds after the tap found the survey not rated, and reopened the
+        resolved ticket (a trial). The ticket's runs go in order, so it is read after the rating."""
+        if survey.channel != inbound.channel or survey.status is not SurveyStatus.ASKED:
+            return False
+        if inbound.choice_id or status_question(inbound.text) is not None or not reads_as_comment(inbound.text):
+            return False
+        thread = await hub.reads.list_messages(survey.conversation_id)
+        latest = next((m for m in reversed(thread) if m.direction is Direction.INBOUND), None)
+        return latest is not None and not latest.plugins_done and rating_from_choice(latest.choice_id) is not None
 
     @staticmethod
     async def _on_survey_thread(survey: Survey, inbound: Inbound, hub: HubPort) -> bool:

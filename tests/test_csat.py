@@ -580,3 +580,27 @@ async def test_after_a_contact_merge_each_person_answers_only_their_own_survey(d
     await eventually(lambda: _score(hub, bobs.id, 4), timeout=10.0)
     for ws in sockets:
         await ws.close()
+
+
+async def test_a_comment_sent_right_after_the_rating_tap_is_its_comment_and_reopens_nothing(
+    with_webhook: tuple[TestClient, Hub],
+) -> None:
+    """A trial's platform posted the 很不满意 tap and the remark 3 ms apart: the remark found the
+    survey not rated yet, reopened the resolved ticket and was no comment."""
+    _, hub = with_webhook
+    await webhook_says(hub, "m1", "我的订单还没到", thread="order-9")
+    await work_and_resolve(hub, 1000)
+    tap = {"id": "m2", "sender": {"id": "cust-7"}, "thread": "order-9", "text": "很不满意", "choice": "csat:1"}
+    remark = {"id": "m3", "sender": {"id": "cust-7"}, "thread": "order-9", "text": "等了三天才回复"}
+    for payload in (tap, remark):  # both stored before any plugin ran on either
+        await hub.ingest(parse_message("webhook", payload))
+    surveyed = (await ticket(hub, 1000)).id
+
+    async def commented() -> bool:
+        survey = await hub.store.quality.get_survey(surveyed)
+        return survey is not None and survey.comment != ""
+
+    await eventually(commented)
+    survey = await hub.store.quality.get_survey(surveyed)
+    assert survey is not None and (survey.score, survey.comment) == (1, "等了三天才回复")
+    assert (await ticket(hub, 1000)).status is Status.RESOLVED
