@@ -177,11 +177,17 @@ async def replies(hub: Hub, conversation_id: str, count: int, timeout: float = 5
     """What the bots said to the customer on a ticket, once there are at least `count` messages
     (plugins run after a message is acknowledged); AssertionError if they do not come in time."""
 
-    async def enough() -> list[Message]:
-        said = await said_to_customer(hub, conversation_id)
-        return said if len(said) >= count else []
+    seen: list[Message] = []
 
-    return await eventually(enough, timeout)
+    async def enough() -> list[Message]:
+        seen[:] = await said_to_customer(hub, conversation_id)
+        return list(seen) if len(seen) >= count else []
+
+    try:
+        return await eventually(enough, timeout)
+    except AssertionError:  # say what did come: "last value: []" hid the one reply there was (a trial)
+        texts = [m.text for m in seen]
+        raise AssertionError(f"expected {count} replies within {timeout:g} s, got {len(texts)}: {texts!r}") from None
 
 
 async def ticket(hub: Hub, conversation_id: str) -> Conversation:

@@ -543,3 +543,16 @@ async def test_the_testing_kit_changes_a_ticket_and_waits_for_the_plugins_events
         assert "Test agent set the status to resolved" in [m.text for m in thread]  # as the API's PATCH leaves it
         with pytest.raises(ValueError, match="is not a team"):  # checked as an agent's change is
             await change_ticket(hub, record.conversation.id, team="no-such-team")
+
+
+async def test_the_testing_kits_replies_says_what_came_when_too_few_do(tmp_path: Path) -> None:
+    """A developer's test waited for two replies and read "condition not met (last value: [])",
+    which hid the one reply there was."""
+    from hub.testing import replies
+    from tests.helpers import make_config, running_hub
+
+    async with running_hub(make_config(tmp_path, {"plugins": {"enabled": ["echo"]}})) as hub:
+        record = await hub.ingest(customer_message("m1", "hello"))
+        assert [m.text for m in await replies(hub, record.conversation.id, 1)] == ["echo 1: hello"]
+        with pytest.raises(AssertionError, match=r"expected 2 replies within 0.3 s, got 1: \['echo 1: hello'\]"):
+            await replies(hub, record.conversation.id, 2, timeout=0.3)

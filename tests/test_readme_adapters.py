@@ -95,7 +95,13 @@ async def test_the_readme_adapter_refuses_a_body_that_is_not_json_with_400(
         signature = hmac.new(b"sms-provider-key", body, hashlib.sha256).hexdigest()
         resp = await client.post("/channels/sms/inbound", data=body, headers={"X-Sms-Signature": signature})
         assert resp.status == 400
-        assert (await resp.json())["message"] == "not an SMS notification: id, from and text must be strings"
+        said = "not an SMS notification: a JSON object with id, from and text, each a string"
+        assert (await resp.json())["message"] == said
+        # nor an empty object or a list answered with Python's internals (a developer's trial)
+        for odd in (b"{}", b"[1, 2]", b"null"):
+            signature = hmac.new(b"sms-provider-key", odd, hashlib.sha256).hexdigest()
+            resp = await client.post("/channels/sms/inbound", data=odd, headers={"X-Sms-Signature": signature})
+            assert resp.status == 400 and (await resp.json())["message"] == said, odd
 
 
 def test_the_readmes_adapter_test_passes_as_written(tmp_path: Path) -> None:
