@@ -36,13 +36,18 @@ class Agent:
         return body
 
 
-@pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
-    hub = Hub(make_config(tmp_path))
+async def serving(hub: Hub) -> TestServer:
+    """The hub served over HTTP, with the admin Boss and the agent Li Na."""
     server = TestServer(build_app(hub))
     await server.start_server()
     await add_agent(hub.store, ADMIN[0], Role.ADMIN, ADMIN[1], name="Boss")
     await add_agent(hub.store, AGENT[0], Role.AGENT, AGENT[1], name="Li Na")
+    return server
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[TestServer]:
+    server = await serving(Hub(make_config(tmp_path)))
     yield server
     await server.close()
 

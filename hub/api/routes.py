@@ -1274,6 +1274,7 @@ import hub.api.records as _records  # noqa: E402, F401  (registers /v1/records/.
 
 # Routes of their own modules join the table here, so every user of `api` sees them.
 from hub.api import audit_api, webhooks_api  # noqa: E402,F401
+from hub.api import board_api as _board_api  # noqa: E402,F401  (the live board for supervisors)
 from hub.api import complaints_api as _complaints_api  # noqa: E402,F401  (registers the complaints plugin's routes)
 from hub.api import disputes_api as _disputes_api  # noqa: E402, F401  (registers /v1/disputes: the disputes plugin's cases)
 from hub.api import faq_api as _faq_api  # noqa: E402,F401  (registers the FAQ bot's figures)

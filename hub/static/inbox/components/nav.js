@@ -80,6 +80,7 @@ export function Nav() {
     <button type="button" id="open-roster" class="link" onClick=${() => update({ dialog: "roster" })}>${t("nav.roster")}</button>
     <${ComplaintsButton} />
     <button type="button" id="open-knowledge" class="link" onClick=${() => update({ dialog: "knowledge" })}>${t("nav.knowledge")}</button>
+    ${s.me.role === "admin" || s.me.role === "supervisor" ? html`<button type="button" id="open-board" class="link" onClick=${() => update({ dialog: "board" })}>${t("nav.board")}</button>` : null}
     ${s.me.role === "admin" || s.me.role === "supervisor" ? html`<button type="button" id="open-reports" class="link" onClick=${() => update({ dialog: "reports" })}>${t("nav.reports")}</button>` : null}
     <button type="button" id="open-quality" class="link" onClick=${() => update({ dialog: "quality" })}>${t("nav.quality")}</button>
     <${DisputesButton} />

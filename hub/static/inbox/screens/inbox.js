@@ -21,6 +21,7 @@ import { canChange, state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
 import { Audit } from "./audit.js";
 import { Reports } from "./reports.js";
+import { Board } from "./board.js";
 import { Knowledge } from "./knowledge.js";
 import { Webhooks } from "./webhooks.js";
 import { Roster } from "./roster.js";
@@ -133,6 +134,7 @@ export function Inbox() {
     ${s.dialog === "webhooks" ? html`<${Webhooks} />` : null}
     ${s.dialog === "audit" ? html`<${Audit} />` : null}
     ${s.dialog === "reports" ? html`<${Reports} />` : null}
+    ${s.dialog === "board" ? html`<${Board} />` : null}
     ${s.dialog === "knowledge" ? html`<${Knowledge} />` : null}
     ${s.dialog === "roster" ? html`<${Roster} />` : null}
     ${s.dialog === "complaints" ? html`<${ComplaintsDialog} />` : null}
