@@ -29,6 +29,11 @@ REFERENCE = re.compile(r"(?<![\w-])[A-Za-z]{1,3}(?:-\d+)+(?![\w-])")
 GROUPED_NUMBER = re.compile(r"(?<![\w+-])\+?\d{1,5}(?:[ .-]\d{1,5}){1,5}(?![\w-])")
 JOINED_DIGITS = (7, 15)  # how many digits a grouped number has to be joined (a phone's range)
 DIGITS_TERM = re.compile(r"\+?\d{7,15}")
+# Spaces also part two numbers ("88231 599": an order and an amount), so in a search only a
+# phone's own shape is joined across them: a mobile (138 1234 5678), a landline with its area
+# code (021 6288 8888) or a number with its country code (+86 ...). Hyphens and dots always join.
+SPACED_PHONE = re.compile(r"\+\d.*|1\d{2} \d{4} \d{4}|0\d{2,3} \d{3,4} ?\d{4}")
+CHINA = "86"  # +86 13900001111 is 13900001111 at home: both are indexed and searched as the latter
 INDEX_FORMAT = "3"  # bump when index_text changes: the stores then rebuild their index
 
 MAX_WORDS = 8  # words (and CJK runs) in one search
@@ -68,16 +73,42 @@ def _joined(number: str) -> str:
     return digits if JOINED_DIGITS[0] <= len(digits) <= JOINED_DIGITS[1] else ""
 
 
+def _domestic(digits: str, written: str) -> str:
+    """A Chinese number without its country code, as it is written at home."""
+    return digits[len(CHINA) :] if written.startswith("+" + CHINA) and len(digits) > len(CHINA) + 6 else digits
+
+
 def grouped_numbers(text: str) -> list[str]:
-    """The digits of each number `text` writes in groups, joined (see GROUPED_NUMBER)."""
-    return [joined for m in GROUPED_NUMBER.finditer(text) if (joined := _joined(m.group())) and joined != m.group()]
+    """The digits of each number `text` writes in groups, joined (see GROUPED_NUMBER), and a
+    Chinese one's also without +86."""
+    found: list[str] = []
+    for m in GROUPED_NUMBER.finditer(text):
+        joined = _joined(m.group())
+        if joined and joined != m.group():
+            found += dict.fromkeys([joined, _domestic(joined, m.group())])
+    return found
+
+
+def _searched_number(match: re.Match[str]) -> str:
+    written = match.group()
+    joined = _joined(written)
+    if not joined or (" " in written and not SPACED_PHONE.fullmatch(written)):
+        return written  # two numbers, or one too short to be a phone: each its own term
+    return _domestic(joined, written)
+
+
+def grouped_in_query(query: str) -> set[str]:
+    """The terms of `query` that are numbers it wrote in groups, joined (MongoDB matches those
+    however the digits are grouped, its text index cannot)."""
+    return {n for m in GROUPED_NUMBER.finditer(query) if (n := _searched_number(m)) != m.group()}
 
 
 def search_terms(query: str) -> list[str]:
     """The whitespace-separated terms of a search, each matched as a substring (empty if
     nothing searchable); SearchRejected if the search is over the limits. A number written in
-    groups is one term, its digits ("138 1234 5678" -> "13812345678")."""
-    query = GROUPED_NUMBER.sub(lambda m: _joined(m.group()) or m.group(), query)
+    groups is one term, its digits ("139-0000-1111", "138 1234 5678" -> "13812345678"); two
+    numbers side by side stay two ("88231 599")."""
+    query = GROUPED_NUMBER.sub(_searched_number, query)
     terms = [term for term in query.split() if _pieces(term)]
     words = [piece for term in terms for piece in _pieces(term)]
     if len(words) > MAX_WORDS:

@@ -35,7 +35,7 @@ from conversation.model import (
     Conversation,
     Message,
 )
-from conversation.search_text import DIGITS_TERM, SEARCH_SECONDS, timed_out
+from conversation.search_text import DIGITS_TERM, SEARCH_SECONDS, grouped_in_query, timed_out
 from conversation.store import (
     CJK,
     StoreUnavailable,
@@ -206,9 +206,11 @@ class Area(MongoStoreBase):
         # MongoDB's text index splits on spaces and punctuation, so it finds English or
         # Spanish words but not a word inside unspaced Chinese or Japanese: those terms
         # are matched as escaped substrings instead.
-        # A long number is matched however its digits were grouped ("139-0000-1111"), as the
-        # embedded store indexes it (search_text.GROUPED_NUMBER); the text index cannot.
-        numbers = [t for t in terms if DIGITS_TERM.fullmatch(t)]
+        # A number the search writes in groups ("139-0000-1111") is matched however the message
+        # groups its digits, by a regular expression (the text index keeps words only); one
+        # typed as plain digits stays with the text index, fast, and finds it written so.
+        grouped = grouped_in_query(query)
+        numbers = [t for t in terms if DIGITS_TERM.fullmatch(t) and t in grouped]
         word_terms = [t for t in terms if not CJK.search(t) and re.search(r"\w", t) and t not in numbers]
         condition: dict[str, Any] = {}
         if word_terms:  # each quoted: all of them must be present

@@ -77,6 +77,11 @@ let listLoading = null;
 let listAgain = false;
 const LIST_STUCK_MS = 15000; // a load on its way longer than this is given up for a new one
 
+const afterList = []; // what waits for the list a change of filters asked for (↓ from the search)
+
+// `fn` once the next list has loaded (the one a change just asked for), not the one shown now.
+export function whenListLoaded(fn) { afterList.push(fn); }
+
 export async function loadList() {
   const params = listParams().toString();
   const loading = { params, since: Date.now() };
@@ -89,6 +94,8 @@ export async function loadList() {
     const shown = shownId();
     const left = shown && !ids.has(shown) && state.list.items.some((c) => c.id === shown);
     update({ list: { ...loaded.result, loaded: true }, selected });
+    const then = afterList.splice(0);
+    for (const fn of then) fn();
     // The shown ticket left the list: moved on, or out of this agent's sight (no live event
     // says the latter: events go to those who may see the ticket now).
     if (left) refreshCard(shown).catch(() => {});

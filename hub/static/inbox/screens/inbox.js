@@ -16,7 +16,7 @@ import { Shortcuts } from "../components/shortcuts.js";
 import { TicketPane } from "../components/ticket.js";
 import { html, useEffect } from "../lib/html.js";
 import { t } from "../lib/i18n.js";
-import { openTicket, patchTicket, shownId, takeTicket } from "../lib/inbox.js";
+import { openTicket, patchTicket, shownId, takeTicket, whenListLoaded } from "../lib/inbox.js";
 import { canChange, state, update, useStore } from "../lib/store.js";
 import { Admin } from "./admin.js";
 import { Audit } from "./audit.js";
@@ -61,10 +61,13 @@ export function onShortcut(event) {
       if (target.type === "search") event.preventDefault();
       target.blur();
     } else if (event.key === "ArrowDown" && target.id === "search" && !composing) {
-      event.preventDefault(); // from the search to its results
-      target.blur();
-      const first = state.list.items[0];
-      if (first) { update({ focusedId: first.id }); focusRow(first.id); }
+      event.preventDefault(); // from the search to its results: those of what is typed there
+      const typed = target.value.trim() !== state.filters.q.trim();
+      // focused once drawn: a list that just arrived is rendered after this update
+      const toFirst = () => { const first = state.list.items[0]; if (first) { update({ focusedId: first.id }); setTimeout(() => focusRow(first.id), 0); } };
+      if (typed) { update({ focusedId: null }); whenListLoaded(toFirst); } // not the list shown before it (a review)
+      target.blur(); // commits what is typed (its change event): the list loads again
+      if (!typed) toFirst();
     }
     return;
   }
