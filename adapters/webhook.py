@@ -181,7 +181,9 @@ def parse_message(channel: str, payload: Any) -> Inbound:
     _known_fields(sender, SENDER_FIELDS, "sender.")
     sender_id = _key(sender, "id", where="sender.", required=True)
     sent_at = _text(payload, "sent_at")
-    if not isinstance(payload.get("metadata", {}), dict):
+    if payload.get("metadata") is None:
+        payload = {k: v for k, v in payload.items() if k != "metadata"}  # null: left out, as for every field
+    elif not isinstance(payload["metadata"], dict):
         raise InvalidInbound("metadata must be an object (your platform's own fields)")
     inbound = Inbound(
         channel=channel,

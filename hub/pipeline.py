@@ -463,7 +463,7 @@ class Pipeline:
         if inbound.conversation_hint:
             return inbound
         latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
-        if latest is None or not latest.merged_into or latest.customer_address not in ("", inbound.sender.address):
+        if latest is None or not latest.merged_into or latest.customer_address != inbound.sender.address:
             return inbound
         return with_changes(inbound, conversation_hint=latest.id)
 

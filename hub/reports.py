@@ -21,6 +21,7 @@ from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
 from conversation.spreadsheet import safe_cell
 from conversation.store import Store
+from hub.access import NO_TEAM
 from hub.api.serialize import iso
 from hub.i18n import Texts, texts
 
@@ -125,6 +126,11 @@ class ReportService:
         }
 
     async def agents(self, query: ReportQuery) -> dict[str, Any]:
+        # Agents by the tickets of the supervisor's own teams: those without a team, which they
+        # triage too, were answered by agents of every team, whose figures are not theirs to read.
+        teams = query.filters.teams
+        if teams is not None:
+            query = replace(query, filters=replace(query.filters, teams=tuple(t for t in teams if t != NO_TEAM)))
         rows = await self.store.reports.agent_figures(query)
         csat = await self.store.reports.csat_by_agent(query)
         names = {a.id: a.name or a.email for a in await self.store.accounts.list_agents()}

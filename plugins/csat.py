@@ -250,7 +250,8 @@ class CsatPlugin(Plugin):
             return Outcome.CONTINUE
         if answer == "score" and score is not None:
             await surveys.rate(survey, score, via=ctx.message.channel)
-            await ctx.reply(t.get("csat.thanks_ask_comment"))
+            if not await _comment_already_sent(ctx):  # then its thanks says it all (a trial got the ask after it)
+                await ctx.reply(t.get("csat.thanks_ask_comment"))
         else:
             await surveys.comment(survey, ctx.message.text)
             # after a good score the comment is praise more often than a complaint: "we will
@@ -280,3 +281,15 @@ def _surveys(runtime: PluginRuntime | None) -> SurveyActions:
     if runtime is None or runtime.surveys is None:
         raise RuntimeError("the csat plugin needs the hub's surveys (a running hub)")
     return runtime.surveys
+
+
+async def _comment_already_sent(ctx: PluginContext) -> bool:
+    """Whether the customer's remark after this rating is in already, its plugins still to run
+    (sent a moment after the tap): asking for one then comes after it."""
+    if ctx.hub is None:
+        return False
+    later = await ctx.hub.reads.list_messages(ctx.message.conversation_id, after=ctx.message.id)
+    return any(
+        m.direction is Direction.INBOUND and not m.plugins_done and not m.choice_id and reads_as_comment(m.text)
+        for m in later
+    )

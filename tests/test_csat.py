@@ -604,3 +604,7 @@ async def test_a_comment_sent_right_after_the_rating_tap_is_its_comment_and_reop
     survey = await hub.store.quality.get_survey(surveyed)
     assert survey is not None and (survey.score, survey.comment) == (1, "等了三天才回复")
     assert (await ticket(hub, 1000)).status is Status.RESOLVED
+    # nor is the customer asked for the comment they have just sent (a trial got the ask after it)
+    thread = await hub.store.tickets.list_messages(surveyed)
+    said = [m.text for m in thread if m.author_type is AuthorType.BOT and m.kind is MessageKind.MESSAGE]
+    assert not any("请直接回复一句意见" in text for text in said), said

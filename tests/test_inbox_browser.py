@@ -940,6 +940,7 @@ async def test_two_agents_on_one_ticket_see_each_other_and_a_second_answer_asks_
     await li.click("#composer-text")
     await li.keyboard.press("Control+Enter")
     await expect(li.locator("#composer-text")).to_have_value("")
+    await expect(wang.locator("#others")).to_have_text("Li Na 也在查看此工单")  # sent: no longer "writing"
     asked: list[str] = []
 
     async def decline(dialog: Any) -> None:

@@ -284,6 +284,16 @@ async def test_supervisors_read_their_teams_agents_are_refused(server: TestServe
         assert other.status == 403 and "not one of your teams" in (await other.json())["message"]
         agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
         assert {row["name"]: row["first_response_p50_s"] for row in agents} == {"Li Na": 60, "Boss": 120}
+        # a ticket without a team counts in the supervisor's figures, but the agent who answered it
+        # (another team's) is not theirs to compare (a review)
+        other = await add_agent(hub.store, "wu@example.com", Role.AGENT, "tech password 1", name="Wu")
+        unteamed = TicketFact(
+            "f-none", at(0), team="", first_response_at=at(6), first_response_s=30.0, first_responder_id=other.id
+        )
+        await hub.store.reports.save_fact(unteamed)
+        agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
+        assert {row["name"] for row in agents} == {"Li Na", "Boss"}
+        assert (await admin.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]  # the admin's has all
         # review 18 #11: the page's filters offer only their teams and those teams' members
         team = await hub.store.desk.get_team("customer-service")
         assert team is not None

@@ -26,6 +26,7 @@ from adapters.webhook import signed_headers
 from conversation.inbound import Sender
 from conversation.model import AuthorType, Direction, Message, MessageKind, Role
 from conversation.sqlite import SQLiteStore
+from hub.api.serialize import message_json
 from hub.app import Hub, build_app
 from hub.i18n import hub_texts
 from tests.conftest import free_port
@@ -204,6 +205,9 @@ async def test_the_webhook_channel_keeps_no_secret_in_text_subject_or_payload(
     )
     assert message.raw is not None and message.raw["subject"] == "卡 [银行卡号已隐藏] 被盗刷"
     assert message.raw["metadata"] == {"typed": ["cvv [安全码已隐藏] / password: [密码已隐藏]"]}
+    # and agents and integrators read it with the message (a trial found it nowhere)
+    shown = message_json(message)
+    assert shown["metadata"] == {"typed": ["cvv [安全码已隐藏] / password: [密码已隐藏]"]}
     assert [w.text for w in await warnings(hub, "api")] == [WARNING_ZH]
     await assert_kept_nowhere(hub, caplog)
 

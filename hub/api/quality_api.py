@@ -285,7 +285,7 @@ async def ticket_csat(call: Call) -> dict[str, Any]:
 )
 async def figures(call: Call) -> dict[str, Any]:
     try:  # a supervisor reads their own teams' figures only, like reports (hub/access.report_teams)
-        teams = report_teams(call.viewer)
+        teams = report_teams(call.viewer, unteamed=False)
     except PermissionError:
         raise ApiError(403, "forbidden", "figures are for supervisors and admins") from None
     hub = hub_of(call)

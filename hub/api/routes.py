@@ -549,11 +549,13 @@ async def _answered_so_theirs(call: Call, conv: Conversation) -> Conversation:
     """An unassigned ticket an agent answers becomes theirs (as Zendesk does): who follows it up
     is plain, and its rating and resolution count for them (a trial found both for nobody).
     Taken before the reply is stored, so the thread reads "took this ticket", then the answer."""
-    if conv.assignee_id or not takes_tickets(call.me):
-        return conv
+    # read again: a supervisor may have given it to someone while this request was on its way
+    fresh = await hub_of(call).store.tickets.get_conversation(conv.id) or conv
+    if fresh.assignee_id or not takes_tickets(call.me):
+        return fresh
     names = {call.me.id: call.me.name or call.me.email}
     return await services_of(call).conversations.update_by(
-        conv, {"assignee_id": call.me.id}, who=call.who, names=names, agent_id=call.me.id
+        fresh, {"assignee_id": call.me.id}, who=call.who, names=names, agent_id=call.me.id
     )
 
 

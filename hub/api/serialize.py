@@ -170,6 +170,8 @@ def channel_details(msg: Message) -> dict[str, Any]:
         "full_text": whole_text(raw.get("full_text"), msg.text),
         "full_html": raw.get("full_html") or None,  # the whole HTML when `html` was shortened
         "flags": flags,
+        # the webhook channel's `metadata`: the platform's own fields, kept as sent (redacted)
+        "metadata": raw.get("metadata") if isinstance(raw.get("metadata"), dict) else None,
     }
 
 

@@ -37,6 +37,9 @@ MESSAGE_SHAPE: dict[str, Any] = {
         "full_text": _nullable({"type": "string", "description": "the whole text, quoted history included"}),
         "full_html": MAYBE_STRING,
         "flags": {"type": "array", "items": STRING, "description": "e.g. automatic, truncated"},
+        "metadata": _nullable(
+            {"type": "object", "description": "the webhook channel's `metadata`: the platform's own fields, as sent"}
+        ),
         "attachments": {
             "type": "array",
             "items": {

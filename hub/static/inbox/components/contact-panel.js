@@ -44,7 +44,7 @@ export function ContactPanel({ card }) {
     <h3>${t("contact.identities")}</h3>
     <ul class="identities">${contact.identities.map((i) => html`<li>
       <span role="img" aria-label=${channelLabel(i.channel)}>${ICONS[i.channel] || ""}</span> <strong>${channelLabel(i.channel)}</strong>:
-      ${i.display_name ? html`<span title=${i.anonymous ? i.address : null}>${contactName(i.display_name, i.anonymous)}</span> ` : null}${i.anonymous ? null : html`<code>${i.address}</code>`}
+      ${i.display_name ? html`${contactName(i.display_name, i.anonymous)} ` : null}${i.anonymous ? null : html`<code>${i.address}</code>`}
       ${i.verified ? html` <span class="verified">✓ ${t("contact.verified")}</span>` : html` <span class="unverified">${t("contact.claimed")}</span>`}</li>`)}</ul>
     <h3>${t("contact.previous")}</h3>
     ${card.other_conversations.length

@@ -349,6 +349,10 @@ function onEvent(event) {
     refreshCard(id).catch(() => {});
     appendMessages(id).catch(() => {}); // moved-in messages, or the change's system event
   } else if (event.type === "message.created") {
+    // whoever was writing has sent it: "… 正在回复客户" goes (the next keystroke says it again)
+    if (Object.values(state.others || {}).some((o) => o.typingAt)) {
+      update({ others: Object.fromEntries(Object.entries(state.others).map(([k, o]) => [k, { ...o, typingAt: 0 }])) });
+    }
     appendMessages(id).catch(() => {});
     refreshCard(id).catch(() => {}); // an agent's reply stops the first-response clock in the header
   }
