@@ -11,7 +11,7 @@ import { Dialog } from "../components/dialog.js";
 
 const EVERY_MS = 15000;
 let refreshBoard = null; // the open board's reload, for live events
-const soon = throttle(() => refreshBoard?.(), 2000, 5000);
+const soon = throttle(() => refreshBoard?.(), 5000, 10000); // a busy desk: one read every few seconds, not one per change
 onLiveEvent((event) => { if (event.type !== "typing" && event.type !== "viewing") soon(); });
 
 function Figures({ row }) {
