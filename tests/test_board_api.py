@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -67,6 +68,18 @@ async def test_a_supervisor_sees_their_teams_queue_sla_and_agents_now(server: Te
         assert agents["Li Na"]["open"] == 1 and agents["Li Na"]["presence"] == "offline"
         assert agents["Li Na"]["on_shift"] is True  # no roster: always on
         assert (board["no_team"]["open"], board["no_team"]["waiting"]) == (1, 1)
+        # an agent on leave is said so, not only "off shift" (a trial)
+        zone = (await hub.services.roster.team_settings("customer-service")).timezone
+        today = utcnow().astimezone(ZoneInfo(zone)).date().isoformat()
+        leave = {"team": "customer-service", "kind": "leave", "agents": [li.id], "date": today, "until": today}
+        await boss.call("POST", "/api/v1/roster/entries", leave, status=201)
+        [cs] = (await zhao.call("GET", "/api/v1/board"))["teams"]
+        agents = {a["name"]: a for a in cs["agents"]}
+        assert (agents["Li Na"]["on_leave"], agents["Li Na"]["on_shift"], agents["Zhao"]["on_leave"]) == (
+            True,
+            False,
+            False,
+        )
         refused = await lina.call("GET", "/api/v1/board", status=403)
         assert refused["message"] == "the live board is for supervisors and admins"
         everything = await boss.call("GET", "/api/v1/board")
