@@ -463,6 +463,12 @@ class Pipeline:
         if inbound.conversation_hint:
             return inbound
         latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
+        on_thread = inbound
+        for _ in range(OWN_THREAD_STEPS):  # the sender's own "<thread>~<id>" when the thread is another's
+            if latest is None or not (elsewhere := own_thread(on_thread, latest)):
+                break
+            on_thread = with_changes(on_thread, thread_key=elsewhere)
+            latest = await self.store.tickets.latest_on_thread(inbound.channel, elsewhere)
         if latest is None or not latest.merged_into or latest.customer_address != inbound.sender.address:
             return inbound
         return with_changes(inbound, conversation_hint=latest.id)

@@ -352,6 +352,17 @@ async def test_a_message_on_a_merged_tickets_thread_goes_on_in_the_ticket_it_was
         assert follow_up.conversation.id == kept.conversation.id  # reopened there
         assert follow_up.conversation.status is Status.OPEN
 
+        # a platform user on their own "<thread>~<id>" of another's thread follows their merge too
+        owner = Sender(address="seller-1")
+        await hub.ingest(customer_message("s1", "订单 9 的问题", thread="order-9", sender=owner, own_threads=True))
+        buyer = Sender(address="buyer-1")
+        named = await hub.ingest(customer_message("b1", "卖家不发货", thread="order-9", sender=buyer, own_threads=True))
+        own = await hub.ingest(customer_message("b2", "另一个问题", thread="buyer-1", sender=buyer, own_threads=True))
+        assert named.conversation.thread_key == "order-9~buyer-1"
+        await hub.services.conversations.merge(named.conversation, own.conversation, who="Li Na")
+        again = await hub.ingest(customer_message("b3", "还在等", thread="order-9", sender=buyer, own_threads=True))
+        assert again.conversation.id == own.conversation.id
+
         strangers = await hub.ingest(customer_message("m4", "退款", thread="s-1", sender=Sender(address="user-2")))
         await hub.services.conversations.merge(strangers.conversation, kept.conversation, who="Li Na")
         again = await hub.ingest(customer_message("m5", "还有问题", thread="s-1", sender=Sender(address="user-2")))
