@@ -590,3 +590,16 @@ async def test_a_reply_after_another_agents_answer_since_the_draft_began_asks_fi
     await admin.call("POST", path, {"text": "订单明天到", "seen": latest}, status=201)  # read it: goes
     await admin.call("POST", path, {"text": "再确认一次", "seen": seen, "confirm": True}, status=201)
     await admin.call("POST", path, {"text": "脚本发送"}, status=201)  # without `seen`: as before
+
+
+async def test_taking_a_ticket_given_away_since_it_was_seen_is_refused(admin: Agent, agent: Agent) -> None:
+    """ "Assign to me" names the assignee its writer saw: a ticket given to someone else since is a
+    409, so one key never takes it away unasked (a trial; the inbox then asks about the new one)."""
+    conv = await new_ticket(agent)
+    path = f"/api/v1/conversations/{conv}"
+    await admin.call("PATCH", path, {"assignee_id": agent.id})  # given to Li Na meanwhile
+    refused = await admin.call("PATCH", path, {"assignee_id": admin.id, "expected_assignee_id": None}, status=409)
+    assert refused["error"] == "conflict" and "assigned to Li Na now" in refused["message"]
+    assert (await admin.call("GET", path))["conversation"]["assignee_id"] == agent.id  # nothing changed
+    taken = await admin.call("PATCH", path, {"assignee_id": admin.id, "expected_assignee_id": agent.id})
+    assert taken["assignee_id"] == admin.id

@@ -617,6 +617,9 @@ async def retry_message(call: Call) -> dict[str, Any]:
             "tags": Arr(Str(max_length=50, min_length=1), max_items=30),
             "team": Str(max_length=100),
             "assignee_id": Nullable(Str(max_length=64)),
+            # the assignee the caller saw ("" or null: none): another one now is a 409 conflict,
+            # so "assign to me" never takes a ticket given away a moment ago unasked
+            "expected_assignee_id": Nullable(Str(max_length=64)),
             "snoozed_until": Nullable(Str(max_length=40, description="ISO 8601 time: snooze until then")),
             "fields": Map(FIELD_VALUE, max_items=50, description="custom fields to change: key -> value, null clears"),
         },
@@ -629,6 +632,12 @@ async def patch_conversation(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call, access=Access.WRITE)
     refuse_merged(conv, "change that one")
     changes = dict(call.body)
+    if "expected_assignee_id" in changes:
+        expected = changes.pop("expected_assignee_id") or ""
+        if expected != conv.assignee_id:
+            now = await hub.store.accounts.get_agent(conv.assignee_id) if conv.assignee_id else None
+            said = (now.name or now.email) if now else "nobody"
+            raise ApiError(409, "conflict", f"the ticket is assigned to {said} now, not as you saw it")
     if "assignee_id" in changes:
         changes["assignee_id"] = changes["assignee_id"] or ""
         assignee = await hub.store.accounts.get_agent(changes["assignee_id"]) if changes["assignee_id"] else None

@@ -203,13 +203,25 @@ export function shownId() { return state.ticket?.card.conversation.id || null; }
 
 // "Assign to me" (a, the sidebar's link) on a ticket another agent has asks first: a supervisor
 // may have just given it to them, and one key took it away silently (a trial).
-export function takeTicket(id) {
+// The hub refuses it (409) when the ticket was given to someone else since the card was read:
+// the card is read again and the agent asked about the new assignee.
+export async function takeTicket(id, retried = false) {
   const c = shownId() === id ? state.ticket.card.conversation : null;
   if (c && c.assignee_id && c.assignee_id !== state.me.id) {
     const owner = state.agents.find((a) => a.id === c.assignee_id);
     if (!confirm(t("attr.take_from", { agent: owner?.name || owner?.email || c.assignee_id }))) return null;
   }
-  return patchTicket(id, { assignee_id: state.me.id });
+  try {
+    const seen = c ? { expected_assignee_id: c.assignee_id || null } : {};
+    const updated = await api("PATCH", `/conversations/${id}`, { assignee_id: state.me.id, ...seen });
+    if (shownId() === id) { await refreshCard(id); await appendMessages(id); }
+    replaceRow(updated); loadCounts();
+    return updated;
+  } catch (e) {
+    if (e.code !== "conflict" || shownId() !== id || retried) { failed(e); return null; }
+    await refreshCard(id).catch(() => {});
+    return takeTicket(id, true); // asked again, about who has it now
+  }
 }
 
 // Every change names the ticket it was rendered for, never "whatever is current now".
