@@ -8,7 +8,17 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from hub.i18n import API_DETAIL_KEPT, DETAIL_KEPT, SOURCE_LOCALE, best_locale, domains, error_message, negotiate, texts
+from hub.i18n import (
+    API_DETAIL_KEPT,
+    DETAIL_KEPT,
+    SOURCE_LOCALE,
+    best_locale,
+    domains,
+    error_message,
+    hub_texts,
+    negotiate,
+    texts,
+)
 
 # An explicit choice (the widget's data-lang) beats the browser's Accept-Language.
 LANG_PARAM = "lang"
@@ -30,6 +40,15 @@ def request_locale(request: web.Request) -> str:
     return said or best_locale(request.get(HUB_LANGUAGE, "") or SOURCE_LOCALE)
 
 
+SAID = "_said"  # an error body's detail as a catalog key and its parameters: said in the reader's language
+
+
+def said_as(key: str, params: dict[str, str]) -> dict[str, object]:
+    """An ApiError's `details` whose detail (the English `message` a call site wrote) the reader
+    gets from the hub catalog instead: a Chinese agent read a merge's consequences in English."""
+    return {SAID: {"key": key, "params": params}}
+
+
 @web.middleware
 async def localized_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -40,7 +59,7 @@ async def localized_errors(
     if response.status < 400 or not isinstance(response, web.Response) or response.content_type != "application/json":
         return response
     locale = request_locale(request)
-    if locale == SOURCE_LOCALE:
+    if locale == SOURCE_LOCALE and SAID.encode() not in (response.body or b""):  # type: ignore[operator]
         return response
     try:
         body = json.loads(response.body or b"")  # type: ignore[arg-type]
@@ -48,8 +67,12 @@ async def localized_errors(
         return response
     if not isinstance(body, dict) or not isinstance(body.get("error"), str) or "message" not in body:
         return response
+    said = body.pop(SAID, None)
+    detail = str(body["message"])
+    if isinstance(said, dict) and locale != SOURCE_LOCALE:
+        detail = hub_texts(locale).get(str(said.get("key")), **dict(said.get("params") or {}))
     kept = API_DETAIL_KEPT if request.path.startswith("/api/") else DETAIL_KEPT
-    body["message"] = error_message(body["error"], str(body["message"]), locale, kept=kept)
+    body["message"] = error_message(body["error"], detail, locale, kept=kept)
     response.body = json.dumps(body, ensure_ascii=False).encode()
     response.headers["Content-Language"] = locale
     return response

@@ -603,3 +603,21 @@ async def test_taking_a_ticket_given_away_since_it_was_seen_is_refused(admin: Ag
     assert (await admin.call("GET", path))["conversation"]["assignee_id"] == agent.id  # nothing changed
     taken = await admin.call("PATCH", path, {"assignee_id": admin.id, "expected_assignee_id": agent.id})
     assert taken["assignee_id"] == admin.id
+
+
+async def test_a_merge_across_customers_is_explained_whole_in_the_agents_language(agent: Agent) -> None:
+    """A trial's Chinese desk read "此操作会合并…" followed by the consequences in English."""
+    first = await new_ticket(agent, "m1", "订单没到", thread="a")
+    second = await new_ticket(agent, "m2", "退款", thread="b", sender=Sender(address="user-2", display_name="王芳"))
+    merge = {"into": first}
+    english = await agent.call("POST", f"/api/v1/conversations/{second}/merge", merge, status=409)
+    assert english["message"].startswith("#1001 belongs to 王芳, #1000 to Zhang Wei. After merging")
+    assert "_said" not in english  # the catalog key stays inside the hub
+    await agent.call("PATCH", "/api/v1/me", {"language": "zh-CN"})
+    chinese = await agent.call("POST", f"/api/v1/conversations/{second}/merge", merge, status=409)
+    assert chinese["message"] == (
+        "此操作会合并两位不同客户的内容，请确认后再继续。\n"
+        "#1001 属于 王芳，#1000 属于 Zhang Wei。合并后，客服会在 #1000 中看到两段对话；"
+        "每位客户仍只能看到自己发出或发给自己的消息，#1000 中的回复只会发给 Zhang Wei。"
+    )
+    assert chinese["error"] == "confirm_needed" and "_said" not in chinese

@@ -15,6 +15,7 @@ from conversation.identity import MergeDoubts, merge_doubts, same_customer
 from conversation.model import Contact, Conversation, Direction, MessageKind
 from conversation.store import Store
 from hub.api.framework import ApiError
+from hub.i18n_web import said_as
 
 
 async def require_confirmation(
@@ -26,7 +27,13 @@ async def require_confirmation(
     if same_customer(source, target):
         for claimed, other in ((source, target), (target, source)):
             if await _only_claimed(store, claimed):
-                raise ApiError(409, "confirm_needed", claimed_by_list(claimed.number, other.number))
+                params = {"source": str(claimed.number), "target": str(other.number)}
+                raise ApiError(
+                    409,
+                    "confirm_needed",
+                    claimed_by_list(claimed.number, other.number),
+                    details=said_as("confirm.claimed_by_list", params),
+                )
         return
     labels = await store.contacts.contact_labels([source.contact_id, target.contact_id])
     who = [labels.get(conv.contact_id) or "another customer" for conv in (source, target)]
@@ -34,10 +41,12 @@ async def require_confirmation(
         who = [
             f"{name} ({conv.channel} {conv.customer_address})" for name, conv in zip(who, (source, target), strict=True)
         ]
+    params = {"source": str(source.number), "source_who": who[0], "target": str(target.number), "target_who": who[1]}
     raise ApiError(
         409,
         "confirm_needed",
         across_customers(source.number, who[0], target.number, who[1], moving_one=moving_one),
+        details=said_as("confirm.move_across" if moving_one else "confirm.merge_across", params),
     )
 
 
