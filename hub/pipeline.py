@@ -437,13 +437,7 @@ class Pipeline:
         quietly) and before anything keeps it."""
         if not inbound.choice_id:
             return inbound
-        latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
-        on_thread = inbound
-        for _ in range(OWN_THREAD_STEPS):  # another sender's thread: the one routing takes instead
-            if latest is None or not (elsewhere := own_thread(on_thread, latest)):
-                break
-            on_thread = with_changes(on_thread, thread_key=elsewhere)
-            latest = await self.store.tickets.latest_on_thread(inbound.channel, elsewhere)
+        latest = await self._latest_routed_to(inbound)
         if latest is not None:
             async for ticket_id in self._tickets_holding_offers(latest):
                 choice = offered_choice(inbound.choice_id, await self.store.tickets.list_messages(ticket_id))
@@ -462,16 +456,22 @@ class Pipeline:
         to one of the sender's own (own_thread)."""
         if inbound.conversation_hint:
             return inbound
+        latest = await self._latest_routed_to(inbound)
+        if latest is None or not latest.merged_into or latest.customer_address != inbound.sender.address:
+            return inbound
+        return with_changes(inbound, conversation_hint=latest.id)
+
+    async def _latest_routed_to(self, inbound: Inbound) -> Conversation | None:
+        """The newest ticket of the thread routing takes the message to: its own, or on another
+        sender's thread the sender's own "<thread>~<id>" (routing.own_thread)."""
         latest = await self.store.tickets.latest_on_thread(inbound.channel, inbound.thread_key)
         on_thread = inbound
-        for _ in range(OWN_THREAD_STEPS):  # the sender's own "<thread>~<id>" when the thread is another's
+        for _ in range(OWN_THREAD_STEPS):
             if latest is None or not (elsewhere := own_thread(on_thread, latest)):
                 break
             on_thread = with_changes(on_thread, thread_key=elsewhere)
             latest = await self.store.tickets.latest_on_thread(inbound.channel, elsewhere)
-        if latest is None or not latest.merged_into or latest.customer_address != inbound.sender.address:
-            return inbound
-        return with_changes(inbound, conversation_hint=latest.id)
+        return latest
 
     async def _tickets_holding_offers(self, conversation: Conversation) -> AsyncIterator[str]:
         """The ticket and the tickets it was merged into, then (read only if none held the

@@ -11,7 +11,6 @@ from typing import Any
 
 from conversation.board import team_loads
 from conversation.model import ConversationQuery, Role, Status
-from conversation.roster import on_leave_at
 from hub.access import NO_TEAM, Access, report_teams
 from hub.api.framework import Call
 from hub.api.routes import ANY, api, hub_of, services_of
@@ -48,11 +47,8 @@ async def board(call: Call) -> dict[str, Any]:
     names = {a.id: a.name or a.email for a in await hub.store.accounts.list_agents()}
     routing = services_of(call).routing
     rows = []
-    roster = services_of(call).roster
     for team in teams:
         candidates = await routing.candidates(team.id)
-        timezone = (await roster.team_settings(team.id)).timezone
-        away = on_leave_at(await hub.store.roster.list_entries(team.id), timezone, now)
         rows.append(
             {
                 **loads.pop(team.id).as_json(),
@@ -62,7 +58,7 @@ async def board(call: Call) -> dict[str, Any]:
                         "name": names.get(c.agent_id, c.agent_id),
                         "presence": c.presence,
                         "on_shift": c.on_shift,
-                        "on_leave": c.agent_id in away,
+                        "on_leave": c.on_leave,
                         "backup_called": c.backup_called,
                         "open": assigned.get(c.agent_id, 0),
                         "capacity": c.capacity,

@@ -15,6 +15,7 @@ from conversation.identity import MergeDoubts, merge_doubts, same_customer
 from conversation.model import Contact, Conversation, Direction, MessageKind
 from conversation.store import Store
 from hub.api.framework import ApiError
+from hub.i18n import SOURCE_LOCALE, hub_texts
 from hub.i18n_web import said_as
 
 
@@ -27,12 +28,8 @@ async def require_confirmation(
     if same_customer(source, target):
         for claimed, other in ((source, target), (target, source)):
             if await _only_claimed(store, claimed):
-                params = {"source": str(claimed.number), "target": str(other.number)}
-                raise ApiError(
-                    409,
-                    "confirm_needed",
-                    claimed_by_list(claimed.number, other.number),
-                    details=said_as("confirm.claimed_by_list", params),
+                raise confirm_needed(
+                    "confirm.claimed_by_list", {"source": str(claimed.number), "target": str(other.number)}
                 )
         return
     labels = await store.contacts.contact_labels([source.contact_id, target.contact_id])
@@ -42,12 +39,13 @@ async def require_confirmation(
             f"{name} ({conv.channel} {conv.customer_address})" for name, conv in zip(who, (source, target), strict=True)
         ]
     params = {"source": str(source.number), "source_who": who[0], "target": str(target.number), "target_who": who[1]}
-    raise ApiError(
-        409,
-        "confirm_needed",
-        across_customers(source.number, who[0], target.number, who[1], moving_one=moving_one),
-        details=said_as("confirm.move_across" if moving_one else "confirm.merge_across", params),
-    )
+    raise confirm_needed("confirm.move_across" if moving_one else "confirm.merge_across", params)
+
+
+def confirm_needed(key: str, params: dict[str, str]) -> ApiError:
+    """The 409 for a hub catalog text: in English as the API's words, in the reader's language
+    once localized_errors has it (said_as)."""
+    return ApiError(409, "confirm_needed", hub_texts(SOURCE_LOCALE).get(key, **params), details=said_as(key, params))
 
 
 async def _only_claimed(store: Store, ticket: Conversation) -> bool:
@@ -60,15 +58,6 @@ async def _only_claimed(store: Store, ticket: Conversation) -> bool:
         if m.direction is Direction.INBOUND and m.kind is MessageKind.MESSAGE
     ]
     return bool(written) and all("list_rewrite" in (m.raw or {}).get("flags", []) for m in written)
-
-
-def claimed_by_list(source_number: int, target_number: int) -> str:
-    """Why merging a ticket its customer only claimed asks, in the words the agent confirms."""
-    return (
-        f"Every mail on #{source_number} came through a mailing list that rewrote its sender: who wrote it is "
-        f"not proven, only named, and it is not shown to be the customer of #{target_number}. "
-        "Send confirm: true to go on."
-    )
 
 
 def require_contact_confirmation(source: Contact, target: Contact, *, confirmed: bool) -> None:
@@ -92,22 +81,4 @@ def contacts_may_differ(source: Contact, target: Contact, doubts: MergeDoubts) -
         "contact with both histories; each identity still sees only the messages written by or to it, replies "
         "go to the identity that opened each ticket, and moving messages between their tickets still asks. "
         "Send confirm: true to merge."
-    )
-
-
-def across_customers(
-    source_number: int, source_who: str, target_number: int, target_who: str, *, moving_one: bool
-) -> str:
-    """What merging or moving across customers does, in the words the agent confirms."""
-    if moving_one:
-        return (
-            f"This message is in #{source_number} of {source_who}; #{target_number} belongs to {target_who}. "
-            f"After the move agents see it in #{target_number}; {target_who} will not see it (customers only see "
-            f"messages written by or to them), and replies in #{target_number} go to {target_who} only. "
-            "Send confirm: true to move it."
-        )
-    return (
-        f"#{source_number} belongs to {source_who}, #{target_number} to {target_who}. After merging, agents see "
-        f"both conversations in #{target_number}; each customer still sees only the messages written by or to "
-        f"them, and replies in #{target_number} go to {target_who} only. Send confirm: true to merge."
     )

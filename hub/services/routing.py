@@ -134,8 +134,9 @@ class RoutingService:
         backup = set(on_duty_at(entries, settings.timezone, now, "backup")) & paged
         found = await self.store.desk.get_team(team)
         members = {*(found.members if found else ()), *(a for e in entries for a in e.agents)}
+        away = on_leave_at(entries, settings.timezone, now)
         if not has_shifts(entries):  # no shift model: its members are always on, but for their leave
-            on_shift = set(members) - on_leave_at(entries, settings.timezone, now)
+            on_shift = set(members) - away
         presence = {r.agent_id: r for r in await self.store.roster.list_presence()}
         profiles = {p.agent_id: p for p in await self.store.roster.list_profiles()}
         result = []
@@ -147,6 +148,7 @@ class RoutingService:
                     agent_id,
                     on_shift=agent_id in on_shift,
                     backup_called=agent_id in backup,
+                    on_leave=agent_id in away,
                     presence=presence_of(presence.get(agent_id), now, self.presence_rules),
                     load=await self._open_load(agent_id) if agent_id in on_shift | backup else 0.0,
                     capacity=capacity,
