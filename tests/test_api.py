@@ -256,6 +256,7 @@ async def test_the_inbox_lists_filters_counts_and_marks_unread(agent: Agent) -> 
     # listed every ticket); ?lang= (the errors' language) and field.<key> are read
     refused = await agent.call("GET", "/api/v1/conversations?statuss=closed", status=422)
     assert refused["message"].startswith("unknown query parameter(s): statuss (known: assignee, category, channel")
+    assert "field.*" in refused["message"] and "lang" in refused["message"]  # all it reads (a trial)
     assert (await agent.call("GET", "/api/v1/conversations?status=open&lang=zh-CN"))["total"] == 1
     no_field = await agent.call("GET", "/api/v1/conversations?field.order_no=x", status=422)
     assert no_field["error"] == "invalid_field"  # read, and this desk has no such field
@@ -590,6 +591,9 @@ async def test_a_reply_after_another_agents_answer_since_the_draft_began_asks_fi
     await admin.call("POST", path, {"text": "订单明天到", "seen": latest}, status=201)  # read it: goes
     await admin.call("POST", path, {"text": "再确认一次", "seen": seen, "confirm": True}, status=201)
     await admin.call("POST", path, {"text": "脚本发送"}, status=201)  # without `seen`: as before
+    # an id that names no message of this ticket is refused, not a check quietly off (a trial)
+    wrong = await admin.call("POST", path, {"text": "x", "seen": "nonexistent-id"}, status=422)
+    assert wrong["message"] == "seen: not a message of this ticket"
 
 
 async def test_taking_a_ticket_given_away_since_it_was_seen_is_refused(admin: Agent, agent: Agent) -> None:

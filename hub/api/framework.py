@@ -111,6 +111,11 @@ class Route:
     # query parameters beyond `query` it reads itself: those starting so ("field."), or any
     open_query: tuple[str, ...] | bool = ()
 
+    def known_query(self) -> list[str]:
+        """The parameters it reads, as a refusal names them (`field.*` for a prefix)."""
+        prefixes = self.open_query if isinstance(self.open_query, tuple) else ()
+        return sorted({*self.query, LANG_PARAM, *(f"{p}*" for p in prefixes)})
+
     def unknown_query(self, names: Iterable[str]) -> list[str]:
         """The parameters this route does not read: refused, not ignored (a trial's misspelt
         `statuss=closed` listed every ticket with 200)."""
@@ -197,7 +202,7 @@ class Api:
                     raise ApiError(403, "read_only", "this account may read but not change anything")
                 unknown = route.unknown_query(request.query)
                 if unknown:
-                    known = ", ".join(sorted(route.query))
+                    known = ", ".join(route.known_query())
                     raise ApiError(
                         422, "invalid", f"unknown query parameter(s): {', '.join(unknown)} (known: {known or 'none'})"
                     )

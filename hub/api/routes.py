@@ -532,7 +532,13 @@ async def post_message(call: Call) -> dict[str, Any]:
 async def _refuse_a_second_answer(call: Call, conv: Conversation, seen: str) -> None:
     """Another agent answered the customer after the message this agent had last seen: they
     are told before the customer gets two answers (a trial's two agents replied 0.3 s apart)."""
-    thread = await hub_of(call).store.tickets.list_messages(conv.id, after=seen) if seen else []
+    if not seen:
+        return  # no message read yet: nothing to have been answered since
+    seen_message = await hub_of(call).store.tickets.get_message(seen)
+    if seen_message is None or seen_message.conversation_id != conv.id:
+        # an id that names nothing here would turn the check off unseen (a trial)
+        raise ApiError(422, "invalid", "seen: not a message of this ticket")
+    thread = await hub_of(call).store.tickets.list_messages(conv.id, after=seen)
     others = [m for m in thread if answered_by_another(m, call.me.id)]
     if others:
         author = await hub_of(call).store.accounts.get_agent(others[-1].author_id)
