@@ -632,6 +632,27 @@ async def test_a_reply_to_a_mail_without_a_subject_takes_the_hubs_subject_not_it
     assert subject_of(which) == "Re: Broken screen [#1000]"
 
 
+async def test_a_ticket_without_a_subject_keeps_the_hubs_after_another_customers_mail_is_merged_in(
+    hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    """A trial: Ian's "Ian private subject" ticket merged into Hal's ticket without a subject
+    made the agent's next reply "Re: hal first [#1001]" (Hal's first line, read as written
+    since the oldest mail on the ticket, Ian's, had a subject); it was "Your request"."""
+    outbox, _port = sink
+    await mail_in(
+        hub, customer_mail("Ian private subject", "first words", sender="ian@example.net"), sender="ian@example.net"
+    )
+    hals = customer_mail("Re:", "hal first line\nand the rest", sender="hal@example.net")
+    await mail_in(hub, hals, sender="hal@example.net")
+    ian, hal = await ticket(hub, 1000), await ticket(hub, 1001)
+    await hub.services.conversations.merge(ian, hal, who="agent")
+    reply = await hub.actions.send(await ticket(hub, 1001), "Sorted.", author_type=AuthorType.AGENT, author_id="a1")
+    mine = f"<{reply.id}@support.example.com>"
+    await eventually(lambda: any(m["Message-ID"] == mine for m in outbox.mails))
+    sent = next(m for m in outbox.mails if m["Message-ID"] == mine)
+    assert (sent["To"], sent["Subject"]) == ("hal@example.net", "Re: Your request [#1001]")
+
+
 async def test_refused_mail_is_counted_by_reason(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
     """A trial: refused mail showed nowhere in /metrics, and a refused recipient in no log."""
     caplog.set_level(logging.INFO)

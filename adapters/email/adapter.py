@@ -40,6 +40,7 @@ from adapters.email.threading import (
     answered_page,
     find_thread,
     our_message_id,
+    own_mails,
     page_message_id,
     reused_id_key,
     sent_to,
@@ -769,7 +770,8 @@ class EmailAdapter(Adapter):
         """The hub's subject for a ticket with none stays one across its thread (mail programs
         thread by it): in the contact's language, else that of the customer's first words,
         else the hub's; not each reply's (a bot's Chinese greeting, an agent's English reply)."""
-        first = next((m.text for m in thread if m.direction is Direction.INBOUND and m.text.strip()), "")
+        own = own_mails(thread, out.conversation)
+        first = next((m.text for m in own if m.direction is Direction.INBOUND and m.text.strip()), "")
         return best_locale(out.contact.language or main_language(first), self.hub.language)
 
     def _status_footer(self, out: Outbound, *, private: bool) -> str:
@@ -800,8 +802,9 @@ def _subject_made_up(conversation: Conversation, thread: list[Message], channel:
     """The ticket's subject is not one its customer wrote: the mail that opened it had none
     (or only "Re:", "Fwd:" or a ticket token), and the hub took its first line ("(empty mail)"
     for a photo alone), which no reply should answer "Re:" to. A subject an agent gave the
-    ticket since is theirs: the caller asks _renamed first."""
-    for message in thread:
+    ticket since is theirs: the caller asks _renamed first. Mails a merge brought from another
+    customer's ticket say nothing of this one's subject (they may be older)."""
+    for message in own_mails(thread, conversation):
         if message.direction is Direction.INBOUND and message.kind is MessageKind.MESSAGE:
             if message.channel != channel:
                 return False

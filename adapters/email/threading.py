@@ -120,9 +120,7 @@ async def _belongs(
     # What a merge brought from another customer's ticket vouches for no one here: after agents
     # merged a stranger's ticket into a customer's, the stranger was "mailed on it". What came
     # from the same customer's other ticket (a colleague copied there, their list) still counts.
-    thread = [
-        m for m in thread if not (m.raw or {}).get("merged_from") or m.customer_address == conversation.customer_address
-    ]
+    thread = own_mails(thread, conversation)
     if via_list:
         if not any((m.raw or {}).get("list") == via_list for m in thread if m.direction is Direction.INBOUND):
             return False  # the list's From is what a receiving server checked: its mail only
@@ -176,3 +174,10 @@ def _mailed_to(message: Message, address: str, channel: str) -> bool:
     chosen = (message.raw or {}).get("cc")
     copied = chosen if isinstance(chosen, list) else []
     return message.customer_address == address or address in (str(a).lower() for a in copied)
+
+
+def own_mails(thread: list[Message], conversation: Conversation) -> list[Message]:
+    """The thread less what a merge brought from another customer's ticket (the same
+    customer's other ticket's mails stay: they are theirs)."""
+    address = conversation.customer_address.lower()
+    return [m for m in thread if not (m.raw or {}).get("merged_from") or m.customer_address.lower() == address]
