@@ -17,7 +17,7 @@ better than English) until a Traditional catalog is added, which then wins by it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -352,6 +352,27 @@ def plugin_name(name: str, locale: str) -> str:
 
 def hub_texts(locale: str) -> Texts:
     return texts("hub", locale)
+
+
+Phrase = dict[str, Any]  # {"key": a hub catalog key, "params": its parameters}
+
+
+def say(locale: str, key: str, params: Mapping[str, Any]) -> str:
+    """A hub catalog text whose parameters may be phrases themselves ({"key", "params"}) or
+    lists, each said in the same language: a sentence and the reasons inside it read in one
+    language. A list of words is joined by the language's list separator ("、"), one of
+    phrases (clauses) by its clause separator ("；")."""
+    catalog = hub_texts(locale)
+
+    def value(given: Any) -> Any:
+        if isinstance(given, dict) and "key" in given:
+            return say(locale, str(given["key"]), given.get("params") or {})
+        if isinstance(given, list):
+            clauses = any(isinstance(item, dict) for item in given)
+            return catalog.get("list.clauses" if clauses else "list.separator").join(str(value(i)) for i in given)
+        return given
+
+    return catalog.get(key, **{name: value(given) for name, given in params.items()})
 
 
 def error_message(code: str, detail: str, locale: str, *, kept: frozenset[str] | None = None) -> str:

@@ -4,7 +4,7 @@ and the catalogs as JSON for browsers (`GET /i18n/{domain}/{locale}.json`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 
@@ -15,8 +15,8 @@ from hub.i18n import (
     best_locale,
     domains,
     error_message,
-    hub_texts,
     negotiate,
+    say,
     texts,
 )
 
@@ -43,7 +43,7 @@ def request_locale(request: web.Request) -> str:
 SAID = "_said"  # an error body's detail as a catalog key and its parameters: said in the reader's language
 
 
-def said_as(key: str, params: dict[str, str]) -> dict[str, object]:
+def said_as(key: str, params: Mapping[str, object]) -> dict[str, object]:
     """An ApiError's `details` whose detail (the English `message` a call site wrote) the reader
     gets from the hub catalog instead: a Chinese agent read a merge's consequences in English."""
     return {SAID: {"key": key, "params": params}}
@@ -70,7 +70,7 @@ async def localized_errors(
     said = body.pop(SAID, None)
     detail = str(body["message"])
     if isinstance(said, dict) and locale != SOURCE_LOCALE:
-        detail = hub_texts(locale).get(str(said.get("key")), **dict(said.get("params") or {}))
+        detail = say(locale, str(said.get("key")), dict(said.get("params") or {}))
     kept = API_DETAIL_KEPT if request.path.startswith("/api/") else DETAIL_KEPT
     body["message"] = error_message(body["error"], detail, locale, kept=kept)
     response.body = json.dumps(body, ensure_ascii=False).encode()

@@ -419,6 +419,12 @@ async def test_merging_contacts_with_different_emails_asks_and_says_why(client: 
     answer = await resp.json()
     assert resp.status == 409 and answer["error"] == "confirm_needed"
     assert LI in answer["message"] and "wang@example.com" in answer["message"] and "confirm: true" in answer["message"]
+    assert "this contact has the email wang@example.com" in answer["message"]
+    # A trial: a Chinese desk read the reasons in English under the Chinese sentence.
+    resp = await client.post(path + "?lang=zh-CN", json={"into": li.contact.id}, headers=headers)
+    chinese = (await resp.json())["message"]
+    assert resp.status == 409 and "此联系人 的邮箱是 wang@example.com" in chinese and "可能是两个人" in chinese
+    assert not any(word in chinese for word in ("has the email", "may be two people", "this contact"))
     assert (await hub.store.contacts.get_contact(other.contact.id)).merged_into == ""  # type: ignore[union-attr]
     resp = await client.post(path, json={"into": li.contact.id, "confirm": True}, headers=headers)
     assert resp.status == 200
@@ -436,7 +442,9 @@ async def test_after_a_contact_merge_moving_between_its_two_peoples_tickets_stil
     alice_contact, bob_contact = await contact_ids(client, alice, bob)
     path = f"/api/v1/contacts/{bob_contact}/merge"
     resp = await client.post(path, json={"into": alice_contact}, headers=headers)  # two webchat accounts
-    assert resp.status == 409 and "webchat" in (await resp.json())["message"]
+    assert resp.status == 409 and "each has their own account on webchat" in (await resp.json())["message"]
+    resp = await client.post(path + "?lang=zh-CN", json={"into": alice_contact}, headers=headers)
+    assert "两人在 webchat 上各有自己的账号" in (await resp.json())["message"]
     assert (await client.post(path, json={"into": alice_contact, "confirm": True}, headers=headers)).status == 200
 
     [bobs_message] = [m for m in await store.tickets.list_messages(bobs) if m.kind is MessageKind.MESSAGE]

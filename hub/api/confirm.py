@@ -11,11 +11,13 @@ Two tickets are of one customer only when the same identity opened both
 
 from __future__ import annotations
 
+from typing import Any
+
 from conversation.identity import MergeDoubts, merge_doubts, same_customer
 from conversation.model import Contact, Conversation, Direction, MessageKind
 from conversation.store import Store
 from hub.api.framework import ApiError
-from hub.i18n import SOURCE_LOCALE, hub_texts
+from hub.i18n import SOURCE_LOCALE, Phrase, say
 from hub.i18n_web import said_as
 
 
@@ -33,7 +35,9 @@ async def require_confirmation(
                 )
         return
     labels = await store.contacts.contact_labels([source.contact_id, target.contact_id])
-    who = [labels.get(conv.contact_id) or "another customer" for conv in (source, target)]
+    who: list[str | Phrase] = [
+        labels.get(conv.contact_id) or {"key": "confirm.another_customer"} for conv in (source, target)
+    ]
     if source.contact_id == target.contact_id:  # one contact, two people: name each by the identity
         who = [
             f"{name} ({conv.channel} {conv.customer_address})" for name, conv in zip(who, (source, target), strict=True)
@@ -42,10 +46,10 @@ async def require_confirmation(
     raise confirm_needed("confirm.move_across" if moving_one else "confirm.merge_across", params)
 
 
-def confirm_needed(key: str, params: dict[str, str]) -> ApiError:
-    """The 409 for a hub catalog text: in English as the API's words, in the reader's language
-    once localized_errors has it (said_as)."""
-    return ApiError(409, "confirm_needed", hub_texts(SOURCE_LOCALE).get(key, **params), details=said_as(key, params))
+def confirm_needed(key: str, params: dict[str, Any]) -> ApiError:
+    """The 409 for a hub catalog text (its parameters may be phrases: hub.i18n.say): in English
+    as the API's words, in the reader's language once localized_errors has it (said_as)."""
+    return ApiError(409, "confirm_needed", say(SOURCE_LOCALE, key, params), details=said_as(key, params))
 
 
 async def _only_claimed(store: Store, ticket: Conversation) -> bool:
@@ -65,20 +69,18 @@ def require_contact_confirmation(source: Contact, target: Contact, *, confirmed:
     doubts = merge_doubts(source, target)
     if confirmed or not doubts:
         return
-    raise ApiError(409, "confirm_needed", contacts_may_differ(source, target, doubts))
+    raise confirm_needed("confirm.merge_contacts", contacts_may_differ(source, target, doubts))
 
 
-def contacts_may_differ(source: Contact, target: Contact, doubts: MergeDoubts) -> str:
-    """Why merging these contacts asks, and what it does, in the words the agent confirms."""
-    a, b = source.name or "this contact", target.name or "the other contact"
-    reasons = []
+def contacts_may_differ(source: Contact, target: Contact, doubts: MergeDoubts) -> dict[str, Any]:
+    """Why merging these contacts asks, as the parameters of its catalog text (each reason a
+    phrase of its own, said in the agent's language with the sentence)."""
+    a = source.name or {"key": "confirm.this_contact"}
+    b = target.name or {"key": "confirm.other_contact"}
+    reasons: list[Phrase] = []
     if doubts.emails is not None:
-        reasons.append(f"{a} has the email {doubts.emails[0]}, {b} {doubts.emails[1]}")
+        emails = {"a": a, "a_email": doubts.emails[0], "b": b, "b_email": doubts.emails[1]}
+        reasons.append({"key": "confirm.contacts.emails", "params": emails})
     if doubts.channels:
-        reasons.append(f"each has their own account on {', '.join(doubts.channels)}")
-    return (
-        f"{a} and {b} may be two people: {'; '.join(reasons)}. If they are one person, agents will see one "
-        "contact with both histories; each identity still sees only the messages written by or to it, replies "
-        "go to the identity that opened each ticket, and moving messages between their tickets still asks. "
-        "Send confirm: true to merge."
-    )
+        reasons.append({"key": "confirm.contacts.channels", "params": {"channels": list(doubts.channels)}})
+    return {"a": a, "b": b, "reasons": reasons}
