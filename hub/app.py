@@ -62,6 +62,7 @@ from hub.plugin_host import PluginHost
 from hub.privacy import SecretsGuard
 from hub.redact import install_log_redaction
 from hub.relay import Relay
+from hub.reply_guard import ReplyGuard
 from hub.report_facts import ReportFacts
 from hub.report_mail import DailyReport, Sender
 from hub.reports import ReportService
@@ -185,6 +186,7 @@ class Hub(ChannelPort):
             raise ConfigError(f"plugins: {exc}") from None
         self.actions.ticket_listener = self.plugin_host.ticket_changed
         self.actions.resolve_guard = self.plugin_host.resolve_refusal
+        self.reply_guard = ReplyGuard(self.store, self.instance_id, lambda: self.actions.clock())
         self.status_links: StatusLinks | None = None  # made at start when [status_page] is on (its key may be stored)
         self.pipeline = Pipeline(
             self.store,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -594,6 +595,51 @@ async def test_a_reply_after_another_agents_answer_since_the_draft_began_asks_fi
     # an id that names no message of this ticket is refused, not a check quietly off (a trial)
     wrong = await admin.call("POST", path, {"text": "x", "seen": "nonexistent-id"}, status=422)
     assert wrong["message"] == "seen: not a message of this ticket"
+
+
+async def replies_at_once(agent: Agent, admin: Agent, conv: str, rounds: int = 3) -> None:
+    """Each round, both send a reply naming the same newest message at the same instant: one
+    is stored (201), the other asked about it (409)."""
+    path = f"/api/v1/conversations/{conv}/messages"
+    for round_ in range(rounds):
+        seen = (await agent.call("GET", path))["items"][-1]["id"]
+        answers = await asyncio.gather(
+            *(
+                who.client.post(
+                    path, json={"text": f"{who.id} {round_}", "seen": seen}, headers={"X-CSRF-Token": who.csrf}
+                )
+                for who in (agent, admin)
+            )
+        )
+        assert sorted(a.status for a in answers) == [201, 409]
+
+
+async def test_two_replies_sent_at_the_same_instant_are_checked_against_each_other(admin: Agent, agent: Agent) -> None:
+    """Checked and then stored, two agents' replies naming the same `seen` at the same instant
+    both passed (a review): one is stored, the other is asked about it."""
+    conv = await new_ticket(agent)
+    await replies_at_once(agent, admin, conv)
+    thread = (await admin.call("GET", f"/api/v1/conversations/{conv}/messages"))["items"]
+    assert len([m for m in thread if m["author_type"] == "agent"]) == 3
+
+
+@pytest.mark.mongo
+async def test_two_replies_at_once_through_two_hubs_on_one_mongodb_are_checked_against_each_other(
+    tmp_path: Path, mongo_db_uri: str
+) -> None:
+    """Two hub processes share the ticket's reply lease: Li Na's reply through one and Boss's
+    through the other, at the same instant, naming the same `seen`: one is asked about."""
+    one = await serving(Hub(make_config(tmp_path / "one", storage_url=mongo_db_uri)))
+    two = TestServer(build_app(Hub(make_config(tmp_path / "two", storage_url=mongo_db_uri))))
+    await two.start_server()
+    agent, admin = await sign_in(one, AGENT), await sign_in(two, ADMIN)
+    try:
+        await replies_at_once(agent, admin, await new_ticket(agent))
+    finally:
+        for client in (agent.client, admin.client):
+            await client.close()
+        await one.close()
+        await two.close()
 
 
 async def test_taking_a_ticket_given_away_since_it_was_seen_is_refused(admin: Agent, agent: Agent) -> None:

@@ -498,8 +498,19 @@ async def post_message(call: Call) -> dict[str, Any]:
     hub = hub_of(call)
     conv = await conversation_or_404(call, access=Access.WRITE)
     refuse_merged(conv, "write there")
-    text, files = call.body["text"], call.body.get("attachments", [])
     note = call.body.get("kind", "reply") == "note"
+    if note:
+        return await _post(call, conv, note=True)
+    # Each reply waits for the one before it on the ticket, so one sent at the same instant as
+    # another agent's is checked against it (reply_guard.py).
+    async with hub.reply_guard.hold(conv.id):
+        return await _post(call, conv, note=False)
+
+
+async def _post(call: Call, conv: Conversation, *, note: bool) -> dict[str, Any]:
+    """Store the note, or check and send the reply (under the ticket's reply guard)."""
+    hub = hub_of(call)
+    text, files = call.body["text"], call.body.get("attachments", [])
     if not note:  # before any upload is claimed
         services_of(call).conversations.check_replies(conv.channel)
         if "seen" in call.body and not call.body.get("confirm"):
