@@ -104,13 +104,31 @@ def refused_address(address: str, *, allow_private: bool) -> str:
     """Why an IP address may not receive webhooks ("" when it may): loopback, private,
     link-local (cloud metadata), multicast and reserved ranges stay closed unless allowed."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = _ipv4_inside(ip) or ip
     if ip.is_multicast or ip.is_unspecified:
         return f"{ip} is not a destination"
     if not allow_private and not ip.is_global:
         return f"{ip} is a private or loopback address (allow it with [webhooks] allow_private_destinations)"
     return ""
+
+
+# NAT64's well-known prefix (RFC 6052): on an IPv6-only host behind DNS64 a packet to
+# 64:ff9b::a9fe:a9fe reaches 169.254.169.254 (a trial); IANA counts the prefix as global.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d (:: and ::1 are checked as they are)
+
+
+def _ipv4_inside(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one carries to (mapped, NAT64, IPv4-compatible, 6to4, Teredo's
+    client), which is the one to check; None when it carries none."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    return ip.teredo[1] if ip.teredo is not None else None
 
 
 def check_url(url: str, *, allow_http: bool, allow_private: bool) -> str:
