@@ -543,8 +543,9 @@ PAGE_ADDRESS = "tech.private@example.net"
 
 
 def operations_routes() -> list[Any]:
-    """Every GET of the roster area, from the route table: a new one is walked too."""
-    return [r for r in api.routes if r.tag == "roster" and r.method == "GET"]
+    """Every GET of the roster area and a team's calendar, from the route table: a new one is
+    walked too."""
+    return [r for r in api.routes if r.method == "GET" and (r.tag == "roster" or r.path.endswith("/calendar"))]
 
 
 async def test_an_agent_sees_no_operations_data_of_another_team(server: TestServer, hub: Hub) -> None:
@@ -576,9 +577,10 @@ async def test_an_agent_sees_no_operations_data_of_another_team(server: TestServ
             text = await resp.text()
             for secret in (TECH[0], PAGE_ADDRESS, ids["conversation_id"], f'"number": "{hidden.number}"'):
                 assert secret not in text, (route.path, secret)
-            if "team" in route.query or "{team_id}" in route.path:
+            if "team" in route.query or "{team_id}" in route.path or "{agent_id}" in route.path:
+                # another team's calendar and its agents' routing profiles too (a trial read both)
                 assert resp.status == 403 and (await resp.json())["error"] == "team_only", (route.path, text)
-            elif "{agent_id}" not in route.path:
+            else:
                 assert tech.id not in text, route.path  # presence: the members of her teams only
         assert (await lina.call("GET", "/api/v1/pages?team=customer-service"))["items"] == []
         assert (await lina.call("GET", "/api/v1/pages"))["items"] == []
@@ -586,6 +588,8 @@ async def test_an_agent_sees_no_operations_data_of_another_team(server: TestServ
         assert len((await tech.call("GET", "/api/v1/pages?team=technical-support"))["items"]) == 1
         assert (await tech.call("GET", f"/api/v1/agents/{tech.id}/profile"))["page_address"] == PAGE_ADDRESS
         assert (await admin.call("GET", f"/api/v1/agents/{tech.id}/profile"))["page_address"] == PAGE_ADDRESS
+        assert (await tech.call("GET", "/api/v1/teams/technical-support/calendar"))["open_now"] is True
+        assert "capacity" in await lina.call("GET", f"/api/v1/agents/{lina.id}/profile")  # her own
         assert tech.id in (await tech.call("GET", "/api/v1/presence"))["items"]
         assert len((await admin.call("GET", "/api/v1/pages"))["items"]) == 2
         export = await tech.client.get("/api/v1/roster/export?team=technical-support")

@@ -256,8 +256,11 @@ async def import_roster(call: Call) -> dict[str, Any]:
 )
 async def agent_profile(call: Call) -> dict[str, Any]:
     agent_id = call.path["agent_id"]
+    teams = await hub_of(call).store.desk.list_teams()
+    if not shares_team(call.viewer, agent_id, teams):  # as presence: the members of one's teams
+        raise ApiError(403, "team_only", "an agent's routing profile is for their teams' members and admins")
     doc = profile_to_doc(await services_of(call).roster.profile(agent_id))
-    if not sees_contact_fields(call.viewer, agent_id, await hub_of(call).store.desk.list_teams()):
+    if not sees_contact_fields(call.viewer, agent_id, teams):
         del doc["page_channel"], doc["page_address"]
     return doc
 

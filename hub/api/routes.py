@@ -31,7 +31,7 @@ from conversation.model import (
 )
 from conversation.search_text import SearchRejected
 from conversation.snooze import snooze_changes
-from hub.access import Access, shares_team
+from hub.access import Access, sees_team, shares_team
 from hub.api.agent_files import channel_sends_files, claim_attachments, receive_upload
 from hub.api.auth import SESSION, Authenticator
 from hub.api.confirm import require_confirmation, require_contact_confirmation
@@ -1023,6 +1023,8 @@ def calendar_reply(call: Call, team_id: str, calendar: Calendar | None) -> dict[
 )
 async def get_team_calendar(call: Call) -> dict[str, Any]:
     team_id = call.path["team_id"]
+    if not sees_team(call.viewer, team_id):  # a team's hours are its operations data (README "Roles and teams")
+        raise ApiError(403, "team_only", f"team {team_id}'s calendar is for its members and admins")
     return calendar_reply(call, team_id, await services_of(call).calendars.get(team_id))
 
 
