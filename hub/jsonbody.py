@@ -1,7 +1,8 @@
 """One reader for every JSON body the hub accepts: webhooks, the widget, the REST API.
 
 `json.loads` accepts more than the hub can keep: nesting deep enough to overflow the
-stack (RecursionError), escapes of lone UTF-16 surrogates ("\\ud800": no UTF-8 encoder,
+stack (RecursionError), a key written twice in one object (which one counts depends on
+the parser), escapes of lone UTF-16 surrogates ("\\ud800": no UTF-8 encoder,
 so the store fails), integers MongoDB cannot hold and NaN. Each of those is refused
 here with a clear reason, so the caller gets 400 and nothing is stored.
 """
@@ -37,12 +38,23 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     except UnicodeDecodeError:
         raise InvalidJson("the body is not UTF-8") from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_object_once)
     except RecursionError:
         raise InvalidJson(f"the JSON is nested more than {max_depth} levels deep") from None
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
         raise InvalidJson(f"the body is not valid JSON: {exc}") from None
     check_storable(value, max_depth=max_depth)
+    return value
+
+
+def _object_once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose every key is written once: with {"sender": A, "sender": B} a signer
+    whose parser keeps the first key would have checked A while the hub kept B (a trial)."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise InvalidJson(f"the key {twice!r} appears twice in one object")
     return value
 
 
