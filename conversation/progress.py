@@ -133,6 +133,19 @@ def only_a_question(ticket: Conversation) -> bool:
 ANSWERS = "answers"  # a bot message's raw: the id of the customer's message it answers
 
 
+def left_midway(ticket: Conversation, reply: Message) -> bool:
+    """A bot's message failed for good (refused, bounced, over the auto-reply budget) on an open
+    ticket no person has taken or been asked for: the customer is left in the middle of what the
+    bot was doing with them (a trial's dispute by mail stopped at its fourth question, with no
+    one told), so the ticket must go to a person."""
+    return (
+        reply.author_type is AuthorType.BOT
+        and ticket.status is Status.OPEN
+        and not ticket.merged_into
+        and not ticket.human_owned
+    )
+
+
 def unanswered_on_resolved(ticket: Conversation, reply: Message, thread: Sequence[Message]) -> bool:
     """A bot's answer failed for good (refused, bounced, over the auto-reply budget) on a
     resolved ticket: the customer's message it answered, written after the ticket was resolved

@@ -84,7 +84,6 @@ async def server(
                     "smtp_host": "127.0.0.1",
                     "smtp_port": sink[1],
                     "smtp_tls": "none",
-                    "max_auto_replies_per_hour": 20,  # the plugin's notices are the bot's
                 },
             },
             "plugins": {

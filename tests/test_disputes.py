@@ -115,7 +115,6 @@ def config(
                     "smtp_host": "127.0.0.1",
                     "smtp_port": smtp_port,
                     "smtp_tls": "none",
-                    "max_auto_replies_per_hour": 20,  # a dispute's dialogue is more than 3 bot mails
                 },
                 "platform": {"type": "webhook", "secret": "env:PLATFORM_HOOK_SECRET", "callback_url": seller_url},
             },

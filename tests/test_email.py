@@ -458,6 +458,16 @@ async def test_loops_are_prevented(hub: Hub, sink: tuple[Sink, int]) -> None:
     await eventually(one_failed)
     code, detail = split_coded_error(failed[0])
     assert code == "auto_reply_budget" and "automatic replies" in detail  # the inbox says it in the agent's language
+
+    # Its ticket goes to a person, saying why: a trial's customer was left mid-dialogue, unseen.
+    async def handed_on() -> list[Any]:
+        tickets = [await ticket(hub, number) for number in (1002, 1003, 1004)]
+        return [t for t in tickets if t.handed_off_at is not None]
+
+    assert len(await eventually(handed_on)) == 1
+    withheld = (await handed_on())[0]
+    events = [m for m in await hub.store.tickets.list_messages(withheld.id) if m.kind is MessageKind.EVENT]
+    assert [(e.raw or {}).get("event", {}).get("key") for e in events][-1] == "event.bot_message_not_sent"
     zh = json.loads((ROOT / "hub/static/inbox/i18n/zh-CN.json").read_text("utf-8"))
     assert "自动回复已达上限" in zh["delivery.error.auto_reply_budget"]
 

@@ -141,7 +141,7 @@ class EmailAdapter(Adapter):
         )
         max_attachment_bytes: int = setting(int, 10 * 1024 * 1024, minimum=1)
         attachment_types: tuple[str, ...] = setting(list, [], "content types kept from inbound mail; empty: any")
-        max_auto_replies_per_hour: int = setting(int, 3, "automatic replies to one address", minimum=0)
+        max_auto_replies_per_hour: int = setting(int, 10, "automatic replies to one address", minimum=0)
         max_participants: int = setting(int, 10, "Cc'd people kept on a ticket from one mail", minimum=0)
         parse_timeout_seconds: float = setting(
             float, 10.0, "time one mail may take to read; a slower one is kept unread, as an .eml", minimum=0.05
