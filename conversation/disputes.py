@@ -443,6 +443,22 @@ def typed_reason(text: str) -> str:
     return word if word in REASONS else ""
 
 
+# An order id ends where no ASCII letter, digit, "_" or "-" goes on ("订单o-5531没收到货").
+_NOT_ID, _NOT_ID_AFTER = r"(?<![A-Za-z0-9_-])", r"(?![A-Za-z0-9_-])"
+
+
+def named_order(text: str, order_ids: Sequence[str]) -> str:
+    """The one order of `order_ids` the text names ("订单 o-5531 没收到货", "#O-5531"), matched
+    whole (Chinese around it is no part of it) and in any case; "" when it names none or
+    several (then the buyer picks)."""
+    named = [
+        order_id
+        for order_id in order_ids
+        if order_id and re.search(rf"{_NOT_ID}{re.escape(order_id)}{_NOT_ID_AFTER}", text or "", re.IGNORECASE)
+    ]
+    return named[0] if len(named) == 1 else ""
+
+
 def asks_to_cancel(text: str) -> bool:
     """The customer stops opening a dispute halfway ("cancel", "取消")."""
     return (text or "").strip().strip(".!。！").lower() in ("cancel", "stop", "取消", "算了", "不用了")

@@ -57,6 +57,8 @@ from hub.sdk import (
     Texts,
     TimerContext,
     best_locale,
+    in_every_language,
+    said_in_every_language,
     setting,
     texts,
 )
@@ -445,7 +447,11 @@ class DisputesPlugin(Plugin):
             await ctx.reply(t.get("disputes.cancelled"))
             return
         platform = self._platform(ctx)
+        orders: list[Order] | None = None
         order_id = rules.picked(ctx.chosen, "order") or (ctx.message.text.strip() if step == "order" else "")
+        if not step and not order_id:  # "订单 o-5531 没收到货": the order named at once is not asked for again
+            orders = [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
+            order_id = rules.named_order(ctx.message.text, [o.id for o in orders])
         reason = rules.picked(ctx.chosen, "reason") or (
             rules.typed_reason(ctx.message.text) if step == "reason" else ""
         )
@@ -453,6 +459,11 @@ class DisputesPlugin(Plugin):
             order = await self.order_of_buyer(ctx, order_id, user)
             if order is None:
                 await ctx.reply(t.get("disputes.unknown_order"))
+                return
+            open_case = await self._open_case_of(ctx, order.id)
+            if open_case is not None:  # said now, not after the statement (a trial: the plugin failed there)
+                ctx.state.clear()
+                await ctx.reply(t.get("disputes.already_open", order=order.id, case=open_case.data.get("reference")))
                 return
             ctx.state.update(step="reason", order=order.id)
             labels = [t.get(f"disputes.reason.{r}") for r in rules.REASONS]
@@ -483,7 +494,8 @@ class DisputesPlugin(Plugin):
                 )
             )
             return
-        orders = [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
+        if orders is None:
+            orders = [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
         if not orders:
             ctx.state.clear()
             await ctx.reply(t.get("disputes.no_orders"))
@@ -501,7 +513,13 @@ class DisputesPlugin(Plugin):
             )
             for o in orders
         ]
-        await ctx.ask("\n".join([t.get("disputes.pick_order"), *lines]), buttons, numbered=False)
+        await ctx.ask("\n".join([t.get("disputes.pick_order", example=orders[0].id), *lines]), buttons, numbered=False)
+
+    @staticmethod
+    async def _open_case_of(ctx: Any, order_id: str) -> Record | None:
+        """The order's dispute still under way, if it has one."""
+        cases = await ctx.records.query(KIND, order_id=order_id, limit=MAX_CASES_PER_ORDER)
+        return next((case for case in cases if case.status in LIVE), None)
 
     @staticmethod
     def _deadline_text(case: Record) -> str:
@@ -632,16 +650,18 @@ class DisputesPlugin(Plugin):
         await self._tell(ctx, seller_ticket, "disputes.seller_asked", case, deadline=when(deadline))
         await self._schedule_deadline(ctx, case, "seller", now, deadline)
         buyer_ticket = ctx.conversation
+        params = {
+            "case": case.data["reference"],
+            "order": case.data["order_id"],
+            "number": seller_ticket.number,
+            "deadline": when(deadline),
+        }
+        # in each agent's language, as the inbox reads it (a trial's Chinese desk read English)
         await ctx.actions.add_note(
             buyer_ticket,
-            hub_t.get(
-                "disputes.note.opened",
-                case=case.data["reference"],
-                order=case.data["order_id"],
-                number=seller_ticket.number,
-                deadline=when(deadline),
-            ),
+            hub_t.get("disputes.note.opened", **params),
             author=self.name,
+            texts=in_every_language("disputes", "disputes.note.opened", **params),
         )
         return case
 
@@ -794,15 +814,19 @@ class DisputesPlugin(Plugin):
         hub_language = ctx.hub.language if ctx.hub else ctx.language
         buyer = await self._party_ticket(ctx, case, "buyer")
         if buyer is not None:
-            await ctx.actions.add_note(
-                buyer,
-                catalog(hub_language).get(
+            moment = when(_iso(deadline) or self.clock())
+
+            def missed_note(locale: str) -> str:
+                t = catalog(locale)
+                return t.get(
                     "disputes.note.missed",
                     case=case.data["reference"],
-                    party=catalog(hub_language).get(f"disputes.party.{party}"),
-                    deadline=when(_iso(deadline) or self.clock()),
-                ),
-                author=self.name,
+                    party=t.get(f"disputes.party.{party}"),
+                    deadline=moment,
+                )
+
+            await ctx.actions.add_note(
+                buyer, missed_note(hub_language), author=self.name, texts=said_in_every_language(missed_note)
             )
         other = await self._party_ticket(ctx, case, rules.other_party(party))
         if other is not None:
