@@ -123,6 +123,20 @@ def listed(tickets: Iterable[Conversation], asker: Contact, channel: str, addres
     return own[:MAX_LISTED]
 
 
+def latest_finished(tickets: Iterable[Conversation], asker: Contact, channel: str, address: str) -> Conversation | None:
+    """The asker's own most recent resolved or closed ticket (not one kept only for a status
+    question, nor one merged away): what "how is my ticket?" is about when nothing is open."""
+    own = [
+        t
+        for t in tickets
+        if t.status in (Status.RESOLVED, Status.CLOSED)
+        and not t.merged_into
+        and not only_a_question(t)
+        and may_see(t, asker, channel, address)
+    ]
+    return max(own, key=lambda t: t.last_message_at, default=None)
+
+
 def only_a_question(ticket: Conversation) -> bool:
     """A ticket opened only to keep a status question (routing.Route.QUESTION_NEW): resolved
     from the moment it was opened. Both backends' inbox queries say the same in their own

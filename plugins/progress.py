@@ -32,6 +32,7 @@ from conversation.progress import (
     bare_number,
     chosen_number,
     last_update,
+    latest_finished,
     listed,
     may_see,
     next_step,
@@ -141,12 +142,16 @@ class ProgressPlugin(Plugin):
                 return
             await ctx.reply(await self._describe(ctx, hub, ticket, language))
             return
-        mine = listed(await hub.reads.conversations_of(ctx.contact.id, limit=100), ctx.contact, channel, address)
+        theirs = await hub.reads.conversations_of(ctx.contact.id, limit=100)
+        mine = listed(theirs, ctx.contact, channel, address)
         here = ctx.conversation  # nothing live: the ticket asked in, when it is a real one (resolved, say)
         if not mine and may_see(here, ctx.contact, channel, address) and not only_a_question(here):
             mine = [here]
         if not mine:
-            await ctx.reply(t.get("progress.none"))
+            # nothing open: where their latest one ended (a trial's only ticket, closed, got
+            # "you have no open tickets" and no word of it)
+            latest = latest_finished(theirs, ctx.contact, channel, address)
+            await ctx.reply(await self._describe(ctx, hub, latest, language) if latest else t.get("progress.none"))
         elif len(mine) == 1:
             await ctx.reply(await self._describe(ctx, hub, mine[0], language))
         else:

@@ -143,6 +143,15 @@ async def test_the_customer_asks_on_telegram_and_hears_where_the_ticket_stands_i
     assert "已解决" in texts[-1] and (await number(hub, 1000)).status is Status.RESOLVED
     assert await hub.store.tickets.get_conversation_by_number(1001) is None
 
+    # Closed, it is no live ticket: asked without a number, the answer still says where it ended
+    # (a trial's customer got "you have no open tickets", no word of the one they had).
+    await hub.services.conversations.update_by(await number(hub, 1000), {"status": "closed"}, who="王芳", names={})
+    await telegram(client, text_update(4, "我的工单怎么样了", message_id=4))
+    texts = await said_count(fake, 6)
+    assert "工单 #1000：已关闭" in texts[-1] and "没有处理中的工单" not in texts[-1]
+    await telegram(client, text_update(5, "我的工单怎么样了", chat_id=888, user_id=888))  # someone without any
+    assert "您目前没有处理中的工单" in (await said_count(fake, 1, chat=888))[-1]
+
 
 async def test_a_stranger_hears_nothing_not_even_whether_the_number_exists(
     desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
@@ -244,6 +253,10 @@ async def test_by_email_a_verified_address_of_the_contact_gets_the_status_and_a_
     assert "处理中" not in refused and "/status/1000." not in refused
     for n in (1002, 1003, 1004):  # each question is kept in a ticket resolved from the start
         assert (await number(hub, n)).status is Status.RESOLVED
+    # whose page shows nothing of the ticket an answer is about: no footer links it (a trial's
+    # answer about #1015 linked "your ticket" to the question's own #1019)
+    footers = [m.get_body(("plain",)).get_content() for m in mails.mails[1:]]  # type: ignore[union-attr]
+    assert not [text for text in footers for n in (1002, 1003, 1004) if f"/status/{n}." in text]
 
 
 async def test_the_customer_is_told_of_a_new_team_waiting_and_resolved_once_each(

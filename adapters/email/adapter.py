@@ -49,6 +49,7 @@ from adapters.email.threading import (
 from conversation.codec import subject_from
 from conversation.inbound import plain_text
 from conversation.model import Attachment, AuthorType, Conversation, Direction, Message, MessageKind, new_id
+from conversation.progress import only_a_question
 from conversation.redaction import visible_text
 from conversation.routing import Route
 from conversation.secrets import find_secrets
@@ -782,6 +783,10 @@ class EmailAdapter(Adapter):
             return ""  # the text links to it already (the greeting does): once is enough
         if (out.message.raw or {}).get(NO_STATUS_LINK):
             return ""  # to an address nobody has confirmed yet (a visitor's opt-in code)
+        if only_a_question(out.conversation):
+            # a ticket kept only for a status question: its page shows nothing of the ticket the
+            # answer is about (a trial's "you have no open tickets" linked "your ticket" there)
+            return ""
         language = self._mail_language(out)
         link = self.hub.status_link(out.conversation, language) if private else ""
         return texts("progress", language).get("progress.link", url=link) if link else ""
