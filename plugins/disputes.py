@@ -432,8 +432,14 @@ class DisputesPlugin(Plugin):
         try:
             user = await self.buyer(ctx)
             if user is None:
+                # No case without knowing whose orders they are; but the ticket is a dispute all
+                # the same: filed there and handed to a person, its number said (a trial's visitor
+                # was told to sign in, and the ticket waited unfiled, its number never given).
                 ctx.state.clear()
-                await ctx.reply(t.get("disputes.verify"))
+                await self._file_under_disputes(ctx)
+                await ctx.reply(t.get("disputes.verify", number=ctx.conversation.number))
+                reasons = in_every_language("disputes", "disputes.handed_unverified")
+                await ctx.hand_off(reasons.get(ctx.hub.language if ctx.hub else "en", ""), reasons=reasons)
                 return
             await self._opening_step(ctx, t, user)
         except (PlatformNotConfigured, PlatformUnavailable) as exc:  # down, or not set up: say so, reveal nothing

@@ -537,6 +537,11 @@ async def test_an_unverified_contact_is_told_how_to_verify_and_learns_nothing(sc
     assert "sign in" in answer.text and not answer.choices
     assert "A-1001" not in answer.text and "A-2002" not in answer.text
     assert await scene.hub.services.records.query("disputes", "case", {}) == []
+    # but told its ticket's number, and the ticket is a dispute with a person (a trial: unfiled,
+    # no number, waiting)
+    ticket = await scene.hub.store.tickets.get_conversation(answer.conversation_id)
+    assert ticket is not None and f"#{ticket.number}" in answer.text
+    assert ticket.handed_off_at is not None and (ticket.category, ticket.team) == ("dispute", "finance")
 
 
 async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with_buttons(scene: Scene) -> None:
