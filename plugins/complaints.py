@@ -246,8 +246,7 @@ class ComplaintsPlugin(Plugin):
         wanted = rules.recognise(ctx.message.text)
         filed = await ctx.records.of_ticket(COMPLAINT) if wanted == COMPLAINT else []
         if wanted == SUGGESTION:
-            await self.suggest(ctx, ctx.message.text)
-            await ctx.reply(catalog(ctx.language).get("complaints.suggestion.thanks"))
+            await self._suggestion_from(ctx)
         elif wanted == COMPLAINT and not filed:
             await self._complaint_from(ctx)
         else:
@@ -256,6 +255,25 @@ class ComplaintsPlugin(Plugin):
             return Outcome.CONTINUE
         ctx.stop()  # answered: no greeting on top of it
         return Outcome.STOP
+
+    async def _suggestion_from(self, ctx: PluginContext) -> None:
+        """Record the suggestion, file its ticket where the complaints department sees it (with a
+        note of what was recorded) and thank the customer, naming the ticket. A trial's
+        suggestion ticket stayed open with no team, category or trace of what was recorded."""
+        record = await self.suggest(ctx, ctx.message.text)
+        if not ctx.conversation.category:
+            try:
+                await ctx.set_category(COMPLAINT)
+            except InvalidInput:  # the admins removed the category: the ticket keeps its own
+                self.log.warning("no ticket category %r: suggestion tickets keep theirs", COMPLAINT)
+
+        def note(locale: str) -> str:
+            said = catalog(locale)
+            topics = said.get("list.separator").join(said.get(f"complaints.topic.{t}") for t in record.data["topics"])
+            return said.get("complaints.note.suggestion", topics=topics)
+
+        await ctx.note(note(ctx.hub.language if ctx.hub else "en"), texts=said_in_every_language(note))
+        await ctx.reply(catalog(ctx.language).get("complaints.suggestion.thanks", number=ctx.conversation.number))
 
     async def _complaint_from(self, ctx: PluginContext) -> None:
         subject = rules.guess_subject(ctx.message.text)

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from conversation import complaints as rules
 from conversation.desk import Team
 from conversation.inbound import Sender
-from conversation.model import Conversation, MessageKind, Role, Status
+from conversation.model import AuthorType, Conversation, MessageKind, Role, Status
 from conversation.timers import timer_key
 from hub.agents import add_agent
 from hub.api.framework import SAFE
@@ -434,6 +434,15 @@ async def test_suggestions_are_tagged_grouped_and_reported_to_the_departments_on
     found = {r.data["text"]: r.data["topics"] for r in await suggestions()}
     assert found["建议增加夜间配送服务"] == ["delivery", "service"]
     assert found["Suggestion: please add a dark mode to the app"] == ["app"]
+    # Each ticket is filed for the complaints department with a note of what was recorded, and
+    # the customer is told its number (a trial: open, unfiled, no trace, no number).
+    first = next(r for r in await suggestions() if r.data["text"] == "建议增加夜间配送服务")
+    ticket = await hub.store.tickets.get_conversation(first.conversation_id)
+    assert ticket is not None and (ticket.category, ticket.team) == ("complaint", "complaints")
+    thread = await hub.store.tickets.list_messages(ticket.id)
+    [note] = [m for m in thread if m.kind is MessageKind.NOTE]
+    assert "配送、客服服务" in (note.raw or {})["texts"]["zh-CN"] and "Delivery, Customer service" in note.text
+    assert any(f"#{ticket.number}" in m.text for m in thread if m.author_type is AuthorType.BOT)
 
     # the standing timer, at the start of next month; fired then, it reports this month
     now = MONTH_END
