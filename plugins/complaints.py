@@ -326,7 +326,7 @@ class ComplaintsPlugin(Plugin):
             return said.get(
                 "complaints.note.filed",
                 number=number,
-                subject=said.get(f"complaints.subject.{filing.subject}"),
+                subject=said.get(f"complaints.about.{filing.subject}"),  # "our staff", not a button's "Our staff"
                 severity=said.get(f"complaints.severity.{filing.severity}"),
                 who=plugin_name(who, locale),
             )

@@ -379,7 +379,7 @@ async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that
         assert complaint["about_agent"] == lina.id
         notes = [m.text for m in await hub.store.tickets.list_messages(conv) if m.kind is MessageKind.NOTE]
         said = texts("complaints", hub.language)  # the note names subject, severity and plugin, never their ids
-        subject, severity = said.get("complaints.subject.agent"), said.get("complaints.severity.normal")
+        subject, severity = said.get("complaints.about.agent"), said.get("complaints.severity.normal")
         who = hub_texts(hub.language).get("event.plugin.complaints")
         assert {subject, severity, who}.isdisjoint({"agent", "normal", "complaints"})
         number = complaint["number"]
@@ -390,9 +390,10 @@ async def test_a_follow_up_of_a_complaint_about_an_agent_cannot_be_given_to_that
             "complaints.note.filed",
             number=number,
             who=hub_texts("zh-CN").get("event.plugin.complaints"),
-            subject=zh.get("complaints.subject.agent"),
+            subject=zh.get("complaints.about.agent"),
             severity=zh.get("complaints.severity.normal"),
         )
+        assert "about our staff" in notes[-1] and "Our staff" not in notes[-1]  # a trial read "about Our staff"
         body = {"text": "talk to the agent", "owner": lina.id, "due": "2030-01-01T00:00:00Z"}
         refused = await sam.call("POST", f"/api/v1/complaints/{complaint['id']}/follow-ups", body, status=422)
         assert refused["error"] == "owner_is_subject" and "about this agent" in refused["message"]
