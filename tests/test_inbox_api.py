@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
-from conversation.model import Status
+from conversation.model import AuthorType, Status
 from hub.snooze import wake_due
 from tests import test_api
 from tests.helpers import customer_message
@@ -170,3 +170,25 @@ async def test_message_edits_previews_and_contact_notes_reach_the_inbox(agent: A
     second = (await ticket(agent, "e2", "another question", thread="chat-2"))["conversation"]["id"]
     others = (await agent.call("GET", f"/api/v1/conversations/{second}"))["other_conversations"]
     assert [(o["number"], o["preview"]["text"]) for o in others] == [(card["conversation"]["number"], "checking")]
+
+
+async def test_a_handed_off_tickets_row_previews_the_customers_words_and_waits(agent: Agent) -> None:
+    """A trial: the row of a ticket the FAQ bot handed on showed the bot's note of its guesses,
+    and the bot's "passing you on" would have hidden the wait."""
+    hub = hub_of(agent.client.server)
+    conv = (await ticket(agent, "h1", "退款三天还没到账"))["conversation"]
+    stored = await hub.store.tickets.get_conversation(conv["id"])
+    assert stored is not None
+    await hub.actions.add_note(stored, "FAQ bot: best guesses ...", author="faq")
+    await hub.actions.hand_off(stored, reason="", team="", plugin="faq")
+    await hub.actions.send(
+        await hub.store.tickets.get_conversation(conv["id"]),
+        "已为您转接人工客服",
+        author_type=AuthorType.BOT,
+        author_id="faq",
+    )
+    [row] = (await agent.call("GET", "/api/v1/conversations"))["items"]
+    assert row["preview"]["text"] == "退款三天还没到账" and row["waiting_since"] == row["last_inbound_at"]
+    await agent.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": "我来查一下"}, status=201)
+    [row] = (await agent.call("GET", "/api/v1/conversations"))["items"]
+    assert row["preview"]["text"] == "我来查一下" and row["waiting_since"] is None

@@ -22,8 +22,9 @@ class Inbox(ABC):
         to 1,000; a search looks at the newest 1,000 matching messages)."""
 
     @abstractmethod
-    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
-        """Each ticket's newest message or note (system events left out): the inbox's preview."""
+    async def newest_messages(self, conversation_ids: list[str], per_ticket: int) -> dict[str, list[Message]]:
+        """Each ticket's newest `per_ticket` messages and notes (system events left out), newest
+        first: what its row in the list shows (conversation/inbox_rows.py)."""
 
     @abstractmethod
     async def count_views(self, agent_id: str, reach: Reach | None = None) -> dict[str, int]:

@@ -71,14 +71,17 @@ class MongoInbox(Area, Inbox):
         return [conversation_from_doc(doc) async for doc in cursor], total
 
     @_unavailable_when_unreachable
-    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
+    async def newest_messages(self, conversation_ids: list[str], per_ticket: int) -> dict[str, list[Message]]:
         found = {}
         for conversation_id in conversation_ids:
-            doc = await self._messages.find_one(
-                {"conversation_id": conversation_id, "kind": {"$ne": "event"}}, sort=[("_id", DESCENDING)]
+            cursor = (
+                self._messages.find({"conversation_id": conversation_id, "kind": {"$ne": "event"}})
+                .sort([("_id", DESCENDING)])
+                .limit(per_ticket)
             )
-            if doc is not None:
-                found[conversation_id] = message_from_doc(doc)
+            docs = [doc async for doc in cursor]
+            if docs:
+                found[conversation_id] = [message_from_doc(doc) for doc in docs]
         return found
 
     @_unavailable_when_unreachable

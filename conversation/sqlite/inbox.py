@@ -116,16 +116,16 @@ class SQLiteInbox(Area, Inbox):
 
         return await self._call(job, write=False)
 
-    async def latest_messages(self, conversation_ids: list[str]) -> dict[str, Message]:
-        def job(conn: sqlite3.Connection) -> dict[str, Message]:
+    async def newest_messages(self, conversation_ids: list[str], per_ticket: int) -> dict[str, list[Message]]:
+        def job(conn: sqlite3.Connection) -> dict[str, list[Message]]:
             found = {}
             for conversation_id in conversation_ids:  # each one walks the thread index backwards
-                row = conn.execute(
-                    "SELECT * FROM messages WHERE conversation_id = ? AND kind != 'event' ORDER BY seq DESC LIMIT 1",
-                    (conversation_id,),
-                ).fetchone()
-                if row is not None:
-                    found[conversation_id] = _message(row)
+                rows = conn.execute(
+                    "SELECT * FROM messages WHERE conversation_id = ? AND kind != 'event' ORDER BY seq DESC LIMIT ?",
+                    (conversation_id, per_ticket),
+                ).fetchall()
+                if rows:
+                    found[conversation_id] = [_message(row) for row in rows]
             return found
 
         return await self._call(job, write=False)

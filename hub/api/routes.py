@@ -19,6 +19,7 @@ from conversation.codec import ticket_subject
 from conversation.collision import answered_by_another
 from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
 from conversation.fields import FieldType
+from conversation.inbox_rows import ROW_WINDOW, previewed, waiting_since
 from conversation.model import (
     AuthorType,
     Contact,
@@ -280,7 +281,7 @@ async def list_conversations(call: Call) -> dict[str, Any]:
         raise ApiError(422, "search_rejected", f"q: {exc}") from None
     reads = await hub.store.inbox.read_markers(call.me.id, [c.id for c in items])
     names = await contact_names(hub, items)
-    latest = await hub.store.inbox.latest_messages([c.id for c in items])
+    newest = await hub.store.inbox.newest_messages([c.id for c in items], ROW_WINDOW)
     sla = await hub.sla.views(items)
     reader = reader_language(call)  # a bot's note or an event previewed in the reader's language
     return {
@@ -289,10 +290,10 @@ async def list_conversations(call: Call) -> dict[str, Any]:
                 c,
                 contact_name=names.get(c.contact_id, ""),
                 unread=is_unread(c, reads.get(c.id)),
-                latest=latest.get(c.id),
+                latest=previewed(newest.get(c.id, [])),
                 locale=reader,
             )
-            | {"sla": sla[c.id]}
+            | {"sla": sla[c.id], "waiting_since": iso(waiting_since(c, newest.get(c.id, [])))}
             for c in items
         ],
         "total": total,
@@ -414,7 +415,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
         ConversationQuery(contact_id=conv.contact_id, hide_questions=True, reach=reach, limit=20)
     )
     visible = [c for c in others if c.id != conv.id]
-    latest = await hub.store.inbox.latest_messages([c.id for c in visible])
+    newest = await hub.store.inbox.newest_messages([c.id for c in visible], ROW_WINDOW)
     reader = reader_language(call)
     return {
         "conversation": conversation_json(conv, contact_name=contact.name if contact else "")
@@ -425,7 +426,9 @@ async def get_conversation(call: Call) -> dict[str, Any]:
         }
         if contact
         else None,
-        "other_conversations": [conversation_json(c, latest=latest.get(c.id), locale=reader) for c in visible],
+        "other_conversations": [
+            conversation_json(c, latest=previewed(newest.get(c.id, [])), locale=reader) for c in visible
+        ],
         "sends_files": channel_sends_files(hub, conv),  # replies on this channel can carry files
         # a phone ticket takes notes and callbacks only, nor does a channel that only receives
         "takes_replies": services_of(call).conversations.takes_replies(conv.channel),
@@ -777,11 +780,11 @@ async def get_contact(call: Call) -> dict[str, Any]:
     tickets, total = await hub.store.inbox.list_conversations(
         ConversationQuery(contact_id=contact.id, hide_questions=True, reach=reach, limit=CONTACT_TICKETS)
     )
-    latest = await hub.store.inbox.latest_messages([c.id for c in tickets])
+    newest = await hub.store.inbox.newest_messages([c.id for c in tickets], ROW_WINDOW)
     reader = reader_language(call)
     return {
         "contact": {**contact_json(contact), "notes": await services_of(call).contacts.notes(contact.id)},
-        "conversations": [conversation_json(c, latest=latest.get(c.id), locale=reader) for c in tickets],
+        "conversations": [conversation_json(c, latest=previewed(newest.get(c.id, [])), locale=reader) for c in tickets],
         "total": total,
     }
 

@@ -157,5 +157,7 @@ CONVERSATION_SHAPE: dict[str, Any] = {
         "priority_set_by": MAYBE_STRING,
         "preview": PREVIEW_SHAPE,
         "sla": _nullable({"type": "object", "description": "the ticket's SLA policy and clocks"}),
+        # in the list: since when the customer waits for an answer (null: nobody waits)
+        "waiting_since": MAYBE_TIME,
     },
 }

@@ -117,4 +117,4 @@ async def test_a_call_record_opens_the_callers_ticket_as_a_system_event_once(sto
     assert again.duplicate and again.message.id == first.message.id and again.contact.id == first.contact.id
     stored = await store.tickets.list_messages(first.conversation.id)
     assert [(m.kind, m.author_type) for m in stored] == [(MessageKind.EVENT, AuthorType.SYSTEM)]
-    assert await store.inbox.latest_messages([first.conversation.id]) == {}  # never a preview of customer text
+    assert await store.inbox.newest_messages([first.conversation.id], 8) == {}  # never a preview of customer text

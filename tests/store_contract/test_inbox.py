@@ -85,7 +85,7 @@ async def test_view_counts_leave_merged_tickets_out(store: Store) -> None:
     }
 
 
-async def test_latest_messages_are_each_tickets_newest_message_or_note_not_events(store: Store) -> None:
+async def test_newest_messages_are_each_tickets_newest_messages_and_notes_not_events(store: Store) -> None:
     first = await store.tickets.record_inbound(
         inbound("p1", thread="a", text="first question"), now=utcnow(), policy=POLICY
     )
@@ -96,9 +96,11 @@ async def test_latest_messages_are_each_tickets_newest_message_or_note_not_event
     event = outbound(first.conversation.id, "Wang set the status to pending")
     event.kind, event.author_type, event.delivery = MessageKind.EVENT, AuthorType.SYSTEM, None
     await store.tickets.add_message(event)
-    latest = await store.inbox.latest_messages([first.conversation.id, other.conversation.id, "no-such-ticket"])
-    assert {k: m.text for k, m in latest.items()} == {
-        first.conversation.id: "our answer",
-        other.conversation.id: "other ticket",
+    await store.tickets.add_message(outbound(first.conversation.id, "and one more"))
+    ids = [first.conversation.id, other.conversation.id, "no-such-ticket"]
+    newest = await store.inbox.newest_messages(ids, 2)
+    assert {k: [m.text for m in found] for k, found in newest.items()} == {
+        first.conversation.id: ["and one more", "our answer"],  # newest first, the event left out
+        other.conversation.id: ["other ticket"],
     }
-    assert await store.inbox.latest_messages([]) == {}
+    assert await store.inbox.newest_messages([], 2) == {}

@@ -16,10 +16,10 @@ function agentName(id) {
   return agent ? agent.name || agent.email : "";
 }
 
-// The customer is waiting when their message is the newest one on an open ticket.
+// Since when the customer waits for an answer: the list says it (waiting_since, which counts a
+// bot's "passing you on" as no answer); an open ticket only, whatever a change since kept.
 function waitingSince(c) {
-  if (c.status !== "open" || !c.last_inbound_at) return null;
-  return c.preview && c.preview.author_type !== "contact" && c.preview.kind === "message" ? null : c.last_inbound_at;
+  return c.status === "open" ? c.waiting_since || null : null;
 }
 
 function toggle(id, on) {

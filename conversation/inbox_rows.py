@@ -1,0 +1,41 @@
+"""What a ticket's row in the agents' list shows: the message previewed, and since when its
+customer has been waiting for a person. Pure rules, shared by both stores' callers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind, Status
+
+# A ticket's newest messages and notes read for its row (events left out): enough to reach past
+# what bots add after a customer's message (the FAQ bot's note of its guesses, "passing you on",
+# a survey) to the last thing a person wrote.
+ROW_WINDOW = 8
+
+_PEOPLE = (AuthorType.CONTACT, AuthorType.AGENT)
+
+
+def previewed(newest_first: Sequence[Message]) -> Message | None:
+    """The newest message or note a person wrote, the customer or an agent; a bot's or the
+    system's only when no person's is among them. A handed-off ticket's row showed the bot's
+    note of its guesses, not what the customer asked (a trial)."""
+    return next((m for m in newest_first if m.author_type in _PEOPLE), newest_first[0] if newest_first else None)
+
+
+def waiting_since(ticket: Conversation, newest_first: Sequence[Message]) -> datetime | None:
+    """Since when the customer waits for an answer: an open ticket whose customer wrote last,
+    counting as answers an agent's reply, and a bot's unless the ticket was handed to a person
+    (the bot's "passing you to a colleague" answers nothing). Notes are for agents only."""
+    if ticket.status is not Status.OPEN or ticket.last_inbound_at is None:
+        return None
+    for message in newest_first:
+        if message.kind is not MessageKind.MESSAGE:
+            continue
+        if message.direction is Direction.INBOUND:
+            break
+        if message.author_type is AuthorType.AGENT:
+            return None
+        if message.author_type is AuthorType.BOT and ticket.handed_off_at is None:
+            return None
+    return ticket.last_inbound_at

@@ -1,0 +1,63 @@
+"""A ticket's row in the agents' list: the message previewed and the customer's wait."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from conversation.inbox_rows import previewed, waiting_since
+from conversation.model import (
+    AuthorType,
+    Conversation,
+    Direction,
+    Message,
+    MessageKind,
+    Status,
+    utcnow,
+)
+
+NOW = utcnow()
+
+
+def said(text: str, author: AuthorType, kind: MessageKind = MessageKind.MESSAGE, minutes: int = 0) -> Message:
+    direction = Direction.INBOUND if author is AuthorType.CONTACT else Direction.OUTBOUND
+    return Message(
+        id=text,
+        conversation_id="c",
+        channel="webchat",
+        direction=direction,
+        text=text,
+        kind=kind,
+        author_type=author,
+        created_at=NOW + timedelta(minutes=minutes),
+    )
+
+
+def ticket(**changes: object) -> Conversation:
+    values = {"status": Status.OPEN, "last_inbound_at": NOW, **changes}
+    return Conversation(id="c", number=1000, channel="webchat", thread_key="t", contact_id="p", **values)  # type: ignore[arg-type]
+
+
+QUESTION = said("退款三天还没到账", AuthorType.CONTACT)
+GUESSES = said("FAQ bot: best guesses ...", AuthorType.BOT, MessageKind.NOTE, 1)
+PASSED_ON = said("已为您转接人工客服", AuthorType.BOT, minutes=1)
+
+
+def test_a_handed_off_ticket_previews_the_customers_question_and_waits() -> None:
+    """A trial: the row of every ticket the FAQ bot handed on showed the bot's note."""
+    newest = [PASSED_ON, GUESSES, QUESTION]
+    assert previewed(newest) is QUESTION
+    handed = ticket(handed_off_at=NOW)
+    assert waiting_since(handed, newest) == NOW  # "passing you on" answers nothing
+
+
+def test_a_bots_answer_or_an_agents_reply_ends_the_wait_and_a_note_does_not() -> None:
+    answered = said("article: how refunds work", AuthorType.BOT, minutes=1)
+    assert waiting_since(ticket(), [answered, QUESTION]) is None
+    assert previewed([answered, QUESTION]) is QUESTION
+    reply = said("已退款", AuthorType.AGENT, minutes=2)
+    assert waiting_since(ticket(handed_off_at=NOW), [reply, PASSED_ON, QUESTION]) is None
+    assert previewed([reply, PASSED_ON, QUESTION]) is reply
+    note = said("internal: check the bank", AuthorType.AGENT, MessageKind.NOTE, 2)
+    assert waiting_since(ticket(), [note, QUESTION]) == NOW and previewed([note, QUESTION]) is note
+    assert waiting_since(ticket(status=Status.PENDING), [QUESTION]) is None
+    assert previewed([PASSED_ON]) is PASSED_ON and previewed([]) is None  # nobody's words: the bot's
