@@ -51,6 +51,21 @@ def plain_text(text: str) -> str:
     return text.translate(_PLAIN) if CONTROL_CHARACTERS.search(text) else text
 
 
+_QUOTED_LINE = re.compile(r"^[ \t]*>")
+
+
+def answer_words(text: str) -> str:
+    """What a customer typed as a short answer to a bot's question: the text less the quoted
+    lines it ends with. A mail program quotes the question under a top-posted "o-7777" (a
+    trial's dispute bot sent the quote to the platform as part of the order id). The message
+    itself keeps them: ">" lines with no "wrote:" above may be the customer's own citation."""
+    lines = text.rstrip().split("\n")
+    end = len(lines)
+    while end and (_QUOTED_LINE.match(lines[end - 1]) or not lines[end - 1].strip()):
+        end -= 1
+    return "\n".join(lines[:end]) if end else text
+
+
 # A person's name as the inbox shows it. The signed webhook refuses a longer one (its sender
 # can fix it); a mail's display name or a chat profile's is cut to this, since the person
 # writing cannot be asked.

@@ -100,31 +100,40 @@ def wants(subscription: Subscription, event_type: str, *, private: bool) -> bool
     )
 
 
+ALLOW_PRIVATE = "allow it with [webhooks] allow_private_destinations"
+
+
 def refused_address(address: str, *, allow_private: bool) -> str:
     """Why an IP address may not receive webhooks ("" when it may): loopback, private,
     link-local (cloud metadata), multicast and reserved ranges stay closed unless allowed."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address):
-        ip = _ipv4_inside(ip) or ip
+    inside = _ipv4_inside(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    if inside is not None and not allow_private and not inside.is_global:
+        return f"{ip} carries {inside}, a private or loopback address ({ALLOW_PRIVATE})"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:a.b.c.d is that IPv4 address itself
     if ip.is_multicast or ip.is_unspecified:
         return f"{ip} is not a destination"
     if not allow_private and not ip.is_global:
-        return f"{ip} is a private or loopback address (allow it with [webhooks] allow_private_destinations)"
+        return f"{ip} is a private or loopback address ({ALLOW_PRIVATE})"
     return ""
 
 
 # NAT64's well-known prefix (RFC 6052): on an IPv6-only host behind DNS64 a packet to
 # 64:ff9b::a9fe:a9fe reaches 169.254.169.254 (a trial); IANA counts the prefix as global.
-NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# The local-use 64:ff9b:1::/48 (RFC 8215), counted as global by Pythons before 3.11.9.
+NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated ::a.b.c.d (:: and ::1 are checked as they are)
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765): ::ffff:0:a.b.c.d
 
 
 def _ipv4_inside(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 one carries to (mapped, NAT64, IPv4-compatible, 6to4, Teredo's
-    client), which is the one to check; None when it carries none."""
+    """The IPv4 address an IPv6 one carries to (mapped, NAT64, IPv4-compatible or translated,
+    6to4, Teredo's client): a private one refuses the address, whatever the IPv6 address
+    itself counts as (which is checked too); None when it carries none."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
-    if ip in NAT64 or (ip in IPV4_COMPATIBLE and int(ip) > 1):
+    if any(ip in net for net in NAT64) or ip in IPV4_TRANSLATED or (ip in IPV4_COMPATIBLE and int(ip) > 1):
         return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
     if ip.sixtofour is not None:
         return ip.sixtofour

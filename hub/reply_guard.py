@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 from conversation.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 # A reply's check and store take milliseconds; a holder that died lets go when the lease ends.
 LEASE_TTL = timedelta(seconds=10)
@@ -48,7 +51,12 @@ class ReplyGuard:
             try:
                 yield
             finally:
-                await self._store.coordination.release_lease(name, self._owner)
+                try:
+                    await self._store.coordination.release_lease(name, self._owner)
+                except StoreUnavailable:
+                    # The reply is stored and queued: a 503 now would have the agent send it
+                    # again (a review). The lease ends by itself within LEASE_TTL.
+                    log.warning("reply lease %s not released (the store is unavailable): it lapses", name)
 
     async def _acquire(self, name: str) -> None:
         loop = asyncio.get_running_loop()

@@ -26,7 +26,7 @@ from aiohttp import web
 from conversation.business_time import Calendar
 from conversation.desk import Category, Team
 from conversation.errors import InvalidInput
-from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender
+from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender, answer_words
 from conversation.knowledge import Article
 from conversation.model import (
     Agent,
@@ -901,8 +901,9 @@ def _offer(said: Message, options: Sequence[Choice]) -> dict[str, Any]:
 
 def typed_choice(text: str, choices: Sequence[Sequence[str]]) -> str:
     """The id of the choice a typed answer names: its number in the list (full-width digits
-    too) or exactly its label (case-insensitive); "" when it names none."""
-    answer = unicodedata.normalize("NFKC", text).strip()
+    too) or exactly its label (case-insensitive), above any quote of the question a mail
+    program added; "" when it names none."""
+    answer = unicodedata.normalize("NFKC", answer_words(text)).strip()
     if answer.isascii() and answer.isdigit() and 1 <= int(answer) <= len(choices):
         return str(choices[int(answer) - 1][0])
     for choice_id, label in choices:

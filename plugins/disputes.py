@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from conversation import disputes as rules
 from conversation.disputes import Status
 from conversation.errors import InvalidInput
+from conversation.inbound import answer_words
 from conversation.model import Conversation, Message, MessageKind, new_id, utcnow
 from hub.sdk import Choice as Button
 from hub.sdk import (
@@ -385,12 +386,13 @@ class DisputesPlugin(Plugin):
         The same message again (a plugin run retried) adds nothing."""
         at = message.created_at.isoformat()
         new: list[dict[str, Any]] = []
-        if message.text.strip():
+        said = answer_words(message.text)  # without a mail program's quote of our question
+        if said.strip():
             new.append(
                 {
                     "party": party,
                     "type": "statement",
-                    "text": message.text[:MAX_STATEMENT_CHARS],
+                    "text": said[:MAX_STATEMENT_CHARS],
                     "message_id": message.id,
                     "at": at,
                 }
@@ -454,13 +456,12 @@ class DisputesPlugin(Plugin):
             return
         platform = self._platform(ctx)
         orders: list[Order] | None = None
-        order_id = rules.picked(ctx.chosen, "order") or (ctx.message.text.strip() if step == "order" else "")
+        typed = answer_words(ctx.message.text).strip()  # a mail's answer, without its quote of the question
+        order_id = rules.picked(ctx.chosen, "order") or (typed if step == "order" else "")
         if not step and not order_id:  # "订单 o-5531 没收到货": the order named at once is not asked for again
             orders = [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
             order_id = rules.named_order(ctx.message.text, [o.id for o in orders])
-        reason = rules.picked(ctx.chosen, "reason") or (
-            rules.typed_reason(ctx.message.text) if step == "reason" else ""
-        )
+        reason = rules.picked(ctx.chosen, "reason") or (rules.typed_reason(typed) if step == "reason" else "")
         if order_id:
             order = await self.order_of_buyer(ctx, order_id, user)
             if order is None:

@@ -197,6 +197,8 @@ async def mail(scene: Scene, text: str, *, reply_to: EmailMessage | None = None,
     if reply_to is not None:
         message["In-Reply-To"] = reply_to["Message-ID"]
         message["References"] = reply_to["Message-ID"]
+    if reply_to is not None:  # quoted below, with no "wrote:" line, as a trial's mail program did
+        text += "\n\n" + "\n".join(f"> {line}" for line in body(reply_to).splitlines())
     message.set_content(text)
     if photo:
         message.add_attachment(photo, maintype="image", subtype="png", filename="parcel.png")

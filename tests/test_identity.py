@@ -454,3 +454,25 @@ async def test_after_a_contact_merge_moving_between_its_two_peoples_tickets_stil
     assert (await store.tickets.get_message(bobs_message.id)).conversation_id == bobs  # type: ignore[union-attr]
     resp = await client.post(f"/api/v1/conversations/{bobs}/merge", json={"into": alices}, headers=headers)
     assert resp.status == 409
+
+
+async def test_a_merge_between_two_people_of_one_unnamed_contact_names_each_by_identity() -> None:
+    """A review: with no label for the contact, the 409 read "#1 belongs to {'key': ...}"."""
+    from types import SimpleNamespace
+
+    from hub.api.confirm import require_confirmation
+    from hub.api.framework import ApiError
+
+    async def contact_labels(ids: list[str]) -> dict[str, str]:
+        return {}
+
+    store = SimpleNamespace(contacts=SimpleNamespace(contact_labels=contact_labels))
+    one, two = (
+        Conversation(id=f"c{n}", number=n, channel="email", thread_key=f"t{n}", contact_id="p", customer_address=a)
+        for n, a in ((1, "a@x.org"), (2, "b@x.org"))
+    )
+    with pytest.raises(ApiError) as asked:
+        await require_confirmation(store, one, two, moving_one=False, confirmed=False)  # type: ignore[arg-type]
+    assert str(asked.value).startswith(
+        "#1 belongs to another customer (email a@x.org), #2 to another customer (email b@x.org)."
+    )

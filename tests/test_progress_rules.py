@@ -12,6 +12,7 @@ from conversation.model import AuthorType, Contact, Conversation, Direction, Ide
 from conversation.progress import (
     bare_number,
     chosen_number,
+    left_midway,
     listed,
     may_see,
     next_step,
@@ -208,3 +209,17 @@ def test_only_a_bots_failed_answer_to_a_message_after_the_resolution_reopens_unl
     assert not unanswered_on_resolved(resolved, answer, [early, answer])
     assert not unanswered_on_resolved(replace(resolved, status=Status.OPEN), answer, thread)  # in view already
     assert not unanswered_on_resolved(replace(resolved, merged_into="c2"), answer, thread)
+
+
+def test_only_a_bot_message_held_back_by_the_mail_budget_hands_an_open_ticket_on() -> None:
+    """A trial's dispute by mail stopped at its fourth question, unseen. A review: a relay outage,
+    a forged sender's bounce or a receive-only channel fail every bot message alike, and must not
+    hand every ticket on; nor a copy of a message delivered elsewhere."""
+    question = Message("m", "c1", "email", Direction.OUTBOUND, MessageKind.MESSAGE, AuthorType.BOT, created_at=T0)
+    assert left_midway(ticket(), question, "auto_reply_budget")
+    for code in ("", "receive_only", "bounced", "refused"):
+        assert not left_midway(ticket(), question, code), code
+    assert not left_midway(ticket(), replace(question, raw={"copy_of": "x"}), "auto_reply_budget")
+    assert not left_midway(ticket(), replace(question, author_type=AuthorType.AGENT), "auto_reply_budget")
+    assert not left_midway(ticket(assignee_id="a1"), question, "auto_reply_budget")
+    assert not left_midway(ticket(status=Status.RESOLVED), question, "auto_reply_budget")

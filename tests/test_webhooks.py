@@ -189,11 +189,13 @@ async def test_unsafe_destinations_and_unknown_events_are_refused(admin: Agent) 
         "https://[::1]/x",
         "https://[::ffff:127.0.0.1]/x",
         # NAT64 (a trial: on an IPv6-only host behind DNS64 these reach the IPv4 inside them),
-        # IPv4-compatible, 6to4 and Teredo forms of private addresses
+        # IPv4-compatible and IPv4-translated forms of private addresses; 6to4 and Teredo ones,
+        # refused before as not global themselves, stay refused
         "https://[64:ff9b::a9fe:a9fe]/x",
         "https://[64:ff9b::a00:1]/x",
         "https://[64:ff9b::127.0.0.1]/x",
         "https://[::127.0.0.1]/x",
+        "https://[::ffff:0:a9fe:a9fe]/x",
         "https://[2002:a00:1::1]/x",
         "https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/x",  # Teredo: the client is 10.0.0.1
         "https://10.1.2.3/x",

@@ -336,21 +336,10 @@ def visible_part(text: str) -> str:
         found = pattern.search(visible)
         if found:
             cut = min(cut, found.start())
-    visible = _without_trailing_quote(visible[:cut]).strip()
+    visible = visible[:cut].strip()
     if len(text) > len(head) and _reaches_the_end(visible, head):
         return text.strip()  # nothing quoted in the head of a long mail: all of it is new text
     return visible or text.strip()
-
-
-def _without_trailing_quote(text: str) -> str:
-    """The text less the quoted lines it ends with: a top-posted answer over a quote that no
-    "On ... wrote:" introduces ("o-7777" above "> Which order?"), which the reply parser keeps.
-    A text that is all quote stays as it is (the caller keeps something)."""
-    lines = text.rstrip().split("\n")
-    end = len(lines)
-    while end and (QUOTED_LINE.match(lines[end - 1]) or not lines[end - 1].strip()):
-        end -= 1
-    return "\n".join(lines[:end]) if end else text
 
 
 def answers_between_quotes(text: str) -> str:

@@ -40,7 +40,11 @@ async def require_confirmation(
     ]
     if source.contact_id == target.contact_id:  # one contact, two people: name each by the identity
         who = [
-            f"{name} ({conv.channel} {conv.customer_address})" for name, conv in zip(who, (source, target), strict=True)
+            {
+                "key": "confirm.identity",
+                "params": {"who": name, "channel": conv.channel, "address": conv.customer_address},
+            }
+            for name, conv in zip(who, (source, target), strict=True)
         ]
     params = {"source": str(source.number), "source_who": who[0], "target": str(target.number), "target_who": who[1]}
     raise confirm_needed("confirm.move_across" if moving_one else "confirm.merge_across", params)

@@ -517,12 +517,13 @@ class ConversationService:
     async def reply_failed(self, reply: Message, error: str) -> None:
         """A reply failed for good (the outbox gave up, or it bounced later). When it was a
         bot's answer to a customer on a resolved ticket, the ticket opens again for the agents,
-        with the reason in the thread (progress.unanswered_on_resolved); a bot's message on an
-        open ticket nobody has hands it to a person (progress.left_midway)."""
+        with the reason in the thread (progress.unanswered_on_resolved); a bot's message held
+        back on an open ticket nobody has hands it to a person (progress.left_midway)."""
         ticket = await self.store.tickets.get_conversation(reply.conversation_id)
-        if ticket is not None and left_midway(ticket, reply):
+        code, detail = split_coded_error(error)
+        if ticket is not None and left_midway(ticket, reply, code):
             updated = await self.update_conversation(ticket, {"handed_off_at": self.clock()})
-            await self.add_event(updated, "event.bot_message_not_sent", error=split_coded_error(error)[1][:300])
+            await self.add_event(updated, "event.bot_message_not_sent", error=detail[:300])
             return
         if ticket is None or ticket.status is not Status.RESOLVED:
             return
