@@ -24,9 +24,11 @@ def previewed(newest_first: Sequence[Message]) -> Message | None:
 
 
 def waiting_since(ticket: Conversation, newest_first: Sequence[Message]) -> datetime | None:
-    """Since when the customer waits for an answer: an open ticket whose customer wrote last,
-    counting as answers an agent's reply, and a bot's unless the ticket was handed to a person
-    (the bot's "passing you to a colleague" answers nothing). Notes are for agents only."""
+    """Since when the customer waits for a person: an open ticket whose customer wrote after the
+    last agent's reply. A bot's words answer nothing there ("passing you to a colleague", a
+    complaint's or a dispute's acknowledgement: a trial saw those tickets, a person's work, show
+    no wait), but for a question of the bot's with choices that the customer has yet to answer
+    (the FAQ bot's "did this help?") while no person has been asked for. Notes are for agents."""
     if ticket.status is not Status.OPEN or ticket.last_inbound_at is None:
         return None
     for message in newest_first:
@@ -36,6 +38,6 @@ def waiting_since(ticket: Conversation, newest_first: Sequence[Message]) -> date
             break
         if message.author_type is AuthorType.AGENT:
             return None
-        if message.author_type is AuthorType.BOT and ticket.handed_off_at is None:
-            return None
+        if message.author_type is AuthorType.BOT and message.choices and ticket.handed_off_at is None:
+            return None  # the bot asked, and waits for the customer
     return ticket.last_inbound_at

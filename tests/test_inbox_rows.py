@@ -7,6 +7,7 @@ from datetime import timedelta
 from conversation.inbox_rows import previewed, waiting_since
 from conversation.model import (
     AuthorType,
+    Choice,
     Conversation,
     Direction,
     Message,
@@ -50,10 +51,15 @@ def test_a_handed_off_ticket_previews_the_customers_question_and_waits() -> None
     assert waiting_since(handed, newest) == NOW  # "passing you on" answers nothing
 
 
-def test_a_bots_answer_or_an_agents_reply_ends_the_wait_and_a_note_does_not() -> None:
-    answered = said("article: how refunds work", AuthorType.BOT, minutes=1)
-    assert waiting_since(ticket(), [answered, QUESTION]) is None
-    assert previewed([answered, QUESTION]) is QUESTION
+def test_a_bots_open_question_or_an_agents_reply_ends_the_wait_and_a_note_does_not() -> None:
+    asked = said("Did this answer your question?", AuthorType.BOT, minutes=1)
+    asked.choices = [Choice("faq:yes", "Yes"), Choice("faq:no", "No")]
+    assert waiting_since(ticket(), [asked, QUESTION]) is None  # the bot waits for the customer
+    assert previewed([asked, QUESTION]) is QUESTION
+    assert waiting_since(ticket(handed_off_at=NOW), [asked, QUESTION]) == NOW
+    # an acknowledgement answers nothing: a complaint or a dispute is a person's work (a trial)
+    filed = said("Your complaint C-1016 is with our supervisors", AuthorType.BOT, minutes=1)
+    assert waiting_since(ticket(), [filed, QUESTION]) == NOW
     reply = said("已退款", AuthorType.AGENT, minutes=2)
     assert waiting_since(ticket(handed_off_at=NOW), [reply, PASSED_ON, QUESTION]) is None
     assert previewed([reply, PASSED_ON, QUESTION]) is reply
