@@ -411,6 +411,31 @@ _APPEAL_WORDS = re.compile(
 )
 
 
+# What the first message says went wrong, when it says it plainly (one reason only).
+_STATED_REASONS = (
+    (
+        Reason.REFUND_NOT_RECEIVED,
+        re.compile(r"退款.{0,8}(?:没|未|还没)(?:到|收到)|\brefund\b.{0,30}\b(?:never|not|hasn'?t|didn'?t)\b", re.I),
+    ),
+    (Reason.UNAUTHORISED_CHARGE, re.compile(r"盗刷|不是我(?:买|付|下单)|\bunauthori[sz]ed (?:charge|payment)\b", re.I)),
+    (Reason.NOT_AS_DESCRIBED, re.compile(r"货不对板|与描述不符|和描述不符|\bnot as described\b", re.I)),
+    (
+        Reason.NOT_RECEIVED,
+        re.compile(
+            r"没收到货|未收到货|没有收到货|\bnever arrived\b|\bnot received\b|\bdid ?n[o']?t (?:arrive|receive)\b",
+            re.I,
+        ),
+    ),
+)
+
+
+def stated_reason(text: str) -> str:
+    """The reason a message names ("没收到货" -> not_received), so it is not asked again; "" when
+    it names none or several."""
+    found = [reason.value for reason, words in _STATED_REASONS if words.search(text or "")]
+    return found[0] if len(found) == 1 else ""
+
+
 def asks_for_dispute(text: str) -> bool:
     """The customer asks to open a dispute about an order (zh and en wording)."""
     return bool(_OPEN_WORDS.search(text or ""))

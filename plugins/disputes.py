@@ -471,6 +471,14 @@ class DisputesPlugin(Plugin):
             if open_case is not None:  # said now, not after the statement (a trial: the plugin failed there)
                 ctx.state.clear()
                 await ctx.reply(t.get("disputes.already_open", order=order.id, case=open_case.data.get("reference")))
+                await self._points_to_case(ctx, open_case)
+                return
+            stated = str(ctx.state.get("stated_reason", "")) or (rules.stated_reason(typed) if not step else "")
+            if stated in rules.REASONS:  # "订单 A-1001 没收到货": the reason is not asked again either
+                ctx.state.clear()
+                ctx.state.update(step="statement", order=order.id, reason=stated)
+                reason_label = t.get(f"disputes.reason.{stated}")
+                await ctx.reply(t.get("disputes.ask_statement_about", order=order.id, reason=reason_label))
                 return
             ctx.state.update(step="reason", order=order.id)
             labels = [t.get(f"disputes.reason.{r}") for r in rules.REASONS]
@@ -507,8 +515,14 @@ class DisputesPlugin(Plugin):
             ctx.state.clear()
             await ctx.reply(t.get("disputes.no_orders"))
             return
+        # an order with a case under way is not offered again (a trial's list offered it, as the example too)
+        free = [o for o in orders if await self._open_case_of(ctx, o.id) is None]
+        orders = free or orders
+        stated = rules.stated_reason(typed) if not step else ""
         ctx.state.clear()
         ctx.state["step"] = "order"
+        if stated:
+            ctx.state["stated_reason"] = stated
         lines = [
             t.get("disputes.order_item", order=o.id, title=o.title or "-", amount=o.amount, currency=o.currency)
             for o in orders
@@ -521,6 +535,16 @@ class DisputesPlugin(Plugin):
             for o in orders
         ]
         await ctx.ask("\n".join([t.get("disputes.pick_order", example=orders[0].id), *lines]), buttons, numbered=False)
+
+    async def _points_to_case(self, ctx: PluginContext, case: Record) -> None:
+        """A ticket about an order whose case is elsewhere: filed under disputes, with a note
+        naming the case's ticket, so it does not wait unfiled (a trial) and an agent can merge it."""
+        await self._file_under_disputes(ctx)
+        where = await ctx.hub.reads.get_conversation(case.conversation_id) if ctx.hub else None
+        params = {"case": case.data.get("reference", ""), "order": case.data.get("order_id", "")}
+        params["number"] = str(where.number) if where else "?"
+        texts = in_every_language("disputes", "disputes.note.elsewhere", **params)
+        await ctx.note(texts.get(ctx.hub.language if ctx.hub else "en", ""), texts=texts)
 
     @staticmethod
     async def _open_case_of(ctx: Any, order_id: str) -> Record | None:

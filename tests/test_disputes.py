@@ -558,7 +558,7 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
             await eventually(lambda: len([p for p in scene.seller.posts if p["to"] == "u-buyer"]) >= n, timeout=15.0)
             return [p for p in scene.seller.posts if p["to"] == "u-buyer"][n - 1]["message"]
 
-        asked = await buyer_says(1, text="我要申请纠纷，耳机没收到货")
+        asked = await buyer_says(1, text="我要申请纠纷，耳机有问题")
         assert [c["id"] for c in asked["choices"]] == ["dispute:order:A-2002", "dispute:order:A-1001"]
         assert [c["label"] for c in asked["choices"]] == ["笔记本电脑 · 5000.00 CNY", "蓝牙耳机 · 199.00 CNY"]
         reasons = await buyer_says(2, choice="dispute:order:A-1001")
@@ -584,6 +584,23 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
         assert case.data["reference"] in again["text"] and not again.get("choices")
         other = await buyer_says(6, text="订单 a-2002 也有问题，我要发起纠纷", thread="third")
         assert [c["label"] for c in other["choices"]][:1] == ["未收到货"] and "A-2002" in other["text"]
+        # the reason said at once is not asked either (a trial was asked it again)
+        said_all = await buyer_says(7, text="订单 A-2002 没收到货，我要发起纠纷", thread="fourth")
+        assert said_all["text"].startswith("关于订单 A-2002（未收到货）") and not said_all.get("choices")
+        listing = await buyer_says(8, text="我要发起纠纷", thread="fifth")  # A-1001 has its case: not offered
+        assert [c["id"] for c in listing["choices"]] == ["dispute:order:A-2002"] and "例如 A-2002" in listing["text"]
+        # the ticket told of a case elsewhere is filed, with a note naming the case's ticket (a
+        # trial's waited open and unfiled)
+        store = scene.hub.store.tickets
+        case_ticket = await store.get_conversation(case.conversation_id)
+        for number in range(1000, 1010):
+            ticket = await store.get_conversation_by_number(number)
+            said = [m for m in await store.list_messages(ticket.id)] if ticket else []
+            if any(m.text.startswith("订单A-1001还是没收到货") for m in said):
+                break
+        assert ticket is not None and ticket.category == "dispute" and case_ticket is not None
+        [note] = [m for m in said if m.kind.value == "note"]
+        assert f"#{case_ticket.number}" in note.text and case.data["reference"] in note.text
         assert len(await scene.hub.services.records.query("disputes", "case", {})) == 1
 
 
