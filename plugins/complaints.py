@@ -319,7 +319,7 @@ class ComplaintsPlugin(Plugin):
         record, made = await ctx.records.create_once(COMPLAINT, ticket.id, data, action="complaint.file")
         if not made:
             raise InvalidInput(f"ticket #{ticket.number} has a complaint already")
-        await self._route(ctx, ticket, route)
+        await self._route(ctx, ticket, route, told=True)
 
         def note(locale: str) -> str:  # every value by its name in the agent's language, never an id
             said = catalog(locale)
@@ -359,14 +359,18 @@ class ComplaintsPlugin(Plugin):
         route = rules.route("agent", data["severity"], self.settings.departments, about_agent=about)
         await self._route(ctx, ticket, rules.Route(department, route.priority, route.about_agent))
 
-    async def _route(self, ctx: PluginContext | ServiceContext, ticket: Conversation, route: rules.Route) -> None:
+    async def _route(
+        self, ctx: PluginContext | ServiceContext, ticket: Conversation, route: rules.Route, *, told: bool = False
+    ) -> None:
         """The ticket to the complaint's department at its severity's priority, and off the
-        agent it is about (they must not see it again)."""
+        agent it is about (they must not see it again). `told`: the caller tells the customer
+        where it went itself (the "received" notice names the team), so the progress plugin's
+        "passed to another team" would say it twice (a trial got both in one second)."""
         changes: dict[str, Any] = {"team": route.team, "priority": raised(ticket.priority, Priority(route.priority))}
         if route.about_agent and ticket.assignee_id == route.about_agent:
             changes["assignee_id"] = ""
         ctx.conversation = await ctx.actions.update_conversation(
-            ticket, changes, priority_by=PrioritySource("plugin", self.name)
+            ticket, changes, priority_by=PrioritySource("plugin", self.name), told=told
         )
 
     async def _kept_from_subject(self, ctx: PluginContext | ServiceContext, route: rules.Route) -> rules.Route:
