@@ -442,9 +442,9 @@ async def test_after_a_contact_merge_moving_between_its_two_peoples_tickets_stil
     alice_contact, bob_contact = await contact_ids(client, alice, bob)
     path = f"/api/v1/contacts/{bob_contact}/merge"
     resp = await client.post(path, json={"into": alice_contact}, headers=headers)  # two webchat accounts
-    assert resp.status == 409 and "each has their own account on webchat" in (await resp.json())["message"]
+    assert resp.status == 409 and "each has their own identity on web chat" in (await resp.json())["message"]
     resp = await client.post(path + "?lang=zh-CN", json={"into": alice_contact}, headers=headers)
-    assert "两人在 webchat 上各有自己的账号" in (await resp.json())["message"]
+    assert "两人在网页聊天渠道各有自己的身份" in (await resp.json())["message"]
     assert (await client.post(path, json={"into": alice_contact, "confirm": True}, headers=headers)).status == 200
 
     [bobs_message] = [m for m in await store.tickets.list_messages(bobs) if m.kind is MessageKind.MESSAGE]

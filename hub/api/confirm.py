@@ -17,7 +17,7 @@ from conversation.identity import MergeDoubts, merge_doubts, same_customer
 from conversation.model import Contact, Conversation, Direction, MessageKind
 from conversation.store import Store
 from hub.api.framework import ApiError
-from hub.i18n import SOURCE_LOCALE, Phrase, say
+from hub.i18n import SOURCE_LOCALE, Phrase, hub_texts, say
 from hub.i18n_web import said_as
 
 
@@ -86,5 +86,14 @@ def contacts_may_differ(source: Contact, target: Contact, doubts: MergeDoubts) -
         emails = {"a": a, "a_email": doubts.emails[0], "b": b, "b_email": doubts.emails[1]}
         reasons.append({"key": "confirm.contacts.emails", "params": emails})
     if doubts.channels:
-        reasons.append({"key": "confirm.contacts.channels", "params": {"channels": list(doubts.channels)}})
+        channels = [_channel_said(name) for name in doubts.channels]
+        reasons.append({"key": "confirm.contacts.channels", "params": {"channels": channels}})
     return {"a": a, "b": b, "reasons": reasons}
+
+
+def _channel_said(name: str) -> str | Phrase:
+    """A channel by its name in the reader's language (邮件, 网页聊天) when it is one of the
+    kinds the hub names; a channel named otherwise in hub.toml by that name (a trial read
+    "两人在 email 上…")."""
+    key = f"channel.{name}"
+    return {"key": key} if hub_texts(SOURCE_LOCALE).has(key) else name
