@@ -178,6 +178,7 @@ class Pipeline:
             if record.route is Route.OPEN_NEW:
                 self.bus.publish(Event("conversation.created", conv_id, {"number": record.conversation.number}))
                 record.conversation = await self._raise_priority(record.conversation, record.contact)
+                await self._say_merged_away(record.conversation, inbound.conversation_hint)
             elif record.route is Route.REOPEN:
                 reopened = {
                     "status_after": Status.OPEN.value,
@@ -460,6 +461,19 @@ class Pipeline:
         if latest is None or not latest.merged_into or latest.customer_address != inbound.sender.address:
             return inbound
         return with_changes(inbound, conversation_hint=latest.id)
+
+    async def _say_merged_away(self, ticket: Conversation, hint: str) -> None:
+        """A new ticket opened by a customer writing on their ticket an agent merged into another
+        customer's says so, naming both: a trial's agents saw a fresh ticket with nothing linking
+        it to the conversation it goes on from."""
+        if not hint or hint == ticket.id:
+            return
+        hinted = await self.store.tickets.get_conversation(hint)
+        if hinted is None or not hinted.merged_into:
+            return
+        into = await self.store.tickets.get_conversation(hinted.merged_into)
+        params = {"number": str(hinted.number), "into": str(into.number) if into else "?"}
+        await self.actions.add_event(ticket, "event.goes_on_from_merged", **params)
 
     async def _latest_routed_to(self, inbound: Inbound) -> Conversation | None:
         """The newest ticket of the thread routing takes the message to: its own, or on another

@@ -388,6 +388,24 @@ async def test_a_stranger_whose_ticket_was_merged_into_a_customers_writes_on_in_
     assert eves_first["Message-ID"] not in str(reply["References"])
 
 
+async def test_a_reply_to_ones_own_ticket_merged_into_a_strangers_says_where_it_goes_on_from(
+    hub: Hub, sink: tuple[Sink, int]
+) -> None:
+    """A trial: Ed's ticket merged into Eve's, Ed answered his own ticket's mail ("Re: … [#1001]"):
+    a new ticket, fresh greeting, nothing linking it to the conversation it goes on from."""
+    await mail_in(hub, customer_mail("订单没有到", "我的订单三天了还没有到。"))
+    eds = customer_mail("建议", "希望增加夜间配送", sender="ed@example.net")
+    await mail_in(hub, eds, sender="ed@example.net")
+    await hub.services.conversations.merge(await ticket(hub, 1001), await ticket(hub, 1000), who="agent")
+    again = customer_mail("Re: 建议 [#1001]", "还有一个想法", sender="ed@example.net", In_Reply_To=eds["Message-ID"])
+    await mail_in(hub, again, sender="ed@example.net")
+    opened = await ticket(hub, 1002)
+    assert opened.customer_address == "ed@example.net"
+    events = [m for m in await hub.store.tickets.list_messages(opened.id) if m.kind is MessageKind.EVENT]
+    [said] = [e for e in events if (e.raw or {}).get("event", {}).get("key") == "event.goes_on_from_merged"]
+    assert "#1001" in said.text and "#1000" in said.text
+
+
 async def test_merging_a_ticket_only_a_list_claims_is_the_customers_asks_first(hub: Hub) -> None:
     """A trial: a forged list mail naming Li Na was filed under her and merged into her real
     ticket without a question (the same identity on both). Its mails prove no one: it asks."""
