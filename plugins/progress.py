@@ -28,6 +28,7 @@ from typing import ClassVar
 from conversation.model import AuthorType, Choice, Conversation, Direction, Message, MessageKind
 from conversation.progress import (
     CHOICE_PREFIX,
+    LIVE,
     StatusQuestion,
     bare_number,
     chosen_number,
@@ -56,7 +57,9 @@ def catalog(language: str) -> Texts:
 async def describe(hub: HubPort, ticket: Conversation, language: str, *, with_link: bool = True) -> str:
     """The answer about one ticket, for its own customer; `with_link` adds its status-page link."""
     t = catalog(language)
-    team = await hub.team_name(ticket.team, language) if ticket.team else t.get("progress.team.none")
+    # a finished ticket with no team was never "not yet" given one (a trial read 尚未分配团队 on a closed one)
+    unteamed = "progress.team.none" if ticket.status in LIVE else "progress.team.none_finished"
+    team = await hub.team_name(ticket.team, language) if ticket.team else t.get(unteamed)
     update = last_update(await hub.reads.list_messages(ticket.id), ticket)
     lines = [
         t.get("progress.answer.head", number=ticket.number, status=t.get(f"progress.status.{ticket.status.value}")),

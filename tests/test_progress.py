@@ -145,10 +145,12 @@ async def test_the_customer_asks_on_telegram_and_hears_where_the_ticket_stands_i
 
     # Closed, it is no live ticket: asked without a number, the answer still says where it ended
     # (a trial's customer got "you have no open tickets", no word of the one they had).
-    await hub.services.conversations.update_by(await number(hub, 1000), {"status": "closed"}, who="王芳", names={})
+    closing = {"status": "closed", "team": ""}  # and with no team: a closed ticket has no "not yet"
+    await hub.services.conversations.update_by(await number(hub, 1000), closing, who="王芳", names={})
     await telegram(client, text_update(4, "我的工单怎么样了", message_id=4))
     texts = await said_count(fake, 6)
     assert "工单 #1000：已关闭" in texts[-1] and "没有处理中的工单" not in texts[-1]
+    assert "尚未分配团队" not in texts[-1] and "处理团队：无" in texts[-1]  # never "not yet" on a closed one (a trial)
     await telegram(client, text_update(5, "我的工单怎么样了", chat_id=888, user_id=888))  # someone without any
     assert "您目前没有处理中的工单" in (await said_count(fake, 1, chat=888))[-1]
 
