@@ -66,6 +66,7 @@ from conversation.faq_bot import (
     read_reply,
     reassures,
 )
+from conversation.inbound import answer_words
 from conversation.kb_learning import in_language, matched_words, only_greets_or_thanks
 from conversation.markdown_html import render_markdown
 from conversation.placeholders import customer_words
@@ -196,15 +197,18 @@ class FaqPlugin(Plugin):
 
     async def on_message(self, ctx: PluginContext) -> Flow | None:
         if ctx.hub is not None and reassures(
-            ctx.conversation, ctx.message, customer_words(ctx.message.text), ctx.state.get("reassured_at", "")
+            ctx.conversation,
+            ctx.message,
+            customer_words(answer_words(ctx.message.text)),
+            ctx.state.get("reassured_at", ""),
         ):
-            locale = clear_language(customer_words(ctx.message.text)) or _language(ctx)
+            locale = clear_language(customer_words(answer_words(ctx.message.text))) or _language(ctx)
             await ctx.reply(catalog(locale).get("faq.customer.still_passed_on"))
             ctx.state["reassured_at"] = ctx.message.created_at.isoformat()
             return Flow.CONTINUE
         if ctx.hub is None or not may_answer(ctx.conversation, ctx.message):
             return Flow.CONTINUE
-        hub, text, chosen = ctx.hub, customer_words(ctx.message.text), ctx.chosen
+        hub, text, chosen = ctx.hub, customer_words(answer_words(ctx.message.text)), ctx.chosen
         if not text and not chosen:  # a sticker, a photo, a file alone: nothing the bot can read
             return Flow.CONTINUE
         if chosen == YES and (ctx.state.get("waiting") or {}).get("for") != "confirm":

@@ -234,8 +234,12 @@ async def test_by_email_the_answer_is_the_articles_sanitised_html_and_auto_repli
         await eventually(lambda: _messages(hub, ticket.id, 3), timeout=10)
         assert len(mails.mails) == 1 and not (await ticket_of(hub)).human_owned
 
-        await mail(customer_mail("Re: 密码", "是", **thread))
+        # "1" (yes) above the mail program's quote of the answer, with no "wrote:" line (a trial:
+        # read as a new question, handed on)
+        quoted = "\n".join(f"> {line}" for line in text.splitlines())
+        await mail(customer_mail("Re: 密码", f"1\n\n{quoted}", **thread))
         await eventually(lambda: _status(hub, Status.RESOLVED), timeout=10)
+        assert not (await ticket_of(hub)).human_owned
 
 
 async def _messages(hub: Hub, conversation_id: str, count: int) -> bool:

@@ -189,6 +189,12 @@ async def test_a_handed_off_tickets_row_previews_the_customers_words_and_waits(a
     )
     [row] = (await agent.call("GET", "/api/v1/conversations"))["items"]
     assert row["preview"]["text"] == "退款三天还没到账" and row["waiting_since"] == row["last_inbound_at"]
+    # the card and by-number give the ticket as the list does (a trial: no preview, no wait there)
+    for one in (
+        (await agent.call("GET", f"/api/v1/conversations/{conv['id']}"))["conversation"],
+        await agent.call("GET", f"/api/v1/conversations/by-number/{conv['number']}"),
+    ):
+        assert (one["preview"], one["waiting_since"]) == (row["preview"], row["waiting_since"])
     await agent.call("POST", f"/api/v1/conversations/{conv['id']}/messages", {"text": "我来查一下"}, status=201)
     [row] = (await agent.call("GET", "/api/v1/conversations"))["items"]
     assert row["preview"]["text"] == "我来查一下" and row["waiting_since"] is None

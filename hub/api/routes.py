@@ -323,11 +323,15 @@ async def contact_names(hub: Hub, conversations: list[Conversation]) -> dict[str
     return await hub.store.contacts.contact_labels(sorted({c.contact_id for c in conversations}))
 
 
-async def named_conversation_json(hub: Hub, conv: Conversation) -> dict[str, Any]:
-    """A ticket's JSON as the list gives it, its contact named: what a change answers with too
-    (a PATCH answered `contact_name` "" where the list said "Visitor l5WmVC")."""
+async def named_conversation_json(hub: Hub, conv: Conversation, locale: str = "") -> dict[str, Any]:
+    """A ticket's JSON as the list gives it, its contact named, with its preview and wait: what
+    a change and `by-number` answer with too (a PATCH answered `contact_name` "" where the list
+    said "Visitor l5WmVC"; `by-number` had no preview and no `waiting_since`, a trial)."""
     names = await contact_names(hub, [conv])
-    return conversation_json(conv, contact_name=names.get(conv.contact_id, ""))
+    newest = (await hub.store.inbox.newest_messages([conv.id], ROW_WINDOW)).get(conv.id, [])
+    return conversation_json(
+        conv, contact_name=names.get(conv.contact_id, ""), latest=previewed(newest), locale=locale
+    ) | {"waiting_since": iso(waiting_since(conv, newest))}
 
 
 @api.route(
@@ -344,7 +348,7 @@ async def conversation_by_number(call: Call) -> dict[str, Any]:
     conv = authorized(
         call, await hub_of(call).store.tickets.get_conversation_by_number(int(number)) if valid else None, Access.READ
     )
-    return await named_conversation_json(hub_of(call), conv) | await sla_of(call, conv)
+    return await named_conversation_json(hub_of(call), conv, reader_language(call)) | await sla_of(call, conv)
 
 
 async def sla_of(call: Call, conv: Conversation) -> dict[str, Any]:
@@ -418,8 +422,7 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     newest = await hub.store.inbox.newest_messages([c.id for c in visible], ROW_WINDOW)
     reader = reader_language(call)
     return {
-        "conversation": conversation_json(conv, contact_name=contact.name if contact else "")
-        | await sla_of(call, conv),
+        "conversation": await named_conversation_json(hub, conv, reader) | await sla_of(call, conv),
         "contact": {
             **contact_json(contact),
             "notes": await hub.store.coordination.get_value(contact_notes_key(contact.id)) or "",
