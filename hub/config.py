@@ -129,7 +129,7 @@ class DeskSection:
         list, ["盗号", "被盗", "诈骗", "fraud", "hacked", "stolen"], "words that make a new ticket urgent (any case)"
     )
     high_keywords: tuple[str, ...] = setting(
-        list, ["退款", "投诉", "refund", "complaint"], "words that make a new ticket high priority (any case)"
+        list, ["退款", "投诉", "refund", "complain"], "words that make a new ticket high priority (any case)"
     )
     tier_priorities: dict[str, Priority] = setting(
         dict, {}, 'customer tier -> the priority a new ticket of theirs gets at least, e.g. { vip = "high" }'

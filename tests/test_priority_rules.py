@@ -59,3 +59,10 @@ async def test_a_new_ticket_with_a_keyword_is_urgent_with_an_event(tmp_path: Pat
         assert calm.conversation.priority is Priority.NORMAL
     finally:
         await hub.stop()
+
+
+@pytest.mark.parametrize("text", ["我要投诉卖家", "I want to complain about the seller", "This is a complaint"])
+def test_the_default_high_words_take_a_complaint_in_either_language(text: str) -> None:
+    """A trial: "投诉" raised a Chinese complaint to high, "I want to complain about…" stayed normal."""
+    defaults = parse_config({}).keyword_rules
+    assert priority_from_keywords(text, defaults, Priority.NORMAL) is not None
