@@ -21,3 +21,9 @@ def split_coded_error(error: str) -> tuple[str, str]:
     """(code, detail) of a stored `error` text; ("", error) when it has no code."""
     found = CODED.match(error or "")
     return (found.group(1), found.group(2)) if found else ("", error or "")
+
+
+# PermanentDeliveryError codes of messages a channel holds back on purpose (the email loop
+# budget), not because they could not be delivered: counted apart by the outbox, and on an
+# open ticket a bot's such message hands it to a person (progress.left_midway).
+WITHHELD = frozenset({"auto_reply_budget"})

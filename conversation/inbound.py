@@ -51,7 +51,7 @@ def plain_text(text: str) -> str:
     return text.translate(_PLAIN) if CONTROL_CHARACTERS.search(text) else text
 
 
-_QUOTED_LINE = re.compile(r"^[ \t]*>")
+QUOTED_LINE = re.compile(r"^[ \t]*>")  # a line of a quoted mail
 
 
 def answer_words(text: str) -> str:
@@ -61,7 +61,7 @@ def answer_words(text: str) -> str:
     itself keeps them: ">" lines with no "wrote:" above may be the customer's own citation."""
     lines = text.rstrip().split("\n")
     end = len(lines)
-    while end and (_QUOTED_LINE.match(lines[end - 1]) or not lines[end - 1].strip()):
+    while end and (QUOTED_LINE.match(lines[end - 1]) or not lines[end - 1].strip()):
         end -= 1
     return "\n".join(lines[:end]) if end else text
 

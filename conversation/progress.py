@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from conversation.delivery_errors import WITHHELD
 from conversation.identity import COPY_OF, seen_by_customer
 from conversation.model import (
     AuthorType,
@@ -147,20 +148,15 @@ def only_a_question(ticket: Conversation) -> bool:
 ANSWERS = "answers"  # a bot message's raw: the id of the customer's message it answers
 
 
-# Why a bot's message was not sent that leaves its customer mid-dialogue: the email channel's
-# loop budget held it back. A relay outage, a bounce from a forged sender or a channel that only
-# receives fail every bot message alike and would hand every ticket on (a review); those stay
-# failed in the thread, for whoever reads it.
-HELD_BACK = frozenset({"auto_reply_budget"})
-
-
 def left_midway(ticket: Conversation, reply: Message, code: str) -> bool:
     """A bot's message on an open ticket no person has taken or been asked for was held back
-    (`code`, the delivery error's, in HELD_BACK): the customer is left in the middle of what the
-    bot was doing with them (a trial's dispute by mail stopped at its fourth question, with no
-    one told), so the ticket must go to a person. Not a copy of a message sent elsewhere."""
+    on purpose (`code`, the delivery error's, in WITHHELD): the customer is left in the middle
+    of what the bot was doing with them (a trial's dispute by mail stopped at its fourth
+    question, with no one told), so the ticket must go to a person. Other failures (a relay
+    outage, a forged sender's bounce, a channel that only receives) fail every bot message
+    alike and stay failed in the thread. Not a copy of a message sent elsewhere."""
     return (
-        code in HELD_BACK
+        code in WITHHELD
         and reply.author_type is AuthorType.BOT
         and not (reply.raw or {}).get(COPY_OF)
         and ticket.status is Status.OPEN

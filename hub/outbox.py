@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conversation.delivery_errors import coded_error
+from conversation.delivery_errors import WITHHELD, coded_error
 from conversation.identity import reply_address
 from conversation.model import Contact, Conversation, Message, utcnow
 from conversation.paging import page_recipient
@@ -67,11 +67,6 @@ class OutboxQueue(Protocol):
     async def release(self, owner: str) -> int:
         """Give back the leases `owner` holds (shutdown)."""
         ...
-
-
-# PermanentDeliveryError codes of messages a channel holds back on purpose (the email loop
-# budget), not because they could not be delivered.
-WITHHELD = frozenset({"auto_reply_budget"})
 
 
 class Outbox:

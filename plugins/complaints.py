@@ -43,6 +43,7 @@ from hub.sdk import (
     ServiceContext,
     Texts,
     TimerContext,
+    hub_texts,
     in_every_language,
     plugin_name,
     said_in_every_language,
@@ -269,7 +270,8 @@ class ComplaintsPlugin(Plugin):
 
         def note(locale: str) -> str:
             said = catalog(locale)
-            topics = said.get("list.separator").join(said.get(f"complaints.topic.{t}") for t in record.data["topics"])
+            separator = hub_texts(locale).get("list.separator")
+            topics = separator.join(said.get(f"complaints.topic.{t}") for t in record.data["topics"])
             return said.get("complaints.note.suggestion", topics=topics)
 
         await ctx.note(note(ctx.hub.language if ctx.hub else "en"), texts=said_in_every_language(note))

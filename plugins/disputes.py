@@ -459,7 +459,7 @@ class DisputesPlugin(Plugin):
         typed = answer_words(ctx.message.text).strip()  # a mail's answer, without its quote of the question
         order_id = rules.picked(ctx.chosen, "order") or (typed if step == "order" else "")
         if not step and not order_id:  # "订单 o-5531 没收到货": the order named at once is not asked for again
-            orders = [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
+            orders = await self._orders_of(platform, user)
             order_id = rules.named_order(ctx.message.text, [o.id for o in orders])
         reason = rules.picked(ctx.chosen, "reason") or (rules.typed_reason(typed) if step == "reason" else "")
         if order_id:
@@ -510,7 +510,7 @@ class DisputesPlugin(Plugin):
             )
             return
         if orders is None:
-            orders = [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
+            orders = await self._orders_of(platform, user)
         if not orders:
             ctx.state.clear()
             await ctx.reply(t.get("disputes.no_orders"))
@@ -535,6 +535,10 @@ class DisputesPlugin(Plugin):
             for o in orders
         ]
         await ctx.ask("\n".join([t.get("disputes.pick_order", example=orders[0].id), *lines]), buttons, numbered=False)
+
+    async def _orders_of(self, platform: PlatformTools, user: PlatformUser) -> list[Order]:
+        """The buyer's own orders among the platform's latest (at most `max_orders`)."""
+        return [o for o in await platform.orders(limit=self.settings.max_orders) if o.buyer_id == user.id]
 
     async def _points_to_case(self, ctx: PluginContext, case: Record) -> None:
         """A ticket about an order whose case is elsewhere: filed under disputes, with a note

@@ -28,6 +28,7 @@ from charset_normalizer import from_bytes
 from mailparser_reply import EmailReplyParser
 
 from adapters.email.reports import DeliveryReport, delivery_report, is_automatic
+from conversation.inbound import QUOTED_LINE
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,6 @@ ATTRIBUTION = re.compile(
     r".{4,160}님이[ \t]*작성[:：])[ \t]*$"
 )
 ATTRIBUTION_END = re.compile(r"(?:wrote|schrieb|a écrit|escribió|[写寫]道|のメッセージ|작성)[ \t]?[:：]?[ \t]*$")
-QUOTED_LINE = re.compile(r"^[ \t]*>")
 SIGNATURE_MARK = re.compile(r"^-- ?$")
 # Runs of blank (or whitespace-only) lines, collapsed to one blank line before any
 # heuristics run: mail-parser-reply's patterns grow with the square of such runs.
