@@ -388,6 +388,20 @@ async def test_a_stranger_whose_ticket_was_merged_into_a_customers_writes_on_in_
     assert eves_first["Message-ID"] not in str(reply["References"])
 
 
+async def test_a_mails_references_name_only_the_mails_before_it(hub: Hub, sink: tuple[Sink, int]) -> None:
+    """A trial: a greeting and a hand-off queued in one instant each named the other in References."""
+    outbox, _port = sink
+    await mail_in(hub, customer_mail("订单没有到", "我的订单三天了还没有到。"))
+    await eventually(lambda: outbox.mails)  # the echo bot's
+    conv = await ticket(hub, 1000)
+    first = await hub.actions.send(conv, "第一封", author_type=AuthorType.AGENT, author_id="a1")
+    second = await hub.actions.send(conv, "第二封", author_type=AuthorType.AGENT, author_id="a1")
+    ids = {m.id: f"<{m.id}@support.example.com>" for m in (first, second)}
+    await eventually(lambda: {m["Message-ID"] for m in outbox.mails} >= set(ids.values()))
+    sent = {m["Message-ID"]: str(m["References"]) for m in outbox.mails}
+    assert ids[second.id] not in sent[ids[first.id]] and ids[first.id] in sent[ids[second.id]]
+
+
 async def test_a_reply_to_ones_own_ticket_merged_into_a_strangers_says_where_it_goes_on_from(
     hub: Hub, sink: tuple[Sink, int]
 ) -> None:

@@ -688,7 +688,11 @@ class EmailAdapter(Adapter):
         # are none of these recipients' to see, nor to thread on.
         recipients = {to.lower(), *(p.lower() for p in [*conversation.participants, *copied]), ""}
         for earlier in thread:
-            if earlier.kind is not MessageKind.MESSAGE or earlier.id == message.id:
+            if earlier.id == message.id:
+                # only what came before it: two bot mails queued in one instant (a greeting and a
+                # hand-off) each named the other in References (a trial)
+                break
+            if earlier.kind is not MessageKind.MESSAGE:
                 continue
             if (earlier.raw or {}).get("merged_from") and earlier.customer_address.lower() not in recipients:
                 continue
