@@ -4,7 +4,8 @@
 stack (RecursionError), a key written twice in one object (which one counts depends on
 the parser), escapes of lone UTF-16 surrogates ("\\ud800": no UTF-8 encoder,
 so the store fails), integers MongoDB cannot hold and NaN. Each of those is refused
-here with a clear reason, so the caller gets 400 and nothing is stored.
+here with a clear reason, so the caller gets 400 and nothing is stored. A leading byte
+order mark, which some Windows tools write before UTF-8, is ignored (RFC 8259, 8.1 allows it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from conversation.errors import InvalidInput
 MAX_DEPTH = 32  # no payload the hub understands nests deeper than a handful of levels
 INT_RANGE = (-(2**63), 2**63 - 1)  # what both stores can hold (BSON int64)
 SURROGATE = re.compile("[\ud800-\udfff]")
+INT_DIGITS = len(str(2**63))  # more digits than this cannot be in INT_RANGE
+BOM = "\ufeff"
+OUT_OF_RANGE = "a number is out of range (64-bit integers only)"
 
 
 class InvalidJson(InvalidInput):
@@ -37,11 +41,16 @@ def parse_json(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
     except UnicodeDecodeError:
         raise InvalidJson("the body is not UTF-8") from None
+    text = text.removeprefix(BOM)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_object_once)
+        value = json.loads(
+            text, parse_constant=_refuse_constant, parse_int=_bounded_int, object_pairs_hook=_object_once
+        )
     except RecursionError:
         raise InvalidJson(f"the JSON is nested more than {max_depth} levels deep") from None
-    except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
+    except InvalidJson:
+        raise
+    except ValueError as exc:  # JSONDecodeError
         raise InvalidJson(f"the body is not valid JSON: {exc}") from None
     check_storable(value, max_depth=max_depth)
     return value
@@ -85,7 +94,7 @@ def check_storable(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
             continue
         elif isinstance(item, int):
             if not INT_RANGE[0] <= item <= INT_RANGE[1]:
-                raise InvalidJson("a number is out of range (64-bit integers only)")
+                raise InvalidJson(OUT_OF_RANGE)
         elif isinstance(item, (dict, list)):
             if depth > max_depth:
                 raise InvalidJson(f"the JSON is nested more than {max_depth} levels deep")
@@ -95,6 +104,14 @@ def check_storable(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
                     stack.append((inner, depth + 1))
             else:
                 stack.extend((inner, depth + 1) for inner in item)
+
+
+def _bounded_int(digits: str) -> int:
+    """Refuse a long integer before converting it: past 4,300 digits Python's own refusal
+    would reach the client, advising `sys.set_int_max_str_digits()` (a trial)."""
+    if len(digits.lstrip("-")) > INT_DIGITS:
+        raise InvalidJson(OUT_OF_RANGE)
+    return int(digits)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -318,6 +318,28 @@ async def test_searches_over_the_limits_get_a_clear_422(agent: Agent) -> None:
     assert (await agent.call("GET", "/api/v1/conversations?q=parcel"))["total"] == 1
 
 
+async def test_a_long_thread_is_read_in_pages_with_limit_and_after(agent: Agent) -> None:
+    """A loop of 10,000 mails is one response without `limit` (a trial asked per_page)."""
+    conv = await new_ticket(agent)
+    for n in range(4):
+        await agent.call(
+            "POST", f"/api/v1/conversations/{conv}/messages", {"text": f"n{n}", "kind": "note"}, status=201
+        )
+    whole = await agent.call("GET", f"/api/v1/conversations/{conv}/messages")
+    assert whole["has_more"] is False
+    pages, after = [], ""
+    while True:
+        page = await agent.call("GET", f"/api/v1/conversations/{conv}/messages?limit=2{after}")
+        pages.append([m["id"] for m in page["items"]])
+        if not page["has_more"]:
+            break
+        after = f"&after={page['items'][-1]['id']}"
+    assert [i for p in pages for i in p] == [m["id"] for m in whole["items"]]
+    assert all(len(p) == 2 for p in pages[:-1]) and len(pages) == (len(whole["items"]) + 1) // 2
+    for bad in ("0", "501", "x"):
+        await agent.call("GET", f"/api/v1/conversations/{conv}/messages?limit={bad}", status=422)
+
+
 async def test_replies_go_out_notes_stay_in_and_changes_leave_events(agent: Agent) -> None:
     conv = await new_ticket(agent)
     hub = agent.client.server.app[HUB]

@@ -24,7 +24,7 @@ from hub.agents import DEFAULT_ADMIN_EMAIL
 from hub.api.framework import Route
 from hub.api.routes import api
 from hub.app import Hub, build_app
-from hub.jsonbody import MAX_DEPTH, parse_json
+from hub.jsonbody import MAX_DEPTH, InvalidJson, parse_json
 from hub.schema import AnyObject, Arr, Bool, Int, Map, Nullable, Obj, Scalar, Schema, Str
 from hub.signing import SIGNATURE
 from hub.signing import sign as telephony_signature
@@ -476,6 +476,26 @@ def test_the_shared_reader_keeps_what_it_should() -> None:
         "f": 1.5,
         "nested": [[[{"a": None}]]],
     }
+
+
+def test_the_shared_reader_ignores_a_byte_order_mark_and_refuses_long_numbers_in_its_own_words() -> None:
+    assert parse_json("\ufeff".encode() + b'{"text": "hi"}') == {"text": "hi"}
+    assert parse_json('\ufeff{"text": "hi"}') == {"text": "hi"}
+    for digits in ("9" * 5000, "-" + "9" * 5000, "9" * 20):
+        with pytest.raises(InvalidJson) as refused:
+            parse_json(f'{{"n": {digits}}}')
+        assert str(refused.value) == "a number is out of range (64-bit integers only)"
+    assert parse_json('{"n": 9223372036854775807}') == {"n": 2**63 - 1}
+
+
+async def test_a_webhook_body_with_a_byte_order_mark_is_kept(site: Site) -> None:
+    """Some Windows tools write one before UTF-8; RFC 8259 lets a reader ignore it (a trial's
+    400 "Unexpected UTF-8 BOM")."""
+    before = site.snapshot()
+    body = "\ufeff".encode() + json.dumps(WEBHOOK_BODY).encode()
+    resp = await site.client.post("/channels/api/messages", data=body, headers=signed_headers(SECRET, body))
+    assert resp.status == 200, await resp.text()
+    assert site.snapshot()["messages"] == before["messages"] + 1
 
 
 # -- the telephony webhook ---------------------------------------------------------------------

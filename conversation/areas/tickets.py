@@ -72,8 +72,9 @@ class Tickets(ABC):
         when the thread has none yet."""
 
     @abstractmethod
-    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
-        """The thread, oldest first; with `after`, only messages newer than that message id."""
+    async def list_messages(self, conversation_id: str, *, after: str = "", limit: int = 0) -> list[Message]:
+        """The thread, oldest first; with `after`, only messages newer than that message id;
+        with `limit`, at most that many (0: all)."""
 
     @abstractmethod
     async def get_message(self, message_id: str) -> Message | None: ...

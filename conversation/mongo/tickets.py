@@ -81,11 +81,11 @@ class MongoTickets(Area, Tickets):
         return conversation_from_doc(doc) if doc else None
 
     @_unavailable_when_unreachable
-    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
+    async def list_messages(self, conversation_id: str, *, after: str = "", limit: int = 0) -> list[Message]:
         condition: dict[str, Any] = {"conversation_id": conversation_id}
         if after:
             condition["_id"] = {"$gt": after}
-        cursor = self._messages.find(condition).sort("_id", ASCENDING)
+        cursor = self._messages.find(condition).sort("_id", ASCENDING).limit(limit)  # 0: no limit
         return [message_from_doc(doc) async for doc in cursor]
 
     @_unavailable_when_unreachable

@@ -80,14 +80,18 @@ class SQLiteTickets(Area, Tickets):
     async def latest_on_thread(self, channel: str, thread_key: str) -> Conversation | None:
         return await self._one(LATEST_ON_THREAD, (channel, thread_key), _conversation)
 
-    async def list_messages(self, conversation_id: str, *, after: str = "") -> list[Message]:
+    async def list_messages(self, conversation_id: str, *, after: str = "", limit: int = 0) -> list[Message]:
         def job(conn: sqlite3.Connection) -> list[Message]:
             sql = "SELECT * FROM messages WHERE conversation_id = ?"
             params: tuple[Any, ...] = (conversation_id,)
             if after:
                 sql += " AND id > ?"
                 params += (after,)
-            return [_message(r) for r in conn.execute(sql + " ORDER BY id", params)]
+            sql += " ORDER BY id"
+            if limit:
+                sql += " LIMIT ?"
+                params += (limit,)
+            return [_message(r) for r in conn.execute(sql, params)]
 
         return await self._call(job, write=False)
 

@@ -74,7 +74,14 @@ ROLES = tuple(r.value for r in Role)
 CONVERSATION = api.schema("Conversation", CONVERSATION_SHAPE)
 MESSAGE = api.schema("Message", MESSAGE_SHAPE)
 MESSAGE_PAGE = api.schema(
-    "MessagePage", {"type": "object", "properties": {"items": {"type": "array", "items": MESSAGE.json_schema()}}}
+    "MessagePage",
+    {
+        "type": "object",
+        "properties": {
+            "items": {"type": "array", "items": MESSAGE.json_schema()},
+            "has_more": {"type": "boolean", "description": "with `limit`: newer messages follow the last item"},
+        },
+    },
 )
 CONTACT = api.schema("Contact", {"type": "object", "description": "a person with their channel identities"})
 AGENT_SCHEMA = api.schema("Agent", {"type": "object"})
@@ -445,19 +452,31 @@ async def get_conversation(call: Call) -> dict[str, Any]:
     "/v1/conversations/{conversation_id}/messages",
     summary="The whole thread, oldest first (reading changes nothing: POST .../read marks it read)",
     tag="conversations",
-    query={"after": Str(max_length=64, description="only messages after this message id")},
+    query={
+        "after": Str(max_length=64, description="only messages after this message id"),
+        "limit": Int(
+            minimum=1,
+            maximum=500,
+            description="at most this many; `has_more` tells whether to ask again with `after` the last id",
+        ),
+    },
     response=MESSAGE_PAGE,
 )
 async def list_messages(call: Call) -> dict[str, Any]:
     conv = await conversation_or_404(call)
     store = hub_of(call).store
-    messages = await store.tickets.list_messages(conv.id, after=call.query.get("after", ""))
+    limit = call.query.get("limit", 0)
+    messages = await store.tickets.list_messages(
+        conv.id, after=call.query.get("after", ""), limit=limit + 1 if limit else 0
+    )
+    has_more = bool(limit) and len(messages) > limit
+    messages = messages[:limit] if limit else messages
     reader = reader_language(call)  # system events said in the reader's language
     # Who wrote the customers' messages that are not the ticket's customer's: named, not "Customer".
     others = [m for m in messages if m.direction is Direction.INBOUND and m.customer_address != conv.customer_address]
     names = await store.contacts.contact_labels(sorted({m.author_id for m in others})) if others else {}
     writers = {m.id: names.get(m.author_id, "") for m in others}
-    return {"items": [message_json(m, reader, writers.get(m.id, "")) for m in messages]}
+    return {"items": [message_json(m, reader, writers.get(m.id, "")) for m in messages], "has_more": has_more}
 
 
 @api.route(

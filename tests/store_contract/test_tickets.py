@@ -321,6 +321,8 @@ async def test_messages_after_a_given_one(store: Store) -> None:
     conv_id = (await store.tickets.get_message(ids[0])).conversation_id  # type: ignore[union-attr]
     assert [m.id for m in await store.tickets.list_messages(conv_id, after=ids[0])] == ids[1:]
     assert await store.tickets.list_messages(conv_id, after=ids[2]) == []
+    assert [m.id for m in await store.tickets.list_messages(conv_id, limit=2)] == ids[:2]
+    assert [m.id for m in await store.tickets.list_messages(conv_id, after=ids[0], limit=1)] == ids[1:2]
 
 
 async def test_a_hint_routes_to_the_named_ticket_and_participants_accumulate(store: Store) -> None:
