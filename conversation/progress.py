@@ -61,6 +61,15 @@ _PHRASES = re.compile(
 )
 
 
+# Courtesy around the question says nothing else: "hi, status of #1042 please, thanks" (a
+# trial's "status of #1003 please" was filed as an ordinary message).
+_GREETING = re.compile(r"^(?:(?:hi there|hi|hello|hey|dear support|您好|你好)[\s,，!！:：]*)+")
+_THANKS = re.compile(
+    r"(?:[\s,，]*(?:please|pls|plz|thanks in advance|thanks|thank you|thx|cheers"
+    r"|谢谢您|谢谢|谢了|多谢|麻烦了|请回复))+$"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusQuestion:
     number: int | None = None  # the ticket asked about; None: "my tickets"
@@ -83,6 +92,7 @@ def status_question(text: str) -> StatusQuestion | None:
     rest = _NUMBER.sub(" ", normal) if numbers else normal
     rest = " ".join(rest.split()).strip(_EDGE_PUNCTUATION)
     rest = re.sub(r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])", "", rest)  # "工单 的进度"
+    rest = _THANKS.sub("", _GREETING.sub("", rest)).strip(_EDGE_PUNCTUATION)
     if not rest or not _PHRASES.fullmatch(rest):
         return None
     return StatusQuestion(int(numbers[0]) if numbers else None)

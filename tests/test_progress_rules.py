@@ -48,6 +48,11 @@ T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
         ("我的工单怎么样了", None),
         ("工单 1042 有进展吗", 1042),
         ("我的工单处理得怎么样了？", None),
+        ("status of #1003 please", 1003),  # a trial's mail: filed as an ordinary message
+        ("Hi, what is the status of my ticket 1003? Thanks!", 1003),
+        ("please check my ticket status, thank you", None),
+        ("您好，查询工单 1042，谢谢", 1042),
+        ("你好 工单进度 麻烦了", None),
     ],
 )
 def test_status_questions_are_recognised_in_both_languages(text: str, number: int | None) -> None:
@@ -66,6 +71,9 @@ def test_status_questions_are_recognised_in_both_languages(text: str, number: in
         "any update on my refund? it is wrong",
         "my ticket, how is it going? I also need a new invoice",
         "hello",
+        "thanks",
+        "hi, thanks",
+        "please",
         "",
     ],
 )
