@@ -67,7 +67,7 @@ from conversation.faq_bot import (
     reassures,
 )
 from conversation.inbound import answer_words
-from conversation.kb_learning import in_language, matched_words, only_greets_or_thanks
+from conversation.kb_learning import in_language, kb_language, matched_words, only_greets_or_thanks
 from conversation.markdown_html import render_markdown
 from conversation.placeholders import customer_words
 from conversation.text_language import clear_language, reply_language
@@ -319,10 +319,16 @@ class FaqPlugin(Plugin):
         adapter = hub.channel_adapter(ctx.message.channel)
         buttons = adapter is not None and adapter.shows_choices
         confirm = t.get("faq.customer.confirm") + ("" if buttons else "\n" + t.get("faq.customer.confirm_hint"))
-        text = f"{article.title}\n\n{markdown_text(article.answer)}\n\n{confirm}"
+        # An article with no translation in the customer's language is still the answer; they
+        # are told why it reads in the other language (a trial's zh customer got English unsaid).
+        other = article.language and kb_language(_language(ctx)) not in ("", article.language)
+        only_in = t.get("faq.customer.only_in", language=t.get(f"faq.language.{article.language}")) if other else ""
+        text = f"{only_in}\n\n" if only_in else ""
+        text += f"{article.title}\n\n{markdown_text(article.answer)}\n\n{confirm}"
         html = ""
         if adapter is not None and adapter.shows_html:
-            html = f"<p><strong>{escape(article.title)}</strong></p>{render_markdown(article.answer)}"
+            html = f"<p>{escape(only_in)}</p>" if only_in else ""
+            html += f"<p><strong>{escape(article.title)}</strong></p>{render_markdown(article.answer)}"
             html += "".join(f"<p>{escape(line)}</p>" for line in confirm.split("\n"))
         if buttons:
             choices = [Choice(YES, t.get("faq.customer.yes")), Choice(NO, t.get("faq.customer.no"))]

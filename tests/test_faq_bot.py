@@ -283,6 +283,38 @@ async def test_the_answer_is_in_the_language_of_the_question_both_ways(hub: Hub)
     assert await answers(hub, ticket_id) == [("forgot_password", "asked")]
 
 
+async def test_an_article_with_no_translation_answers_and_says_which_language_it_is_in(hub: Hub) -> None:
+    """A trial's Chinese customer got an English-only article with no word why."""
+    revision = await hub.store.knowledge.revision()
+    await hub.services.knowledge.create(
+        {
+            "status": "published",
+            "id": "gift_cards_en",
+            "language": "en",
+            "title": "Using a gift card",
+            "answer": "Enter the card's code under **Wallet > Gift cards**.",
+            "examples": [
+                "how do I use a gift card",
+                "redeem gift card",
+                "gift card code where",
+                "礼品卡怎么用",
+                "礼品卡在哪里兑换",
+                "礼品卡兑换码怎么输入",
+            ],
+        }  # fmt: skip
+    )
+    await eventually(lambda: hub.knowledge.revision > revision and "gift_cards_en" in hub.knowledge.articles)
+    chinese = Sender(address="user-11", display_name="李娜", language="zh-CN")
+    ticket_id = await ask(hub, "礼品卡怎么用", thread="t11", sender=chinese)
+    [answer] = await bot_said(hub, ticket_id)
+    assert answer.text.startswith("以下答案目前只有英文版本：\n\nUsing a gift card\n\n"), answer.text
+    assert answer.text.endswith("请回复“是”或“否”（或 1 / 2）。")
+    english = Sender(address="user-12", display_name="Sam", language="en")
+    ticket_id = await ask(hub, "how do I use a gift card", thread="t12", sender=english)
+    [answer] = await bot_said(hub, ticket_id)
+    assert answer.text.startswith("Using a gift card\n\n"), answer.text  # in their language: nothing to say
+
+
 async def test_an_unclear_question_is_answered_in_the_contacts_language(hub: Hub) -> None:
     english = Sender(address="user-10", display_name="Sam", language="en")
     ticket_id = await ask(hub, "忘记了 my password", thread="t10", sender=english)  # neither clearly
