@@ -296,6 +296,12 @@ async def test_a_dispute_from_opening_by_email_to_refund_with_the_seller_on_the_
         assert (seller_ticket.category, seller_ticket.team) == ("dispute", "finance")
         seller_contact = await scene.hub.store.contacts.get_contact(seller_ticket.contact_id)
         assert seller_contact is not None and seller_contact.name == "深圳音频小店"  # not "访客 u-seller"
+        # the seller's lookup is told as the other party's, not the buyer's (a trial)
+        buyer_events = [
+            m.text for m in await scene.hub.store.tickets.list_messages(buyer_ticket.id) if m.kind.value == "event"
+        ]
+        assert "Platform: looked up the other party's account: done" in buyer_events, buyer_events
+        assert "Platform: looked up the customer's account: done" in buyer_events  # the buyer, by their identity
 
         # A reminder two hours before the deadline; then the deadline passes unanswered.
         deadline = case.deadline

@@ -155,8 +155,10 @@ class PlatformTools:
 
     async def account(self, user_id: str) -> PlatformUser | None:
         """A platform account by an id the hub already trusts (an order's seller, a party an
-        agent named): never with an id a customer typed. Logged like every call."""
-        return await self._logged("find_user", lambda c: c.find_user(user_id=user_id), target=user_id)
+        agent named): never with an id a customer typed. Logged like every call, as another
+        party's account (a buyer's ticket read "looked up the customer's account: not found"
+        of its seller, a trial)."""
+        return await self._logged("find_account", lambda c: c.find_user(user_id=user_id), target=user_id)
 
     async def order_of(self, order_id: str, *, user_id: str) -> Order | None:
         """An order of a user the hub already trusts (see `account`); None: unknown or not theirs."""
