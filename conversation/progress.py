@@ -118,9 +118,22 @@ def may_see(ticket: Conversation, asker: Contact, channel: str, address: str) ->
     Only its own customer: the identity that opened it, or another identity of the same
     contact that the channel verified (a mail from the address, a Slack account's email).
     One contact is not enough: agents may have merged two people into one contact, and an
-    unverified identity joined by hand must not read the other's ticket.
+    unverified identity joined by hand must not read the other's ticket. A ticket merged
+    away stands nowhere of its own (see `merged_away`).
     """
-    if ticket.contact_id != asker.id or ticket.merged_into:
+    return not ticket.merged_into and owns(ticket, asker, channel, address)
+
+
+def merged_away(ticket: Conversation, asker: Contact, channel: str, address: str) -> bool:
+    """The asker's own ticket, merged into another: they are told so, and where it goes on
+    when that one is theirs too (a trial's customer, merged into another customer's ticket,
+    was told to ask "from the address you wrote from": the one they were writing from)."""
+    return bool(ticket.merged_into) and owns(ticket, asker, channel, address)
+
+
+def owns(ticket: Conversation, asker: Contact, channel: str, address: str) -> bool:
+    """The ticket's own customer is writing (may_see's rule, merged or not)."""
+    if ticket.contact_id != asker.id:
         return False
     if not ticket.customer_address or (ticket.channel, ticket.customer_address) == (channel, address):
         return True

@@ -36,6 +36,7 @@ from conversation.progress import (
     latest_finished,
     listed,
     may_see,
+    merged_away,
     next_step,
     notice_for,
     notice_key,
@@ -47,6 +48,7 @@ from conversation.text_language import latest_clear_language
 from hub.sdk import EventContext, HubPort, Outcome, Plugin, PluginContext, Texts, setting, texts
 
 DOMAIN = "progress"
+MAX_MERGE_HOPS = 5  # merges of merges followed; a longer chain is told as merged elsewhere
 GREETING_PLUGIN = "greeting"
 
 
@@ -140,6 +142,9 @@ class ProgressPlugin(Plugin):
         t = catalog(language)
         if question.number is not None:
             ticket = await hub.reads.get_conversation_by_number(question.number)
+            if ticket is not None and merged_away(ticket, ctx.contact, channel, address):
+                await ctx.reply(await self._merged(ctx, hub, ticket, language))
+                return
             if ticket is None or not may_see(ticket, ctx.contact, channel, address):
                 await ctx.reply(t.get("progress.neutral"))  # the same words whether it exists or not
                 return
@@ -178,6 +183,21 @@ class ProgressPlugin(Plugin):
             # Routing keeps an explicit question quiet, never a bare number: ask for the phrase.
             hint = t.get("progress.reply_with_number", number=tickets[0].number)
             await ctx.reply("\n".join([t.get("progress.several"), *items, "", hint]))
+
+    async def _merged(self, ctx: PluginContext, hub: HubPort, ticket: Conversation, language: str) -> str:
+        """The asker's ticket merged into another: that one's status when it is theirs too;
+        else only that it is closed and how to go on (another customer's ticket is never told)."""
+        t = catalog(language)
+        survivor: Conversation | None = ticket
+        for _ in range(MAX_MERGE_HOPS):  # merged into one that was merged on in turn
+            if survivor is None or not survivor.merged_into:
+                break
+            survivor = await hub.reads.get_conversation(survivor.merged_into)
+        channel, address = ctx.message.channel, ctx.message.customer_address
+        if survivor is None or survivor.merged_into or not may_see(survivor, ctx.contact, channel, address):
+            return t.get("progress.merged_elsewhere", number=ticket.number)
+        head = t.get("progress.merged_into", number=ticket.number, into=survivor.number)
+        return head + "\n" + await self._describe(ctx, hub, survivor, language)
 
     async def _describe(self, ctx: PluginContext, hub: HubPort, ticket: Conversation, language: str) -> str:
         """The answer, given in the ticket the question arrived in. When that is another ticket,

@@ -175,6 +175,41 @@ async def test_a_stranger_hears_nothing_not_even_whether_the_number_exists(
     assert await hub.store.tickets.get_conversation_by_number(1002) is None
 
 
+async def test_a_ticket_merged_away_is_told_so_and_where_it_goes_on_only_when_that_is_the_askers(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    """A trial's customer whose ticket was merged into another customer's was told to ask "from
+    the address you wrote from", the one they were writing from."""
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "I was charged twice", first_name="Li"))  # 1000, Li's
+    await said_count(fake, 1)
+    await telegram(client, text_update(2, "My card does not work", chat_id=-100, chat_type="group", message_id=2))
+    await said_count(fake, 1, chat=-100)  # 1001, Li's too (a group chat with the bot)
+    stranger = {"chat_id": 888, "user_id": 888, "first_name": "Zhao", "username": "zhao"}
+    await telegram(client, text_update(3, "I was charged twice as well", **stranger))  # 1002, Zhao's
+    await said_count(fake, 1, chat=888)
+    conversations = hub.services.conversations
+    await conversations.merge(await number(hub, 1001), await number(hub, 1000), who="王芳")  # Li's into Li's
+    await telegram(client, text_update(4, "status of #1001", message_id=4))
+    told = (await said_count(fake, 2))[-1]
+    assert told.startswith("Ticket #1001 was merged into your ticket #1000, where it goes on.\nTicket #1000: open"), (
+        told
+    )
+
+    await conversations.merge(await number(hub, 1000), await number(hub, 1002), who="王芳")  # Li's into Zhao's
+    await telegram(client, text_update(5, "status of #1000", message_id=5))
+    told = (await said_count(fake, 3))[-1]
+    assert told.startswith("Ticket #1000 was merged into another ticket by our team and is closed."), told
+    assert "1002" not in told and "charged twice as well" not in told and "account or email address" not in told
+    await telegram(client, text_update(6, "status of #1001", message_id=6))  # merged into 1000, merged on
+    assert (await said_count(fake, 4))[-1].startswith("Ticket #1001 was merged into another ticket")
+    await telegram(client, text_update(7, "查询工单 1000", message_id=7, **stranger))  # Zhao: not theirs
+    assert "合并" not in (await said_count(fake, 2, chat=888))[-1]
+    await telegram(client, text_update(8, "查询工单 1002", **stranger, message_id=8))  # Zhao's own, unmerged
+    assert "工单 #1002：处理中" in (await said_count(fake, 3, chat=888))[-1]
+
+
 async def test_several_open_tickets_come_as_buttons_on_telegram_and_a_tap_answers(
     desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
 ) -> None:

@@ -15,6 +15,7 @@ from conversation.progress import (
     left_midway,
     listed,
     may_see,
+    merged_away,
     next_step,
     notice_for,
     status_question,
@@ -112,6 +113,9 @@ def test_only_the_opening_identity_or_a_verified_one_of_the_same_contact_may_see
     assert not may_see(ticket(), stranger, "telegram", "888")
     assert not may_see(ticket(contact_id="p2"), PERSON, "telegram", "777")  # the number belongs to someone else
     assert not may_see(ticket(merged_into="c9"), PERSON, "telegram", "777")
+    assert merged_away(ticket(merged_into="c9"), PERSON, "telegram", "777")  # told so, not "ask from your address"
+    assert not merged_away(ticket(), PERSON, "telegram", "777")
+    assert not merged_away(ticket(merged_into="c9", contact_id="p2"), PERSON, "telegram", "777")
 
 
 def test_several_tickets_are_listed_newest_first_live_ones_only() -> None:
