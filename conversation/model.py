@@ -234,6 +234,15 @@ class ApiToken:
     revoked_at: datetime | None = None
     role: Role | None = None  # narrows the agent's role (None: the agent's own)
     teams: list[str] | None = None  # narrows the tickets to these teams' (None: the agent's teams)
+    expires_at: datetime | None = None  # refused from then on (None: until revoked)
+
+    def refusal(self, now: datetime) -> str:
+        """Why the token lets nobody in at `now` ("revoked", "expired"), or "" when it does."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return ""
 
 
 @dataclass(slots=True)

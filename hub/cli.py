@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--name", default="cli", help="what the token is for")
     create.add_argument("--role", choices=[r.value for r in Role], help="a narrower role than the agent's")
     create.add_argument("--team", action="append", dest="teams", help="keep the token to this team (repeatable)")
+    create.add_argument("--expires-in-days", type=int, help="refuse the token that many days from now (default: never)")
     create.add_argument("--config", type=Path, default=Path("hub.toml"))
 
     faq = commands.add_parser("faq", help="FAQ matching").add_subparsers(dest="action", required=True)
@@ -132,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(kb_cli.export_file(config, args.file, args.format))
         if args.command == "token":
             role = Role(args.role) if args.role else None
-            return asyncio.run(_token_create(config, args.email, args.name, role=role, teams=args.teams))
+            return asyncio.run(
+                _token_create(config, args.email, args.name, role=role, teams=args.teams, days=args.expires_in_days)
+            )
         if args.action == "password":
             return asyncio.run(_agent_password(config, args.email))
         return asyncio.run(_agent_add(config, args.email, Role(args.role), args.name))
@@ -334,7 +337,13 @@ async def _with_store(
 
 
 async def _token_create(
-    config: Config, email: str, name: str, *, role: Role | None = None, teams: list[str] | None = None
+    config: Config,
+    email: str,
+    name: str,
+    *,
+    role: Role | None = None,
+    teams: list[str] | None = None,
+    days: int | None = None,
 ) -> int:
     store = open_store(config.storage.url, data_dir=config.data_dir, timeout=config.storage.timeout_seconds)
     await store.open()
@@ -346,7 +355,7 @@ async def _token_create(
             return 1
         try:
             accounts = services.store_only(store).accounts
-            _token, secret = await accounts.issue_token(agent.id, name, role=role, teams=teams)
+            _token, secret = await accounts.issue_token(agent.id, name, role=role, teams=teams, expires_in_days=days)
         except InvalidInput as exc:
             print(f"helpline: {exc}", file=sys.stderr)
             return 1

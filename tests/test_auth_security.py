@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -216,6 +216,41 @@ async def test_an_expired_session_closes_its_socket_at_the_next_check(
         later = utcnow() + timedelta(days=8)
         monkeypatch.setattr(auth, "clock", lambda: later)
         assert await _live_closes(ws) == live.SIGNED_OUT
+
+
+async def test_a_token_with_an_end_is_refused_after_it_and_closes_its_socket(
+    server: TestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tokens lasted until revoked, a script's forgotten one for ever (a trial)."""
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 0.05)
+    auth = server.app[AUTH]
+    async with TestClient(server) as admin, TestClient(server) as agent:
+        csrf = {"X-CSRF-Token": (await (await login(admin, ADMIN)).json())["csrf_token"]}
+        me = (await (await login(agent, AGENT)).json())["agent"]
+        for days in (0, 3651, "7"):
+            body = {"agent_id": me["id"], "name": "ci", "expires_in_days": days}
+            assert (await admin.post("/api/v1/tokens", json=body, headers=csrf)).status == 422, days
+        body = {"agent_id": me["id"], "name": "ci", "expires_in_days": 7}
+        created = await (await admin.post("/api/v1/tokens", json=body, headers=csrf)).json()
+        ends = datetime.fromisoformat(created["expires_at"])
+        assert timedelta(days=7) - timedelta(minutes=1) < ends - utcnow() <= timedelta(days=7)
+        [listed] = (await (await admin.get("/api/v1/tokens")).json())["items"]
+        assert listed["expires_at"] == created["expires_at"]
+        bearer = {"Authorization": f"Bearer {created['token']}"}
+        assert (await agent.get("/api/v1/me", headers=bearer)).status == 200
+        ws = await agent.ws_connect("/api/v1/live", headers=bearer)
+        await asyncio.sleep(0.2)
+        assert not ws.closed
+
+        later = ends + timedelta(seconds=1)
+        monkeypatch.setattr(auth, "clock", lambda: later)
+        refused = await agent.get("/api/v1/me", headers=bearer)
+        assert refused.status == 401
+        answer = await refused.json()
+        assert answer["error"] == "token_expired" and ends.strftime("%Y-%m-%d %H:%M") in answer["message"]
+        assert await _live_closes(ws) == live.SIGNED_OUT
+        monkeypatch.setattr(auth, "clock", lambda: ends - timedelta(seconds=1))
+        assert (await agent.get("/api/v1/me", headers=bearer)).status == 200  # until the end, not after
 
 
 # -- 9.21 /metrics ---------------------------------------------------------------------------

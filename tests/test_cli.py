@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -205,6 +206,10 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
     assert unknown.returncode == 1 and "no team with id nope" in unknown.stderr
     narrow = run("token", "create", "ops@example.com", "--role", "read-only", cwd=tmp_path)
     assert narrow.returncode == 0 and narrow.stdout.strip().startswith("hl_")
+    endless = run("token", "create", "ops@example.com", "--expires-in-days", "0", cwd=tmp_path)
+    assert endless.returncode == 1 and "expires_in_days: from 1 to 3650" in endless.stderr
+    ending = run("token", "create", "ops@example.com", "--expires-in-days", "30", cwd=tmp_path)
+    assert ending.returncode == 0 and ending.stdout.strip().startswith("hl_")
 
     port = free_port()
     process, _ = start_server(tmp_path, port)
@@ -223,6 +228,9 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path) -> None:
         stop_server(process)
     stored = b"".join(f.read_bytes() for f in (tmp_path / "data").glob("helpline.sqlite3*"))
     assert token.encode() not in stored and len(stored) > 0  # only its hash is kept
+    with sqlite3.connect(tmp_path / "data" / "helpline.sqlite3") as db:
+        ends = [row[0] for row in db.execute("SELECT expires_at FROM api_tokens")]
+    assert ends.count(None) == 2 and len(ends) == 3  # the one given 30 days has its end
 
 
 def test_a_channel_whose_provider_is_down_starts_degraded_and_the_hub_serves(tmp_path: Path) -> None:

@@ -781,6 +781,29 @@ async def test_the_admin_screen_says_a_channels_state_in_the_agents_language(
     await expect(state).to_have_attribute("data-state", "up")
 
 
+async def test_an_admin_gives_a_token_an_end_in_days_and_the_list_says_when(
+    hub_url: tuple[Hub, str], browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    page = await sign_in(browser, url, "zh-CN")
+    await page.click("#open-admin")
+    form = page.locator("#token-form")
+    await form.locator("input[name=name]").fill("部署脚本")
+    await form.locator("input[name=expires_in_days]").fill("30")
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#new-token code")).to_contain_text("hl_")
+    [token] = [t for t in await hub.store.accounts.list_api_tokens() if t.name == "部署脚本"]
+    assert token.expires_at is not None and 29 < (token.expires_at - token.created_at).total_seconds() / 86400 <= 30
+    await expect(page.locator("#tokens li", has_text="部署脚本")).to_contain_text("过期")
+    await form.locator("input[name=name]").fill("永久令牌")  # no days: it lasts until revoked
+    await form.locator("button[type=submit]").click()
+    await expect(page.locator("#tokens li", has_text="永久令牌")).not_to_contain_text("过期")
+    [endless] = [t for t in await hub.store.accounts.list_api_tokens() if t.name == "永久令牌"]
+    assert endless.expires_at is None
+
+
 async def test_the_last_notice_does_not_stay_in_the_old_language(hub_url: tuple[Hub, str], browser: Any) -> None:
     from playwright.async_api import expect
 

@@ -237,6 +237,7 @@ def _token_doc(token: ApiToken) -> dict[str, Any]:
         "token_hash": token.token_hash,
         "created_at": token.created_at,
         "revoked_at": token.revoked_at,
+        "expires_at": token.expires_at,
         **token_narrowing_to_doc(token),
     }
 
@@ -249,6 +250,7 @@ def _token_from_doc(doc: dict[str, Any]) -> ApiToken:
         token_hash=doc["token_hash"],
         created_at=doc["created_at"],
         revoked_at=doc.get("revoked_at"),
+        expires_at=doc.get("expires_at"),
         **token_narrowing_from_doc(doc),
     )
 

@@ -98,8 +98,9 @@ class SQLiteAccounts(Area, Accounts):
         narrowing = token_narrowing_to_doc(token)
         await self._call(
             lambda conn: conn.execute(
-                "INSERT INTO api_tokens (id, agent_id, name, token_hash, created_at, revoked_at, role, teams)"
-                " VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO api_tokens"
+                " (id, agent_id, name, token_hash, created_at, revoked_at, role, teams, expires_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     token.id,
                     token.agent_id,
@@ -109,6 +110,7 @@ class SQLiteAccounts(Area, Accounts):
                     to_epoch_ms(token.revoked_at),
                     narrowing["role"],
                     None if narrowing["teams"] is None else json.dumps(narrowing["teams"]),
+                    to_epoch_ms(token.expires_at),
                 ),
             )
         )

@@ -274,6 +274,7 @@ ADDED_COLUMNS = (
     ("conversations", "snoozed_until", "INTEGER"),
     ("api_tokens", "role", "TEXT"),  # a token's narrower role (NULL: its agent's)
     ("api_tokens", "teams", "TEXT"),  # JSON list of the teams a token is limited to (NULL: its agent's)
+    ("api_tokens", "expires_at", "INTEGER"),  # epoch ms the token is refused from (NULL: until revoked)
     ("conversations", "fields", "TEXT NOT NULL DEFAULT '{}'"),  # custom field values (JSON)
     ("conversations", "priority_set_by", "TEXT NOT NULL DEFAULT ''"),
     ("contacts", "tier", "TEXT NOT NULL DEFAULT ''"),
@@ -749,6 +750,7 @@ def _api_token(row: sqlite3.Row) -> ApiToken:
         token_hash=row["token_hash"],
         created_at=from_epoch_ms(row["created_at"]),  # type: ignore[arg-type]
         revoked_at=from_epoch_ms(row["revoked_at"]),
+        expires_at=from_epoch_ms(row["expires_at"]),
         **token_narrowing_from_doc({"role": row["role"], "teams": json.loads(row["teams"] or "null")}),
     )
 

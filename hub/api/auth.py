@@ -36,6 +36,7 @@ from hub.services.accounts import hash_secret, new_secret
 
 SESSION: web.RequestKey[Session] = web.RequestKey("session")
 TOKEN_HASH: web.RequestKey[str] = web.RequestKey("api_token_hash")
+TOKEN_EXPIRES: web.RequestKey[datetime | None] = web.RequestKey("api_token_expires")
 SESSION_COOKIE = "helpline_session"
 CSRF_HEADER = "X-CSRF-Token"
 SESSION_TTL = timedelta(days=7)
@@ -70,9 +71,12 @@ class Authenticator:
             if scheme.lower() != "bearer" or not token.strip():
                 raise ApiError(401, "unauthenticated", "use Authorization: Bearer <token>")
             record = await self.store.accounts.get_api_token(hash_secret(token.strip()))
-            if record is None or record.revoked_at is not None:
+            if record is None or record.refusal(self.clock()) == "revoked":
                 raise ApiError(401, "unauthenticated", "the token is unknown or revoked")
+            if record.refusal(self.clock()):  # its owner may know it: saying so saves them a search
+                raise ApiError(401, "token_expired", f"the token expired at {record.expires_at:%Y-%m-%d %H:%M} UTC")
             request[TOKEN_HASH] = record.token_hash
+            request[TOKEN_EXPIRES] = record.expires_at
             agent = await self._active(record.agent_id)
             request[VIEWER] = viewer_for(agent, await self.store.desk.list_teams(), record)
             return request[VIEWER].agent, False
@@ -103,7 +107,7 @@ class Authenticator:
         token_hash = request.get(TOKEN_HASH)
         if token_hash is not None:
             record = await self.store.accounts.get_api_token(token_hash)
-            if record is None or record.revoked_at is not None:
+            if record is None or record.refusal(self.clock()):
                 return False
             agent_id = record.agent_id
         else:
@@ -127,9 +131,10 @@ class Authenticator:
         return viewer_for(agent, await self.store.desk.list_teams(), token)
 
     def seconds_left(self, request: web.Request) -> float | None:
-        """Until the request's session expires; None for a token (it lasts until revoked)."""
+        """Until the request's session or token expires; None for a token without an end."""
         session = request.get(SESSION)
-        return None if session is None else max(0.0, (session.expires_at - self.clock()).total_seconds())
+        ends = session.expires_at if session is not None else request.get(TOKEN_EXPIRES)
+        return None if ends is None else max(0.0, (ends - self.clock()).total_seconds())
 
     def credentials_changed(self) -> None:
         """A sign-out, revocation or deactivation: connections re-check now."""

@@ -53,6 +53,7 @@ from hub.clientaddr import client_address
 from hub.i18n import negotiate
 from hub.schema import Arr, Bool, Int, Map, Nullable, Obj, Scalar, Str
 from hub.services import Services
+from hub.services.accounts import MAX_TOKEN_DAYS
 from hub.services.calendars import calendar_json
 from hub.services.contacts import contact_notes_key
 from hub.services.desk import InUse, category_json, team_json
@@ -1274,6 +1275,9 @@ async def list_tokens(call: Call) -> dict[str, Any]:
             "name": Str(max_length=100, min_length=1),
             "role": Str(choices=ROLES, description="narrower than the agent's (absent: the agent's role)"),
             "teams": Nullable(TEAM_IDS),
+            "expires_in_days": Int(
+                minimum=1, maximum=MAX_TOKEN_DAYS, description="refused that many days from now (absent: until revoked)"
+            ),
         },
         required=("name",),
     ),
@@ -1284,7 +1288,11 @@ async def create_token(call: Call) -> dict[str, Any]:
     agent_id = call.body.get("agent_id") or call.me.id
     role = Role(call.body["role"]) if "role" in call.body else None
     token, secret = await services_of(call).accounts.issue_token(
-        agent_id, call.body["name"], role=role, teams=call.body.get("teams")
+        agent_id,
+        call.body["name"],
+        role=role,
+        teams=call.body.get("teams"),
+        expires_in_days=call.body.get("expires_in_days"),
     )
     return {**token_json(token), "token": secret}
 

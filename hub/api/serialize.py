@@ -237,6 +237,7 @@ def token_json(token: ApiToken) -> dict[str, Any]:
         "name": token.name,
         "created_at": iso(token.created_at),
         "revoked_at": iso(token.revoked_at),
+        "expires_at": iso(token.expires_at),  # null: until revoked
         "role": token.role.value if token.role else None,  # null: the agent's
         "teams": token.teams,  # null: the agent's teams
     }

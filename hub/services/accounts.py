@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from conversation.errors import InvalidInput
@@ -26,6 +26,9 @@ def hash_secret(secret: str) -> str:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+MAX_TOKEN_DAYS = 3650  # ten years: a longer one is a token without end, which None says plainly
 
 
 class AccountService:
@@ -120,12 +123,21 @@ class AccountService:
         self.credentials_changed()
 
     async def issue_token(
-        self, agent_id: str, name: str, *, role: Role | None = None, teams: list[str] | None = None
+        self,
+        agent_id: str,
+        name: str,
+        *,
+        role: Role | None = None,
+        teams: list[str] | None = None,
+        expires_in_days: int | None = None,
     ) -> tuple[ApiToken, str]:
         """A new personal token for the agent: the record, and its secret (shown once). `role`
-        and `teams` narrow what the token may do to less than its agent may (None: the same)."""
+        and `teams` narrow what the token may do to less than its agent may (None: the same);
+        `expires_in_days` ends it that many days from now (None: it lasts until revoked)."""
         if not name.strip():
             raise InvalidInput("name: must not be empty")
+        if expires_in_days is not None and not 1 <= expires_in_days <= MAX_TOKEN_DAYS:
+            raise InvalidInput(f"expires_in_days: from 1 to {MAX_TOKEN_DAYS}")
         agent = await self.store.accounts.get_agent(agent_id)
         if agent is None:
             raise InvalidInput("agent_id: no such agent")
@@ -140,11 +152,14 @@ class AccountService:
                 token_hash=hash_secret(secret),
                 role=role,
                 teams=sorted(set(teams)) if teams is not None else None,
+                expires_at=self.clock() + timedelta(days=expires_in_days) if expires_in_days else None,
             )
         )
         # The token's value and hash stay out: who it is for, its name, and how it is narrowed
         # (null: as its agent).
-        narrowing = {"role": token.role, "teams": token.teams}
+        narrowing: dict[str, Any] = {"role": token.role, "teams": token.teams}
+        if token.expires_at is not None:
+            narrowing["expires_at"] = token.expires_at
         await audit.record(
             self.store,
             "token.create",

@@ -68,6 +68,11 @@ async def test_agents_sessions_tokens_and_canned_responses(store: Store) -> None
     )
     with pytest.raises(NotFound):
         await store.accounts.revoke_api_token("nope", now=utcnow())
+    ending = ApiToken(
+        id=new_id(), agent_id=agent.id, name="ci", token_hash="hash2", expires_at=utcnow() + timedelta(days=7)
+    )
+    await store.accounts.add_api_token(ending)
+    assert await store.accounts.get_api_token("hash2") == ending  # its end kept by both backends
 
     canned = await store.accounts.add_canned(
         CannedResponse(id=new_id(), shortcut="refund", title="Refund", text="Done!")

@@ -1,7 +1,7 @@
 // Admin: channels' state, agents (role and teams), teams and categories, team calendars, API tokens, canned responses, custom ticket fields.
 import { api } from "../lib/api.js";
 import { html, useEffect, useState } from "../lib/html.js";
-import { t } from "../lib/i18n.js";
+import { formatFull, t } from "../lib/i18n.js";
 import { failed, notify } from "../lib/inbox.js";
 import { state, update } from "../lib/store.js";
 import { Dialog } from "../components/dialog.js";
@@ -40,6 +40,12 @@ function SetPassword({ agent }) {
   return html`<form class="row agent-password" onSubmit=${submit}>
     <label>${t("admin.new_password", { name })} <input name="new_password" type="password" autocomplete="new-password" minlength=${MIN_PASSWORD_CHARS} required autofocus /></label>
     <button type="submit">${t("admin.save")}</button></form>`;
+}
+
+// A token's end as the list says it: when it ends, or that it has (nothing: it lasts until revoked).
+function tokenEnd(token) {
+  if (!token.expires_at) return "";
+  return new Date(token.expires_at) <= new Date() ? t("admin.token_expired") : t("admin.token_expires", { when: formatFull(token.expires_at) });
 }
 
 export function Admin() {
@@ -88,10 +94,11 @@ export function Admin() {
     <${TeamAdmin} onChanged=${reload} />
     <${CategoryAdmin} />
     <h3>${t("admin.tokens")}</h3>
-    <ul id="tokens">${tokens.map((tk) => html`<li>${tk.name} (${agentName(tk.agent_id)}${tk.role ? `, ${t(`role.${tk.role}`)}` : ""}${tk.teams ? `, ${tk.teams.map(teamLabel).join(", ")}` : ""}) ${tk.revoked_at ? t("admin.revoked") : ""}
+    <ul id="tokens">${tokens.map((tk) => html`<li>${tk.name} (${agentName(tk.agent_id)}${tk.role ? `, ${t(`role.${tk.role}`)}` : ""}${tk.teams ? `, ${tk.teams.map(teamLabel).join(", ")}` : ""}) ${tk.revoked_at ? t("admin.revoked") : tokenEnd(tk)}
       ${tk.revoked_at ? null : html` <button type="button" class="link" onClick=${act(() => api("DELETE", `/tokens/${tk.id}`))}>${t("admin.revoke")}</button>`}</li>`)}</ul>
-    <form id="token-form" class="row" onSubmit=${form(async ({ role, ...d }) => { const made = await api("POST", "/tokens", role ? { ...d, role } : d); setNewToken(made.token); })}>
+    <form id="token-form" class="row" onSubmit=${form(async ({ role, expires_in_days: days, ...d }) => { const made = await api("POST", "/tokens", { ...d, ...(role ? { role } : {}), ...(days ? { expires_in_days: Number(days) } : {}) }); setNewToken(made.token); })}>
       <label>${t("admin.token_name")} <input name="name" required /></label>
+      <label>${t("admin.token_days")} <input name="expires_in_days" type="number" min="1" max="3650" placeholder=${t("admin.token_days_never")} /></label>
       <label>${t("admin.token_role")} <select name="role"><option value="">${t("admin.token_role_own")}</option>${["supervisor", "agent", "read-only"].map((r) => html`<option value=${r}>${t(`role.${r}`)}</option>`)}</select></label>
       <button type="submit">${t("admin.create")}</button>
     </form>
