@@ -15,6 +15,15 @@ ROW_WINDOW = 8
 
 _PEOPLE = (AuthorType.CONTACT, AuthorType.AGENT)
 
+# A bot message's raw: it asks the customer for words, not a pick (a dispute's "tell us what
+# happened", the account bot's "which phone or email is the account's?"): waits as choices do.
+AWAITS_ANSWER = "awaits_answer"
+
+
+def bot_waits_on_it(message: Message) -> bool:
+    """A bot's question the customer is to answer: one with choices, or words asked for."""
+    return message.author_type is AuthorType.BOT and bool(message.choices or (message.raw or {}).get(AWAITS_ANSWER))
+
 
 def previewed(newest_first: Sequence[Message]) -> Message | None:
     """The newest message or note a person wrote, the customer or an agent; a bot's or the
@@ -27,8 +36,9 @@ def waiting_since(ticket: Conversation, newest_first: Sequence[Message]) -> date
     """Since when the customer waits for a person: an open ticket whose customer wrote after the
     last agent's reply. A bot's words answer nothing there ("passing you to a colleague", a
     complaint's or a dispute's acknowledgement: a trial saw those tickets, a person's work, show
-    no wait), but for a question of the bot's with choices that the customer has yet to answer
-    (the FAQ bot's "did this help?") while no person has been asked for. Notes are for agents."""
+    no wait), but for a question of the bot's that the customer has yet to answer (the FAQ
+    bot's "did this help?", a dispute's "what happened?") while no person has been asked for.
+    Notes are for agents."""
     if ticket.status is not Status.OPEN or ticket.last_inbound_at is None:
         return None
     for message in newest_first:
@@ -38,6 +48,6 @@ def waiting_since(ticket: Conversation, newest_first: Sequence[Message]) -> date
             break
         if message.author_type is AuthorType.AGENT:
             return None
-        if message.author_type is AuthorType.BOT and message.choices and ticket.handed_off_at is None:
+        if bot_waits_on_it(message) and ticket.handed_off_at is None:
             return None  # the bot asked, and waits for the customer
     return ticket.last_inbound_at

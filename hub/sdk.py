@@ -602,9 +602,11 @@ class ConversationActions(Protocol):
         plugin: str,
         html: str = "",
         answers: str = "",
+        awaits_answer: bool = False,
     ) -> Message:
         """`answers`: the id of the customer's message the plugin answers (its on_message), ""
-        for what it says of its own accord (a notice, a survey)."""
+        for what it says of its own accord (a notice, a survey); `awaits_answer`: it asks the
+        customer for words (see PluginContext.reply)."""
         ...
 
     async def update_conversation(
@@ -1092,11 +1094,13 @@ class TicketTools(PluginTools):
             raise ValueError("this context has no ticket")
         return self.conversation
 
-    async def reply(self, text: str, *, html: str = "") -> Message:
+    async def reply(self, text: str, *, html: str = "", awaits_answer: bool = False) -> Message:
         """Tell the customer `text`; `html` is the same words as HTML for channels that show it
-        (`Adapter.shows_html`), sanitised again before it is stored."""
+        (`Adapter.shows_html`), sanitised again before it is stored. `awaits_answer=True`: it
+        asks them for words ("what happened?"), so the agents' list does not show the ticket
+        as waiting for a person until they answer (a question with choices is `ask`)."""
         return await self.actions.post_bot_message(
-            self._ticket(), text, plugin=self.plugin, html=html, answers=self._answers()
+            self._ticket(), text, plugin=self.plugin, html=html, answers=self._answers(), awaits_answer=awaits_answer
         )
 
     async def ask(

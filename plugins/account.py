@@ -285,7 +285,8 @@ class AccountPlugin(Plugin):
             return
         ctx.state[CODE_STEP] = "code"
         minutes = int(ctx.platform.code_minutes)
-        await ctx.reply(t.get("account.code.sent", address=self._address(t, done.sent_to_hint), minutes=minutes))
+        sent = t.get("account.code.sent", address=self._address(t, done.sent_to_hint), minutes=minutes)
+        await ctx.reply(sent, awaits_answer=True)
 
     async def _code_checked(self, ctx: PluginContext) -> None:
         """What the hub's check of the typed code said; a right code resumes the matter it was for."""
@@ -298,12 +299,12 @@ class AccountPlugin(Plugin):
             if matter in MATTERS:
                 await getattr(self, f"_{matter}")(ctx)
         elif outcome == "wrong":
-            await ctx.reply(t.get("account.code.wrong"))
+            await ctx.reply(t.get("account.code.wrong"), awaits_answer=True)
         elif outcome == "used":  # a code again after a right one: taken out, nothing to say
             return
         elif outcome in ("too_many", "expired"):
             ctx.state[CODE_STEP] = "login"  # a new code for the same account
-            await ctx.reply(t.get(f"account.code.{outcome}"))
+            await ctx.reply(t.get(f"account.code.{outcome}"), awaits_answer=True)
         else:  # the platform could not say: the customer may try again
             await ctx.reply(t.get("account.unavailable"))
 
@@ -326,7 +327,7 @@ class AccountPlugin(Plugin):
                 user, reason = None, "account.unavailable"
         if user is None and tell and reason == "account.verify_how" and self._offers_code(ctx):
             ctx.state[CODE_STEP], ctx.state[RESUME] = "login", matter
-            await ctx.reply(t.get("account.verify_how_code"))
+            await ctx.reply(t.get("account.verify_how_code"), awaits_answer=True)
         elif user is None and tell:
             await ctx.reply(t.get(reason))
             if reason == "account.unavailable":

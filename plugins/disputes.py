@@ -478,7 +478,9 @@ class DisputesPlugin(Plugin):
                 ctx.state.clear()
                 ctx.state.update(step="statement", order=order.id, reason=stated)
                 reason_label = t.get(f"disputes.reason.{stated}")
-                await ctx.reply(t.get("disputes.ask_statement_about", order=order.id, reason=reason_label))
+                await ctx.reply(
+                    t.get("disputes.ask_statement_about", order=order.id, reason=reason_label), awaits_answer=True
+                )
                 return
             ctx.state.update(step="reason", order=order.id)
             labels = [t.get(f"disputes.reason.{r}") for r in rules.REASONS]
@@ -493,7 +495,7 @@ class DisputesPlugin(Plugin):
             return
         if reason and step == "reason" and reason in rules.REASONS:
             ctx.state.update(step="statement", reason=reason)
-            await ctx.reply(t.get("disputes.ask_statement"))
+            await ctx.reply(t.get("disputes.ask_statement"), awaits_answer=True)
             return
         if step == "statement" and (ctx.message.text.strip() or ctx.message.attachments):
             order = await self.order_of_buyer(ctx, str(ctx.state.get("order", "")), user)

@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.webhook import signed_headers
+from conversation.inbox_rows import ROW_WINDOW, waiting_since
 from conversation.model import Role, utcnow
 from hub.agents import add_agent
 from hub.app import Hub, build_app
@@ -251,6 +252,11 @@ async def open_by_mail(scene: Scene) -> Any:
     assert "1. 未收到货" in body(reasons)
     await mail(scene, "1", reply_to=reasons)
     ask = await next_mail(scene, 3)
+    # asked for words, it is the buyer's turn: the agents' list shows no wait (a trial's did)
+    ticket = await scene.hub.store.tickets.get_conversation_by_number(1000)
+    assert ticket is not None and ticket.channel == "email"
+    newest = (await scene.hub.store.inbox.newest_messages([ticket.id], ROW_WINDOW))[ticket.id]
+    assert newest[0].author_type.value == "bot" and waiting_since(ticket, newest) is None
     await mail(scene, BUYER_WORDS, reply_to=ask, photo=b"\x89PNG\r\n\x1a\n" + b"0" * 64)
     opened = await next_mail(scene, 4)
     case = await the_case(scene)

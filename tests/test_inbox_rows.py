@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conversation.inbox_rows import previewed, waiting_since
+from conversation.inbox_rows import AWAITS_ANSWER, previewed, waiting_since
 from conversation.model import (
     AuthorType,
     Choice,
@@ -67,3 +67,16 @@ def test_a_bots_open_question_or_an_agents_reply_ends_the_wait_and_a_note_does_n
     assert waiting_since(ticket(), [note, QUESTION]) == NOW and previewed([note, QUESTION]) is note
     assert waiting_since(ticket(status=Status.PENDING), [QUESTION]) is None
     assert previewed([PASSED_ON]) is PASSED_ON and previewed([]) is None  # nobody's words: the bot's
+
+
+def test_a_bots_request_for_words_waits_for_the_customer_as_choices_do() -> None:
+    """A dispute's "tell us what happened" showed the buyer's ticket waiting for a person (a trial)."""
+    asked = said("Please tell us what happened, in one message.", AuthorType.BOT, minutes=1)
+    assert waiting_since(ticket(), [asked, QUESTION]) == NOW  # a bot's words answer nothing...
+    asked.raw = {AWAITS_ANSWER: True}
+    assert waiting_since(ticket(), [asked, QUESTION]) is None  # ...but a question for the customer waits on them
+    assert waiting_since(ticket(handed_off_at=NOW), [asked, QUESTION]) == NOW  # a person was asked for: waits
+    answered = said("It never came", AuthorType.CONTACT, minutes=2)
+    assert (
+        waiting_since(ticket(last_inbound_at=answered.created_at), [answered, asked, QUESTION]) == answered.created_at
+    )

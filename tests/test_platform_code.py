@@ -19,6 +19,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from conversation import platform_code as rules
+from conversation.inbox_rows import bot_waits_on_it
 from conversation.model import Direction, MessageKind
 from conversation.secrets import find_secrets
 from hub.app import Hub, build_app
@@ -201,6 +202,14 @@ async def test_on_telegram_a_code_sent_to_the_registered_phone_verifies_and_is_n
     ]
     assert "check a one-time code: wrong code" in "\n".join(m.text for m in events)
     assert not any(PHONE in m.text for m in events)
+    # Each request for words (how to verify, "type the code", "try again") is the customer's
+    # turn: the agents' list shows no wait while the bot waits on them.
+    asked = [m.text for m in await desk.hub.store.tickets.list_messages(ticket.id) if bot_waits_on_it(m)]
+    assert asked == [
+        ZH.get("account.verify_how_code"),
+        ZH.get("account.code.sent", address="*******5678", minutes=10),
+        ZH.get("account.code.wrong"),
+    ]
 
 
 async def test_in_web_chat_wrong_codes_are_limited_and_an_unverified_visitor_learns_nothing(

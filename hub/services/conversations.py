@@ -24,6 +24,7 @@ from conversation.fields import (
     missing_required,
     with_field_changes,
 )
+from conversation.inbox_rows import AWAITS_ANSWER
 from conversation.markdown_html import clean_html
 from conversation.model import (
     Attachment,
@@ -117,6 +118,7 @@ class ConversationService:
         plugin: str,
         html: str = "",
         answers: str = "",
+        awaits_answer: bool = False,
     ) -> Message:
         if not self.takes_replies(conversation.channel):
             # a logged call (the agents say it when they call back), a channel that only receives
@@ -128,7 +130,7 @@ class ConversationService:
             author_id=plugin,
             choices=choices,
             html=clean_html(html),
-            raw={ANSWERS: answers} if answers else None,
+            raw={**({ANSWERS: answers} if answers else {}), **({AWAITS_ANSWER: True} if awaits_answer else {})} or None,
         )
 
     async def send(
