@@ -126,6 +126,9 @@ class Pipeline:
         # tickets whose run waits for another hub process's (TicketBusy says whose run is slow).
         self._awaiting_lease: set[str] = set()
         self._ticket_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Messages that gave up waiting for this hub's own slow run on their ticket, with their
+        # one-time code: run as soon as that run ends, in order, not minutes later by recovery.
+        self._waiting_here: dict[str, list[tuple[Message, str]]] = {}
         # Each channel's count of ingested messages, labelled once: labels() costs more than the count.
         self._ingested: dict[str, Counter] = {}
 
@@ -369,6 +372,13 @@ class Pipeline:
                     await self.store.coordination.release_lease(name, self.instance_id)
         finally:
             lock.release()
+            # one that gave up while this run was ending (its drain below had looked already)
+            if self._waiting_here.get(conversation_id) and not self._draining:
+                message, code = self._waiting_here[conversation_id].pop(0)
+                task = asyncio.create_task(self.run_plugins(message, code=code), name=f"helpline-plugins-{message.id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(log_task_failure)
 
     async def _keep_lease(self, name: str) -> None:
         """Extend a held ticket lease every third of its time, until cancelled."""
@@ -397,37 +407,54 @@ class Pipeline:
         """Run the enabled plugins in order on one stored customer message; one run per ticket at a time.
         `attempts` (recovery): the message's attempts are counted, and the count appended, only
         once the run holds the ticket: a ticket held by a long run is no failed attempt."""
+        ticket_id = message.conversation_id
         try:
-            async with self._ticket(message.conversation_id):
-                if self.clock() - message.created_at > RECOVERY_AGE / 2:
-                    current = await self.store.tickets.get_message(message.id)  # recovery may have run it meanwhile
-                    if current is None or current.plugins_done:
-                        return
-                if attempts is not None:
-                    attempts.append(await self.store.tickets.count_plugin_attempt(message.id))
-                # Read now, under the ticket's hold: the copy taken at ingest may predate an earlier
-                # message's run that ended just before this one began (it handed the ticket to a
-                # person, and the FAQ bot answered the next question all the same: a trial).
-                conversation = await self.store.tickets.get_conversation(message.conversation_id)
-                contact = await self.store.contacts.get_contact(message.author_id)
-                if conversation is None or contact is None:
-                    log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
-                    return
-                verification = await self._check_code(message, conversation, code) if code else ""
-                await self._run_each(message, conversation, contact, verification)
-                await self.store.tickets.mark_plugins_done(message.id)
+            async with self._ticket(ticket_id):
+                # This message, and those of its ticket that gave up waiting for this hub's
+                # earlier run, oldest first (message ids sort by time), until none is left.
+                runs: list[tuple[Message, str, list[int] | None]] = [(message, code, attempts)]
+                while runs:
+                    runs += [(m, c, None) for m, c in self._waiting_here.pop(ticket_id, [])]
+                    runs.sort(key=lambda run: run[0].id)
+                    current, current_code, counted = runs.pop(0)
+                    await self._run_held(current, current_code, counted, recheck=current is not message)
         except StoreUnavailable as exc:
             log.warning("plugins on message %s postponed: store unavailable (%s)", message.id, exc)
         except TicketBusy as busy:
-            # Another process's run is ordinary with several hubs; one of this hub's own is a slow plugin.
+            # Another process's run is ordinary with several hubs, and recovery runs the message
+            # then; after this hub's own run (a slow plugin) it runs the moment that one ends.
+            if busy.here:
+                self._waiting_here.setdefault(ticket_id, []).append((message, code))
             log.log(
                 logging.WARNING if busy.here else logging.INFO,
-                "plugins on message %s postponed for recovery (within a few minutes): %s",
+                "plugins on message %s postponed: %s",
                 message.id,
-                "this hub is still running plugins on an earlier message of its ticket (a slow plugin?)"
+                "this hub is still running plugins on an earlier message of its ticket (a slow plugin?);"
+                " they run when that run ends"
                 if busy.here
-                else "another hub process is running plugins on its ticket",
+                else "another hub process is running plugins on its ticket; recovery runs them (within a few minutes)",
             )
+
+    async def _run_held(self, message: Message, code: str, attempts: list[int] | None, *, recheck: bool) -> None:
+        """One message's plugins, its ticket held. `recheck`: read whether it was run meanwhile
+        (a message that waited, or one old enough that recovery may have taken it)."""
+        if recheck or self.clock() - message.created_at > RECOVERY_AGE / 2:
+            current = await self.store.tickets.get_message(message.id)  # recovery may have run it meanwhile
+            if current is None or current.plugins_done:
+                return
+        if attempts is not None:
+            attempts.append(await self.store.tickets.count_plugin_attempt(message.id))
+        # Read now, under the ticket's hold: the copy taken at ingest may predate an earlier
+        # message's run that ended just before this one began (it handed the ticket to a
+        # person, and the FAQ bot answered the next question all the same: a trial).
+        conversation = await self.store.tickets.get_conversation(message.conversation_id)
+        contact = await self.store.contacts.get_contact(message.author_id)
+        if conversation is None or contact is None:
+            log.error("message %s: its conversation or contact is missing; plugins skipped", message.id)
+            return
+        verification = await self._check_code(message, conversation, code) if code else ""
+        await self._run_each(message, conversation, contact, verification)
+        await self.store.tickets.mark_plugins_done(message.id)
 
     async def _offered_choice_only(self, inbound: Inbound) -> Inbound:
         """The inbound with its tapped button's id (and, when the channel knew only the id, the

@@ -171,9 +171,40 @@ async def test_a_ticket_held_by_a_slow_plugin_in_this_hub_says_so(
         with caplog.at_level(logging.INFO, logger="hub.pipeline"):
             await hub.ingest(customer_message("m1", "hang on"))
             await hub.ingest(customer_message("m2", "anyone there?"))
-            await eventually(lambda: "postponed for recovery" in caplog.text)
+            await eventually(lambda: "postponed" in caplog.text)
         assert "this hub is still running plugins on an earlier message of its ticket (a slow plugin?)" in caplog.text
         assert "another hub" not in caplog.text
+
+
+async def test_messages_that_waited_for_a_slow_run_run_in_order_the_moment_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's 30 s plugin left the ticket's next message for recovery: answered 2 min 45 s
+    later. They run when the slow run ends, oldest first, each once."""
+    import hub.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "TICKET_LEASE_WAIT", 0.2)
+
+    class SlowThenAnswers(Answers):
+        async def on_message(self, ctx: PluginContext) -> Outcome | None:
+            if ctx.message.text == "slow":
+                await asyncio.sleep(1.5)
+            return await super().on_message(ctx)
+
+    async with running_hub(config(tmp_path, timeout=5)) as hub:
+        hub.pipeline.plugins = [SlowThenAnswers("answers", {})]
+        await hub.ingest(customer_message("m1", "slow"))
+        await asyncio.sleep(0.1)
+        await hub.ingest(customer_message("m2", "two"))
+        await asyncio.sleep(0.3)  # m2 has given up waiting (0.2 s)
+        await hub.ingest(customer_message("m3", "three"))
+        sent = hub.adapters["chat"].sent  # type: ignore[attr-defined]
+        expected = ["answered: slow", "answered: two", "answered: three"]
+        await eventually(lambda: [o.message.text for o in sent] == expected, timeout=4)  # recovery: 2 minutes
+        await asyncio.sleep(0.5)
+        assert [o.message.text for o in sent] == expected  # each once
+        left = await hub.store.tickets.messages_awaiting_plugins(before=utcnow(), limit=10, max_attempts=5)
+        assert left == []
 
 
 async def test_a_recovery_run_under_way_at_shutdown_gets_the_grace_to_finish(tmp_path: Path) -> None:
@@ -252,7 +283,7 @@ async def test_a_message_waiting_behind_a_run_that_waits_for_another_hub_blames_
             await hub.ingest(customer_message("m1", "one"))
             await asyncio.sleep(0.1)
             await hub.ingest(customer_message("m2", "two"))
-            await eventually(lambda: caplog.text.count("postponed for recovery") == 2, timeout=5)
+            await eventually(lambda: caplog.text.count("recovery runs them") == 2, timeout=5)
         assert "a slow plugin" not in caplog.text
         assert caplog.text.count("another hub process is running plugins on its ticket") == 2
 
