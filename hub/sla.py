@@ -47,6 +47,7 @@ from conversation.sla import (
     due_steps,
     effect_key,
     finish_step,
+    keeps_assignee_on_escalation,
     moves_on_escalation,
     policy_for,
     state_after_message,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:
     from hub.services.routing import RoutingService
 
 log = logging.getLogger(__name__)
+UNASSIGNED_KEY = "event.sla_escalated_unassigned"  # moved, and its agent is not of that team
 
 SLA_WARNING_EVENT = "sla.warning"
 SLA_BREACHED_EVENT = "sla.breached"
@@ -265,18 +267,27 @@ class SlaEngine:
         """The event first, then the move: a retry finds the event it wrote (moving or staying)
         and finishes the move it says."""
         target = policy.escalate_to_team
-        if await self.store.desk.get_team(target) is None:
+        team = await self.store.desk.get_team(target)
+        if team is None:
             log.warning("SLA policy %s escalates to team %r, which does not exist", policy.name, target)
             return conv
         moves = moves_on_escalation(conv.team, policy)
+        keeps = keeps_assignee_on_escalation(conv.assignee_id, team.members)
+        params: dict[str, Any] = {"clock": clock.kind, "team": target}
         key = "event.sla_escalated" if moves else "event.sla_already_with"
-        event = ThreadEvent(key, {"clock": clock.kind, "team": target})
-        stored, new = await self.actions.add_thread_event_once(conv, event, once)
-        if (stored.raw or {}).get("event", {}).get("key") != "event.sla_escalated":
+        if moves and conv.assignee_id and not keeps:  # said, not done quietly (a trial)
+            key = UNASSIGNED_KEY
+            agent = await self.store.accounts.get_agent(conv.assignee_id)
+            params["agent"] = (agent.name or agent.email) if agent else conv.assignee_id
+        stored, new = await self.actions.add_thread_event_once(conv, ThreadEvent(key, params), once)
+        if (stored.raw or {}).get("event", {}).get("key") not in ("event.sla_escalated", UNASSIGNED_KEY):
             return conv  # already with the higher tier: it stays, and nobody's ticket is taken away
         fresh = await self.store.tickets.get_conversation(conv.id) or conv
         if fresh.team != target:
-            conv = await self.actions.update_conversation(fresh, {"team": target, "assignee_id": ""})
+            changes = {"team": target}
+            if not keeps_assignee_on_escalation(fresh.assignee_id, team.members):
+                changes["assignee_id"] = ""
+            conv = await self.actions.update_conversation(fresh, changes)
         if new:
             self.bus.publish(Event(SLA_ESCALATED_EVENT, conv.id, {**data, "to_team": target}))
         return conv

@@ -227,6 +227,27 @@ async def test_the_ladder_warns_breaches_pages_and_escalates_once(server: TestSe
     )
 
 
+async def test_an_escalation_keeps_the_agent_of_the_higher_tier_and_says_whom_it_takes_it_from(
+    server: TestServer, agent: Agent
+) -> None:
+    """A trial's agent, a member of the team escalated to, lost her ticket without a word."""
+    hub = hub_of(server)
+    hers, other = await new_ticket(hub, "k1"), await new_ticket(hub, "k2")
+    await hub.services.desk.add_member("technical-support", agent.id)
+    outsider = await add_agent(hub.store, "bo@example.com", Role.AGENT, "bo password 123")
+    hers = await hub.actions.update_conversation(hers, {"assignee_id": agent.id})
+    other = await hub.actions.update_conversation(other, {"assignee_id": outsider.id})
+    at(hub, hers.created_at + timedelta(minutes=91))
+    await hub.sla.check_due()
+    kept, taken = [await hub.store.tickets.get_conversation(c.id) for c in (hers, other)]
+    assert kept is not None and (kept.team, kept.assignee_id) == ("technical-support", agent.id)
+    assert taken is not None and (taken.team, taken.assignee_id) == ("technical-support", "")
+    assert (await sla_events(hub, hers.id))[-1] == "event.sla_escalated"
+    assert (await sla_events(hub, other.id))[-1] == "event.sla_escalated_unassigned"
+    thread = (await agent.call("GET", f"/api/v1/conversations/{other.id}/messages"))["items"]
+    assert any("is no longer bo@example.com's (not of that team)" in m["text"] for m in thread), thread
+
+
 async def test_queue_depth_and_oldest_wait_per_team(server: TestServer, agent: Agent) -> None:
     hub = hub_of(server)
     first = await new_ticket(hub, "q1")
