@@ -102,6 +102,23 @@ BREACH_EFFECTS = {
     "page of chen": 1,
 }
 
+
+async def test_a_lead_with_no_page_channel_is_said_to_see_it_in_the_inbox_only(desk: Desk) -> None:
+    """A trial read 已通知组长 of a lead nothing was sent to."""
+    await desk.services.desk.update_team(TEAM, {"lead": "wang"})
+    ticket = await desk.ticket()
+    desk.tick(minutes=11)
+    await engine(desk, "hub-a").check_due()
+    keys = [key for key, _ in await desk.events(ticket)]
+    assert keys.count("event.sla_lead_told") == 1 and keys.count("event.lead_no_page_channel") == 1
+    await desk.store.roster.save_profile(AgentProfile("wang", page_channel="mail", page_address="wang@x.cn"))
+    reached = await desk.ticket()
+    desk.tick(minutes=11)
+    await engine(desk, "hub-a").check_due()
+    keys = [key for key, _ in await desk.events(reached)]
+    assert "event.sla_lead_told" in keys and "event.lead_no_page_channel" not in keys
+
+
 # Where the first hub dies in the breach step: right after its claim (before any effect),
 # halfway (the lead told, backup not paged yet), or with every effect made but the step not
 # marked done; by an error or by a cancellation (a hub shut down under it).

@@ -421,6 +421,9 @@ class RoutingService:
         if profile is not None and profile.page_channel in self.channel_types:
             where = (profile.page_channel, profile.page_address)
             await self._send_page(conversation, event, team.lead, where, once=f"{once}:note" if once else "")
+        else:  # "told" in the thread only: say so (a trial read 已通知组长 of a lead nothing was sent to)
+            unreached = ThreadEvent("event.lead_no_page_channel", {"lead": event.params["lead"]})
+            await self._thread_event(conversation, unreached, f"{once}:unreached" if once else "")
         return True
 
     async def _thread_event(self, conversation: Conversation, event: ThreadEvent, once: str) -> None:
