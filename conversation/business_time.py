@@ -214,6 +214,16 @@ def add_business_minutes(cal: Calendar, start: datetime, minutes: float) -> date
     return add_business_time(cal, start, timedelta(minutes=minutes))
 
 
+def open_spans(cal: Calendar, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """The open intervals between `start` and `end`, clipped to them."""
+    spans = []
+    for opens, closes in open_intervals(cal, start):
+        if opens >= end:
+            break
+        spans.append((opens, min(closes, end)))
+    return spans
+
+
 def business_time_between(cal: Calendar, start: datetime, end: datetime) -> timedelta:
     """Business time from `start` to `end`; negative when `end` comes first."""
     if end < start:

@@ -395,21 +395,32 @@ def on_duty_at(entries: Iterable[RosterEntry], tz_name: str, moment: datetime, d
     return sorted({d.agent for d in duties if d.duty == duty and d.start <= moment < d.end})
 
 
-def coverage_gaps(entries: Iterable[RosterEntry], tz_name: str, minimum: int, start: datetime, hours: int) -> list[Gap]:
+def coverage_gaps(
+    entries: Iterable[RosterEntry],
+    tz_name: str,
+    minimum: int,
+    start: datetime,
+    hours: int,
+    open_spans: Sequence[tuple[datetime, datetime]] | None = None,
+) -> list[Gap]:
     """The hours from `start` (rounded down to the hour) with fewer agents on shift than
-    `minimum` at some moment of the hour; `on_shift` is that lowest count."""
+    `minimum` at some moment of the hour; `on_shift` is that lowest count. `open_spans`: when
+    the team works (its calendar's open intervals); only those moments count, so a team
+    closed at night and at weekends shows no gap then (a trial's office-hours team listed
+    every closed hour, 54 of 72, burying a real one). None: always open."""
     begin = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     finish = begin + timedelta(hours=hours)
+    spans = [(begin, finish)] if open_spans is None else list(open_spans)
     shifts = [d for d in expand(entries, tz_name, begin, finish) if d.duty == "shift"]
     gaps = []
     for hour in range(hours):
         slot_start, slot_end = begin + timedelta(hours=hour), begin + timedelta(hours=hour + 1)
+        open_parts = [(max(a, slot_start), min(b, slot_end)) for a, b in spans if a < slot_end and b > slot_start]
+        if not open_parts:
+            continue
         inside = [d for d in shifts if d.start < slot_end and d.end > slot_start]
-        moments = {
-            slot_start,
-            *(d.start for d in inside if d.start > slot_start),
-            *(d.end for d in inside if d.end < slot_end),
-        }
+        changes = {slot_start, *(d.start for d in inside), *(d.end for d in inside)}
+        moments = {m for a, b in open_parts for m in (a, *(c for c in changes if a < c < b))}
         lowest = min(len({d.agent for d in inside if d.start <= m < d.end}) for m in moments)
         if lowest < minimum:
             gaps.append(Gap(slot_start, slot_end, lowest, minimum))

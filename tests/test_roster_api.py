@@ -69,6 +69,11 @@ async def test_coverage_shows_the_hours_below_the_minimum(admin: Agent, agent: A
     assert covered["gaps"] == [] and covered["rostered"] is True
     await admin.call("PATCH", f"/api/v1/roster/settings/{TEAM}", {"min_on_shift": 2})
     assert len((await agent.call("GET", f"/api/v1/roster/coverage?team={TEAM}&days=1"))["gaps"]) == 24
+    # with a calendar, only its open hours count: a team open 09:00-17:00 every day is short 8 hours a day
+    week = {day: ["09:00-17:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    await admin.call("PUT", f"/api/v1/teams/{TEAM}/calendar", {"timezone": "UTC", "hours": week})
+    gaps = (await agent.call("GET", f"/api/v1/roster/coverage?team={TEAM}&days=2"))["gaps"]
+    assert len(gaps) == 16 and all(9 <= int(g["start"][11:13]) < 17 for g in gaps), gaps
 
 
 async def test_csv_import_replaces_the_roster_and_an_error_names_its_line(admin: Agent, agent: Agent) -> None:

@@ -153,6 +153,23 @@ def test_coverage_gaps_are_hours_below_the_minimum() -> None:
     assert len(coverage_gaps([BACKUP], SHANGHAI, 1, cst(2026, 3, 2, 8), 4)) == 4
 
 
+def test_coverage_counts_only_the_hours_the_team_is_open() -> None:
+    """A trial's office-hours team listed every closed night and weekend hour as a gap."""
+    office = [(cst(2026, 3, 2, 9), cst(2026, 3, 2, 18, 30))]  # Monday 09:00-18:30
+    early = pattern("early", ("li",), "08:00", "17:00", "mon-fri")
+    gaps = coverage_gaps([early], SHANGHAI, 1, cst(2026, 3, 2, 0), 24, office)
+    # nobody 17:00-18:30: the 17:00 hour and the half-open 18:00 hour; nothing while closed
+    assert [(g.start, g.on_shift) for g in gaps] == [(cst(2026, 3, 2, 17), 0), (cst(2026, 3, 2, 18), 0)]
+    assert coverage_gaps([early], SHANGHAI, 1, cst(2026, 3, 7, 0), 48, []) == []  # closed all weekend
+    assert len(coverage_gaps([early], SHANGHAI, 1, cst(2026, 3, 2, 0), 24)) == 15  # no calendar: always open
+    # open only from 08:30 in an hour whose first half nobody works: no gap
+    late_start = pattern("late", ("li",), "08:30", "17:00", "mon-fri")
+    assert (
+        coverage_gaps([late_start], SHANGHAI, 1, cst(2026, 3, 2, 8), 1, [(cst(2026, 3, 2, 8, 30), cst(2026, 3, 2, 9))])
+        == []
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

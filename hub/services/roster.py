@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from conversation.assignment import AgentProfile, profile_from_input, profile_to_doc
+from conversation.business_time import open_spans
 from conversation.errors import InvalidInput
 from conversation.model import new_id, utcnow
 from conversation.presence import PresenceRecord, PresenceRules, check_presence_status, presence_of
@@ -188,7 +189,10 @@ class RosterService:
         entries = await self.store.roster.list_entries(team)
         if not has_shifts(entries):
             return settings, None
-        return settings, coverage_gaps(entries, settings.timezone, settings.min_on_shift, self.clock(), days * 24)
+        now, hours = self.clock(), days * 24
+        calendar = await self.store.calendars.get_calendar(team)  # its closed hours need nobody
+        spans = open_spans(calendar, now - timedelta(hours=1), now + timedelta(hours=hours + 1)) if calendar else None
+        return settings, coverage_gaps(entries, settings.timezone, settings.min_on_shift, now, hours, spans)
 
     # -- CSV -----------------------------------------------------------------------------------------
     async def export_csv(self, team: str) -> str:
