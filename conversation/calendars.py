@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conversation.business_time import WEEKDAYS, Calendar, is_open, weekly_hours
+from conversation.business_time import WEEKDAYS, Calendar, is_open, next_opening, weekly_hours
 from conversation.errors import InvalidInput
 
 FIELDS = {"timezone", "hours", "holidays", "workdays", "makeup_weekday"}
@@ -35,13 +35,19 @@ class Opening:
     timezone: str
     days: tuple[int, ...]  # weekdays with opening hours, Monday 0
     hours: str  # the first open weekday's spans, e.g. "09:00-18:00" or "09:00-12:00, 13:00-18:00"
+    reopens: datetime | None = None  # closed: when the team is next open (None: open, or never again)
+    holiday: str = ""  # closed for a named holiday today (local date), e.g. 国庆节
 
 
 def opening_of(calendar: Calendar, now: datetime) -> Opening:
-    """The team calendar's answer for an out-of-hours notice."""
+    """The team calendar's answer for an out-of-hours notice: a holiday on a 7×24 team's
+    calendar said "open every day 00:00-24:00" and nothing of when it opened again (a trial)."""
     days = tuple(index for index, spans in enumerate(calendar.weekly) if spans)
     hours = ", ".join(str(span) for span in calendar.weekly[days[0]]) if days else ""
-    return Opening(is_open(calendar, now), calendar.timezone, days, hours)
+    if is_open(calendar, now):
+        return Opening(True, calendar.timezone, days, hours)
+    holiday = calendar.holidays.get(now.astimezone(calendar.zone).date(), "")
+    return Opening(False, calendar.timezone, days, hours, next_opening(calendar, now), holiday)
 
 
 def _day(value: Any, where: str) -> date:

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import get_day_names
+from babel.dates import format_skeleton, get_day_names, get_timezone_location
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
@@ -188,6 +190,10 @@ def with_language(inbound: Inbound) -> Inbound:
     return with_changes(inbound, sender=with_changes(inbound.sender, language=tag))
 
 
+# The zones of mainland China's one time, said 北京时间 (and Beijing time) by everyone there.
+CHINA_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Chungking", "Asia/Harbin", "PRC"})
+
+
 class _KeepMissing(dict[str, Any]):
     """Format parameters where one a text names but the caller did not give shows itself
     (`{clock}`) instead of raising: an event written before its text gained a parameter
@@ -221,10 +227,41 @@ class Texts:
         return text.format(count=count, **params)
 
     def day_names(self, days: Iterable[int]) -> str:
-        """Week days (0 = Monday) in this language, joined by its list separator (hub
-        catalog): `Mon, Tue, Wed`, `周一、周二、周三`."""
+        """Week days (0 = Monday) in this language, runs of three or more as a range (hub
+        catalog): `Mon–Fri`, `周一至周五`, `周一至周三、周六`; all seven `every day`, `每天`.
+        Each day listed read like a machine's (a trial's 周一、周二、周三、周四、周五)."""
         names = get_day_names("abbreviated", locale=self.babel_locale)
-        return self.get("list.separator").join(names[d] for d in days)
+        chosen = sorted(set(days))
+        if len(chosen) == 7:
+            return self.get("days.every")
+        runs: list[list[int]] = []
+        for day in chosen:
+            if runs and day == runs[-1][-1] + 1:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        said = [
+            self.get("days.range", first=names[run[0]], last=names[run[-1]])
+            if len(run) >= 3
+            else self.get("list.separator").join(names[d] for d in run)
+            for run in runs
+        ]
+        return self.get("list.separator").join(said)
+
+    def zone_name(self, timezone: str) -> str:
+        """A time zone as a customer reads it: 北京时间 / Beijing time for China's, `UTC`, else
+        CLDR's place name ("Germany (Berlin) Time"), never the IANA id (Asia/Shanghai)."""
+        if timezone in CHINA_ZONES:
+            return self.get("zone.china")
+        if timezone in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
+            return "UTC"
+        return get_timezone_location(timezone, locale=self.babel_locale)
+
+    def day_and_time(self, moment: datetime, timezone: str) -> str:
+        """A coming moment in `timezone` with its weekday: `11月30日周一 09:00`, `Mon, Nov 30 09:00`."""
+        local = moment.astimezone(ZoneInfo(timezone))
+        day = format_skeleton("MMMEd", local, locale=self.babel_locale)
+        return f"{day} {local:%H:%M}"
 
     def as_json(self) -> dict[str, Any]:
         """The catalog for a browser: strings, and plural forms by CLDR category

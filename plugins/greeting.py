@@ -15,7 +15,7 @@ the hub's catalog text in every language it has.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,7 +25,8 @@ from conversation.progress import only_a_question
 from hub.sdk import ConfigError, Outcome, Plugin, PluginContext, check_texts, setting, texts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PLACEHOLDERS = {"greeting": ("number",), "out_of_hours": ("days", "hours", "timezone")}
+PLACEHOLDERS = {"greeting": ("number",), "out_of_hours": ("days", "hours", "timezone", "reopens", "holiday")}
+WEEK_AHEAD = 15  # days looked through for the next opening of the settings' own hours
 
 
 END_OF_DAY = "24:00"  # as team calendars and rosters write the day's end: "00:00-24:00" is all day
@@ -60,7 +61,8 @@ class GreetingPlugin(Plugin):
         out_of_hours: str | dict[str, str] = setting(
             (str, dict),
             "",
-            "added outside opening hours; {days}, {hours}, {timezone} are filled in. A text, a table by language, "
+            "added outside opening hours; {days}, {hours}, {timezone}, {reopens} (when the team is back), "
+            "{holiday} (today's holiday's name, on a team calendar) are filled in. A text, a table by language, "
             "or empty for the catalog's text",
         )
         timezone: str = setting(str, "UTC", "IANA zone of the opening hours, e.g. Asia/Shanghai")
@@ -118,7 +120,36 @@ class GreetingPlugin(Plugin):
             if calendar is not None:
                 return opening_of(calendar, now)
         days = tuple(DAYS.index(d) for d in self.settings.days)
-        return Opening(self.is_open(now), self.zone.key, days, self.settings.hours)
+        if self.is_open(now):
+            return Opening(True, self.zone.key, days, self.settings.hours)
+        return Opening(False, self.zone.key, days, self.settings.hours, self.reopens(now))
+
+    def reopens(self, now: datetime) -> datetime | None:
+        """When these settings' hours next begin after `now` (None: no open day ahead)."""
+        today = now.astimezone(self.zone).date()
+        for ahead in range(WEEK_AHEAD):
+            day = today + timedelta(days=ahead)
+            opens = datetime.combine(day, time(), self.zone) + timedelta(seconds=self.opens)
+            if day.weekday() in self.days and day not in self.holidays and opens > now:
+                return opens
+        return None
+
+    @staticmethod
+    def _away(ctx: PluginContext, opening: Opening) -> str:
+        """The out-of-hours notice: the usual week, today's holiday, and when the team is back."""
+        said = ctx.catalog()
+        key = "bot.out_of_hours_holiday" if opening.holiday else "bot.out_of_hours"
+        if opening.reopens is None:
+            key = "bot.out_of_hours_no_return"
+        return ctx.text(
+            key,
+            setting="out_of_hours",
+            days=said.day_names(opening.days),
+            hours=opening.hours,
+            timezone=said.zone_name(opening.timezone),
+            reopens=said.day_and_time(opening.reopens, opening.timezone) if opening.reopens else "",
+            holiday=opening.holiday,
+        )
 
     @staticmethod
     async def _answered_already(ctx: PluginContext) -> bool:
@@ -154,16 +185,7 @@ class GreetingPlugin(Plugin):
         opening = await self.opening(ctx, now)
         today = now.astimezone(ZoneInfo(opening.timezone)).date().isoformat()
         if not opening.open and ctx.state.get("out_of_hours_told") != today:
-            days = ctx.catalog().day_names(opening.days)
-            parts.append(
-                ctx.text(
-                    "bot.out_of_hours",
-                    setting="out_of_hours",
-                    days=days,
-                    hours=opening.hours,
-                    timezone=opening.timezone,
-                )
-            )
+            parts.append(self._away(ctx, opening))
             ctx.state["out_of_hours_told"] = today
         if parts:
             await ctx.reply("\n\n".join(parts))

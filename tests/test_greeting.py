@@ -55,7 +55,9 @@ async def test_out_of_hours_is_said_once_a_day(tmp_path: Path) -> None:
         at(hub, SATURDAY_NOON)
         await hub.ingest(customer_message("m1", "order missing"))
         [first] = await replies(hub, 1)
-        assert "#1000" in first and "away now (open Mon, Tue, Wed, Thu, Fri, 09:00-17:30, UTC)" in first
+        # the week as a range, and when the team is back (a trial read each day listed and no return)
+        assert "#1000" in first and "away now (open Mon–Fri, 09:00-17:30, UTC)" in first
+        assert "We are back Mon, Nov 30 09:00 and will answer you then." in first
 
         again = await hub.ingest(customer_message("m2", "hello?"))
         await processed(hub, again.message.id)
@@ -101,7 +103,28 @@ async def test_the_team_calendar_decides_out_of_hours_over_the_plugin_settings(t
         at(hub, THURSDAY_MORNING_UTC)
         await hub.ingest(customer_message("m1", "refund"))
         [text] = await replies(hub, 1)
-        assert "away now (open Mon, Thu, 08:00-20:00, Asia/Shanghai)" in text
+        # the holiday by its name, the zone as people say it, and the next opening past the holiday
+        assert (
+            "Today is a holiday (公司活动日) and our team is away (usually open Mon, Thu, 08:00-20:00, Beijing time)"
+            in text
+        )
+        assert "We are back Mon, Nov 30 08:00" in text
+
+
+async def test_the_notice_reads_naturally_in_chinese_with_the_reopening_in_beijing_time(tmp_path: Path) -> None:
+    """A trial's 7×24 team on a holiday read "服务时间：周一、周二、…周日 00:00-24:00，Asia/Shanghai"."""
+    from conversation.calendars import calendar_from_input
+
+    config = greeting_config(tmp_path, team="customer-service")
+    every_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    async with running_hub(config) as hub:
+        calendar = {"timezone": "Asia/Shanghai", "hours": every_day, "holidays": {"2026-11-28": "店庆"}}
+        await hub.store.calendars.save_calendar("customer-service", calendar_from_input(calendar))
+        at(hub, SATURDAY_NOON)  # 20:00 in Shanghai, on the holiday
+        await hub.ingest(customer_message("m1", "我的退款还没到"))
+        [text] = await replies(hub, 1)
+        assert "今天是店庆假期，我们的客服团队休息（平时服务时间：每天 00:00-24:00，北京时间）。" in text
+        assert "我们将于11月29日周日 00:00回来，届时会尽快答复您。" in text
 
 
 async def test_a_new_ticket_is_greeted_by_the_calendar_of_the_team_routing_gives_it(tmp_path: Path) -> None:

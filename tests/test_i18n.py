@@ -100,6 +100,11 @@ def test_plurals_and_day_names_follow_the_locale() -> None:
     assert en.plural("webchat.too_long", 500) == "Messages are limited to 500 characters."
     assert zh.plural("webchat.too_long", 500) == "每条消息最多 500 个字符。"
     assert en.day_names([0, 1, 4]) == "Mon, Tue, Fri" and zh.day_names([0, 1, 4]) == "周一、周二、周五"
+    # runs of three or more as a range, all seven as every day
+    assert en.day_names(range(5)) == "Mon–Fri" and zh.day_names(range(5)) == "周一至周五"
+    assert zh.day_names([0, 1, 2, 5]) == "周一至周三、周六" and zh.day_names(range(7)) == "每天"
+    assert en.zone_name("Asia/Shanghai") == "Beijing time" and zh.zone_name("Asia/Shanghai") == "北京时间"
+    assert zh.zone_name("UTC") == "UTC" and en.zone_name("Europe/Berlin") == "Germany (Berlin) Time"
     assert i18n.texts("widget", "en").as_json()["messages"]["limit_chars"] == {
         "one": "At most {count} character.",
         "other": "At most {count} characters.",
