@@ -1018,6 +1018,11 @@ class PluginTools:
     def records(self) -> PluginRecords:
         return PluginRecords(self.plugin, self._runtime(), self.conversation)
 
+    def now(self) -> datetime:
+        """The hub's time, which timers come due by (a test's `hub.testing.fire_timers` moves
+        it): use it rather than the system clock for anything compared with a timer."""
+        return self.runtime.clock() if self.runtime is not None else utcnow()
+
     @property
     def platform(self) -> PlatformTools:
         """The platform API for this ticket's customer (hub/platform/tools.py): lookups only by
@@ -1055,19 +1060,21 @@ class PluginTools:
         """Remove a scheduled timer of this plugin; False when there was none (fired or cancelled)."""
         return await self._runtime().cancel(timer_key(self.plugin, key))
 
-    def template(self, key: str, *, setting: str = "", domain: str = "hub") -> str:
+    def template(self, key: str, *, setting: str = "", domain: str = "hub", in_language: str = "") -> str:
         """The text for this contact: the plugin's per-language `setting` (see `pick_template`),
         else catalog `key` of `domain` in the contact's catalog locale (theirs, else the hub's,
-        else English). MissingText when neither has it: a key is never sent as the text."""
-        contact_language = self.contact.language if self.contact is not None else ""
+        else English). MissingText when neither has it: a key is never sent as the text.
+        `in_language`: that language instead of the contact's (the message's own, say:
+        `conversation.text_language.clear_language(ctx.message.text)`)."""
+        contact_language = in_language or (self.contact.language if self.contact is not None else "")
         value = default = None
         if setting:
             value, default = setting_value(self.settings, setting), shipped_default(self.settings, setting)
-            chosen = pick_template(value, contact_language, self.language, default)
+            chosen = pick_template(value, contact_language, in_language or self.language, default)
             if chosen is not None:
                 return chosen
         try:
-            catalog = self.catalog(domain)
+            catalog = self.catalog(domain, in_language=in_language)
         except KeyError:
             catalog = None
         if catalog is None or not catalog.has(key):
@@ -1075,13 +1082,13 @@ class PluginTools:
             raise MissingText(self.plugin, key, setting, domain, self.language, table=table)
         return catalog.get(key)
 
-    def catalog(self, domain: str = "hub") -> Texts:
-        """The catalog `domain` in this contact's catalog locale (plurals, day names)."""
-        return texts(domain, self.language)
+    def catalog(self, domain: str = "hub", *, in_language: str = "") -> Texts:
+        """The catalog `domain` in this contact's catalog locale, or `in_language`'s (plurals, day names)."""
+        return texts(domain, in_language or self.language)
 
-    def text(self, key: str, *, setting: str = "", domain: str = "hub", **params: Any) -> str:
+    def text(self, key: str, *, setting: str = "", domain: str = "hub", in_language: str = "", **params: Any) -> str:
         """`template` with its `{placeholders}` filled in."""
-        return self.template(key, setting=setting, domain=domain).format(**params)
+        return self.template(key, setting=setting, domain=domain, in_language=in_language).format(**params)
 
 
 class TicketTools(PluginTools):

@@ -21,11 +21,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from conversation.inbound import Inbound, Sender
 from conversation.model import AuthorType, Conversation, Direction, Message, MessageKind
+from conversation.records import Record
 from hub.app import Hub
 from hub.config import Config, parse_config
 from hub.registry import Kind, Registry, discover
@@ -36,7 +38,9 @@ __all__ = [
     "customer_message",
     "change_ticket",
     "eventually",
+    "fire_timers",
     "make_config",
+    "records",
     "registry_with",
     "replies",
     "running_hub",
@@ -206,3 +210,19 @@ async def change_ticket(hub: Hub, conversation_id: str, **changes: Any) -> Conve
     changed = await hub.actions.update_by(await ticket(hub, conversation_id), changes, who="Test agent", names=names)
     await hub.plugin_host.settle()
     return changed
+
+
+async def fire_timers(hub: Hub, *, after: timedelta) -> int:
+    """Move the hub's clock `after` into the future (for the rest of the test: its services,
+    plugins and timers read it) and fire the plugins' timers due by then, as the hub's own
+    loop would; how many fired. Plugins that read `ctx.now()` see the moved clock too."""
+    later = hub.actions.clock() + after
+    hub.actions.clock = lambda: later
+    fired = await hub.plugin_host.fire_due_timers()
+    await hub.plugin_host.settle()
+    return fired
+
+
+async def records(hub: Hub, plugin: str, kind: str, conversation_id: str = "") -> list[Record]:
+    """A plugin's records of one kind (on one ticket, with `conversation_id`), newest first."""
+    return await hub.plugin_host.records.query(plugin, kind, conversation_id=conversation_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,22 @@ async def test_a_429_is_retried_after_retry_after_then_sent(tmp_path: Path) -> N
         text = hub.metrics.render().decode()
         assert 'helpline_deliveries_retried_total{channel="chat"} 1.0' in text
         assert 'helpline_deliveries_sent_total{channel="chat"} 1.0' in text
+
+
+async def test_an_adapter_bug_is_retried_like_a_temporary_error_and_logged_with_its_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README: any other exception from `send` is retried like RetryableDeliveryError."""
+    async with running_hub(make_config(tmp_path)) as hub:
+        chat = hub.adapters["chat"]
+        chat.script = [OSError("disk on fire")]
+        with caplog.at_level(logging.ERROR, logger="hub.outbox"):
+            message = await queue_reply(hub)
+            await eventually(lambda: len(chat.attempts) == 1)
+            status, attempts, error = await delivery_of(hub, message.id)
+            assert (status, attempts, error) == (DeliveryStatus.QUEUED, 1, "OSError: disk on fire")
+        assert "chat adapter raised on message" in caplog.text and "Traceback" in caplog.text
+        await eventually(lambda: chat.sent, timeout=15)  # the next attempt went through
 
 
 async def test_after_the_last_attempt_the_delivery_fails_with_its_error(tmp_path: Path) -> None:

@@ -15,7 +15,17 @@ import pytest
 
 from hub import sdk
 from hub.sdk import Choice, Outcome, Plugin, PluginContext, Sender
-from hub.testing import customer_message, eventually, make_config, replies, running_hub, said_to_customer, ticket
+from hub.testing import (
+    customer_message,
+    eventually,
+    fire_timers,
+    make_config,
+    records,
+    replies,
+    running_hub,
+    said_to_customer,
+    ticket,
+)
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 RESET_URL = "https://example.com/reset"
@@ -212,7 +222,7 @@ def test_the_sdk_exports_the_types_a_plugin_reads() -> None:
 
 async def test_the_readme_survey_speaks_its_default_texts_when_hub_toml_sets_none(tmp_path: Path) -> None:
     """The README's way to ship texts (a setting's default table by language) works unconfigured."""
-    from tests.test_plugin_sdk import move_clock, readme_example
+    from tests.test_plugin_sdk import readme_example
 
     code, _ = readme_example()
     survey = readme_module("helpline_survey_example", code).Survey
@@ -224,10 +234,29 @@ async def test_the_readme_survey_speaks_its_default_texts_when_hub_toml_sets_non
         )
         resolved = await hub.actions.update_conversation(record.conversation, {"status": "resolved"})
         await hub.plugin_host.settle()
-        move_clock(hub, timedelta(days=1, minutes=1))
-        assert await hub.plugin_host.fire_due_timers() == 1
+        assert await fire_timers(hub, after=timedelta(days=1, minutes=1)) == 1
         [asked] = await replies(hub, resolved.id, 1)
         assert asked.text == survey.Settings().ask["en"].format(number=resolved.number)
+        # the score is kept and the ticket stays resolved (a trial's copy of the example reopened it)
+        await hub.ingest(customer_message("m2", "5", sender=Sender(address="u-en", language="en")))
+        await eventually(lambda: hub.pipeline._tasks == set())
+        [answered] = await records(hub, "survey", "survey", resolved.id)
+        assert (answered.status, answered.data["score"]) == ("answered", 5)
+        assert (await ticket(hub, resolved.id)).status.value == "resolved"
+
+
+def test_a_text_can_be_said_in_the_messages_language_rather_than_the_contacts() -> None:
+    """A trial's plugin answered "sorry, in English please: opening hours?" in the contact's Chinese."""
+    from conversation.model import Contact
+    from conversation.text_language import clear_language
+
+    contact = Contact(id="p1", name="王芳", language="zh-CN")
+    message = types.SimpleNamespace(choice_id="", text="sorry, in English please: opening hours?")
+    ctx = PluginContext("p", None, message, contact, {}, {}, None, language="zh-CN")  # type: ignore[arg-type]
+    assert ctx.text("bot.greeting", number=1000).startswith("感谢您联系我们")
+    said = ctx.text("bot.greeting", number=1000, in_language=clear_language(message.text) or "")
+    assert said.startswith("Thanks for contacting us") and "#1000" in said
+    assert ctx.catalog(in_language="en").day_names(range(5)) == "Mon–Fri"
 
 
 async def test_add_tags_given_a_list_says_how_to_call_it() -> None:
