@@ -259,6 +259,16 @@ def test_a_text_can_be_said_in_the_messages_language_rather_than_the_contacts() 
     assert ctx.catalog(in_language="en").day_names(range(5)) == "Mon–Fri"
 
 
+def test_a_plugins_now_is_the_hubs_clock_which_timers_follow() -> None:
+    from datetime import UTC, datetime
+
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    message = types.SimpleNamespace(choice_id="", text="hi")
+    runtime = types.SimpleNamespace(clock=lambda: later)
+    ctx = PluginContext("p", None, message, None, {}, {}, None, runtime=runtime)  # type: ignore[arg-type]
+    assert ctx.now() == later
+
+
 async def test_add_tags_given_a_list_says_how_to_call_it() -> None:
     class Actions:
         async def update_conversation(self, *args: Any, **kwargs: Any) -> Any:
