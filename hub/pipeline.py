@@ -567,12 +567,13 @@ class Pipeline:
                 )
             except StoreUnavailable:
                 raise
-            except PluginTimedOut:
+            except PluginTimedOut as exc:
                 # It may have stopped half-way (an account locked, no word said): a person takes
                 # the ticket, and the bots after it stay quiet rather than answer over it (those
-                # that always run, on a person's tickets too, still do).
+                # that always run, on a person's tickets too, still do). Its own words say it all:
+                # a traceback of the hub's timer would point at nothing of the plugin's.
                 self.metrics.plugin_errors.labels(plugin.name).inc()
-                log.exception("plugin %s on message %s; the ticket goes to a person", plugin.name, message.id)
+                log.error("%s (message %s); the ticket goes to a person", exc, message.id)
                 conversation = await self._hand_off_after(conversation, plugin.name, "handoff.plugin_timed_out")
                 continue
             except Exception:

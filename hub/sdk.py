@@ -991,10 +991,13 @@ def _check_text_value(where: str, value: Any, allowed: tuple[str, ...]) -> None:
             raise ConfigError(f"{named}: {language!r} is not a language tag (like en or zh-CN)")
         if not isinstance(text, str):
             raise ConfigError(f"{named}: expected a string, got {type(text).__name__}")
+        known = ", ".join("{" + p + "}" for p in allowed) or "none"
         try:
             text.format(**dict.fromkeys(allowed, ""))
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ConfigError(f"{named}: unknown placeholder {exc}") from None
+        except (KeyError, IndexError) as exc:
+            raise ConfigError(f"{named}: unknown placeholder {{{exc.args[0]}}} (this text takes {known})") from None
+        except ValueError:  # a lone brace: Python's words ("Single '{' encountered") say nothing to an operator
+            raise ConfigError(f"{named}: a {{ or }} without its pair; write {{{{ or }}}} for a brace itself") from None
 
 
 class PluginTools:

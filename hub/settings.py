@@ -76,9 +76,13 @@ def _check_type(key: str, value: Any, expected: type | tuple[type, ...], *, secr
 def resolve_secret(key: str, value: str, *, required: bool = True, min_length: int = 0) -> str:
     """The one reader of secrets: `env:NAME` from the environment, else the literal.
 
-    An unset or empty variable is an error naming the key (even for an optional secret:
-    the operator asked for it). An empty optional secret means "not used" and stays "".
+    An unset or empty (or blank) variable is an error naming the key (even for an optional
+    secret: the operator asked for it). An empty optional secret means "not used" and stays "".
+    The prefix in another case ("ENV:NAME", "Env:NAME") is refused as the typo it is: taken
+    literally, it signed every request with the words "ENV:NAME" (a trial).
     """
+    if value[:4].lower() == "env:" and not value.startswith("env:"):
+        raise ConfigError(f"{key}: write env: in lower case ({value!r} would be taken as the secret itself)")
     if value.startswith("env:"):
         name = value[4:]
         if not ENV_NAME.match(name):
@@ -86,7 +90,7 @@ def resolve_secret(key: str, value: str, *, required: bool = True, min_length: i
         if name not in os.environ:
             raise ConfigError(f"{key}: environment variable {name} is not set")
         value = os.environ[name]
-        if not value:
+        if not value.strip():
             raise ConfigError(f"{key}: environment variable {name} is empty")
     elif not value and not required:
         return ""

@@ -280,6 +280,21 @@ def test_every_declared_secret_key_reads_env_NAME_and_an_unset_one_stops_naming_
             parse_config(raw)
 
 
+def test_env_in_another_case_or_a_blank_variable_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trial's "ENV:SMS_API_KEY" passed `check` and signed with those very words; a variable
+    holding a space said "missing secret", not which variable."""
+    from hub.settings import resolve_secret
+
+    monkeypatch.setenv("SMS_API_KEY", "a-secret-from-the-environment")
+    for typo in ("ENV:SMS_API_KEY", "Env:SMS_API_KEY"):
+        with pytest.raises(ConfigError, match=r"channels.sms.api_key: write env: in lower case"):
+            resolve_secret("channels.sms.api_key", typo)
+    assert resolve_secret("channels.sms.api_key", "env:SMS_API_KEY") == "a-secret-from-the-environment"
+    monkeypatch.setenv("SMS_API_KEY", "  ")
+    with pytest.raises(ConfigError, match=r"channels.sms.api_key: environment variable SMS_API_KEY is empty"):
+        resolve_secret("channels.sms.api_key", "env:SMS_API_KEY")
+
+
 def test_generated_secrets_must_be_long_and_secrets_are_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HELPLINE_SHORT", "only-15-chars..")
     for raw, key in [

@@ -242,7 +242,12 @@ async def test_an_agents_correction_of_the_language_is_what_bots_use(tmp_path: P
 @pytest.mark.parametrize(
     ("greeting", "problem"),
     [
-        ({"zh-CN": "工单 #{numbr}"}, r"plugins.greeting.greeting.zh-CN: unknown placeholder 'numbr'"),
+        (
+            {"zh-CN": "工单 #{numbr}"},
+            r"plugins.greeting.greeting.zh-CN: unknown placeholder \{numbr\} \(this text takes \{number\}\)",
+        ),
+        # a lone brace in Python's words was "Single '{' encountered in format string" (a trial)
+        ({"en": "Hi #{number} {"}, r"plugins.greeting.greeting.en: a \{ or \} without its pair; write \{\{ or \}\}"),
         ({"not a language": "Hi #{number}"}, r"'not a language' is not a language tag"),
         # shaped like a tag, or empty: no customer's language could ever pick it (a developer's trial)
         ({"xx-nonsense-tag": "Hi #{number}"}, r"greeting.xx-nonsense-tag: 'xx-nonsense-tag' is not a language tag"),
