@@ -249,8 +249,8 @@ async def test_trusted_lookups_for_what_an_agent_decided(hub: Hub, platform: tup
     assert await tools.order_of("o-1", user_id="u-2") is None  # not a party to it
     assert await timeline(hub, ticket) == [
         ("find_user", "not_verified"),
-        ("find_user", "ok"),
-        ("find_user", "not_found"),
+        ("find_account", "ok"),  # another party's account, not the writer's (a trial)
+        ("find_account", "not_found"),
         ("get_order", "ok"),
         ("get_order", "not_found"),
     ]

@@ -61,11 +61,13 @@ async def test_api_tokens_of_an_earlier_database_keep_their_agents_role_and_team
     with sqlite3.connect(path) as conn:  # as the release before token narrowing left it
         conn.execute("ALTER TABLE api_tokens DROP COLUMN role")
         conn.execute("ALTER TABLE api_tokens DROP COLUMN teams")
+        conn.execute("ALTER TABLE api_tokens DROP COLUMN expires_at")  # and before tokens could end
         conn.execute("INSERT INTO api_tokens VALUES ('t1', 'ag1', 'ci', 'hash1', 0, NULL)")
     store = SQLiteStore(path)
     await store.open()
     try:
         token = await store.accounts.get_api_token("hash1")
         assert token is not None and token.role is None and token.teams is None  # not narrowed
+        assert token.expires_at is None  # and without an end, as it was made
     finally:
         await store.close()
