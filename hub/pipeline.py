@@ -13,7 +13,7 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from prometheus_client import Counter
@@ -49,6 +49,27 @@ RECOVERY_LEASE = "plugins:recovery"
 TICKET_LEASE_TTL = timedelta(minutes=1)
 TICKET_LEASE_WAIT = 10.0  # seconds a run waits for another hub's run on the same ticket
 TICKET_LEASE_POLL = 0.1
+
+
+_WAITS_HERE = (
+    "plugins on message %s wait: this hub is still running plugins on an earlier message of its ticket"
+    " (a slow plugin?); they run when that run ends"
+)
+
+
+@dataclass
+class Waiting:
+    """A message to run plugins on, with its one-time code, the hold on its ticket's live
+    events (released once it has run) and recovery's attempt counter."""
+
+    message: Message
+    code: str = ""
+    hold: Hold | None = None
+    attempts: list[int] | None = None
+
+    def release(self) -> None:
+        if self.hold is not None:
+            self.hold.release()
 
 
 class TicketBusy(Exception):
@@ -126,9 +147,10 @@ class Pipeline:
         # tickets whose run waits for another hub process's (TicketBusy says whose run is slow).
         self._awaiting_lease: set[str] = set()
         self._ticket_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-        # Messages that gave up waiting for this hub's own slow run on their ticket, with their
-        # one-time code: run as soon as that run ends, in order, not minutes later by recovery.
-        self._waiting_here: dict[str, list[tuple[Message, str]]] = {}
+        # Messages that came while this hub runs plugins on their ticket, with their one-time
+        # code and live-event hold: run as soon as that run ends, in order, by the run that
+        # holds the ticket (not minutes later by recovery).
+        self._waiting_here: dict[str, list[Waiting]] = {}
         # Each channel's count of ingested messages, labelled once: labels() costs more than the count.
         self._ingested: dict[str, Counter] = {}
 
@@ -325,13 +347,15 @@ class Pipeline:
     async def _run_pooled(
         self, message: Message, conversation: Conversation, contact: Contact, hold: Hold | None = None, code: str = ""
     ) -> None:
+        handed = False
         try:
             async with self._slots:
                 if self._draining:
                     return  # not started before shutdown: recovery runs it
-                await self.run_plugins(message, conversation, contact, code=code)
+                handed = True  # run_plugins releases the hold once the message has run (or waits)
+                await self.run_plugins(message, code=code, hold=hold)
         finally:
-            if hold is not None:
+            if hold is not None and not handed:
                 hold.release()
 
     @contextlib.asynccontextmanager
@@ -372,13 +396,24 @@ class Pipeline:
                     await self.store.coordination.release_lease(name, self.instance_id)
         finally:
             lock.release()
-            # one that gave up while this run was ending (its drain below had looked already)
-            if self._waiting_here.get(conversation_id) and not self._draining:
-                message, code = self._waiting_here[conversation_id].pop(0)
-                task = asyncio.create_task(self.run_plugins(message, code=code), name=f"helpline-plugins-{message.id}")
+            if self._waiting_here.get(conversation_id):  # one came while this run was ending
+                task = asyncio.create_task(self._drain(conversation_id), name=f"helpline-plugins-{conversation_id}")
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
                 task.add_done_callback(log_task_failure)
+            else:
+                self._waiting_here.pop(conversation_id, None)
+
+    def _running_here(self, conversation_id: str) -> bool:
+        """This hub runs plugins on the ticket now (not waiting for another process's run)."""
+        lock = self._ticket_locks.get(conversation_id)
+        return lock is not None and lock.locked() and conversation_id not in self._awaiting_lease
+
+    async def _drain(self, conversation_id: str) -> None:
+        """Run what waits for the ticket, in order, in a pool slot."""
+        async with self._slots:
+            if not self._draining:  # at shutdown recovery runs them after the next start
+                await self._run_in_order(conversation_id, [])
 
     async def _keep_lease(self, name: str) -> None:
         """Extend a held ticket lease every third of its time, until cancelled."""
@@ -403,41 +438,62 @@ class Pipeline:
         *,
         code: str = "",
         attempts: list[int] | None = None,
+        hold: Hold | None = None,
     ) -> None:
-        """Run the enabled plugins in order on one stored customer message; one run per ticket at a time.
-        `attempts` (recovery): the message's attempts are counted, and the count appended, only
-        once the run holds the ticket: a ticket held by a long run is no failed attempt."""
+        """Run the enabled plugins in order on one stored customer message; one run per ticket
+        at a time, its messages in the order they came. `attempts` (recovery): the message's
+        attempts are counted, and the count appended, only once the run holds the ticket: a
+        ticket held by a long run is no failed attempt. `hold`: the ticket's live events kept
+        back until this message has run (released then, or when it is left to recovery).
+        The ticket and contact are read again under the ticket's hold (`conversation` and
+        `contact` are accepted for callers that have them, and not used)."""
         ticket_id = message.conversation_id
+        waiting = Waiting(message, code, hold, attempts)
+        if self._running_here(ticket_id):
+            # Queued for the run that holds the ticket, which runs it next, in order: waiting
+            # for the lock instead let a later message overtake it, and after 10 s left it to
+            # recovery (a trial's 30 s plugin: the next message answered 2 min 45 s later).
+            self._waiting_here.setdefault(ticket_id, []).append(waiting)
+            log.info(_WAITS_HERE, message.id)
+            return
+        await self._run_in_order(ticket_id, [waiting])
+
+    async def _run_in_order(self, ticket_id: str, runs: list[Waiting]) -> None:
+        """Hold the ticket and run `runs` and whatever comes to wait meanwhile, oldest first
+        (message ids sort by time), until none is left."""
+        first = runs[0].message if runs else None
         try:
             async with self._ticket(ticket_id):
-                # This message, and those of its ticket that gave up waiting for this hub's
-                # earlier run, oldest first (message ids sort by time), until none is left.
-                runs: list[tuple[Message, str, list[int] | None]] = [(message, code, attempts)]
-                while runs:
-                    runs += [(m, c, None) for m, c in self._waiting_here.pop(ticket_id, [])]
-                    runs.sort(key=lambda run: run[0].id)
-                    current, current_code, counted = runs.pop(0)
-                    await self._run_held(current, current_code, counted, recheck=current is not message)
+                while True:
+                    runs += self._waiting_here.pop(ticket_id, [])
+                    if not runs:
+                        break
+                    runs.sort(key=lambda run: run.message.id)
+                    current = runs.pop(0)
+                    try:
+                        await self._run_held(current, recheck=current.message is not first)
+                    finally:
+                        current.release()
         except StoreUnavailable as exc:
-            log.warning("plugins on message %s postponed: store unavailable (%s)", message.id, exc)
+            log.warning("plugins on ticket %s postponed: store unavailable (%s)", ticket_id, exc)
         except TicketBusy as busy:
-            # Another process's run is ordinary with several hubs, and recovery runs the message
-            # then; after this hub's own run (a slow plugin) it runs the moment that one ends.
-            if busy.here:
-                self._waiting_here.setdefault(ticket_id, []).append((message, code))
-            log.log(
-                logging.WARNING if busy.here else logging.INFO,
-                "plugins on message %s postponed: %s",
-                message.id,
-                "this hub is still running plugins on an earlier message of its ticket (a slow plugin?);"
-                " they run when that run ends"
-                if busy.here
-                else "another hub process is running plugins on its ticket; recovery runs them (within a few minutes)",
-            )
+            if busy.here:  # this hub's run took the ticket meanwhile: it runs them next
+                self._waiting_here.setdefault(ticket_id, []).extend(runs)
+                log.info(_WAITS_HERE, ", ".join(r.message.id for r in runs))
+            else:  # ordinary with several hubs: recovery runs them
+                log.info(
+                    "plugins on message %s postponed: another hub process is running plugins on its ticket;"
+                    " recovery runs them (within a few minutes)",
+                    ", ".join(r.message.id for r in runs) or "(none)",
+                )
+        finally:
+            for left in runs:  # not run here (the store away, another hub): events go out as the ticket is
+                left.release()
 
-    async def _run_held(self, message: Message, code: str, attempts: list[int] | None, *, recheck: bool) -> None:
+    async def _run_held(self, run: Waiting, *, recheck: bool) -> None:
         """One message's plugins, its ticket held. `recheck`: read whether it was run meanwhile
         (a message that waited, or one old enough that recovery may have taken it)."""
+        message, code, attempts = run.message, run.code, run.attempts
         if recheck or self.clock() - message.created_at > RECOVERY_AGE / 2:
             current = await self.store.tickets.get_message(message.id)  # recovery may have run it meanwhile
             if current is None or current.plugins_done:

@@ -174,7 +174,7 @@ async def test_a_ticket_held_by_a_slow_plugin_in_this_hub_says_so(
         with caplog.at_level(logging.INFO, logger="hub.pipeline"):
             await hub.ingest(customer_message("m1", "hang on"))
             await hub.ingest(customer_message("m2", "anyone there?"))
-            await eventually(lambda: "postponed" in caplog.text)
+            await eventually(lambda: "they run when that run ends" in caplog.text)
         assert "this hub is still running plugins on an earlier message of its ticket (a slow plugin?)" in caplog.text
         assert "another hub" not in caplog.text
 
@@ -186,7 +186,7 @@ async def test_messages_that_waited_for_a_slow_run_run_in_order_the_moment_it_en
     later. They run when the slow run ends, oldest first, each once."""
     import hub.pipeline as pipeline_module
 
-    monkeypatch.setattr(pipeline_module, "TICKET_LEASE_WAIT", 0.2)
+    monkeypatch.setattr(pipeline_module, "TICKET_LEASE_WAIT", 1.0)
 
     class SlowThenAnswers(Answers):
         async def on_message(self, ctx: PluginContext) -> Outcome | None:
@@ -199,7 +199,7 @@ async def test_messages_that_waited_for_a_slow_run_run_in_order_the_moment_it_en
         await hub.ingest(customer_message("m1", "slow"))
         await asyncio.sleep(0.1)
         await hub.ingest(customer_message("m2", "two"))
-        await asyncio.sleep(0.3)  # m2 has given up waiting (0.2 s)
+        await asyncio.sleep(1.1)  # m2 gave up waiting (1 s); m3, late in the slow run, still waits (a review)
         await hub.ingest(customer_message("m3", "three"))
         sent = hub.adapters["chat"].sent  # type: ignore[attr-defined]
         expected = ["answered: slow", "answered: two", "answered: three"]
