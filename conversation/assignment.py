@@ -115,6 +115,7 @@ class Candidate:
     agent_id: str
     on_shift: bool
     backup_called: bool = False  # on backup duty and paged in
+    on_backup: bool = False  # on backup duty now, paged in or not (the board shows who could be called)
     on_leave: bool = False  # on leave today (the team's local day)
     presence: str = "offline"
     load: float = 0.0

@@ -219,9 +219,13 @@ def unanswered_on_resolved(ticket: Conversation, reply: Message, thread: Sequenc
     return not any(answers_them(m) for m in thread)
 
 
-def next_step(ticket: Conversation) -> str:
-    """The catalog key of what happens next on the ticket."""
+def next_step(ticket: Conversation, *, team_away: bool = False) -> str:
+    """The catalog key of what happens next on the ticket. `team_away`: its team is out of
+    hours now (its calendar): it is back later, not "picking it up soon" (a trial's customer
+    was promised that at 01:51 on a Sunday by a team closed until Monday 09:00)."""
     if ticket.status is Status.OPEN:
+        if team_away and ticket.team:
+            return "progress.next.team_away"
         step = "progress.next.working" if ticket.assignee_id else "progress.next.queued"
         return step if ticket.team else f"{step}_no_team"
     return f"progress.next.{ticket.status.value}"

@@ -376,6 +376,12 @@ def _on_leave(day: Day, leave: list[tuple[Day, Day]]) -> bool:
 SHIFT_KINDS = ("pattern", "extra")
 
 
+def team_people(members: Iterable[str], entries: Iterable[RosterEntry]) -> set[str]:
+    """Who works in a team: its members and everyone on its roster (routing's candidates, and
+    whom an escalated ticket may stay with)."""
+    return {*members, *(agent for entry in entries for agent in entry.agents)}
+
+
 def has_shifts(entries: Iterable[RosterEntry]) -> bool:
     """Whether a team works in shifts: a pattern or a one-off shift. One without (no entries,
     or only leave) has no shift model: its members are always on, but for their leave (one

@@ -375,7 +375,7 @@ def effect_key(conversation_id: str, key: str, effect: str) -> str:
     return f"sla:{conversation_id}:{key}:{effect}"
 
 
-def keeps_assignee_on_escalation(assignee_id: str, target_members: Sequence[str]) -> bool:
+def keeps_assignee_on_escalation(assignee_id: str, target_members: Collection[str]) -> bool:
     """An escalated ticket stays with its agent when they are of the higher tier too; else it
     goes to that team's queue (a trial's agent, a member of both, lost hers without a word)."""
     return bool(assignee_id) and assignee_id in target_members

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -231,12 +231,17 @@ class Texts:
         catalog): `Mon–Fri`, `周一至周五`, `周一至周三、周六`; all seven `every day`, `每天`.
         Each day listed read like a machine's (a trial's 周一、周二、周三、周四、周五)."""
         names = get_day_names("abbreviated", locale=self.babel_locale)
-        chosen = sorted(set(days))
+        chosen = set(days)
         if len(chosen) == 7:
             return self.get("days.every")
+        # A run over the weekend stays one (Sat, Sun, Mon: 周六至周一): the week is then read from
+        # the day after the last one off; else from Monday.
+        gap = max(set(range(7)) - chosen) if {0, 6} <= chosen else 6
         runs: list[list[int]] = []
-        for day in chosen:
-            if runs and day == runs[-1][-1] + 1:
+        for day in ((gap + 1 + i) % 7 for i in range(7)):
+            if day not in chosen:
+                continue
+            if runs and day == (runs[-1][-1] + 1) % 7:
                 runs[-1].append(day)
             else:
                 runs.append([day])
@@ -255,6 +260,13 @@ class Texts:
             return self.get("zone.china")
         if timezone in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
             return "UTC"
+        if timezone.startswith("Etc/") or get_timezone_location(timezone, locale="en").startswith("Unknown"):
+            # CLDR knows no place for it ("Unknown Region (GMT-8) Time", whose sign is inverted):
+            # its offset, as people write it
+            offset = datetime.now(ZoneInfo(timezone)).utcoffset() or timedelta(0)
+            minutes = int(offset.total_seconds() // 60)
+            sign = "+" if minutes >= 0 else "-"
+            return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         return get_timezone_location(timezone, locale=self.babel_locale)
 
     def day_and_time(self, moment: datetime, timezone: str) -> str:

@@ -11,6 +11,7 @@ order mark, which some Windows tools write before UTF-8, is ignored (RFC 8259, 8
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -90,7 +91,10 @@ def check_storable(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
         item, depth = stack.pop()
         if isinstance(item, str):
             check_text(item, "a string")
-        elif isinstance(item, bool) or item is None or isinstance(item, float):
+        elif isinstance(item, float):
+            if not math.isfinite(item):  # 1e400 reads as inf, as unstorable as NaN (a review)
+                raise InvalidJson("a number is out of range (too large)")
+        elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
             if not INT_RANGE[0] <= item <= INT_RANGE[1]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import string
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -991,13 +992,21 @@ def _check_text_value(where: str, value: Any, allowed: tuple[str, ...]) -> None:
             raise ConfigError(f"{named}: {language!r} is not a language tag (like en or zh-CN)")
         if not isinstance(text, str):
             raise ConfigError(f"{named}: expected a string, got {type(text).__name__}")
-        known = ", ".join("{" + p + "}" for p in allowed) or "none"
-        try:
-            text.format(**dict.fromkeys(allowed, ""))
-        except (KeyError, IndexError) as exc:
-            raise ConfigError(f"{named}: unknown placeholder {{{exc.args[0]}}} (this text takes {known})") from None
-        except ValueError:  # a lone brace: Python's words ("Single '{' encountered") say nothing to an operator
-            raise ConfigError(f"{named}: a {{ or }} without its pair; write {{{{ or }}}} for a brace itself") from None
+        _check_placeholders(named, text, allowed)
+
+
+def _check_placeholders(named: str, text: str, allowed: tuple[str, ...]) -> None:
+    """Every `{name}` of the text is one the text takes; a lone brace is said as such (Python's
+    own words, "Single '{' encountered in format string", say nothing to an operator). Read by
+    the format parser, not by formatting with stand-ins: `{number:05d}` is a good text."""
+    known = ", ".join("{" + p + "}" for p in allowed) or "none"
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError:
+        raise ConfigError(f"{named}: a {{ or }} without its pair; write {{{{ or }}}} for a brace itself") from None
+    for name in names:  # a plain name only: "{number.x}" would fail on the customer's message
+        if name not in allowed:
+            raise ConfigError(f"{named}: unknown placeholder {{{name}}} (this text takes {known})")
 
 
 class PluginTools:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from conversation.business_time import ALWAYS_OPEN, Calendar, NeverOpen
 from conversation.model import Conversation, ConversationQuery, Status, new_id
+from conversation.roster import team_people
 from conversation.sla import (
     BREACH,
     ESCALATE,
@@ -271,21 +272,21 @@ class SlaEngine:
         if team is None:
             log.warning("SLA policy %s escalates to team %r, which does not exist", policy.name, target)
             return conv
+        people = team_people(team.members, await self.store.roster.list_entries(target))
+        conv = await self.store.tickets.get_conversation(conv.id) or conv  # as it is now: whose it is
         moves = moves_on_escalation(conv.team, policy)
-        keeps = keeps_assignee_on_escalation(conv.assignee_id, team.members)
         params: dict[str, Any] = {"clock": clock.kind, "team": target}
         key = "event.sla_escalated" if moves else "event.sla_already_with"
-        if moves and conv.assignee_id and not keeps:  # said, not done quietly (a trial)
-            key = UNASSIGNED_KEY
-            agent = await self.store.accounts.get_agent(conv.assignee_id)
-            params["agent"] = (agent.name or agent.email) if agent else conv.assignee_id
+        if moves and conv.assignee_id and not keeps_assignee_on_escalation(conv.assignee_id, people):
+            key = UNASSIGNED_KEY  # said, not done quietly (a trial)
+            params["agent"] = await self.routing.name_of(conv.assignee_id) if self.routing else conv.assignee_id
         stored, new = await self.actions.add_thread_event_once(conv, ThreadEvent(key, params), once)
         if (stored.raw or {}).get("event", {}).get("key") not in ("event.sla_escalated", UNASSIGNED_KEY):
             return conv  # already with the higher tier: it stays, and nobody's ticket is taken away
         fresh = await self.store.tickets.get_conversation(conv.id) or conv
         if fresh.team != target:
             changes = {"team": target}
-            if not keeps_assignee_on_escalation(fresh.assignee_id, team.members):
+            if not keeps_assignee_on_escalation(fresh.assignee_id, people):
                 changes["assignee_id"] = ""
             conv = await self.actions.update_conversation(fresh, changes)
         if new:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from conversation.calendars import Opening, opening_of
 from conversation.model import AuthorType, Choice, Conversation, Direction, Message, MessageKind
 from conversation.progress import (
     CHOICE_PREFIX,
@@ -56,8 +57,11 @@ def catalog(language: str) -> Texts:
     return texts(DOMAIN, language)
 
 
-async def describe(hub: HubPort, ticket: Conversation, language: str, *, with_link: bool = True) -> str:
-    """The answer about one ticket, for its own customer; `with_link` adds its status-page link."""
+async def describe(
+    hub: HubPort, ticket: Conversation, language: str, *, with_link: bool = True, away: Opening | None = None
+) -> str:
+    """The answer about one ticket, for its own customer; `with_link` adds its status-page link;
+    `away`: its team's calendar says it is closed now (when it is back)."""
     t = catalog(language)
     # a finished ticket with no team was never "not yet" given one (a trial read 尚未分配团队 on a closed one)
     unteamed = "progress.team.none" if ticket.status in LIVE else "progress.team.none_finished"
@@ -67,12 +71,23 @@ async def describe(hub: HubPort, ticket: Conversation, language: str, *, with_li
         t.get("progress.answer.head", number=ticket.number, status=t.get(f"progress.status.{ticket.status.value}")),
         t.get("progress.answer.team", team=team),
         _update_line(t, update),
-        t.get("progress.answer.next", next=t.get(next_step(ticket), team=team)),
+        t.get("progress.answer.next", next=_next(t, ticket, team, away)),
     ]
     link = hub.status_link(ticket, t.locale) if with_link else ""
     if link:
         lines.append(t.get("progress.link", url=link))
     return "\n".join(lines)
+
+
+def _next(t: Texts, ticket: Conversation, team: str, away: Opening | None) -> str:
+    step = next_step(ticket, team_away=away is not None and away.reopens is not None)
+    if step != "progress.next.team_away" or away is None or away.reopens is None:
+        return t.get(step, team=team)
+    hub_t = texts("hub", t.locale)  # the hub's words for a time in a zone
+    when = hub_t.get(
+        "time.with_zone", time=hub_t.day_and_time(away.reopens, away.timezone), zone=hub_t.zone_name(away.timezone)
+    )
+    return t.get(step, team=team, reopens=when)
 
 
 def _update_line(t: Texts, update: Message | None) -> str:
@@ -207,7 +222,10 @@ class ProgressPlugin(Plugin):
         here = ctx.conversation
         if here.id != ticket.id and ticket.team and here.team != ticket.team:
             await ctx.set_team(ticket.team)
-        return await describe(hub, ticket, language, with_link=here.id == ticket.id)
+        calendar = await ctx.actions.team_calendar(ticket.team) if ticket.team else None
+        opening = opening_of(calendar, ctx.now()) if calendar is not None else None
+        away = opening if opening is not None and not opening.open else None
+        return await describe(hub, ticket, language, with_link=here.id == ticket.id, away=away)
 
     async def on_event(self, ctx: EventContext) -> None:
         notice = notice_for(ctx.change)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -41,6 +42,10 @@ async def ticket(hub: Hub, key: str, *, minutes_ago: float, team: str = "", assi
     changes = {**({"team": team} if team else {}), **({"assignee_id": assignee} if assignee else {})}
     if changes:
         await hub.store.tickets.update_conversation(record.conversation.id, changes, now=utcnow())
+
+
+def zhao_id(agents: dict[str, Any]) -> str:
+    return str(agents["Zhao"]["id"])
 
 
 async def test_a_supervisor_sees_their_teams_queue_sla_and_agents_now(server: TestServer) -> None:
@@ -80,6 +85,14 @@ async def test_a_supervisor_sees_their_teams_queue_sla_and_agents_now(server: Te
             False,
             False,
         )
+        # who is on backup duty now shows, paged in or not (a trial's 24-hour backup read "off shift")
+        backup = {"team": "customer-service", "kind": "pattern", "duty": "backup", "agents": [zhao_id(agents)]}
+        backup |= {"start": "00:00", "end": "00:00", "weekdays": ["mon-sun"]}
+        await boss.call("POST", "/api/v1/roster/entries", backup, status=201)
+        [cs] = (await zhao.call("GET", "/api/v1/board"))["teams"]
+        agents = {a["name"]: a for a in cs["agents"]}
+        assert (agents["Zhao"]["on_backup"], agents["Zhao"]["backup_called"]) == (True, False)
+        assert agents["Li Na"]["on_backup"] is False
         refused = await lina.call("GET", "/api/v1/board", status=403)
         assert refused["message"] == "the live board is for supervisors and admins"
         everything = await boss.call("GET", "/api/v1/board")

@@ -114,3 +114,20 @@ async def test_a_ticket_is_moved_only_to_a_team_that_exists(admin: Agent) -> Non
     moved = await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": "finance"})
     assert moved["team"] == "finance"
     assert (await admin.call("PATCH", f"/api/v1/conversations/{ticket}", {"team": ""}))["team"] == ""  # "" removes it
+
+
+async def test_a_deleted_team_takes_its_calendar_and_roster_along(admin: Agent) -> None:
+    """A trial: a team made again under a deleted one's id came back with its old calendar and
+    roster, an agent "on shift" in a team with no members."""
+    await admin.call(
+        "POST", "/api/v1/teams", {"id": "night", "names": {"en": "Night"}, "members": [admin.id]}, status=201
+    )
+    await admin.call("PUT", "/api/v1/teams/night/calendar", {"timezone": "UTC", "hours": {"mon": ["22:00-06:00"]}})
+    shift = {"team": "night", "kind": "pattern", "start": "00:00", "end": "00:00", "weekdays": ["mon-sun"]}
+    await admin.call("POST", "/api/v1/roster/entries", {**shift, "agents": [admin.id]}, status=201)
+    await admin.call("PATCH", "/api/v1/roster/settings/night", {"min_on_shift": 3})
+    await admin.call("DELETE", "/api/v1/teams/night")
+    await admin.call("POST", "/api/v1/teams", {"id": "night", "names": {"en": "Night"}}, status=201)
+    assert (await admin.call("GET", "/api/v1/teams/night/calendar"))["calendar"] is None
+    again = await admin.call("GET", "/api/v1/roster?team=night")
+    assert again["entries"] == [] and again["settings"]["min_on_shift"] == 1

@@ -57,7 +57,7 @@ async def test_out_of_hours_is_said_once_a_day(tmp_path: Path) -> None:
         [first] = await replies(hub, 1)
         # the week as a range, and when the team is back (a trial read each day listed and no return)
         assert "#1000" in first and "away now (open Mon–Fri, 09:00-17:30, UTC)" in first
-        assert "We are back Mon, Nov 30 09:00 and will answer you then." in first
+        assert "We'll be back on Mon, Nov 30 09:00 and will answer you then." in first
 
         again = await hub.ingest(customer_message("m2", "hello?"))
         await processed(hub, again.message.id)
@@ -108,7 +108,7 @@ async def test_the_team_calendar_decides_out_of_hours_over_the_plugin_settings(t
             "Today is a holiday (公司活动日) and our team is away (usually open Mon, Thu, 08:00-20:00, Beijing time)"
             in text
         )
-        assert "We are back Mon, Nov 30 08:00" in text
+        assert "We'll be back on Mon, Nov 30 08:00" in text
 
 
 async def test_the_notice_reads_naturally_in_chinese_with_the_reopening_in_beijing_time(tmp_path: Path) -> None:
@@ -123,8 +123,8 @@ async def test_the_notice_reads_naturally_in_chinese_with_the_reopening_in_beiji
         at(hub, SATURDAY_NOON)  # 20:00 in Shanghai, on the holiday
         await hub.ingest(customer_message("m1", "我的退款还没到"))
         [text] = await replies(hub, 1)
-        assert "今天是店庆假期，我们的客服团队休息（平时服务时间：每天 00:00-24:00，北京时间）。" in text
-        assert "我们将于11月29日周日 00:00回来，届时会尽快答复您。" in text
+        assert "今天是店庆，我们的客服团队休息（平时服务时间：每天 00:00-24:00，北京时间）。" in text
+        assert "我们将于11月29日周日 00:00恢复服务，届时会尽快答复您。" in text
 
 
 async def test_a_new_ticket_is_greeted_by_the_calendar_of_the_team_routing_gives_it(tmp_path: Path) -> None:

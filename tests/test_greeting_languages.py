@@ -248,6 +248,8 @@ async def test_an_agents_correction_of_the_language_is_what_bots_use(tmp_path: P
         ),
         # a lone brace in Python's words was "Single '{' encountered in format string" (a trial)
         ({"en": "Hi #{number} {"}, r"plugins.greeting.greeting.en: a \{ or \} without its pair; write \{\{ or \}\}"),
+        ({"en": "Hi {0}"}, r"greeting.en: unknown placeholder \{0\} \(this text takes \{number\}\)"),
+        ({"en": "Hi {number.x}"}, r"greeting.en: unknown placeholder \{number.x\}"),
         ({"not a language": "Hi #{number}"}, r"'not a language' is not a language tag"),
         # shaped like a tag, or empty: no customer's language could ever pick it (a developer's trial)
         ({"xx-nonsense-tag": "Hi #{number}"}, r"greeting.xx-nonsense-tag: 'xx-nonsense-tag' is not a language tag"),
@@ -259,6 +261,12 @@ async def test_an_agents_correction_of_the_language_is_what_bots_use(tmp_path: P
 def test_per_language_texts_are_checked_at_start(tmp_path: Path, greeting: Any, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):
         config(tmp_path, {}, greeting=greeting)
+
+
+def test_a_placeholder_with_a_format_is_a_good_text(tmp_path: Path) -> None:
+    """Checked by the format parser, not by formatting with stand-ins: "{number:05d}" was refused
+    as a lone brace (a review)."""
+    config(tmp_path, {}, greeting={"en": "Ticket #{number:05d}", "zh-CN": "工单 {{编号}} #{number}"})
 
 
 def test_a_single_text_still_answers_everyone() -> None:

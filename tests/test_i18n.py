@@ -105,6 +105,9 @@ def test_plurals_and_day_names_follow_the_locale() -> None:
     assert zh.day_names([0, 1, 2, 5]) == "周一至周三、周六" and zh.day_names(range(7)) == "每天"
     assert en.zone_name("Asia/Shanghai") == "Beijing time" and zh.zone_name("Asia/Shanghai") == "北京时间"
     assert zh.zone_name("UTC") == "UTC" and en.zone_name("Europe/Berlin") == "Germany (Berlin) Time"
+    assert zh.zone_name("Etc/GMT-8") == "UTC+08:00"  # CLDR said "未知地区（GMT-8）时间", the sign inverted
+    assert zh.day_names([5, 6, 0]) == "周六至周一" and en.day_names([4, 5, 6, 0, 1]) == "Fri–Tue"  # over the weekend
+    assert zh.day_names([0, 2, 4]) == "周一、周三、周五"
     assert i18n.texts("widget", "en").as_json()["messages"]["limit_chars"] == {
         "one": "At most {count} character.",
         "other": "At most {count} characters.",

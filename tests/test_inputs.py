@@ -486,6 +486,9 @@ def test_the_shared_reader_ignores_a_byte_order_mark_and_refuses_long_numbers_in
             parse_json(f'{{"n": {digits}}}')
         assert str(refused.value) == "a number is out of range (64-bit integers only)"
     assert parse_json('{"n": 9223372036854775807}') == {"n": 2**63 - 1}
+    with pytest.raises(InvalidJson, match="a number is out of range"):
+        parse_json('{"f": 1e400}')  # inf
+    assert parse_json('{"f": 1e300}') == {"f": 1e300}
 
 
 async def test_a_webhook_body_with_a_byte_order_mark_is_kept(site: Site) -> None:

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from conversation.model import AuthorType, Conversation, Status
+from conversation.model import AuthorType, Conversation, Status, utcnow
 from hub.app import Hub, build_app
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
@@ -153,6 +155,35 @@ async def test_the_customer_asks_on_telegram_and_hears_where_the_ticket_stands_i
     assert "尚未分配团队" not in texts[-1] and "处理团队：无" in texts[-1]  # never "not yet" on a closed one (a trial)
     await telegram(client, text_update(5, "我的工单怎么样了", chat_id=888, user_id=888))  # someone without any
     assert "您目前没有处理中的工单" in (await said_count(fake, 1, chat=888))[-1]
+
+
+async def test_a_ticket_of_a_team_out_of_hours_is_said_to_wait_for_its_return(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    """A trial's customer was promised 账户的客服会尽快接手 at 01:51 on a Sunday by a team closed
+    until Monday 09:00."""
+    from conversation.calendars import calendar_from_input
+
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "我的订单一直没到"))
+    await said_count(fake, 1)
+    await hub.services.conversations.update_by(await number(hub, 1000), {"team": "finance"}, who="王芳", names={})
+    today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    closed_today = {
+        "timezone": "Asia/Shanghai",
+        "hours": {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    }
+    closed_today["holidays"] = {today.isoformat(): "盘点日"}
+    await hub.store.calendars.save_calendar("finance", calendar_from_input(closed_today))
+    await telegram(client, text_update(2, "查询工单 1000", message_id=2))
+    answer = (await said_count(fake, 2))[-1]
+    tomorrow = today + timedelta(days=1)
+    assert f"下一步：财务/退款目前不在服务时间，将于{tomorrow.month}月{tomorrow.day}日" in answer, answer
+    assert "09:00（北京时间）恢复服务后继续处理。" in answer and "尽快接手" not in answer
+    await hub.store.calendars.delete_calendar("finance")  # open again: the usual words
+    await telegram(client, text_update(3, "查询工单 1000", message_id=3))
+    assert "财务/退款的客服会尽快接手。" in (await said_count(fake, 3))[-1]
 
 
 async def test_a_stranger_hears_nothing_not_even_whether_the_number_exists(

@@ -82,6 +82,13 @@ def test_anything_more_than_the_question_is_an_ordinary_message(text: str) -> No
     assert status_question(text) is None
 
 
+def test_an_open_ticket_of_a_team_away_waits_for_its_return() -> None:
+    assert next_step(ticket(team="finance"), team_away=True) == "progress.next.team_away"
+    assert next_step(ticket(team="finance")) == "progress.next.queued"
+    assert next_step(ticket(), team_away=True) == "progress.next.queued_no_team"  # no team: no calendar
+    assert next_step(ticket(team="finance", status=Status.PENDING), team_away=True) == "progress.next.pending"
+
+
 def test_bare_numbers_and_buttons() -> None:
     assert bare_number(" #1042 ") == 1042 and bare_number("1042!") == 1042 and bare_number("10 42") is None
     assert chosen_number("progress:1042") == 1042

@@ -120,6 +120,25 @@ async def test_the_roster_week_in_chinese(hub_url: tuple[Hub, str], browser: Any
         f"换班 {wednesday.isoformat()}：王芳 替 Li Na 上「早班」"
     )
     await expect(page.locator("#roster-entries li", has_text="夜班")).to_contain_text("夜班 · 16:00–08:00 · 王芳")
+    # which entries are backup duty, and a whole day ends at 24:00 (a trial read "00:00–00:00")
+    await expect(page.locator("#roster-entries li", has_text="周末前备班")).to_contain_text(
+        "固定班次 · 备班 · 周末前备班"
+    )
+    await roster.create_entry(
+        TEAM,
+        {
+            "kind": "pattern",
+            "label": "全天备班",
+            "duty": "backup",
+            "agents": [li.id],
+            "start": "00:00",
+            "end": "00:00",
+            "weekdays": "sat-sun",
+        },
+    )
+    await page.select_option("#roster-team", "technical-support")
+    await page.select_option("#roster-team", TEAM)
+    await expect(page.locator("#roster-entries li", has_text="全天备班")).to_contain_text("00:00–24:00")
     await page.click("#roster-next")
     await expect(week.locator("li.duty.shift", has_text="夜班")).to_have_count(7)
 

@@ -117,6 +117,15 @@ async def test_team_calendar_is_set_read_imported_and_deleted_by_admins_only(adm
     assert imported["calendar"]["workdays"] == {"2027-05-08": "劳动节补班"}
     await admin.call("POST", f"{path}/import", {"ics": "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"}, status=422)
     assert (await agent.call("GET", path))["calendar"]["holidays"]["2027-05-03"] == "劳动节"
+    # as of a moment: what a customer writing then meets (a trial could see only the present)
+    may_day = await agent.call("GET", f"{path}?at=2027-05-01T10:00%2B08:00")
+    assert may_day["at"] == "2027-05-01T02:00:00Z" and may_day["open_now"] is False
+    assert may_day["next_opening"] == "2027-05-07T14:00:00Z"  # Friday 22:00 after the holidays
+    friday_night = await agent.call("GET", f"{path}?at=2027-05-07T23:00%2B08:00")
+    assert friday_night["open_now"] is True
+    await agent.call("GET", f"{path}?at=2027-05-01T10:00", status=422)  # no offset: refused, not guessed
+    for far in ("9999-12-30T23:00Z", "0001-01-01T00:00Z"):  # a 422, never the arithmetic's overflow
+        await agent.call("GET", f"{path}?at={far}", status=422)
     await admin.call("PUT", "/api/v1/teams/nobody/calendar", SHANGHAI_OFFICE, status=404)
     assert (await admin.call("DELETE", path))["ok"] is True
     await admin.call("DELETE", path, status=404)
@@ -245,7 +254,7 @@ async def test_an_escalation_keeps_the_agent_of_the_higher_tier_and_says_whom_it
     assert (await sla_events(hub, hers.id))[-1] == "event.sla_escalated"
     assert (await sla_events(hub, other.id))[-1] == "event.sla_escalated_unassigned"
     thread = (await agent.call("GET", f"/api/v1/conversations/{other.id}/messages"))["items"]
-    assert any("is no longer bo@example.com's (not of that team)" in m["text"] for m in thread), thread
+    assert any("bo@example.com is not a member, so it goes to that team's queue" in m["text"] for m in thread), thread
 
 
 async def test_queue_depth_and_oldest_wait_per_team(server: TestServer, agent: Agent) -> None:

@@ -103,7 +103,7 @@ BREACH_EFFECTS = {
 }
 
 
-async def test_a_lead_with_no_page_channel_is_said_to_see_it_in_the_inbox_only(desk: Desk) -> None:
+async def test_a_lead_or_backup_with_no_page_channel_is_said_to_see_it_in_the_inbox_only(desk: Desk) -> None:
     """A trial read 已通知组长 of a lead nothing was sent to."""
     await desk.services.desk.update_team(TEAM, {"lead": "wang"})
     ticket = await desk.ticket()
@@ -111,6 +111,8 @@ async def test_a_lead_with_no_page_channel_is_said_to_see_it_in_the_inbox_only(d
     await engine(desk, "hub-a").check_due()
     keys = [key for key, _ in await desk.events(ticket)]
     assert keys.count("event.sla_lead_told") == 1 and keys.count("event.lead_no_page_channel") == 1
+    # the backup paged without a page channel likewise (a trial's offline backup was "paged" four times)
+    assert keys.count("event.backup_paged.sla") == 1 and keys.count("event.backup_no_page_channel") == 1
     await desk.store.roster.save_profile(AgentProfile("wang", page_channel="mail", page_address="wang@x.cn"))
     reached = await desk.ticket()
     desk.tick(minutes=11)

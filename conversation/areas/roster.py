@@ -42,6 +42,10 @@ class Roster(ABC):
     @abstractmethod
     async def save_team_roster(self, settings: TeamRoster) -> None: ...
 
+    @abstractmethod
+    async def delete_team_roster(self, team: str) -> None:
+        """Forget a team's roster settings (its team was deleted)."""
+
     # -- agents' routing profiles ---------------------------------------------------------------
     @abstractmethod
     async def list_profiles(self) -> list[AgentProfile]: ...

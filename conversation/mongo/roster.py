@@ -64,6 +64,10 @@ class MongoRoster(Area, Roster):
         await self._db.roster_teams.replace_one({"_id": settings.team}, doc, upsert=True)
 
     @_unavailable_when_unreachable
+    async def delete_team_roster(self, team: str) -> None:
+        await self._db.roster_teams.delete_one({"_id": team})
+
+    @_unavailable_when_unreachable
     async def list_profiles(self) -> list[AgentProfile]:
         return [profile_from_doc(doc) async for doc in self._db.agent_profiles.find({}, {"_id": 0}).sort("agent_id", 1)]
 

@@ -76,6 +76,9 @@ class SQLiteRoster(Area, Roster):
             )
         )
 
+    async def delete_team_roster(self, team: str) -> None:
+        await self._call(lambda conn: conn.execute("DELETE FROM roster_teams WHERE team = ?", (team,)))
+
     async def list_profiles(self) -> list[AgentProfile]:
         rows = await self._call(
             lambda conn: conn.execute("SELECT doc FROM agent_profiles ORDER BY agent_id").fetchall(), write=False

@@ -60,6 +60,7 @@ async def board(call: Call) -> dict[str, Any]:
                         "on_shift": c.on_shift,
                         "on_leave": c.on_leave,
                         "backup_called": c.backup_called,
+                        "on_backup": c.on_backup,  # on backup duty now, paged in or not
                         "open": assigned.get(c.agent_id, 0),
                         "capacity": c.capacity,
                     }

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from conversation.assignment import takes_tickets
 from conversation.business_time import ALWAYS_OPEN, WEEKDAYS, Calendar, is_open, next_opening
-from conversation.calendars import MAX_ICS_BYTES, MAX_SPECIAL_DAYS
+from conversation.calendars import FIRST_DAY, LAST_DAY, MAX_ICS_BYTES, MAX_SPECIAL_DAYS
 from conversation.codec import ticket_subject
 from conversation.collision import answered_by_another
 from conversation.desk import MAX_REASON_CHARS, VISIBILITIES, teams_of
@@ -1037,21 +1037,34 @@ CALENDAR_BODY = Obj(
 CALENDAR = api.schema("TeamCalendar", {"type": "object"})
 
 
-def calendar_reply(call: Call, team_id: str, calendar: Calendar | None) -> dict[str, Any]:
-    now = services_of(call).conversations.clock()
+def calendar_reply(call: Call, team_id: str, calendar: Calendar | None, at: datetime | None = None) -> dict[str, Any]:
+    """The calendar, and whether the team is open now (or at `at`) and when it next opens."""
+    now = at or services_of(call).conversations.clock()
     working = calendar or ALWAYS_OPEN
     opening = next_opening(working, now)
-    return calendar_json(team_id, calendar) | {"open_now": is_open(working, now), "next_opening": iso(opening)}
+    return calendar_json(team_id, calendar) | {
+        "at": iso(now),
+        "open_now": is_open(working, now),
+        "next_opening": iso(opening),
+    }
 
 
 @api.route(
-    "GET", "/v1/teams/{team_id}/calendar", summary="A team's calendar (null: 24/7)", tag="desk", response=CALENDAR
+    "GET",
+    "/v1/teams/{team_id}/calendar",
+    summary="A team's calendar (null: 24/7), open now or at `at`, and its next opening",
+    tag="desk",
+    query={"at": Str(max_length=40, description="ISO 8601 with its offset: answer as of then (a holiday, 3 a.m.)")},
+    response=CALENDAR,
 )
 async def get_team_calendar(call: Call) -> dict[str, Any]:
     team_id = call.path["team_id"]
     if not sees_team(call.viewer, team_id):  # a team's hours are its operations data (README "Roles and teams")
         raise ApiError(403, "team_only", f"team {team_id}'s calendar is for its members and admins")
-    return calendar_reply(call, team_id, await services_of(call).calendars.get(team_id))
+    at = parse_time(call.query["at"], "at") if "at" in call.query else None
+    if at is not None and not FIRST_DAY <= at.date() <= LAST_DAY:  # the calendar arithmetic's range
+        raise ApiError(422, "invalid", f"at: between {FIRST_DAY.year} and {LAST_DAY.year}")
+    return calendar_reply(call, team_id, await services_of(call).calendars.get(team_id), at)
 
 
 @api.route(

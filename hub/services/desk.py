@@ -18,7 +18,7 @@ from conversation.desk import (
     with_member,
 )
 from conversation.errors import InvalidInput
-from conversation.model import ConversationQuery
+from conversation.model import ConversationQuery, utcnow
 from conversation.store import AlreadyExists, NotFound, Store
 from hub.events import Event, EventBus
 from hub.services import audit
@@ -90,8 +90,16 @@ class DeskService:
         if users:
             raise InUse(f"categories {', '.join(users)} name this team as their default")
         # A ticket of a team that is gone would be seen by admins alone (hub/access.py).
-        if (await self.store.inbox.list_conversations(ConversationQuery(team=team_id, limit=1)))[0]:
+        held = ConversationQuery(team=team_id, include_merged=True, limit=1)
+        if (await self.store.inbox.list_conversations(held))[0]:
             raise InUse("tickets are with this team: hand them over first")
+        # What belonged to it goes with it, before the team itself (a failure half-way leaves a
+        # team to delete again, not orphans): a team made again under the same id starts empty
+        # (a trial's old calendar, roster and an agent "on shift" came back with it).
+        await self.store.roster.replace_team_entries(team_id, [])
+        await self.store.roster.delete_team_roster(team_id)
+        await self.store.calendars.delete_calendar(team_id)
+        await self.store.roster.release_pages(team_id, now=utcnow())
         await self.store.desk.delete_team(team_id)
         await audit.record(self.store, "team.delete", "team", team_id, before=team_to_doc(old))
         self._published("team", team_id, "deleted")

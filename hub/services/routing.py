@@ -51,7 +51,7 @@ from conversation.paging import (
     release_backup,
 )
 from conversation.presence import PresenceRules, offline_since, presence_of
-from conversation.roster import has_shifts, on_duty_at, on_leave_at
+from conversation.roster import has_shifts, on_duty_at, on_leave_at, team_people
 from conversation.store import Store, StoreUnavailable
 from hub.i18n import available_locales, hub_texts
 from hub.services.conversations import ConversationService
@@ -131,9 +131,10 @@ class RoutingService:
         entries = await self.store.roster.list_entries(team)
         on_shift = set(on_duty_at(entries, settings.timezone, now, "shift"))
         paged = {p.agent_id for p in await self.store.roster.list_pages(team, active_only=True)}
-        backup = set(on_duty_at(entries, settings.timezone, now, "backup")) & paged
+        on_backup = set(on_duty_at(entries, settings.timezone, now, "backup"))
+        backup = on_backup & paged
         found = await self.store.desk.get_team(team)
-        members = {*(found.members if found else ()), *(a for e in entries for a in e.agents)}
+        members = team_people(found.members if found else (), entries)
         away = on_leave_at(entries, settings.timezone, now)
         if not has_shifts(entries):  # no shift model: its members are always on, but for their leave
             on_shift = set(members) - away
@@ -148,6 +149,7 @@ class RoutingService:
                     agent_id,
                     on_shift=agent_id in on_shift,
                     backup_called=agent_id in backup,
+                    on_backup=agent_id in on_backup,
                     on_leave=agent_id in away,
                     presence=presence_of(presence.get(agent_id), now, self.presence_rules),
                     load=await self._open_load(agent_id) if agent_id in on_shift | backup else 0.0,
@@ -280,6 +282,10 @@ class RoutingService:
         names = await self._team_names(team_id)
         shown = {"team": self._in_hub_language(names, team_id), **params}
         return ThreadEvent(key, shown, names={"team": names} if names else {})
+
+    async def name_of(self, agent_id: str) -> str:
+        """An agent as the thread names them: their name, else their email (else the id)."""
+        return await self._name(agent_id)
 
     async def _name(self, agent_id: str) -> str:
         agent = await self.store.accounts.get_agent(agent_id)
@@ -470,6 +476,9 @@ class RoutingService:
                 if channel and profile is not None:
                     where = (channel, profile.page_address)
                     await self._send_page(conversation, event, agent_id, where, once=f"{key}:note" if key else "")
+                else:  # "paged" reaches them only in an open inbox: say so (a trial's offline backup, paged 4 times)
+                    unreached = ThreadEvent("event.backup_no_page_channel", {"agent": name})
+                    await self._thread_event(conversation, unreached, f"{key}:unreached" if key else "")
             if await self.store.roster.add_page(page):
                 pages.append(page)
                 log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))

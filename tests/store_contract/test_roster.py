@@ -54,6 +54,10 @@ async def test_team_settings_and_profiles_round_trip(store: Store) -> None:
     settings = TeamRoster("cs", timezone="Asia/Shanghai", min_on_shift=2, page_queue=5, page_wait_minutes=7.5)
     await store.roster.save_team_roster(settings)
     assert await store.roster.get_team_roster("cs") == settings
+    await store.roster.delete_team_roster("cs")  # its team deleted
+    assert await store.roster.get_team_roster("cs") is None
+    await store.roster.delete_team_roster("cs")  # twice is fine
+    await store.roster.save_team_roster(settings)
     profile = AgentProfile(
         "li", capacity=4.0, languages=("zh",), channels=("web",), page_channel="mail", page_address="li@example.com"
     )

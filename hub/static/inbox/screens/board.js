@@ -23,7 +23,7 @@ function Figures({ row }) {
 
 function Agents({ agents }) {
   if (!agents.length) return html`<span class="hint">${t("board.no_agents")}</span>`;
-  const said = (a) => [a.name, t(`presence.${a.presence}`), a.on_leave ? t("board.on_leave") : a.on_shift ? "" : t("board.off_shift"), a.backup_called ? t("board.backup") : "", t("board.open", { count: a.open })];
+  const said = (a) => [a.name, t(`presence.${a.presence}`), a.on_leave ? t("board.on_leave") : a.on_shift || a.on_backup ? "" : t("board.off_shift"), a.backup_called ? t("board.backup") : a.on_backup ? t("board.on_backup") : "", t("board.open", { count: a.open })];
   return html`<ul class="board-agents">${agents.map((a) => html`<li data-agent=${a.id} class=${a.presence}><span class="dot" aria-hidden="true"></span> ${said(a).filter(Boolean).join(" · ")}</li>`)}</ul>`;
 }
 

@@ -45,16 +45,20 @@ function WeekTable({ week, days }) {
   </table>`;
 }
 
+// An entry's hours; a whole day ends at 24:00 (a trial's 24-hour backup read "00:00–00:00").
+function span(e) { return `${e.start}–${e.start === "00:00" && e.end === "00:00" ? "24:00" : e.end}`; }
+
 // One roster entry as a line; its parts apart (" · "), since the template drops the line break
 // between them, and a swap says whose shift, which one, and on which day.
 function entryLine(e, entries) {
   if (e.kind === "swap") {
     const pattern = entries.find((x) => x.id === e.pattern);
-    const shift = pattern ? pattern.label || `${pattern.start}–${pattern.end}` : e.pattern;
+    const shift = pattern ? pattern.label || span(pattern) : e.pattern;
     return t("roster.swap_line", { date: e.date || "", to: e.agents.map(agentName).join(", "), from: agentName(e.replaces), shift });
   }
   const when = `${e.date || ""}${e.until ? `–${e.until}` : ""}`;
-  return [t(`roster.kind.${e.kind}`), e.label, e.start ? `${e.start}–${e.end}` : "", when, e.agents.map(agentName).join(", ")]
+  const duty = e.duty === "backup" && e.kind !== "leave" ? t("roster.duty.backup") : "";  // which entries are backup (a trial)
+  return [t(`roster.kind.${e.kind}`), duty, e.label, e.start ? span(e) : "", when, e.agents.map(agentName).join(", ")]
     .filter(Boolean).join(" · ");
 }
 
@@ -73,7 +77,7 @@ function EntryForm({ team, entries, onSaved }) {
     <label>${t("roster.kind")} <select name="kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
       ${["pattern", "extra", "swap", "leave"].map((k) => html`<option value=${k}>${t(`roster.kind.${k}`)}</option>`)}</select></label>
     <label>${t(kind === "swap" ? "roster.swap_to" : "roster.agents")} <select name="agents" multiple=${kind !== "swap"} required>${state.agents.filter((a) => a.active !== false).map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>
-    ${kind === "swap" ? html`<label>${t("roster.swap_pattern")} <select name="pattern" required>${entries.filter((e) => e.kind === "pattern").map((e) => html`<option value=${e.id}>${e.label || `${e.start}–${e.end}`}</option>`)}</select></label>
+    ${kind === "swap" ? html`<label>${t("roster.swap_pattern")} <select name="pattern" required>${entries.filter((e) => e.kind === "pattern").map((e) => html`<option value=${e.id}>${e.label || span(e)}</option>`)}</select></label>
       <label>${t("roster.swap_from")} <select name="replaces" required>${state.agents.map((a) => html`<option value=${a.id}>${a.name || a.email}</option>`)}</select></label>` : null}
     ${timed ? html`<label>${t("roster.label")} <input name="label" maxlength="50" placeholder=${t("roster.label_hint")} /></label>
       <label>${t("roster.duty")} <select name="duty"><option value="shift">${t("roster.duty.shift")}</option><option value="backup">${t("roster.duty.backup")}</option></select></label>
