@@ -131,3 +131,14 @@ async def test_a_deleted_team_takes_its_calendar_and_roster_along(admin: Agent) 
     assert (await admin.call("GET", "/api/v1/teams/night/calendar"))["calendar"] is None
     again = await admin.call("GET", "/api/v1/roster?team=night")
     assert again["entries"] == [] and again["settings"]["min_on_shift"] == 1
+
+
+async def test_a_team_whose_only_ticket_was_merged_away_is_not_deleted(admin: Agent) -> None:
+    """A merged ticket keeps its team: deleting that team would leave it naming none."""
+    await admin.call("POST", "/api/v1/teams", {"id": "night", "names": {"en": "Night"}}, status=201)
+    kept = await new_ticket(admin, "n1", thread="t-1")
+    merged = await new_ticket(admin, "n2", thread="t-2")
+    await admin.call("PATCH", f"/api/v1/conversations/{merged}", {"team": "night"})
+    await admin.call("POST", f"/api/v1/conversations/{merged}/merge", {"into": kept})
+    refused = await admin.call("DELETE", "/api/v1/teams/night", status=409)
+    assert refused["message"] == "tickets are with this team: hand them over first"
