@@ -7,6 +7,7 @@ A team without a calendar works around the clock (`ALWAYS_OPEN`) for SLA clocks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -48,6 +49,22 @@ def opening_of(calendar: Calendar, now: datetime) -> Opening:
         return Opening(True, calendar.timezone, days, hours)
     holiday = calendar.holidays.get(now.astimezone(calendar.zone).date(), "")
     return Opening(False, calendar.timezone, days, hours, next_opening(calendar, now), holiday)
+
+
+_HAN = re.compile("[\u3400-\u9fff]")
+
+
+def holiday_in(name: str, language: str) -> str:
+    """A holiday's name as a customer of `language` reads it: calendars (the shipped example's,
+    public ones) write both, "元旦 New Year's Day"; the Chinese words to a Chinese reader, the
+    others to the rest, the whole name when it is written in one script only (a trial's
+    customers read "今天是店庆日 Store anniversary")."""
+    words = name.split()
+    chinese = [w for w in words if _HAN.search(w)]
+    other = [w for w in words if not _HAN.search(w)]
+    if not chinese or not other:
+        return name
+    return "".join(chinese) if language.lower().startswith("zh") else " ".join(other)
 
 
 def _day(value: Any, where: str) -> date:

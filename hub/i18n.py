@@ -269,6 +269,11 @@ class Texts:
             return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
         return get_timezone_location(timezone, locale=self.babel_locale)
 
+    def when_back(self, moment: datetime, timezone: str) -> str:
+        """When a closed team is back, as a customer reads it: 12月1日周二 09:00（北京时间）."""
+        said = hub_texts(self.locale)  # the hub catalog's words, from any domain's Texts
+        return said.get("time.with_zone", time=self.day_and_time(moment, timezone), zone=said.zone_name(timezone))
+
     def day_and_time(self, moment: datetime, timezone: str) -> str:
         """A coming moment in `timezone` with its weekday: `11月30日周一 09:00`, `Mon, Nov 30 09:00`."""
         local = moment.astimezone(ZoneInfo(timezone))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from aiohttp import web
 
 from conversation.business_time import Calendar
+from conversation.calendars import Opening, opening_of
 from conversation.desk import Category, Team
 from conversation.errors import InvalidInput
 from conversation.inbound import Inbound, InboundLimits, InvalidInbound, Sender, answer_words
@@ -1112,6 +1113,16 @@ class TicketTools(PluginTools):
         if self.conversation is None:
             raise ValueError("this context has no ticket")
         return self.conversation
+
+    async def team_away(self, team: str) -> Opening | None:
+        """The team's calendar's word when it is closed now and opens again (`reopens`,
+        `holiday`); None when it is open, has no calendar or never opens again. Say when
+        people are back rather than "soon" (a trial's hand-off at 3 a.m. on a holiday)."""
+        calendar = await self.actions.team_calendar(team) if team else None
+        if calendar is None:
+            return None
+        opening = opening_of(calendar, self.now())
+        return None if opening.open or opening.reopens is None else opening
 
     async def reply(self, text: str, *, html: str = "", awaits_answer: bool = False) -> Message:
         """Tell the customer `text`; `html` is the same words as HTML for channels that show it

@@ -32,6 +32,7 @@ from conversation import complaints as rules
 from conversation.errors import InvalidInput
 from conversation.model import AuthorType, Choice, Conversation, Direction, Priority, Role, new_id
 from conversation.priority_rules import PrioritySource, raised
+from conversation.text_language import latest_clear_language
 from hub.sdk import (
     ConfigError,
     Inbound,
@@ -275,13 +276,14 @@ class ComplaintsPlugin(Plugin):
             return said.get("complaints.note.suggestion", topics=topics)
 
         await ctx.note(note(ctx.hub.language if ctx.hub else "en"), texts=said_in_every_language(note))
-        await ctx.reply(catalog(ctx.language).get("complaints.suggestion.thanks", number=ctx.conversation.number))
+        said = catalog(await _speaks(ctx))
+        await ctx.reply(said.get("complaints.suggestion.thanks", number=ctx.conversation.number))
 
     async def _complaint_from(self, ctx: PluginContext) -> None:
         subject = rules.guess_subject(ctx.message.text)
         adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub else None
         if subject is None and adapter is not None and adapter.shows_choices:
-            t = catalog(ctx.language)
+            t = catalog(await _speaks(ctx))
             ctx.state["pending"] = ctx.message.text[:4000]
             choices = [Choice(id=f"{CHOICE_PREFIX}{s}", label=t.get(f"complaints.subject.{s}")) for s in rules.SUBJECTS]
             await ctx.ask(t.get("complaints.ask_subject"), choices)
@@ -334,9 +336,10 @@ class ComplaintsPlugin(Plugin):
             )
 
         await ctx.note(note(ctx.hub.language if ctx.hub else "en"), texts=said_in_every_language(note))
-        team = await ctx.hub.team_name(route.team, ctx.language) if ctx.hub else route.team
+        language = await _speaks(ctx)
+        team = await ctx.hub.team_name(route.team, language) if ctx.hub else route.team
         await self._tell(
-            ctx, record, "received", catalog(ctx.language).get("complaints.received", number=number, team=team)
+            ctx, record, "received", catalog(language).get("complaints.received", number=number, team=team)
         )
         return record
 
@@ -414,15 +417,15 @@ class ComplaintsPlugin(Plugin):
         rules.check_move(record.status, status)
         moved = await ctx.records.update(COMPLAINT, record.id, status=status, action="complaint.move")
         number = record.data["number"]
-        await self._tell(ctx, moved, status, catalog(ctx.language).get(f"complaints.moved.{status}", number=number))
+        said = catalog(await _speaks(ctx))
+        await self._tell(ctx, moved, status, said.get(f"complaints.moved.{status}", number=number))
         return moved
 
     async def send_outcome(self, ctx: ServiceContext, record: Record, outcome: str) -> Record:
         text = rules.check_outcome(record.status, outcome)
         number = record.data["number"]
-        await self._tell(
-            ctx, record, "outcome", catalog(ctx.language).get("complaints.outcome", number=number, outcome=text)
-        )
+        said = catalog(await _speaks(ctx))
+        await self._tell(ctx, record, "outcome", said.get("complaints.outcome", number=number, outcome=text))
         return await ctx.records.update(
             COMPLAINT, record.id, data={"outcome": text}, status="outcome_sent", action="complaint.outcome"
         )
@@ -582,3 +585,11 @@ def complaints_plugin(plugins: Mapping[str, Plugin]) -> ComplaintsPlugin | None:
 def _now(ctx: PluginContext | ServiceContext) -> datetime:
     """The hub's clock, which timers come due by (tests move it); the wall clock without a hub."""
     return ctx.runtime.clock() if ctx.runtime is not None else datetime.now(UTC)
+
+
+async def _speaks(ctx: PluginContext | ServiceContext) -> str:
+    """The language to tell the customer in: their latest clear message's on the ticket, else
+    the contact's (a trial's contact tagged "en" complained in Chinese and was answered in English)."""
+    if ctx.hub is None or ctx.conversation is None:
+        return ctx.language
+    return latest_clear_language(await ctx.hub.reads.list_messages(ctx.conversation.id)) or ctx.language

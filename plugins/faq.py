@@ -378,7 +378,8 @@ class FaqPlugin(Plugin):
     async def _did_you_mean(self, ctx: PluginContext, hub: HubPort, guess: Guess) -> None:
         """One title worth offering: "did you mean ...?", answered yes (the article) or no (a person)."""
         t = catalog(_language(ctx))
-        question = t.get("faq.customer.did_you_mean", title=guess.title)
+        # a title that is itself a question: "您是想问“如何退货？”吗？" read twice asked (a trial)
+        question = t.get("faq.customer.did_you_mean", title=guess.title.rstrip("?？ "))
         adapter = hub.channel_adapter(ctx.message.channel)
         if adapter is not None and adapter.shows_choices:
             await ctx.ask(
@@ -428,10 +429,22 @@ class FaqPlugin(Plugin):
         """To the team of the ticket's category, else of the best guess's category (when the
         guess was at least worth offering; the ticket is then filed under it), else `team`;
         the guesses go to the agents as a private note, after the answer the customer turned
-        down (`turned_down`, labelled so); the ticket is filed by the guesses, not by that."""
+        down (`turned_down`, labelled so); the ticket is filed by the guesses, not by that.
+        Out of that team's hours the customer is told when people are back, not "soon" (a
+        trial's hand-off at 3 a.m. on a holiday, 30 hours before anyone was)."""
+        team = await self._team(ctx, hub, guesses)
         if tell:  # True: "all right, passing you on" after the customer asked; or the text's key
             text = tell if isinstance(tell, str) else "handing_off"
-            await ctx.reply(catalog(_language(ctx)).get(f"faq.customer.{text}"))
+            said = catalog(_language(ctx))
+            away = await ctx.team_away(
+                team or ctx.conversation.team or await ctx.actions.expected_team(ctx.conversation)
+            )
+            if away is not None and away.reopens is not None:
+                await ctx.reply(
+                    said.get(f"faq.customer.{text}_away", reopens=said.when_back(away.reopens, away.timezone))
+                )
+            else:
+                await ctx.reply(said.get(f"faq.customer.{text}"))
         # A ticket the bot resolved that now reaches a person was reopened: not deflected.
         for record in await ctx.records.of_ticket(ANSWER_KIND, status=Outcome.DEFLECTED.value):
             await self._close(ctx, record.id, Outcome.REOPENED)
@@ -449,7 +462,6 @@ class FaqPlugin(Plugin):
             },
         )
         why = f"faq.agent.reason.{reason}"
-        team = await self._team(ctx, hub, guesses)
         await ctx.hand_off(catalog(hub.language).get(why), team=team, reasons=in_every_language(DOMAIN, why))
 
     async def _team(self, ctx: PluginContext, hub: HubPort, guesses: list[Guess]) -> str:

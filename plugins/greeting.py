@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conversation.calendars import Opening, opening_of
+from conversation.calendars import Opening, holiday_in, opening_of
 from conversation.model import Direction, MessageKind, utcnow
 from conversation.progress import only_a_question
 from hub.sdk import ConfigError, Outcome, Plugin, PluginContext, check_texts, setting, texts
@@ -148,7 +148,7 @@ class GreetingPlugin(Plugin):
             hours=opening.hours,
             timezone=said.zone_name(opening.timezone),
             reopens=said.day_and_time(opening.reopens, opening.timezone) if opening.reopens else "",
-            holiday=opening.holiday,
+            holiday=holiday_in(opening.holiday, said.locale),
         )
 
     @staticmethod

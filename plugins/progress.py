@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from conversation.calendars import Opening, opening_of
+from conversation.calendars import Opening
 from conversation.model import AuthorType, Choice, Conversation, Direction, Message, MessageKind
 from conversation.progress import (
     CHOICE_PREFIX,
@@ -70,7 +70,7 @@ async def describe(
     lines = [
         t.get("progress.answer.head", number=ticket.number, status=t.get(f"progress.status.{ticket.status.value}")),
         t.get("progress.answer.team", team=team),
-        _update_line(t, update),
+        _update_line(t, update, finished=ticket.status not in LIVE),
         t.get("progress.answer.next", next=_next(t, ticket, team, away)),
     ]
     link = hub.status_link(ticket, t.locale) if with_link else ""
@@ -83,17 +83,14 @@ def _next(t: Texts, ticket: Conversation, team: str, away: Opening | None) -> st
     step = next_step(ticket, team_away=away is not None and away.reopens is not None)
     if step != "progress.next.team_away" or away is None or away.reopens is None:
         return t.get(step, team=team)
-    hub_t = texts("hub", t.locale)  # the hub's words for a time in a zone
-    when = hub_t.get(
-        "time.with_zone", time=hub_t.day_and_time(away.reopens, away.timezone), zone=hub_t.zone_name(away.timezone)
-    )
-    return t.get(step, team=team, reopens=when)
+    return t.get(step, team=team, reopens=t.when_back(away.reopens, away.timezone))
 
 
-def _update_line(t: Texts, update: Message | None) -> str:
-    """The last public update, or a plain sentence when the team has not written yet."""
+def _update_line(t: Texts, update: Message | None, *, finished: bool) -> str:
+    """The last public update, or a plain sentence when the team has not written yet; a
+    finished one (the bot's answer helped) was not "still waiting for an agent" (a trial)."""
     if update is None:
-        return t.get("progress.answer.no_update")
+        return t.get("progress.answer.no_update_finished" if finished else "progress.answer.no_update")
     text = snippet(update.text) if update.text.strip() else t.get("progress.update_attachment")
     return t.get("progress.answer.update", when=f"{update.created_at:%Y-%m-%d %H:%M} UTC", text=text)
 
@@ -161,7 +158,10 @@ class ProgressPlugin(Plugin):
                 await ctx.reply(await self._merged(ctx, hub, ticket, language))
                 return
             if ticket is None or not may_see(ticket, ctx.contact, channel, address):
-                await ctx.reply(t.get("progress.neutral"))  # the same words whether it exists or not
+                # the same words whether it exists or not; a link only where the status page sends one
+                await ctx.reply(
+                    t.get("progress.neutral" if hub.status_link(ctx.conversation) else "progress.neutral_no_link")
+                )
                 return
             await ctx.reply(await self._describe(ctx, hub, ticket, language))
             return
@@ -222,9 +222,7 @@ class ProgressPlugin(Plugin):
         here = ctx.conversation
         if here.id != ticket.id and ticket.team and here.team != ticket.team:
             await ctx.set_team(ticket.team)
-        calendar = await ctx.actions.team_calendar(ticket.team) if ticket.team else None
-        opening = opening_of(calendar, ctx.now()) if calendar is not None else None
-        away = opening if opening is not None and not opening.open else None
+        away = await ctx.team_away(ticket.team) if ticket.team else None
         return await describe(hub, ticket, language, with_link=here.id == ticket.id, away=away)
 
     async def on_event(self, ctx: EventContext) -> None:

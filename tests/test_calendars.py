@@ -132,3 +132,16 @@ def test_a_bare_调休_is_read_from_its_days_a_weekend_day_is_worked_a_weekday_o
     assert workdays == {date(2027, 2, 20): "调休", date(2027, 2, 13): "春节 调休", date(2027, 10, 10): "国庆节调休上班"}
     assert date(2027, 2, 15) in holidays and date(2027, 10, 4) in holidays
     assert {date(2027, 2, d) for d in range(6, 13)} <= set(holidays)
+
+
+def test_a_bilingual_holiday_name_is_said_in_the_readers_script() -> None:
+    """Calendars write both ("元旦 New Year's Day"); a trial's Chinese customer read
+    "今天是店庆日 Store anniversary"."""
+    from conversation.calendars import holiday_in
+
+    assert holiday_in("店庆日 Store anniversary", "zh-CN") == "店庆日"
+    assert holiday_in("店庆日 Store anniversary", "en") == "Store anniversary"
+    assert holiday_in("元旦 New Year's Day", "zh") == "元旦"
+    assert (
+        holiday_in("国庆节", "en") == "国庆节" and holiday_in("Boxing Day", "zh-CN") == "Boxing Day"
+    )  # one script: as is

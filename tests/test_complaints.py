@@ -768,3 +768,14 @@ async def test_a_first_message_the_complaints_plugin_answers_gets_no_greeting_on
 
 async def _has(found: Any) -> bool:
     return bool(await found)
+
+
+async def test_a_complaint_is_told_in_the_language_it_was_written_in(tmp_path: Path) -> None:
+    """A trial's contact tagged "en" complained in Chinese and was answered in English."""
+    from hub.testing import customer_message, make_config, replies, running_hub
+
+    async with running_hub(make_config(tmp_path, {"plugins": {"enabled": ["complaints"]}})) as hub:
+        english_tag = Sender(address="u-7", display_name="Wang", language="en")
+        filed = await hub.ingest(customer_message("c1", "我要投诉那个卖家，发的是假货", sender=english_tag))
+        [told] = await replies(hub, filed.conversation.id, 1, timeout=10)
+        assert told.text.startswith("您的投诉已受理"), told.text

@@ -339,12 +339,33 @@ async def test_a_greeting_or_thanks_with_nothing_asked_gets_no_answer_and_keeps_
     assert (await ticket(hub, other)).handed_off_at is not None
 
 
+async def test_a_hand_off_out_of_the_teams_hours_says_when_people_are_back(hub: Hub) -> None:
+    """A trial at 3 a.m. on a holiday read "同事会尽快回复您" right after "we are back in 30 hours"."""
+    from zoneinfo import ZoneInfo
+
+    from conversation.calendars import calendar_from_input
+    from conversation.model import utcnow
+
+    today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
+    week = {d: ["09:00-18:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    closed = {"timezone": "Asia/Shanghai", "hours": week, "holidays": {today.isoformat(): "盘点日"}}
+    await hub.store.calendars.save_calendar("finance", calendar_from_input(closed))
+    ticket_id = await ask(hub, "怎么申请退款", thread="t-away")
+    await ask(hub, "否", thread="t-away")
+    tomorrow = today.toordinal() + 1
+    day = type(today).fromordinal(tomorrow)
+    said = (await bot_said(hub, ticket_id))[-1].text
+    assert said.startswith(f"好的，已为您转接人工客服。客服将于{day.month}月{day.day}日"), said
+    assert said.endswith("09:00（北京时间）上班，届时会第一时间回复您。")
+    await hub.store.calendars.delete_calendar("finance")
+
+
 async def test_no_hands_off_to_the_categorys_team_with_the_guesses_as_a_private_note(hub: Hub) -> None:
     ticket_id = await ask(hub, "怎么申请退款")
     assert await answers(hub, ticket_id) == [("request_refund", "asked")]
     await ask(hub, "否")
     said = await bot_said(hub, ticket_id)
-    assert said[-1].text == "好的，已为您转接人工客服，同事会尽快回复您。"
+    assert said[-1].text == "好的，已为您转接人工客服，我们会尽快回复您。"
     handed = await ticket(hub, ticket_id)
     assert handed.human_owned and handed.handed_off_at is not None
     assert (handed.category, handed.team) == ("dispute", "finance")  # the article's category, and its team
@@ -374,7 +395,7 @@ async def test_a_request_for_a_person_hands_off_at_once(hub: Hub, text: str) -> 
     ticket_id = await ask(hub, text)
     said = await bot_said(hub, ticket_id)
     assert len(said) == 1 and said[0].text in (
-        "好的，已为您转接人工客服，同事会尽快回复您。",
+        "好的，已为您转接人工客服，我们会尽快回复您。",
         "All right, I'm passing you to a colleague, who will reply as soon as they can.",
     )
     assert (await ticket(hub, ticket_id)).handed_off_at is not None
@@ -389,8 +410,8 @@ async def test_asking_for_a_person_again_while_waiting_for_one_is_answered_once(
     await ask(hub, "人工")
     said = [m.text for m in await bot_said(hub, ticket_id)]
     assert said == [
-        "好的，已为您转接人工客服，同事会尽快回复您。",
-        "您已在人工客服的队列中，同事会尽快在这里回复您。您补充的信息他们都会看到。",
+        "好的，已为您转接人工客服，我们会尽快回复您。",
+        "您已在人工客服的队列中，客服会尽快在这里回复您。您补充的信息他们都会看到。",
     ]
     await ask(hub, "I want a human")  # within the half hour: nothing more
     assert len(await bot_said(hub, ticket_id)) == 2
@@ -646,7 +667,7 @@ async def test_a_no_with_what_the_customer_meant_is_not_helpful_and_the_rest_is_
     assert note.splitlines()[1].startswith("1. 如何申请退款 (") and note.splitlines()[1].endswith("did not help")
     handed = await ticket(hub, other)  # filed by what was meant, not under the refund article's category
     assert (handed.category, handed.team) != ("dispute", "finance")
-    assert (await bot_said(hub, other))[-1].text == "您的问题已转给同事，他们会尽快回复您。"
+    assert (await bot_said(hub, other))[-1].text == "您的问题已转交人工客服，我们会尽快回复您。"
 
 
 async def test_a_no_to_a_title_picked_from_the_list_notes_that_title_as_turned_down(hub: Hub) -> None:
@@ -800,7 +821,7 @@ async def test_a_bot_resolved_ticket_the_customer_reopens_is_no_deflection(serve
     assert (await ticket(hub, still)).status is Status.RESOLVED
     assert await answers(hub, still) == [("forgot_password", "deflected")]
     await ask(hub, "还是不行", thread="still")  # reopens the ticket: it did not help after all
-    assert (await bot_said(hub, still))[-1].text == "好的，已为您转接人工客服，同事会尽快回复您。"
+    assert (await bot_said(hub, still))[-1].text == "好的，已为您转接人工客服，我们会尽快回复您。"
     assert (await ticket(hub, still)).handed_off_at is not None
     assert await answers(hub, still) == [("forgot_password", "not_helpful")]
 

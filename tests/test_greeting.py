@@ -118,7 +118,11 @@ async def test_the_notice_reads_naturally_in_chinese_with_the_reopening_in_beiji
     config = greeting_config(tmp_path, team="customer-service")
     every_day = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     async with running_hub(config) as hub:
-        calendar = {"timezone": "Asia/Shanghai", "hours": every_day, "holidays": {"2026-11-28": "店庆"}}
+        calendar = {
+            "timezone": "Asia/Shanghai",
+            "hours": every_day,
+            "holidays": {"2026-11-28": "店庆 Store anniversary"},
+        }
         await hub.store.calendars.save_calendar("customer-service", calendar_from_input(calendar))
         at(hub, SATURDAY_NOON)  # 20:00 in Shanghai, on the holiday
         await hub.ingest(customer_message("m1", "我的退款还没到"))

@@ -199,7 +199,7 @@ def test_the_question_skips_yes_no_and_requests_for_a_person_after_the_bots_answ
         bot("这解决了您的问题吗？"),
         customer("No"),
         customer("转人工"),
-        bot("好的，已为您转接人工客服，同事会尽快回复您。"),
+        bot("好的，已为您转接人工客服，我们会尽快回复您。"),
         agent("已为您加急，今天到账。"),
         customer("yes thanks"),
     ]

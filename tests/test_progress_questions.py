@@ -4,6 +4,7 @@ contact card's other tickets, no ticket.created (webhooks, routing)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -47,6 +48,10 @@ async def test_questions_on_new_threads_are_kept_but_open_nothing_agents_see(
     await mail("查询", "查询工单 1000")  # a new thread: kept in 1001
     await mail("probe", "status of #1000", sender="Someone <someone@example.org>")  # a stranger: 1002
     await eventually(lambda: len(mails.mails) >= 4)  # the greeting, the resolved notice, two answers
+    answers = [m.get_body(("plain",)).get_content() for m in mails.mails]  # type: ignore[union-attr]
+    # resolved with no agent's word: not "no agent has replied to you yet" (a trial's bot-resolved ticket)
+    [about_1000] = [a for a in answers if "工单 #1000：已解决" in a]
+    assert "最近更新：无。" in about_1000 and "客服还没有回复您" not in about_1000
     for n in (1001, 1002):
         asked = await number(hub, n)
         assert asked.status is Status.RESOLVED
@@ -77,3 +82,17 @@ async def test_questions_on_new_threads_are_kept_but_open_nothing_agents_see(
     assert card["other_conversations"] == []  # the contact card
     found = await get("/api/v1/conversations", q="查询工单")
     assert {c["number"] for c in found["items"]} >= {1001}  # a search still finds it
+
+
+async def test_without_a_status_page_the_refusal_points_to_no_link(tmp_path: Path) -> None:
+    """A trial's hub with the status page off told strangers to "open the link we sent you"."""
+    from hub.testing import customer_message, make_config, replies, running_hub
+
+    config = make_config(tmp_path, {"plugins": {"enabled": ["progress", "greeting"]}})
+    async with running_hub(config) as hub:
+        asked = await hub.ingest(customer_message("m1", "status of #4242 please"))
+        [answer] = await replies(hub, asked.conversation.id, 1)
+        assert answer.text == (
+            "We cannot share the status of that ticket here. If it is yours, ask from the account or email"
+            " address you wrote from."
+        )

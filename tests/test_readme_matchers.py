@@ -234,7 +234,7 @@ async def test_a_question_the_matcher_raises_on_matches_nothing_and_confidences_
     install_readme_matcher(tmp_path, monkeypatch)
     caplog.set_level(logging.ERROR, logger="hub.knowledge_model")
     async with served(tmp_path, "bad-predictions", answering_with="answers-badly") as (client, hub):
-        handed_on = ["您的问题已转给同事，他们会尽快回复您。"]
+        handed_on = ["您的问题已转交人工客服，我们会尽快回复您。"]
         assert await bot_answers(hub, "密码忘了，app崩溃了", "crash") == handed_on
         assert hub.knowledge.failed_predictions == 1
         assert await bot_answers(hub, "又崩溃了", "crash2") == handed_on
