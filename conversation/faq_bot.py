@@ -428,3 +428,9 @@ def stats_by_article(counts: dict[tuple[object, str], int]) -> dict[str, Article
 def total(stats: dict[str, ArticleStats]) -> ArticleStats:
     """Every article's figures added up."""
     return ArticleStats(**{f.name: sum(getattr(s, f.name) for s in stats.values()) for f in fields(ArticleStats)})
+
+
+def title_in_question(title: str) -> str:
+    """An article's title inside "Did you mean “…”?": without its own question mark, which
+    read twice asked ("您是想问“如何申请七天无理由退货？”吗？", a trial)."""
+    return title.rstrip("?？ \t")

@@ -65,6 +65,7 @@ from conversation.faq_bot import (
     picked,
     read_reply,
     reassures,
+    title_in_question,
 )
 from conversation.inbound import answer_words
 from conversation.kb_learning import in_language, kb_language, matched_words, only_greets_or_thanks
@@ -378,8 +379,7 @@ class FaqPlugin(Plugin):
     async def _did_you_mean(self, ctx: PluginContext, hub: HubPort, guess: Guess) -> None:
         """One title worth offering: "did you mean ...?", answered yes (the article) or no (a person)."""
         t = catalog(_language(ctx))
-        # a title that is itself a question: "您是想问“如何退货？”吗？" read twice asked (a trial)
-        question = t.get("faq.customer.did_you_mean", title=guess.title.rstrip("?？ "))
+        question = t.get("faq.customer.did_you_mean", title=title_in_question(guess.title))
         adapter = hub.channel_adapter(ctx.message.channel)
         if adapter is not None and adapter.shows_choices:
             await ctx.ask(

@@ -281,3 +281,11 @@ def test_bad_settings_stop_the_hub_with_the_key_named(settings: dict[str, object
 )
 def test_the_channels_placeholders_are_no_words_of_the_customers(text: str, words: str) -> None:
     assert customer_words(text) == words
+
+
+def test_a_title_that_is_a_question_is_asked_about_once() -> None:
+    from conversation.faq_bot import title_in_question
+
+    assert title_in_question("如何申请七天无理由退货？") == "如何申请七天无理由退货"
+    assert title_in_question("How do I reset my password? ") == "How do I reset my password"
+    assert title_in_question("提现多久到账") == "提现多久到账"

@@ -90,3 +90,11 @@ async def test_a_notice_follows_the_thread_event_of_its_change_and_a_quick_secon
     await telegram(client, text_update(2, "还是没收到", message_id=2))  # the customer writes: news again
     await change(await number(hub, 1000), {"status": "resolved"}, who="A", names={})
     await eventually(lambda: len([t for t in said(fake) if "已解决" in t]) == 2)
+
+
+def test_the_resolved_notice_does_not_say_resolved_then_unresolved() -> None:
+    """A trial read 已解决 and 仍未解决 in one notice, and 重新打开, the agents' word."""
+    from hub.i18n import texts
+
+    said = texts("progress", "zh-CN").get("progress.notice.resolved", number=1003)
+    assert said == "您的工单 #1003 已解决。如还有问题，直接回复这条消息，我们会继续跟进。"
