@@ -68,7 +68,13 @@ from conversation.faq_bot import (
     title_in_question,
 )
 from conversation.inbound import answer_words
-from conversation.kb_learning import in_language, kb_language, matched_words, only_greets_or_thanks
+from conversation.kb_learning import (
+    in_language,
+    kb_language,
+    matched_words,
+    only_greets_or_thanks,
+    question_part,
+)
 from conversation.markdown_html import render_markdown
 from conversation.placeholders import customer_words
 from conversation.text_language import clear_language, reply_language
@@ -271,7 +277,7 @@ class FaqPlugin(Plugin):
             # "你好", "在吗", "thanks" with nothing asked before: no question to answer or hand
             # on (handing it on would keep the bot off the question that follows)
             return Flow.CONTINUE
-        await self._question(ctx, hub, text)
+        await self._question(ctx, hub, question_part(text))
         return Flow.STOP
 
     async def _question(

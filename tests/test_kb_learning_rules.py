@@ -254,3 +254,22 @@ def test_the_suggestions_question_leaves_the_channels_placeholders_out() -> None
     ]
     assert latest_question(thread) == "my invoice is wrong"
     assert latest_question([customer("[贴纸 👍]")]) == ""
+
+
+@pytest.mark.parametrize(
+    ("mail", "asked"),
+    [
+        ("你好，\n\n我的订单还没发货，请问什么时候能发？\n\n王芳", "我的订单还没发货，请问什么时候能发？"),
+        ("Hi,\n\nhow do I reset my password?\n\nThanks,\nLi Na", "how do I reset my password?"),
+        ("您好！\n退款三天还没到账", "退款三天还没到账"),  # the greeting on its own line
+        ("退款没到\n\n此致\n敬礼\n王芳", "退款没到"),
+        ("订单没到\n\n已经一周了", "订单没到\n\n已经一周了"),  # the customer's own words stay
+        ("你好", "你好"),  # nothing but a greeting: as it is
+        ("My parcel is late.\n\nOrder 123", "My parcel is late.\n\nOrder 123"),
+    ],
+)
+def test_a_mails_question_is_read_without_its_salutation_and_signature(mail: str, asked: str) -> None:
+    """A trial's mail ("你好，… 王芳") matched nothing that the same question in the chat matched at 82 %."""
+    from conversation.kb_learning import question_part
+
+    assert question_part(mail) == asked
