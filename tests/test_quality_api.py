@@ -96,7 +96,10 @@ async def test_two_reviewers_disagree_per_criterion_and_the_agent_sees_only_thei
         assert (await other.call("GET", path))["scorecards"] == []  # not their work
 
         figures = await supervisor.call("GET", "/api/v1/quality/figures?by=agent_id")
-        assert figures["qa"] == [{"key": agent.id, "average": 40.6, "count": 2}]
+        # by whom, named (a trial read bare ids)
+        assert figures["qa"] == [{"key": agent.id, "label": "Li Na", "average": 40.6, "count": 2}]
+        by_team = await supervisor.call("GET", "/api/v1/quality/figures?by=team")
+        assert [(f["key"], f["label"]) for f in by_team["qa"]] == [(TEAM, "Customer service")]
         own = await worked_ticket(admin, agent, "m2", "t2")
         await admin.call("PATCH", f"/api/v1/conversations/{own}", {"assignee_id": supervisor.id})
         await supervisor.call("POST", f"/api/v1/conversations/{own}/qa", body, status=422)  # not their own work
@@ -167,11 +170,11 @@ async def test_a_tickets_survey_is_shown_to_who_may_see_the_ticket_and_csat_figu
         iso(now + timedelta(days=7)),
     )
     figures = await admin.call("GET", "/api/v1/quality/figures?by=channel")
-    assert figures["csat"] == [{"key": "chat", "average": 2.0, "count": 1}]  # the ticket's channel
+    assert figures["csat"] == [{"key": "chat", "label": "chat", "average": 2.0, "count": 1}]  # the ticket's channel
     day = now.date()  # dates and times without an offset are read in the [reports] timezone, as reports do
     period = f"from={day.isoformat()}&to={(day + timedelta(days=1)).isoformat()}T00:00"
     assert (await admin.call("GET", f"/api/v1/quality/figures?{period}"))["csat"] == [
-        {"key": "", "average": 2.0, "count": 1}
+        {"key": "", "label": "", "average": 2.0, "count": 1}
     ]
     bad = await admin.call("GET", "/api/v1/quality/figures?from=yesterday", status=422)
     assert bad["message"] == "from: 'yesterday' is not an ISO date or date-time"

@@ -34,8 +34,9 @@ from conversation.quality import (
 from conversation.reports import read_moment
 from hub.access import Access, report_teams
 from hub.api.framework import ADMIN, ApiError, Call
-from hub.api.routes import ANY, api, conversation_or_404, hub_of, services_of
+from hub.api.routes import ANY, api, conversation_or_404, hub_of, reader_language, services_of
 from hub.api.serialize import iso
+from hub.i18n import match_locale
 from hub.schema import Arr, Bool, Int, Map, Obj, Str
 from hub.services.quality import Calibration
 
@@ -296,10 +297,31 @@ async def figures(call: Call) -> dict[str, Any]:
     if since >= until:
         raise ApiError(422, "invalid", "from must be before to")
     by = call.query.get("by", "")
+    csat = await hub.store.quality.csat_figures(since, until, by=by, teams=teams)
+    qa = await hub.store.quality.qa_figures(since, until, by=by, teams=teams)
+    labels = await _labels(call, by)
     return {
         "from": iso(since),
         "to": iso(until),
         "by": by,
-        "csat": [figure_json(f) for f in await hub.store.quality.csat_figures(since, until, by=by, teams=teams)],
-        "qa": [figure_json(f) for f in await hub.store.quality.qa_figures(since, until, by=by, teams=teams)],
+        "csat": [figure_json(f) | {"label": labels.get(f.key, f.key)} for f in csat],
+        "qa": [figure_json(f) | {"label": labels.get(f.key, f.key)} for f in qa],
+    }
+
+
+async def _labels(call: Call, by: str) -> dict[str, str]:
+    """What each figure's key names, as a reader reads it: an agent's name (a trial read ids),
+    a team's or category's name in the reader's language; a channel is its own name."""
+    store, language = hub_of(call).store, reader_language(call)
+    if by == "agent_id":
+        return {a.id: a.name or a.email for a in await store.accounts.list_agents()}
+    named = (
+        await store.desk.list_teams()
+        if by == "team"
+        else await store.desk.list_categories()
+        if by == "category"
+        else []
+    )
+    return {
+        n.id: n.names[chosen] for n in named if (chosen := match_locale(language, n.names) or next(iter(n.names), ""))
     }
