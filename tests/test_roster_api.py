@@ -88,6 +88,8 @@ async def test_csv_import_replaces_the_roster_and_an_error_names_its_line(admin:
     csv = csv.replace("agent@example.com", AGENT[0]).replace("admin@example.com", ADMIN[0])
     imported = await admin.call("POST", "/api/v1/roster/import", {"team": TEAM, "csv": csv})
     assert [e["kind"] for e in imported["items"]] == ["pattern", "pattern", "swap", "leave"]
+    # leave and a swap have no duty of their own (a trial read leave as "duty": "shift")
+    assert [e["duty"] for e in imported["items"]] == ["shift", "backup", None, None]
     assert len(imported["items"][1]["agents"]) == 2  # agents separated by ";" (or spaces)
     resp = await agent.client.get(f"/api/v1/roster/export?team={TEAM}")
     assert resp.status == 200 and resp.content_type == "text/csv"

@@ -22,6 +22,7 @@ from conversation.errors import InvalidInput
 from conversation.model import new_id, utcnow
 from conversation.presence import PresenceRecord, PresenceRules, check_presence_status, presence_of
 from conversation.roster import (
+    SHIFT_KINDS,
     WEEKDAYS,
     CsvLineError,
     Duty,
@@ -320,7 +321,10 @@ class RosterService:
 
 
 def entry_json(entry: RosterEntry) -> dict[str, Any]:
-    return entry_to_doc(entry)
+    """An entry as the API gives it; leave and swaps have no duty of their own (a trial read
+    leave as "duty": "shift"): null."""
+    doc = entry_to_doc(entry)
+    return doc if entry.kind in SHIFT_KINDS else {**doc, "duty": None}
 
 
 def duty_json(duty: Duty) -> dict[str, Any]:
