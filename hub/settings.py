@@ -70,6 +70,9 @@ def _check_type(key: str, value: Any, expected: type | tuple[type, ...], *, secr
         raise ConfigError(f"{key}: expected {_type_name(expected)}, got boolean{shown}")
     if not isinstance(value, types):
         raise ConfigError(f"{key}: expected {_type_name(expected)}, got {type(value).__name__}{shown}")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        # TOML's integers are 64-bit; Python's reader takes any (a trial's limit = 10^23 was "valid")
+        raise ConfigError(f"{key}: {value} is out of range (64-bit integers)")
     return value
 
 
