@@ -87,6 +87,7 @@ async def test_a_plugin_keeps_records_agents_read_and_change_through_the_api(sit
     cleared = await site.admin.call("PATCH", path, {"data": {"refund": None}, "deadline": None})
     assert cleared["data"] == {"order": "A-1", "amount": 30} and cleared["deadline"] is None
     assert [(c["who"], sorted(c["changes"])) for c in cleared["timeline"]] == [
+        ("disputes", ["status"]),  # made by the plugin, in its first status (a trial: the timeline began empty)
         ("Boss", ["data.amount", "data.refund", "status"]),
         ("Boss", ["data.refund", "deadline"]),
     ]

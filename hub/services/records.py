@@ -12,7 +12,7 @@ from typing import Any
 
 from conversation.errors import InvalidInput
 from conversation.model import Conversation, new_id, utcnow
-from conversation.records import Record, RecordChanged, RecordKind, RecordQuery, changed, keyed_id
+from conversation.records import Change, Record, RecordChanged, RecordKind, RecordQuery, changed, keyed_id
 from conversation.store import NotFound, Store
 from hub.events import Event, EventBus
 from hub.services import audit
@@ -59,7 +59,7 @@ class RecordService:
     ) -> Record:
         """A new record; audited (when an agent acts) as `action`, a name that says what the
         record is to the people reading the log (`complaint.file`), or "record.create"."""
-        record = self._new(plugin, kind, conversation, data, status, deadline, new_id())
+        record = self._new(plugin, kind, conversation, data, status, deadline, new_id(), who)
         await self.store.records.create_record(record)
         await self._created(record, who, action)
         return record
@@ -81,7 +81,7 @@ class RecordService:
         made now, (record, True), or the one made before, also by a racing writer in this
         hub or another, (that record, False). Creating is one atomic step in the store, so
         a check-then-create race never makes two."""
-        record = self._new(plugin, kind, conversation, data, status, deadline, keyed_id(plugin, kind, key))
+        record = self._new(plugin, kind, conversation, data, status, deadline, keyed_id(plugin, kind, key), who)
         stored, made = await self.store.records.create_record_once(record)
         if made:
             await self._created(stored, who, action)
@@ -96,20 +96,25 @@ class RecordService:
         status: str,
         deadline: datetime | None,
         record_id: str,
+        who: str,
     ) -> Record:
+        """The record as made, its timeline's first entry saying who made it, in which status
+        (a trial's new record had an empty timeline: nothing said who created it)."""
         declared = self.kind(plugin, kind)
         now = self.clock()
+        status = declared.check_status(status or declared.statuses[0])
         return Record(
             id=record_id,
             plugin=plugin,
             kind=kind,
             conversation_id=conversation.id,
             contact_id=conversation.contact_id,
-            status=declared.check_status(status or declared.statuses[0]),
+            status=status,
             data=declared.validate({k: v for k, v in data.items() if v is not None}),
             deadline=_aware(deadline),
             created_at=now,
             updated_at=now,
+            timeline=(Change(at=now, who=who, changes={"status": [None, status]}),),
         )
 
     async def _created(self, record: Record, who: str, action: str) -> None:
