@@ -514,7 +514,7 @@ async def test_a_single_title_is_asked_as_did_you_mean_and_yes_answers_it(hub: H
     await ask(hub, "嗯", thread="dym")
     said = await bot_said(hub, ticket_id)
     assert said[-1].text.startswith("提现多久到账\n\n提现一般在")
-    assert await answers(hub, ticket_id) == [("withdrawal_time_en", "asked")]
+    assert await answers(hub, ticket_id) == [("withdrawal_time", "asked")]
 
 
 async def test_a_yes_that_points_at_the_title_answers_it_and_a_no_with_words_is_not_helpful(hub: Hub) -> None:
