@@ -433,8 +433,6 @@ class Pipeline:
     async def run_plugins(
         self,
         message: Message,
-        conversation: Conversation | None = None,
-        contact: Contact | None = None,
         *,
         code: str = "",
         attempts: list[int] | None = None,
@@ -445,8 +443,7 @@ class Pipeline:
         attempts are counted, and the count appended, only once the run holds the ticket: a
         ticket held by a long run is no failed attempt. `hold`: the ticket's live events kept
         back until this message has run (released then, or when it is left to recovery).
-        The ticket and contact are read again under the ticket's hold (`conversation` and
-        `contact` are accepted for callers that have them, and not used)."""
+        The ticket and contact are read under the ticket's hold, when the message runs."""
         ticket_id = message.conversation_id
         waiting = Waiting(message, code, hold, attempts)
         if self._running_here(ticket_id):

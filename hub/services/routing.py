@@ -251,7 +251,7 @@ class RoutingService:
         updated = await self.actions.update_conversation(conversation, changes)
         await self.store.coordination.set_value(f"routing:last:{team}", choice.agent_id)
         await self.actions.add_event(
-            updated, "event.routed", agent=await self._name(choice.agent_id), how=choice.reason
+            updated, "event.routed", agent=await self.name_of(choice.agent_id), how=choice.reason
         )
         return choice
 
@@ -261,7 +261,7 @@ class RoutingService:
         return calendar is not None and not is_open(calendar, self.clock())
 
     async def _requeue(self, conversation: Conversation) -> None:
-        agent = await self._name(conversation.assignee_id)
+        agent = await self.name_of(conversation.assignee_id)
         updated = await self.actions.update_conversation(conversation, {"assignee_id": ""})
         await self.actions.add_event(updated, "event.requeued", agent=agent)
 
@@ -285,9 +285,6 @@ class RoutingService:
 
     async def name_of(self, agent_id: str) -> str:
         """An agent as the thread names them: their name, else their email (else the id)."""
-        return await self._name(agent_id)
-
-    async def _name(self, agent_id: str) -> str:
         agent = await self.store.accounts.get_agent(agent_id)
         return (agent.name or agent.email) if agent else agent_id
 
@@ -421,16 +418,30 @@ class RoutingService:
         team = await self.store.desk.get_team(conversation.team) if conversation.team else None
         if team is None or not team.lead:
             return False
-        event = ThreadEvent(key, {"lead": await self._name(team.lead), **params})
+        event = ThreadEvent(key, {"lead": await self.name_of(team.lead), **params})
         await self._thread_event(conversation, event, f"{once}:event" if once else "")
         profile = await self.store.roster.get_profile(team.lead)
-        if profile is not None and profile.page_channel in self.channel_types:
-            where = (profile.page_channel, profile.page_address)
-            await self._send_page(conversation, event, team.lead, where, once=f"{once}:note" if once else "")
-        else:  # "told" in the thread only: say so (a trial read 已通知组长 of a lead nothing was sent to)
-            unreached = ThreadEvent("event.lead_no_page_channel", {"lead": event.params["lead"]})
-            await self._thread_event(conversation, unreached, f"{once}:unreached" if once else "")
+        usable = profile is not None and profile.page_channel in self.channel_types
+        where = (profile.page_channel, profile.page_address) if usable and profile is not None else None
+        unreached = ThreadEvent("event.lead_no_page_channel", {"lead": event.params["lead"]})
+        await self._page_or_say_unreached(conversation, event, team.lead, where, unreached, once)
         return True
+
+    async def _page_or_say_unreached(
+        self,
+        conversation: Conversation,
+        event: ThreadEvent,
+        agent_id: str,
+        where: tuple[str, str] | None,
+        unreached: ThreadEvent,
+        once: str,
+    ) -> None:
+        """The page to the agent on their page channel (`where`); without one the thread says it
+        reached nobody (a trial read 已通知组长 of a lead nothing was sent to)."""
+        if where is not None:
+            await self._send_page(conversation, event, agent_id, where, once=f"{once}:note" if once else "")
+        else:
+            await self._thread_event(conversation, unreached, f"{once}:unreached" if once else "")
 
     async def _thread_event(self, conversation: Conversation, event: ThreadEvent, once: str) -> None:
         if once:
@@ -452,7 +463,7 @@ class RoutingService:
         already = {p.agent_id for p in await self.store.roster.list_pages(team, active_only=True)}
         to_page, owner_left_out = backups_to_page(on_backup, already, conversation.assignee_id if conversation else "")
         if owner_left_out and conversation is not None:
-            event = ThreadEvent("event.backup_not_paged_own", {"agent": await self._name(conversation.assignee_id)})
+            event = ThreadEvent("event.backup_not_paged_own", {"agent": await self.name_of(conversation.assignee_id)})
             await self._thread_event(conversation, event, f"{once}:own:event" if once else "")
         pages = []
         for agent_id in to_page:
@@ -469,16 +480,13 @@ class RoutingService:
                 channel,
                 conversation.id if conversation else "",
             )
-            name = await self._name(agent_id)
+            name = await self.name_of(agent_id)
             event = await self._team_event(f"event.backup_paged.{reason.code}", team, agent=name, **reason.params)
             if conversation is not None:  # before the page is logged: a retry skips an agent logged as paged
                 await self._thread_event(conversation, event, f"{key}:event" if key else "")
-                if channel and profile is not None:
-                    where = (channel, profile.page_address)
-                    await self._send_page(conversation, event, agent_id, where, once=f"{key}:note" if key else "")
-                else:  # "paged" reaches them only in an open inbox: say so (a trial's offline backup, paged 4 times)
-                    unreached = ThreadEvent("event.backup_no_page_channel", {"agent": name})
-                    await self._thread_event(conversation, unreached, f"{key}:unreached" if key else "")
+                where = (channel, profile.page_address) if channel and profile is not None else None
+                unreached = ThreadEvent("event.backup_no_page_channel", {"agent": name})
+                await self._page_or_say_unreached(conversation, event, agent_id, where, unreached, key)
             if await self.store.roster.add_page(page):
                 pages.append(page)
                 log.info("backup %s of team %s paged (%s %s)", agent_id, team, reason.code, dict(reason.params))
@@ -500,7 +508,7 @@ class RoutingService:
             ticket = await self.store.tickets.get_conversation(page.conversation_id) if page.conversation_id else None
             if ticket is not None and f"#{ticket.number}" not in numbers:
                 numbers.append(f"#{ticket.number}")
-        names = ", ".join([await self._name(agent_id) for agent_id in paged])
+        names = ", ".join([await self.name_of(agent_id) for agent_id in paged])
         return ThreadEvent("event.backup_already_paged", {"agents": names, "tickets": ", ".join(numbers) or "-"})
 
     async def _send_page(
