@@ -8,7 +8,7 @@ A team without a calendar works around the clock (`ALWAYS_OPEN`) for SLA clocks.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -34,21 +34,37 @@ class Opening:
 
     open: bool
     timezone: str
-    days: tuple[int, ...]  # weekdays with opening hours, Monday 0
-    hours: str  # the first open weekday's spans, e.g. "09:00-18:00" or "09:00-12:00, 13:00-18:00"
+    # The usual week: the weekdays (Monday 0) that share the same spans, e.g.
+    # (((0, 1, 2, 3, 4), ("09:00-18:00",)), ((5,), ("10:00-16:00",))), by their first day
+    week: tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]
     reopens: datetime | None = None  # closed: when the team is next open (None: open, or never again)
     holiday: str = ""  # closed for a named holiday today (local date), e.g. 国庆节
+
+    @property
+    def days(self) -> tuple[int, ...]:
+        """Every weekday with opening hours."""
+        return tuple(sorted(day for days, _ in self.week for day in days))
+
+
+def week_of(weekly: Sequence[Sequence[object]]) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
+    """A week's spans per day (Monday first) grouped by days of the same hours, for `Opening.week`:
+    a notice that said "Mon–Sat 09:00-18:00" of a team open 10:00-16:00 on Saturdays misled
+    (a trial)."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for day, spans in enumerate(weekly):
+        if spans:
+            groups.setdefault(tuple(str(span) for span in spans), []).append(day)
+    return tuple((tuple(days), spans) for spans, days in groups.items())
 
 
 def opening_of(calendar: Calendar, now: datetime) -> Opening:
     """The team calendar's answer for an out-of-hours notice: a holiday on a 7×24 team's
     calendar said "open every day 00:00-24:00" and nothing of when it opened again (a trial)."""
-    days = tuple(index for index, spans in enumerate(calendar.weekly) if spans)
-    hours = ", ".join(str(span) for span in calendar.weekly[days[0]]) if days else ""
+    week = week_of(calendar.weekly)
     if is_open(calendar, now):
-        return Opening(True, calendar.timezone, days, hours)
+        return Opening(True, calendar.timezone, week)
     holiday = calendar.holidays.get(now.astimezone(calendar.zone).date(), "")
-    return Opening(False, calendar.timezone, days, hours, next_opening(calendar, now), holiday)
+    return Opening(False, calendar.timezone, week, next_opening(calendar, now), holiday)
 
 
 _HAN = re.compile("[\u3400-\u9fff]")

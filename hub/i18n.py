@@ -253,6 +253,15 @@ class Texts:
         ]
         return self.get("list.separator").join(said)
 
+    def week(self, week: Iterable[tuple[Iterable[int], Iterable[str]]]) -> str:
+        """A usual week (`Opening.week`: days sharing the same spans) as a customer reads it:
+        `周一至周五 09:00-18:00；周六 10:00-16:00`, `Mon–Fri 09:00-18:00; Sat 10:00-16:00`."""
+        said = hub_texts(self.locale)
+        return said.get("week.separator").join(
+            said.get("week.days_hours", days=said.day_names(days), hours=said.get("list.separator").join(spans))
+            for days, spans in week
+        )
+
     def zone_name(self, timezone: str) -> str:
         """A time zone as a customer reads it: 北京时间 / Beijing time for China's, `UTC`, else
         CLDR's place name ("Germany (Berlin) Time"), never the IANA id (Asia/Shanghai)."""

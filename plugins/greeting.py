@@ -25,7 +25,10 @@ from conversation.progress import only_a_question
 from hub.sdk import ConfigError, Outcome, Plugin, PluginContext, check_texts, setting, texts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PLACEHOLDERS = {"greeting": ("number",), "out_of_hours": ("days", "hours", "timezone", "reopens", "holiday")}
+PLACEHOLDERS = {
+    "greeting": ("number",),
+    "out_of_hours": ("week", "days", "hours", "timezone", "reopens", "holiday"),
+}
 WEEK_AHEAD = 15  # days looked through for the next opening of the settings' own hours
 
 
@@ -61,9 +64,9 @@ class GreetingPlugin(Plugin):
         out_of_hours: str | dict[str, str] = setting(
             (str, dict),
             "",
-            "added outside opening hours; {days}, {hours}, {timezone}, {reopens} (when the team is back), "
-            "{holiday} (today's holiday's name, on a team calendar) are filled in. A text, a table by language, "
-            "or empty for the catalog's text",
+            "added outside opening hours; {week} (each day's hours), {days} and {hours} (the open days, and "
+            "the first one's hours), {timezone}, {reopens} (when the team is back), {holiday} (today's holiday's "
+            "name, on a team calendar) are filled in. A text, a table by language, or empty for the catalog's text",
         )
         timezone: str = setting(str, "UTC", "IANA zone of the opening hours, e.g. Asia/Shanghai")
         hours: str = setting(str, "09:00-18:00", "opening hours, HH:MM-HH:MM (24:00: the end of the day)")
@@ -119,10 +122,10 @@ class GreetingPlugin(Plugin):
             calendar = await ctx.actions.team_calendar(team)
             if calendar is not None:
                 return opening_of(calendar, now)
-        days = tuple(DAYS.index(d) for d in self.settings.days)
+        week = ((tuple(sorted(DAYS.index(d) for d in self.settings.days)), (self.settings.hours,)),)
         if self.is_open(now):
-            return Opening(True, self.zone.key, days, self.settings.hours)
-        return Opening(False, self.zone.key, days, self.settings.hours, self.reopens(now))
+            return Opening(True, self.zone.key, week)
+        return Opening(False, self.zone.key, week, self.reopens(now))
 
     def reopens(self, now: datetime) -> datetime | None:
         """When these settings' hours next begin after `now` (None: no open day ahead)."""
@@ -144,8 +147,9 @@ class GreetingPlugin(Plugin):
         return ctx.text(
             key,
             setting="out_of_hours",
+            week=said.week(opening.week),
             days=said.day_names(opening.days),
-            hours=opening.hours,
+            hours=said.get("list.separator").join(opening.week[0][1]) if opening.week else "",
             timezone=said.zone_name(opening.timezone),
             reopens=said.day_and_time(opening.reopens, opening.timezone) if opening.reopens else "",
             holiday=holiday_in(opening.holiday, said.locale),

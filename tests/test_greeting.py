@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from conversation.inbound import Sender
 from hub.app import Hub
 from plugins.greeting import GreetingPlugin
 from tests.helpers import customer_message, eventually, make_config, running_hub
@@ -56,7 +57,7 @@ async def test_out_of_hours_is_said_once_a_day(tmp_path: Path) -> None:
         await hub.ingest(customer_message("m1", "order missing"))
         [first] = await replies(hub, 1)
         # the week as a range, and when the team is back (a trial read each day listed and no return)
-        assert "#1000" in first and "away now (open Mon–Fri, 09:00-17:30, UTC)" in first
+        assert "#1000" in first and "away now (open Mon–Fri 09:00-17:30, UTC)" in first
         assert "We'll be back on Mon, Nov 30 09:00 and will answer you then." in first
 
         again = await hub.ingest(customer_message("m2", "hello?"))
@@ -105,7 +106,7 @@ async def test_the_team_calendar_decides_out_of_hours_over_the_plugin_settings(t
         [text] = await replies(hub, 1)
         # the holiday by its name, the zone as people say it, and the next opening past the holiday
         assert (
-            "Today is a holiday (公司活动日) and our team is away (usually open Mon, Thu, 08:00-20:00, Beijing time)"
+            "Today is a holiday (公司活动日) and our team is away (usually open Mon, Thu 08:00-20:00, Beijing time)"
             in text
         )
         assert "We'll be back on Mon, Nov 30 08:00" in text
@@ -129,6 +130,27 @@ async def test_the_notice_reads_naturally_in_chinese_with_the_reopening_in_beiji
         [text] = await replies(hub, 1)
         assert "今天是店庆，我们的客服团队休息（平时服务时间：每天 00:00-24:00，北京时间）。" in text
         assert "我们将于11月29日周日 00:00恢复服务，届时会尽快答复您。" in text
+
+
+async def test_a_week_of_different_hours_is_told_day_by_day_in_both_languages(tmp_path: Path) -> None:
+    """A trial's team, open 10:00-16:00 on Saturdays, was said to be open "Mon–Sat 09:00-12:00,
+    13:00-18:00": the first open day's hours stood for the whole week (and the zh notice joined
+    spans with an English comma)."""
+    from conversation.calendars import calendar_from_input
+
+    config = greeting_config(tmp_path, team="customer-service")
+    weekdays = {day: ["09:00-12:00", "13:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+    async with running_hub(config) as hub:
+        calendar = {"timezone": "Asia/Shanghai", "hours": weekdays | {"sat": ["10:00-16:00"]}}
+        await hub.store.calendars.save_calendar("customer-service", calendar_from_input(calendar))
+        at(hub, SUNDAY_NOON)  # 20:00 in Shanghai, closed on Sundays
+        await hub.ingest(customer_message("m1", "Where is my refund?"))
+        other = Sender(address="user-2", display_name="李娜")
+        await hub.ingest(customer_message("m2", "我的退款还没到", thread="chat-2", sender=other))
+        english, chinese = await replies(hub, 2)
+        assert "(open Mon–Fri 09:00-12:00, 13:00-18:00; Sat 10:00-16:00, Beijing time)" in english
+        assert "We'll be back on Mon, Nov 30 09:00" in english
+        assert "（服务时间：周一至周五 09:00-12:00、13:00-18:00；周六 10:00-16:00，北京时间）" in chinese
 
 
 async def test_a_new_ticket_is_greeted_by_the_calendar_of_the_team_routing_gives_it(tmp_path: Path) -> None:
@@ -188,3 +210,19 @@ async def test_opening_hours_to_24_00_run_to_midnight(tmp_path: Path) -> None:
         assert "#1000" in text and "away" not in text
     plugin = GreetingPlugin("greeting", GreetingPlugin.Settings(hours="00:00-24:00", days=tuple(every_day)))
     assert plugin.is_open(datetime(2026, 11, 29, 0, 0, tzinfo=UTC)) and plugin.is_open(SATURDAY_NOON)
+
+
+async def test_an_admins_out_of_hours_text_fills_in_the_week_and_the_return(tmp_path: Path) -> None:
+    from conversation.calendars import calendar_from_input
+
+    text = {"en": "Closed. Hours: {week} ({timezone}). Back {reopens}.", "zh-CN": "休息中，服务时间 {week}"}
+    config = greeting_config(tmp_path, team="customer-service", out_of_hours=text)
+    async with running_hub(config) as hub:
+        hours = {"mon": ["09:00-18:00"], "sat": ["10:00-16:00"]}
+        await hub.store.calendars.save_calendar(
+            "customer-service", calendar_from_input({"timezone": "Asia/Shanghai", "hours": hours})
+        )
+        at(hub, SUNDAY_NOON)
+        await hub.ingest(customer_message("m1", "Where is my refund?"))
+        [reply] = await replies(hub, 1)
+        assert reply.endswith("Closed. Hours: Mon 09:00-18:00; Sat 10:00-16:00 (Beijing time). Back Mon, Nov 30 09:00.")
