@@ -148,15 +148,15 @@ def listed(tickets: Iterable[Conversation], asker: Contact, channel: str, addres
 
 
 def latest_finished(tickets: Iterable[Conversation], asker: Contact, channel: str, address: str) -> Conversation | None:
-    """The asker's own most recent resolved or closed ticket (not one kept only for a status
-    question, nor one merged away): what "how is my ticket?" is about when nothing is open."""
+    """The asker's own most recent resolved or closed ticket, merged away or not (not one kept
+    only for a status question): what "how is my ticket?" is about when nothing is open. A
+    trial's customer whose only ticket was merged into another's heard "you have no tickets"."""
     own = [
         t
         for t in tickets
         if t.status in (Status.RESOLVED, Status.CLOSED)
-        and not t.merged_into
         and not only_a_question(t)
-        and may_see(t, asker, channel, address)
+        and (may_see(t, asker, channel, address) or merged_away(t, asker, channel, address))
     ]
     return max(own, key=lambda t: t.last_message_at, default=None)
 

@@ -174,7 +174,12 @@ class ProgressPlugin(Plugin):
             # nothing open: where their latest one ended (a trial's only ticket, closed, got
             # "you have no open tickets" and no word of it)
             latest = latest_finished(theirs, ctx.contact, channel, address)
-            await ctx.reply(await self._describe(ctx, hub, latest, language) if latest else t.get("progress.none"))
+            if latest is None:
+                await ctx.reply(t.get("progress.none"))
+            elif latest.merged_into:
+                await ctx.reply(await self._merged(ctx, hub, latest, language))
+            else:
+                await ctx.reply(await self._describe(ctx, hub, latest, language))
         elif len(mine) == 1:
             await ctx.reply(await self._describe(ctx, hub, mine[0], language))
         else:

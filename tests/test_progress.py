@@ -235,6 +235,8 @@ async def test_a_ticket_merged_away_is_told_so_and_where_it_goes_on_only_when_th
     assert "1002" not in told and "charged twice as well" not in told and "account or email address" not in told
     await telegram(client, text_update(6, "status of #1001", message_id=6))  # merged into 1000, merged on
     assert (await said_count(fake, 4))[-1].startswith("Ticket #1001 was merged into another ticket")
+    await telegram(client, text_update(9, "how is my ticket going?", message_id=9))  # nothing of Li's is open
+    assert (await said_count(fake, 5))[-1].startswith("Ticket #1000 was merged into another ticket by our team")
     await telegram(client, text_update(7, "查询工单 1000", message_id=7, **stranger))  # Zhao: not theirs
     assert "合并" not in (await said_count(fake, 2, chat=888))[-1]
     await telegram(client, text_update(8, "查询工单 1002", **stranger, message_id=8))  # Zhao's own, unmerged
