@@ -183,7 +183,12 @@ async def test_a_ticket_of_a_team_out_of_hours_is_said_to_wait_for_its_return(
     assert "09:00（北京时间）恢复服务后继续处理。" in answer and "尽快接手" not in answer
     await hub.store.calendars.delete_calendar("finance")  # open again: the usual words
     await telegram(client, text_update(3, "查询工单 1000", message_id=3))
-    assert "财务/退款的客服会尽快接手。" in (await said_count(fake, 3))[-1]
+    assert "下一步：将由财务/退款尽快接手。" in (await said_count(fake, 3))[-1]
+    await hub.services.conversations.update_by(
+        await number(hub, 1000), {"team": "customer-service"}, who="王芳", names={}
+    )
+    await telegram(client, text_update(4, "查询工单 1000", message_id=4))
+    assert "下一步：将由客服尽快接手。" in (await said_count(fake, 4))[-1]  # a trial read 客服的客服会尽快接手
 
 
 async def test_a_stranger_hears_nothing_not_even_whether_the_number_exists(
