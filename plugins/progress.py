@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from conversation.calendars import Opening
 from conversation.model import AuthorType, Choice, Conversation, Direction, Message, MessageKind
@@ -58,10 +59,17 @@ def catalog(language: str) -> Texts:
 
 
 async def describe(
-    hub: HubPort, ticket: Conversation, language: str, *, with_link: bool = True, away: Opening | None = None
+    hub: HubPort,
+    ticket: Conversation,
+    language: str,
+    *,
+    with_link: bool = True,
+    away: Opening | None = None,
+    timezone: str = "UTC",
 ) -> str:
     """The answer about one ticket, for its own customer; `with_link` adds its status-page link;
-    `away`: its team's calendar says it is closed now (when it is back)."""
+    `away`: its team's calendar says it is closed now (when it is back); `timezone`: the team
+    calendar's, in which the last update's time is told (as its return is)."""
     t = catalog(language)
     # a finished ticket with no team was never "not yet" given one (a trial read 尚未分配团队 on a closed one)
     unteamed = "progress.team.none" if ticket.status in LIVE else "progress.team.none_finished"
@@ -70,7 +78,7 @@ async def describe(
     lines = [
         t.get("progress.answer.head", number=ticket.number, status=t.get(f"progress.status.{ticket.status.value}")),
         t.get("progress.answer.team", team=team),
-        _update_line(t, update, finished=ticket.status not in LIVE),
+        _update_line(t, update, finished=ticket.status not in LIVE, timezone=timezone),
         t.get("progress.answer.next", next=_next(t, ticket, team, away)),
     ]
     link = hub.status_link(ticket, t.locale) if with_link else ""
@@ -86,13 +94,17 @@ def _next(t: Texts, ticket: Conversation, team: str, away: Opening | None) -> st
     return t.get(step, team=team, reopens=t.when_back(away.reopens, away.timezone))
 
 
-def _update_line(t: Texts, update: Message | None, *, finished: bool) -> str:
+def _update_line(t: Texts, update: Message | None, *, finished: bool, timezone: str) -> str:
     """The last public update, or a plain sentence when the team has not written yet; a
-    finished one (the bot's answer helped) was not "still waiting for an agent" (a trial)."""
+    finished one (the bot's answer helped) was not "still waiting for an agent" (a trial).
+    Its time is in the team's zone: a trial's answer gave it in UTC and the return in 北京时间."""
     if update is None:
         return t.get("progress.answer.no_update_finished" if finished else "progress.answer.no_update")
     text = snippet(update.text) if update.text.strip() else t.get("progress.update_attachment")
-    return t.get("progress.answer.update", when=f"{update.created_at:%Y-%m-%d %H:%M} UTC", text=text)
+    local = update.created_at.astimezone(ZoneInfo(timezone))
+    return t.get(
+        "progress.answer.update", when=f"{local:%Y-%m-%d %H:%M} {texts('hub', t.locale).zone_name(timezone)}", text=text
+    )
 
 
 class ProgressPlugin(Plugin):
@@ -228,7 +240,9 @@ class ProgressPlugin(Plugin):
         if here.id != ticket.id and ticket.team and here.team != ticket.team:
             await ctx.set_team(ticket.team)
         away = await ctx.team_away(ticket.team) if ticket.team else None
-        return await describe(hub, ticket, language, with_link=here.id == ticket.id, away=away)
+        calendar = await ctx.actions.team_calendar(ticket.team) if ticket.team else None
+        zone = calendar.timezone if calendar is not None else "UTC"
+        return await describe(hub, ticket, language, with_link=here.id == ticket.id, away=away, timezone=zone)
 
     async def on_event(self, ctx: EventContext) -> None:
         notice = notice_for(ctx.change)

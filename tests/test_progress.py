@@ -169,6 +169,10 @@ async def test_a_ticket_of_a_team_out_of_hours_is_said_to_wait_for_its_return(
     await telegram(client, text_update(1, "我的订单一直没到"))
     await said_count(fake, 1)
     await hub.services.conversations.update_by(await number(hub, 1000), {"team": "finance"}, who="王芳", names={})
+    sent = await hub.services.conversations.send(
+        await number(hub, 1000), "我们已联系仓库核实。", author_type=AuthorType.AGENT, author_id="a1"
+    )
+    await said_count(fake, 2)
     today = utcnow().astimezone(ZoneInfo("Asia/Shanghai")).date()
     closed_today = {
         "timezone": "Asia/Shanghai",
@@ -177,18 +181,24 @@ async def test_a_ticket_of_a_team_out_of_hours_is_said_to_wait_for_its_return(
     closed_today["holidays"] = {today.isoformat(): "盘点日"}
     await hub.store.calendars.save_calendar("finance", calendar_from_input(closed_today))
     await telegram(client, text_update(2, "查询工单 1000", message_id=2))
-    answer = (await said_count(fake, 2))[-1]
+    answer = (await said_count(fake, 3))[-1]
+    # the update's time in the team's zone, as its return is (a trial read UTC beside 北京时间)
+    local = sent.created_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"最近更新（{local:%Y-%m-%d %H:%M} 北京时间）：我们已联系仓库核实。" in answer, answer
     tomorrow = today + timedelta(days=1)
     assert f"下一步：财务/退款目前不在服务时间，将于{tomorrow.month}月{tomorrow.day}日" in answer, answer
     assert "09:00（北京时间）恢复服务后继续处理。" in answer and "尽快接手" not in answer
     await hub.store.calendars.delete_calendar("finance")  # open again: the usual words
     await telegram(client, text_update(3, "查询工单 1000", message_id=3))
-    assert "下一步：将由财务/退款尽快接手。" in (await said_count(fake, 3))[-1]
+    answer = (await said_count(fake, 4))[-1]
+    assert "下一步：将由财务/退款尽快接手。" in answer and f"最近更新（{sent.created_at:%Y-%m-%d %H:%M} UTC）" in answer
     await hub.services.conversations.update_by(
         await number(hub, 1000), {"team": "customer-service"}, who="王芳", names={}
     )
     await telegram(client, text_update(4, "查询工单 1000", message_id=4))
-    assert "下一步：将由客服尽快接手。" in (await said_count(fake, 4))[-1]  # a trial read 客服的客服会尽快接手
+    assert (
+        "下一步：将由客服尽快接手。" in (await said_count(fake, 5))[-1]
+    )  # a trial read 客服的客服会尽快接手  # a trial read 客服的客服会尽快接手
 
 
 async def test_a_stranger_hears_nothing_not_even_whether_the_number_exists(
