@@ -210,6 +210,40 @@ async def test_messages_that_waited_for_a_slow_run_run_in_order_the_moment_it_en
         assert left == []
 
 
+async def test_a_held_message_waiting_behind_a_slow_run_keeps_its_live_events_until_it_has_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: a message queued behind its ticket's run keeps its live-event hold (a complaint
+    about an agent must not reach that agent's feed before the plugin has moved it)."""
+    import hub.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "TICKET_LEASE_WAIT", 1.0)
+    ran: list[str] = []
+
+    class SlowAndHolds(Answers):
+        def holds_live(self, inbound: Any) -> bool:
+            return bool(inbound.text == "held")
+
+        async def on_message(self, ctx: PluginContext) -> Outcome | None:
+            if ctx.message.text == "slow":
+                await asyncio.sleep(1.0)
+            ran.append(ctx.message.text)
+            return await super().on_message(ctx)
+
+    async with running_hub(config(tmp_path, timeout=5)) as hub:
+        hub.pipeline.plugins = [SlowAndHolds("answers", {})]
+        feed = hub.bus.subscribe()
+        await hub.ingest(customer_message("m1", "slow"))
+        await asyncio.sleep(0.1)
+        held = await hub.ingest(customer_message("m2", "held"))
+        arrived: list[tuple[str, bool]] = []  # (message id, whether "held" had run by then)
+        while not any(i == held.message.id for i, _ in arrived):
+            event = await asyncio.wait_for(feed.queue.get(), 5)
+            arrived.append((event.data.get("message_id", ""), "held" in ran))
+        assert (held.message.id, True) in arrived  # only once its plugins had run on it
+        assert ran == ["slow", "held"]
+
+
 async def test_a_recovery_run_under_way_at_shutdown_gets_the_grace_to_finish(tmp_path: Path) -> None:
     finished: list[str] = []
 
