@@ -43,6 +43,7 @@ from conversation.model import (
     utcnow,
 )
 from conversation.priority_rules import PrioritySource
+from conversation.progress import only_a_question
 from conversation.quality import Survey
 from conversation.records import Record, RecordChanged, RecordKind
 from conversation.store import InboundRecord, StoreUnavailable
@@ -571,10 +572,11 @@ async def ingest_response(hub: HubPort, inbound: Inbound, *, ids_per_sender: boo
         return web.json_response(
             {"error": "unavailable", "message": str(exc)}, status=503, headers={"Retry-After": "5"}
         )
-    return web.json_response(
-        {"ok": True, "duplicate": record.duplicate, "ticket": record.conversation.number},
-        status=200,
-    )
+    answer: dict[str, Any] = {"ok": True, "duplicate": record.duplicate, "ticket": record.conversation.number}
+    if only_a_question(record.conversation):
+        # a ticket kept only for a status question: no ticket to show the user (the answer names theirs)
+        answer["status_question"] = True
+    return web.json_response(answer, status=200)
 
 
 def refused_response(

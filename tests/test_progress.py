@@ -442,3 +442,31 @@ async def test_with_the_faq_bot_a_hello_then_the_own_tickets_number_is_answered(
         await telegram(client, text_update(2, "1000", message_id=2))
         answer = (await said_count(fake, 2))[-1]
         assert answer.startswith("工单 #1000") and len(said(fake)) == 2
+
+
+async def test_the_platform_webhook_says_a_message_was_kept_only_as_a_status_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's backend was answered {"ticket": 1001} for "查询工单 1000": a ticket its user was
+    then told nothing of (it keeps the question, out of the agents' queue)."""
+    from adapters.webhook import signed_headers
+
+    monkeypatch.setenv("HELPLINE_API_SECRET", "platform-secret-for-tests")
+    channels = {"platform": {"type": "webhook", "secret": "env:HELPLINE_API_SECRET"}}
+    config = make_config(tmp_path, {"channels": channels, "plugins": {"enabled": ["progress"]}})
+
+    async def post(n: int, text: str) -> dict[str, Any]:
+        body = {"id": f"p-{n}", "sender": {"id": "user-9"}, "thread": f"t-{n}", "text": text}
+        raw = json.dumps(body).encode()
+        resp = await client.post(
+            "/channels/platform/messages", data=raw, headers=signed_headers("platform-secret-for-tests", raw)
+        )
+        assert resp.status == 200, await resp.text()
+        answer: dict[str, Any] = await resp.json()
+        return answer
+
+    async with TestClient(TestServer(build_app(Hub(config)))) as client:
+        assert await post(1, "我的订单一直没到") == {"ok": True, "duplicate": False, "ticket": 1000}
+        asked = await post(2, "查询工单 1000")
+        assert asked == {"ok": True, "duplicate": False, "ticket": 1001, "status_question": True}
+        assert (await post(2, "查询工单 1000"))["status_question"] is True  # a retry says the same
