@@ -47,6 +47,29 @@ def test_charsets_that_lie_or_are_missing() -> None:
     assert read(corpus.no_charset_utf8()).text == "退款进度如何？"
 
 
+def undeclared_gbk(text: str, *, name: str = "", subject: str = "") -> bytes:
+    """A mail as a trial's old client sent it: GBK body and headers, no charset anywhere."""
+    head = f"From: {name} <li@example.cn>\r\nSubject: {subject}\r\n" if name else "From: li@example.cn\r\n"
+    return (head + "To: support@example.com\r\nMessage-ID: <g1@example.cn>\r\n\r\n").encode("gbk") + (
+        text.encode("gbk") + b"\r\n"
+    )
+
+
+def test_a_short_chinese_mail_without_a_charset_reads_as_gbk() -> None:
+    """A trial's 我要退货 read as UTF-16 (컒튪췋믵ഊ), a longer question as Korean; a few words
+    are too few for charset-normalizer's statistics."""
+    for text in ("我要退货", "你好", "账号登不上去了怎么办", "你好，请问我的快递到哪里了？"):
+        assert read(undeclared_gbk(text)).text == text
+    mail = read(undeclared_gbk("我要退货", name="王五", subject="退货"))
+    assert (mail.from_name, mail.subject, mail.text) == ("王五", "退货", "我要退货")
+
+
+def test_a_long_undeclared_text_in_another_charset_is_still_detected() -> None:
+    text = "日本語のメールです。注文した商品がまだ届いていません。確認していただけますか。よろしくお願いします。" * 2
+    raw = b"From: a@example.jp\r\nTo: support@example.com\r\n\r\n" + text.encode("shift_jis")
+    assert read(raw).text == text
+
+
 def test_a_forwarded_mail_is_kept_as_an_attachment() -> None:
     mail = read(corpus.forward_as_attachment())
     [forwarded] = mail.attachments

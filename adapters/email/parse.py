@@ -155,10 +155,32 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
             return data.decode(charset)
         except (LookupError, UnicodeDecodeError):
             continue
-    best = from_bytes(data).best()
-    if best is not None:
-        return str(best)
+    detected = detect_charset(data)
+    if detected is not None:
+        return data.decode(detected, errors="replace")
     return data.decode("utf-8", errors="replace")
+
+
+# Under this many non-ASCII bytes (about 30 Chinese characters) charset-normalizer has too
+# little to go on: a trial's 我要退货 in GBK, sent without a charset, read as UTF-16 (컒튪췋믵ഊ)
+# and 你好，请问我的快递到哪里了？ as Korean.
+SHORT_TEXT_BYTES = 64
+_WIDE = ("utf_16", "utf_32")  # need NUL bytes in any text with ASCII in it
+
+
+def detect_charset(data: bytes) -> str | None:
+    """The charset of bytes that declare none and are not UTF-8, or None. A short text that
+    reads as GB2312 is taken as GBK (GB18030): this desk's customers write Chinese, and a few
+    words are too few for a statistical guess. Longer ones go to charset-normalizer (Big5,
+    Shift_JIS, EUC-KR and the rest), never to UTF-16/32 without a NUL byte; GBK again when it
+    finds nothing and GB2312 reads them."""
+    chinese = _reads(data, "gb2312")
+    if chinese and sum(byte > 0x7F for byte in data) < SHORT_TEXT_BYTES:
+        return "gb18030"
+    best = from_bytes(data).best()
+    if best is not None and (not best.encoding.startswith(_WIDE) or b"\x00" in data):
+        return str(best.encoding)
+    return "gb18030" if chinese else None
 
 
 def raw_header_text(value: str, charset: str = "cp1252") -> str:
@@ -192,9 +214,9 @@ def header_charset(msg: Message, raw_values: list[str]) -> str:
     if declared and _reads(data, charset := SUPERSETS.get(declared, declared)):
         return charset
     for sample in (data + b"\n" + _undeclared_text(msg), data):
-        best = from_bytes(sample).best()
-        if best is not None and _reads(data, best.encoding):
-            return best.encoding
+        detected = detect_charset(sample)
+        if detected is not None and _reads(data, detected):
+            return detected
     return "cp1252"
 
 
