@@ -279,7 +279,8 @@ class Pipeline:
         if latest is None:
             return False
         question = asks_status(inbound, self.ticketing.status_questions)  # as routing will read it
-        if opens_ticket(route_inbound(latest, self.clock(), self.ticketing.reopen_window, question=question)):
+        window = self.ticketing.reopen_window
+        if opens_ticket(route_inbound(latest, self.clock(), window, question=question, automatic=inbound.automatic)):
             return False  # the message opens a ticket of its own: its writer is that one's customer
         return bystander(latest, inbound.sender.address, shared_thread=True)
 

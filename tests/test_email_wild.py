@@ -170,6 +170,35 @@ async def test_auto_replies_without_auto_submitted_get_no_greeting(hub: Hub, sin
     assert machines == [True] * 5
 
 
+async def test_a_vacation_reply_leaves_a_resolved_or_pending_ticket_as_it_is(hub: Hub, sink: tuple[Sink, int]) -> None:
+    """A trial: each "resolved" notice drew the customer's vacation reply, which reopened the
+    ticket (three rounds). Kept in the thread; the status stays; a person's reply still reopens."""
+    outbox, _port = sink
+    reply_id = await our_reply(hub, outbox)
+    conv = await ticket(hub, 1000)
+    await hub.actions.update_conversation(conv, {"status": "resolved"})
+    ours = f"<{reply_id}@support.example.com>"
+    headers = {"In_Reply_To": ours, "References": ours}
+    away = customer_mail("自动回复: Re: Order", "我正在休假，11月30日回来。", sender="nobody@gmail.com", **headers)
+    away["Auto-Submitted"] = "auto-replied"
+    await mail_in(hub, away, sender="nobody@gmail.com")
+    kept = await ticket(hub, 1000)
+    assert kept.status.value == "resolved"
+    thread = await hub.store.tickets.list_messages(conv.id)
+    assert [m.automatic for m in thread if m.direction is Direction.INBOUND] == [False, True]
+    assert not any(m.kind is MessageKind.EVENT and "reopen" in str(m.raw) for m in thread)
+
+    await hub.actions.update_conversation(kept, {"status": "pending"})  # waiting on the customer
+    again = customer_mail("Automatic reply: Re: Order", "I am out of office.", sender="nobody@gmail.com", **headers)
+    again["X-Autoreply"] = "yes"
+    await mail_in(hub, again, sender="nobody@gmail.com")
+    assert (await ticket(hub, 1000)).status.value == "pending"
+    person = customer_mail("Re: Order", "Here is the order number: 5531.", sender="nobody@gmail.com", **headers)
+    await mail_in(hub, person, sender="nobody@gmail.com")
+    assert (await ticket(hub, 1000)).status.value == "open"
+    assert await hub.store.tickets.get_conversation_by_number(1001) is None  # nothing opened a ticket
+
+
 # 11.5
 @pytest.mark.parametrize(
     ("raw", "visible"),

@@ -106,3 +106,28 @@ async def test_a_ticket_that_only_keeps_a_question_is_left_out_of_the_agents_vie
     assert later.route is Route.REOPEN
     assert set(await listed()) == {real.conversation.id, asked.conversation.id}
     assert (await store.inbox.count_views("agent-1"))["open"] == 1
+
+
+async def test_automatic_mail_is_kept_in_the_threads_ticket_whatever_its_status_and_changes_nothing(
+    store: Store,
+) -> None:
+    """A vacation reply to the "resolved" notice reopened the ticket (a trial: three rounds)."""
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    ticket = first.conversation.id
+    window = POLICY.reopen_window
+    for n, (status, later) in enumerate(
+        [("resolved", timedelta(0)), ("resolved", window * 2), ("pending", timedelta(0)), ("snoozed", timedelta(0))]
+    ):
+        changes: dict[str, object] = {"status": status}
+        if status == "snoozed":
+            changes["snoozed_until"] = utcnow() + timedelta(days=1)
+        await store.tickets.update_conversation(ticket, changes, now=utcnow())
+        away = await store.tickets.record_inbound(
+            inbound(f"auto-{n}", text="I am out of office", automatic=True), now=utcnow() + later, policy=POLICY
+        )
+        assert away.route is Route.AUTOMATIC and away.conversation.id == ticket
+        assert away.conversation.status.value == status
+    open_now = await store.tickets.record_inbound(
+        inbound("m2", text="back: still no parcel"), now=utcnow(), policy=POLICY
+    )
+    assert open_now.conversation.status is Status.OPEN  # a person writing wakes it as before
