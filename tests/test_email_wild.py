@@ -199,6 +199,34 @@ async def test_a_vacation_reply_leaves_a_resolved_or_pending_ticket_as_it_is(hub
     assert await hub.store.tickets.get_conversation_by_number(1001) is None  # nothing opened a ticket
 
 
+def encoded_from(address_line: str) -> bytes:
+    word = base64.b64encode(address_line.encode()).decode()
+    return (
+        f"From: =?utf-8?B?{word}?=\r\nTo: {SUPPORT}\r\nSubject: hello\r\n"
+        "Message-ID: <enc-1@example.cn>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n你好\r\n"
+    ).encode()
+
+
+async def test_a_sender_address_hidden_in_an_encoded_word_is_believed_only_from_its_envelope(hub: Hub) -> None:
+    """A trial's From: =?utf-8?B?d3htQHFxLmV4YW1wbGU=?= (wxm@qq.example) sent by attacker@evil
+    was filed under wxm and answered to wxm: no relay's DMARC check reads an encoded word."""
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await smtp_in(hub, encoded_from("wxm@qq.example"), sender="attacker@evil.example")
+    assert refused.value.code == 550 and "encoded word" in refused.value.message
+    assert await hub.store.tickets.get_conversation_by_number(1000) is None
+    # An old mailer that encodes the whole From, sending as itself, is read as before.
+    await smtp_in(hub, encoded_from("张三 <zhang@example.cn>"), sender="zhang@example.cn")
+    conv = await ticket(hub, 1000)
+    contact = await hub.store.contacts.get_contact(conv.contact_id)
+    assert conv.customer_address == "zhang@example.cn" and contact is not None and contact.name == "张三"
+    # Over IMAP there is no envelope: the Return-Path the receiving server wrote stands for it.
+    fetched = encoded_from("wxm@qq.example").replace(b"<enc-1@", b"<enc-2@")
+    reply = await channel(hub).receive(b"Return-Path: <attacker@evil.example>\r\n" + fetched)
+    assert reply.startswith("550 5.7.1")
+    reply = await channel(hub).receive(b"Return-Path: <wxm@qq.example>\r\n" + fetched)
+    assert reply.startswith("250")
+
+
 # 11.5
 @pytest.mark.parametrize(
     ("raw", "visible"),

@@ -327,6 +327,13 @@ class EmailAdapter(Adapter):
                 return "550 5.6.0 the mail's headers cannot be read"
         if envelope_sender == "":  # MAIL FROM:<>: only bounces and auto-replies use the null sender
             mail.automatic = True
+        if mail.hidden_sender and normalise_address(envelope_sender or mail.return_path) != mail.from_address:
+            # Only inside an encoded word, which no relay's DMARC check reads: a forged From
+            # would file the mail under (and answer) whoever it names (a trial's spoof).
+            return (
+                "550 5.7.1 the sender's address is inside an encoded word (RFC 2047 forbids it there)"
+                " and is not the envelope sender"
+            )
         if mail.from_address in self.own:
             self.log.info("ignored mail from our own address %s", mail.from_address)
             return "250 2.0.0 OK: our own mail, not a customer's"

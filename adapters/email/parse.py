@@ -129,6 +129,10 @@ class ParsedMail:
     report: DeliveryReport | None = None
     list_address: str = ""  # the mailing list that rewrote From, if one did
     flags: list[str] = field(default_factory=list)  # what an agent should know: truncated, raw_8bit_headers, ...
+    # The From address was only inside an RFC 2047 encoded word (which RFC 2047 forbids there):
+    # a relay's DMARC check sees no domain in it, so it is believed only from its envelope sender.
+    hidden_sender: bool = False
+    return_path: str = ""  # the Return-Path header's address (the envelope sender over IMAP)
 
 
 class UnreadableMail(ValueError):
@@ -524,9 +528,11 @@ def _envelope(msg: Message) -> ParsedMail:
 
     # Addresses are read from the raw header, names decoded after: a decoded name may hold
     # the brackets, commas or quotes of "Stanley Chang[昌育德]" that break address parsing.
-    from_name, from_address = _first_address((raw_headers.get("from") or [""])[0])
+    raw_from = (raw_headers.get("from") or [""])[0]
+    from_name, from_address = _first_address(raw_from)
     if "@" not in from_address:
         raise UnreadableMail("the mail has no sender address")
+    hidden_sender = not any("@" in address for _n, address in getaddresses([raw_header_text(raw_from)]))
     list_address = ""
     via = VIA_LIST.match(from_name)
     original_from = _first_address((raw_headers.get("x-original-from") or [""])[0])
@@ -572,6 +578,8 @@ def _envelope(msg: Message) -> ParsedMail:
         automatic=is_automatic(raw_headers, msg.get_content_type(), normalise_address(from_address), subject),
         list_address=list_address,
         flags=flags,
+        hidden_sender=hidden_sender and not list_address,
+        return_path=normalise_address(_first_address((raw_headers.get("return-path") or [""])[0])[1]),
     )
 
 
