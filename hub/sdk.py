@@ -54,7 +54,7 @@ from hub.blobs import PendingUploads, StoredBlob, download_headers, name_for_typ
 from hub.clientaddr import client_address
 from hub.events import Event, Subscription
 from hub.failures import logged_failure
-from hub.filetypes import BINARY, detect_type, file_name
+from hub.filetypes import BINARY, checked_type, detect_type, file_name
 from hub.i18n import (
     SOURCE_LOCALE,
     Texts,
@@ -123,6 +123,7 @@ __all__ = [
     "sign",
     "signed_headers",
     "BINARY",
+    "checked_type",
     "detect_type",
     "file_name",
     "LANG_PARAM",

@@ -107,6 +107,54 @@ def test_attachments_over_the_limit_are_skipped_with_the_reason() -> None:
     assert why == "file_too_large" and said["name"] == "视频.mp4" and said["kib"] > said["limit"]
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+PROGRAM = b"MZ\x90\x00\x03" + b"\0" * 64 + b"This program cannot be run in DOS mode"
+
+
+def mail_with_files(*files: tuple[str, str, bytes]) -> bytes:
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = "li@example.cn", "support@example.com", "files"
+    mail.set_content("see the files")
+    for name, kind, data in files:
+        maintype, subtype = kind.split("/")
+        mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return mail.as_bytes()
+
+
+def test_attachment_types_are_read_from_the_bytes_not_the_parts_word() -> None:
+    """A trial's photo.jpg (image/jpeg) was a Windows program, page.png held HTML: both were
+    kept as the images their parts said, past `attachment_types`."""
+    xlsx_like = b"PK\x03\x04" + b"\0" * 26 + b"[Content_Types].xml" + b"\0" * 40
+    raw = mail_with_files(
+        ("photo.jpg", "image/jpeg", PROGRAM),
+        ("page.png", "image/png", b"<html><script>alert(1)</script></html>"),
+        ("real.png", "image/png", PNG),
+        ("orders.csv", "text/csv", b"order,amount\n5531,12.50\n"),
+        ("winmail.dat", "application/ms-tnef", b"\x78\x9f\x3e\x22" + b"\1" * 40),
+        ("sheet.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", xlsx_like),
+    )
+    kept = {a.name: a.content_type for a in read(raw).attachments}
+    assert kept == {
+        "photo.jpg": "application/x-msdownload",
+        "page.png": "text/html",
+        "real.png": "image/png",
+        "orders.csv": "text/csv",  # the sender's precise word where the bytes agree
+        "winmail.dat": "application/ms-tnef",  # no signature to check: their word
+        "sheet.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+    images = parse(raw, max_attachment_bytes=LIMIT, attachment_types=["image/jpeg", "image/png"])
+    assert [a.name for a in images.attachments] == ["real.png"]
+    assert {said["name"]: said["kind"] for why, said in images.skipped if why == "file_type"} == {
+        "photo.jpg": "application/x-msdownload",
+        "page.png": "text/html",
+        "orders.csv": "text/csv",
+        "winmail.dat": "application/ms-tnef",
+        "sheet.xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+
+
 def test_rfc2231_file_names() -> None:
     [invoice] = read(corpus.chinese_filename()).attachments
     assert invoice.name == "发票.pdf" and invoice.content_type == "application/pdf"

@@ -203,6 +203,7 @@ async def test_a_failed_name_lookup_is_not_repeated_for_every_message(client: Te
 
 async def test_channel_threads_edits_deletions_and_files(client: TestClient, fake: FakeSlack) -> None:
     fake.files["log.txt"] = b"error log"
+    fake.files["photo.png"] = b"MZ\x90\x00" + b"\0" * 16
     top = message_event("Our sync is broken", ts="1700000010.000100", channel=SUPPORT_CHANNEL, channel_type="channel")
     await event(client, top)
     reply = message_event(
@@ -219,13 +220,20 @@ async def test_channel_threads_edits_deletions_and_files(client: TestClient, fak
                 "mimetype": "text/plain",
                 "size": 9,
                 "url_private_download": f"{fake.base}/files/log.txt",
-            }
+            },
+            {  # what Slack calls a PNG is kept as what its bytes are (a program)
+                "id": "F2",
+                "name": "photo.png",
+                "mimetype": "image/png",
+                "size": 20,
+                "url_private_download": f"{fake.base}/files/photo.png",
+            },
         ],
     )
     await event(client, reply)
     # Slack's retry of it: stored already, so its file is not fetched again (a trial saw it was)
     await event(client, reply, **{"X-Slack-Retry-Num": "2", "X-Slack-Retry-Reason": "http_timeout"})
-    assert len(fake.sent("file")) == 1
+    assert len(fake.sent("file")) == 2
     other = message_event("Different problem", ts="1700000012.000100", channel=SUPPORT_CHANNEL, channel_type="channel")
     await event(client, other)
     hub = hub_of(client)
@@ -236,6 +244,10 @@ async def test_channel_threads_edits_deletions_and_files(client: TestClient, fak
     [with_file] = [m for m in await hub.store.tickets.list_messages(conv.id) if m.attachments]
     path = hub.blobs.path(with_file.attachments[0].blob_ref)
     assert path is not None and path.read_bytes() == b"error log"
+    assert [(a.name, a.content_type) for a in with_file.attachments] == [
+        ("log.txt", "text/plain"),
+        ("photo.png", "application/x-msdownload"),
+    ]
 
     changed = message_event(
         "",

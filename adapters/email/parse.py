@@ -29,6 +29,7 @@ from mailparser_reply import EmailReplyParser
 
 from adapters.email.reports import DeliveryReport, delivery_report, is_automatic
 from conversation.inbound import QUOTED_LINE
+from hub.sdk import checked_type
 
 log = logging.getLogger(__name__)
 
@@ -634,6 +635,8 @@ def _keep(
     types: Sequence[str] | None,
 ) -> None:
     name = name.replace("/", "_").replace("\\", "_")[:200] or "attachment"
+    if kind != "message/rfc822":  # what the bytes are, not the part's word (a program sent as image/jpeg)
+        kind = checked_type(kind, data)
     if len(data) > limit:
         skipped.append(("file_too_large", {"name": name, "kib": len(data) // 1024, "limit": limit // 1024}))
     elif types and kind not in types and kind != "message/rfc822":

@@ -51,6 +51,7 @@ from hub.sdk import (
     Sent,
     StoredBlob,
     backoff,
+    checked_type,
     hub_texts,
     logged_failure,
     parse_json,
@@ -425,9 +426,8 @@ class TelegramAdapter(Adapter):
                 text += "\n" + said.get("placeholder.file_not_downloaded", name=wanted.name)
                 continue
             ref = await self.hub.put_blob(data)
-            attachments.append(
-                Attachment(name=wanted.name, content_type=wanted.content_type, size=len(data), blob_ref=ref)
-            )
+            kind = checked_type(wanted.content_type, data)  # the bytes, not the sender's app's word
+            attachments.append(Attachment(name=wanted.name, content_type=kind, size=len(data), blob_ref=ref))
         return text.strip(), attachments
 
     # -- outbound -----------------------------------------------------------------------
