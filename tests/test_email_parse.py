@@ -155,6 +155,20 @@ def test_attachment_types_are_read_from_the_bytes_not_the_parts_word() -> None:
     }
 
 
+def test_a_file_name_in_raw_gbk_bytes_is_read_as_chinese_and_flagged() -> None:
+    """A trial's filename="说明.txt" written in raw GBK bytes was kept as ����.txt."""
+    gbk = "说明.txt".encode("gbk")
+    raw = (
+        b"From: li@example.cn\r\nTo: support@example.com\r\nSubject: file\r\n"
+        b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+        b'--XX\r\nContent-Type: text/plain; name="' + gbk + b'"\r\n'
+        b'Content-Disposition: attachment; filename="' + gbk + b'"\r\n\r\nbody\r\n--XX--\r\n'
+    )
+    mail = read(raw)
+    assert [a.name for a in mail.attachments] == ["说明.txt"]
+    assert "raw_8bit_headers" in mail.flags  # guessed at: an agent is told, as for a raw subject
+
+
 def test_rfc2231_file_names() -> None:
     [invoice] = read(corpus.chinese_filename()).attachments
     assert invoice.name == "发票.pdf" and invoice.content_type == "application/pdf"

@@ -467,7 +467,9 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
         ):
             continue
         payload = _bytes(part)
-        filename = part.get_filename()
+        filename, guessed = _filename(part)
+        if guessed and "raw_8bit_headers" not in mail.flags:
+            mail.flags.append("raw_8bit_headers")  # the name was guessed at, as a raw subject is
         if disposition == "attachment" or filename or (not kind.startswith("text/")):
             if part.get_content_maintype() == "multipart":
                 continue
@@ -594,6 +596,23 @@ def _first_address(raw_value: str) -> tuple[str, str]:
         return "", ""
     name, address = found[0]
     return decode_header_value(name), address
+
+
+def _filename(part: Message) -> tuple[str | None, bool]:
+    """A part's file name, and whether it was guessed at. Raw 8-bit bytes in it (a name
+    neither RFC 2231 nor RFC 2047 encoded, as old Chinese mail clients write 说明.txt in GBK)
+    are read as text first, in the charset `detect_charset` finds for them: the stdlib turns
+    each byte into U+FFFD (a trial's ����.txt)."""
+    raw = [(key, value) for key, value in part.raw_items() if key.lower() in ("content-disposition", "content-type")]
+    escaped = [value for _key, value in raw if SURROGATES.search(value)]
+    if not escaped:
+        return part.get_filename(), False
+    data = b"".join(value.encode("utf-8", "surrogateescape") for value in escaped)
+    charset = "utf-8" if _reads(data, "utf-8") else (detect_charset(data) or "cp1252")
+    holder = Message()
+    for key, value in raw:
+        holder[key] = raw_header_text(value, charset)
+    return holder.get_filename(), True
 
 
 def _bytes(part: Message) -> bytes:
