@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from adapters.email.parse import parse
 from tests import mail_corpus as corpus
 
@@ -167,6 +169,22 @@ def test_a_file_name_in_raw_gbk_bytes_is_read_as_chinese_and_flagged() -> None:
     mail = read(raw)
     assert [a.name for a in mail.attachments] == ["说明.txt"]
     assert "raw_8bit_headers" in mail.flags  # guessed at: an agent is told, as for a raw subject
+
+
+def test_a_bounces_reason_in_chinese_is_read_in_its_charset() -> None:
+    """A trial: a GBK 退信 read "550 Mailbox not found��", a DSN's raw 邮箱已满 became ������."""
+    from tests import mail_wild as wild
+
+    gbk = wild.alimail_bounce("<r1@support.example.com>").replace(b"charset=utf-8", b"charset=gbk")
+    head, _, body = gbk.partition(b"\r\n\r\n")
+    text = base64.b64decode(body).decode().replace("用户不存在", "邮箱不存在").encode("gbk")
+    report = read(head + b"\r\n\r\n" + base64.b64encode(text) + b"\r\n").report
+    assert report is not None and report.reason.endswith("550 5.1.1 邮箱不存在"), report
+    dsn = corpus.bounce("<r2@support.example.com>").replace(
+        b"Recipient address rejected", "邮箱已满 mailbox full".encode()
+    )
+    report = read(dsn).report
+    assert report is not None and "邮箱已满 mailbox full" in report.reason, report
 
 
 def test_rfc2231_file_names() -> None:

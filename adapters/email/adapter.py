@@ -21,6 +21,7 @@ import aiosmtplib
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+from adapters.email.charsets import without_surrogates
 from adapters.email.imap import ImapPoller
 from adapters.email.loops import budget_round
 from adapters.email.parse import (
@@ -31,7 +32,6 @@ from adapters.email.parse import (
     normalise_address,
     parse_headers,
     sanitise_html,
-    without_surrogates,
 )
 from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.reports import DeliveryReport

@@ -17,6 +17,8 @@ from email.message import Message
 
 from flufl.bounce import all_failures
 
+from adapters.email.charsets import SURROGATES, decode_bytes
+
 log = logging.getLogger(__name__)
 
 AUTOMATIC_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+\-.].*)?@", re.I)
@@ -140,7 +142,7 @@ def _dsn(msg: Message) -> DeliveryReport | None:
                 recipients = frozenset().union(*(_addresses(str(block.get(f, ""))) for f in fields))
                 if not recipients:
                     continue  # the per-message block (Reporting-MTA) names no one
-                reason = str(block.get("Diagnostic-Code", "") or block.get("Status", "")).strip()
+                reason = (_field(block, "Diagnostic-Code") or _field(block, "Status")).strip()
                 blocks.append((str(block.get("Action", "failed")).strip().lower() or "failed", reason, recipients))
         elif kind in ("message/rfc822", "text/rfc822-headers") and not original:
             original = _original_id(part)
@@ -224,6 +226,16 @@ def _addresses(text: str) -> frozenset[str]:
     return frozenset(found.lower() for found in ADDRESS.findall(text))
 
 
+def _field(block: Message, name: str) -> str:
+    """A report block's field as text: a raw 8-bit value (a server's 邮箱已满 in UTF-8 or GBK)
+    read as such, where the stdlib's Header turns each byte into U+FFFD."""
+    value = next((v for k, v in block.raw_items() if k.lower() == name.lower()), "")
+    if not SURROGATES.search(value):
+        return str(value)
+    data = value.encode("utf-8", "surrogateescape")
+    return decode_bytes(data, None)
+
+
 def _fields(part: Message) -> dict[str, str]:
     """The `Name: value` lines of a report part (parsed as sub-messages or left as text)."""
     payload = part.get_payload()
@@ -265,7 +277,8 @@ def _text_of(msg: Message) -> str:
                 chunks.append(f"Message-ID: {_original_id(part)}")
             continue
         data = part.get_payload(decode=True)
-        chunk = data.decode("utf-8", "replace") if isinstance(data, bytes) else ""
+        # in the part's charset, or detected: a Chinese 退信 in GBK read as UTF-8 lost its reason
+        chunk = decode_bytes(data, part.get_content_charset()) if isinstance(data, bytes) else ""
         chunks.append(chunk[: MAX_SCANNED_CHARS - size])
         size += len(chunks[-1])
         if size >= MAX_SCANNED_CHARS:
