@@ -180,8 +180,9 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await expect(reply.locator("a")).to_contain_text("发票.pdf")
     await expect(page.locator("#composer-text")).to_have_value("")
 
-    # a private note, then assign to me, both from the keyboard
-    await page.keyboard.press("Escape")
+    # a private note, then assign to me, both from the keyboard: a sent reply lets go of the
+    # keyboard (a trial's `n` went into the reply box, and the note to the customer)
+    await expect(page.locator("#composer-text")).not_to_be_focused()
     await page.keyboard.press("n")
     await page.keyboard.type("客户很着急")
     await page.keyboard.press("Control+Enter")

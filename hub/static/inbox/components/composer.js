@@ -95,7 +95,12 @@ export function Composer({ conversation, sendsFiles, takesReplies = true }) {
     try {
       const attachments = note ? [] : files.map((f) => ({ ref: f.ref, name: f.name }));
       const sent = await sendMessage(id, { text: text.trim(), kind: note ? "note" : "reply", attachments, seen: begunAfter.get(id) || lastShownMessage(id) });
-      if (sent) { setText(""); setFiles([]); drafts.delete(id); begunAfter.delete(id); }
+      if (sent) {
+        setText(""); setFiles([]); drafts.delete(id); begunAfter.delete(id);
+        // The keyboard goes back to the shortcuts: a trial's `n` for a note, typed after a reply
+        // went, landed in the reply box, and the "note" went to the customer. `r` writes again.
+        area.current?.blur();
+      }
       else begunAfter.set(id, lastShownMessage(id)); // kept: the other answer is read now, the next send goes
     } catch (e) { failed(e); } finally { setBusy(false); }
   }
@@ -132,7 +137,7 @@ export function Composer({ conversation, sendsFiles, takesReplies = true }) {
         <label><input type="radio" name="mode" value="note" checked=${note} onChange=${() => update({ composerMode: "note" })} /> ${t("composer.note")}</label>
       </fieldset>
       ${takesReplies ? null : html`<span class="hint" id="composer-notes-only">${t("composer.notes_only_phone")}</span>`}
-      ${sendsFiles && !note ? html`<label class="attach">📎 ${t("composer.attach")} <input type="file" id="composer-files" multiple onChange=${attach} /></label>` : null}
+      ${sendsFiles && !note ? html`<label class="attach">📎 ${t("composer.attach")} <input type="file" class="sr-only" id="composer-files" multiple onChange=${attach} /></label>` : null}
       <button type="submit" disabled=${busy}>${note ? t("composer.add_note") : t("composer.send")}</button>
     </div>
   </form>`;
