@@ -168,18 +168,19 @@ class AccessPolicy:
 NO_TEAM = ""  # a report's team of the tickets without one
 
 
-def report_teams(viewer: Viewer, *, unteamed: bool = True) -> tuple[str, ...] | None:
-    """The teams whose figures the viewer may read in reports: None for every team (an admin
-    not narrowed to teams), a supervisor's own teams and NO_TEAM (not with `unteamed=False`:
-    ratings and reviews are of agents, whose teams are the supervisor's); PermissionError for agents and
-    read-only accounts, whose figures a report would compare with their colleagues'."""
+def report_teams(viewer: Viewer) -> tuple[str, ...] | None:
+    """The teams whose figures the viewer may read in reports and quality figures: None for
+    every team (an admin not narrowed to teams), a supervisor's own teams and NO_TEAM (figures
+    by agent then list only their teams' people: hub/reports.Reports.agents); PermissionError
+    for agents and read-only accounts, whose figures a report would compare with their
+    colleagues'."""
     if viewer.every_ticket and viewer.agent.role is Role.ADMIN:
         return None
     if viewer.agent.role in (Role.ADMIN, Role.SUPERVISOR):
         own = tuple(team.id for team in viewer.teams)
         # and the tickets without a team, which they see and triage (reach): a trial's report
         # said 1 new ticket while the supervisor's inbox held 16 of them
-        return own if viewer.kept_to is not None or not unteamed else (*own, NO_TEAM)
+        return own if viewer.kept_to is not None else (*own, NO_TEAM)
     raise PermissionError("reports are for supervisors and admins")
 
 

@@ -126,12 +126,13 @@ class ReportService:
         }
 
     async def agents(self, query: ReportQuery) -> dict[str, Any]:
-        # Agents by the tickets of the supervisor's own teams: those without a team, which they
-        # triage too, were answered by agents of every team, whose figures are not theirs to read.
+        # A supervisor reads the agents of their own teams and those who worked their teams'
+        # tickets, over every ticket the summary counts (their teams' and those without a team):
+        # an agent of theirs who answered a ticket without a team was left out while the summary
+        # counted it (a trial); another team's agent who only answered those is not theirs to read.
         teams = query.filters.teams
-        if teams is not None:
-            query = replace(query, filters=replace(query.filters, teams=tuple(t for t in teams if t != NO_TEAM)))
-        rows = await self.store.reports.agent_figures(query)
+        people = None if teams is None else await self._people(query, tuple(t for t in teams if t != NO_TEAM))
+        rows = [r for r in await self.store.reports.agent_figures(query) if people is None or r.agent_id in people]
         csat = await self.store.reports.csat_by_agent(query)
         names = {a.id: a.name or a.email for a in await self.store.accounts.list_agents()}
         items = [
@@ -148,6 +149,12 @@ class ReportService:
             for row in rows
         ]
         return {**self.period(query), "items": items}
+
+    async def _people(self, query: ReportQuery, own: tuple[str, ...]) -> set[str]:
+        """The members of the teams `own`, and whoever worked those teams' tickets in the period."""
+        members = {m for team in await self.store.desk.list_teams() if team.id in own for m in team.members}
+        worked = await self.store.reports.agent_figures(replace(query, filters=replace(query.filters, teams=own)))
+        return members | {row.agent_id for row in worked}
 
     async def backlog(self, query: ReportQuery) -> dict[str, Any]:
         backlog = await self._backlog(query)

@@ -490,9 +490,15 @@ async def test_quality_figures_count_only_a_supervisors_teams_and_refuse_agents(
             survey = Survey(ticket, 1, "c", "chat", now - timedelta(hours=1), agent_id=who, team=team)
             await hub.store.quality.add_survey(survey)
             await hub.store.quality.save_survey(rated(survey, score, now - timedelta(minutes=5), "chat"))
+        # a ticket without a team: Li Na's rating counts for her supervisor, as in the summary
+        # (a trial's per-agent figure left it out); the other team's agent's stays unseen
+        for who, score in ((lina.id, 1), (tech_id, 2)):
+            survey = Survey(f"unteamed-{who}", 1, "c", "chat", now - timedelta(hours=1), agent_id=who, team="")
+            await hub.store.quality.add_survey(survey)
+            await hub.store.quality.save_survey(rated(survey, score, now - timedelta(minutes=5), "chat"))
         seen = await lead.call("GET", "/api/v1/quality/figures?by=agent_id")
         assert [{k: v for k, v in f.items() if k != "label"} for f in seen["csat"]] == [
-            {"key": lina.id, "average": 5.0, "count": 1}
+            {"key": lina.id, "average": 3.0, "count": 2}
         ]
         everyone = await admin.call("GET", "/api/v1/quality/figures?by=agent_id")
         assert sorted(f["key"] for f in everyone["csat"]) == sorted([lina.id, tech_id])

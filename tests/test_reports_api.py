@@ -293,10 +293,21 @@ async def test_supervisors_read_their_teams_agents_are_refused(server: TestServe
         await hub.store.reports.save_fact(unteamed)
         agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
         assert {row["name"] for row in agents} == {"Li Na", "Boss"}
+        # ... while one of their own team's agents who answered only a ticket without a team is
+        # theirs, as the summary counts it (a trial's supervisor missed Wang Qiang's row)
+        zhou = await add_agent(hub.store, "zhou@example.com", Role.AGENT, "zhou password 1", name="Zhou")
+        await admin.call("PATCH", f"/api/v1/agents/{zhou.id}", {"teams": ["customer-service"]})
+        answered = TicketFact(
+            "f-zhou", at(0), team="", first_response_at=at(3), first_response_s=45.0, first_responder_id=zhou.id
+        )
+        await hub.store.reports.save_fact(answered)
+        agents = (await wang.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]
+        assert {row["name"]: row["first_response_p50_s"] for row in agents} == {"Li Na": 60, "Boss": 120, "Zhou": 45}
         assert (await admin.call("GET", f"/api/v1/reports/agents?{DAY}"))["items"]  # the admin's has all
         # review 18 #11: the page's filters offer only their teams and those teams' members
         team = await hub.store.desk.get_team("customer-service")
         assert team is not None
+        mine = await wang.call("GET", f"/api/v1/reports/summary?{DAY}")
         assert mine["scope"] == {"teams": ["customer-service"], "agents": sorted(team.members)}
         assert wang.id in mine["scope"]["agents"]
         assert (await admin.call("GET", f"/api/v1/reports/summary?{DAY}"))["scope"] == {"teams": None, "agents": None}

@@ -32,7 +32,7 @@ from conversation.quality import (
     week_name,
 )
 from conversation.reports import read_moment
-from hub.access import Access, report_teams
+from hub.access import NO_TEAM, Access, report_teams
 from hub.api.framework import ADMIN, ApiError, Call
 from hub.api.routes import ANY, api, conversation_or_404, hub_of, reader_language, services_of
 from hub.api.serialize import iso
@@ -285,8 +285,8 @@ async def ticket_csat(call: Call) -> dict[str, Any]:
     response=ANY,
 )
 async def figures(call: Call) -> dict[str, Any]:
-    try:  # a supervisor reads their own teams' figures only, like reports (hub/access.report_teams)
-        teams = report_teams(call.viewer, unteamed=False)
+    try:  # a supervisor reads their own teams' figures and those without a team, as reports do
+        teams = report_teams(call.viewer)
     except PermissionError:
         raise ApiError(403, "forbidden", "figures are for supervisors and admins") from None
     hub = hub_of(call)
@@ -299,6 +299,14 @@ async def figures(call: Call) -> dict[str, Any]:
     by = call.query.get("by", "")
     csat = await hub.store.quality.csat_figures(since, until, by=by, teams=teams)
     qa = await hub.store.quality.qa_figures(since, until, by=by, teams=teams)
+    if teams is not None and by == "agent_id":
+        # Over the tickets without a team too, but only their teams' people: their members and
+        # whoever was rated or reviewed on their teams' tickets (as hub/reports.Reports.agents).
+        own = tuple(t for t in teams if t != NO_TEAM)
+        people = {m for team in call.viewer.teams if team.id in own for m in team.members}
+        for figures_of in (hub.store.quality.csat_figures, hub.store.quality.qa_figures):
+            people |= {f.key for f in await figures_of(since, until, by=by, teams=own)}
+        csat, qa = [f for f in csat if f.key in people], [f for f in qa if f.key in people]
     labels = await _labels(call, by)
     return {
         "from": iso(since),
