@@ -45,7 +45,7 @@ from conversation.quality import (
     takes_answer,
 )
 from conversation.routing import own_thread_keys
-from conversation.text_language import latest_clear_language
+from conversation.text_language import latest_clear_language, reply_language
 from hub.sdk import (
     ConfigError,
     EventContext,
@@ -236,7 +236,11 @@ class CsatPlugin(Plugin):
             survey = await _survey_asked(surveys, ctx.hub, ctx.contact.id, ctx.message.channel, address)
         if survey is None:
             return Outcome.CONTINUE
-        t = catalog(ctx.language)
+        # In the survey's language (the customer's latest clear one when it was asked), or a typed
+        # answer's own: a trial's English customer tapped "Good" and was thanked in Chinese, the
+        # contact's language from the widget's browser.
+        typed = None if ctx.chosen else ctx.message.text
+        t = catalog(reply_language(typed, [], survey.language or ctx.language))
         score = rating_from_choice(ctx.chosen) or rating_from_text(ctx.message.text)
         answer = self._answer(survey, score, ctx.message.channel, ctx.message.text, ctx.chosen)
         if answer == "comment" and ctx.conversation.status not in (Status.RESOLVED, Status.CLOSED):

@@ -201,6 +201,27 @@ async def test_web_chat_rating_by_button_in_chinese_keeps_the_ticket_resolved_an
         assert (await frames_until(ws, "ack"))["conversation"] == {"number": 1000, "status": "open"}
 
 
+async def test_a_tapped_rating_is_thanked_in_the_surveys_language_not_the_browsers(
+    desk: tuple[TestClient, Hub],
+) -> None:
+    """A trial's visitor (a Chinese browser) wrote in English and was surveyed in English, then
+    thanked in Chinese for tapping "Good", and for an English comment."""
+    client, hub = desk
+    me = await visitor(client)
+    async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=zh-CN") as ws:
+        await ws.send_json({"type": "message", "client_id": "c1", "text": "My parcel never arrived"})
+        await frames_until(ws, "ack")
+        await work_and_resolve(hub, 1000)
+        survey = await frames_until(ws, "message")
+        while not survey["message"].get("choices"):
+            survey = await frames_until(ws, "message")
+        assert survey["message"]["text"].startswith("How satisfied are you")
+        await ws.send_json({"type": "choice", "client_id": "c2", "choice_id": "csat:4", "text": "Good"})
+        await bot_said(hub, 1000, "Thank you for your rating!")
+        await ws.send_json({"type": "message", "client_id": "c3", "text": "Quick answer, thanks"})
+        await bot_said(hub, 1000, "Thank you, we are glad we could help.")
+
+
 def mail(text: str, *, subject: str = "Order", language: str = "", **headers: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = "Ann Lee <ann@example.org>"
