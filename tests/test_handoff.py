@@ -93,6 +93,23 @@ async def test_an_assignee_in_the_new_team_keeps_the_ticket(server: TestServer) 
         await lina.client.close()
 
 
+async def test_a_hand_off_of_a_ticket_without_a_team_says_so_not_from_team_dash(server: TestServer) -> None:
+    """A trial read "李娜 将此工单从团队 - 转交给团队 技术支持"."""
+    hub: Hub = server.app[HUB]
+    admin = await sign_in(server, ADMIN)
+    try:
+        conv = (await hub.ingest(customer_message("m1", "App 闪退", thread="t1", sender=Sender("u1")))).conversation.id
+        await admin.call(
+            "POST", f"/api/v1/conversations/{conv}/handoff", {"team": "technical-support", "reason": "crash"}
+        )
+        thread = await hub.store.tickets.list_messages(conv)
+        [handover] = [e for m in thread if (e := event_of(m.raw)) is not None and e.key.startswith("event.handed_over")]
+        assert handover.text("zh-CN") == "Boss 将此工单转交给团队 技术支持"
+        assert handover.text("en") == "Boss handed this over to team Technical support"
+    finally:
+        await admin.client.close()
+
+
 async def test_a_hand_off_that_makes_no_sense_is_refused_and_changes_nothing(server: TestServer) -> None:
     hub: Hub = server.app[HUB]
     admin = await sign_in(server, ADMIN)

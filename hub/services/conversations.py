@@ -602,7 +602,10 @@ class ConversationService:
             why={"reason": reason.strip()},
             tell_plugins=False,
         )
-        event = ThreadEvent("event.handed_over", {"who": who, "source": conversation.team or "-", "team": target.id})
+        if conversation.team:
+            event = ThreadEvent("event.handed_over", {"who": who, "source": conversation.team, "team": target.id})
+        else:  # from no team: not "from team -" (a trial)
+            event = ThreadEvent("event.handed_over_unteamed", {"who": who, "team": target.id})
         await self.add_thread_event(updated, named_teams(event, await self.team_labels()))
         if "assignee_id" in changes:
             await self.add_event(updated, "event.unassigned", who=who)
