@@ -981,7 +981,7 @@ async def test_two_agents_on_one_ticket_see_each_other_and_a_second_answer_asks_
     await wang.click("#composer-text")
     await wang.keyboard.press("Control+Enter")
     await eventually(lambda: asked)
-    assert asked == ["Li Na 刚刚已回复了客户（已显示在对话中）。仍要发送您的回复吗？"]
+    assert asked == ["Li Na 刚刚回复了客户（见对话）。仍要发送您的回复吗？"]
     await expect(wang.locator(".thread")).to_contain_text("您好，我来查一下")  # her answer, shown to decide on
     await expect(wang.locator("#composer-text")).to_have_value("您好，订单明天到")  # kept, not sent
     conv = await hub.store.tickets.get_conversation_by_number(1000)

@@ -213,7 +213,7 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         # review 18 #10: headers in the caller's language by default, in another with lang=, keys with lang=keys
         chinese = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=agents&lang=zh-CN")
         header = next(csv.reader(io.StringIO((await chinese.read()).decode("utf-8-sig"))))
-        assert header[:4] == ["客服 ID", "客服", "处理工单", "回复数"]
+        assert header[:4] == ["客服人员 ID", "客服人员", "处理工单", "回复数"]
         assert header[4] == "首次响应时间中位数（工作时间）（秒）"  # durations say their unit
         # the rows too: the summary's figures and the backlog's ages by name (a supervisor's trial)
         zh_summary = await admin.client.get(f"/api/v1/reports/export?{DAY}&table=summary&lang=zh-CN")
@@ -253,7 +253,7 @@ async def test_every_table_exports_as_csv_and_xlsx(server: TestServer) -> None:
         # In Chinese, the sheets and the period's labels too (a supervisor's trial read English there).
         resp = await admin.client.get(f"/api/v1/reports/export?{DAY}&format=xlsx&tz=Asia/Shanghai&lang=zh-CN")
         book = load_workbook(io.BytesIO(await resp.read()))
-        assert book.sheetnames == ["概览", "按小时工单量", "按日工单量", "客服", "积压工单"]
+        assert book.sheetnames == ["概览", "按小时工单量", "按日工单量", "客服人员", "积压工单"]
         labels = [c.value for c in book["按小时工单量"][1]][:10:2]
         assert labels == ["开始", "结束", "时区", "开始（UTC）", "结束（UTC）"]
         assert [c.value for c in book["按小时工单量"][3]][:2] == ["小时", "工单数"]

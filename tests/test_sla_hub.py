@@ -470,7 +470,7 @@ async def test_a_missed_target_is_told_to_the_team_lead_by_name(server: TestServ
     assert await hub.services.routing.page_for(unteamed, "sla") == []
     said = [m for m in await hub.store.tickets.list_messages(unteamed.id) if m.kind.value == "event"]
     [event] = [e for m in said if (e := event_of(m.raw)) is not None and e.key.startswith("event.no_")]
-    assert event.key == "event.no_team_to_tell" and event.text("zh-CN") == "未通知组长，也未呼叫备班：该工单没有所属组"
+    assert event.key == "event.no_team_to_tell" and event.text("zh-CN") == "该工单尚无团队，未通知组长，也未呼叫备班"
 
 
 async def test_changing_a_calendars_hours_keeps_its_imported_holidays(admin: Agent) -> None:
