@@ -154,3 +154,14 @@ def match_expression(terms: list[str]) -> str:
             else:
                 parts.append(f'"{piece}"*' if len(piece) >= MIN_PREFIX_CHARS else f'"{piece}"')
     return " AND ".join(parts)
+
+
+MIN_PERSON_CHARS = 2  # "李娜" is a whole name; one letter would match most people
+
+
+def person_term(query: str) -> str:
+    """A search as a customer's name or address (contact name or email, an identity's address
+    or display name), matched as a substring case-insensitively; "" when too short. Agents
+    looked for "张伟" and "lilei@example.com" and found nothing: only messages were searched."""
+    term = " ".join(query.split()).casefold()
+    return term if len(term) >= MIN_PERSON_CHARS else ""

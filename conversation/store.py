@@ -49,6 +49,7 @@ from conversation.model import (
     Status,
 )
 from conversation.search_text import filters as search_filters  # noqa: F401  (re-exported: the rules both backends apply)
+from conversation.search_text import person_term as person_term
 from conversation.search_text import search_terms as search_terms
 
 T = TypeVar("T")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from conversation.mongo.db import (
     _unavailable_when_unreachable,
 )
 from conversation.store import (
+    person_term,
     search_filters,
 )
 
@@ -60,6 +62,7 @@ class MongoInbox(Area, Inbox):
             # ...or the whole query is a custom field's value (an order number)
             by_field = self._conversations.find({"field_index.v": index_value(query.search)}, {"_id": 1}).limit(1000)
             ids.update([doc["_id"] async for doc in by_field])
+            ids.update(await self._tickets_of_people(person_term(query.search)))  # ...or its customer's name
             condition["_id"] = {"$in": sorted(ids)}
         total = await self._conversations.count_documents(condition, limit=1000)
         cursor = (
@@ -69,6 +72,22 @@ class MongoInbox(Area, Inbox):
             .limit(query.limit)
         )
         return [conversation_from_doc(doc) async for doc in cursor], total
+
+    async def _tickets_of_people(self, term: str) -> set[str]:
+        """Tickets of the customers whose name or address holds `term` (search_text.person_term)."""
+        if not term:
+            return set()
+        holds = {"$regex": re.escape(term), "$options": "i"}
+        people = {
+            doc["_id"]
+            async for doc in self._contacts.find({"$or": [{"name": holds}, {"email": holds}]}, {"_id": 1}).limit(1000)
+        }
+        found = self._identities.find({"$or": [{"address": holds}, {"display_name": holds}]}, {"contact_id": 1})
+        people.update([doc["contact_id"] async for doc in found.limit(1000)])
+        if not people:
+            return set()
+        tickets = self._conversations.find({"contact_id": {"$in": sorted(people)}}, {"_id": 1}).limit(1000)
+        return {doc["_id"] async for doc in tickets}
 
     @_unavailable_when_unreachable
     async def newest_messages(self, conversation_ids: list[str], per_ticket: int) -> dict[str, list[Message]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from contextlib import nullcontext
 from datetime import datetime
@@ -31,6 +32,7 @@ from conversation.sqlite.db import (
     _time_limited,
 )
 from conversation.store import (
+    person_term,
     search_filters,
     search_terms,
 )
@@ -38,6 +40,15 @@ from conversation.store import (
 # conversation.progress.only_a_question in SQL: resolved from the moment it was opened.
 ONLY_A_QUESTION = "c.status = 'resolved' AND c.resolved_at IS c.created_at"
 NOT_ONLY_A_QUESTION = f"NOT ({ONLY_A_QUESTION})"
+
+
+# A ticket whose customer's name or address holds the search (lower(): ASCII case, as the
+# term is casefolded; instr(): no LIKE wildcards in what agents type).
+PEOPLE_SQL = (
+    "SELECT id FROM contacts WHERE name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\'"
+    " UNION SELECT contact_id FROM identities WHERE address LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\'"
+    " LIMIT 1000"
+)
 
 
 class SQLiteInbox(Area, Inbox):
@@ -88,12 +99,19 @@ class SQLiteInbox(Area, Inbox):
             if terms:
                 _index_for_search(conn)
                 seqs, seq_args = _matching_seqs_sql(terms)
-                # The words in a message, or the whole query as a custom field's value (an order number).
+                # The words in a message, the whole query as a custom field's value (an order
+                # number), or as its customer's name or address (search_text.person_term).
+                person = person_term(query.search)
+                # Read first: an OR on the contact kept SQLite from its plan for the words (2x slower).
+                pattern = "%" + re.sub(r"([%_\\])", r"\\\1", person) + "%"  # what agents type, never a wildcard
+                people = [row[0] for row in conn.execute(PEOPLE_SQL, (pattern,))] if person else []
                 clause.append(
                     f"(c.id IN (SELECT conversation_id FROM messages WHERE seq IN ({seqs}))"
-                    " OR c.id IN (SELECT conversation_id FROM conversation_fields WHERE value = ?))"
+                    " OR c.id IN (SELECT conversation_id FROM conversation_fields WHERE value = ?)"
+                    + (f" OR c.contact_id IN ({', '.join('?' * len(people))})" if people else "")
+                    + ")"
                 )
-                args.extend([*seq_args, index_value(query.search)])
+                args.extend([*seq_args, index_value(query.search), *people])
             sql_where = " AND ".join(clause)
             with _time_limited(conn, self.search_seconds) if terms else nullcontext():
                 total = conn.execute(

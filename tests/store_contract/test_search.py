@@ -158,3 +158,34 @@ async def test_a_search_of_punctuation_alone_lists_no_ticket(store: Store, query
     assert await store.tickets.search_messages(query) == []
     assert await store.inbox.list_conversations(ConversationQuery(search=query)) == ([], 0)  # never "every ticket"
     assert (await store.inbox.list_conversations(ConversationQuery(search="  ")))[1] == 1  # blank: no search at all
+
+
+async def test_search_finds_a_customers_tickets_by_their_name_or_address(store: Store) -> None:
+    """A trial's agent searched "张伟" and "lilei@example.com" and found nothing: only the
+    messages were searched, and the customers never wrote their own names."""
+    from conversation.inbound import Sender
+
+    people = [
+        ("m1", "t1", Sender(address="zhangwei@example.cn", display_name="张伟")),
+        ("m2", "t2", Sender(address="LiLei@Example.com", display_name="Li Lei")),
+        ("m3", "t3", Sender(address="user-9", display_name="王芳")),
+    ]
+    tickets = {}
+    for external_id, thread, sender in people:
+        record = await store.tickets.record_inbound(
+            inbound(external_id, thread=thread, text="订单没到", sender=sender), now=utcnow(), policy=POLICY
+        )
+        tickets[sender.display_name] = record.conversation.id
+
+    async def found(search: str) -> set[str]:
+        items, _total = await store.inbox.list_conversations(ConversationQuery(search=search, limit=20))
+        return {c.id for c in items}
+
+    assert await found("张伟") == {tickets["张伟"]}
+    assert await found("lilei@example.com") == {tickets["Li Lei"]}  # any letter case
+    assert await found("li lei") == {tickets["Li Lei"]}
+    assert await found("example.cn") == {tickets["张伟"]}
+    assert await found("王芳") == {tickets["王芳"]}
+    assert await found("订单") == set(tickets.values())  # the words of the messages as before
+    assert await found("赵六") == set()
+    assert await found("li_lei") == set() and await found("zhang%") == set()  # no wildcards in what is typed
