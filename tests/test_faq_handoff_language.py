@@ -30,6 +30,16 @@ async def test_the_handoff_note_is_short_and_the_event_reads_in_each_readers_lan
     assert keyed.text("zh-CN") == "FAQ 机器人 已转交人工处理：客户表示机器人的回答没有解决问题"
 
 
+async def test_an_unsure_bots_hand_off_does_not_name_the_bot_twice(hub: Hub) -> None:
+    """A trial read "FAQ 机器人 已转交人工处理：FAQ 机器人没有把握回答"."""
+    ticket_id = await ask(hub, "你们的仓库在哪个城市，周末能自提吗")
+    [event] = [m for m in await thread(hub, ticket_id) if m.kind is MessageKind.EVENT and "FAQ" in m.text]
+    keyed = event_of(event.raw)
+    assert keyed is not None
+    assert keyed.text("zh-CN") == "FAQ 机器人 已转交人工处理：没有把握回答"
+    assert keyed.text("en") == "Handed to a person by FAQ bot: not sure enough to answer"
+
+
 async def test_each_agent_reads_the_bots_note_in_their_language_in_the_thread_and_the_list(
     served: tuple[TestClient, Hub],
 ) -> None:
