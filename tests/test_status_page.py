@@ -227,6 +227,10 @@ async def test_every_email_reply_to_the_customer_alone_links_the_page(
             link = re.search(rf"{re.escape(PUBLIC)}(/status/\S+)", body)
             assert body.startswith("We are on it.") and link is not None
             assert (await client.get(link.group(1))).status == 200
+            # a link in the HTML part too (a trial's was plain text), and a Date with its zone
+            html = sink.mails[0].get_body(("html",)).get_content()  # type: ignore[union-attr]
+            assert f'<a href="{PUBLIC}{link.group(1)}">' in html.replace("&amp;", "&")
+            assert sink.mails[0]["Date"].endswith("+0000")  # -0000 says "zone unknown" (RFC 5322)
 
             # a text that links to the page already (the greeting plugin's) gets no second link
             await send(ticket, f"See {PUBLIC}{link.group(1)}", author_type=AuthorType.AGENT, author_id="a1")

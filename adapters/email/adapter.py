@@ -11,10 +11,11 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from email.utils import formataddr, formatdate, getaddresses
+from email.utils import format_datetime, formataddr, getaddresses
 from typing import Any, ClassVar
 
 import aiosmtplib
@@ -617,7 +618,7 @@ class EmailAdapter(Adapter):
         mail["From"] = self.address
         mail["To"] = ", ".join(recipients)
         mail["Subject"] = subject
-        mail["Date"] = formatdate(localtime=False)
+        mail["Date"] = format_datetime(datetime.now(UTC))
         mail["Message-ID"] = our_message_id(new_id(), self.domain)
         mail.set_content(text)
         await self._relay(mail.as_bytes(), recipients)
@@ -734,7 +735,7 @@ class EmailAdapter(Adapter):
         )
         headers["Subject"] = f"{'Re: ' if last_inbound else ''}{subject} {token}"
         headers["Message-ID"] = our_message_id(message.id, self.domain)
-        headers["Date"] = formatdate(localtime=False)
+        headers["Date"] = format_datetime(datetime.now(UTC))
         if last_inbound:
             headers["In-Reply-To"] = last_inbound
         if ids:
@@ -767,7 +768,7 @@ class EmailAdapter(Adapter):
             "To": to,
             "Subject": hub_texts(language).get("page.subject", number=str(out.conversation.number)),
             "Message-ID": page_message_id(message.id, self.domain),
-            "Date": formatdate(localtime=False),
+            "Date": format_datetime(datetime.now(UTC)),
             "Auto-Submitted": "auto-generated",  # RFC 3834: no auto-reply to a page
         }
         return build_mail(headers, message.text, [])

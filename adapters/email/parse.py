@@ -584,6 +584,13 @@ def _keep(
         attachments.append(MailAttachment(name=name, content_type=kind, data=data))
 
 
+# A web address in a reply's text, without the punctuation that may end its sentence.
+_LINK = re.compile(r"https?://[^\s<>\"']+?(?=[.,;:!?)\]。，；：！？）]*(?:\s|$))")
+
+
 def html_for_text(text: str) -> str:
-    """A reply's HTML alternative: the text, escaped, with its line breaks."""
-    return "<div>" + html_lib.escape(text).replace("\n", "<br>\n") + "</div>"
+    """A reply's HTML alternative: the text, escaped, with its line breaks and its web
+    addresses as links (a trial's status-page link was plain text in the HTML part)."""
+    escaped = html_lib.escape(text, quote=False)
+    linked = _LINK.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped)  # escaped, no quotes in it
+    return "<div>" + linked.replace("\n", "<br>\n") + "</div>"
