@@ -187,6 +187,27 @@ def test_a_bounces_reason_in_chinese_is_read_in_its_charset() -> None:
     assert report is not None and "邮箱已满 mailbox full" in report.reason, report
 
 
+def test_a_text_part_that_only_points_to_the_html_gives_way_to_the_htmls_text() -> None:
+    """A trial's mail from a business system: the ticket showed 此邮件为HTML格式… and the bot
+    answered that, not the question in the HTML part."""
+    from email.message import EmailMessage
+
+    for notice in (
+        "此邮件为HTML格式，请使用支持HTML的邮件客户端查看。",
+        "To view this message, please open it as HTML.",
+    ):
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "erp@example.cn", "support@example.com", "询问"
+        mail.set_content(notice)
+        mail.add_alternative("<html><body><p>请问发票什么时候能开出来？</p></body></html>", subtype="html")
+        assert read(mail.as_bytes()).text == "请问发票什么时候能开出来？"
+    ordinary = EmailMessage()
+    ordinary["From"], ordinary["To"], ordinary["Subject"] = "li@example.cn", "support@example.com", "HTML"
+    ordinary.set_content("我导出的HTML报表打不开，怎么办？" * 20)  # a question about HTML stays the question
+    ordinary.add_alternative("<p>whatever</p>", subtype="html")
+    assert read(ordinary.as_bytes()).text.startswith("我导出的HTML报表打不开")
+
+
 def test_rfc2231_file_names() -> None:
     [invoice] = read(corpus.chinese_filename()).attachments
     assert invoice.name == "发票.pdf" and invoice.content_type == "application/pdf"

@@ -404,7 +404,9 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
     if html_too_big:
         skipped.append(("html_too_large", {"kib": len(raw_html) // 1024}))
         raw_html, mail.keep_original = raw_html[:MAX_HTML_CHARS], True
-    text = "\n".join(t.strip() for t in text_parts).strip() or text_from_html(raw_html)
+    text = "\n".join(t.strip() for t in text_parts).strip()
+    if not text or (raw_html and html_only_notice(text)):
+        text = text_from_html(raw_html)
     if len(text) > MAX_KEPT_TEXT_CHARS:  # the rest is in the original, kept as an attachment
         mail.keep_original = True
     mail.text = text[:MAX_KEPT_TEXT_CHARS]
@@ -422,6 +424,21 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
         mail.flags.append("truncated")
     mail.attachments, mail.skipped, mail.report = attachments, skipped, report
     return mail
+
+
+# A text part that only says to read the HTML one (Chinese business systems send "此邮件为HTML
+# 格式，请使用支持HTML的邮件客户端查看。" beside the real question in HTML): the HTML's text is read.
+HTML_ONLY_NOTICE = re.compile(
+    r"html\s*(?:格式|邮件|郵件|版本)|支持\s*html|(?:html|HTML)[- ]?(?:format|message|e-?mail|version)"
+    r"|(?:view|read|display|open)\w*\b.{0,40}\bhtml\b|(?:not|n't) support html",
+    re.IGNORECASE,
+)
+MAX_NOTICE_CHARS = 300
+
+
+def html_only_notice(text: str) -> bool:
+    """Whether a mail's text part is only a notice to read its HTML part."""
+    return len(text) <= MAX_NOTICE_CHARS and bool(HTML_ONLY_NOTICE.search(text))
 
 
 def parse_headers(raw: bytes, *, max_bytes: int = MAX_HEADER_BYTES) -> ParsedMail:
