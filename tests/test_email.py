@@ -631,7 +631,7 @@ async def test_outbound_4xx_is_retried_and_5xx_fails_visibly(hub: Hub, sink: tup
     assert found is not None and found.delivery is not None and "550 5.7.1 relay denied" in found.delivery.error
 
 
-async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub) -> None:
+async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub, caplog: pytest.LogCaptureFixture) -> None:
     port = channel(hub).listen_port
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
         await aiosmtplib.send(
@@ -639,9 +639,19 @@ async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub) -> No
         )
     big = customer_mail("big", "x" * 400_000)
     with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
-        await aiosmtplib.send(big, hostname="127.0.0.1", port=port, recipients=[SUPPORT])
+        await aiosmtplib.send(big, hostname="127.0.0.1", port=port, recipients=[SUPPORT])  # SIZE=: at MAIL FROM
     assert refused.value.code == 552
+    async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:  # no SIZE: as its data passes the limit
+        await client.mail("li.na@gmail.com")
+        await client.rcpt(SUPPORT)
+        with pytest.raises(aiosmtplib.SMTPDataError) as too_much:
+            await client.data(big.as_bytes())
+    assert too_much.value.code == 552
     assert await hub.store.tickets.get_conversation_by_number(1000) is None
+    # each refusal logged and counted (a trial found neither, though README said so)
+    assert caplog.text.count("refused a mail from li.na@gmail.com: larger than 300000 bytes") == 2
+    metrics = hub.metrics.render().decode()
+    assert 'helpline_requests_refused_total{channel="email",reason="too_large"} 2.0' in metrics
 
 
 async def test_a_reply_to_a_mail_without_a_subject_takes_the_hubs_subject_not_its_first_line(

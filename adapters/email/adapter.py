@@ -16,7 +16,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, getaddresses
-from typing import Any, ClassVar
+from typing import Any, AnyStr, ClassVar
 
 import aiosmtplib
 from aiohttp import web
@@ -251,7 +251,8 @@ class EmailAdapter(Adapter):
         host, port = self.settings.listen_host, self.settings.listen_port
         try:
             self._server = await loop.create_server(
-                lambda: SMTP(
+                lambda: _Listener(
+                    self,
                     _Handler(self),
                     data_size_limit=self.settings.max_message_bytes,
                     enable_SMTPUTF8=True,
@@ -867,6 +868,31 @@ def kept_participants(addresses: list[str], *, exclude: set[str], limit: int) ->
     sender, and at most `limit` of them (a mail may list hundreds)."""
     kept = dict.fromkeys(a for a in addresses if a not in exclude)
     return tuple(kept)[:limit]
+
+
+class _Listener(SMTP):
+    """aiosmtpd's server, saying what it refuses itself: a mail over max_message_bytes is
+    refused before any handler sees it (552 for MAIL FROM's SIZE, or once its data passes the
+    limit), which went unlogged and uncounted (a trial)."""
+
+    def __init__(self, adapter: EmailAdapter, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.adapter = adapter
+        self.mail_from = ""  # MAIL FROM's address as given: a SIZE refusal comes before the envelope has it
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        found = re.search(r"<([^<>]*)>", arg or "")
+        self.mail_from = found.group(1) if found else ""
+        await super().smtp_MAIL(arg)
+
+    async def push(self, status: AnyStr) -> None:
+        # aiosmtpd's own words; the handler's 552 is "552 5.3.4", logged and counted where it is said
+        if isinstance(status, str) and status.startswith("552 Error"):
+            limit = self.adapter.settings.max_message_bytes
+            sender = self.mail_from or "<>"
+            self.adapter.log.warning("refused a mail from %s: larger than %d bytes (%s)", sender, limit, status)
+            self.adapter.hub.note_refused(self.adapter.name, "too_large")
+        await super().push(status)
 
 
 class _Handler:
