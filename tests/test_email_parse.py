@@ -208,6 +208,27 @@ def test_a_text_part_that_only_points_to_the_html_gives_way_to_the_htmls_text() 
     assert read(ordinary.as_bytes()).text.startswith("我导出的HTML报表打不开")
 
 
+def test_what_mail_programs_leave_under_the_words_is_not_shown() -> None:
+    """A trial's tickets ended in Outlook's underscores and 发自我的iPhone."""
+    from adapters.email.parse import visible_part
+
+    for tail in (
+        "\n\n________________________________",
+        "\n\n发自我的iPhone",
+        "\n\n发自我的 iPhone",
+        "\n\n发自网易邮箱大师",
+        "\n\nSent from my iPhone",
+        "\n\nGet Outlook for Android",
+        "\n\n发自我的华为手机\n\n________________",
+    ):
+        assert visible_part("退款已经收到了，谢谢。" + tail) == "退款已经收到了，谢谢。", tail
+    # an address the customer gives, or a line of their own, stays
+    assert visible_part("请发到这个邮箱：\nli4@foxmail.com") == "请发到这个邮箱：\nli4@foxmail.com"
+    assert visible_part("我的订单号 5531\n还没到") == "我的订单号 5531\n还没到"
+    assert visible_part("优惠码不能用\n来自我的同事推荐") == "优惠码不能用\n来自我的同事推荐"
+    assert visible_part("发自我的iPhone") == "发自我的iPhone"  # never all of it
+
+
 def test_rfc2231_file_names() -> None:
     [invoice] = read(corpus.chinese_filename()).attachments
     assert invoice.name == "发票.pdf" and invoice.content_type == "application/pdf"

@@ -283,10 +283,31 @@ def visible_part(text: str) -> str:
         found = pattern.search(visible)
         if found:
             cut = min(cut, found.start())
-    visible = visible[:cut].strip()
+    visible = without_trailing_signature(visible[:cut].strip())
     if len(text) > len(head) and _reaches_the_end(visible, head):
         return text.strip()  # nothing quoted in the head of a long mail: all of it is new text
     return visible or text.strip()
+
+
+# What mail programs leave under the words once the quoted mail is cut (a trial's tickets ended
+# in Outlook's underscores and 发自我的iPhone). A last line that is an address stays: it may be
+# the one the customer asks us to write to.
+TRAILING_SIGNATURE = re.compile(
+    r"^(?:[_\-=*~—]{5,}"
+    r"|(?:发自|来自|從|从)我的\s*(?:iPhone|iPad|Android|华为|小米|荣耀|OPPO|vivo|三星|魅族|一加|Redmi|HUAWEI|Galaxy|手机)\S{0,20}"
+    r"|发自\s*(?:网易邮箱大师|QQ邮箱|手机QQ邮箱|WPS邮箱|Outlook|Foxmail)\S*"
+    r"|(?:sent|get outlook) (?:from|for) (?:my |mail for )?\S+(?: \S+){0,3})$",
+    re.IGNORECASE,
+)
+
+
+def without_trailing_signature(text: str) -> str:
+    """The text without the separator and "sent from my phone" lines at its end (never all of it)."""
+    lines = text.split("\n")
+    end = len(lines)
+    while end > 1 and (not lines[end - 1].strip() or TRAILING_SIGNATURE.match(lines[end - 1].strip())):
+        end -= 1
+    return "\n".join(lines[:end]).rstrip() if any(line.strip() for line in lines[:end]) else text
 
 
 def answers_between_quotes(text: str) -> str:
