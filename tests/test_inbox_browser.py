@@ -239,8 +239,11 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     await rows.filter(has_text="#1003").locator(".open").click()
     await expect(shown_number(page)).to_contain_text("#1003")
     await page.click("#merge")
-    await page.fill("#merge-search", "1000")
+    looked_up: list[str] = []
+    page.on("request", lambda request: looked_up.append(request.url) if "/by-number/" in request.url else None)
+    await page.locator("#merge-search").press_sequentially("1000", delay=40)  # typed: looked up once it pauses
     await page.locator("input[name=merge-target]").check()
+    assert [url.rsplit("/", 1)[-1] for url in looked_up] == ["1000"]  # not /1, /10, /100 (a trial's three 404s)
     preview = page.locator(".merge-preview")
     await expect(preview).to_contain_text("#1003")
     await expect(preview).to_contain_text("#1000")

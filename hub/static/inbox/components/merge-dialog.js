@@ -7,6 +7,7 @@ import { failed, mergeInto } from "../lib/inbox.js";
 import { Dialog } from "./dialog.js";
 
 const searches = latestOnly();
+const SEARCH_PAUSE_MS = 250;
 
 async function findTargets(query, sourceId) {
   const q = query.trim().replace(/^#/, "");
@@ -31,7 +32,11 @@ export function MergeDialog({ card, messages }) {
   const [target, setTarget] = useState(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    searches(() => findTargets(query, source.id)).then((found) => { if (found) setResults(found.result); }).catch(failed);
+    // Once typing pauses: "1001" looked up /1, /10 and /100 first, three 404s (a trial).
+    const timer = setTimeout(() => {
+      searches(() => findTargets(query, source.id)).then((found) => { if (found) setResults(found.result); }).catch(failed);
+    }, SEARCH_PAUSE_MS);
+    return () => clearTimeout(timer);
   }, [query]);
   const moving = messages.filter((m) => m.kind !== "event");
   const notes = moving.filter((m) => m.kind === "note").length;
