@@ -98,6 +98,7 @@ class Hub(ChannelPort):
         self.config = config
         self.instance_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.language = config.hub.language
+        self.timezone = config.reports.timezone  # the desk's own zone: times told without a team calendar
         self.secrets = SecretsGuard(self.language, warn=config.privacy.warn_customers)  # [privacy]
         install_log_redaction()  # customers' secrets out of every log record, libraries' too
         self.store = store or open_store(

@@ -316,6 +316,7 @@ class HubPort(Protocol):
 
     instance_id: str
     language: str  # hub.language: what system texts agents read in a thread are written in
+    timezone: str  # [reports] timezone: the desk's own zone, for times told where no team calendar names one
     supervisor: Supervisor  # runs a background loop step by step: errors are logged, backed off, shown in /healthz
     inbound_limits: InboundLimits  # what ingest accepts: a channel fits long content to it instead of losing it
 

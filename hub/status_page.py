@@ -16,7 +16,9 @@ import html
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -136,20 +138,33 @@ def _self_url(request: web.Request, t: Texts, **extra: str) -> str:
     return f"{request.path}?{query}"
 
 
-def _history(t: Texts, messages: list[Message]) -> str:
+def _history(t: Texts, messages: list[Message], zone: str, own_links: str) -> str:
+    """The public messages, their times in `zone` (named as the reader says it: 北京时间), without
+    the lines that link to this page (`own_links`, the status page's address): a greeting that
+    said "follow your ticket here" read oddly on the page itself (a trial)."""
     if not messages:
         return f"<p>{html.escape(t.get('page.empty'))}</p>"
+    zone_name = texts("hub", t.locale).zone_name(zone)
     items = []
     for message in messages:
         ours = message.direction is Direction.OUTBOUND
         who = t.get("page.us") if ours else t.get("page.you")
         names = "".join(f"<li>{html.escape(a.name)}</li>" for a in message.attachments)
+        text = "\n".join(line for line in message.text.split("\n") if own_links not in line).strip()
+        local = message.created_at.astimezone(ZoneInfo(zone))
         items.append(
             f'<li class="{"us" if ours else "you"}"><span class="who">{html.escape(who)}</span>'
-            f'<time datetime="{message.created_at.isoformat()}">{message.created_at:%Y-%m-%d %H:%M} UTC</time>'
-            f'<div class="text">{html.escape(message.text)}</div>{f"<ul>{names}</ul>" if names else ""}</li>'
+            f'<time datetime="{message.created_at.isoformat()}">{local:%Y-%m-%d %H:%M} {html.escape(zone_name)}</time>'
+            f'<div class="text">{html.escape(text)}</div>{f"<ul>{names}</ul>" if names else ""}</li>'
         )
     return f"<ol>{''.join(items)}</ol>"
+
+
+async def _zone(hub: Any, ticket: Conversation) -> str:
+    """The zone a ticket's times are told in: its team calendar's (as the status answers tell
+    them), else the desk's own ([reports] timezone); a trial's Chinese customer read UTC."""
+    calendar = await hub.store.calendars.get_calendar(ticket.team) if ticket.team else None
+    return calendar.timezone if calendar is not None else str(hub.timezone)
 
 
 async def _render(request: web.Request, visit: Visit, *, error: str = "", status: int = 200) -> web.Response:
@@ -158,6 +173,7 @@ async def _render(request: web.Request, visit: Visit, *, error: str = "", status
     messages = public_history(await hub.store.tickets.list_messages(ticket.id), ticket)
     team = await hub.team_name(ticket.team, t.locale) if ticket.team else t.get("progress.team.none")
     nonce, proof = links.new_form(request.match_info["token"])
+    zone, own_links = await _zone(hub, ticket), hub.config.hub.public_url.rstrip("/") + "/status/"
     title = t.get("page.title", number=ticket.number)
     other = OTHER_LANGUAGE.get(t.locale, "en")
     notice = ""
@@ -172,7 +188,7 @@ async def _render(request: web.Request, visit: Visit, *, error: str = "", status
         f"<dl><dt>{html.escape(t.get('page.status'))}</dt>"
         f'<dd id="status">{html.escape(t.get(f"progress.status.{ticket.status.value}"))}</dd>'
         f'<dt>{html.escape(t.get("page.team"))}</dt><dd id="team">{html.escape(team)}</dd></dl>'
-        f"<h2>{html.escape(t.get('page.history'))}</h2>{_history(t, messages)}"
+        f"<h2>{html.escape(t.get('page.history'))}</h2>{_history(t, messages, zone, own_links)}"
         f'<form method="post" action="{html.escape(_self_url(request, t))}">'
         f'<label for="text">{html.escape(t.get("page.reply"))}</label>'
         f'<textarea id="text" name="text" maxlength="{MAX_REPLY_CHARS}" required></textarea>'

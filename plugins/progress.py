@@ -241,7 +241,7 @@ class ProgressPlugin(Plugin):
             await ctx.set_team(ticket.team)
         away = await ctx.team_away(ticket.team) if ticket.team else None
         calendar = await ctx.actions.team_calendar(ticket.team) if ticket.team else None
-        zone = calendar.timezone if calendar is not None else "UTC"
+        zone = calendar.timezone if calendar is not None else hub.timezone  # else the desk's own
         return await describe(hub, ticket, language, with_link=here.id == ticket.id, away=away, timezone=zone)
 
     async def on_event(self, ctx: EventContext) -> None:

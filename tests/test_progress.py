@@ -195,10 +195,14 @@ async def test_a_ticket_of_a_team_out_of_hours_is_said_to_wait_for_its_return(
     await hub.services.conversations.update_by(
         await number(hub, 1000), {"team": "customer-service"}, who="王芳", names={}
     )
+    assert (await said_count(fake, 5))[-1] == "您的工单 #1000 已转交给客服继续处理。"  # told first
     await telegram(client, text_update(4, "查询工单 1000", message_id=4))
-    assert (
-        "下一步：将由客服尽快接手。" in (await said_count(fake, 5))[-1]
-    )  # a trial read 客服的客服会尽快接手  # a trial read 客服的客服会尽快接手
+    # a trial read 客服的客服会尽快接手
+    assert "下一步：将由客服尽快接手。" in (await said_count(fake, 6))[-1]
+    hub.timezone = "Asia/Shanghai"  # [reports] timezone: the desk's own zone, where no calendar names one
+    await telegram(client, text_update(5, "查询工单 1000", message_id=5))
+    local = sent.created_at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"最近更新（{local:%Y-%m-%d %H:%M} 北京时间）" in (await said_count(fake, 7))[-1]
 
 
 async def test_a_stranger_hears_nothing_not_even_whether_the_number_exists(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 import pytest
@@ -84,6 +86,24 @@ async def test_the_page_shows_the_public_history_only_escaped_in_the_readers_lan
 
     english = await (await client.get(f"{link.split('?')[0]}?lang=en")).text()
     assert '<html lang="en">' in english and "Ticket #1000" in english and "Finance / refunds" in english
+
+
+async def test_the_page_tells_times_in_the_desks_zone_and_leaves_out_links_to_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trial's Chinese customer read "2026-11-28 20:36 UTC" and, in the greeting shown on the
+    page, a second link to the page they were on."""
+    monkeypatch.setenv("HELPLINE_STATUS_SECRET", "status-links-secret-0123456789")
+    config = page_config(tmp_path)
+    config = replace(config, reports=replace(config.reports, timezone="Asia/Shanghai"))
+    async with TestClient(TestServer(build_app(Hub(config)))) as client:
+        link = await greeted_link(client)
+        page = await (await client.get(link, headers={"Accept-Language": "zh-CN"})).text()
+        ticket = await hub_of(client).store.tickets.get_conversation_by_number(1000)
+        assert ticket is not None
+        local = ticket.created_at.astimezone(ZoneInfo("Asia/Shanghai"))
+        assert f"{local:%Y-%m-%d %H:%M} 北京时间</time>" in page and " UTC</time>" not in page
+        assert "您的工单号是 #1000" in page and "/status/" not in page.split("<form")[0].split("</header>")[1]
 
 
 async def test_a_tampered_or_expired_link_shows_nothing_of_the_ticket(client: TestClient) -> None:
