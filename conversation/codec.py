@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -318,11 +318,14 @@ def ticket_subject(subject: str) -> str:
     return cleaned[:200]
 
 
-def subject_from(subject: str, text: str) -> str:
-    """A ticket's subject: the channel's own, or the first line of the first message."""
+def subject_from(subject: str, text: str, files: Sequence[str] = ()) -> str:
+    """A ticket's subject: the channel's own, or the first line of the first message, or the
+    names of its files when it has no words (a web-chat photo alone was listed "#1012 —")."""
     if subject.strip():
         return subject.strip()[:200]
     first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    if not first_line and files:
+        first_line = "📎 " + ", ".join(files)
     return first_line[:80] + ("…" if len(first_line) > 80 else "")
 
 

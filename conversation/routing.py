@@ -185,7 +185,7 @@ def new_conversation(
         channel=inbound.channel,
         thread_key=inbound.thread_key,
         contact_id=contact_id,
-        subject=subject_from(inbound.subject, inbound.text),
+        subject=subject_from(inbound.subject, inbound.text, [a.name for a in inbound.attachments]),
         created_at=now,
         last_message_at=now,
         last_inbound_at=now,

@@ -827,7 +827,8 @@ def _subject_made_up(conversation: Conversation, thread: list[Message], channel:
             if message.channel != channel:
                 return False
             written = _strip_reply_prefix(token.sub("", str((message.raw or {}).get("subject", "")))).strip()
-            return not written and conversation.subject == subject_from("", message.text)
+            files = [a.name for a in message.attachments]
+            return not written and conversation.subject == subject_from("", message.text, files)
     return False
 
 
