@@ -131,18 +131,3 @@ async def test_automatic_mail_is_kept_in_the_threads_ticket_whatever_its_status_
         inbound("m2", text="back: still no parcel"), now=utcnow(), policy=POLICY
     )
     assert open_now.conversation.status is Status.OPEN  # a person writing wakes it as before
-
-
-async def test_a_ticket_opened_by_files_alone_is_named_by_them(store: Store) -> None:
-    """A trial's web-chat photo with no words was listed as "#1012 —"."""
-    from conversation.model import Attachment
-
-    photo = Attachment(name="破损.jpg", content_type="image/jpeg", size=10, blob_ref="b1")
-    record = await store.tickets.record_inbound(
-        inbound("m1", text="", attachments=[photo]), now=utcnow(), policy=POLICY
-    )
-    assert record.conversation.subject == "📎 破损.jpg"
-    words = await store.tickets.record_inbound(
-        inbound("m2", thread="t2", text="箱子破了", attachments=[photo]), now=utcnow(), policy=POLICY
-    )
-    assert words.conversation.subject == "箱子破了"  # words name it first

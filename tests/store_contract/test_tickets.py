@@ -546,3 +546,18 @@ async def test_a_held_message_stores_its_ticket_in_the_hold_team_unless_kept_to_
     await store.tickets.update_conversation(first.conversation.id, {"team": "managers"}, now=utcnow())
     await store.tickets.record_inbound(inbound("h4", thread="h2", text="again"), now=utcnow(), policy=held)
     assert (await store.tickets.get_conversation(first.conversation.id)).team == "managers"  # type: ignore[union-attr]
+
+
+async def test_a_ticket_opened_by_files_alone_is_named_by_them(store: Store) -> None:
+    """A trial's web-chat photo with no words was listed as "#1012 —"."""
+    from conversation.model import Attachment
+
+    photo = Attachment(name="破损.jpg", content_type="image/jpeg", size=10, blob_ref="b1")
+    record = await store.tickets.record_inbound(
+        inbound("m1", text="", attachments=[photo]), now=utcnow(), policy=POLICY
+    )
+    assert record.conversation.subject == "📎 破损.jpg"
+    words = await store.tickets.record_inbound(
+        inbound("m2", thread="t2", text="箱子破了", attachments=[photo]), now=utcnow(), policy=POLICY
+    )
+    assert words.conversation.subject == "箱子破了"  # words name it first
