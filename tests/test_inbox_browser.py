@@ -433,6 +433,25 @@ async def test_an_open_ticket_fits_the_window_and_loading_the_inbox_asks_for_not
     await context.close()
 
 
+async def test_a_long_message_shows_its_start_and_the_rest_on_request(hub_url: tuple[Hub, str], browser: Any) -> None:
+    """A trial's 7,000-character mail pushed the reply box a long scroll down."""
+    from playwright.async_api import expect
+
+    hub, url = hub_url
+    long_text = "物流信息一直没有更新。" * 300 + "最后一句"
+    await customer_writes(hub, "w1", long_text, message_id="long-1")
+    page = await sign_in(browser, url, "zh-CN")
+    await page.locator("#conversations li .open").first.click()
+    message = page.locator(".thread .msg.inbound").first
+    await expect(message.locator(".text")).not_to_contain_text("最后一句")
+    button = message.locator(".show-all")
+    await expect(button).to_have_text(f"显示全文（{len(long_text)} 字）")
+    await button.click()
+    await expect(message.locator(".text")).to_contain_text("最后一句")
+    await expect(button).to_have_text("收起")
+    await page.context.close()
+
+
 async def test_words_typed_into_the_search_the_moment_it_appears_are_kept(
     hub_url: tuple[Hub, str], browser: Any
 ) -> None:

@@ -1,7 +1,7 @@
 // The thread: customer, agent and bot messages look different; notes and system events
 // carry their time; edited messages say so and keep what they said before.
 import { api, withConfirmation } from "../lib/api.js";
-import { html, useEffect, useRef } from "../lib/html.js";
+import { html, useEffect, useRef, useState } from "../lib/html.js";
 import { channelLabel, eventText, formatFull, formatSize, formatTime, pluginName, t } from "../lib/i18n.js";
 import { failed, openTicket } from "../lib/inbox.js";
 import { canChangeTicket, state } from "../lib/store.js";
@@ -68,6 +68,19 @@ function deliveryError(delivery) {
   return delivery.error_code && t(key) !== key ? t(key) : delivery.error;
 }
 
+// A long message shows its start and a button for the rest: a trial's 7,000-character mail
+// pushed the reply box a long scroll down.
+const LONG_TEXT = 1500;
+const SHOWN_START = 1000;
+
+function MessageText({ text }) {
+  const [whole, setWhole] = useState(false);
+  if (text.length <= LONG_TEXT) return html`<div class="text">${text}</div>`;
+  return html`<div class="text">${whole ? text : `${text.slice(0, SHOWN_START)}…`}</div>
+    <button type="button" class="link show-all" aria-expanded=${whole ? "true" : "false"} onClick=${() => setWhole(!whole)}>
+      ${whole ? t("message.show_less") : t("message.show_all", { count: text.length })}</button>`;
+}
+
 function Message({ m, conversationId }) {
   const kind = m.kind === "message" ? m.direction : m.kind;
   if (m.kind === "event") {
@@ -93,7 +106,7 @@ function Message({ m, conversationId }) {
       ${m.delivery?.status === "failed" && canChangeTicket() ? html`<button type="button" class="link" aria-describedby=${m.delivery.error ? `why-${m.id}` : null} onClick=${async () => { try { await api("POST", `/conversations/${conversationId}/messages/${m.id}/retry`); openTicket(conversationId); } catch (e) { failed(e); } }}>${t("message.retry")}</button>` : null}
       ${m.kind === "message" && canChangeTicket() ? html`<button type="button" class="link" title=${t("message.move_title")} onClick=${() => moveMessage(conversationId, m.id)}>${t("message.move")}</button>` : null}
     </div>
-    <div class="text">${m.text}</div>
+    <${MessageText} text=${m.text} />
     ${m.delivery?.status === "failed" && m.delivery.error ? html`<p class="delivery-error" id="why-${m.id}">${t("delivery.failed_reason", { reason: deliveryError(m.delivery) })}</p>` : null}
     ${m.flags?.length ? html`<div class="meta flags">${m.flags.map((f) => html`<span class="flag" data-flag=${f}>${flagLabel(f)}</span>`)}</div>` : null}
     ${quoted(m) ? html`<details class="quoted"><summary>${t("message.quoted")}</summary><pre>${m.full_text}</pre></details>` : null}
