@@ -220,6 +220,14 @@ async def test_the_agent_loop_in_each_language(hub_url: tuple[Hub, str], browser
     # snoozing needs a time: the snooze button's, never a status menu's (one slept for ever)
     bulk_statuses = await page.locator("#bulk-status option").evaluate_all("os => os.map(o => o.value)")
     assert bulk_statuses == ["", "open", "pending", "resolved", "closed"]
+    # each apply button stays on the line of its field (a trial's 应用 wrapped alone onto the next)
+    for field in ("bulk-assign", "bulk-status", "bulk-priority", "bulk-category"):
+        apart = await page.evaluate(
+            """(id) => { const f = document.getElementById(id), b = f.closest('.pair').querySelector('button');
+                return Math.abs(f.getBoundingClientRect().top - b.getBoundingClientRect().top) > 8; }""",
+            field,
+        )
+        assert not apart, field
     # a priority for both, and the ticks stay for the next change (a trial ticked the rows thrice)
     await page.select_option("#bulk-priority", "high")
     await page.click("#bulk-priority-apply")

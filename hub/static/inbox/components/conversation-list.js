@@ -66,25 +66,35 @@ function BulkBar() {
   const value = (id) => document.getElementById(id).value.trim(); // read when applied: re-renders keep the DOM
   return html`<form class="bulk" aria-label=${t("bulk.label")} onSubmit=${(e) => e.preventDefault()}>
     <strong>${t("bulk.selected", { count })}</strong>
-    <label>${t("bulk.assign")} <select id="bulk-assign">
-      <option value="">—</option><option value="none">${t("attr.unassigned")}</option>
-      ${assignableAgents().map((a) => html`<option value=${a.id}>${a.id === s.me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email}</option>`)}
-    </select></label>
-    <button type="button" onClick=${() => { const a = value("bulk-assign"); if (a) bulkPatch(() => ({ assignee_id: a === "none" ? null : a })); }}>${t("bulk.apply")}</button>
-    <label>${t("bulk.status")} <select id="bulk-status">
-      <option value="">—</option>${SETTABLE_STATUSES.map((v) => html`<option value=${v}>${t(`status.${v}`)}</option>`)}
-    </select></label>
-    <button type="button" id="bulk-status-apply" onClick=${() => { const status = value("bulk-status"); if (status) bulkPatch(() => ({ status })); }}>${t("bulk.apply")}</button>
-    <label>${t("bulk.priority")} <select id="bulk-priority">
-      <option value="">—</option>${PRIORITIES.map((v) => html`<option value=${v}>${t(`priority.${v}`)}</option>`)}
-    </select></label>
-    <button type="button" id="bulk-priority-apply" onClick=${() => { const priority = value("bulk-priority"); if (priority) bulkPatch(() => ({ priority })); }}>${t("bulk.apply")}</button>
-    <label>${t("bulk.category")} <select id="bulk-category">
-      <option value="">—</option>${categoryOptions().map(([v, label]) => html`<option value=${v}>${label}</option>`)}
-    </select></label>
-    <button type="button" id="bulk-category-apply" onClick=${() => { const category = value("bulk-category"); if (category) bulkPatch(() => ({ category })); }}>${t("bulk.apply")}</button>
-    <label>${t("bulk.tag")} <input id="bulk-tag" size="8" /></label>
-    <button type="button" onClick=${() => { const tag = value("bulk-tag").toLowerCase(); if (tag) bulkPatch((row) => ({ tags: [...new Set([...row.tags, tag])] })); }}>${t("bulk.add_tag")}</button>
+    <span class="pair">
+      <label>${t("bulk.assign")} <select id="bulk-assign">
+        <option value="">—</option><option value="none">${t("attr.unassigned")}</option>
+        ${assignableAgents().map((a) => html`<option value=${a.id}>${a.id === s.me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email}</option>`)}
+      </select></label>
+      <button type="button" onClick=${() => { const a = value("bulk-assign"); if (a) bulkPatch(() => ({ assignee_id: a === "none" ? null : a })); }}>${t("bulk.apply")}</button>
+    </span>
+    <span class="pair">
+      <label>${t("bulk.status")} <select id="bulk-status">
+        <option value="">—</option>${SETTABLE_STATUSES.map((v) => html`<option value=${v}>${t(`status.${v}`)}</option>`)}
+      </select></label>
+      <button type="button" id="bulk-status-apply" onClick=${() => { const status = value("bulk-status"); if (status) bulkPatch(() => ({ status })); }}>${t("bulk.apply")}</button>
+    </span>
+    <span class="pair">
+      <label>${t("bulk.priority")} <select id="bulk-priority">
+        <option value="">—</option>${PRIORITIES.map((v) => html`<option value=${v}>${t(`priority.${v}`)}</option>`)}
+      </select></label>
+      <button type="button" id="bulk-priority-apply" onClick=${() => { const priority = value("bulk-priority"); if (priority) bulkPatch(() => ({ priority })); }}>${t("bulk.apply")}</button>
+    </span>
+    <span class="pair">
+      <label>${t("bulk.category")} <select id="bulk-category">
+        <option value="">—</option>${categoryOptions().map(([v, label]) => html`<option value=${v}>${label}</option>`)}
+      </select></label>
+      <button type="button" id="bulk-category-apply" onClick=${() => { const category = value("bulk-category"); if (category) bulkPatch(() => ({ category })); }}>${t("bulk.apply")}</button>
+    </span>
+    <span class="pair">
+      <label>${t("bulk.tag")} <input id="bulk-tag" size="8" /></label>
+      <button type="button" onClick=${() => { const tag = value("bulk-tag").toLowerCase(); if (tag) bulkPatch((row) => ({ tags: [...new Set([...row.tags, tag])] })); }}>${t("bulk.add_tag")}</button>
+    </span>
     <button type="button" class="link" onClick=${() => update({ selected: new Set() })}>${t("bulk.clear")}</button>
   </form>`;
 }
