@@ -110,6 +110,10 @@ class Inbound:
     conversation_hint: str = ""  # the channel knows the ticket (an email's References): route to it
     participants: tuple[str, ...] = ()  # other people on the thread (an email's Cc), kept on the ticket
     automatic: bool = False  # an auto-reply, bounce or bulk mail: bots must not answer it
+    # A machine's answer to our message (a vacation reply): it joins its thread's ticket and
+    # leaves its status as it is (routing.Route.AUTOMATIC). Narrower than `automatic`: a
+    # person's reply through a mailing list is automatic for bots, yet wakes the ticket.
+    auto_reply: bool = False
     # Not the customer's words but the hub's record of a contact with them (a logged phone
     # call): it opens or joins the ticket like a message, and is kept as a system event.
     record_only: bool = False

@@ -32,7 +32,7 @@ class Route(Enum):
     # counts too, or the thread would pass to whoever wrote next, and its owner's next message
     # would go elsewhere.
     ELSEWHERE = "elsewhere"
-    # Automatic mail (a vacation reply, an auto-acknowledgement: Inbound.automatic) on a thread
+    # A machine's answer (a vacation reply, an auto-acknowledgement: Inbound.auto_reply) on a thread
     # whose ticket is not closed: kept in it, its status left as it is. A customer's vacation
     # reply to the "resolved" notice reopened the ticket, whose next resolve it answered again
     # (a trial: three rounds), and one to "please send your order number" woke a pending ticket.
@@ -74,7 +74,7 @@ def route_on_thread(inbound: Inbound, latest: Conversation | None, now: datetime
     if latest is not None and own_thread(inbound, latest):
         return Route.ELSEWHERE
     question = asks_status(inbound, policy.status_questions, answers_bot=policy.answers_bot)
-    return route_inbound(latest, now, policy.reopen_window, question=question, automatic=inbound.automatic)
+    return route_inbound(latest, now, policy.reopen_window, question=question, auto_reply=inbound.auto_reply)
 
 
 def route_inbound(
@@ -83,16 +83,16 @@ def route_inbound(
     reopen_window: timedelta,
     *,
     question: bool = False,
-    automatic: bool = False,
+    auto_reply: bool = False,
 ) -> Route:
     """Decide for the newest conversation on the message's (channel, thread key);
     `question`: the message only asks where a ticket stands (see Route.QUESTION);
-    `automatic`: a machine wrote it (see Route.AUTOMATIC)."""
+    `auto_reply`: a machine answered (see Route.AUTOMATIC)."""
     if latest is None or latest.status is Status.CLOSED:
         return Route.QUESTION_NEW if question else Route.OPEN_NEW
     if question:
         return Route.QUESTION
-    if automatic:
+    if auto_reply:
         return Route.AUTOMATIC
     if latest.status is Status.RESOLVED:
         resolved_at = latest.resolved_at or latest.last_message_at

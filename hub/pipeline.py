@@ -280,7 +280,7 @@ class Pipeline:
             return False
         question = asks_status(inbound, self.ticketing.status_questions)  # as routing will read it
         window = self.ticketing.reopen_window
-        if opens_ticket(route_inbound(latest, self.clock(), window, question=question, automatic=inbound.automatic)):
+        if opens_ticket(route_inbound(latest, self.clock(), window, question=question, auto_reply=inbound.auto_reply)):
             return False  # the message opens a ticket of its own: its writer is that one's customer
         return bystander(latest, inbound.sender.address, shared_thread=True)
 

@@ -208,24 +208,40 @@ def encoded_from(address_line: str) -> bytes:
     ).encode()
 
 
-async def test_a_sender_address_hidden_in_an_encoded_word_is_believed_only_from_its_envelope(hub: Hub) -> None:
+async def inbound_of(hub: Hub, number: int) -> Any:
+    conv = await ticket(hub, number)
+    [message] = [m for m in await hub.store.tickets.list_messages(conv.id) if m.direction is Direction.INBOUND]
+    return message
+
+
+async def test_a_sender_address_hidden_in_an_encoded_word_is_believed_only_from_its_envelope(
+    hub: Hub, sink: tuple[Sink, int]
+) -> None:
     """A trial's From: =?utf-8?B?d3htQHFxLmV4YW1wbGU=?= (wxm@qq.example) sent by attacker@evil
-    was filed under wxm and answered to wxm: no relay's DMARC check reads an encoded word."""
-    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
-        await smtp_in(hub, encoded_from("wxm@qq.example"), sender="attacker@evil.example")
-    assert refused.value.code == 550 and "encoded word" in refused.value.message
-    assert await hub.store.tickets.get_conversation_by_number(1000) is None
+    was filed under wxm and answered to wxm: no relay's DMARC check reads an encoded word. Kept
+    unconfirmed (no bot answers, it vouches for nothing, it joins no ticket), not refused: a
+    forwarder rewrites the envelope sender of real mail too (SRS)."""
+    outbox, _port = sink
+    await smtp_in(hub, encoded_from("wxm@qq.example"), sender="attacker@evil.example")
+    forged = await inbound_of(hub, 1000)
+    assert forged.automatic and "sender_unconfirmed" in (forged.raw or {}).get("flags", [])
+    # the null sender with a Return-Path header of the sender's own writing confirms nothing (a review)
+    nulled = b"Return-Path: <wxm@qq.example>\r\n" + encoded_from("wxm@qq.example").replace(b"<enc-1@", b"<enc-3@")
+    await smtp_in(hub, nulled, sender="")
+    assert "sender_unconfirmed" in ((await inbound_of(hub, 1001)).raw or {}).get("flags", [])
     # An old mailer that encodes the whole From, sending as itself, is read as before.
-    await smtp_in(hub, encoded_from("张三 <zhang@example.cn>"), sender="zhang@example.cn")
-    conv = await ticket(hub, 1000)
+    await smtp_in(
+        hub, encoded_from("张三 <zhang@example.cn>").replace(b"<enc-1@", b"<enc-4@"), sender="zhang@example.cn"
+    )
+    conv = await ticket(hub, 1002)
     contact = await hub.store.contacts.get_contact(conv.contact_id)
     assert conv.customer_address == "zhang@example.cn" and contact is not None and contact.name == "张三"
+    assert not (await inbound_of(hub, 1002)).automatic
     # Over IMAP there is no envelope: the Return-Path the receiving server wrote stands for it.
     fetched = encoded_from("wxm@qq.example").replace(b"<enc-1@", b"<enc-2@")
-    reply = await channel(hub).receive(b"Return-Path: <attacker@evil.example>\r\n" + fetched)
-    assert reply.startswith("550 5.7.1")
-    reply = await channel(hub).receive(b"Return-Path: <wxm@qq.example>\r\n" + fetched)
-    assert reply.startswith("250")
+    await channel(hub).receive(b"Return-Path: <wxm@qq.example>\r\n" + fetched)
+    assert not (await inbound_of(hub, 1003)).automatic
+    await eventually(lambda: [e.rcpt_tos for e in outbox.envelopes] == [["zhang@example.cn"], ["wxm@qq.example"]])
 
 
 # 11.5

@@ -38,6 +38,7 @@ from adapters.email.parse_pool import MailReader, ParseFailed
 from adapters.email.reports import DeliveryReport
 from adapters.email.threading import (
     OUR_ID,
+    ThreadMatch,
     answered_page,
     find_thread,
     our_message_id,
@@ -328,14 +329,15 @@ class EmailAdapter(Adapter):
                 self.log.exception("the headers of a mail of %d bytes cannot be read", len(raw))
                 return "550 5.6.0 the mail's headers cannot be read"
         if envelope_sender == "":  # MAIL FROM:<>: only bounces and auto-replies use the null sender
-            mail.automatic = True
-        if mail.hidden_sender and normalise_address(envelope_sender or mail.return_path) != mail.from_address:
-            # Only inside an encoded word, which no relay's DMARC check reads: a forged From
-            # would file the mail under (and answer) whoever it names (a trial's spoof).
-            return (
-                "550 5.7.1 the sender's address is inside an encoded word (RFC 2047 forbids it there)"
-                " and is not the envelope sender"
-            )
+            mail.automatic = mail.auto_reply = True
+        if mail.hidden_sender:
+            # The From address only inside an encoded word, which no relay's DMARC check reads:
+            # believed when the envelope sender (over IMAP, the Return-Path the receiving server
+            # wrote) is the same address; else kept unconfirmed (a trial's forged From).
+            claimed = mail.return_path if envelope_sender is None else envelope_sender
+            mail.hidden_sender = normalise_address(claimed) != mail.from_address
+            if mail.hidden_sender:
+                mail.flags.append("sender_unconfirmed")  # the agents read why no bot answered it
         if mail.from_address in self.own:
             self.log.info("ignored mail from our own address %s", mail.from_address)
             return "250 2.0.0 OK: our own mail, not a customer's"
@@ -383,18 +385,23 @@ class EmailAdapter(Adapter):
         # mail is filed under that person and answered to them, but it joins only a ticket that
         # list's mail is on already (threading.py), copies no one on replies, vouches for no
         # email and no bot acts on it: else a stranger could write as any customer and read the
-        # replies through their own Cc.
-        vouched = not mail.list_address
-        match = await find_thread(
-            self.hub.reads,
-            channel=self.name,
-            domain=self.domain,
-            in_reply_to=mail.in_reply_to,
-            references=mail.references,
-            subject=mail.subject,
-            sender=mail.from_address,
-            token=self.token,
-            via_list=mail.list_address,
+        # replies through their own Cc. A From whose address only an encoded word holds, and
+        # no envelope confirms, is the same and joins no ticket at all.
+        vouched = not mail.list_address and not mail.hidden_sender
+        match = (
+            ThreadMatch(None, "new")
+            if mail.hidden_sender
+            else await find_thread(
+                self.hub.reads,
+                channel=self.name,
+                domain=self.domain,
+                in_reply_to=mail.in_reply_to,
+                references=mail.references,
+                subject=mail.subject,
+                sender=mail.from_address,
+                token=self.token,
+                via_list=mail.list_address,
+            )
         )
         message_id = mail.message_id or f"<{hashlib.sha256(raw).hexdigest()}{MADE_UP_ID}>"
         key = message_id
@@ -460,6 +467,7 @@ class EmailAdapter(Adapter):
             conversation_hint=match.conversation.id if match.conversation else "",
             participants=participants,
             automatic=mail.automatic or not vouched,
+            auto_reply=mail.auto_reply,
             raw={
                 "message_id": message_id,
                 "subject": plain_text(subject),  # the inbox shows it: no control characters (as in `text`)

@@ -34,7 +34,7 @@ from adapters.email.charsets import (
     raw_header_text,
     reads,
 )
-from adapters.email.reports import DeliveryReport, delivery_report, is_automatic
+from adapters.email.reports import DeliveryReport, delivery_report, is_auto_reply, is_automatic
 from conversation.inbound import QUOTED_LINE
 from hub.sdk import checked_type
 
@@ -115,6 +115,7 @@ class ParsedMail:
     skipped: list[SkipNote] = field(default_factory=list)  # attachments not kept, and why
     keep_original: bool = False  # part of the mail could not be shown: keep the raw mail too
     automatic: bool = False  # an auto-reply, a list or bulk mail, a bounce: never answer it automatically
+    auto_reply: bool = False  # a machine's answer (reports.is_auto_reply): it leaves its ticket's status as it is
     report: DeliveryReport | None = None
     list_address: str = ""  # the mailing list that rewrote From, if one did
     flags: list[str] = field(default_factory=list)  # what an agent should know: truncated, raw_8bit_headers, ...
@@ -537,6 +538,7 @@ def _envelope(msg: Message) -> ParsedMail:
         visible_text="",
         html="",
         automatic=is_automatic(raw_headers, msg.get_content_type(), normalise_address(from_address), subject),
+        auto_reply=is_auto_reply(raw_headers, normalise_address(from_address), subject),
         list_address=list_address,
         flags=flags,
         hidden_sender=hidden_sender and not list_address,

@@ -123,7 +123,9 @@ async def test_automatic_mail_is_kept_in_the_threads_ticket_whatever_its_status_
             changes["snoozed_until"] = utcnow() + timedelta(days=1)
         await store.tickets.update_conversation(ticket, changes, now=utcnow())
         away = await store.tickets.record_inbound(
-            inbound(f"auto-{n}", text="I am out of office", automatic=True), now=utcnow() + later, policy=POLICY
+            inbound(f"auto-{n}", text="I am out of office", automatic=True, auto_reply=True),
+            now=utcnow() + later,
+            policy=POLICY,
         )
         assert away.route is Route.AUTOMATIC and away.conversation.id == ticket
         assert away.conversation.status.value == status
@@ -131,3 +133,14 @@ async def test_automatic_mail_is_kept_in_the_threads_ticket_whatever_its_status_
         inbound("m2", text="back: still no parcel"), now=utcnow(), policy=POLICY
     )
     assert open_now.conversation.status is Status.OPEN  # a person writing wakes it as before
+
+
+async def test_a_persons_reply_through_a_list_is_automatic_for_bots_yet_wakes_the_ticket(store: Store) -> None:
+    """A review: list mail (List-Id, a rewritten From) is `automatic` so no bot answers it, but
+    it is a person's reply; only a machine's answer (`auto_reply`) leaves the status alone."""
+    first = await store.tickets.record_inbound(inbound("m1"), now=utcnow(), policy=POLICY)
+    await store.tickets.update_conversation(first.conversation.id, {"status": "pending"}, now=utcnow())
+    listed = await store.tickets.record_inbound(
+        inbound("m2", text="the order number is 5531", automatic=True), now=utcnow(), policy=POLICY
+    )
+    assert listed.route is Route.APPEND and listed.conversation.status is Status.OPEN

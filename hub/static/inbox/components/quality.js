@@ -98,6 +98,7 @@ export function Quality({ conversationId }) {
   const [loaded, setLoaded] = useState(null);
   const [reload, setReload] = useState(0);
   const reviewer = REVIEWERS.includes(s.me.role);
+  const ticket = s.ticket?.card?.conversation;
   useEffect(() => {
     let current = true;
     Promise.all([
@@ -106,7 +107,10 @@ export function Quality({ conversationId }) {
       reviewer ? api("GET", "/qa/scorecards") : Promise.resolve({ items: [] }),
     ]).then(([csat, qa, cards]) => { if (current) setLoaded({ survey: csat.survey, qa, cards: cards.items }); }).catch(() => {});
     return () => { current = false; };
-  }, [conversationId, reload, s.ticket?.card]);
+  // Read again when what the panel shows can have changed (resolved: a survey; assigned: a
+  // scorecard; a customer's rating is a message), not on every refresh of the card: opening a
+  // ticket asked for the survey five times in 20 ms (a trial).
+  }, [conversationId, reload, ticket?.status, ticket?.assignee_id, ticket?.last_message_at]);
   if (!loaded) return null;
   const { survey, qa, cards } = loaded;
   const c = s.ticket?.card?.conversation;
