@@ -201,6 +201,13 @@ def test_a_text_part_that_only_points_to_the_html_gives_way_to_the_htmls_text() 
         mail.set_content(notice)
         mail.add_alternative("<html><body><p>请问发票什么时候能开出来？</p></body></html>", subtype="html")
         assert read(mail.as_bytes()).text == "请问发票什么时候能开出来？"
+    # a question that mentions HTML is the customer's own words, whatever the HTML part holds (a review)
+    for question in ("你们发的HTML格式发票我打不开，能发PDF吗？", "Can't open the HTML invoice, can you send a PDF?"):
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = "li@example.cn", "support@example.com", "发票"
+        mail.set_content(question)
+        mail.add_alternative('<p><img src="cid:logo"></p>', subtype="html")
+        assert read(mail.as_bytes()).text == question
     ordinary = EmailMessage()
     ordinary["From"], ordinary["To"], ordinary["Subject"] = "li@example.cn", "support@example.com", "HTML"
     ordinary.set_content("我导出的HTML报表打不开，怎么办？" * 20)  # a question about HTML stays the question

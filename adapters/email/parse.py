@@ -428,7 +428,7 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
         raw_html, mail.keep_original = raw_html[:MAX_HTML_CHARS], True
     text = "\n".join(t.strip() for t in text_parts).strip()
     if not text or (raw_html and html_only_notice(text)):
-        text = text_from_html(raw_html)
+        text = text_from_html(raw_html) or text  # an HTML of images only: the notice is all there is
     if len(text) > MAX_KEPT_TEXT_CHARS:  # the rest is in the original, kept as an attachment
         mail.keep_original = True
     mail.text = text[:MAX_KEPT_TEXT_CHARS]
@@ -451,8 +451,11 @@ def parse(raw: bytes, *, max_attachment_bytes: int, attachment_types: Sequence[s
 # A text part that only says to read the HTML one (Chinese business systems send "此邮件为HTML
 # 格式，请使用支持HTML的邮件客户端查看。" beside the real question in HTML): the HTML's text is read.
 HTML_ONLY_NOTICE = re.compile(
-    r"html\s*(?:格式|邮件|郵件|版本)|支持\s*html|(?:html|HTML)[- ]?(?:format|message|e-?mail|version)"
-    r"|(?:view|read|display|open)\w*\b.{0,40}\bhtml\b|(?:not|n't) support html",
+    r"^(?:此|本|该)?(?:邮件|郵件|信件)(?:为|是|為)\s*html\s*(?:格式|邮件|郵件)"
+    r"|请使用支持\s*html|請使用支援\s*html"
+    r"|^this (?:is an? )?html (?:message|e-?mail)"
+    r"|^(?:to view this (?:message|e-?mail)|please view this (?:message|e-?mail))\b.{0,40}\bhtml\b"
+    r"|(?:does ?n[o']t|cannot|can't) (?:support|display|show) html",
     re.IGNORECASE,
 )
 MAX_NOTICE_CHARS = 300
