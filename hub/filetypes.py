@@ -51,20 +51,34 @@ def _same_family(declared: str, detected: str) -> bool:
     return detected in _OLE and (declared in _OLE or declared.startswith("application/vnd.ms-"))
 
 
-def checked_type(declared: str, data: bytes) -> str:
-    """The type of a file whose sender declared one (a mail's part, a chat app's upload): what
-    its bytes show when they show something; the declared type when they agree with it, or
-    show nothing and it is none of the types with a signature; else what the bytes are."""
+# Types a browser shows as a page: text claiming one is plain text (what its bytes show).
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
+# Spreadsheets' text that Windows mail labels as Excel (application/vnd.ms-excel).
+TEXT_BY_NAME = {".csv": "text/csv", ".tsv": "text/tab-separated-values", ".txt": "text/plain"}
+
+
+def checked_type(declared: str, data: bytes, name: str = "") -> str:
+    """The type of a file whose sender declared one (a mail's part, a chat app's upload).
+
+    What its bytes show when they show a format (a program sent as image/jpeg is one); the
+    declared type when the bytes agree with it (its family: an .xlsx is a ZIP file) or show
+    only text or nothing, unless it declares a format its bytes would show (a "PNG" of text)
+    or a page; a text file named .csv is text/csv whatever Windows labelled it. A PDF may
+    start past its first bytes (its header within 1 KiB, as readers allow)."""
     declared = (declared or BINARY).strip().lower()
     detected = detect_type(data)
     if declared == detected or _same_family(declared, detected):
         return declared
-    if detected == BINARY:
-        return BINARY if declared in SIGNED_TYPES else declared  # ms-tnef, a CAD file...: their word
-    if detected == "text/plain":
-        plain = declared.startswith("text/") and declared != "text/html"  # text/csv, text/calendar
-        return declared if plain else detected
-    return detected
+    if detected not in (BINARY, "text/plain"):
+        return detected
+    by_name = TEXT_BY_NAME.get(Path(name).suffix.lower(), "")
+    if by_name and b"\0" not in data[:8192]:
+        return by_name  # text in UTF-8 or a local charset (a GBK CSV)
+    if declared == "application/pdf" and b"%PDF-" in data[:1024]:
+        return declared
+    if declared in SIGNED_TYPES or declared in PAGE_TYPES:
+        return detected  # a format its bytes would show, or a page: not what it says
+    return declared  # application/json, application/ms-tnef, a CAD file...: their word
 
 
 def file_name(claimed: str) -> str:

@@ -618,7 +618,7 @@ def _keep(
 ) -> None:
     name = name.replace("/", "_").replace("\\", "_")[:200] or "attachment"
     if kind != "message/rfc822":  # what the bytes are, not the part's word (a program sent as image/jpeg)
-        kind = checked_type(kind, data)
+        kind = checked_type(kind, data, name)
     if len(data) > limit:
         skipped.append(("file_too_large", {"name": name, "kib": len(data) // 1024, "limit": limit // 1024}))
     elif types and kind not in types and kind != "message/rfc822":

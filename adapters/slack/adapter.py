@@ -430,7 +430,7 @@ class SlackAdapter(Adapter):
                 not_kept.append(self._not_kept(name, str(exc)))
                 continue
             ref = await self.hub.put_blob(data)
-            content_type = checked_type(str(file.get("mimetype") or ""), data)  # the bytes, not Slack's word
+            content_type = checked_type(str(file.get("mimetype") or ""), data, name)  # the bytes, not Slack's word
             attachments.append(Attachment(name=name, content_type=content_type, size=len(data), blob_ref=ref))
         return attachments, not_kept
 

@@ -426,7 +426,7 @@ class TelegramAdapter(Adapter):
                 text += "\n" + said.get("placeholder.file_not_downloaded", name=wanted.name)
                 continue
             ref = await self.hub.put_blob(data)
-            kind = checked_type(wanted.content_type, data)  # the bytes, not the sender's app's word
+            kind = checked_type(wanted.content_type, data, wanted.name)  # the bytes, not the sender's app's word
             attachments.append(Attachment(name=wanted.name, content_type=kind, size=len(data), blob_ref=ref))
         return text.strip(), attachments
 
