@@ -161,7 +161,10 @@ MIN_PERSON_CHARS = 2  # "李娜" is a whole name; one letter would match most pe
 
 def person_term(query: str) -> str:
     """A search as a customer's name or address (contact name or email, an identity's address
-    or display name), matched as a substring case-insensitively; "" when too short. Agents
+    or display name), matched as a substring, Latin letters in any case; "" when too short or
+    without a letter. Agents
     looked for "张伟" and "lilei@example.com" and found nothing: only messages were searched."""
     term = " ".join(query.split()).casefold()
-    return term if len(term) >= MIN_PERSON_CHARS else ""
+    if len(term) < MIN_PERSON_CHARS or not any(c.isalpha() for c in term):
+        return ""  # a number is an order's or a phone's: the messages and fields answer it
+    return term

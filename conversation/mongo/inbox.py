@@ -82,7 +82,8 @@ class MongoInbox(Area, Inbox):
             doc["_id"]
             async for doc in self._contacts.find({"$or": [{"name": holds}, {"email": holds}]}, {"_id": 1}).limit(1000)
         }
-        found = self._identities.find({"$or": [{"address": holds}, {"display_name": holds}]}, {"contact_id": 1})
+        by_mail = {"$and": [{"address": holds}, {"address": {"$regex": "@"}}]}  # a chat id: no (sqlite/inbox.py)
+        found = self._identities.find({"$or": [by_mail, {"display_name": holds}]}, {"contact_id": 1})
         people.update([doc["contact_id"] async for doc in found.limit(1000)])
         if not people:
             return set()

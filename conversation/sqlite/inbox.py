@@ -42,11 +42,13 @@ ONLY_A_QUESTION = "c.status = 'resolved' AND c.resolved_at IS c.created_at"
 NOT_ONLY_A_QUESTION = f"NOT ({ONLY_A_QUESTION})"
 
 
-# A ticket whose customer's name or address holds the search (lower(): ASCII case, as the
-# term is casefolded; instr(): no LIKE wildcards in what agents type).
+# The customers whose name or email address holds the search (search_text.person_term): LIKE
+# ignores the case of Latin letters; the term's own % and _ are escaped. An identity's address
+# only when it is an email address: a chat id holding "5531" is no answer to an order number.
 PEOPLE_SQL = (
     "SELECT id FROM contacts WHERE name LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\'"
-    " UNION SELECT contact_id FROM identities WHERE address LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\'"
+    " UNION SELECT contact_id FROM identities WHERE display_name LIKE ?1 ESCAPE '\\'"
+    " OR (address LIKE ?1 ESCAPE '\\' AND address LIKE '%@%')"
     " LIMIT 1000"
 )
 

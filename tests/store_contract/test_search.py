@@ -189,3 +189,10 @@ async def test_search_finds_a_customers_tickets_by_their_name_or_address(store: 
     assert await found("订单") == set(tickets.values())  # the words of the messages as before
     assert await found("赵六") == set()
     assert await found("li_lei") == set() and await found("zhang%") == set()  # no wildcards in what is typed
+    # a number is not searched in people's addresses: a chat id holding it is no answer (a review)
+    chat = Sender(address="tg-555312", display_name="赵敏")
+    await store.tickets.record_inbound(
+        inbound("m4", thread="t4", text="你好", sender=chat), now=utcnow(), policy=POLICY
+    )
+    assert await found("5553") == set()
+    assert await found("tg-5553") == set()  # a chat id is not an email address
