@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from adapters.email.parse import parse
 from tests import mail_corpus as corpus
@@ -279,3 +280,15 @@ def test_answers_between_quotes_only_under_an_attribution() -> None:
     assert visible_part(outlook) == "Still waiting."
     # ">" lines with no attribution are kept: they may be the customer's own citation (a review)
     assert visible_part("My complaint:\n> Your policy says 7 days") == "My complaint:\n> Your policy says 7 days"
+
+
+def test_web_addresses_in_a_replys_text_become_links_that_end_where_the_address_does() -> None:
+    """A review: "请访问https://shop.example.com/help了解详情" linked the Chinese words too."""
+    from adapters.email.parse import html_for_text
+
+    assert html_for_text("请访问https://shop.example.com/help了解详情，谢谢") == (
+        '<div>请访问<a href="https://shop.example.com/help">https://shop.example.com/help</a>了解详情，谢谢</div>'
+    )
+    assert '<a href="https://a.example/x?a=1&amp;b=2">' in html_for_text("See https://a.example/x?a=1&b=2.")
+    hostile = html_for_text('x https://evil.example/"onmouseover=alert(1) <script>')
+    assert all("onmouseover" not in tag for tag in re.findall(r"<a [^>]*>", hostile)) and "<script>" not in hostile

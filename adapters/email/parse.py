@@ -628,7 +628,11 @@ def _keep(
 
 
 # A web address in a reply's text, without the punctuation that may end its sentence.
-_LINK = re.compile(r"https?://[^\s<>\"']+?(?=[.,;:!?)\]。，；：！？）]*(?:\s|$))")
+# Chinese puts no space after an address: a CJK or full-width character ends it.
+_LINK = re.compile(
+    r"https?://[^\s<>\"'\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]+?"
+    r"(?=[.,;:!?)\]]*(?:[\s\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]|$))"
+)
 
 
 def html_for_text(text: str) -> str:
