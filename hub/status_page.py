@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -138,19 +139,30 @@ def _self_url(request: web.Request, t: Texts, **extra: str) -> str:
     return f"{request.path}?{query}"
 
 
+def _own_link_line(own_links: str) -> re.Pattern[str]:
+    """The hub's own "see your ticket here: <link>" line (progress.link, in either language)
+    naming a status page; an agent's sentence with the link in it stays as they wrote it."""
+    variants = []
+    for locale in ("en", "zh-CN"):
+        before, _, after = texts("progress", locale).get("progress.link", url="\0").partition("\0")
+        variants.append(re.escape(before) + re.escape(own_links) + r"\S+" + re.escape(after))
+    return re.compile("^(?:" + "|".join(variants) + ")$")
+
+
 def _history(t: Texts, messages: list[Message], zone: str, own_links: str) -> str:
     """The public messages, their times in `zone` (named as the reader says it: 北京时间), without
-    the lines that link to this page (`own_links`, the status page's address): a greeting that
-    said "follow your ticket here" read oddly on the page itself (a trial)."""
+    the hub's line that links to this page (`own_links`, the status page's address): a
+    greeting that said "follow your ticket here" read oddly on the page itself (a trial)."""
     if not messages:
         return f"<p>{html.escape(t.get('page.empty'))}</p>"
     zone_name = texts("hub", t.locale).zone_name(zone)
+    own_line = _own_link_line(own_links)
     items = []
     for message in messages:
         ours = message.direction is Direction.OUTBOUND
         who = t.get("page.us") if ours else t.get("page.you")
         names = "".join(f"<li>{html.escape(a.name)}</li>" for a in message.attachments)
-        text = "\n".join(line for line in message.text.split("\n") if own_links not in line).strip()
+        text = "\n".join(line for line in message.text.split("\n") if not own_line.match(line.strip())).strip()
         local = message.created_at.astimezone(ZoneInfo(zone))
         items.append(
             f'<li class="{"us" if ours else "you"}"><span class="who">{html.escape(who)}</span>'

@@ -3,6 +3,7 @@ whose replies are ingested like any message, once (tests through the real aiohtt
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -98,12 +99,16 @@ async def test_the_page_tells_times_in_the_desks_zone_and_leaves_out_links_to_it
     config = replace(config, reports=replace(config.reports, timezone="Asia/Shanghai"))
     async with TestClient(TestServer(build_app(Hub(config)))) as client:
         link = await greeted_link(client)
-        page = await (await client.get(link, headers={"Accept-Language": "zh-CN"})).text()
         ticket = await hub_of(client).store.tickets.get_conversation_by_number(1000)
         assert ticket is not None
+        words = f"请在 {PUBLIC}{link} 查看，如需补充请直接回复"  # an agent's own sentence with the link stays
+        await hub_of(client).services.conversations.send(ticket, words, author_type=AuthorType.AGENT, author_id="a1")
+        page = await (await client.get(link, headers={"Accept-Language": "zh-CN"})).text()
         local = ticket.created_at.astimezone(ZoneInfo("Asia/Shanghai"))
         assert f"{local:%Y-%m-%d %H:%M} 北京时间</time>" in page and " UTC</time>" not in page
-        assert "您的工单号是 #1000" in page and "/status/" not in page.split("<form")[0].split("</header>")[1]
+        history = page.split("<form")[0].split("</header>")[1]
+        assert "您的工单号是 #1000" in history and "在这里查看工单并回复" not in history
+        assert html.escape(words) in history
 
 
 async def test_a_tampered_or_expired_link_shows_nothing_of_the_ticket(client: TestClient) -> None:
