@@ -171,7 +171,7 @@ NO_TEAM = ""  # a report's team of the tickets without one
 def report_teams(viewer: Viewer) -> tuple[str, ...] | None:
     """The teams whose figures the viewer may read in reports and quality figures: None for
     every team (an admin not narrowed to teams), a supervisor's own teams and NO_TEAM (figures
-    by agent then list only their teams' people: hub/reports.Reports.agents); PermissionError
+    by agent then list only their teams' people: hub/reports.ReportService.agents); PermissionError
     for agents and read-only accounts, whose figures a report would compare with their
     colleagues'."""
     if viewer.every_ticket and viewer.agent.role is Role.ADMIN:

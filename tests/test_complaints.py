@@ -164,7 +164,7 @@ async def test_a_complaint_on_telegram_is_numbered_moved_and_answered_and_its_ti
         complaint = await complaint_of(hub, ticket.id)
         assert complaint["number"] == "C-1000" and complaint["subject"] == "seller"
         assert complaint["department"] == "customer-service" and complaint["status"] == "received"
-        assert received.startswith("您的投诉已受理，编号 C-1000，已转交客服跟进处理，")
+        assert received.startswith("您的投诉已受理（编号 C-1000），已转交客服跟进处理。")
         ticket = await by_number(hub, 1000)
         assert ticket.team == "customer-service"
 
@@ -540,7 +540,7 @@ async def test_a_complaint_that_names_no_subject_asks_with_buttons_and_files_the
         await telegram(admin.client, tap)
         complaint = await complaint_of(hub, ticket.id)
         assert (complaint["subject"], complaint["summary"]) == ("feature", "我要投诉！太过分了")
-        assert (await said_count(bot, 2))[-1].startswith("您的投诉已受理，编号 C-1000，已转交技术支持跟进处理")
+        assert (await said_count(bot, 2))[-1].startswith("您的投诉已受理（编号 C-1000），已转交技术支持跟进处理")
         await telegram(admin.client, {**tap, "update_id": 3, "callback_query": {**tap["callback_query"], "id": "cb2"}})
         await asyncio.sleep(0.3)
         assert len(await hub.services.records.query("complaints", "complaint")) == 1  # a second tap files nothing

@@ -63,7 +63,7 @@ async def test_an_agent_files_moves_and_answers_a_complaint_from_the_sidebar_in_
     await expect(card.locator(".complaint-number")).to_have_text(f"C-{ticket.number}")
     await expect(card.locator(".complaint-status")).to_have_text("已受理")
     await eventually(lambda: told())
-    assert (await told())[0].startswith(f"您的投诉已受理，编号 C-{ticket.number}，已转交")
+    assert (await told())[0].startswith(f"您的投诉已受理（编号 C-{ticket.number}），已转交")
 
     await card.locator(".complaint-move[data-to=investigating]").click()
     await expect(panel.locator(".complaint-status")).to_have_text("调查中")

@@ -168,7 +168,7 @@ async def test_web_chat_rating_by_button_in_chinese_keeps_the_ticket_resolved_an
         survey = await frames_until(ws, "message")
         while not survey["message"].get("choices"):
             survey = await frames_until(ws, "message")
-        assert "您对工单 #1000 的服务满意吗？" in survey["message"]["text"]
+        assert "您对工单 #1000 的处理满意吗？" in survey["message"]["text"]
         buttons = [(c["id"], c["label"]) for c in survey["message"]["choices"]]
         assert buttons == [
             ("csat:5", "很满意"),
@@ -311,7 +311,7 @@ async def test_a_typed_rating_by_email_in_chinese_counts_and_a_late_one_after_cl
     await mail_in(hub, first)
     await eventually(lambda: ticket(hub, 1000))
     await work_and_resolve(hub, 1000, assignee_id="")  # answered and resolved, never taken
-    survey_message = await survey_mail(outbox, "的服务满意吗")
+    survey_message = await survey_mail(outbox, "的处理满意吗")
     assert "很满意" in text_of(survey_message)
     li = await hub.store.accounts.get_agent_by_email("li.na@example.com")
     survey = await hub.store.quality.get_survey((await ticket(hub, 1000)).id)

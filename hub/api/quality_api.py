@@ -301,7 +301,7 @@ async def figures(call: Call) -> dict[str, Any]:
     qa = await hub.store.quality.qa_figures(since, until, by=by, teams=teams)
     if teams is not None and by == "agent_id":
         # Over the tickets without a team too, but only their teams' people: their members and
-        # whoever was rated or reviewed on their teams' tickets (as hub/reports.Reports.agents).
+        # whoever was rated or reviewed on their teams' tickets (as hub/reports.ReportService.agents).
         own = tuple(t for t in teams if t != NO_TEAM)
         people = {m for team in call.viewer.teams if team.id in own for m in team.members}
         for figures_of in (hub.store.quality.csat_figures, hub.store.quality.qa_figures):

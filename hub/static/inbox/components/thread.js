@@ -75,10 +75,11 @@ const SHOWN_START = 1000;
 
 function MessageText({ text }) {
   const [whole, setWhole] = useState(false);
-  if (text.length <= LONG_TEXT) return html`<div class="text">${text}</div>`;
-  return html`<div class="text">${whole ? text : `${text.slice(0, SHOWN_START)}…`}</div>
+  const chars = Array.from(text); // characters, not UTF-16 units: an emoji is one, and is never cut in half
+  if (chars.length <= LONG_TEXT) return html`<div class="text">${text}</div>`;
+  return html`<div class="text">${whole ? text : `${chars.slice(0, SHOWN_START).join("")}…`}</div>
     <button type="button" class="link show-all" aria-expanded=${whole ? "true" : "false"} onClick=${() => setWhole(!whole)}>
-      ${whole ? t("message.show_less") : t("message.show_all", { count: text.length })}</button>`;
+      ${whole ? t("message.show_less") : t("message.show_all", { count: chars.length })}</button>`;
 }
 
 function Message({ m, conversationId }) {
