@@ -62,6 +62,19 @@ def main_language(text: str) -> str | None:
     return "zh-CN" if chinese > english else "en"
 
 
+MIN_WORDS_OVER_CONTACT = 3  # English words a message needs to be answered in English to a Chinese contact
+
+
+def message_language(text: str) -> str | None:
+    """The language a message is answered in over its contact's: clear_language's, and for
+    English at least three words ("I forgot my password" is; "order X-1" says too little to
+    answer a Chinese contact in English)."""
+    language = clear_language(text)
+    if language == "en" and len(_LATIN_WORD.findall(customer_words(text))) < MIN_WORDS_OVER_CONTACT:
+        return None
+    return language
+
+
 def latest_clear_language(messages: Sequence[Message]) -> str | None:
     """The language of the newest message a customer wrote (not a machine's auto-reply, nor a
     tapped button, whose text is the bot's own label or the button's id) that is clearly

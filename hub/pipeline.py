@@ -26,6 +26,7 @@ from conversation.platform_code import might_hold_code
 from conversation.priority_rules import PrioritySource, priority_from_tier
 from conversation.routing import OWN_THREAD_STEPS, Route, asks_status, opens_ticket, own_thread, route_inbound
 from conversation.store import InboundRecord, Store, StoreUnavailable, Ticketing
+from conversation.text_language import message_language
 from hub.access import SUPERVISORS_ONLY
 from hub.events import Event, EventBus, Hold
 from hub.i18n import SOURCE_LOCALE, best_locale, hub_texts, with_language
@@ -606,7 +607,10 @@ class Pipeline:
                 settings=plugin.settings,
                 state=dict(state),
                 actions=self.actions,
-                language=best_locale(contact.language, self.language),
+                # the message's own language when its words say it clearly, else the contact's:
+                # a platform user whose contact was Chinese wrote "I forgot my password" and
+                # was greeted and answered in Chinese (a trial)
+                language=best_locale(message_language(message.text) or contact.language, self.language),
                 runtime=self.runtime,
                 hub=self.port,
                 verification=verification,

@@ -488,6 +488,10 @@ class DisputesPlugin(Plugin):
                 Button(f"{rules.CHOICE_PREFIX}reason:{r}", label)
                 for r, label in zip(rules.REASONS, labels, strict=True)
             ]
+            adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub else None
+            if adapter is not None and adapter.shows_choices:  # the buttons say it: not listed twice (a trial)
+                await ctx.ask(t.get("disputes.pick_reason_buttons", order=order.id), buttons, numbered=False)
+                return
             listed = [
                 f"{i}. {label}" for i, label in enumerate(labels, 1)
             ]  # a channel without buttons: type the number

@@ -575,6 +575,7 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
         assert [c["label"] for c in asked["choices"]] == ["笔记本电脑 · 5000.00 CNY", "蓝牙耳机 · 199.00 CNY"]
         reasons = await buyer_says(2, choice="dispute:order:A-1001")
         assert [c["label"] for c in reasons["choices"]][:2] == ["未收到货", "货不对板"]
+        assert reasons["text"] == "订单 A-1001 出了什么问题？请选择原因。"  # the buttons, not listed twice (a trial)
         await buyer_says(3, choice="dispute:reason:not_received")
         opened = await buyer_says(4, text=BUYER_WORDS)
         case = await the_case(scene)

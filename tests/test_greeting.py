@@ -9,7 +9,7 @@ from typing import Any
 
 from conversation.inbound import Sender
 from hub.app import Hub
-from plugins.greeting import GreetingPlugin
+from plugins.greeting import DAYS, GreetingPlugin
 from tests.helpers import customer_message, eventually, make_config, running_hub
 
 SATURDAY_NOON = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -226,3 +226,20 @@ async def test_an_admins_out_of_hours_text_fills_in_the_week_and_the_return(tmp_
         await hub.ingest(customer_message("m1", "Where is my refund?"))
         [reply] = await replies(hub, 1)
         assert reply.endswith("Closed. Hours: Mon 09:00-18:00; Sat 10:00-16:00 (Beijing time). Back Mon, Nov 30 09:00.")
+
+
+async def test_the_greeting_is_in_the_messages_language_when_its_words_say_it_clearly(tmp_path: Path) -> None:
+    """A trial's platform user, a Chinese contact, wrote "I forgot my password, can't log in"
+    and was greeted (and answered by the account bot) in Chinese."""
+    async with running_hub(greeting_config(tmp_path, hours="00:00-24:00", days=list(DAYS))) as hub:
+        chinese_contact = Sender(address="u-1", display_name="Li Na", language="zh-CN")
+        await hub.ingest(customer_message("m1", "I forgot my password, can't log in", sender=chinese_contact))
+        english_contact = Sender(address="u-2", display_name="Ann", language="en")
+        await hub.ingest(customer_message("m2", "我忘记密码了，登录不上", thread="chat-2", sender=english_contact))
+        unclear = Sender(address="u-3", display_name="Wu", language="zh-CN")
+        await hub.ingest(customer_message("m3", "ok", thread="chat-3", sender=unclear))  # says nothing: the contact's
+        await replies(hub, 3)
+        said = {o.address: o.message.text for o in hub.adapters["chat"].sent}  # type: ignore[attr-defined]
+        assert said["u-1"].startswith("Thanks for contacting us.")
+        assert said["u-2"].startswith("感谢您联系我们。")
+        assert said["u-3"].startswith("感谢您联系我们。")
