@@ -346,18 +346,31 @@ def _customer_said(message: Message) -> bool:
     return _said(message) and message.direction is Direction.INBOUND and not message.automatic
 
 
+# The thread's note that the customer wrote again after the ticket was resolved: what they
+# asked before it was answered already (the bot's article, which they accepted).
+REOPENED = ("event.reopened", "event.reopened_by_call")
+
+
+def _reopened(message: Message) -> bool:
+    event = (message.raw or {}).get("event")
+    return message.kind is MessageKind.EVENT and isinstance(event, dict) and event.get("key") in REOPENED
+
+
 def question_and_answer(messages: Sequence[Message]) -> LearnedPair | None:
     """The pair a resolved ticket teaches: the agent's last answer to the customer, and the
     customer's question it answers: the first substantive message the customer wrote since the
-    agent's answer before (with the customer's messages straight after it: several short
-    messages are one question), skipping greetings, thanks, yes / no and requests for a
-    person. When there is none since, the latest substantive one before (the agent asked
+    agent's answer before, or since the ticket was last reopened (with the customer's messages
+    straight after it: several short messages are one question), skipping greetings, thanks,
+    yes / no and requests for a person. When there is none since, the latest substantive one before (the agent asked
     back, the customer only gave a number). None when no agent answered (the bot, or nobody,
     resolved it) or the customer asked nothing."""
     answer_at = next((i for i in range(len(messages) - 1, -1, -1) if _agent_answer(messages[i])), None)
     if answer_at is None:
         return None
-    before = next((i for i in range(answer_at - 1, -1, -1) if _agent_answer(messages[i])), -1)
+    # since the agent's answer before, or since the ticket was reopened: a trial's question the
+    # FAQ bot had answered (and the customer accepted) was paired with the agent's answer to
+    # the next one, a refund
+    before = next((i for i in range(answer_at - 1, -1, -1) if _agent_answer(messages[i]) or _reopened(messages[i])), -1)
     question = _first_question(messages, before + 1, answer_at) or _latest_question(messages, answer_at)
     if not question:
         return None

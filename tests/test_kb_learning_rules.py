@@ -240,6 +240,31 @@ def test_the_question_is_the_first_since_the_agents_answer_before_or_the_latest_
     assert question_and_answer([customer("你好"), customer("转人工"), agent("您好，请问有什么可以帮您？")]) is None
 
 
+def test_a_question_the_bot_answered_before_the_ticket_reopened_is_not_the_agents() -> None:
+    """A trial: the FAQ bot answered 密码忘了 (accepted, resolved); the customer wrote again about a
+    refund, an agent answered that, and the proposal paired the refund answer with 密码忘了."""
+    from dataclasses import replace
+
+    reopened = replace(
+        _msg(
+            "Ticket #1000 reopened: the customer wrote again", Direction.INBOUND, AuthorType.SYSTEM, MessageKind.EVENT
+        ),
+        raw={"event": {"key": "event.reopened", "params": {"number": "1000"}}},
+    )
+    thread = [
+        customer("你好"),
+        customer("密码忘了登不上去咋整"),
+        bot("请在登录页点击“忘记密码”。"),
+        customer("是"),
+        reopened,
+        customer("我申请退款都一个礼拜了钱还没退回来"),
+        bot("好的，已为您转接人工客服。"),
+        agent("退款已原路退回，请查看银行卡。"),
+    ]
+    pair = question_and_answer(thread)
+    assert pair is not None and pair.question == "我申请退款都一个礼拜了钱还没退回来"
+
+
 def test_the_readme_documents_the_preview_body_and_what_masking_leaves() -> None:
     readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
     assert '`POST /api/v1/kb/preview` (body `{"answer": "<Markdown>"}`' in readme
