@@ -277,6 +277,10 @@ class FaqPlugin(Plugin):
             # "你好", "在吗", "thanks" with nothing asked before: no question to answer or hand
             # on (handing it on would keep the bot off the question that follows)
             return Flow.CONTINUE
+        if not chosen and not any(char.isalnum() for char in text):
+            # emoji or punctuation alone: nothing to match (a trial's 😀😀😀🙏 was asked "您是想问
+            # 如何提交意见和建议吗？"); it waits for a person, or for the words that follow
+            return Flow.CONTINUE
         await self._question(ctx, hub, question_part(text))
         return Flow.STOP
 

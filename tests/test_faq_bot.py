@@ -344,6 +344,13 @@ async def test_a_greeting_or_thanks_with_nothing_asked_gets_no_answer_and_keeps_
     other = await ask(hub, "no", thread="t2")
     assert (await ticket(hub, other)).handed_off_at is not None
 
+    # emoji alone: nothing to match, no guess offered (a trial's 😀😀😀🙏 was asked "您是想问…吗？");
+    # the words that follow are answered
+    emoji = await ask(hub, "😀😀😀🙏", thread="t3")
+    assert await bot_said(hub, emoji) == [] and await answers(hub, emoji) == []
+    await ask(hub, "怎么申请退款", thread="t3")
+    assert await answers(hub, emoji) == [("request_refund", "asked")]
+
 
 async def test_a_hand_off_out_of_the_teams_hours_says_when_people_are_back(hub: Hub) -> None:
     """A trial at 3 a.m. on a holiday read "同事会尽快回复您" right after "we are back in 30 hours"."""
