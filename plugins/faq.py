@@ -243,7 +243,13 @@ class FaqPlugin(Plugin):
                 await self._not_helped(ctx, hub, waiting, "person" if reply is Reply.PERSON else "not_helpful")
                 return Flow.STOP
             if not chosen and asks_back(text):  # "对吗？": unsure, so asked again how to answer (a trial)
-                await ctx.reply(catalog(_language(ctx)).get("faq.customer.confirm_hint"))
+                t = catalog(_language(ctx))
+                adapter = hub.channel_adapter(ctx.message.channel)
+                if adapter is not None and adapter.shows_choices:  # the buttons again, not "reply 1 / 2" (a trial)
+                    choices = [Choice(YES, t.get("faq.customer.yes")), Choice(NO, t.get("faq.customer.no"))]
+                    await ctx.ask(t.get("faq.customer.confirm"), choices)
+                else:
+                    await ctx.reply(t.get("faq.customer.confirm_hint"))
                 ctx.state["waiting"] = waiting
                 return Flow.STOP
             meant = None if chosen else after_a_no(text)

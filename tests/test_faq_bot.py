@@ -939,3 +939,8 @@ async def test_a_yes_asked_back_is_asked_again_not_handed_on(hub: Hub) -> None:
     assert (await ticket(hub, ticket_id)).handed_off_at is None
     await ask(hub, "是", thread="asked-back")
     assert await answers(hub, ticket_id) == [("request_refund", "deflected")]
+    # in the web chat, the buttons again rather than "reply 1 / 2" (a trial)
+    chat = await ask(hub, "怎么申请退款", channel="webchat", thread="asked-back-chat")
+    await ask(hub, "是这个吗？", channel="webchat", thread="asked-back-chat")
+    again = (await bot_said(hub, chat))[-1]
+    assert again.text == "这解决了您的问题吗？" and [c.id for c in again.choices] == ["faq:yes", "faq:no"]

@@ -44,7 +44,7 @@ async def knowledge_base(hub: Hub) -> None:
     await eventually(lambda: len(hub.knowledge.articles) == len(ARTICLES) and hub.knowledge.trained is not None)
 
 
-@pytest.mark.parametrize(("language", "label"), [("zh-CN", "机器人（FAQ 机器人）"), ("en", "Bot (FAQ bot)")])
+@pytest.mark.parametrize(("language", "label"), [("zh-CN", "FAQ 机器人"), ("en", "FAQ bot")])
 async def test_the_bots_messages_name_the_plugin_as_people_call_it(
     hub_url: tuple[Hub, str],  # noqa: F811
     browser: Any,  # noqa: F811

@@ -22,7 +22,10 @@ function author(m) {
     const agent = state.agents.find((a) => a.id === m.author_id);
     return agent ? agent.name || agent.email : t("author.agent");
   }
-  if (m.author_type === "bot") return t("author.bot", { name: pluginName(m.author_id || "") });
+  if (m.author_type === "bot") { // "FAQ 机器人" alone, not 机器人（FAQ 机器人） (a trial)
+    const name = pluginName(m.author_id || "");
+    return /机器人|bot\b/i.test(name) ? name : t("author.bot", { name });
+  }
   return t("author.system");
 }
 
