@@ -51,13 +51,23 @@ function OldVersion({ version, canWrite, onRestore }) {
       <span class="hint">${t("kb.restore_hint")}</span></p>` : null}</section>`;
 }
 
+// Who changed a version, in the reader's language: the hub writes the command line's changes
+// as "command line (root)" (a trial's zh history read it in English).
+function editor(who) {
+  const cli = /^command line \((.*)\)$/.exec(who || "");
+  return cli ? `${t("audit.via_cli")} (${cli[1]})` : who || "—";
+}
+
+// A field's name without the form's hint: 答案, not 答案（Markdown）.
+const fieldName = (f) => t(`kb.field.${f}`).replace(/\s*[（(][^（()）]*[）)]$/, "");
+
 function History({ article, canWrite, onRestore }) {
   const [versions, setVersions] = useState([]);
   const [shown, setShown] = useState(null);
   useEffect(() => { api("GET", `/kb/articles/${encodeURIComponent(article.id)}/versions`).then((r) => setVersions(r.items), failed); }, [article.id, article.version]);
   return html`<div id="kb-history"><ol class="kb-versions">${versions.map((v) => html`<li data-version=${v.version}>
       <button type="button" class="link" onClick=${() => setShown(v)}>${t("kb.version", { version: v.version })}</button>
-      ${" "}${formatFull(v.article.updated_at)} · ${v.article.updated_by || "—"} · ${v.changed.map((f) => t(`kb.field.${f}`)).join(t("kb.comma"))}</li>`)}</ol>
+      ${" "}${formatFull(v.article.updated_at)} · ${editor(v.article.updated_by)} · ${v.changed.map(fieldName).join(t("kb.comma"))}</li>`)}</ol>
     ${shown ? html`<${OldVersion} version=${shown} canWrite=${canWrite} onRestore=${onRestore} />` : null}</div>`;
 }
 
