@@ -27,8 +27,8 @@ async def test_an_admin_edits_an_article_in_chinese(hub_url: tuple[Hub, str], br
     from hub.actor import Actor, acting_as
 
     with acting_as(Actor("", "command line (root)", "cli")):  # as `helpline kb import` writes it
-        await kb.create({"id": "refund", "title": "如何申请退款", "answer": "打开订单，点击退款。", "status": "published",
-                         "category": "faq", "examples": ["怎么退钱"]})  # fmt: skip
+        await kb.create({"id": "refund", "title": "如何申请退款", "answer": "打开订单，点击退款。",
+                         "status": "published", "category": "faq", "examples": ["怎么退钱"]})  # fmt: skip
     await kb.create({"id": "invoice", "title": "如何开发票", "answer": "在订单详情申请。", "status": "published"})
 
     page = await sign_in(browser, url, "zh-CN")
