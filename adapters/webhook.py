@@ -216,6 +216,7 @@ def parse_message(channel: str, payload: Any) -> Inbound:
 
 class WebhookAdapter(Adapter):
     shows_choices = True  # a plugin's question comes with buttons
+    receives_files = False  # "attachments" is refused: put a link in the text
 
     @dataclass(frozen=True)
     class Settings:

@@ -499,6 +499,7 @@ class Adapter:
     Settings: ClassVar[type | None] = None
     config_fields: ClassVar[dict[str, Field]] = {}
     sends_attachments: ClassVar[bool] = False  # True: `send` delivers message.attachments
+    receives_files: ClassVar[bool] = True  # False: customers cannot send files here (bots do not ask for photos)
     # True: `send` shows message.choices as buttons the customer taps (a class default; a channel
     # whose app decides, as the webhook channel's `buttons`, sets it on the instance)
     shows_choices: bool = False

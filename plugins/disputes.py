@@ -479,7 +479,8 @@ class DisputesPlugin(Plugin):
                 ctx.state.update(step="statement", order=order.id, reason=stated)
                 reason_label = t.get(f"disputes.reason.{stated}")
                 await ctx.reply(
-                    t.get("disputes.ask_statement_about", order=order.id, reason=reason_label), awaits_answer=True
+                    t.get(self._photos(ctx, "disputes.ask_statement_about"), order=order.id, reason=reason_label),
+                    awaits_answer=True,
                 )
                 return
             ctx.state.update(step="reason", order=order.id)
@@ -499,7 +500,7 @@ class DisputesPlugin(Plugin):
             return
         if reason and step == "reason" and reason in rules.REASONS:
             ctx.state.update(step="statement", reason=reason)
-            await ctx.reply(t.get("disputes.ask_statement"), awaits_answer=True)
+            await ctx.reply(t.get(self._photos(ctx, "disputes.ask_statement")), awaits_answer=True)
             return
         if step == "statement" and (ctx.message.text.strip() or ctx.message.attachments):
             order = await self.order_of_buyer(ctx, str(ctx.state.get("order", "")), user)
@@ -511,7 +512,10 @@ class DisputesPlugin(Plugin):
             case = await self.open_case(ctx, order, reason, statement=ctx.message, who=self.name)
             await ctx.reply(
                 t.get(
-                    "disputes.opened", case=case.data["reference"], order=order.id, deadline=self._deadline_text(case)
+                    self._photos(ctx, "disputes.opened"),
+                    case=case.data["reference"],
+                    order=order.id,
+                    deadline=self._deadline_text(case),
                 )
             )
             return
@@ -541,6 +545,13 @@ class DisputesPlugin(Plugin):
             for o in orders
         ]
         await ctx.ask("\n".join([t.get("disputes.pick_order", example=orders[0].id), *lines]), buttons, numbered=False)
+
+    @staticmethod
+    def _photos(ctx: PluginContext, key: str) -> str:
+        """`key`, or its words without photos where the customer cannot send files (the platform
+        webhook refuses them: a trial's buyer was asked for photos it could not send)."""
+        adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub else None
+        return key if adapter is None or adapter.receives_files else f"{key}_no_files"
 
     async def _orders_of(self, platform: PlatformTools, user: PlatformUser) -> list[Order]:
         """The buyer's own orders among the platform's latest (at most `max_orders`)."""

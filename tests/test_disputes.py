@@ -576,8 +576,11 @@ async def test_in_the_platform_app_the_buyer_picks_the_order_and_the_reason_with
         reasons = await buyer_says(2, choice="dispute:order:A-1001")
         assert [c["label"] for c in reasons["choices"]][:2] == ["未收到货", "货不对板"]
         assert reasons["text"] == "订单 A-1001 出了什么问题？请选择原因。"  # the buttons, not listed twice (a trial)
-        await buyer_says(3, choice="dispute:reason:not_received")
+        statement = await buyer_says(3, choice="dispute:reason:not_received")
+        # the platform's channel takes no files: no photos asked for (a trial)
+        assert statement["text"] == "请用一条消息说明发生了什么。"
         opened = await buyer_says(4, text=BUYER_WORDS)
+        assert "照片" not in opened["text"] and opened["text"].endswith("您可以随时在这里补充说明。")
         case = await the_case(scene)
         assert case.data["reference"] in opened["text"] and case.status == "awaiting_seller"
         assert (case.data["order_id"], case.data["reason"]) == ("A-1001", "not_received")
