@@ -49,5 +49,8 @@ def check_signature(secret: str, headers: Mapping[str, str], body: bytes, *, now
     if abs(now - int(timestamp)) > max_skew:
         raise BadSignature("the timestamp is too old or in the future")
     # Bytes, not str: compare_digest refuses non-ASCII text, and a header may hold any byte.
-    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), signature.encode("utf-8", "surrogateescape")):
+    # Hex in either case: Java's and .NET's helpers write it in capitals (an integrator's 401).
+    given = signature.strip()
+    given = given[:3] + given[3:].lower() if given.startswith("v1=") else given
+    if not hmac.compare_digest(sign(secret, timestamp, body).encode(), given.encode("utf-8", "surrogateescape")):
         raise BadSignature("the signature does not match")

@@ -739,3 +739,14 @@ async def test_every_api_route_without_a_body_answers_real_ids_and_edge_queries_
         for query in queries:
             resp = await site.client.request(route.method, path, params=query, headers=site.bearer)
             assert resp.status < 500, (route.method, path, query, (await resp.text())[:300])
+
+
+async def test_a_signature_in_capital_hex_is_accepted(site: Site) -> None:
+    """An integrator's Java helper wrote the HMAC in capitals and got 401 "does not match"."""
+    body = json.dumps({**WEBHOOK_BODY, "id": "capital-hex"}).encode()
+    headers = signed_headers(SECRET, body)
+    headers["X-Helpline-Signature"] = "v1=" + headers["X-Helpline-Signature"].removeprefix("v1=").upper()
+    resp = await site.client.post("/channels/api/messages", data=body, headers=headers)
+    assert resp.status == 200, await resp.text()
+    wrong = {**headers, "X-Helpline-Signature": "V1=" + headers["X-Helpline-Signature"][3:]}  # the scheme is v1
+    assert (await site.client.post("/channels/api/messages", data=body, headers=wrong)).status == 401
