@@ -30,7 +30,7 @@ The rule, by role (an API token may narrow its agent's role and teams, never wid
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -166,6 +166,12 @@ class AccessPolicy:
 
 
 NO_TEAM = ""  # a report's team of the tickets without one
+
+
+def members_of(teams: Iterable[Team], chosen: Collection[str]) -> set[str]:
+    """The members of the teams `chosen` (a supervisor's own) among `teams`: whose figures
+    per agent they read (reports' agents table and quality figures by agent)."""
+    return {member for team in teams if team.id in chosen for member in team.members}
 
 
 def report_teams(viewer: Viewer) -> tuple[str, ...] | None:

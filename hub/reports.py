@@ -21,7 +21,7 @@ from conversation.model import utcnow
 from conversation.reports import BACKLOG_AGES, ReportQuery, days_of, fold_volume, ratio
 from conversation.spreadsheet import safe_cell
 from conversation.store import Store
-from hub.access import NO_TEAM
+from hub.access import NO_TEAM, members_of
 from hub.api.serialize import iso
 from hub.i18n import Texts, texts
 
@@ -152,7 +152,7 @@ class ReportService:
 
     async def _people(self, query: ReportQuery, own: tuple[str, ...]) -> set[str]:
         """The members of the teams `own`, and whoever worked those teams' tickets in the period."""
-        members = {m for team in await self.store.desk.list_teams() if team.id in own for m in team.members}
+        members = members_of(await self.store.desk.list_teams(), own)
         worked = await self.store.reports.agent_figures(replace(query, filters=replace(query.filters, teams=own)))
         return members | {row.agent_id for row in worked}
 

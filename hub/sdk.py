@@ -124,6 +124,7 @@ __all__ = [
     "signed_headers",
     "BINARY",
     "checked_type",
+    "ticket_zone",
     "detect_type",
     "file_name",
     "LANG_PARAM",
@@ -548,6 +549,13 @@ def sender_scoped_id(inbound: Inbound) -> str:
     """The key a message is kept under when another sender used its id first."""
     digest = hashlib.sha256(f"{inbound.sender.address}{ID_SEAL}{inbound.external_id}".encode()).hexdigest()
     return f"{ID_SEAL}{digest}"
+
+
+async def ticket_zone(actions: ConversationActions, team: str, desk_zone: str) -> str:
+    """The time zone a customer is told a ticket's times in: its team calendar's, else the
+    desk's own (`HubPort.timezone`); shared by status answers and the status page."""
+    calendar = await actions.team_calendar(team) if team else None
+    return calendar.timezone if calendar is not None else desk_zone
 
 
 async def ingest_response(hub: HubPort, inbound: Inbound, *, ids_per_sender: bool = False) -> web.Response:

@@ -17,7 +17,6 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -31,7 +30,7 @@ from conversation.store import StoreUnavailable
 from hub.app_keys import HUB
 from hub.i18n import Texts, texts
 from hub.i18n_web import LANG_PARAM, request_locale
-from hub.sdk import IngestUnavailable
+from hub.sdk import IngestUnavailable, ticket_zone
 from hub.status_links import LinkProblem, StatusLinks
 
 log = logging.getLogger(__name__)
@@ -172,20 +171,15 @@ def _history(t: Texts, messages: list[Message], zone: str, own_links: str) -> st
     return f"<ol>{''.join(items)}</ol>"
 
 
-async def _zone(hub: Any, ticket: Conversation) -> str:
-    """The zone a ticket's times are told in: its team calendar's (as the status answers tell
-    them), else the desk's own ([reports] timezone); a trial's Chinese customer read UTC."""
-    calendar = await hub.store.calendars.get_calendar(ticket.team) if ticket.team else None
-    return calendar.timezone if calendar is not None else str(hub.timezone)
-
-
 async def _render(request: web.Request, visit: Visit, *, error: str = "", status: int = 200) -> web.Response:
     hub = request.config_dict[HUB]
     t, links, ticket = visit.texts, visit.links, visit.ticket
     messages = public_history(await hub.store.tickets.list_messages(ticket.id), ticket)
     team = await hub.team_name(ticket.team, t.locale) if ticket.team else t.get("progress.team.none")
     nonce, proof = links.new_form(request.match_info["token"])
-    zone, own_links = await _zone(hub, ticket), hub.config.hub.public_url.rstrip("/") + "/status/"
+    # times in the zone status answers use (a trial's Chinese customer read UTC)
+    zone = await ticket_zone(hub.actions, ticket.team, hub.timezone)
+    own_links = hub.config.hub.public_url.rstrip("/") + "/status/"
     title = t.get("page.title", number=ticket.number)
     other = OTHER_LANGUAGE.get(t.locale, "en")
     notice = ""

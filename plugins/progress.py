@@ -47,7 +47,7 @@ from conversation.progress import (
     status_question,
 )
 from conversation.text_language import latest_clear_language
-from hub.sdk import EventContext, HubPort, Outcome, Plugin, PluginContext, Texts, setting, texts
+from hub.sdk import EventContext, HubPort, Outcome, Plugin, PluginContext, Texts, setting, texts, ticket_zone
 
 DOMAIN = "progress"
 MAX_MERGE_HOPS = 5  # merges of merges followed; a longer chain is told as merged elsewhere
@@ -240,8 +240,7 @@ class ProgressPlugin(Plugin):
         if here.id != ticket.id and ticket.team and here.team != ticket.team:
             await ctx.set_team(ticket.team)
         away = await ctx.team_away(ticket.team) if ticket.team else None
-        calendar = await ctx.actions.team_calendar(ticket.team) if ticket.team else None
-        zone = calendar.timezone if calendar is not None else hub.timezone  # else the desk's own
+        zone = await ticket_zone(ctx.actions, ticket.team, hub.timezone)
         return await describe(hub, ticket, language, with_link=here.id == ticket.id, away=away, timezone=zone)
 
     async def on_event(self, ctx: EventContext) -> None:

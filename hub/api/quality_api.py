@@ -32,7 +32,7 @@ from conversation.quality import (
     week_name,
 )
 from conversation.reports import read_moment
-from hub.access import NO_TEAM, Access, report_teams
+from hub.access import NO_TEAM, Access, members_of, report_teams
 from hub.api.framework import ADMIN, ApiError, Call
 from hub.api.routes import ANY, api, conversation_or_404, hub_of, reader_language, services_of
 from hub.api.serialize import iso
@@ -303,7 +303,7 @@ async def figures(call: Call) -> dict[str, Any]:
         # Over the tickets without a team too, but only their teams' people: their members and
         # whoever was rated or reviewed on their teams' tickets (as hub/reports.ReportService.agents).
         own = tuple(t for t in teams if t != NO_TEAM)
-        people = {m for team in call.viewer.teams if team.id in own for m in team.members}
+        people = members_of(call.viewer.teams, own)
         for figures_of in (hub.store.quality.csat_figures, hub.store.quality.qa_figures):
             people |= {f.key for f in await figures_of(since, until, by=by, teams=own)}
         csat, qa = [f for f in csat if f.key in people], [f for f in qa if f.key in people]

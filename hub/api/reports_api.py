@@ -12,7 +12,7 @@ from aiohttp import web
 
 from conversation.errors import InvalidInput
 from conversation.reports import ReportFilters, ReportQuery, parse_period
-from hub.access import NO_TEAM, report_teams
+from hub.access import NO_TEAM, members_of, report_teams
 from hub.api.framework import ApiError, Call
 from hub.api.routes import api, hub_of, reader_language
 from hub.reports import TABLES, to_csv, to_xlsx
@@ -119,7 +119,7 @@ async def report_scope(call: Call) -> dict[str, list[str] | None]:
     teams = report_teams(call.viewer)
     if teams is None:
         return {"teams": None, "agents": None}
-    members = {m for team in call.viewer.teams if team.id in teams for m in team.members}
+    members = members_of(call.viewer.teams, teams)
     return {"teams": [t for t in teams if t != NO_TEAM], "agents": sorted(members)}
 
 
