@@ -22,7 +22,7 @@ from hub.app import Hub, build_app
 from hub.sdk import IngestUnavailable
 from tests.conftest import free_port
 from tests.email_servers import start_sink
-from tests.helpers import make_config, serve
+from tests.helpers import eventually, make_config, serve
 from tests.test_e2e_browser import CHROMIUM, FLAGS, require_browser
 from tests.test_inbox_browser import serious_accessibility_problems
 
@@ -40,6 +40,7 @@ class Shop:
         self.runner: web.AppRunner | None = None
         self.site_url = ""
         self.smtp_port = 0  # the mail server confirmation codes go to (a sink on loopback)
+        self.sink: Any = None
 
     async def start_hub(
         self, secret: str = "first webchat secret 1", *, email_answers: bool = True, max_message_chars: int = 4000
@@ -73,7 +74,7 @@ class Shop:
 async def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Shop]:
     require_browser()
     shop = Shop(tmp_path, monkeypatch)
-    _sink, smtp, shop.smtp_port = await start_sink()
+    shop.sink, smtp, shop.smtp_port = await start_sink()
     hub = await shop.start_hub()
     await add_agent(hub.store, "agent@example.com", Role.ADMIN, "agent password 1", name="王芳")
 
@@ -280,6 +281,15 @@ async def test_the_code_form_waits_until_an_address_was_left(shop: Shop, visitor
     # the same address again: no second mail, and said so (a trial waited for one)
     await visitor.locator("input[type=email]").press("Enter")
     await expect(visitor.locator(".note")).to_contain_text("我们之前已向该邮箱发送过确认码")
+    # the mailed code typed in: the banner says where replies go at once, and asks no more (a trial)
+    await eventually(lambda: shop.sink.mails)
+    mailed = shop.sink.mails[-1].get_body(("plain",)).get_content()
+    found = re.search(r"\b(\d{6,8})\b", mailed)
+    assert found is not None, mailed
+    await code.fill(found.group(1))
+    await code.press("Enter")
+    await expect(visitor.locator(".offline")).to_contain_text("l***@example.com")
+    await expect(visitor.locator("input[type=email]")).to_be_hidden()
     # confirmed (as the mailed code does), the widget says where replies go and asks no more
     from adapters.webchat.email_optin import confirmed_claim
 

@@ -778,7 +778,8 @@ class WebChatAdapter(Adapter):
         contact = await self.hub.reads.find_identity_contact(self.name, visitor.address)
         if contact is not None and contact.email != claim.email:
             await self.hub.set_contact_email(contact.id, claim.email)
-        return web.json_response({"ok": True, "status": "confirmed"})
+        # the address, partly hidden: the banner says where replies go now (a trial's still asked for one)
+        return web.json_response({"ok": True, "status": "confirmed", "email": shown_address(claim.email)})
 
     async def _remember_verified_email(self, address: str, email: str) -> None:
         """The site vouches for its signed-in user's email: it needs no code."""

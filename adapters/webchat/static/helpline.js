@@ -467,7 +467,11 @@
     event.preventDefault();
     const resp = await fetch(`${base}email/confirm`, { method: "POST", headers: sayHeaders, body: JSON.stringify({ token: state.token, code: codeInput.value }) });
     const answer = await answerOf(resp);
-    if (resp.ok) { codeForm.hidden = true; note.textContent = t("saved"); return; }
+    if (resp.ok) { // where replies go now, not the form again (a trial's banner still asked for an address)
+      codeForm.hidden = true; note.textContent = t("saved");
+      showOffline(offline.classList.contains("show"), true, answer.email || emailInput.value);
+      return;
+    }
     note.textContent = answer.error === "wrong_code" ? t("wrong_code") : explain(answer.error, answer.message);
   });
   // For the site: call Helpline.logout() when its user signs out.
