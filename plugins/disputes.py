@@ -341,6 +341,8 @@ class DisputesPlugin(Plugin):
         reference = case.data.get("reference", "")
         decided = case.data.get("decisions", [])
         decided_at = _iso(decided[-1]["at"]) if decided else None
+        if case.data.get("appeal") and case.status == Status.APPEALED:  # not decided yet: not "final" (a trial)
+            return t.get("disputes.appeal_pending", case=reference)
         if case.data.get("appeal"):
             return t.get("disputes.appealed_once", case=reference)
         if decided_at is not None and case.status in (Status.DECIDED, Status.CLOSED):

@@ -674,6 +674,11 @@ async def test_an_appeal_keeps_its_reasons_and_goes_to_the_case_whose_window_is_
     await buyer_says(4, "appeal: the seller never shipped")  # only the other one is open now
     first = await hub.services.records.get("disputes", "case", listed[0])
     assert first.status == "appealed" and first.data["appeal"]["grounds"] == "the seller never shipped"
+    # appealing again while the appeal is reviewed: said to be under review, not "decided, final" (a trial)
+    told = len(to_buyer())
+    await buyer_says(5, "申诉：还是没收到")
+    await eventually(lambda: len(to_buyer()) > told, timeout=15.0)
+    assert "正在复核" in to_buyer()[-1]["text"], to_buyer()[-1]["text"]
 
 
 @pytest.mark.parametrize("scene", ["sqlite", "mongo"], indirect=True)
