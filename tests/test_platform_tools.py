@@ -165,6 +165,10 @@ async def test_a_platform_that_is_down_gets_the_effect_later_exactly_once(
         ("password_reset", "retrying"),
         ("password_reset", "replayed"),
     ]
+    # a 503 is an answer: the event says the platform did not answer *or failed* (an integrator's trial)
+    events = [event_of(m.raw) for m in await hub.store.tickets.list_messages(ticket.id) if m.kind is MessageKind.EVENT]
+    retrying = next(e for e in events if e and e.params.get("platform_result") == "retrying")
+    assert "平台无响应或出错，稍后重试" in retrying.text("zh-CN") and "did not answer or failed" in retrying.text("en")
     assert await hub.plugin_host.fire_due_timers() == 0
 
 
