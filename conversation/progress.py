@@ -141,10 +141,10 @@ def owns(ticket: Conversation, asker: Contact, channel: str, address: str) -> bo
 
 
 def listed(tickets: Iterable[Conversation], asker: Contact, channel: str, address: str) -> list[Conversation]:
-    """The asker's own live tickets, newest first, at most MAX_LISTED."""
+    """The asker's own live tickets, newest first (the offer shows MAX_LISTED of them)."""
     own = [t for t in tickets if t.status in LIVE and may_see(t, asker, channel, address)]
     own.sort(key=lambda t: t.last_message_at, reverse=True)
-    return own[:MAX_LISTED]
+    return own
 
 
 def latest_finished(tickets: Iterable[Conversation], asker: Contact, channel: str, address: str) -> Conversation | None:

@@ -31,6 +31,7 @@ from conversation.model import AuthorType, Choice, Conversation, Direction, Mess
 from conversation.progress import (
     CHOICE_PREFIX,
     LIVE,
+    MAX_LISTED,
     StatusQuestion,
     bare_number,
     chosen_number,
@@ -198,6 +199,11 @@ class ProgressPlugin(Plugin):
             await self._offer(ctx, hub, mine, t)
 
     async def _offer(self, ctx: PluginContext, hub: HubPort, tickets: list[Conversation], t: Texts) -> None:
+        # the latest few, saying there are more (an integrator's user with 7 saw 5 and no word of the rest)
+        head = t.get("progress.several")
+        if len(tickets) > MAX_LISTED:
+            head = t.get("progress.several_more", shown=MAX_LISTED, count=len(tickets))
+        tickets = tickets[:MAX_LISTED]
         items = [
             t.get(
                 "progress.list_item",
@@ -209,12 +215,12 @@ class ProgressPlugin(Plugin):
         ]
         adapter = hub.channel_adapter(ctx.message.channel)
         if adapter is not None and adapter.shows_choices:
-            text = "\n".join([t.get("progress.several"), *items, "", t.get("progress.pick")])
+            text = "\n".join([head, *items, "", t.get("progress.pick")])
             await ctx.ask(text, [Choice(id=f"{CHOICE_PREFIX}{x.number}", label=f"#{x.number}") for x in tickets])
         else:
             # Routing keeps an explicit question quiet, never a bare number: ask for the phrase.
             hint = t.get("progress.reply_with_number", number=tickets[0].number)
-            await ctx.reply("\n".join([t.get("progress.several"), *items, "", hint]))
+            await ctx.reply("\n".join([head, *items, "", hint]))
 
     async def _merged(self, ctx: PluginContext, hub: HubPort, ticket: Conversation, language: str) -> str:
         """The asker's ticket merged into another: that one's status when it is theirs too;

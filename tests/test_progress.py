@@ -15,11 +15,12 @@ import aiosmtplib
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from conversation.inbound import Sender
 from conversation.model import AuthorType, Conversation, Status, utcnow
 from hub.app import Hub, build_app
 from tests.email_servers import Sink, start_sink
 from tests.fake_telegram import FakeTelegram, text_update
-from tests.helpers import GREETING_ALWAYS_OPEN, clear_proxies, eventually, make_config, serve
+from tests.helpers import GREETING_ALWAYS_OPEN, clear_proxies, customer_message, eventually, make_config, serve
 from tests.test_email import SUPPORT, customer_mail
 
 SECRET = "telegram-webhook-secret"
@@ -260,6 +261,25 @@ async def test_a_ticket_merged_away_is_told_so_and_where_it_goes_on_only_when_th
     assert "合并" not in (await said_count(fake, 2, chat=888))[-1]
     await telegram(client, text_update(8, "查询工单 1002", **stranger, message_id=8))  # Zhao's own, unmerged
     assert "工单 #1002：处理中" in (await said_count(fake, 3, chat=888))[-1]
+
+
+async def test_more_open_tickets_than_are_offered_are_counted(
+    desk: tuple[TestClient, Hub], bot: tuple[FakeTelegram, str]
+) -> None:
+    """An integrator's user with seven open tickets was offered five, with no word of the rest."""
+    client, hub = desk
+    fake, _ = bot
+    await telegram(client, text_update(1, "I was charged twice", first_name="Li"))
+    await said_count(fake, 1)
+    li = Sender(address="777", display_name="Li")
+    for n in range(6):  # six more of Li's, on other threads of the same chat app
+        await hub.ingest(
+            customer_message(f"more-{n}", f"problem {n}", channel="telegram", thread=str(-1000 - n), sender=li)
+        )
+    await telegram(client, text_update(2, "where is my ticket?", message_id=2))
+    offer = (await said_count(fake, 2))[-1]
+    assert offer.startswith("You have 7 open tickets; the latest 5:"), offer
+    assert offer.count("#10") == 5
 
 
 async def test_several_open_tickets_come_as_buttons_on_telegram_and_a_tap_answers(
