@@ -642,6 +642,7 @@ async def test_the_listener_refuses_strangers_and_oversized_mail(hub: Hub, caplo
         await aiosmtplib.send(big, hostname="127.0.0.1", port=port, recipients=[SUPPORT])  # SIZE=: at MAIL FROM
     assert refused.value.code == 552
     async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port) as client:  # no SIZE: as its data passes the limit
+        assert "MAIL" in await client.help()  # the listener's MAIL keeps aiosmtpd's syntax for HELP
         await client.mail("li.na@gmail.com")
         await client.rcpt(SUPPORT)
         with pytest.raises(aiosmtplib.SMTPDataError) as too_much:

@@ -5,6 +5,7 @@ or merge wrongly, with loop prevention (RFC 3834) and bounce handling."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import logging
@@ -889,6 +890,7 @@ class _Listener(SMTP):
         self.adapter = adapter
         self.mail_from = ""  # MAIL FROM's address as given: a SIZE refusal comes before the envelope has it
 
+    @functools.wraps(SMTP.smtp_MAIL)  # keeps aiosmtpd's syntax marks: HELP still lists MAIL
     async def smtp_MAIL(self, arg: str) -> None:
         found = re.search(r"<([^<>]*)>", arg or "")
         self.mail_from = found.group(1) if found else ""
