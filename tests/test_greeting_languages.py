@@ -61,7 +61,9 @@ async def widget_greeting(client: TestClient, lang: str, text: str) -> str:
 async def test_a_widget_visitor_is_greeted_in_the_widgets_language(tmp_path: Path, lang: str, expected: str) -> None:
     hub = Hub(config(tmp_path, {"webchat": {"secret": "visitor-token-secret", "sites": {"default": {}}}}))
     async with TestClient(TestServer(build_app(hub))) as client:
-        greeting = await widget_greeting(client, lang, "hello, my order")  # the widget's word beats the text's
+        # words too few to say a language ("order 5531"): the widget's word (plain sentences are
+        # answered in their own language, test_greeting)
+        greeting = await widget_greeting(client, lang, "order 5531")
         assert greeting.startswith(expected)
         conversation = await hub.store.tickets.get_conversation_by_number(1000)
         contact = await hub.store.contacts.get_contact(conversation.contact_id)  # type: ignore[union-attr]
