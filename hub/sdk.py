@@ -1159,7 +1159,7 @@ class TicketTools(PluginTools):
         options = [c if isinstance(c, Choice) else Choice(id=c, label=c) for c in choices]
         if not options:
             raise ValueError("ask() needs at least one choice")
-        if not numbered or self._shows_choices():
+        if not numbered or self.shows_choices():
             return await self.actions.post_bot_message(
                 self._ticket(), text, choices=options, plugin=self.plugin, html=html, answers=self._answers()
             )
@@ -1184,14 +1184,22 @@ class TicketTools(PluginTools):
         """The customer's message this context answers ("" for an event's or a timer's)."""
         return str(getattr(getattr(self, "message", None), "id", "") or "")
 
-    def _shows_choices(self) -> bool:
-        """Whether the ticket's channel shows buttons (True without a hub: bare unit tests)."""
+    def _adapter(self) -> Adapter | None:
+        """The adapter of the channel this context's message (else its ticket) came on."""
         if self.hub is None:
-            return True
+            return None
         message = getattr(self, "message", None)
-        channel = message.channel if message is not None else self._ticket().channel
-        adapter = self.hub.channel_adapter(channel)
-        return adapter is not None and adapter.shows_choices
+        return self.hub.channel_adapter(message.channel if message is not None else self._ticket().channel)
+
+    def shows_choices(self) -> bool:
+        """Whether the channel shows buttons (True without a hub: bare unit tests)."""
+        adapter = self._adapter()
+        return adapter.shows_choices if adapter is not None else self.hub is None
+
+    def receives_files(self) -> bool:
+        """Whether the customer can send files on the channel (`Adapter.receives_files`)."""
+        adapter = self._adapter()
+        return adapter is None or adapter.receives_files
 
     async def _offered(self, said: Message, offer: dict[str, Any]) -> None:
         """Keep a question's typed-answer choices for the customer's next message: stored in

@@ -491,8 +491,7 @@ class DisputesPlugin(Plugin):
                 Button(f"{rules.CHOICE_PREFIX}reason:{r}", label)
                 for r, label in zip(rules.REASONS, labels, strict=True)
             ]
-            adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub else None
-            if adapter is not None and adapter.shows_choices:  # the buttons say it: not listed twice (a trial)
+            if ctx.shows_choices():  # the buttons say it: not listed twice (a trial)
                 await ctx.ask(t.get("disputes.pick_reason_buttons", order=order.id), buttons, numbered=False)
                 return
             listed = [
@@ -552,8 +551,7 @@ class DisputesPlugin(Plugin):
     def _photos(ctx: PluginContext, key: str) -> str:
         """`key`, or its words without photos where the customer cannot send files (the platform
         webhook refuses them: a trial's buyer was asked for photos it could not send)."""
-        adapter = ctx.hub.channel_adapter(ctx.message.channel) if ctx.hub else None
-        return key if adapter is None or adapter.receives_files else f"{key}_no_files"
+        return key if ctx.receives_files() else f"{key}_no_files"
 
     async def _orders_of(self, platform: PlatformTools, user: PlatformUser) -> list[Order]:
         """The buyer's own orders among the platform's latest (at most `max_orders`)."""

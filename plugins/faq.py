@@ -244,8 +244,7 @@ class FaqPlugin(Plugin):
                 return Flow.STOP
             if not chosen and asks_back(text):  # "对吗？": unsure, so asked again how to answer (a trial)
                 t = catalog(_language(ctx))
-                adapter = hub.channel_adapter(ctx.message.channel)
-                if adapter is not None and adapter.shows_choices:  # the buttons again, not "reply 1 / 2" (a trial)
+                if ctx.shows_choices():  # the buttons again, not "reply 1 / 2" (a trial)
                     choices = [Choice(YES, t.get("faq.customer.yes")), Choice(NO, t.get("faq.customer.no"))]
                     await ctx.ask(t.get("faq.customer.confirm"), choices)
                 else:

@@ -156,18 +156,24 @@ async def test_the_survey_speaks_the_customers_latest_language_as_the_resolved_n
         assert survey.startswith("How satisfied are you with our help on ticket #1000?") and "resolved" not in survey
 
 
+async def surveyed_after(ws: Any, hub: Hub, text: str) -> dict[str, Any]:
+    """The visitor writes `text`, an agent answers and resolves ticket #1000: the survey's frame."""
+    await ws.send_json({"type": "message", "client_id": "c1", "text": text})
+    await frames_until(ws, "ack")
+    await work_and_resolve(hub, 1000)
+    survey = await frames_until(ws, "message")
+    while not survey["message"].get("choices"):
+        survey = await frames_until(ws, "message")
+    return survey
+
+
 async def test_web_chat_rating_by_button_in_chinese_keeps_the_ticket_resolved_and_tells_the_lead(
     desk: tuple[TestClient, Hub],
 ) -> None:
     client, hub = desk
     me = await visitor(client)
     async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=zh-CN") as ws:
-        await ws.send_json({"type": "message", "client_id": "c1", "text": "我的订单还没到"})
-        await frames_until(ws, "ack")
-        await work_and_resolve(hub, 1000)
-        survey = await frames_until(ws, "message")
-        while not survey["message"].get("choices"):
-            survey = await frames_until(ws, "message")
+        survey = await surveyed_after(ws, hub, "我的订单还没到")
         assert "您对工单 #1000 的处理满意吗？" in survey["message"]["text"]
         buttons = [(c["id"], c["label"]) for c in survey["message"]["choices"]]
         assert buttons == [
@@ -209,12 +215,7 @@ async def test_a_tapped_rating_is_thanked_in_the_surveys_language_not_the_browse
     client, hub = desk
     me = await visitor(client)
     async with client.ws_connect(f"/channels/webchat/ws?token={me['token']}&lang=zh-CN") as ws:
-        await ws.send_json({"type": "message", "client_id": "c1", "text": "My parcel never arrived"})
-        await frames_until(ws, "ack")
-        await work_and_resolve(hub, 1000)
-        survey = await frames_until(ws, "message")
-        while not survey["message"].get("choices"):
-            survey = await frames_until(ws, "message")
+        survey = await surveyed_after(ws, hub, "My parcel never arrived")
         assert survey["message"]["text"].startswith("How satisfied are you")
         await ws.send_json({"type": "choice", "client_id": "c2", "choice_id": "csat:4", "text": "Good"})
         await bot_said(hub, 1000, "Thank you for your rating!")

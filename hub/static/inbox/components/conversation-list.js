@@ -60,40 +60,36 @@ function EmptyState() {
   return html`<div class="empty"><p>${t(`empty.${s.view}.why`)}</p><p class="hint">${t(`empty.${s.view}.what`)}</p></div>`;
 }
 
+// Read when applied: re-renders keep the DOM.
+const bulkValue = (id) => document.getElementById(id).value.trim();
+
+// One menu of the bulk bar and its apply button, which wrap together (a trial's 应用 fell onto
+// the next line alone); `patch` turns the chosen value into the change for every ticked row.
+function BulkMenu({ name, label, options, patch }) {
+  return html`<span class="pair">
+    <label>${label} <select id="bulk-${name}">
+      <option value="">—</option>${options.map(([v, text]) => html`<option value=${v}>${text}</option>`)}
+    </select></label>
+    <button type="button" id="bulk-${name}-apply" onClick=${() => { const v = bulkValue(`bulk-${name}`); if (v) bulkPatch(() => patch(v)); }}>${t("bulk.apply")}</button>
+  </span>`;
+}
+
 function BulkBar() {
   const s = state;
   const count = s.selected.size;
-  const value = (id) => document.getElementById(id).value.trim(); // read when applied: re-renders keep the DOM
+  const agents = assignableAgents().map((a) => [a.id, a.id === s.me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email]);
   return html`<form class="bulk" aria-label=${t("bulk.label")} onSubmit=${(e) => e.preventDefault()}>
     <strong>${t("bulk.selected", { count })}</strong>
-    <span class="pair">
-      <label>${t("bulk.assign")} <select id="bulk-assign">
-        <option value="">—</option><option value="none">${t("attr.unassigned")}</option>
-        ${assignableAgents().map((a) => html`<option value=${a.id}>${a.id === s.me.id ? t("attr.me", { name: a.name || a.email }) : a.name || a.email}</option>`)}
-      </select></label>
-      <button type="button" onClick=${() => { const a = value("bulk-assign"); if (a) bulkPatch(() => ({ assignee_id: a === "none" ? null : a })); }}>${t("bulk.apply")}</button>
-    </span>
-    <span class="pair">
-      <label>${t("bulk.status")} <select id="bulk-status">
-        <option value="">—</option>${SETTABLE_STATUSES.map((v) => html`<option value=${v}>${t(`status.${v}`)}</option>`)}
-      </select></label>
-      <button type="button" id="bulk-status-apply" onClick=${() => { const status = value("bulk-status"); if (status) bulkPatch(() => ({ status })); }}>${t("bulk.apply")}</button>
-    </span>
-    <span class="pair">
-      <label>${t("bulk.priority")} <select id="bulk-priority">
-        <option value="">—</option>${PRIORITIES.map((v) => html`<option value=${v}>${t(`priority.${v}`)}</option>`)}
-      </select></label>
-      <button type="button" id="bulk-priority-apply" onClick=${() => { const priority = value("bulk-priority"); if (priority) bulkPatch(() => ({ priority })); }}>${t("bulk.apply")}</button>
-    </span>
-    <span class="pair">
-      <label>${t("bulk.category")} <select id="bulk-category">
-        <option value="">—</option>${categoryOptions().map(([v, label]) => html`<option value=${v}>${label}</option>`)}
-      </select></label>
-      <button type="button" id="bulk-category-apply" onClick=${() => { const category = value("bulk-category"); if (category) bulkPatch(() => ({ category })); }}>${t("bulk.apply")}</button>
-    </span>
+    <${BulkMenu} name="assign" label=${t("bulk.assign")} options=${[["none", t("attr.unassigned")], ...agents]}
+      patch=${(a) => ({ assignee_id: a === "none" ? null : a })} />
+    <${BulkMenu} name="status" label=${t("bulk.status")} options=${SETTABLE_STATUSES.map((v) => [v, t(`status.${v}`)])}
+      patch=${(status) => ({ status })} />
+    <${BulkMenu} name="priority" label=${t("bulk.priority")} options=${PRIORITIES.map((v) => [v, t(`priority.${v}`)])}
+      patch=${(priority) => ({ priority })} />
+    <${BulkMenu} name="category" label=${t("bulk.category")} options=${categoryOptions()} patch=${(category) => ({ category })} />
     <span class="pair">
       <label>${t("bulk.tag")} <input id="bulk-tag" size="8" /></label>
-      <button type="button" onClick=${() => { const tag = value("bulk-tag").toLowerCase(); if (tag) bulkPatch((row) => ({ tags: [...new Set([...row.tags, tag])] })); }}>${t("bulk.add_tag")}</button>
+      <button type="button" onClick=${() => { const tag = bulkValue("bulk-tag").toLowerCase(); if (tag) bulkPatch((row) => ({ tags: [...new Set([...row.tags, tag])] })); }}>${t("bulk.add_tag")}</button>
     </span>
     <button type="button" class="link" onClick=${() => update({ selected: new Set() })}>${t("bulk.clear")}</button>
   </form>`;
